@@ -1,0 +1,66 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { z } from 'zod';
+import type { Logger } from 'pino';
+import type { Queryable } from '../db/database.ts';
+import type { ErrorCode } from '../domain/errors.ts';
+import type { EntityContext } from '../ledger/entities.ts';
+import type { AuditEntry } from '../ledger/audit.ts';
+import type { AppServices } from './services.ts';
+
+export type AuthMode = 'none' | 'entity' | 'admin' | 'entityOrAdmin';
+
+export type Principal =
+  | { kind: 'entity'; entity: EntityContext; credentialId: string; actor: string }
+  | { kind: 'admin'; actor: 'admin' }
+  | { kind: 'anonymous'; actor: 'anonymous' };
+
+export interface RouteContext<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  /** The transaction for writes; the database for reads. */
+  db: Queryable;
+  principal: Principal;
+  /** The entity the token belongs to; throws for admin or anonymous callers. */
+  entity: EntityContext;
+  services: AppServices;
+  log: Logger;
+  requestId: string;
+  /** Records an audit entry in the same transaction as the write. */
+  audit: (entry: Omit<AuditEntry, 'entityId' | 'actor' | 'requestId'> & { entityId?: string | null }) => Promise<void>;
+  request: FastifyRequest;
+  reply: FastifyReply;
+}
+
+export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extends z.ZodType> {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** OpenAPI-style path: `/v1/customers/{code}`. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  auth: AuthMode;
+  params?: PS;
+  query?: QS;
+  body?: BS;
+  /** Writes run in one transaction with the idempotency record and the audit entries. Default: not GET. */
+  write?: boolean;
+  success: { status: number; schema?: z.ZodType; description: string; contentType?: string };
+  errors?: ErrorCode[];
+  /** A request body shown in the API reference. */
+  example?: unknown;
+  handler: (ctx: RouteContext<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
+}
+
+// The registry keeps specs with their own generic arguments erased; each was type-checked where it was defined.
+export type AnyRoute = RouteSpec<z.ZodType, z.ZodType, z.ZodType>;
+
+/** Declares an endpoint. The same schemas validate requests and produce the OpenAPI document. */
+export function defineRoute<
+  PS extends z.ZodType = z.ZodUndefined,
+  QS extends z.ZodType = z.ZodUndefined,
+  BS extends z.ZodType = z.ZodUndefined,
+>(spec: RouteSpec<PS, QS, BS>): AnyRoute {
+  return spec;
+}

@@ -1,0 +1,17 @@
+import type { AnyRoute } from '../route.ts';
+import { getHealth } from './health.ts';
+import { createEntityRoute } from './admin-entities.ts';
+import { loginRoute } from './auth.ts';
+import { setupRoutes } from './setup.ts';
+import { salesRoutes } from './sales.ts';
+import { reportRoutes } from './reports.ts';
+
+/** Every ledger endpoint, in the order the API reference lists them. */
+export const allRoutes: AnyRoute[] = [
+  getHealth,
+  createEntityRoute,
+  loginRoute,
+  ...setupRoutes,
+  ...salesRoutes,
+  ...reportRoutes,
+];

@@ -1,0 +1,16 @@
+import { Command } from 'commander';
+import { registerServe } from './serve.ts';
+import { registerEntity } from './entity.ts';
+
+const program = new Command();
+program
+  .name('ledgerlink')
+  .description('Sales data into accounting, exactly once: an embedded receivables ledger and a sync engine.')
+  .version('0.1.0');
+registerServe(program);
+registerEntity(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,101 @@
+/**
+ * The one database port the rest of ledgerlink talks to. Two adapters implement it: embedded
+ * PGlite (one connection, serialised by a mutex) and a PostgreSQL server through a `pg` pool.
+ * Values come back as text for int8, numeric and date columns so amounts never pass through a
+ * JavaScript number; bigint parameters are sent as text for the same reason.
+ */
+export type SqlParam = string | number | boolean | bigint | null | Date | readonly unknown[] | Record<string, unknown>;
+
+export interface QueryResult<T> {
+  rows: T[];
+  rowCount: number;
+}
+
+export interface Queryable {
+  /** Runs one statement with `$1`-style parameters. */
+  query<T = Record<string, unknown>>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<T>>;
+  /** Runs a script of several statements without parameters (migrations, pg-boss DDL). */
+  exec(sql: string): Promise<void>;
+  /** Runs `fn` atomically: a transaction, or a savepoint when already inside one. */
+  transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T>;
+  readonly inTransaction: boolean;
+}
+
+export interface Database extends Queryable {
+  readonly kind: 'pglite' | 'postgres';
+  /** A short description without credentials, for logs. */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Thrown for failures of the database itself (connection, SQL errors that are not business rules). */
+export class DatabaseError extends Error {
+  readonly code: string | undefined;
+  readonly constraint: string | undefined;
+  constructor(
+    message: string,
+    options: { cause?: unknown; code?: string | undefined; constraint?: string | undefined },
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'DatabaseError';
+    this.code = options.code;
+    this.constraint = options.constraint;
+  }
+}
+
+interface PgLikeError {
+  code?: string;
+  constraint?: string;
+  message?: string;
+}
+
+/** The SQLSTATE of a failed statement, whichever driver raised it. */
+export function sqlState(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as PgLikeError).code === 'string') {
+    return (err as PgLikeError).code;
+  }
+  return undefined;
+}
+
+export function constraintName(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'constraint' in err) return (err as PgLikeError).constraint;
+  return undefined;
+}
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  return sqlState(err) === '23505' && (constraint === undefined || constraintName(err) === constraint);
+}
+
+/** Normalises parameters: bigint as text, arrays of bigint as arrays of text. */
+export function toDriverParams(params: readonly SqlParam[] | undefined): unknown[] {
+  if (!params) return [];
+  return params.map((p) => {
+    if (typeof p === 'bigint') return p.toString();
+    if (Array.isArray(p)) return p.map((v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    if (p !== null && typeof p === 'object' && !(p instanceof Date)) return JSON.stringify(p);
+    return p;
+  });
+}
+
+let savepointCounter = 0;
+export function nextSavepointName(): string {
+  savepointCounter = (savepointCounter + 1) % 1_000_000_000;
+  return `ll_sp_${savepointCounter}`;
+}
+
+/** A tiny FIFO mutex; PGlite has one connection, so transactions must not interleave. */
+export class Mutex {
+  #tail: Promise<void> = Promise.resolve();
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    let release!: () => void;
+    const next = new Promise<void>((resolve) => (release = resolve));
+    const previous = this.#tail;
+    this.#tail = previous.then(() => next);
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}

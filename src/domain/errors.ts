@@ -1,0 +1,117 @@
+/**
+ * Every error code ledgerlink answers with, its HTTP status and what it means. The HTTP edge,
+ * the OpenAPI document and docs/errors.md are all generated from this one table.
+ */
+export const ERROR_CODES = {
+  // Request shape
+  VALIDATION_ERROR: [400, 'The request does not match the schema; `details` names each field at fault.'],
+  INVALID_JSON: [400, 'The body is not valid JSON.'],
+  AMOUNT_HAS_TOO_MANY_DECIMALS: [400, 'An amount has more decimals than its currency allows.'],
+  PAYLOAD_TOO_LARGE: [413, 'The body is larger than the server accepts.'],
+  UNSUPPORTED_MEDIA_TYPE: [415, 'Send `Content-Type: application/json`.'],
+  ROUTE_NOT_FOUND: [404, 'No such endpoint.'],
+  NOT_FOUND: [404, 'No such object in this entity.'],
+  // Access
+  UNAUTHORIZED: [401, 'No valid bearer token was sent.'],
+  INVALID_CREDENTIALS: [401, 'The entity id, partner key and user key do not match (no hint which).'],
+  TOKEN_EXPIRED: [401, 'The token has expired; log in again.'],
+  ADMIN_TOKEN_REQUIRED: [401, 'This endpoint needs the admin token (LEDGERLINK_ADMIN_TOKEN).'],
+  ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
+  // Concurrency and retries
+  IDEMPOTENCY_KEY_REUSED: [409, 'This Idempotency-Key was used before with a different request.'],
+  OUTDATED_RECORD: [409, 'The record changed since it was read (stale or missing rowVersion); read it again.'],
+  // Entities and setup data
+  ENTITY_CODE_ALREADY_EXISTS: [409, 'An entity with this code exists.'],
+  ENTITY_DOES_NOT_EXIST: [404, 'No entity with this code or id.'],
+  CURRENCY_CODE_DOES_NOT_EXIST: [422, 'Not an ISO 4217 currency code.'],
+  CUSTOMER_CODE_DOES_NOT_EXIST: [422, 'The customer code does not exist in this entity.'],
+  CUSTOMER_IS_INACTIVE: [422, 'The customer is inactive; reactivate it before posting to it.'],
+  CUSTOMER_IS_ON_HOLD: [422, 'The customer is on hold and credit checks were requested.'],
+  CUSTOMER_CURRENCY_CANNOT_CHANGE: [422, 'The customer has transactions; its currency cannot change.'],
+  GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST: [
+    422,
+    'The GL account does not exist, is inactive or is a header account.',
+  ],
+  GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL: [422, 'The GL account is departmental; the line needs a departmentId.'],
+  GLACCOUNT_TYPE_CANNOT_CHANGE: [422, 'The GL account has postings; its type cannot change.'],
+  TAX_CODE_DOES_NOT_EXIST: [422, 'The tax code does not exist or is inactive.'],
+  BANK_ACCOUNT_DOES_NOT_EXIST: [422, 'The bank account does not exist or is inactive.'],
+  BANK_ACCOUNT_CURRENCY_MISMATCH: [422, "The bank account's currency is neither the document's nor the base currency."],
+  DEPARTMENT_DOES_NOT_EXIST: [422, 'The department (BI code) does not exist or is inactive.'],
+  // Documents
+  INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS: [
+    409,
+    'This customer already has an invoice with this external reference.',
+  ],
+  RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS: [409, 'This customer already has a receipt with this check reference.'],
+  CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS: [
+    409,
+    'This customer already has a credit note with this external reference.',
+  ],
+  JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS: [
+    409,
+    'This customer already has a journal of this type with this reference.',
+  ],
+  CUSTOMER_CREDIT_LIMIT_EXCEEDED: [422, "The document would take the customer's balance past its credit limit."],
+  EXCHANGE_RATE_REQUIRED: [422, 'The document is in a foreign currency; send its exchangeRate.'],
+  EXCHANGE_RATE_MUST_BE_ONE: [422, 'The document is in the base currency; its exchangeRate must be 1.'],
+  DUE_DATE_BEFORE_TRANSACTION_DATE: [422, 'The due date is before the document date.'],
+  DOCUMENT_TOTAL_MUST_BE_POSITIVE: [422, 'The document total is zero; there is nothing to post.'],
+  TRANSACTION_DOES_NOT_EXIST: [422, 'A referenced transaction does not exist in this entity.'],
+  INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
+  TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
+  // Allocation
+  TRANSACTION_ALLOCATION_REFERENCE_IS_NULL: [422, 'An allocation needs a reference.'],
+  TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO: [422, 'The allocation amount must be positive.'],
+  TRANSACTION_IS_NOT_ALLOCATABLE: [422, 'This transaction type cannot be allocated.'],
+  TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION: [422, 'One of the transactions is already fully allocated.'],
+  TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANDING_AMOUNT: [
+    422,
+    'The amount (plus discount) is more than what is outstanding.',
+  ],
+  TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES: [
+    422,
+    'Both transactions are on the same side (two invoices, two receipts); or the same transaction twice.',
+  ],
+  TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS: [422, 'The transactions belong to different customers.'],
+  TRANSACTION_DISCOUNT_REQUIRES_DEBIT_DOCUMENT: [422, 'A discount can only be given on an invoice or debit journal.'],
+  TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS: [422, 'Nothing to unallocate: the transaction has no active allocation.'],
+  // Post, pay and allocate
+  NOTHING_TO_POST: [422, 'Send a batchInvoice, a receipt, or both.'],
+  INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH: [422, 'The invoice and the receipt are for different customers.'],
+  ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT: [422, 'performAllocation needs both a batchInvoice and a receipt.'],
+  // Everything else
+  INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
+  SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],
+} as const satisfies Record<string, readonly [number, string]>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** An expected business failure: a stable code, a message for people, and details for programs. */
+export class DomainError extends Error {
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | FieldProblem[] | undefined;
+  constructor(code: ErrorCode, message?: string, details?: Record<string, unknown> | FieldProblem[]) {
+    super(message ?? ERROR_CODES[code][1]);
+    this.name = 'DomainError';
+    this.code = code;
+    this.details = details;
+  }
+  get status(): number {
+    return ERROR_CODES[this.code][0];
+  }
+}
+
+export function isDomainError(err: unknown): err is DomainError {
+  return err instanceof DomainError;
+}
+
+/** A validation failure naming one field. */
+export function fieldError(field: string, message: string, code: ErrorCode = 'VALIDATION_ERROR'): DomainError {
+  return new DomainError(code, `${field}: ${message}`, [{ field, message }]);
+}

@@ -1,0 +1,77 @@
+/**
+ * The chart of accounts, tax codes, bank account and customer defaults every new entity starts
+ * with (documented in docs/ledger.md). Roles name the accounts the ledger posts to on its own.
+ */
+export interface AccountRoles {
+  debtorsControl: string;
+  bank: string;
+  sales: string;
+  vatOutput: string;
+  discountAllowed: string;
+  fxGainLoss: string;
+  deferredRevenue: string;
+  suspense: string;
+  bankCharges: string;
+}
+
+export const DEFAULT_ROLES: AccountRoles = {
+  debtorsControl: '1100',
+  bank: '1200',
+  sales: '4000',
+  vatOutput: '2200',
+  discountAllowed: '4900',
+  fxGainLoss: '7900',
+  deferredRevenue: '2300',
+  suspense: '9999',
+  bankCharges: '7700',
+};
+
+export interface DefaultGlAccount {
+  code: string;
+  name: string;
+  type: 'asset' | 'liability' | 'equity' | 'income' | 'expense';
+  isPosting: boolean;
+}
+
+export const DEFAULT_GL_ACCOUNTS: DefaultGlAccount[] = [
+  { code: '1000', name: 'Current assets', type: 'asset', isPosting: false },
+  { code: '1100', name: 'Debtors control', type: 'asset', isPosting: true },
+  { code: '1200', name: 'Bank current account', type: 'asset', isPosting: true },
+  { code: '2000', name: 'Current liabilities', type: 'liability', isPosting: false },
+  { code: '2200', name: 'VAT output', type: 'liability', isPosting: true },
+  { code: '2300', name: 'Deferred revenue', type: 'liability', isPosting: true },
+  { code: '3000', name: 'Retained earnings', type: 'equity', isPosting: true },
+  { code: '4000', name: 'Sales', type: 'income', isPosting: true },
+  { code: '4900', name: 'Discount allowed', type: 'expense', isPosting: true },
+  { code: '7700', name: 'Bank charges', type: 'expense', isPosting: true },
+  { code: '7900', name: 'Exchange gains and losses', type: 'expense', isPosting: true },
+  { code: '9999', name: 'Suspense', type: 'asset', isPosting: true },
+];
+
+export function defaultTaxCodes(standardRate: string) {
+  return [
+    { code: 'STD', name: 'Standard rate', rate: standardRate },
+    { code: 'ZERO', name: 'Zero rate', rate: '0' },
+    { code: 'EXEMPT', name: 'Exempt', rate: '0' },
+  ];
+}
+
+export interface CustomerDefaults {
+  currency: string;
+  creditLimit: string;
+  creditTerms: { days: number; endOfMonth: boolean };
+  defaultTaxCode: string;
+  defaultGlAccountCode: string;
+  controlGlAccountCode: string;
+}
+
+export function defaultCustomerDefaults(baseCurrency: string): CustomerDefaults {
+  return {
+    currency: baseCurrency,
+    creditLimit: '0',
+    creditTerms: { days: 30, endOfMonth: false },
+    defaultTaxCode: 'STD',
+    defaultGlAccountCode: DEFAULT_ROLES.sales,
+    controlGlAccountCode: DEFAULT_ROLES.debtorsControl,
+  };
+}

@@ -1,0 +1,166 @@
+import { randomBytes } from 'node:crypto';
+import type { Queryable } from '../db/database.ts';
+import { isUniqueViolation } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+import { isKnownCurrency } from '../domain/currency.ts';
+import {
+  type AccountRoles,
+  type CustomerDefaults,
+  DEFAULT_GL_ACCOUNTS,
+  DEFAULT_ROLES,
+  defaultCustomerDefaults,
+  defaultTaxCodes,
+} from './chart.ts';
+import { hashSecret } from './secrets.ts';
+
+export interface EntityAddress {
+  street?: string;
+  city?: string;
+  postalCode?: string;
+  country?: string;
+}
+
+/** What every ledger operation needs to know about the entity it works in. */
+export interface EntityContext {
+  id: string;
+  code: string;
+  name: string;
+  baseCurrency: string;
+  roles: AccountRoles;
+  customerDefaults: CustomerDefaults;
+  address: EntityAddress;
+  vatNumber: string | null;
+}
+
+interface EntityRow {
+  id: string;
+  code: string;
+  name: string;
+  base_currency: string;
+  account_roles: AccountRoles;
+  customer_defaults: CustomerDefaults;
+  address: EntityAddress;
+  vat_number: string | null;
+}
+
+function toContext(r: EntityRow): EntityContext {
+  return {
+    id: r.id,
+    code: r.code,
+    name: r.name,
+    baseCurrency: r.base_currency,
+    roles: r.account_roles,
+    customerDefaults: r.customer_defaults,
+    address: r.address,
+    vatNumber: r.vat_number,
+  };
+}
+
+const ENTITY_COLUMNS = 'id, code, name, base_currency, account_roles, customer_defaults, address, vat_number';
+
+export async function findEntityById(db: Queryable, id: string): Promise<EntityContext | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const { rows } = await db.query<EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE id = $1`, [id]);
+  return rows[0] ? toContext(rows[0]) : null;
+}
+
+export async function findEntityByCode(db: Queryable, code: string): Promise<EntityContext | null> {
+  const { rows } = await db.query<EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities WHERE code = $1`, [code]);
+  return rows[0] ? toContext(rows[0]) : null;
+}
+
+export async function listEntities(db: Queryable): Promise<EntityContext[]> {
+  const { rows } = await db.query<EntityRow>(`SELECT ${ENTITY_COLUMNS} FROM entities ORDER BY code`);
+  return rows.map(toContext);
+}
+
+export interface NewEntity {
+  code: string;
+  name: string;
+  baseCurrency: string;
+  standardTaxRate?: string;
+  address?: EntityAddress;
+  vatNumber?: string | null;
+}
+
+export interface IssuedKeys {
+  entityId: string;
+  credentialId: string;
+  partnerKey: string;
+  userKey: string;
+}
+
+/** Issues a fresh partner/user key pair for an entity; only hashes are stored. */
+export async function issueKeys(db: Queryable, entityId: string, label: string | null = null): Promise<IssuedKeys> {
+  const partnerKey = 'pk_' + randomBytes(24).toString('base64url');
+  const userKey = 'uk_' + randomBytes(24).toString('base64url');
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO api_credentials (entity_id, partner_key_hash, user_key_hash, label) VALUES ($1, $2, $3, $4) RETURNING id`,
+    [entityId, hashSecret(partnerKey), hashSecret(userKey), label],
+  );
+  return { entityId, credentialId: rows[0]!.id, partnerKey, userKey };
+}
+
+/**
+ * Creates an entity with the default chart of accounts, tax codes, bank account and customer
+ * defaults, and issues its first key pair. Run it inside a transaction.
+ */
+export async function createEntity(
+  db: Queryable,
+  input: NewEntity,
+): Promise<{ entity: EntityContext; keys: IssuedKeys }> {
+  if (!isKnownCurrency(input.baseCurrency)) {
+    throw new DomainError('CURRENCY_CODE_DOES_NOT_EXIST', `${input.baseCurrency} is not an ISO 4217 currency code`, [
+      { field: 'baseCurrency', message: 'unknown currency' },
+    ]);
+  }
+  let row: EntityRow;
+  try {
+    const { rows } = await db.query<EntityRow>(
+      `INSERT INTO entities (code, name, base_currency, address, vat_number, account_roles, customer_defaults)
+       VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ${ENTITY_COLUMNS}`,
+      [
+        input.code,
+        input.name,
+        input.baseCurrency,
+        JSON.stringify(input.address ?? {}),
+        input.vatNumber ?? null,
+        JSON.stringify(DEFAULT_ROLES),
+        JSON.stringify(defaultCustomerDefaults(input.baseCurrency)),
+      ],
+    );
+    row = rows[0]!;
+  } catch (err) {
+    if (isUniqueViolation(err)) {
+      throw new DomainError('ENTITY_CODE_ALREADY_EXISTS', `An entity with code ${input.code} exists`, [
+        { field: 'code', message: 'already exists' },
+      ]);
+    }
+    throw err;
+  }
+  const id = row.id;
+  await db.query(
+    `INSERT INTO gl_accounts (entity_id, code, name, type, is_posting)
+     SELECT $1, a.code, a.name, a.type, a.is_posting
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS a(code, name, type, is_posting)`,
+    [
+      id,
+      DEFAULT_GL_ACCOUNTS.map((a) => a.code),
+      DEFAULT_GL_ACCOUNTS.map((a) => a.name),
+      DEFAULT_GL_ACCOUNTS.map((a) => a.type),
+      DEFAULT_GL_ACCOUNTS.map((a) => a.isPosting),
+    ],
+  );
+  const taxes = defaultTaxCodes(input.standardTaxRate ?? '0.20');
+  await db.query(
+    `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code)
+     SELECT $1, t.code, t.name, t.rate::numeric, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS t(code, name, rate)`,
+    [id, taxes.map((t) => t.code), taxes.map((t) => t.name), taxes.map((t) => t.rate), DEFAULT_ROLES.vatOutput],
+  );
+  await db.query(
+    `INSERT INTO bank_accounts (entity_id, code, name, gl_account_code, currency) VALUES ($1, 'BANK', 'Current account', $2, $3)`,
+    [id, DEFAULT_ROLES.bank, input.baseCurrency],
+  );
+  const keys = await issueKeys(db, id, 'initial');
+  return { entity: toContext(row), keys };
+}
