@@ -29,6 +29,8 @@ export interface RouteContext<P, Q, B> {
   /** Records an audit entry in the same transaction as the write. */
   audit: (entry: Omit<AuditEntry, 'entityId' | 'actor' | 'requestId'> & { entityId?: string | null }) => Promise<void>;
   request: FastifyRequest;
+  /** Overrides the success status (a PUT that created answers 201 instead of 200). */
+  setStatus: (status: number) => void;
   reply: FastifyReply;
 }
 

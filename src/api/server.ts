@@ -98,6 +98,7 @@ async function runRoute(
     const principal = await resolvePrincipal(route, request, services, conn);
     const audits: Promise<void>[] = [];
     let audited = false;
+    let status = route.success.status;
     const ctx: RouteContext<unknown, unknown, unknown> = {
       params,
       query,
@@ -113,6 +114,9 @@ async function runRoute(
       requestId: request.id,
       request,
       reply,
+      setStatus: (s: number) => {
+        status = s;
+      },
       audit: async (entry) => {
         audited = true;
         const p = recordAudit(conn, {
@@ -165,10 +169,10 @@ async function runRoute(
     if (key) {
       await conn.query(
         'UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2',
-        [scope, key, route.success.status, JSON.stringify(result ?? null)],
+        [scope, key, status, JSON.stringify(result ?? null)],
       );
     }
-    return { status: route.success.status, body: result, replayed: false };
+    return { status, body: result, replayed: false };
   };
 
   return write ? db.transaction(execute) : execute(db);
