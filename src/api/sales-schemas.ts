@@ -1,0 +1,102 @@
+import { z } from 'zod';
+import { Amount, Code, Description, ExchangeRate, IsoDate, Rate, Reference, TransactionId } from './schemas.ts';
+
+/** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
+export const InvoiceLine = z.strictObject({
+  glAccountCode: Code.meta({ description: 'Net posting account.', examples: ['4000'] }),
+  taxCode: Code.meta({ examples: ['STD'] }),
+  description: Description.optional(),
+  departmentId: Code.optional().meta({ description: 'Department (BI code).' }),
+  netAmount: Amount.meta({ description: 'Net amount, not negative.', examples: ['100.00'] }),
+  taxRate: Rate.optional().meta({ description: "Fraction (\"0.21\"); defaults to the tax code's rate." }),
+  taxAmount: Amount.optional().meta({ description: 'Used as given when present (no recalculation); else net × rate, rounded half-up.' }),
+});
+
+export const BatchInvoice = z.strictObject({
+  customerCode: Code,
+  invoiceDate: IsoDate,
+  dueDate: IsoDate.optional().meta({ description: "Defaults from the customer's credit terms." }),
+  externalReference: Reference.optional().meta({ description: 'The reference in the source system; duplicate-checked per customer.' }),
+  description: Description.optional(),
+  exchangeRate: ExchangeRate.optional().meta({ description: 'Required for a foreign-currency customer; 1 otherwise.' }),
+  lines: z.array(InvoiceLine).min(1, 'at least one line').max(1000),
+});
+
+export const Receipt = z.strictObject({
+  customerCode: Code,
+  checkReference: z.string().min(1, 'must not be empty').max(50).meta({ description: 'Duplicate-checked per customer.' }),
+  paymentAmount: Amount.meta({ examples: ['121.00'] }),
+  bankAccountCode: Code.optional().meta({ description: 'Defaults to BANK.' }),
+  paymentDate: IsoDate,
+  description: Description.optional(),
+  exchangeRate: ExchangeRate.optional(),
+  bankExchangeRate: ExchangeRate.optional(),
+  lodgmentNumber: z.string().max(50).optional(),
+  departmentId: Code.optional(),
+});
+
+export const CreditNote = z.strictObject({
+  customerCode: Code.optional().meta({ description: 'Required unless fromInvoiceTransactionId is given.' }),
+  creditNoteDate: IsoDate,
+  externalReference: Reference.optional(),
+  description: Description.optional(),
+  exchangeRate: ExchangeRate.optional().meta({ description: "Defaults to the copied invoice's rate." }),
+  lines: z.array(InvoiceLine).min(1).max(1000).optional(),
+  fromInvoiceTransactionId: TransactionId.optional().meta({ description: 'Copy the lines of this posted invoice.' }),
+  lineNumbers: z.array(z.number().int().positive()).min(1).optional().meta({ description: 'Copy only these invoice lines.' }),
+  allocateToInvoice: z.boolean().optional().meta({ description: 'Allocate the credit note to the copied invoice.' }),
+  performExternalReferenceDuplicateCheck: z.boolean().default(true),
+});
+
+export const JournalLine = z.strictObject({
+  glAccountCode: Code.optional(),
+  bankAccountCode: Code.optional(),
+  description: Description.optional(),
+  departmentId: Code.optional(),
+  amount: Amount,
+});
+
+export const LedgerJournal = z.strictObject({
+  customerCode: Code,
+  transactionDate: IsoDate,
+  externalReference: Reference.optional(),
+  description: Description.optional(),
+  exchangeRate: ExchangeRate.optional(),
+  lines: z.array(JournalLine).min(1).max(100),
+  performExternalReferenceDuplicateCheck: z.boolean().default(true),
+});
+
+export const Allocation = z.strictObject({
+  transactionId1: TransactionId,
+  transactionId2: TransactionId,
+  amount: Amount,
+  date: IsoDate.meta({ description: 'Allocation date; before it both stay outstanding in statements.' }),
+  reference: z.string().max(100).nullable().optional(),
+  discountAmount: Amount.optional().meta({ description: 'Settlement discount: posts a discount (DS) to the discount account and allocates it to the invoice.' }),
+});
+
+export const Unallocation = z.strictObject({
+  transactionIds: z.array(TransactionId).min(1).max(1000),
+  date: IsoDate.optional().meta({ description: 'Date of the reversal (default today).' }),
+});
+
+export const PostPayAllocate = z.strictObject({
+  batchInvoice: BatchInvoice.optional(),
+  receipt: Receipt.optional(),
+  performExternalReferenceDuplicateCheckOnInvoice: z.boolean(),
+  performExternalReferenceDuplicateCheckOnReceipt: z.boolean(),
+  performAllocation: z.boolean(),
+  allocationDate: IsoDate.optional().meta({ description: 'Defaults to the receipt date.' }),
+  allocationAmount: Amount.optional().meta({ description: 'Defaults to the smaller of invoice gross and receipt.' }),
+  allocationReference: z.string().max(100).optional(),
+  clientUniqueReference: z.string().max(200).optional(),
+  enforceCreditLimit: z.boolean().optional(),
+});
+
+export const BulkPostPayAllocate = z.strictObject({
+  queries: z
+    .array(z.unknown())
+    .min(1, 'at least one query')
+    .max(1000, 'at most 1,000 queries')
+    .meta({ description: 'Up to 1,000 post-pay-allocate queries; each is validated and posted on its own.' }),
+});

@@ -1,0 +1,168 @@
+import { type Dec, multiplyAmount, toBaseAmount } from './money.ts';
+
+/** An invoice or credit-note line after its amounts were parsed into minor units. */
+export interface ItemInput {
+  glAccountCode: string;
+  taxCode: string;
+  taxRate: string;
+  description: string;
+  departmentId: string | null;
+  net: bigint;
+  /** When given it is used as-is, the batch-invoice rule; otherwise net × rate, half-up. */
+  tax: bigint | null;
+}
+
+export interface Item extends Omit<ItemInput, 'tax'> {
+  lineNo: number;
+  tax: bigint;
+}
+
+export type JournalRole = 'control' | 'net' | 'tax' | 'bank' | 'gl' | 'discount' | 'fx';
+
+export interface JournalLine {
+  role: JournalRole;
+  glAccountCode: string;
+  departmentId: string | null;
+  taxCode: string | null;
+  description: string;
+  /** Signed, debit positive, in the document currency. */
+  amount: bigint;
+  /** Signed, debit positive, in the base currency. */
+  baseAmount: bigint;
+}
+
+export interface Totals {
+  net: bigint;
+  tax: bigint;
+  gross: bigint;
+}
+
+export function computeItems(inputs: ItemInput[]): { items: Item[]; totals: Totals } {
+  let net = 0n;
+  let tax = 0n;
+  const items = inputs.map((i, index) => {
+    const lineTax = i.tax ?? multiplyAmount(i.net, i.taxRate, 'halfUp');
+    net += i.net;
+    tax += lineTax;
+    return { ...i, lineNo: index + 1, tax: lineTax };
+  });
+  return { items, totals: { net, tax, gross: net + tax } };
+}
+
+export interface Conversion {
+  currency: string;
+  baseCurrency: string;
+  rate: Dec | string;
+}
+
+/**
+ * The journal of an invoice (`sign` 1) or credit note (`sign` -1): the control account takes the
+ * gross, each line's net goes to its GL account and department, tax is grouped per tax code onto
+ * that code's GL account. Each line is converted to base on its own and the control line takes
+ * the exact opposite of their sum, so the journal balances in both currencies.
+ */
+export function itemJournal(
+  items: Item[],
+  taxAccounts: ReadonlyMap<string, string>,
+  controlAccount: string,
+  description: string,
+  conv: Conversion,
+  sign: 1n | -1n,
+): { lines: JournalLine[]; baseGross: bigint } {
+  const base = (v: bigint) => toBaseAmount(v, conv.currency, conv.baseCurrency, conv.rate);
+  const lines: JournalLine[] = [];
+  for (const i of items) {
+    if (i.net === 0n) continue;
+    lines.push({
+      role: 'net',
+      glAccountCode: i.glAccountCode,
+      departmentId: i.departmentId,
+      taxCode: i.taxCode,
+      description: i.description,
+      amount: -sign * i.net,
+      baseAmount: -sign * base(i.net),
+    });
+  }
+  const taxByCode = new Map<string, bigint>();
+  for (const i of items) taxByCode.set(i.taxCode, (taxByCode.get(i.taxCode) ?? 0n) + i.tax);
+  for (const [taxCode, amount] of taxByCode) {
+    if (amount === 0n) continue;
+    lines.push({
+      role: 'tax',
+      glAccountCode: taxAccounts.get(taxCode)!,
+      departmentId: null,
+      taxCode,
+      description: `Tax ${taxCode}`,
+      amount: -sign * amount,
+      baseAmount: -sign * base(amount),
+    });
+  }
+  const amount = -lines.reduce((s, l) => s + l.amount, 0n);
+  const baseAmount = -lines.reduce((s, l) => s + l.baseAmount, 0n);
+  lines.unshift({ role: 'control', glAccountCode: controlAccount, departmentId: null, taxCode: null, description, amount, baseAmount });
+  return { lines, baseGross: sign * baseAmount };
+}
+
+/**
+ * A two-sided journal between the debtors control account and other accounts: receipts (money in,
+ * control credited), refunds and debit journals (control debited), credit journals, discounts.
+ * `controlSign` 1 debits the control account.
+ */
+export function controlJournal(
+  controlAccount: string,
+  description: string,
+  others: { role: JournalRole; glAccountCode: string; departmentId: string | null; description: string; amount: bigint }[],
+  conv: Conversion,
+  controlSign: 1n | -1n,
+  fixedBase?: (amount: bigint) => bigint,
+): { lines: JournalLine[]; gross: bigint; baseGross: bigint } {
+  const base = fixedBase ?? ((v: bigint) => toBaseAmount(v, conv.currency, conv.baseCurrency, conv.rate));
+  const lines: JournalLine[] = others.map((o) => ({
+    role: o.role,
+    glAccountCode: o.glAccountCode,
+    departmentId: o.departmentId,
+    taxCode: null,
+    description: o.description,
+    amount: -controlSign * o.amount,
+    baseAmount: -controlSign * base(o.amount),
+  }));
+  const gross = others.reduce((s, o) => s + o.amount, 0n);
+  const baseGross = -controlSign * lines.reduce((s, l) => s + l.baseAmount, 0n);
+  lines.unshift({
+    role: 'control',
+    glAccountCode: controlAccount,
+    departmentId: null,
+    taxCode: null,
+    description,
+    amount: controlSign * gross,
+    baseAmount: controlSign * baseGross,
+  });
+  return { lines, gross, baseGross };
+}
+
+/**
+ * The realised exchange difference of an allocation: the debit side cleared `debitBase` of base
+ * currency from the control account and the credit side `creditBase`; the control account is
+ * brought back to the open items by the difference, against the FX gain/loss account.
+ */
+export function fxJournal(controlAccount: string, fxAccount: string, debitBase: bigint, creditBase: bigint): JournalLine[] {
+  const diff = debitBase - creditBase;
+  return [
+    { role: 'control', glAccountCode: controlAccount, departmentId: null, taxCode: null, description: 'Realised exchange difference', amount: 0n, baseAmount: -diff },
+    { role: 'fx', glAccountCode: fxAccount, departmentId: null, taxCode: null, description: 'Realised exchange difference', amount: 0n, baseAmount: diff },
+  ];
+}
+
+export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX';
+export type Side = 'debit' | 'credit' | 'none';
+
+export const SIDE_OF: Record<TransactionType, Side> = {
+  SI: 'debit',
+  SD: 'debit',
+  DX: 'debit',
+  SN: 'credit',
+  SR: 'credit',
+  SC: 'credit',
+  DS: 'credit',
+  FX: 'none',
+};

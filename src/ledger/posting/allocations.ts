@@ -1,0 +1,186 @@
+import { DomainError } from '../../domain/errors.ts';
+import { controlJournal, fxJournal } from '../../domain/documents.ts';
+import { formatAmount, toBaseAmount } from '../../domain/money.ts';
+import { today } from '../../domain/dates.ts';
+import { amountOf } from './common.ts';
+import { type PostingCustomer, lockCustomer } from './references.ts';
+import { type OpenTransaction, loadOpenTransactions } from './open-items.ts';
+import { insertTransaction } from './write.ts';
+import type { AllocationInput, PostingContext } from './types.ts';
+
+export interface AllocationResult {
+  allocationId: number;
+  debitTransactionId: number;
+  creditTransactionId: number;
+  amount: bigint;
+  discountAmount: bigint;
+  discountTransactionId: number | null;
+  fxTransactionId: number | null;
+  currency: string;
+  /** Outstanding after the allocation, keyed by transaction id. */
+  outstanding: Map<number, bigint>;
+}
+
+function fail(code: ConstructorParameters<typeof DomainError>[0], message: string, field?: string): never {
+  throw new DomainError(code, message, field ? [{ field, message }] : undefined);
+}
+
+/**
+ * Base currency cleared from one side: the exact remainder when the allocation closes the
+ * transaction (so no rounding residue is ever left on a settled item), else the amount at the
+ * transaction's own rate.
+ */
+function baseCleared(t: OpenTransaction, amount: bigint, baseCurrency: string): bigint {
+  if (amount === t.outstanding) return t.baseOutstanding;
+  return toBaseAmount(amount, t.currency, baseCurrency, t.exchangeRate);
+}
+
+/**
+ * AccountsIQ AllocateTransactions / AllocateTransactionsWithDiscount. Pass `locked` when the
+ * caller already holds the customer's row lock (post-pay-allocate).
+ */
+export async function allocate(ctx: PostingContext, input: AllocationInput, locked?: PostingCustomer): Promise<AllocationResult> {
+  const reference = input.reference?.trim() ?? '';
+  if (reference === '') fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs a reference', 'reference');
+  const id1 = input.transactionId1;
+  const id2 = input.transactionId2;
+  if (id1 === id2) fail('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'A transaction cannot be allocated to itself', 'transactionId2');
+  const first = await loadOpenTransactions(ctx.db, ctx.entity.id, [id1, id2]);
+  if (!first.has(id1)) fail('TRANSACTION_DOES_NOT_EXIST', `Transaction ${id1} does not exist`, 'transactionId1');
+  if (!first.has(id2)) fail('TRANSACTION_DOES_NOT_EXIST', `Transaction ${id2} does not exist`, 'transactionId2');
+  const customerCode = first.get(id1)!.customerCode;
+  if (first.get(id2)!.customerCode !== customerCode) {
+    fail('TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS', `Transactions ${id1} and ${id2} belong to different customers`, 'transactionId2');
+  }
+  const customer = locked ?? (await lockCustomer(ctx.db, ctx.entity.id, customerCode, 'transactionId1'));
+  // Read again under the customer lock: a concurrent allocation may have committed meanwhile.
+  const open = locked ? first : await loadOpenTransactions(ctx.db, ctx.entity.id, [id1, id2]);
+  const t1 = open.get(id1)!;
+  const t2 = open.get(id2)!;
+  for (const [t, field] of [[t1, 'transactionId1'], [t2, 'transactionId2']] as const) {
+    if (t.side === 'none') fail('TRANSACTION_IS_NOT_ALLOCATABLE', `Transaction ${t.id} (${t.type}) cannot be allocated`, field);
+  }
+  if (t1.side === t2.side) {
+    fail('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', `${t1.type} and ${t2.type} are both on the ${t1.side} side`, 'transactionId2');
+  }
+  const currency = customer.currency;
+  const amount = amountOf(input.amount, currency, 'amount');
+  if (amount <= 0n) fail('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The allocation amount must be positive', 'amount');
+  const discount = input.discountAmount === undefined ? 0n : amountOf(input.discountAmount, currency, 'discountAmount');
+  if (discount < 0n) fail('VALIDATION_ERROR', 'discountAmount: must not be negative', 'discountAmount');
+  const debit = t1.side === 'debit' ? t1 : t2;
+  const credit = t1.side === 'debit' ? t2 : t1;
+  if (discount > 0n && debit.type !== 'SI' && debit.type !== 'SD') {
+    fail('TRANSACTION_DISCOUNT_REQUIRES_DEBIT_DOCUMENT', 'A discount can only be given on an invoice or debit journal', 'discountAmount');
+  }
+  for (const t of [t1, t2]) {
+    if (t.outstanding === 0n) {
+      fail('TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION', `Transaction ${t.id} is fully allocated`, t === t1 ? 'transactionId1' : 'transactionId2');
+    }
+  }
+  if (amount > credit.outstanding || amount + discount > debit.outstanding) {
+    const which = amount > credit.outstanding ? credit : debit;
+    throw new DomainError(
+      'TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANDING_AMOUNT',
+      `Transaction ${which.id} has ${formatAmount(which.outstanding, currency)} outstanding`,
+      { field: 'amount', transactionId: which.id, outstanding: formatAmount(which.outstanding, currency) },
+    );
+  }
+  const date = input.date ?? today();
+  const base = ctx.entity.baseCurrency;
+  const roles = ctx.entity.roles;
+
+  // The invoice side clears the payment and the discount; split its base between them exactly.
+  const discountBase = discount > 0n ? baseCleared(debit, discount, base) : 0n;
+  const debitBase =
+    amount + discount === debit.outstanding ? debit.baseOutstanding - discountBase : toBaseAmount(amount, debit.currency, base, debit.exchangeRate);
+  const creditBase = baseCleared(credit, amount, base);
+
+  let fxTransactionId: number | null = null;
+  if (debitBase !== creditBase) {
+    const fx = await insertTransaction(ctx.db, {
+      entityId: ctx.entity.id,
+      type: 'FX',
+      customerCode: customer.code,
+      currency,
+      exchangeRate: '1',
+      transactionDate: date,
+      dueDate: null,
+      externalReference: reference.slice(0, 50),
+      description: `Exchange difference on allocation of ${debit.id} and ${credit.id}`,
+      net: 0n,
+      tax: 0n,
+      gross: 0n,
+      baseGross: debitBase - creditBase < 0n ? creditBase - debitBase : debitBase - creditBase,
+      duplicateChecked: false,
+      relatedTransactionId: debit.id,
+      details: { debitTransactionId: debit.id, creditTransactionId: credit.id },
+      createdBy: ctx.actor,
+      items: [],
+      lines: fxJournal(customer.controlGlAccountCode, roles.fxGainLoss, debitBase, creditBase),
+    });
+    fxTransactionId = fx.id;
+  }
+
+  const { rows } = await ctx.db.query<{ id: string }>(
+    `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,
+                              credit_base_amount, allocation_date, reference, fx_transaction_id, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+    [ctx.entity.id, customer.code, debit.id, credit.id, amount, debitBase, creditBase, date, reference, fxTransactionId, ctx.actor],
+  );
+  const allocationId = Number(rows[0]!.id);
+
+  let discountTransactionId: number | null = null;
+  if (discount > 0n) {
+    const journal = controlJournal(
+      customer.controlGlAccountCode,
+      `Discount on ${debit.id}`,
+      [{ role: 'discount', glAccountCode: roles.discountAllowed, departmentId: null, description: `Discount on ${debit.id}`, amount: discount }],
+      { currency, baseCurrency: base, rate: debit.exchangeRate },
+      -1n,
+      () => discountBase,
+    );
+    const ds = await insertTransaction(ctx.db, {
+      entityId: ctx.entity.id,
+      type: 'DS',
+      customerCode: customer.code,
+      currency,
+      exchangeRate: debit.exchangeRate,
+      transactionDate: date,
+      dueDate: null,
+      externalReference: reference.slice(0, 50),
+      description: `Settlement discount on transaction ${debit.id}`,
+      net: discount,
+      tax: 0n,
+      gross: discount,
+      baseGross: discountBase,
+      duplicateChecked: false,
+      relatedTransactionId: debit.id,
+      details: { allocationId },
+      createdBy: ctx.actor,
+      items: [],
+      lines: journal.lines,
+    });
+    discountTransactionId = ds.id;
+    await ctx.db.query(
+      `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,
+                                credit_base_amount, allocation_date, reference, parent_allocation_id, created_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9, $10)`,
+      [ctx.entity.id, customer.code, debit.id, ds.id, discount, discountBase, date, reference, allocationId, ctx.actor],
+    );
+  }
+  return {
+    allocationId,
+    debitTransactionId: debit.id,
+    creditTransactionId: credit.id,
+    amount,
+    discountAmount: discount,
+    discountTransactionId,
+    fxTransactionId,
+    currency,
+    outstanding: new Map([
+      [debit.id, debit.outstanding - amount - discount],
+      [credit.id, credit.outstanding - amount],
+    ]),
+  };
+}

@@ -1,0 +1,142 @@
+import { DomainError } from '../../domain/errors.ts';
+import { dueDateFromTerms } from '../../domain/dates.ts';
+import { type ItemInput, computeItems, itemJournal } from '../../domain/documents.ts';
+import { Dec, formatAmount } from '../../domain/money.ts';
+import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
+import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
+import { type NewTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
+import type { BatchInvoiceInput, InvoiceLineInput, PostingContext } from './types.ts';
+
+export interface InvoiceOptions {
+  performExternalReferenceDuplicateCheck: boolean;
+  enforceCreditLimit: boolean;
+}
+
+export interface PostedInvoice extends PostedTransaction {
+  net: bigint;
+  tax: bigint;
+  gross: bigint;
+  dueDate: string;
+  currency: string;
+}
+
+/** The GL, tax and department codes a set of lines needs, to load them in one query. */
+export function lineReferences(lines: InvoiceLineInput[]) {
+  return {
+    gl: lines.map((l) => l.glAccountCode),
+    tax: lines.map((l) => l.taxCode),
+    departments: lines.map((l) => l.departmentId ?? null),
+  };
+}
+
+/** Validates lines against setup data and parses their amounts in the customer's currency. */
+export function parseLines(lines: InvoiceLineInput[], currency: string, refs: References, prefix: string): ItemInput[] {
+  return lines.map((l, n) => {
+    const at = (f: string) => join(prefix, `lines[${n}].${f}`);
+    const departmentId = l.departmentId ?? null;
+    refs.requireDepartment(departmentId, at('departmentId'));
+    refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
+    const tax = refs.requireTax(l.taxCode, at('taxCode'));
+    const taxRate = l.taxRate ?? tax.rate;
+    if (new Dec(taxRate).gt(1)) {
+      // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake.
+      throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: must be a fraction between 0 and 1`, [
+        { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
+      ]);
+    }
+    return {
+      glAccountCode: l.glAccountCode,
+      taxCode: l.taxCode,
+      taxRate,
+      description: l.description ?? '',
+      departmentId,
+      net: positiveAmountOf(l.netAmount, currency, at('netAmount'), true),
+      tax: l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true),
+    };
+  });
+}
+
+/** Builds (does not post) a batch invoice for an already locked customer. */
+export function buildInvoice(
+  ctx: PostingContext,
+  customer: PostingCustomer,
+  input: BatchInvoiceInput,
+  refs: References,
+  options: InvoiceOptions,
+  prefix = '',
+): NewTransaction {
+  const currency = customer.currency;
+  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
+  const dueDate = input.dueDate ?? dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
+  checkDueDate(input.invoiceDate, dueDate, join(prefix, 'dueDate'));
+  const { items, totals } = computeItems(parseLines(input.lines, currency, refs, prefix));
+  if (totals.gross <= 0n) {
+    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [{ field: join(prefix, 'lines'), message: 'total is zero' }]);
+  }
+  const taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));
+  const description = input.description ?? '';
+  const journal = itemJournal(items, taxAccounts, customer.controlGlAccountCode, description, {
+    currency,
+    baseCurrency: ctx.entity.baseCurrency,
+    rate,
+  }, 1n);
+  return {
+    entityId: ctx.entity.id,
+    type: 'SI',
+    customerCode: customer.code,
+    currency,
+    exchangeRate: rate,
+    transactionDate: input.invoiceDate,
+    dueDate,
+    externalReference: input.externalReference ?? '',
+    description,
+    net: totals.net,
+    tax: totals.tax,
+    gross: totals.gross,
+    baseGross: journal.baseGross,
+    duplicateChecked: options.performExternalReferenceDuplicateCheck,
+    relatedTransactionId: null,
+    details: {},
+    createdBy: ctx.actor,
+    items,
+    lines: journal.lines,
+  };
+}
+
+/**
+ * Refuses a document that would take the customer past its credit limit (0 = no limit), or any
+ * document for a customer on hold, when the caller asked for credit checks.
+ */
+export async function enforceCredit(ctx: PostingContext, customer: PostingCustomer, increase: bigint, field: string): Promise<void> {
+  if (customer.onHold) {
+    throw new DomainError('CUSTOMER_IS_ON_HOLD', `Customer ${customer.code} is on hold`, [{ field, message: 'customer on hold' }]);
+  }
+  if (customer.creditLimit === 0n || increase <= 0n) return;
+  const balance = await customerBalance(ctx.db, ctx.entity.id, customer.code);
+  if (balance + increase > customer.creditLimit) {
+    const c = customer.currency;
+    throw new DomainError(
+      'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
+      `The balance would be ${formatAmount(balance + increase, c)} ${c}, over the credit limit of ${formatAmount(customer.creditLimit, c)}`,
+      { field, balance: formatAmount(balance, c), increase: formatAmount(increase, c), creditLimit: formatAmount(customer.creditLimit, c) },
+    );
+  }
+}
+
+export async function checkInvoiceReference(ctx: PostingContext, t: NewTransaction, field: string): Promise<void> {
+  if (t.duplicateChecked && (await referenceExists(ctx.db, ctx.entity.id, t.customerCode, 'SI', t.externalReference))) {
+    throw duplicateError('SI', t.customerCode, t.externalReference, field);
+  }
+}
+
+/** AccountsIQ CreateBatchSalesInvoiceGetBackTransactionID: posts straight to the ledger. */
+export async function postBatchInvoice(ctx: PostingContext, input: BatchInvoiceInput, options: InvoiceOptions): Promise<PostedInvoice> {
+  const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
+  const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(input.lines));
+  const t = buildInvoice(ctx, customer, input, refs, options);
+  await checkInvoiceReference(ctx, t, 'externalReference');
+  if (options.enforceCreditLimit) await enforceCredit(ctx, customer, t.gross, 'customerCode');
+  const posted = await insertTransaction(ctx.db, t);
+  return { ...posted, net: t.net, tax: t.tax, gross: t.gross, dueDate: t.dueDate!, currency: t.currency };
+}
+

@@ -1,0 +1,167 @@
+import type { Queryable } from '../../db/database.ts';
+import { DomainError } from '../../domain/errors.ts';
+
+export interface GlRef {
+  ok: boolean;
+  departmental: boolean;
+}
+
+export interface TaxRef {
+  rate: string;
+  glAccountCode: string;
+}
+
+export interface BankRef {
+  glAccountCode: string;
+  currency: string;
+}
+
+/** Active setup data referenced by one or more documents, loaded with a single query. */
+export class References {
+  constructor(
+    readonly gl: Map<string, GlRef>,
+    readonly tax: Map<string, TaxRef>,
+    readonly departments: Set<string>,
+    readonly banks: Map<string, BankRef>,
+  ) {}
+
+  requireGl(code: string, field: string, departmentId: string | null): void {
+    const gl = this.gl.get(code);
+    if (!gl?.ok) {
+      throw new DomainError('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${code} does not exist, is inactive or is not a posting account`, [
+        { field, message: 'not a posting account' },
+      ]);
+    }
+    if (gl.departmental && !departmentId) {
+      throw new DomainError('GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL', `GL account ${code} is departmental; give the line a departmentId`, [
+        { field, message: 'departmental account needs a departmentId' },
+      ]);
+    }
+  }
+
+  requireTax(code: string, field: string): TaxRef {
+    const t = this.tax.get(code);
+    if (!t) throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} does not exist`, [{ field, message: 'unknown tax code' }]);
+    return t;
+  }
+
+  requireDepartment(id: string | null, field: string): void {
+    if (id !== null && !this.departments.has(id)) {
+      throw new DomainError('DEPARTMENT_DOES_NOT_EXIST', `Department ${id} does not exist`, [{ field, message: 'unknown department' }]);
+    }
+  }
+
+  requireBank(code: string, field: string): BankRef {
+    const b = this.banks.get(code);
+    if (!b) throw new DomainError('BANK_ACCOUNT_DOES_NOT_EXIST', `Bank account ${code} does not exist`, [{ field, message: 'unknown bank account' }]);
+    return b;
+  }
+}
+
+export interface ReferenceRequest {
+  gl?: Iterable<string>;
+  tax?: Iterable<string>;
+  departments?: Iterable<string | null>;
+  banks?: Iterable<string>;
+}
+
+interface RefRow {
+  kind: 'gl' | 'tax' | 'dept' | 'bank';
+  code: string;
+  ok: boolean;
+  departmental: boolean;
+  extra: string | null;
+  extra2: string | null;
+}
+
+export async function loadReferences(db: Queryable, entityId: string, req: ReferenceRequest): Promise<References> {
+  const gl = [...new Set(req.gl ?? [])];
+  const tax = [...new Set(req.tax ?? [])];
+  const depts = [...new Set([...(req.departments ?? [])].filter((d): d is string => d !== null))];
+  const banks = [...new Set(req.banks ?? [])];
+  // Tax and bank accounts need their own GL account too; fetch all GL codes that could be involved.
+  const { rows } = await db.query<RefRow>(
+    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, NULL AS extra, NULL AS extra2
+       FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
+     UNION ALL
+     SELECT 'tax', code, is_active, false, rate::text, gl_account_code FROM tax_codes
+      WHERE entity_id = $1 AND code = ANY($3::text[]) AND is_active
+     UNION ALL
+     SELECT 'dept', id, is_active, false, NULL, NULL FROM departments
+      WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
+     UNION ALL
+     SELECT 'bank', b.code, b.is_active, false, b.gl_account_code, b.currency FROM bank_accounts b
+      WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active`,
+    [entityId, gl, tax, depts, banks],
+  );
+  const r = new References(new Map(), new Map(), new Set(), new Map());
+  for (const row of rows) {
+    if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental });
+    else if (row.kind === 'tax') r.tax.set(row.code, { rate: row.extra!, glAccountCode: row.extra2! });
+    else if (row.kind === 'dept') r.departments.add(row.code);
+    else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
+  }
+  return r;
+}
+
+export interface PostingCustomer {
+  code: string;
+  name: string;
+  currency: string;
+  creditLimit: bigint;
+  creditDays: number;
+  creditEndOfMonth: boolean;
+  controlGlAccountCode: string;
+  isActive: boolean;
+  onHold: boolean;
+}
+
+interface CustomerRow {
+  code: string;
+  name: string;
+  currency: string;
+  credit_limit: string;
+  credit_days: number;
+  credit_end_of_month: boolean;
+  control_gl_account_code: string;
+  is_active: boolean;
+  on_hold: boolean;
+}
+
+/**
+ * Reads and locks a customer for posting. Every write to a customer's account takes this row
+ * lock first, which serialises duplicate checks, credit checks and allocations per customer.
+ */
+export async function lockCustomer(db: Queryable, entityId: string, code: string, field: string): Promise<PostingCustomer> {
+  const { rows } = await db.query<CustomerRow>(
+    `SELECT code, name, currency, credit_limit, credit_days, credit_end_of_month, control_gl_account_code, is_active, on_hold
+       FROM customers WHERE entity_id = $1 AND code = $2 FOR UPDATE`,
+    [entityId, code],
+  );
+  const c = rows[0];
+  if (!c) throw new DomainError('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`, [{ field, message: 'unknown customer' }]);
+  if (!c.is_active) throw new DomainError('CUSTOMER_IS_INACTIVE', `Customer ${code} is inactive`, [{ field, message: 'inactive customer' }]);
+  return {
+    code: c.code,
+    name: c.name,
+    currency: c.currency.trim(),
+    creditLimit: BigInt(c.credit_limit),
+    creditDays: c.credit_days,
+    creditEndOfMonth: c.credit_end_of_month,
+    controlGlAccountCode: c.control_gl_account_code,
+    isActive: c.is_active,
+    onHold: c.on_hold,
+  };
+}
+
+/** The customer's current balance: debit-side documents minus credit-side, less allocations on each. */
+export async function customerBalance(db: Queryable, entityId: string, code: string): Promise<bigint> {
+  const { rows } = await db.query<{ balance: string | null }>(
+    `SELECT sum(CASE WHEN t.side = 'debit' THEN t.gross ELSE -t.gross END) AS balance
+       FROM transactions t
+      WHERE t.entity_id = $1 AND t.customer_code = $2 AND t.side <> 'none'`,
+    [entityId, code],
+  );
+  // Allocations move amounts between two documents of the same customer, so they never change the balance.
+  return BigInt(rows[0]?.balance ?? '0');
+}

@@ -1,0 +1,165 @@
+import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
+import { controlJournal, fxJournal } from '../../domain/documents.ts';
+import { today } from '../../domain/dates.ts';
+import { lockCustomer } from './references.ts';
+import { loadOpenTransactions } from './open-items.ts';
+import { insertTransaction } from './write.ts';
+import type { PostingContext } from './types.ts';
+
+export interface UnallocateResult {
+  transactionId: number;
+  status: 'Success' | 'Failure';
+  errorCode?: ErrorCode;
+  errorMessage?: string;
+  reversedAllocationIds: number[];
+}
+
+interface ActiveAllocation {
+  id: string;
+  debit_transaction_id: string;
+  credit_transaction_id: string;
+  debit_type: string;
+  credit_type: string;
+  amount: string;
+  debit_base_amount: string;
+  credit_base_amount: string;
+  currency: string;
+  exchange_rate: string;
+  reference: string;
+  fx_transaction_id: string | null;
+}
+
+/**
+ * AccountsIQ UnallocateTransactions: reverses every active allocation touching each id, with the
+ * discount allocations hanging off them. Nothing is deleted: a reversal row is recorded, a realised
+ * FX journal is reversed by an opposite one, and a settlement discount by a discount reversal (DX)
+ * that is allocated against it. Each id succeeds or fails on its own.
+ */
+export async function unallocate(ctx: PostingContext, transactionIds: number[], date = today()): Promise<UnallocateResult[]> {
+  const results: UnallocateResult[] = [];
+  for (const transactionId of transactionIds) {
+    try {
+      const reversed = await ctx.db.transaction((db) => unallocateOne({ ...ctx, db }, transactionId, date));
+      results.push({ transactionId, status: 'Success', reversedAllocationIds: reversed });
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      results.push({ transactionId, status: 'Failure', errorCode: err.code, errorMessage: err.message, reversedAllocationIds: [] });
+    }
+  }
+  return results;
+}
+
+async function unallocateOne(ctx: PostingContext, transactionId: number, date: string): Promise<number[]> {
+  const found = (await loadOpenTransactions(ctx.db, ctx.entity.id, [transactionId])).get(transactionId);
+  if (!found) throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${transactionId} does not exist`);
+  const customer = await lockCustomer(ctx.db, ctx.entity.id, found.customerCode, 'transactionIds');
+  const { rows } = await ctx.db.query<ActiveAllocation>(
+    `WITH direct AS (
+       SELECT a.id FROM allocations a
+        WHERE a.entity_id = $1 AND (a.debit_transaction_id = $2 OR a.credit_transaction_id = $2)
+          AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)
+     ), targets AS (
+       SELECT id FROM direct
+       UNION
+       SELECT c.id FROM allocations c
+        WHERE c.parent_allocation_id IN (SELECT id FROM direct)
+          AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = c.id)
+     )
+     SELECT a.id, a.debit_transaction_id, a.credit_transaction_id, d.type AS debit_type, c.type AS credit_type, a.amount,
+            a.debit_base_amount, a.credit_base_amount, c.currency, c.exchange_rate::text AS exchange_rate, a.reference,
+            a.fx_transaction_id
+       FROM allocations a
+       JOIN transactions d ON d.id = a.debit_transaction_id
+       JOIN transactions c ON c.id = a.credit_transaction_id
+      WHERE a.id IN (SELECT id FROM targets)
+      ORDER BY a.id`,
+    [ctx.entity.id, transactionId],
+  );
+  if (rows.length === 0) {
+    throw new DomainError('TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS', `Transaction ${transactionId} has no active allocation`);
+  }
+  const control = customer.controlGlAccountCode;
+  const roles = ctx.entity.roles;
+  const reversedIds: number[] = [];
+  for (const a of rows) {
+    const debitBase = BigInt(a.debit_base_amount);
+    const creditBase = BigInt(a.credit_base_amount);
+    let fxReversalId: number | null = null;
+    if (a.fx_transaction_id !== null) {
+      const fx = await insertTransaction(ctx.db, {
+        entityId: ctx.entity.id,
+        type: 'FX',
+        customerCode: customer.code,
+        currency: customer.currency,
+        exchangeRate: '1',
+        transactionDate: date,
+        dueDate: null,
+        externalReference: a.reference.slice(0, 50),
+        description: `Reversal of exchange difference ${a.fx_transaction_id}`,
+        net: 0n,
+        tax: 0n,
+        gross: 0n,
+        baseGross: debitBase > creditBase ? debitBase - creditBase : creditBase - debitBase,
+        duplicateChecked: false,
+        relatedTransactionId: Number(a.fx_transaction_id),
+        details: { reversesAllocationId: Number(a.id) },
+        createdBy: ctx.actor,
+        items: [],
+        lines: fxJournal(control, roles.fxGainLoss, creditBase, debitBase),
+      });
+      fxReversalId = fx.id;
+    }
+    await ctx.db.query(
+      `INSERT INTO allocation_reversals (allocation_id, entity_id, reversal_date, fx_reversal_transaction_id, created_by)
+       VALUES ($1, $2, $3, $4, $5)`,
+      [a.id, ctx.entity.id, date, fxReversalId, ctx.actor],
+    );
+    reversedIds.push(Number(a.id));
+    if (a.credit_type === 'DS' && a.debit_type !== 'DX') {
+      await reverseDiscount(ctx, a, control, roles.discountAllowed, date, customer.code);
+    }
+  }
+  return reversedIds;
+}
+
+/** Cancels a settlement discount whose allocation was reversed: a DX closes the DS it reverses. */
+async function reverseDiscount(ctx: PostingContext, a: ActiveAllocation, control: string, discountAccount: string, date: string, customerCode: string) {
+  const amount = BigInt(a.amount);
+  const base = BigInt(a.credit_base_amount);
+  const dsId = Number(a.credit_transaction_id);
+  const journal = controlJournal(
+    control,
+    `Reversal of discount ${dsId}`,
+    [{ role: 'discount', glAccountCode: discountAccount, departmentId: null, description: `Reversal of discount ${dsId}`, amount }],
+    { currency: a.currency.trim(), baseCurrency: ctx.entity.baseCurrency, rate: a.exchange_rate },
+    1n,
+    () => base,
+  );
+  const dx = await insertTransaction(ctx.db, {
+    entityId: ctx.entity.id,
+    type: 'DX',
+    customerCode,
+    currency: a.currency.trim(),
+    exchangeRate: a.exchange_rate,
+    transactionDate: date,
+    dueDate: null,
+    externalReference: a.reference.slice(0, 50),
+    description: `Reversal of settlement discount ${dsId}`,
+    net: amount,
+    tax: 0n,
+    gross: amount,
+    baseGross: base,
+    duplicateChecked: false,
+    relatedTransactionId: dsId,
+    details: { reversesAllocationId: Number(a.id) },
+    createdBy: ctx.actor,
+    items: [],
+    lines: journal.lines,
+  });
+  await ctx.db.query(
+    `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,
+                              credit_base_amount, allocation_date, reference, created_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)`,
+    [ctx.entity.id, customerCode, dx.id, dsId, amount, base, date, `Discount reversal ${a.reference}`.slice(0, 100), ctx.actor],
+  );
+}

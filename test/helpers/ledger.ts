@@ -1,0 +1,96 @@
+import type { Database } from '../../src/db/database.ts';
+import type { Client } from './app.ts';
+
+/** Inserts a customer directly (the customers API has its own tests). */
+export async function seedCustomer(
+  db: Database,
+  entityId: string,
+  code: string,
+  opts: { currency?: string; creditLimit?: bigint; creditDays?: number; endOfMonth?: boolean; onHold?: boolean; isActive?: boolean } = {},
+): Promise<void> {
+  const { rows } = await db.query<{ base_currency: string }>('SELECT base_currency FROM entities WHERE id = $1', [entityId]);
+  await db.query(
+    `INSERT INTO customers (entity_id, code, name, currency, credit_limit, credit_days, credit_end_of_month, control_gl_account_code,
+                            default_tax_code, default_gl_account_code, on_hold, is_active)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, '1100', 'STD', '4000', $8, $9)`,
+    [
+      entityId,
+      code,
+      `Customer ${code}`,
+      opts.currency ?? rows[0]!.base_currency,
+      opts.creditLimit ?? 0n,
+      opts.creditDays ?? 30,
+      opts.endOfMonth ?? false,
+      opts.onHold ?? false,
+      opts.isActive ?? true,
+    ],
+  );
+}
+
+export function invoice(customerCode: string, net: string, extra: Record<string, unknown> = {}) {
+  return {
+    customerCode,
+    invoiceDate: '2026-11-01',
+    externalReference: `INV-${Math.random().toString(36).slice(2, 10)}`,
+    description: 'Invoice',
+    lines: [{ glAccountCode: '4000', taxCode: 'STD', description: 'Goods', netAmount: net, taxRate: '0.21' }],
+    ...extra,
+  };
+}
+
+export function receipt(customerCode: string, amount: string, extra: Record<string, unknown> = {}) {
+  return {
+    customerCode,
+    checkReference: `PAY-${Math.random().toString(36).slice(2, 10)}`,
+    paymentAmount: amount,
+    bankAccountCode: 'BANK',
+    paymentDate: '2026-11-05',
+    description: 'Receipt',
+    ...extra,
+  };
+}
+
+export async function postInvoice(c: Client, customerCode: string, net: string, extra: Record<string, unknown> = {}) {
+  const r = await c.post('/v1/sales/batch-invoices', invoice(customerCode, net, extra));
+  if (r.status !== 201) throw new Error(`invoice failed: ${JSON.stringify(r.body)}`);
+  return r.body as { transactionId: number; number: number; grossAmount: string; dueDate: string };
+}
+
+export async function postReceipt(c: Client, customerCode: string, amount: string, extra: Record<string, unknown> = {}) {
+  const r = await c.post('/v1/sales/receipts', receipt(customerCode, amount, extra));
+  if (r.status !== 201) throw new Error(`receipt failed: ${JSON.stringify(r.body)}`);
+  return r.body as { transactionId: number; number: number };
+}
+
+/** Every journal balances; the debtors control account equals the open items; nothing is over-allocated. */
+export async function checkInvariants(db: Database, entityId: string): Promise<void> {
+  const unbalanced = await db.query(
+    `SELECT transaction_id FROM journal_lines WHERE entity_id = $1 GROUP BY transaction_id HAVING sum(amount) <> 0 OR sum(base_amount) <> 0`,
+    [entityId],
+  );
+  if (unbalanced.rows.length) throw new Error(`unbalanced journals: ${JSON.stringify(unbalanced.rows)}`);
+  const missing = await db.query(
+    `SELECT t.id FROM transactions t WHERE t.entity_id = $1 AND NOT EXISTS (SELECT 1 FROM journal_lines j WHERE j.transaction_id = t.id)`,
+    [entityId],
+  );
+  if (missing.rows.length) throw new Error(`transactions without journal: ${JSON.stringify(missing.rows)}`);
+  const { rows } = await db.query<{ control: string; open: string; negative: string; base_open: string }>(
+    `WITH active AS (
+       SELECT a.* FROM allocations a WHERE a.entity_id = $1 AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)
+     ), per_tx AS (
+       SELECT t.id, t.side, t.gross, t.base_gross,
+              t.gross - coalesce((SELECT sum(amount) FROM active WHERE debit_transaction_id = t.id OR credit_transaction_id = t.id), 0) AS outstanding,
+              t.base_gross - coalesce((SELECT sum(CASE WHEN debit_transaction_id = t.id THEN debit_base_amount ELSE credit_base_amount END)
+                                         FROM active WHERE debit_transaction_id = t.id OR credit_transaction_id = t.id), 0) AS base_outstanding
+         FROM transactions t WHERE t.entity_id = $1 AND t.side <> 'none'
+     )
+     SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j WHERE j.entity_id = $1 AND j.role = 'control') AS control,
+            (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN outstanding ELSE -outstanding END), 0) FROM per_tx) AS open,
+            (SELECT count(*) FROM per_tx WHERE outstanding < 0 OR outstanding > gross) AS negative,
+            (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN base_outstanding ELSE -base_outstanding END), 0) FROM per_tx) AS base_open`,
+    [entityId],
+  );
+  const r = rows[0]!;
+  if (r.negative !== '0') throw new Error(`${r.negative} transactions with outstanding out of range`);
+  if (r.control !== r.base_open) throw new Error(`debtors control ${r.control} != open items in base ${r.base_open}`);
+}
