@@ -335,17 +335,15 @@ const postPayAllocateBulkRoute = defineRoute({
   errors: ['IDEMPOTENCY_KEY_REUSED'],
   handler: async (ctx) => {
     const log = ctx.log as Logger;
-    const out = await postPayAllocateBulk(
-      posting(ctx),
-      ctx.body.queries,
-      (raw, index) => {
+    const out = await postPayAllocateBulk(posting(ctx), ctx.body.queries, {
+      parse: (raw, index) => {
         const r = PostPayAllocate.safeParse(raw);
         if (r.success) return r.data;
         const problems = r.error.issues.map((i) => ({ field: [`queries[${index}]`, ...i.path.map(String)].join('.'), message: i.message }));
         throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
       },
-      (err, index) => log.error({ err, index }, 'post-pay-allocate query failed unexpectedly'),
-    );
+      onUnexpected: (err, index) => log.error({ err, index }, 'post-pay-allocate chunk or query failed unexpectedly'),
+    });
     await ctx.audit({
       action: 'post-pay-allocate.bulk',
       objectType: 'transaction',

@@ -1,11 +1,12 @@
 import { DomainError } from '../../domain/errors.ts';
 import { controlJournal, fxJournal } from '../../domain/documents.ts';
-import { formatAmount, toBaseAmount } from '../../domain/money.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { allocationBases } from '../../domain/allocation.ts';
 import { today } from '../../domain/dates.ts';
 import { amountOf } from './common.ts';
 import { type PostingCustomer, lockCustomer } from './references.ts';
-import { type OpenTransaction, loadOpenTransactions } from './open-items.ts';
-import { insertTransaction } from './write.ts';
+import { loadOpenTransactions } from './open-items.ts';
+import { type NewTransaction, insertTransaction } from './write.ts';
 import type { AllocationInput, PostingContext } from './types.ts';
 
 export interface AllocationResult {
@@ -21,18 +22,43 @@ export interface AllocationResult {
   outstanding: Map<number, bigint>;
 }
 
-function fail(code: ConstructorParameters<typeof DomainError>[0], message: string, field?: string): never {
-  throw new DomainError(code, message, field ? [{ field, message }] : undefined);
+/** The realised exchange difference of an allocation, as a transaction of its own (type FX). */
+export function buildFxTransaction(
+  ctx: PostingContext,
+  customer: PostingCustomer,
+  date: string,
+  reference: string,
+  debitBase: bigint,
+  creditBase: bigint,
+  relatedTransactionId: number | null,
+  details: Record<string, unknown>,
+): NewTransaction {
+  const diff = debitBase - creditBase;
+  return {
+    entityId: ctx.entity.id,
+    type: 'FX',
+    customerCode: customer.code,
+    currency: customer.currency,
+    exchangeRate: '1',
+    transactionDate: date,
+    dueDate: null,
+    externalReference: reference.slice(0, 50),
+    description: 'Realised exchange difference',
+    net: 0n,
+    tax: 0n,
+    gross: 0n,
+    baseGross: diff < 0n ? -diff : diff,
+    duplicateChecked: false,
+    relatedTransactionId,
+    details,
+    createdBy: ctx.actor,
+    items: [],
+    lines: fxJournal(customer.controlGlAccountCode, ctx.entity.roles.fxGainLoss, debitBase, creditBase),
+  };
 }
 
-/**
- * Base currency cleared from one side: the exact remainder when the allocation closes the
- * transaction (so no rounding residue is ever left on a settled item), else the amount at the
- * transaction's own rate.
- */
-function baseCleared(t: OpenTransaction, amount: bigint, baseCurrency: string): bigint {
-  if (amount === t.outstanding) return t.baseOutstanding;
-  return toBaseAmount(amount, t.currency, baseCurrency, t.exchangeRate);
+function fail(code: ConstructorParameters<typeof DomainError>[0], message: string, field?: string): never {
+  throw new DomainError(code, message, field ? [{ field, message }] : undefined);
 }
 
 /**
@@ -90,36 +116,15 @@ export async function allocate(ctx: PostingContext, input: AllocationInput, lock
   const base = ctx.entity.baseCurrency;
   const roles = ctx.entity.roles;
 
-  // The invoice side clears the payment and the discount; split its base between them exactly.
-  const discountBase = discount > 0n ? baseCleared(debit, discount, base) : 0n;
-  const debitBase =
-    amount + discount === debit.outstanding ? debit.baseOutstanding - discountBase : toBaseAmount(amount, debit.currency, base, debit.exchangeRate);
-  const creditBase = baseCleared(credit, amount, base);
+  const { debitBase, creditBase, discountBase } = allocationBases(debit, credit, amount, discount, base);
 
   let fxTransactionId: number | null = null;
   if (debitBase !== creditBase) {
-    const fx = await insertTransaction(ctx.db, {
-      entityId: ctx.entity.id,
-      type: 'FX',
-      customerCode: customer.code,
-      currency,
-      exchangeRate: '1',
-      transactionDate: date,
-      dueDate: null,
-      externalReference: reference.slice(0, 50),
-      description: `Exchange difference on allocation of ${debit.id} and ${credit.id}`,
-      net: 0n,
-      tax: 0n,
-      gross: 0n,
-      baseGross: debitBase - creditBase < 0n ? creditBase - debitBase : debitBase - creditBase,
-      duplicateChecked: false,
-      relatedTransactionId: debit.id,
-      details: { debitTransactionId: debit.id, creditTransactionId: credit.id },
-      createdBy: ctx.actor,
-      items: [],
-      lines: fxJournal(customer.controlGlAccountCode, roles.fxGainLoss, debitBase, creditBase),
+    const fx = buildFxTransaction(ctx, customer, date, reference, debitBase, creditBase, debit.id, {
+      debitTransactionId: debit.id,
+      creditTransactionId: credit.id,
     });
-    fxTransactionId = fx.id;
+    fxTransactionId = (await insertTransaction(ctx.db, fx)).id;
   }
 
   const { rows } = await ctx.db.query<{ id: string }>(

@@ -1,11 +1,14 @@
+import type { Queryable } from '../../db/database.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
+import { allocationBases } from '../../domain/allocation.ts';
+import type { TransactionType } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
-import { buildInvoice, checkInvoiceReference, enforceCredit, lineReferences } from './invoices.ts';
-import { buildReceipt, checkReceiptReference, receiptReferences } from './receipts.ts';
-import { loadReferences, lockCustomer } from './references.ts';
-import { insertTransaction } from './write.ts';
-import { allocate } from './allocations.ts';
+import { buildInvoice, lineReferences } from './invoices.ts';
+import { buildReceipt, receiptReferences } from './receipts.ts';
+import { type PostingCustomer, type References, customerBalances, loadReferences, lockCustomers, requireCustomer } from './references.ts';
+import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
+import { buildFxTransaction } from './allocations.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
 
 export interface PostPayAllocateInput {
@@ -31,97 +34,6 @@ export interface PostPayAllocateResult {
   clientUniqueReference: string | null;
 }
 
-function fail(code: ErrorCode, message: string, field: string): never {
-  throw new DomainError(code, message, [{ field, message }]);
-}
-
-/**
- * AccountsIQ PostPayAndAllocateSalesInvoice: duplicate-check the invoice, then the receipt, post
- * the invoice, post the receipt, allocate one to the other. Run it inside a transaction: any
- * failure throws and the caller's rollback leaves nothing behind.
- */
-export async function postPayAllocate(ctx: PostingContext, q: PostPayAllocateInput): Promise<PostPayAllocateResult> {
-  const inv = q.batchInvoice;
-  const rec = q.receipt;
-  if (!inv && !rec) fail('NOTHING_TO_POST', 'Send a batchInvoice, a receipt, or both', 'batchInvoice');
-  if (q.performAllocation && !(inv && rec)) {
-    fail('ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT', 'performAllocation needs both a batchInvoice and a receipt', inv ? 'receipt' : 'batchInvoice');
-  }
-  if (inv && rec && inv.customerCode !== rec.customerCode) {
-    fail('INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH', `The invoice is for ${inv.customerCode}, the receipt for ${rec.customerCode}`, 'receipt.customerCode');
-  }
-  const reference = q.allocationReference?.trim() ?? '';
-  if (q.performAllocation && reference === '') {
-    fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs an allocationReference', 'allocationReference');
-  }
-  const customerField = inv ? 'batchInvoice.customerCode' : 'receipt.customerCode';
-  const customer = await lockCustomer(ctx.db, ctx.entity.id, (inv ?? rec)!.customerCode, customerField);
-  const refs = await loadReferences(ctx.db, ctx.entity.id, {
-    ...(inv ? lineReferences(inv.lines) : {}),
-    ...(rec ? receiptReferences(rec) : {}),
-    departments: [...(inv ? lineReferences(inv.lines).departments : []), ...(rec ? receiptReferences(rec).departments : [])],
-  });
-  const invoice = inv
-    ? buildInvoice(
-        ctx,
-        customer,
-        inv,
-        refs,
-        { performExternalReferenceDuplicateCheck: q.performExternalReferenceDuplicateCheckOnInvoice, enforceCreditLimit: false },
-        'batchInvoice',
-      )
-    : null;
-  const receipt = rec ? buildReceipt(ctx, customer, rec, refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt') : null;
-  if (invoice) await checkInvoiceReference(ctx, invoice, 'batchInvoice.externalReference');
-  if (receipt) await checkReceiptReference(ctx, receipt, 'receipt.checkReference');
-  if (q.enforceCreditLimit) {
-    await enforceCredit(ctx, customer, (invoice?.gross ?? 0n) - (receipt?.gross ?? 0n), customerField);
-  }
-
-  let allocationAmount = 0n;
-  if (q.performAllocation) {
-    const most = minBig(invoice!.gross, receipt!.gross);
-    allocationAmount = q.allocationAmount === undefined ? most : amountOf(q.allocationAmount, customer.currency, 'allocationAmount');
-    if (allocationAmount <= 0n) {
-      fail('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The allocation amount must be positive', 'allocationAmount');
-    }
-    if (allocationAmount > most) {
-      fail(
-        'TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANDING_AMOUNT',
-        `The allocation amount may not exceed ${formatAmount(most, customer.currency)}, the smaller of the invoice and the receipt`,
-        'allocationAmount',
-      );
-    }
-  }
-
-  const postedInvoice = invoice ? await insertTransaction(ctx.db, invoice) : null;
-  const postedReceipt = receipt ? await insertTransaction(ctx.db, receipt) : null;
-  let allocationId: number | null = null;
-  if (q.performAllocation) {
-    const a = await allocate(
-      ctx,
-      {
-        transactionId1: postedInvoice!.id,
-        transactionId2: postedReceipt!.id,
-        amount: formatAmount(allocationAmount, customer.currency),
-        date: q.allocationDate ?? rec!.paymentDate,
-        reference,
-      },
-      customer,
-    );
-    allocationId = a.allocationId;
-  }
-  return {
-    invoiceTransactionId: postedInvoice?.id ?? null,
-    receiptTransactionId: postedReceipt?.id ?? null,
-    invoiceNumber: postedInvoice?.number ?? null,
-    receiptNumber: postedReceipt?.number ?? null,
-    allocationId,
-    allocatedAmount: q.performAllocation ? formatAmount(allocationAmount, customer.currency) : null,
-    clientUniqueReference: q.clientUniqueReference ?? null,
-  };
-}
-
 export interface BulkItemResult extends Partial<PostPayAllocateResult> {
   status: 'Success' | 'Failure';
   errorCode?: string;
@@ -130,33 +42,269 @@ export interface BulkItemResult extends Partial<PostPayAllocateResult> {
   clientUniqueReference: string | null;
 }
 
+function fail(code: ErrorCode, message: string, field: string): never {
+  throw new DomainError(code, message, [{ field, message }]);
+}
+
+const key = (customer: string, type: TransactionType, reference: string) => `${customer}\u0000${type}\u0000${reference}`;
+
 /**
- * PostPayAndAllocateSalesInvoices: each query atomic on its own (a savepoint each), the batch not.
- * `parse` turns a raw query into a validated one or throws a DomainError reported for that query.
+ * What a group of queries shares, read with one statement each: the locked customers, setup
+ * data, references already used, and balances for credit checks. Queries of the group see each
+ * other's effects (a reference used by an earlier query is a duplicate for a later one).
+ */
+class Batch {
+  readonly docs: NewTransaction[] = [];
+  readonly allocations: NewAllocation[] = [];
+  private constructor(
+    readonly customers: Map<string, PostingCustomer>,
+    readonly refs: References,
+    readonly used: Set<string>,
+    readonly balances: Map<string, bigint>,
+  ) {}
+
+  static async load(ctx: PostingContext, queries: PostPayAllocateInput[]): Promise<Batch> {
+    const db = ctx.db;
+    const entityId = ctx.entity.id;
+    const codes = new Set<string>();
+    const req = { gl: [] as string[], tax: [] as string[], departments: [] as (string | null)[], banks: [] as string[] };
+    const wanted: [string, TransactionType, string][] = [];
+    const credit = new Set<string>();
+    for (const q of queries) {
+      if (q.batchInvoice) {
+        codes.add(q.batchInvoice.customerCode);
+        const r = lineReferences(q.batchInvoice.lines);
+        req.gl.push(...r.gl);
+        req.tax.push(...r.tax);
+        req.departments.push(...r.departments);
+        if (q.batchInvoice.externalReference) wanted.push([q.batchInvoice.customerCode, 'SI', q.batchInvoice.externalReference]);
+        if (q.enforceCreditLimit) credit.add(q.batchInvoice.customerCode);
+      }
+      if (q.receipt) {
+        codes.add(q.receipt.customerCode);
+        const r = receiptReferences(q.receipt);
+        req.banks.push(...r.banks);
+        req.departments.push(...r.departments);
+        wanted.push([q.receipt.customerCode, 'SR', q.receipt.checkReference]);
+      }
+    }
+    const customers = await lockCustomers(db, entityId, codes);
+    const refs = await loadReferences(db, entityId, req);
+    const used = await usedReferences(db, entityId, wanted);
+    const balances = credit.size ? await customerBalances(db, entityId, [...credit]) : new Map<string, bigint>();
+    return new Batch(customers, refs, used, balances);
+  }
+
+  /** Plans one query against the group; throws a DomainError and changes nothing when it fails. */
+  add(ctx: PostingContext, q: PostPayAllocateInput): (posted: { ids: number[]; numbers: number[]; allocationIds: number[] }) => PostPayAllocateResult {
+    const inv = q.batchInvoice;
+    const rec = q.receipt;
+    if (!inv && !rec) fail('NOTHING_TO_POST', 'Send a batchInvoice, a receipt, or both', 'batchInvoice');
+    if (q.performAllocation && !(inv && rec)) {
+      fail('ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT', 'performAllocation needs both a batchInvoice and a receipt', inv ? 'receipt' : 'batchInvoice');
+    }
+    if (inv && rec && inv.customerCode !== rec.customerCode) {
+      fail('INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH', `The invoice is for ${inv.customerCode}, the receipt for ${rec.customerCode}`, 'receipt.customerCode');
+    }
+    const reference = q.allocationReference?.trim() ?? '';
+    if (q.performAllocation && reference === '') {
+      fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs an allocationReference', 'allocationReference');
+    }
+    const code = (inv ?? rec)!.customerCode;
+    const customerField = inv ? 'batchInvoice.customerCode' : 'receipt.customerCode';
+    const customer = requireCustomer(this.customers.get(code), code, customerField);
+    const invoiceOptions = { performExternalReferenceDuplicateCheck: q.performExternalReferenceDuplicateCheckOnInvoice, enforceCreditLimit: false };
+    const invoice = inv ? buildInvoice(ctx, customer, inv, this.refs, invoiceOptions, 'batchInvoice') : null;
+    const receipt = rec ? buildReceipt(ctx, customer, rec, this.refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt') : null;
+    if (invoice?.duplicateChecked && invoice.externalReference && this.used.has(key(code, 'SI', invoice.externalReference))) {
+      throw duplicateError('SI', code, invoice.externalReference, 'batchInvoice.externalReference');
+    }
+    if (receipt?.duplicateChecked && this.used.has(key(code, 'SR', receipt.externalReference))) {
+      throw duplicateError('SR', code, receipt.externalReference, 'receipt.checkReference');
+    }
+    const increase = (invoice?.gross ?? 0n) - (receipt?.gross ?? 0n);
+    if (q.enforceCreditLimit) {
+      if (customer.onHold) fail('CUSTOMER_IS_ON_HOLD', `Customer ${code} is on hold`, customerField);
+      const balance = this.balances.get(code) ?? 0n;
+      if (customer.creditLimit > 0n && increase > 0n && balance + increase > customer.creditLimit) {
+        const c = customer.currency;
+        throw new DomainError(
+          'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
+          `The balance would be ${formatAmount(balance + increase, c)} ${c}, over the credit limit of ${formatAmount(customer.creditLimit, c)}`,
+          { field: customerField, balance: formatAmount(balance, c), increase: formatAmount(increase, c), creditLimit: formatAmount(customer.creditLimit, c) },
+        );
+      }
+    }
+    let allocationAmount = 0n;
+    if (q.performAllocation) {
+      const most = minBig(invoice!.gross, receipt!.gross);
+      allocationAmount = q.allocationAmount === undefined ? most : amountOf(q.allocationAmount, customer.currency, 'allocationAmount');
+      if (allocationAmount <= 0n) {
+        fail('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The allocation amount must be positive', 'allocationAmount');
+      }
+      if (allocationAmount > most) {
+        fail(
+          'TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANDING_AMOUNT',
+          `The allocation amount may not exceed ${formatAmount(most, customer.currency)}, the smaller of the invoice and the receipt`,
+          'allocationAmount',
+        );
+      }
+    }
+
+    // Every check passed: only now does the query change the group's state.
+    if (invoice?.externalReference) this.used.add(key(code, 'SI', invoice.externalReference));
+    if (receipt) this.used.add(key(code, 'SR', receipt.externalReference));
+    if (this.balances.has(code)) this.balances.set(code, this.balances.get(code)! + increase);
+    const invoiceOrd = invoice ? this.docs.push(invoice) - 1 : -1;
+    const receiptOrd = receipt ? this.docs.push(receipt) - 1 : -1;
+    const allocationOrd = this.allocations.length;
+    if (q.performAllocation) {
+      const side = (t: NewTransaction) => ({ outstanding: t.gross, baseOutstanding: t.baseGross, currency: t.currency, exchangeRate: t.exchangeRate });
+      const bases = allocationBases(side(invoice!), side(receipt!), allocationAmount, 0n, ctx.entity.baseCurrency);
+      const date = q.allocationDate ?? rec!.paymentDate;
+      let fx: { ord: number } | null = null;
+      if (bases.debitBase !== bases.creditBase) {
+        fx = { ord: this.docs.push(buildFxTransaction(ctx, customer, date, reference, bases.debitBase, bases.creditBase, null, {})) - 1 };
+      }
+      this.allocations.push({
+        customerCode: code,
+        debit: { ord: invoiceOrd },
+        credit: { ord: receiptOrd },
+        amount: allocationAmount,
+        debitBase: bases.debitBase,
+        creditBase: bases.creditBase,
+        date,
+        reference,
+        fx,
+        createdBy: ctx.actor,
+      });
+    }
+    return (posted) => ({
+      invoiceTransactionId: invoiceOrd >= 0 ? posted.ids[invoiceOrd]! : null,
+      receiptTransactionId: receiptOrd >= 0 ? posted.ids[receiptOrd]! : null,
+      invoiceNumber: invoiceOrd >= 0 ? posted.numbers[invoiceOrd]! : null,
+      receiptNumber: receiptOrd >= 0 ? posted.numbers[receiptOrd]! : null,
+      allocationId: q.performAllocation ? posted.allocationIds[allocationOrd]! : null,
+      allocatedAmount: q.performAllocation ? formatAmount(allocationAmount, customer.currency) : null,
+      clientUniqueReference: q.clientUniqueReference ?? null,
+    });
+  }
+
+  async write(ctx: PostingContext) {
+    const r = await writeDocuments(ctx.db, ctx.entity.id, this.docs, this.allocations);
+    return { ids: r.documents.map((d) => d.id), numbers: r.documents.map((d) => d.number), allocationIds: r.allocationIds };
+  }
+}
+
+/** Which of these (customer, type, reference) triples are already used by a posted document. */
+async function usedReferences(db: Queryable, entityId: string, wanted: [string, TransactionType, string][]): Promise<Set<string>> {
+  const used = new Set<string>();
+  if (wanted.length === 0) return used;
+  const { rows } = await db.query<{ customer_code: string; type: TransactionType; external_reference: string }>(
+    `SELECT DISTINCT t.customer_code, t.type, t.external_reference
+       FROM transactions t
+       JOIN unnest($2::text[], $3::text[], $4::text[]) AS w(customer_code, type, reference)
+         ON t.customer_code = w.customer_code AND t.type = w.type AND t.external_reference = w.reference
+      WHERE t.entity_id = $1`,
+    [entityId, wanted.map((w) => w[0]), wanted.map((w) => w[1]), wanted.map((w) => w[2])],
+  );
+  for (const r of rows) used.add(key(r.customer_code, r.type, r.external_reference));
+  return used;
+}
+
+/**
+ * AccountsIQ PostPayAndAllocateSalesInvoice: duplicate-check the invoice, then the receipt, post
+ * the invoice, post the receipt, allocate one to the other. Run it inside a transaction: any
+ * failure throws and the caller's rollback leaves nothing behind.
+ */
+export async function postPayAllocate(ctx: PostingContext, q: PostPayAllocateInput): Promise<PostPayAllocateResult> {
+  const batch = await Batch.load(ctx, [q]);
+  const finish = batch.add(ctx, q);
+  return finish(await batch.write(ctx));
+}
+
+/** Queries per set-based write: large enough to amortise round trips, small enough to keep locks short. */
+export const BULK_CHUNK = 250;
+
+export interface BulkOptions {
+  parse: (raw: unknown, index: number) => PostPayAllocateInput;
+  onUnexpected: (err: unknown, index: number) => void;
+  chunkSize?: number;
+}
+
+function failure(err: DomainError, cur: string | null): BulkItemResult {
+  return { status: 'Failure', errorCode: err.code, errorMessage: err.message, errorDetails: err.details, clientUniqueReference: cur };
+}
+
+/**
+ * PostPayAndAllocateSalesInvoices: each query atomic on its own, the batch not. Queries are
+ * planned in chunks against shared state and each chunk is written in one statement; a query that
+ * fails validation or a business rule is reported and left out. Should a chunk's write fail
+ * unexpectedly, that chunk is redone query by query, each in its own savepoint.
  */
 export async function postPayAllocateBulk(
   ctx: PostingContext,
   queries: unknown[],
-  parse: (raw: unknown, index: number) => PostPayAllocateInput,
-  onUnexpected: (err: unknown, index: number) => void,
+  options: BulkOptions,
 ): Promise<{ status: 'Success' | 'Failure'; results: BulkItemResult[] }> {
-  const results: BulkItemResult[] = [];
-  for (let i = 0; i < queries.length; i++) {
-    const raw = queries[i];
-    const cur =
+  const results: BulkItemResult[] = new Array<BulkItemResult>(queries.length);
+  const size = options.chunkSize ?? BULK_CHUNK;
+  for (let start = 0; start < queries.length; start += size) {
+    const slice = queries.slice(start, start + size);
+    const cur = (raw: unknown) =>
       raw && typeof raw === 'object' && typeof (raw as { clientUniqueReference?: unknown }).clientUniqueReference === 'string'
         ? (raw as { clientUniqueReference: string }).clientUniqueReference
         : null;
+    const parsed: (PostPayAllocateInput | null)[] = slice.map((raw, k) => {
+      try {
+        return options.parse(raw, start + k);
+      } catch (err) {
+        if (!isDomainError(err)) throw err;
+        results[start + k] = failure(err, cur(raw));
+        return null;
+      }
+    });
+    const valid = parsed.filter((q): q is PostPayAllocateInput => q !== null);
     try {
-      const q = parse(raw, i);
-      const r = await ctx.db.transaction((db) => postPayAllocate({ ...ctx, db }, q));
-      results.push({ status: 'Success', ...r });
+      await ctx.db.transaction(async (db) => {
+        const chunkCtx = { ...ctx, db };
+        const batch = await Batch.load(chunkCtx, valid);
+        const finishers = parsed.map((q, k) => {
+          if (!q) return null;
+          try {
+            return batch.add(chunkCtx, q);
+          } catch (err) {
+            if (!isDomainError(err)) throw err;
+            results[start + k] = failure(err, q.clientUniqueReference ?? null);
+            return null;
+          }
+        });
+        const posted = await batch.write(chunkCtx);
+        finishers.forEach((f, k) => {
+          if (f) results[start + k] = { status: 'Success', ...f(posted) };
+        });
+      });
     } catch (err) {
-      if (isDomainError(err)) {
-        results.push({ status: 'Failure', errorCode: err.code, errorMessage: err.message, errorDetails: err.details, clientUniqueReference: cur });
-      } else {
-        onUnexpected(err, i);
-        results.push({ status: 'Failure', errorCode: 'INTERNAL_ERROR', errorMessage: 'This query failed on the server; it was logged and nothing was posted for it.', clientUniqueReference: cur });
+      options.onUnexpected(err, start);
+      // Redo this chunk one query at a time so one odd query cannot sink its neighbours.
+      for (let k = 0; k < slice.length; k++) {
+        const q = parsed[k];
+        if (!q) continue;
+        try {
+          const r = await ctx.db.transaction((db) => postPayAllocate({ ...ctx, db }, q));
+          results[start + k] = { status: 'Success', ...r };
+        } catch (inner) {
+          if (isDomainError(inner)) results[start + k] = failure(inner, q.clientUniqueReference ?? null);
+          else {
+            options.onUnexpected(inner, start + k);
+            results[start + k] = {
+              status: 'Failure',
+              errorCode: 'INTERNAL_ERROR',
+              errorMessage: 'This query failed on the server; it was logged and nothing was posted for it.',
+              clientUniqueReference: q.clientUniqueReference ?? null,
+            };
+          }
+        }
       }
     }
   }

@@ -128,19 +128,7 @@ interface CustomerRow {
   on_hold: boolean;
 }
 
-/**
- * Reads and locks a customer for posting. Every write to a customer's account takes this row
- * lock first, which serialises duplicate checks, credit checks and allocations per customer.
- */
-export async function lockCustomer(db: Queryable, entityId: string, code: string, field: string): Promise<PostingCustomer> {
-  const { rows } = await db.query<CustomerRow>(
-    `SELECT code, name, currency, credit_limit, credit_days, credit_end_of_month, control_gl_account_code, is_active, on_hold
-       FROM customers WHERE entity_id = $1 AND code = $2 FOR UPDATE`,
-    [entityId, code],
-  );
-  const c = rows[0];
-  if (!c) throw new DomainError('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`, [{ field, message: 'unknown customer' }]);
-  if (!c.is_active) throw new DomainError('CUSTOMER_IS_INACTIVE', `Customer ${code} is inactive`, [{ field, message: 'inactive customer' }]);
+function toPostingCustomer(c: CustomerRow): PostingCustomer {
   return {
     code: c.code,
     name: c.name,
@@ -154,14 +142,51 @@ export async function lockCustomer(db: Queryable, entityId: string, code: string
   };
 }
 
-/** The customer's current balance: debit-side documents minus credit-side, less allocations on each. */
-export async function customerBalance(db: Queryable, entityId: string, code: string): Promise<bigint> {
-  const { rows } = await db.query<{ balance: string | null }>(
-    `SELECT sum(CASE WHEN t.side = 'debit' THEN t.gross ELSE -t.gross END) AS balance
-       FROM transactions t
-      WHERE t.entity_id = $1 AND t.customer_code = $2 AND t.side <> 'none'`,
-    [entityId, code],
+/**
+ * Reads and locks customers for posting, in code order so that two batches never deadlock.
+ * Every write to a customer's account takes this row lock first, which serialises duplicate
+ * checks, credit checks and allocations per customer. Unknown codes are simply absent.
+ */
+export async function lockCustomers(db: Queryable, entityId: string, codes: Iterable<string>): Promise<Map<string, PostingCustomer>> {
+  const list = [...new Set(codes)].sort();
+  if (list.length === 0) return new Map();
+  const { rows } = await db.query<CustomerRow>(
+    `SELECT code, name, currency, credit_limit, credit_days, credit_end_of_month, control_gl_account_code, is_active, on_hold
+       FROM customers WHERE entity_id = $1 AND code = ANY($2::text[]) ORDER BY code FOR UPDATE`,
+    [entityId, list],
   );
-  // Allocations move amounts between two documents of the same customer, so they never change the balance.
-  return BigInt(rows[0]?.balance ?? '0');
+  return new Map(rows.map((r) => [r.code, toPostingCustomer(r)]));
+}
+
+/** Checks a customer found by `lockCustomers` exists and is active. */
+export function requireCustomer(found: PostingCustomer | undefined, code: string, field: string): PostingCustomer {
+  if (!found) throw new DomainError('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`, [{ field, message: 'unknown customer' }]);
+  if (!found.isActive) throw new DomainError('CUSTOMER_IS_INACTIVE', `Customer ${code} is inactive`, [{ field, message: 'inactive customer' }]);
+  return found;
+}
+
+/** Reads and locks one customer for posting; throws when it is unknown or inactive. */
+export async function lockCustomer(db: Queryable, entityId: string, code: string, field: string): Promise<PostingCustomer> {
+  return requireCustomer((await lockCustomers(db, entityId, [code])).get(code), code, field);
+}
+
+/**
+ * Customers' current balances: debit-side documents minus credit-side ones. Allocations move
+ * amounts between two documents of one customer, so they never change a balance.
+ */
+export async function customerBalances(db: Queryable, entityId: string, codes: string[]): Promise<Map<string, bigint>> {
+  const { rows } = await db.query<{ customer_code: string; balance: string }>(
+    `SELECT customer_code, sum(CASE WHEN side = 'debit' THEN gross ELSE -gross END) AS balance
+       FROM transactions
+      WHERE entity_id = $1 AND customer_code = ANY($2::text[]) AND side <> 'none'
+      GROUP BY customer_code`,
+    [entityId, codes],
+  );
+  const out = new Map(codes.map((c) => [c, 0n]));
+  for (const r of rows) out.set(r.customer_code, BigInt(r.balance));
+  return out;
+}
+
+export async function customerBalance(db: Queryable, entityId: string, code: string): Promise<bigint> {
+  return (await customerBalances(db, entityId, [code])).get(code) ?? 0n;
 }
