@@ -1,0 +1,8 @@
+// Regenerates docs/api.md and docs/errors.md from the route schemas and the error table.
+import { writeFile } from 'node:fs/promises';
+import { allRoutes } from '../src/api/routes/index.ts';
+import { renderApiReference, renderErrorReference } from '../src/api/reference-docs.ts';
+
+await writeFile('docs/api.md', renderApiReference(allRoutes));
+await writeFile('docs/errors.md', renderErrorReference());
+console.log('wrote docs/api.md and docs/errors.md');

@@ -1,0 +1,78 @@
+import { ERROR_CODES } from '../domain/errors.ts';
+import type { AnyRoute } from './route.ts';
+import { buildOpenApi } from './openapi.ts';
+
+type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; description?: string; anyOf?: Schema[]; enum?: unknown[] };
+
+function typeOf(s: Schema): string {
+  if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
+  if (s.anyOf) return [...new Set(s.anyOf.map(typeOf))].join(' or ');
+  if (s.type === 'array') return `${s.items ? typeOf(s.items) : 'any'}[]`;
+  return Array.isArray(s.type) ? s.type.join(' or ') : (s.type ?? 'any');
+}
+
+function fieldTable(schema: Schema | undefined, prefix = ''): string[] {
+  if (!schema?.properties) return [];
+  const rows: string[] = [];
+  for (const [name, p] of Object.entries(schema.properties)) {
+    const required = schema.required?.includes(name) ? 'yes' : '';
+    rows.push(`| \`${prefix}${name}\` | ${typeOf(p)} | ${required} | ${(p.description ?? '').replace(/\|/g, '\\|')} |`);
+    const nested = p.type === 'array' ? p.items : p;
+    if (nested?.properties) rows.push(...fieldTable(nested, `${prefix}${name}${p.type === 'array' ? '[]' : ''}.`));
+  }
+  return rows;
+}
+
+/** docs/api.md: every endpoint with its fields, an example request and its error codes. */
+export function renderApiReference(routes: AnyRoute[]): string {
+  const doc = buildOpenApi(routes);
+  const out: string[] = [
+    '# API reference',
+    '',
+    'Generated from the route schemas by `npm run docs` (a test fails when this file is stale). The same',
+    'reference is served at `/docs`, and the OpenAPI 3.1 document at `/openapi.json`.',
+    '',
+    'Conventions: amounts are decimal strings in responses (`"120.00"`) and decimal strings or JSON numbers',
+    'in requests; dates are `YYYY-MM-DD`; errors are `{"error": {"code", "message", "details"}}`; every',
+    'POST accepts an `Idempotency-Key` header. See [errors.md](errors.md) for all codes.',
+    '',
+  ];
+  const byTag = new Map<string, AnyRoute[]>();
+  for (const r of routes) byTag.set(r.tags[0] ?? 'other', [...(byTag.get(r.tags[0] ?? 'other') ?? []), r]);
+  for (const [tag, list] of byTag) {
+    out.push(`## ${tag}`, '');
+    for (const r of list) {
+      const op = (doc.paths[r.path] as Record<string, { parameters: { name: string; in: string; required: boolean; description?: string }[]; requestBody?: { content: { 'application/json': { schema: Schema } } } }>)[r.method.toLowerCase()]!;
+      out.push(`### \`${r.method} ${r.path}\``, '', `${r.summary}.${r.description ? ' ' + r.description : ''}`, '');
+      out.push(`Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`, '');
+      const params = op.parameters.filter((p) => p.in !== 'header');
+      if (params.length) {
+        out.push('| parameter | in | required | description |', '|---|---|---|---|');
+        for (const p of params) out.push(`| \`${p.name}\` | ${p.in} | ${p.required ? 'yes' : ''} | ${p.description ?? ''} |`);
+        out.push('');
+      }
+      const body = op.requestBody?.content['application/json'].schema;
+      const rows = fieldTable(body);
+      if (rows.length) out.push('| body field | type | required | description |', '|---|---|---|---|', ...rows, '');
+      if (r.example !== undefined) out.push('Example request body:', '', '```json', JSON.stringify(r.example, null, 2), '```', '');
+      if (r.errors?.length) out.push(`Errors: ${r.errors.map((c) => `\`${c}\``).join(', ')}.`, '');
+    }
+  }
+  return out.join('\n');
+}
+
+/** docs/errors.md: the whole error-code table. */
+export function renderErrorReference(): string {
+  const out = [
+    '# Error codes',
+    '',
+    'Generated from `src/domain/errors.ts` by `npm run docs`. Every error answers',
+    '`{"error": {"code": "...", "message": "...", "details": ...}}`; `details` names the field at fault',
+    '(`[{"field": "lines[0].netAmount", "message": "..."}]`) where there is one. Bad input never changes anything.',
+    '',
+    '| code | HTTP | meaning |',
+    '|---|---|---|',
+  ];
+  for (const [code, [status, meaning]] of Object.entries(ERROR_CODES)) out.push(`| \`${code}\` | ${status} | ${meaning} |`);
+  return out.join('\n') + '\n';
+}
