@@ -10,7 +10,9 @@ import { isKnownCurrency } from '../domain/currency.ts';
 export const DecimalText = z
   .union([z.string(), z.number().int()])
   .transform((v) => String(v).trim())
-  .refine((v) => /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/.test(v), { message: 'must be a decimal number such as "120.50"' })
+  .refine((v) => v.length <= 40 && /^-?\d+(\.\d+)?([eE][-+]?\d{1,2})?$/.test(v), {
+    message: 'must be a decimal number such as "120.50" (at most 40 characters)',
+  })
   .meta({
     description: 'A decimal amount, as a string ("120.50") or a JSON number; never rounded.',
     examples: ['120.50'],
@@ -44,6 +46,8 @@ export const Code = z
   .max(50, 'must be at most 50 characters')
   .refine((v) => v === v.toUpperCase(), { message: 'must be upper case' })
   .refine((v) => !/[\s/?#%\\]/.test(v), { message: 'must not contain spaces, slashes, ?, #, % or \\' })
+  // A NUL (as %00 in a path) cannot be stored in PostgreSQL text and would fail as a server error.
+  .refine((v) => !/\p{Cc}/u.test(v), { message: 'must not contain control characters' })
   .meta({ examples: ['CUST001'] });
 
 export const Currency = z

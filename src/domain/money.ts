@@ -22,7 +22,11 @@ export type AmountParseFailure = 'NOT_A_DECIMAL' | 'TOO_MANY_DECIMALS';
 export function parseAmount(text: string, currency: string): bigint | AmountParseFailure {
   const exponent = currencyExponent(currency);
   let normalised = text.trim();
-  if (/[eE]/.test(normalised)) {
+  // No real amount needs more digits than this; a huge exponent would make expansion hang.
+  if (normalised.length > 40) return 'NOT_A_DECIMAL';
+  const exp = /[eE]([-+]?\d+)$/.exec(normalised);
+  if (exp && Math.abs(Number(exp[1])) > 30) return 'NOT_A_DECIMAL';
+  if (exp) {
     // JSON allows exponents; expand them exactly through the decimal library, not a float.
     try {
       normalised = new Dec(normalised).toFixed();

@@ -1,3 +1,15 @@
 import type { AnyRoute } from '../route.ts';
+import { glAccountRoutes } from './gl-accounts.ts';
+import { taxCodeRoutes } from './tax-codes.ts';
+import { bankAccountRoutes } from './bank-accounts.ts';
+import { departmentRoutes } from './departments.ts';
+import { customerRoutes } from './customers.ts';
 
-export const setupRoutes: AnyRoute[] = [];
+/** Setup data (chart of accounts, tax codes, bank accounts, departments) and customers. */
+export const setupRoutes: AnyRoute[] = [
+  ...glAccountRoutes,
+  ...taxCodeRoutes,
+  ...bankAccountRoutes,
+  ...departmentRoutes,
+  ...customerRoutes,
+];

@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { DomainError, fieldError, isDomainError } from '../../domain/errors.ts';
+import { Code } from '../schemas.ts';
+
+/**
+ * Free text: bounded, and without control characters other than tab and line breaks; PostgreSQL
+ * text cannot hold NUL at all, so letting one through would fail as a server error.
+ */
+export function Text(max: number) {
+  return z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine((v) => !/(?![\t\n\r])\p{Cc}/u.test(v), {
+      message: 'must not contain control characters',
+    });
+}
+
+export const Name = Text(200).min(1, 'must not be empty');
+
+/** `{code}` in the path. */
+export const CodeParams = z.object({ code: Code });
+
+/**
+ * Ledger operations name fields as their input does ("creditLimit"); over HTTP that input is the
+ * body, and schema errors already say "body.creditLimit", so both kinds of error read alike.
+ */
+export async function inBody<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isDomainError(err) && Array.isArray(err.details)) {
+      const details = err.details.map((p) => ({ ...p, field: `body.${p.field}` }));
+      throw new DomainError(err.code, details.map((p) => `${p.field}: ${p.message}`).join('; '), details);
+    }
+    throw err;
+  }
+}
+
+/** A body may repeat the key it is sent to (a read-modify-write round trip), but not name another. */
+export function checkBodyKey(given: string | null | undefined, path: string, field: string): void {
+  if (given !== undefined && given !== null && given !== path) {
+    throw fieldError(`body.${field}`, `is ${given}, but the path names ${path}`);
+  }
+}
+
+export function notFound(what: string): DomainError {
+  return new DomainError('NOT_FOUND', `${what} does not exist in this entity`);
+}

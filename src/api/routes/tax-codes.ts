@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { defineRoute } from '../route.ts';
+import { Code, Rate } from '../schemas.ts';
+import { findTaxCode, listTaxCodes, saveTaxCode, taxRateProblem } from '../../ledger/setup/tax-codes.ts';
+import { CodeParams, Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+
+const TaxRate = Rate.superRefine((v, ctx) => {
+  const problem = taxRateProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+}).meta({ description: 'A decimal fraction 0..1 with at most 6 decimals ("0.21" for 21%).', examples: ['0.21'] });
+
+const TaxCode = z.object({
+  code: z.string(),
+  name: z.string(),
+  rate: z.string().meta({ description: 'A decimal fraction without trailing zeros ("0.21").' }),
+  glAccountCode: z.string().meta({ description: 'The account the tax is posted to.' }),
+  isActive: z.boolean(),
+});
+
+export const listTaxCodesRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/tax-codes',
+  operationId: 'listTaxCodes',
+  summary: 'List tax codes',
+  tags: ['setup'],
+  auth: 'entity',
+  success: { status: 200, description: 'Every tax code, ordered by code.', schema: z.array(TaxCode) },
+  handler: async ({ db, entity }) => listTaxCodes(db, entity.id),
+});
+
+export const getTaxCodeRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/tax-codes/{code}',
+  operationId: 'getTaxCode',
+  summary: 'Read a tax code',
+  tags: ['setup'],
+  auth: 'entity',
+  params: CodeParams,
+  success: { status: 200, description: 'The tax code.', schema: TaxCode },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, entity, params }) => {
+    const taxCode = await findTaxCode(db, entity.id, params.code);
+    if (!taxCode) throw notFound(`tax code ${params.code}`);
+    return taxCode;
+  },
+});
+
+export const putTaxCodeRoute = defineRoute({
+  method: 'PUT',
+  path: '/v1/tax-codes/{code}',
+  operationId: 'putTaxCode',
+  summary: 'Create or update a tax code',
+  description:
+    'Creates the tax code (name, rate and glAccountCode required) or updates the fields sent. The GL account ' +
+    'must be an active posting account.',
+  tags: ['setup'],
+  auth: 'entity',
+  params: CodeParams,
+  body: z.strictObject({
+    code: Code.optional().meta({ description: 'May repeat the code in the path.' }),
+    name: Name.optional(),
+    rate: TaxRate.optional(),
+    glAccountCode: Code.optional(),
+    isActive: z.boolean().optional(),
+  }),
+  example: { name: 'Reduced rate', rate: '0.09', glAccountCode: '2200' },
+  success: { status: 200, description: 'The tax code as saved (201 when it was created).', schema: TaxCode },
+  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
+  handler: async ({ db, entity, params, body, audit, setStatus }) => {
+    checkBodyKey(body.code, params.code, 'code');
+    const saved = await inBody(() => saveTaxCode(db, entity.id, params.code, body));
+    await audit({
+      action: saved.created ? 'taxCode.created' : 'taxCode.updated',
+      objectType: 'taxCode',
+      objectId: params.code,
+      before: saved.before ?? undefined,
+      after: saved.after,
+    });
+    if (saved.created) setStatus(201);
+    return saved.after;
+  },
+});
+
+export const taxCodeRoutes = [listTaxCodesRoute, getTaxCodeRoute, putTaxCodeRoute];
