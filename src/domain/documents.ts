@@ -153,7 +153,7 @@ export function fxJournal(controlAccount: string, fxAccount: string, debitBase: 
   ];
 }
 
-export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX';
+export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ';
 export type Side = 'debit' | 'credit' | 'none';
 
 export const SIDE_OF: Record<TransactionType, Side> = {
@@ -165,4 +165,5 @@ export const SIDE_OF: Record<TransactionType, Side> = {
   SC: 'credit',
   DS: 'credit',
   FX: 'none',
+  GJ: 'none',
 };

@@ -4,7 +4,7 @@ import { type ItemInput, computeItems, itemJournal } from '../../domain/document
 import { Dec, formatAmount } from '../../domain/money.ts';
 import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
-import { type NewTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
+import { type CustomerTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
 import type { BatchInvoiceInput, InvoiceLineInput, PostingContext } from './types.ts';
 
 export interface InvoiceOptions {
@@ -64,7 +64,7 @@ export function buildInvoice(
   refs: References,
   options: InvoiceOptions,
   prefix = '',
-): NewTransaction {
+): CustomerTransaction {
   const currency = customer.currency;
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
   const dueDate = input.dueDate ?? dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
@@ -123,7 +123,7 @@ export async function enforceCredit(ctx: PostingContext, customer: PostingCustom
   }
 }
 
-export async function checkInvoiceReference(ctx: PostingContext, t: NewTransaction, field: string): Promise<void> {
+export async function checkInvoiceReference(ctx: PostingContext, t: CustomerTransaction, field: string): Promise<void> {
   if (t.duplicateChecked && (await referenceExists(ctx.db, ctx.entity.id, t.customerCode, 'SI', t.externalReference))) {
     throw duplicateError('SI', t.customerCode, t.externalReference, field);
   }

@@ -53,7 +53,7 @@ const key = (customer: string, type: TransactionType, reference: string) => `${c
  * data, references already used, and balances for credit checks. Queries of the group see each
  * other's effects (a reference used by an earlier query is a duplicate for a later one).
  */
-class Batch {
+export class Batch {
   readonly docs: NewTransaction[] = [];
   readonly allocations: NewAllocation[] = [];
   private constructor(

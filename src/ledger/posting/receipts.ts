@@ -2,7 +2,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { controlJournal } from '../../domain/documents.ts';
 import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './references.ts';
-import { type NewTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
+import { type CustomerTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
 import type { PostingContext, ReceiptInput } from './types.ts';
 
 export interface PostedReceipt extends PostedTransaction {
@@ -28,7 +28,7 @@ export function buildReceipt(
   refs: References,
   duplicateChecked: boolean,
   prefix = '',
-): NewTransaction {
+): CustomerTransaction {
   const currency = customer.currency;
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
   const amount = positiveAmountOf(input.paymentAmount, currency, join(prefix, 'paymentAmount'));
@@ -79,7 +79,7 @@ export function buildReceipt(
   };
 }
 
-export async function checkReceiptReference(ctx: PostingContext, t: NewTransaction, field: string): Promise<void> {
+export async function checkReceiptReference(ctx: PostingContext, t: CustomerTransaction, field: string): Promise<void> {
   if (t.duplicateChecked && (await referenceExists(ctx.db, ctx.entity.id, t.customerCode, 'SR', t.externalReference))) {
     throw duplicateError('SR', t.customerCode, t.externalReference, field);
   }

@@ -6,7 +6,8 @@ import { type Item, type JournalLine, SIDE_OF, type TransactionType } from '../.
 export interface NewTransaction {
   entityId: string;
   type: TransactionType;
-  customerCode: string;
+  /** Null only for general journals (GJ), which involve no customer. */
+  customerCode: string | null;
   currency: string;
   exchangeRate: string;
   transactionDate: string;
@@ -24,6 +25,9 @@ export interface NewTransaction {
   items: Item[];
   lines: JournalLine[];
 }
+
+/** A document of a customer (every type but GJ). */
+export type CustomerTransaction = NewTransaction & { customerCode: string };
 
 /** A document of the same batch (by its index) or one already posted (by its id). */
 export type DocRef = { ord: number } | { id: number };
@@ -234,7 +238,7 @@ export async function writeDocuments(db: Queryable, entityId: string, docs: NewT
     return { documents, allocationIds };
   } catch (err) {
     if (isUniqueViolation(err, 'transactions_external_reference_checked') && docs.length === 1) {
-      throw duplicateError(docs[0]!.type, docs[0]!.customerCode, docs[0]!.externalReference, 'externalReference');
+      throw duplicateError(docs[0]!.type, docs[0]!.customerCode ?? '', docs[0]!.externalReference, 'externalReference');
     }
     throw err;
   }

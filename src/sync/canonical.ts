@@ -1,0 +1,100 @@
+import { z } from 'zod';
+import { Amount, Currency, IsoDate, Rate } from '../api/schemas.ts';
+
+/**
+ * The canonical records every source produces and the engine consumes. Sources differ in how
+ * they fetch; past this point an instalment, a webhook event, a CSV row and a Stripe charge are
+ * the same few shapes. Amounts are decimal text; ids are the source's own, as strings.
+ */
+export const CanonicalCustomer = z.strictObject({
+  kind: z.literal('customer'),
+  sourceId: z.string().min(1).max(100),
+  code: z.string().max(50).nullable().optional().meta({ description: "The customer's code in the ledger when the source keeps one." }),
+  name: z.string().min(1).max(200),
+  email: z.string().max(200).nullable().optional(),
+  phone: z.string().max(50).nullable().optional(),
+  street: z.string().max(200).nullable().optional(),
+  postalCode: z.string().max(20).nullable().optional(),
+  city: z.string().max(100).nullable().optional(),
+  country: z.string().max(100).nullable().optional(),
+  vatNumber: z.string().max(50).nullable().optional(),
+  language: z.string().max(10).nullable().optional(),
+  currency: Currency.optional(),
+});
+export type CanonicalCustomer = z.output<typeof CanonicalCustomer>;
+
+export const CanonicalProduct = z.strictObject({
+  kind: z.literal('product'),
+  sourceId: z.string().min(1).max(100),
+  code: z.string().min(1).max(50),
+  name: z.string().min(1).max(200),
+  vatRate: Rate.nullable().optional(),
+  glAccountCode: z.string().max(50).nullable().optional(),
+  taxCode: z.string().max(50).nullable().optional(),
+  departmentId: z.string().max(50).nullable().optional(),
+});
+export type CanonicalProduct = z.output<typeof CanonicalProduct>;
+
+export const CanonicalLine = z.strictObject({
+  productSourceId: z.string().max(100).nullable().optional(),
+  description: z.string().max(500).default(''),
+  netAmount: Amount,
+  vatRate: Rate,
+  vatAmount: Amount.nullable().optional(),
+  glAccountCode: z.string().max(50).nullable().optional(),
+  taxCode: z.string().max(50).nullable().optional(),
+  departmentId: z.string().max(50).nullable().optional(),
+});
+export type CanonicalLine = z.output<typeof CanonicalLine>;
+
+export const CanonicalInvoice = z.strictObject({
+  kind: z.literal('invoice'),
+  sourceId: z.string().min(1).max(100),
+  externalReference: z.string().min(1).max(50),
+  customerSourceId: z.string().min(1).max(100),
+  invoiceDate: IsoDate,
+  dueDate: IsoDate.nullable().optional(),
+  currency: Currency,
+  description: z.string().max(500).default(''),
+  location: z.string().max(50).nullable().optional().meta({ description: 'Point of sale or shop, for daily summaries.' }),
+  lines: z.array(CanonicalLine).min(1).max(1000),
+});
+export type CanonicalInvoice = z.output<typeof CanonicalInvoice>;
+
+export const CanonicalPayment = z.strictObject({
+  kind: z.literal('payment'),
+  sourceId: z.string().min(1).max(100),
+  externalReference: z.string().min(1).max(50).meta({ description: 'The payment reference (receipt check reference).' }),
+  customerSourceId: z.string().min(1).max(100),
+  date: IsoDate,
+  amount: Amount,
+  currency: Currency,
+  invoiceExternalReference: z.string().max(50).nullable().optional().meta({ description: 'The invoice it pays, when known.' }),
+  fee: Amount.nullable().optional().meta({ description: "The payment provider's fee, to bank charges." }),
+  bankAccountCode: z.string().max(50).nullable().optional(),
+  location: z.string().max(50).nullable().optional(),
+  method: z.string().max(50).nullable().optional(),
+  description: z.string().max(500).default(''),
+});
+export type CanonicalPayment = z.output<typeof CanonicalPayment>;
+
+export const CanonicalRefund = z.strictObject({
+  kind: z.literal('refund'),
+  sourceId: z.string().min(1).max(100),
+  externalReference: z.string().min(1).max(50),
+  customerSourceId: z.string().min(1).max(100),
+  date: IsoDate,
+  amount: Amount,
+  currency: Currency,
+  paymentExternalReference: z.string().max(50).nullable().optional().meta({ description: 'The payment refunded, when known.' }),
+  bankAccountCode: z.string().max(50).nullable().optional(),
+  description: z.string().max(500).default(''),
+});
+export type CanonicalRefund = z.output<typeof CanonicalRefund>;
+
+export const CanonicalRecord = z.discriminatedUnion('kind', [CanonicalCustomer, CanonicalProduct, CanonicalInvoice, CanonicalPayment, CanonicalRefund]);
+export type CanonicalRecord = z.output<typeof CanonicalRecord>;
+export type RecordKind = CanonicalRecord['kind'];
+
+/** Order within a run: what a document refers to is synced before it. */
+export const KIND_ORDER: RecordKind[] = ['customer', 'product', 'invoice', 'payment', 'refund'];

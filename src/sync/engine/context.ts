@@ -1,0 +1,95 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Database } from '../../db/database.ts';
+import type { EntityContext } from '../../ledger/entities.ts';
+import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
+import type { Lookup, SourceConnector } from '../connector.ts';
+import type { Pipeline } from '../pipelines.ts';
+import type { ParkedRecord } from '../exceptions.ts';
+import type { RunCounts, RunRecord } from '../runs.ts';
+
+/** Renders a posted invoice as PDF (for write-back); injected so the engine does not depend on a PDF library. */
+export type PdfRenderer = (entity: EntityContext, transactionId: number) => Promise<Buffer>;
+
+/** Everything one run (or one import, or one retry) of a pipeline works with. */
+export interface SyncContext {
+  db: Database;
+  log: Logger;
+  pipeline: Pipeline;
+  entity: EntityContext;
+  source: SourceConnector;
+  runId: string | null;
+  actor: string;
+  pdf?: PdfRenderer | undefined;
+  /** Lookups already made in this run, so a customer on 500 instalments is fetched once. */
+  customerLookups: Map<string, Lookup<CanonicalCustomer>>;
+  productLookups: Map<string, Lookup<CanonicalProduct>>;
+}
+
+/** What processing a page produced: counters, a result per record, and what was parked. */
+export class PageOutcome {
+  readonly counts: RunCounts = { fetched: 0, created: 0, updated: 0, skipped: 0, parked: 0, writtenBack: 0 };
+  readonly records: RunRecord[] = [];
+  readonly parked: ParkedRecord[] = [];
+
+  record(r: RunRecord): void {
+    this.records.push(r);
+    if (r.outcome === 'created' || r.outcome === 'updated' || r.outcome === 'skipped' || r.outcome === 'parked') this.counts[r.outcome]++;
+  }
+
+  park(p: ParkedRecord): void {
+    this.parked.push(p);
+    this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'parked', message: `${p.reasonCode}: ${p.message}` });
+  }
+}
+
+/** A stable hash of a record, to tell an unchanged customer or product from an updated one. */
+export function fingerprint(value: unknown): string {
+  return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
+}
+
+export async function mappedIds(
+  db: Database | import('../../db/database.ts').Queryable,
+  pipelineId: string,
+  kind: string,
+  sourceIds: string[],
+): Promise<Map<string, { targetId: string; number: string | null; fingerprint: string | null; writtenBack: string | null }>> {
+  if (sourceIds.length === 0) return new Map();
+  const { rows } = await db.query<{ source_id: string; target_id: string; target_number: string | null; fingerprint: string | null; written_back: string | null }>(
+    `SELECT source_id, target_id, target_number, fingerprint, written_back FROM sync_map WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[])`,
+    [pipelineId, kind, [...new Set(sourceIds)]],
+  );
+  return new Map(rows.map((r) => [r.source_id, { targetId: r.target_id, number: r.target_number, fingerprint: r.fingerprint, writtenBack: r.written_back }]));
+}
+
+export async function saveMapping(
+  db: import('../../db/database.ts').Queryable,
+  pipelineId: string,
+  kind: string,
+  rows: { sourceId: string; targetId: string; number?: string | null; fingerprint?: string | null }[],
+): Promise<void> {
+  if (rows.length === 0) return;
+  await db.query(
+    `INSERT INTO sync_map (pipeline_id, kind, source_id, target_id, target_number, fingerprint)
+     SELECT $1, $2, * FROM unnest($3::text[], $4::text[], $5::text[], $6::text[])
+     ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE
+       SET target_id = EXCLUDED.target_id, target_number = coalesce(EXCLUDED.target_number, sync_map.target_number),
+           fingerprint = coalesce(EXCLUDED.fingerprint, sync_map.fingerprint), updated_at = now()`,
+    [pipelineId, kind, rows.map((r) => r.sourceId), rows.map((r) => r.targetId), rows.map((r) => r.number ?? null), rows.map((r) => r.fingerprint ?? null)],
+  );
+}
+
+/** Queues write-back items; an item already queued and not yet sent is left as is. */
+export async function queueWriteBack(
+  db: import('../../db/database.ts').Queryable,
+  pipelineId: string,
+  items: { kind: string; sourceId: string; payload: Record<string, unknown> }[],
+): Promise<void> {
+  if (items.length === 0) return;
+  await db.query(
+    `INSERT INTO outbox (pipeline_id, kind, source_id, payload)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::jsonb[])
+     ON CONFLICT (pipeline_id, kind, source_id) DO NOTHING`,
+    [pipelineId, items.map((i) => i.kind), items.map((i) => i.sourceId), items.map((i) => JSON.stringify(i.payload))],
+  );
+}

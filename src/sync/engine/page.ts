@@ -1,0 +1,51 @@
+import type { CanonicalCustomer, CanonicalInvoice, CanonicalPayment, CanonicalProduct, CanonicalRefund } from '../canonical.ts';
+import type { SourceItem } from '../connector.ts';
+import { parkRecords } from '../exceptions.ts';
+import { addRunRecords } from '../runs.ts';
+import { PageOutcome, type SyncContext } from './context.ts';
+import { syncCustomers, syncProducts } from './customers.ts';
+import { syncInvoices } from './invoices.ts';
+import { syncPayments, syncRefunds } from './payments.ts';
+
+/**
+ * Processes one page of a source, in dependency order: customers, products, invoices, payments,
+ * refunds. A record that cannot be mapped or posted is parked with its reason and data; the rest
+ * of the page goes on. Returns what happened, and has already stored the run records and the
+ * exceptions.
+ */
+export async function processPage(ctx: SyncContext, items: SourceItem[]): Promise<PageOutcome> {
+  const out = new PageOutcome();
+  out.counts.fetched += items.length;
+  const customers: CanonicalCustomer[] = [];
+  const products: CanonicalProduct[] = [];
+  const invoices: { record: CanonicalInvoice; raw: unknown }[] = [];
+  const payments: { record: CanonicalPayment; raw: unknown }[] = [];
+  const refunds: { record: CanonicalRefund; raw: unknown }[] = [];
+  for (const item of items) {
+    if ('invalid' in item) {
+      const line = item.line !== undefined ? ` (line ${item.line})` : '';
+      out.park({ ...item.invalid, message: item.invalid.message + line });
+      continue;
+    }
+    const r = item.record;
+    if (r.kind === 'customer') customers.push(r);
+    else if (r.kind === 'product') products.push(r);
+    else if (r.kind === 'invoice') invoices.push({ record: r, raw: item.raw });
+    else if (r.kind === 'payment') payments.push({ record: r, raw: item.raw });
+    else refunds.push({ record: r, raw: item.raw });
+  }
+  const referencedCustomers = [...invoices, ...payments, ...refunds].map((d) => d.record.customerSourceId);
+  const c = await syncCustomers(ctx, customers, referencedCustomers, out);
+  const referencedProducts = invoices.flatMap((i) => i.record.lines.map((l) => l.productSourceId).filter((x): x is string => !!x));
+  const prod = await syncProducts(ctx, products, referencedProducts, out);
+  const unavailable = new Map(c.missing);
+  for (const [id, why] of prod.missing) unavailable.set(`product:${id}`, why);
+  await syncInvoices(ctx, invoices, c.codes, prod.codes, unavailable, out);
+  await syncPayments(ctx, payments, c.codes, unavailable, out);
+  await syncRefunds(ctx, refunds, c.codes, out);
+  await ctx.db.transaction(async (tx) => {
+    await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
+    if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
+  });
+  return out;
+}

@@ -1,0 +1,148 @@
+import type { Queryable } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+
+export interface ParkedRecord {
+  kind: string;
+  sourceId: string;
+  reasonCode: string;
+  message: string;
+  field?: string | null | undefined;
+  payload: unknown;
+}
+
+export interface ExceptionView {
+  id: number;
+  pipeline: string;
+  runId: string | null;
+  kind: string;
+  sourceId: string;
+  reasonCode: string;
+  message: string;
+  field: string | null;
+  payload: unknown;
+  status: 'open' | 'resolved';
+  attempts: number;
+  note: string | null;
+  resolvedBy: string | null;
+  createdAt: string;
+  updatedAt: string;
+  resolvedAt: string | null;
+}
+
+/**
+ * Parks records as exceptions. A record parked again while its exception is open updates the
+ * reason and counts the attempt instead of opening a second one.
+ */
+export async function parkRecords(db: Queryable, pipelineId: string, entityId: string, runId: string | null, records: ParkedRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await db.query(
+    `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload)
+     SELECT $1, $2, $3, r.kind, r.source_id, r.reason_code, r.message, r.field, r.payload::jsonb
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS r(kind, source_id, reason_code, message, field, payload)
+     ON CONFLICT (pipeline_id, kind, source_id) WHERE status = 'open'
+     DO UPDATE SET reason_code = EXCLUDED.reason_code, message = EXCLUDED.message, field = EXCLUDED.field, payload = EXCLUDED.payload,
+                   run_id = EXCLUDED.run_id, attempts = exceptions.attempts + 1, updated_at = now()`,
+    [
+      pipelineId,
+      entityId,
+      runId,
+      records.map((r) => r.kind),
+      records.map((r) => r.sourceId),
+      records.map((r) => r.reasonCode),
+      records.map((r) => r.message.slice(0, 2000)),
+      records.map((r) => r.field ?? null),
+      records.map((r) => JSON.stringify(r.payload ?? {})),
+    ],
+  );
+}
+
+/** Closes open exceptions of records that have now gone through. */
+export async function resolveSucceeded(db: Queryable, pipelineId: string, kind: string, sourceIds: string[], by: string): Promise<void> {
+  if (sourceIds.length === 0) return;
+  await db.query(
+    `UPDATE exceptions SET status = 'resolved', resolved_at = now(), updated_at = now(), resolved_by = $4, note = coalesce(note, 'posted on a later attempt')
+      WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[]) AND status = 'open'`,
+    [pipelineId, kind, sourceIds, by],
+  );
+}
+
+interface Row {
+  id: string;
+  pipeline: string;
+  run_id: string | null;
+  kind: string;
+  source_id: string;
+  reason_code: string;
+  message: string;
+  field: string | null;
+  payload: unknown;
+  status: 'open' | 'resolved';
+  attempts: number;
+  note: string | null;
+  resolved_by: string | null;
+  created_at: Date;
+  updated_at: Date;
+  resolved_at: Date | null;
+  pipeline_id: string;
+  entity_id: string;
+}
+
+function toView(r: Row): ExceptionView {
+  return {
+    id: Number(r.id),
+    pipeline: r.pipeline,
+    runId: r.run_id,
+    kind: r.kind,
+    sourceId: r.source_id,
+    reasonCode: r.reason_code,
+    message: r.message,
+    field: r.field,
+    payload: r.payload,
+    status: r.status,
+    attempts: r.attempts,
+    note: r.note,
+    resolvedBy: r.resolved_by,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    resolvedAt: r.resolved_at?.toISOString() ?? null,
+  };
+}
+
+const COLUMNS = `x.id, p.name AS pipeline, x.pipeline_id, x.entity_id, x.run_id, x.kind, x.source_id, x.reason_code, x.message, x.field, x.payload,
+  x.status, x.attempts, x.note, x.resolved_by, x.created_at, x.updated_at, x.resolved_at`;
+
+export async function listExceptions(
+  db: Queryable,
+  f: { entityId?: string | undefined; pipeline?: string | undefined; status?: 'open' | 'resolved' | undefined; limit: number; offset: number },
+): Promise<{ items: ExceptionView[]; total: number }> {
+  const where = `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)`;
+  const params = [f.entityId ?? null, f.pipeline ?? null, f.status ?? null];
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $4 OFFSET $5`,
+    [...params, f.limit, f.offset],
+  );
+  const total = await db.query<{ n: string }>(`SELECT count(*) AS n FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where}`, params);
+  return { items: rows.map(toView), total: Number(total.rows[0]!.n) };
+}
+
+export async function getException(db: Queryable, id: number, entityId?: string): Promise<(ExceptionView & { pipelineId: string; entityId: string }) | null> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE x.id = $1 AND ($2::uuid IS NULL OR x.entity_id = $2)`,
+    [id, entityId ?? null],
+  );
+  const r = rows[0];
+  return r ? { ...toView(r), pipelineId: r.pipeline_id, entityId: r.entity_id } : null;
+}
+
+export async function requireException(db: Queryable, id: number, entityId?: string) {
+  const x = await getException(db, id, entityId);
+  if (!x) throw new DomainError('NOT_FOUND', `No exception ${id}`);
+  return x;
+}
+
+export async function resolveException(db: Queryable, id: number, note: string, by: string): Promise<void> {
+  await db.query(
+    `UPDATE exceptions SET status = 'resolved', note = $2, resolved_by = $3, resolved_at = now(), updated_at = now() WHERE id = $1 AND status = 'open'`,
+    [id, note, by],
+  );
+}

@@ -1,0 +1,190 @@
+import { z } from 'zod';
+import type { Queryable } from '../db/database.ts';
+import { isUniqueViolation } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
+
+/** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
+export const PipelineMapping = z.strictObject({
+  products: z
+    .record(z.string(), z.strictObject({ glAccountCode: z.string().optional(), taxCode: z.string().optional(), departmentId: z.string().optional() }))
+    .optional(),
+  vatRates: z.record(z.string(), z.string()).optional().meta({ description: 'VAT rate (e.g. "0.21") → tax code.' }),
+  defaultGlAccountCode: z.string().optional(),
+  defaultDepartmentId: z.string().optional(),
+  bankAccountCode: z.string().optional(),
+  customerCodePrefix: z.string().max(20).optional(),
+});
+export type PipelineMapping = z.output<typeof PipelineMapping>;
+
+export const PipelineOptions = z
+  .looseObject({
+    invoiceMode: z.enum(['final', 'draft']).optional(),
+    pdf: z.boolean().optional(),
+    pageSize: z.number().int().positive().optional(),
+    summaryCustomer: z.string().optional(),
+  })
+  .meta({ description: 'Source-specific options (invoiceMode final|draft, pdf, …).' });
+
+export const PipelineDefinition = z.strictObject({
+  name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower case letters, digits, - and _ (at most 63)'),
+  entity: z.string().min(1).meta({ description: 'The entity code.' }),
+  source: z.looseObject({ type: z.string().min(1) }),
+  target: z.looseObject({ type: z.string().min(1) }).default({ type: 'ledger' }),
+  schedule: z.string().nullable().optional().meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
+  mode: z.enum(['documents', 'daily-summary']).default('documents'),
+  options: PipelineOptions.default({}),
+  mapping: PipelineMapping.default({}),
+  webhookSecret: z.string().min(16).nullable().optional().meta({ description: 'Secret for X-Ledgerlink-Signature (webhook sources).' }),
+  enabled: z.boolean().default(true),
+});
+export type PipelineDefinition = z.output<typeof PipelineDefinition>;
+
+export interface Pipeline {
+  id: string;
+  entityId: string;
+  entityCode: string;
+  name: string;
+  sourceType: string;
+  sourceConfig: Record<string, unknown>;
+  targetType: string;
+  targetConfig: Record<string, unknown>;
+  schedule: string | null;
+  mode: 'documents' | 'daily-summary';
+  options: z.output<typeof PipelineOptions>;
+  mapping: PipelineMapping;
+  webhookSecret: string | null;
+  enabled: boolean;
+  managedBy: 'api' | 'config';
+}
+
+interface Row {
+  id: string;
+  entity_id: string;
+  entity_code: string;
+  name: string;
+  source_type: string;
+  source_config: Record<string, unknown>;
+  target_type: string;
+  target_config: Record<string, unknown>;
+  schedule: string | null;
+  mode: 'documents' | 'daily-summary';
+  options: Record<string, unknown>;
+  mapping: PipelineMapping;
+  webhook_secret: string | null;
+  enabled: boolean;
+  managed_by: 'api' | 'config';
+}
+
+const COLUMNS = `p.id, p.entity_id, e.code AS entity_code, p.name, p.source_type, p.source_config, p.target_type, p.target_config,
+  p.schedule, p.mode, p.options, p.mapping, p.webhook_secret, p.enabled, p.managed_by`;
+
+function toPipeline(box: SecretBox, r: Row): Pipeline {
+  return {
+    id: r.id,
+    entityId: r.entity_id,
+    entityCode: r.entity_code,
+    name: r.name,
+    sourceType: r.source_type,
+    sourceConfig: openConfig(box, r.source_config),
+    targetType: r.target_type,
+    targetConfig: openConfig(box, r.target_config),
+    schedule: r.schedule,
+    mode: r.mode,
+    options: r.options,
+    mapping: r.mapping,
+    webhookSecret: r.webhook_secret ? box.decrypt(r.webhook_secret) : null,
+    enabled: r.enabled,
+    managedBy: r.managed_by,
+  };
+}
+
+/** A pipeline as the API shows it: secrets never leave the server. */
+export function publicPipeline(p: Pipeline) {
+  return {
+    id: p.id,
+    name: p.name,
+    entity: p.entityCode,
+    source: redactConfig({ type: p.sourceType, ...p.sourceConfig }),
+    target: redactConfig({ type: p.targetType, ...p.targetConfig }),
+    schedule: p.schedule,
+    mode: p.mode,
+    options: p.options,
+    mapping: p.mapping,
+    hasWebhookSecret: p.webhookSecret !== null,
+    enabled: p.enabled,
+    managedBy: p.managedBy,
+  };
+}
+
+export async function findPipeline(db: Queryable, box: SecretBox, name: string, entityId?: string): Promise<Pipeline | null> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2)`,
+    [name, entityId ?? null],
+  );
+  return rows[0] ? toPipeline(box, rows[0]) : null;
+}
+
+export async function findPipelineById(db: Queryable, box: SecretBox, id: string): Promise<Pipeline | null> {
+  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1`, [id]);
+  return rows[0] ? toPipeline(box, rows[0]) : null;
+}
+
+export async function requirePipeline(db: Queryable, box: SecretBox, name: string, entityId?: string): Promise<Pipeline> {
+  const p = await findPipeline(db, box, name, entityId);
+  if (!p) throw new DomainError('NOT_FOUND', `No pipeline named ${name}`, [{ field: 'name', message: 'unknown pipeline' }]);
+  return p;
+}
+
+export async function listPipelines(db: Queryable, box: SecretBox, entityId?: string): Promise<Pipeline[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE ($1::uuid IS NULL OR p.entity_id = $1) ORDER BY p.name`,
+    [entityId ?? null],
+  );
+  return rows.map((r) => toPipeline(box, r));
+}
+
+/** Creates or replaces a pipeline by name. */
+export async function savePipeline(
+  db: Queryable,
+  box: SecretBox,
+  entityId: string,
+  def: PipelineDefinition,
+  managedBy: 'api' | 'config',
+): Promise<{ pipeline: Pipeline; created: boolean }> {
+  const { type: sourceType, ...sourceConfig } = def.source;
+  const { type: targetType, ...targetConfig } = def.target;
+  try {
+    const { rows } = await db.query<{ id: string; created: boolean }>(
+      `INSERT INTO pipelines (entity_id, name, source_type, source_config, target_type, target_config, schedule, mode, options,
+                              mapping, webhook_secret, enabled, managed_by)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+       ON CONFLICT (name) DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
+         target_type = EXCLUDED.target_type, target_config = EXCLUDED.target_config, schedule = EXCLUDED.schedule,
+         mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping, webhook_secret = EXCLUDED.webhook_secret,
+         enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now()
+       WHERE pipelines.entity_id = EXCLUDED.entity_id
+       RETURNING id, (xmax = 0) AS created`,
+      [
+        entityId,
+        def.name,
+        sourceType,
+        JSON.stringify(sealConfig(box, sourceConfig)),
+        targetType,
+        JSON.stringify(sealConfig(box, targetConfig)),
+        def.schedule ?? null,
+        def.mode,
+        JSON.stringify(def.options),
+        JSON.stringify(def.mapping),
+        def.webhookSecret ? box.encrypt(def.webhookSecret) : null,
+        def.enabled,
+        managedBy,
+      ],
+    );
+    if (!rows[0]) throw new DomainError('VALIDATION_ERROR', `A pipeline named ${def.name} belongs to another entity`, [{ field: 'name', message: 'taken' }]);
+    return { pipeline: (await findPipelineById(db, box, rows[0].id))!, created: rows[0].created };
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
+    throw err;
+  }
+}

@@ -1,0 +1,170 @@
+import type { Queryable } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
+export type RunTrigger = 'manual' | 'schedule' | 'webhook' | 'import' | 'daily-summary' | 'retry';
+
+export interface RunCounts {
+  fetched: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  parked: number;
+  writtenBack: number;
+}
+
+export const ZERO_COUNTS: RunCounts = { fetched: 0, created: 0, updated: 0, skipped: 0, parked: 0, writtenBack: 0 };
+
+export interface Run {
+  runId: string;
+  pipeline: string;
+  pipelineId: string;
+  entityId: string;
+  trigger: RunTrigger;
+  slot: string | null;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  cursor: string | null;
+  counts: RunCounts;
+  error: string | null;
+  createdBy: string;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+interface Row {
+  id: string;
+  pipeline: string;
+  pipeline_id: string;
+  entity_id: string;
+  trigger: RunTrigger;
+  slot: string | null;
+  status: RunStatus;
+  params: Record<string, unknown>;
+  cursor: string | null;
+  counts: RunCounts;
+  error: string | null;
+  created_by: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
+}
+
+const COLUMNS = `r.id, p.name AS pipeline, r.pipeline_id, r.entity_id, r.trigger, r.slot, r.status, r.params, r.cursor, r.counts, r.error,
+  r.created_by, r.created_at, r.started_at, r.finished_at`;
+
+function toRun(r: Row): Run {
+  return {
+    runId: r.id,
+    pipeline: r.pipeline,
+    pipelineId: r.pipeline_id,
+    entityId: r.entity_id,
+    trigger: r.trigger,
+    slot: r.slot,
+    status: r.status,
+    params: r.params,
+    cursor: r.cursor,
+    counts: { ...ZERO_COUNTS, ...r.counts },
+    error: r.error,
+    createdBy: r.created_by,
+    createdAt: r.created_at.toISOString(),
+    startedAt: r.started_at?.toISOString() ?? null,
+    finishedAt: r.finished_at?.toISOString() ?? null,
+  };
+}
+
+/** Creates a queued run; for a scheduled slot that another worker already took, returns null. */
+export async function createRun(
+  db: Queryable,
+  p: { pipelineId: string; entityId: string; trigger: RunTrigger; createdBy: string; slot?: string | null; params?: Record<string, unknown> },
+): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `INSERT INTO runs (pipeline_id, entity_id, trigger, slot, params, created_by) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (pipeline_id, slot) WHERE slot IS NOT NULL DO NOTHING RETURNING id`,
+    [p.pipelineId, p.entityId, p.trigger, p.slot ?? null, JSON.stringify(p.params ?? {}), p.createdBy],
+  );
+  return rows[0]?.id ?? null;
+}
+
+export async function getRun(db: Queryable, runId: string, entityId?: string): Promise<Run | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(runId)) return null;
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE r.id = $1 AND ($2::uuid IS NULL OR r.entity_id = $2)`,
+    [runId, entityId ?? null],
+  );
+  return rows[0] ? toRun(rows[0]) : null;
+}
+
+export async function requireRun(db: Queryable, runId: string, entityId?: string): Promise<Run> {
+  const run = await getRun(db, runId, entityId);
+  if (!run) throw new DomainError('NOT_FOUND', `No run ${runId}`);
+  return run;
+}
+
+export async function listRuns(
+  db: Queryable,
+  f: { entityId?: string | undefined; pipeline?: string | undefined; status?: RunStatus | undefined; limit: number; offset: number },
+): Promise<{ items: Run[]; total: number }> {
+  const where = `($1::uuid IS NULL OR r.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR r.status = $3)`;
+  const params = [f.entityId ?? null, f.pipeline ?? null, f.status ?? null];
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE ${where} ORDER BY r.created_at DESC, r.id LIMIT $4 OFFSET $5`,
+    [...params, f.limit, f.offset],
+  );
+  const total = await db.query<{ n: string }>(`SELECT count(*) AS n FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE ${where}`, params);
+  return { items: rows.map(toRun), total: Number(total.rows[0]!.n) };
+}
+
+export interface RunRecord {
+  kind: string;
+  sourceId: string;
+  outcome: 'created' | 'updated' | 'skipped' | 'parked' | 'writtenBack' | 'failed';
+  targetId?: string | null | undefined;
+  message?: string | null | undefined;
+}
+
+export async function addRunRecords(db: Queryable, runId: string, records: RunRecord[]): Promise<void> {
+  if (records.length === 0) return;
+  await db.query(
+    `INSERT INTO run_records (run_id, kind, source_id, outcome, target_id, message)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])`,
+    [
+      runId,
+      records.map((r) => r.kind),
+      records.map((r) => r.sourceId),
+      records.map((r) => r.outcome),
+      records.map((r) => r.targetId ?? null),
+      records.map((r) => r.message ?? null),
+    ],
+  );
+}
+
+export async function listRunRecords(db: Queryable, runId: string, limit: number, offset: number) {
+  const { rows } = await db.query<{ kind: string; source_id: string; outcome: string; target_id: string | null; message: string | null; at: Date }>(
+    `SELECT kind, source_id, outcome, target_id, message, at FROM run_records WHERE run_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
+    [runId, limit, offset],
+  );
+  return rows.map((r) => ({ kind: r.kind, sourceId: r.source_id, outcome: r.outcome, targetId: r.target_id, message: r.message, at: r.at.toISOString() }));
+}
+
+/** Adds to a run's counters atomically (several pages, several workers). */
+export async function addCounts(db: Queryable, runId: string, delta: Partial<RunCounts>, cursor?: string | null): Promise<void> {
+  const keys = Object.keys(ZERO_COUNTS) as (keyof RunCounts)[];
+  const set = keys.map((k) => `'${k}', coalesce((counts->>'${k}')::int, 0) + ${Math.trunc(delta[k] ?? 0)}`).join(', ');
+  await db.query(
+    `UPDATE runs SET counts = jsonb_build_object(${set}), heartbeat_at = now()${cursor !== undefined ? ', cursor = $2' : ''} WHERE id = $1`,
+    cursor !== undefined ? [runId, cursor] : [runId],
+  );
+}
+
+export async function setRunStatus(db: Queryable, runId: string, status: RunStatus, error: string | null = null): Promise<void> {
+  await db.query(
+    `UPDATE runs SET status = $2, error = $3,
+       started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
+       finished_at = CASE WHEN $2 IN ('succeeded', 'partial', 'failed') THEN now() ELSE NULL END,
+       attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
+     WHERE id = $1`,
+    [runId, status, error],
+  );
+}

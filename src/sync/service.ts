@@ -1,0 +1,164 @@
+import type { Logger } from 'pino';
+import type { Database, Queryable } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+import { recordAudit } from '../ledger/audit.ts';
+import { findEntityById } from '../ledger/entities.ts';
+import { createRun, type RunTrigger } from './runs.ts';
+import { listPipelines, requirePipeline, type Pipeline } from './pipelines.ts';
+import type { SecretBox } from './secrets.ts';
+import { JOBS, JobQueue, type RunJob } from './queue.ts';
+import { type EngineDeps, PipelineBusyError, executeRun, syncContext } from './engine/run.ts';
+import { currentSlot } from './schedule.ts';
+import { processPage } from './engine/page.ts';
+import { flushWriteBack } from './engine/writeback.ts';
+import { createSource } from '../connectors/index.ts';
+import type { SourceItem } from './connector.ts';
+import type { PdfRenderer } from './engine/context.ts';
+import '../connectors/all.ts';
+
+export interface SyncServiceOptions {
+  db: Database;
+  box: SecretBox;
+  log: Logger;
+  pdf?: PdfRenderer | undefined;
+  /** Without a queue (tests, one-off CLI runs) runs execute in the calling process. */
+  queue?: JobQueue | null;
+  engine?: Partial<EngineDeps>;
+}
+
+/**
+ * The sync engine's front door: creates runs for every trigger (manual, schedule, webhook,
+ * import, daily summary, retry) and hands them to the durable queue, or runs them inline when
+ * there is no queue; the worker side executes queued runs and ticks the schedules.
+ */
+export class SyncService {
+  readonly db: Database;
+  readonly box: SecretBox;
+  readonly log: Logger;
+  private queue: JobQueue | null;
+  private timer: NodeJS.Timeout | null = null;
+  readonly engine: EngineDeps;
+
+  constructor(o: SyncServiceOptions) {
+    this.db = o.db;
+    this.box = o.box;
+    this.log = o.log;
+    this.queue = o.queue ?? null;
+    this.engine = { db: o.db, box: o.box, log: o.log, pdf: o.pdf, ...o.engine };
+  }
+
+  get queued(): boolean {
+    return this.queue !== null;
+  }
+
+  /** Creates a run and enqueues it in the same transaction (or, without a queue, runs it now). */
+  async trigger(
+    pipeline: Pipeline,
+    trigger: RunTrigger,
+    actor: string,
+    params: Record<string, unknown> = {},
+    options: { slot?: string; tx?: Queryable; inline?: boolean } = {},
+  ): Promise<string | null> {
+    const create = async (tx: Queryable) => {
+      const runId = await createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, slot: options.slot ?? null, params });
+      if (!runId) return null;
+      await recordAudit(tx, { entityId: pipeline.entityId, actor, action: 'run.queued', objectType: 'run', objectId: runId, after: { pipeline: pipeline.name, trigger, slot: options.slot ?? null } });
+      if (this.queue && !options.inline) await this.queue.enqueueRun(tx, runId);
+      return runId;
+    };
+    const runId = options.tx ? await create(options.tx) : await this.db.transaction(create);
+    if (runId && (!this.queue || options.inline) && !options.tx) await this.runNow(runId);
+    return runId;
+  }
+
+  /** Executes a run in this process, retrying a busy pipeline or a retryable source failure a few times. */
+  async runNow(runId: string): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await executeRun(this.engine, runId);
+        return;
+      } catch (err) {
+        if (attempt >= 5) {
+          await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`, [
+            runId,
+            err instanceof Error ? err.message : String(err),
+          ]);
+          return;
+        }
+        await new Promise((r) => setTimeout(r, err instanceof PipelineBusyError ? 1000 : 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  async triggerByName(name: string, trigger: RunTrigger, actor: string, entityId?: string, params: Record<string, unknown> = {}) {
+    const pipeline = await requirePipeline(this.db, this.box, name, entityId);
+    if (!pipeline.enabled) throw new DomainError('VALIDATION_ERROR', `Pipeline ${name} is disabled`, [{ field: 'name', message: 'disabled' }]);
+    return { pipeline, runId: await this.trigger(pipeline, trigger, actor, params) };
+  }
+
+  /**
+   * Processes records already in hand (an import, a retried exception) synchronously, as a run of
+   * their own, and returns its id. Used where the caller wants the per-record result at once.
+   */
+  async processRecords(pipeline: Pipeline, trigger: RunTrigger, actor: string, items: SourceItem[], params: Record<string, unknown> = {}): Promise<string> {
+    const runId = (await this.db.transaction((tx) => createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params })))!;
+    const entity = (await findEntityById(this.db, pipeline.entityId))!;
+    const { executeInline } = await import('./engine/inline.ts');
+    await executeInline(this.engine, pipeline, entity, runId, items, createSource(pipeline, { db: this.db, log: this.log, params, runId }));
+    return runId;
+  }
+
+  /** Starts scheduled runs whose slot has come; safe on several workers at once. */
+  async tick(now = new Date()): Promise<number> {
+    let started = 0;
+    for (const p of await listPipelines(this.db, this.box)) {
+      if (!p.enabled || !p.schedule) continue;
+      let slot: string;
+      try {
+        slot = currentSlot(p.schedule, now);
+      } catch {
+        continue;
+      }
+      const trigger: RunTrigger = p.mode === 'daily-summary' ? 'daily-summary' : 'schedule';
+      const runId = await this.trigger(p, trigger, 'scheduler', { slot }, { slot });
+      if (runId) started++;
+    }
+    return started;
+  }
+
+  /** Sends pending write-back of every pipeline (called on a timer by workers). */
+  async flushAllWriteBack(): Promise<void> {
+    for (const p of await listPipelines(this.db, this.box)) {
+      const entity = await findEntityById(this.db, p.entityId);
+      if (!entity) continue;
+      const source = createSource(p, { db: this.db, log: this.log, params: {}, runId: null });
+      if (!source.writeBack) continue;
+      await flushWriteBack(syncContext(this.engine, p, entity, source, null));
+    }
+  }
+
+  /** Worker side: executes queued runs and ticks the schedules every `tickSeconds`. */
+  async startWorker(tickSeconds = 30): Promise<void> {
+    if (!this.queue) throw new Error('startWorker needs a job queue');
+    await this.queue.work<RunJob>(JOBS.run, (job) => executeRun(this.engine, job.runId));
+    const loop = async () => {
+      try {
+        await this.tick();
+        await this.flushAllWriteBack();
+      } catch (err) {
+        this.log.error({ err }, 'scheduler tick failed');
+      }
+    };
+    await loop();
+    this.timer = setInterval(() => void loop(), tickSeconds * 1000);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.queue?.stop();
+  }
+}
+
+export { processPage };

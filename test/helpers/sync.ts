@@ -1,0 +1,19 @@
+import pino from 'pino';
+import type { Database } from '../../src/db/database.ts';
+import { SecretBox } from '../../src/sync/secrets.ts';
+import { SyncService } from '../../src/sync/service.ts';
+import { findEntityByCode } from '../../src/ledger/entities.ts';
+import { PipelineDefinition, savePipeline } from '../../src/sync/pipelines.ts';
+
+export const testBox = new SecretBox(Buffer.alloc(32, 7));
+export const silentLog = pino({ level: 'silent' });
+
+export function syncService(db: Database, extra: Partial<ConstructorParameters<typeof SyncService>[0]> = {}) {
+  return new SyncService({ db, box: testBox, log: silentLog, ...extra });
+}
+
+export async function definePipeline(db: Database, entityCode: string, def: Record<string, unknown>) {
+  const entity = (await findEntityByCode(db, entityCode))!;
+  const parsed = PipelineDefinition.parse({ entity: entityCode, ...def });
+  return db.transaction(async (tx) => (await savePipeline(tx, testBox, entity.id, parsed, 'api')).pipeline);
+}
