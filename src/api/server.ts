@@ -12,6 +12,7 @@ import { canonicalJson, parseJsonExact } from './json.ts';
 import type { AnyRoute, Principal, RouteContext } from './route.ts';
 import { type AppConfig, AppServices } from './services.ts';
 import { allRoutes } from './routes/index.ts';
+import type { SyncService } from '../sync/service.ts';
 import { buildOpenApi } from './openapi.ts';
 import { renderDocsPage } from './docs-page.ts';
 
@@ -182,13 +183,15 @@ export interface BuildOptions {
   db: Database;
   config: AppConfig;
   logger?: Logger | boolean;
-  /** Extra routes (the sync engine adds its own). */
+  /** Extra routes. */
   routes?: AnyRoute[];
+  /** The sync engine behind the pipeline, run, exception, webhook and import endpoints. */
+  sync?: SyncService;
 }
 
 /** Builds the HTTP application (not yet listening). */
 export async function buildServer(options: BuildOptions): Promise<FastifyInstance> {
-  const services = new AppServices(options.db, options.config);
+  const services = new AppServices(options.db, options.config, options.sync ?? null);
   const app: FastifyInstance = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: options.config.bodyLimitBytes,

@@ -1,5 +1,7 @@
 import type { Database, Queryable } from '../db/database.ts';
 import { type EntityContext, findEntityById } from '../ledger/entities.ts';
+import type { SyncService } from '../sync/service.ts';
+import { DomainError } from '../domain/errors.ts';
 
 export interface AppConfig {
   port: number;
@@ -27,7 +29,14 @@ export class AppServices {
   constructor(
     readonly db: Database,
     readonly config: AppConfig,
+    private readonly syncService: SyncService | null = null,
   ) {}
+
+  /** The sync engine; absent only in a server built without it. */
+  get sync(): SyncService {
+    if (!this.syncService) throw new DomainError('SERVICE_UNAVAILABLE', 'The sync engine is not running in this server');
+    return this.syncService;
+  }
 
   /** Entities change rarely (never their base currency or roles), so they are cached by id. */
   async entity(db: Queryable, id: string): Promise<EntityContext | null> {

@@ -3,6 +3,8 @@ import type { Database } from '../../src/db/database.ts';
 import { buildServer } from '../../src/api/server.ts';
 import type { AppConfig } from '../../src/api/services.ts';
 import { createTestDatabase } from './db.ts';
+import { syncService } from './sync.ts';
+import type { SyncService } from '../../src/sync/service.ts';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 
@@ -23,6 +25,7 @@ export interface Client {
 export interface TestApp {
   app: FastifyInstance;
   db: Database;
+  sync: SyncService;
   close(): Promise<void>;
   request<T = any>(
     method: string,
@@ -38,8 +41,10 @@ let entityCounter = 0;
 
 export async function createTestApp(config: Partial<AppConfig> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
+  const sync = syncService(db);
   const app = await buildServer({
     db,
+    sync,
     config: {
       port: 0,
       host: '127.0.0.1',
@@ -87,6 +92,7 @@ export async function createTestApp(config: Partial<AppConfig> = {}): Promise<Te
   return {
     app,
     db,
+    sync,
     request,
     close: async () => {
       await app.close();

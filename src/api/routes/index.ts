@@ -5,6 +5,7 @@ import { loginRoute } from './auth.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
+import { syncRoutes } from './sync.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
