@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { defineRoute } from '../../route.ts';
+import { BooleanFlag, Code, IsoDate } from '../../schemas.ts';
+import { today } from '../../../domain/dates.ts';
+import { customerStatement, customerStatements } from '../../../ledger/reports/statement.ts';
+import { customerBalance } from '../../../ledger/reports/balance.ts';
+import { AGING_BASES } from '../../../domain/aging.ts';
+import { Basis, DateText, Money, StatementSchema } from './schemas.ts';
+
+const UpTo = IsoDate.optional().meta({ description: 'The statement date (default today, UTC).' });
+
+// Query objects here are strict: a misspelt `upto` must not quietly give today's figures.
+
+export const customerStatementsRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/customers/statements',
+  operationId: 'getCustomersStatement',
+  summary: 'Aged statements of every customer',
+  description:
+    'AccountsIQ GetCustomersStatement: one statement per customer (by code) as at `upTo`. Customers with nothing ' +
+    'open are left out unless `showZeros=true`.',
+  tags: ['reports'],
+  auth: 'entity',
+  query: z.strictObject({
+    upTo: UpTo,
+    basis: Basis,
+    showZeros: BooleanFlag.default(false).meta({ description: 'Include customers with nothing open.' }),
+  }),
+  success: {
+    status: 200,
+    description: 'The statements.',
+    schema: z.object({ upTo: DateText, basis: z.enum(AGING_BASES), statements: z.array(StatementSchema) }),
+  },
+  handler: async ({ db, query, entity }) => {
+    const upTo = query.upTo ?? today();
+    const statements = await customerStatements(db, entity.id, upTo, query.basis, query.showZeros);
+    return { upTo, basis: query.basis, statements };
+  },
+});
+
+export const customerStatementRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/customers/{code}/statement',
+  operationId: 'getCustomerStatement',
+  summary: "A customer's aged statement as at a date",
+  description:
+    'Open items as at `upTo` (documents and allocations dated later are ignored, so a past statement reads as ' +
+    'it did then), aged into current, 1–30, 31–60, 61–90, 91–120 and over 120 days. Credits are negative and ' +
+    'aged from their own date.',
+  tags: ['reports'],
+  auth: 'entity',
+  params: z.strictObject({ code: Code }),
+  query: z.strictObject({ upTo: UpTo, basis: Basis }),
+  success: { status: 200, description: 'The statement.', schema: StatementSchema },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, params, query, entity }) =>
+    customerStatement(db, entity.id, params.code, query.upTo ?? today(), query.basis),
+});
+
+export const customerBalanceRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/customers/{code}/balance',
+  operationId: 'getCustomerBalance',
+  summary: "A customer's balance and credit position",
+  description:
+    'AccountsIQ GetAccountBalanceInformation: the balance as at `at`, the credit limit (0 = no limit), the credit ' +
+    'left under it (0 when there is no limit or it is reached) and whether the balance is over it.',
+  tags: ['reports'],
+  auth: 'entity',
+  params: z.strictObject({ code: Code }),
+  query: z.strictObject({ at: IsoDate.optional().meta({ description: 'The balance date (default today, UTC).' }) }),
+  success: {
+    status: 200,
+    description: 'The balance information.',
+    schema: z.object({
+      customerCode: z.string(),
+      currency: z.string(),
+      at: DateText,
+      balance: Money,
+      creditLimit: Money.meta({ description: '"0.00" means no limit.' }),
+      creditLeft: Money,
+      overCreditLimit: z.boolean(),
+    }),
+  },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, params, query, entity }) => customerBalance(db, entity.id, params.code, query.at ?? today()),
+});

@@ -1,0 +1,131 @@
+import { z } from 'zod';
+import { defineRoute } from '../../route.ts';
+import { Code, IsoDate, Page, paged } from '../../schemas.ts';
+import { getTransaction, listTransactions } from '../../../ledger/reports/transactions.ts';
+import { AllocationStatusSchema, DateText, Money, SafeTransactionId, TransactionType } from './schemas.ts';
+
+const TransactionDetail = z.object({
+  transactionId: z.number().int(),
+  type: TransactionType,
+  side: z.enum(['debit', 'credit', 'none']),
+  number: z.number().int().meta({ description: 'The document number, unique per entity and type.' }),
+  customerCode: z.string().nullable().meta({ description: 'Null only for general journals (GJ).' }),
+  currency: z.string(),
+  exchangeRate: z.string().meta({ description: 'Units of the document currency per one unit of base currency.' }),
+  transactionDate: DateText,
+  dueDate: DateText.nullable(),
+  externalReference: z.string(),
+  description: z.string(),
+  net: Money,
+  tax: Money,
+  gross: Money,
+  baseGross: Money.meta({ description: 'The gross in the entity’s base currency.' }),
+  outstanding: Money.meta({ description: 'Gross less every active allocation, now.' }),
+  status: AllocationStatusSchema,
+  relatedTransactionId: z.number().int().nullable(),
+  details: z.unknown(),
+  createdAt: z.string().meta({ description: 'When it was posted (ISO 8601, UTC).' }),
+  items: z.array(
+    z.object({
+      lineNo: z.number().int(),
+      glAccountCode: z.string(),
+      taxCode: z.string(),
+      taxRate: z.string(),
+      description: z.string(),
+      departmentId: z.string().nullable(),
+      net: Money,
+      tax: Money,
+      gross: Money,
+    }),
+  ),
+  lines: z.array(
+    z.object({
+      lineNo: z.number().int(),
+      role: z.enum(['control', 'net', 'tax', 'bank', 'gl', 'discount', 'fx']),
+      glAccountCode: z.string(),
+      departmentId: z.string().nullable(),
+      taxCode: z.string().nullable(),
+      description: z.string(),
+      debit: Money,
+      credit: Money,
+      baseDebit: Money,
+      baseCredit: Money,
+    }),
+  ),
+  allocations: z.array(
+    z.object({
+      allocationId: z.number().int(),
+      transactionId: z.number().int().meta({ description: 'The document on the other side.' }),
+      type: TransactionType,
+      number: z.number().int(),
+      externalReference: z.string(),
+      amount: Money,
+      date: DateText,
+      reference: z.string(),
+      active: z.boolean(),
+      reversalDate: DateText.nullable(),
+    }),
+  ),
+});
+
+export const getTransactionRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/transactions/{id}',
+  operationId: 'getTransaction',
+  summary: 'One posted transaction with its lines, journal and allocations',
+  description:
+    'AccountsIQ GetTransaction plus GetAllocationsByTransactionId: the document, its lines as entered, its ' +
+    'double-entry journal (document and base currency) and every allocation it took part in, reversed ones ' +
+    'flagged with their reversal date.',
+  tags: ['reports'],
+  auth: 'entity',
+  params: z.strictObject({ id: SafeTransactionId }),
+  success: { status: 200, description: 'The transaction.', schema: TransactionDetail },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, params, entity }) => getTransaction(db, entity.id, entity.baseCurrency, params.id),
+});
+
+const TransactionQuery = z
+  .strictObject({
+    customerCode: Code.optional(),
+    externalReference: z.string().min(1).max(50).optional().meta({ description: 'Exact match.' }),
+    type: TransactionType.optional(),
+    fromDate: IsoDate.optional().meta({ description: 'Transaction date on or after.' }),
+    toDate: IsoDate.optional().meta({ description: 'Transaction date on or before.' }),
+    ...Page.shape,
+  })
+  .refine((q) => !q.fromDate || !q.toDate || q.fromDate <= q.toDate, {
+    message: 'must not be before fromDate',
+    path: ['toDate'],
+  });
+
+export const listTransactionsRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/transactions',
+  operationId: 'listTransactions',
+  summary: 'Find transactions by customer, external reference, type and date',
+  description: 'AccountsIQ GetTransactionsBy / GetTransactionsByExternalReference, ordered by transaction id.',
+  tags: ['reports'],
+  auth: 'entity',
+  query: TransactionQuery,
+  success: {
+    status: 200,
+    description: 'A page of transaction summaries.',
+    schema: paged(
+      z.object({
+        transactionId: z.number().int(),
+        type: TransactionType,
+        number: z.number().int(),
+        customerCode: z.string().nullable().meta({ description: 'Null only for general journals (GJ).' }),
+        transactionDate: DateText,
+        dueDate: DateText.nullable(),
+        externalReference: z.string(),
+        currency: z.string(),
+        gross: Money,
+        outstanding: Money,
+        status: AllocationStatusSchema,
+      }),
+    ),
+  },
+  handler: async ({ db, query, entity }) => listTransactions(db, entity.id, query),
+});
