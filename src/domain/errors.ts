@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: [401, 'The token has expired; log in again.'],
   ADMIN_TOKEN_REQUIRED: [401, 'This endpoint needs the admin token (LEDGERLINK_ADMIN_TOKEN).'],
   ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
+  WEBHOOK_SIGNATURE_INVALID: [401, 'The webhook signature is missing, malformed or does not match the body and the secret.'],
+  WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, "The webhook signature's timestamp is more than 5 minutes from the server's clock."],
   // Concurrency and retries
   IDEMPOTENCY_KEY_REUSED: [409, 'This Idempotency-Key was used before with a different request.'],
   OUTDATED_RECORD: [409, 'The record changed since it was read (stale or missing rowVersion); read it again.'],
@@ -60,6 +62,8 @@ export const ERROR_CODES = {
   TRANSACTION_DOES_NOT_EXIST: [422, 'A referenced transaction does not exist in this entity.'],
   INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
   TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
+  DRAFT_IS_POSTED: [409, 'The draft invoice was posted; it can no longer change or be cancelled (credit the invoice).'],
+  DRAFT_IS_CANCELLED: [409, 'The draft invoice was cancelled; it can no longer change or be posted.'],
   // Allocation
   TRANSACTION_ALLOCATION_REFERENCE_IS_NULL: [422, 'An allocation needs a reference.'],
   TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO: [422, 'The allocation amount must be positive.'],

@@ -12,6 +12,7 @@ import { allocate, type AllocationResult } from '../../ledger/posting/allocation
 import { unallocate } from '../../ledger/posting/unallocate.ts';
 import { postPayAllocate, postPayAllocateBulk } from '../../ledger/posting/post-pay-allocate.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
+import { draftRoutes } from './drafts.ts';
 
 function posting(ctx: RouteContext<unknown, unknown, unknown>): PostingContext {
   return { db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor };
@@ -363,4 +364,5 @@ export const salesRoutes: AnyRoute[] = [
   postPayAllocateBulkRoute,
   allocateRoute,
   unallocateRoute,
+  ...draftRoutes,
 ];

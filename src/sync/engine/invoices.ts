@@ -7,6 +7,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { type LedgerProduct, mapInvoiceLines } from '../mapping.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
+import { createDrafts } from './drafts.ts';
 
 /** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
 export function canonicalGross(inv: CanonicalInvoice): bigint | null {
@@ -86,6 +87,8 @@ export async function syncInvoices(
   const p = ctx.pipeline;
   const db = ctx.db;
   const mapped = await mappedIds(db, p.id, 'invoice', invoices.map((i) => i.record.sourceId));
+  // Drafts (invoiceMode draft) count as booked in either mode: a mode switch never books twice.
+  const drafted = await mappedIds(db, p.id, 'draft', invoices.map((i) => i.record.sourceId));
   const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
   const ledgerProducts = await loadProducts(db, ctx.entity.id, products);
   const { rows: taxRows } = await db.query<{ code: string; rate: string }>(`SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`, [ctx.entity.id]);
@@ -112,6 +115,14 @@ export async function syncInvoices(
       out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', targetId: already.targetId, message: 'already posted' });
       if (wantsWriteBack && already.writtenBack === null) {
         await queueWriteBack(db, p.id, [{ kind: 'invoice', sourceId: inv.sourceId, payload: { transactionId: Number(already.targetId), externalReference: inv.externalReference } }]);
+      }
+      continue;
+    }
+    const draft = drafted.get(inv.sourceId);
+    if (draft) {
+      out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', targetId: `draft:${draft.targetId}`, message: 'already drafted' });
+      if (wantsWriteBack && draft.writtenBack === null) {
+        await queueWriteBack(db, p.id, [{ kind: 'invoice', sourceId: inv.sourceId, payload: { draftId: Number(draft.targetId) } }]);
       }
       continue;
     }
@@ -162,6 +173,12 @@ export async function syncInvoices(
     });
   }
   if (queries.length === 0) return;
+  if (p.options.invoiceMode === 'draft') {
+    // iXpole's draft mode: drafts instead of invoices, "D" + draft number written back (drafts.ts).
+    const candidates = queries.map((q) => ({ ...q.input, customerCode: q.customerCode, invoice: q.query.batchInvoice! }));
+    await createDrafts(ctx, candidates, wantsWriteBack, out);
+    return;
+  }
 
   await db.transaction(async (tx) => {
     const postingCtx = { db: tx, entity: ctx.entity, actor: ctx.actor };

@@ -3,6 +3,7 @@ import { ConnectorError, type WriteBackItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
 import type { SyncContext } from './context.ts';
 import { queueWriteBack } from './context.ts';
+import { describeDrafts, promotePostedDrafts } from './drafts.ts';
 
 /**
  * Finds invoices of this pipeline that are now fully paid in the ledger and not yet reported so,
@@ -34,7 +35,8 @@ interface OutboxRow {
   id: string;
   kind: WriteBackItem['kind'];
   source_id: string;
-  payload: { transactionId?: number; code?: string; paymentReference?: string };
+  /** An invoice item names a posted invoice (`transactionId`) or, in draft mode, a draft (`draftId`). */
+  payload: { transactionId?: number; draftId?: number; code?: string; paymentReference?: string };
   attempts: number;
 }
 
@@ -55,6 +57,8 @@ const WRITTEN_BACK: Record<WriteBackItem['kind'], string> = { invoice: 'invoice'
  */
 export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<number> {
   const source = ctx.source;
+  // Drafts posted since the last flush get their final write-back queued (see drafts.ts).
+  await promotePostedDrafts(ctx);
   if (!source.writeBack) return 0;
   const { rows } = await ctx.db.query<OutboxRow>(
     `SELECT id, kind, source_id, payload, attempts FROM outbox
@@ -66,9 +70,15 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
   for (let i = 0; i < rows.length; i += 100) {
     const group = rows.slice(i, i + 100);
     const docs = await describe(ctx.db, ctx.entity.id, group.map((r) => r.payload.transactionId).filter((x): x is number => typeof x === 'number'));
+    const draftRows = group.filter((r) => r.kind === 'invoice' && typeof r.payload.draftId === 'number');
+    const drafts = await describeDrafts(ctx.db, ctx.entity.id, draftRows.map((r) => r.payload.draftId!));
     const items: WriteBackItem[] = [];
     for (const r of group) {
-      if (r.kind === 'invoice') {
+      if (r.kind === 'invoice' && typeof r.payload.draftId === 'number') {
+        // "D" + draft number, no PDF: the source marks the instalment pending until the final one.
+        const d = drafts.get(r.payload.draftId);
+        if (d) items.push({ kind: 'invoice', sourceId: r.source_id, externalReference: d.externalReference, number: d.number, dueDate: d.dueDate });
+      } else if (r.kind === 'invoice') {
         const d = docs.get(r.payload.transactionId!);
         if (!d) continue;
         const pdf = wantPdf ? (await ctx.pdf!(ctx.entity, r.payload.transactionId!)).toString('base64') : undefined;
@@ -82,9 +92,20 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
     try {
       await source.writeBack(items);
       await ctx.db.transaction(async (tx) => {
-        await tx.query(`UPDATE outbox SET status = 'done', done_at = now(), attempts = attempts + 1 WHERE id = ANY($1::bigint[])`, [group.map((r) => r.id)]);
+        // A draft item made final meanwhile (promotePostedDrafts) stays pending: the final is still to send.
+        await tx.query(
+          `UPDATE outbox SET status = 'done', done_at = now(), attempts = attempts + 1
+            WHERE id = ANY($1::bigint[]) AND (NOT id = ANY($2::bigint[]) OR payload ? 'draftId')`,
+          [group.map((r) => r.id), draftRows.map((r) => r.id)],
+        );
+        if (draftRows.length) {
+          await tx.query(`UPDATE sync_map SET written_back = 'draft', updated_at = now() WHERE pipeline_id = $1 AND kind = 'draft' AND source_id = ANY($2::text[])`, [
+            ctx.pipeline.id,
+            draftRows.map((r) => r.source_id),
+          ]);
+        }
         for (const kind of Object.keys(WRITTEN_BACK) as WriteBackItem['kind'][]) {
-          const ids = group.filter((r) => r.kind === kind).map((r) => r.source_id);
+          const ids = group.filter((r) => r.kind === kind && !draftRows.includes(r)).map((r) => r.source_id);
           if (ids.length === 0) continue;
           const mapKind = kind === 'customer-code' ? 'customer' : 'invoice';
           await tx.query(`UPDATE sync_map SET written_back = $4, updated_at = now() WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[])`, [
@@ -105,8 +126,9 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
         const giveUp = !retryable || attempts >= 10;
         const delaySeconds = Math.min(3600, 2 ** attempts);
         await tx.query(
-          `UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = $3, next_attempt_at = now() + make_interval(secs => $4) WHERE id = ANY($1::bigint[])`,
-          [group.map((r) => r.id), message.slice(0, 1000), giveUp ? 'failed' : 'pending', delaySeconds],
+          `UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = $3, next_attempt_at = now() + make_interval(secs => $4)
+            WHERE id = ANY($1::bigint[]) AND (NOT id = ANY($5::bigint[]) OR payload ? 'draftId')`,
+          [group.map((r) => r.id), message.slice(0, 1000), giveUp ? 'failed' : 'pending', delaySeconds, draftRows.map((r) => r.id)],
         );
         if (giveUp) {
           await parkRecords(

@@ -1,0 +1,74 @@
+import { inflateSync } from 'node:zlib';
+
+// WinAnsiEncoding bytes 0x80–0x9F that are not Latin-1 (enough for what the invoices print).
+const WIN_ANSI_HIGH: Record<number, string> = {
+  0x80: '€',
+  0x85: '…',
+  0x91: '‘',
+  0x92: '’',
+  0x93: '“',
+  0x94: '”',
+  0x96: '–',
+  0x97: '—',
+};
+
+function decodeHex(hex: string): string {
+  let out = '';
+  for (let i = 0; i + 1 < hex.length; i += 2) {
+    const b = parseInt(hex.slice(i, i + 2), 16);
+    out += WIN_ANSI_HIGH[b] ?? String.fromCharCode(b);
+  }
+  return out;
+}
+
+export interface PdfText {
+  /** One entry per text object (pdfkit writes one per line of text), in drawing order, per page. */
+  pages: string[][];
+  /** Every line of every page. */
+  lines: string[];
+  text: string;
+}
+
+/**
+ * A small text extractor for the PDFs pdfkit writes with its built-in fonts: inflate each content
+ * stream, then read the hex strings of the TJ operators between BT and ET. Enough to assert on
+ * what an invoice says, not a general PDF parser.
+ */
+export function extractPdfText(pdf: Buffer): PdfText {
+  const src = pdf.toString('latin1');
+  const pages: string[][] = [];
+  // A content stream's dictionary has no nested dictionary.
+  const streamRe = /<<((?:(?!<<)[^])*?)>>\s*stream\r?\n/g;
+  let m: RegExpExecArray | null;
+  while ((m = streamRe.exec(src))) {
+    const dict = m[1]!;
+    const length = /\/Length (\d+)/.exec(dict);
+    if (!length) continue;
+    const start = m.index + m[0].length;
+    const raw = pdf.subarray(start, start + Number(length[1]));
+    const content = (/\/Filter \/FlateDecode/.test(dict) ? inflateSync(raw) : raw).toString('latin1');
+    if (!/\bBT\b/.test(content)) continue;
+    const lines: string[] = [];
+    for (const block of content.split(/\bBT\b/).slice(1)) {
+      const body = block.split(/\bET\b/)[0]!;
+      const parts = [...body.matchAll(/\[([^\]]*)\]\s*TJ/g)].flatMap((tj) =>
+        [...tj[1]!.matchAll(/<([0-9a-fA-F]*)>/g)].map((h) => decodeHex(h[1]!)),
+      );
+      if (parts.length) lines.push(parts.join(''));
+    }
+    pages.push(lines);
+  }
+  const lines = pages.flat();
+  return { pages, lines, text: lines.join('\n') };
+}
+
+/** Asserts helper: whether `expected` appear in `lines` in this order (not necessarily adjacent). */
+export function inOrder(lines: string[], expected: string[]): boolean {
+  let at = 0;
+  for (const e of expected) {
+    const i = lines.indexOf(e, at);
+    if (i < 0) return false;
+    at = i + 1;
+  }
+  return true;
+}
