@@ -1,6 +1,8 @@
 import { Command } from 'commander';
 import { registerServe } from './serve.ts';
 import { registerEntity } from './entity.ts';
+import { registerWorker } from './worker.ts';
+import { registerExceptions, registerSync } from './sync.ts';
 
 const program = new Command();
 program
@@ -8,6 +10,9 @@ program
   .description('Sales data into accounting, exactly once: an embedded receivables ledger and a sync engine.')
   .version('0.1.0');
 registerServe(program);
+registerWorker(program);
+registerSync(program);
+registerExceptions(program);
 registerEntity(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -1,4 +1,6 @@
 import { PGlite, types } from '@electric-sql/pglite';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   type Database,
   type QueryResult,
@@ -82,8 +84,61 @@ class PgliteDatabase extends PgliteScope implements Database {
   }
 }
 
+/** Raised when another live process already has the PGlite folder open. */
+export class DataDirInUseError extends Error {
+  constructor(dir: string, pid: number) {
+    super(
+      `Another ledgerlink process (pid ${pid}) is using ${dir}. Embedded PostgreSQL allows one process per folder: ` +
+        'stop it, use its HTTP API (e.g. POST /v1/pipelines/NAME/runs), or run on a PostgreSQL server (DATABASE_URL) to share it.',
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** One process per folder: two PGlite instances writing one folder would corrupt it. */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, '.ledgerlink.pid');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      return () => rmSync(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number(readFileSync(file, 'utf8').trim());
+      if (pid && pid !== process.pid && alive(pid)) throw new DataDirInUseError(dir, pid);
+      rmSync(file, { force: true }); // left by a process that is gone
+    }
+  }
+  throw new Error(`Could not lock ${dir}`);
+}
+
 /** Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. */
 export async function openPglite(dataDir: string): Promise<Database> {
-  const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, { parsers: TEXT_PARSERS });
-  return new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`);
+  const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
+  try {
+    const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, { parsers: TEXT_PARSERS });
+    const db = new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`);
+    const close = db.close.bind(db);
+    return Object.assign(db, {
+      close: async () => {
+        try {
+          await close();
+        } finally {
+          unlock();
+        }
+      },
+    });
+  } catch (err) {
+    unlock();
+    throw err;
+  }
 }

@@ -73,12 +73,16 @@ export class SyncService {
 
   /** Executes a run in this process, retrying a busy pipeline or a retryable source failure a few times. */
   async runNow(runId: string): Promise<void> {
+    const started = Date.now();
     for (let attempt = 1; ; attempt++) {
       try {
         await executeRun(this.engine, runId);
         return;
       } catch (err) {
-        if (attempt >= 5) {
+        // A busy pipeline is worth waiting for (another run of it may take minutes); a failing
+        // source is retried a few times with backoff.
+        const busy = err instanceof PipelineBusyError;
+        if (busy ? Date.now() - started > 30 * 60_000 : attempt >= 5) {
           await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`, [
             runId,
             err instanceof Error ? err.message : String(err),
@@ -129,11 +133,16 @@ export class SyncService {
   /** Sends pending write-back of every pipeline (called on a timer by workers). */
   async flushAllWriteBack(): Promise<void> {
     for (const p of await listPipelines(this.db, this.box)) {
-      const entity = await findEntityById(this.db, p.entityId);
-      if (!entity) continue;
-      const source = createSource(p, { db: this.db, log: this.log, params: {}, runId: null });
-      if (!source.writeBack) continue;
-      await flushWriteBack(syncContext(this.engine, p, entity, source, null));
+      try {
+        const entity = await findEntityById(this.db, p.entityId);
+        if (!entity) continue;
+        const source = createSource(p, { db: this.db, log: this.log, params: {}, runId: null });
+        if (!source.writeBack) continue;
+        await flushWriteBack(syncContext(this.engine, p, entity, source, null));
+      } catch (err) {
+        // One misconfigured pipeline must not hold up the others' write-back.
+        this.log.warn({ err, pipeline: p.name }, 'write-back flush failed');
+      }
     }
   }
 

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
 import { Code, Currency, Rate } from '../schemas.ts';
-import { createEntity } from '../../ledger/entities.ts';
+import { createEntity, findEntityByCode, issueKeys } from '../../ledger/entities.ts';
+import { DomainError } from '../../domain/errors.ts';
 
 const EntityAddress = z.strictObject({
   street: z.string().max(200).optional(),
@@ -44,6 +45,31 @@ export const createEntityRoute = defineRoute({
       objectId: entity.code,
       after: { code: entity.code, name: entity.name, baseCurrency: entity.baseCurrency },
     });
+    return { entityId: entity.id, code: entity.code, partnerKey: keys.partnerKey, userKey: keys.userKey };
+  },
+});
+
+export const issueKeysRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/admin/entities/{code}/keys',
+  operationId: 'issueEntityKeys',
+  summary: 'Issue a fresh key pair for an entity',
+  description: 'Earlier key pairs stay valid until revoked. The keys are shown once; only hashes are stored.',
+  tags: ['admin'],
+  auth: 'admin',
+  params: z.object({ code: Code }),
+  body: z.strictObject({ label: z.string().max(100).optional() }).optional(),
+  success: {
+    status: 201,
+    description: 'The new key pair.',
+    schema: z.object({ entityId: z.string(), code: z.string(), partnerKey: z.string(), userKey: z.string() }),
+  },
+  errors: ['ENTITY_DOES_NOT_EXIST'],
+  handler: async ({ db, params, body, audit }) => {
+    const entity = await findEntityByCode(db, params.code);
+    if (!entity) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${params.code}`, [{ field: 'params.code', message: 'unknown entity' }]);
+    const keys = await issueKeys(db, entity.id, body?.label ?? null);
+    await audit({ entityId: entity.id, action: 'entity.keys-issued', objectType: 'credential', objectId: keys.credentialId });
     return { entityId: entity.id, code: entity.code, partnerKey: keys.partnerKey, userKey: keys.userKey };
   },
 });

@@ -1,6 +1,6 @@
 import type { AnyRoute } from '../route.ts';
 import { getHealth } from './health.ts';
-import { createEntityRoute } from './admin-entities.ts';
+import { createEntityRoute, issueKeysRoute } from './admin-entities.ts';
 import { loginRoute } from './auth.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
@@ -11,8 +11,10 @@ import { syncRoutes } from './sync.ts';
 export const allRoutes: AnyRoute[] = [
   getHealth,
   createEntityRoute,
+  issueKeysRoute,
   loginRoute,
   ...setupRoutes,
   ...salesRoutes,
   ...reportRoutes,
+  ...syncRoutes,
 ];

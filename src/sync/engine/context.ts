@@ -79,7 +79,10 @@ export async function saveMapping(
   );
 }
 
-/** Queues write-back items; an item already queued and not yet sent is left as is. */
+/**
+ * Queues write-back items. One already queued or sent is left as is; one that failed for good is
+ * queued again, since the source asking again means it still needs it.
+ */
 export async function queueWriteBack(
   db: import('../../db/database.ts').Queryable,
   pipelineId: string,
@@ -89,7 +92,9 @@ export async function queueWriteBack(
   await db.query(
     `INSERT INTO outbox (pipeline_id, kind, source_id, payload)
      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::jsonb[])
-     ON CONFLICT (pipeline_id, kind, source_id) DO NOTHING`,
+     ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE
+       SET status = 'pending', attempts = 0, next_attempt_at = now(), payload = EXCLUDED.payload, last_error = NULL
+       WHERE outbox.status = 'failed'`,
     [pipelineId, items.map((i) => i.kind), items.map((i) => i.sourceId), items.map((i) => JSON.stringify(i.payload))],
   );
 }

@@ -11,6 +11,7 @@ import { addCounts, getRun, setRunStatus } from '../runs.ts';
 import type { PdfRenderer, SyncContext } from './context.ts';
 import { processPage } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
+import { dailySummarySource } from '../daily-summary.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -79,14 +80,17 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
   const log = deps.log.child({ pipeline: pipeline.name, runId });
   try {
     await setRunStatus(db, runId, 'running');
-    const source = deps.sourceFor?.(pipeline, run.params) ?? createSource(pipeline, { db, log, params: run.params, runId });
+    const sourceDeps = { db, log, params: run.params, runId };
+    // A daily-summary run reads the sales the pipeline recorded, whatever its source type.
+    const source = deps.sourceFor?.(pipeline, run.params) ?? (run.trigger === 'daily-summary' ? dailySummarySource(pipeline, sourceDeps) : createSource(pipeline, sourceDeps));
     const ctx = syncContext(deps, pipeline, entity, source, runId);
     for await (const page of source.pages({ log }, run.cursor)) {
       const out = await processPage(ctx, page.items);
       await addCounts(db, runId, out.counts, page.cursor ?? null);
       const written = await flushWriteBack(ctx);
       if (written) await addCounts(db, runId, { writtenBack: written });
-      await takeLease(db, pipeline.id, runId);
+      // A page slower than the lease lets another worker take the pipeline: stop rather than run twice.
+      if (!(await takeLease(db, pipeline.id, runId))) throw new PipelineBusyError(pipeline.name);
       deps.onPage?.(runId, out.counts);
     }
     await queuePaidInvoices(ctx);
@@ -97,6 +101,10 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
     log.info({ counts: after?.counts }, 'run finished');
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof PipelineBusyError) {
+      await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);
+      throw err;
+    }
     if (err instanceof ConnectorError && err.retryable) {
       log.warn({ err: message }, 'run interrupted by a retryable source failure; the queue will retry it');
       await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);

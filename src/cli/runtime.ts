@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import type { Database } from '../db/database.ts';
+import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
+import { createLogger } from '../logger.ts';
+import { SecretBox } from '../sync/secrets.ts';
+import { SyncService } from '../sync/service.ts';
+import { JobQueue } from '../sync/queue.ts';
+import { applyConfig, loadConfigFile } from '../sync/config.ts';
+import type { PdfRenderer } from '../sync/engine/context.ts';
+
+export interface Runtime {
+  db: Database;
+  box: SecretBox;
+  log: Logger;
+  sync: SyncService;
+  configPath: string | null;
+  close(): Promise<void>;
+}
+
+async function pdfRenderer(db: Database): Promise<PdfRenderer | undefined> {
+  try {
+    const mod = (await import('../ledger/pdf.ts')) as { ledgerPdfRenderer?: (db: Database) => PdfRenderer };
+    return mod.ledgerPdfRenderer?.(db);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Opens what every command works with: the database (migrated), the secret box, the sync service
+ * (with the durable queue when `queue`), after applying the config file (entities created when
+ * missing, pipelines saved).
+ */
+export async function openRuntime(opts: { queue: boolean; config?: string | undefined; log?: Logger }): Promise<Runtime> {
+  const log = opts.log ?? createLogger();
+  const db = await openDatabase(databaseConfigFromEnv());
+  try {
+    const box = SecretBox.fromEnv();
+    const loaded = await loadConfigFile(opts.config);
+    if (loaded) {
+      const applied = await applyConfig(db, box, loaded.config);
+      log.info({ config: loaded.path, entitiesCreated: applied.entitiesCreated, pipelines: applied.pipelines }, 'configuration applied');
+    }
+    const queue = opts.queue ? await JobQueue.start(db, log) : null;
+    const sync = new SyncService({ db, box, log, queue, pdf: await pdfRenderer(db) });
+    return {
+      db,
+      box,
+      log,
+      sync,
+      configPath: loaded?.path ?? null,
+      close: async () => {
+        await sync.stop();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
