@@ -52,7 +52,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
                 )
                 .join('')}</table>`
             : '';
-          const body = op.requestBody?.content['application/json'];
+          const body = op.requestBody?.content['application/json'] ?? op.requestBody?.content['multipart/form-data'];
           const bodyHtml = body
             ? `<h4>Request body</h4>${body.example !== undefined ? `<pre>${esc(JSON.stringify(body.example, null, 2))}</pre>` : ''}${schemaBlock(body.schema)}`
             : '';

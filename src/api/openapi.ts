@@ -84,6 +84,9 @@ export function buildOpenApi(routes: AnyRoute[]) {
         },
       };
     }
+    if (r.multipart) {
+      op.requestBody = { required: true, content: { 'multipart/form-data': { schema: toSchema(r.multipart.fields) } } };
+    }
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;
   }
   return {

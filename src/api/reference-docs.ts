@@ -42,7 +42,7 @@ export function renderApiReference(routes: AnyRoute[]): string {
   for (const [tag, list] of byTag) {
     out.push(`## ${tag}`, '');
     for (const r of list) {
-      const op = (doc.paths[r.path] as Record<string, { parameters: { name: string; in: string; required: boolean; description?: string }[]; requestBody?: { content: { 'application/json': { schema: Schema } } } }>)[r.method.toLowerCase()]!;
+      const op = (doc.paths[r.path] as Record<string, { parameters: { name: string; in: string; required: boolean; description?: string }[]; requestBody?: { content: Record<string, { schema: Schema } | undefined> } }>)[r.method.toLowerCase()]!;
       out.push(`### \`${r.method} ${r.path}\``, '', `${r.summary}.${r.description ? ' ' + r.description : ''}`, '');
       out.push(`Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`, '');
       const params = op.parameters.filter((p) => p.in !== 'header');
@@ -51,7 +51,8 @@ export function renderApiReference(routes: AnyRoute[]): string {
         for (const p of params) out.push(`| \`${p.name}\` | ${p.in} | ${p.required ? 'yes' : ''} | ${p.description ?? ''} |`);
         out.push('');
       }
-      const body = op.requestBody?.content['application/json'].schema;
+      const content = op.requestBody?.content;
+      const body = (content?.['application/json'] ?? content?.['multipart/form-data'])?.schema;
       const rows = fieldTable(body);
       if (rows.length) out.push('| body field | type | required | description |', '|---|---|---|---|', ...rows, '');
       if (r.example !== undefined) out.push('Example request body:', '', '```json', JSON.stringify(r.example, null, 2), '```', '');

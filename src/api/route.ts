@@ -18,6 +18,8 @@ export interface RouteContext<P, Q, B> {
   params: P;
   query: Q;
   body: B;
+  /** The body's exact bytes, on routes declared with `rawBody` (a signature is computed over them). */
+  rawBody?: Buffer;
   /** The transaction for writes; the database for reads. */
   db: Queryable;
   principal: Principal;
@@ -46,12 +48,22 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
   params?: PS;
   query?: QS;
   body?: BS;
+  /**
+   * The handler gets the body as its exact bytes (`ctx.rawBody`) and validates it itself, for
+   * instance after checking a signature over those bytes; `body` then only documents it.
+   */
+  rawBody?: boolean;
   /** Writes run in one transaction with the idempotency record and the audit entries. Default: not GET. */
   write?: boolean;
   success: { status: number; schema?: z.ZodType; description: string; contentType?: string };
   errors?: ErrorCode[];
   /** A request body shown in the API reference. */
   example?: unknown;
+  /**
+   * The route takes `multipart/form-data` (a file upload) instead of JSON; the handler reads the
+   * parts from `ctx.request`. `fields` describes the form for the API reference.
+   */
+  multipart?: { fields: z.ZodType };
   handler: (ctx: RouteContext<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
 }
 

@@ -1,4 +1,5 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import multipart from '@fastify/multipart';
 import { randomUUID, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
@@ -87,12 +88,18 @@ async function runRoute(
   const log = request.log as unknown as Logger;
   const params = parseWith(route.params, request.params, 'params');
   const query = parseWith(route.query, request.query, 'query');
-  if (route.body && (request.body === undefined || request.body === null)) {
+  const rawBody = route.rawBody ? (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)) : undefined;
+  if (
+    route.body &&
+    !rawBody &&
+    (request.body === undefined || request.body === null) &&
+    !route.body.safeParse(undefined).success
+  ) {
     throw new DomainError('VALIDATION_ERROR', 'body: a JSON body is required', [
       { field: 'body', message: 'required' },
     ]);
   }
-  const body = parseWith(route.body, request.body, 'body');
+  const body = rawBody ? undefined : parseWith(route.body, request.body, 'body');
   const write = route.write ?? route.method !== 'GET';
 
   const execute = async (conn: Queryable): Promise<Outcome> => {
@@ -104,6 +111,7 @@ async function runRoute(
       params,
       query,
       body,
+      ...(rawBody ? { rawBody } : {}),
       db: conn,
       principal,
       get entity() {
@@ -237,7 +245,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
 
   const routes = [...allRoutes, ...(options.routes ?? [])];
   for (const route of routes) {
-    app.route({
+    const routeOptions: RouteOptions = {
       method: route.method,
       url: toFastifyPath(route.path),
       handler: async (request, reply) => {
@@ -250,7 +258,26 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
         if (outcome.body === undefined || outcome.status === 204) return reply.status(outcome.status).send();
         return reply.status(outcome.status).type('application/json; charset=utf-8').send(JSON.stringify(outcome.body));
       },
-    });
+    };
+    if (route.multipart) {
+      // Uploads parse multipart/form-data in a scope of their own; every other route still answers 415 to it.
+      void app.register(async (scope) => {
+        await scope.register(multipart, { limits: { fileSize: options.config.bodyLimitBytes, files: 1, fields: 20 } });
+        scope.route(routeOptions);
+      });
+      continue;
+    }
+    if (!route.rawBody) app.route(routeOptions);
+    else {
+      // A signed body must reach the handler as the bytes that were signed: such a route gets a
+      // parser of its own that keeps the Buffer, in its own plugin scope so that every other
+      // route keeps the exact JSON parser above.
+      void app.register(async (scope) => {
+        scope.removeAllContentTypeParsers();
+        scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+        scope.route(routeOptions);
+      });
+    }
   }
 
   const openapi = buildOpenApi(routes);

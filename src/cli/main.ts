@@ -3,6 +3,8 @@ import { registerServe } from './serve.ts';
 import { registerEntity } from './entity.ts';
 import { registerWorker } from './worker.ts';
 import { registerExceptions, registerSync } from './sync.ts';
+import { registerImport } from './import.ts';
+import { registerReconcile } from './reconcile.ts';
 
 const program = new Command();
 program
@@ -13,6 +15,8 @@ registerServe(program);
 registerWorker(program);
 registerSync(program);
 registerExceptions(program);
+registerImport(program);
+registerReconcile(program);
 registerEntity(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -17,8 +17,8 @@ export const ERROR_CODES = {
   TOKEN_EXPIRED: [401, 'The token has expired; log in again.'],
   ADMIN_TOKEN_REQUIRED: [401, 'This endpoint needs the admin token (LEDGERLINK_ADMIN_TOKEN).'],
   ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
-  WEBHOOK_SIGNATURE_INVALID: [401, 'The webhook signature is missing, malformed or does not match the body and the secret.'],
-  WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, "The webhook signature's timestamp is more than 5 minutes from the server's clock."],
+  WEBHOOK_SIGNATURE_INVALID: [401, 'The webhook signature is missing, malformed, or does not match the body.'],
+  WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, 'The webhook signature is dated more than 5 minutes from the server clock.'],
   // Concurrency and retries
   IDEMPOTENCY_KEY_REUSED: [409, 'This Idempotency-Key was used before with a different request.'],
   OUTDATED_RECORD: [409, 'The record changed since it was read (stale or missing rowVersion); read it again.'],

@@ -3,6 +3,19 @@ import { pipelineRoutes } from './pipelines.ts';
 import { runRoutes } from './runs.ts';
 import { exceptionRoutes } from './exceptions.ts';
 import { auditRoutes } from './audit.ts';
+import { webhookRoutes } from './webhooks.ts';
+import { dailySummaryRoutes } from './daily-summary.ts';
+import { importRoutes } from './imports.ts';
+import { reconciliationRoutes } from './reconciliation.ts';
 
 /** The sync engine's endpoints. Connector routes (webhooks, imports) add themselves here. */
-export const syncRoutes: AnyRoute[] = [...pipelineRoutes, ...runRoutes, ...exceptionRoutes, ...auditRoutes];
+export const syncRoutes: AnyRoute[] = [
+  ...pipelineRoutes,
+  ...runRoutes,
+  ...exceptionRoutes,
+  ...auditRoutes,
+  ...importRoutes,
+  ...reconciliationRoutes,
+  ...webhookRoutes,
+  ...dailySummaryRoutes,
+];

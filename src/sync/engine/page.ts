@@ -6,6 +6,7 @@ import { PageOutcome, type SyncContext } from './context.ts';
 import { syncCustomers, syncProducts } from './customers.ts';
 import { syncInvoices } from './invoices.ts';
 import { syncPayments, syncRefunds } from './payments.ts';
+import { recordSales } from '../daily-summary.ts';
 
 /**
  * Processes one page of a source, in dependency order: customers, products, invoices, payments,
@@ -40,8 +41,11 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   const prod = await syncProducts(ctx, products, referencedProducts, out);
   const unavailable = new Map(c.missing);
   for (const [id, why] of prod.missing) unavailable.set(`product:${id}`, why);
-  await syncInvoices(ctx, invoices, c.codes, prod.codes, unavailable, out);
-  await syncPayments(ctx, payments, c.codes, unavailable, out);
+  // In daily-summary mode sales are recorded for the end-of-day summary instead of posted one by
+  // one (src/sync/daily-summary.ts); what is left to post are the summaries themselves.
+  const toPost = ctx.pipeline.mode === 'daily-summary' ? await recordSales(ctx, { invoices, payments }, c.codes, prod.codes, unavailable, out) : { invoices, payments };
+  await syncInvoices(ctx, toPost.invoices, c.codes, prod.codes, unavailable, out);
+  await syncPayments(ctx, toPost.payments, c.codes, unavailable, out);
   await syncRefunds(ctx, refunds, c.codes, out);
   await ctx.db.transaction(async (tx) => {
     await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);

@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { defineRoute, type AnyRoute } from '../route.ts';
+import { IsoDate } from '../schemas.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { requirePipeline } from '../../sync/pipelines.ts';
+import { reconcile, reconcileWindow } from '../../sync/reconcile.ts';
+import { scopeOf } from './sync-shared.ts';
+
+const Totals = z.object({ count: z.number(), total: z.string() });
+const Side = z.object({ invoices: Totals, payments: Totals });
+
+const ReconciliationView = z.object({
+  pipeline: z.string(),
+  from: z.string(),
+  to: z.string(),
+  summary: z.object({
+    matched: z.number(),
+    mismatched: z.number(),
+    sourceDocuments: z.number(),
+    ledgerDocuments: z.number(),
+  }),
+  days: z.array(
+    z.object({
+      date: z.string(),
+      customerCode: z.string().nullable(),
+      customerSourceId: z.string().nullable(),
+      currency: z.string(),
+      source: Side,
+      target: Side,
+      difference: Side.meta({ description: 'Ledger less source.' }),
+      matched: z.boolean(),
+    }),
+  ),
+  openBalances: z.array(
+    z.object({
+      customerCode: z.string(),
+      currency: z.string(),
+      source: z.string(),
+      target: z.string(),
+      difference: z.string(),
+      matched: z.boolean(),
+    }),
+  ),
+  mismatches: z.array(
+    z.object({
+      kind: z.enum([
+        'missing-in-ledger',
+        'not-from-source',
+        'amount-difference',
+        'date-difference',
+        'open-balance-difference',
+      ]),
+      reason: z.string(),
+      documentKind: z.enum(['invoice', 'payment']).nullable(),
+      sourceId: z.string().nullable(),
+      externalReference: z.string().nullable(),
+      customerCode: z.string().nullable(),
+      currency: z.string().nullable(),
+      date: z.string().nullable(),
+      sourceAmount: z.string().nullable(),
+      targetAmount: z.string().nullable(),
+      exceptionId: z.number().nullable(),
+      transactionId: z.number().nullable(),
+      message: z.string(),
+    }),
+  ),
+});
+
+const reconciliationRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/pipelines/{name}/reconciliation',
+  operationId: 'reconcilePipeline',
+  summary: 'Source against ledger: totals per day, customer and currency, open balances, and every mismatch',
+  description:
+    "Compares what the pipeline's source sent (documents dated from `from` to `to`, parked ones included) with the ledger: counts and totals of " +
+    "invoices and payments per day, customer and currency on each side (`difference` is ledger less source), each customer's open balance as at " +
+    '`to`, and a list of mismatches: `missing-in-ledger` (parked, with its exception id, or missing), `not-from-source` (in the ledger, not posted ' +
+    'by this pipeline), `amount-difference` (reason `rounding` when within one minor unit per line), `date-difference`, `open-balance-difference`. ' +
+    'Defaults: `to` today, `from` 30 days before.',
+  tags: ['reconciliation'],
+  auth: 'entityOrAdmin',
+  params: z.object({ name: z.string().min(1).max(63) }),
+  query: z.object({ from: IsoDate.optional(), to: IsoDate.optional() }),
+  success: {
+    status: 200,
+    description: "The reconciliation; amounts are decimal strings in each row's currency.",
+    schema: ReconciliationView,
+  },
+  errors: ['NOT_FOUND'],
+  handler: async (ctx) => {
+    const window = reconcileWindow(ctx.query.from, ctx.query.to);
+    if (!window)
+      throw new DomainError('VALIDATION_ERROR', 'query.from: must not be after to', [
+        { field: 'query.from', message: 'after to' },
+      ]);
+    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx));
+    return reconcile(ctx.db, pipeline, window.from, window.to);
+  },
+});
+
+export const reconciliationRoutes: AnyRoute[] = [reconciliationRoute];

@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { type Command, Option } from 'commander';
+import pino from 'pino';
+import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
+import { isDomainError } from '../domain/errors.ts';
+import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/csv/index.ts';
+import { importFile, type ImportResult } from '../sync/imports.ts';
+import { requirePipeline } from '../sync/pipelines.ts';
+import { SecretBox } from '../sync/secrets.ts';
+import { SyncService } from '../sync/service.ts';
+
+export interface ImportOptions {
+  pipeline: string;
+  kind?: ImportKind | undefined;
+  decimalComma?: boolean | undefined;
+  json?: boolean | undefined;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The per-row report and summary people read. */
+export function formatImport(r: ImportResult): string {
+  const lines = [
+    table([
+      ['line', 'kind', 'source id', 'outcome', 'message'],
+      ...r.rows.map((x) => [
+        String(x.line),
+        x.kind,
+        x.sourceId,
+        x.outcome,
+        (x.message ?? '') + (x.exceptionId ? ` [exception #${x.exceptionId}]` : ''),
+      ]),
+    ]),
+    '',
+    `${r.fileName} (${r.kind}, ${r.format}) into pipeline ${r.pipeline}: run ${r.runId} ${r.status}`,
+    `  created ${r.counts.created} · updated ${r.counts.updated} · skipped ${r.counts.skipped} · parked ${r.counts.parked}` +
+      ` · ${r.failedRows} row${r.failedRows === 1 ? '' : 's'} not booked`,
+  ];
+  if (r.alreadyImported && r.previousImport) {
+    lines.push(
+      `  this file was imported before (${r.previousImport.importedAt}, run ${r.previousImport.runId ?? '?'}): what was booked then was skipped`,
+    );
+  }
+  if (r.ignoredColumns.length) lines.push(`  columns not read: ${r.ignoredColumns.join(', ')}`);
+  if (r.failedRows)
+    lines.push(`  fix the rows and import the file again, or see: ledgerlink exceptions list --pipeline ${r.pipeline}`);
+  return lines.join('\n');
+}
+
+/**
+ * The `import` command's work: opens the database from the environment, imports the file into the
+ * pipeline and prints the report. Returns the exit code: 0 when every row was booked or skipped,
+ * 1 when rows failed or the file was refused.
+ */
+export async function runImport(file: string, opts: ImportOptions): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (err) {
+    console.error(`error: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+    return 1;
+  }
+  const db = await openDatabase(databaseConfigFromEnv());
+  try {
+    const box = SecretBox.fromEnv();
+    // Engine logs go to stderr so that --json output stays parseable.
+    const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+    const sync = new SyncService({ db, box, log });
+    const pipeline = await requirePipeline(db, box, opts.pipeline);
+    const result = await importFile(
+      sync,
+      pipeline,
+      { fileName: basename(file), bytes, kind: opts.kind, decimalComma: opts.decimalComma },
+      'cli',
+    );
+    console.log(opts.json ? JSON.stringify(result) : formatImport(result));
+    return result.failedRows > 0 || result.status === 'failed' ? 1 : 0;
+  } catch (err) {
+    if (!isDomainError(err)) throw err;
+    if (opts.json)
+      console.log(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }));
+    else console.error(`error: ${err.code}: ${err.message}`);
+    return 1;
+  } finally {
+    await db.close();
+  }
+}
+
+export function registerImport(program: Command): void {
+  program
+    .command('import <file>')
+    .description(
+      'Import a CSV or Excel (.xlsx) file of invoices, receipts, customers or a payout report into a pipeline, exactly once',
+    )
+    .requiredOption('--pipeline <name>', 'a pipeline whose source type is "file"')
+    .addOption(
+      new Option('--kind <kind>', 'the kind of file (default: told from the header row)').choices([...IMPORT_KINDS]),
+    )
+    .option('--decimal-comma', 'amounts are written with a decimal comma (12,50); "." is then refused')
+    .option('--json', 'print the result as JSON')
+    .addHelpText(
+      'after',
+      `
+Prints a line per row (created, updated, skipped, parked with the reason, or ignored) and a summary;
+exit code 1 when a row was not booked. Importing the same file again books nothing twice. Header
+names are matched case-insensitively; spaces and dashes count as "_". Dates are YYYY-MM-DD (Excel
+date cells too); amounts are decimals with "." (see --decimal-comma). Full reference: docs/imports.md.
+
+${IMPORT_KINDS.map((k) => `${k} (* required):\n${describeColumns(k).replace(/^/gm, '  ')}`).join('\n\n')}`,
+    )
+    .action(async (file: string, opts: ImportOptions) => {
+      process.exitCode = await runImport(file, opts);
+    });
+}

@@ -1,0 +1,128 @@
+import type { Command } from 'commander';
+import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
+import { isValidDate } from '../domain/dates.ts';
+import { isDomainError } from '../domain/errors.ts';
+import { requirePipeline } from '../sync/pipelines.ts';
+import { type Reconciliation, reconcile, reconcileWindow } from '../sync/reconcile.ts';
+import { SecretBox } from '../sync/secrets.ts';
+
+export interface ReconcileOptions {
+  from?: string | undefined;
+  to?: string | undefined;
+  json?: boolean | undefined;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+/** The report people read: days that differ, balances that differ, then every mismatch. */
+export function formatReconciliation(r: Reconciliation): string {
+  const out = [
+    `${r.pipeline} from ${r.from} to ${r.to}: ${r.summary.matched} documents match, ${r.summary.mismatched} mismatches`,
+  ];
+  const days = r.days.filter((d) => !d.matched);
+  out.push('', `days (${r.days.length}, ${days.length} differ; ledger less source):`);
+  if (days.length) {
+    out.push(
+      table([
+        ['date', 'customer', 'ccy', 'source inv', 'ledger inv', 'source pay', 'ledger pay', 'difference'],
+        ...days.map((d) => [
+          d.date,
+          d.customerCode ?? `(source ${d.customerSourceId ?? '?'})`,
+          d.currency,
+          `${d.source.invoices.count} / ${d.source.invoices.total}`,
+          `${d.target.invoices.count} / ${d.target.invoices.total}`,
+          `${d.source.payments.count} / ${d.source.payments.total}`,
+          `${d.target.payments.count} / ${d.target.payments.total}`,
+          `inv ${d.difference.invoices.total}, pay ${d.difference.payments.total}`,
+        ]),
+      ]).replace(/^/gm, '  '),
+    );
+  }
+  const balances = r.openBalances.filter((b) => !b.matched);
+  out.push('', `open balances at ${r.to} (${r.openBalances.length} customers, ${balances.length} differ):`);
+  if (balances.length) {
+    out.push(
+      table([
+        ['customer', 'ccy', 'source', 'ledger', 'difference'],
+        ...balances.map((b) => [b.customerCode, b.currency, b.source, b.target, b.difference]),
+      ]).replace(/^/gm, '  '),
+    );
+  }
+  out.push('', 'mismatches:');
+  if (r.mismatches.length === 0) out.push('  none');
+  for (const m of r.mismatches) {
+    const refs = [
+      m.exceptionId ? `exception #${m.exceptionId}` : null,
+      m.transactionId ? `transaction ${m.transactionId}` : null,
+    ]
+      .filter(Boolean)
+      .join(', ');
+    out.push(
+      `  ${m.kind} (${m.reason})${m.date ? ` ${m.date}` : ''}${m.customerCode ? ` ${m.customerCode}` : ''}: ${m.message}${refs ? ` [${refs}]` : ''}`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** The `reconcile` command's work; returns the exit code (1 when anything does not match). */
+export async function runReconcile(name: string, opts: ReconcileOptions): Promise<number> {
+  for (const [flag, v] of [
+    ['--from', opts.from],
+    ['--to', opts.to],
+  ] as const) {
+    if (v !== undefined && !isValidDate(v)) {
+      console.error(`error: ${flag} must be a date as YYYY-MM-DD`);
+      return 1;
+    }
+  }
+  const window = reconcileWindow(opts.from, opts.to);
+  if (!window) {
+    console.error('error: --from must not be after --to');
+    return 1;
+  }
+  const db = await openDatabase(databaseConfigFromEnv());
+  try {
+    const pipeline = await requirePipeline(db, SecretBox.fromEnv(), name);
+    const result = await reconcile(db, pipeline, window.from, window.to);
+    console.log(opts.json ? JSON.stringify(result) : formatReconciliation(result));
+    return result.mismatches.length ? 1 : 0;
+  } catch (err) {
+    if (!isDomainError(err)) throw err;
+    console.error(`error: ${err.code}: ${err.message}`);
+    return 1;
+  } finally {
+    await db.close();
+  }
+}
+
+export function registerReconcile(program: Command): void {
+  program
+    .command('reconcile <pipeline>')
+    .description(
+      "Compare a pipeline's source with the ledger: totals per day, customer and currency, open balances, every mismatch",
+    )
+    .option('--from <date>', 'first document date (default: 30 days before --to)')
+    .option('--to <date>', 'last document date, and the date of the open balances (default: today)')
+    .option('--json', 'print the reconciliation as JSON')
+    .addHelpText(
+      'after',
+      `
+Mismatches: missing-in-ledger (parked, with the exception to fix and retry; or never posted),
+not-from-source (in the ledger for the pipeline's customers but not posted by it), amount-difference
+(reason rounding when within one minor unit per line), date-difference, open-balance-difference.
+Exit code 0 when everything matches, 1 otherwise.`,
+    )
+    .action(async (name: string, opts: ReconcileOptions) => {
+      process.exitCode = await runReconcile(name, opts);
+    });
+}

@@ -1,0 +1,227 @@
+import { CanonicalPayment, CanonicalRefund } from '../../sync/canonical.ts';
+import type { SourceItem } from '../../sync/connector.ts';
+import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { CustomerCollector } from './invoices.ts';
+import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
+import type { Table } from './table.ts';
+import { RowReader } from './values.ts';
+
+/**
+ * Payment providers' payout reports. Each collected payment becomes a receipt (its gross amount)
+ * with the provider's fees booked to bank charges, so the bank sees the net payout; refunds,
+ * late failures and chargebacks become refunds of the payment.
+ */
+
+function push(
+  items: SourceItem[],
+  rows: ParsedRow[],
+  r: RowReader,
+  kind: 'payment' | 'refund',
+  sourceId: string,
+  candidate: unknown,
+  ctx: MapperContext,
+) {
+  if (r.problems.length === 0) {
+    const parsed = (kind === 'payment' ? CanonicalPayment : CanonicalRefund).safeParse(candidate);
+    if (parsed.success) {
+      items.push({ record: parsed.data, raw: { file: ctx.fileName, rows: [rawRow(r.row)] }, line: r.line });
+      rows.push({ line: r.line, kind, sourceId });
+      return;
+    }
+    const issue = parsed.error.issues[0];
+    r.problem(issue?.path.join('.') || kind, issue?.message ?? 'invalid');
+  }
+  items.push(invalidItem(kind, sourceId, r.problems, [r.row], ctx.fileName));
+  rows.push({ line: r.line, kind, sourceId, problems: r.problems });
+}
+
+function text(r: RowReader, columns: readonly string[], max: number, required = false): string | null {
+  const column = r.pick(columns);
+  if (!column) {
+    if (required) r.problem(columns[0]!, 'is required');
+    return null;
+  }
+  return r.text(column, { max });
+}
+
+function absText(amount: string): string {
+  return amount.replace(/^-/, '');
+}
+
+/** Fees in several columns, added up in minor units; their sign differs between exports and is ignored. */
+function fees(r: RowReader, columns: readonly string[], currency: string | null): string | null {
+  if (!currency) return null;
+  let total = 0n;
+  for (const c of columns) {
+    const v = r.amount(c, currency);
+    if (v === null) continue;
+    const minor = parseAmount(absText(v), currency);
+    if (typeof minor === 'bigint') total += minor;
+  }
+  return total > 0n ? formatAmount(total, currency) : null;
+}
+
+const GC_RECEIVED = new Set(['confirmed', 'paid_out']);
+
+/**
+ * GoCardless: the payout breakdown "transactions" export (customers.*, resources.*, gross_amount,
+ * gocardless_fees, app_fees, payouts.*, payments.id, refunds.id) and the Payments export (id,
+ * charge_date, amount, status, reference, transaction_fee, app_fee, links.customer, links.payout).
+ */
+export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
+  const items: SourceItem[] = [];
+  const rows: ParsedRow[] = [];
+  const customers = new CustomerCollector();
+  const isPaymentsExport = !table.headers.includes('resources.type');
+  for (const row of table.rows) {
+    const r = new RowReader(row, ctx.read);
+    const type = (r.cell('resources.type')?.text ?? 'payment').toLowerCase();
+    const status = (text(r, ['resources.status', 'status'], 50) ?? '').toLowerCase();
+    const paymentId = text(r, ['payments.id', 'payment_id', 'id'], 50, true);
+    if (type !== 'payment' && type !== 'refund') {
+      rows.push({
+        line: row.line,
+        kind: 'payment',
+        sourceId: paymentId ?? rowSourceId(ctx.fileName, row.line),
+        ignored: `resources.type "${type}" is neither a payment nor a refund`,
+      });
+      continue;
+    }
+    if (isPaymentsExport && status && !GC_RECEIVED.has(status)) {
+      rows.push({
+        line: row.line,
+        kind: 'payment',
+        sourceId: paymentId ?? rowSourceId(ctx.fileName, row.line),
+        ignored: `status "${status}": no money received`,
+      });
+      continue;
+    }
+    const customerSourceId = text(r, ['customer_id', 'customers.id', 'links.customer'], 100, true);
+    const currency = r.currency('currency', { required: true });
+    const amountColumn = r.pick(['gross_amount', 'amount']) ?? 'gross_amount';
+    const amount = r.amount(amountColumn, currency, { required: true, sign: 'nonZero' });
+    const dateColumn =
+      r.pick(['resources.charge_date', 'charge_date', 'payouts.arrival_date', 'payout_date']) ?? 'charge_date';
+    const date = r.date(dateColumn, { required: true });
+    const payout = text(r, ['payouts.id', 'links.payout', 'payout_id'], 50);
+    const said = text(r, ['resources.description', 'description'], 300);
+    const reference = r.cell(r.pick(['resources.reference', 'reference']) ?? '')?.text ?? null;
+    const name =
+      r.cell('customers.company_name')?.text ||
+      [r.cell('customers.given_name')?.text, r.cell('customers.family_name')?.text].filter(Boolean).join(' ') ||
+      null;
+    customers.add(r, customerSourceId, { name, email: r.cell('customers.email')?.text ?? null, currency });
+    const description = [`GoCardless ${paymentId ?? ''}`, payout ? `payout ${payout}` : null, said]
+      .filter(Boolean)
+      .join(', ')
+      .slice(0, 500);
+
+    if (type === 'refund' || (amount !== null && amount.startsWith('-'))) {
+      // A refund row carries its own id; a negative payment row (late failure, chargeback) is the payment reversed.
+      const refundId =
+        type === 'refund' ? text(r, ['refunds.id'], 50, true) : paymentId ? `${paymentId}-reversal`.slice(0, 50) : null;
+      const sourceId = refundId ?? rowSourceId(ctx.fileName, row.line);
+      push(
+        items,
+        rows,
+        r,
+        'refund',
+        sourceId,
+        {
+          kind: 'refund',
+          sourceId,
+          externalReference: refundId,
+          customerSourceId,
+          date,
+          amount: amount === null ? null : absText(amount),
+          currency,
+          paymentExternalReference: paymentId,
+          description,
+        },
+        ctx,
+      );
+      continue;
+    }
+    const sourceId = paymentId ?? rowSourceId(ctx.fileName, row.line);
+    push(
+      items,
+      rows,
+      r,
+      'payment',
+      sourceId,
+      {
+        kind: 'payment',
+        sourceId,
+        externalReference: paymentId,
+        customerSourceId,
+        date,
+        amount,
+        currency,
+        // The payment's reference is the merchant's own; when it is an invoice number the receipt is allocated to it.
+        invoiceExternalReference: reference && reference.length <= 50 ? reference : null,
+        fee: fees(r, ['gocardless_fees', 'transaction_fee', 'app_fees', 'app_fee', 'surcharge_fees'], currency),
+        method: 'gocardless',
+        description,
+      },
+      ctx,
+    );
+  }
+  return { items: [...customers.items(), ...items], rows };
+}
+
+const SD_UNSUCCESSFUL = /^(0|false|no|n|rejected|failed|unsuccessful|unpaid|returned|error)$/i;
+
+/**
+ * SmartDebit: the Successful Collection Report (Payer Reference, Account Name, Amount, Date of
+ * Payment, Customer ID, success) and the API's collection report fields (reference_number,
+ * account_name, amount, debit_date, customer_id, success, error_message). A payer is collected at
+ * most once per date, so payer and date make the receipt's stable reference.
+ */
+export function mapSmartDebit(table: Table, ctx: MapperContext): Mapped {
+  const items: SourceItem[] = [];
+  const rows: ParsedRow[] = [];
+  const customers = new CustomerCollector();
+  const read = { ...ctx, read: { ...ctx.read, dates: 'dmy' as const } };
+  for (const row of table.rows) {
+    const r = new RowReader(row, read.read);
+    const payer = text(r, ['payer_reference', 'reference_number', 'reference'], 36, true);
+    const dateColumn = r.pick(['date_of_payment', 'debit_date', 'collection_date', 'date']) ?? 'date_of_payment';
+    const date = r.date(dateColumn, { required: true });
+    const reference = payer && date ? `SD-${payer}-${date}` : null;
+    const sourceId = reference ?? rowSourceId(ctx.fileName, row.line);
+    const success = r.cell(r.pick(['success', 'status']) ?? '')?.text ?? '';
+    const error = r.cell('error_message')?.text ?? '';
+    if (SD_UNSUCCESSFUL.test(success) || error !== '') {
+      rows.push({
+        line: row.line,
+        kind: 'payment',
+        sourceId,
+        ignored: `collection unsuccessful${error ? `: ${error}` : ''}`,
+      });
+      continue;
+    }
+    const currency = r.currency('currency', { fallback: 'GBP' });
+    const customerSourceId = text(r, ['customer_id'], 100) ?? payer;
+    customers.add(r, customerSourceId, { name: text(r, ['account_name'], 200), currency });
+    push(
+      items,
+      rows,
+      r,
+      'payment',
+      sourceId,
+      {
+        kind: 'payment',
+        sourceId,
+        externalReference: reference,
+        customerSourceId,
+        date,
+        amount: r.amount('amount', currency, { required: true, sign: 'positive' }),
+        currency,
+        method: 'smartdebit',
+        description: `SmartDebit collection ${payer ?? ''}`,
+      },
+      read,
+    );
+  }
+  return { items: [...customers.items(), ...items], rows };
+}

@@ -1,0 +1,110 @@
+import { CanonicalCustomer, CanonicalPayment } from '../../sync/canonical.ts';
+import type { SourceItem } from '../../sync/connector.ts';
+import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
+import type { Table } from './table.ts';
+import { RowReader } from './values.ts';
+
+const VALID_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
+
+/**
+ * Keys a row by its own reference; a reference the file already used gets a line-suffixed id, so
+ * the repeat is refused on its own instead of being mistaken for the first.
+ */
+class Keys {
+  private readonly first = new Map<string, number>();
+  claim(r: RowReader, column: string, key: string | null, fileName: string): string {
+    if (key === null) return rowSourceId(fileName, r.line);
+    const earlier = this.first.get(key);
+    if (earlier === undefined) {
+      this.first.set(key, r.line);
+      return key;
+    }
+    r.problem(column, `"${key}" is already used on line ${earlier}`);
+    return rowSourceId(fileName, r.line, key);
+  }
+}
+
+function emit(
+  items: SourceItem[],
+  rows: ParsedRow[],
+  r: RowReader,
+  kind: 'payment' | 'customer',
+  sourceId: string,
+  candidate: unknown,
+  ctx: MapperContext,
+) {
+  if (r.problems.length === 0) {
+    const parsed = (kind === 'payment' ? CanonicalPayment : CanonicalCustomer).safeParse(candidate);
+    if (parsed.success) {
+      items.push({ record: parsed.data, raw: { file: ctx.fileName, rows: [rawRow(r.row)] }, line: r.line });
+      rows.push({ line: r.line, kind, sourceId });
+      return;
+    }
+    const issue = parsed.error.issues[0];
+    r.problem(issue?.path.join('.') || kind, issue?.message ?? 'invalid');
+  }
+  items.push(invalidItem(kind, sourceId, r.problems, [r.row], ctx.fileName));
+  rows.push({ line: r.line, kind, sourceId, problems: r.problems });
+}
+
+/** Receipts: one row per payment received, allocated to the invoice it names when that is open. */
+export function mapReceipts(table: Table, ctx: MapperContext): Mapped {
+  const items: SourceItem[] = [];
+  const rows: ParsedRow[] = [];
+  const keys = new Keys();
+  for (const row of table.rows) {
+    const r = new RowReader(row, ctx.read);
+    const ref = r.text('payment_reference', { required: true, max: 50 });
+    const sourceId = keys.claim(r, 'payment_reference', ref, ctx.fileName);
+    const currency = r.currency('currency', { required: true });
+    const fee = r.amount('fee', currency);
+    if (fee !== null && fee.startsWith('-')) r.problem('fee', `must not be negative (is ${fee})`);
+    const candidate = {
+      kind: 'payment',
+      sourceId,
+      externalReference: ref,
+      customerSourceId: r.text('customer_id', { required: true, max: 100 }),
+      date: r.date('date', { required: true }),
+      amount: r.amount('amount', currency, { required: true, sign: 'positive' }),
+      currency,
+      invoiceExternalReference: r.text('invoice_reference', { max: 50 }),
+      fee,
+      bankAccountCode: r.text('bank_account', { max: 50 }),
+      description: r.text('description', { max: 500 }) ?? '',
+    };
+    emit(items, rows, r, 'payment', sourceId, candidate, ctx);
+  }
+  return { items, rows };
+}
+
+/** Customers: one row each, created or updated in the ledger; an unchanged one is skipped. */
+export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
+  const items: SourceItem[] = [];
+  const rows: ParsedRow[] = [];
+  const keys = new Keys();
+  for (const row of table.rows) {
+    const r = new RowReader(row, ctx.read);
+    const id = r.text('customer_id', { required: true, max: 100 });
+    const sourceId = keys.claim(r, 'customer_id', id, ctx.fileName);
+    const code = r.text('code', { max: 50 })?.toUpperCase() ?? null;
+    if (code !== null && !VALID_CODE.test(code))
+      r.problem('code', `"${code}" may hold only A-Z, 0-9, _, . and - and must start with a letter or digit`);
+    const currency = r.currency('currency');
+    const candidate = {
+      kind: 'customer',
+      sourceId,
+      code,
+      name: r.text('name', { required: true, max: 200 }),
+      email: r.text('email', { max: 200 }),
+      phone: r.text('phone', { max: 50 }),
+      street: r.text('street', { max: 200 }),
+      postalCode: r.text('postal_code', { max: 20 }),
+      city: r.text('city', { max: 100 }),
+      country: r.text('country', { max: 100 }),
+      vatNumber: r.text('vat_number', { max: 50 }),
+      ...(currency ? { currency } : {}),
+    };
+    emit(items, rows, r, 'customer', sourceId, candidate, ctx);
+  }
+  return { items, rows };
+}

@@ -1,0 +1,186 @@
+import { isKnownCurrency } from '../../domain/currency.ts';
+import { isValidDate } from '../../domain/dates.ts';
+import { Dec, parseAmount } from '../../domain/money.ts';
+import type { Cell, TableRow } from './table.ts';
+
+/** What is wrong with one cell of one row. */
+export interface RowProblem {
+  line: number;
+  field: string;
+  message: string;
+}
+
+export interface ReadOptions {
+  /** Read `12,50` as 12.50 (and refuse `.` in amounts): European spreadsheets' CSV. */
+  decimalComma: boolean;
+  /** `dmy` also accepts DD/MM/YYYY, as UK payment providers write dates. */
+  dates: 'iso' | 'dmy';
+  date1904: boolean;
+}
+
+const DMY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
+const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}/;
+
+function excelSerialDate(serial: number, date1904: boolean): string | null {
+  // Serial dates count days from 1899-12-30 (25569 days before 1970-01-01), or from 1904-01-01.
+  const days = Math.floor(serial) - 25569 + (date1904 ? 1462 : 0);
+  if (serial < 1 || serial > 2958465) return null;
+  return new Date(days * 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Reads the cells of one row, collecting a problem per bad cell instead of stopping at the first,
+ * so the report names everything wrong with a row at once. Readers return null for a missing or
+ * bad value; `problems` says which.
+ */
+export class RowReader {
+  readonly problems: RowProblem[] = [];
+  constructor(
+    readonly row: TableRow,
+    private readonly opts: ReadOptions,
+  ) {}
+
+  get line(): number {
+    return this.row.line;
+  }
+
+  cell(column: string): Cell | undefined {
+    return this.row.cells.get(column);
+  }
+
+  has(column: string): boolean {
+    return this.row.cells.has(column);
+  }
+
+  /** The first of several names a column may go by (exports differ) that this row has a value in. */
+  pick(columns: readonly string[]): string | undefined {
+    return columns.find((c) => this.row.cells.has(c));
+  }
+
+  problem(field: string, message: string): void {
+    this.problems.push({ line: this.row.line, field, message });
+  }
+
+  private missing(column: string, required: boolean): null {
+    if (required) this.problem(column, 'is required');
+    return null;
+  }
+
+  text(column: string, o: { required?: boolean; max: number }): string | null {
+    const cell = this.cell(column);
+    if (!cell) return this.missing(column, o.required ?? false);
+    if (cell.text.length > o.max) {
+      this.problem(column, `must be at most ${o.max} characters (has ${cell.text.length})`);
+      return null;
+    }
+    return cell.text;
+  }
+
+  date(column: string, o: { required?: boolean } = {}): string | null {
+    const cell = this.cell(column);
+    if (!cell) return this.missing(column, o.required ?? false);
+    if (cell.date) return cell.date;
+    if (cell.serial !== undefined) {
+      const d = excelSerialDate(cell.serial, this.opts.date1904);
+      if (d) return d;
+    }
+    const t = cell.text;
+    if (isValidDate(t)) return t;
+    const dt = DATE_TIME.exec(t);
+    if (dt && isValidDate(dt[1]!)) return dt[1]!;
+    const dmy = this.opts.dates === 'dmy' ? DMY.exec(t) : null;
+    if (dmy) {
+      const iso = `${dmy[3]}-${dmy[2]!.padStart(2, '0')}-${dmy[1]!.padStart(2, '0')}`;
+      if (isValidDate(iso)) return iso;
+    }
+    this.problem(column, `"${t}" is not a date; write YYYY-MM-DD${this.opts.dates === 'dmy' ? ' or DD/MM/YYYY' : ''}`);
+    return null;
+  }
+
+  currency(column: string, o: { required?: boolean; fallback?: string | null } = {}): string | null {
+    const cell = this.cell(column);
+    if (!cell) return o.fallback ?? this.missing(column, o.required ?? false);
+    const code = cell.text.toUpperCase();
+    if (!isKnownCurrency(code)) {
+      this.problem(column, `"${cell.text}" is not an ISO 4217 currency code such as EUR`);
+      return null;
+    }
+    return code;
+  }
+
+  /**
+   * A decimal amount as text. `currency` (when known) limits its decimals; a comma decimal is
+   * refused with a hint unless the import was asked to read them, because `1,234` means a thousand
+   * in one country and one point two in the next, and guessing would book the wrong amount.
+   */
+  amount(
+    column: string,
+    currency: string | null,
+    o: { required?: boolean; sign?: 'positive' | 'nonZero' | 'any' } = {},
+  ): string | null {
+    const cell = this.cell(column);
+    if (!cell) return this.missing(column, o.required ?? false);
+    let t = cell.text.replace(/^\+/, '');
+    if (cell.serial === undefined) {
+      if (this.opts.decimalComma) {
+        if (t.includes('.')) {
+          this.problem(
+            column,
+            `"${cell.text}": with decimal commas, write amounts without "." (no thousands separators)`,
+          );
+          return null;
+        }
+        t = t.replace(',', '.');
+      } else if (/^-?\d+,\d+$/.test(t)) {
+        this.problem(
+          column,
+          `"${cell.text}" uses a decimal comma; write ${t.replace(',', '.')}, or import with the decimal-comma option`,
+        );
+        return null;
+      } else if (t.includes(',')) {
+        this.problem(column, `"${cell.text}": write amounts without thousands separators, such as 1234.50`);
+        return null;
+      }
+    }
+    if (!/^-?\d+(\.\d+)?$/.test(t) || t.length > 30) {
+      this.problem(column, `"${cell.text}" is not an amount; write a decimal number such as 120.50`);
+      return null;
+    }
+    if (currency) {
+      const minor = parseAmount(t, currency);
+      if (minor === 'TOO_MANY_DECIMALS') {
+        this.problem(column, `"${cell.text}" has more decimals than ${currency} allows`);
+        return null;
+      }
+      if (typeof minor === 'bigint') {
+        if (o.sign === 'positive' && minor <= 0n) {
+          this.problem(column, `must be more than zero (is ${t})`);
+          return null;
+        }
+        if (o.sign === 'nonZero' && minor === 0n) {
+          this.problem(column, 'must not be zero');
+          return null;
+        }
+      }
+    }
+    return t;
+  }
+
+  /** A VAT rate as a fraction ("0.21") or a percentage with its sign ("21%"). */
+  rate(column: string, o: { required?: boolean } = {}): string | null {
+    const cell = this.cell(column);
+    if (!cell) return this.missing(column, o.required ?? false);
+    const t = cell.text.replace(/\s/g, '');
+    const percent = /^(\d+(?:\.\d+)?)%$/.exec(t);
+    const value = percent ? new Dec(percent[1]!).div(100).toFixed() : t;
+    if (!/^\d+(\.\d{1,10})?$/.test(value)) {
+      this.problem(column, `"${cell.text}" is not a rate; write a fraction such as 0.21 or a percentage such as 21%`);
+      return null;
+    }
+    if (new Dec(value).gt(1)) {
+      this.problem(column, `"${cell.text}" is more than 100%; write 0.21 or 21% for twenty-one percent`);
+      return null;
+    }
+    return value;
+  }
+}

@@ -1,0 +1,306 @@
+import type { Queryable } from '../db/database.ts';
+import { isValidDate } from '../domain/dates.ts';
+import { parseAmount } from '../domain/money.ts';
+import { CanonicalRecord } from './canonical.ts';
+import { canonicalGross } from './engine/invoices.ts';
+
+/** The two document kinds reconciliation counts: invoices (SI) and payments (SR). */
+export type DocKind = 'invoice' | 'payment';
+export const LEDGER_TYPE: Record<DocKind, string> = { invoice: 'SI', payment: 'SR' };
+
+export interface ExceptionRef {
+  id: number;
+  status: 'open' | 'resolved';
+  reasonCode: string;
+  message: string;
+}
+
+/** A document as the source sent it: from `source_documents`, or from a parked record that never got there. */
+export interface SourceDoc {
+  kind: DocKind;
+  sourceId: string;
+  externalReference: string | null;
+  customerCode: string | null;
+  customerSourceId: string | null;
+  /** Null only for a record that could not even be read (a bad import row). */
+  date: string | null;
+  currency: string | null;
+  gross: bigint | null;
+  /** The ledger transaction it was posted as (itself, or through its daily summary). */
+  targetId: number | null;
+  /** The summary it was posted in, for point-of-sale sales summarised per day. */
+  summarizedIn: string | null;
+  /** Its exception, when it was parked and never posted. */
+  exception: ExceptionRef | null;
+  /** A point-of-sale sale, recorded to be posted in its day's summary. */
+  daily: boolean;
+}
+
+/** A sales invoice or receipt in the ledger. */
+export interface TargetDoc {
+  id: number;
+  kind: DocKind;
+  customerCode: string;
+  currency: string;
+  date: string;
+  gross: bigint;
+  externalReference: string;
+  /** Lines on the document: each may round its VAT by one minor unit differently from the source. */
+  items: number;
+}
+
+interface TxRow {
+  id: string;
+  type: string;
+  customer_code: string;
+  currency: string;
+  date: string;
+  gross: string;
+  external_reference: string;
+  items: string;
+}
+
+function toTarget(r: TxRow): TargetDoc {
+  return {
+    id: Number(r.id),
+    kind: r.type === 'SI' ? 'invoice' : 'payment',
+    customerCode: r.customer_code,
+    currency: r.currency,
+    date: r.date,
+    gross: BigInt(r.gross),
+    externalReference: r.external_reference,
+    items: Number(r.items),
+  };
+}
+
+const TX_COLUMNS = `t.id, t.type, t.customer_code, trim(t.currency) AS currency, t.transaction_date::text AS date, t.gross::text AS gross,
+  t.external_reference, (SELECT count(*) FROM transaction_items i WHERE i.transaction_id = t.id)::text AS items`;
+
+// A daily-summary pipeline records each sale and posts one summary per day; the summary's own
+// source_documents row would count the same money twice, so rows some sale names as its summary are left out.
+const NOT_A_SUMMARY = `sd.source_id NOT IN (SELECT s.summarized_in FROM source_documents s WHERE s.pipeline_id = $1 AND s.summarized_in IS NOT NULL)`;
+
+/** Source documents dated in [from, to], each with the ledger transaction it was posted as. */
+export async function loadSourceDocs(
+  db: Queryable,
+  pipelineId: string,
+  from: string,
+  to: string,
+): Promise<SourceDoc[]> {
+  const { rows } = await db.query<{
+    kind: DocKind;
+    source_id: string;
+    external_reference: string;
+    customer_source_id: string | null;
+    customer_code: string | null;
+    date: string;
+    currency: string;
+    gross: string;
+    summarized_in: string | null;
+    target_id: string | null;
+    daily: boolean;
+  }>(
+    `SELECT sd.kind, sd.source_id, sd.external_reference, sd.customer_source_id, sd.customer_code, sd.document_date::text AS date,
+            trim(sd.currency) AS currency, sd.gross::text AS gross, sd.summarized_in, coalesce(own.target_id, summ.target_id) AS target_id,
+            sd.payload ? 'daily' AS daily
+       FROM source_documents sd
+       LEFT JOIN sync_map own ON own.pipeline_id = sd.pipeline_id AND own.kind = sd.kind AND own.source_id = sd.source_id
+       LEFT JOIN sync_map summ ON summ.pipeline_id = sd.pipeline_id AND summ.kind = sd.kind AND summ.source_id = sd.summarized_in
+      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.document_date BETWEEN $2::date AND $3::date AND ${NOT_A_SUMMARY}
+      ORDER BY sd.document_date, sd.kind, sd.source_id`,
+    [pipelineId, from, to],
+  );
+  return rows.map((r) => ({
+    kind: r.kind,
+    sourceId: r.source_id,
+    externalReference: r.external_reference,
+    customerCode: r.customer_code,
+    customerSourceId: r.customer_source_id,
+    date: r.date,
+    currency: r.currency,
+    gross: BigInt(r.gross),
+    targetId: r.target_id !== null && /^\d+$/.test(r.target_id) ? Number(r.target_id) : null,
+    summarizedIn: r.summarized_in,
+    exception: null,
+    daily: r.daily,
+  }));
+}
+
+/**
+ * What a bad import row still tells (its cells as the file had them, see connectors/csv): its
+ * reference, customer and date when those cells are readable, so a refused row is reconciled on
+ * its own day instead of the day it was imported.
+ */
+function importedRow(
+  payload: unknown,
+): { reference: string | null; customer: string | null; date: string | null } | null {
+  const rows = (payload as { rows?: { cells?: Record<string, string> }[] } | null)?.rows;
+  const cells = Array.isArray(rows) ? rows[0]?.cells : undefined;
+  if (!cells || typeof cells !== 'object') return null;
+  const pick = (...names: string[]) =>
+    names.map((n) => cells[n]).find((v): v is string => typeof v === 'string' && v !== '') ?? null;
+  const date = pick('invoice_date', 'date');
+  return {
+    reference: pick('invoice_reference', 'payment_reference')?.slice(0, 50) ?? null,
+    customer: pick('customer_id'),
+    date: date && isValidDate(date) ? date : null,
+  };
+}
+
+/**
+ * Documents the source sent that were parked and never posted (still open, or closed by hand):
+ * they never reached `source_documents`, so they are read back from their exceptions. A record
+ * the exception holds gives date, customer and amount; a bad import row gives only its id and the
+ * day it was parked. Also returns the latest exception of every record, for the reasons.
+ */
+export async function loadUnpostedDocs(
+  db: Queryable,
+  pipelineId: string,
+): Promise<{ docs: SourceDoc[]; exceptions: Map<string, ExceptionRef> }> {
+  const { rows } = await db.query<{
+    id: string;
+    kind: DocKind;
+    source_id: string;
+    status: 'open' | 'resolved';
+    reason_code: string;
+    message: string;
+    payload: { record?: unknown } | null;
+    created: string;
+    posted: boolean;
+    summary: boolean;
+  }>(
+    `SELECT DISTINCT ON (x.kind, x.source_id) x.id, x.kind, x.source_id, x.status, x.reason_code, x.message, x.payload, x.created_at::date::text AS created,
+            EXISTS (SELECT 1 FROM sync_map m WHERE m.pipeline_id = x.pipeline_id AND m.kind = x.kind AND m.source_id = x.source_id)
+              OR EXISTS (SELECT 1 FROM source_documents d WHERE d.pipeline_id = x.pipeline_id AND d.kind = x.kind AND d.source_id = x.source_id) AS posted,
+            x.source_id IN (SELECT d.summarized_in FROM source_documents d WHERE d.pipeline_id = $1 AND d.summarized_in IS NOT NULL) AS summary
+       FROM exceptions x
+      WHERE x.pipeline_id = $1 AND x.kind IN ('invoice', 'payment')
+      ORDER BY x.kind, x.source_id, x.id DESC`,
+    [pipelineId],
+  );
+  const exceptions = new Map<string, ExceptionRef>();
+  const docs: SourceDoc[] = [];
+  const pending: { doc: SourceDoc; customerSourceId: string | null }[] = [];
+  for (const r of rows) {
+    const ref: ExceptionRef = { id: Number(r.id), status: r.status, reasonCode: r.reason_code, message: r.message };
+    exceptions.set(`${r.kind}\u0000${r.source_id}`, ref);
+    // Posted later, or a daily summary whose sales stand for it: not a missing document of its own.
+    if (r.posted || r.summary) continue;
+    const parsed = CanonicalRecord.safeParse(r.payload?.record);
+    const rec =
+      parsed.success && (parsed.data.kind === 'invoice' || parsed.data.kind === 'payment') ? parsed.data : null;
+    let gross: bigint | null = null;
+    if (rec?.kind === 'invoice') gross = canonicalGross(rec);
+    else if (rec?.kind === 'payment') {
+      const v = parseAmount(rec.amount, rec.currency);
+      gross = typeof v === 'bigint' ? v : null;
+    }
+    const row = rec ? null : importedRow(r.payload);
+    const doc: SourceDoc = {
+      kind: r.kind,
+      sourceId: r.source_id,
+      externalReference: rec?.externalReference ?? row?.reference ?? null,
+      customerCode: null,
+      customerSourceId: rec?.customerSourceId ?? row?.customer ?? null,
+      date: rec ? (rec.kind === 'invoice' ? rec.invoiceDate : rec.date) : (row?.date ?? r.created),
+      currency: rec?.currency ?? null,
+      gross,
+      targetId: null,
+      summarizedIn: null,
+      exception: ref,
+      daily: false,
+    };
+    docs.push(doc);
+    pending.push({ doc, customerSourceId: doc.customerSourceId });
+  }
+  const ids = [...new Set(pending.map((p) => p.customerSourceId).filter((x): x is string => x !== null))];
+  if (ids.length) {
+    const { rows: codes } = await db.query<{ source_id: string; target_id: string }>(
+      `SELECT source_id, target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'customer' AND source_id = ANY($2::text[])`,
+      [pipelineId, ids],
+    );
+    const byId = new Map(codes.map((c) => [c.source_id, c.target_id]));
+    for (const p of pending) p.doc.customerCode = p.customerSourceId ? (byId.get(p.customerSourceId) ?? null) : null;
+  }
+  return { docs, exceptions };
+}
+
+/** Ledger transactions by id (those the pipeline's documents were posted as). */
+export async function loadTransactions(
+  db: Queryable,
+  entityId: string,
+  ids: number[],
+): Promise<Map<number, TargetDoc>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<TxRow>(
+    `SELECT ${TX_COLUMNS} FROM transactions t WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
+    [entityId, [...new Set(ids)]],
+  );
+  return new Map(rows.map((r) => [Number(r.id), toTarget(r)]));
+}
+
+/**
+ * Sales invoices and receipts dated in [from, to] that no pipeline posted, of the pipeline's
+ * customers or carrying one of its references: typed in by hand, or imported some other way.
+ * Documents another pipeline posted are that pipeline's to reconcile.
+ */
+export async function loadUnlinkedTransactions(
+  db: Queryable,
+  pipelineId: string,
+  entityId: string,
+  from: string,
+  to: string,
+): Promise<TargetDoc[]> {
+  const { rows } = await db.query<TxRow>(
+    `WITH customers AS (
+       SELECT target_id AS code FROM sync_map WHERE pipeline_id = $1 AND kind = 'customer'
+       UNION SELECT customer_code FROM source_documents WHERE pipeline_id = $1 AND customer_code IS NOT NULL
+     ), linked AS (
+       SELECT target_id FROM sync_map WHERE kind IN ('invoice', 'payment', 'refund')
+     )
+     SELECT ${TX_COLUMNS}
+       FROM transactions t
+      WHERE t.entity_id = $2 AND t.type IN ('SI', 'SR') AND t.transaction_date BETWEEN $3::date AND $4::date
+        AND (t.customer_code IN (SELECT code FROM customers)
+             OR (t.external_reference <> '' AND t.external_reference IN (SELECT external_reference FROM source_documents WHERE pipeline_id = $1)))
+        AND t.id::text NOT IN (SELECT target_id FROM linked)
+      ORDER BY t.transaction_date, t.id`,
+    [pipelineId, entityId, from, to],
+  );
+  return rows.map(toTarget);
+}
+
+/**
+ * What the source says each customer owes as at `to`: its invoices less its payments, by
+ * customer and currency. Refunds the pipeline booked are added as booked (the source's own refund
+ * amounts are not recorded yet), so that refunding a payment does not read as a difference.
+ */
+export async function loadSourceBalances(
+  db: Queryable,
+  pipelineId: string,
+  to: string,
+): Promise<{ customerCode: string; currency: string; balance: bigint }[]> {
+  const { rows } = await db.query<{ customer_code: string; currency: string; balance: string }>(
+    `SELECT customer_code, currency, sum(amount)::text AS balance FROM (
+       SELECT sd.customer_code, trim(sd.currency) AS currency, CASE sd.kind WHEN 'invoice' THEN sd.gross ELSE -sd.gross END AS amount
+         FROM source_documents sd
+        WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.customer_code IS NOT NULL AND sd.document_date <= $2::date AND ${NOT_A_SUMMARY}
+       UNION ALL
+       SELECT t.customer_code, trim(t.currency), t.gross
+         FROM sync_map m JOIN transactions t ON t.id::text = m.target_id AND t.type = 'SD'
+        WHERE m.pipeline_id = $1 AND m.kind = 'refund' AND t.transaction_date <= $2::date
+     ) s GROUP BY customer_code, currency ORDER BY customer_code, currency`,
+    [pipelineId, to],
+  );
+  return rows.map((r) => ({ customerCode: r.customer_code, currency: r.currency, balance: BigInt(r.balance) }));
+}
+
+/** Every ledger customer code the pipeline has created or linked. */
+export async function loadPipelineCustomers(db: Queryable, pipelineId: string): Promise<string[]> {
+  const { rows } = await db.query<{ code: string }>(
+    `SELECT target_id AS code FROM sync_map WHERE pipeline_id = $1 AND kind = 'customer'
+     UNION SELECT customer_code FROM source_documents WHERE pipeline_id = $1 AND customer_code IS NOT NULL ORDER BY 1`,
+    [pipelineId],
+  );
+  return rows.map((r) => r.code);
+}

@@ -1,0 +1,440 @@
+import type { Queryable } from '../db/database.ts';
+import { ageOpenItems } from '../domain/aging.ts';
+import { addDays, today } from '../domain/dates.ts';
+import { formatAmount } from '../domain/money.ts';
+import { listReportCustomers } from '../ledger/reports/customer.ts';
+import { listOpenItems } from '../ledger/reports/open-items.ts';
+import type { Pipeline } from './pipelines.ts';
+import {
+  type DocKind,
+  type SourceDoc,
+  type TargetDoc,
+  loadPipelineCustomers,
+  loadSourceBalances,
+  loadSourceDocs,
+  loadTransactions,
+  loadUnlinkedTransactions,
+  loadUnpostedDocs,
+} from './reconcile-data.ts';
+
+export type MismatchKind =
+  'missing-in-ledger' | 'not-from-source' | 'amount-difference' | 'date-difference' | 'open-balance-difference';
+
+/** One thing that does not agree between the source and the ledger, with what it takes to find it. */
+export interface Mismatch {
+  kind: MismatchKind;
+  /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | date | balance */
+  reason: string;
+  documentKind: DocKind | null;
+  sourceId: string | null;
+  externalReference: string | null;
+  customerCode: string | null;
+  currency: string | null;
+  date: string | null;
+  sourceAmount: string | null;
+  targetAmount: string | null;
+  exceptionId: number | null;
+  transactionId: number | null;
+  message: string;
+}
+
+interface Totals {
+  count: number;
+  total: string;
+}
+interface Side {
+  invoices: Totals;
+  payments: Totals;
+}
+
+export interface DayRow {
+  date: string;
+  customerCode: string | null;
+  /** The source's customer id, when the ledger has no customer for it yet. */
+  customerSourceId: string | null;
+  currency: string;
+  source: Side;
+  target: Side;
+  /** Ledger less source. */
+  difference: Side;
+  matched: boolean;
+}
+
+export interface OpenBalanceRow {
+  customerCode: string;
+  currency: string;
+  source: string;
+  target: string;
+  /** Ledger less source. */
+  difference: string;
+  matched: boolean;
+}
+
+export interface Reconciliation {
+  pipeline: string;
+  from: string;
+  to: string;
+  summary: { matched: number; mismatched: number; sourceDocuments: number; ledgerDocuments: number };
+  days: DayRow[];
+  openBalances: OpenBalanceRow[];
+  mismatches: Mismatch[];
+}
+
+type Acc = Record<DocKind, { count: number; total: bigint }>;
+const emptyAcc = (): Acc => ({ invoice: { count: 0, total: 0n }, payment: { count: 0, total: 0n } });
+
+function side(acc: Acc, currency: string): Side {
+  return {
+    invoices: { count: acc.invoice.count, total: formatAmount(acc.invoice.total, currency) },
+    payments: { count: acc.payment.count, total: formatAmount(acc.payment.total, currency) },
+  };
+}
+
+/** The window to reconcile: `to` defaults to today (UTC), `from` to 30 days before `to`; null when from is after to. */
+export function reconcileWindow(from?: string, to?: string): { from: string; to: string } | null {
+  const end = to ?? today();
+  const start = from ?? addDays(end, -30);
+  return start <= end ? { from: start, to: end } : null;
+}
+
+const fmt = (v: bigint | null, currency: string | null) =>
+  v === null || currency === null ? null : formatAmount(v, currency);
+
+/**
+ * Compares what a pipeline's source sent with what the ledger holds, for documents dated in
+ * [from, to]: counts and totals of invoices and payments per day, customer and currency on each
+ * side; each customer's open balance as at `to`; and every document that is missing, extra or
+ * different, with the exception or transaction to look at.
+ */
+export async function reconcile(db: Queryable, pipeline: Pipeline, from: string, to: string): Promise<Reconciliation> {
+  const posted = await loadSourceDocs(db, pipeline.id, from, to);
+  const unposted = await loadUnpostedDocs(db, pipeline.id);
+  const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);
+  const sources: SourceDoc[] = [...posted, ...unpostedInWindow];
+  const linked = await loadTransactions(
+    db,
+    pipeline.entityId,
+    posted.map((d) => d.targetId).filter((id): id is number => id !== null),
+  );
+  const unlinked = await loadUnlinkedTransactions(db, pipeline.id, pipeline.entityId, from, to);
+
+  const mismatches: Mismatch[] = [];
+  const mismatch = (m: Partial<Mismatch> & Pick<Mismatch, 'kind' | 'reason' | 'message'>) =>
+    mismatches.push({
+      documentKind: null,
+      sourceId: null,
+      externalReference: null,
+      customerCode: null,
+      currency: null,
+      date: null,
+      sourceAmount: null,
+      targetAmount: null,
+      exceptionId: null,
+      transactionId: null,
+      ...m,
+    });
+
+  // A parked record the user then typed in by hand is in the ledger after all: pair them by customer, type and reference.
+  const byRef = new Map(unlinked.map((t) => [`${t.customerCode}\u0000${t.kind}\u0000${t.externalReference}`, t]));
+  const handPosted = new Map<SourceDoc, TargetDoc>();
+  for (const d of unpostedInWindow) {
+    const t =
+      d.customerCode && d.externalReference
+        ? byRef.get(`${d.customerCode}\u0000${d.kind}\u0000${d.externalReference}`)
+        : undefined;
+    if (t) {
+      handPosted.set(d, t);
+      byRef.delete(`${t.customerCode}\u0000${t.kind}\u0000${t.externalReference}`);
+    }
+  }
+  const pairedIds = new Set([...handPosted.values()].map((t) => t.id));
+
+  // Per day, customer and currency. Each ledger document counts once, however many sales a summary stands for.
+  const days = new Map<
+    string,
+    {
+      date: string;
+      customerCode: string | null;
+      customerSourceId: string | null;
+      currency: string;
+      source: Acc;
+      target: Acc;
+    }
+  >();
+  const day = (date: string, customerCode: string | null, customerSourceId: string | null, currency: string) => {
+    const key = `${date}\u0000${customerCode ?? `?${customerSourceId ?? ''}`}\u0000${currency}`;
+    let d = days.get(key);
+    if (!d)
+      days.set(
+        key,
+        (d = {
+          date,
+          customerCode,
+          customerSourceId: customerCode ? null : customerSourceId,
+          currency,
+          source: emptyAcc(),
+          target: emptyAcc(),
+        }),
+      );
+    return d;
+  };
+  for (const s of sources) {
+    if (s.date === null || s.currency === null || s.gross === null) continue;
+    const acc = day(s.date, s.customerCode, s.customerSourceId, s.currency).source[s.kind];
+    acc.count++;
+    acc.total += s.gross;
+  }
+  const counted = new Set<number>();
+  for (const t of [...linked.values(), ...unlinked]) {
+    if (counted.has(t.id) || t.date < from || t.date > to) continue;
+    counted.add(t.id);
+    const acc = day(t.date, t.customerCode, null, t.currency).target[t.kind];
+    acc.count++;
+    acc.total += t.gross;
+  }
+
+  // Document by document.
+  let matched = 0;
+  const summaries = new Map<number, { sources: SourceDoc[]; target: TargetDoc }>();
+  const compare = (s: SourceDoc, t: TargetDoc, how: string) => {
+    const base = {
+      documentKind: s.kind,
+      sourceId: s.sourceId,
+      externalReference: s.externalReference,
+      customerCode: t.customerCode,
+      exceptionId: s.exception?.id ?? null,
+      transactionId: t.id,
+    };
+    let ok = true;
+    if (s.currency !== null && s.currency !== t.currency) {
+      ok = false;
+      mismatch({
+        ...base,
+        kind: 'amount-difference',
+        reason: 'currency',
+        currency: t.currency,
+        date: s.date,
+        sourceAmount: fmt(s.gross, s.currency),
+        targetAmount: fmt(t.gross, t.currency),
+        message: `The source says ${s.currency}; the ledger's document ${t.id} is in ${t.currency}`,
+      });
+    } else if (s.gross !== null && s.gross !== t.gross) {
+      ok = false;
+      const delta = t.gross > s.gross ? t.gross - s.gross : s.gross - t.gross;
+      // VAT is rounded per line; one minor unit per line either way is rounding, anything more is a different amount.
+      const rounding = s.kind === 'invoice' && delta <= BigInt(Math.max(1, t.items));
+      mismatch({
+        ...base,
+        kind: 'amount-difference',
+        reason: rounding ? 'rounding' : 'amount',
+        currency: t.currency,
+        date: s.date,
+        sourceAmount: fmt(s.gross, t.currency),
+        targetAmount: fmt(t.gross, t.currency),
+        message: `${how} ${t.id} is ${formatAmount(t.gross, t.currency)}; the source says ${formatAmount(s.gross, t.currency)}`,
+      });
+    }
+    if (s.date !== null && s.date !== t.date) {
+      ok = false;
+      mismatch({
+        ...base,
+        kind: 'date-difference',
+        reason: 'date',
+        currency: t.currency,
+        date: s.date,
+        sourceAmount: fmt(s.gross, s.currency),
+        targetAmount: fmt(t.gross, t.currency),
+        message: `${how} ${t.id} is dated ${t.date}; the source says ${s.date}`,
+      });
+    }
+    if (ok) matched++;
+  };
+  for (const s of sources) {
+    const hand = handPosted.get(s);
+    if (hand) {
+      compare(s, hand, 'Posted by hand as document');
+      continue;
+    }
+    const t = s.targetId !== null ? linked.get(s.targetId) : undefined;
+    if (t && s.summarizedIn) {
+      const g = summaries.get(t.id) ?? { sources: [], target: t };
+      g.sources.push(s);
+      summaries.set(t.id, g);
+      continue;
+    }
+    if (t) {
+      compare(s, t, 'The ledger document');
+      continue;
+    }
+    const summaryException = s.summarizedIn ? unposted.exceptions.get(`${s.kind}\u0000${s.summarizedIn}`) : undefined;
+    const x = s.exception ?? summaryException ?? unposted.exceptions.get(`${s.kind}\u0000${s.sourceId}`) ?? null;
+    let reason: string;
+    let why: string;
+    if (x?.status === 'open') [reason, why] = ['parked', `parked: ${x.reasonCode}: ${x.message}`];
+    else if (x) [reason, why] = ['resolved-without-posting', `its exception #${x.id} was closed without posting it`];
+    else if (s.summarizedIn !== null || s.daily)
+      [reason, why] = ['awaiting-summary', 'recorded for its day, not yet in a posted daily summary'];
+    else [reason, why] = ['not-posted', 'the source sent it but the ledger has no document for it'];
+    mismatch({
+      kind: 'missing-in-ledger',
+      reason,
+      documentKind: s.kind,
+      sourceId: s.sourceId,
+      externalReference: s.externalReference,
+      customerCode: s.customerCode,
+      currency: s.currency,
+      date: s.date,
+      sourceAmount: fmt(s.gross, s.currency),
+      exceptionId: x?.id ?? null,
+      message: `${s.kind} ${s.externalReference ?? s.sourceId} is not in the ledger: ${why}`,
+    });
+  }
+  for (const { sources: sales, target: t } of summaries.values()) {
+    const total = sales.reduce((a, s) => a + (s.gross ?? 0n), 0n);
+    if (total === t.gross) {
+      matched += sales.length;
+      continue;
+    }
+    const delta = total > t.gross ? total - t.gross : t.gross - total;
+    mismatch({
+      kind: 'amount-difference',
+      reason: t.kind === 'invoice' && delta <= BigInt(Math.max(1, t.items)) ? 'rounding' : 'amount',
+      documentKind: t.kind,
+      sourceId: sales[0]!.summarizedIn,
+      externalReference: t.externalReference,
+      customerCode: t.customerCode,
+      currency: t.currency,
+      date: t.date,
+      sourceAmount: formatAmount(total, t.currency),
+      targetAmount: formatAmount(t.gross, t.currency),
+      transactionId: t.id,
+      message: `The daily summary ${t.id} is ${formatAmount(t.gross, t.currency)}; its ${sales.length} sales add up to ${formatAmount(total, t.currency)}`,
+    });
+  }
+  for (const t of unlinked) {
+    if (pairedIds.has(t.id)) continue;
+    mismatch({
+      kind: 'not-from-source',
+      reason: 'posted-outside-pipeline',
+      documentKind: t.kind,
+      externalReference: t.externalReference || null,
+      customerCode: t.customerCode,
+      currency: t.currency,
+      date: t.date,
+      targetAmount: formatAmount(t.gross, t.currency),
+      transactionId: t.id,
+      message: `The ledger's ${t.kind === 'invoice' ? 'invoice' : 'receipt'} ${t.id}${t.externalReference ? ` (${t.externalReference})` : ''} did not come from this pipeline`,
+    });
+  }
+
+  const openBalances = await openBalanceRows(db, pipeline, to, unposted.docs);
+  for (const b of openBalances) {
+    if (b.matched) continue;
+    mismatch({
+      kind: 'open-balance-difference',
+      reason: 'balance',
+      customerCode: b.customerCode,
+      currency: b.currency,
+      date: to,
+      sourceAmount: b.source,
+      targetAmount: b.target,
+      message: `Customer ${b.customerCode} owes ${b.target} ${b.currency} in the ledger; the source says ${b.source}`,
+    });
+  }
+
+  const dayRows: DayRow[] = [...days.values()]
+    .sort(
+      (a, b) =>
+        a.date.localeCompare(b.date) ||
+        (a.customerCode ?? a.customerSourceId ?? '').localeCompare(b.customerCode ?? b.customerSourceId ?? '') ||
+        a.currency.localeCompare(b.currency),
+    )
+    .map((d) => {
+      const diff = emptyAcc();
+      for (const k of ['invoice', 'payment'] as const) {
+        diff[k].count = d.target[k].count - d.source[k].count;
+        diff[k].total = d.target[k].total - d.source[k].total;
+      }
+      return {
+        date: d.date,
+        customerCode: d.customerCode,
+        customerSourceId: d.customerSourceId,
+        currency: d.currency,
+        source: side(d.source, d.currency),
+        target: side(d.target, d.currency),
+        difference: side(diff, d.currency),
+        matched:
+          diff.invoice.count === 0 &&
+          diff.invoice.total === 0n &&
+          diff.payment.count === 0 &&
+          diff.payment.total === 0n,
+      };
+    });
+
+  return {
+    pipeline: pipeline.name,
+    from,
+    to,
+    summary: { matched, mismatched: mismatches.length, sourceDocuments: sources.length, ledgerDocuments: counted.size },
+    days: dayRows,
+    openBalances,
+    mismatches,
+  };
+}
+
+/**
+ * Each of the pipeline's customers: what the source says it owes as at `to` (its invoices less
+ * its payments, parked ones included, for they are owed all the same) against the balance of its
+ * open items in the ledger, computed as the customer statement computes it.
+ */
+async function openBalanceRows(
+  db: Queryable,
+  pipeline: Pipeline,
+  to: string,
+  unposted: SourceDoc[],
+): Promise<OpenBalanceRow[]> {
+  const source = new Map<string, bigint>();
+  const add = (code: string, currency: string, v: bigint) =>
+    source.set(`${code}\u0000${currency}`, (source.get(`${code}\u0000${currency}`) ?? 0n) + v);
+  for (const b of await loadSourceBalances(db, pipeline.id, to)) add(b.customerCode, b.currency, b.balance);
+  for (const d of unposted) {
+    if (d.customerCode && d.currency && d.gross !== null && d.date !== null && d.date <= to)
+      add(d.customerCode, d.currency, d.kind === 'invoice' ? d.gross : -d.gross);
+  }
+  const scope = new Set([
+    ...(await loadPipelineCustomers(db, pipeline.id)),
+    ...[...source.keys()].map((k) => k.split('\u0000')[0]!),
+  ]);
+  const customers = new Map((await listReportCustomers(db, pipeline.entityId)).map((c) => [c.code, c]));
+  const items = await listOpenItems(db, pipeline.entityId, to);
+  const byCustomer = new Map<string, typeof items>();
+  for (const item of items) {
+    if (!scope.has(item.customerCode)) continue;
+    const list = byCustomer.get(item.customerCode) ?? [];
+    list.push(item);
+    byCustomer.set(item.customerCode, list);
+  }
+  const rows: OpenBalanceRow[] = [];
+  for (const code of [...scope].sort()) {
+    const customer = customers.get(code);
+    const ledgerCurrency = customer?.currency ?? null;
+    const target = ageOpenItems(byCustomer.get(code) ?? [], 'dueDate', to).balance;
+    const currencies = new Set(
+      [...source.keys()].filter((k) => k.startsWith(`${code}\u0000`)).map((k) => k.split('\u0000')[1]!),
+    );
+    if (ledgerCurrency) currencies.add(ledgerCurrency);
+    for (const currency of [...currencies].sort()) {
+      const s = source.get(`${code}\u0000${currency}`) ?? 0n;
+      const t = currency === ledgerCurrency ? target : 0n;
+      rows.push({
+        customerCode: code,
+        currency,
+        source: formatAmount(s, currency),
+        target: formatAmount(t, currency),
+        difference: formatAmount(t - s, currency),
+        matched: s === t,
+      });
+    }
+  }
+  return rows;
+}

@@ -1,0 +1,306 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { definePipeline } from './helpers/sync.ts';
+import { syncServer } from './helpers/uploads.ts';
+import { importFile } from '../src/sync/imports.ts';
+import { resolveException } from '../src/sync/exceptions.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+
+let t: TestApp;
+let app: FastifyInstance;
+let clean: Client;
+let messy: Client;
+let cleanPipeline: Pipeline;
+let messyPipeline: Pipeline;
+
+const example = (name: string) => readFile(join('docs/examples', name));
+
+async function importText(p: Pipeline, fileName: string, content: string | Buffer) {
+  return importFile(t.sync, p, { fileName, bytes: Buffer.isBuffer(content) ? content : Buffer.from(content) }, 'test');
+}
+
+async function get(client: Client | string, path: string) {
+  const token = typeof client === 'string' ? client : client.token;
+  const res = await app.inject({ method: 'GET', url: path, headers: { authorization: `Bearer ${token}` } });
+  return { status: res.statusCode, body: res.json() };
+}
+
+beforeAll(async () => {
+  t = await createTestApp();
+  app = await syncServer(t);
+  clean = await t.entity('RCL', 'EUR', { standardTaxRate: '0.21' });
+  messy = await t.entity('RCM', 'EUR', { standardTaxRate: '0.21' });
+  cleanPipeline = await definePipeline(t.db, 'RCL', { name: 'clean', source: { type: 'file' } });
+  messyPipeline = await definePipeline(t.db, 'RCM', { name: 'messy', source: { type: 'file' } });
+});
+afterAll(async () => {
+  if (app !== t.app) await app.close();
+  await t.close();
+});
+
+describe('GET /v1/pipelines/{name}/reconciliation', () => {
+  it('reconciles a clean pipeline with no mismatch: the same counts, totals and balances on both sides', async () => {
+    for (const name of ['customers.csv', 'invoices.csv', 'receipts.csv', 'gocardless-payout.csv']) {
+      expect((await importText(cleanPipeline, name, await example(name))).failedRows).toBe(0);
+    }
+    const r = await get(clean, '/v1/pipelines/clean/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(r.status).toBe(200);
+    expect(r.body.mismatches).toEqual([]);
+    expect(r.body.summary).toEqual({ matched: 6, mismatched: 0, sourceDocuments: 6, ledgerDocuments: 6 });
+    expect(r.body.days.every((d: any) => d.matched)).toBe(true);
+    expect(r.body.days.find((d: any) => d.date === '2026-11-02')).toEqual({
+      date: '2026-11-02',
+      customerCode: 'ACME',
+      customerSourceId: null,
+      currency: 'EUR',
+      source: { invoices: { count: 1, total: '181.50' }, payments: { count: 0, total: '0.00' } },
+      target: { invoices: { count: 1, total: '181.50' }, payments: { count: 0, total: '0.00' } },
+      difference: { invoices: { count: 0, total: '0.00' }, payments: { count: 0, total: '0.00' } },
+      matched: true,
+    });
+    // Brown & Co owes 1210.00 less 500.00; Jane Smith paid 30.00 and got 5.00 back.
+    expect(r.body.openBalances).toEqual(
+      expect.arrayContaining([
+        { customerCode: 'ACME', currency: 'EUR', source: '0.00', target: '0.00', difference: '0.00', matched: true },
+        {
+          customerCode: 'C-2001',
+          currency: 'EUR',
+          source: '710.00',
+          target: '710.00',
+          difference: '0.00',
+          matched: true,
+        },
+        {
+          customerCode: 'CU000123',
+          currency: 'EUR',
+          source: '-25.00',
+          target: '-25.00',
+          difference: '0.00',
+          matched: true,
+        },
+      ]),
+    );
+    // A window without documents is clean too.
+    const empty = await get(clean, '/v1/pipelines/clean/reconciliation?from=2026-10-01&to=2026-10-31');
+    expect(empty.body).toMatchObject({ days: [], summary: { matched: 0, mismatched: 0 } });
+  });
+
+  it('lists a parked document, one posted by hand with another amount, a missing one and one not from the source', async () => {
+    await importText(messyPipeline, 'customers.csv', await example('customers.csv'));
+    // Typed into the ledger by hand before the source sent it, for 100.00 instead of 121.00.
+    const hand = await messy.post('/v1/sales/batch-invoices', {
+      customerCode: 'ACME',
+      invoiceDate: '2026-11-10',
+      externalReference: 'HAND-1',
+      lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '100.00', taxRate: '0' }],
+    });
+    expect(hand.status).toBe(201);
+    // And one the source never sent.
+    const extra = await messy.post('/v1/sales/batch-invoices', {
+      customerCode: 'ACME',
+      invoiceDate: '2026-11-11',
+      externalReference: 'EXTRA-1',
+      lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '50.00', taxRate: '0' }],
+    });
+    expect(extra.status).toBe(201);
+    const r1 = await importText(
+      messyPipeline,
+      'november.csv',
+      [
+        'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate',
+        'HAND-1,C-1001,2026-11-10,EUR,100.00,0.21', // adopted: the ledger already has HAND-1
+        'GOOD-1,C-1001,2026-11-12,EUR,10.00,0.21',
+        'PARK-1,C-1001,2026-11-12,EUR,20.00,0.06', // no tax code at 6%: parked
+        'DROP-1,C-1001,2026-11-13,EUR,oops,0.21', // a bad row, later closed by hand without posting
+      ].join('\n'),
+    );
+    expect(r1.rows.map((x) => [x.sourceId, x.outcome])).toEqual([
+      ['HAND-1', 'skipped'],
+      ['GOOD-1', 'created'],
+      ['PARK-1', 'parked'],
+      ['DROP-1', 'parked'],
+    ]);
+    const parked = r1.rows.find((x) => x.sourceId === 'PARK-1')!.exceptionId!;
+    const dropped = r1.rows.find((x) => x.sourceId === 'DROP-1')!.exceptionId!;
+    await resolveException(t.db, dropped, 'Cancelled; not to be booked', 'test');
+    // A document the source reported that never reached the ledger (no posting, no exception).
+    await t.db.query(
+      `INSERT INTO source_documents (pipeline_id, kind, source_id, external_reference, customer_source_id, customer_code, document_date, currency, gross)
+       VALUES ($1, 'payment', 'GHOST-1', 'GHOST-1', 'C-1001', 'ACME', '2026-11-14', 'EUR', 700)`,
+      [messyPipeline.id],
+    );
+
+    const r = await get(messy, '/v1/pipelines/messy/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(r.status).toBe(200);
+    const m = r.body.mismatches;
+    const find = (kind: string, ref: string | null) =>
+      m.filter((x: any) => x.kind === kind && (ref === null || x.externalReference === ref));
+
+    expect(find('amount-difference', 'HAND-1')).toEqual([
+      expect.objectContaining({
+        reason: 'amount',
+        documentKind: 'invoice',
+        sourceId: 'HAND-1',
+        sourceAmount: '121.00',
+        targetAmount: '100.00',
+        transactionId: hand.body.transactionId,
+      }),
+    ]);
+    expect(find('missing-in-ledger', 'PARK-1')).toEqual([
+      expect.objectContaining({
+        reason: 'parked',
+        sourceId: 'PARK-1',
+        customerCode: 'ACME',
+        date: '2026-11-12',
+        sourceAmount: '21.20',
+        targetAmount: null,
+        exceptionId: parked,
+      }),
+    ]);
+    expect(find('missing-in-ledger', 'DROP-1')).toEqual([
+      expect.objectContaining({
+        reason: 'resolved-without-posting',
+        sourceId: 'DROP-1',
+        date: '2026-11-13',
+        sourceAmount: null,
+        exceptionId: dropped,
+      }),
+    ]);
+    expect(find('missing-in-ledger', 'GHOST-1')).toEqual([
+      expect.objectContaining({
+        reason: 'not-posted',
+        documentKind: 'payment',
+        sourceAmount: '7.00',
+        exceptionId: null,
+      }),
+    ]);
+    expect(find('not-from-source', 'EXTRA-1')).toEqual([
+      expect.objectContaining({
+        reason: 'posted-outside-pipeline',
+        documentKind: 'invoice',
+        customerCode: 'ACME',
+        targetAmount: '50.00',
+        transactionId: extra.body.transactionId,
+      }),
+    ]);
+    // Source: 121.00 + 10.00 + 12.10 VAT... in full: HAND-1 121.00, GOOD-1 12.10, PARK-1 21.20, less GHOST-1 7.00 = 147.30.
+    // Ledger: HAND-1 100.00, GOOD-1 12.10, EXTRA-1 50.00 = 162.10.
+    expect(find('open-balance-difference', null)).toEqual([
+      expect.objectContaining({
+        customerCode: 'ACME',
+        currency: 'EUR',
+        sourceAmount: '147.30',
+        targetAmount: '162.10',
+        date: '2026-11-30',
+      }),
+    ]);
+    expect(m).toHaveLength(6);
+    expect(r.body.summary).toMatchObject({ matched: 1, mismatched: 6 });
+
+    const day = (date: string) => r.body.days.find((d: any) => d.date === date);
+    expect(day('2026-11-10')).toMatchObject({
+      matched: false,
+      difference: { invoices: { count: 0, total: '-21.00' } },
+    });
+    expect(day('2026-11-11')).toMatchObject({
+      matched: false,
+      source: { invoices: { count: 0 } },
+      target: { invoices: { count: 1, total: '50.00' } },
+    });
+    expect(day('2026-11-12')).toMatchObject({
+      matched: false,
+      source: { invoices: { count: 2, total: '33.30' } },
+      target: { invoices: { count: 1, total: '12.10' } },
+      difference: { invoices: { count: -1, total: '-21.20' } },
+    });
+    expect(day('2026-11-14')).toMatchObject({
+      source: { payments: { count: 1, total: '7.00' } },
+      target: { payments: { count: 0 } },
+    });
+
+    // The parked invoice typed in by hand, for the amount the source said: in the ledger after all, and not extra.
+    const typed = await messy.post('/v1/sales/batch-invoices', {
+      customerCode: 'ACME',
+      invoiceDate: '2026-11-12',
+      externalReference: 'PARK-1',
+      lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '21.20', taxRate: '0' }],
+    });
+    expect(typed.status).toBe(201);
+    const after = await get(messy, '/v1/pipelines/messy/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(after.body.mismatches.filter((x: any) => x.externalReference === 'PARK-1')).toEqual([]);
+    expect(after.body.summary).toMatchObject({ matched: 2, mismatched: 5 });
+  });
+
+  it('compares point-of-sale sales with their daily summary: rounding, and sales not yet summarised', async () => {
+    const pos = await t.entity('RCD', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCD', { name: 'pos', source: { type: 'file' }, mode: 'daily-summary' });
+    await importText(p, 'customers.csv', 'customer_id,code,name\nSHOP,SHOP,Walk-in customers\n');
+    // The day's summary as the daily-summary run posts it: one invoice, VAT on the summed line.
+    const summary = await pos.post('/v1/sales/batch-invoices', {
+      customerCode: 'SHOP',
+      invoiceDate: '2026-11-20',
+      externalReference: 'DS-2026-11-20-SHOP1',
+      lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '20.01', taxRate: '0.21' }],
+    });
+    expect(summary.body.grossAmount).toBe('24.21');
+    const id = 'DS-2026-11-20-SHOP1@SHOP';
+    await t.db.query(`INSERT INTO sync_map (pipeline_id, kind, source_id, target_id) VALUES ($1, 'invoice', $2, $3)`, [
+      p.id,
+      id,
+      String(summary.body.transactionId),
+    ]);
+    // Two sales summarised in it (VAT rounded per sale: 12.11 + 12.11 = 24.22), one not yet, and the summary's own row.
+    await t.db.query(
+      `INSERT INTO source_documents (pipeline_id, kind, source_id, external_reference, customer_source_id, customer_code, document_date, currency, gross, payload, summarized_in)
+       VALUES ($1, 'invoice', 'S-1', 'S-1', 'SHOP', 'SHOP', '2026-11-20', 'EUR', 1211, '{"daily": {}}', $2),
+              ($1, 'invoice', 'S-2', 'S-2', 'SHOP', 'SHOP', '2026-11-20', 'EUR', 1211, '{"daily": {}}', $2),
+              ($1, 'invoice', 'S-3', 'S-3', 'SHOP', 'SHOP', '2026-11-20', 'EUR', 500, '{"daily": {}}', NULL),
+              ($1, 'invoice', $2, 'DS-2026-11-20-SHOP1', 'SHOP', 'SHOP', '2026-11-20', 'EUR', 2421, '{}', NULL)`,
+      [p.id, id],
+    );
+    const r = await get(pos, '/v1/pipelines/pos/reconciliation?from=2026-11-20&to=2026-11-20');
+    expect(r.body.days).toEqual([
+      expect.objectContaining({
+        date: '2026-11-20',
+        customerCode: 'SHOP',
+        source: { invoices: { count: 3, total: '29.22' }, payments: { count: 0, total: '0.00' } },
+        target: { invoices: { count: 1, total: '24.21' }, payments: { count: 0, total: '0.00' } },
+      }),
+    ]);
+    expect(r.body.mismatches.filter((m: any) => m.kind !== 'open-balance-difference')).toEqual([
+      expect.objectContaining({
+        kind: 'missing-in-ledger',
+        reason: 'awaiting-summary',
+        sourceId: 'S-3',
+        sourceAmount: '5.00',
+      }),
+      expect.objectContaining({
+        kind: 'amount-difference',
+        reason: 'rounding',
+        sourceId: id,
+        sourceAmount: '24.22',
+        targetAmount: '24.21',
+        transactionId: summary.body.transactionId,
+      }),
+    ]);
+  });
+
+  it('keeps each entity to its own pipelines and checks the window', async () => {
+    expect((await get(clean, '/v1/pipelines/messy/reconciliation')).status).toBe(404);
+    expect(
+      (await get(ADMIN_TOKEN, '/v1/pipelines/messy/reconciliation?from=2026-11-01&to=2026-11-30')).body.summary
+        .mismatched,
+    ).toBe(5);
+    const backwards = await get(messy, '/v1/pipelines/messy/reconciliation?from=2026-12-01&to=2026-11-01');
+    expect(backwards.status).toBe(400);
+    expect(backwards.body.error.code).toBe('VALIDATION_ERROR');
+    const badDate = await get(messy, '/v1/pipelines/messy/reconciliation?to=2026-13-01');
+    expect(badDate.body.error.details[0].field).toBe('query.to');
+    const defaults = await get(messy, '/v1/pipelines/messy/reconciliation');
+    expect(defaults.status).toBe(200);
+    expect(defaults.body.to >= defaults.body.from).toBe(true);
+  });
+});
