@@ -48,10 +48,13 @@ async function describe(db: Queryable, entityId: string, ids: number[]): Promise
   return new Map(rows.map((r) => [Number(r.id), { number: r.number, dueDate: r.due_date, externalReference: r.external_reference }]));
 }
 
+/** Items per write-back call: one PUT of 500 instalments costs little more than one of 100. */
+const WRITE_BACK_GROUP = 500;
+
 const WRITTEN_BACK: Record<WriteBackItem['kind'], string> = { invoice: 'invoice', payment: 'paid', 'customer-code': 'code' };
 
 /**
- * Sends queued write-back to the source in groups of up to 100. Sent items are marked done (and
+ * Sends queued write-back to the source in groups of up to 500. Sent items are marked done (and
  * the map remembers what was reported); a retryable failure waits with exponential backoff; a
  * final refusal parks the item as an exception. Returns how many items were written back.
  */
@@ -67,8 +70,8 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
   );
   let written = 0;
   const wantPdf = ctx.pipeline.options.pdf !== false && ctx.pdf !== undefined;
-  for (let i = 0; i < rows.length; i += 100) {
-    const group = rows.slice(i, i + 100);
+  for (let i = 0; i < rows.length; i += WRITE_BACK_GROUP) {
+    const group = rows.slice(i, i + WRITE_BACK_GROUP);
     const docs = await describe(ctx.db, ctx.entity.id, group.map((r) => r.payload.transactionId).filter((x): x is number => typeof x === 'number'));
     const draftRows = group.filter((r) => r.kind === 'invoice' && typeof r.payload.draftId === 'number');
     const drafts = await describeDrafts(ctx.db, ctx.entity.id, draftRows.map((r) => r.payload.draftId!));
