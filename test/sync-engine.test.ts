@@ -13,7 +13,9 @@ beforeAll(async () => {
 });
 afterAll(async () => t.close());
 
-const customer = (id: string): SourceItem => ({ record: { kind: 'customer', sourceId: id, name: `Customer ${id}`, email: `${id}@example.org` } });
+const customer = (id: string): SourceItem => ({
+  record: { kind: 'customer', sourceId: id, name: `Customer ${id}`, email: `${id}@example.org` },
+});
 const invoice = (id: string, customerId: string, net = '100.00', rate = '0.21'): SourceItem => ({
   record: {
     kind: 'invoice',
@@ -27,7 +29,17 @@ const invoice = (id: string, customerId: string, net = '100.00', rate = '0.21'):
   },
 });
 const payment = (id: string, customerId: string, amount: string, invoiceRef: string | null): SourceItem => ({
-  record: { kind: 'payment', sourceId: id, externalReference: id, customerSourceId: customerId, date: '2026-11-03', amount, currency: 'EUR', invoiceExternalReference: invoiceRef, description: '' },
+  record: {
+    kind: 'payment',
+    sourceId: id,
+    externalReference: id,
+    customerSourceId: customerId,
+    date: '2026-11-03',
+    amount,
+    currency: 'EUR',
+    invoiceExternalReference: invoiceRef,
+    description: '',
+  },
 });
 
 describe('sync engine with records in hand', () => {
@@ -62,7 +74,9 @@ describe('sync engine with records in hand', () => {
     const again = await sync.processRecords(p, 'import', 'test', items);
     const run2 = (await getRun(t.db, again))!;
     expect(run2.counts).toMatchObject({ created: 1, parked: 1 });
-    const { rows: tx } = await t.db.query<any>(`SELECT type, count(*) AS n FROM transactions GROUP BY type ORDER BY type`);
+    const { rows: tx } = await t.db.query<any>(
+      `SELECT type, count(*) AS n FROM transactions GROUP BY type ORDER BY type`,
+    );
     expect(tx).toEqual([
       { type: 'SI', n: '2' },
       { type: 'SR', n: '1' },

@@ -2,7 +2,15 @@ import { ERROR_CODES } from '../domain/errors.ts';
 import type { AnyRoute } from './route.ts';
 import { buildOpenApi } from './openapi.ts';
 
-type Schema = { type?: string | string[]; properties?: Record<string, Schema>; required?: string[]; items?: Schema; description?: string; anyOf?: Schema[]; enum?: unknown[] };
+type Schema = {
+  type?: string | string[];
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  description?: string;
+  anyOf?: Schema[];
+  enum?: unknown[];
+};
 
 function typeOf(s: Schema): string {
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
@@ -42,20 +50,33 @@ export function renderApiReference(routes: AnyRoute[]): string {
   for (const [tag, list] of byTag) {
     out.push(`## ${tag}`, '');
     for (const r of list) {
-      const op = (doc.paths[r.path] as Record<string, { parameters: { name: string; in: string; required: boolean; description?: string }[]; requestBody?: { content: Record<string, { schema: Schema } | undefined> } }>)[r.method.toLowerCase()]!;
+      const op = (
+        doc.paths[r.path] as Record<
+          string,
+          {
+            parameters: { name: string; in: string; required: boolean; description?: string }[];
+            requestBody?: { content: Record<string, { schema: Schema } | undefined> };
+          }
+        >
+      )[r.method.toLowerCase()]!;
       out.push(`### \`${r.method} ${r.path}\``, '', `${r.summary}.${r.description ? ' ' + r.description : ''}`, '');
-      out.push(`Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`, '');
+      out.push(
+        `Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`,
+        '',
+      );
       const params = op.parameters.filter((p) => p.in !== 'header');
       if (params.length) {
         out.push('| parameter | in | required | description |', '|---|---|---|---|');
-        for (const p of params) out.push(`| \`${p.name}\` | ${p.in} | ${p.required ? 'yes' : ''} | ${p.description ?? ''} |`);
+        for (const p of params)
+          out.push(`| \`${p.name}\` | ${p.in} | ${p.required ? 'yes' : ''} | ${p.description ?? ''} |`);
         out.push('');
       }
       const content = op.requestBody?.content;
       const body = (content?.['application/json'] ?? content?.['multipart/form-data'])?.schema;
       const rows = fieldTable(body);
       if (rows.length) out.push('| body field | type | required | description |', '|---|---|---|---|', ...rows, '');
-      if (r.example !== undefined) out.push('Example request body:', '', '```json', JSON.stringify(r.example, null, 2), '```', '');
+      if (r.example !== undefined)
+        out.push('Example request body:', '', '```json', JSON.stringify(r.example, null, 2), '```', '');
       if (r.errors?.length) out.push(`Errors: ${r.errors.map((c) => `\`${c}\``).join(', ')}.`, '');
     }
   }
@@ -74,6 +95,7 @@ export function renderErrorReference(): string {
     '| code | HTTP | meaning |',
     '|---|---|---|',
   ];
-  for (const [code, [status, meaning]] of Object.entries(ERROR_CODES)) out.push(`| \`${code}\` | ${status} | ${meaning} |`);
+  for (const [code, [status, meaning]] of Object.entries(ERROR_CODES))
+    out.push(`| \`${code}\` | ${status} | ${meaning} |`);
   return out.join('\n') + '\n';
 }

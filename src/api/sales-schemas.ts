@@ -8,15 +8,19 @@ export const InvoiceLine = z.strictObject({
   description: Description.optional(),
   departmentId: Code.optional().meta({ description: 'Department (BI code).' }),
   netAmount: Amount.meta({ description: 'Net amount, not negative.', examples: ['100.00'] }),
-  taxRate: Rate.optional().meta({ description: "Fraction (\"0.21\"); defaults to the tax code's rate." }),
-  taxAmount: Amount.optional().meta({ description: 'Used as given when present (no recalculation); else net × rate, rounded half-up.' }),
+  taxRate: Rate.optional().meta({ description: 'Fraction ("0.21"); defaults to the tax code\'s rate.' }),
+  taxAmount: Amount.optional().meta({
+    description: 'Used as given when present (no recalculation); else net × rate, rounded half-up.',
+  }),
 });
 
 export const BatchInvoice = z.strictObject({
   customerCode: Code,
   invoiceDate: IsoDate,
   dueDate: IsoDate.optional().meta({ description: "Defaults from the customer's credit terms." }),
-  externalReference: Reference.optional().meta({ description: 'The reference in the source system; duplicate-checked per customer.' }),
+  externalReference: Reference.optional().meta({
+    description: 'The reference in the source system; duplicate-checked per customer.',
+  }),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional().meta({ description: 'Required for a foreign-currency customer; 1 otherwise.' }),
   lines: z.array(InvoiceLine).min(1, 'at least one line').max(1000),
@@ -24,7 +28,11 @@ export const BatchInvoice = z.strictObject({
 
 export const Receipt = z.strictObject({
   customerCode: Code,
-  checkReference: z.string().min(1, 'must not be empty').max(50).meta({ description: 'Duplicate-checked per customer.' }),
+  checkReference: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(50)
+    .meta({ description: 'Duplicate-checked per customer.' }),
   paymentAmount: Amount.meta({ examples: ['121.00'] }),
   bankAccountCode: Code.optional().meta({ description: 'Defaults to BANK.' }),
   paymentDate: IsoDate,
@@ -43,7 +51,11 @@ export const CreditNote = z.strictObject({
   exchangeRate: ExchangeRate.optional().meta({ description: "Defaults to the copied invoice's rate." }),
   lines: z.array(InvoiceLine).min(1).max(1000).optional(),
   fromInvoiceTransactionId: TransactionId.optional().meta({ description: 'Copy the lines of this posted invoice.' }),
-  lineNumbers: z.array(z.number().int().positive()).min(1).optional().meta({ description: 'Copy only these invoice lines.' }),
+  lineNumbers: z
+    .array(z.number().int().positive())
+    .min(1)
+    .optional()
+    .meta({ description: 'Copy only these invoice lines.' }),
   allocateToInvoice: z.boolean().optional().meta({ description: 'Allocate the credit note to the copied invoice.' }),
   performExternalReferenceDuplicateCheck: z.boolean().default(true),
 });
@@ -72,7 +84,9 @@ export const Allocation = z.strictObject({
   amount: Amount,
   date: IsoDate.meta({ description: 'Allocation date; before it both stay outstanding in statements.' }),
   reference: z.string().max(100).nullable().optional(),
-  discountAmount: Amount.optional().meta({ description: 'Settlement discount: posts a discount (DS) to the discount account and allocates it to the invoice.' }),
+  discountAmount: Amount.optional().meta({
+    description: 'Settlement discount: posts a discount (DS) to the discount account and allocates it to the invoice.',
+  }),
 });
 
 export const Unallocation = z.strictObject({

@@ -34,7 +34,8 @@ export class AppServices {
 
   /** The sync engine; absent only in a server built without it. */
   get sync(): SyncService {
-    if (!this.syncService) throw new DomainError('SERVICE_UNAVAILABLE', 'The sync engine is not running in this server');
+    if (!this.syncService)
+      throw new DomainError('SERVICE_UNAVAILABLE', 'The sync engine is not running in this server');
     return this.syncService;
   }
 

@@ -27,9 +27,20 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
   const entity = await db.transaction(async (tx) => {
     const found = await findEntityByCode(tx, 'DEMO');
     if (found) return found;
-    const created = await createEntity(tx, { code: 'DEMO', name: 'Demo Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' });
+    const created = await createEntity(tx, {
+      code: 'DEMO',
+      name: 'Demo Sports Club',
+      baseCurrency: 'EUR',
+      standardTaxRate: '0.21',
+    });
     keys = { entityId: created.entity.id, partnerKey: created.keys.partnerKey, userKey: created.keys.userKey };
-    await recordAudit(tx, { entityId: created.entity.id, actor: 'demo', action: 'entity.created', objectType: 'entity', objectId: 'DEMO' });
+    await recordAudit(tx, {
+      entityId: created.entity.id,
+      actor: 'demo',
+      action: 'entity.created',
+      objectType: 'entity',
+      objectId: 'DEMO',
+    });
     return created.entity;
   });
   const demo = PipelineDefinition.parse({
@@ -50,7 +61,13 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
   // Pay about a third of the open demo invoices now and then, as a bank feed or Stripe would.
   let paid = 0;
   const pay = async () => {
-    const { rows } = await db.query<{ code: string; external_reference: string; gross: string; currency: string; name: string }>(
+    const { rows } = await db.query<{
+      code: string;
+      external_reference: string;
+      gross: string;
+      currency: string;
+      name: string;
+    }>(
       `SELECT t.customer_code AS code, t.external_reference, t.gross, t.currency, c.name
          FROM sync_map m JOIN transactions t ON t.id = m.target_id::bigint JOIN customers c ON c.entity_id = t.entity_id AND c.code = t.customer_code
         WHERE m.pipeline_id = $1 AND m.kind = 'invoice'
@@ -85,7 +102,9 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
   }, 20_000);
   timer.unref();
 
-  log.info(`Demo: a sample iXpole sales system runs at ${sim.url}; pipeline "demo" syncs it into entity DEMO every minute.`);
+  log.info(
+    `Demo: a sample iXpole sales system runs at ${sim.url}; pipeline "demo" syncs it into entity DEMO every minute.`,
+  );
   if (keys) {
     const k = keys as { entityId: string; partnerKey: string; userKey: string };
     log.info(
@@ -93,7 +112,9 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
         `Log in: curl -s localhost:${port}/v1/auth/login -H 'Content-Type: application/json' -d '{"entityId":"${k.entityId}","partnerKey":"${k.partnerKey}","userKey":"${k.userKey}"}'`,
     );
   }
-  log.info(`Watch it: GET /v1/runs?pipeline=demo, GET /v1/customers, GET /v1/transactions, GET /v1/exceptions (bearer token). Replace it with a ledgerlink.yaml (see README).`);
+  log.info(
+    `Watch it: GET /v1/runs?pipeline=demo, GET /v1/customers, GET /v1/transactions, GET /v1/exceptions (bearer token). Replace it with a ledgerlink.yaml (see README).`,
+  );
   return async () => {
     clearInterval(timer);
     await sim.close();

@@ -24,7 +24,9 @@ export class Progress {
     const rate = seconds > 0 ? Math.round(done / seconds) : 0;
     const parts = Object.entries(counts).map(([k, v]) => `${k} ${v}`);
     const spinner = '⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏'[Math.floor(now / 100) % 10];
-    process.stderr.write(`\r\x1b[2K${spinner} ${this.label}: ${parts.join(' · ')} · ${rate} ${unit}/s · ${seconds.toFixed(1)}s`);
+    process.stderr.write(
+      `\r\x1b[2K${spinner} ${this.label}: ${parts.join(' · ')} · ${rate} ${unit}/s · ${seconds.toFixed(1)}s`,
+    );
   }
 
   done(): void {

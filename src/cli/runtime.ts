@@ -31,7 +31,11 @@ async function pdfRenderer(db: Database): Promise<PdfRenderer | undefined> {
  * (with the durable queue when `queue`), after applying the config file (entities created when
  * missing, pipelines saved).
  */
-export async function openRuntime(opts: { queue: boolean; config?: string | undefined; log?: Logger }): Promise<Runtime> {
+export async function openRuntime(opts: {
+  queue: boolean;
+  config?: string | undefined;
+  log?: Logger;
+}): Promise<Runtime> {
   const log = opts.log ?? createLogger();
   const db = await openDatabase(databaseConfigFromEnv());
   try {
@@ -39,7 +43,10 @@ export async function openRuntime(opts: { queue: boolean; config?: string | unde
     const loaded = await loadConfigFile(opts.config);
     if (loaded) {
       const applied = await applyConfig(db, box, loaded.config);
-      log.info({ config: loaded.path, entitiesCreated: applied.entitiesCreated, pipelines: applied.pipelines }, 'configuration applied');
+      log.info(
+        { config: loaded.path, entitiesCreated: applied.entitiesCreated, pipelines: applied.pipelines },
+        'configuration applied',
+      );
     }
     const queue = opts.queue ? await JobQueue.start(db, log) : null;
     const sync = new SyncService({ db, box, log, queue, pdf: await pdfRenderer(db) });

@@ -38,7 +38,10 @@ Environment:
         stopDemo = await startDemo(rt, config.port);
       }
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
-      if (opts.worker) await rt.sync.startWorker(process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30);
+      if (opts.worker)
+        await rt.sync.startWorker(
+          process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30,
+        );
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down');
         await app.close();
@@ -49,9 +52,13 @@ Environment:
       process.once('SIGINT', () => void shutdown('SIGINT'));
       process.once('SIGTERM', () => void shutdown('SIGTERM'));
       await app.listen({ port: config.port, host: config.host });
-      log.info(`ledgerlink API on http://localhost:${config.port} (reference at /docs)${opts.worker ? ', worker running' : ''}`);
+      log.info(
+        `ledgerlink API on http://localhost:${config.port} (reference at /docs)${opts.worker ? ', worker running' : ''}`,
+      );
       if (!config.adminToken) {
-        log.warn('LEDGERLINK_ADMIN_TOKEN is not set: admin endpoints are disabled; use `ledgerlink entity create` instead');
+        log.warn(
+          'LEDGERLINK_ADMIN_TOKEN is not set: admin endpoints are disabled; use `ledgerlink entity create` instead',
+        );
       }
     });
 }

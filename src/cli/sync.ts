@@ -8,7 +8,9 @@ import { CanonicalRecord } from '../sync/canonical.ts';
 import { isDomainError } from '../domain/errors.ts';
 
 function fail(err: unknown): never {
-  console.error(`error: ${isDomainError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`);
+  console.error(
+    `error: ${isDomainError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err)}`,
+  );
   process.exit(1);
 }
 
@@ -19,7 +21,10 @@ export function registerSync(program: Command): void {
     .description('Run a pipeline now, in this process, and wait for it to finish')
     .option('-c, --config <file>', 'pipelines and entities (env LEDGERLINK_CONFIG, default ./ledgerlink.yaml)')
     .option('--json', 'print the run as JSON')
-    .addHelpText('after', '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.')
+    .addHelpText(
+      'after',
+      '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.',
+    )
     .action(async (name: string, opts: { config?: string; json?: boolean }) => {
       const rt = await openRuntime({ queue: false, config: opts.config }).catch(fail);
       try {
@@ -39,7 +44,9 @@ export function registerSync(program: Command): void {
         else {
           const c = run.counts;
           console.log(`run ${run.runId}: ${run.status}`);
-          console.log(`  fetched ${c.fetched} · created ${c.created} · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`);
+          console.log(
+            `  fetched ${c.fetched} · created ${c.created} · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
+          );
           if (run.error) console.log(`  error: ${run.error}`);
           if (c.parked) console.log(`  see the parked records: ledgerlink exceptions list --pipeline ${name}`);
         }
@@ -62,11 +69,19 @@ export function registerExceptions(program: Command): void {
     .action(async (opts: { pipeline?: string; status: 'open' | 'resolved'; json?: boolean }) => {
       const rt = await openRuntime({ queue: false }).catch(fail);
       try {
-        const { items, total } = await listExceptions(rt.db, { pipeline: opts.pipeline, status: opts.status, limit: 500, offset: 0 });
+        const { items, total } = await listExceptions(rt.db, {
+          pipeline: opts.pipeline,
+          status: opts.status,
+          limit: 500,
+          offset: 0,
+        });
         if (opts.json) console.log(JSON.stringify({ items, total }));
         else if (items.length === 0) console.log(`no ${opts.status} exceptions`);
         else {
-          for (const x of items) console.log(`#${x.id}  ${x.pipeline}  ${x.kind} ${x.sourceId}  ${x.reasonCode}: ${x.message}${x.field ? ` (${x.field})` : ''}`);
+          for (const x of items)
+            console.log(
+              `#${x.id}  ${x.pipeline}  ${x.kind} ${x.sourceId}  ${x.reasonCode}: ${x.message}${x.field ? ` (${x.field})` : ''}`,
+            );
           console.log(`${total} ${opts.status}`);
         }
       } finally {
@@ -81,13 +96,21 @@ export function registerExceptions(program: Command): void {
       try {
         const x = await requireException(rt.db, Number(id));
         const parsed = CanonicalRecord.safeParse((x.payload as { record?: unknown }).record);
-        if (!parsed.success) fail(new Error(`exception ${id} holds no record to retry; fix it at the source and run the pipeline again`));
+        if (!parsed.success)
+          fail(new Error(`exception ${id} holds no record to retry; fix it at the source and run the pipeline again`));
         const { findPipelineById } = await import('../sync/pipelines.ts');
         const pipeline = (await findPipelineById(rt.db, rt.box, x.pipelineId))!;
-        const runId = await rt.sync.processRecords(pipeline, 'retry', 'cli', [{ record: parsed.data, raw: (x.payload as { raw?: unknown }).raw }]);
+        const runId = await rt.sync.processRecords(pipeline, 'retry', 'cli', [
+          { record: parsed.data, raw: (x.payload as { raw?: unknown }).raw },
+        ]);
         const after = await requireException(rt.db, x.id);
         if (opts.json) console.log(JSON.stringify({ exception: after, runId }));
-        else console.log(after.status === 'resolved' ? `#${id} posted; resolved` : `#${id} still open: ${after.reasonCode}: ${after.message}`);
+        else
+          console.log(
+            after.status === 'resolved'
+              ? `#${id} posted; resolved`
+              : `#${id} still open: ${after.reasonCode}: ${after.message}`,
+          );
         process.exitCode = after.status === 'resolved' ? 0 : 2;
       } catch (err) {
         fail(err);

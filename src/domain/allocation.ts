@@ -31,7 +31,8 @@ export function allocationBases(
 ): AllocationBases {
   const at = (side: AllocationSide, v: bigint) => toBaseAmount(v, side.currency, baseCurrency, side.exchangeRate);
   const closesDebit = amount + discount === debit.outstanding;
-  const discountBase = discount === 0n ? 0n : closesDebit && amount === 0n ? debit.baseOutstanding : at(debit, discount);
+  const discountBase =
+    discount === 0n ? 0n : closesDebit && amount === 0n ? debit.baseOutstanding : at(debit, discount);
   const debitBase = closesDebit ? debit.baseOutstanding - discountBase : at(debit, amount);
   const creditBase = amount === credit.outstanding ? credit.baseOutstanding : at(credit, amount);
   return { debitBase, creditBase, discountBase };

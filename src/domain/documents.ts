@@ -99,7 +99,15 @@ export function itemJournal(
   }
   const amount = -lines.reduce((s, l) => s + l.amount, 0n);
   const baseAmount = -lines.reduce((s, l) => s + l.baseAmount, 0n);
-  lines.unshift({ role: 'control', glAccountCode: controlAccount, departmentId: null, taxCode: null, description, amount, baseAmount });
+  lines.unshift({
+    role: 'control',
+    glAccountCode: controlAccount,
+    departmentId: null,
+    taxCode: null,
+    description,
+    amount,
+    baseAmount,
+  });
   return { lines, baseGross: sign * baseAmount };
 }
 
@@ -111,7 +119,13 @@ export function itemJournal(
 export function controlJournal(
   controlAccount: string,
   description: string,
-  others: { role: JournalRole; glAccountCode: string; departmentId: string | null; description: string; amount: bigint }[],
+  others: {
+    role: JournalRole;
+    glAccountCode: string;
+    departmentId: string | null;
+    description: string;
+    amount: bigint;
+  }[],
   conv: Conversion,
   controlSign: 1n | -1n,
   fixedBase?: (amount: bigint) => bigint,
@@ -145,11 +159,32 @@ export function controlJournal(
  * currency from the control account and the credit side `creditBase`; the control account is
  * brought back to the open items by the difference, against the FX gain/loss account.
  */
-export function fxJournal(controlAccount: string, fxAccount: string, debitBase: bigint, creditBase: bigint): JournalLine[] {
+export function fxJournal(
+  controlAccount: string,
+  fxAccount: string,
+  debitBase: bigint,
+  creditBase: bigint,
+): JournalLine[] {
   const diff = debitBase - creditBase;
   return [
-    { role: 'control', glAccountCode: controlAccount, departmentId: null, taxCode: null, description: 'Realised exchange difference', amount: 0n, baseAmount: -diff },
-    { role: 'fx', glAccountCode: fxAccount, departmentId: null, taxCode: null, description: 'Realised exchange difference', amount: 0n, baseAmount: diff },
+    {
+      role: 'control',
+      glAccountCode: controlAccount,
+      departmentId: null,
+      taxCode: null,
+      description: 'Realised exchange difference',
+      amount: 0n,
+      baseAmount: -diff,
+    },
+    {
+      role: 'fx',
+      glAccountCode: fxAccount,
+      departmentId: null,
+      taxCode: null,
+      description: 'Realised exchange difference',
+      amount: 0n,
+      baseAmount: diff,
+    },
   ];
 }
 

@@ -9,7 +9,12 @@ import { Amount, Currency, IsoDate, Rate } from '../api/schemas.ts';
 export const CanonicalCustomer = z.strictObject({
   kind: z.literal('customer'),
   sourceId: z.string().min(1).max(100),
-  code: z.string().max(50).nullable().optional().meta({ description: "The customer's code in the ledger when the source keeps one." }),
+  code: z
+    .string()
+    .max(50)
+    .nullable()
+    .optional()
+    .meta({ description: "The customer's code in the ledger when the source keeps one." }),
   name: z.string().min(1).max(200),
   email: z.string().max(200).nullable().optional(),
   phone: z.string().max(50).nullable().optional(),
@@ -56,7 +61,12 @@ export const CanonicalInvoice = z.strictObject({
   dueDate: IsoDate.nullable().optional(),
   currency: Currency,
   description: z.string().max(500).default(''),
-  location: z.string().max(50).nullable().optional().meta({ description: 'Point of sale or shop, for daily summaries.' }),
+  location: z
+    .string()
+    .max(50)
+    .nullable()
+    .optional()
+    .meta({ description: 'Point of sale or shop, for daily summaries.' }),
   lines: z.array(CanonicalLine).min(1).max(1000),
 });
 export type CanonicalInvoice = z.output<typeof CanonicalInvoice>;
@@ -64,12 +74,21 @@ export type CanonicalInvoice = z.output<typeof CanonicalInvoice>;
 export const CanonicalPayment = z.strictObject({
   kind: z.literal('payment'),
   sourceId: z.string().min(1).max(100),
-  externalReference: z.string().min(1).max(50).meta({ description: 'The payment reference (receipt check reference).' }),
+  externalReference: z
+    .string()
+    .min(1)
+    .max(50)
+    .meta({ description: 'The payment reference (receipt check reference).' }),
   customerSourceId: z.string().min(1).max(100),
   date: IsoDate,
   amount: Amount,
   currency: Currency,
-  invoiceExternalReference: z.string().max(50).nullable().optional().meta({ description: 'The invoice it pays, when known.' }),
+  invoiceExternalReference: z
+    .string()
+    .max(50)
+    .nullable()
+    .optional()
+    .meta({ description: 'The invoice it pays, when known.' }),
   fee: Amount.nullable().optional().meta({ description: "The payment provider's fee, to bank charges." }),
   bankAccountCode: z.string().max(50).nullable().optional(),
   location: z.string().max(50).nullable().optional(),
@@ -86,13 +105,24 @@ export const CanonicalRefund = z.strictObject({
   date: IsoDate,
   amount: Amount,
   currency: Currency,
-  paymentExternalReference: z.string().max(50).nullable().optional().meta({ description: 'The payment refunded, when known.' }),
+  paymentExternalReference: z
+    .string()
+    .max(50)
+    .nullable()
+    .optional()
+    .meta({ description: 'The payment refunded, when known.' }),
   bankAccountCode: z.string().max(50).nullable().optional(),
   description: z.string().max(500).default(''),
 });
 export type CanonicalRefund = z.output<typeof CanonicalRefund>;
 
-export const CanonicalRecord = z.discriminatedUnion('kind', [CanonicalCustomer, CanonicalProduct, CanonicalInvoice, CanonicalPayment, CanonicalRefund]);
+export const CanonicalRecord = z.discriminatedUnion('kind', [
+  CanonicalCustomer,
+  CanonicalProduct,
+  CanonicalInvoice,
+  CanonicalPayment,
+  CanonicalRefund,
+]);
 export type CanonicalRecord = z.output<typeof CanonicalRecord>;
 export type RecordKind = CanonicalRecord['kind'];
 

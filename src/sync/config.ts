@@ -18,7 +18,14 @@ export const ConfigFile = z.strictObject({
         baseCurrency: Currency,
         standardTaxRate: Rate.optional(),
         vatNumber: z.string().max(50).optional(),
-        address: z.strictObject({ street: z.string().optional(), city: z.string().optional(), postalCode: z.string().optional(), country: z.string().optional() }).optional(),
+        address: z
+          .strictObject({
+            street: z.string().optional(),
+            city: z.string().optional(),
+            postalCode: z.string().optional(),
+            country: z.string().optional(),
+          })
+          .optional(),
       }),
     )
     .default([]),
@@ -30,7 +37,8 @@ export type ConfigFile = z.output<typeof ConfigFile>;
 export function substituteEnv(text: string, env: NodeJS.ProcessEnv = process.env): string {
   return text.replace(/\$\{([A-Z0-9_]+)\}/g, (_, name: string) => {
     const value = env[name];
-    if (value === undefined) throw new Error(`The configuration uses \${${name}} but the environment variable ${name} is not set`);
+    if (value === undefined)
+      throw new Error(`The configuration uses \${${name}} but the environment variable ${name} is not set`);
     return value;
   });
 }
@@ -46,28 +54,52 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
 }
 
 /** The config file in use: --config, LEDGERLINK_CONFIG, or ./ledgerlink.yaml when it exists. */
-export async function loadConfigFile(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; config: ConfigFile } | null> {
+export async function loadConfigFile(
+  path: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ path: string; config: ConfigFile } | null> {
   const file = path ?? env.LEDGERLINK_CONFIG ?? (existsSync('./ledgerlink.yaml') ? './ledgerlink.yaml' : undefined);
   if (!file) return null;
   return { path: file, config: parseConfig(await readFile(file, 'utf8'), env) };
 }
 
 /** Creates the entities the config names when missing and saves its pipelines. */
-export async function applyConfig(db: Database, box: SecretBox, config: ConfigFile): Promise<{ entitiesCreated: string[]; pipelines: string[] }> {
+export async function applyConfig(
+  db: Database,
+  box: SecretBox,
+  config: ConfigFile,
+): Promise<{ entitiesCreated: string[]; pipelines: string[] }> {
   return db.transaction(async (tx) => {
     const entitiesCreated: string[] = [];
     for (const e of config.entities) {
       if (await findEntityByCode(tx, e.code)) continue;
       const { entity } = await createEntity(tx, e);
-      await recordAudit(tx, { entityId: entity.id, actor: 'config', action: 'entity.created', objectType: 'entity', objectId: e.code, after: e });
+      await recordAudit(tx, {
+        entityId: entity.id,
+        actor: 'config',
+        action: 'entity.created',
+        objectType: 'entity',
+        objectId: e.code,
+        after: e,
+      });
       entitiesCreated.push(e.code);
     }
     const names: string[] = [];
     for (const p of config.pipelines) {
       const entity = await findEntityByCode(tx, p.entity);
-      if (!entity) throw new Error(`Pipeline ${p.name} names entity ${p.entity}, which does not exist and is not in the config's entities`);
+      if (!entity)
+        throw new Error(
+          `Pipeline ${p.name} names entity ${p.entity}, which does not exist and is not in the config's entities`,
+        );
       await savePipeline(tx, box, entity.id, p, 'config');
-      await recordAudit(tx, { entityId: entity.id, actor: 'config', action: 'pipeline.saved', objectType: 'pipeline', objectId: p.name, after: { ...p, source: { type: p.source.type }, webhookSecret: undefined } });
+      await recordAudit(tx, {
+        entityId: entity.id,
+        actor: 'config',
+        action: 'pipeline.saved',
+        objectType: 'pipeline',
+        objectId: p.name,
+        after: { ...p, source: { type: p.source.type }, webhookSecret: undefined },
+      });
       names.push(p.name);
     }
     return { entitiesCreated, pipelines: names };

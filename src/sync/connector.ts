@@ -11,7 +11,8 @@ export interface InvalidItem {
   payload: unknown;
 }
 
-export type SourceItem = { record: CanonicalRecord; raw?: unknown; line?: number } | { invalid: InvalidItem; line?: number };
+export type SourceItem =
+  { record: CanonicalRecord; raw?: unknown; line?: number } | { invalid: InvalidItem; line?: number };
 
 export interface SourcePage {
   items: SourceItem[];
@@ -28,7 +29,14 @@ export type Lookup<T> = { found: T } | { missing: string };
 
 /** What ledgerlink reports back to a source once it has booked something. */
 export type WriteBackItem =
-  | { kind: 'invoice'; sourceId: string; externalReference: string; number: string; dueDate: string; pdfBase64?: string | undefined }
+  | {
+      kind: 'invoice';
+      sourceId: string;
+      externalReference: string;
+      number: string;
+      dueDate: string;
+      pdfBase64?: string | undefined;
+    }
   | { kind: 'payment'; sourceId: string; externalReference: string; paymentReference: string }
   | { kind: 'customer-code'; sourceId: string; code: string };
 
@@ -54,7 +62,11 @@ export class ConnectorError extends Error {
   readonly status: number | null;
   readonly retryable: boolean;
   readonly retryAfterMs: number | null;
-  constructor(system: string, message: string, opts: { status?: number | null; retryable: boolean; retryAfterMs?: number | null; cause?: unknown }) {
+  constructor(
+    system: string,
+    message: string,
+    opts: { status?: number | null; retryable: boolean; retryAfterMs?: number | null; cause?: unknown },
+  ) {
     super(`${system}: ${message}`, { cause: opts.cause });
     this.name = 'ConnectorError';
     this.system = system;

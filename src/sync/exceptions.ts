@@ -33,7 +33,13 @@ export interface ExceptionView {
  * Parks records as exceptions. A record parked again while its exception is open updates the
  * reason and counts the attempt instead of opening a second one.
  */
-export async function parkRecords(db: Queryable, pipelineId: string, entityId: string, runId: string | null, records: ParkedRecord[]): Promise<void> {
+export async function parkRecords(
+  db: Queryable,
+  pipelineId: string,
+  entityId: string,
+  runId: string | null,
+  records: ParkedRecord[],
+): Promise<void> {
   if (records.length === 0) return;
   await db.query(
     `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload)
@@ -57,7 +63,13 @@ export async function parkRecords(db: Queryable, pipelineId: string, entityId: s
 }
 
 /** Closes open exceptions of records that have now gone through. */
-export async function resolveSucceeded(db: Queryable, pipelineId: string, kind: string, sourceIds: string[], by: string): Promise<void> {
+export async function resolveSucceeded(
+  db: Queryable,
+  pipelineId: string,
+  kind: string,
+  sourceIds: string[],
+  by: string,
+): Promise<void> {
   if (sourceIds.length === 0) return;
   await db.query(
     `UPDATE exceptions SET status = 'resolved', resolved_at = now(), updated_at = now(), resolved_by = $4, note = coalesce(note, 'posted on a later attempt')
@@ -113,7 +125,13 @@ const COLUMNS = `x.id, p.name AS pipeline, x.pipeline_id, x.entity_id, x.run_id,
 
 export async function listExceptions(
   db: Queryable,
-  f: { entityId?: string | undefined; pipeline?: string | undefined; status?: 'open' | 'resolved' | undefined; limit: number; offset: number },
+  f: {
+    entityId?: string | undefined;
+    pipeline?: string | undefined;
+    status?: 'open' | 'resolved' | undefined;
+    limit: number;
+    offset: number;
+  },
 ): Promise<{ items: ExceptionView[]; total: number }> {
   const where = `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)`;
   const params = [f.entityId ?? null, f.pipeline ?? null, f.status ?? null];
@@ -121,11 +139,18 @@ export async function listExceptions(
     `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $4 OFFSET $5`,
     [...params, f.limit, f.offset],
   );
-  const total = await db.query<{ n: string }>(`SELECT count(*) AS n FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where}`, params);
+  const total = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where}`,
+    params,
+  );
   return { items: rows.map(toView), total: Number(total.rows[0]!.n) };
 }
 
-export async function getException(db: Queryable, id: number, entityId?: string): Promise<(ExceptionView & { pipelineId: string; entityId: string }) | null> {
+export async function getException(
+  db: Queryable,
+  id: number,
+  entityId?: string,
+): Promise<(ExceptionView & { pipelineId: string; entityId: string }) | null> {
   const { rows } = await db.query<Row>(
     `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE x.id = $1 AND ($2::uuid IS NULL OR x.entity_id = $2)`,
     [id, entityId ?? null],

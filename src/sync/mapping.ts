@@ -43,15 +43,33 @@ export function mapInvoiceLines(inv: CanonicalInvoice, ctx: MappingContext): Inv
     const field = `lines[${n}]`;
     const product = line.productSourceId ? ctx.products.get(line.productSourceId) : undefined;
     if (line.productSourceId && !product) {
-      return { reasonCode: 'MAPPING_PRODUCT_NOT_SYNCED', message: `Product ${line.productSourceId} is not in the ledger`, field: `${field}.productSourceId` };
+      return {
+        reasonCode: 'MAPPING_PRODUCT_NOT_SYNCED',
+        message: `Product ${line.productSourceId} is not in the ledger`,
+        field: `${field}.productSourceId`,
+      };
     }
     const override = product ? ctx.mapping.products?.[product.code] : undefined;
-    const glAccountCode = line.glAccountCode ?? override?.glAccountCode ?? product?.glAccountCode ?? ctx.mapping.defaultGlAccountCode ?? ctx.customerDefaultGl;
-    if (!glAccountCode) return { reasonCode: 'MAPPING_NO_GL_ACCOUNT', message: 'No GL account for this line: set one on the product or a default in the mapping', field };
+    const glAccountCode =
+      line.glAccountCode ??
+      override?.glAccountCode ??
+      product?.glAccountCode ??
+      ctx.mapping.defaultGlAccountCode ??
+      ctx.customerDefaultGl;
+    if (!glAccountCode)
+      return {
+        reasonCode: 'MAPPING_NO_GL_ACCOUNT',
+        message: 'No GL account for this line: set one on the product or a default in the mapping',
+        field,
+      };
     const byRateTable = Object.entries(ctx.mapping.vatRates ?? {}).find(([rate]) => sameRate(rate, line.vatRate))?.[1];
-    const productTax = product?.taxCode && (product.vatRate === null || sameRate(product.vatRate, line.vatRate)) ? product.taxCode : undefined;
+    const productTax =
+      product?.taxCode && (product.vatRate === null || sameRate(product.vatRate, line.vatRate))
+        ? product.taxCode
+        : undefined;
     const byLedgerRate =
-      ctx.customerDefaultTax && ctx.taxCodes.find((t) => t.code === ctx.customerDefaultTax && sameRate(t.rate, line.vatRate))
+      ctx.customerDefaultTax &&
+      ctx.taxCodes.find((t) => t.code === ctx.customerDefaultTax && sameRate(t.rate, line.vatRate))
         ? ctx.customerDefaultTax
         : ctx.taxCodes.find((t) => sameRate(t.rate, line.vatRate))?.code;
     const taxCode = line.taxCode ?? override?.taxCode ?? byRateTable ?? productTax ?? byLedgerRate;
@@ -62,7 +80,8 @@ export function mapInvoiceLines(inv: CanonicalInvoice, ctx: MappingContext): Inv
         field: `${field}.vatRate`,
       };
     }
-    const departmentId = line.departmentId ?? override?.departmentId ?? product?.departmentId ?? ctx.mapping.defaultDepartmentId;
+    const departmentId =
+      line.departmentId ?? override?.departmentId ?? product?.departmentId ?? ctx.mapping.defaultDepartmentId;
     out.push({
       glAccountCode,
       taxCode,

@@ -7,7 +7,14 @@ import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
 export const PipelineMapping = z.strictObject({
   products: z
-    .record(z.string(), z.strictObject({ glAccountCode: z.string().optional(), taxCode: z.string().optional(), departmentId: z.string().optional() }))
+    .record(
+      z.string(),
+      z.strictObject({
+        glAccountCode: z.string().optional(),
+        taxCode: z.string().optional(),
+        departmentId: z.string().optional(),
+      }),
+    )
     .optional(),
   vatRates: z.record(z.string(), z.string()).optional().meta({ description: 'VAT rate (e.g. "0.21") → tax code.' }),
   defaultGlAccountCode: z.string().optional(),
@@ -35,7 +42,12 @@ export const PipelineDefinition = z.strictObject({
   mode: z.enum(['documents', 'daily-summary']).default('documents'),
   options: PipelineOptions.default({}),
   mapping: PipelineMapping.default({}),
-  webhookSecret: z.string().min(16).nullable().optional().meta({ description: 'Secret for X-Ledgerlink-Signature (webhook sources).' }),
+  webhookSecret: z
+    .string()
+    .min(16)
+    .nullable()
+    .optional()
+    .meta({ description: 'Secret for X-Ledgerlink-Signature (webhook sources).' }),
   enabled: z.boolean().default(true),
 });
 export type PipelineDefinition = z.output<typeof PipelineDefinition>;
@@ -117,7 +129,12 @@ export function publicPipeline(p: Pipeline) {
   };
 }
 
-export async function findPipeline(db: Queryable, box: SecretBox, name: string, entityId?: string): Promise<Pipeline | null> {
+export async function findPipeline(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId?: string,
+): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
     `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2)`,
     [name, entityId ?? null],
@@ -126,13 +143,22 @@ export async function findPipeline(db: Queryable, box: SecretBox, name: string, 
 }
 
 export async function findPipelineById(db: Queryable, box: SecretBox, id: string): Promise<Pipeline | null> {
-  const { rows } = await db.query<Row>(`SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1`, [id]);
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1`,
+    [id],
+  );
   return rows[0] ? toPipeline(box, rows[0]) : null;
 }
 
-export async function requirePipeline(db: Queryable, box: SecretBox, name: string, entityId?: string): Promise<Pipeline> {
+export async function requirePipeline(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId?: string,
+): Promise<Pipeline> {
   const p = await findPipeline(db, box, name, entityId);
-  if (!p) throw new DomainError('NOT_FOUND', `No pipeline named ${name}`, [{ field: 'name', message: 'unknown pipeline' }]);
+  if (!p)
+    throw new DomainError('NOT_FOUND', `No pipeline named ${name}`, [{ field: 'name', message: 'unknown pipeline' }]);
   return p;
 }
 
@@ -181,10 +207,14 @@ export async function savePipeline(
         managedBy,
       ],
     );
-    if (!rows[0]) throw new DomainError('VALIDATION_ERROR', `A pipeline named ${def.name} belongs to another entity`, [{ field: 'name', message: 'taken' }]);
+    if (!rows[0])
+      throw new DomainError('VALIDATION_ERROR', `A pipeline named ${def.name} belongs to another entity`, [
+        { field: 'name', message: 'taken' },
+      ]);
     return { pipeline: (await findPipelineById(db, box, rows[0].id))!, created: rows[0].created };
   } catch (err) {
-    if (isUniqueViolation(err)) throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
+    if (isUniqueViolation(err))
+      throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
     throw err;
   }
 }

@@ -36,7 +36,11 @@ export class JobQueue {
     private readonly log: Logger,
   ) {}
 
-  static async start(db: Database, log: Logger, schema = process.env.LEDGERLINK_QUEUE_SCHEMA ?? 'pgboss'): Promise<JobQueue> {
+  static async start(
+    db: Database,
+    log: Logger,
+    schema = process.env.LEDGERLINK_QUEUE_SCHEMA ?? 'pgboss',
+  ): Promise<JobQueue> {
     const boss = new PgBoss({
       db: adapter(db),
       schema,
@@ -55,14 +59,25 @@ export class JobQueue {
 
   /** Enqueues a run inside the caller's transaction: the run row and its job commit together. */
   async enqueueRun(tx: Queryable, runId: string, startAfterSeconds = 0): Promise<void> {
-    await this.boss.send(JOBS.run, { runId } satisfies RunJob, { db: adapter(tx), ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}) });
+    await this.boss.send(JOBS.run, { runId } satisfies RunJob, {
+      db: adapter(tx),
+      ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}),
+    });
   }
 
   async enqueueWriteBack(tx: Queryable, pipelineId: string, startAfterSeconds = 0): Promise<void> {
-    await this.boss.send(JOBS.writeBack, { pipelineId }, { db: adapter(tx), singletonKey: pipelineId, ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}) });
+    await this.boss.send(
+      JOBS.writeBack,
+      { pipelineId },
+      { db: adapter(tx), singletonKey: pipelineId, ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}) },
+    );
   }
 
-  async work<T extends object>(name: string, handler: (data: T) => Promise<void>, pollingIntervalSeconds = 1): Promise<void> {
+  async work<T extends object>(
+    name: string,
+    handler: (data: T) => Promise<void>,
+    pollingIntervalSeconds = 1,
+  ): Promise<void> {
     await this.boss.work<T>(name, { pollingIntervalSeconds, batchSize: 1 }, async (jobs) => {
       for (const job of jobs) await handler(job.data);
     });

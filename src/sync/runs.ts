@@ -77,7 +77,14 @@ function toRun(r: Row): Run {
 /** Creates a queued run; for a scheduled slot that another worker already took, returns null. */
 export async function createRun(
   db: Queryable,
-  p: { pipelineId: string; entityId: string; trigger: RunTrigger; createdBy: string; slot?: string | null; params?: Record<string, unknown> },
+  p: {
+    pipelineId: string;
+    entityId: string;
+    trigger: RunTrigger;
+    createdBy: string;
+    slot?: string | null;
+    params?: Record<string, unknown>;
+  },
 ): Promise<string | null> {
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO runs (pipeline_id, entity_id, trigger, slot, params, created_by) VALUES ($1, $2, $3, $4, $5, $6)
@@ -104,7 +111,13 @@ export async function requireRun(db: Queryable, runId: string, entityId?: string
 
 export async function listRuns(
   db: Queryable,
-  f: { entityId?: string | undefined; pipeline?: string | undefined; status?: RunStatus | undefined; limit: number; offset: number },
+  f: {
+    entityId?: string | undefined;
+    pipeline?: string | undefined;
+    status?: RunStatus | undefined;
+    limit: number;
+    offset: number;
+  },
 ): Promise<{ items: Run[]; total: number }> {
   const where = `($1::uuid IS NULL OR r.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR r.status = $3)`;
   const params = [f.entityId ?? null, f.pipeline ?? null, f.status ?? null];
@@ -112,7 +125,10 @@ export async function listRuns(
     `SELECT ${COLUMNS} FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE ${where} ORDER BY r.created_at DESC, r.id LIMIT $4 OFFSET $5`,
     [...params, f.limit, f.offset],
   );
-  const total = await db.query<{ n: string }>(`SELECT count(*) AS n FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE ${where}`, params);
+  const total = await db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM runs r JOIN pipelines p ON p.id = r.pipeline_id WHERE ${where}`,
+    params,
+  );
   return { items: rows.map(toRun), total: Number(total.rows[0]!.n) };
 }
 
@@ -141,15 +157,34 @@ export async function addRunRecords(db: Queryable, runId: string, records: RunRe
 }
 
 export async function listRunRecords(db: Queryable, runId: string, limit: number, offset: number) {
-  const { rows } = await db.query<{ kind: string; source_id: string; outcome: string; target_id: string | null; message: string | null; at: Date }>(
+  const { rows } = await db.query<{
+    kind: string;
+    source_id: string;
+    outcome: string;
+    target_id: string | null;
+    message: string | null;
+    at: Date;
+  }>(
     `SELECT kind, source_id, outcome, target_id, message, at FROM run_records WHERE run_id = $1 ORDER BY id LIMIT $2 OFFSET $3`,
     [runId, limit, offset],
   );
-  return rows.map((r) => ({ kind: r.kind, sourceId: r.source_id, outcome: r.outcome, targetId: r.target_id, message: r.message, at: r.at.toISOString() }));
+  return rows.map((r) => ({
+    kind: r.kind,
+    sourceId: r.source_id,
+    outcome: r.outcome,
+    targetId: r.target_id,
+    message: r.message,
+    at: r.at.toISOString(),
+  }));
 }
 
 /** Adds to a run's counters atomically (several pages, several workers). */
-export async function addCounts(db: Queryable, runId: string, delta: Partial<RunCounts>, cursor?: string | null): Promise<void> {
+export async function addCounts(
+  db: Queryable,
+  runId: string,
+  delta: Partial<RunCounts>,
+  cursor?: string | null,
+): Promise<void> {
   const keys = Object.keys(ZERO_COUNTS) as (keyof RunCounts)[];
   const set = keys.map((k) => `'${k}', coalesce((counts->>'${k}')::int, 0) + ${Math.trunc(delta[k] ?? 0)}`).join(', ');
   await db.query(
@@ -158,7 +193,12 @@ export async function addCounts(db: Queryable, runId: string, delta: Partial<Run
   );
 }
 
-export async function setRunStatus(db: Queryable, runId: string, status: RunStatus, error: string | null = null): Promise<void> {
+export async function setRunStatus(
+  db: Queryable,
+  runId: string,
+  status: RunStatus,
+  error: string | null = null,
+): Promise<void> {
   await db.query(
     `UPDATE runs SET status = $2, error = $3,
        started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,

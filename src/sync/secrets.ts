@@ -42,14 +42,26 @@ export class SecretBox {
 }
 
 /** Config keys whose values are secrets: encrypted in the database, never logged or returned. */
-export const SECRET_KEYS = new Set(['apiKey', 'secretKey', 'webhookSecret', 'password', 'token', 'clientSecret', 'signingSecret']);
+export const SECRET_KEYS = new Set([
+  'apiKey',
+  'secretKey',
+  'webhookSecret',
+  'password',
+  'token',
+  'clientSecret',
+  'signingSecret',
+]);
 
 export function sealConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.encrypt(v) : v]));
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.encrypt(v) : v]),
+  );
 }
 
 export function openConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.decrypt(v) : v]));
+  return Object.fromEntries(
+    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.decrypt(v) : v]),
+  );
 }
 
 /** A config as shown to people: secrets replaced by a marker. */

@@ -6,7 +6,7 @@ import { findEntityById } from '../ledger/entities.ts';
 import { createRun, type RunTrigger } from './runs.ts';
 import { listPipelines, requirePipeline, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
-import { JOBS, JobQueue, type RunJob } from './queue.ts';
+import { JOBS, type JobQueue, type RunJob } from './queue.ts';
 import { type EngineDeps, PipelineBusyError, executeRun, syncContext } from './engine/run.ts';
 import { currentSlot } from './schedule.ts';
 import { processPage } from './engine/page.ts';
@@ -60,9 +60,23 @@ export class SyncService {
     options: { slot?: string; tx?: Queryable; inline?: boolean } = {},
   ): Promise<string | null> {
     const create = async (tx: Queryable) => {
-      const runId = await createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, slot: options.slot ?? null, params });
+      const runId = await createRun(tx, {
+        pipelineId: pipeline.id,
+        entityId: pipeline.entityId,
+        trigger,
+        createdBy: actor,
+        slot: options.slot ?? null,
+        params,
+      });
       if (!runId) return null;
-      await recordAudit(tx, { entityId: pipeline.entityId, actor, action: 'run.queued', objectType: 'run', objectId: runId, after: { pipeline: pipeline.name, trigger, slot: options.slot ?? null } });
+      await recordAudit(tx, {
+        entityId: pipeline.entityId,
+        actor,
+        action: 'run.queued',
+        objectType: 'run',
+        objectId: runId,
+        after: { pipeline: pipeline.name, trigger, slot: options.slot ?? null },
+      });
       if (this.queue && !options.inline) await this.queue.enqueueRun(tx, runId);
       return runId;
     };
@@ -83,10 +97,10 @@ export class SyncService {
         // source is retried a few times with backoff.
         const busy = err instanceof PipelineBusyError;
         if (busy ? Date.now() - started > 30 * 60_000 : attempt >= 5) {
-          await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`, [
-            runId,
-            err instanceof Error ? err.message : String(err),
-          ]);
+          await this.db.query(
+            `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
+            [runId, err instanceof Error ? err.message : String(err)],
+          );
           return;
         }
         await new Promise((r) => setTimeout(r, err instanceof PipelineBusyError ? 1000 : 250 * 2 ** attempt));
@@ -94,9 +108,18 @@ export class SyncService {
     }
   }
 
-  async triggerByName(name: string, trigger: RunTrigger, actor: string, entityId?: string, params: Record<string, unknown> = {}) {
+  async triggerByName(
+    name: string,
+    trigger: RunTrigger,
+    actor: string,
+    entityId?: string,
+    params: Record<string, unknown> = {},
+  ) {
     const pipeline = await requirePipeline(this.db, this.box, name, entityId);
-    if (!pipeline.enabled) throw new DomainError('VALIDATION_ERROR', `Pipeline ${name} is disabled`, [{ field: 'name', message: 'disabled' }]);
+    if (!pipeline.enabled)
+      throw new DomainError('VALIDATION_ERROR', `Pipeline ${name} is disabled`, [
+        { field: 'name', message: 'disabled' },
+      ]);
     return { pipeline, runId: await this.trigger(pipeline, trigger, actor, params) };
   }
 
@@ -104,11 +127,26 @@ export class SyncService {
    * Processes records already in hand (an import, a retried exception) synchronously, as a run of
    * their own, and returns its id. Used where the caller wants the per-record result at once.
    */
-  async processRecords(pipeline: Pipeline, trigger: RunTrigger, actor: string, items: SourceItem[], params: Record<string, unknown> = {}): Promise<string> {
-    const runId = (await this.db.transaction((tx) => createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params })))!;
+  async processRecords(
+    pipeline: Pipeline,
+    trigger: RunTrigger,
+    actor: string,
+    items: SourceItem[],
+    params: Record<string, unknown> = {},
+  ): Promise<string> {
+    const runId = (await this.db.transaction((tx) =>
+      createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params }),
+    ))!;
     const entity = (await findEntityById(this.db, pipeline.entityId))!;
     const { executeInline } = await import('./engine/inline.ts');
-    await executeInline(this.engine, pipeline, entity, runId, items, createSource(pipeline, { db: this.db, log: this.log, params, runId }));
+    await executeInline(
+      this.engine,
+      pipeline,
+      entity,
+      runId,
+      items,
+      createSource(pipeline, { db: this.db, log: this.log, params, runId }),
+    );
     return runId;
   }
 

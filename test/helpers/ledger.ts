@@ -6,9 +6,18 @@ export async function seedCustomer(
   db: Database,
   entityId: string,
   code: string,
-  opts: { currency?: string; creditLimit?: bigint; creditDays?: number; endOfMonth?: boolean; onHold?: boolean; isActive?: boolean } = {},
+  opts: {
+    currency?: string;
+    creditLimit?: bigint;
+    creditDays?: number;
+    endOfMonth?: boolean;
+    onHold?: boolean;
+    isActive?: boolean;
+  } = {},
 ): Promise<void> {
-  const { rows } = await db.query<{ base_currency: string }>('SELECT base_currency FROM entities WHERE id = $1', [entityId]);
+  const { rows } = await db.query<{ base_currency: string }>('SELECT base_currency FROM entities WHERE id = $1', [
+    entityId,
+  ]);
   await db.query(
     `INSERT INTO customers (entity_id, code, name, currency, credit_limit, credit_days, credit_end_of_month, control_gl_account_code,
                             default_tax_code, default_gl_account_code, on_hold, is_active)
@@ -56,7 +65,12 @@ export async function postInvoice(c: Client, customerCode: string, net: string, 
   return r.body as { transactionId: number; number: number; grossAmount: string; dueDate: string };
 }
 
-export async function postReceipt(c: Client, customerCode: string, amount: string, extra: Record<string, unknown> = {}) {
+export async function postReceipt(
+  c: Client,
+  customerCode: string,
+  amount: string,
+  extra: Record<string, unknown> = {},
+) {
   const r = await c.post('/v1/sales/receipts', receipt(customerCode, amount, extra));
   if (r.status !== 201) throw new Error(`receipt failed: ${JSON.stringify(r.body)}`);
   return r.body as { transactionId: number; number: number };

@@ -67,9 +67,17 @@ export const issueKeysRoute = defineRoute({
   errors: ['ENTITY_DOES_NOT_EXIST'],
   handler: async ({ db, params, body, audit }) => {
     const entity = await findEntityByCode(db, params.code);
-    if (!entity) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${params.code}`, [{ field: 'params.code', message: 'unknown entity' }]);
+    if (!entity)
+      throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${params.code}`, [
+        { field: 'params.code', message: 'unknown entity' },
+      ]);
     const keys = await issueKeys(db, entity.id, body?.label ?? null);
-    await audit({ entityId: entity.id, action: 'entity.keys-issued', objectType: 'credential', objectId: keys.credentialId });
+    await audit({
+      entityId: entity.id,
+      action: 'entity.keys-issued',
+      objectType: 'credential',
+      objectId: keys.credentialId,
+    });
     return { entityId: entity.id, code: entity.code, partnerKey: keys.partnerKey, userKey: keys.userKey };
   },
 });

@@ -8,7 +8,8 @@ const auditRoute = defineRoute({
   path: '/v1/audit',
   operationId: 'listAudit',
   summary: 'The audit trail: every API write and every action of the engine',
-  description: 'What was done, when, by which credential (or pipeline, scheduler, CLI), with the object before and after. Newest first.',
+  description:
+    'What was done, when, by which credential (or pipeline, scheduler, CLI), with the object before and after. Newest first.',
   tags: ['audit'],
   auth: 'entityOrAdmin',
   query: Page.extend({
@@ -19,14 +20,42 @@ const auditRoute = defineRoute({
     from: IsoDate.optional(),
     to: IsoDate.optional(),
   }),
-  success: { status: 200, description: 'A page of audit entries.', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), page: z.number(), pageSize: z.number(), total: z.number() }) },
+  success: {
+    status: 200,
+    description: 'A page of audit entries.',
+    schema: z.object({
+      items: z.array(z.record(z.string(), z.unknown())),
+      page: z.number(),
+      pageSize: z.number(),
+      total: z.number(),
+    }),
+  },
   handler: async (ctx) => {
     const q = ctx.query;
     const where = `($1::uuid IS NULL OR entity_id = $1) AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR object_type = $3)
       AND ($4::text IS NULL OR object_id = $4) AND ($5::text IS NULL OR actor = $5)
       AND ($6::date IS NULL OR at >= $6::date) AND ($7::date IS NULL OR at < $7::date + 1)`;
-    const params = [scopeOf(ctx) ?? null, q.action ?? null, q.objectType ?? null, q.objectId ?? null, q.actor ?? null, q.from ?? null, q.to ?? null];
-    const { rows } = await ctx.db.query<{ id: string; entity_id: string | null; at: Date; actor: string; action: string; object_type: string | null; object_id: string | null; before: unknown; after: unknown; request_id: string | null }>(
+    const params = [
+      scopeOf(ctx) ?? null,
+      q.action ?? null,
+      q.objectType ?? null,
+      q.objectId ?? null,
+      q.actor ?? null,
+      q.from ?? null,
+      q.to ?? null,
+    ];
+    const { rows } = await ctx.db.query<{
+      id: string;
+      entity_id: string | null;
+      at: Date;
+      actor: string;
+      action: string;
+      object_type: string | null;
+      object_id: string | null;
+      before: unknown;
+      after: unknown;
+      request_id: string | null;
+    }>(
       `SELECT id, entity_id, at, actor, action, object_type, object_id, before, after, request_id FROM audit_log WHERE ${where}
         ORDER BY id DESC LIMIT $8 OFFSET $9`,
       [...params, q.pageSize, (q.page - 1) * q.pageSize],

@@ -18,10 +18,25 @@ const listRoute = defineRoute({
   tags: ['exceptions'],
   auth: 'entityOrAdmin',
   query: Page.extend({ pipeline: z.string().optional(), status: z.enum(['open', 'resolved']).optional() }),
-  success: { status: 200, description: 'A page of exceptions, oldest first.', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), page: z.number(), pageSize: z.number(), total: z.number() }) },
+  success: {
+    status: 200,
+    description: 'A page of exceptions, oldest first.',
+    schema: z.object({
+      items: z.array(z.record(z.string(), z.unknown())),
+      page: z.number(),
+      pageSize: z.number(),
+      total: z.number(),
+    }),
+  },
   handler: async (ctx) => {
     const { page, pageSize, pipeline, status } = ctx.query;
-    const r = await listExceptions(ctx.db, { entityId: scopeOf(ctx), pipeline, status, limit: pageSize, offset: (page - 1) * pageSize });
+    const r = await listExceptions(ctx.db, {
+      entityId: scopeOf(ctx),
+      pipeline,
+      status,
+      limit: pageSize,
+      offset: (page - 1) * pageSize,
+    });
     return { items: r.items, page, pageSize, total: r.total };
   },
 });
@@ -38,21 +53,36 @@ const retryRoute = defineRoute({
   auth: 'entityOrAdmin',
   params: ExceptionId,
   write: false,
-  success: { status: 200, description: 'The exception after the retry, and the run that made it.', schema: z.record(z.string(), z.unknown()) },
+  success: {
+    status: 200,
+    description: 'The exception after the retry, and the run that made it.',
+    schema: z.record(z.string(), z.unknown()),
+  },
   errors: ['NOT_FOUND'],
   handler: async (ctx) => {
     const sync = ctx.services.sync;
     const x = await requireException(ctx.db, ctx.params.id, scopeOf(ctx));
-    if (x.status !== 'open') throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [{ field: 'params.id', message: 'already resolved' }]);
+    if (x.status !== 'open')
+      throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
+        { field: 'params.id', message: 'already resolved' },
+      ]);
     const pipeline = (await findPipelineById(ctx.db, sync.box, x.pipelineId))!;
     const stored = (x.payload as { record?: unknown; raw?: unknown }) ?? {};
     const parsed = CanonicalRecord.safeParse(stored.record);
     if (!parsed.success) {
-      throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`, [
-        { field: 'params.id', message: 'nothing to retry' },
-      ]);
+      throw new DomainError(
+        'VALIDATION_ERROR',
+        `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
+        [{ field: 'params.id', message: 'nothing to retry' }],
+      );
     }
-    const runId = await sync.processRecords(pipeline, 'retry', ctx.principal.actor, [{ record: parsed.data, raw: stored.raw }], { exceptionId: x.id });
+    const runId = await sync.processRecords(
+      pipeline,
+      'retry',
+      ctx.principal.actor,
+      [{ record: parsed.data, raw: stored.raw }],
+      { exceptionId: x.id },
+    );
     const after = await requireException(ctx.db, x.id);
     const run = await getRun(ctx.db, runId);
     return { exception: after, runId, runStatus: run?.status };
@@ -73,10 +103,20 @@ const resolveRoute = defineRoute({
   errors: ['NOT_FOUND'],
   handler: async (ctx) => {
     const x = await requireException(ctx.db, ctx.params.id, scopeOf(ctx));
-    if (x.status !== 'open') throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [{ field: 'params.id', message: 'already resolved' }]);
+    if (x.status !== 'open')
+      throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
+        { field: 'params.id', message: 'already resolved' },
+      ]);
     await resolveException(ctx.db, x.id, ctx.body.note, ctx.principal.actor);
     const after = await requireException(ctx.db, x.id);
-    await ctx.audit({ entityId: x.entityId, action: 'exception.resolved', objectType: 'exception', objectId: x.id, before: x, after });
+    await ctx.audit({
+      entityId: x.entityId,
+      action: 'exception.resolved',
+      objectType: 'exception',
+      objectId: x.id,
+      before: x,
+      after,
+    });
     return after;
   },
 });

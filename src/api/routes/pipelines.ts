@@ -2,7 +2,13 @@ import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { findEntityByCode } from '../../ledger/entities.ts';
-import { PipelineDefinition, listPipelines, publicPipeline, requirePipeline, savePipeline } from '../../sync/pipelines.ts';
+import {
+  PipelineDefinition,
+  listPipelines,
+  publicPipeline,
+  requirePipeline,
+  savePipeline,
+} from '../../sync/pipelines.ts';
 import { validCron } from '../../sync/schedule.ts';
 import { sourceTypes } from '../../connectors/index.ts';
 import { scopeOf } from './sync-shared.ts';
@@ -17,8 +23,14 @@ const listRoute = defineRoute({
   description: 'An entity token sees its own pipelines; the admin token sees all. Secrets are never returned.',
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
-  success: { status: 200, description: 'The pipelines.', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }) },
-  handler: async (ctx) => ({ items: (await listPipelines(ctx.db, ctx.services.sync.box, scopeOf(ctx))).map(publicPipeline) }),
+  success: {
+    status: 200,
+    description: 'The pipelines.',
+    schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+  },
+  handler: async (ctx) => ({
+    items: (await listPipelines(ctx.db, ctx.services.sync.box, scopeOf(ctx))).map(publicPipeline),
+  }),
 });
 
 const getRoute = defineRoute({
@@ -31,7 +43,8 @@ const getRoute = defineRoute({
   params: PipelineName,
   success: { status: 200, description: 'The pipeline, secrets redacted.', schema: z.record(z.string(), z.unknown()) },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) => publicPipeline(await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx))),
+  handler: async (ctx) =>
+    publicPipeline(await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx))),
 });
 
 const putRoute = defineRoute({
@@ -45,9 +58,19 @@ const putRoute = defineRoute({
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
   params: PipelineName,
-  body: PipelineDefinition.omit({ name: true, entity: true }).extend({ entity: z.string().optional().meta({ description: 'Entity code; defaults to the token’s entity.' }) }),
-  example: { source: { type: 'ixpole', baseUrl: 'https://club.example/', apiKey: '…' }, schedule: '*/15 * * * *', options: { invoiceMode: 'final' } },
-  success: { status: 200, description: 'The saved pipeline (201 when created).', schema: z.record(z.string(), z.unknown()) },
+  body: PipelineDefinition.omit({ name: true, entity: true }).extend({
+    entity: z.string().optional().meta({ description: 'Entity code; defaults to the token’s entity.' }),
+  }),
+  example: {
+    source: { type: 'ixpole', baseUrl: 'https://club.example/', apiKey: '…' },
+    schedule: '*/15 * * * *',
+    options: { invoiceMode: 'final' },
+  },
+  success: {
+    status: 200,
+    description: 'The saved pipeline (201 when created).',
+    schema: z.record(z.string(), z.unknown()),
+  },
   errors: ['ENTITY_DOES_NOT_EXIST'],
   handler: async (ctx) => {
     const box = ctx.services.sync.box;
@@ -56,25 +79,45 @@ const putRoute = defineRoute({
     if (ctx.principal.kind === 'entity') {
       entityId = ctx.principal.entity.id;
       entityCode = ctx.principal.entity.code;
-      if (ctx.body.entity && ctx.body.entity !== entityCode) throw new DomainError('NOT_FOUND', `No entity ${ctx.body.entity} for this token`);
+      if (ctx.body.entity && ctx.body.entity !== entityCode)
+        throw new DomainError('NOT_FOUND', `No entity ${ctx.body.entity} for this token`);
     } else {
-      if (!ctx.body.entity) throw new DomainError('VALIDATION_ERROR', 'entity: required with the admin token', [{ field: 'body.entity', message: 'required' }]);
+      if (!ctx.body.entity)
+        throw new DomainError('VALIDATION_ERROR', 'entity: required with the admin token', [
+          { field: 'body.entity', message: 'required' },
+        ]);
       const e = await findEntityByCode(ctx.db, ctx.body.entity);
-      if (!e) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${ctx.body.entity}`, [{ field: 'body.entity', message: 'unknown entity' }]);
+      if (!e)
+        throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${ctx.body.entity}`, [
+          { field: 'body.entity', message: 'unknown entity' },
+        ]);
       entityId = e.id;
       entityCode = e.code;
     }
     if (!sourceTypes().includes(ctx.body.source.type)) {
-      throw new DomainError('VALIDATION_ERROR', `source.type: one of ${sourceTypes().join(', ')}`, [{ field: 'body.source.type', message: `one of ${sourceTypes().join(', ')}` }]);
+      throw new DomainError('VALIDATION_ERROR', `source.type: one of ${sourceTypes().join(', ')}`, [
+        { field: 'body.source.type', message: `one of ${sourceTypes().join(', ')}` },
+      ]);
     }
     if (ctx.body.schedule && !validCron(ctx.body.schedule)) {
-      throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [{ field: 'body.schedule', message: 'not a cron expression' }]);
+      throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [
+        { field: 'body.schedule', message: 'not a cron expression' },
+      ]);
     }
     const existing = await listPipelines(ctx.db, box);
     const clash = existing.find((p) => p.name === ctx.params.name && p.entityId !== entityId);
-    if (clash) throw new DomainError('VALIDATION_ERROR', `Pipeline ${ctx.params.name} belongs to another entity`, [{ field: 'params.name', message: 'taken' }]);
+    if (clash)
+      throw new DomainError('VALIDATION_ERROR', `Pipeline ${ctx.params.name} belongs to another entity`, [
+        { field: 'params.name', message: 'taken' },
+      ]);
     const before = existing.find((p) => p.name === ctx.params.name);
-    const { pipeline, created } = await savePipeline(ctx.db, box, entityId, { ...ctx.body, name: ctx.params.name, entity: entityCode }, 'api');
+    const { pipeline, created } = await savePipeline(
+      ctx.db,
+      box,
+      entityId,
+      { ...ctx.body, name: ctx.params.name, entity: entityCode },
+      'api',
+    );
     await ctx.audit({
       entityId,
       action: created ? 'pipeline.created' : 'pipeline.updated',

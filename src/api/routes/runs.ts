@@ -14,7 +14,14 @@ const RunView = z.object({
   createdAt: z.string(),
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
-  counts: z.object({ fetched: z.number(), created: z.number(), updated: z.number(), skipped: z.number(), parked: z.number(), writtenBack: z.number() }),
+  counts: z.object({
+    fetched: z.number(),
+    created: z.number(),
+    updated: z.number(),
+    skipped: z.number(),
+    parked: z.number(),
+    writtenBack: z.number(),
+  }),
   error: z.string().nullable(),
 });
 
@@ -42,7 +49,11 @@ const startRoute = defineRoute({
   tags: ['runs'],
   auth: 'entityOrAdmin',
   params: z.object({ name: z.string().min(1).max(63) }),
-  success: { status: 202, description: 'The run was queued.', schema: z.object({ runId: z.string(), status: z.string() }) },
+  success: {
+    status: 202,
+    description: 'The run was queued.',
+    schema: z.object({ runId: z.string(), status: z.string() }),
+  },
   errors: ['NOT_FOUND'],
   // Not one request transaction: the run is created and queued in its own, and without a queue
   // (tests) it is worked right here, which must not sit inside an open transaction.
@@ -50,7 +61,10 @@ const startRoute = defineRoute({
   handler: async (ctx) => {
     const sync = ctx.services.sync;
     const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx));
-    if (!pipeline.enabled) throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [{ field: 'params.name', message: 'disabled' }]);
+    if (!pipeline.enabled)
+      throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [
+        { field: 'params.name', message: 'disabled' },
+      ]);
     const runId = await sync.trigger(pipeline, 'manual', ctx.principal.actor);
     const run = await getRun(ctx.db, runId!);
     return { runId: runId!, status: run?.status ?? 'queued' };
@@ -83,7 +97,11 @@ const recordsRoute = defineRoute({
   auth: 'entityOrAdmin',
   params: z.object({ runId: z.string().uuid('not a run id') }),
   query: Page,
-  success: { status: 200, description: 'Records in order.', schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), page: z.number(), pageSize: z.number() }) },
+  success: {
+    status: 200,
+    description: 'Records in order.',
+    schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), page: z.number(), pageSize: z.number() }),
+  },
   errors: ['NOT_FOUND'],
   handler: async (ctx) => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
@@ -100,11 +118,24 @@ const listRoute = defineRoute({
   summary: 'Runs, newest first',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  query: Page.extend({ pipeline: z.string().optional(), status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']).optional() }),
-  success: { status: 200, description: 'A page of runs.', schema: z.object({ items: z.array(RunView), page: z.number(), pageSize: z.number(), total: z.number() }) },
+  query: Page.extend({
+    pipeline: z.string().optional(),
+    status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']).optional(),
+  }),
+  success: {
+    status: 200,
+    description: 'A page of runs.',
+    schema: z.object({ items: z.array(RunView), page: z.number(), pageSize: z.number(), total: z.number() }),
+  },
   handler: async (ctx) => {
     const { page, pageSize, pipeline, status } = ctx.query;
-    const r = await listRuns(ctx.db, { entityId: scopeOf(ctx), pipeline, status, limit: pageSize, offset: (page - 1) * pageSize });
+    const r = await listRuns(ctx.db, {
+      entityId: scopeOf(ctx),
+      pipeline,
+      status,
+      limit: pageSize,
+      offset: (page - 1) * pageSize,
+    });
     return { items: r.items.map(view), page, pageSize, total: r.total };
   },
 });

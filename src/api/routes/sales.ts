@@ -1,9 +1,17 @@
 import { z } from 'zod';
-import type { Logger } from 'pino';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { BatchInvoice, BulkPostPayAllocate, CreditNote, LedgerJournal, PostPayAllocate, Receipt, Allocation, Unallocation } from '../sales-schemas.ts';
+import {
+  BatchInvoice,
+  BulkPostPayAllocate,
+  CreditNote,
+  LedgerJournal,
+  PostPayAllocate,
+  Receipt,
+  Allocation,
+  Unallocation,
+} from '../sales-schemas.ts';
 import { postBatchInvoice } from '../../ledger/posting/invoices.ts';
 import { postReceipt } from '../../ledger/posting/receipts.ts';
 import { postCreditNote } from '../../ledger/posting/credit-notes.ts';
@@ -41,11 +49,25 @@ const AllocationResponse = z.object({
   discountAmount: z.string(),
   discountTransactionId: z.number().int().nullable(),
   fxTransactionId: z.number().int().nullable(),
-  outstanding: z.record(z.string(), z.string()).meta({ description: 'Outstanding after the allocation, by transaction id.' }),
+  outstanding: z
+    .record(z.string(), z.string())
+    .meta({ description: 'Outstanding after the allocation, by transaction id.' }),
 });
 
-const SIDE_ERRORS = ['CUSTOMER_CODE_DOES_NOT_EXIST', 'CUSTOMER_IS_INACTIVE', 'AMOUNT_HAS_TOO_MANY_DECIMALS', 'EXCHANGE_RATE_REQUIRED', 'EXCHANGE_RATE_MUST_BE_ONE'] as const;
-const LINE_ERRORS = ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL', 'TAX_CODE_DOES_NOT_EXIST', 'DEPARTMENT_DOES_NOT_EXIST', 'DOCUMENT_TOTAL_MUST_BE_POSITIVE'] as const;
+const SIDE_ERRORS = [
+  'CUSTOMER_CODE_DOES_NOT_EXIST',
+  'CUSTOMER_IS_INACTIVE',
+  'AMOUNT_HAS_TOO_MANY_DECIMALS',
+  'EXCHANGE_RATE_REQUIRED',
+  'EXCHANGE_RATE_MUST_BE_ONE',
+] as const;
+const LINE_ERRORS = [
+  'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+  'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
+  'TAX_CODE_DOES_NOT_EXIST',
+  'DEPARTMENT_DOES_NOT_EXIST',
+  'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
+] as const;
 
 const postInvoiceRoute = defineRoute({
   method: 'POST',
@@ -66,17 +88,35 @@ const postInvoiceRoute = defineRoute({
     invoiceDate: '2026-11-01',
     externalReference: 'INS-1001',
     description: 'Season ticket, instalment 1',
-    lines: [{ glAccountCode: '4000', taxCode: 'STD', description: 'Season ticket', netAmount: '100.00', taxRate: '0.21' }],
+    lines: [
+      { glAccountCode: '4000', taxCode: 'STD', description: 'Season ticket', netAmount: '100.00', taxRate: '0.21' },
+    ],
   },
   success: {
     status: 201,
     description: 'The posted invoice.',
-    schema: Posted.extend({ netAmount: z.string(), taxAmount: z.string(), grossAmount: z.string(), dueDate: z.string() }),
+    schema: Posted.extend({
+      netAmount: z.string(),
+      taxAmount: z.string(),
+      grossAmount: z.string(),
+      dueDate: z.string(),
+    }),
   },
-  errors: [...SIDE_ERRORS, ...LINE_ERRORS, 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS', 'CUSTOMER_CREDIT_LIMIT_EXCEEDED', 'CUSTOMER_IS_ON_HOLD', 'DUE_DATE_BEFORE_TRANSACTION_DATE', 'IDEMPOTENCY_KEY_REUSED'],
+  errors: [
+    ...SIDE_ERRORS,
+    ...LINE_ERRORS,
+    'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+    'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
+    'CUSTOMER_IS_ON_HOLD',
+    'DUE_DATE_BEFORE_TRANSACTION_DATE',
+    'IDEMPOTENCY_KEY_REUSED',
+  ],
   handler: async (ctx) => {
     const { performExternalReferenceDuplicateCheck, enforceCreditLimit, ...input } = ctx.body;
-    const r = await postBatchInvoice(posting(ctx), input, { performExternalReferenceDuplicateCheck, enforceCreditLimit });
+    const r = await postBatchInvoice(posting(ctx), input, {
+      performExternalReferenceDuplicateCheck,
+      enforceCreditLimit,
+    });
     const body = {
       transactionId: r.id,
       number: r.number,
@@ -85,7 +125,12 @@ const postInvoiceRoute = defineRoute({
       grossAmount: formatAmount(r.gross, r.currency),
       dueDate: r.dueDate,
     };
-    await ctx.audit({ action: 'invoice.posted', objectType: 'transaction', objectId: r.id, after: { ...input, ...body } });
+    await ctx.audit({
+      action: 'invoice.posted',
+      objectType: 'transaction',
+      objectId: r.id,
+      after: { ...input, ...body },
+    });
     return body;
   },
 });
@@ -95,18 +140,37 @@ const postReceiptRoute = defineRoute({
   path: '/v1/sales/receipts',
   operationId: 'postReceipt',
   summary: 'Post a sales receipt (SR)',
-  description: 'Money into a bank account, the debtors control credited. The check reference is duplicate-checked per customer unless performExternalReferenceDuplicateCheck is false.',
+  description:
+    'Money into a bank account, the debtors control credited. The check reference is duplicate-checked per customer unless performExternalReferenceDuplicateCheck is false.',
   tags: ['sales'],
   auth: 'entity',
   body: Receipt.extend({ performExternalReferenceDuplicateCheck: z.boolean().default(true) }),
-  example: { customerCode: 'CUST001', checkReference: 'PAY-778', paymentAmount: '121.00', bankAccountCode: 'BANK', paymentDate: '2026-11-05' },
+  example: {
+    customerCode: 'CUST001',
+    checkReference: 'PAY-778',
+    paymentAmount: '121.00',
+    bankAccountCode: 'BANK',
+    paymentDate: '2026-11-05',
+  },
   success: { status: 201, description: 'The posted receipt.', schema: Posted.extend({ paymentAmount: z.string() }) },
-  errors: [...SIDE_ERRORS, 'BANK_ACCOUNT_DOES_NOT_EXIST', 'BANK_ACCOUNT_CURRENCY_MISMATCH', 'DEPARTMENT_DOES_NOT_EXIST', 'RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS', 'IDEMPOTENCY_KEY_REUSED'],
+  errors: [
+    ...SIDE_ERRORS,
+    'BANK_ACCOUNT_DOES_NOT_EXIST',
+    'BANK_ACCOUNT_CURRENCY_MISMATCH',
+    'DEPARTMENT_DOES_NOT_EXIST',
+    'RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+    'IDEMPOTENCY_KEY_REUSED',
+  ],
   handler: async (ctx) => {
     const { performExternalReferenceDuplicateCheck, ...input } = ctx.body;
     const r = await postReceipt(posting(ctx), input, performExternalReferenceDuplicateCheck);
     const body = { transactionId: r.id, number: r.number, paymentAmount: formatAmount(r.amount, r.currency) };
-    await ctx.audit({ action: 'receipt.posted', objectType: 'transaction', objectId: r.id, after: { ...input, ...body } });
+    await ctx.audit({
+      action: 'receipt.posted',
+      objectType: 'transaction',
+      objectId: r.id,
+      after: { ...input, ...body },
+    });
     return body;
   },
 });
@@ -116,21 +180,43 @@ const postCreditNoteRoute = defineRoute({
   path: '/v1/sales/credit-notes',
   operationId: 'postCreditNote',
   summary: 'Post a sales credit note (SN)',
-  description: 'Lines like a batch invoice, or fromInvoiceTransactionId to copy a posted invoice whole or selected lines (lineNumbers); allocateToInvoice settles the invoice with it.',
+  description:
+    'Lines like a batch invoice, or fromInvoiceTransactionId to copy a posted invoice whole or selected lines (lineNumbers); allocateToInvoice settles the invoice with it.',
   tags: ['sales'],
   auth: 'entity',
   body: CreditNote,
-  example: { fromInvoiceTransactionId: 1, creditNoteDate: '2026-11-10', externalReference: 'CN-1001', allocateToInvoice: true },
+  example: {
+    fromInvoiceTransactionId: 1,
+    creditNoteDate: '2026-11-10',
+    externalReference: 'CN-1001',
+    allocateToInvoice: true,
+  },
   success: {
     status: 201,
     description: 'The posted credit note.',
-    schema: Posted.extend({ netAmount: z.string(), taxAmount: z.string(), grossAmount: z.string(), allocation: AllocationResponse.nullable() }),
+    schema: Posted.extend({
+      netAmount: z.string(),
+      taxAmount: z.string(),
+      grossAmount: z.string(),
+      allocation: AllocationResponse.nullable(),
+    }),
   },
-  errors: [...SIDE_ERRORS, ...LINE_ERRORS, 'TRANSACTION_DOES_NOT_EXIST', 'TRANSACTION_IS_NOT_AN_INVOICE', 'INVOICE_LINE_DOES_NOT_EXIST', 'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS', 'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS', 'IDEMPOTENCY_KEY_REUSED'],
+  errors: [
+    ...SIDE_ERRORS,
+    ...LINE_ERRORS,
+    'TRANSACTION_DOES_NOT_EXIST',
+    'TRANSACTION_IS_NOT_AN_INVOICE',
+    'INVOICE_LINE_DOES_NOT_EXIST',
+    'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+    'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+    'IDEMPOTENCY_KEY_REUSED',
+  ],
   handler: async (ctx) => {
     const { performExternalReferenceDuplicateCheck, ...input } = ctx.body;
     if (input.lines && input.lineNumbers) {
-      throw new DomainError('VALIDATION_ERROR', 'lineNumbers: only with fromInvoiceTransactionId and without lines', [{ field: 'lineNumbers', message: 'not with lines' }]);
+      throw new DomainError('VALIDATION_ERROR', 'lineNumbers: only with fromInvoiceTransactionId and without lines', [
+        { field: 'lineNumbers', message: 'not with lines' },
+      ]);
     }
     const r = await postCreditNote(posting(ctx), input, performExternalReferenceDuplicateCheck);
     const body = {
@@ -141,7 +227,12 @@ const postCreditNoteRoute = defineRoute({
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
     };
-    await ctx.audit({ action: 'credit-note.posted', objectType: 'transaction', objectId: r.id, after: { ...input, ...body } });
+    await ctx.audit({
+      action: 'credit-note.posted',
+      objectType: 'transaction',
+      objectId: r.id,
+      after: { ...input, ...body },
+    });
     return body;
   },
 });
@@ -159,14 +250,33 @@ function journalRoute(type: 'SD' | 'SC'): AnyRoute {
     tags: ['sales'],
     auth: 'entity',
     body: LedgerJournal,
-    example: { customerCode: 'CUST001', transactionDate: '2026-11-12', externalReference: 'REF-9', lines: [{ bankAccountCode: 'BANK', amount: '21.00' }] },
+    example: {
+      customerCode: 'CUST001',
+      transactionDate: '2026-11-12',
+      externalReference: 'REF-9',
+      lines: [{ bankAccountCode: 'BANK', amount: '21.00' }],
+    },
     success: { status: 201, description: 'The posted journal.', schema: Posted.extend({ amount: z.string() }) },
-    errors: [...SIDE_ERRORS, 'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL', 'BANK_ACCOUNT_DOES_NOT_EXIST', 'BANK_ACCOUNT_CURRENCY_MISMATCH', 'DEPARTMENT_DOES_NOT_EXIST', 'JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS', 'IDEMPOTENCY_KEY_REUSED'],
+    errors: [
+      ...SIDE_ERRORS,
+      'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+      'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
+      'BANK_ACCOUNT_DOES_NOT_EXIST',
+      'BANK_ACCOUNT_CURRENCY_MISMATCH',
+      'DEPARTMENT_DOES_NOT_EXIST',
+      'JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+      'IDEMPOTENCY_KEY_REUSED',
+    ],
     handler: async (ctx) => {
       const { performExternalReferenceDuplicateCheck, ...input } = ctx.body;
       const r = await postLedgerJournal(posting(ctx), type, input, performExternalReferenceDuplicateCheck);
       const body = { transactionId: r.id, number: r.number, amount: formatAmount(r.amount, r.currency) };
-      await ctx.audit({ action: debit ? 'debit-journal.posted' : 'credit-journal.posted', objectType: 'transaction', objectId: r.id, after: { ...input, ...body } });
+      await ctx.audit({
+        action: debit ? 'debit-journal.posted' : 'credit-journal.posted',
+        objectType: 'transaction',
+        objectId: r.id,
+        after: { ...input, ...body },
+      });
       return body;
     },
   });
@@ -212,7 +322,8 @@ const unallocateRoute = defineRoute({
   path: '/v1/allocations/unallocate',
   operationId: 'unallocate',
   summary: 'Reverse every active allocation of the given transactions',
-  description: 'Never deletes: records a reversal for each allocation (with its discount and exchange difference). Each id succeeds or fails on its own.',
+  description:
+    'Never deletes: records a reversal for each allocation (with its discount and exchange difference). Each id succeeds or fails on its own.',
   tags: ['allocations'],
   auth: 'entity',
   body: Unallocation,
@@ -277,7 +388,13 @@ const ppaExample = {
     externalReference: 'ORDER-5001',
     lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '100.00', taxRate: '0.21' }],
   },
-  receipt: { customerCode: 'CUST001', checkReference: 'PAY-5001', paymentAmount: '121.00', bankAccountCode: 'BANK', paymentDate: '2026-11-01' },
+  receipt: {
+    customerCode: 'CUST001',
+    checkReference: 'PAY-5001',
+    paymentAmount: '121.00',
+    bankAccountCode: 'BANK',
+    paymentDate: '2026-11-01',
+  },
   performExternalReferenceDuplicateCheckOnInvoice: true,
   performExternalReferenceDuplicateCheckOnReceipt: true,
   performAllocation: true,
@@ -301,7 +418,12 @@ const postPayAllocateRoute = defineRoute({
   errors: [...PPA_ERRORS],
   handler: async (ctx) => {
     const r = await postPayAllocate(posting(ctx), ctx.body);
-    await ctx.audit({ action: 'post-pay-allocate', objectType: 'transaction', objectId: r.invoiceTransactionId ?? r.receiptTransactionId, after: r });
+    await ctx.audit({
+      action: 'post-pay-allocate',
+      objectType: 'transaction',
+      objectId: r.invoiceTransactionId ?? r.receiptTransactionId,
+      after: r,
+    });
     return r;
   },
 });
@@ -335,12 +457,15 @@ const postPayAllocateBulkRoute = defineRoute({
   },
   errors: ['IDEMPOTENCY_KEY_REUSED'],
   handler: async (ctx) => {
-    const log = ctx.log as Logger;
+    const log = ctx.log;
     const out = await postPayAllocateBulk(posting(ctx), ctx.body.queries, {
       parse: (raw, index) => {
         const r = PostPayAllocate.safeParse(raw);
         if (r.success) return r.data;
-        const problems = r.error.issues.map((i) => ({ field: [`queries[${index}]`, ...i.path.map(String)].join('.'), message: i.message }));
+        const problems = r.error.issues.map((i) => ({
+          field: [`queries[${index}]`, ...i.path.map(String)].join('.'),
+          message: i.message,
+        }));
         throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
       },
       onUnexpected: (err, index) => log.error({ err, index }, 'post-pay-allocate chunk or query failed unexpectedly'),
@@ -348,7 +473,11 @@ const postPayAllocateBulkRoute = defineRoute({
     await ctx.audit({
       action: 'post-pay-allocate.bulk',
       objectType: 'transaction',
-      after: { status: out.status, succeeded: out.results.filter((r) => r.status === 'Success').length, failed: out.results.filter((r) => r.status === 'Failure').length },
+      after: {
+        status: out.status,
+        succeeded: out.results.filter((r) => r.status === 'Success').length,
+        failed: out.results.filter((r) => r.status === 'Failure').length,
+      },
     });
     return out;
   },

@@ -65,43 +65,78 @@ function fail(code: ConstructorParameters<typeof DomainError>[0], message: strin
  * AccountsIQ AllocateTransactions / AllocateTransactionsWithDiscount. Pass `locked` when the
  * caller already holds the customer's row lock (post-pay-allocate).
  */
-export async function allocate(ctx: PostingContext, input: AllocationInput, locked?: PostingCustomer): Promise<AllocationResult> {
+export async function allocate(
+  ctx: PostingContext,
+  input: AllocationInput,
+  locked?: PostingCustomer,
+): Promise<AllocationResult> {
   const reference = input.reference?.trim() ?? '';
-  if (reference === '') fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs a reference', 'reference');
+  if (reference === '')
+    fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs a reference', 'reference');
   const id1 = input.transactionId1;
   const id2 = input.transactionId2;
-  if (id1 === id2) fail('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'A transaction cannot be allocated to itself', 'transactionId2');
+  if (id1 === id2)
+    fail(
+      'TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES',
+      'A transaction cannot be allocated to itself',
+      'transactionId2',
+    );
   const first = await loadOpenTransactions(ctx.db, ctx.entity.id, [id1, id2]);
   if (!first.has(id1)) fail('TRANSACTION_DOES_NOT_EXIST', `Transaction ${id1} does not exist`, 'transactionId1');
   if (!first.has(id2)) fail('TRANSACTION_DOES_NOT_EXIST', `Transaction ${id2} does not exist`, 'transactionId2');
   const customerCode = first.get(id1)!.customerCode;
   if (first.get(id2)!.customerCode !== customerCode) {
-    fail('TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS', `Transactions ${id1} and ${id2} belong to different customers`, 'transactionId2');
+    fail(
+      'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+      `Transactions ${id1} and ${id2} belong to different customers`,
+      'transactionId2',
+    );
   }
   const customer = locked ?? (await lockCustomer(ctx.db, ctx.entity.id, customerCode, 'transactionId1'));
   // Read again under the customer lock: a concurrent allocation may have committed meanwhile.
   const open = locked ? first : await loadOpenTransactions(ctx.db, ctx.entity.id, [id1, id2]);
   const t1 = open.get(id1)!;
   const t2 = open.get(id2)!;
-  for (const [t, field] of [[t1, 'transactionId1'], [t2, 'transactionId2']] as const) {
-    if (t.side === 'none') fail('TRANSACTION_IS_NOT_ALLOCATABLE', `Transaction ${t.id} (${t.type}) cannot be allocated`, field);
+  for (const [t, field] of [
+    [t1, 'transactionId1'],
+    [t2, 'transactionId2'],
+  ] as const) {
+    if (t.side === 'none')
+      fail('TRANSACTION_IS_NOT_ALLOCATABLE', `Transaction ${t.id} (${t.type}) cannot be allocated`, field);
   }
   if (t1.side === t2.side) {
-    fail('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', `${t1.type} and ${t2.type} are both on the ${t1.side} side`, 'transactionId2');
+    fail(
+      'TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES',
+      `${t1.type} and ${t2.type} are both on the ${t1.side} side`,
+      'transactionId2',
+    );
   }
   const currency = customer.currency;
   const amount = amountOf(input.amount, currency, 'amount');
-  if (amount <= 0n) fail('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The allocation amount must be positive', 'amount');
+  if (amount <= 0n)
+    fail(
+      'TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO',
+      'The allocation amount must be positive',
+      'amount',
+    );
   const discount = input.discountAmount === undefined ? 0n : amountOf(input.discountAmount, currency, 'discountAmount');
   if (discount < 0n) fail('VALIDATION_ERROR', 'discountAmount: must not be negative', 'discountAmount');
   const debit = t1.side === 'debit' ? t1 : t2;
   const credit = t1.side === 'debit' ? t2 : t1;
   if (discount > 0n && debit.type !== 'SI' && debit.type !== 'SD') {
-    fail('TRANSACTION_DISCOUNT_REQUIRES_DEBIT_DOCUMENT', 'A discount can only be given on an invoice or debit journal', 'discountAmount');
+    fail(
+      'TRANSACTION_DISCOUNT_REQUIRES_DEBIT_DOCUMENT',
+      'A discount can only be given on an invoice or debit journal',
+      'discountAmount',
+    );
   }
   for (const t of [t1, t2]) {
     if (t.outstanding === 0n) {
-      fail('TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION', `Transaction ${t.id} is fully allocated`, t === t1 ? 'transactionId1' : 'transactionId2');
+      fail(
+        'TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION',
+        `Transaction ${t.id} is fully allocated`,
+        t === t1 ? 'transactionId1' : 'transactionId2',
+      );
     }
   }
   if (amount > credit.outstanding || amount + discount > debit.outstanding) {
@@ -131,7 +166,19 @@ export async function allocate(ctx: PostingContext, input: AllocationInput, lock
     `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,
                               credit_base_amount, allocation_date, reference, fx_transaction_id, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-    [ctx.entity.id, customer.code, debit.id, credit.id, amount, debitBase, creditBase, date, reference, fxTransactionId, ctx.actor],
+    [
+      ctx.entity.id,
+      customer.code,
+      debit.id,
+      credit.id,
+      amount,
+      debitBase,
+      creditBase,
+      date,
+      reference,
+      fxTransactionId,
+      ctx.actor,
+    ],
   );
   const allocationId = Number(rows[0]!.id);
 
@@ -140,7 +187,15 @@ export async function allocate(ctx: PostingContext, input: AllocationInput, lock
     const journal = controlJournal(
       customer.controlGlAccountCode,
       `Discount on ${debit.id}`,
-      [{ role: 'discount', glAccountCode: roles.discountAllowed, departmentId: null, description: `Discount on ${debit.id}`, amount: discount }],
+      [
+        {
+          role: 'discount',
+          glAccountCode: roles.discountAllowed,
+          departmentId: null,
+          description: `Discount on ${debit.id}`,
+          amount: discount,
+        },
+      ],
       { currency, baseCurrency: base, rate: debit.exchangeRate },
       -1n,
       () => discountBase,

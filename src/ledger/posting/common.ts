@@ -6,12 +6,16 @@ import type { PostingContext } from './types.ts';
 export function amountOf(text: string, currency: string, field: string): bigint {
   const v = parseAmount(text, currency);
   if (v === 'TOO_MANY_DECIMALS') {
-    throw new DomainError('AMOUNT_HAS_TOO_MANY_DECIMALS', `${field}: ${text} has more decimals than ${currency} allows`, [
-      { field, message: `more decimals than ${currency} allows` },
-    ]);
+    throw new DomainError(
+      'AMOUNT_HAS_TOO_MANY_DECIMALS',
+      `${field}: ${text} has more decimals than ${currency} allows`,
+      [{ field, message: `more decimals than ${currency} allows` }],
+    );
   }
   if (v === 'NOT_A_DECIMAL') {
-    throw new DomainError('VALIDATION_ERROR', `${field}: must be a decimal number`, [{ field, message: 'must be a decimal number' }]);
+    throw new DomainError('VALIDATION_ERROR', `${field}: must be a decimal number`, [
+      { field, message: 'must be a decimal number' },
+    ]);
   }
   return v;
 }
@@ -29,7 +33,12 @@ export function positiveAmountOf(text: string, currency: string, field: string, 
  * The exchange rate of a document: 1 in the base currency (any other value is refused), and
  * required for a foreign-currency customer, since guessing a rate would misstate the books.
  */
-export function exchangeRateFor(ctx: PostingContext, currency: string, given: string | undefined, field: string): string {
+export function exchangeRateFor(
+  ctx: PostingContext,
+  currency: string,
+  given: string | undefined,
+  field: string,
+): string {
   if (currency === ctx.entity.baseCurrency) {
     if (given !== undefined && !new Dec(given).eq(1)) {
       throw new DomainError('EXCHANGE_RATE_MUST_BE_ONE', `${field}: the document is in the base currency ${currency}`, [
@@ -39,9 +48,11 @@ export function exchangeRateFor(ctx: PostingContext, currency: string, given: st
     return '1';
   }
   if (given === undefined) {
-    throw new DomainError('EXCHANGE_RATE_REQUIRED', `${field}: the customer's currency ${currency} is not the base currency ${ctx.entity.baseCurrency}`, [
-      { field, message: 'required for a foreign-currency document' },
-    ]);
+    throw new DomainError(
+      'EXCHANGE_RATE_REQUIRED',
+      `${field}: the customer's currency ${currency} is not the base currency ${ctx.entity.baseCurrency}`,
+      [{ field, message: 'required for a foreign-currency document' }],
+    );
   }
   return new Dec(given).toFixed();
 }

@@ -31,7 +31,11 @@ interface ItemRow {
 }
 
 /** The lines of a posted invoice to copy, whole or the selected line numbers. */
-async function invoiceItems(ctx: PostingContext, invoiceId: number, lineNumbers: number[] | undefined): Promise<Item[]> {
+async function invoiceItems(
+  ctx: PostingContext,
+  invoiceId: number,
+  lineNumbers: number[] | undefined,
+): Promise<Item[]> {
   const { rows } = await ctx.db.query<ItemRow>(
     `SELECT line_no, gl_account_code, tax_code, tax_rate::text AS tax_rate, description, department_id, net, tax
        FROM transaction_items WHERE transaction_id = $1 AND entity_id = $2 ORDER BY line_no`,
@@ -65,26 +69,47 @@ async function invoiceItems(ctx: PostingContext, invoiceId: number, lineNumbers:
  * A sales credit note: from its own lines, or copying a posted invoice (whole or some lines, at
  * the invoice's exchange rate unless another is given), optionally allocated to that invoice.
  */
-export async function postCreditNote(ctx: PostingContext, input: CreditNoteInput, duplicateCheck: boolean): Promise<PostedCreditNote> {
+export async function postCreditNote(
+  ctx: PostingContext,
+  input: CreditNoteInput,
+  duplicateCheck: boolean,
+): Promise<PostedCreditNote> {
   let customerCode = input.customerCode;
   let invoiceRate: string | undefined;
   const fromId = input.fromInvoiceTransactionId;
   if (fromId !== undefined) {
     const invoice = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId);
-    if (!invoice) throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${fromId} does not exist`, [{ field: 'fromInvoiceTransactionId', message: 'unknown transaction' }]);
-    if (invoice.type !== 'SI') throw new DomainError('TRANSACTION_IS_NOT_AN_INVOICE', `Transaction ${fromId} is a ${invoice.type}`, [{ field: 'fromInvoiceTransactionId', message: 'not an invoice' }]);
+    if (!invoice)
+      throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${fromId} does not exist`, [
+        { field: 'fromInvoiceTransactionId', message: 'unknown transaction' },
+      ]);
+    if (invoice.type !== 'SI')
+      throw new DomainError('TRANSACTION_IS_NOT_AN_INVOICE', `Transaction ${fromId} is a ${invoice.type}`, [
+        { field: 'fromInvoiceTransactionId', message: 'not an invoice' },
+      ]);
     if (customerCode !== undefined && customerCode !== invoice.customerCode) {
-      throw new DomainError('TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS', `Invoice ${fromId} belongs to ${invoice.customerCode}`, [{ field: 'customerCode', message: 'not the invoice customer' }]);
+      throw new DomainError(
+        'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+        `Invoice ${fromId} belongs to ${invoice.customerCode}`,
+        [{ field: 'customerCode', message: 'not the invoice customer' }],
+      );
     }
     customerCode = invoice.customerCode;
     invoiceRate = invoice.exchangeRate;
   }
   if (customerCode === undefined) {
-    throw new DomainError('VALIDATION_ERROR', 'customerCode: required without fromInvoiceTransactionId', [{ field: 'customerCode', message: 'required' }]);
+    throw new DomainError('VALIDATION_ERROR', 'customerCode: required without fromInvoiceTransactionId', [
+      { field: 'customerCode', message: 'required' },
+    ]);
   }
   const customer = await lockCustomer(ctx.db, ctx.entity.id, customerCode, 'customerCode');
   const currency = customer.currency;
-  const rate = exchangeRateFor(ctx, currency, input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoiceRate), 'exchangeRate');
+  const rate = exchangeRateFor(
+    ctx,
+    currency,
+    input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoiceRate),
+    'exchangeRate',
+  );
   let items: Item[];
   let taxCodes: string[];
   if (fromId !== undefined && !input.lines) {
@@ -99,19 +124,31 @@ export async function postCreditNote(ctx: PostingContext, input: CreditNoteInput
   const taxRefs = await loadReferences(ctx.db, ctx.entity.id, { tax: taxCodes });
   const taxAccounts = new Map([...taxRefs.tax].map(([code, t]) => [code, t.glAccountCode]));
   for (const code of taxCodes) {
-    if (!taxAccounts.has(code)) throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} is no longer active`, [{ field: 'lines', message: 'inactive tax code' }]);
+    if (!taxAccounts.has(code))
+      throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} is no longer active`, [
+        { field: 'lines', message: 'inactive tax code' },
+      ]);
   }
   const net = items.reduce((s, i) => s + i.net, 0n);
   const tax = items.reduce((s, i) => s + i.tax, 0n);
   if (net + tax <= 0n) {
-    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The credit note total is zero', [{ field: 'lines', message: 'total is zero' }]);
+    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The credit note total is zero', [
+      { field: 'lines', message: 'total is zero' },
+    ]);
   }
   const reference = input.externalReference ?? '';
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, 'SN', reference))) {
     throw duplicateError('SN', customer.code, reference, 'externalReference');
   }
   const description = input.description ?? (fromId !== undefined ? `Credit for invoice ${fromId}` : '');
-  const journal = itemJournal(items, taxAccounts, customer.controlGlAccountCode, description, { currency, baseCurrency: ctx.entity.baseCurrency, rate }, -1n);
+  const journal = itemJournal(
+    items,
+    taxAccounts,
+    customer.controlGlAccountCode,
+    description,
+    { currency, baseCurrency: ctx.entity.baseCurrency, rate },
+    -1n,
+  );
   const posted = await insertTransaction(ctx.db, {
     entityId: ctx.entity.id,
     type: 'SN',
@@ -128,7 +165,10 @@ export async function postCreditNote(ctx: PostingContext, input: CreditNoteInput
     baseGross: journal.baseGross,
     duplicateChecked: duplicateCheck,
     relatedTransactionId: fromId ?? null,
-    details: fromId !== undefined ? { fromInvoiceTransactionId: fromId, ...(input.lineNumbers ? { lineNumbers: input.lineNumbers } : {}) } : {},
+    details:
+      fromId !== undefined
+        ? { fromInvoiceTransactionId: fromId, ...(input.lineNumbers ? { lineNumbers: input.lineNumbers } : {}) }
+        : {},
     createdBy: ctx.actor,
     items,
     lines: journal.lines,
@@ -136,7 +176,9 @@ export async function postCreditNote(ctx: PostingContext, input: CreditNoteInput
   let allocation: AllocationResult | null = null;
   if (input.allocateToInvoice) {
     if (fromId === undefined) {
-      throw new DomainError('VALIDATION_ERROR', 'allocateToInvoice: needs fromInvoiceTransactionId', [{ field: 'allocateToInvoice', message: 'needs fromInvoiceTransactionId' }]);
+      throw new DomainError('VALIDATION_ERROR', 'allocateToInvoice: needs fromInvoiceTransactionId', [
+        { field: 'allocateToInvoice', message: 'needs fromInvoiceTransactionId' },
+      ]);
     }
     const invoice = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId)!;
     const amount = minBig(invoice.outstanding, net + tax);

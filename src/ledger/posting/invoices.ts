@@ -4,7 +4,13 @@ import { type ItemInput, computeItems, itemJournal } from '../../domain/document
 import { Dec, formatAmount } from '../../domain/money.ts';
 import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
-import { type CustomerTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
+import {
+  type CustomerTransaction,
+  type PostedTransaction,
+  duplicateError,
+  insertTransaction,
+  referenceExists,
+} from './write.ts';
 import type { BatchInvoiceInput, InvoiceLineInput, PostingContext } from './types.ts';
 
 export interface InvoiceOptions {
@@ -67,19 +73,30 @@ export function buildInvoice(
 ): CustomerTransaction {
   const currency = customer.currency;
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
-  const dueDate = input.dueDate ?? dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
+  const dueDate =
+    input.dueDate ??
+    dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
   checkDueDate(input.invoiceDate, dueDate, join(prefix, 'dueDate'));
   const { items, totals } = computeItems(parseLines(input.lines, currency, refs, prefix));
   if (totals.gross <= 0n) {
-    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [{ field: join(prefix, 'lines'), message: 'total is zero' }]);
+    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [
+      { field: join(prefix, 'lines'), message: 'total is zero' },
+    ]);
   }
   const taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));
   const description = input.description ?? '';
-  const journal = itemJournal(items, taxAccounts, customer.controlGlAccountCode, description, {
-    currency,
-    baseCurrency: ctx.entity.baseCurrency,
-    rate,
-  }, 1n);
+  const journal = itemJournal(
+    items,
+    taxAccounts,
+    customer.controlGlAccountCode,
+    description,
+    {
+      currency,
+      baseCurrency: ctx.entity.baseCurrency,
+      rate,
+    },
+    1n,
+  );
   return {
     entityId: ctx.entity.id,
     type: 'SI',
@@ -107,9 +124,16 @@ export function buildInvoice(
  * Refuses a document that would take the customer past its credit limit (0 = no limit), or any
  * document for a customer on hold, when the caller asked for credit checks.
  */
-export async function enforceCredit(ctx: PostingContext, customer: PostingCustomer, increase: bigint, field: string): Promise<void> {
+export async function enforceCredit(
+  ctx: PostingContext,
+  customer: PostingCustomer,
+  increase: bigint,
+  field: string,
+): Promise<void> {
   if (customer.onHold) {
-    throw new DomainError('CUSTOMER_IS_ON_HOLD', `Customer ${customer.code} is on hold`, [{ field, message: 'customer on hold' }]);
+    throw new DomainError('CUSTOMER_IS_ON_HOLD', `Customer ${customer.code} is on hold`, [
+      { field, message: 'customer on hold' },
+    ]);
   }
   if (customer.creditLimit === 0n || increase <= 0n) return;
   const balance = await customerBalance(ctx.db, ctx.entity.id, customer.code);
@@ -118,7 +142,12 @@ export async function enforceCredit(ctx: PostingContext, customer: PostingCustom
     throw new DomainError(
       'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
       `The balance would be ${formatAmount(balance + increase, c)} ${c}, over the credit limit of ${formatAmount(customer.creditLimit, c)}`,
-      { field, balance: formatAmount(balance, c), increase: formatAmount(increase, c), creditLimit: formatAmount(customer.creditLimit, c) },
+      {
+        field,
+        balance: formatAmount(balance, c),
+        increase: formatAmount(increase, c),
+        creditLimit: formatAmount(customer.creditLimit, c),
+      },
     );
   }
 }
@@ -130,7 +159,11 @@ export async function checkInvoiceReference(ctx: PostingContext, t: CustomerTran
 }
 
 /** AccountsIQ CreateBatchSalesInvoiceGetBackTransactionID: posts straight to the ledger. */
-export async function postBatchInvoice(ctx: PostingContext, input: BatchInvoiceInput, options: InvoiceOptions): Promise<PostedInvoice> {
+export async function postBatchInvoice(
+  ctx: PostingContext,
+  input: BatchInvoiceInput,
+  options: InvoiceOptions,
+): Promise<PostedInvoice> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(input.lines));
   const t = buildInvoice(ctx, customer, input, refs, options);
@@ -139,4 +172,3 @@ export async function postBatchInvoice(ctx: PostingContext, input: BatchInvoiceI
   const posted = await insertTransaction(ctx.db, t);
   return { ...posted, net: t.net, tax: t.tax, gross: t.gross, dueDate: t.dueDate!, currency: t.currency };
 }
-

@@ -33,9 +33,11 @@ export async function postLedgerJournal(
   const others = input.lines.map((l, n) => {
     const at = (f: string) => join('', `lines[${n}].${f}`);
     if ((l.glAccountCode === undefined) === (l.bankAccountCode === undefined)) {
-      throw new DomainError('VALIDATION_ERROR', `${at('glAccountCode')}: give exactly one of glAccountCode and bankAccountCode`, [
-        { field: at('glAccountCode'), message: 'give exactly one of glAccountCode and bankAccountCode' },
-      ]);
+      throw new DomainError(
+        'VALIDATION_ERROR',
+        `${at('glAccountCode')}: give exactly one of glAccountCode and bankAccountCode`,
+        [{ field: at('glAccountCode'), message: 'give exactly one of glAccountCode and bankAccountCode' }],
+      );
     }
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
@@ -43,9 +45,11 @@ export async function postLedgerJournal(
     if (l.bankAccountCode !== undefined) {
       const bank = refs.requireBank(l.bankAccountCode, at('bankAccountCode'));
       if (bank.currency !== currency && bank.currency !== ctx.entity.baseCurrency) {
-        throw new DomainError('BANK_ACCOUNT_CURRENCY_MISMATCH', `Bank account ${l.bankAccountCode} holds ${bank.currency}`, [
-          { field: at('bankAccountCode'), message: 'currency mismatch' },
-        ]);
+        throw new DomainError(
+          'BANK_ACCOUNT_CURRENCY_MISMATCH',
+          `Bank account ${l.bankAccountCode} holds ${bank.currency}`,
+          [{ field: at('bankAccountCode'), message: 'currency mismatch' }],
+        );
       }
       glAccountCode = bank.glAccountCode;
     } else {

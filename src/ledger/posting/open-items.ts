@@ -31,7 +31,11 @@ interface Row {
 }
 
 /** Loads transactions of the entity with their outstanding amounts (active allocations only). */
-export async function loadOpenTransactions(db: Queryable, entityId: string, ids: number[]): Promise<Map<number, OpenTransaction>> {
+export async function loadOpenTransactions(
+  db: Queryable,
+  entityId: string,
+  ids: number[],
+): Promise<Map<number, OpenTransaction>> {
   const { rows } = await db.query<Row>(
     `SELECT t.id, t.type, t.side, t.customer_code, t.currency, t.exchange_rate::text AS exchange_rate, t.gross, t.base_gross,
             t.transaction_date, coalesce(a.allocated, 0) AS allocated, coalesce(a.allocated_base, 0) AS allocated_base

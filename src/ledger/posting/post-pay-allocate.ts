@@ -6,7 +6,14 @@ import type { TransactionType } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
-import { type PostingCustomer, type References, customerBalances, loadReferences, lockCustomers, requireCustomer } from './references.ts';
+import {
+  type PostingCustomer,
+  type References,
+  customerBalances,
+  loadReferences,
+  lockCustomers,
+  requireCustomer,
+} from './references.ts';
 import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
@@ -46,7 +53,8 @@ function fail(code: ErrorCode, message: string, field: string): never {
   throw new DomainError(code, message, [{ field, message }]);
 }
 
-const key = (customer: string, type: TransactionType, reference: string) => `${customer}\u0000${type}\u0000${reference}`;
+const key = (customer: string, type: TransactionType, reference: string) =>
+  `${customer}\u0000${type}\u0000${reference}`;
 
 /**
  * What a group of queries shares, read with one statement each: the locked customers, setup
@@ -67,7 +75,12 @@ export class Batch {
     const db = ctx.db;
     const entityId = ctx.entity.id;
     const codes = new Set<string>();
-    const req = { gl: [] as string[], tax: [] as string[], departments: [] as (string | null)[], banks: [] as string[] };
+    const req = {
+      gl: [] as string[],
+      tax: [] as string[],
+      departments: [] as (string | null)[],
+      banks: [] as string[],
+    };
     const wanted: [string, TransactionType, string][] = [];
     const credit = new Set<string>();
     for (const q of queries) {
@@ -77,7 +90,8 @@ export class Batch {
         req.gl.push(...r.gl);
         req.tax.push(...r.tax);
         req.departments.push(...r.departments);
-        if (q.batchInvoice.externalReference) wanted.push([q.batchInvoice.customerCode, 'SI', q.batchInvoice.externalReference]);
+        if (q.batchInvoice.externalReference)
+          wanted.push([q.batchInvoice.customerCode, 'SI', q.batchInvoice.externalReference]);
         if (q.enforceCreditLimit) credit.add(q.batchInvoice.customerCode);
       }
       if (q.receipt) {
@@ -96,27 +110,51 @@ export class Batch {
   }
 
   /** Plans one query against the group; throws a DomainError and changes nothing when it fails. */
-  add(ctx: PostingContext, q: PostPayAllocateInput): (posted: { ids: number[]; numbers: number[]; allocationIds: number[] }) => PostPayAllocateResult {
+  add(
+    ctx: PostingContext,
+    q: PostPayAllocateInput,
+  ): (posted: { ids: number[]; numbers: number[]; allocationIds: number[] }) => PostPayAllocateResult {
     const inv = q.batchInvoice;
     const rec = q.receipt;
     if (!inv && !rec) fail('NOTHING_TO_POST', 'Send a batchInvoice, a receipt, or both', 'batchInvoice');
     if (q.performAllocation && !(inv && rec)) {
-      fail('ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT', 'performAllocation needs both a batchInvoice and a receipt', inv ? 'receipt' : 'batchInvoice');
+      fail(
+        'ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT',
+        'performAllocation needs both a batchInvoice and a receipt',
+        inv ? 'receipt' : 'batchInvoice',
+      );
     }
     if (inv && rec && inv.customerCode !== rec.customerCode) {
-      fail('INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH', `The invoice is for ${inv.customerCode}, the receipt for ${rec.customerCode}`, 'receipt.customerCode');
+      fail(
+        'INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH',
+        `The invoice is for ${inv.customerCode}, the receipt for ${rec.customerCode}`,
+        'receipt.customerCode',
+      );
     }
     const reference = q.allocationReference?.trim() ?? '';
     if (q.performAllocation && reference === '') {
-      fail('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation needs an allocationReference', 'allocationReference');
+      fail(
+        'TRANSACTION_ALLOCATION_REFERENCE_IS_NULL',
+        'An allocation needs an allocationReference',
+        'allocationReference',
+      );
     }
     const code = (inv ?? rec)!.customerCode;
     const customerField = inv ? 'batchInvoice.customerCode' : 'receipt.customerCode';
     const customer = requireCustomer(this.customers.get(code), code, customerField);
-    const invoiceOptions = { performExternalReferenceDuplicateCheck: q.performExternalReferenceDuplicateCheckOnInvoice, enforceCreditLimit: false };
+    const invoiceOptions = {
+      performExternalReferenceDuplicateCheck: q.performExternalReferenceDuplicateCheckOnInvoice,
+      enforceCreditLimit: false,
+    };
     const invoice = inv ? buildInvoice(ctx, customer, inv, this.refs, invoiceOptions, 'batchInvoice') : null;
-    const receipt = rec ? buildReceipt(ctx, customer, rec, this.refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt') : null;
-    if (invoice?.duplicateChecked && invoice.externalReference && this.used.has(key(code, 'SI', invoice.externalReference))) {
+    const receipt = rec
+      ? buildReceipt(ctx, customer, rec, this.refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt')
+      : null;
+    if (
+      invoice?.duplicateChecked &&
+      invoice.externalReference &&
+      this.used.has(key(code, 'SI', invoice.externalReference))
+    ) {
       throw duplicateError('SI', code, invoice.externalReference, 'batchInvoice.externalReference');
     }
     if (receipt?.duplicateChecked && this.used.has(key(code, 'SR', receipt.externalReference))) {
@@ -131,16 +169,26 @@ export class Batch {
         throw new DomainError(
           'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
           `The balance would be ${formatAmount(balance + increase, c)} ${c}, over the credit limit of ${formatAmount(customer.creditLimit, c)}`,
-          { field: customerField, balance: formatAmount(balance, c), increase: formatAmount(increase, c), creditLimit: formatAmount(customer.creditLimit, c) },
+          {
+            field: customerField,
+            balance: formatAmount(balance, c),
+            increase: formatAmount(increase, c),
+            creditLimit: formatAmount(customer.creditLimit, c),
+          },
         );
       }
     }
     let allocationAmount = 0n;
     if (q.performAllocation) {
       const most = minBig(invoice!.gross, receipt!.gross);
-      allocationAmount = q.allocationAmount === undefined ? most : amountOf(q.allocationAmount, customer.currency, 'allocationAmount');
+      allocationAmount =
+        q.allocationAmount === undefined ? most : amountOf(q.allocationAmount, customer.currency, 'allocationAmount');
       if (allocationAmount <= 0n) {
-        fail('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The allocation amount must be positive', 'allocationAmount');
+        fail(
+          'TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO',
+          'The allocation amount must be positive',
+          'allocationAmount',
+        );
       }
       if (allocationAmount > most) {
         fail(
@@ -159,12 +207,22 @@ export class Batch {
     const receiptOrd = receipt ? this.docs.push(receipt) - 1 : -1;
     const allocationOrd = this.allocations.length;
     if (q.performAllocation) {
-      const side = (t: NewTransaction) => ({ outstanding: t.gross, baseOutstanding: t.baseGross, currency: t.currency, exchangeRate: t.exchangeRate });
+      const side = (t: NewTransaction) => ({
+        outstanding: t.gross,
+        baseOutstanding: t.baseGross,
+        currency: t.currency,
+        exchangeRate: t.exchangeRate,
+      });
       const bases = allocationBases(side(invoice!), side(receipt!), allocationAmount, 0n, ctx.entity.baseCurrency);
       const date = q.allocationDate ?? rec!.paymentDate;
       let fx: { ord: number } | null = null;
       if (bases.debitBase !== bases.creditBase) {
-        fx = { ord: this.docs.push(buildFxTransaction(ctx, customer, date, reference, bases.debitBase, bases.creditBase, null, {})) - 1 };
+        fx = {
+          ord:
+            this.docs.push(
+              buildFxTransaction(ctx, customer, date, reference, bases.debitBase, bases.creditBase, null, {}),
+            ) - 1,
+        };
       }
       this.allocations.push({
         customerCode: code,
@@ -192,12 +250,20 @@ export class Batch {
 
   async write(ctx: PostingContext) {
     const r = await writeDocuments(ctx.db, ctx.entity.id, this.docs, this.allocations);
-    return { ids: r.documents.map((d) => d.id), numbers: r.documents.map((d) => d.number), allocationIds: r.allocationIds };
+    return {
+      ids: r.documents.map((d) => d.id),
+      numbers: r.documents.map((d) => d.number),
+      allocationIds: r.allocationIds,
+    };
   }
 }
 
 /** Which of these (customer, type, reference) triples are already used by a posted document. */
-async function usedReferences(db: Queryable, entityId: string, wanted: [string, TransactionType, string][]): Promise<Set<string>> {
+async function usedReferences(
+  db: Queryable,
+  entityId: string,
+  wanted: [string, TransactionType, string][],
+): Promise<Set<string>> {
   const used = new Set<string>();
   if (wanted.length === 0) return used;
   const { rows } = await db.query<{ customer_code: string; type: TransactionType; external_reference: string }>(
@@ -233,7 +299,13 @@ export interface BulkOptions {
 }
 
 function failure(err: DomainError, cur: string | null): BulkItemResult {
-  return { status: 'Failure', errorCode: err.code, errorMessage: err.message, errorDetails: err.details, clientUniqueReference: cur };
+  return {
+    status: 'Failure',
+    errorCode: err.code,
+    errorMessage: err.message,
+    errorDetails: err.details,
+    clientUniqueReference: cur,
+  };
 }
 
 /**
@@ -252,7 +324,9 @@ export async function postPayAllocateBulk(
   for (let start = 0; start < queries.length; start += size) {
     const slice = queries.slice(start, start + size);
     const cur = (raw: unknown) =>
-      raw && typeof raw === 'object' && typeof (raw as { clientUniqueReference?: unknown }).clientUniqueReference === 'string'
+      raw &&
+      typeof raw === 'object' &&
+      typeof (raw as { clientUniqueReference?: unknown }).clientUniqueReference === 'string'
         ? (raw as { clientUniqueReference: string }).clientUniqueReference
         : null;
     const parsed: (PostPayAllocateInput | null)[] = slice.map((raw, k) => {

@@ -2,7 +2,13 @@ import { DomainError } from '../../domain/errors.ts';
 import { controlJournal } from '../../domain/documents.ts';
 import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './references.ts';
-import { type CustomerTransaction, type PostedTransaction, duplicateError, insertTransaction, referenceExists } from './write.ts';
+import {
+  type CustomerTransaction,
+  type PostedTransaction,
+  duplicateError,
+  insertTransaction,
+  referenceExists,
+} from './write.ts';
 import type { PostingContext, ReceiptInput } from './types.ts';
 
 export interface PostedReceipt extends PostedTransaction {
@@ -37,9 +43,11 @@ export function buildReceipt(
   const departmentId = input.departmentId ?? null;
   refs.requireDepartment(departmentId, join(prefix, 'departmentId'));
   if (bank.currency !== currency && bank.currency !== ctx.entity.baseCurrency) {
-    throw new DomainError('BANK_ACCOUNT_CURRENCY_MISMATCH', `Bank account ${bankCode} holds ${bank.currency}; the receipt is in ${currency}`, [
-      { field: join(prefix, 'bankAccountCode'), message: 'currency mismatch' },
-    ]);
+    throw new DomainError(
+      'BANK_ACCOUNT_CURRENCY_MISMATCH',
+      `Bank account ${bankCode} holds ${bank.currency}; the receipt is in ${currency}`,
+      [{ field: join(prefix, 'bankAccountCode'), message: 'currency mismatch' }],
+    );
   }
   const bankRate = input.bankExchangeRate ?? rate;
   const description = input.description ?? '';
@@ -86,7 +94,11 @@ export async function checkReceiptReference(ctx: PostingContext, t: CustomerTran
 }
 
 /** AccountsIQ SaveSalesReceiptGetBackTransactionID. */
-export async function postReceipt(ctx: PostingContext, input: ReceiptInput, duplicateCheck: boolean): Promise<PostedReceipt> {
+export async function postReceipt(
+  ctx: PostingContext,
+  input: ReceiptInput,
+  duplicateCheck: boolean,
+): Promise<PostedReceipt> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const refs = await loadReferences(ctx.db, ctx.entity.id, receiptReferences(input));
   const t = buildReceipt(ctx, customer, input, refs, duplicateCheck);

@@ -28,32 +28,44 @@ export class References {
   requireGl(code: string, field: string, departmentId: string | null): void {
     const gl = this.gl.get(code);
     if (!gl?.ok) {
-      throw new DomainError('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${code} does not exist, is inactive or is not a posting account`, [
-        { field, message: 'not a posting account' },
-      ]);
+      throw new DomainError(
+        'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+        `GL account ${code} does not exist, is inactive or is not a posting account`,
+        [{ field, message: 'not a posting account' }],
+      );
     }
     if (gl.departmental && !departmentId) {
-      throw new DomainError('GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL', `GL account ${code} is departmental; give the line a departmentId`, [
-        { field, message: 'departmental account needs a departmentId' },
-      ]);
+      throw new DomainError(
+        'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
+        `GL account ${code} is departmental; give the line a departmentId`,
+        [{ field, message: 'departmental account needs a departmentId' }],
+      );
     }
   }
 
   requireTax(code: string, field: string): TaxRef {
     const t = this.tax.get(code);
-    if (!t) throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} does not exist`, [{ field, message: 'unknown tax code' }]);
+    if (!t)
+      throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} does not exist`, [
+        { field, message: 'unknown tax code' },
+      ]);
     return t;
   }
 
   requireDepartment(id: string | null, field: string): void {
     if (id !== null && !this.departments.has(id)) {
-      throw new DomainError('DEPARTMENT_DOES_NOT_EXIST', `Department ${id} does not exist`, [{ field, message: 'unknown department' }]);
+      throw new DomainError('DEPARTMENT_DOES_NOT_EXIST', `Department ${id} does not exist`, [
+        { field, message: 'unknown department' },
+      ]);
     }
   }
 
   requireBank(code: string, field: string): BankRef {
     const b = this.banks.get(code);
-    if (!b) throw new DomainError('BANK_ACCOUNT_DOES_NOT_EXIST', `Bank account ${code} does not exist`, [{ field, message: 'unknown bank account' }]);
+    if (!b)
+      throw new DomainError('BANK_ACCOUNT_DOES_NOT_EXIST', `Bank account ${code} does not exist`, [
+        { field, message: 'unknown bank account' },
+      ]);
     return b;
   }
 }
@@ -147,7 +159,11 @@ function toPostingCustomer(c: CustomerRow): PostingCustomer {
  * Every write to a customer's account takes this row lock first, which serialises duplicate
  * checks, credit checks and allocations per customer. Unknown codes are simply absent.
  */
-export async function lockCustomers(db: Queryable, entityId: string, codes: Iterable<string>): Promise<Map<string, PostingCustomer>> {
+export async function lockCustomers(
+  db: Queryable,
+  entityId: string,
+  codes: Iterable<string>,
+): Promise<Map<string, PostingCustomer>> {
   const list = [...new Set(codes)].sort();
   if (list.length === 0) return new Map();
   const { rows } = await db.query<CustomerRow>(
@@ -160,13 +176,24 @@ export async function lockCustomers(db: Queryable, entityId: string, codes: Iter
 
 /** Checks a customer found by `lockCustomers` exists and is active. */
 export function requireCustomer(found: PostingCustomer | undefined, code: string, field: string): PostingCustomer {
-  if (!found) throw new DomainError('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`, [{ field, message: 'unknown customer' }]);
-  if (!found.isActive) throw new DomainError('CUSTOMER_IS_INACTIVE', `Customer ${code} is inactive`, [{ field, message: 'inactive customer' }]);
+  if (!found)
+    throw new DomainError('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`, [
+      { field, message: 'unknown customer' },
+    ]);
+  if (!found.isActive)
+    throw new DomainError('CUSTOMER_IS_INACTIVE', `Customer ${code} is inactive`, [
+      { field, message: 'inactive customer' },
+    ]);
   return found;
 }
 
 /** Reads and locks one customer for posting; throws when it is unknown or inactive. */
-export async function lockCustomer(db: Queryable, entityId: string, code: string, field: string): Promise<PostingCustomer> {
+export async function lockCustomer(
+  db: Queryable,
+  entityId: string,
+  code: string,
+  field: string,
+): Promise<PostingCustomer> {
   return requireCustomer((await lockCustomers(db, entityId, [code])).get(code), code, field);
 }
 

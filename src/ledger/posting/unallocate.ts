@@ -35,7 +35,11 @@ interface ActiveAllocation {
  * FX journal is reversed by an opposite one, and a settlement discount by a discount reversal (DX)
  * that is allocated against it. Each id succeeds or fails on its own.
  */
-export async function unallocate(ctx: PostingContext, transactionIds: number[], date = today()): Promise<UnallocateResult[]> {
+export async function unallocate(
+  ctx: PostingContext,
+  transactionIds: number[],
+  date = today(),
+): Promise<UnallocateResult[]> {
   const results: UnallocateResult[] = [];
   for (const transactionId of transactionIds) {
     try {
@@ -43,7 +47,13 @@ export async function unallocate(ctx: PostingContext, transactionIds: number[], 
       results.push({ transactionId, status: 'Success', reversedAllocationIds: reversed });
     } catch (err) {
       if (!isDomainError(err)) throw err;
-      results.push({ transactionId, status: 'Failure', errorCode: err.code, errorMessage: err.message, reversedAllocationIds: [] });
+      results.push({
+        transactionId,
+        status: 'Failure',
+        errorCode: err.code,
+        errorMessage: err.message,
+        reversedAllocationIds: [],
+      });
     }
   }
   return results;
@@ -76,7 +86,10 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
     [ctx.entity.id, transactionId],
   );
   if (rows.length === 0) {
-    throw new DomainError('TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS', `Transaction ${transactionId} has no active allocation`);
+    throw new DomainError(
+      'TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS',
+      `Transaction ${transactionId} has no active allocation`,
+    );
   }
   const control = customer.controlGlAccountCode;
   const roles = ctx.entity.roles;
@@ -123,14 +136,29 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
 }
 
 /** Cancels a settlement discount whose allocation was reversed: a DX closes the DS it reverses. */
-async function reverseDiscount(ctx: PostingContext, a: ActiveAllocation, control: string, discountAccount: string, date: string, customerCode: string) {
+async function reverseDiscount(
+  ctx: PostingContext,
+  a: ActiveAllocation,
+  control: string,
+  discountAccount: string,
+  date: string,
+  customerCode: string,
+) {
   const amount = BigInt(a.amount);
   const base = BigInt(a.credit_base_amount);
   const dsId = Number(a.credit_transaction_id);
   const journal = controlJournal(
     control,
     `Reversal of discount ${dsId}`,
-    [{ role: 'discount', glAccountCode: discountAccount, departmentId: null, description: `Reversal of discount ${dsId}`, amount }],
+    [
+      {
+        role: 'discount',
+        glAccountCode: discountAccount,
+        departmentId: null,
+        description: `Reversal of discount ${dsId}`,
+        amount,
+      },
+    ],
     { currency: a.currency.trim(), baseCurrency: ctx.entity.baseCurrency, rate: a.exchange_rate },
     1n,
     () => base,
@@ -160,6 +188,16 @@ async function reverseDiscount(ctx: PostingContext, a: ActiveAllocation, control
     `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,
                               credit_base_amount, allocation_date, reference, created_by)
      VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)`,
-    [ctx.entity.id, customerCode, dx.id, dsId, amount, base, date, `Discount reversal ${a.reference}`.slice(0, 100), ctx.actor],
+    [
+      ctx.entity.id,
+      customerCode,
+      dx.id,
+      dsId,
+      amount,
+      base,
+      date,
+      `Discount reversal ${a.reference}`.slice(0, 100),
+      ctx.actor,
+    ],
   );
 }

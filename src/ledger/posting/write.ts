@@ -63,7 +63,12 @@ const DUPLICATE_CODE: Partial<Record<TransactionType, ErrorCode>> = {
   SC: 'JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS',
 };
 
-export function duplicateError(type: TransactionType, customerCode: string, reference: string, field: string): DomainError {
+export function duplicateError(
+  type: TransactionType,
+  customerCode: string,
+  reference: string,
+  field: string,
+): DomainError {
   return new DomainError(
     DUPLICATE_CODE[type] ?? 'JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS',
     `Customer ${customerCode} already has a ${type} with reference "${reference}"`,
@@ -91,10 +96,7 @@ export async function referenceExists(
 }
 
 function refColumns(refs: (DocRef | null)[]): [(number | null)[], (number | null)[]] {
-  return [
-    refs.map((r) => (r && 'ord' in r ? r.ord + 1 : null)),
-    refs.map((r) => (r && 'id' in r ? r.id : null)),
-  ];
+  return [refs.map((r) => (r && 'ord' in r ? r.ord + 1 : null)), refs.map((r) => (r && 'id' in r ? r.id : null))];
 }
 
 /**
@@ -103,7 +105,12 @@ function refColumns(refs: (DocRef | null)[]): [(number | null)[], (number | null
  * transactions. The balance and allocation-limit triggers run once for the whole batch, so a
  * thousand documents cost about what one does in round trips. All of it or none of it is written.
  */
-export async function writeDocuments(db: Queryable, entityId: string, docs: NewTransaction[], allocations: NewAllocation[] = []): Promise<WriteResult> {
+export async function writeDocuments(
+  db: Queryable,
+  entityId: string,
+  docs: NewTransaction[],
+  allocations: NewAllocation[] = [],
+): Promise<WriteResult> {
   if (docs.length === 0 && allocations.length === 0) return { documents: [], allocationIds: [] };
   const counts = new Map<string, number>();
   for (const d of docs) counts.set(d.type, (counts.get(d.type) ?? 0) + 1);

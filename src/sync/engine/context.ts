@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Database } from '../../db/database.ts';
+import type { Database, Queryable } from '../../db/database.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
 import type { Lookup, SourceConnector } from '../connector.ts';
@@ -34,7 +34,8 @@ export class PageOutcome {
 
   record(r: RunRecord): void {
     this.records.push(r);
-    if (r.outcome === 'created' || r.outcome === 'updated' || r.outcome === 'skipped' || r.outcome === 'parked') this.counts[r.outcome]++;
+    if (r.outcome === 'created' || r.outcome === 'updated' || r.outcome === 'skipped' || r.outcome === 'parked')
+      this.counts[r.outcome]++;
   }
 
   park(p: ParkedRecord): void {
@@ -49,21 +50,34 @@ export function fingerprint(value: unknown): string {
 }
 
 export async function mappedIds(
-  db: Database | import('../../db/database.ts').Queryable,
+  db: Queryable,
   pipelineId: string,
   kind: string,
   sourceIds: string[],
-): Promise<Map<string, { targetId: string; number: string | null; fingerprint: string | null; writtenBack: string | null }>> {
+): Promise<
+  Map<string, { targetId: string; number: string | null; fingerprint: string | null; writtenBack: string | null }>
+> {
   if (sourceIds.length === 0) return new Map();
-  const { rows } = await db.query<{ source_id: string; target_id: string; target_number: string | null; fingerprint: string | null; written_back: string | null }>(
+  const { rows } = await db.query<{
+    source_id: string;
+    target_id: string;
+    target_number: string | null;
+    fingerprint: string | null;
+    written_back: string | null;
+  }>(
     `SELECT source_id, target_id, target_number, fingerprint, written_back FROM sync_map WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[])`,
     [pipelineId, kind, [...new Set(sourceIds)]],
   );
-  return new Map(rows.map((r) => [r.source_id, { targetId: r.target_id, number: r.target_number, fingerprint: r.fingerprint, writtenBack: r.written_back }]));
+  return new Map(
+    rows.map((r) => [
+      r.source_id,
+      { targetId: r.target_id, number: r.target_number, fingerprint: r.fingerprint, writtenBack: r.written_back },
+    ]),
+  );
 }
 
 export async function saveMapping(
-  db: import('../../db/database.ts').Queryable,
+  db: Queryable,
   pipelineId: string,
   kind: string,
   rows: { sourceId: string; targetId: string; number?: string | null; fingerprint?: string | null }[],
@@ -75,7 +89,14 @@ export async function saveMapping(
      ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE
        SET target_id = EXCLUDED.target_id, target_number = coalesce(EXCLUDED.target_number, sync_map.target_number),
            fingerprint = coalesce(EXCLUDED.fingerprint, sync_map.fingerprint), updated_at = now()`,
-    [pipelineId, kind, rows.map((r) => r.sourceId), rows.map((r) => r.targetId), rows.map((r) => r.number ?? null), rows.map((r) => r.fingerprint ?? null)],
+    [
+      pipelineId,
+      kind,
+      rows.map((r) => r.sourceId),
+      rows.map((r) => r.targetId),
+      rows.map((r) => r.number ?? null),
+      rows.map((r) => r.fingerprint ?? null),
+    ],
   );
 }
 
@@ -84,7 +105,7 @@ export async function saveMapping(
  * queued again, since the source asking again means it still needs it.
  */
 export async function queueWriteBack(
-  db: import('../../db/database.ts').Queryable,
+  db: Queryable,
   pipelineId: string,
   items: { kind: string; sourceId: string; payload: Record<string, unknown> }[],
 ): Promise<void> {

@@ -12,10 +12,17 @@ export interface CustomerResolution {
   missing: Map<string, { reasonCode: string; message: string }>;
 }
 
-async function upsertCustomer(db: Queryable, ctx: SyncContext, code: string, c: CanonicalCustomer): Promise<'created' | 'updated'> {
+async function upsertCustomer(
+  db: Queryable,
+  ctx: SyncContext,
+  code: string,
+  c: CanonicalCustomer,
+): Promise<'created' | 'updated'> {
   const d = ctx.entity.customerDefaults;
   const address = Object.fromEntries(
-    Object.entries({ street: c.street, city: c.city, postalCode: c.postalCode, country: c.country }).filter(([, v]) => v !== null && v !== undefined),
+    Object.entries({ street: c.street, city: c.city, postalCode: c.postalCode, country: c.country }).filter(
+      ([, v]) => v !== null && v !== undefined,
+    ),
   );
   const { rows } = await db.query<{ created: boolean }>(
     `INSERT INTO customers (entity_id, code, name, currency, credit_limit, credit_days, credit_end_of_month, email, phone, address,
@@ -50,7 +57,12 @@ async function upsertCustomer(db: Queryable, ctx: SyncContext, code: string, c: 
  * document refers to but the page does not carry are fetched from the source once per run. A
  * code the ledger assigned is written back to sources that keep one.
  */
-export async function syncCustomers(ctx: SyncContext, explicit: CanonicalCustomer[], referenced: string[], out: PageOutcome): Promise<CustomerResolution> {
+export async function syncCustomers(
+  ctx: SyncContext,
+  explicit: CanonicalCustomer[],
+  referenced: string[],
+  out: PageOutcome,
+): Promise<CustomerResolution> {
   const p = ctx.pipeline;
   const all = [...new Set([...explicit.map((c) => c.sourceId), ...referenced])];
   const mapped = await mappedIds(ctx.db, p.id, 'customer', all);
@@ -59,7 +71,10 @@ export async function syncCustomers(ctx: SyncContext, explicit: CanonicalCustome
   for (const id of referenced) {
     if (toSync.has(id) || mapped.has(id)) continue;
     if (!ctx.source.customer) {
-      missing.set(id, { reasonCode: 'CUSTOMER_NOT_SYNCED', message: `Customer ${id} has not been sent to this pipeline yet` });
+      missing.set(id, {
+        reasonCode: 'CUSTOMER_NOT_SYNCED',
+        message: `Customer ${id} has not been sent to this pipeline yet`,
+      });
       continue;
     }
     let found = ctx.customerLookups.get(id);
@@ -80,10 +95,18 @@ export async function syncCustomers(ctx: SyncContext, explicit: CanonicalCustome
       const fp = fingerprint(c);
       const existing = mapped.get(c.sourceId);
       const given = c.code ? c.code.toUpperCase() : null;
-      const code = existing?.targetId ?? (given && VALID_CODE.test(given) ? given : codeFromSourceId(prefix, c.sourceId));
+      const code =
+        existing?.targetId ?? (given && VALID_CODE.test(given) ? given : codeFromSourceId(prefix, c.sourceId));
       codes.set(c.sourceId, code);
       if (existing && existing.fingerprint === fp) {
-        if (explicit.some((e) => e.sourceId === c.sourceId)) out.record({ kind: 'customer', sourceId: c.sourceId, outcome: 'skipped', targetId: code, message: 'unchanged' });
+        if (explicit.some((e) => e.sourceId === c.sourceId))
+          out.record({
+            kind: 'customer',
+            sourceId: c.sourceId,
+            outcome: 'skipped',
+            targetId: code,
+            message: 'unchanged',
+          });
         continue;
       }
       const outcome = await upsertCustomer(tx, ctx, code, c);
@@ -100,7 +123,12 @@ export async function syncCustomers(ctx: SyncContext, explicit: CanonicalCustome
 }
 
 /** Products in the ledger (AccountsIQ non-stock items) carry default GL, tax and department for lines. */
-export async function syncProducts(ctx: SyncContext, explicit: CanonicalProduct[], referenced: string[], out: PageOutcome) {
+export async function syncProducts(
+  ctx: SyncContext,
+  explicit: CanonicalProduct[],
+  referenced: string[],
+  out: PageOutcome,
+) {
   const p = ctx.pipeline;
   const all = [...new Set([...explicit.map((c) => c.sourceId), ...referenced])];
   const mapped = await mappedIds(ctx.db, p.id, 'product', all);
@@ -109,7 +137,10 @@ export async function syncProducts(ctx: SyncContext, explicit: CanonicalProduct[
   for (const id of referenced) {
     if (toSync.has(id) || mapped.has(id)) continue;
     if (!ctx.source.product) {
-      missing.set(id, { reasonCode: 'PRODUCT_NOT_SYNCED', message: `Product ${id} has not been sent to this pipeline yet` });
+      missing.set(id, {
+        reasonCode: 'PRODUCT_NOT_SYNCED',
+        message: `Product ${id} has not been sent to this pipeline yet`,
+      });
       continue;
     }
     let found = ctx.productLookups.get(id);
@@ -139,9 +170,22 @@ export async function syncProducts(ctx: SyncContext, explicit: CanonicalProduct[
              department_id = coalesce(EXCLUDED.department_id, products.department_id),
              vat_rate = EXCLUDED.vat_rate, updated_at = now()
            RETURNING (xmax = 0) AS created`,
-          [ctx.entity.id, code, prod.name, prod.glAccountCode ?? null, prod.taxCode ?? null, prod.departmentId ?? null, prod.vatRate ?? null],
+          [
+            ctx.entity.id,
+            code,
+            prod.name,
+            prod.glAccountCode ?? null,
+            prod.taxCode ?? null,
+            prod.departmentId ?? null,
+            prod.vatRate ?? null,
+          ],
         );
-        out.record({ kind: 'product', sourceId: prod.sourceId, outcome: rows[0]!.created ? 'created' : 'updated', targetId: code });
+        out.record({
+          kind: 'product',
+          sourceId: prod.sourceId,
+          outcome: rows[0]!.created ? 'created' : 'updated',
+          targetId: code,
+        });
         saved.push({ sourceId: prod.sourceId, targetId: code, fingerprint: fp });
       }
       await saveMapping(tx, p.id, 'product', saved);

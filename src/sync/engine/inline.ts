@@ -7,7 +7,14 @@ import { type EngineDeps, syncContext } from './run.ts';
 import { flushWriteBack } from './writeback.ts';
 
 /** Runs records already in hand through the engine as one run, in this process. */
-export async function executeInline(deps: EngineDeps, pipeline: Pipeline, entity: EntityContext, runId: string, items: SourceItem[], source: SourceConnector): Promise<void> {
+export async function executeInline(
+  deps: EngineDeps,
+  pipeline: Pipeline,
+  entity: EntityContext,
+  runId: string,
+  items: SourceItem[],
+  source: SourceConnector,
+): Promise<void> {
   const ctx = syncContext(deps, pipeline, entity, source, runId);
   await setRunStatus(deps.db, runId, 'running');
   try {

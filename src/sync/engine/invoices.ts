@@ -16,7 +16,15 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
     const net = parseAmount(l.netAmount, inv.currency);
     const vat = l.vatAmount === null || l.vatAmount === undefined ? null : parseAmount(l.vatAmount, inv.currency);
     if (typeof net !== 'bigint' || (vat !== null && typeof vat !== 'bigint')) return null;
-    lines.push({ glAccountCode: '', taxCode: '', taxRate: l.vatRate, description: '', departmentId: null, net, tax: vat });
+    lines.push({
+      glAccountCode: '',
+      taxCode: '',
+      taxRate: l.vatRate,
+      description: '',
+      departmentId: null,
+      net,
+      tax: vat,
+    });
   }
   return computeItems(lines).totals.gross;
 }
@@ -25,7 +33,18 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
 export async function recordSourceDocuments(
   db: Queryable,
   pipelineId: string,
-  docs: { kind: string; sourceId: string; externalReference: string; customerSourceId: string; customerCode: string | null; date: string; currency: string; gross: bigint; location?: string | null | undefined; payload: unknown }[],
+  docs: {
+    kind: string;
+    sourceId: string;
+    externalReference: string;
+    customerSourceId: string;
+    customerCode: string | null;
+    date: string;
+    currency: string;
+    gross: bigint;
+    location?: string | null | undefined;
+    payload: unknown;
+  }[],
 ): Promise<void> {
   if (docs.length === 0) return;
   await db.query(
@@ -49,13 +68,34 @@ export async function recordSourceDocuments(
   );
 }
 
-async function loadProducts(db: Queryable, entityId: string, codesBySource: Map<string, string>): Promise<Map<string, LedgerProduct>> {
+async function loadProducts(
+  db: Queryable,
+  entityId: string,
+  codesBySource: Map<string, string>,
+): Promise<Map<string, LedgerProduct>> {
   const codes = [...new Set(codesBySource.values())];
-  const { rows } = await db.query<{ code: string; gl_account_code: string | null; tax_code: string | null; department_id: string | null; vat_rate: string | null }>(
+  const { rows } = await db.query<{
+    code: string;
+    gl_account_code: string | null;
+    tax_code: string | null;
+    department_id: string | null;
+    vat_rate: string | null;
+  }>(
     `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
     [entityId, codes],
   );
-  const byCode = new Map(rows.map((r) => [r.code, { code: r.code, glAccountCode: r.gl_account_code, taxCode: r.tax_code, departmentId: r.department_id, vatRate: r.vat_rate }]));
+  const byCode = new Map(
+    rows.map((r) => [
+      r.code,
+      {
+        code: r.code,
+        glAccountCode: r.gl_account_code,
+        taxCode: r.tax_code,
+        departmentId: r.department_id,
+        vatRate: r.vat_rate,
+      },
+    ]),
+  );
   const out = new Map<string, LedgerProduct>();
   for (const [sourceId, code] of codesBySource) {
     const p = byCode.get(code);
@@ -86,14 +126,34 @@ export async function syncInvoices(
   if (invoices.length === 0) return;
   const p = ctx.pipeline;
   const db = ctx.db;
-  const mapped = await mappedIds(db, p.id, 'invoice', invoices.map((i) => i.record.sourceId));
+  const mapped = await mappedIds(
+    db,
+    p.id,
+    'invoice',
+    invoices.map((i) => i.record.sourceId),
+  );
   // Drafts (invoiceMode draft) count as booked in either mode: a mode switch never books twice.
-  const drafted = await mappedIds(db, p.id, 'draft', invoices.map((i) => i.record.sourceId));
+  const drafted = await mappedIds(
+    db,
+    p.id,
+    'draft',
+    invoices.map((i) => i.record.sourceId),
+  );
   const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
   const ledgerProducts = await loadProducts(db, ctx.entity.id, products);
-  const { rows: taxRows } = await db.query<{ code: string; rate: string }>(`SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`, [ctx.entity.id]);
-  const customerCodes = [...new Set(invoices.map((i) => customers.get(i.record.customerSourceId)).filter((c): c is string => !!c))];
-  const { rows: custRows } = await db.query<{ code: string; default_gl_account_code: string | null; default_tax_code: string | null; currency: string }>(
+  const { rows: taxRows } = await db.query<{ code: string; rate: string }>(
+    `SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`,
+    [ctx.entity.id],
+  );
+  const customerCodes = [
+    ...new Set(invoices.map((i) => customers.get(i.record.customerSourceId)).filter((c): c is string => !!c)),
+  ];
+  const { rows: custRows } = await db.query<{
+    code: string;
+    default_gl_account_code: string | null;
+    default_tax_code: string | null;
+    currency: string;
+  }>(
     `SELECT code, default_gl_account_code, default_tax_code, currency FROM customers WHERE entity_id = $1 AND code = ANY($2::text[])`,
     [ctx.entity.id, customerCodes],
   );
@@ -104,7 +164,14 @@ export async function syncInvoices(
   for (const input of invoices) {
     const inv = input.record;
     const park = (reasonCode: string, message: string, field?: string) =>
-      out.park({ kind: 'invoice', sourceId: inv.sourceId, reasonCode, message, field, payload: { record: inv, raw: input.raw } });
+      out.park({
+        kind: 'invoice',
+        sourceId: inv.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: inv, raw: input.raw },
+      });
     if (seen.has(inv.sourceId)) {
       out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', message: 'repeated in the same page' });
       continue;
@@ -112,23 +179,46 @@ export async function syncInvoices(
     seen.add(inv.sourceId);
     const already = mapped.get(inv.sourceId);
     if (already) {
-      out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', targetId: already.targetId, message: 'already posted' });
+      out.record({
+        kind: 'invoice',
+        sourceId: inv.sourceId,
+        outcome: 'skipped',
+        targetId: already.targetId,
+        message: 'already posted',
+      });
       if (wantsWriteBack && already.writtenBack === null) {
-        await queueWriteBack(db, p.id, [{ kind: 'invoice', sourceId: inv.sourceId, payload: { transactionId: Number(already.targetId), externalReference: inv.externalReference } }]);
+        await queueWriteBack(db, p.id, [
+          {
+            kind: 'invoice',
+            sourceId: inv.sourceId,
+            payload: { transactionId: Number(already.targetId), externalReference: inv.externalReference },
+          },
+        ]);
       }
       continue;
     }
     const draft = drafted.get(inv.sourceId);
     if (draft) {
-      out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', targetId: `draft:${draft.targetId}`, message: 'already drafted' });
+      out.record({
+        kind: 'invoice',
+        sourceId: inv.sourceId,
+        outcome: 'skipped',
+        targetId: `draft:${draft.targetId}`,
+        message: 'already drafted',
+      });
       if (wantsWriteBack && draft.writtenBack === null) {
-        await queueWriteBack(db, p.id, [{ kind: 'invoice', sourceId: inv.sourceId, payload: { draftId: Number(draft.targetId) } }]);
+        await queueWriteBack(db, p.id, [
+          { kind: 'invoice', sourceId: inv.sourceId, payload: { draftId: Number(draft.targetId) } },
+        ]);
       }
       continue;
     }
     const customerCode = customers.get(inv.customerSourceId);
     if (!customerCode) {
-      const why = unavailable.get(inv.customerSourceId) ?? { reasonCode: 'CUSTOMER_NOT_SYNCED', message: `Customer ${inv.customerSourceId} is not in the ledger` };
+      const why = unavailable.get(inv.customerSourceId) ?? {
+        reasonCode: 'CUSTOMER_NOT_SYNCED',
+        message: `Customer ${inv.customerSourceId} is not in the ledger`,
+      };
       park(why.reasonCode, why.message, 'customerSourceId');
       continue;
     }
@@ -140,7 +230,11 @@ export async function syncInvoices(
     }
     const info = custInfo.get(customerCode);
     if (info && info.currency.trim() !== inv.currency) {
-      park('CURRENCY_MISMATCH', `The invoice is in ${inv.currency}; customer ${customerCode} is in ${info.currency.trim()}`, 'currency');
+      park(
+        'CURRENCY_MISMATCH',
+        `The invoice is in ${inv.currency}; customer ${customerCode} is in ${info.currency.trim()}`,
+        'currency',
+      );
       continue;
     }
     const lines = mapInvoiceLines(inv, {
@@ -175,14 +269,21 @@ export async function syncInvoices(
   if (queries.length === 0) return;
   if (p.options.invoiceMode === 'draft') {
     // iXpole's draft mode: drafts instead of invoices, "D" + draft number written back (drafts.ts).
-    const candidates = queries.map((q) => ({ ...q.input, customerCode: q.customerCode, invoice: q.query.batchInvoice! }));
+    const candidates = queries.map((q) => ({
+      ...q.input,
+      customerCode: q.customerCode,
+      invoice: q.query.batchInvoice!,
+    }));
     await createDrafts(ctx, candidates, wantsWriteBack, out);
     return;
   }
 
   await db.transaction(async (tx) => {
     const postingCtx = { db: tx, entity: ctx.entity, actor: ctx.actor };
-    const batch = await Batch.load(postingCtx, queries.map((q) => q.query));
+    const batch = await Batch.load(
+      postingCtx,
+      queries.map((q) => q.query),
+    );
     const posted: { q: (typeof queries)[number]; finish: ReturnType<Batch['add']> }[] = [];
     const adopt: (typeof queries)[number][] = [];
     for (const q of queries) {
@@ -193,7 +294,14 @@ export async function syncInvoices(
         if (err.code === 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS') adopt.push(q);
         else {
           const field = Array.isArray(err.details) ? err.details[0]?.field : undefined;
-          out.park({ kind: 'invoice', sourceId: q.input.record.sourceId, reasonCode: err.code, message: err.message, field, payload: { record: q.input.record, raw: q.input.raw } });
+          out.park({
+            kind: 'invoice',
+            sourceId: q.input.record.sourceId,
+            reasonCode: err.code,
+            message: err.message,
+            field,
+            payload: { record: q.input.record, raw: q.input.raw },
+          });
         }
       }
     }
@@ -201,11 +309,25 @@ export async function syncInvoices(
     const maps: { sourceId: string; targetId: string; number: string }[] = [];
     for (const { q, finish } of posted) {
       const r = finish(written);
-      maps.push({ sourceId: q.input.record.sourceId, targetId: String(r.invoiceTransactionId), number: String(r.invoiceNumber) });
-      out.record({ kind: 'invoice', sourceId: q.input.record.sourceId, outcome: 'created', targetId: String(r.invoiceTransactionId) });
+      maps.push({
+        sourceId: q.input.record.sourceId,
+        targetId: String(r.invoiceTransactionId),
+        number: String(r.invoiceNumber),
+      });
+      out.record({
+        kind: 'invoice',
+        sourceId: q.input.record.sourceId,
+        outcome: 'created',
+        targetId: String(r.invoiceTransactionId),
+      });
     }
     if (adopt.length) {
-      const { rows } = await tx.query<{ id: string; number: string; customer_code: string; external_reference: string }>(
+      const { rows } = await tx.query<{
+        id: string;
+        number: string;
+        customer_code: string;
+        external_reference: string;
+      }>(
         `SELECT DISTINCT ON (customer_code, external_reference) id, number, customer_code, external_reference FROM transactions
           WHERE entity_id = $1 AND type = 'SI' AND (customer_code, external_reference) IN (SELECT * FROM unnest($2::text[], $3::text[]))
           ORDER BY customer_code, external_reference, id`,
@@ -215,7 +337,13 @@ export async function syncInvoices(
       for (const q of adopt) {
         const found = byKey.get(`${q.customerCode}\u0000${q.input.record.externalReference}`)!;
         maps.push({ sourceId: q.input.record.sourceId, targetId: found.id, number: found.number });
-        out.record({ kind: 'invoice', sourceId: q.input.record.sourceId, outcome: 'skipped', targetId: found.id, message: 'already in the ledger; linked' });
+        out.record({
+          kind: 'invoice',
+          sourceId: q.input.record.sourceId,
+          outcome: 'skipped',
+          targetId: found.id,
+          message: 'already in the ledger; linked',
+        });
       }
     }
     await saveMapping(tx, p.id, 'invoice', maps);
@@ -226,7 +354,13 @@ export async function syncInvoices(
         maps.map((m) => ({ kind: 'invoice', sourceId: m.sourceId, payload: { transactionId: Number(m.targetId) } })),
       );
     }
-    await resolveSucceeded(tx, p.id, 'invoice', maps.map((m) => m.sourceId), ctx.actor);
+    await resolveSucceeded(
+      tx,
+      p.id,
+      'invoice',
+      maps.map((m) => m.sourceId),
+      ctx.actor,
+    );
     const bySource = new Map(queries.map((q) => [q.input.record.sourceId, q]));
     await recordSourceDocuments(
       tx,

@@ -1,4 +1,10 @@
-import type { CanonicalCustomer, CanonicalInvoice, CanonicalPayment, CanonicalProduct, CanonicalRefund } from '../canonical.ts';
+import type {
+  CanonicalCustomer,
+  CanonicalInvoice,
+  CanonicalPayment,
+  CanonicalProduct,
+  CanonicalRefund,
+} from '../canonical.ts';
 import type { SourceItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
 import { addRunRecords } from '../runs.ts';
@@ -37,13 +43,18 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   }
   const referencedCustomers = [...invoices, ...payments, ...refunds].map((d) => d.record.customerSourceId);
   const c = await syncCustomers(ctx, customers, referencedCustomers, out);
-  const referencedProducts = invoices.flatMap((i) => i.record.lines.map((l) => l.productSourceId).filter((x): x is string => !!x));
+  const referencedProducts = invoices.flatMap((i) =>
+    i.record.lines.map((l) => l.productSourceId).filter((x): x is string => !!x),
+  );
   const prod = await syncProducts(ctx, products, referencedProducts, out);
   const unavailable = new Map(c.missing);
   for (const [id, why] of prod.missing) unavailable.set(`product:${id}`, why);
   // In daily-summary mode sales are recorded for the end-of-day summary instead of posted one by
   // one (src/sync/daily-summary.ts); what is left to post are the summaries themselves.
-  const toPost = ctx.pipeline.mode === 'daily-summary' ? await recordSales(ctx, { invoices, payments }, c.codes, prod.codes, unavailable, out) : { invoices, payments };
+  const toPost =
+    ctx.pipeline.mode === 'daily-summary'
+      ? await recordSales(ctx, { invoices, payments }, c.codes, prod.codes, unavailable, out)
+      : { invoices, payments };
   await syncInvoices(ctx, toPost.invoices, c.codes, prod.codes, unavailable, out);
   await syncPayments(ctx, toPost.payments, c.codes, unavailable, out);
   await syncRefunds(ctx, refunds, c.codes, out);

@@ -45,7 +45,13 @@ async function takeLease(db: Database, pipelineId: string, runId: string): Promi
   return rows.length > 0;
 }
 
-export function syncContext(deps: EngineDeps, pipeline: Pipeline, entity: SyncContext['entity'], source: SourceConnector, runId: string | null): SyncContext {
+export function syncContext(
+  deps: EngineDeps,
+  pipeline: Pipeline,
+  entity: SyncContext['entity'],
+  source: SourceConnector,
+  runId: string | null,
+): SyncContext {
   return {
     db: deps.db,
     log: deps.log.child({ pipeline: pipeline.name, runId }),
@@ -82,7 +88,9 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
     await setRunStatus(db, runId, 'running');
     const sourceDeps = { db, log, params: run.params, runId };
     // A daily-summary run reads the sales the pipeline recorded, whatever its source type.
-    const source = deps.sourceFor?.(pipeline, run.params) ?? (run.trigger === 'daily-summary' ? dailySummarySource(pipeline, sourceDeps) : createSource(pipeline, sourceDeps));
+    const source =
+      deps.sourceFor?.(pipeline, run.params) ??
+      (run.trigger === 'daily-summary' ? dailySummarySource(pipeline, sourceDeps) : createSource(pipeline, sourceDeps));
     const ctx = syncContext(deps, pipeline, entity, source, runId);
     for await (const page of source.pages({ log }, run.cursor)) {
       const out = await processPage(ctx, page.items);

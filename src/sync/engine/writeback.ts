@@ -27,7 +27,14 @@ export async function queuePaidInvoices(ctx: SyncContext): Promise<void> {
   await queueWriteBack(
     ctx.db,
     ctx.pipeline.id,
-    rows.map((r) => ({ kind: 'payment', sourceId: r.source_id, payload: { transactionId: Number(r.transaction_id), paymentReference: r.payment_reference ?? `TX${r.transaction_id}` } })),
+    rows.map((r) => ({
+      kind: 'payment',
+      sourceId: r.source_id,
+      payload: {
+        transactionId: Number(r.transaction_id),
+        paymentReference: r.payment_reference ?? `TX${r.transaction_id}`,
+      },
+    })),
   );
 }
 
@@ -40,18 +47,28 @@ interface OutboxRow {
   attempts: number;
 }
 
-async function describe(db: Queryable, entityId: string, ids: number[]): Promise<Map<number, { number: string; dueDate: string | null; externalReference: string }>> {
+async function describe(
+  db: Queryable,
+  entityId: string,
+  ids: number[],
+): Promise<Map<number, { number: string; dueDate: string | null; externalReference: string }>> {
   const { rows } = await db.query<{ id: string; number: string; due_date: string | null; external_reference: string }>(
     `SELECT id, number, due_date, external_reference FROM transactions WHERE entity_id = $1 AND id = ANY($2::bigint[])`,
     [entityId, ids],
   );
-  return new Map(rows.map((r) => [Number(r.id), { number: r.number, dueDate: r.due_date, externalReference: r.external_reference }]));
+  return new Map(
+    rows.map((r) => [Number(r.id), { number: r.number, dueDate: r.due_date, externalReference: r.external_reference }]),
+  );
 }
 
 /** Items per write-back call: one PUT of 500 instalments costs little more than one of 100. */
 const WRITE_BACK_GROUP = 500;
 
-const WRITTEN_BACK: Record<WriteBackItem['kind'], string> = { invoice: 'invoice', payment: 'paid', 'customer-code': 'code' };
+const WRITTEN_BACK: Record<WriteBackItem['kind'], string> = {
+  invoice: 'invoice',
+  payment: 'paid',
+  'customer-code': 'code',
+};
 
 /**
  * Sends queued write-back to the source in groups of up to 500. Sent items are marked done (and
@@ -72,22 +89,49 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
   const wantPdf = ctx.pipeline.options.pdf !== false && ctx.pdf !== undefined;
   for (let i = 0; i < rows.length; i += WRITE_BACK_GROUP) {
     const group = rows.slice(i, i + WRITE_BACK_GROUP);
-    const docs = await describe(ctx.db, ctx.entity.id, group.map((r) => r.payload.transactionId).filter((x): x is number => typeof x === 'number'));
+    const docs = await describe(
+      ctx.db,
+      ctx.entity.id,
+      group.map((r) => r.payload.transactionId).filter((x): x is number => typeof x === 'number'),
+    );
     const draftRows = group.filter((r) => r.kind === 'invoice' && typeof r.payload.draftId === 'number');
-    const drafts = await describeDrafts(ctx.db, ctx.entity.id, draftRows.map((r) => r.payload.draftId!));
+    const drafts = await describeDrafts(
+      ctx.db,
+      ctx.entity.id,
+      draftRows.map((r) => r.payload.draftId!),
+    );
     const items: WriteBackItem[] = [];
     for (const r of group) {
       if (r.kind === 'invoice' && typeof r.payload.draftId === 'number') {
         // "D" + draft number, no PDF: the source marks the instalment pending until the final one.
         const d = drafts.get(r.payload.draftId);
-        if (d) items.push({ kind: 'invoice', sourceId: r.source_id, externalReference: d.externalReference, number: d.number, dueDate: d.dueDate });
+        if (d)
+          items.push({
+            kind: 'invoice',
+            sourceId: r.source_id,
+            externalReference: d.externalReference,
+            number: d.number,
+            dueDate: d.dueDate,
+          });
       } else if (r.kind === 'invoice') {
         const d = docs.get(r.payload.transactionId!);
         if (!d) continue;
         const pdf = wantPdf ? (await ctx.pdf!(ctx.entity, r.payload.transactionId!)).toString('base64') : undefined;
-        items.push({ kind: 'invoice', sourceId: r.source_id, externalReference: d.externalReference, number: d.number, dueDate: d.dueDate ?? '', pdfBase64: pdf });
+        items.push({
+          kind: 'invoice',
+          sourceId: r.source_id,
+          externalReference: d.externalReference,
+          number: d.number,
+          dueDate: d.dueDate ?? '',
+          pdfBase64: pdf,
+        });
       } else if (r.kind === 'payment') {
-        items.push({ kind: 'payment', sourceId: r.source_id, externalReference: r.source_id, paymentReference: r.payload.paymentReference ?? '' });
+        items.push({
+          kind: 'payment',
+          sourceId: r.source_id,
+          externalReference: r.source_id,
+          paymentReference: r.payload.paymentReference ?? '',
+        });
       } else {
         items.push({ kind: 'customer-code', sourceId: r.source_id, code: r.payload.code ?? '' });
       }
@@ -102,21 +146,19 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
           [group.map((r) => r.id), draftRows.map((r) => r.id)],
         );
         if (draftRows.length) {
-          await tx.query(`UPDATE sync_map SET written_back = 'draft', updated_at = now() WHERE pipeline_id = $1 AND kind = 'draft' AND source_id = ANY($2::text[])`, [
-            ctx.pipeline.id,
-            draftRows.map((r) => r.source_id),
-          ]);
+          await tx.query(
+            `UPDATE sync_map SET written_back = 'draft', updated_at = now() WHERE pipeline_id = $1 AND kind = 'draft' AND source_id = ANY($2::text[])`,
+            [ctx.pipeline.id, draftRows.map((r) => r.source_id)],
+          );
         }
         for (const kind of Object.keys(WRITTEN_BACK) as WriteBackItem['kind'][]) {
           const ids = group.filter((r) => r.kind === kind && !draftRows.includes(r)).map((r) => r.source_id);
           if (ids.length === 0) continue;
           const mapKind = kind === 'customer-code' ? 'customer' : 'invoice';
-          await tx.query(`UPDATE sync_map SET written_back = $4, updated_at = now() WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[])`, [
-            ctx.pipeline.id,
-            mapKind,
-            ids,
-            WRITTEN_BACK[kind],
-          ]);
+          await tx.query(
+            `UPDATE sync_map SET written_back = $4, updated_at = now() WHERE pipeline_id = $1 AND kind = $2 AND source_id = ANY($3::text[])`,
+            [ctx.pipeline.id, mapKind, ids, WRITTEN_BACK[kind]],
+          );
         }
       });
       written += items.length;
@@ -131,7 +173,13 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
         await tx.query(
           `UPDATE outbox SET attempts = attempts + 1, last_error = $2, status = $3, next_attempt_at = now() + make_interval(secs => $4)
             WHERE id = ANY($1::bigint[]) AND (NOT id = ANY($5::bigint[]) OR payload ? 'draftId')`,
-          [group.map((r) => r.id), message.slice(0, 1000), giveUp ? 'failed' : 'pending', delaySeconds, draftRows.map((r) => r.id)],
+          [
+            group.map((r) => r.id),
+            message.slice(0, 1000),
+            giveUp ? 'failed' : 'pending',
+            delaySeconds,
+            draftRows.map((r) => r.id),
+          ],
         );
         if (giveUp) {
           await parkRecords(
@@ -139,7 +187,13 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
             ctx.pipeline.id,
             ctx.entity.id,
             ctx.runId,
-            group.map((r) => ({ kind: `write-back:${r.kind}`, sourceId: r.source_id, reasonCode: 'WRITE_BACK_FAILED', message, payload: r.payload })),
+            group.map((r) => ({
+              kind: `write-back:${r.kind}`,
+              sourceId: r.source_id,
+              reasonCode: 'WRITE_BACK_FAILED',
+              message,
+              payload: r.payload,
+            })),
           );
         }
       });
