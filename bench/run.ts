@@ -1,0 +1,149 @@
+/**
+ * `npm run bench`: ledgerlink's measured speed in one run (method and figures: docs/performance.md).
+ *
+ *   npm run bench                       the full run (a few minutes on 2 cores)
+ *   npm run bench -- --quick            a smoke run with small counts
+ *   npm run bench -- --queries 5000     bulk queries per database and writer (default 10,000)
+ *   npm run bench -- --skip-postgres    PGlite only
+ *   npm run bench -- --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
+ *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
+ *
+ * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { type BreakdownResult, runBreakdown } from './breakdown.ts';
+import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
+import { type LatencyResult, runLatency } from './latency.ts';
+import { type Results, report } from './report.ts';
+import { type StatementResult, runStatement } from './statement.ts';
+import { progress, round } from './stats.ts';
+import { type ThroughputResult, runThroughput } from './throughput.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    queries: { type: 'string' },
+    'skip-postgres': { type: 'boolean', default: false },
+    'skip-breakdown': { type: 'boolean', default: false },
+    analyze: { type: 'boolean', default: false },
+  },
+});
+
+const quick = args.quick;
+const queries = args.queries === undefined ? (quick ? 1000 : 10_000) : Number(args.queries);
+if (!Number.isInteger(queries) || queries < 1) throw new Error('--queries must be a positive integer');
+const COUNTS = {
+  bulkQueries: queries,
+  warmupQueries: quick ? 200 : 1000,
+  latencyWarmup: quick ? 10 : 50,
+  latencyRequests: quick ? 50 : 500,
+  statementOpenItems: quick ? 1000 : 10_000,
+  statementWarmup: 3,
+  statementRequests: quick ? 5 : 20,
+  breakdownQueries: quick ? 500 : 2000,
+};
+const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
+const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+
+/** Which code was measured (read-only git queries; figures for a dirty tree say so). */
+function codeState(): Results['code'] {
+  const git = (...a: string[]) =>
+    execFileSync('git', a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  try {
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      uncommittedChangesInSrc: git('status', '--porcelain', 'src', 'migrations') !== '',
+    };
+  } catch {
+    return { commit: 'unknown (not a git checkout)', uncommittedChangesInSrc: false };
+  }
+}
+
+const started = performance.now();
+const machine: Results['machine'] = {
+  cpus: os.cpus().length,
+  cpuModel: os.cpus()[0]?.model ?? 'unknown',
+  memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+  node: process.version,
+  platform: `${os.platform()} ${os.release()}`,
+  loadAverage: [],
+};
+const code = codeState();
+
+/** Announces a step on stderr and notes the load: other processes on the machine skew the figures. */
+function step(name: string): void {
+  machine.loadAverage.push({ step: name, load1: round(os.loadavg()[0]!) });
+  if (name !== 'end') progress(name);
+}
+process.stderr.write(`ledgerlink bench — ${machine.cpus} × ${machine.cpuModel}, Node ${machine.node}\n`);
+
+// 1–2 on PGlite; 3 and 4 then run on the same ledgerlink database (it holds the bulk run's rows).
+step(`pglite: ${queries} queries for each writer`);
+const analyze = args.analyze;
+const pglite = await runThroughput('pglite', url, queries, COUNTS.warmupQueries, analyze);
+let latency: LatencyResult;
+let statement: StatementResult;
+try {
+  step(`pglite: latency, ${COUNTS.latencyWarmup} + ${COUNTS.latencyRequests} sequential requests`);
+  latency = await runLatency(pglite.ledgerlink.client, COUNTS.latencyWarmup, COUNTS.latencyRequests);
+  step(`pglite: statement of a customer with ${COUNTS.statementOpenItems} open items`);
+  const { bench, client } = pglite.ledgerlink;
+  const n = COUNTS.statementOpenItems;
+  statement = await runStatement(bench.db, client, n, COUNTS.statementWarmup, COUNTS.statementRequests);
+} finally {
+  await pglite.ledgerlink.app.close();
+  await pglite.ledgerlink.bench.close();
+}
+
+let postgres: ThroughputResult | { skipped: string };
+const unavailable = args['skip-postgres'] ? 'skipped with --skip-postgres' : await postgresUnavailable(url);
+if (unavailable) {
+  postgres = { skipped: `PostgreSQL at ${redactedUrl} not measured: ${unavailable}` };
+  process.stderr.write(`${postgres.skipped}\n`);
+} else {
+  step(`postgres: ${queries} queries for each writer`);
+  const run = await runThroughput('postgres', url, queries, COUNTS.warmupQueries, analyze);
+  await run.ledgerlink.app.close();
+  await run.ledgerlink.bench.close();
+  postgres = run.result;
+}
+
+const breakdown: BreakdownResult[] = [];
+if (!args['skip-breakdown']) {
+  for (const kind of unavailable ? (['pglite'] as const) : (['pglite', 'postgres'] as const)) {
+    step(`${kind}: statement-by-statement timing of ${COUNTS.breakdownQueries} bulk queries`);
+    breakdown.push(await runBreakdown(kind, 'bulk', url, COUNTS.breakdownQueries, COUNTS.warmupQueries, analyze));
+  }
+  step(`pglite: statement-by-statement timing of ${COUNTS.latencyRequests} single requests`);
+  breakdown.push(await runBreakdown('pglite', 'single', url, COUNTS.latencyRequests, COUNTS.latencyWarmup, analyze));
+}
+
+step('end');
+const results: Results = {
+  date: new Date().toISOString(),
+  quick,
+  machine,
+  code,
+  counts: COUNTS,
+  throughput: { pglite: pglite.result, postgres },
+  latency,
+  statement,
+  breakdown,
+  totalSeconds: Math.round((performance.now() - started) / 1000),
+};
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url));
+await mkdir(dir, { recursive: true });
+await writeFile(`${dir}latest.json`, JSON.stringify(results, null, 2) + '\n');
+process.stdout.write(`\n${report(results)}\nFigures written to bench/results/latest.json\n`);
+
+const measured = [pglite.result, ...('skipped' in postgres ? [] : [postgres])];
+const differing = measured.filter((t) => !t.identicalRows);
+if (differing.length > 0) {
+  process.stderr.write(`the writers did not write identical rows on ${differing.map((t) => t.kind).join(', ')}\n`);
+  process.exitCode = 1;
+}

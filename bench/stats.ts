@@ -1,0 +1,59 @@
+import { performance } from 'node:perf_hooks';
+
+export interface Distribution {
+  count: number;
+  mean: number;
+  min: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** Nearest-rank percentile of sorted samples. */
+function percentile(sorted: number[], p: number): number {
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+export function distribution(samples: number[]): Distribution {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return {
+    count: sorted.length,
+    mean: round(sorted.reduce((s, v) => s + v, 0) / sorted.length),
+    min: round(sorted[0]!),
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1]!),
+  };
+}
+
+export function round(v: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(v * f) / f;
+}
+
+/** Runs `fn` and returns its result with the elapsed milliseconds. */
+export async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const r = await fn();
+  return [r, performance.now() - t0];
+}
+
+/** Progress lines on stderr, so stdout keeps only the results. */
+export function progress(message: string): void {
+  process.stderr.write(`  … ${message}\n`);
+}
+
+export function rate(count: number, ms: number): number {
+  return ms > 0 ? Math.round((count * 1000) / ms) : 0;
+}
+
+/** A plain-text table: the first row is the header. */
+export function table(rows: (string | number)[][]): string {
+  const cells = rows.map((r) => r.map(String));
+  const widths = cells[0]!.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? '').length)));
+  const line = (r: string[]) => r.map((v, c) => (c === 0 ? v.padEnd(widths[c]!) : v.padStart(widths[c]!))).join('  ');
+  return [line(cells[0]!), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
