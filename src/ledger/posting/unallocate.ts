@@ -27,6 +27,7 @@ interface ActiveAllocation {
   exchange_rate: string;
   reference: string;
   fx_transaction_id: string | null;
+  parent_allocation_id: string | null;
 }
 
 /**
@@ -77,7 +78,7 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
      )
      SELECT a.id, a.debit_transaction_id, a.credit_transaction_id, d.type AS debit_type, c.type AS credit_type, a.amount,
             a.debit_base_amount, a.credit_base_amount, c.currency, c.exchange_rate::text AS exchange_rate, a.reference,
-            a.fx_transaction_id
+            a.fx_transaction_id, a.parent_allocation_id
        FROM allocations a
        JOIN transactions d ON d.id = a.debit_transaction_id
        JOIN transactions c ON c.id = a.credit_transaction_id
@@ -128,7 +129,10 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
       [a.id, ctx.entity.id, date, fxReversalId, ctx.actor],
     );
     reversedIds.push(Number(a.id));
-    if (a.credit_type === 'DS' && a.debit_type !== 'DX') {
+    // Only a discount's own allocation (the child of the payment allocation) cancels the discount;
+    // reversing any other allocation that involves a DS (a reopened one allocated by hand, or its
+    // DX) just reopens both sides.
+    if (a.parent_allocation_id !== null && a.credit_type === 'DS') {
       await reverseDiscount(ctx, a, control, roles.discountAllowed, date, customer.code);
     }
   }
