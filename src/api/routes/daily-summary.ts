@@ -3,6 +3,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { requirePipeline } from '../../sync/pipelines.ts';
 import { getRun } from '../../sync/runs.ts';
 import { IsoDate } from '../schemas.ts';
+import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { scopeOf } from './sync-shared.ts';
 
@@ -17,7 +18,7 @@ const summaryRoute = defineRoute({
     'Safe to repeat: what was summarised is never posted again; sales that arrived later form a further summary of their day.',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  params: z.object({ name: z.string().min(1).max(63) }),
+  params: PipelineName,
   body: z.strictObject({ date: IsoDate.optional() }).optional(),
   example: { date: '2026-11-21' },
   write: false,

@@ -13,7 +13,7 @@ import { validCron } from '../../sync/schedule.ts';
 import { sourceTypes } from '../../connectors/index.ts';
 import { scopeOf } from './sync-shared.ts';
 
-const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
+export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
 
 const listRoute = defineRoute({
   method: 'GET',

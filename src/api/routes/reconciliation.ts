@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { IsoDate } from '../schemas.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -79,7 +80,7 @@ const reconciliationRoute = defineRoute({
     'Defaults: `to` today, `from` 30 days before.',
   tags: ['reconciliation'],
   auth: 'entityOrAdmin',
-  params: z.object({ name: z.string().min(1).max(63) }),
+  params: PipelineName,
   query: z.object({ from: IsoDate.optional(), to: IsoDate.optional() }),
   success: {
     status: 200,

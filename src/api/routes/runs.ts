@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
@@ -48,7 +49,7 @@ const startRoute = defineRoute({
   description: 'The run is queued durably and worked by a worker; follow it with GET /v1/runs/{runId}.',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  params: z.object({ name: z.string().min(1).max(63) }),
+  params: PipelineName,
   success: {
     status: 202,
     description: 'The run was queued.',
