@@ -86,6 +86,15 @@ describe('sync engine with records in hand', () => {
       { source_id: 'INS-2', status: 'resolved' },
       { source_id: 'INS-3', status: 'open' },
     ]);
+    // every action of the engine is in the audit trail, with the pipeline as the actor
+    const audit = await c.get('/v1/audit?action=sync.page');
+    expect(audit.status).toBe(200);
+    expect(audit.body.items[0].actor).toBe('pipeline:records');
+    const audited = audit.body.items.flatMap((a: any) =>
+      a.after.records.map((r: any) => `${r.kind}:${r.sourceId}:${r.outcome}`),
+    );
+    expect(audited).toContain('invoice:INS-1:created');
+    expect(audited).toContain('invoice:INS-3:parked');
     await checkInvariants(t.db, c.entityId);
   });
 });

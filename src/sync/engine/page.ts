@@ -7,6 +7,7 @@ import type {
 } from '../canonical.ts';
 import type { SourceItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
+import { recordAudit } from '../../ledger/audit.ts';
 import { addRunRecords } from '../runs.ts';
 import { PageOutcome, type SyncContext } from './context.ts';
 import { syncCustomers, syncProducts } from './customers.ts';
@@ -61,6 +62,27 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   await ctx.db.transaction(async (tx) => {
     await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
     if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
+    // The engine's own actions in the audit trail: what this page created, updated or parked.
+    const changed = out.records.filter((r) => r.outcome !== 'skipped');
+    if (changed.length > 0) {
+      await recordAudit(tx, {
+        entityId: ctx.entity.id,
+        actor: ctx.actor,
+        action: 'sync.page',
+        objectType: 'run',
+        objectId: ctx.runId,
+        after: {
+          pipeline: ctx.pipeline.name,
+          counts: out.counts,
+          records: changed.map((r) => ({
+            kind: r.kind,
+            sourceId: r.sourceId,
+            outcome: r.outcome,
+            targetId: r.targetId ?? null,
+          })),
+        },
+      });
+    }
   });
   return out;
 }
