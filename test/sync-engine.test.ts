@@ -97,4 +97,30 @@ describe('sync engine with records in hand', () => {
     expect(audited).toContain('invoice:INS-3:parked');
     await checkInvariants(t.db, c.entityId);
   });
+
+  it('takes turns when two batches of records hit one pipeline at once', async () => {
+    const p = await definePipeline(t.db, 'SYNC', { name: 'records-twice', source: { type: 'records' } });
+    const sync = syncService(t.db);
+    const batch = (prefix: string) => [
+      customer(`${prefix}K`),
+      invoice(`${prefix}-1`, `${prefix}K`),
+      invoice(`${prefix}-2`, `${prefix}K`),
+    ];
+    const [a, b] = await Promise.all([
+      sync.processRecords(p, 'import', 'test', batch('TA')),
+      sync.processRecords(p, 'import', 'test', [...batch('TB'), ...batch('TA')]),
+    ]);
+    expect((await getRun(t.db, a))!.status).toBe('succeeded');
+    expect((await getRun(t.db, b))!.status).toBe('succeeded');
+    const { rows } = await t.db.query<any>(
+      `SELECT external_reference, count(*) AS n FROM transactions WHERE external_reference LIKE 'T_-_' GROUP BY 1 ORDER BY 1`,
+    );
+    expect(rows).toEqual([
+      { external_reference: 'TA-1', n: '1' },
+      { external_reference: 'TA-2', n: '1' },
+      { external_reference: 'TB-1', n: '1' },
+      { external_reference: 'TB-2', n: '1' },
+    ]);
+    await checkInvariants(t.db, c.entityId);
+  });
 });

@@ -7,7 +7,7 @@ import { createRun, type RunTrigger } from './runs.ts';
 import { listPipelines, requirePipeline, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 import { JOBS, type JobQueue, type RunJob } from './queue.ts';
-import { type EngineDeps, PipelineBusyError, executeRun, syncContext } from './engine/run.ts';
+import { type EngineDeps, PipelineBusyError, executeRun, releaseLease, syncContext, takeLease } from './engine/run.ts';
 import { currentSlot } from './schedule.ts';
 import { processPage } from './engine/page.ts';
 import { flushWriteBack } from './engine/writeback.ts';
@@ -138,15 +138,32 @@ export class SyncService {
       createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params }),
     ))!;
     const entity = (await findEntityById(this.db, pipeline.entityId))!;
-    const { executeInline } = await import('./engine/inline.ts');
-    await executeInline(
-      this.engine,
-      pipeline,
-      entity,
-      runId,
-      items,
-      createSource(pipeline, { db: this.db, log: this.log, params, runId }),
-    );
+    // Records in hand go through the same one-run-per-pipeline lease as queued runs, so two
+    // imports (or an import and a scheduled run) of one pipeline take turns instead of colliding.
+    const started = Date.now();
+    while (!(await takeLease(this.db, pipeline.id, runId))) {
+      if (Date.now() - started > 10 * 60_000) {
+        await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [
+          runId,
+          'The pipeline stayed busy for 10 minutes',
+        ]);
+        throw new PipelineBusyError(pipeline.name);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    try {
+      const { executeInline } = await import('./engine/inline.ts');
+      await executeInline(
+        this.engine,
+        pipeline,
+        entity,
+        runId,
+        items,
+        createSource(pipeline, { db: this.db, log: this.log, params, runId }),
+      );
+    } finally {
+      await releaseLease(this.db, pipeline.id, runId);
+    }
     return runId;
   }
 

@@ -34,7 +34,8 @@ export class PipelineBusyError extends Error {
 const LEASE_SECONDS = 120;
 const HOLDER = `${hostname()}:${process.pid}`;
 
-async function takeLease(db: Database, pipelineId: string, runId: string): Promise<boolean> {
+/** Takes (or renews) a pipeline's lease for a run; false while another run holds it. */
+export async function takeLease(db: Database, pipelineId: string, runId: string): Promise<boolean> {
   const { rows } = await db.query(
     `INSERT INTO pipeline_leases (pipeline_id, run_id, holder, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
      ON CONFLICT (pipeline_id) DO UPDATE SET run_id = EXCLUDED.run_id, holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
@@ -121,6 +122,10 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
     log.error({ err }, 'run failed');
     await setRunStatus(db, runId, 'failed', message);
   } finally {
-    await db.query(`DELETE FROM pipeline_leases WHERE pipeline_id = $1 AND run_id = $2`, [pipeline.id, runId]);
+    await releaseLease(db, pipeline.id, runId);
   }
+}
+
+export async function releaseLease(db: Database, pipelineId: string, runId: string): Promise<void> {
+  await db.query(`DELETE FROM pipeline_leases WHERE pipeline_id = $1 AND run_id = $2`, [pipelineId, runId]);
 }
