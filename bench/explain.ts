@@ -6,7 +6,8 @@
  *
  * Posts 1,000 warm-up queries on one entity, optionally ANALYZEs, posts 4,000 more on a second
  * entity while keeping the last `writeDocuments` statement, then re-runs that statement for a
- * third entity under EXPLAIN ANALYZE inside a transaction that is rolled back.
+ * third entity under EXPLAIN ANALYZE inside a transaction that is rolled back. Last, the
+ * duplicate check as a single request makes it (two unused references of the second entity).
  */
 import { parseArgs } from 'node:util';
 import type { SqlParam } from '../src/db/database.ts';
@@ -23,8 +24,10 @@ const kind = (positionals[0] ?? 'pglite') as DbKind;
 const bench = await openBenchDatabase(kind, process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL);
 const stats = new StatementStats();
 let kept: [string, readonly SqlParam[]] | undefined;
+let usedSql: string | undefined;
 stats.onStatement = (sql, params) => {
   if (statementKind(sql).startsWith('writeDocuments')) kept = [sql, params];
+  if (statementKind(sql).startsWith('usedReferences')) usedSql = sql;
 };
 const app = await startApp(instrument(bench.db, stats));
 try {
@@ -53,6 +56,14 @@ try {
     .catch((err: unknown) => {
       if (err !== rollback) throw err;
     });
+  if (usedSql) {
+    // Parameters as the posting code sends them: entity, then customer, type and reference arrays.
+    const params = [client.entityId, ['C001', 'C001'], ['SI', 'SR'], ['INV-none', 'PAY-none']];
+    const { rows } = await bench.db.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, TIMING) ${usedSql}`, params);
+    const lines = rows.map((r) => r['QUERY PLAN']);
+    const shown = opts.full ? lines : lines.filter((l) => /Scan|Rows Removed|Execution Time/.test(l));
+    process.stdout.write(`\nduplicate check of one post-pay-allocate (2 references):\n${shown.join('\n')}\n`);
+  }
 } finally {
   await app.close();
   await bench.close();
