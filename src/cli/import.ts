@@ -1,32 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
-import pino from 'pino';
-import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
+import { commandLogger, openRuntime } from './runtime.ts';
+import { table } from './table.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/csv/index.ts';
 import { importFile, type ImportResult } from '../sync/imports.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
-import { SecretBox } from '../sync/secrets.ts';
-import { SyncService } from '../sync/service.ts';
 
 export interface ImportOptions {
   pipeline: string;
   kind?: ImportKind | undefined;
   decimalComma?: boolean | undefined;
   json?: boolean | undefined;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 /** The per-row report and summary people read. */
@@ -71,15 +57,11 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     console.error(`error: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
   }
-  const db = await openDatabase(databaseConfigFromEnv());
+  const rt = await openRuntime({ queue: false, log: commandLogger() });
   try {
-    const box = SecretBox.fromEnv();
-    // Engine logs go to stderr so that --json output stays parseable.
-    const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
-    const sync = new SyncService({ db, box, log });
-    const pipeline = await requirePipeline(db, box, opts.pipeline);
+    const pipeline = await requirePipeline(rt.db, rt.box, opts.pipeline);
     const result = await importFile(
-      sync,
+      rt.sync,
       pipeline,
       { fileName: basename(file), bytes, kind: opts.kind, decimalComma: opts.decimalComma },
       'cli',
@@ -93,7 +75,7 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     else console.error(`error: ${err.code}: ${err.message}`);
     return 1;
   } finally {
-    await db.close();
+    await rt.close();
   }
 }
 

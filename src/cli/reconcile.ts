@@ -1,27 +1,15 @@
 import type { Command } from 'commander';
-import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
+import { commandLogger, openRuntime } from './runtime.ts';
+import { table } from './table.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
 import { type Reconciliation, reconcile, reconcileWindow } from '../sync/reconcile.ts';
-import { SecretBox } from '../sync/secrets.ts';
 
 export interface ReconcileOptions {
   from?: string | undefined;
   to?: string | undefined;
   json?: boolean | undefined;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows
-    .map((r) =>
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!)))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
 }
 
 /** The report people read: days that differ, balances that differ, then every mismatch. */
@@ -90,10 +78,10 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
     console.error('error: --from must not be after --to');
     return 1;
   }
-  const db = await openDatabase(databaseConfigFromEnv());
+  const rt = await openRuntime({ queue: false, log: commandLogger() });
   try {
-    const pipeline = await requirePipeline(db, SecretBox.fromEnv(), name);
-    const result = await reconcile(db, pipeline, window.from, window.to);
+    const pipeline = await requirePipeline(rt.db, rt.box, name);
+    const result = await reconcile(rt.db, pipeline, window.from, window.to);
     console.log(opts.json ? JSON.stringify(result) : formatReconciliation(result));
     return result.mismatches.length ? 1 : 0;
   } catch (err) {
@@ -101,7 +89,7 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
     console.error(`error: ${err.code}: ${err.message}`);
     return 1;
   } finally {
-    await db.close();
+    await rt.close();
   }
 }
 

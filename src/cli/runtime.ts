@@ -1,4 +1,4 @@
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
@@ -7,6 +7,14 @@ import { SyncService } from '../sync/service.ts';
 import { JobQueue } from '../sync/queue.ts';
 import { applyConfig, loadConfigFile } from '../sync/config.ts';
 import type { PdfRenderer } from '../sync/engine/context.ts';
+
+/**
+ * The log of one-shot commands (sync run, import, exceptions, reconcile): warnings and worse, on
+ * stderr, so what they print on stdout (including --json) stays clean.
+ */
+export function commandLogger(): Logger {
+  return pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+}
 
 export interface Runtime {
   db: Database;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openRuntime } from './runtime.ts';
+import { commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
 import { getRun } from '../sync/runs.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
@@ -26,7 +26,7 @@ export function registerSync(program: Command): void {
       '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.',
     )
     .action(async (name: string, opts: { config?: string; json?: boolean }) => {
-      const rt = await openRuntime({ queue: false, config: opts.config }).catch(fail);
+      const rt = await openRuntime({ queue: false, config: opts.config, log: commandLogger() }).catch(fail);
       try {
         const pipeline = await requirePipeline(rt.db, rt.box, name);
         const progress = new Progress(`sync ${name}`, !opts.json && process.stderr.isTTY);
@@ -67,7 +67,7 @@ export function registerExceptions(program: Command): void {
     .option('--status <status>', 'open or resolved', 'open')
     .option('--json', 'print JSON')
     .action(async (opts: { pipeline?: string; status: 'open' | 'resolved'; json?: boolean }) => {
-      const rt = await openRuntime({ queue: false }).catch(fail);
+      const rt = await openRuntime({ queue: false, log: commandLogger() }).catch(fail);
       try {
         const { items, total } = await listExceptions(rt.db, {
           pipeline: opts.pipeline,
@@ -92,7 +92,7 @@ export function registerExceptions(program: Command): void {
     .description('Process a parked record again, after its cause is fixed')
     .option('--json', 'print JSON')
     .action(async (id: string, opts: { json?: boolean }) => {
-      const rt = await openRuntime({ queue: false }).catch(fail);
+      const rt = await openRuntime({ queue: false, log: commandLogger() }).catch(fail);
       try {
         const x = await requireException(rt.db, Number(id));
         const parsed = CanonicalRecord.safeParse((x.payload as { record?: unknown }).record);
@@ -122,7 +122,7 @@ export function registerExceptions(program: Command): void {
     .description('Close an exception by hand')
     .requiredOption('--note <text>', 'why (e.g. "posted manually")')
     .action(async (id: string, opts: { note: string }) => {
-      const rt = await openRuntime({ queue: false }).catch(fail);
+      const rt = await openRuntime({ queue: false, log: commandLogger() }).catch(fail);
       try {
         const x = await requireException(rt.db, Number(id));
         await resolveException(rt.db, x.id, opts.note, 'cli');

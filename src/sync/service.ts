@@ -1,15 +1,13 @@
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { findEntityById } from '../ledger/entities.ts';
 import { createRun, type RunTrigger } from './runs.ts';
-import { listPipelines, requirePipeline, type Pipeline } from './pipelines.ts';
+import { listPipelines, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 import { JOBS, type JobQueue, type RunJob } from './queue.ts';
 import { type EngineDeps, PipelineBusyError, executeRun, releaseLease, syncContext, takeLease } from './engine/run.ts';
 import { currentSlot } from './schedule.ts';
-import { processPage } from './engine/page.ts';
 import { flushWriteBack } from './engine/writeback.ts';
 import { createSource } from '../connectors/index.ts';
 import type { SourceItem } from './connector.ts';
@@ -106,21 +104,6 @@ export class SyncService {
         await new Promise((r) => setTimeout(r, err instanceof PipelineBusyError ? 1000 : 250 * 2 ** attempt));
       }
     }
-  }
-
-  async triggerByName(
-    name: string,
-    trigger: RunTrigger,
-    actor: string,
-    entityId?: string,
-    params: Record<string, unknown> = {},
-  ) {
-    const pipeline = await requirePipeline(this.db, this.box, name, entityId);
-    if (!pipeline.enabled)
-      throw new DomainError('VALIDATION_ERROR', `Pipeline ${name} is disabled`, [
-        { field: 'name', message: 'disabled' },
-      ]);
-    return { pipeline, runId: await this.trigger(pipeline, trigger, actor, params) };
   }
 
   /**
@@ -224,5 +207,3 @@ export class SyncService {
     await this.queue?.stop();
   }
 }
-
-export { processPage };
