@@ -4,7 +4,7 @@ import { checkInvariants, invoice, postInvoice, seedCustomer } from './helpers/l
 import { definePipeline, syncService } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { ConnectorError, type SourceItem, type WriteBackItem } from '../src/sync/connector.ts';
-import { createSource } from '../src/connectors/index.ts';
+import { createSource } from '../src/sync/registry.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { syncContext } from '../src/sync/engine/run.ts';

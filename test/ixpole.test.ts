@@ -7,7 +7,7 @@ import {
   type IxpoleSimulatorOptions,
   startIxpoleSimulator,
 } from '../src/connectors/ixpole/simulator.ts';
-import { createSource } from '../src/connectors/index.ts';
+import { createSource } from '../src/sync/registry.ts';
 import type { SourceConnector } from '../src/sync/connector.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { PdfRenderer } from '../src/sync/engine/context.ts';

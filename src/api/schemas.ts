@@ -1,62 +1,16 @@
 import { z } from 'zod';
-import { isValidDate } from '../domain/dates.ts';
-import { isKnownCurrency } from '../domain/currency.ts';
 
-/**
- * Shared request schemas. Amounts arrive as decimal strings or JSON numbers (kept exact by the
- * body parser) and leave the schema as decimal text; the operation that knows the currency turns
- * them into minor units.
- */
-export const DecimalText = z
-  .union([z.string(), z.number().int()])
-  .transform((v) => String(v).trim())
-  .refine((v) => v.length <= 40 && /^-?\d+(\.\d+)?([eE][-+]?\d{1,2})?$/.test(v), {
-    message: 'must be a decimal number such as "120.50" (at most 40 characters)',
-  })
-  .meta({
-    description: 'A decimal amount, as a string ("120.50") or a JSON number; never rounded.',
-    examples: ['120.50'],
-  });
-
-export const Amount = DecimalText;
-
-export const Rate = z
-  .union([z.string(), z.number().int()])
-  .transform((v) => String(v).trim())
-  .refine((v) => /^\d+(\.\d{1,10})?$/.test(v), { message: 'must be a non-negative decimal such as "0.21"' })
-  .meta({ description: 'A rate as a decimal fraction ("0.21" for 21%).', examples: ['0.21'] });
-
-export const ExchangeRate = z
-  .union([z.string(), z.number().int()])
-  .transform((v) => String(v).trim())
-  .refine((v) => /^\d+(\.\d{1,10})?$/.test(v) && /[1-9]/.test(v), {
-    message: 'must be a positive decimal such as "1.0825"',
-  })
-  .meta({ description: 'Units of the document currency per one unit of base currency.', examples: ['1'] });
-
-export const IsoDate = z
-  .string()
-  .refine(isValidDate, { message: 'must be a date as YYYY-MM-DD' })
-  .meta({ description: 'A calendar date, YYYY-MM-DD.', examples: ['2026-11-21'] });
-
-/** Codes (customers, GL accounts, tax codes, departments) are upper case, at most 50 characters. */
-export const Code = z
-  .string()
-  .min(1, 'must not be empty')
-  .max(50, 'must be at most 50 characters')
-  .refine((v) => v === v.toUpperCase(), { message: 'must be upper case' })
-  .refine((v) => !/[\s/?#%\\]/.test(v), { message: 'must not contain spaces, slashes, ?, #, % or \\' })
-  // A NUL (as %00 in a path) cannot be stored in PostgreSQL text and would fail as a server error.
-  .refine((v) => !/\p{Cc}/u.test(v), { message: 'must not contain control characters' })
-  .meta({ examples: ['CUST001'] });
-
-export const Currency = z
-  .string()
-  .refine(isKnownCurrency, { message: 'must be an ISO 4217 currency code such as "EUR"' })
-  .meta({ examples: ['EUR'] });
-
-export const Reference = z.string().max(50, 'must be at most 50 characters');
-export const Description = z.string().max(500, 'must be at most 500 characters');
+export {
+  Amount,
+  Code,
+  Currency,
+  DecimalText,
+  Description,
+  ExchangeRate,
+  IsoDate,
+  Rate,
+  Reference,
+} from '../domain/schemas.ts';
 
 export const TransactionId = z.coerce
   .number()

@@ -9,7 +9,7 @@ import { DomainError, ERROR_CODES, type FieldProblem, isDomainError } from '../d
 import { recordAudit } from '../ledger/audit.ts';
 import { authenticate } from '../ledger/sessions.ts';
 import { secretsEqual } from '../ledger/secrets.ts';
-import { canonicalJson, parseJsonExact } from './json.ts';
+import { canonicalJson, parseJsonExact } from '../domain/json.ts';
 import type { AnyRoute, Principal, RouteContext } from './route.ts';
 import { type AppConfig, AppServices } from './services.ts';
 import { allRoutes } from './routes/index.ts';

@@ -84,6 +84,10 @@ export const ERROR_CODES = {
   NOTHING_TO_POST: [422, 'Send a batchInvoice, a receipt, or both.'],
   INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH: [422, 'The invoice and the receipt are for different customers.'],
   ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT: [422, 'performAllocation needs both a batchInvoice and a receipt.'],
+  // Pipelines
+  PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
+  PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],
+  PIPELINE_TARGET_SETTINGS_INVALID: [400, "The target's settings do not match its schema; `details` names each field."],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

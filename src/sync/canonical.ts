@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Amount, Currency, IsoDate, Rate } from '../api/schemas.ts';
+import { Amount, Currency, IsoDate, Rate } from '../domain/schemas.ts';
 
 /**
  * The canonical records every source produces and the engine consumes. Sources differ in how

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Database } from '../db/database.ts';
-import { Code, Currency, Rate } from '../api/schemas.ts';
+import { Code, Currency, Rate } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { PipelineDefinition, savePipeline } from './pipelines.ts';

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Queryable } from '../db/database.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { formatAmount, parseAmount } from '../domain/money.ts';
-import { type SourceDeps, createSource } from '../connectors/index.ts';
+import { type SourceDeps, createSource } from './registry.ts';
 import type { CanonicalInvoice, CanonicalLine, CanonicalPayment } from './canonical.ts';
 import type { SourceConnector, SourceItem } from './connector.ts';
 import type { DailyData, DailyLine } from './daily-summary-record.ts';

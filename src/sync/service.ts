@@ -9,7 +9,7 @@ import { JOBS, type JobQueue, type RunJob } from './queue.ts';
 import { type EngineDeps, PipelineBusyError, executeRun, releaseLease, syncContext, takeLease } from './engine/run.ts';
 import { currentSlot } from './schedule.ts';
 import { flushWriteBack } from './engine/writeback.ts';
-import { createSource } from '../connectors/index.ts';
+import { createSource } from './registry.ts';
 import type { SourceItem } from './connector.ts';
 import type { PdfRenderer } from './engine/context.ts';
 import '../connectors/all.ts';

@@ -10,7 +10,7 @@ import {
   savePipeline,
 } from '../../sync/pipelines.ts';
 import { validCron } from '../../sync/schedule.ts';
-import { sourceTypes } from '../../connectors/index.ts';
+import { sourceTypes } from '../../sync/registry.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });

@@ -7,7 +7,7 @@ import { STRIPE_EVENT_TYPES } from '../../connectors/stripe/convert.ts';
 import { verifyStripeEvent } from '../../connectors/stripe/webhook.ts';
 import { findPipeline, type Pipeline } from '../../sync/pipelines.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
-import { parseJsonExact } from '../json.ts';
+import { parseJsonExact } from '../../domain/json.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
 
 const PipelineName = z.object({ pipeline: z.string().min(1).max(63) });

@@ -1,4 +1,4 @@
-import { registerSource } from '../index.ts';
+import { registerSource } from '../../sync/registry.ts';
 import type { Queryable } from '../../db/database.ts';
 import { loadCustomer } from '../../ledger/customers.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../../sync/canonical.ts';

@@ -1,4 +1,4 @@
-import { parseJsonExact } from '../../api/json.ts';
+import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 
 export const SYSTEM = 'iXpole';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { registerSource } from '../index.ts';
+import { registerSource } from '../../sync/registry.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../../sync/canonical.ts';
 import {
   ConnectorError,

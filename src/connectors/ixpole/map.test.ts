@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonExact } from '../../api/json.ts';
+import { parseJsonExact } from '../../domain/json.ts';
 import { CanonicalCustomer, CanonicalInvoice, CanonicalProduct } from '../../sync/canonical.ts';
 import { instalmentItem, mapCustomer, mapInstalment, mapProduct } from './map.ts';
 

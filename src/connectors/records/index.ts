@@ -1,4 +1,4 @@
-import { registerSource } from '../index.ts';
+import { registerSource } from '../../sync/registry.ts';
 import type { SourceItem, SourcePage } from '../../sync/connector.ts';
 
 /**

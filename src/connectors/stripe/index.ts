@@ -1,5 +1,5 @@
 import { webhookEventPages } from '../../sync/webhook-events.ts';
-import { registerSource } from '../index.ts';
+import { registerSource } from '../../sync/registry.ts';
 import { StripeApi, stripeConfigOf } from './api.ts';
 import { type ConvertContext, convertStripeEvents } from './convert.ts';
 

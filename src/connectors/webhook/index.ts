@@ -5,7 +5,7 @@ import type { SourceItem } from '../../sync/connector.ts';
 import { canonicalGross } from '../../sync/engine/invoices.ts';
 import type { Pipeline } from '../../sync/pipelines.ts';
 import { type StoredWebhookEvent, webhookEventPages } from '../../sync/webhook-events.ts';
-import { registerSource } from '../index.ts';
+import { registerSource } from '../../sync/registry.ts';
 import { WebhookEvent, eventRecords } from './events.ts';
 
 /**

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.ts';
 import { findEntityById } from '../../ledger/entities.ts';
-import { createSource } from '../../connectors/index.ts';
+import { createSource } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
 import { ConnectorError } from '../connector.ts';
 import { findPipelineById, type Pipeline } from '../pipelines.ts';

@@ -1,0 +1,253 @@
+import type { Logger } from 'pino';
+import type { Queryable } from '../db/database.ts';
+import type {
+  CanonicalCustomer,
+  CanonicalInvoice,
+  CanonicalPayment,
+  CanonicalProduct,
+  CanonicalRefund,
+} from './canonical.ts';
+import type { PipelineMapping } from './pipelines.ts';
+
+/*
+ * A target is where booked documents go: the embedded ledger (src/connectors/ledger/), or an
+ * accounting platform. The engine talks to every target through this one interface; if a second
+ * target would need an `if (target.type === ...)` in the engine, this interface is missing
+ * something. docs/connectors/adding-a-connector.md walks through implementing it.
+ *
+ * Two kinds of target:
+ * - transactional (the embedded ledger): its writes share the engine's database transaction, so
+ *   the posting, the source map, the write-back outbox and the closing of exceptions commit
+ *   together and nothing can be half done;
+ * - remote (everything else): the engine follows the protocol of src/sync/outbound.ts — intent
+ *   recorded in the outbox, a call with an idempotency key derived from the document, the mapping
+ *   saved; after any uncertain outcome the document is looked up by its reference
+ *   (`findByReference`) before it is ever sent again.
+ */
+
+/** A failure of one item: a value, never an exception, so one bad document never sinks its neighbours. */
+export interface ItemError {
+  /** A reason code from the closed list in src/sync/reasons.ts. */
+  code: string;
+  message: string;
+  /** True when sending the same item again later may succeed (rate limit, outage, lost answer). */
+  retryable: boolean;
+  field?: string | undefined;
+}
+
+/** What a target did with one item of a batch. */
+export type ItemResult =
+  | {
+      ok: true;
+      /** The target's id for the document (a ledger transaction id, a platform's invoice id). */
+      targetId: string;
+      /** The number the target gave the document, when it numbers them. */
+      number?: string | null | undefined;
+      /** `linked`: the target already had it (found by reference) and nothing was written. */
+      outcome?: 'created' | 'updated' | 'linked' | 'unchanged' | undefined;
+      message?: string | null | undefined;
+    }
+  | { ok: false; error: ItemError };
+
+export const ok = (
+  targetId: string,
+  more: Omit<Extract<ItemResult, { ok: true }>, 'ok' | 'targetId'> = {},
+): ItemResult => ({ ok: true, targetId, ...more });
+export const failed = (error: ItemError): ItemResult => ({ ok: false, error });
+
+/** What a target can do. The engine refuses (parks) what a target cannot take, naming the gap. */
+export interface TargetCapabilities {
+  customers: boolean;
+  items: boolean;
+  invoices: boolean;
+  creditNotes: boolean;
+  payments: boolean;
+  /** Payments applied to the invoice they pay. */
+  allocations: boolean;
+  refunds: boolean;
+  /** Reads back whether invoices have been paid (for write-back of payment status). */
+  paymentStatus: boolean;
+  pdf: boolean;
+  /** Invoices as drafts first, posted later (iXpole's draft mode). */
+  drafts: boolean;
+  /** Can list what it holds for reconciliation; otherwise reconciliation uses what it acknowledged. */
+  reconciliation: boolean;
+}
+
+/** A platform's limits, as data beside its connector (overridable in a pipeline's target settings). */
+export interface TargetLimits {
+  callsPerSecond?: number | undefined;
+  callsPerMinute?: number | undefined;
+  callsPerDay?: number | undefined;
+  /** Calls in flight at once. */
+  concurrency: number;
+  /** Documents per write call. */
+  batchSize: number;
+}
+
+/** The kinds of document a target receives. */
+export type TargetKind = 'customer' | 'product' | 'invoice' | 'payment' | 'refund';
+
+/** A customer to create or update. `code` is the code the engine proposes for a new one. */
+export interface TargetCustomer {
+  sourceId: string;
+  code: string;
+  /** The target id already mapped for this customer, when it is an update. */
+  targetId: string | null;
+  record: CanonicalCustomer;
+}
+
+export interface TargetProduct {
+  sourceId: string;
+  code: string;
+  targetId: string | null;
+  record: CanonicalProduct;
+}
+
+/** An invoice with what it refers to already resolved to the target's ids. */
+export interface TargetInvoice {
+  sourceId: string;
+  record: CanonicalInvoice;
+  customerTargetId: string;
+  /** The target's id of each product a line names, by source product id. */
+  productTargetIds: Record<string, string>;
+  /** A key derived from the document, the same on every attempt. */
+  idempotencyKey: string;
+}
+
+export interface TargetPayment {
+  sourceId: string;
+  record: CanonicalPayment;
+  customerTargetId: string;
+  /** The invoice it pays, when the source names one this pipeline has booked. */
+  invoiceTargetId: string | null;
+  bankAccountCode: string;
+  idempotencyKey: string;
+}
+
+export interface TargetRefund {
+  sourceId: string;
+  record: CanonicalRefund;
+  customerTargetId: string;
+  paymentTargetId: string | null;
+  bankAccountCode: string;
+  idempotencyKey: string;
+}
+
+/** What every call gets. For a transactional target `db` is the engine's open transaction. */
+export interface TargetCallContext {
+  db: Queryable;
+  log: Logger;
+  signal?: AbortSignal | undefined;
+}
+
+/** A document as the target holds it, for write-back and reconciliation. */
+export interface TargetDocument {
+  targetId: string;
+  kind: 'invoice' | 'payment' | 'refund';
+  number: string;
+  customerTargetId: string;
+  externalReference: string;
+  date: string;
+  dueDate: string | null;
+  currency: string;
+  /** Gross in minor units of `currency`. */
+  gross: bigint;
+  /** Lines on the document: each may round VAT by one minor unit differently from the source. */
+  lines: number;
+}
+
+/** Where a lookup by reference found the document. */
+export interface FoundDocument {
+  targetId: string;
+  number?: string | null | undefined;
+  customerTargetId?: string | null | undefined;
+}
+
+/** A customer the target holds, as a canonical record (for sources that link to existing ones). */
+export type TargetCustomerLookup = (targetId: string, asSourceId: string) => Promise<CanonicalCustomer | null>;
+
+/**
+ * What every target implements. Write operations take a batch and return one result per item,
+ * in the same order. Optional operations are those its capabilities say it lacks.
+ */
+export interface TargetConnector {
+  readonly type: string;
+  readonly transactional: boolean;
+  readonly capabilities: TargetCapabilities;
+  readonly limits: TargetLimits;
+
+  upsertCustomers(ctx: TargetCallContext, items: TargetCustomer[]): Promise<ItemResult[]>;
+  upsertProducts?(ctx: TargetCallContext, items: TargetProduct[]): Promise<ItemResult[]>;
+  createInvoices(ctx: TargetCallContext, items: TargetInvoice[]): Promise<ItemResult[]>;
+  /** Drafts instead of invoices; their targetId is the draft's. */
+  createDraftInvoices?(ctx: TargetCallContext, items: TargetInvoice[]): Promise<ItemResult[]>;
+  createPayments?(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]>;
+  createRefunds?(ctx: TargetCallContext, items: TargetRefund[]): Promise<ItemResult[]>;
+
+  /**
+   * Finds a document by the reference ledgerlink gave it: what makes retries safe against a
+   * target that may commit a write and then lose the answer. `customerTargetId` narrows it where
+   * references are unique per customer.
+   */
+  findByReference(
+    ctx: TargetCallContext,
+    kind: TargetKind,
+    reference: string,
+    customerTargetId?: string | null,
+  ): Promise<FoundDocument | null>;
+
+  /** A customer the target holds, as a canonical record. */
+  customer?(ctx: TargetCallContext, targetId: string, asSourceId: string): Promise<CanonicalCustomer | null>;
+  /** A product the target holds, as a canonical record. */
+  product?(ctx: TargetCallContext, code: string, asSourceId: string): Promise<CanonicalProduct | null>;
+  /** Documents by target id (write-back, reconciliation). */
+  documents?(ctx: TargetCallContext, targetIds: string[]): Promise<Map<string, TargetDocument>>;
+  /** The invoice rendered as PDF. */
+  pdf?(ctx: TargetCallContext, invoiceTargetId: string): Promise<Buffer>;
+  /** Of these invoices, those now paid in full, with the reference of the payment that settled them last. */
+  paidInvoices?(ctx: TargetCallContext, invoiceTargetIds: string[]): Promise<Map<string, string>>;
+  /** Of these drafts, those since posted as invoices: draft target id → the invoice. */
+  postedDrafts?(ctx: TargetCallContext, draftTargetIds: string[]): Promise<Map<string, FoundDocument>>;
+  /** A draft as the source is told of it ("D" + number, due date, reference). */
+  describeDrafts?(
+    ctx: TargetCallContext,
+    draftTargetIds: string[],
+  ): Promise<Map<string, { number: string; dueDate: string; externalReference: string }>>;
+  /** Invoices and payments dated in [from, to] of these customers or references that no pipeline booked. */
+  unlinkedDocuments?(
+    ctx: TargetCallContext,
+    scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+    from: string,
+    to: string,
+  ): Promise<TargetDocument[]>;
+  /** Each customer's open balance in the target as at a date, by currency, minor units. */
+  openBalances?(
+    ctx: TargetCallContext,
+    customerTargetIds: string[],
+    asAt: string,
+  ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]>;
+}
+
+/** What a target factory is given. */
+export interface TargetDeps {
+  db: Queryable;
+  log: Logger;
+  /** The pipeline's mapping table (GL accounts, tax codes, products), for targets that map lines. */
+  mapping: PipelineMapping;
+  /** The pipeline's target settings, already checked against the target's own schema. */
+  settings: Record<string, unknown>;
+  entityId: string;
+  pipelineId: string;
+}
+
+/** Kinds a target must be able to take to receive a source's records, for a clear refusal. */
+export const CAPABILITY_OF: Record<TargetKind, keyof TargetCapabilities> = {
+  customer: 'customers',
+  product: 'items',
+  invoice: 'invoices',
+  payment: 'payments',
+  refund: 'refunds',
+};
+
+export type { PipelineMapping };
