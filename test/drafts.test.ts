@@ -7,10 +7,9 @@ import { ConnectorError, type SourceItem, type WriteBackItem } from '../src/sync
 import { createSource } from '../src/sync/registry.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
-import { syncContext } from '../src/sync/engine/run.ts';
+import { createTarget, syncContext } from '../src/sync/engine/run.ts';
 import { flushWriteBack } from '../src/sync/engine/writeback.ts';
 import { findEntityByCode } from '../src/ledger/entities.ts';
-import { ledgerPdfRenderer } from '../src/ledger/pdf.ts';
 import '../src/connectors/all.ts';
 
 let t: TestApp;
@@ -225,6 +224,12 @@ const instalment = (id: string, customerId = 'K1', net = '100.00'): SourceItem =
   },
 });
 
+const NO_LOOKUPS = {
+  customer: async () => null,
+  invoiceCustomer: async () => null,
+  product: async () => null,
+};
+
 /** The records source, plus a write-back that records what it was sent (or fails while `failing`). */
 function recordingEngine() {
   const calls: WriteBackItem[][] = [];
@@ -234,16 +239,19 @@ function recordingEngine() {
     calls.push(items);
   };
   const sourceFor = (pipeline: Pipeline, params: Record<string, unknown>) => ({
-    ...createSource(pipeline, { db: t.db, log: t.sync.log, params, runId: null }),
+    // The records source replays its params and looks nothing up in the target.
+    ...createSource(pipeline, { db: t.db, log: t.sync.log, params, runId: null, target: NO_LOOKUPS }),
     writeBackKinds: ['invoice'] as const,
     writeBack,
   });
-  const sync = syncService(t.db, { pdf: ledgerPdfRenderer(t.db), engine: { sourceFor } });
+  const sync = syncService(t.db, { pdfs: true, engine: { sourceFor } });
   const run = async (p: Pipeline, items: SourceItem[]) =>
     (await getRun(t.db, (await sync.trigger(p, 'manual', 'test', { items }))!))!;
   const flush = async (p: Pipeline) => {
     const entity = (await findEntityByCode(t.db, 'DRAFTS'))!;
-    return flushWriteBack(syncContext(sync.engine, p, entity, sourceFor(p, {}), null));
+    return flushWriteBack(
+      syncContext(sync.engine, p, entity, sourceFor(p, {}), await createTarget(sync.engine, p), null),
+    );
   };
   return { calls, state, run, flush };
 }

@@ -4,9 +4,9 @@ import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
 import { SecretBox } from '../sync/secrets.ts';
 import { SyncService } from '../sync/service.ts';
+import '../connectors/all.ts';
 import { JobQueue } from '../sync/queue.ts';
 import { applyConfig, loadConfigFile } from '../sync/config.ts';
-import type { PdfRenderer } from '../sync/engine/context.ts';
 
 /**
  * The log of one-shot commands (sync run, import, exceptions, reconcile): warnings and worse, on
@@ -23,15 +23,6 @@ export interface Runtime {
   sync: SyncService;
   configPath: string | null;
   close(): Promise<void>;
-}
-
-async function pdfRenderer(db: Database): Promise<PdfRenderer | undefined> {
-  try {
-    const mod = (await import('../ledger/pdf.ts')) as { ledgerPdfRenderer?: (db: Database) => PdfRenderer };
-    return mod.ledgerPdfRenderer?.(db);
-  } catch {
-    return undefined;
-  }
 }
 
 /**
@@ -57,7 +48,7 @@ export async function openRuntime(opts: {
       );
     }
     const queue = opts.queue ? await JobQueue.start(db, log) : null;
-    const sync = new SyncService({ db, box, log, queue, pdf: await pdfRenderer(db) });
+    const sync = new SyncService({ db, box, log, queue, pdfs: true });
     return {
       db,
       box,

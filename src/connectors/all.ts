@@ -1,4 +1,6 @@
-// Loads every connector so it registers its source type. Add a line per connector.
+// Loads every connector so it registers its source and target types. Add a line per connector.
+// Only entry points (the CLI runtime, the server, test helpers) import this file.
+import './ledger/index.ts';
 import './records/index.ts';
 import './ixpole/index.ts';
 import './csv/index.ts';

@@ -6,19 +6,26 @@ import { createRun, type RunTrigger } from './runs.ts';
 import { listPipelines, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 import { JOBS, type JobQueue, type RunJob } from './queue.ts';
-import { type EngineDeps, PipelineBusyError, executeRun, releaseLease, syncContext, takeLease } from './engine/run.ts';
+import {
+  type EngineDeps,
+  PipelineBusyError,
+  afterPages,
+  createTarget,
+  executeRun,
+  releaseLease,
+  runSource,
+  syncContext,
+  takeLease,
+} from './engine/run.ts';
 import { currentSlot } from './schedule.ts';
-import { flushWriteBack } from './engine/writeback.ts';
-import { createSource } from './registry.ts';
 import type { SourceItem } from './connector.ts';
-import type { PdfRenderer } from './engine/context.ts';
-import '../connectors/all.ts';
 
 export interface SyncServiceOptions {
   db: Database;
   box: SecretBox;
   log: Logger;
-  pdf?: PdfRenderer | undefined;
+  /** Render invoice PDFs for write-back when the target can. */
+  pdfs?: boolean | undefined;
   /** Without a queue (tests, one-off CLI runs) runs execute in the calling process. */
   queue?: JobQueue | null;
   engine?: Partial<EngineDeps>;
@@ -42,7 +49,7 @@ export class SyncService {
     this.box = o.box;
     this.log = o.log;
     this.queue = o.queue ?? null;
-    this.engine = { db: o.db, box: o.box, log: o.log, pdf: o.pdf, ...o.engine };
+    this.engine = { db: o.db, box: o.box, log: o.log, pdfs: o.pdfs, ...o.engine };
   }
 
   get queued(): boolean {
@@ -136,13 +143,15 @@ export class SyncService {
     }
     try {
       const { executeInline } = await import('./engine/inline.ts');
+      const target = await createTarget(this.engine, pipeline);
       await executeInline(
         this.engine,
         pipeline,
         entity,
         runId,
         items,
-        createSource(pipeline, { db: this.db, log: this.log, params, runId }),
+        runSource(this.engine, pipeline, target, params, runId),
+        target,
       );
     } finally {
       await releaseLease(this.db, pipeline.id, runId);
@@ -168,15 +177,25 @@ export class SyncService {
     return started;
   }
 
-  /** Sends pending write-back of every pipeline (called on a timer by workers). */
-  async flushAllWriteBack(): Promise<void> {
+  /**
+   * Sends what every pipeline has waiting: documents a remote target has not taken yet, and
+   * write-back to sources (called on a timer by workers).
+   */
+  async flushAll(): Promise<void> {
     for (const p of await listPipelines(this.db, this.box)) {
       try {
         const entity = await findEntityById(this.db, p.entityId);
         if (!entity) continue;
-        const source = createSource(p, { db: this.db, log: this.log, params: {}, runId: null });
-        if (!source.writeBack) continue;
-        await flushWriteBack(syncContext(this.engine, p, entity, source, null));
+        const target = await createTarget(this.engine, p);
+        const source = runSource(this.engine, p, target, {}, null);
+        if (!source.writeBack && target.transactional) continue;
+        // Not while a run holds the pipeline: the run sends its own.
+        const { rows } = await this.db.query(
+          `SELECT 1 FROM pipeline_leases WHERE pipeline_id = $1 AND expires_at > now()`,
+          [p.id],
+        );
+        if (rows.length) continue;
+        await afterPages(syncContext(this.engine, p, entity, source, target, null), null);
       } catch (err) {
         // One misconfigured pipeline must not hold up the others' write-back.
         this.log.warn({ err, pipeline: p.name }, 'write-back flush failed');
@@ -191,7 +210,7 @@ export class SyncService {
     const loop = async () => {
       try {
         await this.tick();
-        await this.flushAllWriteBack();
+        await this.flushAll();
       } catch (err) {
         this.log.error({ err }, 'scheduler tick failed');
       }

@@ -46,6 +46,8 @@ export type ItemResult =
       /** `linked`: the target already had it (found by reference) and nothing was written. */
       outcome?: 'created' | 'updated' | 'linked' | 'unchanged' | undefined;
       message?: string | null | undefined;
+      /** A draft request the target answered with a document it had already posted: `invoice`. */
+      documentKind?: 'invoice' | 'draft' | undefined;
     }
   | { ok: false; error: ItemError };
 
@@ -134,10 +136,22 @@ export interface TargetRefund {
   idempotencyKey: string;
 }
 
+/** An invoice line on the target's accounts and tax code. */
+export interface MappedLine {
+  glAccountCode: string;
+  taxCode: string;
+  departmentId?: string | undefined;
+  netAmount: string;
+  taxRate?: string | undefined;
+  taxAmount?: string | undefined;
+}
+
 /** What every call gets. For a transactional target `db` is the engine's open transaction. */
 export interface TargetCallContext {
   db: Queryable;
   log: Logger;
+  /** Who the write is made for, for the target's own audit trail (`pipeline:NAME`). */
+  actor: string;
   signal?: AbortSignal | undefined;
 }
 
@@ -201,6 +215,14 @@ export interface TargetConnector {
   customer?(ctx: TargetCallContext, targetId: string, asSourceId: string): Promise<CanonicalCustomer | null>;
   /** A product the target holds, as a canonical record. */
   product?(ctx: TargetCallContext, code: string, asSourceId: string): Promise<CanonicalProduct | null>;
+  /**
+   * Each invoice's lines on the target's accounts and tax codes, as the target would book them,
+   * or why it cannot (daily summaries group a day's sales by them).
+   */
+  lineAccounts?(
+    ctx: TargetCallContext,
+    items: Pick<TargetInvoice, 'record' | 'customerTargetId' | 'productTargetIds'>[],
+  ): Promise<(MappedLine[] | ItemError)[]>;
   /** Documents by target id (write-back, reconciliation). */
   documents?(ctx: TargetCallContext, targetIds: string[]): Promise<Map<string, TargetDocument>>;
   /** The invoice rendered as PDF. */

@@ -7,9 +7,17 @@ import type { Lookup, SourceConnector } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
 import type { ParkedRecord } from '../exceptions.ts';
 import type { RunCounts, RunRecord } from '../runs.ts';
+import type { TargetCallContext, TargetConnector } from '../target.ts';
 
-/** Renders a posted invoice as PDF (for write-back); injected so the engine does not depend on a PDF library. */
-export type PdfRenderer = (entity: EntityContext, transactionId: number) => Promise<Buffer>;
+/** How the engine retries documents a remote target could not take yet. */
+export interface RetryPolicy {
+  /** Seconds before the first retry; doubled each attempt, at most an hour. */
+  baseSeconds: number;
+  /** Attempts before the document is parked as TARGET_UNAVAILABLE. */
+  maxAttempts: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { baseSeconds: 2, maxAttempts: 10 };
 
 /** Everything one run (or one import, or one retry) of a pipeline works with. */
 export interface SyncContext {
@@ -18,12 +26,20 @@ export interface SyncContext {
   pipeline: Pipeline;
   entity: EntityContext;
   source: SourceConnector;
+  target: TargetConnector;
   runId: string | null;
   actor: string;
-  pdf?: PdfRenderer | undefined;
+  /** Whether invoice PDFs are rendered for write-back, when the target can render them. */
+  pdfs: boolean;
+  retry: RetryPolicy;
   /** Lookups already made in this run, so a customer on 500 instalments is fetched once. */
   customerLookups: Map<string, Lookup<CanonicalCustomer>>;
   productLookups: Map<string, Lookup<CanonicalProduct>>;
+}
+
+/** The context of a call to the target: the given transaction for a transactional target. */
+export function callContext(ctx: SyncContext, db: Queryable = ctx.db): TargetCallContext {
+  return { db, log: ctx.log, actor: ctx.actor };
 }
 
 /** What processing a page produced: counters, a result per record, and what was parked. */
@@ -49,14 +65,19 @@ export function fingerprint(value: unknown): string {
   return createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
 }
 
+export interface Mapped {
+  targetId: string;
+  number: string | null;
+  fingerprint: string | null;
+  writtenBack: string | null;
+}
+
 export async function mappedIds(
   db: Queryable,
   pipelineId: string,
   kind: string,
   sourceIds: string[],
-): Promise<
-  Map<string, { targetId: string; number: string | null; fingerprint: string | null; writtenBack: string | null }>
-> {
+): Promise<Map<string, Mapped>> {
   if (sourceIds.length === 0) return new Map();
   const { rows } = await db.query<{
     source_id: string;
@@ -111,11 +132,19 @@ export async function queueWriteBack(
 ): Promise<void> {
   if (items.length === 0) return;
   await db.query(
-    `INSERT INTO outbox (pipeline_id, kind, source_id, payload)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::jsonb[])
-     ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE
+    `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key)
+     SELECT $1, 'source', k, s, p, 'source:' || k || ':' || s FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(k, s, p)
+     ON CONFLICT (pipeline_id, direction, kind, source_id) DO UPDATE
        SET status = 'pending', attempts = 0, next_attempt_at = now(), payload = EXCLUDED.payload, last_error = NULL
        WHERE outbox.status = 'failed'`,
     [pipelineId, items.map((i) => i.kind), items.map((i) => i.sourceId), items.map((i) => JSON.stringify(i.payload))],
   );
+}
+
+/** Items per page the engine works on at once (records in hand, write-back groups, lookups). */
+export const PAGE_SIZE = 500;
+
+/** Splits a list into pages of at most `size`. */
+export function* chunks<T>(items: T[], size = PAGE_SIZE): Generator<T[]> {
+  for (let i = 0; i < items.length; i += size) yield items.slice(i, i + size);
 }

@@ -2,9 +2,10 @@ import type { EntityContext } from '../../ledger/entities.ts';
 import type { SourceConnector, SourceItem } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
 import { addCounts, getRun, setRunStatus } from '../runs.ts';
+import type { TargetConnector } from '../target.ts';
+import { PAGE_SIZE, chunks } from './context.ts';
 import { processPage } from './page.ts';
-import { type EngineDeps, syncContext } from './run.ts';
-import { flushWriteBack } from './writeback.ts';
+import { type EngineDeps, afterPages, syncContext } from './run.ts';
 
 /** Runs records already in hand through the engine as one run, in this process. */
 export async function executeInline(
@@ -14,18 +15,23 @@ export async function executeInline(
   runId: string,
   items: SourceItem[],
   source: SourceConnector,
+  target: TargetConnector,
 ): Promise<void> {
-  const ctx = syncContext(deps, pipeline, entity, source, runId);
+  const ctx = syncContext(deps, pipeline, entity, source, target, runId);
   await setRunStatus(deps.db, runId, 'running');
   try {
-    for (let i = 0; i < items.length; i += 500) {
-      const out = await processPage(ctx, items.slice(i, i + 500));
+    for (const page of chunks(items, PAGE_SIZE)) {
+      const out = await processPage(ctx, page);
       await addCounts(deps.db, runId, out.counts);
     }
-    const written = await flushWriteBack(ctx);
-    if (written) await addCounts(deps.db, runId, { writtenBack: written });
+    const waiting = await afterPages(ctx, runId);
     const after = await getRun(deps.db, runId);
-    await setRunStatus(deps.db, runId, after && after.counts.parked > 0 ? 'partial' : 'succeeded');
+    await setRunStatus(
+      deps.db,
+      runId,
+      (after && after.counts.parked > 0) || waiting > 0 ? 'partial' : 'succeeded',
+      waiting > 0 ? `${waiting} document(s) wait for the ${target.type} target; they are retried automatically` : null,
+    );
   } catch (err) {
     await setRunStatus(deps.db, runId, 'failed', err instanceof Error ? err.message : String(err));
     throw err;

@@ -1,13 +1,12 @@
 import type { Queryable } from '../../db/database.ts';
-import { isDomainError } from '../../domain/errors.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-allocate.ts';
 import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
-import { type LedgerProduct, mapInvoiceLines } from '../mapping.ts';
+import { idempotencyKey } from '../outbound.ts';
+import type { TargetInvoice } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
-import { createDrafts } from './drafts.ts';
+import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
 
 /** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
 export function canonicalGross(inv: CanonicalInvoice): bigint | null {
@@ -29,22 +28,24 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
   return computeItems(lines).totals.gross;
 }
 
+export interface SourceDocumentRow {
+  kind: string;
+  sourceId: string;
+  externalReference: string;
+  customerSourceId: string;
+  customerCode: string | null;
+  date: string;
+  currency: string;
+  gross: bigint;
+  location?: string | null | undefined;
+  payload: unknown;
+}
+
 /** Records what the source sent, for reconciliation (updated when the source sends it again). */
 export async function recordSourceDocuments(
   db: Queryable,
   pipelineId: string,
-  docs: {
-    kind: string;
-    sourceId: string;
-    externalReference: string;
-    customerSourceId: string;
-    customerCode: string | null;
-    date: string;
-    currency: string;
-    gross: bigint;
-    location?: string | null | undefined;
-    payload: unknown;
-  }[],
+  docs: SourceDocumentRow[],
 ): Promise<void> {
   if (docs.length === 0) return;
   await db.query(
@@ -68,41 +69,95 @@ export async function recordSourceDocuments(
   );
 }
 
-async function loadProducts(
-  db: Queryable,
-  entityId: string,
-  codesBySource: Map<string, string>,
-): Promise<Map<string, LedgerProduct>> {
-  const codes = [...new Set(codesBySource.values())];
-  const { rows } = await db.query<{
-    code: string;
-    gl_account_code: string | null;
-    tax_code: string | null;
-    department_id: string | null;
-    vat_rate: string | null;
-  }>(
-    `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
-    [entityId, codes],
-  );
-  const byCode = new Map(
-    rows.map((r) => [
-      r.code,
-      {
-        code: r.code,
-        glAccountCode: r.gl_account_code,
-        taxCode: r.tax_code,
-        departmentId: r.department_id,
-        vatRate: r.vat_rate,
-      },
-    ]),
-  );
-  const out = new Map<string, LedgerProduct>();
-  for (const [sourceId, code] of codesBySource) {
-    const p = byCode.get(code);
-    if (p) out.set(sourceId, p);
+const invoiceRow = (doc: TargetInvoice): SourceDocumentRow => ({
+  kind: 'invoice',
+  sourceId: doc.sourceId,
+  externalReference: doc.record.externalReference,
+  customerSourceId: doc.record.customerSourceId,
+  customerCode: doc.customerTargetId,
+  date: doc.record.invoiceDate,
+  currency: doc.record.currency,
+  gross: canonicalGross(doc.record) ?? 0n,
+  location: doc.record.location,
+  payload: {},
+});
+
+/**
+ * What is saved with booked invoices: the map (as `invoice`, or `draft` for drafts), the
+ * write-back the source wants, the closing of earlier exceptions, the source side of
+ * reconciliation. Shared by posted invoices and drafts (a draft request the target answers with
+ * an invoice it already had is mapped as that invoice).
+ */
+export async function commitInvoices(
+  ctx: SyncContext,
+  tx: Queryable,
+  done: Delivered<TargetInvoice>[],
+  out: PageOutcome,
+): Promise<void> {
+  const p = ctx.pipeline;
+  const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
+  for (const { item, result } of done) {
+    const draft = result.documentKind === 'draft';
+    out.record({
+      kind: 'invoice',
+      sourceId: item.sourceId,
+      outcome: result.outcome === 'linked' ? 'skipped' : 'created',
+      targetId: draft ? `draft:${result.targetId}` : result.targetId,
+      message: result.message ?? null,
+    });
   }
-  return out;
+  const asDraft = done.filter((d) => d.result.documentKind === 'draft');
+  const asInvoice = done.filter((d) => d.result.documentKind !== 'draft');
+  const map = (list: typeof done) =>
+    list.map(({ item, result }) => ({
+      sourceId: item.sourceId,
+      targetId: result.targetId,
+      number: result.number ?? null,
+    }));
+  await saveMapping(tx, p.id, 'draft', map(asDraft));
+  await saveMapping(tx, p.id, 'invoice', map(asInvoice));
+  if (wantsWriteBack)
+    await queueWriteBack(tx, p.id, [
+      ...asDraft.map(({ item, result }) => ({
+        kind: 'invoice',
+        sourceId: item.sourceId,
+        payload: { draftId: result.targetId },
+      })),
+      ...asInvoice.map(({ item, result }) => ({
+        kind: 'invoice',
+        sourceId: item.sourceId,
+        payload: { targetId: result.targetId, number: result.number ?? null },
+      })),
+    ]);
+  await resolveSucceeded(
+    tx,
+    p.id,
+    'invoice',
+    done.map((d) => d.item.sourceId),
+    ctx.actor,
+  );
+  await recordSourceDocuments(
+    tx,
+    p.id,
+    done.map((d) => invoiceRow(d.item.doc)),
+  );
 }
+
+const invoiceDelivery: Delivery<TargetInvoice> = {
+  kind: 'invoice',
+  targetKind: 'invoice',
+  send: (target, ctx, batch) => target.createInvoices(ctx, batch),
+  reference: (doc) => doc.record.externalReference,
+  customerTargetId: (doc) => doc.customerTargetId,
+  commit: commitInvoices,
+};
+
+const draftDelivery: Delivery<TargetInvoice> = {
+  ...invoiceDelivery,
+  kind: 'draft',
+  recordKind: 'invoice',
+  send: (target, ctx, batch) => target.createDraftInvoices!(ctx, batch),
+};
 
 export interface InvoiceInput {
   record: CanonicalInvoice;
@@ -110,10 +165,10 @@ export interface InvoiceInput {
 }
 
 /**
- * Posts a page's invoices, exactly once. An invoice already in the map is skipped; one whose
- * external reference the ledger already has for the customer (posted by an earlier, interrupted
- * run or by hand) is adopted into the map instead of posted again. The postings, the map, the
- * write-back queue and the closing of earlier exceptions commit together.
+ * Books a page's invoices, exactly once. An invoice already in the map (as an invoice, or as a
+ * draft: a mode switch never books twice) is skipped, and its write-back queued again if it was
+ * never sent. The rest go to the target with what they refer to resolved to its ids; one the
+ * target already has by reference is linked, not booked again.
  */
 export async function syncInvoices(
   ctx: SyncContext,
@@ -125,41 +180,12 @@ export async function syncInvoices(
 ): Promise<void> {
   if (invoices.length === 0) return;
   const p = ctx.pipeline;
-  const db = ctx.db;
-  const mapped = await mappedIds(
-    db,
-    p.id,
-    'invoice',
-    invoices.map((i) => i.record.sourceId),
-  );
-  // Drafts (invoiceMode draft) count as booked in either mode: a mode switch never books twice.
-  const drafted = await mappedIds(
-    db,
-    p.id,
-    'draft',
-    invoices.map((i) => i.record.sourceId),
-  );
+  const ids = invoices.map((i) => i.record.sourceId);
+  const mapped = await mappedIds(ctx.db, p.id, 'invoice', ids);
+  const drafted = await mappedIds(ctx.db, p.id, 'draft', ids);
   const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
-  const ledgerProducts = await loadProducts(db, ctx.entity.id, products);
-  const { rows: taxRows } = await db.query<{ code: string; rate: string }>(
-    `SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`,
-    [ctx.entity.id],
-  );
-  const customerCodes = [
-    ...new Set(invoices.map((i) => customers.get(i.record.customerSourceId)).filter((c): c is string => !!c)),
-  ];
-  const { rows: custRows } = await db.query<{
-    code: string;
-    default_gl_account_code: string | null;
-    default_tax_code: string | null;
-    currency: string;
-  }>(
-    `SELECT code, default_gl_account_code, default_tax_code, currency FROM customers WHERE entity_id = $1 AND code = ANY($2::text[])`,
-    [ctx.entity.id, customerCodes],
-  );
-  const custInfo = new Map(custRows.map((r) => [r.code, r]));
-
-  const queries: { input: InvoiceInput; query: PostPayAllocateInput; customerCode: string }[] = [];
+  const requeue: { kind: string; sourceId: string; payload: Record<string, unknown> }[] = [];
+  const outgoing: Outgoing<TargetInvoice>[] = [];
   const seen = new Set<string>();
   for (const input of invoices) {
     const inv = input.record;
@@ -186,15 +212,12 @@ export async function syncInvoices(
         targetId: already.targetId,
         message: 'already posted',
       });
-      if (wantsWriteBack && already.writtenBack === null) {
-        await queueWriteBack(db, p.id, [
-          {
-            kind: 'invoice',
-            sourceId: inv.sourceId,
-            payload: { transactionId: Number(already.targetId), externalReference: inv.externalReference },
-          },
-        ]);
-      }
+      if (wantsWriteBack && already.writtenBack === null)
+        requeue.push({
+          kind: 'invoice',
+          sourceId: inv.sourceId,
+          payload: { targetId: already.targetId, number: already.number },
+        });
       continue;
     }
     const draft = drafted.get(inv.sourceId);
@@ -206,18 +229,15 @@ export async function syncInvoices(
         targetId: `draft:${draft.targetId}`,
         message: 'already drafted',
       });
-      if (wantsWriteBack && draft.writtenBack === null) {
-        await queueWriteBack(db, p.id, [
-          { kind: 'invoice', sourceId: inv.sourceId, payload: { draftId: Number(draft.targetId) } },
-        ]);
-      }
+      if (wantsWriteBack && draft.writtenBack === null)
+        requeue.push({ kind: 'invoice', sourceId: inv.sourceId, payload: { draftId: draft.targetId } });
       continue;
     }
-    const customerCode = customers.get(inv.customerSourceId);
-    if (!customerCode) {
+    const customerTargetId = customers.get(inv.customerSourceId);
+    if (!customerTargetId) {
       const why = unavailable.get(inv.customerSourceId) ?? {
         reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${inv.customerSourceId} is not in the ledger`,
+        message: `Customer ${inv.customerSourceId} is not in the ${ctx.target.type} target`,
       };
       park(why.reasonCode, why.message, 'customerSourceId');
       continue;
@@ -228,159 +248,42 @@ export async function syncInvoices(
       park(why.reasonCode, why.message, 'productSourceId');
       continue;
     }
-    const info = custInfo.get(customerCode);
-    if (info && info.currency.trim() !== inv.currency) {
-      park(
-        'CURRENCY_MISMATCH',
-        `The invoice is in ${inv.currency}; customer ${customerCode} is in ${info.currency.trim()}`,
-        'currency',
-      );
-      continue;
+    const productTargetIds: Record<string, string> = {};
+    for (const l of inv.lines) {
+      const id = l.productSourceId ? products.get(l.productSourceId) : undefined;
+      if (l.productSourceId && id) productTargetIds[l.productSourceId] = id;
     }
-    const lines = mapInvoiceLines(inv, {
-      mapping: p.mapping,
-      products: ledgerProducts,
-      taxCodes: taxRows,
-      customerDefaultGl: info?.default_gl_account_code ?? null,
-      customerDefaultTax: info?.default_tax_code ?? null,
-    });
-    if (!Array.isArray(lines)) {
-      park(lines.reasonCode, lines.message, lines.field);
-      continue;
-    }
-    queries.push({
-      input,
-      customerCode,
-      query: {
-        batchInvoice: {
-          customerCode,
-          invoiceDate: inv.invoiceDate,
-          ...(inv.dueDate ? { dueDate: inv.dueDate } : {}),
-          externalReference: inv.externalReference,
-          description: inv.description,
-          lines,
-        },
-        performExternalReferenceDuplicateCheckOnInvoice: true,
-        performExternalReferenceDuplicateCheckOnReceipt: true,
-        performAllocation: false,
+    outgoing.push({
+      sourceId: inv.sourceId,
+      raw: input.raw,
+      doc: {
+        sourceId: inv.sourceId,
+        record: inv,
+        customerTargetId,
+        productTargetIds,
+        idempotencyKey: idempotencyKey(p.id, 'invoice', inv.sourceId),
       },
     });
   }
-  if (queries.length === 0) return;
+  if (requeue.length) await queueWriteBack(ctx.db, p.id, requeue);
+  if (outgoing.length === 0) return;
   if (p.options.invoiceMode === 'draft') {
     // iXpole's draft mode: drafts instead of invoices, "D" + draft number written back (drafts.ts).
-    const candidates = queries.map((q) => ({
-      ...q.input,
-      customerCode: q.customerCode,
-      invoice: q.query.batchInvoice!,
-    }));
-    await createDrafts(ctx, candidates, wantsWriteBack, out);
+    if (!ctx.target.capabilities.drafts || !ctx.target.createDraftInvoices) {
+      for (const o of outgoing)
+        out.park({
+          kind: 'invoice',
+          sourceId: o.sourceId,
+          reasonCode: 'TARGET_CAPABILITY_MISSING',
+          message: `The ${ctx.target.type} target has no draft invoices; set options.invoiceMode to final`,
+          payload: { record: o.doc.record, raw: o.raw },
+        });
+      return;
+    }
+    await deliver(ctx, draftDelivery, outgoing, out);
     return;
   }
-
-  await db.transaction(async (tx) => {
-    const postingCtx = { db: tx, entity: ctx.entity, actor: ctx.actor };
-    const batch = await Batch.load(
-      postingCtx,
-      queries.map((q) => q.query),
-    );
-    const posted: { q: (typeof queries)[number]; finish: ReturnType<Batch['add']> }[] = [];
-    const adopt: (typeof queries)[number][] = [];
-    for (const q of queries) {
-      try {
-        posted.push({ q, finish: batch.add(postingCtx, q.query) });
-      } catch (err) {
-        if (!isDomainError(err)) throw err;
-        if (err.code === 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS') adopt.push(q);
-        else {
-          const field = Array.isArray(err.details) ? err.details[0]?.field : undefined;
-          out.park({
-            kind: 'invoice',
-            sourceId: q.input.record.sourceId,
-            reasonCode: err.code,
-            message: err.message,
-            field,
-            payload: { record: q.input.record, raw: q.input.raw },
-          });
-        }
-      }
-    }
-    const written = await batch.write(postingCtx);
-    const maps: { sourceId: string; targetId: string; number: string }[] = [];
-    for (const { q, finish } of posted) {
-      const r = finish(written);
-      maps.push({
-        sourceId: q.input.record.sourceId,
-        targetId: String(r.invoiceTransactionId),
-        number: String(r.invoiceNumber),
-      });
-      out.record({
-        kind: 'invoice',
-        sourceId: q.input.record.sourceId,
-        outcome: 'created',
-        targetId: String(r.invoiceTransactionId),
-      });
-    }
-    if (adopt.length) {
-      const { rows } = await tx.query<{
-        id: string;
-        number: string;
-        customer_code: string;
-        external_reference: string;
-      }>(
-        `SELECT DISTINCT ON (customer_code, external_reference) id, number, customer_code, external_reference FROM transactions
-          WHERE entity_id = $1 AND type = 'SI' AND (customer_code, external_reference) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-          ORDER BY customer_code, external_reference, id`,
-        [ctx.entity.id, adopt.map((q) => q.customerCode), adopt.map((q) => q.input.record.externalReference)],
-      );
-      const byKey = new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r]));
-      for (const q of adopt) {
-        const found = byKey.get(`${q.customerCode}\u0000${q.input.record.externalReference}`)!;
-        maps.push({ sourceId: q.input.record.sourceId, targetId: found.id, number: found.number });
-        out.record({
-          kind: 'invoice',
-          sourceId: q.input.record.sourceId,
-          outcome: 'skipped',
-          targetId: found.id,
-          message: 'already in the ledger; linked',
-        });
-      }
-    }
-    await saveMapping(tx, p.id, 'invoice', maps);
-    if (wantsWriteBack) {
-      await queueWriteBack(
-        tx,
-        p.id,
-        maps.map((m) => ({ kind: 'invoice', sourceId: m.sourceId, payload: { transactionId: Number(m.targetId) } })),
-      );
-    }
-    await resolveSucceeded(
-      tx,
-      p.id,
-      'invoice',
-      maps.map((m) => m.sourceId),
-      ctx.actor,
-    );
-    const bySource = new Map(queries.map((q) => [q.input.record.sourceId, q]));
-    await recordSourceDocuments(
-      tx,
-      p.id,
-      maps.map((m) => {
-        const q = bySource.get(m.sourceId)!;
-        const inv = q.input.record;
-        return {
-          kind: 'invoice',
-          sourceId: inv.sourceId,
-          externalReference: inv.externalReference,
-          customerSourceId: inv.customerSourceId,
-          customerCode: q.customerCode,
-          date: inv.invoiceDate,
-          currency: inv.currency,
-          gross: canonicalGross(inv) ?? 0n,
-          location: inv.location,
-          payload: {},
-        };
-      }),
-    );
-  });
+  await deliver(ctx, invoiceDelivery, outgoing, out);
 }
+
+export const invoiceDeliveries = [invoiceDelivery, draftDelivery];

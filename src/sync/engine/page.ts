@@ -59,6 +59,12 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   await syncInvoices(ctx, toPost.invoices, c.codes, prod.codes, unavailable, out);
   await syncPayments(ctx, toPost.payments, c.codes, unavailable, out);
   await syncRefunds(ctx, refunds, c.codes, out);
+  await saveOutcome(ctx, out);
+  return out;
+}
+
+/** Stores what a page (or a retry of waiting documents) produced: exceptions, run records, audit. */
+export async function saveOutcome(ctx: SyncContext, out: PageOutcome): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
     if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
@@ -84,5 +90,4 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
       });
     }
   });
-  return out;
 }

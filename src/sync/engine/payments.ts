@@ -1,92 +1,139 @@
-import { isDomainError } from '../../domain/errors.ts';
-import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
-import { controlJournal } from '../../domain/documents.ts';
-import { postReceipt } from '../../ledger/posting/receipts.ts';
-import { postLedgerJournal } from '../../ledger/posting/journals.ts';
-import { allocate } from '../../ledger/posting/allocations.ts';
-import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
-import { insertTransaction } from '../../ledger/posting/write.ts';
-import { loadReferences } from '../../ledger/posting/references.ts';
-import type { PostingContext } from '../../ledger/posting/types.ts';
-import type { Queryable } from '../../db/database.ts';
+import { parseAmount } from '../../domain/money.ts';
 import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
+import { idempotencyKey } from '../outbound.ts';
+import type { TargetPayment, TargetRefund } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
+import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { recordSourceDocuments } from './invoices.ts';
 
-async function findTransaction(
-  db: Queryable,
-  entityId: string,
-  customerCode: string,
-  type: string,
-  reference: string,
-): Promise<number | null> {
-  const { rows } = await db.query<{ id: string }>(
-    `SELECT id FROM transactions WHERE entity_id = $1 AND customer_code = $2 AND type = $3 AND external_reference = $4 ORDER BY id LIMIT 1`,
-    [entityId, customerCode, type, reference],
+type Input<T> = { record: T; raw: unknown };
+
+/** The target ids of documents this pipeline booked, by their external reference and customer. */
+async function bookedByReference(
+  ctx: SyncContext,
+  kind: 'invoice' | 'payment',
+  keys: { customerTargetId: string; reference: string }[],
+): Promise<Map<string, string>> {
+  if (keys.length === 0) return new Map();
+  const { rows } = await ctx.db.query<{ customer_code: string; external_reference: string; target_id: string }>(
+    `SELECT DISTINCT ON (sd.customer_code, sd.external_reference) sd.customer_code, sd.external_reference, m.target_id
+       FROM source_documents sd JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = sd.kind AND m.source_id = sd.source_id
+      WHERE sd.pipeline_id = $1 AND sd.kind = $2
+        AND (sd.customer_code, sd.external_reference) IN (SELECT * FROM unnest($3::text[], $4::text[]))
+      ORDER BY sd.customer_code, sd.external_reference, m.created_at`,
+    [ctx.pipeline.id, kind, keys.map((k) => k.customerTargetId), keys.map((k) => k.reference)],
   );
-  return rows[0] ? Number(rows[0].id) : null;
+  return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r.target_id]));
 }
 
-/** A payment provider's fee: bank charges debited, the bank credited (a general journal). */
-async function postFee(
-  ctx: PostingContext,
-  bankCode: string,
-  fee: bigint,
-  currency: string,
-  date: string,
-  reference: string,
-): Promise<number> {
-  const refs = await loadReferences(ctx.db, ctx.entity.id, { banks: [bankCode] });
-  const bank = refs.requireBank(bankCode, 'bankAccountCode');
-  const journal = controlJournal(
-    ctx.entity.roles.bankCharges,
-    `Fee on ${reference}`,
-    [
-      {
-        role: 'bank',
-        glAccountCode: bank.glAccountCode,
-        departmentId: null,
-        description: `Fee on ${reference}`,
-        amount: fee,
-      },
-    ],
-    { currency, baseCurrency: ctx.entity.baseCurrency, rate: '1' },
-    1n,
-  );
-  const posted = await insertTransaction(ctx.db, {
-    entityId: ctx.entity.id,
-    type: 'GJ',
-    customerCode: null,
-    currency,
-    exchangeRate: '1',
-    transactionDate: date,
-    dueDate: null,
-    externalReference: reference.slice(0, 50),
-    description: `Payment provider fee on ${reference}`,
-    net: fee,
-    tax: 0n,
-    gross: fee,
-    baseGross: fee,
-    duplicateChecked: false,
-    relatedTransactionId: null,
-    details: { fee: true },
-    createdBy: ctx.actor,
-    items: [],
-    lines: journal.lines.map((l) => (l.role === 'control' ? { ...l, role: 'gl' as const } : l)),
-  });
-  return posted.id;
+/** An amount of the record that does not parse for its currency: parked, never skipped. */
+function badAmount(record: { currency: string } & Record<string, unknown>, fields: string[]): string | null {
+  for (const field of fields) {
+    const v = record[field];
+    if (v === null || v === undefined) continue;
+    if (typeof v !== 'string') return field;
+    const parsed = parseAmount(v, record.currency);
+    if (typeof parsed !== 'bigint') return field;
+  }
+  return null;
 }
+
+const paymentDelivery: Delivery<TargetPayment> = {
+  kind: 'payment',
+  targetKind: 'payment',
+  send: (target, ctx, batch) => target.createPayments!(ctx, batch),
+  reference: (doc) => doc.record.externalReference,
+  customerTargetId: (doc) => doc.customerTargetId,
+  async commit(ctx, tx, done, out) {
+    const p = ctx.pipeline;
+    for (const { item, result } of done)
+      out.record({
+        kind: 'payment',
+        sourceId: item.sourceId,
+        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
+        targetId: result.targetId,
+        message: result.message ?? null,
+      });
+    await saveMapping(
+      tx,
+      p.id,
+      'payment',
+      done.map(({ item, result }) => ({
+        sourceId: item.sourceId,
+        targetId: result.targetId,
+        number: result.number ?? null,
+      })),
+    );
+    await resolveSucceeded(
+      tx,
+      p.id,
+      'payment',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
+    );
+    await recordSourceDocuments(
+      tx,
+      p.id,
+      done.map(({ item }) => {
+        const pay = item.doc.record;
+        const gross = parseAmount(pay.amount, pay.currency);
+        return {
+          kind: 'payment',
+          sourceId: pay.sourceId,
+          externalReference: pay.externalReference,
+          customerSourceId: pay.customerSourceId,
+          customerCode: item.doc.customerTargetId,
+          date: pay.date,
+          currency: pay.currency,
+          gross: typeof gross === 'bigint' ? gross : 0n,
+          location: pay.location,
+          payload: {},
+        };
+      }),
+    );
+  },
+};
+
+const refundDelivery: Delivery<TargetRefund> = {
+  kind: 'refund',
+  targetKind: 'refund',
+  send: (target, ctx, batch) => target.createRefunds!(ctx, batch),
+  reference: (doc) => doc.record.externalReference,
+  customerTargetId: (doc) => doc.customerTargetId,
+  async commit(ctx, tx, done, out) {
+    for (const { item, result } of done)
+      out.record({
+        kind: 'refund',
+        sourceId: item.sourceId,
+        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
+        targetId: result.targetId,
+        message: result.message ?? null,
+      });
+    await saveMapping(
+      tx,
+      ctx.pipeline.id,
+      'refund',
+      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId })),
+    );
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'refund',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
+    );
+  },
+};
 
 /**
- * Payments become receipts, allocated to the invoice they pay when the source names it (by its
- * external reference) and it is still open; otherwise left unallocated and said so in the run's
- * record. A fee goes to bank charges. Each payment commits on its own, exactly once: a receipt
- * reference the customer already has is linked, not posted again.
+ * Payments go to the target with the invoice they pay, when the source names one (by its
+ * external reference); otherwise unallocated, and said so in the run's record. A fee goes with
+ * them. An amount or fee that does not parse for the payment's currency is parked, never skipped.
  */
 export async function syncPayments(
   ctx: SyncContext,
-  payments: { record: CanonicalPayment; raw: unknown }[],
+  payments: Input<CanonicalPayment>[],
   customers: Map<string, string>,
   unavailable: Map<string, { reasonCode: string; message: string }>,
   out: PageOutcome,
@@ -99,7 +146,18 @@ export async function syncPayments(
     'payment',
     payments.map((x) => x.record.sourceId),
   );
-  for (const { record: pay, raw } of payments) {
+  const ready: { input: Input<CanonicalPayment>; customerTargetId: string }[] = [];
+  for (const input of payments) {
+    const pay = input.record;
+    const park = (reasonCode: string, message: string, field: string) =>
+      out.park({
+        kind: 'payment',
+        sourceId: pay.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: pay, raw: input.raw },
+      });
     const already = mapped.get(pay.sourceId);
     if (already) {
       out.record({
@@ -111,105 +169,54 @@ export async function syncPayments(
       });
       continue;
     }
-    const customerCode = customers.get(pay.customerSourceId);
-    if (!customerCode) {
+    const customerTargetId = customers.get(pay.customerSourceId);
+    if (!customerTargetId) {
       const why = unavailable.get(pay.customerSourceId) ?? {
         reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${pay.customerSourceId} is not in the ledger`,
+        message: `Customer ${pay.customerSourceId} is not in the ${ctx.target.type} target`,
       };
-      out.park({
-        kind: 'payment',
-        sourceId: pay.sourceId,
-        reasonCode: why.reasonCode,
-        message: why.message,
-        field: 'customerSourceId',
-        payload: { record: pay, raw },
-      });
+      park(why.reasonCode, why.message, 'customerSourceId');
       continue;
     }
-    try {
-      await ctx.db.transaction(async (tx) => {
-        const pctx: PostingContext = { db: tx, entity: ctx.entity, actor: ctx.actor };
-        const bankAccountCode = pay.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK';
-        let receiptId = await findTransaction(tx, ctx.entity.id, customerCode, 'SR', pay.externalReference);
-        let message: string | null = null;
-        let outcome: 'created' | 'skipped' = 'skipped';
-        if (receiptId === null) {
-          const r = await postReceipt(
-            pctx,
-            {
-              customerCode,
-              checkReference: pay.externalReference,
-              paymentAmount: pay.amount,
-              paymentDate: pay.date,
-              bankAccountCode,
-              description: pay.description,
-            },
-            true,
-          );
-          receiptId = r.id;
-          outcome = 'created';
-          const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : 0n;
-          if (typeof fee === 'bigint' && fee > 0n)
-            await postFee(pctx, bankAccountCode, fee, pay.currency, pay.date, pay.externalReference);
-        } else message = 'already in the ledger; linked';
-        if (pay.invoiceExternalReference) {
-          const invoiceId = await findTransaction(tx, ctx.entity.id, customerCode, 'SI', pay.invoiceExternalReference);
-          if (invoiceId === null)
-            message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode}`;
-          else {
-            const open = await loadOpenTransactions(tx, ctx.entity.id, [invoiceId, receiptId]);
-            const amount = minBig(open.get(invoiceId)!.outstanding, open.get(receiptId)!.outstanding);
-            if (amount > 0n) {
-              await allocate(pctx, {
-                transactionId1: invoiceId,
-                transactionId2: receiptId,
-                amount: formatAmount(amount, open.get(receiptId)!.currency),
-                date: pay.date,
-                reference: pay.externalReference,
-              });
-              message = `allocated to invoice ${invoiceId}`;
-            } else message = `unallocated: invoice ${pay.invoiceExternalReference} has nothing outstanding`;
-          }
-        } else message ??= 'unallocated: the payment names no invoice';
-        await saveMapping(tx, p.id, 'payment', [{ sourceId: pay.sourceId, targetId: String(receiptId) }]);
-        await resolveSucceeded(tx, p.id, 'payment', [pay.sourceId], ctx.actor);
-        const gross = parseAmount(pay.amount, pay.currency);
-        await recordSourceDocuments(tx, p.id, [
-          {
-            kind: 'payment',
-            sourceId: pay.sourceId,
-            externalReference: pay.externalReference,
-            customerSourceId: pay.customerSourceId,
-            customerCode,
-            date: pay.date,
-            currency: pay.currency,
-            gross: typeof gross === 'bigint' ? gross : 0n,
-            location: pay.location,
-            payload: {},
-          },
-        ]);
-        out.record({ kind: 'payment', sourceId: pay.sourceId, outcome, targetId: String(receiptId), message });
-      });
-    } catch (err) {
-      if (!isDomainError(err)) throw err;
-      const field = Array.isArray(err.details) ? err.details[0]?.field : undefined;
-      out.park({
-        kind: 'payment',
-        sourceId: pay.sourceId,
-        reasonCode: err.code,
-        message: err.message,
-        field,
-        payload: { record: pay, raw },
-      });
+    const bad = badAmount(pay, ['amount', 'fee']);
+    if (bad) {
+      park(
+        'AMOUNT_INVALID',
+        `${bad} "${String(pay[bad as 'amount' | 'fee'])}" is not an amount in ${pay.currency} (at most the currency's decimals)`,
+        bad,
+      );
+      continue;
     }
+    ready.push({ input, customerTargetId });
   }
+  const invoices = await bookedByReference(
+    ctx,
+    'invoice',
+    ready
+      .filter((r) => r.input.record.invoiceExternalReference)
+      .map((r) => ({ customerTargetId: r.customerTargetId, reference: r.input.record.invoiceExternalReference! })),
+  );
+  const outgoing: Outgoing<TargetPayment>[] = ready.map(({ input, customerTargetId }) => ({
+    sourceId: input.record.sourceId,
+    raw: input.raw,
+    doc: {
+      sourceId: input.record.sourceId,
+      record: input.record,
+      customerTargetId,
+      invoiceTargetId: input.record.invoiceExternalReference
+        ? (invoices.get(`${customerTargetId}\u0000${input.record.invoiceExternalReference}`) ?? null)
+        : null,
+      bankAccountCode: input.record.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK',
+      idempotencyKey: idempotencyKey(p.id, 'payment', input.record.sourceId),
+    },
+  }));
+  await deliver(ctx, paymentDelivery, outgoing, out);
 }
 
-/** Refunds become sales debit journals paid out of the bank, allocated against the refunded receipt. */
+/** Refunds go to the target with the payment they refund, when the source names one. */
 export async function syncRefunds(
   ctx: SyncContext,
-  refunds: { record: CanonicalRefund; raw: unknown }[],
+  refunds: Input<CanonicalRefund>[],
   customers: Map<string, string>,
   out: PageOutcome,
 ): Promise<void> {
@@ -221,7 +228,9 @@ export async function syncRefunds(
     'refund',
     refunds.map((x) => x.record.sourceId),
   );
-  for (const { record: ref, raw } of refunds) {
+  const ready: { input: Input<CanonicalRefund>; customerTargetId: string }[] = [];
+  for (const input of refunds) {
+    const ref = input.record;
     const already = mapped.get(ref.sourceId);
     if (already) {
       out.record({
@@ -233,80 +242,52 @@ export async function syncRefunds(
       });
       continue;
     }
-    const customerCode = customers.get(ref.customerSourceId);
-    if (!customerCode) {
+    const customerTargetId = customers.get(ref.customerSourceId);
+    const park = (reasonCode: string, message: string, field: string) =>
       out.park({
         kind: 'refund',
         sourceId: ref.sourceId,
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${ref.customerSourceId} is not in the ledger`,
-        field: 'customerSourceId',
-        payload: { record: ref, raw },
+        reasonCode,
+        message,
+        field,
+        payload: { record: ref, raw: input.raw },
       });
+    if (!customerTargetId) {
+      park(
+        'CUSTOMER_NOT_SYNCED',
+        `Customer ${ref.customerSourceId} is not in the ${ctx.target.type} target`,
+        'customerSourceId',
+      );
       continue;
     }
-    try {
-      await ctx.db.transaction(async (tx) => {
-        const pctx: PostingContext = { db: tx, entity: ctx.entity, actor: ctx.actor };
-        let journalId = await findTransaction(tx, ctx.entity.id, customerCode, 'SD', ref.externalReference);
-        let outcome: 'created' | 'skipped' = 'skipped';
-        let message: string | null = journalId === null ? null : 'already in the ledger; linked';
-        if (journalId === null) {
-          const bankAccountCode = ref.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK';
-          const j = await postLedgerJournal(
-            pctx,
-            'SD',
-            {
-              customerCode,
-              transactionDate: ref.date,
-              externalReference: ref.externalReference,
-              description: ref.description || 'Refund',
-              lines: [{ bankAccountCode, amount: ref.amount }],
-            },
-            true,
-          );
-          journalId = j.id;
-          outcome = 'created';
-          if (ref.paymentExternalReference) {
-            const receiptId = await findTransaction(
-              tx,
-              ctx.entity.id,
-              customerCode,
-              'SR',
-              ref.paymentExternalReference,
-            );
-            if (receiptId === null) message = `unallocated: no receipt ${ref.paymentExternalReference}`;
-            else {
-              const open = await loadOpenTransactions(tx, ctx.entity.id, [journalId, receiptId]);
-              const amount = minBig(open.get(journalId)!.outstanding, open.get(receiptId)!.outstanding);
-              if (amount > 0n) {
-                await allocate(pctx, {
-                  transactionId1: journalId,
-                  transactionId2: receiptId,
-                  amount: formatAmount(amount, open.get(receiptId)!.currency),
-                  date: ref.date,
-                  reference: ref.externalReference,
-                });
-                message = `allocated against receipt ${receiptId}`;
-              } else message = `unallocated: receipt ${ref.paymentExternalReference} has nothing open`;
-            }
-          }
-        }
-        await saveMapping(tx, p.id, 'refund', [{ sourceId: ref.sourceId, targetId: String(journalId) }]);
-        await resolveSucceeded(tx, p.id, 'refund', [ref.sourceId], ctx.actor);
-        out.record({ kind: 'refund', sourceId: ref.sourceId, outcome, targetId: String(journalId), message });
-      });
-    } catch (err) {
-      if (!isDomainError(err)) throw err;
-      const field = Array.isArray(err.details) ? err.details[0]?.field : undefined;
-      out.park({
-        kind: 'refund',
-        sourceId: ref.sourceId,
-        reasonCode: err.code,
-        message: err.message,
-        field,
-        payload: { record: ref, raw },
-      });
+    if (badAmount(ref, ['amount'])) {
+      park('AMOUNT_INVALID', `amount "${ref.amount}" is not an amount in ${ref.currency}`, 'amount');
+      continue;
     }
+    ready.push({ input, customerTargetId });
   }
+  const receipts = await bookedByReference(
+    ctx,
+    'payment',
+    ready
+      .filter((r) => r.input.record.paymentExternalReference)
+      .map((r) => ({ customerTargetId: r.customerTargetId, reference: r.input.record.paymentExternalReference! })),
+  );
+  const outgoing: Outgoing<TargetRefund>[] = ready.map(({ input, customerTargetId }) => ({
+    sourceId: input.record.sourceId,
+    raw: input.raw,
+    doc: {
+      sourceId: input.record.sourceId,
+      record: input.record,
+      customerTargetId,
+      paymentTargetId: input.record.paymentExternalReference
+        ? (receipts.get(`${customerTargetId}\u0000${input.record.paymentExternalReference}`) ?? null)
+        : null,
+      bankAccountCode: input.record.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK',
+      idempotencyKey: idempotencyKey(p.id, 'refund', input.record.sourceId),
+    },
+  }));
+  await deliver(ctx, refundDelivery, outgoing, out);
 }
+
+export const paymentDeliveries = [paymentDelivery, refundDelivery];

@@ -1,23 +1,28 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/database.ts';
-import { findEntityById } from '../../ledger/entities.ts';
-import { createSource } from '../registry.ts';
+import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
+import { type SourceDeps, createSource, targetDefinition } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
 import { ConnectorError } from '../connector.ts';
 import { findPipelineById, type Pipeline } from '../pipelines.ts';
 import type { SecretBox } from '../secrets.ts';
 import { addCounts, getRun, setRunStatus } from '../runs.ts';
-import type { PdfRenderer, SyncContext } from './context.ts';
-import { processPage } from './page.ts';
+import type { TargetConnector } from '../target.ts';
+import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext } from './context.ts';
+import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
+import { retryTargetDeliveries } from './deliveries.ts';
 
 export interface EngineDeps {
   db: Database;
   box: SecretBox;
   log: Logger;
-  pdf?: PdfRenderer | undefined;
+  /** Render invoice PDFs for write-back when the target can (the server and workers do; tests opt in). */
+  pdfs?: boolean | undefined;
+  /** How documents a remote target could not take yet are retried. */
+  retry?: RetryPolicy | undefined;
   /** Replaces the source a pipeline's config names (tests, the CLI's progress wrapper). */
   sourceFor?: ((pipeline: Pipeline, params: Record<string, unknown>) => SourceConnector | undefined) | undefined;
   onPage?: ((runId: string, counts: { fetched: number; created: number; parked: number }) => void) | undefined;
@@ -46,11 +51,64 @@ export async function takeLease(db: Database, pipelineId: string, runId: string)
   return rows.length > 0;
 }
 
+/** The pipeline's target, created from its registered definition and settings. */
+export async function createTarget(deps: Pick<EngineDeps, 'db' | 'log'>, pipeline: Pipeline): Promise<TargetConnector> {
+  const def = targetDefinition(pipeline.targetType);
+  return def.create({
+    db: deps.db,
+    log: deps.log,
+    mapping: pipeline.mapping,
+    settings: { type: pipeline.targetType, ...pipeline.targetConfig },
+    entityId: pipeline.entityId,
+    pipelineId: pipeline.id,
+  });
+}
+
+/** What a source of this pipeline is given: its database, its run's parameters, lookups in the target. */
+export function sourceDeps(
+  deps: Pick<EngineDeps, 'db' | 'log'>,
+  target: TargetConnector,
+  params: Record<string, unknown>,
+  runId: string | null,
+  actor = 'engine',
+): SourceDeps {
+  const tctx = { db: deps.db, log: deps.log, actor };
+  return {
+    db: deps.db,
+    log: deps.log,
+    params,
+    runId,
+    target: {
+      customer: async (code, asSourceId) => (target.customer ? target.customer(tctx, code, asSourceId) : null),
+      invoiceCustomer: async (reference) =>
+        (await target.findByReference(tctx, 'invoice', reference, null))?.customerTargetId ?? null,
+      product: async (code, asSourceId) => (target.product ? target.product(tctx, code, asSourceId) : null),
+    },
+  };
+}
+
+/** The source a run reads: the test's or CLI's replacement, the daily summary, or the pipeline's own. */
+export function runSource(
+  deps: EngineDeps,
+  pipeline: Pipeline,
+  target: TargetConnector,
+  params: Record<string, unknown>,
+  runId: string | null,
+  trigger?: string,
+): SourceConnector {
+  const sd = sourceDeps(deps, target, params, runId, `pipeline:${pipeline.name}`);
+  return (
+    deps.sourceFor?.(pipeline, params) ??
+    (trigger === 'daily-summary' ? dailySummarySource(pipeline, sd) : createSource(pipeline, sd))
+  );
+}
+
 export function syncContext(
   deps: EngineDeps,
   pipeline: Pipeline,
-  entity: SyncContext['entity'],
+  entity: EntityContext,
   source: SourceConnector,
+  target: TargetConnector,
   runId: string | null,
 ): SyncContext {
   return {
@@ -59,19 +117,51 @@ export function syncContext(
     pipeline,
     entity,
     source,
+    target,
     runId,
     actor: `pipeline:${pipeline.name}`,
-    pdf: deps.pdf,
+    pdfs: deps.pdfs ?? false,
+    retry: deps.retry ?? DEFAULT_RETRY,
     customerLookups: new Map(),
     productLookups: new Map(),
   };
 }
 
+/** The final status of a run: partial when something was parked or still waits for the target. */
+async function finish(ctx: SyncContext, runId: string, waiting: number): Promise<void> {
+  const after = await getRun(ctx.db, runId);
+  const parked = after ? after.counts.parked : 0;
+  await setRunStatus(
+    ctx.db,
+    runId,
+    parked > 0 || waiting > 0 ? 'partial' : 'succeeded',
+    waiting > 0
+      ? `${waiting} document(s) wait for the ${ctx.target.type} target; they are retried automatically`
+      : undefined,
+  );
+  ctx.log.info({ counts: after?.counts, waiting }, 'run finished');
+}
+
+/** Sends what a remote target has not taken yet and writes back what is due, counting both. */
+export async function afterPages(ctx: SyncContext, runId: string | null): Promise<number> {
+  const out = new PageOutcome();
+  const waiting = await retryTargetDeliveries(ctx, out);
+  if (out.records.length || out.parked.length) {
+    await saveOutcome(ctx, out);
+    if (runId) await addCounts(ctx.db, runId, out.counts);
+  }
+  await queuePaidInvoices(ctx);
+  const written = await flushWriteBack(ctx);
+  if (written && runId) await addCounts(ctx.db, runId, { writtenBack: written });
+  return waiting;
+}
+
 /**
  * Works one run to its end: takes the pipeline's lease (one run per pipeline at a time), pages
  * through the source from where an interrupted attempt stopped, processes each page, writes back,
- * and sets the final status: succeeded, partial (something was parked) or failed. A retryable
- * source failure is rethrown so the queue retries the run with backoff; anything else fails it.
+ * and sets the final status: succeeded, partial (something was parked or waits for the target) or
+ * failed. A retryable source failure is rethrown so the queue retries the run with backoff;
+ * anything else fails it.
  */
 export async function executeRun(deps: EngineDeps, runId: string): Promise<void> {
   const { db } = deps;
@@ -87,12 +177,9 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
   const log = deps.log.child({ pipeline: pipeline.name, runId });
   try {
     await setRunStatus(db, runId, 'running');
-    const sourceDeps = { db, log, params: run.params, runId };
-    // A daily-summary run reads the sales the pipeline recorded, whatever its source type.
-    const source =
-      deps.sourceFor?.(pipeline, run.params) ??
-      (run.trigger === 'daily-summary' ? dailySummarySource(pipeline, sourceDeps) : createSource(pipeline, sourceDeps));
-    const ctx = syncContext(deps, pipeline, entity, source, runId);
+    const target = await createTarget(deps, pipeline);
+    const source = runSource(deps, pipeline, target, run.params, runId, run.trigger);
+    const ctx = syncContext(deps, pipeline, entity, source, target, runId);
     for await (const page of source.pages({ log }, run.cursor)) {
       const out = await processPage(ctx, page.items);
       await addCounts(db, runId, out.counts, page.cursor ?? null);
@@ -102,12 +189,7 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
       if (!(await takeLease(db, pipeline.id, runId))) throw new PipelineBusyError(pipeline.name);
       deps.onPage?.(runId, out.counts);
     }
-    await queuePaidInvoices(ctx);
-    const written = await flushWriteBack(ctx);
-    if (written) await addCounts(db, runId, { writtenBack: written });
-    const after = await getRun(db, runId);
-    await setRunStatus(db, runId, after && after.counts.parked > 0 ? 'partial' : 'succeeded');
-    log.info({ counts: after?.counts }, 'run finished');
+    await finish(ctx, runId, await afterPages(ctx, runId));
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (err instanceof PipelineBusyError) {

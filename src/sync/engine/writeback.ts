@@ -1,65 +1,67 @@
-import type { Queryable } from '../../db/database.ts';
 import { ConnectorError, type WriteBackItem } from '../connector.ts';
+import type { TargetDocument } from '../target.ts';
 import { parkRecords } from '../exceptions.ts';
 import type { SyncContext } from './context.ts';
-import { queueWriteBack } from './context.ts';
-import { describeDrafts, promotePostedDrafts } from './drafts.ts';
+import { callContext, chunks, queueWriteBack } from './context.ts';
+import { promotePostedDrafts } from './drafts.ts';
 
 /**
- * Finds invoices of this pipeline that are now fully paid in the ledger and not yet reported so,
- * and queues a payment write-back naming the receipt that settled them last.
+ * Finds invoices of this pipeline the target now reports paid in full and not yet reported so to
+ * the source, and queues a payment write-back naming the payment that settled them last.
  */
 export async function queuePaidInvoices(ctx: SyncContext): Promise<void> {
-  if (!ctx.source.writeBackKinds?.includes('payment')) return;
-  const { rows } = await ctx.db.query<{ source_id: string; transaction_id: string; payment_reference: string | null }>(
-    `SELECT m.source_id, t.id AS transaction_id,
-            (SELECT c.external_reference FROM allocations a JOIN transactions c ON c.id = a.credit_transaction_id
-              WHERE a.debit_transaction_id = t.id AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)
-              ORDER BY (c.type = 'SR') DESC, a.id DESC LIMIT 1) AS payment_reference
-       FROM sync_map m JOIN transactions t ON t.id = m.target_id::bigint
-      WHERE m.pipeline_id = $1 AND m.kind = 'invoice' AND m.written_back = 'invoice'
-        AND t.gross <= (SELECT coalesce(sum(a.amount), 0) FROM allocations a
-                         WHERE a.debit_transaction_id = t.id AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id))
-        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.pipeline_id = m.pipeline_id AND o.kind = 'payment' AND o.source_id = m.source_id)
-      LIMIT 1000`,
-    [ctx.pipeline.id],
-  );
-  await queueWriteBack(
-    ctx.db,
-    ctx.pipeline.id,
-    rows.map((r) => ({
-      kind: 'payment',
-      sourceId: r.source_id,
-      payload: {
-        transactionId: Number(r.transaction_id),
-        paymentReference: r.payment_reference ?? `TX${r.transaction_id}`,
-      },
-    })),
-  );
+  const target = ctx.target;
+  if (!ctx.source.writeBackKinds?.includes('payment') || !target.paidInvoices) return;
+  for (let after = ''; ;) {
+    const { rows } = await ctx.db.query<{ source_id: string; target_id: string }>(
+      `SELECT m.source_id, m.target_id FROM sync_map m
+        WHERE m.pipeline_id = $1 AND m.kind = 'invoice' AND m.written_back = 'invoice' AND m.source_id > $2
+          AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.pipeline_id = m.pipeline_id AND o.direction = 'source' AND o.kind = 'payment' AND o.source_id = m.source_id)
+        ORDER BY m.source_id LIMIT 5000`,
+      [ctx.pipeline.id, after],
+    );
+    if (rows.length === 0) return;
+    after = rows.at(-1)!.source_id;
+    const paid = await target.paidInvoices(
+      callContext(ctx),
+      rows.map((r) => r.target_id),
+    );
+    await queueWriteBack(
+      ctx.db,
+      ctx.pipeline.id,
+      rows
+        .filter((r) => paid.has(r.target_id))
+        .map((r) => ({
+          kind: 'payment',
+          sourceId: r.source_id,
+          payload: { targetId: r.target_id, paymentReference: paid.get(r.target_id)! },
+        })),
+    );
+  }
 }
 
 interface OutboxRow {
   id: string;
   kind: WriteBackItem['kind'];
   source_id: string;
-  /** An invoice item names a posted invoice (`transactionId`) or, in draft mode, a draft (`draftId`). */
-  payload: { transactionId?: number; draftId?: number; code?: string; paymentReference?: string };
+  /**
+   * An invoice item names the target's document (`targetId`; `transactionId` in items queued
+   * before targets were pluggable) or, in draft mode, a draft (`draftId`).
+   */
+  payload: {
+    targetId?: string;
+    transactionId?: number;
+    number?: string | null;
+    draftId?: string | number;
+    code?: string;
+    paymentReference?: string;
+  };
   attempts: number;
 }
 
-async function describe(
-  db: Queryable,
-  entityId: string,
-  ids: number[],
-): Promise<Map<number, { number: string; dueDate: string | null; externalReference: string }>> {
-  const { rows } = await db.query<{ id: string; number: string; due_date: string | null; external_reference: string }>(
-    `SELECT id, number, due_date, external_reference FROM transactions WHERE entity_id = $1 AND id = ANY($2::bigint[])`,
-    [entityId, ids],
-  );
-  return new Map(
-    rows.map((r) => [Number(r.id), { number: r.number, dueDate: r.due_date, externalReference: r.external_reference }]),
-  );
-}
+const invoiceIdOf = (r: OutboxRow): string | null =>
+  r.payload.targetId ?? (r.payload.transactionId !== undefined ? String(r.payload.transactionId) : null);
+const isDraftItem = (r: OutboxRow) => r.kind === 'invoice' && r.payload.draftId !== undefined;
 
 /** Items per write-back call: one PUT of 500 instalments costs little more than one of 100. */
 const WRITE_BACK_GROUP = 500;
@@ -69,6 +71,54 @@ const WRITTEN_BACK: Record<WriteBackItem['kind'], string> = {
   payment: 'paid',
   'customer-code': 'code',
 };
+
+/** The write-back items of a group: numbers, due dates and PDFs as the target holds them. */
+async function describe(ctx: SyncContext, group: OutboxRow[]): Promise<WriteBackItem[]> {
+  const target = ctx.target;
+  const tctx = callContext(ctx);
+  const invoiceIds = group.filter((r) => r.kind === 'invoice' && !isDraftItem(r)).map(invoiceIdOf);
+  const docs = target.documents
+    ? await target.documents(
+        tctx,
+        invoiceIds.filter((x): x is string => x !== null),
+      )
+    : new Map<string, TargetDocument>();
+  const draftIds = group.filter(isDraftItem).map((r) => String(r.payload.draftId));
+  const drafts =
+    target.describeDrafts && draftIds.length
+      ? await target.describeDrafts(tctx, draftIds)
+      : new Map<string, { number: string; dueDate: string; externalReference: string }>();
+  const wantPdf = ctx.pipeline.options.pdf !== false && ctx.pdfs && target.capabilities.pdf && target.pdf !== undefined;
+  const items: WriteBackItem[] = [];
+  for (const r of group) {
+    if (isDraftItem(r)) {
+      // "D" + draft number, no PDF: the source marks the instalment pending until the final one.
+      const d = drafts.get(String(r.payload.draftId));
+      if (d) items.push({ kind: 'invoice', sourceId: r.source_id, ...d });
+    } else if (r.kind === 'invoice') {
+      const id = invoiceIdOf(r);
+      const d = id ? docs.get(id) : undefined;
+      if (!id || (!d && target.documents)) continue;
+      const pdf = wantPdf ? (await target.pdf!(tctx, id)).toString('base64') : undefined;
+      items.push({
+        kind: 'invoice',
+        sourceId: r.source_id,
+        externalReference: d?.externalReference ?? '',
+        number: d?.number ?? r.payload.number ?? id,
+        dueDate: d?.dueDate ?? '',
+        pdfBase64: pdf,
+      });
+    } else if (r.kind === 'payment') {
+      items.push({
+        kind: 'payment',
+        sourceId: r.source_id,
+        externalReference: r.source_id,
+        paymentReference: r.payload.paymentReference ?? '',
+      });
+    } else items.push({ kind: 'customer-code', sourceId: r.source_id, code: r.payload.code ?? '' });
+  }
+  return items;
+}
 
 /**
  * Sends queued write-back to the source in groups of up to 500. Sent items are marked done (and
@@ -82,60 +132,13 @@ export async function flushWriteBack(ctx: SyncContext, limit = 1000): Promise<nu
   if (!source.writeBack) return 0;
   const { rows } = await ctx.db.query<OutboxRow>(
     `SELECT id, kind, source_id, payload, attempts FROM outbox
-      WHERE pipeline_id = $1 AND status = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $2`,
+      WHERE pipeline_id = $1 AND direction = 'source' AND status = 'pending' AND next_attempt_at <= now() ORDER BY id LIMIT $2`,
     [ctx.pipeline.id, limit],
   );
   let written = 0;
-  const wantPdf = ctx.pipeline.options.pdf !== false && ctx.pdf !== undefined;
-  for (let i = 0; i < rows.length; i += WRITE_BACK_GROUP) {
-    const group = rows.slice(i, i + WRITE_BACK_GROUP);
-    const docs = await describe(
-      ctx.db,
-      ctx.entity.id,
-      group.map((r) => r.payload.transactionId).filter((x): x is number => typeof x === 'number'),
-    );
-    const draftRows = group.filter((r) => r.kind === 'invoice' && typeof r.payload.draftId === 'number');
-    const drafts = await describeDrafts(
-      ctx.db,
-      ctx.entity.id,
-      draftRows.map((r) => r.payload.draftId!),
-    );
-    const items: WriteBackItem[] = [];
-    for (const r of group) {
-      if (r.kind === 'invoice' && typeof r.payload.draftId === 'number') {
-        // "D" + draft number, no PDF: the source marks the instalment pending until the final one.
-        const d = drafts.get(r.payload.draftId);
-        if (d)
-          items.push({
-            kind: 'invoice',
-            sourceId: r.source_id,
-            externalReference: d.externalReference,
-            number: d.number,
-            dueDate: d.dueDate,
-          });
-      } else if (r.kind === 'invoice') {
-        const d = docs.get(r.payload.transactionId!);
-        if (!d) continue;
-        const pdf = wantPdf ? (await ctx.pdf!(ctx.entity, r.payload.transactionId!)).toString('base64') : undefined;
-        items.push({
-          kind: 'invoice',
-          sourceId: r.source_id,
-          externalReference: d.externalReference,
-          number: d.number,
-          dueDate: d.dueDate ?? '',
-          pdfBase64: pdf,
-        });
-      } else if (r.kind === 'payment') {
-        items.push({
-          kind: 'payment',
-          sourceId: r.source_id,
-          externalReference: r.source_id,
-          paymentReference: r.payload.paymentReference ?? '',
-        });
-      } else {
-        items.push({ kind: 'customer-code', sourceId: r.source_id, code: r.payload.code ?? '' });
-      }
-    }
+  for (const group of chunks(rows, WRITE_BACK_GROUP)) {
+    const draftRows = group.filter(isDraftItem);
+    const items = await describe(ctx, group);
     try {
       await source.writeBack(items);
       await ctx.db.transaction(async (tx) => {

@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.ts';
+import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
+import { registerTarget } from '../../sync/registry.ts';
+import type { ItemError, MappedLine, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
+import { upsertCustomers, upsertProducts } from './customers.ts';
+import { createDraftInvoices, createInvoices } from './invoices.ts';
+import { ledgerLines, loadLineData } from './lines.ts';
+import { createPayments, createRefunds } from './payments.ts';
+import * as read from './reads.ts';
+
+/**
+ * The embedded ledger as a target. It is transactional: every write runs in the engine's own
+ * transaction (`ctx.db`), so a posting, its source map, its write-back and the closing of its
+ * exceptions commit together, and a crash leaves either all of them or none.
+ */
+export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapping'>): TargetConnector {
+  const e = entity.id;
+  const db = (ctx: TargetCallContext): Queryable => ctx.db;
+  return {
+    type: 'ledger',
+    transactional: true,
+    capabilities: {
+      customers: true,
+      items: true,
+      invoices: true,
+      creditNotes: true,
+      payments: true,
+      allocations: true,
+      refunds: true,
+      paymentStatus: true,
+      pdf: true,
+      drafts: true,
+      reconciliation: true,
+    },
+    // Local writes: no calls to pace; the engine's pages are the batches.
+    limits: { concurrency: 1, batchSize: 500 },
+    upsertCustomers: (ctx, items) => upsertCustomers(db(ctx), entity, items),
+    upsertProducts: (ctx, items) => upsertProducts(db(ctx), entity, items),
+    createInvoices: (ctx, items) => createInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),
+    createDraftInvoices: (ctx, items) => createDraftInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),
+    createPayments: (ctx, items) => createPayments(db(ctx), entity, ctx.actor, items),
+    createRefunds: (ctx, items) => createRefunds(db(ctx), entity, ctx.actor, items),
+    findByReference: (ctx, kind, reference, customer) => read.findByReference(db(ctx), e, kind, reference, customer),
+    customer: (ctx, code, asSourceId) => read.customerRecord(db(ctx), e, code, asSourceId),
+    async product(ctx, code, asSourceId) {
+      const { rows } = await db(ctx).query<{
+        code: string;
+        name: string;
+        gl_account_code: string | null;
+        tax_code: string | null;
+        department_id: string | null;
+        vat_rate: string | null;
+      }>(
+        `SELECT code, name, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = $2 AND is_active`,
+        [e, code],
+      );
+      const r = rows[0];
+      return r
+        ? {
+            kind: 'product',
+            sourceId: asSourceId,
+            code: r.code,
+            name: r.name,
+            vatRate: r.vat_rate,
+            glAccountCode: r.gl_account_code,
+            taxCode: r.tax_code,
+            departmentId: r.department_id,
+          }
+        : null;
+    },
+    async lineAccounts(ctx, items) {
+      const data = await loadLineData(
+        db(ctx),
+        e,
+        items.flatMap((i) => Object.values(i.productTargetIds)),
+        items.map((i) => i.customerTargetId),
+      );
+      return items.map((i): MappedLine[] | ItemError => {
+        const lines = ledgerLines(data, deps.mapping, i.record, i.customerTargetId, i.productTargetIds);
+        return Array.isArray(lines)
+          ? lines.map((l) => ({ ...l, glAccountCode: l.glAccountCode, taxCode: l.taxCode }))
+          : { code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field };
+      });
+    },
+    documents: (ctx, ids) => read.documents(db(ctx), e, ids),
+    async pdf(ctx, invoiceId) {
+      const { renderInvoicePdf } = await import('../../ledger/pdf.ts');
+      return renderInvoicePdf(db(ctx), entity, Number(invoiceId));
+    },
+    paidInvoices: (ctx, ids) => read.paidInvoices(db(ctx), e, ids),
+    postedDrafts: (ctx, ids) => read.postedDrafts(db(ctx), e, ids),
+    describeDrafts: (ctx, ids) => read.describeDrafts(db(ctx), e, ids),
+    unlinkedDocuments: (ctx, scope, from, to) => read.documentsInWindow(db(ctx), e, scope, from, to),
+    openBalances: (ctx, codes, asAt) => read.openBalances(db(ctx), e, codes, asAt),
+  };
+}
+
+registerTarget({
+  type: 'ledger',
+  description: 'The embedded accounts-receivable ledger (the default).',
+  settings: z.strictObject({ type: z.literal('ledger') }),
+  async create(deps) {
+    const entity = await findEntityById(deps.db, deps.entityId);
+    if (!entity) throw new Error(`Entity ${deps.entityId} no longer exists`);
+    return ledgerTarget(entity, deps);
+  },
+});

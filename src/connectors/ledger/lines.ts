@@ -1,0 +1,96 @@
+import type { Queryable } from '../../db/database.ts';
+import type { InvoiceLineInput } from '../../ledger/posting/types.ts';
+import type { CanonicalInvoice } from '../../sync/canonical.ts';
+import { type LedgerProduct, type MappingFailure, mapInvoiceLines } from '../../sync/mapping.ts';
+import type { PipelineMapping } from '../../sync/target.ts';
+
+/** What mapping a page's invoice lines to ledger accounts needs, loaded once per page. */
+export interface LineData {
+  products: Map<string, LedgerProduct>;
+  taxCodes: { code: string; rate: string }[];
+  customers: Map<string, { defaultGl: string | null; defaultTax: string | null; currency: string }>;
+}
+
+/** The ledger products, active tax codes and customers a batch of invoices refers to. */
+export async function loadLineData(
+  db: Queryable,
+  entityId: string,
+  productCodes: string[],
+  customerCodes: string[],
+): Promise<LineData> {
+  const { rows: prods } = await db.query<{
+    code: string;
+    gl_account_code: string | null;
+    tax_code: string | null;
+    department_id: string | null;
+    vat_rate: string | null;
+  }>(
+    `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
+    [entityId, [...new Set(productCodes)]],
+  );
+  const { rows: taxCodes } = await db.query<{ code: string; rate: string }>(
+    `SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`,
+    [entityId],
+  );
+  const { rows: custs } = await db.query<{
+    code: string;
+    default_gl_account_code: string | null;
+    default_tax_code: string | null;
+    currency: string;
+  }>(
+    `SELECT code, default_gl_account_code, default_tax_code, currency FROM customers WHERE entity_id = $1 AND code = ANY($2::text[])`,
+    [entityId, [...new Set(customerCodes)]],
+  );
+  return {
+    products: new Map(
+      prods.map((r) => [
+        r.code,
+        {
+          code: r.code,
+          glAccountCode: r.gl_account_code,
+          taxCode: r.tax_code,
+          departmentId: r.department_id,
+          vatRate: r.vat_rate,
+        },
+      ]),
+    ),
+    taxCodes,
+    customers: new Map(
+      custs.map((c) => [
+        c.code,
+        { defaultGl: c.default_gl_account_code, defaultTax: c.default_tax_code, currency: c.currency.trim() },
+      ]),
+    ),
+  };
+}
+
+/** An invoice's lines on ledger accounts and tax codes, or why they cannot be mapped. */
+export function ledgerLines(
+  data: LineData,
+  mapping: PipelineMapping,
+  inv: CanonicalInvoice,
+  customerCode: string,
+  productTargetIds: Record<string, string>,
+):
+  InvoiceLineInput[] | MappingFailure | { reasonCode: 'CUSTOMER_CODE_DOES_NOT_EXIST'; message: string; field: string } {
+  const customer = data.customers.get(customerCode);
+  if (!customer)
+    return {
+      reasonCode: 'CUSTOMER_CODE_DOES_NOT_EXIST',
+      message: `No customer ${customerCode} in the ledger`,
+      field: 'customerSourceId',
+    };
+  const products = new Map<string, LedgerProduct>();
+  for (const l of inv.lines) {
+    if (!l.productSourceId) continue;
+    const p = data.products.get(productTargetIds[l.productSourceId] ?? '');
+    if (p) products.set(l.productSourceId, p);
+  }
+  return mapInvoiceLines(inv, {
+    mapping,
+    products,
+    taxCodes: data.taxCodes,
+    customerDefaultGl: customer.defaultGl,
+    customerDefaultTax: customer.defaultTax,
+  });
+}

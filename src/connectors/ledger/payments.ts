@@ -1,0 +1,218 @@
+import type { Queryable } from '../../db/database.ts';
+import { controlJournal } from '../../domain/documents.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
+import type { EntityContext } from '../../ledger/entities.ts';
+import { allocate } from '../../ledger/posting/allocations.ts';
+import { postLedgerJournal } from '../../ledger/posting/journals.ts';
+import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
+import { postReceipt } from '../../ledger/posting/receipts.ts';
+import { loadReferences } from '../../ledger/posting/references.ts';
+import type { PostingContext } from '../../ledger/posting/types.ts';
+import { insertTransaction } from '../../ledger/posting/write.ts';
+import { type ItemResult, type TargetPayment, type TargetRefund, ok } from '../../sync/target.ts';
+import { refused } from './invoices.ts';
+
+/** The first transaction of a type with this reference for the customer. */
+export async function findTransaction(
+  db: Queryable,
+  entityId: string,
+  customerCode: string | null,
+  type: string,
+  reference: string,
+): Promise<{ id: number; number: string; customerCode: string } | null> {
+  const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
+    `SELECT id, number, customer_code FROM transactions
+      WHERE entity_id = $1 AND ($2::text IS NULL OR customer_code = $2) AND type = $3 AND external_reference = $4 ORDER BY id LIMIT 1`,
+    [entityId, customerCode, type, reference],
+  );
+  const r = rows[0];
+  return r ? { id: Number(r.id), number: r.number, customerCode: r.customer_code } : null;
+}
+
+/** A payment provider's fee: bank charges debited, the bank credited (a general journal). */
+async function postFee(
+  ctx: PostingContext,
+  bankCode: string,
+  fee: bigint,
+  currency: string,
+  date: string,
+  reference: string,
+): Promise<number> {
+  const refs = await loadReferences(ctx.db, ctx.entity.id, { banks: [bankCode] });
+  const bank = refs.requireBank(bankCode, 'bankAccountCode');
+  const journal = controlJournal(
+    ctx.entity.roles.bankCharges,
+    `Fee on ${reference}`,
+    [
+      {
+        role: 'bank',
+        glAccountCode: bank.glAccountCode,
+        departmentId: null,
+        description: `Fee on ${reference}`,
+        amount: fee,
+      },
+    ],
+    { currency, baseCurrency: ctx.entity.baseCurrency, rate: '1' },
+    1n,
+  );
+  const posted = await insertTransaction(ctx.db, {
+    entityId: ctx.entity.id,
+    type: 'GJ',
+    customerCode: null,
+    currency,
+    exchangeRate: '1',
+    transactionDate: date,
+    dueDate: null,
+    externalReference: reference.slice(0, 50),
+    description: `Payment provider fee on ${reference}`,
+    net: fee,
+    tax: 0n,
+    gross: fee,
+    baseGross: fee,
+    duplicateChecked: false,
+    relatedTransactionId: null,
+    details: { fee: true },
+    createdBy: ctx.actor,
+    items: [],
+    lines: journal.lines.map((l) => (l.role === 'control' ? { ...l, role: 'gl' as const } : l)),
+  });
+  return posted.id;
+}
+
+/**
+ * Allocates what both documents still have open, dated the later of the two documents and the
+ * given date (an allocation is never dated before either of its documents).
+ */
+async function allocateOpen(ctx: PostingContext, debitId: number, creditId: number, date: string, reference: string) {
+  const open = await loadOpenTransactions(ctx.db, ctx.entity.id, [debitId, creditId]);
+  const debit = open.get(debitId)!;
+  const credit = open.get(creditId)!;
+  const amount = minBig(debit.outstanding, credit.outstanding);
+  if (amount <= 0n) return false;
+  const dates = [date, debit.transactionDate, credit.transactionDate].sort();
+  await allocate(ctx, {
+    transactionId1: debitId,
+    transactionId2: creditId,
+    amount: formatAmount(amount, credit.currency),
+    date: dates[2]!,
+    reference,
+  });
+  return true;
+}
+
+/**
+ * Payments become receipts, allocated to the invoice they pay when it is still open; a fee goes
+ * to bank charges. Each payment is a savepoint of its own inside the engine's transaction, so a
+ * refused one leaves nothing behind. A receipt reference the customer already has is linked.
+ */
+export async function createPayments(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  items: TargetPayment[],
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = [];
+  for (const item of items) {
+    const pay = item.record;
+    const customerCode = item.customerTargetId;
+    try {
+      results.push(
+        await db.transaction(async (tx) => {
+          const pctx: PostingContext = { db: tx, entity, actor };
+          const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
+          let receiptId = existing?.id ?? null;
+          let message: string | null = existing ? 'already in the ledger; linked' : null;
+          if (receiptId === null) {
+            const r = await postReceipt(
+              pctx,
+              {
+                customerCode,
+                checkReference: pay.externalReference,
+                paymentAmount: pay.amount,
+                paymentDate: pay.date,
+                bankAccountCode: item.bankAccountCode,
+                description: pay.description,
+              },
+              true,
+            );
+            receiptId = r.id;
+            // The engine has checked that the fee parses for the currency before sending it.
+            const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : 0n;
+            if (typeof fee === 'bigint' && fee > 0n)
+              await postFee(pctx, item.bankAccountCode, fee, pay.currency, pay.date, pay.externalReference);
+          }
+          if (pay.invoiceExternalReference) {
+            const invoiceId =
+              item.invoiceTargetId !== null
+                ? Number(item.invoiceTargetId)
+                : ((await findTransaction(tx, entity.id, customerCode, 'SI', pay.invoiceExternalReference))?.id ??
+                  null);
+            if (invoiceId === null)
+              message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode}`;
+            else if (await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference))
+              message = `allocated to invoice ${invoiceId}`;
+            else message = `unallocated: invoice ${pay.invoiceExternalReference} has nothing outstanding`;
+          } else message ??= 'unallocated: the payment names no invoice';
+          return ok(String(receiptId), { outcome: existing ? 'linked' : 'created', message });
+        }),
+      );
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      results.push(refused(err));
+    }
+  }
+  return results;
+}
+
+/** Refunds become sales debit journals paid out of the bank, allocated against the refunded receipt. */
+export async function createRefunds(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  items: TargetRefund[],
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = [];
+  for (const item of items) {
+    const ref = item.record;
+    const customerCode = item.customerTargetId;
+    try {
+      results.push(
+        await db.transaction(async (tx) => {
+          const pctx: PostingContext = { db: tx, entity, actor };
+          const existing = await findTransaction(tx, entity.id, customerCode, 'SD', ref.externalReference);
+          if (existing) return ok(String(existing.id), { outcome: 'linked', message: 'already in the ledger; linked' });
+          const j = await postLedgerJournal(
+            pctx,
+            'SD',
+            {
+              customerCode,
+              transactionDate: ref.date,
+              externalReference: ref.externalReference,
+              description: ref.description || 'Refund',
+              lines: [{ bankAccountCode: item.bankAccountCode, amount: ref.amount }],
+            },
+            true,
+          );
+          let message: string | null = null;
+          if (ref.paymentExternalReference) {
+            const receiptId =
+              item.paymentTargetId !== null
+                ? Number(item.paymentTargetId)
+                : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
+                  null);
+            if (receiptId === null) message = `unallocated: no receipt ${ref.paymentExternalReference}`;
+            else if (await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference))
+              message = `allocated against receipt ${receiptId}`;
+            else message = `unallocated: receipt ${ref.paymentExternalReference} has nothing open`;
+          }
+          return ok(String(j.id), { outcome: 'created', message });
+        }),
+      );
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      results.push(refused(err));
+    }
+  }
+  return results;
+}

@@ -1,0 +1,290 @@
+import { createHash } from 'node:crypto';
+import { ConnectorError } from './connector.ts';
+import type { Delivered, Delivery, Outgoing } from './engine/deliver.ts';
+import { parkFailure } from './engine/deliver.ts';
+import { type PageOutcome, type SyncContext, callContext, chunks } from './engine/context.ts';
+import type { ItemError, ItemResult } from './target.ts';
+
+/*
+ * The exactly-once protocol for remote targets, written once for every platform:
+ *
+ * 1. Intent: each document is recorded in the outbox (direction `target`) with an idempotency
+ *    key derived from the pipeline, the document and the operation, before anything is sent.
+ * 2. Call: the attempt is counted and committed, then the batch is sent with those keys.
+ * 3. Mapping: each success is saved in the source map, with its write-back and the closing of
+ *    its earlier exceptions, in one transaction that also marks the outbox item done.
+ * 4. After any uncertain outcome (timeout, reset, 5xx, a lost answer) the document is looked up
+ *    by its reference (`findByReference`) before it is ever sent again; found means done.
+ *
+ * A refusal parks only its own document. A document the target keeps failing on is retried with
+ * backoff from the outbox (by the next run or the workers' timer) and parked as
+ * TARGET_UNAVAILABLE after the retry policy's last attempt. The map is kept for good.
+ */
+
+/** The key a target is sent for one operation on one document: the same on every attempt. */
+export function idempotencyKey(pipelineId: string, kind: string, sourceId: string, operation = 'create'): string {
+  return (
+    'll-' +
+    createHash('sha256')
+      .update(`${pipelineId}\u0000${kind}\u0000${sourceId}\u0000${operation}`)
+      .digest('hex')
+      .slice(0, 40)
+  );
+}
+
+interface IntentRow {
+  id: string;
+  source_id: string;
+  payload: { doc: unknown; raw: unknown };
+  attempts: number;
+  /** Set by any earlier attempt that did not end in a known answer (kept when a parked item is sent again). */
+  last_error: string | null;
+}
+
+/** Rounds of lookup-then-resend within one flush after uncertain outcomes. */
+const ROUNDS = 3;
+
+/** Records the documents' intents, then sends them (and any of their kind due for a retry). */
+export async function deliverRemote<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  items: Outgoing<D>[],
+  out: PageOutcome,
+): Promise<void> {
+  await ctx.db.query(
+    `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key)
+     SELECT $1, 'target', $2, s, p, k FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS u(s, p, k)
+     ON CONFLICT (pipeline_id, direction, kind, source_id) DO UPDATE
+       SET payload = EXCLUDED.payload, status = 'pending', attempts = 0, next_attempt_at = now()
+       WHERE outbox.status = 'failed'`,
+    [
+      ctx.pipeline.id,
+      delivery.kind,
+      items.map((i) => i.sourceId),
+      items.map((i) => JSON.stringify({ doc: i.doc, raw: i.raw ?? null })),
+      items.map((i) => idempotencyKey(ctx.pipeline.id, delivery.kind, i.sourceId)),
+    ],
+  );
+  await flushTarget(
+    ctx,
+    delivery,
+    out,
+    items.map((i) => i.sourceId),
+  );
+}
+
+/**
+ * Sends a kind's pending documents: those named (whatever their next attempt time) and those
+ * due. Returns how many are still pending afterwards.
+ */
+export async function flushTarget<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  out: PageOutcome,
+  only: string[] = [],
+): Promise<number> {
+  const { rows } = await ctx.db.query<IntentRow>(
+    `SELECT id, source_id, payload, attempts, last_error FROM outbox
+      WHERE pipeline_id = $1 AND direction = 'target' AND kind = $2 AND status = 'pending'
+        AND (next_attempt_at <= now() OR source_id = ANY($3::text[]))
+      ORDER BY id LIMIT 5000`,
+    [ctx.pipeline.id, delivery.kind, only],
+  );
+  let pending = rows.map((r) => ({
+    row: r,
+    item: { sourceId: r.source_id, doc: r.payload.doc as D, raw: r.payload.raw },
+    // A document attempted before may have been written: look before sending again.
+    uncertain: r.attempts > 0 || r.last_error !== null,
+  }));
+  const attempts = new Map(rows.map((r) => [r.id, r.attempts]));
+  let waiting = 0;
+  for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
+    const retry: typeof pending = [];
+    const toSend: typeof pending = [];
+    for (const p of pending) {
+      if (!p.uncertain) {
+        toSend.push(p);
+        continue;
+      }
+      const found = await ctx.target.findByReference(
+        callContext(ctx),
+        delivery.targetKind,
+        delivery.reference(p.item.doc),
+        delivery.customerTargetId(p.item.doc),
+      );
+      if (found) {
+        await settle(ctx, delivery, out, [
+          {
+            id: p.row.id,
+            done: {
+              item: p.item,
+              result: {
+                ok: true,
+                targetId: found.targetId,
+                number: found.number,
+                outcome: 'linked',
+                message: 'found in the target after an uncertain answer; linked',
+              },
+            },
+          },
+        ]);
+      } else toSend.push(p);
+    }
+    let stop = false;
+    for (const batch of chunks(toSend, Math.max(1, ctx.target.limits.batchSize))) {
+      if (stop) {
+        retry.push(...batch);
+        continue;
+      }
+      // The attempt is on record before the call: a crash during it leaves the document uncertain.
+      await ctx.db.query(`UPDATE outbox SET attempts = attempts + 1 WHERE id = ANY($1::bigint[])`, [
+        batch.map((b) => b.row.id),
+      ]);
+      for (const b of batch) attempts.set(b.row.id, (attempts.get(b.row.id) ?? 0) + 1);
+      let results: ItemResult[];
+      try {
+        results = await delivery.send(
+          ctx.target,
+          callContext(ctx),
+          batch.map((b) => b.item.doc),
+        );
+        if (results.length !== batch.length)
+          throw new ConnectorError(
+            ctx.target.type,
+            `answered ${results.length} results for ${batch.length} documents`,
+            {
+              retryable: true,
+            },
+          );
+      } catch (err) {
+        const retryable = !(err instanceof ConnectorError) || err.retryable;
+        const message = sanitise(err instanceof Error ? err.message : String(err));
+        ctx.log.warn({ kind: delivery.kind, documents: batch.length, retryable, err: message }, 'target call failed');
+        if (!retryable) {
+          await fail(
+            ctx,
+            delivery,
+            out,
+            batch.map((b) => ({ id: b.row.id, item: b.item })),
+            {
+              code: 'TARGET_REFUSED',
+              message,
+              retryable: false,
+            },
+          );
+          continue;
+        }
+        // Uncertain: the target may have written some of the batch. Look them up before resending.
+        retry.push(...batch.map((b) => ({ ...b, uncertain: true })));
+        if (err instanceof ConnectorError && err.retryAfterMs !== null) stop = true;
+        await note(
+          ctx,
+          batch.map((b) => b.row.id),
+          message,
+        );
+        continue;
+      }
+      const settled: { id: string; done: Delivered<D> }[] = [];
+      const refused: { id: string; item: Outgoing<D>; error: ItemError }[] = [];
+      results.forEach((r, n) => {
+        const b = batch[n]!;
+        if (r.ok) settled.push({ id: b.row.id, done: { item: b.item, result: r } });
+        else if (r.error.retryable) retry.push({ ...b, uncertain: true });
+        else refused.push({ id: b.row.id, item: b.item, error: r.error });
+      });
+      await settle(ctx, delivery, out, settled);
+      for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error);
+    }
+    pending = retry;
+    if (stop) break;
+  }
+  // Still pending: back off, or park for good after the policy's last attempt.
+  for (const p of pending) {
+    const n = attempts.get(p.row.id) ?? 0;
+    if (n >= ctx.retry.maxAttempts) {
+      await fail(ctx, delivery, out, [{ id: p.row.id, item: p.item }], {
+        code: 'TARGET_UNAVAILABLE',
+        message: `The ${ctx.target.type} target did not take this document after ${n} attempts`,
+        retryable: true,
+      });
+      continue;
+    }
+    const delay = Math.min(3600, ctx.retry.baseSeconds * 2 ** Math.max(0, n - 1));
+    await ctx.db.query(`UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1`, [
+      p.row.id,
+      delay,
+    ]);
+    waiting++;
+    out.record({
+      kind: delivery.recordKind ?? delivery.kind,
+      sourceId: p.item.sourceId,
+      outcome: 'failed',
+      message: `waiting for the ${ctx.target.type} target; retried automatically in ${delay} s (attempt ${n} of ${ctx.retry.maxAttempts})`,
+    });
+  }
+  return waiting;
+}
+
+/** Saves successes: the delivery's own commit and the outbox items done, in one transaction. */
+async function settle<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  out: PageOutcome,
+  settled: { id: string; done: Delivered<D> }[],
+): Promise<void> {
+  if (settled.length === 0) return;
+  await ctx.db.transaction(async (tx) => {
+    await delivery.commit(
+      ctx,
+      tx,
+      settled.map((s) => s.done),
+      out,
+    );
+    await tx.query(
+      `UPDATE outbox SET status = 'done', done_at = now(), last_error = NULL,
+              result = jsonb_build_object('targetId', r.target_id, 'number', r.number)
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS r(id, target_id, number)
+        WHERE outbox.id = r.id`,
+      [
+        settled.map((s) => s.id),
+        settled.map((s) => s.done.result.targetId),
+        settled.map((s) => s.done.result.number ?? null),
+      ],
+    );
+  });
+}
+
+/** A final refusal: the outbox item fails and its document is parked with the reason. */
+async function fail<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  out: PageOutcome,
+  items: { id: string; item: Outgoing<D> }[],
+  error: ItemError,
+): Promise<void> {
+  await ctx.db.query(
+    `UPDATE outbox SET status = 'failed', last_error = coalesce(last_error, $2), result = $3 WHERE id = ANY($1::bigint[])`,
+    [items.map((i) => i.id), error.message.slice(0, 1000), JSON.stringify({ error })],
+  );
+  for (const i of items) parkFailure(out, delivery.recordKind ?? delivery.kind, i.item, error);
+}
+
+async function note(ctx: SyncContext, ids: string[], message: string): Promise<void> {
+  await ctx.db.query(`UPDATE outbox SET last_error = $2 WHERE id = ANY($1::bigint[])`, [ids, message.slice(0, 1000)]);
+}
+
+/** A short, printable reason: never a remote body beyond a few hundred characters. */
+export function sanitise(message: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return clean.length > 300 ? clean.slice(0, 297) + '...' : clean;
+}
+
+/** Whether a pipeline still has documents waiting for its remote target. */
+export async function pendingForTarget(ctx: SyncContext): Promise<number> {
+  const { rows } = await ctx.db.query<{ n: string }>(
+    `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+    [ctx.pipeline.id],
+  );
+  return Number(rows[0]!.n);
+}
