@@ -228,6 +228,7 @@ const NO_LOOKUPS = {
   customer: async () => null,
   invoiceCustomer: async () => null,
   product: async () => null,
+  mappedId: async () => null,
 };
 
 /** The records source, plus a write-back that records what it was sent (or fails while `failing`). */

@@ -126,5 +126,11 @@ export const CanonicalRecord = z.discriminatedUnion('kind', [
 export type CanonicalRecord = z.output<typeof CanonicalRecord>;
 export type RecordKind = CanonicalRecord['kind'];
 
+/**
+ * A customer or product code the engine keeps as a source gives it (upper case, at most 50, no
+ * spaces); anything else it turns into one with codeFromSourceId.
+ */
+export const CODE_PATTERN = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
+
 /** Order within a run: what a document refers to is synced before it. */
 export const KIND_ORDER: RecordKind[] = ['customer', 'product', 'invoice', 'payment', 'refund'];

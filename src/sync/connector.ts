@@ -56,6 +56,11 @@ export interface SourceConnector {
   readonly writeBackKinds?: readonly WriteBackItem['kind'][];
 }
 
+/** Records in hand (an import, a webhook batch, a retry) as pages of 500, each with where to resume. */
+export function* pagesOf(items: SourceItem[], size = 500): Generator<SourcePage> {
+  for (let i = 0; i < items.length; i += size) yield { items: items.slice(i, i + size), cursor: String(i + size) };
+}
+
 /** A failure talking to an outside system: which system, what status, whether a retry is safe. */
 export class ConnectorError extends Error {
   readonly system: string;

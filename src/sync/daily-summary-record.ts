@@ -2,9 +2,9 @@ import type { Queryable } from '../db/database.ts';
 import { computeItems } from '../domain/documents.ts';
 import { Dec, formatAmount, parseAmount } from '../domain/money.ts';
 import type { CanonicalInvoice, CanonicalPayment } from './canonical.ts';
-import type { PageOutcome, SyncContext } from './engine/context.ts';
+import { type PageOutcome, type SyncContext, callContext } from './engine/context.ts';
 import { resolveSucceeded } from './exceptions.ts';
-import { type LedgerProduct, mapInvoiceLines } from './mapping.ts';
+import type { ItemError } from './target.ts';
 
 /**
  * The recording half of daily summaries: in `mode: daily-summary` a page's sales (invoices and
@@ -59,42 +59,30 @@ interface Row {
   record: CanonicalInvoice | CanonicalPayment;
 }
 
-async function mappingData(db: Queryable, entityId: string, productCodes: string[], customerCodes: string[]) {
-  const { rows: prods } = await db.query<{
-    code: string;
-    gl_account_code: string | null;
-    tax_code: string | null;
-    department_id: string | null;
-    vat_rate: string | null;
-  }>(
-    `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
-    [entityId, productCodes],
-  );
-  const { rows: taxCodes } = await db.query<{ code: string; rate: string }>(
-    `SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`,
-    [entityId],
-  );
-  const { rows: custs } = await db.query<{
-    code: string;
-    default_gl_account_code: string | null;
-    default_tax_code: string | null;
-  }>(
-    `SELECT code, default_gl_account_code, default_tax_code FROM customers WHERE entity_id = $1 AND code = ANY($2::text[])`,
-    [entityId, customerCodes],
-  );
-  const products = new Map<string, LedgerProduct>(
-    prods.map((r) => [
-      r.code,
-      {
-        code: r.code,
-        glAccountCode: r.gl_account_code,
-        taxCode: r.tax_code,
-        departmentId: r.department_id,
-        vatRate: r.vat_rate,
-      },
-    ]),
-  );
-  return { products, taxCodes, customers: new Map(custs.map((c) => [c.code, c])) };
+/**
+ * What the target says of the page's customers and invoice lines: which customers it has, and
+ * each invoice's lines on its accounts and tax codes (a day's summary groups sales by them).
+ */
+async function mappingData(
+  ctx: SyncContext,
+  invoices: { record: CanonicalInvoice; customerTargetId: string; productTargetIds: Record<string, string> }[],
+  customerCodes: string[],
+) {
+  const tctx = callContext(ctx);
+  const known = new Set<string>();
+  for (const code of new Set(customerCodes))
+    if (await ctx.target.findByReference(tctx, 'customer', code, null)) known.add(code);
+  const lines =
+    invoices.length === 0
+      ? []
+      : ctx.target.lineAccounts
+        ? await ctx.target.lineAccounts(tctx, invoices)
+        : invoices.map((): ItemError => ({
+            code: 'TARGET_CAPABILITY_MISSING',
+            message: `The ${ctx.target.type} target cannot say which accounts a line goes to; daily summaries need it`,
+            retryable: false,
+          }));
+  return { known, lines };
 }
 
 /**
@@ -122,16 +110,32 @@ export async function recordSales(
   const { entity, pipeline: p } = ctx;
   const fixedCustomer = p.options.summaryCustomer?.toUpperCase() ?? null;
   const codeOf = (customerSourceId: string) => fixedCustomer ?? customers.get(customerSourceId) ?? null;
+  const productTargetIds = (inv: CanonicalInvoice) => {
+    const ids: Record<string, string> = {};
+    for (const l of inv.lines) {
+      const id = l.productSourceId ? products.get(l.productSourceId) : undefined;
+      if (l.productSourceId && id) ids[l.productSourceId] = id;
+    }
+    return ids;
+  };
+  // Lines are mapped for the invoices whose customer is known; the rest are parked below.
+  const mappable = invoices
+    .map((d) => ({ d, code: codeOf(d.record.customerSourceId) }))
+    .filter((x): x is { d: Input<CanonicalInvoice>; code: string } => x.code !== null);
   const data = await mappingData(
-    ctx.db,
-    entity.id,
-    [...products.values()],
+    ctx,
+    mappable.map(({ d, code }) => ({
+      record: d.record,
+      customerTargetId: code,
+      productTargetIds: productTargetIds(d.record),
+    })),
     [
       ...new Set(
         [...invoices, ...payments].map((d) => codeOf(d.record.customerSourceId)).filter((c): c is string => c !== null),
       ),
     ],
   );
+  const linesOf = new Map(mappable.map(({ d }, n) => [d, data.lines[n]!]));
   const rows: Row[] = [];
   const park = (
     kind: 'invoice' | 'payment',
@@ -153,7 +157,7 @@ export async function recordSales(
     d: Input<CanonicalInvoice | CanonicalPayment>,
   ): string | null => {
     const code = codeOf(d.record.customerSourceId);
-    if (code && data.customers.has(code)) return code;
+    if (code && data.known.has(code)) return code;
     if (fixedCustomer)
       park(
         kind,
@@ -182,21 +186,9 @@ export async function recordSales(
       park('invoice', d, why.reasonCode, why.message, 'productSourceId');
       continue;
     }
-    const bySource = new Map<string, LedgerProduct>();
-    for (const l of inv.lines) {
-      const prod = l.productSourceId ? data.products.get(products.get(l.productSourceId) ?? '') : undefined;
-      if (l.productSourceId && prod) bySource.set(l.productSourceId, prod);
-    }
-    const cust = data.customers.get(customerCode)!;
-    const mapped = mapInvoiceLines(inv, {
-      mapping: p.mapping,
-      products: bySource,
-      taxCodes: data.taxCodes,
-      customerDefaultGl: cust.default_gl_account_code,
-      customerDefaultTax: cust.default_tax_code,
-    });
+    const mapped = linesOf.get(d)!;
     if (!Array.isArray(mapped)) {
-      park('invoice', d, mapped.reasonCode, mapped.message, mapped.field);
+      park('invoice', d, mapped.code, mapped.message, mapped.field);
       continue;
     }
     const inputs = [];

@@ -6,7 +6,6 @@ import { type SourceDeps, createSource } from './registry.ts';
 import type { CanonicalInvoice, CanonicalLine, CanonicalPayment } from './canonical.ts';
 import type { SourceConnector, SourceItem } from './connector.ts';
 import type { DailyData, DailyLine } from './daily-summary-record.ts';
-import { ledgerCustomerRecord } from './ledger-customer.ts';
 import type { Pipeline } from './pipelines.ts';
 
 export { recordSales, isSummarySourceId } from './daily-summary-record.ts';
@@ -323,8 +322,8 @@ export function dailySummarySource(pipeline: Pipeline, deps: SourceDeps): Source
           ? inner.customer(sourceId)
           : { missing: `Customer ${sourceId} has not been sent to this pipeline yet` };
       const code = sourceId.slice('ledger:'.length);
-      const found = await ledgerCustomerRecord(deps.db, pipeline.entityId, code, sourceId);
-      return found ? { found } : { missing: `No customer ${code} in the ledger (options.summaryCustomer)` };
+      const found = await deps.target.customer(code, sourceId);
+      return found ? { found } : { missing: `No customer ${code} in the target (options.summaryCustomer)` };
     },
   };
 }

@@ -3,6 +3,8 @@ import { isValidDate } from '../domain/dates.ts';
 import { parseAmount } from '../domain/money.ts';
 import { CanonicalRecord } from './canonical.ts';
 import { canonicalGross } from './engine/invoices.ts';
+import { chunks } from './engine/context.ts';
+import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
 
 /** The two document kinds reconciliation counts: invoices (SI) and payments (SR). */
 export type DocKind = 'invoice' | 'payment';
@@ -26,8 +28,8 @@ export interface SourceDoc {
   date: string | null;
   currency: string | null;
   gross: bigint | null;
-  /** The ledger transaction it was posted as (itself, or through its daily summary). */
-  targetId: number | null;
+  /** The target document it was booked as (itself, or through its daily summary). */
+  targetId: string | null;
   /** The summary it was posted in, for point-of-sale sales summarised per day. */
   summarizedIn: string | null;
   /** Its exception, when it was parked and never posted. */
@@ -36,9 +38,10 @@ export interface SourceDoc {
   daily: boolean;
 }
 
-/** A sales invoice or receipt in the ledger. */
+/** A sales invoice or payment in the target. */
 export interface TargetDoc {
-  id: number;
+  /** The target's id (a ledger transaction id, a platform's document id). */
+  id: string;
   kind: DocKind;
   customerCode: string;
   currency: string;
@@ -49,32 +52,19 @@ export interface TargetDoc {
   items: number;
 }
 
-interface TxRow {
-  id: string;
-  type: string;
-  customer_code: string;
-  currency: string;
-  date: string;
-  gross: string;
-  external_reference: string;
-  items: string;
-}
-
-function toTarget(r: TxRow): TargetDoc {
+function toTarget(d: TargetDocument): TargetDoc | null {
+  if (d.kind === 'refund') return null;
   return {
-    id: Number(r.id),
-    kind: r.type === 'SI' ? 'invoice' : 'payment',
-    customerCode: r.customer_code,
-    currency: r.currency,
-    date: r.date,
-    gross: BigInt(r.gross),
-    externalReference: r.external_reference,
-    items: Number(r.items),
+    id: d.targetId,
+    kind: d.kind,
+    customerCode: d.customerTargetId,
+    currency: d.currency,
+    date: d.date,
+    gross: d.gross,
+    externalReference: d.externalReference,
+    items: d.lines,
   };
 }
-
-const TX_COLUMNS = `t.id, t.type, t.customer_code, trim(t.currency) AS currency, t.transaction_date::text AS date, t.gross::text AS gross,
-  t.external_reference, (SELECT count(*) FROM transaction_items i WHERE i.transaction_id = t.id)::text AS items`;
 
 // A daily-summary pipeline records each sale and posts one summary per day; the summary's own
 // source_documents row would count the same money twice, so rows some sale names as its summary are left out.
@@ -119,7 +109,7 @@ export async function loadSourceDocs(
     date: r.date,
     currency: r.currency,
     gross: BigInt(r.gross),
-    targetId: r.target_id !== null && /^\d+$/.test(r.target_id) ? Number(r.target_id) : null,
+    targetId: r.target_id,
     summarizedIn: r.summarized_in,
     exception: null,
     daily: r.daily,
@@ -225,49 +215,53 @@ export async function loadUnpostedDocs(
   return { docs, exceptions };
 }
 
-/** Ledger transactions by id (those the pipeline's documents were posted as). */
+/** The target's documents by id (those the pipeline's documents were booked as). */
 export async function loadTransactions(
-  db: Queryable,
-  entityId: string,
-  ids: number[],
-): Promise<Map<number, TargetDoc>> {
-  if (ids.length === 0) return new Map();
-  const { rows } = await db.query<TxRow>(
-    `SELECT ${TX_COLUMNS} FROM transactions t WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
-    [entityId, [...new Set(ids)]],
-  );
-  return new Map(rows.map((r) => [Number(r.id), toTarget(r)]));
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  ids: string[],
+): Promise<Map<string, TargetDoc>> {
+  if (ids.length === 0 || !target.documents) return new Map();
+  const out = new Map<string, TargetDoc>();
+  for (const page of chunks([...new Set(ids)], 5000))
+    for (const [id, d] of await target.documents(ctx, page)) {
+      const t = toTarget(d);
+      if (t) out.set(id, t);
+    }
+  return out;
 }
 
 /**
- * Sales invoices and receipts dated in [from, to] that no pipeline posted, of the pipeline's
- * customers or carrying one of its references: typed in by hand, or imported some other way.
- * Documents another pipeline posted are that pipeline's to reconcile.
+ * Invoices and payments dated in [from, to] that no pipeline of the entity booked into this kind
+ * of target, of the pipeline's customers or carrying one of its references: typed in by hand, or
+ * imported some other way. Documents another pipeline booked are that pipeline's to reconcile.
  */
 export async function loadUnlinkedTransactions(
   db: Queryable,
-  pipelineId: string,
-  entityId: string,
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  pipeline: { id: string; entityId: string; targetType: string },
   from: string,
   to: string,
 ): Promise<TargetDoc[]> {
-  const { rows } = await db.query<TxRow>(
-    `WITH customers AS (
-       SELECT target_id AS code FROM sync_map WHERE pipeline_id = $1 AND kind = 'customer'
-       UNION SELECT customer_code FROM source_documents WHERE pipeline_id = $1 AND customer_code IS NOT NULL
-     ), linked AS (
-       SELECT target_id FROM sync_map WHERE kind IN ('invoice', 'payment', 'refund')
-     )
-     SELECT ${TX_COLUMNS}
-       FROM transactions t
-      WHERE t.entity_id = $2 AND t.type IN ('SI', 'SR') AND t.transaction_date BETWEEN $3::date AND $4::date
-        AND (t.customer_code IN (SELECT code FROM customers)
-             OR (t.external_reference <> '' AND t.external_reference IN (SELECT external_reference FROM source_documents WHERE pipeline_id = $1)))
-        AND t.id::text NOT IN (SELECT target_id FROM linked)
-      ORDER BY t.transaction_date, t.id`,
-    [pipelineId, entityId, from, to],
+  if (!target.unlinkedDocuments) return [];
+  const customerTargetIds = await loadPipelineCustomers(db, pipeline.id);
+  const { rows: refs } = await db.query<{ r: string }>(
+    `SELECT DISTINCT external_reference AS r FROM source_documents WHERE pipeline_id = $1 AND external_reference <> ''`,
+    [pipeline.id],
   );
-  return rows.map(toTarget);
+  const { rows: linked } = await db.query<{ target_id: string }>(
+    `SELECT m.target_id FROM sync_map m JOIN pipelines p ON p.id = m.pipeline_id
+      WHERE p.entity_id = $1 AND p.target_type = $2 AND m.kind IN ('invoice', 'payment', 'refund')`,
+    [pipeline.entityId, pipeline.targetType],
+  );
+  const docs = await target.unlinkedDocuments(
+    ctx,
+    { customerTargetIds, references: refs.map((r) => r.r), linkedTargetIds: linked.map((l) => l.target_id) },
+    from,
+    to,
+  );
+  return docs.map(toTarget).filter((d): d is TargetDoc => d !== null);
 }
 
 /**
@@ -277,22 +271,46 @@ export async function loadUnlinkedTransactions(
  */
 export async function loadSourceBalances(
   db: Queryable,
+  target: TargetConnector,
+  ctx: TargetCallContext,
   pipelineId: string,
   to: string,
 ): Promise<{ customerCode: string; currency: string; balance: bigint }[]> {
   const { rows } = await db.query<{ customer_code: string; currency: string; balance: string }>(
-    `SELECT customer_code, currency, sum(amount)::text AS balance FROM (
-       SELECT sd.customer_code, trim(sd.currency) AS currency, CASE sd.kind WHEN 'invoice' THEN sd.gross ELSE -sd.gross END AS amount
-         FROM source_documents sd
-        WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.customer_code IS NOT NULL AND sd.document_date <= $2::date AND ${NOT_A_SUMMARY}
-       UNION ALL
-       SELECT t.customer_code, trim(t.currency), t.gross
-         FROM sync_map m JOIN transactions t ON t.id::text = m.target_id AND t.type = 'SD'
-        WHERE m.pipeline_id = $1 AND m.kind = 'refund' AND t.transaction_date <= $2::date
-     ) s GROUP BY customer_code, currency ORDER BY customer_code, currency`,
+    `SELECT sd.customer_code, trim(sd.currency) AS currency, sum(CASE sd.kind WHEN 'invoice' THEN sd.gross ELSE -sd.gross END)::text AS balance
+       FROM source_documents sd
+      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.customer_code IS NOT NULL AND sd.document_date <= $2::date AND ${NOT_A_SUMMARY}
+      GROUP BY sd.customer_code, trim(sd.currency)`,
     [pipelineId, to],
   );
-  return rows.map((r) => ({ customerCode: r.customer_code, currency: r.currency, balance: BigInt(r.balance) }));
+  const sums = new Map(rows.map((r) => [`${r.customer_code}\u0000${r.currency}`, BigInt(r.balance)]));
+  if (target.documents) {
+    const { rows: refunds } = await db.query<{ target_id: string }>(
+      `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
+      [pipelineId],
+    );
+    for (const page of chunks(
+      refunds.map((r) => r.target_id),
+      5000,
+    ))
+      for (const d of (await target.documents(ctx, page)).values()) {
+        if (d.date > to) continue;
+        const key = `${d.customerTargetId}\u0000${d.currency}`;
+        sums.set(key, (sums.get(key) ?? 0n) + d.gross);
+      }
+  }
+  return [...sums]
+    .map(([key, balance]) => {
+      const [customerCode, currency] = key.split('\u0000') as [string, string];
+      return { customerCode, currency, balance };
+    })
+    .sort((a, b) =>
+      a.customerCode === b.customerCode
+        ? a.currency.localeCompare(b.currency)
+        : a.customerCode < b.customerCode
+          ? -1
+          : 1,
+    );
 }
 
 /** Every ledger customer code the pipeline has created or linked. */

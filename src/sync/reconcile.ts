@@ -1,9 +1,9 @@
 import type { Queryable } from '../db/database.ts';
-import { ageOpenItems } from '../domain/aging.ts';
 import { addDays, today } from '../domain/dates.ts';
 import { formatAmount } from '../domain/money.ts';
-import { listReportCustomers } from '../ledger/reports/customer.ts';
-import { listOpenItems } from '../ledger/reports/open-items.ts';
+import type { Logger } from 'pino';
+import { createTarget } from './engine/run.ts';
+import type { TargetCallContext, TargetConnector } from './target.ts';
 import type { Pipeline } from './pipelines.ts';
 import {
   type DocKind,
@@ -34,7 +34,10 @@ export interface Mismatch {
   sourceAmount: string | null;
   targetAmount: string | null;
   exceptionId: number | null;
+  /** The target's document: a ledger transaction id (a number), else null (see targetId). */
   transactionId: number | null;
+  /** The target's id of the document, whatever the target. */
+  targetId: string | null;
   message: string;
 }
 
@@ -97,6 +100,9 @@ export function reconcileWindow(from?: string, to?: string): { from: string; to:
   return start <= end ? { from: start, to: end } : null;
 }
 
+/** A target id as the mismatch's `transactionId` (ledger ids are numbers) and `targetId`. */
+const ids = (id: string) => ({ transactionId: /^\d{1,15}$/.test(id) ? Number(id) : null, targetId: id });
+
 const fmt = (v: bigint | null, currency: string | null) =>
   v === null || currency === null ? null : formatAmount(v, currency);
 
@@ -106,21 +112,30 @@ const fmt = (v: bigint | null, currency: string | null) =>
  * side; each customer's open balance as at `to`; and every document that is missing, extra or
  * different, with the exception or transaction to look at.
  */
-export async function reconcile(db: Queryable, pipeline: Pipeline, from: string, to: string): Promise<Reconciliation> {
+export async function reconcile(
+  db: Queryable,
+  pipeline: Pipeline,
+  from: string,
+  to: string,
+  log: Logger,
+): Promise<Reconciliation> {
+  const target = await createTarget({ db, log }, pipeline);
+  const tctx: TargetCallContext = { db, log, actor: `reconcile:${pipeline.name}` };
   const posted = await loadSourceDocs(db, pipeline.id, from, to);
   const unposted = await loadUnpostedDocs(db, pipeline.id);
   const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);
   const sources: SourceDoc[] = [...posted, ...unpostedInWindow];
   const linked = await loadTransactions(
-    db,
-    pipeline.entityId,
-    posted.map((d) => d.targetId).filter((id): id is number => id !== null),
+    target,
+    tctx,
+    posted.map((d) => d.targetId).filter((id): id is string => id !== null),
   );
-  const unlinked = await loadUnlinkedTransactions(db, pipeline.id, pipeline.entityId, from, to);
+  const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
 
   const mismatches: Mismatch[] = [];
   const mismatch = (m: Partial<Mismatch> & Pick<Mismatch, 'kind' | 'reason' | 'message'>) =>
     mismatches.push({
+      targetId: null,
       documentKind: null,
       sourceId: null,
       externalReference: null,
@@ -184,7 +199,7 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
     acc.count++;
     acc.total += s.gross;
   }
-  const counted = new Set<number>();
+  const counted = new Set<string>();
   for (const t of [...linked.values(), ...unlinked]) {
     if (counted.has(t.id) || t.date < from || t.date > to) continue;
     counted.add(t.id);
@@ -195,7 +210,7 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
 
   // Document by document.
   let matched = 0;
-  const summaries = new Map<number, { sources: SourceDoc[]; target: TargetDoc }>();
+  const summaries = new Map<string, { sources: SourceDoc[]; target: TargetDoc }>();
   const compare = (s: SourceDoc, t: TargetDoc, how: string) => {
     const base = {
       documentKind: s.kind,
@@ -203,7 +218,7 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
       externalReference: s.externalReference,
       customerCode: t.customerCode,
       exceptionId: s.exception?.id ?? null,
-      transactionId: t.id,
+      ...ids(t.id),
     };
     let ok = true;
     if (s.currency !== null && s.currency !== t.currency) {
@@ -307,7 +322,7 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
       date: t.date,
       sourceAmount: formatAmount(total, t.currency),
       targetAmount: formatAmount(t.gross, t.currency),
-      transactionId: t.id,
+      ...ids(t.id),
       message: `The daily summary ${t.id} is ${formatAmount(t.gross, t.currency)}; its ${sales.length} sales add up to ${formatAmount(total, t.currency)}`,
     });
   }
@@ -322,12 +337,12 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
       currency: t.currency,
       date: t.date,
       targetAmount: formatAmount(t.gross, t.currency),
-      transactionId: t.id,
+      ...ids(t.id),
       message: `The ledger's ${t.kind === 'invoice' ? 'invoice' : 'receipt'} ${t.id}${t.externalReference ? ` (${t.externalReference})` : ''} did not come from this pipeline`,
     });
   }
 
-  const openBalances = await openBalanceRows(db, pipeline, to, unposted.docs);
+  const openBalances = await openBalanceRows(db, target, tctx, pipeline, to, unposted.docs);
   for (const b of openBalances) {
     if (b.matched) continue;
     mismatch({
@@ -389,6 +404,8 @@ export async function reconcile(db: Queryable, pipeline: Pipeline, from: string,
  */
 async function openBalanceRows(
   db: Queryable,
+  target: TargetConnector,
+  tctx: TargetCallContext,
   pipeline: Pipeline,
   to: string,
   unposted: SourceDoc[],
@@ -396,7 +413,8 @@ async function openBalanceRows(
   const source = new Map<string, bigint>();
   const add = (code: string, currency: string, v: bigint) =>
     source.set(`${code}\u0000${currency}`, (source.get(`${code}\u0000${currency}`) ?? 0n) + v);
-  for (const b of await loadSourceBalances(db, pipeline.id, to)) add(b.customerCode, b.currency, b.balance);
+  for (const b of await loadSourceBalances(db, target, tctx, pipeline.id, to))
+    add(b.customerCode, b.currency, b.balance);
   for (const d of unposted) {
     if (d.customerCode && d.currency && d.gross !== null && d.date !== null && d.date <= to)
       add(d.customerCode, d.currency, d.kind === 'invoice' ? d.gross : -d.gross);
@@ -405,27 +423,21 @@ async function openBalanceRows(
     ...(await loadPipelineCustomers(db, pipeline.id)),
     ...[...source.keys()].map((k) => k.split('\u0000')[0]!),
   ]);
-  const customers = new Map((await listReportCustomers(db, pipeline.entityId)).map((c) => [c.code, c]));
-  const items = await listOpenItems(db, pipeline.entityId, to);
-  const byCustomer = new Map<string, typeof items>();
-  for (const item of items) {
-    if (!scope.has(item.customerCode)) continue;
-    const list = byCustomer.get(item.customerCode) ?? [];
-    list.push(item);
-    byCustomer.set(item.customerCode, list);
-  }
+  // A target that cannot tell balances is compared with what it acknowledged: the source side.
+  const balances = target.openBalances ? await target.openBalances(tctx, [...scope], to) : null;
+  const inTarget = new Map((balances ?? []).map((b) => [b.customerTargetId, b]));
   const rows: OpenBalanceRow[] = [];
   for (const code of [...scope].sort()) {
-    const customer = customers.get(code);
-    const ledgerCurrency = customer?.currency ?? null;
-    const target = ageOpenItems(byCustomer.get(code) ?? [], 'dueDate', to).balance;
+    const held = inTarget.get(code);
+    const ledgerCurrency = held?.currency ?? null;
+    const balance = held?.balance ?? 0n;
     const currencies = new Set(
       [...source.keys()].filter((k) => k.startsWith(`${code}\u0000`)).map((k) => k.split('\u0000')[1]!),
     );
     if (ledgerCurrency) currencies.add(ledgerCurrency);
     for (const currency of [...currencies].sort()) {
       const s = source.get(`${code}\u0000${currency}`) ?? 0n;
-      const t = currency === ledgerCurrency ? target : 0n;
+      const t = balances === null ? s : currency === ledgerCurrency ? balance : 0n;
       rows.push({
         customerCode: code,
         currency,

@@ -20,6 +20,8 @@ export interface TargetLookups {
   invoiceCustomer(reference: string): Promise<string | null>;
   /** A product the target holds, by code. */
   product(code: string, asSourceId: string): ReturnType<NonNullable<TargetConnector['product']>>;
+  /** The target id this pipeline has mapped a source id of this kind to, if any. */
+  mappedId(kind: string, sourceId: string): Promise<string | null>;
 }
 
 export interface SourceDeps {

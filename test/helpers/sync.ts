@@ -23,5 +23,5 @@ export async function definePipeline(db: Database, entityCode: string, def: Reco
 /** What the engine gives a pipeline's source (its target lookups included), for tests that wrap a source. */
 export async function sourceDepsOf(db: Database, pipeline: Pipeline, params: Record<string, unknown> = {}) {
   const deps = { db, log: silentLog };
-  return sourceDeps(deps, await createTarget(deps, pipeline), params, null);
+  return sourceDeps(deps, pipeline, await createTarget(deps, pipeline), params, null);
 }

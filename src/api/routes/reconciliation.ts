@@ -62,6 +62,7 @@ const ReconciliationView = z.object({
       targetAmount: z.string().nullable(),
       exceptionId: z.number().nullable(),
       transactionId: z.number().nullable(),
+      targetId: z.string().nullable().meta({ description: "The target's id of the document, whatever the target." }),
       message: z.string(),
     }),
   ),
@@ -95,7 +96,7 @@ const reconciliationRoute = defineRoute({
         { field: 'query.from', message: 'after to' },
       ]);
     const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx));
-    return reconcile(ctx.db, pipeline, window.from, window.to);
+    return reconcile(ctx.db, pipeline, window.from, window.to, ctx.services.sync.log);
   },
 });
 

@@ -1,10 +1,8 @@
-import { CanonicalCustomer, CanonicalPayment } from '../../sync/canonical.ts';
+import { CODE_PATTERN, CanonicalCustomer, CanonicalPayment } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
 import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
 import type { Table } from './table.ts';
 import { RowReader } from './values.ts';
-
-const VALID_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
 
 /**
  * Keys a row by its own reference; a reference the file already used gets a line-suffixed id, so
@@ -87,7 +85,7 @@ export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
     const id = r.text('customer_id', { required: true, max: 100 });
     const sourceId = keys.claim(r, 'customer_id', id, ctx.fileName);
     const code = r.text('code', { max: 50 })?.toUpperCase() ?? null;
-    if (code !== null && !VALID_CODE.test(code))
+    if (code !== null && !CODE_PATTERN.test(code))
       r.problem('code', `"${code}" may hold only A-Z, 0-9, _, . and - and must start with a letter or digit`);
     const currency = r.currency('currency');
     const candidate = {

@@ -1,5 +1,5 @@
 import { registerSource } from '../../sync/registry.ts';
-import type { SourceItem, SourcePage } from '../../sync/connector.ts';
+import { type SourceItem, type SourcePage, pagesOf } from '../../sync/connector.ts';
 
 /**
  * A source that replays records handed to the run in its params (`{ items: SourceItem[] }`): the
@@ -8,7 +8,6 @@ import type { SourceItem, SourcePage } from '../../sync/connector.ts';
 registerSource('records', (pipeline, deps) => ({
   type: 'records',
   async *pages(): AsyncIterable<SourcePage> {
-    const items = (deps.params.items as SourceItem[] | undefined) ?? [];
-    for (let i = 0; i < items.length; i += 500) yield { items: items.slice(i, i + 500), cursor: String(i + 500) };
+    yield* pagesOf((deps.params.items as SourceItem[] | undefined) ?? []);
   },
 }));

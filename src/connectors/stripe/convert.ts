@@ -1,11 +1,11 @@
 import type Stripe from 'stripe';
 import type { Queryable } from '../../db/database.ts';
 import { formatAmount } from '../../domain/money.ts';
-import type { CanonicalCustomer, CanonicalRecord } from '../../sync/canonical.ts';
+import { CODE_PATTERN, type CanonicalCustomer, type CanonicalRecord } from '../../sync/canonical.ts';
 import { ConnectorError, type InvalidItem, type SourceItem } from '../../sync/connector.ts';
-import { invoiceCustomerCode, ledgerCustomerRecord } from '../../sync/ledger-customer.ts';
 import type { Pipeline } from '../../sync/pipelines.ts';
 import type { StoredWebhookEvent } from '../../sync/webhook-events.ts';
+import type { TargetLookups } from '../../sync/registry.ts';
 import { type StripeApi, type StripeSourceConfig, idOf } from './api.ts';
 
 /** The Stripe events ledgerlink books; others are acknowledged and not stored. */
@@ -16,13 +16,13 @@ export const STRIPE_EVENT_TYPES: ReadonlySet<string> = new Set([
   'refund.created',
 ]);
 
-const VALID_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
-
 export interface ConvertContext {
   api: StripeApi;
   db: Queryable;
   pipeline: Pipeline;
   config: StripeSourceConfig;
+  /** What the pipeline's target already holds: customers are linked, never overwritten. */
+  target: TargetLookups;
   /** Customers resolved in this run, by Stripe customer id (or invoice reference for guests). */
   customers: Map<
     string,
@@ -64,14 +64,6 @@ function fromStripe(c: Stripe.Customer, code: string | null): CanonicalCustomer 
   };
 }
 
-async function mappedCustomerCode(db: Queryable, pipelineId: string, sourceId: string): Promise<string | null> {
-  const { rows } = await db.query<{ target_id: string }>(
-    `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'customer' AND source_id = $2`,
-    [pipelineId, sourceId],
-  );
-  return rows[0]?.target_id ?? null;
-}
-
 /**
  * Who paid. A Stripe customer is fetched through the API the first time the pipeline meets it and
  * created in the ledger, with the code in its `metadata.customer_code`, else the code of the
@@ -84,20 +76,20 @@ async function resolveCustomer(cx: ConvertContext, stripeCustomerId: string | nu
   const key = stripeCustomerId ?? `invoice:${invoiceRef ?? ''}`;
   const cached = cx.customers.get(key);
   if (cached) return cached;
-  const { db, pipeline } = cx;
+  const { target } = cx;
   let result: { record: CanonicalCustomer } | { invalid: Omit<InvalidItem, 'kind' | 'sourceId' | 'payload'> } | null =
     null;
   if (stripeCustomerId) {
-    const mapped = await mappedCustomerCode(db, pipeline.id, stripeCustomerId);
-    const linked = mapped ? await ledgerCustomerRecord(db, pipeline.entityId, mapped, stripeCustomerId) : null;
+    const mapped = await target.mappedId('customer', stripeCustomerId);
+    const linked = mapped ? await target.customer(mapped, stripeCustomerId) : null;
     if (linked) result = { record: linked };
     else {
       const c = await cx.api.customer(stripeCustomerId);
       const given = c?.metadata?.customer_code?.trim().toUpperCase();
       const code =
-        (given && VALID_CODE.test(given) ? given : null) ??
-        (invoiceRef ? await invoiceCustomerCode(db, pipeline.entityId, invoiceRef) : null);
-      const existing = code ? await ledgerCustomerRecord(db, pipeline.entityId, code, stripeCustomerId) : null;
+        (given && CODE_PATTERN.test(given) ? given : null) ??
+        (invoiceRef ? await target.invoiceCustomer(invoiceRef) : null);
+      const existing = code ? await target.customer(code, stripeCustomerId) : null;
       if (existing) result = { record: existing };
       else if (c) result = { record: fromStripe(c, code) };
       else
@@ -110,8 +102,8 @@ async function resolveCustomer(cx: ConvertContext, stripeCustomerId: string | nu
         };
     }
   } else {
-    const code = invoiceRef ? await invoiceCustomerCode(db, pipeline.entityId, invoiceRef) : null;
-    const linked = code ? await ledgerCustomerRecord(db, pipeline.entityId, code, `ledger:${code}`) : null;
+    const code = invoiceRef ? await target.invoiceCustomer(invoiceRef) : null;
+    const linked = code ? await target.customer(code, `ledger:${code}`) : null;
     result = linked
       ? { record: linked }
       : {

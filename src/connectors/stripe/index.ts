@@ -16,7 +16,14 @@ registerSource('stripe', (pipeline, deps) => ({
     // write-back, and one misconfigured pipeline must not stop the others.
     const config = stripeConfigOf(pipeline);
     if (!config) throw new Error(`Pipeline ${pipeline.name}: the stripe source needs {apiKey, signingSecret}`);
-    const cx: ConvertContext = { api: new StripeApi(config), db: deps.db, pipeline, config, customers: new Map() };
+    const cx: ConvertContext = {
+      api: new StripeApi(config),
+      db: deps.db,
+      pipeline,
+      config,
+      target: deps.target,
+      customers: new Map(),
+    };
     ctx.log.debug('stripe: converting received events');
     return webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertStripeEvents(cx, events), 50);
   },

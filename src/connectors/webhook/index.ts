@@ -25,12 +25,11 @@ async function refusePostedChanges(db: Queryable, pipeline: Pipeline, items: Sou
     gross: string | null;
     currency: string | null;
   }>(
-    `SELECT m.source_id, m.target_id, coalesce(d.gross, t.gross)::text AS gross, trim(coalesce(d.currency, t.currency)) AS currency
+    `SELECT m.source_id, m.target_id, d.gross::text AS gross, trim(d.currency) AS currency
        FROM sync_map m
        LEFT JOIN source_documents d ON d.pipeline_id = m.pipeline_id AND d.kind = 'invoice' AND d.source_id = m.source_id
-       LEFT JOIN transactions t ON t.entity_id = $3 AND t.id = CASE WHEN m.target_id ~ '^[0-9]+$' THEN m.target_id::bigint END
       WHERE m.pipeline_id = $1 AND m.kind = 'invoice' AND m.source_id = ANY($2::text[])`,
-    [pipeline.id, invoices.map((i) => i.sourceId), pipeline.entityId],
+    [pipeline.id, invoices.map((i) => i.sourceId)],
   );
   const posted = new Map(rows.map((r) => [r.source_id, r]));
   return items.map((item) => {

@@ -1,12 +1,9 @@
-import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
+import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct } from '../canonical.ts';
 import type { Lookup } from '../connector.ts';
 import { codeFromSourceId } from '../mapping.ts';
 import type { TargetCustomer, TargetProduct } from '../target.ts';
 import { type PageOutcome, type SyncContext, fingerprint, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivery, deliver } from './deliver.ts';
-
-/** A customer code the source keeps and the target can take as its own. */
-export const VALID_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
 
 export interface Resolution {
   /** The target's id by source id. */
@@ -121,7 +118,8 @@ export async function syncCustomers(
     const fp = fingerprint(c);
     const existing = g.mapped.get(c.sourceId);
     const given = c.code ? c.code.toUpperCase() : null;
-    const code = existing?.targetId ?? (given && VALID_CODE.test(given) ? given : codeFromSourceId(prefix, c.sourceId));
+    const code =
+      existing?.targetId ?? (given && CODE_PATTERN.test(given) ? given : codeFromSourceId(prefix, c.sourceId));
     if (existing && existing.fingerprint === fp) {
       if (explicitIds.has(c.sourceId))
         out.record({

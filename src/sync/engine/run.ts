@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import type { Database } from '../../db/database.ts';
+import type { Database, Queryable } from '../../db/database.ts';
 import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
 import { type SourceDeps, createSource, targetDefinition } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
@@ -9,7 +9,7 @@ import { findPipelineById, type Pipeline } from '../pipelines.ts';
 import type { SecretBox } from '../secrets.ts';
 import { addCounts, getRun, setRunStatus } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
-import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext } from './context.ts';
+import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedIds } from './context.ts';
 import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
@@ -52,7 +52,7 @@ export async function takeLease(db: Database, pipelineId: string, runId: string)
 }
 
 /** The pipeline's target, created from its registered definition and settings. */
-export async function createTarget(deps: Pick<EngineDeps, 'db' | 'log'>, pipeline: Pipeline): Promise<TargetConnector> {
+export async function createTarget(deps: { db: Queryable; log: Logger }, pipeline: Pipeline): Promise<TargetConnector> {
   const def = targetDefinition(pipeline.targetType);
   return def.create({
     db: deps.db,
@@ -66,7 +66,8 @@ export async function createTarget(deps: Pick<EngineDeps, 'db' | 'log'>, pipelin
 
 /** What a source of this pipeline is given: its database, its run's parameters, lookups in the target. */
 export function sourceDeps(
-  deps: Pick<EngineDeps, 'db' | 'log'>,
+  deps: { db: Queryable; log: Logger },
+  pipeline: Pipeline,
   target: TargetConnector,
   params: Record<string, unknown>,
   runId: string | null,
@@ -83,6 +84,8 @@ export function sourceDeps(
       invoiceCustomer: async (reference) =>
         (await target.findByReference(tctx, 'invoice', reference, null))?.customerTargetId ?? null,
       product: async (code, asSourceId) => (target.product ? target.product(tctx, code, asSourceId) : null),
+      mappedId: async (kind, sourceId) =>
+        (await mappedIds(deps.db, pipeline.id, kind, [sourceId])).get(sourceId)?.targetId ?? null,
     },
   };
 }
@@ -96,7 +99,7 @@ export function runSource(
   runId: string | null,
   trigger?: string,
 ): SourceConnector {
-  const sd = sourceDeps(deps, target, params, runId, `pipeline:${pipeline.name}`);
+  const sd = sourceDeps(deps, pipeline, target, params, runId, `pipeline:${pipeline.name}`);
   return (
     deps.sourceFor?.(pipeline, params) ??
     (trigger === 'daily-summary' ? dailySummarySource(pipeline, sd) : createSource(pipeline, sd))
