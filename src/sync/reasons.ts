@@ -59,7 +59,7 @@ export const REASON_CODES = {
     'The pipeline’s target cannot take this kind of document (for example refunds or drafts). Book it by hand and resolve the exception, or send such documents to a pipeline whose target takes them.',
   // Back to the source
   WRITE_BACK_FAILED:
-    'The document was booked, but telling the source (its number, PDF or payment status) failed for good after retries. The booking stands; fix what the message names (often credentials or a deleted record in the source), then retry.',
+    'The document was booked, but telling the source (its number, PDF or payment status) failed for good after retries. The booking stands. Fix what the message names (often credentials, or a record deleted in the source): the next time the source sends the document its write-back is queued again. Then resolve the exception.',
 } as const satisfies Record<string, string>;
 
 /** A reason of the sync engine, a source or a target. */
