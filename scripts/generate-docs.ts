@@ -1,4 +1,4 @@
-// Regenerates docs/api.md and docs/errors.md from the route schemas and the error table.
+// Regenerates docs/api.md and docs/errors.md from the route schemas, the error table and the exception reason codes.
 import { writeFile } from 'node:fs/promises';
 import { allRoutes } from '../src/api/routes/index.ts';
 import { renderApiReference, renderErrorReference } from '../src/api/reference-docs.ts';

@@ -1,4 +1,5 @@
 import { ERROR_CODES } from '../domain/errors.ts';
+import { REASON_CODES } from '../sync/reasons.ts';
 import type { AnyRoute } from './route.ts';
 import { buildOpenApi } from './openapi.ts';
 
@@ -83,7 +84,7 @@ export function renderApiReference(routes: AnyRoute[]): string {
   return out.join('\n');
 }
 
-/** docs/errors.md: the whole error-code table. */
+/** docs/errors.md: the whole error-code table, then the reasons an exception can carry. */
 export function renderErrorReference(): string {
   const out = [
     '# Error codes',
@@ -97,5 +98,21 @@ export function renderErrorReference(): string {
   ];
   for (const [code, [status, meaning]] of Object.entries(ERROR_CODES))
     out.push(`| \`${code}\` | ${status} | ${meaning} |`);
+  out.push(
+    '',
+    '## Exception reason codes',
+    '',
+    'Generated from `src/sync/reasons.ts`. A record the sync engine cannot book is parked as an exception',
+    '(`GET /v1/exceptions`, `ledgerlink exceptions list`) with a `reasonCode` from one closed list: a code below,',
+    'or any error code of the table above when the ledger refused to post the record (fix what that code names,',
+    'then retry). Retrying (`POST /v1/exceptions/{id}/retry`, `ledgerlink exceptions retry`) processes the',
+    'stored record again and resolves the exception when it goes through; a later run that books the record',
+    'resolves it too. What cannot be retried is resolved by hand with a note (`POST /v1/exceptions/{id}/resolve`).',
+    '',
+    '| reason code | what it means and what to do |',
+    '|---|---|',
+  );
+  for (const [code, meaning] of Object.entries(REASON_CODES))
+    out.push(`| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`);
   return out.join('\n') + '\n';
 }

@@ -3,28 +3,53 @@ import { formatAmount, multiplyAmount, parseAmount, toBaseAmount } from './money
 import { currencyExponent } from './currency.ts';
 
 describe('money', () => {
+  /** The amount, or the failure's code: what a test compares. */
+  const parsed = (text: string, currency: string) => {
+    const r = parseAmount(text, currency);
+    return r.ok ? r.value : r.error.code;
+  };
+
   it('parses decimal text exactly in the currency exponent', () => {
-    expect(parseAmount('120.5', 'EUR')).toBe(12050n);
-    expect(parseAmount('120.50', 'EUR')).toBe(12050n);
-    expect(parseAmount('-0.01', 'EUR')).toBe(-1n);
-    expect(parseAmount('1000', 'JPY')).toBe(1000n);
-    expect(parseAmount('1.234', 'KWD')).toBe(1234n);
-    expect(parseAmount('90071992547409.93', 'EUR')).toBe(9007199254740993n);
-    expect(parseAmount('1.5e2', 'EUR')).toBe(15000n);
+    expect(parseAmount('120.5', 'EUR')).toEqual({ ok: true, value: 12050n });
+    expect(parsed('120.50', 'EUR')).toBe(12050n);
+    expect(parsed('-0.01', 'EUR')).toBe(-1n);
+    expect(parsed('1000', 'JPY')).toBe(1000n);
+    expect(parsed('1.234', 'KWD')).toBe(1234n);
+    expect(parsed('90071992547409.93', 'EUR')).toBe(9007199254740993n);
+    expect(parsed('1.5e2', 'EUR')).toBe(15000n);
+    expect(parsed(' 7 ', 'EUR')).toBe(700n);
   });
 
   it('refuses too many decimals and non-numbers instead of rounding', () => {
-    expect(parseAmount('0.001', 'EUR')).toBe('TOO_MANY_DECIMALS');
-    expect(parseAmount('1.5', 'JPY')).toBe('TOO_MANY_DECIMALS');
-    expect(parseAmount('1.2300', 'EUR')).toBe(123n);
-    expect(parseAmount('abc', 'EUR')).toBe('NOT_A_DECIMAL');
-    expect(parseAmount('1,5', 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('0.001', 'EUR')).toBe('TOO_MANY_DECIMALS');
+    expect(parsed('1.5', 'JPY')).toBe('TOO_MANY_DECIMALS');
+    expect(parsed('1.2300', 'EUR')).toBe(123n);
+    expect(parsed('abc', 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('1,5', 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('', 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('1e', 'EUR')).toBe('NOT_A_DECIMAL');
+  });
+
+  it('says why in a message that names the text and the currency, and carries no value', () => {
+    const fee = parseAmount('1.234', 'EUR');
+    expect(fee).toEqual({
+      ok: false,
+      error: { code: 'TOO_MANY_DECIMALS', message: '"1.234" has more decimals than EUR allows (2)' },
+    });
+    expect('value' in fee).toBe(false);
+    expect(parseAmount('abc', 'EUR')).toEqual({
+      ok: false,
+      error: { code: 'NOT_A_DECIMAL', message: '"abc" is not a decimal number' },
+    });
+    // Whatever a source sent, the message stays short.
+    const long = parseAmount('9'.repeat(5000), 'EUR');
+    expect(!long.ok && long.error.message.length).toBeLessThan(100);
   });
 
   it('refuses absurd exponents at once rather than expanding them', () => {
     const t0 = Date.now();
-    expect(parseAmount('1e99999999', 'EUR')).toBe('NOT_A_DECIMAL');
-    expect(parseAmount('1'.repeat(41), 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('1e99999999', 'EUR')).toBe('NOT_A_DECIMAL');
+    expect(parsed('1'.repeat(41), 'EUR')).toBe('NOT_A_DECIMAL');
     expect(Date.now() - t0).toBeLessThan(100);
   });
 

@@ -1,5 +1,6 @@
 import { Decimal } from 'decimal.js';
 import { currencyExponent } from './currency.ts';
+import { type Result, err, ok } from './result.ts';
 
 /** A decimal library instance with enough precision for rates times large amounts. */
 export const Dec = Decimal.clone({ precision: 40, rounding: Decimal.ROUND_HALF_UP });
@@ -15,33 +16,49 @@ const DECIMAL_TEXT = /^-?(\d+)(?:\.(\d+))?$/;
 
 export type AmountParseFailure = 'NOT_A_DECIMAL' | 'TOO_MANY_DECIMALS';
 
+/** Why a text is not an amount of a currency; callers turn it into their own error or reason code. */
+export interface AmountParseError {
+  code: AmountParseFailure;
+  message: string;
+}
+
 /**
  * Parses a decimal string (or the text of a JSON number) into minor units of `currency`,
- * exactly. `"120.5"` in EUR is 12050n; `"0.001"` in EUR is refused, never rounded.
+ * exactly. `"120.5"` in EUR is `{ok: true, value: 12050n}`; `"0.001"` in EUR is refused with
+ * `TOO_MANY_DECIMALS`, never rounded. The amount is only reachable after checking `ok`.
  */
-export function parseAmount(text: string, currency: string): bigint | AmountParseFailure {
+export function parseAmount(text: string, currency: string): Result<bigint, AmountParseError> {
   const exponent = currencyExponent(currency);
   let normalised = text.trim();
+  // Quoted and cut short: the text may be anything a source sent.
+  const shown = JSON.stringify(text.length > 43 ? `${text.slice(0, 40)}...` : text);
+  const notADecimal = () =>
+    err<AmountParseError>({ code: 'NOT_A_DECIMAL', message: `${shown} is not a decimal number` });
   // No real amount needs more digits than this; a huge exponent would make expansion hang.
-  if (normalised.length > 40) return 'NOT_A_DECIMAL';
+  if (normalised.length > 40) return notADecimal();
   const exp = /[eE]([-+]?\d+)$/.exec(normalised);
-  if (exp && Math.abs(Number(exp[1])) > 30) return 'NOT_A_DECIMAL';
+  if (exp && Math.abs(Number(exp[1])) > 30) return notADecimal();
   if (exp) {
     // JSON allows exponents; expand them exactly through the decimal library, not a float.
     try {
       normalised = new Dec(normalised).toFixed();
     } catch {
-      return 'NOT_A_DECIMAL';
+      return notADecimal();
     }
   }
   const m = DECIMAL_TEXT.exec(normalised);
-  if (!m) return 'NOT_A_DECIMAL';
+  if (!m) return notADecimal();
   const fraction = (m[2] ?? '').replace(/0+$/, '');
-  if (fraction.length > exponent) return 'TOO_MANY_DECIMALS';
+  if (fraction.length > exponent) {
+    return err<AmountParseError>({
+      code: 'TOO_MANY_DECIMALS',
+      message: `${shown} has more decimals than ${currency} allows (${exponent})`,
+    });
+  }
   const negative = normalised.startsWith('-');
   const digits = (m[1] ?? '0') + fraction.padEnd(exponent, '0');
   const value = BigInt(digits);
-  return negative ? -value : value;
+  return ok(negative ? -value : value);
 }
 
 /** Formats minor units as a decimal string with exactly the currency's decimals: 12050n → "120.50". */

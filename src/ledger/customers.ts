@@ -122,10 +122,10 @@ export async function loadCustomer(
 /** The defaults' credit limit is decimal text; it must fit the default currency, as any amount must. */
 function defaultCreditLimit(defaults: CustomerDefaults): bigint {
   const minor = parseAmount(defaults.creditLimit, defaults.currency);
-  if (typeof minor !== 'bigint' || minor < 0n) {
+  if (!minor.ok || minor.value < 0n) {
     throw new Error(`customer defaults: credit limit ${defaults.creditLimit} is not valid in ${defaults.currency}`);
   }
-  return minor;
+  return minor.value;
 }
 
 /** AccountsIQ GetNewCustomerFromDefaults: a new customer prefilled from the entity's defaults, not saved. */

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError, fieldError } from '../domain/errors.ts';
 import { parseAmount } from '../domain/money.ts';
+import { ok } from '../domain/result.ts';
 import type { CustomerDefaults } from './chart.ts';
 import {
   CUSTOMER_COLUMNS,
@@ -63,16 +64,17 @@ function checkVersion(before: Customer | null, given: number | null | undefined)
 }
 
 function creditLimitFor(input: CustomerInput, current: Customer, currency: string): bigint {
-  const parsed =
+  const result =
     input.creditLimit !== undefined
       ? parseAmount(input.creditLimit, currency)
       : currency === current.currency
-        ? current.creditLimit
+        ? ok(current.creditLimit)
         : rescaleAmount(current.creditLimit, current.currency, currency);
-  if (parsed === 'TOO_MANY_DECIMALS') {
+  if (!result.ok && result.error.code === 'TOO_MANY_DECIMALS') {
     throw fieldError('creditLimit', `has more decimals than ${currency} allows`, 'AMOUNT_HAS_TOO_MANY_DECIMALS');
   }
-  if (parsed === 'NOT_A_DECIMAL') throw fieldError('creditLimit', 'must be a decimal number such as "5000.00"');
+  if (!result.ok) throw fieldError('creditLimit', 'must be a decimal number such as "5000.00"');
+  const parsed = result.value;
   if (parsed < 0n) throw fieldError('creditLimit', 'must not be negative (0 means no limit)');
   if (parsed > MAX_BIGINT) throw fieldError('creditLimit', 'is too large');
   return parsed;

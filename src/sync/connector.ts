@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { CanonicalCustomer, CanonicalProduct, CanonicalRecord, RecordKind } from './canonical.ts';
+import type { ExceptionCode } from './reasons.ts';
 
 /** A record a source could not turn into a canonical one: it is parked with this reason. */
 export interface InvalidItem {
   kind: RecordKind;
   sourceId: string;
-  reasonCode: string;
+  /** From the closed list of src/sync/reasons.ts. */
+  reasonCode: ExceptionCode;
   message: string;
   field?: string | undefined;
   payload: unknown;

@@ -1,10 +1,12 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import type { ExceptionCode } from './reasons.ts';
 
 export interface ParkedRecord {
   kind: string;
   sourceId: string;
-  reasonCode: string;
+  /** From the closed list of src/sync/reasons.ts: a reason code or the ledger's error code. */
+  reasonCode: ExceptionCode;
   message: string;
   field?: string | null | undefined;
   payload: unknown;

@@ -30,8 +30,8 @@ const SIDES: Record<DocType, 'debit' | 'credit' | 'none'> = {
 
 function minor(text: string, currency: string): bigint {
   const v = parseAmount(text, currency);
-  if (typeof v !== 'bigint') throw new Error(`fixture amount ${text} in ${currency}: ${v}`);
-  return v;
+  if (!v.ok) throw new Error(`fixture amount ${text} in ${currency}: ${v.error.code}`);
+  return v.value;
 }
 
 export interface CustomerInput {

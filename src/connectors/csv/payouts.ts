@@ -55,8 +55,9 @@ function fees(r: RowReader, columns: readonly string[], currency: string | null)
   for (const c of columns) {
     const v = r.amount(c, currency);
     if (v === null) continue;
+    // r.amount has checked the text (and reported a problem if it is not an amount of `currency`).
     const minor = parseAmount(absText(v), currency);
-    if (typeof minor === 'bigint') total += minor;
+    if (minor.ok) total += minor.value;
   }
   return total > 0n ? formatAmount(total, currency) : null;
 }

@@ -148,16 +148,16 @@ export class RowReader {
     }
     if (currency) {
       const minor = parseAmount(t, currency);
-      if (minor === 'TOO_MANY_DECIMALS') {
+      if (!minor.ok && minor.error.code === 'TOO_MANY_DECIMALS') {
         this.problem(column, `"${cell.text}" has more decimals than ${currency} allows`);
         return null;
       }
-      if (typeof minor === 'bigint') {
-        if (o.sign === 'positive' && minor <= 0n) {
+      if (minor.ok) {
+        if (o.sign === 'positive' && minor.value <= 0n) {
           this.problem(column, `must be more than zero (is ${t})`);
           return null;
         }
-        if (o.sign === 'nonZero' && minor === 0n) {
+        if (o.sign === 'nonZero' && minor.value === 0n) {
           this.problem(column, 'must not be zero');
           return null;
         }

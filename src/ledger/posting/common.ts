@@ -5,19 +5,17 @@ import type { PostingContext } from './types.ts';
 /** Parses decimal text into minor units of `currency`, naming the field when it cannot. */
 export function amountOf(text: string, currency: string, field: string): bigint {
   const v = parseAmount(text, currency);
-  if (v === 'TOO_MANY_DECIMALS') {
+  if (v.ok) return v.value;
+  if (v.error.code === 'TOO_MANY_DECIMALS') {
     throw new DomainError(
       'AMOUNT_HAS_TOO_MANY_DECIMALS',
       `${field}: ${text} has more decimals than ${currency} allows`,
       [{ field, message: `more decimals than ${currency} allows` }],
     );
   }
-  if (v === 'NOT_A_DECIMAL') {
-    throw new DomainError('VALIDATION_ERROR', `${field}: must be a decimal number`, [
-      { field, message: 'must be a decimal number' },
-    ]);
-  }
-  return v;
+  throw new DomainError('VALIDATION_ERROR', `${field}: must be a decimal number`, [
+    { field, message: 'must be a decimal number' },
+  ]);
 }
 
 export function positiveAmountOf(text: string, currency: string, field: string, allowZero = false): bigint {

@@ -1,0 +1,74 @@
+import { ERROR_CODES, type ErrorCode } from '../domain/errors.ts';
+
+/*
+ * The closed list of reasons a record can be parked with (an exception's `reasonCode`).
+ *
+ * An exception carries either one of the REASON_CODES below (the sync engine, a source or a
+ * target could not take the record) or one of the ledger's ERROR_CODES (src/domain/errors.ts):
+ * when the embedded ledger refuses a posting, its DomainError code is parked as it is, and any
+ * of them can be. So the whole list is REASON_CODES ∪ ERROR_CODES, and the two tables do not
+ * overlap (src/sync/reasons.test.ts checks both, and that no code in src/ parks anything else).
+ *
+ * docs/errors.md ("Exception reason codes") is generated from this table by `npm run docs`.
+ * Adding a reason: add it here with what it means and what to do, then regenerate the docs.
+ */
+export const REASON_CODES = {
+  // A source's record is not usable as it stands
+  IMPORT_ROW_INVALID:
+    'A row of an imported CSV or XLSX file is wrong (a missing column, a bad date or amount); the message names the line, column and problem, and every line of the same document is refused with it. Correct the file and import it again: rows already posted are not posted twice.',
+  SOURCE_ITEM_INVALID:
+    'The source sent a record that does not match what its connector expects (for iXpole, an instalment missing a field or with a bad value); the message names the field. Correct it in the source system: the next run that reads it posts it and resolves the exception.',
+  SOURCE_CUSTOMER_NOT_FOUND:
+    'A document names a customer the source could not return when asked (deleted, or not visible to these credentials). Restore or share the customer in the source, then retry the exception.',
+  SOURCE_PRODUCT_NOT_FOUND:
+    'A document line names a product the source could not return when asked. Restore the product in the source, then retry the exception.',
+  WEBHOOK_EVENT_INVALID:
+    'A stored canonical webhook event no longer matches the event schema (it was received under an older version). Send the event again in the current format; this exception can then be resolved.',
+  STRIPE_CUSTOMER_NOT_FOUND:
+    'Stripe has no customer with the id the payment or refund names (deleted?). Attach an existing customer to the payment in Stripe and resend the event from Stripe, or book the payment by hand; then resolve the exception.',
+  STRIPE_PAYMENT_WITHOUT_CUSTOMER:
+    'A Stripe payment has no customer and names no invoice of a known customer. Set a customer on the payment intent, or `metadata.invoice_reference` to the invoice it pays, and resend the event from Stripe (or book the payment by hand); then resolve the exception.',
+  STRIPE_API_ERROR:
+    'Stripe refused a request needed to read the event (not a temporary failure: those are retried). The message has Stripe’s answer; fix what it names (often a restricted key without read access), resend the event from Stripe or book the payment by hand, then resolve the exception.',
+  INVOICE_ALREADY_POSTED_CHANGED:
+    'The source changed an invoice that is already posted (or already in a daily summary), and posted documents cannot change. Book the difference by hand (a credit note or a further invoice), then resolve the exception.',
+  PAYMENT_ALREADY_POSTED_CHANGED:
+    'The source changed a payment that is already in a posted daily summary. Book the difference by hand, then resolve the exception.',
+  AMOUNT_INVALID:
+    'An amount in the source record does not parse for its currency (a fee of 1.234 EUR, text where a number belongs); the message names the field. Nothing of the record is booked. Correct it in the source: the next run (or import, or webhook) that brings the record posts it and resolves the exception.',
+  // What the record refers to is not there
+  CUSTOMER_NOT_SYNCED:
+    'The document names a customer this pipeline has not received yet, and the source cannot be asked for it. Send the customer first (or import the customers file), then retry the exception.',
+  PRODUCT_NOT_SYNCED:
+    'A document line names a product this pipeline has not received yet, and the source cannot be asked for it. Send the product first, then retry the exception.',
+  CURRENCY_MISMATCH:
+    'The document is in another currency than its customer’s account. Correct the currency in the source (the next run that brings the document posts it), or book it by hand to a customer account in that currency and resolve the exception.',
+  // Mapping lines to the ledger
+  MAPPING_PRODUCT_NOT_SYNCED:
+    'A line names a product that is not in the ledger. Send or create the product, then retry the exception.',
+  MAPPING_NO_GL_ACCOUNT:
+    'No GL account could be found for a line: none on the line, the product, the mapping or the customer. Set one on the product or a `mapping.defaultGlAccountCode` on the pipeline, then retry.',
+  MAPPING_NO_TAX_CODE_FOR_RATE:
+    'No tax code has the VAT rate of a line. Add one (`PUT /v1/tax-codes/{code}`) or map the rate in the pipeline’s `mapping.vatRates`, then retry.',
+  // The target
+  TARGET_REFUSED:
+    'The target refused the document; its message says why (a closed period, a field it requires). Nothing was written to the target. Fix what it names: in the target, then retry the exception; or in the source, and the next run that brings the document sends it again.',
+  TARGET_UNAVAILABLE:
+    'The target kept failing or timing out; the document was retried automatically, then parked. Check the target’s status and the pipeline’s credentials, then retry: a document the target did receive is found by its reference and never sent twice.',
+  TARGET_CAPABILITY_MISSING:
+    'The pipeline’s target cannot take this kind of document (for example refunds or drafts). Book it by hand and resolve the exception, or send such documents to a pipeline whose target takes them.',
+  // Back to the source
+  WRITE_BACK_FAILED:
+    'The document was booked, but telling the source (its number, PDF or payment status) failed for good after retries. The booking stands. Fix what the message names (often credentials, or a record deleted in the source): the next time the source sends the document its write-back is queued again. Then resolve the exception.',
+} as const satisfies Record<string, string>;
+
+/** A reason of the sync engine, a source or a target. */
+export type ReasonCode = keyof typeof REASON_CODES;
+
+/** Every code an exception can carry: a reason, or the ledger's error code when it refused a posting. */
+export type ExceptionCode = ReasonCode | ErrorCode;
+
+/** True for a code in the closed list (REASON_CODES ∪ ERROR_CODES). */
+export function isExceptionCode(code: string): code is ExceptionCode {
+  return Object.hasOwn(REASON_CODES, code) || Object.hasOwn(ERROR_CODES, code);
+}
