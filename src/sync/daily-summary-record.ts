@@ -1,4 +1,4 @@
-import type { Queryable } from '../db/database.ts';
+import type { ExceptionCode } from './reasons.ts';
 import { computeItems } from '../domain/documents.ts';
 import { Dec, formatAmount, parseAmount } from '../domain/money.ts';
 import type { CanonicalInvoice, CanonicalPayment } from './canonical.ts';
@@ -43,7 +43,7 @@ export type DailyData =
     };
 
 type Input<T> = { record: T; raw: unknown };
-type Unavailable = Map<string, { reasonCode: string; message: string }>;
+type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
 
 interface Row {
   kind: 'invoice' | 'payment';
@@ -140,7 +140,7 @@ export async function recordSales(
   const park = (
     kind: 'invoice' | 'payment',
     d: Input<CanonicalInvoice | CanonicalPayment>,
-    reasonCode: string,
+    reasonCode: ExceptionCode,
     message: string,
     field?: string,
   ) =>
@@ -196,7 +196,7 @@ export async function recordSales(
     for (const [n, l] of mapped.entries()) {
       const net = parseAmount(l.netAmount, inv.currency);
       const tax = l.taxAmount === undefined ? null : parseAmount(l.taxAmount, inv.currency);
-      if (typeof net !== 'bigint' || (tax !== null && typeof tax !== 'bigint')) {
+      if (!net.ok || (tax !== null && !tax.ok)) {
         amountError = `lines[${n}]: an amount is not a decimal with at most the decimals of ${inv.currency}`;
         break;
       }
@@ -206,8 +206,8 @@ export async function recordSales(
         taxRate: l.taxRate ?? inv.lines[n]!.vatRate,
         description: '',
         departmentId: l.departmentId ?? null,
-        net,
-        tax,
+        net: net.value,
+        tax: tax === null ? null : tax.value,
       });
     }
     if (amountError) {
@@ -240,17 +240,17 @@ export async function recordSales(
     if (!customerCode) continue;
     const amount = parseAmount(pay.amount, pay.currency);
     const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
-    if (typeof amount !== 'bigint' || amount <= 0n || (fee !== null && (typeof fee !== 'bigint' || fee < 0n))) {
+    if (!amount.ok || amount.value <= 0n || (fee !== null && (!fee.ok || fee.value < 0n))) {
       park('payment', d, 'VALIDATION_ERROR', `amount and fee must be positive amounts in ${pay.currency}`, 'amount');
       continue;
     }
     rows.push({
       kind: 'payment',
       ...common(pay, customerCode, pay.date),
-      gross: amount,
+      gross: amount.value,
       daily: {
-        amount: formatAmount(amount, pay.currency),
-        fee: fee ? formatAmount(fee, pay.currency) : null,
+        amount: formatAmount(amount.value, pay.currency),
+        fee: fee && fee.value !== 0n ? formatAmount(fee.value, pay.currency) : null,
         method: pay.method ?? null,
         bankAccountCode: pay.bankAccountCode ?? null,
       },

@@ -189,8 +189,8 @@ function sumAmounts(values: string[], currency: string): bigint {
   let total = 0n;
   for (const v of values) {
     const minor = parseAmount(v, currency);
-    if (typeof minor !== 'bigint') throw new Error(`Daily summary: stored amount ${v} is not an amount in ${currency}`);
-    total += minor;
+    if (!minor.ok) throw new Error(`Daily summary: stored amount ${v} is not an amount in ${currency}`);
+    total += minor.value;
   }
   return total;
 }

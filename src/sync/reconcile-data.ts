@@ -183,7 +183,7 @@ export async function loadUnpostedDocs(
     if (rec?.kind === 'invoice') gross = canonicalGross(rec);
     else if (rec?.kind === 'payment') {
       const v = parseAmount(rec.amount, rec.currency);
-      gross = typeof v === 'bigint' ? v : null;
+      gross = v.ok ? v.value : null;
     }
     const row = rec ? null : importedRow(r.payload);
     const doc: SourceDoc = {

@@ -8,6 +8,7 @@ import type {
   CanonicalRefund,
 } from './canonical.ts';
 import type { PipelineMapping } from './pipelines.ts';
+import type { ExceptionCode } from './reasons.ts';
 
 /*
  * A target is where booked documents go: the embedded ledger (src/connectors/ledger/), or an
@@ -27,8 +28,8 @@ import type { PipelineMapping } from './pipelines.ts';
 
 /** A failure of one item: a value, never an exception, so one bad document never sinks its neighbours. */
 export interface ItemError {
-  /** A reason code from the closed list in src/sync/reasons.ts. */
-  code: string;
+  /** A reason code from the closed list in src/sync/reasons.ts (or a ledger error code). */
+  code: ExceptionCode;
   message: string;
   /** True when sending the same item again later may succeed (rate limit, outage, lost answer). */
   retryable: boolean;

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import { controlJournal } from '../../domain/documents.ts';
-import { isDomainError } from '../../domain/errors.ts';
+import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { allocate } from '../../ledger/posting/allocations.ts';
@@ -137,10 +137,14 @@ export async function createPayments(
               true,
             );
             receiptId = r.id;
-            // The engine has checked that the fee parses for the currency before sending it.
-            const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : 0n;
-            if (typeof fee === 'bigint' && fee > 0n)
-              await postFee(pctx, item.bankAccountCode, fee, pay.currency, pay.date, pay.externalReference);
+            // The engine parks a fee that does not parse for the currency; refused here all the same.
+            const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
+            if (fee && !fee.ok)
+              throw new DomainError('AMOUNT_HAS_TOO_MANY_DECIMALS', fee.error.message, [
+                { field: 'fee', message: fee.error.message },
+              ]);
+            if (fee && fee.value > 0n)
+              await postFee(pctx, item.bankAccountCode, fee.value, pay.currency, pay.date, pay.externalReference);
           }
           if (pay.invoiceExternalReference) {
             const invoiceId =

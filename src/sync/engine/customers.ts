@@ -1,3 +1,4 @@
+import type { ExceptionCode } from '../reasons.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct } from '../canonical.ts';
 import type { Lookup } from '../connector.ts';
 import { codeFromSourceId } from '../mapping.ts';
@@ -9,7 +10,7 @@ export interface Resolution {
   /** The target's id by source id. */
   codes: Map<string, string>;
   /** Why a referenced customer or product could not be had, by source id. */
-  missing: Map<string, { reasonCode: string; message: string }>;
+  missing: Map<string, { reasonCode: ExceptionCode; message: string }>;
 }
 
 interface Syncable {
@@ -31,14 +32,15 @@ async function gather<T extends Syncable>(
   const all = [...new Set([...explicit.map((c) => c.sourceId), ...referenced])];
   const mapped = await mappedIds(ctx.db, ctx.pipeline.id, kind, all);
   const toSync = new Map(explicit.map((c) => [c.sourceId, c]));
-  const missing = new Map<string, { reasonCode: string; message: string }>();
+  const missing = new Map<string, { reasonCode: ExceptionCode; message: string }>();
   const label = kind === 'customer' ? 'Customer' : 'Product';
-  const prefix = kind === 'customer' ? 'CUSTOMER' : 'PRODUCT';
+  const notSynced = kind === 'customer' ? 'CUSTOMER_NOT_SYNCED' : 'PRODUCT_NOT_SYNCED';
+  const notFound = kind === 'customer' ? 'SOURCE_CUSTOMER_NOT_FOUND' : 'SOURCE_PRODUCT_NOT_FOUND';
   for (const id of referenced) {
     if (toSync.has(id) || mapped.has(id)) continue;
     if (!lookup) {
       missing.set(id, {
-        reasonCode: `${prefix}_NOT_SYNCED`,
+        reasonCode: notSynced,
         message: `${label} ${id} has not been sent to this pipeline yet`,
       });
       continue;
@@ -49,7 +51,7 @@ async function gather<T extends Syncable>(
       cache.set(id, found);
     }
     if ('found' in found) toSync.set(id, found.found);
-    else missing.set(id, { reasonCode: `SOURCE_${prefix}_NOT_FOUND`, message: found.missing });
+    else missing.set(id, { reasonCode: notFound, message: found.missing });
   }
   return { mapped, toSync, missing, codes: new Map([...mapped].map(([id, m]) => [id, m.targetId])) };
 }

@@ -1,3 +1,4 @@
+import type { ExceptionCode } from '../reasons.ts';
 import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
@@ -14,15 +15,15 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
   for (const l of inv.lines) {
     const net = parseAmount(l.netAmount, inv.currency);
     const vat = l.vatAmount === null || l.vatAmount === undefined ? null : parseAmount(l.vatAmount, inv.currency);
-    if (typeof net !== 'bigint' || (vat !== null && typeof vat !== 'bigint')) return null;
+    if (!net.ok || (vat !== null && !vat.ok)) return null;
     lines.push({
       glAccountCode: '',
       taxCode: '',
       taxRate: l.vatRate,
       description: '',
       departmentId: null,
-      net,
-      tax: vat,
+      net: net.value,
+      tax: vat === null ? null : vat.value,
     });
   }
   return computeItems(lines).totals.gross;
@@ -175,7 +176,7 @@ export async function syncInvoices(
   invoices: InvoiceInput[],
   customers: Map<string, string>,
   products: Map<string, string>,
-  unavailable: Map<string, { reasonCode: string; message: string }>,
+  unavailable: Map<string, { reasonCode: ExceptionCode; message: string }>,
   out: PageOutcome,
 ): Promise<void> {
   if (invoices.length === 0) return;
@@ -189,7 +190,7 @@ export async function syncInvoices(
   const seen = new Set<string>();
   for (const input of invoices) {
     const inv = input.record;
-    const park = (reasonCode: string, message: string, field?: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field?: string) =>
       out.park({
         kind: 'invoice',
         sourceId: inv.sourceId,

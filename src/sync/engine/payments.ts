@@ -1,3 +1,4 @@
+import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
 import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
@@ -33,8 +34,7 @@ function badAmount(record: { currency: string } & Record<string, unknown>, field
     const v = record[field];
     if (v === null || v === undefined) continue;
     if (typeof v !== 'string') return field;
-    const parsed = parseAmount(v, record.currency);
-    if (typeof parsed !== 'bigint') return field;
+    if (!parseAmount(v, record.currency).ok) return field;
   }
   return null;
 }
@@ -86,7 +86,7 @@ const paymentDelivery: Delivery<TargetPayment> = {
           customerCode: item.doc.customerTargetId,
           date: pay.date,
           currency: pay.currency,
-          gross: typeof gross === 'bigint' ? gross : 0n,
+          gross: gross.ok ? gross.value : 0n,
           location: pay.location,
           payload: {},
         };
@@ -135,7 +135,7 @@ export async function syncPayments(
   ctx: SyncContext,
   payments: Input<CanonicalPayment>[],
   customers: Map<string, string>,
-  unavailable: Map<string, { reasonCode: string; message: string }>,
+  unavailable: Map<string, { reasonCode: ExceptionCode; message: string }>,
   out: PageOutcome,
 ): Promise<void> {
   if (payments.length === 0) return;
@@ -149,7 +149,7 @@ export async function syncPayments(
   const ready: { input: Input<CanonicalPayment>; customerTargetId: string }[] = [];
   for (const input of payments) {
     const pay = input.record;
-    const park = (reasonCode: string, message: string, field: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
       out.park({
         kind: 'payment',
         sourceId: pay.sourceId,
@@ -243,7 +243,7 @@ export async function syncRefunds(
       continue;
     }
     const customerTargetId = customers.get(ref.customerSourceId);
-    const park = (reasonCode: string, message: string, field: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
       out.park({
         kind: 'refund',
         sourceId: ref.sourceId,
