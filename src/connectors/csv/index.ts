@@ -1,4 +1,5 @@
 import { registerSource } from '../../sync/registry.ts';
+import './format.ts';
 import type { Queryable } from '../../db/database.ts';
 import { loadCustomer } from '../../ledger/customers.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../../sync/canonical.ts';
