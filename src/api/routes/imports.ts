@@ -16,8 +16,9 @@ function multipartProblem(err: unknown): DomainError | null {
 }
 
 /**
- * The import route, its kinds of file those of the formats loaded (src/sync/registry.ts,
- * `registerFileFormat`). Built when the routes are listed, after src/connectors/all.ts registered them.
+ * The import route. Its kinds of file are those of the formats registered (src/sync/registry.ts,
+ * `registerFileFormat`), so it is built when the routes are listed, once src/connectors/all.ts has
+ * loaded them.
  */
 function importRoute(): AnyRoute {
   const kinds = importKinds() as [string, ...string[]];
