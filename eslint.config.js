@@ -1,6 +1,104 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+/*
+ * Dependencies point inward (STYLE.md): domain <- ledger <- sync <- connectors <- api, cli. The rule
+ * sees an import as written, so each folder's block is built per depth: from a file n folders
+ * below src/, `../` written n times is src/ itself. A wrong import then fails `npm run lint`.
+ */
+const MAX_DEPTH = 6;
+const up = (n) => `^(?:\\.\\./){${n}}`;
+
+/**
+ * One no-restricted-imports block per depth for the files under `folder` (`depth` folders below
+ * src/, e.g. 1 for src/sync, 2 for src/connectors/*); `patterns(n)` builds the regexes for a file
+ * n folders below src/.
+ */
+function layer(folder, depth, patterns, ignores = []) {
+  const blocks = [];
+  for (let n = depth; n <= MAX_DEPTH; n++) {
+    blocks.push({
+      files: [`${folder}/${'*/'.repeat(n - depth)}*.ts`],
+      ignores,
+      rules: { 'no-restricted-imports': ['error', { patterns: patterns(n) }] },
+    });
+  }
+  return blocks;
+}
+
+const CONNECTOR =
+  'A connector talks to ledgerlink through src/sync (its registries, SourceDeps.target) and imports only src/domain, src/db and src/sync';
+/** A connector's files: nothing of another connector, and of src/ only the folders in `allowed`. */
+const connectorPatterns = (allowed, message) => (n) => [
+  { regex: `${up(n - 1)}(?!\\.\\./)`, message: `${message}; never another connector.` },
+  { regex: `${up(n)}(?!(?:${allowed.join('|')})/)`, message: `${message}; never src/api, src/cli or src/ledger.` },
+];
+
+const inward = [
+  ...layer('src/domain', 1, (n) => [
+    { regex: up(n), message: 'src/domain is pure logic: it imports nothing of ours outside src/domain.' },
+  ]),
+  ...layer('src/ledger', 1, (n) => [
+    {
+      regex: `${up(n)}(?:sync|connectors|api|cli)/`,
+      message: 'The embedded ledger knows nothing of the sync engine, connectors, the API or the CLI.',
+    },
+  ]),
+  ...layer('src/sync', 1, (n) => [
+    {
+      regex: `${up(n)}(?:api|connectors|cli)/`,
+      message:
+        'src/sync imports neither src/api, src/cli nor a connector: connectors fill its registries (src/sync/registry.ts).',
+    },
+  ]),
+  ...layer(
+    'src/api',
+    1,
+    (n) => [
+      {
+        regex: `${up(n)}(?:connectors|cli)/`,
+        message:
+          'src/api reaches connectors through the registries of src/sync; only src/api/routes/sync.ts loads src/connectors/all.ts.',
+      },
+    ],
+    ['src/api/routes/sync.ts'],
+  ),
+  {
+    // The API's one bootstrap: it loads every connector before listing their routes.
+    files: ['src/api/routes/sync.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: `${up(2)}(?:cli/|connectors/(?!all\\.ts$))`,
+              message: 'src/api loads connectors only through src/connectors/all.ts.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // src/connectors/all.ts only loads the connectors beside it.
+    files: ['src/connectors/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ regex: up(1), message: 'src/connectors/all.ts only loads the connectors beside it.' }] },
+      ],
+    },
+  },
+  ...layer('src/connectors/*', 2, connectorPatterns(['domain', 'db', 'sync'], CONNECTOR), ['src/connectors/ledger/**']),
+  // The embedded ledger's connector is the one that may use src/ledger.
+  ...layer(
+    'src/connectors/ledger',
+    2,
+    connectorPatterns(['domain', 'db', 'sync', 'ledger'], `${CONNECTOR} (and src/ledger, for the ledger connector)`),
+  ),
+];
+
 export default tseslint.config(
   { ignores: ['node_modules', 'data', 'coverage', 'dist', '.ci', 'scratch'] },
   js.configs.recommended,
@@ -32,6 +130,7 @@ export default tseslint.config(
       '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
+  ...inward,
   {
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -1,3 +1,5 @@
+// Every command works through the registries, so the CLI loads every connector first.
+import '../connectors/all.ts';
 import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { ImportFileError, type ImportKind, type ParsedRow, parseImport } from '../connectors/csv/index.ts';
 import type { Pipeline } from './pipelines.ts';
+import { ImportFileError, type ImportedRow, parseImportFile } from './registry.ts';
 import { type RunCounts, type RunRecord, type RunStatus, getRun, listRunRecords } from './runs.ts';
 import type { SyncService } from './service.ts';
 
@@ -27,8 +27,10 @@ export interface ImportResult {
   pipeline: string;
   fileName: string;
   sha256: string;
-  kind: ImportKind;
-  format: 'csv' | 'xlsx';
+  /** The kind of file (invoices, receipts, a payout report; see the formats in src/sync/registry.ts). */
+  kind: string;
+  /** How it was read, e.g. csv or xlsx. */
+  format: string;
   /** The same bytes were imported into this pipeline before; nothing already posted is posted again. */
   alreadyImported: boolean;
   previousImport: { importId: string; runId: string | null; importedAt: string } | null;
@@ -42,11 +44,11 @@ export interface ImportResult {
 export interface ImportInput {
   fileName: string;
   bytes: Uint8Array;
-  kind?: ImportKind | undefined;
+  kind?: string | undefined;
   decimalComma?: boolean | undefined;
 }
 
-function rowMessage(row: ParsedRow): string | null {
+function rowMessage(row: ImportedRow): string | null {
   if (row.problems?.length)
     return `IMPORT_ROW_INVALID: ${row.problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`;
   if (row.refusedWith?.length) {
@@ -91,7 +93,7 @@ export async function importFile(
   const sha256 = createHash('sha256').update(input.bytes).digest('hex');
   let parsed;
   try {
-    parsed = await parseImport(input.bytes, input.fileName, { kind: input.kind, decimalComma: input.decimalComma });
+    parsed = await parseImportFile(input.bytes, input.fileName, { kind: input.kind, decimalComma: input.decimalComma });
   } catch (err) {
     if (err instanceof ImportFileError)
       throw new DomainError('VALIDATION_ERROR', `${input.fileName}: ${err.message}`, [

@@ -100,3 +100,180 @@ export function unknownTargetType(type: string, field = 'target.type'): DomainEr
 export function isSourceType(type: string): boolean {
   return sources.has(type) && !INTERNAL_SOURCES.has(type);
 }
+
+/*
+ * What connectors receive rather than fetch: inbound webhook routes and file formats. Each connector
+ * registers its own from `src/connectors/<name>/index.ts`; src/api serves and documents them without
+ * knowing any connector (src/api/routes/webhooks.ts, src/api/routes/imports.ts), and the engine
+ * imports files without knowing how they are read (src/sync/imports.ts).
+ *
+ * (Its imports stand here, with the section, so that it reads and merges on its own.)
+ */
+import type { ErrorCode } from '../domain/errors.ts';
+import type { RecordKind } from './canonical.ts';
+import type { SourceItem } from './connector.ts';
+import type { StoredWebhookEvent } from './webhook-events.ts';
+
+/** How far a delivery's signed timestamp may be from our clock, either way, for every inbound route. */
+export const WEBHOOK_TOLERANCE_SECONDS = 5 * 60;
+
+/** A delivery's request headers, names in lower case as Node gives them. */
+export type InboundHeaders = Record<string, string | string[] | undefined>;
+
+/** One header's value; a repeated header's values joined with ",". */
+export function headerValue(headers: InboundHeaders, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v.join(',') : v;
+}
+
+/** What an inbound handler made of one delivery. */
+export type InboundVerdict =
+  /** A verified event: stored once per event id (a replay changes nothing), then processed by a run. */
+  | { ok: true; event: StoredWebhookEvent }
+  /** A verified event of a type the source does not book: acknowledged (202), not stored. */
+  | { ok: true; ignored: { eventId: string } }
+  /** Refused, with the reason the sender is told (a bad signature, a body that is not an event). */
+  | { ok: false; error: DomainError }
+  /**
+   * The pipeline has no endpoint here (for instance no signing secret is configured): answered
+   * exactly like an unknown pipeline, so that a caller cannot tell which pipelines exist.
+   */
+  | { ok: false; noEndpoint: true };
+
+/**
+ * A connector's own webhook route, `POST /v1/webhooks/{pipeline}<pathSuffix>`, for the pipelines
+ * whose source is `sourceType`. The API looks the pipeline up, hands over the exact body bytes and
+ * the headers, and stores and queues what `verify` returns.
+ */
+export interface InboundHandler {
+  sourceType: string;
+  /** Appended to `/v1/webhooks/{pipeline}`: '' (at most one connector) or '/<name>', e.g. '/stripe'. */
+  pathSuffix: '' | `/${string}`;
+  /** The route's entry in the API reference; `body` documents the delivery, `verify` validates it. */
+  docs: {
+    operationId: string;
+    summary: string;
+    description: string;
+    body: z.ZodType;
+    example?: unknown;
+    /** What the 202 means for this route. */
+    accepted: string;
+    errors: ErrorCode[];
+  };
+  /** Verifies a delivery over its exact bytes and says what it holds. A bad delivery is a verdict, not a throw. */
+  verify(pipeline: Pipeline, rawBody: Buffer, headers: InboundHeaders): InboundVerdict | Promise<InboundVerdict>;
+}
+
+const inbound = new Map<string, InboundHandler>();
+
+/** Each connector that receives webhooks registers its route here (see src/connectors/<name>/index.ts). */
+export function registerInbound(handler: InboundHandler): void {
+  const taken = inbound.get(handler.pathSuffix);
+  if (taken && taken.sourceType !== handler.sourceType) {
+    throw new Error(
+      `Inbound route /v1/webhooks/{pipeline}${handler.pathSuffix} is already the ${taken.sourceType} source's`,
+    );
+  }
+  inbound.set(handler.pathSuffix, handler);
+}
+
+/** The registered inbound routes, ordered by path so the API reference does not depend on load order. */
+export function inboundHandlers(): InboundHandler[] {
+  return [...inbound.values()].sort((a, b) => (a.pathSuffix < b.pathSuffix ? -1 : a.pathSuffix > b.pathSuffix ? 1 : 0));
+}
+
+/** A file that cannot be read at all (as opposed to a bad row in a good file); an import answers it 400. */
+export class ImportFileError extends Error {
+  readonly line: number | null;
+  constructor(message: string, line: number | null = null) {
+    super(line === null ? message : `${message} (line ${line})`);
+    this.name = 'ImportFileError';
+    this.line = line;
+  }
+}
+
+/** What a file says about one of its rows, before the engine has seen it. */
+export interface ImportedRow {
+  line: number;
+  kind: RecordKind;
+  sourceId: string;
+  /** What is wrong with this row; its document is refused (IMPORT_ROW_INVALID). */
+  problems?: { field: string; message: string }[] | undefined;
+  /** Lines whose problems refuse this row's document too (the other lines of a bad invoice). */
+  refusedWith?: number[] | undefined;
+  /** Why the row is not a document to import (a failed collection, a fee-only line). */
+  ignored?: string | undefined;
+}
+
+/** A file read into canonical records, with a result per row. */
+export interface ImportedFile {
+  kind: string;
+  /** How the bytes were read, e.g. csv or xlsx. */
+  format: string;
+  items: SourceItem[];
+  rows: ImportedRow[];
+  /** Columns the kind does not read (a typo shows up here instead of vanishing). */
+  ignoredColumns: string[];
+}
+
+export interface ImportOptions {
+  /** The kind of file; the format tells it from the content when absent. */
+  kind?: string | undefined;
+  decimalComma?: boolean | undefined;
+}
+
+/** A way of reading files into records, for imports (`POST /v1/imports`, `ledgerlink import`). */
+export interface FileFormat {
+  name: string;
+  /** The kinds of file it reads, e.g. invoices, receipts, a provider's payout report. */
+  kinds: readonly string[];
+  /** Reads a file; throws ImportFileError when the file as a whole cannot be read. */
+  parse(bytes: Uint8Array, fileName: string, options: ImportOptions): Promise<ImportedFile>;
+}
+
+const fileFormats = new Map<string, FileFormat>();
+
+/** Each connector that reads files registers its format here (see src/connectors/csv/index.ts). */
+export function registerFileFormat(format: FileFormat): void {
+  for (const other of fileFormats.values()) {
+    const shared = other.name === format.name ? [] : format.kinds.filter((k) => other.kinds.includes(k));
+    if (shared.length) throw new Error(`File kind ${shared.join(', ')} is already read by format ${other.name}`);
+  }
+  fileFormats.set(format.name, format);
+}
+
+/** Every kind of file some format reads, in registration order. */
+export function importKinds(): string[] {
+  return [...fileFormats.values()].flatMap((f) => [...f.kinds]);
+}
+
+/**
+ * Reads a file with the format of its kind; without a kind, with each format in turn until one
+ * reads it (the last one's refusal is the answer).
+ */
+export async function parseImportFile(
+  bytes: Uint8Array,
+  fileName: string,
+  options: ImportOptions,
+): Promise<ImportedFile> {
+  const formats = [...fileFormats.values()];
+  if (options.kind !== undefined) {
+    const kind = options.kind;
+    const format = formats.find((f) => f.kinds.includes(kind));
+    if (!format)
+      throw new ImportFileError(
+        `Unknown kind of file "${kind}"; known: ${importKinds().join(', ') || '(none loaded)'}`,
+      );
+    return format.parse(bytes, fileName, options);
+  }
+  let refused = new ImportFileError('No file format is loaded');
+  for (const format of formats) {
+    try {
+      return await format.parse(bytes, fileName, options);
+    } catch (err) {
+      if (!(err instanceof ImportFileError)) throw err;
+      refused = err;
+    }
+  }
+  throw refused;
+}

@@ -1,3 +1,5 @@
+// Loads every connector into the registries, as the CLI and the server do.
+import '../../src/connectors/all.ts';
 import pino from 'pino';
 import type { Database } from '../../src/db/database.ts';
 import { SecretBox } from '../../src/sync/secrets.ts';

@@ -40,7 +40,7 @@ export async function webhookClient(t: TestApp): Promise<WebhookClient> {
           bodyLimitBytes: 1024 * 1024,
         },
         logger: false,
-        routes: [...webhookRoutes, ...dailySummaryRoutes],
+        routes: [...webhookRoutes(), ...dailySummaryRoutes],
       });
   return {
     post: async (path, body, headers) => {

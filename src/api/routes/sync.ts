@@ -1,3 +1,6 @@
+// The API's one import of connectors: loading them all registers their sources, targets, webhook
+// routes and file formats before the routes below are listed (the lint rule allows it here only).
+import '../../connectors/all.ts';
 import type { AnyRoute } from '../route.ts';
 import { pipelineRoutes } from './pipelines.ts';
 import { runRoutes } from './runs.ts';
@@ -8,14 +11,14 @@ import { dailySummaryRoutes } from './daily-summary.ts';
 import { importRoutes } from './imports.ts';
 import { reconciliationRoutes } from './reconciliation.ts';
 
-/** The sync engine's endpoints. Connector routes (webhooks, imports) add themselves here. */
+/** The sync engine's endpoints. Connector routes (webhooks, imports) come from the registries in src/sync/registry.ts. */
 export const syncRoutes: AnyRoute[] = [
   ...pipelineRoutes,
   ...runRoutes,
   ...exceptionRoutes,
   ...auditRoutes,
-  ...importRoutes,
+  ...importRoutes(),
   ...reconciliationRoutes,
-  ...webhookRoutes,
+  ...webhookRoutes(),
   ...dailySummaryRoutes,
 ];

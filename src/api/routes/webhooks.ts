@@ -1,13 +1,8 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
-import { WEBHOOK_EXAMPLE, WebhookEvent } from '../../connectors/webhook/events.ts';
-import { SIGNATURE_HEADER, verifySignature } from '../../connectors/webhook/signature.ts';
-import { stripeConfigOf } from '../../connectors/stripe/api.ts';
-import { STRIPE_EVENT_TYPES } from '../../connectors/stripe/convert.ts';
-import { verifyStripeEvent } from '../../connectors/stripe/webhook.ts';
 import { findPipeline, type Pipeline } from '../../sync/pipelines.ts';
+import { type InboundHandler, inboundHandlers } from '../../sync/registry.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
-import { parseJsonExact } from '../../domain/json.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
 
 const PipelineName = z.object({ pipeline: z.string().min(1).max(63) });
@@ -23,11 +18,6 @@ const Accepted = z.object({
 /** One answer for an unknown pipeline, a pipeline of another kind and one without a secret: which is not said. */
 function noEndpoint(): DomainError {
   return new DomainError('NOT_FOUND', 'No webhook endpoint for this pipeline');
-}
-
-function header(ctx: RouteContext<unknown, unknown, unknown>, name: string): string | undefined {
-  const v = ctx.request.headers[name];
-  return Array.isArray(v) ? v.join(',') : v;
 }
 
 /**
@@ -54,88 +44,49 @@ async function accept(ctx: RouteContext<unknown, unknown, unknown>, pipeline: Pi
   return { eventId: event.eventId, duplicate: !fresh };
 }
 
-function parseEvent(body: Buffer) {
-  let json: unknown;
-  try {
-    json = parseJsonExact(body.toString('utf8'));
-  } catch (err) {
-    throw new DomainError('INVALID_JSON', `The body is not valid JSON: ${(err as Error).message}`);
-  }
-  const r = WebhookEvent.safeParse(json);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => ({
-      field: ['body', ...i.path.map(String)].join('.'),
-      message: i.message,
-    }));
-    throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
-  }
-  return r.data;
+/**
+ * A connector's webhook route (src/sync/registry.ts, `registerInbound`): the pipeline is looked
+ * up, the connector verifies the exact body bytes and says what they hold, and what it accepts is
+ * stored and queued the same way for every connector.
+ */
+function inboundRoute(inbound: InboundHandler): AnyRoute {
+  const { docs } = inbound;
+  return defineRoute({
+    method: 'POST',
+    path: `/v1/webhooks/{pipeline}${inbound.pathSuffix}`,
+    operationId: docs.operationId,
+    summary: docs.summary,
+    description: docs.description,
+    tags: ['webhooks'],
+    auth: 'none',
+    params: PipelineName,
+    body: docs.body,
+    rawBody: true,
+    ...(docs.example === undefined ? {} : { example: docs.example }),
+    // Not one request transaction: the event is stored and its run queued in a transaction of their
+    // own, and without a queue the run is worked right after, which must not sit inside it.
+    write: false,
+    success: { status: 202, description: docs.accepted, schema: Accepted },
+    errors: docs.errors,
+    handler: async (ctx) => {
+      const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
+      if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
+      const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
+      if (!verdict.ok) throw 'error' in verdict ? verdict.error : noEndpoint();
+      if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
+      return accept(ctx, pipeline, verdict.event);
+    },
+  });
 }
 
-const canonicalRoute = defineRoute({
-  method: 'POST',
-  path: '/v1/webhooks/{pipeline}',
-  operationId: 'receiveWebhook',
-  summary: 'Receive a sales event (canonical webhook) for a pipeline whose source is `webhook`',
-  description:
-    'Authenticated by signature, not by token: `X-Ledgerlink-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" keyed with the pipeline\'s webhookSecret>`. ' +
-    'Refused (401) when the signature does not match the exact body bytes (WEBHOOK_SIGNATURE_INVALID) or its timestamp is more than 5 minutes ' +
-    'from the server clock either way (WEBHOOK_TIMESTAMP_OUT_OF_RANGE). The event is stored before the 202, once per event id (a replay answers ' +
-    '`duplicate: true` and changes nothing), then processed by a run of trigger "webhook". A posted invoice is never changed: an update with ' +
-    'different amounts is parked as INVOICE_ALREADY_POSTED_CHANGED.',
-  tags: ['webhooks'],
-  auth: 'none',
-  params: PipelineName,
-  body: WebhookEvent,
-  rawBody: true,
-  example: WEBHOOK_EXAMPLE,
-  // Not one request transaction: the event is stored and its run queued in a transaction of their
-  // own, and without a queue the run is worked right after, which must not sit inside it.
-  write: false,
-  success: { status: 202, description: 'Stored (or already stored) and queued for processing.', schema: Accepted },
-  errors: ['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE', 'INVALID_JSON', 'NOT_FOUND'],
-  handler: async (ctx) => {
-    const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-    if (!pipeline || pipeline.sourceType !== 'webhook' || !pipeline.webhookSecret) throw noEndpoint();
-    const body = ctx.rawBody ?? Buffer.alloc(0);
-    verifySignature(header(ctx, SIGNATURE_HEADER), body, pipeline.webhookSecret);
-    const event = parseEvent(body);
-    return accept(ctx, pipeline, { eventId: event.id, type: event.type, payload: event });
-  },
-});
+// One route object per handler, so that the same route compares equal however often it is listed.
+const routes = new WeakMap<InboundHandler, AnyRoute>();
 
-const stripeRoute = defineRoute({
-  method: 'POST',
-  path: '/v1/webhooks/{pipeline}/stripe',
-  operationId: 'receiveStripeWebhook',
-  summary: 'Receive a Stripe event for a pipeline whose source is `stripe`',
-  description:
-    'Point a Stripe webhook endpoint here with the events payment_intent.succeeded, charge.succeeded, charge.refunded and refund.created. ' +
-    "Verified with the official client's `webhooks.constructEvent` over the raw body and the pipeline's `signingSecret`; other event types are " +
-    'acknowledged and ignored. A payment becomes a receipt allocated to the invoice in `metadata.invoice_reference`, its Stripe fee a bank ' +
-    'charges journal; a refund a debit journal allocated against the receipt.',
-  tags: ['webhooks'],
-  auth: 'none',
-  params: PipelineName,
-  body: z
-    .looseObject({ id: z.string(), type: z.string(), data: z.looseObject({ object: z.looseObject({}) }) })
-    .meta({ description: 'A Stripe event.' }),
-  rawBody: true,
-  write: false,
-  success: {
-    status: 202,
-    description: 'Stored (or already stored, or ignored) and queued for processing.',
-    schema: Accepted,
-  },
-  errors: ['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE', 'INVALID_JSON', 'NOT_FOUND'],
-  handler: async (ctx) => {
-    const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-    const secret = pipeline ? stripeConfigOf(pipeline)?.signingSecret : undefined;
-    if (!pipeline || !secret) throw noEndpoint();
-    const event = verifyStripeEvent(ctx.rawBody ?? Buffer.alloc(0), header(ctx, 'stripe-signature'), secret);
-    if (!STRIPE_EVENT_TYPES.has(event.type)) return { eventId: event.id, duplicate: false, ignored: true };
-    return accept(ctx, pipeline, { eventId: event.id, type: event.type, payload: event });
-  },
-});
-
-export const webhookRoutes: AnyRoute[] = [canonicalRoute, stripeRoute];
+/** The webhook routes of the connectors loaded (src/connectors/all.ts), ordered by path. */
+export function webhookRoutes(): AnyRoute[] {
+  return inboundHandlers().map((h) => {
+    let route = routes.get(h);
+    if (!route) routes.set(h, (route = inboundRoute(h)));
+    return route;
+  });
+}

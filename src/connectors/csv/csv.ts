@@ -5,15 +5,9 @@
  * named the way a spreadsheet user sees it.
  */
 
-/** A file that cannot be read as a table at all (as opposed to a bad row in a good file). */
-export class ImportFileError extends Error {
-  readonly line: number | null;
-  constructor(message: string, line: number | null = null) {
-    super(line === null ? message : `${message} (line ${line})`);
-    this.name = 'ImportFileError';
-    this.line = line;
-  }
-}
+// A file that cannot be read as a table at all; the engine's imports know it from src/sync.
+export { ImportFileError } from '../../sync/registry.ts';
+import { ImportFileError } from '../../sync/registry.ts';
 
 export interface CsvRecord {
   /** The 1-based line the record starts on. */

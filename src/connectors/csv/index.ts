@@ -1,4 +1,5 @@
 import { registerSource } from '../../sync/registry.ts';
+import './format.ts';
 import { CODE_PATTERN } from '../../sync/canonical.ts';
 import { type Lookup, type SourceItem, type SourcePage, pagesOf } from '../../sync/connector.ts';
 

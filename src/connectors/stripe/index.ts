@@ -2,6 +2,7 @@ import { webhookEventPages } from '../../sync/webhook-events.ts';
 import { registerSource } from '../../sync/registry.ts';
 import { StripeApi, stripeConfigOf } from './api.ts';
 import { type ConvertContext, convertStripeEvents } from './convert.ts';
+import { registerStripeInbound } from './webhook.ts';
 
 /**
  * The Stripe source: payments and refunds from Stripe's signed webhooks (stored by POST
@@ -28,3 +29,5 @@ registerSource('stripe', (pipeline, deps) => ({
     return webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertStripeEvents(cx, events), 50);
   },
 }));
+
+registerStripeInbound();

@@ -7,6 +7,7 @@ import type { Pipeline } from '../../sync/pipelines.ts';
 import { type StoredWebhookEvent, webhookEventPages } from '../../sync/webhook-events.ts';
 import { registerSource } from '../../sync/registry.ts';
 import { WebhookEvent, eventRecords } from './events.ts';
+import { registerCanonicalInbound } from './inbound.ts';
 
 /**
  * Posted invoices are immutable. An event that sends again an invoice the pipeline already posted
@@ -109,3 +110,5 @@ registerSource('webhook', (pipeline, deps) => ({
   pages: () =>
     webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertEvents(deps.db, pipeline, events)),
 }));
+
+registerCanonicalInbound();

@@ -1,11 +1,12 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { DomainError } from '../../domain/errors.ts';
+import { WEBHOOK_TOLERANCE_SECONDS } from '../../sync/registry.ts';
 
 /** The header a sender signs canonical webhooks with: `t=<unix seconds>,v1=<hex HMAC-SHA256>`. */
 export const SIGNATURE_HEADER = 'x-ledgerlink-signature';
 
 /** How far a signature's timestamp may be from our clock, either way, before it is refused. */
-export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
+export const SIGNATURE_TOLERANCE_SECONDS = WEBHOOK_TOLERANCE_SECONDS;
 
 function mac(secret: string, timestamp: string, body: Buffer): Buffer {
   // The timestamp is signed with the body, so that a captured delivery cannot be re-dated.
@@ -18,16 +19,17 @@ export function signatureHeader(body: Buffer | string, secret: string, t = Math.
 }
 
 /**
- * Verifies `X-Ledgerlink-Signature` over the exact body bytes: the HMAC first, compared in constant
+ * Checks `X-Ledgerlink-Signature` over the exact body bytes: the HMAC first, compared in constant
  * time (several `v1` values are accepted, for a sender rotating its secret), then the timestamp
- * window. Throws WEBHOOK_SIGNATURE_INVALID or WEBHOOK_TIMESTAMP_OUT_OF_RANGE.
+ * window. Returns why it is refused (WEBHOOK_SIGNATURE_INVALID or WEBHOOK_TIMESTAMP_OUT_OF_RANGE),
+ * or null when it is good.
  */
-export function verifySignature(
+export function signatureProblem(
   header: string | undefined,
   body: Buffer,
   secret: string,
   nowSeconds = Math.floor(Date.now() / 1000),
-): void {
+): DomainError | null {
   let timestamp: string | null = null;
   const signatures: Buffer[] = [];
   for (const part of (header ?? '').split(',')) {
@@ -38,23 +40,24 @@ export function verifySignature(
     else if (key === 'v1' && /^[0-9a-f]{64}$/i.test(value)) signatures.push(Buffer.from(value, 'hex'));
   }
   if (timestamp === null || signatures.length === 0) {
-    throw new DomainError(
+    return new DomainError(
       'WEBHOOK_SIGNATURE_INVALID',
       'X-Ledgerlink-Signature is missing or is not "t=<unix seconds>,v1=<hex HMAC-SHA256>"',
     );
   }
   const expected = mac(secret, timestamp, body);
   if (!signatures.some((s) => timingSafeEqual(s, expected))) {
-    throw new DomainError(
+    return new DomainError(
       'WEBHOOK_SIGNATURE_INVALID',
       'The signature does not match the body (HMAC-SHA256 of "<t>.<body>" with the pipeline\'s webhook secret)',
     );
   }
   const skew = nowSeconds - Number(timestamp);
   if (Math.abs(skew) > SIGNATURE_TOLERANCE_SECONDS) {
-    throw new DomainError(
+    return new DomainError(
       'WEBHOOK_TIMESTAMP_OUT_OF_RANGE',
       `The signature is dated ${Math.abs(skew)} s ${skew > 0 ? 'ago' : 'ahead'}; at most ${SIGNATURE_TOLERANCE_SECONDS} s either way is accepted`,
     );
   }
+  return null;
 }
