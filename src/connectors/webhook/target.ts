@@ -1,0 +1,463 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { canonicalJson, parseJsonExact } from '../../domain/json.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import {
+  type FoundDocument,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetConnector,
+  type TargetKind,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { signatureHeader } from './signature.ts';
+
+/*
+ * The `webhook` target: each booked document is POSTed as JSON to a URL of the user's (an in-house
+ * ERP, a middleware), signed like our inbound webhooks. It is also the reference remote target:
+ * everything another platform's connector must get right (a result per item, an idempotency key,
+ * uncertain outcomes thrown as retryable so the engine looks the document up before resending) is
+ * here in its smallest form. docs/webhooks.md ("Webhook target") describes the wire protocol.
+ */
+
+export const SYSTEM = 'webhook target';
+
+/** Reason codes of the item errors this target returns (see src/sync/reasons.ts). */
+export const TARGET_REJECTED = 'TARGET_REJECTED';
+export const TARGET_REQUEST_REFUSED = 'TARGET_REQUEST_REFUSED';
+
+/** Headers the target sets itself; the settings may not override them. */
+const OWN_HEADERS = new Set(['content-type', 'accept', 'x-ledgerlink-signature', 'idempotency-key']);
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
+
+/** The `target:` block of a pipeline whose target is a webhook. */
+export const WebhookTargetSettings = z
+  .strictObject({
+    type: z.literal('webhook').optional(),
+    url: z.url({ protocol: /^https?$/ }).meta({
+      description:
+        'Where each batch of documents is POSTed as {kind, items: [{idempotencyKey, sourceId, document}]}; ' +
+        'the answer must be a 2xx {results: [{id, number?} | {error: {code, message, retryable?, field?}}]}, one per item, in order.',
+    }),
+    lookupUrl: z
+      .string()
+      .max(2000)
+      .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(fillLookup(v, 'invoice', 'x')), 'must be an http(s) URL')
+      .optional()
+      .meta({
+        description:
+          'Where a document is looked up by its reference (GET, signed): "{kind}" and "{reference}" in it are replaced, ' +
+          'otherwise kind, reference (and customerTargetId) are added as query parameters. 200 {id, number?} when found, 404 when not. ' +
+          'Without it, after an uncertain outcome (timeout, dropped connection, 5xx) the same documents are sent again with the ' +
+          'same Idempotency-Key and item idempotencyKey, and exactly-once then relies on the receiver honouring those keys.',
+      }),
+    secret: z.string().min(16).max(500).meta({
+      description:
+        'Signs every request in X-Ledgerlink-Signature exactly as inbound webhooks are signed (HMAC-SHA256 of "<t>.<body>"). Encrypted at rest.',
+    }),
+    timeoutMs: z.number().int().min(100).max(600_000).default(30_000).meta({
+      description:
+        'Per request, the whole exchange. A timeout is an uncertain outcome: the documents are looked up before being sent again.',
+    }),
+    batchSize: z.number().int().min(1).max(1000).default(100).meta({
+      description:
+        "Documents per request. With 1, the Idempotency-Key is the document's own key and a bare {id, number?} answer is accepted.",
+    }),
+    concurrency: z.number().int().min(1).max(16).default(1).meta({ description: 'Requests in flight at once.' }),
+    callsPerSecond: z.number().positive().max(1000).optional(),
+    callsPerMinute: z.number().positive().max(60_000).optional(),
+    headers: z
+      .record(
+        z.string().regex(HEADER_NAME, 'must be an HTTP header name'),
+        z
+          .string()
+          .max(2000)
+          .refine((v) => !/[\r\n\0]/.test(v), 'must not contain line breaks'),
+      )
+      .refine((h) => Object.keys(h).every((k) => !OWN_HEADERS.has(k.toLowerCase())), {
+        message: `may not set ${[...OWN_HEADERS].join(', ')}`,
+      })
+      .optional()
+      .meta({
+        description:
+          'Extra headers on every request (not encrypted at rest: put no credentials here that the signature cannot replace).',
+      }),
+  })
+  .meta({ description: 'Settings of the webhook target.' });
+export type WebhookTargetSettings = z.output<typeof WebhookTargetSettings>;
+
+/** The lookup URL for one document: placeholders filled, or query parameters added. */
+export function fillLookup(
+  template: string,
+  kind: string,
+  reference: string,
+  customerTargetId?: string | null,
+): string {
+  const placeholders = template.includes('{kind}') || template.includes('{reference}');
+  const filled = template
+    .replaceAll('{kind}', encodeURIComponent(kind))
+    .replaceAll('{reference}', encodeURIComponent(reference));
+  if (!URL.canParse(filled)) return filled;
+  const url = new URL(filled);
+  if (!placeholders) {
+    url.searchParams.set('kind', kind);
+    url.searchParams.set('reference', reference);
+  }
+  if (customerTargetId) url.searchParams.set('customerTargetId', customerTargetId);
+  return url.toString();
+}
+
+/** One document as it goes on the wire. */
+export interface WireItem {
+  idempotencyKey: string;
+  sourceId: string;
+  document: Record<string, unknown>;
+}
+
+/** The Idempotency-Key of a request: the document's own key for one, a digest of the keys for several. */
+export function batchKey(itemKeys: string[]): string {
+  if (itemKeys.length === 1) return itemKeys[0]!;
+  return `batch_${createHash('sha256').update(itemKeys.join('\n')).digest('hex')}`;
+}
+
+/** A key for documents the engine gives none (customers, products): their content, so a changed one is sent anew. */
+function contentKey(kind: TargetKind, sourceId: string, document: unknown): string {
+  return `${kind}_${createHash('sha256')
+    .update(`${sourceId}\n${canonicalJson(document)}`)
+    .digest('hex')
+    .slice(0, 40)}`;
+}
+
+const Id = z.union([z.string().min(1).max(200), z.number().int()]).transform(String);
+const OUTCOMES = ['created', 'updated', 'linked', 'unchanged'] as const;
+const Created = z.looseObject({
+  id: Id,
+  number: z
+    .union([z.string().max(100), z.number().int()])
+    .transform(String)
+    .nullish(),
+  outcome: z.enum(OUTCOMES).optional().catch(undefined),
+});
+const Refused = z.looseObject({
+  error: z.looseObject({
+    code: z.string().max(200).optional(),
+    message: z.string().optional(),
+    retryable: z.boolean().optional(),
+    field: z.string().max(200).nullish(),
+  }),
+});
+const BatchAnswer = z.looseObject({ results: z.array(z.unknown()) });
+const Found = z.looseObject({
+  id: Id,
+  number: z
+    .union([z.string().max(100), z.number().int()])
+    .transform(String)
+    .nullish(),
+  customerTargetId: Id.nullish(),
+});
+
+/** Text from the receiver, safe to store and show: no control characters, at most `max` characters. */
+function clip(text: string, max: number): string {
+  // eslint-disable-next-line no-control-regex
+  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
+}
+
+/** The error message of a refused request: `error.message`, `message`, or the text, at most 200 characters. */
+function refusalReason(text: string): string {
+  let message: string = text;
+  try {
+    const body = JSON.parse(text) as unknown;
+    if (body && typeof body === 'object') {
+      const b = body as { error?: unknown; message?: unknown };
+      const inner = b.error && typeof b.error === 'object' ? (b.error as { message?: unknown }).message : b.error;
+      if (typeof inner === 'string') message = inner;
+      else if (typeof b.message === 'string') message = b.message;
+    }
+  } catch {
+    // Not JSON: the text itself, clipped.
+  }
+  return clip(message, 200);
+}
+
+/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
+function retryAfterMs(value: string | null, now = Date.now()): number | null {
+  if (value === null) return null;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+/** Whether an answer leaves it unknown if the receiver committed: the engine must look up before resending. */
+const UNCERTAIN = (status: number) => status >= 500 || status === 408 || status === 429;
+
+interface Answer {
+  status: number;
+  text: string;
+  headers: Headers;
+}
+
+/** Creates the connector from settings already checked by {@link WebhookTargetSettings}. */
+export function createWebhookTarget(input: WebhookTargetSettings | Record<string, unknown>): TargetConnector {
+  const settings = WebhookTargetSettings.parse(input);
+  const secret = settings.secret;
+  // A receiver may echo what it was sent; nothing it says leaves this module with the secret in it.
+  const redact = (text: string) => text.split(secret).join('[redacted]');
+  const fail = (message: string, opts: ConstructorParameters<typeof ConnectorError>[2]) =>
+    new ConnectorError(SYSTEM, redact(message), {
+      ...opts,
+      cause: opts.cause instanceof Error ? redact(opts.cause.message) : undefined,
+    });
+
+  async function call(
+    ctx: TargetCallContext,
+    method: 'GET' | 'POST',
+    url: string,
+    body: string,
+    extra: Record<string, string>,
+  ): Promise<Answer> {
+    const what = `${method} ${new URL(url).origin}${new URL(url).pathname}`;
+    const timeout = AbortSignal.timeout(settings.timeoutMs);
+    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
+    try {
+      const res = await fetch(url, {
+        method,
+        headers: {
+          ...settings.headers,
+          accept: 'application/json',
+          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+          'x-ledgerlink-signature': signatureHeader(body, secret),
+          ...extra,
+        },
+        ...(method === 'POST' ? { body } : {}),
+        signal,
+      });
+      // The body is read under the same deadline: a receiver that stalls mid-answer is as lost as a silent one.
+      const text = await res.text();
+      return { status: res.status, text, headers: res.headers };
+    } catch (err) {
+      const why = timeout.aborted
+        ? `no answer within ${settings.timeoutMs} ms`
+        : ctx.signal?.aborted
+          ? 'cancelled'
+          : `connection failed (${err instanceof Error ? clip(String((err.cause as Error | undefined)?.message ?? err.message), 200) : 'unknown'})`;
+      // Sent or not, committed or not: unknown. The engine looks the documents up before sending them again.
+      throw fail(`${what}: ${why}; the outcome is unknown`, { retryable: true, cause: err });
+    }
+  }
+
+  function uncertain(what: string, a: Answer): ConnectorError {
+    return fail(`${what} answered ${a.status}: ${refusalReason(a.text)}`, {
+      status: a.status,
+      retryable: true,
+      retryAfterMs: a.status === 429 || a.status === 503 ? retryAfterMs(a.headers.get('retry-after')) : null,
+    });
+  }
+
+  /** One request for one chunk of items; a result per item, or a throw when the outcome is unknown or unreadable. */
+  async function postChunk(ctx: TargetCallContext, kind: TargetKind, items: WireItem[]): Promise<ItemResult[]> {
+    const body = JSON.stringify({ kind, items });
+    const a = await call(ctx, 'POST', settings.url, body, {
+      'idempotency-key': batchKey(items.map((i) => i.idempotencyKey)),
+    });
+    const what = `POST ${kind} ×${items.length}`;
+    if (UNCERTAIN(a.status)) throw uncertain(what, a);
+    if (a.status < 200 || a.status >= 300) {
+      // The receiver refused the request as a whole and committed nothing: no document of it can go as it is.
+      const error = {
+        code: TARGET_REQUEST_REFUSED,
+        message: redact(`The webhook target refused the request (HTTP ${a.status}): ${refusalReason(a.text)}`),
+        retryable: false,
+      };
+      return items.map(() => failed(error));
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseJsonExact(a.text);
+    } catch {
+      throw fail(`${what} answered ${a.status} with a body that is not JSON`, { status: a.status, retryable: false });
+    }
+    const batch = BatchAnswer.safeParse(parsed);
+    // One item may be answered with its bare result (a receiver written for one document per request).
+    const results = batch.success ? batch.data.results : items.length === 1 ? [parsed] : null;
+    if (!results) {
+      throw fail(`${what} answered ${a.status} without {results: [...]} of one result per item`, {
+        status: a.status,
+        retryable: false,
+      });
+    }
+    if (results.length !== items.length) {
+      throw fail(`${what} answered ${results.length} results for ${items.length} items`, {
+        status: a.status,
+        retryable: false,
+      });
+    }
+    return results.map((raw, i) => {
+      const created = Created.safeParse(raw);
+      if (created.success) {
+        const r = created.data;
+        const update = Boolean(items[i]!.document.targetId);
+        return ok(r.id, { number: r.number ?? null, outcome: r.outcome ?? (update ? 'updated' : 'created') });
+      }
+      const refused = Refused.safeParse(raw);
+      if (!refused.success) {
+        // Committed or not, this item cannot be told: the answer breaks the protocol, which a resend will not mend.
+        throw fail(`${what} answered ${a.status} with result ${i} neither {id} nor {error}`, {
+          status: a.status,
+          retryable: false,
+        });
+      }
+      const e = refused.data.error;
+      return failed({
+        code: TARGET_REJECTED,
+        message: redact(
+          clip(
+            `Refused by the webhook target${e.code ? ` (${clip(e.code, 100)})` : ''}: ${e.message ?? 'no reason given'}`,
+            500,
+          ),
+        ),
+        retryable: e.retryable ?? false,
+        field: e.field ?? undefined,
+      });
+    });
+  }
+
+  /** Sends items in chunks of batchSize, `concurrency` requests at a time; any uncertain chunk makes the whole call throw. */
+  async function send(ctx: TargetCallContext, kind: TargetKind, items: WireItem[]): Promise<ItemResult[]> {
+    const chunks: WireItem[][] = [];
+    for (let i = 0; i < items.length; i += settings.batchSize) chunks.push(items.slice(i, i + settings.batchSize));
+    const out: ItemResult[][] = new Array<ItemResult[]>(chunks.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunks.length) {
+        const n = next++;
+        out[n] = await postChunk(ctx, kind, chunks[n]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(settings.concurrency, chunks.length) }, worker));
+    return out.flat();
+  }
+
+  const keyed = (kind: TargetKind, sourceId: string, document: Record<string, unknown>, key?: string): WireItem => ({
+    idempotencyKey: key ?? contentKey(kind, sourceId, document),
+    sourceId,
+    document,
+  });
+
+  return {
+    type: 'webhook',
+    transactional: false,
+    capabilities: {
+      customers: true,
+      items: true,
+      invoices: true,
+      creditNotes: false,
+      payments: true,
+      // Payments carry the invoice's target id, so the receiver can apply them.
+      allocations: true,
+      refunds: true,
+      paymentStatus: false,
+      pdf: false,
+      drafts: false,
+      reconciliation: false,
+    },
+    limits: {
+      concurrency: settings.concurrency,
+      batchSize: settings.batchSize,
+      callsPerSecond: settings.callsPerSecond,
+      callsPerMinute: settings.callsPerMinute,
+    },
+
+    upsertCustomers: (ctx, items) =>
+      send(
+        ctx,
+        'customer',
+        items.map((c) => keyed('customer', c.sourceId, { ...c.record, code: c.code, targetId: c.targetId })),
+      ),
+    upsertProducts: (ctx, items) =>
+      send(
+        ctx,
+        'product',
+        items.map((p) => keyed('product', p.sourceId, { ...p.record, code: p.code, targetId: p.targetId })),
+      ),
+    createInvoices: (ctx, items) =>
+      send(
+        ctx,
+        'invoice',
+        items.map((d) =>
+          keyed(
+            'invoice',
+            d.sourceId,
+            { ...d.record, customerTargetId: d.customerTargetId, productTargetIds: d.productTargetIds },
+            d.idempotencyKey,
+          ),
+        ),
+      ),
+    createPayments: (ctx, items) =>
+      send(
+        ctx,
+        'payment',
+        items.map((d) =>
+          keyed(
+            'payment',
+            d.sourceId,
+            {
+              ...d.record,
+              customerTargetId: d.customerTargetId,
+              invoiceTargetId: d.invoiceTargetId,
+              bankAccountCode: d.bankAccountCode,
+            },
+            d.idempotencyKey,
+          ),
+        ),
+      ),
+    createRefunds: (ctx, items) =>
+      send(
+        ctx,
+        'refund',
+        items.map((d) =>
+          keyed(
+            'refund',
+            d.sourceId,
+            {
+              ...d.record,
+              customerTargetId: d.customerTargetId,
+              paymentTargetId: d.paymentTargetId,
+              bankAccountCode: d.bankAccountCode,
+            },
+            d.idempotencyKey,
+          ),
+        ),
+      ),
+
+    async findByReference(ctx, kind, reference, customerTargetId): Promise<FoundDocument | null> {
+      // Without a lookup URL there is nothing to ask: a resend carries the same keys, and the receiver must honour them.
+      if (!settings.lookupUrl) return null;
+      const url = fillLookup(settings.lookupUrl, kind, reference, customerTargetId);
+      const what = `lookup of ${kind} ${clip(reference, 60)}`;
+      const a = await call(ctx, 'GET', url, '', {});
+      if (a.status === 404) return null;
+      if (UNCERTAIN(a.status)) throw uncertain(what, a);
+      if (a.status < 200 || a.status >= 300) {
+        throw fail(`${what} answered ${a.status}: ${refusalReason(a.text)}`, { status: a.status, retryable: false });
+      }
+      let parsed: unknown;
+      try {
+        parsed = parseJsonExact(a.text);
+      } catch {
+        throw fail(`${what} answered ${a.status} with a body that is not JSON`, { status: a.status, retryable: false });
+      }
+      const found = Found.safeParse(parsed);
+      if (!found.success) {
+        throw fail(`${what} answered ${a.status} without {id, number?}`, { status: a.status, retryable: false });
+      }
+      return {
+        targetId: found.data.id,
+        number: found.data.number ?? null,
+        customerTargetId: found.data.customerTargetId ?? null,
+      };
+    },
+  };
+}
