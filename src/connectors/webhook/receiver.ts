@@ -90,8 +90,18 @@ export interface ReceiverStats {
 }
 
 export interface WebhookReceiverControl {
-  /** Answer the next `times` matching requests with `status` before committing (Retry-After in seconds when given). */
-  failNext(f: { status: number; times: number; retryAfter?: number; body?: unknown; route?: 'post' | 'lookup' }): void;
+  /**
+   * Answer the next `times` matching requests (after letting `after` through) with `status` and
+   * `body`, before committing anything; Retry-After in seconds when given.
+   */
+  failNext(f: {
+    status: number;
+    times: number;
+    after?: number;
+    retryAfter?: number;
+    body?: unknown;
+    route?: 'post' | 'lookup';
+  }): void;
   /** Commit the next `times` write requests, then drop the connection without an answer. */
   dropNext(times: number): void;
   /** Commit the next `times` write requests, then hold the answer for `ms` (to run a client into its timeout). */
@@ -216,12 +226,18 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     duplicates: 0,
     keyConflicts: 0,
   };
-  const failures: { status: number; left: number; retryAfter?: number | undefined; body?: unknown; route?: string }[] =
-    [];
+  const failures: {
+    status: number;
+    left: number;
+    after: number;
+    retryAfter?: number | undefined;
+    body?: unknown;
+    route?: string;
+  }[] = [];
   let dropsLeft = 0;
   let stall = { left: 0, ms: 0 };
   const control: WebhookReceiverControl = {
-    failNext: (f) => failures.push({ ...f, left: f.times }),
+    failNext: (f) => failures.push({ ...f, left: f.times, after: f.after ?? 0 }),
     dropNext: (times) => {
       dropsLeft += times;
     },
@@ -251,6 +267,10 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   /** An injected failure for this request, if one is due. */
   function injected(route: 'post' | 'lookup', res: ServerResponse): boolean {
     const f = failures.find((x) => x.left > 0 && (!x.route || x.route === route));
+    if (f && f.after > 0) {
+      f.after--;
+      return false;
+    }
     if (f) {
       f.left--;
       stats.failed++;

@@ -395,6 +395,23 @@ describe('webhook target against the receiver', () => {
     ]);
   });
 
+  it('an uncertain chunk stops the next ones and fails the whole call, once the others have settled', async () => {
+    const r = await receiver();
+    const t = createWebhookTarget(r.settings({ batchSize: 2 }));
+    r.control.failNext({ status: 503, times: 1, after: 1, route: 'post' });
+    const err = await thrown(
+      t.createInvoices(
+        ctx,
+        [1, 2, 3, 4, 5, 6].map((n) => invoice(n)),
+      ),
+    );
+    expect(err).toMatchObject({ retryable: true, status: 503 });
+    expect(r.stats.posts).toBe(2);
+    expect(r.documents.map((d) => d.reference)).toEqual(['SO-1', 'SO-2']);
+    expect(await t.findByReference(ctx, 'invoice', 'SO-2')).toMatchObject({ targetId: 'inv_2' });
+    expect(await t.findByReference(ctx, 'invoice', 'SO-3')).toBeNull();
+  });
+
   it('customers are upserts: the same customer again updates it, a changed one gets a new key', async () => {
     const r = await receiver();
     const t = createWebhookTarget(r.settings());

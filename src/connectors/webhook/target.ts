@@ -324,19 +324,31 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
     });
   }
 
-  /** Sends items in chunks of batchSize, `concurrency` requests at a time; any uncertain chunk makes the whole call throw. */
+  /**
+   * Sends items in chunks of batchSize, `concurrency` requests at a time. A chunk whose outcome is
+   * unknown makes the whole call throw: the engine then looks up every item of it, those of chunks
+   * that did succeed included (they are found), which keeps one protocol for every remote target.
+   */
   async function send(ctx: TargetCallContext, kind: TargetKind, items: WireItem[]): Promise<ItemResult[]> {
     const chunks: WireItem[][] = [];
     for (let i = 0; i < items.length; i += settings.batchSize) chunks.push(items.slice(i, i + settings.batchSize));
     const out: ItemResult[][] = new Array<ItemResult[]>(chunks.length);
     let next = 0;
+    let failure: { error: unknown } | null = null;
     const worker = async () => {
-      while (next < chunks.length) {
+      // After a failure no new request starts; those in flight are let finish.
+      while (next < chunks.length && !failure) {
         const n = next++;
-        out[n] = await postChunk(ctx, kind, chunks[n]!);
+        try {
+          out[n] = await postChunk(ctx, kind, chunks[n]!);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     };
+    // Thrown only once every request has settled: the engine's lookups must not race a write still in flight.
     await Promise.all(Array.from({ length: Math.min(settings.concurrency, chunks.length) }, worker));
+    if (failure) throw (failure as { error: unknown }).error;
     return out.flat();
   }
 
