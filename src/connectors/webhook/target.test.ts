@@ -309,6 +309,10 @@ describe('webhook target against the receiver', () => {
       expect(res.error.message).not.toContain('END');
       expect(res.error.message).not.toContain('TOP-SECRET-INTERNAL');
     }
+    r.control.failNext({ status: 308, times: 1, body: { moved: true } });
+    const [redirected] = await t.createInvoices(ctx, [invoice(1)]);
+    expect(redirected).toMatchObject({ ok: false, error: { code: 'TARGET_REQUEST_REFUSED', retryable: false } });
+    expect(r.stats.posts).toBe(2);
     const reason = results[0]!.ok ? '' : results[0]!.error.message.split('): ')[1]!;
     expect(reason.length).toBeLessThanOrEqual(200);
   });

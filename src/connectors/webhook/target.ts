@@ -232,6 +232,8 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
           ...extra,
         },
         ...(method === 'POST' ? { body } : {}),
+        // A redirect is answered as the refusal it is, never followed: the signed body goes only where configured.
+        redirect: 'manual',
         signal,
       });
       // The body is read under the same deadline: a receiver that stalls mid-answer is as lost as a silent one.
