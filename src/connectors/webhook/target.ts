@@ -1,6 +1,4 @@
-import { createHash } from 'node:crypto';
-import { z } from 'zod';
-import { canonicalJson, parseJsonExact } from '../../domain/json.ts';
+import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import {
   type FoundDocument,
@@ -12,6 +10,24 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { signatureHeader } from './signature.ts';
+import { WebhookTargetSettings, fillLookup } from './target-settings.ts';
+import {
+  type Answer,
+  BatchAnswer,
+  Created,
+  Found,
+  Refused,
+  UNCERTAIN,
+  type WireItem,
+  batchKey,
+  clip,
+  contentKey,
+  refusalReason,
+  retryAfterMs,
+} from './wire.ts';
+
+export { WebhookTargetSettings, fillLookup } from './target-settings.ts';
+export { batchKey } from './wire.ts';
 
 /*
  * The `webhook` target: each booked document is POSTed as JSON to a URL of the user's (an in-house
@@ -26,178 +42,6 @@ export const SYSTEM = 'webhook target';
 /** Reason codes of the item errors this target returns (see src/sync/reasons.ts). */
 export const TARGET_REJECTED = 'TARGET_REJECTED';
 export const TARGET_REQUEST_REFUSED = 'TARGET_REQUEST_REFUSED';
-
-/** Headers the target sets itself; the settings may not override them. */
-const OWN_HEADERS = new Set(['content-type', 'accept', 'x-ledgerlink-signature', 'idempotency-key']);
-const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
-
-/** The `target:` block of a pipeline whose target is a webhook. */
-export const WebhookTargetSettings = z
-  .strictObject({
-    type: z.literal('webhook').optional(),
-    url: z.url({ protocol: /^https?$/ }).meta({
-      description:
-        'Where each batch of documents is POSTed as {kind, items: [{idempotencyKey, sourceId, document}]}; ' +
-        'the answer must be a 2xx {results: [{id, number?} | {error: {code, message, retryable?, field?}}]}, one per item, in order.',
-    }),
-    lookupUrl: z
-      .string()
-      .max(2000)
-      .refine((v) => /^https?:\/\//i.test(v) && URL.canParse(fillLookup(v, 'invoice', 'x')), 'must be an http(s) URL')
-      .optional()
-      .meta({
-        description:
-          'Where a document is looked up by its reference (GET, signed): "{kind}" and "{reference}" in it are replaced, ' +
-          'otherwise kind, reference (and customerTargetId) are added as query parameters. 200 {id, number?} when found, 404 when not. ' +
-          'Without it, after an uncertain outcome (timeout, dropped connection, 5xx) the same documents are sent again with the ' +
-          'same Idempotency-Key and item idempotencyKey, and exactly-once then relies on the receiver honouring those keys.',
-      }),
-    secret: z.string().min(16).max(500).meta({
-      description:
-        'Signs every request in X-Ledgerlink-Signature exactly as inbound webhooks are signed (HMAC-SHA256 of "<t>.<body>"). Encrypted at rest.',
-    }),
-    timeoutMs: z.number().int().min(100).max(600_000).default(30_000).meta({
-      description:
-        'Per request, the whole exchange. A timeout is an uncertain outcome: the documents are looked up before being sent again.',
-    }),
-    batchSize: z.number().int().min(1).max(1000).default(100).meta({
-      description:
-        "Documents per request. With 1, the Idempotency-Key is the document's own key and a bare {id, number?} answer is accepted.",
-    }),
-    concurrency: z.number().int().min(1).max(16).default(1).meta({ description: 'Requests in flight at once.' }),
-    callsPerSecond: z.number().positive().max(1000).optional(),
-    callsPerMinute: z.number().positive().max(60_000).optional(),
-    headers: z
-      .record(
-        z.string().regex(HEADER_NAME, 'must be an HTTP header name'),
-        z
-          .string()
-          .max(2000)
-          .refine((v) => !/[\r\n\0]/.test(v), 'must not contain line breaks'),
-      )
-      .refine((h) => Object.keys(h).every((k) => !OWN_HEADERS.has(k.toLowerCase())), {
-        message: `may not set ${[...OWN_HEADERS].join(', ')}`,
-      })
-      .optional()
-      .meta({
-        description:
-          'Extra headers on every request (not encrypted at rest: put no credentials here that the signature cannot replace).',
-      }),
-  })
-  .meta({ description: 'Settings of the webhook target.' });
-export type WebhookTargetSettings = z.output<typeof WebhookTargetSettings>;
-
-/** The lookup URL for one document: placeholders filled, or query parameters added. */
-export function fillLookup(
-  template: string,
-  kind: string,
-  reference: string,
-  customerTargetId?: string | null,
-): string {
-  const placeholders = template.includes('{kind}') || template.includes('{reference}');
-  const filled = template
-    .replaceAll('{kind}', encodeURIComponent(kind))
-    .replaceAll('{reference}', encodeURIComponent(reference));
-  if (!URL.canParse(filled)) return filled;
-  const url = new URL(filled);
-  if (!placeholders) {
-    url.searchParams.set('kind', kind);
-    url.searchParams.set('reference', reference);
-  }
-  if (customerTargetId) url.searchParams.set('customerTargetId', customerTargetId);
-  return url.toString();
-}
-
-/** One document as it goes on the wire. */
-export interface WireItem {
-  idempotencyKey: string;
-  sourceId: string;
-  document: Record<string, unknown>;
-}
-
-/** The Idempotency-Key of a request: the document's own key for one, a digest of the keys for several. */
-export function batchKey(itemKeys: string[]): string {
-  if (itemKeys.length === 1) return itemKeys[0]!;
-  return `batch_${createHash('sha256').update(itemKeys.join('\n')).digest('hex')}`;
-}
-
-/** A key for documents the engine gives none (customers, products): their content, so a changed one is sent anew. */
-function contentKey(kind: TargetKind, sourceId: string, document: unknown): string {
-  return `${kind}_${createHash('sha256')
-    .update(`${sourceId}\n${canonicalJson(document)}`)
-    .digest('hex')
-    .slice(0, 40)}`;
-}
-
-const Id = z.union([z.string().min(1).max(200), z.number().int()]).transform(String);
-const OUTCOMES = ['created', 'updated', 'linked', 'unchanged'] as const;
-const Created = z.looseObject({
-  id: Id,
-  number: z
-    .union([z.string().max(100), z.number().int()])
-    .transform(String)
-    .nullish(),
-  outcome: z.enum(OUTCOMES).optional().catch(undefined),
-});
-const Refused = z.looseObject({
-  error: z.looseObject({
-    code: z.string().max(200).optional(),
-    message: z.string().optional(),
-    retryable: z.boolean().optional(),
-    field: z.string().max(200).nullish(),
-  }),
-});
-const BatchAnswer = z.looseObject({ results: z.array(z.unknown()) });
-const Found = z.looseObject({
-  id: Id,
-  number: z
-    .union([z.string().max(100), z.number().int()])
-    .transform(String)
-    .nullish(),
-  customerTargetId: Id.nullish(),
-});
-
-/** Text from the receiver, safe to store and show: no control characters, at most `max` characters. */
-function clip(text: string, max: number): string {
-  // eslint-disable-next-line no-control-regex
-  const flat = text.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
-  return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
-}
-
-/** The error message of a refused request: `error.message`, `message`, or the text, at most 200 characters. */
-function refusalReason(text: string): string {
-  let message: string = text;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (body && typeof body === 'object') {
-      const b = body as { error?: unknown; message?: unknown };
-      const inner = b.error && typeof b.error === 'object' ? (b.error as { message?: unknown }).message : b.error;
-      if (typeof inner === 'string') message = inner;
-      else if (typeof b.message === 'string') message = b.message;
-    }
-  } catch {
-    // Not JSON: the text itself, clipped.
-  }
-  return clip(message, 200);
-}
-
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
-function retryAfterMs(value: string | null, now = Date.now()): number | null {
-  if (value === null) return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
-/** Whether an answer leaves it unknown if the receiver committed: the engine must look up before resending. */
-const UNCERTAIN = (status: number) => status >= 500 || status === 408 || status === 429;
-
-interface Answer {
-  status: number;
-  text: string;
-  headers: Headers;
-}
 
 /** Creates the connector from settings already checked by {@link WebhookTargetSettings}. */
 export function createWebhookTarget(input: WebhookTargetSettings | Record<string, unknown>): TargetConnector {
