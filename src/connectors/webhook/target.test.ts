@@ -278,6 +278,11 @@ describe('webhook target against the receiver', () => {
     expect(r.count('invoice')).toBe(3);
     expect(r.duplicates()).toEqual([]);
     expect(r.stats.duplicates).toBe(0);
+    // The same keys with another body are refused, never answered with the first body's results.
+    const changed = await t.createInvoices(ctx, [invoice(1, { currency: 'USD' }), invoice(2)]);
+    expect(r.stats.keyConflicts).toBe(1);
+    expect(changed[0]).toMatchObject({ ok: false, error: { code: 'TARGET_REQUEST_REFUSED', retryable: false } });
+    expect(r.count('invoice')).toBe(3);
   });
 
   it("the receiver's duplicate detector sees a document created twice (a receiver ignoring item keys)", async () => {
