@@ -45,6 +45,7 @@ export class SecretBox {
 export const SECRET_KEYS = new Set([
   'apiKey',
   'secretKey',
+  'secret',
   'webhookSecret',
   'password',
   'token',

@@ -5,9 +5,10 @@ import type { SourceItem } from '../../sync/connector.ts';
 import { canonicalGross } from '../../sync/engine/invoices.ts';
 import type { Pipeline } from '../../sync/pipelines.ts';
 import { type StoredWebhookEvent, webhookEventPages } from '../../sync/webhook-events.ts';
-import { registerSource } from '../../sync/registry.ts';
+import { registerSource, registerTarget } from '../../sync/registry.ts';
 import { WebhookEvent, eventRecords } from './events.ts';
 import { registerCanonicalInbound } from './inbound.ts';
+import { WebhookTargetSettings, createWebhookTarget } from './target.ts';
 
 /**
  * Posted invoices are immutable. An event that sends again an invoice the pipeline already posted
@@ -112,3 +113,13 @@ registerSource('webhook', (pipeline, deps) => ({
 }));
 
 registerCanonicalInbound();
+/**
+ * The webhook target: every booked document POSTed as signed JSON to a URL of the user's (an
+ * in-house ERP, a middleware). See src/connectors/webhook/target.ts and docs/webhooks.md.
+ */
+registerTarget({
+  type: 'webhook',
+  description: 'POSTs each document as signed JSON to a URL, with an Idempotency-Key; optional lookup URL',
+  settings: WebhookTargetSettings,
+  create: async (deps) => createWebhookTarget(deps.settings),
+});
