@@ -174,14 +174,18 @@ export async function listPipelines(db: Queryable, box: SecretBox, entityId?: st
 /**
  * Refuses a source or target type no connector registered, naming the known ones, and target
  * settings that do not match the target's own schema. `at` is where the pipeline sits in what was
- * sent (`body`, `pipelines.2`), so each problem names the field as the sender wrote it.
+ * sent (`body`, `pipelines.2`), so each problem names the field as the sender wrote it. What users
+ * send (the API, ledgerlink.yaml) may not name the engine's internal sources (`records`); the
+ * engine's own callers pass `internalSources`.
  */
 export function checkPipelineTypes(
   def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
   at = '',
+  opts: { internalSources?: boolean } = {},
 ): void {
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
-  if (!isSourceType(def.source.type)) throw unknownSourceType(def.source.type, field('source', 'type'));
+  if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
+    throw unknownSourceType(def.source.type, field('source', 'type'));
   if (!targetTypes().includes(def.target.type)) throw unknownTargetType(def.target.type, field('target', 'type'));
   const { type, ...settings } = def.target;
   const r = targetDefinition(type).settings.safeParse(settings);
@@ -200,10 +204,11 @@ export function checkPipelineTypes(
  * removed, or written to the database by hand, is refused before anything is fetched or sent.
  */
 export function assertPipelineTypes(pipeline: Pipeline): void {
-  checkPipelineTypes({
-    source: { type: pipeline.sourceType },
-    target: { ...pipeline.targetConfig, type: pipeline.targetType },
-  });
+  checkPipelineTypes(
+    { source: { type: pipeline.sourceType }, target: { ...pipeline.targetConfig, type: pipeline.targetType } },
+    '',
+    { internalSources: true },
+  );
 }
 
 /** Creates or replaces a pipeline by name, once its source and target types and target settings check out. */
@@ -214,7 +219,8 @@ export async function savePipeline(
   def: PipelineDefinition,
   managedBy: 'api' | 'config',
 ): Promise<{ pipeline: Pipeline; created: boolean }> {
-  checkPipelineTypes(def);
+  // The API and the config file checked already, naming fields as they were sent; this guards other callers.
+  checkPipelineTypes(def, '', { internalSources: true });
   const { type: sourceType, ...sourceConfig } = def.source;
   const { type: targetType, ...targetConfig } = def.target;
   try {
