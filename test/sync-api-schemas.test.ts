@@ -256,7 +256,7 @@ describe('typed responses of runs, exceptions, pipelines and audit', () => {
         }))!;
         await t.db.query(
           `UPDATE exceptions SET status = 'resolved', resolved_at = now(), resolved_by = $2 WHERE id = $1`,
-          [params.exceptionId, actor],
+          [Number(params.exceptionId), actor],
         );
         await setRunStatus(t.db, id, 'succeeded');
         return id;
