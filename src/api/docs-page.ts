@@ -17,8 +17,13 @@ interface Operation {
   responses: Record<string, { description: string; content?: Record<string, { schema: unknown }> }>;
 }
 
+/** A schema as JSON, with references to shared schemas (`#/components/schemas/Run`) linked to them. */
 function schemaBlock(schema: unknown): string {
-  return `<details><summary>schema</summary><pre>${esc(JSON.stringify(schema, null, 2))}</pre></details>`;
+  const json = esc(JSON.stringify(schema, null, 2)).replace(
+    /&quot;#\/components\/schemas\/(\w+)&quot;/g,
+    (_, name: string) => `&quot;<a href="#schema-${name}">#/components/schemas/${name}</a>&quot;`,
+  );
+  return `<details><summary>schema</summary><pre>${json}</pre></details>`;
 }
 
 /**
@@ -75,6 +80,13 @@ export function renderDocsPage(doc: OpenApiDocument): string {
       return `<h2>${esc(tag)}</h2>${items}`;
     })
     .join('');
+  const schemas = Object.entries(doc.components.schemas)
+    .filter(([name]) => name !== 'Error')
+    .map(
+      ([name, schema]) =>
+        `<section id="schema-${esc(name)}"><h3><code>${esc(name)}</code></h3>${schemaBlock(schema)}</section>`,
+    )
+    .join('');
   const errors = Object.entries(doc['x-error-codes'])
     .map(([code, e]) => `<tr><td><code>${esc(code)}</code></td><td>${e.status}</td><td>${esc(e.meaning)}</td></tr>`)
     .join('');
@@ -91,5 +103,5 @@ td,th{border:1px solid #dde;padding:.25em .5em;text-align:left;vertical-align:to
 </style></head><body><nav><h2>ledgerlink</h2><p><a href="/openapi.json">openapi.json</a> · <a href="#errors">error codes</a></p>${nav}</nav>
 <main><h1>${esc(doc.info.title)} ${esc(doc.info.version)}</h1><p>${esc(doc.info.description)}</p>
 <p>Authenticate with <code>POST /v1/auth/login</code> and send <code>Authorization: Bearer &lt;token&gt;</code>. Every POST accepts an <code>Idempotency-Key</code> header.</p>
-${sections}<h2 id="errors">Error codes</h2><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table></main></body></html>`;
+${sections}${schemas ? `<h2 id="schemas">Schemas</h2>${schemas}` : ''}<h2 id="errors">Error codes</h2><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table></main></body></html>`;
 }

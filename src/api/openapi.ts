@@ -4,15 +4,46 @@ import type { AnyRoute } from './route.ts';
 
 type JsonSchema = Record<string, unknown>;
 
-function toSchema(schema: z.ZodType): JsonSchema {
-  const s = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
-  delete s.$schema;
-  return s;
+/** Schemas named with `.meta({ id })`, shared by every operation that uses them (`components.schemas`). */
+type Components = Map<string, JsonSchema>;
+
+const COMPONENT_REF = '#/components/schemas/';
+
+/** Points zod's local `#/$defs/Name` references at the document's components. */
+function rehome(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(rehome);
+  if (value === null || typeof value !== 'object') return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      k === '$ref' && typeof v === 'string' && v.startsWith('#/$defs/') ? COMPONENT_REF + v.slice(8) : rehome(v),
+    ]),
+  );
 }
 
-function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query') {
+/**
+ * The JSON Schema of a zod schema. Schemas with an `id` become components: zod puts them in the
+ * schema's own `$defs`, which an OpenAPI document cannot point into, so they move to `components`.
+ */
+function toSchema(schema: z.ZodType, components: Components): JsonSchema {
+  const s = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchema;
+  delete s.$schema;
+  const defs = (s.$defs ?? {}) as Record<string, JsonSchema>;
+  delete s.$defs;
+  for (const [id, def] of Object.entries(defs)) {
+    const moved = rehome(def) as JsonSchema;
+    const known = components.get(id);
+    if (known && JSON.stringify(known) !== JSON.stringify(moved))
+      throw new Error(`Two different schemas are named ${id} (.meta({ id })); give one another id`);
+    components.set(id, moved);
+  }
+  // A schema that is itself named comes back as a bare `$ref` to its component.
+  return rehome(s) as JsonSchema;
+}
+
+function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query', components: Components) {
   if (!schema) return [];
-  const s = toSchema(schema);
+  const s = toSchema(schema, components);
   const props = (s.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((s.required as string[] | undefined) ?? []);
   return Object.entries(props).map(([name, p]) => ({
@@ -27,6 +58,7 @@ function parametersOf(schema: z.ZodType | undefined, location: 'path' | 'query')
 /** Builds the OpenAPI 3.1 document from the same route specs that validate requests. */
 export function buildOpenApi(routes: AnyRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
+  const components: Components = new Map();
   for (const r of routes) {
     const errorCodes = [
       ...new Set([
@@ -45,7 +77,11 @@ export function buildOpenApi(routes: AnyRoute[]) {
       [String(r.success.status)]: {
         description: r.success.description,
         ...(r.success.schema
-          ? { content: { [r.success.contentType ?? 'application/json']: { schema: toSchema(r.success.schema) } } }
+          ? {
+              content: {
+                [r.success.contentType ?? 'application/json']: { schema: toSchema(r.success.schema, components) },
+              },
+            }
           : r.success.contentType
             ? { content: { [r.success.contentType]: { schema: { type: 'string', format: 'binary' } } } }
             : {}),
@@ -62,7 +98,7 @@ export function buildOpenApi(routes: AnyRoute[]) {
       summary: r.summary,
       ...(r.description ? { description: r.description } : {}),
       tags: r.tags,
-      parameters: [...parametersOf(r.params, 'path'), ...parametersOf(r.query, 'query')],
+      parameters: [...parametersOf(r.params, 'path', components), ...parametersOf(r.query, 'query', components)],
       responses,
       ...(r.auth === 'none' ? { security: [] } : r.auth === 'admin' ? { security: [{ adminToken: [] }] } : {}),
       ...(r.auth === 'entityOrAdmin' ? { security: [{ bearer: [] }, { adminToken: [] }] } : {}),
@@ -80,12 +116,18 @@ export function buildOpenApi(routes: AnyRoute[]) {
       op.requestBody = {
         required: true,
         content: {
-          'application/json': { schema: toSchema(r.body), ...(r.example !== undefined ? { example: r.example } : {}) },
+          'application/json': {
+            schema: toSchema(r.body, components),
+            ...(r.example !== undefined ? { example: r.example } : {}),
+          },
         },
       };
     }
     if (r.multipart) {
-      op.requestBody = { required: true, content: { 'multipart/form-data': { schema: toSchema(r.multipart.fields) } } };
+      op.requestBody = {
+        required: true,
+        content: { 'multipart/form-data': { schema: toSchema(r.multipart.fields, components) } },
+      };
     }
     (paths[r.path] ??= {})[r.method.toLowerCase()] = op;
   }
@@ -108,6 +150,7 @@ export function buildOpenApi(routes: AnyRoute[]) {
         adminToken: { type: 'http', scheme: 'bearer', description: 'The LEDGERLINK_ADMIN_TOKEN value.' },
       },
       schemas: {
+        ...Object.fromEntries([...components.entries()].sort(([a], [b]) => a.localeCompare(b))),
         Error: {
           type: 'object',
           required: ['error'],

@@ -4,6 +4,7 @@ import type { AnyRoute } from './route.ts';
 import { buildOpenApi } from './openapi.ts';
 
 type Schema = {
+  $ref?: string;
   type?: string | string[];
   properties?: Record<string, Schema>;
   required?: string[];
@@ -13,7 +14,14 @@ type Schema = {
   enum?: unknown[];
 };
 
+/** The name of a shared schema (`#/components/schemas/Run` → `Run`), linked to its section. */
+function refName(ref: string): string {
+  const name = ref.slice(ref.lastIndexOf('/') + 1);
+  return `[${name}](#schema-${name.toLowerCase()})`;
+}
+
 function typeOf(s: Schema): string {
+  if (s.$ref) return refName(s.$ref);
   if (s.enum) return s.enum.map((v) => JSON.stringify(v)).join(' \\| ');
   if (s.anyOf) return [...new Set(s.anyOf.map(typeOf))].join(' or ');
   if (s.type === 'array') return `${s.items ? typeOf(s.items) : 'any'}[]`;
@@ -57,6 +65,7 @@ export function renderApiReference(routes: AnyRoute[]): string {
           {
             parameters: { name: string; in: string; required: boolean; description?: string }[];
             requestBody?: { content: Record<string, { schema: Schema } | undefined> };
+            responses: Record<string, { content?: Record<string, { schema: Schema } | undefined> }>;
           }
         >
       )[r.method.toLowerCase()]!;
@@ -78,8 +87,23 @@ export function renderApiReference(routes: AnyRoute[]): string {
       if (rows.length) out.push('| body field | type | required | description |', '|---|---|---|---|', ...rows, '');
       if (r.example !== undefined)
         out.push('Example request body:', '', '```json', JSON.stringify(r.example, null, 2), '```', '');
+      const response = op.responses[String(r.success.status)]?.content?.['application/json']?.schema;
+      if (response?.$ref) out.push(`Response: ${refName(response.$ref)}.`, '');
+      else {
+        const fields = fieldTable(response);
+        if (fields.length)
+          out.push('| response field | type | required | description |', '|---|---|---|---|', ...fields, '');
+      }
       if (r.errors?.length) out.push(`Errors: ${r.errors.map((c) => `\`${c}\``).join(', ')}.`, '');
     }
+  }
+  // The shared response schemas (`.meta({ id })`), each once; the error body is described above.
+  const shared = Object.entries(doc.components.schemas as Record<string, Schema>).filter(([name]) => name !== 'Error');
+  if (shared.length) out.push('## Schemas', '');
+  for (const [name, schema] of shared) {
+    out.push(`### Schema \`${name}\``, '');
+    if (schema.description) out.push(schema.description, '');
+    out.push('| field | type | required | description |', '|---|---|---|---|', ...fieldTable(schema), '');
   }
   return out.join('\n');
 }

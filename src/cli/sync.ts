@@ -3,8 +3,7 @@ import { commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
 import { getRun } from '../sync/runs.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
-import { listExceptions, requireException, resolveException } from '../sync/exceptions.ts';
-import { CanonicalRecord } from '../sync/canonical.ts';
+import { listExceptions, requireException, resolveException, retryException } from '../sync/exceptions.ts';
 import { isDomainError } from '../domain/errors.ts';
 
 function fail(err: unknown): never {
@@ -94,17 +93,11 @@ export function registerExceptions(program: Command): void {
     .action(async (id: string, opts: { json?: boolean }) => {
       const rt = await openRuntime({ queue: false, log: commandLogger() }).catch(fail);
       try {
-        const x = await requireException(rt.db, Number(id));
-        const parsed = CanonicalRecord.safeParse((x.payload as { record?: unknown }).record);
-        if (!parsed.success)
-          fail(new Error(`exception ${id} holds no record to retry; fix it at the source and run the pipeline again`));
-        const { findPipelineById } = await import('../sync/pipelines.ts');
-        const pipeline = (await findPipelineById(rt.db, rt.box, x.pipelineId))!;
-        const runId = await rt.sync.processRecords(pipeline, 'retry', 'cli', [
-          { record: parsed.data, raw: (x.payload as { raw?: unknown }).raw },
-        ]);
-        const after = await requireException(rt.db, x.id);
-        if (opts.json) console.log(JSON.stringify({ exception: after, runId }));
+        const n = Number(id);
+        if (!Number.isSafeInteger(n) || n <= 0) fail(new Error(`${id} is not an exception id`));
+        const outcome = await retryException(rt.db, rt.sync, n, 'cli');
+        const after = outcome.exception;
+        if (opts.json) console.log(JSON.stringify(outcome));
         else
           console.log(
             after.status === 'resolved'

@@ -1,7 +1,9 @@
 import { PGlite, types } from '@electric-sql/pglite';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  DatabaseError,
   type Database,
   type QueryResult,
   type Queryable,
@@ -19,6 +21,29 @@ const TEXT_PARSERS = {
 
 type PgliteTx = Pick<PGlite, 'query' | 'exec'>;
 
+/** The transaction open in this async context: on which database, and whether it is still open. */
+interface OpenTransaction {
+  db: PgliteScope;
+  open: boolean;
+}
+
+const openTransaction = new AsyncLocalStorage<OpenTransaction>();
+
+/**
+ * PGlite has one connection behind a mutex that a transaction holds until it ends. A call on the
+ * database itself (not on the transaction's `tx`) from inside the transaction's callback would wait
+ * for that mutex forever; it fails at once instead, saying what to change.
+ */
+function refuseNestedUse(db: PgliteScope, what: string): void {
+  const store = openTransaction.getStore();
+  if (store?.open && store.db === db)
+    throw new DatabaseError(
+      `This code runs ${what} on the database while a transaction on it is open; pass the transaction (tx) instead ` +
+        '(embedded PGlite has one connection: the call would wait for the transaction forever)',
+      { code: 'NESTED_TRANSACTION' },
+    );
+}
+
 class PgliteScope implements Queryable {
   constructor(
     protected readonly raw: PgliteTx,
@@ -27,6 +52,7 @@ class PgliteScope implements Queryable {
   ) {}
 
   async query<T>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<T>> {
+    if (this.mutex) refuseNestedUse(this, 'a query');
     const run = async () => {
       const r = await this.raw.query<T>(sql, toDriverParams(params));
       return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
@@ -35,6 +61,7 @@ class PgliteScope implements Queryable {
   }
 
   async exec(sql: string): Promise<void> {
+    if (this.mutex) refuseNestedUse(this, 'a script');
     const run = async () => {
       await this.raw.exec(sql);
     };
@@ -54,15 +81,19 @@ class PgliteScope implements Queryable {
         throw err;
       }
     }
+    refuseNestedUse(this, 'another transaction');
     const outer = this.mutex!;
     return outer.run(async () => {
       await this.raw.exec('BEGIN');
       const tx = new PgliteScope(this.raw, true, null);
+      const store: OpenTransaction = { db: this, open: true };
       try {
-        const result = await fn(tx);
+        const result = await openTransaction.run(store, () => fn(tx));
+        store.open = false;
         await this.raw.exec('COMMIT');
         return result;
       } catch (err) {
+        store.open = false;
         // PGlite has one connection: a failed transaction left open would poison every later query.
         await this.raw.exec('ROLLBACK');
         throw err;

@@ -6,7 +6,8 @@ import type { Database } from '../db/database.ts';
 import { Code, Currency, Rate } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { PipelineDefinition, savePipeline } from './pipelines.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import { PipelineDefinition, checkPipelineTypes, savePipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 
 export const ConfigFile = z.strictObject({
@@ -50,6 +51,16 @@ export function parseConfig(text: string, env: NodeJS.ProcessEnv = process.env):
     const problems = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
     throw new Error(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   }
+  r.data.pipelines.forEach((p, i) => {
+    try {
+      checkPipelineTypes(p, `pipelines.${i}`);
+    } catch (err) {
+      // The same refusal as the API's, saying which pipeline of the file it is about.
+      if (isDomainError(err))
+        throw new DomainError(err.code, `Invalid configuration: pipeline ${p.name}: ${err.message}`, err.details);
+      throw err;
+    }
+  });
   return r.data;
 }
 

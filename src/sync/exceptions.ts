@@ -1,6 +1,10 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { ExceptionCode } from './reasons.ts';
+import { CanonicalRecord } from './canonical.ts';
+import { findPipelineById } from './pipelines.ts';
+import { type RunStatus, getRun } from './runs.ts';
+import type { SyncService } from './service.ts';
 
 export interface ParkedRecord {
   kind: string;
@@ -172,4 +176,53 @@ export async function resolveException(db: Queryable, id: number, note: string, 
     `UPDATE exceptions SET status = 'resolved', note = $2, resolved_by = $3, resolved_at = now(), updated_at = now() WHERE id = $1 AND status = 'open'`,
     [id, note, by],
   );
+}
+
+/** What retrying needs of the sync service: its secret box and the running of records in hand. */
+export type RetryRunner = Pick<SyncService, 'box' | 'processRecords'>;
+
+export interface RetryOutcome {
+  /** The exception after the retry: resolved when the record went through, open with the new reason when not. */
+  exception: ExceptionView & { pipelineId: string; entityId: string };
+  runId: string;
+  runStatus: RunStatus | undefined;
+}
+
+/**
+ * Runs a parked record through its pipeline again (a run of trigger "retry"), with the same
+ * external reference, so it is posted at most once. The one implementation behind
+ * `POST /v1/exceptions/{id}/retry` and `ledgerlink exceptions retry`.
+ */
+export async function retryException(
+  db: Queryable,
+  sync: RetryRunner,
+  id: number,
+  actor: string,
+  /** `entityId` confines it to one entity's exceptions; `field` names the id in refusals (`params.id` for the API). */
+  opts: { entityId?: string | undefined; field?: string } = {},
+): Promise<RetryOutcome> {
+  const field = opts.field ?? 'id';
+  const x = await requireException(db, id, opts.entityId);
+  if (x.status !== 'open')
+    throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
+      { field, message: 'already resolved' },
+    ]);
+  const stored = (x.payload ?? {}) as { record?: unknown; raw?: unknown };
+  const parsed = CanonicalRecord.safeParse(stored.record);
+  if (!parsed.success)
+    throw new DomainError(
+      'VALIDATION_ERROR',
+      `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
+      [{ field, message: 'nothing to retry' }],
+    );
+  const pipeline = await findPipelineById(db, sync.box, x.pipelineId);
+  if (!pipeline) throw new DomainError('NOT_FOUND', `The pipeline of exception ${x.id} no longer exists`);
+  const runId = await sync.processRecords(pipeline, 'retry', actor, [{ record: parsed.data, raw: stored.raw }], {
+    exceptionId: x.id,
+  });
+  return {
+    exception: await requireException(db, x.id),
+    runId,
+    runStatus: (await getRun(db, runId))?.status,
+  };
 }

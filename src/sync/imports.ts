@@ -122,8 +122,7 @@ export async function importFile(
     { outcome: RunRecord['outcome']; message: string | null; targetId: string | null }
   >();
   for (const r of await allRunRecords(sync, runId)) {
-    if (r.outcome !== 'writtenBack')
-      byRecord.set(`${r.kind}\u0000${r.sourceId}`, { ...r, outcome: r.outcome as RunRecord['outcome'] });
+    if (r.outcome !== 'writtenBack') byRecord.set(`${r.kind}\u0000${r.sourceId}`, { ...r, outcome: r.outcome });
   }
   const { rows: open } = await db.query<{ id: string; kind: string; source_id: string }>(
     `SELECT id, kind, source_id FROM exceptions WHERE pipeline_id = $1 AND run_id = $2 AND status = 'open'`,

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
@@ -117,8 +118,8 @@ export function publicPipeline(p: Pipeline) {
     id: p.id,
     name: p.name,
     entity: p.entityCode,
-    source: redactConfig({ type: p.sourceType, ...p.sourceConfig }),
-    target: redactConfig({ type: p.targetType, ...p.targetConfig }),
+    source: { type: p.sourceType, ...redactConfig(p.sourceConfig) },
+    target: { type: p.targetType, ...redactConfig(p.targetConfig) },
     schedule: p.schedule,
     mode: p.mode,
     options: p.options,
@@ -170,7 +171,47 @@ export async function listPipelines(db: Queryable, box: SecretBox, entityId?: st
   return rows.map((r) => toPipeline(box, r));
 }
 
-/** Creates or replaces a pipeline by name. */
+/**
+ * Refuses a source or target type no connector registered, naming the known ones, and target
+ * settings that do not match the target's own schema. `at` is where the pipeline sits in what was
+ * sent (`body`, `pipelines.2`), so each problem names the field as the sender wrote it. What users
+ * send (the API, ledgerlink.yaml) may not name the engine's internal sources (`records`); the
+ * engine's own callers pass `internalSources`.
+ */
+export function checkPipelineTypes(
+  def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
+  at = '',
+  opts: { internalSources?: boolean } = {},
+): void {
+  const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
+    throw unknownSourceType(def.source.type, field('source', 'type'));
+  if (!targetTypes().includes(def.target.type)) throw unknownTargetType(def.target.type, field('target', 'type'));
+  const { type, ...settings } = def.target;
+  const r = targetDefinition(type).settings.safeParse(settings);
+  if (!r.success) {
+    const problems = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
+    throw new DomainError(
+      'PIPELINE_TARGET_SETTINGS_INVALID',
+      `Settings of target "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+      problems,
+    );
+  }
+}
+
+/**
+ * The same check on a saved pipeline, when a run starts: a pipeline saved before its connector was
+ * removed, or written to the database by hand, is refused before anything is fetched or sent.
+ */
+export function assertPipelineTypes(pipeline: Pipeline): void {
+  checkPipelineTypes(
+    { source: { type: pipeline.sourceType }, target: { ...pipeline.targetConfig, type: pipeline.targetType } },
+    '',
+    { internalSources: true },
+  );
+}
+
+/** Creates or replaces a pipeline by name, once its source and target types and target settings check out. */
 export async function savePipeline(
   db: Queryable,
   box: SecretBox,
@@ -178,6 +219,8 @@ export async function savePipeline(
   def: PipelineDefinition,
   managedBy: 'api' | 'config',
 ): Promise<{ pipeline: Pipeline; created: boolean }> {
+  // The API and the config file checked already, naming fields as they were sent; this guards other callers.
+  checkPipelineTypes(def, '', { internalSources: true });
   const { type: sourceType, ...sourceConfig } = def.source;
   const { type: targetType, ...targetConfig } = def.target;
   try {

@@ -96,9 +96,12 @@ export function unknownTargetType(type: string, field = 'target.type'): DomainEr
   );
 }
 
-/** Whether a source type is registered (users may not name internal ones). */
-export function isSourceType(type: string): boolean {
-  return sources.has(type) && !INTERNAL_SOURCES.has(type);
+/**
+ * Whether a source type is registered. Users may not name internal ones; the engine's own
+ * pipelines (records in hand) pass `{ internal: true }`.
+ */
+export function isSourceType(type: string, opts: { internal?: boolean } = {}): boolean {
+  return sources.has(type) && (opts.internal === true || !INTERNAL_SOURCES.has(type));
 }
 
 /*

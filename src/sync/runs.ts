@@ -160,7 +160,7 @@ export async function listRunRecords(db: Queryable, runId: string, limit: number
   const { rows } = await db.query<{
     kind: string;
     source_id: string;
-    outcome: string;
+    outcome: RunRecord['outcome'];
     target_id: string | null;
     message: string | null;
     at: Date;

@@ -1,7 +1,24 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
-import { IsoDate, Page } from '../schemas.ts';
+import { IsoDate, Page, paged } from '../schemas.ts';
 import { scopeOf } from './sync-shared.ts';
+
+export const AuditEntryView = z
+  .object({
+    id: z.number().int(),
+    entityId: z.string().nullable().meta({ description: 'The entity, or null for actions across entities.' }),
+    at: z.string().meta({ description: 'ISO 8601 timestamp.' }),
+    actor: z.string().meta({ description: '`credential:<id>`, `admin`, `pipeline:<name>`, `cli`, `config`, …' }),
+    action: z.string().meta({ description: 'What was done, e.g. `invoice.posted`, `pipeline.saved`, `sync.page`.' }),
+    objectType: z.string().nullable(),
+    objectId: z.string().nullable(),
+    before: z.unknown().meta({ description: 'The object before the action (null when it was created).' }),
+    after: z.unknown().meta({ description: 'The object after the action.' }),
+    requestId: z.string().nullable().meta({ description: 'The API request that did it, when one did.' }),
+  })
+  .meta({ id: 'AuditEntry', description: 'One entry of the audit trail.' });
+
+const AuditPage = paged(AuditEntryView);
 
 const auditRoute = defineRoute({
   method: 'GET',
@@ -23,14 +40,9 @@ const auditRoute = defineRoute({
   success: {
     status: 200,
     description: 'A page of audit entries.',
-    schema: z.object({
-      items: z.array(z.record(z.string(), z.unknown())),
-      page: z.number(),
-      pageSize: z.number(),
-      total: z.number(),
-    }),
+    schema: AuditPage,
   },
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<z.output<typeof AuditPage>> => {
     const q = ctx.query;
     const where = `($1::uuid IS NULL OR entity_id = $1) AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR object_type = $3)
       AND ($4::text IS NULL OR object_id = $4) AND ($5::text IS NULL OR actor = $5)

@@ -1,12 +1,49 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { listExceptions, requireException, resolveException } from '../../sync/exceptions.ts';
-import { findPipelineById } from '../../sync/pipelines.ts';
-import { CanonicalRecord } from '../../sync/canonical.ts';
-import { getRun } from '../../sync/runs.ts';
+import { listExceptions, requireException, resolveException, retryException } from '../../sync/exceptions.ts';
 import { scopeOf } from './sync-shared.ts';
-import { Page } from '../schemas.ts';
+import { Page, paged } from '../schemas.ts';
+import { RunStatus } from './runs.ts';
+
+export const ExceptionView = z
+  .object({
+    id: z.number().int(),
+    pipeline: z.string().meta({ description: 'The pipeline name.' }),
+    runId: z.string().nullable().meta({ description: 'The run that parked it last.' }),
+    kind: z.string().meta({ description: 'customer, invoice, payment, …' }),
+    sourceId: z.string().meta({ description: "The record's id in the source." }),
+    reasonCode: z.string().meta({ description: 'Why it was parked: a stable UPPER_SNAKE code (see errors.md).' }),
+    message: z.string(),
+    field: z.string().nullable().meta({ description: 'The field at fault, when there is one.' }),
+    payload: z
+      .unknown()
+      .meta({ description: 'What was parked: `record` (canonical) and `raw` (as the source sent it).' }),
+    status: z.enum(['open', 'resolved']),
+    attempts: z.number().int().meta({ description: 'Times the record was parked while this exception was open.' }),
+    note: z.string().nullable().meta({ description: 'Why it was resolved.' }),
+    resolvedBy: z.string().nullable(),
+    createdAt: z.string().meta({ description: 'ISO 8601 timestamp.' }),
+    updatedAt: z.string(),
+    resolvedAt: z.string().nullable(),
+  })
+  .meta({ id: 'Exception', description: 'A parked record: what could not be booked, why, and its data.' });
+
+/** One exception as answered on its own, with the ids of its pipeline and entity. */
+export const ExceptionDetail = ExceptionView.extend({
+  pipelineId: z.string(),
+  entityId: z.string(),
+}).meta({ id: 'ExceptionDetail', description: 'A parked record, with the ids of its pipeline and entity.' });
+
+const ExceptionPage = paged(ExceptionView);
+
+const RetryOutcomeView = z
+  .object({
+    exception: ExceptionDetail,
+    runId: z.string().meta({ description: 'The run of trigger `retry` that processed the record.' }),
+    runStatus: RunStatus.optional(),
+  })
+  .meta({ id: 'ExceptionRetry' });
 
 const ExceptionId = z.object({ id: z.coerce.number().int().positive('not an exception id') });
 
@@ -21,14 +58,9 @@ const listRoute = defineRoute({
   success: {
     status: 200,
     description: 'A page of exceptions, oldest first.',
-    schema: z.object({
-      items: z.array(z.record(z.string(), z.unknown())),
-      page: z.number(),
-      pageSize: z.number(),
-      total: z.number(),
-    }),
+    schema: ExceptionPage,
   },
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<z.output<typeof ExceptionPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
     const r = await listExceptions(ctx.db, {
       entityId: scopeOf(ctx),
@@ -56,37 +88,14 @@ const retryRoute = defineRoute({
   success: {
     status: 200,
     description: 'The exception after the retry, and the run that made it.',
-    schema: z.record(z.string(), z.unknown()),
+    schema: RetryOutcomeView,
   },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) => {
-    const sync = ctx.services.sync;
-    const x = await requireException(ctx.db, ctx.params.id, scopeOf(ctx));
-    if (x.status !== 'open')
-      throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
-        { field: 'params.id', message: 'already resolved' },
-      ]);
-    const pipeline = (await findPipelineById(ctx.db, sync.box, x.pipelineId))!;
-    const stored = (x.payload as { record?: unknown; raw?: unknown }) ?? {};
-    const parsed = CanonicalRecord.safeParse(stored.record);
-    if (!parsed.success) {
-      throw new DomainError(
-        'VALIDATION_ERROR',
-        `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
-        [{ field: 'params.id', message: 'nothing to retry' }],
-      );
-    }
-    const runId = await sync.processRecords(
-      pipeline,
-      'retry',
-      ctx.principal.actor,
-      [{ record: parsed.data, raw: stored.raw }],
-      { exceptionId: x.id },
-    );
-    const after = await requireException(ctx.db, x.id);
-    const run = await getRun(ctx.db, runId);
-    return { exception: after, runId, runStatus: run?.status };
-  },
+  handler: async (ctx): Promise<z.output<typeof RetryOutcomeView>> =>
+    retryException(ctx.db, ctx.services.sync, ctx.params.id, ctx.principal.actor, {
+      entityId: scopeOf(ctx),
+      field: 'params.id',
+    }),
 });
 
 const resolveRoute = defineRoute({
@@ -99,9 +108,9 @@ const resolveRoute = defineRoute({
   params: ExceptionId,
   body: z.strictObject({ note: z.string().min(1, 'say why').max(1000) }),
   example: { note: 'Cancelled in the ticketing system; nothing to book.' },
-  success: { status: 200, description: 'The resolved exception.', schema: z.record(z.string(), z.unknown()) },
+  success: { status: 200, description: 'The resolved exception.', schema: ExceptionDetail },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<z.output<typeof ExceptionDetail>> => {
     const x = await requireException(ctx.db, ctx.params.id, scopeOf(ctx));
     if (x.status !== 'open')
       throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [

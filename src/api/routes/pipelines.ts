@@ -4,16 +4,40 @@ import { DomainError } from '../../domain/errors.ts';
 import { findEntityByCode } from '../../ledger/entities.ts';
 import {
   PipelineDefinition,
+  PipelineMapping,
+  PipelineOptions,
+  checkPipelineTypes,
   listPipelines,
   publicPipeline,
   requirePipeline,
   savePipeline,
 } from '../../sync/pipelines.ts';
 import { validCron } from '../../sync/schedule.ts';
-import { sourceTypes } from '../../sync/registry.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
+
+const ConnectorSettings = z
+  .looseObject({ type: z.string() })
+  .meta({ description: 'The type and its settings as saved; secrets (apiKey, …) read `[secret]`.' });
+
+export const PipelineView = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    entity: z.string().meta({ description: 'The entity code.' }),
+    source: ConnectorSettings,
+    target: ConnectorSettings,
+    schedule: z.string().nullable().meta({ description: 'A cron expression (UTC), or null for no schedule.' }),
+    mode: z.enum(['documents', 'daily-summary']),
+    options: PipelineOptions,
+    mapping: PipelineMapping,
+    hasWebhookSecret: z.boolean().meta({ description: 'Whether a webhook secret is set (it is never returned).' }),
+    enabled: z.boolean(),
+    managedBy: z.enum(['api', 'config']).meta({ description: 'Saved through the API, or from ledgerlink.yaml.' }),
+  })
+  .meta({ id: 'Pipeline', description: 'A pipeline, secrets redacted.' });
+type PipelineView = z.output<typeof PipelineView>;
 
 const listRoute = defineRoute({
   method: 'GET',
@@ -26,9 +50,9 @@ const listRoute = defineRoute({
   success: {
     status: 200,
     description: 'The pipelines.',
-    schema: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+    schema: z.object({ items: z.array(PipelineView) }),
   },
-  handler: async (ctx) => ({
+  handler: async (ctx): Promise<{ items: PipelineView[] }> => ({
     items: (await listPipelines(ctx.db, ctx.services.sync.box, scopeOf(ctx))).map(publicPipeline),
   }),
 });
@@ -41,9 +65,9 @@ const getRoute = defineRoute({
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
   params: PipelineName,
-  success: { status: 200, description: 'The pipeline, secrets redacted.', schema: z.record(z.string(), z.unknown()) },
+  success: { status: 200, description: 'The pipeline, secrets redacted.', schema: PipelineView },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) =>
+  handler: async (ctx): Promise<PipelineView> =>
     publicPipeline(await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx))),
 });
 
@@ -69,10 +93,15 @@ const putRoute = defineRoute({
   success: {
     status: 200,
     description: 'The saved pipeline (201 when created).',
-    schema: z.record(z.string(), z.unknown()),
+    schema: PipelineView,
   },
-  errors: ['ENTITY_DOES_NOT_EXIST'],
-  handler: async (ctx) => {
+  errors: [
+    'ENTITY_DOES_NOT_EXIST',
+    'PIPELINE_UNKNOWN_SOURCE_TYPE',
+    'PIPELINE_UNKNOWN_TARGET_TYPE',
+    'PIPELINE_TARGET_SETTINGS_INVALID',
+  ],
+  handler: async (ctx): Promise<PipelineView> => {
     const box = ctx.services.sync.box;
     let entityId: string;
     let entityCode: string;
@@ -94,11 +123,7 @@ const putRoute = defineRoute({
       entityId = e.id;
       entityCode = e.code;
     }
-    if (!sourceTypes().includes(ctx.body.source.type)) {
-      throw new DomainError('VALIDATION_ERROR', `source.type: one of ${sourceTypes().join(', ')}`, [
-        { field: 'body.source.type', message: `one of ${sourceTypes().join(', ')}` },
-      ]);
-    }
+    checkPipelineTypes(ctx.body, 'body');
     if (ctx.body.schedule && !validCron(ctx.body.schedule)) {
       throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [
         { field: 'body.schedule', message: 'not a cron expression' },

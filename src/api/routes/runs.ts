@@ -3,30 +3,56 @@ import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
-import { requirePipeline } from '../../sync/pipelines.ts';
+import { assertPipelineTypes, requirePipeline } from '../../sync/pipelines.ts';
 import { scopeOf } from './sync-shared.ts';
-import { Page } from '../schemas.ts';
+import { Page, paged } from '../schemas.ts';
 
-const RunView = z.object({
-  runId: z.string(),
-  pipeline: z.string(),
-  trigger: z.string(),
-  status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']),
-  createdAt: z.string(),
-  startedAt: z.string().nullable(),
-  finishedAt: z.string().nullable(),
-  counts: z.object({
-    fetched: z.number(),
-    created: z.number(),
-    updated: z.number(),
-    skipped: z.number(),
-    parked: z.number(),
-    writtenBack: z.number(),
-  }),
-  error: z.string().nullable(),
-});
+export const RunStatus = z
+  .enum(['queued', 'running', 'succeeded', 'partial', 'failed'])
+  .meta({ description: '`partial`: the run finished with records parked as exceptions.' });
 
-function view(r: NonNullable<Awaited<ReturnType<typeof getRun>>>) {
+export const RunView = z
+  .object({
+    runId: z.string().meta({ description: 'The run id (a UUID).' }),
+    pipeline: z.string().meta({ description: 'The pipeline name.' }),
+    trigger: z.enum(['manual', 'schedule', 'webhook', 'import', 'daily-summary', 'retry']),
+    status: RunStatus,
+    createdAt: z.string().meta({ description: 'When it was queued (ISO 8601 timestamp).' }),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    counts: z
+      .object({
+        fetched: z.number().int(),
+        created: z.number().int(),
+        updated: z.number().int(),
+        skipped: z.number().int(),
+        parked: z.number().int(),
+        writtenBack: z.number().int(),
+      })
+      .meta({ description: 'Records of the run by outcome.' }),
+    error: z.string().nullable().meta({ description: 'Why the run failed, when it did.' }),
+    createdBy: z
+      .string()
+      .meta({ description: 'Who started it: `credential:<id>`, `admin`, `scheduler`, `webhook:<pipeline>`, `cli`, …' }),
+  })
+  .meta({ id: 'Run', description: 'A run of a pipeline.' });
+type RunView = z.output<typeof RunView>;
+
+export const RunRecordView = z
+  .object({
+    kind: z.string().meta({ description: 'customer, invoice, payment, …' }),
+    sourceId: z.string().meta({ description: "The record's id in the source." }),
+    outcome: z.enum(['created', 'updated', 'skipped', 'parked', 'writtenBack', 'failed']),
+    targetId: z.string().nullable().meta({ description: "The target's id for it, when it was booked." }),
+    message: z.string().nullable(),
+    at: z.string().meta({ description: 'ISO 8601 timestamp.' }),
+  })
+  .meta({ id: 'RunRecord', description: 'What a run did with one record.' });
+type RunRecordView = z.output<typeof RunRecordView>;
+
+const RunPage = paged(RunView);
+
+function view(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
   return {
     runId: r.runId,
     pipeline: r.pipeline,
@@ -53,19 +79,26 @@ const startRoute = defineRoute({
   success: {
     status: 202,
     description: 'The run was queued.',
-    schema: z.object({ runId: z.string(), status: z.string() }),
+    schema: z.object({ runId: z.string(), status: RunStatus }).meta({ id: 'RunStarted' }),
   },
-  errors: ['NOT_FOUND'],
+  errors: [
+    'NOT_FOUND',
+    'PIPELINE_UNKNOWN_SOURCE_TYPE',
+    'PIPELINE_UNKNOWN_TARGET_TYPE',
+    'PIPELINE_TARGET_SETTINGS_INVALID',
+  ],
   // Not one request transaction: the run is created and queued in its own, and without a queue
   // (tests) it is worked right here, which must not sit inside an open transaction.
   write: false,
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ runId: string; status: z.output<typeof RunStatus> }> => {
     const sync = ctx.services.sync;
     const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx));
     if (!pipeline.enabled)
       throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [
         { field: 'params.name', message: 'disabled' },
       ]);
+    // Refused here with a 400 rather than queued to fail: its source or target is not known (any more).
+    assertPipelineTypes(pipeline);
     const runId = await sync.trigger(pipeline, 'manual', ctx.principal.actor);
     const run = await getRun(ctx.db, runId!);
     return { runId: runId!, status: run?.status ?? 'queued' };
@@ -82,7 +115,7 @@ const getRoute = defineRoute({
   params: z.object({ runId: z.string().uuid('not a run id') }),
   success: { status: 200, description: 'The run.', schema: RunView },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<RunView> => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
     if (!run) throw new DomainError('NOT_FOUND', `No run ${ctx.params.runId}`);
     return view(run);
@@ -101,10 +134,10 @@ const recordsRoute = defineRoute({
   success: {
     status: 200,
     description: 'Records in order.',
-    schema: z.object({ items: z.array(z.record(z.string(), z.unknown())), page: z.number(), pageSize: z.number() }),
+    schema: z.object({ items: z.array(RunRecordView), page: z.number().int(), pageSize: z.number().int() }),
   },
   errors: ['NOT_FOUND'],
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<{ items: RunRecordView[]; page: number; pageSize: number }> => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
     if (!run) throw new DomainError('NOT_FOUND', `No run ${ctx.params.runId}`);
     const { page, pageSize } = ctx.query;
@@ -121,14 +154,14 @@ const listRoute = defineRoute({
   auth: 'entityOrAdmin',
   query: Page.extend({
     pipeline: z.string().optional(),
-    status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']).optional(),
+    status: RunStatus.optional(),
   }),
   success: {
     status: 200,
     description: 'A page of runs.',
-    schema: z.object({ items: z.array(RunView), page: z.number(), pageSize: z.number(), total: z.number() }),
+    schema: RunPage,
   },
-  handler: async (ctx) => {
+  handler: async (ctx): Promise<z.output<typeof RunPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
     const r = await listRuns(ctx.db, {
       entityId: scopeOf(ctx),

@@ -99,7 +99,7 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
 registerTarget({
   type: 'ledger',
   description: 'The embedded accounts-receivable ledger (the default).',
-  settings: z.strictObject({ type: z.literal('ledger') }),
+  settings: z.strictObject({ type: z.literal('ledger').optional() }),
   async create(deps) {
     const entity = await findEntityById(deps.db, deps.entityId);
     if (!entity) throw new Error(`Entity ${deps.entityId} no longer exists`);

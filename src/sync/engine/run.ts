@@ -5,7 +5,7 @@ import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
 import { type SourceDeps, createSource, targetDefinition } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
 import { ConnectorError } from '../connector.ts';
-import { findPipelineById, type Pipeline } from '../pipelines.ts';
+import { assertPipelineTypes, findPipelineById, type Pipeline } from '../pipelines.ts';
 import type { SecretBox } from '../secrets.ts';
 import { addCounts, getRun, setRunStatus } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
@@ -53,6 +53,8 @@ export async function takeLease(db: Database, pipelineId: string, runId: string)
 
 /** The pipeline's target, created from its registered definition and settings. */
 export async function createTarget(deps: { db: Queryable; log: Logger }, pipeline: Pipeline): Promise<TargetConnector> {
+  // Checked again here: a stored pipeline may name a type this build does not have. Never a substitute.
+  assertPipelineTypes(pipeline);
   const def = targetDefinition(pipeline.targetType);
   return def.create({
     db: deps.db,
