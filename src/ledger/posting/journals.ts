@@ -4,6 +4,7 @@ import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { loadReferences, lockCustomer } from './references.ts';
 import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import type { LedgerJournalInput, PostingContext } from './types.ts';
+import { requirePeriodOpen } from '../periods.ts';
 
 export interface PostedJournal {
   id: number;
@@ -23,6 +24,7 @@ export async function postLedgerJournal(
   duplicateCheck: boolean,
 ): Promise<PostedJournal> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.transactionDate, 'transactionDate', 'post a journal');
   const currency = customer.currency;
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, 'exchangeRate');
   const refs = await loadReferences(ctx.db, ctx.entity.id, {
