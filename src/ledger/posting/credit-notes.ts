@@ -105,7 +105,6 @@ export async function postCreditNote(
     ]);
   }
   const customer = await lockCustomer(ctx.db, ctx.entity.id, customerCode, 'customerCode');
-  await requirePeriodOpen(ctx.db, ctx.entity.id, input.creditNoteDate, 'creditNoteDate', 'post a credit note');
   const currency = customer.currency;
   const rate = exchangeRateFor(
     ctx,
@@ -140,6 +139,7 @@ export async function postCreditNote(
     ]);
   }
   const reference = input.externalReference ?? '';
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.creditNoteDate, 'creditNoteDate', 'post a credit note');
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, 'SN', reference))) {
     throw duplicateError('SN', customer.code, reference, 'externalReference');
   }

@@ -24,7 +24,6 @@ export async function postLedgerJournal(
   duplicateCheck: boolean,
 ): Promise<PostedJournal> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  await requirePeriodOpen(ctx.db, ctx.entity.id, input.transactionDate, 'transactionDate', 'post a journal');
   const currency = customer.currency;
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, 'exchangeRate');
   const refs = await loadReferences(ctx.db, ctx.entity.id, {
@@ -67,6 +66,7 @@ export async function postLedgerJournal(
     };
   });
   const reference = input.externalReference ?? '';
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.transactionDate, 'transactionDate', 'post a journal');
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, type, reference))) {
     throw duplicateError(type, customer.code, reference, 'externalReference');
   }
