@@ -16,7 +16,7 @@ import {
 } from './references.ts';
 import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
-import { checkPeriodOpen, readLockDate } from '../periods.ts';
+import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
 import { laterDate } from '../../domain/dates.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
 
@@ -388,7 +388,9 @@ export async function postPayAllocateBulk(
           const r = await ctx.db.transaction((db) => postPayAllocate({ ...ctx, db }, q));
           results[start + k] = { status: 'Success', ...r };
         } catch (inner) {
-          if (isDomainError(inner)) results[start + k] = failure(inner, q.clientUniqueReference ?? null);
+          // A date rule the database refused (a lock date set while this request was in flight) is a business error too.
+          const domain = isDomainError(inner) ? inner : dateRuleViolation(inner);
+          if (domain) results[start + k] = failure(domain, q.clientUniqueReference ?? null);
           else {
             options.onUnexpected(inner, start + k);
             results[start + k] = {
