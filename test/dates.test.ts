@@ -5,6 +5,8 @@ import { findEntityById } from '../src/ledger/entities.ts';
 import { postReceipt as postReceiptDirect } from '../src/ledger/posting/receipts.ts';
 import { allocate } from '../src/ledger/posting/allocations.ts';
 import { sqlState } from '../src/db/database.ts';
+import { updateSettings } from '../src/ledger/settings.ts';
+import { onPostgres } from './helpers/db.ts';
 
 let t: TestApp;
 let c: Client;
@@ -319,6 +321,41 @@ describe('the lock date', () => {
       ),
     );
     expect((await allocationRow(ok.allocationId)).allocation_date).toBe('2026-07-05');
+  });
+});
+
+describe('the lock date under concurrency (PostgreSQL)', () => {
+  // A posting reads the lock date FOR SHARE: one that starts while the lock date is being changed
+  // waits for the change and then sees it, so nothing lands in a period locked meanwhile.
+  it.skipIf(!onPostgres)('a posting waiting on a lock date change is refused by the new date', async () => {
+    const cl = await t.entity('DATES-R', 'EUR');
+    await seedCustomer(t.db, cl.entityId, 'C1');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let updated!: () => void;
+    const done = new Promise<void>((resolve) => (updated = resolve));
+    const locking = t.db.transaction(async (db) => {
+      await updateSettings(db, cl.entityId, { lockDate: '2026-03-31' });
+      updated();
+      await gate;
+    });
+    await done;
+    const posting = cl.post('/v1/sales/receipts', receipt('C1', '10', { paymentDate: '2026-03-15' }));
+    // Release the lock date change only once the posting is seen waiting behind it.
+    for (let i = 0; i < 100; i++) {
+      const { rows } = await t.db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
+      if (rows[0]!.n !== '0') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    release();
+    await locking;
+    const res = await posting;
+    expect(res.status).toBe(422);
+    expect(res.body.error.code).toBe('PERIOD_LOCKED');
+    const { rows } = await t.db.query('SELECT 1 FROM transactions WHERE entity_id = $1', [cl.entityId]);
+    expect(rows).toHaveLength(0);
   });
 });
 
