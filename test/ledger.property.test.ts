@@ -2,7 +2,10 @@
  * Model-based property test of the ledger through its HTTP API (in process, real database): random
  * sequences of batch invoices, receipts, credit notes (own lines or copied from an invoice, some
  * allocated to it), refunds (debit journals to the bank), post-pay-allocate single and bulk,
- * allocations (with settlement discounts, some over the outstanding amount) and unallocations,
+ * allocations (with settlement discounts, some over the outstanding amount, some dated too early)
+ * and unallocations (some dated before what they reverse), and lock dates (PUT /v1/settings), with
+ * documents dated over a fortnight so dates cross: what is dated too early or in the locked period
+ * must be refused,
  * across three customers of an EUR entity: C1 in EUR, C2 in USD and C3 in JPY, each foreign
  * document at one of several rates so allocations realise exchange differences. Each run starts
  * from a fresh entity. Every answer is checked against what an in-memory model predicts (the exact
@@ -33,6 +36,7 @@ import {
   type Tx,
   type TxType,
   formatMinor,
+  later,
   mulHalfUp,
 } from './helpers/ledger-model.ts';
 
@@ -49,6 +53,23 @@ const RATES: Record<string, string[]> = {
 /** The entity's STD rate (the default of a new entity) and ZERO. */
 const TAX_CODE_RATES: Record<string, string> = { STD: '0.20', ZERO: '0' };
 const DATE = '2026-11-01';
+/** Document dates: a fortnight, so allocations and unallocations can be dated before what they touch. */
+const DATES = ['2026-10-28', '2026-11-01', '2026-11-04', '2026-11-08'];
+/** Explicit allocation and unallocation dates (or none: the ledger's default). */
+const ALLOCATION_DATES = ['2026-10-30', '2026-11-02', '2026-11-05', '2026-11-09'];
+const UNALLOCATION_DATES = ['2026-11-01', '2026-11-05', '2026-11-09', '2026-11-20'];
+/** Lock dates a step may set (null reopens the books). */
+const LOCK_DATES = [null, null, '2026-10-28', '2026-10-31', '2026-11-03'];
+
+function dateAt(list: readonly string[], i: number): string {
+  return list[i % list.length]!;
+}
+
+function addDays(date: string, days: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
 
 interface Real {
   c: Client;
@@ -208,6 +229,7 @@ function expectEqual(what: string, actual: unknown, expected: unknown, context: 
 interface TxRow {
   id: string;
   type: TxType;
+  transaction_date: string;
   number: string;
   gross: string;
   base_gross: string;
@@ -222,7 +244,7 @@ async function verify(m: LedgerModel, r: Real, step: string) {
     throw new Error(`${err.message}\n${ctx}`);
   });
   const { rows } = await r.db.query<TxRow>(
-    `SELECT t.id, t.type, t.number, t.gross, t.base_gross,
+    `SELECT t.id, t.type, t.number, t.gross, t.base_gross, t.transaction_date::text AS transaction_date,
             coalesce(sum(a.amount), 0) AS allocated,
             coalesce(sum(CASE WHEN a.debit_transaction_id = t.id THEN a.debit_base_amount ELSE a.credit_base_amount END), 0) AS allocated_base
        FROM transactions t
@@ -249,8 +271,8 @@ async function verify(m: LedgerModel, r: Real, step: string) {
     if (!t) throw new Error(`transaction ${id} (${row.type}) is in the database but not in the model\n${ctx}`);
     expectEqual(
       `transaction ${id} (${t.type} ${t.customer})`,
-      [row.type, row.gross, row.base_gross, String(out), String(baseOut)],
-      [t.type, String(t.gross), String(t.baseGross), String(t.out), String(t.baseOut)],
+      [row.type, row.transaction_date, row.gross, row.base_gross, String(out), String(baseOut)],
+      [t.type, t.date, String(t.gross), String(t.baseGross), String(t.out), String(t.baseOut)],
       ctx,
     );
   }
@@ -298,6 +320,104 @@ async function verify(m: LedgerModel, r: Real, step: string) {
       .map(([k, v]) => [k, String(v)]),
   );
   expectEqual('GL balances in base', accounts, expected, ctx);
+  await verifyControlAccount(m, r, ctx);
+  await verifyDates(m, r, ctx);
+}
+
+/**
+ * The debtors control account equals the sum of the open items, per currency (in that currency and
+ * in base) and in total in base: the journal lines on the control account against the model's
+ * outstanding amounts, debits positive.
+ */
+async function verifyControlAccount(m: LedgerModel, r: Real, ctx: string) {
+  const { rows } = await r.db.query<{ currency: string; amount: string; base: string }>(
+    `SELECT t.currency, sum(j.amount) AS amount, sum(j.base_amount) AS base
+       FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
+      WHERE j.entity_id = $1 AND j.role = 'control'
+      GROUP BY t.currency`,
+    [r.entityId],
+  );
+  const nonZero = (x: Record<string, [string, string]>) =>
+    Object.fromEntries(
+      Object.entries(x)
+        .filter(([, [a, b]]) => a !== '0' || b !== '0')
+        .sort(([a], [b]) => a.localeCompare(b)),
+    );
+  const control = nonZero(Object.fromEntries(rows.map((x) => [x.currency.trim(), [x.amount, x.base]])));
+  const open = new Map<string, [bigint, bigint]>();
+  let baseTotal = 0n;
+  for (const t of m.txs.values()) {
+    const sign = SIDE[t.type] === 'debit' ? 1n : SIDE[t.type] === 'credit' ? -1n : 0n;
+    const [a, b] = open.get(t.currency) ?? [0n, 0n];
+    open.set(t.currency, [a + sign * t.out, b + sign * t.baseOut]);
+    baseTotal += sign * t.baseOut;
+  }
+  const expected = nonZero(Object.fromEntries([...open].map(([c, [a, b]]) => [c, [String(a), String(b)]])));
+  expectEqual('debtors control per currency [amount, base] against the open items', control, expected, ctx);
+  const controlBase = rows.reduce((s, x) => s + BigInt(x.base), 0n);
+  expectEqual('debtors control in base against the open items', String(controlBase), String(baseTotal), ctx);
+}
+
+/** Lock snapshots: what the locked period held when the lock was set (per model, i.e. per run). */
+const lockSnapshots = new WeakMap<LedgerModel, string>();
+
+/** Everything dated on or before `date`: journal totals per account, allocations and reversals. */
+async function lockedPeriod(r: Real, date: string): Promise<string> {
+  const { rows } = await r.db.query<{ lines: unknown; allocations: string; reversals: string }>(
+    `SELECT (SELECT json_agg(x ORDER BY x.gl) FROM (
+               SELECT j.gl_account_code AS gl, sum(j.amount)::text AS amount, sum(j.base_amount)::text AS base
+                 FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
+                WHERE j.entity_id = $1 AND t.transaction_date <= $2 GROUP BY j.gl_account_code) x) AS lines,
+            (SELECT count(*) FROM allocations WHERE entity_id = $1 AND allocation_date <= $2) AS allocations,
+            (SELECT count(*) FROM allocation_reversals WHERE entity_id = $1 AND reversal_date <= $2) AS reversals`,
+    [r.entityId, date],
+  );
+  return JSON.stringify(rows[0]);
+}
+
+/**
+ * Dates in order: every allocation on or after both documents and on the model's date (the later
+ * document when omitted), every exchange difference on its allocation's or reversal's date, every
+ * reversal on or after its allocation, and nothing in the locked period changed since the lock.
+ */
+async function verifyDates(m: LedgerModel, r: Real, ctx: string) {
+  const { rows: problems } = await r.db.query<{ problem: string }>(
+    `SELECT 'allocation ' || a.id || ' is dated before one of its documents' AS problem
+       FROM allocations a
+       JOIN transactions d ON d.id = a.debit_transaction_id
+       JOIN transactions c ON c.id = a.credit_transaction_id
+      WHERE a.entity_id = $1 AND a.allocation_date < greatest(d.transaction_date, c.transaction_date)
+     UNION ALL
+     SELECT 'exchange difference ' || f.id || ' is not on its allocation''s date'
+       FROM allocations a JOIN transactions f ON f.id = a.fx_transaction_id
+      WHERE a.entity_id = $1 AND f.transaction_date <> a.allocation_date
+     UNION ALL
+     SELECT 'the reversal of allocation ' || x.allocation_id || ' is dated before it'
+       FROM allocation_reversals x JOIN allocations a ON a.id = x.allocation_id
+      WHERE x.entity_id = $1 AND x.reversal_date < a.allocation_date
+     UNION ALL
+     SELECT 'exchange difference reversal ' || f.id || ' is not on its reversal''s date'
+       FROM allocation_reversals x JOIN transactions f ON f.id = x.fx_reversal_transaction_id
+      WHERE x.entity_id = $1 AND f.transaction_date <> x.reversal_date`,
+    [r.entityId],
+  );
+  if (problems.length)
+    throw new Error(`${problems.map((p) => p.problem).join('; ')}
+${ctx}`);
+  const { rows } = await r.db.query<{ id: string; d: string }>(
+    `SELECT id, allocation_date::text AS d FROM allocations WHERE entity_id = $1 ORDER BY id`,
+    [r.entityId],
+  );
+  expectEqual(
+    'allocation dates',
+    rows.map((x) => [Number(x.id), x.d]),
+    [...m.allocs.values()].sort((a, b) => a.id - b.id).map((a) => [a.id, a.date]),
+    ctx,
+  );
+  const snapshot = lockSnapshots.get(m);
+  if (m.lockDate !== null && snapshot !== undefined) {
+    expectEqual(`the period locked up to ${m.lockDate}`, await lockedPeriod(r, m.lockDate), snapshot, ctx);
+  }
 }
 
 // ---------------------------------------------------------------- commands
@@ -329,6 +449,7 @@ interface InvoiceSpec {
   dupCheck: boolean;
   giveRate: boolean;
   rate: number;
+  date: number;
 }
 
 class InvoiceStep extends Step {
@@ -341,9 +462,10 @@ class InvoiceStep extends Step {
     const rate = rateAt(currency, this.s.rate);
     const reference = refText(m, this.s.ref, 'INV');
     const lines = planLines(this.s.lines, currency);
+    const date = dateAt(DATES, this.s.date);
     const body = {
       customerCode: code,
-      invoiceDate: DATE,
+      invoiceDate: date,
       ...(reference ? { externalReference: reference } : {}),
       ...(foreign && this.s.giveRate ? { exchangeRate: rate } : {}),
       lines: lines.body,
@@ -353,6 +475,7 @@ class InvoiceStep extends Step {
     if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
     else if ('error' in lines.items) error = lines.items.error;
     else if (gross(lines.items.ok) <= 0n) error = 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
+    else if (m.locked(date)) error = 'PERIOD_LOCKED';
     else if (this.s.dupCheck && m.hasReference(code, 'SI', reference))
       error = 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS';
     const path = '/v1/sales/batch-invoices';
@@ -370,11 +493,11 @@ class InvoiceStep extends Step {
         netAmount: formatMinor(net, currency),
         taxAmount: formatMinor(tax, currency),
         grossAmount: formatMinor(net + tax, currency),
-        dueDate: '2026-12-01',
+        dueDate: addDays(date, 30),
       },
       describeCall(path, body, res),
     );
-    m.postItems('SI', res.body.transactionId, code, rate, items, reference);
+    m.postItems('SI', res.body.transactionId, code, rate, items, reference, date);
   }
   toString() {
     return show('invoice', this.s);
@@ -388,6 +511,7 @@ interface BankSpec {
   dupCheck: boolean;
   giveRate: boolean;
   rate: number;
+  date: number;
 }
 
 /** A receipt, or a refund paid out of the bank (a debit journal, SD). */
@@ -405,16 +529,17 @@ class BankStep extends Step {
     const amount = amountText(this.s.amount, currency);
     const receipt = this.type === 'SR';
     const reference = refText(m, this.s.ref, receipt ? 'PAY' : 'REF', receipt);
+    const date = dateAt(DATES, this.s.date);
     const common = {
       customerCode: code,
       ...(foreign && this.s.giveRate ? { exchangeRate: rate } : {}),
       performExternalReferenceDuplicateCheck: this.s.dupCheck,
     };
     const body = receipt
-      ? { ...common, checkReference: reference, paymentAmount: amount.text, paymentDate: DATE }
+      ? { ...common, checkReference: reference, paymentAmount: amount.text, paymentDate: date }
       : {
           ...common,
-          transactionDate: DATE,
+          transactionDate: date,
           ...(reference ? { externalReference: reference } : {}),
           lines: [{ bankAccountCode: 'BANK', amount: amount.text }],
         };
@@ -422,6 +547,7 @@ class BankStep extends Step {
     if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
     else if (amount.value === null) error = 'AMOUNT_HAS_TOO_MANY_DECIMALS';
     else if (amount.value === 0n) error = 'VALIDATION_ERROR';
+    else if (m.locked(date)) error = 'PERIOD_LOCKED';
     else if (this.s.dupCheck && m.hasReference(code, this.type, reference)) {
       error = receipt ? 'RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS' : 'JOURNAL_EXTERNAL_REFERENCE_ALREADY_EXISTS';
     }
@@ -439,7 +565,7 @@ class BankStep extends Step {
       },
       describeCall(path, body, res),
     );
-    m.postBank(this.type, res.body.transactionId, code, rate, amount.value, reference);
+    m.postBank(this.type, res.body.transactionId, code, rate, amount.value, reference, date);
   }
   toString() {
     return show(this.type === 'SR' ? 'receipt' : 'refund', this.s);
@@ -460,6 +586,7 @@ interface CreditNoteSpec {
   allocate: boolean;
   ref: RefSpec;
   dupCheck: boolean;
+  date: number;
 }
 
 class CreditNoteStep extends Step {
@@ -484,13 +611,14 @@ class CreditNoteStep extends Step {
     const foreign = currency !== BASE_CURRENCY;
     const rate = rateAt(currency, this.s.rate);
     const reference = refText(m, this.s.ref, 'CN');
+    const date = dateAt(DATES, this.s.date);
     const lines = this.s.copy ? null : planLines(this.s.lines, currency);
     const other = CUSTOMERS.find(([c]) => c !== code)![0];
     const customerCode =
       !src || this.s.customerField === 'same' ? code : this.s.customerField === 'other' ? other : undefined;
     const body = {
       ...(customerCode ? { customerCode } : {}),
-      creditNoteDate: DATE,
+      creditNoteDate: date,
       ...(reference ? { externalReference: reference } : {}),
       ...(foreign && this.s.giveRate ? { exchangeRate: rate } : {}),
       ...(lines ? { lines: lines.body } : {}),
@@ -515,6 +643,7 @@ class CreditNoteStep extends Step {
       else items = src!.items.filter((_, n) => !wanted || wanted.has(n + 1));
     }
     if (!error && gross(items) <= 0n) error = 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
+    if (!error && m.locked(date)) error = 'PERIOD_LOCKED';
     if (!error && this.s.dupCheck && m.hasReference(code, 'SN', reference))
       error = 'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS';
     // Posted, then refused: allocateToInvoice without an invoice rolls the credit note back.
@@ -526,10 +655,11 @@ class CreditNoteStep extends Step {
     const net = items.reduce((s, i) => s + i.net, 0n);
     const tax = items.reduce((s, i) => s + i.tax, 0n);
     const number = m.nextNumber('SN');
-    const cn = m.postItems('SN', res.body.transactionId, code, docRate!, items, reference);
+    const cn = m.postItems('SN', res.body.transactionId, code, docRate!, items, reference, date);
     let allocation: unknown = null;
     if (this.s.allocate && src && src.out > 0n) {
       const amount = src.out < cn.gross ? src.out : cn.gross;
+      // Dated on the later of the two documents (a credit note may be dated before its invoice).
       const plan = m.planAllocation(src.id, cn.id, amount, 0n, reference || `Credit note ${number}`);
       if ('error' in plan) throw new Error(`model cannot allocate the credit note: ${plan.error}\n${context}`);
       allocation = expectedAllocation(plan.ok, res.body.allocation);
@@ -592,6 +722,9 @@ interface PpaSpec {
   giveReference: boolean;
   invoiceRate: number;
   receiptRate: number;
+  invoiceDate: number;
+  paymentDate: number;
+  allocationDate: number | null;
 }
 
 /**
@@ -609,6 +742,9 @@ class PpaQuery {
   private readonly payment: bigint | null;
   private readonly explicit: bigint | null;
   private readonly most: bigint;
+  private readonly invoiceDate: string;
+  private readonly paymentDate: string;
+  private readonly allocationDate: string | undefined;
 
   constructor(
     m: LedgerModel,
@@ -620,6 +756,9 @@ class PpaQuery {
     this.receiptRef = refText(m, s.receiptRef, 'PAY', true);
     const lines = planLines(s.lines, this.currency);
     const payment = amountText(s.payment, this.currency);
+    this.invoiceDate = dateAt(DATES, s.invoiceDate);
+    this.paymentDate = dateAt(DATES, s.paymentDate);
+    this.allocationDate = s.allocationDate === null ? undefined : dateAt(ALLOCATION_DATES, s.allocationDate);
     this.items = lines.items;
     this.payment = payment.value;
     const invoiceGross = 'ok' in lines.items ? gross(lines.items.ok) : 0n;
@@ -635,7 +774,7 @@ class PpaQuery {
         ? {
             batchInvoice: {
               customerCode: this.code,
-              invoiceDate: DATE,
+              invoiceDate: this.invoiceDate,
               ...(this.invoiceRef ? { externalReference: this.invoiceRef } : {}),
               ...(foreign ? { exchangeRate: rateAt(this.currency, s.invoiceRate) } : {}),
               lines: lines.body,
@@ -648,7 +787,7 @@ class PpaQuery {
               customerCode: this.code,
               checkReference: this.receiptRef,
               paymentAmount: payment.text,
-              paymentDate: DATE,
+              paymentDate: this.paymentDate,
               ...(foreign ? { exchangeRate: rateAt(this.currency, s.receiptRate) } : {}),
             },
           }
@@ -658,6 +797,7 @@ class PpaQuery {
       performAllocation: s.allocate,
       ...(this.explicit !== null ? { allocationAmount: formatMinor(this.explicit, this.currency) } : {}),
       ...(s.giveReference ? { allocationReference: this.invoiceRef || 'PPA' } : {}),
+      ...(this.allocationDate !== undefined ? { allocationDate: this.allocationDate } : {}),
     };
   }
 
@@ -673,6 +813,14 @@ class PpaQuery {
     if (inv && 'ok' in items && gross(items.ok) <= 0n) return 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
     if (rec && payment === null) return 'AMOUNT_HAS_TOO_MANY_DECIMALS';
     if (rec && payment === 0n) return 'VALIDATION_ERROR';
+    if (inv && m.locked(this.invoiceDate)) return 'PERIOD_LOCKED';
+    if (rec && m.locked(this.paymentDate)) return 'PERIOD_LOCKED';
+    if (s.allocate) {
+      const earliest = later(this.invoiceDate, this.paymentDate);
+      if (this.allocationDate !== undefined && this.allocationDate < earliest)
+        return 'ALLOCATION_DATE_BEFORE_TRANSACTION';
+      if (m.locked(this.allocationDate ?? earliest)) return 'PERIOD_LOCKED';
+    }
     if (inv && s.checkInvoice && m.hasReference(code, 'SI', this.invoiceRef))
       return 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS';
     if (rec && s.checkReceipt && m.hasReference(code, 'SR', this.receiptRef))
@@ -711,6 +859,7 @@ class PpaQuery {
         rateAt(currency, s.invoiceRate),
         this.items.ok,
         this.invoiceRef,
+        this.invoiceDate,
       );
     if (s.withReceipt)
       m.postBank(
@@ -720,9 +869,17 @@ class PpaQuery {
         rateAt(currency, s.receiptRate),
         this.payment!,
         this.receiptRef,
+        this.paymentDate,
       );
     if (allocated !== null) {
-      const plan = m.planAllocation(answer.invoiceTransactionId, answer.receiptTransactionId, allocated, 0n, 'PPA');
+      const plan = m.planAllocation(
+        answer.invoiceTransactionId,
+        answer.receiptTransactionId,
+        allocated,
+        0n,
+        'PPA',
+        this.allocationDate,
+      );
       if ('error' in plan) throw new Error(`model cannot allocate: ${plan.error}\n${context}`);
       await expectFx(r, answer.allocationId, plan.ok.debitBase !== plan.ok.creditBase, context);
       applyAllocation(m, via, plan.ok, { allocation: answer.allocationId, discountTx: null, discountAllocation: null });
@@ -825,6 +982,8 @@ interface AllocateSpec {
   /** Prefer items already partly allocated: closing them is where rounding residue would show. */
   preferPartial: boolean;
   tooPrecise: boolean;
+  /** An explicit date (often before a document: refused), or null for the ledger's default. */
+  date: number | null;
 }
 
 class AllocateStep extends Step {
@@ -899,15 +1058,16 @@ class AllocateStep extends Step {
     const amountText =
       formatMinor(amount, currency) + (this.s.tooPrecise ? (EXPONENT[currency] === 0 ? '.5' : '1') : '');
     const reference = `AL-${m.uniqueReference('A')}`;
+    const date = this.s.date === null ? undefined : dateAt(ALLOCATION_DATES, this.s.date);
     const body = {
       transactionId1: t1.id,
       transactionId2: t2.id,
       amount: amountText,
-      date: '2026-11-05',
+      ...(date !== undefined ? { date } : {}),
       reference,
       ...(this.s.discount !== 'none' ? { discountAmount: formatMinor(discount, currency) } : {}),
     };
-    const plan = m.planAllocation(t1.id, t2.id, this.s.tooPrecise ? null : amount, discount, reference);
+    const plan = m.planAllocation(t1.id, t2.id, this.s.tooPrecise ? null : amount, discount, reference, date);
     const path = '/v1/allocations';
     const res = await call(r, path, body);
     if (!expectOutcome(path, body, res, 'error' in plan ? plan.error : null) || !('ok' in plan)) return;
@@ -938,13 +1098,35 @@ class AllocateStep extends Step {
   }
 }
 
+/** Sets or clears the lock date; every later step predicts PERIOD_LOCKED for dates on or before it. */
+class LockStep extends Step {
+  constructor(readonly lockDate: string | null) {
+    super();
+  }
+  async exec(m: LedgerModel, r: Real) {
+    const body = { lockDate: this.lockDate };
+    const res = await r.c.put('/v1/settings', body);
+    count(`PUT /v1/settings ${this.lockDate === null ? 'unlock' : 'lock'}`);
+    expectEqual('settings response', [res.status, res.body], [200, body], `PUT /v1/settings ${JSON.stringify(body)}`);
+    m.lockDate = this.lockDate;
+    if (this.lockDate === null) lockSnapshots.delete(m);
+    else lockSnapshots.set(m, await lockedPeriod(r, this.lockDate));
+  }
+  toString() {
+    return show('lock', { lockDate: this.lockDate });
+  }
+}
+
 interface UnallocatePick {
   kind: 'allocated' | 'debit' | 'credit' | 'any' | 'unknown';
   n: number;
 }
 
 class UnallocateStep extends Step {
-  constructor(readonly picks: UnallocatePick[]) {
+  constructor(
+    readonly picks: UnallocatePick[],
+    readonly date: number | null,
+  ) {
     super();
   }
   /** Any transaction with an active allocation, or one side of an active allocation, or anything. */
@@ -971,7 +1153,8 @@ class UnallocateStep extends Step {
   async exec(m: LedgerModel, r: Real) {
     const ids = this.ids(m);
     const before = Math.max(0, ...m.txs.keys());
-    const body = { transactionIds: ids };
+    const date = this.date === null ? undefined : dateAt(UNALLOCATION_DATES, this.date);
+    const body = { transactionIds: ids, ...(date !== undefined ? { date } : {}) };
     const path = '/v1/allocations/unallocate';
     const res = await call(r, path, body);
     const context = describeCall(path, body, res);
@@ -995,12 +1178,12 @@ class UnallocateStep extends Step {
       return { tx: Number(dx!.id), allocation: Number(dx!.alloc) };
     };
     const expected = ids.map((id) => {
-      const plan = m.planUnallocation(id);
+      const plan = m.planUnallocation(id, date);
       if ('error' in plan)
         return { transactionId: id, status: 'Failure', errorCode: plan.error, reversedAllocationIds: [] as number[] };
-      for (const a of plan.ok) if (a.debitBase !== a.creditBase) count('  reversed with realised FX');
+      for (const { a } of plan.ok) if (a.debitBase !== a.creditBase) count('  reversed with realised FX');
       m.applyUnallocation(plan.ok, nextDx);
-      return { transactionId: id, status: 'Success', reversedAllocationIds: plan.ok.map((a) => a.id) };
+      return { transactionId: id, status: 'Success', reversedAllocationIds: plan.ok.map(({ a }) => a.id) };
     });
     if (dxs.length > 0) throw new Error(`unexpected DX transactions ${JSON.stringify(dxs)}\n${context}`);
     for (const e of expected) count(`${path} [per id] ${e.errorCode ?? 'ok'}`);
@@ -1014,7 +1197,7 @@ class UnallocateStep extends Step {
     );
   }
   toString() {
-    return show('unallocate', this.picks);
+    return show('unallocate', { picks: this.picks, date: this.date });
   }
 }
 
@@ -1024,13 +1207,32 @@ const nat = fc.nat({ max: 1000 });
 const rateIndex = fc.nat({ max: 9 });
 const mostly = fc.oneof({ weight: 9, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) });
 
+const dateIndex = fc.nat({ max: 7 });
+const optionalDate = fc.option(dateIndex, { freq: 2 });
+
 const invoiceArb = fc
-  .record({ customer: nat, lines: linesArb, ref: refArb, dupCheck: mostly, giveRate: mostly, rate: rateIndex })
+  .record({
+    customer: nat,
+    lines: linesArb,
+    ref: refArb,
+    dupCheck: mostly,
+    giveRate: mostly,
+    rate: rateIndex,
+    date: dateIndex,
+  })
   .map((s) => new InvoiceStep(s));
 
 const bankArb = (type: 'SR' | 'SD') =>
   fc
-    .record({ customer: nat, amount: amountArb, ref: refArb, dupCheck: mostly, giveRate: mostly, rate: rateIndex })
+    .record({
+      customer: nat,
+      amount: amountArb,
+      ref: refArb,
+      dupCheck: mostly,
+      giveRate: mostly,
+      rate: rateIndex,
+      date: dateIndex,
+    })
     .map((s) => new BankStep(type, s));
 
 const creditNoteArb = fc
@@ -1048,6 +1250,7 @@ const creditNoteArb = fc
     allocate: fc.boolean(),
     ref: refArb,
     dupCheck: mostly,
+    date: dateIndex,
   })
   .map((s) => new CreditNoteStep(s));
 
@@ -1067,6 +1270,9 @@ const ppaSpecArb: fc.Arbitrary<PpaSpec> = fc.record({
   giveReference: mostly,
   invoiceRate: rateIndex,
   receiptRate: rateIndex,
+  invoiceDate: dateIndex,
+  paymentDate: dateIndex,
+  allocationDate: optionalDate,
 });
 
 const postPayAllocateArb = ppaSpecArb.map((s) => new PostPayAllocateStep(s));
@@ -1114,24 +1320,30 @@ const allocateArb = fc
     openOnly: mostly,
     preferPartial: fc.boolean(),
     tooPrecise: fc.oneof({ weight: 19, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+    date: optionalDate,
   })
   .map((s) => new AllocateStep(s));
 
 const unallocateArb = fc
-  .array(
-    fc.record({
-      kind: fc.oneof(
-        { weight: 3, arbitrary: fc.constant('allocated' as const) },
-        { weight: 2, arbitrary: fc.constant('debit' as const) },
-        { weight: 3, arbitrary: fc.constant('credit' as const) },
-        { weight: 1, arbitrary: fc.constant('any' as const) },
-        { weight: 1, arbitrary: fc.constant('unknown' as const) },
-      ),
-      n: nat,
-    }),
-    { minLength: 1, maxLength: 2 },
+  .tuple(
+    fc.array(
+      fc.record({
+        kind: fc.oneof(
+          { weight: 3, arbitrary: fc.constant('allocated' as const) },
+          { weight: 2, arbitrary: fc.constant('debit' as const) },
+          { weight: 3, arbitrary: fc.constant('credit' as const) },
+          { weight: 1, arbitrary: fc.constant('any' as const) },
+          { weight: 1, arbitrary: fc.constant('unknown' as const) },
+        ),
+        n: nat,
+      }),
+      { minLength: 1, maxLength: 2 },
+    ),
+    optionalDate,
   )
-  .map((p) => new UnallocateStep(p));
+  .map(([p, date]) => new UnallocateStep(p, date));
+
+const lockArb = fc.nat({ max: LOCK_DATES.length - 1 }).map((i) => new LockStep(LOCK_DATES[i] ?? null));
 
 /** fc.commands draws uniformly from this list, so repeating an entry weights it. */
 const commandArbs = [
@@ -1153,6 +1365,7 @@ const commandArbs = [
   unallocateArb,
   unallocateArb,
   unallocateArb,
+  lockArb,
 ];
 
 let t: TestApp;

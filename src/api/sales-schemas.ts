@@ -56,7 +56,9 @@ export const CreditNote = z.strictObject({
     .min(1)
     .optional()
     .meta({ description: 'Copy only these invoice lines.' }),
-  allocateToInvoice: z.boolean().optional().meta({ description: 'Allocate the credit note to the copied invoice.' }),
+  allocateToInvoice: z.boolean().optional().meta({
+    description: "Allocate the credit note to the copied invoice, on the later of the two documents' dates.",
+  }),
   performExternalReferenceDuplicateCheck: z.boolean().default(true),
 });
 
@@ -82,7 +84,11 @@ export const Allocation = z.strictObject({
   transactionId1: TransactionId,
   transactionId2: TransactionId,
   amount: Amount,
-  date: IsoDate.meta({ description: 'Allocation date; before it both stay outstanding in statements.' }),
+  date: IsoDate.optional().meta({
+    description:
+      'Allocation date; before it both stay outstanding in statements. Not before either document ' +
+      "(ALLOCATION_DATE_BEFORE_TRANSACTION); defaults to the later of the two documents' dates.",
+  }),
   reference: z.string().max(100).nullable().optional(),
   discountAmount: Amount.optional().meta({
     description: 'Settlement discount: posts a discount (DS) to the discount account and allocates it to the invoice.',
@@ -91,7 +97,11 @@ export const Allocation = z.strictObject({
 
 export const Unallocation = z.strictObject({
   transactionIds: z.array(TransactionId).min(1).max(1000),
-  date: IsoDate.optional().meta({ description: 'Date of the reversal (default today).' }),
+  date: IsoDate.optional().meta({
+    description:
+      'Date of the reversal: not before the allocation it reverses (UNALLOCATION_DATE_BEFORE_ALLOCATION); ' +
+      "default today, or the allocation's date when that is later.",
+  }),
 });
 
 export const PostPayAllocate = z.strictObject({
@@ -100,7 +110,9 @@ export const PostPayAllocate = z.strictObject({
   performExternalReferenceDuplicateCheckOnInvoice: z.boolean(),
   performExternalReferenceDuplicateCheckOnReceipt: z.boolean(),
   performAllocation: z.boolean(),
-  allocationDate: IsoDate.optional().meta({ description: 'Defaults to the receipt date.' }),
+  allocationDate: IsoDate.optional().meta({
+    description: 'Not before the invoice or the receipt; defaults to the later of their dates.',
+  }),
   allocationAmount: Amount.optional().meta({ description: 'Defaults to the smaller of invoice gross and receipt.' }),
   allocationReference: z.string().max(100).optional(),
   clientUniqueReference: z.string().max(200).optional(),

@@ -5,10 +5,11 @@ import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
-import { DomainError, ERROR_CODES, type FieldProblem, isDomainError } from '../domain/errors.ts';
+import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { authenticate } from '../ledger/sessions.ts';
 import { secretsEqual } from '../ledger/secrets.ts';
+import { dateRuleViolation } from '../ledger/periods.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
 import type { AnyRoute, Principal, RouteContext } from './route.ts';
 import { type AppConfig, AppServices } from './services.ts';
@@ -26,6 +27,16 @@ function zodProblems(err: z.ZodError, location: string): FieldProblem[] {
     field: [location, ...i.path.map(String)].filter(Boolean).join('.'),
     message: i.message,
   }));
+}
+
+/** A schema may name a more specific code than VALIDATION_ERROR in an issue's `params.errorCode`. */
+function issueCode(err: z.ZodError): ErrorCode {
+  for (const i of err.issues) {
+    const code: unknown =
+      i.code === 'custom' ? (i.params as { errorCode?: unknown } | undefined)?.errorCode : undefined;
+    if (typeof code === 'string' && code in ERROR_CODES) return code as ErrorCode;
+  }
+  return 'VALIDATION_ERROR';
 }
 
 function toFastifyPath(path: string): string {
@@ -61,7 +72,7 @@ function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, location
   const r = schema.safeParse(value);
   if (!r.success) {
     const problems = zodProblems(r.error, location);
-    throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+    throw new DomainError(issueCode(r.error), problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
   }
   return r.data;
 }
@@ -221,8 +232,9 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   });
 
   app.setErrorHandler((err: unknown, request, reply) => {
-    if (isDomainError(err)) {
-      return reply.status(err.status).send(errorBody(err.code, err.message, err.details));
+    const domain = isDomainError(err) ? err : dateRuleViolation(err);
+    if (domain) {
+      return reply.status(domain.status).send(errorBody(domain.code, domain.message, domain.details));
     }
     const fe = err as { code?: string; statusCode?: number; message?: string };
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')

@@ -44,3 +44,54 @@ export function today(now: Date = new Date()): string {
 export function dueDateFromTerms(invoiceDate: string, terms: { days: number; endOfMonth: boolean }): string {
   return addDays(terms.endOfMonth ? endOfMonth(invoiceDate) : invoiceDate, terms.days);
 }
+
+/** The earliest and latest business dates the ledger accepts (inclusive). */
+export const MIN_DATE = '1900-01-01';
+export const MAX_DATE = '2999-12-31';
+
+const MONTHS = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
+
+/**
+ * What is wrong with a business date, or null when it is fine: not `YYYY-MM-DD`, a day the
+ * calendar does not have (2026-02-30), or outside MIN_DATE..MAX_DATE.
+ */
+export function dateProblem(
+  text: string,
+): { kind: 'FORMAT' | 'DOES_NOT_EXIST' | 'OUT_OF_RANGE'; message: string } | null {
+  const m = ISO_DATE.exec(text);
+  if (!m) return { kind: 'FORMAT', message: 'must be a date as YYYY-MM-DD' };
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  if (month < 1 || month > 12)
+    return { kind: 'DOES_NOT_EXIST', message: `${text} does not exist: there is no month ${m[2]}` };
+  const days = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (day < 1 || day > days) {
+    return {
+      kind: 'DOES_NOT_EXIST',
+      message: `${text} does not exist: ${MONTHS[month - 1]} ${m[1]} has ${days} days`,
+    };
+  }
+  if (text < MIN_DATE || text > MAX_DATE) {
+    return { kind: 'OUT_OF_RANGE', message: `${text} is outside ${MIN_DATE}..${MAX_DATE}` };
+  }
+  return null;
+}
+
+/** The later of two dates. */
+export function laterDate(a: string, b: string): string {
+  return a >= b ? a : b;
+}

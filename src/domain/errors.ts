@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   VALIDATION_ERROR: [400, 'The request does not match the schema; `details` names each field at fault.'],
   INVALID_JSON: [400, 'The body is not valid JSON.'],
   AMOUNT_HAS_TOO_MANY_DECIMALS: [400, 'An amount has more decimals than its currency allows.'],
+  DATE_OUT_OF_RANGE: [400, 'A date is outside 1900-01-01..2999-12-31.'],
   PAYLOAD_TOO_LARGE: [413, 'The body is larger than the server accepts.'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Send `Content-Type: application/json`.'],
   ROUTE_NOT_FOUND: [404, 'No such endpoint.'],
@@ -80,6 +81,16 @@ export const ERROR_CODES = {
   TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS: [422, 'The transactions belong to different customers.'],
   TRANSACTION_DISCOUNT_REQUIRES_DEBIT_DOCUMENT: [422, 'A discount can only be given on an invoice or debit journal.'],
   TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS: [422, 'Nothing to unallocate: the transaction has no active allocation.'],
+  ALLOCATION_DATE_BEFORE_TRANSACTION: [
+    422,
+    'The allocation is dated before one of its two documents; date it on or after the later of them.',
+  ],
+  UNALLOCATION_DATE_BEFORE_ALLOCATION: [422, 'The unallocation is dated before the allocation it reverses.'],
+  // Periods
+  PERIOD_LOCKED: [
+    422,
+    "The date is on or before the entity's lock date (GET /v1/settings): nothing is posted, allocated or reversed there.",
+  ],
   // Post, pay and allocate
   NOTHING_TO_POST: [422, 'Send a batchInvoice, a receipt, or both.'],
   INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH: [422, 'The invoice and the receipt are for different customers.'],

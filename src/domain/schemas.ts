@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isValidDate } from './dates.ts';
+import { MAX_DATE, MIN_DATE, dateProblem } from './dates.ts';
 import { isKnownCurrency } from './currency.ts';
 
 /**
@@ -34,10 +34,22 @@ export const ExchangeRate = z
   })
   .meta({ description: 'Units of the document currency per one unit of base currency.', examples: ['1'] });
 
+/**
+ * A business date. A day the calendar does not have says so; a date outside the ledger's range
+ * carries the error code DATE_OUT_OF_RANGE (the HTTP edge answers with it instead of VALIDATION_ERROR).
+ */
 export const IsoDate = z
   .string()
-  .refine(isValidDate, { message: 'must be a date as YYYY-MM-DD' })
-  .meta({ description: 'A calendar date, YYYY-MM-DD.', examples: ['2026-11-21'] });
+  .superRefine((v, ctx) => {
+    const problem = dateProblem(v);
+    if (!problem) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: problem.message,
+      ...(problem.kind === 'OUT_OF_RANGE' ? { params: { errorCode: 'DATE_OUT_OF_RANGE' } } : {}),
+    });
+  })
+  .meta({ description: `A calendar date, YYYY-MM-DD, from ${MIN_DATE} to ${MAX_DATE}.`, examples: ['2026-11-21'] });
 
 /** Codes (customers, GL accounts, tax codes, departments) are upper case, at most 50 characters. */
 export const Code = z

@@ -3,6 +3,7 @@ import { DomainError } from '../domain/errors.ts';
 import { buildInvoice, checkInvoiceReference, lineReferences, postBatchInvoice } from './posting/invoices.ts';
 import { loadReferences, lockCustomer } from './posting/references.ts';
 import type { CustomerTransaction } from './posting/write.ts';
+import { requirePeriodOpen } from './periods.ts';
 import type { BatchInvoiceInput, PostingContext } from './posting/types.ts';
 
 /** A batch-invoice request with its posting options: what a draft holds until it is posted. */
@@ -115,6 +116,8 @@ async function validate(ctx: PostingContext, input: DraftInput, self: number | n
     performExternalReferenceDuplicateCheck: input.performExternalReferenceDuplicateCheck,
     enforceCreditLimit: input.enforceCreditLimit,
   });
+  // A draft that could never be posted (its date in a locked period) is refused as it would be then.
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.invoiceDate, 'invoiceDate', 'post an invoice');
   await checkInvoiceReference(ctx, t, 'externalReference');
   if (t.duplicateChecked && t.externalReference !== '') {
     const { rows } = await ctx.db.query<{ number: string }>(

@@ -14,7 +14,11 @@
  *   between the two sides is realised exchange difference (FX);
  * - a settlement discount posts a DS allocated to the invoice; unallocation reverses the allocation,
  *   its discount child and its FX, and reversing the discount's own allocation cancels the discount
- *   with a DX allocated to the DS (reversing any other allocation of a DS only reopens both sides).
+ *   with a DX allocated to the DS (reversing any other allocation of a DS only reopens both sides);
+ * - dates in order: an allocation is never dated before either document (omitted, it takes the
+ *   later of the two), an unallocation never before the allocation it reverses (omitted, it takes
+ *   today or the allocation's date if later); a discount (DS) is dated on its allocation, a DX on
+ *   its reversal; nothing is posted, allocated or reversed on or before the lock date.
  */
 
 export const BASE_CURRENCY = 'EUR';
@@ -58,6 +62,7 @@ export interface Tx {
   out: bigint;
   baseOut: bigint;
   items: Item[];
+  date: string;
 }
 
 export interface Alloc {
@@ -69,6 +74,16 @@ export interface Alloc {
   creditBase: bigint;
   parent: number | null;
   active: boolean;
+  date: string;
+}
+
+/** Today as the ledger sees it (UTC), for unallocations whose date is omitted. */
+export function todayUtc(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+export function later(a: string, b: string): string {
+  return a >= b ? a : b;
 }
 
 function exponentOf(currency: string): number {
@@ -125,6 +140,7 @@ export interface AllocationPlan {
   debitBase: bigint;
   creditBase: bigint;
   discountBase: bigint;
+  date: string;
 }
 
 /** A DX the ledger is expected to post while unallocating: cancels `amount` of discount `ds`. */
@@ -141,6 +157,13 @@ export class LedgerModel {
   readonly accounts = new Map<string, bigint>();
   private readonly references = new Set<string>();
   private uniqueCounter = 0;
+  /** Nothing is posted, allocated or reversed on or before it. */
+  lockDate: string | null = null;
+
+  /** Whether a date falls in the locked period. */
+  locked(date: string): boolean {
+    return this.lockDate !== null && date <= this.lockDate;
+  }
 
   constructor(readonly customers: ReadonlyMap<string, string>) {}
 
@@ -201,17 +224,45 @@ export class LedgerModel {
     return scratch.itemJournal(items, currency, rate, 1n);
   }
 
-  postItems(type: 'SI' | 'SN', id: number, customer: string, rate: string, items: Item[], reference: string): Tx {
+  postItems(
+    type: 'SI' | 'SN',
+    id: number,
+    customer: string,
+    rate: string,
+    items: Item[],
+    reference: string,
+    date: string,
+  ): Tx {
     const currency = this.currencyOf(customer);
     const gross = items.reduce((s, i) => s + i.net + i.tax, 0n);
     const baseGross = this.itemJournal(items, currency, rate, type === 'SI' ? 1n : -1n);
-    const tx: Tx = { id, type, customer, currency, rate, gross, baseGross, out: gross, baseOut: baseGross, items };
+    const tx: Tx = {
+      id,
+      type,
+      customer,
+      currency,
+      rate,
+      gross,
+      baseGross,
+      out: gross,
+      baseOut: baseGross,
+      items,
+      date,
+    };
     this.add(tx, reference);
     return tx;
   }
 
   /** A receipt (SR, money into the bank) or refund debit journal to the bank (SD). */
-  postBank(type: 'SR' | 'SD', id: number, customer: string, rate: string, amount: bigint, reference: string): Tx {
+  postBank(
+    type: 'SR' | 'SD',
+    id: number,
+    customer: string,
+    rate: string,
+    amount: bigint,
+    reference: string,
+    date: string,
+  ): Tx {
     const currency = this.currencyOf(customer);
     const base = toBase(amount, currency, rate);
     const sign = type === 'SD' ? 1n : -1n;
@@ -228,6 +279,7 @@ export class LedgerModel {
       out: amount,
       baseOut: base,
       items: [],
+      date,
     };
     this.add(tx, reference);
     return tx;
@@ -240,6 +292,7 @@ export class LedgerModel {
     amount: bigint | null,
     discount: bigint | null,
     reference: string,
+    date?: string,
   ): Outcome<AllocationPlan> {
     if (reference.trim() === '') return { error: 'TRANSACTION_ALLOCATION_REFERENCE_IS_NULL' };
     if (id1 === id2) return { error: 'TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES' };
@@ -263,7 +316,11 @@ export class LedgerModel {
     const debitBase =
       amount + discount === debit.out ? debit.baseOut - discountBase : toBase(amount, debit.currency, debit.rate);
     const creditBase = amount === credit.out ? credit.baseOut : toBase(amount, credit.currency, credit.rate);
-    return { ok: { debit, credit, amount, discount, debitBase, creditBase, discountBase } };
+    const earliest = later(debit.date, credit.date);
+    if (date !== undefined && date < earliest) return { error: 'ALLOCATION_DATE_BEFORE_TRANSACTION' };
+    const on = date ?? earliest;
+    if (this.locked(on)) return { error: 'PERIOD_LOCKED' };
+    return { ok: { debit, credit, amount, discount, debitBase, creditBase, discountBase, date: on } };
   }
 
   /** Books a planned allocation under the ids the ledger gave it. */
@@ -284,6 +341,7 @@ export class LedgerModel {
       creditBase: p.creditBase,
       parent: null,
       active: true,
+      date: p.date,
     });
     this.realiseFx(p.debitBase - p.creditBase);
     if (p.discount > 0n) {
@@ -302,6 +360,7 @@ export class LedgerModel {
         out: 0n,
         baseOut: 0n,
         items: [],
+        date: p.date,
       };
       this.add(ds, '');
       this.allocs.set(ids.discountAllocation, {
@@ -313,6 +372,7 @@ export class LedgerModel {
         creditBase: p.discountBase,
         parent: ids.allocation,
         active: true,
+        date: p.date,
       });
     }
   }
@@ -325,23 +385,37 @@ export class LedgerModel {
     this.book(ACCOUNTS.fx, diff);
   }
 
-  /** The allocations unallocating `id` reverses, in the order the ledger reverses them (by id). */
-  planUnallocation(id: number): Outcome<Alloc[]> {
+  /**
+   * The allocations unallocating `id` reverses, in the order the ledger reverses them (by id), each
+   * with its reversal date: `given`, which may not be before any of them nor in the locked period,
+   * or by default today or the allocation's date if later.
+   */
+  planUnallocation(id: number, given?: string): Outcome<{ a: Alloc; date: string }[]> {
     if (!this.txs.has(id)) return { error: 'TRANSACTION_DOES_NOT_EXIST' };
     const active = [...this.allocs.values()].filter((a) => a.active);
     const direct = active.filter((a) => a.debit === id || a.credit === id);
     if (direct.length === 0) return { error: 'TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS' };
     const directIds = new Set(direct.map((a) => a.id));
     const targets = active.filter((a) => directIds.has(a.id) || (a.parent !== null && directIds.has(a.parent)));
-    return { ok: targets.sort((a, b) => a.id - b.id) };
+    const planned: { a: Alloc; date: string }[] = [];
+    for (const a of targets.sort((x, y) => x.id - y.id)) {
+      if (given !== undefined && given < a.date) return { error: 'UNALLOCATION_DATE_BEFORE_ALLOCATION' };
+      const date = given ?? later(todayUtc(), a.date);
+      if (this.locked(date)) return { error: 'PERIOD_LOCKED' };
+      planned.push({ a, date });
+    }
+    return { ok: planned };
   }
 
   /**
    * Reverses the planned allocations. `nextDx` hands over the DX the ledger posted (its transaction
    * and allocation ids) each time the model expects one, and checks it is the expected one.
    */
-  applyUnallocation(targets: Alloc[], nextDx: (expected: ExpectedDx) => { tx: number; allocation: number }) {
-    for (const a of targets) {
+  applyUnallocation(
+    targets: { a: Alloc; date: string }[],
+    nextDx: (expected: ExpectedDx) => { tx: number; allocation: number },
+  ) {
+    for (const { a, date } of targets) {
       const debit = this.txs.get(a.debit)!;
       const credit = this.txs.get(a.credit)!;
       a.active = false;
@@ -366,6 +440,7 @@ export class LedgerModel {
           out: 0n,
           baseOut: 0n,
           items: [],
+          date,
         };
         this.add(dx, '');
         credit.out -= a.amount;
@@ -379,6 +454,7 @@ export class LedgerModel {
           creditBase: base,
           parent: null,
           active: true,
+          date,
         });
       }
     }

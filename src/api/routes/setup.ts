@@ -4,6 +4,7 @@ import { taxCodeRoutes } from './tax-codes.ts';
 import { bankAccountRoutes } from './bank-accounts.ts';
 import { departmentRoutes } from './departments.ts';
 import { customerRoutes } from './customers.ts';
+import { settingsRoutes } from './settings.ts';
 
 /** Setup data (chart of accounts, tax codes, bank accounts, departments) and customers. */
 export const setupRoutes: AnyRoute[] = [
@@ -12,4 +13,5 @@ export const setupRoutes: AnyRoute[] = [
   ...bankAccountRoutes,
   ...departmentRoutes,
   ...customerRoutes,
+  ...settingsRoutes,
 ];

@@ -3,6 +3,7 @@ import { controlJournal } from '../../domain/documents.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
+import { dateRuleViolation } from '../../ledger/periods.ts';
 import { allocate } from '../../ledger/posting/allocations.ts';
 import { postLedgerJournal } from '../../ledger/posting/journals.ts';
 import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
@@ -162,8 +163,10 @@ export async function createPayments(
         }),
       );
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      results.push(refused(err));
+      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
+      const known = isDomainError(err) ? err : dateRuleViolation(err);
+      if (!known) throw err;
+      results.push(refused(known));
     }
   }
   return results;
@@ -214,8 +217,10 @@ export async function createRefunds(
         }),
       );
     } catch (err) {
-      if (!isDomainError(err)) throw err;
-      results.push(refused(err));
+      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
+      const known = isDomainError(err) ? err : dateRuleViolation(err);
+      if (!known) throw err;
+      results.push(refused(known));
     }
   }
   return results;

@@ -2,7 +2,8 @@ import { DomainError } from '../../domain/errors.ts';
 import { controlJournal, fxJournal } from '../../domain/documents.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
-import { today } from '../../domain/dates.ts';
+import { laterDate } from '../../domain/dates.ts';
+import { checkPeriodOpen, readLockDate } from '../periods.ts';
 import { amountOf } from './common.ts';
 import { type PostingCustomer, lockCustomer } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
@@ -55,6 +56,32 @@ export function buildFxTransaction(
     items: [],
     lines: fxJournal(customer.controlGlAccountCode, ctx.entity.roles.fxGainLoss, debitBase, creditBase),
   };
+}
+
+/**
+ * The date of an allocation: as given, which may not be before either document (the allocation
+ * would settle a document before it existed, and a statement of that day would disagree with the
+ * balance), or by default the later of the two documents' dates.
+ */
+export function allocationDate(
+  given: string | undefined,
+  debit: { id: number; transactionDate: string },
+  credit: { id: number; transactionDate: string },
+  field: string,
+): string {
+  const earliest = laterDate(debit.transactionDate, credit.transactionDate);
+  if (given === undefined) return earliest;
+  if (given < earliest) {
+    const doc = debit.transactionDate === earliest ? debit : credit;
+    const message = `${given} is before transaction ${doc.id}, dated ${earliest}; date the allocation on or after ${earliest}`;
+    throw new DomainError('ALLOCATION_DATE_BEFORE_TRANSACTION', `${field}: ${message}`, {
+      field,
+      date: given,
+      transactionId: doc.id,
+      transactionDate: earliest,
+    });
+  }
+  return given;
 }
 
 function fail(code: ConstructorParameters<typeof DomainError>[0], message: string, field?: string): never {
@@ -147,7 +174,8 @@ export async function allocate(
       { field: 'amount', transactionId: which.id, outstanding: formatAmount(which.outstanding, currency) },
     );
   }
-  const date = input.date ?? today();
+  const date = allocationDate(input.date, debit, credit, 'date');
+  checkPeriodOpen(await readLockDate(ctx.db, ctx.entity.id), date, 'date', 'allocate');
   const base = ctx.entity.baseCurrency;
   const roles = ctx.entity.roles;
 

@@ -8,6 +8,8 @@ import { loadOpenTransactions } from './open-items.ts';
 import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import { type AllocationResult, allocate } from './allocations.ts';
 import type { CreditNoteInput, PostingContext } from './types.ts';
+import { requirePeriodOpen } from '../periods.ts';
+import { laterDate } from '../../domain/dates.ts';
 
 export interface PostedCreditNote {
   id: number;
@@ -137,6 +139,7 @@ export async function postCreditNote(
     ]);
   }
   const reference = input.externalReference ?? '';
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.creditNoteDate, 'creditNoteDate', 'post a credit note');
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, 'SN', reference))) {
     throw duplicateError('SN', customer.code, reference, 'externalReference');
   }
@@ -189,7 +192,8 @@ export async function postCreditNote(
           transactionId1: fromId,
           transactionId2: posted.id,
           amount: formatAmount(amount, currency),
-          date: input.creditNoteDate,
+          // Never before either document: a credit note dated before its invoice settles it on the invoice's date.
+          date: laterDate(input.creditNoteDate, invoice.transactionDate),
           reference: reference || `Credit note ${posted.number}`,
         },
         customer,

@@ -4,6 +4,7 @@ import { type ItemInput, computeItems, itemJournal } from '../../domain/document
 import { Dec, formatAmount } from '../../domain/money.ts';
 import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
+import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 import {
   type CustomerTransaction,
   type PostedTransaction,
@@ -72,6 +73,8 @@ export function buildInvoice(
   prefix = '',
 ): CustomerTransaction {
   const currency = customer.currency;
+  checkDateInRange(input.invoiceDate, join(prefix, 'invoiceDate'));
+  if (input.dueDate !== undefined) checkDateInRange(input.dueDate, join(prefix, 'dueDate'));
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
   const dueDate =
     input.dueDate ??
@@ -167,6 +170,7 @@ export async function postBatchInvoice(
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(input.lines));
   const t = buildInvoice(ctx, customer, input, refs, options);
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.invoiceDate, 'invoiceDate', 'post an invoice');
   await checkInvoiceReference(ctx, t, 'externalReference');
   if (options.enforceCreditLimit) await enforceCredit(ctx, customer, t.gross, 'customerCode');
   const posted = await insertTransaction(ctx.db, t);

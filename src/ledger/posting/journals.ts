@@ -4,6 +4,7 @@ import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { loadReferences, lockCustomer } from './references.ts';
 import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import type { LedgerJournalInput, PostingContext } from './types.ts';
+import { requirePeriodOpen } from '../periods.ts';
 
 export interface PostedJournal {
   id: number;
@@ -65,6 +66,7 @@ export async function postLedgerJournal(
     };
   });
   const reference = input.externalReference ?? '';
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.transactionDate, 'transactionDate', 'post a journal');
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, type, reference))) {
     throw duplicateError(type, customer.code, reference, 'externalReference');
   }

@@ -16,6 +16,8 @@ import {
 } from './references.ts';
 import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
+import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
+import { laterDate } from '../../domain/dates.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
 
 export interface PostPayAllocateInput {
@@ -69,6 +71,7 @@ export class Batch {
     readonly refs: References,
     readonly used: Set<string>,
     readonly balances: Map<string, bigint>,
+    readonly lockDate: string | null,
   ) {}
 
   static async load(ctx: PostingContext, queries: PostPayAllocateInput[]): Promise<Batch> {
@@ -106,7 +109,7 @@ export class Batch {
     const refs = await loadReferences(db, entityId, req);
     const used = await usedReferences(db, entityId, wanted);
     const balances = credit.size ? await customerBalances(db, entityId, [...credit]) : new Map<string, bigint>();
-    return new Batch(customers, refs, used, balances);
+    return new Batch(customers, refs, used, balances, await readLockDate(db, entityId));
   }
 
   /** Plans one query against the group; throws a DomainError and changes nothing when it fails. */
@@ -150,6 +153,24 @@ export class Batch {
     const receipt = rec
       ? buildReceipt(ctx, customer, rec, this.refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt')
       : null;
+    if (invoice) checkPeriodOpen(this.lockDate, invoice.transactionDate, 'batchInvoice.invoiceDate', 'post an invoice');
+    if (receipt) checkPeriodOpen(this.lockDate, receipt.transactionDate, 'receipt.paymentDate', 'post a receipt');
+    let date = '';
+    if (q.performAllocation) {
+      // Defaults to the later of the two documents; never before either.
+      const earliest = laterDate(invoice!.transactionDate, receipt!.transactionDate);
+      date = q.allocationDate ?? earliest;
+      if (date < earliest) {
+        const which = invoice!.transactionDate === earliest ? 'invoice' : 'receipt';
+        const message = `${date} is before the ${which}, dated ${earliest}; date the allocation on or after ${earliest}`;
+        throw new DomainError('ALLOCATION_DATE_BEFORE_TRANSACTION', `allocationDate: ${message}`, {
+          field: 'allocationDate',
+          date,
+          transactionDate: earliest,
+        });
+      }
+      checkPeriodOpen(this.lockDate, date, 'allocationDate', 'allocate');
+    }
     if (
       invoice?.duplicateChecked &&
       invoice.externalReference &&
@@ -214,7 +235,6 @@ export class Batch {
         exchangeRate: t.exchangeRate,
       });
       const bases = allocationBases(side(invoice!), side(receipt!), allocationAmount, 0n, ctx.entity.baseCurrency);
-      const date = q.allocationDate ?? rec!.paymentDate;
       let fx: { ord: number } | null = null;
       if (bases.debitBase !== bases.creditBase) {
         fx = {
@@ -368,7 +388,9 @@ export async function postPayAllocateBulk(
           const r = await ctx.db.transaction((db) => postPayAllocate({ ...ctx, db }, q));
           results[start + k] = { status: 'Success', ...r };
         } catch (inner) {
-          if (isDomainError(inner)) results[start + k] = failure(inner, q.clientUniqueReference ?? null);
+          // A date rule the database refused (a lock date set while this request was in flight) is a business error too.
+          const domain = isDomainError(inner) ? inner : dateRuleViolation(inner);
+          if (domain) results[start + k] = failure(domain, q.clientUniqueReference ?? null);
           else {
             options.onUnexpected(inner, start + k);
             results[start + k] = {

@@ -10,6 +10,7 @@ import {
   referenceExists,
 } from './write.ts';
 import type { PostingContext, ReceiptInput } from './types.ts';
+import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 
 export interface PostedReceipt extends PostedTransaction {
   amount: bigint;
@@ -36,6 +37,7 @@ export function buildReceipt(
   prefix = '',
 ): CustomerTransaction {
   const currency = customer.currency;
+  checkDateInRange(input.paymentDate, join(prefix, 'paymentDate'));
   const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
   const amount = positiveAmountOf(input.paymentAmount, currency, join(prefix, 'paymentAmount'));
   const bankCode = input.bankAccountCode ?? DEFAULT_BANK;
@@ -102,6 +104,7 @@ export async function postReceipt(
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const refs = await loadReferences(ctx.db, ctx.entity.id, receiptReferences(input));
   const t = buildReceipt(ctx, customer, input, refs, duplicateCheck);
+  await requirePeriodOpen(ctx.db, ctx.entity.id, input.paymentDate, 'paymentDate', 'post a receipt');
   await checkReceiptReference(ctx, t, 'checkReference');
   const posted = await insertTransaction(ctx.db, t);
   return { ...posted, amount: t.gross, currency: t.currency };

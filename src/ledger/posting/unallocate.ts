@@ -1,6 +1,7 @@
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
 import { controlJournal, fxJournal } from '../../domain/documents.ts';
-import { today } from '../../domain/dates.ts';
+import { laterDate, today } from '../../domain/dates.ts';
+import { checkPeriodOpen, readLockDate } from '../periods.ts';
 import { lockCustomer } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
 import { insertTransaction } from './write.ts';
@@ -28,10 +29,13 @@ interface ActiveAllocation {
   reference: string;
   fx_transaction_id: string | null;
   parent_allocation_id: string | null;
+  allocation_date: string;
 }
 
 /**
- * AccountsIQ UnallocateTransactions: reverses every active allocation touching each id, with the
+ * AccountsIQ UnallocateTransactions. `date` is the reversal date: never before the allocation it
+ * reverses (UNALLOCATION_DATE_BEFORE_ALLOCATION); when omitted, today, or the allocation's own
+ * date if that is later.: reverses every active allocation touching each id, with the
  * discount allocations hanging off them. Nothing is deleted: a reversal row is recorded, a realised
  * FX journal is reversed by an opposite one, and a settlement discount by a discount reversal (DX)
  * that is allocated against it. Each id succeeds or fails on its own.
@@ -39,7 +43,7 @@ interface ActiveAllocation {
 export async function unallocate(
   ctx: PostingContext,
   transactionIds: number[],
-  date = today(),
+  date?: string,
 ): Promise<UnallocateResult[]> {
   const results: UnallocateResult[] = [];
   for (const transactionId of transactionIds) {
@@ -60,7 +64,7 @@ export async function unallocate(
   return results;
 }
 
-async function unallocateOne(ctx: PostingContext, transactionId: number, date: string): Promise<number[]> {
+async function unallocateOne(ctx: PostingContext, transactionId: number, given: string | undefined): Promise<number[]> {
   const found = (await loadOpenTransactions(ctx.db, ctx.entity.id, [transactionId])).get(transactionId);
   if (!found) throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${transactionId} does not exist`);
   const customer = await lockCustomer(ctx.db, ctx.entity.id, found.customerCode, 'transactionIds');
@@ -78,7 +82,7 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
      )
      SELECT a.id, a.debit_transaction_id, a.credit_transaction_id, d.type AS debit_type, c.type AS credit_type, a.amount,
             a.debit_base_amount, a.credit_base_amount, c.currency, c.exchange_rate::text AS exchange_rate, a.reference,
-            a.fx_transaction_id, a.parent_allocation_id
+            a.fx_transaction_id, a.parent_allocation_id, a.allocation_date::text AS allocation_date
        FROM allocations a
        JOIN transactions d ON d.id = a.debit_transaction_id
        JOIN transactions c ON c.id = a.credit_transaction_id
@@ -92,10 +96,27 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
       `Transaction ${transactionId} has no active allocation`,
     );
   }
+  const lockDate = await readLockDate(ctx.db, ctx.entity.id);
+  const dates = new Map<string, string>();
+  for (const a of rows) {
+    if (given !== undefined && given < a.allocation_date) {
+      const message = `${given} is before allocation ${a.id}, dated ${a.allocation_date}; date the unallocation on or after it`;
+      throw new DomainError('UNALLOCATION_DATE_BEFORE_ALLOCATION', `date: ${message}`, {
+        field: 'date',
+        date: given,
+        allocationId: Number(a.id),
+        allocationDate: a.allocation_date,
+      });
+    }
+    const date = given ?? laterDate(today(), a.allocation_date);
+    checkPeriodOpen(lockDate, date, 'date', 'unallocate');
+    dates.set(a.id, date);
+  }
   const control = customer.controlGlAccountCode;
   const roles = ctx.entity.roles;
   const reversedIds: number[] = [];
   for (const a of rows) {
+    const date = dates.get(a.id)!;
     const debitBase = BigInt(a.debit_base_amount);
     const creditBase = BigInt(a.credit_base_amount);
     let fxReversalId: number | null = null;
