@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
-import type { TransactionType } from '../../domain/documents.ts';
+import type { PostingWarning, TransactionType } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
@@ -39,6 +39,8 @@ export interface PostPayAllocateResult {
   allocationId: number | null;
   allocatedAmount: string | null;
   clientUniqueReference: string | null;
+  /** Warnings on the invoice's lines (supplied VAT far from net × rate); it was posted all the same. */
+  warnings: PostingWarning[];
 }
 
 export interface BulkItemResult extends Partial<PostPayAllocateResult> {
@@ -245,6 +247,7 @@ export class Batch {
       allocationId: q.performAllocation ? posted.allocationIds[allocationOrd]! : null,
       allocatedAmount: q.performAllocation ? formatAmount(allocationAmount, customer.currency) : null,
       clientUniqueReference: q.clientUniqueReference ?? null,
+      warnings: invoice?.warnings ?? [],
     });
   }
 
