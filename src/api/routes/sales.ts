@@ -39,8 +39,12 @@ const Warnings = z
   .meta({
     description:
       'What was accepted but deserves a look: a supplied taxAmount that differs from netAmount × rate by more than ' +
-      'the entity’s vatTolerance (see /v1/settings). Empty when there is nothing to say.',
-  });
+      'the entity’s vatTolerance (see /v1/settings). Present only when there is something to say.',
+  })
+  .optional();
+
+/** `warnings` only when there are some, so a clean posting answers exactly as before. */
+const withWarnings = (w: readonly unknown[]) => (w.length > 0 ? { warnings: w } : {});
 
 function allocationBody(a: AllocationResult) {
   return {
@@ -141,7 +145,7 @@ const postInvoiceRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       dueDate: r.dueDate,
-      warnings: r.warnings,
+      ...withWarnings(r.warnings),
     };
     await ctx.audit({
       action: 'invoice.posted',
@@ -245,7 +249,7 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
-      warnings: r.warnings,
+      ...withWarnings(r.warnings),
     };
     await ctx.audit({
       action: 'credit-note.posted',

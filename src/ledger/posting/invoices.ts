@@ -58,14 +58,15 @@ export function parseLines(
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
-    const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
     refs.requireTax(l.taxCode, at('taxCode'));
+    const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
     if (new Dec(taxRate).gt(1)) {
       // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake.
       throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: must be a fraction between 0 and 1`, [
         { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
       ]);
     }
+    const net = positiveAmountOf(l.netAmount, currency, at('netAmount'), true);
     const tax = l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true);
     if (tax !== null && tax !== 0n && new Dec(taxRate).isZero()) {
       throw new DomainError(
@@ -80,7 +81,7 @@ export function parseLines(
       taxRate,
       description: l.description ?? '',
       departmentId,
-      net: positiveAmountOf(l.netAmount, currency, at('netAmount'), true),
+      net,
       tax,
     };
   });

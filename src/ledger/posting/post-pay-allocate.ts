@@ -39,8 +39,8 @@ export interface PostPayAllocateResult {
   allocationId: number | null;
   allocatedAmount: string | null;
   clientUniqueReference: string | null;
-  /** Warnings on the invoice's lines (supplied VAT far from net × rate); it was posted all the same. */
-  warnings: PostingWarning[];
+  /** Warnings on the invoice's lines (supplied VAT far from net × rate), only when there are some. */
+  warnings?: PostingWarning[];
 }
 
 export interface BulkItemResult extends Partial<PostPayAllocateResult> {
@@ -247,7 +247,7 @@ export class Batch {
       allocationId: q.performAllocation ? posted.allocationIds[allocationOrd]! : null,
       allocatedAmount: q.performAllocation ? formatAmount(allocationAmount, customer.currency) : null,
       clientUniqueReference: q.clientUniqueReference ?? null,
-      warnings: invoice?.warnings ?? [],
+      ...(invoice?.warnings?.length ? { warnings: invoice.warnings } : {}),
     });
   }
 

@@ -108,6 +108,10 @@ export async function findTaxCode(
   return rows[0] ? toTaxCode(rows[0]) : null;
 }
 
+/** The dates a rate may start on (the column's check). */
+const FIRST_DATE = '1900-01-01';
+const LAST_DATE = '2999-12-31';
+
 /** Checks a rate history: at least one rate, each valid, no date twice; returns it oldest first. */
 function checkRates(rates: DatedRate[]): DatedRate[] {
   if (rates.length === 0) throw fieldError('rates', 'must hold at least one rate');
@@ -115,6 +119,9 @@ function checkRates(rates: DatedRate[]): DatedRate[] {
   rates.forEach((r, n) => {
     const problem = taxRateProblem(r.rate);
     if (problem) throw fieldError(`rates[${n}].rate`, problem);
+    if (r.from < FIRST_DATE || r.from > LAST_DATE) {
+      throw fieldError(`rates[${n}].from`, `must be between ${FIRST_DATE} and ${LAST_DATE}`);
+    }
     if (seen.has(r.from)) throw fieldError(`rates[${n}].from`, `${r.from} is given twice`);
     seen.add(r.from);
   });
