@@ -143,11 +143,17 @@ function refText(m: LedgerModel, r: RefSpec, prefix: string, required = false): 
 }
 
 /** Invoice or credit-note lines as the API takes them, and the items the ledger should compute. */
-function planLines(lines: LineSpec[], currency: string): { body: Record<string, string>[]; items: Outcome<Item[]> } {
+function planLines(
+  lines: LineSpec[],
+  currency: string,
+): { body: Record<string, string>[]; items: Outcome<Item[]>; warnings: number[] } {
   const body: Record<string, string>[] = [];
   let error: string | null = null;
   const items: Item[] = [];
-  for (const l of lines) {
+  // Supplied VAT further than the tolerance (one unit of the currency) from net × rate is accepted with a warning.
+  const warnings: number[] = [];
+  const unit = 10n ** BigInt(EXPONENT[currency]!);
+  for (const [n, l] of lines.entries()) {
     const net = amountText(l.net, currency);
     const tax = l.tax ? amountText(l.tax, currency) : null;
     body.push({
@@ -163,9 +169,31 @@ function planLines(lines: LineSpec[], currency: string): { body: Record<string, 
       continue;
     }
     const rate = l.rate ?? TAX_CODE_RATES[l.taxCode]!;
-    items.push({ gl: l.gl, taxCode: l.taxCode, net: net.value, tax: tax ? tax.value! : mulHalfUp(net.value, rate) });
+    if (tax && tax.value !== 0n && Number(rate) === 0) {
+      error = 'TAX_AMOUNT_ON_ZERO_RATE';
+      continue;
+    }
+    const computed = mulHalfUp(net.value, rate);
+    if (tax) {
+      const delta = tax.value! > computed ? tax.value! - computed : computed - tax.value!;
+      if (delta > unit) warnings.push(n);
+    }
+    items.push({ gl: l.gl, taxCode: l.taxCode, net: net.value, tax: tax ? tax.value! : computed });
   }
-  return { body, items: error ? { error } : { ok: items } };
+  return { body, items: error ? { error } : { ok: items }, warnings };
+}
+
+/**
+ * Checks that a response warns about exactly the lines the model says (by line index), and
+ * returns it without its `warnings` for comparison with the model's answer.
+ */
+function checkWarnings(what: string, answer: any, planned: number[] | null, context: string): any {
+  if (answer === null || typeof answer !== 'object') return answer;
+  const { warnings, ...rest } = answer as { warnings?: { field: string }[] };
+  if (planned === null) return rest;
+  const got = (warnings ?? []).map((w) => Number(/lines\[(\d+)\]/.exec(w.field)?.[1] ?? -1));
+  expectEqual(`${what} warnings (line indexes)`, got, planned, context);
+  return rest;
 }
 
 /** Documents go to the USD customer half the time: foreign items, partly allocated, are where FX lives. */
@@ -486,7 +514,7 @@ class InvoiceStep extends Step {
     const tax = items.reduce((s, i) => s + i.tax, 0n);
     expectEqual(
       'invoice response',
-      res.body,
+      checkWarnings('invoice', res.body, lines.warnings, describeCall(path, body, res)),
       {
         transactionId: res.body.transactionId,
         number: m.nextNumber('SI'),
@@ -671,7 +699,7 @@ class CreditNoteStep extends Step {
     }
     expectEqual(
       'credit note response',
-      res.body,
+      checkWarnings('credit note', res.body, lines ? lines.warnings : null, context),
       {
         transactionId: res.body.transactionId,
         number,
@@ -739,6 +767,7 @@ class PpaQuery {
   private readonly invoiceRef: string;
   private readonly receiptRef: string;
   private readonly items: Outcome<Item[]>;
+  private readonly warnings: number[];
   private readonly payment: bigint | null;
   private readonly explicit: bigint | null;
   private readonly most: bigint;
@@ -760,6 +789,7 @@ class PpaQuery {
     this.paymentDate = dateAt(DATES, s.paymentDate);
     this.allocationDate = s.allocationDate === null ? undefined : dateAt(ALLOCATION_DATES, s.allocationDate);
     this.items = lines.items;
+    this.warnings = s.withInvoice ? lines.warnings : [];
     this.payment = payment.value;
     const invoiceGross = 'ok' in lines.items ? gross(lines.items.ok) : 0n;
     this.most = invoiceGross < (payment.value ?? 0n) ? invoiceGross : (payment.value ?? 0n);
@@ -838,7 +868,7 @@ class PpaQuery {
     const allocated = s.allocate ? (this.explicit ?? this.most) : null;
     expectEqual(
       `${via} result`,
-      answer,
+      checkWarnings(via, answer, this.warnings, context),
       {
         ...(via === 'bulk post-pay-allocate' ? { status: 'Success' } : {}),
         invoiceTransactionId: s.withInvoice ? answer.invoiceTransactionId : null,
@@ -1107,7 +1137,13 @@ class LockStep extends Step {
     const body = { lockDate: this.lockDate };
     const res = await r.c.put('/v1/settings', body);
     count(`PUT /v1/settings ${this.lockDate === null ? 'unlock' : 'lock'}`);
-    expectEqual('settings response', [res.status, res.body], [200, body], `PUT /v1/settings ${JSON.stringify(body)}`);
+    // The other settings keep their defaults: a PUT changes only what it was given.
+    expectEqual(
+      'settings response',
+      [res.status, res.body],
+      [200, { ...body, discountVatTreatment: 'gross', vatTolerance: '1' }],
+      `PUT /v1/settings ${JSON.stringify(body)}`,
+    );
     m.lockDate = this.lockDate;
     if (this.lockDate === null) lockSnapshots.delete(m);
     else lockSnapshots.set(m, await lockedPeriod(r, this.lockDate));

@@ -164,13 +164,22 @@ describe('GL accounts', () => {
 });
 
 describe('tax codes', () => {
+  const since1900 = (rate: string) => [{ from: '1900-01-01', rate }];
+
   it('lists the defaults with normalised rates', async () => {
     const list = await a.get('/v1/tax-codes');
     expect(list.status).toBe(200);
     expect(list.body).toEqual([
-      { code: 'EXEMPT', name: 'Exempt', rate: '0', glAccountCode: '2200', isActive: true },
-      { code: 'STD', name: 'Standard rate', rate: '0.21', glAccountCode: '2200', isActive: true },
-      { code: 'ZERO', name: 'Zero rate', rate: '0', glAccountCode: '2200', isActive: true },
+      { code: 'EXEMPT', name: 'Exempt', rate: '0', rates: since1900('0'), glAccountCode: '2200', isActive: true },
+      {
+        code: 'STD',
+        name: 'Standard rate',
+        rate: '0.21',
+        rates: since1900('0.21'),
+        glAccountCode: '2200',
+        isActive: true,
+      },
+      { code: 'ZERO', name: 'Zero rate', rate: '0', rates: since1900('0'), glAccountCode: '2200', isActive: true },
     ]);
     expect((await b.get('/v1/tax-codes/STD')).body.rate).toBe('0.2');
     expectError(await a.get('/v1/tax-codes/NOPE'), 404, 'NOT_FOUND');
@@ -179,7 +188,14 @@ describe('tax codes', () => {
   it('creates and updates a tax code, rates as strings or JSON numbers, and audits it', async () => {
     const created = await a.put('/v1/tax-codes/RED', { name: 'Reduced', rate: '0.090000', glAccountCode: '2200' });
     expect(created.status).toBe(201);
-    expect(created.body).toEqual({ code: 'RED', name: 'Reduced', rate: '0.09', glAccountCode: '2200', isActive: true });
+    expect(created.body).toEqual({
+      code: 'RED',
+      name: 'Reduced',
+      rate: '0.09',
+      rates: since1900('0.09'),
+      glAccountCode: '2200',
+      isActive: true,
+    });
     const updated = await a.put('/v1/tax-codes/RED', { rate: 0.055 });
     expect(updated.status).toBe(200);
     expect(updated.body.rate).toBe('0.055');

@@ -1,4 +1,5 @@
-import { type Dec, multiplyAmount, toBaseAmount } from './money.ts';
+import { Dec, absBig, formatAmount, multiplyAmount, toBaseAmount } from './money.ts';
+import { currencyExponent } from './currency.ts';
 
 /** An invoice or credit-note line after its amounts were parsed into minor units. */
 export interface ItemInput {
@@ -47,6 +48,42 @@ export function computeItems(inputs: ItemInput[]): { items: Item[]; totals: Tota
     return { ...i, lineNo: index + 1, tax: lineTax };
   });
   return { items, totals: { net, tax, gross: net + tax } };
+}
+
+/** Something accepted that a person should look at; the document was posted all the same. */
+export interface PostingWarning {
+  code: 'TAX_AMOUNT_DIFFERS_FROM_RATE';
+  /** The line at fault, as the request names it: `lines[0].taxAmount`. */
+  field: string;
+  message: string;
+}
+
+/**
+ * Warnings for lines whose supplied VAT differs from net × rate (half-up) by more than
+ * `tolerance` units of the currency (AccountsIQ accepts supplied VAT as is; so do we, but say so).
+ */
+export function taxAmountWarnings(
+  inputs: readonly ItemInput[],
+  currency: string,
+  tolerance: string,
+  fieldOf: (index: number) => string,
+): PostingWarning[] {
+  const limit = multiplyAmount(1n, new Dec(tolerance).mul(new Dec(10).pow(currencyExponent(currency))), 'halfUp');
+  const warnings: PostingWarning[] = [];
+  inputs.forEach((i, n) => {
+    if (i.tax === null) return;
+    const expected = multiplyAmount(i.net, i.taxRate, 'halfUp');
+    if (absBig(i.tax - expected) <= limit) return;
+    const f = (v: bigint) => formatAmount(v, currency);
+    warnings.push({
+      code: 'TAX_AMOUNT_DIFFERS_FROM_RATE',
+      field: fieldOf(n),
+      message:
+        `line ${n + 1}: taxAmount ${f(i.tax)} differs from ${f(i.net)} × ${new Dec(i.taxRate).toFixed()} = ${f(expected)} ` +
+        `by ${f(absBig(i.tax - expected))}, more than the tolerance of ${f(limit)} ${currency}`,
+    });
+  });
+  return warnings;
 }
 
 export interface Conversion {

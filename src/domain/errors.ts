@@ -38,6 +38,8 @@ export const ERROR_CODES = {
   GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL: [422, 'The GL account is departmental; the line needs a departmentId.'],
   GLACCOUNT_TYPE_CANNOT_CHANGE: [422, 'The GL account has postings; its type cannot change.'],
   TAX_CODE_DOES_NOT_EXIST: [422, 'The tax code does not exist or is inactive.'],
+  TAX_CODE_HAS_NO_RATE_ON_DATE: [422, "The tax code's first dated rate starts after the document date."],
+  TAX_AMOUNT_ON_ZERO_RATE: [422, 'A line at a zero tax rate carries a non-zero taxAmount.'],
   BANK_ACCOUNT_DOES_NOT_EXIST: [422, 'The bank account does not exist or is inactive.'],
   BANK_ACCOUNT_CURRENCY_MISMATCH: [422, "The bank account's currency is neither the document's nor the base currency."],
   DEPARTMENT_DOES_NOT_EXIST: [422, 'The department (BI code) does not exist or is inactive.'],

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, fieldError } from '../domain/errors.ts';
+import { Dec } from '../domain/money.ts';
 import { checkDateInRange } from './periods.ts';
 
 /** An entity's ledger settings. */
@@ -40,4 +41,95 @@ export async function updateSettings(
     await db.query(`UPDATE entities SET lock_date = $2 WHERE id = $1`, [entityId, patch.lockDate]);
   }
   return { before, after };
+}
+
+export type DiscountVatTreatment = 'gross' | 'adjustVat';
+export const DISCOUNT_VAT_TREATMENTS = ['gross', 'adjustVat'] as const;
+
+/** The entity settings of the VAT rules. */
+export interface VatSettings {
+  /** `gross`: a settlement discount goes whole to discount allowed; `adjustVat`: its VAT part reduces output VAT. */
+  discountVatTreatment: DiscountVatTreatment;
+  /** How far supplied VAT may differ from net × rate, in units of the document's currency per line, before a warning. */
+  vatTolerance: string;
+}
+
+export interface VatSettingsInput {
+  discountVatTreatment?: DiscountVatTreatment | undefined;
+  vatTolerance?: string | undefined;
+}
+
+/** The column is numeric(20, 6). */
+const TOLERANCE_DECIMALS = 6;
+
+/** Why `text` is not a VAT tolerance (a non-negative decimal, at most six decimals), or null. */
+export function vatToleranceProblem(text: string): string | null {
+  const m = /^(\d{1,14})(?:\.(\d+))?$/.exec(text);
+  if (!m) return 'must be a non-negative decimal such as "1"';
+  if ((m[2] ?? '').replace(/0+$/, '').length > TOLERANCE_DECIMALS) {
+    return `must have at most ${TOLERANCE_DECIMALS} decimals`;
+  }
+  return null;
+}
+
+interface SettingsRow {
+  discount_vat_treatment: DiscountVatTreatment;
+  vat_tolerance: string;
+}
+
+const toSettings = (r: SettingsRow): VatSettings => ({
+  discountVatTreatment: r.discount_vat_treatment,
+  vatTolerance: new Dec(r.vat_tolerance).toFixed(),
+});
+
+export async function getVatSettings(db: Queryable, entityId: string, options: { lock?: boolean } = {}) {
+  const { rows } = await db.query<SettingsRow>(
+    `SELECT discount_vat_treatment, vat_tolerance::text AS vat_tolerance FROM entities WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`,
+    [entityId],
+  );
+  if (!rows[0]) throw new DomainError('ENTITY_DOES_NOT_EXIST', `Entity ${entityId} does not exist`);
+  return toSettings(rows[0]);
+}
+
+/** Changes the settings given; absent ones keep their value. */
+export async function saveVatSettings(
+  db: Queryable,
+  entityId: string,
+  input: VatSettingsInput,
+): Promise<{ before: VatSettings; after: VatSettings }> {
+  const before = await getVatSettings(db, entityId, { lock: true });
+  if (input.vatTolerance !== undefined) {
+    const problem = vatToleranceProblem(input.vatTolerance);
+    if (problem) throw fieldError('vatTolerance', problem);
+  }
+  const { rows } = await db.query<SettingsRow>(
+    `UPDATE entities SET discount_vat_treatment = coalesce($2, discount_vat_treatment),
+                         vat_tolerance = coalesce($3::numeric, vat_tolerance)
+      WHERE id = $1 RETURNING discount_vat_treatment, vat_tolerance::text AS vat_tolerance`,
+    [entityId, input.discountVatTreatment ?? null, input.vatTolerance ?? null],
+  );
+  return { before, after: toSettings(rows[0]!) };
+}
+
+/** Every setting of an entity, as GET /v1/settings shows them. */
+export type AllSettings = EntitySettings & VatSettings;
+
+export async function getAllSettings(db: Queryable, entityId: string): Promise<AllSettings> {
+  return { ...(await getSettings(db, entityId)), ...(await getVatSettings(db, entityId)) };
+}
+
+/** Changes the settings sent, in one transaction with the entity row locked; absent ones keep their value. */
+export async function updateAllSettings(
+  db: Queryable,
+  entityId: string,
+  patch: { lockDate?: string | null | undefined } & VatSettingsInput,
+): Promise<{ before: AllSettings; after: AllSettings }> {
+  return db.transaction(async (tx) => {
+    const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
+    const vat = await saveVatSettings(tx, entityId, {
+      discountVatTreatment: patch.discountVatTreatment,
+      vatTolerance: patch.vatTolerance,
+    });
+    return { before: { ...dates.before, ...vat.before }, after: { ...dates.after, ...vat.after } };
+  });
 }

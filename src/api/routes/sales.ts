@@ -28,6 +28,24 @@ function posting(ctx: RouteContext<unknown, unknown, unknown>): PostingContext {
 
 const Posted = z.object({ transactionId: z.number().int(), number: z.number().int() });
 
+const Warnings = z
+  .array(
+    z.object({
+      code: z.enum(['TAX_AMOUNT_DIFFERS_FROM_RATE']),
+      field: z.string().meta({ description: 'The line at fault: `lines[0].taxAmount`.' }),
+      message: z.string(),
+    }),
+  )
+  .meta({
+    description:
+      'What was accepted but deserves a look: a supplied taxAmount that differs from netAmount × rate by more than ' +
+      'the entity’s vatTolerance (see /v1/settings). Present only when there is something to say.',
+  })
+  .optional();
+
+/** `warnings` only when there are some, so a clean posting answers exactly as before. */
+const withWarnings = (w: readonly unknown[]) => (w.length > 0 ? { warnings: w } : {});
+
 function allocationBody(a: AllocationResult) {
   return {
     allocationId: a.allocationId,
@@ -67,6 +85,8 @@ const LINE_ERRORS = [
   'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
   'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
   'TAX_CODE_DOES_NOT_EXIST',
+  'TAX_CODE_HAS_NO_RATE_ON_DATE',
+  'TAX_AMOUNT_ON_ZERO_RATE',
   'DEPARTMENT_DOES_NOT_EXIST',
   'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
 ] as const;
@@ -102,6 +122,7 @@ const postInvoiceRoute = defineRoute({
       taxAmount: z.string(),
       grossAmount: z.string(),
       dueDate: z.string(),
+      warnings: Warnings,
     }),
   },
   errors: [
@@ -126,6 +147,7 @@ const postInvoiceRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       dueDate: r.dueDate,
+      ...withWarnings(r.warnings),
     };
     await ctx.audit({
       action: 'invoice.posted',
@@ -201,6 +223,7 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: z.string(),
       grossAmount: z.string(),
       allocation: AllocationResponse.nullable(),
+      warnings: Warnings,
     }),
   },
   errors: [
@@ -228,6 +251,7 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
+      ...withWarnings(r.warnings),
     };
     await ctx.audit({
       action: 'credit-note.posted',
@@ -373,6 +397,7 @@ const PostPayAllocateResponse = z.object({
   allocationId: z.number().int().nullable(),
   allocatedAmount: z.string().nullable(),
   clientUniqueReference: z.string().nullable(),
+  warnings: Warnings,
 });
 
 const PPA_ERRORS = [

@@ -1,7 +1,33 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
 import { IsoDate } from '../schemas.ts';
-import { getSettings, updateSettings } from '../../ledger/settings.ts';
+import {
+  DISCOUNT_VAT_TREATMENTS,
+  getAllSettings,
+  updateAllSettings,
+  vatToleranceProblem,
+} from '../../ledger/settings.ts';
+import { inBody } from './setup-shared.ts';
+
+const VatTolerance = z
+  .union([z.string(), z.number().int()])
+  .transform((v) => String(v).trim())
+  .superRefine((v, ctx) => {
+    const problem = vatToleranceProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description:
+      'How far a supplied taxAmount may differ from netAmount × rate, in units of the document currency per line, ' +
+      'before the response carries a warning (default "1").',
+    examples: ['1'],
+  });
+
+const DiscountVatTreatment = z.enum(DISCOUNT_VAT_TREATMENTS).meta({
+  description:
+    '`gross`: a settlement discount goes whole to discount allowed. `adjustVat`: it is split into net and VAT in the ' +
+    "proportions of the invoice's VAT breakdown, the VAT part reducing output VAT.",
+});
 
 const Settings = z.object({
   lockDate: z
@@ -12,39 +38,44 @@ const Settings = z.object({
         'Nothing may be posted, allocated or reversed on or before this date (PERIOD_LOCKED); null when no period is locked.',
       examples: ['2026-03-31'],
     }),
+  discountVatTreatment: DiscountVatTreatment,
+  vatTolerance: z.string().meta({ description: 'A decimal without trailing zeros ("1", "0.05").' }),
 });
 
 export const getSettingsRoute = defineRoute({
   method: 'GET',
   path: '/v1/settings',
   operationId: 'getSettings',
-  summary: "Read the entity's ledger settings",
+  summary: "Read the entity's settings",
   tags: ['setup'],
   auth: 'entity',
   success: { status: 200, description: 'The settings.', schema: Settings },
-  handler: async ({ db, entity }) => getSettings(db, entity.id),
+  handler: async ({ db, entity }) => getAllSettings(db, entity.id),
 });
 
 export const putSettingsRoute = defineRoute({
   method: 'PUT',
   path: '/v1/settings',
   operationId: 'putSettings',
-  summary: "Change the entity's ledger settings",
+  summary: "Change the entity's settings",
   description:
     'Changes the fields sent; absent fields stay as they are. `lockDate` locks the books up to and including ' +
     'that date: documents, allocations and unallocations dated on or before it are refused with PERIOD_LOCKED, ' +
     'so reports up to it can no longer change. Send `null` to reopen every period; moving the date back reopens ' +
-    'the days after it. Each change is in the audit trail.',
+    'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules (docs/ledger.md). Each change ' +
+    'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
   body: z.strictObject({
     lockDate: IsoDate.nullable().optional().meta({ description: 'The last locked day, or null to unlock.' }),
+    discountVatTreatment: DiscountVatTreatment.optional(),
+    vatTolerance: VatTolerance.optional(),
   }),
-  example: { lockDate: '2026-03-31' },
+  example: { lockDate: '2026-03-31', discountVatTreatment: 'adjustVat', vatTolerance: '1' },
   success: { status: 200, description: 'The settings as saved.', schema: Settings },
   errors: ['DATE_OUT_OF_RANGE'],
   handler: async ({ db, entity, body, audit }) => {
-    const saved = await updateSettings(db, entity.id, body);
+    const saved = await inBody(() => updateAllSettings(db, entity.id, body));
     await audit({
       action: 'settings.updated',
       objectType: 'entity',

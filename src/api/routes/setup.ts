@@ -6,7 +6,7 @@ import { departmentRoutes } from './departments.ts';
 import { customerRoutes } from './customers.ts';
 import { settingsRoutes } from './settings.ts';
 
-/** Setup data (chart of accounts, tax codes, bank accounts, departments) and customers. */
+/** Setup data (chart of accounts, tax codes, bank accounts, departments), customers and the entity's settings. */
 export const setupRoutes: AnyRoute[] = [
   ...glAccountRoutes,
   ...taxCodeRoutes,

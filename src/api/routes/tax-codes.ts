@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
-import { Code, Rate } from '../schemas.ts';
+import { Code, IsoDate, Rate } from '../schemas.ts';
 import { findTaxCode, listTaxCodes, saveTaxCode, taxRateProblem } from '../../ledger/setup/tax-codes.ts';
 import { CodeParams, Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
 
@@ -9,10 +9,21 @@ const TaxRate = Rate.superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 }).meta({ description: 'A decimal fraction 0..1 with at most 6 decimals ("0.21" for 21%).', examples: ['0.21'] });
 
+const DatedRate = z.object({
+  from: z.string().meta({ description: 'The first date the rate applies to (YYYY-MM-DD).' }),
+  rate: z.string().meta({ description: 'A decimal fraction without trailing zeros ("0.21").' }),
+});
+
 const TaxCode = z.object({
   code: z.string(),
   name: z.string(),
-  rate: z.string().meta({ description: 'A decimal fraction without trailing zeros ("0.21").' }),
+  rate: z
+    .string()
+    .meta({ description: 'The rate in force today: a decimal fraction without trailing zeros ("0.21").' }),
+  rates: z.array(DatedRate).meta({
+    description:
+      'Every rate with the date it applies from, oldest first; a document takes the rate in force on its date.',
+  }),
   glAccountCode: z.string().meta({ description: 'The account the tax is posted to.' }),
   isActive: z.boolean(),
 });
@@ -51,8 +62,10 @@ export const putTaxCodeRoute = defineRoute({
   operationId: 'putTaxCode',
   summary: 'Create or update a tax code',
   description:
-    'Creates the tax code (name, rate and glAccountCode required) or updates the fields sent. The GL account ' +
-    'must be an active posting account.',
+    'Creates the tax code (name, rate or rates, and glAccountCode required) or updates the fields sent. The GL account ' +
+    'must be an active posting account. A plain `rate` on an existing code applies from today (earlier documents keep ' +
+    'the earlier rate); on a new code it applies from the beginning. `rates` replaces the whole dated history. ' +
+    'Posted documents keep the rate they were posted with.',
   tags: ['setup'],
   auth: 'entity',
   params: CodeParams,
@@ -60,10 +73,23 @@ export const putTaxCodeRoute = defineRoute({
     code: Code.optional().meta({ description: 'May repeat the code in the path.' }),
     name: Name.optional(),
     rate: TaxRate.optional(),
+    rates: z
+      .array(z.strictObject({ from: IsoDate, rate: TaxRate }))
+      .min(1)
+      .max(100)
+      .optional()
+      .meta({ description: 'The whole rate history, each rate with the first date it applies to.' }),
     glAccountCode: Code.optional(),
     isActive: z.boolean().optional(),
   }),
-  example: { name: 'Reduced rate', rate: '0.09', glAccountCode: '2200' },
+  example: {
+    name: 'Reduced rate',
+    rates: [
+      { from: '1900-01-01', rate: '0.09' },
+      { from: '2026-07-01', rate: '0.135' },
+    ],
+    glAccountCode: '2200',
+  },
   success: { status: 200, description: 'The tax code as saved (201 when it was created).', schema: TaxCode },
   errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {

@@ -1,5 +1,8 @@
 import { DomainError } from '../../domain/errors.ts';
-import { controlJournal, fxJournal } from '../../domain/documents.ts';
+import { type JournalLine, controlJournal, fxJournal } from '../../domain/documents.ts';
+import { type VatShare, discountVatJournal, splitDiscount } from '../../domain/discount-vat.ts';
+import type { Queryable } from '../../db/database.ts';
+import { getVatSettings } from '../settings.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
 import { laterDate } from '../../domain/dates.ts';
@@ -212,22 +215,41 @@ export async function allocate(
 
   let discountTransactionId: number | null = null;
   if (discount > 0n) {
-    const journal = controlJournal(
-      customer.controlGlAccountCode,
-      `Discount on ${debit.id}`,
-      [
-        {
-          role: 'discount',
-          glAccountCode: roles.discountAllowed,
-          departmentId: null,
-          description: `Discount on ${debit.id}`,
-          amount: discount,
-        },
-      ],
-      { currency, baseCurrency: base, rate: debit.exchangeRate },
-      -1n,
-      () => discountBase,
-    );
+    const description = `Discount on ${debit.id}`;
+    const conv = { currency, baseCurrency: base, rate: debit.exchangeRate };
+    // With adjustVat an invoice's discount carries its share of the invoice's VAT back out of output VAT.
+    const parts =
+      debit.type === 'SI' && (await getVatSettings(ctx.db, ctx.entity.id)).discountVatTreatment === 'adjustVat'
+        ? splitDiscount(discount, await invoiceVatShares(ctx.db, debit.id), debit.gross)
+        : [];
+    const lines: JournalLine[] =
+      parts.length > 0
+        ? discountVatJournal(
+            customer.controlGlAccountCode,
+            roles.discountAllowed,
+            description,
+            parts,
+            discount,
+            discountBase,
+            conv,
+          )
+        : controlJournal(
+            customer.controlGlAccountCode,
+            description,
+            [
+              {
+                role: 'discount',
+                glAccountCode: roles.discountAllowed,
+                departmentId: null,
+                description,
+                amount: discount,
+              },
+            ],
+            conv,
+            -1n,
+            () => discountBase,
+          ).lines;
+    const discountTax = parts.reduce((sum, p) => sum + p.tax, 0n);
     const ds = await insertTransaction(ctx.db, {
       entityId: ctx.entity.id,
       type: 'DS',
@@ -238,8 +260,8 @@ export async function allocate(
       dueDate: null,
       externalReference: reference.slice(0, 50),
       description: `Settlement discount on transaction ${debit.id}`,
-      net: discount,
-      tax: 0n,
+      net: discount - discountTax,
+      tax: discountTax,
       gross: discount,
       baseGross: discountBase,
       duplicateChecked: false,
@@ -247,7 +269,7 @@ export async function allocate(
       details: { allocationId },
       createdBy: ctx.actor,
       items: [],
-      lines: journal.lines,
+      lines,
     });
     discountTransactionId = ds.id;
     await ctx.db.query(
@@ -271,4 +293,28 @@ export async function allocate(
       [credit.id, credit.outstanding - amount],
     ]),
   };
+}
+
+/**
+ * An invoice's net and VAT per tax code as it was posted (its journal, so a tax code changed or
+ * deactivated since does not matter), in the invoice's currency.
+ */
+async function invoiceVatShares(db: Queryable, invoiceId: number): Promise<VatShare[]> {
+  const { rows } = await db.query<{ tax_code: string; gl_account_code: string | null; net: string; tax: string }>(
+    `SELECT tax_code,
+            max(gl_account_code) FILTER (WHERE role = 'tax') AS gl_account_code,
+            -coalesce(sum(amount) FILTER (WHERE role = 'net'), 0) AS net,
+            -coalesce(sum(amount) FILTER (WHERE role = 'tax'), 0) AS tax
+       FROM journal_lines
+      WHERE transaction_id = $1 AND tax_code IS NOT NULL
+      GROUP BY tax_code
+      ORDER BY tax_code`,
+    [invoiceId],
+  );
+  return rows.map((r) => ({
+    taxCode: r.tax_code,
+    glAccountCode: r.gl_account_code ?? '',
+    net: BigInt(r.net),
+    tax: BigInt(r.tax),
+  }));
 }

@@ -1,8 +1,8 @@
 import { DomainError } from '../../domain/errors.ts';
-import { type Item, computeItems, itemJournal } from '../../domain/documents.ts';
+import { type Item, type PostingWarning, computeItems, itemJournal } from '../../domain/documents.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { exchangeRateFor } from './common.ts';
-import { lineReferences, parseLines } from './invoices.ts';
+import { lineReferences, lineWarnings, parseLines } from './invoices.ts';
 import { loadReferences, lockCustomer } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
 import { duplicateError, insertTransaction, referenceExists } from './write.ts';
@@ -19,6 +19,7 @@ export interface PostedCreditNote {
   gross: bigint;
   currency: string;
   allocation: AllocationResult | null;
+  warnings: PostingWarning[];
 }
 
 interface ItemRow {
@@ -114,13 +115,16 @@ export async function postCreditNote(
   );
   let items: Item[];
   let taxCodes: string[];
+  let warnings: PostingWarning[] = [];
   if (fromId !== undefined && !input.lines) {
     items = await invoiceItems(ctx, fromId, input.lineNumbers);
     taxCodes = items.map((i) => i.taxCode);
   } else {
     const lines = input.lines ?? [];
     const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(lines));
-    items = computeItems(parseLines(lines, currency, refs, '')).items;
+    const inputs = parseLines(lines, currency, refs, '', input.creditNoteDate);
+    items = computeItems(inputs).items;
+    warnings = lineWarnings(inputs, currency, refs, '');
     taxCodes = lines.map((l) => l.taxCode);
   }
   const taxRefs = await loadReferences(ctx.db, ctx.entity.id, { tax: taxCodes });
@@ -200,5 +204,5 @@ export async function postCreditNote(
       );
     }
   }
-  return { ...posted, net, tax, gross: net + tax, currency, allocation };
+  return { ...posted, net, tax, gross: net + tax, currency, allocation, warnings };
 }

@@ -1,6 +1,12 @@
 import { DomainError } from '../../domain/errors.ts';
 import { dueDateFromTerms } from '../../domain/dates.ts';
-import { type ItemInput, computeItems, itemJournal } from '../../domain/documents.ts';
+import {
+  type ItemInput,
+  type PostingWarning,
+  computeItems,
+  itemJournal,
+  taxAmountWarnings,
+} from '../../domain/documents.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
 import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
@@ -25,6 +31,7 @@ export interface PostedInvoice extends PostedTransaction {
   gross: bigint;
   dueDate: string;
   currency: string;
+  warnings: PostingWarning[];
 }
 
 /** The GL, tax and department codes a set of lines needs, to load them in one query. */
@@ -36,20 +43,38 @@ export function lineReferences(lines: InvoiceLineInput[]) {
   };
 }
 
-/** Validates lines against setup data and parses their amounts in the customer's currency. */
-export function parseLines(lines: InvoiceLineInput[], currency: string, refs: References, prefix: string): ItemInput[] {
+/**
+ * Validates lines against setup data and parses their amounts in the customer's currency. A line
+ * without a taxRate takes its tax code's rate in force on `date`, the document's own date.
+ */
+export function parseLines(
+  lines: InvoiceLineInput[],
+  currency: string,
+  refs: References,
+  prefix: string,
+  date: string,
+): ItemInput[] {
   return lines.map((l, n) => {
     const at = (f: string) => join(prefix, `lines[${n}].${f}`);
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
-    const tax = refs.requireTax(l.taxCode, at('taxCode'));
-    const taxRate = l.taxRate ?? tax.rate;
+    refs.requireTax(l.taxCode, at('taxCode'));
+    const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
     if (new Dec(taxRate).gt(1)) {
       // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake.
       throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: must be a fraction between 0 and 1`, [
         { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
       ]);
+    }
+    const net = positiveAmountOf(l.netAmount, currency, at('netAmount'), true);
+    const tax = l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true);
+    if (tax !== null && tax !== 0n && new Dec(taxRate).isZero()) {
+      throw new DomainError(
+        'TAX_AMOUNT_ON_ZERO_RATE',
+        `${at('taxAmount')}: ${l.taxAmount} on a line at a zero rate (tax code ${l.taxCode})`,
+        [{ field: at('taxAmount'), message: 'must be zero at a zero tax rate' }],
+      );
     }
     return {
       glAccountCode: l.glAccountCode,
@@ -57,10 +82,20 @@ export function parseLines(lines: InvoiceLineInput[], currency: string, refs: Re
       taxRate,
       description: l.description ?? '',
       departmentId,
-      net: positiveAmountOf(l.netAmount, currency, at('netAmount'), true),
-      tax: l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true),
+      net,
+      tax,
     };
   });
+}
+
+/** The warnings of parsed lines against the entity's VAT tolerance. */
+export function lineWarnings(
+  inputs: ItemInput[],
+  currency: string,
+  refs: References,
+  prefix: string,
+): PostingWarning[] {
+  return taxAmountWarnings(inputs, currency, refs.vat.vatTolerance, (n) => join(prefix, `lines[${n}].taxAmount`));
 }
 
 /** Builds (does not post) a batch invoice for an already locked customer. */
@@ -80,7 +115,8 @@ export function buildInvoice(
     input.dueDate ??
     dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
   checkDueDate(input.invoiceDate, dueDate, join(prefix, 'dueDate'));
-  const { items, totals } = computeItems(parseLines(input.lines, currency, refs, prefix));
+  const inputs = parseLines(input.lines, currency, refs, prefix, input.invoiceDate);
+  const { items, totals } = computeItems(inputs);
   if (totals.gross <= 0n) {
     throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [
       { field: join(prefix, 'lines'), message: 'total is zero' },
@@ -120,6 +156,7 @@ export function buildInvoice(
     createdBy: ctx.actor,
     items,
     lines: journal.lines,
+    warnings: lineWarnings(inputs, currency, refs, prefix),
   };
 }
 
@@ -174,5 +211,13 @@ export async function postBatchInvoice(
   await checkInvoiceReference(ctx, t, 'externalReference');
   if (options.enforceCreditLimit) await enforceCredit(ctx, customer, t.gross, 'customerCode');
   const posted = await insertTransaction(ctx.db, t);
-  return { ...posted, net: t.net, tax: t.tax, gross: t.gross, dueDate: t.dueDate!, currency: t.currency };
+  return {
+    ...posted,
+    net: t.net,
+    tax: t.tax,
+    gross: t.gross,
+    dueDate: t.dueDate!,
+    currency: t.currency,
+    warnings: t.warnings ?? [],
+  };
 }

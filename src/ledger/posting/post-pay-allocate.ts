@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
-import type { TransactionType } from '../../domain/documents.ts';
+import type { PostingWarning, TransactionType } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
@@ -41,6 +41,8 @@ export interface PostPayAllocateResult {
   allocationId: number | null;
   allocatedAmount: string | null;
   clientUniqueReference: string | null;
+  /** Warnings on the invoice's lines (supplied VAT far from net × rate), only when there are some. */
+  warnings?: PostingWarning[];
 }
 
 export interface BulkItemResult extends Partial<PostPayAllocateResult> {
@@ -265,6 +267,7 @@ export class Batch {
       allocationId: q.performAllocation ? posted.allocationIds[allocationOrd]! : null,
       allocatedAmount: q.performAllocation ? formatAmount(allocationAmount, customer.currency) : null,
       clientUniqueReference: q.clientUniqueReference ?? null,
+      ...(invoice?.warnings?.length ? { warnings: invoice.warnings } : {}),
     });
   }
 

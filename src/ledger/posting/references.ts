@@ -1,5 +1,7 @@
 import type { Queryable } from '../../db/database.ts';
 import { DomainError } from '../../domain/errors.ts';
+import { type DatedRate, rateOn } from '../setup/tax-codes.ts';
+import type { DiscountVatTreatment } from '../settings.ts';
 
 export interface GlRef {
   ok: boolean;
@@ -7,8 +9,16 @@ export interface GlRef {
 }
 
 export interface TaxRef {
-  rate: string;
+  /** The rates with the dates they apply from, oldest first. */
+  rates: DatedRate[];
   glAccountCode: string;
+}
+
+/** The entity's VAT settings, read with the setup data. */
+export interface VatRefs {
+  discountVatTreatment: DiscountVatTreatment;
+  /** Units of the document currency per line. */
+  vatTolerance: string;
 }
 
 export interface BankRef {
@@ -23,6 +33,7 @@ export class References {
     readonly tax: Map<string, TaxRef>,
     readonly departments: Set<string>,
     readonly banks: Map<string, BankRef>,
+    readonly vat: VatRefs = { discountVatTreatment: 'gross', vatTolerance: '1' },
   ) {}
 
   requireGl(code: string, field: string, departmentId: string | null): void {
@@ -52,6 +63,17 @@ export class References {
     return t;
   }
 
+  /** The rate of a tax code in force on `date` (a document takes the rate of its own date). */
+  requireRateOn(code: string, date: string, field: string): string {
+    const rate = rateOn(this.requireTax(code, field).rates, date);
+    if (rate === null) {
+      throw new DomainError('TAX_CODE_HAS_NO_RATE_ON_DATE', `Tax code ${code} has no rate in force on ${date}`, [
+        { field, message: `no rate in force on ${date}` },
+      ]);
+    }
+    return rate;
+  }
+
   requireDepartment(id: string | null, field: string): void {
     if (id !== null && !this.departments.has(id)) {
       throw new DomainError('DEPARTMENT_DOES_NOT_EXIST', `Department ${id} does not exist`, [
@@ -78,13 +100,16 @@ export interface ReferenceRequest {
 }
 
 interface RefRow {
-  kind: 'gl' | 'tax' | 'dept' | 'bank';
+  kind: 'gl' | 'tax' | 'dept' | 'bank' | 'vat';
   code: string;
   ok: boolean;
   departmental: boolean;
   extra: string | null;
   extra2: string | null;
 }
+
+const parseRates = (text: string): DatedRate[] =>
+  (JSON.parse(text) as DatedRate[]).map((r) => ({ from: r.from, rate: r.rate }));
 
 export async function loadReferences(db: Queryable, entityId: string, req: ReferenceRequest): Promise<References> {
   const gl = [...new Set(req.gl ?? [])];
@@ -96,20 +121,33 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
     `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, NULL AS extra, NULL AS extra2
        FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
      UNION ALL
-     SELECT 'tax', code, is_active, false, rate::text, gl_account_code FROM tax_codes
-      WHERE entity_id = $1 AND code = ANY($3::text[]) AND is_active
+     SELECT 'tax', c.code, c.is_active, false,
+            (SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
+               FROM tax_rates r WHERE r.entity_id = c.entity_id AND r.tax_code = c.code)::text,
+            c.gl_account_code
+       FROM tax_codes c
+      WHERE c.entity_id = $1 AND c.code = ANY($3::text[]) AND c.is_active
      UNION ALL
      SELECT 'dept', id, is_active, false, NULL, NULL FROM departments
       WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
      UNION ALL
      SELECT 'bank', b.code, b.is_active, false, b.gl_account_code, b.currency FROM bank_accounts b
-      WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active`,
+      WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
+     UNION ALL
+     SELECT 'vat', '', true, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1`,
     [entityId, gl, tax, depts, banks],
   );
-  const r = new References(new Map(), new Map(), new Set(), new Map());
+  const vatRow = rows.find((row) => row.kind === 'vat');
+  const vat: VatRefs = {
+    discountVatTreatment: (vatRow?.extra ?? 'gross') as DiscountVatTreatment,
+    vatTolerance: vatRow?.extra2 ?? '1',
+  };
+  const r = new References(new Map(), new Map(), new Set(), new Map(), vat);
   for (const row of rows) {
+    if (row.kind === 'vat') continue;
     if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental });
-    else if (row.kind === 'tax') r.tax.set(row.code, { rate: row.extra!, glAccountCode: row.extra2! });
+    else if (row.kind === 'tax')
+      r.tax.set(row.code, { rates: parseRates(row.extra ?? '[]'), glAccountCode: row.extra2! });
     else if (row.kind === 'dept') r.departments.add(row.code);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }

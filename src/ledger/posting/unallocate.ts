@@ -1,5 +1,5 @@
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
-import { controlJournal, fxJournal } from '../../domain/documents.ts';
+import { type JournalLine, fxJournal } from '../../domain/documents.ts';
 import { laterDate, today } from '../../domain/dates.ts';
 import { checkPeriodOpen, readLockDate } from '../periods.ts';
 import { lockCustomer } from './references.ts';
@@ -154,40 +154,43 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, given: 
     // reversing any other allocation that involves a DS (a reopened one allocated by hand, or its
     // DX) just reopens both sides.
     if (a.parent_allocation_id !== null && a.credit_type === 'DS') {
-      await reverseDiscount(ctx, a, control, roles.discountAllowed, date, customer.code);
+      await reverseDiscount(ctx, a, date, customer.code);
     }
   }
   return reversedIds;
 }
 
-/** Cancels a settlement discount whose allocation was reversed: a DX closes the DS it reverses. */
-async function reverseDiscount(
-  ctx: PostingContext,
-  a: ActiveAllocation,
-  control: string,
-  discountAccount: string,
-  date: string,
-  customerCode: string,
-) {
+/**
+ * Cancels a settlement discount whose allocation was reversed: a DX, the exact mirror of the DS
+ * journal (so a VAT part taken off output VAT goes back on), closes the DS it reverses.
+ */
+async function reverseDiscount(ctx: PostingContext, a: ActiveAllocation, date: string, customerCode: string) {
   const amount = BigInt(a.amount);
   const base = BigInt(a.credit_base_amount);
   const dsId = Number(a.credit_transaction_id);
-  const journal = controlJournal(
-    control,
-    `Reversal of discount ${dsId}`,
-    [
-      {
-        role: 'discount',
-        glAccountCode: discountAccount,
-        departmentId: null,
-        description: `Reversal of discount ${dsId}`,
-        amount,
-      },
-    ],
-    { currency: a.currency.trim(), baseCurrency: ctx.entity.baseCurrency, rate: a.exchange_rate },
-    1n,
-    () => base,
+  const ds = await ctx.db.query<{
+    role: JournalLine['role'];
+    gl_account_code: string;
+    department_id: string | null;
+    tax_code: string | null;
+    amount: string;
+    base_amount: string;
+  }>(
+    `SELECT role, gl_account_code, department_id, tax_code, amount, base_amount
+       FROM journal_lines WHERE transaction_id = $1 ORDER BY line_no`,
+    [dsId],
   );
+  const description = `Reversal of discount ${dsId}`;
+  const lines: JournalLine[] = ds.rows.map((l) => ({
+    role: l.role,
+    glAccountCode: l.gl_account_code,
+    departmentId: l.department_id,
+    taxCode: l.tax_code,
+    description,
+    amount: -BigInt(l.amount),
+    baseAmount: -BigInt(l.base_amount),
+  }));
+  const tax = lines.filter((l) => l.role === 'tax').reduce((sum, l) => sum - l.amount, 0n);
   const dx = await insertTransaction(ctx.db, {
     entityId: ctx.entity.id,
     type: 'DX',
@@ -198,8 +201,8 @@ async function reverseDiscount(
     dueDate: null,
     externalReference: a.reference.slice(0, 50),
     description: `Reversal of settlement discount ${dsId}`,
-    net: amount,
-    tax: 0n,
+    net: amount - tax,
+    tax,
     gross: amount,
     baseGross: base,
     duplicateChecked: false,
@@ -207,7 +210,7 @@ async function reverseDiscount(
     details: { reversesAllocationId: Number(a.id) },
     createdBy: ctx.actor,
     items: [],
-    lines: journal.lines,
+    lines,
   });
   await ctx.db.query(
     `INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount, debit_base_amount,

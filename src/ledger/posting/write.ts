@@ -1,7 +1,13 @@
 import type { Queryable } from '../../db/database.ts';
 import { isUniqueViolation } from '../../db/database.ts';
 import { DomainError, type ErrorCode } from '../../domain/errors.ts';
-import { type Item, type JournalLine, SIDE_OF, type TransactionType } from '../../domain/documents.ts';
+import {
+  type Item,
+  type JournalLine,
+  type PostingWarning,
+  SIDE_OF,
+  type TransactionType,
+} from '../../domain/documents.ts';
 
 export interface NewTransaction {
   entityId: string;
@@ -24,6 +30,8 @@ export interface NewTransaction {
   createdBy: string;
   items: Item[];
   lines: JournalLine[];
+  /** What the caller should hear about although the document posts (not stored). */
+  warnings?: PostingWarning[];
 }
 
 /** A document of a customer (every type but GJ). */

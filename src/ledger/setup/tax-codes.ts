@@ -1,24 +1,36 @@
 import type { Queryable } from '../../db/database.ts';
 import { fieldError } from '../../domain/errors.ts';
 import { Dec } from '../../domain/money.ts';
+import { today } from '../../domain/dates.ts';
 import { requirePostingGlAccount } from './references.ts';
 import { type Saved, createdConcurrently, patch, requireOnCreate } from './upsert.ts';
 
 /** The column is numeric(9, 6): more decimals would be rounded by the database without a word. */
 export const TAX_RATE_DECIMALS = 6;
 
+/** A rate in force from its date until the next one's. */
+export interface DatedRate {
+  from: string;
+  rate: string;
+}
+
 export interface TaxCode {
   code: string;
   name: string;
-  /** A decimal fraction without trailing zeros: "0.21" for 21%. */
+  /** The rate in force today: a decimal fraction without trailing zeros, "0.21" for 21%. */
   rate: string;
+  /** Every rate with the date it applies from, oldest first. */
+  rates: DatedRate[];
   glAccountCode: string;
   isActive: boolean;
 }
 
 export interface TaxCodeInput {
   name?: string | undefined;
+  /** A rate in force from today (on a new code: from the beginning). */
   rate?: string | undefined;
+  /** The whole rate history, replacing the one kept. */
+  rates?: DatedRate[] | undefined;
   glAccountCode?: string | undefined;
   isActive?: boolean | undefined;
 }
@@ -29,9 +41,22 @@ interface TaxCodeRow {
   rate: string;
   gl_account_code: string;
   is_active: boolean;
+  rates: DatedRate[] | string | null;
 }
 
 const COLUMNS = 'code, name, rate, gl_account_code, is_active';
+const RATES = `(SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
+                  FROM tax_rates r WHERE r.entity_id = tax_codes.entity_id AND r.tax_code = tax_codes.code) AS rates`;
+
+/** The rate of `rates` (oldest first) in force on `date`, or null when the first starts later. */
+export function rateOn(rates: readonly DatedRate[], date: string): string | null {
+  let found: string | null = null;
+  for (const r of rates) {
+    if (r.from > date) break;
+    found = r.rate;
+  }
+  return found;
+}
 
 /** Why `text` is not a tax rate (a plain decimal fraction 0..1, at most six decimals), or null when it is one. */
 export function taxRateProblem(text: string): string | null {
@@ -50,19 +75,23 @@ export function normaliseRate(text: string): string {
 }
 
 function toTaxCode(r: TaxCodeRow): TaxCode {
+  const raw = typeof r.rates === 'string' ? (JSON.parse(r.rates) as DatedRate[]) : (r.rates ?? []);
+  const rates = raw.map((x) => ({ from: x.from, rate: normaliseRate(x.rate) }));
   return {
     code: r.code,
     name: r.name,
-    rate: normaliseRate(r.rate),
+    rate: rateOn(rates, today()) ?? normaliseRate(r.rate),
+    rates,
     glAccountCode: r.gl_account_code,
     isActive: r.is_active,
   };
 }
 
 export async function listTaxCodes(db: Queryable, entityId: string): Promise<TaxCode[]> {
-  const { rows } = await db.query<TaxCodeRow>(`SELECT ${COLUMNS} FROM tax_codes WHERE entity_id = $1 ORDER BY code`, [
-    entityId,
-  ]);
+  const { rows } = await db.query<TaxCodeRow>(
+    `SELECT ${COLUMNS}, ${RATES} FROM tax_codes WHERE entity_id = $1 ORDER BY code`,
+    [entityId],
+  );
   return rows.map(toTaxCode);
 }
 
@@ -73,15 +102,37 @@ export async function findTaxCode(
   options: { lock?: boolean } = {},
 ): Promise<TaxCode | null> {
   const { rows } = await db.query<TaxCodeRow>(
-    `SELECT ${COLUMNS} FROM tax_codes WHERE entity_id = $1 AND code = $2${options.lock ? ' FOR UPDATE' : ''}`,
+    `SELECT ${COLUMNS}, ${RATES} FROM tax_codes WHERE entity_id = $1 AND code = $2${options.lock ? ' FOR UPDATE' : ''}`,
     [entityId, code],
   );
   return rows[0] ? toTaxCode(rows[0]) : null;
 }
 
+/** The dates a rate may start on (the column's check). */
+const FIRST_DATE = '1900-01-01';
+const LAST_DATE = '2999-12-31';
+
+/** Checks a rate history: at least one rate, each valid, no date twice; returns it oldest first. */
+function checkRates(rates: DatedRate[]): DatedRate[] {
+  if (rates.length === 0) throw fieldError('rates', 'must hold at least one rate');
+  const seen = new Set<string>();
+  rates.forEach((r, n) => {
+    const problem = taxRateProblem(r.rate);
+    if (problem) throw fieldError(`rates[${n}].rate`, problem);
+    if (r.from < FIRST_DATE || r.from > LAST_DATE) {
+      throw fieldError(`rates[${n}].from`, `must be between ${FIRST_DATE} and ${LAST_DATE}`);
+    }
+    if (seen.has(r.from)) throw fieldError(`rates[${n}].from`, `${r.from} is given twice`);
+    seen.add(r.from);
+  });
+  return [...rates].sort((a, b) => a.from.localeCompare(b.from)).map((r) => ({ ...r, rate: normaliseRate(r.rate) }));
+}
+
 /**
  * Creates the tax code or updates the fields given. Its GL account is checked only when it is
- * set or changed, so renaming a code whose account was later closed still works.
+ * set or changed, so renaming a code whose account was later closed still works. A plain `rate`
+ * adds (or replaces) the rate from today; on a new code it applies from the beginning. `rates`
+ * replaces the history. Posted documents keep the rate they were posted with either way.
  */
 export async function saveTaxCode(
   db: Queryable,
@@ -89,36 +140,77 @@ export async function saveTaxCode(
   code: string,
   input: TaxCodeInput,
 ): Promise<Saved<TaxCode>> {
+  if (input.rate !== undefined && input.rates !== undefined) {
+    throw fieldError('rates', 'send either rate or rates, not both');
+  }
   const before = await findTaxCode(db, entityId, code, { lock: true });
+  const rates = input.rates === undefined ? undefined : checkRates(input.rates);
+  if (input.rate !== undefined) {
+    const rateProblem = taxRateProblem(input.rate);
+    if (rateProblem) throw fieldError('rate', rateProblem);
+  }
   let current = before;
   if (!current) {
-    const { name, rate, glAccountCode } = requireOnCreate(input, ['name', 'rate', 'glAccountCode']);
-    current = { code, name, rate, glAccountCode, isActive: true };
+    const created = requireOnCreate({ ...input, rate: input.rate ?? rates?.[0]?.rate }, [
+      'name',
+      'rate',
+      'glAccountCode',
+    ]);
+    current = {
+      code,
+      name: created.name,
+      rate: created.rate,
+      rates: [],
+      glAccountCode: created.glAccountCode,
+      isActive: true,
+    };
   }
-  const next: TaxCode = {
+  const next = {
     code,
     name: patch(input.name, current.name),
-    rate: patch(input.rate, current.rate),
     glAccountCode: patch(input.glAccountCode, current.glAccountCode),
     isActive: patch(input.isActive, current.isActive),
   };
-  const rateProblem = taxRateProblem(next.rate);
-  if (rateProblem) throw fieldError('rate', rateProblem);
   if (next.glAccountCode !== before?.glAccountCode) {
     await requirePostingGlAccount(db, entityId, next.glAccountCode, 'glAccountCode');
   }
-  const values = [entityId, code, next.name, normaliseRate(next.rate), next.glAccountCode, next.isActive];
+  // The history as it will be, to store the rate in force today on the code itself.
+  let history: DatedRate[] = rates ?? current.rates;
+  if (input.rate !== undefined && before) {
+    history = [...history.filter((r) => r.from !== today()), { from: today(), rate: normaliseRate(input.rate) }].sort(
+      (a, b) => a.from.localeCompare(b.from),
+    );
+  }
+  const rateToday = rateOn(history, today()) ?? history[0]?.rate ?? normaliseRate(current.rate);
+  const values = [entityId, code, next.name, rateToday, next.glAccountCode, next.isActive];
   const { rows } = before
-    ? await db.query<TaxCodeRow>(
+    ? await db.query<{ code: string }>(
         `UPDATE tax_codes SET name = $3, rate = $4::numeric, gl_account_code = $5, is_active = $6, updated_at = now()
-          WHERE entity_id = $1 AND code = $2 RETURNING ${COLUMNS}`,
+          WHERE entity_id = $1 AND code = $2 RETURNING code`,
         values,
       )
-    : await db.query<TaxCodeRow>(
+    : await db.query<{ code: string }>(
         `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code, is_active)
-         VALUES ($1, $2, $3, $4::numeric, $5, $6) ON CONFLICT (entity_id, code) DO NOTHING RETURNING ${COLUMNS}`,
+         VALUES ($1, $2, $3, $4::numeric, $5, $6) ON CONFLICT (entity_id, code) DO NOTHING RETURNING code`,
         values,
       );
   if (!rows[0]) throw createdConcurrently(`tax code ${code}`);
-  return { created: !before, before, after: toTaxCode(rows[0]) };
+  // A new code got its first rate from the beginning (a trigger); a plain rate on an existing code
+  // starts today; a history replaces whatever is kept.
+  if (rates) {
+    await db.query('DELETE FROM tax_rates WHERE entity_id = $1 AND tax_code = $2', [entityId, code]);
+    await db.query(
+      `INSERT INTO tax_rates (entity_id, tax_code, from_date, rate)
+       SELECT $1, $2, r.from_date::date, r.rate::numeric FROM unnest($3::text[], $4::text[]) AS r(from_date, rate)`,
+      [entityId, code, rates.map((r) => r.from), rates.map((r) => r.rate)],
+    );
+  } else if (input.rate !== undefined && before) {
+    await db.query(
+      `INSERT INTO tax_rates (entity_id, tax_code, from_date, rate) VALUES ($1, $2, $3::date, $4::numeric)
+       ON CONFLICT (entity_id, tax_code, from_date) DO UPDATE SET rate = EXCLUDED.rate`,
+      [entityId, code, today(), normaliseRate(input.rate)],
+    );
+  }
+  const after = await findTaxCode(db, entityId, code);
+  return { created: !before, before, after: after! };
 }
