@@ -7,10 +7,14 @@ export const InvoiceLine = z.strictObject({
   taxCode: Code.meta({ examples: ['STD'] }),
   description: Description.optional(),
   departmentId: Code.optional().meta({ description: 'Department (BI code).' }),
-  netAmount: Amount.meta({ description: 'Net amount, not negative.', examples: ['100.00'] }),
+  netAmount: Amount.meta({
+    description: "Net amount; negative for a discount line, as long as the document's total is positive.",
+    examples: ['100.00'],
+  }),
   taxRate: Rate.optional().meta({ description: 'Fraction ("0.21"); defaults to the tax code\'s rate.' }),
   taxAmount: Amount.optional().meta({
-    description: 'Used as given when present (no recalculation); else net × rate, rounded half-up.',
+    description:
+      'Used as given when present (no recalculation); else net × rate, rounded half-up. Takes the sign of netAmount.',
   }),
 });
 
@@ -45,7 +49,7 @@ export const Receipt = z.strictObject({
 
 export const CreditNote = z.strictObject({
   customerCode: Code.optional().meta({ description: 'Required unless fromInvoiceTransactionId is given.' }),
-  creditNoteDate: IsoDate,
+  creditNoteDate: IsoDate.optional().meta({ description: 'Defaults to today.' }),
   externalReference: Reference.optional(),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional().meta({ description: "Defaults to the copied invoice's rate." }),

@@ -58,11 +58,13 @@ const SIDE_ERRORS = [
   'CUSTOMER_CODE_DOES_NOT_EXIST',
   'CUSTOMER_IS_INACTIVE',
   'AMOUNT_HAS_TOO_MANY_DECIMALS',
+  'AMOUNT_OUT_OF_RANGE',
   'EXCHANGE_RATE_REQUIRED',
   'EXCHANGE_RATE_MUST_BE_ONE',
 ] as const;
 const LINE_ERRORS = [
   'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+  'GLACCOUNT_IS_CONTROL_ACCOUNT',
   'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
   'TAX_CODE_DOES_NOT_EXIST',
   'DEPARTMENT_DOES_NOT_EXIST',
@@ -157,6 +159,7 @@ const postReceiptRoute = defineRoute({
     ...SIDE_ERRORS,
     'BANK_ACCOUNT_DOES_NOT_EXIST',
     'BANK_ACCOUNT_CURRENCY_MISMATCH',
+    'BANK_EXCHANGE_RATE_NOT_APPLICABLE',
     'DEPARTMENT_DOES_NOT_EXIST',
     'RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
@@ -199,6 +202,11 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: z.string(),
       grossAmount: z.string(),
       allocation: AllocationResponse.nullable(),
+      allocated: z.boolean().meta({ description: 'Whether the credit note was allocated to the invoice.' }),
+      reason: z.string().nullable().meta({
+        description:
+          'With allocateToInvoice, why the credit note was not (or only partly) allocated: it is left open to refund (a debit journal) or allocate elsewhere.',
+      }),
     }),
   },
   errors: [
@@ -208,6 +216,7 @@ const postCreditNoteRoute = defineRoute({
     'TRANSACTION_IS_NOT_AN_INVOICE',
     'INVOICE_LINE_DOES_NOT_EXIST',
     'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+    'CREDIT_NOTE_EXCEEDS_INVOICE',
     'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
   ],
@@ -226,6 +235,8 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
+      allocated: r.allocation !== null,
+      reason: r.reason,
     };
     await ctx.audit({
       action: 'credit-note.posted',
@@ -260,6 +271,7 @@ function journalRoute(type: 'SD' | 'SC'): AnyRoute {
     errors: [
       ...SIDE_ERRORS,
       'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+      'GLACCOUNT_IS_CONTROL_ACCOUNT',
       'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
       'BANK_ACCOUNT_DOES_NOT_EXIST',
       'BANK_ACCOUNT_CURRENCY_MISMATCH',

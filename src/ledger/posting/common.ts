@@ -1,5 +1,5 @@
 import { DomainError } from '../../domain/errors.ts';
-import { Dec, parseAmount } from '../../domain/money.ts';
+import { Dec, isStorable, parseAmount } from '../../domain/money.ts';
 import type { PostingContext } from './types.ts';
 
 /** Parses decimal text into minor units of `currency`, naming the field when it cannot. */
@@ -17,7 +17,17 @@ export function amountOf(text: string, currency: string, field: string): bigint 
       { field, message: 'must be a decimal number' },
     ]);
   }
+  if (!isStorable(v)) throw outOfRange(field, text);
   return v;
+}
+
+/** An amount, or a total or base value computed from amounts, that a bigint column cannot hold. */
+export function outOfRange(field: string, text?: string): DomainError {
+  return new DomainError(
+    'AMOUNT_OUT_OF_RANGE',
+    `${field}: ${text !== undefined ? `${text} is` : 'the amount is'} beyond the largest storable value`,
+    [{ field, message: 'beyond the largest storable value' }],
+  );
 }
 
 export function positiveAmountOf(text: string, currency: string, field: string, allowZero = false): bigint {

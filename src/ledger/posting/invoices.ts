@@ -2,7 +2,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { dueDateFromTerms } from '../../domain/dates.ts';
 import { type ItemInput, computeItems, itemJournal } from '../../domain/documents.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
-import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
+import { amountOf, checkDueDate, exchangeRateFor, join } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
 import {
   type CustomerTransaction,
@@ -42,12 +42,23 @@ export function parseLines(lines: InvoiceLineInput[], currency: string, refs: Re
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
-    const tax = refs.requireTax(l.taxCode, at('taxCode'));
-    const taxRate = l.taxRate ?? tax.rate;
+    const taxCode = refs.requireTax(l.taxCode, at('taxCode'));
+    const taxRate = l.taxRate ?? taxCode.rate;
     if (new Dec(taxRate).gt(1)) {
       // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake.
       throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: must be a fraction between 0 and 1`, [
         { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
+      ]);
+    }
+    // A line may be negative (a discount line), as long as the document's total is positive; its
+    // VAT then follows the sign of its net, never the other way.
+    const net = amountOf(l.netAmount, currency, at('netAmount'));
+    const tax = l.taxAmount === undefined ? null : amountOf(l.taxAmount, currency, at('taxAmount'));
+    if (tax !== null && (net < 0n ? tax > 0n : tax < 0n)) {
+      const message =
+        net < 0n ? 'must not be positive on a negative line' : 'must not be negative on a line that is not';
+      throw new DomainError('VALIDATION_ERROR', `${at('taxAmount')}: ${message}`, [
+        { field: at('taxAmount'), message },
       ]);
     }
     return {
@@ -56,8 +67,8 @@ export function parseLines(lines: InvoiceLineInput[], currency: string, refs: Re
       taxRate,
       description: l.description ?? '',
       departmentId,
-      net: positiveAmountOf(l.netAmount, currency, at('netAmount'), true),
-      tax: l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true),
+      net,
+      tax,
     };
   });
 }
@@ -79,8 +90,8 @@ export function buildInvoice(
   checkDueDate(input.invoiceDate, dueDate, join(prefix, 'dueDate'));
   const { items, totals } = computeItems(parseLines(input.lines, currency, refs, prefix));
   if (totals.gross <= 0n) {
-    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [
-      { field: join(prefix, 'lines'), message: 'total is zero' },
+    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total must be more than zero', [
+      { field: join(prefix, 'lines'), message: 'total is not positive' },
     ]);
   }
   const taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));

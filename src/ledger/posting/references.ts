@@ -4,11 +4,14 @@ import { DomainError } from '../../domain/errors.ts';
 export interface GlRef {
   ok: boolean;
   departmental: boolean;
+  control: boolean;
 }
 
 export interface TaxRef {
   rate: string;
   glAccountCode: string;
+  /** Whether the tax code's GL account is a control account (only on data from before that was refused). */
+  control: boolean;
 }
 
 export interface BankRef {
@@ -34,6 +37,7 @@ export class References {
         [{ field, message: 'not a posting account' }],
       );
     }
+    if (gl.control) throw controlAccountError(code, field);
     if (gl.departmental && !departmentId) {
       throw new DomainError(
         'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
@@ -49,6 +53,7 @@ export class References {
       throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} does not exist`, [
         { field, message: 'unknown tax code' },
       ]);
+    if (t.control) throw controlAccountError(t.glAccountCode, field);
     return t;
   }
 
@@ -70,6 +75,15 @@ export class References {
   }
 }
 
+/** A line of an invoice, credit note, journal or tax code aimed at a control account. */
+export function controlAccountError(code: string, field: string): DomainError {
+  return new DomainError(
+    'GLACCOUNT_IS_CONTROL_ACCOUNT',
+    `GL account ${code} is a control account; only the customer side of a document posts to it`,
+    [{ field, message: 'control account' }],
+  );
+}
+
 export interface ReferenceRequest {
   gl?: Iterable<string>;
   tax?: Iterable<string>;
@@ -82,6 +96,7 @@ interface RefRow {
   code: string;
   ok: boolean;
   departmental: boolean;
+  control: boolean;
   extra: string | null;
   extra2: string | null;
 }
@@ -93,23 +108,26 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const banks = [...new Set(req.banks ?? [])];
   // Tax and bank accounts need their own GL account too; fetch all GL codes that could be involved.
   const { rows } = await db.query<RefRow>(
-    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, NULL AS extra, NULL AS extra2
+    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
+            NULL AS extra, NULL AS extra2
        FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
      UNION ALL
-     SELECT 'tax', code, is_active, false, rate::text, gl_account_code FROM tax_codes
-      WHERE entity_id = $1 AND code = ANY($3::text[]) AND is_active
+     SELECT 'tax', t.code, t.is_active, false, g.is_control, t.rate::text, t.gl_account_code FROM tax_codes t
+       JOIN gl_accounts g ON g.entity_id = t.entity_id AND g.code = t.gl_account_code
+      WHERE t.entity_id = $1 AND t.code = ANY($3::text[]) AND t.is_active
      UNION ALL
-     SELECT 'dept', id, is_active, false, NULL, NULL FROM departments
+     SELECT 'dept', id, is_active, false, false, NULL, NULL FROM departments
       WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
      UNION ALL
-     SELECT 'bank', b.code, b.is_active, false, b.gl_account_code, b.currency FROM bank_accounts b
+     SELECT 'bank', b.code, b.is_active, false, false, b.gl_account_code, b.currency FROM bank_accounts b
       WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active`,
     [entityId, gl, tax, depts, banks],
   );
   const r = new References(new Map(), new Map(), new Set(), new Map());
   for (const row of rows) {
-    if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental });
-    else if (row.kind === 'tax') r.tax.set(row.code, { rate: row.extra!, glAccountCode: row.extra2! });
+    if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental, control: row.control });
+    else if (row.kind === 'tax')
+      r.tax.set(row.code, { rate: row.extra!, glAccountCode: row.extra2!, control: row.control });
     else if (row.kind === 'dept') r.departments.add(row.code);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }

@@ -87,10 +87,7 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, date: s
     [ctx.entity.id, transactionId],
   );
   if (rows.length === 0) {
-    throw new DomainError(
-      'TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS',
-      `Transaction ${transactionId} has no active allocation`,
-    );
+    throw new DomainError('TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS', `${found.label} has no active allocation`);
   }
   const control = customer.controlGlAccountCode;
   const roles = ctx.entity.roles;
