@@ -91,7 +91,8 @@ function checkBound(invoice: SourceInvoice, gross: bigint, lineNumbers: number[]
   if (again.length > 0) {
     throw new DomainError(
       'CREDIT_NOTE_EXCEEDS_INVOICE',
-      `${invoice.label}: line ${again.join(', ')} was already credited by an earlier credit note`,
+      `${invoice.label}: ${again.length > 1 ? 'lines' : 'line'} ${again.join(', ')} ${again.length > 1 ? 'were' : 'was'} ` +
+        'already credited by an earlier credit note',
       [{ field: 'lineNumbers', message: `line ${again.join(', ')} already credited` }],
     );
   }
