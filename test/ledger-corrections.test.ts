@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants, invoice, postInvoice, postReceipt, receipt, seedCustomer } from './helpers/ledger.ts';
+import { definePipeline } from './helpers/sync.ts';
+import { syncServer, upload } from './helpers/uploads.ts';
 
 let t: TestApp;
 let c: Client;
@@ -233,5 +235,31 @@ describe('messages name documents by number and external reference', () => {
     const again = await c.post('/v1/allocations', body);
     expect(again.status).toBe(422);
     expect(again.body.error.message).toBe(`Invoice ${inv.number} (MSG-1) is fully allocated`);
+  });
+});
+
+describe('CSV import with a discount line', () => {
+  it('posts an invoice whose discount line is negative', async () => {
+    const app = await syncServer(t);
+    try {
+      const d = await t.entity('CSVD', 'EUR', { standardTaxRate: '0.21' });
+      await definePipeline(t.db, 'CSVD', { name: 'files', source: { type: 'file' } });
+      const csv = [
+        'invoice_reference,customer_id,customer_name,customer_email,invoice_date,due_date,currency,description,product_code,line_description,net_amount,vat_rate,vat_amount,gl_account,tax_code,department',
+        'DISC-1,C-9,Nine Ltd,nine@example.com,2026-11-02,,EUR,Tickets,,Ticket,100.00,0.21,,,,',
+        'DISC-1,C-9,Nine Ltd,nine@example.com,2026-11-02,,EUR,Tickets,,Loyalty discount,-10.00,0.21,,,,',
+      ].join('\n');
+      const r = await upload(app, d.token, { pipeline: 'files' }, { name: 'invoices.csv', content: csv });
+      expect(r.status).toBe(200);
+      expect(r.body).toMatchObject({ kind: 'invoices', failedRows: 0 });
+      const { rows } = await t.db.query<{ gross: string; net: string; tax: string }>(
+        `SELECT gross::text, net::text, tax::text FROM transactions WHERE entity_id = $1 AND type = 'SI'`,
+        [d.entityId],
+      );
+      expect(rows).toEqual([{ gross: '10890', net: '9000', tax: '1890' }]);
+      await checkInvariants(t.db, d.entityId);
+    } finally {
+      if (app !== t.app) await app.close();
+    }
   });
 });
