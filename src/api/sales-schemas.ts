@@ -42,7 +42,10 @@ export const Receipt = z.strictObject({
   paymentDate: IsoDate,
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional(),
-  bankExchangeRate: ExchangeRate.optional(),
+  bankExchangeRate: ExchangeRate.optional().meta({
+    description:
+      "For a foreign-currency receipt into a base-currency bank account: the rate the bank line is booked at (the difference to exchangeRate goes to exchange gains and losses). Refused when the bank holds the receipt's currency and it differs from exchangeRate.",
+  }),
   lodgmentNumber: z.string().max(50).optional(),
   departmentId: Code.optional(),
 });

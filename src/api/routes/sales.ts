@@ -202,8 +202,11 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: z.string(),
       grossAmount: z.string(),
       allocation: AllocationResponse.nullable(),
-      allocated: z.boolean().meta({ description: 'Whether the credit note was allocated to the invoice.' }),
-      reason: z.string().nullable().meta({
+      allocated: z
+        .boolean()
+        .optional()
+        .meta({ description: 'With allocateToInvoice: whether the credit note was allocated to the invoice.' }),
+      reason: z.string().nullable().optional().meta({
         description:
           'With allocateToInvoice, why the credit note was not (or only partly) allocated: it is left open to refund (a debit journal) or allocate elsewhere.',
       }),
@@ -235,8 +238,7 @@ const postCreditNoteRoute = defineRoute({
       taxAmount: formatAmount(r.tax, r.currency),
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
-      allocated: r.allocation !== null,
-      reason: r.reason,
+      ...(input.allocateToInvoice ? { allocated: r.allocation !== null, reason: r.reason } : {}),
     };
     await ctx.audit({
       action: 'credit-note.posted',
