@@ -617,6 +617,16 @@ interface CreditNoteSpec {
   date: number;
 }
 
+/** What credit notes raised from each invoice have credited: in total, and which copied lines. */
+const creditedOf = new WeakMap<LedgerModel, Map<number, { gross: bigint; lines: Set<number> }>>();
+function credited(m: LedgerModel, invoiceId: number) {
+  let byInvoice = creditedOf.get(m);
+  if (!byInvoice) creditedOf.set(m, (byInvoice = new Map()));
+  let c = byInvoice.get(invoiceId);
+  if (!c) byInvoice.set(invoiceId, (c = { gross: 0n, lines: new Set() }));
+  return c;
+}
+
 class CreditNoteStep extends Step {
   constructor(readonly s: CreditNoteSpec) {
     super();
@@ -658,6 +668,7 @@ class CreditNoteStep extends Step {
     // The rate: as given, else the copied invoice's, else none (refused for a foreign customer).
     const docRate = !foreign ? '1' : this.s.giveRate ? rate : src?.type === 'SI' ? src.rate : null;
     let items: Item[] = [];
+    let copiedLines: number[] | null = null;
     let error: string | null = null;
     if (src && src.type !== 'SI') error = 'TRANSACTION_IS_NOT_AN_INVOICE';
     else if (src && this.s.customerField === 'other') error = 'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS';
@@ -668,9 +679,18 @@ class CreditNoteStep extends Step {
     } else {
       const wanted = this.s.lineNumbers ? new Set(this.s.lineNumbers) : null;
       if (wanted && [...wanted].some((n) => n > src!.items.length)) error = 'INVOICE_LINE_DOES_NOT_EXIST';
-      else items = src!.items.filter((_, n) => !wanted || wanted.has(n + 1));
+      else {
+        items = src!.items.filter((_, n) => !wanted || wanted.has(n + 1));
+        copiedLines = src!.items.map((_, n) => n + 1).filter((n) => !wanted || wanted.has(n));
+      }
     }
     if (!error && gross(items) <= 0n) error = 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
+    // Bounded by the invoice: never more than its gross less earlier credits, never a copied line twice.
+    const before = src?.type === 'SI' ? credited(m, src.id) : null;
+    if (!error && before && src) {
+      if (copiedLines?.some((n) => before.lines.has(n))) error = 'CREDIT_NOTE_EXCEEDS_INVOICE';
+      else if (gross(items) > src.gross - before.gross) error = 'CREDIT_NOTE_EXCEEDS_INVOICE';
+    }
     if (!error && m.locked(date)) error = 'PERIOD_LOCKED';
     if (!error && this.s.dupCheck && m.hasReference(code, 'SN', reference))
       error = 'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS';
@@ -684,9 +704,15 @@ class CreditNoteStep extends Step {
     const tax = items.reduce((s, i) => s + i.tax, 0n);
     const number = m.nextNumber('SN');
     const cn = m.postItems('SN', res.body.transactionId, code, docRate!, items, reference, date);
+    if (before) {
+      before.gross += cn.gross;
+      for (const n of copiedLines ?? []) before.lines.add(n);
+    }
     let allocation: unknown = null;
+    let partly = false;
     if (this.s.allocate && src && src.out > 0n) {
       const amount = src.out < cn.gross ? src.out : cn.gross;
+      partly = amount < cn.gross;
       // Dated on the later of the two documents (a credit note may be dated before its invoice).
       const plan = m.planAllocation(src.id, cn.id, amount, 0n, reference || `Credit note ${number}`);
       if ('error' in plan) throw new Error(`model cannot allocate the credit note: ${plan.error}\n${context}`);
@@ -697,9 +723,11 @@ class CreditNoteStep extends Step {
         discountAllocation: null,
       });
     }
+    // Asked to allocate: whether it was, and why not (or only partly) when so, to refund or allocate the rest.
+    const { reason, ...answer } = checkWarnings('credit note', res.body, lines ? lines.warnings : null, context);
     expectEqual(
       'credit note response',
-      checkWarnings('credit note', res.body, lines ? lines.warnings : null, context),
+      answer,
       {
         transactionId: res.body.transactionId,
         number,
@@ -707,9 +735,12 @@ class CreditNoteStep extends Step {
         taxAmount: formatMinor(tax, currency),
         grossAmount: formatMinor(net + tax, currency),
         allocation,
+        ...(this.s.allocate ? { allocated: allocation !== null } : {}),
       },
       context,
     );
+    if (this.s.allocate)
+      expectEqual('credit note reason given', typeof reason === 'string', allocation === null || partly, context);
   }
   toString() {
     return show('creditNote', this.s);

@@ -362,6 +362,7 @@ describe('customer balance', () => {
       creditLimit: '500.00',
       creditLeft: '50.00',
       overCreditLimit: false,
+      overCreditLimitBy: '0.00',
     });
   });
 

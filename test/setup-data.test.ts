@@ -66,6 +66,7 @@ describe('GL accounts', () => {
       type: 'asset',
       isPosting: true,
       isDepartmental: false,
+      isControl: true,
       isActive: true,
     });
     expect((await a.get('/v1/gl-accounts/1000')).body.isPosting).toBe(false);
@@ -85,6 +86,7 @@ describe('GL accounts', () => {
       type: 'income',
       isPosting: true,
       isDepartmental: false,
+      isControl: false,
       isActive: true,
     });
     expect((await a.get('/v1/gl-accounts/4100')).body).toEqual(created.body);

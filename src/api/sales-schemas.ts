@@ -7,10 +7,14 @@ export const InvoiceLine = z.strictObject({
   taxCode: Code.meta({ examples: ['STD'] }),
   description: Description.optional(),
   departmentId: Code.optional().meta({ description: 'Department (BI code).' }),
-  netAmount: Amount.meta({ description: 'Net amount, not negative.', examples: ['100.00'] }),
+  netAmount: Amount.meta({
+    description: "Net amount; negative for a discount line, as long as the document's total is positive.",
+    examples: ['100.00'],
+  }),
   taxRate: Rate.optional().meta({ description: 'Fraction ("0.21"); defaults to the tax code\'s rate.' }),
   taxAmount: Amount.optional().meta({
-    description: 'Used as given when present (no recalculation); else net × rate, rounded half-up.',
+    description:
+      'Used as given when present (no recalculation); else net × rate, rounded half-up. Takes the sign of netAmount.',
   }),
 });
 
@@ -38,14 +42,17 @@ export const Receipt = z.strictObject({
   paymentDate: IsoDate,
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional(),
-  bankExchangeRate: ExchangeRate.optional(),
+  bankExchangeRate: ExchangeRate.optional().meta({
+    description:
+      "For a foreign-currency receipt into a base-currency bank account: the rate the bank line is booked at (the difference to exchangeRate goes to exchange gains and losses). Refused when the bank holds the receipt's currency and it differs from exchangeRate.",
+  }),
   lodgmentNumber: z.string().max(50).optional(),
   departmentId: Code.optional(),
 });
 
 export const CreditNote = z.strictObject({
   customerCode: Code.optional().meta({ description: 'Required unless fromInvoiceTransactionId is given.' }),
-  creditNoteDate: IsoDate,
+  creditNoteDate: IsoDate.optional().meta({ description: 'Defaults to today.' }),
   externalReference: Reference.optional(),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional().meta({ description: "Defaults to the copied invoice's rate." }),

@@ -239,3 +239,37 @@ export const SIDE_OF: Record<TransactionType, Side> = {
   FX: 'none',
   GJ: 'none',
 };
+
+const DOCUMENT_NAMES: Record<TransactionType, string> = {
+  SI: 'Invoice',
+  SN: 'Credit note',
+  SR: 'Receipt',
+  SD: 'Debit journal',
+  SC: 'Credit journal',
+  DS: 'Discount',
+  DX: 'Discount reversal',
+  FX: 'Exchange difference',
+  GJ: 'General journal',
+};
+
+/**
+ * How messages name a document: by the number people see on it and its external reference, never
+ * by the internal id. `Invoice 12 (INV-77)`, or `Invoice 12` without a reference.
+ */
+export function documentLabel(doc: {
+  type: TransactionType;
+  number: number | string;
+  externalReference: string;
+}): string {
+  const ref = doc.externalReference.trim();
+  return `${DOCUMENT_NAMES[doc.type]} ${doc.number}${ref ? ` (${ref})` : ''}`;
+}
+
+/**
+ * The form in which duplicate checks compare external and check references: trimmed of spaces,
+ * tabs and line breaks, and lower case, so "INV-1 " and "inv-1" are the same reference. The
+ * document keeps the text as sent. The database's `ll_reference_key` is the same function.
+ */
+export function referenceKey(reference: string): string {
+  return reference.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '').toLowerCase();
+}

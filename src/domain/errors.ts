@@ -8,6 +8,10 @@ export const ERROR_CODES = {
   INVALID_JSON: [400, 'The body is not valid JSON.'],
   AMOUNT_HAS_TOO_MANY_DECIMALS: [400, 'An amount has more decimals than its currency allows.'],
   DATE_OUT_OF_RANGE: [400, 'A date is outside 1900-01-01..2999-12-31.'],
+  AMOUNT_OUT_OF_RANGE: [
+    400,
+    'An amount (or a total or base-currency value computed from it) is beyond the largest storable value (9223372036854775807 minor units).',
+  ],
   PAYLOAD_TOO_LARGE: [413, 'The body is larger than the server accepts.'],
   UNSUPPORTED_MEDIA_TYPE: [415, 'Send `Content-Type: application/json`.'],
   ROUTE_NOT_FOUND: [404, 'No such endpoint.'],
@@ -37,11 +41,25 @@ export const ERROR_CODES = {
   ],
   GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL: [422, 'The GL account is departmental; the line needs a departmentId.'],
   GLACCOUNT_TYPE_CANNOT_CHANGE: [422, 'The GL account has postings; its type cannot change.'],
+  GLACCOUNT_IS_CONTROL_ACCOUNT: [
+    422,
+    'The GL account is a control account: invoice, credit-note and journal lines, tax codes and bank accounts cannot use it.',
+  ],
+  GLACCOUNT_IS_NOT_CONTROL_ACCOUNT: [422, "A customer's control account must be a GL account marked isControl."],
+  GLACCOUNT_CONTROL_ACCOUNT_IN_USE: [
+    422,
+    'The control account has a balance (it cannot be deactivated) or is in use as a control account (it stays one).',
+  ],
+  CUSTOMER_CONTROL_ACCOUNT_LOCKED: [422, 'The customer has postings; its control account cannot change.'],
   TAX_CODE_DOES_NOT_EXIST: [422, 'The tax code does not exist or is inactive.'],
   TAX_CODE_HAS_NO_RATE_ON_DATE: [422, "The tax code's first dated rate starts after the document date."],
   TAX_AMOUNT_ON_ZERO_RATE: [422, 'A line at a zero tax rate carries a non-zero taxAmount.'],
   BANK_ACCOUNT_DOES_NOT_EXIST: [422, 'The bank account does not exist or is inactive.'],
   BANK_ACCOUNT_CURRENCY_MISMATCH: [422, "The bank account's currency is neither the document's nor the base currency."],
+  BANK_EXCHANGE_RATE_NOT_APPLICABLE: [
+    422,
+    "bankExchangeRate differs from exchangeRate but the bank account holds the customer's currency, so it would be ignored.",
+  ],
   DEPARTMENT_DOES_NOT_EXIST: [422, 'The department (BI code) does not exist or is inactive.'],
   // Documents
   INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS: [
@@ -61,10 +79,17 @@ export const ERROR_CODES = {
   EXCHANGE_RATE_REQUIRED: [422, 'The document is in a foreign currency; send its exchangeRate.'],
   EXCHANGE_RATE_MUST_BE_ONE: [422, 'The document is in the base currency; its exchangeRate must be 1.'],
   DUE_DATE_BEFORE_TRANSACTION_DATE: [422, 'The due date is before the document date.'],
-  DOCUMENT_TOTAL_MUST_BE_POSITIVE: [422, 'The document total is zero; there is nothing to post.'],
+  DOCUMENT_TOTAL_MUST_BE_POSITIVE: [
+    422,
+    'The document total is zero or negative (lines may be negative, the total may not); there is nothing to post.',
+  ],
   TRANSACTION_DOES_NOT_EXIST: [422, 'A referenced transaction does not exist in this entity.'],
   INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
   TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
+  CREDIT_NOTE_EXCEEDS_INVOICE: [
+    422,
+    "The credit note would credit more than the invoice's gross (or a selected line's) less what earlier credit notes credited.",
+  ],
   DRAFT_IS_POSTED: [409, 'The draft invoice was posted; it can no longer change or be cancelled (credit the invoice).'],
   DRAFT_IS_CANCELLED: [409, 'The draft invoice was cancelled; it can no longer change or be posted.'],
   // Allocation

@@ -94,6 +94,14 @@ export function toBaseAmount(minor: bigint, currency: string, baseCurrency: stri
   return multiplyAmount(minor, new Dec(scale).div(rate), 'halfUp');
 }
 
+/** The largest amount a bigint column holds; anything beyond is refused, never stored. */
+export const MAX_STORABLE = 9223372036854775807n;
+
+/** Whether minor units fit a bigint column, either sign. */
+export function isStorable(minor: bigint): boolean {
+  return minor <= MAX_STORABLE && minor >= -MAX_STORABLE;
+}
+
 export function absBig(v: bigint): bigint {
   return v < 0n ? -v : v;
 }

@@ -76,7 +76,7 @@ function creditLimitFor(input: CustomerInput, current: Customer, currency: strin
   if (!result.ok) throw fieldError('creditLimit', 'must be a decimal number such as "5000.00"');
   const parsed = result.value;
   if (parsed < 0n) throw fieldError('creditLimit', 'must not be negative (0 means no limit)');
-  if (parsed > MAX_BIGINT) throw fieldError('creditLimit', 'is too large');
+  if (parsed > MAX_BIGINT) throw fieldError('creditLimit', 'is larger than can be stored', 'AMOUNT_OUT_OF_RANGE');
   return parsed;
 }
 
@@ -132,7 +132,14 @@ async function checkReferences(
     await requirePostingGlAccount(db, entityId, next.defaultGlAccountCode, 'defaultGlAccountCode');
   }
   if (changed('controlGlAccountCode')) {
-    await requirePostingGlAccount(db, entityId, next.controlGlAccountCode, 'controlGlAccountCode');
+    if (before && (await hasTransactions(db, entityId, before.code))) {
+      throw fieldError(
+        'controlGlAccountCode',
+        `customer ${before.code} has postings on control account ${before.controlGlAccountCode}; it cannot change`,
+        'CUSTOMER_CONTROL_ACCOUNT_LOCKED',
+      );
+    }
+    await requirePostingGlAccount(db, entityId, next.controlGlAccountCode, 'controlGlAccountCode', 'require');
   }
   if (changed('departmentId') && next.departmentId) {
     await requireActiveDepartment(db, entityId, next.departmentId, 'departmentId');

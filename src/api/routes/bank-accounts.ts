@@ -60,7 +60,7 @@ export const putBankAccountRoute = defineRoute({
   }),
   example: { name: 'USD account', glAccountCode: '1200', currency: 'USD' },
   success: { status: 200, description: 'The bank account as saved (201 when it was created).', schema: BankAccount },
-  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
+  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_IS_CONTROL_ACCOUNT', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const saved = await inBody(() => saveBankAccount(db, entity.id, params.code, body));

@@ -10,6 +10,10 @@ const GlAccount = z.object({
   type: z.enum(GL_ACCOUNT_TYPES),
   isPosting: z.boolean().meta({ description: 'false for a header account, which cannot be posted to.' }),
   isDepartmental: z.boolean().meta({ description: 'Lines posted to it need a departmentId.' }),
+  isControl: z.boolean().meta({
+    description:
+      'A control account (debtors control): only the customer side of documents posts to it; lines, tax codes and bank accounts cannot.',
+  }),
   isActive: z.boolean(),
 });
 
@@ -48,7 +52,7 @@ export const putGlAccountRoute = defineRoute({
   summary: 'Create or update a GL account',
   description:
     'Creates the account (name and type required) or updates the fields sent; omitted fields keep their values. ' +
-    'The type of an account with postings cannot change.',
+    'The type of an account with postings cannot change. A control account in use stays one and, with a balance, stays active.',
   tags: ['setup'],
   auth: 'entity',
   params: CodeParams,
@@ -58,11 +62,12 @@ export const putGlAccountRoute = defineRoute({
     type: z.enum(GL_ACCOUNT_TYPES).optional(),
     isPosting: z.boolean().optional(),
     isDepartmental: z.boolean().optional(),
+    isControl: z.boolean().optional(),
     isActive: z.boolean().optional(),
   }),
   example: { name: 'Sales - memberships', type: 'income', isPosting: true },
   success: { status: 200, description: 'The account as saved (201 when it was created).', schema: GlAccount },
-  errors: ['GLACCOUNT_TYPE_CANNOT_CHANGE', 'OUTDATED_RECORD'],
+  errors: ['GLACCOUNT_TYPE_CANNOT_CHANGE', 'GLACCOUNT_CONTROL_ACCOUNT_IN_USE', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const saved = await inBody(() => saveGlAccount(db, entity.id, params.code, body));

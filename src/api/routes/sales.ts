@@ -76,6 +76,7 @@ const SIDE_ERRORS = [
   'CUSTOMER_CODE_DOES_NOT_EXIST',
   'CUSTOMER_IS_INACTIVE',
   'AMOUNT_HAS_TOO_MANY_DECIMALS',
+  'AMOUNT_OUT_OF_RANGE',
   'EXCHANGE_RATE_REQUIRED',
   'EXCHANGE_RATE_MUST_BE_ONE',
   'PERIOD_LOCKED',
@@ -83,6 +84,7 @@ const SIDE_ERRORS = [
 ] as const;
 const LINE_ERRORS = [
   'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+  'GLACCOUNT_IS_CONTROL_ACCOUNT',
   'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
   'TAX_CODE_DOES_NOT_EXIST',
   'TAX_CODE_HAS_NO_RATE_ON_DATE',
@@ -181,6 +183,7 @@ const postReceiptRoute = defineRoute({
     ...SIDE_ERRORS,
     'BANK_ACCOUNT_DOES_NOT_EXIST',
     'BANK_ACCOUNT_CURRENCY_MISMATCH',
+    'BANK_EXCHANGE_RATE_NOT_APPLICABLE',
     'DEPARTMENT_DOES_NOT_EXIST',
     'RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
@@ -224,6 +227,14 @@ const postCreditNoteRoute = defineRoute({
       grossAmount: z.string(),
       allocation: AllocationResponse.nullable(),
       warnings: Warnings,
+      allocated: z
+        .boolean()
+        .optional()
+        .meta({ description: 'With allocateToInvoice: whether the credit note was allocated to the invoice.' }),
+      reason: z.string().nullable().optional().meta({
+        description:
+          'With allocateToInvoice, why the credit note was not (or only partly) allocated: it is left open to refund (a debit journal) or allocate elsewhere.',
+      }),
     }),
   },
   errors: [
@@ -233,6 +244,7 @@ const postCreditNoteRoute = defineRoute({
     'TRANSACTION_IS_NOT_AN_INVOICE',
     'INVOICE_LINE_DOES_NOT_EXIST',
     'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+    'CREDIT_NOTE_EXCEEDS_INVOICE',
     'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
     'IDEMPOTENCY_KEY_REUSED',
   ],
@@ -252,6 +264,7 @@ const postCreditNoteRoute = defineRoute({
       grossAmount: formatAmount(r.gross, r.currency),
       allocation: r.allocation ? allocationBody(r.allocation) : null,
       ...withWarnings(r.warnings),
+      ...(input.allocateToInvoice ? { allocated: r.allocation !== null, reason: r.reason } : {}),
     };
     await ctx.audit({
       action: 'credit-note.posted',
@@ -286,6 +299,7 @@ function journalRoute(type: 'SD' | 'SC'): AnyRoute {
     errors: [
       ...SIDE_ERRORS,
       'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+      'GLACCOUNT_IS_CONTROL_ACCOUNT',
       'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
       'BANK_ACCOUNT_DOES_NOT_EXIST',
       'BANK_ACCOUNT_CURRENCY_MISMATCH',

@@ -91,7 +91,7 @@ export const putTaxCodeRoute = defineRoute({
     glAccountCode: '2200',
   },
   success: { status: 200, description: 'The tax code as saved (201 when it was created).', schema: TaxCode },
-  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
+  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_IS_CONTROL_ACCOUNT', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const saved = await inBody(() => saveTaxCode(db, entity.id, params.code, body));

@@ -118,7 +118,7 @@ export async function allocate(
   if (first.get(id2)!.customerCode !== customerCode) {
     fail(
       'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
-      `Transactions ${id1} and ${id2} belong to different customers`,
+      `${first.get(id1)!.label} and ${first.get(id2)!.label} belong to different customers`,
       'transactionId2',
     );
   }
@@ -131,8 +131,7 @@ export async function allocate(
     [t1, 'transactionId1'],
     [t2, 'transactionId2'],
   ] as const) {
-    if (t.side === 'none')
-      fail('TRANSACTION_IS_NOT_ALLOCATABLE', `Transaction ${t.id} (${t.type}) cannot be allocated`, field);
+    if (t.side === 'none') fail('TRANSACTION_IS_NOT_ALLOCATABLE', `${t.label} cannot be allocated`, field);
   }
   if (t1.side === t2.side) {
     fail(
@@ -164,7 +163,7 @@ export async function allocate(
     if (t.outstanding === 0n) {
       fail(
         'TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION',
-        `Transaction ${t.id} is fully allocated`,
+        `${t.label} is fully allocated`,
         t === t1 ? 'transactionId1' : 'transactionId2',
       );
     }
@@ -173,7 +172,7 @@ export async function allocate(
     const which = amount > credit.outstanding ? credit : debit;
     throw new DomainError(
       'TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANDING_AMOUNT',
-      `Transaction ${which.id} has ${formatAmount(which.outstanding, currency)} outstanding`,
+      `${which.label} has ${formatAmount(which.outstanding, currency)} outstanding`,
       { field: 'amount', transactionId: which.id, outstanding: formatAmount(which.outstanding, currency) },
     );
   }
@@ -215,7 +214,7 @@ export async function allocate(
 
   let discountTransactionId: number | null = null;
   if (discount > 0n) {
-    const description = `Discount on ${debit.id}`;
+    const description = `Discount on ${debit.label}`;
     const conv = { currency, baseCurrency: base, rate: debit.exchangeRate };
     // With adjustVat an invoice's discount carries its share of the invoice's VAT back out of output VAT.
     const parts =
@@ -259,7 +258,7 @@ export async function allocate(
       transactionDate: date,
       dueDate: null,
       externalReference: reference.slice(0, 50),
-      description: `Settlement discount on transaction ${debit.id}`,
+      description: `Settlement discount on ${debit.label}`,
       net: discount - discountTax,
       tax: discountTax,
       gross: discount,

@@ -1,11 +1,14 @@
 import { DomainError } from '../../domain/errors.ts';
-import { Dec, parseAmount } from '../../domain/money.ts';
+import { Dec, isStorable, parseAmount } from '../../domain/money.ts';
 import type { PostingContext } from './types.ts';
 
 /** Parses decimal text into minor units of `currency`, naming the field when it cannot. */
 export function amountOf(text: string, currency: string, field: string): bigint {
   const v = parseAmount(text, currency);
-  if (v.ok) return v.value;
+  if (v.ok) {
+    if (!isStorable(v.value)) throw outOfRange(field, text);
+    return v.value;
+  }
   if (v.error.code === 'TOO_MANY_DECIMALS') {
     throw new DomainError(
       'AMOUNT_HAS_TOO_MANY_DECIMALS',
@@ -16,6 +19,15 @@ export function amountOf(text: string, currency: string, field: string): bigint 
   throw new DomainError('VALIDATION_ERROR', `${field}: must be a decimal number`, [
     { field, message: 'must be a decimal number' },
   ]);
+}
+
+/** An amount, or a total or base value computed from amounts, that a bigint column cannot hold. */
+export function outOfRange(field: string, text?: string): DomainError {
+  return new DomainError(
+    'AMOUNT_OUT_OF_RANGE',
+    `${field}: ${text !== undefined ? `${text} is` : 'the amount is'} beyond the largest storable value`,
+    [{ field, message: 'beyond the largest storable value' }],
+  );
 }
 
 export function positiveAmountOf(text: string, currency: string, field: string, allowZero = false): bigint {

@@ -1,5 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
-import { type Item, type PostingWarning, computeItems, itemJournal } from '../../domain/documents.ts';
+import { laterDate, today } from '../../domain/dates.ts';
+import { type Item, type PostingWarning, computeItems, documentLabel, itemJournal } from '../../domain/documents.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { exchangeRateFor } from './common.ts';
 import { lineReferences, lineWarnings, parseLines } from './invoices.ts';
@@ -9,7 +10,6 @@ import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import { type AllocationResult, allocate } from './allocations.ts';
 import type { CreditNoteInput, PostingContext } from './types.ts';
 import { requirePeriodOpen } from '../periods.ts';
-import { laterDate } from '../../domain/dates.ts';
 
 export interface PostedCreditNote {
   id: number;
@@ -20,6 +20,113 @@ export interface PostedCreditNote {
   currency: string;
   allocation: AllocationResult | null;
   warnings: PostingWarning[];
+  /** With allocateToInvoice: why the credit note was not, or only partly, allocated. */
+  reason: string | null;
+}
+
+/** The invoice a credit note is raised from, with what earlier credit notes already credited. */
+interface SourceInvoice {
+  id: number;
+  label: string;
+  customerCode: string;
+  exchangeRate: string;
+  transactionDate: string;
+  gross: bigint;
+  credited: bigint;
+  creditedLines: Set<number>;
+}
+
+async function loadSourceInvoice(ctx: PostingContext, id: number): Promise<SourceInvoice> {
+  const { rows } = await ctx.db.query<{
+    type: string;
+    number: string;
+    external_reference: string;
+    customer_code: string;
+    exchange_rate: string;
+    transaction_date: string;
+    gross: string;
+  }>(
+    `SELECT type, number, external_reference, customer_code, exchange_rate::text AS exchange_rate,
+            transaction_date::text AS transaction_date, gross
+       FROM transactions WHERE entity_id = $1 AND id = $2`,
+    [ctx.entity.id, id],
+  );
+  const r = rows[0];
+  if (!r)
+    throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${id} does not exist`, [
+      { field: 'fromInvoiceTransactionId', message: 'unknown transaction' },
+    ]);
+  if (r.type !== 'SI')
+    throw new DomainError(
+      'TRANSACTION_IS_NOT_AN_INVOICE',
+      `${documentLabel({ type: r.type as 'SI', number: r.number, externalReference: r.external_reference })} is not an invoice`,
+      [{ field: 'fromInvoiceTransactionId', message: 'not an invoice' }],
+    );
+  return {
+    id,
+    label: documentLabel({ type: 'SI', number: r.number, externalReference: r.external_reference }),
+    customerCode: r.customer_code,
+    exchangeRate: r.exchange_rate,
+    transactionDate: r.transaction_date,
+    gross: BigInt(r.gross),
+    credited: 0n,
+    creditedLines: new Set(),
+  };
+}
+
+/**
+ * What earlier credit notes of the invoice credited, in total and line by line. Read under the
+ * customer's row lock, which every credit note of that customer takes, so two cannot both pass.
+ */
+async function readCredited(ctx: PostingContext, invoice: SourceInvoice): Promise<void> {
+  const { rows } = await ctx.db.query<{ gross: string; lines: number[] | null }>(
+    `SELECT gross, coalesce(details->'creditedLines', details->'lineNumbers') AS lines
+       FROM transactions WHERE entity_id = $1 AND type = 'SN' AND related_transaction_id = $2`,
+    [ctx.entity.id, invoice.id],
+  );
+  for (const r of rows) {
+    invoice.credited += BigInt(r.gross);
+    for (const n of r.lines ?? []) invoice.creditedLines.add(n);
+  }
+}
+
+/** Refuses a credit note that would credit more than what is left of the invoice, or a line twice. */
+function checkBound(invoice: SourceInvoice, gross: bigint, lineNumbers: number[] | null, currency: string): void {
+  const fmt = (v: bigint) => formatAmount(v, currency);
+  const again = lineNumbers?.filter((n) => invoice.creditedLines.has(n)) ?? [];
+  if (again.length > 0) {
+    throw new DomainError(
+      'CREDIT_NOTE_EXCEEDS_INVOICE',
+      `${invoice.label}: ${again.length > 1 ? 'lines' : 'line'} ${again.join(', ')} ${again.length > 1 ? 'were' : 'was'} ` +
+        'already credited by an earlier credit note',
+      [{ field: 'lineNumbers', message: `line ${again.join(', ')} already credited` }],
+    );
+  }
+  const available = invoice.gross - invoice.credited;
+  if (gross > available) {
+    throw new DomainError(
+      'CREDIT_NOTE_EXCEEDS_INVOICE',
+      `${invoice.label} is ${fmt(invoice.gross)} ${currency} and earlier credit notes credited ${fmt(invoice.credited)}; ` +
+        `at most ${fmt(available)} can still be credited, not ${fmt(gross)}`,
+      {
+        field: 'fromInvoiceTransactionId',
+        invoiceGross: fmt(invoice.gross),
+        alreadyCredited: fmt(invoice.credited),
+        available: fmt(available),
+        creditNoteGross: fmt(gross),
+      },
+    );
+  }
+}
+
+/** The tax account of each tax code as the invoice's own journal used it. */
+async function invoiceTaxAccounts(ctx: PostingContext, invoiceId: number): Promise<Map<string, string>> {
+  const { rows } = await ctx.db.query<{ tax_code: string; gl_account_code: string }>(
+    `SELECT DISTINCT tax_code, gl_account_code FROM journal_lines
+      WHERE transaction_id = $1 AND entity_id = $2 AND role = 'tax'`,
+    [invoiceId, ctx.entity.id],
+  );
+  return new Map(rows.map((r) => [r.tax_code, r.gl_account_code]));
 }
 
 interface ItemRow {
@@ -36,9 +143,10 @@ interface ItemRow {
 /** The lines of a posted invoice to copy, whole or the selected line numbers. */
 async function invoiceItems(
   ctx: PostingContext,
-  invoiceId: number,
+  invoice: SourceInvoice,
   lineNumbers: number[] | undefined,
-): Promise<Item[]> {
+): Promise<{ items: Item[]; lineNumbers: number[] }> {
+  const invoiceId = invoice.id;
   const { rows } = await ctx.db.query<ItemRow>(
     `SELECT line_no, gl_account_code, tax_code, tax_rate::text AS tax_rate, description, department_id, net, tax
        FROM transaction_items WHERE transaction_id = $1 AND entity_id = $2 ORDER BY line_no`,
@@ -49,28 +157,30 @@ async function invoiceItems(
     const have = new Set(rows.map((r) => r.line_no));
     const missing = [...wanted].find((n) => !have.has(n));
     if (missing !== undefined) {
-      throw new DomainError('INVOICE_LINE_DOES_NOT_EXIST', `Invoice ${invoiceId} has no line ${missing}`, [
+      throw new DomainError('INVOICE_LINE_DOES_NOT_EXIST', `${invoice.label} has no line ${missing}`, [
         { field: 'lineNumbers', message: `no line ${missing}` },
       ]);
     }
   }
-  return rows
-    .filter((r) => !wanted || wanted.has(r.line_no))
-    .map((r, n) => ({
-      lineNo: n + 1,
-      glAccountCode: r.gl_account_code,
-      taxCode: r.tax_code,
-      taxRate: r.tax_rate,
-      description: r.description,
-      departmentId: r.department_id,
-      net: BigInt(r.net),
-      tax: BigInt(r.tax),
-    }));
+  const copied = rows.filter((r) => !wanted || wanted.has(r.line_no));
+  const items = copied.map((r, n) => ({
+    lineNo: n + 1,
+    glAccountCode: r.gl_account_code,
+    taxCode: r.tax_code,
+    taxRate: r.tax_rate,
+    description: r.description,
+    departmentId: r.department_id,
+    net: BigInt(r.net),
+    tax: BigInt(r.tax),
+  }));
+  return { items, lineNumbers: copied.map((r) => r.line_no) };
 }
 
 /**
  * A sales credit note: from its own lines, or copying a posted invoice (whole or some lines, at
  * the invoice's exchange rate unless another is given), optionally allocated to that invoice.
+ * Credit notes raised from an invoice never credit more than its gross, nor a copied line twice;
+ * a copy reverses the sales and VAT accounts the invoice itself used, whatever the tax code says now.
  */
 export async function postCreditNote(
   ctx: PostingContext,
@@ -78,27 +188,18 @@ export async function postCreditNote(
   duplicateCheck: boolean,
 ): Promise<PostedCreditNote> {
   let customerCode = input.customerCode;
-  let invoiceRate: string | undefined;
   const fromId = input.fromInvoiceTransactionId;
-  if (fromId !== undefined) {
-    const invoice = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId);
-    if (!invoice)
-      throw new DomainError('TRANSACTION_DOES_NOT_EXIST', `Transaction ${fromId} does not exist`, [
-        { field: 'fromInvoiceTransactionId', message: 'unknown transaction' },
-      ]);
-    if (invoice.type !== 'SI')
-      throw new DomainError('TRANSACTION_IS_NOT_AN_INVOICE', `Transaction ${fromId} is a ${invoice.type}`, [
-        { field: 'fromInvoiceTransactionId', message: 'not an invoice' },
-      ]);
+  const date = input.creditNoteDate ?? today();
+  const invoice = fromId !== undefined ? await loadSourceInvoice(ctx, fromId) : null;
+  if (invoice) {
     if (customerCode !== undefined && customerCode !== invoice.customerCode) {
       throw new DomainError(
         'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
-        `Invoice ${fromId} belongs to ${invoice.customerCode}`,
+        `${invoice.label} belongs to ${invoice.customerCode}`,
         [{ field: 'customerCode', message: 'not the invoice customer' }],
       );
     }
     customerCode = invoice.customerCode;
-    invoiceRate = invoice.exchangeRate;
   }
   if (customerCode === undefined) {
     throw new DomainError('VALIDATION_ERROR', 'customerCode: required without fromInvoiceTransactionId', [
@@ -110,30 +211,25 @@ export async function postCreditNote(
   const rate = exchangeRateFor(
     ctx,
     currency,
-    input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoiceRate),
+    input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoice?.exchangeRate),
     'exchangeRate',
   );
   let items: Item[];
-  let taxCodes: string[];
+  let taxAccounts: Map<string, string>;
+  let creditedLines: number[] | null = null;
   let warnings: PostingWarning[] = [];
-  if (fromId !== undefined && !input.lines) {
-    items = await invoiceItems(ctx, fromId, input.lineNumbers);
-    taxCodes = items.map((i) => i.taxCode);
+  if (invoice && !input.lines) {
+    const copy = await invoiceItems(ctx, invoice, input.lineNumbers);
+    items = copy.items;
+    creditedLines = copy.lineNumbers;
+    taxAccounts = await invoiceTaxAccounts(ctx, invoice.id);
   } else {
     const lines = input.lines ?? [];
     const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(lines));
-    const inputs = parseLines(lines, currency, refs, '', input.creditNoteDate);
+    const inputs = parseLines(lines, currency, refs, '', date);
     items = computeItems(inputs).items;
     warnings = lineWarnings(inputs, currency, refs, '');
-    taxCodes = lines.map((l) => l.taxCode);
-  }
-  const taxRefs = await loadReferences(ctx.db, ctx.entity.id, { tax: taxCodes });
-  const taxAccounts = new Map([...taxRefs.tax].map(([code, t]) => [code, t.glAccountCode]));
-  for (const code of taxCodes) {
-    if (!taxAccounts.has(code))
-      throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} is no longer active`, [
-        { field: 'lines', message: 'inactive tax code' },
-      ]);
+    taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));
   }
   const net = items.reduce((s, i) => s + i.net, 0n);
   const tax = items.reduce((s, i) => s + i.tax, 0n);
@@ -142,12 +238,16 @@ export async function postCreditNote(
       { field: 'lines', message: 'total is zero' },
     ]);
   }
+  if (invoice) {
+    await readCredited(ctx, invoice);
+    checkBound(invoice, net + tax, creditedLines, currency);
+  }
   const reference = input.externalReference ?? '';
-  await requirePeriodOpen(ctx.db, ctx.entity.id, input.creditNoteDate, 'creditNoteDate', 'post a credit note');
+  await requirePeriodOpen(ctx.db, ctx.entity.id, date, 'creditNoteDate', 'post a credit note');
   if (duplicateCheck && (await referenceExists(ctx.db, ctx.entity.id, customer.code, 'SN', reference))) {
     throw duplicateError('SN', customer.code, reference, 'externalReference');
   }
-  const description = input.description ?? (fromId !== undefined ? `Credit for invoice ${fromId}` : '');
+  const description = input.description ?? (invoice ? `Credit for ${invoice.label}` : '');
   const journal = itemJournal(
     items,
     taxAccounts,
@@ -162,7 +262,7 @@ export async function postCreditNote(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
-    transactionDate: input.creditNoteDate,
+    transactionDate: date,
     dueDate: null,
     externalReference: reference,
     description,
@@ -174,21 +274,28 @@ export async function postCreditNote(
     relatedTransactionId: fromId ?? null,
     details:
       fromId !== undefined
-        ? { fromInvoiceTransactionId: fromId, ...(input.lineNumbers ? { lineNumbers: input.lineNumbers } : {}) }
+        ? {
+            fromInvoiceTransactionId: fromId,
+            ...(input.lineNumbers ? { lineNumbers: input.lineNumbers } : {}),
+            ...(creditedLines ? { creditedLines } : {}),
+          }
         : {},
     createdBy: ctx.actor,
     items,
     lines: journal.lines,
   });
   let allocation: AllocationResult | null = null;
+  let reason: string | null = null;
   if (input.allocateToInvoice) {
-    if (fromId === undefined) {
+    if (!invoice || fromId === undefined) {
       throw new DomainError('VALIDATION_ERROR', 'allocateToInvoice: needs fromInvoiceTransactionId', [
         { field: 'allocateToInvoice', message: 'needs fromInvoiceTransactionId' },
       ]);
     }
-    const invoice = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId)!;
-    const amount = minBig(invoice.outstanding, net + tax);
+    const outstanding = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId)!.outstanding;
+    const amount = minBig(outstanding, net + tax);
+    const fmt = (v: bigint) => formatAmount(v, currency);
+    const self = documentLabel({ type: 'SN', number: posted.number, externalReference: reference });
     if (amount > 0n) {
       allocation = await allocate(
         ctx,
@@ -197,12 +304,21 @@ export async function postCreditNote(
           transactionId2: posted.id,
           amount: formatAmount(amount, currency),
           // Never before either document: a credit note dated before its invoice settles it on the invoice's date.
-          date: laterDate(input.creditNoteDate, invoice.transactionDate),
+          date: laterDate(date, invoice.transactionDate),
           reference: reference || `Credit note ${posted.number}`,
         },
         customer,
       );
     }
+    if (amount === 0n) {
+      reason =
+        `${invoice.label} is already settled; ${self} is left open for ${fmt(net + tax)} ${currency}: ` +
+        'refund it with a debit journal or allocate it to another invoice';
+    } else if (amount < net + tax) {
+      reason =
+        `${invoice.label} had ${fmt(outstanding)} ${currency} outstanding; ${self} is left open for ` +
+        `${fmt(net + tax - amount)}: refund it with a debit journal or allocate it to another invoice`;
+    }
   }
-  return { ...posted, net, tax, gross: net + tax, currency, allocation, warnings };
+  return { ...posted, net, tax, gross: net + tax, currency, allocation, reason, warnings };
 }

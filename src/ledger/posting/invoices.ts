@@ -8,7 +8,7 @@ import {
   taxAmountWarnings,
 } from '../../domain/documents.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
-import { checkDueDate, exchangeRateFor, join, positiveAmountOf } from './common.ts';
+import { amountOf, checkDueDate, exchangeRateFor, join } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
 import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 import {
@@ -67,14 +67,23 @@ export function parseLines(
         { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
       ]);
     }
-    const net = positiveAmountOf(l.netAmount, currency, at('netAmount'), true);
-    const tax = l.taxAmount === undefined ? null : positiveAmountOf(l.taxAmount, currency, at('taxAmount'), true);
+    // A line may be negative (a discount line), as long as the document's total is positive; its
+    // VAT then follows the sign of its net, never the other way.
+    const net = amountOf(l.netAmount, currency, at('netAmount'));
+    const tax = l.taxAmount === undefined ? null : amountOf(l.taxAmount, currency, at('taxAmount'));
     if (tax !== null && tax !== 0n && new Dec(taxRate).isZero()) {
       throw new DomainError(
         'TAX_AMOUNT_ON_ZERO_RATE',
         `${at('taxAmount')}: ${l.taxAmount} on a line at a zero rate (tax code ${l.taxCode})`,
         [{ field: at('taxAmount'), message: 'must be zero at a zero tax rate' }],
       );
+    }
+    if (tax !== null && (net < 0n ? tax > 0n : tax < 0n)) {
+      const message =
+        net < 0n ? 'must not be positive on a negative line' : 'must not be negative on a line that is not';
+      throw new DomainError('VALIDATION_ERROR', `${at('taxAmount')}: ${message}`, [
+        { field: at('taxAmount'), message },
+      ]);
     }
     return {
       glAccountCode: l.glAccountCode,
@@ -118,8 +127,8 @@ export function buildInvoice(
   const inputs = parseLines(input.lines, currency, refs, prefix, input.invoiceDate);
   const { items, totals } = computeItems(inputs);
   if (totals.gross <= 0n) {
-    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total is zero', [
-      { field: join(prefix, 'lines'), message: 'total is zero' },
+    throw new DomainError('DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'The invoice total must be more than zero', [
+      { field: join(prefix, 'lines'), message: 'total is not positive' },
     ]);
   }
   const taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));

@@ -1,11 +1,13 @@
 import type { Queryable } from '../../db/database.ts';
-import type { Side, TransactionType } from '../../domain/documents.ts';
+import { type Side, type TransactionType, documentLabel } from '../../domain/documents.ts';
 
 /** A posted transaction with what is still open on it, in its own and in base currency. */
 export interface OpenTransaction {
   id: number;
   type: TransactionType;
   side: Side;
+  /** How messages name it: number and external reference (`documentLabel`), never the id. */
+  label: string;
   customerCode: string;
   currency: string;
   exchangeRate: string;
@@ -20,6 +22,8 @@ interface Row {
   id: string;
   type: TransactionType;
   side: Side;
+  number: string;
+  external_reference: string;
   customer_code: string;
   currency: string;
   exchange_rate: string;
@@ -37,7 +41,7 @@ export async function loadOpenTransactions(
   ids: number[],
 ): Promise<Map<number, OpenTransaction>> {
   const { rows } = await db.query<Row>(
-    `SELECT t.id, t.type, t.side, t.customer_code, t.currency, t.exchange_rate::text AS exchange_rate, t.gross, t.base_gross,
+    `SELECT t.id, t.type, t.side, t.number, t.external_reference, t.customer_code, t.currency, t.exchange_rate::text AS exchange_rate, t.gross, t.base_gross,
             t.transaction_date, coalesce(a.allocated, 0) AS allocated, coalesce(a.allocated_base, 0) AS allocated_base
        FROM transactions t
        LEFT JOIN LATERAL (
@@ -60,6 +64,7 @@ export async function loadOpenTransactions(
           id: Number(r.id),
           type: r.type,
           side: r.side,
+          label: documentLabel({ type: r.type, number: r.number, externalReference: r.external_reference }),
           customerCode: r.customer_code,
           currency: r.currency.trim(),
           exchangeRate: r.exchange_rate,

@@ -2,7 +2,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
-import type { PostingWarning, TransactionType } from '../../domain/documents.ts';
+import { type PostingWarning, type TransactionType, referenceKey } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
@@ -57,8 +57,9 @@ function fail(code: ErrorCode, message: string, field: string): never {
   throw new DomainError(code, message, [{ field, message }]);
 }
 
+/** Duplicate checks compare references trimmed and case-insensitively (`referenceKey`). */
 const key = (customer: string, type: TransactionType, reference: string) =>
-  `${customer}\u0000${type}\u0000${reference}`;
+  `${customer}\u0000${type}\u0000${referenceKey(reference)}`;
 
 /**
  * What a group of queries shares, read with one statement each: the locked customers, setup
@@ -175,12 +176,16 @@ export class Batch {
     }
     if (
       invoice?.duplicateChecked &&
-      invoice.externalReference &&
+      referenceKey(invoice.externalReference) !== '' &&
       this.used.has(key(code, 'SI', invoice.externalReference))
     ) {
       throw duplicateError('SI', code, invoice.externalReference, 'batchInvoice.externalReference');
     }
-    if (receipt?.duplicateChecked && this.used.has(key(code, 'SR', receipt.externalReference))) {
+    if (
+      receipt?.duplicateChecked &&
+      referenceKey(receipt.externalReference) !== '' &&
+      this.used.has(key(code, 'SR', receipt.externalReference))
+    ) {
       throw duplicateError('SR', code, receipt.externalReference, 'receipt.checkReference');
     }
     const increase = (invoice?.gross ?? 0n) - (receipt?.gross ?? 0n);
@@ -223,8 +228,12 @@ export class Batch {
     }
 
     // Every check passed: only now does the query change the group's state.
-    if (invoice?.externalReference) this.used.add(key(code, 'SI', invoice.externalReference));
-    if (receipt) this.used.add(key(code, 'SR', receipt.externalReference));
+    if (invoice && referenceKey(invoice.externalReference) !== '') {
+      this.used.add(key(code, 'SI', invoice.externalReference));
+    }
+    if (receipt && referenceKey(receipt.externalReference) !== '') {
+      this.used.add(key(code, 'SR', receipt.externalReference));
+    }
     if (this.balances.has(code)) this.balances.set(code, this.balances.get(code)! + increase);
     const invoiceOrd = invoice ? this.docs.push(invoice) - 1 : -1;
     const receiptOrd = receipt ? this.docs.push(receipt) - 1 : -1;
@@ -293,7 +302,8 @@ async function usedReferences(
     `SELECT DISTINCT t.customer_code, t.type, t.external_reference
        FROM transactions t
        JOIN unnest($2::text[], $3::text[], $4::text[]) AS w(customer_code, type, reference)
-         ON t.customer_code = w.customer_code AND t.type = w.type AND t.external_reference = w.reference
+         ON t.customer_code = w.customer_code AND t.type = w.type
+        AND ll_reference_key(t.external_reference) = ll_reference_key(w.reference)
       WHERE t.entity_id = $1`,
     [entityId, wanted.map((w) => w[0]), wanted.map((w) => w[1]), wanted.map((w) => w[2])],
   );

@@ -1,5 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
-import { controlJournal } from '../../domain/documents.ts';
+import type { JournalLine } from '../../domain/documents.ts';
+import { Dec, toBaseAmount } from '../../domain/money.ts';
 import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './references.ts';
 import {
@@ -24,9 +25,69 @@ export function receiptReferences(r: ReceiptInput) {
 }
 
 /**
+ * The rate the bank line is valued at. A bank account in the customer's currency books the receipt
+ * at the document's rate, so a different `bankExchangeRate` would be ignored and is refused. A bank
+ * account in the base currency (for a foreign-currency customer) books what actually arrived:
+ * the payment at `bankExchangeRate` (default: the document's rate).
+ */
+export function bankRateFor(
+  currency: string,
+  bankCurrency: string,
+  rate: string,
+  given: string | undefined,
+  field: string,
+): string {
+  if (given === undefined) return rate;
+  if (bankCurrency === currency && !new Dec(given).eq(rate)) {
+    throw new DomainError(
+      'BANK_EXCHANGE_RATE_NOT_APPLICABLE',
+      `${field}: the bank account holds ${bankCurrency}, the receipt's currency, so it is booked at the exchange rate ${rate}; ` +
+        `a bankExchangeRate of ${given} would be ignored`,
+      [{ field, message: "would be ignored: the bank account holds the receipt's currency" }],
+    );
+  }
+  return bankCurrency === currency ? rate : new Dec(given).toFixed();
+}
+
+/**
+ * The receipt's journal: the control account credited at the document's rate (what the receipt
+ * clears of the customer's open items), the bank debited at the bank rate, and any difference
+ * between the two in base currency to exchange gains and losses.
+ */
+function receiptJournal(
+  ctx: PostingContext,
+  customer: PostingCustomer,
+  bank: { glAccountCode: string; departmentId: string | null },
+  description: string,
+  amount: bigint,
+  rate: string,
+  bankRate: string,
+): { lines: JournalLine[]; baseGross: bigint; fx: bigint } {
+  const base = ctx.entity.baseCurrency;
+  const controlBase = toBaseAmount(amount, customer.currency, base, rate);
+  const bankBase = toBaseAmount(amount, customer.currency, base, bankRate);
+  const line = (role: JournalLine['role'], glAccountCode: string, amt: bigint, baseAmount: bigint): JournalLine => ({
+    role,
+    glAccountCode,
+    departmentId: role === 'bank' ? bank.departmentId : null,
+    taxCode: null,
+    description: role === 'fx' ? 'Exchange difference on receipt' : description,
+    amount: amt,
+    baseAmount,
+  });
+  const lines = [
+    line('control', customer.controlGlAccountCode, -amount, -controlBase),
+    line('bank', bank.glAccountCode, amount, bankBase),
+  ];
+  const fx = controlBase - bankBase;
+  if (fx !== 0n) lines.push(line('fx', ctx.entity.roles.fxGainLoss, 0n, fx));
+  return { lines, baseGross: controlBase, fx };
+}
+
+/**
  * Builds a sales receipt: money into the bank's GL account, the debtors control credited. A bank
- * account must hold the customer's currency or the base currency. Both lines are valued in base
- * at the document's rate; `bankExchangeRate` is recorded for bank reconciliation.
+ * account must hold the customer's currency or the base currency; see `bankRateFor` for the rate
+ * the bank line takes.
  */
 export function buildReceipt(
   ctx: PostingContext,
@@ -51,14 +112,16 @@ export function buildReceipt(
       [{ field: join(prefix, 'bankAccountCode'), message: 'currency mismatch' }],
     );
   }
-  const bankRate = input.bankExchangeRate ?? rate;
+  const bankRate = bankRateFor(currency, bank.currency, rate, input.bankExchangeRate, join(prefix, 'bankExchangeRate'));
   const description = input.description ?? '';
-  const journal = controlJournal(
-    customer.controlGlAccountCode,
+  const journal = receiptJournal(
+    ctx,
+    customer,
+    { glAccountCode: bank.glAccountCode, departmentId },
     description,
-    [{ role: 'bank', glAccountCode: bank.glAccountCode, departmentId, description, amount }],
-    { currency, baseCurrency: ctx.entity.baseCurrency, rate },
-    -1n,
+    amount,
+    rate,
+    bankRate,
   );
   return {
     entityId: ctx.entity.id,
@@ -80,6 +143,7 @@ export function buildReceipt(
       bankAccountCode: bankCode,
       bankCurrency: bank.currency,
       bankExchangeRate: bankRate,
+      ...(journal.fx !== 0n ? { bankExchangeDifference: journal.fx.toString() } : {}),
       ...(input.lodgmentNumber ? { lodgmentNumber: input.lodgmentNumber } : {}),
       ...(departmentId ? { departmentId } : {}),
     },

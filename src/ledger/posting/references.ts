@@ -6,12 +6,15 @@ import type { DiscountVatTreatment } from '../settings.ts';
 export interface GlRef {
   ok: boolean;
   departmental: boolean;
+  control: boolean;
 }
 
 export interface TaxRef {
   /** The rates with the dates they apply from, oldest first. */
   rates: DatedRate[];
   glAccountCode: string;
+  /** Whether the tax code's GL account is a control account (only on data from before that was refused). */
+  control: boolean;
 }
 
 /** The entity's VAT settings, read with the setup data. */
@@ -45,6 +48,7 @@ export class References {
         [{ field, message: 'not a posting account' }],
       );
     }
+    if (gl.control) throw controlAccountError(code, field);
     if (gl.departmental && !departmentId) {
       throw new DomainError(
         'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
@@ -60,6 +64,7 @@ export class References {
       throw new DomainError('TAX_CODE_DOES_NOT_EXIST', `Tax code ${code} does not exist`, [
         { field, message: 'unknown tax code' },
       ]);
+    if (t.control) throw controlAccountError(t.glAccountCode, field);
     return t;
   }
 
@@ -92,6 +97,15 @@ export class References {
   }
 }
 
+/** A line of an invoice, credit note, journal or tax code aimed at a control account. */
+export function controlAccountError(code: string, field: string): DomainError {
+  return new DomainError(
+    'GLACCOUNT_IS_CONTROL_ACCOUNT',
+    `GL account ${code} is a control account; only the customer side of a document posts to it`,
+    [{ field, message: 'control account' }],
+  );
+}
+
 export interface ReferenceRequest {
   gl?: Iterable<string>;
   tax?: Iterable<string>;
@@ -104,6 +118,7 @@ interface RefRow {
   code: string;
   ok: boolean;
   departmental: boolean;
+  control: boolean;
   extra: string | null;
   extra2: string | null;
 }
@@ -118,23 +133,25 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const banks = [...new Set(req.banks ?? [])];
   // Tax and bank accounts need their own GL account too; fetch all GL codes that could be involved.
   const { rows } = await db.query<RefRow>(
-    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, NULL AS extra, NULL AS extra2
+    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
+            NULL AS extra, NULL AS extra2
        FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
      UNION ALL
-     SELECT 'tax', c.code, c.is_active, false,
+     SELECT 'tax', c.code, c.is_active, false, g.is_control,
             (SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
                FROM tax_rates r WHERE r.entity_id = c.entity_id AND r.tax_code = c.code)::text,
             c.gl_account_code
        FROM tax_codes c
+       JOIN gl_accounts g ON g.entity_id = c.entity_id AND g.code = c.gl_account_code
       WHERE c.entity_id = $1 AND c.code = ANY($3::text[]) AND c.is_active
      UNION ALL
-     SELECT 'dept', id, is_active, false, NULL, NULL FROM departments
+     SELECT 'dept', id, is_active, false, false, NULL, NULL FROM departments
       WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
      UNION ALL
-     SELECT 'bank', b.code, b.is_active, false, b.gl_account_code, b.currency FROM bank_accounts b
+     SELECT 'bank', b.code, b.is_active, false, false, b.gl_account_code, b.currency FROM bank_accounts b
       WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
      UNION ALL
-     SELECT 'vat', '', true, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1`,
+     SELECT 'vat', '', true, false, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1`,
     [entityId, gl, tax, depts, banks],
   );
   const vatRow = rows.find((row) => row.kind === 'vat');
@@ -145,9 +162,9 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const r = new References(new Map(), new Map(), new Set(), new Map(), vat);
   for (const row of rows) {
     if (row.kind === 'vat') continue;
-    if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental });
+    if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental, control: row.control });
     else if (row.kind === 'tax')
-      r.tax.set(row.code, { rates: parseRates(row.extra ?? '[]'), glAccountCode: row.extra2! });
+      r.tax.set(row.code, { rates: parseRates(row.extra ?? '[]'), glAccountCode: row.extra2!, control: row.control });
     else if (row.kind === 'dept') r.departments.add(row.code);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }

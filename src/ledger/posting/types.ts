@@ -45,7 +45,7 @@ export interface ReceiptInput {
 
 export interface CreditNoteInput {
   customerCode?: string | undefined;
-  creditNoteDate: string;
+  creditNoteDate?: string | undefined;
   externalReference?: string | undefined;
   description?: string | undefined;
   exchangeRate?: string | undefined;

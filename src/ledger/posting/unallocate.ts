@@ -91,10 +91,7 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, given: 
     [ctx.entity.id, transactionId],
   );
   if (rows.length === 0) {
-    throw new DomainError(
-      'TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS',
-      `Transaction ${transactionId} has no active allocation`,
-    );
+    throw new DomainError('TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS', `${found.label} has no active allocation`);
   }
   const lockDate = await readLockDate(ctx.db, ctx.entity.id);
   const dates = new Map<string, string>();

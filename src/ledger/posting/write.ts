@@ -7,7 +7,10 @@ import {
   type PostingWarning,
   SIDE_OF,
   type TransactionType,
+  referenceKey,
 } from '../../domain/documents.ts';
+import { isStorable } from '../../domain/money.ts';
+import { outOfRange } from './common.ts';
 
 export interface NewTransaction {
   entityId: string;
@@ -86,7 +89,8 @@ export function duplicateError(
 
 /**
  * Whether the customer already has a document of this type with this reference (posted with or
- * without the check). The partial unique index is the backstop for concurrent posters.
+ * without the check), compared trimmed and case-insensitively (`referenceKey`). The partial
+ * unique index on the same key is the backstop for concurrent posters.
  */
 export async function referenceExists(
   db: Queryable,
@@ -95,12 +99,30 @@ export async function referenceExists(
   type: TransactionType,
   reference: string,
 ): Promise<boolean> {
-  if (reference === '') return false;
+  if (referenceKey(reference) === '') return false;
   const { rows } = await db.query(
-    `SELECT 1 FROM transactions WHERE entity_id = $1 AND customer_code = $2 AND type = $3 AND external_reference = $4 LIMIT 1`,
+    `SELECT 1 FROM transactions
+      WHERE entity_id = $1 AND customer_code = $2 AND type = $3 AND ll_reference_key(external_reference) = ll_reference_key($4)
+      LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
   return rows.length > 0;
+}
+
+/**
+ * Every amount fits its bigint column. Each input amount was checked as it was parsed, but a
+ * total of many lines, or a base value at a tiny exchange rate, can still pass the limit: it is
+ * the caller's input at fault (400), not a server error.
+ */
+function checkStorable(docs: NewTransaction[], allocations: NewAllocation[]): void {
+  for (const d of docs) {
+    const amounts = [d.net, d.tax, d.gross, d.baseGross, ...d.items.flatMap((i) => [i.net, i.tax, i.net + i.tax])];
+    amounts.push(...d.lines.flatMap((l) => [l.amount, l.baseAmount]));
+    if (!amounts.every(isStorable)) throw outOfRange(d.items.length > 0 ? 'lines' : 'amount');
+  }
+  for (const a of allocations) {
+    if (![a.amount, a.debitBase, a.creditBase].every(isStorable)) throw outOfRange('amount');
+  }
 }
 
 function refColumns(refs: (DocRef | null)[]): [(number | null)[], (number | null)[]] {
@@ -120,6 +142,7 @@ export async function writeDocuments(
   allocations: NewAllocation[] = [],
 ): Promise<WriteResult> {
   if (docs.length === 0 && allocations.length === 0) return { documents: [], allocationIds: [] };
+  checkStorable(docs, allocations);
   const counts = new Map<string, number>();
   for (const d of docs) counts.set(d.type, (counts.get(d.type) ?? 0) + 1);
   const items = docs.flatMap((d, ord) => d.items.map((i) => ({ ord: ord + 1, i })));

@@ -13,6 +13,8 @@ export interface CustomerBalance {
   creditLimit: string;
   creditLeft: string;
   overCreditLimit: boolean;
+  /** How far the balance is past the limit; "0.00" within it or without a limit. */
+  overCreditLimitBy: string;
 }
 
 /**
@@ -34,7 +36,7 @@ export async function customerBalance(
     [entityId, customer.code, at],
   );
   const balance = BigInt(rows[0]?.balance ?? '0');
-  const { creditLeft, overCreditLimit } = creditPosition(balance, customer.creditLimit);
+  const { creditLeft, overCreditLimit, overCreditLimitBy } = creditPosition(balance, customer.creditLimit);
   const fmt = (v: bigint) => formatAmount(v, customer.currency);
   return {
     customerCode: customer.code,
@@ -44,5 +46,6 @@ export async function customerBalance(
     creditLimit: fmt(customer.creditLimit),
     creditLeft: fmt(creditLeft),
     overCreditLimit,
+    overCreditLimitBy: fmt(overCreditLimitBy),
   };
 }

@@ -10,9 +10,10 @@ export async function requirePostingGlAccount(
   entityId: string,
   code: string,
   field: string,
+  control: 'refuse' | 'require' = 'refuse',
 ): Promise<void> {
-  const { rows } = await db.query(
-    'SELECT 1 FROM gl_accounts WHERE entity_id = $1 AND code = $2 AND is_posting AND is_active',
+  const { rows } = await db.query<{ is_control: boolean }>(
+    'SELECT is_control FROM gl_accounts WHERE entity_id = $1 AND code = $2 AND is_posting AND is_active',
     [entityId, code],
   );
   if (rows.length === 0) {
@@ -20,6 +21,21 @@ export async function requirePostingGlAccount(
       field,
       `GL account ${code} does not exist, is inactive or is a header account`,
       'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+    );
+  }
+  const isControl = rows[0]!.is_control;
+  if (control === 'refuse' && isControl) {
+    throw fieldError(
+      field,
+      `GL account ${code} is a control account; only the customer side of a document posts to it`,
+      'GLACCOUNT_IS_CONTROL_ACCOUNT',
+    );
+  }
+  if (control === 'require' && !isControl) {
+    throw fieldError(
+      field,
+      `GL account ${code} is not a control account; mark it isControl first`,
+      'GLACCOUNT_IS_NOT_CONTROL_ACCOUNT',
     );
   }
 }

@@ -80,6 +80,7 @@ export const customerBalanceRoute = defineRoute({
       creditLimit: Money.meta({ description: '"0.00" means no limit.' }),
       creditLeft: Money,
       overCreditLimit: z.boolean(),
+      overCreditLimitBy: Money.meta({ description: 'The amount over the credit limit; "0.00" when within it.' }),
     }),
   },
   errors: ['NOT_FOUND'],
