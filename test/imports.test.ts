@@ -133,7 +133,7 @@ describe('CSV imports of the documented example files', () => {
       { name: 'receipts.csv', content: await example('receipts.csv') },
     );
     expect(receipts.body).toMatchObject({ kind: 'receipts', status: 'succeeded', failedRows: 0 });
-    expect(receipts.body.rows[0].message).toMatch(/^allocated to invoice/);
+    expect(receipts.body.rows[0].message).toMatch(/^allocated to Invoice \d+ \(/);
 
     // Two lines at 21% (100 + 50, VAT 31.50) and one with its VAT given; the new customer C-2001 from the invoice row.
     expect(await ledger(c.entityId)).toEqual([
@@ -369,7 +369,7 @@ describe('Excel imports', () => {
     expect(rec.body.rows[0]).toMatchObject({
       line: 2,
       outcome: 'created',
-      message: expect.stringMatching(/^allocated to invoice/),
+      message: expect.stringMatching(/^allocated to Invoice \d+ \(/),
     });
     await checkInvariants(t.db, c.entityId);
   });

@@ -12,7 +12,7 @@ let c: Client;
 let hooks: WebhookClient;
 let sim: StripeSimulator;
 let stripe: Pipeline;
-let acmeInvoice: { transactionId: number; grossAmount: string };
+let acmeInvoice: { transactionId: number; number: number; grossAmount: string };
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -111,7 +111,7 @@ describe('Stripe', () => {
       { gl_account_code: '1200', amount: '-206' },
     ]);
     expect(await lastRecords('payment')).toEqual([
-      { source_id: pay.charge.id, outcome: 'created', message: `allocated to invoice ${acmeInvoice.transactionId}` },
+      { source_id: pay.charge.id, outcome: 'created', message: `allocated to Invoice ${acmeInvoice.number} (INV-100)` },
       { source_id: pay.charge.id, outcome: 'skipped', message: 'already posted' },
     ]);
     // Fetched through the API: the customer once, the charge with its balance transaction and payment intent.
@@ -180,7 +180,7 @@ describe('Stripe', () => {
     });
     expect((await deliver(sim.event('charge.succeeded', guest.charge))).status).toBe(202);
     expect(await byReference('SR', guest.paymentIntent.id)).toMatchObject([{ customer_code: 'ACME', gross: '1210' }]);
-    expect((await lastRecords('payment')).at(-1)!.message).toMatch(/^allocated to invoice/);
+    expect((await lastRecords('payment')).at(-1)!.message).toMatch(/^allocated to Invoice \d+ \(/);
   });
 
   it('refuses a bad signature, a tampered body and a stale or future timestamp with 401, storing nothing', async () => {

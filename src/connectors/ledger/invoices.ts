@@ -4,6 +4,7 @@ import { createDraft } from '../../ledger/drafts.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-allocate.ts';
 import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
+import { referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 
@@ -110,7 +111,7 @@ export async function createInvoices(
       })),
     );
     for (const at of adopt) {
-      const f = found.get(`${items[at]!.customerTargetId}\u0000${items[at]!.record.externalReference}`)!;
+      const f = found.get(`${items[at]!.customerTargetId}\u0000${referenceKey(items[at]!.record.externalReference)}`)!;
       results[at] = ok(f.id, { number: f.number, outcome: 'linked', message: 'already in the ledger; linked' });
     }
   }
@@ -124,11 +125,14 @@ export async function findInvoices(
   keys: { customerCode: string; reference: string }[],
 ): Promise<Map<string, { id: string; number: string }>> {
   const { rows } = await db.query<{ id: string; number: string; customer_code: string; external_reference: string }>(
-    `SELECT DISTINCT ON (customer_code, external_reference) id, number, customer_code, external_reference FROM transactions
-      WHERE entity_id = $1 AND type = 'SI' AND (customer_code, external_reference) IN (SELECT * FROM unnest($2::text[], $3::text[]))
-      ORDER BY customer_code, external_reference, id`,
+    `SELECT DISTINCT ON (customer_code, ll_reference_key(external_reference)) id, number, customer_code,
+            ll_reference_key(external_reference) AS external_reference FROM transactions
+      WHERE entity_id = $1 AND type = 'SI'
+        AND (customer_code, ll_reference_key(external_reference)) IN (SELECT c, ll_reference_key(r) FROM unnest($2::text[], $3::text[]) AS u(c, r))
+      ORDER BY customer_code, ll_reference_key(external_reference), id`,
     [entityId, keys.map((k) => k.customerCode), keys.map((k) => k.reference)],
   );
+  // Keyed as the duplicate check compares references: trimmed, case-insensitive (docs/ledger.md).
   return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r]));
 }
 
@@ -203,10 +207,11 @@ async function findExisting(
 ): Promise<{ kind: 'invoice' | 'draft'; id: string; number: string } | null> {
   const { rows } = await db.query<{ kind: 'invoice' | 'draft'; id: string; number: string }>(
     `(SELECT 'invoice' AS kind, id, number FROM transactions
-       WHERE entity_id = $1 AND customer_code = $2 AND type = 'SI' AND external_reference = $3 ORDER BY id LIMIT 1)
+       WHERE entity_id = $1 AND customer_code = $2 AND type = 'SI' AND ll_reference_key(external_reference) = ll_reference_key($3) ORDER BY id LIMIT 1)
      UNION ALL
      (SELECT 'draft', id, number FROM draft_invoices
-       WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft' AND input->>'externalReference' = $3 ORDER BY id LIMIT 1)`,
+       WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft'
+         AND ll_reference_key(input->>'externalReference') = ll_reference_key($3) ORDER BY id LIMIT 1)`,
     [entityId, customerCode, reference],
   );
   return rows.find((r) => r.kind === 'invoice') ?? rows[0] ?? null;

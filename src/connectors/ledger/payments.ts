@@ -24,7 +24,8 @@ export async function findTransaction(
 ): Promise<{ id: number; number: string; customerCode: string } | null> {
   const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
     `SELECT id, number, customer_code FROM transactions
-      WHERE entity_id = $1 AND ($2::text IS NULL OR customer_code = $2) AND type = $3 AND external_reference = $4 ORDER BY id LIMIT 1`,
+      WHERE entity_id = $1 AND ($2::text IS NULL OR customer_code = $2) AND type = $3
+        AND ll_reference_key(external_reference) = ll_reference_key($4) ORDER BY id LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
   const r = rows[0];
@@ -83,14 +84,16 @@ async function postFee(
 
 /**
  * Allocates what both documents still have open, dated the later of the two documents and the
- * given date (an allocation is never dated before either of its documents).
+ * given date (an allocation is never dated before either of its documents). Says how the two
+ * documents are named in messages (by number and reference), and whether anything was allocated.
  */
 async function allocateOpen(ctx: PostingContext, debitId: number, creditId: number, date: string, reference: string) {
   const open = await loadOpenTransactions(ctx.db, ctx.entity.id, [debitId, creditId]);
   const debit = open.get(debitId)!;
   const credit = open.get(creditId)!;
   const amount = minBig(debit.outstanding, credit.outstanding);
-  if (amount <= 0n) return false;
+  const result = { allocated: amount > 0n, debit: debit.label, credit: credit.label };
+  if (amount <= 0n) return result;
   const dates = [date, debit.transactionDate, credit.transactionDate].sort();
   await allocate(ctx, {
     transactionId1: debitId,
@@ -99,7 +102,7 @@ async function allocateOpen(ctx: PostingContext, debitId: number, creditId: numb
     date: dates[2]!,
     reference,
   });
-  return true;
+  return result;
 }
 
 /**
@@ -155,9 +158,10 @@ export async function createPayments(
                   null);
             if (invoiceId === null)
               message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode}`;
-            else if (await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference))
-              message = `allocated to invoice ${invoiceId}`;
-            else message = `unallocated: invoice ${pay.invoiceExternalReference} has nothing outstanding`;
+            else {
+              const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
+              message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
+            }
           } else message ??= 'unallocated: the payment names no invoice';
           return ok(String(receiptId), { outcome: existing ? 'linked' : 'created', message });
         }),
@@ -209,9 +213,10 @@ export async function createRefunds(
                 : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
                   null);
             if (receiptId === null) message = `unallocated: no receipt ${ref.paymentExternalReference}`;
-            else if (await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference))
-              message = `allocated against receipt ${receiptId}`;
-            else message = `unallocated: receipt ${ref.paymentExternalReference} has nothing open`;
+            else {
+              const a = await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference);
+              message = a.allocated ? `allocated against ${a.credit}` : `unallocated: ${a.credit} has nothing open`;
+            }
           }
           return ok(String(j.id), { outcome: 'created', message });
         }),

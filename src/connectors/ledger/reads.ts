@@ -42,15 +42,6 @@ export async function customerRecord(
   };
 }
 
-/** The customer of the one sales invoice carrying this reference, when exactly one customer has it. */
-export async function invoiceCustomer(db: Queryable, entityId: string, reference: string): Promise<string | null> {
-  const { rows } = await db.query<{ customer_code: string }>(
-    `SELECT DISTINCT customer_code FROM transactions WHERE entity_id = $1 AND type = 'SI' AND external_reference = $2 LIMIT 2`,
-    [entityId, reference],
-  );
-  return rows.length === 1 ? rows[0]!.customer_code : null;
-}
-
 const DOC_COLUMNS = `t.id, t.type, t.number, t.customer_code, trim(t.currency) AS currency, t.transaction_date::text AS date,
   t.due_date::text AS due_date, t.gross::text AS gross, t.external_reference,
   (SELECT count(*) FROM transaction_items i WHERE i.transaction_id = t.id)::text AS lines`;
@@ -136,7 +127,8 @@ export async function findByReference(
   if (!type) return null;
   const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
     `SELECT id, number, customer_code FROM transactions
-      WHERE entity_id = $1 AND type = $2 AND external_reference = $3 AND ($4::text IS NULL OR customer_code = $4) ORDER BY id LIMIT 1`,
+      WHERE entity_id = $1 AND type = $2 AND ll_reference_key(external_reference) = ll_reference_key($3)
+        AND ($4::text IS NULL OR customer_code = $4) ORDER BY id LIMIT 1`,
     [entityId, type, reference, customerCode ?? null],
   );
   const r = rows[0];
