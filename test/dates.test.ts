@@ -160,7 +160,11 @@ describe('the lock date', () => {
   it('refuses posting, allocating and reversing on or before it, drafts included, and answers it in settings', async () => {
     const cl = await t.entity('DATES-L', 'EUR');
     await seedCustomer(t.db, cl.entityId, 'C1');
-    expect((await cl.get('/v1/settings')).body).toEqual({ lockDate: null });
+    expect((await cl.get('/v1/settings')).body).toEqual({
+      lockDate: null,
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+    });
     // Documents of the period, posted while it is open.
     const inv = await postInvoice(cl, 'C1', '100', { invoiceDate: '2026-03-10' });
     const rec = await postReceipt(cl, 'C1', '121', { paymentDate: '2026-03-12' });
@@ -180,8 +184,12 @@ describe('the lock date', () => {
 
     const put = await cl.put('/v1/settings', { lockDate: '2026-03-31' });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ lockDate: '2026-03-31' });
-    expect((await cl.get('/v1/settings')).body).toEqual({ lockDate: '2026-03-31' });
+    expect(put.body).toEqual({ lockDate: '2026-03-31', discountVatTreatment: 'gross', vatTolerance: '1' });
+    expect((await cl.get('/v1/settings')).body).toEqual({
+      lockDate: '2026-03-31',
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+    });
 
     const locked = (r: { status: number; body: any }) => {
       expect(r.status).toBe(422);
@@ -265,14 +273,26 @@ describe('the lock date', () => {
     expect(sqlState(err)).toBe('LLPLK');
 
     // Reopening the books: null clears the lock date; an absent field leaves it alone.
-    expect((await cl.put('/v1/settings', {})).body).toEqual({ lockDate: '2026-03-31' });
-    expect((await cl.put('/v1/settings', { lockDate: null })).body).toEqual({ lockDate: null });
+    expect((await cl.put('/v1/settings', {})).body).toEqual({
+      lockDate: '2026-03-31',
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+    });
+    expect((await cl.put('/v1/settings', { lockDate: null })).body).toEqual({
+      lockDate: null,
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+    });
     expect((await cl.post(`/v1/sales/draft-invoices/${draft.body.draftId}/post`, {})).status).toBe(201);
     const audit = await t.db.query<{ after: unknown }>(
       `SELECT after FROM audit_log WHERE entity_id = $1 AND action = 'settings.updated' ORDER BY id`,
       [cl.entityId],
     );
-    expect(audit.rows.map((r) => r.after)).toContainEqual({ lockDate: '2026-03-31' });
+    expect(audit.rows.map((r) => r.after)).toContainEqual({
+      lockDate: '2026-03-31',
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+    });
     await checkInvariants(t.db, cl.entityId);
   });
 

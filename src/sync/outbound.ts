@@ -55,14 +55,18 @@ export async function deliverRemote<D>(
     `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key)
      SELECT $1, 'target', $2, s, p, k FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS u(s, p, k)
      ON CONFLICT (pipeline_id, direction, kind, source_id) DO UPDATE
-       SET payload = EXCLUDED.payload, status = 'pending', attempts = 0, next_attempt_at = now()
-       WHERE outbox.status = 'failed'`,
+       SET payload = EXCLUDED.payload, status = 'pending', attempts = 0, next_attempt_at = now(),
+           -- A new operation (changed master data) starts certain; a failed one sent again keeps its
+           -- last error, so that it is looked up before it is ever sent again.
+           last_error = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.last_error END,
+           idempotency_key = EXCLUDED.idempotency_key, result = NULL, done_at = NULL
+       WHERE outbox.status = 'failed' OR (outbox.status = 'done' AND outbox.idempotency_key <> EXCLUDED.idempotency_key)`,
     [
       ctx.pipeline.id,
       delivery.kind,
       items.map((i) => i.sourceId),
       items.map((i) => JSON.stringify({ doc: i.doc, raw: i.raw ?? null })),
-      items.map((i) => idempotencyKey(ctx.pipeline.id, delivery.kind, i.sourceId)),
+      items.map((i) => idempotencyKey(ctx.pipeline.id, delivery.kind, i.sourceId, i.operation)),
     ],
   );
   await flushTarget(
@@ -98,11 +102,12 @@ export async function flushTarget<D>(
   }));
   const attempts = new Map(rows.map((r) => [r.id, r.attempts]));
   let waiting = 0;
+  let waitAtLeastMs = 0;
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
     const retry: typeof pending = [];
     const toSend: typeof pending = [];
     for (const p of pending) {
-      if (!p.uncertain) {
+      if (!p.uncertain || delivery.resendSafe) {
         toSend.push(p);
         continue;
       }
@@ -131,6 +136,7 @@ export async function flushTarget<D>(
       } else toSend.push(p);
     }
     let stop = false;
+    let retryAfterMs = 0;
     for (const batch of chunks(toSend, Math.max(1, ctx.target.limits.batchSize))) {
       if (stop) {
         retry.push(...batch);
@@ -176,7 +182,11 @@ export async function flushTarget<D>(
         }
         // Uncertain: the target may have written some of the batch. Look them up before resending.
         retry.push(...batch.map((b) => ({ ...b, uncertain: true })));
-        if (err instanceof ConnectorError && err.retryAfterMs !== null) stop = true;
+        if (err instanceof ConnectorError && err.retryAfterMs !== null) {
+          // The target said when: nothing more this flush, and no retry before that.
+          stop = true;
+          retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
+        }
         await note(
           ctx,
           batch.map((b) => b.row.id),
@@ -196,6 +206,7 @@ export async function flushTarget<D>(
       for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error);
     }
     pending = retry;
+    waitAtLeastMs = Math.max(waitAtLeastMs, retryAfterMs);
     if (stop) break;
   }
   // Still pending: back off, or park for good after the policy's last attempt.
@@ -209,7 +220,10 @@ export async function flushTarget<D>(
       });
       continue;
     }
-    const delay = Math.min(3600, ctx.retry.baseSeconds * 2 ** Math.max(0, n - 1));
+    const delay = Math.min(
+      3600,
+      Math.max(ctx.retry.baseSeconds * 2 ** Math.max(0, n - 1), Math.ceil(waitAtLeastMs / 1000)),
+    );
     await ctx.db.query(`UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2) WHERE id = $1`, [
       p.row.id,
       delay,

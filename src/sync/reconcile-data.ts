@@ -215,13 +215,52 @@ export async function loadUnpostedDocs(
   return { docs, exceptions };
 }
 
-/** The target's documents by id (those the pipeline's documents were booked as). */
+/**
+ * The target's documents by id (those the pipeline's documents were booked as). A target that
+ * cannot list what it holds (reconciliation capability off) is compared with what it acknowledged:
+ * the documents as they were sent, under the ids it answered.
+ */
 export async function loadTransactions(
+  db: Queryable,
+  pipelineId: string,
   target: TargetConnector,
   ctx: TargetCallContext,
   ids: string[],
 ): Promise<Map<string, TargetDoc>> {
-  if (ids.length === 0 || !target.documents) return new Map();
+  if (ids.length === 0) return new Map();
+  if (!target.documents || !target.capabilities.reconciliation) {
+    const { rows } = await db.query<{
+      target_id: string;
+      kind: DocKind;
+      customer_code: string;
+      currency: string;
+      date: string;
+      gross: string;
+      external_reference: string;
+    }>(
+      `SELECT DISTINCT ON (m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
+              sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference
+         FROM sync_map m JOIN source_documents sd ON sd.pipeline_id = m.pipeline_id AND sd.kind = m.kind AND sd.source_id = m.source_id
+        WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'payment') AND m.target_id = ANY($2::text[])
+        ORDER BY m.target_id, sd.first_seen_at`,
+      [pipelineId, [...new Set(ids)]],
+    );
+    return new Map(
+      rows.map((r) => [
+        r.target_id,
+        {
+          id: r.target_id,
+          kind: r.kind,
+          customerCode: r.customer_code,
+          currency: r.currency,
+          date: r.date,
+          gross: BigInt(r.gross),
+          externalReference: r.external_reference,
+          items: 1,
+        },
+      ]),
+    );
+  }
   const out = new Map<string, TargetDoc>();
   for (const page of chunks([...new Set(ids)], 5000))
     for (const [id, d] of await target.documents(ctx, page)) {

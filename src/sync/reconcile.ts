@@ -126,6 +126,8 @@ export async function reconcile(
   const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);
   const sources: SourceDoc[] = [...posted, ...unpostedInWindow];
   const linked = await loadTransactions(
+    db,
+    pipeline.id,
     target,
     tctx,
     posted.map((d) => d.targetId).filter((id): id is string => id !== null),

@@ -62,6 +62,7 @@ const customerDelivery: Delivery<CustomerDoc> = {
   kind: 'customer',
   targetKind: 'customer',
   send: (target, ctx, batch) => target.upsertCustomers(ctx, batch),
+  resendSafe: true,
   reference: (doc) => doc.code,
   customerTargetId: () => null,
   async commit(ctx, tx, done, out) {
@@ -145,7 +146,7 @@ export async function syncCustomers(
   await deliver(
     ctx,
     customerDelivery,
-    docs.map((d) => ({ sourceId: d.sourceId, doc: d, raw: null })),
+    docs.map((d) => ({ sourceId: d.sourceId, doc: d, raw: null, operation: `upsert:${d.fingerprint}` })),
     out,
   );
   const saved = await mappedIds(
@@ -171,6 +172,7 @@ type ProductDoc = TargetProduct & { fingerprint: string };
 const productDelivery: Delivery<ProductDoc> = {
   kind: 'product',
   targetKind: 'product',
+  resendSafe: true,
   async send(target, ctx, batch) {
     return target.upsertProducts!(ctx, batch);
   },
@@ -219,7 +221,7 @@ export async function syncProducts(
   await deliver(
     ctx,
     productDelivery,
-    docs.map((d) => ({ sourceId: d.sourceId, doc: d, raw: null })),
+    docs.map((d) => ({ sourceId: d.sourceId, doc: d, raw: null, operation: `upsert:${d.fingerprint}` })),
     out,
   );
   const saved = await mappedIds(

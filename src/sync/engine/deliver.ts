@@ -9,6 +9,11 @@ export interface Outgoing<D> {
   sourceId: string;
   doc: D;
   raw: unknown;
+  /**
+   * The operation, part of the idempotency key: `create` for documents, which never change once
+   * booked; for master data an update of given content, so that a changed customer is sent again.
+   */
+  operation?: string | undefined;
 }
 
 export type Delivered<D> = { item: Outgoing<D>; result: Extract<ItemResult, { ok: true }> };
@@ -26,6 +31,12 @@ export interface Delivery<D> {
   /** What the target is asked to create, for capability checks and lookups. */
   targetKind: TargetKind;
   send(target: TargetConnector, ctx: TargetCallContext, batch: D[]): Promise<ItemResult[]>;
+  /**
+   * The write is an upsert by a key the target keeps (customers and products by code): sending it
+   * again after an uncertain outcome cannot create a second one, and a lookup would find the old
+   * version and lose the update, so it is resent instead of looked up.
+   */
+  resendSafe?: boolean;
   reference(doc: D): string;
   customerTargetId(doc: D): string | null;
   commit(ctx: SyncContext, tx: Queryable, done: Delivered<D>[], out: PageOutcome): Promise<void>;

@@ -127,7 +127,8 @@ export async function commitInvoices(
       ...asInvoice.map(({ item, result }) => ({
         kind: 'invoice',
         sourceId: item.sourceId,
-        payload: { targetId: result.targetId, number: result.number ?? null },
+        // Number and due date as booked, for targets that cannot be asked later (documents()).
+        payload: { targetId: result.targetId, number: result.number ?? null, dueDate: item.doc.record.dueDate ?? null },
       })),
     ]);
   await resolveSucceeded(

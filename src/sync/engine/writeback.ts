@@ -52,6 +52,7 @@ interface OutboxRow {
     targetId?: string;
     transactionId?: number;
     number?: string | null;
+    dueDate?: string | null;
     draftId?: string | number;
     code?: string;
     paymentReference?: string;
@@ -105,7 +106,7 @@ async function describe(ctx: SyncContext, group: OutboxRow[]): Promise<WriteBack
         sourceId: r.source_id,
         externalReference: d?.externalReference ?? '',
         number: d?.number ?? r.payload.number ?? id,
-        dueDate: d?.dueDate ?? '',
+        dueDate: d?.dueDate ?? r.payload.dueDate ?? '',
         pdfBase64: pdf,
       });
     } else if (r.kind === 'payment') {
