@@ -50,6 +50,14 @@ export interface TargetDoc {
   externalReference: string;
   /** Lines on the document: each may round its VAT by one minor unit differently from the source. */
   items: number;
+  /** How messages name it: its number and external reference, never an internal id. */
+  label: string;
+}
+
+/** `invoice 12 (INV-77)`: a document as people see it, by number and reference. */
+export function labelOf(kind: DocKind, number: string, externalReference: string): string {
+  const ref = externalReference.trim();
+  return `${kind === 'invoice' ? 'invoice' : 'payment'} ${number}${ref ? ` (${ref})` : ''}`;
 }
 
 function toTarget(d: TargetDocument): TargetDoc | null {
@@ -63,6 +71,7 @@ function toTarget(d: TargetDocument): TargetDoc | null {
     gross: d.gross,
     externalReference: d.externalReference,
     items: d.lines,
+    label: labelOf(d.kind, d.number, d.externalReference),
   };
 }
 
@@ -237,9 +246,10 @@ export async function loadTransactions(
       date: string;
       gross: string;
       external_reference: string;
+      number: string | null;
     }>(
       `SELECT DISTINCT ON (m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
-              sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference
+              sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference, m.target_number AS number
          FROM sync_map m JOIN source_documents sd ON sd.pipeline_id = m.pipeline_id AND sd.kind = m.kind AND sd.source_id = m.source_id
         WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'payment') AND m.target_id = ANY($2::text[])
         ORDER BY m.target_id, sd.first_seen_at`,
@@ -257,6 +267,7 @@ export async function loadTransactions(
           gross: BigInt(r.gross),
           externalReference: r.external_reference,
           items: 1,
+          label: labelOf(r.kind, r.number ?? r.target_id, r.external_reference),
         },
       ]),
     );

@@ -233,7 +233,7 @@ export async function reconcile(
         date: s.date,
         sourceAmount: fmt(s.gross, s.currency),
         targetAmount: fmt(t.gross, t.currency),
-        message: `The source says ${s.currency}; the ledger's document ${t.id} is in ${t.currency}`,
+        message: `The source says ${s.currency}; the target's ${t.label} is in ${t.currency}`,
       });
     } else if (s.gross !== null && s.gross !== t.gross) {
       ok = false;
@@ -248,7 +248,7 @@ export async function reconcile(
         date: s.date,
         sourceAmount: fmt(s.gross, t.currency),
         targetAmount: fmt(t.gross, t.currency),
-        message: `${how} ${t.id} is ${formatAmount(t.gross, t.currency)}; the source says ${formatAmount(s.gross, t.currency)}`,
+        message: `${how} ${t.label} is ${formatAmount(t.gross, t.currency)}; the source says ${formatAmount(s.gross, t.currency)}`,
       });
     }
     if (s.date !== null && s.date !== t.date) {
@@ -261,7 +261,7 @@ export async function reconcile(
         date: s.date,
         sourceAmount: fmt(s.gross, s.currency),
         targetAmount: fmt(t.gross, t.currency),
-        message: `${how} ${t.id} is dated ${t.date}; the source says ${s.date}`,
+        message: `${how} ${t.label} is dated ${t.date}; the source says ${s.date}`,
       });
     }
     if (ok) matched++;
@@ -269,7 +269,7 @@ export async function reconcile(
   for (const s of sources) {
     const hand = handPosted.get(s);
     if (hand) {
-      compare(s, hand, 'Posted by hand as document');
+      compare(s, hand, 'Posted by hand as');
       continue;
     }
     const t = s.targetId !== null ? linked.get(s.targetId) : undefined;
@@ -280,7 +280,7 @@ export async function reconcile(
       continue;
     }
     if (t) {
-      compare(s, t, 'The ledger document');
+      compare(s, t, "The target's");
       continue;
     }
     const summaryException = s.summarizedIn ? unposted.exceptions.get(`${s.kind}\u0000${s.summarizedIn}`) : undefined;
@@ -325,7 +325,7 @@ export async function reconcile(
       sourceAmount: formatAmount(total, t.currency),
       targetAmount: formatAmount(t.gross, t.currency),
       ...ids(t.id),
-      message: `The daily summary ${t.id} is ${formatAmount(t.gross, t.currency)}; its ${sales.length} sales add up to ${formatAmount(total, t.currency)}`,
+      message: `The daily summary ${t.label} is ${formatAmount(t.gross, t.currency)}; its ${sales.length} sales add up to ${formatAmount(total, t.currency)}`,
     });
   }
   for (const t of unlinked) {
@@ -340,7 +340,7 @@ export async function reconcile(
       date: t.date,
       targetAmount: formatAmount(t.gross, t.currency),
       ...ids(t.id),
-      message: `The ledger's ${t.kind === 'invoice' ? 'invoice' : 'receipt'} ${t.id}${t.externalReference ? ` (${t.externalReference})` : ''} did not come from this pipeline`,
+      message: `The target's ${t.label} did not come from this pipeline`,
     });
   }
 
