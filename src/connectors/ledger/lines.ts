@@ -7,7 +7,8 @@ import type { PipelineMapping } from '../../sync/target.ts';
 /** What mapping a page's invoice lines to ledger accounts needs, loaded once per page. */
 export interface LineData {
   products: Map<string, LedgerProduct>;
-  taxCodes: { code: string; rate: string }[];
+  /** Active tax codes with their dated rates, oldest first: a line takes the rate in force on its document's date. */
+  taxCodes: { code: string; rates: { from: string; rate: string }[] }[];
   customers: Map<string, { defaultGl: string | null; defaultTax: string | null; currency: string }>;
 }
 
@@ -28,10 +29,15 @@ export async function loadLineData(
     `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
     [entityId, [...new Set(productCodes)]],
   );
-  const { rows: taxCodes } = await db.query<{ code: string; rate: string }>(
-    `SELECT code, rate::text AS rate FROM tax_codes WHERE entity_id = $1 AND is_active ORDER BY code`,
+  const { rows: rates } = await db.query<{ code: string; from: string; rate: string }>(
+    `SELECT c.code, r.from_date::text AS from, r.rate::text AS rate
+       FROM tax_codes c JOIN tax_rates r ON r.entity_id = c.entity_id AND r.tax_code = c.code
+      WHERE c.entity_id = $1 AND c.is_active ORDER BY c.code, r.from_date`,
     [entityId],
   );
+  const byCode = new Map<string, { from: string; rate: string }[]>();
+  for (const r of rates) byCode.set(r.code, [...(byCode.get(r.code) ?? []), { from: r.from, rate: r.rate }]);
+  const taxCodes = [...byCode].map(([code, list]) => ({ code, rates: list }));
   const { rows: custs } = await db.query<{
     code: string;
     default_gl_account_code: string | null;
@@ -86,10 +92,15 @@ export function ledgerLines(
     const p = data.products.get(productTargetIds[l.productSourceId] ?? '');
     if (p) products.set(l.productSourceId, p);
   }
+  // The rate of each tax code on the invoice's date: a VAT rate maps to the code that has it then.
+  const taxCodes = data.taxCodes.flatMap((t) => {
+    const inForce = t.rates.filter((r) => r.from <= inv.invoiceDate).at(-1);
+    return inForce ? [{ code: t.code, rate: inForce.rate }] : [];
+  });
   return mapInvoiceLines(inv, {
     mapping,
     products,
-    taxCodes: data.taxCodes,
+    taxCodes,
     customerDefaultGl: customer.defaultGl,
     customerDefaultTax: customer.defaultTax,
   });

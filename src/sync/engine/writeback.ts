@@ -11,7 +11,8 @@ import { promotePostedDrafts } from './drafts.ts';
  */
 export async function queuePaidInvoices(ctx: SyncContext): Promise<void> {
   const target = ctx.target;
-  if (!ctx.source.writeBackKinds?.includes('payment') || !target.paidInvoices) return;
+  if (!ctx.source.writeBackKinds?.includes('payment') || !target.capabilities.paymentStatus || !target.paidInvoices)
+    return;
   for (let after = ''; ;) {
     const { rows } = await ctx.db.query<{ source_id: string; target_id: string }>(
       `SELECT m.source_id, m.target_id FROM sync_map m
