@@ -161,7 +161,7 @@ export async function syncCustomers(
     else if (!g.missing.has(d.sourceId))
       g.missing.set(d.sourceId, {
         reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target yet`,
+        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target yet: its own delivery was refused or waits for a retry (see its record in this run); retry this once it is there`,
       });
   }
   return { codes: g.codes, missing: g.missing };
@@ -237,7 +237,7 @@ export async function syncProducts(
       g.codes.delete(d.sourceId);
       g.missing.set(d.sourceId, {
         reasonCode: 'PRODUCT_NOT_SYNCED',
-        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target yet`,
+        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target yet: its own delivery was refused or waits for a retry (see its record in this run); retry this once it is there`,
       });
     }
   }
