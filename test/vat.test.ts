@@ -192,6 +192,15 @@ describe('supplied VAT', () => {
     });
     expect(ppa.status).toBe(201);
     expect(ppa.body.warnings.map((w: { field: string }) => w.field)).toEqual(['batchInvoice.lines[0].taxAmount']);
+    // A draft is warned when it is posted, like the batch invoice it becomes.
+    const draft = await c.post(
+      '/v1/sales/draft-invoices',
+      invoiceBody('2026-11-01', [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '10.00', taxAmount: '5.00' }]),
+    );
+    expect(draft.status).toBe(201);
+    const posted = await c.post(`/v1/sales/draft-invoices/${draft.body.draftId}/post`, {});
+    expect(posted.status).toBe(201);
+    expect(posted.body.warnings.map((w: { field: string }) => w.field)).toEqual(['lines[0].taxAmount']);
   });
 
   it('takes the tolerance from the settings', async () => {

@@ -45,3 +45,21 @@ export function paged<T extends z.ZodType>(item: T) {
     total: z.number().int(),
   });
 }
+
+export const Warnings = z
+  .array(
+    z.object({
+      code: z.enum(['TAX_AMOUNT_DIFFERS_FROM_RATE']),
+      field: z.string().meta({ description: 'The line at fault: `lines[0].taxAmount`.' }),
+      message: z.string(),
+    }),
+  )
+  .meta({
+    description:
+      'What was accepted but deserves a look: a supplied taxAmount that differs from netAmount × rate by more than ' +
+      'the entity’s vatTolerance (see /v1/settings). Present only when there is something to say.',
+  })
+  .optional();
+
+/** `warnings` only when there are some, so a clean posting answers exactly as before. */
+export const withWarnings = (w: readonly unknown[]) => (w.length > 0 ? { warnings: w } : {});

@@ -5,6 +5,7 @@ import { loadReferences, lockCustomer } from './posting/references.ts';
 import type { CustomerTransaction } from './posting/write.ts';
 import { requirePeriodOpen } from './periods.ts';
 import type { BatchInvoiceInput, PostingContext } from './posting/types.ts';
+import type { PostingWarning } from '../domain/documents.ts';
 
 /** A batch-invoice request with its posting options: what a draft holds until it is posted. */
 export interface DraftInput extends BatchInvoiceInput {
@@ -196,10 +197,13 @@ export async function updateDraft(ctx: PostingContext, id: number, input: DraftI
  * the transaction. Posting a posted draft again answers its transaction (`replayed`), never a
  * second invoice: the draft row is locked, so concurrent posters queue and the second sees it posted.
  */
-export async function postDraft(ctx: PostingContext, id: number): Promise<{ draft: DraftInvoice; replayed: boolean }> {
+export async function postDraft(
+  ctx: PostingContext,
+  id: number,
+): Promise<{ draft: DraftInvoice; replayed: boolean; warnings: PostingWarning[] }> {
   return ctx.db.transaction(async (db) => {
     const draft = await lockDraft(db, ctx.entity.id, id);
-    if (draft.status === 'posted') return { draft, replayed: true };
+    if (draft.status === 'posted') return { draft, replayed: true, warnings: [] };
     refuseFinal(draft, 'posted');
     const { performExternalReferenceDuplicateCheck, enforceCreditLimit, ...input } = draft.input;
     const posted = await postBatchInvoice({ ...ctx, db }, input, {
@@ -212,7 +216,7 @@ export async function postDraft(ctx: PostingContext, id: number): Promise<{ draf
         WHERE id = $1`,
       [id, posted.id, posted.net, posted.tax, posted.gross, posted.dueDate],
     );
-    return { draft: (await getDraft(db, ctx.entity.id, id))!, replayed: false };
+    return { draft: (await getDraft(db, ctx.entity.id, id))!, replayed: false, warnings: posted.warnings };
   });
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
-import { Code, Page, TransactionId, paged } from '../schemas.ts';
+import { Code, Page, TransactionId, Warnings, paged, withWarnings } from '../schemas.ts';
 import { BatchInvoice } from '../sales-schemas.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
@@ -210,6 +210,7 @@ const postDraftRoute = defineRoute({
       taxAmount: z.string(),
       grossAmount: z.string(),
       dueDate: z.string(),
+      warnings: Warnings,
     }),
   },
   errors: [
@@ -221,7 +222,7 @@ const postDraftRoute = defineRoute({
     'IDEMPOTENCY_KEY_REUSED',
   ],
   handler: async (ctx) => {
-    const { draft: d, replayed } = await postDraft(posting(ctx), ctx.params.id);
+    const { draft: d, replayed, warnings } = await postDraft(posting(ctx), ctx.params.id);
     const body = {
       draftId: d.id,
       draftNumber: d.number,
@@ -231,6 +232,7 @@ const postDraftRoute = defineRoute({
       taxAmount: formatAmount(d.tax, d.currency),
       grossAmount: formatAmount(d.gross, d.currency),
       dueDate: d.dueDate,
+      ...withWarnings(warnings),
     };
     if (replayed) ctx.setStatus(200);
     else {

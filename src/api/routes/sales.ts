@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
+import { Warnings, withWarnings } from '../schemas.ts';
 import {
   BatchInvoice,
   BulkPostPayAllocate,
@@ -27,24 +28,6 @@ function posting(ctx: RouteContext<unknown, unknown, unknown>): PostingContext {
 }
 
 const Posted = z.object({ transactionId: z.number().int(), number: z.number().int() });
-
-const Warnings = z
-  .array(
-    z.object({
-      code: z.enum(['TAX_AMOUNT_DIFFERS_FROM_RATE']),
-      field: z.string().meta({ description: 'The line at fault: `lines[0].taxAmount`.' }),
-      message: z.string(),
-    }),
-  )
-  .meta({
-    description:
-      'What was accepted but deserves a look: a supplied taxAmount that differs from netAmount × rate by more than ' +
-      'the entity’s vatTolerance (see /v1/settings). Present only when there is something to say.',
-  })
-  .optional();
-
-/** `warnings` only when there are some, so a clean posting answers exactly as before. */
-const withWarnings = (w: readonly unknown[]) => (w.length > 0 ? { warnings: w } : {});
 
 function allocationBody(a: AllocationResult) {
   return {
