@@ -142,7 +142,11 @@ describe('canonical webhooks', () => {
     );
     // The receipt was fully allocated to the invoice, so nothing of it is open to allocate against.
     expect(recs).toEqual([
-      { kind: 'refund', outcome: 'created', message: expect.stringMatching(/^unallocated: Receipt \d+ \(PAY-1\) has nothing open$/) },
+      {
+        kind: 'refund',
+        outcome: 'created',
+        message: expect.stringMatching(/^unallocated: Receipt \d+ \(PAY-1\) has nothing open$/),
+      },
     ]);
     await checkInvariants(t.db, c.entityId);
   });
