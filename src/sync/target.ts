@@ -224,8 +224,15 @@ export interface TargetConnector {
     ctx: TargetCallContext,
     items: Pick<TargetInvoice, 'record' | 'customerTargetId' | 'productTargetIds'>[],
   ): Promise<(MappedLine[] | ItemError)[]>;
-  /** Documents by target id (write-back, reconciliation). */
-  documents?(ctx: TargetCallContext, targetIds: string[]): Promise<Map<string, TargetDocument>>;
+  /**
+   * Documents by target id (write-back, reconciliation). `lines: false` when the caller does not
+   * need the line count (write-back), which a target may then skip (`lines` is 0).
+   */
+  documents?(
+    ctx: TargetCallContext,
+    targetIds: string[],
+    options?: { lines?: boolean },
+  ): Promise<Map<string, TargetDocument>>;
   /** The invoice rendered as PDF. */
   pdf?(ctx: TargetCallContext, invoiceTargetId: string): Promise<Buffer>;
   /** Of these invoices, those now paid in full, with the reference of the payment that settled them last. */

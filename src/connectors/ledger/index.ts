@@ -83,7 +83,7 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
           : { code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field };
       });
     },
-    documents: (ctx, ids) => read.documents(db(ctx), e, ids),
+    documents: (ctx, ids, options) => read.documents(db(ctx), e, ids, options),
     async pdf(ctx, invoiceId) {
       const { renderInvoicePdf } = await import('../../ledger/pdf.ts');
       return renderInvoicePdf(db(ctx), entity, Number(invoiceId));

@@ -42,9 +42,9 @@ export async function customerRecord(
   };
 }
 
-const DOC_COLUMNS = `t.id, t.type, t.number, t.customer_code, trim(t.currency) AS currency, t.transaction_date::text AS date,
-  t.due_date::text AS due_date, t.gross::text AS gross, t.external_reference,
-  (SELECT count(*) FROM transaction_items i WHERE i.transaction_id = t.id)::text AS lines`;
+const DOC_BASE = `t.id, t.type, t.number, t.customer_code, trim(t.currency) AS currency, t.transaction_date::text AS date,
+  t.due_date::text AS due_date, t.gross::text AS gross, t.external_reference`;
+const DOC_COLUMNS = `${DOC_BASE}, (SELECT count(*) FROM transaction_items i WHERE i.transaction_id = t.id)::text AS lines`;
 
 interface DocRow {
   id: string;
@@ -76,11 +76,17 @@ function toDocument(r: DocRow): TargetDocument {
   };
 }
 
-export async function documents(db: Queryable, entityId: string, ids: string[]): Promise<Map<string, TargetDocument>> {
+export async function documents(
+  db: Queryable,
+  entityId: string,
+  ids: string[],
+  options: { lines?: boolean } = {},
+): Promise<Map<string, TargetDocument>> {
   const numeric = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))];
   if (numeric.length === 0) return new Map();
+  const columns = options.lines === false ? `${DOC_BASE}, '0' AS lines` : DOC_COLUMNS;
   const { rows } = await db.query<DocRow>(
-    `SELECT ${DOC_COLUMNS} FROM transactions t WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
+    `SELECT ${columns} FROM transactions t WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
     [entityId, numeric],
   );
   return new Map(rows.map((r) => [r.id, toDocument(r)]));
