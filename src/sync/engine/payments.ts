@@ -126,6 +126,88 @@ const refundDelivery: Delivery<TargetRefund> = {
   },
 };
 
+type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
+
+/**
+ * The money documents of a page that can go to the target: not booked before (skipped, "already
+ * posted"), with their customer in the target, and amounts that parse for their currency (else
+ * parked with the reason, never skipped). Each with its customer's target id and the target id of
+ * the document it settles (the invoice a payment pays, the payment a refund returns), when this
+ * pipeline booked it.
+ */
+async function screen<R extends CanonicalPayment | CanonicalRefund>(
+  ctx: SyncContext,
+  kind: 'payment' | 'refund',
+  inputs: Input<R>[],
+  customers: Map<string, string>,
+  unavailable: Unavailable,
+  out: PageOutcome,
+  settles: {
+    kind: 'invoice' | 'payment';
+    reference: (r: R) => string | null | undefined;
+    amounts: (keyof R & string)[];
+  },
+): Promise<{ input: Input<R>; customerTargetId: string; settlesTargetId: string | null }[]> {
+  const mapped = await mappedIds(
+    ctx.db,
+    ctx.pipeline.id,
+    kind,
+    inputs.map((x) => x.record.sourceId),
+  );
+  const ready: { input: Input<R>; customerTargetId: string }[] = [];
+  for (const input of inputs) {
+    const r = input.record;
+    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
+      out.park({ kind, sourceId: r.sourceId, reasonCode, message, field, payload: { record: r, raw: input.raw } });
+    const already = mapped.get(r.sourceId);
+    if (already) {
+      out.record({
+        kind,
+        sourceId: r.sourceId,
+        outcome: 'skipped',
+        targetId: already.targetId,
+        message: 'already posted',
+      });
+      continue;
+    }
+    const customerTargetId = customers.get(r.customerSourceId);
+    if (!customerTargetId) {
+      const why = unavailable.get(r.customerSourceId) ?? {
+        reasonCode: 'CUSTOMER_NOT_SYNCED',
+        message: `Customer ${r.customerSourceId} is not in the ${ctx.target.type} target`,
+      };
+      park(why.reasonCode, why.message, 'customerSourceId');
+      continue;
+    }
+    const bad = badAmount(r, settles.amounts);
+    if (bad) {
+      const text = String(r[bad as keyof R]);
+      park(
+        'AMOUNT_INVALID',
+        `${bad} "${text}" is not an amount in ${r.currency} (at most the currency's decimals)`,
+        bad,
+      );
+      continue;
+    }
+    ready.push({ input, customerTargetId });
+  }
+  const booked = await bookedByReference(
+    ctx,
+    settles.kind,
+    ready.flatMap((x) => {
+      const reference = settles.reference(x.input.record);
+      return reference ? [{ customerTargetId: x.customerTargetId, reference }] : [];
+    }),
+  );
+  return ready.map((x) => {
+    const reference = settles.reference(x.input.record);
+    return {
+      ...x,
+      settlesTargetId: reference ? (booked.get(`${x.customerTargetId}\u0000${reference}`) ?? null) : null,
+    };
+  });
+}
+
 /**
  * Payments go to the target with the invoice they pay, when the source names one (by its
  * external reference); otherwise unallocated, and said so in the run's record. A fee goes with
@@ -135,77 +217,24 @@ export async function syncPayments(
   ctx: SyncContext,
   payments: Input<CanonicalPayment>[],
   customers: Map<string, string>,
-  unavailable: Map<string, { reasonCode: ExceptionCode; message: string }>,
+  unavailable: Unavailable,
   out: PageOutcome,
 ): Promise<void> {
   if (payments.length === 0) return;
   const p = ctx.pipeline;
-  const mapped = await mappedIds(
-    ctx.db,
-    p.id,
-    'payment',
-    payments.map((x) => x.record.sourceId),
-  );
-  const ready: { input: Input<CanonicalPayment>; customerTargetId: string }[] = [];
-  for (const input of payments) {
-    const pay = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
-      out.park({
-        kind: 'payment',
-        sourceId: pay.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: pay, raw: input.raw },
-      });
-    const already = mapped.get(pay.sourceId);
-    if (already) {
-      out.record({
-        kind: 'payment',
-        sourceId: pay.sourceId,
-        outcome: 'skipped',
-        targetId: already.targetId,
-        message: 'already posted',
-      });
-      continue;
-    }
-    const customerTargetId = customers.get(pay.customerSourceId);
-    if (!customerTargetId) {
-      const why = unavailable.get(pay.customerSourceId) ?? {
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${pay.customerSourceId} is not in the ${ctx.target.type} target`,
-      };
-      park(why.reasonCode, why.message, 'customerSourceId');
-      continue;
-    }
-    const bad = badAmount(pay, ['amount', 'fee']);
-    if (bad) {
-      park(
-        'AMOUNT_INVALID',
-        `${bad} "${String(pay[bad as 'amount' | 'fee'])}" is not an amount in ${pay.currency} (at most the currency's decimals)`,
-        bad,
-      );
-      continue;
-    }
-    ready.push({ input, customerTargetId });
-  }
-  const invoices = await bookedByReference(
-    ctx,
-    'invoice',
-    ready
-      .filter((r) => r.input.record.invoiceExternalReference)
-      .map((r) => ({ customerTargetId: r.customerTargetId, reference: r.input.record.invoiceExternalReference! })),
-  );
-  const outgoing: Outgoing<TargetPayment>[] = ready.map(({ input, customerTargetId }) => ({
+  const ready = await screen(ctx, 'payment', payments, customers, unavailable, out, {
+    kind: 'invoice',
+    reference: (r) => r.invoiceExternalReference,
+    amounts: ['amount', 'fee'],
+  });
+  const outgoing: Outgoing<TargetPayment>[] = ready.map(({ input, customerTargetId, settlesTargetId }) => ({
     sourceId: input.record.sourceId,
     raw: input.raw,
     doc: {
       sourceId: input.record.sourceId,
       record: input.record,
       customerTargetId,
-      invoiceTargetId: input.record.invoiceExternalReference
-        ? (invoices.get(`${customerTargetId}\u0000${input.record.invoiceExternalReference}`) ?? null)
-        : null,
+      invoiceTargetId: settlesTargetId,
       bankAccountCode: input.record.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK',
       idempotencyKey: idempotencyKey(p.id, 'payment', input.record.sourceId),
     },
@@ -222,67 +251,19 @@ export async function syncRefunds(
 ): Promise<void> {
   if (refunds.length === 0) return;
   const p = ctx.pipeline;
-  const mapped = await mappedIds(
-    ctx.db,
-    p.id,
-    'refund',
-    refunds.map((x) => x.record.sourceId),
-  );
-  const ready: { input: Input<CanonicalRefund>; customerTargetId: string }[] = [];
-  for (const input of refunds) {
-    const ref = input.record;
-    const already = mapped.get(ref.sourceId);
-    if (already) {
-      out.record({
-        kind: 'refund',
-        sourceId: ref.sourceId,
-        outcome: 'skipped',
-        targetId: already.targetId,
-        message: 'already posted',
-      });
-      continue;
-    }
-    const customerTargetId = customers.get(ref.customerSourceId);
-    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
-      out.park({
-        kind: 'refund',
-        sourceId: ref.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: ref, raw: input.raw },
-      });
-    if (!customerTargetId) {
-      park(
-        'CUSTOMER_NOT_SYNCED',
-        `Customer ${ref.customerSourceId} is not in the ${ctx.target.type} target`,
-        'customerSourceId',
-      );
-      continue;
-    }
-    if (badAmount(ref, ['amount'])) {
-      park('AMOUNT_INVALID', `amount "${ref.amount}" is not an amount in ${ref.currency}`, 'amount');
-      continue;
-    }
-    ready.push({ input, customerTargetId });
-  }
-  const receipts = await bookedByReference(
-    ctx,
-    'payment',
-    ready
-      .filter((r) => r.input.record.paymentExternalReference)
-      .map((r) => ({ customerTargetId: r.customerTargetId, reference: r.input.record.paymentExternalReference! })),
-  );
-  const outgoing: Outgoing<TargetRefund>[] = ready.map(({ input, customerTargetId }) => ({
+  const ready = await screen(ctx, 'refund', refunds, customers, new Map(), out, {
+    kind: 'payment',
+    reference: (r) => r.paymentExternalReference,
+    amounts: ['amount'],
+  });
+  const outgoing: Outgoing<TargetRefund>[] = ready.map(({ input, customerTargetId, settlesTargetId }) => ({
     sourceId: input.record.sourceId,
     raw: input.raw,
     doc: {
       sourceId: input.record.sourceId,
       record: input.record,
       customerTargetId,
-      paymentTargetId: input.record.paymentExternalReference
-        ? (receipts.get(`${customerTargetId}\u0000${input.record.paymentExternalReference}`) ?? null)
-        : null,
+      paymentTargetId: settlesTargetId,
       bankAccountCode: input.record.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK',
       idempotencyKey: idempotencyKey(p.id, 'refund', input.record.sourceId),
     },
