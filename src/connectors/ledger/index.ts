@@ -5,7 +5,7 @@ import { registerTarget } from '../../sync/registry.ts';
 import type { ItemError, MappedLine, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { upsertCustomers, upsertProducts } from './customers.ts';
 import { createDraftInvoices, createInvoices } from './invoices.ts';
-import { ledgerLines, loadLineData } from './lines.ts';
+import { ledgerLines, loadLineData, loadProducts } from './lines.ts';
 import { createPayments, createRefunds } from './payments.ts';
 import * as read from './reads.ts';
 
@@ -44,30 +44,18 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
     findByReference: (ctx, kind, reference, customer) => read.findByReference(db(ctx), e, kind, reference, customer),
     customer: (ctx, code, asSourceId) => read.customerRecord(db(ctx), e, code, asSourceId),
     async product(ctx, code, asSourceId) {
-      const { rows } = await db(ctx).query<{
-        code: string;
-        name: string;
-        gl_account_code: string | null;
-        tax_code: string | null;
-        department_id: string | null;
-        vat_rate: string | null;
-      }>(
-        `SELECT code, name, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = $2 AND is_active`,
-        [e, code],
-      );
-      const r = rows[0];
-      return r
-        ? {
-            kind: 'product',
-            sourceId: asSourceId,
-            code: r.code,
-            name: r.name,
-            vatRate: r.vat_rate,
-            glAccountCode: r.gl_account_code,
-            taxCode: r.tax_code,
-            departmentId: r.department_id,
-          }
-        : null;
+      const p = (await loadProducts(db(ctx), e, [code])).get(code);
+      if (!p?.isActive) return null;
+      return {
+        kind: 'product',
+        sourceId: asSourceId,
+        code: p.code,
+        name: p.name,
+        vatRate: p.vatRate,
+        glAccountCode: p.glAccountCode,
+        taxCode: p.taxCode,
+        departmentId: p.departmentId,
+      };
     },
     async lineAccounts(ctx, items) {
       const data = await loadLineData(

@@ -12,6 +12,44 @@ export interface LineData {
   customers: Map<string, { defaultGl: string | null; defaultTax: string | null; currency: string }>;
 }
 
+/** A ledger product with its name, as `products` holds it. */
+export type NamedProduct = LedgerProduct & { name: string; isActive: boolean };
+
+/** The ledger products with these codes: the one query of the products table. */
+export async function loadProducts(
+  db: Queryable,
+  entityId: string,
+  codes: string[],
+): Promise<Map<string, NamedProduct>> {
+  const { rows } = await db.query<{
+    code: string;
+    name: string;
+    gl_account_code: string | null;
+    tax_code: string | null;
+    department_id: string | null;
+    vat_rate: string | null;
+    is_active: boolean;
+  }>(
+    `SELECT code, name, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate, is_active
+       FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
+    [entityId, [...new Set(codes)]],
+  );
+  return new Map(
+    rows.map((r) => [
+      r.code,
+      {
+        code: r.code,
+        name: r.name,
+        glAccountCode: r.gl_account_code,
+        taxCode: r.tax_code,
+        departmentId: r.department_id,
+        vatRate: r.vat_rate,
+        isActive: r.is_active,
+      },
+    ]),
+  );
+}
+
 /** The ledger products, active tax codes and customers a batch of invoices refers to. */
 export async function loadLineData(
   db: Queryable,
@@ -19,16 +57,7 @@ export async function loadLineData(
   productCodes: string[],
   customerCodes: string[],
 ): Promise<LineData> {
-  const { rows: prods } = await db.query<{
-    code: string;
-    gl_account_code: string | null;
-    tax_code: string | null;
-    department_id: string | null;
-    vat_rate: string | null;
-  }>(
-    `SELECT code, gl_account_code, tax_code, department_id, vat_rate::text AS vat_rate FROM products WHERE entity_id = $1 AND code = ANY($2::text[])`,
-    [entityId, [...new Set(productCodes)]],
-  );
+  const products = await loadProducts(db, entityId, productCodes);
   const { rows: rates } = await db.query<{ code: string; from: string; rate: string }>(
     `SELECT c.code, r.from_date::text AS from, r.rate::text AS rate
        FROM tax_codes c JOIN tax_rates r ON r.entity_id = c.entity_id AND r.tax_code = c.code
@@ -48,18 +77,7 @@ export async function loadLineData(
     [entityId, [...new Set(customerCodes)]],
   );
   return {
-    products: new Map(
-      prods.map((r) => [
-        r.code,
-        {
-          code: r.code,
-          glAccountCode: r.gl_account_code,
-          taxCode: r.tax_code,
-          departmentId: r.department_id,
-          vatRate: r.vat_rate,
-        },
-      ]),
-    ),
+    products,
     taxCodes,
     customers: new Map(
       custs.map((c) => [

@@ -1,11 +1,11 @@
 import type { EntityContext } from '../../ledger/entities.ts';
 import type { SourceConnector, SourceItem } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
-import { addCounts, getRun, setRunStatus } from '../runs.ts';
+import { addCounts, setRunStatus } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
 import { PAGE_SIZE, chunks } from './context.ts';
 import { processPage } from './page.ts';
-import { type EngineDeps, afterPages, syncContext } from './run.ts';
+import { type EngineDeps, afterPages, finish, syncContext } from './run.ts';
 
 /** Runs records already in hand through the engine as one run, in this process. */
 export async function executeInline(
@@ -24,14 +24,7 @@ export async function executeInline(
       const out = await processPage(ctx, page);
       await addCounts(deps.db, runId, out.counts);
     }
-    const waiting = await afterPages(ctx, runId);
-    const after = await getRun(deps.db, runId);
-    await setRunStatus(
-      deps.db,
-      runId,
-      (after && after.counts.parked > 0) || waiting > 0 ? 'partial' : 'succeeded',
-      waiting > 0 ? `${waiting} document(s) wait for the ${target.type} target; they are retried automatically` : null,
-    );
+    await finish(ctx, runId, await afterPages(ctx, runId));
   } catch (err) {
     await setRunStatus(deps.db, runId, 'failed', err instanceof Error ? err.message : String(err));
     throw err;

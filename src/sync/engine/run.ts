@@ -133,7 +133,7 @@ export function syncContext(
 }
 
 /** The final status of a run: partial when something was parked or still waits for the target. */
-async function finish(ctx: SyncContext, runId: string, waiting: number): Promise<void> {
+export async function finish(ctx: SyncContext, runId: string, waiting: number): Promise<void> {
   const after = await getRun(ctx.db, runId);
   const parked = after ? after.counts.parked : 0;
   await setRunStatus(
