@@ -90,3 +90,45 @@ describe('PGlite: the database used inside its own transaction', () => {
     await expect(within(later)).resolves.toBeTypeOf('number');
   });
 });
+
+describe('PGlite outside the test suite: a nested call caught by the stall it causes', () => {
+  let db: Database;
+  beforeAll(async () => {
+    db = await openPglite('memory', { mode: 'stall', stallMs: 200 });
+    await db.exec('CREATE TABLE t (n int)');
+  });
+  afterAll(async () => {
+    await db.close();
+  });
+
+  it.each([
+    ['query', (d: Database) => d.query('INSERT INTO t VALUES (9)')],
+    ['transaction', (d: Database) => d.transaction((tx) => tx.query('INSERT INTO t VALUES (9)'))],
+  ])('db.%s inside db.transaction fails with NESTED_TRANSACTION and never runs later', async (_, call) => {
+    const before = await count(db);
+    const err = await within(
+      db.transaction(async (tx) => {
+        await tx.query('INSERT INTO t VALUES (1)');
+        await call(db);
+      }),
+    ).catch((e: unknown) => e);
+    expect((err as DatabaseError).code).toBe('NESTED_TRANSACTION');
+    expect((err as Error).message).toMatch(/sent nothing meanwhile/);
+    await new Promise((r) => setTimeout(r, 50));
+    // Neither the transaction's insert nor the abandoned call's insert is there.
+    expect(await within(count(db))).toBe(before);
+  });
+
+  it('leaves a waiter alone while the transaction holding the connection keeps working', async () => {
+    const before = await count(db);
+    const txDone = db.transaction(async (tx) => {
+      for (let i = 0; i < 8; i++) {
+        await tx.query('INSERT INTO t VALUES (2)');
+        await new Promise((r) => setTimeout(r, 60)); // 480 ms in all, never 200 ms idle
+      }
+    });
+    const outside = db.query('INSERT INTO t VALUES (3)');
+    await within(Promise.all([txDone, outside]));
+    expect(await count(db)).toBe(before + 9);
+  });
+});

@@ -27,45 +27,122 @@ interface OpenTransaction {
   open: boolean;
 }
 
+/**
+ * How a call on the database from inside its own transaction is caught. PGlite has one connection
+ * behind a mutex that a transaction holds until it ends, so such a call would wait forever.
+ *
+ * - `exact`: each transaction runs its callback in an AsyncLocalStorage context and every call
+ *   checks it, failing at once. On Node 20 an active AsyncLocalStorage tracks every promise of the
+ *   process (a few per cent of a sync), so this is the mode of the test suite and of development
+ *   (`LEDGERLINK_CHECK_TRANSACTIONS=exact`), where the mistake is made.
+ * - `stall` (otherwise): free while nothing waits. A call that waits for the mutex while the
+ *   transaction holding it has sent nothing for `stallMs` fails with the same error. A
+ *   transaction that idles that long with the only connection is itself the bug: nothing else
+ *   in the process can use the database meanwhile.
+ */
+export interface NestedCheck {
+  mode: 'exact' | 'stall';
+  stallMs: number;
+}
+
+export function nestedCheckFromEnv(env: NodeJS.ProcessEnv = process.env): NestedCheck {
+  const setting = env.LEDGERLINK_CHECK_TRANSACTIONS;
+  if (setting !== undefined && setting !== 'exact' && setting !== 'stall')
+    throw new Error(`LEDGERLINK_CHECK_TRANSACTIONS must be "exact" or "stall", not ${JSON.stringify(setting)}`);
+  const mode = setting ?? (env.VITEST ? 'exact' : 'stall');
+  return { mode, stallMs: 5000 };
+}
+
 const openTransaction = new AsyncLocalStorage<OpenTransaction>();
 
-/**
- * PGlite has one connection behind a mutex that a transaction holds until it ends. A call on the
- * database itself (not on the transaction's `tx`) from inside the transaction's callback would wait
- * for that mutex forever; it fails at once instead, saying what to change.
- */
-function refuseNestedUse(db: PgliteScope, what: string): void {
-  const store = openTransaction.getStore();
-  if (store?.open && store.db === db)
-    throw new DatabaseError(
-      `This code runs ${what} on the database while a transaction on it is open; pass the transaction (tx) instead ` +
-        '(embedded PGlite has one connection: the call would wait for the transaction forever)',
-      { code: 'NESTED_TRANSACTION' },
-    );
+function nestedUseError(what: string, after?: number): DatabaseError {
+  const seen =
+    after === undefined ? '' : ` (seen as a wait of ${after} ms on a transaction that sent nothing meanwhile)`;
+  return new DatabaseError(
+    `This code runs ${what} on the database while a transaction on it is open; pass the transaction (tx) instead ` +
+      `(embedded PGlite has one connection: the call would wait for the transaction forever)${seen}`,
+    { code: 'NESTED_TRANSACTION' },
+  );
+}
+
+/** The transaction holding the connection, and when its `tx` last did anything. */
+interface Holder {
+  inFlight: number;
+  lastActive: number;
 }
 
 class PgliteScope implements Queryable {
+  /** Set on the database while a transaction holds its connection. */
+  protected holder: Holder | null = null;
+
   constructor(
     protected readonly raw: PgliteTx,
     readonly inTransaction: boolean,
     private readonly mutex: Mutex | null,
+    protected readonly check: NestedCheck,
+    /** For a transaction's scope: the record its database watches. */
+    private readonly activity: Holder | null = null,
   ) {}
 
   async query<T>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<T>> {
-    if (this.mutex) refuseNestedUse(this, 'a query');
-    const run = async () => {
+    return this.#use('a query', async () => {
       const r = await this.raw.query<T>(sql, toDriverParams(params));
       return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
-    };
-    return this.mutex ? this.mutex.run(run) : run();
+    });
   }
 
   async exec(sql: string): Promise<void> {
-    if (this.mutex) refuseNestedUse(this, 'a script');
-    const run = async () => {
+    return this.#use('a script', async () => {
       await this.raw.exec(sql);
-    };
-    return this.mutex ? this.mutex.run(run) : run();
+    });
+  }
+
+  /** Runs one statement: inside a transaction on its connection, outside it behind the mutex. */
+  async #use<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (this.activity) {
+      const a = this.activity;
+      a.inFlight++;
+      try {
+        return await run();
+      } finally {
+        a.inFlight--;
+        a.lastActive = Date.now();
+      }
+    }
+    if (!this.mutex) return run();
+    this.#refuseNestedUse(what);
+    return this.#queue(what, run);
+  }
+
+  #refuseNestedUse(what: string): void {
+    if (this.check.mode !== 'exact') return;
+    const store = openTransaction.getStore();
+    if (store?.open && store.db === this) throw nestedUseError(what);
+  }
+
+  /** Waits for the connection; gives up when the transaction holding it stalls (see NestedCheck). */
+  #queue<T>(what: string, run: () => Promise<T>): Promise<T> {
+    if (!this.holder) return this.mutex!.run(run);
+    let abandoned = false;
+    let timer: NodeJS.Timeout | undefined;
+    const started = Date.now();
+    const queued = this.mutex!.run(async () => {
+      if (abandoned) throw nestedUseError(what);
+      return run();
+    });
+    const stalled = new Promise<never>((_, reject) => {
+      const { stallMs } = this.check;
+      const look = () => {
+        const h = this.holder;
+        if (h && h.inFlight === 0 && Date.now() - h.lastActive >= stallMs) {
+          abandoned = true;
+          reject(nestedUseError(what, Date.now() - started));
+        } else if (h) timer = setTimeout(look, Math.max(10, stallMs / 4));
+      };
+      timer = setTimeout(look, Math.max(10, stallMs / 4));
+    });
+    queued.catch(() => undefined); // when abandoned, its refusal has already been reported
+    return Promise.race([queued, stalled]).finally(() => clearTimeout(timer));
   }
 
   async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
@@ -81,19 +158,22 @@ class PgliteScope implements Queryable {
         throw err;
       }
     }
-    refuseNestedUse(this, 'another transaction');
-    const outer = this.mutex!;
-    return outer.run(async () => {
+    this.#refuseNestedUse('another transaction');
+    return this.#queue('another transaction', async () => {
       await this.raw.exec('BEGIN');
-      const tx = new PgliteScope(this.raw, true, null);
+      const holder: Holder = { inFlight: 0, lastActive: Date.now() };
+      this.holder = holder;
+      const tx = new PgliteScope(this.raw, true, null, this.check, holder);
       const store: OpenTransaction = { db: this, open: true };
       try {
-        const result = await openTransaction.run(store, () => fn(tx));
+        const result = await (this.check.mode === 'exact' ? openTransaction.run(store, () => fn(tx)) : fn(tx));
         store.open = false;
+        this.holder = null;
         await this.raw.exec('COMMIT');
         return result;
       } catch (err) {
         store.open = false;
+        this.holder = null;
         // PGlite has one connection: a failed transaction left open would poison every later query.
         await this.raw.exec('ROLLBACK');
         throw err;
@@ -107,8 +187,9 @@ class PgliteDatabase extends PgliteScope implements Database {
   constructor(
     private readonly pg: PGlite,
     readonly description: string,
+    check: NestedCheck,
   ) {
-    super(pg, false, new Mutex());
+    super(pg, false, new Mutex(), check);
   }
   async close(): Promise<void> {
     await this.pg.close();
@@ -153,11 +234,11 @@ function lockDataDir(dir: string): () => void {
 }
 
 /** Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. */
-export async function openPglite(dataDir: string): Promise<Database> {
+export async function openPglite(dataDir: string, check: NestedCheck = nestedCheckFromEnv()): Promise<Database> {
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
     const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, { parsers: TEXT_PARSERS });
-    const db = new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`);
+    const db = new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`, check);
     const close = db.close.bind(db);
     return Object.assign(db, {
       close: async () => {
