@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
+import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
 export const PipelineMapping = z.strictObject({
@@ -31,8 +32,26 @@ export const PipelineOptions = z
     pdf: z.boolean().optional(),
     pageSize: z.number().int().positive().optional(),
     summaryCustomer: z.string().optional(),
+    customers: z
+      .strictObject({
+        authoritative: z
+          .array(z.enum(CLEARABLE_CUSTOMER_FIELDS))
+          .max(CLEARABLE_CUSTOMER_FIELDS.length)
+          .default([])
+          .meta({
+            description:
+              'Customer fields this pipeline’s source is the authority for: when it sends one empty (null, blank cell), ' +
+              'the field is cleared in the target. Other empty fields are ignored; fields a source does not send are never changed.',
+          }),
+      })
+      .optional(),
   })
   .meta({ description: 'Source-specific options (invoiceMode final|draft, pdf, …).' });
+
+/** The customer fields a pipeline clears when its source sends them empty (`options.customers.authoritative`). */
+export function authoritativeFields(p: Pick<Pipeline, 'options'>): ReadonlySet<ClearableCustomerField> {
+  return new Set(p.options.customers?.authoritative ?? []);
+}
 
 export const PipelineDefinition = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower case letters, digits, - and _ (at most 63)'),
