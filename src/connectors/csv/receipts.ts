@@ -89,8 +89,7 @@ export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
       r.problem('code', `"${code}" may hold only A-Z, 0-9, _, . and - and must start with a letter or digit`);
     const currency = r.currency('currency');
     // Only the columns the file has: a field without a column is left alone, a blank cell is sent empty.
-    const column = (name: string, max: number) =>
-      table.headers.includes(name) ? r.text(name, { max }) : undefined;
+    const column = (name: string, max: number) => (table.headers.includes(name) ? r.text(name, { max }) : undefined);
     const candidate = {
       kind: 'customer',
       sourceId,

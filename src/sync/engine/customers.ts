@@ -75,7 +75,9 @@ const customerDelivery: Delivery<CustomerDoc> = {
         // The target already held what was sent (a field another pipeline or a user set the same way).
         ...(result.outcome === 'unchanged'
           ? { outcome: 'skipped' as const, message: 'unchanged in the target' }
-          : { outcome: item.doc.targetId || result.outcome === 'updated' ? ('updated' as const) : ('created' as const) }),
+          : {
+              outcome: item.doc.targetId || result.outcome === 'updated' ? ('updated' as const) : ('created' as const),
+            }),
         targetId: result.targetId,
       });
     await saveMapping(
@@ -128,8 +130,7 @@ export async function syncCustomers(
     const fp = fingerprint(c);
     const existing = g.mapped.get(c.sourceId);
     const own = c.code ? c.code.toUpperCase() : null;
-    const code =
-      existing?.targetId ?? (own && CODE_PATTERN.test(own) ? own : codeFromSourceId(prefix, c.sourceId));
+    const code = existing?.targetId ?? (own && CODE_PATTERN.test(own) ? own : codeFromSourceId(prefix, c.sourceId));
     if (existing && existing.fingerprint === fp) {
       if (explicitIds.has(c.sourceId))
         out.record({
