@@ -221,3 +221,87 @@ describe('a remote target receives only the fields a source carries', () => {
     expect(Object.keys(authoritative!)).not.toContain('phone');
   });
 });
+
+describe('the audit trail keeps before and after of exactly what changed', () => {
+  async function audit(query: string) {
+    const r = await c.get(`/v1/audit?${query}`);
+    expect(r.status).toBe(200);
+    return r.body.items as { action: string; actor: string; before: unknown; after: unknown }[];
+  }
+
+  it('a customer changed by a sync: the fields it changed, by the pipeline', async () => {
+    await existingCustomer('SYNCED');
+    await importInvoices(
+      'files',
+      'rename.csv',
+      csv([
+        'invoice_reference,customer_id,customer_name,customer_email,invoice_date,currency,net_amount,vat_rate',
+        'PU-A1,SYNCED,Acme Renamed,new@acme.example,2026-11-02,EUR,100.00,0.21',
+      ]),
+    );
+    const [latest] = await audit('objectType=customer&objectId=SYNCED');
+    expect(latest).toMatchObject({
+      action: 'customer.updated',
+      actor: 'pipeline:files',
+      before: { name: FULL.name, email: FULL.email },
+      after: { name: 'Acme Renamed', email: 'new@acme.example' },
+    });
+    expect(Object.keys(latest!.after as object).sort()).toEqual(['email', 'name']);
+    // The same file again changes nothing, and adds nothing to the trail.
+    await importInvoices(
+      'files',
+      'rename-again.csv',
+      csv([
+        'invoice_reference,customer_id,customer_name,customer_email,invoice_date,currency,net_amount,vat_rate',
+        'PU-A2,SYNCED,Acme Renamed,new@acme.example,2026-11-02,EUR,100.00,0.21',
+      ]),
+    );
+    expect(await audit('objectType=customer&objectId=SYNCED')).toHaveLength(2);
+  });
+
+  it('a pipeline: the changed fields, a changed secret as [secret], and no secret anywhere in GET /v1/audit', async () => {
+    const first = 'ixk_first_secret_value_0001';
+    const second = 'ixk_second_secret_value_0002';
+    const hook = 'whs_pipeline_hook_secret_0003';
+    const put = (apiKey: string, schedule: string | null) =>
+      c.put('/v1/pipelines/audited', {
+        source: { type: 'ixpole', baseUrl: 'https://club.example/', apiKey },
+        schedule,
+        webhookSecret: hook,
+      });
+    expect((await put(first, null)).status).toBe(201);
+    expect((await put(second, '*/5 * * * *')).status).toBe(200);
+    const entries = await audit('objectType=pipeline&objectId=audited');
+    expect(entries.map((e) => e.action)).toEqual(['pipeline.updated', 'pipeline.created']);
+    expect(entries[0]).toMatchObject({
+      before: { schedule: null, source: { apiKey: '[secret]' } },
+      after: { schedule: '*/5 * * * *', source: { apiKey: '[secret]' } },
+    });
+    expect(Object.keys(entries[0]!.after as object).sort()).toEqual(['schedule', 'source']);
+    expect(entries[1]!.after).toMatchObject({ webhookSecret: '[secret]', source: { apiKey: '[secret]' } });
+    const everything = JSON.stringify((await c.get('/v1/audit?pageSize=200')).body);
+    for (const secret of [first, second, hook]) expect(everything).not.toContain(secret);
+  });
+
+  it('a pipeline from ledgerlink.yaml: its target secret never reaches the audit trail', async () => {
+    const { applyConfig, ConfigFile } = await import('../src/sync/config.ts');
+    const secret = 'erp_target_secret_0123456789';
+    const config = ConfigFile.parse({
+      pipelines: [
+        {
+          name: 'from-yaml',
+          entity: 'PUP',
+          source: { type: 'records' },
+          target: { type: 'webhook', url: 'https://erp.example/in', secret },
+        },
+      ],
+    });
+    await applyConfig(t.db, testBox, config);
+    await applyConfig(t.db, testBox, config);
+    const entries = await audit('objectType=pipeline&objectId=from-yaml');
+    // Applied twice, changed once.
+    expect(entries.map((e) => e.action)).toEqual(['pipeline.created']);
+    expect(entries[0]!.after).toMatchObject({ target: { type: 'webhook', secret: '[secret]' } });
+    expect(JSON.stringify(entries)).not.toContain(secret);
+  });
+});

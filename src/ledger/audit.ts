@@ -51,10 +51,12 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stri
  *   // → { before: { email: 'a@x' }, after: { email: 'b@x' } }
  */
 export function auditChange(
-  before: Plain | null | undefined,
-  after: Plain | null | undefined,
+  beforeObject: object | null | undefined,
+  afterObject: object | null | undefined,
   opts: { ignore?: readonly string[] } = {},
 ): AuditChange {
+  const before = beforeObject as Plain | null | undefined;
+  const after = afterObject as Plain | null | undefined;
   const ignore = new Set(opts.ignore ?? []);
   const strip = (o: Plain): Plain => Object.fromEntries(Object.entries(o).filter(([k]) => !ignore.has(k)));
   if (!before) return { before: null, after: after ? strip(after) : null };

@@ -5,9 +5,15 @@ import { z } from 'zod';
 import type { Database } from '../db/database.ts';
 import { Code, Currency, Rate } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
-import { recordAudit } from '../ledger/audit.ts';
+import { isNoChange, recordAudit } from '../ledger/audit.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
-import { PipelineDefinition, checkPipelineTypes, savePipeline } from './pipelines.ts';
+import {
+  PipelineDefinition,
+  checkPipelineTypes,
+  findPipeline,
+  pipelineAuditChange,
+  savePipeline,
+} from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 
 export const ConfigFile = z.strictObject({
@@ -102,15 +108,19 @@ export async function applyConfig(
         throw new Error(
           `Pipeline ${p.name} names entity ${p.entity}, which does not exist and is not in the config's entities`,
         );
-      await savePipeline(tx, box, entity.id, p, 'config');
-      await recordAudit(tx, {
-        entityId: entity.id,
-        actor: 'config',
-        action: 'pipeline.saved',
-        objectType: 'pipeline',
-        objectId: p.name,
-        after: { ...p, source: { type: p.source.type }, webhookSecret: undefined },
-      });
+      const before = await findPipeline(tx, box, p.name, entity.id);
+      const { pipeline, created } = await savePipeline(tx, box, entity.id, p, 'config');
+      // Applied at every start: only a pipeline the file creates or changes is in the audit trail.
+      const change = pipelineAuditChange(before, pipeline);
+      if (!isNoChange(change))
+        await recordAudit(tx, {
+          entityId: entity.id,
+          actor: 'config',
+          action: created ? 'pipeline.created' : 'pipeline.updated',
+          objectType: 'pipeline',
+          objectId: p.name,
+          ...change,
+        });
       names.push(p.name);
     }
     return { entitiesCreated, pipelines: names };

@@ -3,7 +3,8 @@ import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
-import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
+import { type AuditChange, auditChange } from '../ledger/audit.ts';
+import { type SecretBox, openConfig, redactConfig, redactSecrets, sealConfig } from './secrets.ts';
 import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
@@ -147,6 +148,28 @@ export function publicPipeline(p: Pipeline) {
     enabled: p.enabled,
     managedBy: p.managedBy,
   };
+}
+
+/**
+ * A pipeline's change for the audit trail: the fields that changed (compared with their secrets in
+ * the clear, so a new API key counts), each secret then shown as `[secret]`.
+ */
+export function pipelineAuditChange(before: Pipeline | null, after: Pipeline): AuditChange {
+  const view = (p: Pipeline) => ({
+    name: p.name,
+    entity: p.entityCode,
+    source: { type: p.sourceType, ...p.sourceConfig },
+    target: { type: p.targetType, ...p.targetConfig },
+    schedule: p.schedule,
+    mode: p.mode,
+    options: p.options,
+    mapping: p.mapping,
+    webhookSecret: p.webhookSecret,
+    enabled: p.enabled,
+    managedBy: p.managedBy,
+  });
+  const change = auditChange(before && view(before), view(after));
+  return { before: redactSecrets(change.before), after: redactSecrets(change.after) };
 }
 
 export async function findPipeline(

@@ -69,3 +69,18 @@ export function openConfig(box: SecretBox, config: Record<string, unknown>): Rec
 export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) ? '[secret]' : v]));
 }
+
+/**
+ * Any value with secrets replaced by a marker, however deep they sit: what the audit trail keeps
+ * of a configuration. A secret that is set shows as `[secret]`, so a change to it is seen, never its value.
+ */
+export function redactSecrets<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v: unknown) => redactSecrets(v)) as T;
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [
+      k,
+      SECRET_KEYS.has(k) && v !== null && v !== undefined ? '[secret]' : redactSecrets(v),
+    ]),
+  ) as T;
+}

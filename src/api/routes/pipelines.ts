@@ -8,6 +8,7 @@ import {
   PipelineOptions,
   checkPipelineTypes,
   listPipelines,
+  pipelineAuditChange,
   publicPipeline,
   requirePipeline,
   savePipeline,
@@ -148,8 +149,7 @@ const putRoute = defineRoute({
       action: created ? 'pipeline.created' : 'pipeline.updated',
       objectType: 'pipeline',
       objectId: pipeline.name,
-      before: before ? publicPipeline(before) : null,
-      after: publicPipeline(pipeline),
+      ...pipelineAuditChange(before ?? null, pipeline),
     });
     ctx.setStatus(created ? 201 : 200);
     return publicPipeline(pipeline);
