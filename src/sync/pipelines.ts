@@ -3,7 +3,7 @@ import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
-import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
+import { type SecretBox, openConfigChecked, redactConfig, sealConfig } from './secrets.ts';
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
 export const PipelineMapping = z.strictObject({
@@ -69,6 +69,11 @@ export interface Pipeline {
   webhookSecret: string | null;
   enabled: boolean;
   managedBy: 'api' | 'config';
+  /**
+   * Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`): left out of the
+   * settings above; the pipeline cannot run until they are entered again (SECRET_UNREADABLE).
+   */
+  unreadableSecrets: string[];
 }
 
 interface Row {
@@ -92,41 +97,73 @@ interface Row {
 const COLUMNS = `p.id, p.entity_id, e.code AS entity_code, p.name, p.source_type, p.source_config, p.target_type, p.target_config,
   p.schedule, p.mode, p.options, p.mapping, p.webhook_secret, p.enabled, p.managed_by`;
 
+// A secret that does not open is recorded, not thrown: reading one pipeline must never fail the
+// listing of all of them (the scheduler, GET /v1/pipelines).
 function toPipeline(box: SecretBox, r: Row): Pipeline {
+  const source = openConfigChecked(box, r.source_config);
+  const target = openConfigChecked(box, r.target_config);
+  const webhookSecret = r.webhook_secret ? box.tryDecrypt(r.webhook_secret) : null;
   return {
     id: r.id,
     entityId: r.entity_id,
     entityCode: r.entity_code,
     name: r.name,
     sourceType: r.source_type,
-    sourceConfig: openConfig(box, r.source_config),
+    sourceConfig: source.config,
     targetType: r.target_type,
-    targetConfig: openConfig(box, r.target_config),
+    targetConfig: target.config,
     schedule: r.schedule,
     mode: r.mode,
     options: r.options,
     mapping: r.mapping,
-    webhookSecret: r.webhook_secret ? box.decrypt(r.webhook_secret) : null,
+    webhookSecret,
     enabled: r.enabled,
     managedBy: r.managed_by,
+    unreadableSecrets: [
+      ...source.unreadable.map((k) => `source.${k}`),
+      ...target.unreadable.map((k) => `target.${k}`),
+      ...(r.webhook_secret && webhookSecret === null ? ['webhookSecret'] : []),
+    ],
   };
+}
+
+/**
+ * Refuses to use a pipeline whose secrets were stored with another encryption key, saying which and
+ * how to fix it. Only this pipeline fails; the others and the scheduler go on.
+ */
+export function assertSecretsReadable(pipeline: Pipeline): void {
+  if (pipeline.unreadableSecrets.length === 0) return;
+  throw new DomainError(
+    'SECRET_UNREADABLE',
+    `Pipeline ${pipeline.name}: ${pipeline.unreadableSecrets.join(', ')} cannot be decrypted: the encryption key ` +
+      'differs from the one it was stored with. Enter the secret again (PUT /v1/pipelines/{name} or ' +
+      '`ledgerlink config apply`), or start ledgerlink with the key it was stored with.',
+    pipeline.unreadableSecrets.map((field) => ({ field, message: 'stored with another encryption key' })),
+  );
 }
 
 /** A pipeline as the API shows it: secrets never leave the server. */
 export function publicPipeline(p: Pipeline) {
+  const unreadable = (side: 'source' | 'target') =>
+    Object.fromEntries(
+      p.unreadableSecrets
+        .filter((f) => f.startsWith(`${side}.`))
+        .map((f) => [f.slice(side.length + 1), '[unreadable]']),
+    );
   return {
     id: p.id,
     name: p.name,
     entity: p.entityCode,
-    source: { type: p.sourceType, ...redactConfig(p.sourceConfig) },
-    target: { type: p.targetType, ...redactConfig(p.targetConfig) },
+    source: { type: p.sourceType, ...redactConfig(p.sourceConfig), ...unreadable('source') },
+    target: { type: p.targetType, ...redactConfig(p.targetConfig), ...unreadable('target') },
     schedule: p.schedule,
     mode: p.mode,
     options: p.options,
     mapping: p.mapping,
-    hasWebhookSecret: p.webhookSecret !== null,
+    hasWebhookSecret: p.webhookSecret !== null || p.unreadableSecrets.includes('webhookSecret'),
     enabled: p.enabled,
     managedBy: p.managedBy,
+    unreadableSecrets: p.unreadableSecrets,
   };
 }
 

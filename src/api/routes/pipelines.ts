@@ -35,6 +35,10 @@ export const PipelineView = z
     hasWebhookSecret: z.boolean().meta({ description: 'Whether a webhook secret is set (it is never returned).' }),
     enabled: z.boolean(),
     managedBy: z.enum(['api', 'config']).meta({ description: 'Saved through the API, or from ledgerlink.yaml.' }),
+    unreadableSecrets: z.array(z.string()).meta({
+      description:
+        'Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`), shown as `[unreadable]`: the pipeline cannot run (SECRET_UNREADABLE) until they are entered again.',
+    }),
   })
   .meta({ id: 'Pipeline', description: 'A pipeline, secrets redacted.' });
 type PipelineView = z.output<typeof PipelineView>;
