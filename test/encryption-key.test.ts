@@ -155,9 +155,9 @@ describe('keys rotate', () => {
   });
 
   it('is refused, changing nothing, when a stored secret does not open with the current key', async () => {
-    await openSecretBox(db, onServer, envOf(keyA));
     await save(keyA, 'club');
     await save(keyB, 'stray');
+    await openSecretBox(db, onServer, envOf(keyA));
     const before = await storedRows();
     await expect(rotateKey(db, keyA, SecretBox.generate())).rejects.toMatchObject({
       code: 'SECRETS_UNREADABLE',
@@ -165,6 +165,13 @@ describe('keys rotate', () => {
     });
     expect(await storedRows()).toEqual(before);
     expect(await recordedFingerprint(db)).toBe(keyA.fingerprint);
+  });
+
+  it('leaves a process on the old key unable to store secrets nobody else could read', async () => {
+    await openSecretBox(db, onServer, envOf(keyA));
+    await rotateKey(db, keyA, keyB);
+    await expect(save(keyA, 'late')).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_OUTDATED' });
+    await expect(save(keyB, 'late')).resolves.toBeUndefined();
   });
 
   it('is refused with a key that is not the current one', async () => {

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { validCron } from './schedule.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type SecretBox, openConfigChecked, redactConfig, sealConfig } from './secrets.ts';
 
@@ -39,7 +40,12 @@ export const PipelineDefinition = z.strictObject({
   entity: z.string().min(1).meta({ description: 'The entity code.' }),
   source: z.looseObject({ type: z.string().min(1) }),
   target: z.looseObject({ type: z.string().min(1) }).default({ type: 'ledger' }),
-  schedule: z.string().nullable().optional().meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
+  schedule: z
+    .string()
+    .refine(validCron, 'not a cron expression: five fields (minute hour day month weekday, UTC), e.g. "*/15 * * * *"')
+    .nullable()
+    .optional()
+    .meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
   mode: z.enum(['documents', 'daily-summary']).default('documents'),
   options: PipelineOptions.default({}),
   mapping: PipelineMapping.default({}),
@@ -220,20 +226,40 @@ export function checkPipelineTypes(
   at = '',
   opts: { internalSources?: boolean } = {},
 ): void {
+  const first = pipelineTypeProblems(def, at, opts)[0];
+  if (first) throw first;
+}
+
+/**
+ * Every problem `checkPipelineTypes` would refuse, one DomainError each, so that `ledgerlink config
+ * validate` can list them all.
+ */
+export function pipelineTypeProblems(
+  def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
+  at = '',
+  opts: { internalSources?: boolean } = {},
+): DomainError[] {
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  const problems: DomainError[] = [];
   if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
-    throw unknownSourceType(def.source.type, field('source', 'type'));
-  if (!targetTypes().includes(def.target.type)) throw unknownTargetType(def.target.type, field('target', 'type'));
+    problems.push(unknownSourceType(def.source.type, field('source', 'type')));
+  if (!targetTypes().includes(def.target.type)) {
+    problems.push(unknownTargetType(def.target.type, field('target', 'type')));
+    return problems;
+  }
   const { type, ...settings } = def.target;
   const r = targetDefinition(type).settings.safeParse(settings);
   if (!r.success) {
-    const problems = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
-    throw new DomainError(
-      'PIPELINE_TARGET_SETTINGS_INVALID',
-      `Settings of target "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-      problems,
+    const issues = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
+    problems.push(
+      new DomainError(
+        'PIPELINE_TARGET_SETTINGS_INVALID',
+        `Settings of target "${type}": ${issues.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+        issues,
+      ),
     );
   }
+  return problems;
 }
 
 /**
@@ -258,6 +284,13 @@ export async function savePipeline(
 ): Promise<{ pipeline: Pipeline; created: boolean }> {
   // The API and the config file checked already, naming fields as they were sent; this guards other callers.
   checkPipelineTypes(def, '', { internalSources: true });
+  // A process still on a key rotated away (keys rotate) must not store secrets nobody else can read.
+  const { rows: key } = await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM encryption_key FOR SHARE`);
+  if (key[0] && key[0].fingerprint !== box.fingerprint)
+    throw new DomainError(
+      'ENCRYPTION_KEY_OUTDATED',
+      "This process's encryption key is not the database's any more (it was rotated): restart it with the database's key (LEDGERLINK_ENCRYPTION_KEY). Nothing was saved.",
+    );
   const { type: sourceType, ...sourceConfig } = def.source;
   const { type: targetType, ...targetConfig } = def.target;
   try {

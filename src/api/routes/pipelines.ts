@@ -12,7 +12,7 @@ import {
   requirePipeline,
   savePipeline,
 } from '../../sync/pipelines.ts';
-import { validCron } from '../../sync/schedule.ts';
+import { mappingError, mappingProblems } from '../../sync/pipeline-checks.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
@@ -104,6 +104,8 @@ const putRoute = defineRoute({
     'PIPELINE_UNKNOWN_SOURCE_TYPE',
     'PIPELINE_UNKNOWN_TARGET_TYPE',
     'PIPELINE_TARGET_SETTINGS_INVALID',
+    'PIPELINE_MAPPING_TARGET_UNKNOWN',
+    'ENCRYPTION_KEY_OUTDATED',
   ],
   handler: async (ctx): Promise<PipelineView> => {
     const box = ctx.services.sync.box;
@@ -127,12 +129,10 @@ const putRoute = defineRoute({
       entityId = e.id;
       entityCode = e.code;
     }
+    // The same checks as ledgerlink.yaml's (the schedule is checked by the body's schema).
     checkPipelineTypes(ctx.body, 'body');
-    if (ctx.body.schedule && !validCron(ctx.body.schedule)) {
-      throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [
-        { field: 'body.schedule', message: 'not a cron expression' },
-      ]);
-    }
+    const unknown = await mappingProblems(ctx.db, { id: entityId, code: entityCode }, ctx.body, 'body');
+    if (unknown.length) throw mappingError(unknown);
     const existing = await listPipelines(ctx.db, box);
     const clash = existing.find((p) => p.name === ctx.params.name && p.entityId !== entityId);
     if (clash)
