@@ -4,7 +4,8 @@ import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
-import { SecretBox } from '../sync/secrets.ts';
+import type { SecretBox } from '../sync/secrets.ts';
+import { openSecretBox } from '../sync/keys.ts';
 import { SyncService } from '../sync/service.ts';
 import '../connectors/all.ts';
 import { JobQueue } from '../sync/queue.ts';
@@ -28,20 +29,26 @@ export interface Runtime {
 }
 
 /**
- * Opens what every command works with: the database (migrated), the secret box, the sync service
- * (with the durable queue when `queue`), after applying the config file (entities created when
- * missing, pipelines saved).
+ * Opens what every command works with: the database (migrated), the secret box (the database's
+ * key, checked against its fingerprint), the sync service (with the durable queue when `queue`).
+ * Only `serve` and `worker` pass `applyConfig`: they apply the config file (entities created when
+ * missing, pipelines saved); every other command acts on what the database holds, whatever
+ * directory it runs in (`ledgerlink config apply` applies a file explicitly).
  */
 export async function openRuntime(opts: {
   queue: boolean;
+  applyConfig?: boolean;
   config?: string | undefined;
   log?: Logger;
+  env?: NodeJS.ProcessEnv;
 }): Promise<Runtime> {
   const log = opts.log ?? createLogger();
-  const db = await openDatabase(databaseConfigFromEnv());
+  const env = opts.env ?? process.env;
+  const dbConfig = databaseConfigFromEnv(env);
+  const db = await openDatabase(dbConfig);
   try {
-    const box = SecretBox.fromEnv();
-    const loaded = await loadConfigFile(opts.config);
+    const { box } = await openSecretBox(db, dbConfig, env);
+    const loaded = opts.applyConfig ? await loadConfigFile(opts.config, env) : null;
     if (loaded) {
       const applied = await applyConfig(db, box, loaded.config);
       log.info(

@@ -126,6 +126,18 @@ export const ERROR_CODES = {
   PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
   PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],
   PIPELINE_TARGET_SETTINGS_INVALID: [400, "The target's settings do not match its schema; `details` names each field."],
+  PIPELINE_MAPPING_TARGET_UNKNOWN: [
+    422,
+    "The mapping names a GL account, tax code, department or bank account the entity's ledger does not have (or not active); `details` names each field.",
+  ],
+  ENCRYPTION_KEY_OUTDATED: [
+    409,
+    "The server's encryption key was rotated away (`ledgerlink keys rotate`): restart it with the database's key. Nothing was saved.",
+  ],
+  SECRET_UNREADABLE: [
+    409,
+    'A secret of the pipeline was stored with another encryption key: enter it again (PUT /v1/pipelines/{name}, `ledgerlink config apply`) or run with the key it was stored with. Only this pipeline is affected.',
+  ],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

@@ -2,9 +2,10 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { validCron } from './schedule.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type AuditChange, auditChange } from '../ledger/audit.ts';
-import { type SecretBox, openConfig, redactConfig, redactSecrets, sealConfig } from './secrets.ts';
+import { type SecretBox, openConfigChecked, redactConfig, redactSecrets, sealConfig } from './secrets.ts';
 import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
@@ -59,7 +60,12 @@ export const PipelineDefinition = z.strictObject({
   entity: z.string().min(1).meta({ description: 'The entity code.' }),
   source: z.looseObject({ type: z.string().min(1) }),
   target: z.looseObject({ type: z.string().min(1) }).default({ type: 'ledger' }),
-  schedule: z.string().nullable().optional().meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
+  schedule: z
+    .string()
+    .refine(validCron, 'not a cron expression: five fields (minute hour day month weekday, UTC), e.g. "*/15 * * * *"')
+    .nullable()
+    .optional()
+    .meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
   mode: z.enum(['documents', 'daily-summary']).default('documents'),
   options: PipelineOptions.default({}),
   mapping: PipelineMapping.default({}),
@@ -89,6 +95,11 @@ export interface Pipeline {
   webhookSecret: string | null;
   enabled: boolean;
   managedBy: 'api' | 'config';
+  /**
+   * Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`): left out of the
+   * settings above; the pipeline cannot run until they are entered again (SECRET_UNREADABLE).
+   */
+  unreadableSecrets: string[];
 }
 
 interface Row {
@@ -112,41 +123,73 @@ interface Row {
 const COLUMNS = `p.id, p.entity_id, e.code AS entity_code, p.name, p.source_type, p.source_config, p.target_type, p.target_config,
   p.schedule, p.mode, p.options, p.mapping, p.webhook_secret, p.enabled, p.managed_by`;
 
+// A secret that does not open is recorded, not thrown: reading one pipeline must never fail the
+// listing of all of them (the scheduler, GET /v1/pipelines).
 function toPipeline(box: SecretBox, r: Row): Pipeline {
+  const source = openConfigChecked(box, r.source_config);
+  const target = openConfigChecked(box, r.target_config);
+  const webhookSecret = r.webhook_secret ? box.tryDecrypt(r.webhook_secret) : null;
   return {
     id: r.id,
     entityId: r.entity_id,
     entityCode: r.entity_code,
     name: r.name,
     sourceType: r.source_type,
-    sourceConfig: openConfig(box, r.source_config),
+    sourceConfig: source.config,
     targetType: r.target_type,
-    targetConfig: openConfig(box, r.target_config),
+    targetConfig: target.config,
     schedule: r.schedule,
     mode: r.mode,
     options: r.options,
     mapping: r.mapping,
-    webhookSecret: r.webhook_secret ? box.decrypt(r.webhook_secret) : null,
+    webhookSecret,
     enabled: r.enabled,
     managedBy: r.managed_by,
+    unreadableSecrets: [
+      ...source.unreadable.map((k) => `source.${k}`),
+      ...target.unreadable.map((k) => `target.${k}`),
+      ...(r.webhook_secret && webhookSecret === null ? ['webhookSecret'] : []),
+    ],
   };
+}
+
+/**
+ * Refuses to use a pipeline whose secrets were stored with another encryption key, saying which and
+ * how to fix it. Only this pipeline fails; the others and the scheduler go on.
+ */
+export function assertSecretsReadable(pipeline: Pipeline): void {
+  if (pipeline.unreadableSecrets.length === 0) return;
+  throw new DomainError(
+    'SECRET_UNREADABLE',
+    `Pipeline ${pipeline.name}: ${pipeline.unreadableSecrets.join(', ')} cannot be decrypted: the encryption key ` +
+      'differs from the one it was stored with. Enter the secret again (PUT /v1/pipelines/{name} or ' +
+      '`ledgerlink config apply`), or start ledgerlink with the key it was stored with.',
+    pipeline.unreadableSecrets.map((field) => ({ field, message: 'stored with another encryption key' })),
+  );
 }
 
 /** A pipeline as the API shows it: secrets never leave the server. */
 export function publicPipeline(p: Pipeline) {
+  const unreadable = (side: 'source' | 'target') =>
+    Object.fromEntries(
+      p.unreadableSecrets
+        .filter((f) => f.startsWith(`${side}.`))
+        .map((f) => [f.slice(side.length + 1), '[unreadable]']),
+    );
   return {
     id: p.id,
     name: p.name,
     entity: p.entityCode,
-    source: { type: p.sourceType, ...redactConfig(p.sourceConfig) },
-    target: { type: p.targetType, ...redactConfig(p.targetConfig) },
+    source: { type: p.sourceType, ...redactConfig(p.sourceConfig), ...unreadable('source') },
+    target: { type: p.targetType, ...redactConfig(p.targetConfig), ...unreadable('target') },
     schedule: p.schedule,
     mode: p.mode,
     options: p.options,
     mapping: p.mapping,
-    hasWebhookSecret: p.webhookSecret !== null,
+    hasWebhookSecret: p.webhookSecret !== null || p.unreadableSecrets.includes('webhookSecret'),
     enabled: p.enabled,
     managedBy: p.managedBy,
+    unreadableSecrets: p.unreadableSecrets,
   };
 }
 
@@ -225,20 +268,40 @@ export function checkPipelineTypes(
   at = '',
   opts: { internalSources?: boolean } = {},
 ): void {
+  const first = pipelineTypeProblems(def, at, opts)[0];
+  if (first) throw first;
+}
+
+/**
+ * Every problem `checkPipelineTypes` would refuse, one DomainError each, so that `ledgerlink config
+ * validate` can list them all.
+ */
+export function pipelineTypeProblems(
+  def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
+  at = '',
+  opts: { internalSources?: boolean } = {},
+): DomainError[] {
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  const problems: DomainError[] = [];
   if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
-    throw unknownSourceType(def.source.type, field('source', 'type'));
-  if (!targetTypes().includes(def.target.type)) throw unknownTargetType(def.target.type, field('target', 'type'));
+    problems.push(unknownSourceType(def.source.type, field('source', 'type')));
+  if (!targetTypes().includes(def.target.type)) {
+    problems.push(unknownTargetType(def.target.type, field('target', 'type')));
+    return problems;
+  }
   const { type, ...settings } = def.target;
   const r = targetDefinition(type).settings.safeParse(settings);
   if (!r.success) {
-    const problems = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
-    throw new DomainError(
-      'PIPELINE_TARGET_SETTINGS_INVALID',
-      `Settings of target "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-      problems,
+    const issues = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
+    problems.push(
+      new DomainError(
+        'PIPELINE_TARGET_SETTINGS_INVALID',
+        `Settings of target "${type}": ${issues.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+        issues,
+      ),
     );
   }
+  return problems;
 }
 
 /**
@@ -263,6 +326,13 @@ export async function savePipeline(
 ): Promise<{ pipeline: Pipeline; created: boolean }> {
   // The API and the config file checked already, naming fields as they were sent; this guards other callers.
   checkPipelineTypes(def, '', { internalSources: true });
+  // A process still on a key rotated away (keys rotate) must not store secrets nobody else can read.
+  const { rows: key } = await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM encryption_key FOR SHARE`);
+  if (key[0] && key[0].fingerprint !== box.fingerprint)
+    throw new DomainError(
+      'ENCRYPTION_KEY_OUTDATED',
+      "This process's encryption key is not the database's any more (it was rotated): restart it with the database's key (LEDGERLINK_ENCRYPTION_KEY). Nothing was saved.",
+    );
   const { type: sourceType, ...sourceConfig } = def.source;
   const { type: targetType, ...targetConfig } = def.target;
   try {

@@ -1,8 +1,13 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const PREFIX = 'enc:v1:';
+
+/** Whether a stored value is sealed by a SecretBox. */
+export function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(PREFIX);
+}
 
 /**
  * Credentials for outside systems are encrypted at rest with AES-256-GCM. The key comes from
@@ -12,6 +17,35 @@ const PREFIX = 'enc:v1:';
 export class SecretBox {
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('The encryption key must be 32 bytes (base64 in LEDGERLINK_ENCRYPTION_KEY)');
+  }
+
+  /** A key written as base64 (LEDGERLINK_ENCRYPTION_KEY, --new-key, the key file); `what` names where it came from. */
+  static fromBase64(text: string, what: string): SecretBox {
+    const key = Buffer.from(text.trim(), 'base64');
+    if (key.length !== 32)
+      throw new Error(
+        `${what} is not an encryption key: it must be 32 random bytes written as base64 (make one with: openssl rand -base64 32)`,
+      );
+    return new SecretBox(key);
+  }
+
+  static generate(): SecretBox {
+    return new SecretBox(randomBytes(32));
+  }
+
+  /** The key as base64, for the key file or to print once when it is generated. */
+  exportKey(): string {
+    return this.key.toString('base64');
+  }
+
+  /**
+   * What identifies the key without revealing it: an HMAC of a fixed label under the key. Stored in
+   * the database so that a process started with another key is refused before it writes anything.
+   */
+  get fingerprint(): string {
+    return (
+      'hmac-sha256:' + createHmac('sha256', this.key).update('ledgerlink encryption key fingerprint').digest('hex')
+    );
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env, dataDir = env.LEDGERLINK_DATA_DIR || './data'): SecretBox {
@@ -30,6 +64,15 @@ export class SecretBox {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
+  }
+
+  /** The clear text, or null when the value was sealed with another key (or is damaged). */
+  tryDecrypt(sealed: string): string | null {
+    try {
+      return this.decrypt(sealed);
+    } catch {
+      return null;
+    }
   }
 
   decrypt(sealed: string): string {
@@ -63,6 +106,27 @@ export function openConfig(box: SecretBox, config: Record<string, unknown>): Rec
   return Object.fromEntries(
     Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.decrypt(v) : v]),
   );
+}
+
+/**
+ * Opens a stored config without failing on a secret sealed with another key: such a secret is left
+ * out and its key listed in `unreadable`, so that only what needs it fails, with a clear reason.
+ */
+export function openConfigChecked(
+  box: SecretBox,
+  config: Record<string, unknown>,
+): { config: Record<string, unknown>; unreadable: string[] } {
+  const out: Record<string, unknown> = {};
+  const unreadable: string[] = [];
+  for (const [k, v] of Object.entries(config)) {
+    if (!SECRET_KEYS.has(k) || typeof v !== 'string') out[k] = v;
+    else {
+      const plain = box.tryDecrypt(v);
+      if (plain === null) unreadable.push(k);
+      else out[k] = plain;
+    }
+  }
+  return { config: out, unreadable };
 }
 
 /** A config as shown to people: secrets replaced by a marker. */

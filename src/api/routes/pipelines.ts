@@ -13,7 +13,7 @@ import {
   requirePipeline,
   savePipeline,
 } from '../../sync/pipelines.ts';
-import { validCron } from '../../sync/schedule.ts';
+import { mappingError, mappingProblems } from '../../sync/pipeline-checks.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
@@ -36,6 +36,10 @@ export const PipelineView = z
     hasWebhookSecret: z.boolean().meta({ description: 'Whether a webhook secret is set (it is never returned).' }),
     enabled: z.boolean(),
     managedBy: z.enum(['api', 'config']).meta({ description: 'Saved through the API, or from ledgerlink.yaml.' }),
+    unreadableSecrets: z.array(z.string()).meta({
+      description:
+        'Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`), shown as `[unreadable]`: the pipeline cannot run (SECRET_UNREADABLE) until they are entered again.',
+    }),
   })
   .meta({ id: 'Pipeline', description: 'A pipeline, secrets redacted.' });
 type PipelineView = z.output<typeof PipelineView>;
@@ -101,6 +105,8 @@ const putRoute = defineRoute({
     'PIPELINE_UNKNOWN_SOURCE_TYPE',
     'PIPELINE_UNKNOWN_TARGET_TYPE',
     'PIPELINE_TARGET_SETTINGS_INVALID',
+    'PIPELINE_MAPPING_TARGET_UNKNOWN',
+    'ENCRYPTION_KEY_OUTDATED',
   ],
   handler: async (ctx): Promise<PipelineView> => {
     const box = ctx.services.sync.box;
@@ -124,12 +130,10 @@ const putRoute = defineRoute({
       entityId = e.id;
       entityCode = e.code;
     }
+    // The same checks as ledgerlink.yaml's (the schedule is checked by the body's schema).
     checkPipelineTypes(ctx.body, 'body');
-    if (ctx.body.schedule && !validCron(ctx.body.schedule)) {
-      throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [
-        { field: 'body.schedule', message: 'not a cron expression' },
-      ]);
-    }
+    const unknown = await mappingProblems(ctx.db, { id: entityId, code: entityCode }, ctx.body, 'body');
+    if (unknown.length) throw mappingError(unknown);
     const existing = await listPipelines(ctx.db, box);
     const clash = existing.find((p) => p.name === ctx.params.name && p.entityId !== entityId);
     if (clash)

@@ -67,10 +67,16 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     // own, and without a queue the run is worked right after, which must not sit inside it.
     write: false,
     success: { status: 202, description: docs.accepted, schema: Accepted },
-    errors: docs.errors,
+    errors: [...docs.errors, 'SECRET_UNREADABLE'],
     handler: async (ctx) => {
       const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
       if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
+      // The signature cannot be checked: refused (the sender retries), never taken unverified. The
+      // details (which secret, how to fix) are for the operator, in the log and on the pipeline.
+      if (pipeline.unreadableSecrets.length) {
+        ctx.log.warn({ pipeline: pipeline.name, secrets: pipeline.unreadableSecrets }, 'SECRET_UNREADABLE');
+        throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
+      }
       const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
       if (!verdict.ok) throw 'error' in verdict ? verdict.error : noEndpoint();
       if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
