@@ -5,6 +5,7 @@ import { createLogger } from '../logger.ts';
 import { openRuntime } from './runtime.ts';
 import { startDemo } from './demo.ts';
 import { listPipelines } from '../sync/pipelines.ts';
+import { concurrencyFromEnv } from '../sync/service.ts';
 
 export function registerServe(program: Command): void {
   program
@@ -26,12 +27,15 @@ Environment:
   LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest; required with DATABASE_URL
                                (PGlite default: the key file data/.encryption-key); see: ledgerlink keys --help
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
+  LEDGERLINK_WORKER_CONCURRENCY runs worked at once, each of another pipeline (default 4)
+  LEDGERLINK_LEASE_SECONDS     heartbeat lease: a run silent this long is taken over (default 15)
   LOG_LEVEL                    pino level (default info)`,
     )
     .action(async (opts: { port?: string; config?: string; worker: boolean; demo: boolean }) => {
       const log = createLogger();
       const config = appConfigFromEnv();
       if (opts.port) config.port = Number(opts.port);
+      const concurrency = opts.worker ? concurrencyFromEnv() : 1;
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config, log });
       log.info({ database: rt.db.description }, 'database ready');
       let stopDemo: (() => Promise<void>) | null = null;
@@ -40,9 +44,10 @@ Environment:
       }
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
       if (opts.worker)
-        await rt.sync.startWorker(
-          process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30,
-        );
+        await rt.sync.startWorker({
+          tickSeconds: process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30,
+          concurrency,
+        });
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down');
         await app.close();

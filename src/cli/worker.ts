@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openRuntime } from './runtime.ts';
+import { concurrencyFromEnv, parseConcurrency } from '../sync/service.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -7,6 +8,10 @@ export function registerWorker(program: Command): void {
     .description('Work queued pipeline runs, schedules and write-back, without the HTTP API')
     .option('-c, --config <file>', 'pipelines and entities (env LEDGERLINK_CONFIG, default ./ledgerlink.yaml)')
     .option('--tick <seconds>', 'how often to check schedules and pending write-back', '30')
+    .option(
+      '--concurrency <n>',
+      'runs worked at once, each of another pipeline (env LEDGERLINK_WORKER_CONCURRENCY, default 4)',
+    )
     .addHelpText(
       'after',
       `
@@ -14,9 +19,10 @@ Run several workers against one PostgreSQL server (DATABASE_URL) to share the wo
 from a durable queue, one run per pipeline at a time, and a crashed worker's run is resumed by another.
 With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.`,
     )
-    .action(async (opts: { config?: string; tick: string }) => {
+    .action(async (opts: { config?: string; tick: string; concurrency?: string }) => {
+      const concurrency = opts.concurrency ? parseConcurrency(opts.concurrency, '--concurrency') : concurrencyFromEnv();
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config });
-      await rt.sync.startWorker(Number(opts.tick));
+      await rt.sync.startWorker({ tickSeconds: Number(opts.tick), concurrency });
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {
         rt.log.info('worker stopping (finishing the current job)');

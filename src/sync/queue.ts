@@ -25,6 +25,14 @@ export interface RunJob {
   runId: string;
 }
 
+/** A job as a handler sees it: its data, and how many retries it has had and may have. */
+export interface WorkedJob<T> {
+  id: string;
+  data: T;
+  retryCount: number;
+  retryLimit: number;
+}
+
 /**
  * The durable job queue: pg-boss on the same database as the ledger (PGlite or PostgreSQL), so a
  * run is enqueued in the same transaction that creates it and several worker processes on one
@@ -34,6 +42,8 @@ export class JobQueue {
   private constructor(
     private readonly boss: PgBoss,
     private readonly log: Logger,
+    /** pg-boss's schema, where its job table is. */
+    readonly schema: string,
   ) {}
 
   static async start(
@@ -54,7 +64,9 @@ export class JobQueue {
     for (const name of Object.values(JOBS)) {
       await boss.createQueue(name, { name, retryLimit: 8, retryDelay: 2, retryBackoff: true, expireInSeconds: 3600 });
     }
-    return new JobQueue(boss, log);
+    if (!/^[a-z_][a-z0-9_]*$/.test(schema))
+      throw new Error(`LEDGERLINK_QUEUE_SCHEMA must be a lower-case SQL name, not ${JSON.stringify(schema)}`);
+    return new JobQueue(boss, log, schema);
   }
 
   /** Enqueues a run inside the caller's transaction: the run row and its job commit together. */
@@ -73,14 +85,57 @@ export class JobQueue {
     );
   }
 
+  /**
+   * Works jobs of a queue with `concurrency` handlers in this process, each taking one job at a
+   * time (pg-boss hands out the oldest job that is due, skipping those another handler holds).
+   * A handler that throws has its job retried with backoff until its retry limit.
+   */
   async work<T extends object>(
     name: string,
-    handler: (data: T) => Promise<void>,
-    pollingIntervalSeconds = 1,
+    handler: (job: WorkedJob<T>) => Promise<void>,
+    options: { concurrency?: number; pollingIntervalSeconds?: number } = {},
   ): Promise<void> {
-    await this.boss.work<T>(name, { pollingIntervalSeconds, batchSize: 1 }, async (jobs) => {
-      for (const job of jobs) await handler(job.data);
-    });
+    const { concurrency = 1, pollingIntervalSeconds = 1 } = options;
+    for (let n = 0; n < concurrency; n++) {
+      await this.boss.work<T>(name, { pollingIntervalSeconds, batchSize: 1, includeMetadata: true }, async (jobs) => {
+        for (const job of jobs)
+          await handler({ id: job.id, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
+      });
+    }
+  }
+
+  /**
+   * Of the given runs, those a job will still start or is working: a job waiting (created, or
+   * retry), or one taken less than `activeWithinSeconds` ago (its handler may not have written the
+   * run's first heartbeat yet). With `activeWithinSeconds` null, taken jobs do not count: at the
+   * start of the only process of a PGlite folder, every taken job was left by a dead process.
+   */
+  async runsWithLiveJobs(tx: Queryable, runIds: string[], activeWithinSeconds: number | null): Promise<Set<string>> {
+    if (runIds.length === 0) return new Set();
+    // pg-boss 10's job table (one partition per queue); read only here and in abandonJobs.
+    const { rows } = await tx.query<{ run_id: string }>(
+      `SELECT DISTINCT data->>'runId' AS run_id FROM ${this.schema}.job
+        WHERE name = $1 AND data->>'runId' = ANY($2::text[])
+          AND (state IN ('created', 'retry')
+               OR (state = 'active' AND $3::int IS NOT NULL AND started_on > now() - make_interval(secs => $3::int)))`,
+      [JOBS.run, runIds, activeWithinSeconds],
+    );
+    return new Set(rows.map((r) => r.run_id));
+  }
+
+  /** Cancels the jobs still marked active for these runs: their process is gone, new jobs replace them. */
+  async abandonJobs(tx: Queryable, runIds: string[]): Promise<void> {
+    if (runIds.length === 0) return;
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM ${this.schema}.job WHERE name = $1 AND state = 'active' AND data->>'runId' = ANY($2::text[])`,
+      [JOBS.run, runIds],
+    );
+    if (rows.length)
+      await this.boss.cancel(
+        JOBS.run,
+        rows.map((r) => r.id),
+        { db: adapter(tx) },
+      );
   }
 
   async stop(): Promise<void> {

@@ -5,18 +5,19 @@ import { findEntityById } from '../ledger/entities.ts';
 import { createRun, type RunTrigger } from './runs.ts';
 import { listPipelines, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
-import { JOBS, type JobQueue, type RunJob } from './queue.ts';
+import { JOBS, type JobQueue, type RunJob, type WorkedJob } from './queue.ts';
 import {
   type EngineDeps,
+  LeaseLostError,
   PipelineBusyError,
   afterPages,
   createTarget,
   executeRun,
-  releaseLease,
   runSource,
   syncContext,
-  takeLease,
 } from './engine/run.ts';
+import { Liveness, leaseSecondsFromEnv } from './engine/liveness.ts';
+import { recoverOrphanedRuns } from './recovery.ts';
 import { currentSlot } from './schedule.ts';
 import type { SourceItem } from './connector.ts';
 
@@ -29,6 +30,30 @@ export interface SyncServiceOptions {
   /** Without a queue (tests, one-off CLI runs) runs execute in the calling process. */
   queue?: JobQueue | null;
   engine?: Partial<EngineDeps>;
+  /** Seconds a lease and a heartbeat stay good (env LEDGERLINK_LEASE_SECONDS, default 15). */
+  leaseSeconds?: number;
+}
+
+/** How a worker works the queue. */
+export interface WorkerOptions {
+  /** How often schedules are ticked and waiting write-back is flushed. */
+  tickSeconds?: number;
+  /** Runs worked at once in this process, each of another pipeline (env LEDGERLINK_WORKER_CONCURRENCY, default 4). */
+  concurrency?: number;
+}
+
+/** A busy pipeline's run is offered again after this long (not with the growing backoff of failures). */
+const BUSY_RETRY_SECONDS = 2;
+
+/** `LEDGERLINK_WORKER_CONCURRENCY`: a whole number from 1 to 64; anything else is refused. */
+export function concurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return parseConcurrency(env.LEDGERLINK_WORKER_CONCURRENCY ?? '4', 'LEDGERLINK_WORKER_CONCURRENCY');
+}
+
+export function parseConcurrency(text: string, name: string): number {
+  const n = /^\d{1,2}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= 1 && n <= 64)) throw new Error(`${name} must be a whole number from 1 to 64, not ${JSON.stringify(text)}`);
+  return n;
 }
 
 /**
@@ -42,14 +67,17 @@ export class SyncService {
   readonly log: Logger;
   private queue: JobQueue | null;
   private timer: NodeJS.Timeout | null = null;
+  private sweeper: NodeJS.Timeout | null = null;
   readonly engine: EngineDeps;
+  readonly liveness: Liveness;
 
   constructor(o: SyncServiceOptions) {
     this.db = o.db;
     this.box = o.box;
     this.log = o.log;
     this.queue = o.queue ?? null;
-    this.engine = { db: o.db, box: o.box, log: o.log, pdfs: o.pdfs, ...o.engine };
+    this.liveness = o.engine?.liveness ?? new Liveness(o.db, o.log, o.leaseSeconds ?? leaseSecondsFromEnv());
+    this.engine = { db: o.db, box: o.box, log: o.log, pdfs: o.pdfs, ...o.engine, liveness: this.liveness };
   }
 
   get queued(): boolean {
@@ -64,7 +92,12 @@ export class SyncService {
     params: Record<string, unknown> = {},
     options: { slot?: string; tx?: Queryable; inline?: boolean } = {},
   ): Promise<string | null> {
+    const queued = this.queue !== null && !options.inline;
     const create = async (tx: Queryable) => {
+      if (queued && trigger === 'webhook') {
+        const waiting = await waitingWebhookRun(tx, pipeline.id);
+        if (waiting) return waiting;
+      }
       const runId = await createRun(tx, {
         pipelineId: pipeline.id,
         entityId: pipeline.entityId,
@@ -82,7 +115,7 @@ export class SyncService {
         objectId: runId,
         after: { pipeline: pipeline.name, trigger, slot: options.slot ?? null },
       });
-      if (this.queue && !options.inline) await this.queue.enqueueRun(tx, runId);
+      if (queued) await this.queue!.enqueueRun(tx, runId);
       return runId;
     };
     const runId = options.tx ? await create(options.tx) : await this.db.transaction(create);
@@ -98,6 +131,7 @@ export class SyncService {
         await executeRun(this.engine, runId);
         return;
       } catch (err) {
+        if (err instanceof LeaseLostError) return; // another worker took the run over
         // A busy pipeline is worth waiting for (another run of it may take minutes); a failing
         // source is retried a few times with backoff.
         const busy = err instanceof PipelineBusyError;
@@ -130,31 +164,39 @@ export class SyncService {
     const entity = (await findEntityById(this.db, pipeline.entityId))!;
     // Records in hand go through the same one-run-per-pipeline lease as queued runs, so two
     // imports (or an import and a scheduled run) of one pipeline take turns instead of colliding.
-    const started = Date.now();
-    while (!(await takeLease(this.db, pipeline.id, runId))) {
-      if (Date.now() - started > 10 * 60_000) {
-        await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [
-          runId,
-          'The pipeline stayed busy for 10 minutes',
-        ]);
-        throw new PipelineBusyError(pipeline.name);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // The run's heartbeat, kept while it waits and works, tells workers' recovery it is alive.
+    const unhold = (await this.liveness.hold(runId))!;
     try {
-      const { executeInline } = await import('./engine/inline.ts');
-      const target = await createTarget(this.engine, pipeline);
-      await executeInline(
-        this.engine,
-        pipeline,
-        entity,
-        runId,
-        items,
-        runSource(this.engine, pipeline, target, params, runId),
-        target,
-      );
+      const started = Date.now();
+      let lease = await this.liveness.takeLease(pipeline.id, runId);
+      while (!lease) {
+        if (Date.now() - started > 10 * 60_000) {
+          await this.db.query(`UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1`, [
+            runId,
+            'The pipeline stayed busy for 10 minutes',
+          ]);
+          throw new PipelineBusyError(pipeline.name);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        lease = await this.liveness.takeLease(pipeline.id, runId);
+      }
+      try {
+        const { executeInline } = await import('./engine/inline.ts');
+        const target = await createTarget(this.engine, pipeline);
+        await executeInline(
+          this.engine,
+          pipeline,
+          entity,
+          runId,
+          items,
+          runSource(this.engine, pipeline, target, params, runId),
+          target,
+        );
+      } finally {
+        await lease.release();
+      }
     } finally {
-      await releaseLease(this.db, pipeline.id, runId);
+      unhold();
     }
     return runId;
   }
@@ -203,10 +245,18 @@ export class SyncService {
     }
   }
 
-  /** Worker side: executes queued runs and ticks the schedules every `tickSeconds`. */
-  async startWorker(tickSeconds = 30): Promise<void> {
-    if (!this.queue) throw new Error('startWorker needs a job queue');
-    await this.queue.work<RunJob>(JOBS.run, (job) => executeRun(this.engine, job.runId));
+  /**
+   * Worker side: takes over what a dead process left (at once on PGlite, whose folder only this
+   * process may open; on PostgreSQL, runs whose heartbeat is older than a lease), then works
+   * queued runs with `concurrency` handlers, ticks the schedules every `tickSeconds` and sweeps
+   * for runs of dead workers every third of a lease.
+   */
+  async startWorker(options: WorkerOptions = {}): Promise<void> {
+    const queue = this.queue;
+    if (!queue) throw new Error('startWorker needs a job queue');
+    const { tickSeconds = 30, concurrency = 4 } = options;
+    await this.recover(this.db.kind === 'pglite');
+    await queue.work<RunJob>(JOBS.run, (job) => this.workJob(job), { concurrency });
     const loop = async () => {
       try {
         await this.tick();
@@ -218,11 +268,71 @@ export class SyncService {
     await loop();
     this.timer = setInterval(() => void loop(), tickSeconds * 1000);
     this.timer.unref();
+    let sweeping = false;
+    this.sweeper = setInterval(() => {
+      if (sweeping) return;
+      sweeping = true;
+      this.recover(false)
+        .catch((err: unknown) => this.log.warn({ err }, 'recovery sweep failed; tried again shortly'))
+        .finally(() => (sweeping = false));
+    }, this.liveness.heartbeatMs);
+    this.sweeper.unref();
+  }
+
+  /** One recovery sweep (src/sync/recovery.ts); `takeOverAll` only where no other process can be alive. */
+  async recover(takeOverAll: boolean) {
+    if (!this.queue) throw new Error('recover needs a job queue');
+    return recoverOrphanedRuns(
+      { db: this.db, queue: this.queue, log: this.log },
+      { leaseSeconds: this.liveness.leaseSeconds, localRuns: this.liveness.localRuns(), takeOverAll },
+    );
+  }
+
+  /** One job of the run queue. */
+  private async workJob(job: WorkedJob<RunJob>): Promise<void> {
+    const { runId } = job.data;
+    try {
+      await executeRun(this.engine, runId);
+    } catch (err) {
+      // Waiting for a busy pipeline is not a failure: offered again shortly, behind other work.
+      if (err instanceof PipelineBusyError) {
+        await this.db.transaction((tx) => this.queue!.enqueueRun(tx, runId, BUSY_RETRY_SECONDS));
+        return;
+      }
+      if (err instanceof LeaseLostError) return; // the worker that took over owns the run now
+      if (job.retryCount >= job.retryLimit) {
+        // The last retry: no job will start the run again, so it must not stay queued.
+        await this.db.query(
+          `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
+          [runId, `Gave up after ${job.retryCount + 1} attempts: ${err instanceof Error ? err.message : String(err)}`],
+        );
+        return;
+      }
+      throw err;
+    }
   }
 
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
+    if (this.sweeper) clearInterval(this.sweeper);
     this.timer = null;
+    this.sweeper = null;
     await this.queue?.stop();
+    this.liveness.stop();
   }
+}
+
+/**
+ * A webhook run of the pipeline that has not started yet: a new event is processed by it (a run
+ * reads every pending event when it starts), so a burst of events makes one or two runs, not one
+ * each, and other pipelines' work is not queued behind them. The row is locked until the caller's
+ * transaction commits, so the run cannot start reading events before this one is stored.
+ */
+async function waitingWebhookRun(tx: Queryable, pipelineId: string): Promise<string | null> {
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT id FROM runs WHERE pipeline_id = $1 AND trigger = 'webhook' AND status = 'queued' AND attempts = 0
+      ORDER BY created_at LIMIT 1 FOR UPDATE`,
+    [pipelineId],
+  );
+  return rows[0]?.id ?? null;
 }

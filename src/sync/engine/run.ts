@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../../db/database.ts';
 import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
@@ -8,18 +7,21 @@ import { ConnectorError } from '../connector.ts';
 import { assertPipelineTypes, assertSecretsReadable, findPipelineById, type Pipeline } from '../pipelines.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import type { SecretBox } from '../secrets.ts';
-import { addCounts, getRun, setRunStatus } from '../runs.ts';
+import { addCounts, getRun, type Run, setRunStatus } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
 import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedIds } from './context.ts';
 import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
 import { retryTargetDeliveries } from './deliveries.ts';
+import type { Liveness } from './liveness.ts';
 
 export interface EngineDeps {
   db: Database;
   box: SecretBox;
   log: Logger;
+  /** Heartbeats and pipeline leases of this process (one per SyncService). */
+  liveness: Liveness;
   /** Render invoice PDFs for write-back when the target can (the server and workers do; tests opt in). */
   pdfs?: boolean | undefined;
   /** How documents a remote target could not take yet are retried. */
@@ -37,19 +39,15 @@ export class PipelineBusyError extends Error {
   }
 }
 
-const LEASE_SECONDS = 120;
-const HOLDER = `${hostname()}:${process.pid}`;
-
-/** Takes (or renews) a pipeline's lease for a run; false while another run holds it. */
-export async function takeLease(db: Database, pipelineId: string, runId: string): Promise<boolean> {
-  const { rows } = await db.query(
-    `INSERT INTO pipeline_leases (pipeline_id, run_id, holder, expires_at) VALUES ($1, $2, $3, now() + make_interval(secs => $4))
-     ON CONFLICT (pipeline_id) DO UPDATE SET run_id = EXCLUDED.run_id, holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
-       WHERE pipeline_leases.expires_at < now() OR pipeline_leases.run_id = EXCLUDED.run_id
-     RETURNING run_id`,
-    [pipelineId, runId, HOLDER, LEASE_SECONDS],
-  );
-  return rows.length > 0;
+/**
+ * Thrown when another worker took over the pipeline from this execution (its heartbeats were
+ * late enough for it to be thought dead): that worker now owns the run, this one stops quietly.
+ */
+export class LeaseLostError extends Error {
+  constructor(pipeline: string) {
+    super(`Another worker took over pipeline ${pipeline}; this execution stops`);
+    this.name = 'LeaseLostError';
+  }
 }
 
 /** The pipeline's target, created from its registered definition and settings. */
@@ -168,35 +166,55 @@ export async function afterPages(ctx: SyncContext, runId: string | null): Promis
  * Works one run to its end: takes the pipeline's lease (one run per pipeline at a time), pages
  * through the source from where an interrupted attempt stopped, processes each page, writes back,
  * and sets the final status: succeeded, partial (something was parked or waits for the target) or
- * failed. A retryable source failure is rethrown so the queue retries the run with backoff;
- * anything else fails it.
+ * failed. While it works, the run's heartbeat and the lease are renewed (src/sync/engine/liveness.ts),
+ * so a run whose process died is resumed by the recovery sweep within a lease.
+ * A retryable source failure is rethrown so the queue retries the run with backoff; a busy
+ * pipeline throws PipelineBusyError (the caller tries again later); anything else fails the run.
  */
 export async function executeRun(deps: EngineDeps, runId: string): Promise<void> {
   const { db } = deps;
   const run = await getRun(db, runId);
   if (!run || run.status === 'succeeded' || run.status === 'partial' || run.status === 'failed') return;
+  // A second job of a run this process already works (the sweep replaced a job thought dead): the first finishes it.
+  const unhold = await deps.liveness.hold(runId);
+  if (!unhold) return;
+  try {
+    await workRun(deps, run);
+  } finally {
+    unhold();
+  }
+}
+
+async function workRun(deps: EngineDeps, run: Run): Promise<void> {
+  const { db } = deps;
+  const { runId } = run;
   const pipeline = await findPipelineById(db, deps.box, run.pipelineId);
   const entity = await findEntityById(db, run.entityId);
   if (!pipeline || !entity) {
     await setRunStatus(db, runId, 'failed', 'The pipeline or its entity no longer exists');
     return;
   }
-  if (!(await takeLease(db, pipeline.id, runId))) throw new PipelineBusyError(pipeline.name);
+  const lease = await deps.liveness.takeLease(pipeline.id, runId);
+  if (!lease) throw new PipelineBusyError(pipeline.name);
   const log = deps.log.child({ pipeline: pipeline.name, runId });
   try {
+    // Read again under the lease: the execution that held it before may have finished the run meanwhile.
+    const current = await getRun(db, runId);
+    if (!current || !['queued', 'running'].includes(current.status)) return;
     await setRunStatus(db, runId, 'running');
     const target = await createTarget(deps, pipeline);
-    const source = runSource(deps, pipeline, target, run.params, runId, run.trigger);
+    const source = runSource(deps, pipeline, target, current.params, runId, current.trigger);
     const ctx = syncContext(deps, pipeline, entity, source, target, runId);
-    for await (const page of source.pages({ log }, run.cursor)) {
+    for await (const page of source.pages({ log }, current.cursor)) {
       const out = await processPage(ctx, page.items);
       await addCounts(db, runId, out.counts, page.cursor ?? null);
       const written = await flushWriteBack(ctx);
       if (written) await addCounts(db, runId, { writtenBack: written });
-      // A page slower than the lease lets another worker take the pipeline: stop rather than run twice.
-      if (!(await takeLease(db, pipeline.id, runId))) throw new PipelineBusyError(pipeline.name);
+      // Another worker took the pipeline (this one looked dead): stop rather than run twice.
+      if (!(await lease.renew())) throw new LeaseLostError(pipeline.name);
       deps.onPage?.(runId, out.counts);
     }
+    if (lease.lost) throw new LeaseLostError(pipeline.name);
     await finish(ctx, runId, await afterPages(ctx, runId));
   } catch (err) {
     // A business refusal keeps its stable code in the run's error (SECRET_UNREADABLE: …).
@@ -205,8 +223,8 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
       : err instanceof Error
         ? err.message
         : String(err);
-    if (err instanceof PipelineBusyError) {
-      await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);
+    if (err instanceof LeaseLostError) {
+      log.warn('another worker took over this run; stopping');
       throw err;
     }
     if (err instanceof ConnectorError && err.retryable) {
@@ -217,10 +235,6 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
     log.error({ err }, 'run failed');
     await setRunStatus(db, runId, 'failed', message);
   } finally {
-    await releaseLease(db, pipeline.id, runId);
+    await lease.release();
   }
-}
-
-export async function releaseLease(db: Database, pipelineId: string, runId: string): Promise<void> {
-  await db.query(`DELETE FROM pipeline_leases WHERE pipeline_id = $1 AND run_id = $2`, [pipelineId, runId]);
 }
