@@ -1,6 +1,7 @@
 import type { BreakdownResult } from './breakdown.ts';
 import type { LatencyResult } from './latency.ts';
 import type { StatementResult } from './statement.ts';
+import { type MemoryResult, memoryReport } from './memory.ts';
 import { table } from './stats.ts';
 import { type ThroughputResult, WRITER_LABELS, type Writer } from './throughput.ts';
 
@@ -23,6 +24,7 @@ export interface Results {
   latency: LatencyResult;
   statement: StatementResult;
   breakdown: BreakdownResult[];
+  memory: MemoryResult | { skipped: string };
   totalSeconds: number;
 }
 
@@ -125,5 +127,9 @@ export function report(r: Results): string {
     );
     print();
   }
+
+  print('5. Memory of the embedded server (PGlite), each measure in a process of its own');
+  print('skipped' in r.memory ? `not measured: ${r.memory.skipped}` : memoryReport(r.memory));
+  print();
   return out.join('\n');
 }

@@ -6,6 +6,7 @@
  *   npm run bench -- --queries 5000     bulk queries per database and writer (default 10,000)
  *   npm run bench -- --skip-postgres    PGlite only
  *   npm run bench -- --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
+ *   npm run bench -- --skip-memory      without the memory measures (idle server, peak of a 100,000-instalment sync)
  *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
@@ -18,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { type BreakdownResult, runBreakdown } from './breakdown.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type LatencyResult, runLatency } from './latency.ts';
+import { type MemoryResult, runMemory } from './memory.ts';
 import { type Results, report } from './report.ts';
 import { type StatementResult, runStatement } from './statement.ts';
 import { progress, round } from './stats.ts';
@@ -30,6 +32,7 @@ const { values: args } = parseArgs({
     'skip-postgres': { type: 'boolean', default: false },
     'skip-breakdown': { type: 'boolean', default: false },
     analyze: { type: 'boolean', default: false },
+    'skip-memory': { type: 'boolean', default: false },
   },
 });
 
@@ -45,6 +48,8 @@ const COUNTS = {
   statementWarmup: 3,
   statementRequests: quick ? 5 : 20,
   breakdownQueries: quick ? 500 : 2000,
+  memorySyncInstalments: quick ? 5000 : 100_000,
+  memorySettleSeconds: quick ? 10 : 30,
 };
 const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
 const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -122,6 +127,17 @@ if (!args['skip-breakdown']) {
   breakdown.push(await runBreakdown('pglite', 'single', url, COUNTS.latencyRequests, COUNTS.latencyWarmup, analyze));
 }
 
+let memory: MemoryResult | { skipped: string };
+if (args['skip-memory']) {
+  memory = { skipped: 'skipped with --skip-memory' };
+} else {
+  step(`memory: idle server, and a sync of ${COUNTS.memorySyncInstalments} instalments`);
+  memory = await runMemory({
+    instalments: COUNTS.memorySyncInstalments,
+    settleSeconds: COUNTS.memorySettleSeconds,
+  });
+}
+
 step('end');
 const results: Results = {
   date: new Date().toISOString(),
@@ -133,6 +149,7 @@ const results: Results = {
   latency,
   statement,
   breakdown,
+  memory,
   totalSeconds: Math.round((performance.now() - started) / 1000),
 };
 

@@ -11,6 +11,7 @@
  *  - webhook → posted latency (200 signed events through the HTTP stack, a queue-less service, so
  *    the 202 comes back once the document is posted): p50 and p95.
  * Options: --instalments N, --skip-postgres, --quick. Results are appended to bench/results/sync.json.
+ * `--only pglite --sync-only` runs the sync alone and adds the process's VmHWM (bench/memory.ts).
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
@@ -32,6 +33,7 @@ import { Batch, type PostPayAllocateInput } from '../src/ledger/posting/post-pay
 import { renderInvoicePdf } from '../src/ledger/pdf.ts';
 import { buildServer } from '../src/api/server.ts';
 import { signatureHeader } from '../src/connectors/webhook/signature.ts';
+import { procMemory } from './stats.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,6 +41,7 @@ const { values: args } = parseArgs({
     'skip-postgres': { type: 'boolean', default: false },
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    'sync-only': { type: 'boolean', default: false },
   },
 });
 const N = args.instalments ? Number(args.instalments) : args.quick ? 5000 : 100_000;
@@ -254,6 +257,16 @@ async function measure(kind: 'pglite' | 'postgres') {
   const { db, drop } = await open(kind);
   try {
     const sync = await syncInstalments(db, N);
+    if (args['sync-only']) {
+      return {
+        syncSeconds: sync.seconds,
+        syncDocsPerSecond: sync.docsPerSecond,
+        peakRssMb: sync.peakRssMb,
+        baselineRssMb: sync.baselineRssMb,
+        // Every byte the process ever held at once, opening the database included (not sampled).
+        vmHwmMb: procMemory().hwmMb,
+      };
+    }
     err(`${kind}: ledger bulk of ${N} invoices…`);
     const ledger = await ledgerBulk(db, sync.entity, N);
     const pdf = await pdfRate(db, sync.entity);

@@ -3,6 +3,8 @@
 import { register } from 'tsx/esm/api';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
+// As in bin/ledgerlink.js: loaded before tsx's loader, PGlite's JavaScript does not stay in its thread (about 40 MB).
+await import('@electric-sql/pglite');
 register();
 const file = process.argv[2];
 if (!file) {

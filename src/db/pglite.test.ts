@@ -1,6 +1,9 @@
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DatabaseError, type Database } from './database.ts';
-import { openPglite } from './pglite.ts';
+import { PGLITE_SETTINGS, openPglite } from './pglite.ts';
 
 /** Fails the test instead of hanging it when `p` never settles (what a deadlock looks like). */
 function within<T>(p: Promise<T>, ms = 3000): Promise<T> {
@@ -130,5 +133,66 @@ describe('PGlite outside the test suite: a nested call caught by the stall it ca
     const outside = db.query('INSERT INTO t VALUES (3)');
     await within(Promise.all([txDone, outside]));
     expect(await count(db)).toBe(before + 9);
+  });
+});
+
+describe('PGlite in a folder, as the app opens it', { timeout: 300_000 }, () => {
+  const dirs: string[] = [];
+  const folder = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'll-pglite-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  async function settings(db: Database): Promise<Record<string, string>> {
+    const { rows } = await db.query<{ name: string; setting: string }>(
+      `SELECT name, current_setting(name) AS setting FROM pg_settings
+        WHERE name IN ('shared_buffers', 'synchronous_commit', 'fsync', 'wal_level')`,
+    );
+    return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
+  }
+
+  it('runs with the memory settings of PGLITE_SETTINGS, on a fresh folder and again after a reopen', async () => {
+    expect(PGLITE_SETTINGS.shared_buffers).toBe('16MB');
+    const dir = folder();
+    const db = await openPglite(dir);
+    expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
+    expect((await settings(db)).shared_buffers).toBe(PGLITE_SETTINGS.shared_buffers);
+    await db.close();
+    const again = await openPglite(dir);
+    try {
+      expect((await settings(again)).shared_buffers).toBe(PGLITE_SETTINGS.shared_buffers);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('has a committed row on disk at COMMIT: a copy of the folder taken before close has it', async () => {
+    const dir = folder();
+    const db = await openPglite(dir);
+    let copy: Database | null = null;
+    try {
+      // Commits are synchronous: the memory settings must never trade a committed row away.
+      expect((await settings(db)).synchronous_commit).toBe('on');
+      await db.exec('CREATE TABLE kept (n int PRIMARY KEY)');
+      await db.transaction((tx) => tx.query('INSERT INTO kept VALUES (1), (2)'));
+      // What a crash would leave: the files as they are now, the process still running.
+      const snapshot = folder();
+      cpSync(dir, snapshot, { recursive: true, filter: (src) => !src.endsWith('.ledgerlink.pid') });
+      copy = await openPglite(snapshot);
+      const { rows } = await copy.query<{ n: number }>('SELECT n FROM kept ORDER BY n');
+      expect(rows.map((r) => r.n)).toEqual([1, 2]);
+    } finally {
+      await copy?.close();
+      await db.close();
+    }
+    const reopened = await openPglite(dir);
+    try {
+      const { rows } = await reopened.query<{ n: string }>('SELECT count(*) AS n FROM kept');
+      expect(rows[0]!.n).toBe('2');
+    } finally {
+      await reopened.close();
+    }
   });
 });

@@ -1,7 +1,10 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import {
   DatabaseError,
   type Database,
@@ -233,11 +236,49 @@ function lockDataDir(dir: string): () => void {
   throw new Error(`Could not lock ${dir}`);
 }
 
+/**
+ * PostgreSQL settings of the embedded server, where ours differ from PostgreSQL's defaults (docs/performance.md,
+ * "Memory (issue 8)"). PGlite runs PostgreSQL in a WebAssembly heap that grows and never shrinks, and it zeroes the
+ * shared buffers at start-up, so the default 128 MB of `shared_buffers` is resident from the first second. One
+ * connection does not need it: pages it evicts are still in the system's file cache.
+ */
+export const PGLITE_SETTINGS = { shared_buffers: '16MB' } as const;
+
+const START_PARAMS = [
+  ...PGlite.defaultStartParams,
+  ...Object.entries(PGLITE_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+];
+
+/**
+ * Creates the cluster of a fresh folder in a child process. PGlite's initdb runs a second PostgreSQL in memory and
+ * copies its files over as a tarball: about 500 MB at the peak, which in this process would stay resident long after
+ * (the JavaScript heap is not collected for memory it does not see). The child returns all of it when it exits.
+ */
+async function createCluster(dir: string): Promise<void> {
+  if (existsSync(join(dir, 'PG_VERSION'))) return;
+  const pglite = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const script =
+    `require(${JSON.stringify(pglite)}).PGlite.create(process.argv[1], { startParams: JSON.parse(process.argv[2]) })` +
+    '.then((pg) => pg.close()).catch((err) => { console.error(err); process.exit(1); });';
+  try {
+    await promisify(execFile)(process.execPath, ['-e', script, dir, JSON.stringify(START_PARAMS)]);
+  } catch (err) {
+    const { stderr } = err as { stderr?: string };
+    throw new Error(`Could not create the embedded database in ${dir}: ${stderr?.trim() || String(err)}`, {
+      cause: err,
+    });
+  }
+}
+
 /** Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. */
 export async function openPglite(dataDir: string, check: NestedCheck = nestedCheckFromEnv()): Promise<Database> {
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
-    const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, { parsers: TEXT_PARSERS });
+    if (dataDir !== 'memory') await createCluster(dataDir);
+    const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, {
+      parsers: TEXT_PARSERS,
+      startParams: START_PARAMS,
+    });
     const db = new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`, check);
     const close = db.close.bind(db);
     return Object.assign(db, {
