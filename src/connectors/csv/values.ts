@@ -148,6 +148,10 @@ export class RowReader {
     }
     if (currency) {
       const minor = parseAmount(t, currency);
+      if (!minor.ok && minor.error.code === 'OUT_OF_RANGE') {
+        this.problem(column, `"${cell.text}" is beyond the largest amount the ledger can store`);
+        return null;
+      }
       if (!minor.ok && minor.error.code === 'TOO_MANY_DECIMALS') {
         this.problem(column, `"${cell.text}" has more decimals than ${currency} allows`);
         return null;

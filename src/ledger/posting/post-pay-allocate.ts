@@ -14,7 +14,7 @@ import {
   lockCustomers,
   requireCustomer,
 } from './references.ts';
-import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
+import { type NewAllocation, type NewTransaction, checkStorable, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
 import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
 import { laterDate } from '../../domain/dates.ts';
@@ -226,6 +226,11 @@ export class Batch {
         );
       }
     }
+
+    // Totals and base values are checked per query, so that one overflowing query is refused on
+    // its own instead of failing the whole group's write.
+    if (invoice) checkStorable([invoice], [], 'batchInvoice.');
+    if (receipt) checkStorable([receipt], [], 'receipt.');
 
     // Every check passed: only now does the query change the group's state.
     if (invoice && referenceKey(invoice.externalReference) !== '') {
