@@ -144,7 +144,7 @@ describe('an import interrupted by an unexpected error', () => {
       exec: (sql) => db.exec(sql),
       transaction: (fn) => db.transaction((tx) => fn(failing(tx))),
     });
-    const db = Object.assign(Object.create(t.db) as Database, failing(t.db)) as Database;
+    const db = Object.assign<Database, Queryable>(Object.create(t.db) as Database, failing(t.db));
     const sync = syncService(db);
     const errors = vi.spyOn(sync.log, 'error').mockImplementation(() => undefined);
     const result = await importFile(
