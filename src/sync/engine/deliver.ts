@@ -3,7 +3,7 @@ import type { ItemError, ItemResult, TargetCallContext, TargetConnector } from '
 import { CAPABILITY_OF, type TargetKind } from '../target.ts';
 import { deliverRemote } from '../outbound.ts';
 import { PageOutcome, type SyncContext, callContext } from './context.ts';
-import { sqlState } from '../../db/database.ts';
+import { retryConflicts, sqlState } from '../../db/database.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import { dateRuleViolation } from '../../ledger/periods.ts';
 
@@ -81,7 +81,8 @@ export async function deliver<D>(
   }
   if (!ctx.target.transactional) return deliverRemote(ctx, delivery, items, out);
   try {
-    out.absorb(await deliverInTransaction(ctx, delivery, items));
+    // Staged apart, a transaction can run again as a whole when PostgreSQL picks it as a deadlock victim.
+    out.absorb(await retryConflicts(() => deliverInTransaction(ctx, delivery, items)));
     return;
   } catch (err) {
     if (isTransient(err)) throw err;
@@ -92,7 +93,7 @@ export async function deliver<D>(
   // so that one record the target cannot take is parked and its neighbours are still booked.
   for (const item of items) {
     try {
-      out.absorb(await deliverInTransaction(ctx, delivery, [item]));
+      out.absorb(await retryConflicts(() => deliverInTransaction(ctx, delivery, [item])));
     } catch (err) {
       if (isTransient(err)) throw err;
       parkUnexpected(ctx, delivery, item, err, out);
