@@ -4,7 +4,7 @@ import { randomUUID, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import type { Database, Queryable } from '../db/database.ts';
+import { type Database, type Queryable, retryConflicts } from '../db/database.ts';
 import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { authenticate } from '../ledger/sessions.ts';
@@ -195,7 +195,8 @@ async function runRoute(
     return { status, body: result, replayed: false };
   };
 
-  return write ? db.transaction(execute) : execute(db);
+  // A deadlock or serialization failure that lock ordering did not prevent is retried, never a 500.
+  return write ? retryConflicts(() => db.transaction(execute)) : execute(db);
 }
 
 export interface BuildOptions {

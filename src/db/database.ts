@@ -66,6 +66,30 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return sqlState(err) === '23505' && (constraint === undefined || constraintName(err) === constraint);
 }
 
+/** A transaction PostgreSQL gave up to let a concurrent one through: a serialization failure or a deadlock. */
+export function isTransactionConflict(err: unknown): boolean {
+  const state = sqlState(err);
+  return state === '40001' || state === '40P01';
+}
+
+/**
+ * Runs a whole transaction again when PostgreSQL aborts it as a serialization failure or a
+ * deadlock victim (SQLSTATE 40001 / 40P01): nothing of it was committed, so running it again is
+ * what the caller would do. Bounded (`attempts` in all) with a short random pause, so that the
+ * two sides of a deadlock do not meet again at once. `run` must start its own transaction and
+ * keep no state outside it.
+ */
+export async function retryConflicts<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (err) {
+      if (!isTransactionConflict(err) || attempt >= attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * attempt));
+    }
+  }
+}
+
 /** Normalises parameters: bigint as text, arrays of bigint as arrays of text. */
 export function toDriverParams(params: readonly SqlParam[] | undefined): unknown[] {
   if (!params) return [];

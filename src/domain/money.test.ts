@@ -30,6 +30,18 @@ describe('money', () => {
     expect(parsed('1e', 'EUR')).toBe('NOT_A_DECIMAL');
   });
 
+  it('refuses an amount whose minor units a bigint column cannot hold, either sign, and keeps the largest that fits', () => {
+    expect(parseAmount('92233720368547758.07', 'EUR')).toEqual({ ok: true, value: 9223372036854775807n });
+    expect(parseAmount('-92233720368547758.07', 'EUR')).toEqual({ ok: true, value: -9223372036854775807n });
+    for (const text of ['92233720368547758.08', '-92233720368547758.08', '100000000000000000000', '1e20']) {
+      const r = parseAmount(text, 'EUR');
+      expect(r.ok ? r.value : r.error.code).toBe('OUT_OF_RANGE');
+    }
+    // The limit is in minor units: 10^15 fits in EUR, not in CLF (four decimals).
+    expect(parseAmount('1000000000000000', 'EUR').ok).toBe(true);
+    expect(parseAmount('1000000000000000', 'CLF').ok).toBe(false);
+  });
+
   it('says why in a message that names the text and the currency, and carries no value', () => {
     const fee = parseAmount('1.234', 'EUR');
     expect(fee).toEqual({

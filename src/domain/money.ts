@@ -14,7 +14,7 @@ const ROUNDING_MODES: Record<Rounding, Decimal.Rounding> = {
 
 const DECIMAL_TEXT = /^-?(\d+)(?:\.(\d+))?$/;
 
-export type AmountParseFailure = 'NOT_A_DECIMAL' | 'TOO_MANY_DECIMALS';
+export type AmountParseFailure = 'NOT_A_DECIMAL' | 'TOO_MANY_DECIMALS' | 'OUT_OF_RANGE';
 
 /** Why a text is not an amount of a currency; callers turn it into their own error or reason code. */
 export interface AmountParseError {
@@ -25,7 +25,9 @@ export interface AmountParseError {
 /**
  * Parses a decimal string (or the text of a JSON number) into minor units of `currency`,
  * exactly. `"120.5"` in EUR is `{ok: true, value: 12050n}`; `"0.001"` in EUR is refused with
- * `TOO_MANY_DECIMALS`, never rounded. The amount is only reachable after checking `ok`.
+ * `TOO_MANY_DECIMALS`, never rounded; an amount whose minor units a bigint column cannot hold
+ * (beyond ±MAX_STORABLE) with `OUT_OF_RANGE`, never stored or wrapped. The amount is only
+ * reachable after checking `ok`.
  */
 export function parseAmount(text: string, currency: string): Result<bigint, AmountParseError> {
   const exponent = currencyExponent(currency);
@@ -58,6 +60,12 @@ export function parseAmount(text: string, currency: string): Result<bigint, Amou
   const negative = normalised.startsWith('-');
   const digits = (m[1] ?? '0') + fraction.padEnd(exponent, '0');
   const value = BigInt(digits);
+  if (value > MAX_STORABLE) {
+    return err<AmountParseError>({
+      code: 'OUT_OF_RANGE',
+      message: `${shown} is beyond the largest storable amount in ${currency} (${formatAmount(MAX_STORABLE, currency)})`,
+    });
+  }
   return ok(negative ? -value : value);
 }
 

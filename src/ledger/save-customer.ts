@@ -70,6 +70,8 @@ function creditLimitFor(input: CustomerInput, current: Customer, currency: strin
       : currency === current.currency
         ? ok(current.creditLimit)
         : rescaleAmount(current.creditLimit, current.currency, currency);
+  if (!result.ok && result.error.code === 'OUT_OF_RANGE')
+    throw fieldError('creditLimit', 'is larger than can be stored', 'AMOUNT_OUT_OF_RANGE');
   if (!result.ok && result.error.code === 'TOO_MANY_DECIMALS') {
     throw fieldError('creditLimit', `has more decimals than ${currency} allows`, 'AMOUNT_HAS_TOO_MANY_DECIMALS');
   }

@@ -1,6 +1,6 @@
 import type { ExceptionCode } from './reasons.ts';
 import { computeItems } from '../domain/documents.ts';
-import { Dec, formatAmount, parseAmount } from '../domain/money.ts';
+import { Dec, formatAmount, isStorable, parseAmount } from '../domain/money.ts';
 import type { CanonicalInvoice, CanonicalPayment } from './canonical.ts';
 import { type PageOutcome, type SyncContext, callContext } from './engine/context.ts';
 import { resolveSucceeded } from './exceptions.ts';
@@ -192,12 +192,20 @@ export async function recordSales(
       continue;
     }
     const inputs = [];
-    let amountError: string | null = null;
+    let amountError: { code: 'AMOUNT_HAS_TOO_MANY_DECIMALS' | 'AMOUNT_OUT_OF_RANGE'; message: string } | null = null;
     for (const [n, l] of mapped.entries()) {
       const net = parseAmount(l.netAmount, inv.currency);
       const tax = l.taxAmount === undefined ? null : parseAmount(l.taxAmount, inv.currency);
+      const failure = !net.ok ? net.error : tax !== null && !tax.ok ? tax.error : null;
+      if (failure?.code === 'OUT_OF_RANGE') {
+        amountError = { code: 'AMOUNT_OUT_OF_RANGE', message: `lines[${n}]: ${failure.message}` };
+        break;
+      }
       if (!net.ok || (tax !== null && !tax.ok)) {
-        amountError = `lines[${n}]: an amount is not a decimal with at most the decimals of ${inv.currency}`;
+        amountError = {
+          code: 'AMOUNT_HAS_TOO_MANY_DECIMALS',
+          message: `lines[${n}]: an amount is not a decimal with at most the decimals of ${inv.currency}`,
+        };
         break;
       }
       inputs.push({
@@ -211,12 +219,16 @@ export async function recordSales(
       });
     }
     if (amountError) {
-      park('invoice', d, 'AMOUNT_HAS_TOO_MANY_DECIMALS', amountError, 'lines');
+      park('invoice', d, amountError.code, amountError.message, 'lines');
       continue;
     }
     // The ledger's own rule fixes each sale's VAT (given, or net × rate half-up per line), so the
     // summary's VAT is the sum of the sales' VAT, never VAT recomputed on a summed net.
     const { items, totals } = computeItems(inputs);
+    if (![totals.net, totals.tax, totals.gross].every(isStorable)) {
+      park('invoice', d, 'AMOUNT_OUT_OF_RANGE', "the invoice's total is beyond the largest storable amount", 'lines');
+      continue;
+    }
     const lines: DailyLine[] = items.map((i) => ({
       glAccountCode: i.glAccountCode,
       taxCode: i.taxCode,
@@ -240,6 +252,16 @@ export async function recordSales(
     if (!customerCode) continue;
     const amount = parseAmount(pay.amount, pay.currency);
     const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
+    if ((!amount.ok && amount.error.code === 'OUT_OF_RANGE') || (fee && !fee.ok && fee.error.code === 'OUT_OF_RANGE')) {
+      park(
+        'payment',
+        d,
+        'AMOUNT_OUT_OF_RANGE',
+        `amount and fee must fit the ledger's largest storable amount`,
+        'amount',
+      );
+      continue;
+    }
     if (!amount.ok || amount.value <= 0n || (fee !== null && (!fee.ok || fee.value < 0n))) {
       park('payment', d, 'VALIDATION_ERROR', `amount and fee must be positive amounts in ${pay.currency}`, 'amount');
       continue;

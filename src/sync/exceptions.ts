@@ -39,6 +39,18 @@ export interface ExceptionView {
  * Parks records as exceptions. A record parked again while its exception is open updates the
  * reason and counts the attempt instead of opening a second one.
  */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be found
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * A parked record's copy of what the source sent, storable: PostgreSQL text and jsonb take no NUL
+ * and no lone surrogate, and a record is often parked precisely for holding one. Such characters
+ * are shown as U+FFFD in the copy; nothing booked is ever made of it.
+ */
+function storable(text: string): string {
+  return text.replace(UNSTORABLE, '\uFFFD');
+}
+
 export async function parkRecords(
   db: Queryable,
   pipelineId: string,
@@ -59,11 +71,13 @@ export async function parkRecords(
       entityId,
       runId,
       records.map((r) => r.kind),
-      records.map((r) => r.sourceId),
+      records.map((r) => storable(r.sourceId)),
       records.map((r) => r.reasonCode),
-      records.map((r) => r.message.slice(0, 2000)),
-      records.map((r) => r.field ?? null),
-      records.map((r) => JSON.stringify(r.payload ?? {})),
+      records.map((r) => storable(r.message.slice(0, 2000))),
+      records.map((r) => (r.field === undefined || r.field === null ? null : storable(r.field))),
+      records.map((r) =>
+        JSON.stringify(r.payload ?? {}, (_key, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
+      ),
     ],
   );
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
+import { PipelineBusyError } from './engine/run.ts';
 import type { Pipeline } from './pipelines.ts';
 import { ImportFileError, type ImportedRow, parseImportFile } from './registry.ts';
 import { type RunCounts, type RunRecord, type RunStatus, getRun, listRunRecords } from './runs.ts';
@@ -113,7 +114,19 @@ export async function importFile(
     format: parsed.format,
     rows: parsed.rows.length,
   };
-  const runId = await sync.processRecords(pipeline, 'import', actor, parsed.items, params);
+  // Checked before anything is posted: every cell (a NUL, a lone surrogate, an amount beyond the
+  // ledger's range is a row problem, parked with its line and column). Should the run still fail
+  // unexpectedly half-way, the answer says which rows were posted, never that nothing changed.
+  let started: string | null = null;
+  let interrupted = false;
+  try {
+    await sync.processRecords(pipeline, 'import', actor, parsed.items, params, { onRun: (id) => (started = id) });
+  } catch (err) {
+    if (started === null || isDomainError(err) || err instanceof PipelineBusyError) throw err;
+    sync.log.error({ err, pipeline: pipeline.name, runId: started }, 'import interrupted by an unexpected error');
+    interrupted = true;
+  }
+  const runId: string = started!;
   const run = (await getRun(db, runId))!;
 
   // The run's last word on each record (a document appears once per run; customers and products it refers to have their own).
@@ -123,6 +136,24 @@ export async function importFile(
   >();
   for (const r of await allRunRecords(sync, runId)) {
     if (r.outcome !== 'writtenBack') byRecord.set(`${r.kind}\u0000${r.sourceId}`, { ...r, outcome: r.outcome });
+  }
+  if (interrupted) {
+    // The run may have lost its records of documents it did post (they are saved after booking):
+    // the source map, written in the posting transaction, says what this run booked.
+    const { rows: mapped } = await db.query<{ kind: string; source_id: string; target_id: string; fresh: boolean }>(
+      `SELECT kind, source_id, target_id, created_at >= $3 AS fresh FROM sync_map
+        WHERE pipeline_id = $1 AND (kind, source_id) IN (SELECT * FROM unnest($2::text[], $4::text[]))`,
+      [pipeline.id, parsed.rows.map((r) => r.kind), run.createdAt, parsed.rows.map((r) => r.sourceId)],
+    );
+    for (const m of mapped) {
+      const key = `${m.kind}\u0000${m.source_id}`;
+      if (byRecord.has(key)) continue;
+      byRecord.set(key, {
+        outcome: m.fresh ? 'created' : 'skipped',
+        message: m.fresh ? 'posted by this import before it stopped' : 'already posted',
+        targetId: m.target_id,
+      });
+    }
   }
   const { rows: open } = await db.query<{ id: string; kind: string; source_id: string }>(
     `SELECT id, kind, source_id FROM exceptions WHERE pipeline_id = $1 AND run_id = $2 AND status = 'open'`,
@@ -140,7 +171,10 @@ export async function importFile(
       return {
         ...base,
         outcome: 'failed',
-        message: run.error ?? 'the run gave no result for this row',
+        message: interrupted
+          ? 'Not posted: the import stopped on an unexpected error (logged on the server) before this row was booked. ' +
+            'Rows marked created were posted; import the file again once the cause is fixed (posted rows are not posted twice).'
+          : (run.error ?? 'the run gave no result for this row'),
         targetId: null,
       };
     return { ...base, outcome: rec.outcome, message: rec.message, targetId: rec.targetId };

@@ -57,6 +57,8 @@ export const REASON_CODES = {
     'The target kept failing or timing out; the document was retried automatically, then parked. Check the target’s status and the pipeline’s credentials, then retry: a document the target did receive is found by its reference and never sent twice.',
   TARGET_CAPABILITY_MISSING:
     'The pipeline’s target cannot take this kind of document (for example refunds or drafts). Book it by hand and resolve the exception, or send such documents to a pipeline whose target takes them.',
+  POSTING_FAILED:
+    'Booking the record failed for a reason that is not a business rule (the target or the ledger raised an unexpected error); the rest of its page was booked and later records go on. The server log has the details. Fix the cause (often a value no rule checked yet), then retry the exception, or correct the record in the source.',
   // Back to the source
   WRITE_BACK_FAILED:
     'The document was booked, but telling the source (its number, PDF or payment status) failed for good after retries. The booking stands. Fix what the message names (often credentials, or a record deleted in the source): the next time the source sends the document its write-back is queued again. Then resolve the exception.',

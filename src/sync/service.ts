@@ -157,10 +157,13 @@ export class SyncService {
     actor: string,
     items: SourceItem[],
     params: Record<string, unknown> = {},
+    options: { onRun?: (runId: string) => void } = {},
   ): Promise<string> {
     const runId = (await this.db.transaction((tx) =>
       createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params }),
     ))!;
+    // The caller learns the run before it can fail, to report what it did do (an import's rows).
+    options.onRun?.(runId);
     const entity = (await findEntityById(this.db, pipeline.entityId))!;
     // Records in hand go through the same one-run-per-pipeline lease as queued runs, so two
     // imports (or an import and a scheduled run) of one pipeline take turns instead of colliding.

@@ -37,14 +37,29 @@ function decodeWindows1252(bytes: Uint8Array): string {
 }
 
 /**
+ * UTF-16LE code unit by code unit. TextDecoder would turn a lone surrogate into U+FFFD without a
+ * word; kept as it is, the row holding it is refused naming its column (RowReader), never altered.
+ */
+function decodeUtf16le(bytes: Uint8Array): string {
+  if (bytes.length % 2 !== 0)
+    throw new ImportFileError('The UTF-16 file ends in the middle of a character (odd length)');
+  const parts: string[] = [];
+  for (let at = 0; at < bytes.length; at += 2 * 8192) {
+    const end = Math.min(bytes.length, at + 2 * 8192);
+    const units: number[] = [];
+    for (let i = at; i < end; i += 2) units.push(bytes[i]! | (bytes[i + 1]! << 8));
+    parts.push(String.fromCharCode(...units));
+  }
+  return parts.join('');
+}
+
+/**
  * Bytes to text. UTF-8 (with or without BOM) is the norm; UTF-16LE with BOM is what Excel's
  * "Unicode text" writes; anything that is not valid UTF-8 is read as Windows-1252, which is what
  * Excel's plain "CSV" writes on European Windows machines.
  */
 export function decodeText(bytes: Uint8Array): DecodedText {
-  if (bytes[0] === 0xff && bytes[1] === 0xfe) {
-    return { text: new TextDecoder('utf-16le').decode(bytes.subarray(2)), encoding: 'utf-16le' };
-  }
+  if (bytes[0] === 0xff && bytes[1] === 0xfe) return { text: decodeUtf16le(bytes.subarray(2)), encoding: 'utf-16le' };
   const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
   try {
     return { text: new TextDecoder('utf-8', { fatal: true }).decode(body), encoding: 'utf-8' };

@@ -28,6 +28,15 @@ function excelSerialDate(serial: number, date1904: boolean): string | null {
   return new Date(days * 86_400_000).toISOString().slice(0, 10);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Why a cell's text cannot be stored as text (a NUL byte, a lone UTF-16 surrogate), or null. */
+export function unstorableText(text: string): string | null {
+  if (text.includes('\u0000')) return 'contains a NUL character (byte 0), which cannot be stored; remove it';
+  if (LONE_SURROGATE.test(text)) return 'contains a lone UTF-16 surrogate (not valid Unicode), which cannot be stored';
+  return null;
+}
+
 /**
  * Reads the cells of one row, collecting a problem per bad cell instead of stopping at the first,
  * so the report names everything wrong with a row at once. Readers return null for a missing or
@@ -35,17 +44,28 @@ function excelSerialDate(serial: number, date1904: boolean): string | null {
  */
 export class RowReader {
   readonly problems: RowProblem[] = [];
+  /** Columns whose cell holds text no database column can store; read as absent, reported once. */
+  private readonly unstorable = new Set<string>();
   constructor(
     readonly row: TableRow,
     private readonly opts: ReadOptions,
-  ) {}
+  ) {
+    // Every cell of the row, read by the mapper or not: a NUL or a lone surrogate cannot be stored
+    // in PostgreSQL text (nor in an exception's copy of the row), so the row is refused, naming the column.
+    for (const [column, cell] of row.cells) {
+      const why = unstorableText(cell.text);
+      if (!why) continue;
+      this.unstorable.add(column);
+      this.problem(column, why);
+    }
+  }
 
   get line(): number {
     return this.row.line;
   }
 
   cell(column: string): Cell | undefined {
-    return this.row.cells.get(column);
+    return this.unstorable.has(column) ? undefined : this.row.cells.get(column);
   }
 
   has(column: string): boolean {
@@ -62,7 +82,7 @@ export class RowReader {
   }
 
   private missing(column: string, required: boolean): null {
-    if (required) this.problem(column, 'is required');
+    if (required && !this.unstorable.has(column)) this.problem(column, 'is required');
     return null;
   }
 
@@ -148,6 +168,10 @@ export class RowReader {
     }
     if (currency) {
       const minor = parseAmount(t, currency);
+      if (!minor.ok && minor.error.code === 'OUT_OF_RANGE') {
+        this.problem(column, `"${cell.text}" is beyond the largest amount the ledger can store`);
+        return null;
+      }
       if (!minor.ok && minor.error.code === 'TOO_MANY_DECIMALS') {
         this.problem(column, `"${cell.text}" has more decimals than ${currency} allows`);
         return null;

@@ -18,6 +18,16 @@ const instalment = {
 };
 
 describe('iXpole instalment → canonical invoice', () => {
+  it('parks an amount beyond the ledger range (fifteen digits in CLF) as AMOUNT_OUT_OF_RANGE, naming the field', () => {
+    const huge = { ...instalment, Currency: 'CLF', NetAmount: '999999999999999.9999' };
+    const item = instalmentItem(huge, { page: 1, index: 0 });
+    expect(item).toMatchObject({
+      invalid: { reasonCode: 'AMOUNT_OUT_OF_RANGE', field: 'NetAmount', sourceId: 'INS-0000042' },
+    });
+    // The largest amount that fits still maps.
+    expect(mapInstalment({ ...huge, NetAmount: '922337203685477.5807', VatAmount: null }).ok).toBe(true);
+  });
+
   it('maps every field, with the InstalmentCode as source id and external reference', () => {
     const r = mapInstalment(instalment);
     expect(r).toEqual({

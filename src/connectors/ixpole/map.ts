@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { isValidDate } from '../../domain/dates.ts';
 import { isKnownCurrency } from '../../domain/currency.ts';
+import { parseAmount } from '../../domain/money.ts';
 import type { CanonicalCustomer, CanonicalInvoice, CanonicalProduct } from '../../sync/canonical.ts';
 import type { InvalidItem, SourceItem } from '../../sync/connector.ts';
 
@@ -89,7 +90,9 @@ export const IxpolePage = z.object({
   nextPage: z.union([z.number().int().positive(), z.string().regex(/^\d+$/).transform(Number)]).nullish(),
 });
 
-export type Mapped<T> = { ok: true; value: T } | { ok: false; field: string; message: string };
+export type Mapped<T> =
+  | { ok: true; value: T }
+  | { ok: false; field: string; message: string; reasonCode?: 'AMOUNT_OUT_OF_RANGE' | undefined };
 
 function firstIssue(error: z.ZodError): { field: string; message: string } {
   const issue = error.issues[0]!;
@@ -115,6 +118,14 @@ export function mapInstalment(raw: unknown): Mapped<CanonicalInvoice> {
   const r = IxpoleInstalment.safeParse(raw);
   if (!r.success) return { ok: false, ...firstIssue(r.error) };
   const i = r.data;
+  // Fifteen digits fit every currency but those with four decimals (CLF): checked against the
+  // ledger's range here, so such an instalment is parked for what it is, not refused at posting.
+  for (const field of ['NetAmount', 'VatAmount'] as const) {
+    const text = i[field];
+    const parsed = text === null || text === undefined ? null : parseAmount(text, i.Currency);
+    if (parsed && !parsed.ok && parsed.error.code === 'OUT_OF_RANGE')
+      return { ok: false, field, message: `${field}: ${parsed.error.message}`, reasonCode: 'AMOUNT_OUT_OF_RANGE' };
+  }
   const description = describe(i);
   return {
     ok: true,
@@ -156,7 +167,7 @@ export function instalmentItem(raw: unknown, at: ItemPosition): SourceItem {
 export function invalidInstalment(
   raw: unknown,
   at: ItemPosition,
-  why: { field: string; message: string },
+  why: { field: string; message: string; reasonCode?: 'AMOUNT_OUT_OF_RANGE' | undefined },
 ): InvalidItem {
   const code = raw && typeof raw === 'object' ? (raw as { InstalmentCode?: unknown }).InstalmentCode : undefined;
   // Parked under its InstalmentCode when it has one, so a later good copy closes the exception;
@@ -171,7 +182,7 @@ export function invalidInstalment(
   return {
     kind: 'invoice',
     sourceId,
-    reasonCode: 'SOURCE_ITEM_INVALID',
+    reasonCode: why.reasonCode ?? 'SOURCE_ITEM_INVALID',
     message: `iXpole instalment ${sourceId} (page ${at.page}, item ${at.index + 1}) is not valid: ${why.message}`,
     field: why.field,
     payload: raw ?? null,

@@ -144,9 +144,11 @@ export async function createPayments(
             // The engine parks a fee that does not parse for the currency; refused here all the same.
             const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
             if (fee && !fee.ok)
-              throw new DomainError('AMOUNT_HAS_TOO_MANY_DECIMALS', fee.error.message, [
-                { field: 'fee', message: fee.error.message },
-              ]);
+              throw new DomainError(
+                fee.error.code === 'OUT_OF_RANGE' ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_HAS_TOO_MANY_DECIMALS',
+                fee.error.message,
+                [{ field: 'fee', message: fee.error.message }],
+              );
             if (fee && fee.value > 0n)
               await postFee(pctx, item.bankAccountCode, fee.value, pay.currency, pay.date, pay.externalReference);
           }

@@ -9,6 +9,7 @@ export function amountOf(text: string, currency: string, field: string): bigint 
     if (!isStorable(v.value)) throw outOfRange(field, text);
     return v.value;
   }
+  if (v.error.code === 'OUT_OF_RANGE') throw outOfRange(field, text);
   if (v.error.code === 'TOO_MANY_DECIMALS') {
     throw new DomainError(
       'AMOUNT_HAS_TOO_MANY_DECIMALS',

@@ -14,7 +14,7 @@ import {
   lockCustomers,
   requireCustomer,
 } from './references.ts';
-import { type NewAllocation, type NewTransaction, duplicateError, writeDocuments } from './write.ts';
+import { type NewAllocation, type NewTransaction, checkStorable, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
 import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
 import { laterDate } from '../../domain/dates.ts';
@@ -227,6 +227,11 @@ export class Batch {
       }
     }
 
+    // Totals and base values are checked per query, so that one overflowing query is refused on
+    // its own instead of failing the whole group's write.
+    if (invoice) checkStorable([invoice], [], 'batchInvoice.');
+    if (receipt) checkStorable([receipt], [], 'receipt.');
+
     // Every check passed: only now does the query change the group's state.
     if (invoice && referenceKey(invoice.externalReference) !== '') {
       this.used.add(key(code, 'SI', invoice.externalReference));
@@ -322,6 +327,19 @@ export async function postPayAllocate(ctx: PostingContext, q: PostPayAllocateInp
   return finish(await batch.write(ctx));
 }
 
+/** The customer codes raw queries name (before validation: an unknown code locks nothing). */
+function namedCustomers(queries: unknown[]): string[] {
+  const codes: string[] = [];
+  for (const q of queries) {
+    if (!q || typeof q !== 'object') continue;
+    for (const part of [(q as { batchInvoice?: unknown }).batchInvoice, (q as { receipt?: unknown }).receipt]) {
+      const code = part && typeof part === 'object' ? (part as { customerCode?: unknown }).customerCode : undefined;
+      if (typeof code === 'string') codes.push(code);
+    }
+  }
+  return codes;
+}
+
 /** Queries per set-based write: large enough to amortise round trips, small enough to keep locks short. */
 export const BULK_CHUNK = 250;
 
@@ -354,6 +372,10 @@ export async function postPayAllocateBulk(
 ): Promise<{ status: 'Success' | 'Failure'; results: BulkItemResult[] }> {
   const results: BulkItemResult[] = new Array<BulkItemResult>(queries.length);
   const size = options.chunkSize ?? BULK_CHUNK;
+  // Chunks lock their customers in code order, but chunk after chunk in one transaction would hold
+  // them in no global order (A, Z, then B): every customer named is locked first, all at once.
+  if (queries.length > size && ctx.db.inTransaction)
+    await lockCustomers(ctx.db, ctx.entity.id, namedCustomers(queries));
   for (let start = 0; start < queries.length; start += size) {
     const slice = queries.slice(start, start + size);
     const cur = (raw: unknown) =>

@@ -2,7 +2,7 @@ import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.
 import { type JournalLine, fxJournal } from '../../domain/documents.ts';
 import { laterDate, today } from '../../domain/dates.ts';
 import { checkPeriodOpen, readLockDate } from '../periods.ts';
-import { lockCustomer } from './references.ts';
+import { lockCustomer, lockCustomers } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
 import { insertTransaction } from './write.ts';
 import type { PostingContext } from './types.ts';
@@ -46,6 +46,9 @@ export async function unallocate(
   date?: string,
 ): Promise<UnallocateResult[]> {
   const results: UnallocateResult[] = [];
+  // Every customer involved is locked first, in one global order (lockCustomers sorts by code):
+  // taken one id at a time, [C1's, C2's] and [C2's, C1's] in two concurrent calls would deadlock.
+  await lockCustomersOf(ctx, transactionIds);
   for (const transactionId of transactionIds) {
     try {
       const reversed = await ctx.db.transaction((db) => unallocateOne({ ...ctx, db }, transactionId, date));
@@ -62,6 +65,20 @@ export async function unallocate(
     }
   }
   return results;
+}
+
+/** Locks the customers of these transactions (those that exist), all at once, in code order. */
+async function lockCustomersOf(ctx: PostingContext, transactionIds: number[]): Promise<void> {
+  if (transactionIds.length < 2) return;
+  const { rows } = await ctx.db.query<{ customer_code: string }>(
+    `SELECT DISTINCT customer_code FROM transactions WHERE entity_id = $1 AND id = ANY($2::bigint[]) AND customer_code IS NOT NULL`,
+    [ctx.entity.id, transactionIds],
+  );
+  await lockCustomers(
+    ctx.db,
+    ctx.entity.id,
+    rows.map((r) => r.customer_code),
+  );
 }
 
 async function unallocateOne(ctx: PostingContext, transactionId: number, given: string | undefined): Promise<number[]> {

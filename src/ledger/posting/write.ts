@@ -114,11 +114,11 @@ export async function referenceExists(
  * total of many lines, or a base value at a tiny exchange rate, can still pass the limit: it is
  * the caller's input at fault (400), not a server error.
  */
-function checkStorable(docs: NewTransaction[], allocations: NewAllocation[]): void {
+export function checkStorable(docs: NewTransaction[], allocations: NewAllocation[], prefix = ''): void {
   for (const d of docs) {
     const amounts = [d.net, d.tax, d.gross, d.baseGross, ...d.items.flatMap((i) => [i.net, i.tax, i.net + i.tax])];
     amounts.push(...d.lines.flatMap((l) => [l.amount, l.baseAmount]));
-    if (!amounts.every(isStorable)) throw outOfRange(d.items.length > 0 ? 'lines' : 'amount');
+    if (!amounts.every(isStorable)) throw outOfRange(prefix + (d.items.length > 0 ? 'lines' : 'amount'));
   }
   for (const a of allocations) {
     if (![a.amount, a.debitBase, a.creditBase].every(isStorable)) throw outOfRange('amount');

@@ -58,6 +58,12 @@ export class PageOutcome {
     this.parked.push(p);
     this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'parked', message: `${p.reasonCode}: ${p.message}` });
   }
+
+  /** Takes over what another outcome holds (one staged inside a transaction that committed). */
+  absorb(other: PageOutcome): void {
+    this.parked.push(...other.parked);
+    for (const r of other.records) this.record(r);
+  }
 }
 
 /** A stable hash of a record, to tell an unchanged customer or product from an updated one. */

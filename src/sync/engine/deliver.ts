@@ -2,7 +2,10 @@ import type { Queryable } from '../../db/database.ts';
 import type { ItemError, ItemResult, TargetCallContext, TargetConnector } from '../target.ts';
 import { CAPABILITY_OF, type TargetKind } from '../target.ts';
 import { deliverRemote } from '../outbound.ts';
-import { type PageOutcome, type SyncContext, callContext } from './context.ts';
+import { PageOutcome, type SyncContext, callContext } from './context.ts';
+import { retryConflicts, sqlState } from '../../db/database.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import { dateRuleViolation } from '../../ledger/periods.ts';
 
 /** A document on its way to the target, with what the source sent (kept with its exception if parked). */
 export interface Outgoing<D> {
@@ -77,6 +80,35 @@ export async function deliver<D>(
     return;
   }
   if (!ctx.target.transactional) return deliverRemote(ctx, delivery, items, out);
+  try {
+    // Staged apart, a transaction can run again as a whole when PostgreSQL picks it as a deadlock victim.
+    out.absorb(await retryConflicts(() => deliverInTransaction(ctx, delivery, items)));
+    return;
+  } catch (err) {
+    if (isTransient(err)) throw err;
+    if (items.length === 1) return parkUnexpected(ctx, delivery, items[0]!, err, out);
+    ctx.log.warn({ err, kind: delivery.kind, items: items.length }, 'a batch failed; booking its documents one by one');
+  }
+  // The batch's speed is kept for the normal case; only a failed batch is redone record by record,
+  // so that one record the target cannot take is parked and its neighbours are still booked.
+  for (const item of items) {
+    try {
+      out.absorb(await retryConflicts(() => deliverInTransaction(ctx, delivery, [item])));
+    } catch (err) {
+      if (isTransient(err)) throw err;
+      parkUnexpected(ctx, delivery, item, err, out);
+    }
+  }
+}
+
+/** One transaction: the target's writes, the parking of what it refused, and what a success saves. */
+async function deliverInTransaction<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  items: Outgoing<D>[],
+): Promise<PageOutcome> {
+  // Staged apart: a transaction that fails must leave no record or exception behind in the page's outcome.
+  const staged = new PageOutcome();
   await ctx.db.transaction(async (tx) => {
     const results = await delivery.send(
       ctx.target,
@@ -86,8 +118,49 @@ export async function deliver<D>(
     const done: Delivered<D>[] = [];
     results.forEach((r, n) => {
       if (r.ok) done.push({ item: items[n]!, result: r });
-      else parkFailure(out, delivery.recordKind ?? delivery.kind, items[n]!, r.error);
+      else parkFailure(staged, delivery.recordKind ?? delivery.kind, items[n]!, r.error);
     });
-    await delivery.commit(ctx, tx, done, out);
+    await delivery.commit(ctx, tx, done, staged);
+  });
+  return staged;
+}
+
+/**
+ * A failure that says nothing about the record: the database unreachable, shutting down, out of
+ * resources, or a transaction lost to a concurrent one. The run fails (and its queue retries it)
+ * rather than parking records that would book fine a moment later.
+ */
+function isTransient(err: unknown): boolean {
+  const state = sqlState(err);
+  if (state === undefined) return false;
+  // Node's network errors (ECONNRESET, ETIMEDOUT...) carry their code in the same property.
+  if (/^E[A-Z]+$/.test(state)) return true;
+  return ['08', '40', '53', '57', '58'].includes(state.slice(0, 2));
+}
+
+/** Parks one document whose booking threw: a business refusal by its code, anything else as POSTING_FAILED. */
+function parkUnexpected<D>(
+  ctx: SyncContext,
+  delivery: Delivery<D>,
+  item: Outgoing<D>,
+  err: unknown,
+  out: PageOutcome,
+): void {
+  const kind = delivery.recordKind ?? delivery.kind;
+  const domain = isDomainError(err) ? err : dateRuleViolation(err);
+  if (domain) {
+    const field = Array.isArray(domain.details) ? domain.details[0]?.field : undefined;
+    parkFailure(out, kind, item, { code: domain.code, message: domain.message, retryable: false, field });
+    return;
+  }
+  // The raw error (it may quote the database) goes to the log only; the exception says what to do.
+  ctx.log.error({ err, kind, sourceId: item.sourceId }, 'booking a document failed unexpectedly; parked');
+  const state = sqlState(err);
+  parkFailure(out, kind, item, {
+    code: 'POSTING_FAILED',
+    message:
+      `Booking this ${kind} failed unexpectedly${state ? ` (database error ${state})` : ''}; the rest of its page was booked. ` +
+      'The details are in the server log. Correct the record in the source, or retry this exception once the cause is fixed.',
+    retryable: false,
   });
 }

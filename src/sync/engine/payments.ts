@@ -29,12 +29,16 @@ async function bookedByReference(
 }
 
 /** An amount of the record that does not parse for its currency: parked, never skipped. */
-function badAmount(record: { currency: string } & Record<string, unknown>, fields: string[]): string | null {
+function badAmount(
+  record: { currency: string } & Record<string, unknown>,
+  fields: string[],
+): { field: string; outOfRange: boolean } | null {
   for (const field of fields) {
     const v = record[field];
     if (v === null || v === undefined) continue;
-    if (typeof v !== 'string') return field;
-    if (!parseAmount(v, record.currency).ok) return field;
+    if (typeof v !== 'string') return { field, outOfRange: false };
+    const parsed = parseAmount(v, record.currency);
+    if (!parsed.ok) return { field, outOfRange: parsed.error.code === 'OUT_OF_RANGE' };
   }
   return null;
 }
@@ -181,12 +185,19 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     const bad = badAmount(r, settles.amounts);
     if (bad) {
-      const text = String(r[bad as keyof R]);
-      park(
-        'AMOUNT_INVALID',
-        `${bad} "${text}" is not an amount in ${r.currency} (at most the currency's decimals)`,
-        bad,
-      );
+      const text = String(r[bad.field as keyof R]);
+      if (bad.outOfRange)
+        park(
+          'AMOUNT_OUT_OF_RANGE',
+          `${bad.field} "${text}" is beyond the largest amount the ledger can store`,
+          bad.field,
+        );
+      else
+        park(
+          'AMOUNT_INVALID',
+          `${bad.field} "${text}" is not an amount in ${r.currency} (at most the currency's decimals)`,
+          bad.field,
+        );
       continue;
     }
     ready.push({ input, customerTargetId });
