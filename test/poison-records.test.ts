@@ -145,7 +145,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
         return items.map((i, n) => ok(`T-${i.sourceId}-${n}`, { outcome: 'created' }));
       },
     };
-    const deps = { db: t.db, box: undefined as never, log: silentLog };
+    const deps = { db: t.db, box: undefined as never, log: silentLog, liveness: undefined as never };
     const ctx = syncContext(deps, shop, entity, { type: 'webhook', pages: async function* () {} }, target, null);
     const doc = (sourceId: string) => ({
       sourceId,
@@ -187,7 +187,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
       },
     };
     const ctx = syncContext(
-      { db: t.db, box: undefined as never, log: silentLog },
+      { db: t.db, box: undefined as never, log: silentLog, liveness: undefined as never },
       shop,
       entity,
       { type: 'webhook', pages: async function* () {} },
