@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { buildServer } from '../api/server.ts';
 import { appConfigFromEnv } from '../api/services.ts';
 import { createLogger } from '../logger.ts';
+import { integerSetting, parseInteger } from '../settings.ts';
+import { databaseConfigFromEnv } from '../db/open.ts';
 import { openRuntime } from './runtime.ts';
 import { startDemo } from './demo.ts';
 import { listPipelines } from '../sync/pipelines.ts';
@@ -25,12 +27,18 @@ Environment:
   LEDGERLINK_ADMIN_TOKEN       enables the admin endpoints (entities, keys) and admin access to pipelines
   LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest (default: a key file in the data folder)
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
+  LEDGERLINK_IDEMPOTENCY_TTL_SECONDS  how long idempotent responses are replayed (default 86400)
+  LEDGERLINK_LOGIN_MAX_FAILURES       failed logins per entity and per address in the window (default 10)
+  LEDGERLINK_LOGIN_WINDOW_SECONDS     the window of the login throttle (default 900)
   LOG_LEVEL                    pino level (default info)`,
     )
     .action(async (opts: { port?: string; config?: string; worker: boolean; demo: boolean }) => {
-      const log = createLogger();
+      // Every setting is parsed before anything starts: a bad one stops here, naming its variable.
       const config = appConfigFromEnv();
-      if (opts.port) config.port = Number(opts.port);
+      if (opts.port) config.port = parseInteger('--port', opts.port, { min: 0, max: 65535 });
+      const tickSeconds = integerSetting(process.env, 'LEDGERLINK_TICK_SECONDS', { default: 30, min: 1, max: 86400 });
+      databaseConfigFromEnv();
+      const log = createLogger(config.logLevel);
       const rt = await openRuntime({ queue: true, config: opts.config, log });
       log.info({ database: rt.db.description }, 'database ready');
       let stopDemo: (() => Promise<void>) | null = null;
@@ -38,10 +46,7 @@ Environment:
         stopDemo = await startDemo(rt, config.port);
       }
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
-      if (opts.worker)
-        await rt.sync.startWorker(
-          process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30,
-        );
+      if (opts.worker) await rt.sync.startWorker(tickSeconds);
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down');
         await app.close();

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { openRuntime } from './runtime.ts';
+import { parseInteger } from '../settings.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -15,8 +16,9 @@ from a durable queue, one run per pipeline at a time, and a crashed worker's run
 With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.`,
     )
     .action(async (opts: { config?: string; tick: string }) => {
+      const tick = parseInteger('--tick', opts.tick, { min: 1, max: 86400 });
       const rt = await openRuntime({ queue: true, config: opts.config });
-      await rt.sync.startWorker(Number(opts.tick));
+      await rt.sync.startWorker(tick);
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {
         rt.log.info('worker stopping (finishing the current job)');
