@@ -198,6 +198,34 @@ async function runRoute(
   return write ? db.transaction(execute) : execute(db);
 }
 
+/** Nothing served is to be sniffed into another type, framed, or (from /v1) kept in a cache. */
+function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+  if (!reply.hasHeader('content-security-policy')) {
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  }
+  // Tokens, keys and customer data: no shared or browser cache keeps a copy.
+  if (request.url.startsWith('/v1/') || request.url === '/v1') reply.header('cache-control', 'no-store');
+}
+
+/** The reference page runs no script; its one inline stylesheet is allowed by its hash. */
+function docsPagePolicy(html: string): string {
+  const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
+  );
+  return [
+    "default-src 'none'",
+    `style-src ${styles.join(' ') || "'none'"}`,
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
+
 export interface BuildOptions {
   db: Database;
   config: AppConfig;
@@ -251,6 +279,11 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     return reply.status(500).send(errorBody('INTERNAL_ERROR', ERROR_CODES.INTERNAL_ERROR[1]));
   });
 
+  app.addHook('onSend', async (request, reply, payload) => {
+    setSecurityHeaders(request, reply);
+    return payload;
+  });
+
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
   );
@@ -295,6 +328,9 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   const openapi = buildOpenApi(routes);
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
   const docsHtml = renderDocsPage(openapi);
-  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml));
+  const docsPolicy = docsPagePolicy(docsHtml);
+  app.get('/docs', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', docsPolicy).send(docsHtml),
+  );
   return app;
 }

@@ -1,0 +1,59 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
+
+let t: TestApp;
+let c: Client;
+beforeAll(async () => {
+  t = await createTestApp();
+  c = await t.entity('SEC', 'EUR');
+});
+afterAll(async () => t.close());
+
+describe('security headers', () => {
+  it('are on every response: success, error, unknown route, the reference page', async () => {
+    const responses = {
+      health: await t.request('GET', '/health'),
+      data: await c.get('/v1/gl-accounts'),
+      error: await t.request('GET', '/v1/gl-accounts'),
+      missing: await t.request('GET', '/v1/nope'),
+      openapi: await t.request('GET', '/openapi.json'),
+      docs: await t.request('GET', '/docs'),
+    };
+    for (const [what, r] of Object.entries(responses)) {
+      expect(r.headers['x-content-type-options'], what).toBe('nosniff');
+      expect(r.headers['x-frame-options'], what).toBe('DENY');
+      expect(String(r.headers['content-security-policy']), what).toContain("frame-ancestors 'none'");
+    }
+    for (const what of ['data', 'error', 'missing'] as const) {
+      expect(responses[what].headers['cache-control'], what).toBe('no-store');
+    }
+  });
+
+  it('answers tokens with no-store', async () => {
+    const created = await t.request(
+      'POST',
+      '/v1/admin/entities',
+      { code: 'SEC2', name: 'x', baseCurrency: 'EUR' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    expect(created.headers['cache-control']).toBe('no-store');
+    const login = await t.request('POST', '/v1/auth/login', {
+      entityId: created.body.entityId,
+      partnerKey: created.body.partnerKey,
+      userKey: created.body.userKey,
+    });
+    expect(login.status).toBe(200);
+    expect(login.headers['cache-control']).toBe('no-store');
+  });
+
+  it('gives /docs a policy that runs no script and allows only its own stylesheet', async () => {
+    const page = await t.request('GET', '/docs');
+    const policy = String(page.headers['content-security-policy']);
+    expect(policy).toContain("default-src 'none'");
+    expect(policy).not.toContain('script-src');
+    expect(policy).not.toContain('unsafe-inline');
+    const style = /<style>([\s\S]*?)<\/style>/.exec(String(page.body))![1]!;
+    expect(policy).toContain(`'sha256-${createHash('sha256').update(style).digest('base64')}'`);
+  });
+});
