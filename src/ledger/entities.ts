@@ -165,3 +165,44 @@ export async function createEntity(
   const keys = await issueKeys(db, id, 'initial');
   return { entity: toContext(row), keys };
 }
+
+export interface CredentialView {
+  keyId: string;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** An entity's key pairs (never the keys: they are stored hashed), oldest first. */
+export async function listKeys(db: Queryable, entityId: string): Promise<CredentialView[]> {
+  const { rows } = await db.query<{ id: string; label: string | null; created_at: Date; revoked_at: Date | null }>(
+    'SELECT id, label, created_at, revoked_at FROM api_credentials WHERE entity_id = $1 ORDER BY created_at, id',
+    [entityId],
+  );
+  return rows.map((r) => ({
+    keyId: r.id,
+    label: r.label,
+    createdAt: new Date(r.created_at).toISOString(),
+    revokedAt: r.revoked_at ? new Date(r.revoked_at).toISOString() : null,
+  }));
+}
+
+/**
+ * Revokes a key pair: it can no longer log in, and every session opened with it ends at once.
+ * Revoking a revoked pair changes nothing. Returns null when the entity has no such pair.
+ */
+export async function revokeKey(
+  db: Queryable,
+  entityId: string,
+  keyId: string,
+): Promise<{ credential: CredentialView; sessionsEnded: number } | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(keyId)) return null;
+  const { rowCount } = await db.query(
+    'UPDATE api_credentials SET revoked_at = now() WHERE id = $1 AND entity_id = $2 AND revoked_at IS NULL',
+    [keyId, entityId],
+  );
+  const credential = (await listKeys(db, entityId)).find((k) => k.keyId === keyId);
+  if (!credential) return null;
+  const ended = await db.query('DELETE FROM sessions WHERE credential_id = $1', [keyId]);
+  return { credential, sessionsEnded: rowCount > 0 ? ended.rowCount : 0 };
+}
