@@ -57,3 +57,40 @@ describe('security headers', () => {
     expect(policy).toContain(`'sha256-${createHash('sha256').update(style).digest('base64')}'`);
   });
 });
+
+describe('authentication before the body is read', () => {
+  it('answers an anonymous request 401 whatever its body: broken JSON, too large, the wrong type', async () => {
+    const bodies: [string, string][] = [
+      ['application/json', '{"broken":'],
+      ['application/json', `{"name":"${'x'.repeat(3 * 1024 * 1024)}"}`],
+      ['text/plain', 'hello'],
+    ];
+    for (const [type, body] of bodies) {
+      const r = await t.request('PUT', '/v1/customers/C1', body, { 'content-type': type });
+      expect(r.status, type).toBe(401);
+      expect(r.body.error.code).toBe('UNAUTHORIZED');
+    }
+    const adminOnly = await t.request('POST', '/v1/admin/entities', '{"broken":', {
+      'content-type': 'application/json',
+    });
+    expect(adminOnly.body.error.code).toBe('ADMIN_TOKEN_REQUIRED');
+  });
+
+  it('limits the body of an anonymous route to a few kilobytes', async () => {
+    const r = await t.request('POST', '/v1/auth/login', {
+      entityId: 'x',
+      partnerKey: 'pk',
+      userKey: 'uk',
+      padding: 'x'.repeat(64 * 1024),
+    });
+    expect(r.status).toBe(413);
+    expect(r.body.error.code).toBe('PAYLOAD_TOO_LARGE');
+  });
+
+  it('answers a webhook for an unknown pipeline before reading its body', async () => {
+    const r = await t.request('POST', '/v1/webhooks/nope', 'x'.repeat(2 * 1024 * 1024), {
+      'content-type': 'application/json',
+    });
+    expect(r.status).toBe(404);
+  });
+});

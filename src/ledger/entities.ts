@@ -12,6 +12,7 @@ import {
   defaultTaxCodes,
 } from './chart.ts';
 import { hashSecret } from './secrets.ts';
+import { taxRateProblem } from './setup/tax-codes.ts';
 
 export interface EntityAddress {
   street?: string;
@@ -74,6 +75,9 @@ export async function listEntities(db: Queryable): Promise<EntityContext[]> {
   return rows.map(toContext);
 }
 
+/** What the entities table's check allows as a code. */
+export const ENTITY_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
+
 export interface NewEntity {
   code: string;
   name: string;
@@ -109,6 +113,20 @@ export async function createEntity(
   db: Queryable,
   input: NewEntity,
 ): Promise<{ entity: EntityContext; keys: IssuedKeys }> {
+  // The same rules as the table's checks, refused here with the field named rather than failing there.
+  if (!ENTITY_CODE.test(input.code)) {
+    throw new DomainError(
+      'VALIDATION_ERROR',
+      'code: upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
+      [{ field: 'code', message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit' }],
+    );
+  }
+  const rateProblem = input.standardTaxRate === undefined ? null : taxRateProblem(input.standardTaxRate);
+  if (rateProblem) {
+    throw new DomainError('VALIDATION_ERROR', `standardTaxRate: ${rateProblem}`, [
+      { field: 'standardTaxRate', message: rateProblem },
+    ]);
+  }
   if (!isKnownCurrency(input.baseCurrency)) {
     throw new DomainError('CURRENCY_CODE_DOES_NOT_EXIST', `${input.baseCurrency} is not an ISO 4217 currency code`, [
       { field: 'baseCurrency', message: 'unknown currency' },

@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
 import { Code, Currency, Rate } from '../schemas.ts';
+import { taxRateProblem } from '../../ledger/setup/tax-codes.ts';
 import {
+  ENTITY_CODE,
   createEntity,
   type EntityContext,
   findEntityByCode,
@@ -39,10 +41,17 @@ export const createEntityRoute = defineRoute({
   auth: 'admin',
   idempotency: 'secret',
   body: z.strictObject({
-    code: Code,
+    code: Code.refine((v) => ENTITY_CODE.test(v), {
+      message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
+    }),
     name: z.string().min(1).max(200),
     baseCurrency: Currency,
-    standardTaxRate: Rate.optional().meta({ description: 'Rate of the STD tax code (default "0.20").' }),
+    standardTaxRate: Rate.superRefine((v, ctx) => {
+      const problem = taxRateProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+      .optional()
+      .meta({ description: 'Rate of the STD tax code, a fraction 0..1 (default "0.20").' }),
     address: EntityAddress.optional(),
     vatNumber: z.string().max(50).optional(),
   }),
