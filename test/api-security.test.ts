@@ -1,6 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash } from 'node:crypto';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { definePipeline } from './helpers/sync.ts';
+import { multipart, syncServer } from './helpers/uploads.ts';
+import { signedStripeDelivery } from '../src/connectors/stripe/simulator.ts';
 
 let t: TestApp;
 let c: Client;
@@ -92,5 +95,51 @@ describe('authentication before the body is read', () => {
       'content-type': 'application/json',
     });
     expect(r.status).toBe(404);
+  });
+});
+
+describe('hostile deliveries and uploads', () => {
+  it('refuses a signed Stripe body that is not an event: null, no id, an id of a megabyte', async () => {
+    const secret = 'whsec_security_test_0123456789';
+    await definePipeline(t.db, 'SEC', {
+      name: 'stripe-sec',
+      source: {
+        type: 'stripe',
+        apiKey: 'sk_test_x',
+        signingSecret: secret,
+        host: '127.0.0.1',
+        port: 9,
+        protocol: 'http',
+      },
+    });
+    const event = { type: 'charge.succeeded', data: { object: {} } };
+    for (const payload of [null, event, { ...event, id: 'x'.repeat(1000) }, { ...event, id: 'evt_\u0000' }]) {
+      const delivery = signedStripeDelivery(payload as never, secret);
+      const r = await t.request('POST', '/v1/webhooks/stripe-sec/stripe', delivery.body, {
+        'content-type': 'application/json',
+        'stripe-signature': delivery.header,
+      });
+      expect(r.status, JSON.stringify(payload).slice(0, 40)).toBe(400);
+      expect(typeof r.body.error.code).toBe('string');
+    }
+    const { rows } = await t.db.query<{ n: string }>('SELECT count(*) AS n FROM webhook_events');
+    expect(rows[0]!.n).toBe('0');
+  });
+
+  it('answers a truncated upload 4xx, never 5xx', async () => {
+    await definePipeline(t.db, 'SEC', { name: 'files', source: { type: 'file' } });
+    const app = await syncServer(t);
+    const body = multipart({ pipeline: 'files' }, { name: 'x.csv', content: 'a,b\n1,2\n'.repeat(1000) });
+    for (const cut of [10, 60, 120, body.payload.length - 5]) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/imports',
+        headers: { 'content-type': body.contentType, authorization: `Bearer ${c.token}` },
+        payload: body.payload.subarray(0, cut),
+      });
+      expect(res.statusCode, `cut at ${cut}: ${res.body}`).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode, `cut at ${cut}: ${res.body}`).toBeLessThan(500);
+      expect(typeof res.json<{ error: { code: unknown } }>().error.code).toBe('string');
+    }
   });
 });
