@@ -1,3 +1,4 @@
+import { describeIdempotency } from './idempotency.ts';
 import { z } from 'zod';
 import { ERROR_CODES } from '../domain/errors.ts';
 import type { AnyRoute } from './route.ts';
@@ -103,12 +104,13 @@ export function buildOpenApi(routes: AnyRoute[]) {
       ...(r.auth === 'none' ? { security: [] } : r.auth === 'admin' ? { security: [{ adminToken: [] }] } : {}),
       ...(r.auth === 'entityOrAdmin' ? { security: [{ bearer: [] }, { adminToken: [] }] } : {}),
     };
-    if (r.method === 'POST' && (r.write ?? true)) {
+    const idempotency = describeIdempotency(r);
+    if (idempotency) {
       (op.parameters as unknown[]).push({
         name: 'Idempotency-Key',
         in: 'header',
         required: false,
-        description: 'Same key and body answer the first response again; same key with another body is refused (409).',
+        description: `${idempotency} Same key with another body is refused (409 IDEMPOTENCY_KEY_REUSED).`,
         schema: { type: 'string', maxLength: 255 },
       });
     }

@@ -1,3 +1,4 @@
+import { describeIdempotency } from './idempotency.ts';
 import { ERROR_CODES } from '../domain/errors.ts';
 import { REASON_CODES } from '../sync/reasons.ts';
 import type { AnyRoute } from './route.ts';
@@ -74,6 +75,8 @@ export function renderApiReference(routes: AnyRoute[]): string {
         `Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`,
         '',
       );
+      const idempotency = describeIdempotency(r);
+      if (idempotency) out.push(idempotency, '');
       const params = op.parameters.filter((p) => p.in !== 'header');
       if (params.length) {
         out.push('| parameter | in | required | description |', '|---|---|---|---|');

@@ -6,6 +6,8 @@ import type { ErrorCode } from '../domain/errors.ts';
 import type { EntityContext } from '../ledger/entities.ts';
 import type { AuditEntry } from '../ledger/audit.ts';
 import type { AppServices } from './services.ts';
+import type { IdempotencyMode } from './idempotency.ts';
+import type { Upload } from './uploads.ts';
 
 export type AuthMode = 'none' | 'entity' | 'admin' | 'entityOrAdmin';
 
@@ -20,6 +22,8 @@ export interface RouteContext<P, Q, B> {
   body: B;
   /** The body's exact bytes, on routes declared with `rawBody` (a signature is computed over them). */
   rawBody?: Buffer;
+  /** The form read in full, on routes declared with `multipart`. */
+  upload?: Upload;
   /** The transaction for writes; the database for reads. */
   db: Queryable;
   principal: Principal;
@@ -53,6 +57,15 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
    * instance after checking a signature over those bytes; `body` then only documents it.
    */
   rawBody?: boolean;
+  /**
+   * Checks that run before the body is read, on routes that authenticate otherwise than by token
+   * (a webhook: its pipeline must exist and take deliveries); throw a DomainError to refuse.
+   */
+  beforeBody?: (request: FastifyRequest, services: AppServices) => Promise<void>;
+  /** The largest body taken (default: the server's limit; 16 KiB on anonymous routes). */
+  bodyLimitBytes?: number;
+  /** What an `Idempotency-Key` does on this POST (src/api/idempotency.ts); default `replay`. */
+  idempotency?: IdempotencyMode;
   /** Writes run in one transaction with the idempotency record and the audit entries. Default: not GET. */
   write?: boolean;
   success: { status: number; schema?: z.ZodType; description: string; contentType?: string };

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { type Database, type Queryable, retryConflicts } from '../db/database.ts';
 import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { authenticate } from '../ledger/sessions.ts';
+import { authenticate, purgeLoginFailures } from '../ledger/sessions.ts';
 import { secretsEqual } from '../ledger/secrets.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
@@ -17,6 +17,17 @@ import { allRoutes } from './routes/index.ts';
 import type { SyncService } from '../sync/service.ts';
 import { buildOpenApi } from './openapi.ts';
 import { renderDocsPage } from './docs-page.ts';
+import {
+  claimKey,
+  type IdempotencyClaim,
+  idempotencyModeOf,
+  purgeExpired,
+  recordOutcome,
+  releaseKey,
+  requestHash,
+} from './idempotency.ts';
+import { assertStorableText, MAX_JSON_DEPTH, nestsDeeperThan } from './text-guard.ts';
+import { readUpload, type Upload, uploadFingerprint } from './uploads.ts';
 
 function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
@@ -49,7 +60,7 @@ async function resolvePrincipal(
   services: AppServices,
   db: Queryable,
 ): Promise<Principal> {
-  if (route.auth === 'none') return { kind: 'anonymous', actor: 'anonymous' };
+  if (route.auth === 'none') return ANONYMOUS;
   const header = request.headers.authorization ?? '';
   const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
   const { adminToken } = services.config;
@@ -77,16 +88,65 @@ function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, location
   return r.data;
 }
 
-interface IdempotencyRow {
-  request_hash: string;
-  response_status: number;
-  response_body: unknown;
-}
-
 interface Outcome {
   status: number;
   body: unknown;
   replayed: boolean;
+}
+
+const ANONYMOUS: Principal = { kind: 'anonymous', actor: 'anonymous' };
+
+// Who is calling is settled in onRequest, before the body is read; the route finds it here.
+const principals = new WeakMap<FastifyRequest, Principal>();
+const uploads = new WeakMap<FastifyRequest, Upload>();
+
+const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+
+/** Bodies of anonymous callers (login) are small: nobody unauthenticated gets the server to read megabytes. */
+export const ANONYMOUS_BODY_LIMIT_BYTES = 16 * 1024;
+
+/** The `Idempotency-Key` header, if sent: printable ASCII, at most 255 characters. */
+function idempotencyKeyOf(request: FastifyRequest): string | undefined {
+  const given = request.headers['idempotency-key'];
+  const key = Array.isArray(given) ? given.join(',') : given;
+  if (key === undefined || key === '') return undefined;
+  const problem =
+    key.length > 255 ? 'at most 255 characters' : /^[\x21-\x7e]+$/.test(key) ? null : 'printable ASCII only';
+  if (problem) {
+    throw new DomainError('VALIDATION_ERROR', `Idempotency-Key: ${problem}`, [
+      { field: 'header.Idempotency-Key', message: problem },
+    ]);
+  }
+  return key;
+}
+
+/** The claim for this request's Idempotency-Key, or null when the route runs without one. */
+function idempotencyClaim(
+  route: AnyRoute,
+  request: FastifyRequest,
+  principal: Principal,
+  upload: Upload | undefined,
+): IdempotencyClaim | null {
+  const mode = idempotencyModeOf(route);
+  if (mode === null) return null;
+  const key = idempotencyKeyOf(request);
+  if (key === undefined) return null;
+  if (typeof mode === 'object') {
+    if ('refuse' in mode) {
+      throw new DomainError('IDEMPOTENCY_KEY_NOT_SUPPORTED', `Idempotency-Key: ${mode.refuse}`, [
+        { field: 'header.Idempotency-Key', message: mode.refuse },
+      ]);
+    }
+    return null;
+  }
+  if (principal.kind === 'anonymous') return null; // refused at start-up (buildServer): never reached
+  const payload = upload ? uploadFingerprint(upload) : request.body;
+  return {
+    scope: principal.kind === 'entity' ? principal.entity.id : principal.kind,
+    key,
+    hash: requestHash(route.method, request.url, canonicalJson(payload ?? null)),
+    secret: mode === 'secret',
+  };
 }
 
 async function runRoute(
@@ -97,8 +157,13 @@ async function runRoute(
 ): Promise<Outcome> {
   const db = services.db;
   const log = request.log as unknown as Logger;
+  const principal = principals.get(request) ?? ANONYMOUS;
+  assertStorableText(request.params, 'params');
+  assertStorableText(request.query, 'query');
+  if (!route.rawBody) assertStorableText(request.body, 'body');
   const params = parseWith(route.params, request.params, 'params');
   const query = parseWith(route.query, request.query, 'query');
+  const upload = uploads.get(request);
   const rawBody = route.rawBody ? (Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0)) : undefined;
   if (
     route.body &&
@@ -112,9 +177,14 @@ async function runRoute(
   }
   const body = rawBody ? undefined : parseWith(route.body, request.body, 'body');
   const write = route.write ?? route.method !== 'GET';
+  const claim = idempotencyClaim(route, request, principal, upload);
+  const ttl = services.config.idempotencyTtlSeconds;
 
   const execute = async (conn: Queryable): Promise<Outcome> => {
-    const principal = await resolvePrincipal(route, request, services, conn);
+    if (claim && write) {
+      const prior = await claimKey(conn, claim, route, ttl);
+      if (prior) return { ...prior, replayed: true };
+    }
     const audits: Promise<void>[] = [];
     let audited = false;
     let status = route.success.status;
@@ -123,6 +193,7 @@ async function runRoute(
       query,
       body,
       ...(rawBody ? { rawBody } : {}),
+      ...(upload ? { upload } : {}),
       db: conn,
       principal,
       get entity() {
@@ -151,52 +222,61 @@ async function runRoute(
       },
     };
 
-    const idemKey = write && route.method === 'POST' ? request.headers['idempotency-key'] : undefined;
-    const key =
-      typeof idemKey === 'string' && idemKey.length > 0 && principal.kind !== 'anonymous' ? idemKey : undefined;
-    const scope = principal.kind === 'entity' ? principal.entity.id : principal.kind;
-    const hash = key
-      ? createHash('sha256')
-          .update(`${route.method} ${request.url.split('?')[0]} ${canonicalJson(request.body)}`)
-          .digest('hex')
-      : '';
-    if (key) {
-      if (key.length > 255) {
-        throw new DomainError('VALIDATION_ERROR', 'Idempotency-Key: at most 255 characters', [
-          { field: 'header.Idempotency-Key', message: 'at most 255 characters' },
-        ]);
-      }
-      const claimed = await conn.query(
-        `INSERT INTO idempotency_keys (scope, key, method, path, request_hash, response_status, response_body)
-         VALUES ($1, $2, $3, $4, $5, 0, 'null') ON CONFLICT (scope, key) DO NOTHING RETURNING key`,
-        [scope, key, route.method, route.path, hash],
-      );
-      if (claimed.rows.length === 0) {
-        const { rows } = await conn.query<IdempotencyRow>(
-          'SELECT request_hash, response_status, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2',
-          [scope, key],
-        );
-        const prior = rows[0]!;
-        if (prior.request_hash !== hash) throw new DomainError('IDEMPOTENCY_KEY_REUSED');
-        return { status: prior.response_status, body: prior.response_body, replayed: true };
-      }
-    }
     const result = await route.handler(ctx);
     await Promise.all(audits);
     if (write && !audited) {
       await ctx.audit({ action: `${route.method} ${route.path}`, objectType: route.tags[0] ?? null, after: result });
     }
-    if (key) {
-      await conn.query(
-        'UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2',
-        [scope, key, status, JSON.stringify(result ?? null)],
-      );
-    }
+    if (claim && write) await recordOutcome(conn, claim, { status, body: result });
     return { status, body: result, replayed: false };
   };
 
   // A deadlock or serialization failure that lock ordering did not prevent is retried, never a 500.
-  return write ? retryConflicts(() => db.transaction(execute)) : execute(db);
+  if (write) return retryConflicts(() => db.transaction(execute));
+  if (!claim) return execute(db);
+  // A route that commits its own transactions (runs, imports, retries): the key is claimed first,
+  // in a statement of its own, so that a concurrent retry sees it and waits its turn.
+  const prior = await claimKey(db, claim, route, ttl);
+  if (prior) return { ...prior, replayed: true };
+  let outcome: Outcome;
+  try {
+    outcome = await execute(db);
+  } catch (err) {
+    await releaseKey(db, claim).catch((releaseErr: unknown) =>
+      log.warn({ err: releaseErr }, 'could not release an Idempotency-Key claim; it is taken over after 15 minutes'),
+    );
+    throw err;
+  }
+  await recordOutcome(db, claim, outcome);
+  return outcome;
+}
+
+/** Nothing served is to be sniffed into another type, framed, or (from /v1) kept in a cache. */
+function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-content-type-options', 'nosniff');
+  reply.header('x-frame-options', 'DENY');
+  reply.header('referrer-policy', 'no-referrer');
+  if (!reply.hasHeader('content-security-policy')) {
+    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
+  }
+  // Tokens, keys and customer data: no shared or browser cache keeps a copy.
+  if (request.url.startsWith('/v1/') || request.url === '/v1') reply.header('cache-control', 'no-store');
+}
+
+/** The reference page runs no script; its one inline stylesheet is allowed by its hash. */
+function docsPagePolicy(html: string): string {
+  const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map(
+    (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
+  );
+  return [
+    "default-src 'none'",
+    `style-src ${styles.join(' ') || "'none'"}`,
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join('; ');
 }
 
 export interface BuildOptions {
@@ -225,6 +305,12 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') return done(null, undefined);
+    if (nestsDeeperThan(text)) {
+      return done(
+        new DomainError('INVALID_JSON', `The body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels`),
+        undefined,
+      );
+    }
     try {
       done(null, parseJsonExact(text));
     } catch (err) {
@@ -252,15 +338,48 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     return reply.status(500).send(errorBody('INTERNAL_ERROR', ERROR_CODES.INTERNAL_ERROR[1]));
   });
 
+  app.addHook('onSend', async (request, reply, payload) => {
+    setSecurityHeaders(request, reply);
+    return payload;
+  });
+
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
   );
 
   const routes = [...allRoutes, ...(options.routes ?? [])];
   for (const route of routes) {
+    const mode = idempotencyModeOf(route);
+    if (route.auth === 'none' && (mode === 'replay' || mode === 'secret')) {
+      // An anonymous caller has no scope of its own: a stored answer could be replayed to anyone.
+      throw new Error(`${route.method} ${route.path}: an anonymous POST must refuse or ignore Idempotency-Key`);
+    }
     const routeOptions: RouteOptions = {
       method: route.method,
       url: toFastifyPath(route.path),
+      bodyLimit: Math.min(
+        route.bodyLimitBytes ?? (route.auth === 'none' ? ANONYMOUS_BODY_LIMIT_BYTES : Infinity),
+        services.config.bodyLimitBytes,
+      ),
+      // Who is calling is settled before a byte of the body is read: an anonymous request to a
+      // route that needs a token is answered 401 without reading or validating what it sent.
+      onRequest: async (request) => {
+        if (route.auth !== 'none')
+          principals.set(request, await resolvePrincipal(route, request, services, services.db));
+        if (route.beforeBody) {
+          assertStorableText(request.params, 'params');
+          await route.beforeBody(request, services);
+        }
+      },
+      ...(route.multipart
+        ? {
+            preHandler: async (request: FastifyRequest) => {
+              const upload = await readUpload(request);
+              assertStorableText(upload.fields, 'form');
+              uploads.set(request, upload);
+            },
+          }
+        : {}),
       handler: async (request, reply) => {
         const outcome = await runRoute(route, request, reply, services);
         if (reply.sent) return reply;
@@ -293,9 +412,28 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     }
   }
 
+  // Expired idempotency records and old failed logins are purged at start and every 10 minutes;
+  // until then an expired record is never replayed, so the purge only keeps the tables small.
+  const purge = async () => {
+    await purgeExpired(services.db);
+    await purgeLoginFailures(services.db);
+  };
+  let purgeTimer: NodeJS.Timeout | undefined;
+  app.addHook('onReady', async () => {
+    await purge();
+    purgeTimer = setInterval(() => {
+      purge().catch((err: unknown) => app.log.warn({ err }, 'purging expired idempotency records failed'));
+    }, PURGE_INTERVAL_MS);
+    purgeTimer.unref();
+  });
+  app.addHook('onClose', async () => clearInterval(purgeTimer));
+
   const openapi = buildOpenApi(routes);
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
   const docsHtml = renderDocsPage(openapi);
-  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml));
+  const docsPolicy = docsPagePolicy(docsHtml);
+  app.get('/docs', async (_req, reply) =>
+    reply.type('text/html; charset=utf-8').header('content-security-policy', docsPolicy).send(docsHtml),
+  );
   return app;
 }

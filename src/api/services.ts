@@ -2,6 +2,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { type EntityContext, findEntityById } from '../ledger/entities.ts';
 import type { SyncService } from '../sync/service.ts';
 import { DomainError } from '../domain/errors.ts';
+import { choiceSetting, integerSetting, LOG_LEVELS } from '../settings.ts';
 
 export interface AppConfig {
   port: number;
@@ -10,27 +11,60 @@ export interface AppConfig {
   tokenTtlSeconds: number;
   logLevel: string;
   bodyLimitBytes: number;
+  /** How long a stored idempotent response is replayed before it is purged (default 24 hours). */
+  idempotencyTtlSeconds?: number;
+  /** Failed logins allowed per entity id, and per client address, within `loginWindowSeconds`. */
+  loginMaxFailures?: number;
+  loginWindowSeconds?: number;
 }
 
-export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AppConfig {
+export const CONFIG_DEFAULTS = {
+  idempotencyTtlSeconds: 24 * 3600,
+  loginMaxFailures: 10,
+  loginWindowSeconds: 15 * 60,
+} as const satisfies Partial<AppConfig>;
+
+/**
+ * The server's settings from the environment. A variable that does not parse stops the start with
+ * a SettingsError naming it (src/settings.ts).
+ */
+export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required<AppConfig> {
   return {
-    port: env.PORT ? Number(env.PORT) : 3000,
-    host: env.HOST ?? '0.0.0.0',
+    port: integerSetting(env, 'PORT', { default: 3000, min: 0, max: 65535 }),
+    host: env.HOST || '0.0.0.0',
     adminToken: env.LEDGERLINK_ADMIN_TOKEN || undefined,
-    tokenTtlSeconds: env.LEDGERLINK_TOKEN_TTL_SECONDS ? Number(env.LEDGERLINK_TOKEN_TTL_SECONDS) : 20 * 60,
-    logLevel: env.LOG_LEVEL ?? 'info',
+    tokenTtlSeconds: integerSetting(env, 'LEDGERLINK_TOKEN_TTL_SECONDS', { default: 20 * 60, min: 1, max: 7 * 86400 }),
+    logLevel: choiceSetting(env, 'LOG_LEVEL', LOG_LEVELS, 'info'),
     bodyLimitBytes: 20 * 1024 * 1024,
+    idempotencyTtlSeconds: integerSetting(env, 'LEDGERLINK_IDEMPOTENCY_TTL_SECONDS', {
+      default: CONFIG_DEFAULTS.idempotencyTtlSeconds,
+      min: 60,
+      max: 30 * 86400,
+    }),
+    loginMaxFailures: integerSetting(env, 'LEDGERLINK_LOGIN_MAX_FAILURES', {
+      default: CONFIG_DEFAULTS.loginMaxFailures,
+      min: 1,
+      max: 10000,
+    }),
+    loginWindowSeconds: integerSetting(env, 'LEDGERLINK_LOGIN_WINDOW_SECONDS', {
+      default: CONFIG_DEFAULTS.loginWindowSeconds,
+      min: 1,
+      max: 86400,
+    }),
   };
 }
 
 /** What route handlers share: the database, the configuration and small caches. */
 export class AppServices {
   readonly #entities = new Map<string, EntityContext>();
+  readonly config: Required<AppConfig>;
   constructor(
     readonly db: Database,
-    readonly config: AppConfig,
+    config: AppConfig,
     private readonly syncService: SyncService | null = null,
-  ) {}
+  ) {
+    this.config = { ...CONFIG_DEFAULTS, ...config };
+  }
 
   /** The sync engine; absent only in a server built without it. */
   get sync(): SyncService {

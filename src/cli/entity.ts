@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { openDatabase, databaseConfigFromEnv } from '../db/open.ts';
-import { createEntity } from '../ledger/entities.ts';
+import { createEntity, findEntityByCode, issueKeys, listKeys, revokeKey } from '../ledger/entities.ts';
+import type { Database } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { isDomainError } from '../domain/errors.ts';
 
@@ -50,4 +52,100 @@ export function registerEntity(program: Command): void {
         await db.close();
       }
     });
+  registerKeys(entity);
+}
+
+/** Runs `fn` on the database, printing a DomainError as `error: CODE: message` with exit code 1. */
+async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> {
+  const db = await openDatabase(databaseConfigFromEnv());
+  try {
+    await fn(db);
+  } catch (err) {
+    if (isDomainError(err)) {
+      console.error(`error: ${err.code}: ${err.message}`);
+      process.exitCode = 1;
+    } else throw err;
+  } finally {
+    await db.close();
+  }
+}
+
+async function entityIdOf(db: Database, code: string): Promise<string> {
+  const found = await findEntityByCode(db, code);
+  if (!found) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${code}`);
+  return found.id;
+}
+
+/** `entity keys CODE` (a new key pair), `entity keys CODE --list`, `entity keys revoke CODE KEYID`. */
+function registerKeys(entity: Command): void {
+  const keys = entity
+    .command('keys')
+    .description('Issue a new key pair for an entity (earlier pairs keep working until revoked), or list them')
+    .argument('<code>', 'entity code')
+    .option('--list', 'list the key pairs (ids, labels, dates; never the keys)')
+    .option('--label <label>', 'a label for the new key pair')
+    .option('--json', 'print machine-readable JSON')
+    .action(async (code: string, opts: { list?: boolean; label?: string; json?: boolean }) =>
+      withDatabase(async (db) => {
+        const entityId = await entityIdOf(db, code);
+        if (opts.list) {
+          const items = await listKeys(db, entityId);
+          if (opts.json) console.log(JSON.stringify({ items }));
+          else
+            for (const k of items)
+              console.log(
+                `${k.keyId}  ${k.createdAt}  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}  ${k.label ?? ''}`,
+              );
+          return;
+        }
+        const issued = await db.transaction(async (tx) => {
+          const pair = await issueKeys(tx, entityId, opts.label ?? null);
+          await recordAudit(tx, {
+            entityId,
+            actor: 'cli',
+            action: 'entity.keys-issued',
+            objectType: 'credential',
+            objectId: pair.credentialId,
+          });
+          return pair;
+        });
+        const out = {
+          entityId,
+          code,
+          keyId: issued.credentialId,
+          partnerKey: issued.partnerKey,
+          userKey: issued.userKey,
+        };
+        if (opts.json) console.log(JSON.stringify(out));
+        else {
+          console.log(`New key pair for ${code} (key id ${out.keyId})`);
+          console.log(`  partnerKey ${out.partnerKey}\n  userKey    ${out.userKey}`);
+          console.log('Keep the keys safe: they are shown once. Earlier key pairs keep working until revoked.');
+        }
+      }),
+    );
+  keys
+    .command('revoke')
+    .description('Revoke a key pair: it can no longer log in and its sessions end at once')
+    .argument('<code>', 'entity code')
+    .argument('<keyId>', 'the key pair id (from `entity keys CODE --list`)')
+    .action(async (code: string, keyId: string) =>
+      withDatabase(async (db) => {
+        const entityId = await entityIdOf(db, code);
+        const revoked = await db.transaction(async (tx) => {
+          const r = await revokeKey(tx, entityId, keyId);
+          if (!r) throw new DomainError('NOT_FOUND', `Entity ${code} has no key pair ${keyId}`);
+          await recordAudit(tx, {
+            entityId,
+            actor: 'cli',
+            action: 'entity.key-revoked',
+            objectType: 'credential',
+            objectId: keyId,
+            after: { revokedAt: r.credential.revokedAt, sessionsEnded: r.sessionsEnded },
+          });
+          return r;
+        });
+        console.log(`Revoked key pair ${keyId} of ${code}; ${revoked.sessionsEnded} session(s) ended.`);
+      }),
+    );
 }

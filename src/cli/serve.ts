@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { buildServer } from '../api/server.ts';
 import { appConfigFromEnv } from '../api/services.ts';
 import { createLogger } from '../logger.ts';
+import { integerSetting, parseInteger } from '../settings.ts';
+import { databaseConfigFromEnv } from '../db/open.ts';
 import { openRuntime } from './runtime.ts';
 import { startDemo } from './demo.ts';
 import { listPipelines } from '../sync/pipelines.ts';
@@ -29,12 +31,18 @@ Environment:
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
   LEDGERLINK_WORKER_CONCURRENCY runs worked at once, each of another pipeline (default 4)
   LEDGERLINK_LEASE_SECONDS     heartbeat lease: a run silent this long is taken over (default 15)
+  LEDGERLINK_IDEMPOTENCY_TTL_SECONDS  how long idempotent responses are replayed (default 86400)
+  LEDGERLINK_LOGIN_MAX_FAILURES       failed logins per entity and per address in the window (default 10)
+  LEDGERLINK_LOGIN_WINDOW_SECONDS     the window of the login throttle (default 900)
   LOG_LEVEL                    pino level (default info)`,
     )
     .action(async (opts: { port?: string; config?: string; worker: boolean; demo: boolean }) => {
-      const log = createLogger();
+      // Every setting is parsed before anything starts: a bad one stops here, naming its variable.
       const config = appConfigFromEnv();
-      if (opts.port) config.port = Number(opts.port);
+      if (opts.port) config.port = parseInteger('--port', opts.port, { min: 0, max: 65535 });
+      const tickSeconds = integerSetting(process.env, 'LEDGERLINK_TICK_SECONDS', { default: 30, min: 1, max: 86400 });
+      databaseConfigFromEnv();
+      const log = createLogger(config.logLevel);
       const concurrency = opts.worker ? concurrencyFromEnv() : 1;
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config, log });
       log.info({ database: rt.db.description }, 'database ready');
@@ -43,11 +51,7 @@ Environment:
         stopDemo = await startDemo(rt, config.port);
       }
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
-      if (opts.worker)
-        await rt.sync.startWorker({
-          tickSeconds: process.env.LEDGERLINK_TICK_SECONDS ? Number(process.env.LEDGERLINK_TICK_SECONDS) : 30,
-          concurrency,
-        });
+      if (opts.worker) await rt.sync.startWorker({ tickSeconds, concurrency });
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down');
         await app.close();

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openRuntime } from './runtime.ts';
 import { concurrencyFromEnv, parseConcurrency } from '../sync/service.ts';
+import { parseInteger } from '../settings.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -20,9 +21,10 @@ from a durable queue, one run per pipeline at a time, and a crashed worker's run
 With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.`,
     )
     .action(async (opts: { config?: string; tick: string; concurrency?: string }) => {
+      const tick = parseInteger('--tick', opts.tick, { min: 1, max: 86400 });
       const concurrency = opts.concurrency ? parseConcurrency(opts.concurrency, '--concurrency') : concurrencyFromEnv();
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config });
-      await rt.sync.startWorker({ tickSeconds: Number(opts.tick), concurrency });
+      await rt.sync.startWorker({ tickSeconds: tick, concurrency });
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {
         rt.log.info('worker stopping (finishing the current job)');

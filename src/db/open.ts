@@ -3,6 +3,7 @@ import type { Database } from './database.ts';
 import { openPglite } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 import { migrate } from './migrate.ts';
+import { integerSetting } from '../settings.ts';
 
 export interface DatabaseConfig {
   /** `postgres://...` to use a server; otherwise embedded PGlite. */
@@ -18,7 +19,9 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Dat
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.LEDGERLINK_DATA_DIR || './data',
     schema: env.LEDGERLINK_DB_SCHEMA || undefined,
-    poolSize: env.LEDGERLINK_DB_POOL ? Number(env.LEDGERLINK_DB_POOL) : undefined,
+    poolSize: env.LEDGERLINK_DB_POOL
+      ? integerSetting(env, 'LEDGERLINK_DB_POOL', { default: 10, min: 1, max: 1000 })
+      : undefined,
   };
 }
 

@@ -24,8 +24,24 @@ export const ERROR_CODES = {
   ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
   WEBHOOK_SIGNATURE_INVALID: [401, 'The webhook signature is missing, malformed, or does not match the body.'],
   WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, 'The webhook signature is dated more than 5 minutes from the server clock.'],
+  LOGIN_THROTTLED: [
+    429,
+    'Too many failed logins for this entity or from this address; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',
+  ],
   // Concurrency and retries
   IDEMPOTENCY_KEY_REUSED: [409, 'This Idempotency-Key was used before with a different request.'],
+  IDEMPOTENCY_REPLAY_OF_SECRET: [
+    409,
+    'This Idempotency-Key was used for a request whose answer held keys; keys are shown once and never stored, so nothing is issued again.',
+  ],
+  IDEMPOTENCY_REQUEST_IN_PROGRESS: [
+    409,
+    'A request with this Idempotency-Key is still being processed; retry shortly.',
+  ],
+  IDEMPOTENCY_KEY_NOT_SUPPORTED: [
+    400,
+    'This endpoint does not take an Idempotency-Key (its description says why); send the request without it.',
+  ],
   OUTDATED_RECORD: [409, 'The record changed since it was read (stale or missing rowVersion); read it again.'],
   // Entities and setup data
   ENTITY_CODE_ALREADY_EXISTS: [409, 'An entity with this code exists.'],

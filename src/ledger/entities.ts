@@ -12,6 +12,7 @@ import {
   defaultTaxCodes,
 } from './chart.ts';
 import { hashSecret } from './secrets.ts';
+import { taxRateProblem } from './setup/tax-codes.ts';
 
 export interface EntityAddress {
   street?: string;
@@ -74,6 +75,9 @@ export async function listEntities(db: Queryable): Promise<EntityContext[]> {
   return rows.map(toContext);
 }
 
+/** What the entities table's check allows as a code. */
+export const ENTITY_CODE = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
+
 export interface NewEntity {
   code: string;
   name: string;
@@ -109,6 +113,20 @@ export async function createEntity(
   db: Queryable,
   input: NewEntity,
 ): Promise<{ entity: EntityContext; keys: IssuedKeys }> {
+  // The same rules as the table's checks, refused here with the field named rather than failing there.
+  if (!ENTITY_CODE.test(input.code)) {
+    throw new DomainError(
+      'VALIDATION_ERROR',
+      'code: upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
+      [{ field: 'code', message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit' }],
+    );
+  }
+  const rateProblem = input.standardTaxRate === undefined ? null : taxRateProblem(input.standardTaxRate);
+  if (rateProblem) {
+    throw new DomainError('VALIDATION_ERROR', `standardTaxRate: ${rateProblem}`, [
+      { field: 'standardTaxRate', message: rateProblem },
+    ]);
+  }
   if (!isKnownCurrency(input.baseCurrency)) {
     throw new DomainError('CURRENCY_CODE_DOES_NOT_EXIST', `${input.baseCurrency} is not an ISO 4217 currency code`, [
       { field: 'baseCurrency', message: 'unknown currency' },
@@ -164,4 +182,45 @@ export async function createEntity(
   );
   const keys = await issueKeys(db, id, 'initial');
   return { entity: toContext(row), keys };
+}
+
+export interface CredentialView {
+  keyId: string;
+  label: string | null;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+/** An entity's key pairs (never the keys: they are stored hashed), oldest first. */
+export async function listKeys(db: Queryable, entityId: string): Promise<CredentialView[]> {
+  const { rows } = await db.query<{ id: string; label: string | null; created_at: Date; revoked_at: Date | null }>(
+    'SELECT id, label, created_at, revoked_at FROM api_credentials WHERE entity_id = $1 ORDER BY created_at, id',
+    [entityId],
+  );
+  return rows.map((r) => ({
+    keyId: r.id,
+    label: r.label,
+    createdAt: new Date(r.created_at).toISOString(),
+    revokedAt: r.revoked_at ? new Date(r.revoked_at).toISOString() : null,
+  }));
+}
+
+/**
+ * Revokes a key pair: it can no longer log in, and every session opened with it ends at once.
+ * Revoking a revoked pair changes nothing. Returns null when the entity has no such pair.
+ */
+export async function revokeKey(
+  db: Queryable,
+  entityId: string,
+  keyId: string,
+): Promise<{ credential: CredentialView; sessionsEnded: number } | null> {
+  if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(keyId)) return null;
+  const { rowCount } = await db.query(
+    'UPDATE api_credentials SET revoked_at = now() WHERE id = $1 AND entity_id = $2 AND revoked_at IS NULL',
+    [keyId, entityId],
+  );
+  const credential = (await listKeys(db, entityId)).find((k) => k.keyId === keyId);
+  if (!credential) return null;
+  const ended = await db.query('DELETE FROM sessions WHERE credential_id = $1', [keyId]);
+  return { credential, sessionsEnded: rowCount > 0 ? ended.rowCount : 0 };
 }

@@ -52,3 +52,42 @@ export async function authenticate(db: Queryable, token: string): Promise<Sessio
   if (s.expired) throw new DomainError('TOKEN_EXPIRED');
   return { entityId: s.entity_id, credentialId: s.credential_id };
 }
+
+/** Ends a session at once (logout). */
+export async function endSession(db: Queryable, token: string): Promise<void> {
+  await db.query('DELETE FROM sessions WHERE token_hash = $1', [hashSecret(token)]);
+}
+
+export interface LoginThrottle {
+  /** Failed logins allowed per subject within the window. */
+  maxFailures: number;
+  windowSeconds: number;
+}
+
+/**
+ * Seconds until a subject (`entity:<id>`, `address:<ip>`) may try to log in again, or 0. A subject
+ * with `maxFailures` failures in the last `windowSeconds` waits until the oldest of them leaves
+ * the window. The count lives in the database, so every process shares it.
+ */
+export async function loginRetryAfter(db: Queryable, subjects: string[], throttle: LoginThrottle): Promise<number> {
+  const { rows } = await db.query<{ wait: number }>(
+    `SELECT ceil(extract(epoch FROM f.failed_at + $2::int * interval '1 second' - now()))::int AS wait
+       FROM unnest($1::text[]) AS s(subject)
+       CROSS JOIN LATERAL (
+         SELECT failed_at FROM login_failures
+          WHERE subject = s.subject AND failed_at > now() - $2::int * interval '1 second'
+          ORDER BY failed_at DESC OFFSET $3::int - 1 LIMIT 1) f`,
+    [subjects, throttle.windowSeconds, throttle.maxFailures],
+  );
+  return rows.reduce((longest, r) => Math.max(longest, Math.max(1, Number(r.wait))), 0);
+}
+
+/** Counts a failed login against each subject. */
+export async function recordLoginFailure(db: Queryable, subjects: string[]): Promise<void> {
+  await db.query('INSERT INTO login_failures (subject) SELECT unnest($1::text[])', [subjects]);
+}
+
+/** Failed logins older than any window (at most a day) are of no more use. */
+export async function purgeLoginFailures(db: Queryable): Promise<void> {
+  await db.query(`DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'`);
+}

@@ -1,15 +1,26 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
-import { login } from '../../ledger/sessions.ts';
+import { endSession, login, loginRetryAfter, recordLoginFailure } from '../../ledger/sessions.ts';
+import { recordAudit } from '../../ledger/audit.ts';
+import { DomainError, isDomainError } from '../../domain/errors.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export const loginRoute = defineRoute({
   method: 'POST',
   path: '/v1/auth/login',
   operationId: 'login',
   summary: 'Exchange an entity id and its key pair for a bearer token',
-  description: 'The token is valid for 20 minutes (LEDGERLINK_TOKEN_TTL_SECONDS) and sees only its own entity.',
+  description:
+    'The token is valid for 20 minutes (LEDGERLINK_TOKEN_TTL_SECONDS) and sees only its own entity. ' +
+    'Failed logins are audited (never the keys tried) and throttled: after 10 failures (LEDGERLINK_LOGIN_MAX_FAILURES) ' +
+    'for one entity id, or from one address, within 15 minutes (LEDGERLINK_LOGIN_WINDOW_SECONDS), every login for it ' +
+    'answers 429 LOGIN_THROTTLED with `Retry-After` until the oldest failure leaves the window.',
   tags: ['auth'],
   auth: 'none',
+  idempotency: { refuse: 'each login opens a session of its own; retry a login without the header.' },
+  // The failure must be counted and audited even though the login itself is refused: no one request transaction.
+  write: false,
   body: z.strictObject({
     entityId: z.string().min(1).max(100),
     partnerKey: z.string().min(1).max(200),
@@ -21,10 +32,74 @@ export const loginRoute = defineRoute({
     description: 'A bearer token and when it expires.',
     schema: z.object({ token: z.string(), expiresAt: z.string() }),
   },
-  errors: ['INVALID_CREDENTIALS'],
-  handler: async ({ db, body, services, audit }) => {
-    const session = await login(db, body, services.config.tokenTtlSeconds);
-    await audit({ entityId: body.entityId, action: 'auth.login', objectType: 'session' });
-    return session;
+  errors: ['INVALID_CREDENTIALS', 'LOGIN_THROTTLED', 'IDEMPOTENCY_KEY_NOT_SUPPORTED'],
+  handler: async ({ db, body, services, request, reply, requestId, log }) => {
+    const { tokenTtlSeconds, loginMaxFailures, loginWindowSeconds } = services.config;
+    const address = request.ip;
+    const subjects = [`entity:${body.entityId.toLowerCase()}`, `address:${address}`];
+    const wait = await loginRetryAfter(db, subjects, {
+      maxFailures: loginMaxFailures,
+      windowSeconds: loginWindowSeconds,
+    });
+    if (wait > 0) {
+      log.warn({ address, entityId: body.entityId }, 'login throttled');
+      reply.header('retry-after', String(wait));
+      throw new DomainError('LOGIN_THROTTLED', `Too many failed logins; retry in ${wait} seconds.`, {
+        retryAfterSeconds: wait,
+      });
+    }
+    const entityId = UUID.test(body.entityId) ? body.entityId : null;
+    try {
+      return await db.transaction(async (tx) => {
+        const session = await login(tx, body, tokenTtlSeconds);
+        await recordAudit(tx, {
+          entityId,
+          actor: 'anonymous',
+          action: 'auth.login',
+          objectType: 'session',
+          after: { address },
+          requestId,
+        });
+        return session;
+      });
+    } catch (err) {
+      if (isDomainError(err) && err.code === 'INVALID_CREDENTIALS') {
+        await db.transaction(async (tx) => {
+          await recordLoginFailure(tx, subjects);
+          await recordAudit(tx, {
+            entityId,
+            actor: 'anonymous',
+            action: 'auth.login-failed',
+            objectType: 'session',
+            // Who tried, from where; never the keys tried.
+            after: { entityId: body.entityId, address },
+            requestId,
+          });
+        });
+      }
+      throw err;
+    }
+  },
+});
+
+export const logoutRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/auth/logout',
+  operationId: 'logout',
+  summary: 'End the session of the bearer token at once',
+  description: 'The token is refused (401 UNAUTHORIZED) from this moment on.',
+  tags: ['auth'],
+  auth: 'entity',
+  idempotency: { ignore: 'the session ends on the first call; the token is refused (401) after it.' },
+  success: { status: 204, description: 'The session has ended.' },
+  handler: async ({ db, request, audit, principal }) => {
+    const token = /^Bearer\s+(.+)$/i.exec(request.headers.authorization ?? '')?.[1]?.trim() ?? '';
+    await endSession(db, token);
+    await audit({
+      action: 'auth.logout',
+      objectType: 'credential',
+      objectId: principal.kind === 'entity' ? principal.credentialId : null,
+    });
+    return undefined;
   },
 });

@@ -7,14 +7,6 @@ import { requirePipeline } from '../../sync/pipelines.ts';
 import { importKinds } from '../../sync/registry.ts';
 import { scopeOf } from './sync-shared.ts';
 
-function multipartProblem(err: unknown): DomainError | null {
-  const e = err as { code?: unknown; statusCode?: unknown; message?: unknown };
-  if (typeof e?.code !== 'string' || !e.code.startsWith('FST_')) return null;
-  const message = typeof e.message === 'string' ? e.message : 'the upload could not be read';
-  if (e.statusCode === 413) return new DomainError('PAYLOAD_TOO_LARGE', `The upload is too large: ${message}`);
-  return new DomainError('VALIDATION_ERROR', `The upload could not be read: ${message}`, [{ field: 'file', message }]);
-}
-
 /**
  * The import route. Its kinds of file are those of the formats registered (src/sync/registry.ts,
  * `registerFileFormat`), so it is built when the routes are listed, once src/connectors/all.ts has
@@ -83,33 +75,12 @@ function importRoute(): AnyRoute {
     success: { status: 200, description: 'The run and a result per row.', schema: Result },
     errors: ['NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
     handler: async (ctx) => {
-      const req = ctx.request;
-      if (!req.isMultipart()) {
-        throw new DomainError(
-          'UNSUPPORTED_MEDIA_TYPE',
-          'Send the file as multipart/form-data with the fields pipeline and file',
-        );
-      }
-      const fields: Record<string, string> = {};
-      let file: { name: string; bytes: Buffer } | null = null;
-      try {
-        for await (const part of req.parts()) {
-          if (part.type === 'file') {
-            const f = part;
-            if (f.fieldname !== 'file' || file) {
-              await f.toBuffer();
-              throw new DomainError('VALIDATION_ERROR', `Send one file, in the field "file" (got "${f.fieldname}")`, [
-                { field: f.fieldname, message: 'unexpected file' },
-              ]);
-            }
-            file = { name: f.filename || 'upload', bytes: await f.toBuffer() };
-          } else {
-            const v = part;
-            fields[v.fieldname] = String(v.value);
-          }
-        }
-      } catch (err) {
-        throw multipartProblem(err) ?? err;
+      // The form was read in full before the route ran (src/api/uploads.ts).
+      const { fields, file } = ctx.upload ?? { fields: {}, file: null };
+      if (file && file.field !== 'file') {
+        throw new DomainError('VALIDATION_ERROR', `Send one file, in the field "file" (got "${file.field}")`, [
+          { field: file.field, message: 'unexpected file' },
+        ]);
       }
       const parsed = Fields.safeParse(fields);
       if (!parsed.success) {

@@ -1,7 +1,7 @@
 import type { AnyRoute } from '../route.ts';
 import { getHealth } from './health.ts';
-import { createEntityRoute, issueKeysRoute } from './admin-entities.ts';
-import { loginRoute } from './auth.ts';
+import { createEntityRoute, issueKeysRoute, listKeysRoute, revokeKeyRoute } from './admin-entities.ts';
+import { loginRoute, logoutRoute } from './auth.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
@@ -12,7 +12,10 @@ export const allRoutes: AnyRoute[] = [
   getHealth,
   createEntityRoute,
   issueKeysRoute,
+  listKeysRoute,
+  revokeKeyRoute,
   loginRoute,
+  logoutRoute,
   ...setupRoutes,
   ...salesRoutes,
   ...reportRoutes,

@@ -4,6 +4,7 @@ import { findPipeline, type Pipeline } from '../../sync/pipelines.ts';
 import { type InboundHandler, inboundHandlers } from '../../sync/registry.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
+import { assertStorableText } from '../text-guard.ts';
 
 const PipelineName = z.object({ pipeline: z.string().min(1).max(63) });
 const Accepted = z.object({
@@ -14,6 +15,19 @@ const Accepted = z.object({
     .optional()
     .meta({ description: 'True for an event type ledgerlink does not book (acknowledged, not stored).' }),
 });
+
+/** Whatever the connector: an event id that fits its index, and a payload the database can store. */
+function assertStorableEvent(event: StoredWebhookEvent): void {
+  if (typeof event.eventId !== 'string' || event.eventId.length === 0 || event.eventId.length > 255) {
+    throw new DomainError('VALIDATION_ERROR', 'body.id: an event id of 1 to 255 characters', [
+      { field: 'body.id', message: '1 to 255 characters' },
+    ]);
+  }
+  assertStorableText({ id: event.eventId, type: event.type, payload: event.payload }, 'body');
+}
+
+/** A webhook delivery is one event: a megabyte is far more than any sender sends. */
+export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
 
 /** One answer for an unknown pipeline, a pipeline of another kind and one without a secret: which is not said. */
 function noEndpoint(): DomainError {
@@ -62,6 +76,17 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     params: PipelineName,
     body: docs.body,
     rawBody: true,
+    idempotency: {
+      ignore: 'deliveries are deduplicated by the event id the sender signs (a replay answers `duplicate: true`).',
+    },
+    bodyLimitBytes: WEBHOOK_BODY_LIMIT_BYTES,
+    // Anonymous until its signature is checked over the whole body: an unknown pipeline, or one
+    // of another kind, is answered before a byte of the body is read.
+    beforeBody: async (request, services) => {
+      const name = (request.params as { pipeline?: unknown }).pipeline;
+      const pipeline = typeof name === 'string' ? await findPipeline(services.db, services.sync.box, name) : null;
+      if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
+    },
     ...(docs.example === undefined ? {} : { example: docs.example }),
     // Not one request transaction: the event is stored and its run queued in a transaction of their
     // own, and without a queue the run is worked right after, which must not sit inside it.
@@ -80,6 +105,7 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
       const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
       if (!verdict.ok) throw 'error' in verdict ? verdict.error : noEndpoint();
       if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
+      assertStorableEvent(verdict.event);
       return accept(ctx, pipeline, verdict.event);
     },
   });

@@ -5,6 +5,13 @@ import { type InboundVerdict, WEBHOOK_TOLERANCE_SECONDS, headerValue, registerIn
 import { stripeConfigOf } from './api.ts';
 import { STRIPE_EVENT_TYPES } from './convert.ts';
 
+/** What every Stripe event has; the parts ledgerlink books are read by convert.ts. */
+const StripeEventShape = z.looseObject({
+  id: z.string().min(1).max(255),
+  type: z.string().min(1).max(255),
+  data: z.looseObject({ object: z.looseObject({}) }),
+});
+
 /**
  * Verifies a Stripe-signed delivery with the official `stripe.webhooks.constructEvent` over the
  * exact body bytes and returns the event, or why it is refused. Stripe's check refuses old
@@ -39,6 +46,18 @@ export function verifyStripeEvent(
       };
     }
     return { ok: false, error: new DomainError('INVALID_JSON', 'The body is not a Stripe event') };
+  }
+  // A signed body is not yet a well-formed event: `null`, an event without an id, an id of a megabyte.
+  const shape = StripeEventShape.safeParse(event);
+  if (!shape.success) {
+    const problems = shape.error.issues.map((i) => ({
+      field: ['body', ...i.path.map(String)].join('.'),
+      message: i.message,
+    }));
+    return {
+      ok: false,
+      error: new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems),
+    };
   }
   const t = /(?:^|,)\s*t=(\d{1,12})/.exec(header ?? '')?.[1];
   if (t && Number(t) - nowSeconds > WEBHOOK_TOLERANCE_SECONDS) {

@@ -1,0 +1,68 @@
+/**
+ * The one parser of settings read from the environment. A value that does not parse, or is out of
+ * its range, stops the process at start with a message naming the variable: never a silent
+ * default, never a NaN that surfaces hours later as a timer firing at once.
+ */
+export class SettingsError extends Error {
+  readonly variable: string;
+  constructor(variable: string, message: string) {
+    super(`${variable}: ${message}`);
+    this.name = 'SettingsError';
+    this.variable = variable;
+  }
+}
+
+export interface IntegerSetting {
+  default: number;
+  min: number;
+  max?: number;
+}
+
+/**
+ * A whole number from `env[name]`, or `spec.default` when the variable is unset or empty.
+ *
+ * @example integerSetting(process.env, 'PORT', { default: 3000, min: 0, max: 65535 })
+ */
+export function integerSetting(env: NodeJS.ProcessEnv, name: string, spec: IntegerSetting): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return spec.default;
+  return parseInteger(name, raw, spec);
+}
+
+/** Parses a whole number given for `name` (an environment variable or a command-line option). */
+export function parseInteger(name: string, raw: string, spec: Omit<IntegerSetting, 'default'>): number {
+  const text = raw.trim();
+  const range = spec.max === undefined ? `at least ${spec.min}` : `between ${spec.min} and ${spec.max}`;
+  if (!/^-?\d{1,15}$/.test(text)) {
+    throw new SettingsError(name, `"${printable(raw)}" is not a whole number (expected ${range})`);
+  }
+  const n = Number(text);
+  if (n < spec.min || (spec.max !== undefined && n > spec.max)) {
+    throw new SettingsError(name, `${n} is out of range (expected ${range})`);
+  }
+  return n;
+}
+
+/** One of `allowed`, or `fallback` when unset or empty. */
+export function choiceSetting<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = raw.trim() as T;
+  if (!allowed.includes(value)) {
+    throw new SettingsError(name, `"${printable(raw)}" is not one of ${allowed.join(', ')}`);
+  }
+  return value;
+}
+
+/** Setting values are echoed in error messages; keep them short and on one line. */
+function printable(raw: string): string {
+  const oneLine = raw.replace(/[^\x20-\x7e]/g, '?');
+  return oneLine.length > 40 ? `${oneLine.slice(0, 40)}…` : oneLine;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
