@@ -126,6 +126,11 @@ export const ERROR_CODES = {
   PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
   PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],
   PIPELINE_TARGET_SETTINGS_INVALID: [400, "The target's settings do not match its schema; `details` names each field."],
+  PIPELINE_NOT_FOUND: [
+    404,
+    'No pipeline of this name (a filter such as `?pipeline=`); the message lists the known ones.',
+  ],
+  PIPELINE_RUN_IN_PROGRESS: [409, 'The pipeline has a run queued or running; try again once it has finished.'],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

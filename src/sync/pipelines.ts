@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { recordAudit } from '../ledger/audit.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
 
@@ -137,7 +138,7 @@ export async function findPipeline(
   entityId?: string,
 ): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2)`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2) AND p.deleted_at IS NULL`,
     [name, entityId ?? null],
   );
   return rows[0] ? toPipeline(box, rows[0]) : null;
@@ -145,7 +146,7 @@ export async function findPipeline(
 
 export async function findPipelineById(db: Queryable, box: SecretBox, id: string): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1 AND p.deleted_at IS NULL`,
     [id],
   );
   return rows[0] ? toPipeline(box, rows[0]) : null;
@@ -159,13 +160,113 @@ export async function requirePipeline(
 ): Promise<Pipeline> {
   const p = await findPipeline(db, box, name, entityId);
   if (!p)
-    throw new DomainError('NOT_FOUND', `No pipeline named ${name}`, [{ field: 'name', message: 'unknown pipeline' }]);
+    throw new DomainError('NOT_FOUND', `No pipeline named ${name}${await knownPipelines(db, entityId)}`, [
+      { field: 'name', message: 'unknown pipeline' },
+    ]);
   return p;
+}
+
+/** "; known pipelines: a, b" (or "; there are no pipelines"), for messages about a name that is not one. */
+async function knownPipelines(db: Queryable, entityId?: string): Promise<string> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM pipelines WHERE ($1::uuid IS NULL OR entity_id = $1) AND deleted_at IS NULL ORDER BY name`,
+    [entityId ?? null],
+  );
+  return rows.length ? `; known pipelines: ${rows.map((r) => r.name).join(', ')}` : '; there are no pipelines';
+}
+
+/**
+ * Checks a pipeline name given as a filter (`?pipeline=`, `--pipeline`): a typo is an error naming
+ * the known pipelines, not an empty list. A deleted pipeline's name still filters its history.
+ */
+export async function checkPipelineFilter(
+  db: Queryable,
+  name: string | undefined,
+  entityId: string | undefined,
+  field: string,
+): Promise<void> {
+  if (name === undefined) return;
+  const { rows } = await db.query(
+    `SELECT 1 FROM pipelines WHERE name = $1 AND ($2::uuid IS NULL OR entity_id = $2) LIMIT 1`,
+    [name, entityId ?? null],
+  );
+  if (rows.length) return;
+  const known = await knownPipelines(db, entityId);
+  throw new DomainError('PIPELINE_NOT_FOUND', `No pipeline named ${name}${known}`, [
+    { field, message: `unknown pipeline${known}` },
+  ]);
+}
+
+/**
+ * Deletes a pipeline: it stops running and its name is free again, while its history (runs, the
+ * source map, exceptions, the audit trail) is kept. Refused while one of its runs is queued or
+ * running. Run it inside a transaction: the row is locked, so no run can be created meanwhile.
+ */
+export async function deletePipeline(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId: string | undefined,
+  by: { actor: string; requestId?: string | null },
+): Promise<Pipeline> {
+  const pipeline = await requirePipeline(db, box, name, entityId);
+  await db.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [pipeline.id]);
+  const { rows } = await db.query<{ id: string; status: string }>(
+    `SELECT id, status FROM runs WHERE pipeline_id = $1 AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1`,
+    [pipeline.id],
+  );
+  const active = rows[0];
+  if (active)
+    throw new DomainError(
+      'PIPELINE_RUN_IN_PROGRESS',
+      `Pipeline ${name} has a run ${active.status} (${active.id}); delete it once the run has finished`,
+      [{ field: 'name', message: `run ${active.id} is ${active.status}` }],
+    );
+  await db.query(`UPDATE pipelines SET deleted_at = now(), enabled = false, updated_at = now() WHERE id = $1`, [
+    pipeline.id,
+  ]);
+  await recordAudit(db, {
+    entityId: pipeline.entityId,
+    actor: by.actor,
+    action: 'pipeline.deleted',
+    objectType: 'pipeline',
+    objectId: pipeline.name,
+    before: publicPipeline(pipeline),
+    after: null,
+    requestId: by.requestId ?? null,
+  });
+  return pipeline;
+}
+
+/** Turns a pipeline's schedule and triggers on or off; audited. Returns the pipeline as it is now. */
+export async function setPipelineEnabled(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId: string | undefined,
+  enabled: boolean,
+  by: { actor: string; requestId?: string | null },
+): Promise<Pipeline> {
+  const before = await requirePipeline(db, box, name, entityId);
+  if (before.enabled === enabled) return before;
+  await db.query(`UPDATE pipelines SET enabled = $2, updated_at = now() WHERE id = $1`, [before.id, enabled]);
+  const after = (await findPipelineById(db, box, before.id))!;
+  await recordAudit(db, {
+    entityId: before.entityId,
+    actor: by.actor,
+    action: enabled ? 'pipeline.enabled' : 'pipeline.disabled',
+    objectType: 'pipeline',
+    objectId: before.name,
+    before: publicPipeline(before),
+    after: publicPipeline(after),
+    requestId: by.requestId ?? null,
+  });
+  return after;
 }
 
 export async function listPipelines(db: Queryable, box: SecretBox, entityId?: string): Promise<Pipeline[]> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE ($1::uuid IS NULL OR p.entity_id = $1) ORDER BY p.name`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE ($1::uuid IS NULL OR p.entity_id = $1) AND p.deleted_at IS NULL ORDER BY p.name`,
     [entityId ?? null],
   );
   return rows.map((r) => toPipeline(box, r));
@@ -228,7 +329,7 @@ export async function savePipeline(
       `INSERT INTO pipelines (entity_id, name, source_type, source_config, target_type, target_config, schedule, mode, options,
                               mapping, webhook_secret, enabled, managed_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (name) DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
+       ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
          target_type = EXCLUDED.target_type, target_config = EXCLUDED.target_config, schedule = EXCLUDED.schedule,
          mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping, webhook_secret = EXCLUDED.webhook_secret,
          enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now()

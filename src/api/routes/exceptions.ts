@@ -3,6 +3,7 @@ import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { listExceptions, requireException, resolveException, retryException } from '../../sync/exceptions.ts';
 import { scopeOf } from './sync-shared.ts';
+import { checkPipelineFilter } from '../../sync/pipelines.ts';
 import { Page, paged } from '../schemas.ts';
 import { RunStatus } from './runs.ts';
 
@@ -45,7 +46,13 @@ const RetryOutcomeView = z
   })
   .meta({ id: 'ExceptionRetry' });
 
-const ExceptionId = z.object({ id: z.coerce.number().int().positive('not an exception id') });
+/** Exception ids are whole numbers; `abc` is refused as such, here and on the command line. */
+export const ExceptionId = z.object({
+  id: z.coerce
+    .number({ error: 'exception ids are numbers, such as 12' })
+    .int('exception ids are whole numbers, such as 12')
+    .positive('exception ids are positive numbers, such as 12'),
+});
 
 const listRoute = defineRoute({
   method: 'GET',
@@ -54,14 +61,19 @@ const listRoute = defineRoute({
   summary: 'Parked records: what could not be posted, why, and the data that caused it',
   tags: ['exceptions'],
   auth: 'entityOrAdmin',
-  query: Page.extend({ pipeline: z.string().optional(), status: z.enum(['open', 'resolved']).optional() }),
+  query: Page.extend({
+    pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
+    status: z.enum(['open', 'resolved']).optional(),
+  }),
   success: {
     status: 200,
     description: 'A page of exceptions, oldest first.',
     schema: ExceptionPage,
   },
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof ExceptionPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
+    await checkPipelineFilter(ctx.db, pipeline, scopeOf(ctx), 'query.pipeline');
     const r = await listExceptions(ctx.db, {
       entityId: scopeOf(ctx),
       pipeline,

@@ -3,7 +3,7 @@ import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
-import { assertPipelineTypes, requirePipeline } from '../../sync/pipelines.ts';
+import { assertPipelineTypes, checkPipelineFilter, requirePipeline } from '../../sync/pipelines.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
@@ -153,7 +153,7 @@ const listRoute = defineRoute({
   tags: ['runs'],
   auth: 'entityOrAdmin',
   query: Page.extend({
-    pipeline: z.string().optional(),
+    pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
     status: RunStatus.optional(),
   }),
   success: {
@@ -161,8 +161,10 @@ const listRoute = defineRoute({
     description: 'A page of runs.',
     schema: RunPage,
   },
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof RunPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
+    await checkPipelineFilter(ctx.db, pipeline, scopeOf(ctx), 'query.pipeline');
     const r = await listRuns(ctx.db, {
       entityId: scopeOf(ctx),
       pipeline,
