@@ -5,12 +5,19 @@ import { registerWorker } from './worker.ts';
 import { registerExceptions, registerSync } from './sync.ts';
 import { registerImport } from './import.ts';
 import { registerReconcile } from './reconcile.ts';
+import { registerPipeline } from './pipeline.ts';
+import { registerRuns } from './runs.ts';
 
 const program = new Command();
 program
   .name('ledgerlink')
   .description('Sales data into accounting, exactly once: an embedded receivables ledger and a sync engine.')
-  .version('0.1.0');
+  .version('0.1.0')
+  .option('--data-dir <dir>', 'the PGlite data folder (env LEDGERLINK_DATA_DIR, default ./data)')
+  .hook('preAction', () => {
+    const dir = program.opts<{ dataDir?: string }>().dataDir;
+    if (dir !== undefined) process.env.LEDGERLINK_DATA_DIR = dir;
+  });
 registerServe(program);
 registerWorker(program);
 registerSync(program);
@@ -18,6 +25,8 @@ registerExceptions(program);
 registerImport(program);
 registerReconcile(program);
 registerEntity(program);
+registerPipeline(program);
+registerRuns(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
-import { recordAudit } from '../ledger/audit.ts';
+import { type AuditEntry, recordAudit } from '../ledger/audit.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
 import { type SecretBox, openConfig, redactConfig, sealConfig } from './secrets.ts';
 
@@ -197,6 +197,14 @@ export async function checkPipelineFilter(
   ]);
 }
 
+/** Records an audit entry for a change; the caller knows who acts (the API's request, the CLI). */
+export type Audit = (entry: Omit<AuditEntry, 'actor' | 'requestId'>) => Promise<void>;
+
+/** An `Audit` writing as `actor` in `db` (the command line's). */
+export function auditAs(db: Queryable, actor: string): Audit {
+  return (entry) => recordAudit(db, { ...entry, actor });
+}
+
 /**
  * Deletes a pipeline: it stops running and its name is free again, while its history (runs, the
  * source map, exceptions, the audit trail) is kept. Refused while one of its runs is queued or
@@ -207,7 +215,7 @@ export async function deletePipeline(
   box: SecretBox,
   name: string,
   entityId: string | undefined,
-  by: { actor: string; requestId?: string | null },
+  audit: Audit,
 ): Promise<Pipeline> {
   const pipeline = await requirePipeline(db, box, name, entityId);
   await db.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [pipeline.id]);
@@ -225,15 +233,13 @@ export async function deletePipeline(
   await db.query(`UPDATE pipelines SET deleted_at = now(), enabled = false, updated_at = now() WHERE id = $1`, [
     pipeline.id,
   ]);
-  await recordAudit(db, {
+  await audit({
     entityId: pipeline.entityId,
-    actor: by.actor,
     action: 'pipeline.deleted',
     objectType: 'pipeline',
     objectId: pipeline.name,
     before: publicPipeline(pipeline),
     after: null,
-    requestId: by.requestId ?? null,
   });
   return pipeline;
 }
@@ -245,21 +251,19 @@ export async function setPipelineEnabled(
   name: string,
   entityId: string | undefined,
   enabled: boolean,
-  by: { actor: string; requestId?: string | null },
+  audit: Audit,
 ): Promise<Pipeline> {
   const before = await requirePipeline(db, box, name, entityId);
   if (before.enabled === enabled) return before;
   await db.query(`UPDATE pipelines SET enabled = $2, updated_at = now() WHERE id = $1`, [before.id, enabled]);
   const after = (await findPipelineById(db, box, before.id))!;
-  await recordAudit(db, {
+  await audit({
     entityId: before.entityId,
-    actor: by.actor,
     action: enabled ? 'pipeline.enabled' : 'pipeline.disabled',
     objectType: 'pipeline',
     objectId: before.name,
     before: publicPipeline(before),
     after: publicPipeline(after),
-    requestId: by.requestId ?? null,
   });
   return after;
 }
@@ -361,4 +365,35 @@ export async function savePipeline(
       throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
     throw err;
   }
+}
+
+export interface EntitySummary {
+  code: string;
+  name: string;
+  baseCurrency: string;
+  createdAt: string;
+  /** Pipelines not deleted. */
+  pipelines: number;
+}
+
+/** Every entity with its number of pipelines, for operators (`ledgerlink entity list`); no secrets. */
+export async function listEntitySummaries(db: Queryable): Promise<EntitySummary[]> {
+  const { rows } = await db.query<{
+    code: string;
+    name: string;
+    base_currency: string;
+    created_at: Date;
+    pipelines: string;
+  }>(
+    `SELECT e.code, e.name, e.base_currency, e.created_at,
+            (SELECT count(*) FROM pipelines p WHERE p.entity_id = e.id AND p.deleted_at IS NULL) AS pipelines
+       FROM entities e ORDER BY e.code`,
+  );
+  return rows.map((r) => ({
+    code: r.code,
+    name: r.name,
+    baseCurrency: r.base_currency.trim(),
+    createdAt: r.created_at.toISOString(),
+    pipelines: Number(r.pipelines),
+  }));
 }

@@ -11,6 +11,20 @@ const EntityAddress = z.strictObject({
   country: z.string().max(100).optional(),
 });
 
+/** What creating an entity takes, over HTTP and on the command line (`ledgerlink entity create`). */
+export const NewEntityBody = z.strictObject({
+  code: Code,
+  name: z.string().min(1).max(200),
+  baseCurrency: Currency,
+  standardTaxRate: Rate.refine((v) => /^(0(\.\d+)?|1(\.0+)?)$/.test(v), {
+    message: 'must be a fraction: "0.21" for 21%',
+  })
+    .optional()
+    .meta({ description: 'Rate of the STD tax code as a fraction, at most 1 (default "0.20").' }),
+  address: EntityAddress.optional(),
+  vatNumber: z.string().max(50).optional(),
+});
+
 export const createEntityRoute = defineRoute({
   method: 'POST',
   path: '/v1/admin/entities',
@@ -21,14 +35,7 @@ export const createEntityRoute = defineRoute({
     'and customer defaults, and issues its first key pair. The keys are shown once; only hashes are stored.',
   tags: ['admin'],
   auth: 'admin',
-  body: z.strictObject({
-    code: Code,
-    name: z.string().min(1).max(200),
-    baseCurrency: Currency,
-    standardTaxRate: Rate.optional().meta({ description: 'Rate of the STD tax code (default "0.20").' }),
-    address: EntityAddress.optional(),
-    vatNumber: z.string().max(50).optional(),
-  }),
+  body: NewEntityBody,
   example: { code: 'CLUB', name: 'Example Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
   success: {
     status: 201,

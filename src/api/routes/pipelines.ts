@@ -172,12 +172,7 @@ const deleteRoute = defineRoute({
   success: { status: 200, description: 'The pipeline as it was, secrets redacted.', schema: PipelineView },
   errors: ['NOT_FOUND', 'PIPELINE_RUN_IN_PROGRESS'],
   handler: async (ctx): Promise<PipelineView> =>
-    publicPipeline(
-      await deletePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), {
-        actor: ctx.principal.actor,
-        requestId: ctx.requestId,
-      }),
-    ),
+    publicPipeline(await deletePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), ctx.audit)),
 });
 
 export const pipelineRoutes: AnyRoute[] = [listRoute, getRoute, putRoute, deleteRoute];

@@ -52,7 +52,13 @@ type RunRecordView = z.output<typeof RunRecordView>;
 
 const RunPage = paged(RunView);
 
-function view(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
+/** The filters of GET /v1/runs, also those of `ledgerlink runs list`. */
+export const RunListQuery = Page.extend({
+  pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
+  status: RunStatus.optional(),
+});
+
+export function runView(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
   return {
     runId: r.runId,
     pipeline: r.pipeline,
@@ -118,7 +124,7 @@ const getRoute = defineRoute({
   handler: async (ctx): Promise<RunView> => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
     if (!run) throw new DomainError('NOT_FOUND', `No run ${ctx.params.runId}`);
-    return view(run);
+    return runView(run);
   },
 });
 
@@ -152,10 +158,7 @@ const listRoute = defineRoute({
   summary: 'Runs, newest first',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  query: Page.extend({
-    pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
-    status: RunStatus.optional(),
-  }),
+  query: RunListQuery,
   success: {
     status: 200,
     description: 'A page of runs.',
@@ -172,7 +175,7 @@ const listRoute = defineRoute({
       limit: pageSize,
       offset: (page - 1) * pageSize,
     });
-    return { items: r.items.map(view), page, pageSize, total: r.total };
+    return { items: r.items.map(runView), page, pageSize, total: r.total };
   },
 });
 
