@@ -42,7 +42,9 @@ export function registerSync(program: Command): void {
             const c = run.counts;
             console.log(`run ${run.runId}: ${run.status}`);
             console.log(
-              `  fetched ${c.fetched} · created ${c.created} · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
+              `  fetched ${c.fetched} · created ${c.created} (${c.createdInvoices} invoices, ${c.createdReceipts} receipts, ` +
+                `${c.createdCustomers} customers, ${c.createdProducts} products${c.createdOther ? `, ${c.createdOther} other` : ''})` +
+                ` · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
             );
             if (run.error) console.log(`  error: ${run.error}`);
             if (c.parked) console.log(`  see the parked records: ledgerlink exceptions list --pipeline ${name}`);

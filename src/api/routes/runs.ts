@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
+import { getRun, listRunRecords, listRuns, publicCounts } from '../../sync/runs.ts';
 import { assertPipelineTypes, checkPipelineFilter, requirePipeline } from '../../sync/pipelines.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
@@ -10,6 +10,30 @@ import { Page, paged } from '../schemas.ts';
 export const RunStatus = z
   .enum(['queued', 'running', 'succeeded', 'partial', 'failed'])
   .meta({ description: '`partial`: the run finished with records parked as exceptions.' });
+
+/** A run's counts by outcome, with `created` split by kind (also in import results). */
+export const RunCountsView = z
+  .object({
+    fetched: z.number().int(),
+    created: z.number().int(),
+    updated: z.number().int(),
+    skipped: z.number().int(),
+    parked: z.number().int(),
+    writtenBack: z.number().int(),
+    createdByKind: z
+      .object({
+        invoices: z.number().int(),
+        receipts: z.number().int(),
+        customers: z.number().int(),
+        products: z.number().int(),
+        other: z.number().int(),
+      })
+      .meta({
+        description:
+          '`created` by kind: documents (invoices, receipts for payments) apart from the customers and products they brought along.',
+      }),
+  })
+  .meta({ description: 'Records of the run by outcome.' });
 
 export const RunView = z
   .object({
@@ -20,16 +44,7 @@ export const RunView = z
     createdAt: z.string().meta({ description: 'When it was queued (ISO 8601 timestamp).' }),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
-    counts: z
-      .object({
-        fetched: z.number().int(),
-        created: z.number().int(),
-        updated: z.number().int(),
-        skipped: z.number().int(),
-        parked: z.number().int(),
-        writtenBack: z.number().int(),
-      })
-      .meta({ description: 'Records of the run by outcome.' }),
+    counts: RunCountsView,
     error: z.string().nullable().meta({ description: 'Why the run failed, when it did.' }),
     createdBy: z
       .string()
@@ -67,7 +82,7 @@ export function runView(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): Run
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
-    counts: r.counts,
+    counts: publicCounts(r.counts),
     error: r.error,
     createdBy: r.createdBy,
   };
