@@ -110,7 +110,15 @@ describe('the response checker', () => {
       createdAt: 'x',
       startedAt: null,
       finishedAt: null,
-      counts: { fetched: 0, created: 0, updated: 0, skipped: 0, parked: 0, writtenBack: 0 },
+      counts: {
+        fetched: 0,
+        created: 0,
+        updated: 0,
+        skipped: 0,
+        parked: 0,
+        writtenBack: 0,
+        createdByKind: { invoices: 0, receipts: 0, customers: 0, products: 0, other: 0 },
+      },
       error: null,
       createdBy: 'cli',
     };

@@ -1,4 +1,10 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  type RouteOptions,
+} from 'fastify';
 import multipart from '@fastify/multipart';
 import { randomUUID, createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
@@ -295,6 +301,8 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   const app: FastifyInstance = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: options.config.bodyLimitBytes,
+    // One line per request from the onResponse hook below instead of fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     genReqId: (req: IncomingMessage) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
@@ -346,6 +354,17 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.setNotFoundHandler((request, reply) =>
     reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
   );
+
+  // The access log: method, path, status and time at info; what was asked (headers redacted) at debug.
+  app.addHook('onResponse', async (request, reply) => {
+    const path = request.url.split('?')[0];
+    const ms = Math.round(reply.elapsedTime);
+    request.log.debug({ req: request }, 'request');
+    request.log.info(
+      { method: request.method, path, status: reply.statusCode, ms },
+      `${request.method} ${path} ${reply.statusCode} ${ms}ms`,
+    );
+  });
 
   const routes = [...allRoutes, ...(options.routes ?? [])];
   for (const route of routes) {

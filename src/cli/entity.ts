@@ -1,10 +1,28 @@
 import type { Command } from 'commander';
+import { Decimal } from 'decimal.js';
 import { openDatabase, databaseConfigFromEnv } from '../db/open.ts';
 import { createEntity, findEntityByCode, issueKeys, listKeys, revokeKey } from '../ledger/entities.ts';
 import type { Database } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { isDomainError } from '../domain/errors.ts';
+import { NewEntityBody } from '../api/routes/admin-entities.ts';
+import { listEntitySummaries } from '../sync/pipelines.ts';
+import { parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { table } from './table.ts';
+
+/** `21%` is 0.21; anything else is passed on as written, for the API's schema to judge. */
+export function percentToFraction(rate: string): string {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(rate);
+  return m ? new Decimal(m[1]!).div(100).toFixed() : rate;
+}
+
+interface CreateOptions {
+  code: string;
+  name: string;
+  currency: string;
+  standardTaxRate: string;
+  json?: boolean;
+}
 
 export function registerEntity(program: Command): void {
   const entity = program.command('entity').description('Manage entities (companies)');
@@ -13,45 +31,91 @@ export function registerEntity(program: Command): void {
     .description('Create an entity with the default chart of accounts and print its first key pair')
     .requiredOption('--code <code>', 'entity code, upper case (e.g. CLUB)')
     .requiredOption('--name <name>', 'entity name')
-    .option('--currency <ccy>', 'base currency (ISO 4217)', 'EUR')
-    .option('--standard-tax-rate <rate>', 'rate of the STD tax code as a fraction', '0.20')
+    .option('--currency <ccy>', 'base currency (ISO 4217, e.g. EUR)', 'EUR')
+    .option('--standard-tax-rate <rate>', 'rate of the STD tax code: a fraction (0.21) or a percentage (21%)', '0.20')
     .option('--json', 'print machine-readable JSON')
-    .action(async (opts: { code: string; name: string; currency: string; standardTaxRate: string; json?: boolean }) => {
-      const db = await openDatabase(databaseConfigFromEnv());
-      try {
-        const { entity: e, keys } = await db.transaction(async (tx) => {
-          const created = await createEntity(tx, {
+    .addHelpText(
+      'after',
+      '\nChecked like POST /v1/admin/entities. Creates the data folder when there is none (see --data-dir).',
+    )
+    .action((opts: CreateOptions) =>
+      runCommand(opts.json, async () => {
+        const input = parseWithSchema(
+          NewEntityBody,
+          {
             code: opts.code,
             name: opts.name,
-            baseCurrency: opts.currency.toUpperCase(),
-            standardTaxRate: opts.standardTaxRate,
+            baseCurrency: opts.currency,
+            standardTaxRate: percentToFraction(opts.standardTaxRate),
+          },
+          { code: '--code', name: '--name', baseCurrency: '--currency', standardTaxRate: '--standard-tax-rate' },
+          {
+            '--code': `entity codes are upper case, e.g. --code ${opts.code.toUpperCase().replace(/[^A-Z0-9_-]/g, '') || 'CLUB'}`,
+            '--standard-tax-rate': 'or as a percentage: 21%',
+          },
+        );
+        const db = await openDatabase(databaseConfigFromEnv());
+        try {
+          const { entity: e, keys } = await db.transaction(async (tx) => {
+            const created = await createEntity(tx, input);
+            await recordAudit(tx, {
+              entityId: created.entity.id,
+              actor: 'cli',
+              action: 'entity.created',
+              objectType: 'entity',
+              objectId: created.entity.code,
+              after: {
+                code: created.entity.code,
+                name: created.entity.name,
+                baseCurrency: created.entity.baseCurrency,
+              },
+            });
+            return created;
           });
-          await recordAudit(tx, {
-            entityId: created.entity.id,
-            actor: 'cli',
-            action: 'entity.created',
-            objectType: 'entity',
-            objectId: created.entity.code,
-            after: { code: created.entity.code, name: created.entity.name, baseCurrency: created.entity.baseCurrency },
-          });
-          return created;
-        });
-        const out = { entityId: e.id, code: e.code, partnerKey: keys.partnerKey, userKey: keys.userKey };
-        if (opts.json) console.log(JSON.stringify(out));
-        else {
-          console.log(`Created entity ${e.code} (${e.name}, ${e.baseCurrency})`);
-          console.log(`  entityId   ${out.entityId}\n  partnerKey ${out.partnerKey}\n  userKey    ${out.userKey}`);
-          console.log('Keep the keys safe: they are shown once. Log in with POST /v1/auth/login.');
+          const out = { entityId: e.id, code: e.code, partnerKey: keys.partnerKey, userKey: keys.userKey };
+          if (opts.json) console.log(JSON.stringify(out));
+          else {
+            console.log(`Created entity ${e.code} (${e.name}, ${e.baseCurrency})`);
+            console.log(`  entityId   ${out.entityId}\n  partnerKey ${out.partnerKey}\n  userKey    ${out.userKey}`);
+            console.log('Keep the keys safe: they are shown once. Log in with POST /v1/auth/login.');
+          }
+        } finally {
+          await db.close();
         }
-      } catch (err) {
-        if (isDomainError(err)) {
-          console.error(`error: ${err.code}: ${err.message}`);
-          process.exitCode = 1;
-        } else throw err;
-      } finally {
-        await db.close();
-      }
-    });
+      }),
+    );
+
+  entity
+    .command('list')
+    .description('List entities: code, name, currency, when created, how many pipelines (no keys)')
+    .option('--json', 'print JSON')
+    .action((opts: { json?: boolean }) =>
+      runCommand(opts.json, async () => {
+        requireExistingData();
+        const db = await openDatabase(databaseConfigFromEnv());
+        try {
+          const items = await listEntitySummaries(db);
+          if (opts.json) console.log(JSON.stringify({ items }));
+          else if (items.length === 0)
+            console.log('no entities (create one: ledgerlink entity create --code CLUB --name "…")');
+          else
+            console.log(
+              table([
+                ['code', 'name', 'currency', 'created', 'pipelines'],
+                ...items.map((e) => [
+                  e.code,
+                  e.name,
+                  e.baseCurrency,
+                  e.createdAt.slice(0, 19).replace('T', ' '),
+                  String(e.pipelines),
+                ]),
+              ]),
+            );
+        } finally {
+          await db.close();
+        }
+      }),
+    );
   registerKeys(entity);
 }
 

@@ -3,6 +3,7 @@ import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import { commandLogger, openRuntime } from './runtime.ts';
 import { table } from './table.ts';
+import { reportError, requireExistingData } from './common.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/csv/index.ts';
 import { importFile, type ImportResult } from '../sync/imports.ts';
@@ -56,6 +57,11 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
   } catch (err) {
     console.error(`error: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
     return 1;
+  }
+  try {
+    requireExistingData();
+  } catch (err) {
+    return reportError(err, opts.json);
   }
   const rt = await openRuntime({ queue: false, log: commandLogger() });
   try {

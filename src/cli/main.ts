@@ -7,12 +7,19 @@ import { registerImport } from './import.ts';
 import { registerReconcile } from './reconcile.ts';
 import { registerConfig } from './config.ts';
 import { registerKeys } from './keys.ts';
+import { registerPipeline } from './pipeline.ts';
+import { registerRuns } from './runs.ts';
 
 const program = new Command();
 program
   .name('ledgerlink')
   .description('Sales data into accounting, exactly once: an embedded receivables ledger and a sync engine.')
-  .version('0.1.0');
+  .version('0.1.0')
+  .option('--data-dir <dir>', 'the PGlite data folder (env LEDGERLINK_DATA_DIR, default ./data)')
+  .hook('preAction', () => {
+    const dir = program.opts<{ dataDir?: string }>().dataDir;
+    if (dir !== undefined) process.env.LEDGERLINK_DATA_DIR = dir;
+  });
 registerServe(program);
 registerWorker(program);
 registerSync(program);
@@ -22,6 +29,8 @@ registerReconcile(program);
 registerEntity(program);
 registerConfig(program);
 registerKeys(program);
+registerPipeline(program);
+registerRuns(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

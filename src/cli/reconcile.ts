@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { commandLogger, openRuntime } from './runtime.ts';
 import { table } from './table.ts';
+import { reportError, requireExistingData } from './common.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
@@ -77,6 +78,11 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
   if (!window) {
     console.error('error: --from must not be after --to');
     return 1;
+  }
+  try {
+    requireExistingData();
+  } catch (err) {
+    return reportError(err, opts.json);
   }
   const rt = await openRuntime({ queue: false, log: commandLogger() });
   try {

@@ -5,7 +5,7 @@ import { createLogger } from '../logger.ts';
 import { integerSetting, parseInteger } from '../settings.ts';
 import { databaseConfigFromEnv } from '../db/open.ts';
 import { openRuntime } from './runtime.ts';
-import { startDemo } from './demo.ts';
+import { demoWanted, startDemo } from './demo.ts';
 import { listPipelines } from '../sync/pipelines.ts';
 import { concurrencyFromEnv } from '../sync/service.ts';
 
@@ -47,7 +47,8 @@ Environment:
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config, log });
       log.info({ database: rt.db.description }, 'database ready');
       let stopDemo: (() => Promise<void>) | null = null;
-      if (opts.demo && !rt.configPath && (await listPipelines(rt.db, rt.box)).length === 0) {
+      // Also on a second start: the demo's pipeline needs its sample system running again.
+      if (opts.demo && demoWanted(rt.configPath, await listPipelines(rt.db, rt.box))) {
         stopDemo = await startDemo(rt, config.port);
       }
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });

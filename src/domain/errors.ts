@@ -154,6 +154,11 @@ export const ERROR_CODES = {
     409,
     'A secret of the pipeline was stored with another encryption key: enter it again (PUT /v1/pipelines/{name}, `ledgerlink config apply`) or run with the key it was stored with. Only this pipeline is affected.',
   ],
+  PIPELINE_NOT_FOUND: [
+    404,
+    'No pipeline of this name (a filter such as `?pipeline=`); the message lists the known ones.',
+  ],
+  PIPELINE_RUN_IN_PROGRESS: [409, 'The pipeline has a run queued or running; try again once it has finished.'],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

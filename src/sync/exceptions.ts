@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { ExceptionCode } from './reasons.ts';
 import { CanonicalRecord } from './canonical.ts';
-import { findPipelineById } from './pipelines.ts';
+import { type Audit, findPipelineById } from './pipelines.ts';
 import { type RunStatus, getRun } from './runs.ts';
 import type { SyncService } from './service.ts';
 
@@ -190,6 +190,35 @@ export async function resolveException(db: Queryable, id: number, note: string, 
     `UPDATE exceptions SET status = 'resolved', note = $2, resolved_by = $3, resolved_at = now(), updated_at = now() WHERE id = $1 AND status = 'open'`,
     [id, note, by],
   );
+}
+
+/**
+ * Closes an open exception by hand with a note, audited: the one implementation behind
+ * `POST /v1/exceptions/{id}/resolve` and `ledgerlink exceptions resolve`. An exception already
+ * resolved is refused, naming the field that names it.
+ */
+export async function resolveOpenException(
+  db: Queryable,
+  id: number,
+  note: string,
+  by: { actor: string; entityId?: string | undefined; field: string; audit: Audit },
+) {
+  const x = await requireException(db, id, by.entityId);
+  if (x.status !== 'open')
+    throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
+      { field: by.field, message: 'already resolved' },
+    ]);
+  await resolveException(db, x.id, note, by.actor);
+  const after = await requireException(db, x.id);
+  await by.audit({
+    entityId: x.entityId,
+    action: 'exception.resolved',
+    objectType: 'exception',
+    objectId: x.id,
+    before: x,
+    after,
+  });
+  return after;
 }
 
 /** What retrying needs of the sync service: its secret box and the running of records in hand. */

@@ -4,7 +4,7 @@ import { recordAudit } from '../ledger/audit.ts';
 import { PipelineBusyError } from './engine/run.ts';
 import type { Pipeline } from './pipelines.ts';
 import { ImportFileError, type ImportedRow, parseImportFile } from './registry.ts';
-import { type RunCounts, type RunRecord, type RunStatus, getRun, listRunRecords } from './runs.ts';
+import { type PublicCounts, type RunRecord, type RunStatus, getRun, listRunRecords, publicCounts } from './runs.ts';
 import type { SyncService } from './service.ts';
 
 export type ImportRowOutcome = RunRecord['outcome'] | 'ignored';
@@ -35,7 +35,7 @@ export interface ImportResult {
   /** The same bytes were imported into this pipeline before; nothing already posted is posted again. */
   alreadyImported: boolean;
   previousImport: { importId: string; runId: string | null; importedAt: string } | null;
-  counts: RunCounts;
+  counts: PublicCounts;
   /** Rows whose document was not booked (parked or failed). */
   failedRows: number;
   ignoredColumns: string[];
@@ -197,7 +197,7 @@ export async function importFile(
         ...params,
         runId,
         status: run.status,
-        counts: run.counts,
+        counts: publicCounts(run.counts),
         alreadyImported: previous.length > 0,
       },
     });
@@ -215,7 +215,7 @@ export async function importFile(
     format: parsed.format,
     alreadyImported: prev !== undefined,
     previousImport: prev ? { importId: prev.id, runId: prev.run_id, importedAt: prev.created_at.toISOString() } : null,
-    counts: run.counts,
+    counts: publicCounts(run.counts),
     failedRows: rows.filter((r) => r.outcome === 'parked' || r.outcome === 'failed').length,
     ignoredColumns: parsed.ignoredColumns,
     rows,

@@ -4,7 +4,7 @@ import { isUniqueViolation } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { validCron } from './schedule.ts';
 import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
-import { type AuditChange, auditChange } from '../ledger/audit.ts';
+import { type AuditChange, type AuditEntry, auditChange, recordAudit } from '../ledger/audit.ts';
 import { type SecretBox, openConfigChecked, redactConfig, redactSecrets, sealConfig } from './secrets.ts';
 import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
 
@@ -222,7 +222,7 @@ export async function findPipeline(
   entityId?: string,
 ): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2)`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2) AND p.deleted_at IS NULL`,
     [name, entityId ?? null],
   );
   return rows[0] ? toPipeline(box, rows[0]) : null;
@@ -230,7 +230,7 @@ export async function findPipeline(
 
 export async function findPipelineById(db: Queryable, box: SecretBox, id: string): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.id = $1 AND p.deleted_at IS NULL`,
     [id],
   );
   return rows[0] ? toPipeline(box, rows[0]) : null;
@@ -244,13 +244,117 @@ export async function requirePipeline(
 ): Promise<Pipeline> {
   const p = await findPipeline(db, box, name, entityId);
   if (!p)
-    throw new DomainError('NOT_FOUND', `No pipeline named ${name}`, [{ field: 'name', message: 'unknown pipeline' }]);
+    throw new DomainError('NOT_FOUND', `No pipeline named ${name}${await knownPipelines(db, entityId)}`, [
+      { field: 'name', message: 'unknown pipeline' },
+    ]);
   return p;
+}
+
+/** "; known pipelines: a, b" (or "; there are no pipelines"), for messages about a name that is not one. */
+async function knownPipelines(db: Queryable, entityId?: string): Promise<string> {
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT name FROM pipelines WHERE ($1::uuid IS NULL OR entity_id = $1) AND deleted_at IS NULL ORDER BY name`,
+    [entityId ?? null],
+  );
+  return rows.length ? `; known pipelines: ${rows.map((r) => r.name).join(', ')}` : '; there are no pipelines';
+}
+
+/**
+ * Checks a pipeline name given as a filter (`?pipeline=`, `--pipeline`): a typo is an error naming
+ * the known pipelines, not an empty list. A deleted pipeline's name still filters its history.
+ */
+export async function checkPipelineFilter(
+  db: Queryable,
+  name: string | undefined,
+  entityId: string | undefined,
+  field: string,
+): Promise<void> {
+  if (name === undefined) return;
+  const { rows } = await db.query(
+    `SELECT 1 FROM pipelines WHERE name = $1 AND ($2::uuid IS NULL OR entity_id = $2) LIMIT 1`,
+    [name, entityId ?? null],
+  );
+  if (rows.length) return;
+  const known = await knownPipelines(db, entityId);
+  throw new DomainError('PIPELINE_NOT_FOUND', `No pipeline named ${name}${known}`, [
+    { field, message: `unknown pipeline${known}` },
+  ]);
+}
+
+/** Records an audit entry for a change; the caller knows who acts (the API's request, the CLI). */
+export type Audit = (entry: Omit<AuditEntry, 'actor' | 'requestId'>) => Promise<void>;
+
+/** An `Audit` writing as `actor` in `db` (the command line's). */
+export function auditAs(db: Queryable, actor: string): Audit {
+  return (entry) => recordAudit(db, { ...entry, actor });
+}
+
+/**
+ * Deletes a pipeline: it stops running and its name is free again, while its history (runs, the
+ * source map, exceptions, the audit trail) is kept. Refused while one of its runs is queued or
+ * running. Run it inside a transaction: the row is locked, so no run can be created meanwhile.
+ */
+export async function deletePipeline(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId: string | undefined,
+  audit: Audit,
+): Promise<Pipeline> {
+  const pipeline = await requirePipeline(db, box, name, entityId);
+  await db.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [pipeline.id]);
+  const { rows } = await db.query<{ id: string; status: string }>(
+    `SELECT id, status FROM runs WHERE pipeline_id = $1 AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1`,
+    [pipeline.id],
+  );
+  const active = rows[0];
+  if (active)
+    throw new DomainError(
+      'PIPELINE_RUN_IN_PROGRESS',
+      `Pipeline ${name} has a run ${active.status} (${active.id}); delete it once the run has finished`,
+      [{ field: 'name', message: `run ${active.id} is ${active.status}` }],
+    );
+  await db.query(`UPDATE pipelines SET deleted_at = now(), enabled = false, updated_at = now() WHERE id = $1`, [
+    pipeline.id,
+  ]);
+  await audit({
+    entityId: pipeline.entityId,
+    action: 'pipeline.deleted',
+    objectType: 'pipeline',
+    objectId: pipeline.name,
+    before: publicPipeline(pipeline),
+    after: null,
+  });
+  return pipeline;
+}
+
+/** Turns a pipeline's schedule and triggers on or off; audited. Returns the pipeline as it is now. */
+export async function setPipelineEnabled(
+  db: Queryable,
+  box: SecretBox,
+  name: string,
+  entityId: string | undefined,
+  enabled: boolean,
+  audit: Audit,
+): Promise<Pipeline> {
+  const before = await requirePipeline(db, box, name, entityId);
+  if (before.enabled === enabled) return before;
+  await db.query(`UPDATE pipelines SET enabled = $2, updated_at = now() WHERE id = $1`, [before.id, enabled]);
+  const after = (await findPipelineById(db, box, before.id))!;
+  await audit({
+    entityId: before.entityId,
+    action: enabled ? 'pipeline.enabled' : 'pipeline.disabled',
+    objectType: 'pipeline',
+    objectId: before.name,
+    before: publicPipeline(before),
+    after: publicPipeline(after),
+  });
+  return after;
 }
 
 export async function listPipelines(db: Queryable, box: SecretBox, entityId?: string): Promise<Pipeline[]> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE ($1::uuid IS NULL OR p.entity_id = $1) ORDER BY p.name`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE ($1::uuid IS NULL OR p.entity_id = $1) AND p.deleted_at IS NULL ORDER BY p.name`,
     [entityId ?? null],
   );
   return rows.map((r) => toPipeline(box, r));
@@ -340,7 +444,7 @@ export async function savePipeline(
       `INSERT INTO pipelines (entity_id, name, source_type, source_config, target_type, target_config, schedule, mode, options,
                               mapping, webhook_secret, enabled, managed_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (name) DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
+       ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
          target_type = EXCLUDED.target_type, target_config = EXCLUDED.target_config, schedule = EXCLUDED.schedule,
          mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping, webhook_secret = EXCLUDED.webhook_secret,
          enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now()
@@ -372,4 +476,35 @@ export async function savePipeline(
       throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
     throw err;
   }
+}
+
+export interface EntitySummary {
+  code: string;
+  name: string;
+  baseCurrency: string;
+  createdAt: string;
+  /** Pipelines not deleted. */
+  pipelines: number;
+}
+
+/** Every entity with its number of pipelines, for operators (`ledgerlink entity list`); no secrets. */
+export async function listEntitySummaries(db: Queryable): Promise<EntitySummary[]> {
+  const { rows } = await db.query<{
+    code: string;
+    name: string;
+    base_currency: string;
+    created_at: Date;
+    pipelines: string;
+  }>(
+    `SELECT e.code, e.name, e.base_currency, e.created_at,
+            (SELECT count(*) FROM pipelines p WHERE p.entity_id = e.id AND p.deleted_at IS NULL) AS pipelines
+       FROM entities e ORDER BY e.code`,
+  );
+  return rows.map((r) => ({
+    code: r.code,
+    name: r.name,
+    baseCurrency: r.base_currency.trim(),
+    createdAt: r.created_at.toISOString(),
+    pipelines: Number(r.pipelines),
+  }));
 }

@@ -6,14 +6,66 @@ export type RunTrigger = 'manual' | 'schedule' | 'webhook' | 'import' | 'daily-s
 
 export interface RunCounts {
   fetched: number;
+  /** Everything created: the sum of the created* counters below. */
   created: number;
   updated: number;
   skipped: number;
   parked: number;
   writtenBack: number;
+  /** What was created, by kind: documents apart from the customers and products they brought along. */
+  createdInvoices: number;
+  createdReceipts: number;
+  createdCustomers: number;
+  createdProducts: number;
+  createdOther: number;
 }
 
-export const ZERO_COUNTS: RunCounts = { fetched: 0, created: 0, updated: 0, skipped: 0, parked: 0, writtenBack: 0 };
+export const ZERO_COUNTS: RunCounts = {
+  fetched: 0,
+  created: 0,
+  updated: 0,
+  skipped: 0,
+  parked: 0,
+  writtenBack: 0,
+  createdInvoices: 0,
+  createdReceipts: 0,
+  createdCustomers: 0,
+  createdProducts: 0,
+  createdOther: 0,
+};
+
+/** Counts as the API and the command line show them: `created` with its split by kind. */
+export function publicCounts(c: RunCounts) {
+  return {
+    fetched: c.fetched,
+    created: c.created,
+    updated: c.updated,
+    skipped: c.skipped,
+    parked: c.parked,
+    writtenBack: c.writtenBack,
+    createdByKind: {
+      invoices: c.createdInvoices,
+      receipts: c.createdReceipts,
+      customers: c.createdCustomers,
+      products: c.createdProducts,
+      other: c.createdOther,
+    },
+  };
+}
+export type PublicCounts = ReturnType<typeof publicCounts>;
+
+/** The counter of created records of a kind (payments are booked as receipts). */
+export function createdCounter(kind: string): keyof RunCounts {
+  return kind === 'invoice'
+    ? 'createdInvoices'
+    : kind === 'payment'
+      ? 'createdReceipts'
+      : kind === 'customer'
+        ? 'createdCustomers'
+        : kind === 'product'
+          ? 'createdProducts'
+          : 'createdOther';
+}
 
 export interface Run {
   runId: string;

@@ -136,13 +136,23 @@ export class SyncService {
         // source is retried a few times with backoff.
         const busy = err instanceof PipelineBusyError;
         if (busy ? Date.now() - started > 30 * 60_000 : attempt >= 5) {
+          if (!busy)
+            this.log.warn(
+              { runId, attempts: attempt },
+              `run failed: the source still failed after ${attempt} attempts`,
+            );
           await this.db.query(
             `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
             [runId, err instanceof Error ? err.message : String(err)],
           );
           return;
         }
-        await new Promise((r) => setTimeout(r, err instanceof PipelineBusyError ? 1000 : 250 * 2 ** attempt));
+        if (!busy)
+          this.log.warn(
+            { runId },
+            `trying the run again in ${(250 * 2 ** attempt) / 1000}s (attempt ${attempt + 1} of 5)`,
+          );
+        await new Promise((r) => setTimeout(r, busy ? 1000 : 250 * 2 ** attempt));
       }
     }
   }

@@ -29,6 +29,23 @@ const IssuedKeyPair = z.object({
   userKey: z.string(),
 });
 
+/** What creating an entity takes, over HTTP and on the command line (`ledgerlink entity create`). */
+export const NewEntityBody = z.strictObject({
+  code: Code.refine((v) => ENTITY_CODE.test(v), {
+    message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
+  }),
+  name: z.string().min(1).max(200),
+  baseCurrency: Currency,
+  standardTaxRate: Rate.superRefine((v, ctx) => {
+    const problem = taxRateProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+    .optional()
+    .meta({ description: 'Rate of the STD tax code, a fraction 0..1 (default "0.20"; write "0.21" for 21%).' }),
+  address: EntityAddress.optional(),
+  vatNumber: z.string().max(50).optional(),
+});
+
 export const createEntityRoute = defineRoute({
   method: 'POST',
   path: '/v1/admin/entities',
@@ -40,21 +57,7 @@ export const createEntityRoute = defineRoute({
   tags: ['admin'],
   auth: 'admin',
   idempotency: 'secret',
-  body: z.strictObject({
-    code: Code.refine((v) => ENTITY_CODE.test(v), {
-      message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
-    }),
-    name: z.string().min(1).max(200),
-    baseCurrency: Currency,
-    standardTaxRate: Rate.superRefine((v, ctx) => {
-      const problem = taxRateProblem(v);
-      if (problem) ctx.addIssue({ code: 'custom', message: problem });
-    })
-      .optional()
-      .meta({ description: 'Rate of the STD tax code, a fraction 0..1 (default "0.20").' }),
-    address: EntityAddress.optional(),
-    vatNumber: z.string().max(50).optional(),
-  }),
+  body: NewEntityBody,
   example: { code: 'CLUB', name: 'Example Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
   success: {
     status: 201,

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
-import { DomainError } from '../../domain/errors.ts';
-import { listExceptions, requireException, resolveException, retryException } from '../../sync/exceptions.ts';
+import { listExceptions, resolveOpenException, retryException } from '../../sync/exceptions.ts';
 import { scopeOf } from './sync-shared.ts';
+import { checkPipelineFilter } from '../../sync/pipelines.ts';
 import { Page, paged } from '../schemas.ts';
 import { RunStatus } from './runs.ts';
 
@@ -45,7 +45,19 @@ const RetryOutcomeView = z
   })
   .meta({ id: 'ExceptionRetry' });
 
-const ExceptionId = z.object({ id: z.coerce.number().int().positive('not an exception id') });
+/** Exception ids are whole numbers; `abc` is refused as such, here and on the command line. */
+export const ExceptionId = z.object({
+  id: z.coerce
+    .number({ error: 'exception ids are numbers, such as 12' })
+    .int('exception ids are whole numbers, such as 12')
+    .positive('exception ids are positive numbers, such as 12'),
+});
+
+/** The filters of GET /v1/exceptions, also those of `ledgerlink exceptions list`. */
+export const ExceptionListQuery = Page.extend({
+  pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
+  status: z.enum(['open', 'resolved']).optional(),
+});
 
 const listRoute = defineRoute({
   method: 'GET',
@@ -54,14 +66,16 @@ const listRoute = defineRoute({
   summary: 'Parked records: what could not be posted, why, and the data that caused it',
   tags: ['exceptions'],
   auth: 'entityOrAdmin',
-  query: Page.extend({ pipeline: z.string().optional(), status: z.enum(['open', 'resolved']).optional() }),
+  query: ExceptionListQuery,
   success: {
     status: 200,
     description: 'A page of exceptions, oldest first.',
     schema: ExceptionPage,
   },
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof ExceptionPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
+    await checkPipelineFilter(ctx.db, pipeline, scopeOf(ctx), 'query.pipeline');
     const r = await listExceptions(ctx.db, {
       entityId: scopeOf(ctx),
       pipeline,
@@ -98,6 +112,9 @@ const retryRoute = defineRoute({
     }),
 });
 
+/** What resolving takes, over HTTP and on the command line (`--note`). */
+export const ResolveBody = z.strictObject({ note: z.string().min(1, 'say why').max(1000) });
+
 const resolveRoute = defineRoute({
   method: 'POST',
   path: '/v1/exceptions/{id}/resolve',
@@ -106,28 +123,17 @@ const resolveRoute = defineRoute({
   tags: ['exceptions'],
   auth: 'entityOrAdmin',
   params: ExceptionId,
-  body: z.strictObject({ note: z.string().min(1, 'say why').max(1000) }),
+  body: ResolveBody,
   example: { note: 'Cancelled in the ticketing system; nothing to book.' },
   success: { status: 200, description: 'The resolved exception.', schema: ExceptionDetail },
   errors: ['NOT_FOUND'],
-  handler: async (ctx): Promise<z.output<typeof ExceptionDetail>> => {
-    const x = await requireException(ctx.db, ctx.params.id, scopeOf(ctx));
-    if (x.status !== 'open')
-      throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
-        { field: 'params.id', message: 'already resolved' },
-      ]);
-    await resolveException(ctx.db, x.id, ctx.body.note, ctx.principal.actor);
-    const after = await requireException(ctx.db, x.id);
-    await ctx.audit({
-      entityId: x.entityId,
-      action: 'exception.resolved',
-      objectType: 'exception',
-      objectId: x.id,
-      before: x,
-      after,
-    });
-    return after;
-  },
+  handler: async (ctx): Promise<z.output<typeof ExceptionDetail>> =>
+    resolveOpenException(ctx.db, ctx.params.id, ctx.body.note, {
+      actor: ctx.principal.actor,
+      entityId: scopeOf(ctx),
+      field: 'params.id',
+      audit: ctx.audit,
+    }),
 });
 
 export const exceptionRoutes: AnyRoute[] = [listRoute, retryRoute, resolveRoute];

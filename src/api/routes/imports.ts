@@ -6,6 +6,7 @@ import { importFile } from '../../sync/imports.ts';
 import { requirePipeline } from '../../sync/pipelines.ts';
 import { importKinds } from '../../sync/registry.ts';
 import { scopeOf } from './sync-shared.ts';
+import { RunCountsView } from './runs.ts';
 
 /**
  * The import route. Its kinds of file are those of the formats registered (src/sync/registry.ts,
@@ -41,14 +42,7 @@ function importRoute(): AnyRoute {
     format: z.enum(['csv', 'xlsx']),
     alreadyImported: z.boolean(),
     previousImport: z.object({ importId: z.string(), runId: z.string().nullable(), importedAt: z.string() }).nullable(),
-    counts: z.object({
-      fetched: z.number(),
-      created: z.number(),
-      updated: z.number(),
-      skipped: z.number(),
-      parked: z.number(),
-      writtenBack: z.number(),
-    }),
+    counts: RunCountsView,
     failedRows: z.number(),
     ignoredColumns: z.array(z.string()),
     rows: z.array(Row),

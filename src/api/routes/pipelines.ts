@@ -7,6 +7,7 @@ import {
   PipelineMapping,
   PipelineOptions,
   checkPipelineTypes,
+  deletePipeline,
   listPipelines,
   pipelineAuditChange,
   publicPipeline,
@@ -160,4 +161,22 @@ const putRoute = defineRoute({
   },
 });
 
-export const pipelineRoutes: AnyRoute[] = [listRoute, getRoute, putRoute];
+const deleteRoute = defineRoute({
+  method: 'DELETE',
+  path: '/v1/pipelines/{name}',
+  operationId: 'deletePipeline',
+  summary: 'Delete a pipeline',
+  description:
+    'The pipeline stops (no schedule, webhooks or runs) and its name can be used again; its history (runs, the source map, ' +
+    'exceptions, the audit trail) is kept and still listed (GET /v1/runs?pipeline=…). Refused while one of its runs is queued or running. ' +
+    'A pipeline from ledgerlink.yaml comes back at the next start unless it is removed from the file.',
+  tags: ['pipelines'],
+  auth: 'entityOrAdmin',
+  params: PipelineName,
+  success: { status: 200, description: 'The pipeline as it was, secrets redacted.', schema: PipelineView },
+  errors: ['NOT_FOUND', 'PIPELINE_RUN_IN_PROGRESS'],
+  handler: async (ctx): Promise<PipelineView> =>
+    publicPipeline(await deletePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), ctx.audit)),
+});
+
+export const pipelineRoutes: AnyRoute[] = [listRoute, getRoute, putRoute, deleteRoute];

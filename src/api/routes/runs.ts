@@ -2,14 +2,43 @@ import { z } from 'zod';
 import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
-import { assertPipelineTypes, assertSecretsReadable, requirePipeline } from '../../sync/pipelines.ts';
+import { getRun, listRunRecords, listRuns, publicCounts } from '../../sync/runs.ts';
+import {
+  assertPipelineTypes,
+  assertSecretsReadable,
+  checkPipelineFilter,
+  requirePipeline,
+} from '../../sync/pipelines.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
 export const RunStatus = z
   .enum(['queued', 'running', 'succeeded', 'partial', 'failed'])
   .meta({ description: '`partial`: the run finished with records parked as exceptions.' });
+
+/** A run's counts by outcome, with `created` split by kind (also in import results). */
+export const RunCountsView = z
+  .object({
+    fetched: z.number().int(),
+    created: z.number().int(),
+    updated: z.number().int(),
+    skipped: z.number().int(),
+    parked: z.number().int(),
+    writtenBack: z.number().int(),
+    createdByKind: z
+      .object({
+        invoices: z.number().int(),
+        receipts: z.number().int(),
+        customers: z.number().int(),
+        products: z.number().int(),
+        other: z.number().int(),
+      })
+      .meta({
+        description:
+          '`created` by kind: documents (invoices, receipts for payments) apart from the customers and products they brought along.',
+      }),
+  })
+  .meta({ description: 'Records of the run by outcome.' });
 
 export const RunView = z
   .object({
@@ -20,16 +49,7 @@ export const RunView = z
     createdAt: z.string().meta({ description: 'When it was queued (ISO 8601 timestamp).' }),
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
-    counts: z
-      .object({
-        fetched: z.number().int(),
-        created: z.number().int(),
-        updated: z.number().int(),
-        skipped: z.number().int(),
-        parked: z.number().int(),
-        writtenBack: z.number().int(),
-      })
-      .meta({ description: 'Records of the run by outcome.' }),
+    counts: RunCountsView,
     error: z.string().nullable().meta({ description: 'Why the run failed, when it did.' }),
     createdBy: z
       .string()
@@ -52,7 +72,13 @@ type RunRecordView = z.output<typeof RunRecordView>;
 
 const RunPage = paged(RunView);
 
-function view(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
+/** The filters of GET /v1/runs, also those of `ledgerlink runs list`. */
+export const RunListQuery = Page.extend({
+  pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
+  status: RunStatus.optional(),
+});
+
+export function runView(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
   return {
     runId: r.runId,
     pipeline: r.pipeline,
@@ -61,7 +87,7 @@ function view(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): RunView {
     createdAt: r.createdAt,
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
-    counts: r.counts,
+    counts: publicCounts(r.counts),
     error: r.error,
     createdBy: r.createdBy,
   };
@@ -120,7 +146,7 @@ const getRoute = defineRoute({
   handler: async (ctx): Promise<RunView> => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
     if (!run) throw new DomainError('NOT_FOUND', `No run ${ctx.params.runId}`);
-    return view(run);
+    return runView(run);
   },
 });
 
@@ -154,17 +180,16 @@ const listRoute = defineRoute({
   summary: 'Runs, newest first',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  query: Page.extend({
-    pipeline: z.string().optional(),
-    status: RunStatus.optional(),
-  }),
+  query: RunListQuery,
   success: {
     status: 200,
     description: 'A page of runs.',
     schema: RunPage,
   },
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof RunPage>> => {
     const { page, pageSize, pipeline, status } = ctx.query;
+    await checkPipelineFilter(ctx.db, pipeline, scopeOf(ctx), 'query.pipeline');
     const r = await listRuns(ctx.db, {
       entityId: scopeOf(ctx),
       pipeline,
@@ -172,7 +197,7 @@ const listRoute = defineRoute({
       limit: pageSize,
       offset: (page - 1) * pageSize,
     });
-    return { items: r.items.map(view), page, pageSize, total: r.total };
+    return { items: r.items.map(runView), page, pageSize, total: r.total };
   },
 });
 

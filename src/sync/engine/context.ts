@@ -6,7 +6,7 @@ import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
 import type { Lookup, SourceConnector } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
 import type { ParkedRecord } from '../exceptions.ts';
-import type { RunCounts, RunRecord } from '../runs.ts';
+import { type RunCounts, type RunRecord, ZERO_COUNTS, createdCounter } from '../runs.ts';
 import type { TargetCallContext, TargetConnector } from '../target.ts';
 
 /** How the engine retries documents a remote target could not take yet. */
@@ -44,7 +44,7 @@ export function callContext(ctx: SyncContext, db: Queryable = ctx.db): TargetCal
 
 /** What processing a page produced: counters, a result per record, and what was parked. */
 export class PageOutcome {
-  readonly counts: RunCounts = { fetched: 0, created: 0, updated: 0, skipped: 0, parked: 0, writtenBack: 0 };
+  readonly counts: RunCounts = { ...ZERO_COUNTS };
   readonly records: RunRecord[] = [];
   readonly parked: ParkedRecord[] = [];
 
@@ -52,6 +52,7 @@ export class PageOutcome {
     this.records.push(r);
     if (r.outcome === 'created' || r.outcome === 'updated' || r.outcome === 'skipped' || r.outcome === 'parked')
       this.counts[r.outcome]++;
+    if (r.outcome === 'created') this.counts[createdCounter(r.kind)]++;
   }
 
   park(p: ParkedRecord): void {

@@ -228,7 +228,8 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       throw err;
     }
     if (err instanceof ConnectorError && err.retryable) {
-      log.warn({ err: message }, 'run interrupted by a retryable source failure; the queue will retry it');
+      // Who runs it says whether and when it is tried again (the queue, or SyncService.runNow in the foreground).
+      log.warn({ err: message }, 'run interrupted by a retryable source failure');
       await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);
       throw err;
     }

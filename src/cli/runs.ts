@@ -1,0 +1,92 @@
+import type { Command } from 'commander';
+import { RunListQuery, runView } from '../api/routes/runs.ts';
+import { checkPipelineFilter } from '../sync/pipelines.ts';
+import { listRuns } from '../sync/runs.ts';
+import { parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { entityOption } from './pipeline.ts';
+import { commandLogger, openRuntime } from './runtime.ts';
+import { table } from './table.ts';
+
+interface RunsOptions {
+  pipeline?: string;
+  entity?: string;
+  status?: string;
+  limit: string;
+  json?: boolean;
+}
+
+export function registerRuns(program: Command): void {
+  const runs = program.command('runs').description('Runs of pipelines');
+  runs
+    .command('list')
+    .description('Runs, newest first: pipeline, trigger, status, when, counts')
+    .option('--pipeline <name>', 'only this pipeline (a name that is not one is refused, naming the known ones)')
+    .option('--entity <code>', 'only this entity')
+    .option('--status <status>', 'queued, running, succeeded, partial or failed')
+    .option('--limit <n>', 'at most this many (1 to 500)', '20')
+    .option('--json', 'print JSON')
+    .action((opts: RunsOptions) =>
+      runCommand(opts.json, async () => {
+        const q = parseWithSchema(
+          RunListQuery,
+          { pipeline: opts.pipeline, status: opts.status, pageSize: opts.limit },
+          { pipeline: '--pipeline', status: '--status', pageSize: '--limit' },
+        );
+        requireExistingData();
+        const rt = await openRuntime({ queue: false, log: commandLogger() });
+        try {
+          const entityId = await entityOption(rt.db, opts.entity);
+          await checkPipelineFilter(rt.db, q.pipeline, entityId, '--pipeline');
+          const r = await listRuns(rt.db, {
+            entityId,
+            pipeline: q.pipeline,
+            status: q.status,
+            limit: q.pageSize,
+            offset: 0,
+          });
+          const items = r.items.map(runView);
+          if (opts.json) console.log(JSON.stringify({ items, total: r.total }));
+          else if (items.length === 0) console.log('no runs');
+          else {
+            console.log(
+              table([
+                [
+                  'run',
+                  'pipeline',
+                  'trigger',
+                  'status',
+                  'at',
+                  'fetched',
+                  'invoices',
+                  'receipts',
+                  'customers',
+                  'products',
+                  'updated',
+                  'skipped',
+                  'parked',
+                ],
+                ...items.map((x) => [
+                  x.runId,
+                  x.pipeline,
+                  x.trigger,
+                  x.status,
+                  x.createdAt.slice(0, 19).replace('T', ' '),
+                  String(x.counts.fetched),
+                  String(x.counts.createdByKind.invoices),
+                  String(x.counts.createdByKind.receipts),
+                  String(x.counts.createdByKind.customers),
+                  String(x.counts.createdByKind.products),
+                  String(x.counts.updated),
+                  String(x.counts.skipped),
+                  String(x.counts.parked),
+                ]),
+              ]),
+            );
+            if (r.total > items.length) console.log(`${items.length} of ${r.total} (see --limit)`);
+          }
+        } finally {
+          await rt.close();
+        }
+      }),
+    );
+}

@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Database } from '../../src/db/database.ts';
+import { openDatabase } from '../../src/db/open.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * A place for the `ledgerlink` command to work in, as a user has it: its own folder (PGlite data in
+ * ./data), or its own schema on the PostgreSQL server named by DATABASE_URL. `run` spawns the
+ * real command; `open` opens the same database from the test, between commands (PGlite allows one
+ * process at a time, so close it before the next `run`).
+ */
+export interface CliPlace {
+  dir: string;
+  env: NodeJS.ProcessEnv;
+  run(args: string[], extraEnv?: NodeJS.ProcessEnv): Promise<CliResult>;
+  open(): Promise<Database>;
+  close(): Promise<void>;
+}
+
+export async function cliPlace(): Promise<CliPlace> {
+  const dir = await mkdtemp(join(tmpdir(), 'ledgerlink-cli-'));
+  const url = process.env.DATABASE_URL;
+  const schema = url ? `cli_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}` : undefined;
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    LEDGERLINK_ENCRYPTION_KEY: Buffer.alloc(32, 3).toString('base64'),
+    ...(url ? { DATABASE_URL: url, LEDGERLINK_DB_SCHEMA: schema } : {}),
+  };
+  const config = () => (url ? { databaseUrl: url, schema } : { dataDir: join(dir, 'data') });
+  return {
+    dir,
+    env,
+    run: (args, extraEnv = {}) =>
+      new Promise((resolve) => {
+        execFile(
+          process.execPath,
+          [BIN, ...args],
+          { cwd: dir, env: { ...env, ...extraEnv }, timeout: 120_000 },
+          (err, stdout, stderr) => {
+            const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+            resolve({ code, stdout, stderr });
+          },
+        );
+      }),
+    open: () => openDatabase(config()),
+    close: async () => {
+      if (url) {
+        const db = await openDatabase(config());
+        await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await db.close();
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
