@@ -2,6 +2,7 @@ import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { PipelineDefinition, savePipeline, findPipeline } from '../sync/pipelines.ts';
 import { formatAmount } from '../domain/money.ts';
+import { allowOutboundHost } from '../sync/http.ts';
 import type { SourceItem } from '../sync/connector.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -22,6 +23,10 @@ type SimulatorModule = { startIxpoleSimulator: (o: Record<string, unknown>) => P
 export async function startDemo(rt: Runtime, port: number): Promise<() => Promise<void>> {
   const { startIxpoleSimulator } = (await import('../connectors/ixpole/simulator.ts')) as SimulatorModule;
   const sim = await startIxpoleSimulator({ customers: 25, products: 6, instalments: 120, seed: 42 });
+  // The simulator is plain http on loopback, which the outbound policy refuses to users' pipelines:
+  // this process allows exactly its address, and nothing else changes (docs/security.md).
+  const simUrl = new URL(sim.url);
+  allowOutboundHost(simUrl.hostname, Number(simUrl.port));
   const { db, box, log } = rt;
   let keys: { entityId: string; partnerKey: string; userKey: string } | null = null;
   const entity = await db.transaction(async (tx) => {
@@ -55,7 +60,7 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
     await savePipeline(tx, box, entity.id, demo, 'api');
     await savePipeline(tx, box, entity.id, payments, 'api');
   });
-  const pipeline = (await findPipeline(db, box, 'demo'))!;
+  const pipeline = (await findPipeline(db, box, 'demo', entity.id))!;
   await rt.sync.trigger(pipeline, 'manual', 'demo');
 
   // Pay about a third of the open demo invoices now and then, as a bank feed or Stripe would.
@@ -94,7 +99,7 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
         },
       },
     ]);
-    const p = (await findPipeline(db, box, 'demo-payments'))!;
+    const p = (await findPipeline(db, box, 'demo-payments', entity.id))!;
     await rt.sync.processRecords(p, 'import', 'demo', items);
   };
   const timer = setInterval(() => {

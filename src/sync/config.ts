@@ -7,7 +7,7 @@ import { Code, Currency, Rate } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
-import { PipelineDefinition, checkPipelineTypes, savePipeline } from './pipelines.ts';
+import { PipelineDefinition, checkPipelineTypes, publicPipeline, savePipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 
 export const ConfigFile = z.strictObject({
@@ -96,20 +96,25 @@ export async function applyConfig(
       entitiesCreated.push(e.code);
     }
     const names: string[] = [];
-    for (const p of config.pipelines) {
+    for (const [i, p] of config.pipelines.entries()) {
       const entity = await findEntityByCode(tx, p.entity);
       if (!entity)
         throw new Error(
           `Pipeline ${p.name} names entity ${p.entity}, which does not exist and is not in the config's entities`,
         );
-      await savePipeline(tx, box, entity.id, p, 'config');
+      const { pipeline, before } = await savePipeline(tx, box, entity.id, p, 'config', {
+        at: `pipelines.${i}`,
+        internalSources: false,
+      });
+      // As the API shows it: every declared secret redacted.
       await recordAudit(tx, {
         entityId: entity.id,
         actor: 'config',
         action: 'pipeline.saved',
         objectType: 'pipeline',
         objectId: p.name,
-        after: { ...p, source: { type: p.source.type }, webhookSecret: undefined },
+        before: before ? publicPipeline(before) : null,
+        after: publicPipeline(pipeline),
       });
       names.push(p.name);
     }

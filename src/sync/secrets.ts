@@ -41,31 +41,95 @@ export class SecretBox {
   }
 }
 
-/** Config keys whose values are secrets: encrypted in the database, never logged or returned. */
-export const SECRET_KEYS = new Set([
-  'apiKey',
-  'secretKey',
-  'secret',
-  'webhookSecret',
-  'password',
-  'token',
-  'clientSecret',
-  'signingSecret',
-]);
+/** What a secret reads as wherever a pipeline is shown; sent back unchanged, it means "keep the stored one". */
+export const REDACTED = '[secret]';
 
-export function sealConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.encrypt(v) : v]),
-  );
+/**
+ * Applies `fn` to every string at one of the declared secret paths (dot-separated keys, `*` for
+ * any key: `apiKey`, `auth.apiKey`, `headers.*`), leaving everything else as it is.
+ */
+function mapSecrets(
+  config: Record<string, unknown>,
+  paths: readonly string[],
+  fn: (value: string, path: string) => unknown,
+): Record<string, unknown> {
+  const walk = (value: unknown, steps: string[], at: string[]): unknown => {
+    if (steps.length === 0) return typeof value === 'string' ? fn(value, at.join('.')) : value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+    const [step, ...rest] = steps as [string, ...string[]];
+    const obj = value as Record<string, unknown>;
+    const out: Record<string, unknown> = { ...obj };
+    for (const key of step === '*' ? Object.keys(obj) : Object.hasOwn(obj, step) ? [step] : []) {
+      out[key] = walk(obj[key], rest, [...at, key]);
+    }
+    return out;
+  };
+  let out: Record<string, unknown> = config;
+  for (const path of paths) out = walk(out, path.split('.'), []) as Record<string, unknown>;
+  return out;
 }
 
-export function openConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.decrypt(v) : v]),
-  );
+/** Whether a stored value is a sealed secret (whatever the version of the box that sealed it). */
+function isSealed(value: unknown): boolean {
+  return typeof value === 'string' && /^enc:v\d+:/.test(value);
 }
 
-/** A config as shown to people: secrets replaced by a marker. */
-export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) ? '[secret]' : v]));
+/** Encrypts the connector's declared secrets before a config is stored. */
+export function sealConfig(
+  box: SecretBox,
+  config: Record<string, unknown>,
+  secrets: readonly string[],
+): Record<string, unknown> {
+  return mapSecrets(config, secrets, (v) => (isSealed(v) ? v : box.encrypt(v)));
+}
+
+/** Decrypts the connector's declared secrets of a stored config (a value stored before it was declared secret reads as it is). */
+export function openConfig(
+  box: SecretBox,
+  config: Record<string, unknown>,
+  secrets: readonly string[],
+): Record<string, unknown> {
+  return mapSecrets(config, secrets, (v) => box.decrypt(v));
+}
+
+/**
+ * A config as shown to people (API, audit): the declared secrets replaced by {@link REDACTED},
+ * and any value still sealed (a connector no longer loaded) too, so no ciphertext is shown either.
+ */
+export function redactConfig(config: Record<string, unknown>, secrets: readonly string[]): Record<string, unknown> {
+  const declared = mapSecrets(config, secrets, () => REDACTED);
+  const hideSealed = (value: unknown): unknown => {
+    if (isSealed(value)) return REDACTED;
+    if (Array.isArray(value)) return value.map(hideSealed);
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideSealed(v)]));
+    return value;
+  };
+  return hideSealed(declared) as Record<string, unknown>;
+}
+
+/**
+ * A config sent back as it was shown: each secret that reads {@link REDACTED} takes the stored
+ * (open) value at the same path. `missing` lists the paths that read REDACTED with nothing stored.
+ */
+export function keepRedacted(
+  incoming: Record<string, unknown>,
+  stored: Record<string, unknown> | null,
+  secrets: readonly string[],
+): { config: Record<string, unknown>; missing: string[] } {
+  const missing: string[] = [];
+  const config = mapSecrets(incoming, secrets, (v, path) => {
+    if (v !== REDACTED) return v;
+    let was: unknown = stored;
+    for (const key of path.split('.')) {
+      was =
+        was !== null && typeof was === 'object' && Object.hasOwn(was, key)
+          ? (was as Record<string, unknown>)[key]
+          : undefined;
+    }
+    if (typeof was === 'string' && was !== REDACTED) return was;
+    missing.push(path);
+    return v;
+  });
+  return { config, missing };
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
-import { findPipeline, type Pipeline } from '../../sync/pipelines.ts';
+import { findPipelinesNamed, type Pipeline } from '../../sync/pipelines.ts';
 import { type InboundHandler, inboundHandlers } from '../../sync/registry.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
@@ -69,12 +69,19 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     success: { status: 202, description: docs.accepted, schema: Accepted },
     errors: docs.errors,
     handler: async (ctx) => {
-      const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-      if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
-      const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
-      if (!verdict.ok) throw 'error' in verdict ? verdict.error : noEndpoint();
-      if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
-      return accept(ctx, pipeline, verdict.event);
+      // Names are unique per entity: of the pipelines of this name, the one whose secret verifies the delivery takes it.
+      const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
+      let refusal: DomainError | null = null;
+      for (const pipeline of named.filter((p) => p.sourceType === inbound.sourceType)) {
+        const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
+        if (!verdict.ok) {
+          if ('error' in verdict) refusal ??= verdict.error;
+          continue;
+        }
+        if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
+        return accept(ctx, pipeline, verdict.event);
+      }
+      throw refusal ?? noEndpoint();
     },
   });
 }
