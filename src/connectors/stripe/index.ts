@@ -34,7 +34,7 @@ registerSource(
   {
     settings: StripeSourceConfig,
     secrets: STRIPE_SECRETS,
-    outbound: (s) => [{ field: s.host ? 'host' : 'protocol', url: stripeBaseUrl(s as StripeSourceConfig) }],
+    outbound: (s) => [{ field: s.host ? 'host' : 'protocol', url: stripeBaseUrl(s) }],
   },
 );
 
