@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
+import { outboundPolicyFromEnv } from '../sync/http.ts';
 import { SecretBox } from '../sync/secrets.ts';
 import { SyncService } from '../sync/service.ts';
 import '../connectors/all.ts';
@@ -38,6 +39,8 @@ export async function openRuntime(opts: {
   log?: Logger;
 }): Promise<Runtime> {
   const log = opts.log ?? createLogger();
+  // A malformed outbound allow list stops the start, rather than failing each request later.
+  outboundPolicyFromEnv();
   const db = await openDatabase(databaseConfigFromEnv());
   try {
     const box = SecretBox.fromEnv();

@@ -24,6 +24,8 @@ Environment:
   LEDGERLINK_CONFIG            the YAML configuration (default ./ledgerlink.yaml when present)
   LEDGERLINK_ADMIN_TOKEN       enables the admin endpoints (entities, keys) and admin access to pipelines
   LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest (default: a key file in the data folder)
+  LEDGERLINK_ALLOW_PRIVATE_NETWORKS  true: pipelines may call loopback/private/link-local addresses (docs/security.md)
+  LEDGERLINK_OUTBOUND_ALLOW    host,host:port,... pipelines may call over http and at any address
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
   LOG_LEVEL                    pino level (default info)`,
     )

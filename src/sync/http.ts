@@ -122,6 +122,8 @@ function embeddedV4(v6: string): string | null {
   b.addSubnet('::ffff:0:0', 96, 'ipv6');
   b.addSubnet('64:ff9b::', 96, 'ipv6');
   b.addSubnet('::', 96, 'ipv6');
+  // `::` and `::1` are IPv6's own unspecified and loopback addresses, not IPv4-compatible ones.
+  if (words.slice(0, 7).every((w) => w === 0) && words[7]! <= 1) return null;
   if (b.check(v6, 'ipv6')) return v4(words[6]!, words[7]!);
   if (words[0] === 0x2002) return v4(words[1]!, words[2]!);
   return null;
