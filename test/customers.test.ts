@@ -182,17 +182,27 @@ describe('create, read and update', () => {
     expectError(await a.get(`/v1/customers/${'X'.repeat(51)}`), 400, 'VALIDATION_ERROR', 'params.code');
   });
 
-  it('records customer.created and customer.updated audit entries with before and after', async () => {
-    const created = (await a.put('/v1/customers/AUD', { name: 'Audited' })).body;
-    const updated = (await a.put('/v1/customers/AUD', { name: 'Audited Ltd', rowVersion: 1 })).body;
+  it('records customer.created (the whole customer) and customer.updated (before and after of exactly the changed fields)', async () => {
+    const created = (await a.put('/v1/customers/AUD', { name: 'Audited', email: 'old@aud.example' })).body;
+    await a.put('/v1/customers/AUD', {
+      name: 'Audited Ltd',
+      email: 'old@aud.example',
+      address: { city: 'Gent' },
+      rowVersion: 1,
+    });
     const { rows } = await t.db.query<{ action: string; object_type: string; before: any; after: any; actor: string }>(
       `SELECT action, object_type, before, after, actor FROM audit_log
         WHERE entity_id = $1 AND object_id = 'AUD' ORDER BY id`,
       [a.entityId],
     );
     expect(rows.map((r) => [r.action, r.object_type, r.before, r.after])).toEqual([
-      ['customer.created', 'customer', null, created],
-      ['customer.updated', 'customer', created, updated],
+      ['customer.created', 'customer', null, (({ rowVersion: _, ...rest }) => rest)(created)],
+      [
+        'customer.updated',
+        'customer',
+        { name: 'Audited', address: { city: null } },
+        { name: 'Audited Ltd', address: { city: 'Gent' } },
+      ],
     ]);
     expect(rows[0]!.actor).toMatch(/^credential:/);
   });

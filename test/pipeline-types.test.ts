@@ -133,9 +133,9 @@ describe.each(refusals)('$name', (r) => {
     expect(err).toBeInstanceOf(DomainError);
     const d = err as DomainError;
     expect(d.code).toBe(r.code);
-    expect(d.message).toContain('pipeline bad');
+    expect(d.message).toContain(`pipelines[1].${r.field}: `);
     for (const word of r.mentions) expect(d.message).toContain(word);
-    expect((d.details as { field: string }[])[0]!.field).toBe(`pipelines.1.${r.field}`);
+    expect((d.details as { field: string }[])[0]!.field).toBe(`pipelines[1].${r.field}`);
   });
 
   it.runIf(!r.internal)('is refused by savePipeline itself, whoever calls it', async () => {

@@ -100,8 +100,9 @@ describe('GL accounts', () => {
     expect(audit.map((r) => r.action)).toEqual(['glAccount.created', 'glAccount.updated']);
     expect(audit[0]!.before).toBeNull();
     expect(audit[0]!.after).toEqual(created.body);
-    expect(audit[1]!.before).toEqual(created.body);
-    expect(audit[1]!.after).toEqual(updated.body);
+    // An update keeps exactly what changed, as it was and as it is: enough to undo it by hand.
+    expect(audit[1]!.before).toEqual({ isDepartmental: false });
+    expect(audit[1]!.after).toEqual({ isDepartmental: true });
   });
 
   it('refuses a create without name and type, a bad type, unknown fields and a mismatched code, changing nothing', async () => {
@@ -208,8 +209,8 @@ describe('tax codes', () => {
     ).toBe('0.000001');
     const audit = await auditRows(a.entityId, 'taxCode', 'RED');
     expect(audit.map((r) => r.action)).toEqual(['taxCode.created', 'taxCode.updated']);
-    expect(audit[1]!.before).toEqual(created.body);
-    expect(audit[1]!.after).toEqual(updated.body);
+    expect(audit[1]!.before).toEqual({ rate: '0.09', rates: created.body.rates });
+    expect(audit[1]!.after).toEqual({ rate: '0.055', rates: updated.body.rates });
   });
 
   it('refuses rates outside 0..1, with more than six decimals or not decimal', async () => {
@@ -283,7 +284,7 @@ describe('bank accounts', () => {
     const audit = await auditRows(a.entityId, 'bankAccount', 'USD1');
     expect(audit.map((r) => [r.action, r.before, r.after])).toEqual([
       ['bankAccount.created', null, created.body],
-      ['bankAccount.updated', created.body, updated.body],
+      ['bankAccount.updated', { isActive: true }, { isActive: false }],
     ]);
   });
 
@@ -346,8 +347,8 @@ describe('departments', () => {
       'department.updated',
       'department.updated',
     ]);
-    expect(audit[2]!.before).toEqual(renamed.body);
-    expect(audit[2]!.after).toEqual(replaced.body);
+    expect(audit[2]!.before).toEqual({ analysisCodes: ['REGION-N', 'RETAIL'], isActive: true });
+    expect(audit[2]!.after).toEqual({ analysisCodes: six, isActive: false });
   });
 
   it('refuses more than six analysis codes, a missing name and a mismatched id', async () => {

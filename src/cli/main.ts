@@ -5,6 +5,8 @@ import { registerWorker } from './worker.ts';
 import { registerExceptions, registerSync } from './sync.ts';
 import { registerImport } from './import.ts';
 import { registerReconcile } from './reconcile.ts';
+import { registerConfig } from './config.ts';
+import { registerKeys } from './keys.ts';
 
 const program = new Command();
 program
@@ -18,6 +20,8 @@ registerExceptions(program);
 registerImport(program);
 registerReconcile(program);
 registerEntity(program);
+registerConfig(program);
+registerKeys(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

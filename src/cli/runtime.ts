@@ -5,7 +5,8 @@ import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
 import { outboundPolicyFromEnv } from '../sync/http.ts';
-import { SecretBox } from '../sync/secrets.ts';
+import type { SecretBox } from '../sync/secrets.ts';
+import { openSecretBox } from '../sync/keys.ts';
 import { SyncService } from '../sync/service.ts';
 import '../connectors/all.ts';
 import { JobQueue } from '../sync/queue.ts';
@@ -29,22 +30,28 @@ export interface Runtime {
 }
 
 /**
- * Opens what every command works with: the database (migrated), the secret box, the sync service
- * (with the durable queue when `queue`), after applying the config file (entities created when
- * missing, pipelines saved).
+ * Opens what every command works with: the database (migrated), the secret box (the database's
+ * key, checked against its fingerprint), the sync service (with the durable queue when `queue`).
+ * Only `serve` and `worker` pass `applyConfig`: they apply the config file (entities created when
+ * missing, pipelines saved); every other command acts on what the database holds, whatever
+ * directory it runs in (`ledgerlink config apply` applies a file explicitly).
  */
 export async function openRuntime(opts: {
   queue: boolean;
+  applyConfig?: boolean;
   config?: string | undefined;
   log?: Logger;
+  env?: NodeJS.ProcessEnv;
 }): Promise<Runtime> {
   const log = opts.log ?? createLogger();
+  const env = opts.env ?? process.env;
   // A malformed outbound allow list stops the start, rather than failing each request later.
-  outboundPolicyFromEnv();
-  const db = await openDatabase(databaseConfigFromEnv());
+  outboundPolicyFromEnv(env);
+  const dbConfig = databaseConfigFromEnv(env);
+  const db = await openDatabase(dbConfig);
   try {
-    const box = SecretBox.fromEnv();
-    const loaded = await loadConfigFile(opts.config);
+    const { box } = await openSecretBox(db, dbConfig, env);
+    const loaded = opts.applyConfig ? await loadConfigFile(opts.config, env) : null;
     if (loaded) {
       const applied = await applyConfig(db, box, loaded.config);
       log.info(

@@ -23,7 +23,8 @@ Environment:
   LEDGERLINK_DATA_DIR          PGlite folder (default ./data; "memory" keeps nothing)
   LEDGERLINK_CONFIG            the YAML configuration (default ./ledgerlink.yaml when present)
   LEDGERLINK_ADMIN_TOKEN       enables the admin endpoints (entities, keys) and admin access to pipelines
-  LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest (default: a key file in the data folder)
+  LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest; required with DATABASE_URL
+                               (PGlite default: the key file data/.encryption-key); see: ledgerlink keys --help
   LEDGERLINK_ALLOW_PRIVATE_NETWORKS  true: pipelines may call loopback/private/link-local addresses (docs/security.md)
   LEDGERLINK_OUTBOUND_ALLOW    host,host:port,... pipelines may call over http and at any address
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
@@ -33,7 +34,7 @@ Environment:
       const log = createLogger();
       const config = appConfigFromEnv();
       if (opts.port) config.port = Number(opts.port);
-      const rt = await openRuntime({ queue: true, config: opts.config, log });
+      const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config, log });
       log.info({ database: rt.db.description }, 'database ready');
       let stopDemo: (() => Promise<void>) | null = null;
       if (opts.demo && !rt.configPath && (await listPipelines(rt.db, rt.box)).length === 0) {

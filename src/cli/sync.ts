@@ -18,14 +18,14 @@ export function registerSync(program: Command): void {
   sync
     .command('run <name>')
     .description('Run a pipeline now, in this process, and wait for it to finish')
-    .option('-c, --config <file>', 'pipelines and entities (env LEDGERLINK_CONFIG, default ./ledgerlink.yaml)')
     .option('--json', 'print the run as JSON')
     .addHelpText(
       'after',
-      '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.',
+      '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.' +
+        '\nRuns the pipeline as the database holds it: a ledgerlink.yaml is not applied (use `ledgerlink config apply`).',
     )
-    .action(async (name: string, opts: { config?: string; json?: boolean }) => {
-      const rt = await openRuntime({ queue: false, config: opts.config, log: commandLogger() }).catch(fail);
+    .action(async (name: string, opts: { json?: boolean }) => {
+      const rt = await openRuntime({ queue: false, log: commandLogger() }).catch(fail);
       try {
         const pipeline = await requirePipeline(rt.db, rt.box, name);
         const progress = new Progress(`sync ${name}`, !opts.json && process.stderr.isTTY);

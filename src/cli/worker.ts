@@ -15,7 +15,7 @@ from a durable queue, one run per pipeline at a time, and a crashed worker's run
 With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.`,
     )
     .action(async (opts: { config?: string; tick: string }) => {
-      const rt = await openRuntime({ queue: true, config: opts.config });
+      const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config });
       await rt.sync.startWorker(Number(opts.tick));
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {

@@ -138,6 +138,18 @@ export const ERROR_CODES = {
     'A URL of the settings is one the server does not call: https only, and no loopback, private, link-local or metadata address unless the operator allows it (docs/security.md).',
   ],
   PIPELINE_TOO_LARGE: [413, 'The mapping or the settings of the pipeline are larger than the limits in docs/sync.md.'],
+  PIPELINE_MAPPING_TARGET_UNKNOWN: [
+    422,
+    "The mapping names a GL account, tax code, department or bank account the entity's ledger does not have (or not active); `details` names each field.",
+  ],
+  ENCRYPTION_KEY_OUTDATED: [
+    409,
+    "The server's encryption key was rotated away (`ledgerlink keys rotate`): restart it with the database's key. Nothing was saved.",
+  ],
+  SECRET_UNREADABLE: [
+    409,
+    'A secret of the pipeline was stored with another encryption key: enter it again (PUT /v1/pipelines/{name}, `ledgerlink config apply`) or run with the key it was stored with. Only this pipeline is affected.',
+  ],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

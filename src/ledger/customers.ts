@@ -92,6 +92,13 @@ export function toCustomer(r: CustomerRow): Customer {
   };
 }
 
+/** A customer as the audit trail and the API show it: the credit limit as decimal text. */
+export function customerView<C extends Customer | CustomerTemplate>(
+  c: C,
+): Omit<C, 'creditLimit'> & { creditLimit: string } {
+  return { ...c, creditLimit: formatAmount(c.creditLimit, c.currency) };
+}
+
 /** Every address key present, absent ones as null, so callers never meet `undefined`. */
 export function toAddress(a: Partial<CustomerAddress>): CustomerAddress {
   return {

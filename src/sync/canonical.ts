@@ -28,6 +28,76 @@ export const CanonicalCustomer = z.strictObject({
 });
 export type CanonicalCustomer = z.output<typeof CanonicalCustomer>;
 
+/*
+ * A source rarely knows every field of a customer: an invoices file may have only its name, a
+ * payment provider only its email. A customer record therefore says which fields it carries by
+ * which keys it has: a key that is absent (or `undefined`) is a field the source does not know,
+ * and no target changes it. A key that is present with `null` or blank text is the source saying
+ * the field is EMPTY; that clears the field only where the pipeline is authoritative for it
+ * (`options.customers.authoritative`), and is otherwise ignored. Every source declares its fields
+ * this way: a CSV file by its columns, an API by the keys it answers with, a webhook by the keys
+ * the sender wrote.
+ */
+
+/** The customer fields a source may carry, besides its ids (`sourceId`, `code`). */
+export const CUSTOMER_FIELDS = [
+  'name',
+  'email',
+  'phone',
+  'street',
+  'postalCode',
+  'city',
+  'country',
+  'vatNumber',
+  'language',
+  'currency',
+] as const;
+export type CustomerField = (typeof CUSTOMER_FIELDS)[number];
+
+/** The fields a pipeline may be authoritative for: those a customer can be without (not its name or currency). */
+export const CLEARABLE_CUSTOMER_FIELDS = [
+  'email',
+  'phone',
+  'street',
+  'postalCode',
+  'city',
+  'country',
+  'vatNumber',
+  'language',
+] as const satisfies readonly CustomerField[];
+export type ClearableCustomerField = (typeof CLEARABLE_CUSTOMER_FIELDS)[number];
+
+/** True when a source sent the field empty: null, or text that is blank. */
+export function isEmptyValue(value: unknown): boolean {
+  return value === null || (typeof value === 'string' && value.trim() === '');
+}
+
+/** The fields a customer record carries (present, whether with a value or empty). */
+export function presentCustomerFields(c: Partial<CanonicalCustomer>): CustomerField[] {
+  return CUSTOMER_FIELDS.filter((f) => c[f] !== undefined);
+}
+
+/**
+ * What of a customer record a target is to write: the fields it carries with a value; a field
+ * it carries empty as `null` (clear it) where the pipeline is authoritative for it, and left out
+ * (leave it alone) where it is not; fields it does not carry left out. The engine's change
+ * detection hashes this, so a field no source knows never makes a customer "changed".
+ */
+export function customerChanges(
+  c: CanonicalCustomer,
+  authoritative: ReadonlySet<ClearableCustomerField> = new Set(),
+): CanonicalCustomer {
+  const out: CanonicalCustomer = { kind: 'customer', sourceId: c.sourceId, name: c.name };
+  if (c.code !== undefined && !isEmptyValue(c.code)) out.code = c.code;
+  for (const f of CUSTOMER_FIELDS) {
+    const v = c[f];
+    if (f === 'name' || v === undefined) continue;
+    if (!isEmptyValue(v)) Object.assign(out, { [f]: v });
+    else if ((authoritative as ReadonlySet<string>).has(f)) Object.assign(out, { [f]: null });
+  }
+  return out;
+}
+
 export const CanonicalProduct = z.strictObject({
   kind: z.literal('product'),
   sourceId: z.string().min(1).max(100),

@@ -2,7 +2,10 @@ import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
 import { DomainError, type FieldProblem } from '../domain/errors.ts';
+import { type AuditChange, auditChange } from '../ledger/audit.ts';
+import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
 import { checkOutboundUrl } from './http.ts';
+import { mappingError, mappingProblems } from './pipeline-checks.ts';
 import {
   type ConnectorSettings,
   isSourceType,
@@ -13,7 +16,18 @@ import {
   unknownSourceType,
   unknownTargetType,
 } from './registry.ts';
-import { REDACTED, type SecretBox, keepRedacted, openConfig, redactConfig, sealConfig } from './secrets.ts';
+import { validCron } from './schedule.ts';
+import {
+  REDACTED,
+  type SecretBox,
+  UNREADABLE,
+  keepRedacted,
+  openConfigChecked,
+  redactConfig,
+  sealConfig,
+  valueAt as valueAtPath,
+  withValueAt,
+} from './secrets.ts';
 
 /**
  * How large the parts of a pipeline may be, as JSON (they are stored in the row and returned by
@@ -56,17 +70,40 @@ export const PipelineOptions = z
     pdf: z.boolean().optional(),
     pageSize: z.number().int().positive().max(1000).optional(),
     summaryCustomer: z.string().max(100).optional(),
+    customers: z
+      .strictObject({
+        authoritative: z
+          .array(z.enum(CLEARABLE_CUSTOMER_FIELDS))
+          .max(CLEARABLE_CUSTOMER_FIELDS.length)
+          .default([])
+          .meta({
+            description:
+              'Customer fields this pipeline’s source is the authority for: when it sends one empty (null, blank cell), ' +
+              'the field is cleared in the target. Other empty fields are ignored; fields a source does not send are never changed.',
+          }),
+      })
+      .optional(),
   })
   .meta({
     description: 'Options of the run: invoiceMode final|draft, pdf, pageSize (sources that page), summaryCustomer.',
   });
+
+/** The customer fields a pipeline clears when its source sends them empty (`options.customers.authoritative`). */
+export function authoritativeFields(p: Pick<Pipeline, 'options'>): ReadonlySet<ClearableCustomerField> {
+  return new Set(p.options.customers?.authoritative ?? []);
+}
 
 export const PipelineDefinition = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'lower case letters, digits, - and _ (at most 63)'),
   entity: z.string().min(1).meta({ description: 'The entity code.' }),
   source: z.looseObject({ type: z.string().min(1) }),
   target: z.looseObject({ type: z.string().min(1) }).default({ type: 'ledger' }),
-  schedule: z.string().nullable().optional().meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
+  schedule: z
+    .string()
+    .refine(validCron, 'not a cron expression: five fields (minute hour day month weekday, UTC), e.g. "*/15 * * * *"')
+    .nullable()
+    .optional()
+    .meta({ description: 'A cron expression (UTC), e.g. "*/15 * * * *".' }),
   mode: z.enum(['documents', 'daily-summary']).default('documents'),
   options: PipelineOptions.default({}),
   mapping: PipelineMapping.default({}),
@@ -96,6 +133,11 @@ export interface Pipeline {
   webhookSecret: string | null;
   enabled: boolean;
   managedBy: 'api' | 'config';
+  /**
+   * Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`): left out of the
+   * settings above; the pipeline cannot run until they are entered again (SECRET_UNREADABLE).
+   */
+  unreadableSecrets: string[];
 }
 
 interface Row {
@@ -120,46 +162,118 @@ const COLUMNS = `p.id, p.entity_id, e.code AS entity_code, p.name, p.source_type
   p.schedule, p.mode, p.options, p.mapping, p.webhook_secret, p.enabled, p.managed_by`;
 
 /** The declared secret paths of a source or target type (none for a type no connector registered). */
-function secretsOf(settings: ConnectorSettings | null): readonly string[] {
+export function secretsOf(settings: ConnectorSettings | null): readonly string[] {
   return settings?.secrets ?? [];
 }
 
+// A secret that does not open is recorded, not thrown: reading one pipeline must never fail the
+// listing of all of them (the scheduler, GET /v1/pipelines).
 function toPipeline(box: SecretBox, r: Row): Pipeline {
+  const source = openConfigChecked(box, r.source_config, secretsOf(sourceSettings(r.source_type)));
+  const target = openConfigChecked(box, r.target_config, secretsOf(targetSettings(r.target_type)));
+  const webhookSecret = r.webhook_secret ? box.tryDecrypt(r.webhook_secret) : null;
   return {
     id: r.id,
     entityId: r.entity_id,
     entityCode: r.entity_code,
     name: r.name,
     sourceType: r.source_type,
-    sourceConfig: openConfig(box, r.source_config, secretsOf(sourceSettings(r.source_type))),
+    sourceConfig: source.config,
     targetType: r.target_type,
-    targetConfig: openConfig(box, r.target_config, secretsOf(targetSettings(r.target_type))),
+    targetConfig: target.config,
     schedule: r.schedule,
     mode: r.mode,
     options: r.options,
     mapping: r.mapping,
-    webhookSecret: r.webhook_secret ? box.decrypt(r.webhook_secret) : null,
+    webhookSecret,
     enabled: r.enabled,
     managedBy: r.managed_by,
+    unreadableSecrets: [
+      ...source.unreadable.map((k) => `source.${k}`),
+      ...target.unreadable.map((k) => `target.${k}`),
+      ...(r.webhook_secret && webhookSecret === null ? ['webhookSecret'] : []),
+    ],
   };
 }
 
+/**
+ * Refuses to use a pipeline whose secrets were stored with another encryption key, saying which and
+ * how to fix it. Only this pipeline fails; the others and the scheduler go on.
+ */
+export function assertSecretsReadable(pipeline: Pipeline): void {
+  if (pipeline.unreadableSecrets.length === 0) return;
+  throw new DomainError(
+    'SECRET_UNREADABLE',
+    `Pipeline ${pipeline.name}: ${pipeline.unreadableSecrets.join(', ')} cannot be decrypted: the encryption key ` +
+      'differs from the one it was stored with. Enter the secret again (PUT /v1/pipelines/{name} or ' +
+      '`ledgerlink config apply`), or start ledgerlink with the key it was stored with.',
+    pipeline.unreadableSecrets.map((field) => ({ field, message: 'stored with another encryption key' })),
+  );
+}
+
+const sourceSecrets = (p: Pick<Pipeline, 'sourceType'>) => secretsOf(sourceSettings(p.sourceType));
+const targetSecrets = (p: Pick<Pipeline, 'targetType'>) => secretsOf(targetSettings(p.targetType));
+
 /** A pipeline as the API shows it: secrets never leave the server. */
 export function publicPipeline(p: Pipeline) {
+  // A secret that did not open shows as "[unreadable]" where it sits (`headers.X-Api-Key` included).
+  const withUnreadable = (settings: Settings, side: 'source' | 'target'): Settings =>
+    p.unreadableSecrets
+      .filter((f) => f.startsWith(`${side}.`))
+      .reduce<Settings>(
+        (out, f) => ({ ...withValueAt(out, f.slice(side.length + 1), UNREADABLE), type: out.type }),
+        settings,
+      );
   return {
     id: p.id,
     name: p.name,
     entity: p.entityCode,
-    source: { type: p.sourceType, ...redactConfig(p.sourceConfig, secretsOf(sourceSettings(p.sourceType))) },
-    target: { type: p.targetType, ...redactConfig(p.targetConfig, secretsOf(targetSettings(p.targetType))) },
+    source: withUnreadable({ type: p.sourceType, ...redactConfig(p.sourceConfig, sourceSecrets(p)) }, 'source'),
+    target: withUnreadable({ type: p.targetType, ...redactConfig(p.targetConfig, targetSecrets(p)) }, 'target'),
     schedule: p.schedule,
     mode: p.mode,
     options: p.options,
     mapping: p.mapping,
-    hasWebhookSecret: p.webhookSecret !== null,
+    hasWebhookSecret: p.webhookSecret !== null || p.unreadableSecrets.includes('webhookSecret'),
     enabled: p.enabled,
     managedBy: p.managedBy,
+    unreadableSecrets: p.unreadableSecrets,
   };
+}
+
+/**
+ * A pipeline's change for the audit trail: the fields that changed (compared with their secrets in
+ * the clear, so a new API key counts), each secret (as its connector declares them) then shown as `[secret]`.
+ */
+export function pipelineAuditChange(before: Pipeline | null, after: Pipeline): AuditChange {
+  const view = (p: Pipeline) => ({
+    name: p.name,
+    entity: p.entityCode,
+    source: { type: p.sourceType, ...p.sourceConfig },
+    target: { type: p.targetType, ...p.targetConfig },
+    schedule: p.schedule,
+    mode: p.mode,
+    options: p.options,
+    mapping: p.mapping,
+    webhookSecret: p.webhookSecret,
+    enabled: p.enabled,
+    managedBy: p.managedBy,
+  });
+  // The diff holds only changed fields, in the same shape, so the declared paths still find the secrets.
+  const redact = (change: Record<string, unknown> | null, p: Pipeline | null): Record<string, unknown> | null => {
+    if (!change || !p) return change;
+    const out = { ...change };
+    if (isObject(out.source)) out.source = redactConfig(out.source, sourceSecrets(p));
+    if (isObject(out.target)) out.target = redactConfig(out.target, targetSecrets(p));
+    if (typeof out.webhookSecret === 'string') out.webhookSecret = REDACTED;
+    return out;
+  };
+  const change = auditChange(before && view(before), view(after));
+  return { before: redact(change.before, before), after: redact(change.after, after) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
@@ -229,20 +343,22 @@ function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 }
 
-/** Checks one side's settings against what its connector declared: schema, then outbound URLs. */
-function checkSettings(
+/** What is wrong with one side's settings against what its connector declared: size, schema, then outbound URLs. */
+function settingsProblems(
   side: 'source' | 'target',
   declared: ConnectorSettings,
   def: Settings,
   field: (...path: PropertyKey[]) => string,
-): void {
+): DomainError[] {
   const { type, ...settings } = def;
   if (jsonBytes(settings) > PIPELINE_LIMITS.settingsBytes) {
-    throw new DomainError(
-      'PIPELINE_TOO_LARGE',
-      `The ${side} settings are larger than ${PIPELINE_LIMITS.settingsBytes} bytes as JSON`,
-      [{ field: field(side), message: `at most ${PIPELINE_LIMITS.settingsBytes} bytes as JSON` }],
-    );
+    return [
+      new DomainError(
+        'PIPELINE_TOO_LARGE',
+        `The ${side} settings are larger than ${PIPELINE_LIMITS.settingsBytes} bytes as JSON`,
+        [{ field: field(side), message: `at most ${PIPELINE_LIMITS.settingsBytes} bytes as JSON` }],
+      ),
+    ];
   }
   const r = declared.settings.safeParse(settings);
   if (!r.success) {
@@ -252,19 +368,25 @@ function checkSettings(
         ? i.keys.map((k) => ({ field: field(side, ...i.path, k), message: 'not a setting of this type' }))
         : [{ field: field(side, ...i.path), message: i.message }],
     );
-    throw new DomainError(
-      side === 'source' ? 'PIPELINE_SOURCE_SETTINGS_INVALID' : 'PIPELINE_TARGET_SETTINGS_INVALID',
-      `Settings of ${side} "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-      problems,
-    );
+    return [
+      new DomainError(
+        side === 'source' ? 'PIPELINE_SOURCE_SETTINGS_INVALID' : 'PIPELINE_TARGET_SETTINGS_INVALID',
+        `Settings of ${side} "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+        problems,
+      ),
+    ];
   }
+  const refused: DomainError[] = [];
   for (const { field: at, url } of declared.outbound?.(r.data) ?? []) {
     const problem = checkOutboundUrl(url);
     if (problem)
-      throw new DomainError('PIPELINE_URL_REFUSED', `${field(side, ...at.split('.'))}: ${problem}`, [
-        { field: field(side, ...at.split('.')), message: problem },
-      ]);
+      refused.push(
+        new DomainError('PIPELINE_URL_REFUSED', `${field(side, ...at.split('.'))}: ${problem}`, [
+          { field: field(side, ...at.split('.')), message: problem },
+        ]),
+      );
   }
+  return refused;
 }
 
 /**
@@ -280,32 +402,51 @@ export function checkPipelineTypes(
   at = '',
   opts: { internalSources?: boolean } = {},
 ): void {
-  const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
-  if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
-    throw unknownSourceType(def.source.type, field('source', 'type'));
-  if (!targetTypes().includes(def.target.type)) throw unknownTargetType(def.target.type, field('target', 'type'));
-  checkSettings('source', sourceSettings(def.source.type)!, def.source, field);
-  checkSettings('target', targetDefinition(def.target.type), def.target, field);
-  if (def.mapping !== undefined) checkMappingSize(def.mapping, field);
+  const first = pipelineTypeProblems(def, at, opts)[0];
+  if (first) throw first;
 }
 
-function checkMappingSize(mapping: unknown, field: (...path: PropertyKey[]) => string): void {
+/**
+ * Every problem `checkPipelineTypes` would refuse, one DomainError each, so that `ledgerlink config
+ * validate` can list them all.
+ */
+export function pipelineTypeProblems(
+  def: { source: Settings; target: Settings; mapping?: unknown },
+  at = '',
+  opts: { internalSources?: boolean } = {},
+): DomainError[] {
+  const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  const problems: DomainError[] = [];
+  if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
+    problems.push(unknownSourceType(def.source.type, field('source', 'type')));
+  else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field));
+  if (!targetTypes().includes(def.target.type))
+    problems.push(unknownTargetType(def.target.type, field('target', 'type')));
+  else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+  if (def.mapping !== undefined) problems.push(...mappingSizeProblems(def.mapping, field));
+  return problems;
+}
+
+function mappingSizeProblems(mapping: unknown, field: (...path: PropertyKey[]) => string): DomainError[] {
   const m = (mapping ?? {}) as { products?: object; vatRates?: object };
   for (const key of ['products', 'vatRates'] as const) {
     const n = m[key] ? Object.keys(m[key]).length : 0;
     if (n > PIPELINE_LIMITS.mappingEntries)
-      throw new DomainError(
-        'PIPELINE_TOO_LARGE',
-        `mapping.${key} has ${n} entries; at most ${PIPELINE_LIMITS.mappingEntries}`,
-        [{ field: field('mapping', key), message: `at most ${PIPELINE_LIMITS.mappingEntries} entries` }],
-      );
+      return [
+        new DomainError(
+          'PIPELINE_TOO_LARGE',
+          `mapping.${key} has ${n} entries; at most ${PIPELINE_LIMITS.mappingEntries}`,
+          [{ field: field('mapping', key), message: `at most ${PIPELINE_LIMITS.mappingEntries} entries` }],
+        ),
+      ];
   }
   if (jsonBytes(mapping) > PIPELINE_LIMITS.mappingBytes)
-    throw new DomainError(
-      'PIPELINE_TOO_LARGE',
-      `mapping is larger than ${PIPELINE_LIMITS.mappingBytes} bytes as JSON`,
-      [{ field: field('mapping'), message: `at most ${PIPELINE_LIMITS.mappingBytes} bytes as JSON` }],
-    );
+    return [
+      new DomainError('PIPELINE_TOO_LARGE', `mapping is larger than ${PIPELINE_LIMITS.mappingBytes} bytes as JSON`, [
+        { field: field('mapping'), message: `at most ${PIPELINE_LIMITS.mappingBytes} bytes as JSON` },
+      ]),
+    ];
+  return [];
 }
 
 /**
@@ -340,7 +481,10 @@ function withKeptSecrets(
   if (kept.missing.length > 0) {
     const problems = kept.missing.map((path) => ({
       field: field(side, ...path.split('.')),
-      message: `reads "${REDACTED}" but no secret is stored here to keep: send the value`,
+      message:
+        valueAtPath(settings, path) === UNREADABLE
+          ? `reads "${UNREADABLE}": the stored secret was encrypted with another key and cannot be kept: send the value`
+          : `reads "${REDACTED}" but no secret is stored here to keep: send the value`,
     }));
     throw new DomainError(
       side === 'source' ? 'PIPELINE_SOURCE_SETTINGS_INVALID' : 'PIPELINE_TARGET_SETTINGS_INVALID',
@@ -354,7 +498,7 @@ function withKeptSecrets(
 /**
  * Creates or replaces the entity's pipeline of this name, once it checks out (see
  * checkPipelineTypes; `at` names where it sits in what was sent; what users send passes
- * `internalSources: false`). Secrets sent back as "[secret]"
+ * `internalSources: false`; `checkMapping` also checks the mapping's codes against the ledger). Secrets sent back as "[secret]"
  * keep their stored values, and an absent `webhookSecret` keeps the stored one (null removes it).
  */
 export async function savePipeline(
@@ -363,7 +507,7 @@ export async function savePipeline(
   entityId: string,
   def: PipelineDefinition,
   managedBy: 'api' | 'config',
-  opts: { at?: string; internalSources?: boolean } = {},
+  opts: { at?: string; internalSources?: boolean; checkMapping?: boolean } = {},
 ): Promise<{ pipeline: Pipeline; created: boolean; before: Pipeline | null }> {
   const at = opts.at ?? '';
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
@@ -381,9 +525,22 @@ export async function savePipeline(
     field,
   );
   checkPipelineTypes({ source, target, mapping: def.mapping }, at, { internalSources: opts.internalSources ?? true });
+  if (opts.checkMapping) {
+    const unknown = await mappingProblems(db, { id: entityId, code: def.entity }, { target, mapping: def.mapping }, at);
+    if (unknown.length) throw mappingError(unknown);
+  }
+  // A process still on a key rotated away (keys rotate) must not store secrets nobody else can read.
+  const { rows: key } = await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM encryption_key FOR SHARE`);
+  if (key[0] && key[0].fingerprint !== box.fingerprint)
+    throw new DomainError(
+      'ENCRYPTION_KEY_OUTDATED',
+      "This process's encryption key is not the database's any more (it was rotated): restart it with the database's key (LEDGERLINK_ENCRYPTION_KEY). Nothing was saved.",
+    );
   const { type: sourceType, ...sourceConfig } = source;
   const { type: targetType, ...targetConfig } = target;
-  const webhookSecret = def.webhookSecret === undefined ? (before?.webhookSecret ?? null) : def.webhookSecret;
+  // An absent webhookSecret keeps the stored one, as stored: also one this key cannot read.
+  const keepWebhookSecret = def.webhookSecret === undefined;
+  const webhookSecret = def.webhookSecret ?? null;
   try {
     const { rows } = await db.query<{ id: string; created: boolean }>(
       `INSERT INTO pipelines (entity_id, name, source_type, source_config, target_type, target_config, schedule, mode, options,
@@ -391,8 +548,9 @@ export async function savePipeline(
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (entity_id, name) DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
          target_type = EXCLUDED.target_type, target_config = EXCLUDED.target_config, schedule = EXCLUDED.schedule,
-         mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping, webhook_secret = EXCLUDED.webhook_secret,
-         enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now()
+         mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping,
+         enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now(),
+         webhook_secret = CASE WHEN $14::boolean THEN pipelines.webhook_secret ELSE EXCLUDED.webhook_secret END
        RETURNING id, (xmax = 0) AS created`,
       [
         entityId,
@@ -408,6 +566,7 @@ export async function savePipeline(
         webhookSecret ? box.encrypt(webhookSecret) : null,
         def.enabled,
         managedBy,
+        keepWebhookSecret,
       ],
     );
     return { pipeline: (await findPipelineById(db, box, rows[0]!.id))!, created: rows[0]!.created, before };

@@ -1,7 +1,13 @@
 import { CronExpressionParser } from 'cron-parser';
 
-/** Whether a cron expression parses (five or six fields, UTC). */
+/**
+ * Whether a cron expression parses: five fields (or six, with seconds first), or an alias such as
+ * `@daily`, in UTC. cron-parser alone takes fewer fields, filling in the rest; a schedule written
+ * that way is refused rather than run at times nobody wrote.
+ */
 export function validCron(expr: string): boolean {
+  const fields = expr.trim().split(/\s+/).length;
+  if (!expr.trim().startsWith('@') && fields !== 5 && fields !== 6) return false;
   try {
     CronExpressionParser.parse(expr, { tz: 'UTC' });
     return true;

@@ -1,8 +1,13 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 const PREFIX = 'enc:v1:';
+
+/** Whether a stored value is sealed by a SecretBox. */
+export function isSealed(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith(PREFIX);
+}
 
 /**
  * Credentials for outside systems are encrypted at rest with AES-256-GCM. The key comes from
@@ -12,6 +17,35 @@ const PREFIX = 'enc:v1:';
 export class SecretBox {
   constructor(private readonly key: Buffer) {
     if (key.length !== 32) throw new Error('The encryption key must be 32 bytes (base64 in LEDGERLINK_ENCRYPTION_KEY)');
+  }
+
+  /** A key written as base64 (LEDGERLINK_ENCRYPTION_KEY, --new-key, the key file); `what` names where it came from. */
+  static fromBase64(text: string, what: string): SecretBox {
+    const key = Buffer.from(text.trim(), 'base64');
+    if (key.length !== 32)
+      throw new Error(
+        `${what} is not an encryption key: it must be 32 random bytes written as base64 (make one with: openssl rand -base64 32)`,
+      );
+    return new SecretBox(key);
+  }
+
+  static generate(): SecretBox {
+    return new SecretBox(randomBytes(32));
+  }
+
+  /** The key as base64, for the key file or to print once when it is generated. */
+  exportKey(): string {
+    return this.key.toString('base64');
+  }
+
+  /**
+   * What identifies the key without revealing it: an HMAC of a fixed label under the key. Stored in
+   * the database so that a process started with another key is refused before it writes anything.
+   */
+  get fingerprint(): string {
+    return (
+      'hmac-sha256:' + createHmac('sha256', this.key).update('ledgerlink encryption key fingerprint').digest('hex')
+    );
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env, dataDir = env.LEDGERLINK_DATA_DIR || './data'): SecretBox {
@@ -32,6 +66,15 @@ export class SecretBox {
     return PREFIX + Buffer.concat([iv, cipher.getAuthTag(), data]).toString('base64');
   }
 
+  /** The clear text, or null when the value was sealed with another key (or is damaged). */
+  tryDecrypt(sealed: string): string | null {
+    try {
+      return this.decrypt(sealed);
+    } catch {
+      return null;
+    }
+  }
+
   decrypt(sealed: string): string {
     if (!sealed.startsWith(PREFIX)) return sealed;
     const raw = Buffer.from(sealed.slice(PREFIX.length), 'base64');
@@ -43,6 +86,12 @@ export class SecretBox {
 
 /** What a secret reads as wherever a pipeline is shown; sent back unchanged, it means "keep the stored one". */
 export const REDACTED = '[secret]';
+
+/** What a secret stored with another encryption key reads as; it cannot be kept, only entered again. */
+export const UNREADABLE = '[unreadable]';
+
+/** Returned by a {@link mapSecrets} callback to leave the value out. */
+const OMIT = Symbol('omit');
 
 /**
  * Applies `fn` to every string at one of the declared secret paths (dot-separated keys, `*` for
@@ -60,7 +109,9 @@ function mapSecrets(
     const obj = value as Record<string, unknown>;
     const out: Record<string, unknown> = { ...obj };
     for (const key of step === '*' ? Object.keys(obj) : Object.hasOwn(obj, step) ? [step] : []) {
-      out[key] = walk(obj[key], rest, [...at, key]);
+      const v = walk(obj[key], rest, [...at, key]);
+      if (v === OMIT) delete out[key];
+      else out[key] = v;
     }
     return out;
   };
@@ -69,9 +120,25 @@ function mapSecrets(
   return out;
 }
 
-/** Whether a stored value is a sealed secret (whatever the version of the box that sealed it). */
-function isSealed(value: unknown): boolean {
-  return typeof value === 'string' && /^enc:v\d+:/.test(value);
+/** The concrete paths (`apiKey`, `headers.X-Api-Key`) of the secrets a config holds at its declared secret paths. */
+export function secretPaths(config: Record<string, unknown>, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  mapSecrets(config, secrets, (v, path) => {
+    found.push(path);
+    return v;
+  });
+  return [...new Set(found)];
+}
+
+/** The value at a dot-separated path, if any. */
+export function valueAt(config: unknown, path: string): unknown {
+  let at: unknown = config;
+  for (const key of path.split('.'))
+    at =
+      at !== null && typeof at === 'object' && Object.hasOwn(at, key)
+        ? (at as Record<string, unknown>)[key]
+        : undefined;
+  return at;
 }
 
 /** Encrypts the connector's declared secrets before a config is stored. */
@@ -93,6 +160,25 @@ export function openConfig(
 }
 
 /**
+ * Opens a stored config without failing on a secret sealed with another key: such a secret is left
+ * out and its path listed in `unreadable`, so that only what needs it fails, with a clear reason.
+ */
+export function openConfigChecked(
+  box: SecretBox,
+  config: Record<string, unknown>,
+  secrets: readonly string[],
+): { config: Record<string, unknown>; unreadable: string[] } {
+  const unreadable: string[] = [];
+  const open = mapSecrets(config, secrets, (v, path) => {
+    const plain = box.tryDecrypt(v);
+    if (plain !== null) return plain;
+    unreadable.push(path);
+    return OMIT;
+  });
+  return { config: open, unreadable: [...new Set(unreadable)] };
+}
+
+/**
  * A config as shown to people (API, audit): the declared secrets replaced by {@link REDACTED},
  * and any value still sealed (a connector no longer loaded) too, so no ciphertext is shown either.
  */
@@ -108,9 +194,19 @@ export function redactConfig(config: Record<string, unknown>, secrets: readonly 
   return hideSealed(declared) as Record<string, unknown>;
 }
 
+/** Sets `value` at a dot-separated path of a copy of `config`, creating objects on the way. */
+export function withValueAt(config: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [key, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...config, [key]: value };
+  const inner = config[key];
+  const obj = inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? inner : {};
+  return { ...config, [key]: withValueAt(obj as Record<string, unknown>, rest.join('.'), value) };
+}
+
 /**
  * A config sent back as it was shown: each secret that reads {@link REDACTED} takes the stored
- * (open) value at the same path. `missing` lists the paths that read REDACTED with nothing stored.
+ * (open) value at the same path. `missing` lists the paths that read REDACTED with nothing stored,
+ * or {@link UNREADABLE} (a secret stored with another key cannot be kept: it must be entered again).
  */
 export function keepRedacted(
   incoming: Record<string, unknown>,
@@ -119,14 +215,12 @@ export function keepRedacted(
 ): { config: Record<string, unknown>; missing: string[] } {
   const missing: string[] = [];
   const config = mapSecrets(incoming, secrets, (v, path) => {
-    if (v !== REDACTED) return v;
-    let was: unknown = stored;
-    for (const key of path.split('.')) {
-      was =
-        was !== null && typeof was === 'object' && Object.hasOwn(was, key)
-          ? (was as Record<string, unknown>)[key]
-          : undefined;
+    if (v === UNREADABLE) {
+      missing.push(path);
+      return v;
     }
+    if (v !== REDACTED) return v;
+    const was = valueAt(stored, path);
     if (typeof was === 'string' && was !== REDACTED) return was;
     missing.push(path);
     return v;

@@ -91,7 +91,14 @@ export interface TargetLimits {
 /** The kinds of document a target receives. */
 export type TargetKind = 'customer' | 'product' | 'invoice' | 'payment' | 'refund';
 
-/** A customer to create or update. `code` is the code the engine proposes for a new one. */
+/**
+ * A customer to create or update. `code` is the code the engine proposes for a new one.
+ *
+ * `record` carries only what is to be written (src/sync/canonical.ts, `customerChanges`): a field
+ * that is absent is left as the target has it; a field that is `null` is cleared (the engine sends
+ * that only for fields the pipeline is authoritative for); `name` is always there. A target writes
+ * the fields present and nothing else, on create as on update; a remote one sends only those.
+ */
 export interface TargetCustomer {
   sourceId: string;
   code: string;

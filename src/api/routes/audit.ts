@@ -9,11 +9,20 @@ export const AuditEntryView = z
     entityId: z.string().nullable().meta({ description: 'The entity, or null for actions across entities.' }),
     at: z.string().meta({ description: 'ISO 8601 timestamp.' }),
     actor: z.string().meta({ description: '`credential:<id>`, `admin`, `pipeline:<name>`, `cli`, `config`, …' }),
-    action: z.string().meta({ description: 'What was done, e.g. `invoice.posted`, `pipeline.saved`, `sync.page`.' }),
+    action: z.string().meta({
+      description: 'What was done, e.g. `customer.updated`, `pipeline.updated`, `glAccount.created`, `sync.page`.',
+    }),
     objectType: z.string().nullable(),
     objectId: z.string().nullable(),
-    before: z.unknown().meta({ description: 'The object before the action (null when it was created).' }),
-    after: z.unknown().meta({ description: 'The object after the action.' }),
+    before: z.unknown().meta({
+      description:
+        'For a change: the fields that changed, as they were (an address field by field), so it can be undone by hand. ' +
+        'Null when the object was created. Secrets read `[secret]`.',
+    }),
+    after: z.unknown().meta({
+      description:
+        'For a change: the same fields as they are now. For a creation: the whole object. For other actions: what was done.',
+    }),
     requestId: z.string().nullable().meta({ description: 'The API request that did it, when one did.' }),
   })
   .meta({ id: 'AuditEntry', description: 'One entry of the audit trail.' });
@@ -26,7 +35,9 @@ const auditRoute = defineRoute({
   operationId: 'listAudit',
   summary: 'The audit trail: every API write and every action of the engine',
   description:
-    'What was done, when, by which credential (or pipeline, scheduler, CLI), with the object before and after. Newest first.',
+    'What was done, when, by which credential (or pipeline, scheduler, CLI). A change to a customer (through the API or by a ' +
+    'sync), to setup data (GL accounts, tax codes, departments, bank accounts, settings) or to a pipeline keeps before and ' +
+    'after of exactly the fields that changed; secrets are never shown. Newest first.',
   tags: ['audit'],
   auth: 'entityOrAdmin',
   query: Page.extend({

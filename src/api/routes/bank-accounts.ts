@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code, Currency } from '../schemas.ts';
 import { findBankAccount, listBankAccounts, saveBankAccount } from '../../ledger/setup/bank-accounts.ts';
@@ -68,8 +69,7 @@ export const putBankAccountRoute = defineRoute({
       action: saved.created ? 'bankAccount.created' : 'bankAccount.updated',
       objectType: 'bankAccount',
       objectId: params.code,
-      before: saved.before ?? undefined,
-      after: saved.after,
+      ...auditChange(saved.before, saved.after),
     });
     if (saved.created) setStatus(201);
     return saved.after;

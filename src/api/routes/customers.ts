@@ -10,6 +10,7 @@ import {
   newCustomerFromDefaults,
 } from '../../ledger/customers.ts';
 import { saveCustomer } from '../../ledger/save-customer.ts';
+import { auditChange } from '../../ledger/audit.ts';
 import { CodeParams, Name, Text, checkBodyKey, inBody, notFound } from './setup-shared.ts';
 
 // "1e99999999" would be expanded digit by digit (for seconds) before any range check; no credit
@@ -176,8 +177,7 @@ export const putCustomerRoute = defineRoute({
       action: saved.created ? 'customer.created' : 'customer.updated',
       objectType: 'customer',
       objectId: params.code,
-      before: saved.before ? toView(saved.before) : undefined,
-      after,
+      ...auditChange(saved.before && toView(saved.before), after, { ignore: ['rowVersion'] }),
     });
     if (saved.created) setStatus(201);
     return after;

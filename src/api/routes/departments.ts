@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code } from '../schemas.ts';
 import { MAX_ANALYSIS_CODES, findDepartment, listDepartments, saveDepartment } from '../../ledger/setup/departments.ts';
@@ -71,8 +72,7 @@ export const putDepartmentRoute = defineRoute({
       action: saved.created ? 'department.created' : 'department.updated',
       objectType: 'department',
       objectId: params.id,
-      before: saved.before ?? undefined,
-      after: saved.after,
+      ...auditChange(saved.before, saved.after),
     });
     if (saved.created) setStatus(201);
     return saved.after;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code } from '../schemas.ts';
 import { GL_ACCOUNT_TYPES, findGlAccount, listGlAccounts, saveGlAccount } from '../../ledger/setup/gl-accounts.ts';
@@ -75,8 +76,7 @@ export const putGlAccountRoute = defineRoute({
       action: saved.created ? 'glAccount.created' : 'glAccount.updated',
       objectType: 'glAccount',
       objectId: params.code,
-      before: saved.before ?? undefined,
-      after: saved.after,
+      ...auditChange(saved.before, saved.after),
     });
     if (saved.created) setStatus(201);
     return saved.after;

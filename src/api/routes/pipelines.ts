@@ -8,11 +8,11 @@ import {
   PipelineOptions,
   findPipeline,
   listPipelines,
+  pipelineAuditChange,
   publicPipeline,
   requirePipeline,
   savePipeline,
 } from '../../sync/pipelines.ts';
-import { validCron } from '../../sync/schedule.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
@@ -37,6 +37,10 @@ export const PipelineView = z
     hasWebhookSecret: z.boolean().meta({ description: 'Whether a webhook secret is set (it is never returned).' }),
     enabled: z.boolean(),
     managedBy: z.enum(['api', 'config']).meta({ description: 'Saved through the API, or from ledgerlink.yaml.' }),
+    unreadableSecrets: z.array(z.string()).meta({
+      description:
+        'Secrets stored with another encryption key (`source.apiKey`, `webhookSecret`), shown as `[unreadable]`: the pipeline cannot run (SECRET_UNREADABLE) until they are entered again.',
+    }),
   })
   .meta({ id: 'Pipeline', description: 'A pipeline, secrets redacted.' });
 type PipelineView = z.output<typeof PipelineView>;
@@ -81,7 +85,7 @@ const putRoute = defineRoute({
   description:
     'The same shape as a pipeline in ledgerlink.yaml. Secrets (apiKey, webhookSecret, …) are encrypted at rest and never returned. ' +
     'A pipeline read by GET can be sent back as it is: a secret that reads `[secret]` keeps its stored value, an absent ' +
-    '`webhookSecret` keeps the stored one (null removes it), and the read-only fields (id, hasWebhookSecret, managedBy) are ignored. ' +
+    '`webhookSecret` keeps the stored one (null removes it), and the read-only fields (id, hasWebhookSecret, managedBy, unreadableSecrets) are ignored. A secret that reads `[unreadable]` (stored with another encryption key) must be sent again. ' +
     'Settings a connector does not declare are refused; URLs must be https and may not point at loopback, private, link-local or ' +
     'metadata addresses unless the operator allows them (docs/security.md). Names are unique per entity. ' +
     'An entity token may only save pipelines of its own entity.',
@@ -95,6 +99,7 @@ const putRoute = defineRoute({
     id: z.string().optional().meta({ description: 'Read-only: when sent, it must be the saved pipeline’s id.' }),
     hasWebhookSecret: z.boolean().optional().meta({ description: 'Read-only; ignored.' }),
     managedBy: z.enum(['api', 'config']).optional().meta({ description: 'Read-only; ignored.' }),
+    unreadableSecrets: z.array(z.string()).optional().meta({ description: 'Read-only; ignored.' }),
   }),
   example: {
     source: { type: 'ixpole', baseUrl: 'https://club.example/', apiKey: '…' },
@@ -114,6 +119,8 @@ const putRoute = defineRoute({
     'PIPELINE_TARGET_SETTINGS_INVALID',
     'PIPELINE_URL_REFUSED',
     'PIPELINE_TOO_LARGE',
+    'PIPELINE_MAPPING_TARGET_UNKNOWN',
+    'ENCRYPTION_KEY_OUTDATED',
   ],
   handler: async (ctx): Promise<PipelineView> => {
     const box = ctx.services.sync.box;
@@ -137,16 +144,21 @@ const putRoute = defineRoute({
       entityId = e.id;
       entityCode = e.code;
     }
-    if (ctx.body.schedule && !validCron(ctx.body.schedule)) {
-      throw new DomainError('VALIDATION_ERROR', 'schedule: not a cron expression', [
-        { field: 'body.schedule', message: 'not a cron expression' },
-      ]);
-    }
     if (ctx.body.name !== undefined && ctx.body.name !== ctx.params.name)
       throw new DomainError('VALIDATION_ERROR', 'name: differs from the name in the path', [
         { field: 'body.name', message: `must be ${ctx.params.name} (or absent)` },
       ]);
-    const { id, name: _name, hasWebhookSecret: _has, managedBy: _by, ...def } = ctx.body;
+    // The same checks as ledgerlink.yaml's (the schedule is checked by the body's schema). Types,
+    // settings, sizes and then the mapping's codes are checked by savePipeline, once secrets sent
+    // back as "[secret]" hold their stored values (a "[secret]" would fail a secret's minimum length).
+    const {
+      id,
+      name: _name,
+      hasWebhookSecret: _has,
+      managedBy: _by,
+      unreadableSecrets: _unreadable,
+      ...def
+    } = ctx.body;
     if (id !== undefined) {
       const current = await findPipeline(ctx.db, box, ctx.params.name, entityId);
       if (current?.id !== id)
@@ -160,15 +172,14 @@ const putRoute = defineRoute({
       entityId,
       { ...def, name: ctx.params.name, entity: entityCode },
       'api',
-      { at: 'body', internalSources: false },
+      { at: 'body', internalSources: false, checkMapping: true },
     );
     await ctx.audit({
       entityId,
       action: created ? 'pipeline.created' : 'pipeline.updated',
       objectType: 'pipeline',
       objectId: pipeline.name,
-      before: before ? publicPipeline(before) : null,
-      after: publicPipeline(pipeline),
+      ...pipelineAuditChange(before ?? null, pipeline),
     });
     ctx.setStatus(created ? 201 : 200);
     return publicPipeline(pipeline);

@@ -3,7 +3,7 @@ import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns } from '../../sync/runs.ts';
-import { assertPipelineTypes, requirePipeline } from '../../sync/pipelines.ts';
+import { assertPipelineTypes, assertSecretsReadable, requirePipeline } from '../../sync/pipelines.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
@@ -86,6 +86,7 @@ const startRoute = defineRoute({
     'PIPELINE_UNKNOWN_SOURCE_TYPE',
     'PIPELINE_UNKNOWN_TARGET_TYPE',
     'PIPELINE_TARGET_SETTINGS_INVALID',
+    'SECRET_UNREADABLE',
   ],
   // Not one request transaction: the run is created and queued in its own, and without a queue
   // (tests) it is worked right here, which must not sit inside an open transaction.
@@ -98,6 +99,8 @@ const startRoute = defineRoute({
         { field: 'params.name', message: 'disabled' },
       ]);
     // Refused here with a 400 rather than queued to fail: its source or target is not known (any more).
+    // Unreadable secrets first: they are left out of the settings, which would read as merely missing.
+    assertSecretsReadable(pipeline);
     assertPipelineTypes(pipeline);
     const runId = await sync.trigger(pipeline, 'manual', ctx.principal.actor);
     const run = await getRun(ctx.db, runId!);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { IsoDate } from '../schemas.ts';
 import {
@@ -80,8 +81,7 @@ export const putSettingsRoute = defineRoute({
       action: 'settings.updated',
       objectType: 'entity',
       objectId: entity.id,
-      before: saved.before,
-      after: saved.after,
+      ...auditChange(saved.before, saved.after),
     });
     return saved.after;
   },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code, IsoDate, Rate } from '../schemas.ts';
 import { findTaxCode, listTaxCodes, saveTaxCode, taxRateProblem } from '../../ledger/setup/tax-codes.ts';
@@ -99,8 +100,7 @@ export const putTaxCodeRoute = defineRoute({
       action: saved.created ? 'taxCode.created' : 'taxCode.updated',
       objectType: 'taxCode',
       objectId: params.code,
-      before: saved.before ?? undefined,
-      after: saved.after,
+      ...auditChange(saved.before, saved.after),
     });
     if (saved.created) setStatus(201);
     return saved.after;

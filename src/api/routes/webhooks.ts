@@ -67,12 +67,17 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     // own, and without a queue the run is worked right after, which must not sit inside it.
     write: false,
     success: { status: 202, description: docs.accepted, schema: Accepted },
-    errors: docs.errors,
+    errors: [...docs.errors, 'SECRET_UNREADABLE'],
     handler: async (ctx) => {
       // Names are unique per entity: of the pipelines of this name, the one whose secret verifies the delivery takes it.
       const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
       let refusal: DomainError | null = null;
+      const unreadable: Pipeline[] = [];
       for (const pipeline of named.filter((p) => p.sourceType === inbound.sourceType)) {
+        if (pipeline.unreadableSecrets.length) {
+          unreadable.push(pipeline);
+          continue;
+        }
         const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
         if (!verdict.ok) {
           if ('error' in verdict) refusal ??= verdict.error;
@@ -80,6 +85,14 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
         }
         if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
         return accept(ctx, pipeline, verdict.event);
+      }
+      // A pipeline whose secret cannot be read cannot check a signature: refused (the sender retries),
+      // never taken unverified. The details (which secret, how to fix) are for the operator, in the
+      // log and on the pipeline.
+      if (unreadable.length) {
+        for (const p of unreadable)
+          ctx.log.warn({ pipeline: p.name, entity: p.entityCode, secrets: p.unreadableSecrets }, 'SECRET_UNREADABLE');
+        throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
       }
       throw refusal ?? noEndpoint();
     },

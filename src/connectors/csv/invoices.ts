@@ -4,21 +4,26 @@ import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, r
 import type { Table, TableRow } from './table.ts';
 import { RowReader } from './values.ts';
 
-/** Customers named on document rows, once each, the first row that names one winning. */
+/**
+ * Customers named on document rows, once each, the first row that names one winning. A customer
+ * carries only the fields the file has columns for: `email` is left out (`undefined`) when the
+ * file has no email column, so the customer's email in the target is left alone; a blank cell in
+ * a column the file has is sent empty (null).
+ */
 export class CustomerCollector {
   private readonly seen = new Map<string, CanonicalCustomer>();
 
   add(
     reader: RowReader,
     sourceId: string | null,
-    c: { name: string | null; email?: string | null; currency?: string | null },
+    c: { name: string | null; email?: string | null | undefined; currency?: string | null },
   ): void {
     if (!sourceId || !c.name || this.seen.has(sourceId)) return;
     const parsed = CanonicalCustomer.safeParse({
       kind: 'customer',
       sourceId,
       name: c.name,
-      email: c.email ?? null,
+      ...(c.email !== undefined ? { email: c.email } : {}),
       ...(c.currency ? { currency: c.currency } : {}),
     });
     if (parsed.success) this.seen.set(sourceId, parsed.data);
@@ -90,7 +95,10 @@ export function mapInvoices(table: Table, ctx: MapperContext): Mapped {
     const currency = shared(readers, 'currency', (r) => r.currency('currency'), true);
     const description = shared(readers, 'description', (r) => r.text('description', { max: 500 }), false);
     const customerName = shared(readers, 'customer_name', (r) => r.text('customer_name', { max: 200 }), false);
-    const customerEmail = shared(readers, 'customer_email', (r) => r.text('customer_email', { max: 200 }), false);
+    // A file without the column says nothing of the email (left alone); a blank cell says it is empty.
+    const customerEmail = table.headers.includes('customer_email')
+      ? shared(readers, 'customer_email', (r) => r.text('customer_email', { max: 200 }), false)
+      : undefined;
     if (dueDate && invoiceDate && dueDate < invoiceDate)
       readers[0]!.problem('due_date', `${dueDate} is before the invoice date ${invoiceDate}`);
     customers.add(readers[0]!, customerSourceId, { name: customerName, email: customerEmail, currency });

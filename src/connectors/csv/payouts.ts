@@ -111,7 +111,11 @@ export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
       r.cell('customers.company_name')?.text ||
       [r.cell('customers.given_name')?.text, r.cell('customers.family_name')?.text].filter(Boolean).join(' ') ||
       null;
-    customers.add(r, customerSourceId, { name, email: r.cell('customers.email')?.text ?? null, currency });
+    customers.add(r, customerSourceId, {
+      name,
+      email: table.headers.includes('customers.email') ? (r.cell('customers.email')?.text ?? null) : undefined,
+      currency,
+    });
     const description = [`GoCardless ${paymentId ?? ''}`, payout ? `payout ${payout}` : null, said]
       .filter(Boolean)
       .join(', ')

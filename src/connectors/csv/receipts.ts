@@ -88,18 +88,20 @@ export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
     if (code !== null && !CODE_PATTERN.test(code))
       r.problem('code', `"${code}" may hold only A-Z, 0-9, _, . and - and must start with a letter or digit`);
     const currency = r.currency('currency');
+    // Only the columns the file has: a field without a column is left alone, a blank cell is sent empty.
+    const column = (name: string, max: number) => (table.headers.includes(name) ? r.text(name, { max }) : undefined);
     const candidate = {
       kind: 'customer',
       sourceId,
       code,
       name: r.text('name', { required: true, max: 200 }),
-      email: r.text('email', { max: 200 }),
-      phone: r.text('phone', { max: 50 }),
-      street: r.text('street', { max: 200 }),
-      postalCode: r.text('postal_code', { max: 20 }),
-      city: r.text('city', { max: 100 }),
-      country: r.text('country', { max: 100 }),
-      vatNumber: r.text('vat_number', { max: 50 }),
+      email: column('email', 200),
+      phone: column('phone', 50),
+      street: column('street', 200),
+      postalCode: column('postal_code', 20),
+      city: column('city', 100),
+      country: column('country', 100),
+      vatNumber: column('vat_number', 50),
       ...(currency ? { currency } : {}),
     };
     emit(items, rows, r, 'customer', sourceId, candidate, ctx);

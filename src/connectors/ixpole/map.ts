@@ -183,6 +183,17 @@ export function mapCustomer(raw: unknown): Mapped<CanonicalCustomer> {
   const r = IxpoleCustomer.safeParse(raw);
   if (!r.success) return { ok: false, ...firstIssue(r.error) };
   const c = r.data;
+  // The fields iXpole answered with, null or blank included (empty); one it left out is not known, so not sent.
+  const answered = (key: keyof IxpoleCustomer) => Object.hasOwn(raw as object, key);
+  const fields = {
+    email: ['Email', c.Email],
+    street: ['Street', c.Street],
+    postalCode: ['PostalCode', c.PostalCode],
+    city: ['City', c.City],
+    country: ['Country', c.Country],
+    vatNumber: ['VatNumber', c.VatNumber],
+    language: ['Language', c.Language],
+  } as const;
   return {
     ok: true,
     value: {
@@ -190,13 +201,11 @@ export function mapCustomer(raw: unknown): Mapped<CanonicalCustomer> {
       sourceId: c.CustomerId,
       code: c.CustomerCode,
       name: c.Name,
-      email: c.Email,
-      street: c.Street,
-      postalCode: c.PostalCode,
-      city: c.City,
-      country: c.Country,
-      vatNumber: c.VatNumber,
-      language: c.Language,
+      ...Object.fromEntries(
+        Object.entries(fields)
+          .filter(([, [key]]) => answered(key))
+          .map(([field, [, value]]) => [field, value]),
+      ),
     },
   };
 }

@@ -35,7 +35,7 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
     },
     // Local writes: no calls to pace; the engine's pages are the batches.
     limits: { concurrency: 1, batchSize: 500 },
-    upsertCustomers: (ctx, items) => upsertCustomers(db(ctx), entity, items),
+    upsertCustomers: (ctx, items) => upsertCustomers(db(ctx), entity, ctx.actor, items),
     upsertProducts: (ctx, items) => upsertProducts(db(ctx), entity, items),
     createInvoices: (ctx, items) => createInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),
     createDraftInvoices: (ctx, items) => createDraftInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),

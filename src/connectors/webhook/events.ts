@@ -16,7 +16,8 @@ import {
 
 const EmbeddedCustomer = CanonicalCustomer.omit({ kind: true }).meta({
   description:
-    "The document's customer, created or updated in the ledger first. Its sourceId must be the document's customerSourceId.",
+    "The document's customer, created or updated in the ledger first. Its sourceId must be the document's customerSourceId. " +
+    'Only the keys sent are changed; null or "" clears a field only where the pipeline is authoritative for it (options.customers.authoritative).',
 });
 
 /** A document may carry its customer, so that a sender need not send the customer separately first. */

@@ -1,5 +1,6 @@
 import type { ExceptionCode } from '../reasons.ts';
-import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct } from '../canonical.ts';
+import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
+import { authoritativeFields } from '../pipelines.ts';
 import type { Lookup } from '../connector.ts';
 import { codeFromSourceId } from '../mapping.ts';
 import type { TargetCustomer, TargetProduct } from '../target.ts';
@@ -71,7 +72,12 @@ const customerDelivery: Delivery<CustomerDoc> = {
       out.record({
         kind: 'customer',
         sourceId: item.sourceId,
-        outcome: item.doc.targetId ? 'updated' : result.outcome === 'updated' ? 'updated' : 'created',
+        // The target already held what was sent (a field another pipeline or a user set the same way).
+        ...(result.outcome === 'unchanged'
+          ? { outcome: 'skipped' as const, message: 'unchanged in the target' }
+          : {
+              outcome: item.doc.targetId || result.outcome === 'updated' ? ('updated' as const) : ('created' as const),
+            }),
         targetId: result.targetId,
       });
     await saveMapping(
@@ -117,12 +123,14 @@ export async function syncCustomers(
   const prefix = ctx.pipeline.mapping.customerCodePrefix ?? '';
   const explicitIds = new Set(explicit.map((e) => e.sourceId));
   const docs: CustomerDoc[] = [];
-  for (const c of g.toSync.values()) {
+  const authoritative = authoritativeFields(ctx.pipeline);
+  for (const given of g.toSync.values()) {
+    // Only what the source carries goes to the target, and only that counts as a change.
+    const c = customerChanges(given, authoritative);
     const fp = fingerprint(c);
     const existing = g.mapped.get(c.sourceId);
-    const given = c.code ? c.code.toUpperCase() : null;
-    const code =
-      existing?.targetId ?? (given && CODE_PATTERN.test(given) ? given : codeFromSourceId(prefix, c.sourceId));
+    const own = c.code ? c.code.toUpperCase() : null;
+    const code = existing?.targetId ?? (own && CODE_PATTERN.test(own) ? own : codeFromSourceId(prefix, c.sourceId));
     if (existing && existing.fingerprint === fp) {
       if (explicitIds.has(c.sourceId))
         out.record({

@@ -5,7 +5,8 @@ import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
 import { type SourceDeps, createSource, targetDefinition } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
 import { ConnectorError } from '../connector.ts';
-import { assertPipelineTypes, findPipelineById, type Pipeline } from '../pipelines.ts';
+import { assertPipelineTypes, assertSecretsReadable, findPipelineById, type Pipeline } from '../pipelines.ts';
+import { isDomainError } from '../../domain/errors.ts';
 import type { SecretBox } from '../secrets.ts';
 import { addCounts, getRun, setRunStatus } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
@@ -53,6 +54,9 @@ export async function takeLease(db: Database, pipelineId: string, runId: string)
 
 /** The pipeline's target, created from its registered definition and settings. */
 export async function createTarget(deps: { db: Queryable; log: Logger }, pipeline: Pipeline): Promise<TargetConnector> {
+  // A secret stored with another key is left out of the settings: the run fails saying so (before
+  // the settings check, which would only see a missing setting), before anything is fetched or sent.
+  assertSecretsReadable(pipeline);
   // Checked again here: a stored pipeline may name a type this build does not have. Never a substitute.
   assertPipelineTypes(pipeline);
   const def = targetDefinition(pipeline.targetType);
@@ -196,7 +200,12 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
     }
     await finish(ctx, runId, await afterPages(ctx, runId));
   } catch (err) {
-    const message = err instanceof Error ? err.message : String(err);
+    // A business refusal keeps its stable code in the run's error (SECRET_UNREADABLE: …).
+    const message = isDomainError(err)
+      ? `${err.code}: ${err.message}`
+      : err instanceof Error
+        ? err.message
+        : String(err);
     if (err instanceof PipelineBusyError) {
       await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);
       throw err;
