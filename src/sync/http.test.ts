@@ -1,5 +1,15 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { addressProblem, checkOutboundUrl, outboundPolicyFromEnv, safeReason } from './http.ts';
+import {
+  OutboundRefusedError,
+  addressProblem,
+  checkOutboundUrl,
+  guardedAgent,
+  outboundPolicyFromEnv,
+  outboundRequest,
+  safeReason,
+} from './http.ts';
 
 const strict = { allowPrivateNetworks: false, allow: [] };
 const privateOk = { allowPrivateNetworks: true, allow: [] };
@@ -79,5 +89,107 @@ describe('safeReason', () => {
     expect(safeReason('{"message":"root:x:0:0"}')).toBeNull();
     expect(safeReason('{"code":"has spaces in it"}')).toBeNull();
     expect(safeReason('<html>internal</html>')).toBeNull();
+  });
+});
+
+describe('connection reuse (keep-alive) under the policy', () => {
+  /** A local server that counts the connections it accepts. */
+  async function counting(): Promise<{ port: number; connections: () => number; close: () => Promise<void> }> {
+    let connections = 0;
+    const server = http.createServer((_req, res) => res.end('ok'));
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    return {
+      port,
+      connections: () => connections,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+
+  function get(agent: http.Agent, host: string, port: number): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host, port, path: '/', agent }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c.toString()));
+        res.on('end', () => resolve(body));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  it('reuses a checked connection, pinned to the checked address, and checks every new connection again', async () => {
+    const s = await counting();
+    // A name that first resolves to the (allowed) loopback, then is rebound to the metadata address.
+    let answer = '127.0.0.1';
+    const asked: string[] = [];
+    const lookup = (
+      host: string,
+      _o: unknown,
+      cb: (e: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void,
+    ) => {
+      asked.push(host);
+      cb(null, [{ address: answer, family: 4 }]);
+    };
+    const agent = guardedAgent('http', { policy: privateOk, lookup });
+    try {
+      expect(await get(agent, 'svc.test', s.port)).toBe('ok');
+      expect(await get(agent, 'svc.test', s.port)).toBe('ok');
+      expect(s.connections()).toBe(1);
+      answer = '169.254.169.254';
+      // The kept connection stays on the address that was checked: no second resolution.
+      expect(await get(agent, 'svc.test', s.port)).toBe('ok');
+      expect(s.connections()).toBe(1);
+      expect(asked).toEqual(['svc.test']);
+      // A new connection on the same agent is checked, and refused, before anything is sent.
+      await expect(get(agent, 'other.test', s.port)).rejects.toThrow(
+        /other\.test: 169\.254\.169\.254 is a cloud metadata/,
+      );
+      expect(s.connections()).toBe(1);
+    } finally {
+      agent.destroy();
+      await s.close();
+    }
+  });
+
+  it('outboundRequest reuses one connection for consecutive calls to a system', async () => {
+    const s = await counting();
+    const policy = { allowPrivateNetworks: false, allow: [{ host: '127.0.0.1', port: s.port }] };
+    try {
+      for (let i = 0; i < 3; i++) {
+        const a = await outboundRequest(`http://127.0.0.1:${s.port}/`, { method: 'GET' }, { policy });
+        expect(a.text).toBe('ok');
+      }
+      expect(s.connections()).toBe(1);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('never hands a connection opened under one policy to a request under a stricter one', async () => {
+    const s = await counting();
+    const lookup = (
+      _host: string,
+      _o: unknown,
+      cb: (e: NodeJS.ErrnoException | null, a: { address: string; family: number }[]) => void,
+    ) => cb(null, [{ address: '127.0.0.1', family: 4 }]);
+    const open = { allowPrivateNetworks: false, allow: [{ host: '127.0.0.1', port: s.port }] };
+    try {
+      expect(
+        (await outboundRequest(`http://127.0.0.1:${s.port}/`, { method: 'GET' }, { policy: open, lookup })).text,
+      ).toBe('ok');
+      // The same address without the allow entry: refused, though a kept connection to it exists.
+      await expect(
+        outboundRequest(`http://127.0.0.1:${s.port}/`, { method: 'GET' }, { policy: strict, lookup }),
+      ).rejects.toBeInstanceOf(OutboundRefusedError);
+      expect(s.connections()).toBe(1);
+    } finally {
+      await s.close();
+    }
   });
 });

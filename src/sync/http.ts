@@ -258,9 +258,19 @@ type CreateConnection = (this: http.Agent, options: ConnectOptions, callback: Cr
 const httpConnect = (http.Agent.prototype as unknown as { createConnection: CreateConnection }).createConnection;
 const httpsConnect = (https.Agent.prototype as unknown as { createConnection: CreateConnection }).createConnection;
 
+/*
+ * Keep-alive: an idle connection is kept (and reused for the next request to the same host and
+ * port) for a little less than the 5 s most servers keep one, so that a reuse seldom meets a
+ * connection the server is closing. Only idle connections are closed by this timeout; a request in
+ * flight has its own (its AbortSignal). The policy is unchanged by reuse: a pooled connection was
+ * checked when it was opened and stays connected to the address that was checked (pinned: the
+ * socket connects to the looked-up address itself), and every new connection is checked again.
+ */
+const KEEP_ALIVE = { keepAlive: true, timeout: 4000 } as const;
+
 class GuardedHttpAgent extends http.Agent {
   constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+    super(KEEP_ALIVE);
   }
   override createConnection(options: ConnectOptions, callback: Created): Duplex | undefined {
     const { lookup, problem } = guardConnection(this.guard, options);
@@ -274,7 +284,7 @@ class GuardedHttpAgent extends http.Agent {
 
 class GuardedHttpsAgent extends https.Agent {
   constructor(private readonly guard: GuardOptions) {
-    super({ keepAlive: false });
+    super(KEEP_ALIVE);
   }
   override createConnection(options: ConnectOptions, callback: Created): Duplex | undefined {
     const { lookup, problem } = guardConnection(this.guard, options);
@@ -286,9 +296,29 @@ class GuardedHttpsAgent extends https.Agent {
   }
 }
 
-/** An agent that applies the outbound policy to every connection it makes (for clients that take one, e.g. Stripe's). */
+/**
+ * An agent that applies the outbound policy to every connection it makes, keeping connections
+ * alive between requests (for clients that take one and keep it, e.g. Stripe's).
+ */
 export function guardedAgent(protocol: 'http' | 'https', o: GuardOptions = {}): http.Agent {
   return protocol === 'http' ? new GuardedHttpAgent(o) : new GuardedHttpsAgent(o);
+}
+
+/*
+ * The agents outboundRequest shares, so that consecutive calls to one system reuse a connection
+ * instead of paying a TCP (and TLS) handshake each. One agent per protocol, policy and lookup: a
+ * connection opened under one policy is never handed to a request under another (a stricter
+ * policy opens, and checks, its own), nor is one opened by a test's lookup to anyone else.
+ */
+const sharedAgents = new WeakMap<LookupFn, Map<string, http.Agent>>();
+
+function sharedAgent(protocol: 'http' | 'https', policy: OutboundPolicy, lookup: LookupFn): http.Agent {
+  let byPolicy = sharedAgents.get(lookup);
+  if (!byPolicy) sharedAgents.set(lookup, (byPolicy = new Map<string, http.Agent>()));
+  const key = `${protocol} ${JSON.stringify(policy)}`;
+  let agent = byPolicy.get(key);
+  if (!agent) byPolicy.set(key, (agent = guardedAgent(protocol, { policy, lookup })));
+  return agent;
 }
 
 export interface OutboundRequest {
@@ -330,7 +360,7 @@ export function outboundRequest(
   const problem = checkOutboundUrl(target.href, policy);
   if (problem) return Promise.reject(new OutboundRefusedError(`${target.origin}: ${problem}`));
   const protocol = target.protocol === 'http:' ? 'http' : 'https';
-  const agent = guardedAgent(protocol, { ...guard, policy });
+  const agent = sharedAgent(protocol, policy, guard.lookup ?? dnsLookup);
   const maxBytes = req.maxBytes ?? 32 * 1024 * 1024;
   return new Promise<OutboundAnswer>((resolve, reject) => {
     const { signal } = req;
@@ -340,7 +370,6 @@ export function outboundRequest(
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
-      agent.destroy();
       if (err) reject(err);
       else resolve(answer!);
     };
