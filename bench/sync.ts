@@ -29,6 +29,7 @@ import { SyncService } from '../src/sync/service.ts';
 import { PipelineDefinition, savePipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { allowOutboundHost } from '../src/sync/http.ts';
 import { Batch, type PostPayAllocateInput } from '../src/ledger/posting/post-pay-allocate.ts';
 import { renderInvoicePdf } from '../src/ledger/pdf.ts';
 import { buildServer } from '../src/api/server.ts';
@@ -86,6 +87,8 @@ async function syncInstalments(db: Database, n: number) {
     recordPdf: false,
     pageSize: 500,
   });
+  // The simulator is http on loopback, which the outbound policy refuses unless allowed: this process allows it.
+  allowOutboundHost(new URL(sim.url).hostname, Number(new URL(sim.url).port));
   const { entity } = await db.transaction((tx) =>
     createEntity(tx, { code: 'BENCH', name: 'Bench Club', baseCurrency: 'EUR', standardTaxRate: '0.21' }),
   );

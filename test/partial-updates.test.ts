@@ -291,7 +291,8 @@ describe('the audit trail keeps before and after of exactly what changed', () =>
         {
           name: 'from-yaml',
           entity: 'PUP',
-          source: { type: 'records' },
+          // What users write may not name the engine's internal sources (records).
+          source: { type: 'webhook' },
           target: { type: 'webhook', url: 'https://erp.example/in', secret },
         },
       ],

@@ -21,6 +21,8 @@ registerTarget({
     apiKey: z.string().optional(),
     batchSize: z.number().int().positive().optional(),
   }),
+  // Declared secret: encrypted at rest and shown as "[secret]" (src/sync/secrets.ts).
+  secrets: ['apiKey'],
   create: () => Promise.reject(new Error('test-sink is never run')),
 });
 
@@ -86,7 +88,8 @@ const refusals: Refusal[] = [
     source: { type: 'file' },
     target: { ...sink, urll: 'typo' },
     code: 'PIPELINE_TARGET_SETTINGS_INVALID',
-    field: 'target',
+    // The unknown key itself, so the sender sees which one to drop or correct.
+    field: 'target.urll',
     mentions: ['urll'],
   },
 ];

@@ -20,6 +20,7 @@ registerTarget({
   type: 'test-sink',
   description: 'A target for this test only',
   settings: z.strictObject({ url: z.url(), apiKey: z.string().optional() }),
+  secrets: ['apiKey'],
   create: () => Promise.reject(new Error('test-sink is never run')),
 });
 

@@ -2,6 +2,7 @@ import { createEntity, findEntityByCode, issueKeys } from '../ledger/entities.ts
 import { recordAudit } from '../ledger/audit.ts';
 import { PipelineDefinition, savePipeline, findPipeline } from '../sync/pipelines.ts';
 import { formatAmount } from '../domain/money.ts';
+import { allowOutboundHost } from '../sync/http.ts';
 import type { SourceItem } from '../sync/connector.ts';
 import type { Runtime } from './runtime.ts';
 import type { Queryable } from '../db/database.ts';
@@ -64,6 +65,10 @@ async function restoreSampleSystem(db: Queryable, pipelineId: string, sim: Simul
 export async function startDemo(rt: Runtime, port: number): Promise<() => Promise<void>> {
   const { startIxpoleSimulator } = (await import('../connectors/ixpole/simulator.ts')) as SimulatorModule;
   const sim = await startIxpoleSimulator({ customers: 25, products: 6, instalments: 120, seed: 42 });
+  // The simulator is plain http on loopback, which the outbound policy refuses to users' pipelines:
+  // this process allows exactly its address, and nothing else changes (docs/security.md).
+  const simUrl = new URL(sim.url);
+  allowOutboundHost(simUrl.hostname, Number(simUrl.port));
   const { db, box, log } = rt;
   const { entity, keys, created } = await db.transaction(async (tx) => {
     const found = await findEntityByCode(tx, DEMO_ENTITY);

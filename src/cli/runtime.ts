@@ -4,6 +4,7 @@ import pino, { type Logger } from 'pino';
 import type { Database } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
+import { outboundPolicyFromEnv } from '../sync/http.ts';
 import type { SecretBox } from '../sync/secrets.ts';
 import { openSecretBox } from '../sync/keys.ts';
 import { SyncService } from '../sync/service.ts';
@@ -44,6 +45,8 @@ export async function openRuntime(opts: {
 }): Promise<Runtime> {
   const log = opts.log ?? createLogger();
   const env = opts.env ?? process.env;
+  // A malformed outbound allow list stops the start, rather than failing each request later.
+  outboundPolicyFromEnv(env);
   const dbConfig = databaseConfigFromEnv(env);
   const db = await openDatabase(dbConfig);
   try {

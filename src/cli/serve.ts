@@ -28,6 +28,8 @@ Environment:
   LEDGERLINK_ADMIN_TOKEN       enables the admin endpoints (entities, keys) and admin access to pipelines
   LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest; required with DATABASE_URL
                                (PGlite default: the key file data/.encryption-key); see: ledgerlink keys --help
+  LEDGERLINK_ALLOW_PRIVATE_NETWORKS  true: pipelines may call loopback/private/link-local addresses (docs/security.md)
+  LEDGERLINK_OUTBOUND_ALLOW    host,host:port,... pipelines may call over http and at any address
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
   LEDGERLINK_WORKER_CONCURRENCY runs worked at once, each of another pipeline (default 4)
   LEDGERLINK_LEASE_SECONDS     heartbeat lease: a run silent this long is taken over (default 15)

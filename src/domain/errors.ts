@@ -141,7 +141,19 @@ export const ERROR_CODES = {
   // Pipelines
   PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
   PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],
-  PIPELINE_TARGET_SETTINGS_INVALID: [400, "The target's settings do not match its schema; `details` names each field."],
+  PIPELINE_TARGET_SETTINGS_INVALID: [
+    400,
+    "The target's settings do not match its schema or name a setting it does not have; `details` names each field.",
+  ],
+  PIPELINE_SOURCE_SETTINGS_INVALID: [
+    400,
+    "The source's settings do not match its schema or name a setting it does not have; `details` names each field.",
+  ],
+  PIPELINE_URL_REFUSED: [
+    400,
+    'A URL of the settings is one the server does not call: https only, and no loopback, private, link-local or metadata address unless the operator allows it (docs/security.md).',
+  ],
+  PIPELINE_TOO_LARGE: [413, 'The mapping or the settings of the pipeline are larger than the limits in docs/sync.md.'],
   PIPELINE_MAPPING_TARGET_UNKNOWN: [
     422,
     "The mapping names a GL account, tax code, department or bank account the entity's ledger does not have (or not active); `details` names each field.",

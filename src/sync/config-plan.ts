@@ -1,7 +1,8 @@
 import type { Queryable } from '../db/database.ts';
 import { findEntityByCode } from '../ledger/entities.ts';
-import { type Pipeline, type PipelineDefinition, findPipeline } from './pipelines.ts';
-import { SECRET_KEYS, type SecretBox } from './secrets.ts';
+import { type Pipeline, type PipelineDefinition, findPipeline, secretsOf } from './pipelines.ts';
+import { sourceSettings, targetSettings } from './registry.ts';
+import { REDACTED, type SecretBox, redactConfig, secretPaths, valueAt } from './secrets.ts';
 
 /** What applying a secret would do; its value is never shown. */
 export type SecretChange = 'added' | 'changed' | 'unchanged' | 'removed' | 'replaces-unreadable';
@@ -37,12 +38,20 @@ function stable(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-function secretChange(before: string | null | undefined, after: unknown, unreadable: boolean): SecretChange | null {
+/** `after` reading "[secret]" keeps the stored secret, as saving does. */
+function secretChange(before: unknown, after: unknown, unreadable: boolean): SecretChange | null {
   const given = typeof after === 'string' ? after : null;
+  const stored = typeof before === 'string' ? before : null;
   if (unreadable) return given === null ? 'removed' : 'replaces-unreadable';
-  if (before == null) return given === null ? null : 'added';
+  if (stored === null) return given === null ? null : 'added';
   if (given === null) return 'removed';
-  return before === given ? 'unchanged' : 'changed';
+  return given === REDACTED || stored === given ? 'unchanged' : 'changed';
+}
+
+/** The declared secret paths of a source or target type. */
+function declaredSecrets(side: 'source' | 'target', type: unknown): readonly string[] {
+  if (typeof type !== 'string') return [];
+  return secretsOf(side === 'source' ? sourceSettings(type) : targetSettings(type));
 }
 
 function settingsDiff(
@@ -54,15 +63,27 @@ function settingsDiff(
   const type = side === 'source' ? before.sourceType : before.targetType;
   const stored = side === 'source' ? before.sourceConfig : before.targetConfig;
   if (type !== after.type) plan.changed.push(`${side}.type`);
-  const keys = new Set([...Object.keys(stored), ...Object.keys(after)].filter((k) => k !== 'type'));
+  const { type: _type, ...given } = after;
+  // The connectors' declared secret paths (`apiKey`, `headers.*`), of the stored type and of the new one.
+  const secrets = [...new Set([...declaredSecrets(side, type), ...declaredSecrets(side, after.type)])];
+  const unreadable = before.unreadableSecrets
+    .filter((f) => f.startsWith(`${side}.`))
+    .map((f) => f.slice(side.length + 1));
+  const paths = new Set([...secretPaths(stored, secrets), ...secretPaths(given, secrets), ...unreadable]);
+  for (const path of [...paths].sort()) {
+    const field = `${side}.${path}`;
+    const change = secretChange(valueAt(stored, path), valueAt(given, path), unreadable.includes(path));
+    if (change === null) continue;
+    plan.secrets.push({ field, change });
+    if (change !== 'unchanged') plan.changed.push(field);
+  }
+  // Everything else compared with the secrets masked, so a secret's change is counted once, above.
+  const open = redactConfig(stored, secrets);
+  const sent = redactConfig(given, secrets);
+  const keys = new Set([...Object.keys(open), ...Object.keys(sent)]);
   for (const k of [...keys].sort()) {
-    const field = `${side}.${k}`;
-    if (SECRET_KEYS.has(k)) {
-      const change = secretChange(stored[k] as string | undefined, after[k], before.unreadableSecrets.includes(field));
-      if (change === null) continue;
-      plan.secrets.push({ field, change });
-      if (change !== 'unchanged') plan.changed.push(field);
-    } else if (stable(stored[k]) !== stable(after[k])) plan.changed.push(field);
+    if (paths.has(k)) continue;
+    if (stable(open[k]) !== stable(sent[k])) plan.changed.push(`${side}.${k}`);
   }
 }
 
@@ -80,11 +101,14 @@ export function diffPipeline(before: Pipeline, def: PipelineDefinition): Pick<Pi
     ['managedBy', before.managedBy, 'config'],
   ];
   for (const [field, a, b] of fields) if (stable(a) !== stable(b)) plan.changed.push(field);
-  const hook = secretChange(
-    before.webhookSecret,
-    def.webhookSecret,
-    before.unreadableSecrets.includes('webhookSecret'),
-  );
+  // An absent webhookSecret keeps the stored one (null removes it), as saving does.
+  const hookUnreadable = before.unreadableSecrets.includes('webhookSecret');
+  const hook =
+    def.webhookSecret === undefined
+      ? before.webhookSecret !== null
+        ? 'unchanged'
+        : null
+      : secretChange(before.webhookSecret, def.webhookSecret, hookUnreadable);
   if (hook !== null) {
     plan.secrets.push({ field: 'webhookSecret', change: hook });
     if (hook !== 'unchanged') plan.changed.push('webhookSecret');
@@ -103,15 +127,13 @@ export async function planConfig(
     entities.push({ code: e.code, action: (await findEntityByCode(db, e.code)) ? 'exists' : 'create' });
   const pipelines: PipelinePlan[] = [];
   for (const def of config.pipelines) {
-    const before = await findPipeline(db, box, def.name);
+    // Names are unique per entity: a pipeline of an entity the file creates is new.
+    const entity = await findEntityByCode(db, def.entity);
+    const before = entity ? await findPipeline(db, box, def.name, entity.id) : null;
     if (!before) {
       const secrets = [
-        ...Object.keys(def.source)
-          .filter((k) => SECRET_KEYS.has(k))
-          .map((k) => `source.${k}`),
-        ...Object.keys(def.target)
-          .filter((k) => SECRET_KEYS.has(k))
-          .map((k) => `target.${k}`),
+        ...secretPaths(def.source, declaredSecrets('source', def.source.type)).map((k) => `source.${k}`),
+        ...secretPaths(def.target, declaredSecrets('target', def.target.type)).map((k) => `target.${k}`),
         ...(def.webhookSecret ? ['webhookSecret'] : []),
       ];
       pipelines.push({

@@ -7,13 +7,7 @@ import { Code, Currency, Rate } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { isNoChange, recordAudit } from '../ledger/audit.ts';
 import { DomainError, type ErrorCode } from '../domain/errors.ts';
-import {
-  PipelineDefinition,
-  findPipeline,
-  pipelineAuditChange,
-  pipelineTypeProblems,
-  savePipeline,
-} from './pipelines.ts';
+import { PipelineDefinition, pipelineAuditChange, pipelineTypeProblems, savePipeline } from './pipelines.ts';
 import { mappingProblems } from './pipeline-checks.ts';
 import type { SecretBox } from './secrets.ts';
 import { type ConfigPlan, planConfig } from './config-plan.ts';
@@ -127,7 +121,11 @@ export function checkConfigText(
     const target = p.target === undefined ? { type: 'ledger' } : isRecord(p.target) ? p.target : null;
     if (source && target && typeof target.type === 'string') {
       for (const e of pipelineTypeProblems(
-        { source: { type: source.type as string }, target: { ...target, type: target.type } },
+        {
+          source: { ...source, type: source.type as string },
+          target: { ...target, type: target.type },
+          mapping: p.mapping,
+        },
         at,
       ))
         for (const d of e.details as { field: string; message: string }[])
@@ -136,19 +134,25 @@ export function checkConfigText(
             message:
               e.code === 'PIPELINE_TARGET_SETTINGS_INVALID'
                 ? `setting of target "${String(target.type)}": ${d.message}`
-                : e.message,
+                : e.code === 'PIPELINE_SOURCE_SETTINGS_INVALID'
+                  ? `setting of source "${String(source.type)}": ${d.message}`
+                  : e.code === 'PIPELINE_UNKNOWN_SOURCE_TYPE' || e.code === 'PIPELINE_UNKNOWN_TARGET_TYPE'
+                    ? e.message
+                    : d.message,
             code: e.code,
           });
     }
     if (typeof p.name === 'string') {
-      const seen = names.get(p.name);
+      // Names are unique per entity (two entities may each have a pipeline "stripe").
+      const key = `${String(p.entity)}\u0000${p.name}`;
+      const seen = names.get(key);
       if (seen !== undefined)
         problems.push({
           field: `${at}.name`,
-          message: `${p.name} is also the name of pipelines[${seen}]: pipeline names are unique`,
+          message: `${p.name} is also the name of pipelines[${seen}] of entity ${String(p.entity)}: pipeline names are unique per entity`,
           code: 'VALIDATION_ERROR',
         });
-      else names.set(p.name, i);
+      else names.set(key, i);
     }
   });
   // One line per field: a target's settings error names each field with the same message.
@@ -182,8 +186,7 @@ export async function loadConfigFile(
 
 /**
  * What only the database can tell: each pipeline's entity exists (or is among the file's
- * entities, created first), its name is not another entity's, and its mapping names what the
- * entity's ledger has. Run after the file's entities were created (in the transaction that
+ * entities, created first) and its mapping names what the entity's ledger has. Run after the file's entities were created (in the transaction that
  * applies, or in one rolled back to validate).
  */
 export async function configDatabaseProblems(db: Queryable, config: ConfigFile): Promise<ConfigProblem[]> {
@@ -199,16 +202,6 @@ export async function configDatabaseProblems(db: Queryable, config: ConfigFile):
       });
       continue;
     }
-    const { rows } = await db.query<{ code: string }>(
-      `SELECT e.code FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND p.entity_id <> $2`,
-      [p.name, entity.id],
-    );
-    if (rows[0])
-      problems.push({
-        field: `${at}.name`,
-        message: `pipeline ${p.name} belongs to entity ${rows[0].code}`,
-        code: 'VALIDATION_ERROR',
-      });
     for (const m of await mappingProblems(db, entity, p, at))
       problems.push({ ...m, code: 'PIPELINE_MAPPING_TARGET_UNKNOWN' });
   }
@@ -268,10 +261,12 @@ export async function applyConfig(
     const problems = await configDatabaseProblems(tx, config);
     if (problems.length) throw new ConfigError(problems);
     const names: string[] = [];
-    for (const p of config.pipelines) {
+    for (const [i, p] of config.pipelines.entries()) {
       const entity = (await findEntityByCode(tx, p.entity))!;
-      const before = await findPipeline(tx, box, p.name, entity.id);
-      const { pipeline, created } = await savePipeline(tx, box, entity.id, p, 'config');
+      const { pipeline, created, before } = await savePipeline(tx, box, entity.id, p, 'config', {
+        at: `pipelines[${i}]`,
+        internalSources: false,
+      });
       // Applied at every start: only a pipeline the file creates or changes is in the audit trail.
       const change = pipelineAuditChange(before, pipeline);
       if (!isNoChange(change))

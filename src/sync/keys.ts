@@ -102,16 +102,28 @@ async function sealedRows(db: Queryable, forUpdate: boolean): Promise<SealedRow[
   return out;
 }
 
-/** Every sealed value of a row, with where it sits (`source_config.apiKey`, `webhook_secret`). */
+/**
+ * Every sealed value of a row, however deep it sits in a JSON column (a connector declares nested
+ * secrets such as `headers.*`), with where it sits (`source_config.apiKey`, `webhook_secret`).
+ */
 function sealedIn(row: SealedRow): { at: string; value: string }[] {
   const found: { at: string; value: string }[] = [];
-  for (const [col, v] of Object.entries(row.values)) {
-    if (isSealed(v)) found.push({ at: col, value: v });
-    else if (v && typeof v === 'object')
-      for (const [k, inner] of Object.entries(v as Record<string, unknown>))
-        if (isSealed(inner)) found.push({ at: `${col}.${k}`, value: inner });
-  }
+  const walk = (v: unknown, at: string): void => {
+    if (isSealed(v)) found.push({ at, value: v });
+    else if (Array.isArray(v)) v.forEach((x, i) => walk(x, `${at}.${i}`));
+    else if (v && typeof v === 'object') for (const [k, inner] of Object.entries(v)) walk(inner, `${at}.${k}`);
+  };
+  for (const [col, v] of Object.entries(row.values)) walk(v, col);
   return found;
+}
+
+/** A value with every sealed string in it, however deep, passed through `fn`. */
+function mapSealed(v: unknown, fn: (sealed: string) => string): unknown {
+  if (isSealed(v)) return fn(v);
+  if (Array.isArray(v)) return v.map((x) => mapSealed(x, fn));
+  if (v && typeof v === 'object')
+    return Object.fromEntries(Object.entries(v).map(([k, inner]) => [k, mapSealed(inner, fn)]));
+  return v;
 }
 
 export async function recordedFingerprint(db: Queryable): Promise<string | null> {
@@ -216,22 +228,17 @@ export async function rotateKey(
           'Re-enter them first (PUT /v1/pipelines/{name}, or `ledgerlink config apply`). Nothing was changed.',
       );
     let secrets = 0;
-    const reseal = (v: unknown): unknown => {
-      if (!isSealed(v)) return v;
+    const reseal = (sealed: string): string => {
       secrets++;
-      return next.encrypt(current.decrypt(v));
+      return next.encrypt(current.decrypt(sealed));
     };
     let changedRows = 0;
     for (const r of all) {
       if (sealedIn(r).length === 0) continue;
       const cols = Object.keys(r.values);
       const values = cols.map((c) => {
-        const v = r.values[c];
-        if (v && typeof v === 'object')
-          return JSON.stringify(
-            Object.fromEntries(Object.entries(v as Record<string, unknown>).map(([k, x]) => [k, reseal(x)])),
-          );
-        return reseal(v) as string | null;
+        const v = mapSealed(r.values[c], reseal);
+        return v && typeof v === 'object' ? JSON.stringify(v) : (v as string | null);
       });
       await tx.query(`UPDATE ${r.table} SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
         r.id,

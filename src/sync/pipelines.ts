@@ -1,39 +1,75 @@
 import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { isUniqueViolation } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
-import { validCron } from './schedule.ts';
-import { isSourceType, targetDefinition, targetTypes, unknownSourceType, unknownTargetType } from './registry.ts';
+import { DomainError, type FieldProblem } from '../domain/errors.ts';
 import { type AuditChange, type AuditEntry, auditChange, recordAudit } from '../ledger/audit.ts';
-import { type SecretBox, openConfigChecked, redactConfig, redactSecrets, sealConfig } from './secrets.ts';
 import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
+import { checkOutboundUrl } from './http.ts';
+import { mappingError, mappingProblems } from './pipeline-checks.ts';
+import {
+  type ConnectorSettings,
+  isSourceType,
+  sourceSettings,
+  targetDefinition,
+  targetSettings,
+  targetTypes,
+  unknownSourceType,
+  unknownTargetType,
+} from './registry.ts';
+import { validCron } from './schedule.ts';
+import {
+  REDACTED,
+  type SecretBox,
+  UNREADABLE,
+  keepRedacted,
+  openConfigChecked,
+  redactConfig,
+  sealConfig,
+  valueAt as valueAtPath,
+  withValueAt,
+} from './secrets.ts';
+
+/**
+ * How large the parts of a pipeline may be, as JSON (they are stored in the row and returned by
+ * every list): a mapping of a few thousand products fits, a blob does not. docs/sync.md lists them.
+ */
+export const PIPELINE_LIMITS = {
+  /** `mapping`, as JSON. */
+  mappingBytes: 256 * 1024,
+  /** Entries of `mapping.products` and of `mapping.vatRates`. */
+  mappingEntries: 5000,
+  /** `source` and `target` settings, each, as JSON. */
+  settingsBytes: 16 * 1024,
+} as const;
+
+const Code = z.string().max(100);
 
 /** Mapping overrides of a pipeline: product → GL/tax/department, VAT rate → tax code, defaults. */
 export const PipelineMapping = z.strictObject({
   products: z
     .record(
-      z.string(),
+      z.string().max(100),
       z.strictObject({
-        glAccountCode: z.string().optional(),
-        taxCode: z.string().optional(),
-        departmentId: z.string().optional(),
+        glAccountCode: Code.optional(),
+        taxCode: Code.optional(),
+        departmentId: Code.optional(),
       }),
     )
     .optional(),
-  vatRates: z.record(z.string(), z.string()).optional().meta({ description: 'VAT rate (e.g. "0.21") → tax code.' }),
-  defaultGlAccountCode: z.string().optional(),
-  defaultDepartmentId: z.string().optional(),
-  bankAccountCode: z.string().optional(),
+  vatRates: z.record(z.string().max(20), Code).optional().meta({ description: 'VAT rate (e.g. "0.21") → tax code.' }),
+  defaultGlAccountCode: Code.optional(),
+  defaultDepartmentId: Code.optional(),
+  bankAccountCode: Code.optional(),
   customerCodePrefix: z.string().max(20).optional(),
 });
 export type PipelineMapping = z.output<typeof PipelineMapping>;
 
 export const PipelineOptions = z
-  .looseObject({
+  .strictObject({
     invoiceMode: z.enum(['final', 'draft']).optional(),
     pdf: z.boolean().optional(),
-    pageSize: z.number().int().positive().optional(),
-    summaryCustomer: z.string().optional(),
+    pageSize: z.number().int().positive().max(1000).optional(),
+    summaryCustomer: z.string().max(100).optional(),
     customers: z
       .strictObject({
         authoritative: z
@@ -48,7 +84,9 @@ export const PipelineOptions = z
       })
       .optional(),
   })
-  .meta({ description: 'Source-specific options (invoiceMode final|draft, pdf, …).' });
+  .meta({
+    description: 'Options of the run: invoiceMode final|draft, pdf, pageSize (sources that page), summaryCustomer.',
+  });
 
 /** The customer fields a pipeline clears when its source sends them empty (`options.customers.authoritative`). */
 export function authoritativeFields(p: Pick<Pipeline, 'options'>): ReadonlySet<ClearableCustomerField> {
@@ -123,11 +161,16 @@ interface Row {
 const COLUMNS = `p.id, p.entity_id, e.code AS entity_code, p.name, p.source_type, p.source_config, p.target_type, p.target_config,
   p.schedule, p.mode, p.options, p.mapping, p.webhook_secret, p.enabled, p.managed_by`;
 
+/** The declared secret paths of a source or target type (none for a type no connector registered). */
+export function secretsOf(settings: ConnectorSettings | null): readonly string[] {
+  return settings?.secrets ?? [];
+}
+
 // A secret that does not open is recorded, not thrown: reading one pipeline must never fail the
 // listing of all of them (the scheduler, GET /v1/pipelines).
 function toPipeline(box: SecretBox, r: Row): Pipeline {
-  const source = openConfigChecked(box, r.source_config);
-  const target = openConfigChecked(box, r.target_config);
+  const source = openConfigChecked(box, r.source_config, secretsOf(sourceSettings(r.source_type)));
+  const target = openConfigChecked(box, r.target_config, secretsOf(targetSettings(r.target_type)));
   const webhookSecret = r.webhook_secret ? box.tryDecrypt(r.webhook_secret) : null;
   return {
     id: r.id,
@@ -168,20 +211,25 @@ export function assertSecretsReadable(pipeline: Pipeline): void {
   );
 }
 
+const sourceSecrets = (p: Pick<Pipeline, 'sourceType'>) => secretsOf(sourceSettings(p.sourceType));
+const targetSecrets = (p: Pick<Pipeline, 'targetType'>) => secretsOf(targetSettings(p.targetType));
+
 /** A pipeline as the API shows it: secrets never leave the server. */
 export function publicPipeline(p: Pipeline) {
-  const unreadable = (side: 'source' | 'target') =>
-    Object.fromEntries(
-      p.unreadableSecrets
-        .filter((f) => f.startsWith(`${side}.`))
-        .map((f) => [f.slice(side.length + 1), '[unreadable]']),
-    );
+  // A secret that did not open shows as "[unreadable]" where it sits (`headers.X-Api-Key` included).
+  const withUnreadable = (settings: Settings, side: 'source' | 'target'): Settings =>
+    p.unreadableSecrets
+      .filter((f) => f.startsWith(`${side}.`))
+      .reduce<Settings>(
+        (out, f) => ({ ...withValueAt(out, f.slice(side.length + 1), UNREADABLE), type: out.type }),
+        settings,
+      );
   return {
     id: p.id,
     name: p.name,
     entity: p.entityCode,
-    source: { type: p.sourceType, ...redactConfig(p.sourceConfig), ...unreadable('source') },
-    target: { type: p.targetType, ...redactConfig(p.targetConfig), ...unreadable('target') },
+    source: withUnreadable({ type: p.sourceType, ...redactConfig(p.sourceConfig, sourceSecrets(p)) }, 'source'),
+    target: withUnreadable({ type: p.targetType, ...redactConfig(p.targetConfig, targetSecrets(p)) }, 'target'),
     schedule: p.schedule,
     mode: p.mode,
     options: p.options,
@@ -195,7 +243,7 @@ export function publicPipeline(p: Pipeline) {
 
 /**
  * A pipeline's change for the audit trail: the fields that changed (compared with their secrets in
- * the clear, so a new API key counts), each secret then shown as `[secret]`.
+ * the clear, so a new API key counts), each secret (as its connector declares them) then shown as `[secret]`.
  */
 export function pipelineAuditChange(before: Pipeline | null, after: Pipeline): AuditChange {
   const view = (p: Pipeline) => ({
@@ -211,10 +259,27 @@ export function pipelineAuditChange(before: Pipeline | null, after: Pipeline): A
     enabled: p.enabled,
     managedBy: p.managedBy,
   });
+  // The diff holds only changed fields, in the same shape, so the declared paths still find the secrets.
+  const redact = (change: Record<string, unknown> | null, p: Pipeline | null): Record<string, unknown> | null => {
+    if (!change || !p) return change;
+    const out = { ...change };
+    if (isObject(out.source)) out.source = redactConfig(out.source, sourceSecrets(p));
+    if (isObject(out.target)) out.target = redactConfig(out.target, targetSecrets(p));
+    if (typeof out.webhookSecret === 'string') out.webhookSecret = REDACTED;
+    return out;
+  };
   const change = auditChange(before && view(before), view(after));
-  return { before: redactSecrets(change.before), after: redactSecrets(change.after) };
+  return { before: redact(change.before, before), after: redact(change.after, after) };
 }
 
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The pipeline of this name in the entity. Names are unique per entity: without an entity (the
+ * admin token, the CLI) a name several entities use is refused, asking for the entity.
+ */
 export async function findPipeline(
   db: Queryable,
   box: SecretBox,
@@ -222,10 +287,26 @@ export async function findPipeline(
   entityId?: string,
 ): Promise<Pipeline | null> {
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2) AND p.deleted_at IS NULL`,
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND ($2::uuid IS NULL OR p.entity_id = $2) AND p.deleted_at IS NULL
+      ORDER BY e.code`,
     [name, entityId ?? null],
   );
+  if (rows.length > 1)
+    throw new DomainError(
+      'VALIDATION_ERROR',
+      `Entities ${rows.map((r) => r.entity_code).join(', ')} each have a pipeline named ${name}: use an entity's token, or name the entity`,
+      [{ field: 'entity', message: 'required: the pipeline name is not unique across entities' }],
+    );
   return rows[0] ? toPipeline(box, rows[0]) : null;
+}
+
+/** Every pipeline of this name, whatever its entity (an unauthenticated webhook tells them apart by its signature). */
+export async function findPipelinesNamed(db: Queryable, box: SecretBox, name: string): Promise<Pipeline[]> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS} FROM pipelines p JOIN entities e ON e.id = p.entity_id WHERE p.name = $1 AND p.deleted_at IS NULL ORDER BY e.code`,
+    [name],
+  );
+  return rows.map((r) => toPipeline(box, r));
 }
 
 export async function findPipelineById(db: Queryable, box: SecretBox, id: string): Promise<Pipeline | null> {
@@ -360,15 +441,68 @@ export async function listPipelines(db: Queryable, box: SecretBox, entityId?: st
   return rows.map((r) => toPipeline(box, r));
 }
 
+type Settings = { type: string } & Record<string, unknown>;
+
+function jsonBytes(value: unknown): number {
+  return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
+}
+
+/** What is wrong with one side's settings against what its connector declared: size, schema, then outbound URLs. */
+function settingsProblems(
+  side: 'source' | 'target',
+  declared: ConnectorSettings,
+  def: Settings,
+  field: (...path: PropertyKey[]) => string,
+): DomainError[] {
+  const { type, ...settings } = def;
+  if (jsonBytes(settings) > PIPELINE_LIMITS.settingsBytes) {
+    return [
+      new DomainError(
+        'PIPELINE_TOO_LARGE',
+        `The ${side} settings are larger than ${PIPELINE_LIMITS.settingsBytes} bytes as JSON`,
+        [{ field: field(side), message: `at most ${PIPELINE_LIMITS.settingsBytes} bytes as JSON` }],
+      ),
+    ];
+  }
+  const r = declared.settings.safeParse(settings);
+  if (!r.success) {
+    const problems = r.error.issues.flatMap((i): FieldProblem[] =>
+      // An unknown key is named by itself, so that the sender sees which key to drop or correct.
+      i.code === 'unrecognized_keys'
+        ? i.keys.map((k) => ({ field: field(side, ...i.path, k), message: 'not a setting of this type' }))
+        : [{ field: field(side, ...i.path), message: i.message }],
+    );
+    return [
+      new DomainError(
+        side === 'source' ? 'PIPELINE_SOURCE_SETTINGS_INVALID' : 'PIPELINE_TARGET_SETTINGS_INVALID',
+        `Settings of ${side} "${type}": ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+        problems,
+      ),
+    ];
+  }
+  const refused: DomainError[] = [];
+  for (const { field: at, url } of declared.outbound?.(r.data) ?? []) {
+    const problem = checkOutboundUrl(url);
+    if (problem)
+      refused.push(
+        new DomainError('PIPELINE_URL_REFUSED', `${field(side, ...at.split('.'))}: ${problem}`, [
+          { field: field(side, ...at.split('.')), message: problem },
+        ]),
+      );
+  }
+  return refused;
+}
+
 /**
- * Refuses a source or target type no connector registered, naming the known ones, and target
- * settings that do not match the target's own schema. `at` is where the pipeline sits in what was
- * sent (`body`, `pipelines.2`), so each problem names the field as the sender wrote it. What users
- * send (the API, ledgerlink.yaml) may not name the engine's internal sources (`records`); the
- * engine's own callers pass `internalSources`.
+ * Refuses what a pipeline may not hold, naming the field as the sender wrote it (`at` is where the
+ * pipeline sits in what was sent: `body`, `pipelines.2`): a source or target type no connector
+ * registered (the message names the known ones), settings its connector does not declare or that
+ * do not match its schema, a URL the outbound policy refuses (src/sync/http.ts), and parts larger
+ * than {@link PIPELINE_LIMITS}. What users send (the API, ledgerlink.yaml) may not name the
+ * engine's internal sources (`records`); the engine's own callers pass `internalSources`.
  */
 export function checkPipelineTypes(
-  def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
+  def: { source: Settings; target: Settings; mapping?: unknown },
   at = '',
   opts: { internalSources?: boolean } = {},
 ): void {
@@ -381,7 +515,7 @@ export function checkPipelineTypes(
  * validate` can list them all.
  */
 export function pipelineTypeProblems(
-  def: { source: { type: string }; target: { type: string } & Record<string, unknown> },
+  def: { source: Settings; target: Settings; mapping?: unknown },
   at = '',
   opts: { internalSources?: boolean } = {},
 ): DomainError[] {
@@ -389,23 +523,34 @@ export function pipelineTypeProblems(
   const problems: DomainError[] = [];
   if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
     problems.push(unknownSourceType(def.source.type, field('source', 'type')));
-  if (!targetTypes().includes(def.target.type)) {
+  else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field));
+  if (!targetTypes().includes(def.target.type))
     problems.push(unknownTargetType(def.target.type, field('target', 'type')));
-    return problems;
-  }
-  const { type, ...settings } = def.target;
-  const r = targetDefinition(type).settings.safeParse(settings);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => ({ field: field('target', ...i.path), message: i.message }));
-    problems.push(
-      new DomainError(
-        'PIPELINE_TARGET_SETTINGS_INVALID',
-        `Settings of target "${type}": ${issues.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
-        issues,
-      ),
-    );
-  }
+  else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+  if (def.mapping !== undefined) problems.push(...mappingSizeProblems(def.mapping, field));
   return problems;
+}
+
+function mappingSizeProblems(mapping: unknown, field: (...path: PropertyKey[]) => string): DomainError[] {
+  const m = (mapping ?? {}) as { products?: object; vatRates?: object };
+  for (const key of ['products', 'vatRates'] as const) {
+    const n = m[key] ? Object.keys(m[key]).length : 0;
+    if (n > PIPELINE_LIMITS.mappingEntries)
+      return [
+        new DomainError(
+          'PIPELINE_TOO_LARGE',
+          `mapping.${key} has ${n} entries; at most ${PIPELINE_LIMITS.mappingEntries}`,
+          [{ field: field('mapping', key), message: `at most ${PIPELINE_LIMITS.mappingEntries} entries` }],
+        ),
+      ];
+  }
+  if (jsonBytes(mapping) > PIPELINE_LIMITS.mappingBytes)
+    return [
+      new DomainError('PIPELINE_TOO_LARGE', `mapping is larger than ${PIPELINE_LIMITS.mappingBytes} bytes as JSON`, [
+        { field: field('mapping'), message: `at most ${PIPELINE_LIMITS.mappingBytes} bytes as JSON` },
+      ]),
+    ];
+  return [];
 }
 
 /**
@@ -414,22 +559,80 @@ export function pipelineTypeProblems(
  */
 export function assertPipelineTypes(pipeline: Pipeline): void {
   checkPipelineTypes(
-    { source: { type: pipeline.sourceType }, target: { ...pipeline.targetConfig, type: pipeline.targetType } },
+    {
+      source: { ...pipeline.sourceConfig, type: pipeline.sourceType },
+      target: { ...pipeline.targetConfig, type: pipeline.targetType },
+    },
     '',
     { internalSources: true },
   );
 }
 
-/** Creates or replaces a pipeline by name, once its source and target types and target settings check out. */
+/**
+ * One side's settings as sent, with every secret that reads "[secret]" (as a GET shows it) taken
+ * from the pipeline as stored: sending a pipeline back unchanged keeps its secrets. "[secret]" with
+ * nothing stored to keep is refused.
+ */
+function withKeptSecrets(
+  side: 'source' | 'target',
+  sent: Settings,
+  stored: { type: string; config: Record<string, unknown> } | null,
+  field: (...path: PropertyKey[]) => string,
+): Settings {
+  const { type, ...settings } = sent;
+  const declared = side === 'source' ? sourceSettings(type) : targetSettings(type);
+  const kept = keepRedacted(settings, stored && stored.type === type ? stored.config : null, secretsOf(declared));
+  if (kept.missing.length > 0) {
+    const problems = kept.missing.map((path) => ({
+      field: field(side, ...path.split('.')),
+      message:
+        valueAtPath(settings, path) === UNREADABLE
+          ? `reads "${UNREADABLE}": the stored secret was encrypted with another key and cannot be kept: send the value`
+          : `reads "${REDACTED}" but no secret is stored here to keep: send the value`,
+    }));
+    throw new DomainError(
+      side === 'source' ? 'PIPELINE_SOURCE_SETTINGS_INVALID' : 'PIPELINE_TARGET_SETTINGS_INVALID',
+      problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+      problems,
+    );
+  }
+  return { ...kept.config, type };
+}
+
+/**
+ * Creates or replaces the entity's pipeline of this name, once it checks out (see
+ * checkPipelineTypes; `at` names where it sits in what was sent; what users send passes
+ * `internalSources: false`; `checkMapping` also checks the mapping's codes against the ledger). Secrets sent back as "[secret]"
+ * keep their stored values, and an absent `webhookSecret` keeps the stored one (null removes it).
+ */
 export async function savePipeline(
   db: Queryable,
   box: SecretBox,
   entityId: string,
   def: PipelineDefinition,
   managedBy: 'api' | 'config',
-): Promise<{ pipeline: Pipeline; created: boolean }> {
-  // The API and the config file checked already, naming fields as they were sent; this guards other callers.
-  checkPipelineTypes(def, '', { internalSources: true });
+  opts: { at?: string; internalSources?: boolean; checkMapping?: boolean } = {},
+): Promise<{ pipeline: Pipeline; created: boolean; before: Pipeline | null }> {
+  const at = opts.at ?? '';
+  const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  const before = await findPipeline(db, box, def.name, entityId);
+  const source = withKeptSecrets(
+    'source',
+    def.source,
+    before && { type: before.sourceType, config: before.sourceConfig },
+    field,
+  );
+  const target = withKeptSecrets(
+    'target',
+    def.target,
+    before && { type: before.targetType, config: before.targetConfig },
+    field,
+  );
+  checkPipelineTypes({ source, target, mapping: def.mapping }, at, { internalSources: opts.internalSources ?? true });
+  if (opts.checkMapping) {
+    const unknown = await mappingProblems(db, { id: entityId, code: def.entity }, { target, mapping: def.mapping }, at);
+    if (unknown.length) throw mappingError(unknown);
+  }
   // A process still on a key rotated away (keys rotate) must not store secrets nobody else can read.
   const { rows: key } = await db.query<{ fingerprint: string }>(`SELECT fingerprint FROM encryption_key FOR SHARE`);
   if (key[0] && key[0].fingerprint !== box.fingerprint)
@@ -437,43 +640,45 @@ export async function savePipeline(
       'ENCRYPTION_KEY_OUTDATED',
       "This process's encryption key is not the database's any more (it was rotated): restart it with the database's key (LEDGERLINK_ENCRYPTION_KEY). Nothing was saved.",
     );
-  const { type: sourceType, ...sourceConfig } = def.source;
-  const { type: targetType, ...targetConfig } = def.target;
+  const { type: sourceType, ...sourceConfig } = source;
+  const { type: targetType, ...targetConfig } = target;
+  // An absent webhookSecret keeps the stored one, as stored: also one this key cannot read.
+  const keepWebhookSecret = def.webhookSecret === undefined;
+  const webhookSecret = def.webhookSecret ?? null;
   try {
     const { rows } = await db.query<{ id: string; created: boolean }>(
       `INSERT INTO pipelines (entity_id, name, source_type, source_config, target_type, target_config, schedule, mode, options,
                               mapping, webhook_secret, enabled, managed_by)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-       ON CONFLICT (name) WHERE deleted_at IS NULL DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
+       ON CONFLICT (entity_id, name) WHERE deleted_at IS NULL DO UPDATE SET source_type = EXCLUDED.source_type, source_config = EXCLUDED.source_config,
          target_type = EXCLUDED.target_type, target_config = EXCLUDED.target_config, schedule = EXCLUDED.schedule,
-         mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping, webhook_secret = EXCLUDED.webhook_secret,
-         enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now()
-       WHERE pipelines.entity_id = EXCLUDED.entity_id
+         mode = EXCLUDED.mode, options = EXCLUDED.options, mapping = EXCLUDED.mapping,
+         enabled = EXCLUDED.enabled, managed_by = EXCLUDED.managed_by, updated_at = now(),
+         webhook_secret = CASE WHEN $14::boolean THEN pipelines.webhook_secret ELSE EXCLUDED.webhook_secret END
        RETURNING id, (xmax = 0) AS created`,
       [
         entityId,
         def.name,
         sourceType,
-        JSON.stringify(sealConfig(box, sourceConfig)),
+        JSON.stringify(sealConfig(box, sourceConfig, secretsOf(sourceSettings(sourceType)))),
         targetType,
-        JSON.stringify(sealConfig(box, targetConfig)),
+        JSON.stringify(sealConfig(box, targetConfig, secretsOf(targetSettings(targetType)))),
         def.schedule ?? null,
         def.mode,
         JSON.stringify(def.options),
         JSON.stringify(def.mapping),
-        def.webhookSecret ? box.encrypt(def.webhookSecret) : null,
+        webhookSecret ? box.encrypt(webhookSecret) : null,
         def.enabled,
         managedBy,
+        keepWebhookSecret,
       ],
     );
-    if (!rows[0])
-      throw new DomainError('VALIDATION_ERROR', `A pipeline named ${def.name} belongs to another entity`, [
-        { field: 'name', message: 'taken' },
-      ]);
-    return { pipeline: (await findPipelineById(db, box, rows[0].id))!, created: rows[0].created };
+    return { pipeline: (await findPipelineById(db, box, rows[0]!.id))!, created: rows[0]!.created, before };
   } catch (err) {
     if (isUniqueViolation(err))
-      throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [{ field: 'name', message: 'taken' }]);
+      throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [
+        { field: field('name'), message: 'taken' },
+      ]);
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { SourceConnector } from './connector.ts';
@@ -36,7 +36,29 @@ export interface SourceDeps {
 
 export type SourceFactory = (pipeline: Pipeline, deps: SourceDeps) => SourceConnector;
 
-export interface TargetDefinition {
+/** An outside address a connector will call with given settings, and the settings field it comes from. */
+export interface OutboundUrl {
+  /** The field, relative to the connector's settings (`baseUrl`, `lookupUrl`). */
+  field: string;
+  url: string;
+}
+
+/**
+ * What a connector declares about its settings (a pipeline's `source:` or `target:` block, less
+ * `type`): their schema, which refuses keys it does not know (a misspelt or unexpected key could be
+ * a secret kept in plain text); where the secrets are, which are encrypted at rest and never
+ * shown; and the URLs the settings make the server call, checked against the outbound policy when
+ * the pipeline is saved (src/sync/http.ts).
+ */
+export interface ConnectorSettings {
+  settings: z.ZodType<Record<string, unknown>>;
+  /** Paths of secret values: dot-separated keys, `*` for any key (`apiKey`, `headers.*`). */
+  secrets?: readonly string[] | undefined;
+  /** The URLs these settings (already valid) make the server call. */
+  outbound?: ((settings: Record<string, unknown>) => OutboundUrl[]) | undefined;
+}
+
+export interface TargetDefinition extends ConnectorSettings {
   type: string;
   /** One line for `--help` and error messages. */
   description: string;
@@ -45,12 +67,28 @@ export interface TargetDefinition {
   create(deps: TargetDeps): Promise<TargetConnector>;
 }
 
-const sources = new Map<string, SourceFactory>();
+const sources = new Map<string, { factory: SourceFactory; settings: ConnectorSettings }>();
 const targets = new Map<string, TargetDefinition>();
 
-/** Each connector registers its source type here (see src/connectors/<name>/index.ts). */
-export function registerSource(type: string, factory: SourceFactory): void {
-  sources.set(type, factory);
+/** A source that takes no settings beyond its type. */
+const NO_SETTINGS: ConnectorSettings = { settings: z.strictObject({}), secrets: [] };
+
+/**
+ * Each connector registers its source type here (see src/connectors/<name>/index.ts), with its
+ * settings when it takes any.
+ */
+export function registerSource(type: string, factory: SourceFactory, settings: ConnectorSettings = NO_SETTINGS): void {
+  sources.set(type, { factory, settings });
+}
+
+/** The settings a source type declared; null when no connector registered the type. */
+export function sourceSettings(type: string): ConnectorSettings | null {
+  return sources.get(type)?.settings ?? null;
+}
+
+/** The settings a target type declared; null when no connector registered the type. */
+export function targetSettings(type: string): ConnectorSettings | null {
+  return targets.get(type) ?? null;
 }
 
 export function registerTarget(def: TargetDefinition): void {
@@ -69,9 +107,9 @@ export function targetTypes(): string[] {
 const INTERNAL_SOURCES = new Set(['records']);
 
 export function createSource(pipeline: Pipeline, deps: SourceDeps): SourceConnector {
-  const factory = sources.get(pipeline.sourceType);
-  if (!factory) throw unknownSourceType(pipeline.sourceType);
-  return factory(pipeline, deps);
+  const source = sources.get(pipeline.sourceType);
+  if (!source) throw unknownSourceType(pipeline.sourceType);
+  return source.factory(pipeline, deps);
 }
 
 export function targetDefinition(type: string): TargetDefinition {

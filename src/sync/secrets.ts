@@ -84,67 +84,146 @@ export class SecretBox {
   }
 }
 
-/** Config keys whose values are secrets: encrypted in the database, never logged or returned. */
-export const SECRET_KEYS = new Set([
-  'apiKey',
-  'secretKey',
-  'secret',
-  'webhookSecret',
-  'password',
-  'token',
-  'clientSecret',
-  'signingSecret',
-]);
+/** What a secret reads as wherever a pipeline is shown; sent back unchanged, it means "keep the stored one". */
+export const REDACTED = '[secret]';
 
-export function sealConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.encrypt(v) : v]),
-  );
+/** What a secret stored with another encryption key reads as; it cannot be kept, only entered again. */
+export const UNREADABLE = '[unreadable]';
+
+/** Returned by a {@link mapSecrets} callback to leave the value out. */
+const OMIT = Symbol('omit');
+
+/**
+ * Applies `fn` to every string at one of the declared secret paths (dot-separated keys, `*` for
+ * any key: `apiKey`, `auth.apiKey`, `headers.*`), leaving everything else as it is.
+ */
+function mapSecrets(
+  config: Record<string, unknown>,
+  paths: readonly string[],
+  fn: (value: string, path: string) => unknown,
+): Record<string, unknown> {
+  const walk = (value: unknown, steps: string[], at: string[]): unknown => {
+    if (steps.length === 0) return typeof value === 'string' ? fn(value, at.join('.')) : value;
+    if (value === null || typeof value !== 'object' || Array.isArray(value)) return value;
+    const [step, ...rest] = steps as [string, ...string[]];
+    const obj = value as Record<string, unknown>;
+    const out: Record<string, unknown> = { ...obj };
+    for (const key of step === '*' ? Object.keys(obj) : Object.hasOwn(obj, step) ? [step] : []) {
+      const v = walk(obj[key], rest, [...at, key]);
+      if (v === OMIT) delete out[key];
+      else out[key] = v;
+    }
+    return out;
+  };
+  let out: Record<string, unknown> = config;
+  for (const path of paths) out = walk(out, path.split('.'), []) as Record<string, unknown>;
+  return out;
 }
 
-export function openConfig(box: SecretBox, config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) && typeof v === 'string' ? box.decrypt(v) : v]),
-  );
+/** The concrete paths (`apiKey`, `headers.X-Api-Key`) of the secrets a config holds at its declared secret paths. */
+export function secretPaths(config: Record<string, unknown>, secrets: readonly string[]): string[] {
+  const found: string[] = [];
+  mapSecrets(config, secrets, (v, path) => {
+    found.push(path);
+    return v;
+  });
+  return [...new Set(found)];
+}
+
+/** The value at a dot-separated path, if any. */
+export function valueAt(config: unknown, path: string): unknown {
+  let at: unknown = config;
+  for (const key of path.split('.'))
+    at =
+      at !== null && typeof at === 'object' && Object.hasOwn(at, key)
+        ? (at as Record<string, unknown>)[key]
+        : undefined;
+  return at;
+}
+
+/** Encrypts the connector's declared secrets before a config is stored. */
+export function sealConfig(
+  box: SecretBox,
+  config: Record<string, unknown>,
+  secrets: readonly string[],
+): Record<string, unknown> {
+  return mapSecrets(config, secrets, (v) => (isSealed(v) ? v : box.encrypt(v)));
+}
+
+/** Decrypts the connector's declared secrets of a stored config (a value stored before it was declared secret reads as it is). */
+export function openConfig(
+  box: SecretBox,
+  config: Record<string, unknown>,
+  secrets: readonly string[],
+): Record<string, unknown> {
+  return mapSecrets(config, secrets, (v) => box.decrypt(v));
 }
 
 /**
  * Opens a stored config without failing on a secret sealed with another key: such a secret is left
- * out and its key listed in `unreadable`, so that only what needs it fails, with a clear reason.
+ * out and its path listed in `unreadable`, so that only what needs it fails, with a clear reason.
  */
 export function openConfigChecked(
   box: SecretBox,
   config: Record<string, unknown>,
+  secrets: readonly string[],
 ): { config: Record<string, unknown>; unreadable: string[] } {
-  const out: Record<string, unknown> = {};
   const unreadable: string[] = [];
-  for (const [k, v] of Object.entries(config)) {
-    if (!SECRET_KEYS.has(k) || typeof v !== 'string') out[k] = v;
-    else {
-      const plain = box.tryDecrypt(v);
-      if (plain === null) unreadable.push(k);
-      else out[k] = plain;
-    }
-  }
-  return { config: out, unreadable };
-}
-
-/** A config as shown to people: secrets replaced by a marker. */
-export function redactConfig(config: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(config).map(([k, v]) => [k, SECRET_KEYS.has(k) ? '[secret]' : v]));
+  const open = mapSecrets(config, secrets, (v, path) => {
+    const plain = box.tryDecrypt(v);
+    if (plain !== null) return plain;
+    unreadable.push(path);
+    return OMIT;
+  });
+  return { config: open, unreadable: [...new Set(unreadable)] };
 }
 
 /**
- * Any value with secrets replaced by a marker, however deep they sit: what the audit trail keeps
- * of a configuration. A secret that is set shows as `[secret]`, so a change to it is seen, never its value.
+ * A config as shown to people (API, audit): the declared secrets replaced by {@link REDACTED},
+ * and any value still sealed (a connector no longer loaded) too, so no ciphertext is shown either.
  */
-export function redactSecrets<T>(value: T): T {
-  if (Array.isArray(value)) return value.map((v: unknown) => redactSecrets(v)) as T;
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(
-    Object.entries(value).map(([k, v]) => [
-      k,
-      SECRET_KEYS.has(k) && v !== null && v !== undefined ? '[secret]' : redactSecrets(v),
-    ]),
-  ) as T;
+export function redactConfig(config: Record<string, unknown>, secrets: readonly string[]): Record<string, unknown> {
+  const declared = mapSecrets(config, secrets, () => REDACTED);
+  const hideSealed = (value: unknown): unknown => {
+    if (isSealed(value)) return REDACTED;
+    if (Array.isArray(value)) return value.map(hideSealed);
+    if (value !== null && typeof value === 'object')
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, hideSealed(v)]));
+    return value;
+  };
+  return hideSealed(declared) as Record<string, unknown>;
+}
+
+/** Sets `value` at a dot-separated path of a copy of `config`, creating objects on the way. */
+export function withValueAt(config: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> {
+  const [key, ...rest] = path.split('.') as [string, ...string[]];
+  if (rest.length === 0) return { ...config, [key]: value };
+  const inner = config[key];
+  const obj = inner !== null && typeof inner === 'object' && !Array.isArray(inner) ? inner : {};
+  return { ...config, [key]: withValueAt(obj as Record<string, unknown>, rest.join('.'), value) };
+}
+
+/**
+ * A config sent back as it was shown: each secret that reads {@link REDACTED} takes the stored
+ * (open) value at the same path. `missing` lists the paths that read REDACTED with nothing stored,
+ * or {@link UNREADABLE} (a secret stored with another key cannot be kept: it must be entered again).
+ */
+export function keepRedacted(
+  incoming: Record<string, unknown>,
+  stored: Record<string, unknown> | null,
+  secrets: readonly string[],
+): { config: Record<string, unknown>; missing: string[] } {
+  const missing: string[] = [];
+  const config = mapSecrets(incoming, secrets, (v, path) => {
+    if (v === UNREADABLE) {
+      missing.push(path);
+      return v;
+    }
+    if (v !== REDACTED) return v;
+    const was = valueAt(stored, path);
+    if (typeof was === 'string' && was !== REDACTED) return was;
+    missing.push(path);
+    return v;
+  });
+  return { config, missing };
 }

@@ -6,22 +6,23 @@ import {
   PipelineDefinition,
   PipelineMapping,
   PipelineOptions,
-  checkPipelineTypes,
   deletePipeline,
+  findPipeline,
   listPipelines,
   pipelineAuditChange,
   publicPipeline,
   requirePipeline,
   savePipeline,
 } from '../../sync/pipelines.ts';
-import { mappingError, mappingProblems } from '../../sync/pipeline-checks.ts';
 import { scopeOf } from './sync-shared.ts';
 
 export const PipelineName = z.object({ name: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'not a pipeline name') });
 
-const ConnectorSettings = z
-  .looseObject({ type: z.string() })
-  .meta({ description: 'The type and its settings as saved; secrets (apiKey, …) read `[secret]`.' });
+const ConnectorSettings = z.looseObject({ type: z.string() }).meta({
+  description:
+    'The type and its settings as saved; the secrets its connector declares (apiKey, headers, …) read `[secret]`. ' +
+    'Sent back as `[secret]`, a secret keeps its stored value.',
+});
 
 export const PipelineView = z
   .object({
@@ -84,12 +85,22 @@ const putRoute = defineRoute({
   summary: 'Create or replace a pipeline',
   description:
     'The same shape as a pipeline in ledgerlink.yaml. Secrets (apiKey, webhookSecret, …) are encrypted at rest and never returned. ' +
+    'A pipeline read by GET can be sent back as it is: a secret that reads `[secret]` keeps its stored value, an absent ' +
+    '`webhookSecret` keeps the stored one (null removes it), and the read-only fields (id, hasWebhookSecret, managedBy, unreadableSecrets) are ignored. A secret that reads `[unreadable]` (stored with another encryption key) must be sent again. ' +
+    'Settings a connector does not declare are refused; URLs must be https and may not point at loopback, private, link-local or ' +
+    'metadata addresses unless the operator allows them (docs/security.md). Names are unique per entity. ' +
     'An entity token may only save pipelines of its own entity.',
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
   params: PipelineName,
   body: PipelineDefinition.omit({ name: true, entity: true }).extend({
     entity: z.string().optional().meta({ description: 'Entity code; defaults to the token’s entity.' }),
+    // What a GET returns and a client may send back: checked against the pipeline where they can be, else ignored.
+    name: z.string().optional().meta({ description: 'Read-only: when sent, it must be the name in the path.' }),
+    id: z.string().optional().meta({ description: 'Read-only: when sent, it must be the saved pipeline’s id.' }),
+    hasWebhookSecret: z.boolean().optional().meta({ description: 'Read-only; ignored.' }),
+    managedBy: z.enum(['api', 'config']).optional().meta({ description: 'Read-only; ignored.' }),
+    unreadableSecrets: z.array(z.string()).optional().meta({ description: 'Read-only; ignored.' }),
   }),
   example: {
     source: { type: 'ixpole', baseUrl: 'https://club.example/', apiKey: '…' },
@@ -105,7 +116,10 @@ const putRoute = defineRoute({
     'ENTITY_DOES_NOT_EXIST',
     'PIPELINE_UNKNOWN_SOURCE_TYPE',
     'PIPELINE_UNKNOWN_TARGET_TYPE',
+    'PIPELINE_SOURCE_SETTINGS_INVALID',
     'PIPELINE_TARGET_SETTINGS_INVALID',
+    'PIPELINE_URL_REFUSED',
+    'PIPELINE_TOO_LARGE',
     'PIPELINE_MAPPING_TARGET_UNKNOWN',
     'ENCRYPTION_KEY_OUTDATED',
   ],
@@ -131,23 +145,35 @@ const putRoute = defineRoute({
       entityId = e.id;
       entityCode = e.code;
     }
-    // The same checks as ledgerlink.yaml's (the schedule is checked by the body's schema).
-    checkPipelineTypes(ctx.body, 'body');
-    const unknown = await mappingProblems(ctx.db, { id: entityId, code: entityCode }, ctx.body, 'body');
-    if (unknown.length) throw mappingError(unknown);
-    const existing = await listPipelines(ctx.db, box);
-    const clash = existing.find((p) => p.name === ctx.params.name && p.entityId !== entityId);
-    if (clash)
-      throw new DomainError('VALIDATION_ERROR', `Pipeline ${ctx.params.name} belongs to another entity`, [
-        { field: 'params.name', message: 'taken' },
+    if (ctx.body.name !== undefined && ctx.body.name !== ctx.params.name)
+      throw new DomainError('VALIDATION_ERROR', 'name: differs from the name in the path', [
+        { field: 'body.name', message: `must be ${ctx.params.name} (or absent)` },
       ]);
-    const before = existing.find((p) => p.name === ctx.params.name);
-    const { pipeline, created } = await savePipeline(
+    // The same checks as ledgerlink.yaml's (the schedule is checked by the body's schema). Types,
+    // settings, sizes and then the mapping's codes are checked by savePipeline, once secrets sent
+    // back as "[secret]" hold their stored values (a "[secret]" would fail a secret's minimum length).
+    const {
+      id,
+      name: _name,
+      hasWebhookSecret: _has,
+      managedBy: _by,
+      unreadableSecrets: _unreadable,
+      ...def
+    } = ctx.body;
+    if (id !== undefined) {
+      const current = await findPipeline(ctx.db, box, ctx.params.name, entityId);
+      if (current?.id !== id)
+        throw new DomainError('VALIDATION_ERROR', 'id: not the id of this pipeline', [
+          { field: 'body.id', message: 'not the id of this pipeline (or absent)' },
+        ]);
+    }
+    const { pipeline, created, before } = await savePipeline(
       ctx.db,
       box,
       entityId,
-      { ...ctx.body, name: ctx.params.name, entity: entityCode },
+      { ...def, name: ctx.params.name, entity: entityCode },
       'api',
+      { at: 'body', internalSources: false, checkMapping: true },
     );
     await ctx.audit({
       entityId,

@@ -125,8 +125,9 @@ const startRoute = defineRoute({
         { field: 'params.name', message: 'disabled' },
       ]);
     // Refused here with a 400 rather than queued to fail: its source or target is not known (any more).
-    assertPipelineTypes(pipeline);
+    // Unreadable secrets first: they are left out of the settings, which would read as merely missing.
     assertSecretsReadable(pipeline);
+    assertPipelineTypes(pipeline);
     const runId = await sync.trigger(pipeline, 'manual', ctx.principal.actor);
     const run = await getRun(ctx.db, runId!);
     return { runId: runId!, status: run?.status ?? 'queued' };

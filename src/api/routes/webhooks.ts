@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
-import { findPipeline, type Pipeline } from '../../sync/pipelines.ts';
+import { findPipelinesNamed, type Pipeline } from '../../sync/pipelines.ts';
 import { type InboundHandler, inboundHandlers } from '../../sync/registry.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
@@ -84,8 +84,8 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     // of another kind, is answered before a byte of the body is read.
     beforeBody: async (request, services) => {
       const name = (request.params as { pipeline?: unknown }).pipeline;
-      const pipeline = typeof name === 'string' ? await findPipeline(services.db, services.sync.box, name) : null;
-      if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
+      const named = typeof name === 'string' ? await findPipelinesNamed(services.db, services.sync.box, name) : [];
+      if (!named.some((p) => p.sourceType === inbound.sourceType)) throw noEndpoint();
     },
     ...(docs.example === undefined ? {} : { example: docs.example }),
     // Not one request transaction: the event is stored and its run queued in a transaction of their
@@ -94,19 +94,33 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     success: { status: 202, description: docs.accepted, schema: Accepted },
     errors: [...docs.errors, 'SECRET_UNREADABLE'],
     handler: async (ctx) => {
-      const pipeline = await findPipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-      if (!pipeline || pipeline.sourceType !== inbound.sourceType) throw noEndpoint();
-      // The signature cannot be checked: refused (the sender retries), never taken unverified. The
-      // details (which secret, how to fix) are for the operator, in the log and on the pipeline.
-      if (pipeline.unreadableSecrets.length) {
-        ctx.log.warn({ pipeline: pipeline.name, secrets: pipeline.unreadableSecrets }, 'SECRET_UNREADABLE');
+      // Names are unique per entity: of the pipelines of this name, the one whose secret verifies the delivery takes it.
+      const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
+      let refusal: DomainError | null = null;
+      const unreadable: Pipeline[] = [];
+      for (const pipeline of named.filter((p) => p.sourceType === inbound.sourceType)) {
+        if (pipeline.unreadableSecrets.length) {
+          unreadable.push(pipeline);
+          continue;
+        }
+        const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
+        if (!verdict.ok) {
+          if ('error' in verdict) refusal ??= verdict.error;
+          continue;
+        }
+        if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
+        assertStorableEvent(verdict.event);
+        return accept(ctx, pipeline, verdict.event);
+      }
+      // A pipeline whose secret cannot be read cannot check a signature: refused (the sender retries),
+      // never taken unverified. The details (which secret, how to fix) are for the operator, in the
+      // log and on the pipeline.
+      if (unreadable.length) {
+        for (const p of unreadable)
+          ctx.log.warn({ pipeline: p.name, entity: p.entityCode, secrets: p.unreadableSecrets }, 'SECRET_UNREADABLE');
         throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
       }
-      const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
-      if (!verdict.ok) throw 'error' in verdict ? verdict.error : noEndpoint();
-      if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
-      assertStorableEvent(verdict.event);
-      return accept(ctx, pipeline, verdict.event);
+      throw refusal ?? noEndpoint();
     },
   });
 }

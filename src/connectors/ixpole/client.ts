@@ -1,5 +1,7 @@
+import type { Logger } from 'pino';
 import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { type GuardOptions, isOutboundRefused, outboundRequest, safeReason } from '../../sync/http.ts';
 
 export const SYSTEM = 'iXpole';
 
@@ -22,6 +24,10 @@ export interface IxpoleClientOptions {
   /** Replaceable for tests: the pause between attempts, and the jitter source. */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
   random?: (() => number) | undefined;
+  /** Where what iXpole answered to a failed request goes (debug, key redacted): it never goes into an error. */
+  log?: Logger | undefined;
+  /** Replaceable for tests: the outbound policy and name resolution (src/sync/http.ts). */
+  guard?: GuardOptions | undefined;
 }
 
 export interface IxpoleResponse {
@@ -70,6 +76,8 @@ export class IxpoleClient {
   private readonly retryAfterMaxMs: number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   private readonly random: () => number;
+  private readonly log: Logger | undefined;
+  private readonly guard: GuardOptions;
 
   constructor(o: IxpoleClientOptions) {
     // Without the trailing slash, new URL('api/x', base) would drop the base's last path segment.
@@ -82,6 +90,8 @@ export class IxpoleClient {
     this.retryAfterMaxMs = o.retryAfterMaxMs ?? 120_000;
     this.sleep = o.sleep ?? abortableSleep;
     this.random = o.random ?? Math.random;
+    this.log = o.log;
+    this.guard = o.guard ?? {};
   }
 
   /** The pause before attempt `attempt + 1`: "equal jitter", so waits grow but clients do not move in step. */
@@ -103,6 +113,11 @@ export class IxpoleClient {
     // The cause is kept only as its message: an undici error can hold the request, headers included.
     const cause = opts.cause instanceof Error ? this.redact(opts.cause.message) : undefined;
     return new ConnectorError(SYSTEM, this.redact(`${what} ${message}`), { ...opts, cause });
+  }
+
+  /** What a failed answer said, for the operator's debug log only: an error shows the status and at most a code. */
+  private logAnswer(what: string, status: number, text: string): void {
+    this.log?.debug({ request: what, status, body: this.redact(text.slice(0, 2000)) }, 'iXpole answer');
   }
 
   /**
@@ -127,44 +142,49 @@ export class IxpoleClient {
         ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
         : AbortSignal.timeout(this.timeoutMs);
       try {
-        const res = await fetch(url, {
-          method,
-          headers: {
-            authorization: `Bearer ${this.apiKey}`,
-            accept: 'application/json',
-            ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+        const res = await outboundRequest(
+          url,
+          {
+            method,
+            headers: {
+              authorization: `Bearer ${this.apiKey}`,
+              accept: 'application/json',
+              ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
+            },
+            body: payload,
+            // The body is read under the same deadline: a server that stalls mid-body is as slow as one that never answers.
+            signal: attemptSignal,
           },
-          body: payload,
-          signal: attemptSignal,
-        });
-        // Read the body under the same deadline: a server that stalls mid-body is as slow as one that never answers.
-        const text = await res.text();
+          this.guard,
+        );
+        const { text } = res;
         status = res.status;
-        if (res.ok || (status >= 400 && status < 500 && status !== 429)) {
+        if ((status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429)) {
           let parsed: unknown = null;
           if (text.trim() !== '') {
             try {
               parsed = parseJsonExact(text);
-            } catch (err) {
-              if (res.ok)
-                throw this.fail(what, `answered ${status} with a body that is not JSON`, {
-                  status,
-                  retryable: true,
-                  cause: err,
-                });
-              parsed = text.slice(0, 500);
+            } catch {
+              this.logAnswer(what, status, text);
+              if (status < 300)
+                throw this.fail(what, `answered ${status} with a body that is not JSON`, { status, retryable: true });
+              parsed = null;
             }
           }
+          if (status >= 300) this.logAnswer(what, status, text);
           return { status, body: parsed };
         }
+        this.logAnswer(what, status, text);
         retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-        problem = `answered ${status}${text ? `: ${text.slice(0, 200)}` : ''}`;
+        problem = `answered ${status}`;
         if (!RETRY_STATUSES.has(status)) {
           // A 500 says the server broke on this request; asking again at once rarely helps, but a later run may.
           throw this.fail(what, problem, { status, retryable: true });
         }
       } catch (err) {
         if (err instanceof ConnectorError) throw err;
+        // Nothing was sent, and asking again cannot change the answer: the pipeline's address must change.
+        if (isOutboundRefused(err)) throw this.fail(what, `was not sent: ${err.message}`, { retryable: false });
         if (signal?.aborted) throw this.fail(what, 'was cancelled', { retryable: true, cause: err });
         const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
         problem = timedOut
@@ -194,9 +214,10 @@ export class IxpoleClient {
 
   /** The error for an answer the caller cannot use (a 4xx): never retried, since asking again gets the same. */
   refusal(method: string, path: string, res: IxpoleResponse): ConnectorError {
-    const detail = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
+    // The status and at most a code-like token of the body: what a server says goes to the debug log, not to users.
+    const code = safeReason(res.body);
     const hint = res.status === 401 || res.status === 403 ? ' (check the API key)' : '';
-    return this.fail(`${method} ${path}`, `answered ${res.status}${hint}: ${detail.slice(0, 300)}`, {
+    return this.fail(`${method} ${path}`, `answered ${res.status}${hint}${code ? ` (${code})` : ''}`, {
       status: res.status,
       retryable: false,
     });

@@ -16,8 +16,8 @@ import { IxpoleClient, SYSTEM } from './client.ts';
 import { IxpolePage, instalmentItem, mapCustomer, mapProduct } from './map.ts';
 
 /** The `source` block of an iXpole pipeline. The retry knobs exist so tests and odd servers can tune them. */
-export const IxpoleSourceConfig = z.object({
-  baseUrl: z.url({ protocol: /^https?$/ }),
+export const IxpoleSourceConfig = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/ }).max(2000),
   apiKey: z.string().min(1),
   timeoutMs: z.number().int().positive().optional(),
   maxAttempts: z.number().int().min(1).max(20).optional(),
@@ -72,7 +72,7 @@ export function createIxpoleSource(o: IxpoleSourceOptions): SourceConnector {
         { retryable: false },
       );
     }
-    client ??= new IxpoleClient(parsed.data);
+    client ??= new IxpoleClient({ ...parsed.data, log: o.log });
     return client;
   };
   const sizeParam = o.pageSize ? `&pageSize=${o.pageSize}` : '';
@@ -202,10 +202,17 @@ export function createIxpoleSource(o: IxpoleSourceOptions): SourceConnector {
   };
 }
 
-registerSource('ixpole', (pipeline: Pipeline, deps) =>
-  createIxpoleSource({
-    config: pipeline.sourceConfig,
-    pageSize: pipeline.options.pageSize,
-    log: deps.log.child({ source: 'ixpole' }),
-  }),
+registerSource(
+  'ixpole',
+  (pipeline: Pipeline, deps) =>
+    createIxpoleSource({
+      config: pipeline.sourceConfig,
+      pageSize: pipeline.options.pageSize,
+      log: deps.log.child({ source: 'ixpole' }),
+    }),
+  {
+    settings: IxpoleSourceConfig,
+    secrets: ['apiKey'],
+    outbound: (s) => [{ field: 'baseUrl', url: String(s.baseUrl) }],
+  },
 );

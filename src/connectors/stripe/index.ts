@@ -1,6 +1,6 @@
 import { webhookEventPages } from '../../sync/webhook-events.ts';
 import { registerSource } from '../../sync/registry.ts';
-import { StripeApi, stripeConfigOf } from './api.ts';
+import { STRIPE_SECRETS, StripeApi, StripeSourceConfig, stripeBaseUrl, stripeConfigOf } from './api.ts';
 import { type ConvertContext, convertStripeEvents } from './convert.ts';
 import { registerStripeInbound } from './webhook.ts';
 
@@ -10,24 +10,32 @@ import { registerStripeInbound } from './webhook.ts';
  * customer and the balance transaction's fee. A run of the pipeline of any trigger works through
  * the events not yet processed.
  */
-registerSource('stripe', (pipeline, deps) => ({
-  type: 'stripe',
-  pages(ctx) {
-    // Checked here rather than in the factory: workers create every pipeline's source to flush
-    // write-back, and one misconfigured pipeline must not stop the others.
-    const config = stripeConfigOf(pipeline);
-    if (!config) throw new Error(`Pipeline ${pipeline.name}: the stripe source needs {apiKey, signingSecret}`);
-    const cx: ConvertContext = {
-      api: new StripeApi(config),
-      db: deps.db,
-      pipeline,
-      config,
-      target: deps.target,
-      customers: new Map(),
-    };
-    ctx.log.debug('stripe: converting received events');
-    return webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertStripeEvents(cx, events), 50);
+registerSource(
+  'stripe',
+  (pipeline, deps) => ({
+    type: 'stripe',
+    pages(ctx) {
+      // Checked here rather than in the factory: workers create every pipeline's source to flush
+      // write-back, and one misconfigured pipeline must not stop the others.
+      const config = stripeConfigOf(pipeline);
+      if (!config) throw new Error(`Pipeline ${pipeline.name}: the stripe source needs {apiKey, signingSecret}`);
+      const cx: ConvertContext = {
+        api: new StripeApi(config, ctx.log),
+        db: deps.db,
+        pipeline,
+        config,
+        target: deps.target,
+        customers: new Map(),
+      };
+      ctx.log.debug('stripe: converting received events');
+      return webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertStripeEvents(cx, events), 50);
+    },
+  }),
+  {
+    settings: StripeSourceConfig,
+    secrets: STRIPE_SECRETS,
+    outbound: (s) => [{ field: s.host ? 'host' : 'protocol', url: stripeBaseUrl(s) }],
   },
-}));
+);
 
 registerStripeInbound();

@@ -8,7 +8,7 @@ import { type StoredWebhookEvent, webhookEventPages } from '../../sync/webhook-e
 import { registerSource, registerTarget } from '../../sync/registry.ts';
 import { WebhookEvent, eventRecords } from './events.ts';
 import { registerCanonicalInbound } from './inbound.ts';
-import { WebhookTargetSettings, createWebhookTarget } from './target.ts';
+import { WebhookTargetSettings, createWebhookTarget, fillLookup } from './target.ts';
 
 /**
  * Posted invoices are immutable. An event that sends again an invoice the pipeline already posted
@@ -121,5 +121,11 @@ registerTarget({
   type: 'webhook',
   description: 'POSTs each document as signed JSON to a URL, with an Idempotency-Key; optional lookup URL',
   settings: WebhookTargetSettings,
-  create: async (deps) => createWebhookTarget(deps.settings),
+  // Extra headers usually carry credentials (Authorization, an API key): every value is a secret.
+  secrets: ['secret', 'headers.*'],
+  outbound: (s) => [
+    { field: 'url', url: String(s.url) },
+    ...(typeof s.lookupUrl === 'string' ? [{ field: 'lookupUrl', url: fillLookup(s.lookupUrl, 'invoice', 'x') }] : []),
+  ],
+  create: async (deps) => createWebhookTarget(deps.settings, { log: deps.log }),
 });

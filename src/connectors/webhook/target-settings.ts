@@ -10,11 +10,14 @@ const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 export const WebhookTargetSettings = z
   .strictObject({
     type: z.literal('webhook').optional(),
-    url: z.url({ protocol: /^https?$/ }).meta({
-      description:
-        'Where each batch of documents is POSTed as {kind, items: [{idempotencyKey, sourceId, document}]}; ' +
-        'the answer must be a 2xx {results: [{id, number?} | {error: {code, message, retryable?, field?}}]}, one per item, in order.',
-    }),
+    url: z
+      .url({ protocol: /^https?$/ })
+      .max(2000)
+      .meta({
+        description:
+          'Where each batch of documents is POSTed as {kind, items: [{idempotencyKey, sourceId, document}]}; ' +
+          'the answer must be a 2xx {results: [{id, number?} | {error: {code, message, retryable?, field?}}]}, one per item, in order.',
+      }),
     lookupUrl: z
       .string()
       .max(2000)
@@ -56,7 +59,7 @@ export const WebhookTargetSettings = z
       .optional()
       .meta({
         description:
-          'Extra headers on every request (not encrypted at rest: put no credentials here that the signature cannot replace).',
+          'Extra headers on every request (an Authorization header, an API key). Their values are encrypted at rest and shown as "[secret]".',
       }),
   })
   .meta({ description: 'Settings of the webhook target.' });

@@ -294,7 +294,7 @@ describe('webhook target against the receiver', () => {
     expect(r.duplicates().map((g) => g.map((d) => d.id))).toEqual([['inv_2', 'inv_3']]);
   });
 
-  it('maps a 4xx to per-item refusals with a short reason, never the raw body', async () => {
+  it('maps a 4xx to per-item refusals with the status and error code, never the body text', async () => {
     const r = await receiver();
     const t = createWebhookTarget(r.settings());
     const long = `${'x'.repeat(300)}END`;
@@ -310,16 +310,16 @@ describe('webhook target against the receiver', () => {
       if (res.ok) continue;
       expect(res.error.code).toBe('TARGET_REFUSED');
       expect(res.error.retryable).toBe(false);
-      expect(res.error.message).toMatch(/^The webhook target refused the request \(HTTP 422\): tenant closed x+…$/);
-      expect(res.error.message).not.toContain('END');
+      // What a server answers to a refused request is not repeated beyond a code: an address that
+      // should not have been called cannot use our errors to show what it serves.
+      expect(res.error.message).toBe('The webhook target refused the request (HTTP 422): BAD');
+      expect(res.error.message).not.toContain('tenant closed');
       expect(res.error.message).not.toContain('TOP-SECRET-INTERNAL');
     }
     r.control.failNext({ status: 308, times: 1, body: { moved: true } });
     const [redirected] = await t.createInvoices(ctx, [invoice(1)]);
     expect(redirected).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
     expect(r.stats.posts).toBe(2);
-    const reason = results[0]!.ok ? '' : results[0]!.error.message.split('): ')[1]!;
-    expect(reason.length).toBeLessThanOrEqual(200);
   });
 
   it('maps 429 (with Retry-After), 408 and 5xx to retryable errors, before anything is committed', async () => {

@@ -1,5 +1,7 @@
+import type { Logger } from 'pino';
 import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { type GuardOptions, isOutboundRefused, outboundRequest, safeReason } from '../../sync/http.ts';
 import {
   type FoundDocument,
   type ItemResult,
@@ -22,7 +24,6 @@ import {
   batchKey,
   clip,
   contentKey,
-  refusalReason,
   retryAfterMs,
 } from './wire.ts';
 
@@ -39,12 +40,24 @@ export { batchKey } from './wire.ts';
 
 export const SYSTEM = 'webhook target';
 
+/** What an error repeats of a failed answer beyond its status: its error code, when it has one (never free text). */
+function withReason(text: string): string {
+  const code = safeReason(text);
+  return code ? `: ${code}` : '';
+}
+
 /** Reason codes of the item errors this target returns (see src/sync/reasons.ts). */
 export const TARGET_REJECTED = 'TARGET_REFUSED' as const;
 export const TARGET_REQUEST_REFUSED = 'TARGET_REFUSED' as const;
 
-/** Creates the connector from settings already checked by {@link WebhookTargetSettings}. */
-export function createWebhookTarget(input: WebhookTargetSettings | Record<string, unknown>): TargetConnector {
+/**
+ * Creates the connector from settings already checked by {@link WebhookTargetSettings}. `guard`
+ * replaces the outbound policy and name resolution in tests (src/sync/http.ts).
+ */
+export function createWebhookTarget(
+  input: WebhookTargetSettings | Record<string, unknown>,
+  opts: { log?: Logger | undefined; guard?: GuardOptions | undefined } = {},
+): TargetConnector {
   const settings = WebhookTargetSettings.parse(input);
   const secret = settings.secret;
   // A receiver may echo what it was sent; nothing it says leaves this module with the secret in it.
@@ -66,24 +79,32 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
     const timeout = AbortSignal.timeout(settings.timeoutMs);
     const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
     try {
-      const res = await fetch(url, {
-        method,
-        headers: {
-          ...settings.headers,
-          accept: 'application/json',
-          ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
-          'x-ledgerlink-signature': signatureHeader(body, secret),
-          ...extra,
+      // A redirect is answered as the refusal it is, never followed (outboundRequest follows none):
+      // the signed body goes only where configured. The answer is read under the same deadline: a
+      // receiver that stalls mid-answer is as lost as a silent one.
+      const a = await outboundRequest(
+        url,
+        {
+          method,
+          headers: {
+            ...settings.headers,
+            accept: 'application/json',
+            ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+            'x-ledgerlink-signature': signatureHeader(body, secret),
+            ...extra,
+          },
+          ...(method === 'POST' ? { body } : {}),
+          signal,
         },
-        ...(method === 'POST' ? { body } : {}),
-        // A redirect is answered as the refusal it is, never followed: the signed body goes only where configured.
-        redirect: 'manual',
-        signal,
-      });
-      // The body is read under the same deadline: a receiver that stalls mid-answer is as lost as a silent one.
-      const text = await res.text();
-      return { status: res.status, text, headers: res.headers };
+        opts.guard,
+      );
+      if (a.status < 200 || a.status >= 300) {
+        opts.log?.debug({ request: what, status: a.status, body: redact(clip(a.text, 2000)) }, 'webhook target answer');
+      }
+      return a;
     } catch (err) {
+      // Nothing was sent: the outcome is known, and sending again cannot change it until the URL does.
+      if (isOutboundRefused(err)) throw fail(`${what}: not sent: ${err.message}`, { retryable: false });
       const why = timeout.aborted
         ? `no answer within ${settings.timeoutMs} ms`
         : ctx.signal?.aborted
@@ -95,7 +116,7 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
   }
 
   function uncertain(what: string, a: Answer): ConnectorError {
-    return fail(`${what} answered ${a.status}: ${refusalReason(a.text)}`, {
+    return fail(`${what} answered ${a.status}${withReason(a.text)}`, {
       status: a.status,
       retryable: true,
       retryAfterMs: a.status === 429 || a.status === 503 ? retryAfterMs(a.headers.get('retry-after')) : null,
@@ -114,7 +135,7 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
       // The receiver refused the request as a whole and committed nothing: no document of it can go as it is.
       const error = {
         code: TARGET_REQUEST_REFUSED,
-        message: redact(`The webhook target refused the request (HTTP ${a.status}): ${refusalReason(a.text)}`),
+        message: redact(`The webhook target refused the request (HTTP ${a.status})${withReason(a.text)}`),
         retryable: false,
       };
       return items.map(() => failed(error));
@@ -299,7 +320,7 @@ export function createWebhookTarget(input: WebhookTargetSettings | Record<string
       if (a.status === 404) return null;
       if (UNCERTAIN(a.status)) throw uncertain(what, a);
       if (a.status < 200 || a.status >= 300) {
-        throw fail(`${what} answered ${a.status}: ${refusalReason(a.text)}`, { status: a.status, retryable: false });
+        throw fail(`${what} answered ${a.status}${withReason(a.text)}`, { status: a.status, retryable: false });
       }
       let parsed: unknown;
       try {

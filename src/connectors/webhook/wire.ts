@@ -61,23 +61,6 @@ export function clip(text: string, max: number): string {
   return flat.length > max ? `${flat.slice(0, max - 1)}…` : flat;
 }
 
-/** The error message of a refused request: `error.message`, `message`, or the text, at most 200 characters. */
-export function refusalReason(text: string): string {
-  let message: string = text;
-  try {
-    const body = JSON.parse(text) as unknown;
-    if (body && typeof body === 'object') {
-      const b = body as { error?: unknown; message?: unknown };
-      const inner = b.error && typeof b.error === 'object' ? (b.error as { message?: unknown }).message : b.error;
-      if (typeof inner === 'string') message = inner;
-      else if (typeof b.message === 'string') message = b.message;
-    }
-  } catch {
-    // Not JSON: the text itself, clipped.
-  }
-  return clip(message, 200);
-}
-
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
 export function retryAfterMs(value: string | null, now = Date.now()): number | null {
   if (value === null) return null;

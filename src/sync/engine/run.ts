@@ -52,10 +52,11 @@ export class LeaseLostError extends Error {
 
 /** The pipeline's target, created from its registered definition and settings. */
 export async function createTarget(deps: { db: Queryable; log: Logger }, pipeline: Pipeline): Promise<TargetConnector> {
+  // A secret stored with another key is left out of the settings: the run fails saying so (before
+  // the settings check, which would only see a missing setting), before anything is fetched or sent.
+  assertSecretsReadable(pipeline);
   // Checked again here: a stored pipeline may name a type this build does not have. Never a substitute.
   assertPipelineTypes(pipeline);
-  // Nor a secret stored with another key: the run fails saying so, before anything is fetched or sent.
-  assertSecretsReadable(pipeline);
   const def = targetDefinition(pipeline.targetType);
   return def.create({
     db: deps.db,
