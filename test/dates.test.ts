@@ -164,6 +164,7 @@ describe('the lock date', () => {
       lockDate: null,
       discountVatTreatment: 'gross',
       vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
     });
     // Documents of the period, posted while it is open.
     const inv = await postInvoice(cl, 'C1', '100', { invoiceDate: '2026-03-10' });
@@ -184,11 +185,17 @@ describe('the lock date', () => {
 
     const put = await cl.put('/v1/settings', { lockDate: '2026-03-31' });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ lockDate: '2026-03-31', discountVatTreatment: 'gross', vatTolerance: '1' });
+    expect(put.body).toEqual({
+      lockDate: '2026-03-31',
+      discountVatTreatment: 'gross',
+      vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
+    });
     expect((await cl.get('/v1/settings')).body).toEqual({
       lockDate: '2026-03-31',
       discountVatTreatment: 'gross',
       vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
     });
 
     const locked = (r: { status: number; body: any }) => {
@@ -277,11 +284,13 @@ describe('the lock date', () => {
       lockDate: '2026-03-31',
       discountVatTreatment: 'gross',
       vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
     });
     expect((await cl.put('/v1/settings', { lockDate: null })).body).toEqual({
       lockDate: null,
       discountVatTreatment: 'gross',
       vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
     });
     expect((await cl.post(`/v1/sales/draft-invoices/${draft.body.draftId}/post`, {})).status).toBe(201);
     const audit = await t.db.query<{ after: unknown }>(

@@ -41,14 +41,21 @@ describe('settings', () => {
       lockDate: null,
       discountVatTreatment: 'gross',
       vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
     });
     const put = await e.put('/v1/settings', { discountVatTreatment: 'adjustVat' });
     expect(put.status).toBe(200);
-    expect(put.body).toEqual({ lockDate: null, discountVatTreatment: 'adjustVat', vatTolerance: '1' });
+    expect(put.body).toEqual({
+      lockDate: null,
+      discountVatTreatment: 'adjustVat',
+      vatTolerance: '1',
+      exchangeRateTolerance: '0.5',
+    });
     expect((await e.put('/v1/settings', { vatTolerance: '0.050' })).body).toEqual({
       lockDate: null,
       discountVatTreatment: 'adjustVat',
       vatTolerance: '0.05',
+      exchangeRateTolerance: '0.5',
     });
     for (const body of [
       { discountVatTreatment: 'net' },
@@ -62,6 +69,7 @@ describe('settings', () => {
       lockDate: null,
       discountVatTreatment: 'adjustVat',
       vatTolerance: '0.05',
+      exchangeRateTolerance: '0.5',
     });
   });
 });
@@ -209,7 +217,7 @@ describe('supplied VAT', () => {
     const body = () =>
       invoiceBody('2026-11-01', [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '100.00', taxAmount: '23.05' }]);
     expect((await e.post('/v1/sales/batch-invoices', body())).body).not.toHaveProperty('warnings');
-    await e.put('/v1/settings', { vatTolerance: '0.01' });
+    await e.put('/v1/settings', { vatTolerance: '0.01', exchangeRateTolerance: '0.5' });
     const warned = await e.post('/v1/sales/batch-invoices', body());
     expect(warned.body.warnings.map((w: { field: string }) => w.field)).toEqual(['lines[0].taxAmount']);
   });

@@ -2,6 +2,15 @@ import { z } from 'zod';
 import { Amount, Code, Description, ExchangeRate, IsoDate, Rate, Reference, TransactionId } from './schemas.ts';
 
 /** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
+
+const ConfirmExchangeRate = z
+  .boolean()
+  .optional()
+  .meta({
+    description:
+      'Books an exchangeRate outside the plausible band around the last known rate of the currency, which is ' +
+      "otherwise refused with EXCHANGE_RATE_IMPLAUSIBLE (the band is the entity's exchangeRateTolerance, docs/ledger.md).",
+  });
 export const InvoiceLine = z.strictObject({
   glAccountCode: Code.meta({ description: 'Net posting account.', examples: ['4000'] }),
   taxCode: Code.meta({ examples: ['STD'] }),
@@ -27,6 +36,7 @@ export const BatchInvoice = z.strictObject({
   }),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional().meta({ description: 'Required for a foreign-currency customer; 1 otherwise.' }),
+  confirmExchangeRate: ConfirmExchangeRate,
   lines: z.array(InvoiceLine).min(1, 'at least one line').max(1000),
 });
 
@@ -42,6 +52,7 @@ export const Receipt = z.strictObject({
   paymentDate: IsoDate,
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional(),
+  confirmExchangeRate: ConfirmExchangeRate,
   bankExchangeRate: ExchangeRate.optional().meta({
     description:
       "For a foreign-currency receipt into a base-currency bank account: the rate the bank line is booked at (the difference to exchangeRate goes to exchange gains and losses). Refused when the bank holds the receipt's currency and it differs from exchangeRate.",
@@ -56,6 +67,7 @@ export const CreditNote = z.strictObject({
   externalReference: Reference.optional(),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional().meta({ description: "Defaults to the copied invoice's rate." }),
+  confirmExchangeRate: ConfirmExchangeRate,
   lines: z.array(InvoiceLine).min(1).max(1000).optional(),
   fromInvoiceTransactionId: TransactionId.optional().meta({ description: 'Copy the lines of this posted invoice.' }),
   lineNumbers: z
@@ -83,6 +95,7 @@ export const LedgerJournal = z.strictObject({
   externalReference: Reference.optional(),
   description: Description.optional(),
   exchangeRate: ExchangeRate.optional(),
+  confirmExchangeRate: ConfirmExchangeRate,
   lines: z.array(JournalLine).min(1).max(100),
   performExternalReferenceDuplicateCheck: z.boolean().default(true),
 });

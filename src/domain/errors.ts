@@ -94,6 +94,10 @@ export const ERROR_CODES = {
   CUSTOMER_CREDIT_LIMIT_EXCEEDED: [422, "The document would take the customer's balance past its credit limit."],
   EXCHANGE_RATE_REQUIRED: [422, 'The document is in a foreign currency; send its exchangeRate.'],
   EXCHANGE_RATE_MUST_BE_ONE: [422, 'The document is in the base currency; its exchangeRate must be 1.'],
+  EXCHANGE_RATE_IMPLAUSIBLE: [
+    422,
+    'The exchangeRate is outside the plausible band around the last known rate of its currency (`details` has the band and that rate); correct it, or send `confirmExchangeRate: true` if it is right.',
+  ],
   DUE_DATE_BEFORE_TRANSACTION_DATE: [422, 'The due date is before the document date.'],
   DOCUMENT_TOTAL_MUST_BE_POSITIVE: [
     422,

@@ -111,18 +111,57 @@ export async function saveVatSettings(
   return { before, after: toSettings(rows[0]!) };
 }
 
+/** The plausibility band of exchange rates (src/ledger/posting/rate-bounds.ts). */
+export interface RateSettings {
+  /** How far a document's rate may differ from the last known rate of its currency, as a fraction ("0.5" = ±50 %). */
+  exchangeRateTolerance: string;
+}
+
+/** Why `text` is not an exchange-rate tolerance (a non-negative fraction, at most six decimals), or null. */
+export const exchangeRateToleranceProblem = vatToleranceProblem;
+
+export async function getRateSettings(db: Queryable, entityId: string): Promise<RateSettings> {
+  const { rows } = await db.query<{ tolerance: string }>(
+    `SELECT exchange_rate_tolerance::text AS tolerance FROM entities WHERE id = $1`,
+    [entityId],
+  );
+  if (!rows[0]) throw new DomainError('ENTITY_DOES_NOT_EXIST', `Entity ${entityId} does not exist`);
+  return { exchangeRateTolerance: new Dec(rows[0].tolerance).toFixed() };
+}
+
+/** Changes the tolerance when given (the entity row is already locked by the caller's transaction). */
+async function saveRateSettings(
+  db: Queryable,
+  entityId: string,
+  input: { exchangeRateTolerance?: string | undefined },
+): Promise<{ before: RateSettings; after: RateSettings }> {
+  const before = await getRateSettings(db, entityId);
+  if (input.exchangeRateTolerance === undefined) return { before, after: before };
+  const problem = exchangeRateToleranceProblem(input.exchangeRateTolerance);
+  if (problem) throw fieldError('exchangeRateTolerance', problem);
+  await db.query(`UPDATE entities SET exchange_rate_tolerance = $2::numeric WHERE id = $1`, [
+    entityId,
+    input.exchangeRateTolerance,
+  ]);
+  return { before, after: await getRateSettings(db, entityId) };
+}
+
 /** Every setting of an entity, as GET /v1/settings shows them. */
-export type AllSettings = EntitySettings & VatSettings;
+export type AllSettings = EntitySettings & VatSettings & RateSettings;
 
 export async function getAllSettings(db: Queryable, entityId: string): Promise<AllSettings> {
-  return { ...(await getSettings(db, entityId)), ...(await getVatSettings(db, entityId)) };
+  return {
+    ...(await getSettings(db, entityId)),
+    ...(await getVatSettings(db, entityId)),
+    ...(await getRateSettings(db, entityId)),
+  };
 }
 
 /** Changes the settings sent, in one transaction with the entity row locked; absent ones keep their value. */
 export async function updateAllSettings(
   db: Queryable,
   entityId: string,
-  patch: { lockDate?: string | null | undefined } & VatSettingsInput,
+  patch: { lockDate?: string | null | undefined; exchangeRateTolerance?: string | undefined } & VatSettingsInput,
 ): Promise<{ before: AllSettings; after: AllSettings }> {
   return db.transaction(async (tx) => {
     const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
@@ -130,6 +169,10 @@ export async function updateAllSettings(
       discountVatTreatment: patch.discountVatTreatment,
       vatTolerance: patch.vatTolerance,
     });
-    return { before: { ...dates.before, ...vat.before }, after: { ...dates.after, ...vat.after } };
+    const rates = await saveRateSettings(tx, entityId, { exchangeRateTolerance: patch.exchangeRateTolerance });
+    return {
+      before: { ...dates.before, ...vat.before, ...rates.before },
+      after: { ...dates.after, ...vat.after, ...rates.after },
+    };
   });
 }

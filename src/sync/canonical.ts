@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Amount, Currency, IsoDate, Rate } from '../domain/schemas.ts';
+import { Amount, Currency, ExchangeRate, IsoDate, Rate } from '../domain/schemas.ts';
 
 /**
  * The canonical records every source produces and the engine consumes. Sources differ in how
@@ -130,6 +130,13 @@ export const CanonicalInvoice = z.strictObject({
   invoiceDate: IsoDate,
   dueDate: IsoDate.nullable().optional(),
   currency: Currency,
+  exchangeRate: ExchangeRate.nullable()
+    .optional()
+    .meta({
+      description:
+        'Units of the currency per one unit of the base currency, for an invoice in a foreign currency. A rate far ' +
+        'from the last known one is parked (EXCHANGE_RATE_IMPLAUSIBLE), never booked.',
+    }),
   description: z.string().max(500).default(''),
   location: z
     .string()

@@ -219,6 +219,7 @@ const postDraftRoute = defineRoute({
     ...VALIDATION_ERRORS,
     'CUSTOMER_CREDIT_LIMIT_EXCEEDED',
     'CUSTOMER_IS_ON_HOLD',
+    'EXCHANGE_RATE_IMPLAUSIBLE',
     'IDEMPOTENCY_KEY_REUSED',
   ],
   handler: async (ctx) => {

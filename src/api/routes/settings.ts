@@ -4,6 +4,7 @@ import { defineRoute } from '../route.ts';
 import { IsoDate } from '../schemas.ts';
 import {
   DISCOUNT_VAT_TREATMENTS,
+  exchangeRateToleranceProblem,
   getAllSettings,
   updateAllSettings,
   vatToleranceProblem,
@@ -24,6 +25,21 @@ const VatTolerance = z
     examples: ['1'],
   });
 
+const ExchangeRateTolerance = z
+  .union([z.string(), z.number().int()])
+  .transform((v) => String(v).trim())
+  .superRefine((v, ctx) => {
+    const problem = exchangeRateToleranceProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description:
+      "How far a document's exchangeRate may differ from the last known rate of its currency, as a fraction " +
+      '("0.5" = ±50 %, the default) before it is refused with EXCHANGE_RATE_IMPLAUSIBLE unless confirmed ' +
+      '(`confirmExchangeRate: true`).',
+    examples: ['0.5'],
+  });
+
 const DiscountVatTreatment = z.enum(DISCOUNT_VAT_TREATMENTS).meta({
   description:
     '`gross`: a settlement discount goes whole to discount allowed. `adjustVat`: it is split into net and VAT in the ' +
@@ -41,6 +57,9 @@ const Settings = z.object({
     }),
   discountVatTreatment: DiscountVatTreatment,
   vatTolerance: z.string().meta({ description: 'A decimal without trailing zeros ("1", "0.05").' }),
+  exchangeRateTolerance: z.string().meta({
+    description: 'The plausible band of exchange rates around the last known one, as a fraction ("0.5" = ±50 %).',
+  }),
 });
 
 export const getSettingsRoute = defineRoute({
@@ -63,7 +82,8 @@ export const putSettingsRoute = defineRoute({
     'Changes the fields sent; absent fields stay as they are. `lockDate` locks the books up to and including ' +
     'that date: documents, allocations and unallocations dated on or before it are refused with PERIOD_LOCKED, ' +
     'so reports up to it can no longer change. Send `null` to reopen every period; moving the date back reopens ' +
-    'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules (docs/ledger.md). Each change ' +
+    'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules, `exchangeRateTolerance` the ' +
+    'plausible band of exchange rates (docs/ledger.md). Each change ' +
     'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
@@ -71,6 +91,7 @@ export const putSettingsRoute = defineRoute({
     lockDate: IsoDate.nullable().optional().meta({ description: 'The last locked day, or null to unlock.' }),
     discountVatTreatment: DiscountVatTreatment.optional(),
     vatTolerance: VatTolerance.optional(),
+    exchangeRateTolerance: ExchangeRateTolerance.optional(),
   }),
   example: { lockDate: '2026-03-31', discountVatTreatment: 'adjustVat', vatTolerance: '1' },
   success: { status: 200, description: 'The settings as saved.', schema: Settings },

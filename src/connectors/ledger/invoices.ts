@@ -10,7 +10,11 @@ import { ledgerLines, loadLineData } from './lines.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
 export function refused(err: DomainError): ItemResult {
-  const field = Array.isArray(err.details) ? err.details[0]?.field : undefined;
+  const field = Array.isArray(err.details)
+    ? err.details[0]?.field
+    : typeof err.details?.field === 'string'
+      ? err.details.field
+      : undefined;
   return failed({ code: err.code, message: err.message, retryable: false, field });
 }
 
@@ -46,6 +50,7 @@ async function prepare(
       ...(inv.dueDate ? { dueDate: inv.dueDate } : {}),
       externalReference: inv.externalReference,
       description: inv.description,
+      ...(inv.exchangeRate ? { exchangeRate: inv.exchangeRate } : {}),
       lines,
     };
   });

@@ -262,6 +262,11 @@ export async function postCreditNote(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
+    // A rate copied from the credited invoice was booked before; only a rate sent is checked.
+    rateCheck: {
+      field: 'exchangeRate',
+      confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+    },
     transactionDate: date,
     dueDate: null,
     externalReference: reference,

@@ -151,6 +151,7 @@ export function buildInvoice(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
+    rateCheck: { field: join(prefix, 'exchangeRate'), confirmed: input.confirmExchangeRate === true },
     transactionDate: input.invoiceDate,
     dueDate,
     externalReference: input.externalReference ?? '',

@@ -84,6 +84,7 @@ export async function postLedgerJournal(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
+    rateCheck: { field: 'exchangeRate', confirmed: input.confirmExchangeRate === true },
     transactionDate: input.transactionDate,
     dueDate: type === 'SD' ? input.transactionDate : null,
     externalReference: reference,

@@ -16,6 +16,7 @@ import {
 } from './references.ts';
 import { type NewAllocation, type NewTransaction, checkStorable, duplicateError, writeDocuments } from './write.ts';
 import { buildFxTransaction } from './allocations.ts';
+import { RateBounds } from './rate-bounds.ts';
 import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
 import { laterDate } from '../../domain/dates.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
@@ -75,6 +76,7 @@ export class Batch {
     readonly used: Set<string>,
     readonly balances: Map<string, bigint>,
     readonly lockDate: string | null,
+    readonly rates: RateBounds,
   ) {}
 
   static async load(ctx: PostingContext, queries: PostPayAllocateInput[]): Promise<Batch> {
@@ -112,7 +114,9 @@ export class Batch {
     const refs = await loadReferences(db, entityId, req);
     const used = await usedReferences(db, entityId, wanted);
     const balances = credit.size ? await customerBalances(db, entityId, [...credit]) : new Map<string, bigint>();
-    return new Batch(customers, refs, used, balances, await readLockDate(db, entityId));
+    const currencies = [...customers.values()].map((c) => c.currency);
+    const rates = await RateBounds.load(db, entityId, currencies);
+    return new Batch(customers, refs, used, balances, await readLockDate(db, entityId), rates);
   }
 
   /** Plans one query against the group; throws a DomainError and changes nothing when it fails. */
@@ -231,6 +235,9 @@ export class Batch {
     // its own instead of failing the whole group's write.
     if (invoice) checkStorable([invoice], [], 'batchInvoice.');
     if (receipt) checkStorable([receipt], [], 'receipt.');
+    // Rates too, against the last known rates read before the group: writing them checks no more.
+    if (invoice) this.rates.check(invoice);
+    if (receipt) this.rates.check(receipt);
 
     // Every check passed: only now does the query change the group's state.
     if (invoice && referenceKey(invoice.externalReference) !== '') {
@@ -286,7 +293,7 @@ export class Batch {
   }
 
   async write(ctx: PostingContext) {
-    const r = await writeDocuments(ctx.db, ctx.entity.id, this.docs, this.allocations);
+    const r = await writeDocuments(ctx.db, ctx.entity.id, this.docs, this.allocations, this.rates);
     return {
       ids: r.documents.map((d) => d.id),
       numbers: r.documents.map((d) => d.number),

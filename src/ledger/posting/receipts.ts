@@ -129,6 +129,7 @@ export function buildReceipt(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
+    rateCheck: { field: join(prefix, 'exchangeRate'), confirmed: input.confirmExchangeRate === true },
     transactionDate: input.paymentDate,
     dueDate: null,
     externalReference: input.checkReference,

@@ -27,6 +27,8 @@ export interface BatchInvoiceInput {
   externalReference?: string | undefined;
   description?: string | undefined;
   exchangeRate?: string | undefined;
+  /** Books a rate outside the plausible band around the last known rate (rate-bounds.ts). */
+  confirmExchangeRate?: boolean | undefined;
   lines: InvoiceLineInput[];
 }
 
@@ -38,6 +40,8 @@ export interface ReceiptInput {
   paymentDate: string;
   description?: string | undefined;
   exchangeRate?: string | undefined;
+  /** Books a rate outside the plausible band around the last known rate (rate-bounds.ts). */
+  confirmExchangeRate?: boolean | undefined;
   bankExchangeRate?: string | undefined;
   lodgmentNumber?: string | undefined;
   departmentId?: string | undefined;
@@ -49,6 +53,8 @@ export interface CreditNoteInput {
   externalReference?: string | undefined;
   description?: string | undefined;
   exchangeRate?: string | undefined;
+  /** Books a rate outside the plausible band around the last known rate (rate-bounds.ts). */
+  confirmExchangeRate?: boolean | undefined;
   lines?: InvoiceLineInput[] | undefined;
   fromInvoiceTransactionId?: number | undefined;
   lineNumbers?: number[] | undefined;
@@ -69,6 +75,8 @@ export interface LedgerJournalInput {
   externalReference?: string | undefined;
   description?: string | undefined;
   exchangeRate?: string | undefined;
+  /** Books a rate outside the plausible band around the last known rate (rate-bounds.ts). */
+  confirmExchangeRate?: boolean | undefined;
   lines: JournalLineInput[];
 }
 

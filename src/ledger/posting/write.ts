@@ -11,6 +11,7 @@ import {
 } from '../../domain/documents.ts';
 import { isStorable } from '../../domain/money.ts';
 import { outOfRange } from './common.ts';
+import { type RateBounds, type RateCheck, checkExchangeRates } from './rate-bounds.ts';
 
 export interface NewTransaction {
   entityId: string;
@@ -19,6 +20,8 @@ export interface NewTransaction {
   customerCode: string | null;
   currency: string;
   exchangeRate: string;
+  /** How the rate is checked against the last known one (rate-bounds.ts); absent: unconfirmed, as `exchangeRate`. */
+  rateCheck?: RateCheck;
   transactionDate: string;
   dueDate: string | null;
   externalReference: string;
@@ -134,15 +137,20 @@ function refColumns(refs: (DocRef | null)[]): [(number | null)[], (number | null
  * the transaction rows, their items and journal lines, and allocations between them or existing
  * transactions. The balance and allocation-limit triggers run once for the whole batch, so a
  * thousand documents cost about what one does in round trips. All of it or none of it is written.
+ * Every document's exchange rate is checked here against the last known rate of its currency,
+ * so no posting path escapes; a caller that checked each document already passes its `rates`.
  */
 export async function writeDocuments(
   db: Queryable,
   entityId: string,
   docs: NewTransaction[],
   allocations: NewAllocation[] = [],
+  rates?: RateBounds,
 ): Promise<WriteResult> {
   if (docs.length === 0 && allocations.length === 0) return { documents: [], allocationIds: [] };
   checkStorable(docs, allocations);
+  if (rates) for (const d of docs) rates.check(d);
+  else await checkExchangeRates(db, entityId, docs);
   const counts = new Map<string, number>();
   for (const d of docs) counts.set(d.type, (counts.get(d.type) ?? 0) + 1);
   const items = docs.flatMap((d, ord) => d.items.map((i) => ({ ord: ord + 1, i })));
