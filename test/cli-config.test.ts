@@ -55,10 +55,11 @@ describe.runIf(!onPostgres)(
   () => {
     const env = { LEDGERLINK_DATA_DIR: join(work, 'data') };
 
-    it('exceptions list does not apply ./ledgerlink.yaml; config apply shows the plan, then applies it', async () => {
+    it('exceptions list does not apply ./ledgerlink.yaml (nor create a folder); config apply shows the plan, then applies it', async () => {
+      // A read-only command on a folder with no data refuses, and applies nothing: no folder appears.
       const list = await cli(['exceptions', 'list'], env);
-      expect(list.stderr).toBe('');
-      expect(list).toMatchObject({ code: 0, stdout: 'no open exceptions\n' });
+      expect(list).toMatchObject({ code: 1, stdout: '', stderr: expect.stringContaining('DATA_FOLDER_NOT_FOUND') });
+      expect(existsSync(env.LEDGERLINK_DATA_DIR)).toBe(false);
       const dry = await cli(['config', 'apply', '--dry-run'], env);
       expect(dry.stdout).toBe(
         '+ entity CLUB: create\n+ pipeline shop (CLUB): create; secrets: webhookSecret added\ndry run: nothing was written\n',
@@ -66,6 +67,8 @@ describe.runIf(!onPostgres)(
       const applied = await cli(['config', 'apply'], env);
       expect(applied).toMatchObject({ code: 0, stdout: expect.stringContaining('applied ./ledgerlink.yaml') });
       expect(applied.stdout).not.toContain('shop-secret');
+      const after = await cli(['exceptions', 'list'], env);
+      expect(after).toMatchObject({ code: 0, stdout: 'no open exceptions\n', stderr: '' });
     }, 600_000);
 
     it('keys rotate replaces the key file and the secrets stay readable', async () => {
