@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/connectors/all.ts';
 import { findEntityByCode } from '../src/ledger/entities.ts';
+import { authenticate, login } from '../src/ledger/sessions.ts';
+import { DomainError } from '../src/domain/errors.ts';
 import { PipelineDefinition, savePipeline } from '../src/sync/pipelines.ts';
 import { createRun, setRunStatus } from '../src/sync/runs.ts';
 import { SecretBox } from '../src/sync/secrets.ts';
@@ -205,3 +207,60 @@ describe('a command with no data folder', () => {
     }
   }, 180_000);
 });
+
+describe('entity keys: another key pair, the list, and revocation that ends sessions at once', () => {
+  it('issues a second pair that logs in, lists both, and revokes one: its login and its session end', async () => {
+    const created = await place.run(['entity', 'create', '--code', 'KEYS', '--name', 'Keys Ltd', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const first = JSON.parse(created.stdout) as { entityId: string; partnerKey: string; userKey: string };
+    const issued = await place.run(['entity', 'keys', 'KEYS', '--label', 'second', '--json']);
+    expect(issued.code, issued.stderr).toBe(0);
+    const second = JSON.parse(issued.stdout) as { keyId: string; partnerKey: string; userKey: string };
+    expect(second.partnerKey).not.toBe(first.partnerKey);
+
+    const listed = await place.run(['entity', 'keys', 'KEYS', '--list', '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    const { items } = JSON.parse(listed.stdout) as {
+      items: { keyId: string; label: string | null; revokedAt: string | null }[];
+    };
+    expect(items).toHaveLength(2);
+    expect(items.map((k) => k.revokedAt)).toEqual([null, null]);
+    expect(items[1]).toMatchObject({ keyId: second.keyId, label: 'second' });
+    expect(listed.stdout).not.toContain(second.userKey);
+
+    // Both pairs log in; a session is opened with the second.
+    let token = '';
+    let db = await place.open();
+    try {
+      await login(db, { entityId: first.entityId, ...pick(first) }, 600);
+      token = (await login(db, { entityId: first.entityId, ...pick(second) }, 600)).token;
+      expect((await authenticate(db, token)).entityId).toBe(first.entityId);
+    } finally {
+      await db.close();
+    }
+
+    const revoked = await place.run(['entity', 'keys', 'revoke', 'KEYS', second.keyId]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stdout).toContain('1 session(s) ended');
+    db = await place.open();
+    try {
+      await expect(login(db, { entityId: first.entityId, ...pick(second) }, 600)).rejects.toMatchObject({
+        code: 'INVALID_CREDENTIALS',
+      });
+      await expect(authenticate(db, token)).rejects.toBeInstanceOf(DomainError);
+      // The first pair is untouched.
+      await login(db, { entityId: first.entityId, ...pick(first) }, 600);
+    } finally {
+      await db.close();
+    }
+
+    const bad = await place.run(['entity', 'keys', 'revoke', 'KEYS', 'abc']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('has no key pair abc');
+    expect(bad.stderr).not.toMatch(RAW_DB);
+  }, 300_000);
+});
+
+function pick(k: { partnerKey: string; userKey: string }) {
+  return { partnerKey: k.partnerKey, userKey: k.userKey };
+}
