@@ -175,6 +175,8 @@ describe('ledgerlink import with a hostile file', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ledgerlink-hostile-'));
     process.env.LEDGERLINK_DATA_DIR = dir;
+    // The key belongs to the database: required on PostgreSQL, as for any command.
+    process.env.LEDGERLINK_ENCRYPTION_KEY = Buffer.alloc(32, 5).toString('base64');
     if (onPostgres) process.env.LEDGERLINK_DB_SCHEMA = schema;
     const db = await openDatabase(databaseConfigFromEnv());
     try {
