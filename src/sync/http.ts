@@ -268,17 +268,28 @@ const httpsConnect = (https.Agent.prototype as unknown as { createConnection: Cr
  */
 const KEEP_ALIVE = { keepAlive: true, timeout: 4000 } as const;
 
+/** Opens a connection of `agent` with `connect` once the policy allows it, pinned to the checked address. */
+function connectGuarded(
+  agent: http.Agent,
+  connect: CreateConnection,
+  guard: GuardOptions,
+  options: ConnectOptions,
+  callback: Created,
+): Duplex | undefined {
+  const { lookup, problem } = guardConnection(guard, options);
+  if (problem) {
+    callback(new OutboundRefusedError(problem));
+    return undefined;
+  }
+  return connect.call(agent, lookup ? { ...options, lookup } : options, callback);
+}
+
 class GuardedHttpAgent extends http.Agent {
   constructor(private readonly guard: GuardOptions) {
     super(KEEP_ALIVE);
   }
   override createConnection(options: ConnectOptions, callback: Created): Duplex | undefined {
-    const { lookup, problem } = guardConnection(this.guard, options);
-    if (problem) {
-      callback(new OutboundRefusedError(problem));
-      return undefined;
-    }
-    return httpConnect.call(this, lookup ? { ...options, lookup } : options, callback);
+    return connectGuarded(this, httpConnect, this.guard, options, callback);
   }
 }
 
@@ -287,12 +298,7 @@ class GuardedHttpsAgent extends https.Agent {
     super(KEEP_ALIVE);
   }
   override createConnection(options: ConnectOptions, callback: Created): Duplex | undefined {
-    const { lookup, problem } = guardConnection(this.guard, options);
-    if (problem) {
-      callback(new OutboundRefusedError(problem));
-      return undefined;
-    }
-    return httpsConnect.call(this, lookup ? { ...options, lookup } : options, callback);
+    return connectGuarded(this, httpsConnect, this.guard, options, callback);
   }
 }
 
