@@ -83,7 +83,7 @@ describe('the demo', () => {
       expect(c.created).toBe(
         c.createdInvoices + c.createdReceipts + c.createdCustomers + c.createdProducts + c.createdOther,
       );
-      const r = await reconcile(db, second, '2000-01-01', new Date().toISOString().slice(0, 10), rt.log);
+      const r = await reconcile(db, second, '2000-01-01', new Date().toISOString().slice(0, 10), rt.log, rt.box);
       expect(r.mismatches).toEqual([]);
     } finally {
       await stop2();

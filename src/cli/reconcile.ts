@@ -87,7 +87,7 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
   const rt = await openRuntime({ queue: false, log: commandLogger() });
   try {
     const pipeline = await requirePipeline(rt.db, rt.box, name);
-    const result = await reconcile(rt.db, pipeline, window.from, window.to, rt.log);
+    const result = await reconcile(rt.db, pipeline, window.from, window.to, rt.log, rt.box);
     console.log(opts.json ? JSON.stringify(result) : formatReconciliation(result));
     return result.mismatches.length ? 1 : 0;
   } catch (err) {

@@ -69,10 +69,21 @@ export class ConnectorError extends Error {
   readonly status: number | null;
   readonly retryable: boolean;
   readonly retryAfterMs: number | null;
+  /**
+   * The reason a document is parked with when this failure is final (TARGET_AUTH_REVOKED,
+   * TARGET_SETTING_MISSING); TARGET_REFUSED when absent.
+   */
+  readonly code: ExceptionCode | null;
   constructor(
     system: string,
     message: string,
-    opts: { status?: number | null; retryable: boolean; retryAfterMs?: number | null; cause?: unknown },
+    opts: {
+      status?: number | null;
+      retryable: boolean;
+      retryAfterMs?: number | null;
+      cause?: unknown;
+      code?: ExceptionCode | null;
+    },
   ) {
     super(`${system}: ${message}`, { cause: opts.cause });
     this.name = 'ConnectorError';
@@ -80,5 +91,6 @@ export class ConnectorError extends Error {
     this.status = opts.status ?? null;
     this.retryable = opts.retryable;
     this.retryAfterMs = opts.retryAfterMs ?? null;
+    this.code = opts.code ?? null;
   }
 }

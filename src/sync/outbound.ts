@@ -173,7 +173,7 @@ export async function flushTarget<D>(
             out,
             batch.map((b) => ({ id: b.row.id, item: b.item })),
             {
-              code: 'TARGET_REFUSED',
+              code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
               message,
               retryable: false,
             },

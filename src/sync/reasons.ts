@@ -55,6 +55,10 @@ export const REASON_CODES = {
     'The target refused the document; its message says why (a closed period, a field it requires). Nothing was written to the target. Fix what it names: in the target, then retry the exception; or in the source, and the next run that brings the document sends it again.',
   TARGET_UNAVAILABLE:
     'The target kept failing or timing out; the document was retried automatically, then parked. Check the target’s status and the pipeline’s credentials, then retry: a document the target did receive is found by its reference and never sent twice.',
+  TARGET_AUTH_REVOKED:
+    'The accounting platform no longer accepts this pipeline’s connection (the user revoked it, or its refresh token expired). Nothing was written. Connect again (open `GET /v1/connections/{pipeline}/oauth/start` signed in as the entity, or set a new `refreshToken` in the pipeline’s target), then retry the exceptions.',
+  TARGET_SETTING_MISSING:
+    'The accounting platform has nothing ledgerlink can match for a value of this document (a VAT rate with no tax rate of that percentage, no default sales or bank account). Nothing was written. Add the mapping the message names to the pipeline’s target (`taxRates`, `accounts`), or create it in the platform, then retry the exception.',
   TARGET_CAPABILITY_MISSING:
     'The pipeline’s target cannot take this kind of document (for example refunds or drafts). Book it by hand and resolve the exception, or send such documents to a pipeline whose target takes them.',
   POSTING_FAILED:

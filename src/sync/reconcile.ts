@@ -3,6 +3,7 @@ import { addDays, today } from '../domain/dates.ts';
 import { formatAmount } from '../domain/money.ts';
 import type { Logger } from 'pino';
 import { createTarget } from './engine/run.ts';
+import type { SecretBox } from './secrets.ts';
 import type { TargetCallContext, TargetConnector } from './target.ts';
 import type { Pipeline } from './pipelines.ts';
 import {
@@ -118,8 +119,9 @@ export async function reconcile(
   from: string,
   to: string,
   log: Logger,
+  box: SecretBox,
 ): Promise<Reconciliation> {
-  const target = await createTarget({ db, log }, pipeline);
+  const target = await createTarget({ db, log, box }, pipeline);
   const tctx: TargetCallContext = { db, log, actor: `reconcile:${pipeline.name}` };
   const posted = await loadSourceDocs(db, pipeline.id, from, to);
   const unposted = await loadUnpostedDocs(db, pipeline.id);

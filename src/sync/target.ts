@@ -9,6 +9,7 @@ import type {
 } from './canonical.ts';
 import type { PipelineMapping } from './pipelines.ts';
 import type { ExceptionCode } from './reasons.ts';
+import type { SecretBox } from './secrets.ts';
 
 /*
  * A target is where booked documents go: the embedded ledger (src/connectors/ledger/), or an
@@ -276,6 +277,9 @@ export interface TargetDeps {
   settings: Record<string, unknown>;
   entityId: string;
   pipelineId: string;
+  pipelineName: string;
+  /** Seals and opens what a target keeps at rest (OAuth tokens): src/sync/remote/oauth.ts. */
+  box: SecretBox;
 }
 
 /** Kinds a target must be able to take to receive a source's records, for a clear refusal. */

@@ -24,6 +24,6 @@ export async function definePipeline(db: Database, entityCode: string, def: Reco
 
 /** What the engine gives a pipeline's source (its target lookups included), for tests that wrap a source. */
 export async function sourceDepsOf(db: Database, pipeline: Pipeline, params: Record<string, unknown> = {}) {
-  const deps = { db, log: silentLog };
+  const deps = { db, log: silentLog, box: testBox };
   return sourceDeps(deps, pipeline, await createTarget(deps, pipeline), params, null);
 }

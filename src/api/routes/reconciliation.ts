@@ -96,7 +96,7 @@ const reconciliationRoute = defineRoute({
         { field: 'query.from', message: 'after to' },
       ]);
     const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx));
-    return reconcile(ctx.db, pipeline, window.from, window.to, ctx.services.sync.log);
+    return reconcile(ctx.db, pipeline, window.from, window.to, ctx.services.sync.log, ctx.services.sync.box);
   },
 });
 

@@ -1,3 +1,4 @@
+import { SecretBox } from '../../sync/secrets.ts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
@@ -113,6 +114,8 @@ describe('webhook target settings', () => {
       log: ctx.log,
       mapping: {},
       settings: { ...base, batchSize: 5 },
+      pipelineName: 'p',
+      box: SecretBox.generate(),
       entityId: '1',
       pipelineId: '1',
     });

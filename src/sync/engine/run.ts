@@ -51,7 +51,10 @@ export class LeaseLostError extends Error {
 }
 
 /** The pipeline's target, created from its registered definition and settings. */
-export async function createTarget(deps: { db: Queryable; log: Logger }, pipeline: Pipeline): Promise<TargetConnector> {
+export async function createTarget(
+  deps: { db: Queryable; log: Logger; box: SecretBox },
+  pipeline: Pipeline,
+): Promise<TargetConnector> {
   // A secret stored with another key is left out of the settings: the run fails saying so (before
   // the settings check, which would only see a missing setting), before anything is fetched or sent.
   assertSecretsReadable(pipeline);
@@ -65,6 +68,8 @@ export async function createTarget(deps: { db: Queryable; log: Logger }, pipelin
     settings: { type: pipeline.targetType, ...pipeline.targetConfig },
     entityId: pipeline.entityId,
     pipelineId: pipeline.id,
+    pipelineName: pipeline.name,
+    box: deps.box,
   });
 }
 

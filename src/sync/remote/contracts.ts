@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import type { GuardOptions } from '../http.ts';
+
+/*
+ * The parts every remote target (Xero, QuickBooks Online, and the platforms after them) shares,
+ * as contracts: a rate planner whose budget lives in PostgreSQL (src/sync/remote/rate-planner.ts),
+ * one resilient HTTP client (src/sync/remote/client.ts), and OAuth 2.0 connections whose tokens
+ * are sealed at rest (src/sync/remote/oauth.ts). A connector composes them in its target factory;
+ * the engine knows none of them.
+ */
+
+/** Whether a call reads or writes: part of the daily quota is kept for writes. */
+export type CallKind = 'read' | 'write';
+
+/**
+ * A platform's published limits for one scope (a tenant, a company, an app across tenants), as
+ * data beside its connector and overridable in a pipeline's `target.limits`. Every limit is a
+ * rolling window: no second, minute or day ever holds more calls than it allows.
+ */
+export interface RateLimits {
+  callsPerSecond?: number | undefined;
+  callsPerMinute?: number | undefined;
+  callsPerDay?: number | undefined;
+  /** Calls in flight at once, across every worker. */
+  concurrent?: number | undefined;
+  /** The share of `callsPerDay` reads may not use, kept for writes (0 to 1; default 0.2). */
+  writeReserve?: number | undefined;
+}
+
+/** One budget: `xero:tenant:<id>`, `xero:app:<clientId>`, `quickbooks:realm:<id>`. */
+export interface RateScope {
+  key: string;
+  limits: RateLimits;
+}
+
+/** A granted call: its concurrency slot is held until `release`, which must always be called. */
+export interface RatePermit {
+  release(): Promise<void>;
+}
+
+/**
+ * Paces calls below the limits before the platform has to refuse them, shared by every pipeline
+ * and worker talking to the same scope: the counts live in PostgreSQL.
+ */
+export interface RatePlanner {
+  /**
+   * Waits until every scope allows one more call of this kind, records it, and takes a
+   * concurrency slot in each. Rejects only when `signal` aborts.
+   */
+  acquire(scopes: RateScope[], kind: CallKind, signal?: AbortSignal): Promise<RatePermit>;
+  /** The platform refused anyway (429) or said when to come back: no call to these scopes before then, in any worker. */
+  pause(scopeKeys: string[], ms: number): Promise<void>;
+  /**
+   * What the platform says is left (its rate headers): when it has counted more calls than we
+   * have (another app, a user's script), the planner slows down to match.
+   */
+  observe(scopeKey: string, remaining: { minute?: number | undefined; day?: number | undefined }): Promise<void>;
+}
+
+/** Gives the bearer token for a call; asked again once after a 401 with `invalidate` first. */
+export interface TokenSource {
+  /** A valid access token, refreshed ahead of expiry. Throws a ConnectorError with code TARGET_AUTH_REVOKED when the connection is gone. */
+  accessToken(signal?: AbortSignal): Promise<string>;
+  /** The platform refused this token (401): the next `accessToken` refreshes instead of reusing it. */
+  invalidate(token: string): void;
+  /** Values that must never appear in a log line or an error (tokens, client secret). */
+  secrets(): string[];
+}
+
+export interface RemoteRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Relative to the client's base URL (`/Invoices`), or a full URL on the same origin. */
+  path: string;
+  query?: Record<string, string | number | boolean | undefined> | undefined;
+  headers?: Record<string, string> | undefined;
+  /** Sent as JSON. */
+  json?: unknown;
+  /** Sent as is (form-encoded bodies); `json` wins when both are given. */
+  body?: string | undefined;
+  kind: CallKind;
+  /**
+   * Sending it again after an unknown outcome (a timeout, a reset, a 5xx) cannot do anything twice:
+   * reads, and writes the platform deduplicates (an `Idempotency-Key`, a `requestid`). The client
+   * retries those itself; any other write fails with a retryable ConnectorError, and the engine
+   * looks the documents up before sending them again.
+   */
+  retrySafe: boolean;
+  /** `Accept`; default `application/json`. */
+  accept?: string | undefined;
+}
+
+export interface RemoteResponse {
+  status: number;
+  headers: Headers;
+  /** The body's bytes (a PDF), and as UTF-8 text. */
+  body: Buffer;
+  text: string;
+}
+
+export interface RemoteClientOptions {
+  /** Named in errors and logs: `Xero`, `QuickBooks Online`. */
+  system: string;
+  baseUrl: string;
+  auth?: TokenSource | undefined;
+  rate?:
+    | {
+        planner: RatePlanner;
+        scopes: RateScope[];
+        /** Reads the platform's rate headers after each answer (Xero's X-MinLimit-Remaining). */
+        remaining?:
+          | ((headers: Headers) => { scopeKey: string; minute?: number | undefined; day?: number | undefined }[])
+          | undefined;
+      }
+    | undefined;
+  /** More values to redact from errors and logs, besides the token source's. */
+  secrets?: (() => string[]) | undefined;
+  /** Per attempt, the whole exchange. Default 30 s. */
+  timeoutMs?: number | undefined;
+  /** Attempts of a retry-safe request, the first included. Default 5. */
+  maxAttempts?: number | undefined;
+  backoffBaseMs?: number | undefined;
+  backoffMaxMs?: number | undefined;
+  /** The longest Retry-After honoured in one wait; a longer one fails the call as retryable with that delay. */
+  retryAfterMaxMs?: number | undefined;
+  sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  random?: (() => number) | undefined;
+  log?: Logger | undefined;
+  /** The outbound policy and name resolution (src/sync/http.ts); replaced in tests. */
+  guard?: GuardOptions | undefined;
+}
