@@ -4,6 +4,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { SourceConnector } from './connector.ts';
 import type { Pipeline } from './pipelines.ts';
+import type { OAuthProvider } from './remote/contracts.ts';
 import type { TargetConnector, TargetCustomerLookup, TargetDeps } from './target.ts';
 
 /*
@@ -64,6 +65,8 @@ export interface TargetDefinition extends ConnectorSettings {
   description: string;
   /** The target's settings (`target:` in a pipeline), checked when a pipeline is loaded or saved. */
   settings: z.ZodType<Record<string, unknown>>;
+  /** How the target's platform is connected through OAuth 2.0, when it is (src/sync/remote/oauth.ts). */
+  oauth?: OAuthProvider | undefined;
   create(deps: TargetDeps): Promise<TargetConnector>;
 }
 

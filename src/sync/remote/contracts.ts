@@ -128,3 +128,35 @@ export interface RemoteClientOptions {
   /** The outbound policy and name resolution (src/sync/http.ts); replaced in tests. */
   guard?: GuardOptions | undefined;
 }
+
+/** A tenant (Xero organisation, QuickBooks company) a consent gave access to. */
+export interface OAuthTenant {
+  tenantId: string;
+  tenantName?: string | undefined;
+}
+
+/**
+ * How a platform does OAuth 2.0 (authorization code grant), as data beside its connector: the
+ * connection routes (`/v1/connections/{pipeline}/oauth/...`) and the token source read it from the
+ * target's definition in the registry.
+ */
+export interface OAuthProvider {
+  /** The consent page; overridable in the pipeline's target settings (`authorizeUrl`). */
+  authorizeUrl: string;
+  /** The token endpoint; overridable in the pipeline's target settings (`tokenUrl`). */
+  tokenUrl: string;
+  scopes: readonly string[];
+  /** Whether the platform takes PKCE (`code_challenge`, S256). */
+  pkce: boolean;
+  /**
+   * After the code exchange, the tenants the consent covers: QuickBooks names its company in the
+   * callback (`realmId`); Xero lists them at its connections endpoint, asked with the new token.
+   */
+  tenants(input: {
+    callback: URLSearchParams;
+    accessToken: string;
+    /** The target settings the pipeline has (a `baseUrl` pointing at a sandbox or simulator). */
+    settings: Record<string, unknown>;
+    request: (url: string, init: { headers: Record<string, string> }) => Promise<RemoteResponse>;
+  }): Promise<OAuthTenant[]>;
+}
