@@ -188,6 +188,8 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
 
   return {
     async acquire(scopes, kind, signal) {
+      // A lock taken inside a caller's transaction would be held until it commits, sleep and HTTP call included.
+      if (db.inTransaction) throw new Error('the rate planner runs on the database itself, never inside a transaction');
       const sorted = [...scopes].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       for (const s of sorted) checkLimits(s);
       const keys = sorted.map((s) => s.key);
