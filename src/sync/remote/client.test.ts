@@ -3,10 +3,12 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from '../../../test/helpers/db.ts';
 import { ConnectorError } from '../connector.ts';
 import type { GuardOptions } from '../http.ts';
 import { RemoteClient, parseRetryAfter } from './client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from './contracts.ts';
+import { createRatePlanner } from './rate-planner.ts';
 
 /*
  * The resilient client against a local node:http server whose next answers each test scripts.
@@ -440,5 +442,34 @@ describe('RemoteClient: rate planner', () => {
     await c.request(read);
     expect(planner.observed[1]).toEqual(['sim:t1', { minute: 7, day: undefined }, 1]);
     expect(planner.inFlight).toBe(0);
+  });
+});
+
+describe('RemoteClient with the database rate planner', () => {
+  it('a 429 pauses the scope in the database: this client and another worker wait out Retry-After', async () => {
+    const db = await createTestDatabase();
+    try {
+      const scopes = [{ key: 'sim:tenant:429', limits: { callsPerMinute: 100, concurrent: 2 } }];
+      // The clients do not sleep themselves: only the planner's pause can hold the next calls back.
+      const { c } = client({ rate: { planner: createRatePlanner(db), scopes } });
+      const { c: other } = client({ rate: { planner: createRatePlanner(db), scopes } });
+      script = [status(429, { 'retry-after': '1' })];
+      const [a, b] = await Promise.all([
+        c.request(read),
+        new Promise((resolve) => setTimeout(resolve, 200)).then(() => other.request(read)),
+      ]);
+      expect([a.status, b.status]).toEqual([200, 200]);
+      expect(seen).toHaveLength(3);
+      expect(seen[1]!.at - seen[0]!.at).toBeGreaterThanOrEqual(950);
+      expect(seen[2]!.at - seen[0]!.at).toBeGreaterThanOrEqual(950);
+      const { rows } = await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM rate_calls WHERE scope = 'sim:tenant:429'",
+      );
+      expect(rows[0]!.n).toBe(3);
+      const leases = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM rate_leases');
+      expect(leases.rows[0]!.n).toBe(0);
+    } finally {
+      await db.close();
+    }
   });
 });

@@ -222,11 +222,17 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
       if (scopeKeys.length === 0 || !(ms > 0)) return;
       const keys = [...new Set(scopeKeys)].sort();
       await ensureScopes(keys);
-      await db.query(
-        `UPDATE rate_scopes SET blocked_until = GREATEST(COALESCE(blocked_until, '-infinity'),
-                clock_timestamp() + $2 * interval '1 millisecond')
-          WHERE scope = ANY($1::text[])`,
-        [keys, Math.ceil(ms)],
+      // Under the same locks, in the same order, as acquire: a pause never deadlocks with a grant.
+      await retryConflicts(() =>
+        db.transaction(async (tx) => {
+          await lock(tx, keys);
+          await tx.query(
+            `UPDATE rate_scopes SET blocked_until = GREATEST(COALESCE(blocked_until, '-infinity'),
+                    clock_timestamp() + $2 * interval '1 millisecond')
+              WHERE scope = ANY($1::text[])`,
+            [keys, Math.ceil(ms)],
+          );
+        }),
       );
       opts.log?.debug({ scopes: keys, ms }, 'rate planner: paused');
     },
