@@ -17,7 +17,7 @@ import type { OAuthTenant } from './contracts.ts';
 export interface OAuthSimulatorOptions {
   clientId: string;
   clientSecret: string;
-  /** The tenants a consent covers (Xero organisations, a QuickBooks company). Default one. */
+  /** The tenants consents cover at first (see `tenants`). Default one, `tenant-1`. */
   tenants?: OAuthTenant[] | undefined;
   /** Access-token lifetime in seconds (Xero 1800, QuickBooks 3600). Default 1800. */
   accessTokenSeconds?: number | undefined;
@@ -103,6 +103,8 @@ export class OAuthSimulator {
   /** Whether the simulated user refuses the next consents (`error=access_denied`). */
   denyConsent = false;
   accessTokenSeconds: number;
+  /** The tenants the next consents cover (Xero organisations, a QuickBooks company). */
+  tenants: OAuthTenant[];
   readonly #grants = new Map<string, SimulatedGrant>();
   readonly #codes = new Map<string, PendingCode>();
   readonly #access = new Map<string, { grant: SimulatedGrant; expiresAt: number }>();
@@ -115,10 +117,11 @@ export class OAuthSimulator {
       revoke: options.paths?.revoke ?? '/revoke',
     };
     this.accessTokenSeconds = options.accessTokenSeconds ?? 1800;
+    this.tenants = options.tenants ?? [{ tenantId: 'tenant-1', tenantName: 'Demo Company' }];
   }
 
   /** A consent given outside the flow (a refresh token pasted into the settings): its refresh token. */
-  issueGrant(tenants: OAuthTenant[] = this.#tenants()): SimulatedGrant {
+  issueGrant(tenants: OAuthTenant[] = this.tenants): SimulatedGrant {
     const grant: SimulatedGrant = {
       id: token('grant'),
       tenants,
@@ -181,10 +184,6 @@ export class OAuthSimulator {
       return true;
     }
     return false;
-  }
-
-  #tenants(): OAuthTenant[] {
-    return this.options.tenants ?? [{ tenantId: 'tenant-1', tenantName: 'Demo Company' }];
   }
 
   #authorize(q: URLSearchParams, res: http.ServerResponse): void {
