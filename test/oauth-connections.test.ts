@@ -311,3 +311,22 @@ describe('DELETE /v1/connections/{pipeline}', () => {
     expect(rows).toHaveLength(1);
   });
 });
+
+describe('deleting a pipeline', () => {
+  it('deletes its tokens and pending consents, keeping its history', async () => {
+    expect((await callback(await consent((await start(a, 'books-two')).href))).status).toBe(200);
+    await start(a, 'books-two'); // a consent left pending
+    const { rows } = await t.db.query<{ id: string }>(`SELECT id FROM pipelines WHERE name = 'books-two'`);
+    const id = rows[0]!.id;
+    expect(await connection('books-two')).toBeDefined();
+    const r = await t.request('DELETE', '/v1/pipelines/books-two', undefined, { authorization: `Bearer ${a.token}` });
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    const left = await t.db.query(
+      `SELECT (SELECT count(*) FROM oauth_connections WHERE pipeline_id = $1)::int AS connections,
+              (SELECT count(*) FROM oauth_states WHERE pipeline_id = $1)::int AS states,
+              (SELECT count(*) FROM audit_log WHERE object_id = 'books-two' AND action = 'connection.connected')::int AS audited`,
+      [id],
+    );
+    expect(left.rows[0]).toEqual({ connections: 0, states: 0, audited: 2 });
+  });
+});
