@@ -35,8 +35,10 @@ export interface SimulatedGrant {
   tenants: OAuthTenant[];
   scope: string;
   refreshToken: string;
-  /** Refresh tokens this grant used to have: presenting one is refused (`invalid_grant`). */
+  /** Refresh tokens this grant used to have: presenting one is refused (`invalid_grant`) after the grace period. */
   used: Set<string>;
+  /** When each used refresh token was rotated away (ms since the epoch). */
+  usedAt: Map<string, number>;
   revoked: boolean;
 }
 
@@ -100,6 +102,11 @@ export class OAuthSimulator {
   failNext: number[] = [];
   /** Delay before the token endpoint answers, in ms (to make concurrent refreshes overlap). */
   tokenDelayMs = 0;
+  /**
+   * How long a refresh token stays usable after it was rotated away, in ms. 0 (the default) is
+   * strict rotation; Xero documents a grace period (30 minutes) for a client that lost the answer.
+   */
+  reuseGraceMs = 0;
   /** Whether the simulated user refuses the next consents (`error=access_denied`). */
   denyConsent = false;
   accessTokenSeconds: number;
@@ -128,6 +135,7 @@ export class OAuthSimulator {
       scope: 'offline_access',
       refreshToken: token('rt'),
       used: new Set(),
+      usedAt: new Map(),
       revoked: false,
     };
     this.#grants.set(grant.id, grant);
@@ -261,9 +269,17 @@ export class OAuthSimulator {
     if (grantType === 'refresh_token') {
       const presented = form.get('refresh_token') ?? '';
       const grant = this.grantOfRefreshToken(presented);
-      if (!grant || grant.revoked || grant.refreshToken !== presented) return answer(400, { error: 'invalid_grant' });
+      const inGrace =
+        grant !== null &&
+        grant.refreshToken !== presented &&
+        Date.now() - (grant.usedAt.get(presented) ?? -Infinity) < this.reuseGraceMs;
+      if (!grant || grant.revoked || (grant.refreshToken !== presented && !inGrace))
+        return answer(400, { error: 'invalid_grant' });
       // Rotation: the token presented is spent the moment it is answered.
+      if (!grant.used.has(presented)) grant.usedAt.set(presented, Date.now());
       grant.used.add(presented);
+      grant.used.add(grant.refreshToken);
+      if (!grant.usedAt.has(grant.refreshToken)) grant.usedAt.set(grant.refreshToken, Date.now());
       grant.refreshToken = token('rt');
       return answer(200, this.#issue(grant), grant);
     }
