@@ -151,6 +151,9 @@ const callbackRoute = defineRoute({
     'OAUTH_PLATFORM_UNAVAILABLE',
     'OAUTH_TENANT_AMBIGUOUS',
     'OAUTH_TENANT_NOT_GRANTED',
+    'CONNECTION_NOT_OAUTH',
+    'PIPELINE_TARGET_SETTINGS_INVALID',
+    'SECRET_UNREADABLE',
   ],
   handler: async (ctx) => {
     const callback = new URLSearchParams();
