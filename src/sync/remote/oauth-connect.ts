@@ -257,7 +257,9 @@ export async function completeConsent(
   const provider = oauthProviderOf(pipeline);
   const app = appOf(pipeline, provider);
   const endpoint: TokenEndpoint = { system: pipeline.targetType, ...app, guard: o.guard };
-  const verifier = st.code_verifier === null ? null : box.decrypt(st.code_verifier);
+  const verifier = st.code_verifier === null ? null : box.tryDecrypt(st.code_verifier);
+  // Sealed with a key this server no longer has: the consent cannot be completed.
+  if (st.code_verifier !== null && verifier === null) throw stateRefused('unknown', o.pipelineName);
   let answer;
   try {
     answer = await postTokenGrant(endpoint, {
