@@ -156,6 +156,17 @@ describe('GET /v1/connections/{pipeline}/oauth/start', () => {
     expect(r.body.error.code).toBe('NOT_FOUND');
   });
 
+  it("the target's authorizeUrl overrides the provider's (a sandbox, a proxy)", async () => {
+    const put = await a.put('/v1/pipelines/sandbox', {
+      source: { type: 'webhook' },
+      target: { type: 'oauth-books', ...CLIENT, authorizeUrl: 'https://login.sandbox.example/authorize' },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(201);
+    const url = await start(a, 'sandbox');
+    expect(url.origin + url.pathname).toBe('https://login.sandbox.example/authorize');
+    expect(url.searchParams.get('redirect_uri')).toBe(`${PUBLIC}/v1/connections/sandbox/oauth/callback`);
+  });
+
   it('without a token: 401', async () => {
     expect((await t.request('GET', startPath('books'))).status).toBe(401);
   });
