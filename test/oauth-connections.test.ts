@@ -59,11 +59,10 @@ beforeAll(async () => {
       return JSON.parse(r.text) as { tenantId: string; tenantName: string }[];
     },
   };
-  const { type: _type, ...shared } = remoteTargetSettings;
   registerTarget({
     type: 'oauth-books',
     description: 'A test-only accounting platform connected through OAuth 2.0',
-    settings: z.strictObject({ ...shared, tenantId: z.string().min(1).optional() }),
+    settings: z.strictObject({ ...remoteTargetSettings, tenantId: z.string().min(1).optional() }),
     secrets: REMOTE_TARGET_SECRETS,
     oauth: provider,
     create: () => Promise.reject(new Error('not used by these tests')),
