@@ -1,10 +1,10 @@
 /**
  * Memory of the embedded server (issue 8; part of `npm run bench`, alone: `npm run bench:memory`).
  *
- *  - idle: `node bin/ledgerlink.js serve` on a fresh PGlite folder, demo included, as `npm start`
- *    runs it: resident memory (VmRSS) once it listens and has settled, and its high-water mark
+ *  - idle: `node bin/ledgerlink.js serve` on a fresh PGlite folder, demo included, with the Node.js
+ *    flags of the command's first line, as `npm start` and `npx ledgerlink serve` run it: resident memory (VmRSS) once it listens and has settled, and its high-water mark
  *    (VmHWM, the most it ever held, start-up included);
- *  - sync: `bench/sync.ts --only pglite --sync-only` in a child process: the child's VmHWM over
+ *  - sync: `bench/sync.ts --only pglite --sync-only` in a child process (the same flags): the child's VmHWM over
  *    opening a fresh PGlite folder and syncing N instalments from the iXpole simulator.
  *
  * Each measure runs in its own process and reads the kernel's figures (/proc/PID/status), so
@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { procMemory, progress, round } from './stats.ts';
+import { procMemory, progress, round, serverNodeFlags } from './stats.ts';
 
 export const MEMORY_TARGETS = { idleRssMb: 300, syncPeakMb: 400 };
 
@@ -35,7 +35,7 @@ const root = fileURLToPath(new URL('../', import.meta.url));
 /** Starts the server as `npm start` does, waits for it to listen and settle, reads its memory, stops it. */
 async function idleServer(settleSeconds: number): Promise<MemoryResult['idle']> {
   const dir = await mkdtemp(join(tmpdir(), 'll-memory-'));
-  const child = spawn(process.execPath, ['bin/ledgerlink.js', 'serve', '--port', '0'], {
+  const child = spawn(process.execPath, [...serverNodeFlags(root), 'bin/ledgerlink.js', 'serve', '--port', '0'], {
     cwd: root,
     env: { ...process.env, LEDGERLINK_DATA_DIR: dir, LOG_LEVEL: 'info', LOG_JSON: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -71,7 +71,16 @@ async function idleServer(settleSeconds: number): Promise<MemoryResult['idle']> 
 function syncPeak(instalments: number): MemoryResult['sync'] {
   const out = execFileSync(
     process.execPath,
-    ['bin/run-ts.js', 'bench/sync.ts', '--only', 'pglite', '--sync-only', '--instalments', String(instalments)],
+    [
+      ...serverNodeFlags(root),
+      'bin/run-ts.js',
+      'bench/sync.ts',
+      '--only',
+      'pglite',
+      '--sync-only',
+      '--instalments',
+      String(instalments),
+    ],
     { cwd: root, stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 },
   );
   const r = JSON.parse(out.toString().trim().split('\n').pop()!) as {

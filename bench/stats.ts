@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 export interface Distribution {
@@ -64,4 +65,15 @@ export function procMemory(pid: number | 'self' = 'self'): { rssMb: number; hwmM
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssMb: kb('VmRSS') / 1024, hwmMb: kb('VmHWM') / 1024 };
+}
+
+/**
+ * The Node.js flags the `ledgerlink` command runs with, from its shebang line (`#!/usr/bin/env -S node …`), so a
+ * benchmark's child process runs as the server does.
+ */
+export function serverNodeFlags(root: string): string[] {
+  const first = readFileSync(join(root, 'bin/ledgerlink.js'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+=\S+)*)$/.exec(first);
+  if (!m) throw new Error(`bin/ledgerlink.js: unexpected first line: ${first}`);
+  return m[1]!.trim().split(' ').filter(Boolean);
 }
