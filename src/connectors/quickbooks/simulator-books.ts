@@ -200,7 +200,16 @@ export class Books {
       );
     }
     const fields = this.checked(type, body, null);
-    return this.put(type, fields);
+    const e = this.put(type, fields);
+    if (type === 'Payment') {
+      // As QuickBooks does, a paid transaction links back to the payment.
+      for (const l of (e.Line as { LinkedTxn: { TxnId: string; TxnType: EntityType }[] }[]) ?? []) {
+        const txn = this.get(l.LinkedTxn[0]!.TxnType, l.LinkedTxn[0]!.TxnId);
+        if (txn)
+          txn.LinkedTxn = [...((txn.LinkedTxn as unknown[] | undefined) ?? []), { TxnId: e.Id, TxnType: 'Payment' }];
+      }
+    }
+    return e;
   }
 
   private update(type: EntityType, body: Record<string, unknown>): Entity {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import type { OAuthSimulator } from '../../sync/remote/oauth-simulator.ts';
 import { XsdSchemas } from '../../sync/remote/xsd-json-schema.ts';
 import {
   Books,
@@ -40,8 +41,13 @@ export interface QuickBooksSimulatorOptions {
   /** Companies by realm id (default one US company, realm "9130350000000001"). */
   realms?: Record<string, CompanySetup>;
   /** Whether a bearer token is valid (default: the simulator's `accessToken`). */
-  auth?: ((token: string) => boolean) | undefined;
-  /** Extra routes mounted first (an OAuth server): answers true when it handled the request. */
+  auth?: ((token: string, realmId: string) => boolean) | undefined;
+  /**
+   * An OAuth 2.0 server (src/sync/remote/oauth-simulator.ts) mounted at its paths: its access tokens
+   * are the ones taken, for the realms their grant covers.
+   */
+  oauth?: OAuthSimulator | undefined;
+  /** Extra routes mounted first: answers true when it handled the request. */
   mount?: ((req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean) | undefined;
   /** The root XSD (IntuitRestServiceDef.xsd); `null` skips validation. Default ../shared/specs/quickbooks from the repo root. */
   xsd?: string | null | undefined;
@@ -80,6 +86,8 @@ export interface SimulatorStats {
   maxPerMinute: number;
   maxBatchPerMinute: number;
   throttled: number;
+  /** Which window refused: a second, a minute, or the batch budget. */
+  throttledBy: { second: number; minute: number; batch: number };
   dropped: number;
   failed: number;
   replays: number;
@@ -236,7 +244,14 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
   const minMinor = options.minMinorVersion ?? 75;
   const accessToken = `sim-qbo-${Math.floor(random() * 1e12).toString(36)}`;
   let revoked = false;
-  const auth = options.auth ?? ((token: string) => token === accessToken);
+  const oauth = options.oauth;
+  const auth =
+    options.auth ??
+    ((token: string, realmId: string) => {
+      if (token === accessToken) return true;
+      const grant = oauth?.validAccessToken(token);
+      return Boolean(grant && grant.tenants.some((t) => t.tenantId === realmId));
+    });
   const stats: SimulatorStats = {
     calls: 0,
     batchCalls: 0,
@@ -246,6 +261,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     maxPerMinute: 0,
     maxBatchPerMinute: 0,
     throttled: 0,
+    throttledBy: { second: 0, minute: 0, batch: 0 },
     dropped: 0,
     failed: 0,
     replays: 0,
@@ -273,12 +289,21 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     calls.set(realm, list);
     while (list.length > 0 && list[0]! <= t - limits.minuteMs) list.shift();
     const second = within(list, t, limits.secondMs);
-    if (second >= limits.callsPerSecond) return list[list.length - limits.callsPerSecond]! + limits.secondMs - t;
-    if (list.length >= limits.callsPerMinute) return list[0]! + limits.minuteMs - t;
+    if (second >= limits.callsPerSecond) {
+      stats.throttledBy.second++;
+      return list[list.length - limits.callsPerSecond]! + limits.secondMs - t;
+    }
+    if (list.length >= limits.callsPerMinute) {
+      stats.throttledBy.minute++;
+      return list[0]! + limits.minuteMs - t;
+    }
     const batches = batchCalls.get(realm) ?? [];
     batchCalls.set(realm, batches);
     while (batches.length > 0 && batches[0]! <= t - limits.minuteMs) batches.shift();
-    if (batch && batches.length >= limits.batchPerMinute) return batches[0]! + limits.minuteMs - t;
+    if (batch && batches.length >= limits.batchPerMinute) {
+      stats.throttledBy.batch++;
+      return batches[0]! + limits.minuteMs - t;
+    }
     list.push(t);
     if (batch) batches.push(t);
     stats.maxPerSecond = Math.max(stats.maxPerSecond, second + 1);
@@ -425,6 +450,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
 
   async function handle(req: IncomingMessage, res: ServerResponse) {
     const url = new URL(req.url ?? '/', 'http://simulator');
+    if (oauth?.handle(req, res)) return;
     if (options.mount && (await options.mount(req, res, url))) return;
     const m = /^\/v3\/company\/([^/]+)\/(.+)$/.exec(url.pathname);
     const entry: QuickBooksSimulator['log'][number] = {
@@ -446,7 +472,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     const rest = m[2]!.toLowerCase();
     const body = req.method === 'POST' ? await readBody(req) : '';
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-    if (revoked || !token || !auth(token)) {
+    if (revoked || !token || !auth(token, realmId)) {
       stats.unauthorized++;
       return answer(401, authBody(now()), { 'www-authenticate': 'Bearer realm="Intuit", error="invalid_token"' });
     }
