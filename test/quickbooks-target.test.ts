@@ -37,7 +37,7 @@ beforeAll(async () => {
     {
       db,
       log,
-      mapping: {} as never,
+      mapping: {},
       settings: {
         type: 'quickbooks',
         clientId: 'app',
@@ -205,7 +205,7 @@ describe('QuickBooks target against the simulator', () => {
       {
         db,
         log,
-        mapping: {} as never,
+        mapping: {},
         settings: { type: 'quickbooks', clientId: 'app', clientSecret: 'secret-0123456789', baseUrl: sim.url },
         entityId: '1',
         pipelineId: '2',
@@ -225,7 +225,7 @@ describe('QuickBooks target against the simulator', () => {
       {
         db,
         log,
-        mapping: {} as never,
+        mapping: {},
         settings: {
           type: 'quickbooks',
           clientId: 'app',
