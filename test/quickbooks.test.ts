@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, syncService, testBox } from './helpers/sync.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
@@ -11,7 +11,7 @@ import { StripeSimulator, signedStripeDelivery } from '../src/connectors/stripe/
 import { OAuthSimulator, type SimulatedGrant } from '../src/sync/remote/oauth-simulator.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { registerTarget } from '../src/sync/registry.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
+import { type Pipeline, findPipelineById } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
 /*
@@ -26,6 +26,7 @@ const REALM = '4620816365000000001';
 const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
 const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
 const SIGNING = 'whsec_ledgerlink_qbo_0123456789';
+const PUBLIC = 'https://ll.example.com';
 const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
 
 let t: TestApp;
@@ -37,12 +38,13 @@ let qbo: QuickBooksSimulator;
 let stripe: StripeSimulator;
 
 beforeAll(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ publicUrl: PUBLIC });
   app = await syncServer(t);
   hooks = await webhookClient(t);
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
   oauth = new OAuthSimulator({
     ...CLIENT,
+    callbackTenantParam: 'realmId',
     tenants: [{ tenantId: REALM }],
     accessTokenSeconds: 3600,
     paths: { token: TOKEN_PATH },
@@ -305,5 +307,45 @@ describe('QuickBooks Online target, end to end', () => {
         .all('Customer')
         .some((c) => c.DisplayName === 'Revoked Example'),
     ).toBe(false);
+  }, 60_000);
+
+  it('connects through the OAuth flow without a realmId: the callback names the company, and writes go to it', async () => {
+    const c = await t.entity('QBO4', 'EUR', { standardTaxRate: '0.23' });
+    const { refreshToken: _none, realmId: _realm, ...settings } = target(oauth.issueGrant());
+    const saved = await c.put('/v1/pipelines/connected-qbo', {
+      source: { type: 'webhook' },
+      webhookSecret: 'connected-qbo-secret-0123456789',
+      target: { ...settings, authorizeUrl: `${qbo.url}/authorize` },
+    });
+    expect(saved.status, JSON.stringify(saved.body)).toBe(201);
+    const started = await c.get('/v1/connections/connected-qbo/oauth/start');
+    expect(started.status, JSON.stringify(started.body)).toBe(302);
+    const consent = new URL(String(started.headers.location));
+    expect(consent.searchParams.get('scope')).toBe('com.intuit.quickbooks.accounting');
+    // The user consents at Intuit, which sends the browser back with code, state and realmId.
+    const back = await fetch(consent, { redirect: 'manual' });
+    const callback = new URL(back.headers.get('location')!);
+    expect(callback.searchParams.get('realmId')).toBe(REALM);
+    const done = await t.request('GET', callback.pathname + callback.search);
+    expect(done.status, JSON.stringify(done.body)).toBeLessThan(400);
+    const pipeline = (await t.db.query<{ id: string }>(`SELECT id FROM pipelines WHERE name = 'connected-qbo'`))
+      .rows[0]!;
+    const { rows } = await t.db.query<{ tenant_id: string }>(
+      `SELECT tenant_id FROM oauth_connections WHERE pipeline_id = $1`,
+      [pipeline.id],
+    );
+    expect(rows).toEqual([{ tenant_id: REALM }]);
+    const p = (await findPipelineById(t.db, testBox, pipeline.id))!;
+    await sync.processRecords(p, 'import', 'test', [
+      { record: { kind: 'customer', sourceId: 'F-1', name: 'Flow Example' } as never },
+    ]);
+    await drain(p);
+    expect(await openExceptions(p.id)).toEqual([]);
+    expect(
+      qbo
+        .books(REALM)
+        .all('Customer')
+        .some((x) => x.DisplayName === 'Flow Example'),
+    ).toBe(true);
   }, 60_000);
 });

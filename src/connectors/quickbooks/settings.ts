@@ -12,6 +12,8 @@ export const DEFAULT_BASE_URL = 'https://quickbooks.api.intuit.com';
 export const SANDBOX_BASE_URL = 'https://sandbox-quickbooks.api.intuit.com';
 export const AUTHORIZE_URL = 'https://appcenter.intuit.com/connect/oauth2';
 export const TOKEN_URL = 'https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer';
+/** Intuit's RFC 7009 endpoint; it takes JSON `{"token": …}`. */
+export const REVOKE_URL = 'https://developer.api.intuit.com/v2/oauth2/tokens/revoke';
 export const SCOPES = ['com.intuit.quickbooks.accounting'] as const;
 /** Minor versions before 75 were discontinued by Intuit in 2025: every call names 75. */
 export const MINOR_VERSION = 75;
@@ -86,6 +88,7 @@ export const QUICKBOOKS_OAUTH: OAuthProvider = {
   tokenUrl: TOKEN_URL,
   scopes: SCOPES,
   pkce: false,
+  revocation: { url: REVOKE_URL, body: 'json' },
   tenants: ({ callback }) => {
     const realmId = callback.get('realmId');
     return Promise.resolve(realmId && /^\d{1,30}$/.test(realmId) ? [{ tenantId: realmId }] : []);
