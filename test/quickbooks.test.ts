@@ -64,6 +64,8 @@ beforeAll(async () => {
     oauth,
     seed: 7,
     dropAfterCommitRate: 0.05,
+    // And some 503s before anything is committed.
+    failRate: 0.03,
     // Scaled: the same counts in windows ten and sixty times shorter; the batch budget scaled as the target scales it.
     limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
   });
@@ -169,6 +171,7 @@ describe('QuickBooks Online target, end to end', () => {
     expect(qbo.duplicates('Invoice', REALM)).toEqual([]);
     // The faults happened and were survived, not avoided.
     expect(qbo.stats.dropped).toBeGreaterThan(0);
+    expect(qbo.stats.failed).toBeGreaterThan(0);
     // Long references: a stable 21-character digest in DocNumber, the whole reference kept in PrivateNote.
     const long = byReference('Invoice', LONG(5))[0]!;
     expect(String(long.DocNumber)).toHaveLength(21);
