@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { LosslessNumber } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, syncService, testBox } from './helpers/sync.ts';
@@ -199,6 +200,32 @@ describe('QuickBooks Online target, end to end', () => {
     expect(parked[0]).toMatchObject({ reason_code: 'TARGET_SETTING_MISSING' });
     expect(parked[0]!.message).toContain('taxRates');
     expect(byReference('Invoice', 'CSV-ODD')).toEqual([]);
+
+    // Reconciled against what QuickBooks holds (read back by id): the parked invoice is the only difference.
+    const rec = await app.inject({
+      method: 'GET',
+      url: '/v1/pipelines/csv-to-qbo/reconciliation?from=2026-11-01&to=2026-11-30',
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    expect(rec.statusCode).toBe(200);
+    const body = rec.json<{
+      mismatches: { externalReference: string; reason: string }[];
+      summary: { matched: number };
+    }>();
+    expect(body.mismatches.map((m) => [m.externalReference, m.reason])).toEqual([['CSV-ODD', 'parked']]);
+    expect(body.summary.matched).toBe(60);
+    // Someone changes an invoice in QuickBooks: the read-back sees it.
+    const edited = byReference('Invoice', refs[2]!)[0]!;
+    const total = edited.TotalAmt;
+    edited.TotalAmt = new LosslessNumber('1.00');
+    const again = await app.inject({
+      method: 'GET',
+      url: '/v1/pipelines/csv-to-qbo/reconciliation?from=2026-11-01&to=2026-11-30',
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    const differs = again.json<{ mismatches: { externalReference: string; reason: string }[] }>().mismatches;
+    expect(differs.map((m) => m.externalReference)).toContain(refs[2]);
+    edited.TotalAmt = total;
   }, 60_000);
 
   it('stripe → quickbooks: payments applied to the invoices they name, a refund as a RefundReceipt at the invoice rates', async () => {
