@@ -59,11 +59,10 @@ beforeAll(async () => {
       return JSON.parse(r.text) as { tenantId: string; tenantName: string }[];
     },
   };
-  const { type: _type, ...shared } = remoteTargetSettings;
   registerTarget({
     type: 'oauth-books',
     description: 'A test-only accounting platform connected through OAuth 2.0',
-    settings: z.strictObject({ ...shared, tenantId: z.string().min(1).optional() }),
+    settings: z.strictObject({ ...remoteTargetSettings, tenantId: z.string().min(1).optional() }),
     secrets: REMOTE_TARGET_SECRETS,
     oauth: provider,
     create: () => Promise.reject(new Error('not used by these tests')),
@@ -154,6 +153,17 @@ describe('GET /v1/connections/{pipeline}/oauth/start', () => {
     const r = await b.get(startPath('books'));
     expect(r.status).toBe(404);
     expect(r.body.error.code).toBe('NOT_FOUND');
+  });
+
+  it("the target's authorizeUrl overrides the provider's (a sandbox, a proxy)", async () => {
+    const put = await a.put('/v1/pipelines/sandbox', {
+      source: { type: 'webhook' },
+      target: { type: 'oauth-books', ...CLIENT, authorizeUrl: 'https://login.sandbox.example/authorize' },
+    });
+    expect(put.status, JSON.stringify(put.body)).toBe(201);
+    const url = await start(a, 'sandbox');
+    expect(url.origin + url.pathname).toBe('https://login.sandbox.example/authorize');
+    expect(url.searchParams.get('redirect_uri')).toBe(`${PUBLIC}/v1/connections/sandbox/oauth/callback`);
   });
 
   it('without a token: 401', async () => {

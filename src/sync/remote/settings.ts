@@ -28,7 +28,7 @@ export const REMOTE_TARGET_SECRETS = ['clientSecret', 'refreshToken'] as const;
 
 /** The shape shared by OAuth-connected targets, before a connector adds its own keys. */
 export const remoteTargetSettings = {
-  type: z.string(),
+  /** The target's own type (`z.literal('xero').optional()`) is added by the connector: the engine passes it, a save does not. */
   clientId: z.string().min(1).max(200),
   clientSecret: z.string().min(1).max(500),
   /** Optional when the pipeline is connected through the OAuth flow (`/v1/connections/{pipeline}/oauth/start`). */
