@@ -226,6 +226,31 @@ describe('QuickBooks Online target, end to end', () => {
     const differs = again.json<{ mismatches: { externalReference: string; reason: string }[] }>().mismatches;
     expect(differs.map((m) => m.externalReference)).toContain(refs[2]);
     edited.TotalAmt = total;
+    // An invoice typed into QuickBooks by hand for one of the pipeline's customers is found too.
+    const k0 = books.all('Customer').find((x) => x.AcctNum === 'K-0')!;
+    const item = (first.Line as { SalesItemLineDetail?: { ItemRef: { value: string } } }[])[0]!.SalesItemLineDetail!
+      .ItemRef;
+    const taxCode = (first.Line as { SalesItemLineDetail?: { TaxCodeRef: { value: string } } }[])[0]!
+      .SalesItemLineDetail!.TaxCodeRef;
+    books.write('Invoice', 'create', {
+      DocNumber: 'HAND-1',
+      TxnDate: '2026-11-15',
+      CustomerRef: { value: k0.Id },
+      Line: [
+        {
+          Amount: new LosslessNumber('5.00'),
+          DetailType: 'SalesItemLineDetail',
+          SalesItemLineDetail: { ItemRef: item, TaxCodeRef: taxCode },
+        },
+      ],
+    });
+    const third = await app.inject({
+      method: 'GET',
+      url: '/v1/pipelines/csv-to-qbo/reconciliation?from=2026-11-01&to=2026-11-30',
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    const unlinked = third.json<{ mismatches: { externalReference: string; reason: string }[] }>().mismatches;
+    expect(unlinked.map((m) => [m.externalReference, m.reason])).toContainEqual(['HAND-1', 'posted-outside-pipeline']);
   }, 60_000);
 
   it('stripe → quickbooks: payments applied to the invoices they name, a refund as a RefundReceipt at the invoice rates', async () => {

@@ -8,6 +8,7 @@ import { type QboEntity, QuickBooksApi, describeFault, quote, requestIdFor } fro
 import { type DocumentContext, createInvoices, createPayments, createRefunds, findDocument } from './documents.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
+import { referenceOf, toDocument, unlinkedDocuments } from './reads.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import {
   DEFAULT_BASE_URL,
@@ -45,7 +46,6 @@ interface Session {
 }
 
 const CUSTOMER: NamedSpec = { entity: 'Customer', nameField: 'DisplayName', codeField: 'AcctNum' };
-const REFERENCE_NOTE = /ledgerlink reference: (.+)$/;
 
 /** Creates the connector for one pipeline from settings already checked against {@link QuickBooksSettings}. */
 export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetOptions = {}): TargetConnector {
@@ -237,6 +237,11 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       return out;
     },
 
+    async unlinkedDocuments(ctx, scope, from, to) {
+      const { api, company } = await sessionFor(ctx);
+      return unlinkedDocuments(api, ctx, company, scope, from, to);
+    },
+
     async pdf(ctx, invoiceTargetId) {
       const { api } = await sessionFor(ctx);
       return api.pdf(invoiceTargetId, ctx.signal);
@@ -268,32 +273,6 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       }
       return paid;
     },
-  };
-}
-
-/** The reference a document carries: whole in its private note, else its number field. */
-function referenceOf(e: QboEntity, field: string): string {
-  const note = typeof e.PrivateNote === 'string' ? REFERENCE_NOTE.exec(e.PrivateNote)?.[1] : undefined;
-  return note ?? scalar(e[field]);
-}
-
-function toDocument(e: QboEntity, entity: string, kind: TargetDocument['kind'], company: Company): TargetDocument {
-  const currency = (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
-  const total = minorUnits(e.TotalAmt, currency) ?? 0n;
-  const field = entity === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
-  return {
-    targetId: e.Id,
-    kind,
-    number: scalar(e[field]),
-    customerTargetId: (e.CustomerRef as { value?: string } | undefined)?.value ?? '',
-    externalReference: referenceOf(e, field),
-    date: scalar(e.TxnDate),
-    dueDate: typeof e.DueDate === 'string' ? e.DueDate : null,
-    currency,
-    gross: entity === 'CreditMemo' ? -total : total,
-    lines: ((e.Line as { DetailType?: string }[] | undefined) ?? []).filter(
-      (l) => l.DetailType === 'SalesItemLineDetail',
-    ).length,
   };
 }
 
