@@ -1,10 +1,8 @@
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { existsSync } from 'node:fs';
-import { Ajv, type ValidateFunction } from 'ajv';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import type { OAuthSimulator } from '../../sync/remote/oauth-simulator.ts';
-import { XsdSchemas } from '../../sync/remote/xsd-json-schema.ts';
 import {
   Books,
   type CompanySetup,
@@ -15,6 +13,7 @@ import {
   Fault,
   WRITABLE,
 } from './simulator-books.ts';
+import { RealmLimiter, authBody, invoicePdf, readBody, seeded, throttleBody, validatorsFor } from './simulator-wire.ts';
 import { QueryError, matches, parseQuery, fieldValue } from './simulator-query.ts';
 
 export { Books, Fault } from './simulator-books.ts';
@@ -123,101 +122,8 @@ const REPO_ROOT = new URL('../../../', import.meta.url).pathname;
 /** Where the tests find the official XSDs: ../shared/specs/quickbooks beside the repository. */
 export const DEFAULT_XSD = `${REPO_ROOT}../shared/specs/quickbooks/IntuitRestServiceDef.xsd`;
 
-/** mulberry32: small, fast and seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Path segment → entity type (`/invoice`, `/creditmemo`). */
 const BY_PATH = new Map<string, EntityType>(ENTITY_TYPES.map((t) => [t.toLowerCase(), t]));
-
-let cachedXsd: { file: string; schemas: XsdSchemas; validators: Map<string, ValidateFunction> } | null = null;
-
-function validatorsFor(file: string) {
-  if (cachedXsd?.file !== file) {
-    const schemas = new XsdSchemas(file);
-    const ajv = new Ajv({ allErrors: true, strict: false });
-    const validators = new Map<string, ValidateFunction>();
-    for (const t of WRITABLE) validators.set(t, ajv.compile(schemas.schemaFor(t)));
-    cachedXsd = { file, schemas, validators };
-  }
-  return cachedXsd.validators;
-}
-
-function throttleBody(time: string) {
-  // What QuickBooks' gateway answers when a realm's limit is reached (lower-case keys, unlike API faults).
-  return {
-    fault: {
-      error: [
-        {
-          message: 'message=ThrottleExceeded; errorCode=003001; statusCode=429',
-          detail: 'The request limit was reached.',
-          code: '3001',
-        },
-      ],
-      type: 'SERVICE',
-    },
-    time,
-  };
-}
-
-function authBody(time: string) {
-  return {
-    fault: {
-      error: [
-        {
-          message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
-          detail: 'Token revoked or expired: the access token is not valid',
-          code: '3200',
-        },
-      ],
-      type: 'AUTHENTICATION',
-    },
-    time,
-  };
-}
-
-/** A PDF with the invoice's number and total in its text (what write-back attaches). */
-function invoicePdf(e: Entity): Buffer {
-  const text = `Invoice ${String(e.DocNumber)} total ${String(e.TotalAmt)} ${String((e.CurrencyRef as { value: string }).value)}`;
-  const content = `BT /F1 12 Tf 72 720 Td (${text.replace(/[()\\]/g, '')}) Tj ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req) {
-    size += (c as Buffer).length;
-    if (size > 16 * 1024 * 1024) throw new Error('body too large');
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
 
 /** Starts a simulator on a free port. */
 export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptions = {}): Promise<QuickBooksSimulator> {
@@ -269,48 +175,13 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
   };
   const violations: QuickBooksSimulator['violations'] = [];
   const log: QuickBooksSimulator['log'] = [];
-  const calls = new Map<string, number[]>();
-  const batchCalls = new Map<string, number[]>();
   const replay = new Map<string, { status: number; body: string }>();
   let dropsLeft = 0;
   let failures: { status: number; left: number } = { status: 503, left: 0 };
 
   const now = () => clock().toISOString();
-  const within = (list: number[], t: number, ms: number) => {
-    let n = 0;
-    for (let i = list.length - 1; i >= 0 && list[i]! > t - ms; i--) n++;
-    return n;
-  };
-
-  /** Counts a call against the realm's windows, or answers how long to wait when one is full. */
-  function admit(realm: string, batch: boolean): number | null {
-    const t = performance.now();
-    const list = calls.get(realm) ?? [];
-    calls.set(realm, list);
-    while (list.length > 0 && list[0]! <= t - limits.minuteMs) list.shift();
-    const second = within(list, t, limits.secondMs);
-    if (second >= limits.callsPerSecond) {
-      stats.throttledBy.second++;
-      return list[list.length - limits.callsPerSecond]! + limits.secondMs - t;
-    }
-    if (list.length >= limits.callsPerMinute) {
-      stats.throttledBy.minute++;
-      return list[0]! + limits.minuteMs - t;
-    }
-    const batches = batchCalls.get(realm) ?? [];
-    batchCalls.set(realm, batches);
-    while (batches.length > 0 && batches[0]! <= t - limits.minuteMs) batches.shift();
-    if (batch && batches.length >= limits.batchPerMinute) {
-      stats.throttledBy.batch++;
-      return batches[0]! + limits.minuteMs - t;
-    }
-    list.push(t);
-    if (batch) batches.push(t);
-    stats.maxPerSecond = Math.max(stats.maxPerSecond, second + 1);
-    stats.maxPerMinute = Math.max(stats.maxPerMinute, list.length);
-    stats.maxBatchPerMinute = Math.max(stats.maxBatchPerMinute, batches.length);
-    return null;
-  }
+  const limiter = new RealmLimiter(limits, stats);
+  const admit = (realm: string, batch: boolean) => limiter.admit(realm, batch);
 
   function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
     const text = typeof body === 'string' ? body : stringifyLossless(body)!;
