@@ -189,7 +189,7 @@ describe('QuickBooks target against the simulator', () => {
     expect(await target.findByReference(ctx, 'payment', 'PAY-1', customerId)).toMatchObject({ targetId: payment.Id });
   });
 
-  it('refuses draft mode when the pipeline is saved, naming why', () => {
+  it('refuses draft mode and a batch size above 30 when the pipeline is saved, naming why', () => {
     const r = QuickBooksTargetSettings.safeParse({
       type: 'quickbooks',
       clientId: 'a',
@@ -198,6 +198,13 @@ describe('QuickBooks target against the simulator', () => {
     });
     expect(r.success).toBe(false);
     expect(JSON.stringify(r.error?.issues)).toContain('no draft invoices');
+    const big = QuickBooksTargetSettings.safeParse({
+      type: 'quickbooks',
+      clientId: 'a',
+      clientSecret: 'b',
+      limits: { batchSize: 31 },
+    });
+    expect(JSON.stringify(big.error?.issues)).toContain('at most 30');
   });
 
   it('says which setting is missing when no company is named, and never shows the token', async () => {

@@ -51,12 +51,15 @@ export type QuickBooksSettings = z.output<typeof QuickBooksSettings>;
 /**
  * The settings as a pipeline is saved with them: QuickBooks Online has no draft invoices (an
  * invoice is posted when created), so `mode: draft` is refused here rather than posting what was
- * meant as a draft.
+ * meant as a draft; a batch size above QuickBooks' 30 is refused rather than cut down.
  */
 export const QuickBooksTargetSettings = QuickBooksSettings.refine((s) => s.mode !== 'draft', {
   message:
     'QuickBooks Online has no draft invoices: every invoice it takes is posted. Use mode: final, or keep drafts in the source until they are final',
   path: ['mode'],
+}).refine((s) => (s.limits?.batchSize ?? 0) <= 30, {
+  message: 'QuickBooks takes at most 30 operations in one batch request',
+  path: ['limits', 'batchSize'],
 });
 
 /** The rate scopes of one company: every call, and batch calls on their own budget. */

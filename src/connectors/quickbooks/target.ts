@@ -4,7 +4,7 @@ import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/r
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps, TargetDocument } from '../../sync/target.ts';
-import { type QboEntity, QuickBooksApi, describeFault, quote, requestIdFor } from './api.ts';
+import { type QboEntity, QuickBooksApi, describeFault, faultCode, quote, requestIdFor } from './api.ts';
 import { type DocumentContext, createInvoices, createPayments, createRefunds, findDocument } from './documents.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
@@ -14,7 +14,7 @@ import {
   DEFAULT_BASE_URL,
   PUBLISHED_LIMITS,
   QUICKBOOKS_OAUTH,
-  QuickBooksSettings,
+  QuickBooksTargetSettings,
   SYSTEM,
   rateScopes,
 } from './settings.ts';
@@ -49,7 +49,7 @@ const CUSTOMER: NamedSpec = { entity: 'Customer', nameField: 'DisplayName', code
 
 /** Creates the connector for one pipeline from settings already checked against {@link QuickBooksSettings}. */
 export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetOptions = {}): TargetConnector {
-  const settings = QuickBooksSettings.parse(deps.settings);
+  const settings = QuickBooksTargetSettings.parse(deps.settings);
   const auth =
     opts.auth ?? oauthTokenSourceFor(deps, { system: SYSTEM, provider: QUICKBOOKS_OAUTH, guard: opts.client?.guard });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
@@ -132,7 +132,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       callsPerMinute: settings.limits?.callsPerMinute ?? PUBLISHED_LIMITS.callsPerMinute,
       callsPerDay: settings.limits?.callsPerDay,
       concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
-      batchSize: Math.min(settings.limits?.batchSize ?? PUBLISHED_LIMITS.batchSize, PUBLISHED_LIMITS.batchSize),
+      batchSize: settings.limits?.batchSize ?? PUBLISHED_LIMITS.batchSize,
     },
 
     async upsertCustomers(ctx, items) {
@@ -361,6 +361,11 @@ async function findOrCreateDefaultItem(
     requestIdFor([api.realmId], 'default-item'),
     ctx.signal,
   );
+  if (!created!.ok && faultCode(created!.fault) === '6240') {
+    // Another worker created it meanwhile.
+    const again = await api.query('Item', `SELECT * FROM Item WHERE Name = 'Sales'`, ctx.signal);
+    if (again[0]) return again[0].Id;
+  }
   if (!created!.ok)
     throw new ConnectorError(SYSTEM, `could not create the "Sales" item: ${describeFault(created!.fault)}`, {
       retryable: false,
