@@ -189,6 +189,22 @@ describe('QuickBooks target against the simulator', () => {
     expect(await target.findByReference(ctx, 'payment', 'PAY-1', customerId)).toMatchObject({ targetId: payment.Id });
   });
 
+  it('rides out a 429 and a 503 answered before anything was written: the invoice is written once', async () => {
+    const throttledBefore = sim.stats.failed;
+    sim.failNext(429, 2);
+    const [a] = await target.createInvoices(ctx, [invoice('RETRY-1', customerId, '3.00', '0')]);
+    sim.failNext(503, 1);
+    const [b] = await target.createInvoices(ctx, [invoice('RETRY-2', customerId, '4.00', '0')]);
+    expect([a, b]).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(sim.stats.failed - throttledBefore).toBe(3);
+    expect(
+      sim
+        .books()
+        .all('Invoice')
+        .filter((e) => String(e.DocNumber).startsWith('RETRY-')),
+    ).toHaveLength(2);
+  });
+
   it('refuses draft mode and a batch size above 30 when the pipeline is saved, naming why', () => {
     const r = QuickBooksTargetSettings.safeParse({
       type: 'quickbooks',
