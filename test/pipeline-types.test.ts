@@ -218,7 +218,7 @@ describe('at run start', () => {
     const res = await t.request(
       'PUT',
       '/v1/pipelines/admin-bad',
-      { entity: 'PT', source: { type: 'file' }, target: { type: 'quickbooks' } },
+      { entity: 'PT', source: { type: 'file' }, target: { type: 'sage50' } },
       { authorization: `Bearer ${ADMIN_TOKEN}` },
     );
     expect(res.status).toBe(400);

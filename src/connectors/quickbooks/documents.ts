@@ -1,0 +1,463 @@
+import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import {
+  type ItemError,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetInvoice,
+  type TargetPayment,
+  type TargetRefund,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import {
+  type BatchOperation,
+  type QboEntity,
+  type QuickBooksApi,
+  describeFault,
+  faultCode,
+  quote,
+  requestIdFor,
+} from './api.ts';
+import {
+  type Company,
+  amount,
+  carriesReference,
+  depositAccount,
+  docNumberFor,
+  findAccount,
+  isUS,
+  minorUnits,
+  money,
+  referenceNote,
+  salesAccount,
+  scalar,
+  taxCodeFor,
+} from './map.ts';
+import { readByIds } from './names.ts';
+import { SYSTEM } from './settings.ts';
+
+/*
+ * Invoices (a negative one as a CreditMemo), payments applied to their invoice through
+ * Line[].LinkedTxn, and refunds as RefundReceipts: each batch one call with a requestid derived from
+ * the documents' idempotency keys, each answer handled item by item.
+ */
+
+export interface DocumentContext {
+  api: QuickBooksApi;
+  company: Company;
+  accounts: Record<string, string> | undefined;
+  taxRates: Record<string, string> | undefined;
+  /** The item lines without a product are sold as. */
+  defaultItem(): Promise<string>;
+}
+
+const isError = (v: unknown): v is ItemError => typeof v === 'object' && v !== null && 'code' in v && 'retryable' in v;
+
+interface Built {
+  entity: 'Invoice' | 'CreditMemo' | 'Payment' | 'RefundReceipt';
+  body: Record<string, unknown>;
+  message?: string;
+}
+
+/** An Invoice (or, for a negative total, a CreditMemo) from a canonical invoice. */
+async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built | ItemError> {
+  const inv = d.record;
+  const lines: { net: bigint; tax: bigint; line: Record<string, unknown> }[] = [];
+  const sales = c.accounts?.sales !== undefined ? salesAccount(c.company, c.accounts) : null;
+  if (isError(sales)) return sales;
+  for (const [n, l] of inv.lines.entries()) {
+    const net = parseAmount(l.netAmount, inv.currency);
+    if (!net.ok)
+      return {
+        code: 'AMOUNT_INVALID',
+        message: `lines[${n}].netAmount: ${net.error.message}`,
+        retryable: false,
+        field: `lines[${n}].netAmount`,
+      };
+    const vat = l.vatAmount === null || l.vatAmount === undefined ? null : parseAmount(l.vatAmount, inv.currency);
+    if (vat && !vat.ok)
+      return {
+        code: 'AMOUNT_INVALID',
+        message: `lines[${n}].vatAmount: ${vat.error.message}`,
+        retryable: false,
+        field: `lines[${n}].vatAmount`,
+      };
+    const tax = vat ? vat.value : multiplyAmount(net.value, l.vatRate, 'halfUp');
+    const taxCode = taxCodeFor(c.company, l.vatRate, c.taxRates);
+    if (isError(taxCode)) return taxCode;
+    const item = l.productSourceId ? d.productTargetIds[l.productSourceId] : undefined;
+    // The income account: accounts.sales overrides; a line's GL account is used when the company has it; else the item's own.
+    const account = sales ?? (l.glAccountCode ? findAccount(c.company, l.glAccountCode) : undefined);
+    lines.push({
+      net: net.value,
+      tax,
+      line: {
+        ...(l.description ? { Description: l.description } : {}),
+        DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: {
+          ItemRef: { value: item ?? (await c.defaultItem()) },
+          TaxCodeRef: { value: taxCode },
+          ...(account ? { ItemAccountRef: { value: account.Id } } : {}),
+        },
+      },
+    });
+  }
+  const gross = lines.reduce((s, l) => s + l.net + l.tax, 0n);
+  const credit = gross < 0n;
+  const sign = credit ? -1n : 1n;
+  const totalTax = lines.reduce((s, l) => s + l.tax, 0n) * sign;
+  const body: Record<string, unknown> = {
+    DocNumber: docNumberFor(inv.externalReference),
+    PrivateNote: referenceNote(inv.externalReference),
+    TxnDate: inv.invoiceDate,
+    ...(inv.dueDate && !credit ? { DueDate: inv.dueDate } : {}),
+    CustomerRef: { value: d.customerTargetId },
+    CurrencyRef: { value: inv.currency },
+    ...exchangeRate(c.company, inv.currency, inv.exchangeRate),
+    ...(inv.description ? { CustomerMemo: { value: inv.description.slice(0, 1000) } } : {}),
+    Line: lines.map((l) => ({ ...l.line, Amount: money(l.net * sign, inv.currency) })),
+    // The source's own VAT, so that the totals are the source's to the cent (QuickBooks would round per document).
+    TxnTaxDetail: { TotalTax: money(totalTax, inv.currency) },
+    ...(isUS(c.company) ? {} : { GlobalTaxCalculation: 'TaxExcluded' }),
+  };
+  return { entity: credit ? 'CreditMemo' : 'Invoice', body };
+}
+
+/** QuickBooks' ExchangeRate is home currency per unit of the document's; ours is the reverse. */
+function exchangeRate(c: Company, currency: string, rate: string | null | undefined) {
+  if (currency === c.homeCurrency || !rate) return {};
+  return { ExchangeRate: amount(new Dec(1).div(rate).toDecimalPlaces(10, Dec.ROUND_HALF_UP).toFixed()) };
+}
+
+/** Sends built documents in one batch; errors already known are answered without a call. */
+async function send(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  kind: string,
+  built: (Built | ItemError)[],
+  keys: string[],
+  number: (e: QboEntity, n: number) => string,
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = built.map((b) => (isError(b) ? failed(b) : ok('')));
+  const todo = built.flatMap((b, n) => (isError(b) ? [] : [{ n, b }]));
+  if (todo.length === 0) return results;
+  const ops: BatchOperation[] = todo.map(({ b }) => ({ entity: b.entity, operation: 'create', body: b.body }));
+  const answers = await c.api.batch(
+    ops,
+    requestIdFor(
+      todo.map(({ n }) => keys[n]!),
+      kind,
+    ),
+    ctx.signal,
+  );
+  answers.forEach((a, k) => {
+    const { n, b } = todo[k]!;
+    if (a.ok) {
+      results[n] = ok(a.entity!.Id, { number: number(a.entity!, n), outcome: 'created', message: b.message ?? null });
+      return;
+    }
+    const code = faultCode(a.fault);
+    // A system fault inside a 200: QuickBooks did not write it; the engine looks it up and sends it again.
+    const retryable = code === '10000' || /SystemFault/i.test(a.fault.type ?? '');
+    results[n] = failed({
+      code: 'TARGET_REFUSED',
+      message: `QuickBooks refused the ${b.entity === 'CreditMemo' ? 'credit memo' : kind}: ${describeFault(a.fault)}`,
+      retryable,
+      field: a.fault.Error?.[0]?.element || undefined,
+    });
+  });
+  return results;
+}
+
+export async function createInvoices(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  items: TargetInvoice[],
+): Promise<ItemResult[]> {
+  const built: (Built | ItemError)[] = [];
+  for (const d of items) built.push(await buildInvoice(c, d));
+  return send(
+    c,
+    ctx,
+    'invoice',
+    built,
+    items.map((i) => i.idempotencyKey),
+    (e) => scalar(e.DocNumber),
+  );
+}
+
+/**
+ * Payments applied to the invoice they pay: as much as the invoice still owes (read just before),
+ * the rest left unapplied on the customer (a credit QuickBooks offers on their next invoice). A
+ * provider fee is not part of a QuickBooks payment: it is said in the result, to be booked with
+ * the provider's payout.
+ */
+export async function createPayments(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  items: TargetPayment[],
+): Promise<ItemResult[]> {
+  const invoices = await readByIds(
+    c.api,
+    ctx,
+    'Invoice',
+    items.flatMap((i) => (i.invoiceTargetId ? [i.invoiceTargetId] : [])),
+  );
+  // An invoice another pipeline (or a person) booked: found by the reference the payment names, for its customer.
+  const byReference = await invoicesByReference(
+    c.api,
+    ctx,
+    items.flatMap((i) =>
+      !i.invoiceTargetId && i.record.invoiceExternalReference
+        ? [{ reference: i.record.invoiceExternalReference, customerTargetId: i.customerTargetId }]
+        : [],
+    ),
+  );
+  for (const e of byReference.values()) invoices.set(e.Id, e);
+  const invoiceFor = (d: TargetPayment) =>
+    d.invoiceTargetId ??
+    (d.record.invoiceExternalReference
+      ? byReference.get(`${d.customerTargetId}\u0000${d.record.invoiceExternalReference}`)?.Id
+      : undefined);
+  const open = new Map([...invoices].map(([id, e]) => [id, minorUnits(e.Balance, currencyOf(e, c.company)) ?? 0n]));
+  const built = items.map((d): Built | ItemError => {
+    const p = d.record;
+    const total = parseAmount(p.amount, p.currency);
+    if (!total.ok)
+      return { code: 'AMOUNT_INVALID', message: `amount: ${total.error.message}`, retryable: false, field: 'amount' };
+    const account = depositAccount(c.company, c.accounts, d.bankAccountCode);
+    if (isError(account)) return account;
+    const invoiceId = invoiceFor(d);
+    const inv = invoiceId ? invoices.get(invoiceId) : undefined;
+    let applied = 0n;
+    if (inv && currencyOf(inv, c.company) === p.currency) {
+      const balance = open.get(inv.Id) ?? 0n;
+      applied = total.value < balance ? total.value : balance;
+      open.set(inv.Id, balance - applied);
+    }
+    const notes: string[] = [];
+    if (p.fee && !/^0+(\.0+)?$/.test(p.fee))
+      notes.push(
+        `the provider's fee of ${p.currency} ${p.fee} is not part of a QuickBooks payment: book it with the payout`,
+      );
+    if (inv && applied < total.value)
+      notes.push(`${formatAmount(total.value - applied, p.currency)} left unapplied (the invoice owed less)`);
+    return {
+      entity: 'Payment',
+      body: {
+        CustomerRef: { value: d.customerTargetId },
+        TxnDate: p.date,
+        TotalAmt: money(total.value, p.currency),
+        CurrencyRef: { value: p.currency },
+        PaymentRefNum: docNumberFor(p.externalReference),
+        PrivateNote: referenceNote(p.externalReference),
+        DepositToAccountRef: { value: account.Id },
+        Line:
+          applied > 0n
+            ? [{ Amount: money(applied, p.currency), LinkedTxn: [{ TxnId: inv!.Id, TxnType: 'Invoice' }] }]
+            : [],
+      },
+      ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
+    };
+  });
+  return send(
+    c,
+    ctx,
+    'payment',
+    built,
+    items.map((i) => i.idempotencyKey),
+    (_e, n) => items[n]!.record.externalReference,
+  );
+}
+
+const currencyOf = (e: QboEntity, c: Company) =>
+  (e.CurrencyRef as { value?: string } | undefined)?.value ?? c.homeCurrency;
+
+/**
+ * A refund is a RefundReceipt: the sale reversed (income and tax) and the money paid back out of
+ * the bank, as an accountant records a refunded card payment in QuickBooks; the invoice stays paid.
+ * Its lines are those of the invoice the refunded payment paid, scaled to the refunded share
+ * (the last line takes the rounding), so VAT or sales tax is reversed at the invoice's rates. A
+ * refund whose payment did not pay a known invoice cannot be split by rate and is refused.
+ */
+export async function createRefunds(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  items: TargetRefund[],
+): Promise<ItemResult[]> {
+  const payments = await readByIds(
+    c.api,
+    ctx,
+    'Payment',
+    items.flatMap((i) => (i.paymentTargetId ? [i.paymentTargetId] : [])),
+  );
+  const invoiceOf = (p: QboEntity | undefined) =>
+    ((p?.Line as { LinkedTxn?: { TxnId: string; TxnType: string }[] }[] | undefined) ?? [])
+      .flatMap((l) => l.LinkedTxn ?? [])
+      .find((t) => t.TxnType === 'Invoice')?.TxnId;
+  const invoices = await readByIds(
+    c.api,
+    ctx,
+    'Invoice',
+    items.flatMap((i) => {
+      const id = invoiceOf(payments.get(i.paymentTargetId ?? ''));
+      return id ? [id] : [];
+    }),
+  );
+  const refundFrom = (mapped: string) => {
+    if (c.accounts?.bank !== undefined || (mapped && findAccount(c.company, mapped)))
+      return depositAccount(c.company, c.accounts, mapped);
+    return c.company.accounts.find((a) => a.AccountType === 'Bank') ?? depositAccount(c.company, c.accounts, mapped);
+  };
+  const built = items.map((d): Built | ItemError => {
+    const r = d.record;
+    const total = parseAmount(r.amount, r.currency);
+    if (!total.ok)
+      return { code: 'AMOUNT_INVALID', message: `amount: ${total.error.message}`, retryable: false, field: 'amount' };
+    const inv = invoices.get(invoiceOf(payments.get(d.paymentTargetId ?? '')) ?? '');
+    if (!inv) {
+      return {
+        code: 'TARGET_REFUSED',
+        message: `the refunded payment ${r.paymentExternalReference ?? '(none named)'} paid no invoice this pipeline booked in QuickBooks, so the refund cannot be split by tax rate: book it by hand`,
+        retryable: false,
+        field: 'paymentExternalReference',
+      };
+    }
+    const invTotal = minorUnits(inv.TotalAmt, r.currency);
+    const invTax =
+      minorUnits((inv.TxnTaxDetail as { TotalTax?: unknown } | undefined)?.TotalTax ?? '0', r.currency) ?? 0n;
+    if (invTotal === null || invTotal <= 0n || total.value > invTotal || currencyOf(inv, c.company) !== r.currency) {
+      return {
+        code: 'TARGET_REFUSED',
+        message: `the refund of ${r.currency} ${r.amount} exceeds invoice ${scalar(inv.DocNumber)} or is in another currency`,
+        retryable: false,
+        field: 'amount',
+      };
+    }
+    const share = (v: bigint) => multiplyAmount(v, new Dec(total.value.toString()).div(invTotal.toString()), 'halfUp');
+    const tax = share(invTax);
+    const sourceLines = ((inv.Line as Record<string, unknown>[]) ?? []).filter(
+      (l) => l.DetailType === 'SalesItemLineDetail',
+    );
+    const nets = sourceLines.map((l) => share(minorUnits(l.Amount, r.currency) ?? 0n));
+    // The last line takes what rounding left, so net + tax is exactly the refund.
+    const sum = nets.reduce((s, v) => s + v, 0n);
+    if (nets.length > 0) nets[nets.length - 1] = nets[nets.length - 1]! + (total.value - tax - sum);
+    const account = refundFrom(d.bankAccountCode);
+    if (isError(account)) return account;
+    const docNumber = docNumberFor(r.externalReference);
+    return {
+      entity: 'RefundReceipt',
+      body: {
+        DocNumber: docNumber,
+        PrivateNote: referenceNote(r.externalReference),
+        TxnDate: r.date,
+        CustomerRef: { value: d.customerTargetId },
+        CurrencyRef: { value: r.currency },
+        PaymentRefNum: docNumber,
+        DepositToAccountRef: { value: account.Id },
+        Line: sourceLines.map((l, n) => {
+          const detail = l.SalesItemLineDetail as Record<string, unknown>;
+          return {
+            ...(l.Description ? { Description: l.Description } : {}),
+            Amount: money(nets[n]!, r.currency),
+            DetailType: 'SalesItemLineDetail',
+            SalesItemLineDetail: {
+              ItemRef: { value: (detail.ItemRef as { value: string }).value },
+              TaxCodeRef: { value: (detail.TaxCodeRef as { value: string }).value },
+              ...(detail.ItemAccountRef
+                ? { ItemAccountRef: { value: (detail.ItemAccountRef as { value: string }).value } }
+                : {}),
+            },
+          };
+        }),
+        TxnTaxDetail: { TotalTax: money(tax, r.currency) },
+        ...(isUS(c.company) ? {} : { GlobalTaxCalculation: 'TaxExcluded' }),
+      },
+    };
+  });
+  return send(
+    c,
+    ctx,
+    'refund',
+    built,
+    items.map((i) => i.idempotencyKey),
+    (e) => scalar(e.DocNumber),
+  );
+}
+
+/** Invoices by the reference they carry and their customer: a query per 100 references, 30 queries a call. */
+async function invoicesByReference(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  wanted: { reference: string; customerTargetId: string }[],
+): Promise<Map<string, QboEntity>> {
+  const out = new Map<string, QboEntity>();
+  const refs = [...new Set(wanted.map((w) => w.reference))];
+  if (refs.length === 0) return out;
+  const ops: BatchOperation[] = [];
+  for (let i = 0; i < refs.length; i += 100) {
+    ops.push({
+      query: `SELECT * FROM Invoice WHERE DocNumber IN (${refs
+        .slice(i, i + 100)
+        .map((r) => quote(docNumberFor(r)))
+        .join(', ')}) MAXRESULTS 1000`,
+    });
+  }
+  const rows: QboEntity[] = [];
+  for (let i = 0; i < ops.length; i += 30) {
+    for (const a of await api.batch(ops.slice(i, i + 30), null, ctx.signal)) {
+      if (!a.ok) throw new ConnectorError(SYSTEM, `invoice lookup: ${describeFault(a.fault)}`, { retryable: false });
+      rows.push(...((a.query?.Invoice as QboEntity[] | undefined) ?? []));
+    }
+  }
+  for (const w of wanted) {
+    const found = rows.find(
+      (e) =>
+        carriesReference(e, w.reference) &&
+        (e.CustomerRef as { value?: string } | undefined)?.value === w.customerTargetId,
+    );
+    if (found) out.set(`${w.customerTargetId}\u0000${w.reference}`, found);
+  }
+  return out;
+}
+
+/** The QuickBooks entity types a kind of ours is written as, and the field its reference is in. */
+export const LOOKUP: Record<string, { entity: string; field: string }[]> = {
+  invoice: [
+    { entity: 'Invoice', field: 'DocNumber' },
+    { entity: 'CreditMemo', field: 'DocNumber' },
+  ],
+  payment: [{ entity: 'Payment', field: 'PaymentRefNum' }],
+  refund: [{ entity: 'RefundReceipt', field: 'DocNumber' }],
+};
+
+/** Finds a document by the reference ledgerlink gave it: one batch call of a query per entity type. */
+export async function findDocument(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  kind: string,
+  reference: string,
+  customerTargetId: string | null | undefined,
+): Promise<QboEntity | null> {
+  const where = LOOKUP[kind];
+  if (!where) return null;
+  const answers = await api.batch(
+    where.map((w) => ({
+      query: `SELECT * FROM ${w.entity} WHERE ${w.field} = ${quote(docNumberFor(reference))}${customerTargetId ? ` AND CustomerRef = ${quote(customerTargetId)}` : ''} MAXRESULTS 1000`,
+    })),
+    null,
+    ctx.signal,
+  );
+  for (const [k, a] of answers.entries()) {
+    if (!a.ok)
+      throw new ConnectorError(SYSTEM, `lookup of ${kind} ${reference.slice(0, 60)}: ${describeFault(a.fault)}`, {
+        retryable: false,
+      });
+    const rows = (a.query?.[where[k]!.entity] as QboEntity[] | undefined) ?? [];
+    const found = rows.find((e) => carriesReference(e, reference, where[k]!.field));
+    if (found) return found;
+  }
+  return null;
+}

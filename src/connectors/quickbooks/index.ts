@@ -1,0 +1,25 @@
+import { REMOTE_TARGET_SECRETS } from '../../sync/remote/settings.ts';
+import { type TargetDefinition, registerTarget } from '../../sync/registry.ts';
+import { DEFAULT_BASE_URL, QUICKBOOKS_OAUTH, QuickBooksTargetSettings, TOKEN_URL } from './settings.ts';
+import { createQuickBooksTarget } from './target.ts';
+
+/**
+ * The QuickBooks Online target: customers, items, invoices (credit memos), payments applied to
+ * their invoice and refunds, through the batch endpoint, connected with OAuth 2.0. See
+ * docs/connectors/quickbooks.md.
+ */
+export const quickbooksTarget: TargetDefinition = {
+  type: 'quickbooks',
+  description:
+    'QuickBooks Online: customers, items, invoices, payments applied through LinkedTxn and refunds, batched (30 a call) with requestid; OAuth 2.0',
+  settings: QuickBooksTargetSettings,
+  secrets: [...REMOTE_TARGET_SECRETS],
+  outbound: (s) => [
+    { field: 'baseUrl', url: typeof s.baseUrl === 'string' ? s.baseUrl : DEFAULT_BASE_URL },
+    { field: 'tokenUrl', url: typeof s.tokenUrl === 'string' ? s.tokenUrl : TOKEN_URL },
+  ],
+  oauth: QUICKBOOKS_OAUTH,
+  create: (deps) => Promise.resolve(createQuickBooksTarget(deps)),
+};
+
+registerTarget(quickbooksTarget);

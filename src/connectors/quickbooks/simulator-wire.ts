@@ -1,0 +1,149 @@
+import type { IncomingMessage } from 'node:http';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { XsdSchemas } from '../../sync/remote/xsd-json-schema.ts';
+import { type Entity, WRITABLE } from './simulator-books.ts';
+import type { SimulatorLimits, SimulatorStats } from './simulator.ts';
+
+/*
+ * The simulator's plumbing: seeded randomness, the XSD validators (built once per process), the
+ * per-realm rolling windows, QuickBooks' throttle and authentication bodies, the invoice PDF.
+ */
+
+/** mulberry32: small, fast and seedable, so fault patterns replay. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+let cachedXsd: { file: string; schemas: XsdSchemas; validators: Map<string, ValidateFunction> } | null = null;
+
+export function validatorsFor(file: string) {
+  if (cachedXsd?.file !== file) {
+    const schemas = new XsdSchemas(file);
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validators = new Map<string, ValidateFunction>();
+    for (const t of WRITABLE) validators.set(t, ajv.compile(schemas.schemaFor(t)));
+    cachedXsd = { file, schemas, validators };
+  }
+  return cachedXsd.validators;
+}
+
+export function throttleBody(time: string) {
+  // What QuickBooks' gateway answers when a realm's limit is reached (lower-case keys, unlike API faults).
+  return {
+    fault: {
+      error: [
+        {
+          message: 'message=ThrottleExceeded; errorCode=003001; statusCode=429',
+          detail: 'The request limit was reached.',
+          code: '3001',
+        },
+      ],
+      type: 'SERVICE',
+    },
+    time,
+  };
+}
+
+export function authBody(time: string) {
+  return {
+    fault: {
+      error: [
+        {
+          message: 'message=AuthenticationFailed; errorCode=003200; statusCode=401',
+          detail: 'Token revoked or expired: the access token is not valid',
+          code: '3200',
+        },
+      ],
+      type: 'AUTHENTICATION',
+    },
+    time,
+  };
+}
+
+/** A PDF with the invoice's number and total in its text (what write-back attaches). */
+export function invoicePdf(e: Entity): Buffer {
+  const text = `Invoice ${String(e.DocNumber)} total ${String(e.TotalAmt)} ${String((e.CurrencyRef as { value: string }).value)}`;
+  const content = `BT /F1 12 Tf 72 720 Td (${text.replace(/[()\\]/g, '')}) Tj ET`;
+  const objects = [
+    '<< /Type /Catalog /Pages 2 0 R >>',
+    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
+    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
+    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
+    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
+  ];
+  let out = '%PDF-1.4\n';
+  const offsets: number[] = [];
+  objects.forEach((o, i) => {
+    offsets.push(out.length);
+    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
+  });
+  const xref = out.length;
+  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
+  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
+  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
+  return Buffer.from(out, 'latin1');
+}
+
+export async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 16 * 1024 * 1024) throw new Error('body too large');
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const within = (list: number[], t: number, ms: number) => {
+  let n = 0;
+  for (let i = list.length - 1; i >= 0 && list[i]! > t - ms; i--) n++;
+  return n;
+};
+
+/** Rolling windows per realm: a second, a minute, and batch calls in a minute. */
+export class RealmLimiter {
+  private readonly calls = new Map<string, number[]>();
+  private readonly batchCalls = new Map<string, number[]>();
+  constructor(
+    private readonly limits: SimulatorLimits,
+    private readonly stats: SimulatorStats,
+  ) {}
+
+  /** Counts a call against the realm's windows, or answers how long to wait when one is full. */
+  admit(realm: string, batch: boolean): number | null {
+    const t = performance.now();
+    const list = this.calls.get(realm) ?? [];
+    this.calls.set(realm, list);
+    while (list.length > 0 && list[0]! <= t - this.limits.minuteMs) list.shift();
+    const second = within(list, t, this.limits.secondMs);
+    if (second >= this.limits.callsPerSecond) {
+      this.stats.throttledBy.second++;
+      return list[list.length - this.limits.callsPerSecond]! + this.limits.secondMs - t;
+    }
+    if (list.length >= this.limits.callsPerMinute) {
+      this.stats.throttledBy.minute++;
+      return list[0]! + this.limits.minuteMs - t;
+    }
+    const batches = this.batchCalls.get(realm) ?? [];
+    this.batchCalls.set(realm, batches);
+    while (batches.length > 0 && batches[0]! <= t - this.limits.minuteMs) batches.shift();
+    if (batch && batches.length >= this.limits.batchPerMinute) {
+      this.stats.throttledBy.batch++;
+      return batches[0]! + this.limits.minuteMs - t;
+    }
+    list.push(t);
+    if (batch) batches.push(t);
+    this.stats.maxPerSecond = Math.max(this.stats.maxPerSecond, second + 1);
+    this.stats.maxPerMinute = Math.max(this.stats.maxPerMinute, list.length);
+    this.stats.maxBatchPerMinute = Math.max(this.stats.maxBatchPerMinute, batches.length);
+    return null;
+  }
+}

@@ -1,0 +1,226 @@
+import { existsSync } from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_XSD, type QuickBooksSimulator, startQuickBooksSimulator } from './simulator.ts';
+
+/* The QuickBooks Online simulator behaves as the service does for what the connector relies on. */
+
+const HAVE_SPECS = existsSync(DEFAULT_XSD);
+if (!HAVE_SPECS) console.warn(`QuickBooks XSD checks skipped: ${DEFAULT_XSD} is absent (../shared/specs/quickbooks)`);
+
+const sims: QuickBooksSimulator[] = [];
+afterEach(async () => {
+  for (const s of sims.splice(0)) await s.close();
+});
+
+async function sim(options: Parameters<typeof startQuickBooksSimulator>[0] = {}) {
+  const s = await startQuickBooksSimulator(options);
+  sims.push(s);
+  return s;
+}
+
+function client(s: QuickBooksSimulator, realm = s.realmIds[0]!) {
+  return async (method: 'GET' | 'POST', path: string, body?: unknown, query: Record<string, string> = {}) => {
+    const url = new URL(`${s.baseUrl}/v3/company/${realm}/${path}`);
+    url.searchParams.set('minorversion', '75');
+    for (const [k, v] of Object.entries(query)) url.searchParams.set(k, v);
+    const res = await fetch(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${s.accessToken}`,
+        'content-type': 'application/json',
+        accept: 'application/json',
+      },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      headers: res.headers,
+      text,
+      json: (text.startsWith('{') ? JSON.parse(text) : null) as Record<string, any>,
+    };
+  };
+}
+
+async function seed(call: ReturnType<typeof client>) {
+  const customer = (await call('POST', 'customer', { DisplayName: 'Ann Example' })).json.Customer;
+  const item = (await call('POST', 'item', { Name: 'Tickets', Type: 'Service', IncomeAccountRef: { value: '3' } })).json
+    .Item;
+  return { customer, item };
+}
+
+const invoice = (customerId: string, itemId: string, doc: string, amount = '100.00') => ({
+  DocNumber: doc,
+  TxnDate: '2026-11-02',
+  CustomerRef: { value: customerId },
+  Line: [
+    {
+      Amount: Number(amount),
+      DetailType: 'SalesItemLineDetail',
+      SalesItemLineDetail: { ItemRef: { value: itemId }, TaxCodeRef: { value: 'NON' } },
+    },
+  ],
+});
+
+describe('QuickBooks Online simulator', () => {
+  it('refuses an entity that breaks the XSD contract (a misspelt field), recording the violation', async (t) => {
+    if (!HAVE_SPECS) t.skip();
+    const s = await sim();
+    const call = client(s);
+    expect(s.validating).toBe(true);
+    const bad = await call('POST', 'customer', { DisplayName: 'Ann', PrimaryEmailAdress: { Address: 'a@b.example' } });
+    expect(bad.status).toBe(400);
+    expect(bad.json.Fault).toMatchObject({ type: 'ValidationFault', Error: [{ code: '2010' }] });
+    expect(s.violations).toHaveLength(1);
+    expect(s.violations[0]!.errors.join()).toContain('PrimaryEmailAdress');
+    const good = await call('POST', 'customer', { DisplayName: 'Ann', PrimaryEmailAddr: { Address: 'a@b.example' } });
+    expect(good.status).toBe(200);
+    expect(good.json.Customer).toMatchObject({ Id: expect.any(String), SyncToken: '0', DisplayName: 'Ann' });
+  });
+
+  it('requires minorversion 75 or later and a valid bearer token', async () => {
+    const s = await sim();
+    const url = `${s.baseUrl}/v3/company/${s.realmIds[0]}/companyinfo/${s.realmIds[0]}`;
+    const old = await fetch(`${url}?minorversion=65`, { headers: { authorization: `Bearer ${s.accessToken}` } });
+    expect(old.status).toBe(400);
+    expect(((await old.json()) as any).Fault.Error[0].Detail).toContain('75');
+    const anon = await fetch(`${url}?minorversion=75`, { headers: { authorization: 'Bearer nope' } });
+    expect(anon.status).toBe(401);
+    expect(((await anon.json()) as any).fault.error[0].code).toBe('3200');
+    const ok = await fetch(`${url}?minorversion=75`, { headers: { authorization: `Bearer ${s.accessToken}` } });
+    expect(((await ok.json()) as any).CompanyInfo.Country).toBe('US');
+  });
+
+  it('replays the first answer to a repeated requestid instead of writing again, per realm', async () => {
+    const s = await sim();
+    const call = client(s);
+    const { customer, item } = await seed(call);
+    const a = await call('POST', 'invoice', invoice(customer.Id, item.Id, 'INV-1'), { requestid: 'r-1' });
+    const b = await call('POST', 'invoice', invoice(customer.Id, item.Id, 'INV-1'), { requestid: 'r-1' });
+    expect(a.json.Invoice.Id).toBe(b.json.Invoice.Id);
+    expect(s.books().all('Invoice')).toHaveLength(1);
+    expect(s.stats.replays).toBe(1);
+  });
+
+  it('answers a batch item by item, each with its own Fault, and refuses more than 30 items', async () => {
+    const s = await sim();
+    const call = client(s);
+    const { customer, item } = await seed(call);
+    const res = await call('POST', 'batch', {
+      BatchItemRequest: [
+        { bId: 'a', operation: 'create', Invoice: invoice(customer.Id, item.Id, 'B-1') },
+        { bId: 'b', operation: 'create', Invoice: invoice('999', item.Id, 'B-2') },
+        { bId: 'c', Query: "SELECT * FROM Invoice WHERE DocNumber = 'B-1'" },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [a, b, c] = res.json.BatchItemResponse;
+    expect(a.Invoice.DocNumber).toBe('B-1');
+    expect(b.Fault.Error[0].code).toBe('2500');
+    expect(c.QueryResponse.Invoice).toHaveLength(1);
+    const many = await call('POST', 'batch', {
+      BatchItemRequest: Array.from({ length: 31 }, (_, i) => ({ bId: String(i), Query: 'SELECT * FROM Item' })),
+    });
+    expect(many.status).toBe(400);
+    expect(many.json.Fault.Error[0].Detail).toContain('30');
+  });
+
+  it('refuses an update with a stale SyncToken (5010), a sparse update changes only what it names', async () => {
+    const s = await sim();
+    const call = client(s);
+    const { customer } = await seed(call);
+    s.books().touch('Customer', customer.Id);
+    const stale = await call('POST', 'customer', { Id: customer.Id, SyncToken: '0', sparse: true, CompanyName: 'X' });
+    expect(stale.json.Fault.Error[0].code).toBe('5010');
+    const fresh = await call('POST', 'customer', { Id: customer.Id, SyncToken: '1', sparse: true, CompanyName: 'X' });
+    expect(fresh.json.Customer).toMatchObject({ SyncToken: '2', CompanyName: 'X', DisplayName: 'Ann Example' });
+    const dup = await call('POST', 'customer', { DisplayName: 'ann example' });
+    expect(dup.json.Fault.Error[0].code).toBe('6240');
+  });
+
+  it('applies payments to invoices and credit memos through LinkedTxn; CDC and the PDF show them', async () => {
+    const s = await sim();
+    const call = client(s);
+    const { customer, item } = await seed(call);
+    const inv = (await call('POST', 'invoice', invoice(customer.Id, item.Id, 'P-1', '100.10'))).json.Invoice;
+    const cm = (await call('POST', 'creditmemo', invoice(customer.Id, item.Id, 'CM-1', '30.05'))).json.CreditMemo;
+    const pay = await call('POST', 'payment', {
+      CustomerRef: { value: customer.Id },
+      TotalAmt: 70.05,
+      PaymentRefNum: 'PAY-1',
+      Line: [
+        { Amount: 100.1, LinkedTxn: [{ TxnId: inv.Id, TxnType: 'Invoice' }] },
+        { Amount: 30.05, LinkedTxn: [{ TxnId: cm.Id, TxnType: 'CreditMemo' }] },
+      ],
+    });
+    expect(pay.status).toBe(200);
+    expect(pay.text).toContain('"UnappliedAmt":0.00');
+    const after = (await call('GET', `invoice/${inv.Id}`)).json.Invoice;
+    expect(after.Balance).toBe(0);
+    const over = await call('POST', 'payment', {
+      CustomerRef: { value: customer.Id },
+      TotalAmt: 5,
+      Line: [{ Amount: 5, LinkedTxn: [{ TxnId: inv.Id, TxnType: 'Invoice' }] }],
+    });
+    expect(over.json.Fault.Error[0].Detail).toContain('open balance');
+    const cdc = await call('GET', 'cdc', undefined, {
+      entities: 'Invoice,Payment',
+      changedSince: '2000-01-01T00:00:00Z',
+    });
+    const [invoices, payments] = cdc.json.CDCResponse[0].QueryResponse;
+    expect(invoices.Invoice).toHaveLength(1);
+    expect(payments.Payment).toHaveLength(1);
+    const pdf = await call('GET', `invoice/${inv.Id}/pdf`);
+    expect(pdf.headers.get('content-type')).toBe('application/pdf');
+    expect(pdf.text).toContain('Invoice P-1');
+  });
+
+  it('enforces its limits per realm with 429 and the throttle body, and counts what it saw', async () => {
+    const s = await sim({ limits: { callsPerSecond: 3, callsPerMinute: 5, secondMs: 200, minuteMs: 2000 } });
+    const call = client(s);
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) statuses.push((await call('GET', 'preferences')).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await call('GET', 'preferences');
+    expect(refused.json.fault.error[0].code).toBe('3001');
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(s.stats).toMatchObject({ maxPerSecond: 3, throttled: 2 });
+  });
+
+  it('commits a write and then drops the connection when told to', async () => {
+    const s = await sim();
+    const call = client(s);
+    await seed(call);
+    s.dropNext();
+    await expect(call('POST', 'customer', { DisplayName: 'Dropped' })).rejects.toThrow();
+    expect(
+      s
+        .books()
+        .all('Customer')
+        .map((c) => c.DisplayName),
+    ).toContain('Dropped');
+    expect(s.stats.dropped).toBe(1);
+  });
+
+  it('keeps VAT codes by rate for a VAT company and computes tax from them', async () => {
+    const s = await sim({ realms: { '42': { country: 'GB', currency: 'GBP' } } });
+    const call = client(s, '42');
+    const { customer, item } = await seed(call);
+    const codes = (await call('GET', 'query', undefined, { query: 'SELECT * FROM TaxCode' })).json.QueryResponse
+      .TaxCode;
+    const twenty = codes.find((c: any) => c.Name.startsWith('20'));
+    const inv = await call('POST', 'invoice', {
+      ...invoice(customer.Id, item.Id, 'V-1'),
+      Line: [
+        {
+          Amount: 100,
+          DetailType: 'SalesItemLineDetail',
+          SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: twenty.Id } },
+        },
+      ],
+    });
+    expect(inv.text).toContain('"TotalAmt":120.00');
+    const us = await call('POST', 'invoice', invoice(customer.Id, item.Id, 'V-2'));
+    expect(us.json.Fault.Error[0].Detail).toContain('VAT');
+  });
+});

@@ -1,0 +1,274 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/db.ts';
+import { testBox } from './helpers/sync.ts';
+import type { Database } from '../src/db/database.ts';
+import { docNumberFor } from '../src/connectors/quickbooks/map.ts';
+import { QuickBooksTargetSettings } from '../src/connectors/quickbooks/settings.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
+import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import type { TokenSource } from '../src/sync/remote/contracts.ts';
+import type { TargetCallContext, TargetConnector, TargetInvoice } from '../src/sync/target.ts';
+
+/*
+ * The QuickBooks target's operations against the simulator, one by one: a US company's tax codes,
+ * a name taken by someone else, credit memos, the reads write-back and reconciliation use, the
+ * lookup by a long reference, draft mode refused, and a token never leaking into an error.
+ */
+
+const log = pino({ level: 'silent' });
+let db: Database;
+let sim: QuickBooksSimulator;
+let target: TargetConnector;
+let ctx: TargetCallContext;
+const REALM = '9130350000000001';
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startQuickBooksSimulator({ seed: 3 });
+  const auth: TokenSource = {
+    accessToken: () => Promise.resolve(sim.accessToken),
+    invalidate: () => {},
+    secrets: () => [sim.accessToken],
+  };
+  target = createQuickBooksTarget(
+    {
+      db,
+      log,
+      mapping: {},
+      settings: {
+        type: 'quickbooks',
+        clientId: 'app',
+        clientSecret: 'secret-0123456789',
+        realmId: REALM,
+        baseUrl: sim.url,
+      },
+      entityId: '1',
+      pipelineId: '1',
+      pipelineName: 'qbo',
+      box: testBox,
+    },
+    { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
+  );
+  ctx = { db, log, actor: 'test' };
+}, 60_000);
+afterAll(async () => {
+  await sim.close();
+  await db.close();
+});
+
+const invoice = (ref: string, customerTargetId: string, net: string, rate = '0.0725', vat?: string): TargetInvoice => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId,
+  productTargetIds: {},
+  record: {
+    kind: 'invoice',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    invoiceDate: '2026-11-02',
+    dueDate: '2026-12-02',
+    currency: 'USD',
+    description: '',
+    lines: [{ description: 'Widget', netAmount: net, vatRate: rate, ...(vat ? { vatAmount: vat } : {}) }],
+  },
+});
+
+describe('QuickBooks target against the simulator', () => {
+  let customerId: string;
+
+  it('creates a customer; a name someone else holds gets "<name> (<code>)", a lost create of ours is linked', async () => {
+    // Someone created "Ann Example" in QuickBooks by hand.
+    const [theirs] = await target.upsertCustomers(ctx, [
+      {
+        sourceId: 'x',
+        code: 'OTHER',
+        targetId: null,
+        record: { kind: 'customer', sourceId: 'x', name: 'Ann Example' },
+      },
+    ]);
+    expect(theirs).toMatchObject({ ok: true });
+    const [ours] = await target.upsertCustomers(ctx, [
+      {
+        sourceId: 'a',
+        code: 'ANN',
+        targetId: null,
+        record: { kind: 'customer', sourceId: 'a', name: 'Ann Example', email: 'ann@example.com', city: 'Austin' },
+      },
+    ]);
+    expect(ours).toMatchObject({ ok: true, outcome: 'created', number: 'ANN' });
+    customerId = (ours as { targetId: string }).targetId;
+    const stored = sim.books().get('Customer', customerId)!;
+    expect(stored).toMatchObject({ DisplayName: 'Ann Example (ANN)', AcctNum: 'ANN', BillAddr: { City: 'Austin' } });
+    // Sent again (its answer lost): recognised by name and code, linked, nothing written.
+    const [again] = await target.upsertCustomers(ctx, [
+      { sourceId: 'a', code: 'ANN', targetId: null, record: { kind: 'customer', sourceId: 'a', name: 'Ann Example' } },
+    ]);
+    expect(again).toMatchObject({ ok: true, outcome: 'linked', targetId: customerId });
+    expect(sim.books().all('Customer')).toHaveLength(2);
+  });
+
+  it('books a US invoice with TAX/NON and the source tax as TotalTax; a negative one as a CreditMemo', async () => {
+    const [taxed, exempt, credit] = await target.createInvoices(ctx, [
+      invoice('US-1', customerId, '100.00', '0.0725', '7.25'),
+      invoice('US-2', customerId, '50.00', '0'),
+      invoice('US-3', customerId, '-20.00', '0.0725', '-1.45'),
+    ]);
+    expect(taxed).toMatchObject({ ok: true, number: 'US-1' });
+    const inv = sim.books().get('Invoice', (taxed as { targetId: string }).targetId)!;
+    expect(String(inv.TotalAmt)).toBe('107.25');
+    expect(
+      (inv.Line as { SalesItemLineDetail?: { TaxCodeRef: { value: string } } }[])[0]!.SalesItemLineDetail!.TaxCodeRef
+        .value,
+    ).toBe('TAX');
+    const ex = sim.books().get('Invoice', (exempt as { targetId: string }).targetId)!;
+    expect(
+      (ex.Line as { SalesItemLineDetail?: { TaxCodeRef: { value: string } } }[])[0]!.SalesItemLineDetail!.TaxCodeRef
+        .value,
+    ).toBe('NON');
+    const cm = sim.books().get('CreditMemo', (credit as { targetId: string }).targetId)!;
+    expect(String(cm.TotalAmt)).toBe('21.45');
+    if (sim.validating) expect(sim.violations).toEqual([]);
+  });
+
+  it('finds a document by a reference longer than DocNumber holds, and reads it back for write-back', async () => {
+    const ref = 'MARKETPLACE-ORDER-2026-11-000042';
+    const [r] = await target.createInvoices(ctx, [invoice(ref, customerId, '10.00', '0.0725', '0.73')]);
+    const id = (r as { targetId: string }).targetId;
+    expect((r as { number: string }).number).toBe(docNumberFor(ref));
+    expect(docNumberFor(ref)).toHaveLength(21);
+    expect(await target.findByReference(ctx, 'invoice', ref, customerId)).toMatchObject({
+      targetId: id,
+      customerTargetId: customerId,
+    });
+    expect(await target.findByReference(ctx, 'invoice', `${ref}-X`, customerId)).toBeNull();
+    const docs = await target.documents!(ctx, [id]);
+    expect(docs.get(id)).toMatchObject({
+      kind: 'invoice',
+      externalReference: ref,
+      gross: 1073n,
+      currency: 'USD',
+      dueDate: '2026-12-02',
+      lines: 1,
+    });
+    const pdf = await target.pdf!(ctx, id);
+    expect(pdf.subarray(0, 5).toString()).toBe('%PDF-');
+  });
+
+  it('applies a payment to its invoice, leaves what the invoice did not owe unapplied, and reports it paid', async () => {
+    const [inv] = await target.createInvoices(ctx, [invoice('PAY-INV-1', customerId, '40.00', '0')]);
+    const invoiceId = (inv as { targetId: string }).targetId;
+    const [p] = await target.createPayments!(ctx, [
+      {
+        sourceId: 'p1',
+        idempotencyKey: 'key-p1',
+        customerTargetId: customerId,
+        invoiceTargetId: invoiceId,
+        bankAccountCode: '',
+        record: {
+          kind: 'payment',
+          sourceId: 'p1',
+          externalReference: 'PAY-1',
+          customerSourceId: 'c',
+          date: '2026-11-05',
+          amount: '45.00',
+          currency: 'USD',
+          fee: '1.20',
+          description: '',
+        },
+      },
+    ]);
+    expect(p).toMatchObject({ ok: true, number: 'PAY-1' });
+    expect((p as { message: string }).message).toMatch(/fee of USD 1.20.*5.00 left unapplied/);
+    const payment = sim.books().get('Payment', (p as { targetId: string }).targetId)!;
+    expect(String(payment.UnappliedAmt)).toBe('5.00');
+    expect(await target.paidInvoices!(ctx, [invoiceId])).toEqual(new Map([[invoiceId, 'PAY-1']]));
+    expect(await target.findByReference(ctx, 'payment', 'PAY-1', customerId)).toMatchObject({ targetId: payment.Id });
+  });
+
+  it('rides out a 429 and a 503 answered before anything was written: the invoice is written once', async () => {
+    const throttledBefore = sim.stats.failed;
+    sim.failNext(429, 2);
+    const [a] = await target.createInvoices(ctx, [invoice('RETRY-1', customerId, '3.00', '0')]);
+    sim.failNext(503, 1);
+    const [b] = await target.createInvoices(ctx, [invoice('RETRY-2', customerId, '4.00', '0')]);
+    expect([a, b]).toMatchObject([{ ok: true }, { ok: true }]);
+    expect(sim.stats.failed - throttledBefore).toBe(3);
+    expect(
+      sim
+        .books()
+        .all('Invoice')
+        .filter((e) => String(e.DocNumber).startsWith('RETRY-')),
+    ).toHaveLength(2);
+  });
+
+  it('refuses draft mode and a batch size above 30 when the pipeline is saved, naming why', () => {
+    const r = QuickBooksTargetSettings.safeParse({
+      type: 'quickbooks',
+      clientId: 'a',
+      clientSecret: 'b',
+      mode: 'draft',
+    });
+    expect(r.success).toBe(false);
+    expect(JSON.stringify(r.error?.issues)).toContain('no draft invoices');
+    const big = QuickBooksTargetSettings.safeParse({
+      type: 'quickbooks',
+      clientId: 'a',
+      clientSecret: 'b',
+      limits: { batchSize: 31 },
+    });
+    expect(JSON.stringify(big.error?.issues)).toContain('at most 30');
+  });
+
+  it('says which setting is missing when no company is named, and never shows the token', async () => {
+    const t2 = createQuickBooksTarget(
+      {
+        db,
+        log,
+        mapping: {},
+        settings: { type: 'quickbooks', clientId: 'app', clientSecret: 'secret-0123456789', baseUrl: sim.url },
+        entityId: '1',
+        pipelineId: '2',
+        pipelineName: 'x',
+        box: testBox,
+      },
+      {
+        auth: { accessToken: () => Promise.resolve('tok-SECRET'), invalidate: () => {}, secrets: () => ['tok-SECRET'] },
+        planner: createRatePlanner(db),
+      },
+    );
+    const err = await t2.upsertCustomers(ctx, []).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).code).toBe('TARGET_SETTING_MISSING');
+    expect((err as Error).message).toContain('realmId');
+    const t3 = createQuickBooksTarget(
+      {
+        db,
+        log,
+        mapping: {},
+        settings: {
+          type: 'quickbooks',
+          clientId: 'app',
+          clientSecret: 'secret-0123456789',
+          baseUrl: sim.url,
+          realmId: REALM,
+        },
+        entityId: '1',
+        pipelineId: '3',
+        pipelineName: 'y',
+        box: testBox,
+      },
+      {
+        auth: { accessToken: () => Promise.resolve('tok-SECRET'), invalidate: () => {}, secrets: () => ['tok-SECRET'] },
+        planner: createRatePlanner(db),
+      },
+    );
+    const denied = await t3.createInvoices(ctx, [invoice('Z-1', customerId, '1.00')]).catch((e: unknown) => e);
+    expect(denied).toBeInstanceOf(ConnectorError);
+    expect((denied as ConnectorError).code).toBe('TARGET_AUTH_REVOKED');
+    expect((denied as Error).message).not.toContain('tok-SECRET');
+  });
+});
