@@ -13,6 +13,8 @@ import {
   setPipelineEnabled,
 } from '../sync/pipelines.ts';
 import { listRuns, type Run } from '../sync/runs.ts';
+import { startConsent } from '../sync/remote/oauth-connect.ts';
+import { appConfigFromEnv } from '../api/services.ts';
 import type { SecretBox } from '../sync/secrets.ts';
 import { CliError, parseWithSchema, requireExistingData, runCommand } from './common.ts';
 import { commandLogger, openRuntime, type Runtime } from './runtime.ts';
@@ -96,7 +98,7 @@ interface Opts {
 }
 
 export function registerPipeline(program: Command): void {
-  const pipeline = program.command('pipeline').description('Pipelines: list, show, enable, disable, delete');
+  const pipeline = program.command('pipeline').description('Pipelines: list, show, enable, disable, connect, delete');
   const entityFlag = [
     '--entity <code>',
     'the entity (needed when several entities have a pipeline of that name)',
@@ -178,6 +180,47 @@ export function registerPipeline(program: Command): void {
         ),
       );
   }
+
+  pipeline
+    .command('connect <name>')
+    .description(
+      "Connect a pipeline to its accounting platform (Xero, QuickBooks Online): prints the platform's consent page",
+    )
+    .option(...entityFlag)
+    .option('--json', 'print {url, redirectUri, expiresAt} as JSON')
+    .addHelpText(
+      'after',
+      '\nOpen the printed address in a browser within 10 minutes and grant access: the platform sends the browser back to\n' +
+        'the running server (LEDGERLINK_PUBLIC_URL, default http://localhost:PORT), which stores the connection encrypted.\n' +
+        'Register the printed redirect URL in the platform app first. The same as GET /v1/connections/{pipeline}/oauth/start.\n' +
+        'See docs/connectors/oauth.md.',
+    )
+    .action((name: string, opts: Opts) =>
+      runCommand(opts.json, () =>
+        withRuntime(async ({ db, box }) => {
+          const { pipeline: p } = await namedPipeline(db, box, name, opts.entity);
+          const config = appConfigFromEnv();
+          const started = await startConsent(db, box, {
+            pipeline: p,
+            publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
+            actor: 'cli',
+          });
+          const expiresAt = started.expiresAt.toISOString();
+          console.log(
+            opts.json
+              ? JSON.stringify({ url: started.url, redirectUri: started.redirectUri, expiresAt })
+              : [
+                  `Open this address in a browser and grant access (valid until ${expiresAt}):`,
+                  '',
+                  `  ${started.url}`,
+                  '',
+                  `The platform sends the browser back to ${started.redirectUri}: the server must be running there,`,
+                  'and that redirect URL must be registered in the platform app.',
+                ].join('\n'),
+          );
+        }),
+      ),
+    );
 
   pipeline
     .command('delete <name>')
