@@ -58,6 +58,14 @@ async function refusedFor(p: RatePlanner, scopes: RateScope[], kind: CallKind, m
 const windowsMs = { second: 500, minute: 2000, day: 4000 };
 
 describe('rate planner', () => {
+  it('counts a call for its window and a margin: calls reach the platform a little after they are granted', async () => {
+    const p = createRatePlanner(db, { windowsMs, marginMs: () => 100 });
+    const scope = { key: 'margin:tenant', limits: { callsPerSecond: 2 } };
+    for (let i = 0; i < 3; i++) await (await p.acquire([scope], 'write')).release();
+    // Two fit in the 500 ms window; the third waits for the window and the margin, not the window alone.
+    expect(await mostInWindow(scope.key, 600)).toBe(2);
+  });
+
   it('two planners on one database never exceed the concurrency nor any rolling window', async () => {
     const scope: RateScope = { key: 'sim:tenant:A', limits: { callsPerSecond: 4, callsPerMinute: 10, concurrent: 3 } };
     const planners = [createRatePlanner(db, { windowsMs }), createRatePlanner(db, { windowsMs })];

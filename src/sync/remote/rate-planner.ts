@@ -33,6 +33,12 @@ export interface RatePlannerOptions {
   pollMs?: number | undefined;
   /** The windows' lengths; scaled down only in tests. Default 1 s, 60 s, 24 h. */
   windowsMs?: { second?: number; minute?: number; day?: number } | undefined;
+  /**
+   * How much longer than its window a call is counted: a call granted here reaches the platform a
+   * few milliseconds later, and by a varying delay, so two calls granted exactly a window apart can
+   * land inside one window of the platform's clock. Default 5 % of the window, at most 250 ms.
+   */
+  marginMs?: ((windowMs: number) => number) | undefined;
 }
 
 /** A granted call; `grantedAt` is the database's time of the grant (for diagnostics). */
@@ -66,6 +72,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
     { limit: 'callsPerMinute', ms: opts.windowsMs?.minute ?? 60_000 },
     { limit: 'callsPerDay', ms: opts.windowsMs?.day ?? 86_400_000 },
   ];
+  const margin = opts.marginMs ?? ((ms: number) => Math.min(250, Math.ceil(ms * 0.05)));
   const dayMs = windows[2]!.ms;
   const minuteMs = windows[1]!.ms;
   // Scopes whose row exists, and the limits last asked with (observe compares against them).
@@ -75,7 +82,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
 
   /** How long the calls of a scope are kept: its longest window (the minute at least, for observe). */
   const keepMs = (l: RateLimits): number =>
-    Math.max(minuteMs, ...windows.filter((w) => l[w.limit] !== undefined).map((w) => w.ms));
+    Math.max(minuteMs, ...windows.filter((w) => l[w.limit] !== undefined).map((w) => w.ms + margin(w.ms)));
 
   async function ensureScopes(keys: string[]): Promise<void> {
     const missing = keys.filter((k) => !known.has(k));
@@ -123,7 +130,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
            FROM rate_calls
           WHERE scope = $1 AND at > $2::timestamptz - $3 * interval '1 millisecond'
           ORDER BY at DESC OFFSET $4 LIMIT 1`,
-        [scope.key, now, w.ms, limit - 1],
+        [scope.key, now, w.ms + margin(w.ms), limit - 1],
       );
       if (rows[0]) ms = Math.max(ms, Math.ceil(Number(rows[0].wait_ms)));
     }
