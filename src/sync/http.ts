@@ -340,6 +340,9 @@ export interface OutboundRequest {
 export interface OutboundAnswer {
   status: number;
   headers: Headers;
+  /** The body's bytes, as received (a PDF). */
+  body: Buffer;
+  /** The body as UTF-8 text. */
   text: string;
 }
 
@@ -400,7 +403,8 @@ export function outboundRequest(
             if (v === undefined) continue;
             for (const one of Array.isArray(v) ? v : [v]) headers.append(k, one);
           }
-          finish(null, { status: res.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+          const body = Buffer.concat(chunks);
+          finish(null, { status: res.statusCode ?? 0, headers, body, text: body.toString('utf8') });
         });
       },
     );

@@ -122,6 +122,16 @@ export interface RemoteClientOptions {
   backoffMaxMs?: number | undefined;
   /** The longest Retry-After honoured in one wait; a longer one fails the call as retryable with that delay. */
   retryAfterMaxMs?: number | undefined;
+  /**
+   * What a Retry-After beyond `retryAfterMaxMs` does: `fail` (default, the engine retries the
+   * document later) or `clamp` (wait `retryAfterMaxMs` and ask again, as the iXpole source always has).
+   */
+  longRetryAfter?: 'fail' | 'clamp' | undefined;
+  /**
+   * The backoff's jitter: `full` (default; a random wait in [0, ceiling]) or `equal` (in
+   * [ceiling/2, ceiling], so waits never shrink to nothing).
+   */
+  jitter?: 'full' | 'equal' | undefined;
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
   random?: (() => number) | undefined;
   log?: Logger | undefined;
