@@ -325,6 +325,7 @@ export class SimTenant {
     if (!account) problems.push('Account code must be specified');
     else if (!this.account(account)) problems.push(`Account code '${account}' is not a valid code for this document.`);
     const taxType = typeof l.TaxType === 'string' ? l.TaxType : null;
+    if (!taxType) problems.push('The simulator needs a TaxType on every line (Xero would use the account default)');
     const rate = taxType ? this.taxRate(taxType) : undefined;
     if (taxType && (!rate || !rate.CanApplyToRevenue))
       problems.push(`The TaxType code '${taxType}' does not exist or cannot be used for this type of transaction.`);

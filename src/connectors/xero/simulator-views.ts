@@ -149,24 +149,59 @@ function at(obj: Json, path: string): unknown {
 
 const CLAUSE = /^\s*([A-Za-z][A-Za-z0-9.]*)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|Guid\("([0-9a-fA-F-]{36})"\)|(true|false))\s*$/;
 
+/** Splits `text` at a separator that stands outside quotes and parentheses. */
+function splitTop(text: string, sep: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (quoted) {
+      if (c === '\\') i++;
+      else if (c === '"') quoted = false;
+    } else if (c === '"') quoted = true;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (depth === 0 && text.startsWith(sep, i)) {
+      parts.push(text.slice(start, i));
+      start = i + sep.length;
+      i += sep.length - 1;
+    }
+  }
+  parts.push(text.slice(start));
+  return parts;
+}
+
+type Test = ((v: Json) => boolean) | { error: string };
+
+function parseExpr(text: string): Test {
+  const ors = splitTop(text, ' OR ');
+  const ands = ors.map((o) => splitTop(o, ' AND ').map(parseTerm));
+  for (const group of ands) for (const t of group) if ('error' in t) return t;
+  const fns = ands.map((g) => g as ((v: Json) => boolean)[]);
+  return (v) => fns.some((g) => g.every((f) => f(v)));
+}
+
+function parseTerm(part: string): Test {
+  const t = part.trim();
+  if (t.startsWith('(') && t.endsWith(')')) return parseExpr(t.slice(1, -1));
+  const m = CLAUSE.exec(t);
+  if (!m) return { error: `The simulator cannot parse the where clause "${t}"` };
+  const [, field, op, text, guid, bool] = m;
+  const want = text !== undefined ? text.replace(/\\(.)/g, '$1') : (guid ?? bool);
+  return (v) => {
+    const same = String(at(v, field!)) === want;
+    return op === '==' ? same : !same;
+  };
+}
+
 /**
  * Xero's `where` as far as the connector uses it: clauses `Field=="text"`, `Field!="text"`,
- * `Field==Guid("…")` or `Field==true` joined by AND. Anything else is refused as Xero refuses a
- * filter it cannot parse (a 400), never ignored.
+ * `Field==Guid("…")` or `Field==true`, joined by AND and OR, grouped in parentheses. Anything else
+ * is refused as Xero refuses a filter it cannot parse (a 400), never ignored.
  */
-export function whereFilter(where: string | null): ((view: Json) => boolean) | { error: string } {
+export function whereFilter(where: string | null): Test {
   if (where === null || where.trim() === '') return () => true;
-  const tests: ((v: Json) => boolean)[] = [];
-  for (const part of where.split(/\s+AND\s+/)) {
-    const m = CLAUSE.exec(part);
-    if (!m) return { error: `The simulator cannot parse the where clause "${part}"` };
-    const [, field, op, text, guid, bool] = m;
-    const want = text !== undefined ? text.replace(/\\(.)/g, '$1') : (guid ?? bool);
-    tests.push((v) => {
-      const got = at(v, field!);
-      const same = String(got) === want;
-      return op === '==' ? same : !same;
-    });
-  }
-  return (v) => tests.every((f) => f(v));
+  return parseExpr(where);
 }
