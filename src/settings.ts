@@ -66,3 +66,39 @@ function printable(raw: string): string {
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/**
+ * An http(s) base URL (no credentials, query or fragment; a trailing slash dropped), or undefined
+ * when `env[name]` is unset or empty.
+ *
+ * @example urlSetting(process.env, 'LEDGERLINK_PUBLIC_URL') // 'https://ledgerlink.example.com'
+ */
+export function urlSetting(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw.trim());
+  } catch {
+    throw new SettingsError(
+      name,
+      `"${printable(raw)}" is not a URL (expected for example https://ledgerlink.example.com)`,
+    );
+  }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new SettingsError(name, `"${printable(raw)}" is not an http or https URL`);
+  if (url.username || url.password) throw new SettingsError(name, 'must not carry credentials (user:password@)');
+  if (url.search || url.hash) throw new SettingsError(name, `"${printable(raw)}" must not have a query or a fragment`);
+  return url.href.replace(/\/+$/, '');
+}
+
+/**
+ * Where people and platforms reach this server (the OAuth callback is built from it):
+ * LEDGERLINK_PUBLIC_URL, by default `http://localhost:PORT`.
+ */
+export function publicBaseUrl(env: NodeJS.ProcessEnv = process.env): string {
+  return (
+    urlSetting(env, 'LEDGERLINK_PUBLIC_URL') ??
+    `http://localhost:${integerSetting(env, 'PORT', { default: 3000, min: 0, max: 65535 })}`
+  );
+}

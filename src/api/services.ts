@@ -2,7 +2,7 @@ import type { Database, Queryable } from '../db/database.ts';
 import { type EntityContext, findEntityById } from '../ledger/entities.ts';
 import type { SyncService } from '../sync/service.ts';
 import { DomainError } from '../domain/errors.ts';
-import { choiceSetting, integerSetting, LOG_LEVELS } from '../settings.ts';
+import { choiceSetting, integerSetting, LOG_LEVELS, urlSetting } from '../settings.ts';
 
 export interface AppConfig {
   port: number;
@@ -16,12 +16,15 @@ export interface AppConfig {
   /** Failed logins allowed per entity id, and per client address, within `loginWindowSeconds`. */
   loginMaxFailures?: number;
   loginWindowSeconds?: number;
+  /** LEDGERLINK_PUBLIC_URL: where browsers and platforms reach the server (OAuth callbacks); null: http://localhost:PORT. */
+  publicUrl?: string | null;
 }
 
 export const CONFIG_DEFAULTS = {
   idempotencyTtlSeconds: 24 * 3600,
   loginMaxFailures: 10,
   loginWindowSeconds: 15 * 60,
+  publicUrl: null,
 } as const satisfies Partial<AppConfig>;
 
 /**
@@ -51,6 +54,7 @@ export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required
       min: 1,
       max: 86400,
     }),
+    publicUrl: urlSetting(env, 'LEDGERLINK_PUBLIC_URL') ?? null,
   };
 }
 

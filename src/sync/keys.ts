@@ -75,13 +75,39 @@ function mismatch(origin: KeyOrigin, box: SecretBox, recorded: string | null): E
   );
 }
 
-/** The columns that hold sealed (`enc:v1:`) values: JSON settings whose keys may be sealed, and sealed text. */
-export const SEALED_COLUMNS = [
-  { table: 'pipelines', label: 'name', json: ['source_config', 'target_config'], text: ['webhook_secret'] },
-] as const;
+/**
+ * The columns that hold sealed (`enc:v1:`) values: JSON settings whose keys may be sealed, and
+ * sealed text. `key` is the table's primary key; `label` (an SQL expression) names a row in messages.
+ */
+export const SEALED_COLUMNS: readonly {
+  table: string;
+  key: string;
+  label: string;
+  json: readonly string[];
+  text: readonly string[];
+}[] = [
+  { table: 'pipelines', key: 'id', label: 'name', json: ['source_config', 'target_config'], text: ['webhook_secret'] },
+  // OAuth connections (migration 0058): named by their pipeline.
+  {
+    table: 'oauth_connections',
+    key: 'pipeline_id',
+    label: `'pipeline ' || (SELECT p.name FROM pipelines p WHERE p.id = oauth_connections.pipeline_id)`,
+    json: [],
+    text: ['access_token', 'refresh_token'],
+  },
+  // The PKCE verifiers of consents under way (10 minutes at most).
+  {
+    table: 'oauth_states',
+    key: 'state_hash',
+    label: `'consent started ' || created_at::text`,
+    json: [],
+    text: ['code_verifier'],
+  },
+];
 
 interface SealedRow {
   table: string;
+  key: string;
   id: string;
   label: string;
   values: Record<string, unknown>;
@@ -92,11 +118,11 @@ async function sealedRows(db: Queryable, forUpdate: boolean): Promise<SealedRow[
   for (const t of SEALED_COLUMNS) {
     const cols = [...t.json, ...t.text].join(', ');
     const { rows } = await db.query<Record<string, unknown> & { id: string; label: string }>(
-      `SELECT id, ${t.label} AS label, ${cols} FROM ${t.table} ORDER BY id${forUpdate ? ' FOR UPDATE' : ''}`,
+      `SELECT ${t.key}::text AS id, ${t.label} AS label, ${cols} FROM ${t.table} ORDER BY ${t.key}${forUpdate ? ' FOR UPDATE' : ''}`,
     );
     for (const r of rows) {
       const { id, label, ...values } = r;
-      out.push({ table: t.table, id, label, values });
+      out.push({ table: t.table, key: t.key, id, label, values });
     }
   }
   return out;
@@ -240,7 +266,7 @@ export async function rotateKey(
         const v = mapSealed(r.values[c], reseal);
         return v && typeof v === 'object' ? JSON.stringify(v) : (v as string | null);
       });
-      await tx.query(`UPDATE ${r.table} SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE id = $1`, [
+      await tx.query(`UPDATE ${r.table} SET ${cols.map((c, i) => `${c} = $${i + 2}`).join(', ')} WHERE ${r.key} = $1`, [
         r.id,
         ...values,
       ]);
