@@ -6,3 +6,4 @@ import './ixpole/index.ts';
 import './csv/index.ts';
 import './webhook/index.ts';
 import './stripe/index.ts';
+import './xero/index.ts';

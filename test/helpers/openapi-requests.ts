@@ -85,7 +85,8 @@ export function openApiRequestValidator(specPath: string, options: { closed?: bo
     if (typeof v === 'string') return [v];
     if (v(body)) return [];
     return (v.errors ?? []).map(
-      (e) => `${key}: ${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+      (e) =>
+        `${key}: ${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
     );
   };
 }

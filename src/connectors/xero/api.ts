@@ -16,6 +16,11 @@ import { XERO } from './settings.ts';
 
 export type Json = Record<string, unknown>;
 
+/** A value of an answer as text: strings as they are, numbers written out, anything else empty. */
+export function str(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
+}
+
 /** One element's outcome of a batch write: what Xero saved, or why it refused it. */
 export type ElementResult = { ok: true; saved: Json } | { ok: false; messages: string[] };
 
@@ -80,7 +85,12 @@ export class XeroApi {
   }
 
   /** Every element of a paged list (`page=1, 2, …` until a short page). */
-  async getAll(path: string, key: string, query: Record<string, string | undefined>, signal?: AbortSignal): Promise<Json[]> {
+  async getAll(
+    path: string,
+    key: string,
+    query: Record<string, string | undefined>,
+    signal?: AbortSignal,
+  ): Promise<Json[]> {
     const out: Json[] = [];
     for (let page = 1; page < 10_000; page++) {
       const body = await this.get(path, { ...query, page: String(page), pageSize: '100' }, signal);
@@ -98,7 +108,10 @@ export class XeroApi {
     );
     if (a.status !== 200) throw this.refusal(`GET ${path} (PDF)`, a);
     if (!a.body.subarray(0, 5).equals(Buffer.from('%PDF-')))
-      throw new ConnectorError(XERO.system, `GET ${path} answered 200 without a PDF`, { status: 200, retryable: false });
+      throw new ConnectorError(XERO.system, `GET ${path} answered 200 without a PDF`, {
+        status: 200,
+        retryable: false,
+      });
     return a.body;
   }
 

@@ -3,7 +3,7 @@ import { currencyExponent } from '../../domain/currency.ts';
 import { Dec, parseAmount } from '../../domain/money.ts';
 import type { CanonicalCustomer, CanonicalLine } from '../../sync/canonical.ts';
 import type { ItemError, TargetInvoice } from '../../sync/target.ts';
-import type { Json } from './api.ts';
+import { type Json, str } from './api.ts';
 import type { XeroTargetSettings } from './settings.ts';
 
 /*
@@ -26,12 +26,12 @@ export function readOrgSettings(taxRates: Json[], accounts: Json[], tracking: Js
     taxRates: taxRates.filter(active).map((t) => ({
       TaxType: String(t.TaxType),
       Name: String(t.Name ?? t.TaxType),
-      rate: new Dec(String(t.EffectiveRate ?? t.DisplayTaxRate ?? '0')).div(100),
+      rate: new Dec(str(t.EffectiveRate ?? t.DisplayTaxRate) || '0').div(100),
       revenue: t.CanApplyToRevenue !== false,
     })),
     accounts: accounts
       .filter(active)
-      .map((a) => ({ Code: String(a.Code ?? ''), Name: String(a.Name ?? ''), Type: String(a.Type ?? '') }))
+      .map((a) => ({ Code: str(a.Code), Name: str(a.Name), Type: str(a.Type) }))
       .filter((a) => a.Code !== ''),
     tracking: tracking.filter(active).map((c) => ({
       Name: String(c.Name),
@@ -77,7 +77,11 @@ export function taxTypeFor(rate: string, org: OrgSettings, s: XeroTargetSettings
  * The sales account of a line: `accounts.sales` when set (an override of everything), else the
  * line's or product's own account when Xero has it, else the organisation's one revenue account.
  */
-export function salesAccountFor(lineCode: string | null | undefined, org: OrgSettings, s: XeroTargetSettings): string | ItemError {
+export function salesAccountFor(
+  lineCode: string | null | undefined,
+  org: OrgSettings,
+  s: XeroTargetSettings,
+): string | ItemError {
   const override = s.accounts?.sales;
   if (override) {
     if (!org.accounts.some((a) => a.Code === override))
@@ -100,7 +104,11 @@ export function salesAccountFor(lineCode: string | null | undefined, org: OrgSet
 }
 
 /** The bank account of a payment or refund: `accounts.bank`, else the document's own when Xero has it as a bank account, else the only one. */
-export function bankAccountFor(code: string | null | undefined, org: OrgSettings, s: XeroTargetSettings): string | ItemError {
+export function bankAccountFor(
+  code: string | null | undefined,
+  org: OrgSettings,
+  s: XeroTargetSettings,
+): string | ItemError {
   const banks = org.accounts.filter((a) => a.Type === 'BANK');
   const override = s.accounts?.bank;
   if (override) {
@@ -117,10 +125,18 @@ export function bankAccountFor(code: string | null | undefined, org: OrgSettings
 }
 
 /** A department as a tracking option: in `trackingCategory`, else in the one category that has an option of that name. */
-export function trackingFor(department: string, org: OrgSettings, s: XeroTargetSettings): { Name: string; Option: string } | ItemError {
-  const has = (c: OrgSettings['tracking'][number]) => c.options.find((o) => o.toLowerCase() === department.toLowerCase());
-  const categories = s.trackingCategory ? org.tracking.filter((c) => c.Name === s.trackingCategory) : org.tracking.filter((c) => has(c));
-  if (categories.length === 1 && has(categories[0]!)) return { Name: categories[0]!.Name, Option: has(categories[0]!)! };
+export function trackingFor(
+  department: string,
+  org: OrgSettings,
+  s: XeroTargetSettings,
+): { Name: string; Option: string } | ItemError {
+  const has = (c: OrgSettings['tracking'][number]) =>
+    c.options.find((o) => o.toLowerCase() === department.toLowerCase());
+  const categories = s.trackingCategory
+    ? org.tracking.filter((c) => c.Name === s.trackingCategory)
+    : org.tracking.filter((c) => has(c));
+  if (categories.length === 1 && has(categories[0]!))
+    return { Name: categories[0]!.Name, Option: has(categories[0]!)! };
   return missing(
     `Department ${department} is not an option of ${s.trackingCategory ? `the tracking category ${s.trackingCategory}` : 'exactly one Xero tracking category'}: add it as an option in Xero${s.trackingCategory ? '' : ', or name the category in trackingCategory'}`,
     'trackingCategory',
@@ -224,7 +240,8 @@ export function contactElement(code: string, c: CanonicalCustomer, existing: Jso
     const had = (Array.isArray(existing?.Addresses) ? (existing.Addresses as Json[]) : []).find(
       (a) => a.AddressType === 'POBOX',
     );
-    const pick = (v: string | null | undefined, key: string) => (v !== undefined ? text(v) : ((had?.[key] as string | undefined) ?? ''));
+    const pick = (v: string | null | undefined, key: string) =>
+      v !== undefined ? text(v) : ((had?.[key] as string | undefined) ?? '');
     el.Addresses = [
       {
         AddressType: 'POBOX',
@@ -253,4 +270,3 @@ export function xeroDate(value: unknown): string | null {
   if (ms) return new Date(Number(ms[1])).toISOString().slice(0, 10);
   return /^\d{4}-\d{2}-\d{2}/.test(value) ? value.slice(0, 10) : null;
 }
-

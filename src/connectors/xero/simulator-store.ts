@@ -117,7 +117,13 @@ export interface TenantSetup {
 
 /** A Dutch-style VAT organisation: one revenue tax rate per rate, so matching by rate is unambiguous. */
 export const DEFAULT_TAX_RATES: SimTaxRate[] = [
-  { Name: '21% BTW on Income', TaxType: 'OUTPUT2', EffectiveRate: '21.0000', Status: 'ACTIVE', CanApplyToRevenue: true },
+  {
+    Name: '21% BTW on Income',
+    TaxType: 'OUTPUT2',
+    EffectiveRate: '21.0000',
+    Status: 'ACTIVE',
+    CanApplyToRevenue: true,
+  },
   { Name: '9% BTW on Income', TaxType: 'OUTPUT', EffectiveRate: '9.0000', Status: 'ACTIVE', CanApplyToRevenue: true },
   {
     Name: 'Zero Rated Income',
@@ -138,6 +144,17 @@ export const DEFAULT_ACCOUNTS: Omit<SimAccount, 'AccountID'>[] = [
 ];
 
 const ZERO = new Dec(0);
+
+/** A decimal from a JSON value (text, or a safe integer); null when it is neither or does not parse. */
+function decimal(v: unknown): Dec | null {
+  if (typeof v !== 'string' && typeof v !== 'number') return null;
+  try {
+    const d = new Dec(v);
+    return d.isFinite() ? d : null;
+  } catch {
+    return null;
+  }
+}
 
 /** One element's validation errors, in Xero's words. */
 export type Problems = string[];
@@ -225,7 +242,8 @@ export class SimTenant {
     const code = typeof el.Code === 'string' ? el.Code.trim() : '';
     if (code === '') return { problems: ['Item code must be specified'] };
     if (code.length > 30) return { problems: ['Item code must be 30 characters or less'] };
-    if (typeof el.Name === 'string' && el.Name.length > 50) return { problems: ['Item name must be 50 characters or less'] };
+    if (typeof el.Name === 'string' && el.Name.length > 50)
+      return { problems: ['Item name must be 50 characters or less'] };
     const byId = typeof el.ItemID === 'string' ? this.items.get(el.ItemID) : undefined;
     const byCode = [...this.items.values()].find((i) => i.Code.toLowerCase() === code.toLowerCase());
     if (create && byCode) return { problems: [`Item code '${code}' already exists`] };
@@ -234,7 +252,11 @@ export class SimTenant {
     if (sales && typeof sales.AccountCode === 'string' && !this.account(sales.AccountCode))
       return { problems: [`Account code '${sales.AccountCode}' is not a valid code for this document.`] };
     if (sales && typeof sales.TaxType === 'string' && !this.taxRate(sales.TaxType))
-      return { problems: [`The TaxType code '${sales.TaxType}' does not exist or cannot be used for this type of transaction.`] };
+      return {
+        problems: [
+          `The TaxType code '${sales.TaxType}' does not exist or cannot be used for this type of transaction.`,
+        ],
+      };
     const existing = byId ?? byCode;
     const saved = { ...(existing ?? { ItemID: randomUUID() }), ...el, Code: code } as Json & {
       ItemID: string;
@@ -249,27 +271,41 @@ export class SimTenant {
     const c = el.Contact as Json | undefined;
     if (!c) return undefined;
     if (typeof c.ContactID === 'string') return this.contacts.get(c.ContactID);
-    if (typeof c.ContactNumber === 'string') return [...this.contacts.values()].find((x) => x.ContactNumber === c.ContactNumber);
+    if (typeof c.ContactNumber === 'string')
+      return [...this.contacts.values()].find((x) => x.ContactNumber === c.ContactNumber);
     if (typeof c.Name === 'string') return [...this.contacts.values()].find((x) => x.Name === c.Name);
     return undefined;
   }
 
   /** PUT /Invoices or PUT /CreditNotes: one element. `unitdp` is 2 or 4. */
-  createDocument(el: Json, type: 'ACCREC' | 'ACCRECCREDIT', unitdp: number): { saved?: SimDocument; problems: Problems } {
+  createDocument(
+    el: Json,
+    type: 'ACCREC' | 'ACCRECCREDIT',
+    unitdp: number,
+  ): { saved?: SimDocument; problems: Problems } {
     const problems: Problems = [];
     if (el.Type !== type) problems.push(`Type must be ${type} (the simulator keeps only sales documents)`);
     const contact = this.contactOf(el);
     if (!contact) problems.push('A Contact must be specified for this type of transaction');
     const status = (el.Status ?? 'DRAFT') as SimDocument['Status'];
-    if (!['DRAFT', 'SUBMITTED', 'AUTHORISED'].includes(status)) problems.push(`Status ${String(status)} cannot be set on create`);
+    if (!['DRAFT', 'SUBMITTED', 'AUTHORISED'].includes(status))
+      problems.push(`Status ${String(status)} cannot be set on create`);
     const date = typeof el.Date === 'string' ? el.Date : new Date().toISOString().slice(0, 10);
     const dueDate = typeof el.DueDate === 'string' ? el.DueDate : null;
     if (type === 'ACCREC' && status !== 'DRAFT' && !dueDate) problems.push('Due Date is mandatory');
     const currency = typeof el.CurrencyCode === 'string' ? el.CurrencyCode : this.baseCurrency;
     if (!this.currencies.has(currency)) problems.push(`The currency ${currency} is not enabled for this organisation.`);
     const lineAmountTypes = (el.LineAmountTypes ?? 'Exclusive') as SimDocument['LineAmountTypes'];
-    const number = typeof el.InvoiceNumber === 'string' ? el.InvoiceNumber : typeof el.CreditNoteNumber === 'string' ? el.CreditNoteNumber : null;
-    if (number !== null && [...this.documents.values()].some((d) => d.Type === type && d.Number === number && d.Status !== 'DELETED'))
+    const number =
+      typeof el.InvoiceNumber === 'string'
+        ? el.InvoiceNumber
+        : typeof el.CreditNoteNumber === 'string'
+          ? el.CreditNoteNumber
+          : null;
+    if (
+      number !== null &&
+      [...this.documents.values()].some((d) => d.Type === type && d.Number === number && d.Status !== 'DELETED')
+    )
       problems.push(type === 'ACCREC' ? 'Invoice # must be unique.' : 'Credit Note # must be unique.');
     const raw = Array.isArray(el.LineItems) ? (el.LineItems as Json[]) : [];
     if (raw.length === 0) problems.push('At least one line item must be specified');
@@ -294,7 +330,7 @@ export class SimTenant {
       Status: status,
       LineAmountTypes: lineAmountTypes,
       CurrencyCode: currency,
-      CurrencyRate: el.CurrencyRate === undefined ? null : new Dec(String(el.CurrencyRate)),
+      CurrencyRate: el.CurrencyRate === undefined ? null : decimal(el.CurrencyRate),
       Lines: lines,
       SubTotal: subTotal,
       TotalTax: tax,
@@ -314,12 +350,9 @@ export class SimTenant {
   private line(l: Json, types: SimDocument['LineAmountTypes'], unitdp: number, problems: Problems): SimLine | null {
     const dec = (v: unknown, what: string): Dec | null => {
       if (v === undefined || v === null) return null;
-      try {
-        return new Dec(String(v as string | number));
-      } catch {
-        problems.push(`${what} is not a number`);
-        return null;
-      }
+      const d = decimal(v);
+      if (!d) problems.push(`${what} is not a number`);
+      return d;
     };
     const account = typeof l.AccountCode === 'string' ? l.AccountCode : null;
     if (!account) problems.push('Account code must be specified');
@@ -397,7 +430,8 @@ export class SimTenant {
       const d = this.documents.get(id);
       return d?.Type === type ? d : undefined;
     }
-    if (typeof number === 'string') return [...this.documents.values()].find((d) => d.Type === type && d.Number === number);
+    if (typeof number === 'string')
+      return [...this.documents.values()].find((d) => d.Type === type && d.Number === number);
     return undefined;
   }
 
@@ -407,7 +441,8 @@ export class SimTenant {
     const byId = typeof a?.AccountID === 'string' ? this.accounts.find((x) => x.AccountID === a.AccountID) : undefined;
     const account = byId ?? (code ? this.account(code) : undefined);
     if (!account) problems.push('Account code must be specified and be a valid bank account');
-    else if (account.Type !== 'BANK') problems.push(`Account ${account.Code} is not a bank account and does not accept payments`);
+    else if (account.Type !== 'BANK')
+      problems.push(`Account ${account.Code} is not a bank account and does not accept payments`);
     return account?.Code ?? null;
   }
 
@@ -416,12 +451,7 @@ export class SimTenant {
     const problems: Problems = [];
     const date = typeof el.Date === 'string' ? el.Date : null;
     if (!date) problems.push('Payment date must be specified');
-    let amount: Dec | null = null;
-    try {
-      amount = el.Amount === undefined ? null : new Dec(String(el.Amount as string | number));
-    } catch {
-      /* reported below */
-    }
+    const amount = decimal(el.Amount);
     if (!amount || amount.lte(0)) problems.push('Payment amount must be greater than zero');
     const account = this.bankAccount(el, problems);
     const invoice = this.documentOf(el.Invoice as Json | undefined, 'ACCREC');
@@ -474,12 +504,7 @@ export class SimTenant {
     if (!invoice) problems.push('Invoice could not be found');
     const date = typeof el.Date === 'string' ? el.Date : null;
     if (!date) problems.push('Allocation date must be specified');
-    let amount: Dec | null = null;
-    try {
-      amount = el.Amount === undefined ? null : new Dec(String(el.Amount as string | number));
-    } catch {
-      /* reported below */
-    }
+    const amount = decimal(el.Amount);
     if (!amount || amount.lte(0)) problems.push('Allocation amount must be greater than zero');
     if (from.kind === 'CREDITNOTE' && from.doc.Status !== 'AUTHORISED')
       problems.push('Only authorised credit notes can be allocated');
@@ -507,25 +532,24 @@ export class SimTenant {
       kind: from.kind,
     });
     this.settle(invoice!, date!);
-    return { saved: { AllocationID: id, Amount: amount!, Date: date!, Invoice: { InvoiceID: invoice!.id } }, problems: [] };
+    return {
+      saved: { AllocationID: id, Amount: amount!, Date: date!, Invoice: { InvoiceID: invoice!.id } },
+      problems: [],
+    };
   }
 
   /** PUT /BankTransactions: only RECEIVE-OVERPAYMENT (a receipt before its invoice), which creates an Overpayment. */
   createBankTransaction(el: Json): { saved?: SimOverpayment; problems: Problems } {
     const problems: Problems = [];
-    if (el.Type !== 'RECEIVE-OVERPAYMENT') problems.push('The simulator keeps only RECEIVE-OVERPAYMENT bank transactions');
+    if (el.Type !== 'RECEIVE-OVERPAYMENT')
+      problems.push('The simulator keeps only RECEIVE-OVERPAYMENT bank transactions');
     const contact = this.contactOf(el);
     if (!contact) problems.push('A Contact must be specified for this type of transaction');
     const account = this.bankAccount(el, problems);
     const lines = Array.isArray(el.LineItems) ? (el.LineItems as Json[]) : [];
     if (lines.length !== 1) problems.push('An overpayment must have exactly one line item');
     if (el.LineAmountTypes !== 'NoTax') problems.push('An overpayment must have LineAmountTypes NoTax');
-    let total: Dec | null = null;
-    try {
-      total = lines[0]?.LineAmount === undefined ? null : new Dec(String(lines[0].LineAmount as string | number));
-    } catch {
-      /* reported below */
-    }
+    const total = decimal(lines[0]?.LineAmount);
     if (!total || total.lte(0)) problems.push('The line amount must be greater than zero');
     if (lines[0]?.AccountCode !== undefined) problems.push('An overpayment line takes no AccountCode');
     const currency = typeof el.CurrencyCode === 'string' ? el.CurrencyCode : this.baseCurrency;

@@ -147,7 +147,8 @@ function at(obj: Json, path: string): unknown {
   return v;
 }
 
-const CLAUSE = /^\s*([A-Za-z][A-Za-z0-9.]*)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|Guid\("([0-9a-fA-F-]{36})"\)|(true|false))\s*$/;
+const CLAUSE =
+  /^\s*([A-Za-z][A-Za-z0-9.]*)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|Guid\("([0-9a-fA-F-]{36})"\)|(true|false))\s*$/;
 
 /** Splits `text` at a separator that stands outside quotes and parentheses. */
 function splitTop(text: string, sep: string): string[] {

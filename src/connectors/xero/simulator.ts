@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { stringify } from 'lossless-json';
 import PDFDocument from 'pdfkit';
 import { parseJsonExact } from '../../domain/json.ts';
+import { OAuthSimulator } from '../../sync/remote/oauth-simulator.ts';
 import { type Admission, type LimitProblem, RateLimiter, type SimLimits, XERO_LIMITS } from './simulator-limits.ts';
 import { type Json, SimTenant, type TenantSetup } from './simulator-store.ts';
 import {
@@ -43,8 +44,13 @@ export interface XeroSimulatorOptions {
   /** Held before being answered (after admission: it counts as in flight). */
   latencyMs?: number | undefined;
   validate?: RequestValidator | undefined;
-  /** Whether a bearer token is valid; by default any token not revoked with `control.revokeAll()`. */
-  validAccessToken?: ((token: string) => boolean) | undefined;
+  /**
+   * Xero's identity server beside the API (src/sync/remote/oauth-simulator.ts): the token endpoint at
+   * `/connect/token`, the consent page at `/identity/connect/authorize`; a bearer token is then valid
+   * only when that server issued it, for a grant covering the tenant asked for. Without it, any
+   * non-empty token is taken (until `control.revokeAll()`).
+   */
+  oauth?: { clientId: string; clientSecret: string; accessTokenSeconds?: number | undefined } | undefined;
   /** Extra routes served before the API (an OAuth server's token and authorize endpoints); true when handled. */
   mount?: ((req: IncomingMessage, res: ServerResponse) => boolean | Promise<boolean>) | undefined;
   now?: (() => number) | undefined;
@@ -81,6 +87,10 @@ export interface XeroSimulator {
   url: string;
   origin: string;
   tenantId: string;
+  /** The identity server, when `oauth` was given. */
+  oauth: OAuthSimulator | null;
+  tokenUrl: string;
+  authorizeUrl: string;
   tenant(id?: string): SimTenant;
   control: XeroSimulatorControl;
   stats: XeroSimStats;
@@ -117,7 +127,12 @@ const json = (status: number, value: unknown): Answer => ({
 
 /** Xero's error body. */
 const xeroError = (status: number, type: string, message: string, elements?: unknown[]): Answer =>
-  json(status, { ErrorNumber: status === 400 ? 10 : status, Type: type, Message: message, ...(elements ? { Elements: elements } : {}) });
+  json(status, {
+    ErrorNumber: status === 400 ? 10 : status,
+    Type: type,
+    Message: message,
+    ...(elements ? { Elements: elements } : {}),
+  });
 
 const envelope = (key: string, items: unknown[], extra: Json = {}): Json => ({
   Id: randomUUID(),
@@ -179,7 +194,21 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     byRoute: {},
     batches: {},
   };
-  const validToken = options.validAccessToken ?? ((token: string) => token.length > 0);
+  const oauth = options.oauth
+    ? new OAuthSimulator({
+        clientId: options.oauth.clientId,
+        clientSecret: options.oauth.clientSecret,
+        accessTokenSeconds: options.oauth.accessTokenSeconds,
+        tenants: [...tenants.values()].map((t) => ({ tenantId: t.id, tenantName: t.name })),
+        paths: { authorize: '/identity/connect/authorize', token: '/connect/token', revoke: '/connect/revocation' },
+      })
+    : null;
+  /** Whether a token may act for a tenant (null: any tenant of its grant, as GET /connections asks). */
+  const validToken = (token: string, tenantId: string | null): boolean => {
+    if (!oauth) return token.length > 0;
+    const grant = oauth.validAccessToken(token);
+    return grant !== null && (tenantId === null || grant.tenants.some((t) => t.tenantId === tenantId));
+  };
 
   const take = <T extends { times: number; route?: string | undefined }>(list: T[], route: string): T | null => {
     const f = list.find((x) => x.times > 0 && (!x.route || x.route === route));
@@ -199,7 +228,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     route: { name: string },
   ): Promise<Answer> {
     const q = url.searchParams;
-    const [resource, id = "", sub] = segments;
+    const [resource, id = '', sub] = segments;
     const summarize = q.get('summarizeErrors') !== 'false';
     const unitdp = q.get('unitdp') === '4' ? 4 : 2;
     const set = (name: string) => (route.name = `${method} ${name}`);
@@ -255,7 +284,12 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         const p = Math.max(1, Number(page) || 1);
         const all = out.length;
         out = out.slice((p - 1) * size, p * size);
-        return json(200, envelope(key, out, { pagination: { page: p, pageSize: size, pageCount: Math.ceil(all / size), itemCount: all } }));
+        return json(
+          200,
+          envelope(key, out, {
+            pagination: { page: p, pageSize: size, pageCount: Math.ceil(all / size), itemCount: all },
+          }),
+        );
       }
       return json(200, envelope(key, out));
     };
@@ -265,7 +299,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
 
     switch (resource) {
       case 'Contacts': {
-        if (method === 'GET' && !id) return set('/Contacts'), list('Contacts', [...t.contacts.values()], true);
+        if (method === 'GET' && !id) return (set('/Contacts'), list('Contacts', [...t.contacts.values()], true));
         if (method === 'GET') {
           set('/Contacts/{ContactID}');
           const c = t.contacts.get(id);
@@ -288,7 +322,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         break;
       }
       case 'Items': {
-        if (method === 'GET' && !id) return set('/Items'), list('Items', [...t.items.values()], false);
+        if (method === 'GET' && !id) return (set('/Items'), list('Items', [...t.items.values()], false));
         if ((method === 'PUT' || method === 'POST') && !id) {
           set('/Items');
           return write('Items', refs(body, 'Items'), (el) => {
@@ -307,7 +341,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       }
       case 'Invoices': {
         if (method === 'GET' && !id)
-          return set('/Invoices'), list('Invoices', docs('ACCREC').map((d) => documentView(t, d, unitdp)), true);
+          return (
+            set('/Invoices'),
+            list(
+              'Invoices',
+              docs('ACCREC').map((d) => documentView(t, d, unitdp)),
+              true,
+            )
+          );
         if (method === 'GET') {
           set('/Invoices/{InvoiceID}');
           const d = t.documents.get(id) ?? docs('ACCREC').find((x) => x.Number === id);
@@ -328,7 +369,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       }
       case 'CreditNotes': {
         if (method === 'GET' && !id)
-          return set('/CreditNotes'), list('CreditNotes', docs('ACCRECCREDIT').map((d) => documentView(t, d, unitdp)), true);
+          return (
+            set('/CreditNotes'),
+            list(
+              'CreditNotes',
+              docs('ACCRECCREDIT').map((d) => documentView(t, d, unitdp)),
+              true,
+            )
+          );
         if (method === 'PUT' && !id) {
           set('/CreditNotes');
           return write('CreditNotes', refs(body, 'CreditNotes'), (el) => {
@@ -349,7 +397,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       }
       case 'Payments': {
         if (method === 'GET' && !id)
-          return set('/Payments'), list('Payments', [...t.payments.values()].map((p) => paymentView(t, p)), true);
+          return (
+            set('/Payments'),
+            list(
+              'Payments',
+              [...t.payments.values()].map((p) => paymentView(t, p)),
+              true,
+            )
+          );
         if (method === 'PUT' && !id) {
           set('/Payments');
           return write('Payments', refs(body, 'Payments'), (el) => {
@@ -363,7 +418,11 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         if (method === 'GET' && !id)
           return (
             set('/BankTransactions'),
-            list('BankTransactions', [...t.overpayments.values()].map((o) => bankTransactionView(t, o)), true)
+            list(
+              'BankTransactions',
+              [...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
+              true,
+            )
           );
         if (method === 'PUT' && !id) {
           set('/BankTransactions');
@@ -376,7 +435,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       }
       case 'Overpayments': {
         if (method === 'GET' && !id)
-          return set('/Overpayments'), list('Overpayments', [...t.overpayments.values()].map((o) => overpaymentView(t, o)), true);
+          return (
+            set('/Overpayments'),
+            list(
+              'Overpayments',
+              [...t.overpayments.values()].map((o) => overpaymentView(t, o)),
+              true,
+            )
+          );
         if (method === 'PUT' && sub === 'Allocations') {
           set('/Overpayments/{OverpaymentID}/Allocations');
           const o = t.overpayments.get(id);
@@ -389,17 +455,44 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         break;
       }
       case 'TaxRates':
-        if (method === 'GET') return set('/TaxRates'), list('TaxRates', t.taxRates.map((r) => ({ ...r })), false);
+        if (method === 'GET')
+          return (
+            set('/TaxRates'),
+            list(
+              'TaxRates',
+              t.taxRates.map((r) => ({ ...r })),
+              false,
+            )
+          );
         break;
       case 'Accounts':
-        if (method === 'GET') return set('/Accounts'), list('Accounts', t.accounts.map((a) => ({ ...a })), false);
+        if (method === 'GET')
+          return (
+            set('/Accounts'),
+            list(
+              'Accounts',
+              t.accounts.map((a) => ({ ...a })),
+              false,
+            )
+          );
         break;
       case 'TrackingCategories':
-        if (method === 'GET') return set('/TrackingCategories'), list('TrackingCategories', t.tracking.map((c) => ({ ...c })), false);
+        if (method === 'GET')
+          return (
+            set('/TrackingCategories'),
+            list(
+              'TrackingCategories',
+              t.tracking.map((c) => ({ ...c })),
+              false,
+            )
+          );
         break;
       case 'Organisation':
         if (method === 'GET')
-          return set('/Organisation'), json(200, envelope('Organisations', [{ OrganisationID: t.id, Name: t.name, BaseCurrency: t.baseCurrency }]));
+          return (
+            set('/Organisation'),
+            json(200, envelope('Organisations', [{ OrganisationID: t.id, Name: t.name, BaseCurrency: t.baseCurrency }]))
+          );
         break;
     }
     return notFound();
@@ -417,10 +510,10 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const method = req.method ?? 'GET';
     if (options.mount && (await options.mount(req, res))) return;
+    if (oauth?.handle(req, res)) return;
     const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const authorised = !revoked.all && validToken(token);
     if (url.pathname === '/connections' && method === 'GET') {
-      if (!authorised) return unauthorised(res);
+      if (revoked.all || !validToken(token, null)) return unauthorised(res);
       const list = [...tenants.values()].map((t) => ({
         id: randomUUID(),
         tenantId: t.id,
@@ -433,11 +526,15 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     }
     if (!url.pathname.startsWith(API_PREFIX + '/')) return send(res, notFound(), {});
     stats.calls++;
-    if (!authorised) return unauthorised(res);
+    if (revoked.all || !validToken(token, null)) return unauthorised(res);
     const tenantId = req.headers['xero-tenant-id'];
     const t = typeof tenantId === 'string' ? tenants.get(tenantId) : undefined;
-    if (!t)
-      return send(res, json(403, { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthorizationUnsuccessful' }), {});
+    if (!t || !validToken(token, t.id))
+      return send(
+        res,
+        json(403, { Type: null, Title: 'Forbidden', Status: 403, Detail: 'AuthorizationUnsuccessful' }),
+        {},
+      );
     const admission: Admission = limiter.admit(t.id);
     if (!admission.ok) {
       stats.rateLimited++;
@@ -451,13 +548,23 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     try {
       const text = await readBody(req);
       if (options.latencyMs) await new Promise((r) => setTimeout(r, options.latencyMs));
-      const segments = url.pathname.slice(API_PREFIX.length + 1).split('/').filter(Boolean).map(decodeURIComponent);
+      const segments = url.pathname
+        .slice(API_PREFIX.length + 1)
+        .split('/')
+        .filter(Boolean)
+        .map(decodeURIComponent);
       const isWrite = method === 'PUT' || method === 'POST';
       const route = { name: `${method} /${segments[0] ?? ''}` };
-      const fail = take(fails, `${method} /${segments[0] ?? ''}`) ?? (options.failRate && random() < options.failRate ? { status: 500 } : null);
+      const fail =
+        take(fails, `${method} /${segments[0] ?? ''}`) ??
+        (options.failRate && random() < options.failRate ? { status: 500 } : null);
       if (fail) {
         stats.failed++;
-        return send(res, xeroError(fail.status, 'InternalServerError', 'An error occurred in Xero. Please try again.'), limiter.headers(t.id));
+        return send(
+          res,
+          xeroError(fail.status, 'InternalServerError', 'An error occurred in Xero. Please try again.'),
+          limiter.headers(t.id),
+        );
       }
       let body: unknown = null;
       if (isWrite) {
@@ -465,7 +572,11 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         try {
           body = text === '' ? null : parseJsonExact(text);
         } catch {
-          return send(res, xeroError(400, 'PostDataInvalidException', 'The request body is not valid JSON'), limiter.headers(t.id));
+          return send(
+            res,
+            xeroError(400, 'PostDataInvalidException', 'The request body is not valid JSON'),
+            limiter.headers(t.id),
+          );
         }
       }
       const key = req.headers['idempotency-key'];
@@ -474,14 +585,23 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         stats.byRoute[route.name] = (stats.byRoute[route.name] ?? 0) + 1;
         if (isWrite && options.validate) {
           // Checked against the contract as sent (amounts as JSON numbers): a violation fails the request loudly.
-          const errors = options.validate({ method, path: route.name.slice(method.length + 1), body: text === '' ? null : JSON.parse(text) });
+          const errors = options.validate({
+            method,
+            path: route.name.slice(method.length + 1),
+            body: text === '' ? null : JSON.parse(text),
+          });
           if (errors.length > 0) stats.specViolations.push({ method, path: route.name, errors });
         }
         return answer;
       };
       let answer: Answer;
       if (isWrite && typeof key === 'string' && key !== '') {
-        if (key.length > 128) return send(res, xeroError(400, 'ValidationException', 'Idempotency-Key must be 128 characters or less'), limiter.headers(t.id));
+        if (key.length > 128)
+          return send(
+            res,
+            xeroError(400, 'ValidationException', 'Idempotency-Key must be 128 characters or less'),
+            limiter.headers(t.id),
+          );
         const k = `${t.id}\u0000${key}`;
         const earlier = idempotency.get(k);
         if (earlier) {
@@ -495,7 +615,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         }
       } else answer = await work();
       if (isWrite && answer.status < 300) {
-        const drop = take(drops, route.name) ?? (options.dropAfterCommitRate && random() < options.dropAfterCommitRate ? {} : null);
+        const drop =
+          take(drops, route.name) ??
+          (options.dropAfterCommitRate && random() < options.dropAfterCommitRate ? {} : null);
         if (drop) {
           // Committed, and the answer never arrives.
           stats.dropped++;
@@ -527,6 +649,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
   return {
     url: origin + API_PREFIX,
     origin,
+    oauth,
+    tokenUrl: `${origin}/connect/token`,
+    authorizeUrl: `${origin}/identity/connect/authorize`,
     tenantId: first.id,
     tenant: (id) => (id ? tenants.get(id)! : first),
     control: {
@@ -547,12 +672,30 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
           for (const [key, n] of seen) if (n > 1) out.push({ kind, key, count: n });
         };
         const docs = [...t.documents.values()].filter((d) => d.Status !== 'DELETED' && d.Status !== 'VOIDED');
-        count('invoice', docs.filter((d) => d.Type === 'ACCREC').map((d) => d.Reference));
-        count('creditnote', docs.filter((d) => d.Type === 'ACCRECCREDIT').map((d) => d.Reference));
-        count('payment', [...t.payments.values()].map((p) => `${p.documentType}:${p.Reference}`));
-        count('overpayment', [...t.overpayments.values()].map((o) => o.Reference));
-        count('contact', [...t.contacts.values()].map((c) => String(c.ContactNumber ?? '')));
-        count('item', [...t.items.values()].map((i) => i.Code));
+        count(
+          'invoice',
+          docs.filter((d) => d.Type === 'ACCREC').map((d) => d.Reference),
+        );
+        count(
+          'creditnote',
+          docs.filter((d) => d.Type === 'ACCRECCREDIT').map((d) => d.Reference),
+        );
+        count(
+          'payment',
+          [...t.payments.values()].map((p) => `${p.documentType}:${p.Reference}`),
+        );
+        count(
+          'overpayment',
+          [...t.overpayments.values()].map((o) => o.Reference),
+        );
+        count(
+          'contact',
+          [...t.contacts.values()].map((c) => (typeof c.ContactNumber === 'string' ? c.ContactNumber : '')),
+        );
+        count(
+          'item',
+          [...t.items.values()].map((i) => i.Code),
+        );
       }
       return out;
     },

@@ -21,7 +21,7 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { type ElementResult, type Json, XeroApi, batchIdempotencyKey } from './api.ts';
+import { type ElementResult, type Json, XeroApi, batchIdempotencyKey, str } from './api.ts';
 import {
   type OrgSettings,
   amount,
@@ -133,7 +133,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         x.get('/TrackingCategories', {}, signal),
       ]);
       const list = (b: Json, k: string) => (Array.isArray(b[k]) ? (b[k] as Json[]) : []);
-      return readOrgSettings(list(taxRates, 'TaxRates'), list(accounts, 'Accounts'), list(tracking, 'TrackingCategories'));
+      return readOrgSettings(
+        list(taxRates, 'TaxRates'),
+        list(accounts, 'Accounts'),
+        list(tracking, 'TrackingCategories'),
+      );
     })().catch((err: unknown) => {
       orgPromise = null;
       throw err;
@@ -147,7 +151,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     const found: Json[] = [];
     for (const part of chunk([...new Set(values)], 25)) {
       const where = `(${anyOf(field, part)})${extra ? ` AND ${extra}` : ''}`;
-      const body = await x.get(path, { where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where }, signal);
+      const body = await x.get(
+        path,
+        { where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where },
+        signal,
+      );
       if (Array.isArray(body[key])) found.push(...(body[key] as Json[]));
     }
     return found;
@@ -169,7 +177,17 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         operation,
         part.map((r) => r.itemKey),
       );
-      out.push(...(await x.write(method, path, key, part.map((r) => r.el), idem, {}, ctx.signal)));
+      out.push(
+        ...(await x.write(
+          method,
+          path,
+          key,
+          part.map((r) => r.el),
+          idem,
+          {},
+          ctx.signal,
+        )),
+      );
     }
     return out;
   }
@@ -181,12 +199,12 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     const ids = items.flatMap((i) => (i.targetId ? [i.targetId] : []));
     for (const part of chunk(ids, 50)) {
       const body = await x.get('/Contacts', { IDs: part.join(',') }, ctx.signal);
-      for (const c of (body.Contacts as Json[] | undefined) ?? []) byId.set(String(c.ContactID), c);
+      for (const c of (body.Contacts as Json[] | undefined) ?? []) byId.set(str(c.ContactID), c);
     }
     const byNumber = new Map<string, Json>();
     const unknown = items.filter((i) => !i.targetId || !byId.has(i.targetId)).map((i) => i.code);
     for (const c of await findBy('/Contacts', 'Contacts', 'ContactNumber', unknown, '', ctx.signal))
-      byNumber.set(String(c.ContactNumber), c);
+      byNumber.set(str(c.ContactNumber), c);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     let pending = items.map((item, n) => {
       const existing = (item.targetId ? byId.get(item.targetId) : undefined) ?? byNumber.get(item.code) ?? null;
@@ -203,11 +221,21 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           if (!create) el.ContactID = p.existing!.ContactID;
           return { el, itemKey: `${p.item.sourceId}:${contentKey(el)}` };
         });
-        const answers = await writeAll(ctx, create ? 'PUT' : 'POST', '/Contacts', 'Contacts', rows, create ? 'contacts-new' : 'contacts-upd');
+        const answers = await writeAll(
+          ctx,
+          create ? 'PUT' : 'POST',
+          '/Contacts',
+          'Contacts',
+          rows,
+          create ? 'contacts-new' : 'contacts-upd',
+        );
         answers.forEach((a, i) => {
           const p = group[i]!;
           if (a.ok) {
-            results[p.n] = ok(String(a.saved.ContactID), { number: p.item.code, outcome: create ? 'created' : 'updated' });
+            results[p.n] = ok(str(a.saved.ContactID), {
+              number: p.item.code,
+              outcome: create ? 'created' : 'updated',
+            });
           } else if (round === 0 && a.messages.some((m) => NAME_TAKEN.test(m))) {
             retry.push({ ...p, name: `${p.item.record.name} (${p.item.code})`.slice(0, 255) });
           } else results[p.n] = failed(refused(a.messages, 'name'));
@@ -220,8 +248,15 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
 
   async function upsertItems(ctx: TargetCallContext, items: TargetProduct[]): Promise<ItemResult[]> {
     const existing = new Map<string, Json>();
-    for (const i of await findBy('/Items', 'Items', 'Code', items.map((i) => i.code), '', ctx.signal))
-      existing.set(String(i.Code).toLowerCase(), i);
+    for (const i of await findBy(
+      '/Items',
+      'Items',
+      'Code',
+      items.map((i) => i.code),
+      '',
+      ctx.signal,
+    ))
+      existing.set(str(i.Code).toLowerCase(), i);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     for (const create of [true, false]) {
       const group = items
@@ -229,15 +264,27 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         .filter((p) => (p.had === undefined) === create);
       if (group.length === 0) continue;
       const rows = group.map((p) => {
-        const el: Json = { Code: p.item.code, Name: p.item.record.name.slice(0, 50), Description: p.item.record.name, IsSold: true };
+        const el: Json = {
+          Code: p.item.code,
+          Name: p.item.record.name.slice(0, 50),
+          Description: p.item.record.name,
+          IsSold: true,
+        };
         if (p.had) el.ItemID = p.had.ItemID;
         return { el, itemKey: `${p.item.sourceId}:${contentKey(el)}` };
       });
-      const answers = await writeAll(ctx, create ? 'PUT' : 'POST', '/Items', 'Items', rows, create ? 'items-new' : 'items-upd');
+      const answers = await writeAll(
+        ctx,
+        create ? 'PUT' : 'POST',
+        '/Items',
+        'Items',
+        rows,
+        create ? 'items-new' : 'items-upd',
+      );
       answers.forEach((a, i) => {
         const p = group[i]!;
         results[p.n] = a.ok
-          ? ok(String(a.saved.ItemID), { number: p.item.code, outcome: create ? 'created' : 'updated' })
+          ? ok(str(a.saved.ItemID), { number: p.item.code, outcome: create ? 'created' : 'updated' })
           : failed(refused(a.messages, 'code'));
       });
     }
@@ -258,7 +305,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     answers.forEach((a, i) => {
       const r = rows[i]!;
       results[r.n] = a.ok
-        ? ok(String(a.saved.InvoiceID), { number: String(a.saved.InvoiceNumber ?? ''), outcome: 'created' })
+        ? ok(str(a.saved.InvoiceID), { number: str(a.saved.InvoiceNumber ?? ''), outcome: 'created' })
         : failed(refused(a.messages));
     });
     return results;
@@ -296,7 +343,12 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
             Reference: p.externalReference,
             LineAmountTypes: 'NoTax',
             CurrencyCode: p.currency,
-            LineItems: [{ Description: (p.description || `Receipt ${p.externalReference}`).slice(0, 4000), LineAmount: amount(p.amount) }],
+            LineItems: [
+              {
+                Description: (p.description || `Receipt ${p.externalReference}`).slice(0, 4000),
+                LineAmount: amount(p.amount),
+              },
+            ],
           },
           itemKey: item.idempotencyKey,
           n,
@@ -305,15 +357,20 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     });
     (await writeAll(ctx, 'PUT', '/Payments', 'Payments', payments, 'payments')).forEach((a, i) => {
       const r = payments[i]!;
-      results[r.n] = a.ok ? ok(String(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
+      results[r.n] = a.ok ? ok(str(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
     });
-    (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach((a, i) => {
-      const r = overpayments[i]!;
-      results[r.n] =
-        a.ok && typeof a.saved.OverpaymentID === 'string'
-          ? ok(OVERPAYMENT + a.saved.OverpaymentID, { outcome: 'created', message: 'booked as an overpayment: no invoice yet' })
-          : failed(refused(a.ok ? ['no overpayment in the answer'] : a.messages));
-    });
+    (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach(
+      (a, i) => {
+        const r = overpayments[i]!;
+        results[r.n] =
+          a.ok && typeof a.saved.OverpaymentID === 'string'
+            ? ok(OVERPAYMENT + a.saved.OverpaymentID, {
+                outcome: 'created',
+                message: 'booked as an overpayment: no invoice yet',
+              })
+            : failed(refused(a.ok ? ['no overpayment in the answer'] : a.messages));
+      },
+    );
     return results;
   }
 
@@ -326,8 +383,15 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     const o2 = await org(ctx.signal);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     const earlier = new Map<string, Json>();
-    for (const c of await findBy('/CreditNotes', 'CreditNotes', 'Reference', items.map((i) => i.record.externalReference), 'Status!="DELETED" AND Status!="VOIDED"', ctx.signal))
-      earlier.set(String(c.Reference), c);
+    for (const c of await findBy(
+      '/CreditNotes',
+      'CreditNotes',
+      'Reference',
+      items.map((i) => i.record.externalReference),
+      'Status!="DELETED" AND Status!="VOIDED"',
+      ctx.signal,
+    ))
+      earlier.set(str(c.Reference), c);
     const notes: { el: Json; itemKey: string; n: number }[] = [];
     const credit = new Map<number, Json>();
     items.forEach((item, n) => {
@@ -371,7 +435,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const item = items[n]!;
       const remaining = minorUnits(note.RemainingCredit, item.record.currency);
       if (remaining === 0n) {
-        results[n] = ok(String(note.CreditNoteID), { number: String(note.CreditNoteNumber ?? ''), outcome: 'linked' });
+        results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber ?? ''), outcome: 'linked' });
         continue;
       }
       const bank = bankAccountFor(item.bankAccountCode, o2, settings);
@@ -384,7 +448,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           CreditNote: { CreditNoteID: note.CreditNoteID },
           Account: { Code: bank },
           Date: item.record.date,
-          Amount: amount(String(note.RemainingCredit ?? item.record.amount)),
+          Amount: amount(str(note.RemainingCredit ?? item.record.amount)),
           Reference: item.record.externalReference,
         },
         itemKey: `${item.idempotencyKey}:cash`,
@@ -395,7 +459,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const r = cash[i]!;
       const note = credit.get(r.n)!;
       results[r.n] = a.ok
-        ? ok(String(note.CreditNoteID), { number: String(note.CreditNoteNumber ?? ''), outcome: 'created' })
+        ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber ?? ''), outcome: 'created' })
         : failed(refused(a.messages));
     });
     return results;
@@ -412,30 +476,49 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     switch (kind) {
       case 'customer': {
         const [c] = await findBy('/Contacts', 'Contacts', 'ContactNumber', [reference], '', ctx.signal);
-        return c ? { targetId: String(c.ContactID), number: reference } : null;
+        return c ? { targetId: str(c.ContactID), number: reference } : null;
       }
       case 'product': {
         const [i] = await findBy('/Items', 'Items', 'Code', [reference], '', ctx.signal);
-        return i ? { targetId: String(i.ItemID), number: reference } : null;
+        return i ? { targetId: str(i.ItemID), number: reference } : null;
       }
       case 'invoice': {
-        const [d] = await findBy('/Invoices', 'Invoices', 'Reference', [reference], `Type=="ACCREC" AND ${live}${ofCustomer}`, ctx.signal);
+        const [d] = await findBy(
+          '/Invoices',
+          'Invoices',
+          'Reference',
+          [reference],
+          `Type=="ACCREC" AND ${live}${ofCustomer}`,
+          ctx.signal,
+        );
         if (!d) return null;
         const contact = d.Contact as Json | undefined;
-        return { targetId: String(d.InvoiceID), number: String(d.InvoiceNumber ?? ''), customerTargetId: contact ? String(contact.ContactID) : null };
+        return {
+          targetId: str(d.InvoiceID),
+          number: str(d.InvoiceNumber ?? ''),
+          customerTargetId: contact ? str(contact.ContactID) : null,
+        };
       }
       case 'payment': {
         const [p] = await findBy('/Payments', 'Payments', 'Reference', [reference], 'Status!="DELETED"', ctx.signal);
-        if (p) return { targetId: String(p.PaymentID) };
-        const [b] = await findBy('/BankTransactions', 'BankTransactions', 'Reference', [reference], 'Type=="RECEIVE-OVERPAYMENT"', ctx.signal);
+        if (p) return { targetId: str(p.PaymentID) };
+        const [b] = await findBy(
+          '/BankTransactions',
+          'BankTransactions',
+          'Reference',
+          [reference],
+          'Type=="RECEIVE-OVERPAYMENT"',
+          ctx.signal,
+        );
         return b && typeof b.OverpaymentID === 'string' ? { targetId: OVERPAYMENT + b.OverpaymentID } : null;
       }
       case 'refund': {
         // Done only once refunded in full: a credit note still holding credit is completed by the next attempt.
         const [c] = await findBy('/CreditNotes', 'CreditNotes', 'Reference', [reference], live, ctx.signal);
         if (!c) return null;
-        const left = typeof c.RemainingCredit === 'string' || typeof c.RemainingCredit === 'number' ? String(c.RemainingCredit) : '0';
-        return new Dec(left).isZero() ? { targetId: String(c.CreditNoteID), number: String(c.CreditNoteNumber ?? '') } : null;
+        const left =
+          typeof c.RemainingCredit === 'string' || typeof c.RemainingCredit === 'number' ? str(c.RemainingCredit) : '0';
+        return new Dec(left).isZero() ? { targetId: str(c.CreditNoteID), number: str(c.CreditNoteNumber ?? '') } : null;
       }
     }
     return null;
@@ -444,7 +527,10 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   async function invoicesById(ctx: TargetCallContext, ids: string[]): Promise<Json[]> {
     const x = await api();
     const out: Json[] = [];
-    for (const part of chunk(ids.filter((id) => !id.startsWith(OVERPAYMENT)), 50)) {
+    for (const part of chunk(
+      ids.filter((id) => !id.startsWith(OVERPAYMENT)),
+      50,
+    )) {
       const body = await x.get('/Invoices', { IDs: part.join(',') }, ctx.signal);
       out.push(...((body.Invoices as Json[] | undefined) ?? []));
     }
@@ -483,15 +569,15 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     async documents(ctx, targetIds) {
       const out = new Map<string, TargetDocument>();
       for (const d of await invoicesById(ctx, targetIds)) {
-        const currency = String(d.CurrencyCode);
+        const currency = str(d.CurrencyCode);
         const gross = minorUnits(d.Total, currency);
         if (gross === null) continue;
-        out.set(String(d.InvoiceID), {
-          targetId: String(d.InvoiceID),
+        out.set(str(d.InvoiceID), {
+          targetId: str(d.InvoiceID),
           kind: 'invoice',
-          number: String(d.InvoiceNumber ?? ''),
-          customerTargetId: String((d.Contact as Json | undefined)?.ContactID ?? ''),
-          externalReference: String(d.Reference ?? ''),
+          number: str(d.InvoiceNumber ?? ''),
+          customerTargetId: str((d.Contact as Json | undefined)?.ContactID ?? ''),
+          externalReference: str(d.Reference ?? ''),
           date: xeroDate(d.DateString ?? d.Date) ?? '',
           dueDate: xeroDate(d.DueDateString ?? d.DueDate),
           currency,
@@ -511,7 +597,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         if (d.Status !== 'PAID') continue;
         const payments = Array.isArray(d.Payments) ? (d.Payments as Json[]) : [];
         const last = payments[payments.length - 1];
-        out.set(String(d.InvoiceID), String(last?.Reference ?? last?.PaymentID ?? d.InvoiceNumber ?? ''));
+        out.set(str(d.InvoiceID), str(last?.Reference ?? last?.PaymentID ?? d.InvoiceNumber ?? ''));
       }
       return out;
     },

@@ -1,12 +1,12 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConnectorError } from '../../sync/connector.ts';
-import type { TokenSource } from '../../sync/remote/contracts.ts';
-import type { ItemResult, TargetCallContext, TargetConnector, TargetInvoice } from '../../sync/target.ts';
-import { extractPdfText } from '../../../test/helpers/pdf-text.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from '../../../test/helpers/openapi-requests.ts';
-import { type XeroSimulator, startXeroSimulator } from './simulator.ts';
-import { createXeroTarget } from './target.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { TokenSource } from '../src/sync/remote/contracts.ts';
+import type { ItemResult, TargetCallContext, TargetConnector, TargetInvoice } from '../src/sync/target.ts';
+import { extractPdfText } from './helpers/pdf-text.ts';
+import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
+import { createXeroTarget } from '../src/connectors/xero/target.ts';
 
 /*
  * The Xero target against the simulated Xero, every request body checked against Xero's OpenAPI
@@ -16,12 +16,16 @@ import { createXeroTarget } from './target.ts';
 
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`src/connectors/xero/target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
+if (!specPath) console.warn(`test/xero-target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
 
 const TOKEN = 'access-token-that-must-never-show';
 const SECRET = 'client-secret-that-must-never-show';
-const auth: TokenSource = { accessToken: async () => TOKEN, invalidate: () => undefined, secrets: () => [TOKEN, SECRET] };
+const auth: TokenSource = {
+  accessToken: async () => TOKEN,
+  invalidate: () => undefined,
+  secrets: () => [TOKEN, SECRET],
+};
 const ctx = { db: null as never, log: pino({ level: 'silent' }), actor: 'test' } as TargetCallContext;
 
 let sim: XeroSimulator;
@@ -57,12 +61,21 @@ let n = 0;
 async function customer(t: TargetConnector, name = `Customer ${++n}`) {
   const code = `C${String(++n).padStart(4, '0')}`;
   const [r] = await t.upsertCustomers(ctx, [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name, email: `${code}@example.com` } },
+    {
+      sourceId: code,
+      code,
+      targetId: null,
+      record: { kind: 'customer', sourceId: code, name, email: `${code}@example.com` },
+    },
   ]);
   return { code, id: okId(r!) };
 }
 
-function invoice(customerTargetId: string, ref: string, lines: { net: string; vat: string; rate: string }[]): TargetInvoice {
+function invoice(
+  customerTargetId: string,
+  ref: string,
+  lines: { net: string; vat: string; rate: string }[],
+): TargetInvoice {
   return {
     sourceId: ref,
     customerTargetId,
@@ -86,17 +99,36 @@ describe('Xero target: contacts', () => {
   it('creates by ContactNumber, finds it again instead of duplicating, and updates only the fields given', async () => {
     const t = target();
     const code = 'K-100';
-    const rec = { kind: 'customer' as const, sourceId: 's1', name: 'Acme BV', email: 'a@acme.test', city: 'Utrecht', street: 'Oudegracht 1' };
+    const rec = {
+      kind: 'customer' as const,
+      sourceId: 's1',
+      name: 'Acme BV',
+      email: 'a@acme.test',
+      city: 'Utrecht',
+      street: 'Oudegracht 1',
+    };
     const [first] = await t.upsertCustomers(ctx, [{ sourceId: 's1', code, targetId: null, record: rec }]);
     const id = okId(first!);
     // A second upsert without the mapping (a lost answer) finds the contact by its number.
-    const [again] = await t.upsertCustomers(ctx, [{ sourceId: 's1', code, targetId: null, record: { ...rec, name: 'Acme BV' } }]);
+    const [again] = await t.upsertCustomers(ctx, [
+      { sourceId: 's1', code, targetId: null, record: { ...rec, name: 'Acme BV' } },
+    ]);
     expect(okId(again!)).toBe(id);
     // Partial: only the city changes; the street and email stay as Xero has them.
-    await t.upsertCustomers(ctx, [{ sourceId: 's1', code, targetId: id, record: { kind: 'customer', sourceId: 's1', name: 'Acme BV', city: 'Zeist' } }]);
+    await t.upsertCustomers(ctx, [
+      {
+        sourceId: 's1',
+        code,
+        targetId: id,
+        record: { kind: 'customer', sourceId: 's1', name: 'Acme BV', city: 'Zeist' },
+      },
+    ]);
     const c = sim.tenant().contacts.get(id)!;
     expect(c.EmailAddress).toBe('a@acme.test');
-    expect((c.Addresses as { City: string; AddressLine1: string }[])[0]).toMatchObject({ City: 'Zeist', AddressLine1: 'Oudegracht 1' });
+    expect((c.Addresses as { City: string; AddressLine1: string }[])[0]).toMatchObject({
+      City: 'Zeist',
+      AddressLine1: 'Oudegracht 1',
+    });
     expect([...sim.tenant().contacts.values()].filter((x) => x.ContactNumber === code)).toHaveLength(1);
     expect((await t.findByReference(ctx, 'customer', code))?.targetId).toBe(id);
   });
@@ -130,7 +162,14 @@ describe('Xero target: invoices', () => {
     const docs = await t.documents!(ctx, ids);
     for (const [i, id] of ids.entries()) {
       const d = docs.get(id)!;
-      expect(d).toMatchObject({ externalReference: `INV-A-${i}`, number: numbers[i], currency: 'EUR', gross: 13201n, lines: 2, dueDate: '2026-12-02' });
+      expect(d).toMatchObject({
+        externalReference: `INV-A-${i}`,
+        number: numbers[i],
+        currency: 'EUR',
+        gross: 13201n,
+        lines: 2,
+        dueDate: '2026-12-02',
+      });
       expect(sim.tenant().documents.get(id)!.Status).toBe('AUTHORISED');
     }
     expect((await t.findByReference(ctx, 'invoice', 'INV-A-3'))?.number).toBe(numbers[3]);
@@ -157,7 +196,9 @@ describe('Xero target: invoices', () => {
     // Refused by Xero inside a 200: only that element.
     expect(results[2]).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
     const fixed = target({ taxRates: { '0.06': 'OUTPUT' } });
-    const [again] = await fixed.createInvoices(ctx, [invoice(c.id, 'INV-T-2', [{ net: '10.00', vat: '0.90', rate: '0.06' }])]);
+    const [again] = await fixed.createInvoices(ctx, [
+      invoice(c.id, 'INV-T-2', [{ net: '10.00', vat: '0.90', rate: '0.06' }]),
+    ]);
     expect(again!.ok).toBe(true);
   });
 
@@ -188,7 +229,9 @@ describe('Xero target: payments and refunds', () => {
   it('applies payments to invoices in one PUT, reads the paid status back, books an early receipt as an overpayment', async () => {
     const t = target();
     const c = await customer(t);
-    const [inv] = await t.createInvoices(ctx, [invoice(c.id, 'INV-PAY-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }])]);
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-PAY-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
     const invoiceId = okId(inv!);
     const pay = (ref: string, amount: string, invoiceTargetId: string | null) => ({
       sourceId: ref,
@@ -196,10 +239,23 @@ describe('Xero target: payments and refunds', () => {
       invoiceTargetId,
       bankAccountCode: 'BANK',
       idempotencyKey: `ll-${ref}`,
-      record: { kind: 'payment' as const, sourceId: ref, externalReference: ref, customerSourceId: 'x', date: '2026-11-05', amount, currency: 'EUR', description: '' },
+      record: {
+        kind: 'payment' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'x',
+        date: '2026-11-05',
+        amount,
+        currency: 'EUR',
+        description: '',
+      },
     });
     const before = sim.stats.batches['PUT /Payments']?.length ?? 0;
-    const results = await t.createPayments!(ctx, [pay('PAY-1', '21.00', invoiceId), pay('PAY-2', '100.00', invoiceId), pay('PAY-3', '50.00', null)]);
+    const results = await t.createPayments!(ctx, [
+      pay('PAY-1', '21.00', invoiceId),
+      pay('PAY-2', '100.00', invoiceId),
+      pay('PAY-3', '50.00', null),
+    ]);
     expect(sim.stats.batches['PUT /Payments']!.slice(before)).toEqual([2]);
     results.forEach(okId);
     expect(okId(results[2]!)).toMatch(/^OP:/);
@@ -221,7 +277,16 @@ describe('Xero target: payments and refunds', () => {
       paymentTargetId: null,
       bankAccountCode: 'BANK',
       idempotencyKey: `ll-${ref}`,
-      record: { kind: 'refund' as const, sourceId: ref, externalReference: ref, customerSourceId: 'x', date: '2026-11-06', amount: '12.50', currency: 'EUR', description: '' },
+      record: {
+        kind: 'refund' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'x',
+        date: '2026-11-06',
+        amount: '12.50',
+        currency: 'EUR',
+        description: '',
+      },
     });
     // The credit note commits, then every attempt at its cash refund fails.
     sim.control.failNext(500, 5, 'PUT /Payments');
@@ -245,9 +310,11 @@ describe('Xero target: failures', () => {
         { auth },
       );
       own.control.revokeAll();
-      const err = await t.upsertCustomers(ctx, [
-        { sourceId: 'x', code: 'X', targetId: null, record: { kind: 'customer', sourceId: 'x', name: 'X' } },
-      ]).catch((e: unknown) => e);
+      const err = await t
+        .upsertCustomers(ctx, [
+          { sourceId: 'x', code: 'X', targetId: null, record: { kind: 'customer', sourceId: 'x', name: 'X' } },
+        ])
+        .catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ConnectorError);
       expect(err).toMatchObject({ code: 'TARGET_AUTH_REVOKED', retryable: false });
       expect(String((err as Error).message)).not.toContain(TOKEN);
