@@ -330,3 +330,30 @@ describe('Xero target: failures', () => {
     expect(err).toMatchObject({ code: 'TARGET_AUTH_REVOKED', retryable: false });
   });
 });
+
+describe('Xero target: the organisation', () => {
+  it('without tenantId, books into the one organisation the connection covers, and refuses to guess among several', async () => {
+    const one = await startXeroSimulator({});
+    const two = await startXeroSimulator({ tenants: [{ name: 'A' }, { name: 'B' }] });
+    try {
+      const settings = (s: XeroSimulator) => ({
+        type: 'xero',
+        clientId: 'client',
+        clientSecret: SECRET,
+        baseUrl: s.url,
+      });
+      const t1 = createXeroTarget(settings(one), { auth });
+      const [r] = await t1.upsertCustomers(ctx, [
+        { sourceId: 'o', code: 'O1', targetId: null, record: { kind: 'customer', sourceId: 'o', name: 'Only' } },
+      ]);
+      expect(one.tenant().contacts.has(okId(r!))).toBe(true);
+      const t2 = createXeroTarget(settings(two), { auth });
+      const err = await t2.findByReference(ctx, 'customer', 'X').catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'TARGET_SETTING_MISSING', retryable: false });
+      expect((err as Error).message).toContain('tenantId');
+    } finally {
+      await one.close();
+      await two.close();
+    }
+  });
+});

@@ -34,7 +34,7 @@ import {
   taxTypeFor,
   xeroDate,
 } from './map.ts';
-import { XERO, XeroTargetSettings, xeroRemaining, xeroScopes } from './settings.ts';
+import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
 
 /*
  * The Xero target (docs/connectors/xero.md): customers as contacts keyed by ContactNumber, products
@@ -91,13 +91,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   /** The API of the pipeline's organisation: from the settings, or the one the OAuth consent covers. */
   function api(): Promise<XeroApi> {
     apiPromise ??= (async () => {
-      const tenantId = settings.tenantId ?? (await o.auth.tenantId?.()) ?? null;
-      if (!tenantId)
-        throw new ConnectorError(
-          XERO.system,
-          'no Xero organisation is known for this pipeline: set tenantId in the target settings, or connect it through GET /v1/connections/{pipeline}/oauth/start',
-          { retryable: false, code: 'TARGET_SETTING_MISSING' },
-        );
+      const tenantId = settings.tenantId ?? (await o.auth.tenantId?.()) ?? (await onlyTenant());
       const client = new RemoteClient({
         system: XERO.system,
         baseUrl: settings.baseUrl ?? XERO.baseUrl,
@@ -121,6 +115,42 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       throw err;
     });
     return apiPromise;
+  }
+
+  /**
+   * The organisation when neither the settings nor the OAuth connection name one (a refresh token
+   * pasted into the settings): the only one the grant covers, from Xero's connections endpoint.
+   */
+  async function onlyTenant(): Promise<string> {
+    const client = new RemoteClient({
+      system: XERO.system,
+      baseUrl: settings.baseUrl ?? XERO.baseUrl,
+      auth: o.auth,
+      secrets: () => [settings.clientSecret, ...(settings.refreshToken ? [settings.refreshToken] : [])],
+      log: o.log,
+      guard: o.guard,
+      ...o.client,
+    });
+    const a = await client.request({
+      method: 'GET',
+      path: connectionsUrl(settings.baseUrl),
+      kind: 'read',
+      retrySafe: true,
+    });
+    const list = a.status === 200 ? (JSON.parse(a.text) as unknown) : null;
+    const tenants = Array.isArray(list)
+      ? (list as Json[])
+          .filter((c) => c.tenantType === undefined || c.tenantType === 'ORGANISATION')
+          .map((c) => str(c.tenantId))
+      : [];
+    if (tenants.length === 1 && tenants[0]) return tenants[0];
+    throw new ConnectorError(
+      XERO.system,
+      tenants.length === 0
+        ? 'this connection gives access to no Xero organisation: connect the pipeline again (GET /v1/connections/{pipeline}/oauth/start) and choose one'
+        : `this connection gives access to ${tenants.length} Xero organisations (${tenants.join(', ')}): set tenantId in the target settings to the one to book into`,
+      { retryable: false, code: 'TARGET_SETTING_MISSING' },
+    );
   }
 
   /** Tax rates, accounts and tracking categories, read once per target instance. */
