@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { type GuardOptions, isOutboundRefused, outboundRequest, safeReason } from '../../sync/http.ts';
+import { type GuardOptions, safeReason } from '../../sync/http.ts';
+import { RemoteClient } from '../../sync/remote/client.ts';
+
+export { parseRetryAfter } from '../../sync/remote/client.ts';
 
 export const SYSTEM = 'iXpole';
-
-/** Statuses a well-behaved client waits out and asks again: rate limits and gateway trouble. */
-const RETRY_STATUSES = new Set([429, 502, 503, 504]);
 
 export interface IxpoleClientOptions {
   /** The customer's iXpole address, e.g. https://club.ixpole.example/ ("api/…" is appended). */
@@ -36,88 +36,52 @@ export interface IxpoleResponse {
   body: unknown;
 }
 
-function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const done = () => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal!.reason as Error);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
-
-/** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | null {
-  if (value === null) return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
-
 /**
- * A small HTTP client for the iXpole API: bearer auth, a timeout per attempt, and a bounded
- * number of attempts with exponential backoff and jitter on 429/502/503/504 and network failures,
- * honouring Retry-After. Whatever fails comes out as a ConnectorError that never carries the key.
+ * The iXpole API on the shared client (src/sync/remote/client.ts): bearer auth with the API key,
+ * a timeout per attempt, and a bounded number of attempts with exponential backoff and (equal)
+ * jitter on 429, 5xx and network failures, honouring Retry-After (a longer one than
+ * `retryAfterMaxMs` is waited that long). Every call is retry-safe: reads, and write-backs that set
+ * fields to given values. Whatever fails comes out as a ConnectorError that never carries the key.
  */
 export class IxpoleClient {
-  private readonly baseUrl: string;
+  private readonly remote: RemoteClient;
   private readonly apiKey: string;
-  private readonly timeoutMs: number;
-  private readonly maxAttempts: number;
-  private readonly backoffBaseMs: number;
-  private readonly backoffMaxMs: number;
-  private readonly retryAfterMaxMs: number;
-  private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
-  private readonly random: () => number;
   private readonly log: Logger | undefined;
-  private readonly guard: GuardOptions;
 
   constructor(o: IxpoleClientOptions) {
-    // Without the trailing slash, new URL('api/x', base) would drop the base's last path segment.
-    this.baseUrl = o.baseUrl.endsWith('/') ? o.baseUrl : `${o.baseUrl}/`;
     this.apiKey = o.apiKey;
-    this.timeoutMs = o.timeoutMs ?? 30_000;
-    this.maxAttempts = Math.max(1, o.maxAttempts ?? 5);
-    this.backoffBaseMs = o.backoffBaseMs ?? 500;
-    this.backoffMaxMs = o.backoffMaxMs ?? 30_000;
-    this.retryAfterMaxMs = o.retryAfterMaxMs ?? 120_000;
-    this.sleep = o.sleep ?? abortableSleep;
-    this.random = o.random ?? Math.random;
     this.log = o.log;
-    this.guard = o.guard ?? {};
+    this.remote = new RemoteClient({
+      system: SYSTEM,
+      baseUrl: o.baseUrl,
+      // A static key, not a token source: a 401 means the key is wrong, which a refresh cannot fix.
+      secrets: () => [o.apiKey],
+      timeoutMs: o.timeoutMs,
+      maxAttempts: o.maxAttempts,
+      backoffBaseMs: o.backoffBaseMs,
+      backoffMaxMs: o.backoffMaxMs,
+      retryAfterMaxMs: o.retryAfterMaxMs,
+      longRetryAfter: 'clamp',
+      jitter: 'equal',
+      sleep: o.sleep,
+      random: o.random,
+      log: o.log,
+      guard: o.guard,
+    });
   }
 
   /** The pause before attempt `attempt + 1`: "equal jitter", so waits grow but clients do not move in step. */
   backoffMs(attempt: number): number {
-    const ceiling = Math.min(this.backoffMaxMs, this.backoffBaseMs * 2 ** (attempt - 1));
-    return Math.round(ceiling / 2 + this.random() * (ceiling / 2));
+    return this.remote.backoffMs(attempt);
   }
 
-  /** Removes the key from any text that leaves this client (a server may echo headers in an error page). */
-  private redact(text: string): string {
-    return this.apiKey ? text.split(this.apiKey).join('[redacted]') : text;
-  }
-
-  private fail(
-    what: string,
-    message: string,
-    opts: { status?: number | null; retryable: boolean; retryAfterMs?: number | null; cause?: unknown },
-  ): ConnectorError {
-    // The cause is kept only as its message: an undici error can hold the request, headers included.
-    const cause = opts.cause instanceof Error ? this.redact(opts.cause.message) : undefined;
-    return new ConnectorError(SYSTEM, this.redact(`${what} ${message}`), { ...opts, cause });
+  private fail(what: string, message: string, opts: { status?: number | null; retryable: boolean }): ConnectorError {
+    return new ConnectorError(SYSTEM, this.remote.redact(`${what} ${message}`), opts);
   }
 
   /** What a failed answer said, for the operator's debug log only: an error shows the status and at most a code. */
   private logAnswer(what: string, status: number, text: string): void {
-    this.log?.debug({ request: what, status, body: this.redact(text.slice(0, 2000)) }, 'iXpole answer');
+    this.log?.debug({ request: what, status, body: this.remote.redact(text.slice(0, 2000)) }, 'iXpole answer');
   }
 
   /**
@@ -130,86 +94,38 @@ export class IxpoleClient {
     body?: unknown,
     signal?: AbortSignal,
   ): Promise<IxpoleResponse> {
-    const url = new URL(path, this.baseUrl);
     const what = `${method} ${path}`;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    for (let attempt = 1; ; attempt++) {
-      let status: number | null = null;
-      let retryAfterMs: number | null = null;
-      let problem: string;
-      let cause: unknown;
-      const attemptSignal = signal
-        ? AbortSignal.any([signal, AbortSignal.timeout(this.timeoutMs)])
-        : AbortSignal.timeout(this.timeoutMs);
+    const res = await this.remote.request(
+      {
+        method,
+        path,
+        json: body,
+        headers: { authorization: `Bearer ${this.apiKey}` },
+        kind: method === 'GET' ? 'read' : 'write',
+        // PUT api/instalments sets the given fields of the instalments it names, PATCH a customer's
+        // code: sending either again changes nothing more, so a lost answer is simply asked again.
+        retrySafe: true,
+      },
+      signal,
+    );
+    const { status, text } = res;
+    if (status >= 300 && status < 400) {
+      this.logAnswer(what, status, text);
+      throw this.fail(what, `answered ${status}`, { status, retryable: true });
+    }
+    let parsed: unknown = null;
+    if (text.trim() !== '') {
       try {
-        const res = await outboundRequest(
-          url,
-          {
-            method,
-            headers: {
-              authorization: `Bearer ${this.apiKey}`,
-              accept: 'application/json',
-              ...(payload !== undefined ? { 'content-type': 'application/json' } : {}),
-            },
-            body: payload,
-            // The body is read under the same deadline: a server that stalls mid-body is as slow as one that never answers.
-            signal: attemptSignal,
-          },
-          this.guard,
-        );
-        const { text } = res;
-        status = res.status;
-        if ((status >= 200 && status < 300) || (status >= 400 && status < 500 && status !== 429)) {
-          let parsed: unknown = null;
-          if (text.trim() !== '') {
-            try {
-              parsed = parseJsonExact(text);
-            } catch {
-              this.logAnswer(what, status, text);
-              if (status < 300)
-                throw this.fail(what, `answered ${status} with a body that is not JSON`, { status, retryable: true });
-              parsed = null;
-            }
-          }
-          if (status >= 300) this.logAnswer(what, status, text);
-          return { status, body: parsed };
-        }
+        parsed = parseJsonExact(text);
+      } catch {
         this.logAnswer(what, status, text);
-        retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-        problem = `answered ${status}`;
-        if (!RETRY_STATUSES.has(status)) {
-          // A 500 says the server broke on this request; asking again at once rarely helps, but a later run may.
-          throw this.fail(what, problem, { status, retryable: true });
-        }
-      } catch (err) {
-        if (err instanceof ConnectorError) throw err;
-        // Nothing was sent, and asking again cannot change the answer: the pipeline's address must change.
-        if (isOutboundRefused(err)) throw this.fail(what, `was not sent: ${err.message}`, { retryable: false });
-        if (signal?.aborted) throw this.fail(what, 'was cancelled', { retryable: true, cause: err });
-        const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-        problem = timedOut
-          ? `timed out after ${this.timeoutMs} ms`
-          : `failed: ${err instanceof Error ? err.message : String(err)}`;
-        cause = err;
-      }
-      if (attempt >= this.maxAttempts) {
-        throw this.fail(what, `${problem} (gave up after ${attempt} attempts)`, {
-          status,
-          retryable: true,
-          retryAfterMs,
-          cause,
-        });
-      }
-      // Retry-After is waited out (up to the clamp), but never less than our own backoff: a storm
-      // that answers "Retry-After: 0" must not be hammered.
-      const backoff = this.backoffMs(attempt);
-      const wait = retryAfterMs !== null ? Math.max(Math.min(retryAfterMs, this.retryAfterMaxMs), backoff) : backoff;
-      try {
-        await this.sleep(wait, signal);
-      } catch (err) {
-        throw this.fail(what, 'was cancelled', { retryable: true, cause: err });
+        if (status < 300)
+          throw this.fail(what, `answered ${status} with a body that is not JSON`, { status, retryable: true });
+        parsed = null;
       }
     }
+    if (status >= 300) this.logAnswer(what, status, text);
+    return { status, body: parsed };
   }
 
   /** The error for an answer the caller cannot use (a 4xx): never retried, since asking again gets the same. */

@@ -62,13 +62,7 @@ export function clip(text: string, max: number): string {
 }
 
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
-export function retryAfterMs(value: string | null, now = Date.now()): number | null {
-  if (value === null) return null;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? null : Math.max(0, at - now);
-}
+export { parseRetryAfter as retryAfterMs } from '../../sync/remote/client.ts';
 
 /** Whether an answer leaves it unknown if the receiver committed: the engine must look up before resending. */
 export const UNCERTAIN = (status: number) => status >= 500 || status === 408 || status === 429;

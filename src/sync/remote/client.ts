@@ -51,7 +51,7 @@ function errnoCode(err: unknown): string | undefined {
 
 type Outcome =
   | { type: 'answer'; res: RemoteResponse; token: string | null }
-  | { type: 'failure'; problem: string; cause: unknown; sent: boolean };
+  | { type: 'failure'; problem: string; cause: unknown; sent: boolean; token: string | null };
 
 export class RemoteClient {
   private readonly system: string;
@@ -155,6 +155,7 @@ export class RemoteClient {
     let token: string | null = null;
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.attempt(req, url, what, attempt, signal);
+      token = outcome.token;
       if (outcome.type === 'failure') {
         const { problem, cause } = outcome;
         if (!outcome.sent) {
@@ -172,7 +173,6 @@ export class RemoteClient {
         continue;
       }
       const { res } = outcome;
-      token = outcome.token;
       const { status } = res;
       if (status === 401 && this.opts.auth && token !== null) {
         if (!refreshed) {
@@ -304,14 +304,14 @@ export class RemoteClient {
       return { type: 'answer', res: { status: a.status, headers: a.headers, body: a.body, text: a.text }, token };
     } catch (err) {
       this.logExchange(what, null, attempt, started, token);
-      if (isOutboundRefused(err)) return { type: 'failure', problem: err.message, cause: err, sent: false };
+      if (isOutboundRefused(err)) return { type: 'failure', problem: err.message, cause: err, sent: false, token };
       const code = errnoCode(err);
       const sent = !(code !== undefined && NOT_SENT.has(code));
       const problem =
         timeout.aborted && !signal?.aborted
           ? `timed out after ${this.timeoutMs} ms`
           : `failed: ${err instanceof Error ? err.message : String(err)}`;
-      return { type: 'failure', problem, cause: err, sent };
+      return { type: 'failure', problem, cause: err, sent, token };
     } finally {
       if (permit) {
         await permit.release().catch((err: unknown) => {

@@ -68,7 +68,7 @@ export interface TokenSource {
 }
 
 export interface RemoteRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   /** Relative to the client's base URL (`/Invoices`), or a full URL on the same origin. */
   path: string;
   query?: Record<string, string | number | boolean | undefined> | undefined;

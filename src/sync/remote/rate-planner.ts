@@ -188,6 +188,8 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
 
   return {
     async acquire(scopes, kind, signal) {
+      // A lock taken inside a caller's transaction would be held until it commits, sleep and HTTP call included.
+      if (db.inTransaction) throw new Error('the rate planner runs on the database itself, never inside a transaction');
       const sorted = [...scopes].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       for (const s of sorted) checkLimits(s);
       const keys = sorted.map((s) => s.key);
@@ -220,11 +222,17 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
       if (scopeKeys.length === 0 || !(ms > 0)) return;
       const keys = [...new Set(scopeKeys)].sort();
       await ensureScopes(keys);
-      await db.query(
-        `UPDATE rate_scopes SET blocked_until = GREATEST(COALESCE(blocked_until, '-infinity'),
-                clock_timestamp() + $2 * interval '1 millisecond')
-          WHERE scope = ANY($1::text[])`,
-        [keys, Math.ceil(ms)],
+      // Under the same locks, in the same order, as acquire: a pause never deadlocks with a grant.
+      await retryConflicts(() =>
+        db.transaction(async (tx) => {
+          await lock(tx, keys);
+          await tx.query(
+            `UPDATE rate_scopes SET blocked_until = GREATEST(COALESCE(blocked_until, '-infinity'),
+                    clock_timestamp() + $2 * interval '1 millisecond')
+              WHERE scope = ANY($1::text[])`,
+            [keys, Math.ceil(ms)],
+          );
+        }),
       );
       opts.log?.debug({ scopes: keys, ms }, 'rate planner: paused');
     },
