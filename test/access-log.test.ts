@@ -57,4 +57,18 @@ describe('the access log', () => {
     expect(lines.some((l) => l.msg === 'request')).toBe(true);
     expect(JSON.stringify(lines)).not.toContain('secret-token');
   });
+
+  it('never logs the code or state of an OAuth callback, nor tokens in a query', async () => {
+    const app = await serverAt('debug');
+    lines.length = 0;
+    await app.inject({
+      method: 'GET',
+      url: '/v1/connections/books/oauth/callback?code=SECRET-CODE&state=SECRET-STATE&realmId=123',
+    });
+    await app.inject({ method: 'GET', url: '/v1/runs?access_token=SECRET-TOKEN&pipeline=x' });
+    await app.close();
+    const logged = JSON.stringify(lines);
+    expect(logged).toContain('/v1/connections/books/oauth/callback?code=[redacted]&state=[redacted]&realmId=123');
+    for (const secret of ['SECRET-CODE', 'SECRET-STATE', 'SECRET-TOKEN']) expect(logged).not.toContain(secret);
+  });
 });

@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { appConfigFromEnv } from '../src/api/services.ts';
 import { databaseConfigFromEnv } from '../src/db/open.ts';
-import { SettingsError } from '../src/settings.ts';
+import { publicBaseUrl, SettingsError } from '../src/settings.ts';
 
 const run = promisify(execFile);
 
@@ -59,4 +59,29 @@ describe('settings from the environment', () => {
     expect(outcome.code).toBe(1);
     expect(outcome.stderr).toContain('LEDGERLINK_TOKEN_TTL_SECONDS');
   });
+});
+
+describe('LEDGERLINK_PUBLIC_URL', () => {
+  it('is an http(s) base URL, its trailing slash dropped; unset, the OAuth redirects use http://localhost:PORT', () => {
+    expect(appConfigFromEnv({}).publicUrl).toBeNull();
+    expect(appConfigFromEnv({ LEDGERLINK_PUBLIC_URL: 'https://ll.example.com/' }).publicUrl).toBe(
+      'https://ll.example.com',
+    );
+    expect(appConfigFromEnv({ LEDGERLINK_PUBLIC_URL: 'https://example.com/ledgerlink/' }).publicUrl).toBe(
+      'https://example.com/ledgerlink',
+    );
+    expect(publicBaseUrl({ PORT: '8080' })).toBe('http://localhost:8080');
+    expect(publicBaseUrl({ PORT: '8080', LEDGERLINK_PUBLIC_URL: 'https://ll.example.com' })).toBe(
+      'https://ll.example.com',
+    );
+  });
+
+  it.each(['ll.example.com', 'ftp://ll.example.com', 'https://user:pw@ll.example.com', 'https://ll.example.com/?a=1'])(
+    'refuses %s, naming the variable',
+    (value) => {
+      const err = refusal(() => appConfigFromEnv({ LEDGERLINK_PUBLIC_URL: value }));
+      expect(err.variable).toBe('LEDGERLINK_PUBLIC_URL');
+      expect(err.message).not.toContain('pw@');
+    },
+  );
 });

@@ -257,6 +257,14 @@ async function runRoute(
   return outcome;
 }
 
+// Query parameters that carry credentials: an OAuth callback's code and state, tokens.
+const SECRET_QUERY = /([?&](?:code|state|code_verifier|token|access_token|refresh_token|id_token)=)[^&#]*/gi;
+
+/** A request URL as logged: the values of credential-bearing query parameters replaced. */
+export function loggableUrl(url: string): string {
+  return url.replace(SECRET_QUERY, '$1[redacted]');
+}
+
 /** Nothing served is to be sniffed into another type, framed, or (from /v1) kept in a cache. */
 function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-content-type-options', 'nosniff');
@@ -359,7 +367,10 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0];
     const ms = Math.round(reply.elapsedTime);
-    request.log.debug({ req: request }, 'request');
+    request.log.debug(
+      { req: { method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip } },
+      'request',
+    );
     request.log.info(
       { method: request.method, path, status: reply.statusCode, ms },
       `${request.method} ${path} ${reply.statusCode} ${ms}ms`,

@@ -30,6 +30,8 @@ Environment:
                                (PGlite default: the key file data/.encryption-key); see: ledgerlink keys --help
   LEDGERLINK_ALLOW_PRIVATE_NETWORKS  true: pipelines may call loopback/private/link-local addresses (docs/security.md)
   LEDGERLINK_OUTBOUND_ALLOW    host,host:port,... pipelines may call over http and at any address
+  LEDGERLINK_PUBLIC_URL        where browsers and platforms reach this server: OAuth redirect URLs are built
+                               from it (default http://localhost:PORT; see docs/connectors/oauth.md)
   LEDGERLINK_TOKEN_TTL_SECONDS session token lifetime (default 1200)
   LEDGERLINK_WORKER_CONCURRENCY runs worked at once, each of another pipeline (default 4)
   LEDGERLINK_LEASE_SECONDS     heartbeat lease: a run silent this long is taken over (default 15)

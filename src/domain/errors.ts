@@ -175,6 +175,35 @@ export const ERROR_CODES = {
     'No pipeline of this name (a filter such as `?pipeline=`); the message lists the known ones.',
   ],
   PIPELINE_RUN_IN_PROGRESS: [409, 'The pipeline has a run queued or running; try again once it has finished.'],
+  // Connections (OAuth 2.0)
+  CONNECTION_NOT_OAUTH: [
+    409,
+    "The pipeline's target does not connect through OAuth 2.0 (its type declares no OAuth provider): nothing to connect.",
+  ],
+  OAUTH_STATE_INVALID: [
+    400,
+    'The consent came back with a `state` that is unknown, already used, expired (10 minutes) or started for another pipeline; `details.reason` says which. Nothing was stored: start the connection again (GET /v1/connections/{pipeline}/oauth/start).',
+  ],
+  OAUTH_CONSENT_DENIED: [
+    403,
+    'The user did not grant access at the platform (`error=access_denied`, or another error it sent back). Nothing was stored.',
+  ],
+  OAUTH_CODE_REJECTED: [
+    400,
+    "The platform refused to exchange the consent's code (expired, used, or not issued to this app and redirect URL). Nothing was stored: start the connection again.",
+  ],
+  OAUTH_PLATFORM_UNAVAILABLE: [
+    502,
+    "The platform's token or tenants endpoint could not be reached or failed. Nothing was stored: start the connection again later.",
+  ],
+  OAUTH_TENANT_AMBIGUOUS: [
+    409,
+    "The consent covers several organisations or companies and the pipeline's target names none: add the setting the message names (`tenantId`, `realmId`) with one of those listed in `details`, then start again.",
+  ],
+  OAUTH_TENANT_NOT_GRANTED: [
+    409,
+    "The consent covers no organisation or company, or not the one the pipeline's target names; `details` lists those it covers. Nothing was stored.",
+  ],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

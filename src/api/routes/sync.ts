@@ -3,6 +3,7 @@
 import '../../connectors/all.ts';
 import type { AnyRoute } from '../route.ts';
 import { pipelineRoutes } from './pipelines.ts';
+import { connectionRoutes } from './connections.ts';
 import { runRoutes } from './runs.ts';
 import { exceptionRoutes } from './exceptions.ts';
 import { auditRoutes } from './audit.ts';
@@ -14,6 +15,7 @@ import { reconciliationRoutes } from './reconciliation.ts';
 /** The sync engine's endpoints. Connector routes (webhooks, imports) come from the registries in src/sync/registry.ts. */
 export const syncRoutes: AnyRoute[] = [
   ...pipelineRoutes,
+  ...connectionRoutes,
   ...runRoutes,
   ...exceptionRoutes,
   ...auditRoutes,

@@ -159,6 +159,11 @@ export interface OAuthProvider {
   /** Whether the platform takes PKCE (`code_challenge`, S256). */
   pkce: boolean;
   /**
+   * Where a refresh token is revoked when a connection is deleted (RFC 7009), and how the token is
+   * sent: Xero takes a form (`token=`), Intuit JSON (`{"token": ...}`). Absent: tokens are only forgotten.
+   */
+  revocation?: { url: string; body: 'form' | 'json' } | undefined;
+  /**
    * After the code exchange, the tenants the consent covers: QuickBooks names its company in the
    * callback (`realmId`); Xero lists them at its connections endpoint, asked with the new token.
    */

@@ -17,7 +17,7 @@ import type { OAuthTenant } from './contracts.ts';
 export interface OAuthSimulatorOptions {
   clientId: string;
   clientSecret: string;
-  /** The tenants a consent covers (Xero organisations, a QuickBooks company). Default one. */
+  /** The tenants consents cover at first (see `tenants`). Default one, `tenant-1`. */
   tenants?: OAuthTenant[] | undefined;
   /** Access-token lifetime in seconds (Xero 1800, QuickBooks 3600). Default 1800. */
   accessTokenSeconds?: number | undefined;
@@ -35,8 +35,10 @@ export interface SimulatedGrant {
   tenants: OAuthTenant[];
   scope: string;
   refreshToken: string;
-  /** Refresh tokens this grant used to have: presenting one is refused (`invalid_grant`). */
+  /** Refresh tokens this grant used to have: presenting one is refused (`invalid_grant`) after the grace period. */
   used: Set<string>;
+  /** When each used refresh token was rotated away (ms since the epoch). */
+  usedAt: Map<string, number>;
   revoked: boolean;
 }
 
@@ -100,9 +102,16 @@ export class OAuthSimulator {
   failNext: number[] = [];
   /** Delay before the token endpoint answers, in ms (to make concurrent refreshes overlap). */
   tokenDelayMs = 0;
+  /**
+   * How long a refresh token stays usable after it was rotated away, in ms. 0 (the default) is
+   * strict rotation; Xero documents a grace period (30 minutes) for a client that lost the answer.
+   */
+  reuseGraceMs = 0;
   /** Whether the simulated user refuses the next consents (`error=access_denied`). */
   denyConsent = false;
   accessTokenSeconds: number;
+  /** The tenants the next consents cover (Xero organisations, a QuickBooks company). */
+  tenants: OAuthTenant[];
   readonly #grants = new Map<string, SimulatedGrant>();
   readonly #codes = new Map<string, PendingCode>();
   readonly #access = new Map<string, { grant: SimulatedGrant; expiresAt: number }>();
@@ -115,16 +124,18 @@ export class OAuthSimulator {
       revoke: options.paths?.revoke ?? '/revoke',
     };
     this.accessTokenSeconds = options.accessTokenSeconds ?? 1800;
+    this.tenants = options.tenants ?? [{ tenantId: 'tenant-1', tenantName: 'Demo Company' }];
   }
 
   /** A consent given outside the flow (a refresh token pasted into the settings): its refresh token. */
-  issueGrant(tenants: OAuthTenant[] = this.#tenants()): SimulatedGrant {
+  issueGrant(tenants: OAuthTenant[] = this.tenants): SimulatedGrant {
     const grant: SimulatedGrant = {
       id: token('grant'),
       tenants,
       scope: 'offline_access',
       refreshToken: token('rt'),
       used: new Set(),
+      usedAt: new Map(),
       revoked: false,
     };
     this.#grants.set(grant.id, grant);
@@ -181,10 +192,6 @@ export class OAuthSimulator {
       return true;
     }
     return false;
-  }
-
-  #tenants(): OAuthTenant[] {
-    return this.options.tenants ?? [{ tenantId: 'tenant-1', tenantName: 'Demo Company' }];
   }
 
   #authorize(q: URLSearchParams, res: http.ServerResponse): void {
@@ -262,9 +269,17 @@ export class OAuthSimulator {
     if (grantType === 'refresh_token') {
       const presented = form.get('refresh_token') ?? '';
       const grant = this.grantOfRefreshToken(presented);
-      if (!grant || grant.revoked || grant.refreshToken !== presented) return answer(400, { error: 'invalid_grant' });
+      const inGrace =
+        grant !== null &&
+        grant.refreshToken !== presented &&
+        Date.now() - (grant.usedAt.get(presented) ?? -Infinity) < this.reuseGraceMs;
+      if (!grant || grant.revoked || (grant.refreshToken !== presented && !inGrace))
+        return answer(400, { error: 'invalid_grant' });
       // Rotation: the token presented is spent the moment it is answered.
+      if (!grant.used.has(presented)) grant.usedAt.set(presented, Date.now());
       grant.used.add(presented);
+      grant.used.add(grant.refreshToken);
+      if (!grant.usedAt.has(grant.refreshToken)) grant.usedAt.set(grant.refreshToken, Date.now());
       grant.refreshToken = token('rt');
       return answer(200, this.#issue(grant), grant);
     }

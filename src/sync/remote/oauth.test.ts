@@ -40,6 +40,7 @@ beforeEach(() => {
   sim.failNext = [];
   sim.dropRefreshAnswers = 0;
   sim.tokenDelayMs = 0;
+  sim.reuseGraceMs = 0;
 });
 
 /** A fresh pipeline row (the token source only needs its id and name). */
@@ -257,6 +258,38 @@ describe('oauthTokenSource', () => {
     expect(r.refresh_claimed_until).toBeNull(); // the claim was given back
     const token = await source(p.id).accessToken();
     expect(sim.validAccessToken(token)).not.toBeNull();
+  });
+
+  it('an answer lost after the platform rotated the token: retryable, then the spent token is refused and the connection revoked', async () => {
+    const p = await pipeline();
+    const grant = sim.issueGrant();
+    const ts = source(p.id, { refreshToken: grant.refreshToken });
+    await ts.accessToken();
+    const sent = box.decrypt(String((await row(p.id)).refresh_token));
+    await db.query(`UPDATE oauth_connections SET expires_at = now() WHERE pipeline_id = $1`, [p.id]);
+    sim.dropRefreshAnswers = 1;
+    const lost = await rejection(source(p.id).accessToken());
+    expect(lost.retryable).toBe(true);
+    expect(sim.events.at(-1)).toMatchObject({ grantType: 'refresh_token', status: 200, dropped: true });
+    expect(grant.used.has(sent)).toBe(true); // the platform committed the rotation
+    expect(box.decrypt(String((await row(p.id)).refresh_token))).toBe(sent); // ours never arrived
+    // Strict rotation (no grace period): the spent token is refused and the user must reconnect.
+    const err = await rejection(source(p.id).accessToken());
+    expect(err.code).toBe('TARGET_AUTH_REVOKED');
+    expect((await row(p.id)).status).toBe('revoked');
+  });
+
+  it('with a platform grace period for a rotated token (Xero: 30 minutes), a lost answer is recovered by the next refresh', async () => {
+    const p = await pipeline();
+    const grant = sim.issueGrant();
+    await source(p.id, { refreshToken: grant.refreshToken }).accessToken();
+    await db.query(`UPDATE oauth_connections SET expires_at = now() WHERE pipeline_id = $1`, [p.id]);
+    sim.reuseGraceMs = 30 * 60_000;
+    sim.dropRefreshAnswers = 1;
+    expect((await rejection(source(p.id).accessToken())).retryable).toBe(true);
+    const token = await source(p.id).accessToken();
+    expect(sim.validAccessToken(token)?.id).toBe(grant.id);
+    expect(box.decrypt(String((await row(p.id)).refresh_token))).toBe(grant.refreshToken);
   });
 
   it('a wrong client secret is not retryable and does not revoke the connection', async () => {
