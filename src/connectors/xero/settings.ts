@@ -12,6 +12,7 @@ export const XERO = {
   baseUrl: 'https://api.xero.com/api.xro/2.0',
   tokenUrl: 'https://identity.xero.com/connect/token',
   authorizeUrl: 'https://login.xero.com/identity/connect/authorize',
+  revocationUrl: 'https://identity.xero.com/connect/revocation',
   /**
    * offline_access for a refresh token, and the granular scopes Xero requires of apps created since
    * 2 March 2026 (they replace accounting.transactions): invoices and credit notes, payments and
@@ -94,6 +95,7 @@ export const xeroOAuth: OAuthProvider = {
   tokenUrl: XERO.tokenUrl,
   scopes: XERO.scopes,
   pkce: true,
+  revocation: { url: XERO.revocationUrl, body: 'form' },
   async tenants({ accessToken, settings, request }) {
     const base = typeof settings.baseUrl === 'string' ? settings.baseUrl : undefined;
     const a = await request(connectionsUrl(base), {
