@@ -357,3 +357,41 @@ describe('Xero target: the organisation', () => {
     }
   });
 });
+
+describe('Xero target: a receipt before its invoice', () => {
+  it('is an overpayment until the invoice is booked, then applied to it', async () => {
+    const t = target();
+    const c = await customer(t);
+    const [early] = await t.createPayments!(ctx, [
+      {
+        sourceId: 'EARLY-1',
+        customerTargetId: c.id,
+        invoiceTargetId: null,
+        bankAccountCode: 'BANK',
+        idempotencyKey: 'll-EARLY-1',
+        record: {
+          kind: 'payment',
+          sourceId: 'EARLY-1',
+          externalReference: 'EARLY-1',
+          customerSourceId: 'x',
+          date: '2026-11-01',
+          amount: '30.00',
+          currency: 'EUR',
+          invoiceExternalReference: 'INV-LATE-1',
+          description: '',
+        },
+      },
+    ]);
+    const overpaymentId = okId(early!).slice('OP:'.length);
+    const [inv, other] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-LATE-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+      invoice(c.id, 'INV-LATE-2', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    const d = sim.tenant().documents.get(okId(inv!))!;
+    expect(d.Allocated.toFixed(2)).toBe('30.00');
+    expect(sim.tenant().due(d).toFixed(2)).toBe('91.00');
+    expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
+    // Only the invoice it names.
+    expect(sim.tenant().documents.get(okId(other!))!.Allocated.isZero()).toBe(true);
+  });
+});

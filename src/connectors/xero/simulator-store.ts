@@ -97,6 +97,7 @@ export interface SimOverpayment {
   ContactID: string;
   Date: string;
   Reference: string;
+  Description: string;
   CurrencyCode: string;
   Total: Dec;
   Allocated: Dec;
@@ -561,6 +562,7 @@ export class SimTenant {
       ContactID: contact!.ContactID,
       Date: typeof el.Date === 'string' ? el.Date : new Date().toISOString().slice(0, 10),
       Reference: typeof el.Reference === 'string' ? el.Reference : '',
+      Description: typeof lines[0]?.Description === 'string' ? lines[0].Description : '',
       CurrencyCode: currency,
       Total: total!,
       Allocated: ZERO,

@@ -112,6 +112,7 @@ export function overpaymentView(t: SimTenant, o: SimOverpayment): Json {
     Date: msDate(o.Date),
     Status: 'AUTHORISED',
     LineAmountTypes: 'NoTax',
+    LineItems: [{ Description: o.Description, LineAmount: num(o.Total) }],
     Reference: o.Reference,
     CurrencyCode: o.CurrencyCode,
     Total: num(o.Total),

@@ -82,6 +82,14 @@ function chunk<T>(list: T[], size: number): T[][] {
 
 const NAME_TAKEN = /already assigned to another contact/i;
 
+/** How an overpayment's line names the invoice it waits for (the only place Xero keeps it). */
+const forInvoice = (reference: string) => ` for invoice ${reference}`;
+
+function overpaymentDescription(p: TargetPayment['record']): string {
+  const base = (p.description || `Receipt ${p.externalReference}`).slice(0, 3900);
+  return p.invoiceExternalReference ? `${base}${forInvoice(p.invoiceExternalReference)}` : base;
+}
+
 export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOptions): TargetConnector {
   const settings = XeroTargetSettings.parse(input);
   const batchSize = settings.limits?.batchSize ?? XERO.batchSize;
@@ -332,13 +340,72 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       else rows.push({ el: mapped.el, itemKey: item.idempotencyKey, n });
     });
     const answers = await writeAll(ctx, 'PUT', '/Invoices', 'Invoices', rows, `invoices-${status.toLowerCase()}`);
+    const created: Json[] = [];
     answers.forEach((a, i) => {
       const r = rows[i]!;
+      if (a.ok) created.push(a.saved);
       results[r.n] = a.ok
-        ? ok(str(a.saved.InvoiceID), { number: str(a.saved.InvoiceNumber ?? ''), outcome: 'created' })
+        ? ok(str(a.saved.InvoiceID), { number: str(a.saved.InvoiceNumber), outcome: 'created' })
         : failed(refused(a.messages));
     });
+    if (status === 'AUTHORISED' && created.length > 0) await allocateEarlyReceipts(ctx, created);
     return results;
+  }
+
+  /**
+   * Receipts booked as overpayments before their invoice existed are applied to it once it does:
+   * an overpayment of the same contact and currency, with credit left, whose line names the
+   * invoice's reference. The invoice is booked whatever happens here; an allocation Xero refuses is
+   * logged and left to be made in Xero.
+   */
+  async function allocateEarlyReceipts(ctx: TargetCallContext, invoices: Json[]): Promise<void> {
+    const x = await api();
+    const contactOf = (d: Json) => str((d.Contact as Json | undefined)?.ContactID);
+    const contacts = [...new Set(invoices.map(contactOf).filter(Boolean))];
+    const open: Json[] = [];
+    for (const part of chunk(contacts, 25)) {
+      const where = `(${part.map((c) => `Contact.ContactID==Guid(${lit(c)})`).join(' OR ')}) AND Status=="AUTHORISED"`;
+      const body = await x.get('/Overpayments', { where }, ctx.signal);
+      open.push(...((body.Overpayments as Json[] | undefined) ?? []));
+    }
+    for (const inv of invoices) {
+      let due = new Dec(str(inv.AmountDue) || str(inv.Total) || '0');
+      for (const o of open) {
+        if (due.lte(0) || contactOf(o) !== contactOf(inv) || str(o.CurrencyCode) !== str(inv.CurrencyCode)) continue;
+        const line = (Array.isArray(o.LineItems) ? (o.LineItems as Json[]) : [])[0];
+        if (!str(line?.Description).endsWith(forInvoice(str(inv.Reference)))) continue;
+        const left = new Dec(str(o.RemainingCredit) || '0');
+        if (left.lte(0)) continue;
+        const take = Dec.min(left, due);
+        const [answer] = await x.write(
+          'PUT',
+          `/Overpayments/${encodeURIComponent(str(o.OverpaymentID))}/Allocations`,
+          'Allocations',
+          [
+            {
+              Invoice: { InvoiceID: inv.InvoiceID },
+              Amount: amount(take.toFixed(2)),
+              Date: xeroDate(inv.DateString ?? inv.Date),
+            },
+          ],
+          batchIdempotencyKey('allocate', [str(o.OverpaymentID), str(inv.InvoiceID), take.toFixed(2)]),
+          {},
+          ctx.signal,
+        );
+        if (answer?.ok) {
+          due = due.sub(take);
+          o.RemainingCredit = left.sub(take).toFixed(2);
+        } else
+          ctx.log.warn(
+            {
+              invoice: inv.InvoiceID,
+              overpayment: o.OverpaymentID,
+              errors: answer && !answer.ok ? answer.messages : [],
+            },
+            'Xero refused to apply an early receipt to its invoice; apply it in Xero',
+          );
+      }
+    }
   }
 
   async function createPayments(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]> {
@@ -373,12 +440,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
             Reference: p.externalReference,
             LineAmountTypes: 'NoTax',
             CurrencyCode: p.currency,
-            LineItems: [
-              {
-                Description: (p.description || `Receipt ${p.externalReference}`).slice(0, 4000),
-                LineAmount: amount(p.amount),
-              },
-            ],
+            LineItems: [{ Description: overpaymentDescription(p), LineAmount: amount(p.amount) }],
           },
           itemKey: item.idempotencyKey,
           n,
@@ -465,7 +527,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const item = items[n]!;
       const remaining = minorUnits(note.RemainingCredit, item.record.currency);
       if (remaining === 0n) {
-        results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber ?? ''), outcome: 'linked' });
+        results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'linked' });
         continue;
       }
       const bank = bankAccountFor(item.bankAccountCode, o2, settings);
@@ -489,7 +551,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const r = cash[i]!;
       const note = credit.get(r.n)!;
       results[r.n] = a.ok
-        ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber ?? ''), outcome: 'created' })
+        ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'created' })
         : failed(refused(a.messages));
     });
     return results;
@@ -525,7 +587,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         const contact = d.Contact as Json | undefined;
         return {
           targetId: str(d.InvoiceID),
-          number: str(d.InvoiceNumber ?? ''),
+          number: str(d.InvoiceNumber),
           customerTargetId: contact ? str(contact.ContactID) : null,
         };
       }
@@ -548,7 +610,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         if (!c) return null;
         const left =
           typeof c.RemainingCredit === 'string' || typeof c.RemainingCredit === 'number' ? str(c.RemainingCredit) : '0';
-        return new Dec(left).isZero() ? { targetId: str(c.CreditNoteID), number: str(c.CreditNoteNumber ?? '') } : null;
+        return new Dec(left).isZero() ? { targetId: str(c.CreditNoteID), number: str(c.CreditNoteNumber) } : null;
       }
     }
     return null;
@@ -605,9 +667,9 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         out.set(str(d.InvoiceID), {
           targetId: str(d.InvoiceID),
           kind: 'invoice',
-          number: str(d.InvoiceNumber ?? ''),
-          customerTargetId: str((d.Contact as Json | undefined)?.ContactID ?? ''),
-          externalReference: str(d.Reference ?? ''),
+          number: str(d.InvoiceNumber),
+          customerTargetId: str((d.Contact as Json | undefined)?.ContactID),
+          externalReference: str(d.Reference),
           date: xeroDate(d.DateString ?? d.Date) ?? '',
           dueDate: xeroDate(d.DueDateString ?? d.DueDate),
           currency,
@@ -627,7 +689,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         if (d.Status !== 'PAID') continue;
         const payments = Array.isArray(d.Payments) ? (d.Payments as Json[]) : [];
         const last = payments[payments.length - 1];
-        out.set(str(d.InvoiceID), str(last?.Reference ?? last?.PaymentID ?? d.InvoiceNumber ?? ''));
+        out.set(str(d.InvoiceID), str(last?.Reference) || str(last?.PaymentID) || str(d.InvoiceNumber));
       }
       return out;
     },
