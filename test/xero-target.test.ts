@@ -263,6 +263,22 @@ describe('Xero target: payments and refunds', () => {
     expect((await t.paidInvoices!(ctx, [invoiceId])).get(invoiceId)).toBe('PAY-2');
     expect((await t.findByReference(ctx, 'payment', 'PAY-1'))?.targetId).toBe(okId(results[0]!));
     expect((await t.findByReference(ctx, 'payment', 'PAY-3'))?.targetId).toBe(okId(results[2]!));
+    // Read back for reconciliation: each payment and the early receipt, as Xero holds them.
+    const ids = results.map(okId);
+    const docs = await t.documents!(ctx, ids);
+    expect(
+      ids.map((id) => [
+        docs.get(id)?.kind,
+        docs.get(id)?.gross,
+        docs.get(id)?.externalReference,
+        docs.get(id)?.customerTargetId,
+      ]),
+    ).toEqual([
+      ['payment', 2100n, 'PAY-1', c.id],
+      ['payment', 10000n, 'PAY-2', c.id],
+      ['payment', 5000n, 'PAY-3', c.id],
+    ]);
+    expect(docs.get(ids[0]!)!.date).toBe('2026-11-05');
     // More than is due is Xero's refusal, for that payment alone.
     const [over] = await t.createPayments!(ctx, [pay('PAY-4', '1.00', invoiceId)]);
     expect(over).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
@@ -298,6 +314,11 @@ describe('Xero target: payments and refunds', () => {
     expect(notes).toHaveLength(1);
     expect(sim.tenant().due(notes[0]!).isZero()).toBe(true);
     expect((await t.findByReference(ctx, 'refund', 'REF-1'))?.targetId).toBe(id);
+    expect((await t.documents!(ctx, [id])).get(id)).toMatchObject({
+      kind: 'refund',
+      gross: 1250n,
+      externalReference: 'REF-1',
+    });
   });
 });
 

@@ -87,6 +87,8 @@ export function documentView(t: SimTenant, d: SimDocument, unitdp = 2): Json {
 
 export function paymentView(t: SimTenant, p: SimPayment): Json {
   const doc = p.documentType === 'OVERPAYMENT' ? undefined : t.documents.get(p.documentId);
+  // Xero names the document's contact and currency on the payment.
+  const party = doc ? { Contact: { ContactID: doc.ContactID }, CurrencyCode: doc.CurrencyCode } : {};
   return {
     PaymentID: p.PaymentID,
     Date: msDate(p.Date),
@@ -96,9 +98,9 @@ export function paymentView(t: SimTenant, p: SimPayment): Json {
     PaymentType: p.PaymentType,
     Account: { Code: p.AccountCode, AccountID: t.account(p.AccountCode)?.AccountID },
     ...(p.documentType === 'ACCREC'
-      ? { Invoice: { InvoiceID: p.documentId, InvoiceNumber: doc?.Number, Type: 'ACCREC' } }
+      ? { Invoice: { InvoiceID: p.documentId, InvoiceNumber: doc?.Number, Type: 'ACCREC', ...party } }
       : p.documentType === 'ACCRECCREDIT'
-        ? { CreditNote: { CreditNoteID: p.documentId, CreditNoteNumber: doc?.Number, Type: 'ACCRECCREDIT' } }
+        ? { CreditNote: { CreditNoteID: p.documentId, CreditNoteNumber: doc?.Number, Type: 'ACCRECCREDIT', ...party } }
         : { Overpayment: { OverpaymentID: p.documentId } }),
     UpdatedDateUTC: `/Date(${1_700_000_000_000 + p.updated}+0000)/`,
   };

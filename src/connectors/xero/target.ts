@@ -660,15 +660,20 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     findByReference,
     async documents(ctx, targetIds) {
       const out = new Map<string, TargetDocument>();
-      for (const d of await invoicesById(ctx, targetIds)) {
-        const currency = str(d.CurrencyCode);
-        const gross = minorUnits(d.Total, currency);
-        if (gross === null) continue;
-        out.set(str(d.InvoiceID), {
-          targetId: str(d.InvoiceID),
-          kind: 'invoice',
-          number: str(d.InvoiceNumber),
-          customerTargetId: str((d.Contact as Json | undefined)?.ContactID),
+      const put = (
+        id: string,
+        kind: TargetDocument['kind'],
+        d: Json,
+        o: { number: string; contact: unknown; gross: unknown; currency: unknown },
+      ) => {
+        const currency = str(o.currency);
+        const gross = currency ? minorUnits(o.gross, currency) : null;
+        if (gross === null) return;
+        out.set(id, {
+          targetId: id,
+          kind,
+          number: o.number,
+          customerTargetId: str(o.contact),
           externalReference: str(d.Reference),
           date: xeroDate(d.DateString ?? d.Date) ?? '',
           dueDate: xeroDate(d.DueDateString ?? d.DueDate),
@@ -676,6 +681,55 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           gross,
           lines: Array.isArray(d.LineItems) ? d.LineItems.length : 0,
         });
+      };
+      const contactOf = (d: Json | undefined) => (d?.Contact as Json | undefined)?.ContactID;
+      for (const d of await invoicesById(ctx, targetIds))
+        put(str(d.InvoiceID), 'invoice', d, {
+          number: str(d.InvoiceNumber),
+          contact: contactOf(d),
+          gross: d.Total,
+          currency: d.CurrencyCode,
+        });
+      // What is not an invoice: a payment, a refund's credit note, an early receipt's overpayment.
+      const rest = targetIds.filter((id) => !out.has(id) && !id.startsWith(OVERPAYMENT));
+      const guids = (field: string, ids: string[]) => ids.map((id) => `${field}==Guid(${lit(id)})`).join(' OR ');
+      const x = await api();
+      for (const part of chunk(rest, 25)) {
+        const body = await x.get('/Payments', { where: guids('PaymentID', part) }, ctx.signal);
+        for (const p of (body.Payments as Json[] | undefined) ?? []) {
+          const doc = (p.Invoice ?? p.CreditNote) as Json | undefined;
+          put(str(p.PaymentID), 'payment', p, {
+            number: str(p.Reference),
+            contact: contactOf(doc),
+            gross: p.Amount,
+            currency: doc?.CurrencyCode,
+          });
+        }
+      }
+      for (const part of chunk(
+        rest.filter((id) => !out.has(id)),
+        25,
+      )) {
+        const body = await x.get('/CreditNotes', { where: guids('CreditNoteID', part) }, ctx.signal);
+        for (const c of (body.CreditNotes as Json[] | undefined) ?? [])
+          put(str(c.CreditNoteID), 'refund', c, {
+            number: str(c.CreditNoteNumber),
+            contact: contactOf(c),
+            gross: c.Total,
+            currency: c.CurrencyCode,
+          });
+      }
+      const early = targetIds.filter((id) => id.startsWith(OVERPAYMENT));
+      for (const part of chunk(early, 25)) {
+        const ids = part.map((id) => id.slice(OVERPAYMENT.length));
+        const body = await x.get('/Overpayments', { where: guids('OverpaymentID', ids) }, ctx.signal);
+        for (const o of (body.Overpayments as Json[] | undefined) ?? [])
+          put(OVERPAYMENT + str(o.OverpaymentID), 'payment', o, {
+            number: str(o.Reference),
+            contact: contactOf(o),
+            gross: o.Total,
+            currency: o.CurrencyCode,
+          });
       }
       return out;
     },
