@@ -191,7 +191,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const where = `(${anyOf(field, part)})${extra ? ` AND ${extra}` : ''}`;
       const body = await x.get(
         path,
-        { where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where },
+        {
+          where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where,
+          // An archived contact still holds its number: found, never created a second time.
+          ...(path === '/Contacts' ? { includeArchived: 'true' } : {}),
+        },
         signal,
       );
       if (Array.isArray(body[key])) found.push(...(body[key] as Json[]));
@@ -236,7 +240,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     const byId = new Map<string, Json>();
     const ids = items.flatMap((i) => (i.targetId ? [i.targetId] : []));
     for (const part of chunk(ids, 50)) {
-      const body = await x.get('/Contacts', { IDs: part.join(',') }, ctx.signal);
+      const body = await x.get('/Contacts', { IDs: part.join(','), includeArchived: 'true' }, ctx.signal);
       for (const c of (body.Contacts as Json[] | undefined) ?? []) byId.set(str(c.ContactID), c);
     }
     const byNumber = new Map<string, Json>();
