@@ -7,6 +7,7 @@ import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createXeroTarget } from '../src/connectors/xero/target.ts';
+import { batchIdempotencyKey } from '../src/connectors/xero/api.ts';
 
 /*
  * The Xero target against the simulated Xero, every request body checked against Xero's OpenAPI
@@ -414,5 +415,33 @@ describe('Xero target: a receipt before its invoice', () => {
     expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
     // Only the invoice it names.
     expect(sim.tenant().documents.get(okId(other!))!.Allocated.isZero()).toBe(true);
+  });
+});
+
+describe('Xero target: items and keys', () => {
+  it('creates items by Code and updates the same item again, never a second', async () => {
+    const t = target();
+    const product = (name: string) => ({
+      sourceId: 'p1',
+      code: 'SKU-1',
+      targetId: null,
+      record: { kind: 'product' as const, sourceId: 'p1', code: 'SKU-1', name },
+    });
+    const [a] = await t.upsertProducts!(ctx, [product('Ticket')]);
+    const [b] = await t.upsertProducts!(ctx, [product('Ticket, renamed')]);
+    expect(okId(b!)).toBe(okId(a!));
+    expect(b).toMatchObject({ outcome: 'updated', number: 'SKU-1' });
+    const items = [...sim.tenant().items.values()].filter((i) => i.Code === 'SKU-1');
+    expect(items.map((i) => i.Name)).toEqual(['Ticket, renamed']);
+    expect((await t.findByReference(ctx, 'product', 'SKU-1'))?.targetId).toBe(okId(a!));
+  });
+
+  it('an Idempotency-Key is the same for the same batch, another for another, and at most 128 characters', () => {
+    const keys = [...Array(50).keys()].map((i) => `ll-${'x'.repeat(40)}-${i}`);
+    const k = batchIdempotencyKey('invoices-authorised', keys);
+    expect(batchIdempotencyKey('invoices-authorised', [...keys])).toBe(k);
+    expect(batchIdempotencyKey('invoices-authorised', keys.slice(1))).not.toBe(k);
+    expect(batchIdempotencyKey('invoices-draft', keys)).not.toBe(k);
+    expect(k.length).toBeLessThanOrEqual(128);
   });
 });
