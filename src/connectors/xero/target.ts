@@ -95,6 +95,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   const batchSize = settings.limits?.batchSize ?? XERO.batchSize;
   let apiPromise: Promise<XeroApi> | null = null;
   let orgPromise: Promise<OrgSettings> | null = null;
+  /** The organisation's overpayments with credit left, for receipts that came before their invoice. */
+  let overpaymentsPromise: Promise<Json[]> | null = null;
 
   /** The API of the pipeline's organisation: from the settings, or the one the OAuth consent covers. */
   function api(): Promise<XeroApi> {
@@ -365,13 +367,15 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   async function allocateEarlyReceipts(ctx: TargetCallContext, invoices: Json[]): Promise<void> {
     const x = await api();
     const contactOf = (d: Json) => str((d.Contact as Json | undefined)?.ContactID);
-    const contacts = [...new Set(invoices.map(contactOf).filter(Boolean))];
-    const open: Json[] = [];
-    for (const part of chunk(contacts, 25)) {
-      const where = `(${part.map((c) => `Contact.ContactID==Guid(${lit(c)})`).join(' OR ')}) AND Status=="AUTHORISED"`;
-      const body = await x.get('/Overpayments', { where }, ctx.signal);
-      open.push(...((body.Overpayments as Json[] | undefined) ?? []));
-    }
+    // Read once per target instance (a run) and again after this instance books an overpayment.
+    overpaymentsPromise ??= x
+      .getAll('/Overpayments', 'Overpayments', { where: 'Status=="AUTHORISED"' }, ctx.signal)
+      .catch((err: unknown) => {
+        overpaymentsPromise = null;
+        throw err;
+      });
+    const open = (await overpaymentsPromise).filter((o) => new Dec(str(o.RemainingCredit) || '0').gt(0));
+    if (open.length === 0) return;
     for (const inv of invoices) {
       let due = new Dec(str(inv.AmountDue) || str(inv.Total) || '0');
       for (const o of open) {
@@ -455,6 +459,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const r = payments[i]!;
       results[r.n] = a.ok ? ok(str(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
     });
+    if (overpayments.length > 0) overpaymentsPromise = null;
     (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach(
       (a, i) => {
         const r = overpayments[i]!;
