@@ -93,6 +93,7 @@ function overpaymentDescription(p: TargetPayment['record']): string {
 export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOptions): TargetConnector {
   const settings = XeroTargetSettings.parse(input);
   const batchSize = settings.limits?.batchSize ?? XERO.batchSize;
+  const tenantLimits = { ...XERO.tenantLimits, ...settings.limits };
   let apiPromise: Promise<XeroApi> | null = null;
   let orgPromise: Promise<OrgSettings> | null = null;
   /** The organisation's overpayments with credit left, for receipts that came before their invoice. */
@@ -215,25 +216,38 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     operation: string,
   ): Promise<ElementResult[]> {
     const x = await api();
-    const out: ElementResult[] = [];
-    for (const part of chunk(rows, batchSize)) {
-      const idem = batchIdempotencyKey(
-        operation,
-        part.map((r) => r.itemKey),
-      );
-      out.push(
-        ...(await x.write(
-          method,
-          path,
-          key,
-          part.map((r) => r.el),
-          idem,
-          {},
-          ctx.signal,
-        )),
-      );
-    }
-    return out;
+    const parts = chunk(rows, batchSize);
+    const out = new Array<ElementResult[]>(parts.length);
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    // Up to `concurrent` requests at once (the planner holds each to the organisation's slots).
+    // After a failure no new request starts; those in flight finish before it is thrown, so that the
+    // engine's lookups never race a write still under way.
+    const worker = async () => {
+      while (next < parts.length && !failure) {
+        const n = next++;
+        const part = parts[n]!;
+        try {
+          out[n] = await x.write(
+            method,
+            path,
+            key,
+            part.map((r) => r.el),
+            batchIdempotencyKey(
+              operation,
+              part.map((r) => r.itemKey),
+            ),
+            {},
+            ctx.signal,
+          );
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(tenantLimits.concurrent, parts.length) }, worker));
+    if (failure) throw (failure as { error: unknown }).error;
+    return out.flat();
   }
 
   /** Contacts and items: look up by key, create the missing, update the known, resolve a taken name. */
@@ -638,7 +652,6 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return out;
   }
 
-  const tenantLimits = { ...XERO.tenantLimits, ...settings.limits };
   return {
     type: 'xero',
     transactional: false,
@@ -657,7 +670,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     },
     limits: {
       concurrency: tenantLimits.concurrent,
-      batchSize,
+      // The engine hands over enough for one request per slot; each goes as its own batch.
+      batchSize: batchSize * tenantLimits.concurrent,
       callsPerMinute: tenantLimits.callsPerMinute,
       callsPerDay: tenantLimits.callsPerDay,
     },
