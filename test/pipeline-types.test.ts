@@ -62,10 +62,10 @@ const refusals: Refusal[] = [
   {
     name: 'an unknown target type',
     source: { type: 'file' },
-    target: { type: 'xero' },
+    target: { type: 'sage' },
     code: 'PIPELINE_UNKNOWN_TARGET_TYPE',
     field: 'target.type',
-    mentions: ['xero', 'test-sink'],
+    mentions: ['sage', 'test-sink'],
   },
   {
     name: 'target settings missing a required field',

@@ -7,3 +7,4 @@ import './csv/index.ts';
 import './webhook/index.ts';
 import './stripe/index.ts';
 import './quickbooks/index.ts';
+import './xero/index.ts';

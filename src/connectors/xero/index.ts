@@ -1,0 +1,55 @@
+import type { GuardOptions } from '../../sync/http.ts';
+import { registerTarget } from '../../sync/registry.ts';
+import type { RemoteClientOptions } from '../../sync/remote/contracts.ts';
+import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
+import { type RatePlannerOptions, createRatePlanner } from '../../sync/remote/rate-planner.ts';
+import { XERO, XERO_SECRETS, XeroTargetSettings, connectionsUrl, xeroOAuth } from './settings.ts';
+import { createXeroTarget } from './target.ts';
+
+/*
+ * The `xero` target: a Xero organisation, connected through OAuth 2.0 (GET
+ * /v1/connections/{pipeline}/oauth/start) or a refresh token in the settings. docs/connectors/xero.md.
+ */
+
+/**
+ * Knobs of this process for tests and the benchmark, never set from user input: the rate planner's
+ * windows scaled down to match a simulator's scaled clock, faster client backoff, another outbound
+ * guard.
+ */
+export interface XeroRuntime {
+  planner?: Pick<RatePlannerOptions, 'windowsMs' | 'pollMs' | 'leaseMs'> | undefined;
+  client?: Partial<RemoteClientOptions> | undefined;
+  guard?: GuardOptions | undefined;
+}
+let runtime: XeroRuntime = {};
+
+/** Replaces this process's Xero runtime knobs (tests, the benchmark). */
+export function configureXeroRuntime(r: XeroRuntime): void {
+  runtime = r;
+}
+
+registerTarget({
+  type: 'xero',
+  description: 'Books into a Xero organisation: contacts, items, invoices, payments, refunds (OAuth 2.0)',
+  settings: XeroTargetSettings,
+  secrets: XERO_SECRETS,
+  oauth: xeroOAuth,
+  outbound: (s) => {
+    const base = typeof s.baseUrl === 'string' ? s.baseUrl : XERO.baseUrl;
+    return [
+      { field: 'baseUrl', url: base },
+      { field: 'baseUrl', url: connectionsUrl(base) },
+      { field: 'tokenUrl', url: typeof s.tokenUrl === 'string' ? s.tokenUrl : XERO.tokenUrl },
+    ];
+  },
+  create: async (deps) => {
+    const auth = oauthTokenSourceFor(deps, { system: XERO.system, provider: xeroOAuth, guard: runtime.guard });
+    return createXeroTarget(deps.settings, {
+      auth,
+      planner: createRatePlanner(deps.db, { log: deps.log, ...runtime.planner }),
+      log: deps.log,
+      guard: runtime.guard,
+      client: runtime.client,
+    });
+  },
+});

@@ -1,0 +1,774 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import { stringify } from 'lossless-json';
+import { Dec } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type { GuardOptions } from '../../sync/http.ts';
+import { RemoteClient } from '../../sync/remote/client.ts';
+import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
+import {
+  type FoundDocument,
+  type ItemError,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetConnector,
+  type TargetCustomer,
+  type TargetDocument,
+  type TargetInvoice,
+  type TargetPayment,
+  type TargetProduct,
+  type TargetRefund,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { type ElementResult, type Json, XeroApi, batchIdempotencyKey, str } from './api.ts';
+import {
+  type OrgSettings,
+  amount,
+  bankAccountFor,
+  contactElement,
+  invoiceElement,
+  minorUnits,
+  readOrgSettings,
+  salesAccountFor,
+  taxTypeFor,
+  xeroDate,
+} from './map.ts';
+import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
+
+/*
+ * The Xero target (docs/connectors/xero.md): customers as contacts keyed by ContactNumber, products
+ * as items keyed by Code, sales invoices in batches of one PUT each, payments in bulk applied to
+ * their invoices, receipts without an invoice as overpayments, refunds as credit notes refunded in
+ * cash. Every write carries an Idempotency-Key derived from its items' keys, and every document
+ * carries our reference where findByReference searches it. HTTP, retries, pacing and token refresh
+ * are the shared RemoteClient's, rate planner's and token source's.
+ */
+
+export interface XeroTargetOptions {
+  auth: TokenSource & { tenantId?(): Promise<string | null> };
+  planner?: RatePlanner | undefined;
+  log?: Logger | undefined;
+  guard?: GuardOptions | undefined;
+  /** Client knobs (timeouts, backoff) for tests and the benchmark. */
+  client?: Partial<RemoteClientOptions> | undefined;
+}
+
+/** An overpayment's target id: a receipt booked before its invoice. */
+const OVERPAYMENT = 'OP:';
+
+const refused = (messages: string[], field?: string): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `Xero refused it: ${messages.join('; ')}`.slice(0, 1000),
+  retryable: false,
+  field,
+});
+
+/** A where-clause literal: Xero's filter strings are C#-like, with `"` and `\` escaped. */
+const lit = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+const anyOf = (field: string, values: string[]) => values.map((v) => `${field}==${lit(v)}`).join(' OR ');
+
+const contentKey = (value: unknown) =>
+  createHash('sha256')
+    .update(stringify(value) ?? '')
+    .digest('hex')
+    .slice(0, 16);
+
+function chunk<T>(list: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < list.length; i += size) out.push(list.slice(i, i + size));
+  return out;
+}
+
+const NAME_TAKEN = /already assigned to another contact/i;
+
+/** How an overpayment's line names the invoice it waits for (the only place Xero keeps it). */
+const forInvoice = (reference: string) => ` for invoice ${reference}`;
+
+function overpaymentDescription(p: TargetPayment['record']): string {
+  const base = (p.description || `Receipt ${p.externalReference}`).slice(0, 3900);
+  return p.invoiceExternalReference ? `${base}${forInvoice(p.invoiceExternalReference)}` : base;
+}
+
+export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOptions): TargetConnector {
+  const settings = XeroTargetSettings.parse(input);
+  const batchSize = settings.limits?.batchSize ?? XERO.batchSize;
+  const tenantLimits = { ...XERO.tenantLimits, ...settings.limits };
+  let apiPromise: Promise<XeroApi> | null = null;
+  let orgPromise: Promise<OrgSettings> | null = null;
+  /** The organisation's overpayments with credit left, for receipts that came before their invoice. */
+  let overpaymentsPromise: Promise<Json[]> | null = null;
+
+  /** The API of the pipeline's organisation: from the settings, or the one the OAuth consent covers. */
+  function api(): Promise<XeroApi> {
+    apiPromise ??= (async () => {
+      const tenantId = settings.tenantId ?? (await o.auth.tenantId?.()) ?? (await onlyTenant());
+      const client = new RemoteClient({
+        system: XERO.system,
+        baseUrl: settings.baseUrl ?? XERO.baseUrl,
+        auth: o.auth,
+        rate: o.planner
+          ? {
+              planner: o.planner,
+              scopes: xeroScopes(tenantId, settings.clientId, settings.limits),
+              remaining: xeroRemaining(tenantId, settings.clientId),
+            }
+          : undefined,
+        secrets: () => [settings.clientSecret, ...(settings.refreshToken ? [settings.refreshToken] : [])],
+        timeoutMs: settings.timeoutMs,
+        log: o.log,
+        guard: o.guard,
+        ...o.client,
+      });
+      return new XeroApi(client, tenantId);
+    })().catch((err: unknown) => {
+      apiPromise = null;
+      throw err;
+    });
+    return apiPromise;
+  }
+
+  /**
+   * The organisation when neither the settings nor the OAuth connection name one (a refresh token
+   * pasted into the settings): the only one the grant covers, from Xero's connections endpoint.
+   */
+  async function onlyTenant(): Promise<string> {
+    const client = new RemoteClient({
+      system: XERO.system,
+      baseUrl: settings.baseUrl ?? XERO.baseUrl,
+      auth: o.auth,
+      secrets: () => [settings.clientSecret, ...(settings.refreshToken ? [settings.refreshToken] : [])],
+      log: o.log,
+      guard: o.guard,
+      ...o.client,
+    });
+    const a = await client.request({
+      method: 'GET',
+      path: connectionsUrl(settings.baseUrl),
+      kind: 'read',
+      retrySafe: true,
+    });
+    const list = a.status === 200 ? (JSON.parse(a.text) as unknown) : null;
+    const tenants = Array.isArray(list)
+      ? (list as Json[])
+          .filter((c) => c.tenantType === undefined || c.tenantType === 'ORGANISATION')
+          .map((c) => str(c.tenantId))
+      : [];
+    if (tenants.length === 1 && tenants[0]) return tenants[0];
+    throw new ConnectorError(
+      XERO.system,
+      tenants.length === 0
+        ? 'this connection gives access to no Xero organisation: connect the pipeline again (GET /v1/connections/{pipeline}/oauth/start) and choose one'
+        : `this connection gives access to ${tenants.length} Xero organisations (${tenants.join(', ')}): set tenantId in the target settings to the one to book into`,
+      { retryable: false, code: 'TARGET_SETTING_MISSING' },
+    );
+  }
+
+  /** Tax rates, accounts and tracking categories, read once per target instance. */
+  function org(signal?: AbortSignal): Promise<OrgSettings> {
+    orgPromise ??= (async () => {
+      const x = await api();
+      const [taxRates, accounts, tracking] = await Promise.all([
+        x.get('/TaxRates', {}, signal),
+        x.get('/Accounts', {}, signal),
+        x.get('/TrackingCategories', {}, signal),
+      ]);
+      const list = (b: Json, k: string) => (Array.isArray(b[k]) ? (b[k] as Json[]) : []);
+      return readOrgSettings(
+        list(taxRates, 'TaxRates'),
+        list(accounts, 'Accounts'),
+        list(tracking, 'TrackingCategories'),
+      );
+    })().catch((err: unknown) => {
+      orgPromise = null;
+      throw err;
+    });
+    return orgPromise;
+  }
+
+  /** Elements found by a key field (ContactNumber, Code, Reference), in chunks small enough for a URL. */
+  async function findBy(path: string, key: string, field: string, values: string[], extra = '', signal?: AbortSignal) {
+    const x = await api();
+    const found: Json[] = [];
+    for (const part of chunk([...new Set(values)], 25)) {
+      const where = `(${anyOf(field, part)})${extra ? ` AND ${extra}` : ''}`;
+      const body = await x.get(
+        path,
+        {
+          where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where,
+          // An archived contact still holds its number: found, never created a second time.
+          ...(path === '/Contacts' ? { includeArchived: 'true' } : {}),
+        },
+        signal,
+      );
+      if (Array.isArray(body[key])) found.push(...(body[key] as Json[]));
+    }
+    return found;
+  }
+
+  /** Writes elements in batches; the key of each batch derives from its items' keys. */
+  async function writeAll(
+    ctx: TargetCallContext,
+    method: 'PUT' | 'POST',
+    path: string,
+    key: string,
+    rows: { el: Json; itemKey: string }[],
+    operation: string,
+  ): Promise<ElementResult[]> {
+    const x = await api();
+    const parts = chunk(rows, batchSize);
+    const out = new Array<ElementResult[]>(parts.length);
+    let next = 0;
+    let failure: { error: unknown } | null = null;
+    // Up to `concurrent` requests at once (the planner holds each to the organisation's slots).
+    // After a failure no new request starts; those in flight finish before it is thrown, so that the
+    // engine's lookups never race a write still under way.
+    const worker = async () => {
+      while (next < parts.length && !failure) {
+        const n = next++;
+        const part = parts[n]!;
+        try {
+          out[n] = await x.write(
+            method,
+            path,
+            key,
+            part.map((r) => r.el),
+            batchIdempotencyKey(
+              operation,
+              part.map((r) => r.itemKey),
+            ),
+            {},
+            ctx.signal,
+          );
+        } catch (error) {
+          failure ??= { error };
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(tenantLimits.concurrent, parts.length) }, worker));
+    if (failure) throw (failure as { error: unknown }).error;
+    return out.flat();
+  }
+
+  /** Contacts and items: look up by key, create the missing, update the known, resolve a taken name. */
+  async function upsertContacts(ctx: TargetCallContext, items: TargetCustomer[]): Promise<ItemResult[]> {
+    const x = await api();
+    const byId = new Map<string, Json>();
+    const ids = items.flatMap((i) => (i.targetId ? [i.targetId] : []));
+    for (const part of chunk(ids, 50)) {
+      const body = await x.get('/Contacts', { IDs: part.join(','), includeArchived: 'true' }, ctx.signal);
+      for (const c of (body.Contacts as Json[] | undefined) ?? []) byId.set(str(c.ContactID), c);
+    }
+    const byNumber = new Map<string, Json>();
+    const unknown = items.filter((i) => !i.targetId || !byId.has(i.targetId)).map((i) => i.code);
+    for (const c of await findBy('/Contacts', 'Contacts', 'ContactNumber', unknown, '', ctx.signal))
+      byNumber.set(str(c.ContactNumber), c);
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    let pending = items.map((item, n) => {
+      const existing = (item.targetId ? byId.get(item.targetId) : undefined) ?? byNumber.get(item.code) ?? null;
+      return { item, n, existing, name: item.record.name };
+    });
+    // Two rounds: the name as given, then (only for those whose name another contact holds) "Name (CODE)".
+    for (let round = 0; round < 2 && pending.length > 0; round++) {
+      const retry: typeof pending = [];
+      for (const create of [true, false]) {
+        const group = pending.filter((p) => (p.existing === null) === create);
+        if (group.length === 0) continue;
+        const rows = group.map((p) => {
+          const el = contactElement(p.item.code, p.item.record, p.existing, p.name);
+          if (!create) el.ContactID = p.existing!.ContactID;
+          return { el, itemKey: `${p.item.sourceId}:${contentKey(el)}` };
+        });
+        const answers = await writeAll(
+          ctx,
+          create ? 'PUT' : 'POST',
+          '/Contacts',
+          'Contacts',
+          rows,
+          create ? 'contacts-new' : 'contacts-upd',
+        );
+        answers.forEach((a, i) => {
+          const p = group[i]!;
+          if (a.ok) {
+            results[p.n] = ok(str(a.saved.ContactID), {
+              number: p.item.code,
+              outcome: create ? 'created' : 'updated',
+            });
+          } else if (round === 0 && a.messages.some((m) => NAME_TAKEN.test(m))) {
+            retry.push({ ...p, name: `${p.item.record.name} (${p.item.code})`.slice(0, 255) });
+          } else results[p.n] = failed(refused(a.messages, 'name'));
+        });
+      }
+      pending = retry;
+    }
+    return results;
+  }
+
+  async function upsertItems(ctx: TargetCallContext, items: TargetProduct[]): Promise<ItemResult[]> {
+    const existing = new Map<string, Json>();
+    for (const i of await findBy(
+      '/Items',
+      'Items',
+      'Code',
+      items.map((i) => i.code),
+      '',
+      ctx.signal,
+    ))
+      existing.set(str(i.Code).toLowerCase(), i);
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    for (const create of [true, false]) {
+      const group = items
+        .map((item, n) => ({ item, n, had: existing.get(item.code.toLowerCase()) }))
+        .filter((p) => (p.had === undefined) === create);
+      if (group.length === 0) continue;
+      const rows = group.map((p) => {
+        const el: Json = {
+          Code: p.item.code,
+          Name: p.item.record.name.slice(0, 50),
+          Description: p.item.record.name,
+          IsSold: true,
+        };
+        if (p.had) el.ItemID = p.had.ItemID;
+        return { el, itemKey: `${p.item.sourceId}:${contentKey(el)}` };
+      });
+      const answers = await writeAll(
+        ctx,
+        create ? 'PUT' : 'POST',
+        '/Items',
+        'Items',
+        rows,
+        create ? 'items-new' : 'items-upd',
+      );
+      answers.forEach((a, i) => {
+        const p = group[i]!;
+        results[p.n] = a.ok
+          ? ok(str(a.saved.ItemID), { number: p.item.code, outcome: create ? 'created' : 'updated' })
+          : failed(refused(a.messages, 'code'));
+      });
+    }
+    return results;
+  }
+
+  async function createInvoices(ctx: TargetCallContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+    const o2 = await org(ctx.signal);
+    const status = settings.mode === 'draft' ? 'DRAFT' : 'AUTHORISED';
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    const rows: { el: Json; itemKey: string; n: number }[] = [];
+    items.forEach((item, n) => {
+      const mapped = invoiceElement(item, o2, settings, status);
+      if ('error' in mapped) results[n] = failed(mapped.error);
+      else rows.push({ el: mapped.el, itemKey: item.idempotencyKey, n });
+    });
+    const answers = await writeAll(ctx, 'PUT', '/Invoices', 'Invoices', rows, `invoices-${status.toLowerCase()}`);
+    const created: Json[] = [];
+    answers.forEach((a, i) => {
+      const r = rows[i]!;
+      if (a.ok) created.push(a.saved);
+      results[r.n] = a.ok
+        ? ok(str(a.saved.InvoiceID), { number: str(a.saved.InvoiceNumber), outcome: 'created' })
+        : failed(refused(a.messages));
+    });
+    if (status === 'AUTHORISED' && created.length > 0) await allocateEarlyReceipts(ctx, created);
+    return results;
+  }
+
+  /**
+   * Receipts booked as overpayments before their invoice existed are applied to it once it does:
+   * an overpayment of the same contact and currency, with credit left, whose line names the
+   * invoice's reference. The invoice is booked whatever happens here; an allocation Xero refuses is
+   * logged and left to be made in Xero.
+   */
+  async function allocateEarlyReceipts(ctx: TargetCallContext, invoices: Json[]): Promise<void> {
+    const x = await api();
+    const contactOf = (d: Json) => str((d.Contact as Json | undefined)?.ContactID);
+    // Read once per target instance (a run) and again after this instance books an overpayment.
+    overpaymentsPromise ??= x
+      .getAll('/Overpayments', 'Overpayments', { where: 'Status=="AUTHORISED"' }, ctx.signal)
+      .catch((err: unknown) => {
+        overpaymentsPromise = null;
+        throw err;
+      });
+    const open = (await overpaymentsPromise).filter((o) => new Dec(str(o.RemainingCredit) || '0').gt(0));
+    if (open.length === 0) return;
+    for (const inv of invoices) {
+      let due = new Dec(str(inv.AmountDue) || str(inv.Total) || '0');
+      for (const o of open) {
+        if (due.lte(0) || contactOf(o) !== contactOf(inv) || str(o.CurrencyCode) !== str(inv.CurrencyCode)) continue;
+        const line = (Array.isArray(o.LineItems) ? (o.LineItems as Json[]) : [])[0];
+        if (!str(line?.Description).endsWith(forInvoice(str(inv.Reference)))) continue;
+        const left = new Dec(str(o.RemainingCredit) || '0');
+        if (left.lte(0)) continue;
+        const take = Dec.min(left, due);
+        const [answer] = await x.write(
+          'PUT',
+          `/Overpayments/${encodeURIComponent(str(o.OverpaymentID))}/Allocations`,
+          'Allocations',
+          [
+            {
+              Invoice: { InvoiceID: inv.InvoiceID },
+              Amount: amount(take.toFixed(2)),
+              Date: xeroDate(inv.DateString ?? inv.Date),
+            },
+          ],
+          batchIdempotencyKey('allocate', [str(o.OverpaymentID), str(inv.InvoiceID), take.toFixed(2)]),
+          {},
+          ctx.signal,
+        );
+        if (answer?.ok) {
+          due = due.sub(take);
+          o.RemainingCredit = left.sub(take).toFixed(2);
+        } else
+          ctx.log.warn(
+            {
+              invoice: inv.InvoiceID,
+              overpayment: o.OverpaymentID,
+              errors: answer && !answer.ok ? answer.messages : [],
+            },
+            'Xero refused to apply an early receipt to its invoice; apply it in Xero',
+          );
+      }
+    }
+  }
+
+  async function createPayments(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]> {
+    const o2 = await org(ctx.signal);
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    const payments: { el: Json; itemKey: string; n: number }[] = [];
+    const overpayments: { el: Json; itemKey: string; n: number }[] = [];
+    items.forEach((item, n) => {
+      const p = item.record;
+      const bank = bankAccountFor(item.bankAccountCode, o2, settings);
+      if (typeof bank !== 'string') return void (results[n] = failed(bank));
+      if (item.invoiceTargetId) {
+        payments.push({
+          el: {
+            Invoice: { InvoiceID: item.invoiceTargetId },
+            Account: { Code: bank },
+            Date: p.date,
+            Amount: amount(p.amount),
+            Reference: p.externalReference,
+          },
+          itemKey: item.idempotencyKey,
+          n,
+        });
+      } else {
+        // A receipt before its invoice: money on the customer's account, allocated when the invoice is there.
+        overpayments.push({
+          el: {
+            Type: 'RECEIVE-OVERPAYMENT',
+            Contact: { ContactID: item.customerTargetId },
+            BankAccount: { Code: bank },
+            Date: p.date,
+            Reference: p.externalReference,
+            LineAmountTypes: 'NoTax',
+            CurrencyCode: p.currency,
+            LineItems: [{ Description: overpaymentDescription(p), LineAmount: amount(p.amount) }],
+          },
+          itemKey: item.idempotencyKey,
+          n,
+        });
+      }
+    });
+    (await writeAll(ctx, 'PUT', '/Payments', 'Payments', payments, 'payments')).forEach((a, i) => {
+      const r = payments[i]!;
+      results[r.n] = a.ok ? ok(str(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
+    });
+    if (overpayments.length > 0) overpaymentsPromise = null;
+    (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach(
+      (a, i) => {
+        const r = overpayments[i]!;
+        results[r.n] =
+          a.ok && typeof a.saved.OverpaymentID === 'string'
+            ? ok(OVERPAYMENT + a.saved.OverpaymentID, {
+                outcome: 'created',
+                message: 'booked as an overpayment: no invoice yet',
+              })
+            : failed(refused(a.ok ? ['no overpayment in the answer'] : a.messages));
+      },
+    );
+    return results;
+  }
+
+  /**
+   * A refund: a credit note (ACCRECCREDIT, approved) for the amount, then a cash refund payment on
+   * it. A credit note found by its reference from an earlier attempt is reused, so a refund cut
+   * between the two writes is completed, not doubled.
+   */
+  async function createRefunds(ctx: TargetCallContext, items: TargetRefund[]): Promise<ItemResult[]> {
+    const o2 = await org(ctx.signal);
+    const results: ItemResult[] = new Array<ItemResult>(items.length);
+    const earlier = new Map<string, Json>();
+    for (const c of await findBy(
+      '/CreditNotes',
+      'CreditNotes',
+      'Reference',
+      items.map((i) => i.record.externalReference),
+      'Status!="DELETED" AND Status!="VOIDED"',
+      ctx.signal,
+    ))
+      earlier.set(str(c.Reference), c);
+    const notes: { el: Json; itemKey: string; n: number }[] = [];
+    const credit = new Map<number, Json>();
+    items.forEach((item, n) => {
+      const r = item.record;
+      const found = earlier.get(r.externalReference);
+      if (found) return void credit.set(n, found);
+      const account = salesAccountFor(null, o2, settings);
+      if (typeof account !== 'string') return void (results[n] = failed(account));
+      const tax = taxTypeFor('0', o2, settings);
+      if (typeof tax !== 'string') return void (results[n] = failed(tax));
+      notes.push({
+        el: {
+          Type: 'ACCRECCREDIT',
+          Contact: { ContactID: item.customerTargetId },
+          Date: r.date,
+          Reference: r.externalReference,
+          Status: 'AUTHORISED',
+          LineAmountTypes: 'Exclusive',
+          CurrencyCode: r.currency,
+          LineItems: [
+            {
+              Description: (r.description || `Refund ${r.externalReference}`).slice(0, 4000),
+              Quantity: amount('1'),
+              UnitAmount: amount(r.amount),
+              AccountCode: account,
+              TaxType: tax,
+            },
+          ],
+        },
+        itemKey: item.idempotencyKey,
+        n,
+      });
+    });
+    (await writeAll(ctx, 'PUT', '/CreditNotes', 'CreditNotes', notes, 'refund-notes')).forEach((a, i) => {
+      const r = notes[i]!;
+      if (a.ok) credit.set(r.n, a.saved);
+      else results[r.n] = failed(refused(a.messages));
+    });
+    const cash: { el: Json; itemKey: string; n: number }[] = [];
+    for (const [n, note] of credit) {
+      const item = items[n]!;
+      const remaining = minorUnits(note.RemainingCredit, item.record.currency);
+      if (remaining === 0n) {
+        results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'linked' });
+        continue;
+      }
+      const bank = bankAccountFor(item.bankAccountCode, o2, settings);
+      if (typeof bank !== 'string') {
+        results[n] = failed(bank);
+        continue;
+      }
+      cash.push({
+        el: {
+          CreditNote: { CreditNoteID: note.CreditNoteID },
+          Account: { Code: bank },
+          Date: item.record.date,
+          Amount: amount(str(note.RemainingCredit ?? item.record.amount)),
+          Reference: item.record.externalReference,
+        },
+        itemKey: `${item.idempotencyKey}:cash`,
+        n,
+      });
+    }
+    (await writeAll(ctx, 'PUT', '/Payments', 'Payments', cash, 'refund-cash')).forEach((a, i) => {
+      const r = cash[i]!;
+      const note = credit.get(r.n)!;
+      results[r.n] = a.ok
+        ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'created' })
+        : failed(refused(a.messages));
+    });
+    return results;
+  }
+
+  async function findByReference(
+    ctx: TargetCallContext,
+    kind: string,
+    reference: string,
+    customerTargetId?: string | null,
+  ): Promise<FoundDocument | null> {
+    const live = 'Status!="DELETED" AND Status!="VOIDED"';
+    const ofCustomer = customerTargetId ? ` AND Contact.ContactID==Guid(${lit(customerTargetId)})` : '';
+    switch (kind) {
+      case 'customer': {
+        const [c] = await findBy('/Contacts', 'Contacts', 'ContactNumber', [reference], '', ctx.signal);
+        return c ? { targetId: str(c.ContactID), number: reference } : null;
+      }
+      case 'product': {
+        const [i] = await findBy('/Items', 'Items', 'Code', [reference], '', ctx.signal);
+        return i ? { targetId: str(i.ItemID), number: reference } : null;
+      }
+      case 'invoice': {
+        const [d] = await findBy(
+          '/Invoices',
+          'Invoices',
+          'Reference',
+          [reference],
+          `Type=="ACCREC" AND ${live}${ofCustomer}`,
+          ctx.signal,
+        );
+        if (!d) return null;
+        const contact = d.Contact as Json | undefined;
+        return {
+          targetId: str(d.InvoiceID),
+          number: str(d.InvoiceNumber),
+          customerTargetId: contact ? str(contact.ContactID) : null,
+        };
+      }
+      case 'payment': {
+        const [p] = await findBy('/Payments', 'Payments', 'Reference', [reference], 'Status!="DELETED"', ctx.signal);
+        if (p) return { targetId: str(p.PaymentID) };
+        const [b] = await findBy(
+          '/BankTransactions',
+          'BankTransactions',
+          'Reference',
+          [reference],
+          'Type=="RECEIVE-OVERPAYMENT"',
+          ctx.signal,
+        );
+        return b && typeof b.OverpaymentID === 'string' ? { targetId: OVERPAYMENT + b.OverpaymentID } : null;
+      }
+      case 'refund': {
+        // Done only once refunded in full: a credit note still holding credit is completed by the next attempt.
+        const [c] = await findBy('/CreditNotes', 'CreditNotes', 'Reference', [reference], live, ctx.signal);
+        if (!c) return null;
+        const left =
+          typeof c.RemainingCredit === 'string' || typeof c.RemainingCredit === 'number' ? str(c.RemainingCredit) : '0';
+        return new Dec(left).isZero() ? { targetId: str(c.CreditNoteID), number: str(c.CreditNoteNumber) } : null;
+      }
+    }
+    return null;
+  }
+
+  async function invoicesById(ctx: TargetCallContext, ids: string[]): Promise<Json[]> {
+    const x = await api();
+    const out: Json[] = [];
+    for (const part of chunk(
+      ids.filter((id) => !id.startsWith(OVERPAYMENT)),
+      50,
+    )) {
+      const body = await x.get('/Invoices', { IDs: part.join(',') }, ctx.signal);
+      out.push(...((body.Invoices as Json[] | undefined) ?? []));
+    }
+    return out;
+  }
+
+  return {
+    type: 'xero',
+    transactional: false,
+    capabilities: {
+      customers: true,
+      items: true,
+      invoices: true,
+      creditNotes: false,
+      payments: true,
+      allocations: true,
+      refunds: true,
+      paymentStatus: true,
+      pdf: true,
+      drafts: false,
+      reconciliation: true,
+    },
+    limits: {
+      concurrency: tenantLimits.concurrent,
+      // The engine hands over enough for one request per slot; each goes as its own batch.
+      batchSize: batchSize * tenantLimits.concurrent,
+      callsPerMinute: tenantLimits.callsPerMinute,
+      callsPerDay: tenantLimits.callsPerDay,
+    },
+    upsertCustomers: upsertContacts,
+    upsertProducts: upsertItems,
+    createInvoices,
+    createPayments,
+    createRefunds,
+    findByReference,
+    async documents(ctx, targetIds) {
+      const out = new Map<string, TargetDocument>();
+      const put = (
+        id: string,
+        kind: TargetDocument['kind'],
+        d: Json,
+        o: { number: string; contact: unknown; gross: unknown; currency: unknown },
+      ) => {
+        const currency = str(o.currency);
+        const gross = currency ? minorUnits(o.gross, currency) : null;
+        if (gross === null) return;
+        out.set(id, {
+          targetId: id,
+          kind,
+          number: o.number,
+          customerTargetId: str(o.contact),
+          externalReference: str(d.Reference),
+          date: xeroDate(d.DateString ?? d.Date) ?? '',
+          dueDate: xeroDate(d.DueDateString ?? d.DueDate),
+          currency,
+          gross,
+          lines: Array.isArray(d.LineItems) ? d.LineItems.length : 0,
+        });
+      };
+      const contactOf = (d: Json | undefined) => (d?.Contact as Json | undefined)?.ContactID;
+      for (const d of await invoicesById(ctx, targetIds))
+        put(str(d.InvoiceID), 'invoice', d, {
+          number: str(d.InvoiceNumber),
+          contact: contactOf(d),
+          gross: d.Total,
+          currency: d.CurrencyCode,
+        });
+      // What is not an invoice: a payment, a refund's credit note, an early receipt's overpayment.
+      const rest = targetIds.filter((id) => !out.has(id) && !id.startsWith(OVERPAYMENT));
+      const guids = (field: string, ids: string[]) => ids.map((id) => `${field}==Guid(${lit(id)})`).join(' OR ');
+      const x = await api();
+      for (const part of chunk(rest, 25)) {
+        const body = await x.get('/Payments', { where: guids('PaymentID', part) }, ctx.signal);
+        for (const p of (body.Payments as Json[] | undefined) ?? []) {
+          const doc = (p.Invoice ?? p.CreditNote) as Json | undefined;
+          put(str(p.PaymentID), 'payment', p, {
+            number: str(p.Reference),
+            contact: contactOf(doc),
+            gross: p.Amount,
+            currency: doc?.CurrencyCode,
+          });
+        }
+      }
+      for (const part of chunk(
+        rest.filter((id) => !out.has(id)),
+        25,
+      )) {
+        const body = await x.get('/CreditNotes', { where: guids('CreditNoteID', part) }, ctx.signal);
+        for (const c of (body.CreditNotes as Json[] | undefined) ?? [])
+          put(str(c.CreditNoteID), 'refund', c, {
+            number: str(c.CreditNoteNumber),
+            contact: contactOf(c),
+            gross: c.Total,
+            currency: c.CurrencyCode,
+          });
+      }
+      const early = targetIds.filter((id) => id.startsWith(OVERPAYMENT));
+      for (const part of chunk(early, 25)) {
+        const ids = part.map((id) => id.slice(OVERPAYMENT.length));
+        const body = await x.get('/Overpayments', { where: guids('OverpaymentID', ids) }, ctx.signal);
+        for (const o of (body.Overpayments as Json[] | undefined) ?? [])
+          put(OVERPAYMENT + str(o.OverpaymentID), 'payment', o, {
+            number: str(o.Reference),
+            contact: contactOf(o),
+            gross: o.Total,
+            currency: o.CurrencyCode,
+          });
+      }
+      return out;
+    },
+    async pdf(ctx, invoiceTargetId) {
+      const x = await api();
+      return x.pdf(`/Invoices/${encodeURIComponent(invoiceTargetId)}`, ctx.signal);
+    },
+    async paidInvoices(ctx, invoiceTargetIds) {
+      const out = new Map<string, string>();
+      for (const d of await invoicesById(ctx, invoiceTargetIds)) {
+        if (d.Status !== 'PAID') continue;
+        const payments = Array.isArray(d.Payments) ? (d.Payments as Json[]) : [];
+        const last = payments[payments.length - 1];
+        out.set(str(d.InvoiceID), str(last?.Reference) || str(last?.PaymentID) || str(d.InvoiceNumber));
+      }
+      return out;
+    },
+  };
+}
