@@ -3,6 +3,7 @@ import { createTestDatabase } from '../../../test/helpers/db.ts';
 import type { Database } from '../../db/database.ts';
 import type { CallKind, RatePlanner, RateScope } from './contracts.ts';
 import { createRatePlanner } from './rate-planner.ts';
+import { ConnectorError } from '../connector.ts';
 
 /*
  * The rate planner on a real database (PGlite, or PostgreSQL when DATABASE_URL is set), with its
@@ -58,6 +59,26 @@ async function refusedFor(p: RatePlanner, scopes: RateScope[], kind: CallKind, m
 const windowsMs = { second: 500, minute: 2000, day: 4000 };
 
 describe('rate planner', () => {
+  it('fails an acquire whose wait is beyond maxWaitMs as retryable, with the wait, instead of sleeping it', async () => {
+    const p = createRatePlanner(db, { windowsMs, maxWaitMs: 300 });
+    const scope = { key: 'spent:tenant', limits: { callsPerMinute: 2 } };
+    for (let i = 0; i < 2; i++) await (await p.acquire([scope], 'write')).release();
+    const started = Date.now();
+    const err = await p.acquire([scope], 'write').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(err).toBeInstanceOf(ConnectorError);
+    const e = err as ConnectorError;
+    expect(e.retryable).toBe(true);
+    // The 2 s "minute" is full until its first call leaves it (and the margin).
+    expect(e.retryAfterMs).toBeGreaterThan(300);
+    expect(e.retryAfterMs).toBeLessThanOrEqual(2100);
+    expect(e.message).toMatch(/spent:tenant.*allowed in \d+ s/);
+    expect(await grants(scope.key)).toBe(2);
+  });
+
   it('counts a call for its window and a margin: calls reach the platform a little after they are granted', async () => {
     const p = createRatePlanner(db, { windowsMs, marginMs: () => 100 });
     const scope = { key: 'margin:tenant', limits: { callsPerSecond: 2 } };

@@ -1,3 +1,4 @@
+import { ConnectorError } from '../connector.ts';
 import type { Logger } from 'pino';
 import { type Queryable, retryConflicts } from '../../db/database.ts';
 import { abortableSleep } from './client.ts';
@@ -39,6 +40,13 @@ export interface RatePlannerOptions {
    * land inside one window of the platform's clock. Default 5 % of the window, at most 250 ms.
    */
   marginMs?: ((windowMs: number) => number) | undefined;
+  /**
+   * The longest an `acquire` waits for the windows (the minute's, a pause): beyond it (the day's
+   * budget spent, a long Retry-After) it fails with a retryable ConnectorError carrying the wait,
+   * so the engine sends the documents again then, instead of a worker sleeping for hours. A wait
+   * for a concurrency slot is not bounded (slots free within a request's timeout). Default 5 min.
+   */
+  maxWaitMs?: number | undefined;
 }
 
 /** A granted call; `grantedAt` is the database's time of the grant (for diagnostics). */
@@ -63,6 +71,11 @@ function checkLimits(scope: RateScope): void {
 }
 
 /** Creates a planner whose budget is kept in `db` (which must not be inside a transaction). */
+/** Who an exhausted budget belongs to, for the error: the platform part of the scope keys (`xero`). */
+function systemOf(keys: string[]): string {
+  return [...new Set(keys.map((k) => k.split(':')[0]))].join(', ') + ' rate planner';
+}
+
 export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}): RatePlanner {
   const sleep = opts.sleep ?? abortableSleep;
   const leaseMs = opts.leaseMs ?? 120_000;
@@ -72,6 +85,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
     { limit: 'callsPerMinute', ms: opts.windowsMs?.minute ?? 60_000 },
     { limit: 'callsPerDay', ms: opts.windowsMs?.day ?? 86_400_000 },
   ];
+  const maxWaitMs = opts.maxWaitMs ?? 300_000;
   const margin = opts.marginMs ?? ((ms: number) => Math.min(250, Math.ceil(ms * 0.05)));
   const dayMs = windows[2]!.ms;
   const minuteMs = windows[1]!.ms;
@@ -220,6 +234,14 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
           }),
         );
         if (decided.granted) return decided.granted;
+        if (!decided.slot && decided.ms > maxWaitMs) {
+          throw new ConnectorError(
+            systemOf(keys),
+            `the call budget of ${keys.join(', ')} is spent: the next call is allowed in ${Math.ceil(decided.ms / 1000)} s; ` +
+              'the documents are sent again then',
+            { retryable: true, retryAfterMs: decided.ms },
+          );
+        }
         opts.log?.debug({ scopes: keys, kind, waitMs: decided.ms }, 'rate planner: waiting');
         await wait(decided.ms, decided.slot, signal);
       }
