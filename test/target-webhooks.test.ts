@@ -282,6 +282,8 @@ describe('the keys are secrets', () => {
       const res = await client.get(`/v1/pipelines/${name}`);
       expect(res.status).toBe(200);
       expect(JSON.stringify(res.body)).not.toContain(secret);
+      const shown = res.body.target as Record<string, unknown>;
+      expect(shown[name === 'to-xero' ? 'webhookKey' : 'verifierToken']).toBe('[secret]');
       const { rows } = await t.db.query<any>(`SELECT target_config::text AS c FROM pipelines WHERE id = $1`, [
         p[name]!.id,
       ]);
