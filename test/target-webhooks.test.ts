@@ -58,6 +58,14 @@ beforeAll(async () => {
   await define('to-xero-oauth', xeroTarget({ webhookKey: XERO_KEY }));
   await define('to-qb', qbTarget({ realmId: REALM, verifierToken: QB_TOKEN }));
   await define('to-qb-nokey', qbTarget({ realmId: REALM }));
+  await define('to-xero-burst', xeroTarget({ tenantId: TENANT, webhookKey: XERO_KEY }));
+  p['to-xero-off'] = await definePipeline(t.db, 'TWH', {
+    name: 'to-xero-off',
+    source: { type: 'webhook' },
+    webhookSecret: 'x'.repeat(24),
+    target: xeroTarget({ tenantId: TENANT, webhookKey: XERO_KEY }),
+    enabled: false,
+  });
   // Connected through OAuth: its organisation is the connection's, not a setting.
   await storeConnection(t.db, testBox, {
     pipelineId: p['to-xero-oauth']!.id,
@@ -175,6 +183,27 @@ describe('Xero webhooks for a pipeline whose target is Xero', () => {
       p['to-xero']!.id,
     ]);
     expect(rows).toEqual([{ trigger: 'webhook', params: { targetWebhook: 'xero' } }]);
+  });
+
+  it('a burst of deliveries at once makes one pending run, not one each', async () => {
+    const bodies = Array.from({ length: 6 }, (_, i) =>
+      xeroDelivery([xeroEvent(`77777777-7777-7777-7777-77777777777${i}`)]),
+    );
+    const answers = await Promise.all(
+      bodies.map((b) => post('/v1/webhooks/to-xero-burst/xero', b, { 'x-xero-signature': sign(b, XERO_KEY) })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(bodies.map(() => 200));
+    // One on PGlite (one connection); on PostgreSQL two deliveries racing past an empty queue may make two.
+    const n = await queuedRuns('to-xero-burst');
+    expect(n).toBeGreaterThanOrEqual(1);
+    expect(n).toBeLessThanOrEqual(2);
+  });
+
+  it('a disabled pipeline acknowledges its deliveries and runs nothing', async () => {
+    const body = xeroDelivery([xeroEvent('88888888-8888-8888-8888-888888888888')]);
+    const res = await post('/v1/webhooks/to-xero-off/xero', body, { 'x-xero-signature': sign(body, XERO_KEY) });
+    expect(res.status).toBe(200);
+    expect(await queuedRuns('to-xero-off')).toBe(0);
   });
 
   it('without tenantId in the settings, the OAuth connection’s organisation is the pipeline’s', async () => {
