@@ -102,6 +102,9 @@ describe('a connector contributes its own webhook route', () => {
       'receiveWebhook /v1/webhooks/{pipeline}',
       'receiveEchoWebhook /v1/webhooks/{pipeline}/echo',
       'receiveStripeWebhook /v1/webhooks/{pipeline}/stripe',
+      // Targets' routes (TargetDefinition.inbound), after the sources'.
+      'receiveQuickBooksWebhook /v1/webhooks/{pipeline}/quickbooks',
+      'receiveXeroWebhook /v1/webhooks/{pipeline}/xero',
     ]);
     const echo = webhookRoutes()[1]!;
     expect(echo).toMatchObject({ method: 'POST', auth: 'none', rawBody: true, write: false, tags: ['webhooks'] });

@@ -67,6 +67,8 @@ export interface TargetDefinition extends ConnectorSettings {
   settings: z.ZodType<Record<string, unknown>>;
   /** How the target's platform is connected through OAuth 2.0, when it is (src/sync/remote/oauth.ts). */
   oauth?: OAuthProvider | undefined;
+  /** The platform's webhooks, received at `POST /v1/webhooks/{pipeline}<pathSuffix>` for pipelines whose target this is. */
+  inbound?: TargetInbound | undefined;
   create(deps: TargetDeps): Promise<TargetConnector>;
 }
 
@@ -224,6 +226,45 @@ export function registerInbound(handler: InboundHandler): void {
 /** The registered inbound routes, ordered by path so the API reference does not depend on load order. */
 export function inboundHandlers(): InboundHandler[] {
   return [...inbound.values()].sort((a, b) => (a.pathSuffix < b.pathSuffix ? -1 : a.pathSuffix > b.pathSuffix ? 1 : 0));
+}
+
+/** What a target's inbound handler made of one delivery. */
+export type TargetInboundVerdict =
+  /** Verified. `changed`: it names something of this pipeline's tenant, so the pipeline should run (reading payment status back). */
+  | { ok: true; changed: boolean }
+  /** Refused, with the reason the sender is told (a bad signature, a body that is not a delivery). */
+  | { ok: false; error: DomainError }
+  /** The pipeline has no endpoint here (no key configured): answered exactly like an unknown pipeline. */
+  | { ok: false; noEndpoint: true };
+
+/**
+ * A target platform's webhooks (it tells us a document changed there, e.g. an invoice was paid):
+ * verified over the exact bytes, answered 200 with an empty body, and a verified change triggers a
+ * run of the pipeline, joining its pending one (src/api/routes/webhooks.ts).
+ */
+export interface TargetInbound {
+  /** Appended to `/v1/webhooks/{pipeline}`, e.g. '/xero'; never a source's suffix. */
+  pathSuffix: `/${string}`;
+  /** The route's entry in the API reference, as for a source's route; `accepted` says what the 200 means. */
+  docs: InboundHandler['docs'];
+  /**
+   * Verifies a delivery for one pipeline and says whether it concerns it. `tenantId` reads the
+   * tenant the pipeline's OAuth connection is bound to, for when its settings name none.
+   */
+  verify(
+    pipeline: Pipeline,
+    rawBody: Buffer,
+    headers: InboundHeaders,
+    ctx: { tenantId(): Promise<string | null> },
+  ): TargetInboundVerdict | Promise<TargetInboundVerdict>;
+}
+
+/** The inbound routes of the registered targets, ordered by path. */
+export function targetInboundHandlers(): { targetType: string; inbound: TargetInbound }[] {
+  return [...targets.values()]
+    .filter((d): d is TargetDefinition & { inbound: TargetInbound } => d.inbound !== undefined)
+    .map((d) => ({ targetType: d.type, inbound: d.inbound }))
+    .sort((a, b) => (a.inbound.pathSuffix < b.inbound.pathSuffix ? -1 : 1));
 }
 
 /** A file that cannot be read at all (as opposed to a bad row in a good file); an import answers it 400. */

@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
 import { findPipelinesNamed, type Pipeline } from '../../sync/pipelines.ts';
-import { type InboundHandler, inboundHandlers } from '../../sync/registry.ts';
+import { readConnection } from '../../sync/remote/oauth-store.ts';
+import {
+  type InboundHandler,
+  type TargetInbound,
+  inboundHandlers,
+  targetInboundHandlers,
+} from '../../sync/registry.ts';
 import { type StoredWebhookEvent, storeWebhookEvent } from '../../sync/webhook-events.ts';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
 import { assertStorableText } from '../text-guard.ts';
@@ -125,14 +131,110 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
   });
 }
 
+/**
+ * A verified delivery from a pipeline's target platform that names something of its tenant: a run
+ * of the pipeline, which reads payment status back (src/sync/engine/writeback.ts). With the queue
+ * (the server) it joins the pipeline's webhook run that has not started yet, so a burst of
+ * deliveries makes one run; without one (a single process) it is worked here, and its failure is
+ * the run's, not the delivery's: the platform has its 200 either way.
+ */
+async function runForTarget(ctx: RouteContext<unknown, unknown, unknown>, pipeline: Pipeline, targetType: string) {
+  const sync = ctx.services.sync;
+  const runId = await sync.db.transaction((tx) =>
+    sync.trigger(pipeline, 'webhook', `webhook:${pipeline.name}`, { targetWebhook: targetType }, { tx }),
+  );
+  ctx.log.info({ pipeline: pipeline.name, target: targetType, runId }, 'target webhook received');
+  if (runId && !sync.queued) {
+    await sync.runNow(runId).catch((err: unknown) => {
+      ctx.log.warn(
+        { pipeline: pipeline.name, runId, err: err instanceof Error ? err.message : String(err) },
+        'run failed',
+      );
+    });
+  }
+}
+
+/**
+ * A target platform's webhook route (TargetDefinition.inbound): the same rules as a source's (the
+ * pipeline known before the body is read, the exact bytes verified before they are parsed), but
+ * nothing is stored: a delivery only says something changed on the platform, and the run reads it.
+ * Answered 200 with an empty body, as Xero requires of every valid delivery.
+ */
+function targetInboundRoute(targetType: string, inbound: TargetInbound): AnyRoute {
+  const { docs } = inbound;
+  return defineRoute({
+    method: 'POST',
+    path: `/v1/webhooks/{pipeline}${inbound.pathSuffix}`,
+    operationId: docs.operationId,
+    summary: docs.summary,
+    description: docs.description,
+    tags: ['webhooks'],
+    auth: 'none',
+    params: PipelineName,
+    body: docs.body,
+    rawBody: true,
+    idempotency: {
+      ignore:
+        'a delivery only triggers a run of the pipeline, which joins its pending run: a replay changes nothing more.',
+    },
+    bodyLimitBytes: WEBHOOK_BODY_LIMIT_BYTES,
+    beforeBody: async (request, services) => {
+      const name = (request.params as { pipeline?: unknown }).pipeline;
+      const named = typeof name === 'string' ? await findPipelinesNamed(services.db, services.sync.box, name) : [];
+      if (!named.some((p) => p.targetType === targetType)) throw noEndpoint();
+    },
+    ...(docs.example === undefined ? {} : { example: docs.example }),
+    write: false,
+    success: { status: 200, description: docs.accepted },
+    errors: [...docs.errors, 'SECRET_UNREADABLE'],
+    handler: async (ctx) => {
+      const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
+      let refusal: DomainError | null = null;
+      const unreadable: Pipeline[] = [];
+      for (const pipeline of named.filter((p) => p.targetType === targetType)) {
+        if (pipeline.unreadableSecrets.length) {
+          unreadable.push(pipeline);
+          continue;
+        }
+        const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers, {
+          tenantId: async () => (await readConnection(ctx.db, pipeline.id))?.tenant_id ?? null,
+        });
+        if (!verdict.ok) {
+          if ('error' in verdict) refusal ??= verdict.error;
+          continue;
+        }
+        if (verdict.changed && pipeline.enabled) await runForTarget(ctx, pipeline, targetType);
+        return undefined;
+      }
+      if (unreadable.length) {
+        for (const p of unreadable)
+          ctx.log.warn({ pipeline: p.name, entity: p.entityCode, secrets: p.unreadableSecrets }, 'SECRET_UNREADABLE');
+        throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
+      }
+      throw refusal ?? noEndpoint();
+    },
+  });
+}
+
 // One route object per handler, so that the same route compares equal however often it is listed.
 const routes = new WeakMap<InboundHandler, AnyRoute>();
 
-/** The webhook routes of the connectors loaded (src/connectors/all.ts), ordered by path. */
+const targetRoutes = new WeakMap<TargetInbound, AnyRoute>();
+
+/** The webhook routes of the connectors loaded (src/connectors/all.ts), sources' then targets', each ordered by path. */
 export function webhookRoutes(): AnyRoute[] {
-  return inboundHandlers().map((h) => {
+  const sources = inboundHandlers().map((h) => {
     let route = routes.get(h);
     if (!route) routes.set(h, (route = inboundRoute(h)));
     return route;
   });
+  const targets = targetInboundHandlers().map(({ targetType, inbound }) => {
+    let route = targetRoutes.get(inbound);
+    if (!route) targetRoutes.set(inbound, (route = targetInboundRoute(targetType, inbound)));
+    return route;
+  });
+  const taken = new Set(sources.map((r) => r.path));
+  const clash = targets.find((r) => taken.has(r.path));
+  if (clash) throw new Error(`Inbound route ${clash.path} is both a source's and a target's`);
+  return [...sources, ...targets];
 }

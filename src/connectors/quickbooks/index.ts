@@ -1,6 +1,7 @@
 import { REMOTE_TARGET_SECRETS } from '../../sync/remote/settings.ts';
 import { type TargetDefinition, registerTarget } from '../../sync/registry.ts';
 import { DEFAULT_BASE_URL, QUICKBOOKS_OAUTH, QuickBooksTargetSettings, TOKEN_URL } from './settings.ts';
+import { quickbooksInbound } from './inbound.ts';
 import { createQuickBooksTarget } from './target.ts';
 
 /**
@@ -13,12 +14,13 @@ export const quickbooksTarget: TargetDefinition = {
   description:
     'QuickBooks Online: customers, items, invoices, payments applied through LinkedTxn and refunds, batched (30 a call) with requestid; OAuth 2.0',
   settings: QuickBooksTargetSettings,
-  secrets: [...REMOTE_TARGET_SECRETS],
+  secrets: [...REMOTE_TARGET_SECRETS, 'verifierToken'],
   outbound: (s) => [
     { field: 'baseUrl', url: typeof s.baseUrl === 'string' ? s.baseUrl : DEFAULT_BASE_URL },
     { field: 'tokenUrl', url: typeof s.tokenUrl === 'string' ? s.tokenUrl : TOKEN_URL },
   ],
   oauth: QUICKBOOKS_OAUTH,
+  inbound: quickbooksInbound,
   create: (deps) => Promise.resolve(createQuickBooksTarget(deps)),
 };
 

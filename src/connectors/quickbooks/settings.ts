@@ -44,6 +44,10 @@ export const QuickBooksSettings = z
         description:
           "The QuickBooks company (realmId). Optional when the pipeline is connected through OAuth: the consent's callback names it.",
       }),
+    verifierToken: z.string().min(1).max(500).optional().meta({
+      description:
+        "The app's webhook verifier token: deliveries to POST /v1/webhooks/{pipeline}/quickbooks are verified with it. Secret. Without it the pipeline takes no QuickBooks webhooks.",
+    }),
   })
   .meta({ description: 'Settings of the QuickBooks Online target.' });
 export type QuickBooksSettings = z.output<typeof QuickBooksSettings>;

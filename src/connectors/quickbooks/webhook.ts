@@ -9,8 +9,7 @@ import { z } from 'zod';
  *
  * What a Payment (or Invoice) event means for ledgerlink: a payment was applied in QuickBooks, so
  * the paid status of the pipeline's invoices is read back (`paidInvoices`) for the source. The
- * route that receives deliveries for a pipeline whose target is QuickBooks is not wired yet:
- * inbound routes are registered per source type (src/sync/registry.ts, registerInbound).
+ * route that receives deliveries for a pipeline whose target is QuickBooks is ./inbound.ts.
  */
 
 const Entity = z.object({

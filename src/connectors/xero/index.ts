@@ -4,6 +4,7 @@ import type { RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { type RatePlannerOptions, createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import { XERO, XERO_SECRETS, XeroTargetSettings, connectionsUrl, xeroOAuth } from './settings.ts';
+import { xeroInbound } from './inbound.ts';
 import { createXeroTarget } from './target.ts';
 
 /*
@@ -34,6 +35,7 @@ registerTarget({
   settings: XeroTargetSettings,
   secrets: XERO_SECRETS,
   oauth: xeroOAuth,
+  inbound: xeroInbound,
   outbound: (s) => {
     const base = typeof s.baseUrl === 'string' ? s.baseUrl : XERO.baseUrl;
     return [

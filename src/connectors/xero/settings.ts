@@ -45,6 +45,10 @@ export const XeroTargetSettings = z
       description:
         'The Xero organisation (tenant id). Optional when the pipeline is connected through the OAuth flow and the consent covers one organisation.',
     }),
+    webhookKey: z.string().min(1).max(500).optional().meta({
+      description:
+        "The Xero app's webhook key: deliveries to POST /v1/webhooks/{pipeline}/xero are verified with it. Secret. Without it the pipeline takes no Xero webhooks.",
+    }),
     trackingCategory: z.string().min(1).max(100).optional().meta({
       description:
         "The Xero tracking category a line's department is booked to (its option named as the department). Default: the one category that has such an option.",
@@ -53,7 +57,7 @@ export const XeroTargetSettings = z
   .meta({ description: 'Settings of the Xero target.' });
 export type XeroTargetSettings = z.output<typeof XeroTargetSettings>;
 
-export const XERO_SECRETS = REMOTE_TARGET_SECRETS;
+export const XERO_SECRETS = [...REMOTE_TARGET_SECRETS, 'webhookKey'] as const;
 
 /** The rate scopes of one pipeline's calls: its tenant's budget and the app's, overridden by `limits`. */
 export function xeroScopes(tenantId: string, clientId: string, limits: LimitOverrides | undefined): RateScope[] {

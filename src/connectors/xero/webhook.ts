@@ -10,7 +10,7 @@ import { z } from 'zod';
  *
  * What an INVOICE event means for ledgerlink: an invoice changed in Xero (a payment applied, a credit
  * note allocated), so its paid status is read back (`paidInvoices`) for the source. The route that
- * receives deliveries for a pipeline whose target is Xero is not wired yet (see docs/connectors/xero.md).
+ * receives deliveries for a pipeline whose target is Xero is ./inbound.ts (docs/connectors/xero.md).
  */
 
 export const XeroWebhookEvent = z.object({
