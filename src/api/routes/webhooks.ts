@@ -65,6 +65,18 @@ async function accept(ctx: RouteContext<unknown, unknown, unknown>, pipeline: Pi
 }
 
 /**
+ * The check made before a delivery's body is read: a pipeline of that name whose source or target
+ * takes this route; otherwise the answer of an unknown pipeline, so a caller cannot tell which exist.
+ */
+function pipelineWith(takes: (p: Pipeline) => boolean): NonNullable<Parameters<typeof defineRoute>[0]['beforeBody']> {
+  return async (request, services) => {
+    const name = (request.params as { pipeline?: unknown }).pipeline;
+    const named = typeof name === 'string' ? await findPipelinesNamed(services.db, services.sync.box, name) : [];
+    if (!named.some(takes)) throw noEndpoint();
+  };
+}
+
+/**
  * A connector's webhook route (src/sync/registry.ts, `registerInbound`): the pipeline is looked
  * up, the connector verifies the exact body bytes and says what they hold, and what it accepts is
  * stored and queued the same way for every connector.
@@ -88,11 +100,7 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     bodyLimitBytes: WEBHOOK_BODY_LIMIT_BYTES,
     // Anonymous until its signature is checked over the whole body: an unknown pipeline, or one
     // of another kind, is answered before a byte of the body is read.
-    beforeBody: async (request, services) => {
-      const name = (request.params as { pipeline?: unknown }).pipeline;
-      const named = typeof name === 'string' ? await findPipelinesNamed(services.db, services.sync.box, name) : [];
-      if (!named.some((p) => p.sourceType === inbound.sourceType)) throw noEndpoint();
-    },
+    beforeBody: pipelineWith((p) => p.sourceType === inbound.sourceType),
     ...(docs.example === undefined ? {} : { example: docs.example }),
     // Not one request transaction: the event is stored and its run queued in a transaction of their
     // own, and without a queue the run is worked right after, which must not sit inside it.
@@ -178,11 +186,7 @@ function targetInboundRoute(targetType: string, inbound: TargetInbound): AnyRout
         'a delivery only triggers a run of the pipeline, which joins its pending run: a replay changes nothing more.',
     },
     bodyLimitBytes: WEBHOOK_BODY_LIMIT_BYTES,
-    beforeBody: async (request, services) => {
-      const name = (request.params as { pipeline?: unknown }).pipeline;
-      const named = typeof name === 'string' ? await findPipelinesNamed(services.db, services.sync.box, name) : [];
-      if (!named.some((p) => p.targetType === targetType)) throw noEndpoint();
-    },
+    beforeBody: pipelineWith((p) => p.targetType === targetType),
     ...(docs.example === undefined ? {} : { example: docs.example }),
     write: false,
     success: { status: 200, description: docs.accepted },

@@ -78,14 +78,15 @@ export function rateScopes(realmId: string, overrides: LimitOverrides | undefine
       writeReserve: overrides?.writeReserve,
     },
   };
-  // The batch budget scales with an overridden minute budget (a test that scales one scales both),
-  // less one call of headroom: paced exactly at the limit, a request delayed in transit at the
-  // window's edge would land in QuickBooks' count of the next window and be refused.
-  const published =
+  // The batch budget scales with an overridden minute budget (a test that scales one scales both).
+  // A request delayed in transit at a window's edge is the planner's concern (its margin), not ours.
+  const batchPerMinute =
     overrides?.callsPerMinute !== undefined
-      ? Math.floor((overrides.callsPerMinute * PUBLISHED_LIMITS.batchPerMinute) / PUBLISHED_LIMITS.callsPerMinute)
+      ? Math.max(
+          1,
+          Math.floor((overrides.callsPerMinute * PUBLISHED_LIMITS.batchPerMinute) / PUBLISHED_LIMITS.callsPerMinute),
+        )
       : PUBLISHED_LIMITS.batchPerMinute;
-  const batchPerMinute = Math.max(1, published - 1);
   const batch: RateScope = { key: `quickbooks:realm:${realmId}:batch`, limits: { callsPerMinute: batchPerMinute } };
   return { realm, batch };
 }

@@ -83,12 +83,15 @@ describe('QuickBooks Online simulator', () => {
     const url = `${s.baseUrl}/v3/company/${s.realmIds[0]}/companyinfo/${s.realmIds[0]}`;
     const old = await fetch(`${url}?minorversion=65`, { headers: { authorization: `Bearer ${s.accessToken}` } });
     expect(old.status).toBe(400);
-    expect(((await old.json()) as any).Fault.Error[0].Detail).toContain('75');
+    const fault = (await old.json()) as { Fault: { Error: { Detail: string }[] } };
+    expect(fault.Fault.Error[0]!.Detail).toContain('75');
     const anon = await fetch(`${url}?minorversion=75`, { headers: { authorization: 'Bearer nope' } });
     expect(anon.status).toBe(401);
-    expect(((await anon.json()) as any).fault.error[0].code).toBe('3200');
+    const refused = (await anon.json()) as { fault: { error: { code: string }[] } };
+    expect(refused.fault.error[0]!.code).toBe('3200');
     const ok = await fetch(`${url}?minorversion=75`, { headers: { authorization: `Bearer ${s.accessToken}` } });
-    expect(((await ok.json()) as any).CompanyInfo.Country).toBe('US');
+    const company = (await ok.json()) as { CompanyInfo: { Country: string } };
+    expect(company.CompanyInfo.Country).toBe('US');
   });
 
   it('replays the first answer to a repeated requestid instead of writing again, per realm', async () => {
@@ -208,14 +211,14 @@ describe('QuickBooks Online simulator', () => {
     const { customer, item } = await seed(call);
     const codes = (await call('GET', 'query', undefined, { query: 'SELECT * FROM TaxCode' })).json.QueryResponse
       .TaxCode;
-    const twenty = codes.find((c: any) => c.Name.startsWith('20'));
+    const twenty = (codes as { Id: string; Name: string }[]).find((c) => c.Name.startsWith('20'));
     const inv = await call('POST', 'invoice', {
       ...invoice(customer.Id, item.Id, 'V-1'),
       Line: [
         {
           Amount: 100,
           DetailType: 'SalesItemLineDetail',
-          SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: twenty.Id } },
+          SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: twenty!.Id } },
         },
       ],
     });
