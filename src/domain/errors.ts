@@ -145,6 +145,10 @@ export const ERROR_CODES = {
   // Pipelines
   PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
   PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],
+  PIPELINE_SOURCE_CANNOT_FEED_TARGET: [
+    400,
+    'This source cannot send to this target (the embedded ledger mirrored into itself would book everything twice); the message says why.',
+  ],
   PIPELINE_TARGET_SETTINGS_INVALID: [
     400,
     "The target's settings do not match its schema or name a setting it does not have; `details` names each field.",

@@ -193,12 +193,49 @@ export const CanonicalRefund = z.strictObject({
 });
 export type CanonicalRefund = z.output<typeof CanonicalRefund>;
 
+export const CanonicalCreditNote = z.strictObject({
+  kind: z.literal('creditNote'),
+  sourceId: z.string().min(1).max(100),
+  externalReference: z.string().min(1).max(50),
+  customerSourceId: z.string().min(1).max(100),
+  date: IsoDate,
+  currency: Currency,
+  exchangeRate: ExchangeRate.nullable().optional(),
+  description: z.string().max(500).default(''),
+  invoiceExternalReference: z.string().max(50).nullable().optional().meta({
+    description:
+      'The invoice it credits, when it credits one. Informative: what the credit note settles is an allocation.',
+  }),
+  lines: z.array(CanonicalLine).min(1).max(1000),
+});
+export type CanonicalCreditNote = z.output<typeof CanonicalCreditNote>;
+
+/**
+ * Part of a payment or credit note set against an invoice: the source's own matching (a receipt
+ * spread over three invoices, a credit note settling the invoice it credits). Both documents are
+ * named by their external references; the engine sends the allocation once both are in the target.
+ */
+export const CanonicalAllocation = z.strictObject({
+  kind: z.literal('allocation'),
+  sourceId: z.string().min(1).max(100),
+  customerSourceId: z.string().min(1).max(100),
+  date: IsoDate,
+  currency: Currency,
+  amount: Amount.meta({ description: 'In the currency of both documents; more than zero.' }),
+  invoiceExternalReference: z.string().min(1).max(50),
+  from: z.enum(['payment', 'creditNote']).meta({ description: 'What is set against the invoice.' }),
+  fromExternalReference: z.string().min(1).max(50),
+});
+export type CanonicalAllocation = z.output<typeof CanonicalAllocation>;
+
 export const CanonicalRecord = z.discriminatedUnion('kind', [
   CanonicalCustomer,
   CanonicalProduct,
   CanonicalInvoice,
+  CanonicalCreditNote,
   CanonicalPayment,
   CanonicalRefund,
+  CanonicalAllocation,
 ]);
 export type CanonicalRecord = z.output<typeof CanonicalRecord>;
 export type RecordKind = CanonicalRecord['kind'];
@@ -210,4 +247,18 @@ export type RecordKind = CanonicalRecord['kind'];
 export const CODE_PATTERN = /^[A-Z0-9][A-Z0-9_.-]{0,49}$/;
 
 /** Order within a run: what a document refers to is synced before it. */
-export const KIND_ORDER: RecordKind[] = ['customer', 'product', 'invoice', 'payment', 'refund'];
+export const KIND_ORDER: RecordKind[] = [
+  'customer',
+  'product',
+  'invoice',
+  'creditNote',
+  'payment',
+  'refund',
+  'allocation',
+];
+
+/** A credit note in the shape of an invoice, for what maps lines (accounts, tax codes, totals). */
+export function creditNoteAsInvoice(note: CanonicalCreditNote): CanonicalInvoice {
+  const { date, invoiceExternalReference: _credited, ...rest } = note;
+  return { ...rest, kind: 'invoice', invoiceDate: date, dueDate: null };
+}

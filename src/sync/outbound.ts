@@ -111,12 +111,14 @@ export async function flushTarget<D>(
         toSend.push(p);
         continue;
       }
-      const found = await ctx.target.findByReference(
-        callContext(ctx),
-        delivery.targetKind,
-        delivery.reference(p.item.doc),
-        delivery.customerTargetId(p.item.doc),
-      );
+      const found = delivery.find
+        ? await delivery.find(ctx, p.item.doc)
+        : await ctx.target.findByReference(
+            callContext(ctx),
+            delivery.targetKind,
+            delivery.reference(p.item.doc),
+            delivery.customerTargetId(p.item.doc),
+          );
       if (found) {
         await settle(ctx, delivery, out, [
           {

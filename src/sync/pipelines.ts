@@ -527,6 +527,13 @@ export function pipelineTypeProblems(
   if (!targetTypes().includes(def.target.type))
     problems.push(unknownTargetType(def.target.type, field('target', 'type')));
   else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+  const refusal = sourceSettings(def.source.type)?.refuseTarget?.(def.target.type) ?? null;
+  if (refusal)
+    problems.push(
+      new DomainError('PIPELINE_SOURCE_CANNOT_FEED_TARGET', refusal, [
+        { field: field('target', 'type'), message: refusal },
+      ]),
+    );
   if (def.mapping !== undefined) problems.push(...mappingSizeProblems(def.mapping, field));
   return problems;
 }

@@ -22,6 +22,8 @@ export const REASON_CODES = {
     'A document names a customer the source could not return when asked (deleted, or not visible to these credentials). Restore or share the customer in the source, then retry the exception.',
   SOURCE_PRODUCT_NOT_FOUND:
     'A document line names a product the source could not return when asked. Restore the product in the source, then retry the exception.',
+  SOURCE_DOCUMENT_UNSUPPORTED:
+    'The source holds a document ledgerlink cannot send yet (from the embedded ledger: a sales credit journal, a settlement discount, a reversed allocation); the message names it. Nothing was sent. Book its counterpart in the target by hand, then resolve the exception.',
   WEBHOOK_EVENT_INVALID:
     'A stored canonical webhook event no longer matches the event schema (it was received under an older version). Send the event again in the current format; this exception can then be resolved.',
   STRIPE_CUSTOMER_NOT_FOUND:
@@ -43,6 +45,8 @@ export const REASON_CODES = {
     'A document line names a product this pipeline has not received yet, and the source cannot be asked for it. Send the product first, then retry the exception.',
   CURRENCY_MISMATCH:
     'The document is in another currency than its customer’s account. Correct the currency in the source (the next run that brings the document posts it), or book it by hand to a customer account in that currency and resolve the exception.',
+  ALLOCATION_DOCUMENT_NOT_SYNCED:
+    'The allocation sets a payment or credit note against an invoice, and one of the two is not booked in the target by this pipeline (it is parked itself, or the source never sent it). Fix and retry that document first (its exception names why), then retry this one.',
   // Mapping lines to the ledger
   MAPPING_PRODUCT_NOT_SYNCED:
     'A line names a product that is not in the ledger. Send or create the product, then retry the exception.',

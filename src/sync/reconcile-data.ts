@@ -61,7 +61,8 @@ export function labelOf(kind: DocKind, number: string, externalReference: string
 }
 
 function toTarget(d: TargetDocument): TargetDoc | null {
-  if (d.kind === 'refund') return null;
+  // Refunds and credit notes are not compared yet (docs/reconciliation.md).
+  if (d.kind === 'refund' || d.kind === 'creditNote') return null;
   return {
     id: d.targetId,
     kind: d.kind,

@@ -57,6 +57,8 @@ export interface ConnectorSettings {
   secrets?: readonly string[] | undefined;
   /** The URLs these settings (already valid) make the server call. */
   outbound?: ((settings: Record<string, unknown>) => OutboundUrl[]) | undefined;
+  /** For a source: why it cannot send to a target of this type, or null when it can. */
+  refuseTarget?: ((targetType: string) => string | null) | undefined;
 }
 
 export interface TargetDefinition extends ConnectorSettings {

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/database.ts';
 import type {
+  CanonicalAllocation,
+  CanonicalCreditNote,
   CanonicalCustomer,
   CanonicalInvoice,
   CanonicalPayment,
@@ -90,7 +92,7 @@ export interface TargetLimits {
 }
 
 /** The kinds of document a target receives. */
-export type TargetKind = 'customer' | 'product' | 'invoice' | 'payment' | 'refund';
+export type TargetKind = 'customer' | 'product' | 'invoice' | 'creditNote' | 'payment' | 'refund' | 'allocation';
 
 /**
  * A customer to create or update. `code` is the code the engine proposes for a new one.
@@ -123,6 +125,31 @@ export interface TargetInvoice {
   /** The target's id of each product a line names, by source product id. */
   productTargetIds: Record<string, string>;
   /** A key derived from the document, the same on every attempt. */
+  idempotencyKey: string;
+}
+
+/** A credit note with its customer, products and the invoice it credits (when booked) resolved. */
+export interface TargetCreditNote {
+  sourceId: string;
+  record: CanonicalCreditNote;
+  customerTargetId: string;
+  productTargetIds: Record<string, string>;
+  /** The invoice it credits, when the source names one this pipeline has booked. */
+  invoiceTargetId: string | null;
+  idempotencyKey: string;
+}
+
+/**
+ * An allocation with both of its documents in the target: the invoice, and the payment or credit
+ * note set against it. `fromTargetId` is what the target answered when it booked that document
+ * (a Xero overpayment, a ledger receipt), so the target knows what it is allocating.
+ */
+export interface TargetAllocation {
+  sourceId: string;
+  record: CanonicalAllocation;
+  customerTargetId: string;
+  invoiceTargetId: string;
+  fromTargetId: string;
   idempotencyKey: string;
 }
 
@@ -167,7 +194,7 @@ export interface TargetCallContext {
 /** A document as the target holds it, for write-back and reconciliation. */
 export interface TargetDocument {
   targetId: string;
-  kind: 'invoice' | 'payment' | 'refund';
+  kind: 'invoice' | 'creditNote' | 'payment' | 'refund';
   number: string;
   customerTargetId: string;
   externalReference: string;
@@ -205,8 +232,26 @@ export interface TargetConnector {
   createInvoices(ctx: TargetCallContext, items: TargetInvoice[]): Promise<ItemResult[]>;
   /** Drafts instead of invoices; their targetId is the draft's. */
   createDraftInvoices?(ctx: TargetCallContext, items: TargetInvoice[]): Promise<ItemResult[]>;
+  createCreditNotes?(ctx: TargetCallContext, items: TargetCreditNote[]): Promise<ItemResult[]>;
   createPayments?(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]>;
   createRefunds?(ctx: TargetCallContext, items: TargetRefund[]): Promise<ItemResult[]>;
+  /**
+   * Sets payments and credit notes against invoices. The target id of an allocation is the
+   * target's own id for it (a ledger allocation, a Xero AllocationID).
+   */
+  createAllocations?(ctx: TargetCallContext, items: TargetAllocation[]): Promise<ItemResult[]>;
+  /**
+   * An allocation the target already holds between the same two documents, for the same amount
+   * on the same date, that is none of `taken` (the allocations this pipeline has already mapped):
+   * the lookup before an allocation is sent again after an uncertain outcome. Allocations carry
+   * no reference a platform keeps, so they are matched by what they are. Remote targets that
+   * take allocations implement it.
+   */
+  findAllocation?(
+    ctx: TargetCallContext,
+    item: TargetAllocation,
+    taken: ReadonlySet<string>,
+  ): Promise<FoundDocument | null>;
 
   /**
    * Finds a document by the reference ledgerlink gave it: what makes retries safe against a
@@ -287,8 +332,10 @@ export const CAPABILITY_OF: Record<TargetKind, keyof TargetCapabilities> = {
   customer: 'customers',
   product: 'items',
   invoice: 'invoices',
+  creditNote: 'creditNotes',
   payment: 'payments',
   refund: 'refunds',
+  allocation: 'allocations',
 };
 
 export type { PipelineMapping };

@@ -1,13 +1,15 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
-import { registerTarget } from '../../sync/registry.ts';
+import { registerSource, registerTarget } from '../../sync/registry.ts';
 import type { ItemError, MappedLine, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
+import { createAllocations, createCreditNotes } from './credit-notes.ts';
 import { upsertCustomers, upsertProducts } from './customers.ts';
 import { createDraftInvoices, createInvoices } from './invoices.ts';
 import { ledgerLines, loadLineData, loadProducts } from './lines.ts';
 import { createPayments, createRefunds } from './payments.ts';
 import * as read from './reads.ts';
+import { LedgerSourceConfig, createLedgerSource } from './source.ts';
 
 /**
  * The embedded ledger as a target. It is transactional: every write runs in the engine's own
@@ -39,8 +41,10 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
     upsertProducts: (ctx, items) => upsertProducts(db(ctx), entity, items),
     createInvoices: (ctx, items) => createInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),
     createDraftInvoices: (ctx, items) => createDraftInvoices(db(ctx), entity, ctx.actor, deps.mapping, items),
+    createCreditNotes: (ctx, items) => createCreditNotes(db(ctx), entity, ctx.actor, deps.mapping, items),
     createPayments: (ctx, items) => createPayments(db(ctx), entity, ctx.actor, items),
     createRefunds: (ctx, items) => createRefunds(db(ctx), entity, ctx.actor, items),
+    createAllocations: (ctx, items) => createAllocations(db(ctx), entity, ctx.actor, items),
     findByReference: (ctx, kind, reference, customer) => read.findByReference(db(ctx), e, kind, reference, customer),
     customer: (ctx, code, asSourceId) => read.customerRecord(db(ctx), e, code, asSourceId),
     async product(ctx, code, asSourceId) {
@@ -93,4 +97,13 @@ registerTarget({
     if (!entity) throw new Error(`Entity ${deps.entityId} no longer exists`);
     return ledgerTarget(entity, deps);
   },
+});
+
+registerSource('ledger', (pipeline, deps) => createLedgerSource(pipeline, deps.db), {
+  settings: LedgerSourceConfig,
+  secrets: [],
+  refuseTarget: (type) =>
+    type === 'ledger'
+      ? 'The ledger source mirrors the embedded ledger into an accounting platform; into the embedded ledger itself it would book every document twice. Choose a platform target (xero, quickbooks, webhook).'
+      : null,
 });

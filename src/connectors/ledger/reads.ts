@@ -112,7 +112,7 @@ export async function documentsInWindow(
   return rows.map(toDocument);
 }
 
-const TYPE_OF: Record<string, string> = { invoice: 'SI', payment: 'SR', refund: 'SD' };
+const TYPE_OF: Record<string, string> = { invoice: 'SI', creditNote: 'SN', payment: 'SR', refund: 'SD' };
 
 export async function findByReference(
   db: Queryable,

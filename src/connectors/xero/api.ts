@@ -4,6 +4,7 @@ import { parseJsonExact } from '../../domain/json.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { RemoteClient } from '../../sync/remote/client.ts';
 import type { RemoteResponse } from '../../sync/remote/contracts.ts';
+import type { ItemError } from '../../sync/target.ts';
 import { XERO } from './settings.ts';
 
 /*
@@ -20,6 +21,20 @@ export type Json = Record<string, unknown>;
 export function str(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'bigint' ? String(v) : '';
 }
+
+/** An overpayment's target id: a receipt booked before its invoice (or with none named). */
+export const OVERPAYMENT = 'OP:';
+
+/** A where-clause literal: Xero's filter strings are C#-like, with `"` and `\` escaped. */
+export const lit = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+/** Elements Xero refused, as the item error the engine parks them with. */
+export const refused = (messages: string[], field?: string): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `Xero refused it: ${messages.join('; ')}`.slice(0, 1000),
+  retryable: false,
+  field,
+});
 
 /** One element's outcome of a batch write: what Xero saved, or why it refused it. */
 export type ElementResult = { ok: true; saved: Json } | { ok: false; messages: string[] };

@@ -8,7 +8,6 @@ import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import {
   type FoundDocument,
-  type ItemError,
   type ItemResult,
   type TargetCallContext,
   type TargetConnector,
@@ -21,7 +20,7 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { type ElementResult, type Json, XeroApi, batchIdempotencyKey, str } from './api.ts';
+import { type ElementResult, type Json, OVERPAYMENT, XeroApi, batchIdempotencyKey, lit, refused, str } from './api.ts';
 import {
   type OrgSettings,
   amount,
@@ -35,6 +34,7 @@ import {
   xeroDate,
 } from './map.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
+import * as credits from './credit-notes.ts';
 
 /*
  * The Xero target (docs/connectors/xero.md): customers as contacts keyed by ContactNumber, products
@@ -54,18 +54,6 @@ export interface XeroTargetOptions {
   client?: Partial<RemoteClientOptions> | undefined;
 }
 
-/** An overpayment's target id: a receipt booked before its invoice. */
-const OVERPAYMENT = 'OP:';
-
-const refused = (messages: string[], field?: string): ItemError => ({
-  code: 'TARGET_REFUSED',
-  message: `Xero refused it: ${messages.join('; ')}`.slice(0, 1000),
-  retryable: false,
-  field,
-});
-
-/** A where-clause literal: Xero's filter strings are C#-like, with `"` and `\` escaped. */
-const lit = (v: string) => `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 const anyOf = (field: string, values: string[]) => values.map((v) => `${field}==${lit(v)}`).join(' OR ');
 
 const contentKey = (value: unknown) =>
@@ -627,6 +615,17 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         );
         return b && typeof b.OverpaymentID === 'string' ? { targetId: OVERPAYMENT + b.OverpaymentID } : null;
       }
+      case 'creditNote': {
+        const [c] = await findBy(
+          '/CreditNotes',
+          'CreditNotes',
+          'Reference',
+          [reference],
+          `Type=="ACCRECCREDIT" AND ${live}${ofCustomer}`,
+          ctx.signal,
+        );
+        return credits.creditNoteFound(c);
+      }
       case 'refund': {
         // Done only once refunded in full: a credit note still holding credit is completed by the next attempt.
         const [c] = await findBy('/CreditNotes', 'CreditNotes', 'Reference', [reference], live, ctx.signal);
@@ -652,6 +651,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return out;
   }
 
+  const parts: credits.XeroParts = { settings, api, org, writeAll };
   return {
     type: 'xero',
     transactional: false,
@@ -659,7 +659,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       customers: true,
       items: true,
       invoices: true,
-      creditNotes: false,
+      creditNotes: true,
       payments: true,
       allocations: true,
       refunds: true,
@@ -678,8 +678,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     upsertCustomers: upsertContacts,
     upsertProducts: upsertItems,
     createInvoices,
+    createCreditNotes: (ctx, items) => credits.createCreditNotes(parts, ctx, items),
     createPayments,
     createRefunds,
+    createAllocations: (ctx, items) => credits.createAllocations(parts, ctx, items),
+    findAllocation: (ctx, item, taken) => credits.findAllocation(parts, ctx, item, taken),
     findByReference,
     async documents(ctx, targetIds) {
       const out = new Map<string, TargetDocument>();

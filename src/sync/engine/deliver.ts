@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
-import type { ItemError, ItemResult, TargetCallContext, TargetConnector } from '../target.ts';
+import type { FoundDocument, ItemError, ItemResult, TargetCallContext, TargetConnector } from '../target.ts';
 import { CAPABILITY_OF, type TargetKind } from '../target.ts';
 import { deliverRemote } from '../outbound.ts';
 import { PageOutcome, type SyncContext, callContext } from './context.ts';
@@ -42,6 +42,10 @@ export interface Delivery<D> {
   resendSafe?: boolean;
   reference(doc: D): string;
   customerTargetId(doc: D): string | null;
+  /** Whether the target implements the operation (beyond the capability it declares), when it is optional. */
+  available?(target: TargetConnector): boolean;
+  /** How a document is looked up after an uncertain outcome, when not by its reference (allocations have none). */
+  find?(ctx: SyncContext, doc: D): Promise<FoundDocument | null>;
   commit(ctx: SyncContext, tx: Queryable, done: Delivered<D>[], out: PageOutcome): Promise<void>;
 }
 
@@ -70,7 +74,7 @@ export async function deliver<D>(
 ): Promise<void> {
   if (items.length === 0) return;
   const capability = CAPABILITY_OF[delivery.targetKind];
-  if (!ctx.target.capabilities[capability]) {
+  if (!ctx.target.capabilities[capability] || delivery.available?.(ctx.target) === false) {
     for (const item of items)
       parkFailure(out, delivery.recordKind ?? delivery.kind, item, {
         code: 'TARGET_CAPABILITY_MISSING',

@@ -2,6 +2,8 @@ import { flushTarget } from '../outbound.ts';
 import type { PageOutcome, SyncContext } from './context.ts';
 import { masterDataDeliveries } from './customers.ts';
 import type { Delivery } from './deliver.ts';
+import { allocationDeliveries } from './allocations.ts';
+import { creditNoteDeliveries } from './credit-notes.ts';
 import { invoiceDeliveries } from './invoices.ts';
 import { paymentDeliveries } from './payments.ts';
 
@@ -9,7 +11,9 @@ import { paymentDeliveries } from './payments.ts';
 const DELIVERIES: Delivery<never>[] = [
   ...masterDataDeliveries,
   ...invoiceDeliveries,
+  ...creditNoteDeliveries,
   ...paymentDeliveries,
+  ...allocationDeliveries,
 ] as Delivery<never>[];
 
 /**

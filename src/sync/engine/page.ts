@@ -1,4 +1,6 @@
 import type {
+  CanonicalAllocation,
+  CanonicalCreditNote,
   CanonicalCustomer,
   CanonicalInvoice,
   CanonicalPayment,
@@ -11,13 +13,15 @@ import { recordAudit } from '../../ledger/audit.ts';
 import { addRunRecords } from '../runs.ts';
 import { PageOutcome, type SyncContext } from './context.ts';
 import { syncCustomers, syncProducts } from './customers.ts';
+import { syncAllocations } from './allocations.ts';
+import { syncCreditNotes } from './credit-notes.ts';
 import { syncInvoices } from './invoices.ts';
 import { syncPayments, syncRefunds } from './payments.ts';
 import { recordSales } from '../daily-summary.ts';
 
 /**
- * Processes one page of a source, in dependency order: customers, products, invoices, payments,
- * refunds. A record that cannot be mapped or posted is parked with its reason and data; the rest
+ * Processes one page of a source, in dependency order: customers, products, invoices, credit
+ * notes, payments, refunds, allocations. A record that cannot be mapped or posted is parked with its reason and data; the rest
  * of the page goes on. Returns what happened, and has already stored the run records and the
  * exceptions.
  */
@@ -29,6 +33,8 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   const invoices: { record: CanonicalInvoice; raw: unknown }[] = [];
   const payments: { record: CanonicalPayment; raw: unknown }[] = [];
   const refunds: { record: CanonicalRefund; raw: unknown }[] = [];
+  const creditNotes: { record: CanonicalCreditNote; raw: unknown }[] = [];
+  const allocations: { record: CanonicalAllocation; raw: unknown }[] = [];
   for (const item of items) {
     if ('invalid' in item) {
       const line = item.line !== undefined ? ` (line ${item.line})` : '';
@@ -40,11 +46,15 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
     else if (r.kind === 'product') products.push(r);
     else if (r.kind === 'invoice') invoices.push({ record: r, raw: item.raw });
     else if (r.kind === 'payment') payments.push({ record: r, raw: item.raw });
-    else refunds.push({ record: r, raw: item.raw });
+    else if (r.kind === 'refund') refunds.push({ record: r, raw: item.raw });
+    else if (r.kind === 'creditNote') creditNotes.push({ record: r, raw: item.raw });
+    else allocations.push({ record: r, raw: item.raw });
   }
-  const referencedCustomers = [...invoices, ...payments, ...refunds].map((d) => d.record.customerSourceId);
+  const referencedCustomers = [...invoices, ...creditNotes, ...payments, ...refunds, ...allocations].map(
+    (d) => d.record.customerSourceId,
+  );
   const c = await syncCustomers(ctx, customers, referencedCustomers, out);
-  const referencedProducts = invoices.flatMap((i) =>
+  const referencedProducts = [...invoices, ...creditNotes].flatMap((i) =>
     i.record.lines.map((l) => l.productSourceId).filter((x): x is string => !!x),
   );
   const prod = await syncProducts(ctx, products, referencedProducts, out);
@@ -57,8 +67,10 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
       ? await recordSales(ctx, { invoices, payments }, c.codes, prod.codes, unavailable, out)
       : { invoices, payments };
   await syncInvoices(ctx, toPost.invoices, c.codes, prod.codes, unavailable, out);
+  await syncCreditNotes(ctx, creditNotes, c.codes, prod.codes, unavailable, out);
   await syncPayments(ctx, toPost.payments, c.codes, unavailable, out);
   await syncRefunds(ctx, refunds, c.codes, out);
+  await syncAllocations(ctx, allocations, c.codes, out);
   await saveOutcome(ctx, out);
   return out;
 }

@@ -11,9 +11,9 @@ import { recordSourceDocuments } from './invoices.ts';
 type Input<T> = { record: T; raw: unknown };
 
 /** The target ids of documents this pipeline booked, by their external reference and customer. */
-async function bookedByReference(
+export async function bookedByReference(
   ctx: SyncContext,
-  kind: 'invoice' | 'payment',
+  kind: 'invoice' | 'creditNote' | 'payment',
   keys: { customerTargetId: string; reference: string }[],
 ): Promise<Map<string, string>> {
   if (keys.length === 0) return new Map();

@@ -1,0 +1,113 @@
+import type { Queryable } from '../../db/database.ts';
+import { isDomainError } from '../../domain/errors.ts';
+import type { EntityContext } from '../../ledger/entities.ts';
+import { dateRuleViolation } from '../../ledger/periods.ts';
+import { allocate } from '../../ledger/posting/allocations.ts';
+import { postCreditNote } from '../../ledger/posting/credit-notes.ts';
+import type { PostingContext } from '../../ledger/posting/types.ts';
+import { creditNoteAsInvoice } from '../../sync/canonical.ts';
+import {
+  type ItemResult,
+  type PipelineMapping,
+  type TargetAllocation,
+  type TargetCreditNote,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { refused } from './invoices.ts';
+import { ledgerLines, loadLineData } from './lines.ts';
+import { findTransaction } from './payments.ts';
+
+/** Runs one item in a savepoint of the engine's transaction: a refusal leaves nothing behind. */
+async function each<T>(
+  db: Queryable,
+  items: T[],
+  book: (tx: Queryable, item: T) => Promise<ItemResult>,
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = [];
+  for (const item of items) {
+    try {
+      results.push(await db.transaction((tx) => book(tx, item)));
+    } catch (err) {
+      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
+      const known = isDomainError(err) ? err : dateRuleViolation(err);
+      if (!known) throw err;
+      results.push(refused(known));
+    }
+  }
+  return results;
+}
+
+/**
+ * Credit notes from their own lines, mapped to accounts and tax codes as invoice lines are. A
+ * reference the customer already has on a credit note is linked, not posted again. Left open:
+ * what settles them comes as allocations.
+ */
+export async function createCreditNotes(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  mapping: PipelineMapping,
+  items: TargetCreditNote[],
+): Promise<ItemResult[]> {
+  const data = await loadLineData(
+    db,
+    entity.id,
+    items.flatMap((i) => Object.values(i.productTargetIds)),
+    items.map((i) => i.customerTargetId),
+  );
+  return each(db, items, async (tx, item) => {
+    const note = item.record;
+    const existing = await findTransaction(tx, entity.id, item.customerTargetId, 'SN', note.externalReference);
+    if (existing)
+      return ok(String(existing.id), {
+        number: existing.number,
+        outcome: 'linked',
+        message: 'already in the ledger; linked',
+      });
+    const customer = data.customers.get(item.customerTargetId);
+    if (customer && customer.currency !== note.currency)
+      return failed({
+        code: 'CURRENCY_MISMATCH',
+        message: `The credit note is in ${note.currency}; customer ${item.customerTargetId} is in ${customer.currency}`,
+        retryable: false,
+        field: 'currency',
+      });
+    const lines = ledgerLines(data, mapping, creditNoteAsInvoice(note), item.customerTargetId, item.productTargetIds);
+    if (!Array.isArray(lines))
+      return failed({ code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field });
+    const posted = await postCreditNote(
+      { db: tx, entity, actor },
+      {
+        customerCode: item.customerTargetId,
+        creditNoteDate: note.date,
+        externalReference: note.externalReference,
+        description: note.description,
+        ...(note.exchangeRate ? { exchangeRate: note.exchangeRate } : {}),
+        lines,
+      },
+      true,
+    );
+    return ok(String(posted.id), { number: String(posted.number), outcome: 'created' });
+  });
+}
+
+/** Allocations between documents the pipeline booked: the ledger's own allocation, with its id. */
+export async function createAllocations(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  items: TargetAllocation[],
+): Promise<ItemResult[]> {
+  return each(db, items, async (tx, item) => {
+    const pctx: PostingContext = { db: tx, entity, actor };
+    const a = await allocate(pctx, {
+      transactionId1: Number(item.invoiceTargetId),
+      transactionId2: Number(item.fromTargetId),
+      amount: item.record.amount,
+      date: item.record.date,
+      reference: item.sourceId.slice(0, 100),
+    });
+    return ok(String(a.allocationId), { outcome: 'created' });
+  });
+}

@@ -1,0 +1,173 @@
+import type { ExceptionCode } from '../reasons.ts';
+import { parseAmount } from '../../domain/money.ts';
+import { resolveSucceeded } from '../exceptions.ts';
+import type { CanonicalAllocation } from '../canonical.ts';
+import { idempotencyKey } from '../outbound.ts';
+import type { TargetAllocation } from '../target.ts';
+import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
+import { type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { bookedByReference } from './payments.ts';
+
+/** The allocations this pipeline has mapped to these target ids: none of them is a match for another. */
+async function takenAllocations(ctx: SyncContext): Promise<Set<string>> {
+  const { rows } = await ctx.db.query<{ target_id: string }>(
+    `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'allocation'`,
+    [ctx.pipeline.id],
+  );
+  return new Set(rows.map((r) => r.target_id));
+}
+
+const allocationDelivery: Delivery<TargetAllocation> = {
+  kind: 'allocation',
+  targetKind: 'allocation',
+  // A remote target must be able to find an allocation again, or a lost answer would allocate twice.
+  available: (target) =>
+    target.createAllocations !== undefined && (target.transactional || target.findAllocation !== undefined),
+  send: (target, ctx, batch) => target.createAllocations!(ctx, batch),
+  reference: (doc) =>
+    `${doc.record.from} ${doc.record.fromExternalReference} to ${doc.record.invoiceExternalReference}`,
+  customerTargetId: (doc) => doc.customerTargetId,
+  async find(ctx, doc) {
+    if (!ctx.target.findAllocation) return null;
+    return ctx.target.findAllocation(callContext(ctx), doc, await takenAllocations(ctx));
+  },
+  async commit(ctx, tx, done, out) {
+    for (const { item, result } of done)
+      out.record({
+        kind: 'allocation',
+        sourceId: item.sourceId,
+        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
+        targetId: result.targetId,
+        message: result.message ?? null,
+      });
+    await saveMapping(
+      tx,
+      ctx.pipeline.id,
+      'allocation',
+      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId })),
+    );
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'allocation',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
+    );
+  },
+};
+
+/**
+ * Sends a page's allocations once both of their documents are in the target: the invoice, and
+ * the payment or credit note set against it, each found by the reference this pipeline booked it
+ * under. One whose document is not there (parked, or never sent) is parked with
+ * ALLOCATION_DOCUMENT_NOT_SYNCED; retried once that document is booked, it goes through.
+ */
+export async function syncAllocations(
+  ctx: SyncContext,
+  allocations: { record: CanonicalAllocation; raw: unknown }[],
+  customers: Map<string, string>,
+  out: PageOutcome,
+): Promise<void> {
+  if (allocations.length === 0) return;
+  const p = ctx.pipeline;
+  const mapped = await mappedIds(
+    ctx.db,
+    p.id,
+    'allocation',
+    allocations.map((a) => a.record.sourceId),
+  );
+  const ready: { input: (typeof allocations)[number]; customerTargetId: string }[] = [];
+  const seen = new Set<string>();
+  for (const input of allocations) {
+    const a = input.record;
+    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
+      out.park({
+        kind: 'allocation',
+        sourceId: a.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: a, raw: input.raw },
+      });
+    const already = mapped.get(a.sourceId);
+    if (already || seen.has(a.sourceId)) {
+      out.record({
+        kind: 'allocation',
+        sourceId: a.sourceId,
+        outcome: 'skipped',
+        targetId: already?.targetId,
+        message: already ? 'already allocated' : 'repeated in the same page',
+      });
+      continue;
+    }
+    seen.add(a.sourceId);
+    const customerTargetId = customers.get(a.customerSourceId);
+    if (!customerTargetId) {
+      park(
+        'CUSTOMER_NOT_SYNCED',
+        `Customer ${a.customerSourceId} is not in the ${ctx.target.type} target`,
+        'customerSourceId',
+      );
+      continue;
+    }
+    const amount = parseAmount(a.amount, a.currency);
+    if (!amount.ok || amount.value <= 0n) {
+      park('AMOUNT_INVALID', `amount "${a.amount}" is not an amount in ${a.currency} above zero`, 'amount');
+      continue;
+    }
+    ready.push({ input, customerTargetId });
+  }
+  const key = (customer: string, reference: string) => `${customer}\u0000${reference}`;
+  const booked = async (kind: 'invoice' | 'creditNote' | 'payment', pick: (a: CanonicalAllocation) => string | null) =>
+    bookedByReference(
+      ctx,
+      kind,
+      ready.flatMap((r) => {
+        const reference = pick(r.input.record);
+        return reference ? [{ customerTargetId: r.customerTargetId, reference }] : [];
+      }),
+    );
+  const invoices = await booked('invoice', (a) => a.invoiceExternalReference);
+  const payments = await booked('payment', (a) => (a.from === 'payment' ? a.fromExternalReference : null));
+  const notes = await booked('creditNote', (a) => (a.from === 'creditNote' ? a.fromExternalReference : null));
+  const outgoing: Outgoing<TargetAllocation>[] = [];
+  for (const { input, customerTargetId } of ready) {
+    const a = input.record;
+    const invoiceTargetId = invoices.get(key(customerTargetId, a.invoiceExternalReference));
+    const fromTargetId = (a.from === 'payment' ? payments : notes).get(key(customerTargetId, a.fromExternalReference));
+    const missing = !invoiceTargetId
+      ? { field: 'invoiceExternalReference', what: `invoice ${a.invoiceExternalReference}` }
+      : !fromTargetId
+        ? {
+            field: 'fromExternalReference',
+            what: `${a.from === 'payment' ? 'payment' : 'credit note'} ${a.fromExternalReference}`,
+          }
+        : null;
+    if (missing) {
+      out.park({
+        kind: 'allocation',
+        sourceId: a.sourceId,
+        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message: `The ${missing.what} of customer ${a.customerSourceId} is not booked in the ${ctx.target.type} target by this pipeline`,
+        field: missing.field,
+        payload: { record: a, raw: input.raw },
+      });
+      continue;
+    }
+    outgoing.push({
+      sourceId: a.sourceId,
+      raw: input.raw,
+      doc: {
+        sourceId: a.sourceId,
+        record: a,
+        customerTargetId,
+        invoiceTargetId: invoiceTargetId!,
+        fromTargetId: fromTargetId!,
+        idempotencyKey: idempotencyKey(p.id, 'allocation', a.sourceId),
+      },
+    });
+  }
+  await deliver(ctx, allocationDelivery, outgoing, out);
+}
+
+export const allocationDeliveries = [allocationDelivery];

@@ -1,0 +1,165 @@
+import type { ExceptionCode } from '../reasons.ts';
+import { resolveSucceeded } from '../exceptions.ts';
+import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
+import { idempotencyKey } from '../outbound.ts';
+import type { TargetCreditNote } from '../target.ts';
+import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
+import { type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { canonicalGross, recordSourceDocuments } from './invoices.ts';
+import { bookedByReference } from './payments.ts';
+
+type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
+
+const creditNoteDelivery: Delivery<TargetCreditNote> = {
+  kind: 'creditNote',
+  targetKind: 'creditNote',
+  available: (target) => target.createCreditNotes !== undefined,
+  send: (target, ctx, batch) => target.createCreditNotes!(ctx, batch),
+  reference: (doc) => doc.record.externalReference,
+  customerTargetId: (doc) => doc.customerTargetId,
+  async commit(ctx, tx, done, out) {
+    const p = ctx.pipeline;
+    for (const { item, result } of done)
+      out.record({
+        kind: 'creditNote',
+        sourceId: item.sourceId,
+        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
+        targetId: result.targetId,
+        message: result.message ?? null,
+      });
+    await saveMapping(
+      tx,
+      p.id,
+      'creditNote',
+      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId, number: result.number })),
+    );
+    await resolveSucceeded(
+      tx,
+      p.id,
+      'creditNote',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
+    );
+    // Recorded like invoices and payments: what allocations find their credit note by.
+    await recordSourceDocuments(
+      tx,
+      p.id,
+      done.map(({ item }) => {
+        const note = item.doc.record;
+        return {
+          kind: 'creditNote',
+          sourceId: note.sourceId,
+          externalReference: note.externalReference,
+          customerSourceId: note.customerSourceId,
+          customerCode: item.doc.customerTargetId,
+          date: note.date,
+          currency: note.currency,
+          gross: canonicalGross(creditNoteAsInvoice(note)) ?? 0n,
+          payload: {},
+        };
+      }),
+    );
+  },
+};
+
+/**
+ * Books a page's credit notes, exactly once, like invoices: one already in the map is skipped;
+ * the rest go with their customer, products and the invoice they credit resolved to the target's
+ * ids. What a credit note settles is not decided here: that is an allocation of its own.
+ */
+export async function syncCreditNotes(
+  ctx: SyncContext,
+  notes: { record: CanonicalCreditNote; raw: unknown }[],
+  customers: Map<string, string>,
+  products: Map<string, string>,
+  unavailable: Unavailable,
+  out: PageOutcome,
+): Promise<void> {
+  if (notes.length === 0) return;
+  const p = ctx.pipeline;
+  const mapped = await mappedIds(
+    ctx.db,
+    p.id,
+    'creditNote',
+    notes.map((n) => n.record.sourceId),
+  );
+  const ready: { input: (typeof notes)[number]; customerTargetId: string; productTargetIds: Record<string, string> }[] =
+    [];
+  const seen = new Set<string>();
+  for (const input of notes) {
+    const note = input.record;
+    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
+      out.park({
+        kind: 'creditNote',
+        sourceId: note.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: note, raw: input.raw },
+      });
+    const already = mapped.get(note.sourceId);
+    if (already || seen.has(note.sourceId)) {
+      out.record({
+        kind: 'creditNote',
+        sourceId: note.sourceId,
+        outcome: 'skipped',
+        targetId: already?.targetId,
+        message: already ? 'already posted' : 'repeated in the same page',
+      });
+      continue;
+    }
+    seen.add(note.sourceId);
+    const customerTargetId = customers.get(note.customerSourceId);
+    if (!customerTargetId) {
+      const why = unavailable.get(note.customerSourceId) ?? {
+        reasonCode: 'CUSTOMER_NOT_SYNCED',
+        message: `Customer ${note.customerSourceId} is not in the ${ctx.target.type} target`,
+      };
+      park(why.reasonCode, why.message, 'customerSourceId');
+      continue;
+    }
+    const badProduct = note.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
+    if (badProduct?.productSourceId) {
+      const why = unavailable.get(`product:${badProduct.productSourceId}`)!;
+      park(why.reasonCode, why.message, 'productSourceId');
+      continue;
+    }
+    if (canonicalGross(creditNoteAsInvoice(note)) === null) {
+      park('AMOUNT_INVALID', `An amount of a line is not an amount in ${note.currency}`, 'lines');
+      continue;
+    }
+    const productTargetIds: Record<string, string> = {};
+    for (const l of note.lines) {
+      const id = l.productSourceId ? products.get(l.productSourceId) : undefined;
+      if (l.productSourceId && id) productTargetIds[l.productSourceId] = id;
+    }
+    ready.push({ input, customerTargetId, productTargetIds });
+  }
+  const invoices = await bookedByReference(
+    ctx,
+    'invoice',
+    ready.flatMap((r) =>
+      r.input.record.invoiceExternalReference
+        ? [{ customerTargetId: r.customerTargetId, reference: r.input.record.invoiceExternalReference }]
+        : [],
+    ),
+  );
+  const outgoing: Outgoing<TargetCreditNote>[] = ready.map(({ input, customerTargetId, productTargetIds }) => {
+    const credited = input.record.invoiceExternalReference;
+    return {
+      sourceId: input.record.sourceId,
+      raw: input.raw,
+      doc: {
+        sourceId: input.record.sourceId,
+        record: input.record,
+        customerTargetId,
+        productTargetIds,
+        invoiceTargetId: credited ? (invoices.get(`${customerTargetId}\u0000${credited}`) ?? null) : null,
+        idempotencyKey: idempotencyKey(p.id, 'creditNote', input.record.sourceId),
+      },
+    };
+  });
+  await deliver(ctx, creditNoteDelivery, outgoing, out);
+}
+
+export const creditNoteDeliveries = [creditNoteDelivery];

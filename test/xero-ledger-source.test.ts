@@ -1,0 +1,290 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { checkInvariants, invoice, postInvoice, postReceipt, receipt, seedCustomer } from './helpers/ledger.ts';
+import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { definePipeline, syncService } from './helpers/sync.ts';
+import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
+import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import { getRun } from '../src/sync/runs.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * ledger → Xero: the embedded ledger mirrored into the simulated Xero through the engine, with
+ * answers dropped after Xero committed them. Invoices, credit notes, receipts (a receipt posted
+ * with the one invoice it pays as a Xero payment of it, any other as an overpayment), and every
+ * allocation, so that what each customer owes is the same on both sides, and nothing twice.
+ */
+
+const SPEC = 'xero/xero_accounting.yaml';
+const specPath = sharedSpec(SPEC);
+if (!specPath) console.warn(`test/xero-ledger-source.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
+const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+
+let t: TestApp;
+let sync: SyncService;
+const closers: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+});
+afterAll(async () => {
+  configureXeroRuntime({});
+  for (const c of closers) await c.close();
+  await t.close();
+});
+
+const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+
+async function xero(seed: number) {
+  const sim = await startXeroSimulator({
+    oauth: APP,
+    validate,
+    seed,
+    dropAfterCommitRate: 0.05,
+    limits: { perMinute: 100_000, perDay: 100_000 },
+  });
+  closers.push(sim);
+  return sim;
+}
+
+function target(sim: XeroSimulator) {
+  return {
+    type: 'xero',
+    ...APP,
+    refreshToken: sim.oauth!.issueGrant().refreshToken,
+    tenantId: sim.tenantId,
+    baseUrl: sim.url,
+    tokenUrl: sim.tokenUrl,
+    accounts: { sales: '200', bank: '090' },
+    limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
+  };
+}
+
+async function run(pipeline: Pipeline) {
+  const r = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+  for (let i = 0; i < 20; i++) {
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      [pipeline.id],
+    );
+    if (rows[0]!.n === '0') return r;
+    await sync.flushAll();
+  }
+  throw new Error('documents still wait for Xero after 20 flushes');
+}
+
+async function openExceptions(pipeline: Pipeline) {
+  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
+    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
+    [pipeline.id],
+  );
+  return rows;
+}
+
+/** What each customer owes in the ledger, by customer code, in cents. */
+async function ledgerBalances(entityId: string): Promise<Record<string, number>> {
+  const { rows } = await t.db.query<{ customer_code: string; owed: string }>(
+    `SELECT customer_code, sum(CASE WHEN side = 'debit' THEN gross ELSE -gross END)::text AS owed
+       FROM transactions WHERE entity_id = $1 AND type IN ('SI', 'SN', 'SR') GROUP BY customer_code`,
+    [entityId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.customer_code, Number(r.owed)]));
+}
+
+/** What each contact owes in Xero (invoices less credit notes less money received), by ContactNumber, in cents. */
+function xeroBalances(sim: XeroSimulator): Record<string, number> {
+  const tenant = sim.tenant();
+  const number = (contactId: string) => String(tenant.contacts.get(contactId)!.ContactNumber);
+  const out: Record<string, number> = {};
+  const add = (contactId: string, cents: number) => (out[number(contactId)] = (out[number(contactId)] ?? 0) + cents);
+  const cents = (d: { toFixed(n: number): string }) => Math.round(Number(d.toFixed(2)) * 100);
+  for (const d of tenant.documents.values()) {
+    const contactId = String((d as unknown as { ContactID: string }).ContactID);
+    if (d.Status !== 'AUTHORISED' && d.Status !== 'PAID') continue;
+    add(contactId, d.Type === 'ACCREC' ? cents(d.Total) : -cents(d.Total));
+  }
+  for (const p of tenant.payments.values())
+    if (p.Status === 'AUTHORISED' && p.documentType === 'ACCREC') {
+      const doc = tenant.documents.get(p.documentId)!;
+      add(String((doc as unknown as { ContactID: string }).ContactID), -cents(p.Amount));
+    }
+  for (const o of tenant.overpayments.values()) add(o.ContactID, -cents(o.Total));
+  return out;
+}
+
+/** Each Xero invoice's amount due, by our reference, in cents. */
+function xeroDue(sim: XeroSimulator): Record<string, number> {
+  const tenant = sim.tenant();
+  return Object.fromEntries(
+    [...tenant.documents.values()]
+      .filter((d) => d.Type === 'ACCREC')
+      .map((d) => [d.Reference, Math.round(Number(tenant.due(d).toFixed(2)) * 100)]),
+  );
+}
+
+/** Each ledger invoice's outstanding amount, by its ledger reference, in cents. */
+async function ledgerDue(entityId: string): Promise<Record<string, number>> {
+  const { rows } = await t.db.query<{ ref: string; due: string }>(
+    `SELECT 'SI-' || t.number AS ref,
+            (t.gross - coalesce((SELECT sum(a.amount) FROM allocations a
+                                   WHERE a.debit_transaction_id = t.id
+                                     AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)), 0))::text AS due
+       FROM transactions t WHERE t.entity_id = $1 AND t.type = 'SI'`,
+    [entityId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.ref, Number(r.due)]));
+}
+
+async function creditNote(c: Client, customerCode: string, net: string) {
+  const r = await c.post('/v1/sales/credit-notes', {
+    customerCode,
+    creditNoteDate: '2026-11-06',
+    externalReference: `CN-${Math.random().toString(36).slice(2, 8)}`,
+    lines: [{ glAccountCode: '4000', taxCode: 'STD', description: 'Returned', netAmount: net, taxRate: '0.21' }],
+  });
+  expect(r.status).toBe(201);
+  return r.body as { transactionId: number };
+}
+
+async function allocate(c: Client, debit: number, credit: number, amount: string) {
+  const r = await c.post('/v1/allocations', {
+    transactionId1: debit,
+    transactionId2: credit,
+    amount,
+    date: '2026-11-07',
+    reference: 'TEST',
+  });
+  expect(r.status).toBe(201);
+  return r.body as { allocationId: number };
+}
+
+/** A day's sales in the ledger: invoices, receipts posted with their invoice, split receipts, credit notes. */
+async function trade(c: Client, customers: string[], round: number) {
+  const invoices: { id: number; customer: string }[] = [];
+  for (const [i, code] of customers.entries())
+    for (let k = 0; k < 3; k++)
+      invoices.push({ id: (await postInvoice(c, code, `${100 + i * 10 + k + round}`)).transactionId, customer: code });
+  // Paid at the till: receipt and allocation in one posting.
+  for (const code of customers.slice(0, 3)) {
+    const r = await c.post('/v1/sales/post-pay-allocate', {
+      batchInvoice: invoice(code, '50'),
+      receipt: receipt(code, '60.50'),
+      performExternalReferenceDuplicateCheckOnInvoice: true,
+      performExternalReferenceDuplicateCheckOnReceipt: true,
+      performAllocation: true,
+      allocationReference: 'TILL',
+    });
+    expect(r.status).toBe(201);
+  }
+  // One receipt spread over two invoices, allocated afterwards; part of it left unallocated.
+  for (const code of customers.slice(3, 5)) {
+    const mine = invoices.filter((x) => x.customer === code);
+    const rec = await postReceipt(c, code, '250');
+    await allocate(c, mine[0]!.id, rec.transactionId, '100');
+    await allocate(c, mine[1]!.id, rec.transactionId, '50');
+  }
+  // A credit note set against the invoice it credits.
+  for (const code of customers.slice(5, 7)) {
+    const mine = invoices.filter((x) => x.customer === code);
+    const note = await creditNote(c, code, '20');
+    await allocate(c, mine[2]!.id, note.transactionId, '24.20');
+  }
+}
+
+describe('ledger → Xero', () => {
+  it('mirrors invoices, credit notes, receipts and every allocation exactly once through dropped answers; each customer owes the same on both sides', async () => {
+    const c = await t.entity('LX1', 'EUR', { standardTaxRate: '0.21' });
+    const customers = ['C01', 'C02', 'C03', 'C04', 'C05', 'C06', 'C07', 'C08'];
+    for (const code of customers) await seedCustomer(t.db, c.entityId, code);
+    await trade(c, customers, 0);
+    // Not mirrored, and said so: a sales credit journal, and an allocation reversed in the ledger.
+    const sc = await c.post('/v1/sales/credit-journals', {
+      customerCode: 'C08',
+      transactionDate: '2026-11-08',
+      lines: [{ glAccountCode: '4000', amount: '5.00' }],
+    });
+    expect(sc.status).toBe(201);
+
+    const sim = await xero(11);
+    // Beyond the client's own retries: the engine looks these up before sending them again.
+    sim.control.dropNext(1, 'PUT /CreditNotes');
+    sim.control.dropNext(2, 'PUT /CreditNotes/{CreditNoteID}/Allocations');
+    sim.control.dropNext(2, 'PUT /Overpayments/{OverpaymentID}/Allocations');
+    const pipeline = await definePipeline(t.db, 'LX1', {
+      name: 'books-to-xero',
+      source: { type: 'ledger' },
+      target: target(sim),
+    });
+    const first = await run(pipeline);
+    expect(['succeeded', 'partial']).toContain(first.status);
+
+    const tenant = sim.tenant();
+    const refs = (type: string) =>
+      [...tenant.documents.values()]
+        .filter((d) => d.Type === type)
+        .map((d) => d.Reference)
+        .sort();
+    const { rows: ledger } = await t.db.query<{ type: string; ref: string }>(
+      `SELECT type, type || '-' || number AS ref FROM transactions WHERE entity_id = $1 AND type IN ('SI', 'SN') ORDER BY 2`,
+      [c.entityId],
+    );
+    expect(refs('ACCREC')).toEqual(
+      ledger
+        .filter((r) => r.type === 'SI')
+        .map((r) => r.ref)
+        .sort(),
+    );
+    expect(refs('ACCRECCREDIT')).toEqual(
+      ledger
+        .filter((r) => r.type === 'SN')
+        .map((r) => r.ref)
+        .sort(),
+    );
+    // The three till receipts are Xero payments of their invoices; the two split ones overpayments.
+    expect([...tenant.payments.values()].filter((p) => p.documentType === 'ACCREC')).toHaveLength(3);
+    expect(tenant.overpayments.size).toBe(2);
+    expect(sim.duplicates()).toEqual([]);
+
+    // Allocations included: every invoice owes in Xero what it owes in the ledger.
+    expect(xeroDue(sim)).toEqual(await ledgerDue(c.entityId));
+    expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
+    const sc8 = (await ledgerBalances(c.entityId)).C08!;
+    expect({ ...xeroBalances(sim), C08: sc8 }).toEqual(await ledgerBalances(c.entityId));
+    expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
+    expect(sim.stats.specViolations).toEqual([]);
+
+    // Nothing again on the next run; then only what the ledger gained since.
+    const writes = sim.stats.writes;
+    const again = await run(pipeline);
+    expect(again.status).toBe('succeeded');
+    expect(again.counts.fetched).toBe(0);
+    expect(sim.stats.writes).toBe(writes);
+
+    await trade(c, customers, 1);
+    const { rows: reversible } = await t.db.query<{ id: string }>(
+      `SELECT credit_transaction_id::text AS id FROM allocations WHERE entity_id = $1 AND reference = 'TEST' ORDER BY id DESC LIMIT 1`,
+      [c.entityId],
+    );
+    const un = await c.post('/v1/allocations/unallocate', { transactionIds: [Number(reversible[0]!.id)] });
+    expect(un.status).toBe(200);
+    const third = await run(pipeline);
+    expect(['succeeded', 'partial']).toContain(third.status);
+    expect(sim.duplicates()).toEqual([]);
+    const open = await openExceptions(pipeline);
+    expect(open.map((e) => e.reason_code)).toEqual(Array(open.length).fill('SOURCE_DOCUMENT_UNSUPPORTED'));
+    expect(open.some((e) => /reversed in the ledger/.test(e.message))).toBe(true);
+    expect(refs('ACCREC')).toHaveLength(2 * (customers.length * 3 + 3));
+    expect(sim.stats.specViolations).toEqual([]);
+    await checkInvariants(t.db, c.entityId);
+  }, 90_000);
+
+  it('refuses a ledger source into the embedded ledger: it would book everything twice', async () => {
+    await t.entity('LX2', 'EUR');
+    await expect(
+      definePipeline(t.db, 'LX2', { name: 'loop', source: { type: 'ledger' }, target: { type: 'ledger' } }),
+    ).rejects.toMatchObject({ code: 'PIPELINE_SOURCE_CANNOT_FEED_TARGET' });
+  });
+});
