@@ -279,6 +279,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const ids = q.get('IDs')?.split(',').filter(Boolean);
       let out = views.filter(filter);
       if (ids) out = out.filter((v) => ids.includes(String(v[`${key.replace(/s$/, '')}ID`] ?? v.PaymentID)));
+      const contacts = q.get('ContactIDs')?.toLowerCase().split(',').filter(Boolean);
+      if (contacts)
+        out = out.filter((v) => contacts.includes(String((v.Contact as Json | undefined)?.ContactID).toLowerCase()));
       const numbers = q.get('InvoiceNumbers')?.split(',').filter(Boolean);
       if (numbers) out = out.filter((v) => numbers.includes(String(v.InvoiceNumber)));
       const statuses = q.get('Statuses')?.split(',').filter(Boolean);
@@ -459,6 +462,10 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         }
         break;
       }
+      case 'Prepayments':
+        // The simulator keeps no prepayments (the connector books none); a hand-made one is not modelled.
+        if (method === 'GET' && !id) return (set('/Prepayments'), list('Prepayments', [], true));
+        break;
       case 'TaxRates':
         if (method === 'GET')
           return (
