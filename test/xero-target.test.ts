@@ -285,13 +285,40 @@ describe('Xero target: payments and refunds', () => {
     expect(over).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
   });
 
-  it('a refund is a credit note refunded in cash; cut between the two writes, it is completed, not doubled', async () => {
+  it('a refund is a credit note at the refunded invoice’s rates, refunded in cash; cut between the two writes, it is completed, not doubled', async () => {
     const t = target();
     const c = await customer(t);
-    const refund = (ref: string) => ({
+    // 21% and 9% lines and a zero-rated one: gross 100.00 + 21.00 + 50.00 + 4.50 + 20.00 = 195.50.
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-REF-1', [
+        { net: '100.00', vat: '21.00', rate: '0.21' },
+        { net: '50.00', vat: '4.50', rate: '0.09' },
+        { net: '20.00', vat: '0.00', rate: '0' },
+      ]),
+    ]);
+    const [paid] = await t.createPayments!(ctx, [
+      {
+        sourceId: 'PAY-REF-1',
+        customerTargetId: c.id,
+        invoiceTargetId: okId(inv!),
+        bankAccountCode: 'BANK',
+        idempotencyKey: 'll-PAY-REF-1',
+        record: {
+          kind: 'payment',
+          sourceId: 'PAY-REF-1',
+          externalReference: 'PAY-REF-1',
+          customerSourceId: 'x',
+          date: '2026-11-05',
+          amount: '195.50',
+          currency: 'EUR',
+          description: '',
+        },
+      },
+    ]);
+    const refund = (ref: string, paymentTargetId: string | null, value = '50.00') => ({
       sourceId: ref,
       customerTargetId: c.id,
-      paymentTargetId: null,
+      paymentTargetId,
       bankAccountCode: 'BANK',
       idempotencyKey: `ll-${ref}`,
       record: {
@@ -299,27 +326,48 @@ describe('Xero target: payments and refunds', () => {
         sourceId: ref,
         externalReference: ref,
         customerSourceId: 'x',
+        paymentExternalReference: 'PAY-REF-1',
         date: '2026-11-06',
-        amount: '12.50',
+        amount: value,
         currency: 'EUR',
         description: '',
       },
     });
     // The credit note commits, then every attempt at its cash refund fails.
     sim.control.failNext(500, 5, 'PUT /Payments');
-    await expect(t.createRefunds!(ctx, [refund('REF-1')])).rejects.toBeInstanceOf(ConnectorError);
+    await expect(t.createRefunds!(ctx, [refund('REF-1', okId(paid!))])).rejects.toBeInstanceOf(ConnectorError);
     expect(await t.findByReference(ctx, 'refund', 'REF-1')).toBeNull();
-    const [r] = await t.createRefunds!(ctx, [refund('REF-1')]);
+    const [r] = await t.createRefunds!(ctx, [refund('REF-1', okId(paid!))]);
     const id = okId(r!);
     const notes = [...sim.tenant().documents.values()].filter((d) => d.Reference === 'REF-1');
     expect(notes).toHaveLength(1);
-    expect(sim.tenant().due(notes[0]!).isZero()).toBe(true);
+    const note = notes[0]!;
+    expect(sim.tenant().due(note).isZero()).toBe(true);
+    // 50.00 of 195.50: VAT 25.50 × 50/195.50 = 6.52 (6.5217…), shared 5.37 / 1.15 / 0 by the lines'
+    // own VAT; nets 25.58 and 12.79, the last line taking the nets' rounding: 5.11 (its share 5.115 → 5.12, less a cent).
+    expect(note.Lines.map((l) => [l.TaxType, l.LineAmount.toFixed(2), l.TaxAmount.toFixed(2)])).toEqual([
+      ['OUTPUT2', '25.58', '5.37'],
+      ['OUTPUT', '12.79', '1.15'],
+      ['ZERORATEDOUTPUT', '5.11', '0.00'],
+    ]);
+    expect(note.Total.toFixed(2)).toBe('50.00');
+    expect(note.TotalTax.toFixed(2)).toBe('6.52');
     expect((await t.findByReference(ctx, 'refund', 'REF-1'))?.targetId).toBe(id);
+    // Refunded in full in cash, it leaves the customer's balance in Xero as it was.
     expect((await t.documents!(ctx, [id])).get(id)).toMatchObject({
       kind: 'refund',
-      gross: 1250n,
+      gross: 5000n,
+      balanceEffect: 0n,
       externalReference: 'REF-1',
     });
+    // Where the rates cannot be known it is refused, naming why: no payment, or more than the invoice.
+    const [none, tooMuch] = await t.createRefunds!(ctx, [
+      refund('REF-2', null),
+      refund('REF-3', okId(paid!), '195.51'),
+    ]);
+    expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
+    expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'amount' } });
+    expect([...sim.tenant().documents.values()].filter((d) => /^REF-[23]$/.test(d.Reference))).toEqual([]);
   });
 });
 

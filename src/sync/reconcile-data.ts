@@ -318,7 +318,8 @@ export async function loadUnlinkedTransactions(
 /**
  * What the source says each customer owes as at `to`: its invoices less its payments, by
  * customer and currency. Refunds the pipeline booked are added as booked (the source's own refund
- * amounts are not recorded yet), so that refunding a payment does not read as a difference.
+ * amounts are not recorded yet), so that refunding a payment does not read as a difference: by what
+ * each added to the customer's balance in the target (`balanceEffect`, else its gross).
  */
 export async function loadSourceBalances(
   db: Queryable,
@@ -347,7 +348,7 @@ export async function loadSourceBalances(
       for (const d of (await target.documents(ctx, page)).values()) {
         if (d.date > to) continue;
         const key = `${d.customerTargetId}\u0000${d.currency}`;
-        sums.set(key, (sums.get(key) ?? 0n) + d.gross);
+        sums.set(key, (sums.get(key) ?? 0n) + (d.balanceEffect ?? d.gross));
       }
   }
   return [...sums]

@@ -429,19 +429,23 @@ async function openBalanceRows(
   ]);
   // A target that cannot tell balances is compared with what it acknowledged: the source side.
   const balances = target.openBalances ? await target.openBalances(tctx, [...scope], to) : null;
-  const inTarget = new Map((balances ?? []).map((b) => [b.customerTargetId, b]));
+  // A platform may hold a customer's balance in several currencies (Xero's contacts): one per currency.
+  const inTarget = new Map<string, Map<string, bigint>>();
+  for (const b of balances ?? []) {
+    const held = inTarget.get(b.customerTargetId) ?? new Map<string, bigint>();
+    held.set(b.currency, (held.get(b.currency) ?? 0n) + b.balance);
+    inTarget.set(b.customerTargetId, held);
+  }
   const rows: OpenBalanceRow[] = [];
   for (const code of [...scope].sort()) {
-    const held = inTarget.get(code);
-    const ledgerCurrency = held?.currency ?? null;
-    const balance = held?.balance ?? 0n;
+    const held = inTarget.get(code) ?? new Map<string, bigint>();
     const currencies = new Set(
       [...source.keys()].filter((k) => k.startsWith(`${code}\u0000`)).map((k) => k.split('\u0000')[1]!),
     );
-    if (ledgerCurrency) currencies.add(ledgerCurrency);
+    for (const c of held.keys()) currencies.add(c);
     for (const currency of [...currencies].sort()) {
       const s = source.get(`${code}\u0000${currency}`) ?? 0n;
-      const t = balances === null ? s : currency === ledgerCurrency ? balance : 0n;
+      const t = balances === null ? s : (held.get(currency) ?? 0n);
       rows.push({
         customerCode: code,
         currency,

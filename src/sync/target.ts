@@ -205,6 +205,12 @@ export interface TargetDocument {
   gross: bigint;
   /** Lines on the document: each may round VAT by one minor unit differently from the source. */
   lines: number;
+  /**
+   * What the document added to its customer's open balance in the target, when that is not its
+   * gross: a refund a platform books as a credit note refunded in cash adds nothing (reconciliation
+   * adds each booked refund to the source's side of the balance by this).
+   */
+  balanceEffect?: bigint | undefined;
 }
 
 /** Where a lookup by reference found the document. */

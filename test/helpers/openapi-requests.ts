@@ -45,7 +45,13 @@ function closeObjects(node: unknown): void {
 
 const MS_DATE = /^(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?|\/Date\(\d+([+-]\d{4})?\)\/)$/;
 
-export type RequestValidator = (op: { method: string; path: string; body: unknown }) => string[];
+export type RequestValidator = (op: {
+  method: string;
+  path: string;
+  body: unknown;
+  /** The query string's parameters: each must be one the operation declares, of its type. */
+  query?: Record<string, string> | undefined;
+}) => string[];
 
 /**
  * A validator of request bodies by method and path template (`PUT`, `/Invoices`), from an OpenAPI
@@ -54,8 +60,17 @@ export type RequestValidator = (op: { method: string; path: string; body: unknow
  */
 export function openApiRequestValidator(specPath: string, options: { closed?: boolean } = {}): RequestValidator {
   const spec = parse(readFileSync(specPath, 'utf8')) as {
-    paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>>;
-    components: { schemas: Schema };
+    paths: Record<
+      string,
+      Record<
+        string,
+        {
+          requestBody?: { content?: Record<string, { schema?: Schema }> };
+          parameters?: (Parameter | { $ref: string })[];
+        }
+      >
+    >;
+    components: { schemas: Schema; parameters?: Record<string, Parameter> };
   };
   if (options.closed) closeObjects(spec.components.schemas);
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
@@ -71,11 +86,17 @@ export function openApiRequestValidator(specPath: string, options: { closed?: bo
   });
   ajv.addSchema({ components: spec.components }, 'spec');
   const compiled = new Map<string, ValidateFunction | string>();
-  return ({ method, path, body }) => {
+  return ({ method, path, body, query }) => {
     const key = `${method.toUpperCase()} ${path}`;
+    const op = spec.paths[path]?.[method.toLowerCase()];
+    if (query !== undefined) {
+      if (!op) return [`${key} is not an operation of the contract`];
+      const problems = queryProblems(key, op.parameters ?? [], spec.components.parameters ?? {}, query);
+      if (method.toUpperCase() === 'GET' || method.toUpperCase() === 'DELETE') return problems;
+      if (problems.length > 0) return problems;
+    }
     let v = compiled.get(key);
     if (v === undefined) {
-      const op = spec.paths[path]?.[method.toLowerCase()];
       const schema = op?.requestBody?.content?.['application/json']?.schema;
       if (!op) v = `${key} is not an operation of the contract`;
       else if (!schema) v = `${key} takes no JSON body in the contract`;
@@ -89,4 +110,46 @@ export function openApiRequestValidator(specPath: string, options: { closed?: bo
         `${key}: ${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
     );
   };
+}
+
+interface Parameter {
+  name: string;
+  in: string;
+  required?: boolean;
+  schema?: { type?: string; format?: string; items?: { type?: string; format?: string } };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Whether a query value has the declared type (arrays are comma-separated, as Xero takes them). */
+function fits(value: string, schema: Parameter['schema']): boolean {
+  if (!schema) return true;
+  if (schema.type === 'array') return value.split(',').every((v) => fits(v, schema.items));
+  if (schema.type === 'integer') return /^-?\d+$/.test(value);
+  if (schema.type === 'boolean') return value === 'true' || value === 'false';
+  if (schema.format === 'uuid') return UUID.test(value);
+  if (schema.format === 'date') return /^\d{4}-\d{2}-\d{2}$/.test(value);
+  return true;
+}
+
+/** A request's query string against its operation's declared query parameters: unknown, mistyped or missing ones. */
+function queryProblems(
+  key: string,
+  declared: (Parameter | { $ref: string })[],
+  shared: Record<string, Parameter>,
+  query: Record<string, string>,
+): string[] {
+  const params = declared
+    .map((p) => ('$ref' in p ? shared[p.$ref.split('/').pop()!] : p))
+    .filter((p): p is Parameter => p !== undefined && p.in === 'query');
+  const out: string[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    const p = params.find((x) => x.name === name);
+    if (!p) out.push(`${key}: the query parameter ${name} is not declared by the contract`);
+    else if (!fits(value, p.schema))
+      out.push(`${key}: the query parameter ${name}=${value} is not of the declared type ${JSON.stringify(p.schema)}`);
+  }
+  for (const p of params)
+    if (p.required && !(p.name in query)) out.push(`${key}: the query parameter ${p.name} is required`);
+  return out;
 }

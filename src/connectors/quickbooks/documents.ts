@@ -1,4 +1,5 @@
 import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+import { splitRefund } from '../../domain/refund-split.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import {
   type ItemError,
@@ -335,15 +336,25 @@ export async function createRefunds(
         field: 'amount',
       };
     }
-    const share = (v: bigint) => multiplyAmount(v, new Dec(total.value.toString()).div(invTotal.toString()), 'halfUp');
-    const tax = share(invTax);
     const sourceLines = ((inv.Line as Record<string, unknown>[]) ?? []).filter(
       (l) => l.DetailType === 'SalesItemLineDetail',
     );
-    const nets = sourceLines.map((l) => share(minorUnits(l.Amount, r.currency) ?? 0n));
-    // The last line takes what rounding left, so net + tax is exactly the refund.
-    const sum = nets.reduce((s, v) => s + v, 0n);
-    if (nets.length > 0) nets[nets.length - 1] = nets[nets.length - 1]! + (total.value - tax - sum);
+    // QuickBooks keeps the invoice's VAT as one total: scaled as a whole; the last line takes the rounding.
+    const split = splitRefund(
+      total.value,
+      sourceLines.map((l) => ({ net: minorUnits(l.Amount, r.currency) ?? 0n, tax: 0n })),
+      invTotal,
+      invTax,
+    );
+    if (!split)
+      return {
+        code: 'TARGET_REFUSED',
+        message: `invoice ${scalar(inv.DocNumber)} has no lines to scale the refund of ${r.currency} ${r.amount} to`,
+        retryable: false,
+        field: 'amount',
+      };
+    const tax = split.tax;
+    const nets = split.lines.map((l) => l.net);
     const account = refundFrom(d.bankAccountCode);
     if (isError(account)) return account;
     const docNumber = docNumberFor(r.externalReference);

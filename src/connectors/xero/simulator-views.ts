@@ -101,7 +101,13 @@ export function paymentView(t: SimTenant, p: SimPayment): Json {
       ? { Invoice: { InvoiceID: p.documentId, InvoiceNumber: doc?.Number, Type: 'ACCREC', ...party } }
       : p.documentType === 'ACCRECCREDIT'
         ? { CreditNote: { CreditNoteID: p.documentId, CreditNoteNumber: doc?.Number, Type: 'ACCRECCREDIT', ...party } }
-        : { Overpayment: { OverpaymentID: p.documentId } }),
+        : {
+            Overpayment: {
+              OverpaymentID: p.documentId,
+              Contact: { ContactID: t.overpayments.get(p.documentId)?.ContactID },
+              CurrencyCode: t.overpayments.get(p.documentId)?.CurrencyCode,
+            },
+          }),
     UpdatedDateUTC: `/Date(${1_700_000_000_000 + p.updated}+0000)/`,
   };
 }
@@ -112,7 +118,7 @@ export function overpaymentView(t: SimTenant, o: SimOverpayment): Json {
     Type: 'RECEIVE-OVERPAYMENT',
     Contact: { ContactID: o.ContactID, Name: t.contacts.get(o.ContactID)?.Name },
     Date: msDate(o.Date),
-    Status: 'AUTHORISED',
+    Status: o.Total.sub(o.Allocated).lte(0) ? 'PAID' : 'AUTHORISED',
     LineAmountTypes: 'NoTax',
     LineItems: [{ Description: o.Description, LineAmount: num(o.Total) }],
     Reference: o.Reference,
@@ -125,6 +131,10 @@ export function overpaymentView(t: SimTenant, o: SimOverpayment): Json {
       Date: msDate(a.Date),
       Invoice: { InvoiceID: a.invoiceId },
     })),
+    // Refunds of the overpayment in cash.
+    Payments: [...t.payments.values()]
+      .filter((p) => p.documentType === 'OVERPAYMENT' && p.documentId === o.OverpaymentID)
+      .map((p) => paymentView(t, p)),
   };
 }
 
@@ -151,7 +161,15 @@ function at(obj: Json, path: string): unknown {
 }
 
 const CLAUSE =
-  /^\s*([A-Za-z][A-Za-z0-9.]*)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|Guid\("([0-9a-fA-F-]{36})"\)|(true|false))\s*$/;
+  /^\s*([A-Za-z][A-Za-z0-9.]*)\s*(==|!=|>=|<=|>|<)\s*(?:"((?:[^"\\]|\\.)*)"|[Gg]uid\("([0-9a-fA-F-]{36})"\)|(true|false)|DateTime\(\s*(\d{4})\s*,\s*(\d{1,2})\s*,\s*(\d{1,2})\s*\))\s*$/;
+
+/** A view's date field ("/Date(ms+0000)/" or "2026-11-02T00:00:00") as YYYY-MM-DD, for comparisons. */
+function dayOf(v: unknown): string | null {
+  if (typeof v !== 'string') return null;
+  const ms = /^\/Date\((-?\d+)/.exec(v);
+  if (ms) return new Date(Number(ms[1])).toISOString().slice(0, 10);
+  return /^\d{4}-\d{2}-\d{2}/.test(v) ? v.slice(0, 10) : null;
+}
 
 /** Splits `text` at a separator that stands outside quotes and parentheses. */
 function splitTop(text: string, sep: string): string[] {
@@ -192,17 +210,31 @@ function parseTerm(part: string): Test {
   if (t.startsWith('(') && t.endsWith(')')) return parseExpr(t.slice(1, -1));
   const m = CLAUSE.exec(t);
   if (!m) return { error: `The simulator cannot parse the where clause "${t}"` };
-  const [, field, op, text, guid, bool] = m;
+  const [, field, op, text, guid, bool, year, month, day] = m;
+  if (year !== undefined) {
+    // Dates compare as days: Xero's DateTime(2026, 11, 2) is midnight of that day, and documents carry no time.
+    const want = `${year}-${month!.padStart(2, '0')}-${day!.padStart(2, '0')}`;
+    return (v) => {
+      const d = dayOf(at(v, field!));
+      if (d === null) return false;
+      const c = d < want ? -1 : d > want ? 1 : 0;
+      return { '==': c === 0, '!=': c !== 0, '>=': c >= 0, '<=': c <= 0, '>': c > 0, '<': c < 0 }[op!]!;
+    };
+  }
+  if (op !== '==' && op !== '!=') return { error: `The simulator compares only dates with ${op}: "${t}"` };
   const want = text !== undefined ? text.replace(/\\(.)/g, '$1') : (guid ?? bool);
   return (v) => {
-    const same = String(at(v, field!)) === want;
+    const value = String(at(v, field!));
+    // GUIDs compare without regard to case, as Xero's do.
+    const same = guid !== undefined ? value.toLowerCase() === guid.toLowerCase() : value === want;
     return op === '==' ? same : !same;
   };
 }
 
 /**
  * Xero's `where` as far as the connector uses it: clauses `Field=="text"`, `Field!="text"`,
- * `Field==Guid("…")` or `Field==true`, joined by AND and OR, grouped in parentheses. Anything else
+ * `Field==Guid("…")`, `Field==true`, or a date compared with `DateTime(y, m, d)` by `==`, `!=`,
+ * `>=`, `<=`, `>` or `<`, joined by AND and OR, grouped in parentheses. Anything else
  * is refused as Xero refuses a filter it cannot parse (a 400), never ignored.
  */
 export function whereFilter(where: string | null): Test {

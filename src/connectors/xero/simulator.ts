@@ -31,7 +31,12 @@ import {
 export const API_PREFIX = '/api.xro/2.0';
 
 /** Checks a request body against the contract; returns its violations (empty when it conforms). */
-export type RequestValidator = (op: { method: string; path: string; body: unknown }) => string[];
+export type RequestValidator = (op: {
+  method: string;
+  path: string;
+  body: unknown;
+  query?: Record<string, string> | undefined;
+}) => string[];
 
 export interface XeroSimulatorOptions {
   tenants?: TenantSetup[] | undefined;
@@ -274,6 +279,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const ids = q.get('IDs')?.split(',').filter(Boolean);
       let out = views.filter(filter);
       if (ids) out = out.filter((v) => ids.includes(String(v[`${key.replace(/s$/, '')}ID`] ?? v.PaymentID)));
+      const contacts = q.get('ContactIDs')?.toLowerCase().split(',').filter(Boolean);
+      if (contacts)
+        out = out.filter((v) => contacts.includes(String((v.Contact as Json | undefined)?.ContactID).toLowerCase()));
       const numbers = q.get('InvoiceNumbers')?.split(',').filter(Boolean);
       if (numbers) out = out.filter((v) => numbers.includes(String(v.InvoiceNumber)));
       const statuses = q.get('Statuses')?.split(',').filter(Boolean);
@@ -454,6 +462,10 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         }
         break;
       }
+      case 'Prepayments':
+        // The simulator keeps no prepayments (the connector books none); a hand-made one is not modelled.
+        if (method === 'GET' && !id) return (set('/Prepayments'), list('Prepayments', [], true));
+        break;
       case 'TaxRates':
         if (method === 'GET')
           return (
@@ -583,12 +595,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const work = async (): Promise<Answer> => {
         const answer = await handle(t, method, segments, url, String(req.headers.accept ?? ''), body, route);
         stats.byRoute[route.name] = (stats.byRoute[route.name] ?? 0) + 1;
-        if (isWrite && options.validate) {
-          // Checked against the contract as sent (amounts as JSON numbers): a violation fails the request loudly.
+        if (options.validate) {
+          // Checked against the contract as sent (amounts as JSON numbers, the query string's
+          // parameters by name and type): a violation fails the request loudly.
           const errors = options.validate({
             method,
             path: route.name.slice(method.length + 1),
-            body: text === '' ? null : JSON.parse(text),
+            body: isWrite ? (text === '' ? null : JSON.parse(text)) : undefined,
+            query: Object.fromEntries(url.searchParams),
           });
           if (errors.length > 0) stats.specViolations.push({ method, path: route.name, errors });
         }

@@ -21,6 +21,8 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type ElementResult, type Json, OVERPAYMENT, XeroApi, batchIdempotencyKey, lit, refused, str } from './api.ts';
+import { openBalances, unlinkedDocuments } from './reads.ts';
+import { refundBalanceEffect, refundLines } from './refunds.ts';
 import {
   type OrgSettings,
   amount,
@@ -29,8 +31,6 @@ import {
   invoiceElement,
   minorUnits,
   readOrgSettings,
-  salesAccountFor,
-  taxTypeFor,
   xeroDate,
 } from './map.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
@@ -497,14 +497,21 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       earlier.set(str(c.Reference), c);
     const notes: { el: Json; itemKey: string; n: number }[] = [];
     const credit = new Map<number, Json>();
+    const fresh = items.flatMap((item, n) => (earlier.has(item.record.externalReference) ? [] : [n]));
+    // The sale reversed at the rates of the invoice the refunded payment paid (src/connectors/xero/refunds.ts).
+    const split = await refundLines(
+      await api(),
+      ctx,
+      fresh.map((n) => items[n]!),
+      OVERPAYMENT,
+    );
+    const linesOf = new Map(fresh.map((n, k) => [n, split[k]!]));
     items.forEach((item, n) => {
       const r = item.record;
       const found = earlier.get(r.externalReference);
       if (found) return void credit.set(n, found);
-      const account = salesAccountFor(null, o2, settings);
-      if (typeof account !== 'string') return void (results[n] = failed(account));
-      const tax = taxTypeFor('0', o2, settings);
-      if (typeof tax !== 'string') return void (results[n] = failed(tax));
+      const lines = linesOf.get(n)!;
+      if ('code' in lines) return void (results[n] = failed(lines));
       notes.push({
         el: {
           Type: 'ACCRECCREDIT',
@@ -512,17 +519,9 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           Date: r.date,
           Reference: r.externalReference,
           Status: 'AUTHORISED',
-          LineAmountTypes: 'Exclusive',
+          LineAmountTypes: lines.lineAmountTypes,
           CurrencyCode: r.currency,
-          LineItems: [
-            {
-              Description: (r.description || `Refund ${r.externalReference}`).slice(0, 4000),
-              Quantity: amount('1'),
-              UnitAmount: amount(r.amount),
-              AccountCode: account,
-              TaxType: tax,
-            },
-          ],
+          LineItems: lines.lines,
         },
         itemKey: item.idempotencyKey,
         n,
@@ -737,13 +736,17 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         25,
       )) {
         const body = await x.get('/CreditNotes', { where: guids('CreditNoteID', part) }, ctx.signal);
-        for (const c of (body.CreditNotes as Json[] | undefined) ?? [])
+        for (const c of (body.CreditNotes as Json[] | undefined) ?? []) {
           put(str(c.CreditNoteID), 'refund', c, {
             number: str(c.CreditNoteNumber),
             contact: contactOf(c),
             gross: c.Total,
             currency: c.CurrencyCode,
           });
+          // The credit note takes the sale off the customer's balance and its cash refund puts it back.
+          const doc = out.get(str(c.CreditNoteID));
+          if (doc) doc.balanceEffect = refundBalanceEffect(c, doc.currency);
+        }
       }
       const early = targetIds.filter((id) => id.startsWith(OVERPAYMENT));
       for (const part of chunk(early, 25)) {
@@ -758,6 +761,12 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           });
       }
       return out;
+    },
+    async unlinkedDocuments(ctx, scope, from, to) {
+      return unlinkedDocuments(await api(), ctx, scope, from, to, OVERPAYMENT);
+    },
+    async openBalances(ctx, customerTargetIds, asAt) {
+      return openBalances(await api(), ctx, customerTargetIds, asAt);
     },
     async pdf(ctx, invoiceTargetId) {
       const x = await api();

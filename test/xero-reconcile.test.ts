@@ -1,0 +1,269 @@
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Dec } from '../src/domain/money.ts';
+import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
+import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import type { Reconciliation } from '../src/sync/reconcile.ts';
+import type { SyncService } from '../src/sync/service.ts';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { definePipeline, syncService } from './helpers/sync.ts';
+import { syncServer } from './helpers/uploads.ts';
+import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+
+/*
+ * Reconciliation of a pipeline into Xero, end to end, on PGlite (PostgreSQL with DATABASE_URL):
+ * invoices, payments and a refund booked through the engine into the simulated Xero, then read
+ * back through Xero's API by the reconciliation route. Then what people do in Xero: an invoice's
+ * amount changed, an invoice typed in by hand for one of the pipeline's customers, and a payment of
+ * it; the reconciliation must show exactly those, per day, customer and currency, and the balances
+ * that follow from them. Every request, reads included, is checked against Xero's OpenAPI contract.
+ */
+
+const SPEC = 'xero/xero_accounting.yaml';
+const specPath = sharedSpec(SPEC);
+if (!specPath) console.warn(`test/xero-reconcile.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
+const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+
+const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const HOOK_SECRET = 'webhook-secret-0123456789abcdef';
+
+let t: TestApp;
+let app: FastifyInstance;
+let sync: SyncService;
+let hooks: WebhookClient;
+let sim: XeroSimulator;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  app = await syncServer(t);
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  hooks = await webhookClient(t);
+  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+  sim = await startXeroSimulator({ oauth: APP, validate, seed: 11, limits: { perMinute: 100_000, perDay: 100_000 } });
+}, 60_000);
+afterAll(async () => {
+  configureXeroRuntime({});
+  await sim.close();
+  await hooks.close();
+  if (app !== t.app) await app.close();
+  await t.close();
+});
+
+async function drain(pipeline: Pipeline) {
+  for (let i = 0; i < 20; i++) {
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      [pipeline.id],
+    );
+    if (rows[0]!.n === '0') return;
+    await sync.flushAll();
+  }
+  throw new Error('documents still wait for Xero after 20 flushes');
+}
+
+// Three customers, six invoices of one line at 21% on 2 to 7 November.
+const INVOICES = [...Array(6).keys()].map((i) => ({
+  ref: `SO-${i}`,
+  customer: `cust-${i % 3}`,
+  date: `2026-11-0${i + 2}`,
+  net: `${100 + i * 10}.00`,
+  vat: new Dec(100 + i * 10).mul('0.21').toFixed(2),
+}));
+const grossOf = (i: number) => new Dec(INVOICES[i]!.net).add(INVOICES[i]!.vat).toFixed(2);
+
+describe('reconciling a pipeline into Xero', () => {
+  it('reads back what Xero holds: an edit made in Xero, an invoice typed in by hand and its payment are exactly the differences', async () => {
+    const c = await t.entity('XR1', 'EUR', { standardTaxRate: '0.21' });
+    const grant = sim.oauth!.issueGrant();
+    const pipeline = await definePipeline(t.db, 'XR1', {
+      name: 'shop-to-xero',
+      source: { type: 'webhook' },
+      webhookSecret: HOOK_SECRET,
+      target: {
+        type: 'xero',
+        ...APP,
+        refreshToken: grant.refreshToken,
+        tenantId: sim.tenantId,
+        baseUrl: sim.url,
+        tokenUrl: sim.tokenUrl,
+        accounts: { sales: '200', bank: '090' },
+        limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
+      },
+    });
+    let seq = 0;
+    const send = async (type: string, data: Record<string, unknown>) => {
+      const body = JSON.stringify({ id: `evt-${++seq}`, created: Math.floor(Date.now() / 1000), type, data });
+      const res = await hooks.post('/v1/webhooks/shop-to-xero', body, {
+        'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
+      });
+      expect(res.status).toBeLessThan(300);
+    };
+    for (const inv of INVOICES)
+      await send('invoice.created', {
+        sourceId: inv.ref,
+        externalReference: inv.ref,
+        customerSourceId: inv.customer,
+        customer: { sourceId: inv.customer, name: `Shop ${inv.customer}`, email: `${inv.customer}@example.org` },
+        invoiceDate: inv.date,
+        dueDate: '2026-12-31',
+        currency: 'EUR',
+        lines: [{ description: 'Compressor', netAmount: inv.net, vatAmount: inv.vat, vatRate: '0.21' }],
+      });
+    // SO-0 and SO-1 paid in full on the 10th, SO-3 in part; then 30.00 of SO-0's payment refunded.
+    for (const [i, amount] of [
+      [0, grossOf(0)],
+      [1, grossOf(1)],
+      [3, '50.00'],
+    ] as const)
+      await send('payment.received', {
+        sourceId: `pay-${i}`,
+        externalReference: `PAY-${i}`,
+        customerSourceId: INVOICES[i]!.customer,
+        date: '2026-11-10',
+        amount,
+        currency: 'EUR',
+        invoiceExternalReference: INVOICES[i]!.ref,
+      });
+    await send('refund.created', {
+      sourceId: 'ref-0',
+      externalReference: 'RF-0',
+      customerSourceId: 'cust-0',
+      date: '2026-11-12',
+      amount: '30.00',
+      currency: 'EUR',
+      paymentExternalReference: 'PAY-0',
+    });
+    await drain(pipeline);
+    const { rows: open } = await t.db.query(`SELECT source_id, message FROM exceptions WHERE pipeline_id = $1`, [
+      pipeline.id,
+    ]);
+    expect(open).toEqual([]);
+    const tenant = sim.tenant();
+    // The refund went in at the invoice's rate: 30.00 is 24.79 + 5.21 VAT at 21%.
+    const note = [...tenant.documents.values()].find((d) => d.Reference === 'RF-0')!;
+    expect([note.SubTotal.toFixed(2), note.TotalTax.toFixed(2), note.Lines[0]!.TaxType]).toEqual([
+      '24.79',
+      '5.21',
+      'OUTPUT2',
+    ]);
+
+    const reconcile = async () => {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/pipelines/shop-to-xero/reconciliation?from=2026-11-01&to=2026-11-30',
+        headers: { authorization: `Bearer ${c.token}` },
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json<Reconciliation>();
+    };
+    const callsBefore = sim.stats.calls;
+    const clean = await reconcile();
+    expect(clean.mismatches).toEqual([]);
+    expect(clean.summary).toMatchObject({ matched: 9, mismatched: 0, sourceDocuments: 9, ledgerDocuments: 9 });
+    expect(clean.days.every((d) => d.matched)).toBe(true);
+    // Balances read from Xero as at the 30th, per customer: the refund took nothing off (credit note and cash refund).
+    const contactOf = (customer: string) =>
+      [...tenant.contacts.values()].find((x) => x.Name === `Shop ${customer}`)!.ContactID;
+    const ids = ['cust-0', 'cust-1', 'cust-2'].map(contactOf);
+    const balances = Object.fromEntries(clean.openBalances.map((b) => [b.customerCode, [b.target, b.matched]]));
+    // cust-0: SO-0 paid, SO-3 157.30 less 50.00; cust-1: SO-1 paid, SO-4 169.40; cust-2: SO-2 145.20 and SO-5 181.50.
+    expect(balances).toEqual({
+      [ids[0]!]: ['107.30', true],
+      [ids[1]!]: ['169.40', true],
+      [ids[2]!]: ['326.70', true],
+    });
+    // A handful of list reads, not one per document or per customer.
+    const readCalls = sim.stats.calls - callsBefore;
+    expect(readCalls).toBeLessThanOrEqual(14);
+
+    // In Xero: SO-2's line raised by 10.00 (its VAT left as it was), an invoice typed in by hand for
+    // cust-1 on the 15th, and 20.00 of it paid on the 20th.
+    const so2 = [...tenant.documents.values()].find((d) => d.Reference === 'SO-2')!;
+    so2.Lines[0]!.LineAmount = so2.Lines[0]!.LineAmount.add(10);
+    so2.Lines[0]!.UnitAmount = so2.Lines[0]!.UnitAmount.add(10);
+    so2.SubTotal = so2.SubTotal.add(10);
+    so2.Total = so2.Total.add(10);
+    const hand = tenant.createDocument(
+      {
+        Type: 'ACCREC',
+        Contact: { ContactID: ids[1] },
+        Date: '2026-11-15',
+        DueDate: '2026-12-15',
+        Reference: 'HAND-1',
+        Status: 'AUTHORISED',
+        LineItems: [
+          { Description: 'Typed in', Quantity: '1', UnitAmount: '40.00', AccountCode: '200', TaxType: 'OUTPUT2' },
+        ],
+      },
+      'ACCREC',
+      2,
+    );
+    expect(hand.problems).toEqual([]);
+    const paid = tenant.createPayment({
+      Invoice: { InvoiceID: hand.saved!.id },
+      Account: { Code: '090' },
+      Date: '2026-11-20',
+      Amount: '20.00',
+      Reference: 'HAND-PAY-1',
+    });
+    expect(paid.problems).toEqual([]);
+
+    const after = await reconcile();
+    const rows = (list: unknown[][]) => list.map((r) => JSON.stringify(r)).sort();
+    expect(
+      rows(
+        after.mismatches.map((m) => [
+          m.kind,
+          m.reason,
+          m.documentKind,
+          m.externalReference,
+          m.customerCode,
+          m.currency,
+          m.date,
+          m.sourceAmount,
+          m.targetAmount,
+        ]),
+      ),
+    ).toEqual(
+      rows([
+        ['amount-difference', 'amount', 'invoice', 'SO-2', ids[2], 'EUR', '2026-11-04', '145.20', '155.20'],
+        ['not-from-source', 'posted-outside-pipeline', 'invoice', 'HAND-1', ids[1], 'EUR', '2026-11-15', null, '48.40'],
+        [
+          'not-from-source',
+          'posted-outside-pipeline',
+          'payment',
+          'HAND-PAY-1',
+          ids[1],
+          'EUR',
+          '2026-11-20',
+          null,
+          '20.00',
+        ],
+        ['open-balance-difference', 'balance', null, null, ids[1], 'EUR', '2026-11-30', '169.40', '197.80'],
+        ['open-balance-difference', 'balance', null, null, ids[2], 'EUR', '2026-11-30', '326.70', '336.70'],
+      ]),
+    );
+    // Per day, customer and currency: exactly those three days differ, by those amounts.
+    expect(
+      after.days
+        .filter((d) => !d.matched)
+        .map((d) => [d.date, d.customerCode, d.currency, d.difference.invoices, d.difference.payments]),
+    ).toEqual([
+      ['2026-11-04', ids[2], 'EUR', { count: 0, total: '10.00' }, { count: 0, total: '0.00' }],
+      ['2026-11-15', ids[1], 'EUR', { count: 1, total: '48.40' }, { count: 0, total: '0.00' }],
+      ['2026-11-20', ids[1], 'EUR', { count: 0, total: '0.00' }, { count: 1, total: '20.00' }],
+    ]);
+    expect(after.days.filter((d) => d.matched)).toHaveLength(clean.days.length - 1);
+    // As at a day before the hand-typed invoice, its customer's balance agrees again.
+    const early = await app.inject({
+      method: 'GET',
+      url: '/v1/pipelines/shop-to-xero/reconciliation?from=2026-11-01&to=2026-11-14',
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    const earlyBalances = early.json<Reconciliation>().openBalances;
+    expect(earlyBalances.find((b) => b.customerCode === ids[1])).toMatchObject({ target: '169.40', matched: true });
+    expect(sim.stats.specViolations).toEqual([]);
+  }, 60_000);
+});
