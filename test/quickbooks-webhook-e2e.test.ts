@@ -108,18 +108,35 @@ afterAll(async () => {
   await t?.close();
 });
 
-/** Intuit's notification of a created payment, signed with the verifier token. */
-async function notify(realmId: string, paymentId: string) {
-  const body = JSON.stringify({
-    eventNotifications: [
-      {
-        realmId,
-        dataChangeEvent: {
-          entities: [{ name: 'Payment', id: paymentId, operation: 'Create', lastUpdated: new Date().toISOString() }],
-        },
-      },
-    ],
-  });
+/** Intuit's notification of a created payment, in either of its formats, signed with the verifier token. */
+async function notify(realmId: string, paymentId: string, format: 'cloudevents' | 'legacy') {
+  const body =
+    format === 'cloudevents'
+      ? JSON.stringify([
+          {
+            specversion: '1.0',
+            id: `payment-${realmId}-${paymentId}`,
+            source: 'intuit.dsnBgbseACLLRZNxo2dfc4evmEJdxde58xeeYcZliOU=',
+            type: 'qbo.payment.created.v1',
+            datacontenttype: 'application/json',
+            time: new Date().toISOString(),
+            intuitentityid: paymentId,
+            intuitaccountid: realmId,
+            data: {},
+          },
+        ])
+      : JSON.stringify({
+          eventNotifications: [
+            {
+              realmId,
+              dataChangeEvent: {
+                entities: [
+                  { name: 'Payment', id: paymentId, operation: 'Create', lastUpdated: new Date().toISOString() },
+                ],
+              },
+            },
+          ],
+        });
   const res = await fetch(`${base}/v1/webhooks/ix-to-qbo/quickbooks`, {
     method: 'POST',
     headers: {
@@ -149,8 +166,9 @@ describe('QuickBooks Online webhooks end to end', () => {
     for (const code of codes) expect(ix.state(code)!.invoiceNumber).not.toBeNull();
     await sync.startWorker({ tickSeconds: 3600, concurrency: 2 });
 
-    // Another company's notification runs nothing.
-    expect(await notify('1234', '1')).toBe(200);
+    // Another company's notification runs nothing, in either format.
+    expect(await notify('1234', '1', 'legacy')).toBe(200);
+    expect(await notify('1234', '1', 'cloudevents')).toBe(200);
 
     const paidCode = codes[2]!;
     const { rows } = await t.db.query<{ target_id: string }>(
@@ -166,7 +184,8 @@ describe('QuickBooks Online webhooks end to end', () => {
       TxnDate: new Date().toISOString().slice(0, 10),
       Line: [{ Amount: invoice.Balance, LinkedTxn: [{ TxnId: invoice.Id, TxnType: 'Invoice' }] }],
     });
-    expect(await notify(REALM, payment.Id)).toBe(200);
+    // Intuit's current format (CloudEvents); the legacy one is covered in test/target-webhooks.test.ts.
+    expect(await notify(REALM, payment.Id, 'cloudevents')).toBe(200);
 
     expect(await until('the payment write-back', () => ix.state(paidCode)!.paymentNo)).toBe('QB-RCPT-9');
     expect(codes.filter((c) => c !== paidCode).map((c) => ix.state(c)!.paymentNo)).toEqual(

@@ -6,6 +6,10 @@ export const ERROR_CODES = {
   // Request shape
   VALIDATION_ERROR: [400, 'The request does not match the schema; `details` names each field at fault.'],
   INVALID_JSON: [400, 'The body is not valid JSON.'],
+  WEBHOOK_PAYLOAD_UNRECOGNIZED: [
+    400,
+    'The webhook body is JSON, but in none of the formats this route takes (its description names them; for QuickBooks: an array of CloudEvents, or the legacy object with `eventNotifications`).',
+  ],
   AMOUNT_HAS_TOO_MANY_DECIMALS: [400, 'An amount has more decimals than its currency allows.'],
   DATE_OUT_OF_RANGE: [400, 'A date is outside 1900-01-01..2999-12-31.'],
   AMOUNT_OUT_OF_RANGE: [

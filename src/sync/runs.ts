@@ -126,24 +126,63 @@ function toRun(r: Row): Run {
   };
 }
 
-/** Creates a queued run; for a scheduled slot that another worker already took, returns null. */
-export async function createRun(
-  db: Queryable,
-  p: {
-    pipelineId: string;
-    entityId: string;
-    trigger: RunTrigger;
-    createdBy: string;
-    slot?: string | null;
-    params?: Record<string, unknown>;
-  },
-): Promise<string | null> {
+export interface NewRun {
+  pipelineId: string;
+  entityId: string;
+  trigger: RunTrigger;
+  createdBy: string;
+  slot?: string | null;
+  params?: Record<string, unknown>;
+}
+
+/**
+ * Creates a queued run; for a scheduled slot that another worker already took, returns null. A
+ * webhook run is the pipeline's waiting one when it has one (`joinWebhookRun`).
+ */
+export async function createRun(db: Queryable, p: NewRun): Promise<string | null> {
+  if (p.trigger === 'webhook') return (await joinWebhookRun(db, p)).runId;
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO runs (pipeline_id, entity_id, trigger, slot, params, created_by) VALUES ($1, $2, $3, $4, $5, $6)
      ON CONFLICT (pipeline_id, slot) WHERE slot IS NOT NULL DO NOTHING RETURNING id`,
     [p.pipelineId, p.entityId, p.trigger, p.slot ?? null, JSON.stringify(p.params ?? {}), p.createdBy],
   );
   return rows[0]?.id ?? null;
+}
+
+/** A webhook run that no execution has started: the one a delivery joins (index runs_one_waiting_webhook). */
+const WAITING_WEBHOOK = `trigger = 'webhook' AND status = 'queued' AND attempts = 0`;
+
+/**
+ * The pipeline's webhook run that has not started yet, created when there is none (`created`), inside
+ * the caller's transaction. A delivery's events are processed by it, since a run reads every pending
+ * event when it starts, so a burst of deliveries makes one run. The database keeps it to one: a
+ * partial unique index (migration 0062) makes a second delivery racing past an empty queue wait for
+ * the first's insert and then join its run, on PostgreSQL as on PGlite. The run's row is locked until
+ * the caller commits, so it cannot start (setRunStatus waits) before the caller's event is stored.
+ *
+ * A run that has started (attempts > 0, also once it is queued again after a failure) is never
+ * joined: it may have read the events already, so a delivery during it makes the next run.
+ */
+export async function joinWebhookRun(
+  db: Queryable,
+  p: Omit<NewRun, 'trigger' | 'slot'>,
+): Promise<{ runId: string; created: boolean }> {
+  // Each round either finds the waiting run or creates it; it takes another only when the waiting run
+  // started between the two statements, so a few rounds settle it.
+  for (let round = 0; round < 5; round++) {
+    const waiting = await db.query<{ id: string }>(
+      `SELECT id FROM runs WHERE pipeline_id = $1 AND ${WAITING_WEBHOOK} FOR UPDATE`,
+      [p.pipelineId],
+    );
+    if (waiting.rows[0]) return { runId: waiting.rows[0].id, created: false };
+    const inserted = await db.query<{ id: string }>(
+      `INSERT INTO runs (pipeline_id, entity_id, trigger, params, created_by) VALUES ($1, $2, 'webhook', $3, $4)
+       ON CONFLICT (pipeline_id) WHERE ${WAITING_WEBHOOK} DO NOTHING RETURNING id`,
+      [p.pipelineId, p.entityId, JSON.stringify(p.params ?? {}), p.createdBy],
+    );
+    if (inserted.rows[0]) return { runId: inserted.rows[0].id, created: true };
+  }
+  throw new Error(`No waiting webhook run could be found or created for pipeline ${p.pipelineId}`);
 }
 
 export async function getRun(db: Queryable, runId: string, entityId?: string): Promise<Run | null> {

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Database, Queryable } from '../db/database.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { findEntityById } from '../ledger/entities.ts';
-import { createRun, type RunTrigger } from './runs.ts';
+import { createRun, joinWebhookRun, type RunTrigger } from './runs.ts';
 import { listPipelines, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
 import { JOBS, type JobQueue, type RunJob, type WorkedJob } from './queue.ts';
@@ -94,19 +94,18 @@ export class SyncService {
   ): Promise<string | null> {
     const queued = this.queue !== null && !options.inline;
     const create = async (tx: Queryable) => {
-      if (queued && trigger === 'webhook') {
-        const waiting = await waitingWebhookRun(tx, pipeline.id);
-        if (waiting) return waiting;
+      const fields = { pipelineId: pipeline.id, entityId: pipeline.entityId, createdBy: actor, params };
+      let runId: string | null;
+      if (trigger === 'webhook') {
+        // A delivery joins the pipeline's run that has not started: queued already, or, without a
+        // queue, about to be worked by the request that created it.
+        const joined = await joinWebhookRun(tx, fields);
+        if (!joined.created) return joined.runId;
+        runId = joined.runId;
+      } else {
+        runId = await createRun(tx, { ...fields, trigger, slot: options.slot ?? null });
+        if (!runId) return null;
       }
-      const runId = await createRun(tx, {
-        pipelineId: pipeline.id,
-        entityId: pipeline.entityId,
-        trigger,
-        createdBy: actor,
-        slot: options.slot ?? null,
-        params,
-      });
-      if (!runId) return null;
       await recordAudit(tx, {
         entityId: pipeline.entityId,
         actor,
@@ -333,19 +332,4 @@ export class SyncService {
     await this.queue?.stop();
     this.liveness.stop();
   }
-}
-
-/**
- * A webhook run of the pipeline that has not started yet: a new event is processed by it (a run
- * reads every pending event when it starts), so a burst of events makes one or two runs, not one
- * each, and other pipelines' work is not queued behind them. The row is locked until the caller's
- * transaction commits, so the run cannot start reading events before this one is stored.
- */
-async function waitingWebhookRun(tx: Queryable, pipelineId: string): Promise<string | null> {
-  const { rows } = await tx.query<{ id: string }>(
-    `SELECT id FROM runs WHERE pipeline_id = $1 AND trigger = 'webhook' AND status = 'queued' AND attempts = 0
-      ORDER BY created_at LIMIT 1 FOR UPDATE`,
-    [pipelineId],
-  );
-  return rows[0]?.id ?? null;
 }

@@ -42,8 +42,10 @@ function noEndpoint(): DomainError {
 
 /**
  * Stores the event and, in the same transaction, creates and queues the run that will process
- * it: once the sender has its 202 the event cannot be lost, and a replayed event id changes
- * nothing. Without a queue (tests, a single process) the run is worked here, after the commit.
+ * it, or joins the pipeline's run that has not started (src/sync/runs.ts, joinWebhookRun): once
+ * the sender has its 202 the event cannot be lost, and a replayed event id changes nothing.
+ * Without a queue (tests, a single process) the run is worked here, after the commit; of the
+ * requests that joined one run, one works it and the others find it held or finished (executeRun).
  * A disabled pipeline still stores its events; they are processed by its next run.
  */
 async function accept(ctx: RouteContext<unknown, unknown, unknown>, pipeline: Pipeline, event: StoredWebhookEvent) {
