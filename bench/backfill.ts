@@ -133,16 +133,20 @@ async function measure(p: BackfillPlatform, approach: Approach, invoices: number
   const session = await p.open({ db, planner, log, minuteMs: o.minuteMs, approach });
   try {
     const started = performance.now();
-    const customers = await session.target.upsertCustomers(
-      session.ctx,
-      Array.from({ length: o.customers }, (_, i) => ({
-        sourceId: `c${i}`,
-        code: `C${i}`,
-        targetId: null,
-        record: { kind: 'customer' as const, sourceId: `c${i}`, name: `Customer ${i}` },
-      })),
-    );
-    const ids = customers.map((r) => (r.ok ? r.targetId : ''));
+    const ids: string[] = [];
+    // As the engine hands them over: the target's batch at a time (QuickBooks takes 30 in one call).
+    for (let i = 0; i < o.customers; i += session.target.limits.batchSize) {
+      const part = Array.from({ length: Math.min(session.target.limits.batchSize, o.customers - i) }, (_, k) => {
+        const n = i + k;
+        return {
+          sourceId: `c${n}`,
+          code: `C${n}`,
+          targetId: null,
+          record: { kind: 'customer' as const, sourceId: `c${n}`, name: `Customer ${n}` },
+        };
+      });
+      for (const r of await session.target.upsertCustomers(session.ctx, part)) ids.push(r.ok ? r.targetId : '');
+    }
     if (ids.some((id) => id === '')) throw new Error(`${p.name}: a bench customer was refused`);
     const before = session.admitted().length;
     const failed = await session.sendInvoices(invoicesFor(p, invoices, ids));
@@ -311,6 +315,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   for (const n of names) {
     process.stderr.write(`  … ${n}: ${o.invoices} invoices on a ${o.minuteMs} ms minute\n`);
     results.push(await runBackfill(n, o));
+    process.stderr.write(`${JSON.stringify(results.at(-1))}\n`);
   }
   process.stdout.write(`${backfillReport(results)}\n`);
   const problems = backfillProblems(results);
