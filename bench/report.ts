@@ -1,3 +1,4 @@
+import { type BackfillResult, backfillReport } from './backfill.ts';
 import type { BreakdownResult } from './breakdown.ts';
 import type { LatencyResult } from './latency.ts';
 import type { StatementResult } from './statement.ts';
@@ -25,6 +26,8 @@ export interface Results {
   statement: StatementResult;
   breakdown: BreakdownResult[];
   memory: MemoryResult | { skipped: string };
+  /** Absent in results written before the backfills were part of the run. */
+  backfill?: BackfillResult[] | { skipped: string };
   totalSeconds: number;
 }
 
@@ -130,6 +133,15 @@ export function report(r: Results): string {
 
   print('5. Memory of the embedded server (PGlite), each measure in a process of its own');
   print('skipped' in r.memory ? `not measured: ${r.memory.skipped}` : memoryReport(r.memory));
+  print();
+
+  print(
+    '6. Connector backfills under the published limits, on a scaled clock; ratio = seconds / minimum the limits allow',
+  );
+  if (!r.backfill) print('not measured');
+  else if ('skipped' in r.backfill) print(`not measured: ${r.backfill.skipped}`);
+  else
+    print(`${backfillReport(r.backfill)}\n(aim: ledgerlink's ratio at most 1.1; * measured on a sample, extrapolated)`);
   print();
   return out.join('\n');
 }

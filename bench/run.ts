@@ -7,6 +7,7 @@
  *   npm run bench -- --skip-postgres    PGlite only
  *   npm run bench -- --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
  *   npm run bench -- --skip-memory      without the memory measures (idle server, peak of a 100,000-instalment sync)
+ *   npm run bench -- --skip-backfill    without the connector backfills (Xero, QuickBooks; bench/backfill.ts)
  *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
@@ -16,6 +17,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
+import { type BackfillResult, backfillCounts, backfillProblems, runBackfill } from './backfill.ts';
 import { type BreakdownResult, runBreakdown } from './breakdown.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type LatencyResult, runLatency } from './latency.ts';
@@ -33,6 +35,7 @@ const { values: args } = parseArgs({
     'skip-breakdown': { type: 'boolean', default: false },
     analyze: { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
+    'skip-backfill': { type: 'boolean', default: false },
   },
 });
 
@@ -50,6 +53,8 @@ const COUNTS = {
   breakdownQueries: quick ? 500 : 2000,
   memorySyncInstalments: quick ? 5000 : 100_000,
   memorySettleSeconds: quick ? 10 : 30,
+  backfillInvoices: backfillCounts(quick).invoices,
+  backfillMinuteMs: backfillCounts(quick).minuteMs,
 };
 const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
 const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -138,6 +143,17 @@ if (args['skip-memory']) {
   });
 }
 
+let backfill: BackfillResult[] | { skipped: string };
+if (args['skip-backfill']) {
+  backfill = { skipped: 'skipped with --skip-backfill' };
+} else {
+  backfill = [];
+  for (const platform of ['xero', 'quickbooks'] as const) {
+    step(`${platform}: backfill of ${COUNTS.backfillInvoices} invoices on a ${COUNTS.backfillMinuteMs} ms minute`);
+    backfill.push(await runBackfill(platform, backfillCounts(quick)));
+  }
+}
+
 step('end');
 const results: Results = {
   date: new Date().toISOString(),
@@ -150,6 +166,7 @@ const results: Results = {
   statement,
   breakdown,
   memory,
+  backfill,
   totalSeconds: Math.round((performance.now() - started) / 1000),
 };
 
@@ -160,6 +177,11 @@ process.stdout.write(`\n${report(results)}\nFigures written to bench/results/lat
 
 const measured = [pglite.result, ...('skipped' in postgres ? [] : [postgres])];
 const differing = measured.filter((t) => !t.identicalRows);
+const backfillFailures = 'skipped' in backfill ? [] : backfillProblems(backfill);
+if (backfillFailures.length > 0) {
+  process.stderr.write(`${backfillFailures.join('\n')}\n`);
+  process.exitCode = 1;
+}
 if (differing.length > 0) {
   process.stderr.write(`the writers did not write identical rows on ${differing.map((t) => t.kind).join(', ')}\n`);
   process.exitCode = 1;

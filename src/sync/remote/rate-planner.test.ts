@@ -173,6 +173,28 @@ describe('rate planner', () => {
     expect(rows[0]!.n).toBe(7);
   });
 
+  it('takes a call of ours the platform still counts just after our window for ours, not for another app', async () => {
+    // The margin is made long, so the wait below stays inside it however slow the machine is.
+    const scope: RateScope = { key: 'sim:tenant:edge', limits: { callsPerMinute: 10 } };
+    const p = createRatePlanner(db, { windowsMs: { minute: 300 }, marginMs: () => 5000 });
+    await (await p.acquire([scope], 'read')).release();
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    // Our window has passed, the platform (which saw the call later) still counts it: 9 left.
+    await p.observe(scope.key, { minute: 9 });
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM rate_calls WHERE scope = $1 AND kind = 'phantom'`,
+      [scope.key],
+    );
+    expect(rows[0]!.n).toBe(0);
+    // A call the platform counts beyond ours still is another app's.
+    await p.observe(scope.key, { minute: 8 });
+    const again = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM rate_calls WHERE scope = $1 AND kind = 'phantom'`,
+      [scope.key],
+    );
+    expect(again.rows[0]!.n).toBe(1);
+  });
+
   it('rejects with the signal when aborted while waiting, and refuses limits that are not whole numbers', async () => {
     const p = createRatePlanner(db, { windowsMs });
     const scope: RateScope = { key: 'sim:tenant:X', limits: { callsPerSecond: 1 } };

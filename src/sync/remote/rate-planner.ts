@@ -19,7 +19,9 @@ import type { CallKind, RateLimits, RatePermit, RatePlanner, RateScope } from '.
  *   a concurrency slot, a short poll, cut short when a slot of this process is released), and
  *   sleeps outside any transaction: nothing is held while waiting or during the HTTP call.
  * - observe: when the platform reports fewer calls left than our count implies (another app, a
- *   user's script), the difference is recorded as phantom calls at the current time. They leave
+ *   user's script), the difference is recorded as phantom calls at the current time. Our count
+ *   spans the window and its margin, as a grant's check does: a call granted just over a window
+ *   ago may have reached the platform inside its window, and is no sign of another app. They leave
  *   the window a full window later, which may be later than the platform forgets the real ones:
  *   slower than necessary for at most one window, never faster than allowed.
  */
@@ -270,8 +272,11 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
       const limits = known.get(scopeKey);
       if (!limits) return;
       const checks = [
-        { left: remaining.minute, limit: limits.callsPerMinute, ms: minuteMs },
-        { left: remaining.day, limit: limits.callsPerDay, ms: dayMs },
+        // Our calls are counted over the window and its margin, as acquire counts them: a call granted
+        // just over a window ago may have reached the platform inside its current window (its answer
+        // says so), and counting it missing would add a phantom that slows the next window for nothing.
+        { left: remaining.minute, limit: limits.callsPerMinute, ms: minuteMs + margin(minuteMs) },
+        { left: remaining.day, limit: limits.callsPerDay, ms: dayMs + margin(dayMs) },
       ].filter((c) => c.left !== undefined && c.limit !== undefined && Number.isFinite(c.left));
       if (checks.length === 0) return;
       await retryConflicts(() =>
