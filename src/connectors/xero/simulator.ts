@@ -9,6 +9,7 @@ import { type Admission, type LimitProblem, RateLimiter, type SimLimits, XERO_LI
 import { type Json, SimTenant, type TenantSetup } from './simulator-store.ts';
 import {
   bankTransactionView,
+  spendView,
   documentView,
   num,
   overpaymentView,
@@ -420,13 +421,20 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
             set('/BankTransactions'),
             list(
               'BankTransactions',
-              [...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
+              [
+                ...[...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
+                ...[...t.spends.values()].map((s) => spendView(t, s)),
+              ],
               true,
             )
           );
         if (method === 'PUT' && !id) {
           set('/BankTransactions');
           return write('BankTransactions', refs(body, 'BankTransactions'), (el) => {
+            if (el.Type === 'SPEND') {
+              const s = t.createSpend(el);
+              return { view: s.saved && spendView(t, s.saved), problems: s.problems };
+            }
             const r = t.createBankTransaction(el);
             return { view: r.saved && bankTransactionView(t, r.saved), problems: r.problems };
           });
@@ -687,6 +695,10 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         count(
           'overpayment',
           [...t.overpayments.values()].map((o) => o.Reference),
+        );
+        count(
+          'spend',
+          [...t.spends.values()].filter((s) => s.Status === 'AUTHORISED').map((s) => s.Reference),
         );
         count(
           'contact',
