@@ -19,8 +19,9 @@ import {
 
 /*
  * A local, stateful Xero (Accounting API 2.0) for tests, benchmarks and the demo: contacts, items,
- * sales invoices, payments, credit notes and their allocations, overpayments, tax rates, accounts
- * and tracking categories of one or more organisations (tenants), with Xero's ways: the
+ * sales invoices, payments, credit notes and their allocations, overpayments, spend money (a
+ * provider's fee), tax rates, accounts and tracking categories of one or more organisations
+ * (tenants), with Xero's ways: the
  * `xero-tenant-id` header required; per-tenant and per-app limits answered with 429, Retry-After
  * and X-Rate-Limit-Problem, and the X-*Limit-Remaining headers on every answer; a 200 that holds
  * per-element validation errors with `summarizeErrors=false`; an `Idempotency-Key` that replays
