@@ -166,7 +166,6 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
     let account: Account | ItemError | undefined;
     let tax: string | ItemError | undefined;
     let contactId: string | ItemError | undefined;
-    let feesContactId = '';
     for (const { n, item, bank } of payments) {
       const p = item.record;
       if (p.fee === null || p.fee === undefined) continue;
@@ -195,7 +194,6 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
         out.set(n, contactId);
         continue;
       }
-      feesContactId = contactId;
       wanted.push({
         n,
         item,
@@ -231,7 +229,8 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
       'BankTransactions',
       'Reference',
       wanted.map((w) => w.item.record.externalReference),
-      `Type=="SPEND" AND Status=="AUTHORISED" AND Contact.ContactID==Guid("${feesContactId}")`,
+      // Not narrowed to the fees contact: a fee spent before `feesContact` changed is still found.
+      'Type=="SPEND" AND Status=="AUTHORISED"',
       ctx.signal,
     ))
       earlier.set(str(b.Reference), b);
