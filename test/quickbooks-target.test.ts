@@ -77,6 +77,25 @@ const invoice = (ref: string, customerTargetId: string, net: string, rate = '0.0
   },
 });
 
+/** The fee purchases carrying a payment reference. */
+const feesIn = (s: QuickBooksSimulator, reference: string) =>
+  s
+    .books()
+    .all('Purchase')
+    .filter((e) => e.PrivateNote === `ledgerlink reference: ${reference}`);
+const feesOf = (reference: string) => feesIn(sim, reference);
+
+/** A fee purchase as: its total, the account it is paid out of, the account of its line. */
+function feeShape(s: QuickBooksSimulator, e: Record<string, unknown>) {
+  const name = (id: unknown) => String(s.books().get('Account', String(id))?.Name);
+  const line = (e.Line as { AccountBasedExpenseLineDetail: { AccountRef: { value: string } } }[])[0]!;
+  return {
+    total: String(e.TotalAmt),
+    from: name((e.AccountRef as { value: string }).value),
+    to: name(line.AccountBasedExpenseLineDetail.AccountRef.value),
+  };
+}
+
 describe('QuickBooks target against the simulator', () => {
   let customerId: string;
 
@@ -182,9 +201,15 @@ describe('QuickBooks target against the simulator', () => {
       },
     ]);
     expect(p).toMatchObject({ ok: true, number: 'PAY-1' });
-    expect((p as { message: string }).message).toMatch(/fee of USD 1.20.*5.00 left unapplied/);
+    expect((p as { message: string }).message).toMatch(
+      /^fee USD 1.20 booked as expense \(Purchase \d+\); 5.00 left unapplied/,
+    );
     const payment = sim.books().get('Payment', (p as { targetId: string }).targetId)!;
     expect(String(payment.UnappliedAmt)).toBe('5.00');
+    // The fee: a cash purchase out of the bank (the payment itself waits in Undeposited Funds) to Bank Charges.
+    expect(feesOf('PAY-1').map((e) => feeShape(sim, e))).toEqual([
+      { total: '1.20', from: 'Checking', to: 'Bank Charges' },
+    ]);
     expect(await target.paidInvoices!(ctx, [invoiceId])).toEqual(new Map([[invoiceId, 'PAY-1']]));
     expect(await target.findByReference(ctx, 'payment', 'PAY-1', customerId)).toMatchObject({ targetId: payment.Id });
   });
@@ -270,5 +295,156 @@ describe('QuickBooks target against the simulator', () => {
     expect(denied).toBeInstanceOf(ConnectorError);
     expect((denied as ConnectorError).code).toBe('TARGET_AUTH_REVOKED');
     expect((denied as Error).message).not.toContain('tok-SECRET');
+  });
+});
+
+/*
+ * Fees on a company of their own (its own simulator and rate budget): the batch budget of 40 calls
+ * a minute is shared by every target of a company, and the tests above already use most of it.
+ */
+describe("QuickBooks target: a payment provider's fees", () => {
+  const FEE_REALM = '9130350000000002';
+  let fsim: QuickBooksSimulator;
+  let ft: TargetConnector;
+  let feeCustomer: string;
+  const fauth = (): TokenSource => ({
+    accessToken: () => Promise.resolve(fsim.accessToken),
+    invalidate: () => {},
+    secrets: () => [fsim.accessToken],
+  });
+  const misconfigured = (accounts: Record<string, string>) =>
+    createQuickBooksTarget(
+      {
+        db,
+        log,
+        mapping: {},
+        settings: {
+          type: 'quickbooks',
+          clientId: 'app',
+          clientSecret: 'secret-0123456789',
+          realmId: FEE_REALM,
+          baseUrl: fsim.url,
+          ...(Object.keys(accounts).length > 0 ? { accounts } : {}),
+        },
+        entityId: '1',
+        pipelineId: '1',
+        pipelineName: 'qbo',
+        box: testBox,
+      },
+      { auth: fauth(), planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
+    );
+  beforeAll(async () => {
+    fsim = await startQuickBooksSimulator({ seed: 4, realms: { [FEE_REALM]: { country: 'US', currency: 'USD' } } });
+    ft = misconfigured({});
+    const [c] = await ft.upsertCustomers(ctx, [
+      {
+        sourceId: 'fee-c',
+        code: 'FEE-C',
+        targetId: null,
+        record: { kind: 'customer', sourceId: 'fee-c', name: 'Fee Customer' },
+      },
+    ]);
+    feeCustomer = (c as { targetId: string }).targetId;
+  }, 60_000);
+  afterAll(async () => {
+    if (fsim.validating) expect(fsim.violations).toEqual([]);
+    await fsim.close();
+  });
+
+  it("books a provider's fee before its payment, once: a payment refused after its fee finds that fee when sent again", async () => {
+    const payment = (ref: string, invoiceTargetId: string | null, fee: string | null) => ({
+      sourceId: ref,
+      idempotencyKey: `key-${ref}`,
+      customerTargetId: feeCustomer,
+      invoiceTargetId,
+      bankAccountCode: 'Checking',
+      record: {
+        kind: 'payment' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'c',
+        date: '2026-11-06',
+        amount: '10.00',
+        currency: 'USD',
+        fee,
+        description: '',
+      },
+    });
+    const writes = () => fsim.log.filter((l) => l.path.endsWith('/batch') && l.requestid !== null).length;
+    // Without a fee: the payment alone, one write, no lookup.
+    const calls = fsim.log.length;
+    const [plain] = await ft.createPayments!(ctx, [payment('FEE-0', null, null)]);
+    expect(plain).toMatchObject({ ok: true });
+    expect(fsim.log.length - calls).toBe(1);
+    expect(feesIn(fsim, 'FEE-0')).toEqual([]);
+
+    // An invoice of another customer: QuickBooks refuses the payment, after its fee was booked.
+    const other = await ft.upsertCustomers(ctx, [
+      {
+        sourceId: 'fee-other',
+        code: 'FEE-OTHER',
+        targetId: null,
+        record: { kind: 'customer', sourceId: 'fee-other', name: 'Fee Other' },
+      },
+    ]);
+    const [foreign] = await ft.createInvoices(ctx, [
+      invoice('FEE-INV-X', (other[0] as { targetId: string }).targetId, '10.00', '0'),
+    ]);
+    const [refused] = await ft.createPayments!(ctx, [
+      payment('FEE-1', (foreign as { targetId: string }).targetId, '0.59'),
+    ]);
+    expect(refused).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
+    expect((refused as { error: { message: string } }).error.message).toMatch(
+      /its fee USD 0.59 is booked as Purchase \d+ and is not booked again/,
+    );
+    expect(feesIn(fsim, 'FEE-1').map((e) => feeShape(fsim, e))).toEqual([
+      { total: '0.59', from: 'Checking', to: 'Bank Charges' },
+    ]);
+    // Sent again (the exception retried, here in a batch with another payment, so not a replayed
+    // request): the fee is found, not written again; the payment goes.
+    const [inv] = await ft.createInvoices(ctx, [invoice('FEE-INV-1', feeCustomer, '10.00', '0')]);
+    const before = writes();
+    const [paid, next] = await ft.createPayments!(ctx, [
+      payment('FEE-1', (inv as { targetId: string }).targetId, '0.59'),
+      payment('FEE-2', null, null),
+    ]);
+    expect(paid).toMatchObject({ ok: true, message: expect.stringMatching(/^fee USD 0.59 already booked/) });
+    expect(next).toMatchObject({ ok: true });
+    expect(writes() - before).toBe(1);
+    expect(feesIn(fsim, 'FEE-1')).toHaveLength(1);
+    expect(fsim.duplicates('Purchase')).toEqual([]);
+  });
+
+  it('parks a payment with a fee it cannot place as TARGET_SETTING_MISSING, naming the setting; nothing is written', async () => {
+    const payment = (ref: string) => ({
+      sourceId: ref,
+      idempotencyKey: `key-${ref}`,
+      customerTargetId: feeCustomer,
+      invoiceTargetId: null,
+      bankAccountCode: '',
+      record: {
+        kind: 'payment' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'c',
+        date: '2026-11-06',
+        amount: '10.00',
+        currency: 'USD',
+        fee: '0.40',
+        description: '',
+      },
+    });
+    const [noAccount] = await misconfigured({ fees: 'Merchant Fees' }).createPayments!(ctx, [payment('FEE-M1')]);
+    expect(noAccount).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.fees' } });
+    const [notBank] = await misconfigured({ feesBank: 'Undeposited Funds' }).createPayments!(ctx, [payment('FEE-M2')]);
+    expect(notBank).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.feesBank' } });
+    const refs = ['FEE-M1', 'FEE-M2'];
+    expect(
+      sim
+        .books()
+        .all('Payment')
+        .filter((e) => refs.includes(String(e.PaymentRefNum))),
+    ).toEqual([]);
+    expect(refs.flatMap(feesOf)).toEqual([]);
   });
 });

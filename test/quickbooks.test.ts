@@ -125,7 +125,7 @@ async function openExceptions(pipelineId: string) {
 }
 
 /** QuickBooks documents of a type by the reference they carry (whole in PrivateNote). */
-function byReference(type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'CreditMemo', reference: string) {
+function byReference(type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'CreditMemo' | 'Purchase', reference: string) {
   return qbo
     .books(REALM)
     .all(type)
@@ -139,9 +139,11 @@ const refs = [...Array(60).keys()].map((i) => (i % 5 === 0 ? LONG(i) : `CSV-${St
 
 describe('QuickBooks Online target, end to end', () => {
   let csv: { id: string };
+  let owner: { token: string };
 
   it('csv → quickbooks: every invoice exactly once through dropped answers, paced under the limits, an unmatched VAT rate parked', async () => {
     const c = await t.entity('QBO1', 'EUR', { standardTaxRate: '0.23' });
+    owner = c;
     // Small batches make many write calls, so that 5% of their answers is several dropped answers; two more for certain.
     await definePipeline(t.db, 'QBO1', {
       name: 'csv-to-qbo',
@@ -253,7 +255,7 @@ describe('QuickBooks Online target, end to end', () => {
     expect(unlinked.map((m) => [m.externalReference, m.reason])).toContainEqual(['HAND-1', 'posted-outside-pipeline']);
   }, 60_000);
 
-  it('stripe → quickbooks: payments applied to the invoices they name, a refund as a RefundReceipt at the invoice rates', async () => {
+  it('stripe → quickbooks: payments applied to the invoices they name, each Stripe fee once under dropped answers, a refund as a RefundReceipt at the invoice rates', async () => {
     await definePipeline(t.db, 'QBO1', {
       name: 'stripe-to-qbo',
       source: stripe.sourceConfig(SIGNING),
@@ -271,6 +273,9 @@ describe('QuickBooks Online target, end to end', () => {
         pay: stripe.addPayment({ amount: cents, customer: null, fee: 30, metadata: { invoice_reference: ref } }),
       };
     });
+    // The first writes' answers are lost after committing (fees and payments alike), besides the 5% at random.
+    const droppedBefore = qbo.stats.dropped;
+    qbo.dropNext(3);
     for (const p of payments) {
       const { body, header } = signedStripeDelivery(stripe.event('charge.succeeded', p.pay.charge), SIGNING);
       expect((await hooks.post('/v1/webhooks/stripe-to-qbo/stripe', body, { 'stripe-signature': header })).status).toBe(
@@ -298,6 +303,18 @@ describe('QuickBooks Online target, end to end', () => {
         (p.invoice.CustomerRef as { value: string }).value,
       );
     }
+    // Each Stripe fee exactly once: a cash purchase of 0.30 out of the bank to Bank Charges, with the payment's reference.
+    const account = (ref: unknown) => String(books.get('Account', (ref as { value: string }).value)?.Name);
+    for (const p of payments) {
+      const fees = byReference('Purchase', p.pay.paymentIntent.id);
+      expect(fees.map((f) => String(f.TotalAmt))).toEqual(['0.30']);
+      const line = (f: Record<string, unknown>) =>
+        (f.Line as { AccountBasedExpenseLineDetail: { AccountRef: unknown } }[])[0]!.AccountBasedExpenseLineDetail;
+      expect([account(fees[0]!.AccountRef), account(line(fees[0]!).AccountRef)]).toEqual(['Checking', 'Bank Charges']);
+    }
+    expect(qbo.stats.dropped).toBeGreaterThanOrEqual(droppedBefore + 3);
+    expect(books.all('Purchase')).toHaveLength(payments.length);
+    expect(qbo.duplicates('Purchase', REALM)).toEqual([]);
     expect(books.all('Customer')).toHaveLength(8);
     const receipts = byReference('RefundReceipt', refund.id);
     expect(receipts).toHaveLength(1);
@@ -305,6 +322,17 @@ describe('QuickBooks Online target, end to end', () => {
     expect(String(receipts[0]!.TotalAmt)).toBe('5.00');
     expect(String((receipts[0]!.TxnTaxDetail as { TotalTax: unknown }).TotalTax)).toBe('0.93');
     expect(qbo.duplicates('Payment', REALM)).toEqual([]);
+    // Reconciled: the payments as QuickBooks holds them, gross; the fees are no customer's documents.
+    const dates = payments.map((p) => String(byReference('Payment', p.pay.paymentIntent.id)[0]!.TxnDate)).sort();
+    const rec = await app.inject({
+      method: 'GET',
+      url: `/v1/pipelines/stripe-to-qbo/reconciliation?from=${dates[0]}&to=${dates[dates.length - 1]}`,
+      headers: { authorization: `Bearer ${owner.token}` },
+    });
+    expect(rec.statusCode).toBe(200);
+    const recBody = rec.json<{ summary: { matched: number; mismatched: number }; mismatches: unknown[] }>();
+    expect(recBody.summary).toMatchObject({ matched: payments.length, mismatched: 0 });
+    expect(recBody.mismatches).toEqual([]);
     // The planner paces by its own clock; a request that arrives a few ms late at the edge of a
     // scaled 100 ms window may still be refused, and is then retried by the client: never a failure.
     expect(qbo.stats.throttled).toBeLessThanOrEqual(Math.ceil(qbo.stats.calls * 0.05));

@@ -371,6 +371,142 @@ describe('Xero target: payments and refunds', () => {
   });
 });
 
+describe("Xero target: a payment provider's fees", () => {
+  const payment = (
+    customerTargetId: string,
+    ref: string,
+    amount: string,
+    invoiceTargetId: string | null,
+    fee: string | null,
+  ) => ({
+    sourceId: ref,
+    customerTargetId,
+    invoiceTargetId,
+    bankAccountCode: 'BANK',
+    idempotencyKey: `ll-${ref}`,
+    record: {
+      kind: 'payment' as const,
+      sourceId: ref,
+      externalReference: ref,
+      customerSourceId: 'x',
+      date: '2026-11-07',
+      amount,
+      currency: 'EUR',
+      fee,
+      description: '',
+    },
+  });
+  /** Spend money carrying a reference, as: amount, bank, account, tax type, contact name. */
+  const spends = (ref: string) =>
+    [...sim.tenant().spends.values()]
+      .filter((x) => x.Reference === ref && x.Status === 'AUTHORISED')
+      .map((x) => [
+        x.Total.toFixed(2),
+        x.AccountCode,
+        x.Lines.map((l) => `${l.AccountCode}/${l.TaxType}`).join(','),
+        sim.tenant().contacts.get(x.ContactID)?.Name,
+      ]);
+
+  it('books the gross payment and the fee as spend money out of the same bank to Bank Fees, no tax; no fee, no extra call', async () => {
+    const t = target();
+    const c = await customer(t);
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-FEE-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    const calls = sim.stats.calls;
+    const [plain] = await t.createPayments!(ctx, [payment(c.id, 'FEE-0', '21.00', okId(inv!), null)]);
+    okId(plain!);
+    // GET /TaxRates etc. were read by createInvoices already: the payment alone is one PUT.
+    expect(sim.stats.calls - calls).toBe(1);
+    expect(spends('FEE-0')).toEqual([]);
+
+    const results = await t.createPayments!(ctx, [
+      payment(c.id, 'FEE-1', '50.00', okId(inv!), '1.45'),
+      payment(c.id, 'FEE-2', '30.00', null, '0.90'),
+      payment(c.id, 'FEE-3', '10.00', null, '0.00'),
+    ]);
+    results.forEach(okId);
+    expect(results.map((r) => (r as { message?: string }).message)).toEqual([
+      expect.stringMatching(/^fee EUR 1.45 booked as spend money [0-9a-f-]{36}$/),
+      expect.stringMatching(/^fee EUR 0.90 booked as spend money [0-9a-f-]{36}; booked as an overpayment/),
+      'booked as an overpayment: no invoice yet',
+    ]);
+    // The payment keeps its gross amount; the fee comes out of the same bank account, on the default chart's 404 Bank Fees.
+    expect([...sim.tenant().payments.values()].find((p) => p.Reference === 'FEE-1')?.Amount.toFixed(2)).toBe('50.00');
+    expect(spends('FEE-1')).toEqual([['1.45', '090', '404/NONE', 'Payment provider fees']]);
+    expect(spends('FEE-2')).toEqual([['0.90', '090', '404/NONE', 'Payment provider fees']]);
+    expect(spends('FEE-3')).toEqual([]);
+    // The fees, not customer documents, are not what findByReference or documents() answer for a payment.
+    expect((await t.findByReference(ctx, 'payment', 'FEE-1'))?.targetId).toBe(okId(results[0]!));
+    const docs = await t.documents!(ctx, results.map(okId));
+    expect(results.map((r) => docs.get(okId(r))?.gross)).toEqual([5000n, 3000n, 1000n]);
+    // One contact for the fees, created once.
+    expect([...sim.tenant().contacts.values()].filter((x) => x.Name === 'Payment provider fees')).toHaveLength(1);
+  });
+
+  it('a fee whose payment is cut off is found, not spent again; a payment refused after its fee says so', async () => {
+    const t = target();
+    const c = await customer(t);
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-FEE-2', [{ net: '10.00', vat: '2.10', rate: '0.21' }]),
+    ]);
+    // The fee commits, then every attempt at the payment fails: the call throws (an uncertain outcome).
+    sim.control.failNext(500, 5, 'PUT /Payments');
+    await expect(t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv!), '0.35')])).rejects.toBeInstanceOf(
+      ConnectorError,
+    );
+    // The engine looks the payment up before sending it again: not there, so it is sent again.
+    expect(await t.findByReference(ctx, 'payment', 'FEE-4')).toBeNull();
+    expect(spends('FEE-4')).toHaveLength(1);
+    const [paid] = await t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv!), '0.35')]);
+    expect(paid).toMatchObject({ ok: true, message: expect.stringMatching(/^fee EUR 0.35 already booked/) });
+    expect(spends('FEE-4')).toHaveLength(1);
+    // More than is due: Xero refuses the payment after its fee was booked; the refusal says so.
+    const [over] = await t.createPayments!(ctx, [payment(c.id, 'FEE-5', '5.00', okId(inv!), '0.20')]);
+    expect(over).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
+    expect((over as { error: { message: string } }).error.message).toMatch(
+      /its fee EUR 0.20 is booked as spend money .* not booked again/,
+    );
+    expect(spends('FEE-5')).toHaveLength(1);
+    expect(sim.duplicates()).toEqual([]);
+  });
+
+  it('a fee with nowhere to go parks its payment (TARGET_SETTING_MISSING, accounts.fees); the payment is not sent', async () => {
+    const t = target({ accounts: { bank: '090', sales: '200', fees: '999' } });
+    const c = await customer(t);
+    const [r] = await t.createPayments!(ctx, [payment(c.id, 'FEE-6', '5.00', null, '0.10')]);
+    expect(r).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.fees' } });
+    expect(spends('FEE-6')).toEqual([]);
+    expect([...sim.tenant().overpayments.values()].filter((o) => o.Reference === 'FEE-6')).toEqual([]);
+    // A chart without a Bank Fees account, and no setting: the same, naming the setting to add.
+    const own = await startXeroSimulator({
+      seed: 4,
+      validate,
+      tenants: [
+        {
+          accounts: [
+            { Code: '090', Name: 'Business Bank Account', Type: 'BANK', Status: 'ACTIVE', Class: 'ASSET' },
+            { Code: '200', Name: 'Sales', Type: 'REVENUE', Status: 'ACTIVE', Class: 'REVENUE' },
+          ],
+        },
+      ],
+    });
+    try {
+      const t2 = createXeroTarget(
+        { type: 'xero', clientId: 'client', clientSecret: SECRET, tenantId: own.tenantId, baseUrl: own.url },
+        { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
+      );
+      const c2 = await customer(t2);
+      const [r2] = await t2.createPayments!(ctx, [payment(c2.id, 'FEE-7', '5.00', null, '0.10')]);
+      expect(r2).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.fees' } });
+      expect((r2 as { error: { message: string } }).error.message).toContain('accounts.fees');
+      expect(own.tenant().overpayments.size).toBe(0);
+    } finally {
+      await own.close();
+    }
+  });
+});
+
 describe('Xero target: failures', () => {
   it('a revoked connection is TARGET_AUTH_REVOKED, never retried, and no secret shows', async () => {
     const own = await startXeroSimulator({});

@@ -173,7 +173,7 @@ describe('the Xero target, end to end', () => {
     expect(sim.stats.writes).toBe(writes);
   }, 60_000);
 
-  it('webhook → Xero under enforced limits: paced below them, never over the concurrency, payments applied, nothing lost or doubled', async () => {
+  it('webhook → Xero under enforced limits: paced below them, never over the concurrency, payments applied and their fees spent, nothing lost or doubled', async () => {
     await t.entity('XE2', 'EUR', { standardTaxRate: '0.21' });
     // A minute of one second, 8 calls in it and 2 at once: the planner must pace (the target keeps one call below).
     const { sim, settings } = await xero({
@@ -237,8 +237,13 @@ describe('the Xero target, end to end', () => {
             amount: '50.00',
             currency: 'EUR',
             invoiceExternalReference: ref,
+            // The payment provider kept a fee on most of them (none on the last two).
+            ...(i < 6 ? { fee: `1.${40 + i}` } : {}),
           },
         });
+      // Answers lost after committing: the first fee write's and the first payment write's, besides 5% at random.
+      sim.control.dropNext(1, 'PUT /BankTransactions');
+      sim.control.dropNext(1, 'PUT /Payments');
       await t.db.query(`UPDATE pipelines SET enabled = true WHERE id = $1`, [pipeline.id]);
       const started = Date.now();
       const run = (await getRun(t.db, (await sync.trigger({ ...pipeline, enabled: true }, 'manual', 'test'))!))!;
@@ -249,6 +254,11 @@ describe('the Xero target, end to end', () => {
       expectEachOnce(sim, refs);
       const payments = [...sim.tenant().payments.values()];
       expect(payments.map((p) => p.Reference).sort()).toEqual([...Array(8).keys()].map((i) => `PAY-${i}`).sort());
+      // Each fee once, as spend money out of the payment's bank to Bank Fees; the payments keep their gross.
+      expect(payments.every((p) => p.Amount.toFixed(2) === '50.00')).toBe(true);
+      const spends = [...sim.tenant().spends.values()].map((x) => [x.Reference, x.Total.toFixed(2), x.AccountCode]);
+      expect(spends.sort()).toEqual([...Array(6).keys()].map((i) => [`PAY-${i}`, `1.${40 + i}`, '090']));
+      expect(sim.stats.dropped).toBeGreaterThanOrEqual(2);
       // The limits held: never more than 2 in flight.
       expect(sim.maxConcurrency()).toBeLessThanOrEqual(2);
       expect(sim.maxConcurrency()).toBeGreaterThanOrEqual(1);

@@ -35,6 +35,7 @@ import {
   scalar,
   taxCodeFor,
 } from './map.ts';
+import { type BookedFee, bookFees } from './fees.ts';
 import { readByIds } from './names.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -191,8 +192,7 @@ export async function createInvoices(
 /**
  * Payments applied to the invoice they pay: as much as the invoice still owes (read just before),
  * the rest left unapplied on the customer (a credit QuickBooks offers on their next invoice). A
- * provider fee is not part of a QuickBooks payment: it is said in the result, to be booked with
- * the provider's payout.
+ * provider's fee is booked first, as an expense out of the bank (src/connectors/quickbooks/fees.ts).
  */
 export async function createPayments(
   c: DocumentContext,
@@ -238,10 +238,6 @@ export async function createPayments(
       open.set(inv.Id, balance - applied);
     }
     const notes: string[] = [];
-    if (p.fee && !/^0+(\.0+)?$/.test(p.fee))
-      notes.push(
-        `the provider's fee of ${p.currency} ${p.fee} is not part of a QuickBooks payment: book it with the payout`,
-      );
     if (inv && applied < total.value)
       notes.push(`${formatAmount(total.value - applied, p.currency)} left unapplied (the invoice owed less)`);
     return {
@@ -262,7 +258,8 @@ export async function createPayments(
       ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
     };
   });
-  return send(
+  const fees = await withFees(c, ctx, items, built);
+  const results = await send(
     c,
     ctx,
     'payment',
@@ -270,6 +267,44 @@ export async function createPayments(
     items.map((i) => i.idempotencyKey),
     (_e, n) => items[n]!.record.externalReference,
   );
+  // A payment refused after its fee was booked: said, so that nobody books the fee again by hand.
+  return results.map((r, n) => {
+    const fee = fees.get(n);
+    if (r.ok || !fee || isError(fee)) return r;
+    return failed({
+      ...r.error,
+      message: `${r.error.message} (its fee ${fee.label} is booked as Purchase ${fee.id} and is not booked again when the payment is sent again)`,
+    });
+  });
+}
+
+/**
+ * Books the fees of the payments about to be sent (src/connectors/quickbooks/fees.ts), first: a
+ * payment whose fee QuickBooks does not hold is not sent (its fee's refusal is its own), and one
+ * that is says where its fee went.
+ */
+async function withFees(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  items: TargetPayment[],
+  built: (Built | ItemError)[],
+): Promise<Map<number, BookedFee | ItemError>> {
+  const fees = await bookFees(
+    c.api,
+    c.company,
+    c.accounts,
+    ctx,
+    items.flatMap((payment, n) => (isError(built[n]) ? [] : [{ n, payment }])),
+  );
+  for (const [n, fee] of fees) {
+    const b = built[n] as Built;
+    if (isError(fee)) built[n] = fee;
+    else {
+      const said = `fee ${fee.label} ${fee.found ? 'already booked' : 'booked'} as expense (Purchase ${fee.id})`;
+      built[n] = { ...b, message: b.message ? `${said}; ${b.message}` : said };
+    }
+  }
+  return fees;
 }
 
 const currencyOf = (e: QboEntity, c: Company) =>

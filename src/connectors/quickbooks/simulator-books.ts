@@ -41,6 +41,7 @@ export const ENTITY_TYPES = [
   'Payment',
   'CreditMemo',
   'RefundReceipt',
+  'Purchase',
   'TaxCode',
   'TaxRate',
   'Account',
@@ -50,7 +51,15 @@ export const ENTITY_TYPES = [
 export type EntityType = (typeof ENTITY_TYPES)[number];
 
 /** Written by the connector (validated against the XSD); the rest are set up by the simulator. */
-export const WRITABLE = new Set<string>(['Customer', 'Item', 'Invoice', 'Payment', 'CreditMemo', 'RefundReceipt']);
+export const WRITABLE = new Set<string>([
+  'Customer',
+  'Item',
+  'Invoice',
+  'Payment',
+  'CreditMemo',
+  'RefundReceipt',
+  'Purchase',
+]);
 
 export interface CompanySetup {
   /** `US`: sales tax (TaxCodeRef TAX/NON). Anything else (GB, CA, AU…): VAT codes by rate. */
@@ -123,6 +132,12 @@ export class Books {
       AcctNum: '1200',
     });
     this.put('Account', { Name: 'Checking', AccountType: 'Bank', AccountSubType: 'Checking', AcctNum: '1000' });
+    this.put('Account', {
+      Name: 'Bank Charges',
+      AccountType: 'Expense',
+      AccountSubType: 'BankCharges',
+      AcctNum: '6100',
+    });
     this.put('Account', {
       Name: 'Accounts Receivable (A/R)',
       AccountType: 'Accounts Receivable',
@@ -314,6 +329,8 @@ export class Books {
         return this.salesDocument(type, out, current);
       case 'Payment':
         return this.payment(out, current);
+      case 'Purchase':
+        return this.purchase(out, current);
       default:
         throw validation(
           '2010',
@@ -542,6 +559,89 @@ export class Books {
       UnappliedAmt: money(total.sub(applied)),
       CurrencyRef: { value: this.currencyOf(out) },
       Line: lines.map((l) => ({ ...l, Amount: money(dec(l.Amount)) })),
+    };
+  }
+
+  /**
+   * An expense paid at once (a bank fee): PaymentType Cash or Check out of a bank account,
+   * CreditCard out of a credit card account; account-based lines on existing accounts, positive
+   * amounts; the total is their sum (the simulator keeps no tax on purchases).
+   */
+  private purchase(out: Record<string, unknown>, current: Entity | null): Record<string, unknown> {
+    if (current)
+      throw validation(
+        '6000',
+        'A business validation error has occurred while processing your request',
+        'The simulator does not update purchases',
+      );
+    const account = this.get('Account', ref(out.AccountRef) ?? '');
+    const wants = out.PaymentType === 'CreditCard' ? 'Credit Card' : 'Bank';
+    if (!account) throw validation('2500', 'Invalid Reference Id', 'Invalid Reference Id : AccountRef', 'AccountRef');
+    if (account.AccountType !== wants)
+      throw validation(
+        '6000',
+        'A business validation error has occurred while processing your request',
+        `Business Validation Error: a ${str(out.PaymentType)} purchase is paid out of a ${wants} account, not ${str(account.Name)} (${str(account.AccountType)})`,
+        'AccountRef',
+      );
+    const docNumber = out.DocNumber === undefined ? '' : str(out.DocNumber);
+    if (docNumber.length > 21)
+      throw validation(
+        '6000',
+        'A business validation error has occurred while processing your request',
+        `Business Validation Error: DocNumber is longer than 21 characters (${docNumber.length}).`,
+        'DocNumber',
+      );
+    if (this.setup.country === 'US' && out.GlobalTaxCalculation !== undefined)
+      throw validation(
+        '6000',
+        'A business validation error has occurred while processing your request',
+        'Business Validation Error: GlobalTaxCalculation is not supported for US companies',
+        'GlobalTaxCalculation',
+      );
+    const lines = (out.Line as Record<string, unknown>[] | undefined) ?? [];
+    if (lines.length === 0)
+      throw validation(
+        '2020',
+        'Required param missing, need to supply the required value for the API',
+        'Required parameter Line is missing in the request',
+        'Line',
+      );
+    let total = new Dec(0);
+    const outLines = lines.map((l, n) => {
+      const d = l.AccountBasedExpenseLineDetail as Record<string, unknown> | undefined;
+      if (l.DetailType !== 'AccountBasedExpenseLineDetail' || !d)
+        throw validation(
+          '6000',
+          'A business validation error has occurred while processing your request',
+          `Line ${n + 1}: only AccountBasedExpenseLineDetail lines are simulated on purchases`,
+          'Line',
+        );
+      if (!this.get('Account', ref(d.AccountRef) ?? ''))
+        throw validation(
+          '2500',
+          'Invalid Reference Id',
+          `Invalid Reference Id : Line ${n + 1}: Account ${ref(d.AccountRef)} does not exist`,
+          'AccountRef',
+        );
+      const amount = dec(l.Amount);
+      if (amount.lte(0))
+        throw validation(
+          '6000',
+          'A business validation error has occurred while processing your request',
+          `Business Validation Error: Line ${n + 1}: the amount must be more than zero`,
+          'Amount',
+        );
+      total = total.add(amount);
+      return { ...l, Id: String(n + 1), Amount: money(amount) };
+    });
+    return {
+      ...out,
+      ...(docNumber ? { DocNumber: docNumber } : {}),
+      TxnDate: out.TxnDate ?? this.clock().toISOString().slice(0, 10),
+      CurrencyRef: { value: this.currencyOf(out) },
+      Line: outLines,
+      TotalAmt: money(total),
     };
   }
 

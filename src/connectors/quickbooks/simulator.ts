@@ -22,7 +22,8 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
 /*
  * A local, stateful QuickBooks Online Accounting API v3 (node:http) for tests, benchmarks and the
  * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn),
- * CreditMemo, RefundReceipt, TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
+ * CreditMemo, RefundReceipt, Purchase (a provider's fee), TaxCode/TaxRate, Account, CompanyInfo
+ * and Preferences; `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
@@ -113,7 +114,7 @@ export interface QuickBooksSimulator {
   /** Every token is refused from now on (a revoked connection). */
   revoke(): void;
   /** Invoices, payments or refunds of one kind sharing a DocNumber / PaymentRefNum: empty when nothing was written twice. */
-  duplicates(type: 'Invoice' | 'Payment' | 'CreditMemo' | 'RefundReceipt', realmId?: string): string[];
+  duplicates(type: 'Invoice' | 'Payment' | 'CreditMemo' | 'RefundReceipt' | 'Purchase', realmId?: string): string[];
   close(): Promise<void>;
 }
 

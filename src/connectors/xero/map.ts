@@ -16,7 +16,8 @@ import type { XeroTargetSettings } from './settings.ts';
 /** What the target reads once per instance from the organisation (GET /TaxRates, /Accounts, /TrackingCategories). */
 export interface OrgSettings {
   taxRates: { TaxType: string; Name: string; rate: Dec; revenue: boolean }[];
-  accounts: { Code: string; Name: string; Type: string }[];
+  /** `TaxType`: the account's default tax rate, when it has one. */
+  accounts: { Code: string; Name: string; Type: string; TaxType?: string | undefined }[];
   tracking: { Name: string; options: string[] }[];
 }
 
@@ -31,7 +32,7 @@ export function readOrgSettings(taxRates: Json[], accounts: Json[], tracking: Js
     })),
     accounts: accounts
       .filter(active)
-      .map((a) => ({ Code: str(a.Code), Name: str(a.Name), Type: str(a.Type) }))
+      .map((a) => ({ Code: str(a.Code), Name: str(a.Name), Type: str(a.Type), TaxType: str(a.TaxType) || undefined }))
       .filter((a) => a.Code !== ''),
     tracking: tracking.filter(active).map((c) => ({
       Name: String(c.Name),

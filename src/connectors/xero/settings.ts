@@ -49,6 +49,10 @@ export const XeroTargetSettings = z
       description:
         "The Xero app's webhook key: deliveries to POST /v1/webhooks/{pipeline}/xero are verified with it. Secret. Without it the pipeline takes no Xero webhooks.",
     }),
+    feesContact: z.string().min(1).max(255).optional().meta({
+      description:
+        "The Xero contact a payment provider's fees are spent to (spend money needs one), by name; created when Xero has none of that name. Default: Payment provider fees.",
+    }),
     trackingCategory: z.string().min(1).max(100).optional().meta({
       description:
         "The Xero tracking category a line's department is booked to (its option named as the department). Default: the one category that has such an option.",

@@ -25,6 +25,8 @@ export interface SimAccount {
   Type: string;
   Status: 'ACTIVE' | 'ARCHIVED';
   Class: 'REVENUE' | 'ASSET' | 'EXPENSE' | 'LIABILITY' | 'EQUITY';
+  /** The account's default tax rate (what Xero puts on a line coded to it). */
+  TaxType?: string | undefined;
 }
 
 export interface SimTracking {
@@ -106,6 +108,21 @@ export interface SimOverpayment {
   updated: number;
 }
 
+/** Spend money (a SPEND bank transaction): money out of a bank account, coded to other accounts. */
+export interface SimSpend {
+  BankTransactionID: string;
+  ContactID: string;
+  Date: string;
+  Reference: string;
+  CurrencyCode: string;
+  LineAmountTypes: 'NoTax';
+  Lines: { LineItemID: string; Description: string; AccountCode: string; TaxType: string; LineAmount: Dec }[];
+  Total: Dec;
+  AccountCode: string;
+  Status: 'AUTHORISED' | 'DELETED';
+  updated: number;
+}
+
 export interface TenantSetup {
   tenantId?: string | undefined;
   name?: string | undefined;
@@ -134,6 +151,9 @@ export const DEFAULT_TAX_RATES: SimTaxRate[] = [
     CanApplyToRevenue: true,
   },
   { Name: 'BTW on Expenses', TaxType: 'INPUT2', EffectiveRate: '21.0000', Status: 'ACTIVE', CanApplyToRevenue: false },
+  // Xero's system rate for what carries no VAT (bank fees). Kept off revenue here, so that a 0% sale
+  // still matches Zero Rated Income alone.
+  { Name: 'No VAT', TaxType: 'NONE', EffectiveRate: '0.0000', Status: 'ACTIVE', CanApplyToRevenue: false },
 ];
 
 export const DEFAULT_ACCOUNTS: Omit<SimAccount, 'AccountID'>[] = [
@@ -142,6 +162,8 @@ export const DEFAULT_ACCOUNTS: Omit<SimAccount, 'AccountID'>[] = [
   { Code: '200', Name: 'Sales', Type: 'REVENUE', Status: 'ACTIVE', Class: 'REVENUE' },
   { Code: '260', Name: 'Other Revenue', Type: 'REVENUE', Status: 'ACTIVE', Class: 'REVENUE' },
   { Code: '610', Name: 'Accounts Receivable', Type: 'CURRENT', Status: 'ACTIVE', Class: 'ASSET' },
+  // Xero's default chart: 404 Bank Fees, an overhead on No VAT.
+  { Code: '404', Name: 'Bank Fees', Type: 'OVERHEADS', Status: 'ACTIVE', Class: 'EXPENSE', TaxType: 'NONE' },
 ];
 
 const ZERO = new Dec(0);
@@ -173,6 +195,7 @@ export class SimTenant {
   readonly documents = new Map<string, SimDocument>();
   readonly payments = new Map<string, SimPayment>();
   readonly overpayments = new Map<string, SimOverpayment>();
+  readonly spends = new Map<string, SimSpend>();
   private seq = { ACCREC: 0, ACCRECCREDIT: 0 };
   private clock = 0;
 
@@ -539,11 +562,72 @@ export class SimTenant {
     };
   }
 
-  /** PUT /BankTransactions: only RECEIVE-OVERPAYMENT (a receipt before its invoice), which creates an Overpayment. */
+  /**
+   * PUT /BankTransactions of Type SPEND: money out of a bank account to a contact, each line coded to
+   * an account that is not a bank account, with a tax rate; the simulator keeps only NoTax lines (a
+   * bank fee), whose tax rate must then be a 0% one.
+   */
+  createSpend(el: Json): { saved?: SimSpend; problems: Problems } {
+    const problems: Problems = [];
+    const contact = this.contactOf(el);
+    if (!contact) problems.push('A Contact must be specified for this type of transaction');
+    const account = this.bankAccount(el, problems);
+    const lines = Array.isArray(el.LineItems) ? (el.LineItems as Json[]) : [];
+    if (lines.length === 0) problems.push('At least one line item is required');
+    if (el.LineAmountTypes !== 'NoTax')
+      problems.push('The simulator keeps only spend money with LineAmountTypes NoTax');
+    if (el.Status !== undefined && el.Status !== 'AUTHORISED') problems.push('Status must be AUTHORISED on create');
+    const currency = typeof el.CurrencyCode === 'string' ? el.CurrencyCode : this.baseCurrency;
+    if (!this.currencies.has(currency)) problems.push(`The currency ${currency} is not enabled for this organisation.`);
+    const kept: SimSpend['Lines'] = [];
+    for (const l of lines) {
+      const code = typeof l.AccountCode === 'string' ? l.AccountCode : '';
+      const coded = this.account(code);
+      if (!coded) problems.push(`Account code '${code}' is not a valid code for this document.`);
+      else if (coded.Type === 'BANK')
+        problems.push(`Account code '${code}' is a bank account and cannot be used here.`);
+      const taxType = typeof l.TaxType === 'string' ? l.TaxType : (coded?.TaxType ?? '');
+      const rate = this.taxRate(taxType);
+      if (!rate)
+        problems.push(`The TaxType code '${taxType}' does not exist or cannot be used for this type of transaction.`);
+      else if (!new Dec(rate.EffectiveRate).isZero())
+        problems.push(`The TaxType code '${taxType}' has a rate and cannot be used on a line with no tax`);
+      const quantity = l.Quantity === undefined ? new Dec(1) : decimal(l.Quantity);
+      const unit = decimal(l.UnitAmount ?? l.LineAmount);
+      const lineAmount = quantity && unit ? quantity.mul(unit).toDecimalPlaces(2, Dec.ROUND_HALF_UP) : null;
+      if (!lineAmount || lineAmount.lte(0)) problems.push('The line amount must be greater than zero');
+      else
+        kept.push({
+          LineItemID: randomUUID(),
+          Description: typeof l.Description === 'string' ? l.Description : '',
+          AccountCode: code,
+          TaxType: taxType,
+          LineAmount: lineAmount,
+        });
+    }
+    if (problems.length > 0) return { problems };
+    const s: SimSpend = {
+      BankTransactionID: randomUUID(),
+      ContactID: contact!.ContactID,
+      Date: typeof el.Date === 'string' ? el.Date : new Date().toISOString().slice(0, 10),
+      Reference: typeof el.Reference === 'string' ? el.Reference : '',
+      CurrencyCode: currency,
+      LineAmountTypes: 'NoTax',
+      Lines: kept,
+      Total: kept.reduce((t, l) => t.add(l.LineAmount), ZERO),
+      AccountCode: account!,
+      Status: 'AUTHORISED',
+      updated: this.tick(),
+    };
+    this.spends.set(s.BankTransactionID, s);
+    return { saved: s, problems: [] };
+  }
+
+  /** PUT /BankTransactions: RECEIVE-OVERPAYMENT (a receipt before its invoice), which creates an Overpayment. */
   createBankTransaction(el: Json): { saved?: SimOverpayment; problems: Problems } {
     const problems: Problems = [];
     if (el.Type !== 'RECEIVE-OVERPAYMENT')
-      problems.push('The simulator keeps only RECEIVE-OVERPAYMENT bank transactions');
+      problems.push('The simulator keeps only RECEIVE-OVERPAYMENT and SPEND bank transactions');
     const contact = this.contactOf(el);
     if (!contact) problems.push('A Contact must be specified for this type of transaction');
     const account = this.bankAccount(el, problems);

@@ -1,6 +1,6 @@
 import { LosslessNumber } from 'lossless-json';
-import type { Dec } from '../../domain/money.ts';
-import type { Json, SimDocument, SimLine, SimOverpayment, SimPayment, SimTenant } from './simulator-store.ts';
+import { Dec } from '../../domain/money.ts';
+import type { Json, SimDocument, SimLine, SimOverpayment, SimPayment, SimSpend, SimTenant } from './simulator-store.ts';
 
 /*
  * How the simulated Xero shows what it holds: the JSON Xero answers with (amounts as exact number
@@ -150,6 +150,37 @@ export function bankTransactionView(t: SimTenant, o: SimOverpayment): Json {
     OverpaymentID: o.OverpaymentID,
     Total: num(o.Total),
     CurrencyCode: o.CurrencyCode,
+  };
+}
+
+/** Spend money as Xero answers it. */
+export function spendView(t: SimTenant, s: SimSpend): Json {
+  return {
+    BankTransactionID: s.BankTransactionID,
+    Type: 'SPEND',
+    Contact: { ContactID: s.ContactID, Name: t.contacts.get(s.ContactID)?.Name },
+    Date: msDate(s.Date),
+    DateString: `${s.Date}T00:00:00`,
+    Reference: s.Reference,
+    Status: s.Status,
+    IsReconciled: false,
+    BankAccount: { Code: s.AccountCode, AccountID: t.account(s.AccountCode)?.AccountID },
+    LineAmountTypes: s.LineAmountTypes,
+    LineItems: s.Lines.map((l) => ({
+      LineItemID: l.LineItemID,
+      Description: l.Description,
+      Quantity: num(new Dec(1)),
+      UnitAmount: num(l.LineAmount),
+      LineAmount: num(l.LineAmount),
+      TaxAmount: num(new Dec(0)),
+      AccountCode: l.AccountCode,
+      TaxType: l.TaxType,
+    })),
+    SubTotal: num(s.Total),
+    TotalTax: num(new Dec(0)),
+    Total: num(s.Total),
+    CurrencyCode: s.CurrencyCode,
+    UpdatedDateUTC: `/Date(${s.updated})/`,
   };
 }
 

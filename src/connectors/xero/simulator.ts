@@ -9,6 +9,7 @@ import { type Admission, type LimitProblem, RateLimiter, type SimLimits, XERO_LI
 import { type Json, SimTenant, type TenantSetup } from './simulator-store.ts';
 import {
   bankTransactionView,
+  spendView,
   documentView,
   num,
   overpaymentView,
@@ -18,8 +19,9 @@ import {
 
 /*
  * A local, stateful Xero (Accounting API 2.0) for tests, benchmarks and the demo: contacts, items,
- * sales invoices, payments, credit notes and their allocations, overpayments, tax rates, accounts
- * and tracking categories of one or more organisations (tenants), with Xero's ways: the
+ * sales invoices, payments, credit notes and their allocations, overpayments, spend money (a
+ * provider's fee), tax rates, accounts and tracking categories of one or more organisations
+ * (tenants), with Xero's ways: the
  * `xero-tenant-id` header required; per-tenant and per-app limits answered with 429, Retry-After
  * and X-Rate-Limit-Problem, and the X-*Limit-Remaining headers on every answer; a 200 that holds
  * per-element validation errors with `summarizeErrors=false`; an `Idempotency-Key` that replays
@@ -428,13 +430,20 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
             set('/BankTransactions'),
             list(
               'BankTransactions',
-              [...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
+              [
+                ...[...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
+                ...[...t.spends.values()].map((s) => spendView(t, s)),
+              ],
               true,
             )
           );
         if (method === 'PUT' && !id) {
           set('/BankTransactions');
           return write('BankTransactions', refs(body, 'BankTransactions'), (el) => {
+            if (el.Type === 'SPEND') {
+              const s = t.createSpend(el);
+              return { view: s.saved && spendView(t, s.saved), problems: s.problems };
+            }
             const r = t.createBankTransaction(el);
             return { view: r.saved && bankTransactionView(t, r.saved), problems: r.problems };
           });
@@ -701,6 +710,10 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         count(
           'overpayment',
           [...t.overpayments.values()].map((o) => o.Reference),
+        );
+        count(
+          'spend',
+          [...t.spends.values()].filter((s) => s.Status === 'AUTHORISED').map((s) => s.Reference),
         );
         count(
           'contact',

@@ -33,6 +33,7 @@ import {
   readOrgSettings,
   xeroDate,
 } from './map.ts';
+import { withFeeNotes, xeroFees } from './fees.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
 import * as credits from './credit-notes.ts';
 
@@ -238,6 +239,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return out.flat();
   }
 
+  const feeBooking = xeroFees(settings, { findBy, writeAll });
+
   /** Contacts and items: look up by key, create the missing, update the known, resolve a taken name. */
   async function upsertContacts(ctx: TargetCallContext, items: TargetCustomer[]): Promise<ItemResult[]> {
     const x = await api();
@@ -423,10 +426,21 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     const payments: { el: Json; itemKey: string; n: number }[] = [];
     const overpayments: { el: Json; itemKey: string; n: number }[] = [];
+    // A provider's fee first (src/connectors/xero/fees.ts): a payment whose fee Xero does not hold is not sent.
+    const fees = await feeBooking.book(
+      ctx,
+      o2,
+      items.flatMap((item, n) => {
+        const bank = bankAccountFor(item.bankAccountCode, o2, settings);
+        return typeof bank === 'string' ? [{ n, item, bank }] : [];
+      }),
+    );
     items.forEach((item, n) => {
       const p = item.record;
       const bank = bankAccountFor(item.bankAccountCode, o2, settings);
       if (typeof bank !== 'string') return void (results[n] = failed(bank));
+      const fee = fees.get(n);
+      if (fee && !('id' in fee)) return void (results[n] = failed(fee));
       if (item.invoiceTargetId) {
         payments.push({
           el: {
@@ -474,7 +488,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
             : failed(refused(a.ok ? ['no overpayment in the answer'] : a.messages));
       },
     );
-    return results;
+    return withFeeNotes(results, fees);
   }
 
   /**

@@ -1,0 +1,254 @@
+import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type { ItemError, TargetCallContext, TargetPayment } from '../../sync/target.ts';
+import {
+  type BatchOperation,
+  type QboEntity,
+  type QuickBooksApi,
+  describeFault,
+  faultCode,
+  quote,
+  requestIdFor,
+} from './api.ts';
+import {
+  type Company,
+  carriesReference,
+  depositAccount,
+  docNumberFor,
+  findAccount,
+  isUS,
+  money,
+  referenceNote,
+} from './map.ts';
+import { SYSTEM } from './settings.ts';
+
+/*
+ * A payment provider's fee (CanonicalPayment.fee) as QuickBooks records one: a Purchase paid in
+ * cash out of the bank the money reaches, its one line an AccountBasedExpenseLineDetail on the
+ * bank-charges expense account. That is how Intuit's own QuickBooks Payments books its fees (the
+ * payment gross to the customer, the fee a separate withdrawal to an expense account), and it
+ * leaves the payment in Undeposited Funds for the user's own bank deposit. The other pattern, a
+ * Deposit with the fee as a negative line, would deposit every payment alone and take that
+ * grouping away from the user.
+ *
+ * Exactly once, without a second kind in the engine: the fee is written before its payment and
+ * carries the payment's reference (DocNumber, whole in PrivateNote). Each attempt looks the fees
+ * up by that reference first and writes only those missing; the payment is written only once its
+ * fee is there. So a payment QuickBooks holds always has its fee, the engine's lookup of the
+ * payment (after a lost answer) stays what it was, and a payment refused after its fee was booked
+ * finds that fee again when it is sent again.
+ */
+
+/** A fee QuickBooks now holds for a payment. */
+export interface BookedFee {
+  id: string;
+  /** The fee as text ("EUR 1.20"), for the payment's run record. */
+  label: string;
+  found: boolean;
+}
+
+const settingMissing = (message: string, field: string): ItemError => ({
+  code: 'TARGET_SETTING_MISSING',
+  message,
+  retryable: false,
+  field,
+});
+
+const isError = (v: unknown): v is ItemError => typeof v === 'object' && v !== null && 'code' in v && 'retryable' in v;
+
+/**
+ * The expense account fees go to: `accounts.fees`, else the company's one active account of type
+ * Expense and subtype BankCharges (QuickBooks' "Bank Charges"); none or several name the setting.
+ */
+export function feesAccount(c: Company, accounts: Record<string, string> | undefined): QboEntity | ItemError {
+  const key = accounts?.fees;
+  if (key !== undefined)
+    return (
+      findAccount(c, key) ??
+      settingMissing(`accounts.fees "${key}" is not an account of this QuickBooks company`, 'accounts.fees')
+    );
+  const charges = c.accounts.filter(
+    (a) => a.AccountType === 'Expense' && a.AccountSubType === 'BankCharges' && a.Active !== false,
+  );
+  if (charges.length === 1) return charges[0]!;
+  return settingMissing(
+    charges.length === 0
+      ? "this QuickBooks company has no bank-charges expense account for the payment provider's fee: add target.accounts.fees (an expense account's name, number or id)"
+      : `this QuickBooks company has ${charges.length} bank-charges accounts (${charges.map((a) => String(a.Name)).join(', ')}): choose one in target.accounts.fees`,
+    'accounts.fees',
+  );
+}
+
+/**
+ * The bank the fee is paid out of: the payment's own deposit account when it is a bank account;
+ * when the payment waits in Undeposited Funds, `accounts.feesBank`, else the company's one bank
+ * account (a Purchase in cash must come out of a bank account).
+ */
+export function feesBankAccount(
+  c: Company,
+  accounts: Record<string, string> | undefined,
+  deposit: QboEntity,
+): QboEntity | ItemError {
+  const key = accounts?.feesBank;
+  if (key !== undefined) {
+    const named = findAccount(c, key);
+    if (named?.AccountType === 'Bank') return named;
+    return settingMissing(
+      `accounts.feesBank "${key}" is not a bank account of this QuickBooks company`,
+      'accounts.feesBank',
+    );
+  }
+  if (deposit.AccountType === 'Bank') return deposit;
+  const banks = c.accounts.filter((a) => a.AccountType === 'Bank' && a.Active !== false);
+  if (banks.length === 1) return banks[0]!;
+  return settingMissing(
+    `the payment goes to ${String(deposit.Name)}, not a bank account, and this QuickBooks company has ${banks.length === 0 ? 'no bank account' : `${banks.length} bank accounts`} to pay the provider's fee out of: set target.accounts.feesBank`,
+    'accounts.feesBank',
+  );
+}
+
+interface Wanted {
+  n: number;
+  payment: TargetPayment;
+  fee: bigint;
+  bank: QboEntity;
+  expense: QboEntity;
+}
+
+/** The Purchase recording one fee. */
+function purchase(c: Company, w: Wanted): Record<string, unknown> {
+  const p = w.payment.record;
+  return {
+    PaymentType: 'Cash',
+    AccountRef: { value: w.bank.Id },
+    DocNumber: docNumberFor(p.externalReference),
+    PrivateNote: referenceNote(p.externalReference),
+    TxnDate: p.date,
+    CurrencyRef: { value: p.currency },
+    Line: [
+      {
+        Description: `Payment provider fee on ${p.externalReference}`,
+        Amount: money(w.fee, p.currency),
+        DetailType: 'AccountBasedExpenseLineDetail',
+        AccountBasedExpenseLineDetail: { AccountRef: { value: w.expense.Id } },
+      },
+    ],
+    // A provider's fee carries no VAT (a financial service); a US company has no tax on purchases here.
+    ...(isUS(c) ? {} : { GlobalTaxCalculation: 'NotApplicable' }),
+  };
+}
+
+/**
+ * Books the fees of these payments (index in the call → payment), before the payments themselves:
+ * for each, the fee QuickBooks now holds (found or written), why it could not be booked, or
+ * nothing for a payment without a fee. No call at all when none has a fee.
+ */
+export async function bookFees(
+  api: QuickBooksApi,
+  company: Company,
+  accounts: Record<string, string> | undefined,
+  ctx: TargetCallContext,
+  payments: { n: number; payment: TargetPayment }[],
+): Promise<Map<number, BookedFee | ItemError>> {
+  const out = new Map<number, BookedFee | ItemError>();
+  const wanted: Wanted[] = [];
+  for (const { n, payment } of payments) {
+    const p = payment.record;
+    if (p.fee === null || p.fee === undefined) continue;
+    const fee = parseAmount(p.fee, p.currency);
+    if (!fee.ok) {
+      out.set(n, { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' });
+      continue;
+    }
+    if (fee.value === 0n) continue;
+    if (fee.value < 0n) {
+      out.set(n, { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' });
+      continue;
+    }
+    const expense = feesAccount(company, accounts);
+    if (isError(expense)) {
+      out.set(n, expense);
+      continue;
+    }
+    const deposit = depositAccount(company, accounts, payment.bankAccountCode);
+    const bank = isError(deposit) ? deposit : feesBankAccount(company, accounts, deposit);
+    if (isError(bank)) {
+      out.set(n, bank);
+      continue;
+    }
+    wanted.push({ n, payment, fee: fee.value, bank, expense });
+  }
+  if (wanted.length === 0) return out;
+  const label = (w: Wanted) => `${w.payment.record.currency} ${formatAmount(w.fee, w.payment.record.currency)}`;
+  const earlier = await feesByReference(
+    api,
+    ctx,
+    wanted.map((w) => w.payment.record.externalReference),
+  );
+  const toWrite: Wanted[] = [];
+  for (const w of wanted) {
+    const found = earlier.get(w.payment.record.externalReference);
+    if (found) out.set(w.n, { id: found.Id, label: label(w), found: true });
+    else toWrite.push(w);
+  }
+  for (let i = 0; i < toWrite.length; i += 30) {
+    const part = toWrite.slice(i, i + 30);
+    const ops: BatchOperation[] = part.map((w) => ({
+      entity: 'Purchase',
+      operation: 'create',
+      body: purchase(company, w),
+    }));
+    const answers = await api.batch(
+      ops,
+      requestIdFor(
+        part.map((w) => `${w.payment.idempotencyKey}:fee`),
+        'fee',
+      ),
+      ctx.signal,
+    );
+    answers.forEach((a, k) => {
+      const w = part[k]!;
+      if (a.ok) return void out.set(w.n, { id: a.entity!.Id, label: label(w), found: false });
+      const code = faultCode(a.fault);
+      out.set(w.n, {
+        code: 'TARGET_REFUSED',
+        message: `QuickBooks refused the payment provider's fee of ${label(w)} (the payment was not sent): ${describeFault(a.fault)}`,
+        // A system fault inside a 200: nothing written; the payment is sent again, its fee looked up first.
+        retryable: code === '10000' || /SystemFault/i.test(a.fault.type ?? ''),
+        field: 'fee',
+      });
+    });
+  }
+  return out;
+}
+
+/** Fee purchases by the payment reference they carry: a query per 100 references, 30 queries a call. */
+async function feesByReference(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  references: string[],
+): Promise<Map<string, QboEntity>> {
+  const refs = [...new Set(references)];
+  const numbers = [...new Set(refs.map(docNumberFor))];
+  const ops: BatchOperation[] = [];
+  for (let i = 0; i < numbers.length; i += 100)
+    ops.push({
+      query: `SELECT * FROM Purchase WHERE DocNumber IN (${numbers
+        .slice(i, i + 100)
+        .map(quote)
+        .join(', ')}) MAXRESULTS 1000`,
+    });
+  const rows: QboEntity[] = [];
+  for (let i = 0; i < ops.length; i += 30) {
+    for (const a of await api.batch(ops.slice(i, i + 30), null, ctx.signal)) {
+      if (!a.ok) throw new ConnectorError(SYSTEM, `fee lookup: ${describeFault(a.fault)}`, { retryable: false });
+      rows.push(...((a.query?.Purchase as QboEntity[] | undefined) ?? []));
+    }
+  }
+  const out = new Map<string, QboEntity>();
+  for (const r of refs) {
+    const found = rows.find((e) => e.PaymentType === 'Cash' && carriesReference(e, r));
+    if (found) out.set(r, found);
+  }
+  return out;
+}
