@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 /*
  * Checks what a connector sends against a platform's official OpenAPI contract in ../shared/specs
  * (never copied into the repository): each request body against its operation's requestBody schema,
- * $refs resolved. A simulator takes the returned function as its `validate` option and records
+ * $refs resolved, and each query parameter against the operation's declared ones (name and type). A simulator takes the returned function as its `validate` option and records
  * every violation, so that a test fails when a payload leaves the contract. Shared by the remote
  * targets' tests (Xero here; any platform that publishes OpenAPI).
  *
@@ -33,6 +33,7 @@ export const SPEC_MISSING = (relative: string) =>
   `skipped: ../shared/specs/${relative} is absent (the official contracts live beside the repository, never in it)`;
 
 type Schema = Record<string, unknown>;
+type Parameter = { $ref?: string; name?: string; in?: string; schema?: { type?: string } };
 
 function closeObjects(node: unknown): void {
   if (Array.isArray(node)) return node.forEach(closeObjects);
@@ -45,7 +46,13 @@ function closeObjects(node: unknown): void {
 
 const MS_DATE = /^(\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2})?|\/Date\(\d+([+-]\d{4})?\)\/)$/;
 
-export type RequestValidator = (op: { method: string; path: string; body: unknown }) => string[];
+/** Checks one request: its JSON body, and the query parameters it sends when `query` is given. */
+export type RequestValidator = (op: {
+  method: string;
+  path: string;
+  query?: Record<string, string>;
+  body: unknown;
+}) => string[];
 
 /**
  * A validator of request bodies by method and path template (`PUT`, `/Invoices`), from an OpenAPI
@@ -54,8 +61,11 @@ export type RequestValidator = (op: { method: string; path: string; body: unknow
  */
 export function openApiRequestValidator(specPath: string, options: { closed?: boolean } = {}): RequestValidator {
   const spec = parse(readFileSync(specPath, 'utf8')) as {
-    paths: Record<string, Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> } }>>;
-    components: { schemas: Schema };
+    paths: Record<
+      string,
+      Record<string, { requestBody?: { content?: Record<string, { schema?: Schema }> }; parameters?: Parameter[] }>
+    >;
+    components: { schemas: Schema; parameters?: Record<string, Parameter> };
   };
   if (options.closed) closeObjects(spec.components.schemas);
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: true });
@@ -71,22 +81,49 @@ export function openApiRequestValidator(specPath: string, options: { closed?: bo
   });
   ajv.addSchema({ components: spec.components }, 'spec');
   const compiled = new Map<string, ValidateFunction | string>();
-  return ({ method, path, body }) => {
+  /** The query parameters an operation declares, by name, $refs resolved. */
+  const queryParameters = (op: { parameters?: Parameter[] }): Map<string, Parameter> => {
+    const resolved = (op.parameters ?? []).map((p) =>
+      p.$ref ? spec.components.parameters?.[p.$ref.split('/').pop() ?? ''] : p,
+    );
+    return new Map(resolved.filter((p): p is Parameter => p?.in === 'query').map((p) => [p.name!, p]));
+  };
+  const queryErrors = (key: string, op: { parameters?: Parameter[] }, query: Record<string, string>): string[] => {
+    const declared = queryParameters(op);
+    return Object.entries(query).flatMap(([name, value]) => {
+      const p = declared.get(name);
+      if (!p) return [`${key}: query parameter ${name} is not a parameter of the operation`];
+      const type = p.schema?.type;
+      const fits =
+        type === 'integer'
+          ? /^-?\d+$/.test(value)
+          : type === 'boolean'
+            ? value === 'true' || value === 'false'
+            : type === 'number'
+              ? /^-?\d+(\.\d+)?$/.test(value)
+              : true;
+      return fits ? [] : [`${key}: query parameter ${name}=${value} is not of type ${String(type)}`];
+    });
+  };
+  return ({ method, path, query, body }) => {
     const key = `${method.toUpperCase()} ${path}`;
+    const op = spec.paths[path]?.[method.toLowerCase()];
+    const inQuery = op && query ? queryErrors(key, op, query) : [];
     let v = compiled.get(key);
     if (v === undefined) {
-      const op = spec.paths[path]?.[method.toLowerCase()];
       const schema = op?.requestBody?.content?.['application/json']?.schema;
       if (!op) v = `${key} is not an operation of the contract`;
       else if (!schema) v = `${key} takes no JSON body in the contract`;
       else v = ajv.compile({ $ref: `spec#${String((schema as { $ref?: string }).$ref ?? '').slice(1)}` });
       compiled.set(key, v);
     }
-    if (typeof v === 'string') return [v];
-    if (v(body)) return [];
-    return (v.errors ?? []).map(
-      (e) =>
-        `${key}: ${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+    if (typeof v === 'string') return [v, ...inQuery];
+    if (v(body)) return inQuery;
+    return inQuery.concat(
+      (v.errors ?? []).map(
+        (e) =>
+          `${key}: ${e.instancePath || '(body)'} ${e.message ?? 'is invalid'}${e.params && 'additionalProperty' in e.params ? ` (${String(e.params.additionalProperty)})` : ''}`,
+      ),
     );
   };
 }

@@ -65,8 +65,8 @@ function shared<T>(
   return value;
 }
 
-/** A quantity or unit price cell: read as an amount (decimal commas as the import says), then held to the canonical rule. */
-function unitCell(r: RowReader, column: string, schema: typeof Quantity | typeof UnitPrice): string | null {
+/** A quantity or unit price cell (the two schemas are one shape): read as an amount, decimal commas as the import says, then held to the canonical rule. */
+function unitCell(r: RowReader, column: string, schema: typeof Quantity): string | null {
   const text = r.amount(column, null);
   if (text === null) return null;
   const parsed = schema.safeParse(text);

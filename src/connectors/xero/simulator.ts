@@ -31,7 +31,12 @@ import {
 export const API_PREFIX = '/api.xro/2.0';
 
 /** Checks a request body against the contract; returns its violations (empty when it conforms). */
-export type RequestValidator = (op: { method: string; path: string; body: unknown }) => string[];
+export type RequestValidator = (op: {
+  method: string;
+  path: string;
+  query?: Record<string, string>;
+  body: unknown;
+}) => string[];
 
 export interface XeroSimulatorOptions {
   tenants?: TenantSetup[] | undefined;
@@ -71,6 +76,8 @@ export interface XeroSimStats {
   byRoute: Record<string, number>;
   /** Elements per write request, in order (`PUT /Invoices` → [50, 50, 12]). */
   batches: Record<string, number[]>;
+  /** The query string of each write request, in the same order (`PUT /Invoices` → ["summarizeErrors=false&unitdp=4"]). */
+  writeQueries: Record<string, string[]>;
 }
 
 export interface XeroSimulatorControl {
@@ -193,6 +200,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     specViolations: [],
     byRoute: {},
     batches: {},
+    writeQueries: {},
   };
   const oauth = options.oauth
     ? new OAuthSimulator({
@@ -238,6 +246,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const list = Array.isArray(elements) ? (elements as Json[]) : null;
       if (!list) return xeroError(400, 'ValidationException', `The request must have a ${key} array`);
       (stats.batches[route.name] ??= []).push(list.length);
+      (stats.writeQueries[route.name] ??= []).push(q.toString());
       if (summarize) {
         // Xero saves nothing of a request with a refused element; the simulator cannot undo a save,
         // so it takes batches only with summarizeErrors=false (what the connector sends).
@@ -588,6 +597,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
           const errors = options.validate({
             method,
             path: route.name.slice(method.length + 1),
+            query: Object.fromEntries(url.searchParams),
             body: text === '' ? null : JSON.parse(text),
           });
           if (errors.length > 0) stats.specViolations.push({ method, path: route.name, errors });

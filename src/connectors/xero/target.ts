@@ -32,6 +32,7 @@ import {
   readOrgSettings,
   salesAccountFor,
   taxTypeFor,
+  unitAmountQuery,
   xeroDate,
 } from './map.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
@@ -53,6 +54,9 @@ export interface XeroTargetOptions {
   /** Client knobs (timeouts, backoff) for tests and the benchmark. */
   client?: Partial<RemoteClientOptions> | undefined;
 }
+
+/** Writes whose lines have unit amounts, and so may need `unitdp=4` (map.ts, unitAmountQuery). */
+const UNIT_AMOUNT_PATHS = new Set(['/Invoices', '/CreditNotes']);
 
 /** An overpayment's target id: a receipt booked before its invoice. */
 const OVERPAYMENT = 'OP:';
@@ -237,7 +241,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
               operation,
               part.map((r) => r.itemKey),
             ),
-            {},
+            UNIT_AMOUNT_PATHS.has(path) ? unitAmountQuery(part.map((r) => r.el)) : {},
             ctx.signal,
           );
         } catch (error) {
