@@ -102,6 +102,22 @@ export function toBaseAmount(minor: bigint, currency: string, baseCurrency: stri
   return multiplyAmount(minor, new Dec(scale).div(rate), 'halfUp');
 }
 
+/**
+ * Decimals a quantity or a unit price may carry: as many as Xero keeps with `unitdp=4`, and what
+ * the ledger's item lines are to keep (issue #11). QuickBooks keeps at least as many.
+ */
+export const UNIT_DECIMALS = 4;
+
+/**
+ * quantity × unit price in minor units of `currency`, rounded half up (away from zero at the half,
+ * so a credit line mirrors its invoice line), computed exactly: how Xero and QuickBooks compute a
+ * line amount, and how a canonical line's netAmount is checked. 3 × "12.3333" EUR is 3700n (37.00).
+ */
+export function lineAmount(quantity: string, unitPrice: string, currency: string): bigint {
+  const scale = new Dec(10).pow(currencyExponent(currency));
+  return BigInt(new Dec(quantity).mul(unitPrice).mul(scale).toDecimalPlaces(0, ROUNDING_MODES.halfUp).toFixed(0));
+}
+
 /** The largest amount a bigint column holds; anything beyond is refused, never stored. */
 export const MAX_STORABLE = 9223372036854775807n;
 

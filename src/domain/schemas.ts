@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { MAX_DATE, MIN_DATE, dateProblem } from './dates.ts';
 import { isKnownCurrency } from './currency.ts';
+import { Dec, UNIT_DECIMALS } from './money.ts';
 
 /**
  * Value schemas shared by the API, the sync engine and connectors. Amounts arrive as decimal strings or JSON numbers (kept exact by the
@@ -19,6 +20,37 @@ export const DecimalText = z
   });
 
 export const Amount = DecimalText;
+
+/**
+ * A quantity or a unit price: a plain decimal (a string, or a JSON integer) of at most
+ * UNIT_DECIMALS decimals and 15 integer digits. It leaves the schema in one stable form ("3.50" and
+ * 3.5 both become "3.5"), so that two sends of the same line store and hash alike.
+ */
+function unitDecimal(what: string, sign: 'positive' | 'any') {
+  return z
+    .union([z.string(), z.number().int()])
+    .transform((v) => String(v).trim())
+    .superRefine((v, ctx) => {
+      const fail = (message: string) => ctx.addIssue({ code: 'custom', message });
+      if (!/^-?\d{1,15}(\.\d+)?$/.test(v) || v.length > 40)
+        return fail(`must be a decimal number such as "12.3333" (at most 15 digits before the point)`);
+      const d = new Dec(v);
+      if (d.decimalPlaces() > UNIT_DECIMALS)
+        return fail(`has ${d.decimalPlaces()} decimals; a ${what} has at most ${UNIT_DECIMALS}`);
+      if (sign === 'positive' && !d.gt(0)) fail(`must be more than zero; a ${what} is never zero or negative`);
+    })
+    .transform((v) => new Dec(v).toFixed());
+}
+
+export const Quantity = unitDecimal('quantity', 'positive').meta({
+  description: `How many units, more than zero, at most ${UNIT_DECIMALS} decimals ("3", "1.5"). A credit is a negative unit price, never a negative quantity.`,
+  examples: ['3'],
+});
+
+export const UnitPrice = unitDecimal('unit price', 'any').meta({
+  description: `The price of one unit before VAT, at most ${UNIT_DECIMALS} decimals ("12.3333"); negative for a discount or credit line.`,
+  examples: ['12.3333'],
+});
 
 export const Rate = z
   .union([z.string(), z.number().int()])

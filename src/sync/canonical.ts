@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { Amount, Currency, ExchangeRate, IsoDate, Rate } from '../domain/schemas.ts';
+import { Dec, formatAmount, lineAmount, parseAmount } from '../domain/money.ts';
+import { Amount, Currency, ExchangeRate, IsoDate, Quantity, Rate, UnitPrice } from '../domain/schemas.ts';
 
 /**
  * The canonical records every source produces and the engine consumes. Sources differ in how
@@ -110,17 +111,97 @@ export const CanonicalProduct = z.strictObject({
 });
 export type CanonicalProduct = z.output<typeof CanonicalProduct>;
 
-export const CanonicalLine = z.strictObject({
+/*
+ * A line is one amount (netAmount), optionally with the quantity and unit price it came from.
+ * Signs: a quantity is always more than zero; a unit price carries the sign, and netAmount has the
+ * sign of the unit price (a discount or credit line is 1 × -5.00, never -1 × 5.00). When a line has
+ * both, netAmount must be quantity × unitPrice rounded half up to the currency's decimals
+ * (lineAmountProblem; the engine parks a line that is not, LINE_AMOUNT_MISMATCH), so every target
+ * books the same amount whether it takes the net or recomputes it from quantity and price.
+ * netAmount stays required here: every target, the daily summary and reconciliation read it. A
+ * source whose lines have a quantity and a unit price but no net computes it with lineNetAmount
+ * (the webhook and CSV sources accept such lines).
+ */
+const LINE_SHAPE = {
   productSourceId: z.string().max(100).nullable().optional(),
   description: z.string().max(500).default(''),
+  quantity: Quantity.optional(),
+  unitPrice: UnitPrice.optional(),
   netAmount: Amount,
   vatRate: Rate,
   vatAmount: Amount.nullable().optional(),
   glAccountCode: z.string().max(50).nullable().optional(),
   taxCode: z.string().max(50).nullable().optional(),
   departmentId: z.string().max(50).nullable().optional(),
-});
+};
+
+/** Quantity and unit price come together or not at all: one alone says nothing of the other. */
+function pairedUnits(l: { quantity?: string | undefined; unitPrice?: string | undefined }, ctx: z.RefinementCtx): void {
+  if ((l.quantity === undefined) === (l.unitPrice === undefined)) return;
+  const missing = l.quantity === undefined ? 'quantity' : 'unitPrice';
+  ctx.addIssue({
+    code: 'custom',
+    path: [missing],
+    message: 'quantity and unitPrice go together: give both or neither',
+  });
+}
+
+export const CanonicalLine = z.strictObject(LINE_SHAPE).superRefine(pairedUnits);
 export type CanonicalLine = z.output<typeof CanonicalLine>;
+
+/**
+ * A line as a sender may write it: netAmount may be left out when quantity and unitPrice are
+ * given (the source computes it with lineNetAmount before the line becomes canonical).
+ */
+export const LineInput = z
+  .strictObject({ ...LINE_SHAPE, netAmount: Amount.optional() })
+  .superRefine(pairedUnits)
+  .superRefine((l, ctx) => {
+    if (l.netAmount === undefined && l.quantity === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['netAmount'],
+        message: 'is required unless quantity and unitPrice are given',
+      });
+  });
+export type LineInput = z.output<typeof LineInput>;
+
+/** The net of a line given as quantity × unit price: rounded half up to the currency's decimals, as decimal text. */
+export function lineNetAmount(quantity: string, unitPrice: string, currency: string): string {
+  return formatAmount(lineAmount(quantity, unitPrice, currency), currency);
+}
+
+/** A line as a sender wrote it, made canonical: its netAmount computed when it was left out. */
+export function completeLine(l: LineInput, currency: string): CanonicalLine {
+  const { netAmount, ...rest } = l;
+  if (netAmount !== undefined) return { ...rest, netAmount };
+  // LineInput guarantees both when the net is absent.
+  return { ...rest, netAmount: lineNetAmount(l.quantity!, l.unitPrice!, currency) };
+}
+
+/**
+ * Why an invoice's lines cannot be booked as they stand: the first line whose netAmount is not its
+ * quantity × unit price (rounded half up to the currency's decimals), with both numbers; or null.
+ * A netAmount that does not parse is left to the target (AMOUNT_INVALID) as before.
+ */
+export function lineAmountProblem(inv: CanonicalInvoice): { field: string; message: string } | null {
+  for (const [n, l] of inv.lines.entries()) {
+    if (l.quantity === undefined || l.unitPrice === undefined) continue;
+    const net = parseAmount(l.netAmount, inv.currency);
+    if (!net.ok) continue;
+    const expected = lineAmount(l.quantity, l.unitPrice, inv.currency);
+    if (net.value === expected) continue;
+    return {
+      field: `lines[${n}].netAmount`,
+      message:
+        `Line ${n + 1} of invoice ${inv.externalReference}: netAmount ${l.netAmount} is not quantity × unitPrice ` +
+        `(${l.quantity} × ${l.unitPrice} = ${new Dec(l.quantity).mul(l.unitPrice).toFixed()}, ` +
+        `${formatAmount(expected, inv.currency)} ${inv.currency} rounded half up); ` +
+        'correct the amount, the quantity or the unit price in the source',
+    };
+  }
+  return null;
+}
 
 export const CanonicalInvoice = z.strictObject({
   kind: z.literal('invoice'),

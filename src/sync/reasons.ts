@@ -38,6 +38,8 @@ export const REASON_CODES = {
     'The source changed a payment that is already in a posted daily summary. Book the difference by hand, then resolve the exception.',
   AMOUNT_INVALID:
     'An amount in the source record does not parse for its currency (a fee of 1.234 EUR, text where a number belongs); the message names the field. Nothing of the record is booked. Correct it in the source: the next run (or import, or webhook) that brings the record posts it and resolves the exception.',
+  LINE_AMOUNT_MISMATCH:
+    'A line carries a quantity and a unit price, and its netAmount is not quantity × unit price rounded half up to the currency’s decimals; the message shows both numbers. Nothing of the document is booked. Correct the line in the source: the next run (or import, or webhook) that brings the document posts it and resolves the exception.',
   // What the record refers to is not there
   CUSTOMER_NOT_SYNCED:
     'The document names a customer this pipeline has not received yet, and the source cannot be asked for it. Send the customer first (or import the customers file), then retry the exception.',

@@ -1,4 +1,5 @@
-import { CanonicalCustomer, CanonicalInvoice, type CanonicalLine } from '../../sync/canonical.ts';
+import { Quantity, UnitPrice } from '../../domain/schemas.ts';
+import { CanonicalCustomer, CanonicalInvoice, type CanonicalLine, lineNetAmount } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
 import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
 import type { Table, TableRow } from './table.ts';
@@ -64,6 +65,38 @@ function shared<T>(
   return value;
 }
 
+/** A quantity or unit price cell (the two schemas are one shape): read as an amount, decimal commas as the import says, then held to the canonical rule. */
+function unitCell(r: RowReader, column: string, schema: typeof Quantity): string | null {
+  const text = r.amount(column, null);
+  if (text === null) return null;
+  const parsed = schema.safeParse(text);
+  if (parsed.success) return parsed.data;
+  r.problem(column, `"${text}" ${parsed.error.issues[0]?.message ?? 'is not valid'}`);
+  return null;
+}
+
+/**
+ * A row's net amount, and its quantity and unit price when the file has them: `net_amount` as
+ * given (checked against quantity × unit_price by the engine, LINE_AMOUNT_MISMATCH), or computed
+ * from them when the cell is blank or the column absent. Quantity and unit price go together.
+ */
+function unitsOf(
+  r: RowReader,
+  currency: string | null,
+): { netAmount: string; quantity?: string | undefined; unitPrice?: string | undefined } {
+  const quantity = unitCell(r, 'quantity', Quantity);
+  const unitPrice = unitCell(r, 'unit_price', UnitPrice);
+  const hasQuantity = r.cell('quantity') !== undefined;
+  const hasPrice = r.cell('unit_price') !== undefined;
+  if (hasQuantity !== hasPrice)
+    r.problem(hasQuantity ? 'unit_price' : 'quantity', 'is required on a line with a quantity and a unit price');
+  const paired = quantity !== null && unitPrice !== null;
+  const net = r.amount('net_amount', currency, { required: !hasQuantity && !hasPrice });
+  if (net !== null) return paired ? { netAmount: net, quantity, unitPrice } : { netAmount: net };
+  if (!paired || !currency) return { netAmount: '0' };
+  return { netAmount: lineNetAmount(quantity, unitPrice, currency), quantity, unitPrice };
+}
+
 /**
  * Invoices: one row per line, rows with the same `invoice_reference` forming one invoice wherever
  * they are in the file. An invoice with any bad row is refused whole and each of its rows says why.
@@ -105,10 +138,12 @@ export function mapInvoices(table: Table, ctx: MapperContext): Mapped {
 
     const lines: CanonicalLine[] = readers.map((r) => {
       const vatAmount = r.amount('vat_amount', currency);
+      const units = unitsOf(r, currency);
       return {
         productSourceId: r.text('product_code', { max: 100 }),
         description: r.text('line_description', { max: 500 }) ?? description ?? '',
-        netAmount: r.amount('net_amount', currency, { required: true }) ?? '0',
+        ...(units.quantity !== undefined ? { quantity: units.quantity, unitPrice: units.unitPrice } : {}),
+        netAmount: units.netAmount,
         vatRate: r.rate('vat_rate', { required: true }) ?? '0',
         ...(vatAmount !== null ? { vatAmount } : {}),
         glAccountCode: r.text('gl_account', { max: 50 }),

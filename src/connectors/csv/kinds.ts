@@ -7,6 +7,8 @@ export interface ColumnSpec {
   /** The column's name; `a|b` means either name is read (exports differ). */
   name: string;
   required: boolean;
+  /** Columns that, all present, stand in for a required one (`net_amount` is computed from `quantity` and `unit_price`). */
+  unless?: string[];
   description: string;
 }
 
@@ -34,7 +36,20 @@ export const COLUMNS: Record<ImportKind, ColumnSpec[]> = {
       description: 'a product of the ledger: its GL account, tax code and department apply',
     },
     { name: 'line_description', required: false, description: 'of the line; default: the invoice description' },
-    { name: 'net_amount', required: true, description: 'decimal with ".", e.g. 100.00 (negative for a discount line)' },
+    {
+      name: 'net_amount',
+      required: true,
+      unless: ['quantity', 'unit_price'],
+      description:
+        'decimal with ".", e.g. 100.00 (negative for a discount line); may be left out when quantity and unit_price are given',
+    },
+    { name: 'quantity', required: false, description: 'more than zero, at most 4 decimals; goes with unit_price' },
+    {
+      name: 'unit_price',
+      required: false,
+      description:
+        'before VAT, at most 4 decimals (negative for a discount line); net_amount must be quantity × unit_price rounded half up',
+    },
     { name: 'vat_rate', required: true, description: 'fraction (0.21) or percentage (21%)' },
     { name: 'vat_amount', required: false, description: 'when given, used as is instead of net × rate' },
     { name: 'gl_account', required: false, description: 'sales GL account code' },
@@ -163,7 +178,8 @@ export function columnNames(spec: ColumnSpec): string[] {
 export function missingColumns(kind: ImportKind, headers: ReadonlySet<string>): string[] {
   return COLUMNS[kind]
     .filter((c) => c.required && !columnNames(c).some((n) => headers.has(n)))
-    .map((c) => c.name.replace(/\|/g, ' or '));
+    .filter((c) => !c.unless?.every((n) => headers.has(n)))
+    .map((c) => c.name.replace(/\|/g, ' or ') + (c.unless ? ` (or ${c.unless.join(' and ')})` : ''));
 }
 
 /** The kind a header row describes, from the columns only that kind has; null when unclear. */

@@ -65,7 +65,7 @@ interface Built {
 /** An Invoice (or, for a negative total, a CreditMemo) from a canonical invoice. */
 async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built | ItemError> {
   const inv = d.record;
-  const lines: { net: bigint; tax: bigint; line: Record<string, unknown> }[] = [];
+  const lines: { net: bigint; tax: bigint; units: Units | null; line: Record<string, unknown> }[] = [];
   const sales = c.accounts?.sales !== undefined ? salesAccount(c.company, c.accounts) : null;
   if (isError(sales)) return sales;
   for (const [n, l] of inv.lines.entries()) {
@@ -94,6 +94,7 @@ async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built
     lines.push({
       net: net.value,
       tax,
+      units: l.quantity !== undefined && l.unitPrice !== undefined ? { qty: l.quantity, price: l.unitPrice } : null,
       line: {
         ...(l.description ? { Description: l.description } : {}),
         DetailType: 'SalesItemLineDetail',
@@ -118,12 +119,31 @@ async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built
     CurrencyRef: { value: inv.currency },
     ...exchangeRate(c.company, inv.currency, inv.exchangeRate),
     ...(inv.description ? { CustomerMemo: { value: inv.description.slice(0, 1000) } } : {}),
-    Line: lines.map((l) => ({ ...l.line, Amount: money(l.net * sign, inv.currency) })),
+    Line: lines.map((l) => ({ ...withUnits(l.line, l.units, sign), Amount: money(l.net * sign, inv.currency) })),
     // The source's own VAT, so that the totals are the source's to the cent (QuickBooks would round per document).
     TxnTaxDetail: { TotalTax: money(totalTax, inv.currency) },
     ...(isUS(c.company) ? {} : { GlobalTaxCalculation: 'TaxExcluded' }),
   };
   return { entity: credit ? 'CreditMemo' : 'Invoice', body };
+}
+
+/** A line's quantity and unit price, as the canonical line gives them. */
+interface Units {
+  qty: string;
+  price: string;
+}
+
+/**
+ * A sales line with its Qty and UnitPrice when the source gave them. QuickBooks checks that Amount
+ * is UnitPrice × Qty (error 6070) rounded to the cent; the engine has already checked our net is
+ * exactly that. In a CreditMemo every amount is turned positive, the unit price with it (the
+ * quantity stays positive, as canonical quantities always are).
+ */
+function withUnits(line: Record<string, unknown>, units: Units | null, sign: bigint): Record<string, unknown> {
+  if (!units) return line;
+  const price = sign < 0n ? new Dec(units.price).neg().toFixed() : units.price;
+  const detail = line.SalesItemLineDetail as Record<string, unknown>;
+  return { ...line, SalesItemLineDetail: { ...detail, Qty: amount(units.qty), UnitPrice: amount(price) } };
 }
 
 /** QuickBooks' ExchangeRate is home currency per unit of the document's; ours is the reverse. */

@@ -5,6 +5,8 @@ import {
   CanonicalPayment,
   CanonicalRefund,
   type CanonicalRecord,
+  LineInput,
+  completeLine,
 } from '../../sync/canonical.ts';
 
 /**
@@ -27,7 +29,11 @@ function sameCustomer(d: { customerSourceId: string; customer?: { sourceId: stri
 const SAME_CUSTOMER = { message: 'customer.sourceId must equal customerSourceId', path: ['customer', 'sourceId'] };
 
 export const WebhookInvoice = CanonicalInvoice.omit({ kind: true })
-  .extend({ customer: EmbeddedCustomer.optional() })
+  .extend({
+    customer: EmbeddedCustomer.optional(),
+    // A line may give quantity and unitPrice instead of netAmount; the net is then computed (eventRecords).
+    lines: z.array(LineInput).min(1).max(1000),
+  })
   .refine(sameCustomer, SAME_CUSTOMER);
 export const WebhookPayment = CanonicalPayment.omit({ kind: true })
   .extend({ customer: EmbeddedCustomer.optional() })
@@ -85,8 +91,8 @@ export function eventRecords(event: WebhookEvent): CanonicalRecord[] {
     const { customer: _customer, ...doc } = event.data;
     out.push({ kind: 'refund', ...doc });
   } else {
-    const { customer: _customer, ...doc } = event.data;
-    out.push({ kind: 'invoice', ...doc });
+    const { customer: _customer, lines, ...doc } = event.data;
+    out.push({ kind: 'invoice', ...doc, lines: lines.map((l) => completeLine(l, doc.currency)) });
   }
   return out;
 }
@@ -104,6 +110,9 @@ export const WEBHOOK_EXAMPLE = {
     invoiceDate: '2026-11-21',
     currency: 'EUR',
     location: 'DUBLIN',
-    lines: [{ description: 'Rotary screw compressor', netAmount: '4200.00', vatRate: '0.23' }],
+    lines: [
+      { description: 'Rotary screw compressor', netAmount: '4200.00', vatRate: '0.23' },
+      { description: 'Air filter', quantity: '3', unitPrice: '12.3333', vatRate: '0.23' },
+    ],
   },
 };

@@ -213,17 +213,37 @@ function lineElement(
     if ('code' in t) return { error: t };
     tracking = t;
   }
-  // Each canonical line is one amount: a quantity of 1 at the net amount, the source's VAT as given.
+  // A line is its quantity at its unit price when the source gave them, else a quantity of 1 at the
+  // net amount; the source's VAT as given. With a quantity, LineAmount is sent too: Xero computes
+  // Quantity × UnitAmount rounded to 2 decimals and refuses a line whose LineAmount differs, so a
+  // unit price it kept to fewer decimals than sent (no unitdp=4) is refused, never booked off by a cent.
+  const units = line.quantity !== undefined && line.unitPrice !== undefined;
   const el: Json = {
     Description: (line.description || invoiceDescription || reference).slice(0, 4000),
-    Quantity: new LosslessNumber('1'),
-    UnitAmount: amount(line.netAmount),
+    Quantity: new LosslessNumber(units ? line.quantity! : '1'),
+    UnitAmount: amount(units ? line.unitPrice! : line.netAmount),
+    ...(units ? { LineAmount: amount(line.netAmount) } : {}),
     ...(line.vatAmount !== null && line.vatAmount !== undefined ? { TaxAmount: amount(line.vatAmount) } : {}),
     AccountCode: account,
     TaxType: tax,
     ...(tracking ? { Tracking: [tracking] } : {}),
   };
   return { el };
+}
+
+/**
+ * The query a write of invoices or credit notes needs for its unit amounts: `unitdp=4` when any
+ * line of the request has a unit amount with more than 2 decimals (Xero rounds unit amounts to 2
+ * unless asked), nothing otherwise, so that requests of whole-cent prices stay as they were.
+ */
+export function unitAmountQuery(elements: Json[]): Record<string, string> {
+  const precise = elements.some((el) =>
+    (Array.isArray(el.LineItems) ? (el.LineItems as Json[]) : []).some((l) => {
+      const unit = l.UnitAmount instanceof LosslessNumber ? l.UnitAmount.value : str(l.UnitAmount);
+      return unit !== '' && new Dec(unit).decimalPlaces() > 2;
+    }),
+  );
+  return precise ? { unitdp: '4' } : {};
 }
 
 /**

@@ -78,6 +78,8 @@ export interface XeroSimStats {
   byRoute: Record<string, number>;
   /** Elements per write request, in order (`PUT /Invoices` → [50, 50, 12]). */
   batches: Record<string, number[]>;
+  /** The query string of each write request, in the same order (`PUT /Invoices` → ["summarizeErrors=false&unitdp=4"]). */
+  writeQueries: Record<string, string[]>;
 }
 
 export interface XeroSimulatorControl {
@@ -200,6 +202,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     specViolations: [],
     byRoute: {},
     batches: {},
+    writeQueries: {},
   };
   const oauth = options.oauth
     ? new OAuthSimulator({
@@ -245,6 +248,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const list = Array.isArray(elements) ? (elements as Json[]) : null;
       if (!list) return xeroError(400, 'ValidationException', `The request must have a ${key} array`);
       (stats.batches[route.name] ??= []).push(list.length);
+      (stats.writeQueries[route.name] ??= []).push(q.toString());
       if (summarize) {
         // Xero saves nothing of a request with a refused element; the simulator cannot undo a save,
         // so it takes batches only with summarizeErrors=false (what the connector sends).

@@ -31,6 +31,7 @@ import {
   invoiceElement,
   minorUnits,
   readOrgSettings,
+  unitAmountQuery,
   xeroDate,
 } from './map.ts';
 import { withFeeNotes, xeroFees } from './fees.ts';
@@ -54,6 +55,9 @@ export interface XeroTargetOptions {
   /** Client knobs (timeouts, backoff) for tests and the benchmark. */
   client?: Partial<RemoteClientOptions> | undefined;
 }
+
+/** Writes whose lines have unit amounts, and so may need `unitdp=4` (map.ts, unitAmountQuery). */
+const UNIT_AMOUNT_PATHS = new Set(['/Invoices', '/CreditNotes']);
 
 const anyOf = (field: string, values: string[]) => values.map((v) => `${field}==${lit(v)}`).join(' OR ');
 
@@ -226,7 +230,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
               operation,
               part.map((r) => r.itemKey),
             ),
-            {},
+            UNIT_AMOUNT_PATHS.has(path) ? unitAmountQuery(part.map((r) => r.el)) : {},
             ctx.signal,
           );
         } catch (error) {

@@ -1,11 +1,12 @@
-import type {
-  CanonicalAllocation,
-  CanonicalCreditNote,
-  CanonicalCustomer,
-  CanonicalInvoice,
-  CanonicalPayment,
-  CanonicalProduct,
-  CanonicalRefund,
+import {
+  type CanonicalAllocation,
+  type CanonicalCreditNote,
+  type CanonicalCustomer,
+  type CanonicalInvoice,
+  type CanonicalPayment,
+  type CanonicalProduct,
+  type CanonicalRefund,
+  lineAmountProblem,
 } from '../canonical.ts';
 import type { SourceItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
@@ -42,6 +43,20 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
       continue;
     }
     const r = item.record;
+    // Checked here, for every source alike, before anything the invoice refers to is fetched.
+    const badLine = r.kind === 'invoice' ? lineAmountProblem(r) : null;
+    if (badLine) {
+      const line = item.line !== undefined ? ` (line ${item.line})` : '';
+      out.park({
+        kind: 'invoice',
+        sourceId: r.sourceId,
+        reasonCode: 'LINE_AMOUNT_MISMATCH',
+        message: badLine.message + line,
+        field: badLine.field,
+        payload: { record: r, raw: item.raw },
+      });
+      continue;
+    }
     if (r.kind === 'customer') customers.push(r);
     else if (r.kind === 'product') products.push(r);
     else if (r.kind === 'invoice') invoices.push({ record: r, raw: item.raw });
