@@ -184,7 +184,9 @@ export function completeLine(l: LineInput, currency: string): CanonicalLine {
  * quantity × unit price (rounded half up to the currency's decimals), with both numbers; or null.
  * A netAmount that does not parse is left to the target (AMOUNT_INVALID) as before.
  */
-export function lineAmountProblem(inv: CanonicalInvoice): { field: string; message: string } | null {
+export function lineAmountProblem(
+  inv: Pick<CanonicalInvoice, 'lines' | 'currency' | 'externalReference'>,
+): { field: string; message: string } | null {
   for (const [n, l] of inv.lines.entries()) {
     if (l.quantity === undefined || l.unitPrice === undefined) continue;
     const net = parseAmount(l.netAmount, inv.currency);

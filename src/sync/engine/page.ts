@@ -44,11 +44,11 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
     }
     const r = item.record;
     // Checked here, for every source alike, before anything the invoice refers to is fetched.
-    const badLine = r.kind === 'invoice' ? lineAmountProblem(r) : null;
+    const badLine = r.kind === 'invoice' || r.kind === 'creditNote' ? lineAmountProblem(r) : null;
     if (badLine) {
       const line = item.line !== undefined ? ` (line ${item.line})` : '';
       out.park({
-        kind: 'invoice',
+        kind: r.kind,
         sourceId: r.sourceId,
         reasonCode: 'LINE_AMOUNT_MISMATCH',
         message: badLine.message + line,
