@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants, invoice, postInvoice, postReceipt, receipt, seedCustomer } from './helpers/ledger.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
+import { reconcile } from '../src/sync/reconcile.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -255,6 +256,11 @@ describe('ledger → Xero', () => {
     expect({ ...xeroBalances(sim), C08: sc8 }).toEqual(await ledgerBalances(c.entityId));
     expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
     expect(sim.stats.specViolations).toEqual([]);
+    // Reconciliation reads Xero back: every invoice and receipt matches, and each customer's balance
+    // (credit notes and allocations included) is what the mirrored documents add up to.
+    const rec = await reconcile(t.db, pipeline, '2026-11-01', '2026-11-30', silentLog, testBox);
+    expect(rec.mismatches).toEqual([]);
+    expect(rec.summary.sourceDocuments).toBeGreaterThan(30);
 
     // Nothing again on the next run; then only what the ledger gained since.
     const writes = sim.stats.writes;

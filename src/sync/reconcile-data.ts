@@ -303,7 +303,7 @@ export async function loadUnlinkedTransactions(
   );
   const { rows: linked } = await db.query<{ target_id: string }>(
     `SELECT m.target_id FROM sync_map m JOIN pipelines p ON p.id = m.pipeline_id
-      WHERE p.entity_id = $1 AND p.target_type = $2 AND m.kind IN ('invoice', 'payment', 'refund')`,
+      WHERE p.entity_id = $1 AND p.target_type = $2 AND m.kind IN ('invoice', 'creditNote', 'payment', 'refund')`,
     [pipeline.entityId, pipeline.targetType],
   );
   const docs = await target.unlinkedDocuments(
@@ -316,8 +316,8 @@ export async function loadUnlinkedTransactions(
 }
 
 /**
- * What the source says each customer owes as at `to`: its invoices less its payments, by
- * customer and currency. Refunds the pipeline booked are added as booked (the source's own refund
+ * What the source says each customer owes as at `to`: its invoices less its credit notes and
+ * payments, by customer and currency. Refunds the pipeline booked are added as booked (the source's own refund
  * amounts are not recorded yet), so that refunding a payment does not read as a difference: by what
  * each added to the customer's balance in the target (`balanceEffect`, else its gross).
  */
@@ -331,7 +331,7 @@ export async function loadSourceBalances(
   const { rows } = await db.query<{ customer_code: string; currency: string; balance: string }>(
     `SELECT sd.customer_code, trim(sd.currency) AS currency, sum(CASE sd.kind WHEN 'invoice' THEN sd.gross ELSE -sd.gross END)::text AS balance
        FROM source_documents sd
-      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.customer_code IS NOT NULL AND sd.document_date <= $2::date AND ${NOT_A_SUMMARY}
+      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'creditNote', 'payment') AND sd.customer_code IS NOT NULL AND sd.document_date <= $2::date AND ${NOT_A_SUMMARY}
       GROUP BY sd.customer_code, trim(sd.currency)`,
     [pipelineId, to],
   );
