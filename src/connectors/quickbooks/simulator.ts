@@ -21,8 +21,9 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
 
 /*
  * A local, stateful QuickBooks Online Accounting API v3 (node:http) for tests, benchmarks and the
- * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn),
- * CreditMemo, RefundReceipt, TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
+ * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn to
+ * invoices and credit memos, created or updated, never applying more than a transaction has open),
+ * CreditMemo (Balance and RemainingCredit as payments apply it), RefundReceipt, TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
@@ -592,7 +593,9 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const books = realms.get(realmId ?? [...realms.keys()][0]!)!;
       const key = type === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
       const seen = new Map<string, number>();
-      for (const e of books.all(type)) seen.set(String(e[key]), (seen.get(String(e[key])) ?? 0) + 1);
+      // A Payment of 0 that applies a credit memo carries no reference: not a duplicate of another.
+      for (const e of books.all(type))
+        if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
       return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
     },
     close: () =>
