@@ -107,8 +107,11 @@ export interface QuickBooksSimulator {
   /** Whether requests were checked against the XSD (false when ../shared is absent). */
   validating: boolean;
   log: { method: string; path: string; requestid: string | null; status: number | 'dropped'; bIds?: string[] }[];
-  /** The next `n` write requests commit and then drop the connection. */
-  dropNext(n?: number): void;
+  /**
+   * The next `n` write requests commit and then drop the connection; with `when`, the next `n`
+   * whose body it accepts (a batch that updates a Payment, say).
+   */
+  dropNext(n?: number, when?: (body: string) => boolean): void;
   /** The next `n` requests are answered with this status before anything happens. */
   failNext(status: number, n?: number): void;
   /** Every token is refused from now on (a revoked connection). */
@@ -178,6 +181,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
   const log: QuickBooksSimulator['log'] = [];
   const replay = new Map<string, { status: number; body: string }>();
   let dropsLeft = 0;
+  const targetedDrops: { left: number; when: (body: string) => boolean }[] = [];
   let failures: { status: number; left: number } = { status: 503, left: 0 };
 
   const now = () => clock().toISOString();
@@ -455,8 +459,10 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     }
     const text = stringifyLossless(out)!;
     if (isWrite && requestid) replay.set(`${realmId}\u0000${requestid}`, { status, body: text });
-    if (isWrite && (dropsLeft > 0 || dropDraw < (options.dropAfterCommitRate ?? 0))) {
-      if (dropsLeft > 0) dropsLeft--;
+    const targeted = isWrite ? targetedDrops.find((d) => d.left > 0 && d.when(body)) : undefined;
+    if (isWrite && (targeted || dropsLeft > 0 || dropDraw < (options.dropAfterCommitRate ?? 0))) {
+      if (targeted) targeted.left--;
+      else if (dropsLeft > 0) dropsLeft--;
       stats.dropped++;
       entry.status = 'dropped';
       req.socket.destroy();
@@ -580,8 +586,9 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     violations,
     validating,
     log,
-    dropNext: (n = 1) => {
-      dropsLeft += n;
+    dropNext: (n = 1, when) => {
+      if (when) targetedDrops.push({ left: n, when });
+      else dropsLeft += n;
     },
     failNext: (status, n = 1) => {
       failures = { status, left: n };
