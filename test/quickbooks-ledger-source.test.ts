@@ -205,7 +205,9 @@ describe('ledger → QuickBooks Online', () => {
     expect(split).toHaveLength(2);
     for (const p of split) {
       expect(cents(p.UnappliedAmt)).toBe(10000);
-      expect((p.Line as { Amount: unknown }[]).map((l) => cents(l.Amount)).sort((x, y) => x - y)).toEqual([5000, 10000]);
+      expect((p.Line as { Amount: unknown }[]).map((l) => cents(l.Amount)).sort((x, y) => x - y)).toEqual([
+        5000, 10000,
+      ]);
     }
     for (const type of ['Invoice', 'CreditMemo', 'Payment', 'RefundReceipt'] as const)
       expect(sim.duplicates(type)).toEqual([]);

@@ -341,7 +341,11 @@ function paymentUpdate(
     else queues.delete(p.Id);
   };
   return {
-    op: { entity: 'Payment', operation: 'update', body: { Id: p.Id, SyncToken: p.SyncToken, sparse: true, Line: lines } },
+    op: {
+      entity: 'Payment',
+      operation: 'update',
+      body: { Id: p.Id, SyncToken: p.SyncToken, sparse: true, Line: lines },
+    },
     // The SyncToken is part of the key: a retry after a stale token is a new request, not a replay.
     key: `${group.map((q) => q.item.idempotencyKey).join('\u0000')}\u0000${p.SyncToken}`,
     settle(a) {

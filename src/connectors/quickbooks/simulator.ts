@@ -601,8 +601,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const key = type === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
       const seen = new Map<string, number>();
       // A Payment of 0 that applies a credit memo carries no reference: not a duplicate of another.
-      for (const e of books.all(type))
-        if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
+      for (const e of books.all(type)) if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
       return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
     },
     close: () =>

@@ -270,7 +270,11 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
         const links = ((e.LinkedTxn as { TxnId: string; TxnType: string }[] | undefined) ?? []).filter(
           (l) => l.TxnType === 'Payment',
         );
-        if (links.length > 0) linked.set(id, links.map((l) => l.TxnId));
+        if (links.length > 0)
+          linked.set(
+            id,
+            links.map((l) => l.TxnId),
+          );
         else paid.set(id, '');
       }
       const payments = await readByIds(api, ctx, 'Payment', [...linked.values()].flat());
