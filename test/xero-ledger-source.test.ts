@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { checkInvariants, invoice, postInvoice, postReceipt, receipt, seedCustomer } from './helpers/ledger.ts';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
+import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
@@ -85,16 +86,6 @@ async function openExceptions(pipeline: Pipeline) {
   return rows;
 }
 
-/** What each customer owes in the ledger, by customer code, in cents. */
-async function ledgerBalances(entityId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ customer_code: string; owed: string }>(
-    `SELECT customer_code, sum(CASE WHEN side = 'debit' THEN gross ELSE -gross END)::text AS owed
-       FROM transactions WHERE entity_id = $1 AND type IN ('SI', 'SN', 'SR') GROUP BY customer_code`,
-    [entityId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.customer_code, Number(r.owed)]));
-}
-
 /** What each contact owes in Xero (invoices less credit notes less money received), by ContactNumber, in cents. */
 function xeroBalances(sim: XeroSimulator): Record<string, number> {
   const tenant = sim.tenant();
@@ -124,75 +115,6 @@ function xeroDue(sim: XeroSimulator): Record<string, number> {
       .filter((d) => d.Type === 'ACCREC')
       .map((d) => [d.Reference, Math.round(Number(tenant.due(d).toFixed(2)) * 100)]),
   );
-}
-
-/** Each ledger invoice's outstanding amount, by its ledger reference, in cents. */
-async function ledgerDue(entityId: string): Promise<Record<string, number>> {
-  const { rows } = await t.db.query<{ ref: string; due: string }>(
-    `SELECT 'SI-' || t.number AS ref,
-            (t.gross - coalesce((SELECT sum(a.amount) FROM allocations a
-                                   WHERE a.debit_transaction_id = t.id
-                                     AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)), 0))::text AS due
-       FROM transactions t WHERE t.entity_id = $1 AND t.type = 'SI'`,
-    [entityId],
-  );
-  return Object.fromEntries(rows.map((r) => [r.ref, Number(r.due)]));
-}
-
-async function creditNote(c: Client, customerCode: string, net: string) {
-  const r = await c.post('/v1/sales/credit-notes', {
-    customerCode,
-    creditNoteDate: '2026-11-06',
-    externalReference: `CN-${Math.random().toString(36).slice(2, 8)}`,
-    lines: [{ glAccountCode: '4000', taxCode: 'STD', description: 'Returned', netAmount: net, taxRate: '0.21' }],
-  });
-  expect(r.status).toBe(201);
-  return r.body as { transactionId: number };
-}
-
-async function allocate(c: Client, debit: number, credit: number, amount: string) {
-  const r = await c.post('/v1/allocations', {
-    transactionId1: debit,
-    transactionId2: credit,
-    amount,
-    date: '2026-11-07',
-    reference: 'TEST',
-  });
-  expect(r.status).toBe(201);
-  return r.body as { allocationId: number };
-}
-
-/** A day's sales in the ledger: invoices, receipts posted with their invoice, split receipts, credit notes. */
-async function trade(c: Client, customers: string[], round: number) {
-  const invoices: { id: number; customer: string }[] = [];
-  for (const [i, code] of customers.entries())
-    for (let k = 0; k < 3; k++)
-      invoices.push({ id: (await postInvoice(c, code, `${100 + i * 10 + k + round}`)).transactionId, customer: code });
-  // Paid at the till: receipt and allocation in one posting.
-  for (const code of customers.slice(0, 3)) {
-    const r = await c.post('/v1/sales/post-pay-allocate', {
-      batchInvoice: invoice(code, '50'),
-      receipt: receipt(code, '60.50'),
-      performExternalReferenceDuplicateCheckOnInvoice: true,
-      performExternalReferenceDuplicateCheckOnReceipt: true,
-      performAllocation: true,
-      allocationReference: 'TILL',
-    });
-    expect(r.status).toBe(201);
-  }
-  // One receipt spread over two invoices, allocated afterwards; part of it left unallocated.
-  for (const code of customers.slice(3, 5)) {
-    const mine = invoices.filter((x) => x.customer === code);
-    const rec = await postReceipt(c, code, '250');
-    await allocate(c, mine[0]!.id, rec.transactionId, '100');
-    await allocate(c, mine[1]!.id, rec.transactionId, '50');
-  }
-  // A credit note set against the invoice it credits.
-  for (const code of customers.slice(5, 7)) {
-    const mine = invoices.filter((x) => x.customer === code);
-    const note = await creditNote(c, code, '20');
-    await allocate(c, mine[2]!.id, note.transactionId, '24.20');
-  }
 }
 
 describe('ledger → Xero', () => {
@@ -250,10 +172,10 @@ describe('ledger → Xero', () => {
     expect(sim.duplicates()).toEqual([]);
 
     // Allocations included: every invoice owes in Xero what it owes in the ledger.
-    expect(xeroDue(sim)).toEqual(await ledgerDue(c.entityId));
+    expect(xeroDue(sim)).toEqual(await ledgerDue(t.db, c.entityId));
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
-    const sc8 = (await ledgerBalances(c.entityId)).C08!;
-    expect({ ...xeroBalances(sim), C08: sc8 }).toEqual(await ledgerBalances(c.entityId));
+    const sc8 = (await ledgerBalances(t.db, c.entityId)).C08!;
+    expect({ ...xeroBalances(sim), C08: sc8 }).toEqual(await ledgerBalances(t.db, c.entityId));
     expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
     expect(sim.stats.specViolations).toEqual([]);
     // Reconciliation reads Xero back: every invoice and receipt matches, and each customer's balance

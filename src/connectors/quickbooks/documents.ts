@@ -54,16 +54,24 @@ export interface DocumentContext {
   defaultItem(): Promise<string>;
 }
 
-const isError = (v: unknown): v is ItemError => typeof v === 'object' && v !== null && 'code' in v && 'retryable' in v;
+export const isError = (v: unknown): v is ItemError =>
+  typeof v === 'object' && v !== null && 'code' in v && 'retryable' in v;
 
-interface Built {
+export interface Built {
   entity: 'Invoice' | 'CreditMemo' | 'Payment' | 'RefundReceipt';
   body: Record<string, unknown>;
   message?: string;
 }
 
-/** An Invoice (or, for a negative total, a CreditMemo) from a canonical invoice. */
-async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built | ItemError> {
+/**
+ * An Invoice (or, for a negative total, a CreditMemo) from a canonical invoice; `as: 'CreditMemo'`
+ * books a credit note, whose lines are positive like an invoice's, as a CreditMemo.
+ */
+export async function buildInvoice(
+  c: DocumentContext,
+  d: Pick<TargetInvoice, 'record' | 'customerTargetId' | 'productTargetIds'>,
+  as?: 'CreditMemo',
+): Promise<Built | ItemError> {
   const inv = d.record;
   const lines: { net: bigint; tax: bigint; units: Units | null; line: Record<string, unknown> }[] = [];
   const sales = c.accounts?.sales !== undefined ? salesAccount(c.company, c.accounts) : null;
@@ -107,8 +115,15 @@ async function buildInvoice(c: DocumentContext, d: TargetInvoice): Promise<Built
     });
   }
   const gross = lines.reduce((s, l) => s + l.net + l.tax, 0n);
-  const credit = gross < 0n;
-  const sign = credit ? -1n : 1n;
+  if (as === 'CreditMemo' && gross < 0n)
+    return {
+      code: 'AMOUNT_INVALID',
+      message: `the credit note's total is negative (${formatAmount(gross, inv.currency)}): a credit note credits a positive amount`,
+      retryable: false,
+      field: 'lines',
+    };
+  const credit = as === 'CreditMemo' || gross < 0n;
+  const sign = gross < 0n ? -1n : 1n;
   const totalTax = lines.reduce((s, l) => s + l.tax, 0n) * sign;
   const body: Record<string, unknown> = {
     DocNumber: docNumberFor(inv.externalReference),
@@ -153,7 +168,7 @@ function exchangeRate(c: Company, currency: string, rate: string | null | undefi
 }
 
 /** Sends built documents in one batch; errors already known are answered without a call. */
-async function send(
+export async function send(
   c: DocumentContext,
   ctx: TargetCallContext,
   kind: string,
@@ -495,6 +510,7 @@ export const LOOKUP: Record<string, { entity: string; field: string }[]> = {
     { entity: 'Invoice', field: 'DocNumber' },
     { entity: 'CreditMemo', field: 'DocNumber' },
   ],
+  creditNote: [{ entity: 'CreditMemo', field: 'DocNumber' }],
   payment: [{ entity: 'Payment', field: 'PaymentRefNum' }],
   refund: [{ entity: 'RefundReceipt', field: 'DocNumber' }],
 };

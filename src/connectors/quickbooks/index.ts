@@ -5,14 +5,14 @@ import { quickbooksInbound } from './inbound.ts';
 import { createQuickBooksTarget } from './target.ts';
 
 /**
- * The QuickBooks Online target: customers, items, invoices (credit memos), payments applied to
- * their invoice and refunds, through the batch endpoint, connected with OAuth 2.0. See
+ * The QuickBooks Online target: customers, items, invoices, credit notes as credit memos, payments
+ * applied to their invoice, refunds and allocations (a Payment's LinkedTxn), through the batch endpoint, connected with OAuth 2.0. See
  * docs/connectors/quickbooks.md.
  */
 export const quickbooksTarget: TargetDefinition = {
   type: 'quickbooks',
   description:
-    'QuickBooks Online: customers, items, invoices, payments applied through LinkedTxn and refunds, batched (30 a call) with requestid; OAuth 2.0',
+    'QuickBooks Online: customers, items, invoices, credit memos, payments and allocations applied through LinkedTxn, and refunds, batched (30 a call) with requestid; OAuth 2.0',
   settings: QuickBooksTargetSettings,
   secrets: [...REMOTE_TARGET_SECRETS, 'verifierToken'],
   outbound: (s) => [

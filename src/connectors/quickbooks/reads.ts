@@ -89,8 +89,13 @@ export async function unlinkedDocuments(
   const found = new Map<string, TargetDocument>();
   const keep = (entity: (typeof KINDS)[number][0], rows: QboEntity[]) => {
     const kind = KINDS.find(([e]) => e === entity)![1];
-    for (const e of rows)
-      if (!linked.has(e.Id) && !found.has(e.Id)) found.set(e.Id, toDocument(e, entity, kind, company));
+    for (const e of rows) {
+      if (linked.has(e.Id) || found.has(e.Id)) continue;
+      const doc = toDocument(e, entity, kind, company);
+      // A Payment of 0 moves no money: it applies a credit memo to an invoice (an allocation).
+      if (entity === 'Payment' && doc.gross === 0n) continue;
+      found.set(e.Id, doc);
+    }
   };
   for (let i = 0; i < wanted.length; i += 30) {
     const chunk = wanted.slice(i, i + 30);

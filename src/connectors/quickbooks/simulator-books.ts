@@ -88,6 +88,23 @@ export const str = (v: unknown): string =>
         : '';
 const ref = (v: unknown): string | undefined => (v as { value?: string } | undefined)?.value;
 
+interface PaymentLine {
+  Amount: unknown;
+  LinkedTxn?: { TxnId: string; TxnType: string }[];
+}
+
+/** What a payment's lines apply to each transaction (`Invoice:12`, `CreditMemo:7`). */
+function applications(e: Record<string, unknown> | null): Map<string, Dec> {
+  const out = new Map<string, Dec>();
+  for (const l of (e?.Line as PaymentLine[] | undefined) ?? []) {
+    const link = l.LinkedTxn?.[0];
+    if (!link) continue;
+    const key = `${link.TxnType}:${link.TxnId}`;
+    out.set(key, (out.get(key) ?? new Dec(0)).add(dec(l.Amount)));
+  }
+  return out;
+}
+
 export class Books {
   readonly entities = new Map<EntityType, Map<string, Entity>>(ENTITY_TYPES.map((t) => [t, new Map()]));
   private nextId = 1;
@@ -216,14 +233,7 @@ export class Books {
     }
     const fields = this.checked(type, body, null);
     const e = this.put(type, fields);
-    if (type === 'Payment') {
-      // As QuickBooks does, a paid transaction links back to the payment.
-      for (const l of (e.Line as { LinkedTxn: { TxnId: string; TxnType: EntityType }[] }[]) ?? []) {
-        const txn = this.get(l.LinkedTxn[0]!.TxnType, l.LinkedTxn[0]!.TxnId);
-        if (txn)
-          txn.LinkedTxn = [...((txn.LinkedTxn as unknown[] | undefined) ?? []), { TxnId: e.Id, TxnType: 'Payment' }];
-      }
-    }
+    if (type === 'Payment') this.relink(e.Id, new Map(), applications(e));
     return e;
   }
 
@@ -254,6 +264,7 @@ export class Books {
     const { Id: _id, SyncToken: _token, sparse, MetaData: _meta, ...rest } = body;
     const merged = sparse === true ? { ...current, ...rest } : { ...rest };
     const fields = this.checked(type, merged, current);
+    if (type === 'Payment') this.relink(id, applications(current), applications(fields));
     const next = {
       ...fields,
       Id: id,
@@ -477,13 +488,13 @@ export class Books {
     return doc;
   }
 
+  /**
+   * A payment created or updated: each line applies to an open Invoice or CreditMemo of the same
+   * customer, never more than it has open (counting what this payment applied to it before an
+   * update); credit memo lines apply credit, so a Payment of 0 can set a credit memo against an
+   * invoice; the lines never apply more than TotalAmt. Balances move by the difference.
+   */
   private payment(out: Record<string, unknown>, current: Entity | null): Record<string, unknown> {
-    if (current)
-      throw validation(
-        '6000',
-        'A business validation error has occurred while processing your request',
-        'The simulator does not update payments',
-      );
     const customer = this.customerOf(out);
     const total = dec(out.TotalAmt);
     if (total.isNeg())
@@ -493,10 +504,10 @@ export class Books {
         'Business Validation Error: TotalAmt cannot be negative',
         'TotalAmt',
       );
-    const lines =
-      (out.Line as { Amount: unknown; LinkedTxn?: { TxnId: string; TxnType: string }[] }[] | undefined) ?? [];
+    const lines = (out.Line as PaymentLine[] | undefined) ?? [];
+    const before = applications(current);
+    const wanted = new Map<string, Dec>();
     let applied = new Dec(0);
-    const effects: [Entity, Dec][] = [];
     for (const l of lines) {
       const amount = dec(l.Amount);
       const link = l.LinkedTxn?.[0];
@@ -530,16 +541,33 @@ export class Books {
           `${link.TxnType} ${link.TxnId} belongs to another customer`,
           'LinkedTxn',
         );
-      if (amount.gt(dec(txn.Balance)))
+      if (amount.isNeg())
         throw validation(
           '6000',
           'A business validation error has occurred while processing your request',
-          `Business Validation Error: the payment applies ${amount.toFixed(2)} to ${link.TxnType} ${str(txn.DocNumber)}, whose open balance is ${dec(txn.Balance).toFixed(2)}`,
+          'Business Validation Error: a payment line amount cannot be negative',
           'Amount',
         );
+      const key = `${link.TxnType}:${link.TxnId}`;
+      const sum = (wanted.get(key) ?? new Dec(0)).add(amount);
+      const open = dec(txn.Balance).add(before.get(key) ?? new Dec(0));
+      if (sum.gt(open))
+        throw validation(
+          '6000',
+          'A business validation error has occurred while processing your request',
+          `Business Validation Error: the payment applies ${sum.toFixed(2)} to ${link.TxnType} ${str(txn.DocNumber)}, whose open balance is ${open.toFixed(2)}`,
+          'Amount',
+        );
+      wanted.set(key, sum);
       applied = link.TxnType === 'Invoice' ? applied.add(amount) : applied.sub(amount);
-      effects.push([txn, amount]);
     }
+    if (applied.isNeg())
+      throw validation(
+        '6000',
+        'A business validation error has occurred while processing your request',
+        `Business Validation Error: the credits applied (${applied.neg().toFixed(2)} more than the invoices) must be applied to invoices`,
+        'Line',
+      );
     if (applied.gt(total))
       throw validation(
         '6000',
@@ -547,8 +575,13 @@ export class Books {
         `Business Validation Error: the lines apply ${applied.toFixed(2)}, more than TotalAmt ${total.toFixed(2)}`,
         'TotalAmt',
       );
-    for (const [txn, amount] of effects) {
-      txn.Balance = money(dec(txn.Balance).sub(amount));
+    for (const key of new Set([...before.keys(), ...wanted.keys()])) {
+      const [type, id] = key.split(':') as [EntityType, string];
+      const txn = this.get(type, id);
+      if (!txn) continue;
+      const change = (before.get(key) ?? new Dec(0)).sub(wanted.get(key) ?? new Dec(0));
+      if (change.isZero()) continue;
+      txn.Balance = money(dec(txn.Balance).add(change));
       if ('RemainingCredit' in txn) txn.RemainingCredit = txn.Balance;
       txn.SyncToken = String(Number(txn.SyncToken) + 1);
       txn.MetaData = this.meta(txn.MetaData);
@@ -645,11 +678,29 @@ export class Books {
     };
   }
 
+  /** As QuickBooks does, a transaction a payment applies to links back to it (and no longer once it does not). */
+  private relink(paymentId: string, before: Map<string, Dec>, after: Map<string, Dec>): void {
+    for (const key of new Set([...before.keys(), ...after.keys()])) {
+      const [type, id] = key.split(':') as [EntityType, string];
+      const txn = this.get(type, id);
+      if (!txn) continue;
+      const others = ((txn.LinkedTxn as { TxnId: string; TxnType: string }[] | undefined) ?? []).filter(
+        (l) => !(l.TxnType === 'Payment' && l.TxnId === paymentId),
+      );
+      txn.LinkedTxn = after.has(key) ? [...others, { TxnId: paymentId, TxnType: 'Payment' }] : others;
+    }
+  }
+
   private release(type: EntityType, e: Entity): void {
     if (type !== 'Payment') return;
-    for (const l of (e.Line as { Amount: unknown; LinkedTxn: { TxnId: string; TxnType: EntityType }[] }[]) ?? []) {
-      const txn = this.get(l.LinkedTxn[0]!.TxnType, l.LinkedTxn[0]!.TxnId);
-      if (txn) txn.Balance = money(dec(txn.Balance).add(dec(l.Amount)));
+    const before = applications(e);
+    for (const [key, amount] of before) {
+      const [t, id] = key.split(':') as [EntityType, string];
+      const txn = this.get(t, id);
+      if (!txn) continue;
+      txn.Balance = money(dec(txn.Balance).add(amount));
+      if ('RemainingCredit' in txn) txn.RemainingCredit = txn.Balance;
     }
+    this.relink(e.Id, before, new Map());
   }
 }

@@ -178,6 +178,66 @@ describe('QuickBooks Online simulator', () => {
     expect(pdf.text).toContain('Invoice P-1');
   });
 
+  it('updates a payment as QuickBooks does: lines replaced whole, balances moved by the difference, over-application and stale tokens refused inside the batch item', async () => {
+    const s = await sim({ limits: { callsPerSecond: 1000 } });
+    const call = client(s);
+    const { customer, item } = await seed(call);
+    const a = (await call('POST', 'invoice', invoice(customer.Id, item.Id, 'U-1', '40.00'))).json.Invoice;
+    const b = (await call('POST', 'invoice', invoice(customer.Id, item.Id, 'U-2', '30.00'))).json.Invoice;
+    const cm = (await call('POST', 'creditmemo', invoice(customer.Id, item.Id, 'UCM-1', '10.00'))).json.CreditMemo;
+    const pay = (
+      await call('POST', 'payment', {
+        CustomerRef: { value: customer.Id },
+        TotalAmt: 50,
+        PaymentRefNum: 'U-PAY',
+        Line: [{ Amount: 40, LinkedTxn: [{ TxnId: a.Id, TxnType: 'Invoice' }] }],
+      })
+    ).json.Payment;
+    const update = (bId: string, syncToken: string, lines: unknown[]) => ({
+      bId,
+      operation: 'update',
+      Payment: { Id: pay.Id, SyncToken: syncToken, sparse: true, Line: lines },
+    });
+    const line = (amount: number, id: string, type = 'Invoice') => ({
+      Amount: amount,
+      LinkedTxn: [{ TxnId: id, TxnType: type }],
+    });
+    const res = await call('POST', 'batch', {
+      BatchItemRequest: [
+        // More than invoice U-2 owes: refused in its item, nothing moved.
+        update('over', '0', [line(40, a.Id), line(31, b.Id)]),
+        update('ok', '0', [line(30, a.Id), line(20, b.Id)]),
+        // The token the previous item used up.
+        update('stale', '0', [line(40, a.Id)]),
+      ],
+    });
+    const [over, ok, stale] = res.json.BatchItemResponse;
+    expect(over.Fault).toMatchObject({ type: 'ValidationFault', Error: [{ code: '6000', element: 'Amount' }] });
+    expect(over.Fault.Error[0].Detail).toContain('open balance is 30.00');
+    expect(ok.Payment).toMatchObject({ SyncToken: '1', UnappliedAmt: 0 });
+    expect(stale.Fault.Error[0].code).toBe('5010');
+    const balance = async (type: string, id: string) =>
+      (await call('GET', `${type}/${id}`)).json[type === 'invoice' ? 'Invoice' : 'CreditMemo'].Balance;
+    expect([await balance('invoice', a.Id), await balance('invoice', b.Id)]).toEqual([10, 10]);
+    // A Payment of 0 sets a credit memo against an invoice; more credit than invoice is refused.
+    const zero = (lines: unknown[]) =>
+      call('POST', 'payment', { CustomerRef: { value: customer.Id }, TotalAmt: 0, Line: lines });
+    const tooMuch = await zero([line(5, b.Id), line(10, cm.Id, 'CreditMemo')]);
+    expect(tooMuch.json.Fault.Error[0].Detail).toContain('must be applied to invoices');
+    const applied = await zero([line(10, b.Id), line(10, cm.Id, 'CreditMemo')]);
+    expect(applied.json.Payment).toMatchObject({ TotalAmt: 0, UnappliedAmt: 0 });
+    const memo = (await call('GET', `creditmemo/${cm.Id}`)).json.CreditMemo;
+    expect(memo).toMatchObject({
+      Balance: 0,
+      RemainingCredit: 0,
+      LinkedTxn: [{ TxnId: applied.json.Payment.Id, TxnType: 'Payment' }],
+    });
+    expect(await balance('invoice', b.Id)).toBe(0);
+    // Invoice U-1 no longer links the payment for what the update took off it, U-2 links both.
+    const inv2 = (await call('GET', `invoice/${b.Id}`)).json.Invoice;
+    expect(inv2.LinkedTxn.map((l: { TxnId: string }) => l.TxnId)).toEqual([pay.Id, applied.json.Payment.Id]);
+  });
+
   it('enforces its limits per realm with 429 and the throttle body, and counts what it saw', async () => {
     const s = await sim({ limits: { callsPerSecond: 3, callsPerMinute: 5, secondMs: 200, minuteMs: 2000 } });
     const call = client(s);

@@ -21,9 +21,10 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
 
 /*
  * A local, stateful QuickBooks Online Accounting API v3 (node:http) for tests, benchmarks and the
- * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn),
- * CreditMemo, RefundReceipt, Purchase (a provider's fee), TaxCode/TaxRate, Account, CompanyInfo
- * and Preferences; `query`,
+ * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn to
+ * invoices and credit memos, created or updated, never applying more than a transaction has open),
+ * CreditMemo (Balance and RemainingCredit as payments apply it), RefundReceipt, Purchase (a
+ * provider's fee), TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
@@ -107,8 +108,11 @@ export interface QuickBooksSimulator {
   /** Whether requests were checked against the XSD (false when ../shared is absent). */
   validating: boolean;
   log: { method: string; path: string; requestid: string | null; status: number | 'dropped'; bIds?: string[] }[];
-  /** The next `n` write requests commit and then drop the connection. */
-  dropNext(n?: number): void;
+  /**
+   * The next `n` write requests commit and then drop the connection; with `when`, the next `n`
+   * whose body it accepts (a batch that updates a Payment, say).
+   */
+  dropNext(n?: number, when?: (body: string) => boolean): void;
   /** The next `n` requests are answered with this status before anything happens. */
   failNext(status: number, n?: number): void;
   /** Every token is refused from now on (a revoked connection). */
@@ -178,6 +182,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
   const log: QuickBooksSimulator['log'] = [];
   const replay = new Map<string, { status: number; body: string }>();
   let dropsLeft = 0;
+  const targetedDrops: { left: number; when: (body: string) => boolean }[] = [];
   let failures: { status: number; left: number } = { status: 503, left: 0 };
 
   const now = () => clock().toISOString();
@@ -455,8 +460,10 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     }
     const text = stringifyLossless(out)!;
     if (isWrite && requestid) replay.set(`${realmId}\u0000${requestid}`, { status, body: text });
-    if (isWrite && (dropsLeft > 0 || dropDraw < (options.dropAfterCommitRate ?? 0))) {
-      if (dropsLeft > 0) dropsLeft--;
+    const targeted = isWrite ? targetedDrops.find((d) => d.left > 0 && d.when(body)) : undefined;
+    if (isWrite && (targeted || dropsLeft > 0 || dropDraw < (options.dropAfterCommitRate ?? 0))) {
+      if (targeted) targeted.left--;
+      else if (dropsLeft > 0) dropsLeft--;
       stats.dropped++;
       entry.status = 'dropped';
       req.socket.destroy();
@@ -580,8 +587,9 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     violations,
     validating,
     log,
-    dropNext: (n = 1) => {
-      dropsLeft += n;
+    dropNext: (n = 1, when) => {
+      if (when) targetedDrops.push({ left: n, when });
+      else dropsLeft += n;
     },
     failNext: (status, n = 1) => {
       failures = { status, left: n };
@@ -593,7 +601,8 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const books = realms.get(realmId ?? [...realms.keys()][0]!)!;
       const key = type === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
       const seen = new Map<string, number>();
-      for (const e of books.all(type)) seen.set(String(e[key]), (seen.get(String(e[key])) ?? 0) + 1);
+      // A Payment of 0 that applies a credit memo carries no reference: not a duplicate of another.
+      for (const e of books.all(type)) if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
       return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
     },
     close: () =>

@@ -5,6 +5,8 @@ import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps, TargetDocument } from '../../sync/target.ts';
 import { type QboEntity, QuickBooksApi, describeFault, faultCode, quote, requestIdFor } from './api.ts';
+import * as allocations from './allocations.ts';
+import { createCreditMemos } from './credit-memos.ts';
 import { type DocumentContext, createInvoices, createPayments, createRefunds, findDocument } from './documents.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
@@ -24,7 +26,8 @@ import {
  * batch endpoint (at most 30 operations a call) with a requestid derived from the documents'
  * idempotency keys, paced by the shared rate planner on two budgets of the company (every call;
  * batch calls), over the shared RemoteClient with the OAuth connection's token. After an unknown
- * outcome the engine looks documents up by their reference (DocNumber, PaymentRefNum).
+ * outcome the engine looks documents up by their reference (DocNumber, PaymentRefNum), and
+ * allocations by what they are (src/connectors/quickbooks/allocations.ts).
  */
 
 /** What tests and benchmarks replace: the token source, the planner, the client's transport and timing. */
@@ -116,9 +119,10 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       customers: true,
       items: true,
       invoices: true,
-      // A negative invoice becomes a CreditMemo.
+      // Credit notes as CreditMemos (a negative invoice becomes one too).
       creditNotes: true,
       payments: true,
+      // Credit memos and unapplied payments set against invoices through a Payment's LinkedTxn.
       allocations: true,
       refunds: true,
       paymentStatus: true,
@@ -204,6 +208,10 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
     createInvoices: async (ctx, items) => createInvoices((await sessionFor(ctx)).docs, ctx, items),
     createPayments: async (ctx, items) => createPayments((await sessionFor(ctx)).docs, ctx, items),
     createRefunds: async (ctx, items) => createRefunds((await sessionFor(ctx)).docs, ctx, items),
+    createCreditNotes: async (ctx, items) => createCreditMemos((await sessionFor(ctx)).docs, ctx, items),
+    createAllocations: async (ctx, items) => allocations.createAllocations((await sessionFor(ctx)).docs, ctx, items),
+    findAllocation: async (ctx, item, taken) =>
+      allocations.findAllocation((await sessionFor(ctx)).docs, ctx, item, taken),
 
     async findByReference(ctx, kind, reference, customerTargetId) {
       // Customers and items are sent again rather than looked up (the engine's choice for master
@@ -255,21 +263,35 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       const { api, company } = await sessionFor(ctx);
       const invoices = await readByIds(api, ctx, 'Invoice', invoiceTargetIds);
       const paid = new Map<string, string>();
-      const lastPayment = new Map<string, string>();
+      const linked = new Map<string, string[]>();
       for (const [id, e] of invoices) {
         const currency = (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
         if (minorUnits(e.Balance, currency) !== 0n) continue;
         const links = ((e.LinkedTxn as { TxnId: string; TxnType: string }[] | undefined) ?? []).filter(
           (l) => l.TxnType === 'Payment',
         );
-        const last = links[links.length - 1];
-        if (last) lastPayment.set(id, last.TxnId);
+        if (links.length > 0)
+          linked.set(
+            id,
+            links.map((l) => l.TxnId),
+          );
         else paid.set(id, '');
       }
-      const payments = await readByIds(api, ctx, 'Payment', [...lastPayment.values()]);
-      for (const [invoice, paymentId] of lastPayment) {
-        const p = payments.get(paymentId);
-        paid.set(invoice, p ? referenceOf(p, 'PaymentRefNum') : '');
+      const payments = await readByIds(api, ctx, 'Payment', [...linked.values()].flat());
+      for (const [invoice, paymentIds] of linked) {
+        // The last one that moved money: a Payment of 0 only applied a credit memo.
+        const last = paymentIds
+          .map((pid) => payments.get(pid))
+          .filter(
+            (p) =>
+              p &&
+              minorUnits(
+                p.TotalAmt,
+                (p.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency,
+              ) !== 0n,
+          )
+          .at(-1);
+        paid.set(invoice, last ? referenceOf(last, 'PaymentRefNum') : '');
       }
       return paid;
     },
