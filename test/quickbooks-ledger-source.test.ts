@@ -3,6 +3,7 @@ import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
+import { reconcile } from '../src/sync/reconcile.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
@@ -10,7 +11,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
 
 /*
  * ledger → QuickBooks Online: the embedded ledger mirrored into the simulated QuickBooks through
@@ -223,6 +224,10 @@ describe('ledger → QuickBooks Online', () => {
     expect(await linkedAfterLoss(pipeline, 'allocation')).toBeGreaterThanOrEqual(2);
     expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
     if (sim.validating) expect(sim.violations).toEqual([]);
+    // Reconciliation reads QuickBooks back: every document matches, and so does each customer's balance.
+    const rec = await reconcile(t.db, pipeline, '2026-11-01', '2026-11-30', silentLog, testBox);
+    expect(rec.mismatches).toEqual([]);
+    expect(rec.summary.sourceDocuments).toBeGreaterThan(30);
 
     // Nothing again on the next run.
     const writes = sim.stats.writes;
