@@ -91,7 +91,7 @@ describe.runIf(!onPostgres)(
       expect(r.code).toBe(1);
       expect(r.stderr).toBe(
         'bad.yaml: 2 problems\n' +
-          '  pipelines[0].source.type: Unknown source type "ixpol"; known: file, ixpole, stripe, webhook\n' +
+          '  pipelines[0].source.type: Unknown source type "ixpol"; known: file, ixpole, ledger, stripe, webhook\n' +
           '  pipelines[1].schedule: not a cron expression: five fields (minute hour day month weekday, UTC), e.g. "*/15 * * * *"\n',
       );
       const ok = await cli(['config', 'validate'], env);

@@ -76,7 +76,7 @@ describe('the file is checked as a whole', () => {
     ]);
     expect(problems[0]).toMatchObject({
       code: 'PIPELINE_UNKNOWN_SOURCE_TYPE',
-      message: expect.stringMatching(/Unknown source type "ixpol"; known: file, ixpole, stripe, webhook/),
+      message: expect.stringMatching(/Unknown source type "ixpol"; known: file, ixpole, ledger, stripe, webhook/),
     });
     expect(() => parseConfig(file([{ name: 'a', source: { type: 'ixpol' } }]))).toThrow(
       /Invalid configuration:\n {2}pipelines\[0\]\.source\.type: Unknown source type "ixpol"/,
