@@ -23,6 +23,18 @@ export const Page = z.object({
   pageSize: z.coerce.number().int().min(1).max(500).default(100).meta({ description: 'Items per page (at most 500).' }),
 });
 
+/**
+ * An instant for the modified-since queries. The offset is required: a bare local time would mean
+ * whatever the server's zone is. Years 0001–9999, the range PostgreSQL's timestamptz takes.
+ */
+export const ModifiedSince = z.iso
+  .datetime({ offset: true, message: 'must be an ISO 8601 date-time with Z or an offset' })
+  .refine((v) => v.slice(0, 4) !== '0000', { message: 'must be in the years 0001 to 9999' })
+  .meta({
+    description: 'Changed at or after this instant, ISO 8601 with Z or an offset (inclusive).',
+    examples: ['2026-11-21T09:30:00Z'],
+  });
+
 export const BooleanFlag = z
   .union([z.boolean(), z.enum(['true', 'false'])])
   .transform((v) => v === true || v === 'true');

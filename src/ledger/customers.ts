@@ -172,9 +172,16 @@ export interface CustomerFilter {
   isActive?: boolean | undefined;
   onHold?: boolean | undefined;
   currency?: string | undefined;
+  /** The whole address, any case (AccountsIQ GetCustomersByEmail). */
+  email?: string | undefined;
+  /** Created or changed at or after this instant (ISO 8601 with an offset). */
+  modifiedSince?: string | undefined;
 }
 
-/** AccountsIQ GetCustomerList, paged and filtered, ordered by code. */
+/**
+ * AccountsIQ GetCustomerList, GetCustomersByEmail and the modified-since queries: paged and
+ * filtered, ordered by code.
+ */
 export async function listCustomers(
   db: Queryable,
   entityId: string,
@@ -199,6 +206,15 @@ export async function listCustomers(
   if (filter.currency !== undefined) {
     params.push(filter.currency);
     where.push(`currency = $${params.length}`);
+  }
+  if (filter.email !== undefined) {
+    params.push(filter.email.toLowerCase());
+    // Whole address, any case: Ada@Example.com and ada@example.com are one mailbox to a person.
+    where.push(`lower(email) = $${params.length}`);
+  }
+  if (filter.modifiedSince !== undefined) {
+    params.push(filter.modifiedSince);
+    where.push(`updated_at >= $${params.length}::timestamptz`);
   }
   const condition = where.join(' AND ');
   const counted = await db.query<{ total: number }>(

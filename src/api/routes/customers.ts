@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
-import { Amount, BooleanFlag, Code, Currency, Page, paged } from '../schemas.ts';
+import { Amount, BooleanFlag, Code, Currency, ModifiedSince, Page, paged } from '../schemas.ts';
 import { formatAmount } from '../../domain/money.ts';
 import {
   type Customer,
@@ -124,6 +124,10 @@ export const listCustomersRoute = defineRoute({
   path: '/v1/customers',
   operationId: 'listCustomers',
   summary: 'List customers, paged and filtered',
+  description:
+    'AccountsIQ GetCustomerList, GetCustomersByEmail and the modified-since queries. Filters combine. ' +
+    '`modifiedSince` is inclusive and compares with the time the change was saved: poll with an overlap ' +
+    '(the previous request time less a minute), as a change still being saved carries the time it began.',
   tags: ['customers'],
   auth: 'entity',
   query: Page.extend({
@@ -131,6 +135,11 @@ export const listCustomersRoute = defineRoute({
     isActive: BooleanFlag.optional(),
     onHold: BooleanFlag.optional(),
     currency: Currency.optional(),
+    email: Text(254)
+      .min(1, 'must not be empty')
+      .optional()
+      .meta({ description: 'The whole e-mail address, any case.', examples: ['ada@example.com'] }),
+    modifiedSince: ModifiedSince.optional().meta({ description: 'Created or changed at or after this instant.' }),
   }),
   success: { status: 200, description: 'One page of customers, ordered by code.', schema: paged(CustomerView) },
   handler: async ({ db, entity, query }) => {

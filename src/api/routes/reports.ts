@@ -4,11 +4,14 @@ import { customerBalanceRoute, customerStatementRoute, customerStatementsRoute }
 import { trialBalanceRoute } from './reports/trial-balance.ts';
 import { vatReportRoute } from './reports/vat.ts';
 import { transactionPdfRoute } from './pdf.ts';
+import { listAllocationsRoute, transactionAllocationsRoute } from './reports/allocations.ts';
 
-/** The reading endpoints: transactions, statements, balances, the trial balance and the VAT report. */
+/** The reading endpoints: transactions, allocations, statements, balances, the trial balance and the VAT report. */
 export const reportRoutes: AnyRoute[] = [
   listTransactionsRoute,
   getTransactionRoute,
+  transactionAllocationsRoute,
+  listAllocationsRoute,
   customerStatementsRoute,
   customerStatementRoute,
   customerBalanceRoute,
