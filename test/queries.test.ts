@@ -235,3 +235,109 @@ describe('allocations by transaction', () => {
     expectError(await a.get('/v1/transactions/abc/allocations'), 400, 'VALIDATION_ERROR', 'params.id');
   });
 });
+
+describe('statements and balances for a list of customer codes', () => {
+  beforeAll(async () => {
+    const e = a.entityId;
+    await createCustomer(t.db, e, { code: 'LST1', creditLimit: '150.00' });
+    await createCustomer(t.db, e, { code: 'LST2' });
+    await createCustomer(t.db, e, { code: 'LST3' });
+    await createCustomer(t.db, e, { code: 'LSTUSD', currency: 'USD' });
+    id.L1 = await postInvoice(t.db, e, {
+      customer: 'LST1',
+      date: '2026-05-01',
+      dueDate: '2026-05-31',
+      gross: '120.00',
+    });
+    id.L1b = await postInvoice(t.db, e, {
+      customer: 'LST1',
+      date: '2026-06-10',
+      dueDate: '2026-07-10',
+      gross: '80.00',
+    });
+    id.L1r = await postReceipt(t.db, e, { customer: 'LST1', date: '2026-06-15', amount: '20.00' });
+    id.L2 = await postInvoice(t.db, e, { customer: 'LST2', date: '2026-06-01', dueDate: '2026-07-01', gross: '40.00' });
+    id.L2r = await postReceipt(t.db, e, { customer: 'LST2', date: '2026-06-02', amount: '40.00' });
+    await allocate(t.db, e, { debit: id.L2, credit: id.L2r, amount: '40.00', date: '2026-06-02' });
+    id.LU = await postInvoice(t.db, e, { customer: 'LSTUSD', date: '2026-06-01', gross: '7.5' });
+    // Dated after the statement date: left out of everything below.
+    await postInvoice(t.db, e, { customer: 'LST3', date: '2026-07-15', gross: '999.00' });
+  });
+
+  it('gives the balances of the customers named, in code order, each in its currency', async () => {
+    const res = await a.get('/v1/customers/balances?codes=LSTUSD,LST3,LST1,LST2&at=2026-06-30');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.at).toBe('2026-06-30');
+    expect(res.body.balances).toEqual([
+      {
+        customerCode: 'LST1',
+        currency: 'EUR',
+        at: '2026-06-30',
+        balance: '180.00',
+        creditLimit: '150.00',
+        creditLeft: '0.00',
+        overCreditLimit: true,
+        overCreditLimitBy: '30.00',
+      },
+      expect.objectContaining({ customerCode: 'LST2', balance: '0.00', creditLimit: '0.00', overCreditLimit: false }),
+      expect.objectContaining({ customerCode: 'LST3', balance: '0.00' }),
+      expect.objectContaining({ customerCode: 'LSTUSD', currency: 'USD', balance: '7.50' }),
+    ]);
+  });
+
+  it('agrees with the one-customer balance for each', async () => {
+    const many = (await a.get('/v1/customers/balances?codes=LST1,LST2,LSTUSD&at=2026-06-30')).body.balances;
+    for (const b1 of many) {
+      const one = await a.get(`/v1/customers/${b1.customerCode}/balance?at=2026-06-30`);
+      expect(one.body).toEqual(b1);
+    }
+  });
+
+  it('gives the statements of the customers named, even those with nothing open', async () => {
+    const res = await a.get('/v1/customers/statements?codes=LST2,LST1&upTo=2026-06-30');
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.statements.map((s: { customerCode: string }) => s.customerCode)).toEqual(['LST1', 'LST2']);
+    const [s1, s2] = res.body.statements;
+    expect(s1.currentBalance).toBe('180.00');
+    expect(s1.openItems.map((i: { transactionId: number }) => i.transactionId)).toEqual([id.L1, id.L1b, id.L1r]);
+    // 120.00 due 05-31 is 30 days late; the receipt (−20.00) ages from its own date, 15 days; 80.00 is not due.
+    expect(s1.aging).toMatchObject({ current: '80.00', days1to30: '100.00', days31to60: '0.00' });
+    expect(s2).toMatchObject({ currentBalance: '0.00', openItems: [] });
+    const single = await a.get('/v1/customers/LST1/statement?upTo=2026-06-30');
+    expect(single.body).toEqual(s1);
+  });
+
+  it('leaves out customers not named, where the whole list shows them', async () => {
+    const all = await a.get('/v1/customers/statements?upTo=2026-06-30');
+    expect(all.body.statements.map((s: { customerCode: string }) => s.customerCode)).toContain('ALC');
+    const named = await a.get('/v1/customers/statements?codes=LST1&upTo=2026-06-30');
+    expect(named.body.statements.map((s: { customerCode: string }) => s.customerCode)).toEqual(['LST1']);
+  });
+
+  it('answers 404 naming every code this entity does not have, another entity’s included', async () => {
+    await createCustomer(t.db, b.entityId, { code: 'BONLY' });
+    for (const path of ['/v1/customers/balances', '/v1/customers/statements']) {
+      const res = await a.get(`${path}?codes=LST1,NOPE,BONLY`);
+      expectError(res, 404, 'NOT_FOUND');
+      expect(res.body.error.details.customerCodes).toEqual(['NOPE', 'BONLY']);
+    }
+  });
+
+  it.each([
+    ['codes=', 'empty'],
+    ['codes=LST1,,LST2', 'an empty code'],
+    ['codes=lst1', 'lower case'],
+    ['codes=LST1,LST1', 'a repeated code'],
+    [`codes=${Array.from({ length: 501 }, (_, i) => `C${i}`).join(',')}`, '501 codes'],
+    ['codes=LST1&at=2026-13-01', 'a bad date'],
+    ['at=2026-06-30', 'no codes'],
+  ])('refuses balances?%s (%s) with a 400', async (query) => {
+    const res = await a.get(`/v1/customers/balances?${query}`);
+    expectError(res, 400, 'VALIDATION_ERROR');
+    expect(JSON.stringify(res.body.error.details)).toMatch(/query\.(codes|at)/);
+  });
+
+  it('refuses a bad list on the statements too', async () => {
+    expectError(await a.get('/v1/customers/statements?codes=LST1,LST1'), 400, 'VALIDATION_ERROR', 'query.codes');
+  });
+});

@@ -1,6 +1,11 @@
 import type { AnyRoute } from '../route.ts';
 import { getTransactionRoute, listTransactionsRoute } from './reports/transactions.ts';
-import { customerBalanceRoute, customerStatementRoute, customerStatementsRoute } from './reports/statements.ts';
+import {
+  customerBalanceRoute,
+  customerBalancesRoute,
+  customerStatementRoute,
+  customerStatementsRoute,
+} from './reports/statements.ts';
 import { trialBalanceRoute } from './reports/trial-balance.ts';
 import { vatReportRoute } from './reports/vat.ts';
 import { transactionPdfRoute } from './pdf.ts';
@@ -13,6 +18,7 @@ export const reportRoutes: AnyRoute[] = [
   transactionAllocationsRoute,
   listAllocationsRoute,
   customerStatementsRoute,
+  customerBalancesRoute,
   customerStatementRoute,
   customerBalanceRoute,
   trialBalanceRoute,

@@ -41,3 +41,27 @@ export async function listReportCustomers(db: Queryable, entityId: string): Prom
   ]);
   return rows.map(toCustomer);
 }
+
+/**
+ * The customers named, ordered by code; NOT_FOUND naming every code this entity does not have,
+ * so a caller asking for several learns all its mistakes at once.
+ */
+export async function getReportCustomers(
+  db: Queryable,
+  entityId: string,
+  codes: readonly string[],
+): Promise<ReportCustomer[]> {
+  const { rows } = await db.query<CustomerRow>(
+    `SELECT ${COLUMNS} FROM customers WHERE entity_id = $1 AND code = ANY($2::text[]) ORDER BY code`,
+    [entityId, codes],
+  );
+  const found = new Set(rows.map((r) => r.code));
+  const missing = codes.filter((c) => !found.has(c));
+  if (missing.length > 0) {
+    throw new DomainError('NOT_FOUND', `No customer ${missing.join(', ')} in this entity.`, {
+      field: 'query.codes',
+      customerCodes: missing,
+    });
+  }
+  return rows.map(toCustomer);
+}

@@ -22,7 +22,7 @@ const SEPARATOR_SQL = `E'\\x1f'`;
 const FIELDS_PER_ITEM = 11;
 
 /**
- * Open items as at $2 for entity $1, optionally one customer ($3): documents dated on or before
+ * Open items as at $2 for entity $1, optionally one customer ($3 text) or several ($3 text[]): documents dated on or before
  * $2 less their allocations dated on or before $2 and not reversed on or before $2.
  *
  * Two choices keep a 10,000-item statement fast on PGlite, where the cost is per row:
@@ -36,8 +36,9 @@ const FIELDS_PER_ITEM = 11;
  *   escapes every control character, so the separator cannot occur inside a field; amounts stay
  *   digits and never meet a float.
  */
-function openItemsSql(oneCustomer: boolean): string {
-  const customer = (alias: string) => (oneCustomer ? `AND ${alias}.customer_code = $3` : '');
+function openItemsSql(customers: 'all' | 'one' | 'some'): string {
+  const match = { all: '', one: '= $3', some: '= ANY($3::text[])' }[customers];
+  const customer = (alias: string) => (match ? `AND ${alias}.customer_code ${match}` : '');
   return `
     WITH live AS (
       SELECT a.debit_transaction_id, a.credit_transaction_id, a.amount
@@ -69,13 +70,14 @@ function openItemsSql(oneCustomer: boolean): string {
              concat_ws(${SEPARATOR_SQL}, b.id, b.number, b.type, b.side, b.transaction_date, COALESCE(b.due_date::text, ''),
                        b.gross, b.outstanding, to_json(b.customer_code), to_json(b.external_reference),
                        to_json(b.description)),
-             ${SEPARATOR_SQL} ORDER BY ${oneCustomer ? '' : 'b.customer_code, '}b.transaction_date, b.id) AS items
+             ${SEPARATOR_SQL} ORDER BY ${customers === 'one' ? '' : 'b.customer_code, '}b.transaction_date, b.id) AS items
       FROM balances b
      WHERE b.outstanding > 0`;
 }
 
-const OPEN_ITEMS_ONE = openItemsSql(true);
-const OPEN_ITEMS_ALL = openItemsSql(false);
+const OPEN_ITEMS_ONE = openItemsSql('one');
+const OPEN_ITEMS_ALL = openItemsSql('all');
+const OPEN_ITEMS_SOME = openItemsSql('some');
 
 /** Undoes to_json on a text; most texts have nothing escaped and need no parsing. */
 function jsonText(quoted: string | undefined): string {
@@ -114,7 +116,21 @@ export async function listOpenItems(
     customerCode === undefined
       ? await db.query<{ items: string | null }>(OPEN_ITEMS_ALL, [entityId, asAt])
       : await db.query<{ items: string | null }>(OPEN_ITEMS_ONE, [entityId, asAt, customerCode]);
-  const text = rows[0]?.items;
+  return splitItems(rows[0]?.items);
+}
+
+/** Open items as at `asAt` of the customers named, ordered by customer code, date and id. */
+export async function listOpenItemsOf(
+  db: Queryable,
+  entityId: string,
+  asAt: string,
+  customerCodes: readonly string[],
+): Promise<OpenItem[]> {
+  const { rows } = await db.query<{ items: string | null }>(OPEN_ITEMS_SOME, [entityId, asAt, customerCodes]);
+  return splitItems(rows[0]?.items);
+}
+
+function splitItems(text: string | null | undefined): OpenItem[] {
   if (!text) return [];
   const fields = text.split(SEPARATOR);
   const items: OpenItem[] = [];

@@ -1,8 +1,8 @@
 import type { Queryable } from '../../db/database.ts';
 import { AGING_BUCKETS, type AgingBasis, type AgingBucket, ageOpenItems } from '../../domain/aging.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { type ReportCustomer, getReportCustomer, listReportCustomers } from './customer.ts';
-import { type OpenItem, listOpenItems } from './open-items.ts';
+import { type ReportCustomer, getReportCustomer, getReportCustomers, listReportCustomers } from './customer.ts';
+import { type OpenItem, listOpenItems, listOpenItemsOf } from './open-items.ts';
 
 export interface StatementLine {
   transactionId: number;
@@ -88,13 +88,7 @@ export async function customerStatements(
   showZeros: boolean,
 ): Promise<Statement[]> {
   const customers = await listReportCustomers(db, entityId);
-  const items = await listOpenItems(db, entityId, upTo);
-  const byCustomer = new Map<string, OpenItem[]>();
-  for (const item of items) {
-    const list = byCustomer.get(item.customerCode);
-    if (list) list.push(item);
-    else byCustomer.set(item.customerCode, [item]);
-  }
+  const byCustomer = groupByCustomer(await listOpenItems(db, entityId, upTo));
   const statements: Statement[] = [];
   for (const customer of customers) {
     const own = byCustomer.get(customer.code) ?? [];
@@ -102,4 +96,30 @@ export async function customerStatements(
     statements.push(buildStatement(customer, own, upTo, basis));
   }
   return statements;
+}
+
+/**
+ * Statements of the customers named (by code), in two queries whatever their number. Each one
+ * named is shown, with nothing open or not; a code the entity does not have is NOT_FOUND.
+ */
+export async function customerStatementsOf(
+  db: Queryable,
+  entityId: string,
+  customerCodes: readonly string[],
+  upTo: string,
+  basis: AgingBasis,
+): Promise<Statement[]> {
+  const customers = await getReportCustomers(db, entityId, customerCodes);
+  const byCustomer = groupByCustomer(await listOpenItemsOf(db, entityId, upTo, customerCodes));
+  return customers.map((c) => buildStatement(c, byCustomer.get(c.code) ?? [], upTo, basis));
+}
+
+function groupByCustomer(items: OpenItem[]): Map<string, OpenItem[]> {
+  const byCustomer = new Map<string, OpenItem[]>();
+  for (const item of items) {
+    const list = byCustomer.get(item.customerCode);
+    if (list) list.push(item);
+    else byCustomer.set(item.customerCode, [item]);
+  }
+  return byCustomer;
 }

@@ -2,12 +2,25 @@ import { z } from 'zod';
 import { defineRoute } from '../../route.ts';
 import { BooleanFlag, Code, IsoDate } from '../../schemas.ts';
 import { today } from '../../../domain/dates.ts';
-import { customerStatement, customerStatements } from '../../../ledger/reports/statement.ts';
-import { customerBalance } from '../../../ledger/reports/balance.ts';
+import { customerStatement, customerStatements, customerStatementsOf } from '../../../ledger/reports/statement.ts';
+import { customerBalance, customerBalances } from '../../../ledger/reports/balance.ts';
 import { AGING_BASES } from '../../../domain/aging.ts';
 import { Basis, DateText, Money, StatementSchema } from './schemas.ts';
 
 const UpTo = IsoDate.optional().meta({ description: 'The statement date (default today, UTC).' });
+
+/** Customer codes separated by commas, as one query parameter: `?codes=ACME,GLOBEX`. */
+const CustomerCodes = z
+  .string()
+  .transform((v) => v.split(','))
+  .pipe(
+    z
+      .array(Code)
+      .min(1)
+      .max(500, 'must name at most 500 customers')
+      .refine((codes) => new Set(codes).size === codes.length, { message: 'must not name a customer twice' }),
+  )
+  .meta({ description: 'Customer codes separated by commas (at most 500).', examples: ['ACME,GLOBEX'] });
 
 // Query objects here are strict: a misspelt `upto` must not quietly give today's figures.
 
@@ -15,25 +28,30 @@ export const customerStatementsRoute = defineRoute({
   method: 'GET',
   path: '/v1/customers/statements',
   operationId: 'getCustomersStatement',
-  summary: 'Aged statements of every customer',
+  summary: 'Aged statements of every customer, or of those named',
   description:
     'AccountsIQ GetCustomersStatement: one statement per customer (by code) as at `upTo`. Customers with nothing ' +
-    'open are left out unless `showZeros=true`.',
+    'open are left out unless `showZeros=true`. With `codes`, only those customers, each shown even with nothing ' +
+    'open; a code this entity does not have is 404 naming it.',
   tags: ['reports'],
   auth: 'entity',
   query: z.strictObject({
     upTo: UpTo,
     basis: Basis,
     showZeros: BooleanFlag.default(false).meta({ description: 'Include customers with nothing open.' }),
+    codes: CustomerCodes.optional(),
   }),
   success: {
     status: 200,
     description: 'The statements.',
     schema: z.object({ upTo: DateText, basis: z.enum(AGING_BASES), statements: z.array(StatementSchema) }),
   },
+  errors: ['NOT_FOUND'],
   handler: async ({ db, query, entity }) => {
     const upTo = query.upTo ?? today();
-    const statements = await customerStatements(db, entity.id, upTo, query.basis, query.showZeros);
+    const statements = query.codes
+      ? await customerStatementsOf(db, entity.id, query.codes, upTo, query.basis)
+      : await customerStatements(db, entity.id, upTo, query.basis, query.showZeros);
     return { upTo, basis: query.basis, statements };
   },
 });
@@ -57,6 +75,42 @@ export const customerStatementRoute = defineRoute({
     customerStatement(db, entity.id, params.code, query.upTo ?? today(), query.basis),
 });
 
+const BalanceSchema = z.object({
+  customerCode: z.string(),
+  currency: z.string(),
+  at: DateText,
+  balance: Money,
+  creditLimit: Money.meta({ description: '"0.00" means no limit.' }),
+  creditLeft: Money,
+  overCreditLimit: z.boolean(),
+  overCreditLimitBy: Money.meta({ description: 'The amount over the credit limit; "0.00" when within it.' }),
+});
+
+const BalanceDate = IsoDate.optional().meta({ description: 'The balance date (default today, UTC).' });
+
+export const customerBalancesRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/customers/balances',
+  operationId: 'getCustomersBalances',
+  summary: 'Balances and credit positions of the customers named, in one call',
+  description:
+    'GetAccountBalanceInformation for several customers at once, ordered by code, each in its own currency. ' +
+    'A code this entity does not have is 404 naming it (`details.customerCodes`).',
+  tags: ['reports'],
+  auth: 'entity',
+  query: z.strictObject({ codes: CustomerCodes, at: BalanceDate }),
+  success: {
+    status: 200,
+    description: 'The balances.',
+    schema: z.object({ at: DateText, balances: z.array(BalanceSchema) }),
+  },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, query, entity }) => {
+    const at = query.at ?? today();
+    return { at, balances: await customerBalances(db, entity.id, query.codes, at) };
+  },
+});
+
 export const customerBalanceRoute = defineRoute({
   method: 'GET',
   path: '/v1/customers/{code}/balance',
@@ -68,21 +122,8 @@ export const customerBalanceRoute = defineRoute({
   tags: ['reports'],
   auth: 'entity',
   params: z.strictObject({ code: Code }),
-  query: z.strictObject({ at: IsoDate.optional().meta({ description: 'The balance date (default today, UTC).' }) }),
-  success: {
-    status: 200,
-    description: 'The balance information.',
-    schema: z.object({
-      customerCode: z.string(),
-      currency: z.string(),
-      at: DateText,
-      balance: Money,
-      creditLimit: Money.meta({ description: '"0.00" means no limit.' }),
-      creditLeft: Money,
-      overCreditLimit: z.boolean(),
-      overCreditLimitBy: Money.meta({ description: 'The amount over the credit limit; "0.00" when within it.' }),
-    }),
-  },
+  query: z.strictObject({ at: BalanceDate }),
+  success: { status: 200, description: 'The balance information.', schema: BalanceSchema },
   errors: ['NOT_FOUND'],
   handler: async ({ db, params, query, entity }) => customerBalance(db, entity.id, params.code, query.at ?? today()),
 });
