@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
-import { allocate, createCustomer, postInvoice, postReceipt, reverseAllocation } from './helpers/fixtures.ts';
+import {
+  allocate,
+  createCustomer,
+  postInvoice,
+  postJournal,
+  postReceipt,
+  reverseAllocation,
+} from './helpers/fixtures.ts';
 
 let t: TestApp;
 /** The entity queried. */
@@ -339,5 +346,156 @@ describe('statements and balances for a list of customer codes', () => {
 
   it('refuses a bad list on the statements too', async () => {
     expectError(await a.get('/v1/customers/statements?codes=LST1,LST1'), 400, 'VALIDATION_ERROR', 'query.codes');
+  });
+});
+
+describe('changes a posted document accepts: dispute flag and due date', () => {
+  async function audits(objectId: number | undefined) {
+    const { rows } = await t.db.query<{ action: string; before: any; after: any; actor: string }>(
+      `SELECT action, before, after, actor FROM audit_log WHERE entity_id = $1 AND object_type = 'transaction'
+         AND object_id = $2 ORDER BY id`,
+      [a.entityId, String(objectId)],
+    );
+    return rows;
+  }
+
+  beforeAll(async () => {
+    const e = a.entityId;
+    await createCustomer(t.db, e, { code: 'AMD' });
+    id.D1 = await postInvoice(t.db, e, { customer: 'AMD', date: '2026-05-01', dueDate: '2026-05-31', gross: '100.00' });
+    id.DR = await postReceipt(t.db, e, { customer: 'AMD', date: '2026-05-02', amount: '1.00' });
+    id.DN = await postInvoice(t.db, e, { customer: 'AMD', date: '2026-05-01', dueDate: null, gross: '1.00' });
+  });
+
+  it('flags a document as disputed, shows it on the transaction and audits before and after', async () => {
+    const res = await a.post(`/v1/transactions/${id.D1}/dispute`, { disputed: true, reason: 'Goods damaged' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({
+      transactionId: id.D1,
+      type: 'SI',
+      disputed: true,
+      disputeReason: 'Goods damaged',
+      changed: true,
+    });
+    const read = (await a.get(`/v1/transactions/${id.D1}`)).body;
+    expect(read).toMatchObject({ disputed: true, disputeReason: 'Goods damaged', gross: '100.00' });
+    const trail = await audits(id.D1);
+    expect(trail).toHaveLength(1);
+    expect(trail[0]).toMatchObject({
+      action: 'transaction.disputed',
+      before: { transactionId: id.D1, disputed: false, disputeReason: null },
+      after: { transactionId: id.D1, disputed: true, disputeReason: 'Goods damaged' },
+    });
+  });
+
+  it('writes nothing when the flag already reads so, and clears the reason with the flag', async () => {
+    const again = await a.post(`/v1/transactions/${id.D1}/dispute`, { disputed: true, reason: 'Goods damaged' });
+    expect(again.body.changed).toBe(false);
+    expect(await audits(id.D1)).toHaveLength(1);
+    const cleared = await a.post(`/v1/transactions/${id.D1}/dispute`, { disputed: false, reason: 'ignored' });
+    expect(cleared.body).toMatchObject({ disputed: false, disputeReason: null, changed: true });
+    expect((await audits(id.D1)).at(-1)).toMatchObject({
+      action: 'transaction.undisputed',
+      after: { disputed: false, disputeReason: null },
+    });
+  });
+
+  it('moves the due date, which the statement then ages from', async () => {
+    const before = (await a.get('/v1/customers/AMD/statement?upTo=2026-06-30')).body;
+    const item = (s: any) => s.openItems.find((i: { transactionId: number }) => i.transactionId === id.D1);
+    expect(item(before)).toMatchObject({ dueDate: '2026-05-31', daysOverdue: 30, bucket: 'days1to30' });
+    const res = await a.put(`/v1/transactions/${id.D1}/due-date`, { dueDate: '2026-07-15' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ dueDate: '2026-07-15', transactionDate: '2026-05-01', changed: true });
+    const after = (await a.get('/v1/customers/AMD/statement?upTo=2026-06-30')).body;
+    expect(item(after)).toMatchObject({ dueDate: '2026-07-15', daysOverdue: 0, bucket: 'current' });
+    expect(after.currentBalance).toBe(before.currentBalance);
+    expect((await a.get(`/v1/transactions/${id.D1}`)).body.dueDate).toBe('2026-07-15');
+    expect((await audits(id.D1)).at(-1)).toMatchObject({
+      action: 'transaction.due_date_changed',
+      before: { dueDate: '2026-05-31' },
+      after: { dueDate: '2026-07-15' },
+    });
+  });
+
+  it('refuses a due date before the document date, on documents without one, and on others', async () => {
+    const count = (await audits(id.D1)).length;
+    expectError(
+      await a.put(`/v1/transactions/${id.D1}/due-date`, { dueDate: '2026-04-30' }),
+      422,
+      'DUE_DATE_BEFORE_TRANSACTION_DATE',
+      'dueDate',
+    );
+    expectError(
+      await a.put(`/v1/transactions/${id.DR}/due-date`, { dueDate: '2026-07-01' }),
+      422,
+      'TRANSACTION_DUE_DATE_CANNOT_CHANGE',
+    );
+    expectError(
+      await a.put(`/v1/transactions/${id.DN}/due-date`, { dueDate: '2026-07-01' }),
+      422,
+      'TRANSACTION_DUE_DATE_CANNOT_CHANGE',
+    );
+    expectError(await a.put(`/v1/transactions/${id.D1}/due-date`, { dueDate: '2026-02-30' }), 400, 'VALIDATION_ERROR');
+    expectError(await a.put(`/v1/transactions/${id.D1}/due-date`, {}), 400, 'VALIDATION_ERROR', 'body.dueDate');
+    expect((await a.get(`/v1/transactions/${id.D1}`)).body.dueDate).toBe('2026-07-15');
+    expect(await audits(id.D1)).toHaveLength(count);
+  });
+
+  it('refuses bad dispute bodies and documents the ledger makes itself', async () => {
+    const discount = await postJournal(t.db, a.entityId, 'DS', { customer: 'AMD', date: '2026-05-03', amount: '1.00' });
+    expectError(
+      await a.post(`/v1/transactions/${discount}/dispute`, { disputed: true }),
+      422,
+      'TRANSACTION_CANNOT_BE_DISPUTED',
+    );
+    expectError(
+      await a.post(`/v1/transactions/${id.D1}/dispute`, { reason: 'x' }),
+      400,
+      'VALIDATION_ERROR',
+      'body.disputed',
+    );
+    expectError(
+      await a.post(`/v1/transactions/${id.D1}/dispute`, { disputed: true, reason: 'x'.repeat(501) }),
+      400,
+      'VALIDATION_ERROR',
+      'body.reason',
+    );
+    expectError(
+      await a.post(`/v1/transactions/${id.D1}/dispute`, { disputed: 'yes' }),
+      400,
+      'VALIDATION_ERROR',
+      'body.disputed',
+    );
+  });
+
+  it('answers 404 for another entity’s document and changes nothing there', async () => {
+    expectError(await a.post(`/v1/transactions/${id.BI}/dispute`, { disputed: true }), 404, 'NOT_FOUND');
+    expectError(await a.put(`/v1/transactions/${id.BI}/due-date`, { dueDate: '2026-12-31' }), 404, 'NOT_FOUND');
+    const theirs = (await b.get(`/v1/transactions/${id.BI}`)).body;
+    expect(theirs).toMatchObject({ disputed: false });
+  });
+
+  it('keeps every other column of a posted document unchangeable in the database', async () => {
+    await expect(t.db.query('UPDATE transactions SET gross = gross + 1 WHERE id = $1', [id.D1!])).rejects.toThrow(
+      /cannot be changed/,
+    );
+    await expect(
+      t.db.query("UPDATE transactions SET due_date = '2026-08-01', description = 'x' WHERE id = $1", [id.D1!]),
+    ).rejects.toThrow(/cannot be changed/);
+    await expect(t.db.query('UPDATE transactions SET due_date = NULL WHERE id = $1', [id.D1!])).rejects.toThrow(
+      /moved, not added or removed/,
+    );
+    await expect(t.db.query("UPDATE transactions SET due_date = '2026-01-01' WHERE id = $1", [id.D1!])).rejects.toThrow(
+      /before the document date/,
+    );
+    await expect(t.db.query('DELETE FROM transactions WHERE id = $1', [id.D1!])).rejects.toThrow(/cannot be changed/);
+    const row = (
+      await t.db.query<{ gross: string; due_date: string }>(
+        'SELECT gross::text, due_date::text FROM transactions WHERE id = $1',
+        [id.D1!],
+      )
+    ).rows[0];
+    expect(row).toEqual({ gross: '10000', due_date: '2026-07-15' });
   });
 });

@@ -108,6 +108,14 @@ export const ERROR_CODES = {
     'The document total is zero or negative (lines may be negative, the total may not); there is nothing to post.',
   ],
   TRANSACTION_DOES_NOT_EXIST: [422, 'A referenced transaction does not exist in this entity.'],
+  TRANSACTION_DUE_DATE_CANNOT_CHANGE: [
+    422,
+    'Only an invoice or debit journal that has a due date can have it moved; other documents have none to move.',
+  ],
+  TRANSACTION_CANNOT_BE_DISPUTED: [
+    422,
+    'Only a customer document (invoice, credit note, receipt, debit or credit journal) can be flagged as disputed.',
+  ],
   INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
   TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
   CREDIT_NOTE_EXCEEDS_INVOICE: [

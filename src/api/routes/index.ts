@@ -5,6 +5,7 @@ import { loginRoute, logoutRoute } from './auth.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
+import { amendmentRoutes } from './amendments.ts';
 import { syncRoutes } from './sync.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
@@ -19,5 +20,6 @@ export const allRoutes: AnyRoute[] = [
   ...setupRoutes,
   ...salesRoutes,
   ...reportRoutes,
+  ...amendmentRoutes,
   ...syncRoutes,
 ];

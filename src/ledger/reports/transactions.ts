@@ -62,6 +62,8 @@ export interface TransactionView {
   outstanding: string;
   status: AllocationStatus;
   relatedTransactionId: number | null;
+  disputed: boolean;
+  disputeReason: string | null;
   details: unknown;
   createdAt: string;
   items: TransactionItemView[];
@@ -121,6 +123,8 @@ interface TransactionRow {
   gross: string;
   base_gross: string;
   related_transaction_id: string | null;
+  disputed: boolean;
+  dispute_reason: string | null;
   details: unknown;
   created_at: Date | string;
   items: ItemJson[];
@@ -131,7 +135,7 @@ interface TransactionRow {
 const TRANSACTION_SQL = `
   SELECT t.id, t.type, t.side, t.number, t.customer_code, t.currency, t.exchange_rate, t.transaction_date,
          t.due_date, t.external_reference, t.description, t.net, t.tax, t.gross, t.base_gross,
-         t.related_transaction_id, t.details, t.created_at,
+         t.related_transaction_id, t.disputed, t.dispute_reason, t.details, t.created_at,
          COALESCE((
            SELECT json_agg(json_build_object(
                     'line_no', i.line_no, 'gl_account_code', i.gl_account_code, 'tax_code', i.tax_code,
@@ -223,6 +227,8 @@ export async function getTransaction(
     outstanding: fmt(outstanding),
     status: allocationStatus(t.side, gross, outstanding),
     relatedTransactionId: t.related_transaction_id === null ? null : Number(t.related_transaction_id),
+    disputed: t.disputed,
+    disputeReason: t.dispute_reason,
     details: t.details,
     createdAt: isoTimestamp(t.created_at),
     items: t.items.map((i) => {

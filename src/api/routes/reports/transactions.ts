@@ -23,6 +23,8 @@ const TransactionDetail = z.object({
   outstanding: Money.meta({ description: 'Gross less every active allocation, now.' }),
   status: AllocationStatusSchema,
   relatedTransactionId: z.number().int().nullable(),
+  disputed: z.boolean().meta({ description: 'Flagged as disputed (POST /v1/transactions/{id}/dispute).' }),
+  disputeReason: z.string().nullable(),
   details: z.unknown(),
   createdAt: z.string().meta({ description: 'When it was posted (ISO 8601, UTC).' }),
   items: z.array(
