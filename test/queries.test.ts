@@ -4,6 +4,7 @@ import {
   allocate,
   createCustomer,
   postInvoice,
+  postCreditNote,
   postJournal,
   postReceipt,
   reverseAllocation,
@@ -497,5 +498,109 @@ describe('changes a posted document accepts: dispute flag and due date', () => {
       )
     ).rows[0];
     expect(row).toEqual({ gross: '10000', due_date: '2026-07-15' });
+  });
+});
+
+describe('transactions modified since', () => {
+  /** An instant between the "before" and "since" documents, from the database's own clock. */
+  let t0: string;
+  const ids: Record<string, number> = {};
+  const changes = (res: { body: { items: { transactionId: number; change: string }[] } }) =>
+    Object.fromEntries(res.body.items.map((i) => [i.transactionId, i.change]));
+
+  beforeAll(async () => {
+    const e = a.entityId;
+    await createCustomer(t.db, e, { code: 'MOD' });
+    ids.old = await postInvoice(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-01',
+      dueDate: '2026-05-01',
+      gross: '100.00',
+    });
+    ids.full = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '60.00' });
+    ids.part = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '80.00' });
+    ids.quiet = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '10.00' });
+    t0 = (
+      await t.db.query<{ at: string }>(
+        `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
+      )
+    ).rows[0]!.at;
+    await new Promise((r) => setTimeout(r, 5));
+    ids.fresh = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-02', gross: '20.00' });
+    const amended = await a.put(`/v1/transactions/${ids.old}/due-date`, { dueDate: '2026-06-30' });
+    expect(amended.status, JSON.stringify(amended.body)).toBe(200);
+    // Credited in full by two notes; the other only in part.
+    ids.cn1 = await postCreditNote(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-03',
+      gross: '40.00',
+      relatedTransactionId: ids.full,
+    });
+    ids.cn2 = await postCreditNote(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-03',
+      gross: '20.00',
+      relatedTransactionId: ids.full,
+    });
+    ids.cn3 = await postCreditNote(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-03',
+      gross: '30.00',
+      relatedTransactionId: ids.part,
+    });
+    // Another entity's change in the same window.
+    await createCustomer(t.db, b.entityId, { code: 'MOD' });
+    ids.other = await postInvoice(t.db, b.entityId, { customer: 'MOD', date: '2026-04-02', gross: '20.00' });
+  });
+
+  it('lists what was posted, amended or reversed at or after the instant, and says which', async () => {
+    const res = await a.get(`/v1/transactions?modifiedSince=${t0}&pageSize=100`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(changes(res)).toEqual({
+      [ids.old!]: 'updated',
+      [ids.full!]: 'reversed',
+      [ids.fresh!]: 'created',
+      [ids.cn1!]: 'created',
+      [ids.cn2!]: 'created',
+      [ids.cn3!]: 'created',
+    });
+    expect(res.body.total).toBe(6);
+    for (const item of res.body.items) expect(item.modifiedAt >= t0, `${item.modifiedAt} vs ${t0}`).toBe(true);
+    // The invoice is reversed when its second note is posted.
+    const full = res.body.items.find((i: { transactionId: number }) => i.transactionId === ids.full);
+    const cn2 = (await a.get(`/v1/transactions?modifiedSince=${t0}&type=SN&pageSize=100`)).body.items.find(
+      (i: { transactionId: number }) => i.transactionId === ids.cn2,
+    );
+    expect(full.modifiedAt).toBe(cn2.modifiedAt);
+  });
+
+  it('says what last happened to each document in every listing', async () => {
+    const res = await a.get('/v1/transactions?customerCode=MOD&pageSize=100');
+    expect(changes(res)).toMatchObject({ [ids.quiet!]: 'created', [ids.part!]: 'created', [ids.full!]: 'reversed' });
+  });
+
+  it('combines with the other filters and pages, counting only what matches', async () => {
+    const invoices = await a.get(`/v1/transactions?modifiedSince=${t0}&type=SI&pageSize=2`);
+    expect(invoices.body.total).toBe(3);
+    expect(invoices.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.old, ids.full]);
+    const second = await a.get(`/v1/transactions?modifiedSince=${t0}&type=SI&pageSize=2&page=2`);
+    expect(second.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.fresh]);
+  });
+
+  it('lists nothing after the last change, and refuses an instant without an offset', async () => {
+    const later = new Date(Date.now() + 60_000).toISOString();
+    expect((await a.get(`/v1/transactions?modifiedSince=${later}`)).body).toMatchObject({ items: [], total: 0 });
+    expectError(
+      await a.get('/v1/transactions?modifiedSince=2026-04-01T00:00:00'),
+      400,
+      'VALIDATION_ERROR',
+      'query.modifiedSince',
+    );
+    expectError(
+      await a.get('/v1/transactions?modifiedSince=yesterday'),
+      400,
+      'VALIDATION_ERROR',
+      'query.modifiedSince',
+    );
   });
 });

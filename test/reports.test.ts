@@ -594,6 +594,8 @@ describe('transaction list', () => {
         gross: '242.00',
         outstanding: '142.00',
         status: 'partiallyAllocated',
+        change: 'created',
+        modifiedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
       },
       expect.objectContaining({ transactionId: id.A4, outstanding: '500.00', status: 'open' }),
     ]);

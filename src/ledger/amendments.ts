@@ -61,10 +61,10 @@ async function lockDocument(db: Queryable, entityId: string, transactionId: numb
 }
 
 async function update(db: Queryable, transactionId: number, set: string, params: unknown[]): Promise<Amendable> {
-  const { rows } = await db.query<AmendableRow>(`UPDATE transactions SET ${set} WHERE id = $1 RETURNING ${COLUMNS}`, [
-    transactionId,
-    ...(params as (string | boolean | null)[]),
-  ]);
+  const { rows } = await db.query<AmendableRow>(
+    `UPDATE transactions SET ${set}, amended_at = now() WHERE id = $1 RETURNING ${COLUMNS}`,
+    [transactionId, ...(params as (string | boolean | null)[])],
+  );
   return toAmendable(rows[0]!);
 }
 

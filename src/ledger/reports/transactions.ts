@@ -272,9 +272,18 @@ export interface TransactionFilter {
   type?: string | undefined;
   fromDate?: string | undefined;
   toDate?: string | undefined;
+  /** Created, amended or reversed at or after this instant (ISO 8601 with an offset). */
+  modifiedSince?: string | undefined;
   page: number;
   pageSize: number;
 }
+
+/**
+ * What last happened to a document: posted, amended (due date or dispute flag), or reversed in full
+ * by the documents that point at it (credit notes crediting an invoice in full, the reversal of a
+ * discount, an exchange difference or a journal).
+ */
+export type TransactionChange = 'created' | 'updated' | 'reversed';
 
 export interface TransactionSummary {
   transactionId: number;
@@ -288,6 +297,9 @@ export interface TransactionSummary {
   gross: string;
   outstanding: string;
   status: AllocationStatus;
+  change: TransactionChange;
+  /** When `change` happened (ISO 8601, UTC, microseconds). */
+  modifiedAt: string;
 }
 
 interface SummaryRow {
@@ -302,11 +314,27 @@ interface SummaryRow {
   currency: string;
   gross: string;
   allocated: string;
+  change: TransactionChange;
+  modified_at: string;
 }
 
 /**
- * A page of the entity's transactions, by id, filtered by customer, external reference, type and
- * date range (inclusive). Outstanding is as of now. Two queries: the count and the page.
+ * The documents reversing `t`: of its own type (a reversing journal, the opposite exchange
+ * difference), a discount reversal (DX) of a discount, or credit notes of an invoice; `reversed_at`
+ * is set only once they reverse it in full.
+ */
+const REVERSAL = `LEFT JOIN LATERAL (
+    SELECT max(r.created_at) AS at, sum(r.gross) AS total, bool_or(r.type = t.type) AS same_type
+      FROM transactions r
+     WHERE r.related_transaction_id = t.id
+       AND (r.type = t.type OR (t.type = 'SI' AND r.type = 'SN') OR (t.type = 'DS' AND r.type = 'DX'))
+  ) rev ON true`;
+const REVERSED_AT = `CASE WHEN rev.same_type OR rev.total >= t.gross THEN rev.at END`;
+
+/**
+ * A page of the entity's transactions, by id, filtered by customer, external reference, type, date
+ * range (inclusive) and modified-since (AccountsIQ GetTransactionsModifiedBy). Outstanding is as of
+ * now. Two queries: the count and the page.
  */
 export async function listTransactions(
   db: Queryable,
@@ -317,17 +345,39 @@ export async function listTransactions(
   const where = ['t.entity_id = $1'];
   const add = (condition: string, value: SqlParam) => {
     params.push(value);
-    where.push(condition.replace('?', `$${params.length}`));
+    where.push(condition.replaceAll('?', `$${params.length}`));
   };
   if (filter.customerCode !== undefined) add('t.customer_code = ?', filter.customerCode);
   if (filter.externalReference !== undefined) add('t.external_reference = ?', filter.externalReference);
   if (filter.type !== undefined) add('t.type = ?', filter.type);
   if (filter.fromDate !== undefined) add('t.transaction_date >= ?::date', filter.fromDate);
   if (filter.toDate !== undefined) add('t.transaction_date <= ?::date', filter.toDate);
+  const since = filter.modifiedSince;
+  if (since !== undefined) {
+    // Index-driven candidates: posted or amended since, or pointed at by a document posted since.
+    add(
+      `(t.created_at >= ?::timestamptz OR t.amended_at >= ?::timestamptz OR t.id IN (
+          SELECT r.related_transaction_id FROM transactions r
+           WHERE r.entity_id = $1 AND r.created_at >= ?::timestamptz AND r.related_transaction_id IS NOT NULL))`,
+      since,
+    );
+  }
   const whereSql = where.join(' AND ');
+  const modified = `SELECT t.id, t.type, t.side, t.number, t.customer_code, t.transaction_date, t.due_date,
+                           t.external_reference, t.currency, t.gross, t.created_at, t.amended_at,
+                           ${REVERSED_AT} AS reversed_at
+                      FROM transactions t ${REVERSAL}
+                     WHERE ${whereSql}`;
+  // A candidate pointed at by a partial credit note is not reversed: it drops out here.
+  const matching =
+    since === undefined
+      ? modified
+      : `SELECT * FROM (${modified}) m WHERE greatest(m.created_at, m.amended_at, m.reversed_at) >= $${params.length}::timestamptz`;
 
   const count = await db.query<{ total: string }>(
-    `SELECT count(*) AS total FROM transactions t WHERE ${whereSql}`,
+    since === undefined
+      ? `SELECT count(*) AS total FROM transactions t WHERE ${whereSql}`
+      : `SELECT count(*) AS total FROM (${matching}) c`,
     params,
   );
   const total = Number(count.rows[0]?.total ?? '0');
@@ -336,15 +386,14 @@ export async function listTransactions(
 
   // Allocations are summed for the page's rows only, after the limit.
   const { rows } = await db.query<SummaryRow>(
-    `WITH page AS (
-       SELECT t.id, t.type, t.side, t.number, t.customer_code, t.transaction_date, t.due_date,
-              t.external_reference, t.currency, t.gross
-         FROM transactions t
-        WHERE ${whereSql}
-        ORDER BY t.id
-        LIMIT $${params.length + 1} OFFSET $${params.length + 2}
-     )
-     SELECT p.*, COALESCE((
+    `WITH page AS (${matching} ORDER BY id LIMIT $${params.length + 1} OFFSET $${params.length + 2})
+     SELECT p.id, p.type, p.side, p.number, p.customer_code, p.transaction_date::text AS transaction_date,
+            p.due_date::text AS due_date, p.external_reference, p.currency, p.gross,
+            CASE greatest(p.created_at, p.amended_at, p.reversed_at)
+              WHEN p.reversed_at THEN 'reversed' WHEN p.amended_at THEN 'updated' ELSE 'created' END AS change,
+            to_char(greatest(p.created_at, p.amended_at, p.reversed_at) AT TIME ZONE 'UTC',
+                    'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS modified_at,
+            COALESCE((
               SELECT sum(a.amount) FROM allocations a
                WHERE (a.debit_transaction_id = p.id OR a.credit_transaction_id = p.id)
                  AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)), 0) AS allocated
@@ -368,6 +417,8 @@ export async function listTransactions(
       gross: formatAmount(gross, currency),
       outstanding: formatAmount(outstanding, currency),
       status: allocationStatus(r.side, gross, outstanding),
+      change: r.change,
+      modifiedAt: r.modified_at,
     };
   });
   return { items, page: filter.page, pageSize: filter.pageSize, total };

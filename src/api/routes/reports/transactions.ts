@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route.ts';
-import { Code, IsoDate, Page, paged } from '../../schemas.ts';
+import { Code, IsoDate, ModifiedSince, Page, paged } from '../../schemas.ts';
 import { getTransaction, listTransactions } from '../../../ledger/reports/transactions.ts';
 import { AllocationStatusSchema, DateText, Money, SafeTransactionId, TransactionType } from './schemas.ts';
 
@@ -94,6 +94,12 @@ const TransactionQuery = z
     type: TransactionType.optional(),
     fromDate: IsoDate.optional().meta({ description: 'Transaction date on or after.' }),
     toDate: IsoDate.optional().meta({ description: 'Transaction date on or before.' }),
+    modifiedSince: ModifiedSince.optional().meta({
+      description:
+        'Posted, amended (due date, dispute flag) or reversed in full at or after this instant (inclusive). ' +
+        'Poll with an overlap of a few seconds and upsert by transactionId: a document is stamped when its ' +
+        'database transaction starts and becomes visible when it commits.',
+    }),
     ...Page.shape,
   })
   .refine((q) => !q.fromDate || !q.toDate || q.fromDate <= q.toDate, {
@@ -105,8 +111,13 @@ export const listTransactionsRoute = defineRoute({
   method: 'GET',
   path: '/v1/transactions',
   operationId: 'listTransactions',
-  summary: 'Find transactions by customer, external reference, type and date',
-  description: 'AccountsIQ GetTransactionsBy / GetTransactionsByExternalReference, ordered by transaction id.',
+  summary: 'Find transactions by customer, external reference, type, date, or modified since',
+  description:
+    'AccountsIQ GetTransactionsBy / GetTransactionsByExternalReference / GetTransactionsModifiedBy, ordered by ' +
+    'transaction id. Each transaction says what last happened to it (`change`) and when (`modifiedAt`): ' +
+    '`created` when posted; `updated` when its due date or dispute flag changed; `reversed` once the documents ' +
+    'pointing at it reverse it in full (credit notes crediting an invoice in full, a discount reversal, the ' +
+    'opposite exchange difference, a reversing journal). Posted documents never change otherwise.',
   tags: ['reports'],
   auth: 'entity',
   query: TransactionQuery,
@@ -126,6 +137,8 @@ export const listTransactionsRoute = defineRoute({
         gross: Money,
         outstanding: Money,
         status: AllocationStatusSchema,
+        change: z.enum(['created', 'updated', 'reversed']).meta({ description: 'What last happened to it.' }),
+        modifiedAt: z.string().meta({ description: 'When `change` happened (ISO 8601, UTC, microseconds).' }),
       }),
     ),
   },
