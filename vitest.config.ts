@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
+    // One migrated PGlite saved once, which each file's fresh in-memory database starts from.
+    globalSetup: ['test/helpers/pglite-template.ts'],
     // The connectors' tests talk to local simulators over http on 127.0.0.1, which the outbound
     // policy refuses by default (docs/security.md): the tests allow that one host, nothing else.
     env: { TZ: 'UTC', LEDGERLINK_OUTBOUND_ALLOW: '127.0.0.1' },

@@ -1,6 +1,20 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Database } from '../../src/db/database.ts';
+import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
+import { openPglite } from '../../src/db/pglite.ts';
+
+/** The migrated cluster test/helpers/pglite-template.ts saved, read once per test file. */
+let template: Promise<Blob> | undefined;
+
+async function openFromTemplate(file: string): Promise<Database> {
+  template ??= readFile(file).then((bytes) => new Blob([bytes]));
+  const db = await openPglite('memory', undefined, { from: await template });
+  const applied = await migrate(db);
+  if (applied.length > 0) throw new Error(`The PGlite test template missed migrations ${applied.join(', ')}`);
+  return db;
+}
 
 /**
  * A fresh, migrated database for one test file: an in-memory PGlite by default, or its own schema
@@ -8,7 +22,10 @@ import { openDatabase } from '../../src/db/open.ts';
  */
 export async function createTestDatabase(): Promise<Database & { schema?: string }> {
   const url = process.env.DATABASE_URL;
-  if (!url) return openDatabase({ dataDir: 'memory' });
+  if (!url) {
+    const file = process.env.LEDGERLINK_TEST_PGLITE_TEMPLATE;
+    return file ? openFromTemplate(file) : openDatabase({ dataDir: 'memory' });
+  }
   const schema = `t_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   const db = await openDatabase({ databaseUrl: url, schema, poolSize: 25 });
   const close = db.close.bind(db);
