@@ -457,6 +457,13 @@ describe('deferral refusals change nothing', () => {
       ],
       [
         '/v1/sales/batch-invoices',
+        { ...line({ months: 2, startDate: '2999-12-31' }), invoiceDate: '2999-12-01' },
+        400,
+        'DATE_OUT_OF_RANGE',
+        'lines[0].deferral.startDate',
+      ],
+      [
+        '/v1/sales/batch-invoices',
         line({ months: 3, startDate: '2026-11-01', glAccountCode: 'NOPE' }),
         422,
         'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
-import { type DeferralPlan, deferralReleases } from '../../domain/deferrals.ts';
+import { MAX_DATE } from '../../domain/dates.ts';
+import { type DeferralPlan, addMonths, deferralReleases } from '../../domain/deferrals.ts';
 import type { Item, JournalLine } from '../../domain/documents.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
@@ -68,6 +69,13 @@ export function planDeferrals(
     if (d.startDate < invoiceDate.slice(0, 7) + '-01') {
       const message = `must not be before the month of the invoice (${invoiceDate})`;
       throw new DomainError('VALIDATION_ERROR', `${at('startDate')}: ${message}`, [
+        { field: at('startDate'), message },
+      ]);
+    }
+    const last = addMonths(d.startDate, d.months - 1);
+    if (last > MAX_DATE) {
+      const message = `the last release would be due on ${last}, after ${MAX_DATE}`;
+      throw new DomainError('DATE_OUT_OF_RANGE', `${at('startDate')}: ${message}`, [
         { field: at('startDate'), message },
       ]);
     }
