@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Deferral } from './deferral-schemas.ts';
 import { Amount, Code, Description, ExchangeRate, IsoDate, Rate, Reference, TransactionId } from './schemas.ts';
 
 /** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
@@ -25,6 +26,7 @@ export const InvoiceLine = z.strictObject({
     description:
       'Used as given when present (no recalculation); else net × rate, rounded half-up. Takes the sign of netAmount.',
   }),
+  deferral: Deferral.optional(),
 });
 
 export const BatchInvoice = z.strictObject({

@@ -112,7 +112,11 @@ export async function listDrafts(
  */
 async function validate(ctx: PostingContext, input: DraftInput, self: number | null): Promise<CustomerTransaction> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(input.lines));
+  const refs = await loadReferences(
+    ctx.db,
+    ctx.entity.id,
+    lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
+  );
   const t = buildInvoice(ctx, customer, input, refs, {
     performExternalReferenceDuplicateCheck: input.performExternalReferenceDuplicateCheck,
     enforceCreditLimit: input.enforceCreditLimit,

@@ -10,6 +10,7 @@ import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import { type AllocationResult, allocate } from './allocations.ts';
 import type { CreditNoteInput, PostingContext } from './types.ts';
 import { requirePeriodOpen } from '../periods.ts';
+import { cancelReleases, creditDeferrals, refuseDeferrals } from './deferrals.ts';
 
 export interface PostedCreditNote {
   id: number;
@@ -225,6 +226,7 @@ export async function postCreditNote(
     taxAccounts = await invoiceTaxAccounts(ctx, invoice.id);
   } else {
     const lines = input.lines ?? [];
+    refuseDeferrals(lines, '', 'a credit note');
     const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(lines));
     const inputs = parseLines(lines, currency, refs, '', date);
     items = computeItems(inputs).items;
@@ -256,6 +258,10 @@ export async function postCreditNote(
     { currency, baseCurrency: ctx.entity.baseCurrency, rate },
     -1n,
   );
+  const deferred =
+    invoice && creditedLines
+      ? await creditDeferrals(ctx.db, ctx.entity.id, invoice.id, creditedLines, items, journal.lines)
+      : { lines: journal.lines, cancel: [] };
   const posted = await insertTransaction(ctx.db, {
     entityId: ctx.entity.id,
     type: 'SN',
@@ -287,8 +293,9 @@ export async function postCreditNote(
         : {},
     createdBy: ctx.actor,
     items,
-    lines: journal.lines,
+    lines: deferred.lines,
   });
+  await cancelReleases(ctx.db, ctx.entity.id, deferred.cancel, posted.id);
   let allocation: AllocationResult | null = null;
   let reason: string | null = null;
   if (input.allocateToInvoice) {

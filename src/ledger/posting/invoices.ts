@@ -19,6 +19,7 @@ import {
   referenceExists,
 } from './write.ts';
 import type { BatchInvoiceInput, InvoiceLineInput, PostingContext } from './types.ts';
+import { deferralAccounts, planDeferrals, saveDeferrals } from './deferrals.ts';
 
 export interface InvoiceOptions {
   performExternalReferenceDuplicateCheck: boolean;
@@ -34,10 +35,13 @@ export interface PostedInvoice extends PostedTransaction {
   warnings: PostingWarning[];
 }
 
-/** The GL, tax and department codes a set of lines needs, to load them in one query. */
-export function lineReferences(lines: InvoiceLineInput[]) {
+/**
+ * The GL, tax and department codes a set of lines needs, to load them in one query; with the
+ * entity's deferred revenue account, the accounts of the lines' deferrals too.
+ */
+export function lineReferences(lines: InvoiceLineInput[], deferredRevenue?: string) {
   return {
-    gl: lines.map((l) => l.glAccountCode),
+    gl: [...lines.map((l) => l.glAccountCode), ...(deferredRevenue ? deferralAccounts(lines, deferredRevenue) : [])],
     tax: lines.map((l) => l.taxCode),
     departments: lines.map((l) => l.departmentId ?? null),
   };
@@ -145,6 +149,16 @@ export function buildInvoice(
     },
     1n,
   );
+  const deferred = planDeferrals(
+    input.lines,
+    items,
+    journal.lines,
+    refs,
+    ctx.entity.roles.deferredRevenue,
+    currency,
+    input.invoiceDate,
+    prefix,
+  );
   return {
     entityId: ctx.entity.id,
     type: 'SI',
@@ -165,8 +179,9 @@ export function buildInvoice(
     details: {},
     createdBy: ctx.actor,
     items,
-    lines: journal.lines,
+    lines: deferred.lines,
     warnings: lineWarnings(inputs, currency, refs, prefix),
+    deferrals: deferred.plans,
   };
 }
 
@@ -215,12 +230,17 @@ export async function postBatchInvoice(
   options: InvoiceOptions,
 ): Promise<PostedInvoice> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  const refs = await loadReferences(ctx.db, ctx.entity.id, lineReferences(input.lines));
+  const refs = await loadReferences(
+    ctx.db,
+    ctx.entity.id,
+    lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
+  );
   const t = buildInvoice(ctx, customer, input, refs, options);
   await requirePeriodOpen(ctx.db, ctx.entity.id, input.invoiceDate, 'invoiceDate', 'post an invoice');
   await checkInvoiceReference(ctx, t, 'externalReference');
   if (options.enforceCreditLimit) await enforceCredit(ctx, customer, t.gross, 'customerCode');
   const posted = await insertTransaction(ctx.db, t);
+  await saveDeferrals(ctx.db, ctx.entity.id, posted.id, t.currency, t.exchangeRate, t.deferrals ?? []);
   return {
     ...posted,
     net: t.net,

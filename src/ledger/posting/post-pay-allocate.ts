@@ -5,6 +5,7 @@ import { allocationBases } from '../../domain/allocation.ts';
 import { type PostingWarning, type TransactionType, referenceKey } from '../../domain/documents.ts';
 import { amountOf } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
+import { refuseDeferrals } from './deferrals.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
 import {
   type PostingCustomer,
@@ -156,6 +157,8 @@ export class Batch {
       performExternalReferenceDuplicateCheck: q.performExternalReferenceDuplicateCheckOnInvoice,
       enforceCreditLimit: false,
     };
+    // A deferred line needs its schedule written with the invoice: post it as a batch invoice.
+    if (inv) refuseDeferrals(inv.lines, 'batchInvoice', 'post-pay-allocate; post the invoice as a batch invoice');
     const invoice = inv ? buildInvoice(ctx, customer, inv, this.refs, invoiceOptions, 'batchInvoice') : null;
     const receipt = rec
       ? buildReceipt(ctx, customer, rec, this.refs, q.performExternalReferenceDuplicateCheckOnReceipt, 'receipt')

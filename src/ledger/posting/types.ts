@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import type { EntityContext } from '../entities.ts';
+import type { DeferralInput } from '../../domain/deferrals.ts';
 
 /** Who posts, where: every posting operation takes one. */
 export interface PostingContext {
@@ -18,6 +19,8 @@ export interface InvoiceLineInput {
   netAmount: string;
   taxRate?: string | undefined;
   taxAmount?: string | undefined;
+  /** Defers the line's revenue: monthly releases from the deferred revenue account (deferrals.ts). */
+  deferral?: DeferralInput | undefined;
 }
 
 export interface BatchInvoiceInput {

@@ -10,6 +10,7 @@ import {
   referenceKey,
 } from '../../domain/documents.ts';
 import { isStorable } from '../../domain/money.ts';
+import type { DeferralPlan } from '../../domain/deferrals.ts';
 import { outOfRange } from './common.ts';
 import { type RateBounds, type RateCheck, checkExchangeRates } from './rate-bounds.ts';
 
@@ -38,6 +39,8 @@ export interface NewTransaction {
   lines: JournalLine[];
   /** What the caller should hear about although the document posts (not stored). */
   warnings?: PostingWarning[];
+  /** Schedules of deferred invoice lines, saved by the invoice's poster (deferrals.ts). */
+  deferrals?: DeferralPlan[];
 }
 
 /** A document of a customer (every type but GJ). */
