@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { Amount, Code, Description, ExchangeRate, IsoDate, Rate, Reference, TransactionId } from './schemas.ts';
+import { LineAnalysis } from './analysis-schemas.ts';
 
 /** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
 
@@ -25,6 +26,7 @@ export const InvoiceLine = z.strictObject({
     description:
       'Used as given when present (no recalculation); else net × rate, rounded half-up. Takes the sign of netAmount.',
   }),
+  analysis: LineAnalysis.optional(),
 });
 
 export const BatchInvoice = z.strictObject({

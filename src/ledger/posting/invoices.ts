@@ -40,6 +40,7 @@ export function lineReferences(lines: InvoiceLineInput[]) {
     gl: lines.map((l) => l.glAccountCode),
     tax: lines.map((l) => l.taxCode),
     departments: lines.map((l) => l.departmentId ?? null),
+    analysis: lines.map((l) => l.analysis),
   };
 }
 
@@ -59,6 +60,7 @@ export function parseLines(
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
+    refs.requireAnalysis(l.analysis, at('analysis'));
     refs.requireTax(l.taxCode, at('taxCode'));
     const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
     if (new Dec(taxRate).gt(1)) {
@@ -93,6 +95,7 @@ export function parseLines(
       departmentId,
       net,
       tax,
+      analysis: l.analysis ?? null,
     };
   });
 }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import type { EntityContext } from '../entities.ts';
+import type { Analysis } from '../../domain/analysis.ts';
 
 /** Who posts, where: every posting operation takes one. */
 export interface PostingContext {
@@ -18,6 +19,8 @@ export interface InvoiceLineInput {
   netAmount: string;
   taxRate?: string | undefined;
   taxAmount?: string | undefined;
+  /** Analysis codes by dimension; those left out come from the department (docs/ledger.md). */
+  analysis?: Analysis | undefined;
 }
 
 export interface BatchInvoiceInput {
