@@ -237,7 +237,15 @@ describe('analysis codes on lines', () => {
       'ANALYSIS_CODE_IN_USE',
       'body.codes',
     );
-    // TRADE is a department's code.
+    // A dimension defined after departments carried codes in its position must list them.
+    expectError(
+      await c.put('/v1/analysis-dimensions/3', { name: 'Free', codes: [{ code: 'OTHER', name: 'Other' }] }),
+      422,
+      'ANALYSIS_CODE_IN_USE',
+      'body.codes',
+    );
+    expectError(await c.get('/v1/analysis-dimensions/3'), 404, 'NOT_FOUND');
+    // A is a department's code.
     await c.put('/v1/analysis-dimensions/5', { name: 'Spare', codes: [{ code: 'A', name: 'A' }] });
     expect((await c.put('/v1/departments/SPARE', { name: 'Spare', analysisCodes: ['', '', '', '', 'A'] })).status).toBe(
       201,

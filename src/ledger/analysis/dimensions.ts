@@ -88,8 +88,7 @@ export async function saveAnalysisDimension(
     );
     if (inserted.rows.length === 0) throw createdConcurrently(`analysis dimension ${dimension}`);
   }
-  const removed = (before?.codes ?? []).map((c) => c.code).filter((c) => !seen.has(c));
-  if (removed.length > 0) await refuseRemovingUsedCodes(db, entityId, dimension, removed);
+  await refuseLeavingOutUsedCodes(db, entityId, dimension, [...seen]);
   const codes = input.codes.map((c) => c.code);
   await db.query(
     `DELETE FROM analysis_codes WHERE entity_id = $1 AND dimension = $2 AND NOT (code = ANY($3::text[]))`,
@@ -112,25 +111,33 @@ export async function saveAnalysisDimension(
   return { created: !before, before, after };
 }
 
-async function refuseRemovingUsedCodes(db: Queryable, entityId: string, dimension: number, removed: string[]) {
+/**
+ * Every code a department or a posted line already has in this dimension stays in its list: codes
+ * removed from it, and, when a dimension is first defined, the codes departments carried in that
+ * position before. Otherwise a line could hold a code its dimension does not know.
+ */
+async function refuseLeavingOutUsedCodes(db: Queryable, entityId: string, dimension: number, keep: string[]) {
   const { rows } = await db.query<{ code: string; user: string }>(
     `SELECT code, user_kind AS user FROM (
        SELECT d.analysis_codes[$2::int] AS code, 'department ' || d.id AS user_kind
-         FROM departments d WHERE d.entity_id = $1 AND d.analysis_codes[$2::int] = ANY($3::text[])
+         FROM departments d
+        WHERE d.entity_id = $1 AND d.analysis_codes[$2::int] <> '' AND NOT (d.analysis_codes[$2::int] = ANY($3::text[]))
        UNION ALL
        SELECT i.analysis->>($2::text), 'a posted invoice or credit-note line'
-         FROM transaction_items i WHERE i.entity_id = $1 AND i.analysis->>($2::text) = ANY($3::text[])
+         FROM transaction_items i
+        WHERE i.entity_id = $1 AND i.analysis ? ($2::text) AND NOT (i.analysis->>($2::text) = ANY($3::text[]))
        UNION ALL
        SELECT j.analysis->>($2::text), 'a posted journal line'
-         FROM journal_lines j WHERE j.entity_id = $1 AND j.analysis->>($2::text) = ANY($3::text[])
-     ) AS used LIMIT 1`,
-    [entityId, dimension, removed],
+         FROM journal_lines j
+        WHERE j.entity_id = $1 AND j.analysis ? ($2::text) AND NOT (j.analysis->>($2::text) = ANY($3::text[]))
+     ) AS used ORDER BY code LIMIT 1`,
+    [entityId, dimension, keep],
   );
   const hit = rows[0];
   if (hit) {
     throw new DomainError(
       'ANALYSIS_CODE_IN_USE',
-      `codes: ${hit.code} is used by ${hit.user}; keep it with active: false instead of removing it`,
+      `codes: ${hit.code} is used by ${hit.user}; list it (with active: false to stop its use)`,
       [{ field: 'codes', message: `${hit.code} is in use` }],
     );
   }
