@@ -190,7 +190,22 @@ describe('analysis codes on lines', () => {
       { '2': 'TRADE' },
     ]);
     const tx = await c.get(`/v1/transactions/${r.body.transactionId}`);
-    expect(tx.status).toBe(200);
+    expect(tx.body.items.map((i: { analysis: unknown }) => i.analysis)).toEqual([
+      { '1': 'NORTH', '2': 'RETAIL', '3': 'FREE-TEXT' },
+      { '1': 'SOUTH', '3': 'FREE-TEXT' },
+      { '2': 'TRADE' },
+      {},
+      { '2': 'TRADE' },
+    ]);
+    expect(tx.body.lines.map((l: { role: string; analysis: unknown }) => [l.role, l.analysis])).toEqual([
+      ['control', {}],
+      ['net', { '1': 'NORTH', '2': 'RETAIL', '3': 'FREE-TEXT' }],
+      ['net', { '1': 'SOUTH', '3': 'FREE-TEXT' }],
+      ['net', { '2': 'TRADE' }],
+      ['net', {}],
+      ['net', { '2': 'TRADE' }],
+      ['tax', {}],
+    ]);
   });
 
   it('refuses unknown, inactive and undefined-dimension codes with the field, posting nothing', async () => {
