@@ -519,6 +519,7 @@ describe('transaction detail', () => {
         net: '200.00',
         tax: '42.00',
         gross: '242.00',
+        analysis: {},
       },
     ]);
     expect(

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Deferral } from './deferral-schemas.ts';
 import { Amount, Code, Description, ExchangeRate, IsoDate, Rate, Reference, TransactionId } from './schemas.ts';
+import { LineAnalysis } from './analysis-schemas.ts';
 
 /** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
 
@@ -27,6 +28,7 @@ export const InvoiceLine = z.strictObject({
       'Used as given when present (no recalculation); else net × rate, rounded half-up. Takes the sign of netAmount.',
   }),
   deferral: Deferral.optional(),
+  analysis: LineAnalysis.optional(),
 });
 
 export const BatchInvoice = z.strictObject({

@@ -1,4 +1,5 @@
 import { Dec, absBig, formatAmount, multiplyAmount, toBaseAmount } from './money.ts';
+import type { Analysis } from './analysis.ts';
 import { currencyExponent } from './currency.ts';
 
 /** An invoice or credit-note line after its amounts were parsed into minor units. */
@@ -11,6 +12,8 @@ export interface ItemInput {
   net: bigint;
   /** When given it is used as-is, the batch-invoice rule; otherwise net × rate, half-up. */
   tax: bigint | null;
+  /** Analysis codes given for the line; the database fills the rest from its department. */
+  analysis?: Analysis | null;
 }
 
 export interface Item extends Omit<ItemInput, 'tax'> {
@@ -30,6 +33,8 @@ export interface JournalLine {
   amount: bigint;
   /** Signed, debit positive, in the base currency. */
   baseAmount: bigint;
+  /** Analysis codes given for the line; the database fills the rest from its department. */
+  analysis?: Analysis | null;
 }
 
 export interface Totals {
@@ -118,6 +123,7 @@ export function itemJournal(
       description: i.description,
       amount: -sign * i.net,
       baseAmount: -sign * base(i.net),
+      analysis: i.analysis ?? null,
     });
   }
   const taxByCode = new Map<string, bigint>();

@@ -81,6 +81,15 @@ export const ERROR_CODES = {
     "bankExchangeRate differs from exchangeRate but the bank account holds the customer's currency, so it would be ignored.",
   ],
   DEPARTMENT_DOES_NOT_EXIST: [422, 'The department (BI code) does not exist or is inactive.'],
+  ANALYSIS_CODE_DOES_NOT_EXIST: [
+    422,
+    'An analysis code (of a line or a department) is not a code of its dimension, or the dimension is not defined (GET /v1/analysis-dimensions).',
+  ],
+  ANALYSIS_CODE_IS_INACTIVE: [422, "A line's analysis code is inactive; reactivate it or give another."],
+  ANALYSIS_CODE_IN_USE: [
+    422,
+    'The analysis code is used by a department or a posted line, so it stays in its dimension; set `active: false` instead.',
+  ],
   // Documents
   INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS: [
     409,
@@ -124,6 +133,11 @@ export const ERROR_CODES = {
   ],
   DRAFT_IS_POSTED: [409, 'The draft invoice was posted; it can no longer change or be cancelled (credit the invoice).'],
   DRAFT_IS_CANCELLED: [409, 'The draft invoice was cancelled; it can no longer change or be posted.'],
+  JOURNAL_NOT_BALANCED: [422, 'The debits of the general journal do not equal its credits.'],
+  JOURNAL_REVERSAL_DATE_NOT_AFTER_JOURNAL: [
+    422,
+    "A reversing journal's reversal date must be after the journal's date.",
+  ],
   // Allocation
   TRANSACTION_ALLOCATION_REFERENCE_IS_NULL: [422, 'An allocation needs a reference.'],
   TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO: [422, 'The allocation amount must be positive.'],

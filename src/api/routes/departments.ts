@@ -49,7 +49,8 @@ export const putDepartmentRoute = defineRoute({
   summary: 'Create or update a department',
   description:
     'Creates the department (name required) or updates the fields sent. `analysisCodes` holds up to six ' +
-    'values, one per analysis dimension, and replaces the whole list when sent.',
+    'values, one per analysis dimension, and replaces the whole list when sent. A value for a dimension defined ' +
+    'with PUT /v1/analysis-dimensions/{n} must be one of its codes (an empty string: no code).',
   tags: ['setup'],
   auth: 'entity',
   params: IdParams,
@@ -64,7 +65,7 @@ export const putDepartmentRoute = defineRoute({
   }),
   example: { name: 'North region', analysisCodes: ['NORTH', 'RETAIL'] },
   success: { status: 200, description: 'The department as saved (201 when it was created).', schema: Department },
-  errors: ['OUTDATED_RECORD'],
+  errors: ['ANALYSIS_CODE_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.id, params.id, 'id');
     const saved = await inBody(() => saveDepartment(db, entity.id, params.id, body));

@@ -4,6 +4,7 @@ import { createEntityRoute, issueKeysRoute, listKeysRoute, revokeKeyRoute } from
 import { loginRoute, logoutRoute } from './auth.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
+import { journalRoutes } from './journals.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
 import { syncRoutes } from './sync.ts';
@@ -20,6 +21,7 @@ export const allRoutes: AnyRoute[] = [
   logoutRoute,
   ...setupRoutes,
   ...salesRoutes,
+  ...journalRoutes,
   ...reportRoutes,
   ...deferralRoutes,
   ...amendmentRoutes,

@@ -8,6 +8,7 @@ import {
 } from './reports/statements.ts';
 import { trialBalanceRoute } from './reports/trial-balance.ts';
 import { vatReportRoute } from './reports/vat.ts';
+import { analysisReportRoute } from './analysis.ts';
 import { transactionPdfRoute } from './pdf.ts';
 import { listAllocationsRoute, transactionAllocationsRoute } from './reports/allocations.ts';
 
@@ -23,5 +24,6 @@ export const reportRoutes: AnyRoute[] = [
   customerBalanceRoute,
   trialBalanceRoute,
   vatReportRoute,
+  analysisReportRoute,
   transactionPdfRoute,
 ];

@@ -5,6 +5,7 @@ import { bankAccountRoutes } from './bank-accounts.ts';
 import { departmentRoutes } from './departments.ts';
 import { customerRoutes } from './customers.ts';
 import { settingsRoutes } from './settings.ts';
+import { analysisRoutes } from './analysis.ts';
 
 /** Setup data (chart of accounts, tax codes, bank accounts, departments), customers and the entity's settings. */
 export const setupRoutes: AnyRoute[] = [
@@ -12,6 +13,7 @@ export const setupRoutes: AnyRoute[] = [
   ...taxCodeRoutes,
   ...bankAccountRoutes,
   ...departmentRoutes,
+  ...analysisRoutes,
   ...customerRoutes,
   ...settingsRoutes,
 ];

@@ -2,6 +2,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { laterDate, today } from '../../domain/dates.ts';
 import { type Item, type PostingWarning, computeItems, documentLabel, itemJournal } from '../../domain/documents.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
+import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import { exchangeRateFor } from './common.ts';
 import { lineReferences, lineWarnings, parseLines } from './invoices.ts';
 import { loadReferences, lockCustomer } from './references.ts';
@@ -139,6 +140,7 @@ interface ItemRow {
   department_id: string | null;
   net: string;
   tax: string;
+  analysis: Analysis | null;
 }
 
 /** The lines of a posted invoice to copy, whole or the selected line numbers. */
@@ -149,7 +151,7 @@ async function invoiceItems(
 ): Promise<{ items: Item[]; lineNumbers: number[] }> {
   const invoiceId = invoice.id;
   const { rows } = await ctx.db.query<ItemRow>(
-    `SELECT line_no, gl_account_code, tax_code, tax_rate::text AS tax_rate, description, department_id, net, tax
+    `SELECT line_no, gl_account_code, tax_code, tax_rate::text AS tax_rate, description, department_id, net, tax, analysis
        FROM transaction_items WHERE transaction_id = $1 AND entity_id = $2 ORDER BY line_no`,
     [invoiceId, ctx.entity.id],
   );
@@ -173,6 +175,8 @@ async function invoiceItems(
     departmentId: r.department_id,
     net: BigInt(r.net),
     tax: BigInt(r.tax),
+    // Exactly the invoice line's codes: every dimension it had none in stays without one.
+    analysis: { ...NO_ANALYSIS, ...r.analysis },
   }));
   return { items, lineNumbers: copied.map((r) => r.line_no) };
 }

@@ -44,6 +44,7 @@ export function lineReferences(lines: InvoiceLineInput[], deferredRevenue?: stri
     gl: [...lines.map((l) => l.glAccountCode), ...(deferredRevenue ? deferralAccounts(lines, deferredRevenue) : [])],
     tax: lines.map((l) => l.taxCode),
     departments: lines.map((l) => l.departmentId ?? null),
+    analysis: lines.map((l) => l.analysis),
   };
 }
 
@@ -63,6 +64,7 @@ export function parseLines(
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(l.glAccountCode, at('glAccountCode'), departmentId);
+    refs.requireAnalysis(l.analysis, at('analysis'));
     refs.requireTax(l.taxCode, at('taxCode'));
     const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
     if (new Dec(taxRate).gt(1)) {
@@ -97,6 +99,7 @@ export function parseLines(
       departmentId,
       net,
       tax,
+      analysis: l.analysis ?? null,
     };
   });
 }

@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { type DatedRate, rateOn } from '../setup/tax-codes.ts';
 import type { DiscountVatTreatment } from '../settings.ts';
+import { type Analysis, analysisKeys, checkAnalysis } from '../../domain/analysis.ts';
 
 export interface GlRef {
   ok: boolean;
@@ -37,7 +38,14 @@ export class References {
     readonly departments: Set<string>,
     readonly banks: Map<string, BankRef>,
     readonly vat: VatRefs = { discountVatTreatment: 'gross', vatTolerance: '1' },
+    /** Analysis codes named by the lines, "dimension:code" → whether active. */
+    readonly analysis: Map<string, boolean> = new Map(),
   ) {}
+
+  /** Refuses a line's analysis codes unless each is an active code of its dimension. */
+  requireAnalysis(analysis: Analysis | null | undefined, field: string): void {
+    checkAnalysis(analysis, this.analysis, field);
+  }
 
   requireGl(code: string, field: string, departmentId: string | null): void {
     const gl = this.gl.get(code);
@@ -111,10 +119,12 @@ export interface ReferenceRequest {
   tax?: Iterable<string>;
   departments?: Iterable<string | null>;
   banks?: Iterable<string>;
+  /** The analysis of each line, to load the codes they name. */
+  analysis?: Iterable<Analysis | null | undefined>;
 }
 
 interface RefRow {
-  kind: 'gl' | 'tax' | 'dept' | 'bank' | 'vat';
+  kind: 'gl' | 'tax' | 'dept' | 'bank' | 'vat' | 'code';
   code: string;
   ok: boolean;
   departmental: boolean;
@@ -131,6 +141,7 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const tax = [...new Set(req.tax ?? [])];
   const depts = [...new Set([...(req.departments ?? [])].filter((d): d is string => d !== null))];
   const banks = [...new Set(req.banks ?? [])];
+  const codes = analysisKeys(req.analysis ?? []);
   // Tax and bank accounts need their own GL account too; fetch all GL codes that could be involved.
   const { rows } = await db.query<RefRow>(
     `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
@@ -151,8 +162,11 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
      SELECT 'bank', b.code, b.is_active, false, false, b.gl_account_code, b.currency FROM bank_accounts b
       WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
      UNION ALL
-     SELECT 'vat', '', true, false, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1`,
-    [entityId, gl, tax, depts, banks],
+     SELECT 'vat', '', true, false, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1
+     UNION ALL
+     SELECT 'code', dimension || ':' || code, is_active, false, false, NULL, NULL FROM analysis_codes
+      WHERE entity_id = $1 AND dimension || ':' || code = ANY($6::text[])`,
+    [entityId, gl, tax, depts, banks, codes],
   );
   const vatRow = rows.find((row) => row.kind === 'vat');
   const vat: VatRefs = {
@@ -166,6 +180,7 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
     else if (row.kind === 'tax')
       r.tax.set(row.code, { rates: parseRates(row.extra ?? '[]'), glAccountCode: row.extra2!, control: row.control });
     else if (row.kind === 'dept') r.departments.add(row.code);
+    else if (row.kind === 'code') r.analysis.set(row.code, row.ok);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }
   return r;

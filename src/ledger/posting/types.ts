@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/database.ts';
 import type { EntityContext } from '../entities.ts';
 import type { DeferralInput } from '../../domain/deferrals.ts';
+import type { Analysis } from '../../domain/analysis.ts';
 
 /** Who posts, where: every posting operation takes one. */
 export interface PostingContext {
@@ -21,6 +22,8 @@ export interface InvoiceLineInput {
   taxAmount?: string | undefined;
   /** Defers the line's revenue: monthly releases from the deferred revenue account (deferrals.ts). */
   deferral?: DeferralInput | undefined;
+  /** Analysis codes by dimension; those left out come from the department (docs/ledger.md). */
+  analysis?: Analysis | undefined;
 }
 
 export interface BatchInvoiceInput {

@@ -11,6 +11,7 @@ import {
 } from '../../domain/documents.ts';
 import { isStorable } from '../../domain/money.ts';
 import type { DeferralPlan } from '../../domain/deferrals.ts';
+import type { Analysis } from '../../domain/analysis.ts';
 import { outOfRange } from './common.ts';
 import { type RateBounds, type RateCheck, checkExchangeRates } from './rate-bounds.ts';
 
@@ -192,17 +193,19 @@ export async function writeDocuments(
          SELECT d_in.ord, docs.id, docs.number FROM d_in JOIN docs ON docs.type = d_in.type AND docs.number = d_in.number
        ), items AS (
          INSERT INTO transaction_items (transaction_id, line_no, entity_id, gl_account_code, tax_code, tax_rate,
-                                        description, department_id, net, tax)
-         SELECT ids.id, i.line_no, $1, i.gl, i.tax_code, i.rate::numeric, i.descr, i.dept, i.net, i.tax
+                                        description, department_id, net, tax, analysis)
+         SELECT ids.id, i.line_no, $1, i.gl, i.tax_code, i.rate::numeric, i.descr, i.dept, i.net, i.tax, i.analysis::jsonb
            FROM unnest($21::bigint[], $22::int[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
-                       $28::bigint[], $29::bigint[]) AS i(ord, line_no, gl, tax_code, rate, descr, dept, net, tax)
+                       $28::bigint[], $29::bigint[], $52::text[])
+                AS i(ord, line_no, gl, tax_code, rate, descr, dept, net, tax, analysis)
            JOIN ids ON ids.ord = i.ord
        ), lines AS (
          INSERT INTO journal_lines (transaction_id, entity_id, line_no, role, gl_account_code, department_id, tax_code,
-                                    description, amount, base_amount)
-         SELECT ids.id, $1, l.line_no, l.role, l.gl, l.dept, l.tax_code, l.descr, l.amount, l.base
+                                    description, amount, base_amount, analysis)
+         SELECT ids.id, $1, l.line_no, l.role, l.gl, l.dept, l.tax_code, l.descr, l.amount, l.base, l.analysis::jsonb
            FROM unnest($30::bigint[], $31::int[], $32::text[], $33::text[], $34::text[], $35::text[], $36::text[],
-                       $37::bigint[], $38::bigint[]) AS l(ord, line_no, role, gl, dept, tax_code, descr, amount, base)
+                       $37::bigint[], $38::bigint[], $53::text[])
+                AS l(ord, line_no, role, gl, dept, tax_code, descr, amount, base, analysis)
            JOIN ids ON ids.ord = l.ord
        ), allocs AS (
          INSERT INTO allocations (entity_id, customer_code, debit_transaction_id, credit_transaction_id, amount,
@@ -274,6 +277,9 @@ export async function writeDocuments(
         fxOrd,
         fxId,
         allocations.map((a) => a.createdBy),
+        // Analysis codes as given (JSON), the database fills the rest from the department (0078).
+        items.map((x) => analysisText(x.i.analysis)),
+        lines.map((x) => analysisText(x.l.analysis)),
       ],
     );
     const documents: PostedTransaction[] = new Array<PostedTransaction>(docs.length);
@@ -291,6 +297,10 @@ export async function writeDocuments(
     }
     throw err;
   }
+}
+
+function analysisText(a: Analysis | null | undefined): string | null {
+  return a && Object.keys(a).length > 0 ? JSON.stringify(a) : null;
 }
 
 /** Posts one document. */

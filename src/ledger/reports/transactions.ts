@@ -2,6 +2,7 @@ import type { Queryable, SqlParam } from '../../db/database.ts';
 import { type AllocationStatus, type Side, allocationStatus } from '../../domain/aging.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
+import type { Analysis } from '../../domain/analysis.ts';
 
 export interface TransactionItemView {
   lineNo: number;
@@ -13,6 +14,8 @@ export interface TransactionItemView {
   net: string;
   tax: string;
   gross: string;
+  /** The analysis codes stored on the line, by dimension ({} when none). */
+  analysis: Analysis;
 }
 
 export interface JournalLineView {
@@ -26,6 +29,7 @@ export interface JournalLineView {
   credit: string;
   baseDebit: string;
   baseCredit: string;
+  analysis: Analysis;
 }
 
 export interface AllocationView {
@@ -81,6 +85,7 @@ interface ItemJson {
   department_id: string | null;
   net: string;
   tax: string;
+  analysis: Analysis | null;
 }
 
 interface LineJson {
@@ -92,6 +97,7 @@ interface LineJson {
   description: string;
   amount: string;
   base_amount: string;
+  analysis: Analysis | null;
 }
 
 interface AllocationJson {
@@ -140,13 +146,14 @@ const TRANSACTION_SQL = `
            SELECT json_agg(json_build_object(
                     'line_no', i.line_no, 'gl_account_code', i.gl_account_code, 'tax_code', i.tax_code,
                     'tax_rate', i.tax_rate::text, 'description', i.description, 'department_id', i.department_id,
-                    'net', i.net::text, 'tax', i.tax::text) ORDER BY i.line_no)
+                    'net', i.net::text, 'tax', i.tax::text, 'analysis', i.analysis) ORDER BY i.line_no)
              FROM transaction_items i WHERE i.transaction_id = t.id), '[]') AS items,
          COALESCE((
            SELECT json_agg(json_build_object(
                     'line_no', j.line_no, 'role', j.role, 'gl_account_code', j.gl_account_code,
                     'department_id', j.department_id, 'tax_code', j.tax_code, 'description', j.description,
-                    'amount', j.amount::text, 'base_amount', j.base_amount::text) ORDER BY j.line_no)
+                    'amount', j.amount::text, 'base_amount', j.base_amount::text, 'analysis', j.analysis)
+                    ORDER BY j.line_no)
              FROM journal_lines j WHERE j.transaction_id = t.id), '[]') AS lines,
          COALESCE((
            SELECT json_agg(json_build_object(
@@ -244,6 +251,7 @@ export async function getTransaction(
         net: fmt(net),
         tax: fmt(tax),
         gross: fmt(net + tax),
+        analysis: i.analysis ?? {},
       };
     }),
     lines: t.lines.map((l) => {
@@ -260,6 +268,7 @@ export async function getTransaction(
         credit: fmt(amount < 0n ? -amount : 0n),
         baseDebit: fmtBase(base > 0n ? base : 0n),
         baseCredit: fmtBase(base < 0n ? -base : 0n),
+        analysis: l.analysis ?? {},
       };
     }),
     allocations,

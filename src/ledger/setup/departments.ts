@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/database.ts';
 import { fieldError } from '../../domain/errors.ts';
 import { type Saved, createdConcurrently, patch, requireOnCreate } from './upsert.ts';
+import { checkDepartmentAnalysisCodes } from '../analysis/dimensions.ts';
 
 /** AccountsIQ has six analysis dimensions; the department (BI code) carries one value per dimension. */
 export const MAX_ANALYSIS_CODES = 6;
@@ -74,6 +75,9 @@ export async function saveDepartment(
   };
   if (next.analysisCodes.length > MAX_ANALYSIS_CODES) {
     throw fieldError('analysisCodes', `at most ${MAX_ANALYSIS_CODES} analysis codes`);
+  }
+  if (input.analysisCodes !== undefined) {
+    await checkDepartmentAnalysisCodes(db, entityId, next.analysisCodes, 'analysisCodes');
   }
   const values = [entityId, id, next.name, next.analysisCodes, next.isActive];
   const { rows } = before

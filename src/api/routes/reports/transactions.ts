@@ -4,6 +4,10 @@ import { Code, IsoDate, ModifiedSince, Page, paged } from '../../schemas.ts';
 import { getTransaction, listTransactions } from '../../../ledger/reports/transactions.ts';
 import { AllocationStatusSchema, DateText, Money, SafeTransactionId, TransactionType } from './schemas.ts';
 
+const LineCodes = z
+  .record(z.string(), z.string())
+  .meta({ description: 'Analysis codes stored on the line, by dimension ("1".."6"); {} when none.' });
+
 const TransactionDetail = z.object({
   transactionId: z.number().int(),
   type: TransactionType,
@@ -38,6 +42,7 @@ const TransactionDetail = z.object({
       net: Money,
       tax: Money,
       gross: Money,
+      analysis: LineCodes,
     }),
   ),
   lines: z.array(
@@ -52,6 +57,7 @@ const TransactionDetail = z.object({
       credit: Money,
       baseDebit: Money,
       baseCredit: Money,
+      analysis: LineCodes,
     }),
   ),
   allocations: z.array(

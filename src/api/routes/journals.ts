@@ -1,0 +1,142 @@
+import { z } from 'zod';
+import { postGeneralJournal } from '../../ledger/posting/general-journals.ts';
+import { findGeneralJournal } from '../../ledger/reports/journals.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { defineRoute } from '../route.ts';
+import { Amount, Code, Description, IsoDate, Reference, TransactionId } from '../schemas.ts';
+import { LineAnalysis } from '../analysis-schemas.ts';
+import { DateText, Money } from './reports/schemas.ts';
+
+const GeneralJournalLine = z.strictObject({
+  glAccountCode: Code.meta({ examples: ['6100'] }),
+  debit: Amount.optional().meta({ description: 'Give exactly one of debit and credit, greater than zero.' }),
+  credit: Amount.optional(),
+  departmentId: Code.optional().meta({ description: 'Department (BI code); required on a departmental account.' }),
+  analysis: LineAnalysis.optional(),
+  description: Description.optional().meta({ description: "Defaults to the journal's description." }),
+});
+
+const Link = z.object({ transactionId: z.number().int(), number: z.number().int(), date: DateText }).nullable();
+
+const GeneralJournal = z.object({
+  transactionId: z.number().int(),
+  number: z.number().int().meta({ description: 'The GJ number (shared with other general journals).' }),
+  date: DateText,
+  reference: z.string(),
+  description: z.string(),
+  currency: z.string().meta({ description: 'Always the base currency.' }),
+  totalDebit: Money,
+  totalCredit: Money,
+  lines: z.array(
+    z.object({
+      lineNo: z.number().int(),
+      glAccountCode: z.string(),
+      debit: Money.nullable(),
+      credit: Money.nullable(),
+      departmentId: z.string().nullable(),
+      analysis: z
+        .record(z.string(), z.string())
+        .meta({ description: 'The codes stored on the line (given, or from its department), by dimension.' }),
+      description: z.string(),
+    }),
+  ),
+  reverses: Link.meta({ description: 'The journal this one reverses.' }),
+  reversedBy: Link.meta({ description: 'The reversal of this journal.' }),
+  createdBy: z.string(),
+  createdAt: z.string(),
+});
+
+export const postJournalRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/journals',
+  operationId: 'postGeneralJournal',
+  summary: 'Post a general journal (GJ), optionally reversing',
+  description:
+    'A balanced journal between GL accounts in the base currency (no customer, never an open item), in the trial ' +
+    'balance from its date. Control accounts are refused. With `reversal: {date}` the reversing journal (debits and ' +
+    'credits swapped, same departments and analysis codes) is posted in the same transaction, dated that day, and ' +
+    'the two are linked (`reversedBy`, `reverses`). Send an Idempotency-Key to post once however often a request is retried.',
+  tags: ['sales'],
+  auth: 'entity',
+  body: z.strictObject({
+    date: IsoDate,
+    reference: Reference.optional(),
+    description: Description.optional(),
+    lines: z.array(GeneralJournalLine).min(2, 'at least two lines').max(500, 'at most 500 lines'),
+    reversal: z
+      .strictObject({
+        date: IsoDate.meta({ description: "After the journal's date, e.g. the next period's first day." }),
+      })
+      .optional(),
+  }),
+  example: {
+    date: '2026-11-30',
+    reference: 'ACCR-11',
+    description: 'Accrued consultancy, November',
+    lines: [
+      { glAccountCode: '6100', debit: '1500.00', departmentId: 'NORTH' },
+      { glAccountCode: '2300', credit: '1500.00' },
+    ],
+    reversal: { date: '2026-12-01' },
+  },
+  success: {
+    status: 201,
+    description: 'The posted journal (with `reversedBy` when a reversal was posted).',
+    schema: GeneralJournal,
+  },
+  errors: [
+    'JOURNAL_NOT_BALANCED',
+    'JOURNAL_REVERSAL_DATE_NOT_AFTER_JOURNAL',
+    'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+    'GLACCOUNT_IS_CONTROL_ACCOUNT',
+    'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
+    'DEPARTMENT_DOES_NOT_EXIST',
+    'ANALYSIS_CODE_DOES_NOT_EXIST',
+    'ANALYSIS_CODE_IS_INACTIVE',
+    'AMOUNT_HAS_TOO_MANY_DECIMALS',
+    'AMOUNT_OUT_OF_RANGE',
+    'PERIOD_LOCKED',
+    'DATE_OUT_OF_RANGE',
+    'IDEMPOTENCY_KEY_REUSED',
+  ],
+  handler: async (ctx) => {
+    const posted = await postGeneralJournal({ db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor }, ctx.body);
+    const journal = (await findGeneralJournal(ctx.db, ctx.entity.id, posted.id))!;
+    await ctx.audit({
+      action: 'journal.posted',
+      objectType: 'transaction',
+      objectId: posted.id,
+      after: ctx.body,
+    });
+    if (posted.reversalId !== null) {
+      await ctx.audit({
+        action: 'journal.reversal-posted',
+        objectType: 'transaction',
+        objectId: posted.reversalId,
+        after: { reverses: posted.id, date: ctx.body.reversal!.date },
+      });
+    }
+    return journal;
+  },
+});
+
+export const getJournalRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/journals/{id}',
+  operationId: 'getGeneralJournal',
+  summary: 'Read a general journal',
+  description:
+    'Any general journal (GJ) of the entity, with its lines and its reversal links; other ids are NOT_FOUND.',
+  tags: ['sales'],
+  auth: 'entity',
+  params: z.object({ id: TransactionId }),
+  success: { status: 200, description: 'The journal.', schema: GeneralJournal },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, entity, params }) => {
+    const journal = await findGeneralJournal(db, entity.id, params.id);
+    if (!journal) throw new DomainError('NOT_FOUND', `general journal ${params.id} does not exist in this entity`);
+    return journal;
+  },
+});
+
+export const journalRoutes = [postJournalRoute, getJournalRoute];
