@@ -6,6 +6,7 @@ import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
+import { eInvoiceRoutes } from './e-invoices.ts';
 import { syncRoutes } from './sync.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
@@ -21,5 +22,6 @@ export const allRoutes: AnyRoute[] = [
   ...salesRoutes,
   ...reportRoutes,
   ...amendmentRoutes,
+  ...eInvoiceRoutes,
   ...syncRoutes,
 ];
