@@ -20,3 +20,9 @@ ALTER TABLE tax_codes
   ADD COLUMN vat_category text CHECK (vat_category IN ('S', 'Z', 'E', 'AE', 'K', 'G', 'O', 'L', 'M')),
   ADD COLUMN vat_exemption_reason text CHECK (length(btrim(vat_exemption_reason)) BETWEEN 1 AND 300),
   ADD COLUMN vat_exemption_reason_code text CHECK (vat_exemption_reason_code ~ '^VATEX-[A-Z0-9-]{1,40}$');
+
+-- The default EXEMPT code of every entity is exempt, not zero rated, on e-invoices too (while its
+-- rate has always been 0): its documents then need an exemption reason, as BR-E-10 requires.
+UPDATE tax_codes tc SET vat_category = 'E'
+ WHERE tc.code = 'EXEMPT' AND tc.vat_category IS NULL
+   AND NOT EXISTS (SELECT 1 FROM tax_rates r WHERE r.entity_id = tc.entity_id AND r.tax_code = tc.code AND r.rate <> 0);

@@ -333,6 +333,91 @@ describe('GET /v1/transactions/{id}/ubl', () => {
     expect(totalsProblems(root)).toEqual([]);
   });
 
+  it('writes every VAT category with its exemption code, and keeps "not subject to VAT" on its own', async () => {
+    const codes: [string, string][] = [
+      ['ZR', 'Z'],
+      ['RC', 'AE'],
+      ['IC', 'K'],
+      ['EXP', 'G'],
+      ['NS', 'O'],
+    ];
+    for (const [code, vatCategory] of codes) {
+      const r = await c.put(`/v1/tax-codes/${code}`, { name: code, rate: '0', glAccountCode: '2200', vatCategory });
+      expect(r.status, code).toBe(201);
+    }
+    const forcedS = await c.put('/v1/tax-codes/ZR', { vatCategory: 'S' });
+    expect(forcedS.status).toBe(400);
+    expect(forcedS.body.error.details).toEqual([
+      { field: 'body.vatCategory', message: 'category S (standard rate) needs a rate above 0' },
+    ]);
+    const line = (taxCode: string, netAmount: string) => ({
+      glAccountCode: '4000',
+      taxCode,
+      description: `Supply ${taxCode}`,
+      netAmount,
+    });
+    const mixed = await postInvoice(c, 'ACME', '0', {
+      lines: [
+        line('STD', '100.00'),
+        line('ZR', '10.00'),
+        line('RC', '20.00'),
+        line('IC', '30.00'),
+        line('EXP', '40.00'),
+      ],
+    });
+    const { root } = await validDocument(mixed.transactionId);
+    expect(
+      (root['cac:TaxTotal']['cac:TaxSubtotal'] as Node[]).map((s) => [
+        s['cac:TaxCategory']['cbc:ID'],
+        s['cac:TaxCategory']['cbc:Percent'],
+        s['cac:TaxCategory']['cbc:TaxExemptionReasonCode'],
+        text(s['cbc:TaxableAmount']),
+        text(s['cbc:TaxAmount']),
+      ]),
+    ).toEqual([
+      ['S', '21', undefined, '100.00', '21.00'],
+      ['Z', '0', undefined, '10.00', '0.00'],
+      ['AE', '0', 'VATEX-EU-AE', '20.00', '0.00'],
+      ['K', '0', 'VATEX-EU-IC', '30.00', '0.00'],
+      ['G', '0', 'VATEX-EU-G', '40.00', '0.00'],
+    ]);
+    // BR-IC-11/12: an intra-community supply says where and when it was delivered.
+    expect(root['cac:Delivery']).toEqual({
+      'cbc:ActualDeliveryDate': '2026-11-01',
+      'cac:DeliveryLocation': { 'cac:Address': { 'cac:Country': { 'cbc:IdentificationCode': 'BE' } } },
+    });
+    expect(totalsProblems(root)).toEqual([]);
+
+    // Not subject to VAT: no VAT numbers and no rate (BR-O-02, BR-O-05); the seller is identified
+    // by its registration (BR-CO-26).
+    const outside = await postInvoice(c, 'ACME', '0', { lines: [line('NS', '75.00')] });
+    const o = (await validDocument(outside.transactionId)).root;
+    const seller = o['cac:AccountingSupplierParty']['cac:Party'];
+    expect(seller['cac:PartyTaxScheme']).toBeUndefined();
+    expect(o['cac:AccountingCustomerParty']['cac:Party']['cac:PartyTaxScheme']).toBeUndefined();
+    expect(seller['cac:PartyLegalEntity']).toEqual({
+      'cbc:RegistrationName': 'Entity UBL',
+      'cbc:CompanyID': { '#text': '0123456789', '@schemeID': '0208' },
+    });
+    expect(o['cac:TaxTotal']['cac:TaxSubtotal'][0]['cac:TaxCategory']).toEqual({
+      'cbc:ID': 'O',
+      'cbc:TaxExemptionReasonCode': 'VATEX-EU-O',
+      'cac:TaxScheme': { 'cbc:ID': 'VAT' },
+    });
+    expect(o['cac:InvoiceLine'][0]['cac:Item']['cac:ClassifiedTaxCategory']['cbc:Percent']).toBeUndefined();
+
+    const both = await postInvoice(c, 'ACME', '0', { lines: [line('NS', '75.00'), line('STD', '10.00')] });
+    const refused = await ubl(c, both.transactionId);
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('EINVOICE_INCOMPLETE');
+    expect(refused.body.error.details).toEqual([
+      {
+        field: 'totals',
+        message: 'BR-O-11: a document with category O (not subject to VAT) may hold no other category',
+      },
+    ]);
+  });
+
   it('names a missing seller address and country instead of emitting an invalid document', async () => {
     const bare = await t.entity('UBLBARE', 'EUR');
     expect((await bare.put('/v1/customers/C1', { name: 'C1', creditTerms: { days: 30 } })).status).toBe(201);

@@ -24,6 +24,9 @@ import type { PartyAddress } from './pdf-layout.ts';
 export const PEPPOL_CUSTOMIZATION_ID = 'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0';
 export const PEPPOL_PROFILE_ID = 'urn:fdc:peppol.eu:2017:poacc:billing:01:1.0';
 
+/** Peppol ids whose scheme is an ISO 6523 ICD (0002 to 0240), usable as a legal registration id. */
+const ICD_SCHEME = /^0[0-9]{3}:/;
+
 const NS = {
   Invoice: 'urn:oasis:names:specification:ubl:schema:xsd:Invoice-2',
   CreditNote: 'urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2',
@@ -159,6 +162,15 @@ export async function loadUblDocument(db: Queryable, entity: EntityContext, tran
   if (needsSellerVat) {
     checkVatNumber(doc.seller.vatNumber, 'entity.vatNumber', "the entity's VAT number (BR-S-02 etc.)", need);
   }
+  if (!needsSellerVat && extra.seller_peppol_id && !ICD_SCHEME.test(extra.seller_peppol_id)) {
+    // BR-CO-26: without a VAT number (BR-O-02 forbids it here) the seller needs a legal
+    // registration id, which the Peppol id gives when its scheme is an ISO 6523 ICD.
+    need(
+      'settings.peppolId',
+      'a document not subject to VAT (category O) identifies the seller by its legal registration (BR-CO-26): ' +
+        'the Peppol id needs an ISO 6523 scheme (0002-0240), such as 0208',
+    );
+  }
   if (categories.has('AE') || categories.has('K')) {
     checkVatNumber(
       doc.buyer.vatNumber,
@@ -282,10 +294,10 @@ export function buildUbl(u: UblDocument): string {
   if (doc.relatedNumber)
     root['cac:BillingReference'] = { 'cac:InvoiceDocumentReference': { 'cbc:ID': doc.relatedNumber } };
   root['cac:AccountingSupplierParty'] = {
-    'cac:Party': party(doc.seller, u.sellerPeppolId, onlyO ? null : doc.seller.vatNumber),
+    'cac:Party': party(doc.seller, u.sellerPeppolId, onlyO ? null : doc.seller.vatNumber, onlyO),
   };
   root['cac:AccountingCustomerParty'] = {
-    'cac:Party': party(doc.buyer, u.buyerPeppolId, onlyO ? null : doc.buyer.vatNumber),
+    'cac:Party': party(doc.buyer, u.buyerPeppolId, onlyO ? null : doc.buyer.vatNumber, false),
   };
   if (u.lines.some((l) => l.category === 'K')) {
     // BR-IC-11/12: an intra-community supply names where and when it was delivered; the ledger
@@ -357,7 +369,7 @@ function taxCategory(category: VatCategory, rate: string, reasonCode: string | n
 }
 
 /** A party: electronic address, name, postal address, VAT number and legal name, empty elements left out (PEPPOL-EN16931-R008). */
-function party(p: InvoiceDocument['seller'], peppolId: string, vatNumber: string | null): Xml {
+function party(p: InvoiceDocument['seller'], peppolId: string, vatNumber: string | null, registration: boolean): Xml {
   const endpoint = splitPeppolId(peppolId);
   const a = p.address;
   const address: Xml = {};
@@ -373,6 +385,9 @@ function party(p: InvoiceDocument['seller'], peppolId: string, vatNumber: string
   if (vatNumber?.trim()) {
     out['cac:PartyTaxScheme'] = { 'cbc:CompanyID': vatNumber.trim(), 'cac:TaxScheme': { 'cbc:ID': 'VAT' } };
   }
-  out['cac:PartyLegalEntity'] = { 'cbc:RegistrationName': p.name };
+  out['cac:PartyLegalEntity'] = {
+    'cbc:RegistrationName': p.name,
+    ...(registration ? { 'cbc:CompanyID': { '@_schemeID': endpoint.scheme, '#text': endpoint.value } } : {}),
+  };
   return out;
 }
