@@ -1,15 +1,18 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { unzipSync } from 'fflate';
 import { validateXML } from 'xmllint-wasm';
 
 /*
  * The OASIS UBL 2.1 schemas, for validating the e-invoices ledgerlink writes. No npm package ships
  * them and they are not ours to commit, so they are read from LEDGERLINK_UBL_XSD_DIR when set, else
- * from a cache outside the repository, which the first run fills from the OASIS release package.
+ * from ../shared/specs/ubl-2.1 beside the repository (where the official contracts live), else from
+ * a cache outside the repository, which the first run fills from the OASIS release package.
  */
+const SHARED = resolve(fileURLToPath(new URL('../../', import.meta.url)), '..', 'shared', 'specs', 'ubl-2.1');
 const OASIS_ZIP = 'https://docs.oasis-open.org/ubl/os-UBL-2.1/UBL-2.1.zip';
 const MARKER = join('xsd', 'maindoc', 'UBL-Invoice-2.1.xsd');
 
@@ -51,13 +54,14 @@ export async function ublSchemaDir(): Promise<{ dir: string } | { missing: strin
       ? { dir: configured }
       : { missing: `LEDGERLINK_UBL_XSD_DIR=${configured} holds no ${MARKER}` };
   }
+  if (existsSync(join(SHARED, MARKER))) return { dir: SHARED };
   const dir = cacheDir();
   if (existsSync(join(dir, MARKER))) return { dir };
   if (await download(dir)) return { dir };
   return {
     missing:
-      `the UBL 2.1 schemas are not in ${dir} and ${OASIS_ZIP} could not be downloaded; ` +
-      `put the xsd/ folder of the OASIS UBL 2.1 package there or name its parent in LEDGERLINK_UBL_XSD_DIR`,
+      `the UBL 2.1 schemas are neither in ${SHARED} nor in ${dir}, and ${OASIS_ZIP} could not be downloaded; ` +
+      `put the xsd/ folder of the OASIS UBL 2.1 package in one of them or name its parent in LEDGERLINK_UBL_XSD_DIR`,
   };
 }
 

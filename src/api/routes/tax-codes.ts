@@ -79,7 +79,8 @@ export const putTaxCodeRoute = defineRoute({
     'Creates the tax code (name, rate or rates, and glAccountCode required) or updates the fields sent. The GL account ' +
     'must be an active posting account. A plain `rate` on an existing code applies from today (earlier documents keep ' +
     'the earlier rate); on a new code it applies from the beginning. `rates` replaces the whole dated history. ' +
-    'Posted documents keep the rate they were posted with.',
+    'Posted documents keep the rate they were posted with. `vatCategory` (with `vatExemptionReason` and ' +
+    '`vatExemptionReasonCode`) is what e-invoices show; it must fit every rate of the code (S above 0, the others 0).',
   tags: ['setup'],
   auth: 'entity',
   params: CodeParams,
