@@ -10,7 +10,7 @@ import {
   en16931TotalsProblems,
   vatBreakdown,
 } from '../src/domain/e-invoice-totals.ts';
-import { PEPPOL_CUSTOMIZATION_ID, PEPPOL_PROFILE_ID } from '../src/ledger/ubl.ts';
+import { PEPPOL_CUSTOMIZATION_ID, PEPPOL_PROFILE_ID, xmlText } from '../src/ledger/ubl.ts';
 
 let t: TestApp;
 let c: Client;
@@ -462,6 +462,12 @@ describe('e-invoicing settings', () => {
     expect(r.status).toBe(200);
     const actions = JSON.stringify(r.body);
     expect(actions).toContain('0208:0987654321');
+  });
+});
+
+describe('XML text', () => {
+  it('drops the characters XML 1.0 cannot hold and keeps the rest', () => {
+    expect(xmlText('Caf\u00e9 \u0001\u0008na\uFFFEme \t\u{1F600} & <b>')).toBe('Caf\u00e9 name \t\u{1F600} & <b>');
   });
 });
 

@@ -351,11 +351,25 @@ export function buildUbl(u: UblDocument): string {
     };
   });
 
-  const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true });
+  const builder = new XMLBuilder({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    format: true,
+    tagValueProcessor: (_name, value) => (typeof value === 'string' ? xmlText(value) : value),
+    attributeValueProcessor: (_name, value) => (typeof value === 'string' ? xmlText(value) : value),
+  });
   return builder.build({
     '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' },
     [isInvoice ? 'Invoice' : 'CreditNote']: root,
   });
+}
+
+/**
+ * Text as XML 1.0 can hold it: a document synced from elsewhere may carry control characters,
+ * which no XML parser accepts, even escaped. The builder escapes &, <, > and quotes itself.
+ */
+export function xmlText(text: string): string {
+  return text.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '');
 }
 
 function taxCategory(category: VatCategory, rate: string, reasonCode: string | null, reason: string | null): Xml {
