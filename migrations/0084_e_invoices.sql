@@ -17,7 +17,7 @@ ALTER TABLE customers
 -- line: S (standard) for a positive rate, Z (zero rated) for zero. An exempt category needs a
 -- reason on the document (BR-E-10 etc.): the text, or a VATEX code, or both.
 ALTER TABLE tax_codes
-  ADD COLUMN vat_category text CHECK (vat_category IN ('S', 'Z', 'E', 'AE', 'K', 'G', 'O', 'L', 'M')),
+  ADD COLUMN vat_category text CHECK (vat_category IN ('S', 'Z', 'E', 'AE', 'K', 'G', 'O')),
   ADD COLUMN vat_exemption_reason text CHECK (length(btrim(vat_exemption_reason)) BETWEEN 1 AND 300),
   ADD COLUMN vat_exemption_reason_code text CHECK (vat_exemption_reason_code ~ '^VATEX-[A-Z0-9-]{1,40}$');
 
