@@ -168,12 +168,23 @@ describe('GL accounts', () => {
 
 describe('tax codes', () => {
   const since1900 = (rate: string) => [{ from: '1900-01-01', rate }];
+  // The e-invoice fields: no VAT category set derives S or Z from the rate.
+  const noVat = { vatCategory: null, vatExemptionReason: null, vatExemptionReasonCode: null };
 
   it('lists the defaults with normalised rates', async () => {
     const list = await a.get('/v1/tax-codes');
     expect(list.status).toBe(200);
     expect(list.body).toEqual([
-      { code: 'EXEMPT', name: 'Exempt', rate: '0', rates: since1900('0'), glAccountCode: '2200', isActive: true },
+      {
+        code: 'EXEMPT',
+        name: 'Exempt',
+        rate: '0',
+        rates: since1900('0'),
+        glAccountCode: '2200',
+        isActive: true,
+        ...noVat,
+        vatCategory: 'E',
+      },
       {
         code: 'STD',
         name: 'Standard rate',
@@ -181,8 +192,17 @@ describe('tax codes', () => {
         rates: since1900('0.21'),
         glAccountCode: '2200',
         isActive: true,
+        ...noVat,
       },
-      { code: 'ZERO', name: 'Zero rate', rate: '0', rates: since1900('0'), glAccountCode: '2200', isActive: true },
+      {
+        code: 'ZERO',
+        name: 'Zero rate',
+        rate: '0',
+        rates: since1900('0'),
+        glAccountCode: '2200',
+        isActive: true,
+        ...noVat,
+      },
     ]);
     expect((await b.get('/v1/tax-codes/STD')).body.rate).toBe('0.2');
     expectError(await a.get('/v1/tax-codes/NOPE'), 404, 'NOT_FOUND');
@@ -198,6 +218,7 @@ describe('tax codes', () => {
       rates: since1900('0.09'),
       glAccountCode: '2200',
       isActive: true,
+      ...noVat,
     });
     const updated = await a.put('/v1/tax-codes/RED', { rate: 0.055 });
     expect(updated.status).toBe(200);

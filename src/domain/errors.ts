@@ -127,6 +127,10 @@ export const ERROR_CODES = {
   ],
   INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
   TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
+  EINVOICE_INCOMPLETE: [
+    422,
+    'The document cannot be sent as a Peppol BIS 3.0 e-invoice: a mandatory element is missing or invalid (an electronic address, the buyer reference, a country, a VAT number, an exemption reason...). `details` lists each one with the setting that fills it; nothing is emitted.',
+  ],
   CREDIT_NOTE_EXCEEDS_INVOICE: [
     422,
     "The credit note would credit more than the invoice's gross (or a selected line's) less what earlier credit notes credited.",

@@ -50,9 +50,10 @@ export const DEFAULT_GL_ACCOUNTS: DefaultGlAccount[] = [
 
 export function defaultTaxCodes(standardRate: string) {
   return [
-    { code: 'STD', name: 'Standard rate', rate: standardRate },
-    { code: 'ZERO', name: 'Zero rate', rate: '0' },
-    { code: 'EXEMPT', name: 'Exempt', rate: '0' },
+    // vatCategory: the EN 16931 category on e-invoices; null derives it from the rate (S or Z).
+    { code: 'STD', name: 'Standard rate', rate: standardRate, vatCategory: null },
+    { code: 'ZERO', name: 'Zero rate', rate: '0', vatCategory: null },
+    { code: 'EXEMPT', name: 'Exempt', rate: '0', vatCategory: 'E' },
   ];
 }
 

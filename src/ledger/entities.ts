@@ -172,9 +172,17 @@ export async function createEntity(
   );
   const taxes = defaultTaxCodes(input.standardTaxRate ?? '0.20');
   await db.query(
-    `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code)
-     SELECT $1, t.code, t.name, t.rate::numeric, $5 FROM unnest($2::text[], $3::text[], $4::text[]) AS t(code, name, rate)`,
-    [id, taxes.map((t) => t.code), taxes.map((t) => t.name), taxes.map((t) => t.rate), DEFAULT_ROLES.vatOutput],
+    `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code, vat_category)
+     SELECT $1, t.code, t.name, t.rate::numeric, $5, t.vat_category
+       FROM unnest($2::text[], $3::text[], $4::text[], $6::text[]) AS t(code, name, rate, vat_category)`,
+    [
+      id,
+      taxes.map((t) => t.code),
+      taxes.map((t) => t.name),
+      taxes.map((t) => t.rate),
+      DEFAULT_ROLES.vatOutput,
+      taxes.map((t) => t.vatCategory),
+    ],
   );
   await db.query(
     `INSERT INTO bank_accounts (entity_id, code, name, gl_account_code, currency) VALUES ($1, 'BANK', 'Current account', $2, $3)`,

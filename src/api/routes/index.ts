@@ -7,6 +7,7 @@ import { salesRoutes } from './sales.ts';
 import { journalRoutes } from './journals.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
+import { eInvoiceRoutes } from './e-invoices.ts';
 import { syncRoutes } from './sync.ts';
 import { deferralRoutes } from './deferrals.ts';
 
@@ -25,5 +26,6 @@ export const allRoutes: AnyRoute[] = [
   ...reportRoutes,
   ...deferralRoutes,
   ...amendmentRoutes,
+  ...eInvoiceRoutes,
   ...syncRoutes,
 ];

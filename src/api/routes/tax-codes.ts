@@ -3,7 +3,19 @@ import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code, IsoDate, Rate } from '../schemas.ts';
 import { findTaxCode, listTaxCodes, saveTaxCode, taxRateProblem } from '../../ledger/setup/tax-codes.ts';
-import { CodeParams, Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { CodeParams, Name, Text, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { VAT_CATEGORIES } from '../../domain/e-invoice-totals.ts';
+
+const VatCategory = z.enum(VAT_CATEGORIES).meta({
+  description:
+    'The EN 16931 VAT category on e-invoices: S standard, Z zero rated, E exempt, AE reverse charge, K ' +
+    'intra-community supply, G export outside the EU, O not subject to VAT. S needs a rate above 0, the others 0.',
+});
+const VatFields = {
+  vatCategory: VatCategory.nullable().meta({ description: 'null: S for a positive rate, Z for zero.' }),
+  vatExemptionReason: z.string().nullable().meta({ description: 'Why the supply is exempt (E, AE, K, G, O).' }),
+  vatExemptionReasonCode: z.string().nullable().meta({ description: 'The VATEX code ("VATEX-EU-132-1I").' }),
+};
 
 const TaxRate = Rate.superRefine((v, ctx) => {
   const problem = taxRateProblem(v);
@@ -27,6 +39,7 @@ const TaxCode = z.object({
   }),
   glAccountCode: z.string().meta({ description: 'The account the tax is posted to.' }),
   isActive: z.boolean(),
+  ...VatFields,
 });
 
 export const listTaxCodesRoute = defineRoute({
@@ -66,7 +79,8 @@ export const putTaxCodeRoute = defineRoute({
     'Creates the tax code (name, rate or rates, and glAccountCode required) or updates the fields sent. The GL account ' +
     'must be an active posting account. A plain `rate` on an existing code applies from today (earlier documents keep ' +
     'the earlier rate); on a new code it applies from the beginning. `rates` replaces the whole dated history. ' +
-    'Posted documents keep the rate they were posted with.',
+    'Posted documents keep the rate they were posted with. `vatCategory` (with `vatExemptionReason` and ' +
+    '`vatExemptionReasonCode`) is what e-invoices show; it must fit every rate of the code (S above 0, the others 0).',
   tags: ['setup'],
   auth: 'entity',
   params: CodeParams,
@@ -82,6 +96,17 @@ export const putTaxCodeRoute = defineRoute({
       .meta({ description: 'The whole rate history, each rate with the first date it applies to.' }),
     glAccountCode: Code.optional(),
     isActive: z.boolean().optional(),
+    vatCategory: VatCategory.nullable().optional(),
+    vatExemptionReason: Text(300)
+      .refine((v) => v.trim() !== '', { message: 'must not be blank (send null to clear it)' })
+      .nullable()
+      .optional()
+      .meta({ description: 'Why the supply is exempt, shown on e-invoices of categories E, AE, K, G and O.' }),
+    vatExemptionReasonCode: z
+      .string()
+      .regex(/^VATEX-[A-Z0-9-]{1,40}$/, 'must be a VATEX code such as "VATEX-EU-132-1I"')
+      .nullable()
+      .optional(),
   }),
   example: {
     name: 'Reduced rate',

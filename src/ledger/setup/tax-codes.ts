@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import { fieldError } from '../../domain/errors.ts';
+import { type VatCategory, categoryRateProblem } from '../../domain/e-invoice-totals.ts';
 import { Dec } from '../../domain/money.ts';
 import { today } from '../../domain/dates.ts';
 import { requirePostingGlAccount } from './references.ts';
@@ -23,9 +24,21 @@ export interface TaxCode {
   rates: DatedRate[];
   glAccountCode: string;
   isActive: boolean;
+  /** The EN 16931 VAT category on e-invoices; null: S for a positive rate, Z for zero. */
+  vatCategory: VatCategory | null;
+  /** Why the supply is exempt (categories E, AE, K, G, O), as text and as a VATEX code. */
+  vatExemptionReason: string | null;
+  vatExemptionReasonCode: string | null;
 }
 
-export interface TaxCodeInput {
+/** The e-invoice fields of a tax code: absent unchanged, null cleared. */
+export interface TaxCodeVatInput {
+  vatCategory?: VatCategory | null | undefined;
+  vatExemptionReason?: string | null | undefined;
+  vatExemptionReasonCode?: string | null | undefined;
+}
+
+export interface TaxCodeInput extends TaxCodeVatInput {
   name?: string | undefined;
   /** A rate in force from today (on a new code: from the beginning). */
   rate?: string | undefined;
@@ -42,9 +55,13 @@ interface TaxCodeRow {
   gl_account_code: string;
   is_active: boolean;
   rates: DatedRate[] | string | null;
+  vat_category: VatCategory | null;
+  vat_exemption_reason: string | null;
+  vat_exemption_reason_code: string | null;
 }
 
-const COLUMNS = 'code, name, rate, gl_account_code, is_active';
+const COLUMNS =
+  'code, name, rate, gl_account_code, is_active, vat_category, vat_exemption_reason, vat_exemption_reason_code';
 const RATES = `(SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
                   FROM tax_rates r WHERE r.entity_id = tax_codes.entity_id AND r.tax_code = tax_codes.code) AS rates`;
 
@@ -84,6 +101,9 @@ function toTaxCode(r: TaxCodeRow): TaxCode {
     rates,
     glAccountCode: r.gl_account_code,
     isActive: r.is_active,
+    vatCategory: r.vat_category,
+    vatExemptionReason: r.vat_exemption_reason,
+    vatExemptionReasonCode: r.vat_exemption_reason_code,
   };
 }
 
@@ -163,6 +183,9 @@ export async function saveTaxCode(
       rates: [],
       glAccountCode: created.glAccountCode,
       isActive: true,
+      vatCategory: null,
+      vatExemptionReason: null,
+      vatExemptionReasonCode: null,
     };
   }
   const next = {
@@ -170,6 +193,10 @@ export async function saveTaxCode(
     name: patch(input.name, current.name),
     glAccountCode: patch(input.glAccountCode, current.glAccountCode),
     isActive: patch(input.isActive, current.isActive),
+    vatCategory: input.vatCategory === undefined ? current.vatCategory : input.vatCategory,
+    vatExemptionReason: input.vatExemptionReason === undefined ? current.vatExemptionReason : input.vatExemptionReason,
+    vatExemptionReasonCode:
+      input.vatExemptionReasonCode === undefined ? current.vatExemptionReasonCode : input.vatExemptionReasonCode,
   };
   if (next.glAccountCode !== before?.glAccountCode) {
     await requirePostingGlAccount(db, entityId, next.glAccountCode, 'glAccountCode');
@@ -181,17 +208,36 @@ export async function saveTaxCode(
       (a, b) => a.from.localeCompare(b.from),
     );
   }
+  if (next.vatCategory) {
+    const all = history.length > 0 ? history.map((r) => r.rate) : [input.rate ?? current.rate];
+    for (const rate of all) {
+      const problem = categoryRateProblem(next.vatCategory, rate);
+      if (problem) throw fieldError('vatCategory', problem);
+    }
+  }
   const rateToday = rateOn(history, today()) ?? history[0]?.rate ?? normaliseRate(current.rate);
-  const values = [entityId, code, next.name, rateToday, next.glAccountCode, next.isActive];
+  const values = [
+    entityId,
+    code,
+    next.name,
+    rateToday,
+    next.glAccountCode,
+    next.isActive,
+    next.vatCategory,
+    next.vatExemptionReason,
+    next.vatExemptionReasonCode,
+  ];
   const { rows } = before
     ? await db.query<{ code: string }>(
-        `UPDATE tax_codes SET name = $3, rate = $4::numeric, gl_account_code = $5, is_active = $6, updated_at = now()
+        `UPDATE tax_codes SET name = $3, rate = $4::numeric, gl_account_code = $5, is_active = $6,
+                              vat_category = $7, vat_exemption_reason = $8, vat_exemption_reason_code = $9, updated_at = now()
           WHERE entity_id = $1 AND code = $2 RETURNING code`,
         values,
       )
     : await db.query<{ code: string }>(
-        `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code, is_active)
-         VALUES ($1, $2, $3, $4::numeric, $5, $6) ON CONFLICT (entity_id, code) DO NOTHING RETURNING code`,
+        `INSERT INTO tax_codes (entity_id, code, name, rate, gl_account_code, is_active, vat_category,
+                                vat_exemption_reason, vat_exemption_reason_code)
+         VALUES ($1, $2, $3, $4::numeric, $5, $6, $7, $8, $9) ON CONFLICT (entity_id, code) DO NOTHING RETURNING code`,
         values,
       );
   if (!rows[0]) throw createdConcurrently(`tax code ${code}`);
