@@ -25,7 +25,7 @@ function cacheDir(): string {
 async function download(target: string): Promise<boolean> {
   let zip: Uint8Array;
   try {
-    const res = await fetch(OASIS_ZIP, { signal: AbortSignal.timeout(120_000) });
+    const res = await fetch(OASIS_ZIP, { signal: AbortSignal.timeout(20_000) });
     if (!res.ok) return false;
     zip = new Uint8Array(await res.arrayBuffer());
   } catch {
