@@ -7,6 +7,8 @@ import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
 import { syncRoutes } from './sync.ts';
+import { currencyRoutes } from './currencies.ts';
+import { revaluationRoutes } from './revaluations.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -18,8 +20,10 @@ export const allRoutes: AnyRoute[] = [
   loginRoute,
   logoutRoute,
   ...setupRoutes,
+  ...currencyRoutes,
   ...salesRoutes,
   ...reportRoutes,
+  ...revaluationRoutes,
   ...amendmentRoutes,
   ...syncRoutes,
 ];

@@ -2,6 +2,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { type DatedRate, rateOn } from '../setup/tax-codes.ts';
 import type { DiscountVatTreatment } from '../settings.ts';
+import { type RateWanted, RatesInForce } from './dated-rates.ts';
 
 export interface GlRef {
   ok: boolean;
@@ -31,6 +32,9 @@ export interface BankRef {
 
 /** Active setup data referenced by one or more documents, loaded with a single query. */
 export class References {
+  /** Exchange rates in force for the pairs requested (`ReferenceRequest.rates`). */
+  rates: RatesInForce = RatesInForce.none();
+
   constructor(
     readonly gl: Map<string, GlRef>,
     readonly tax: Map<string, TaxRef>,
@@ -111,6 +115,8 @@ export interface ReferenceRequest {
   tax?: Iterable<string>;
   departments?: Iterable<string | null>;
   banks?: Iterable<string>;
+  /** Foreign-currency documents without their own rate: the rate in force on each date. */
+  rates?: Iterable<RateWanted>;
 }
 
 interface RefRow {
@@ -168,6 +174,7 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
     else if (row.kind === 'dept') r.departments.add(row.code);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }
+  if (req.rates) r.rates = await RatesInForce.load(db, entityId, req.rates);
   return r;
 }
 
