@@ -500,7 +500,7 @@ class InvoiceStep extends Step {
       performExternalReferenceDuplicateCheck: this.s.dupCheck,
     };
     let error: string | null = null;
-    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
+    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_MISSING';
     else if ('error' in lines.items) error = lines.items.error;
     else if (gross(lines.items.ok) <= 0n) error = 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
     else if (m.locked(date)) error = 'PERIOD_LOCKED';
@@ -572,7 +572,7 @@ class BankStep extends Step {
           lines: [{ bankAccountCode: 'BANK', amount: amount.text }],
         };
     let error: string | null = null;
-    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
+    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_MISSING';
     else if (amount.value === null) error = 'AMOUNT_HAS_TOO_MANY_DECIMALS';
     else if (amount.value === 0n) error = 'VALIDATION_ERROR';
     else if (m.locked(date)) error = 'PERIOD_LOCKED';
@@ -672,7 +672,7 @@ class CreditNoteStep extends Step {
     let error: string | null = null;
     if (src && src.type !== 'SI') error = 'TRANSACTION_IS_NOT_AN_INVOICE';
     else if (src && this.s.customerField === 'other') error = 'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS';
-    else if (docRate === null) error = 'EXCHANGE_RATE_REQUIRED';
+    else if (docRate === null) error = 'EXCHANGE_RATE_MISSING';
     else if (lines) {
       if ('error' in lines.items) error = lines.items.error;
       else items = lines.items.ok;
