@@ -290,6 +290,37 @@ describe('a document without a rate takes the rate in force on its date', () => 
   });
 });
 
+describe('bulk post-pay-allocate', () => {
+  it('looks up each query on its own date; only the query without a rate fails', async () => {
+    const c = await gbpEntity();
+    await putRates(c, 'USD', { '2026-03-01': '1.25' });
+    const query = (date: string) => ({
+      batchInvoice: invoice('US1', date, '125.00'),
+      receipt: receipt('US1', date, '125.00'),
+      performExternalReferenceDuplicateCheckOnInvoice: true,
+      performExternalReferenceDuplicateCheckOnReceipt: true,
+      performAllocation: true,
+      allocationReference: ref('AL'),
+    });
+    const r = await c.post('/v1/sales/post-pay-allocate/bulk', {
+      queries: [query('2026-03-01'), query('2026-02-28'), query('2026-04-15')],
+    });
+    expect(r.status).toBe(200);
+    expect(r.body.results.map((x: { status: string; errorCode?: string }) => [x.status, x.errorCode])).toEqual([
+      ['Success', undefined],
+      ['Failure', 'EXCHANGE_RATE_MISSING'],
+      ['Success', undefined],
+    ]);
+    const { rows } = await t.db.query<{ rate: string; base: string }>(
+      `SELECT DISTINCT exchange_rate::text AS rate, base_gross::text AS base FROM transactions
+        WHERE entity_id = $1 AND type IN ('SI', 'SR')`,
+      [c.entityId],
+    );
+    expect(rows).toEqual([{ rate: '1.2500000000', base: '10000' }]);
+    await checkInvariants(t.db, c.entityId);
+  });
+});
+
 /**
  * The worked example of docs/ledger.md "Currencies and revaluation" (base GBP):
  * - EUR rates 1.15 from 2026-01-01, 1.18 from 2026-06-01, 1.20 from 2026-12-31; USD 1.30 from
@@ -512,6 +543,26 @@ describe('revaluation', () => {
       difference: '0.00',
     });
     await checkInvariants(t.db, c.entityId);
+  });
+
+  it('two concurrent requests for one date post one revaluation', async () => {
+    const e = await gbpEntity();
+    await putRates(e, 'EUR', { '2026-01-01': '1.15', '2026-12-31': '1.2' });
+    expect((await e.post('/v1/sales/batch-invoices', invoice('EU1', '2026-03-10', '115.00'))).status).toBe(201);
+    const [x, y] = await Promise.all([
+      e.post('/v1/revaluations', { at: '2026-12-31' }),
+      e.post('/v1/revaluations', { at: '2026-12-31' }),
+    ]);
+    expect([x.status, y.status].sort()).toEqual([200, 201]);
+    expect(x.body.revaluationId).toBe(y.body.revaluationId);
+    // 115.00 ÷ 1.20 = 95.83 against 100.00 booked: a 4.17 loss, posted once and reversed once.
+    expect(x.body.totalDifference).toBe('-4.17');
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM transactions WHERE entity_id = $1 AND type = 'RV'`,
+      [e.entityId],
+    );
+    expect(rows[0]!.n).toBe('2');
+    await checkInvariants(t.db, e.entityId);
   });
 
   it('a revaluation with nothing to revalue posts nothing but is kept for its date', async () => {
