@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
+import { definePipeline, syncService } from './helpers/sync.ts';
+import { listRunRecords } from '../src/sync/runs.ts';
 
 /*
  * Issue #11, currencies: dated exchange rates per entity, the rate in force on a document's date
@@ -287,6 +289,46 @@ describe('a document without a rate takes the rate in force on its date', () => 
     expect(posted.status, JSON.stringify(posted.body)).toBe(201);
     expect(await txRow(posted.body.transactionId)).toMatchObject({ exchange_rate: '1.1800000000', base_gross: '5000' });
     await checkInvariants(t.db, c.entityId);
+  });
+});
+
+describe('a sync', () => {
+  it('books a record without a rate at the rate in force, and parks one dated before any rate', async () => {
+    const c = await t.entity('CURSYNC', 'EUR', { standardTaxRate: '0.21' });
+    await putRates(c, 'USD', { '2026-03-01': '1.1' });
+    const pipeline = await definePipeline(t.db, 'CURSYNC', { name: 'fx', source: { type: 'records' } });
+    const record = (id: string, invoiceDate: string) => ({
+      record: {
+        kind: 'invoice',
+        sourceId: id,
+        externalReference: id,
+        customerSourceId: 'K1',
+        invoiceDate,
+        currency: 'USD',
+        description: '',
+        lines: [{ description: 'Service', netAmount: '110.00', vatRate: '0' }],
+      } as never,
+    });
+    const runId = await syncService(t.db).processRecords(pipeline, 'import', 'test', [
+      { record: { kind: 'customer', sourceId: 'K1', name: 'Yankee', currency: 'USD' } as never },
+      record('EARLY', '2026-02-28'),
+      record('MARCH', '2026-03-10'),
+    ]);
+    const records = await listRunRecords(t.db, runId, 100, 0);
+    const outcome = (id: string) => records.find((r) => r.kind === 'invoice' && r.sourceId === id)?.outcome;
+    expect([outcome('EARLY'), outcome('MARCH')]).toEqual(['parked', 'created']);
+    const { rows: parked } = await t.db.query<{ source_id: string; reason_code: string; field: string | null }>(
+      `SELECT source_id, reason_code, field FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
+      [pipeline.id],
+    );
+    expect(parked).toEqual([
+      { source_id: 'EARLY', reason_code: 'EXCHANGE_RATE_MISSING', field: 'batchInvoice.exchangeRate' },
+    ]);
+    const { rows } = await t.db.query<{ rate: string; base: string }>(
+      `SELECT exchange_rate::text AS rate, base_gross::text AS base FROM transactions WHERE entity_id = $1`,
+      [c.entityId],
+    );
+    expect(rows).toEqual([{ rate: '1.1000000000', base: '10000' }]);
   });
 });
 
