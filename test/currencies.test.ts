@@ -84,6 +84,8 @@ describe('dated exchange rates', () => {
     const replaced = await c.put('/v1/currencies/EUR/rates/2026-06-01', { rate: '1.19' });
     expect(replaced.status).toBe(200);
     expect(replaced.body.rate).toBe('1.19');
+    const same = await c.put('/v1/currencies/EUR/rates/2026-06-01', { rate: '1.190' });
+    expect([same.status, same.body.rate]).toEqual([200, '1.19']);
 
     const all = await c.get('/v1/currencies/EUR/rates');
     expect(all.body).toEqual([
@@ -527,6 +529,13 @@ describe('revaluation', () => {
       { date: '2027-01-01', gl: '1100', amount: '0', base: '2188' },
       { date: '2027-01-01', gl: '7910', amount: '0', base: '-2188' },
     ]);
+
+    // An RV reads like any transaction: no customer side, nothing to allocate.
+    const rv = await c.get(`/v1/transactions/${r.body.postings[0].transactionId}`);
+    expect(rv.status, JSON.stringify(rv.body)).toBe(200);
+    expect(rv.body).toMatchObject({ type: 'RV', customerCode: 'EU1', transactionDate: '2026-12-31' });
+    const reversal = await c.get(`/v1/transactions/${r.body.postings[0].reversalTransactionId}`);
+    expect(reversal.body).toMatchObject({ type: 'RV', customerCode: 'EU1', transactionDate: '2027-01-01' });
 
     // The same date again: the same revaluation, nothing posted.
     const again = await c.post('/v1/revaluations', { at: '2026-12-31' });

@@ -38,6 +38,8 @@ export function refuseBaseCurrency(entity: EntityContext, currency: string, fiel
 
 export interface SavedRate {
   created: boolean;
+  /** False when the day already had this very rate: nothing changed, nothing to audit. */
+  changed: boolean;
   before: DatedExchangeRate | null;
   after: DatedExchangeRate;
 }
@@ -68,7 +70,8 @@ export async function putExchangeRate(
     [entity.id, currency, date, rate, actor],
   );
   const before = old[0] ? { currency, date, rate: new Dec(old[0].rate).toFixed() } : null;
-  return { created: before === null, before, after: { currency, date, rate: new Dec(rows[0]!.rate).toFixed() } };
+  const after = { currency, date, rate: new Dec(rows[0]!.rate).toFixed() };
+  return { created: before === null, changed: before?.rate !== after.rate, before, after };
 }
 
 /** The rates of a currency dated from `from` to `to` (both inclusive, either open), oldest first. */

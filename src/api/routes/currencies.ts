@@ -96,7 +96,8 @@ export const putExchangeRateRoute = defineRoute({
   description:
     'Creates or replaces the rate in force from `date` until the next dated rate. Documents already posted keep the ' +
     'rate they were posted with; documents posted afterwards without their own exchangeRate take the rate in force ' +
-    'on their date. The base currency takes no rates (it is 1). Audited.',
+    'on their date. The base currency takes no rates (it is 1). Audited (the same rate again changes nothing and ' +
+    'is not).',
   tags: ['setup'],
   auth: 'entity',
   params: z.object({ code: Currency, date: IsoDate }),
@@ -107,6 +108,7 @@ export const putExchangeRateRoute = defineRoute({
   handler: async ({ db, entity, params, body, principal, audit, setStatus }) => {
     refuseBaseCurrency(entity, params.code, 'params.code');
     const saved = await inBody(() => putExchangeRate(db, entity, params.code, params.date, body.rate, principal.actor));
+    if (!saved.changed) return saved.after;
     await audit({
       action: saved.created ? 'exchangeRate.created' : 'exchangeRate.updated',
       objectType: 'exchangeRate',
