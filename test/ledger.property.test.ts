@@ -24,6 +24,7 @@ import type { Database } from '../src/db/database.ts';
 import { ERROR_CODES } from '../src/domain/errors.ts';
 import { createTestApp, type Client, type TestApp, type TestResponse } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
+import { controlReconciliation } from '../src/ledger/reports/revaluation.ts';
 import {
   type AllocationPlan,
   BASE_CURRENCY,
@@ -58,6 +59,14 @@ const DATES = ['2026-10-28', '2026-11-01', '2026-11-04', '2026-11-08'];
 /** Explicit allocation and unallocation dates (or none: the ledger's default). */
 const ALLOCATION_DATES = ['2026-10-30', '2026-11-02', '2026-11-05', '2026-11-09'];
 const UNALLOCATION_DATES = ['2026-11-01', '2026-11-05', '2026-11-09', '2026-11-20'];
+/**
+ * The entity's dated rates, in force from the day after the last document date: revaluations can
+ * be made, while a document sent without its rate is still refused (EXCHANGE_RATE_MISSING).
+ */
+const DATED_RATES: Record<string, string> = { USD: '1.15', JPY: '165' };
+const RATES_FROM = '2026-11-09';
+/** Revaluation dates: after the rates start; some before later allocations and unallocations. */
+const REVALUATION_DATES = ['2026-11-09', '2026-11-10', '2026-11-30'];
 /** Lock dates a step may set (null reopens the books). */
 const LOCK_DATES = [null, null, '2026-10-28', '2026-10-31', '2026-11-03'];
 
@@ -288,8 +297,9 @@ async function verify(m: LedgerModel, r: Real, step: string) {
     const id = Number(row.id);
     const out = BigInt(row.gross) - BigInt(row.allocated);
     const baseOut = BigInt(row.base_gross) - BigInt(row.allocated_base);
-    if (row.type === 'FX') {
-      if (row.gross !== '0' || row.allocated !== '0') throw new Error(`FX ${id} has an amount or allocations\n${ctx}`);
+    if (row.type === 'FX' || (row.type as string) === 'RV') {
+      if (row.gross !== '0' || row.allocated !== '0')
+        throw new Error(`${row.type} ${id} has an amount or allocations\n${ctx}`);
       continue;
     }
     // No rounding residue is ever left in base on a settled item.
@@ -350,6 +360,25 @@ async function verify(m: LedgerModel, r: Real, step: string) {
   expectEqual('GL balances in base', accounts, expected, ctx);
   await verifyControlAccount(m, r, ctx);
   await verifyDates(m, r, ctx);
+  await verifyControlAsAt(m, r, ctx);
+}
+
+/**
+ * As at each document date and each revaluation date and the day after: the debtors control
+ * account equals the open items plus the revaluations in force (posted on or before the date and
+ * not reversed by then), which are exactly the model's revaluations of that date.
+ */
+async function verifyControlAsAt(m: LedgerModel, r: Real, ctx: string) {
+  const dates = new Set([...DATES, ...[...revaluedOf(m).keys()].flatMap((d) => [d, addDays(d, 1)])]);
+  for (const at of [...dates].sort()) {
+    const rec = await controlReconciliation(r.db, r.entityId, at);
+    expectEqual(
+      `control account as at ${at} [difference, revaluations in force]`,
+      [String(rec.difference), String(rec.revaluation)],
+      ['0', String(revaluedOf(m).get(at) ?? 0n)],
+      ctx,
+    );
+  }
 }
 
 /**
@@ -500,7 +529,7 @@ class InvoiceStep extends Step {
       performExternalReferenceDuplicateCheck: this.s.dupCheck,
     };
     let error: string | null = null;
-    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
+    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_MISSING';
     else if ('error' in lines.items) error = lines.items.error;
     else if (gross(lines.items.ok) <= 0n) error = 'DOCUMENT_TOTAL_MUST_BE_POSITIVE';
     else if (m.locked(date)) error = 'PERIOD_LOCKED';
@@ -572,7 +601,7 @@ class BankStep extends Step {
           lines: [{ bankAccountCode: 'BANK', amount: amount.text }],
         };
     let error: string | null = null;
-    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_REQUIRED';
+    if (foreign && !this.s.giveRate) error = 'EXCHANGE_RATE_MISSING';
     else if (amount.value === null) error = 'AMOUNT_HAS_TOO_MANY_DECIMALS';
     else if (amount.value === 0n) error = 'VALIDATION_ERROR';
     else if (m.locked(date)) error = 'PERIOD_LOCKED';
@@ -672,7 +701,7 @@ class CreditNoteStep extends Step {
     let error: string | null = null;
     if (src && src.type !== 'SI') error = 'TRANSACTION_IS_NOT_AN_INVOICE';
     else if (src && this.s.customerField === 'other') error = 'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS';
-    else if (docRate === null) error = 'EXCHANGE_RATE_REQUIRED';
+    else if (docRate === null) error = 'EXCHANGE_RATE_MISSING';
     else if (lines) {
       if ('error' in lines.items) error = lines.items.error;
       else items = lines.items.ok;
@@ -1159,6 +1188,60 @@ class AllocateStep extends Step {
   }
 }
 
+/** The revaluations posted per run: date → total difference in base (minor units). */
+const revaluations = new WeakMap<LedgerModel, Map<string, bigint>>();
+function revaluedOf(m: LedgerModel): Map<string, bigint> {
+  let v = revaluations.get(m);
+  if (!v) revaluations.set(m, (v = new Map()));
+  return v;
+}
+
+/**
+ * Posts the revaluation of a date after every document date (the entity's dated rates start the
+ * day after the last one, so documents without a rate stay EXCHANGE_RATE_MISSING): 201 the first
+ * time, 200 with the same revaluation after. Its total equals the report's difference at posting;
+ * the as-at control check after every step (verifyControlAsAt) checks it in the ledger.
+ */
+class RevaluationStep extends Step {
+  constructor(readonly at: string) {
+    super();
+  }
+  async exec(m: LedgerModel, r: Real) {
+    const done = revaluedOf(m);
+    const report = await r.c.get(`/v1/reports/revaluation?at=${this.at}`);
+    if (report.status !== 200) throw new Error(`revaluation report ${this.at}: ${JSON.stringify(report.body)}`);
+    const path = '/v1/revaluations';
+    const body = { at: this.at };
+    const res = await call(r, path, body);
+    const first = !done.has(this.at);
+    if (!expectOutcome(path, body, res, null, first ? 201 : 200)) return;
+    const total = BigInt(
+      String(res.body.totalDifference)
+        .replace('.', '')
+        .replace(/^(-?)0+(?=\d)/, '$1'),
+    );
+    if (first) {
+      expectEqual(
+        'revaluation total against the report',
+        res.body.totalDifference,
+        report.body.totals.difference,
+        describeCall(path, body, res),
+      );
+      done.set(this.at, total);
+    } else {
+      expectEqual(
+        'revaluation posted again',
+        [res.body.created, total],
+        [false, done.get(this.at)],
+        describeCall(path, body, res),
+      );
+    }
+  }
+  toString() {
+    return show('revaluation', { at: this.at });
+  }
+}
+
 /** Sets or clears the lock date; every later step predicts PERIOD_LOCKED for dates on or before it. */
 class LockStep extends Step {
   constructor(readonly lockDate: string | null) {
@@ -1412,6 +1495,8 @@ const unallocateArb = fc
 
 const lockArb = fc.nat({ max: LOCK_DATES.length - 1 }).map((i) => new LockStep(LOCK_DATES[i] ?? null));
 
+const revaluationArb = fc.constantFrom(...REVALUATION_DATES).map((at) => new RevaluationStep(at));
+
 /** fc.commands draws uniformly from this list, so repeating an entry weights it. */
 const commandArbs = [
   invoiceArb,
@@ -1433,6 +1518,7 @@ const commandArbs = [
   unallocateArb,
   unallocateArb,
   lockArb,
+  revaluationArb,
 ];
 
 let t: TestApp;
@@ -1445,6 +1531,10 @@ afterAll(async () => t.close());
 async function freshLedger(): Promise<{ model: LedgerModel; real: Real }> {
   const c = await t.entity(undefined, BASE_CURRENCY);
   for (const [code, currency] of CUSTOMERS) await seedCustomer(t.db, c.entityId, code, { currency });
+  for (const [currency, rate] of Object.entries(DATED_RATES)) {
+    const res = await c.put(`/v1/currencies/${currency}/rates/${RATES_FROM}`, { rate });
+    if (res.status !== 201) throw new Error(`rate ${currency}: ${JSON.stringify(res.body)}`);
+  }
   return { model: new LedgerModel(new Map(CUSTOMERS)), real: { c, db: t.db, entityId: c.entityId } };
 }
 

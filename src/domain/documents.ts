@@ -231,7 +231,7 @@ export function fxJournal(
   ];
 }
 
-export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ';
+export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ' | 'RV';
 export type Side = 'debit' | 'credit' | 'none';
 
 export const SIDE_OF: Record<TransactionType, Side> = {
@@ -244,6 +244,7 @@ export const SIDE_OF: Record<TransactionType, Side> = {
   DS: 'credit',
   FX: 'none',
   GJ: 'none',
+  RV: 'none',
 };
 
 const DOCUMENT_NAMES: Record<TransactionType, string> = {
@@ -256,6 +257,7 @@ const DOCUMENT_NAMES: Record<TransactionType, string> = {
   DX: 'Discount reversal',
   FX: 'Exchange difference',
   GJ: 'General journal',
+  RV: 'Revaluation',
 };
 
 /**

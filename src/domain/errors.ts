@@ -105,7 +105,11 @@ export const ERROR_CODES = {
     'This customer already has a journal of this type with this reference.',
   ],
   CUSTOMER_CREDIT_LIMIT_EXCEEDED: [422, "The document would take the customer's balance past its credit limit."],
-  EXCHANGE_RATE_REQUIRED: [422, 'The document is in a foreign currency; send its exchangeRate.'],
+  EXCHANGE_RATE_MISSING: [
+    422,
+    'The document is in a foreign currency, no exchangeRate was sent and the entity has no rate for that currency dated on or before the document date (PUT /v1/currencies/{code}/rates/{date}).',
+  ],
+  EXCHANGE_RATE_FOR_BASE_CURRENCY: [422, 'The base currency is 1 by definition; it takes no dated rates.'],
   EXCHANGE_RATE_MUST_BE_ONE: [422, 'The document is in the base currency; its exchangeRate must be 1.'],
   EXCHANGE_RATE_IMPLAUSIBLE: [
     422,

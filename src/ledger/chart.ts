@@ -9,6 +9,8 @@ export interface AccountRoles {
   vatOutput: string;
   discountAllowed: string;
   fxGainLoss: string;
+  /** Unrealised exchange differences of period-end revaluations (RV). */
+  fxUnrealised: string;
   deferredRevenue: string;
   suspense: string;
   bankCharges: string;
@@ -21,6 +23,7 @@ export const DEFAULT_ROLES: AccountRoles = {
   vatOutput: '2200',
   discountAllowed: '4900',
   fxGainLoss: '7900',
+  fxUnrealised: '7910',
   deferredRevenue: '2300',
   suspense: '9999',
   bankCharges: '7700',
@@ -45,6 +48,7 @@ export const DEFAULT_GL_ACCOUNTS: DefaultGlAccount[] = [
   { code: '4900', name: 'Discount allowed', type: 'expense', isPosting: true },
   { code: '7700', name: 'Bank charges', type: 'expense', isPosting: true },
   { code: '7900', name: 'Exchange gains and losses', type: 'expense', isPosting: true },
+  { code: '7910', name: 'Unrealised exchange gains and losses', type: 'expense', isPosting: true },
   { code: '9999', name: 'Suspense', type: 'asset', isPosting: true },
 ];
 

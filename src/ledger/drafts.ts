@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.ts';
+import { rateWanted } from './posting/common.ts';
 import { DomainError } from '../domain/errors.ts';
 import { buildInvoice, checkInvoiceReference, lineReferences, postBatchInvoice } from './posting/invoices.ts';
 import { loadReferences, lockCustomer } from './posting/references.ts';
@@ -112,11 +113,10 @@ export async function listDrafts(
  */
 async function validate(ctx: PostingContext, input: DraftInput, self: number | null): Promise<CustomerTransaction> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  const refs = await loadReferences(
-    ctx.db,
-    ctx.entity.id,
-    lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
-  );
+  const refs = await loadReferences(ctx.db, ctx.entity.id, {
+    ...lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
+    rates: rateWanted(ctx, customer.currency, input.exchangeRate, input.invoiceDate),
+  });
   const t = buildInvoice(ctx, customer, input, refs, {
     performExternalReferenceDuplicateCheck: input.performExternalReferenceDuplicateCheck,
     enforceCreditLimit: input.enforceCreditLimit,

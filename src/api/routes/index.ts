@@ -10,6 +10,8 @@ import { amendmentRoutes } from './amendments.ts';
 import { eInvoiceRoutes } from './e-invoices.ts';
 import { syncRoutes } from './sync.ts';
 import { deferralRoutes } from './deferrals.ts';
+import { currencyRoutes } from './currencies.ts';
+import { revaluationRoutes } from './revaluations.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -21,10 +23,12 @@ export const allRoutes: AnyRoute[] = [
   loginRoute,
   logoutRoute,
   ...setupRoutes,
+  ...currencyRoutes,
   ...salesRoutes,
   ...journalRoutes,
   ...reportRoutes,
   ...deferralRoutes,
+  ...revaluationRoutes,
   ...amendmentRoutes,
   ...eInvoiceRoutes,
   ...syncRoutes,

@@ -1,5 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
 import { Dec, isStorable, parseAmount } from '../../domain/money.ts';
+import type { RateWanted, RatesInForce } from './dated-rates.ts';
 import type { PostingContext } from './types.ts';
 
 /** Parses decimal text into minor units of `currency`, naming the field when it cannot. */
@@ -41,14 +42,18 @@ export function positiveAmountOf(text: string, currency: string, field: string, 
 }
 
 /**
- * The exchange rate of a document: 1 in the base currency (any other value is refused), and
- * required for a foreign-currency customer, since guessing a rate would misstate the books.
+ * The exchange rate of a document: 1 in the base currency (any other value is refused); in a
+ * foreign currency the rate given, or else the entity's rate in force on the document's date
+ * (the latest dated on or before it, `inForce`), or EXCHANGE_RATE_MISSING: guessing a rate would
+ * misstate the books. Every posting path (invoices, drafts, credit notes, receipts, journals,
+ * post-pay-allocate) takes its rate here.
  */
 export function exchangeRateFor(
   ctx: PostingContext,
   currency: string,
   given: string | undefined,
   field: string,
+  inForce: { rates: RatesInForce; date: string },
 ): string {
   if (currency === ctx.entity.baseCurrency) {
     if (given !== undefined && !new Dec(given).eq(1)) {
@@ -58,14 +63,32 @@ export function exchangeRateFor(
     }
     return '1';
   }
-  if (given === undefined) {
+  if (given !== undefined) return new Dec(given).toFixed();
+  const dated = inForce.rates.get(currency, inForce.date);
+  if (dated === null) {
     throw new DomainError(
-      'EXCHANGE_RATE_REQUIRED',
-      `${field}: the customer's currency ${currency} is not the base currency ${ctx.entity.baseCurrency}`,
-      [{ field, message: 'required for a foreign-currency document' }],
+      'EXCHANGE_RATE_MISSING',
+      `${field}: no ${currency} rate is dated on or before ${inForce.date}; send exchangeRate, or set the rate with ` +
+        `PUT /v1/currencies/${currency}/rates/{date}`,
+      [{ field, message: `no ${currency} rate in force on ${inForce.date}` }],
     );
   }
-  return new Dec(given).toFixed();
+  return dated.rate;
+}
+
+/**
+ * The (currency, date) pair whose rate a document may need: none in the base currency or when the
+ * request gives its own rate. Posting paths pass these to `loadReferences` (`rates`).
+ */
+export function rateWanted(
+  ctx: PostingContext,
+  currency: string | undefined,
+  given: string | undefined,
+  date: string | undefined,
+): RateWanted[] {
+  if (currency === undefined || date === undefined || given !== undefined || currency === ctx.entity.baseCurrency)
+    return [];
+  return [{ currency, date }];
 }
 
 export function checkDueDate(transactionDate: string, dueDate: string, field: string): void {

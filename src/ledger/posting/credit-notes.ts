@@ -3,7 +3,8 @@ import { laterDate, today } from '../../domain/dates.ts';
 import { type Item, type PostingWarning, computeItems, documentLabel, itemJournal } from '../../domain/documents.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
-import { exchangeRateFor } from './common.ts';
+import { exchangeRateFor, rateWanted } from './common.ts';
+import { RatesInForce } from './dated-rates.ts';
 import { lineReferences, lineWarnings, parseLines } from './invoices.ts';
 import { loadReferences, lockCustomer } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
@@ -213,12 +214,9 @@ export async function postCreditNote(
   }
   const customer = await lockCustomer(ctx.db, ctx.entity.id, customerCode, 'customerCode');
   const currency = customer.currency;
-  const rate = exchangeRateFor(
-    ctx,
-    currency,
-    input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoice?.exchangeRate),
-    'exchangeRate',
-  );
+  const givenRate = input.exchangeRate ?? (currency === ctx.entity.baseCurrency ? undefined : invoice?.exchangeRate);
+  const rates = await RatesInForce.load(ctx.db, ctx.entity.id, rateWanted(ctx, currency, givenRate, date));
+  const rate = exchangeRateFor(ctx, currency, givenRate, 'exchangeRate', { rates, date });
   let items: Item[];
   let taxAccounts: Map<string, string>;
   let creditedLines: number[] | null = null;

@@ -8,7 +8,7 @@ import {
   taxAmountWarnings,
 } from '../../domain/documents.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
-import { amountOf, checkDueDate, exchangeRateFor, join } from './common.ts';
+import { amountOf, checkDueDate, exchangeRateFor, join, rateWanted } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
 import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 import {
@@ -126,7 +126,10 @@ export function buildInvoice(
   const currency = customer.currency;
   checkDateInRange(input.invoiceDate, join(prefix, 'invoiceDate'));
   if (input.dueDate !== undefined) checkDateInRange(input.dueDate, join(prefix, 'dueDate'));
-  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
+  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'), {
+    rates: refs.rates,
+    date: input.invoiceDate,
+  });
   const dueDate =
     input.dueDate ??
     dueDateFromTerms(input.invoiceDate, { days: customer.creditDays, endOfMonth: customer.creditEndOfMonth });
@@ -168,7 +171,11 @@ export function buildInvoice(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
-    rateCheck: { field: join(prefix, 'exchangeRate'), confirmed: input.confirmExchangeRate === true },
+    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked.
+    rateCheck: {
+      field: join(prefix, 'exchangeRate'),
+      confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+    },
     transactionDate: input.invoiceDate,
     dueDate,
     externalReference: input.externalReference ?? '',
@@ -233,11 +240,10 @@ export async function postBatchInvoice(
   options: InvoiceOptions,
 ): Promise<PostedInvoice> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  const refs = await loadReferences(
-    ctx.db,
-    ctx.entity.id,
-    lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
-  );
+  const refs = await loadReferences(ctx.db, ctx.entity.id, {
+    ...lineReferences(input.lines, ctx.entity.roles.deferredRevenue),
+    rates: rateWanted(ctx, customer.currency, input.exchangeRate, input.invoiceDate),
+  });
   const t = buildInvoice(ctx, customer, input, refs, options);
   await requirePeriodOpen(ctx.db, ctx.entity.id, input.invoiceDate, 'invoiceDate', 'post an invoice');
   await checkInvoiceReference(ctx, t, 'externalReference');

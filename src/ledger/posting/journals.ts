@@ -1,6 +1,6 @@
 import { DomainError } from '../../domain/errors.ts';
 import { controlJournal } from '../../domain/documents.ts';
-import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
+import { exchangeRateFor, join, positiveAmountOf, rateWanted } from './common.ts';
 import { loadReferences, lockCustomer } from './references.ts';
 import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import type { LedgerJournalInput, PostingContext } from './types.ts';
@@ -25,11 +25,15 @@ export async function postLedgerJournal(
 ): Promise<PostedJournal> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const currency = customer.currency;
-  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, 'exchangeRate');
   const refs = await loadReferences(ctx.db, ctx.entity.id, {
+    rates: rateWanted(ctx, currency, input.exchangeRate, input.transactionDate),
     gl: input.lines.flatMap((l) => (l.glAccountCode ? [l.glAccountCode] : [])),
     banks: input.lines.flatMap((l) => (l.bankAccountCode ? [l.bankAccountCode] : [])),
     departments: input.lines.map((l) => l.departmentId ?? null),
+  });
+  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, 'exchangeRate', {
+    rates: refs.rates,
+    date: input.transactionDate,
   });
   const others = input.lines.map((l, n) => {
     const at = (f: string) => join('', `lines[${n}].${f}`);
@@ -84,7 +88,11 @@ export async function postLedgerJournal(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
-    rateCheck: { field: 'exchangeRate', confirmed: input.confirmExchangeRate === true },
+    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked.
+    rateCheck: {
+      field: 'exchangeRate',
+      confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+    },
     transactionDate: input.transactionDate,
     dueDate: type === 'SD' ? input.transactionDate : null,
     externalReference: reference,

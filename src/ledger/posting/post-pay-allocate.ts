@@ -3,7 +3,7 @@ import { DomainError, isDomainError, type ErrorCode } from '../../domain/errors.
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
 import { type PostingWarning, type TransactionType, referenceKey } from '../../domain/documents.ts';
-import { amountOf } from './common.ts';
+import { amountOf, rateWanted } from './common.ts';
 import { buildInvoice, lineReferences } from './invoices.ts';
 import { refuseDeferrals } from './deferrals.ts';
 import { buildReceipt, receiptReferences } from './receipts.ts';
@@ -112,7 +112,26 @@ export class Batch {
       }
     }
     const customers = await lockCustomers(db, entityId, codes);
-    const refs = await loadReferences(db, entityId, req);
+    // The rate in force on each document's date, for those without their own rate.
+    const datedRates = queries.flatMap((q) => [
+      ...(q.batchInvoice
+        ? rateWanted(
+            ctx,
+            customers.get(q.batchInvoice.customerCode)?.currency,
+            q.batchInvoice.exchangeRate,
+            q.batchInvoice.invoiceDate,
+          )
+        : []),
+      ...(q.receipt
+        ? rateWanted(
+            ctx,
+            customers.get(q.receipt.customerCode)?.currency,
+            q.receipt.exchangeRate,
+            q.receipt.paymentDate,
+          )
+        : []),
+    ]);
+    const refs = await loadReferences(db, entityId, { ...req, rates: datedRates });
     const used = await usedReferences(db, entityId, wanted);
     const balances = credit.size ? await customerBalances(db, entityId, [...credit]) : new Map<string, bigint>();
     const currencies = [...customers.values()].map((c) => c.currency);

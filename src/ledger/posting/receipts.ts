@@ -1,7 +1,7 @@
 import { DomainError } from '../../domain/errors.ts';
 import type { JournalLine } from '../../domain/documents.ts';
 import { Dec, toBaseAmount } from '../../domain/money.ts';
-import { exchangeRateFor, join, positiveAmountOf } from './common.ts';
+import { exchangeRateFor, join, positiveAmountOf, rateWanted } from './common.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './references.ts';
 import {
   type CustomerTransaction,
@@ -99,7 +99,10 @@ export function buildReceipt(
 ): CustomerTransaction {
   const currency = customer.currency;
   checkDateInRange(input.paymentDate, join(prefix, 'paymentDate'));
-  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'));
+  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, join(prefix, 'exchangeRate'), {
+    rates: refs.rates,
+    date: input.paymentDate,
+  });
   const amount = positiveAmountOf(input.paymentAmount, currency, join(prefix, 'paymentAmount'));
   const bankCode = input.bankAccountCode ?? DEFAULT_BANK;
   const bank = refs.requireBank(bankCode, join(prefix, 'bankAccountCode'));
@@ -129,7 +132,11 @@ export function buildReceipt(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
-    rateCheck: { field: join(prefix, 'exchangeRate'), confirmed: input.confirmExchangeRate === true },
+    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked.
+    rateCheck: {
+      field: join(prefix, 'exchangeRate'),
+      confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+    },
     transactionDate: input.paymentDate,
     dueDate: null,
     externalReference: input.checkReference,
@@ -167,7 +174,10 @@ export async function postReceipt(
   duplicateCheck: boolean,
 ): Promise<PostedReceipt> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
-  const refs = await loadReferences(ctx.db, ctx.entity.id, receiptReferences(input));
+  const refs = await loadReferences(ctx.db, ctx.entity.id, {
+    ...receiptReferences(input),
+    rates: rateWanted(ctx, customer.currency, input.exchangeRate, input.paymentDate),
+  });
   const t = buildReceipt(ctx, customer, input, refs, duplicateCheck);
   await requirePeriodOpen(ctx.db, ctx.entity.id, input.paymentDate, 'paymentDate', 'post a receipt');
   await checkReceiptReference(ctx, t, 'checkReference');

@@ -3,6 +3,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { type DatedRate, rateOn } from '../setup/tax-codes.ts';
 import type { DiscountVatTreatment } from '../settings.ts';
 import { type Analysis, analysisKeys, checkAnalysis } from '../../domain/analysis.ts';
+import { type RateWanted, RatesInForce } from './dated-rates.ts';
 
 export interface GlRef {
   ok: boolean;
@@ -32,6 +33,9 @@ export interface BankRef {
 
 /** Active setup data referenced by one or more documents, loaded with a single query. */
 export class References {
+  /** Exchange rates in force for the pairs requested (`ReferenceRequest.rates`). */
+  rates: RatesInForce = RatesInForce.none();
+
   constructor(
     readonly gl: Map<string, GlRef>,
     readonly tax: Map<string, TaxRef>,
@@ -121,6 +125,8 @@ export interface ReferenceRequest {
   banks?: Iterable<string>;
   /** The analysis of each line, to load the codes they name. */
   analysis?: Iterable<Analysis | null | undefined>;
+  /** Foreign-currency documents without their own rate: the rate in force on each date. */
+  rates?: Iterable<RateWanted>;
 }
 
 interface RefRow {
@@ -183,6 +189,7 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
     else if (row.kind === 'code') r.analysis.set(row.code, row.ok);
     else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
   }
+  if (req.rates) r.rates = await RatesInForce.load(db, entityId, req.rates);
   return r;
 }
 

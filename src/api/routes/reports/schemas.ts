@@ -8,11 +8,12 @@ export const Money = z
   .meta({ description: 'A decimal amount with its currency’s decimals.', examples: ['120.50'] });
 export const DateText = z.string().meta({ description: 'YYYY-MM-DD', examples: ['2026-11-21'] });
 
-export const TRANSACTION_TYPES = ['SI', 'SN', 'SR', 'SD', 'SC', 'DS', 'DX', 'FX', 'GJ'] as const;
+export const TRANSACTION_TYPES = ['SI', 'SN', 'SR', 'SD', 'SC', 'DS', 'DX', 'FX', 'GJ', 'RV'] as const;
 export const TransactionType = z.enum(TRANSACTION_TYPES).meta({
   description:
     'SI invoice, SN credit note, SR receipt, SD debit journal (refund), SC credit journal, DS settlement discount, ' +
-    'DX discount reversal, FX realised exchange difference, GJ general journal (no customer).',
+    'DX discount reversal, FX realised exchange difference, GJ general journal (no customer), ' +
+    'RV unrealised exchange revaluation (or its reversal, the next day).',
 });
 
 export const AllocationStatusSchema = z.enum(['open', 'partiallyAllocated', 'allocated', 'none']).meta({
