@@ -225,7 +225,7 @@ export function fxJournal(
   ];
 }
 
-export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ';
+export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ' | 'PI';
 export type Side = 'debit' | 'credit' | 'none';
 
 export const SIDE_OF: Record<TransactionType, Side> = {
@@ -238,6 +238,8 @@ export const SIDE_OF: Record<TransactionType, Side> = {
   DS: 'credit',
   FX: 'none',
   GJ: 'none',
+  // A purchase invoice is outside the customers' (sales) ledger: its side there is none.
+  PI: 'none',
 };
 
 const DOCUMENT_NAMES: Record<TransactionType, string> = {
@@ -250,6 +252,7 @@ const DOCUMENT_NAMES: Record<TransactionType, string> = {
   DX: 'Discount reversal',
   FX: 'Exchange difference',
   GJ: 'General journal',
+  PI: 'Purchase invoice',
 };
 
 /**

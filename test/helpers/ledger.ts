@@ -98,7 +98,10 @@ export async function checkInvariants(db: Database, entityId: string): Promise<v
                                          FROM active WHERE debit_transaction_id = t.id OR credit_transaction_id = t.id), 0) AS base_outstanding
          FROM transactions t WHERE t.entity_id = $1 AND t.side <> 'none'
      )
-     SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j WHERE j.entity_id = $1 AND j.role = 'control') AS control,
+     SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j
+              WHERE j.entity_id = $1 AND j.role = 'control'
+                -- The control lines of supplier documents are the creditors' (purchases, migration 0082).
+                AND NOT EXISTS (SELECT 1 FROM transactions s WHERE s.id = j.transaction_id AND s.supplier_code IS NOT NULL)) AS control,
             (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN outstanding ELSE -outstanding END), 0) FROM per_tx) AS open,
             (SELECT count(*) FROM per_tx WHERE outstanding < 0 OR outstanding > gross) AS negative,
             (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN base_outstanding ELSE -base_outstanding END), 0) FROM per_tx) AS base_open`,

@@ -7,6 +7,8 @@ import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
 import { syncRoutes } from './sync.ts';
+import { purchaseRoutes } from './purchases.ts';
+import { intercompanyRoutes } from './intercompany.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -21,5 +23,7 @@ export const allRoutes: AnyRoute[] = [
   ...salesRoutes,
   ...reportRoutes,
   ...amendmentRoutes,
+  ...purchaseRoutes,
+  ...intercompanyRoutes,
   ...syncRoutes,
 ];
