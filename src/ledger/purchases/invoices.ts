@@ -183,7 +183,7 @@ export async function checkPurchase(ctx: PostingContext, doc: PurchaseDocument, 
  * trigger and the control-account trigger check it as they check every sales document.
  */
 export async function writePurchase(db: Queryable, doc: PurchaseDocument, prefix = ''): Promise<PostedTransaction> {
-  checkStorable([doc], [], prefix);
+  checkStorable([doc], [], prefix ? `${prefix}.` : '');
   try {
     const { rows } = await db.query<{ id: string; number: string }>(
       `WITH seq AS (
