@@ -272,13 +272,45 @@ describe('purchase invoices', () => {
     expect(audit.rows[0]!.n).toBe(2);
   });
 
+  it('converts a foreign-currency purchase invoice to base line by line, the control taking the exact opposite', async () => {
+    expect((await a.put('/v1/suppliers/YANK', { name: 'Yank Inc', currency: 'USD' })).status).toBe(201);
+    const missing = await a.post('/v1/purchases/invoices', purchase('USD-1', { supplierCode: 'YANK' }));
+    expect(missing.status).toBe(422);
+    expect(missing.body.error.code).toBe('EXCHANGE_RATE_REQUIRED');
+    const r = await a.post('/v1/purchases/invoices', purchase('USD-1', { supplierCode: 'YANK', exchangeRate: '1.08' }));
+    expect(r.status).toBe(201);
+    const doc = await a.get(`/v1/purchases/invoices/${r.body.transactionId}`);
+    // 1000.00 / 1.08 = 925.925… → 925.93; 33.33 / 1.08 = 30.8611… → 30.86; 217.00 / 1.08 = 200.925… → 200.93.
+    expect(doc.body.journal.map((j: { amount: string; baseAmount: string }) => [j.amount, j.baseAmount])).toEqual([
+      ['-1250.33', '-1157.72'],
+      ['1000.00', '925.93'],
+      ['33.33', '30.86'],
+      ['217.00', '200.93'],
+    ]);
+    await checkCreditors(a.entityId);
+  });
+
+  it('answers two concurrent posts of one supplier reference with one invoice and one 409, never a 500', async () => {
+    const before = await count(a.entityId, 'PI');
+    const results = await Promise.all([
+      a.post('/v1/purchases/invoices', purchase('RACE-1')),
+      a.post('/v1/purchases/invoices', purchase('race-1')),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(results.find((r) => r.status === 409)!.body.error.code).toBe(
+      'PURCHASE_INVOICE_SUPPLIER_REFERENCE_ALREADY_EXISTS',
+    );
+    expect(await count(a.entityId, 'PI')).toBe(before + 1);
+  });
+
   it('lists purchase invoices by supplier and date', async () => {
     const r = await a.get('/v1/purchases/invoices?supplierCode=ACME&fromDate=2026-11-01&toDate=2026-11-30');
     expect(r.status).toBe(200);
-    expect(r.body.total).toBe(2);
+    expect(r.body.total).toBe(3);
     expect(r.body.items.map((i: { supplierReference: string }) => i.supplierReference)).toEqual([
       'ACME-7781',
       'ACME-7782',
+      expect.stringMatching(/^race-1$/i),
     ]);
   });
 });
@@ -593,6 +625,39 @@ describe('intercompany', () => {
     const r = await seller.post('/v1/intercompany/invoices', icInvoice());
     expect(r.body.error.code).toBe('INTERCOMPANY_NOT_CONNECTED');
     expect((await del(buyer, '/v1/intercompany/connections/IC-SELL')).status).toBe(404);
+  });
+
+  it('books the mirror in a buyer with another base currency at buyerExchangeRate, equal in the invoice currency', async () => {
+    const uk = await t.entity('IC-UK', 'GBP');
+    await uk.put('/v1/customers/IC-SELL', { name: 'Seller', currency: 'EUR', controlGlAccountCode: '1150' });
+    await uk.put('/v1/suppliers/IC-SELL', { name: 'Seller', currency: 'EUR', controlGlAccountCode: '2150' });
+    await uk.put('/v1/intercompany/connections/IC-SELL', { customerCode: 'IC-SELL', supplierCode: 'IC-SELL' });
+    await seller.put('/v1/customers/IC-UK', { name: 'UK', controlGlAccountCode: '1150' });
+    await seller.put('/v1/suppliers/IC-UK', { name: 'UK', controlGlAccountCode: '2150' });
+    await seller.put('/v1/intercompany/connections/IC-UK', { customerCode: 'IC-UK', supplierCode: 'IC-UK' });
+    const body = icInvoice({
+      buyerEntityCode: 'IC-UK',
+      lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '1000.00', taxRate: '0.21' }],
+    });
+    const noRate = await seller.post('/v1/intercompany/invoices', body);
+    expect(noRate.status).toBe(422);
+    expect(noRate.body.error.details).toEqual({ field: 'buyerExchangeRate', reason: 'EXCHANGE_RATE_REQUIRED' });
+    const r = await seller.post('/v1/intercompany/invoices', { ...body, buyerExchangeRate: '1.15' });
+    expect(r.status).toBe(201);
+    expect(r.body.sales.grossAmount).toBe('1210.00');
+    expect(r.body.purchase.grossAmount).toBe('1210.00');
+    const pi = await uk.get(`/v1/purchases/invoices/${r.body.purchase.transactionId}`);
+    expect(pi.body).toMatchObject({ currency: 'EUR', exchangeRate: '1.15' });
+    // 1000.00 / 1.15 = 869.565… → 869.57 GBP; 210.00 / 1.15 = 182.608… → 182.61 GBP; the control 1052.18.
+    expect(
+      pi.body.journal.map((j: { glAccountCode: string; baseAmount: string }) => [j.glAccountCode, j.baseAmount]),
+    ).toEqual([
+      ['2150', '-1052.18'],
+      ['5000', '869.57'],
+      ['2210', '182.61'],
+    ]);
+    await checkInvariants(t.db, uk.entityId);
+    await checkCreditors(uk.entityId);
   });
 
   it('is admin-free: the admin token cannot post an intercompany invoice', async () => {
