@@ -93,6 +93,13 @@ describe('suppliers', () => {
     expect(audit.rows.map((r) => r.action)).toEqual(['supplier.created', 'supplier.updated']);
   });
 
+  it("keeps the creditors control account and a supplier's control account control accounts", async () => {
+    const r = await a.put('/v1/gl-accounts/2100', { isControl: false });
+    expect(r.status).toBe(422);
+    expect(r.body.error.code).toBe('GLACCOUNT_CONTROL_ACCOUNT_IN_USE');
+    expect((await a.get('/v1/gl-accounts/2100')).body.isControl).toBe(true);
+  });
+
   it('refuses a control account that is not one, and a missing name, changing nothing', async () => {
     const bad = await a.put('/v1/suppliers/BAD', { name: 'Bad', controlGlAccountCode: '5000' });
     expect(bad.status).toBe(422);
@@ -348,6 +355,16 @@ describe('back-to-back', () => {
       ['4000', '115.00'],
       ['4000', '38.33'],
     ]);
+    expect((await a.get(`/v1/transactions/${r.body.sales.transactionId}/link`)).body).toEqual({
+      kind: 'back_to_back',
+      transactionId: r.body.purchase.transactionId,
+      entityCode: 'PUR',
+    });
+    expect((await a.get(`/v1/transactions/${r.body.purchase.transactionId}/link`)).body).toEqual({
+      kind: 'back_to_back',
+      transactionId: r.body.sales.transactionId,
+      entityCode: 'PUR',
+    });
     const { rows } = await t.db.query<{ details: { backToBack: { purchaseTransactionId: number } } }>(
       'SELECT details FROM transactions WHERE id = $1',
       [r.body.sales.transactionId],
@@ -587,6 +604,17 @@ describe('intercompany', () => {
     expect((await seller.get(`/v1/purchases/invoices/${id}`)).status).toBe(404);
     expect((await seller.get(`/v1/transactions/${id}`)).status).toBe(404);
     expect((await seller.get('/v1/suppliers/IC-SELL')).status).toBe(404);
+    expect((await seller.get(`/v1/transactions/${id}/link`)).status).toBe(404);
+    const { rows: sales } = await t.db.query<{ id: string }>(
+      `SELECT id::text AS id FROM transactions WHERE entity_id = $1 AND type = 'SI'`,
+      [seller.entityId],
+    );
+    expect((await seller.get(`/v1/transactions/${sales[0]!.id}/link`)).body).toEqual({
+      kind: 'intercompany',
+      transactionId: Number(id),
+      entityCode: 'IC-BUY',
+    });
+    expect((await buyer.get(`/v1/transactions/${sales[0]!.id}/link`)).status).toBe(404);
   });
 
   it('posts nothing in either entity when the buyer refuses its half, telling only the code', async () => {

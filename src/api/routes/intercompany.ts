@@ -9,6 +9,8 @@ import {
   postIntercompanyInvoice,
   saveConnection,
 } from '../../ledger/purchases/intercompany.ts';
+import { linkOf } from '../../ledger/purchases/reads.ts';
+import { SafeTransactionId } from './reports/schemas.ts';
 import { inBody } from './setup-shared.ts';
 import { postedBody, posting } from './purchases.ts';
 
@@ -198,7 +200,32 @@ const postIntercompanyInvoiceRoute = defineRoute({
   },
 });
 
+const getLinkRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/transactions/{id}/link',
+  operationId: 'getTransactionLink',
+  summary: 'The other half of a back-to-back or intercompany invoice',
+  description:
+    'For a sales invoice, the purchase invoice it sells on (back-to-back) or its mirror in the buyer (intercompany); for a ' +
+    'purchase invoice, the sales invoice. Only the id and the entity code of the other half are told.',
+  tags: ['intercompany'],
+  auth: 'entity',
+  params: z.strictObject({ id: SafeTransactionId }),
+  success: {
+    status: 200,
+    description: 'The linked document.',
+    schema: z.object({
+      kind: z.enum(['back_to_back', 'intercompany']),
+      transactionId: z.number().int(),
+      entityCode: z.string(),
+    }),
+  },
+  errors: ['NOT_FOUND'],
+  handler: async ({ db, entity, params }) => linkOf(db, entity.id, params.id),
+});
+
 export const intercompanyRoutes: AnyRoute[] = [
+  getLinkRoute,
   listConnectionsRoute,
   putConnectionRoute,
   deleteConnectionRoute,

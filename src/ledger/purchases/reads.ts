@@ -100,6 +100,24 @@ function summary(r: PurchaseRow) {
   };
 }
 
+/**
+ * The other half of a document of this entity (a sales or a purchase invoice of a back-to-back or
+ * intercompany pair); NOT_FOUND for another entity's document or one without a link.
+ */
+export async function linkOf(db: Queryable, entityId: string, transactionId: number): Promise<LinkedDocument> {
+  const { rows } = await db.query<{ type: string }>('SELECT type FROM transactions WHERE id = $1 AND entity_id = $2', [
+    transactionId,
+    entityId,
+  ]);
+  const type = rows[0]?.type;
+  const link =
+    type === 'SI' || type === 'PI'
+      ? await linkedDocument(db, type === 'SI' ? 'sales' : 'purchase', transactionId)
+      : null;
+  if (!link) throw new DomainError('NOT_FOUND', `Transaction ${transactionId} of this entity has no linked document.`);
+  return link;
+}
+
 /** One purchase invoice of this entity with its lines, journal and linked sales invoice; NOT_FOUND otherwise. */
 export async function getPurchaseInvoice(db: Queryable, entityId: string, baseCurrency: string, id: number) {
   const { rows } = await db.query<PurchaseRow>(
