@@ -525,6 +525,9 @@ describe('intercompany', () => {
       supplierCode: 'IC-BUY',
     });
     expect(self.status).toBe(400);
+    expect(self.body.error.details).toEqual([
+      { field: 'params.entityCode', message: 'an entity cannot connect to itself' },
+    ]);
     const unknown = await seller.put('/v1/intercompany/connections/IC-BUY', {
       customerCode: 'NOPE',
       supplierCode: 'IC-BUY',

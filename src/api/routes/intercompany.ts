@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { Code, Description, ExchangeRate, IsoDate, Reference } from '../schemas.ts';
 import { InvoiceLine } from '../sales-schemas.ts';
+import { fieldError } from '../../domain/errors.ts';
 import { auditChange } from '../../ledger/audit.ts';
 import {
   deleteConnection,
@@ -68,6 +69,7 @@ const putConnectionRoute = defineRoute({
     'SUPPLIER_IS_INACTIVE',
   ],
   handler: async ({ db, entity, params, body, audit, setStatus, principal }) => {
+    if (params.entityCode === entity.code) throw fieldError('params.entityCode', 'an entity cannot connect to itself');
     const saved = await inBody(() => saveConnection(db, entity, params.entityCode, body, principal.actor));
     await audit({
       action: saved.created ? 'intercompany-connection.created' : 'intercompany-connection.updated',
