@@ -231,7 +231,7 @@ export function fxJournal(
   ];
 }
 
-export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ' | 'RV';
+export type TransactionType = 'SI' | 'SN' | 'SR' | 'SD' | 'SC' | 'DS' | 'DX' | 'FX' | 'GJ' | 'RV' | 'PI';
 export type Side = 'debit' | 'credit' | 'none';
 
 export const SIDE_OF: Record<TransactionType, Side> = {
@@ -245,6 +245,8 @@ export const SIDE_OF: Record<TransactionType, Side> = {
   FX: 'none',
   GJ: 'none',
   RV: 'none',
+  // A purchase invoice is outside the customers' (sales) ledger: its side there is none.
+  PI: 'none',
 };
 
 const DOCUMENT_NAMES: Record<TransactionType, string> = {
@@ -258,6 +260,7 @@ const DOCUMENT_NAMES: Record<TransactionType, string> = {
   FX: 'Exchange difference',
   GJ: 'General journal',
   RV: 'Revaluation',
+  PI: 'Purchase invoice',
 };
 
 /**

@@ -176,6 +176,31 @@ export const ERROR_CODES = {
   NOTHING_TO_POST: [422, 'Send a batchInvoice, a receipt, or both.'],
   INVOICE_AND_RECEIPT_CUSTOMER_MISMATCH: [422, 'The invoice and the receipt are for different customers.'],
   ALLOCATION_REQUIRES_INVOICE_AND_RECEIPT: [422, 'performAllocation needs both a batchInvoice and a receipt.'],
+  // Purchases, back-to-back and intercompany
+  SUPPLIER_CODE_DOES_NOT_EXIST: [422, 'The supplier code does not exist in this entity.'],
+  SUPPLIER_IS_INACTIVE: [422, 'The supplier is inactive; reactivate it before posting to it.'],
+  SUPPLIER_CURRENCY_CANNOT_CHANGE: [422, 'The supplier has transactions; its currency cannot change.'],
+  SUPPLIER_CONTROL_ACCOUNT_LOCKED: [422, 'The supplier has postings; its control account cannot change.'],
+  PURCHASE_INVOICE_SUPPLIER_REFERENCE_ALREADY_EXISTS: [
+    409,
+    "This supplier already has a purchase invoice with this supplier reference (the supplier's invoice number).",
+  ],
+  BACK_TO_BACK_CURRENCY_MISMATCH: [
+    422,
+    'The sales lines are copied from the purchase lines, but the customer and the supplier have different currencies; send the sales lines.',
+  ],
+  INTERCOMPANY_NOT_CONNECTED: [
+    422,
+    'This entity and the one named are not connected both ways (each must PUT /v1/intercompany/connections/{entityCode} naming the other), or no such entity exists.',
+  ],
+  INTERCOMPANY_CURRENCY_MISMATCH: [
+    422,
+    "The seller's customer for the buyer and the buyer's supplier for the seller have different currencies.",
+  ],
+  INTERCOMPANY_COUNTERPART_REFUSED: [
+    422,
+    "The other entity's half (the purchase invoice) was refused; `details.reason` is its error code. Nothing was posted in either entity.",
+  ],
   // Pipelines
   PIPELINE_UNKNOWN_SOURCE_TYPE: [400, 'No source of this type is known; the message lists the known ones.'],
   PIPELINE_UNKNOWN_TARGET_TYPE: [400, 'No target of this type is known; the message lists the known ones.'],

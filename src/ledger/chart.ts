@@ -14,6 +14,16 @@ export interface AccountRoles {
   deferredRevenue: string;
   suspense: string;
   bankCharges: string;
+  /** Suppliers' default control account (the purchase ledger). */
+  creditorsControl: string;
+  /** Where the VAT of purchase invoices is posted (reclaimable input VAT). */
+  vatInput: string;
+  /** Suppliers' default expense account. */
+  purchases: string;
+  /** Suggested control account of a customer that is another entity (intercompany receivable). */
+  intercompanyDueFrom: string;
+  /** Suggested control account of a supplier that is another entity (intercompany payable). */
+  intercompanyDueTo: string;
 }
 
 export const DEFAULT_ROLES: AccountRoles = {
@@ -27,6 +37,11 @@ export const DEFAULT_ROLES: AccountRoles = {
   deferredRevenue: '2300',
   suspense: '9999',
   bankCharges: '7700',
+  creditorsControl: '2100',
+  vatInput: '2210',
+  purchases: '5000',
+  intercompanyDueFrom: '1150',
+  intercompanyDueTo: '2150',
 };
 
 export interface DefaultGlAccount {
@@ -34,18 +49,25 @@ export interface DefaultGlAccount {
   name: string;
   type: 'asset' | 'liability' | 'equity' | 'income' | 'expense';
   isPosting: boolean;
+  /** Takes only the control side of customer or supplier documents (migration 0031). */
+  isControl?: boolean;
 }
 
 export const DEFAULT_GL_ACCOUNTS: DefaultGlAccount[] = [
   { code: '1000', name: 'Current assets', type: 'asset', isPosting: false },
-  { code: '1100', name: 'Debtors control', type: 'asset', isPosting: true },
+  { code: '1100', name: 'Debtors control', type: 'asset', isPosting: true, isControl: true },
+  { code: '1150', name: 'Intercompany due from', type: 'asset', isPosting: true, isControl: true },
   { code: '1200', name: 'Bank current account', type: 'asset', isPosting: true },
   { code: '2000', name: 'Current liabilities', type: 'liability', isPosting: false },
+  { code: '2100', name: 'Creditors control', type: 'liability', isPosting: true, isControl: true },
+  { code: '2150', name: 'Intercompany due to', type: 'liability', isPosting: true, isControl: true },
   { code: '2200', name: 'VAT output', type: 'liability', isPosting: true },
+  { code: '2210', name: 'VAT input', type: 'asset', isPosting: true },
   { code: '2300', name: 'Deferred revenue', type: 'liability', isPosting: true },
   { code: '3000', name: 'Retained earnings', type: 'equity', isPosting: true },
   { code: '4000', name: 'Sales', type: 'income', isPosting: true },
   { code: '4900', name: 'Discount allowed', type: 'expense', isPosting: true },
+  { code: '5000', name: 'Purchases', type: 'expense', isPosting: true },
   { code: '7700', name: 'Bank charges', type: 'expense', isPosting: true },
   { code: '7900', name: 'Exchange gains and losses', type: 'expense', isPosting: true },
   { code: '7910', name: 'Unrealised exchange gains and losses', type: 'expense', isPosting: true },

@@ -159,15 +159,16 @@ export async function createEntity(
   const id = row.id;
   await db.query(
     `INSERT INTO gl_accounts (entity_id, code, name, type, is_posting, is_control)
-     SELECT $1, a.code, a.name, a.type, a.is_posting, a.code = $6
-       FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[]) AS a(code, name, type, is_posting)`,
+     SELECT $1, a.code, a.name, a.type, a.is_posting, a.is_control
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::boolean[], $6::boolean[])
+            AS a(code, name, type, is_posting, is_control)`,
     [
       id,
       DEFAULT_GL_ACCOUNTS.map((a) => a.code),
       DEFAULT_GL_ACCOUNTS.map((a) => a.name),
       DEFAULT_GL_ACCOUNTS.map((a) => a.type),
       DEFAULT_GL_ACCOUNTS.map((a) => a.isPosting),
-      DEFAULT_ROLES.debtorsControl,
+      DEFAULT_GL_ACCOUNTS.map((a) => a.isControl === true),
     ],
   );
   const taxes = defaultTaxCodes(input.standardTaxRate ?? '0.20');

@@ -105,7 +105,9 @@ export async function checkInvariants(db: Database, entityId: string): Promise<v
          FROM transactions t WHERE t.entity_id = $1 AND t.side <> 'none'
      )
      SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
-              WHERE j.entity_id = $1 AND j.role = 'control' AND t.type <> 'RV') AS control,
+              WHERE j.entity_id = $1 AND j.role = 'control' AND t.type <> 'RV'
+                -- The control lines of supplier documents are the creditors' (purchases, migration 0082).
+                AND t.supplier_code IS NULL) AS control,
             (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
               WHERE j.entity_id = $1 AND j.role = 'control' AND t.type = 'RV') AS revaluation,
             (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN outstanding ELSE -outstanding END), 0) FROM per_tx) AS open,

@@ -12,6 +12,8 @@ import { syncRoutes } from './sync.ts';
 import { deferralRoutes } from './deferrals.ts';
 import { currencyRoutes } from './currencies.ts';
 import { revaluationRoutes } from './revaluations.ts';
+import { purchaseRoutes } from './purchases.ts';
+import { intercompanyRoutes } from './intercompany.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -31,5 +33,7 @@ export const allRoutes: AnyRoute[] = [
   ...revaluationRoutes,
   ...amendmentRoutes,
   ...eInvoiceRoutes,
+  ...purchaseRoutes,
+  ...intercompanyRoutes,
   ...syncRoutes,
 ];

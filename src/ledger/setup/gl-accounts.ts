@@ -91,12 +91,15 @@ async function checkControlChange(db: Queryable, entityId: string, before: GlAcc
   const inUse = (message: string) => fieldError('isControl', message, 'GLACCOUNT_CONTROL_ACCOUNT_IN_USE');
   if (before.isControl && !next.isControl) {
     const { rows } = await db.query(
-      `SELECT 1 FROM entities WHERE id = $1 AND account_roles->>'debtorsControl' = $2
-       UNION ALL SELECT 1 FROM customers WHERE entity_id = $1 AND control_gl_account_code = $2 LIMIT 1`,
+      `SELECT 1 FROM entities WHERE id = $1 AND $2 IN (account_roles->>'debtorsControl', account_roles->>'creditorsControl')
+       UNION ALL SELECT 1 FROM customers WHERE entity_id = $1 AND control_gl_account_code = $2
+       UNION ALL SELECT 1 FROM suppliers WHERE entity_id = $1 AND control_gl_account_code = $2 LIMIT 1`,
       [entityId, code],
     );
     if (rows.length > 0)
-      throw inUse(`GL account ${code} is the debtors control account or a customer's control account`);
+      throw inUse(
+        `GL account ${code} is the debtors or creditors control account, or a customer's or supplier's control account`,
+      );
   }
   if (!before.isControl && next.isControl) {
     const { rows } = await db.query(

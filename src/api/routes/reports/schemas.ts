@@ -8,7 +8,7 @@ export const Money = z
   .meta({ description: 'A decimal amount with its currency’s decimals.', examples: ['120.50'] });
 export const DateText = z.string().meta({ description: 'YYYY-MM-DD', examples: ['2026-11-21'] });
 
-export const TRANSACTION_TYPES = ['SI', 'SN', 'SR', 'SD', 'SC', 'DS', 'DX', 'FX', 'GJ', 'RV'] as const;
+export const TRANSACTION_TYPES = ['SI', 'SN', 'SR', 'SD', 'SC', 'DS', 'DX', 'FX', 'GJ', 'RV', 'PI'] as const;
 export const TransactionType = z.enum(TRANSACTION_TYPES).meta({
   description:
     'SI invoice, SN credit note, SR receipt, SD debit journal (refund), SC credit journal, DS settlement discount, ' +
