@@ -283,7 +283,7 @@ describe('purchase invoices', () => {
     expect((await a.put('/v1/suppliers/YANK', { name: 'Yank Inc', currency: 'USD' })).status).toBe(201);
     const missing = await a.post('/v1/purchases/invoices', purchase('USD-1', { supplierCode: 'YANK' }));
     expect(missing.status).toBe(422);
-    expect(missing.body.error.code).toBe('EXCHANGE_RATE_REQUIRED');
+    expect(missing.body.error.code).toBe('EXCHANGE_RATE_MISSING');
     const r = await a.post('/v1/purchases/invoices', purchase('USD-1', { supplierCode: 'YANK', exchangeRate: '1.08' }));
     expect(r.status).toBe(201);
     const doc = await a.get(`/v1/purchases/invoices/${r.body.transactionId}`);
@@ -672,7 +672,7 @@ describe('intercompany', () => {
     });
     const noRate = await seller.post('/v1/intercompany/invoices', body);
     expect(noRate.status).toBe(422);
-    expect(noRate.body.error.details).toEqual({ field: 'buyerExchangeRate', reason: 'EXCHANGE_RATE_REQUIRED' });
+    expect(noRate.body.error.details).toEqual({ field: 'buyerExchangeRate', reason: 'EXCHANGE_RATE_MISSING' });
     const r = await seller.post('/v1/intercompany/invoices', { ...body, buyerExchangeRate: '1.15' });
     expect(r.status).toBe(201);
     expect(r.body.sales.grossAmount).toBe('1210.00');
