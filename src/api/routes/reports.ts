@@ -8,7 +8,7 @@ import {
 } from './reports/statements.ts';
 import { trialBalanceRoute } from './reports/trial-balance.ts';
 import { vatReportRoute } from './reports/vat.ts';
-import { transactionPdfRoute } from './pdf.ts';
+import { customerStatementPdfRoute, transactionPdfRoute } from './pdf.ts';
 import { listAllocationsRoute, transactionAllocationsRoute } from './reports/allocations.ts';
 
 /** The reading endpoints: transactions, allocations, statements, balances, the trial balance and the VAT report. */
@@ -24,4 +24,5 @@ export const reportRoutes: AnyRoute[] = [
   trialBalanceRoute,
   vatReportRoute,
   transactionPdfRoute,
+  customerStatementPdfRoute,
 ];
