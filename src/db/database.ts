@@ -4,8 +4,7 @@
  * Values come back as text for int8, numeric and date columns so amounts never pass through a
  * JavaScript number; bigint parameters are sent as text for the same reason.
  */
-export type SqlParam =
-  string | number | boolean | bigint | null | Date | Uint8Array | readonly unknown[] | Record<string, unknown>;
+export type SqlParam = string | number | boolean | bigint | null | Date | readonly unknown[] | Record<string, unknown>;
 
 export interface QueryResult<T> {
   rows: T[];
@@ -91,13 +90,12 @@ export async function retryConflicts<T>(run: () => Promise<T>, attempts = 5): Pr
   }
 }
 
-/** Normalises parameters: bigint as text, arrays of bigint as arrays of text, bytes as they are. */
+/** Normalises parameters: bigint as text, arrays of bigint as arrays of text. */
 export function toDriverParams(params: readonly SqlParam[] | undefined): unknown[] {
   if (!params) return [];
   return params.map((p) => {
     if (typeof p === 'bigint') return p.toString();
     if (Array.isArray(p)) return p.map((v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
-    if (p instanceof Uint8Array) return p; // bytea: a Buffer goes to both drivers as it is
     if (p !== null && typeof p === 'object' && !(p instanceof Date)) return JSON.stringify(p);
     return p;
   });

@@ -56,7 +56,10 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Whether the bytes read as text: valid UTF-8 without NUL or other control characters than tab, CR, LF, FF. */
 export function isText(bytes: Buffer): boolean {
-  if (bytes.some((b) => b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c)) return false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d && b !== 0x0c) return false;
+  }
   try {
     utf8.decode(bytes);
     return true;

@@ -131,7 +131,7 @@ export async function saveBranding(
     footer: text(input.footer, 'branding.footer', 500),
   };
   if (logo !== undefined) {
-    values.logo = logo?.bytes ?? null;
+    values.logo = logo ? logo.bytes.toString('base64') : null;
     values.logo_content_type = logo?.contentType ?? null;
     values.logo_sha256 = logo ? createHash('sha256').update(logo.bytes).digest('hex') : null;
   }
@@ -140,7 +140,8 @@ export async function saveBranding(
   const columns = changed.map(([k]) => k);
   const params = changed.map(([, v]) => v ?? null);
   await db.query(
-    `INSERT INTO entity_branding (entity_id, ${columns.join(', ')}) VALUES ($1, ${columns.map((_, i) => `$${i + 2}`).join(', ')})
+    `INSERT INTO entity_branding (entity_id, ${columns.join(', ')})
+     VALUES ($1, ${columns.map((c, i) => (c === 'logo' ? `decode($${i + 2}, 'base64')` : `$${i + 2}`)).join(', ')})
      ON CONFLICT (entity_id) DO UPDATE SET ${columns.map((c) => `${c} = EXCLUDED.${c}`).join(', ')}, updated_at = now()`,
     [entityId, ...params],
   );
@@ -149,8 +150,9 @@ export async function saveBranding(
 
 /** The seller as the PDFs print it: the branding where set, else the entity's own details. */
 export async function loadLetterhead(db: Queryable, entity: EntityContext): Promise<Letterhead> {
-  const { rows } = await db.query<BrandingRow & { logo: Buffer | Uint8Array | null }>(
-    `SELECT company_name, address, vat_number, logo, logo_content_type, bank_name, bank_account_name, iban, bic, footer
+  // bytea as base64: PGlite converts bytea a byte at a time.
+  const { rows } = await db.query<BrandingRow & { logo: string | null }>(
+    `SELECT company_name, address, vat_number, encode(logo, 'base64') AS logo, logo_content_type, bank_name, bank_account_name, iban, bic, footer
        FROM entity_branding WHERE entity_id = $1`,
     [entity.id],
   );
@@ -165,7 +167,7 @@ export async function loadLetterhead(db: Queryable, entity: EntityContext): Prom
     vatNumber: r?.vat_number ?? entity.vatNumber,
     logo:
       r?.logo && r.logo_content_type
-        ? { bytes: Buffer.from(r.logo), contentType: r.logo_content_type as Logo['contentType'] }
+        ? { bytes: Buffer.from(r.logo, 'base64'), contentType: r.logo_content_type as Logo['contentType'] }
         : null,
     bank,
     footer: r?.footer ?? null,

@@ -7,6 +7,7 @@ import { salesRoutes } from './sales.ts';
 import { reportRoutes } from './reports.ts';
 import { amendmentRoutes } from './amendments.ts';
 import { syncRoutes } from './sync.ts';
+import { attachmentRoutes } from './attachments.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -20,6 +21,7 @@ export const allRoutes: AnyRoute[] = [
   ...setupRoutes,
   ...salesRoutes,
   ...reportRoutes,
+  ...attachmentRoutes,
   ...amendmentRoutes,
   ...syncRoutes,
 ];
