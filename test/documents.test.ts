@@ -95,12 +95,16 @@ describe('branding in settings', () => {
     const changed = await e.put('/v1/settings', { branding: { footer: null, logo: null, bankName: 'KBC' } });
     expect(changed.body.branding).toEqual({ ...put.body.branding, footer: null, logo: null, bankName: 'KBC' });
     expect((await e.get('/v1/settings')).body.branding).toEqual(changed.body.branding);
+    // Blank text clears like null.
+    const blank = await e.put('/v1/settings', { branding: { iban: '  ', bic: ' ', companyName: '', logo: '' } });
+    expect(blank.status).toBe(200);
+    expect(blank.body.branding).toEqual({ ...changed.body.branding, iban: null, bic: null, companyName: null });
 
     const audit = await t.db.query<{ before: any; after: any }>(
       `SELECT before, after FROM audit_log WHERE entity_id = $1 AND action = 'settings.updated' ORDER BY id`,
       [e.entityId],
     );
-    const last = audit.rows[audit.rows.length - 1]!;
+    const last = audit.rows[audit.rows.length - 2]!;
     expect(last.before.branding).toMatchObject({
       footer: 'Registered in Antwerpen, RPR 0123.456.749',
       bankName: 'Belfius',

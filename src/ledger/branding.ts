@@ -108,17 +108,18 @@ export async function saveBranding(
   input: BrandingInput,
 ): Promise<{ before: Branding; after: Branding }> {
   const before = await getBranding(db, entityId);
-  const iban = input.iban ? normalizeIban(input.iban) : input.iban === '' ? null : input.iban;
+  // Spaces alone clear a field, like "" and null.
+  const iban = input.iban == null ? input.iban : normalizeIban(input.iban) || null;
   if (iban) {
     const problem = ibanProblem(iban);
     if (problem) throw fieldError('branding.iban', problem);
   }
-  const bic = input.bic ? input.bic.trim().toUpperCase() : input.bic === '' ? null : input.bic;
+  const bic = input.bic == null ? input.bic : input.bic.trim().toUpperCase() || null;
   if (bic) {
     const problem = bicProblem(bic);
     if (problem) throw fieldError('branding.bic', problem);
   }
-  const logo = input.logo ? parseLogo(input.logo) : input.logo === undefined ? undefined : null;
+  const logo = input.logo == null ? input.logo : input.logo.trim() === '' ? null : parseLogo(input.logo);
   const address = input.address && Object.values(input.address).some((v) => v) ? input.address : input.address && null;
   const values: Record<string, SqlParam | undefined> = {
     company_name: text(input.companyName, 'branding.companyName', 200),

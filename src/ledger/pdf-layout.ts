@@ -341,15 +341,14 @@ function payment(w: Writer, d: InvoiceDocument): void {
     w.at(`Payment reference: ${reference}`, PAGE.margin, w.y, REGULAR, 10);
     w.y += 13;
     bankDetails(w, d.branding?.bank);
-    w.y -= 13;
   } else {
     w.at('Credit', PAGE.margin, w.y, BOLD, 10);
     w.y += 14;
     w.at(`This credit note reduces your balance by ${amount}.`, PAGE.margin, w.y, REGULAR, 10);
     w.y += 13;
     w.at(`Reference: ${reference}`, PAGE.margin, w.y, REGULAR, 10);
+    w.y += 13;
   }
-  w.y += 13;
 }
 
 /**
