@@ -226,9 +226,16 @@ describe('transaction attachments', () => {
     expect(await attachmentCount()).toBe(before + 1);
   });
 
-  it('never deletes or changes an attachment, even by SQL', async () => {
+  it('never deletes or changes an attachment, even by SQL, nor files one under another entity', async () => {
     await expect(t.db.query(`DELETE FROM attachments`)).rejects.toThrow();
     await expect(t.db.query(`UPDATE attachments SET file_name = 'x.csv'`)).rejects.toThrow();
+    await expect(
+      t.db.query(
+        `INSERT INTO attachments (entity_id, transaction_id, file_name, content_type, size, sha256, content, created_by)
+         VALUES ($1, $2, 'x.csv', 'text/csv', 1, repeat('0', 64), decode('YQ==', 'base64'), 'test')`,
+        [other.entityId, invoiceId],
+      ),
+    ).rejects.toThrow(/not in entity/);
   });
 });
 
