@@ -207,7 +207,7 @@ describe('invoice PDF', () => {
     expect(lines.some((l) => /^R+…$/.test(l) || l === ref)).toBe(true);
   });
 
-  it('answers 404 for an unknown id or another entity’s invoice, 422 for a receipt', async () => {
+  it('answers 404 for an unknown id or another entity’s invoice, and renders a receipt', async () => {
     const inv = await postInvoice(c, 'ACME', '1.00');
     const foreign = await pdfOf(other, inv.transactionId);
     expect(foreign.status).toBe(404);
@@ -217,8 +217,11 @@ describe('invoice PDF', () => {
     expect(unknown.body.error.code).toBe('NOT_FOUND');
     const rc = await postReceipt(c, 'ACME', '1.21');
     const receipt = await pdfOf(c, rc.transactionId);
-    expect(receipt.status).toBe(422);
-    expect(receipt.body.error.code).toBe('TRANSACTION_IS_NOT_AN_INVOICE');
+    expect(receipt.status).toBe(200);
+    expect(extractPdfText(receipt.body).lines).toContain('RECEIPT');
+    await expect(loadInvoiceDocument(t.db, entity, rc.transactionId)).rejects.toMatchObject({
+      code: 'TRANSACTION_IS_NOT_AN_INVOICE',
+    });
     expect((await c.get('/v1/transactions/abc/pdf')).status).toBe(400);
     expect((await t.request('GET', `/v1/transactions/${inv.transactionId}/pdf`)).status).toBe(401);
   });

@@ -415,7 +415,12 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
         if (reply.sent) return reply;
         if (outcome.replayed) reply.header('Idempotent-Replayed', 'true');
         if (route.success.contentType && Buffer.isBuffer(outcome.body)) {
-          return reply.status(outcome.status).type(route.success.contentType).send(outcome.body);
+          // A route serving stored files (attachments) sets each file's own type.
+          const type = reply.getHeader('content-type');
+          return reply
+            .status(outcome.status)
+            .type(typeof type === 'string' ? type : route.success.contentType)
+            .send(outcome.body);
         }
         if (outcome.body === undefined || outcome.status === 204) return reply.status(outcome.status).send();
         return reply.status(outcome.status).type('application/json; charset=utf-8').send(JSON.stringify(outcome.body));

@@ -267,6 +267,25 @@ export const ERROR_CODES = {
     409,
     "The consent covers no organisation or company, or not the one the pipeline's target names; `details` lists those it covers. Nothing was stored.",
   ],
+  // Documents and attachments
+  ATTACHMENT_TYPE_NOT_ALLOWED: [
+    415,
+    'The file is not a CSV (UTF-8 text without NUL or control bytes), an XLSX workbook or a PDF, judged by its content; nothing was stored.',
+  ],
+  ATTACHMENT_TYPE_MISMATCH: [
+    422,
+    "The file's name says one type and its content is another (a PDF renamed .csv); `details` gives both. Nothing was stored.",
+  ],
+  ATTACHMENT_TOO_LARGE: [413, 'The file is larger than 10 MB (10485760 bytes); nothing was stored.'],
+  LOGO_INVALID: [
+    422,
+    'The logo is not a PNG or JPEG image that can be drawn (judged by its content), is not base64, or is larger than 1 MB.',
+  ],
+  DOCUMENT_TYPE_HAS_NO_PDF: [
+    422,
+    'Only invoices (SI), credit notes (SN) and receipts (SR) have a PDF; journals, discounts and exchange differences do not.',
+  ],
+  TRANSACTION_HAS_NO_LINES: [422, 'Only an invoice or credit note has lines to break down into a spreadsheet.'],
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],

@@ -1,5 +1,7 @@
 import PDFDocument from 'pdfkit';
 import { Dec, formatAmount } from '../domain/money.ts';
+import { formatIban } from '../domain/iban.ts';
+import type { Logo } from './logo.ts';
 
 export interface PartyAddress {
   street?: string | null | undefined;
@@ -35,18 +37,27 @@ export interface InvoiceDocument {
   net: bigint;
   tax: bigint;
   gross: bigint;
+  /** The entity's logo, bank details and footer line (PUT /v1/settings `branding`). */
+  branding?: PdfBranding;
 }
 
-const PAGE = { width: 595.28, height: 841.89, margin: 50 };
-const RIGHT = PAGE.width - PAGE.margin;
-const BOTTOM = PAGE.height - PAGE.margin - 20; // room for the footer
-const REGULAR = 'Helvetica';
-const BOLD = 'Helvetica-Bold';
+/** What the branding adds to every document beyond the seller's name, address and VAT number. */
+export interface PdfBranding {
+  logo: Logo | null;
+  bank: { bankName: string | null; accountName: string | null; iban: string | null; bic: string | null } | null;
+  footer: string | null;
+}
+
+export const PAGE = { width: 595.28, height: 841.89, margin: 50 };
+export const RIGHT = PAGE.width - PAGE.margin;
+export const BOTTOM = PAGE.height - PAGE.margin - 32; // room for the footer lines
+export const REGULAR = 'Helvetica';
+export const BOLD = 'Helvetica-Bold';
 // The lines table: description wraps, the amounts are right-aligned to each column's right edge.
 const COLS = { description: PAGE.margin, descriptionWidth: 210, net: 340, rate: 395, vat: 465, gross: RIGHT };
 // The document's number, dates and reference (and the totals) sit right; the seller's block left of them.
-const META = { label: 320, labelWidth: 90 };
-const SELLER_WIDTH = META.label - PAGE.margin - 10;
+export const META = { label: 320, labelWidth: 90 };
+export const SELLER_WIDTH = META.label - PAGE.margin - 10;
 
 // Characters WinAnsiEncoding has beyond Latin-1 (the built-in fonts' encoding).
 const WIN_ANSI_EXTRA = new Set('€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ');
@@ -88,7 +99,7 @@ export function formatRate(rate: string): string {
   return new Dec(rate).mul(100).toFixed() + '%';
 }
 
-function addressLines(a: PartyAddress): string[] {
+export function addressLines(a: PartyAddress): string[] {
   const cityLine = [a.postalCode, a.city].filter((v) => v).join(' ');
   return [a.street, cityLine, a.country].filter((v): v is string => !!v);
 }
@@ -106,9 +117,9 @@ export function vatByRate(lines: InvoiceDocument['lines']): { rate: string; net:
   return [...groups.values()].sort((a, b) => new Dec(a.rate).comparedTo(b.rate));
 }
 
-type Doc = PDFKit.PDFDocument;
+export type Doc = PDFKit.PDFDocument;
 
-class Writer {
+export class Writer {
   y = PAGE.margin;
   constructor(readonly doc: Doc) {}
 
@@ -160,21 +171,86 @@ class Writer {
   }
 }
 
-function header(w: Writer, d: InvoiceDocument): void {
-  const credit = d.kind === 'creditNote';
-  const top = PAGE.margin;
-  w.at(d.seller.name, PAGE.margin, top, BOLD, 16, SELLER_WIDTH);
-  let y = top + 22;
-  for (const line of addressLines(d.seller.address)) {
+/** The logo's box, top left: it is scaled to fit, keeping its proportions. */
+const LOGO_BOX = { width: 160, height: 50 };
+
+/**
+ * The seller's block, top left: the logo (when there is one), the name, the address and the VAT
+ * number. Returns where it ends.
+ */
+export function letterhead(w: Writer, seller: Party, logo: Logo | null | undefined): number {
+  let y = PAGE.margin;
+  if (logo) {
+    w.doc.image(logo.bytes, PAGE.margin, y, { fit: [LOGO_BOX.width, LOGO_BOX.height] });
+    y += LOGO_BOX.height + 8;
+  }
+  w.at(seller.name, PAGE.margin, y, BOLD, 16, SELLER_WIDTH);
+  y += 22;
+  for (const line of addressLines(seller.address)) {
     w.at(line, PAGE.margin, y, REGULAR, 9, SELLER_WIDTH);
     y += 12;
   }
-  if (d.seller.vatNumber) {
-    w.at(`VAT number: ${d.seller.vatNumber}`, PAGE.margin, y, REGULAR, 9, SELLER_WIDTH);
+  if (seller.vatNumber) {
+    w.at(`VAT number: ${seller.vatNumber}`, PAGE.margin, y, REGULAR, 9, SELLER_WIDTH);
     y += 12;
   }
+  return y;
+}
 
-  w.right(credit ? 'CREDIT NOTE' : 'INVOICE', RIGHT, top, BOLD, 18);
+/** The buyer's block ("Bill to"): name, customer code, address, VAT number; returns where it ends. */
+export function buyerBlock(w: Writer, title: string, buyer: Party, top: number): number {
+  let by = top;
+  w.at(title, PAGE.margin, by, BOLD, 10);
+  by += 14;
+  w.at(buyer.name, PAGE.margin, by, BOLD, 10);
+  by += 13;
+  w.at(`Customer code: ${buyer.code ?? ''}`, PAGE.margin, by);
+  by += 12;
+  for (const line of addressLines(buyer.address)) {
+    w.at(line, PAGE.margin, by);
+    by += 12;
+  }
+  if (buyer.vatNumber) {
+    w.at(`VAT number: ${buyer.vatNumber}`, PAGE.margin, by);
+    by += 12;
+  }
+  return by;
+}
+
+/** The document's title and its label/value pairs, top right; returns where they end. */
+export function metaBlock(w: Writer, title: string, meta: [string, string][]): number {
+  const top = PAGE.margin;
+  w.right(title, RIGHT, top, BOLD, 18);
+  let my = top + 28;
+  for (const [label, value] of meta) {
+    w.at(label, META.label, my, REGULAR, 9, META.labelWidth);
+    w.right(value, RIGHT, my, BOLD, 9, RIGHT - META.label - META.labelWidth - 4);
+    my += 13;
+  }
+  return my;
+}
+
+/** Where to pay: the bank details of the branding, one per line; nothing when there are none. */
+export function bankDetails(w: Writer, bank: PdfBranding['bank'] | undefined): void {
+  if (!bank) return;
+  const rows: [string, string | null][] = [
+    ['Bank', bank.bankName],
+    ['Account name', bank.accountName],
+    ['IBAN', bank.iban && formatIban(bank.iban)],
+    ['BIC', bank.bic],
+  ];
+  for (const [label, value] of rows) {
+    if (!value) continue;
+    w.ensure(14);
+    w.at(`${label}: ${value}`, PAGE.margin, w.y, REGULAR, 10);
+    w.y += 13;
+  }
+}
+
+function header(w: Writer, d: InvoiceDocument): void {
+  const credit = d.kind === 'creditNote';
+  const y = letterhead(w, d.seller, d.branding?.logo);
+
   const meta: [string, string][] = [
     [credit ? 'Credit note number' : 'Invoice number', d.number],
     [credit ? 'Credit note date' : 'Invoice date', d.date],
@@ -183,29 +259,8 @@ function header(w: Writer, d: InvoiceDocument): void {
   if (d.relatedNumber) meta.push(['Credits invoice', d.relatedNumber]);
   if (d.externalReference) meta.push(['Reference', d.externalReference]);
   meta.push(['Currency', d.currency]);
-  let my = top + 28;
-  for (const [label, value] of meta) {
-    w.at(label, META.label, my, REGULAR, 9, META.labelWidth);
-    w.right(value, RIGHT, my, BOLD, 9, RIGHT - META.label - META.labelWidth - 4);
-    my += 13;
-  }
-
-  let by = Math.max(y, my) + 18;
-  w.at(credit ? 'Credit to' : 'Bill to', PAGE.margin, by, BOLD, 10);
-  by += 14;
-  w.at(d.buyer.name, PAGE.margin, by, BOLD, 10);
-  by += 13;
-  w.at(`Customer code: ${d.buyer.code ?? ''}`, PAGE.margin, by);
-  by += 12;
-  for (const line of addressLines(d.buyer.address)) {
-    w.at(line, PAGE.margin, by);
-    by += 12;
-  }
-  if (d.buyer.vatNumber) {
-    w.at(`VAT number: ${d.buyer.vatNumber}`, PAGE.margin, by);
-    by += 12;
-  }
-  w.y = by + 14;
+  const my = metaBlock(w, credit ? 'CREDIT NOTE' : 'INVOICE', meta);
+  w.y = buyerBlock(w, credit ? 'Credit to' : 'Bill to', d.buyer, Math.max(y, my) + 18) + 14;
   if (d.description) {
     const width = RIGHT - PAGE.margin;
     w.wrapped(d.description, PAGE.margin, w.y, width, REGULAR, 10);
@@ -284,45 +339,57 @@ function payment(w: Writer, d: InvoiceDocument): void {
     w.at(`Please pay ${amount} by ${d.dueDate ?? d.date}.`, PAGE.margin, w.y, REGULAR, 10);
     w.y += 13;
     w.at(`Payment reference: ${reference}`, PAGE.margin, w.y, REGULAR, 10);
+    w.y += 13;
+    bankDetails(w, d.branding?.bank);
   } else {
     w.at('Credit', PAGE.margin, w.y, BOLD, 10);
     w.y += 14;
     w.at(`This credit note reduces your balance by ${amount}.`, PAGE.margin, w.y, REGULAR, 10);
     w.y += 13;
     w.at(`Reference: ${reference}`, PAGE.margin, w.y, REGULAR, 10);
+    w.y += 13;
   }
-  w.y += 13;
 }
 
-function footers(doc: Doc, d: InvoiceDocument): void {
+/**
+ * The foot of every page: the branding's footer line (when set) above "<seller> - <title>" and
+ * "Page n of m".
+ */
+export function footers(doc: Doc, left: string, footerLine: string | null | undefined): void {
   const range = doc.bufferedPageRange();
-  const title = `${d.kind === 'invoice' ? 'Invoice' : 'Credit note'} ${d.number}`;
   for (let i = 0; i < range.count; i++) {
     doc.switchToPage(range.start + i);
     // Writing inside the bottom margin would make pdfkit start a new page.
     doc.page.margins.bottom = 0;
     const y = PAGE.height - PAGE.margin;
     doc.font(REGULAR).fontSize(8).fillColor('#555555');
-    doc.text(toWinAnsi(`${d.seller.name} - ${title}`), PAGE.margin, y, { lineBreak: false });
+    if (footerLine) {
+      let line = toWinAnsi(footerLine.replace(/\s+/g, ' '));
+      while (line.length > 1 && doc.widthOfString(line) > RIGHT - PAGE.margin) line = line.slice(0, -2) + '…';
+      doc.text(line, PAGE.margin, y - 12, { lineBreak: false });
+    }
+    doc.text(toWinAnsi(left), PAGE.margin, y, { lineBreak: false });
     const page = `Page ${i + 1} of ${range.count}`;
     doc.text(page, RIGHT - doc.widthOfString(page), y, { lineBreak: false });
   }
 }
 
-/** Draws the document; resolves with the finished PDF. */
-export function renderDocument(d: InvoiceDocument): Promise<Buffer> {
-  const kind = d.kind === 'invoice' ? 'Invoice' : 'Credit note';
+/** A new A4 document with fixed metadata (its ID derives from them) and the promise of its bytes. */
+export function startDocument(info: { title: string; author: string; subject: string; createdAt: Date }): {
+  doc: Doc;
+  done: Promise<Buffer>;
+} {
   const doc = new PDFDocument({
     size: 'A4',
     margin: PAGE.margin,
     bufferPages: true,
     info: {
-      Title: `${kind} ${d.number}`,
-      Author: d.seller.name,
-      Subject: `${kind} ${d.number} for ${d.buyer.name}`,
+      Title: info.title,
+      Author: info.author,
+      Subject: info.subject,
       Creator: 'ledgerlink',
       // Fixed metadata: the PDF's ID is a hash of it, so this makes the bytes reproducible.
-      CreationDate: d.createdAt,
+      CreationDate: info.createdAt,
     },
   });
   const chunks: Buffer[] = [];
@@ -330,6 +397,18 @@ export function renderDocument(d: InvoiceDocument): Promise<Buffer> {
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
+  });
+  return { doc, done };
+}
+
+/** Draws the document; resolves with the finished PDF. */
+export function renderDocument(d: InvoiceDocument): Promise<Buffer> {
+  const kind = d.kind === 'invoice' ? 'Invoice' : 'Credit note';
+  const { doc, done } = startDocument({
+    title: `${kind} ${d.number}`,
+    author: d.seller.name,
+    subject: `${kind} ${d.number} for ${d.buyer.name}`,
+    createdAt: d.createdAt,
   });
   const w = new Writer(doc);
   header(w, d);
@@ -341,7 +420,7 @@ export function renderDocument(d: InvoiceDocument): Promise<Buffer> {
   vatSummary(w, d, groups);
   totals(w, d, top);
   payment(w, d);
-  footers(doc, d);
+  footers(doc, `${d.seller.name} - ${kind} ${d.number}`, d.branding?.footer);
   doc.end();
   return done;
 }

@@ -2,6 +2,8 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { EntityContext } from './entities.ts';
 import { type InvoiceDocument, type PartyAddress, renderDocument } from './pdf-layout.ts';
+import { loadLetterhead } from './branding.ts';
+import { loadReceiptDocument, renderReceipt } from './pdf-receipt.ts';
 
 export type { InvoiceDocument } from './pdf-layout.ts';
 
@@ -60,6 +62,7 @@ export async function loadInvoiceDocument(
       [{ field: 'params.id', message: `a ${r.type}, not an invoice or credit note` }],
     );
   }
+  const seller = await loadLetterhead(db, entity);
   return {
     kind: r.type === 'SI' ? 'invoice' : 'creditNote',
     transactionId: Number(r.id),
@@ -71,7 +74,7 @@ export async function loadInvoiceDocument(
     currency: r.currency.trim(),
     relatedNumber: r.related_number,
     createdAt: new Date(r.created_at),
-    seller: { name: entity.name, address: entity.address, vatNumber: entity.vatNumber, code: null },
+    seller: { name: seller.name, address: seller.address, vatNumber: seller.vatNumber, code: null },
     buyer: {
       name: r.customer_name ?? r.customer_code,
       code: r.customer_code,
@@ -82,6 +85,7 @@ export async function loadInvoiceDocument(
     net: BigInt(r.net),
     tax: BigInt(r.tax),
     gross: BigInt(r.gross),
+    branding: { logo: seller.logo, bank: seller.bank, footer: seller.footer },
   };
 }
 
@@ -91,6 +95,31 @@ export async function loadInvoiceDocument(
  */
 export async function renderInvoicePdf(db: Queryable, entity: EntityContext, transactionId: number): Promise<Buffer> {
   return renderDocument(await loadInvoiceDocument(db, entity, transactionId));
+}
+
+/**
+ * The PDF of any posted document that has one: an invoice or credit note, or a receipt with what
+ * it was allocated to. Another entity's transaction is NOT_FOUND; a journal, discount or exchange
+ * difference has none.
+ */
+export async function renderTransactionPdf(
+  db: Queryable,
+  entity: EntityContext,
+  transactionId: number,
+): Promise<Buffer> {
+  const { rows } = await db.query<{ type: string }>(`SELECT type FROM transactions WHERE id = $1 AND entity_id = $2`, [
+    transactionId,
+    entity.id,
+  ]);
+  const type = rows[0]?.type;
+  if (!type) throw new DomainError('NOT_FOUND', `No transaction ${transactionId} in this entity`);
+  if (type === 'SI' || type === 'SN') return renderInvoicePdf(db, entity, transactionId);
+  if (type === 'SR') return renderReceipt(await loadReceiptDocument(db, entity, transactionId));
+  throw new DomainError(
+    'DOCUMENT_TYPE_HAS_NO_PDF',
+    `Transaction ${transactionId} is a ${type}; only invoices (SI), credit notes (SN) and receipts (SR) have a PDF`,
+    [{ field: 'params.id', message: `a ${type}, which has no PDF` }],
+  );
 }
 
 /**

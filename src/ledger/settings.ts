@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError, fieldError } from '../domain/errors.ts';
 import { Dec } from '../domain/money.ts';
 import { checkDateInRange } from './periods.ts';
+import { type Branding, type BrandingInput, getBranding, saveBranding } from './branding.ts';
 
 /** An entity's ledger settings. */
 export interface EntitySettings {
@@ -147,13 +148,14 @@ async function saveRateSettings(
 }
 
 /** Every setting of an entity, as GET /v1/settings shows them. */
-export type AllSettings = EntitySettings & VatSettings & RateSettings;
+export type AllSettings = EntitySettings & VatSettings & RateSettings & { branding: Branding };
 
 export async function getAllSettings(db: Queryable, entityId: string): Promise<AllSettings> {
   return {
     ...(await getSettings(db, entityId)),
     ...(await getVatSettings(db, entityId)),
     ...(await getRateSettings(db, entityId)),
+    branding: await getBranding(db, entityId),
   };
 }
 
@@ -161,7 +163,11 @@ export async function getAllSettings(db: Queryable, entityId: string): Promise<A
 export async function updateAllSettings(
   db: Queryable,
   entityId: string,
-  patch: { lockDate?: string | null | undefined; exchangeRateTolerance?: string | undefined } & VatSettingsInput,
+  patch: {
+    lockDate?: string | null | undefined;
+    exchangeRateTolerance?: string | undefined;
+    branding?: BrandingInput | undefined;
+  } & VatSettingsInput,
 ): Promise<{ before: AllSettings; after: AllSettings }> {
   return db.transaction(async (tx) => {
     const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
@@ -170,9 +176,10 @@ export async function updateAllSettings(
       vatTolerance: patch.vatTolerance,
     });
     const rates = await saveRateSettings(tx, entityId, { exchangeRateTolerance: patch.exchangeRateTolerance });
+    const branding = await saveBranding(tx, entityId, patch.branding ?? {});
     return {
-      before: { ...dates.before, ...vat.before, ...rates.before },
-      after: { ...dates.after, ...vat.after, ...rates.after },
+      before: { ...dates.before, ...vat.before, ...rates.before, branding: branding.before },
+      after: { ...dates.after, ...vat.after, ...rates.after, branding: branding.after },
     };
   });
 }

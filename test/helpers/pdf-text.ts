@@ -44,6 +44,8 @@ export function extractPdfText(pdf: Buffer): PdfText {
     const dict = m[1]!;
     const length = /\/Length (\d+)/.exec(dict);
     if (!length) continue;
+    // An image (a logo) is no text, whatever its bytes happen to spell.
+    if (/\/Subtype \/Image/.test(dict)) continue;
     const start = m.index + m[0].length;
     const raw = pdf.subarray(start, start + Number(length[1]));
     const content = (/\/Filter \/FlateDecode/.test(dict) ? inflateSync(raw) : raw).toString('latin1');

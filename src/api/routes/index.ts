@@ -14,6 +14,7 @@ import { currencyRoutes } from './currencies.ts';
 import { revaluationRoutes } from './revaluations.ts';
 import { purchaseRoutes } from './purchases.ts';
 import { intercompanyRoutes } from './intercompany.ts';
+import { attachmentRoutes } from './attachments.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -31,6 +32,7 @@ export const allRoutes: AnyRoute[] = [
   ...reportRoutes,
   ...deferralRoutes,
   ...revaluationRoutes,
+  ...attachmentRoutes,
   ...amendmentRoutes,
   ...eInvoiceRoutes,
   ...purchaseRoutes,

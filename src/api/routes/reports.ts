@@ -9,7 +9,7 @@ import {
 import { trialBalanceRoute } from './reports/trial-balance.ts';
 import { vatReportRoute } from './reports/vat.ts';
 import { analysisReportRoute } from './analysis.ts';
-import { transactionPdfRoute } from './pdf.ts';
+import { customerStatementPdfRoute, transactionPdfRoute } from './pdf.ts';
 import { listAllocationsRoute, transactionAllocationsRoute } from './reports/allocations.ts';
 
 /** The reading endpoints: transactions, allocations, statements, balances, the trial balance and the VAT report. */
@@ -26,4 +26,5 @@ export const reportRoutes: AnyRoute[] = [
   vatReportRoute,
   analysisReportRoute,
   transactionPdfRoute,
+  customerStatementPdfRoute,
 ];

@@ -10,6 +10,7 @@ import {
   vatToleranceProblem,
 } from '../../ledger/settings.ts';
 import { inBody } from './setup-shared.ts';
+import { BrandingBody, BrandingSchema } from './branding-schemas.ts';
 
 const VatTolerance = z
   .union([z.string(), z.number().int()])
@@ -60,6 +61,7 @@ const Settings = z.object({
   exchangeRateTolerance: z.string().meta({
     description: 'The plausible band of exchange rates around the last known one, as a fraction ("0.5" = ±50 %).',
   }),
+  branding: BrandingSchema,
 });
 
 export const getSettingsRoute = defineRoute({
@@ -83,7 +85,8 @@ export const putSettingsRoute = defineRoute({
     'that date: documents, allocations and unallocations dated on or before it are refused with PERIOD_LOCKED, ' +
     'so reports up to it can no longer change. Send `null` to reopen every period; moving the date back reopens ' +
     'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules, `exchangeRateTolerance` the ' +
-    'plausible band of exchange rates (docs/ledger.md). Each change ' +
+    'plausible band of exchange rates (docs/ledger.md), `branding` what the PDFs print (company name, address, ' +
+    'VAT number, logo, bank details, footer; within it too only the fields sent change, and null clears one). Each change ' +
     'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
@@ -92,10 +95,16 @@ export const putSettingsRoute = defineRoute({
     discountVatTreatment: DiscountVatTreatment.optional(),
     vatTolerance: VatTolerance.optional(),
     exchangeRateTolerance: ExchangeRateTolerance.optional(),
+    branding: BrandingBody.optional(),
   }),
-  example: { lockDate: '2026-03-31', discountVatTreatment: 'adjustVat', vatTolerance: '1' },
+  example: {
+    lockDate: '2026-03-31',
+    discountVatTreatment: 'adjustVat',
+    vatTolerance: '1',
+    branding: { companyName: 'Harbour Sports Ltd', iban: 'BE71 0961 2345 6769', bic: 'GKCCBEBB' },
+  },
   success: { status: 200, description: 'The settings as saved.', schema: Settings },
-  errors: ['DATE_OUT_OF_RANGE'],
+  errors: ['DATE_OUT_OF_RANGE', 'LOGO_INVALID'],
   handler: async ({ db, entity, body, audit }) => {
     const saved = await inBody(() => updateAllSettings(db, entity.id, body));
     await audit({
