@@ -11,6 +11,12 @@ export interface ItemInput {
   net: bigint;
   /** When given it is used as-is, the batch-invoice rule; otherwise net × rate, half-up. */
   tax: bigint | null;
+  /** On item lines only (src/ledger/item-documents.ts): what the net was computed from, and a note. */
+  itemCode?: string | null;
+  quantity?: string | null;
+  unitPrice?: string | null;
+  discountRate?: string | null;
+  note?: string | null;
 }
 
 export interface Item extends Omit<ItemInput, 'tax'> {

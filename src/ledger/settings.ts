@@ -2,6 +2,12 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError, fieldError } from '../domain/errors.ts';
 import { Dec } from '../domain/money.ts';
 import { checkDateInRange } from './periods.ts';
+import {
+  type ItemTaxSettings,
+  type ItemTaxSettingsInput,
+  getItemTaxSettings,
+  saveItemTaxSettings,
+} from './item-settings.ts';
 
 /** An entity's ledger settings. */
 export interface EntitySettings {
@@ -147,13 +153,14 @@ async function saveRateSettings(
 }
 
 /** Every setting of an entity, as GET /v1/settings shows them. */
-export type AllSettings = EntitySettings & VatSettings & RateSettings;
+export type AllSettings = EntitySettings & VatSettings & RateSettings & ItemTaxSettings;
 
 export async function getAllSettings(db: Queryable, entityId: string): Promise<AllSettings> {
   return {
     ...(await getSettings(db, entityId)),
     ...(await getVatSettings(db, entityId)),
     ...(await getRateSettings(db, entityId)),
+    ...(await getItemTaxSettings(db, entityId)),
   };
 }
 
@@ -161,7 +168,8 @@ export async function getAllSettings(db: Queryable, entityId: string): Promise<A
 export async function updateAllSettings(
   db: Queryable,
   entityId: string,
-  patch: { lockDate?: string | null | undefined; exchangeRateTolerance?: string | undefined } & VatSettingsInput,
+  patch: { lockDate?: string | null | undefined; exchangeRateTolerance?: string | undefined } & VatSettingsInput &
+    ItemTaxSettingsInput,
 ): Promise<{ before: AllSettings; after: AllSettings }> {
   return db.transaction(async (tx) => {
     const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
@@ -170,9 +178,13 @@ export async function updateAllSettings(
       vatTolerance: patch.vatTolerance,
     });
     const rates = await saveRateSettings(tx, entityId, { exchangeRateTolerance: patch.exchangeRateTolerance });
+    const items = await saveItemTaxSettings(tx, entityId, {
+      taxCalculation: patch.taxCalculation,
+      taxRounding: patch.taxRounding,
+    });
     return {
-      before: { ...dates.before, ...vat.before, ...rates.before },
-      after: { ...dates.after, ...vat.after, ...rates.after },
+      before: { ...dates.before, ...vat.before, ...rates.before, ...items.before },
+      after: { ...dates.after, ...vat.after, ...rates.after, ...items.after },
     };
   });
 }

@@ -10,6 +10,17 @@ import {
   vatToleranceProblem,
 } from '../../ledger/settings.ts';
 import { inBody } from './setup-shared.ts';
+import { TAX_CALCULATIONS, TAX_ROUNDINGS } from '../../domain/item-lines.ts';
+
+const TaxCalculation = z.enum(TAX_CALCULATIONS).meta({
+  description:
+    "How ledgerlink computes the tax of item invoices and credit notes: `perLine` (default) rounds each line's " +
+    'net × rate; `perDocument` rounds each rate\'s total net × rate once (docs/ledger.md "Item invoices").',
+});
+const TaxRounding = z.enum(TAX_ROUNDINGS).meta({
+  description:
+    'How computed item nets and taxes round at the half cent: `halfUp` (default, away from zero) or `halfEven`.',
+});
 
 const VatTolerance = z
   .union([z.string(), z.number().int()])
@@ -60,6 +71,8 @@ const Settings = z.object({
   exchangeRateTolerance: z.string().meta({
     description: 'The plausible band of exchange rates around the last known one, as a fraction ("0.5" = ±50 %).',
   }),
+  taxCalculation: TaxCalculation,
+  taxRounding: TaxRounding,
 });
 
 export const getSettingsRoute = defineRoute({
@@ -83,7 +96,8 @@ export const putSettingsRoute = defineRoute({
     'that date: documents, allocations and unallocations dated on or before it are refused with PERIOD_LOCKED, ' +
     'so reports up to it can no longer change. Send `null` to reopen every period; moving the date back reopens ' +
     'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules, `exchangeRateTolerance` the ' +
-    'plausible band of exchange rates (docs/ledger.md). Each change ' +
+    'plausible band of exchange rates, `taxCalculation` and `taxRounding` how item documents compute tax ' +
+    '(docs/ledger.md). Each change ' +
     'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
@@ -92,6 +106,8 @@ export const putSettingsRoute = defineRoute({
     discountVatTreatment: DiscountVatTreatment.optional(),
     vatTolerance: VatTolerance.optional(),
     exchangeRateTolerance: ExchangeRateTolerance.optional(),
+    taxCalculation: TaxCalculation.optional(),
+    taxRounding: TaxRounding.optional(),
   }),
   example: { lockDate: '2026-03-31', discountVatTreatment: 'adjustVat', vatTolerance: '1' },
   success: { status: 200, description: 'The settings as saved.', schema: Settings },

@@ -5,6 +5,7 @@ import { bankAccountRoutes } from './bank-accounts.ts';
 import { departmentRoutes } from './departments.ts';
 import { customerRoutes } from './customers.ts';
 import { settingsRoutes } from './settings.ts';
+import { itemRoutes } from './items.ts';
 
 /** Setup data (chart of accounts, tax codes, bank accounts, departments), customers and the entity's settings. */
 export const setupRoutes: AnyRoute[] = [
@@ -13,5 +14,6 @@ export const setupRoutes: AnyRoute[] = [
   ...bankAccountRoutes,
   ...departmentRoutes,
   ...customerRoutes,
+  ...itemRoutes,
   ...settingsRoutes,
 ];
