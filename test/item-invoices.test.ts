@@ -19,7 +19,9 @@ beforeAll(async () => {
   await seedCustomer(t.db, c.entityId, 'C1', { creditDays: 30 });
   await seedCustomer(t.db, c.entityId, 'PLAIN', { creditDays: 14 });
   await seedCustomer(t.db, other.entityId, 'C1');
-  expect((await c.put('/v1/tax-codes/RED', { name: 'Reduced', rate: '0.135', glAccountCode: '2200' })).status).toBe(201);
+  expect((await c.put('/v1/tax-codes/RED', { name: 'Reduced', rate: '0.135', glAccountCode: '2200' })).status).toBe(
+    201,
+  );
   expect((await c.put('/v1/tax-codes/HALF', { name: 'Five', rate: '0.05', glAccountCode: '2200' })).status).toBe(201);
 });
 afterAll(async () => t.close());
@@ -75,10 +77,17 @@ describe('items', () => {
     expect(list.body.items.map((i: { code: string }) => i.code)).toEqual(['GADGET', 'WIDGET']);
 
     const refusals: [string, Record<string, unknown>, number, string, string][] = [
-      ['BAD', { description: 'x', glAccountCode: 'NOGL' }, 422, 'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'body.glAccountCode'],
+      [
+        'BAD',
+        { description: 'x', glAccountCode: 'NOGL' },
+        422,
+        'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+        'body.glAccountCode',
+      ],
       ['BAD', { description: 'x', taxCode: 'NOPE' }, 422, 'TAX_CODE_DOES_NOT_EXIST', 'body.taxCode'],
       ['BAD', { description: 'x', unitPrice: '1.00001' }, 400, 'VALIDATION_ERROR', 'body.unitPrice'],
       ['BAD', { unitPrice: '1' }, 400, 'VALIDATION_ERROR', 'body.description'],
+      ['BAD', { description: 'x', unitPrice: '-1' }, 400, 'VALIDATION_ERROR', 'body.unitPrice'],
     ];
     for (const [code, body, status, error, field] of refusals) {
       const r = await c.put(`/v1/items/${code}`, body);
@@ -96,12 +105,14 @@ describe('customer defaults', () => {
     expect(before.body.discountRate).toBe('0');
     const saved = await c.put('/v1/customers/C1', { discountRate: '0.1', rowVersion: before.body.rowVersion });
     expect([saved.status, saved.body.discountRate]).toEqual([200, '0.1']);
-    const bad = await c.put('/v1/customers/C1', { discountRate: '1', rowVersion: saved.body.rowVersion });
-    expect([bad.status, bad.body.error.code, bad.body.error.details[0].field]).toEqual([
-      400,
-      'VALIDATION_ERROR',
-      'body.discountRate',
-    ]);
+    for (const discountRate of ['1', '0.9999999']) {
+      const bad = await c.put('/v1/customers/C1', { discountRate, rowVersion: saved.body.rowVersion });
+      expect([bad.status, bad.body.error.code, bad.body.error.details[0].field]).toEqual([
+        400,
+        'VALIDATION_ERROR',
+        'body.discountRate',
+      ]);
+    }
 
     const n = await drafts();
     const fresh = await c.get('/v1/sales/invoices/new?customerCode=C1');
@@ -182,9 +193,26 @@ describe('item invoices', () => {
       [line({ quantity: '1', unitPrice: '1', discountRate: '1.5' }), 400, 'VALIDATION_ERROR', 'lines[0].discountRate'],
       [line({ quantity: '1', unitPrice: '1', taxCode: 'NOPE' }), 422, 'TAX_CODE_DOES_NOT_EXIST', 'lines[0].taxCode'],
       [line({ quantity: '1', unitPrice: '-5' }), 422, 'DOCUMENT_TOTAL_MUST_BE_POSITIVE', 'lines'],
+      [line({ quantity: '999999999999999', unitPrice: '999999999999999' }), 400, 'AMOUNT_OUT_OF_RANGE', 'lines'],
+      [
+        line({ quantity: '1', unitPrice: '1', discountRate: '0.1234567' }),
+        400,
+        'VALIDATION_ERROR',
+        'lines[0].discountRate',
+      ],
       [invoiceBody({ customerCode: 'NOBODY' }), 422, 'CUSTOMER_CODE_DOES_NOT_EXIST', 'customerCode'],
-      [invoiceBody({ externalReference: 'SO-1001' }), 409, 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS', 'externalReference'],
-      [invoiceBody({ externalReference: 'Y', dueDate: '2026-11-01' }), 422, 'DUE_DATE_BEFORE_TRANSACTION_DATE', 'dueDate'],
+      [
+        invoiceBody({ externalReference: 'SO-1001' }),
+        409,
+        'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+        'externalReference',
+      ],
+      [
+        invoiceBody({ externalReference: 'Y', dueDate: '2026-11-01' }),
+        422,
+        'DUE_DATE_BEFORE_TRANSACTION_DATE',
+        'dueDate',
+      ],
     ];
     for (const [body, status, code, field] of refusals) {
       const r = await c.post('/v1/sales/invoices', body);
@@ -267,11 +295,14 @@ describe('item invoices', () => {
       note: 'Blue, boxed',
     });
     const debits = r.body.lines.reduce((s: number, l: { debit: string }) => s + Math.round(Number(l.debit) * 100), 0);
-    const credits = r.body.lines.reduce((s: number, l: { credit: string }) => s + Math.round(Number(l.credit) * 100), 0);
-    expect([debits, credits]).toEqual([15383, 15383]);
-    expect(r.body.lines.filter((l: { role: string }) => l.role === 'tax').map((l: { credit: string }) => l.credit)).toEqual(
-      ['25.23', '1.01'],
+    const credits = r.body.lines.reduce(
+      (s: number, l: { credit: string }) => s + Math.round(Number(l.credit) * 100),
+      0,
     );
+    expect([debits, credits]).toEqual([15383, 15383]);
+    expect(
+      r.body.lines.filter((l: { role: string }) => l.role === 'tax').map((l: { credit: string }) => l.credit),
+    ).toEqual(['25.23', '1.01']);
     // A batch invoice has no stored breakdown: its lines are summed.
     const batch = await c.post('/v1/sales/batch-invoices', {
       customerCode: 'PLAIN',
@@ -291,7 +322,9 @@ describe('item invoices', () => {
     await expect(
       t.db.query(`UPDATE transaction_tax_breakdown SET tax = tax + 1 WHERE transaction_id = $1`, [transactionId]),
     ).rejects.toThrow();
-    await expect(t.db.query(`UPDATE transactions SET order_number = 'x' WHERE id = $1`, [transactionId])).rejects.toThrow();
+    await expect(
+      t.db.query(`UPDATE transactions SET order_number = 'x' WHERE id = $1`, [transactionId]),
+    ).rejects.toThrow();
     await expect(
       t.db.query(`UPDATE transaction_items SET quantity = 4 WHERE transaction_id = $1`, [transactionId]),
     ).rejects.toThrow();
@@ -364,7 +397,13 @@ describe('item credit notes', () => {
     });
     expect(d.status).toBe(201);
     // 33.3333 → 33.33, tax 6.9993 → 7.00.
-    expect(d.body).toMatchObject({ status: 'draft', netAmount: '33.33', taxAmount: '7.00', grossAmount: '40.33', dueDate: null });
+    expect(d.body).toMatchObject({
+      status: 'draft',
+      netAmount: '33.33',
+      taxAmount: '7.00',
+      grossAmount: '40.33',
+      dueDate: null,
+    });
     expect((await c.get(`/v1/sales/invoices/${d.body.draftId}`)).status).toBe(404);
     const withDue = await c.post('/v1/sales/credit-notes/drafts', {
       customerCode: 'C1',

@@ -12,6 +12,7 @@ import { enforceCredit } from './posting/invoices.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './posting/references.ts';
 import type { PostingContext } from './posting/types.ts';
 import {
+  checkStorable,
   type CustomerTransaction,
   type PostedTransaction,
   duplicateError,
@@ -207,10 +208,13 @@ export function buildItemDocument(
     refs.requireGl(glAccountCode, at('glAccountCode'), departmentId);
     const taxRate = refs.requireRateOn(taxCode, input.date, at('taxCode'));
     const discountRate = new Dec(l.discountRate ?? '0');
-    if (discountRate.lt(0) || discountRate.gt(1)) {
-      throw new DomainError('VALIDATION_ERROR', `${at('discountRate')}: must be a fraction between 0 and 1`, [
-        { field: at('discountRate'), message: 'must be a fraction between 0 and 1' },
-      ]);
+    // Stored with six decimals (numeric(9, 6)): more would post a net the stored line does not explain.
+    if (discountRate.lt(0) || discountRate.gt(1) || discountRate.decimalPlaces() > 6) {
+      throw new DomainError(
+        'VALIDATION_ERROR',
+        `${at('discountRate')}: must be a fraction between 0 and 1, at most 6 decimals`,
+        [{ field: at('discountRate'), message: 'must be a fraction between 0 and 1, at most 6 decimals' }],
+      );
     }
     const net = itemLineNet(l.quantity, unitPrice, discountRate.toFixed(), currency, settings.taxRounding);
     return { l, glAccountCode, taxCode, taxRate, unitPrice, departmentId, discountRate: discountRate.toFixed(), net };
@@ -272,6 +276,8 @@ export function buildItemDocument(
     orderNumber: input.orderNumber ?? null,
     deliveryDate: input.deliveryDate ?? null,
   };
+  // 15-digit quantities times 15-digit prices can pass what a bigint column holds: the caller's input (400).
+  checkStorable([t], []);
   const amounts: ItemAmounts = {
     lines: items.map((i) => ({ lineNo: i.lineNo, taxRate: new Dec(i.taxRate).toFixed(), net: i.net, tax: i.tax })),
     breakdown,

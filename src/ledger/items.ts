@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.ts';
+import { fieldError } from '../domain/errors.ts';
 import { Dec } from '../domain/money.ts';
 import { requireActiveDepartment, requireActiveTaxCode, requirePostingGlAccount } from './setup/references.ts';
 import { type Saved, createdConcurrently, patch, requireOnCreate } from './setup/upsert.ts';
@@ -111,6 +112,9 @@ export async function saveItem(db: Queryable, entityId: string, code: string, in
     departmentId: patch(input.departmentId, current.departmentId),
     isActive: patch(input.isActive, current.isActive),
   };
+  if (next.unitPrice !== null && new Dec(next.unitPrice).lt(0)) {
+    throw fieldError('unitPrice', 'must not be negative; a credit line gives its own negative unitPrice');
+  }
   const changed = (k: 'glAccountCode' | 'taxCode' | 'departmentId') => !before || next[k] !== before[k];
   if (changed('glAccountCode') && next.glAccountCode)
     await requirePostingGlAccount(db, entityId, next.glAccountCode, 'glAccountCode');

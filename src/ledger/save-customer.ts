@@ -191,8 +191,11 @@ export async function saveCustomer(
     );
   }
   await checkReferences(db, entity.id, next, before);
-  if (!new Dec(next.discountRate).lt(1))
-    throw fieldError('discountRate', 'must be a fraction less than 1 ("0.05" = 5 %)');
+  const discount = new Dec(next.discountRate);
+  // The column keeps six decimals; more would be rounded silently, so they are refused.
+  if (!discount.lt(1) || discount.decimalPlaces() > 6) {
+    throw fieldError('discountRate', 'must be a fraction less than 1 with at most 6 decimals ("0.05" = 5 %)');
+  }
   const values = [
     entity.id,
     code,
