@@ -13,12 +13,12 @@ export interface TransactionItemView {
   net: string;
   tax: string;
   gross: string;
-  /** Item lines (item invoices and credit notes): what the net was computed from; null otherwise. */
-  itemCode: string | null;
-  quantity: string | null;
-  unitPrice: string | null;
-  discountRate: string | null;
-  note: string | null;
+  /** Item lines only (item invoices and credit notes): what the net was computed from. */
+  itemCode?: string | null;
+  quantity?: string;
+  unitPrice?: string;
+  discountRate?: string | null;
+  note?: string | null;
 }
 
 /** A row of a document's VAT breakdown: as stored for item documents, else summed from its lines. */
@@ -295,11 +295,16 @@ export async function getTransaction(
         net: fmt(net),
         tax: fmt(tax),
         gross: fmt(net + tax),
-        itemCode: i.item_code,
-        quantity: i.quantity === null ? null : plainDecimal(i.quantity),
-        unitPrice: i.unit_price === null ? null : plainDecimal(i.unit_price),
-        discountRate: i.discount_rate === null ? null : plainDecimal(i.discount_rate),
-        note: i.note,
+        // Only item lines say what their net was computed from; lines entered as amounts are shown as before.
+        ...(i.quantity === null
+          ? {}
+          : {
+              itemCode: i.item_code,
+              quantity: plainDecimal(i.quantity),
+              unitPrice: plainDecimal(i.unit_price!),
+              discountRate: i.discount_rate === null ? null : plainDecimal(i.discount_rate),
+              note: i.note,
+            }),
       };
     }),
     lines: t.lines.map((l) => {
