@@ -428,6 +428,23 @@ describe('item credit notes', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  it('an Idempotency-Key saves one draft; another entity can neither read nor post it', async () => {
+    const n = await drafts();
+    const key = { 'idempotency-key': 'item-draft-1' };
+    const body = invoiceBody({ externalReference: 'SO-IDEM' });
+    const first = await c.post('/v1/sales/invoices', body, key);
+    const retry = await c.post('/v1/sales/invoices', body, key);
+    expect([first.status, retry.status, retry.body.draftId]).toEqual([201, 201, first.body.draftId]);
+    expect(await drafts()).toBe(n + 1);
+    const reused = await c.post('/v1/sales/invoices', invoiceBody({ externalReference: 'SO-IDEM2' }), key);
+    expect([reused.status, reused.body.error.code]).toEqual([409, 'IDEMPOTENCY_KEY_REUSED']);
+    const before = await transactions();
+    const foreign = await other.post(`/v1/sales/invoices/${first.body.draftId}/post`, {});
+    expect([foreign.status, foreign.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    expect((await other.put(`/v1/sales/invoices/${first.body.draftId}`, { orderNumber: 'x' })).status).toBe(404);
+    expect(await transactions()).toBe(before);
+  });
+
   it('a cancelled draft posts nothing', async () => {
     const d = await c.post('/v1/sales/invoices', invoiceBody({ externalReference: 'SO-CANCEL' }));
     const x = await c.post(`/v1/sales/invoices/${d.body.draftId}/cancel`, {});
