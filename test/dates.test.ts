@@ -165,6 +165,8 @@ describe('the lock date', () => {
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     // Documents of the period, posted while it is open.
     const inv = await postInvoice(cl, 'C1', '100', { invoiceDate: '2026-03-10' });
@@ -190,12 +192,16 @@ describe('the lock date', () => {
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     expect((await cl.get('/v1/settings')).body).toMatchObject({
       lockDate: '2026-03-31',
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
 
     const locked = (r: { status: number; body: any }) => {
@@ -285,12 +291,16 @@ describe('the lock date', () => {
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     expect((await cl.put('/v1/settings', { lockDate: null })).body).toMatchObject({
       lockDate: null,
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     expect((await cl.post(`/v1/sales/draft-invoices/${draft.body.draftId}/post`, {})).status).toBe(201);
     const audit = await t.db.query<{ after: unknown }>(

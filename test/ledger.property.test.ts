@@ -1255,7 +1255,17 @@ class LockStep extends Step {
     expectEqual(
       'settings response',
       [res.status, res.body],
-      [200, { ...body, discountVatTreatment: 'gross', vatTolerance: '1', exchangeRateTolerance: '0.5' }],
+      [
+        200,
+        {
+          ...body,
+          discountVatTreatment: 'gross',
+          vatTolerance: '1',
+          exchangeRateTolerance: '0.5',
+          taxCalculation: 'perLine',
+          taxRounding: 'halfUp',
+        },
+      ],
       `PUT /v1/settings ${JSON.stringify(body)}`,
     );
     m.lockDate = this.lockDate;

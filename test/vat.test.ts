@@ -42,6 +42,8 @@ describe('settings', () => {
       discountVatTreatment: 'gross',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     const put = await e.put('/v1/settings', { discountVatTreatment: 'adjustVat' });
     expect(put.status).toBe(200);
@@ -50,12 +52,16 @@ describe('settings', () => {
       discountVatTreatment: 'adjustVat',
       vatTolerance: '1',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     expect((await e.put('/v1/settings', { vatTolerance: '0.050' })).body).toMatchObject({
       lockDate: null,
       discountVatTreatment: 'adjustVat',
       vatTolerance: '0.05',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
     for (const body of [
       { discountVatTreatment: 'net' },
@@ -70,6 +76,8 @@ describe('settings', () => {
       discountVatTreatment: 'adjustVat',
       vatTolerance: '0.05',
       exchangeRateTolerance: '0.5',
+      taxCalculation: 'perLine',
+      taxRounding: 'halfUp',
     });
   });
 });

@@ -14,6 +14,12 @@ export interface ItemInput {
   tax: bigint | null;
   /** Analysis codes given for the line; the database fills the rest from its department. */
   analysis?: Analysis | null;
+  /** On item lines only (src/ledger/item-documents.ts): what the net was computed from, and a note. */
+  itemCode?: string | null;
+  quantity?: string | null;
+  unitPrice?: string | null;
+  discountRate?: string | null;
+  note?: string | null;
 }
 
 export interface Item extends Omit<ItemInput, 'tax'> {

@@ -146,6 +146,16 @@ export const ERROR_CODES = {
     422,
     "A reversing journal's reversal date must be after the journal's date.",
   ],
+  // Item invoices (issue #11)
+  ITEM_CODE_DOES_NOT_EXIST: [
+    422,
+    'A line names an item code that does not exist in this entity (PUT /v1/items/{code}).',
+  ],
+  ITEM_IS_INACTIVE: [422, 'A line names an inactive item; reactivate it or name another.'],
+  LINE_DEFAULT_MISSING: [
+    422,
+    'An item line leaves out its unit price, GL account or tax code, and neither its item nor the customer has a default.',
+  ],
   // Allocation
   TRANSACTION_ALLOCATION_REFERENCE_IS_NULL: [422, 'An allocation needs a reference.'],
   TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO: [422, 'The allocation amount must be positive.'],

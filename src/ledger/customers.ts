@@ -1,5 +1,5 @@
 import type { Queryable } from '../db/database.ts';
-import { formatAmount, parseAmount } from '../domain/money.ts';
+import { Dec, formatAmount, parseAmount } from '../domain/money.ts';
 import type { CustomerDefaults } from './chart.ts';
 
 /** A customer (AccountsIQ "Account" on the sales ledger). The credit limit is in minor units of its currency. */
@@ -18,6 +18,8 @@ export interface Customer {
   defaultGlAccountCode: string | null;
   controlGlAccountCode: string;
   departmentId: string | null;
+  /** Default line discount of item lines, a fraction ("0.05" = 5 %); "0" for none. */
+  discountRate: string;
   notes: string | null;
   isActive: boolean;
   onHold: boolean;
@@ -59,6 +61,7 @@ export interface CustomerRow {
   default_gl_account_code: string | null;
   control_gl_account_code: string;
   department_id: string | null;
+  discount_rate: string;
   notes: string | null;
   is_active: boolean;
   on_hold: boolean;
@@ -68,7 +71,7 @@ export interface CustomerRow {
 export const CUSTOMER_COLUMNS =
   'code, name, currency, credit_limit, credit_days, credit_end_of_month, email, phone, address, vat_number, ' +
   'default_tax_code, default_gl_account_code, control_gl_account_code, department_id, notes, is_active, on_hold, ' +
-  'row_version';
+  'row_version, discount_rate::text AS discount_rate';
 
 export function toCustomer(r: CustomerRow): Customer {
   return {
@@ -85,6 +88,7 @@ export function toCustomer(r: CustomerRow): Customer {
     defaultGlAccountCode: r.default_gl_account_code,
     controlGlAccountCode: r.control_gl_account_code,
     departmentId: r.department_id,
+    discountRate: new Dec(r.discount_rate).toFixed(),
     notes: r.notes,
     isActive: r.is_active,
     onHold: r.on_hold,
@@ -151,6 +155,7 @@ export function newCustomerFromDefaults(defaults: CustomerDefaults): CustomerTem
     defaultGlAccountCode: defaults.defaultGlAccountCode,
     controlGlAccountCode: defaults.controlGlAccountCode,
     departmentId: null,
+    discountRate: '0',
     notes: null,
     isActive: true,
     onHold: false,

@@ -15,6 +15,10 @@ export interface DraftInput extends BatchInvoiceInput {
 }
 
 export type DraftStatus = 'draft' | 'posted' | 'cancelled';
+/** `batch`: a batch-invoice request (the draft-invoice routes); `items`: an item document (item-documents.ts). */
+export type DraftKind = 'batch' | 'items';
+/** An invoice (SI) or, for item drafts only, a credit note (SN). */
+export type DraftType = 'SI' | 'SN';
 export const DRAFT_STATUSES = ['draft', 'posted', 'cancelled'] as const;
 
 /** A draft sales invoice; amounts are minor units of `currency`, as validated (or as posted). */
@@ -22,8 +26,13 @@ export interface DraftInvoice {
   id: number;
   number: number;
   status: DraftStatus;
+  kind: DraftKind;
+  type: DraftType;
   customerCode: string;
+  /** The request as saved: a DraftInput for batch drafts, an ItemDocumentInput for item drafts. */
   input: DraftInput;
+  /** Item drafts: the lines' amounts and VAT breakdown as last computed; null for batch drafts. */
+  computed: unknown;
   currency: string;
   net: bigint;
   tax: bigint;
@@ -41,8 +50,11 @@ interface DraftRow {
   id: string;
   number: string;
   status: DraftStatus;
+  kind: DraftKind;
+  type: DraftType;
   customer_code: string;
   input: DraftInput;
+  computed: unknown;
   currency: string;
   net: string;
   tax: string;
@@ -63,8 +75,11 @@ function toDraft(r: DraftRow): DraftInvoice {
     id: Number(r.id),
     number: Number(r.number),
     status: r.status,
+    kind: r.kind,
+    type: r.type,
     customerCode: r.customer_code,
     input: r.input,
+    computed: r.computed,
     currency: r.currency.trim(),
     net: BigInt(r.net),
     tax: BigInt(r.tax),
@@ -79,14 +94,26 @@ function toDraft(r: DraftRow): DraftInvoice {
   };
 }
 
-const SELECT_DRAFT = `SELECT d.id, d.number, d.status, d.customer_code, d.input, d.currency, d.net, d.tax, d.gross,
+const SELECT_DRAFT = `SELECT d.id, d.number, d.status, d.kind, d.type, d.computed, d.customer_code, d.input, d.currency, d.net, d.tax, d.gross,
          d.due_date::text AS due_date, d.transaction_id, t.number AS transaction_number,
          d.created_at, d.updated_at, d.posted_at, d.cancelled_at
     FROM draft_invoices d LEFT JOIN transactions t ON t.id = d.transaction_id`;
 
-/** One draft of the entity, or null (another entity's draft is not found). */
-export async function getDraft(db: Queryable, entityId: string, id: number): Promise<DraftInvoice | null> {
-  const { rows } = await db.query<DraftRow>(`${SELECT_DRAFT} WHERE d.id = $1 AND d.entity_id = $2`, [id, entityId]);
+/**
+ * One draft of the entity, or null (another entity's draft is not found, nor a draft of another
+ * kind or type: each set of routes sees only its own drafts).
+ */
+export async function getDraft(
+  db: Queryable,
+  entityId: string,
+  id: number,
+  kind: DraftKind = 'batch',
+  type: DraftType = 'SI',
+): Promise<DraftInvoice | null> {
+  const { rows } = await db.query<DraftRow>(
+    `${SELECT_DRAFT} WHERE d.id = $1 AND d.entity_id = $2 AND d.kind = $3 AND d.type = $4`,
+    [id, entityId, kind, type],
+  );
   return rows[0] ? toDraft(rows[0]) : null;
 }
 
@@ -94,10 +121,14 @@ export async function listDrafts(
   db: Queryable,
   entityId: string,
   filter: { status?: DraftStatus | undefined; customerCode?: string | undefined; page: number; pageSize: number },
+  kind: DraftKind = 'batch',
+  type: DraftType = 'SI',
 ): Promise<{ items: DraftInvoice[]; total: number }> {
-  const where = `d.entity_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.customer_code = $3)`;
-  const params = [entityId, filter.status ?? null, filter.customerCode ?? null];
-  const { rows } = await db.query<DraftRow>(`${SELECT_DRAFT} WHERE ${where} ORDER BY d.id LIMIT $4 OFFSET $5`, [
+  const where =
+    `d.entity_id = $1 AND ($2::text IS NULL OR d.status = $2) AND ($3::text IS NULL OR d.customer_code = $3) ` +
+    `AND d.kind = $4 AND d.type = $5`;
+  const params = [entityId, filter.status ?? null, filter.customerCode ?? null, kind, type];
+  const { rows } = await db.query<DraftRow>(`${SELECT_DRAFT} WHERE ${where} ORDER BY d.id LIMIT $6 OFFSET $7`, [
     ...params,
     filter.pageSize,
     (filter.page - 1) * filter.pageSize,
@@ -127,7 +158,7 @@ async function validate(ctx: PostingContext, input: DraftInput, self: number | n
   if (t.duplicateChecked && t.externalReference !== '') {
     const { rows } = await ctx.db.query<{ number: string }>(
       `SELECT number FROM draft_invoices
-        WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft' AND input->>'externalReference' = $3
+        WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft' AND type = 'SI' AND input->>'externalReference' = $3
           AND id IS DISTINCT FROM $4::bigint LIMIT 1`,
       [ctx.entity.id, t.customerCode, t.externalReference, self],
     );
@@ -142,24 +173,37 @@ async function validate(ctx: PostingContext, input: DraftInput, self: number | n
   return t;
 }
 
-async function lockDraft(db: Queryable, entityId: string, id: number): Promise<DraftInvoice> {
-  const { rows } = await db.query<DraftRow>(`${SELECT_DRAFT} WHERE d.id = $1 AND d.entity_id = $2 FOR UPDATE OF d`, [
-    id,
-    entityId,
-  ]);
-  if (!rows[0]) throw new DomainError('NOT_FOUND', `Draft invoice ${id} does not exist in this entity`);
+const noun = (type: DraftType) => (type === 'SN' ? 'credit note' : 'invoice');
+
+/** Reads and locks a draft of this kind and type; NOT_FOUND otherwise. */
+export async function lockDraft(
+  db: Queryable,
+  entityId: string,
+  id: number,
+  kind: DraftKind = 'batch',
+  type: DraftType = 'SI',
+): Promise<DraftInvoice> {
+  const { rows } = await db.query<DraftRow>(
+    `${SELECT_DRAFT} WHERE d.id = $1 AND d.entity_id = $2 AND d.kind = $3 AND d.type = $4 FOR UPDATE OF d`,
+    [id, entityId, kind, type],
+  );
+  if (!rows[0]) throw new DomainError('NOT_FOUND', `Draft ${noun(type)} ${id} does not exist in this entity`);
   return toDraft(rows[0]);
 }
 
-function refuseFinal(d: DraftInvoice, doing: string): void {
+/** A posted or cancelled draft is final. */
+export function refuseFinal(d: DraftInvoice, doing: string): void {
   if (d.status === 'posted') {
     throw new DomainError(
       'DRAFT_IS_POSTED',
-      `Draft invoice ${d.number} was posted as invoice ${d.transactionNumber}; it cannot be ${doing}`,
+      `Draft ${noun(d.type)} ${d.number} was posted as ${noun(d.type)} ${d.transactionNumber}; it cannot be ${doing}`,
     );
   }
   if (d.status === 'cancelled') {
-    throw new DomainError('DRAFT_IS_CANCELLED', `Draft invoice ${d.number} was cancelled; it cannot be ${doing}`);
+    throw new DomainError(
+      'DRAFT_IS_CANCELLED',
+      `Draft ${noun(d.type)} ${d.number} was cancelled; it cannot be ${doing}`,
+    );
   }
 }
 
@@ -225,15 +269,20 @@ export async function postDraft(
 }
 
 /** Cancels an open draft (cancelling it again changes nothing); a posted draft is final. */
-export async function cancelDraft(ctx: PostingContext, id: number): Promise<DraftInvoice> {
+export async function cancelDraft(
+  ctx: PostingContext,
+  id: number,
+  kind: DraftKind = 'batch',
+  type: DraftType = 'SI',
+): Promise<DraftInvoice> {
   return ctx.db.transaction(async (db) => {
-    const draft = await lockDraft(db, ctx.entity.id, id);
+    const draft = await lockDraft(db, ctx.entity.id, id, kind, type);
     if (draft.status === 'cancelled') return draft;
     refuseFinal(draft, 'cancelled');
     await db.query(
       `UPDATE draft_invoices SET status = 'cancelled', cancelled_at = now(), updated_at = now() WHERE id = $1`,
       [id],
     );
-    return (await getDraft(db, ctx.entity.id, id))!;
+    return (await getDraft(db, ctx.entity.id, id, kind, type))!;
   });
 }

@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError, fieldError } from '../domain/errors.ts';
-import { parseAmount } from '../domain/money.ts';
+import { Dec, parseAmount } from '../domain/money.ts';
 import { ok } from '../domain/result.ts';
 import type { CustomerDefaults } from './chart.ts';
 import {
@@ -31,6 +31,8 @@ export interface CustomerInput {
   defaultGlAccountCode?: string | null | undefined;
   controlGlAccountCode?: string | undefined;
   departmentId?: string | null | undefined;
+  /** A fraction from 0 to less than 1. */
+  discountRate?: string | undefined;
   notes?: string | null | undefined;
   isActive?: boolean | undefined;
   onHold?: boolean | undefined;
@@ -108,6 +110,7 @@ function merge(code: string, input: CustomerInput, current: Customer): Customer 
     defaultGlAccountCode: patch(input.defaultGlAccountCode, current.defaultGlAccountCode),
     controlGlAccountCode: patch(input.controlGlAccountCode, current.controlGlAccountCode),
     departmentId: patch(input.departmentId, current.departmentId),
+    discountRate: input.discountRate === undefined ? current.discountRate : new Dec(input.discountRate).toFixed(),
     notes: patch(input.notes, current.notes),
     isActive: patch(input.isActive, current.isActive),
     onHold: patch(input.onHold, current.onHold),
@@ -188,6 +191,11 @@ export async function saveCustomer(
     );
   }
   await checkReferences(db, entity.id, next, before);
+  const discount = new Dec(next.discountRate);
+  // The column keeps six decimals; more would be rounded silently, so they are refused.
+  if (!discount.lt(1) || discount.decimalPlaces() > 6) {
+    throw fieldError('discountRate', 'must be a fraction less than 1 with at most 6 decimals ("0.05" = 5 %)');
+  }
   const values = [
     entity.id,
     code,
@@ -207,22 +215,24 @@ export async function saveCustomer(
     next.notes,
     next.isActive,
     next.onHold,
+    next.discountRate,
   ];
   const { rows } = before
     ? await db.query<CustomerRow>(
         `UPDATE customers SET name = $3, currency = $4, credit_limit = $5, credit_days = $6, credit_end_of_month = $7,
                 email = $8, phone = $9, address = $10, vat_number = $11, default_tax_code = $12,
                 default_gl_account_code = $13, control_gl_account_code = $14, department_id = $15, notes = $16,
-                is_active = $17, on_hold = $18, row_version = row_version + 1, updated_at = now()
-          WHERE entity_id = $1 AND code = $2 AND row_version = $19
+                is_active = $17, on_hold = $18, discount_rate = $19::numeric, row_version = row_version + 1,
+                updated_at = now()
+          WHERE entity_id = $1 AND code = $2 AND row_version = $20
           RETURNING ${CUSTOMER_COLUMNS}`,
         [...values, before.rowVersion],
       )
     : await db.query<CustomerRow>(
         `INSERT INTO customers (entity_id, code, name, currency, credit_limit, credit_days, credit_end_of_month,
                 email, phone, address, vat_number, default_tax_code, default_gl_account_code,
-                control_gl_account_code, department_id, notes, is_active, on_hold)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                control_gl_account_code, department_id, notes, is_active, on_hold, discount_rate)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19::numeric)
          ON CONFLICT (entity_id, code) DO NOTHING RETURNING ${CUSTOMER_COLUMNS}`,
         values,
       );

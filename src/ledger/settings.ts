@@ -3,6 +3,12 @@ import { DomainError, fieldError } from '../domain/errors.ts';
 import { Dec } from '../domain/money.ts';
 import { checkDateInRange } from './periods.ts';
 import { type Branding, type BrandingInput, getBranding, saveBranding } from './branding.ts';
+import {
+  type ItemTaxSettings,
+  type ItemTaxSettingsInput,
+  getItemTaxSettings,
+  saveItemTaxSettings,
+} from './item-settings.ts';
 
 /** An entity's ledger settings. */
 export interface EntitySettings {
@@ -148,7 +154,7 @@ async function saveRateSettings(
 }
 
 /** Every setting of an entity, as GET /v1/settings shows them. */
-export type AllSettings = EntitySettings & VatSettings & RateSettings & { branding: Branding };
+export type AllSettings = EntitySettings & VatSettings & RateSettings & ItemTaxSettings & { branding: Branding };
 
 export async function getAllSettings(db: Queryable, entityId: string): Promise<AllSettings> {
   return {
@@ -156,6 +162,7 @@ export async function getAllSettings(db: Queryable, entityId: string): Promise<A
     ...(await getVatSettings(db, entityId)),
     ...(await getRateSettings(db, entityId)),
     branding: await getBranding(db, entityId),
+    ...(await getItemTaxSettings(db, entityId)),
   };
 }
 
@@ -167,7 +174,8 @@ export async function updateAllSettings(
     lockDate?: string | null | undefined;
     exchangeRateTolerance?: string | undefined;
     branding?: BrandingInput | undefined;
-  } & VatSettingsInput,
+  } & VatSettingsInput &
+    ItemTaxSettingsInput,
 ): Promise<{ before: AllSettings; after: AllSettings }> {
   return db.transaction(async (tx) => {
     const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
@@ -176,10 +184,14 @@ export async function updateAllSettings(
       vatTolerance: patch.vatTolerance,
     });
     const rates = await saveRateSettings(tx, entityId, { exchangeRateTolerance: patch.exchangeRateTolerance });
+    const items = await saveItemTaxSettings(tx, entityId, {
+      taxCalculation: patch.taxCalculation,
+      taxRounding: patch.taxRounding,
+    });
     const branding = await saveBranding(tx, entityId, patch.branding ?? {});
     return {
-      before: { ...dates.before, ...vat.before, ...rates.before, branding: branding.before },
-      after: { ...dates.after, ...vat.after, ...rates.after, branding: branding.after },
+      before: { ...dates.before, ...vat.before, ...rates.before, ...items.before, branding: branding.before },
+      after: { ...dates.after, ...vat.after, ...rates.after, ...items.after, branding: branding.after },
     };
   });
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
-import { Amount, BooleanFlag, Code, Currency, ModifiedSince, Page, paged } from '../schemas.ts';
+import { Amount, BooleanFlag, Code, Currency, ModifiedSince, Page, Rate, paged } from '../schemas.ts';
 import { formatAmount } from '../../domain/money.ts';
 import {
   type Customer,
@@ -48,6 +48,9 @@ const CustomerBody = z.strictObject({
   defaultGlAccountCode: Code.nullable().optional(),
   controlGlAccountCode: Code.optional().meta({ description: 'The debtors control account.' }),
   departmentId: Code.nullable().optional(),
+  discountRate: Rate.optional().meta({
+    description: 'Default line discount of item invoices, a fraction below 1 ("0.05" = 5 %); "0" for none.',
+  }),
   notes: Text(2000).nullable().optional(),
   isActive: z.boolean().optional(),
   onHold: z.boolean().optional(),
@@ -78,6 +81,7 @@ const CustomerFields = {
   defaultGlAccountCode: nullableString,
   controlGlAccountCode: z.string(),
   departmentId: nullableString,
+  discountRate: z.string().meta({ description: 'Default line discount of item lines, a fraction.' }),
   notes: nullableString,
   isActive: z.boolean(),
   onHold: z.boolean(),

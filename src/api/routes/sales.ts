@@ -22,6 +22,7 @@ import { unallocate } from '../../ledger/posting/unallocate.ts';
 import { postPayAllocate, postPayAllocateBulk } from '../../ledger/posting/post-pay-allocate.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { draftRoutes } from './drafts.ts';
+import { itemDocumentRoutes } from './item-invoices.ts';
 
 function posting(ctx: RouteContext<unknown, unknown, unknown>): PostingContext {
   return { db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor };
@@ -533,4 +534,5 @@ export const salesRoutes: AnyRoute[] = [
   allocateRoute,
   unallocateRoute,
   ...draftRoutes,
+  ...itemDocumentRoutes,
 ];

@@ -11,6 +11,17 @@ import {
 } from '../../ledger/settings.ts';
 import { inBody } from './setup-shared.ts';
 import { BrandingBody, BrandingSchema } from './branding-schemas.ts';
+import { TAX_CALCULATIONS, TAX_ROUNDINGS } from '../../domain/item-lines.ts';
+
+const TaxCalculation = z.enum(TAX_CALCULATIONS).meta({
+  description:
+    "How ledgerlink computes the tax of item invoices and credit notes: `perLine` (default) rounds each line's " +
+    'net × rate; `perDocument` rounds each rate\'s total net × rate once (docs/ledger.md "Item invoices").',
+});
+const TaxRounding = z.enum(TAX_ROUNDINGS).meta({
+  description:
+    'How computed item nets and taxes round at the half cent: `halfUp` (default, away from zero) or `halfEven`.',
+});
 
 const VatTolerance = z
   .union([z.string(), z.number().int()])
@@ -62,6 +73,8 @@ const Settings = z.object({
     description: 'The plausible band of exchange rates around the last known one, as a fraction ("0.5" = ±50 %).',
   }),
   branding: BrandingSchema,
+  taxCalculation: TaxCalculation,
+  taxRounding: TaxRounding,
 });
 
 export const getSettingsRoute = defineRoute({
@@ -85,8 +98,9 @@ export const putSettingsRoute = defineRoute({
     'that date: documents, allocations and unallocations dated on or before it are refused with PERIOD_LOCKED, ' +
     'so reports up to it can no longer change. Send `null` to reopen every period; moving the date back reopens ' +
     'the days after it. `discountVatTreatment` and `vatTolerance` set the VAT rules, `exchangeRateTolerance` the ' +
-    'plausible band of exchange rates (docs/ledger.md), `branding` what the PDFs print (company name, address, ' +
-    'VAT number, logo, bank details, footer; within it too only the fields sent change, and null clears one). Each change ' +
+    'plausible band of exchange rates, `taxCalculation` and `taxRounding` how item documents compute tax ' +
+    '(docs/ledger.md), `branding` what the PDFs print (company name, address, VAT number, logo, bank details, ' +
+    'footer; within it too only the fields sent change, and null clears one). Each change ' +
     'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
@@ -96,6 +110,8 @@ export const putSettingsRoute = defineRoute({
     vatTolerance: VatTolerance.optional(),
     exchangeRateTolerance: ExchangeRateTolerance.optional(),
     branding: BrandingBody.optional(),
+    taxCalculation: TaxCalculation.optional(),
+    taxRounding: TaxRounding.optional(),
   }),
   example: {
     lockDate: '2026-03-31',

@@ -6,6 +6,7 @@ import { departmentRoutes } from './departments.ts';
 import { customerRoutes } from './customers.ts';
 import { settingsRoutes } from './settings.ts';
 import { analysisRoutes } from './analysis.ts';
+import { itemRoutes } from './items.ts';
 
 /** Setup data (chart of accounts, tax codes, bank accounts, departments), customers and the entity's settings. */
 export const setupRoutes: AnyRoute[] = [
@@ -15,5 +16,6 @@ export const setupRoutes: AnyRoute[] = [
   ...departmentRoutes,
   ...analysisRoutes,
   ...customerRoutes,
+  ...itemRoutes,
   ...settingsRoutes,
 ];

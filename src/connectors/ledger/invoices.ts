@@ -215,7 +215,7 @@ async function findExisting(
        WHERE entity_id = $1 AND customer_code = $2 AND type = 'SI' AND ll_reference_key(external_reference) = ll_reference_key($3) ORDER BY id LIMIT 1)
      UNION ALL
      (SELECT 'draft', id, number FROM draft_invoices
-       WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft'
+       WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft' AND kind = 'batch'
          AND ll_reference_key(input->>'externalReference') = ll_reference_key($3) ORDER BY id LIMIT 1)`,
     [entityId, customerCode, reference],
   );

@@ -38,6 +38,9 @@ export interface NewTransaction {
   createdBy: string;
   items: Item[];
   lines: JournalLine[];
+  /** Item invoices only (migration 0072): the customer's order number and the delivery date. */
+  orderNumber?: string | null;
+  deliveryDate?: string | null;
   /** What the caller should hear about although the document posts (not stored). */
   warnings?: PostingWarning[];
   /** Schedules of deferred invoice lines, saved by the invoice's poster (deferrals.ts). */
@@ -183,21 +186,24 @@ export async function writeDocuments(
        ), docs AS (
          INSERT INTO transactions (entity_id, type, side, number, customer_code, currency, exchange_rate, transaction_date,
                                    due_date, external_reference, description, net, tax, gross, base_gross,
-                                   duplicate_checked, related_transaction_id, details, created_by)
+                                   duplicate_checked, related_transaction_id, details, created_by, order_number, delivery_date)
          SELECT $1, type, side, number, customer_code, currency, exchange_rate::numeric, transaction_date, due_date,
                 external_reference, description, net, tax, gross, base_gross, duplicate_checked, related_transaction_id,
-                details::jsonb, created_by
+                details::jsonb, created_by, (($54::text[])[ord::int]), (($55::date[])[ord::int])
            FROM d_in ORDER BY ord
          RETURNING id, type, number
        ), ids AS (
          SELECT d_in.ord, docs.id, docs.number FROM d_in JOIN docs ON docs.type = d_in.type AND docs.number = d_in.number
        ), items AS (
          INSERT INTO transaction_items (transaction_id, line_no, entity_id, gl_account_code, tax_code, tax_rate,
-                                        description, department_id, net, tax, analysis)
-         SELECT ids.id, i.line_no, $1, i.gl, i.tax_code, i.rate::numeric, i.descr, i.dept, i.net, i.tax, i.analysis::jsonb
+                                        description, department_id, net, tax, analysis, item_code, quantity, unit_price,
+                                        discount_rate, note)
+         SELECT ids.id, i.line_no, $1, i.gl, i.tax_code, i.rate::numeric, i.descr, i.dept, i.net, i.tax, i.analysis::jsonb,
+                (($56::text[])[i.n::int]), (($57::text[])[i.n::int])::numeric, (($58::text[])[i.n::int])::numeric,
+                (($59::text[])[i.n::int])::numeric, (($60::text[])[i.n::int])
            FROM unnest($21::bigint[], $22::int[], $23::text[], $24::text[], $25::text[], $26::text[], $27::text[],
                        $28::bigint[], $29::bigint[], $52::text[])
-                AS i(ord, line_no, gl, tax_code, rate, descr, dept, net, tax, analysis)
+                WITH ORDINALITY AS i(ord, line_no, gl, tax_code, rate, descr, dept, net, tax, analysis, n)
            JOIN ids ON ids.ord = i.ord
        ), lines AS (
          INSERT INTO journal_lines (transaction_id, entity_id, line_no, role, gl_account_code, department_id, tax_code,
@@ -280,6 +286,13 @@ export async function writeDocuments(
         // Analysis codes as given (JSON), the database fills the rest from the department (0078).
         items.map((x) => analysisText(x.i.analysis)),
         lines.map((x) => analysisText(x.l.analysis)),
+        docs.map((d) => d.orderNumber ?? null),
+        docs.map((d) => d.deliveryDate ?? null),
+        items.map((x) => x.i.itemCode ?? null),
+        items.map((x) => x.i.quantity ?? null),
+        items.map((x) => x.i.unitPrice ?? null),
+        items.map((x) => x.i.discountRate ?? null),
+        items.map((x) => x.i.note ?? null),
       ],
     );
     const documents: PostedTransaction[] = new Array<PostedTransaction>(docs.length);

@@ -16,6 +16,20 @@ export interface TransactionItemView {
   gross: string;
   /** The analysis codes stored on the line, by dimension ({} when none). */
   analysis: Analysis;
+  /** Item lines only (item invoices and credit notes): what the net was computed from. */
+  itemCode?: string | null;
+  quantity?: string;
+  unitPrice?: string;
+  discountRate?: string | null;
+  note?: string | null;
+}
+
+/** A row of a document's VAT breakdown: as stored for item documents, else summed from its lines. */
+export interface TaxBreakdownView {
+  taxCode: string;
+  taxRate: string;
+  net: string;
+  tax: string;
 }
 
 export interface JournalLineView {
@@ -70,6 +84,9 @@ export interface TransactionView {
   disputeReason: string | null;
   details: unknown;
   createdAt: string;
+  orderNumber: string | null;
+  deliveryDate: string | null;
+  vatBreakdown: TaxBreakdownView[];
   items: TransactionItemView[];
   lines: JournalLineView[];
   allocations: AllocationView[];
@@ -86,6 +103,18 @@ interface ItemJson {
   net: string;
   tax: string;
   analysis: Analysis | null;
+  item_code: string | null;
+  quantity: string | null;
+  unit_price: string | null;
+  discount_rate: string | null;
+  note: string | null;
+}
+
+interface BreakdownJson {
+  tax_code: string;
+  tax_rate: string;
+  net: string;
+  tax: string;
 }
 
 interface LineJson {
@@ -133,6 +162,9 @@ interface TransactionRow {
   dispute_reason: string | null;
   details: unknown;
   created_at: Date | string;
+  order_number: string | null;
+  delivery_date: string | null;
+  breakdown: BreakdownJson[];
   items: ItemJson[];
   lines: LineJson[];
   allocations: AllocationJson[];
@@ -142,11 +174,23 @@ const TRANSACTION_SQL = `
   SELECT t.id, t.type, t.side, t.number, t.customer_code, t.currency, t.exchange_rate, t.transaction_date,
          t.due_date, t.external_reference, t.description, t.net, t.tax, t.gross, t.base_gross,
          t.related_transaction_id, t.disputed, t.dispute_reason, t.details, t.created_at,
+         t.order_number, t.delivery_date::text AS delivery_date,
+         COALESCE((
+           SELECT json_agg(json_build_object('tax_code', b.tax_code, 'tax_rate', b.tax_rate::text, 'net', b.net::text,
+                                             'tax', b.tax::text) ORDER BY b.tax_code, b.tax_rate)
+             FROM transaction_tax_breakdown b WHERE b.transaction_id = t.id), (
+           SELECT json_agg(json_build_object('tax_code', s.tax_code, 'tax_rate', s.tax_rate::text, 'net', s.net::text,
+                                             'tax', s.tax::text) ORDER BY s.tax_code, s.tax_rate)
+             FROM (SELECT tax_code, tax_rate, sum(net) AS net, sum(tax) AS tax FROM transaction_items
+                    WHERE transaction_id = t.id GROUP BY tax_code, tax_rate) s), '[]') AS breakdown,
          COALESCE((
            SELECT json_agg(json_build_object(
                     'line_no', i.line_no, 'gl_account_code', i.gl_account_code, 'tax_code', i.tax_code,
                     'tax_rate', i.tax_rate::text, 'description', i.description, 'department_id', i.department_id,
-                    'net', i.net::text, 'tax', i.tax::text, 'analysis', i.analysis) ORDER BY i.line_no)
+                    'net', i.net::text, 'tax', i.tax::text, 'analysis', i.analysis,
+                    'item_code', i.item_code, 'quantity', i.quantity::text, 'unit_price', i.unit_price::text,
+                    'discount_rate', i.discount_rate::text, 'note', i.note)
+                    ORDER BY i.line_no)
              FROM transaction_items i WHERE i.transaction_id = t.id), '[]') AS items,
          COALESCE((
            SELECT json_agg(json_build_object(
@@ -238,6 +282,14 @@ export async function getTransaction(
     disputeReason: t.dispute_reason,
     details: t.details,
     createdAt: isoTimestamp(t.created_at),
+    orderNumber: t.order_number,
+    deliveryDate: t.delivery_date,
+    vatBreakdown: t.breakdown.map((b) => ({
+      taxCode: b.tax_code,
+      taxRate: plainDecimal(b.tax_rate),
+      net: fmt(BigInt(b.net)),
+      tax: fmt(BigInt(b.tax)),
+    })),
     items: t.items.map((i) => {
       const net = BigInt(i.net);
       const tax = BigInt(i.tax);
@@ -252,6 +304,16 @@ export async function getTransaction(
         tax: fmt(tax),
         gross: fmt(net + tax),
         analysis: i.analysis ?? {},
+        // Only item lines say what their net was computed from; lines entered as amounts are shown as before.
+        ...(i.quantity === null
+          ? {}
+          : {
+              itemCode: i.item_code,
+              quantity: plainDecimal(i.quantity),
+              unitPrice: plainDecimal(i.unit_price!),
+              discountRate: i.discount_rate === null ? null : plainDecimal(i.discount_rate),
+              note: i.note,
+            }),
       };
     }),
     lines: t.lines.map((l) => {

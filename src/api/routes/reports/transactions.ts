@@ -31,6 +31,13 @@ const TransactionDetail = z.object({
   disputeReason: z.string().nullable(),
   details: z.unknown(),
   createdAt: z.string().meta({ description: 'When it was posted (ISO 8601, UTC).' }),
+  orderNumber: z.string().nullable().meta({ description: "Item invoices: the customer's order number." }),
+  deliveryDate: DateText.nullable().meta({ description: 'Item invoices: the delivery date.' }),
+  vatBreakdown: z.array(z.object({ taxCode: z.string(), taxRate: z.string(), net: Money, tax: Money })).meta({
+    description:
+      'Net and tax per tax code and rate: as stored when an item document was posted (computed per line or per ' +
+      'document), else the sum of the lines.',
+  }),
   items: z.array(
     z.object({
       lineNo: z.number().int(),
@@ -43,6 +50,11 @@ const TransactionDetail = z.object({
       tax: Money,
       gross: Money,
       analysis: LineCodes,
+      itemCode: z.string().nullable().optional().meta({ description: 'Item lines only, as the five fields below.' }),
+      quantity: z.string().optional().meta({ description: 'Item lines only; absent on lines entered as net amounts.' }),
+      unitPrice: z.string().optional(),
+      discountRate: z.string().nullable().optional().meta({ description: 'A fraction ("0.1" = 10 %).' }),
+      note: z.string().nullable().optional(),
     }),
   ),
   lines: z.array(
