@@ -285,6 +285,7 @@ describe('item invoices', () => {
       taxRate: '0.21',
       description: 'Widget',
       departmentId: null,
+      analysis: {},
       net: '90.00',
       tax: '18.90',
       gross: '108.90',

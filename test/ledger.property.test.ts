@@ -1264,6 +1264,18 @@ class LockStep extends Step {
           exchangeRateTolerance: '0.5',
           taxCalculation: 'perLine',
           taxRounding: 'halfUp',
+          // The property never brands the entity: every branding field reads as unset.
+          branding: {
+            companyName: null,
+            address: null,
+            vatNumber: null,
+            logo: null,
+            bankName: null,
+            bankAccountName: null,
+            iban: null,
+            bic: null,
+            footer: null,
+          },
         },
       ],
       `PUT /v1/settings ${JSON.stringify(body)}`,
