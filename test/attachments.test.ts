@@ -315,6 +315,34 @@ describe('invoice breakdown as XLSX', () => {
     ]);
   });
 
+  it("shows the quantity and unit price of an item invoice's lines, and leaves them empty on amount lines", async () => {
+    const draft = await c.post('/v1/sales/invoices', {
+      customerCode: 'ACME',
+      date: '2026-11-05',
+      externalReference: 'BREAK-ITEMS',
+      lines: [
+        { description: 'Cable', quantity: '2.5', unitPrice: '1.2345', glAccountCode: '4000', taxCode: 'STD' },
+        { description: 'Call-out', quantity: '1', unitPrice: '40', glAccountCode: '4000', taxCode: 'STD' },
+      ],
+    });
+    expect(draft.status, JSON.stringify(draft.body)).toBe(201);
+    const posted = await c.post(`/v1/sales/invoices/${draft.body.draftId}/post`, undefined);
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    const r = await c.post(`/v1/transactions/${posted.body.transactionId}/attachments/breakdown`, undefined);
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    const file = await download(c, `/v1/transactions/${posted.body.transactionId}/attachments/${r.body.attachmentId}`);
+    const wb = new ExcelJS.Workbook();
+    await wb.xlsx.load(new Uint8Array(file.bytes).buffer);
+    const rows: unknown[][] = [];
+    wb.getWorksheet('Breakdown')!.eachRow((row) => rows.push((row.values as unknown[]).slice(1)));
+    const header = rows.findIndex((row) => row[1] === 'Description');
+    // 2.5 × 1.2345 = 3.08625 → 3.09; the amount-entered invoice above has no quantities.
+    expect(rows.slice(header + 1, header + 3).map((l) => [l[1], l[2], l[3], l[4]])).toEqual([
+      ['Cable', 2.5, 1.2345, 3.09],
+      ['Call-out', 1, 40, 40],
+    ]);
+  });
+
   it('breaks down a credit note; refuses a receipt with its own code and stores nothing', async () => {
     const inv = await postInvoice(c, 'ACME', '10.00');
     const cn = await c.post('/v1/sales/credit-notes', {

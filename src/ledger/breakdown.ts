@@ -37,23 +37,20 @@ interface Row {
   customer_name: string | null;
   currency: string;
   created_at: string;
-  /** Each line's columns, every value as text (amounts beyond 2^53 keep their digits). */
-  items: Record<string, string | null>[];
-}
-
-/** A column of a line read by name: item lines may carry `quantity` and `unit_price` (item invoices). */
-function optionalText(item: Record<string, string | null>, ...names: string[]): string | null {
-  for (const n of names) {
-    const v = item[n];
-    if (v !== null && v !== undefined && v !== '') return new Dec(v).toFixed();
-  }
-  return null;
+  /** Amounts and decimals as text: amounts beyond 2^53 keep their digits. */
+  items: {
+    description: string;
+    quantity: string | null;
+    unit_price: string | null;
+    tax_rate: string;
+    net: string;
+    tax: string;
+  }[];
 }
 
 /**
- * Reads an invoice or credit note for its breakdown. The lines are read whole (to_jsonb), so the
- * quantity and unit price of item lines are shown when the lines table has them, and the
- * breakdown needs no change when it does.
+ * Reads an invoice or credit note for its breakdown, with the quantity and unit price of item lines
+ * (null on lines entered as amounts).
  */
 export async function loadBreakdown(
   db: Queryable,
@@ -64,8 +61,9 @@ export async function loadBreakdown(
     `SELECT t.type, t.number::text AS number, t.transaction_date::text AS transaction_date, t.external_reference,
             t.customer_code, c.name AS customer_name, t.currency,
             to_char(t.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS created_at,
-            coalesce((SELECT json_agg((SELECT jsonb_object_agg(e.key, e.value #>> '{}') FROM jsonb_each(to_jsonb(i)) e)
-                                      ORDER BY i.line_no)
+            coalesce((SELECT json_agg(json_build_object('description', i.description, 'quantity', i.quantity::text,
+                                                        'unit_price', i.unit_price::text, 'tax_rate', i.tax_rate::text,
+                                                        'net', i.net::text, 'tax', i.tax::text) ORDER BY i.line_no)
                         FROM transaction_items i WHERE i.transaction_id = t.id), '[]'::json) AS items
        FROM transactions t
        LEFT JOIN customers c ON c.entity_id = t.entity_id AND c.code = t.customer_code
@@ -91,12 +89,12 @@ export async function loadBreakdown(
     currency: r.currency.trim(),
     createdAt: new Date(r.created_at),
     lines: r.items.map((i) => ({
-      description: String(i.description ?? ''),
-      quantity: optionalText(i, 'quantity'),
-      unitPrice: optionalText(i, 'unit_price', 'unitPrice'),
-      rate: new Dec(i.tax_rate ?? '0').toFixed(),
-      net: BigInt(i.net ?? '0'),
-      tax: BigInt(i.tax ?? '0'),
+      description: i.description,
+      quantity: i.quantity === null ? null : new Dec(i.quantity).toFixed(),
+      unitPrice: i.unit_price === null ? null : new Dec(i.unit_price).toFixed(),
+      rate: new Dec(i.tax_rate).toFixed(),
+      net: BigInt(i.net),
+      tax: BigInt(i.tax),
     })),
   };
 }
