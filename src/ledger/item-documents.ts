@@ -8,7 +8,7 @@ import { type ItemTaxSettings, getItemTaxSettings } from './item-settings.ts';
 import { loadItems } from './items.ts';
 import { checkDateInRange, requirePeriodOpen } from './periods.ts';
 import { checkDueDate, exchangeRateFor, rateWanted } from './posting/common.ts';
-import { enforceCredit } from './posting/invoices.ts';
+import { enforceCredit, lineReferences } from './posting/invoices.ts';
 import { type PostingCustomer, type References, loadReferences, lockCustomer } from './posting/references.ts';
 import type { PostingContext } from './posting/types.ts';
 import {
@@ -289,12 +289,6 @@ export function buildItemDocument(
   return { t, amounts };
 }
 
-const lineRefs = (lines: ItemLineInput[]) => ({
-  gl: lines.flatMap((l) => (l.glAccountCode ? [l.glAccountCode] : [])),
-  tax: lines.flatMap((l) => (l.taxCode ? [l.taxCode] : [])),
-  departments: lines.map((l) => l.departmentId ?? null),
-});
-
 /** Locks the customer and builds the document with the entity's current tax settings. */
 export async function prepareItemDocument(
   ctx: PostingContext,
@@ -303,7 +297,7 @@ export async function prepareItemDocument(
 ): Promise<{ t: CustomerTransaction; amounts: ItemAmounts; customer: PostingCustomer }> {
   const customer = await lockCustomer(ctx.db, ctx.entity.id, input.customerCode, 'customerCode');
   const refs = await loadReferences(ctx.db, ctx.entity.id, {
-    ...lineRefs(input.lines),
+    ...lineReferences(input.lines),
     rates: rateWanted(ctx, customer.currency, input.exchangeRate, input.date),
   });
   const settings = await getItemTaxSettings(ctx.db, ctx.entity.id);

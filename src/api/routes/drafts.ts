@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
+import { DOCUMENT_POSTING_ERRORS, LINE_POSTING_ERRORS } from './posting-errors.ts';
 import { Code, Page, TransactionId, Warnings, paged, withWarnings } from '../schemas.ts';
 import { BatchInvoice } from '../sales-schemas.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -75,20 +76,10 @@ function view(d: DraftInvoice) {
 const VALIDATION_ERRORS = [
   'CUSTOMER_CODE_DOES_NOT_EXIST',
   'CUSTOMER_IS_INACTIVE',
-  'AMOUNT_HAS_TOO_MANY_DECIMALS',
-  'EXCHANGE_RATE_MISSING',
-  'EXCHANGE_RATE_MUST_BE_ONE',
-  'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-  'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
-  'TAX_CODE_DOES_NOT_EXIST',
-  'DEPARTMENT_DOES_NOT_EXIST',
-  'ANALYSIS_CODE_DOES_NOT_EXIST',
-  'ANALYSIS_CODE_IS_INACTIVE',
-  'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
+  ...DOCUMENT_POSTING_ERRORS.filter((c) => c !== 'EXCHANGE_RATE_IMPLAUSIBLE'),
+  ...LINE_POSTING_ERRORS,
   'DUE_DATE_BEFORE_TRANSACTION_DATE',
   'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
-  'PERIOD_LOCKED',
-  'DATE_OUT_OF_RANGE',
 ] as const;
 
 const example = {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
+import { DOCUMENT_POSTING_ERRORS, LINE_POSTING_ERRORS } from './posting-errors.ts';
 import { Code, Description, ExchangeRate, IsoDate, Page, Rate, Reference, TransactionId, paged } from '../schemas.ts';
 import { Quantity, UnitPrice } from '../../domain/schemas.ts';
 import { TAX_CALCULATIONS, TAX_ROUNDINGS } from '../../domain/item-lines.ts';
@@ -155,19 +156,9 @@ const VALIDATION_ERRORS: ErrorCode[] = [
   'ITEM_CODE_DOES_NOT_EXIST',
   'ITEM_IS_INACTIVE',
   'LINE_DEFAULT_MISSING',
-  'EXCHANGE_RATE_MISSING',
-  'EXCHANGE_RATE_MUST_BE_ONE',
-  'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-  'GLACCOUNT_IS_CONTROL_ACCOUNT',
-  'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
-  'TAX_CODE_DOES_NOT_EXIST',
-  'TAX_CODE_HAS_NO_RATE_ON_DATE',
-  'DEPARTMENT_DOES_NOT_EXIST',
-  'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
+  ...DOCUMENT_POSTING_ERRORS.filter((c) => c !== 'EXCHANGE_RATE_IMPLAUSIBLE'),
+  ...LINE_POSTING_ERRORS,
   'DUE_DATE_BEFORE_TRANSACTION_DATE',
-  'AMOUNT_OUT_OF_RANGE',
-  'PERIOD_LOCKED',
-  'DATE_OUT_OF_RANGE',
 ];
 
 const example = {

@@ -3,6 +3,7 @@ import { postGeneralJournal } from '../../ledger/posting/general-journals.ts';
 import { findGeneralJournal } from '../../ledger/reports/journals.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { defineRoute } from '../route.ts';
+import { ACCOUNT_LINE_ERRORS } from './posting-errors.ts';
 import { Amount, Code, Description, IsoDate, Reference, TransactionId } from '../schemas.ts';
 import { LineAnalysis } from '../analysis-schemas.ts';
 import { DateText, Money } from './reports/schemas.ts';
@@ -87,12 +88,7 @@ export const postJournalRoute = defineRoute({
   errors: [
     'JOURNAL_NOT_BALANCED',
     'JOURNAL_REVERSAL_DATE_NOT_AFTER_JOURNAL',
-    'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-    'GLACCOUNT_IS_CONTROL_ACCOUNT',
-    'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
-    'DEPARTMENT_DOES_NOT_EXIST',
-    'ANALYSIS_CODE_DOES_NOT_EXIST',
-    'ANALYSIS_CODE_IS_INACTIVE',
+    ...ACCOUNT_LINE_ERRORS,
     'AMOUNT_HAS_TOO_MANY_DECIMALS',
     'AMOUNT_OUT_OF_RANGE',
     'PERIOD_LOCKED',

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
+import { DOCUMENT_POSTING_ERRORS, LINE_POSTING_ERRORS } from './posting-errors.ts';
 import { Code, Currency, Description, ExchangeRate, IsoDate, Page, Rate, Reference, paged } from '../schemas.ts';
 import { Warnings, withWarnings } from '../schemas.ts';
 import { InvoiceLine } from '../sales-schemas.ts';
@@ -159,22 +160,9 @@ const PURCHASE_ERRORS = [
   'SUPPLIER_CODE_DOES_NOT_EXIST',
   'SUPPLIER_IS_INACTIVE',
   'PURCHASE_INVOICE_SUPPLIER_REFERENCE_ALREADY_EXISTS',
-  'AMOUNT_HAS_TOO_MANY_DECIMALS',
-  'AMOUNT_OUT_OF_RANGE',
-  'EXCHANGE_RATE_MISSING',
-  'EXCHANGE_RATE_MUST_BE_ONE',
-  'EXCHANGE_RATE_IMPLAUSIBLE',
-  'PERIOD_LOCKED',
-  'DATE_OUT_OF_RANGE',
+  ...DOCUMENT_POSTING_ERRORS,
   'DUE_DATE_BEFORE_TRANSACTION_DATE',
-  'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-  'GLACCOUNT_IS_CONTROL_ACCOUNT',
-  'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
-  'TAX_CODE_DOES_NOT_EXIST',
-  'TAX_CODE_HAS_NO_RATE_ON_DATE',
-  'TAX_AMOUNT_ON_ZERO_RATE',
-  'DEPARTMENT_DOES_NOT_EXIST',
-  'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
+  ...LINE_POSTING_ERRORS,
   'IDEMPOTENCY_KEY_REUSED',
 ] as const;
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type AnyRoute, type RouteContext } from '../route.ts';
+import { DOCUMENT_POSTING_ERRORS, LINE_POSTING_ERRORS } from './posting-errors.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { Warnings, withWarnings } from '../schemas.ts';
@@ -56,29 +57,8 @@ const AllocationResponse = z.object({
     .meta({ description: 'Outstanding after the allocation, by transaction id.' }),
 });
 
-const SIDE_ERRORS = [
-  'CUSTOMER_CODE_DOES_NOT_EXIST',
-  'CUSTOMER_IS_INACTIVE',
-  'AMOUNT_HAS_TOO_MANY_DECIMALS',
-  'AMOUNT_OUT_OF_RANGE',
-  'EXCHANGE_RATE_MISSING',
-  'EXCHANGE_RATE_MUST_BE_ONE',
-  'EXCHANGE_RATE_IMPLAUSIBLE',
-  'PERIOD_LOCKED',
-  'DATE_OUT_OF_RANGE',
-] as const;
-const LINE_ERRORS = [
-  'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-  'GLACCOUNT_IS_CONTROL_ACCOUNT',
-  'GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL',
-  'TAX_CODE_DOES_NOT_EXIST',
-  'TAX_CODE_HAS_NO_RATE_ON_DATE',
-  'TAX_AMOUNT_ON_ZERO_RATE',
-  'DEPARTMENT_DOES_NOT_EXIST',
-  'ANALYSIS_CODE_DOES_NOT_EXIST',
-  'ANALYSIS_CODE_IS_INACTIVE',
-  'DOCUMENT_TOTAL_MUST_BE_POSITIVE',
-] as const;
+const SIDE_ERRORS = ['CUSTOMER_CODE_DOES_NOT_EXIST', 'CUSTOMER_IS_INACTIVE', ...DOCUMENT_POSTING_ERRORS] as const;
+const LINE_ERRORS = LINE_POSTING_ERRORS;
 
 const postInvoiceRoute = defineRoute({
   method: 'POST',

@@ -15,7 +15,10 @@ import type { InvoiceLineInput } from './types.ts';
  */
 
 /** The GL accounts of the lines' deferrals, to load with the lines' own references. */
-export function deferralAccounts(lines: InvoiceLineInput[], defaultAccount: string): string[] {
+export function deferralAccounts(
+  lines: readonly Pick<InvoiceLineInput, 'deferral'>[],
+  defaultAccount: string,
+): string[] {
   return lines.flatMap((l) => (l.deferral ? [l.deferral.glAccountCode ?? defaultAccount] : []));
 }
 

@@ -8,6 +8,7 @@ import {
   taxAmountWarnings,
 } from '../../domain/documents.ts';
 import { Dec, formatAmount } from '../../domain/money.ts';
+import type { Analysis } from '../../domain/analysis.ts';
 import { amountOf, checkDueDate, exchangeRateFor, join, rateWanted } from './common.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
 import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
@@ -35,14 +36,27 @@ export interface PostedInvoice extends PostedTransaction {
   warnings: PostingWarning[];
 }
 
+/** What a line names that lineReferences loads; an item line may still leave a code to its defaults. */
+export interface ReferencedLine {
+  glAccountCode?: string | undefined;
+  taxCode?: string | undefined;
+  departmentId?: string | undefined;
+  analysis?: Analysis | undefined;
+  deferral?: InvoiceLineInput['deferral'];
+}
+
 /**
- * The GL, tax and department codes a set of lines needs, to load them in one query; with the
- * entity's deferred revenue account, the accounts of the lines' deferrals too.
+ * The GL, tax, department and analysis codes a set of lines needs, to load them in one query (batch
+ * and item lines alike); with the entity's deferred revenue account, the accounts of the lines'
+ * deferrals too.
  */
-export function lineReferences(lines: InvoiceLineInput[], deferredRevenue?: string) {
+export function lineReferences(lines: readonly ReferencedLine[], deferredRevenue?: string) {
   return {
-    gl: [...lines.map((l) => l.glAccountCode), ...(deferredRevenue ? deferralAccounts(lines, deferredRevenue) : [])],
-    tax: lines.map((l) => l.taxCode),
+    gl: [
+      ...lines.flatMap((l) => (l.glAccountCode ? [l.glAccountCode] : [])),
+      ...(deferredRevenue ? deferralAccounts(lines, deferredRevenue) : []),
+    ],
+    tax: lines.flatMap((l) => (l.taxCode ? [l.taxCode] : [])),
     departments: lines.map((l) => l.departmentId ?? null),
     analysis: lines.map((l) => l.analysis),
   };
