@@ -137,3 +137,91 @@ export function en16931TotalsProblems(
   }
   return problems;
 }
+
+/** What a line was computed from, when it was written as an item line (null on batch lines). */
+export interface LineQuantities {
+  quantity: string | null;
+  unitPrice: string | null;
+  discountRate: string | null;
+}
+
+/**
+ * A line's quantity and price as EN 16931 states them: BT-129 quantity, BT-146 net price (never
+ * negative, BR-27), and for a line discount the gross price (BT-148) and the price discount
+ * (BT-147), with net price = gross price − discount (PEPPOL-EN16931-R046). Decimal text in major
+ * units; the base quantity (BT-149) is always 1.
+ */
+export interface LinePrice {
+  quantity: string;
+  netPrice: string;
+  grossPrice: string | null;
+  priceDiscount: string | null;
+}
+
+/** The slack PEPPOL-EN16931-R120 allows between the line net and quantity × net price. */
+const LINE_SLACK = new Dec('0.02');
+
+/**
+ * The quantity and price a line shows on the e-invoice. An item line shows its quantity and its
+ * unit price net of the line discount, so that quantity × net price rounds to the line's net
+ * (R120); a negative unit price (a discount line) becomes a negative quantity at a positive price.
+ * A batch line, or an item line whose net the currency's rounding puts beyond R120's slack (a
+ * currency without decimals), is one unit at its net.
+ */
+export function linePrice(net: bigint, q: LineQuantities, decimals: number): LinePrice {
+  const major = new Dec(net.toString()).div(new Dec(10).pow(decimals));
+  const fixed = (d: Dec) => d.toFixed(Math.max(d.decimalPlaces(), decimals));
+  const oneUnit: LinePrice = {
+    quantity: net < 0n ? '-1' : '1',
+    netPrice: fixed(major.abs()),
+    grossPrice: null,
+    priceDiscount: null,
+  };
+  if (q.quantity === null || q.unitPrice === null) return oneUnit;
+  const unitPrice = new Dec(q.unitPrice);
+  const discount = new Dec(q.discountRate ?? '0');
+  const gross = unitPrice.abs();
+  const netPrice = gross.mul(new Dec(1).minus(discount));
+  const quantity = unitPrice.isNegative() ? new Dec(q.quantity).neg() : new Dec(q.quantity);
+  if (quantity.mul(netPrice).minus(major).abs().gt(LINE_SLACK)) return oneUnit;
+  return {
+    quantity: quantity.toFixed(),
+    netPrice: fixed(netPrice),
+    grossPrice: discount.isZero() ? null : fixed(gross),
+    priceDiscount: discount.isZero() ? null : fixed(gross.minus(netPrice)),
+  };
+}
+
+/** A line as the e-invoice states it: its net in major units and its quantity and price. */
+export interface StatedLine extends LinePrice {
+  /** BT-131, major units as written ("89.99"). */
+  lineExtension: string;
+  /** BT-149, "1" when absent. */
+  baseQuantity?: string;
+}
+
+/**
+ * The EN 16931 and Peppol line rules a stated line breaks, each as "RULE: why": the net price and
+ * gross price are not negative (BR-27, BR-28), the net price is the gross price less the discount
+ * (PEPPOL-EN16931-R046), the base quantity is positive (R121) and the line net is quantity × net
+ * price ÷ base quantity within 0.02 (R120).
+ */
+export function en16931LineProblems(line: StatedLine): string[] {
+  const problems: string[] = [];
+  const price = new Dec(line.netPrice);
+  const base = new Dec(line.baseQuantity ?? '1');
+  if (price.isNegative()) problems.push('BR-27: the net price is negative');
+  if (line.grossPrice !== null && new Dec(line.grossPrice).isNegative()) {
+    problems.push('BR-28: the gross price is negative');
+  }
+  if (line.grossPrice !== null && !new Dec(line.grossPrice).minus(line.priceDiscount ?? '0').eq(price)) {
+    problems.push('PEPPOL-EN16931-R046: the net price is not the gross price less the price discount');
+  }
+  if (!base.gt(0)) problems.push('PEPPOL-EN16931-R121: the base quantity is not positive');
+  else if (new Dec(line.quantity).mul(price).div(base).minus(line.lineExtension).abs().gt(LINE_SLACK)) {
+    problems.push(
+      `PEPPOL-EN16931-R120: the line net ${line.lineExtension} is not quantity ${line.quantity} × price ${line.netPrice}`,
+    );
+  }
+  return problems;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bicProblem, formatIban, ibanProblem, normalizeIban } from './iban.ts';
+import { bicProblem, formatIban, ibanProblem, isSepaIban, normalizeIban } from './iban.ts';
 
 describe('IBAN and BIC', () => {
   it('accepts IBANs with right check digits and refuses a changed digit', () => {
@@ -23,5 +23,13 @@ describe('IBAN and BIC', () => {
     expect(bicProblem('GKCCBEB')).not.toBeNull();
     expect(bicProblem('GKCCBEBB5')).not.toBeNull();
     expect(bicProblem('1KCCBEBB')).not.toBeNull();
+  });
+});
+
+describe('SEPA', () => {
+  it('tells an IBAN of a SEPA country from one outside it', () => {
+    expect(isSepaIban('BE71096123456769')).toBe(true);
+    expect(isSepaIban('GB82WEST12345698765432')).toBe(true);
+    expect(isSepaIban('TR330006100519786457841326')).toBe(false);
   });
 });

@@ -28,3 +28,19 @@ export function bicProblem(bic: string): string | null {
 export function formatIban(iban: string): string {
   return iban.replace(/(.{4})(?=.)/g, '$1 ');
 }
+
+/**
+ * The countries and territories of the SEPA scheme (EPC list), by the IBAN's country prefix: a
+ * transfer to such an IBAN is a SEPA credit transfer.
+ */
+const SEPA_COUNTRIES = new Set(
+  (
+    'AD AT AX BE BG BL CH CY CZ DE DK EE ES FI FR GB GF GG GI GP GR HR HU IE IM IS IT JE LI LT LU LV MC MF MQ ' +
+    'MT NL NO PL PM PT RE RO SE SI SK SM VA YT'
+  ).split(' '),
+);
+
+/** Whether a normalized IBAN belongs to a SEPA country. */
+export function isSepaIban(iban: string): boolean {
+  return SEPA_COUNTRIES.has(iban.slice(0, 2));
+}

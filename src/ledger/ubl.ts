@@ -5,16 +5,20 @@ import {
   DEFAULT_EXEMPTION_CODES,
   EXEMPT_CATEGORIES,
   type EInvoiceLine,
+  type LinePrice,
   type VatBreakdownRow,
   type VatCategory,
   categoryRateProblem,
   defaultVatCategory,
   documentTotals,
+  en16931LineProblems,
   en16931TotalsProblems,
+  linePrice,
   ratePercent,
   vatBreakdown,
 } from '../domain/e-invoice-totals.ts';
 import { DomainError, type FieldProblem, isDomainError } from '../domain/errors.ts';
+import { isSepaIban } from '../domain/iban.ts';
 import { Dec, formatAmount } from '../domain/money.ts';
 import { splitPeppolId } from './e-invoicing.ts';
 import type { EntityContext } from './entities.ts';
@@ -41,6 +45,8 @@ interface UblLine extends EInvoiceLine {
   taxCode: string;
   exemptionReason: string | null;
   exemptionReasonCode: string | null;
+  /** The quantity and (net) price the line shows: an item line's own, one unit otherwise. */
+  price: LinePrice;
 }
 
 interface ExtraRow {
@@ -58,6 +64,9 @@ interface ExtraRow {
     vat_category: VatCategory | null;
     exemption_reason: string | null;
     exemption_reason_code: string | null;
+    quantity: string | null;
+    unit_price: string | null;
+    discount_rate: string | null;
   }[];
 }
 
@@ -97,7 +106,8 @@ export async function loadUblDocument(db: Queryable, entity: EntityContext, tran
                         'line_no', i.line_no, 'description', i.description, 'account_name', g.name,
                         'tax_code', i.tax_code, 'rate', i.tax_rate::text, 'net', i.net::text, 'tax', i.tax::text,
                         'vat_category', tc.vat_category, 'exemption_reason', tc.vat_exemption_reason,
-                        'exemption_reason_code', tc.vat_exemption_reason_code) ORDER BY i.line_no)
+                        'exemption_reason_code', tc.vat_exemption_reason_code, 'quantity', i.quantity::text,
+                        'unit_price', i.unit_price::text, 'discount_rate', i.discount_rate::text) ORDER BY i.line_no)
                         FROM transaction_items i
                         LEFT JOIN tax_codes tc ON tc.entity_id = i.entity_id AND tc.code = i.tax_code
                         LEFT JOIN gl_accounts g ON g.entity_id = i.entity_id AND g.code = i.gl_account_code
@@ -142,6 +152,14 @@ export async function loadUblDocument(db: Queryable, entity: EntityContext, tran
     const category = l.vat_category ?? defaultVatCategory(l.rate);
     const problem = categoryRateProblem(category, l.rate);
     if (problem) need(`taxCodes.${l.tax_code}.vatCategory`, `line ${l.line_no}: ${problem}`);
+    const net = BigInt(l.net);
+    const price = linePrice(
+      net,
+      { quantity: l.quantity, unitPrice: l.unit_price, discountRate: l.discount_rate },
+      decimals,
+    );
+    const stated = { ...price, lineExtension: formatAmount(net, doc.currency) };
+    for (const p of en16931LineProblems(stated)) need('lines', `line ${l.line_no}: ${p}`);
     return {
       lineNo: l.line_no,
       // BR-25: every item has a name; a line without a description takes the document's, else its account's.
@@ -149,10 +167,11 @@ export async function loadUblDocument(db: Queryable, entity: EntityContext, tran
       taxCode: l.tax_code,
       category,
       rate: new Dec(l.rate).toFixed(),
-      net: BigInt(l.net),
+      net,
       tax: BigInt(l.tax),
       exemptionReason: l.exemption_reason,
       exemptionReasonCode: l.exemption_reason_code ?? DEFAULT_EXEMPTION_CODES[category] ?? null,
+      price,
     };
   });
   if (lines.length === 0) need('lines', 'the document has no lines (BR-16)');
@@ -309,6 +328,8 @@ export function buildUbl(u: UblDocument): string {
       },
     };
   }
+  const paymentMeans = isInvoice ? creditTransfer(doc) : null;
+  if (paymentMeans) root['cac:PaymentMeans'] = paymentMeans;
   const terms = isInvoice
     ? doc.dueDate
       ? `Payment due by ${doc.dueDate}, reference ${paymentReference}`
@@ -333,21 +354,28 @@ export function buildUbl(u: UblDocument): string {
     'cbc:PayableAmount': amount(totals.payable),
   };
   root[isInvoice ? 'cac:InvoiceLine' : 'cac:CreditNoteLine'] = u.lines.map((l) => {
-    // BR-27: the price is never negative, so a discount line is quantity -1 at its positive price
-    // (PEPPOL-EN16931-R120: quantity × price = line net).
-    const negative = l.net < 0n;
+    // BR-27: the price is never negative, so a discount line is a negative quantity at a positive
+    // price (PEPPOL-EN16931-R120: quantity × price = line net); see linePrice.
+    const p = l.price;
+    const price: Xml = { 'cbc:PriceAmount': { '@_currencyID': currency, '#text': p.netPrice } };
+    if (p.grossPrice !== null && p.priceDiscount !== null) {
+      // BT-147 and BT-148: the line discount as a price discount, so the net price is explained.
+      price['cac:AllowanceCharge'] = {
+        'cbc:ChargeIndicator': 'false',
+        'cbc:Amount': { '@_currencyID': currency, '#text': p.priceDiscount },
+        'cbc:BaseAmount': { '@_currencyID': currency, '#text': p.grossPrice },
+      };
+    }
     return {
       'cbc:ID': String(l.lineNo),
-      [isInvoice ? 'cbc:InvoicedQuantity' : 'cbc:CreditedQuantity']: {
-        '@_unitCode': 'C62',
-        '#text': negative ? '-1' : '1',
-      },
+      // C62 ("one"): items have no unit of measure in the ledger.
+      [isInvoice ? 'cbc:InvoicedQuantity' : 'cbc:CreditedQuantity']: { '@_unitCode': 'C62', '#text': p.quantity },
       'cbc:LineExtensionAmount': amount(l.net),
       'cac:Item': {
         'cbc:Name': l.name,
         'cac:ClassifiedTaxCategory': taxCategory(l.category, l.rate, null, null),
       },
-      'cac:Price': { 'cbc:PriceAmount': amount(negative ? -l.net : l.net) },
+      'cac:Price': price,
     };
   });
 
@@ -370,6 +398,27 @@ export function buildUbl(u: UblDocument): string {
  */
 export function xmlText(text: string): string {
   return text.replace(/[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu, '');
+}
+
+/**
+ * BG-16 from the entity's branding bank details: a credit transfer to its IBAN (58, SEPA credit
+ * transfer, for an IBAN of a SEPA country; 30 otherwise), the invoice number as the remittance
+ * reference (BT-83). None without an IBAN: BR-61 wants the account on a credit transfer.
+ */
+function creditTransfer(doc: InvoiceDocument): Xml | null {
+  const bank = doc.branding?.bank;
+  const iban = bank?.iban?.trim();
+  if (!bank || !iban) return null;
+  const account: Xml = { 'cbc:ID': iban };
+  const name = bank.accountName?.trim();
+  if (name) account['cbc:Name'] = name;
+  const bic = bank.bic?.trim();
+  if (bic) account['cac:FinancialInstitutionBranch'] = { 'cbc:ID': bic };
+  return {
+    'cbc:PaymentMeansCode': isSepaIban(iban) ? '58' : '30',
+    'cbc:PaymentID': doc.number,
+    'cac:PayeeFinancialAccount': account,
+  };
 }
 
 function taxCategory(category: VatCategory, rate: string, reasonCode: string | null, reason: string | null): Xml {
