@@ -404,3 +404,59 @@ describe('statement PDF', () => {
     expect(bad.body.error.details[0].field).toBe('query.upTo');
   });
 });
+
+describe('the VAT summary of an item document', () => {
+  async function summary(transactionId: number) {
+    const r = await c.get(`/v1/transactions/${transactionId}/pdf`);
+    expect(r.status).toBe(200);
+    return extractPdfText(r.body as Buffer).lines;
+  }
+
+  it('shows the breakdown computed per document, as posted', async () => {
+    expect((await c.put('/v1/settings', { taxCalculation: 'perDocument' })).status).toBe(200);
+    try {
+      const line = { description: 'Scarf', quantity: '1', unitPrice: '1.02', glAccountCode: '4000', taxCode: 'STD' };
+      const draft = await c.post('/v1/sales/invoices', {
+        customerCode: 'ACME',
+        date: '2026-11-05',
+        externalReference: 'ITEM-PDF-1',
+        lines: [line, line, line, { ...line, description: 'Booklet', unitPrice: '5', taxCode: 'RED' }],
+      });
+      expect(draft.status, JSON.stringify(draft.body)).toBe(201);
+      const posted = await c.post(`/v1/sales/invoices/${draft.body.draftId}/post`, {});
+      expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+      // 3 × 1.02 = 3.06 at 21 % rounded once: 0.64 (three lines rounded alone would be 0.63).
+      expect(posted.body.vatBreakdown).toEqual([
+        { taxCode: 'RED', taxRate: '0.06', netAmount: '5.00', taxAmount: '0.30' },
+        { taxCode: 'STD', taxRate: '0.21', netAmount: '3.06', taxAmount: '0.64' },
+      ]);
+      const lines = await summary(posted.body.transactionId);
+      expect(inOrder(lines, ['VAT summary', '6%', '5.00', '0.30', '21%', '3.06', '0.64', 'Total EUR', '9.00'])).toBe(
+        true,
+      );
+    } finally {
+      expect((await c.put('/v1/settings', { taxCalculation: 'perLine' })).status).toBe(200);
+    }
+  });
+
+  it('reads the stored breakdown, never the lines summed again', async () => {
+    // A document whose stored breakdown splits the VAT differently from its lines: the PDF must show
+    // what was posted (transaction_tax_breakdown), which a summary recomputed from the lines would not.
+    const inv = await postInvoice(c, 'ACME', '0', {
+      invoiceDate: '2026-11-06',
+      externalReference: 'STORED-1',
+      lines: [
+        { glAccountCode: '4000', taxCode: 'STD', description: 'Season ticket', netAmount: '300.01' },
+        { glAccountCode: '4000', taxCode: 'RED', description: 'Programme', netAmount: '50.00' },
+      ],
+    });
+    await t.db.query(
+      `INSERT INTO transaction_tax_breakdown (transaction_id, entity_id, tax_code, tax_rate, net, tax)
+       VALUES ($1, $2, 'STD', 0.21, 30001, 6301), ($1, $2, 'RED', 0.06, 5000, 299)`,
+      [inv.transactionId, c.entityId],
+    );
+    const lines = await summary(inv.transactionId);
+    expect(inOrder(lines, ['VAT summary', '6%', '50.00', '2.99', '21%', '300.01', '63.01'])).toBe(true);
+    expect(inOrder(lines, ['Net total', '350.01', 'VAT total', '66.00', 'Total EUR', '416.01'])).toBe(true);
+  });
+});

@@ -34,6 +34,11 @@ export interface InvoiceDocument {
   seller: Party;
   buyer: Party;
   lines: { description: string; rate: string; net: bigint; tax: bigint }[];
+  /**
+   * The VAT breakdown the document was posted with (item documents, transaction_tax_breakdown),
+   * per tax code and rate; absent or null when it has none and its lines are summed.
+   */
+  vatBreakdown?: { rate: string; net: bigint; tax: bigint }[] | null;
   net: bigint;
   tax: bigint;
   gross: bigint;
@@ -105,7 +110,9 @@ export function addressLines(a: PartyAddress): string[] {
 }
 
 /** VAT grouped by rate, lowest rate first. */
-export function vatByRate(lines: InvoiceDocument['lines']): { rate: string; net: bigint; tax: bigint }[] {
+export function vatByRate(
+  lines: readonly { rate: string; net: bigint; tax: bigint }[],
+): { rate: string; net: bigint; tax: bigint }[] {
   const groups = new Map<string, { rate: string; net: bigint; tax: bigint }>();
   for (const l of lines) {
     const key = new Dec(l.rate).toFixed();
@@ -414,7 +421,8 @@ export function renderDocument(d: InvoiceDocument): Promise<Buffer> {
   header(w, d);
   lines(w, d);
   // The VAT summary (left) and the totals (right) sit side by side, on one page.
-  const groups = vatByRate(d.lines);
+  // What was posted: the stored breakdown of an item document, else the lines summed.
+  const groups = vatByRate(d.vatBreakdown ?? d.lines);
   w.ensure(Math.max(28 + groups.length * 13, 48));
   const top = w.y;
   vatSummary(w, d, groups);

@@ -26,6 +26,7 @@ interface DocumentRow {
   customer_vat_number: string | null;
   related_number: string | null;
   items: { description: string; rate: string; net: string; tax: string }[];
+  breakdown: { rate: string; net: string; tax: string }[] | null;
 }
 
 /**
@@ -46,7 +47,10 @@ export async function loadInvoiceDocument(
             r.number AS related_number,
             coalesce((SELECT json_agg(json_build_object('description', i.description, 'rate', i.tax_rate::text,
                                                         'net', i.net::text, 'tax', i.tax::text) ORDER BY i.line_no)
-                        FROM transaction_items i WHERE i.transaction_id = t.id), '[]'::json) AS items
+                        FROM transaction_items i WHERE i.transaction_id = t.id), '[]'::json) AS items,
+            (SELECT json_agg(json_build_object('rate', b.tax_rate::text, 'net', b.net::text, 'tax', b.tax::text)
+                             ORDER BY b.tax_rate, b.tax_code)
+               FROM transaction_tax_breakdown b WHERE b.transaction_id = t.id) AS breakdown
        FROM transactions t
        LEFT JOIN customers c ON c.entity_id = t.entity_id AND c.code = t.customer_code
        LEFT JOIN transactions r ON r.id = t.related_transaction_id
@@ -82,6 +86,7 @@ export async function loadInvoiceDocument(
       vatNumber: r.customer_vat_number,
     },
     lines: r.items.map((i) => ({ description: i.description, rate: i.rate, net: BigInt(i.net), tax: BigInt(i.tax) })),
+    vatBreakdown: r.breakdown?.map((b) => ({ rate: b.rate, net: BigInt(b.net), tax: BigInt(b.tax) })) ?? null,
     net: BigInt(r.net),
     tax: BigInt(r.tax),
     gross: BigInt(r.gross),
