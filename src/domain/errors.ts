@@ -131,6 +131,10 @@ export const ERROR_CODES = {
   ],
   INVOICE_LINE_DOES_NOT_EXIST: [422, 'A selected line number is not on the invoice.'],
   TRANSACTION_IS_NOT_AN_INVOICE: [422, 'A credit note can only copy a sales invoice.'],
+  INVOICE_IS_NOT_AN_ITEM_INVOICE: [
+    422,
+    'An item credit note copies an invoice written as items; credit an invoice posted as amounts with POST /v1/sales/credit-notes.',
+  ],
   EINVOICE_INCOMPLETE: [
     422,
     'The document cannot be sent as a Peppol BIS 3.0 e-invoice: a mandatory element is missing or invalid (an electronic address, the buyer reference, a country, a VAT number, an exemption reason...). `details` lists each one with the setting that fills it; nothing is emitted.',

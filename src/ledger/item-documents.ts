@@ -1,9 +1,10 @@
 import type { Queryable } from '../db/database.ts';
 import { dueDateFromTerms } from '../domain/dates.ts';
 import { type ItemInput, computeItems, itemJournal } from '../domain/documents.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, fieldError } from '../domain/errors.ts';
 import { type TaxBreakdownRow, computeTaxes, itemLineNet } from '../domain/item-lines.ts';
 import { Dec, formatAmount } from '../domain/money.ts';
+import { checkCreditOfInvoice } from './item-credit-notes.ts';
 import { type ItemTaxSettings, getItemTaxSettings } from './item-settings.ts';
 import { loadItems } from './items.ts';
 import { checkDateInRange, requirePeriodOpen } from './periods.ts';
@@ -58,6 +59,8 @@ export interface ItemDocumentInput {
   performExternalReferenceDuplicateCheck: boolean;
   /** Invoices only: checked when the draft is posted. */
   enforceCreditLimit: boolean;
+  /** Credit notes only: the posted item invoice this one credits (never more than is left of it). */
+  fromInvoiceTransactionId?: number | undefined;
   lines: ItemLineInput[];
 }
 
@@ -302,6 +305,13 @@ export async function prepareItemDocument(
   });
   const settings = await getItemTaxSettings(ctx.db, ctx.entity.id);
   const built = buildItemDocument(ctx, customer, type, input, refs, settings);
+  const from = input.fromInvoiceTransactionId;
+  if (from !== undefined) {
+    if (type !== 'SN') throw fieldError('fromInvoiceTransactionId', 'only a credit note credits an invoice');
+    await checkCreditOfInvoice(ctx, from, customer.code, built.t.gross, customer.currency);
+    built.t.relatedTransactionId = from;
+    built.t.details = { fromInvoiceTransactionId: from };
+  }
   await requirePeriodOpen(
     ctx.db,
     ctx.entity.id,

@@ -1,6 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { dueDateFromTerms, today } from '../domain/dates.ts';
-import { DomainError } from '../domain/errors.ts';
+import { DomainError, fieldError } from '../domain/errors.ts';
+import { Dec } from '../domain/money.ts';
 import { type DraftInvoice, getDraft, lockDraft, refuseFinal } from './drafts.ts';
 import {
   type CustomerLineDefaults,
@@ -13,6 +14,7 @@ import {
   prepareItemDocument,
   resolveLines,
 } from './item-documents.ts';
+import { copyInvoiceLines, loadCreditedItemInvoice } from './item-credit-notes.ts';
 import { type ItemTaxSettings, getItemTaxSettings } from './item-settings.ts';
 import { requireCustomer } from './posting/references.ts';
 import type { PostingContext } from './posting/types.ts';
@@ -77,16 +79,61 @@ function computedOf(built: Awaited<ReturnType<typeof validate>>) {
   return formatAmounts(built.amounts, built.t.currency);
 }
 
+/**
+ * A new draft as sent: a credit note raised from an invoice (`fromInvoiceTransactionId`) may leave
+ * out the customer and the lines, which it then takes from the invoice.
+ */
+export type NewItemDraft = Omit<ItemDocumentInput, 'customerCode' | 'lines'> & {
+  customerCode?: string | undefined;
+  lines?: ItemLineInput[] | undefined;
+};
+
+/**
+ * What a credit note from an invoice takes from it when not sent: the customer, its lines (every
+ * value given, so the copy does not depend on the item or customer defaults of now), the
+ * invoice's exchange rate, and a description naming it.
+ */
+async function fromInvoice(ctx: PostingContext, id: number, body: NewItemDraft) {
+  const invoice = await loadCreditedItemInvoice(ctx, id);
+  const { rows } = await ctx.db.query<{ currency: string }>(
+    'SELECT currency FROM transactions WHERE id = $1 AND entity_id = $2',
+    [id, ctx.entity.id],
+  );
+  const foreign = rows[0]!.currency.trim() !== ctx.entity.baseCurrency;
+  return {
+    customerCode: invoice.customerCode,
+    lines: body.lines === undefined ? await copyInvoiceLines(ctx, id) : null,
+    header: {
+      description: body.description ?? `Credit for ${invoice.label}`,
+      // The invoice's rate was booked with it: the credit reverses it at the same rate unless told.
+      ...(foreign && body.exchangeRate === undefined
+        ? { exchangeRate: new Dec(invoice.exchangeRate).toFixed(), confirmExchangeRate: true }
+        : {}),
+    },
+  };
+}
+
 /** Creates an item draft; its lines are saved with every default filled in. */
 export async function createItemDraft(
   ctx: PostingContext,
   type: ItemDocumentType,
-  body: ItemDocumentInput,
+  body: NewItemDraft,
 ): Promise<DraftInvoice> {
   return ctx.db.transaction(async (db) => {
     const c = { ...ctx, db };
-    const defaults = await defaultsOf(db, ctx.entity.id, body.customerCode);
-    const input = compact({ ...body, lines: await resolveLines(db, ctx.entity.id, defaults, body.lines) });
+    const from = body.fromInvoiceTransactionId;
+    if (from !== undefined && type !== 'SN') {
+      throw fieldError('fromInvoiceTransactionId', 'only a credit note credits an invoice');
+    }
+    const source = from !== undefined ? await fromInvoice(c, from, body) : null;
+    const customerCode = body.customerCode ?? source?.customerCode;
+    if (customerCode === undefined) throw fieldError('customerCode', 'required without fromInvoiceTransactionId');
+    let lines: ItemLineInput[];
+    if (body.lines !== undefined) {
+      lines = await resolveLines(db, ctx.entity.id, await defaultsOf(db, ctx.entity.id, customerCode), body.lines);
+    } else if (source?.lines) lines = source.lines;
+    else throw fieldError('lines', 'required without fromInvoiceTransactionId');
+    const input = compact<ItemDocumentInput>({ ...body, ...source?.header, customerCode, lines });
     const built = await validate(c, type, input, null);
     const { rows } = await db.query<{ id: string }>(
       `WITH seq AS (

@@ -60,6 +60,24 @@ const ItemDocumentBody = z.strictObject({
   lines: Lines,
 });
 
+/**
+ * A credit note may credit a posted item invoice: without `lines` it copies the invoice's, and
+ * without `customerCode` it takes the invoice's customer.
+ */
+const FromInvoice = TransactionId.refine((n) => Number.isSafeInteger(n), { message: 'is too large' }).meta({
+  description:
+    'The posted item invoice (its transactionId) this credit note credits. Without `lines` the draft copies the ' +
+    "invoice's lines (items, quantities, unit prices, discounts, GL accounts, tax codes, departments and notes); " +
+    "without `customerCode` it takes the invoice's customer; a foreign-currency invoice's exchange rate is kept. " +
+    'Posting refuses to credit more than the invoice less the credit notes already posted against it.',
+});
+
+const CreditNoteBody = ItemDocumentBody.extend({
+  customerCode: Code.optional().meta({ description: "Required unless fromInvoiceTransactionId gives the invoice's." }),
+  fromInvoiceTransactionId: FromInvoice.optional(),
+  lines: Lines.optional().meta({ description: 'Required unless fromInvoiceTransactionId copies the invoice lines.' }),
+});
+
 /** PUT: every field optional; null clears an optional field; `lines` replaces every line. */
 const ItemDocumentPatch = z.strictObject({
   customerCode: Code.optional(),
@@ -87,39 +105,43 @@ const Breakdown = z
   .array(z.object({ taxCode: z.string(), taxRate: z.string(), netAmount: Money, taxAmount: Money }))
   .meta({ description: 'Net and tax per tax code and rate, as computed with the entity’s tax settings.' });
 
-const DraftView = z.object({
-  draftId: z.number().int(),
-  number: z.number().int().meta({ description: 'Gapless per entity, shared with the batch draft invoices.' }),
-  status: z.enum(DRAFT_STATUSES),
-  customerCode: z.string(),
-  currency: z.string(),
-  netAmount: Money,
-  taxAmount: Money,
-  grossAmount: Money,
-  dueDate: z
-    .string()
-    .nullable()
-    .meta({ description: 'Invoices: given or from the credit terms. Null on credit notes.' }),
-  lines: z
-    .array(
-      z.object({
-        lineNo: z.number().int(),
-        taxRate: z.string(),
-        netAmount: Money,
-        taxAmount: Money,
-        grossAmount: Money,
-      }),
-    )
-    .meta({ description: 'The amounts of each line of `document.lines`, in order.' }),
-  vatBreakdown: Breakdown,
-  transactionId: z.number().int().nullable(),
-  transactionNumber: z.number().int().nullable(),
-  document: ItemDocumentBody.meta({ description: 'The document as saved, every default filled in.' }),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-  postedAt: z.string().nullable(),
-  cancelledAt: z.string().nullable(),
-});
+const draftView = (type: ItemDocumentType) =>
+  z.object({
+    draftId: z.number().int(),
+    number: z.number().int().meta({ description: 'Gapless per entity, shared with the batch draft invoices.' }),
+    status: z.enum(DRAFT_STATUSES),
+    customerCode: z.string(),
+    currency: z.string(),
+    netAmount: Money,
+    taxAmount: Money,
+    grossAmount: Money,
+    dueDate: z
+      .string()
+      .nullable()
+      .meta({ description: 'Invoices: given or from the credit terms. Null on credit notes.' }),
+    lines: z
+      .array(
+        z.object({
+          lineNo: z.number().int(),
+          taxRate: z.string(),
+          netAmount: Money,
+          taxAmount: Money,
+          grossAmount: Money,
+        }),
+      )
+      .meta({ description: 'The amounts of each line of `document.lines`, in order.' }),
+    vatBreakdown: Breakdown,
+    transactionId: z.number().int().nullable(),
+    transactionNumber: z.number().int().nullable(),
+    document: (type === 'SI'
+      ? ItemDocumentBody
+      : ItemDocumentBody.extend({ fromInvoiceTransactionId: z.number().int().optional() })
+    ).meta({ description: 'The document as saved, every default filled in.' }),
+    createdAt: z.string(),
+    updatedAt: z.string(),
+    postedAt: z.string().nullable(),
+    cancelledAt: z.string().nullable(),
+  });
 
 interface Computed {
   lines: unknown[];
@@ -182,6 +204,16 @@ function documentRoutes(type: ItemDocumentType): AnyRoute[] {
     ? 'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS'
     : 'CREDIT_NOTE_EXTERNAL_REFERENCE_ALREADY_EXISTS';
   const notFoundError = (id: number) => notFound(`draft ${what} ${id}`);
+  const DraftView = draftView(type);
+  const credits: ErrorCode[] = si
+    ? []
+    : [
+        'TRANSACTION_DOES_NOT_EXIST',
+        'TRANSACTION_IS_NOT_AN_INVOICE',
+        'INVOICE_IS_NOT_AN_ITEM_INVOICE',
+        'TRANSACTIONS_BELONG_TO_DIFFERENT_ACCOUNTS',
+        'CREDIT_NOTE_EXCEEDS_INVOICE',
+      ];
 
   const create = defineRoute({
     method: 'POST',
@@ -193,13 +225,18 @@ function documentRoutes(type: ItemDocumentType): AnyRoute[] {
       'then from the customer. The draft is checked now as it would be posted and saved with every default filled in; ' +
       "ledgerlink computes each line's net and the tax (per line or per document, `GET /v1/settings`). Nothing is " +
       'posted until `POST ' +
-      `${base}/{id}/post\`.`,
+      `${base}/{id}/post\`.` +
+      (si
+        ? ''
+        : ' With `fromInvoiceTransactionId` the credit note credits that posted item invoice: sent without `lines`, ' +
+          "the draft is a copy of the invoice's lines, whose quantities (or any other field) can then be changed " +
+          'with PUT before posting. It never credits more than the invoice less the credit notes posted against it.'),
     tags: ['sales'],
     auth: 'entity',
-    body: ItemDocumentBody,
-    example,
+    body: si ? ItemDocumentBody : CreditNoteBody,
+    example: si ? example : { fromInvoiceTransactionId: 1042, date: '2026-11-20', externalReference: 'RMA-88' },
     success: { status: 201, description: 'The draft.', schema: DraftView },
-    errors: [...VALIDATION_ERRORS, duplicate, 'IDEMPOTENCY_KEY_REUSED'],
+    errors: [...VALIDATION_ERRORS, ...credits, duplicate, 'IDEMPOTENCY_KEY_REUSED'],
     handler: async (ctx) => {
       const body = view(await createItemDraft(posting(ctx), type, ctx.body));
       await ctx.audit({
@@ -226,7 +263,7 @@ function documentRoutes(type: ItemDocumentType): AnyRoute[] {
     body: ItemDocumentPatch,
     example: { orderNumber: 'PO-4472', deliveryDate: null },
     success: { status: 200, description: 'The draft as saved.', schema: DraftView },
-    errors: ['NOT_FOUND', 'DRAFT_IS_POSTED', 'DRAFT_IS_CANCELLED', ...VALIDATION_ERRORS, duplicate],
+    errors: ['NOT_FOUND', 'DRAFT_IS_POSTED', 'DRAFT_IS_CANCELLED', ...VALIDATION_ERRORS, ...credits, duplicate],
     handler: async (ctx) => {
       const { before, after } = await updateItemDraft(posting(ctx), type, ctx.params.id, ctx.body);
       const body = view(after);
@@ -308,6 +345,7 @@ function documentRoutes(type: ItemDocumentType): AnyRoute[] {
       'NOT_FOUND',
       'DRAFT_IS_CANCELLED',
       ...VALIDATION_ERRORS,
+      ...credits,
       duplicate,
       ...(si ? (['CUSTOMER_CREDIT_LIMIT_EXCEEDED', 'CUSTOMER_IS_ON_HOLD'] as ErrorCode[]) : []),
       'EXCHANGE_RATE_IMPLAUSIBLE',

@@ -28,7 +28,7 @@ export interface PostedCreditNote {
 }
 
 /** The invoice a credit note is raised from, with what earlier credit notes already credited. */
-interface SourceInvoice {
+export interface SourceInvoice {
   id: number;
   label: string;
   customerCode: string;
@@ -39,7 +39,7 @@ interface SourceInvoice {
   creditedLines: Set<number>;
 }
 
-async function loadSourceInvoice(ctx: PostingContext, id: number): Promise<SourceInvoice> {
+export async function loadSourceInvoice(ctx: PostingContext, id: number): Promise<SourceInvoice> {
   const { rows } = await ctx.db.query<{
     type: string;
     number: string;
@@ -81,7 +81,7 @@ async function loadSourceInvoice(ctx: PostingContext, id: number): Promise<Sourc
  * What earlier credit notes of the invoice credited, in total and line by line. Read under the
  * customer's row lock, which every credit note of that customer takes, so two cannot both pass.
  */
-async function readCredited(ctx: PostingContext, invoice: SourceInvoice): Promise<void> {
+export async function readCredited(ctx: PostingContext, invoice: SourceInvoice): Promise<void> {
   const { rows } = await ctx.db.query<{ gross: string; lines: number[] | null }>(
     `SELECT gross, coalesce(details->'creditedLines', details->'lineNumbers') AS lines
        FROM transactions WHERE entity_id = $1 AND type = 'SN' AND related_transaction_id = $2`,
@@ -94,7 +94,12 @@ async function readCredited(ctx: PostingContext, invoice: SourceInvoice): Promis
 }
 
 /** Refuses a credit note that would credit more than what is left of the invoice, or a line twice. */
-function checkBound(invoice: SourceInvoice, gross: bigint, lineNumbers: number[] | null, currency: string): void {
+export function checkBound(
+  invoice: SourceInvoice,
+  gross: bigint,
+  lineNumbers: number[] | null,
+  currency: string,
+): void {
   const fmt = (v: bigint) => formatAmount(v, currency);
   const again = lineNumbers?.filter((n) => invoice.creditedLines.has(n)) ?? [];
   if (again.length > 0) {
