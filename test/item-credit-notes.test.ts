@@ -241,4 +241,16 @@ describe('an item credit note from a posted item invoice', () => {
     expect([si.status, si.body.error.code]).toEqual([400, 'VALIDATION_ERROR']);
     expect([await drafts(), await transactions()]).toEqual(before);
   });
+
+  it('copies an invoice whose item was deactivated since: what was invoiced can still be credited', async () => {
+    const inv = await postItemInvoice({ customerCode: 'C1', date: '2026-11-03', lines: invoiceLines });
+    expect((await c.put('/v1/items/WIDGET', { isActive: false })).status).toBe(200);
+    const r = await c.post('/v1/sales/credit-notes/drafts', {
+      fromInvoiceTransactionId: inv.transactionId,
+      date: '2026-11-10',
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body.grossAmount).toBe(inv.grossAmount);
+    expect((await c.post(`/v1/sales/credit-notes/drafts/${r.body.draftId}/post`, {})).status).toBe(201);
+  });
 });
