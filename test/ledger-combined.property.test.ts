@@ -54,11 +54,11 @@ const WIDGET_PRICE = 333_333n;
 /** Document dates: a month, so rates, revaluations and releases fall before and after them. */
 const DATES = ['2026-10-28', '2026-11-01', '2026-11-04', '2026-11-08', '2026-11-15', '2026-11-30'];
 /** USD rates (per EUR) PUT on these dates, within the ±50 % plausibility band of each other. */
-const RATE_DATES = ['2026-10-30', '2026-11-03', '2026-11-10', '2026-11-30'];
-const DATED_RATES = ['1.05', '1.15', '0.98', '1.3'];
+const RATE_DATES = ['2026-10-01', '2026-10-30', '2026-11-03', '2026-11-10', '2026-11-30'];
+const DATED_RATES = ['1.05', '1.15', '0.98', '1.3', '1.1234'];
 /** Rates sent on documents. */
 const GIVEN_RATES = ['1.08', '1.1', '1.0825', '1.2345'];
-const REVALUATION_DATES = ['2026-11-02', '2026-11-09', '2026-11-30'];
+const REVALUATION_DATES = ['2026-11-02', '2026-11-09', '2026-11-30', '2026-12-31'];
 const RELEASE_DATES = ['2026-11-01', '2026-11-30', '2026-12-31', '2027-02-28'];
 const IC_TAX_RATES = ['0.21', '0', '0.135'];
 
@@ -191,7 +191,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   },
   {
-    weight: 3,
+    weight: 4,
     arbitrary: fc.record({
       kind: fc.constant('receipt' as const),
       e,
@@ -203,7 +203,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     }),
   },
   {
-    weight: 4,
+    weight: 5,
     arbitrary: fc.record({
       kind: fc.constant('allocate' as const),
       e,
