@@ -9,7 +9,8 @@
  * - USD rates PUT on various dates; USD documents with an explicit rate, or without one, taking the
  *   rate in force on their date (EXCHANGE_RATE_MISSING when none is);
  * - revaluations at dates (POST /v1/revaluations), once per date;
- * - batch invoices with a deferred line, and deferral releases up to dates;
+ * - batch invoices with a deferred line, deferral releases up to dates, and credit notes copying a
+ *   deferred invoice (its pending releases cancelled, its released part taken off revenue);
  * - intercompany invoices in both directions (some refused: a reference already used);
  * - receipts and allocations (some over the outstanding amount), so open items change and
  *   allocations of USD items realise exchange differences.
@@ -66,12 +67,14 @@ interface Release {
   due: string;
   amount: bigint;
   base: bigint;
-  released: boolean;
+  /** Cancelled by a credit note copying the invoice before it was released. */
+  state: 'pending' | 'released' | 'cancelled';
 }
 interface Schedule {
   invoiceId: number;
   invoiceDate: string;
   releases: Release[];
+  credited: boolean;
 }
 
 interface Ent {
@@ -119,6 +122,7 @@ type Cmd =
   | { kind: 'rate'; date: number; rate: number }
   | { kind: 'revalue'; e: number; at: number }
   | { kind: 'release'; e: number; upTo: number }
+  | { kind: 'credit'; e: number; pick: number; date: number }
   | { kind: 'ic'; seller: number; date: number; ref: string; lines: { net: bigint; rate: string }[] }
   | {
       kind: 'receipt';
@@ -191,6 +195,7 @@ const cmd: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.record({ kind: fc.constant('revalue' as const), e: revalueE, at: ix(REVALUATION_DATES) }),
   },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('release' as const), e, upTo: ix(RELEASE_DATES) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('credit' as const), e, pick: fc.nat(), date: ix(DATES) }) },
   {
     weight: 3,
     arbitrary: fc.record({
@@ -468,8 +473,9 @@ async function deferredInvoice(s: Ent, c: Extract<Cmd, { kind: 'deferred' }>): P
       due: addMonths(startDate, k),
       amount,
       base: bases[k]!,
-      released: false,
+      state: 'pending' as const,
     })),
+    credited: false,
   });
   return `deferred ${currency}`;
 }
@@ -510,10 +516,10 @@ async function release(s: Ent, c: Extract<Cmd, { kind: 'release' }>): Promise<st
   const want: string[] = [];
   for (const sc of s.schedules)
     for (const [k, x] of sc.releases.entries()) {
-      if (x.released || x.due > upTo) continue;
+      if (x.state !== 'pending' || x.due > upTo) continue;
       const on = x.due < sc.invoiceDate ? sc.invoiceDate : x.due;
       want.push(`${sc.invoiceId}/${k + 1}/${on}/${x.amount}/${x.base}`);
-      x.released = true;
+      x.state = 'released';
       s.m.book('2300', x.base);
       s.m.book('4000', -x.base);
     }
@@ -529,6 +535,31 @@ async function release(s: Ent, c: Extract<Cmd, { kind: 'release' }>): Promise<st
   ).map((x) => `${x.invoiceTransactionId}/${x.seq}/${x.postedOn}/${cents(x.amount)}/${cents(x.baseAmount)}`);
   expect(got.sort()).toEqual(want.sort());
   return want.length > 0 ? 'release' : 'release nothing';
+}
+
+/**
+ * A credit note copying every line of a deferred invoice, at the invoice's rate: the part of the
+ * deferred line not yet released goes back on the deferred account and its releases are cancelled;
+ * the part released comes off revenue.
+ */
+async function creditDeferred(s: Ent, c: Extract<Cmd, { kind: 'credit' }>): Promise<string> {
+  const open = s.schedules.filter((x) => !x.credited);
+  const sc = open[c.pick % Math.max(1, open.length)];
+  if (!sc) return 'credit nothing deferred';
+  const invoice = s.m.txs.get(sc.invoiceId)!;
+  const date = DATES[c.date]! < sc.invoiceDate ? sc.invoiceDate : DATES[c.date]!;
+  const r = await s.c.post('/v1/sales/credit-notes', { fromInvoiceTransactionId: sc.invoiceId, creditNoteDate: date });
+  expectStatus(r, 201, 'credit note of a deferred invoice');
+  const money = (v: bigint) => formatMinor(v, invoice.currency);
+  expect(r.body).toMatchObject({ number: s.m.nextNumber('SN'), grossAmount: money(invoice.gross) });
+  s.m.postItems('SN', r.body.transactionId, invoice.customer, invoice.rate, invoice.items, '', date);
+  // The model booked the whole deferred line back on 2300; what was released comes off revenue instead.
+  const released = sc.releases.filter((x) => x.state === 'released').reduce((v, x) => v + x.base, 0n);
+  s.m.book('2300', -released);
+  s.m.book('4000', released);
+  for (const x of sc.releases) if (x.state === 'pending') x.state = 'cancelled';
+  sc.credited = true;
+  return `credit deferred ${invoice.currency}${released > 0n ? ' part released' : ''}`;
 }
 
 async function intercompany(states: [Ent, Ent], c: Extract<Cmd, { kind: 'ic' }>): Promise<string> {
@@ -632,6 +663,8 @@ async function step(states: [Ent, Ent], c: Cmd): Promise<string> {
       return revalue(states[c.e]!, c);
     case 'release':
       return release(states[c.e]!, c);
+    case 'credit':
+      return creditDeferred(states[c.e]!, c);
     case 'ic':
       return intercompany(states, c);
     case 'receipt':
@@ -699,7 +732,7 @@ async function verify(states: [Ent, Ent]): Promise<void> {
     const dates = [...DATES, ...[...s.revalued.keys()].flatMap((d) => [d, addDays(d, 1)])];
     await checkControlAsAt(t.db, id, dates, s.revalued);
     // The deferred revenue account holds what is not released yet.
-    const pending = s.schedules.flatMap((x) => x.releases).filter((x) => !x.released);
+    const pending = s.schedules.flatMap((x) => x.releases).filter((x) => x.state === 'pending');
     expect(await accountBalance(t.db, id, '2300'), `${s.code}: deferred revenue`).toBe(
       -pending.reduce((v, x) => v + x.base, 0n),
     );
