@@ -744,30 +744,48 @@ async function verify(states: [Ent, Ent]): Promise<void> {
 }
 
 const numRuns = process.env.FC_RUNS ? Number(process.env.FC_RUNS) : 4;
+/** Time for the runs, then for shrinking a failure: each replays sequences against the database. */
+const runMs = Math.max(numRuns * 20_000, 120_000);
+const shrinkMs = Number(process.env.FC_SHRINK_MS ?? 240_000);
 
 describe('the ledger, every feature together: model-based property', () => {
-  it('every answer matches the model and every invariant holds in both entities after every step', async () => {
-    const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
-    console.log(`combined ledger property: seed ${seed}, ${numRuns} runs (replay with FC_SEED=${seed})`);
-    let run = 0;
-    const seen = new Map<string, number>();
-    await fc.assert(
-      fc.asyncProperty(fc.array(cmd, { minLength: 12, maxLength: 24 }), async (cmds) => {
-        const states = await setUp(++run);
-        for (const [n, c] of cmds.entries()) {
-          const outcome = await step(states, c).catch((err: Error) => {
-            throw new Error(
-              `step ${n} ${JSON.stringify(c, (_, v) => (typeof v === 'bigint' ? String(v) : v))}: ${err.message}`,
+  it(
+    'every answer matches the model and every invariant holds in both entities after every step',
+    async () => {
+      const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
+      console.log(`combined ledger property: seed ${seed}, ${numRuns} runs (replay with FC_SEED=${seed})`);
+      let run = 0;
+      let failed = false;
+      const seen = new Map<string, number>();
+      // Shrinking replays sequences against the database and can be slow: say what failed at once,
+      // and stop shrinking once FC_SHRINK_MS (default 4 minutes) beyond the runs' time has passed.
+      const fail = (err: Error, what: string): never => {
+        if (!failed) console.log(`combined ledger property: first failure, run ${run}, ${what}: ${err.message}`);
+        failed = true;
+        throw new Error(`${what}: ${err.message}`);
+      };
+      const started = Date.now();
+      await fc.assert(
+        fc.asyncProperty(fc.array(cmd, { minLength: 12, maxLength: 24 }), async (cmds) => {
+          const states = await setUp(++run);
+          for (const [n, c] of cmds.entries()) {
+            const outcome = await step(states, c).catch((err: Error) =>
+              fail(err, `step ${n} ${JSON.stringify(c, (_, v) => (typeof v === 'bigint' ? String(v) : v))}`),
             );
-          });
-          seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
-          await verify(states).catch((err: Error) => {
-            throw new Error(`after step ${n} (${outcome}): ${err.message}`);
-          });
-        }
-      }),
-      { seed, numRuns, ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}) },
-    );
-    console.log(`combined ledger property outcomes: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
-  }, 300_000);
+            seen.set(outcome, (seen.get(outcome) ?? 0) + 1);
+            await verify(states).catch((err: Error) => fail(err, `after step ${n} (${outcome})`));
+          }
+        }),
+        {
+          seed,
+          numRuns,
+          ...(process.env.FC_PATH ? { path: process.env.FC_PATH } : {}),
+          interruptAfterTimeLimit: runMs + shrinkMs,
+        },
+      );
+      if (failed) throw new Error(`a failure was found (see above) but not reported after ${Date.now() - started} ms`);
+      console.log(`combined ledger property outcomes: ${JSON.stringify(Object.fromEntries([...seen].sort()))}`);
+    },
+    runMs + shrinkMs + 60_000,
+  );
 });
