@@ -596,6 +596,30 @@ describe('revaluation', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  // Found by test/ledger-combined.property.test.ts: the control lines of purchase invoices (the
+  // creditors' control account, migration 0082) were counted as debtors control, so an entity that
+  // had received a purchase invoice never reconciled.
+  it('reconciles the debtors control without the creditors control of purchase invoices', async () => {
+    const e = await gbpEntity();
+    expect((await e.put('/v1/suppliers/ACME', { name: 'Acme' })).status).toBe(201);
+    const purchase = await e.post('/v1/purchases/invoices', {
+      supplierCode: 'ACME',
+      invoiceDate: '2026-11-02',
+      supplierReference: 'P-1',
+      lines: [{ glAccountCode: '5000', taxCode: 'STD', netAmount: '80.00', taxRate: '0' }],
+    });
+    expect(purchase.status, JSON.stringify(purchase.body)).toBe(201);
+    expect((await e.post('/v1/sales/batch-invoices', invoice('GB1', '2026-11-03', '50.00'))).status).toBe(201);
+    const r = await e.get('/v1/reports/revaluation?at=2026-12-31');
+    expect(r.body.controlAccount).toEqual({
+      controlAccount: '50.00',
+      openItems: '50.00',
+      revaluation: '0.00',
+      difference: '0.00',
+    });
+    await checkInvariants(t.db, e.entityId);
+  });
+
   it('two concurrent requests for one date post one revaluation', async () => {
     const e = await gbpEntity();
     await putRates(e, 'EUR', { '2026-01-01': '1.15', '2026-12-31': '1.2' });

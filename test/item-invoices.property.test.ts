@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
+import { type ItemLineSpec, type TaxCalculation, type TaxRounding, dec, itemTotals } from './helpers/item-model.ts';
 
 /*
  * Random item invoices and credit notes under random tax settings, against a model written with
@@ -26,44 +27,8 @@ afterAll(async () => t.close());
 
 const RATES: Record<string, bigint> = { STD: 210000n, RED: 135000n, FIVE: 50000n }; // × 10⁻⁶
 
-interface Line {
-  q: bigint; // × 10⁻⁴
-  p: bigint; // × 10⁻⁴
-  d: bigint; // × 10⁻⁶
-  taxCode: string;
-}
-
-const dec = (v: bigint, places: number) => {
-  const neg = v < 0n;
-  const s = (neg ? -v : v).toString().padStart(places + 1, '0');
-  return `${neg ? '-' : ''}${s.slice(0, -places)}.${s.slice(-places)}`;
-};
-
-/** n / d rounded to an integer, at the half away from zero or to even. */
-function div(n: bigint, d: bigint, mode: 'halfUp' | 'halfEven'): bigint {
-  const neg = n < 0n;
-  const a = neg ? -n : n;
-  let q = a / d;
-  const twice = (a % d) * 2n;
-  if (twice > d || (twice === d && (mode === 'halfUp' || q % 2n === 1n))) q += 1n;
-  return neg ? -q : q;
-}
-
-function model(lines: Line[], calc: 'perLine' | 'perDocument', mode: 'halfUp' | 'halfEven') {
-  // cents = q·p·(1 − d) / 10⁴ / 10⁴ / 10⁶ × 10².
-  const nets = lines.map((l) => div(l.q * l.p * (1_000_000n - l.d), 10n ** 12n, mode));
-  const byCode = new Map<string, { net: bigint; tax: bigint }>();
-  lines.forEach((l, i) => {
-    const g = byCode.get(l.taxCode) ?? { net: 0n, tax: 0n };
-    g.net += nets[i]!;
-    if (calc === 'perLine') g.tax += div(nets[i]! * RATES[l.taxCode]!, 1_000_000n, mode);
-    byCode.set(l.taxCode, g);
-  });
-  if (calc === 'perDocument') for (const [code, g] of byCode) g.tax = div(g.net * RATES[code]!, 1_000_000n, mode);
-  const net = nets.reduce((s, v) => s + v, 0n);
-  const tax = [...byCode.values()].reduce((s, g) => s + g.tax, 0n);
-  return { net, tax, byCode };
-}
+type Line = ItemLineSpec;
+const model = (lines: Line[], calc: TaxCalculation, mode: TaxRounding) => itemTotals(lines, calc, mode, RATES);
 
 const lineArb: fc.Arbitrary<Line> = fc.record({
   q: fc.bigInt({ min: 1n, max: 5_000_000n }),

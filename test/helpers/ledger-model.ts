@@ -186,7 +186,8 @@ export class LedgerModel {
     return (this.counts.get(type) ?? 0) + 1;
   }
 
-  private book(account: string, base: bigint) {
+  /** Books `base` (debit positive) on an account, for postings outside the receivables model. */
+  book(account: string, base: bigint) {
     this.accounts.set(account, (this.accounts.get(account) ?? 0n) + base);
   }
 

@@ -1,4 +1,5 @@
 import type { Database } from '../../src/db/database.ts';
+import { controlReconciliation } from '../../src/ledger/reports/revaluation.ts';
 import type { Client } from './app.ts';
 
 /** Inserts a customer directly (the customers API has its own tests). */
@@ -122,4 +123,61 @@ export async function checkInvariants(db: Database, entityId: string): Promise<v
   // next day; both are posted together, so over all dates they cancel (as at one date, see
   // controlReconciliation in src/ledger/reports/revaluation.ts).
   if (r.revaluation !== '0') throw new Error(`revaluations and their reversals net to ${r.revaluation}, not 0`);
+}
+
+/** An account's balance in base currency over all dates (debits positive), in minor units. */
+export async function accountBalance(db: Database, entityId: string, code: string): Promise<bigint> {
+  const { rows } = await db.query<{ b: string }>(
+    'SELECT coalesce(sum(base_amount), 0)::text AS b FROM journal_lines WHERE entity_id = $1 AND gl_account_code = $2',
+    [entityId, code],
+  );
+  return BigInt(rows[0]!.b);
+}
+
+/** The creditors control lines (of purchase invoices) equal the purchase invoices owed, in base. */
+export async function checkCreditorsControl(db: Database, entityId: string): Promise<void> {
+  const { rows } = await db.query<{ creditors: string; owed: string }>(
+    `SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions x ON x.id = j.transaction_id
+              WHERE x.entity_id = $1 AND x.type = 'PI' AND j.role = 'control')::text AS creditors,
+            (SELECT coalesce(sum(base_gross), 0) FROM transactions WHERE entity_id = $1 AND type = 'PI')::text AS owed`,
+    [entityId],
+  );
+  const r = rows[0]!;
+  if (BigInt(r.creditors) !== -BigInt(r.owed))
+    throw new Error(`creditors control ${r.creditors} != purchase invoices owed -${r.owed}`);
+}
+
+/** What each of two entities is owed by the other (due-from, 1150) is what the other owes it (due-to, 2150). */
+export async function checkDueFromDueTo(db: Database, a: string, b: string): Promise<void> {
+  for (const [x, y] of [
+    [a, b],
+    [b, a],
+  ] as const) {
+    const from = await accountBalance(db, x, '1150');
+    const to = await accountBalance(db, y, '2150');
+    if (from + to !== 0n) throw new Error(`due-from ${from} in ${x} != due-to ${-to} in ${y}`);
+  }
+}
+
+/**
+ * As at each date: the debtors control account equals the open items plus the revaluations in
+ * force (posted on or before the date and not reversed by then), which are `revalued.get(date)`:
+ * a revaluation dated `at` is reversed on the next day (controlReconciliation,
+ * src/ledger/reports/revaluation.ts).
+ */
+export async function checkControlAsAt(
+  db: Database,
+  entityId: string,
+  dates: Iterable<string>,
+  revalued: ReadonlyMap<string, bigint>,
+): Promise<void> {
+  for (const at of [...new Set(dates)].sort()) {
+    const rec = await controlReconciliation(db, entityId, at);
+    const want = revalued.get(at) ?? 0n;
+    if (rec.difference !== 0n || rec.revaluation !== want)
+      throw new Error(
+        `control account as at ${at}: difference ${rec.difference} (want 0), revaluations in force ` +
+          `${rec.revaluation} (want ${want}); control ${rec.controlAccount}, open items ${rec.openItems}`,
+      );
+  }
 }

@@ -178,7 +178,7 @@ export async function revaluationFigures(
 /** The debtors control account against the open items as at a date, revaluations shown apart. */
 export interface ControlReconciliation {
   at: string;
-  /** Σ control lines (base) of everything dated on or before `at`. */
+  /** Σ debtors control lines (base) of everything dated on or before `at`; not those of supplier documents. */
   controlAccount: bigint;
   /** Σ base outstanding of every open item (all currencies), debits positive. */
   openItems: bigint;
@@ -214,7 +214,9 @@ export async function controlReconciliation(
         GROUP BY id
      )
      SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
-              WHERE j.entity_id = $1 AND j.role = 'control' AND t.transaction_date <= $2::date) AS control,
+              WHERE j.entity_id = $1 AND j.role = 'control' AND t.transaction_date <= $2::date
+                -- The control lines of supplier documents are the creditors' (purchases, migration 0082).
+                AND t.supplier_code IS NULL) AS control,
             (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
               WHERE j.entity_id = $1 AND j.role = 'control' AND t.type = 'RV' AND t.transaction_date <= $2::date) AS revaluation,
             (SELECT coalesce(sum(CASE WHEN t.side = 'debit' THEN 1 ELSE -1 END * (t.base_gross - coalesce(x.base, 0))), 0)
