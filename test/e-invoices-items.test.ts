@@ -188,17 +188,16 @@ describe('payment means from the bank details', () => {
     expect(root['cac:PaymentMeans']).toBeUndefined();
   });
 
-  it('a SEPA credit transfer (58) to the IBAN, with the account name, the BIC and the invoice number', async () => {
+  it('a SEPA credit transfer (58) to the IBAN, with the account name, the BIC and the payment reference', async () => {
     const branding = await c.put('/v1/settings', {
       branding: { iban: 'BE71 0961 2345 6769', bic: 'GKCCBEBB', bankName: 'Belfius', bankAccountName: 'UBL Items NV' },
     });
     expect(branding.status, JSON.stringify(branding.body)).toBe(200);
     const id = await postItemDocument('/v1/sales/invoices', { ...invoiceBody, externalReference: 'SO-9' });
     const { root, xml } = await validDocument(id);
-    const number = (await c.get(`/v1/transactions/${id}`)).body.number;
     expect(root['cac:PaymentMeans']).toEqual({
       'cbc:PaymentMeansCode': '58',
-      'cbc:PaymentID': String(number),
+      'cbc:PaymentID': 'SO-9',
       'cac:PayeeFinancialAccount': {
         'cbc:ID': 'BE71096123456769',
         'cbc:Name': 'UBL Items NV',

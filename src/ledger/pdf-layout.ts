@@ -17,6 +17,15 @@ export interface Party {
   vatNumber: string | null;
 }
 
+/**
+ * The reference a payer quotes: the document's external reference (the customer's order or PO
+ * number), else its number. The PDF, the UBL payment terms and its remittance id (BT-83) all use it,
+ * so a payer sees one reference wherever they read it.
+ */
+export function paymentReference(d: Pick<InvoiceDocument, 'externalReference' | 'number'>): string {
+  return d.externalReference.trim() || d.number;
+}
+
 /** What an invoice or credit note PDF shows; amounts are minor units of `currency`. */
 export interface InvoiceDocument {
   kind: 'invoice' | 'creditNote';
@@ -338,7 +347,7 @@ function totals(w: Writer, d: InvoiceDocument, top: number): void {
 function payment(w: Writer, d: InvoiceDocument): void {
   w.ensure(60);
   w.y += 16;
-  const reference = d.externalReference || d.number;
+  const reference = paymentReference(d);
   const amount = `${formatAmount(d.gross, d.currency)} ${d.currency}`;
   if (d.kind === 'invoice') {
     w.at('Payment', PAGE.margin, w.y, BOLD, 10);

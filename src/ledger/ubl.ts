@@ -23,7 +23,7 @@ import { Dec, formatAmount } from '../domain/money.ts';
 import { splitPeppolId } from './e-invoicing.ts';
 import type { EntityContext } from './entities.ts';
 import { type InvoiceDocument, loadInvoiceDocument } from './pdf.ts';
-import type { PartyAddress } from './pdf-layout.ts';
+import { type PartyAddress, paymentReference } from './pdf-layout.ts';
 
 export const PEPPOL_CUSTOMIZATION_ID = 'urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0';
 export const PEPPOL_PROFILE_ID = 'urn:fdc:peppol.eu:2017:poacc:billing:01:1.0';
@@ -289,7 +289,7 @@ export function buildUbl(u: UblDocument): string {
   const amount = (minor: bigint): Xml => ({ '@_currencyID': currency, '#text': formatAmount(minor, currency) });
   const onlyO = u.lines.every((l) => l.category === 'O');
   const totals = documentTotals(u.lines);
-  const paymentReference = doc.externalReference.trim() || doc.number;
+  const reference = paymentReference(doc);
 
   const root: Xml = {
     '@_xmlns': isInvoice ? NS.Invoice : NS.CreditNote,
@@ -332,8 +332,8 @@ export function buildUbl(u: UblDocument): string {
   if (paymentMeans) root['cac:PaymentMeans'] = paymentMeans;
   const terms = isInvoice
     ? doc.dueDate
-      ? `Payment due by ${doc.dueDate}, reference ${paymentReference}`
-      : `Payment reference ${paymentReference}`
+      ? `Payment due by ${doc.dueDate}, reference ${reference}`
+      : `Payment reference ${reference}`
     : doc.relatedNumber
       ? `Credit note for invoice ${doc.relatedNumber}`
       : 'Credit note';
@@ -402,8 +402,8 @@ export function xmlText(text: string): string {
 
 /**
  * BG-16 from the entity's branding bank details: a credit transfer to its IBAN (58, SEPA credit
- * transfer, for an IBAN of a SEPA country; 30 otherwise), the invoice number as the remittance
- * reference (BT-83). None without an IBAN: BR-61 wants the account on a credit transfer.
+ * transfer, for an IBAN of a SEPA country; 30 otherwise), the payment reference of the PDF and the
+ * payment terms as the remittance information (BT-83). None without an IBAN: BR-61 wants the account on a credit transfer.
  */
 function creditTransfer(doc: InvoiceDocument): Xml | null {
   const bank = doc.branding?.bank;
@@ -416,7 +416,7 @@ function creditTransfer(doc: InvoiceDocument): Xml | null {
   if (bic) account['cac:FinancialInstitutionBranch'] = { 'cbc:ID': bic };
   return {
     'cbc:PaymentMeansCode': isSepaIban(iban) ? '58' : '30',
-    'cbc:PaymentID': doc.number,
+    'cbc:PaymentID': paymentReference(doc),
     'cac:PayeeFinancialAccount': account,
   };
 }
