@@ -240,6 +240,48 @@ describe('analysis codes on lines', () => {
     expect((await c.put('/v1/departments/NONE', { analysisCodes: ['', 'TRADE'] })).status).toBe(200);
   });
 
+  it('carries codes on item invoice lines, refuses a bad one at save, and copies them onto a credit note', async () => {
+    const itemLine = (extra: Record<string, unknown>) => ({
+      description: 'Consulting',
+      quantity: '2',
+      unitPrice: '25.00',
+      glAccountCode: '4000',
+      taxCode: 'STD',
+      ...extra,
+    });
+    const body = (lines: Record<string, unknown>[]) => ({ customerCode: 'C1', date: '2026-11-10', lines });
+    const before = await count('draft_invoices');
+    expectError(
+      await c.post('/v1/sales/invoices', body([itemLine({ analysis: { '1': 'EAST' } })])),
+      422,
+      'ANALYSIS_CODE_DOES_NOT_EXIST',
+      'lines[0].analysis.1',
+    );
+    expect(await count('draft_invoices')).toBe(before);
+    const draft = await c.post(
+      '/v1/sales/invoices',
+      body([itemLine({ departmentId: 'NTH', analysis: { '2': 'TRADE' } }), itemLine({ analysis: { '1': 'SOUTH' } })]),
+    );
+    expect(draft.status, JSON.stringify(draft.body)).toBe(201);
+    const posted = await c.post(`/v1/sales/invoices/${draft.body.draftId}/post`, {});
+    expect(posted.status, JSON.stringify(posted.body)).toBe(201);
+    const codes = [{ '1': 'NORTH', '2': 'TRADE', '3': 'FREE-TEXT' }, { '1': 'SOUTH' }];
+    expect(await analysisOf(posted.body.transactionId)).toEqual(codes);
+    // The department moves to another region after the invoice: the credit note keeps the invoice's.
+    expect((await c.put('/v1/departments/NTH', { analysisCodes: ['SOUTH', 'RETAIL', 'FREE-TEXT'] })).status).toBe(200);
+    const cn = await c.post('/v1/sales/credit-notes/drafts', {
+      customerCode: 'C1',
+      date: '2026-11-12',
+      fromInvoiceTransactionId: posted.body.transactionId,
+    });
+    expect(cn.status, JSON.stringify(cn.body)).toBe(201);
+    const cnPosted = await c.post(`/v1/sales/credit-notes/drafts/${cn.body.draftId}/post`, {});
+    expect(cnPosted.status, JSON.stringify(cnPosted.body)).toBe(201);
+    expect(await analysisOf(cnPosted.body.transactionId)).toEqual(codes);
+    expect((await c.put('/v1/departments/NTH', { analysisCodes: ['NORTH', 'RETAIL', 'FREE-TEXT'] })).status).toBe(200);
+    await checkInvariants(t.db, c.entityId);
+  });
+
   it('keeps a used code in its dimension: removing it is refused, deactivating it is not', async () => {
     const codes = [
       { code: 'NORTH', name: 'North' },

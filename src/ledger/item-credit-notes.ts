@@ -1,3 +1,4 @@
+import { type Analysis, MAX_DIMENSIONS } from '../domain/analysis.ts';
 import { DomainError } from '../domain/errors.ts';
 import { Dec } from '../domain/money.ts';
 import type { ItemLineInput } from './item-documents.ts';
@@ -33,8 +34,11 @@ export async function loadCreditedItemInvoice(ctx: PostingContext, id: number): 
 
 /**
  * The invoice's lines as credit-note lines: item, description, quantity, unit price, discount,
- * GL account, tax code, department and note, every one given so nothing is taken from defaults
- * that changed since. Its analysis codes follow from the department, as on the invoice.
+ * GL account, tax code, department, analysis codes and note, every one given so nothing is taken
+ * from defaults that changed since. The credit note's lines get the analysis codes the invoice's
+ * lines were stored with: what the department gives today is left to it (the database fills it in,
+ * and it may hold codes of dimensions not defined), the rest is stated, a null where the invoice
+ * line had no code in a dimension the department now fills.
  */
 export async function copyInvoiceLines(ctx: PostingContext, invoiceId: number): Promise<ItemLineInput[]> {
   const { rows } = await ctx.db.query<{
@@ -46,11 +50,16 @@ export async function copyInvoiceLines(ctx: PostingContext, invoiceId: number): 
     gl_account_code: string;
     tax_code: string;
     department_id: string | null;
+    analysis: Analysis | null;
+    department_codes: string[] | null;
     note: string | null;
   }>(
-    `SELECT item_code, description, quantity::text AS quantity, unit_price::text AS unit_price,
-            discount_rate::text AS discount_rate, gl_account_code, tax_code, department_id, note
-       FROM transaction_items WHERE transaction_id = $1 AND entity_id = $2 ORDER BY line_no`,
+    `SELECT i.item_code, i.description, i.quantity::text AS quantity, i.unit_price::text AS unit_price,
+            i.discount_rate::text AS discount_rate, i.gl_account_code, i.tax_code, i.department_id,
+            i.analysis, d.analysis_codes AS department_codes, i.note
+       FROM transaction_items i
+       LEFT JOIN departments d ON d.entity_id = i.entity_id AND d.id = i.department_id
+      WHERE i.transaction_id = $1 AND i.entity_id = $2 ORDER BY i.line_no`,
     [invoiceId, ctx.entity.id],
   );
   return rows.map((r) => ({
@@ -62,6 +71,7 @@ export async function copyInvoiceLines(ctx: PostingContext, invoiceId: number): 
     glAccountCode: r.gl_account_code,
     taxCode: r.tax_code,
     ...(r.department_id !== null ? { departmentId: r.department_id } : {}),
+    ...statedAnalysis(r.analysis ?? {}, r.department_codes ?? []),
     ...(r.note !== null ? { note: r.note } : {}),
   }));
 }
@@ -89,4 +99,15 @@ export async function checkCreditOfInvoice(
   await readCredited(ctx, invoice);
   checkBound(invoice, gross, null, currency);
   return invoice;
+}
+
+/** The codes a line must state so that, with its department's `codes`, it stores `stored`. */
+function statedAnalysis(stored: Analysis, codes: readonly string[]): { analysis?: Analysis } {
+  const stated: Analysis = {};
+  for (let n = 1; n <= MAX_DIMENSIONS; n++) {
+    const want = stored[String(n)] ?? null;
+    const given = codes[n - 1] || null;
+    if (want !== given) stated[String(n)] = want;
+  }
+  return Object.keys(stated).length > 0 ? { analysis: stated } : {};
 }

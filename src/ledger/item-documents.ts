@@ -1,4 +1,5 @@
 import type { Queryable } from '../db/database.ts';
+import type { Analysis } from '../domain/analysis.ts';
 import { dueDateFromTerms } from '../domain/dates.ts';
 import { type ItemInput, computeItems, itemJournal } from '../domain/documents.ts';
 import { DomainError, fieldError } from '../domain/errors.ts';
@@ -40,6 +41,8 @@ export interface ItemLineInput {
   glAccountCode?: string | undefined;
   taxCode?: string | undefined;
   departmentId?: string | undefined;
+  /** Analysis codes by dimension ("1" to "6"); the department's dimension comes from departmentId. */
+  analysis?: Analysis | undefined;
   note?: string | undefined;
 }
 
@@ -160,6 +163,7 @@ export async function resolveLines(
       glAccountCode,
       taxCode,
       ...(departmentId !== undefined ? { departmentId } : {}),
+      ...(l.analysis !== undefined ? { analysis: l.analysis } : {}),
       ...(l.note !== undefined ? { note: l.note } : {}),
     };
     return resolved;
@@ -212,6 +216,7 @@ export function buildItemDocument(
     const departmentId = l.departmentId ?? null;
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(glAccountCode, at('glAccountCode'), departmentId);
+    refs.requireAnalysis(l.analysis, at('analysis'));
     const taxRate = refs.requireRateOn(taxCode, input.date, at('taxCode'));
     const discountRate = new Dec(l.discountRate ?? '0');
     // Stored with six decimals (numeric(9, 6)): more would post a net the stored line does not explain.
@@ -232,6 +237,7 @@ export function buildItemDocument(
     taxRate: x.taxRate,
     description: x.l.description ?? '',
     departmentId: x.departmentId,
+    analysis: x.l.analysis ?? null,
     net: x.net,
     tax: taxes[n]!,
     itemCode: x.l.itemCode ?? null,

@@ -11,6 +11,7 @@ import type { ItemDocumentType } from '../../ledger/item-documents.ts';
 import { createItemDraft, newItemInvoice, postItemDraft, updateItemDraft } from '../../ledger/item-drafts.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { Text, notFound } from './setup-shared.ts';
+import { LineAnalysis } from '../analysis-schemas.ts';
 
 /**
  * Item invoices (`/v1/sales/invoices`) and item credit notes (`/v1/sales/credit-notes/drafts`):
@@ -35,6 +36,7 @@ const ItemLine = z.strictObject({
   glAccountCode: Code.optional().meta({ description: "Defaults to the item's, then the customer's." }),
   taxCode: Code.optional().meta({ description: "Defaults to the item's, then the customer's." }),
   departmentId: Code.optional().meta({ description: "Defaults to the item's, then the customer's." }),
+  analysis: LineAnalysis.optional(),
   note: Text(2000).optional().meta({ description: 'A note printed under the line.' }),
 });
 
