@@ -24,6 +24,7 @@ import { allRoutes } from './routes/index.ts';
 import type { SyncService } from '../sync/service.ts';
 import { buildOpenApi } from './openapi.ts';
 import { DOCS_CSS, DOCS_STYLESHEET_PATH, renderDocsPage } from './docs-page.ts';
+import { registerDashboard } from '../web/plugin.ts';
 import {
   claimKey,
   type IdempotencyClaim,
@@ -514,5 +515,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.get(DOCS_STYLESHEET_PATH, async (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(DOCS_CSS),
   );
+  // The web dashboard at / (docs/dashboard.md).
+  await registerDashboard(app, services);
   return app;
 }

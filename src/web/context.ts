@@ -1,9 +1,9 @@
 import type { Principal } from '../api/route.ts';
 import type { EntityContext } from '../ledger/entities.ts';
 
-export type Role = 'owner' | 'accountant' | 'viewer';
+import type { Role } from '../domain/roles.ts';
 
-const RANK: Record<Role, number> = { viewer: 0, accountant: 1, owner: 2 };
+export type { Role };
 
 /** Who is looking at the dashboard: a signed-in user (or a bearer token) of one entity. */
 export interface Viewer {
@@ -28,9 +28,4 @@ export interface PageContext {
   now: Date;
   /** The path and query of this page, for links back to it. */
   url: string;
-}
-
-/** Whether a role reaches a minimum role (viewer < accountant < owner). */
-export function roleReaches(role: Role, minimum: Role): boolean {
-  return RANK[role] >= RANK[minimum];
 }

@@ -3,7 +3,8 @@ import { checkCsrf, csrfTokenOf, principalFromCookie } from '../api/cookie-auth.
 import type { AppServices } from '../api/services.ts';
 import { DomainError } from '../domain/errors.ts';
 import { activeMemberships } from '../ledger/users.ts';
-import { type Role, type Viewer, roleReaches } from './context.ts';
+import { roleAtLeast } from '../domain/roles.ts';
+import type { Role, Viewer } from './context.ts';
 
 /**
  * The signed-in viewer of a page request, from the session cookie (src/api/cookie-auth.ts, the same
@@ -31,7 +32,7 @@ export async function viewerOf(request: FastifyRequest, services: AppServices): 
  */
 export function assertMayChange(request: FastifyRequest, services: AppServices, viewer: Viewer, minimum: Role): void {
   checkCsrf(request, viewer.principal, services);
-  if (!roleReaches(viewer.role, minimum)) {
+  if (!roleAtLeast(viewer.role, minimum)) {
     throw new DomainError(
       'FORBIDDEN_ROLE',
       `This needs the ${minimum} role or higher; you are signed in as ${viewer.role} of ${viewer.entity.code}.`,

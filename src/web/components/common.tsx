@@ -16,6 +16,8 @@ export function Pager(props: {
     return `${props.path}?${q.toString()}`;
   };
   const pages = props.total !== undefined ? Math.max(1, Math.ceil(props.total / props.pageSize)) : null;
+  // One page holds it all: nothing to page through.
+  if (props.page === 1 && !props.hasNext) return null;
   return (
     <nav class="pager" aria-label="Pages">
       {props.page > 1 ? (
@@ -23,9 +25,7 @@ export function Pager(props: {
           ← Previous
         </a>
       ) : (
-        <span class="disabled" aria-hidden="true">
-          ← Previous
-        </span>
+        <span></span>
       )}
       <span>{pages !== null ? `Page ${props.page} of ${pages}` : `Page ${props.page}`}</span>
       {props.hasNext ? (
@@ -33,9 +33,7 @@ export function Pager(props: {
           Next →
         </a>
       ) : (
-        <span class="disabled" aria-hidden="true">
-          Next →
-        </span>
+        <span></span>
       )}
     </nav>
   );

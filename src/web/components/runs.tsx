@@ -1,6 +1,6 @@
 import type { Run } from '../../sync/runs.ts';
 import type { PageContext } from '../context.ts';
-import { roleReaches } from '../context.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
 import { formatCount, formatDateTime, formatDuration } from '../format.ts';
 import { StatusBadge } from './common.tsx';
 
@@ -13,7 +13,7 @@ export function progressId(pipeline: string): string {
 
 /** The "Run now" button of a pipeline for those who may run it; nothing for a viewer. */
 export function RunNowButton(props: { ctx: PageContext; pipeline: string; enabled: boolean }) {
-  if (!roleReaches(props.ctx.viewer.role, 'accountant')) return null;
+  if (!roleAtLeast(props.ctx.viewer.role, 'accountant')) return null;
   if (!props.enabled) return <small class="muted">Disabled</small>;
   return (
     <button

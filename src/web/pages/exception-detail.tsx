@@ -2,7 +2,8 @@ import type { ComponentChildren } from 'preact';
 import type { ExceptionView } from '../../sync/exceptions.ts';
 import { StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
-import { type PageContext, roleReaches } from '../context.ts';
+import type { PageContext } from '../context.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
 import { formatAgo, formatCount, formatDateTime } from '../format.ts';
 import { reasonHelp } from './exceptions.tsx';
 
@@ -16,7 +17,7 @@ function json(value: unknown): string {
 export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?: ComponentChildren }) {
   const { ctx, x } = props;
   const { locale, now } = ctx;
-  const canChange = roleReaches(ctx.viewer.role, 'accountant') && x.status === 'open';
+  const canChange = roleAtLeast(ctx.viewer.role, 'accountant') && x.status === 'open';
   return (
     <div id="exception-panel">
       {props.notice}

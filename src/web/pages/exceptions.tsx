@@ -7,7 +7,8 @@ import { REASON_CODES } from '../../sync/reasons.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { Empty, Pager, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
-import { type PageContext, roleReaches } from '../context.ts';
+import type { PageContext } from '../context.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
 import { formatAgo, formatCount, formatDateTime } from '../format.ts';
 
 const PAGE_SIZE = 50;
@@ -121,7 +122,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
   const { ctx, data } = props;
   const { locale, now } = ctx;
   const q = data.query;
-  const canChange = roleReaches(ctx.viewer.role, 'accountant');
+  const canChange = roleAtLeast(ctx.viewer.role, 'accountant');
   const selectable = canChange && q.status !== 'resolved';
   const filtered = q.pipeline || q.reason || q.age || q.status !== 'open';
   return (
@@ -154,7 +155,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
             q[k] !== undefined ? <input type="hidden" name={`filter.${k}`} value={String(q[k])} /> : null,
           )}
           <div class="table-scroll">
-            <table class="exceptions">
+            <table class="exceptions stack">
               <thead>
                 <tr>
                   {selectable ? (
@@ -176,7 +177,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
                 {data.items.map((x) => (
                   <tr>
                     {selectable ? (
-                      <td>
+                      <td data-label="Select">
                         {x.status === 'open' ? (
                           <input
                             type="checkbox"
@@ -188,24 +189,26 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
                         ) : null}
                       </td>
                     ) : null}
-                    <td>
+                    <td data-label="Exception">
                       <a href={`/exceptions/${x.id}`}>#{x.id}</a> <StatusBadge status={x.status} />
                     </td>
-                    <td>{x.pipeline}</td>
-                    <td>
+                    <td data-label="Pipeline">{x.pipeline}</td>
+                    <td data-label="Record">
                       {x.kind} <code>{x.sourceId}</code>
                     </td>
-                    <td class="message">
+                    <td data-label="Reason" class="message">
                       <code>{x.reasonCode}</code>
                       <br />
                       <small>{x.message}</small>
                     </td>
-                    <td>
+                    <td data-label="First parked">
                       <time dateTime={x.createdAt} title={formatDateTime(x.createdAt, locale)}>
                         {formatAgo(x.createdAt, now, locale)}
                       </time>
                     </td>
-                    <td class="num">{formatCount(x.attempts, locale)}</td>
+                    <td data-label="Attempts" class="num">
+                      {formatCount(x.attempts, locale)}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -86,7 +86,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
           </Empty>
         ) : (
           <div class="table-scroll">
-            <table class="pipelines">
+            <table class="pipelines stack">
               <thead>
                 <tr>
                   <th scope="col">Pipeline</th>
@@ -108,7 +108,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
                         {p.source} → {p.target}
                       </small>
                     </th>
-                    <td>
+                    <td data-label="Last run">
                       {p.lastRun ? (
                         <a href={`/runs/${p.lastRun.runId}`}>
                           <time dateTime={p.lastRun.finishedAt ?? p.lastRun.createdAt}>
@@ -119,15 +119,17 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
                         <span class="muted">Never run</span>
                       )}
                     </td>
-                    <td>{p.lastRun ? <StatusBadge status={p.lastRun.status} /> : <span class="muted">—</span>}</td>
-                    <td>
+                    <td data-label="Status">
+                      {p.lastRun ? <StatusBadge status={p.lastRun.status} /> : <span class="muted">—</span>}
+                    </td>
+                    <td data-label="Next scheduled run">
                       {p.nextRun ? (
                         <time dateTime={p.nextRun}>{formatDateTime(p.nextRun, locale)}</time>
                       ) : (
                         <span class="muted">{p.enabled ? 'No schedule' : 'Disabled'}</span>
                       )}
                     </td>
-                    <td class="actions">
+                    <td data-label="Run" class="actions">
                       <RunNowButton ctx={ctx} pipeline={p.name} enabled={p.enabled} />
                       <div id={progressId(p.name)} class="progress-slot" aria-live="polite"></div>
                     </td>
@@ -159,18 +161,22 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
             {formatCount(posted, locale)} in the last 24 hours (hours in UTC; invoices, receipts and other documents
             created by runs).
           </p>
-          <BarChart
-            id="posted-chart"
-            title="Documents posted per hour, last 24 hours"
-            labelHeader="Hour (UTC)"
-            valueLabel="Documents"
-            labelEvery={6}
-            bars={data.perHour.map((h) => ({
-              label: formatHour(h.hour, locale),
-              value: h.documents,
-              display: formatCount(h.documents, locale),
-            }))}
-          />
+          {posted === 0 ? (
+            <Empty>No documents were posted in the last 24 hours.</Empty>
+          ) : (
+            <BarChart
+              id="posted-chart"
+              title="Documents posted per hour, last 24 hours"
+              labelHeader="Hour (UTC)"
+              valueLabel="Documents"
+              labelEvery={6}
+              bars={data.perHour.map((h) => ({
+                label: formatHour(h.hour, locale),
+                value: h.documents,
+                display: formatCount(h.documents, locale),
+              }))}
+            />
+          )}
         </section>
       </div>
       <section aria-labelledby="receivables-title">

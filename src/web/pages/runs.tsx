@@ -118,7 +118,7 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
         </Empty>
       ) : (
         <div class="table-scroll">
-          <table>
+          <table class="runs stack">
             <thead>
               <tr>
                 <th scope="col">Queued</th>
@@ -142,20 +142,28 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
             <tbody>
               {data.runs.map((r) => (
                 <tr>
-                  <td>
+                  <td data-label="Queued">
                     <a href={`/runs/${r.runId}`}>
                       <time dateTime={r.createdAt}>{formatDateTime(r.createdAt, locale)}</time>
                     </a>
                   </td>
-                  <td>{r.pipeline}</td>
-                  <td>{TRIGGERS[r.trigger] ?? r.trigger}</td>
-                  <td>
+                  <td data-label="Pipeline">{r.pipeline}</td>
+                  <td data-label="Trigger">{TRIGGERS[r.trigger] ?? r.trigger}</td>
+                  <td data-label="Status">
                     <StatusBadge status={r.status} />
                   </td>
-                  <td class="num">{formatCount(r.counts.fetched, locale)}</td>
-                  <td class="num">{formatCount(r.counts.created, locale)}</td>
-                  <td class="num">{formatCount(r.counts.parked, locale)}</td>
-                  <td class="num">{r.startedAt && r.finishedAt ? formatDuration(r.startedAt, r.finishedAt) : '—'}</td>
+                  <td data-label="Fetched" class="num">
+                    {formatCount(r.counts.fetched, locale)}
+                  </td>
+                  <td data-label="Created" class="num">
+                    {formatCount(r.counts.created, locale)}
+                  </td>
+                  <td data-label="Parked" class="num">
+                    {formatCount(r.counts.parked, locale)}
+                  </td>
+                  <td data-label="Took" class="num">
+                    {r.startedAt && r.finishedAt ? formatDuration(r.startedAt, r.finishedAt) : '—'}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -241,7 +249,7 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
           <Empty>{data.page > 1 ? 'No more records.' : 'This run has no records (yet).'}</Empty>
         ) : (
           <div class="table-scroll">
-            <table>
+            <table class="records stack">
               <thead>
                 <tr>
                   <th scope="col">Kind</th>
@@ -254,15 +262,17 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
               <tbody>
                 {data.records.map((r) => (
                   <tr>
-                    <td>{r.kind}</td>
-                    <td>
+                    <td data-label="Kind">{r.kind}</td>
+                    <td data-label="Source id">
                       <code>{r.sourceId}</code>
                     </td>
-                    <td>
+                    <td data-label="Outcome">
                       <StatusBadge status={r.outcome} />
                     </td>
-                    <td>{r.targetId ?? '—'}</td>
-                    <td class="message">{r.message ?? ''}</td>
+                    <td data-label="Booked as">{r.targetId ?? '—'}</td>
+                    <td data-label="Message" class="message">
+                      {r.message ?? ''}
+                    </td>
                   </tr>
                 ))}
               </tbody>
