@@ -66,7 +66,15 @@ describe('pages', () => {
   });
 
   it('serves every page without an inline script or style, under the strict CSP', async () => {
-    for (const path of ['/', '/runs', '/exceptions', '/exceptions?status=all', '/sign-in', '/sign-in/set-password']) {
+    for (const path of [
+      '/',
+      '/runs',
+      '/exceptions',
+      '/exceptions?status=all',
+      '/customers',
+      '/sign-in',
+      '/sign-in/set-password',
+    ]) {
       const r = path.startsWith('/sign-in') ? await t.request('GET', path) : await page(path);
       expect(r.status, path).toBe(200);
       expect(String(r.headers['content-security-policy'])).toContain("script-src 'self'");

@@ -10,6 +10,7 @@ import { ErrorPage } from './pages/error.tsx';
 import { PlainErrorPage } from './pages/sign-in.tsx';
 import { sendFragment, sendPage } from './render.ts';
 import { registerAuthPages } from './routes/auth.ts';
+import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
 import { registerOverview } from './routes/overview.ts';
 import { registerRunPages } from './routes/runs.ts';
@@ -113,5 +114,6 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerOverview(dashboard);
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);
+    registerCustomerPages(dashboard);
   });
 }

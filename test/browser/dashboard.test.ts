@@ -37,7 +37,8 @@ async function signIn(page: Page, email: string, password: string): Promise<void
   await page.waitForURL(`${served.url}/`);
 }
 
-describe.skipIf(!available)('the dashboard in Chromium', () => {
+// A browser on a busy two-core machine: each step is given time, the whole file still takes about two minutes.
+describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, () => {
   let page: Page;
 
   beforeAll(async () => {
@@ -60,7 +61,7 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     // A sales system whose pages come slowly (the run takes a few seconds to watch) and that has
     // lost one customer: that customer's invoices are parked until it is back.
     sim = await startIxpoleSimulator({ seed: 3, instalments: 30, customers: 6, products: 3, pageSize: 5 });
-    sim.control.delay({ ms: 400, route: 'instalments' });
+    sim.control.delay({ ms: 300, route: 'instalments' });
     ghost = String(sim.instalmentAt(0).CustomerId);
     sim.control.missingCustomers.add(ghost);
     await definePipeline(served.db, 'WEB', {
@@ -214,6 +215,42 @@ describe.skipIf(!available)('the dashboard in Chromium', () => {
     await page.getByText(`Retried ${left}: ${left} went through`).waitFor();
     expect(await page.getByText('No exceptions match these filters').count()).toBe(1);
     await inspect(page, test, '05-bulk-retried');
+  });
+
+  it("shows a customer's balance and aging, and opens an invoice and the statement as PDF", async () => {
+    const test = 'customers';
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await page.waitForURL(`${served.url}/customers`);
+    expect(await page.locator('table.customers tbody tr').count()).toBe(6);
+    await inspect(page, test, '01-list');
+    const name = (await page.locator('table.customers tbody tr td').nth(1).textContent())!;
+    await page.getByLabel('Code or name').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/search=/);
+    expect(await page.locator('table.customers tbody tr').count()).toBe(1);
+    await page.locator('table.customers tbody a').first().click();
+    await page.waitForURL(/\/customers\/[^/?]+$/);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain(name);
+    expect(await page.locator('.big-number').textContent()).toMatch(/€/);
+    // The aging chart, with its numbers for those who cannot see it.
+    expect(await page.locator('#customer-aging-title').count()).toBe(1);
+    await page.getByText('Show the numbers').click();
+    expect(await page.locator('.chart-data tbody tr').count()).toBe(5);
+    await inspect(page, test, '02-customer');
+
+    const invoice = page.locator('table.open-items a').first();
+    const pdf = await page.request.get(`${served.url}${await invoice.getAttribute('href')}`);
+    expect(pdf.status()).toBe(200);
+    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-');
+    const statement = page.getByRole('link', { name: 'Statement as PDF' });
+    const res = await page.request.get(`${served.url}${await statement.getAttribute('href')}`);
+    expect(res.headers()['content-type']).toBe('application/pdf');
+    // Shown in the browser's own viewer, in a tab of its own.
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), invoice.click()]);
+    await tab.waitForLoadState();
+    expect(tab.url()).toMatch(/\/v1\/transactions\/\d+\/pdf$/);
+    await tab.close();
   });
 
   it("refuses a viewer's change, and says so", async () => {

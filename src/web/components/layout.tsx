@@ -7,6 +7,7 @@ export const SECTIONS = [
   { key: 'overview', href: '/', label: 'Overview' },
   { key: 'runs', href: '/runs', label: 'Runs' },
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
+  { key: 'customers', href: '/customers', label: 'Customers' },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];
 

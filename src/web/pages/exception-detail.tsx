@@ -7,7 +7,8 @@ import { roleAtLeast } from '../../domain/roles.ts';
 import { formatAgo, formatCount, formatDateTime } from '../format.ts';
 import { reasonHelp } from './exceptions.tsx';
 
-type Exception = ExceptionView & { pipelineId: string; entityId: string };
+/** An exception with who resolved it as a person reads it. */
+export type Exception = ExceptionView & { pipelineId: string; entityId: string; resolvedByLabel?: string };
 
 function json(value: unknown): string {
   return value === undefined ? '(none)' : JSON.stringify(value, null, 2);
@@ -57,7 +58,8 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
             <div>
               <dt>Resolved</dt>
               <dd>
-                {x.resolvedAt ? formatDateTime(x.resolvedAt, locale) : ''} by {x.resolvedBy ?? 'unknown'}
+                {x.resolvedAt ? formatDateTime(x.resolvedAt, locale) : ''} by{' '}
+                {x.resolvedByLabel ?? x.resolvedBy ?? 'unknown'}
                 {x.note ? `: ${x.note}` : ''}
               </dd>
             </div>

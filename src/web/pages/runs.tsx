@@ -3,6 +3,7 @@ import type { Queryable } from '../../db/database.ts';
 import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pipelines.ts';
 import { type Run, type RunRecord, listRunRecords, listRuns } from '../../sync/runs.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
+import { actorLabel } from '../actors.ts';
 import { Empty, Pager, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import { RunNowButton, RunProgress, progressId } from '../components/runs.tsx';
@@ -189,6 +190,8 @@ const RECORDS_PAGE_SIZE = 100;
 
 export interface RunDetailData {
   run: Run;
+  /** Who started it, as a person reads it. */
+  startedBy: string;
   page: number;
   records: (RunRecord & { at: string })[];
   hasNext: boolean;
@@ -196,7 +199,13 @@ export interface RunDetailData {
 
 export async function loadRunDetail(db: Queryable, run: Run, page: number): Promise<RunDetailData> {
   const records = await listRunRecords(db, run.runId, RECORDS_PAGE_SIZE + 1, (page - 1) * RECORDS_PAGE_SIZE);
-  return { run, page, records: records.slice(0, RECORDS_PAGE_SIZE), hasNext: records.length > RECORDS_PAGE_SIZE };
+  return {
+    run,
+    startedBy: await actorLabel(db, run.entityId, run.createdBy),
+    page,
+    records: records.slice(0, RECORDS_PAGE_SIZE),
+    hasNext: records.length > RECORDS_PAGE_SIZE,
+  };
 }
 
 export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) {
@@ -222,7 +231,7 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
         </div>
         <div>
           <dt>Started by</dt>
-          <dd>{run.createdBy}</dd>
+          <dd>{data.startedBy}</dd>
         </div>
         <div>
           <dt>Queued</dt>

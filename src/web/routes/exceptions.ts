@@ -6,7 +6,8 @@ import { requireException, resolveOpenException, retryException } from '../../sy
 import { auditAs } from '../../sync/pipelines.ts';
 import { SuccessNotice } from '../components/common.tsx';
 import type { PageContext } from '../context.ts';
-import { ExceptionDetailPage, ExceptionPanel } from '../pages/exception-detail.tsx';
+import { actorLabel } from '../actors.ts';
+import { type Exception, ExceptionDetailPage, ExceptionPanel } from '../pages/exception-detail.tsx';
 import {
   ExceptionsPage,
   ExceptionsQuery,
@@ -64,8 +65,11 @@ export function registerExceptionPages(d: Dashboard): void {
     return sendPage(reply, h(ExceptionsPage, { ctx, data }));
   });
 
+  const labelled = async (x: Exception): Promise<Exception> =>
+    x.resolvedBy ? { ...x, resolvedByLabel: await actorLabel(db, x.entityId, x.resolvedBy) } : x;
+
   d.page('/exceptions/:id', async (ctx, request, reply) => {
-    const x = await requireException(db, idOf(request.params), ctx.viewer.entity.id);
+    const x = await labelled(await requireException(db, idOf(request.params), ctx.viewer.entity.id));
     return sendPage(reply, h(ExceptionDetailPage, { ctx, x }));
   });
 
@@ -75,7 +79,7 @@ export function registerExceptionPages(d: Dashboard): void {
   d.action('/exceptions/:id/retry', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'accountant');
     const outcome = await retry(ctx, idOf(request.params));
-    const x = outcome.exception;
+    const x = await labelled(outcome.exception);
     const notice =
       x.status === 'resolved'
         ? h(
@@ -103,7 +107,7 @@ export function registerExceptionPages(d: Dashboard): void {
         { field: 'note', message: 'say why' },
       ]);
     }
-    const x = await db.transaction((tx) =>
+    const resolved = await db.transaction((tx) =>
       resolveOpenException(tx, id, body.data.note, {
         actor: ctx.viewer.actor,
         entityId: ctx.viewer.entity.id,
@@ -111,6 +115,7 @@ export function registerExceptionPages(d: Dashboard): void {
         audit: auditAs(tx, ctx.viewer.actor),
       }),
     );
+    const x = await labelled(resolved);
     return sendFragment(reply, h(ExceptionPanel, { ctx, x, notice: h(SuccessNotice, null, 'Resolved.') }));
   });
 
