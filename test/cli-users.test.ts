@@ -109,6 +109,23 @@ describe('user create', () => {
     expect(dup.stderr).toContain('USER_ALREADY_MEMBER');
   }, 120_000);
 
+  it('user link prints a new one-time link for a member', async () => {
+    const r = await place.run(['user', 'link', '--entity', 'CLUB', '--email', 'ANN@example.com', '--json'], {
+      LEDGERLINK_PUBLIC_URL: 'https://books.example.org',
+    });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.signInLink).toMatch(/^https:\/\/books\.example\.org\/sign-in\/set-password\?token=llp_/);
+    const token = new URL(out.signInLink).searchParams.get('token')!;
+    const db = await place.open();
+    try {
+      const { rows } = await db.query('SELECT 1 FROM user_sign_in_tokens WHERE token_hash = $1', [hashSecret(token)]);
+      expect(rows).toHaveLength(1);
+    } finally {
+      await db.close();
+    }
+  }, 120_000);
+
   it('has --help', async () => {
     const r = await place.run(['user', 'create', '--help']);
     expect(r.stdout).toContain('--entity');

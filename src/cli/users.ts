@@ -187,6 +187,36 @@ async function setDisabled(opts: { entity: string; email: string; json?: boolean
     );
 }
 
+async function issueLink(opts: { entity: string; email: string; url?: string; json?: boolean }): Promise<void> {
+  requireExistingData();
+  const base = baseUrl(opts.url);
+  const email = normalizeEmail(opts.email);
+  const out = await withDb(async (db) => {
+    const entity = await entityOf(db, opts.entity);
+    return db.transaction(async (tx) => {
+      const member = await findMemberByEmail(tx, entity.id, email);
+      if (!member) throw new CliError('NOT_FOUND', `${email} does not belong to ${entity.code}`);
+      const link = await issueSignInToken(tx, member.id, entity.id);
+      await recordAudit(tx, {
+        entityId: entity.id,
+        actor: 'cli',
+        action: 'user.sign-in-link-issued',
+        objectType: 'user',
+        objectId: member.id,
+      });
+      return {
+        email,
+        entity: entity.code,
+        signInLink: `${base}${signInLinkPath(link.token)}`,
+        expiresAt: link.expiresAt,
+      };
+    });
+  });
+  if (opts.json) return console.log(JSON.stringify(out));
+  console.log(`Sign-in link for ${out.email} (once, until ${out.expiresAt}): ${out.signInLink}`);
+  console.log('It sets a new password; the old one keeps working until then.');
+}
+
 export function registerUsers(program: Command): void {
   const user = program.command('user').description('Named users of entities: e-mail, password, role');
   user
@@ -214,6 +244,20 @@ chooses a password there (at least 12 characters). A user who already has a pass
 to another entity) keeps it: nothing is printed to sign in with. Only hashes are stored.`,
     )
     .action((opts: CreateOptions) => runCommand(opts.json, () => createUser(opts)));
+  user
+    .command('link')
+    .description('Print a new one-time sign-in link for a user (a lost invitation, or a forgotten password)')
+    .requiredOption('--entity <code>', 'an entity the user belongs to')
+    .requiredOption('--email <email>', "the user's e-mail address")
+    .option('--url <url>', 'the address users open (default LEDGERLINK_PUBLIC_URL, else http://localhost:PORT)')
+    .option('--json', 'print machine-readable JSON')
+    .addHelpText(
+      'after',
+      "\nThe link works once, within 24 hours. Setting a password with it ends the user's sessions everywhere.",
+    )
+    .action((opts: { entity: string; email: string; url?: string; json?: boolean }) =>
+      runCommand(opts.json, () => issueLink(opts)),
+    );
   user
     .command('list')
     .description('List users: entity, e-mail, role, status (active, invited, disabled)')
