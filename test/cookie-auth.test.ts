@@ -201,8 +201,6 @@ describe('sign-in throttle', () => {
       remoteAddress: '10.9.9.10',
     });
     expect(elsewhere.statusCode).toBe(200);
-    expect(sessionCookieOf({ status: 200, body: null, headers: elsewhere.headers })).toMatch(
-      /^ll_session=lls_/,
-    );
+    expect(sessionCookieOf({ status: 200, body: null, headers: elsewhere.headers })).toMatch(/^ll_session=lls_/);
   });
 });

@@ -119,6 +119,30 @@ describe('adding users and setting passwords', () => {
     expect(wrong.status).toBe(401);
   });
 
+  it('gives an owner a new link only for a user who has no password and no other entity', async () => {
+    const added = await keyPair.post('/v1/users', { email: 'lost@example.com', role: 'viewer' });
+    const again = await ownerUser.request('POST', `/v1/users/${added.body.user.id}/sign-in-link`);
+    expect(again.status, JSON.stringify(again.body)).toBe(201);
+    expect(again.body.signInLink).not.toBe(added.body.signInLink);
+    const token = new URL(again.body.signInLink).searchParams.get('token')!;
+    expect(
+      (await t.request('POST', '/v1/auth/set-password', { token, password: 'a good long passphrase' })).status,
+    ).toBe(200);
+    const withPassword = await ownerUser.request('POST', `/v1/users/${added.body.user.id}/sign-in-link`);
+    expect(withPassword.status).toBe(409);
+    expect(withPassword.body.error.code).toBe('SIGN_IN_LINK_NOT_ALLOWED');
+    expect((await accountant.request('POST', `/v1/users/${ids.viewer}/sign-in-link`)).body.error.code).toBe(
+      'FORBIDDEN_ROLE',
+    );
+    // invited here and in another entity: neither owner may set their password
+    const second = await t.entity('US2');
+    const shared = await keyPair.post('/v1/users', { email: 'shared@example.com', role: 'viewer' });
+    const inSecond = await second.post('/v1/users', { email: 'shared@example.com', role: 'viewer' });
+    expect(inSecond.body.signInLink).toBeNull();
+    const refused = await keyPair.post(`/v1/users/${shared.body.user.id}/sign-in-link`, undefined);
+    expect(refused.body.error.code).toBe('SIGN_IN_LINK_NOT_ALLOWED');
+  });
+
   it('refuses an expired link', async () => {
     const added = await keyPair.post('/v1/users', { email: 'late@example.com', role: 'viewer' });
     const token = new URL(added.body.signInLink).searchParams.get('token')!;

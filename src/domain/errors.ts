@@ -57,6 +57,10 @@ export const ERROR_CODES = {
   ],
   // Users
   USER_ALREADY_MEMBER: [409, 'The user already belongs to this entity; change the role with PUT /v1/users/{id}.'],
+  SIGN_IN_LINK_NOT_ALLOWED: [
+    409,
+    'The user already has a password or belongs to another entity: an owner cannot hand out a link that sets it; the operator can (`ledgerlink user link`).',
+  ],
   LAST_OWNER: [409, 'The change would leave the entity without an active owner; make another user owner first.'],
   API_KEY_ROLE_TOO_HIGH: [422, "An API key's role cannot be above its user's own role in the entity."],
   // Concurrency and retries

@@ -2,7 +2,16 @@ import { z } from 'zod';
 import { defineRoute, type EntityPrincipal, type Principal, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
-import { addMember, issueSignInToken, listMembers, signInLinkPath, updateMember } from '../../ledger/users.ts';
+import type { Queryable } from '../../db/database.ts';
+import {
+  addMember,
+  findMember,
+  issueSignInToken,
+  type Member,
+  listMembers,
+  signInLinkPath,
+  updateMember,
+} from '../../ledger/users.ts';
 import { createApiKey, listApiKeys, revokeApiKey } from '../../ledger/user-sessions.ts';
 
 const RoleSchema = z.enum(['owner', 'accountant', 'viewer']);
@@ -35,6 +44,20 @@ function userOf(principal: Principal): EntityPrincipal & { user: { id: string; e
 /** The server's address for links people open: LEDGERLINK_PUBLIC_URL, else http://localhost:PORT. */
 function baseUrl(config: { publicUrl: string | null; port: number }): string {
   return (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/+$/, '');
+}
+
+/**
+ * An owner may hand out a set-password link only for a user who has no password yet and belongs to
+ * no other entity: otherwise the link would let the owner of one entity take over an account that
+ * works in another.
+ */
+async function ownerMayIssueLink(db: Queryable, entityId: string, member: Member): Promise<boolean> {
+  if (member.hasPassword) return false;
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM user_memberships WHERE user_id = $1 AND entity_id <> $2',
+    [member.id, entityId],
+  );
+  return rows[0]!.n === 0;
 }
 
 export const listUsersRoute = defineRoute({
@@ -86,11 +109,7 @@ export const addUserRoute = defineRoute({
   errors: ['USER_ALREADY_MEMBER', 'FORBIDDEN_ROLE'],
   handler: async ({ db, entity, body, services, audit }) => {
     const { member, userCreated } = await addMember(db, entity.id, body);
-    const { rows } = await db.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM user_memberships WHERE user_id = $1 AND entity_id <> $2',
-      [member.id, entity.id],
-    );
-    const mayIssue = userCreated || (!member.hasPassword && rows[0]!.n === 0);
+    const mayIssue = userCreated || (await ownerMayIssueLink(db, entity.id, member));
     const link = mayIssue ? await issueSignInToken(db, member.id, entity.id) : null;
     await audit({
       action: 'user.added',
@@ -133,6 +152,39 @@ export const updateUserRoute = defineRoute({
       after: { role: changed.after.role, disabled: changed.after.disabled },
     });
     return changed.after;
+  },
+});
+
+export const reissueLinkRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/users/{id}/sign-in-link',
+  operationId: 'reissueSignInLink',
+  summary: 'A new one-time sign-in link for a user who has not set a password yet',
+  description:
+    'For an invited user whose link was lost or expired: a new link (valid 24 hours, shown once); earlier unused ' +
+    'links keep working until they expire. Refused (409 SIGN_IN_LINK_NOT_ALLOWED) for a user who already has a ' +
+    'password or belongs to another entity: the operator resets those (`ledgerlink user link`).',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'owner',
+  idempotency: 'secret',
+  params: z.object({ id: Uuid }),
+  success: {
+    status: 201,
+    description: 'The link, shown this once.',
+    schema: z.object({ signInLink: z.string(), signInLinkExpiresAt: z.string() }),
+  },
+  errors: ['NOT_FOUND', 'SIGN_IN_LINK_NOT_ALLOWED', 'FORBIDDEN_ROLE'],
+  handler: async ({ db, entity, params, services, audit }) => {
+    const member = await findMember(db, entity.id, params.id);
+    if (!member) throw new DomainError('NOT_FOUND', `No user ${params.id} in this entity`);
+    if (!(await ownerMayIssueLink(db, entity.id, member))) throw new DomainError('SIGN_IN_LINK_NOT_ALLOWED');
+    const link = await issueSignInToken(db, member.id, entity.id);
+    await audit({ action: 'user.sign-in-link-issued', objectType: 'user', objectId: member.id });
+    return {
+      signInLink: `${baseUrl(services.config)}${signInLinkPath(link.token)}`,
+      signInLinkExpiresAt: link.expiresAt,
+    };
   },
 });
 
@@ -220,6 +272,7 @@ export const userRoutes: AnyRoute[] = [
   listUsersRoute,
   addUserRoute,
   updateUserRoute,
+  reissueLinkRoute,
   createApiKeyRoute,
   listApiKeysRoute,
   revokeApiKeyRoute,
