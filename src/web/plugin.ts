@@ -47,6 +47,12 @@ function pageContext(request: FastifyRequest, viewer: Viewer): PageContext {
 
 const TITLES: Record<number, string> = { 403: 'Not allowed', 404: 'Not found' };
 
+/** What a person is told instead of the API's wording, where that speaks of headers. */
+const FRIENDLY: Partial<Record<string, string>> = {
+  CSRF_TOKEN_INVALID:
+    'The page was out of date or the request did not come from it (its security token was missing or wrong), so nothing was changed. Reload the page and try again.',
+};
+
 /**
  * The web dashboard: server-rendered pages at `/`, their htmx fragments and static assets, in a
  * plugin scope of its own (its own form parser and error pages; the /v1 API is untouched). Pages
@@ -66,7 +72,9 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
       if (!domain) request.log.error({ err }, 'dashboard page failed');
       const status = domain?.status ?? 500;
       const message =
-        domain?.message ?? 'Something went wrong on the server. Try again; if it persists, see the server log.';
+        (domain && FRIENDLY[domain.code]) ??
+        domain?.message ??
+        'Something went wrong on the server. Try again; if it persists, see the server log.';
       const code = domain?.code;
       if (request.headers['hx-request']) {
         // Shown in the page's flash area, whatever the element that asked.

@@ -316,6 +316,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     const flash = page.locator('#flash [role="alert"]');
     await flash.waitFor();
     expect(await flash.textContent()).toContain('CSRF_TOKEN_INVALID');
+    expect(await flash.textContent()).toContain('Reload the page and try again');
     await screenshot(page, test, '01-refused');
     expect((await served.api('GET', '/v1/runs', undefined, owner)).body.total).toBe(before);
 

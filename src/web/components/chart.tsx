@@ -62,7 +62,7 @@ export function BarChart(props: {
           );
         })}
       </svg>
-      <div class="chart-labels" aria-hidden="true">
+      <div class={every > 1 ? 'chart-labels sparse' : 'chart-labels'} aria-hidden="true">
         {bars.map((b, i) => (
           <span>{i % every === 0 ? b.label : ''}</span>
         ))}

@@ -122,7 +122,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
                     <td data-label="Status">
                       {p.lastRun ? <StatusBadge status={p.lastRun.status} /> : <span class="muted">—</span>}
                     </td>
-                    <td data-label="Next scheduled run">
+                    <td data-label="Next run">
                       {p.nextRun ? (
                         <time dateTime={p.nextRun}>{formatDateTime(p.nextRun, locale)}</time>
                       ) : (
