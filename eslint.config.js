@@ -14,11 +14,11 @@ const up = (n) => `^(?:\\.\\./){${n}}`;
  * src/, e.g. 1 for src/sync, 2 for src/connectors/*); `patterns(n)` builds the regexes for a file
  * n folders below src/.
  */
-function layer(folder, depth, patterns, ignores = []) {
+function layer(folder, depth, patterns, ignores = [], ext = 'ts') {
   const blocks = [];
   for (let n = depth; n <= MAX_DEPTH; n++) {
     blocks.push({
-      files: [`${folder}/${'*/'.repeat(n - depth)}*.ts`],
+      files: [`${folder}/${'*/'.repeat(n - depth)}*.${ext}`],
       ignores,
       rules: { 'no-restricted-imports': ['error', { patterns: patterns(n) }] },
     });
@@ -90,6 +90,20 @@ const inward = [
       ],
     },
   },
+  // The dashboard reads through src/ledger and src/sync and signs in through src/api; never a connector or the CLI.
+  ...layer(
+    'src/web',
+    1,
+    (n) => [
+      {
+        regex: `${up(n)}(?:connectors|cli)/`,
+        message:
+          'src/web reaches data through src/ledger and src/sync (as the API does), never a connector or the CLI.',
+      },
+    ],
+    [],
+    '{ts,tsx}',
+  ),
   ...layer('src/connectors/*', 2, connectorPatterns(['domain', 'db', 'sync'], CONNECTOR), ['src/connectors/ledger/**']),
   // The embedded ledger's connector is the one that may use src/ledger.
   ...layer(
@@ -135,5 +149,18 @@ export default tseslint.config(
     files: ['**/*.js'],
     extends: [tseslint.configs.disableTypeChecked],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
+    // The dashboard's script runs in the browser.
+    files: ['src/web/assets/*.js'],
+    languageOptions: {
+      globals: {
+        window: 'readonly',
+        document: 'readonly',
+        fetch: 'readonly',
+        FormData: 'readonly',
+        HTMLFormElement: 'readonly',
+      },
+    },
   },
 );

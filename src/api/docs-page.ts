@@ -30,6 +30,18 @@ function schemaBlock(schema: unknown): string {
  * A readable API reference rendered on the server from the OpenAPI document: no script and no
  * assets from elsewhere, so it works offline.
  */
+/** Where the reference page's stylesheet is served (the page's policy allows no inline style). */
+export const DOCS_STYLESHEET_PATH = '/docs.css';
+
+export const DOCS_CSS = `body{font:15px/1.5 system-ui,sans-serif;margin:0;display:flex;color:#1d2330}
+nav{width:320px;height:100vh;overflow:auto;position:sticky;top:0;background:#f4f5f8;padding:1em;box-sizing:border-box;font-size:13px}
+nav ul{list-style:none;padding:0;margin:0 0 1em}nav a{color:#1d2330;text-decoration:none}
+main{flex:1;padding:1em 2em;max-width:980px}section{border-top:1px solid #dde;padding:.5em 0 1em}
+pre{background:#f6f8fa;padding:.75em;overflow:auto;font-size:13px}table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #dde;padding:.25em .5em;text-align:left;vertical-align:top}
+.m{font-size:12px;padding:.1em .4em;border-radius:3px;color:#fff;background:#555}.get{background:#2f7d32}.post{background:#1f5fbf}.put{background:#a66300}.delete{background:#b3261e}
+`;
+
 export function renderDocsPage(doc: OpenApiDocument): string {
   const byTag = new Map<string, { method: string; path: string; op: Operation }[]>();
   for (const [path, methods] of Object.entries(doc.paths)) {
@@ -92,15 +104,7 @@ export function renderDocsPage(doc: OpenApiDocument): string {
     .join('');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>ledgerlink API reference</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px/1.5 system-ui,sans-serif;margin:0;display:flex;color:#1d2330}
-nav{width:320px;height:100vh;overflow:auto;position:sticky;top:0;background:#f4f5f8;padding:1em;box-sizing:border-box;font-size:13px}
-nav ul{list-style:none;padding:0;margin:0 0 1em}nav a{color:#1d2330;text-decoration:none}
-main{flex:1;padding:1em 2em;max-width:980px}section{border-top:1px solid #dde;padding:.5em 0 1em}
-pre{background:#f6f8fa;padding:.75em;overflow:auto;font-size:13px}table{border-collapse:collapse;margin:.5em 0}
-td,th{border:1px solid #dde;padding:.25em .5em;text-align:left;vertical-align:top}
-.m{font-size:12px;padding:.1em .4em;border-radius:3px;color:#fff;background:#555}.get{background:#2f7d32}.post{background:#1f5fbf}.put{background:#a66300}.delete{background:#b3261e}
-</style></head><body><nav><h2>ledgerlink</h2><p><a href="/openapi.json">openapi.json</a> · <a href="#errors">error codes</a></p>${nav}</nav>
+<link rel="stylesheet" href="${DOCS_STYLESHEET_PATH}"></head><body><nav><h2>ledgerlink</h2><p><a href="/openapi.json">openapi.json</a> · <a href="#errors">error codes</a></p>${nav}</nav>
 <main><h1>${esc(doc.info.title)} ${esc(doc.info.version)}</h1><p>${esc(doc.info.description)}</p>
 <p>Authenticate with <code>POST /v1/auth/login</code> and send <code>Authorization: Bearer &lt;token&gt;</code>. Every POST accepts an <code>Idempotency-Key</code> header.</p>
 ${sections}${schemas ? `<h2 id="schemas">Schemas</h2>${schemas}` : ''}<h2 id="errors">Error codes</h2><table><tr><th>code</th><th>status</th><th>meaning</th></tr>${errors}</table></main></body></html>`;

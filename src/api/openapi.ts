@@ -1,7 +1,7 @@
 import { describeIdempotency } from './idempotency.ts';
 import { z } from 'zod';
 import { ERROR_CODES } from '../domain/errors.ts';
-import type { AnyRoute } from './route.ts';
+import { type AnyRoute, minimumRole } from './route.ts';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -66,6 +66,12 @@ export function buildOpenApi(routes: AnyRoute[]) {
         ...(r.errors ?? []),
         ...(r.body || r.query || r.params ? (['VALIDATION_ERROR'] as const) : []),
         ...(r.auth === 'entity' || r.auth === 'entityOrAdmin' ? (['UNAUTHORIZED', 'TOKEN_EXPIRED'] as const) : []),
+        ...((r.auth === 'entity' || r.auth === 'entityOrAdmin') && minimumRole(r) !== 'viewer'
+          ? (['FORBIDDEN_ROLE'] as const)
+          : []),
+        ...((r.auth === 'entity' || r.auth === 'entityOrAdmin') && r.method !== 'GET'
+          ? (['CSRF_TOKEN_INVALID'] as const)
+          : []),
         ...(r.auth === 'admin' ? (['ADMIN_TOKEN_REQUIRED', 'ADMIN_API_DISABLED'] as const) : []),
       ]),
     ];
@@ -102,7 +108,8 @@ export function buildOpenApi(routes: AnyRoute[]) {
       parameters: [...parametersOf(r.params, 'path', components), ...parametersOf(r.query, 'query', components)],
       responses,
       ...(r.auth === 'none' ? { security: [] } : r.auth === 'admin' ? { security: [{ adminToken: [] }] } : {}),
-      ...(r.auth === 'entityOrAdmin' ? { security: [{ bearer: [] }, { adminToken: [] }] } : {}),
+      ...(r.auth === 'entityOrAdmin' ? { security: [{ bearer: [] }, { sessionCookie: [] }, { adminToken: [] }] } : {}),
+      ...(r.auth === 'entity' || r.auth === 'entityOrAdmin' ? { 'x-required-role': minimumRole(r) } : {}),
     };
     const idempotency = describeIdempotency(r);
     if (idempotency) {
@@ -144,11 +151,22 @@ export function buildOpenApi(routes: AnyRoute[]) {
         '`{"error": {"code", "message", "details"}}`.',
     },
     servers: [{ url: '/' }],
-    security: [{ bearer: [] }],
+    security: [{ bearer: [] }, { sessionCookie: [] }],
     paths,
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'A token from POST /v1/auth/login.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            "A token from POST /v1/auth/login (the entity key pair, role owner) or a user's API key (llk_…).",
+        },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: 'll_session',
+          description: 'A browser session from POST /v1/auth/sign-in; changes also need the X-CSRF-Token header.',
+        },
         adminToken: { type: 'http', scheme: 'bearer', description: 'The LEDGERLINK_ADMIN_TOKEN value.' },
       },
       schemas: {

@@ -1,7 +1,7 @@
 import { describeIdempotency } from './idempotency.ts';
 import { ERROR_CODES } from '../domain/errors.ts';
 import { REASON_CODES } from '../sync/reasons.ts';
-import type { AnyRoute } from './route.ts';
+import { type AnyRoute, minimumRole } from './route.ts';
 import { buildOpenApi } from './openapi.ts';
 
 type Schema = {
@@ -54,6 +54,12 @@ export function renderApiReference(routes: AnyRoute[]): string {
     'in requests; dates are `YYYY-MM-DD`; errors are `{"error": {"code", "message", "details"}}`; every',
     'POST accepts an `Idempotency-Key` header. See [errors.md](errors.md) for all codes.',
     '',
+    'Authentication (details in [security.md](security.md)): the entity key pair (`POST /v1/auth/login`, a',
+    '20-minute bearer token, role owner); a user API key (`Authorization: Bearer llk_…`, its own role); or a',
+    'browser session (`POST /v1/auth/sign-in` sets the `ll_session` cookie; every change made with it carries',
+    "the session's CSRF token in `X-CSRF-Token`). Each endpoint names the least role it needs",
+    '(viewer < accountant < owner); below it the answer is 403 `FORBIDDEN_ROLE`.',
+    '',
   ];
   const byTag = new Map<string, AnyRoute[]>();
   for (const r of routes) byTag.set(r.tags[0] ?? 'other', [...(byTag.get(r.tags[0] ?? 'other') ?? []), r]);
@@ -72,7 +78,7 @@ export function renderApiReference(routes: AnyRoute[]): string {
       )[r.method.toLowerCase()]!;
       out.push(`### \`${r.method} ${r.path}\``, '', `${r.summary}.${r.description ? ' ' + r.description : ''}`, '');
       out.push(
-        `Auth: ${{ none: 'none', entity: 'entity bearer token', admin: 'admin token', entityOrAdmin: 'entity token or admin token' }[r.auth]}. Success: \`${r.success.status}\` ${r.success.description}`,
+        `Auth: ${{ none: 'none', entity: 'entity token, user API key or session cookie', admin: 'admin token', entityOrAdmin: 'entity token, user API key, session cookie or admin token' }[r.auth]}${r.auth === 'entity' || r.auth === 'entityOrAdmin' ? `; role: ${minimumRole(r)}` : ''}. Success: \`${r.success.status}\` ${r.success.description}`,
         '',
       );
       const idempotency = describeIdempotency(r);

@@ -3,6 +3,7 @@ import type { z } from 'zod';
 import type { Logger } from 'pino';
 import type { Queryable } from '../db/database.ts';
 import type { ErrorCode } from '../domain/errors.ts';
+import type { Role } from '../domain/roles.ts';
 import type { EntityContext } from '../ledger/entities.ts';
 import type { AuditEntry } from '../ledger/audit.ts';
 import type { AppServices } from './services.ts';
@@ -11,10 +12,25 @@ import type { Upload } from './uploads.ts';
 
 export type AuthMode = 'none' | 'entity' | 'admin' | 'entityOrAdmin';
 
-export type Principal =
-  | { kind: 'entity'; entity: EntityContext; credentialId: string; actor: string }
-  | { kind: 'admin'; actor: 'admin' }
-  | { kind: 'anonymous'; actor: 'anonymous' };
+export { type Role, ROLES, roleAtLeast } from '../domain/roles.ts';
+
+/** A caller acting in one entity: the entity's key pair (owner), a user's API key, or a user's browser session. */
+export interface EntityPrincipal {
+  kind: 'entity';
+  entity: EntityContext;
+  /** The key pair the bearer token came from; null for a user's API key or session. */
+  credentialId: string | null;
+  role: Role;
+  /** The named user behind the request; null for the entity key pair. */
+  user: { id: string; email: string } | null;
+  via: 'keyPair' | 'apiKey' | 'cookie';
+  /** `credential:<id>` for the key pair, `user:<id>` for a user. */
+  actor: string;
+  /** The session's CSRF token (cookie sessions only). */
+  csrfToken?: string;
+}
+
+export type Principal = EntityPrincipal | { kind: 'admin'; actor: 'admin' } | { kind: 'anonymous'; actor: 'anonymous' };
 
 export interface RouteContext<P, Q, B> {
   params: P;
@@ -49,6 +65,11 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
   description?: string;
   tags: string[];
   auth: AuthMode;
+  /**
+   * The least role an entity principal needs. Default: `viewer` for GET, `accountant` for any
+   * other method. A principal below it is refused 403 FORBIDDEN_ROLE. The admin token passes.
+   */
+  role?: Role;
   params?: PS;
   query?: QS;
   body?: BS;
@@ -78,6 +99,11 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
    */
   multipart?: { fields: z.ZodType };
   handler: (ctx: RouteContext<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
+}
+
+/** The least role a route needs (its `role`, else by method). */
+export function minimumRole(route: { method: string; role?: Role }): Role {
+  return route.role ?? (route.method === 'GET' ? 'viewer' : 'accountant');
 }
 
 // The registry keeps specs with their own generic arguments erased; each was type-checked where it was defined.

@@ -6,7 +6,7 @@ import Fastify, {
   type RouteOptions,
 } from 'fastify';
 import multipart from '@fastify/multipart';
-import { randomUUID, createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
@@ -17,12 +17,14 @@ import { authenticate, purgeLoginFailures } from '../ledger/sessions.ts';
 import { secretsEqual } from '../ledger/secrets.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
-import type { AnyRoute, Principal, RouteContext } from './route.ts';
+import { type AnyRoute, minimumRole, type Principal, roleAtLeast, type RouteContext } from './route.ts';
+import { checkCsrf, isHttps, principalFromApiKey, principalFromCookie, sessionTokenOf } from './cookie-auth.ts';
 import { type AppConfig, AppServices } from './services.ts';
 import { allRoutes } from './routes/index.ts';
 import type { SyncService } from '../sync/service.ts';
 import { buildOpenApi } from './openapi.ts';
-import { renderDocsPage } from './docs-page.ts';
+import { DOCS_CSS, DOCS_STYLESHEET_PATH, renderDocsPage } from './docs-page.ts';
+import { registerDashboard } from '../web/plugin.ts';
 import {
   claimKey,
   type IdempotencyClaim,
@@ -67,21 +69,53 @@ async function resolvePrincipal(
   db: Queryable,
 ): Promise<Principal> {
   if (route.auth === 'none') return ANONYMOUS;
-  const header = request.headers.authorization ?? '';
-  const token = /^Bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+  const header = request.headers.authorization;
+  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
   const { adminToken } = services.config;
   if (route.auth === 'admin' && !adminToken) throw new DomainError('ADMIN_API_DISABLED');
   if (!token) {
+    // A browser sends no Authorization header: its session cookie speaks for it on entity routes.
+    if (header === undefined && route.auth !== 'admin' && sessionTokenOf(request) !== undefined) {
+      const principal = await principalFromCookie(request, services, db);
+      if (principal) return principal;
+      throw new DomainError('UNAUTHORIZED', 'The session has ended or is not valid; sign in again.');
+    }
     throw new DomainError(route.auth === 'admin' ? 'ADMIN_TOKEN_REQUIRED' : 'UNAUTHORIZED', undefined);
   }
   if ((route.auth === 'admin' || route.auth === 'entityOrAdmin') && adminToken && secretsEqual(token, adminToken)) {
     return { kind: 'admin', actor: 'admin' };
   }
   if (route.auth === 'admin') throw new DomainError('ADMIN_TOKEN_REQUIRED');
+  if (token.startsWith('llk_')) {
+    const principal = await principalFromApiKey(token, services, db);
+    if (!principal) throw new DomainError('UNAUTHORIZED', 'The API key is not valid or has been revoked.');
+    return principal;
+  }
   const session = await authenticate(db, token);
   const entity = await services.entity(db, session.entityId);
   if (!entity) throw new DomainError('UNAUTHORIZED');
-  return { kind: 'entity', entity, credentialId: session.credentialId, actor: `credential:${session.credentialId}` };
+  // The entity key pair is the entity's own login: it stays an owner, as before roles existed.
+  return {
+    kind: 'entity',
+    entity,
+    credentialId: session.credentialId,
+    role: 'owner',
+    user: null,
+    via: 'keyPair',
+    actor: `credential:${session.credentialId}`,
+  };
+}
+
+/** Refuses FORBIDDEN_ROLE when an entity principal's role is below the route's. */
+function checkRole(route: AnyRoute, principal: Principal): void {
+  if (principal.kind !== 'entity') return;
+  const needed = minimumRole(route);
+  if (roleAtLeast(principal.role, needed)) return;
+  throw new DomainError(
+    'FORBIDDEN_ROLE',
+    `${route.method} ${route.path} needs the role ${needed}; this ${principal.via === 'apiKey' ? 'API key' : 'user'} is ${principal.role}.`,
+    { requiredRole: needed, role: principal.role },
+  );
 }
 
 function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, location: string): T {
@@ -265,32 +299,37 @@ export function loggableUrl(url: string): string {
   return url.replace(SECRET_QUERY, '$1[redacted]');
 }
 
-/** Nothing served is to be sniffed into another type, framed, or (from /v1) kept in a cache. */
-function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply): void {
+/**
+ * The policy of every page: only our own scripts, styles, images and forms, never an inline script
+ * (an injected <script> does not run), no plugins, framed only by ourselves.
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "img-src 'self' data:",
+  "font-src 'self'",
+  "connect-src 'self'",
+  "object-src 'none'",
+  "frame-src 'self'",
+  "frame-ancestors 'self'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join('; ');
+
+const PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()';
+
+/** Nothing served is to be sniffed into another type, framed by others, or (from /v1) kept in a cache. */
+function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply, services: AppServices): void {
   reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'DENY');
-  reply.header('referrer-policy', 'no-referrer');
-  if (!reply.hasHeader('content-security-policy')) {
-    reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
-  }
+  reply.header('x-frame-options', 'SAMEORIGIN');
+  reply.header('referrer-policy', 'same-origin');
+  reply.header('cross-origin-opener-policy', 'same-origin');
+  reply.header('permissions-policy', PERMISSIONS_POLICY);
+  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
+  if (isHttps(request, services)) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
   // Tokens, keys and customer data: no shared or browser cache keeps a copy.
   if (request.url.startsWith('/v1/') || request.url === '/v1') reply.header('cache-control', 'no-store');
-}
-
-/** The reference page runs no script; its one inline stylesheet is allowed by its hash. */
-function docsPagePolicy(html: string): string {
-  const styles = [...html.matchAll(/<style>([\s\S]*?)<\/style>/g)].map(
-    (m) => `'sha256-${createHash('sha256').update(m[1]!).digest('base64')}'`,
-  );
-  return [
-    "default-src 'none'",
-    `style-src ${styles.join(' ') || "'none'"}`,
-    "img-src 'self' data:",
-    "connect-src 'self'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-  ].join('; ');
 }
 
 export interface BuildOptions {
@@ -355,7 +394,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   });
 
   app.addHook('onSend', async (request, reply, payload) => {
-    setSecurityHeaders(request, reply);
+    setSecurityHeaders(request, reply, services);
     return payload;
   });
 
@@ -394,8 +433,13 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       // Who is calling is settled before a byte of the body is read: an anonymous request to a
       // route that needs a token is answered 401 without reading or validating what it sent.
       onRequest: async (request) => {
-        if (route.auth !== 'none')
-          principals.set(request, await resolvePrincipal(route, request, services, services.db));
+        if (route.auth !== 'none') {
+          const principal = await resolvePrincipal(route, request, services, services.db);
+          // A change made with the cookie proves it comes from our own pages before anything else.
+          checkCsrf(request, principal, services);
+          checkRole(route, principal);
+          principals.set(request, principal);
+        }
         if (route.beforeBody) {
           assertStorableText(request.params, 'params');
           await route.beforeBody(request, services);
@@ -466,9 +510,12 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   const openapi = buildOpenApi(routes);
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
   const docsHtml = renderDocsPage(openapi);
-  const docsPolicy = docsPagePolicy(docsHtml);
-  app.get('/docs', async (_req, reply) =>
-    reply.type('text/html; charset=utf-8').header('content-security-policy', docsPolicy).send(docsHtml),
+  app.get('/docs', async (_req, reply) => reply.type('text/html; charset=utf-8').send(docsHtml));
+  // The page's stylesheet is a file of its own: the policy allows no inline style.
+  app.get(DOCS_STYLESHEET_PATH, async (_req, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(DOCS_CSS),
   );
+  // The web dashboard at / (docs/dashboard.md).
+  await registerDashboard(app, services);
   return app;
 }

@@ -18,6 +18,15 @@ export interface AppConfig {
   loginWindowSeconds?: number;
   /** LEDGERLINK_PUBLIC_URL: where browsers and platforms reach the server (OAuth callbacks); null: http://localhost:PORT. */
   publicUrl?: string | null;
+  /** A browser session ends this long after its last request (LEDGERLINK_SESSION_IDLE_SECONDS, default 8 hours)… */
+  sessionIdleSeconds?: number;
+  /** …and at the latest this long after sign-in (LEDGERLINK_SESSION_MAX_SECONDS, default 24 hours). */
+  sessionMaxSeconds?: number;
+  /**
+   * log2 of scrypt's cost N for new password hashes (LEDGERLINK_PASSWORD_SCRYPT_LOG_N, default 17 as
+   * OWASP advises). Tests lower it to stay fast; every hash records its own parameters.
+   */
+  passwordScryptLogN?: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -25,6 +34,9 @@ export const CONFIG_DEFAULTS = {
   loginMaxFailures: 10,
   loginWindowSeconds: 15 * 60,
   publicUrl: null,
+  sessionIdleSeconds: 8 * 3600,
+  sessionMaxSeconds: 24 * 3600,
+  passwordScryptLogN: 17,
 } as const satisfies Partial<AppConfig>;
 
 /**
@@ -55,6 +67,21 @@ export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required
       max: 86400,
     }),
     publicUrl: urlSetting(env, 'LEDGERLINK_PUBLIC_URL') ?? null,
+    sessionIdleSeconds: integerSetting(env, 'LEDGERLINK_SESSION_IDLE_SECONDS', {
+      default: CONFIG_DEFAULTS.sessionIdleSeconds,
+      min: 60,
+      max: 7 * 86400,
+    }),
+    sessionMaxSeconds: integerSetting(env, 'LEDGERLINK_SESSION_MAX_SECONDS', {
+      default: CONFIG_DEFAULTS.sessionMaxSeconds,
+      min: 60,
+      max: 30 * 86400,
+    }),
+    passwordScryptLogN: integerSetting(env, 'LEDGERLINK_PASSWORD_SCRYPT_LOG_N', {
+      default: CONFIG_DEFAULTS.passwordScryptLogN,
+      min: 10,
+      max: 20,
+    }),
   };
 }
 

@@ -9,6 +9,7 @@ import { registerConfig } from './config.ts';
 import { registerKeys } from './keys.ts';
 import { registerPipeline } from './pipeline.ts';
 import { registerRuns } from './runs.ts';
+import { registerUsers } from './users.ts';
 
 const program = new Command();
 program
@@ -31,6 +32,7 @@ registerConfig(program);
 registerKeys(program);
 registerPipeline(program);
 registerRuns(program);
+registerUsers(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

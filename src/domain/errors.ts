@@ -22,7 +22,10 @@ export const ERROR_CODES = {
   NOT_FOUND: [404, 'No such object in this entity.'],
   // Access
   UNAUTHORIZED: [401, 'No valid bearer token was sent.'],
-  INVALID_CREDENTIALS: [401, 'The entity id, partner key and user key do not match (no hint which).'],
+  INVALID_CREDENTIALS: [
+    401,
+    'The entity id, partner key and user key (or the e-mail and password) do not match, or the user is disabled (no hint which).',
+  ],
   TOKEN_EXPIRED: [401, 'The token has expired; log in again.'],
   ADMIN_TOKEN_REQUIRED: [401, 'This endpoint needs the admin token (LEDGERLINK_ADMIN_TOKEN).'],
   ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
@@ -30,8 +33,36 @@ export const ERROR_CODES = {
   WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, 'The webhook signature is dated more than 5 minutes from the server clock.'],
   LOGIN_THROTTLED: [
     429,
-    'Too many failed logins for this entity or from this address; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',
+    'Too many failed logins for this entity or account, or from this address; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',
   ],
+  FORBIDDEN_ROLE: [
+    403,
+    "The caller's role in this entity is below what the endpoint needs (viewer < accountant < owner); `details.requiredRole` names it.",
+  ],
+  CSRF_TOKEN_INVALID: [
+    403,
+    "A change made with the session cookie lacks the session's CSRF token (header `X-CSRF-Token`, or form field `_csrf`), carries a wrong one, or comes from another origin.",
+  ],
+  USER_REQUIRED: [
+    403,
+    "This endpoint acts for a named user (a signed-in session or a user's API key), not for the entity key pair.",
+  ],
+  SIGN_IN_LINK_INVALID: [
+    400,
+    'The sign-in link is unknown, was used already, or is more than 24 hours old; ask an owner for a new one.',
+  ],
+  PASSWORD_TOO_WEAK: [
+    422,
+    'The password is shorter than 12 characters, is a commonly used password, or contains the e-mail address.',
+  ],
+  // Users
+  USER_ALREADY_MEMBER: [409, 'The user already belongs to this entity; change the role with PUT /v1/users/{id}.'],
+  SIGN_IN_LINK_NOT_ALLOWED: [
+    409,
+    'The user already has a password or belongs to another entity: an owner cannot hand out a link that sets it; the operator can (`ledgerlink user link`).',
+  ],
+  LAST_OWNER: [409, 'The change would leave the entity without an active owner; make another user owner first.'],
+  API_KEY_ROLE_TOO_HIGH: [422, "An API key's role cannot be above its user's own role in the entity."],
   // Concurrency and retries
   IDEMPOTENCY_KEY_REUSED: [409, 'This Idempotency-Key was used before with a different request.'],
   IDEMPOTENCY_REPLAY_OF_SECRET: [

@@ -149,14 +149,29 @@ export async function listExceptions(
     entityId?: string | undefined;
     pipeline?: string | undefined;
     status?: 'open' | 'resolved' | undefined;
+    /** Only exceptions parked with this reason code. */
+    reasonCode?: string | undefined;
+    /** Only exceptions first parked at or after / before these times (ISO 8601): their age. */
+    createdFrom?: string | undefined;
+    createdBefore?: string | undefined;
     limit: number;
     offset: number;
   },
 ): Promise<{ items: ExceptionView[]; total: number }> {
-  const where = `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)`;
-  const params = [f.entityId ?? null, f.pipeline ?? null, f.status ?? null];
+  const where =
+    `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)` +
+    ` AND ($4::text IS NULL OR x.reason_code = $4) AND ($5::timestamptz IS NULL OR x.created_at >= $5)` +
+    ` AND ($6::timestamptz IS NULL OR x.created_at < $6)`;
+  const params = [
+    f.entityId ?? null,
+    f.pipeline ?? null,
+    f.status ?? null,
+    f.reasonCode ?? null,
+    f.createdFrom ?? null,
+    f.createdBefore ?? null,
+  ];
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $4 OFFSET $5`,
+    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $7 OFFSET $8`,
     [...params, f.limit, f.offset],
   );
   const total = await db.query<{ n: string }>(
@@ -164,6 +179,19 @@ export async function listExceptions(
     params,
   );
   return { items: rows.map(toView), total: Number(total.rows[0]!.n) };
+}
+
+/** The reason codes the entity's exceptions (of a status, when given) carry, sorted: a filter's choices. */
+export async function exceptionReasonCodes(
+  db: Queryable,
+  entityId: string,
+  status?: 'open' | 'resolved',
+): Promise<string[]> {
+  const { rows } = await db.query<{ reason_code: string }>(
+    `SELECT DISTINCT reason_code FROM exceptions WHERE entity_id = $1 AND ($2::text IS NULL OR status = $2) ORDER BY reason_code`,
+    [entityId, status ?? null],
+  );
+  return rows.map((r) => r.reason_code);
 }
 
 export async function getException(

@@ -24,3 +24,12 @@ export function currentSlot(expr: string, now: Date): string {
   const it = CronExpressionParser.parse(expr, { tz: 'UTC', currentDate: new Date(now.getTime() + 1000) });
   return it.prev().toDate().toISOString();
 }
+
+/** The next time after `now` that a cron expression (UTC) fires, or null when it never does. */
+export function nextFire(expr: string, now: Date): string | null {
+  try {
+    return CronExpressionParser.parse(expr, { tz: 'UTC', currentDate: now }).next().toDate().toISOString();
+  } catch {
+    return null;
+  }
+}

@@ -70,6 +70,7 @@ export const putAnalysisDimensionRoute = defineRoute({
     'Lines may only take active codes; departments name one code per dimension (`analysisCodes`).',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   params: DimensionParams,
   body: z.strictObject({
     name: Name,

@@ -90,6 +90,7 @@ export const logoutRoute = defineRoute({
   description: 'The token is refused (401 UNAUTHORIZED) from this moment on.',
   tags: ['auth'],
   auth: 'entity',
+  role: 'viewer',
   idempotency: { ignore: 'the session ends on the first call; the token is refused (401) after it.' },
   success: { status: 204, description: 'The session has ended.' },
   handler: async ({ db, request, audit, principal }) => {

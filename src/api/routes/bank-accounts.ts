@@ -51,6 +51,7 @@ export const putBankAccountRoute = defineRoute({
     'account must be an active posting account.',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   params: CodeParams,
   body: z.strictObject({
     code: Code.optional().meta({ description: 'May repeat the code in the path.' }),

@@ -88,6 +88,7 @@ const startRoute = defineRoute({
     'With `?format=json` the answer is `{url}` (200) instead, for the CLI and the dashboard. Connecting again replaces the connection.',
   tags: ['connections'],
   auth: 'entity',
+  role: 'owner',
   params: PipelineParam,
   query: z.object({
     format: z.enum(['redirect', 'json']).default('redirect'),
@@ -183,6 +184,7 @@ const getRoute = defineRoute({
     'Whether the pipeline is connected, to which organisation or company, until when its access token runs, and why it was revoked. Never a token.',
   tags: ['connections'],
   auth: 'entityOrAdmin',
+  role: 'owner',
   params: PipelineParam,
   success: { status: 200, description: 'The connection.', schema: ConnectionView },
   errors: ['NOT_FOUND', 'CONNECTION_NOT_OAUTH'],
@@ -199,6 +201,7 @@ const deleteRoute = defineRoute({
     'and revokes the refresh token at the platform where it has a revocation endpoint (`revokedAtPlatform`).',
   tags: ['connections'],
   auth: 'entityOrAdmin',
+  role: 'owner',
   params: PipelineParam,
   write: false,
   success: {

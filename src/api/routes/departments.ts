@@ -53,6 +53,7 @@ export const putDepartmentRoute = defineRoute({
     'with PUT /v1/analysis-dimensions/{n} must be one of its codes (an empty string: no code).',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   params: IdParams,
   body: z.strictObject({
     id: Code.optional().meta({ description: 'May repeat the id in the path.' }),

@@ -81,6 +81,7 @@ export const putEInvoicingSettingsRoute = defineRoute({
     'VAT number on the e-invoice are those of the entity. Each change is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   body: z.strictObject({ peppolId: PeppolId.nullable().optional() }),
   example: { peppolId: '0208:0123456789' },
   success: { status: 200, description: 'The settings as saved.', schema: EntityEInvoicing },

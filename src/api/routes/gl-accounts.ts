@@ -56,6 +56,7 @@ export const putGlAccountRoute = defineRoute({
     'The type of an account with postings cannot change. A control account in use stays one and, with a balance, stays active.',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   params: CodeParams,
   body: z.strictObject({
     code: Code.optional().meta({ description: 'May repeat the code in the path.' }),

@@ -2,6 +2,8 @@ import type { AnyRoute } from '../route.ts';
 import { getHealth } from './health.ts';
 import { createEntityRoute, issueKeysRoute, listKeysRoute, revokeKeyRoute } from './admin-entities.ts';
 import { loginRoute, logoutRoute } from './auth.ts';
+import { meRoute, setPasswordRoute, signInRoute, signOutRoute, switchEntityRoute } from './user-auth.ts';
+import { userRoutes } from './users.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
 import { journalRoutes } from './journals.ts';
@@ -25,6 +27,12 @@ export const allRoutes: AnyRoute[] = [
   revokeKeyRoute,
   loginRoute,
   logoutRoute,
+  signInRoute,
+  signOutRoute,
+  meRoute,
+  switchEntityRoute,
+  setPasswordRoute,
+  ...userRoutes,
   ...setupRoutes,
   ...currencyRoutes,
   ...salesRoutes,

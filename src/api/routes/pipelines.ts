@@ -92,6 +92,7 @@ const putRoute = defineRoute({
     'An entity token may only save pipelines of its own entity.',
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
+  role: 'owner',
   params: PipelineName,
   body: PipelineDefinition.omit({ name: true, entity: true }).extend({
     entity: z.string().optional().meta({ description: 'Entity code; defaults to the token’s entity.' }),
@@ -198,6 +199,7 @@ const deleteRoute = defineRoute({
     'A pipeline from ledgerlink.yaml comes back at the next start unless it is removed from the file.',
   tags: ['pipelines'],
   auth: 'entityOrAdmin',
+  role: 'owner',
   params: PipelineName,
   success: { status: 200, description: 'The pipeline as it was, secrets redacted.', schema: PipelineView },
   errors: ['NOT_FOUND', 'PIPELINE_RUN_IN_PROGRESS'],

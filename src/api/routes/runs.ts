@@ -3,12 +3,8 @@ import { PipelineName } from './pipelines.ts';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns, publicCounts } from '../../sync/runs.ts';
-import {
-  assertPipelineTypes,
-  assertSecretsReadable,
-  checkPipelineFilter,
-  requirePipeline,
-} from '../../sync/pipelines.ts';
+import { checkPipelineFilter } from '../../sync/pipelines.ts';
+import { startManualRun } from '../../sync/manual-run.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
@@ -117,21 +113,8 @@ const startRoute = defineRoute({
   // Not one request transaction: the run is created and queued in its own, and without a queue
   // (tests) it is worked right here, which must not sit inside an open transaction.
   write: false,
-  handler: async (ctx): Promise<{ runId: string; status: z.output<typeof RunStatus> }> => {
-    const sync = ctx.services.sync;
-    const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx));
-    if (!pipeline.enabled)
-      throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [
-        { field: 'params.name', message: 'disabled' },
-      ]);
-    // Refused here with a 400 rather than queued to fail: its source or target is not known (any more).
-    // Unreadable secrets first: they are left out of the settings, which would read as merely missing.
-    assertSecretsReadable(pipeline);
-    assertPipelineTypes(pipeline);
-    const runId = await sync.trigger(pipeline, 'manual', ctx.principal.actor);
-    const run = await getRun(ctx.db, runId!);
-    return { runId: runId!, status: run?.status ?? 'queued' };
-  },
+  handler: async (ctx): Promise<{ runId: string; status: z.output<typeof RunStatus> }> =>
+    startManualRun(ctx.db, ctx.services.sync, ctx.params.name, scopeOf(ctx), ctx.principal.actor, 'params.name'),
 });
 
 const getRoute = defineRoute({

@@ -104,6 +104,7 @@ export const putSettingsRoute = defineRoute({
     'is in the audit trail.',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   body: z.strictObject({
     lockDate: IsoDate.nullable().optional().meta({ description: 'The last locked day, or null to unlock.' }),
     discountVatTreatment: DiscountVatTreatment.optional(),

@@ -83,6 +83,7 @@ export const putTaxCodeRoute = defineRoute({
     '`vatExemptionReasonCode`) is what e-invoices show; it must fit every rate of the code (S above 0, the others 0).',
   tags: ['setup'],
   auth: 'entity',
+  role: 'owner',
   params: CodeParams,
   body: z.strictObject({
     code: Code.optional().meta({ description: 'May repeat the code in the path.' }),

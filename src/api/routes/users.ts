@@ -1,0 +1,279 @@
+import { z } from 'zod';
+import { defineRoute, type EntityPrincipal, type Principal, type AnyRoute } from '../route.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
+import type { Queryable } from '../../db/database.ts';
+import {
+  addMember,
+  findMember,
+  issueSignInToken,
+  type Member,
+  listMembers,
+  signInLinkPath,
+  updateMember,
+} from '../../ledger/users.ts';
+import { createApiKey, listApiKeys, revokeApiKey } from '../../ledger/user-sessions.ts';
+
+const RoleSchema = z.enum(['owner', 'accountant', 'viewer']);
+const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
+
+const MemberSchema = z.object({
+  id: z.string(),
+  email: z.string(),
+  role: RoleSchema,
+  disabled: z.boolean(),
+  hasPassword: z.boolean().describe('false until the user has set a password with their sign-in link'),
+  createdAt: z.string(),
+});
+
+const ApiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: RoleSchema,
+  createdAt: z.string(),
+  lastUsedAt: z.string().nullable(),
+  revokedAt: z.string().nullable(),
+});
+
+/** The named user behind the request; the entity key pair has none (USER_REQUIRED). */
+function userOf(principal: Principal): EntityPrincipal & { user: { id: string; email: string } } {
+  if (principal.kind !== 'entity' || !principal.user) throw new DomainError('USER_REQUIRED');
+  return principal as EntityPrincipal & { user: { id: string; email: string } };
+}
+
+/** The server's address for links people open: LEDGERLINK_PUBLIC_URL, else http://localhost:PORT. */
+function baseUrl(config: { publicUrl: string | null; port: number }): string {
+  return (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/+$/, '');
+}
+
+/**
+ * An owner may hand out a set-password link only for a user who has no password yet and belongs to
+ * no other entity: otherwise the link would let the owner of one entity take over an account that
+ * works in another.
+ */
+async function ownerMayIssueLink(db: Queryable, entityId: string, member: Member): Promise<boolean> {
+  if (member.hasPassword) return false;
+  const { rows } = await db.query<{ n: number }>(
+    'SELECT count(*)::int AS n FROM user_memberships WHERE user_id = $1 AND entity_id <> $2',
+    [member.id, entityId],
+  );
+  return rows[0]!.n === 0;
+}
+
+export const listUsersRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/users',
+  operationId: 'listUsers',
+  summary: "The entity's users and their roles",
+  tags: ['users'],
+  auth: 'entity',
+  role: 'owner',
+  success: { status: 200, description: 'The members, by e-mail.', schema: z.object({ items: z.array(MemberSchema) }) },
+  errors: ['FORBIDDEN_ROLE'],
+  handler: async ({ db, entity }) => ({ items: await listMembers(db, entity.id) }),
+});
+
+export const addUserRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/users',
+  operationId: 'addUser',
+  summary: 'Add a user to the entity with a role; a new user gets a one-time sign-in link',
+  description:
+    'Users are global (one e-mail, case-insensitive, across entities). For a user who has no password yet and belongs ' +
+    'to no other entity, the answer holds a link (`/sign-in/set-password?token=…`, valid 24 hours, shown once) to set ' +
+    'one; a user who already signs in elsewhere keeps their password and `signInLink` is null (an owner of one entity ' +
+    'cannot reset the password of a user of another). With an Idempotency-Key, a replay is refused: the link is never stored.',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'owner',
+  idempotency: 'secret',
+  body: z.strictObject({
+    email: z
+      .string()
+      .trim()
+      .min(3)
+      .max(254)
+      .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
+    role: RoleSchema,
+  }),
+  example: { email: 'ann@example.com', role: 'accountant' },
+  success: {
+    status: 201,
+    description: 'The user belongs to the entity.',
+    schema: z.object({
+      user: MemberSchema,
+      signInLink: z.string().nullable(),
+      signInLinkExpiresAt: z.string().nullable(),
+    }),
+  },
+  errors: ['USER_ALREADY_MEMBER', 'FORBIDDEN_ROLE'],
+  handler: async ({ db, entity, body, services, audit }) => {
+    const { member, userCreated } = await addMember(db, entity.id, body);
+    const mayIssue = userCreated || (await ownerMayIssueLink(db, entity.id, member));
+    const link = mayIssue ? await issueSignInToken(db, member.id, entity.id) : null;
+    await audit({
+      action: 'user.added',
+      objectType: 'user',
+      objectId: member.id,
+      after: { email: member.email, role: member.role, userCreated, signInLinkIssued: link !== null },
+    });
+    return {
+      user: member,
+      signInLink: link ? `${baseUrl(services.config)}${signInLinkPath(link.token)}` : null,
+      signInLinkExpiresAt: link?.expiresAt ?? null,
+    };
+  },
+});
+
+export const updateUserRoute = defineRoute({
+  method: 'PUT',
+  path: '/v1/users/{id}',
+  operationId: 'updateUser',
+  summary: "Change a user's role in the entity, or disable / enable them",
+  description:
+    'A disabled user’s sessions and API keys in this entity are refused at once. The entity keeps at least one ' +
+    'active owner: a change that would leave none answers 409 LAST_OWNER. Absent fields stay as they are.',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'owner',
+  params: z.object({ id: Uuid }),
+  body: z.strictObject({ role: RoleSchema.optional(), disabled: z.boolean().optional() }),
+  example: { role: 'viewer' },
+  success: { status: 200, description: 'The member as it now is.', schema: MemberSchema },
+  errors: ['NOT_FOUND', 'LAST_OWNER', 'FORBIDDEN_ROLE'],
+  handler: async ({ db, entity, params, body, audit }) => {
+    const changed = await updateMember(db, entity.id, params.id, body);
+    if (!changed) throw new DomainError('NOT_FOUND', `No user ${params.id} in this entity`);
+    await audit({
+      action: 'user.updated',
+      objectType: 'user',
+      objectId: params.id,
+      before: { role: changed.before.role, disabled: changed.before.disabled },
+      after: { role: changed.after.role, disabled: changed.after.disabled },
+    });
+    return changed.after;
+  },
+});
+
+export const reissueLinkRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/users/{id}/sign-in-link',
+  operationId: 'reissueSignInLink',
+  summary: 'A new one-time sign-in link for a user who has not set a password yet',
+  description:
+    'For an invited user whose link was lost or expired: a new link (valid 24 hours, shown once); earlier unused ' +
+    'links keep working until they expire. Refused (409 SIGN_IN_LINK_NOT_ALLOWED) for a user who already has a ' +
+    'password or belongs to another entity: the operator resets those (`ledgerlink user link`).',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'owner',
+  idempotency: 'secret',
+  params: z.object({ id: Uuid }),
+  success: {
+    status: 201,
+    description: 'The link, shown this once.',
+    schema: z.object({ signInLink: z.string(), signInLinkExpiresAt: z.string() }),
+  },
+  errors: ['NOT_FOUND', 'SIGN_IN_LINK_NOT_ALLOWED', 'FORBIDDEN_ROLE'],
+  handler: async ({ db, entity, params, services, audit }) => {
+    const member = await findMember(db, entity.id, params.id);
+    if (!member) throw new DomainError('NOT_FOUND', `No user ${params.id} in this entity`);
+    if (!(await ownerMayIssueLink(db, entity.id, member))) throw new DomainError('SIGN_IN_LINK_NOT_ALLOWED');
+    const link = await issueSignInToken(db, member.id, entity.id);
+    await audit({ action: 'user.sign-in-link-issued', objectType: 'user', objectId: member.id });
+    return {
+      signInLink: `${baseUrl(services.config)}${signInLinkPath(link.token)}`,
+      signInLinkExpiresAt: link.expiresAt,
+    };
+  },
+});
+
+export const createApiKeyRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/users/me/api-keys',
+  operationId: 'createApiKey',
+  summary: 'Create an API key for scripts, acting as you in this entity',
+  description:
+    'The key (`llk_…`) is shown once and only its hash kept; send it as `Authorization: Bearer llk_…`, no login needed. ' +
+    'Its role (default: yours) cannot be above yours, and it never acts above your current role: demoting or ' +
+    'disabling you limits or stops your keys at once. Created from a signed-in session only.',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'viewer',
+  idempotency: 'secret',
+  body: z.strictObject({ name: z.string().trim().min(1).max(100), role: RoleSchema.optional() }),
+  example: { name: 'nightly export', role: 'viewer' },
+  success: {
+    status: 201,
+    description: 'The key, shown this once.',
+    schema: ApiKeySchema.extend({ key: z.string() }),
+  },
+  errors: ['USER_REQUIRED', 'API_KEY_ROLE_TOO_HIGH', 'CSRF_TOKEN_INVALID'],
+  handler: async ({ db, principal, body, audit }) => {
+    const p = userOf(principal);
+    if (p.via !== 'cookie')
+      throw new DomainError('USER_REQUIRED', 'API keys are created from a signed-in session, not with another key.');
+    const role = body.role ?? p.role;
+    if (!roleAtLeast(p.role, role))
+      throw new DomainError('API_KEY_ROLE_TOO_HIGH', `role: at most ${p.role}, your own role`, [
+        { field: 'body.role', message: `at most ${p.role}` },
+      ]);
+    const created = await createApiKey(db, { userId: p.user.id, entityId: p.entity.id, name: body.name, role });
+    await audit({
+      action: 'user.api-key-created',
+      objectType: 'api-key',
+      objectId: created.info.id,
+      after: { name: body.name, role },
+    });
+    return { ...created.info, key: created.key };
+  },
+});
+
+export const listApiKeysRoute = defineRoute({
+  method: 'GET',
+  path: '/v1/users/me/api-keys',
+  operationId: 'listApiKeys',
+  summary: 'Your API keys in this entity (never the keys themselves)',
+  tags: ['users'],
+  auth: 'entity',
+  success: { status: 200, description: 'Newest first.', schema: z.object({ items: z.array(ApiKeySchema) }) },
+  errors: ['USER_REQUIRED'],
+  handler: async ({ db, principal }) => {
+    const p = userOf(principal);
+    return { items: await listApiKeys(db, p.user.id, p.entity.id) };
+  },
+});
+
+export const revokeApiKeyRoute = defineRoute({
+  method: 'DELETE',
+  path: '/v1/users/me/api-keys/{id}',
+  operationId: 'revokeApiKey',
+  summary: 'Revoke one of your API keys: it is refused from this moment on',
+  tags: ['users'],
+  auth: 'entity',
+  role: 'viewer',
+  params: z.object({ id: Uuid }),
+  success: {
+    status: 200,
+    description: 'The key as it now is.',
+    schema: z.object({ id: z.string(), revokedAt: z.string() }),
+  },
+  errors: ['USER_REQUIRED', 'NOT_FOUND'],
+  handler: async ({ db, principal, params, audit }) => {
+    const p = userOf(principal);
+    const r = await revokeApiKey(db, p.user.id, p.entity.id, params.id);
+    if (!r) throw new DomainError('NOT_FOUND', `You have no API key ${params.id} in this entity`);
+    await audit({ action: 'user.api-key-revoked', objectType: 'api-key', objectId: params.id, after: r });
+    return { id: params.id, ...r };
+  },
+});
+
+export const userRoutes: AnyRoute[] = [
+  listUsersRoute,
+  addUserRoute,
+  updateUserRoute,
+  reissueLinkRoute,
+  createApiKeyRoute,
+  listApiKeysRoute,
+  revokeApiKeyRoute,
+];

@@ -1,0 +1,219 @@
+import { randomBytes } from 'node:crypto';
+import type { Queryable } from '../db/database.ts';
+import { DomainError } from '../domain/errors.ts';
+import type { Role } from '../domain/roles.ts';
+import { hashSecret } from './secrets.ts';
+
+/** A user's place in one entity. */
+export interface Member {
+  id: string;
+  email: string;
+  role: Role;
+  disabled: boolean;
+  hasPassword: boolean;
+  createdAt: string;
+}
+
+/** E-mail addresses are compared case-insensitively: they are stored lower case. */
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+/** How long a sign-in link (set a password) stays valid. */
+export const SIGN_IN_LINK_HOURS = 24;
+
+interface MemberRow {
+  id: string;
+  email: string;
+  role: Role;
+  disabled_at: Date | null;
+  has_password: boolean;
+  created_at: Date;
+}
+
+function toMember(r: MemberRow): Member {
+  return {
+    id: r.id,
+    email: r.email,
+    role: r.role,
+    disabled: r.disabled_at !== null,
+    hasPassword: r.has_password,
+    createdAt: new Date(r.created_at).toISOString(),
+  };
+}
+
+const MEMBER_SELECT = `SELECT u.id, u.email, m.role, m.disabled_at, u.password_hash IS NOT NULL AS has_password, m.created_at
+   FROM user_memberships m JOIN users u ON u.id = m.user_id`;
+
+/** The entity's members, by e-mail. */
+export async function listMembers(db: Queryable, entityId: string): Promise<Member[]> {
+  const { rows } = await db.query<MemberRow>(`${MEMBER_SELECT} WHERE m.entity_id = $1 ORDER BY u.email`, [entityId]);
+  return rows.map(toMember);
+}
+
+/** One member of the entity, or null. */
+export async function findMember(db: Queryable, entityId: string, userId: string): Promise<Member | null> {
+  if (!/^[0-9a-f-]{36}$/i.test(userId)) return null;
+  const { rows } = await db.query<MemberRow>(`${MEMBER_SELECT} WHERE m.entity_id = $1 AND m.user_id = $2`, [
+    entityId,
+    userId,
+  ]);
+  return rows[0] ? toMember(rows[0]) : null;
+}
+
+/** A member found by e-mail, or null. */
+export async function findMemberByEmail(db: Queryable, entityId: string, email: string): Promise<Member | null> {
+  const { rows } = await db.query<MemberRow>(`${MEMBER_SELECT} WHERE m.entity_id = $1 AND u.email = $2`, [
+    entityId,
+    normalizeEmail(email),
+  ]);
+  return rows[0] ? toMember(rows[0]) : null;
+}
+
+/**
+ * Adds a user to an entity with a role, creating the user when the e-mail is new (users are global:
+ * one person may belong to several entities). Refuses USER_ALREADY_MEMBER.
+ */
+export async function addMember(
+  db: Queryable,
+  entityId: string,
+  input: { email: string; role: Role },
+): Promise<{ member: Member; userCreated: boolean }> {
+  const email = normalizeEmail(input.email);
+  const inserted = await db.query<{ id: string }>(
+    `INSERT INTO users (email) VALUES ($1) ON CONFLICT (email) DO NOTHING RETURNING id`,
+    [email],
+  );
+  const { rows } = await db.query<{ id: string }>('SELECT id FROM users WHERE email = $1', [email]);
+  const userId = rows[0]!.id;
+  const added = await db.query(
+    `INSERT INTO user_memberships (user_id, entity_id, role) VALUES ($1, $2, $3)
+     ON CONFLICT (user_id, entity_id) DO NOTHING`,
+    [userId, entityId, input.role],
+  );
+  if (added.rowCount === 0) throw new DomainError('USER_ALREADY_MEMBER', `${email} already belongs to this entity`);
+  return { member: (await findMember(db, entityId, userId))!, userCreated: inserted.rows.length > 0 };
+}
+
+/** A one-time link token to set the user's password, valid SIGN_IN_LINK_HOURS; only its hash is kept. */
+export async function issueSignInToken(
+  db: Queryable,
+  userId: string,
+  entityId: string | null,
+): Promise<{ token: string; expiresAt: string }> {
+  const token = 'llp_' + randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + SIGN_IN_LINK_HOURS * 3600 * 1000);
+  await db.query(
+    `INSERT INTO user_sign_in_tokens (token_hash, user_id, entity_id, expires_at) VALUES ($1, $2, $3, $4)`,
+    [hashSecret(token), userId, entityId, expiresAt],
+  );
+  await db.query(`DELETE FROM user_sign_in_tokens WHERE expires_at < now() - interval '7 days'`);
+  return { token, expiresAt: expiresAt.toISOString() };
+}
+
+/** The path of the page that takes a sign-in token (served by the dashboard). */
+export function signInLinkPath(token: string): string {
+  return `/sign-in/set-password?token=${encodeURIComponent(token)}`;
+}
+
+/**
+ * Takes a sign-in token once: returns its user and marks it used, or throws SIGN_IN_LINK_INVALID.
+ * The row is locked, so two concurrent uses cannot both succeed.
+ */
+export async function consumeSignInToken(db: Queryable, token: string): Promise<{ userId: string; email: string }> {
+  const { rows } = await db.query<{ user_id: string; email: string }>(
+    `UPDATE user_sign_in_tokens t SET used_at = now()
+       FROM users u
+      WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now() AND u.id = t.user_id
+      RETURNING t.user_id, u.email`,
+    [hashSecret(token)],
+  );
+  const r = rows[0];
+  if (!r) throw new DomainError('SIGN_IN_LINK_INVALID');
+  return { userId: r.user_id, email: r.email };
+}
+
+/** Stores a new password hash; the user's other sessions end and unused sign-in links lapse. */
+export async function setPasswordHash(db: Queryable, userId: string, hash: string): Promise<void> {
+  await db.query('UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1', [userId, hash]);
+  await db.query('DELETE FROM user_sessions WHERE user_id = $1', [userId]);
+  await db.query('UPDATE user_sign_in_tokens SET used_at = now() WHERE user_id = $1 AND used_at IS NULL', [userId]);
+}
+
+/** Replaces an outdated hash (older parameters) after a successful sign-in; sessions stay. */
+export async function rehashPassword(db: Queryable, userId: string, hash: string): Promise<void> {
+  await db.query('UPDATE users SET password_hash = $2 WHERE id = $1', [userId, hash]);
+}
+
+/** A user's account for signing in: id, e-mail and password hash. */
+export async function findUserByEmail(
+  db: Queryable,
+  email: string,
+): Promise<{ id: string; email: string; passwordHash: string | null } | null> {
+  const { rows } = await db.query<{ id: string; email: string; password_hash: string | null }>(
+    'SELECT id, email, password_hash FROM users WHERE email = $1',
+    [normalizeEmail(email)],
+  );
+  const r = rows[0];
+  return r ? { id: r.id, email: r.email, passwordHash: r.password_hash } : null;
+}
+
+export interface Membership {
+  entityId: string;
+  code: string;
+  name: string;
+  role: Role;
+}
+
+/** The entities a user may act in (memberships not disabled), by entity code. */
+export async function activeMemberships(db: Queryable, userId: string): Promise<Membership[]> {
+  const { rows } = await db.query<{ entity_id: string; code: string; name: string; role: Role }>(
+    `SELECT m.entity_id, e.code, e.name, m.role
+       FROM user_memberships m JOIN entities e ON e.id = m.entity_id
+      WHERE m.user_id = $1 AND m.disabled_at IS NULL
+      ORDER BY e.code`,
+    [userId],
+  );
+  return rows.map((r) => ({ entityId: r.entity_id, code: r.code, name: r.name, role: r.role }));
+}
+
+/**
+ * Changes a member's role or disables/enables them. Refuses LAST_OWNER when the entity would be left
+ * without an active owner. The entity's memberships are locked first, so two owners demoting each
+ * other at once cannot both succeed.
+ */
+export async function updateMember(
+  db: Queryable,
+  entityId: string,
+  userId: string,
+  change: { role?: Role | undefined; disabled?: boolean | undefined },
+): Promise<{ before: Member; after: Member } | null> {
+  await db.query('SELECT user_id FROM user_memberships WHERE entity_id = $1 ORDER BY user_id FOR UPDATE', [entityId]);
+  const before = await findMember(db, entityId, userId);
+  if (!before) return null;
+  const role = change.role ?? before.role;
+  const disabled = change.disabled ?? before.disabled;
+  const wasActiveOwner = before.role === 'owner' && !before.disabled;
+  if (wasActiveOwner && (role !== 'owner' || disabled)) {
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM user_memberships
+        WHERE entity_id = $1 AND user_id <> $2 AND role = 'owner' AND disabled_at IS NULL`,
+      [entityId, userId],
+    );
+    if (rows[0]!.n === 0) throw new DomainError('LAST_OWNER');
+  }
+  await db.query(
+    `UPDATE user_memberships
+        SET role = $3,
+            disabled_at = CASE WHEN $4::boolean THEN coalesce(disabled_at, now()) ELSE NULL END,
+            updated_at = now()
+      WHERE entity_id = $1 AND user_id = $2`,
+    [entityId, userId, role, disabled],
+  );
+  if (disabled && !before.disabled) {
+    // Sessions and keys are refused at once by the membership check; ending the sessions also
+    // keeps a re-enabled user from finding an old browser session alive.
+    await db.query('DELETE FROM user_sessions WHERE user_id = $1 AND entity_id = $2', [userId, entityId]);
+  }
+  return { before, after: (await findMember(db, entityId, userId))! };
+}

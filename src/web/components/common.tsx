@@ -1,0 +1,85 @@
+import type { ComponentChildren } from 'preact';
+
+/** Previous / next links of a list paged on the server; the other query parameters are kept. */
+export function Pager(props: {
+  path: string;
+  query: Record<string, string | undefined>;
+  page: number;
+  hasNext: boolean;
+  total?: number;
+  pageSize: number;
+}) {
+  const link = (page: number) => {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(props.query)) if (v !== undefined && v !== '') q.set(k, v);
+    q.set('page', String(page));
+    return `${props.path}?${q.toString()}`;
+  };
+  const pages = props.total !== undefined ? Math.max(1, Math.ceil(props.total / props.pageSize)) : null;
+  // One page holds it all: nothing to page through.
+  if (props.page === 1 && !props.hasNext) return null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      {props.page > 1 ? (
+        <a href={link(props.page - 1)} rel="prev">
+          ← Previous
+        </a>
+      ) : (
+        <span></span>
+      )}
+      <span>{pages !== null ? `Page ${props.page} of ${pages}` : `Page ${props.page}`}</span>
+      {props.hasNext ? (
+        <a href={link(props.page + 1)} rel="next">
+          Next →
+        </a>
+      ) : (
+        <span></span>
+      )}
+    </nav>
+  );
+}
+
+const STATUS_TEXT: Record<string, string> = {
+  queued: 'Queued',
+  running: 'Running',
+  succeeded: 'Succeeded',
+  partial: 'Partly parked',
+  failed: 'Failed',
+  open: 'Open',
+  resolved: 'Resolved',
+  created: 'Created',
+  updated: 'Updated',
+  skipped: 'Skipped',
+  parked: 'Parked',
+  writtenBack: 'Written back',
+};
+
+/** A status as a word with a colour (the word carries the meaning; the colour only helps). */
+export function StatusBadge(props: { status: string }) {
+  return <span class={`badge badge-${props.status}`}>{STATUS_TEXT[props.status] ?? props.status}</span>;
+}
+
+/** A message for a list with nothing in it, saying why and what to do. */
+export function Empty(props: { children: ComponentChildren }) {
+  return <p class="empty">{props.children}</p>;
+}
+
+/** A refusal or failure, announced to screen readers. */
+export function ErrorNotice(props: { code?: string; message: string }) {
+  return (
+    <div class="notice notice-error" role="alert">
+      <strong>{props.code === 'FORBIDDEN_ROLE' ? 'Not allowed. ' : 'Could not do that. '}</strong>
+      {props.message}
+      {props.code ? <small class="code"> ({props.code})</small> : null}
+    </div>
+  );
+}
+
+/** A success message, announced politely. */
+export function SuccessNotice(props: { children: ComponentChildren }) {
+  return (
+    <div class="notice notice-success" role="status">
+      {props.children}
+    </div>
+  );
+}

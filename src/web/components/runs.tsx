@@ -1,0 +1,91 @@
+import type { Run } from '../../sync/runs.ts';
+import type { PageContext } from '../context.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
+import { formatCount, formatDateTime, formatDuration } from '../format.ts';
+import { StatusBadge } from './common.tsx';
+
+export const FINISHED = new Set(['succeeded', 'partial', 'failed']);
+
+/** Where a pipeline's live progress is shown, by name (names are `[a-z0-9_-]`). */
+export function progressId(pipeline: string): string {
+  return `progress-${pipeline}`;
+}
+
+/** The "Run now" button of a pipeline for those who may run it; nothing for a viewer. */
+export function RunNowButton(props: { ctx: PageContext; pipeline: string; enabled: boolean }) {
+  if (!roleAtLeast(props.ctx.viewer.role, 'accountant')) return null;
+  if (!props.enabled) return <small class="muted">Disabled</small>;
+  return (
+    <button
+      type="button"
+      class="run-now"
+      hx-post={`/pipelines/${props.pipeline}/run`}
+      hx-target={`#${progressId(props.pipeline)}`}
+      hx-swap="innerHTML"
+      hx-disabled-elt="this"
+      aria-describedby={progressId(props.pipeline)}
+    >
+      Run {props.pipeline} now
+    </button>
+  );
+}
+
+/**
+ * A run's status and counts. While the run is queued or running, htmx fetches this fragment again
+ * every second in its place; once finished, the answer has no trigger and the polling stops.
+ */
+export function RunProgress(props: { ctx: PageContext; run: Run }) {
+  const { run, ctx } = props;
+  const live = !FINISHED.has(run.status);
+  const c = run.counts;
+  const n = (v: number) => formatCount(v, ctx.locale);
+  return (
+    <div
+      class="run-progress"
+      data-run={run.runId}
+      data-status={run.status}
+      {...(live ? { 'hx-get': `/runs/${run.runId}/progress`, 'hx-trigger': 'every 1s', 'hx-swap': 'outerHTML' } : {})}
+    >
+      <p>
+        <StatusBadge status={run.status} />{' '}
+        <a href={`/runs/${run.runId}`}>
+          Run of {run.pipeline}, {formatDateTime(run.createdAt, ctx.locale)}
+        </a>
+        {run.startedAt && run.finishedAt ? ` · took ${formatDuration(run.startedAt, run.finishedAt)}` : null}
+      </p>
+      {live ? <progress aria-label={`Run of ${run.pipeline} in progress`}></progress> : null}
+      <dl class="counts">
+        <div>
+          <dt>Fetched</dt>
+          <dd class="num">{n(c.fetched)}</dd>
+        </div>
+        <div>
+          <dt>Created</dt>
+          <dd class="num">{n(c.created)}</dd>
+        </div>
+        <div>
+          <dt>Updated</dt>
+          <dd class="num">{n(c.updated)}</dd>
+        </div>
+        <div>
+          <dt>Skipped</dt>
+          <dd class="num">{n(c.skipped)}</dd>
+        </div>
+        <div>
+          <dt>Parked</dt>
+          <dd class="num">{n(c.parked)}</dd>
+        </div>
+      </dl>
+      {run.error ? (
+        <p class="notice notice-error" role="alert">
+          {run.error}
+        </p>
+      ) : null}
+      {!live && c.parked > 0 ? (
+        <p>
+          <a href={`/exceptions?pipeline=${encodeURIComponent(run.pipeline)}`}>See the parked records</a>
+        </p>
+      ) : null}
+    </div>
+  );
+}

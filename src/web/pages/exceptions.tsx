@@ -1,0 +1,300 @@
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.ts';
+import { ERROR_CODES } from '../../domain/errors.ts';
+import { type ExceptionView, exceptionReasonCodes, listExceptions } from '../../sync/exceptions.ts';
+import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pipelines.ts';
+import { REASON_CODES } from '../../sync/reasons.ts';
+import type { SecretBox } from '../../sync/secrets.ts';
+import { Empty, Pager, StatusBadge } from '../components/common.tsx';
+import { Layout } from '../components/layout.tsx';
+import type { PageContext } from '../context.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
+import { formatAgo, formatCount, formatDateTime } from '../format.ts';
+
+const PAGE_SIZE = 50;
+const DAY_MS = 86_400_000;
+
+/** The age filter: how long ago an exception was first parked. */
+export const AGES = {
+  day: { label: 'Less than a day', from: 0, before: 1 },
+  week: { label: '1 to 7 days', from: 1, before: 7 },
+  older: { label: 'More than 7 days', from: 7, before: null },
+  month: { label: 'More than 30 days', from: 30, before: null },
+} as const;
+type Age = keyof typeof AGES;
+
+/** The exceptions list's query: a value that is not one of the choices is ignored, never a failure. */
+export const ExceptionsQuery = z.object({
+  page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
+  pipeline: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .optional()
+    .catch(undefined),
+  reason: z
+    .string()
+    .regex(/^[A-Z][A-Z0-9_]{0,80}$/)
+    .optional()
+    .catch(undefined),
+  age: z
+    .enum(Object.keys(AGES) as [Age, ...Age[]])
+    .optional()
+    .catch(undefined),
+  status: z.enum(['open', 'resolved', 'all']).catch('open').default('open'),
+});
+export type ExceptionsQuery = z.output<typeof ExceptionsQuery>;
+
+export interface ExceptionsData {
+  query: ExceptionsQuery;
+  pipelines: Pipeline[];
+  reasons: string[];
+  items: ExceptionView[];
+  total: number;
+}
+
+/** What a reason code means and what to do about it: the sync reasons, then the ledger's error codes. */
+export function reasonHelp(code: string): string {
+  if (Object.hasOwn(REASON_CODES, code)) return REASON_CODES[code as keyof typeof REASON_CODES];
+  if (Object.hasOwn(ERROR_CODES, code)) {
+    return `The ledger refused the posting: ${ERROR_CODES[code as keyof typeof ERROR_CODES][1]} Fix what the message names (in the source, or the ledger's setup), then retry the exception.`;
+  }
+  return 'No description of this reason is known. Read the message, fix its cause, then retry the exception.';
+}
+
+export async function loadExceptions(
+  db: Queryable,
+  box: SecretBox,
+  entityId: string,
+  query: ExceptionsQuery,
+  now: Date,
+): Promise<ExceptionsData> {
+  await checkPipelineFilter(db, query.pipeline, entityId, 'pipeline');
+  const age = query.age ? AGES[query.age] : null;
+  const at = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
+  const status = query.status === 'all' ? undefined : query.status;
+  const [pipelines, reasons, list] = await Promise.all([
+    listPipelines(db, box, entityId),
+    exceptionReasonCodes(db, entityId),
+    listExceptions(db, {
+      entityId,
+      pipeline: query.pipeline,
+      status,
+      reasonCode: query.reason,
+      // Older than `from` days means created before now − from; younger than `before` days, at or after now − before.
+      createdBefore: age && age.from > 0 ? at(age.from) : undefined,
+      createdFrom: age && age.before !== null ? at(age.before) : undefined,
+      limit: PAGE_SIZE,
+      offset: (query.page - 1) * PAGE_SIZE,
+    }),
+  ]);
+  return { query, pipelines, reasons, items: list.items, total: list.total };
+}
+
+/** What the bulk retry did to each exception it was given. */
+export interface RetryResult {
+  id: number;
+  outcome: 'resolved' | 'open' | 'refused';
+  message: string;
+}
+
+export function RetryResults(props: { results: RetryResult[] }) {
+  const done = props.results.filter((r) => r.outcome === 'resolved').length;
+  return (
+    <div class={done === props.results.length ? 'notice notice-success' : 'notice notice-warning'} role="status">
+      <p>
+        <strong>
+          Retried {props.results.length}: {done} went through, {props.results.length - done} still open.
+        </strong>
+      </p>
+      <ul>
+        {props.results.map((r) => (
+          <li>
+            <a href={`/exceptions/${r.id}`}>Exception {r.id}</a>: {r.message}
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
+/** The list with its bulk-retry form: what htmx swaps after a bulk retry. */
+export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData; results?: RetryResult[] }) {
+  const { ctx, data } = props;
+  const { locale, now } = ctx;
+  const q = data.query;
+  const canChange = roleAtLeast(ctx.viewer.role, 'accountant');
+  const selectable = canChange && q.status !== 'resolved';
+  const filtered = q.pipeline || q.reason || q.age || q.status !== 'open';
+  return (
+    <div id="exceptions-region">
+      {props.results ? <RetryResults results={props.results} /> : null}
+      <p class="muted" role="status">
+        {formatCount(data.total, locale)} {data.total === 1 ? 'exception' : 'exceptions'}
+        {q.status !== 'all' ? ` ${q.status}` : ''}, oldest first.
+      </p>
+      {data.items.length === 0 ? (
+        <Empty>
+          {filtered ? (
+            <>
+              No exceptions match these filters. <a href="/exceptions">Show the open ones</a>.
+            </>
+          ) : (
+            'No open exceptions: every record went through.'
+          )}
+        </Empty>
+      ) : (
+        <form
+          hx-post="/exceptions/retry"
+          hx-target="#exceptions-region"
+          hx-swap="outerHTML"
+          hx-disabled-elt="find button[type=submit]"
+          aria-label="Exceptions"
+        >
+          <input type="hidden" name="_csrf" value={ctx.viewer.csrfToken ?? ''} />
+          {(['pipeline', 'reason', 'age', 'status', 'page'] as const).map((k) =>
+            q[k] !== undefined ? <input type="hidden" name={`filter.${k}`} value={String(q[k])} /> : null,
+          )}
+          <div class="table-scroll">
+            <table class="exceptions stack">
+              <thead>
+                <tr>
+                  {selectable ? (
+                    <th scope="col">
+                      <span class="visually-hidden">Select</span>
+                    </th>
+                  ) : null}
+                  <th scope="col">Exception</th>
+                  <th scope="col">Pipeline</th>
+                  <th scope="col">Record</th>
+                  <th scope="col">Reason</th>
+                  <th scope="col">First parked</th>
+                  <th scope="col" class="num">
+                    Attempts
+                  </th>
+                </tr>
+              </thead>
+              <tbody>
+                {data.items.map((x) => (
+                  <tr>
+                    {selectable ? (
+                      <td data-label="Select">
+                        {x.status === 'open' ? (
+                          <input
+                            type="checkbox"
+                            name="id"
+                            value={String(x.id)}
+                            id={`select-${x.id}`}
+                            aria-label={`Select exception ${x.id}`}
+                          />
+                        ) : null}
+                      </td>
+                    ) : null}
+                    <td data-label="Exception">
+                      <a href={`/exceptions/${x.id}`}>#{x.id}</a> <StatusBadge status={x.status} />
+                    </td>
+                    <td data-label="Pipeline">{x.pipeline}</td>
+                    <td data-label="Record">
+                      {x.kind} <code>{x.sourceId}</code>
+                    </td>
+                    <td data-label="Reason" class="message">
+                      <code>{x.reasonCode}</code>
+                      <br />
+                      <small>{x.message}</small>
+                    </td>
+                    <td data-label="First parked">
+                      <time dateTime={x.createdAt} title={formatDateTime(x.createdAt, locale)}>
+                        {formatAgo(x.createdAt, now, locale)}
+                      </time>
+                    </td>
+                    <td data-label="Attempts" class="num">
+                      {formatCount(x.attempts, locale)}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          {selectable ? (
+            <button type="submit" class="bulk-retry">
+              Retry selected
+            </button>
+          ) : null}
+        </form>
+      )}
+      <Pager
+        path="/exceptions"
+        query={{ pipeline: q.pipeline, reason: q.reason, age: q.age, status: q.status }}
+        page={q.page}
+        pageSize={PAGE_SIZE}
+        total={data.total}
+        hasNext={q.page * PAGE_SIZE < data.total}
+      />
+    </div>
+  );
+}
+
+export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }) {
+  const { ctx, data } = props;
+  const q = data.query;
+  const reasons = q.reason && !data.reasons.includes(q.reason) ? [...data.reasons, q.reason] : data.reasons;
+  return (
+    <Layout ctx={ctx} title="Exceptions" section="exceptions">
+      <h1>Exceptions</h1>
+      <p class="lead">
+        Records a pipeline could not book, and why. Fix the cause, then retry; or resolve with a note when it is booked
+        by hand or not to be booked.
+      </p>
+      <form method="get" action="/exceptions" class="filters" role="search" aria-label="Filter exceptions">
+        <label>
+          Pipeline
+          <select name="pipeline">
+            <option value="">All pipelines</option>
+            {data.pipelines.map((p) => (
+              <option value={p.name} selected={p.name === q.pipeline}>
+                {p.name}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Reason
+          <select name="reason">
+            <option value="">Any reason</option>
+            {reasons.map((r) => (
+              <option value={r} selected={r === q.reason}>
+                {r}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Age
+          <select name="age">
+            <option value="">Any age</option>
+            {(Object.keys(AGES) as Age[]).map((a) => (
+              <option value={a} selected={a === q.age}>
+                {AGES[a].label}
+              </option>
+            ))}
+          </select>
+        </label>
+        <label>
+          Status
+          <select name="status">
+            <option value="open" selected={q.status === 'open'}>
+              Open
+            </option>
+            <option value="resolved" selected={q.status === 'resolved'}>
+              Resolved
+            </option>
+            <option value="all" selected={q.status === 'all'}>
+              All
+            </option>
+          </select>
+        </label>
+        <button type="submit">Filter</button>
+      </form>
+      <ExceptionsRegion ctx={ctx} data={data} />
+    </Layout>
+  );
+}

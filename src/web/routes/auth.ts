@@ -1,0 +1,26 @@
+import type { FastifyInstance } from 'fastify';
+import { h } from 'preact';
+import type { AppServices } from '../../api/services.ts';
+import { localeOf } from '../format.ts';
+import { SetPasswordPage, SignInPage, safeNext } from '../pages/sign-in.tsx';
+import { sendPage } from '../render.ts';
+import { viewerOf } from '../session.ts';
+
+/**
+ * GET /sign-in and /sign-in/set-password: the forms; /assets/app.js posts them to POST
+ * /v1/auth/sign-in and /v1/auth/set-password, which set the session cookie and the password.
+ */
+export function registerAuthPages(app: FastifyInstance, services: AppServices): void {
+  app.get<{ Querystring: { next?: string; password?: string } }>('/sign-in', async (request, reply) => {
+    const next = safeNext(request.query.next);
+    if (await viewerOf(request, services)) return reply.redirect(next, 303);
+    const notice = request.query.password === 'set' ? 'Your password is set. Sign in with it.' : undefined;
+    return sendPage(reply, h(SignInPage, { lang: localeOf(request.headers['accept-language']), next, notice }));
+  });
+  app.get<{ Querystring: { token?: string } }>('/sign-in/set-password', async (request, reply) => {
+    const token = typeof request.query.token === 'string' && request.query.token !== '' ? request.query.token : null;
+    // The token is in this page's URL: no other site may see it as a referrer.
+    reply.header('referrer-policy', 'no-referrer');
+    return sendPage(reply, h(SetPasswordPage, { lang: localeOf(request.headers['accept-language']), token }));
+  });
+}

@@ -1,0 +1,165 @@
+import { h } from 'preact';
+import { z } from 'zod';
+import { ResolveBody } from '../../api/routes/exceptions.ts';
+import { DomainError, isDomainError } from '../../domain/errors.ts';
+import { requireException, resolveOpenException, retryException } from '../../sync/exceptions.ts';
+import { auditAs } from '../../sync/pipelines.ts';
+import { SuccessNotice } from '../components/common.tsx';
+import type { PageContext } from '../context.ts';
+import { actorLabel } from '../actors.ts';
+import { type Exception, ExceptionDetailPage, ExceptionPanel } from '../pages/exception-detail.tsx';
+import {
+  ExceptionsPage,
+  ExceptionsQuery,
+  ExceptionsRegion,
+  type RetryResult,
+  loadExceptions,
+} from '../pages/exceptions.tsx';
+import type { Dashboard } from '../plugin.ts';
+import { sendFragment, sendPage } from '../render.ts';
+import { assertMayChange } from '../session.ts';
+
+const ExceptionId = z.object({
+  id: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(2 ** 53 - 1),
+});
+/** At most this many exceptions are retried by one bulk retry (a page of the list holds 50). */
+const BULK_LIMIT = 100;
+
+function idOf(params: unknown): number {
+  const r = ExceptionId.safeParse(params);
+  if (!r.success) throw new DomainError('NOT_FOUND', 'No exception here: exception ids are whole numbers.');
+  return r.data.id;
+}
+
+function formOf(body: unknown): Record<string, string | string[]> {
+  return body && typeof body === 'object' ? (body as Record<string, string | string[]>) : {};
+}
+
+/** The filters the bulk-retry form carried (`filter.pipeline`, …), to show the same list afterwards. */
+function filtersOf(form: Record<string, string | string[]>) {
+  const pick = (k: string) => {
+    const v = form[`filter.${k}`];
+    return typeof v === 'string' ? v : undefined;
+  };
+  return ExceptionsQuery.parse({
+    pipeline: pick('pipeline'),
+    reason: pick('reason'),
+    age: pick('age'),
+    status: pick('status'),
+    page: pick('page'),
+  });
+}
+
+/** GET /exceptions and /exceptions/{id}; POST retry, bulk retry and resolve. */
+export function registerExceptionPages(d: Dashboard): void {
+  const { services } = d;
+  const db = services.db;
+
+  d.page('/exceptions', async (ctx, request, reply) => {
+    const query = ExceptionsQuery.parse(request.query ?? {});
+    const data = await loadExceptions(db, services.sync.box, ctx.viewer.entity.id, query, ctx.now);
+    return sendPage(reply, h(ExceptionsPage, { ctx, data }));
+  });
+
+  const labelled = async (x: Exception): Promise<Exception> =>
+    x.resolvedBy ? { ...x, resolvedByLabel: await actorLabel(db, x.entityId, x.resolvedBy) } : x;
+
+  d.page('/exceptions/:id', async (ctx, request, reply) => {
+    const x = await labelled(await requireException(db, idOf(request.params), ctx.viewer.entity.id));
+    return sendPage(reply, h(ExceptionDetailPage, { ctx, x }));
+  });
+
+  const retry = async (ctx: PageContext, id: number) =>
+    retryException(db, services.sync, id, ctx.viewer.actor, { entityId: ctx.viewer.entity.id, field: 'id' });
+
+  d.action('/exceptions/:id/retry', async (ctx, request, reply) => {
+    assertMayChange(request, services, ctx.viewer, 'accountant');
+    const outcome = await retry(ctx, idOf(request.params));
+    const x = await labelled(outcome.exception);
+    const notice =
+      x.status === 'resolved'
+        ? h(
+            SuccessNotice,
+            null,
+            'Retried: the record went through and the exception is resolved. ',
+            runLink(outcome.runId),
+          )
+        : h(
+            'div',
+            { class: 'notice notice-warning', role: 'status' },
+            `Retried, but the record was parked again: ${x.reasonCode}. `,
+            runLink(outcome.runId),
+          );
+    return sendFragment(reply, h(ExceptionPanel, { ctx, x, notice }));
+  });
+
+  d.action('/exceptions/:id/resolve', async (ctx, request, reply) => {
+    assertMayChange(request, services, ctx.viewer, 'accountant');
+    const id = idOf(request.params);
+    const form = formOf(request.body);
+    const body = ResolveBody.safeParse({ note: typeof form.note === 'string' ? form.note.trim() : form.note });
+    if (!body.success) {
+      throw new DomainError('VALIDATION_ERROR', 'Write a note saying why (at most 1000 characters).', [
+        { field: 'note', message: 'say why' },
+      ]);
+    }
+    const resolved = await db.transaction((tx) =>
+      resolveOpenException(tx, id, body.data.note, {
+        actor: ctx.viewer.actor,
+        entityId: ctx.viewer.entity.id,
+        field: 'id',
+        audit: auditAs(tx, ctx.viewer.actor),
+      }),
+    );
+    const x = await labelled(resolved);
+    return sendFragment(reply, h(ExceptionPanel, { ctx, x, notice: h(SuccessNotice, null, 'Resolved.') }));
+  });
+
+  d.action('/exceptions/retry', async (ctx, request, reply) => {
+    assertMayChange(request, services, ctx.viewer, 'accountant');
+    const form = formOf(request.body);
+    const given = form.id === undefined ? [] : Array.isArray(form.id) ? form.id : [form.id];
+    if (given.length === 0) {
+      throw new DomainError('VALIDATION_ERROR', 'Select at least one exception to retry.', [
+        { field: 'id', message: 'none selected' },
+      ]);
+    }
+    if (given.length > BULK_LIMIT) {
+      throw new DomainError('VALIDATION_ERROR', `Retry at most ${BULK_LIMIT} exceptions at once.`, [
+        { field: 'id', message: `at most ${BULK_LIMIT}` },
+      ]);
+    }
+    const results: RetryResult[] = [];
+    // One by one: each is a run of its own, and one that fails never stops the others.
+    for (const raw of given) {
+      const parsed = ExceptionId.safeParse({ id: raw });
+      if (!parsed.success) {
+        results.push({ id: 0, outcome: 'refused', message: `"${raw.slice(0, 20)}" is not an exception id` });
+        continue;
+      }
+      const id = parsed.data.id;
+      try {
+        const outcome = await retry(ctx, id);
+        const x = outcome.exception;
+        results.push(
+          x.status === 'resolved'
+            ? { id, outcome: 'resolved', message: 'went through' }
+            : { id, outcome: 'open', message: `parked again: ${x.reasonCode}` },
+        );
+      } catch (err) {
+        if (!isDomainError(err)) throw err;
+        results.push({ id, outcome: 'refused', message: err.message });
+      }
+    }
+    const data = await loadExceptions(db, services.sync.box, ctx.viewer.entity.id, filtersOf(form), ctx.now);
+    return sendFragment(reply, h(ExceptionsRegion, { ctx, data, results }));
+  });
+}
+
+function runLink(runId: string) {
+  return h('a', { href: `/runs/${runId}` }, 'Open the run');
+}

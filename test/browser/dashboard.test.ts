@@ -1,0 +1,331 @@
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
+import { ADMIN_TOKEN } from '../helpers/app.ts';
+import { definePipeline } from '../helpers/sync.ts';
+import { type Served, browserAvailable, expectAccessible, inspect, launchBrowser, screenshot } from './helpers.ts';
+
+/*
+ * The dashboard in a real Chromium against the real server: signing in through a one-time link,
+ * running a pipeline and watching it finish, fixing and retrying exceptions, and the refusals (a
+ * viewer's change, a change without the CSRF token). Every page visited is checked with axe-core and
+ * saved as screenshots at 1280 and 390 px under test-results/screenshots/.
+ */
+
+const available = browserAvailable();
+const PASSWORD = 'correct horse battery staple';
+
+let served: Served;
+let browser: Browser;
+let sim: IxpoleSimulator;
+let owner: Record<string, string>;
+let accountantLink: string;
+let ghost: string;
+
+async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  return { context, page };
+}
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto(`${served.url}/sign-in`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${served.url}/`);
+}
+
+// A browser on a busy two-core machine: each step is given time, the whole file still takes about two minutes.
+describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, () => {
+  let page: Page;
+
+  beforeAll(async () => {
+    served = await (await import('./helpers.ts')).serveDashboard();
+    browser = await launchBrowser();
+    const created = await served.api(
+      'POST',
+      '/v1/admin/entities',
+      { code: 'WEB', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    expect(created.status).toBe(201);
+    const login = await served.api('POST', '/v1/auth/login', {
+      entityId: created.body.entityId,
+      partnerKey: created.body.partnerKey,
+      userKey: created.body.userKey,
+    });
+    owner = { authorization: `Bearer ${login.body.token}` };
+
+    // A sales system whose pages come slowly (the run takes a few seconds to watch) and that has
+    // lost one customer: that customer's invoices are parked until it is back.
+    sim = await startIxpoleSimulator({ seed: 3, instalments: 30, customers: 6, products: 3, pageSize: 5 });
+    sim.control.delay({ ms: 300, route: 'instalments' });
+    ghost = String(sim.instalmentAt(0).CustomerId);
+    sim.control.missingCustomers.add(ghost);
+    await definePipeline(served.db, 'WEB', {
+      name: 'shop',
+      source: { type: 'ixpole', baseUrl: sim.url, apiKey: sim.apiKey, timeoutMs: 10_000 },
+      schedule: '0 6 * * *',
+      options: { invoiceMode: 'final' },
+    });
+
+    const accountant = await served.api('POST', '/v1/users', { email: 'anna@example.com', role: 'accountant' }, owner);
+    expect(accountant.status, JSON.stringify(accountant.body)).toBe(201);
+    accountantLink = new URL(accountant.body.signInLink).pathname + new URL(accountant.body.signInLink).search;
+    const viewer = await served.api('POST', '/v1/users', { email: 'victor@example.com', role: 'viewer' }, owner);
+    const token = new URL(viewer.body.signInLink).searchParams.get('token');
+    expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
+
+    ({ page } = await newPage(browser));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await sim?.close();
+    await served?.close();
+  });
+
+  it('signs a new user in through the one-time link', async () => {
+    const test = 'sign-in';
+    await page.goto(`${served.url}/runs?status=failed`);
+    // Not signed in: the sign-in page, which brings them back where they were going.
+    await page.waitForURL(/\/sign-in\?next=%2Fruns%3Fstatus%3Dfailed$/);
+    await inspect(page, test, '01-sign-in');
+
+    await page.goto(`${served.url}${accountantLink}`);
+    await expect(page.getByRole('heading', { name: 'Set your password' }).isVisible()).resolves.toBe(true);
+    await inspect(page, test, '02-set-password');
+    await page.getByLabel('New password').fill('password');
+    await page.getByRole('button', { name: 'Set password' }).click();
+    // Too short and too common: refused, said in the form.
+    await page.locator('[data-error]:not(:empty)').waitFor();
+    await screenshot(page, test, '03-password-refused');
+    await page.getByLabel('New password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Set password' }).click();
+    await page.waitForURL(/\/sign-in\?password=set/);
+
+    await page.getByLabel('Email').fill('anna@example.com');
+    await page.getByLabel('Password').fill('not the password at all');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const error = page.locator('[data-error]:not(:empty)');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('email or password is not right');
+    await inspect(page, test, '04-wrong-password');
+
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${served.url}/`);
+    expect(await page.locator('.entity-name').textContent()).toBe('Harbour Sports Club');
+    expect(await page.locator('.who').textContent()).toContain('anna@example.com');
+    expect(await page.locator('.role-badge').textContent()).toBe('accountant');
+    await inspect(page, test, '05-overview-before-any-run');
+  });
+
+  it('runs a pipeline and shows its progress live until it finishes', async () => {
+    const test = 'run-pipeline';
+    await page.goto(`${served.url}/runs`);
+    await expect(page.locator('table').count()).resolves.toBe(0);
+    await inspect(page, test, '01-runs-empty');
+    await page.getByRole('button', { name: 'Run shop now' }).click();
+
+    // The fragment polls every second: it is seen unfinished, with counts that move, then finished.
+    const progress = page.locator('#progress-shop .run-progress');
+    await progress.waitFor();
+    const seen = new Set<string>();
+    const fetched = new Set<string>();
+    for (let i = 0; i < 60; i++) {
+      const status = (await progress.getAttribute('data-status')) ?? '';
+      seen.add(status);
+      fetched.add((await progress.locator('dl.counts dd').first().textContent()) ?? '');
+      if (status === 'running' && !seen.has('screenshot')) {
+        seen.add('screenshot');
+        await screenshot(page, test, '02-running');
+      }
+      if (['succeeded', 'partial', 'failed'].includes(status)) break;
+      await page.waitForTimeout(500);
+    }
+    expect([...seen]).toContain('running');
+    expect(fetched.size, `counts seen: ${[...fetched].join(', ')}`).toBeGreaterThan(1);
+    expect(await progress.getAttribute('data-status')).toBe('partial');
+    expect(await progress.textContent()).toContain('Partly parked');
+    await inspect(page, test, '03-finished');
+
+    await progress.getByRole('link', { name: /Run of shop/ }).click();
+    await page.waitForURL(/\/runs\/[0-9a-f-]{36}$/);
+    expect(await page.locator('tbody tr').count()).toBeGreaterThan(10);
+    // Every record with its outcome: the lost customer's invoices parked, with the source's answer.
+    expect(await page.locator('tbody .badge-parked').count()).toBeGreaterThan(0);
+    expect(await page.locator('tbody .badge-created').count()).toBeGreaterThan(0);
+    expect(await page.getByText(`iXpole has no customer ${ghost} (404)`).count()).toBeGreaterThan(0);
+    await inspect(page, test, '04-run-detail');
+
+    await page.getByRole('link', { name: 'Overview' }).click();
+    await page.waitForURL(`${served.url}/`);
+    const row = page.locator('table.pipelines tbody tr').first();
+    expect(await row.textContent()).toContain('Partly parked');
+    expect(await row.locator('time').count()).toBe(2); // the last run and the next scheduled one
+    expect(await page.locator('.big-number').first().textContent()).not.toBe('0');
+    expect(await page.locator('#posted-chart-title').count()).toBe(1);
+    expect(await page.getByText(/Owed by \d+ customers? in EUR/).count()).toBe(1);
+    await inspect(page, test, '05-overview');
+  });
+
+  it('retries an exception after its cause is fixed, in bulk and one by one, and resolves one with a note', async () => {
+    const test = 'exceptions';
+    await page.goto(`${served.url}/exceptions?reason=SOURCE_CUSTOMER_NOT_FOUND`);
+    const rows = page.locator('table.exceptions tbody tr');
+    const parked = await rows.count();
+    expect(parked).toBeGreaterThan(2);
+    await inspect(page, test, '01-list');
+
+    await rows.first().getByRole('link').first().click();
+    await page.waitForURL(/\/exceptions\/\d+$/);
+    expect(await page.getByText('Restore or share the customer in the source').count()).toBe(1);
+    expect(await page.getByRole('heading', { name: 'As the source sent it' }).count()).toBe(1);
+    await inspect(page, test, '02-detail');
+
+    // Retried before the cause is fixed: parked again, and said so.
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await page.getByText('the record was parked again').waitFor();
+    await screenshot(page, test, '03-retry-still-failing');
+
+    // The customer is back in the source: the retry goes through.
+    sim.control.missingCustomers.delete(ghost);
+    await page.getByRole('button', { name: 'Retry now' }).click();
+    await page.getByText('the exception is resolved').waitFor();
+    expect(await page.locator('#exception-panel .badge').first().textContent()).toBe('Resolved');
+    await inspect(page, test, '04-retried');
+
+    // Another is resolved by hand, with a note.
+    await page.goto(`${served.url}/exceptions?reason=SOURCE_CUSTOMER_NOT_FOUND`);
+    await rows.first().getByRole('link').first().click();
+    await page.getByLabel('Or resolve it with a note').fill('Booked by hand as invoice 1042.');
+    await page.getByRole('button', { name: 'Resolve' }).click();
+    await page.getByText('Resolved.').waitFor();
+    expect(await page.locator('#exception-panel').textContent()).toContain('Booked by hand as invoice 1042.');
+
+    // The rest in one go.
+    await page.goto(`${served.url}/exceptions?reason=SOURCE_CUSTOMER_NOT_FOUND`);
+    const left = await rows.count();
+    expect(left).toBe(parked - 2);
+    for (const box of await page.locator('input[name="id"]').all()) await box.check();
+    await page.getByRole('button', { name: 'Retry selected' }).click();
+    await page.getByText(`Retried ${left}: ${left} went through`).waitFor();
+    expect(await page.getByText('No exceptions match these filters').count()).toBe(1);
+    await inspect(page, test, '05-bulk-retried');
+  });
+
+  it("shows a customer's balance and aging, and opens an invoice and the statement as PDF", async () => {
+    const test = 'customers';
+    await page.getByRole('link', { name: 'Customers' }).click();
+    await page.waitForURL(`${served.url}/customers`);
+    expect(await page.locator('table.customers tbody tr').count()).toBe(6);
+    await inspect(page, test, '01-list');
+    const name = (await page.locator('table.customers tbody tr td').nth(1).textContent())!;
+    await page.getByLabel('Code or name').fill(name);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForURL(/search=/);
+    expect(await page.locator('table.customers tbody tr').count()).toBe(1);
+    await page.locator('table.customers tbody a').first().click();
+    await page.waitForURL(/\/customers\/[^/?]+$/);
+    expect(await page.getByRole('heading', { level: 1 }).textContent()).toContain(name);
+    expect(await page.locator('.big-number').textContent()).toMatch(/€/);
+    // The aging chart, with its numbers for those who cannot see it.
+    expect(await page.locator('#customer-aging-title').count()).toBe(1);
+    await page.getByText('Show the numbers').click();
+    expect(await page.locator('.chart-data tbody tr').count()).toBe(5);
+    await inspect(page, test, '02-customer');
+
+    const invoice = page.locator('table.open-items a').first();
+    const pdf = await page.request.get(`${served.url}${await invoice.getAttribute('href')}`);
+    expect(pdf.status()).toBe(200);
+    expect(pdf.headers()['content-type']).toBe('application/pdf');
+    expect((await pdf.body()).subarray(0, 5).toString()).toBe('%PDF-');
+    const statement = page.getByRole('link', { name: 'Statement as PDF' });
+    const res = await page.request.get(`${served.url}${await statement.getAttribute('href')}`);
+    expect(res.headers()['content-type']).toBe('application/pdf');
+    // Shown in the browser's own viewer, in a tab of its own.
+    const [tab] = await Promise.all([page.context().waitForEvent('page'), invoice.click()]);
+    await tab.waitForLoadState();
+    expect(tab.url()).toMatch(/\/v1\/transactions\/\d+\/pdf$/);
+    await tab.close();
+  });
+
+  it("refuses a viewer's change, and says so", async () => {
+    const test = 'viewer';
+    const viewer = await newPage(browser);
+    try {
+      await signIn(viewer.page, 'victor@example.com', PASSWORD);
+      // No buttons that would change anything.
+      expect(await viewer.page.getByRole('button', { name: /Run .* now/ }).count()).toBe(0);
+      await inspect(viewer.page, test, '01-overview');
+      await viewer.page.goto(`${served.url}/exceptions?status=all`);
+      expect(await viewer.page.locator('input[type="checkbox"]').count()).toBe(0);
+      await viewer.page.locator('table.exceptions a').first().click();
+      expect(await viewer.page.getByRole('button', { name: 'Retry now' }).count()).toBe(0);
+      await inspect(viewer.page, test, '02-exception');
+
+      // The server refuses anyway, with its CSRF token and all: shown as a clear message.
+      await viewer.page.goto(`${served.url}/runs`);
+      const runs = await served.api('GET', '/v1/runs', undefined, owner);
+      await viewer.page.evaluate(() => {
+        const b = document.createElement('button');
+        b.textContent = 'Forged run';
+        b.setAttribute('hx-post', '/pipelines/shop/run');
+        document.querySelector('h1')!.after(b);
+        (window as any).htmx.process(b);
+      });
+      await viewer.page.getByRole('button', { name: 'Forged run' }).click();
+      const flash = viewer.page.locator('#flash [role="alert"]');
+      await flash.waitFor();
+      expect(await flash.textContent()).toContain('Not allowed');
+      expect(await flash.textContent()).toContain('FORBIDDEN_ROLE');
+      await inspect(viewer.page, test, '03-refused');
+      expect((await served.api('GET', '/v1/runs', undefined, owner)).body.total).toBe(runs.body.total);
+    } finally {
+      await viewer.context.close();
+    }
+  });
+
+  it('refuses a change without the CSRF token, from the page and through the API', async () => {
+    const test = 'csrf';
+    await page.goto(`${served.url}/runs`);
+    const before = (await served.api('GET', '/v1/runs', undefined, owner)).body.total;
+    const answers = await page.evaluate(async () => {
+      const page = await fetch('/pipelines/shop/run', { method: 'POST' });
+      const api = await fetch('/v1/pipelines/shop/runs', { method: 'POST' });
+      const forged = await fetch('/v1/pipelines/shop/runs', {
+        method: 'POST',
+        headers: { 'x-csrf-token': 'not-the-token' },
+      });
+      return [
+        { status: page.status, text: await page.text() },
+        { status: api.status, text: await api.text() },
+        { status: forged.status, text: await forged.text() },
+      ];
+    });
+    for (const a of answers) {
+      expect(a.status).toBe(403);
+      expect(a.text).toContain('CSRF_TOKEN_INVALID');
+    }
+    // htmx without the token the page gave it: refused, and the page says why.
+    await page.evaluate(() => document.body.removeAttribute('hx-headers'));
+    await page.getByRole('button', { name: 'Run shop now' }).click();
+    const flash = page.locator('#flash [role="alert"]');
+    await flash.waitFor();
+    expect(await flash.textContent()).toContain('CSRF_TOKEN_INVALID');
+    expect(await flash.textContent()).toContain('Reload the page and try again');
+    await screenshot(page, test, '01-refused');
+    expect((await served.api('GET', '/v1/runs', undefined, owner)).body.total).toBe(before);
+
+    // Signing out ends the session: pages go back to the sign-in form.
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/sign-in$/);
+    await page.goto(`${served.url}/exceptions`);
+    await page.waitForURL(/\/sign-in\?next=%2Fexceptions$/);
+    await expectAccessible(page, 'sign-in after sign-out');
+  });
+});
