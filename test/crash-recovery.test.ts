@@ -82,7 +82,7 @@ describe.skipIf(onPostgres)('kill -9 during a run, on PGlite', () => {
     };
     const api = async (method: string, path: string) => {
       const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${ADMIN}` } });
-      return { status: res.status, body: (await res.json()) };
+      return { status: res.status, body: await res.json() };
     };
     const start = async () => {
       const cli = startCli(['serve', '--no-demo'], env);
