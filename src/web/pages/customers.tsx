@@ -6,12 +6,13 @@ import { today } from '../../domain/dates.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { type Customer, listCustomers, loadCustomer } from '../../ledger/customers.ts';
+import { DOCUMENT_NAMES } from '../../ledger/pdf-receipt.ts';
 import { type Statement, customerStatement, customerStatementsOf } from '../../ledger/reports/statement.ts';
 import { BarChart } from '../components/chart.tsx';
 import { Empty, Pager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
-import { formatCount, formatDate, formatMoney } from '../format.ts';
+import { AGING_LABELS, formatCount, formatDate, formatMoney } from '../format.ts';
 
 const PAGE_SIZE = 50;
 
@@ -159,17 +160,6 @@ export async function loadCustomerDetail(
   };
 }
 
-const BUCKET_LABELS = ['Current', '1–30 days', '31–60 days', '61–90 days', 'Over 90 days'];
-const TYPES: Record<string, string> = {
-  SI: 'Invoice',
-  SN: 'Credit note',
-  SR: 'Receipt',
-  SD: 'Debit journal',
-  SC: 'Credit journal',
-  DS: 'Discount',
-  DX: 'Exchange difference',
-};
-
 export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
   const { ctx, data } = props;
   const { locale } = ctx;
@@ -239,7 +229,7 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
             valueLabel={`Amount (${c.currency})`}
             bars={buckets.map((amount, i) => {
               const p = parseAmount(amount ?? '0', c.currency);
-              return { label: BUCKET_LABELS[i]!, value: p.ok ? p.value : 0n, display: money(amount ?? '0') };
+              return { label: AGING_LABELS[i]!, value: p.ok ? p.value : 0n, display: money(amount ?? '0') };
             })}
           />
         </section>
@@ -274,7 +264,7 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
                     <td data-label="Date">{formatDate(i.transactionDate, locale)}</td>
                     <td data-label="Document">
                       <a href={`/v1/transactions/${i.transactionId}/pdf`} target="_blank" rel="noopener">
-                        {TYPES[i.type] ?? i.type} {i.number}
+                        {DOCUMENT_NAMES[i.type] ?? i.type} {i.number}
                         <span class="visually-hidden"> (PDF)</span>
                       </a>
                     </td>

@@ -13,7 +13,7 @@ import { Empty, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import { RunNowButton, progressId } from '../components/runs.tsx';
 import type { PageContext } from '../context.ts';
-import { formatAgo, formatCount, formatDateTime, formatHour, formatMinor } from '../format.ts';
+import { AGING_LABELS, formatAgo, formatCount, formatDateTime, formatHour, formatMinor } from '../format.ts';
 
 interface PipelineRow {
   name: string;
@@ -58,13 +58,11 @@ export async function loadOverview(db: Queryable, box: SecretBox, entityId: stri
 }
 
 /** The dashboard's buckets: the domain's last two (91–120, over 120) shown together as "over 90". */
-const BUCKET_LABELS = ['Current', '1–30 days', '31–60 days', '61–90 days', 'Over 90 days'];
-
 function agingBars(r: ReceivablesAging, locale: string) {
   const values = AGING_BUCKETS.map((b) => r.aging[b]);
   const merged = [...values.slice(0, 4), (values[4] ?? 0n) + (values[5] ?? 0n)];
   return merged.map((v, i) => ({
-    label: BUCKET_LABELS[i]!,
+    label: AGING_LABELS[i]!,
     value: v,
     display: formatMinor(v, r.currency, locale),
   }));
