@@ -71,13 +71,20 @@ beforeAll(async () => {
     limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
   });
   stripe = await new StripeSimulator().start();
-  // The planner on the same scaled clock as the simulator; retries quick.
+  // The planner on the same scaled clock as the simulator; retries quick. Its margin is the one
+  // production gives the window each scaled one stands for, in real milliseconds (50 ms for a
+  // second, 250 ms for a minute): it covers the delay between a grant and the platform's clock,
+  // which does not shrink with the clock (5 % of a 100 ms "second" is 5 ms, less than a busy
+  // machine's scheduling delay).
   registerTarget({
     ...quickbooksTarget,
     create: (deps) =>
       Promise.resolve(
         createQuickBooksTarget(deps, {
-          planner: createRatePlanner(t.db, { windowsMs: { second: 100, minute: 1000 } }),
+          planner: createRatePlanner(t.db, {
+            windowsMs: { second: 100, minute: 1000 },
+            marginMs: (w) => (w === 100 ? 50 : 250),
+          }),
           client: { backoffBaseMs: 5, backoffMaxMs: 50 },
         }),
       ),

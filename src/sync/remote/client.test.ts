@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from '../../../test/helpers/db.ts';
+import type { Database } from '../../db/database.ts';
 import { ConnectorError } from '../connector.ts';
 import type { GuardOptions } from '../http.ts';
 import { RemoteClient, parseRetryAfter } from './client.ts';
@@ -380,6 +381,18 @@ describe('RemoteClient: transport', () => {
   });
 });
 
+async function pausedIn(db: Database, scope: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    const { rows } = await db.query<{ paused: boolean }>(
+      'SELECT blocked_until > clock_timestamp() AS paused FROM rate_scopes WHERE scope = $1',
+      [scope],
+    );
+    if (rows[0]?.paused) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`scope ${scope} was never paused`);
+}
+
 function recordingPlanner(): RatePlanner & {
   pauses: [string[], number][];
   acquired: number;
@@ -456,7 +469,8 @@ describe('RemoteClient with the database rate planner', () => {
       script = [status(429, { 'retry-after': '1' })];
       const [a, b] = await Promise.all([
         c.request(read),
-        new Promise((resolve) => setTimeout(resolve, 200)).then(() => other.request(read)),
+        // The other worker starts once the pause is in the database, however slow this machine is.
+        pausedIn(db, 'sim:tenant:429').then(() => other.request(read)),
       ]);
       expect([a.status, b.status]).toEqual([200, 200]);
       expect(seen).toHaveLength(3);
