@@ -102,6 +102,9 @@ export async function renderInvoicePdf(db: Queryable, entity: EntityContext, tra
   return renderDocument(await loadInvoiceDocument(db, entity, transactionId));
 }
 
+/** The transaction types that have a PDF: invoices, credit notes and receipts. */
+export const PDF_TYPES: readonly string[] = ['SI', 'SN', 'SR'];
+
 /**
  * The PDF of any posted document that has one: an invoice or credit note, or a receipt with what
  * it was allocated to. Another entity's transaction is NOT_FOUND; a journal, discount or exchange

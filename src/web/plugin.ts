@@ -9,11 +9,13 @@ import { localeOf } from './format.ts';
 import { ErrorPage } from './pages/error.tsx';
 import { PlainErrorPage } from './pages/sign-in.tsx';
 import { sendFragment, sendPage } from './render.ts';
+import { registerAuditPage } from './routes/audit.ts';
 import { registerAuthPages } from './routes/auth.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
 import { registerOverview } from './routes/overview.ts';
 import { registerRunPages } from './routes/runs.ts';
+import { registerTransactionPages } from './routes/transactions.ts';
 import { redirectToSignIn, viewerOf } from './session.ts';
 
 /** A urlencoded form as an object; a name given more than once becomes an array. */
@@ -123,5 +125,7 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);
     registerCustomerPages(dashboard);
+    registerTransactionPages(dashboard);
+    registerAuditPage(dashboard);
   });
 }

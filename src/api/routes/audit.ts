@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type AnyRoute } from '../route.ts';
 import { IsoDate, Page, paged } from '../schemas.ts';
 import { scopeOf } from './sync-shared.ts';
+import { listAudit } from '../../ledger/audit.ts';
 
 export const AuditEntryView = z
   .object({
@@ -27,7 +28,9 @@ export const AuditEntryView = z
   })
   .meta({ id: 'AuditEntry', description: 'One entry of the audit trail.' });
 
-const AuditPage = paged(AuditEntryView);
+const AuditPage = paged(AuditEntryView).extend({
+  nextCursor: z.number().int().nullable().meta({ description: 'Pass as `before` for the next page; null on the last.' }),
+});
 
 const auditRoute = defineRoute({
   method: 'GET',
@@ -45,8 +48,19 @@ const auditRoute = defineRoute({
     objectType: z.string().optional(),
     objectId: z.string().optional(),
     actor: z.string().optional(),
-    from: IsoDate.optional(),
-    to: IsoDate.optional(),
+    requestId: z.string().max(200).optional(),
+    from: IsoDate.optional().meta({ description: 'On or after this day (UTC).' }),
+    to: IsoDate.optional().meta({ description: 'On or before this day (UTC).' }),
+    before: z.coerce
+      .number()
+      .int()
+      .positive()
+      .refine((n) => Number.isSafeInteger(n), { message: 'is too large' })
+      .optional()
+      .meta({
+        description:
+          'Keyset paging: entries older than this id (the previous answer’s `nextCursor`); `page` is then ignored.',
+      }),
   }),
   success: {
     status: 200,
@@ -55,52 +69,8 @@ const auditRoute = defineRoute({
   },
   handler: async (ctx): Promise<z.output<typeof AuditPage>> => {
     const q = ctx.query;
-    const where = `($1::uuid IS NULL OR entity_id = $1) AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR object_type = $3)
-      AND ($4::text IS NULL OR object_id = $4) AND ($5::text IS NULL OR actor = $5)
-      AND ($6::date IS NULL OR at >= $6::date) AND ($7::date IS NULL OR at < $7::date + 1)`;
-    const params = [
-      scopeOf(ctx) ?? null,
-      q.action ?? null,
-      q.objectType ?? null,
-      q.objectId ?? null,
-      q.actor ?? null,
-      q.from ?? null,
-      q.to ?? null,
-    ];
-    const { rows } = await ctx.db.query<{
-      id: string;
-      entity_id: string | null;
-      at: Date;
-      actor: string;
-      action: string;
-      object_type: string | null;
-      object_id: string | null;
-      before: unknown;
-      after: unknown;
-      request_id: string | null;
-    }>(
-      `SELECT id, entity_id, at, actor, action, object_type, object_id, before, after, request_id FROM audit_log WHERE ${where}
-        ORDER BY id DESC LIMIT $8 OFFSET $9`,
-      [...params, q.pageSize, (q.page - 1) * q.pageSize],
-    );
-    const total = await ctx.db.query<{ n: string }>(`SELECT count(*) AS n FROM audit_log WHERE ${where}`, params);
-    return {
-      items: rows.map((r) => ({
-        id: Number(r.id),
-        entityId: r.entity_id,
-        at: r.at.toISOString(),
-        actor: r.actor,
-        action: r.action,
-        objectType: r.object_type,
-        objectId: r.object_id,
-        before: r.before,
-        after: r.after,
-        requestId: r.request_id,
-      })),
-      page: q.page,
-      pageSize: q.pageSize,
-      total: Number(total.rows[0]!.n),
-    };
+    const page = await listAudit(ctx.db, { ...q, entityId: scopeOf(ctx), before: q.before, count: true });
+    return { ...page, total: page.total ?? 0 };
   },
 });
 

@@ -340,13 +340,41 @@ export async function getTransaction(
 export interface TransactionFilter {
   customerCode?: string | undefined;
   externalReference?: string | undefined;
+  /** The external reference starts with this, ignoring case (`INV-2026` finds `inv-2026-0042`). */
+  referenceStartsWith?: string | undefined;
+  /** The document number (unique per type, so one per type at most). */
+  number?: number | undefined;
   type?: string | undefined;
   fromDate?: string | undefined;
   toDate?: string | undefined;
   /** Created, amended or reversed at or after this instant (ISO 8601 with an offset). */
   modifiedSince?: string | undefined;
+  /** By transaction id, oldest first (`asc`, the default) or newest first (`desc`). */
+  order?: 'asc' | 'desc' | undefined;
+  /**
+   * Keyset paging: only the transactions after this id in the order (the `nextCursor` of the page
+   * before). With a cursor, `page` is not used and no rows are skipped by OFFSET.
+   */
+  after?: number | undefined;
   page: number;
   pageSize: number;
+  /** Count every match for `total` (default true). A million-row count is what the cursor spares. */
+  count?: boolean | undefined;
+}
+
+export interface TransactionPage {
+  items: TransactionSummary[];
+  page: number;
+  pageSize: number;
+  /** Every match, or null when `count: false` was asked. */
+  total: number | null;
+  /** The id to pass as `after` for the next page, or null on the last page. */
+  nextCursor: number | null;
+}
+
+/** `%` and `_` of a LIKE pattern taken literally. */
+function likePrefix(text: string): string {
+  return `${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /**
@@ -403,15 +431,17 @@ const REVERSAL = `LEFT JOIN LATERAL (
 const REVERSED_AT = `CASE WHEN rev.same_type OR rev.total >= t.gross THEN rev.at END`;
 
 /**
- * A page of the entity's transactions, by id, filtered by customer, external reference, type, date
- * range (inclusive) and modified-since (AccountsIQ GetTransactionsModifiedBy). Outstanding is as of
- * now. Two queries: the count and the page.
+ * A page of the entity's transactions, by id, filtered by customer, external reference (exact or
+ * its start), number, type, date range (inclusive) and modified-since (AccountsIQ
+ * GetTransactionsModifiedBy). Outstanding is as of now. Paged by OFFSET (`page`) or by keyset
+ * (`after`, newest first with `order: 'desc'`); the count is a second query, skipped with
+ * `count: false`. Indexes serving each filter with the id order: migrations/0097.
  */
 export async function listTransactions(
   db: Queryable,
   entityId: string,
   filter: TransactionFilter,
-): Promise<{ items: TransactionSummary[]; page: number; pageSize: number; total: number }> {
+): Promise<TransactionPage> {
   const params: SqlParam[] = [entityId];
   const where = ['t.entity_id = $1'];
   const add = (condition: string, value: SqlParam) => {
@@ -420,6 +450,10 @@ export async function listTransactions(
   };
   if (filter.customerCode !== undefined) add('t.customer_code = ?', filter.customerCode);
   if (filter.externalReference !== undefined) add('t.external_reference = ?', filter.externalReference);
+  if (filter.referenceStartsWith !== undefined) {
+    add(`lower(t.external_reference) LIKE ? ESCAPE '\\'`, likePrefix(filter.referenceStartsWith));
+  }
+  if (filter.number !== undefined) add('t.number = ?', filter.number);
   if (filter.type !== undefined) add('t.type = ?', filter.type);
   if (filter.fromDate !== undefined) add('t.transaction_date >= ?::date', filter.fromDate);
   if (filter.toDate !== undefined) add('t.transaction_date <= ?::date', filter.toDate);
@@ -433,31 +467,45 @@ export async function listTransactions(
       since,
     );
   }
-  const whereSql = where.join(' AND ');
-  const modified = `SELECT t.id, t.type, t.side, t.number, t.customer_code, t.transaction_date, t.due_date,
-                           t.external_reference, t.currency, t.gross, t.created_at, t.amended_at,
-                           ${REVERSED_AT} AS reversed_at
-                      FROM transactions t ${REVERSAL}
-                     WHERE ${whereSql}`;
-  // A candidate pointed at by a partial credit note is not reversed: it drops out here.
-  const matching =
-    since === undefined
+  const sinceParam = params.length;
+  const desc = filter.order === 'desc';
+  // The count is of every match; the cursor narrows the page's query only.
+  const countWhere = where.join(' AND ');
+  const countParams = [...params];
+  if (filter.after !== undefined) add(desc ? 't.id < ?' : 't.id > ?', filter.after);
+  const matchingSql = (whereSql: string) => {
+    const modified = `SELECT t.id, t.type, t.side, t.number, t.customer_code, t.transaction_date, t.due_date,
+                             t.external_reference, t.currency, t.gross, t.created_at, t.amended_at,
+                             ${REVERSED_AT} AS reversed_at
+                        FROM transactions t ${REVERSAL}
+                       WHERE ${whereSql}`;
+    // A candidate pointed at by a partial credit note is not reversed: it drops out here.
+    return since === undefined
       ? modified
-      : `SELECT * FROM (${modified}) m WHERE greatest(m.created_at, m.amended_at, m.reversed_at) >= $${params.length}::timestamptz`;
+      : `SELECT * FROM (${modified}) m WHERE greatest(m.created_at, m.amended_at, m.reversed_at) >= $${sinceParam}::timestamptz`;
+  };
+  const matching = matchingSql(where.join(' AND '));
 
-  const count = await db.query<{ total: string }>(
-    since === undefined
-      ? `SELECT count(*) AS total FROM transactions t WHERE ${whereSql}`
-      : `SELECT count(*) AS total FROM (${matching}) c`,
-    params,
-  );
-  const total = Number(count.rows[0]?.total ?? '0');
-  const offset = (filter.page - 1) * filter.pageSize;
-  if (total <= offset) return { items: [], page: filter.page, pageSize: filter.pageSize, total };
+  let total: number | null = null;
+  if (filter.count !== false) {
+    const count = await db.query<{ total: string }>(
+      since === undefined
+        ? `SELECT count(*) AS total FROM transactions t WHERE ${countWhere}`
+        : `SELECT count(*) AS total FROM (${matchingSql(countWhere)}) c`,
+      countParams,
+    );
+    total = Number(count.rows[0]?.total ?? '0');
+  }
+  const offset = filter.after === undefined ? (filter.page - 1) * filter.pageSize : 0;
+  if (total !== null && total <= offset) {
+    return { items: [], page: filter.page, pageSize: filter.pageSize, total, nextCursor: null };
+  }
 
-  // Allocations are summed for the page's rows only, after the limit.
-  const { rows } = await db.query<SummaryRow>(
-    `WITH page AS (${matching} ORDER BY id LIMIT $${params.length + 1} OFFSET $${params.length + 2})
+  // One row more than the page says whether there is a next one. Allocations are summed for the
+  // page's rows only, after the limit.
+  const dir = desc ? 'DESC' : '';
+  const { rows: fetched } = await db.query<SummaryRow>(
+    `WITH page AS (${matching} ORDER BY id ${dir} LIMIT $${params.length + 1} OFFSET $${params.length + 2})
      SELECT p.id, p.type, p.side, p.number, p.customer_code, p.transaction_date::text AS transaction_date,
             p.due_date::text AS due_date, p.external_reference, p.currency, p.gross,
             CASE greatest(p.created_at, p.amended_at, p.reversed_at)
@@ -469,9 +517,12 @@ export async function listTransactions(
                WHERE (a.debit_transaction_id = p.id OR a.credit_transaction_id = p.id)
                  AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)), 0) AS allocated
        FROM page p
-      ORDER BY p.id`,
-    [...params, filter.pageSize, offset],
+      ORDER BY p.id ${dir}`,
+    [...params, filter.pageSize + 1, offset],
   );
+  const rows = fetched.slice(0, filter.pageSize);
+  const last = rows.at(-1);
+  const nextCursor = fetched.length > filter.pageSize && last ? Number(last.id) : null;
   const items = rows.map((r) => {
     const currency = r.currency.trim();
     const gross = BigInt(r.gross);
@@ -492,5 +543,19 @@ export async function listTransactions(
       modifiedAt: r.modified_at,
     };
   });
-  return { items, page: filter.page, pageSize: filter.pageSize, total };
+  return { items, page: filter.page, pageSize: filter.pageSize, total, nextCursor };
+}
+
+/** A type of transaction the ledger knows, with its name (`SI`, "Sales invoice"). */
+export interface TransactionTypeInfo {
+  type: string;
+  name: string;
+}
+
+/** Every transaction type of the ledger (the `transaction_types` rows), by code. */
+export async function listTransactionTypes(db: Queryable): Promise<TransactionTypeInfo[]> {
+  const { rows } = await db.query<{ type: string; description: string }>(
+    'SELECT type, description FROM transaction_types ORDER BY type',
+  );
+  return rows.map((r) => ({ type: r.type, name: r.description.charAt(0).toUpperCase() + r.description.slice(1) }));
 }

@@ -8,6 +8,8 @@ export const SECTIONS = [
   { key: 'runs', href: '/runs', label: 'Runs' },
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
   { key: 'customers', href: '/customers', label: 'Customers' },
+  { key: 'transactions', href: '/transactions', label: 'Transactions' },
+  { key: 'audit', href: '/audit', label: 'Audit log' },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];
 

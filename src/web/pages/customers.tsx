@@ -263,9 +263,8 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
                   <tr>
                     <td data-label="Date">{formatDate(i.transactionDate, locale)}</td>
                     <td data-label="Document">
-                      <a href={`/v1/transactions/${i.transactionId}/pdf`} target="_blank" rel="noopener">
+                      <a href={`/transactions/${i.transactionId}`}>
                         {DOCUMENT_NAMES[i.type] ?? i.type} {i.number}
-                        <span class="visually-hidden"> (PDF)</span>
                       </a>
                     </td>
                     <td data-label="Reference">{i.externalReference}</td>

@@ -109,6 +109,19 @@ const TransactionQuery = z
   .strictObject({
     customerCode: Code.optional(),
     externalReference: z.string().min(1).max(50).optional().meta({ description: 'Exact match.' }),
+    referenceStartsWith: z
+      .string()
+      .min(1)
+      .max(50)
+      .optional()
+      .meta({ description: 'The external reference starts with this, ignoring case (`%` and `_` are literal).' }),
+    number: z.coerce
+      .number()
+      .int()
+      .positive()
+      .refine((n) => Number.isSafeInteger(n), { message: 'is too large' })
+      .optional()
+      .meta({ description: 'The document number (one per type at most).' }),
     type: TransactionType.optional(),
     fromDate: IsoDate.optional().meta({ description: 'Transaction date on or after.' }),
     toDate: IsoDate.optional().meta({ description: 'Transaction date on or before.' }),
@@ -117,6 +130,15 @@ const TransactionQuery = z
         'Posted, amended (due date, dispute flag) or reversed in full at or after this instant (inclusive). ' +
         'Poll with an overlap of a few seconds and upsert by transactionId: a document is stamped when its ' +
         'database transaction starts and becomes visible when it commits.',
+    }),
+    order: z
+      .enum(['asc', 'desc'])
+      .default('asc')
+      .meta({ description: 'By transaction id: oldest first (`asc`, default) or newest first (`desc`).' }),
+    after: SafeTransactionId.optional().meta({
+      description:
+        'Keyset paging: the transactions after this id in `order`; pass the previous page’s `nextCursor`. ' +
+        'With `after`, `page` is ignored, and a deep page costs what the first does.',
     }),
     ...Page.shape,
   })
@@ -135,7 +157,8 @@ export const listTransactionsRoute = defineRoute({
     'transaction id. Each transaction says what last happened to it (`change`) and when (`modifiedAt`): ' +
     '`created` when posted; `updated` when its due date or dispute flag changed; `reversed` once the documents ' +
     'pointing at it reverse it in full (credit notes crediting an invoice in full, a discount reversal, the ' +
-    'opposite exchange difference, a reversing journal). Posted documents never change otherwise.',
+    'opposite exchange difference, a reversing journal). Posted documents never change otherwise. Page with ' +
+    '`page`, or (better for deep pages) with `after` set to the previous answer’s `nextCursor`.',
   tags: ['reports'],
   auth: 'entity',
   query: TransactionQuery,
@@ -158,7 +181,16 @@ export const listTransactionsRoute = defineRoute({
         change: z.enum(['created', 'updated', 'reversed']).meta({ description: 'What last happened to it.' }),
         modifiedAt: z.string().meta({ description: 'When `change` happened (ISO 8601, UTC, microseconds).' }),
       }),
-    ),
+    ).extend({
+      nextCursor: z
+        .number()
+        .int()
+        .nullable()
+        .meta({ description: 'Pass as `after` for the next page; null on the last page.' }),
+    }),
   },
-  handler: async ({ db, query, entity }) => listTransactions(db, entity.id, query),
+  handler: async ({ db, query, entity }) => {
+    const page = await listTransactions(db, entity.id, { ...query, count: true });
+    return { ...page, total: page.total ?? 0 };
+  },
 });

@@ -1,0 +1,301 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
+import { addUser, signIn, type Browser } from './helpers/users.ts';
+import { listAudit, recordAudit } from '../src/ledger/audit.ts';
+import { TransactionsQuery, loadTransactions } from '../src/web/pages/transactions.tsx';
+import { AuditQuery, auditDiff, loadAudit } from '../src/web/pages/audit.tsx';
+
+/*
+ * The Transactions and Audit log pages over HTTP and their loaders: each search field narrows, keyset
+ * paging yields every row once, another entity's transaction is not found, what a source wrote is
+ * escaped, and the audit log shows before and after without secrets.
+ */
+
+let t: TestApp;
+let owner: Client;
+let other: Client;
+let viewer: Browser;
+let otherInvoice: number;
+const XSS = '<img src=x onerror=alert(1)>';
+const ids: { id: number; customer: string; date: string; ref: string; type: string; number: number }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ passwordScryptLogN: 12 });
+  owner = await t.entity('WTX', 'EUR');
+  other = await t.entity('WTXO', 'EUR');
+  await seedCustomer(t.db, owner.entityId, 'C1');
+  await seedCustomer(t.db, owner.entityId, 'C2');
+  await seedCustomer(t.db, other.entityId, 'C1');
+  const user = await addUser(t, owner, 'vera@example.com', 'viewer');
+  viewer = await signIn(t, user.email, user.password);
+  // 60 invoices over two customers and three months, then two receipts: more than one page (50).
+  for (let i = 1; i <= 60; i++) {
+    const customer = i % 3 === 0 ? 'C2' : 'C1';
+    const date = `2026-${String(8 + (i % 3)).padStart(2, '0')}-${String(1 + (i % 28)).padStart(2, '0')}`;
+    const ref = i === 7 ? XSS : `Ord-${String(i).padStart(3, '0')}`;
+    const r = await postInvoice(owner, customer, `${i}.00`, { invoiceDate: date, externalReference: ref });
+    ids.push({ id: r.transactionId, customer, date, ref, type: 'SI', number: r.number });
+  }
+  for (const customer of ['C1', 'C2']) {
+    const r = await postReceipt(owner, customer, '5.00', { checkReference: `PAY-${customer}` });
+    ids.push({ id: r.transactionId, customer, date: '2026-11-05', ref: `PAY-${customer}`, type: 'SR', number: r.number });
+  }
+  otherInvoice = (await postInvoice(other, 'C1', '9.00', { externalReference: 'SECRET-OTHER-REF' })).transactionId;
+}, 120_000);
+afterAll(async () => t.close());
+
+const page = (path: string) => viewer.request('GET', path);
+const html = (r: { body: unknown }) => String(r.body);
+const load = (query: Record<string, string>) => loadTransactions(t.db, owner.entityId, TransactionsQuery.parse(query));
+
+/** Every id of a search, following the keyset cursor to the last page. */
+async function allPages(query: Record<string, string>): Promise<number[]> {
+  const seen: number[] = [];
+  let after: string | undefined;
+  for (let pages = 0; pages < 10; pages++) {
+    const data = await load({ ...query, ...(after ? { after } : {}) });
+    seen.push(...data.items.map((i) => i.transactionId));
+    if (data.nextCursor === null) return seen;
+    after = String(data.nextCursor);
+  }
+  throw new Error('paging did not end');
+}
+
+describe('transactions search', () => {
+  it('narrows by each field, newest first', async () => {
+    const inv = ids.find((i) => i.ref === 'Ord-010')!;
+    const byNumber = await load({ number: String(inv.number) });
+    expect(byNumber.items.map((i) => i.number)).toSatisfy((n: number[]) => n.length >= 1 && n.every((x) => x === inv.number));
+    expect(byNumber.items.map((i) => i.transactionId)).toContain(inv.id);
+
+    // The start of a reference, in any case; `_` is literal, not a wildcard.
+    const byRef = await load({ reference: 'ord-01' });
+    expect(byRef.items.map((i) => i.externalReference).sort()).toEqual(
+      ids.filter((i) => i.ref.startsWith('Ord-01')).map((i) => i.ref).sort(),
+    );
+    expect((await load({ reference: 'Ord_01' })).items).toEqual([]);
+
+    const c2 = await allPages({ customer: 'c2' });
+    expect(c2.sort()).toEqual(ids.filter((i) => i.customer === 'C2').map((i) => i.id).sort());
+
+    const receipts = await load({ type: 'SR' });
+    expect(receipts.items.map((i) => i.transactionId).sort()).toEqual(ids.filter((i) => i.type === 'SR').map((i) => i.id).sort());
+
+    const september = await allPages({ from: '2026-09-01', to: '2026-09-30' });
+    expect(september.sort()).toEqual(ids.filter((i) => i.date.startsWith('2026-09')).map((i) => i.id).sort());
+
+    const combined = await load({ customer: 'C1', from: '2026-10-01', to: '2026-10-31', type: 'SI' });
+    expect(combined.items.map((i) => i.transactionId).sort()).toEqual(
+      ids.filter((i) => i.customer === 'C1' && i.date.startsWith('2026-10')).map((i) => i.id).sort(),
+    );
+    expect(combined.items.length).toBeGreaterThan(0);
+  });
+
+  it('pages through every transaction exactly once, newest first, by keyset', async () => {
+    const first = await load({});
+    expect(first.items).toHaveLength(50);
+    expect(first.nextCursor).toBe(first.items.at(-1)!.transactionId);
+    const seen = await allPages({});
+    expect(seen).toHaveLength(ids.length);
+    expect(new Set(seen).size).toBe(ids.length);
+    expect(seen).toEqual([...seen].sort((a, b) => b - a));
+    expect(seen).not.toContain(otherInvoice);
+    // A filtered search pages the same way.
+    const c1 = await allPages({ customer: 'C1' });
+    expect(new Set(c1).size).toBe(c1.length);
+    expect(c1.sort()).toEqual(ids.filter((i) => i.customer === 'C1').map((i) => i.id).sort());
+  });
+
+  it('the API pages the same way with after/order and says the next cursor', async () => {
+    const a = await owner.get('/v1/transactions?order=desc&pageSize=40');
+    expect(a.status).toBe(200);
+    expect(a.body.total).toBe(ids.length);
+    const b = await owner.get(`/v1/transactions?order=desc&pageSize=40&after=${a.body.nextCursor}`);
+    expect(b.body.nextCursor).toBeNull();
+    const both = [...a.body.items, ...b.body.items].map((i: { transactionId: number }) => i.transactionId);
+    expect(new Set(both).size).toBe(ids.length);
+    const byNumber = await owner.get(`/v1/transactions?number=${ids[0]!.number}&type=SI&referenceStartsWith=ORD`);
+    expect(byNumber.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids[0]!.id]);
+    expect((await owner.get('/v1/transactions?after=abc')).status).toBe(400);
+  });
+
+  it('renders the list with readable types, links, right-aligned amounts, and an empty state', async () => {
+    const r = await page('/transactions?customer=C2&type=SR');
+    expect(r.status).toBe(200);
+    const text = html(r);
+    expect(text).toContain('<option value="SR" selected>Sales receipt (SR)</option>');
+    expect(text).toMatch(/href="\/transactions\/\d+">Sales receipt \d+<\/a>/);
+    expect(text).toContain('href="/customers/C2"');
+    expect(text).toMatch(/<td data-label="Gross" class="num">€5\.00<\/td>/);
+    const none = html(await page('/transactions?reference=NOTHING-LIKE-THIS'));
+    expect(none).toContain('No transaction matches this search');
+    // A value that cannot be one of the choices is ignored, a reversed range said so; never a 500.
+    expect((await page('/transactions?number=abc&type=ZZ&from=2026-13-01')).status).toBe(200);
+    expect(html(await page('/transactions?from=2026-10-01&to=2026-09-01'))).toContain('is after the');
+  });
+
+  it('escapes a reference a source wrote, in the list and the detail', async () => {
+    const xss = ids.find((i) => i.ref === XSS)!;
+    for (const path of ['/transactions?reference=%3Cimg', `/transactions/${xss.id}`]) {
+      const text = html(await page(path));
+      expect(text, path).toContain('&lt;img src=x onerror=alert(1)>');
+      expect(text, path).not.toContain(XSS);
+    }
+  });
+});
+
+describe('transaction detail', () => {
+  it('shows the header, journal, allocations, attachments and the PDF inline', async () => {
+    const receipt = ids.find((i) => i.ref === 'PAY-C1')!;
+    const inv = ids.find((i) => i.ref === 'Ord-001')!;
+    const alloc = await owner.post('/v1/allocations', {
+      transactionId1: inv.id,
+      transactionId2: receipt.id,
+      amount: '1.21',
+      date: '2026-11-05',
+      reference: 'ALLOC-T',
+    });
+    expect(alloc.status, JSON.stringify(alloc.body)).toBe(201);
+    const r = await page(`/transactions/${inv.id}`);
+    expect(r.status).toBe(200);
+    const text = html(r);
+    expect(text).toContain(`Sales invoice ${inv.number}`);
+    expect(text).toContain('href="/customers/C1"');
+    expect(text).toContain('Customer C1 (C1)');
+    expect(text).toContain('Ord-001');
+    // Journal: the debtors control debit, the sales and VAT credits (1.00 net, 0.21 VAT).
+    expect(text).toMatch(/1100 <small class="muted">Debtors control<\/small>[\s\S]*?€1\.21/);
+    expect(text).toMatch(/4000 <small class="muted">Sales<\/small>[\s\S]*?€1\.00/);
+    expect(text).toContain(`<iframe class="pdf" src="/v1/transactions/${inv.id}/pdf" title="Sales invoice ${inv.number} as PDF">`);
+    expect(text).toMatch(new RegExp(`href="/transactions/${receipt.id}">Sales receipt ${receipt.number}</a>`));
+    expect(text).toContain('ALLOC-T');
+    expect(text).toMatch(/<dt>Outstanding<\/dt><dd class="num">€0\.00<\/dd>/);
+    expect(text).toContain('No files attached');
+    // The PDF answers to the session cookie and may be framed by this origin only.
+    const pdf = await page(`/v1/transactions/${inv.id}/pdf`);
+    expect(pdf.status).toBe(200);
+    expect(String(pdf.headers['content-type'])).toContain('application/pdf');
+    expect(String(pdf.headers['content-security-policy'])).toContain("frame-ancestors 'self'");
+    expect(String(r.headers['content-security-policy'])).toContain("frame-src 'self'");
+    expect(text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(text).not.toMatch(/\sstyle=/);
+  });
+
+  it('lists attachments with their size and a download link', async () => {
+    const inv = ids.find((i) => i.ref === 'Ord-002')!;
+    const boundary = 'XBOUNDARY';
+    const body = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="order <1>.csv"\r\nContent-Type: text/csv\r\n\r\na,b\r\n1,2\r\n--${boundary}--\r\n`,
+    );
+    const up = await t.app.inject({
+      method: 'POST',
+      url: `/v1/transactions/${inv.id}/attachments`,
+      headers: { authorization: `Bearer ${owner.token}`, 'content-type': `multipart/form-data; boundary=${boundary}` },
+      payload: body,
+    });
+    expect(up.statusCode, up.body).toBe(201);
+    const id = (JSON.parse(up.body) as { attachmentId: number }).attachmentId;
+    const text = html(await page(`/transactions/${inv.id}`));
+    expect(text).toContain(`href="/v1/transactions/${inv.id}/attachments/${id}"`);
+    expect(text).toContain('order &lt;1>.csv');
+    expect(text).toMatch(/8 byte/);
+    const file = await page(`/v1/transactions/${inv.id}/attachments/${id}`);
+    expect(file.status).toBe(200);
+  });
+
+  it("answers another entity's transaction with 404 and nothing of it", async () => {
+    for (const path of [`/transactions/${otherInvoice}`, `/v1/transactions/${otherInvoice}/pdf`]) {
+      const r = await page(path);
+      expect(r.status, path).toBe(404);
+      expect(html(r), path).not.toContain('SECRET-OTHER-REF');
+    }
+    expect((await page('/transactions/99999999999999999999')).status).toBe(404);
+    expect((await page('/transactions/abc')).status).toBe(404);
+  });
+
+  it("links a customer's open items to their transaction", async () => {
+    const inv = ids.find((i) => i.ref === 'Ord-004')!;
+    const text = html(await page('/customers/C1'));
+    expect(text).toContain(`href="/transactions/${inv.id}"`);
+  });
+});
+
+describe('audit log', () => {
+  it('shows before and after of a change, the changed fields marked, and no secret', async () => {
+    const created = await owner.put('/v1/customers/AUD1', { name: 'Old Name Ltd' });
+    expect(created.status).toBeLessThan(300);
+    const read = await owner.get('/v1/customers/AUD1');
+    const updated = await owner.put('/v1/customers/AUD1', { name: 'New <b>Name</b> Ltd', rowVersion: read.body.rowVersion });
+    expect(updated.status).toBe(200);
+    await recordAudit(t.db, {
+      entityId: owner.entityId,
+      actor: 'cli',
+      action: 'test.secret',
+      objectType: 'connection',
+      objectId: 'x',
+      before: { clientSecret: 'hunter2-before', label: 'a' },
+      after: { clientSecret: 'hunter2-after', label: 'b', nested: { apiKey: 'k-123456' } },
+    });
+
+    const r = await page('/audit?action=customer.updated&objectId=AUD1');
+    expect(r.status).toBe(200);
+    const text = html(r);
+    expect(text).toContain('<details>');
+    expect(text).toMatch(/<tr class="changed"><th scope="row">name<span class="change-mark"> changed<\/span><\/th><td><del>Old Name Ltd<\/del><\/td><td><ins>New &lt;b>Name&lt;\/b> Ltd<\/ins><\/td><\/tr>/);
+    expect(text).not.toContain('customer.created');
+
+    const secret = html(await page('/audit?action=test.secret'));
+    expect(secret).toContain('[secret]');
+    expect(secret).not.toContain('hunter2');
+    expect(secret).not.toContain('k-123456');
+    expect(secret).toMatch(/label<span class="change-mark"> changed/);
+    expect(auditDiff({ a: 1, b: { c: 2 } }, { a: 1, b: { c: 3 } })).toEqual([
+      { field: 'a', before: '1', after: '1', changed: false },
+      { field: 'b.c', before: '2', after: '3', changed: true },
+    ]);
+  });
+
+  it('searches by actor e-mail, object, request id and date, and pages every entry once', async () => {
+    const all = await listAudit(t.db, { entityId: owner.entityId, page: 1, pageSize: 500 });
+    expect(all.total).toBeGreaterThan(50);
+    const seen: number[] = [];
+    let before: string | undefined;
+    for (let i = 0; i < 20; i++) {
+      const data = await loadAudit(t.db, owner.entityId, AuditQuery.parse(before ? { before } : {}));
+      seen.push(...data.items.map((e) => e.id));
+      if (data.nextCursor === null) break;
+      before = String(data.nextCursor);
+    }
+    expect(seen).toEqual(all.items.map((e) => e.id));
+    expect(new Set(seen).size).toBe(all.total);
+
+    const withRequest = all.items.find((e) => e.requestId)!;
+    const byRequest = await loadAudit(t.db, owner.entityId, AuditQuery.parse({ requestId: withRequest.requestId }));
+    expect(byRequest.items.map((e) => e.id)).toEqual([withRequest.id]);
+
+    const signIns = await loadAudit(t.db, owner.entityId, AuditQuery.parse({ actor: 'vera@example.com' }));
+    expect(signIns.items.length).toBeGreaterThan(0);
+    expect(signIns.items.every((e) => e.actorLabel === 'vera@example.com')).toBe(true);
+    expect(html(await page('/audit?actor=nobody@example.com'))).toContain('No user of this entity has the e-mail');
+
+    const today = new Date().toISOString().slice(0, 10);
+    expect((await loadAudit(t.db, owner.entityId, AuditQuery.parse({ from: today, objectType: 'customer' }))).items.length).toBeGreaterThan(0);
+    expect((await loadAudit(t.db, owner.entityId, AuditQuery.parse({ to: '2000-01-01' }))).items).toEqual([]);
+    // The other entity's entries are not this entity's.
+    const theirs = await listAudit(t.db, { entityId: other.entityId, page: 1, pageSize: 500 });
+    expect(seen.some((id) => theirs.items.some((e) => e.id === id))).toBe(false);
+  });
+
+  it('serves both pages to a viewer under the strict CSP, in the navigation', async () => {
+    for (const path of ['/transactions', '/audit', `/transactions/${ids[0]!.id}`]) {
+      const r = await page(path);
+      expect(r.status, path).toBe(200);
+      const text = html(r);
+      expect(text, path).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(text, path).not.toMatch(/\son[a-z]+=/i);
+      expect(text, path).toContain('<a href="/transactions"');
+      expect(text, path).toContain('<a href="/audit"');
+    }
+  });
+});
