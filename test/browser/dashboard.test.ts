@@ -238,7 +238,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     expect(await page.locator('.chart-data tbody tr').count()).toBe(5);
     await inspect(page, test, '02-customer');
 
-    const invoice = page.locator('table.open-items a').first();
+    const invoice = page.locator('table.open-items a[href$="/pdf"]').first();
     const pdf = await page.request.get(`${served.url}${await invoice.getAttribute('href')}`);
     expect(pdf.status()).toBe(200);
     expect(pdf.headers()['content-type']).toBe('application/pdf');

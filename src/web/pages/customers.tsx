@@ -6,6 +6,7 @@ import { today } from '../../domain/dates.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { type Customer, listCustomers, loadCustomer } from '../../ledger/customers.ts';
+import { PDF_TYPES } from '../../ledger/pdf.ts';
 import { DOCUMENT_NAMES } from '../../ledger/pdf-receipt.ts';
 import { type Statement, customerStatement, customerStatementsOf } from '../../ledger/reports/statement.ts';
 import { BarChart } from '../components/chart.tsx';
@@ -266,6 +267,18 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
                       <a href={`/transactions/${i.transactionId}`}>
                         {DOCUMENT_NAMES[i.type] ?? i.type} {i.number}
                       </a>
+                      {PDF_TYPES.includes(i.type) ? (
+                        <>
+                          {' · '}
+                          <a href={`/v1/transactions/${i.transactionId}/pdf`} target="_blank" rel="noopener">
+                            PDF
+                            <span class="visually-hidden">
+                              {' '}
+                              of {DOCUMENT_NAMES[i.type] ?? i.type} {i.number}
+                            </span>
+                          </a>
+                        </>
+                      ) : null}
                     </td>
                     <td data-label="Reference">{i.externalReference}</td>
                     <td data-label="Due">{i.dueDate ? formatDate(i.dueDate, locale) : '—'}</td>
