@@ -165,6 +165,14 @@ function AuditDetails(props: { entry: AuditRecord }) {
   );
 }
 
+/** The dashboard page of an entry's object, where there is one. */
+function objectLink(e: AuditRecord): string | null {
+  if (!e.objectId) return null;
+  if (e.objectType === 'transaction' && /^[1-9][0-9]*$/.test(e.objectId)) return `/transactions/${e.objectId}`;
+  if (e.objectType === 'customer') return `/customers/${encodeURIComponent(e.objectId)}`;
+  return null;
+}
+
 function auditLink(query: Partial<AuditQuery>, before: number | undefined): string {
   const q = new URLSearchParams();
   const fields: Record<string, string | number | undefined> = { ...query, before };
@@ -181,7 +189,7 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
   return (
     <Layout ctx={ctx} title="Audit log" section="audit">
       <h1>Audit log</h1>
-      <form method="get" action="/audit" class="filters" role="search" aria-label="Search the audit log">
+      <form method="get" action="/audit" class="filters search-grid" role="search" aria-label="Search the audit log">
         <label>
           Actor (e-mail or id)
           <input type="search" name="actor" value={q.actor ?? ''} placeholder="ada@example.com" />
@@ -273,6 +281,16 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
                       <dt>Entry</dt>
                       <dd>{e.id}</dd>
                     </div>
+                    {objectLink(e) ? (
+                      <div>
+                        <dt>Object</dt>
+                        <dd>
+                          <a href={objectLink(e)!}>
+                            Open {e.objectType} {e.objectId}
+                          </a>
+                        </dd>
+                      </div>
+                    ) : null}
                   </dl>
                   <AuditDetails entry={e} />
                 </div>

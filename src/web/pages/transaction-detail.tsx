@@ -125,21 +125,21 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
           </div>
           <div>
             <dt>Net</dt>
-            <dd class="num">{money(t.net)}</dd>
+            <dd>{money(t.net)}</dd>
           </div>
           <div>
             <dt>Tax</dt>
-            <dd class="num">{money(t.tax)}</dd>
+            <dd>{money(t.tax)}</dd>
           </div>
           <div>
             <dt>Gross</dt>
-            <dd class="num">
+            <dd>
               <strong>{money(t.gross)}</strong>
             </dd>
           </div>
           <div>
             <dt>Outstanding</dt>
-            <dd class="num">{money(t.outstanding)}</dd>
+            <dd>{money(t.outstanding)}</dd>
           </div>
           <div>
             <dt>Status</dt>
