@@ -43,7 +43,12 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
       expect(r.status, JSON.stringify(r.body)).toBeLessThan(300);
     }
     const acme = await served.api('GET', '/v1/customers/ACME', undefined, owner);
-    await served.api('PUT', '/v1/customers/ACME', { name: 'Acme Rowing Limited', rowVersion: acme.body.rowVersion }, owner);
+    await served.api(
+      'PUT',
+      '/v1/customers/ACME',
+      { name: 'Acme Rowing Limited', rowVersion: acme.body.rowVersion },
+      owner,
+    );
     // 55 invoices: more than a page (50), so there are older ones to page to.
     for (let i = 1; i <= 55; i++) {
       const r = await served.api(
@@ -55,7 +60,13 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
           externalReference: `SO-${String(1000 + i)}`,
           description: `Boat hire ${i}`,
           lines: [
-            { glAccountCode: '4000', taxCode: 'STD', description: 'Boat hire', netAmount: `${i * 10}.00`, taxRate: '0.21' },
+            {
+              glAccountCode: '4000',
+              taxCode: 'STD',
+              description: 'Boat hire',
+              netAmount: `${i * 10}.00`,
+              taxRate: '0.21',
+            },
           ],
         },
         owner,

@@ -29,7 +29,11 @@ export const AuditEntryView = z
   .meta({ id: 'AuditEntry', description: 'One entry of the audit trail.' });
 
 const AuditPage = paged(AuditEntryView).extend({
-  nextCursor: z.number().int().nullable().meta({ description: 'Pass as `before` for the next page; null on the last.' }),
+  nextCursor: z
+    .number()
+    .int()
+    .nullable()
+    .meta({ description: 'Pass as `before` for the next page; null on the last.' }),
 });
 
 const auditRoute = defineRoute({

@@ -114,9 +114,12 @@ function show(v: unknown): string {
 }
 
 /** One row per field of before and after; a field whose value differs is marked "changed". */
-export function auditDiff(before: unknown, after: unknown): { field: string; before: string; after: string; changed: boolean }[] {
-  const b = before === null || before === undefined ? new Map() : flatten(before);
-  const a = after === null || after === undefined ? new Map() : flatten(after);
+export function auditDiff(
+  before: unknown,
+  after: unknown,
+): { field: string; before: string; after: string; changed: boolean }[] {
+  const b = before === null || before === undefined ? (new Map() as Flat) : flatten(before);
+  const a = after === null || after === undefined ? (new Map() as Flat) : flatten(after);
   const fields = [...new Set([...b.keys(), ...a.keys()])];
   return fields.map((field) => {
     const was = b.get(field);
@@ -152,11 +155,7 @@ function AuditDetails(props: { entry: AuditRecord }) {
               {r.field}
               {r.changed ? <span class="change-mark"> changed</span> : null}
             </th>
-            {creation ? null : (
-              <td>
-                {r.changed ? <del>{r.before}</del> : r.before}
-              </td>
-            )}
+            {creation ? null : <td>{r.changed ? <del>{r.before}</del> : r.before}</td>}
             <td>{r.changed ? <ins>{r.after}</ins> : r.after}</td>
           </tr>
         ))}
@@ -185,7 +184,9 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
   const { ctx, data } = props;
   const { locale } = ctx;
   const q = data.query;
-  const filtered = [q.actor, q.action, q.objectType, q.objectId, q.requestId, q.from, q.to].some((v) => v !== undefined);
+  const filtered = [q.actor, q.action, q.objectType, q.objectId, q.requestId, q.from, q.to].some(
+    (v) => v !== undefined,
+  );
   return (
     <Layout ctx={ctx} title="Audit log" section="audit">
       <h1>Audit log</h1>
@@ -274,7 +275,11 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
                     <div>
                       <dt>Request</dt>
                       <dd>
-                        {e.requestId ? <a href={auditLink({ requestId: e.requestId }, undefined)}>{e.requestId}</a> : '—'}
+                        {e.requestId ? (
+                          <a href={auditLink({ requestId: e.requestId }, undefined)}>{e.requestId}</a>
+                        ) : (
+                          '—'
+                        )}
                       </dd>
                     </div>
                     <div>

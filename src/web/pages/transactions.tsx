@@ -129,7 +129,13 @@ export function TransactionsPage(props: { ctx: PageContext; data: TransactionsDa
   return (
     <Layout ctx={ctx} title="Transactions" section="transactions">
       <h1>Transactions</h1>
-      <form method="get" action="/transactions" class="filters search-grid" role="search" aria-label="Search transactions">
+      <form
+        method="get"
+        action="/transactions"
+        class="filters search-grid"
+        role="search"
+        aria-label="Search transactions"
+      >
         <label>
           Number
           <input type="number" name="number" min="1" step="1" inputmode="numeric" value={q.number ?? ''} />

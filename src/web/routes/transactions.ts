@@ -16,7 +16,8 @@ export function registerTransactionPages(d: Dashboard): void {
     const { id } = request.params as { id: string };
     // Another entity's transaction is as unknown as one that does not exist.
     const n = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : NaN;
-    if (!Number.isSafeInteger(n)) throw new DomainError('NOT_FOUND', `No transaction ${id.slice(0, 20)} in this entity.`);
+    if (!Number.isSafeInteger(n))
+      throw new DomainError('NOT_FOUND', `No transaction ${id.slice(0, 20)} in this entity.`);
     const data = await loadTransactionDetail(db, ctx.viewer.entity, n);
     return sendPage(reply, h(TransactionPage, { ctx, data }));
   });
