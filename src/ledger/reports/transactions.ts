@@ -349,13 +349,19 @@ export interface TransactionFilter {
   toDate?: string | undefined;
   /** Created, amended or reversed at or after this instant (ISO 8601 with an offset). */
   modifiedSince?: string | undefined;
-  /** By transaction id, oldest first (`asc`, the default) or newest first (`desc`). */
-  order?: 'asc' | 'desc' | undefined;
+  /**
+   * By transaction id, oldest first (`asc`, the default) or newest first (`desc`); or newest
+   * document date first, then id (`dateDesc`, the dashboard's order: a date range is then read off
+   * the date index in order, however old the range).
+   */
+  order?: 'asc' | 'desc' | 'dateDesc' | undefined;
   /**
    * Keyset paging: only the transactions after this id in the order (the `nextCursor` of the page
    * before). With a cursor, `page` is not used and no rows are skipped by OFFSET.
    */
   after?: number | undefined;
+  /** With `order: 'dateDesc'` and `after`: the document date of that last transaction. */
+  afterDate?: string | undefined;
   page: number;
   pageSize: number;
   /** Count every match for `total` (default true). A million-row count is what the cursor spares. */
@@ -472,7 +478,13 @@ export async function listTransactions(
   // The count is of every match; the cursor narrows the page's query only.
   const countWhere = where.join(' AND ');
   const countParams = [...params];
-  if (filter.after !== undefined) add(desc ? 't.id < ?' : 't.id > ?', filter.after);
+  const byDate = filter.order === 'dateDesc';
+  if (byDate && filter.after !== undefined && filter.afterDate !== undefined) {
+    params.push(filter.afterDate, filter.after);
+    where.push(`(t.transaction_date, t.id) < ($${params.length - 1}::date, $${params.length})`);
+  } else if (filter.after !== undefined) {
+    add(desc || byDate ? 't.id < ?' : 't.id > ?', filter.after);
+  }
   const matchingSql = (whereSql: string) => {
     const modified = `SELECT t.id, t.type, t.side, t.number, t.customer_code, t.transaction_date, t.due_date,
                              t.external_reference, t.currency, t.gross, t.created_at, t.amended_at,
@@ -503,9 +515,9 @@ export async function listTransactions(
 
   // One row more than the page says whether there is a next one. Allocations are summed for the
   // page's rows only, after the limit.
-  const dir = desc ? 'DESC' : '';
+  const order = byDate ? 'transaction_date DESC, id DESC' : desc ? 'id DESC' : 'id';
   const { rows: fetched } = await db.query<SummaryRow>(
-    `WITH page AS (${matching} ORDER BY id ${dir} LIMIT $${params.length + 1} OFFSET $${params.length + 2})
+    `WITH page AS (${matching} ORDER BY ${order} LIMIT $${params.length + 1} OFFSET $${params.length + 2})
      SELECT p.id, p.type, p.side, p.number, p.customer_code, p.transaction_date::text AS transaction_date,
             p.due_date::text AS due_date, p.external_reference, p.currency, p.gross,
             CASE greatest(p.created_at, p.amended_at, p.reversed_at)
@@ -517,7 +529,7 @@ export async function listTransactions(
                WHERE (a.debit_transaction_id = p.id OR a.credit_transaction_id = p.id)
                  AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)), 0) AS allocated
        FROM page p
-      ORDER BY p.id ${dir}`,
+      ORDER BY ${byDate ? 'p.transaction_date DESC, p.id DESC' : desc ? 'p.id DESC' : 'p.id'}`,
     [...params, filter.pageSize + 1, offset],
   );
   const rows = fetched.slice(0, filter.pageSize);

@@ -43,7 +43,18 @@ export const TransactionsQuery = z.object({
     .catch(undefined),
   from: IsoDate.optional().catch(undefined),
   to: IsoDate.optional().catch(undefined),
-  after: id,
+  /** The keyset cursor: the document date and id of the last transaction shown (`2026-10-28_55`). */
+  after: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}_[1-9]\d{0,15}$/)
+    .optional()
+    .catch(undefined)
+    .transform((s) => {
+      if (!s) return undefined;
+      const [date = '', idText = ''] = s.split('_');
+      const n = Number(idText);
+      return IsoDate.safeParse(date).success && Number.isSafeInteger(n) ? { date, id: n, text: s } : undefined;
+    }),
 });
 export type TransactionsQuery = z.output<typeof TransactionsQuery>;
 
@@ -51,7 +62,8 @@ export interface TransactionsData {
   query: TransactionsQuery;
   types: TransactionTypeInfo[];
   items: TransactionSummary[];
-  nextCursor: number | null;
+  /** The `after` of the next (older) page, or null on the last. */
+  nextCursor: string | null;
   /** What is wrong with the search, said instead of a list. */
   problem: string | null;
 }
@@ -79,13 +91,16 @@ export async function loadTransactions(
     type: q.type,
     fromDate: q.from,
     toDate: q.to,
-    order: 'desc',
-    after: q.after,
+    order: 'dateDesc',
+    after: q.after?.id,
+    afterDate: q.after?.date,
     page: 1,
     pageSize: TRANSACTIONS_PAGE_SIZE,
     count: false,
   });
-  return { query: q, types, items: page.items, nextCursor: page.nextCursor, problem: null };
+  const last = page.items.at(-1);
+  const nextCursor = page.nextCursor !== null && last ? `${last.transactionDate}_${last.transactionId}` : null;
+  return { query: q, types, items: page.items, nextCursor, problem: null };
 }
 
 const STATUS_WORDS: Record<string, string> = {
@@ -105,7 +120,7 @@ export function typeName(types: TransactionTypeInfo[], type: string): string {
   return types.find((t) => t.type === type)?.name ?? type;
 }
 
-function searchLink(query: TransactionsQuery, after: number | undefined): string {
+function searchLink(query: TransactionsQuery, after: string | undefined): string {
   const q = new URLSearchParams();
   const fields: Record<string, string | number | undefined> = {
     number: query.number,
@@ -181,7 +196,7 @@ export function TransactionsPage(props: { ctx: PageContext; data: TransactionsDa
         </div>
       ) : null}
       <p class="muted" role="status">
-        {q.after ? 'Older transactions' : 'Newest first'}
+        {q.after ? 'Older transactions' : 'Newest document date first'}
         {filtered ? ', matching the search' : ''}; dates are document dates.
       </p>
       {data.items.length === 0 ? (
