@@ -10,9 +10,11 @@ import { ErrorPage } from './pages/error.tsx';
 import { PlainErrorPage } from './pages/sign-in.tsx';
 import { sendFragment, sendPage } from './render.ts';
 import { registerAuthPages } from './routes/auth.ts';
+import { registerConnectionPages } from './routes/connections.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
 import { registerOverview } from './routes/overview.ts';
+import { registerReconciliationPages } from './routes/reconciliation.ts';
 import { registerRunPages } from './routes/runs.ts';
 import { redirectToSignIn, viewerOf } from './session.ts';
 
@@ -123,5 +125,7 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);
     registerCustomerPages(dashboard);
+    registerConnectionPages(dashboard);
+    registerReconciliationPages(dashboard);
   });
 }

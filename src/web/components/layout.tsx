@@ -8,6 +8,8 @@ export const SECTIONS = [
   { key: 'runs', href: '/runs', label: 'Runs' },
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
   { key: 'customers', href: '/customers', label: 'Customers' },
+  { key: 'connections', href: '/connections', label: 'Connections' },
+  { key: 'reconciliation', href: '/reconciliation', label: 'Reconciliation' },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];
 
