@@ -151,7 +151,7 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
       {data.pipelines.length === 0 ? (
         <Empty>No pipelines yet: there is nothing to reconcile.</Empty>
       ) : (
-        <form method="get" action="/reconciliation" class="filters" aria-label="Choose a pipeline and period">
+        <form method="get" action="/reconciliation" class="filters" aria-label="What to reconcile">
           <label>
             Pipeline
             <select name="pipeline">
