@@ -185,7 +185,10 @@ describe('the Connections page', () => {
     expect(html(refused)).toContain('FORBIDDEN_ROLE');
     // Without the CSRF token, even an owner is refused, and nothing is called.
     const before = xero.stats.byRoute['GET /Organisation'] ?? 0;
-    const noToken = await t.request('POST', '/connections/shop-xero/test', '', { cookie: ownerBrowser.cookie, ...form });
+    const noToken = await t.request('POST', '/connections/shop-xero/test', '', {
+      cookie: ownerBrowser.cookie,
+      ...form,
+    });
     expect(noToken.status).toBe(403);
     expect(html(noToken)).toContain('CSRF_TOKEN_INVALID');
     expect(xero.stats.byRoute['GET /Organisation'] ?? 0).toBe(before);

@@ -64,7 +64,8 @@ const NEXT: Record<ConnectionTestCode, string> = {
   CONNECTION_REFUSED: 'The system refused the request: check the addresses and ids in the pipeline’s settings.',
   OUTBOUND_REFUSED:
     'This server may not call that address: use an https address the outbound policy allows (LEDGERLINK_OUTBOUND_ALLOW, docs/security.md).',
-  CONNECTION_SETTINGS_INVALID: 'Complete or correct the pipeline’s settings (PUT /v1/pipelines/{name}), then test again.',
+  CONNECTION_SETTINGS_INVALID:
+    'Complete or correct the pipeline’s settings (PUT /v1/pipelines/{name}), then test again.',
   SECRET_UNREADABLE:
     'A secret was stored with another encryption key: enter it again in the pipeline’s settings, or start the server with the key it was stored with.',
 };

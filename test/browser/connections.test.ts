@@ -171,9 +171,7 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     await books.getByText('Connection test of books passed.').waitFor();
     expectNoSecret(await page.content());
     await page.reload();
-    expect(await page.getByRole('region', { name: 'books' }).locator('.oauth .badge').textContent()).toBe(
-      'Connected',
-    );
+    expect(await page.getByRole('region', { name: 'books' }).locator('.oauth .badge').textContent()).toBe('Connected');
     // The organisation's budget now holds the calls the test made.
     const budget = (await page.getByRole('region', { name: 'books' }).locator('table.budget').textContent()) ?? '';
     expect(budget).toContain(`xero:tenant:${xero.tenantId}`);

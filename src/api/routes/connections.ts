@@ -232,7 +232,8 @@ const SideTestView = z.object({
   side: z.enum(['source', 'target']),
   type: z.string(),
   outcome: z.enum(['ok', 'failed', 'skipped']).meta({
-    description: '`skipped`: the connector has nothing to call (a file or webhook source receives what is sent to ledgerlink).',
+    description:
+      '`skipped`: the connector has nothing to call (a file or webhook source receives what is sent to ledgerlink).',
   }),
   message: z.string().meta({ description: 'What was reached, or what the system answered; never a credential.' }),
   code: z
@@ -251,7 +252,10 @@ const SideTestView = z.object({
         '`CONNECTION_REFUSED` any other refusal; `OUTBOUND_REFUSED` an address the outbound policy forbids; `CONNECTION_SETTINGS_INVALID` settings incomplete (a company id missing); ' +
         '`SECRET_UNREADABLE` a secret stored with another encryption key. Null unless failed.',
     }),
-  reason: z.string().nullable().meta({ description: "The connector's own reason code, when it gave one (TARGET_AUTH_REVOKED)." }),
+  reason: z
+    .string()
+    .nullable()
+    .meta({ description: "The connector's own reason code, when it gave one (TARGET_AUTH_REVOKED)." }),
   next: z.string().nullable().meta({ description: 'What to do next, for a failure.' }),
   status: z.number().nullable().meta({ description: 'The remote status, when there was an answer.' }),
   durationMs: z.number(),

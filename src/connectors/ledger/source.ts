@@ -347,7 +347,8 @@ export function createLedgerSource(pipeline: Pipeline, db: Queryable): SourceCon
     // Nothing remote: the books it mirrors are this entity's, so the check is that the entity is there.
     async checkConnection() {
       const entity = await findEntityById(db, entityId);
-      if (!entity) throw new ConnectorError('ledger', `entity ${pipeline.entityCode} no longer exists`, { retryable: false });
+      if (!entity)
+        throw new ConnectorError('ledger', `entity ${pipeline.entityCode} no longer exists`, { retryable: false });
       return `the embedded ledger of ${entity.code}`;
     },
     async *pages(_ctx, cursor): AsyncIterable<SourcePage> {

@@ -17,8 +17,7 @@ registerSource(
     type: 'stripe',
     async checkConnection(ctx) {
       const config = stripeConfigOf(pipeline);
-      if (!config)
-        throw new ConnectorError('stripe', 'the source needs {apiKey, signingSecret}', { retryable: false });
+      if (!config) throw new ConnectorError('stripe', 'the source needs {apiKey, signingSecret}', { retryable: false });
       await new StripeApi(config, ctx.log).balance();
       return 'the account balance';
     },

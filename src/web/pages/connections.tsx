@@ -55,14 +55,22 @@ function settingRows(shown: Record<string, unknown>, secrets: readonly string[])
       rows.push({ key, value: 'unreadable: stored with another encryption key, enter it again', secret: true });
     else if (value !== null && typeof value === 'object' && !Array.isArray(value))
       for (const [k, v] of Object.entries(value)) walk(v, key ? `${key}.${k}` : k);
-    else if (Array.isArray(value)) rows.push({ key, value: value.map(String).join(', '), secret: false });
-    else if (value !== undefined) rows.push({ key, value: String(value), secret: false });
+    else if (Array.isArray(value))
+      rows.push({
+        key,
+        value: value.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(', '),
+        secret: false,
+      });
+    else if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+      rows.push({ key, value: String(value), secret: false });
+    else if (value !== undefined) rows.push({ key, value: JSON.stringify(value), secret: false });
   };
   const { type: _type, ...rest } = shown;
   walk(rest, '');
   // A declared secret the settings do not hold reads "not set" (a refresh token left to the OAuth flow).
   for (const path of secrets)
-    if (!path.includes('*') && valueAt(rest, path) === undefined) rows.push({ key: path, value: 'not set', secret: true });
+    if (!path.includes('*') && valueAt(rest, path) === undefined)
+      rows.push({ key: path, value: 'not set', secret: true });
   return rows.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
@@ -106,7 +114,10 @@ export async function loadConnections(db: Queryable, box: SecretBox, entityId: s
           type: p.sourceType,
           settings: [...settingRows(shown.source, sourceSettings(p.sourceType)?.secrets ?? []), ...webhookSecret],
         },
-        target: { type: p.targetType, settings: settingRows(shown.target, targetSettings(p.targetType)?.secrets ?? []) },
+        target: {
+          type: p.targetType,
+          settings: settingRows(shown.target, targetSettings(p.targetType)?.secrets ?? []),
+        },
         oauth,
         budget: await rateBudget(db, await pipelineRateScopes(db, p)),
       };
@@ -150,7 +161,12 @@ const STATUS_WORDS: Record<ConnectionState['status'], string> = {
 };
 
 /** A pipeline's OAuth connection with Connect and Disconnect for owners: what htmx swaps after a disconnect. */
-export function OAuthState(props: { ctx: PageContext; name: string; oauth: ConnectionState; notice?: ComponentChildren }) {
+export function OAuthState(props: {
+  ctx: PageContext;
+  name: string;
+  oauth: ConnectionState;
+  notice?: ComponentChildren;
+}) {
   const { ctx, name, oauth } = props;
   const { locale, now } = ctx;
   const owner = roleAtLeast(ctx.viewer.role, 'owner');
@@ -253,60 +269,63 @@ function Budget(props: { ctx: PageContext; name: string; budget: ScopeBudget[]; 
       </p>
     );
   return (
-    <div class="table-scroll">
-      <table class="stack budget" aria-labelledby={id}>
-        <caption id={id}>Rate budget in use (calls granted by the rate planner, every worker included)</caption>
-        <thead>
-          <tr>
-            <th scope="col">Scope</th>
-            <th scope="col" class="num">
-              Last second
-            </th>
-            <th scope="col" class="num">
-              Last minute
-            </th>
-            <th scope="col" class="num">
-              Last 24 hours
-            </th>
-            <th scope="col" class="num">
-              In flight
-            </th>
-            <th scope="col">Paused until</th>
-          </tr>
-        </thead>
-        <tbody>
-          {props.budget.map((b) => (
+    <>
+      <h3 id={id}>Rate budget in use</h3>
+      <p class="muted">Calls the rate planner granted to this organisation or company, every worker included.</p>
+      <div class="table-scroll">
+        <table class="stack budget" aria-labelledby={id}>
+          <thead>
             <tr>
-              <td data-label="Scope">
-                <code>{b.scope}</code>
-              </td>
-              <td data-label="Last second" class="num">
-                {used(b.lastSecond, b.limits.callsPerSecond, locale)}
-              </td>
-              <td data-label="Last minute" class="num">
-                {used(b.lastMinute, b.limits.callsPerMinute, locale)}
-              </td>
-              <td data-label="Last 24 hours" class="num">
-                {used(b.lastDay, b.limits.callsPerDay, locale)}
-              </td>
-              <td data-label="In flight" class="num">
-                {used(b.inFlight, b.limits.concurrent, locale)}
-              </td>
-              <td data-label="Paused until">
-                {b.blockedUntil ? (
-                  <strong>
-                    <time dateTime={b.blockedUntil}>{formatDateTime(b.blockedUntil, locale)}</time> (the platform
-                    asked to wait)
-                  </strong>
-                ) : (
-                  'Not paused'
-                )}
-              </td>
+              <th scope="col">Scope</th>
+              <th scope="col" class="num">
+                Last second
+              </th>
+              <th scope="col" class="num">
+                Last minute
+              </th>
+              <th scope="col" class="num">
+                Last 24 hours
+              </th>
+              <th scope="col" class="num">
+                In flight
+              </th>
+              <th scope="col">Paused until</th>
             </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+          </thead>
+          <tbody>
+            {props.budget.map((b) => (
+              <tr>
+                <td data-label="Scope">
+                  <code>{b.scope}</code>
+                </td>
+                <td data-label="Last second" class="num">
+                  {used(b.lastSecond, b.limits.callsPerSecond, locale)}
+                </td>
+                <td data-label="Last minute" class="num">
+                  {used(b.lastMinute, b.limits.callsPerMinute, locale)}
+                </td>
+                <td data-label="Last 24 hours" class="num">
+                  {used(b.lastDay, b.limits.callsPerDay, locale)}
+                </td>
+                <td data-label="In flight" class="num">
+                  {used(b.inFlight, b.limits.concurrent, locale)}
+                </td>
+                <td data-label="Paused until">
+                  {b.blockedUntil ? (
+                    <strong>
+                      <time dateTime={b.blockedUntil}>{formatDateTime(b.blockedUntil, locale)}</time> (the platform
+                      asked to wait)
+                    </strong>
+                  ) : (
+                    'Not paused'
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </>
   );
 }
 
@@ -323,7 +342,9 @@ export function ConnectionTestResult(props: { result: ConnectionTest }) {
     <div class={`notice ${result.ok ? 'notice-success' : 'notice-error'}`} role="status">
       <p>
         <strong>
-          {result.ok ? `Connection test of ${result.pipeline} passed.` : `Connection test of ${result.pipeline} failed.`}
+          {result.ok
+            ? `Connection test of ${result.pipeline} passed.`
+            : `Connection test of ${result.pipeline} failed.`}
         </strong>
       </p>
       <ul class="test-sides">
@@ -338,7 +359,10 @@ export function ConnectionTestResult(props: { result: ConnectionTest }) {
               {s.code ? (
                 <>
                   {' '}
-                  <small class="code">({s.code}{s.reason ? `, ${s.reason}` : ''})</small>
+                  <small class="code">
+                    ({s.code}
+                    {s.reason ? `, ${s.reason}` : ''})
+                  </small>
                 </>
               ) : null}
               {s.next ? <p class="next">What to do: {s.next}</p> : null}

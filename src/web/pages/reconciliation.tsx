@@ -145,8 +145,8 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
     <Layout ctx={ctx} title="Reconciliation" section="reconciliation">
       <h1>Reconciliation</h1>
       <p class="lead">
-        What a pipeline’s source sent against what its target holds, per day, customer and currency, for the
-        documents dated in the period.
+        What a pipeline’s source sent against what its target holds, per day, customer and currency, for the documents
+        dated in the period.
       </p>
       {data.pipelines.length === 0 ? (
         <Empty>No pipelines yet: there is nothing to reconcile.</Empty>
@@ -191,10 +191,10 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
       {r ? (
         <>
           <p role="status" class="recon-summary">
-            {formatDate(r.from, locale)} to {formatDate(r.to, locale)}:{' '}
-            {formatCount(r.summary.sourceDocuments, locale)} documents from the source,{' '}
-            {formatCount(r.summary.ledgerDocuments, locale)} in the target; {formatCount(r.summary.matched, locale)}{' '}
-            agree, <strong>{formatCount(r.summary.mismatched, locale)} differ</strong>.
+            {formatDate(r.from, locale)} to {formatDate(r.to, locale)}: {formatCount(r.summary.sourceDocuments, locale)}{' '}
+            documents from the source, {formatCount(r.summary.ledgerDocuments, locale)} in the target;{' '}
+            {formatCount(r.summary.matched, locale)} agree,{' '}
+            <strong>{formatCount(r.summary.mismatched, locale)} differ</strong>.
           </p>
           {r.mismatches.length === 0 ? (
             <div class="notice notice-success" role="status">
@@ -262,6 +262,7 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
           {r.days.length > 0 ? (
             <section aria-labelledby="days-title">
               <h2 id="days-title">Per day, customer and currency</h2>
+              <p class="muted">Each cell: the number of documents · their total.</p>
               <div class="table-scroll">
                 <table class="stack recon-days">
                   <thead>
