@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
+import { StripeSimulator } from '../src/connectors/stripe/simulator.ts';
 import { importFile } from '../src/sync/imports.ts';
+import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { rateBudget } from '../src/sync/remote/rate-budget.ts';
@@ -23,6 +26,10 @@ const APP = { clientId: 'conn-test-app', clientSecret: 'xero-client-secret-S3CRE
 const BAD_SECRET = 'xero-wrong-secret-S3CRET-9876543210';
 const IX_KEY = 'ixpole-key-S3CRET-abcdef0123456789';
 const HOOK_SECRET = 'webhook-secret-S3CRET-0123456789abcdef';
+const QBO = { clientId: 'conn-test-qbo', clientSecret: 'qbo-client-secret-S3CRET-0123456789' };
+const QBO_REALM = '9130350000000042';
+const QBO_TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const STRIPE_KEY = 'sk_test_S3CRET_conn_0123456789';
 
 let t: TestApp;
 let owner: Client;
@@ -33,10 +40,23 @@ let ix: IxpoleSimulator;
 let refreshToken: string;
 let badRefreshToken: string;
 let messy: Pipeline;
+let qbo: QuickBooksSimulator;
+let stripe: StripeSimulator;
+let qboToken: string;
 
 const html = (r: { body: unknown }) => String(r.body);
 /** Every secret any pipeline of these tests holds: none may appear in any answer. */
-const secrets = () => [APP.clientSecret, BAD_SECRET, IX_KEY, HOOK_SECRET, refreshToken, badRefreshToken];
+const secrets = () => [
+  APP.clientSecret,
+  BAD_SECRET,
+  IX_KEY,
+  HOOK_SECRET,
+  refreshToken,
+  badRefreshToken,
+  QBO.clientSecret,
+  qboToken,
+  STRIPE_KEY,
+];
 function expectNoSecret(text: string) {
   for (const s of secrets()) expect(text).not.toContain(s);
 }
@@ -82,11 +102,43 @@ beforeAll(async () => {
     source: { type: 'ixpole', baseUrl: ix.url, apiKey: 'ixpole-not-the-key-0000' },
   });
   messy = await definePipeline(t.db, 'CONW', { name: 'files', source: { type: 'file' } });
+
+  const oauth = new OAuthSimulator({
+    ...QBO,
+    callbackTenantParam: 'realmId',
+    tenants: [{ tenantId: QBO_REALM }],
+    accessTokenSeconds: 3600,
+    paths: { token: QBO_TOKEN_PATH },
+  });
+  qbo = await startQuickBooksSimulator({ realms: { [QBO_REALM]: { country: 'NL', currency: 'EUR' } }, oauth, seed: 2 });
+  qboToken = oauth.issueGrant().refreshToken;
+  const qboTarget = (token: string) => ({
+    type: 'quickbooks',
+    ...QBO,
+    refreshToken: token,
+    realmId: QBO_REALM,
+    baseUrl: qbo.url,
+    tokenUrl: `${qbo.url}${QBO_TOKEN_PATH}`,
+  });
+  await definePipeline(t.db, 'CONW', { name: 'qbo', source: { type: 'webhook' }, target: qboTarget(qboToken) });
+  await definePipeline(t.db, 'CONW', {
+    name: 'qbo-revoked',
+    source: { type: 'webhook' },
+    target: qboTarget('a-refresh-token-the-platform-never-issued'),
+  });
+  stripe = await new StripeSimulator(STRIPE_KEY).start();
+  await definePipeline(t.db, 'CONW', { name: 'cards', source: stripe.sourceConfig('whsec_conn_test_0123456789') });
+  await definePipeline(t.db, 'CONW', {
+    name: 'cards-bad',
+    source: { ...stripe.sourceConfig('whsec_conn_test_0123456789'), apiKey: 'sk_test_not_the_key_000' },
+  });
 }, 60_000);
 afterAll(async () => {
   configureXeroRuntime({});
   await xero?.close();
   await ix?.close();
+  await qbo?.close();
+  await stripe?.close();
   await t.close();
 });
 
@@ -129,6 +181,30 @@ describe('POST /v1/connections/{pipeline}/test', () => {
       source: { outcome: 'failed', code: 'CONNECTION_AUTH_FAILED', status: 401 },
     });
     expect(bad.body.source.message).toContain('check the API key');
+    expectNoSecret(JSON.stringify(good.body) + JSON.stringify(bad.body));
+  });
+
+  it("reads QuickBooks' CompanyInfo, and fails on a refresh token the platform does not know", async () => {
+    const good = await owner.post('/v1/connections/qbo/test', {});
+    expect(good.body, JSON.stringify(good.body)).toMatchObject({
+      ok: true,
+      target: { type: 'quickbooks', outcome: 'ok' },
+    });
+    expect(good.body.target.message).toMatch(/^Connected: reached company /);
+    const bad = await owner.post('/v1/connections/qbo-revoked/test', {});
+    expect(bad.body).toMatchObject({ ok: false, target: { outcome: 'failed', code: 'CONNECTION_AUTH_FAILED' } });
+    expectNoSecret(JSON.stringify(good.body) + JSON.stringify(bad.body));
+  });
+
+  it("reads Stripe's balance with the API key, and fails with a wrong one", async () => {
+    const good = await owner.post('/v1/connections/cards/test', {});
+    expect(good.body).toMatchObject({ ok: true, source: { type: 'stripe', outcome: 'ok' } });
+    expect(stripe.requests.some((r) => r.path === '/v1/balance')).toBe(true);
+    const bad = await owner.post('/v1/connections/cards-bad/test', {});
+    expect(bad.body).toMatchObject({
+      ok: false,
+      source: { outcome: 'failed', code: 'CONNECTION_AUTH_FAILED', status: 401 },
+    });
     expectNoSecret(JSON.stringify(good.body) + JSON.stringify(bad.body));
   });
 
@@ -211,6 +287,26 @@ describe('the Connections page', () => {
     const none = await ownerBrowser.request('POST', '/connections/club/connect', '', form);
     expect(none.status).toBe(409);
     expect(html(none)).toContain('CONNECTION_NOT_OAUTH');
+  });
+
+  it('disconnects with the CSRF token, for owners only', async () => {
+    // Connected by the test above (the refresh token of the settings seeded the connection).
+    expect(html(await ownerBrowser.request('GET', '/connections'))).toMatch(/id="oauth-shop-xero"[\s\S]*?>Connected</);
+    const refused = await viewer.request('POST', '/connections/shop-xero/disconnect', '', form);
+    expect(refused.status).toBe(403);
+    const noToken = await t.request('POST', '/connections/shop-xero/disconnect', '', {
+      cookie: ownerBrowser.cookie,
+      ...form,
+    });
+    expect(noToken.status).toBe(403);
+    const r = await ownerBrowser.request('POST', '/connections/shop-xero/disconnect', '', {
+      ...form,
+      'hx-request': 'true',
+    });
+    expect(r.status).toBe(200);
+    expect(html(r)).toContain('Disconnected');
+    expect(html(r)).toContain('>Revoked<');
+    expectNoSecret(html(r));
   });
 
   it("shows the rate budget of the pipeline's tenant as the planner counted it, and no other entity's tenant", async () => {
