@@ -387,6 +387,9 @@ describe('the Reconciliation page', () => {
     expect(text).toMatch(/<tr class="mismatch">/);
     expect(text).toContain('Differs');
     expect(text).toContain('€121.00');
+    expect(text).not.toMatch(/\sstyle=/);
+    expect(text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+    expect(text).not.toMatch(/\son[a-z]+=/);
 
     const quiet = html(
       await ownerBrowser.request('GET', '/reconciliation?pipeline=files&from=2026-10-01&to=2026-10-31'),
