@@ -208,6 +208,30 @@ describe('POST /v1/connections/{pipeline}/test', () => {
     expectNoSecret(JSON.stringify(good.body) + JSON.stringify(bad.body));
   });
 
+  it('records why a refresh failed while the grant stands, and shows it beside the connection', async () => {
+    const down = `http://127.0.0.1:${xero.url.match(/:(\d+)/)![1]}/no-token-endpoint-here`;
+    await definePipeline(t.db, 'CONW', {
+      name: 'xero-down',
+      source: { type: 'webhook' },
+      target: {
+        type: 'xero',
+        ...APP,
+        refreshToken: xero.oauth!.issueGrant().refreshToken,
+        tenantId: xero.tenantId,
+        baseUrl: xero.url,
+        tokenUrl: down,
+      },
+    });
+    const r = await owner.post('/v1/connections/xero-down/test', {});
+    expect(r.body.ok).toBe(false);
+    expect(r.body.target.outcome).toBe('failed');
+    const text = html(await ownerBrowser.request('GET', '/connections'));
+    const section = text.slice(text.indexOf('id="oauth-xero-down"'));
+    expect(section).toContain('Last refresh error');
+    expect(section.slice(0, section.indexOf('</dl>'))).toContain('404');
+    expectNoSecret(text);
+  });
+
   it('is for owners: an accountant is refused, an unknown pipeline is 404', async () => {
     const a = await addUser(t, owner, 'acc@example.com', 'accountant');
     const acc = await signIn(t, a.email, a.password);

@@ -30,6 +30,9 @@ export interface ConnectionState {
   expiresAt: string | null;
   revokedAt: string | null;
   revokedReason: string | null;
+  /** Why the last refresh failed while the grant stands (the platform down); null once one succeeds. */
+  lastRefreshError: string | null;
+  lastRefreshErrorAt: string | null;
 }
 
 export interface PipelineConnections {
@@ -87,6 +90,8 @@ export async function loadConnectionState(db: Queryable, p: Pipeline): Promise<C
     expiresAt: iso(row?.expires_at),
     revokedAt: iso(row?.revoked_at),
     revokedReason: row?.revoked_reason ?? null,
+    lastRefreshError: row?.last_refresh_error ?? null,
+    lastRefreshErrorAt: iso(row?.last_refresh_error_at),
   };
 }
 
@@ -212,9 +217,17 @@ export function OAuthState(props: {
           <dt>Last refreshed</dt>
           <dd>{when(oauth.refreshedAt)}</dd>
         </div>
-        {oauth.revokedReason || oauth.revokedAt ? (
+        {oauth.lastRefreshError && oauth.status === 'connected' ? (
           <div>
             <dt>Last refresh error</dt>
+            <dd>
+              {oauth.lastRefreshError} {oauth.lastRefreshErrorAt ? <>({when(oauth.lastRefreshErrorAt)})</> : null}
+            </dd>
+          </div>
+        ) : null}
+        {oauth.revokedReason || oauth.revokedAt ? (
+          <div>
+            <dt>Why it was revoked</dt>
             <dd>
               {oauth.revokedReason ?? 'revoked'} {oauth.revokedAt ? <>({when(oauth.revokedAt)})</> : null}
             </dd>
