@@ -229,6 +229,9 @@ describe('POST /v1/connections/{pipeline}/test', () => {
     const section = text.slice(text.indexOf('id="oauth-xero-down"'));
     expect(section).toContain('Last refresh error');
     expect(section.slice(0, section.indexOf('</dl>'))).toContain('404');
+    const view = await owner.get('/v1/connections/xero-down');
+    expect(view.body).toMatchObject({ status: 'connected', lastRefreshError: expect.stringContaining('404') });
+    expectNoSecret(JSON.stringify(view.body));
     expectNoSecret(text);
   });
 

@@ -42,6 +42,11 @@ const ConnectionView = z
     accessTokenExpiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     revokedReason: z.string().nullable(),
+    lastRefreshError: z.string().nullable().meta({
+      description:
+        'Why the last refresh of the access token failed while the grant stands (the platform down, a timeout); null once a refresh succeeds.',
+    }),
+    lastRefreshErrorAt: z.string().nullable(),
     startPath: z.string().meta({ description: 'Where to (re)connect, with the entity’s token.' }),
   })
   .meta({ id: 'Connection', description: 'A pipeline’s OAuth 2.0 connection. Tokens are never returned.' });
@@ -72,6 +77,8 @@ async function view(ctx: RouteContext<unknown, unknown, unknown>, name: string):
     accessTokenExpiresAt: iso(row?.expires_at ?? null),
     revokedAt: iso(row?.revoked_at ?? null),
     revokedReason: row?.revoked_reason ?? null,
+    lastRefreshError: row?.last_refresh_error ?? null,
+    lastRefreshErrorAt: iso(row?.last_refresh_error_at ?? null),
     startPath: connectionStartPath(pipeline.name),
   };
 }
