@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -233,6 +235,47 @@ describe('POST /v1/connections/{pipeline}/test', () => {
     expect(view.body).toMatchObject({ status: 'connected', lastRefreshError: expect.stringContaining('404') });
     expectNoSecret(JSON.stringify(view.body));
     expectNoSecret(text);
+  });
+
+  it("asks a webhook target's lookup URL for a reference nothing has, with its header; without one, nothing to call", async () => {
+    const HEADER = 'Bearer erp-token-S3CRET-0123456789';
+    const erp = http.createServer((req, res) => {
+      res.writeHead(req.headers.authorization === HEADER ? 404 : 401).end();
+    });
+    await new Promise<void>((resolve) => erp.listen(0, '127.0.0.1', resolve));
+    try {
+      const base = `http://127.0.0.1:${(erp.address() as AddressInfo).port}`;
+      const target = (authorization: string, lookup = true) => ({
+        type: 'webhook',
+        url: `${base}/documents`,
+        ...(lookup ? { lookupUrl: `${base}/documents/{kind}/{reference}` } : {}),
+        secret: 'erp-signing-secret-0123456789',
+        headers: { authorization },
+      });
+      await definePipeline(t.db, 'CONW', { name: 'erp', source: { type: 'file' }, target: target(HEADER) });
+      await definePipeline(t.db, 'CONW', { name: 'erp-bad', source: { type: 'file' }, target: target('Bearer old') });
+      await definePipeline(t.db, 'CONW', {
+        name: 'erp-blind',
+        source: { type: 'file' },
+        target: target(HEADER, false),
+      });
+      const good = await owner.post('/v1/connections/erp/test', {});
+      expect(good.body).toMatchObject({
+        ok: true,
+        target: { outcome: 'ok', message: 'Connected: reached the lookup URL.' },
+        source: { type: 'file', outcome: 'skipped' },
+      });
+      const bad = await owner.post('/v1/connections/erp-bad/test', {});
+      expect(bad.body).toMatchObject({ ok: false, target: { outcome: 'failed', code: 'CONNECTION_AUTH_FAILED' } });
+      const blind = await owner.post('/v1/connections/erp-blind/test', {});
+      expect(blind.body).toMatchObject({ ok: true, target: { outcome: 'skipped' } });
+      const all =
+        JSON.stringify([good.body, bad.body, blind.body]) + html(await ownerBrowser.request('GET', '/connections'));
+      expect(all).not.toContain('erp-token-S3CRET');
+      expect(all).not.toContain('erp-signing-secret');
+    } finally {
+      await new Promise((resolve) => erp.close(resolve));
+    }
   });
 
   it('is for owners: an accountant is refused, an unknown pipeline is 404', async () => {

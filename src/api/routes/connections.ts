@@ -275,8 +275,8 @@ const testRoute = defineRoute({
   summary: "Test a pipeline's source and target connections",
   description:
     "Makes the cheapest authenticated read each side offers, as a run would make it (the pipeline's settings, its OAuth connection, the outbound policy and the rate planner): " +
-    'Xero GET /Organisation, QuickBooks Online companyinfo, iXpole a one-record page of instalments, Stripe the balance, the embedded ledger that the entity exists. ' +
-    'A file or webhook source and a webhook target have nothing to call (`skipped`). Answers 200 whether or not the systems accepted: `ok` says whether any side failed, ' +
+    'Xero GET /Organisation, QuickBooks Online companyinfo, iXpole a one-record page of instalments, Stripe the balance, the embedded ledger that the entity exists, ' +
+    'a webhook target its lookup URL (a reference nothing was booked under, answered 404). A file or webhook source, and a webhook target without a lookup URL, have nothing to call (`skipped`). Answers 200 whether or not the systems accepted: `ok` says whether any side failed, ' +
     'and each failed side carries a stable code, the message and what to do next. Nothing is written and no credential is ever returned; ' +
     'with the rate planner, each read counts against the tenant’s budget like any call.',
   tags: ['connections'],
