@@ -56,6 +56,12 @@ export interface SourceConnector {
   writeBack?(items: WriteBackItem[]): Promise<void>;
   /** Which write-back kinds this source accepts. */
   readonly writeBackKinds?: readonly WriteBackItem['kind'][];
+  /**
+   * The cheapest authenticated read the system offers (a one-record page, the account's balance),
+   * for "Test connection": resolves with what it reached, in a few words; throws a ConnectorError
+   * saying what is wrong. Absent where there is nothing to call (files, webhooks pushed to us).
+   */
+  checkConnection?(ctx: SourceContext): Promise<string>;
 }
 
 /** Records in hand (an import, a webhook batch, a retry) as pages of 500, each with where to resume. */

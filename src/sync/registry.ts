@@ -4,7 +4,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import type { SourceConnector } from './connector.ts';
 import type { Pipeline } from './pipelines.ts';
-import type { OAuthProvider } from './remote/contracts.ts';
+import type { OAuthProvider, RateScope } from './remote/contracts.ts';
 import type { TargetConnector, TargetCustomerLookup, TargetDeps } from './target.ts';
 
 /*
@@ -69,6 +69,14 @@ export interface TargetDefinition extends ConnectorSettings {
   settings: z.ZodType<Record<string, unknown>>;
   /** How the target's platform is connected through OAuth 2.0, when it is (src/sync/remote/oauth.ts). */
   oauth?: OAuthProvider | undefined;
+  /**
+   * The rate planner's scopes of this tenant that a pipeline with these settings calls under
+   * (its organisation's, its company's), given the tenant its OAuth connection is bound to (null
+   * when none): what the dashboard shows as the budget in use. App-wide scopes, which count the
+   * calls of every entity's tenants, are not the tenant's and are left out. Empty when the tenant
+   * is not known yet.
+   */
+  rateScopes?: ((settings: Record<string, unknown>, connectedTenantId: string | null) => RateScope[]) | undefined;
   /** The platform's webhooks, received at `POST /v1/webhooks/{pipeline}<pathSuffix>` for pipelines whose target this is. */
   inbound?: TargetInbound | undefined;
   create(deps: TargetDeps): Promise<TargetConnector>;

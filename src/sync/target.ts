@@ -310,6 +310,13 @@ export interface TargetConnector {
     from: string,
     to: string,
   ): Promise<TargetDocument[]>;
+  /**
+   * The cheapest authenticated read the platform offers (Xero's organisation, QuickBooks'
+   * CompanyInfo; for the ledger, that the entity exists), for "Test connection": resolves with
+   * what it reached, in a few words; throws a ConnectorError saying what is wrong. Paced and
+   * guarded like any other call. Absent where there is nothing to call.
+   */
+  checkConnection?(ctx: TargetCallContext): Promise<string>;
   /** Each customer's open balance in the target as at a date, by currency, minor units. */
   openBalances?(
     ctx: TargetCallContext,

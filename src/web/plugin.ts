@@ -11,9 +11,11 @@ import { PlainErrorPage } from './pages/sign-in.tsx';
 import { sendFragment, sendPage } from './render.ts';
 import { registerAuditPage } from './routes/audit.ts';
 import { registerAuthPages } from './routes/auth.ts';
+import { registerConnectionPages } from './routes/connections.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
 import { registerOverview } from './routes/overview.ts';
+import { registerReconciliationPages } from './routes/reconciliation.ts';
 import { registerRunPages } from './routes/runs.ts';
 import { registerTransactionPages } from './routes/transactions.ts';
 import { redirectToSignIn, viewerOf } from './session.ts';
@@ -127,5 +129,7 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerCustomerPages(dashboard);
     registerTransactionPages(dashboard);
     registerAuditPage(dashboard);
+    registerConnectionPages(dashboard);
+    registerReconciliationPages(dashboard);
   });
 }

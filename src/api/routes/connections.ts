@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { testConnection } from '../../sync/connection-test.ts';
 import { requirePipeline } from '../../sync/pipelines.ts';
 import { readConnection } from '../../sync/remote/oauth-store.ts';
 import {
@@ -41,6 +42,11 @@ const ConnectionView = z
     accessTokenExpiresAt: z.string().nullable(),
     revokedAt: z.string().nullable(),
     revokedReason: z.string().nullable(),
+    lastRefreshError: z.string().nullable().meta({
+      description:
+        'Why the last refresh of the access token failed while the grant stands (the platform down, a timeout); null once a refresh succeeds.',
+    }),
+    lastRefreshErrorAt: z.string().nullable(),
     startPath: z.string().meta({ description: 'Where to (re)connect, with the entity’s token.' }),
   })
   .meta({ id: 'Connection', description: 'A pipeline’s OAuth 2.0 connection. Tokens are never returned.' });
@@ -71,6 +77,8 @@ async function view(ctx: RouteContext<unknown, unknown, unknown>, name: string):
     accessTokenExpiresAt: iso(row?.expires_at ?? null),
     revokedAt: iso(row?.revoked_at ?? null),
     revokedReason: row?.revoked_reason ?? null,
+    lastRefreshError: row?.last_refresh_error ?? null,
+    lastRefreshErrorAt: iso(row?.last_refresh_error_at ?? null),
     startPath: connectionStartPath(pipeline.name),
   };
 }
@@ -227,4 +235,78 @@ const deleteRoute = defineRoute({
   },
 });
 
-export const connectionRoutes: AnyRoute[] = [startRoute, callbackRoute, getRoute, deleteRoute];
+const SideTestView = z.object({
+  side: z.enum(['source', 'target']),
+  type: z.string(),
+  outcome: z.enum(['ok', 'failed', 'skipped']).meta({
+    description:
+      '`skipped`: the connector has nothing to call (a file or webhook source receives what is sent to ledgerlink).',
+  }),
+  message: z.string().meta({ description: 'What was reached, or what the system answered; never a credential.' }),
+  code: z
+    .enum([
+      'CONNECTION_AUTH_FAILED',
+      'CONNECTION_UNAVAILABLE',
+      'CONNECTION_REFUSED',
+      'OUTBOUND_REFUSED',
+      'CONNECTION_SETTINGS_INVALID',
+      'SECRET_UNREADABLE',
+    ])
+    .nullable()
+    .meta({
+      description:
+        '`CONNECTION_AUTH_FAILED` credentials or grant refused (401, 403, a revoked connection); `CONNECTION_UNAVAILABLE` no answer or a passing failure (5xx, 429, timeout); ' +
+        '`CONNECTION_REFUSED` any other refusal; `OUTBOUND_REFUSED` an address the outbound policy forbids; `CONNECTION_SETTINGS_INVALID` settings incomplete (a company id missing); ' +
+        '`SECRET_UNREADABLE` a secret stored with another encryption key. Null unless failed.',
+    }),
+  reason: z
+    .string()
+    .nullable()
+    .meta({ description: "The connector's own reason code, when it gave one (TARGET_AUTH_REVOKED)." }),
+  next: z.string().nullable().meta({ description: 'What to do next, for a failure.' }),
+  status: z.number().nullable().meta({ description: 'The remote status, when there was an answer.' }),
+  durationMs: z.number(),
+});
+
+const testRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/connections/{pipeline}/test',
+  operationId: 'testConnection',
+  summary: "Test a pipeline's source and target connections",
+  description:
+    "Makes the cheapest authenticated read each side offers, as a run would make it (the pipeline's settings, its OAuth connection, the outbound policy and the rate planner): " +
+    'Xero GET /Organisation, QuickBooks Online companyinfo, iXpole a one-record page of instalments, Stripe the balance, the embedded ledger that the entity exists, ' +
+    'a webhook target its lookup URL (a reference nothing was booked under, answered 404). A file or webhook source, and a webhook target without a lookup URL, have nothing to call (`skipped`). Answers 200 whether or not the systems accepted: `ok` says whether any side failed, ' +
+    'and each failed side carries a stable code, the message and what to do next. Nothing is written and no credential is ever returned; ' +
+    'with the rate planner, each read counts against the tenant’s budget like any call.',
+  tags: ['connections'],
+  auth: 'entityOrAdmin',
+  role: 'owner',
+  params: PipelineParam,
+  // The rate planner may not run inside a transaction, and a test writes nothing.
+  write: false,
+  idempotency: { ignore: 'a test writes nothing and is made afresh each time.' },
+  success: {
+    status: 200,
+    description: 'The outcome of each side.',
+    schema: z
+      .object({ pipeline: z.string(), ok: z.boolean(), source: SideTestView, target: SideTestView })
+      .meta({ id: 'ConnectionTest' }),
+  },
+  errors: ['NOT_FOUND'],
+  handler: async (ctx) => {
+    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline, scopeOf(ctx));
+    const result = await testConnection(
+      { db: ctx.db, box: ctx.services.sync.box, log: ctx.log },
+      pipeline,
+      AbortSignal.timeout(60_000),
+    );
+    ctx.log.info(
+      { pipeline: pipeline.name, ok: result.ok, source: result.source.code, target: result.target.code },
+      'connection tested',
+    );
+    return result;
+  },
+});
+
+export const connectionRoutes: AnyRoute[] = [startRoute, callbackRoute, getRoute, deleteRoute, testRoute];

@@ -159,6 +159,12 @@ export function createIxpoleSource(o: IxpoleSourceOptions): SourceConnector {
       }
     },
 
+    // One instalment of the first page: the smallest read the API key must be good for.
+    async checkConnection(ctx: SourceContext): Promise<string> {
+      await http().expectOk('GET', 'api/instalments?page=1&pageSize=1', undefined, ctx.signal);
+      return 'the instalments list (one record)';
+    },
+
     customer(id: string): Promise<Lookup<CanonicalCustomer>> {
       return lookup('customer', `api/customer/${encodeURIComponent(id)}`, id, (raw) => {
         const m = mapCustomer(raw);

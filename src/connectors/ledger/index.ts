@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
+import { ConnectorError } from '../../sync/connector.ts';
 import { registerSource, registerTarget } from '../../sync/registry.ts';
 import type { ItemError, MappedLine, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { createAllocations, createCreditNotes } from './credit-notes.ts';
@@ -85,6 +86,12 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
     describeDrafts: (ctx, ids) => read.describeDrafts(db(ctx), e, ids),
     unlinkedDocuments: (ctx, scope, from, to) => read.documentsInWindow(db(ctx), e, scope, from, to),
     openBalances: (ctx, codes, asAt) => read.openBalances(db(ctx), e, codes, asAt),
+    // Local: the connection is the database itself; what can be missing is the entity.
+    async checkConnection(ctx) {
+      const found = await findEntityById(db(ctx), e);
+      if (!found) throw new ConnectorError('ledger', `entity ${entity.code} no longer exists`, { retryable: false });
+      return `the embedded ledger of ${found.code}`;
+    },
   };
 }
 

@@ -3,7 +3,8 @@ import type { Queryable } from '../../db/database.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { IsoDate } from '../../domain/schemas.ts';
 import type { CanonicalLine, CanonicalRecord, RecordKind } from '../../sync/canonical.ts';
-import type { SourceConnector, SourceItem, SourcePage } from '../../sync/connector.ts';
+import { ConnectorError, type SourceConnector, type SourceItem, type SourcePage } from '../../sync/connector.ts';
+import { findEntityById } from '../../ledger/entities.ts';
 import type { Pipeline } from '../../sync/pipelines.ts';
 import { customerRecord } from './reads.ts';
 
@@ -343,6 +344,13 @@ export function createLedgerSource(pipeline: Pipeline, db: Queryable): SourceCon
   const dated = (date: string) => !config.from || date >= config.from;
   return {
     type: 'ledger',
+    // Nothing remote: the books it mirrors are this entity's, so the check is that the entity is there.
+    async checkConnection() {
+      const entity = await findEntityById(db, entityId);
+      if (!entity)
+        throw new ConnectorError('ledger', `entity ${pipeline.entityCode} no longer exists`, { retryable: false });
+      return `the embedded ledger of ${entity.code}`;
+    },
     async *pages(_ctx, cursor): AsyncIterable<SourcePage> {
       let at = parsePosition(cursor ?? (await lastCursor(db, pipeline.id)));
       const { rows: entity } = await db.query<{ base_currency: string }>(

@@ -1,6 +1,13 @@
 import { REMOTE_TARGET_SECRETS } from '../../sync/remote/settings.ts';
 import { type TargetDefinition, registerTarget } from '../../sync/registry.ts';
-import { DEFAULT_BASE_URL, QUICKBOOKS_OAUTH, QuickBooksTargetSettings, TOKEN_URL } from './settings.ts';
+import {
+  DEFAULT_BASE_URL,
+  QUICKBOOKS_OAUTH,
+  QuickBooksSettings,
+  QuickBooksTargetSettings,
+  TOKEN_URL,
+  rateScopes,
+} from './settings.ts';
 import { quickbooksInbound } from './inbound.ts';
 import { createQuickBooksTarget } from './target.ts';
 
@@ -21,6 +28,13 @@ export const quickbooksTarget: TargetDefinition = {
   ],
   oauth: QUICKBOOKS_OAUTH,
   inbound: quickbooksInbound,
+  rateScopes: (input, connected) => {
+    const s = QuickBooksSettings.safeParse(input);
+    const realmId = s.success ? (s.data.realmId ?? connected) : null;
+    if (!s.success || !realmId) return [];
+    const { realm, batch } = rateScopes(realmId, s.data.limits);
+    return [realm, batch];
+  },
   create: (deps) => Promise.resolve(createQuickBooksTarget(deps)),
 };
 

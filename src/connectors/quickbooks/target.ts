@@ -70,7 +70,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
     );
   }
 
-  async function open(ctx: TargetCallContext): Promise<Session> {
+  async function apiOf(): Promise<QuickBooksApi> {
     const realm = await realmId();
     const scopes = rateScopes(realm, settings.limits);
     const common = {
@@ -81,11 +81,15 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       log: deps.log,
       ...opts.client,
     };
-    const api = new QuickBooksApi(
+    return new QuickBooksApi(
       new RemoteClient({ ...common, rate: { planner, scopes: [scopes.realm] } }),
       new RemoteClient({ ...common, rate: { planner, scopes: [scopes.realm, scopes.batch] } }),
       realm,
     );
+  }
+
+  async function open(ctx: TargetCallContext): Promise<Session> {
+    const api = await apiOf();
     const company = await loadCompany(api, ctx);
     let defaultItem: Promise<string> | null = null;
     const docs: DocumentContext = {
@@ -243,6 +247,13 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
         }
       }
       return out;
+    },
+
+    // GET companyinfo/{realm}: one read, where opening a session would batch five.
+    async checkConnection(ctx) {
+      const api = await apiOf();
+      const info = await api.read('CompanyInfo', `companyinfo/${encodeURIComponent(api.realmId)}`, ctx.signal);
+      return `company ${scalar(info.CompanyName) || api.realmId}`;
     },
 
     async unlinkedDocuments(ctx, scope, from, to) {

@@ -104,6 +104,11 @@ export class StripeApi {
     }
   }
 
+  /** The account's balance: the cheapest read a restricted key may make, for a connection test. */
+  async balance(): Promise<Stripe.Balance> {
+    return this.call('balance', () => this.stripe.balance.retrieve());
+  }
+
   /** A customer; null when Stripe has none by that id or it was deleted. */
   async customer(id: string): Promise<Stripe.Customer | null> {
     try {

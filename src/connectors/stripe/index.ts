@@ -1,4 +1,5 @@
 import { webhookEventPages } from '../../sync/webhook-events.ts';
+import { ConnectorError } from '../../sync/connector.ts';
 import { registerSource } from '../../sync/registry.ts';
 import { STRIPE_SECRETS, StripeApi, StripeSourceConfig, stripeBaseUrl, stripeConfigOf } from './api.ts';
 import { type ConvertContext, convertStripeEvents } from './convert.ts';
@@ -14,6 +15,12 @@ registerSource(
   'stripe',
   (pipeline, deps) => ({
     type: 'stripe',
+    async checkConnection(ctx) {
+      const config = stripeConfigOf(pipeline);
+      if (!config) throw new ConnectorError('stripe', 'the source needs {apiKey, signingSecret}', { retryable: false });
+      await new StripeApi(config, ctx.log).balance();
+      return 'the account balance';
+    },
     pages(ctx) {
       // Checked here rather than in the factory: workers create every pipeline's source to flush
       // write-back, and one misconfigured pipeline must not stop the others.

@@ -259,6 +259,8 @@ export class StripeSimulator {
       });
       res.end(JSON.stringify(body));
     };
+    if (req.method === 'GET' && url.pathname === '/v1/balance')
+      return ok({ object: 'balance', livemode: false, available: [{ amount: 0, currency: 'eur' }], pending: [] });
     const m = /^\/v1\/(customers|charges|payment_intents|balance_transactions|refunds)(?:\/([A-Za-z0-9_]+))?$/.exec(
       url.pathname,
     );

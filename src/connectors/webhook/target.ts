@@ -225,6 +225,39 @@ export function createWebhookTarget(
     document,
   });
 
+  async function findByReference(
+    ctx: TargetCallContext,
+    kind: TargetKind,
+    reference: string,
+    customerTargetId?: string | null,
+  ): Promise<FoundDocument | null> {
+    // Without a lookup URL there is nothing to ask: a resend carries the same keys, and the receiver must honour them.
+    if (!settings.lookupUrl) return null;
+    const url = fillLookup(settings.lookupUrl, kind, reference, customerTargetId);
+    const what = `lookup of ${kind} ${clip(reference, 60)}`;
+    const a = await call(ctx, 'GET', url, '', {});
+    if (a.status === 404) return null;
+    if (UNCERTAIN(a.status)) throw uncertain(what, a);
+    if (a.status < 200 || a.status >= 300) {
+      throw fail(`${what} answered ${a.status}${withReason(a.text)}`, { status: a.status, retryable: false });
+    }
+    let parsed: unknown;
+    try {
+      parsed = parseJsonExact(a.text);
+    } catch {
+      throw fail(`${what} answered ${a.status} with a body that is not JSON`, { status: a.status, retryable: false });
+    }
+    const found = Found.safeParse(parsed);
+    if (!found.success) {
+      throw fail(`${what} answered ${a.status} without {id, number?}`, { status: a.status, retryable: false });
+    }
+    return {
+      targetId: found.data.id,
+      number: found.data.number ?? null,
+      customerTargetId: found.data.customerTargetId ?? null,
+    };
+  }
+
   return {
     type: 'webhook',
     transactional: false,
@@ -311,32 +344,15 @@ export function createWebhookTarget(
         ),
       ),
 
-    async findByReference(ctx, kind, reference, customerTargetId): Promise<FoundDocument | null> {
-      // Without a lookup URL there is nothing to ask: a resend carries the same keys, and the receiver must honour them.
-      if (!settings.lookupUrl) return null;
-      const url = fillLookup(settings.lookupUrl, kind, reference, customerTargetId);
-      const what = `lookup of ${kind} ${clip(reference, 60)}`;
-      const a = await call(ctx, 'GET', url, '', {});
-      if (a.status === 404) return null;
-      if (UNCERTAIN(a.status)) throw uncertain(what, a);
-      if (a.status < 200 || a.status >= 300) {
-        throw fail(`${what} answered ${a.status}${withReason(a.text)}`, { status: a.status, retryable: false });
-      }
-      let parsed: unknown;
-      try {
-        parsed = parseJsonExact(a.text);
-      } catch {
-        throw fail(`${what} answered ${a.status} with a body that is not JSON`, { status: a.status, retryable: false });
-      }
-      const found = Found.safeParse(parsed);
-      if (!found.success) {
-        throw fail(`${what} answered ${a.status} without {id, number?}`, { status: a.status, retryable: false });
-      }
-      return {
-        targetId: found.data.id,
-        number: found.data.number ?? null,
-        customerTargetId: found.data.customerTargetId ?? null,
-      };
-    },
+    findByReference,
+    // The lookup URL is the one read the receiver offers: a reference nothing was booked under must answer 404.
+    ...(settings.lookupUrl
+      ? {
+          async checkConnection(ctx: TargetCallContext) {
+            await findByReference(ctx, 'invoice', 'ledgerlink-connection-test');
+            return 'the lookup URL';
+          },
+        }
+      : {}),
   };
 }

@@ -3,7 +3,7 @@ import { registerTarget } from '../../sync/registry.ts';
 import type { RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { type RatePlannerOptions, createRatePlanner } from '../../sync/remote/rate-planner.ts';
-import { XERO, XERO_SECRETS, XeroTargetSettings, connectionsUrl, xeroOAuth } from './settings.ts';
+import { XERO, XERO_SECRETS, XeroTargetSettings, connectionsUrl, xeroOAuth, xeroScopes } from './settings.ts';
 import { xeroInbound } from './inbound.ts';
 import { createXeroTarget } from './target.ts';
 
@@ -36,6 +36,11 @@ registerTarget({
   secrets: XERO_SECRETS,
   oauth: xeroOAuth,
   inbound: xeroInbound,
+  rateScopes: (input, connected) => {
+    const s = XeroTargetSettings.safeParse(input);
+    const tenantId = s.success ? (s.data.tenantId ?? connected) : null;
+    return s.success && tenantId ? xeroScopes(tenantId, s.data.clientId, s.data.limits).slice(0, 1) : [];
+  },
   outbound: (s) => {
     const base = typeof s.baseUrl === 'string' ? s.baseUrl : XERO.baseUrl;
     return [

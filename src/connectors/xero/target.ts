@@ -780,6 +780,17 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       }
       return out;
     },
+    // GET /Organisation: one small read that needs a live token and a connected tenant.
+    async checkConnection(ctx) {
+      const x = await api();
+      const body = await x.get('/Organisation', {}, ctx.signal);
+      const org = Array.isArray(body.Organisations) ? (body.Organisations as Json[])[0] : undefined;
+      if (!org)
+        throw new ConnectorError(XERO.system, `GET /Organisation answered no organisation for tenant ${x.tenantId}`, {
+          retryable: false,
+        });
+      return `organisation ${str(org.Name) || x.tenantId}`;
+    },
     async unlinkedDocuments(ctx, scope, from, to) {
       return unlinkedDocuments(await api(), ctx, scope, from, to, OVERPAYMENT);
     },

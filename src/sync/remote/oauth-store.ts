@@ -24,6 +24,9 @@ export interface ConnectionRow {
   settings_token_digest: string | null;
   connected_at: Date;
   refreshed_at: Date | null;
+  /** Why the last refresh failed while keeping the grant (cleared by a successful one). */
+  last_refresh_error: string | null;
+  last_refresh_error_at: Date | null;
   /** Whether a worker holds the refresh claim right now (by the database's clock). */
   claimed: boolean;
 }
@@ -36,7 +39,7 @@ export function settingsTokenDigest(refreshToken: string): string {
 export async function readConnection(db: Queryable, pipelineId: string): Promise<ConnectionRow | null> {
   const { rows } = await db.query<ConnectionRow>(
     `SELECT access_token, refresh_token, expires_at, tenant_id, tenant_name, scopes, status, revoked_reason, revoked_at,
-            origin, settings_token_digest, connected_at, refreshed_at,
+            origin, settings_token_digest, connected_at, refreshed_at, last_refresh_error, last_refresh_error_at,
             coalesce(refresh_claimed_until > now(), false) AS claimed
        FROM oauth_connections WHERE pipeline_id = $1`,
     [pipelineId],
@@ -64,7 +67,7 @@ export async function seedFromSettings(
         SET refresh_token = EXCLUDED.refresh_token, access_token = NULL, expires_at = NULL, tenant_id = NULL,
             tenant_name = NULL, scopes = NULL, status = 'active', revoked_reason = NULL, revoked_at = NULL,
             origin = 'settings', settings_token_digest = EXCLUDED.settings_token_digest, connected_at = now(),
-            refreshed_at = NULL, refresh_claimed_until = NULL
+            refreshed_at = NULL, refresh_claimed_until = NULL, last_refresh_error = NULL, last_refresh_error_at = NULL
       WHERE c.settings_token_digest IS DISTINCT FROM EXCLUDED.settings_token_digest`,
     [pipelineId, box.encrypt(refreshToken), digest],
   );
@@ -95,7 +98,7 @@ export async function storeConnection(db: Queryable, box: SecretBox, c: NewConne
             expires_at = EXCLUDED.expires_at, tenant_id = EXCLUDED.tenant_id, tenant_name = EXCLUDED.tenant_name,
             scopes = EXCLUDED.scopes, status = 'active', revoked_reason = NULL, revoked_at = NULL, origin = 'oauth',
             settings_token_digest = EXCLUDED.settings_token_digest, connected_at = now(), refreshed_at = NULL,
-            refresh_claimed_until = NULL`,
+            refresh_claimed_until = NULL, last_refresh_error = NULL, last_refresh_error_at = NULL`,
     [
       c.pipelineId,
       box.encrypt(c.accessToken),
@@ -149,11 +152,22 @@ export async function claimRefresh(
   return rowCount > 0;
 }
 
-/** Gives the claim back without a change (the token endpoint failed in a way that keeps the grant). */
-export async function releaseRefresh(db: Queryable, pipelineId: string, sealedRefreshToken: string): Promise<void> {
+/**
+ * Gives the claim back without a change to the tokens (the token endpoint failed in a way that keeps
+ * the grant), recording why for the dashboard when `error` is given (a message without secrets).
+ */
+export async function releaseRefresh(
+  db: Queryable,
+  pipelineId: string,
+  sealedRefreshToken: string,
+  error?: string,
+): Promise<void> {
   await db.query(
-    `UPDATE oauth_connections SET refresh_claimed_until = NULL WHERE pipeline_id = $1 AND refresh_token = $2`,
-    [pipelineId, sealedRefreshToken],
+    `UPDATE oauth_connections SET refresh_claimed_until = NULL,
+            last_refresh_error = coalesce($3, last_refresh_error),
+            last_refresh_error_at = CASE WHEN $3::text IS NULL THEN last_refresh_error_at ELSE now() END
+      WHERE pipeline_id = $1 AND refresh_token = $2`,
+    [pipelineId, sealedRefreshToken, error === undefined ? null : error.slice(0, 500)],
   );
 }
 
@@ -172,7 +186,7 @@ export async function saveRefreshed(
   const { rowCount } = await db.query(
     `UPDATE oauth_connections
         SET access_token = $3, refresh_token = $4, expires_at = $5, scopes = coalesce($6, scopes),
-            refreshed_at = now(), refresh_claimed_until = NULL
+            refreshed_at = now(), refresh_claimed_until = NULL, last_refresh_error = NULL, last_refresh_error_at = NULL
       WHERE pipeline_id = $1 AND status = 'active' AND refresh_token = $2`,
     [
       pipelineId,

@@ -154,7 +154,9 @@ export function oauthTokenSource(o: OAuthTokenSourceOptions): TokenSource & { te
         o.log?.warn({ pipelineId: o.pipelineId, system: o.system }, 'OAuth connection revoked by the platform');
         throw await reconnectError(reason, err.status);
       }
-      await releaseRefresh(o.db, o.pipelineId, sealed).catch((releaseErr: unknown) =>
+      // Recorded for the Connections page: a ConnectorError's message is redacted; anything else is not shown.
+      const why = err instanceof ConnectorError ? err.message : 'the token endpoint failed (see the server log)';
+      await releaseRefresh(o.db, o.pipelineId, sealed, why).catch((releaseErr: unknown) =>
         o.log?.warn({ err: releaseErr, pipelineId: o.pipelineId }, 'could not release an OAuth refresh claim'),
       );
       throw err;

@@ -9,6 +9,8 @@ export const SECTIONS = [
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
   { key: 'customers', href: '/customers', label: 'Customers' },
   { key: 'transactions', href: '/transactions', label: 'Transactions' },
+  { key: 'connections', href: '/connections', label: 'Connections' },
+  { key: 'reconciliation', href: '/reconciliation', label: 'Reconciliation' },
   { key: 'audit', href: '/audit', label: 'Audit log' },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];

@@ -1,0 +1,371 @@
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { Queryable } from '../../db/database.ts';
+import { IsoDate } from '../../domain/schemas.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import { type Pipeline, listPipelines } from '../../sync/pipelines.ts';
+import { type Mismatch, type Reconciliation, reconcile, reconcileWindow } from '../../sync/reconcile.ts';
+import { listRuns } from '../../sync/runs.ts';
+import type { SecretBox } from '../../sync/secrets.ts';
+import { Empty } from '../components/common.tsx';
+import { Layout } from '../components/layout.tsx';
+import type { PageContext } from '../context.ts';
+import { formatCount, formatDate, formatMoney } from '../format.ts';
+
+/** The page's query: a value that is not a pipeline name or a date is set aside, and said so. */
+export const ReconciliationQuery = z.object({
+  pipeline: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .optional()
+    .catch(undefined),
+  from: z.string().max(20).optional().catch(undefined),
+  to: z.string().max(20).optional().catch(undefined),
+});
+type ReconciliationQuery = z.output<typeof ReconciliationQuery>;
+
+export interface ReconciliationData {
+  pipelines: Pipeline[];
+  pipeline: Pipeline | null;
+  from: string;
+  to: string;
+  /** Dates of the query that were not dates, or a period that ends before it starts. */
+  problems: string[];
+  /** False when the pipeline has no run at all: there is nothing to compare. */
+  hasRun: boolean;
+  result: Reconciliation | null;
+}
+
+function dateOf(value: string | undefined, label: string, problems: string[]): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (IsoDate.safeParse(value).success) return value;
+  problems.push(`“${label}” is not a date (YYYY-MM-DD); the default is used instead.`);
+  return undefined;
+}
+
+/**
+ * The reconciliation of the chosen pipeline (the first one when none is chosen) over the period, by
+ * the function behind GET /v1/pipelines/{name}/reconciliation; nothing is compared before a first run.
+ */
+export async function loadReconciliation(
+  db: Queryable,
+  box: SecretBox,
+  log: Logger,
+  entityId: string,
+  query: ReconciliationQuery,
+): Promise<ReconciliationData> {
+  const pipelines = await listPipelines(db, box, entityId);
+  const problems: string[] = [];
+  let window = reconcileWindow(dateOf(query.from, 'From', problems), dateOf(query.to, 'To', problems));
+  if (!window) {
+    problems.push('The period ends before it starts; the 30 days up to “To” are shown instead.');
+    window = reconcileWindow(undefined, dateOf(query.to, 'To', []))!;
+  }
+  const base = { pipelines, from: window.from, to: window.to, problems };
+  const pipeline = query.pipeline ? pipelines.find((p) => p.name === query.pipeline) : pipelines[0];
+  if (!pipeline) {
+    if (query.pipeline) problems.push(`No pipeline named ${query.pipeline}; choose one of the list.`);
+    return { ...base, pipeline: null, hasRun: false, result: null };
+  }
+  const runs = await listRuns(db, { entityId, pipeline: pipeline.name, limit: 1, offset: 0 });
+  if (runs.total === 0) return { ...base, pipeline, hasRun: false, result: null };
+  try {
+    const result = await reconcile(db, pipeline, window.from, window.to, log, box);
+    return { ...base, pipeline, hasRun: true, result };
+  } catch (err) {
+    // The target could not be read (a platform down, a revoked connection): said where the table would be.
+    if (!(err instanceof ConnectorError)) throw err;
+    problems.push(`The target could not be read, so nothing was compared: ${err.message}`);
+    return { ...base, pipeline, hasRun: true, result: null };
+  }
+}
+
+const KIND_TEXT: Record<Mismatch['kind'], string> = {
+  'missing-in-ledger': 'Missing in the target',
+  'not-from-source': 'Not from the source',
+  'amount-difference': 'Amounts differ',
+  'date-difference': 'Dates differ',
+  'open-balance-difference': 'Open balances differ',
+};
+
+/** Agrees / differs, as a word with an icon: never colour alone. */
+function Verdict(props: { matched: boolean }) {
+  return props.matched ? (
+    <span class="badge badge-succeeded">
+      <span aria-hidden="true">✓</span> Agrees
+    </span>
+  ) : (
+    <span class="badge badge-failed">
+      <span aria-hidden="true">⚠</span> Differs
+    </span>
+  );
+}
+
+function Links(props: { m: Mismatch; ledger: boolean }) {
+  const { m } = props;
+  const links = [];
+  if (m.transactionId !== null && props.ledger)
+    links.push(
+      <a href={`/transactions/${m.transactionId}`}>
+        Transaction {m.transactionId}
+        <span class="visually-hidden"> in the ledger</span>
+      </a>,
+    );
+  else if (m.targetId !== null)
+    links.push(
+      <span>
+        Target id <code>{m.targetId}</code>
+      </span>,
+    );
+  if (m.exceptionId !== null) links.push(<a href={`/exceptions/${m.exceptionId}`}>Exception {m.exceptionId}</a>);
+  if (m.sourceId !== null)
+    links.push(
+      <span>
+        Source record <code>{m.sourceId}</code>
+      </span>,
+    );
+  if (links.length === 0) return <>—</>;
+  return (
+    <ul class="doc-links">
+      {links.map((l) => (
+        <li>{l}</li>
+      ))}
+    </ul>
+  );
+}
+
+export function ReconciliationPage(props: { ctx: PageContext; data: ReconciliationData }) {
+  const { ctx, data } = props;
+  const { locale } = ctx;
+  const r = data.result;
+  const money = (amount: string | null, currency: string | null) =>
+    amount === null ? '—' : currency ? formatMoney(amount, currency, locale) : amount;
+  const ledger = data.pipeline?.targetType === 'ledger';
+  return (
+    <Layout ctx={ctx} title="Reconciliation" section="reconciliation">
+      <h1>Reconciliation</h1>
+      <p class="lead">
+        What a pipeline’s source sent against what its target holds, per day, customer and currency, for the documents
+        dated in the period.
+      </p>
+      {data.pipelines.length === 0 ? (
+        <Empty>No pipelines yet: there is nothing to reconcile.</Empty>
+      ) : (
+        <form method="get" action="/reconciliation" class="filters" aria-label="What to reconcile">
+          <label>
+            Pipeline
+            <select name="pipeline">
+              {data.pipelines.map((p) => (
+                <option value={p.name} selected={p.name === data.pipeline?.name}>
+                  {p.name}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            From (document date)
+            <input type="date" name="from" value={data.from} required />
+          </label>
+          <label>
+            To (document date)
+            <input type="date" name="to" value={data.to} required />
+          </label>
+          <button type="submit">Reconcile</button>
+        </form>
+      )}
+      {data.problems.length > 0 ? (
+        <div class="notice notice-warning" role="status">
+          <ul>
+            {data.problems.map((p) => (
+              <li>{p}</li>
+            ))}
+          </ul>
+        </div>
+      ) : null}
+      {data.pipeline && !data.hasRun ? (
+        <Empty>
+          {data.pipeline.name} has never run: there is nothing to compare yet. Run it from{' '}
+          <a href={`/runs?pipeline=${encodeURIComponent(data.pipeline.name)}`}>Runs</a>, then come back.
+        </Empty>
+      ) : null}
+      {r ? (
+        <>
+          <p role="status" class="recon-summary">
+            {formatDate(r.from, locale)} to {formatDate(r.to, locale)}: {formatCount(r.summary.sourceDocuments, locale)}{' '}
+            documents from the source, {formatCount(r.summary.ledgerDocuments, locale)} in the target;{' '}
+            {formatCount(r.summary.matched, locale)} agree,{' '}
+            <strong>{formatCount(r.summary.mismatched, locale)} differ</strong>.
+          </p>
+          {r.mismatches.length === 0 ? (
+            <div class="notice notice-success" role="status">
+              <span aria-hidden="true">✓ </span>
+              {r.days.length === 0
+                ? 'No documents dated in this period on either side, and the open balances agree.'
+                : 'Everything agrees: every document of the source is in the target with the same amount and date.'}
+            </div>
+          ) : (
+            <section aria-labelledby="mismatches-title">
+              <h2 id="mismatches-title">
+                <span aria-hidden="true">⚠ </span>
+                {formatCount(r.mismatches.length, locale)} {r.mismatches.length === 1 ? 'difference' : 'differences'}
+              </h2>
+              <div class="table-scroll">
+                <table class="stack mismatches">
+                  <thead>
+                    <tr>
+                      <th scope="col">What</th>
+                      <th scope="col">Document</th>
+                      <th scope="col">Customer</th>
+                      <th scope="col">Date</th>
+                      <th scope="col" class="num">
+                        Source
+                      </th>
+                      <th scope="col" class="num">
+                        Target
+                      </th>
+                      <th scope="col">Why</th>
+                      <th scope="col">Look at</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {r.mismatches.map((m) => (
+                      <tr class="mismatch">
+                        <td data-label="What">
+                          <span class="badge badge-failed">
+                            <span aria-hidden="true">⚠</span> {KIND_TEXT[m.kind]}
+                          </span>
+                        </td>
+                        <td data-label="Document">
+                          {m.documentKind ?? ''} {m.externalReference ?? ''}
+                        </td>
+                        <td data-label="Customer">{m.customerCode ?? '—'}</td>
+                        <td data-label="Date">{m.date ? formatDate(m.date, locale) : '—'}</td>
+                        <td data-label="Source" class="num">
+                          {money(m.sourceAmount, m.currency)}
+                        </td>
+                        <td data-label="Target" class="num">
+                          {money(m.targetAmount, m.currency)}
+                        </td>
+                        <td data-label="Why" class="message">
+                          {m.message}
+                        </td>
+                        <td data-label="Look at">
+                          <Links m={m} ledger={ledger} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          )}
+          {r.days.length > 0 ? (
+            <section aria-labelledby="days-title">
+              <h2 id="days-title">Per day, customer and currency</h2>
+              <p class="muted">Each cell: the number of documents · their total.</p>
+              <div class="table-scroll">
+                <table class="stack recon-days">
+                  <thead>
+                    <tr>
+                      <th scope="col">Date</th>
+                      <th scope="col">Customer</th>
+                      <th scope="col" class="num">
+                        Invoices, source
+                      </th>
+                      <th scope="col" class="num">
+                        Invoices, target
+                      </th>
+                      <th scope="col" class="num">
+                        Payments, source
+                      </th>
+                      <th scope="col" class="num">
+                        Payments, target
+                      </th>
+                      <th scope="col">Status</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {r.days.map((d) => {
+                      const cell = (t: { count: number; total: string }) =>
+                        `${formatCount(t.count, locale)} · ${formatMoney(t.total, d.currency, locale)}`;
+                      return (
+                        <tr class={d.matched ? undefined : 'mismatch'}>
+                          <td data-label="Date">{formatDate(d.date, locale)}</td>
+                          <td data-label="Customer">
+                            {d.customerCode ?? (
+                              <span>
+                                not in the target yet (source <code>{d.customerSourceId}</code>)
+                              </span>
+                            )}
+                          </td>
+                          <td data-label="Invoices, source" class="num">
+                            {cell(d.source.invoices)}
+                          </td>
+                          <td data-label="Invoices, target" class="num">
+                            {cell(d.target.invoices)}
+                          </td>
+                          <td data-label="Payments, source" class="num">
+                            {cell(d.source.payments)}
+                          </td>
+                          <td data-label="Payments, target" class="num">
+                            {cell(d.target.payments)}
+                          </td>
+                          <td data-label="Status">
+                            <Verdict matched={d.matched} />
+                          </td>
+                        </tr>
+                      );
+                    })}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          ) : null}
+          {r.openBalances.length > 0 ? (
+            <section aria-labelledby="balances-title">
+              <h2 id="balances-title">Open balances on {formatDate(r.to, locale)}</h2>
+              <div class="table-scroll">
+                <table class="stack recon-balances">
+                  <thead>
+                    <tr>
+                      <th scope="col">Customer</th>
+                      <th scope="col" class="num">
+                        Source
+                      </th>
+                      <th scope="col" class="num">
+                        Target
+                      </th>
+                      <th scope="col" class="num">
+                        Difference (target less source)
+                      </th>
+                      <th scope="col">Status</th>
+                    </tr>
+                  </thead>
+                  <tbody>
+                    {r.openBalances.map((b) => (
+                      <tr class={b.matched ? undefined : 'mismatch'}>
+                        <td data-label="Customer">{b.customerCode}</td>
+                        <td data-label="Source" class="num">
+                          {formatMoney(b.source, b.currency, locale)}
+                        </td>
+                        <td data-label="Target" class="num">
+                          {formatMoney(b.target, b.currency, locale)}
+                        </td>
+                        <td data-label="Difference" class="num">
+                          {formatMoney(b.difference, b.currency, locale)}
+                        </td>
+                        <td data-label="Status">
+                          <Verdict matched={b.matched} />
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
+            </section>
+          ) : null}
+        </>
+      ) : null}
+    </Layout>
+  );
+}

@@ -1,0 +1,227 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
+import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
+import { configureXeroRuntime } from '../../src/connectors/xero/index.ts';
+import { importFile } from '../../src/sync/imports.ts';
+import type { Pipeline } from '../../src/sync/pipelines.ts';
+import { ADMIN_TOKEN } from '../helpers/app.ts';
+import { definePipeline } from '../helpers/sync.ts';
+import { type Served, browserAvailable, inspect, launchBrowser, screenshot } from './helpers.ts';
+
+/*
+ * The Connections and Reconciliation pages in a real Chromium against the real server: an owner
+ * tests connections (one that passes, one with a wrong API key, a Xero organisation through the
+ * simulator, which connects it), a viewer sees no button, and a reconciliation shows a mismatch
+ * linked to its documents. Every page is checked with axe-core and saved as screenshots.
+ */
+
+const available = browserAvailable();
+const PASSWORD = 'correct horse battery staple';
+const APP = { clientId: 'browser-conn-app', clientSecret: 'xero-client-secret-S3CRET-browser-01' };
+const IX_KEY = 'ixpole-key-S3CRET-browser-0123456789';
+
+let served: Served;
+let browser: Browser;
+let ix: IxpoleSimulator;
+let xero: XeroSimulator;
+let owner: Record<string, string>;
+let files: Pipeline;
+let handId: number;
+let refreshToken: string;
+
+async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  return { context, page };
+}
+
+async function signIn(page: Page, email: string, password: string): Promise<void> {
+  await page.goto(`${served.url}/sign-in`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${served.url}/`);
+}
+
+async function addUser(email: string, role: 'owner' | 'viewer') {
+  const added = await served.api('POST', '/v1/users', { email, role }, owner);
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  const token = new URL(added.body.signInLink).searchParams.get('token');
+  expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
+}
+
+function expectNoSecret(text: string) {
+  for (const s of [APP.clientSecret, IX_KEY, refreshToken]) expect(text).not.toContain(s);
+}
+
+describe.skipIf(!available)('connections and reconciliation in Chromium', { timeout: 120_000 }, () => {
+  let page: Page;
+
+  beforeAll(async () => {
+    served = await (await import('./helpers.ts')).serveDashboard();
+    browser = await launchBrowser();
+    const created = await served.api(
+      'POST',
+      '/v1/admin/entities',
+      { code: 'CONB', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    );
+    expect(created.status).toBe(201);
+    const login = await served.api('POST', '/v1/auth/login', {
+      entityId: created.body.entityId,
+      partnerKey: created.body.partnerKey,
+      userKey: created.body.userKey,
+    });
+    owner = { authorization: `Bearer ${login.body.token}` };
+    await addUser('olga@example.com', 'owner');
+    await addUser('victor@example.com', 'viewer');
+
+    ix = await startIxpoleSimulator({ seed: 4, apiKey: IX_KEY });
+    configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });
+    xero = await startXeroSimulator({ oauth: APP, seed: 6, limits: { perMinute: 100_000, perDay: 100_000 } });
+    refreshToken = xero.oauth!.issueGrant().refreshToken;
+    await definePipeline(served.db, 'CONB', {
+      name: 'club',
+      source: { type: 'ixpole', baseUrl: ix.url, apiKey: IX_KEY, timeoutMs: 10_000 },
+    });
+    await definePipeline(served.db, 'CONB', {
+      name: 'club-old-key',
+      source: { type: 'ixpole', baseUrl: ix.url, apiKey: 'ixpole-revoked-key-0000', timeoutMs: 10_000 },
+    });
+    await definePipeline(served.db, 'CONB', {
+      name: 'books',
+      source: { type: 'ledger' },
+      target: {
+        type: 'xero',
+        ...APP,
+        refreshToken,
+        tenantId: xero.tenantId,
+        baseUrl: xero.url,
+        tokenUrl: xero.tokenUrl,
+        authorizeUrl: xero.authorizeUrl,
+      },
+    });
+    files = await definePipeline(served.db, 'CONB', { name: 'files', source: { type: 'file' } });
+
+    // The reconciliation's material: an invoice typed in by hand for another amount, and one parked.
+    const example = await readFile(join('docs/examples', 'customers.csv'));
+    await importFile(served.sync, files, { fileName: 'customers.csv', bytes: example }, 'test');
+    const hand = await served.api(
+      'POST',
+      '/v1/sales/batch-invoices',
+      {
+        customerCode: 'ACME',
+        invoiceDate: '2026-11-10',
+        externalReference: 'HAND-1',
+        lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '100.00', taxRate: '0' }],
+      },
+      owner,
+    );
+    expect(hand.status, JSON.stringify(hand.body)).toBe(201);
+    handId = hand.body.transactionId;
+    const csv = [
+      'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate',
+      'HAND-1,C-1001,2026-11-10,EUR,100.00,0.21',
+      'GOOD-1,C-1001,2026-11-12,EUR,10.00,0.21',
+      'PARK-1,C-1001,2026-11-12,EUR,20.00,0.06',
+    ].join('\n');
+    await importFile(served.sync, files, { fileName: 'november.csv', bytes: Buffer.from(csv) }, 'test');
+
+    ({ page } = await newPage(browser));
+    await signIn(page, 'olga@example.com', PASSWORD);
+  });
+
+  afterAll(async () => {
+    configureXeroRuntime({});
+    await browser?.close();
+    await ix?.close();
+    await xero?.close();
+    await served?.close();
+  });
+
+  it('tests connections and shows what passed, what failed and what to do', async () => {
+    const test = 'connections';
+    await page.getByRole('link', { name: 'Connections' }).click();
+    await page.waitForURL(`${served.url}/connections`);
+    expectNoSecret(await page.content());
+    await inspect(page, test, '01-connections');
+
+    const club = page.getByRole('region', { name: 'club', exact: true });
+    await club.getByRole('button', { name: 'Test connection' }).click();
+    await club.getByText('Connection test of club passed.').waitFor();
+    expect(await club.locator('.test-sides').textContent()).toContain('reached the instalments list');
+
+    const old = page.getByRole('region', { name: 'club-old-key' });
+    await old.getByRole('button', { name: 'Test connection' }).click();
+    await old.getByText('Connection test of club-old-key failed.').waitFor();
+    const failed = (await old.locator('.test-sides').textContent()) ?? '';
+    expect(failed).toContain('CONNECTION_AUTH_FAILED');
+    expect(failed).toContain('What to do: Check the credentials');
+    await old.scrollIntoViewIfNeeded();
+    await screenshot(page, test, '02-tested');
+
+    // The Xero organisation: the first call connects the pipeline with the refresh token of its settings.
+    const books = page.getByRole('region', { name: 'books' });
+    expect(await books.locator('.oauth .badge').textContent()).toBe('Not connected');
+    await books.getByRole('button', { name: 'Test connection' }).click();
+    await books.getByText('Connection test of books passed.').waitFor();
+    expectNoSecret(await page.content());
+    await page.reload();
+    expect(await page.getByRole('region', { name: 'books' }).locator('.oauth .badge').textContent()).toBe('Connected');
+    // The organisation's budget now holds the calls the test made.
+    const budget = (await page.getByRole('region', { name: 'books' }).locator('table.budget').textContent()) ?? '';
+    expect(budget).toContain(`xero:tenant:${xero.tenantId}`);
+    expect(budget).toMatch(/[1-9]\d* of 60/);
+    await inspect(page, test, '03-connected');
+  });
+
+  it('reconciles a pipeline over a period and links each difference to its documents', async () => {
+    const test = 'reconciliation';
+    await page.getByRole('link', { name: 'Reconciliation' }).click();
+    await page.waitForURL(/\/reconciliation$/);
+    await page.getByLabel('Pipeline').selectOption('club');
+    await page.getByLabel('From (document date)').fill('2026-11-01');
+    await page.getByLabel('To (document date)').fill('2026-11-30');
+    await page.getByRole('button', { name: 'Reconcile' }).click();
+    await page.getByText('club has never run').waitFor();
+    await inspect(page, test, '01-never-run');
+
+    await page.getByLabel('Pipeline').selectOption('files');
+    await page.getByRole('button', { name: 'Reconcile' }).click();
+    await page.waitForURL(/pipeline=files/);
+    await page.getByRole('heading', { name: /differences?$/ }).waitFor();
+    const table = page.locator('table.mismatches');
+    expect(await table.textContent()).toContain('Amounts differ');
+    expect(await table.textContent()).toContain('Missing in the target');
+    expect(await table.getByRole('link', { name: `Transaction ${handId} in the ledger` }).getAttribute('href')).toBe(
+      `/transactions/${handId}`,
+    );
+    const exception = table.getByRole('link', { name: /^Exception \d+$/ });
+    await inspect(page, test, '02-mismatches');
+    await exception.click();
+    await page.waitForURL(/\/exceptions\/\d+$/);
+    expect(await page.locator('h1').textContent()).toContain('PARK-1');
+
+    await page.goto(`${served.url}/reconciliation?pipeline=files&from=2026-10-01&to=2026-10-31`);
+    await page.getByText('No documents dated in this period').waitFor();
+    await screenshot(page, test, '03-nothing-in-period');
+  });
+
+  it('shows a viewer the connections without any button', async () => {
+    const viewer = await newPage(browser);
+    try {
+      await signIn(viewer.page, 'victor@example.com', PASSWORD);
+      await viewer.page.goto(`${served.url}/connections`);
+      expect(await viewer.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
+      expect(await viewer.page.getByRole('button', { name: /Connect|Disconnect/ }).count()).toBe(0);
+      expectNoSecret(await viewer.page.content());
+      await inspect(viewer.page, 'viewer-connections', '01-connections');
+    } finally {
+      await viewer.context.close();
+    }
+  });
+});
