@@ -14,6 +14,7 @@ import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
 import { registerOverview } from './routes/overview.ts';
 import { registerRunPages } from './routes/runs.ts';
+import { registerSettingsPages } from './routes/settings.ts';
 import { redirectToSignIn, viewerOf } from './session.ts';
 
 /** A urlencoded form as an object; a name given more than once becomes an array. */
@@ -123,5 +124,6 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);
     registerCustomerPages(dashboard);
+    registerSettingsPages(dashboard);
   });
 }

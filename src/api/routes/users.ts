@@ -76,7 +76,10 @@ export const AddUserBody = z.strictObject({
 export const UpdateUserBody = z.strictObject({ role: RoleSchema.optional(), disabled: z.boolean().optional() });
 
 /** A new API key: its name, and a role no higher than the user's own (default: theirs). */
-export const CreateApiKeyBody = z.strictObject({ name: z.string().trim().min(1).max(100), role: RoleSchema.optional() });
+export const CreateApiKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  role: RoleSchema.optional(),
+});
 
 /** How a user operation records itself: the route's `audit`, or the dashboard's. */
 type AuditFn = RouteContext<unknown, unknown, unknown>['audit'];

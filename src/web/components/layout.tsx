@@ -8,6 +8,7 @@ export const SECTIONS = [
   { key: 'runs', href: '/runs', label: 'Runs' },
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
   { key: 'customers', href: '/customers', label: 'Customers' },
+  { key: 'settings', href: '/settings', label: 'Settings', ownerOnly: true },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];
 
@@ -97,6 +98,11 @@ export function Layout(props: {
               {viewer.user?.email ?? 'API token'} <span class="role-badge">{viewer.role}</span>
             </span>
             {viewer.user ? (
+              <a href="/settings/api-keys" class="api-keys-link">
+                API keys
+              </a>
+            ) : null}
+            {viewer.user ? (
               <form data-api="/v1/auth/sign-out" data-next="/sign-in" class="sign-out">
                 <button type="submit" class="secondary outline">
                   Sign out
@@ -107,7 +113,7 @@ export function Layout(props: {
           </div>
           <nav aria-label="Sections" class="sections">
             <ul>
-              {SECTIONS.map((s) => (
+              {SECTIONS.filter((s) => !('ownerOnly' in s) || viewer.role === 'owner').map((s) => (
                 <li>
                   <a href={s.href} aria-current={s.key === props.section ? 'page' : undefined}>
                     {s.label}
