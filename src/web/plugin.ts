@@ -12,6 +12,7 @@ import { sendFragment, sendPage } from './render.ts';
 import { registerAuthPages } from './routes/auth.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
+import { registerOidcPages } from './routes/oidc.ts';
 import { registerOverview } from './routes/overview.ts';
 import { registerRunPages } from './routes/runs.ts';
 import { registerSettingsPages } from './routes/settings.ts';
@@ -120,6 +121,7 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     const dashboard: Dashboard = { services, page: route(false), action: route(true) };
 
     registerAuthPages(scope, services);
+    registerOidcPages(scope, services);
     registerOverview(dashboard);
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);

@@ -32,12 +32,15 @@ export function Document(props: {
   lang: string;
   title: string;
   csrfToken?: string | null;
+  /** `<meta http-equiv="refresh">`: seconds;url=path of this site. */
+  refresh?: string | undefined;
   children: ComponentChildren;
 }) {
   return (
     <html lang={props.lang}>
       <head>
         <meta charset="utf-8" />
+        {props.refresh ? <meta http-equiv="refresh" content={props.refresh} /> : null}
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
