@@ -21,40 +21,42 @@ export function ApiKeysRegion(props: { ctx: PageContext; keys: ApiKeyInfo[]; not
         {keys.length === 0 ? (
           <Empty>You have no API keys in {ctx.viewer.entity.name}. Create one below for a script.</Empty>
         ) : (
-          <table class="stack">
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span class="visually-hidden">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.map((k) => (
+          <div class="table-scroll">
+            <table class="stack">
+              <thead>
                 <tr>
-                  <td data-label="Name">{k.name}</td>
-                  <td data-label="Role">{k.role}</td>
-                  <td data-label="Created">{when(k.createdAt, '')}</td>
-                  <td data-label="Last used">{when(k.lastUsedAt, 'Never')}</td>
-                  <td data-label="Status">{k.revokedAt ? <>Revoked {when(k.revokedAt, '')}</> : 'Active'}</td>
-                  <td data-label="Actions">
-                    {k.revokedAt ? null : (
-                      <form class="inline-form" hx-post={`/settings/api-keys/${k.id}/revoke`} {...target}>
-                        <button type="submit" class="secondary outline">
-                          Revoke<span class="visually-hidden"> {k.name}</span>
-                        </button>
-                      </form>
-                    )}
-                  </td>
+                  <th scope="col">Name</th>
+                  <th scope="col">Role</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Last used</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">
+                    <span class="visually-hidden">Actions</span>
+                  </th>
                 </tr>
-              ))}
-            </tbody>
-          </table>
+              </thead>
+              <tbody>
+                {keys.map((k) => (
+                  <tr>
+                    <td data-label="Name">{k.name}</td>
+                    <td data-label="Role">{k.role}</td>
+                    <td data-label="Created">{when(k.createdAt, '')}</td>
+                    <td data-label="Last used">{when(k.lastUsedAt, 'Never')}</td>
+                    <td data-label="Status">{k.revokedAt ? <>Revoked {when(k.revokedAt, '')}</> : 'Active'}</td>
+                    <td data-label="Actions">
+                      {k.revokedAt ? null : (
+                        <form class="inline-form" hx-post={`/settings/api-keys/${k.id}/revoke`} {...target}>
+                          <button type="submit" class="secondary outline">
+                            Revoke<span class="visually-hidden"> {k.name}</span>
+                          </button>
+                        </form>
+                      )}
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
         )}
       </section>
       <form class="card" hx-post="/settings/api-keys" {...target}>

@@ -58,70 +58,72 @@ export function UsersRegion(props: {
       {members.length === 0 ? (
         <Empty>No users yet: add one below.</Empty>
       ) : (
-        <table class="stack users">
-          <thead>
-            <tr>
-              <th scope="col">E-mail</th>
-              <th scope="col">Role</th>
-              <th scope="col">Status</th>
-              <th scope="col">Last sign-in</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {members.map((m) => (
+        <div class="table-scroll">
+          <table class="stack users">
+            <thead>
               <tr>
-                <td data-label="E-mail">
-                  {m.email}
-                  {m.id === me ? ' (you)' : ''}
-                </td>
-                <td data-label="Role">
-                  <form class="inline-form" hx-post={`/settings/users/${m.id}`} {...target}>
-                    <label for={`role-${m.id}`} class="visually-hidden">
-                      Role of {m.email}
-                    </label>
-                    <select id={`role-${m.id}`} name="role">
-                      {[...ROLES].reverse().map((r) => (
-                        <option value={r} selected={r === m.role}>
-                          {r}
-                        </option>
-                      ))}
-                    </select>
-                    <button type="submit" class="secondary outline">
-                      Change role<span class="visually-hidden"> of {m.email}</span>
-                    </button>
-                  </form>
-                </td>
-                <td data-label="Status">{statusOf(m)}</td>
-                <td data-label="Last sign-in">
-                  {m.lastSignInAt ? (
-                    <time dateTime={m.lastSignInAt}>{formatDateTime(m.lastSignInAt, ctx.locale)}</time>
-                  ) : (
-                    'Never'
-                  )}
-                </td>
-                <td data-label="Actions">
-                  <div class="action-row">
+                <th scope="col">E-mail</th>
+                <th scope="col">Role</th>
+                <th scope="col">Status</th>
+                <th scope="col">Last sign-in</th>
+                <th scope="col">Actions</th>
+              </tr>
+            </thead>
+            <tbody>
+              {members.map((m) => (
+                <tr>
+                  <td data-label="E-mail">
+                    {m.email}
+                    {m.id === me ? ' (you)' : ''}
+                  </td>
+                  <td data-label="Role">
                     <form class="inline-form" hx-post={`/settings/users/${m.id}`} {...target}>
-                      <input type="hidden" name="disabled" value={m.disabled ? 'false' : 'true'} />
+                      <label for={`role-${m.id}`} class="visually-hidden">
+                        Role of {m.email}
+                      </label>
+                      <select id={`role-${m.id}`} name="role">
+                        {[...ROLES].reverse().map((r) => (
+                          <option value={r} selected={r === m.role}>
+                            {r}
+                          </option>
+                        ))}
+                      </select>
                       <button type="submit" class="secondary outline">
-                        {m.disabled ? 'Enable' : 'Disable'}
-                        <span class="visually-hidden"> {m.email}</span>
+                        Change role<span class="visually-hidden"> of {m.email}</span>
                       </button>
                     </form>
-                    {!m.hasPassword && !m.disabled ? (
-                      <form class="inline-form" hx-post={`/settings/users/${m.id}/sign-in-link`} {...target}>
+                  </td>
+                  <td data-label="Status">{statusOf(m)}</td>
+                  <td data-label="Last sign-in">
+                    {m.lastSignInAt ? (
+                      <time dateTime={m.lastSignInAt}>{formatDateTime(m.lastSignInAt, ctx.locale)}</time>
+                    ) : (
+                      'Never'
+                    )}
+                  </td>
+                  <td data-label="Actions">
+                    <div class="action-row">
+                      <form class="inline-form" hx-post={`/settings/users/${m.id}`} {...target}>
+                        <input type="hidden" name="disabled" value={m.disabled ? 'false' : 'true'} />
                         <button type="submit" class="secondary outline">
-                          New sign-in link<span class="visually-hidden"> for {m.email}</span>
+                          {m.disabled ? 'Enable' : 'Disable'}
+                          <span class="visually-hidden"> {m.email}</span>
                         </button>
                       </form>
-                    ) : null}
-                  </div>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+                      {!m.hasPassword && !m.disabled ? (
+                        <form class="inline-form" hx-post={`/settings/users/${m.id}/sign-in-link`} {...target}>
+                          <button type="submit" class="secondary outline">
+                            New sign-in link<span class="visually-hidden"> for {m.email}</span>
+                          </button>
+                        </form>
+                      ) : null}
+                    </div>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
       <form class="add-user" hx-post="/settings/users" {...target}>
         <h3>Add a user</h3>
