@@ -165,8 +165,8 @@ export function UsersRegion(props: {
         </div>
         <button type="submit">Add user</button>
         <p class="help">
-          A new user gets a one-time link (valid 24 hours) to choose a password; it is shown here once. Users whose
-          e-mail the configured OIDC provider verifies can also sign in there.
+          A new user gets a one-time link (valid 24 hours) to choose a password; it is shown here once. Where an OIDC
+          provider is configured, a user whose e-mail it verifies can sign in there instead.
         </p>
       </form>
     </section>
@@ -400,7 +400,9 @@ export function SettingsForm(props: {
           })}
         </fieldset>
       ))}
-      <p class="help">The logo is set through the API (`PUT /v1/settings`, `branding.logo`).</p>
+      <p class="help">
+        The logo is set through the API: <code>PUT /v1/settings</code> with <code>branding.logo</code>.
+      </p>
       <button type="submit">Save changes</button>
     </form>
   );
