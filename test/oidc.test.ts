@@ -114,34 +114,61 @@ describe('OIDC sign-in', () => {
     }
   });
 
-  const refusals: [string, () => void, number, string][] = [
-    ['a token signed by another key', () => (sim.next = { signWithForeignKey: true }), 401, 'OIDC_TOKEN_INVALID'],
-    ['a token for another audience', () => (sim.next = { audience: 'someone-else' }), 401, 'OIDC_TOKEN_INVALID'],
-    ['an expired token', () => (sim.next = { expiresInSeconds: -600 }), 401, 'OIDC_TOKEN_INVALID'],
-    ['an unsigned token (alg none)', () => (sim.next = { alg: 'none' }), 401, 'OIDC_TOKEN_INVALID'],
-    ['a shared-secret token (HS256)', () => (sim.next = { alg: 'HS256' }), 401, 'OIDC_TOKEN_INVALID'],
-    ['a token of another issuer', () => (sim.next = { issuer: 'https://evil.example' }), 401, 'OIDC_TOKEN_INVALID'],
-    ['a token with another nonce', () => (sim.next = { nonce: 'not-this-one' }), 401, 'OIDC_TOKEN_INVALID'],
+  const refusals: [string, () => void, number, string, string][] = [
+    [
+      'a token signed by another key',
+      () => (sim.next = { signWithForeignKey: true }),
+      401,
+      'OIDC_TOKEN_INVALID',
+      'signature does not verify',
+    ],
+    [
+      'a token for another audience',
+      () => (sim.next = { audience: 'someone-else' }),
+      401,
+      'OIDC_TOKEN_INVALID',
+      'another client (aud)',
+    ],
+    ['an expired token', () => (sim.next = { expiresInSeconds: -600 }), 401, 'OIDC_TOKEN_INVALID', 'it has expired'],
+    ['an unsigned token (alg none)', () => (sim.next = { alg: 'none' }), 401, 'OIDC_TOKEN_INVALID', 'algorithm none'],
+    [
+      'a shared-secret token (HS256)',
+      () => (sim.next = { alg: 'HS256' }),
+      401,
+      'OIDC_TOKEN_INVALID',
+      'algorithm HS256',
+    ],
+    [
+      'a token of another issuer',
+      () => (sim.next = { issuer: 'https://evil.example' }),
+      401,
+      'OIDC_TOKEN_INVALID',
+      'another issuer',
+    ],
+    ['a token with another nonce', () => (sim.next = { nonce: 'not-this-one' }), 401, 'OIDC_TOKEN_INVALID', 'nonce'],
     [
       'an e-mail the provider has not verified',
       () => (sim.account = { sub: 'pat-sub', email: 'pat@example.com', emailVerified: false }),
       403,
       'OIDC_EMAIL_NOT_VERIFIED',
+      'has not verified pat@example.com',
     ],
     [
       'an e-mail no user has (no self sign-up)',
       () => (sim.account = { sub: 'stranger', email: 'stranger@example.com', emailVerified: true }),
       403,
       'OIDC_USER_UNKNOWN',
+      'No active user has the e-mail stranger@example.com',
     ],
   ];
-  for (const [what, arrange, status, code] of refusals) {
+  for (const [what, arrange, status, code, why] of refusals) {
     it(`refuses ${what}`, async () => {
       sim.account = { sub: 'pat-sub-2', email: 'pat@example.com', emailVerified: true };
       arrange();
       const { res, session } = await signInVia();
       expect(res.status, html(res)).toBe(status);
       expect(html(res)).toContain(`(${code})`);
+      expect(html(res)).toContain(why);
       expect(html(res)).toContain('Sign in with Test SSO');
       expect(session).toBeUndefined();
     });
