@@ -43,7 +43,13 @@ export const OidcConfig = z.strictObject({
   redirectPath: z
     .string()
     .regex(/^\/[A-Za-z0-9/_-]{1,200}$/, 'a path of this server, e.g. /sign-in/oidc/callback')
-    .refine((p) => !p.startsWith('/v1/') && !p.startsWith('/assets/'), 'not under /v1/ or /assets/')
+    .refine(
+      (p) =>
+        !p.startsWith('/v1/') &&
+        !p.startsWith('/assets/') &&
+        !['/sign-in', '/sign-in/oidc', '/sign-in/set-password'].includes(p.replace(/\/+$/, '')),
+      'a path of its own: not under /v1/ or /assets/, nor a sign-in page',
+    )
     .default('/sign-in/oidc/callback'),
   label: z.string().trim().min(1).max(60).default('single sign-on'),
 });

@@ -340,9 +340,8 @@ export function SettingsForm(props: {
     props.problems?.find(
       (p) => p.field === name || (name.startsWith('branding.address.') && p.field === 'branding.address'),
     );
-  const unplaced = props.problems?.filter(
-    (p) => !SETTINGS_FIELDS.some((g) => g.fields.some((f) => f.name === p.field)),
-  );
+  const placed = new Set(SETTINGS_FIELDS.flatMap((g) => g.fields.map((f) => problemOf(f.name))));
+  const unplaced = props.problems?.filter((p) => !placed.has(p));
   return (
     <form id="settings-form" class="card settings-form" hx-post="/settings/entity" hx-target="this" hx-swap="outerHTML">
       <h2>Entity settings</h2>
