@@ -56,6 +56,20 @@ describe('who may', () => {
     expect((await entity.get('/v1/settings')).body.vatTolerance).toBe('1');
   });
 
+  it('serves its pages and fragments without an inline script or style, under the strict CSP', async () => {
+    const answers = [
+      await olga.request('GET', '/settings'),
+      await vic.request('GET', '/settings/api-keys'),
+      await olga.request('POST', '/settings/entity', form({ vatTolerance: 'x', 'was.vatTolerance': '1' }), FORM),
+    ];
+    for (const r of answers) {
+      expect(String(r.headers['content-security-policy'])).toContain("script-src 'self'");
+      expect(html(r)).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+      expect(html(r)).not.toMatch(/\sstyle=/);
+      expect(html(r)).not.toMatch(/\son[a-z]+=/);
+    }
+  });
+
   it('refuses a change without the CSRF token', async () => {
     const noToken = await t.request('POST', '/settings/users', form({ email: 'csrf@example.com', role: 'viewer' }), {
       cookie: olga.cookie,
