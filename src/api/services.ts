@@ -1,6 +1,7 @@
 import type { Database, Queryable } from '../db/database.ts';
 import { type EntityContext, findEntityById } from '../ledger/entities.ts';
 import type { SyncService } from '../sync/service.ts';
+import type { OidcConfig } from '../sync/config.ts';
 import { DomainError } from '../domain/errors.ts';
 import { choiceSetting, integerSetting, LOG_LEVELS, urlSetting } from '../settings.ts';
 
@@ -27,6 +28,8 @@ export interface AppConfig {
    * OWASP advises). Tests lower it to stay fast; every hash records its own parameters.
    */
   passwordScryptLogN?: number;
+  /** Sign-in through an OpenID Connect provider, from `auth.oidc` in the configuration file; null: none. */
+  oidc?: OidcConfig | null;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -37,6 +40,7 @@ export const CONFIG_DEFAULTS = {
   sessionIdleSeconds: 8 * 3600,
   sessionMaxSeconds: 24 * 3600,
   passwordScryptLogN: 17,
+  oidc: null,
 } as const satisfies Partial<AppConfig>;
 
 /**
@@ -82,6 +86,8 @@ export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required
       min: 10,
       max: 20,
     }),
+    // From the configuration file, not the environment: `serve` sets it once the file is read.
+    oidc: null,
   };
 }
 

@@ -10,7 +10,7 @@ import { openSecretBox } from '../sync/keys.ts';
 import { SyncService } from '../sync/service.ts';
 import '../connectors/all.ts';
 import { JobQueue } from '../sync/queue.ts';
-import { applyConfig, loadConfigFile } from '../sync/config.ts';
+import { type OidcConfig, applyConfig, loadConfigFile } from '../sync/config.ts';
 
 /**
  * The log of one-shot commands (sync run, import, exceptions, reconcile): warnings and worse, on
@@ -26,6 +26,8 @@ export interface Runtime {
   log: Logger;
   sync: SyncService;
   configPath: string | null;
+  /** `auth.oidc` of the configuration file applied, or null. */
+  oidc?: OidcConfig | null;
   close(): Promise<void>;
 }
 
@@ -67,6 +69,7 @@ export async function openRuntime(opts: {
       log,
       sync,
       configPath: loaded?.path ?? null,
+      oidc: loaded?.config.auth?.oidc ?? null,
       close: async () => {
         await sync.stop();
         await db.close();

@@ -58,6 +58,7 @@ Environment:
       if (opts.demo && demoWanted(rt.configPath, await listPipelines(rt.db, rt.box))) {
         stopDemo = await startDemo(rt, config.port);
       }
+      config.oidc = rt.oidc ?? null;
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
       if (opts.worker) await rt.sync.startWorker({ tickSeconds, concurrency });
       const shutdown = async (signal: string) => {

@@ -61,6 +61,25 @@ export const ERROR_CODES = {
     409,
     'The user already has a password or belongs to another entity: an owner cannot hand out a link that sets it; the operator can (`ledgerlink user link`).',
   ],
+  OIDC_NOT_CONFIGURED: [404, 'No OIDC provider is configured (`auth.oidc` in the configuration file).'],
+  OIDC_PROVIDER_UNAVAILABLE: [
+    502,
+    "The OIDC provider's discovery document, keys or token endpoint could not be read (or the outbound policy refused its address); try again later.",
+  ],
+  OIDC_PROVIDER_ERROR: [400, 'The OIDC provider answered the sign-in with an error (for example access_denied).'],
+  OIDC_STATE_INVALID: [
+    400,
+    'The sign-in came back with a state that is unknown, expired, already used, or started in another browser; start again.',
+  ],
+  OIDC_TOKEN_INVALID: [
+    401,
+    "The provider's ID token was refused: its signature, issuer, audience, expiry or nonce does not check out.",
+  ],
+  OIDC_EMAIL_NOT_VERIFIED: [403, 'The provider does not vouch for the e-mail address (email_verified is not true).'],
+  OIDC_USER_UNKNOWN: [
+    403,
+    'No active user of any entity has this e-mail (or provider identity): an owner adds users first; there is no self sign-up.',
+  ],
   LAST_OWNER: [409, 'The change would leave the entity without an active owner; make another user owner first.'],
   API_KEY_ROLE_TOO_HIGH: [422, "An API key's role cannot be above its user's own role in the entity."],
   // Concurrency and retries

@@ -46,6 +46,7 @@ export async function openUserSession(
     entityId,
     max,
   ]);
+  await db.query('UPDATE users SET last_sign_in_at = now() WHERE id = $1', [userId]);
   // Sessions past their end are kept a day for diagnosis, then swept here.
   await db.query(`DELETE FROM user_sessions WHERE expires_at < now() - interval '1 day'`);
   const idle = new Date(Date.now() + lifetime.idleSeconds * 1000);

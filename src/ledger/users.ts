@@ -12,6 +12,8 @@ export interface Member {
   disabled: boolean;
   hasPassword: boolean;
   createdAt: string;
+  /** When the user last signed in (any entity, password or OIDC); null: never. */
+  lastSignInAt: string | null;
 }
 
 /** E-mail addresses are compared case-insensitively: they are stored lower case. */
@@ -29,6 +31,7 @@ interface MemberRow {
   disabled_at: Date | null;
   has_password: boolean;
   created_at: Date;
+  last_sign_in_at: Date | null;
 }
 
 function toMember(r: MemberRow): Member {
@@ -39,10 +42,12 @@ function toMember(r: MemberRow): Member {
     disabled: r.disabled_at !== null,
     hasPassword: r.has_password,
     createdAt: new Date(r.created_at).toISOString(),
+    lastSignInAt: r.last_sign_in_at ? new Date(r.last_sign_in_at).toISOString() : null,
   };
 }
 
-const MEMBER_SELECT = `SELECT u.id, u.email, m.role, m.disabled_at, u.password_hash IS NOT NULL AS has_password, m.created_at
+const MEMBER_SELECT = `SELECT u.id, u.email, m.role, m.disabled_at, u.password_hash IS NOT NULL AS has_password, m.created_at,
+        u.last_sign_in_at
    FROM user_memberships m JOIN users u ON u.id = m.user_id`;
 
 /** The entity's members, by e-mail. */

@@ -28,9 +28,37 @@ export const ConfigEntity = z.strictObject({
     .optional(),
 });
 
+/**
+ * Sign-in through an OpenID Connect provider (docs/security.md "Sign-in with OIDC"). The client
+ * secret is written as `${VARIABLE}`, like every secret in the file.
+ */
+export const OidcConfig = z.strictObject({
+  issuer: z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v) && !/[?#]/.test(v), 'an http(s) URL without query or fragment')
+    .transform((v) => v.replace(/\/+$/, '')),
+  clientId: z.string().min(1).max(500),
+  clientSecret: z.string().min(1).max(2000).optional(),
+  redirectPath: z
+    .string()
+    .regex(/^\/[A-Za-z0-9/_-]{1,200}$/, 'a path of this server, e.g. /sign-in/oidc/callback')
+    .refine(
+      (p) =>
+        !p.startsWith('/v1/') &&
+        !p.startsWith('/assets/') &&
+        !['/sign-in', '/sign-in/oidc', '/sign-in/set-password'].includes(p.replace(/\/+$/, '')),
+      'a path of its own: not under /v1/ or /assets/, nor a sign-in page',
+    )
+    .default('/sign-in/oidc/callback'),
+  label: z.string().trim().min(1).max(60).default('single sign-on'),
+});
+export type OidcConfig = z.output<typeof OidcConfig>;
+
 export const ConfigFile = z.strictObject({
   entities: z.array(ConfigEntity).default([]),
   pipelines: z.array(PipelineDefinition).default([]),
+  auth: z.strictObject({ oidc: OidcConfig.optional() }).optional(),
 });
 export type ConfigFile = z.output<typeof ConfigFile>;
 

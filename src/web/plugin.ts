@@ -14,10 +14,12 @@ import { registerAuthPages } from './routes/auth.ts';
 import { registerConnectionPages } from './routes/connections.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
+import { registerOidcPages } from './routes/oidc.ts';
 import { registerOverview } from './routes/overview.ts';
 import { registerReconciliationPages } from './routes/reconciliation.ts';
 import { registerRunPages } from './routes/runs.ts';
 import { registerTransactionPages } from './routes/transactions.ts';
+import { registerSettingsPages } from './routes/settings.ts';
 import { redirectToSignIn, viewerOf } from './session.ts';
 
 /** A urlencoded form as an object; a name given more than once becomes an array. */
@@ -123,6 +125,7 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     const dashboard: Dashboard = { services, page: route(false), action: route(true) };
 
     registerAuthPages(scope, services);
+    registerOidcPages(scope, services);
     registerOverview(dashboard);
     registerRunPages(dashboard);
     registerExceptionPages(dashboard);
@@ -131,5 +134,6 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
     registerAuditPage(dashboard);
     registerConnectionPages(dashboard);
     registerReconciliationPages(dashboard);
+    registerSettingsPages(dashboard);
   });
 }

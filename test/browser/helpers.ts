@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
 import { buildServer } from '../../src/api/server.ts';
+import type { AppConfig } from '../../src/api/services.ts';
 import type { Database } from '../../src/db/database.ts';
 import type { SyncService } from '../../src/sync/service.ts';
 import { ADMIN_TOKEN } from '../helpers/app.ts';
@@ -64,7 +65,7 @@ export interface Served {
  * The real server on an ephemeral port of 127.0.0.1, with a worker working the durable queue (runs
  * started from the dashboard are queued and worked apart from the request, as under `npm start`).
  */
-export async function serveDashboard(): Promise<Served> {
+export async function serveDashboard(options: { port?: number; config?: Partial<AppConfig> } = {}): Promise<Served> {
   const db = await createTestDatabase();
   const queued = await queuedSync(db);
   // The schedules are ticked once now (no pipeline yet) and then not for an hour: the tests run pipelines by hand.
@@ -81,10 +82,11 @@ export async function serveDashboard(): Promise<Served> {
       bodyLimitBytes: 20 * 1024 * 1024,
       // Cheaper password hashes than production's 2^17 (the parameters are stored with each hash).
       passwordScryptLogN: 12,
+      ...options.config,
     },
     logger: false,
   });
-  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.listen({ port: options.port ?? 0, host: '127.0.0.1' });
   const { port } = app.server.address() as { port: number };
   const url = `http://127.0.0.1:${port}`;
   return {

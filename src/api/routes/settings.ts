@@ -1,8 +1,10 @@
 import { z } from 'zod';
 import { auditChange } from '../../ledger/audit.ts';
-import { defineRoute } from '../route.ts';
+import type { Queryable } from '../../db/database.ts';
+import { defineRoute, type RouteContext } from '../route.ts';
 import { IsoDate } from '../schemas.ts';
 import {
+  type AllSettings,
   DISCOUNT_VAT_TREATMENTS,
   exchangeRateToleranceProblem,
   getAllSettings,
@@ -77,6 +79,17 @@ const Settings = z.object({
   taxRounding: TaxRounding,
 });
 
+/** A change of the settings: only the fields sent change. */
+export const SettingsBody = z.strictObject({
+  lockDate: IsoDate.nullable().optional().meta({ description: 'The last locked day, or null to unlock.' }),
+  discountVatTreatment: DiscountVatTreatment.optional(),
+  vatTolerance: VatTolerance.optional(),
+  exchangeRateTolerance: ExchangeRateTolerance.optional(),
+  branding: BrandingBody.optional(),
+  taxCalculation: TaxCalculation.optional(),
+  taxRounding: TaxRounding.optional(),
+});
+
 export const getSettingsRoute = defineRoute({
   method: 'GET',
   path: '/v1/settings',
@@ -105,15 +118,7 @@ export const putSettingsRoute = defineRoute({
   tags: ['setup'],
   auth: 'entity',
   role: 'owner',
-  body: z.strictObject({
-    lockDate: IsoDate.nullable().optional().meta({ description: 'The last locked day, or null to unlock.' }),
-    discountVatTreatment: DiscountVatTreatment.optional(),
-    vatTolerance: VatTolerance.optional(),
-    exchangeRateTolerance: ExchangeRateTolerance.optional(),
-    branding: BrandingBody.optional(),
-    taxCalculation: TaxCalculation.optional(),
-    taxRounding: TaxRounding.optional(),
-  }),
+  body: SettingsBody,
   example: {
     lockDate: '2026-03-31',
     discountVatTreatment: 'adjustVat',
@@ -122,16 +127,27 @@ export const putSettingsRoute = defineRoute({
   },
   success: { status: 200, description: 'The settings as saved.', schema: Settings },
   errors: ['DATE_OUT_OF_RANGE', 'LOGO_INVALID'],
-  handler: async ({ db, entity, body, audit }) => {
-    const saved = await inBody(() => updateAllSettings(db, entity.id, body));
-    await audit({
-      action: 'settings.updated',
-      objectType: 'entity',
-      objectId: entity.id,
-      ...auditChange(saved.before, saved.after),
-    });
-    return saved.after;
-  },
+  handler: async ({ db, entity, body, audit }) => (await inBody(() => saveSettings(db, entity.id, body, audit))).after,
 });
+
+/**
+ * Changes the settings given (absent ones stay) and records the change in the audit trail: PUT
+ * /v1/settings and the dashboard's settings form.
+ */
+export async function saveSettings(
+  db: Queryable,
+  entityId: string,
+  body: z.output<typeof SettingsBody>,
+  audit: RouteContext<unknown, unknown, unknown>['audit'],
+): Promise<{ before: AllSettings; after: AllSettings }> {
+  const saved = await updateAllSettings(db, entityId, body);
+  await audit({
+    action: 'settings.updated',
+    objectType: 'entity',
+    objectId: entityId,
+    ...auditChange(saved.before, saved.after),
+  });
+  return saved;
+}
 
 export const settingsRoutes = [getSettingsRoute, putSettingsRoute];

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRoute, type EntityPrincipal, type Principal, type AnyRoute } from '../route.ts';
+import { defineRoute, type EntityPrincipal, type Principal, type AnyRoute, type RouteContext } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
 import type { Queryable } from '../../db/database.ts';
@@ -12,7 +12,7 @@ import {
   signInLinkPath,
   updateMember,
 } from '../../ledger/users.ts';
-import { createApiKey, listApiKeys, revokeApiKey } from '../../ledger/user-sessions.ts';
+import { type ApiKeyInfo, createApiKey, listApiKeys, revokeApiKey } from '../../ledger/user-sessions.ts';
 
 const RoleSchema = z.enum(['owner', 'accountant', 'viewer']);
 const Uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'a UUID');
@@ -24,6 +24,7 @@ const MemberSchema = z.object({
   disabled: z.boolean(),
   hasPassword: z.boolean().describe('false until the user has set a password with their sign-in link'),
   createdAt: z.string(),
+  lastSignInAt: z.string().nullable().describe('when the user last signed in (password or OIDC); null: never'),
 });
 
 const ApiKeySchema = z.object({
@@ -42,7 +43,7 @@ function userOf(principal: Principal): EntityPrincipal & { user: { id: string; e
 }
 
 /** The server's address for links people open: LEDGERLINK_PUBLIC_URL, else http://localhost:PORT. */
-function baseUrl(config: { publicUrl: string | null; port: number }): string {
+export function baseUrl(config: { publicUrl: string | null; port: number }): string {
   return (config.publicUrl ?? `http://localhost:${config.port}`).replace(/\/+$/, '');
 }
 
@@ -58,6 +59,135 @@ async function ownerMayIssueLink(db: Queryable, entityId: string, member: Member
     [member.id, entityId],
   );
   return rows[0]!.n === 0;
+}
+
+/** What adding a user takes (POST /v1/users and the dashboard's form). */
+export const AddUserBody = z.strictObject({
+  email: z
+    .string()
+    .trim()
+    .min(3)
+    .max(254)
+    .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
+  role: RoleSchema,
+});
+
+/** A change of a member: absent fields stay as they are. */
+export const UpdateUserBody = z.strictObject({ role: RoleSchema.optional(), disabled: z.boolean().optional() });
+
+/** A new API key: its name, and a role no higher than the user's own (default: theirs). */
+export const CreateApiKeyBody = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  role: RoleSchema.optional(),
+});
+
+/** How a user operation records itself: the route's `audit`, or the dashboard's. */
+type AuditFn = RouteContext<unknown, unknown, unknown>['audit'];
+type LinkConfig = { publicUrl: string | null; port: number };
+
+/** Adds a user with a role; a new user (or one with no password and no other entity) gets a one-time link. */
+export async function addUser(
+  db: Queryable,
+  entityId: string,
+  body: z.output<typeof AddUserBody>,
+  config: LinkConfig,
+  audit: AuditFn,
+): Promise<{ user: Member; signInLink: string | null; signInLinkExpiresAt: string | null }> {
+  const { member, userCreated } = await addMember(db, entityId, body);
+  const mayIssue = userCreated || (await ownerMayIssueLink(db, entityId, member));
+  const link = mayIssue ? await issueSignInToken(db, member.id, entityId) : null;
+  await audit({
+    action: 'user.added',
+    objectType: 'user',
+    objectId: member.id,
+    after: { email: member.email, role: member.role, userCreated, signInLinkIssued: link !== null },
+  });
+  return {
+    user: member,
+    signInLink: link ? `${baseUrl(config)}${signInLinkPath(link.token)}` : null,
+    signInLinkExpiresAt: link?.expiresAt ?? null,
+  };
+}
+
+/** Changes a member's role or disables / enables them (LAST_OWNER, NOT_FOUND), audited. */
+export async function changeUser(
+  db: Queryable,
+  entityId: string,
+  userId: string,
+  body: z.output<typeof UpdateUserBody>,
+  audit: AuditFn,
+): Promise<Member> {
+  const changed = await updateMember(db, entityId, userId, body);
+  if (!changed) throw new DomainError('NOT_FOUND', `No user ${userId} in this entity`);
+  await audit({
+    action: 'user.updated',
+    objectType: 'user',
+    objectId: userId,
+    before: { role: changed.before.role, disabled: changed.before.disabled },
+    after: { role: changed.after.role, disabled: changed.after.disabled },
+  });
+  return changed.after;
+}
+
+/** A new one-time sign-in link for a member who may have one (SIGN_IN_LINK_NOT_ALLOWED otherwise). */
+export async function reissueUserLink(
+  db: Queryable,
+  entityId: string,
+  userId: string,
+  config: LinkConfig,
+  audit: AuditFn,
+): Promise<{ signInLink: string; signInLinkExpiresAt: string }> {
+  const member = await findMember(db, entityId, userId);
+  if (!member) throw new DomainError('NOT_FOUND', `No user ${userId} in this entity`);
+  if (!(await ownerMayIssueLink(db, entityId, member))) throw new DomainError('SIGN_IN_LINK_NOT_ALLOWED');
+  const link = await issueSignInToken(db, member.id, entityId);
+  await audit({ action: 'user.sign-in-link-issued', objectType: 'user', objectId: member.id });
+  return { signInLink: `${baseUrl(config)}${signInLinkPath(link.token)}`, signInLinkExpiresAt: link.expiresAt };
+}
+
+/** Creates an API key for the signed-in user (from a browser session only; never above their role). */
+export async function createUserApiKey(
+  db: Queryable,
+  principal: Principal,
+  body: z.output<typeof CreateApiKeyBody>,
+  audit: AuditFn,
+): Promise<ApiKeyInfo & { key: string }> {
+  const p = userOf(principal);
+  if (p.via !== 'cookie')
+    throw new DomainError('USER_REQUIRED', 'API keys are created from a signed-in session, not with another key.');
+  const role = body.role ?? p.role;
+  if (!roleAtLeast(p.role, role))
+    throw new DomainError('API_KEY_ROLE_TOO_HIGH', `role: at most ${p.role}, your own role`, [
+      { field: 'body.role', message: `at most ${p.role}` },
+    ]);
+  const created = await createApiKey(db, { userId: p.user.id, entityId: p.entity.id, name: body.name, role });
+  await audit({
+    action: 'user.api-key-created',
+    objectType: 'api-key',
+    objectId: created.info.id,
+    after: { name: body.name, role },
+  });
+  return { ...created.info, key: created.key };
+}
+
+/** The signed-in user's API keys in the entity, newest first (never the keys). */
+export async function listUserApiKeys(db: Queryable, principal: Principal): Promise<ApiKeyInfo[]> {
+  const p = userOf(principal);
+  return listApiKeys(db, p.user.id, p.entity.id);
+}
+
+/** Revokes one of the signed-in user's API keys (NOT_FOUND when it is not theirs). */
+export async function revokeUserApiKey(
+  db: Queryable,
+  principal: Principal,
+  keyId: string,
+  audit: AuditFn,
+): Promise<{ id: string; revokedAt: string }> {
+  const p = userOf(principal);
+  const r = await revokeApiKey(db, p.user.id, p.entity.id, keyId);
+  if (!r) throw new DomainError('NOT_FOUND', `You have no API key ${keyId} in this entity`);
+  await audit({ action: 'user.api-key-revoked', objectType: 'api-key', objectId: keyId, after: r });
+  return { id: keyId, ...r };
 }
 
 export const listUsersRoute = defineRoute({
@@ -87,15 +217,7 @@ export const addUserRoute = defineRoute({
   auth: 'entity',
   role: 'owner',
   idempotency: 'secret',
-  body: z.strictObject({
-    email: z
-      .string()
-      .trim()
-      .min(3)
-      .max(254)
-      .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
-    role: RoleSchema,
-  }),
+  body: AddUserBody,
   example: { email: 'ann@example.com', role: 'accountant' },
   success: {
     status: 201,
@@ -107,22 +229,7 @@ export const addUserRoute = defineRoute({
     }),
   },
   errors: ['USER_ALREADY_MEMBER', 'FORBIDDEN_ROLE'],
-  handler: async ({ db, entity, body, services, audit }) => {
-    const { member, userCreated } = await addMember(db, entity.id, body);
-    const mayIssue = userCreated || (await ownerMayIssueLink(db, entity.id, member));
-    const link = mayIssue ? await issueSignInToken(db, member.id, entity.id) : null;
-    await audit({
-      action: 'user.added',
-      objectType: 'user',
-      objectId: member.id,
-      after: { email: member.email, role: member.role, userCreated, signInLinkIssued: link !== null },
-    });
-    return {
-      user: member,
-      signInLink: link ? `${baseUrl(services.config)}${signInLinkPath(link.token)}` : null,
-      signInLinkExpiresAt: link?.expiresAt ?? null,
-    };
-  },
+  handler: async ({ db, entity, body, services, audit }) => addUser(db, entity.id, body, services.config, audit),
 });
 
 export const updateUserRoute = defineRoute({
@@ -137,22 +244,11 @@ export const updateUserRoute = defineRoute({
   auth: 'entity',
   role: 'owner',
   params: z.object({ id: Uuid }),
-  body: z.strictObject({ role: RoleSchema.optional(), disabled: z.boolean().optional() }),
+  body: UpdateUserBody,
   example: { role: 'viewer' },
   success: { status: 200, description: 'The member as it now is.', schema: MemberSchema },
   errors: ['NOT_FOUND', 'LAST_OWNER', 'FORBIDDEN_ROLE'],
-  handler: async ({ db, entity, params, body, audit }) => {
-    const changed = await updateMember(db, entity.id, params.id, body);
-    if (!changed) throw new DomainError('NOT_FOUND', `No user ${params.id} in this entity`);
-    await audit({
-      action: 'user.updated',
-      objectType: 'user',
-      objectId: params.id,
-      before: { role: changed.before.role, disabled: changed.before.disabled },
-      after: { role: changed.after.role, disabled: changed.after.disabled },
-    });
-    return changed.after;
-  },
+  handler: async ({ db, entity, params, body, audit }) => changeUser(db, entity.id, params.id, body, audit),
 });
 
 export const reissueLinkRoute = defineRoute({
@@ -175,17 +271,8 @@ export const reissueLinkRoute = defineRoute({
     schema: z.object({ signInLink: z.string(), signInLinkExpiresAt: z.string() }),
   },
   errors: ['NOT_FOUND', 'SIGN_IN_LINK_NOT_ALLOWED', 'FORBIDDEN_ROLE'],
-  handler: async ({ db, entity, params, services, audit }) => {
-    const member = await findMember(db, entity.id, params.id);
-    if (!member) throw new DomainError('NOT_FOUND', `No user ${params.id} in this entity`);
-    if (!(await ownerMayIssueLink(db, entity.id, member))) throw new DomainError('SIGN_IN_LINK_NOT_ALLOWED');
-    const link = await issueSignInToken(db, member.id, entity.id);
-    await audit({ action: 'user.sign-in-link-issued', objectType: 'user', objectId: member.id });
-    return {
-      signInLink: `${baseUrl(services.config)}${signInLinkPath(link.token)}`,
-      signInLinkExpiresAt: link.expiresAt,
-    };
-  },
+  handler: async ({ db, entity, params, services, audit }) =>
+    reissueUserLink(db, entity.id, params.id, services.config, audit),
 });
 
 export const createApiKeyRoute = defineRoute({
@@ -201,7 +288,7 @@ export const createApiKeyRoute = defineRoute({
   auth: 'entity',
   role: 'viewer',
   idempotency: 'secret',
-  body: z.strictObject({ name: z.string().trim().min(1).max(100), role: RoleSchema.optional() }),
+  body: CreateApiKeyBody,
   example: { name: 'nightly export', role: 'viewer' },
   success: {
     status: 201,
@@ -209,24 +296,7 @@ export const createApiKeyRoute = defineRoute({
     schema: ApiKeySchema.extend({ key: z.string() }),
   },
   errors: ['USER_REQUIRED', 'API_KEY_ROLE_TOO_HIGH', 'CSRF_TOKEN_INVALID'],
-  handler: async ({ db, principal, body, audit }) => {
-    const p = userOf(principal);
-    if (p.via !== 'cookie')
-      throw new DomainError('USER_REQUIRED', 'API keys are created from a signed-in session, not with another key.');
-    const role = body.role ?? p.role;
-    if (!roleAtLeast(p.role, role))
-      throw new DomainError('API_KEY_ROLE_TOO_HIGH', `role: at most ${p.role}, your own role`, [
-        { field: 'body.role', message: `at most ${p.role}` },
-      ]);
-    const created = await createApiKey(db, { userId: p.user.id, entityId: p.entity.id, name: body.name, role });
-    await audit({
-      action: 'user.api-key-created',
-      objectType: 'api-key',
-      objectId: created.info.id,
-      after: { name: body.name, role },
-    });
-    return { ...created.info, key: created.key };
-  },
+  handler: async ({ db, principal, body, audit }) => createUserApiKey(db, principal, body, audit),
 });
 
 export const listApiKeysRoute = defineRoute({
@@ -238,10 +308,7 @@ export const listApiKeysRoute = defineRoute({
   auth: 'entity',
   success: { status: 200, description: 'Newest first.', schema: z.object({ items: z.array(ApiKeySchema) }) },
   errors: ['USER_REQUIRED'],
-  handler: async ({ db, principal }) => {
-    const p = userOf(principal);
-    return { items: await listApiKeys(db, p.user.id, p.entity.id) };
-  },
+  handler: async ({ db, principal }) => ({ items: await listUserApiKeys(db, principal) }),
 });
 
 export const revokeApiKeyRoute = defineRoute({
@@ -259,13 +326,7 @@ export const revokeApiKeyRoute = defineRoute({
     schema: z.object({ id: z.string(), revokedAt: z.string() }),
   },
   errors: ['USER_REQUIRED', 'NOT_FOUND'],
-  handler: async ({ db, principal, params, audit }) => {
-    const p = userOf(principal);
-    const r = await revokeApiKey(db, p.user.id, p.entity.id, params.id);
-    if (!r) throw new DomainError('NOT_FOUND', `You have no API key ${params.id} in this entity`);
-    await audit({ action: 'user.api-key-revoked', objectType: 'api-key', objectId: params.id, after: r });
-    return { id: params.id, ...r };
-  },
+  handler: async ({ db, principal, params, audit }) => revokeUserApiKey(db, principal, params.id, audit),
 });
 
 export const userRoutes: AnyRoute[] = [

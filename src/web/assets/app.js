@@ -107,4 +107,23 @@
         show(form, 'The server could not be reached. Check your connection and try again.');
       });
   });
+
+  // "Copy" beside a secret shown once: copies the value of the field it names (data-copy).
+  document.addEventListener('click', function (event) {
+    var button = event.target instanceof Element ? event.target.closest('button[data-copy]') : null;
+    if (!button) return;
+    var field = document.querySelector(button.getAttribute('data-copy'));
+    if (!(field instanceof HTMLInputElement)) return;
+    field.select();
+    var copied = function () {
+      button.textContent = 'Copied';
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(field.value).then(copied, function () {
+        button.textContent = 'Press Ctrl+C to copy';
+      });
+    } else {
+      button.textContent = 'Selected: press Ctrl+C to copy';
+    }
+  });
 })();

@@ -12,6 +12,7 @@ export const SECTIONS = [
   { key: 'connections', href: '/connections', label: 'Connections' },
   { key: 'reconciliation', href: '/reconciliation', label: 'Reconciliation' },
   { key: 'audit', href: '/audit', label: 'Audit log' },
+  { key: 'settings', href: '/settings', label: 'Settings', ownerOnly: true },
 ] as const;
 export type Section = (typeof SECTIONS)[number]['key'];
 
@@ -35,12 +36,15 @@ export function Document(props: {
   lang: string;
   title: string;
   csrfToken?: string | null;
+  /** `<meta http-equiv="refresh">`: seconds;url=path of this site. */
+  refresh?: string | undefined;
   children: ComponentChildren;
 }) {
   return (
     <html lang={props.lang}>
       <head>
         <meta charset="utf-8" />
+        {props.refresh ? <meta http-equiv="refresh" content={props.refresh} /> : null}
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light" />
         <meta name="htmx-config" content={HTMX_CONFIG} />
@@ -101,6 +105,11 @@ export function Layout(props: {
               {viewer.user?.email ?? 'API token'} <span class="role-badge">{viewer.role}</span>
             </span>
             {viewer.user ? (
+              <a href="/settings/api-keys" class="api-keys-link">
+                API keys
+              </a>
+            ) : null}
+            {viewer.user ? (
               <form data-api="/v1/auth/sign-out" data-next="/sign-in" class="sign-out">
                 <button type="submit" class="secondary outline">
                   Sign out
@@ -111,7 +120,7 @@ export function Layout(props: {
           </div>
           <nav aria-label="Sections" class="sections">
             <ul>
-              {SECTIONS.map((s) => (
+              {SECTIONS.filter((s) => !('ownerOnly' in s) || viewer.role === 'owner').map((s) => (
                 <li>
                   <a href={s.href} aria-current={s.key === props.section ? 'page' : undefined}>
                     {s.label}

@@ -1,9 +1,9 @@
 import { Document } from '../components/layout.tsx';
 
 /** A page of its own for signing in: no navigation, one form. */
-function Plain(props: { lang: string; title: string; children: preact.ComponentChildren }) {
+function Plain(props: { lang: string; title: string; refresh?: string; children: preact.ComponentChildren }) {
   return (
-    <Document lang={props.lang} title={props.title}>
+    <Document lang={props.lang} title={props.title} refresh={props.refresh}>
       <body>
         <main id="main" class="container narrow">
           <p class="brand-name">ledgerlink</p>
@@ -23,7 +23,15 @@ export function safeNext(next: unknown): string {
  * The sign-in form. /assets/app.js posts it as JSON to POST /v1/auth/sign-in (the cookie comes
  * back from there) and shows the error it answers, throttling included, in the alert below.
  */
-export function SignInPage(props: { lang: string; next: string; notice?: string }) {
+export function SignInPage(props: {
+  lang: string;
+  next: string;
+  notice?: string | undefined;
+  /** The OIDC provider's button, when one is configured. */
+  oidcLabel?: string | null | undefined;
+  /** Why a sign-in through the provider was refused. */
+  error?: { code: string; message: string } | undefined;
+}) {
   return (
     <Plain lang={props.lang} title="Sign in">
       <article class="sign-in">
@@ -33,6 +41,12 @@ export function SignInPage(props: { lang: string; next: string; notice?: string 
             {props.notice}
           </p>
         ) : null}
+        {props.error ? (
+          <div class="notice notice-error" role="alert">
+            <strong>Could not sign you in. </strong>
+            {props.error.message} <small class="code">({props.error.code})</small>
+          </div>
+        ) : null}
         <form data-api="/v1/auth/sign-in" data-next={props.next} method="post" action="/sign-in" novalidate>
           <label for="email">Email</label>
           <input id="email" name="email" type="email" autocomplete="username" required autofocus />
@@ -41,6 +55,13 @@ export function SignInPage(props: { lang: string; next: string; notice?: string 
           <p class="form-error" role="alert" data-error></p>
           <button type="submit">Sign in</button>
         </form>
+        {props.oidcLabel ? (
+          <p class="oidc-sign-in">
+            <a role="button" class="secondary" href={`/sign-in/oidc?next=${encodeURIComponent(props.next)}`}>
+              Sign in with {props.oidcLabel}
+            </a>
+          </p>
+        ) : null}
         <p class="muted">
           No account yet? An owner of your entity adds you (or, on the server: <code>ledgerlink user create</code>) and
           gives you a one-time link to set your password.
@@ -92,6 +113,22 @@ export function PlainErrorPage(props: { lang: string; title: string; message: st
       <p role="alert">{props.message}</p>
       <p>
         <a href="/">Back to the overview</a>
+      </p>
+    </Plain>
+  );
+}
+
+/**
+ * The answer to a successful return from the OIDC provider: the session cookie is SameSite=Strict,
+ * which a browser does not send on a redirect that began at another site, so this page (of our own
+ * site) moves on to `next` itself, with a link for a browser that does not follow the refresh.
+ */
+export function SignedInPage(props: { lang: string; next: string }) {
+  return (
+    <Plain lang={props.lang} title="Signed in" refresh={`0;url=${props.next}`}>
+      <h1>Signed in</h1>
+      <p role="status">
+        <a href={props.next}>Continue</a>
       </p>
     </Plain>
   );

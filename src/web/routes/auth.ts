@@ -15,7 +15,15 @@ export function registerAuthPages(app: FastifyInstance, services: AppServices): 
     const next = safeNext(request.query.next);
     if (await viewerOf(request, services)) return reply.redirect(next, 303);
     const notice = request.query.password === 'set' ? 'Your password is set. Sign in with it.' : undefined;
-    return sendPage(reply, h(SignInPage, { lang: localeOf(request.headers['accept-language']), next, notice }));
+    return sendPage(
+      reply,
+      h(SignInPage, {
+        lang: localeOf(request.headers['accept-language']),
+        next,
+        notice,
+        oidcLabel: services.config.oidc?.label,
+      }),
+    );
   });
   app.get<{ Querystring: { token?: string } }>('/sign-in/set-password', async (request, reply) => {
     const token = typeof request.query.token === 'string' && request.query.token !== '' ? request.query.token : null;

@@ -1,0 +1,305 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type ComponentChildren, h } from 'preact';
+import type { z } from 'zod';
+import { SettingsBody, saveSettings } from '../../api/routes/settings.ts';
+import {
+  AddUserBody,
+  CreateApiKeyBody,
+  UpdateUserBody,
+  addUser,
+  changeUser,
+  createUserApiKey,
+  listUserApiKeys,
+  reissueUserLink,
+  revokeUserApiKey,
+} from '../../api/routes/users.ts';
+import type { RouteContext } from '../../api/route.ts';
+import type { Queryable } from '../../db/database.ts';
+import { DomainError, isDomainError } from '../../domain/errors.ts';
+import { recordAudit } from '../../ledger/audit.ts';
+import { getAllSettings } from '../../ledger/settings.ts';
+import { listMembers } from '../../ledger/users.ts';
+import { ErrorNotice, SuccessNotice } from '../components/common.tsx';
+import type { PageContext } from '../context.ts';
+import { ApiKeysPage, ApiKeysRegion } from '../pages/api-keys.tsx';
+import {
+  type FieldProblem,
+  SETTINGS_FIELDS,
+  SettingsForm,
+  SettingsPage,
+  ShownOnce,
+  UsersRegion,
+  settingsValues,
+} from '../pages/settings.tsx';
+import type { Dashboard } from '../plugin.ts';
+import { sendFragment, sendPage } from '../render.ts';
+import { assertMayChange } from '../session.ts';
+
+type Form = Record<string, string | string[]>;
+
+function formOf(body: unknown): Form {
+  return body && typeof body === 'object' ? (body as Form) : {};
+}
+
+/** One value of a form field; a name sent twice is not a value we asked for. */
+function one(form: Form, name: string): string | undefined {
+  const v = form[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The owner-only pages refuse others on the server, whatever the navigation shows. */
+function requireOwner(ctx: PageContext): void {
+  if (ctx.viewer.role !== 'owner') {
+    throw new DomainError(
+      'FORBIDDEN_ROLE',
+      `Settings and users need the owner role; you are signed in as ${ctx.viewer.role} of ${ctx.viewer.entity.code}.`,
+      { requiredRole: 'owner', role: ctx.viewer.role },
+    );
+  }
+}
+
+/** Audit entries of a dashboard change: written in its transaction, as the viewer. */
+function auditIn(tx: Queryable, ctx: PageContext): RouteContext<unknown, unknown, unknown>['audit'] {
+  return (entry) =>
+    recordAudit(tx, { ...entry, entityId: entry.entityId ?? ctx.viewer.entity.id, actor: ctx.viewer.actor });
+}
+
+function problemsOf(error: z.ZodError): FieldProblem[] {
+  return error.issues.map((i) => ({
+    field: i.path.map(String).join('.'),
+    message: i.message,
+    code: 'VALIDATION_ERROR',
+  }));
+}
+
+/** A domain error's field details as problems beside the fields (the ledger names them as the API's body). */
+function domainProblems(err: DomainError): FieldProblem[] {
+  const details = Array.isArray(err.details) ? (err.details as { field?: unknown; message?: unknown }[]) : [];
+  const listed = details
+    .filter((d) => typeof d.field === 'string')
+    .map((d) => ({ field: String(d.field).replace(/^body\./, ''), message: String(d.message), code: err.code }));
+  return listed.length ? listed : [{ field: '', message: err.message, code: err.code }];
+}
+
+const LABELS = new Map(SETTINGS_FIELDS.flatMap((g) => g.fields.map((f) => [f.name, f.label] as const)));
+
+/**
+ * The change a settings form asks for: only the fields whose value differs from the one the form was
+ * shown with. Empty clears a field that may be empty (the lock date, a branding line); an address is
+ * sent whole when any of its lines changed.
+ */
+export function settingsPatch(form: Form): { patch: Record<string, unknown>; changed: string[] } {
+  const patch: Record<string, unknown> = {};
+  const branding: Record<string, unknown> = {};
+  const changed: string[] = [];
+  let addressChanged = false;
+  for (const name of LABELS.keys()) {
+    const value = one(form, name);
+    if (value === undefined) continue;
+    if (value.trim() === (one(form, `was.${name}`) ?? '').trim()) continue;
+    changed.push(name);
+    const v = value.trim();
+    if (name.startsWith('branding.address.')) addressChanged = true;
+    else if (name.startsWith('branding.')) branding[name.slice('branding.'.length)] = v === '' ? null : v;
+    else if (name === 'lockDate') patch.lockDate = v === '' ? null : v;
+    else patch[name] = v;
+  }
+  if (addressChanged) {
+    const address: Record<string, string> = {};
+    for (const part of ['street', 'postalCode', 'city', 'country']) {
+      const v = one(form, `branding.address.${part}`)?.trim();
+      if (v) address[part] = v;
+    }
+    branding.address = Object.keys(address).length ? address : null;
+  }
+  if (Object.keys(branding).length) patch.branding = branding;
+  return { patch, changed };
+}
+
+/** GET /settings (owners), /settings/api-keys (everyone); POST the changes they make. */
+export function registerSettingsPages(d: Dashboard): void {
+  const { services } = d;
+  const db = services.db;
+
+  d.page('/settings', async (ctx, _request, reply) => {
+    requireOwner(ctx);
+    const [members, settings] = [
+      await listMembers(db, ctx.viewer.entity.id),
+      await getAllSettings(db, ctx.viewer.entity.id),
+    ];
+    return sendPage(reply, h(SettingsPage, { ctx, members, settings }));
+  });
+
+  /** Runs an owner's change to the users and answers the users region, with its outcome. */
+  const usersAction = async (
+    ctx: PageContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    work: (tx: Queryable) => Promise<{ notice: ComponentChildren; addValues?: { email?: string; role?: string } }>,
+  ) => {
+    assertMayChange(request, services, ctx.viewer, 'owner');
+    try {
+      const done = await db.transaction(work);
+      const members = await listMembers(db, ctx.viewer.entity.id);
+      return sendFragment(reply, h(UsersRegion, { ctx, members, notice: done.notice }));
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      const members = await listMembers(db, ctx.viewer.entity.id);
+      const form = formOf(request.body);
+      const isAdd = request.url.split('?')[0] === '/settings/users';
+      const problems = isAdd && err.code === 'VALIDATION_ERROR' ? domainProblems(err) : undefined;
+      return sendFragment(
+        reply,
+        h(UsersRegion, {
+          ctx,
+          members,
+          notice: problems ? undefined : h(ErrorNotice, { code: err.code, message: err.message }),
+          ...(problems ? { addProblems: problems } : {}),
+          ...(isAdd ? { addValues: { email: one(form, 'email') ?? '', role: one(form, 'role') ?? 'viewer' } } : {}),
+        }),
+        err.status,
+      );
+    }
+  };
+
+  const parse = <T extends z.ZodType>(schema: T, value: unknown): z.output<T> => {
+    const r = schema.safeParse(value);
+    if (!r.success) {
+      const problems = problemsOf(r.error);
+      throw new DomainError(
+        'VALIDATION_ERROR',
+        problems.map((p) => `${p.field}: ${p.message}`).join('; '),
+        problems.map(({ field, message }) => ({ field, message })),
+      );
+    }
+    return r.data;
+  };
+
+  d.action('/settings/users', async (ctx, request, reply) =>
+    usersAction(ctx, request, reply, async (tx) => {
+      const form = formOf(request.body);
+      const body = parse(AddUserBody, { email: one(form, 'email'), role: one(form, 'role') });
+      const added = await addUser(tx, ctx.viewer.entity.id, body, services.config, auditIn(tx, ctx));
+      const notice = added.signInLink
+        ? h(
+            ShownOnce,
+            { id: 'new-sign-in-link', label: `Sign-in link for ${added.user.email}`, value: added.signInLink },
+            h('p', null, `${added.user.email} was added as ${added.user.role}. Send them this link (valid 24 hours).`),
+          )
+        : h(
+            SuccessNotice,
+            null,
+            `${added.user.email} was added as ${added.user.role}. They already sign in elsewhere: their password stays.`,
+          );
+      return { notice };
+    }),
+  );
+
+  d.action('/settings/users/:id', async (ctx, request, reply) =>
+    usersAction(ctx, request, reply, async (tx) => {
+      const form = formOf(request.body);
+      const disabled = one(form, 'disabled');
+      const body = parse(UpdateUserBody, {
+        role: one(form, 'role'),
+        disabled: disabled === undefined ? undefined : disabled === 'true',
+      });
+      const id = (request.params as { id: string }).id;
+      const m = await changeUser(tx, ctx.viewer.entity.id, id, body, auditIn(tx, ctx));
+      const what = body.role !== undefined ? `is now ${m.role}` : m.disabled ? 'is disabled' : 'is enabled';
+      return { notice: h(SuccessNotice, null, `${m.email} ${what}.`) };
+    }),
+  );
+
+  d.action('/settings/users/:id/sign-in-link', async (ctx, request, reply) =>
+    usersAction(ctx, request, reply, async (tx) => {
+      const id = (request.params as { id: string }).id;
+      const link = await reissueUserLink(tx, ctx.viewer.entity.id, id, services.config, auditIn(tx, ctx));
+      return {
+        notice: h(ShownOnce, { id: 'new-sign-in-link', label: 'New sign-in link', value: link.signInLink }),
+      };
+    }),
+  );
+
+  d.action('/settings/entity', async (ctx, request, reply) => {
+    assertMayChange(request, services, ctx.viewer, 'owner');
+    const form = formOf(request.body);
+    const { patch, changed } = settingsPatch(form);
+    const submitted = Object.fromEntries([...LABELS.keys()].map((n) => [n, one(form, n) ?? '']));
+    const was = Object.fromEntries([...LABELS.keys()].map((n) => [n, one(form, `was.${n}`) ?? '']));
+    const refuse = (problems: FieldProblem[], status: number) =>
+      sendFragment(reply, h(SettingsForm, { values: submitted, was, problems }), status);
+    if (changed.length === 0) {
+      const values = settingsValues(await getAllSettings(db, ctx.viewer.entity.id));
+      return sendFragment(
+        reply,
+        h(SettingsForm, {
+          values,
+          was: values,
+          notice: h(SuccessNotice, null, 'Nothing to save: no field was changed.'),
+        }),
+      );
+    }
+    const body = SettingsBody.safeParse(patch);
+    if (!body.success) return refuse(problemsOf(body.error), 400);
+    try {
+      const saved = await db.transaction((tx) => saveSettings(tx, ctx.viewer.entity.id, body.data, auditIn(tx, ctx)));
+      const values = settingsValues(saved.after);
+      const names = changed.map((n) => LABELS.get(n) ?? n).join(', ');
+      return sendFragment(
+        reply,
+        h(SettingsForm, { values, was: values, notice: h(SuccessNotice, null, `Saved: ${names}.`) }),
+      );
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      return refuse(domainProblems(err), err.status);
+    }
+  });
+
+  // Every role has API keys of its own.
+  d.page('/settings/api-keys', async (ctx, _request, reply) => {
+    const keys = await listUserApiKeys(db, ctx.viewer.principal);
+    return sendPage(reply, h(ApiKeysPage, { ctx, keys }));
+  });
+
+  const keysAction = async (
+    ctx: PageContext,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    work: (tx: Queryable) => Promise<ComponentChildren>,
+  ) => {
+    assertMayChange(request, services, ctx.viewer, 'viewer');
+    let notice: ComponentChildren;
+    let status = 200;
+    try {
+      notice = await db.transaction(work);
+    } catch (err) {
+      if (!isDomainError(err)) throw err;
+      notice = h(ErrorNotice, { code: err.code, message: err.message });
+      status = err.status;
+    }
+    const keys = await listUserApiKeys(db, ctx.viewer.principal);
+    return sendFragment(reply, h(ApiKeysRegion, { ctx, keys, notice }), status);
+  };
+
+  d.action('/settings/api-keys', async (ctx, request, reply) =>
+    keysAction(ctx, request, reply, async (tx) => {
+      const form = formOf(request.body);
+      const body = parse(CreateApiKeyBody, { name: one(form, 'name'), role: one(form, 'role') });
+      const created = await createUserApiKey(tx, ctx.viewer.principal, body, auditIn(tx, ctx));
+      return h(
+        ShownOnce,
+        { id: 'new-api-key', label: `The key “${created.name}” (${created.role})`, value: created.key },
+        h('p', null, 'Created.'),
+      );
+    }),
+  );
+
+  d.action('/settings/api-keys/:id/revoke', async (ctx, request, reply) =>
+    keysAction(ctx, request, reply, async (tx) => {
+      const id = (request.params as { id: string }).id;
+      if (!/^[0-9a-f-]{36}$/i.test(id)) throw new DomainError('NOT_FOUND', 'No such API key.');
+      await revokeUserApiKey(tx, ctx.viewer.principal, id, auditIn(tx, ctx));
+      return h(SuccessNotice, null, 'Revoked: the key is refused from now on.');
+    }),
+  );
+}
