@@ -32,25 +32,30 @@ function nameOf(params: unknown): string {
 export function registerConnectionPages(d: Dashboard): void {
   const { services } = d;
   const { db } = services;
-  const box = services.sync.box;
+  // Per request, as the API's routes read it: a server without the sync engine still serves the other pages.
+  const box = () => services.sync.box;
 
   d.page('/connections', async (ctx, _request, reply) => {
-    const items = await loadConnections(db, box, ctx.viewer.entity.id);
+    const items = await loadConnections(db, box(), ctx.viewer.entity.id);
     return sendPage(reply, h(ConnectionsPage, { ctx, items }));
   });
 
   d.action('/connections/:name/test', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box, nameOf(request.params), ctx.viewer.entity.id);
-    const result = await testConnection({ db, box, log: services.sync.log }, pipeline, AbortSignal.timeout(60_000));
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
+    const result = await testConnection(
+      { db, box: box(), log: services.sync.log },
+      pipeline,
+      AbortSignal.timeout(60_000),
+    );
     return sendFragment(reply, h(ConnectionTestResult, { result }));
   });
 
   d.action('/connections/:name/connect', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box, nameOf(request.params), ctx.viewer.entity.id);
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
     const config = services.config;
-    const started = await startConsent(db, box, {
+    const started = await startConsent(db, box(), {
       pipeline,
       publicUrl: config.publicUrl ?? `http://localhost:${config.port}`,
       actor: ctx.viewer.actor,
@@ -62,8 +67,8 @@ export function registerConnectionPages(d: Dashboard): void {
 
   d.action('/connections/:name/disconnect', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box, nameOf(request.params), ctx.viewer.entity.id);
-    const revokedAtPlatform = await disconnect(db, box, {
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
+    const revokedAtPlatform = await disconnect(db, box(), {
       pipeline,
       actor: ctx.viewer.actor,
       log: services.sync.log,
