@@ -64,7 +64,10 @@ export interface SeededBooks {
 const DETAILS = JSON.stringify({ bankAccountCode: 'BANK', bankCurrency: 'EUR', bankExchangeRate: '1' });
 
 async function count(db: Queryable, sql: string, params: readonly SqlParam[]): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`WITH ins AS (${sql} RETURNING 1) SELECT count(*) AS n FROM ins`, params);
+  const { rows } = await db.query<{ n: string }>(
+    `WITH ins AS (${sql} RETURNING 1) SELECT count(*) AS n FROM ins`,
+    params,
+  );
   return Number(rows[0]!.n);
 }
 
@@ -341,7 +344,9 @@ export async function seedDashboard(
     await db.exec('ANALYZE transactions, transaction_items, journal_lines, allocations');
     const done = from + size;
     const secs = (performance.now() - started) / 1000;
-    say(`dashboard seed: ${done}/${invoices} invoices, ${done + numbers.sn + numbers.sr} transactions, ${secs.toFixed(0)} s`);
+    say(
+      `dashboard seed: ${done}/${invoices} invoices, ${done + numbers.sn + numbers.sr} transactions, ${secs.toFixed(0)} s`,
+    );
   }
   await db.query(
     `INSERT INTO document_sequences (entity_id, type, last_number)
@@ -380,12 +385,12 @@ export async function booksProblems(db: Queryable, entityId: string, today: stri
     problems.push(`debtors control ${rec.controlAccount} ≠ open items ${rec.openItems} (difference ${rec.difference})`);
   }
   const over = await db.query<{ id: string }>(
-    `SELECT t.id
-       FROM (SELECT debit_transaction_id AS id, amount FROM allocations WHERE entity_id = $1
-             UNION ALL SELECT credit_transaction_id, amount FROM allocations WHERE entity_id = $1) a
-       JOIN transactions t ON t.id = a.id
-      GROUP BY t.id, t.gross HAVING sum(a.amount) > t.gross
-      LIMIT 1`,
+    `WITH allocated AS (
+       SELECT id, sum(amount) AS amount
+         FROM (SELECT debit_transaction_id AS id, amount FROM allocations WHERE entity_id = $1
+               UNION ALL SELECT credit_transaction_id, amount FROM allocations WHERE entity_id = $1) a
+        GROUP BY id)
+     SELECT t.id FROM allocated x JOIN transactions t ON t.id = x.id WHERE x.amount > t.gross LIMIT 1`,
     [entityId],
   );
   if (over.rows.length > 0) problems.push(`transaction ${over.rows[0]!.id} is allocated beyond its gross`);

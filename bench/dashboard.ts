@@ -59,9 +59,11 @@ export const TARGET_P95_MS = 200;
 
 /** Ids the probes look up: a late page, the big run, an exception. */
 async function fixtures(db: Queryable, entityId: string) {
-  const q = async <T,>(sql: string) => (await db.query<T>(sql, [entityId])).rows[0]!;
+  const q = async <T>(sql: string) => (await db.query<T>(sql, [entityId])).rows[0]!;
   const tx = await q<{ id: string; last: string }>(
-    `SELECT (SELECT id FROM transactions WHERE entity_id = $1 AND type = 'SI' ORDER BY id LIMIT 1 OFFSET 1000) AS id,
+    `SELECT (SELECT id FROM transactions
+              WHERE entity_id = $1 AND type = 'SI'
+                AND number = (SELECT last_number / 2 FROM document_sequences WHERE entity_id = $1 AND type = 'SI')) AS id,
             (SELECT max(id) FROM transactions WHERE entity_id = $1) AS last`,
   );
   const run = await q<{ big: string; recent: string }>(
@@ -105,27 +107,45 @@ export async function dashboardProbes(db: Queryable, box: SecretBox, entityId: s
   return [
     { name: 'overview', run: () => loadOverview(db, box, entityId, now) },
     { name: 'runs: page 1', run: () => runs({}) },
-    { name: 'runs: pipeline + status, page 5', run: () => runs({ pipeline: 'shop-orders', status: 'succeeded', page: 5 }) },
+    {
+      name: 'runs: pipeline + status, page 5',
+      run: () => runs({ pipeline: 'shop-orders', status: 'succeeded', page: 5 }),
+    },
     { name: 'run detail: recent run', run: () => runDetail(f.recentRun, 1) },
     { name: 'run detail: backfill, page 1', run: () => runDetail(f.bigRun, 1) },
     { name: 'run detail: backfill, last page', run: () => runDetail(f.bigRun, f.bigRunPages) },
     { name: 'exceptions: open', run: () => exceptions({}) },
     { name: 'exceptions: all, page 20', run: () => exceptions({ status: 'all', page: 20 }) },
-    { name: 'exceptions: pipeline + reason + age', run: () => exceptions({ pipeline: 'stripe-payments', reason: 'SOURCE_ITEM_INVALID', age: 'month' }) },
+    {
+      name: 'exceptions: pipeline + reason + age',
+      run: () => exceptions({ pipeline: 'stripe-payments', reason: 'SOURCE_ITEM_INVALID', age: 'month' }),
+    },
     { name: 'exception detail: open', run: () => exceptionDetail(f.openException) },
     { name: 'exception detail: resolved', run: () => exceptionDetail(f.resolvedException) },
     { name: 'customers: page 1', run: () => customers({}) },
     { name: 'customers: page 80', run: () => customers({ page: 80 }) },
     { name: 'customers: search "globex"', run: () => customers({ search: 'globex' }) },
     { name: 'customers: search "K0123"', run: () => customers({ search: 'K0123' }) },
-    { name: `customer detail: large (${LARGE_CUSTOMER})`, run: () => loadCustomerDetail(db, entityId, LARGE_CUSTOMER, now) },
-    { name: `customer detail: typical (${TYPICAL_CUSTOMER})`, run: () => loadCustomerDetail(db, entityId, TYPICAL_CUSTOMER, now) },
+    {
+      name: `customer detail: large (${LARGE_CUSTOMER})`,
+      run: () => loadCustomerDetail(db, entityId, LARGE_CUSTOMER, now),
+    },
+    {
+      name: `customer detail: typical (${TYPICAL_CUSTOMER})`,
+      run: () => loadCustomerDetail(db, entityId, TYPICAL_CUSTOMER, now),
+    },
     { name: '/v1/transactions: page 1', run: () => transactions({}) },
     { name: '/v1/transactions: page 1000', run: () => transactions({ page: 1000 }) },
     { name: '/v1/transactions: customer', run: () => transactions({ customerCode: TYPICAL_CUSTOMER }) },
-    { name: '/v1/transactions: large customer, SR', run: () => transactions({ customerCode: LARGE_CUSTOMER, type: 'SR' }) },
+    {
+      name: '/v1/transactions: large customer, SR',
+      run: () => transactions({ customerCode: LARGE_CUSTOMER, type: 'SR' }),
+    },
     { name: '/v1/transactions: reference', run: () => transactions({ externalReference: 'INV-4242' }) },
-    { name: '/v1/transactions: type + month', run: () => transactions({ type: 'SI', fromDate: shift(now, -90), toDate: shift(now, -60) }) },
+    {
+      name: '/v1/transactions: type + month',
+      run: () => transactions({ type: 'SI', fromDate: shift(now, -90), toDate: shift(now, -60) }),
+    },
     { name: '/v1/transactions/{id}', run: () => getTransaction(db, entityId, 'EUR', f.invoiceId) },
     { name: '/v1/transactions/{id}: latest', run: () => getTransaction(db, entityId, 'EUR', f.lastId) },
   ];
@@ -165,7 +185,8 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
     let lookup = 0;
     const baseline: Probe = {
       name: 'baseline: one transaction by primary key',
-      run: () => db.query('SELECT * FROM transactions WHERE id = $1 AND entity_id = $2', [1 + (lookup++ % 1000), entityId]),
+      run: () =>
+        db.query('SELECT * FROM transactions WHERE id = $1 AND entity_id = $2', [1 + (lookup++ % 1000), entityId]),
     };
     const base = await measure(baseline, o.warmup, o.runs * 5, null);
     const probes = (await dashboardProbes(db, box, entityId, now)).filter((p) => !o.only || p.name.includes(o.only));
@@ -199,7 +220,9 @@ export function dashboardReport(r: DashboardResult): string {
     `${b.journalLines.toLocaleString('en')} journal lines, ${b.allocations.toLocaleString('en')} allocations, ` +
     `${b.runs.toLocaleString('en')} runs, ${b.runRecords.toLocaleString('en')} run records, ${b.exceptions.toLocaleString('en')} exceptions, ` +
     `seeded in ${Math.round(b.seedMs / 1000)} s; ${r.warmup} warm-up + ${r.runs} runs per probe.\n` +
-    (r.problems.length ? `BOOKS NOT COHERENT: ${r.problems.join('; ')}\n` : 'Books coherent: trial balance and debtors control = open items.\n');
+    (r.problems.length
+      ? `BOOKS NOT COHERENT: ${r.problems.join('; ')}\n`
+      : 'Books coherent: trial balance and debtors control = open items.\n');
   const rows = [r.baseline, ...r.probes].map((p) => [
     p.name,
     p.ms.p50,
