@@ -355,8 +355,9 @@ export async function seedDashboard(
   );
   say('dashboard seed: pipelines, runs, exceptions, outbox, audit');
   const sync = await seedSync(db, box, entity, invoices);
-  say('dashboard seed: ANALYZE');
-  await db.exec('ANALYZE');
+  // As autovacuum leaves a database in use: statistics, and the visibility map index-only scans rely on.
+  say('dashboard seed: VACUUM ANALYZE');
+  await db.exec('VACUUM ANALYZE');
   const totals = await db.query<{ lines: string; allocations: string }>(
     `SELECT (SELECT count(*) FROM journal_lines WHERE entity_id = $1) AS lines,
             (SELECT count(*) FROM allocations WHERE entity_id = $1) AS allocations`,
