@@ -1,3 +1,4 @@
+import { type DashboardResult, dashboardReport } from './dashboard.ts';
 import { type BackfillResult, backfillReport } from './backfill.ts';
 import type { BreakdownResult } from './breakdown.ts';
 import type { LatencyResult } from './latency.ts';
@@ -28,6 +29,8 @@ export interface Results {
   memory: MemoryResult | { skipped: string };
   /** Absent in results written before the backfills were part of the run. */
   backfill?: BackfillResult[] | { skipped: string };
+  /** Absent in results written before the dashboard section was part of the run. */
+  dashboard?: DashboardResult | { skipped: string };
   totalSeconds: number;
 }
 
@@ -142,6 +145,12 @@ export function report(r: Results): string {
   else if ('skipped' in r.backfill) print(`not measured: ${r.backfill.skipped}`);
   else
     print(`${backfillReport(r.backfill)}\n(aim: ledgerlink's ratio at most 1.1; * measured on a sample, extrapolated)`);
+  print();
+
+  print("7. Dashboard pages' data at scale (bench/dashboard.ts); ratio = median / one primary-key lookup");
+  if (!r.dashboard) print('not measured');
+  else if ('skipped' in r.dashboard) print(`not measured: ${r.dashboard.skipped}`);
+  else print(dashboardReport(r.dashboard));
   print();
   return out.join('\n');
 }

@@ -8,6 +8,8 @@
  *   npm run bench -- --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
  *   npm run bench -- --skip-memory      without the memory measures (idle server, peak of a 100,000-instalment sync)
  *   npm run bench -- --skip-backfill    without the connector backfills (Xero, QuickBooks; bench/backfill.ts)
+ *   npm run bench -- --skip-dashboard   without the dashboard pages' data at scale (bench/dashboard.ts)
+ *   npm run bench -- --dashboard-full   the dashboard section at 1,000,000 transactions (default 200,000; about 8 minutes more)
  *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
@@ -19,6 +21,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { type BackfillResult, backfillCounts, backfillProblems, runBackfill } from './backfill.ts';
 import { type BreakdownResult, runBreakdown } from './breakdown.ts';
+import { type DashboardResult, runDashboard } from './dashboard.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type LatencyResult, runLatency } from './latency.ts';
 import { type MemoryResult, runMemory } from './memory.ts';
@@ -36,6 +39,8 @@ const { values: args } = parseArgs({
     analyze: { type: 'boolean', default: false },
     'skip-memory': { type: 'boolean', default: false },
     'skip-backfill': { type: 'boolean', default: false },
+    'skip-dashboard': { type: 'boolean', default: false },
+    'dashboard-full': { type: 'boolean', default: false },
   },
 });
 
@@ -55,6 +60,9 @@ const COUNTS = {
   memorySettleSeconds: quick ? 10 : 30,
   backfillInvoices: backfillCounts(quick).invoices,
   backfillMinuteMs: backfillCounts(quick).minuteMs,
+  dashboardTransactions: args['dashboard-full'] ? 1_000_000 : quick ? 20_000 : 200_000,
+  dashboardWarmup: quick ? 1 : 3,
+  dashboardRuns: quick ? 5 : 20,
 };
 const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
 const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -154,6 +162,20 @@ if (args['skip-backfill']) {
   }
 }
 
+// On PostgreSQL when the server is there (a million rows is a server's job), else on PGlite.
+let dashboard: DashboardResult | { skipped: string };
+if (args['skip-dashboard']) {
+  dashboard = { skipped: 'skipped with --skip-dashboard' };
+} else {
+  const kind = unavailable ? 'pglite' : 'postgres';
+  step(`${kind}: dashboard pages' data with ${COUNTS.dashboardTransactions} transactions`);
+  dashboard = await runDashboard(kind, url, {
+    transactions: COUNTS.dashboardTransactions,
+    warmup: COUNTS.dashboardWarmup,
+    runs: COUNTS.dashboardRuns,
+  });
+}
+
 step('end');
 const results: Results = {
   date: new Date().toISOString(),
@@ -167,6 +189,7 @@ const results: Results = {
   breakdown,
   memory,
   backfill,
+  dashboard,
   totalSeconds: Math.round((performance.now() - started) / 1000),
 };
 
@@ -180,6 +203,10 @@ const differing = measured.filter((t) => !t.identicalRows);
 const backfillFailures = 'skipped' in backfill ? [] : backfillProblems(backfill);
 if (backfillFailures.length > 0) {
   process.stderr.write(`${backfillFailures.join('\n')}\n`);
+  process.exitCode = 1;
+}
+if (!('skipped' in dashboard) && dashboard.problems.length > 0) {
+  process.stderr.write(`the dashboard bench's seeded books are not coherent: ${dashboard.problems.join('; ')}\n`);
   process.exitCode = 1;
 }
 if (differing.length > 0) {
