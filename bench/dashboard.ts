@@ -258,8 +258,25 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       transactions: { type: 'string' },
       runs: { type: 'string' },
       only: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
+  if (values.help) {
+    process.stdout.write(`Times each dashboard page's data with a seeded ledger (a million transactions by default).
+
+Usage: node bin/run-ts.js bench/dashboard.ts [options]
+
+  --transactions N  how many transactions to seed (default 1,000,000; 100,000 with --quick)
+  --quick           100,000 transactions, 10 runs per probe
+  --runs N          timed runs per probe after the warm-up (default 20)
+  --only TEXT       only the probes whose name contains TEXT
+  -h, --help        this help
+
+On PostgreSQL when DATABASE_URL (or BENCH_DATABASE_URL) is set, else on PGlite in memory.
+Seeding prints its progress; the books are checked before anything is timed.
+`);
+    process.exit(0);
+  }
   const url = process.env.DATABASE_URL || process.env.BENCH_DATABASE_URL || '';
   const kind: DbKind = url ? 'postgres' : 'pglite';
   const result = await runDashboard(kind, url, {
