@@ -55,6 +55,26 @@ const STATUS_TEXT: Record<string, string> = {
 };
 
 /** A status as a word with a colour (the word carries the meaning; the colour only helps). */
+/**
+ * The links of a list paged by keyset, newest first: back to the newest page when this one is not,
+ * and on to older rows when there are some. Hrefs are built by the page (its own query and cursor).
+ */
+export function KeysetPager(props: { newest: string | null; older: string | null }) {
+  if (props.newest === null && props.older === null) return null;
+  return (
+    <nav class="pager" aria-label="Pages">
+      {props.newest !== null ? <a href={props.newest}>↑ Newest</a> : <span></span>}
+      {props.older !== null ? (
+        <a href={props.older} rel="next">
+          Older →
+        </a>
+      ) : (
+        <span></span>
+      )}
+    </nav>
+  );
+}
+
 export function StatusBadge(props: { status: string }) {
   return <span class={`badge badge-${props.status}`}>{STATUS_TEXT[props.status] ?? props.status}</span>;
 }

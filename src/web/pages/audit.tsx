@@ -4,7 +4,7 @@ import { IsoDate } from '../../domain/schemas.ts';
 import { type AuditRecord, listAudit } from '../../ledger/audit.ts';
 import { findMemberByEmail } from '../../ledger/users.ts';
 import { actorLabel } from '../actors.ts';
-import { Empty } from '../components/common.tsx';
+import { Empty, KeysetPager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDateTime } from '../format.ts';
@@ -304,18 +304,10 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
           ))}
         </ol>
       )}
-      {q.before !== undefined || data.nextCursor !== null ? (
-        <nav class="pager" aria-label="Pages">
-          {q.before !== undefined ? <a href={auditLink(q, undefined)}>↑ Newest</a> : <span></span>}
-          {data.nextCursor !== null ? (
-            <a href={auditLink(q, data.nextCursor)} rel="next">
-              Older →
-            </a>
-          ) : (
-            <span></span>
-          )}
-        </nav>
-      ) : null}
+      <KeysetPager
+        newest={q.before !== undefined ? auditLink(q, undefined) : null}
+        older={data.nextCursor !== null ? auditLink(q, data.nextCursor) : null}
+      />
     </Layout>
   );
 }

@@ -7,7 +7,7 @@ import {
   listTransactions,
   listTransactionTypes,
 } from '../../ledger/reports/transactions.ts';
-import { Empty } from '../components/common.tsx';
+import { Empty, KeysetPager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDate, formatMoney } from '../format.ts';
@@ -263,18 +263,10 @@ export function TransactionsPage(props: { ctx: PageContext; data: TransactionsDa
           </table>
         </div>
       )}
-      {q.after !== undefined || data.nextCursor !== null ? (
-        <nav class="pager" aria-label="Pages">
-          {q.after !== undefined ? <a href={searchLink(q, undefined)}>↑ Newest</a> : <span></span>}
-          {data.nextCursor !== null ? (
-            <a href={searchLink(q, data.nextCursor)} rel="next">
-              Older →
-            </a>
-          ) : (
-            <span></span>
-          )}
-        </nav>
-      ) : null}
+      <KeysetPager
+        newest={q.after !== undefined ? searchLink(q, undefined) : null}
+        older={data.nextCursor !== null ? searchLink(q, data.nextCursor) : null}
+      />
     </Layout>
   );
 }
