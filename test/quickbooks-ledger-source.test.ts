@@ -11,7 +11,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
-import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, ledgerSettled, silentLog, syncService, testBox } from './helpers/sync.ts';
 
 /*
  * ledger → QuickBooks Online: the embedded ledger mirrored into the simulated QuickBooks through
@@ -171,6 +171,7 @@ describe('ledger → QuickBooks Online', () => {
       source: { type: 'ledger' },
       target: target(sim),
     });
+    await ledgerSettled(t.db);
     const first = await run(pipeline);
     expect(['succeeded', 'partial']).toContain(first.status);
 
@@ -245,6 +246,7 @@ describe('ledger → QuickBooks Online', () => {
     const un = await c.post('/v1/allocations/unallocate', { transactionIds: [Number(reversible[0]!.id)] });
     expect(un.status).toBe(200);
     sim.dropNext(1, isPaymentUpdate);
+    await ledgerSettled(t.db);
     const third = await run(pipeline);
     expect(['succeeded', 'partial']).toContain(third.status);
     for (const type of ['Invoice', 'CreditMemo', 'Payment'] as const) expect(sim.duplicates(type)).toEqual([]);

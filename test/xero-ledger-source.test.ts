@@ -3,7 +3,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, ledgerSettled, silentLog, syncService, testBox } from './helpers/sync.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
@@ -141,6 +141,7 @@ describe('ledger → Xero', () => {
       source: { type: 'ledger' },
       target: target(sim),
     });
+    await ledgerSettled(t.db);
     const first = await run(pipeline);
     expect(['succeeded', 'partial']).toContain(first.status);
 
@@ -198,17 +199,9 @@ describe('ledger → Xero', () => {
     );
     const un = await c.post('/v1/allocations/unallocate', { transactionIds: [Number(reversible[0]!.id)] });
     expect(un.status).toBe(200);
-    // The ledger source reads only below the oldest open transaction of the whole server
-    // (pg_snapshot_xmin): another test file's open transaction on a shared PostgreSQL holds back
-    // what it sees, and what it holds back comes in a later run, never lost. So run until the
-    // reversal has come through.
-    const reversalSeen = async () =>
-      (await openExceptions(pipeline)).some((e) => /reversed in the ledger/.test(e.message));
-    for (let attempt = 0; attempt === 0 || (attempt < 20 && !(await reversalSeen())); attempt++) {
-      if (attempt > 0) await new Promise((r) => setTimeout(r, 250));
-      const third = await run(pipeline);
-      expect(['succeeded', 'partial']).toContain(third.status);
-    }
+    await ledgerSettled(t.db);
+    const third = await run(pipeline);
+    expect(['succeeded', 'partial']).toContain(third.status);
     expect(sim.duplicates()).toEqual([]);
     const open = await openExceptions(pipeline);
     expect(open.map((e) => e.reason_code)).toEqual(Array(open.length).fill('SOURCE_DOCUMENT_UNSUPPORTED'));
