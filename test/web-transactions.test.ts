@@ -57,6 +57,23 @@ const page = (path: string) => viewer.request('GET', path);
 const html = (r: { body: unknown }) => String(r.body);
 const load = (query: Record<string, string>) => loadTransactions(t.db, owner.entityId, TransactionsQuery.parse(query));
 
+/** The pager's links of a rendered list page: Newest, Previous and Older, null when absent. */
+function pagerLinks(text: string): { newest: string | null; previous: string | null; older: string | null } {
+  const nav = text.match(/<nav class="pager"[\s\S]*?<\/nav>/)?.[0] ?? '';
+  const href = (re: RegExp) => nav.match(re)?.[1]?.replaceAll('&amp;', '&') ?? null;
+  return {
+    newest: href(/<a href="([^"]*)">↑ Newest<\/a>/),
+    previous: href(/<a href="([^"]*)" rel="prev">/),
+    older: href(/<a href="([^"]*)" rel="next">/),
+  };
+}
+
+/** The rows of a rendered list page, as the links (transactions) or entry ids (audit) they show. */
+const rowsOf = (text: string) =>
+  [...text.matchAll(/<td data-label="Document"><a href="(\/transactions\/\d+)">|<dt>Entry<\/dt><dd>(\d+)<\/dd>/g)].map(
+    (m) => m[1] ?? m[2] ?? '',
+  );
+
 /** Every id of a search, following the keyset cursor to the last page. */
 async function allPages(query: Record<string, string>): Promise<number[]> {
   const seen: number[] = [];
@@ -188,6 +205,24 @@ describe('transactions search', () => {
     expect((await page('/transactions?number=abc&type=ZZ&from=2026-13-01&after=2026-02-31_5')).status).toBe(200);
     expect((await page('/transactions?after=x_1%27%3B')).status).toBe(200);
     expect(html(await page('/transactions?from=2026-10-01&to=2026-09-01'))).toContain('is after the');
+  });
+
+  it('pages to older transactions and back to the newest, keeping the search', async () => {
+    const first = html(await page('/transactions?type=SI'));
+    const firstRows = rowsOf(first);
+    expect(firstRows).toHaveLength(50);
+    expect(pagerLinks(first)).toMatchObject({ newest: null, previous: null });
+    const older = pagerLinks(first).older!;
+    expect(older).toMatch(/^\/transactions\?type=SI&after=\d{4}-\d{2}-\d{2}_\d+&back=-$/);
+
+    const second = html(await page(older));
+    const secondRows = rowsOf(second);
+    expect(secondRows).toHaveLength(10);
+    expect(secondRows.some((r) => firstRows.includes(r))).toBe(false);
+    // The page before is the newest: one link back, not two to the same place.
+    const links = pagerLinks(second);
+    expect(links).toEqual({ newest: '/transactions?type=SI', previous: null, older: null });
+    expect(rowsOf(html(await page(links.newest!)))).toEqual(firstRows);
   });
 
   it('escapes a reference a source wrote, in the list and the detail', async () => {
@@ -349,6 +384,38 @@ describe('audit log', () => {
     // The other entity's entries are not this entity's.
     const theirs = await listAudit(t.db, { entityId: other.entityId, page: 1, pageSize: 500 });
     expect(seen.some((id) => theirs.items.some((e) => e.id === id))).toBe(false);
+  });
+
+  it('goes back page by page with Previous, and to the newest, keeping the search', async () => {
+    for (let i = 0; i < 120; i++)
+      await recordAudit(t.db, { entityId: owner.entityId, actor: 'cli', action: 'test.paging', objectId: String(i) });
+    const pages: string[][] = [];
+    const urls: string[] = [];
+    let url: string | null = '/audit?action=test.paging';
+    while (url) {
+      const text = html(await page(url));
+      urls.push(url);
+      pages.push(rowsOf(text));
+      url = pagerLinks(text).older;
+    }
+    expect(pages.map((p) => p.length)).toEqual([50, 50, 20]);
+    expect(new Set(pages.flat()).size).toBe(120);
+
+    const third = pagerLinks(html(await page(urls[2]!)));
+    expect(third.newest).toBe('/audit?action=test.paging');
+    expect(third.previous).toMatch(/^\/audit\?action=test\.paging&before=\d+&back=-$/);
+    const second = html(await page(third.previous!));
+    expect(rowsOf(second)).toEqual(pages[1]);
+    // From the second page, the page before is the newest: Newest only.
+    expect(pagerLinks(second).previous).toBeNull();
+    expect(rowsOf(html(await page(pagerLinks(second).newest!)))).toEqual(pages[0]);
+    expect(rowsOf(html(await page(third.newest!)))).toEqual(pages[0]);
+    // A page opened without its trail (a bookmark) offers Newest only; a forged trail is ignored.
+    const bookmarked = pagerLinks(html(await page(urls[2]!.replace(/&back=[^&]*/, ''))));
+    expect(bookmarked).toMatchObject({ newest: '/audit?action=test.paging', previous: null });
+    const forged = await page(`${urls[2]!.replace(/&back=[^&]*/, '')}&back=-,abc`);
+    expect(forged.status).toBe(200);
+    expect(pagerLinks(html(forged)).previous).toBeNull();
   });
 
   it('serves both pages to a viewer under the strict CSP, in the navigation', async () => {

@@ -119,6 +119,10 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
     await page.waitForURL(/after=\d+/);
     expect(await rows.count()).toBe(6);
     await inspect(page, test, '02-older');
+    await page.getByRole('link', { name: '↑ Newest' }).click();
+    await page.waitForURL(`${served.url}/transactions`);
+    expect(await rows.count()).toBe(50);
+    expect(await rows.first().locator('td').nth(1).textContent()).toMatch(/^Sales receipt \d+$/);
 
     await page.goto(`${served.url}/transactions`);
     await page.getByLabel('Customer code').fill('bolt');

@@ -54,16 +54,24 @@ const STATUS_TEXT: Record<string, string> = {
   writtenBack: 'Written back',
 };
 
-/** A status as a word with a colour (the word carries the meaning; the colour only helps). */
 /**
  * The links of a list paged by keyset, newest first: back to the newest page when this one is not,
- * and on to older rows when there are some. Hrefs are built by the page (its own query and cursor).
+ * back one page when the query string's trail says which (src/web/keyset.ts) and that is not the
+ * newest, and on to older rows when there are some. Hrefs are built by the page (its own query and cursor).
  */
-export function KeysetPager(props: { newest: string | null; older: string | null }) {
+export function KeysetPager(props: { newest: string | null; previous: string | null; older: string | null }) {
   if (props.newest === null && props.older === null) return null;
+  const previous = props.previous !== null && props.previous !== props.newest ? props.previous : null;
   return (
     <nav class="pager" aria-label="Pages">
-      {props.newest !== null ? <a href={props.newest}>↑ Newest</a> : <span></span>}
+      <span class="pager-back">
+        {props.newest !== null ? <a href={props.newest}>↑ Newest</a> : null}
+        {previous !== null ? (
+          <a href={previous} rel="prev">
+            ← Previous
+          </a>
+        ) : null}
+      </span>
       {props.older !== null ? (
         <a href={props.older} rel="next">
           Older →
@@ -75,6 +83,7 @@ export function KeysetPager(props: { newest: string | null; older: string | null
   );
 }
 
+/** A status as a word with a colour (the word carries the meaning; the colour only helps). */
 export function StatusBadge(props: { status: string }) {
   return <span class={`badge badge-${props.status}`}>{STATUS_TEXT[props.status] ?? props.status}</span>;
 }

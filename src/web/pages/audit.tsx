@@ -8,6 +8,7 @@ import { Empty, KeysetPager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDateTime } from '../format.ts';
+import { type KeysetStep, backParam, olderBack, parseBack, previousStep } from '../keyset.ts';
 
 export const AUDIT_PAGE_SIZE = 50;
 
@@ -18,7 +19,13 @@ const trimmed = (max: number) =>
     .catch(undefined)
     .transform((s) => (s?.trim() ? s.trim().slice(0, max) : undefined));
 
-/** The audit search; what cannot be a value (a date that is not one) is ignored. `before` is the keyset cursor. */
+/** A keyset cursor: the id of the last entry of a page. */
+const CURSOR = /^[1-9]\d{0,15}$/;
+
+/**
+ * The audit search; what cannot be a value (a date that is not one) is ignored. `before` is the
+ * keyset cursor, `back` the cursors of the pages before this one (src/web/keyset.ts).
+ */
 export const AuditQuery = z.object({
   actor: trimmed(200),
   action: trimmed(100),
@@ -33,6 +40,10 @@ export const AuditQuery = z.object({
     .positive()
     .refine((n) => Number.isSafeInteger(n))
     .optional()
+    .catch(undefined),
+  back: z
+    .unknown()
+    .transform((v) => parseBack(v, (s) => CURSOR.test(s) && Number.isSafeInteger(Number(s))))
     .catch(undefined),
 });
 export type AuditQuery = z.output<typeof AuditQuery>;
@@ -172,9 +183,14 @@ function objectLink(e: AuditRecord): string | null {
   return null;
 }
 
-function auditLink(query: Partial<AuditQuery>, before: number | undefined): string {
+function auditLink(query: Partial<AuditQuery>, before: number | string | undefined, back?: string[]): string {
   const q = new URLSearchParams();
-  const fields: Record<string, string | number | undefined> = { ...query, before };
+  const { back: _back, ...search } = query;
+  const fields: Record<string, string | number | undefined> = {
+    ...search,
+    before,
+    back: before === undefined ? undefined : backParam(back),
+  };
   for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') q.set(k, String(v));
   const s = q.toString();
   return s ? `/audit?${s}` : '/audit';
@@ -187,6 +203,11 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
   const filtered = [q.actor, q.action, q.objectType, q.objectId, q.requestId, q.from, q.to].some(
     (v) => v !== undefined,
   );
+  const here: KeysetStep = {
+    cursor: q.before !== undefined ? String(q.before) : undefined,
+    back: q.before !== undefined ? q.back : undefined,
+  };
+  const previous = previousStep(here);
   return (
     <Layout ctx={ctx} title="Audit log" section="audit">
       <h1>Audit log</h1>
@@ -306,7 +327,8 @@ export function AuditPage(props: { ctx: PageContext; data: AuditData }) {
       )}
       <KeysetPager
         newest={q.before !== undefined ? auditLink(q, undefined) : null}
-        older={data.nextCursor !== null ? auditLink(q, data.nextCursor) : null}
+        previous={previous ? auditLink(q, previous.cursor, previous.back) : null}
+        older={data.nextCursor !== null ? auditLink(q, data.nextCursor, olderBack(here)) : null}
       />
     </Layout>
   );

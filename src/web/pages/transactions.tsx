@@ -11,6 +11,7 @@ import { Empty, KeysetPager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDate, formatMoney } from '../format.ts';
+import { type KeysetStep, backParam, olderBack, parseBack, previousStep } from '../keyset.ts';
 
 export const TRANSACTIONS_PAGE_SIZE = 50;
 
@@ -20,6 +21,9 @@ const trimmed = (max: number) =>
     .optional()
     .catch(undefined)
     .transform((s) => (s?.trim() ? s.trim().slice(0, max) : undefined));
+/** A keyset cursor: the document date and id of the last transaction of a page (`2026-10-28_55`). */
+const CURSOR = /^\d{4}-\d{2}-\d{2}_[1-9]\d{0,15}$/;
+
 const id = z.coerce
   .number()
   .int()
@@ -30,7 +34,8 @@ const id = z.coerce
 
 /**
  * The transactions search: what cannot be one of the choices (a number that is not a number, a date
- * that is not a date) is ignored, never a failure. `after` is the keyset cursor of the page.
+ * that is not a date) is ignored, never a failure. `after` is the keyset cursor of the page, `back` the
+ * cursors of the pages before it (src/web/keyset.ts).
  */
 export const TransactionsQuery = z.object({
   number: z.preprocess((v) => (v === '' ? undefined : v), id),
@@ -46,7 +51,7 @@ export const TransactionsQuery = z.object({
   /** The keyset cursor: the document date and id of the last transaction shown (`2026-10-28_55`). */
   after: z
     .string()
-    .regex(/^\d{4}-\d{2}-\d{2}_[1-9]\d{0,15}$/)
+    .regex(CURSOR)
     .optional()
     .catch(undefined)
     .transform((s) => {
@@ -55,6 +60,10 @@ export const TransactionsQuery = z.object({
       const n = Number(idText);
       return IsoDate.safeParse(date).success && Number.isSafeInteger(n) ? { date, id: n, text: s } : undefined;
     }),
+  back: z
+    .unknown()
+    .transform((v) => parseBack(v, (s) => CURSOR.test(s)))
+    .catch(undefined),
 });
 export type TransactionsQuery = z.output<typeof TransactionsQuery>;
 
@@ -120,7 +129,7 @@ export function typeName(types: TransactionTypeInfo[], type: string): string {
   return types.find((t) => t.type === type)?.name ?? type;
 }
 
-function searchLink(query: TransactionsQuery, after: string | undefined): string {
+function searchLink(query: TransactionsQuery, after: string | undefined, back?: string[]): string {
   const q = new URLSearchParams();
   const fields: Record<string, string | number | undefined> = {
     number: query.number,
@@ -130,6 +139,7 @@ function searchLink(query: TransactionsQuery, after: string | undefined): string
     from: query.from,
     to: query.to,
     after,
+    back: after === undefined ? undefined : backParam(back),
   };
   for (const [k, v] of Object.entries(fields)) if (v !== undefined && v !== '') q.set(k, String(v));
   const s = q.toString();
@@ -141,6 +151,8 @@ export function TransactionsPage(props: { ctx: PageContext; data: TransactionsDa
   const { locale } = ctx;
   const q = data.query;
   const filtered = [q.number, q.reference, q.customer, q.type, q.from, q.to].some((v) => v !== undefined);
+  const here: KeysetStep = { cursor: q.after?.text, back: q.after ? q.back : undefined };
+  const previous = previousStep(here);
   return (
     <Layout ctx={ctx} title="Transactions" section="transactions">
       <h1>Transactions</h1>
@@ -265,7 +277,8 @@ export function TransactionsPage(props: { ctx: PageContext; data: TransactionsDa
       )}
       <KeysetPager
         newest={q.after !== undefined ? searchLink(q, undefined) : null}
-        older={data.nextCursor !== null ? searchLink(q, data.nextCursor) : null}
+        previous={previous ? searchLink(q, previous.cursor, previous.back) : null}
+        older={data.nextCursor !== null ? searchLink(q, data.nextCursor, olderBack(here)) : null}
       />
     </Layout>
   );
