@@ -414,6 +414,57 @@ describe('the Connections page', () => {
   });
 });
 
+describe('the Connections page by role', () => {
+  it('shows an owner the OAuth connection, its last refresh error and the rate budget, with the buttons', async () => {
+    const text = html(await ownerBrowser.request('GET', '/connections'));
+    expect(text).toContain('id="oauth-xero-down"');
+    expect(text).toContain('<h3>OAuth connection</h3>');
+    expect(text).toContain('Last refresh error');
+    expect(text).toContain('Rate budget');
+    for (const action of ['/connections/club/test', '/connections/xero-down/connect'])
+      expect(text).toContain(`hx-post="${action}"`);
+    expect(text).not.toContain('are for owners');
+  });
+
+  it('shows a viewer and an accountant what GET /v1/pipelines shows them, and no connection state or button', async () => {
+    const a = await addUser(t, owner, 'ana@example.com', 'accountant');
+    const accountant = await signIn(t, a.email, a.password);
+    for (const [role, who] of [
+      ['viewer', viewer],
+      ['accountant', accountant],
+    ] as const) {
+      // The API lets them read the pipelines, secrets redacted, but not the OAuth connections.
+      const api = await who.request('GET', '/v1/pipelines');
+      expect(api.status, role).toBe(200);
+      expect((await who.request('GET', '/v1/connections/xero-down')).status, role).toBe(403);
+
+      const r = await who.request('GET', '/connections');
+      expect(r.status, role).toBe(200);
+      const text = html(r);
+      expectNoSecret(text);
+      for (const name of ['shop-xero', 'xero-down', 'club', 'files']) expect(text, role).toContain(`>${name}`);
+      expect(text, role).toMatch(
+        /<code>clientSecret<\/code><\/dt><dd class="secret"><span class="muted">secret, <\/span>set/,
+      );
+      expect(text, role).toContain(APP.clientId);
+      // No OAuth state, refresh error, revocation or rate budget: GET /v1/connections/{pipeline} is for owners.
+      for (const owners of [
+        'id="oauth-',
+        '<h3>OAuth connection</h3>',
+        'Last refresh error',
+        'Why it was revoked',
+        'Rate budget',
+      ])
+        expect(text, `${role}: ${owners}`).not.toContain(owners);
+      expect(text, role).not.toContain('xero:tenant:');
+      // No owner-only button is rendered at all.
+      expect(text, role).not.toContain('hx-post=');
+      expect(text, role).not.toMatch(/>(Test connection|Connect|Connect again|Disconnect)</);
+      expect(text, role).toContain('The OAuth connections, the rate budgets, testing and connecting are for owners.');
+    }
+  });
+});
+
 describe('the Reconciliation page', () => {
   it('says so when the pipeline has never run', async () => {
     const r = await ownerBrowser.request('GET', '/reconciliation?pipeline=files&from=2026-11-01&to=2026-11-30');

@@ -211,13 +211,16 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     await screenshot(page, test, '03-nothing-in-period');
   });
 
-  it('shows a viewer the connections without any button', async () => {
+  it('shows a viewer the settings without the OAuth connection or any button', async () => {
     const viewer = await newPage(browser);
     try {
       await signIn(viewer.page, 'victor@example.com', PASSWORD);
       await viewer.page.goto(`${served.url}/connections`);
       expect(await viewer.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
       expect(await viewer.page.getByRole('button', { name: /Connect|Disconnect/ }).count()).toBe(0);
+      // The settings, as GET /v1/pipelines shows a viewer; the OAuth connection is for owners.
+      expect(await viewer.page.getByRole('heading', { name: /^Source:/ }).count()).toBeGreaterThan(0);
+      expect(await viewer.page.getByRole('heading', { name: 'OAuth connection' }).count()).toBe(0);
       expectNoSecret(await viewer.page.content());
       await inspect(viewer.page, 'viewer-connections', '01-connections');
     } finally {

@@ -39,9 +39,10 @@ export interface PipelineConnections {
   pipeline: Pipeline;
   source: { type: string; settings: SettingRow[] };
   target: { type: string; settings: SettingRow[] };
-  /** Null when the target does not connect through OAuth. */
+  /** Null when the target does not connect through OAuth, or the viewer may not read it. */
   oauth: ConnectionState | null;
-  budget: ScopeBudget[];
+  /** Null when the viewer may not read it. */
+  budget: ScopeBudget[] | null;
 }
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
@@ -95,8 +96,17 @@ export async function loadConnectionState(db: Queryable, p: Pipeline): Promise<C
   };
 }
 
-/** Every pipeline of the entity with its sides' settings, its OAuth connection and its tenant's rate budget. */
-export async function loadConnections(db: Queryable, box: SecretBox, entityId: string): Promise<PipelineConnections[]> {
+/**
+ * Every pipeline of the entity with its sides' settings (what GET /v1/pipelines shows every role) and,
+ * with `connection`, its OAuth connection and its tenant's rate budget (what GET /v1/connections/{pipeline}
+ * shows owners only; the budget names the tenant the connection found).
+ */
+export async function loadConnections(
+  db: Queryable,
+  box: SecretBox,
+  entityId: string,
+  options: { connection: boolean },
+): Promise<PipelineConnections[]> {
   const pipelines = await listPipelines(db, box, entityId);
   return Promise.all(
     pipelines.map(async (p): Promise<PipelineConnections> => {
@@ -108,7 +118,7 @@ export async function loadConnections(db: Queryable, box: SecretBox, entityId: s
       } catch {
         // a type this build does not have: its settings are still shown
       }
-      if (hasOAuth) oauth = await loadConnectionState(db, p);
+      if (hasOAuth && options.connection) oauth = await loadConnectionState(db, p);
       const webhookSecret: SettingRow[] =
         p.sourceType === 'webhook' || shown.hasWebhookSecret
           ? [{ key: 'webhookSecret', value: shown.hasWebhookSecret ? 'set' : 'not set', secret: true }]
@@ -124,7 +134,7 @@ export async function loadConnections(db: Queryable, box: SecretBox, entityId: s
           settings: settingRows(shown.target, targetSettings(p.targetType)?.secrets ?? []),
         },
         oauth,
-        budget: await rateBudget(db, await pipelineRateScopes(db, p)),
+        budget: options.connection ? await rateBudget(db, await pipelineRateScopes(db, p)) : null,
       };
     }),
   );
@@ -396,7 +406,7 @@ export function ConnectionsPage(props: { ctx: PageContext; items: PipelineConnec
       <p class="lead">
         Where each pipeline reads from and books into, with its settings. Secrets are never shown: they read “set” or
         “not set”.
-        {owner ? '' : ' Testing and connecting are for owners.'}
+        {owner ? '' : ' The OAuth connections, the rate budgets, testing and connecting are for owners.'}
       </p>
       {items.length === 0 ? (
         <Empty>
@@ -418,7 +428,7 @@ export function ConnectionsPage(props: { ctx: PageContext; items: PipelineConnec
                   {c.oauth ? <OAuthState ctx={ctx} name={name} oauth={c.oauth} /> : null}
                 </div>
               </div>
-              <Budget ctx={ctx} name={name} budget={c.budget} remote={c.oauth !== null} />
+              {c.budget !== null ? <Budget ctx={ctx} name={name} budget={c.budget} remote={c.oauth !== null} /> : null}
               {owner ? (
                 <div class="action-row">
                   <button

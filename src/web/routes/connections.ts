@@ -1,6 +1,7 @@
 import { h } from 'preact';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
 import { testConnection } from '../../sync/connection-test.ts';
 import { requirePipeline } from '../../sync/pipelines.ts';
 import { disconnect, startConsent } from '../../sync/remote/oauth-connect.ts';
@@ -25,7 +26,8 @@ function nameOf(params: unknown): string {
 }
 
 /**
- * GET /connections; POST test, connect (OAuth consent) and disconnect, each for owners only, with
+ * GET /connections: the pipelines' settings to every role, as GET /v1/pipelines; their OAuth connections
+ * and rate budgets to owners only, as GET /v1/connections/{pipeline}. POST test, connect (OAuth consent) and disconnect, each for owners only, with
  * the CSRF token: the same functions as POST /v1/connections/{pipeline}/test, GET …/oauth/start
  * and DELETE /v1/connections/{pipeline}.
  */
@@ -36,7 +38,8 @@ export function registerConnectionPages(d: Dashboard): void {
   const box = () => services.sync.box;
 
   d.page('/connections', async (ctx, _request, reply) => {
-    const items = await loadConnections(db, box(), ctx.viewer.entity.id);
+    const owner = roleAtLeast(ctx.viewer.role, 'owner');
+    const items = await loadConnections(db, box(), ctx.viewer.entity.id, { connection: owner });
     return sendPage(reply, h(ConnectionsPage, { ctx, items }));
   });
 
