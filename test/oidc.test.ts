@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp, type TestResponse } from './helpers/app.ts';
 import { startOidcProvider, type OidcProviderSim } from './helpers/oidc-provider.ts';
-import { addUser } from './helpers/users.ts';
+import { addUser, signIn } from './helpers/users.ts';
 import { allowOutboundHost } from '../src/sync/http.ts';
 import { checkConfigText } from '../src/sync/config.ts';
 
@@ -9,7 +9,9 @@ import { checkConfigText } from '../src/sync/config.ts';
  * Sign-in through an OpenID Connect provider (a local simulator): the code flow with PKCE, state and
  * nonce, and every way a sign-in must be refused — a token signed by another key, for another
  * audience, expired, unsigned, with another nonce; a state replayed or from another browser; an
- * e-mail not verified or unknown — each with its OIDC_* code on the sign-in page, never a 500.
+ * e-mail not verified or unknown — each with its OIDC_* code on the sign-in page, never a 500; the
+ * failures counted in the password sign-in's throttle (per address and per account), and the session
+ * opened in the entity a password sign-in would open.
  */
 
 let sim: OidcProviderSim;
@@ -23,13 +25,9 @@ beforeAll(async () => {
   t = await createTestApp({
     passwordScryptLogN: 12,
     publicUrl: PUBLIC,
-    oidc: {
-      issuer: sim.issuer,
-      clientId: sim.clientId,
-      clientSecret: sim.clientSecret,
-      redirectPath: '/sign-in/oidc/callback',
-      label: 'Test SSO',
-    },
+    oidc: oidcConfig(),
+    // Every refusal below counts against the one test address; the throttle has its own app further down.
+    loginMaxFailures: 1000,
   });
   owner = await t.entity('OIDC', 'EUR');
   await owner.post('/v1/users', { email: 'ida@example.com', role: 'accountant' });
@@ -42,14 +40,27 @@ afterAll(async () => {
 
 const html = (r: { body: unknown }) => String(r.body);
 
+function oidcConfig() {
+  return {
+    issuer: sim.issuer,
+    clientId: sim.clientId,
+    clientSecret: sim.clientSecret,
+    redirectPath: '/sign-in/oidc/callback',
+    label: 'Test SSO',
+  };
+}
+
 function cookies(r: TestResponse): string[] {
   const raw = r.headers['set-cookie'];
   return (Array.isArray(raw) ? raw : raw ? [raw] : []).map(String);
 }
 
 /** Starts a sign-in, lets the provider answer, and returns the callback's path with the browser's cookie. */
-async function toProviderAndBack(next = '/customers') {
-  const start = await t.request('GET', `/sign-in/oidc?next=${encodeURIComponent(next)}`);
+async function toProviderAndBack(next = '/customers', app: TestApp = t, entity?: string) {
+  const start = await app.request(
+    'GET',
+    `/sign-in/oidc?next=${encodeURIComponent(next)}${entity ? `&entity=${entity}` : ''}`,
+  );
   expect(start.status).toBe(303);
   const browser = cookies(start)
     .find((c) => c.startsWith('ll_oidc='))!
@@ -62,9 +73,9 @@ async function toProviderAndBack(next = '/customers') {
   return { callback: back.pathname + back.search, browser };
 }
 
-async function signInVia(next = '/customers') {
-  const { callback, browser } = await toProviderAndBack(next);
-  const res = await t.request('GET', callback, undefined, { cookie: browser });
+async function signInVia(next = '/customers', app: TestApp = t, entity?: string) {
+  const { callback, browser } = await toProviderAndBack(next, app, entity);
+  const res = await app.request('GET', callback, undefined, { cookie: browser });
   return { res, callback, browser, session: cookies(res).find((c) => c.startsWith('ll_session=')) };
 }
 
@@ -221,6 +232,172 @@ describe('OIDC sign-in', () => {
     expect(denied.status).toBe(400);
     expect(html(denied)).toContain('cancelled or refused at the provider');
     expect(html(denied)).toContain('(OIDC_PROVIDER_ERROR)');
+  });
+});
+
+describe('the entity an OIDC sign-in opens', () => {
+  let mia: { email: string; password: string };
+  /** The entity a session cookie acts in, and the entities its user may switch to. */
+  async function whereIs(session: string | undefined) {
+    const me = await t.request('GET', '/v1/auth/me', undefined, { cookie: session!.split(';')[0]! });
+    expect(me.status).toBe(200);
+    return {
+      entity: me.body.entity.code as string,
+      entities: (me.body.entities as { code: string }[]).map((e) => e.code),
+    };
+  }
+
+  beforeAll(async () => {
+    // Mia belongs to three entities; by code, AOIDC comes first and ZOIDC last.
+    mia = await addUser(t, owner, 'mia@example.com', 'viewer');
+    for (const code of ['ZOIDC', 'AOIDC']) await addUser(t, await t.entity(code, 'EUR'), mia.email, 'accountant');
+  });
+
+  it('opens the first entity by code, as a password sign-in without a choice does, with the switcher', async () => {
+    sim.account = { sub: 'mia-sub', email: 'mia@example.com', emailVerified: true };
+    const { res, session } = await signInVia('/');
+    expect(res.status, html(res)).toBe(200);
+    const password = await signIn(t, mia.email, mia.password);
+    expect(password.signIn.body.entity.code).toBe('AOIDC');
+    expect(await whereIs(session)).toEqual({ entity: 'AOIDC', entities: ['AOIDC', 'OIDC', 'ZOIDC'] });
+    const page = html(await t.request('GET', '/', undefined, { cookie: session!.split(';')[0]! }));
+    expect(page).toContain('id="entity-switch"');
+    expect(page).toMatch(/<option value="ZOIDC">/);
+  });
+
+  it('opens the entity chosen at sign-in, as entityCode does for a password, and refuses one the user is not in', async () => {
+    sim.account = { sub: 'mia-sub', email: 'mia@example.com', emailVerified: true };
+    const chosen = await signInVia('/', t, 'ZOIDC');
+    expect(chosen.res.status, html(chosen.res)).toBe(200);
+    expect((await whereIs(chosen.session)).entity).toBe('ZOIDC');
+    expect((await signIn(t, mia.email, mia.password, 'ZOIDC')).signIn.body.entity.code).toBe('ZOIDC');
+
+    // An entity that exists but is not hers: the same code as the password sign-in answers, no session.
+    await t.entity('OTHEROIDC', 'EUR');
+    const other = await signInVia('/', t, 'OTHEROIDC');
+    expect(other.res.status).toBe(404);
+    expect(html(other.res)).toContain('(ENTITY_DOES_NOT_EXIST)');
+    expect(other.session).toBeUndefined();
+    const byPassword = await t.request('POST', '/v1/auth/sign-in', {
+      email: mia.email,
+      password: mia.password,
+      entityCode: 'OTHEROIDC',
+    });
+    expect(byPassword.status).toBe(404);
+    expect(byPassword.body.error.code).toBe('ENTITY_DOES_NOT_EXIST');
+    // A code that cannot be one is refused before the trip to the provider.
+    const malformed = await t.request('GET', '/sign-in/oidc?entity=not%20a%20code');
+    expect(malformed.status).toBe(404);
+    expect(html(malformed)).toContain('(ENTITY_DOES_NOT_EXIST)');
+  });
+
+  it('carries the entity of the sign-in link to both the password form and the provider button', async () => {
+    const page = html(await t.request('GET', '/sign-in?next=/runs&entity=ZOIDC'));
+    expect(page).toContain('<input type="hidden" name="entityCode" value="ZOIDC"/>');
+    expect(page).toContain('href="/sign-in/oidc?next=%2Fruns&amp;entity=ZOIDC"');
+    expect(html(await t.request('GET', '/sign-in'))).not.toContain('name="entityCode"');
+  });
+});
+
+describe('the sign-in throttle', () => {
+  let app: TestApp;
+  let ola: { email: string; password: string };
+  let ben: { id: string; email: string; password: string };
+  let club: Client;
+  const ADDRESS = 'address:127.0.0.1';
+
+  async function failures(subject: string): Promise<number> {
+    const { rows } = await app.db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM login_failures WHERE subject = $1',
+      [subject],
+    );
+    return rows[0]!.n;
+  }
+  /** Forgets the address's failures, so that what follows shows the account's alone. */
+  const forgetAddress = () => app.db.query('DELETE FROM login_failures WHERE subject = $1', [ADDRESS]);
+
+  beforeAll(async () => {
+    app = await createTestApp({ passwordScryptLogN: 12, publicUrl: PUBLIC, oidc: oidcConfig(), loginMaxFailures: 3 });
+    club = await app.entity('THR', 'EUR');
+    ola = await addUser(app, club, 'ola@example.com', 'owner');
+    ben = await addUser(app, club, 'ben@example.com', 'viewer');
+  });
+  afterAll(async () => app.close());
+  beforeEach(async () => {
+    await app.db.query('DELETE FROM login_failures');
+  });
+
+  it('counts bad states, bad tokens and unknown users per address, then refuses as the password sign-in does', async () => {
+    const noState = await app.request('GET', '/sign-in/oidc/callback?code=abc');
+    expect(html(noState)).toContain('(OIDC_STATE_INVALID)');
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    sim.next = { signWithForeignKey: true };
+    expect(html((await signInVia('/', app)).res)).toContain('(OIDC_TOKEN_INVALID)');
+    // A bad token says nothing trustworthy of an account: only the address counts it.
+    expect(await failures('user:ola@example.com')).toBe(0);
+    sim.account = { sub: 'stranger', email: 'Stranger@example.com', emailVerified: true };
+    expect(html((await signInVia('/', app)).res)).toContain('(OIDC_USER_UNKNOWN)');
+    expect(await failures('user:stranger@example.com')).toBe(1);
+    expect(await failures(ADDRESS)).toBe(3);
+
+    // The right account now, from that address: refused with the password path's code and Retry-After.
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    const start = await app.request('GET', '/sign-in/oidc');
+    expect(start.status).toBe(429);
+    expect(Number(start.headers['retry-after'])).toBeGreaterThan(0);
+    expect(html(start)).toContain('(LOGIN_THROTTLED)');
+    expect(start.headers.location).toBeUndefined();
+    const password = await app.request('POST', '/v1/auth/sign-in', { email: ola.email, password: ola.password });
+    expect(password.status).toBe(429);
+    expect(password.body.error.code).toBe('LOGIN_THROTTLED');
+    // Throttled attempts are neither counted nor audited.
+    expect(await failures(ADDRESS)).toBe(3);
+    const audited = await app.db.query(
+      `SELECT 1 FROM audit_log WHERE action = 'auth.sign-in-failed' AND after->>'reason' = 'LOGIN_THROTTLED'`,
+    );
+    expect(audited.rows).toHaveLength(0);
+  });
+
+  it('refuses a return from the provider while the address is throttled, before taking its state', async () => {
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    const { callback, browser } = await toProviderAndBack('/', app);
+    for (let i = 0; i < 3; i++) await app.request('GET', '/sign-in/oidc/callback?state=forged&code=abc');
+    const res = await app.request('GET', callback, undefined, { cookie: browser });
+    expect(res.status).toBe(429);
+    expect(html(res)).toContain('(LOGIN_THROTTLED)');
+    expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+    expect(cookies(res).some((c) => c.startsWith('ll_session='))).toBe(false);
+  });
+
+  it("counts a disabled user's OIDC failures against the account, which then holds back the password too", async () => {
+    await club.put(`/v1/users/${ben.id}`, { disabled: true });
+    sim.account = { sub: 'ben-sub', email: 'ben@example.com', emailVerified: true };
+    for (let i = 0; i < 3; i++) {
+      await forgetAddress();
+      expect(html((await signInVia('/', app)).res)).toContain('(OIDC_USER_UNKNOWN)');
+    }
+    expect(await failures('user:ben@example.com')).toBe(3);
+    await club.put(`/v1/users/${ben.id}`, { disabled: false });
+    await forgetAddress();
+    const password = await app.request('POST', '/v1/auth/sign-in', { email: ben.email, password: ben.password });
+    expect(password.status).toBe(429);
+    expect(password.body.error.code).toBe('LOGIN_THROTTLED');
+  });
+
+  it('refuses an OIDC sign-in to an account the password guesses have throttled', async () => {
+    for (let i = 0; i < 3; i++) {
+      const wrong = await app.request('POST', '/v1/auth/sign-in', { email: ola.email, password: 'not the password' });
+      expect(wrong.body.error.code).toBe('INVALID_CREDENTIALS');
+    }
+    await forgetAddress();
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    const { res, session } = await signInVia('/', app);
+    expect(res.status).toBe(429);
+    expect(html(res)).toContain('(LOGIN_THROTTLED)');
+    expect(session).toBeUndefined();
+    // Once the account's failures have left the window, the same sign-in goes through.
+    await app.db.query('DELETE FROM login_failures');
+    expect((await signInVia('/', app)).res.status).toBe(200);
   });
 });
 

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { defineRoute, type EntityPrincipal, type RouteContext } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
-import { loginRetryAfter, recordLoginFailure } from '../../ledger/sessions.ts';
+import { recordLoginFailure } from '../../ledger/sessions.ts';
 import { checkPasswordPolicy, DEFAULT_PASSWORD_PARAMS, hashPassword, verifyPassword } from '../../ledger/passwords.ts';
 import {
   activeMemberships,
@@ -15,6 +15,7 @@ import {
 import { endUserSession, openUserSession, switchSessionEntity } from '../../ledger/user-sessions.ts';
 import { hashSecret } from '../../ledger/secrets.ts';
 import type { AppServices } from '../services.ts';
+import { signInRetryAfter, signInSubjects, signInThrottled } from '../sign-in-throttle.ts';
 import {
   clearSessionCookie,
   sessionLifetime,
@@ -80,7 +81,8 @@ export const signInRoute = defineRoute({
     "first of the user's entities by code. A session ends 8 hours after its last request " +
     '(LEDGERLINK_SESSION_IDLE_SECONDS) and 24 hours after sign-in at the latest (LEDGERLINK_SESSION_MAX_SECONDS). ' +
     'An unknown e-mail, a wrong password and a disabled user all answer INVALID_CREDENTIALS; after 10 failures for one ' +
-    'e-mail, or from one address, within 15 minutes, every sign-in for it answers 429 LOGIN_THROTTLED with `Retry-After`.',
+    'e-mail, or from one address, within 15 minutes, every sign-in for it answers 429 LOGIN_THROTTLED with `Retry-After`; ' +
+    'failed sign-ins through the OIDC provider count in the same throttle.',
   tags: ['auth'],
   auth: 'none',
   idempotency: { refuse: 'each sign-in opens a session of its own; retry without the header.' },
@@ -94,20 +96,14 @@ export const signInRoute = defineRoute({
   success: { status: 200, description: 'Signed in; the cookie is set.', schema: SignedInSchema },
   errors: ['INVALID_CREDENTIALS', 'LOGIN_THROTTLED', 'ENTITY_DOES_NOT_EXIST', 'IDEMPOTENCY_KEY_NOT_SUPPORTED'],
   handler: async ({ db, body, services, request, reply, requestId, log }) => {
-    const { loginMaxFailures, loginWindowSeconds } = services.config;
     const email = normalizeEmail(body.email);
     const address = request.ip;
-    const subjects = [`user:${email}`.slice(0, 200), `address:${address}`];
-    const wait = await loginRetryAfter(db, subjects, {
-      maxFailures: loginMaxFailures,
-      windowSeconds: loginWindowSeconds,
-    });
+    const subjects = signInSubjects(address, email);
+    const wait = await signInRetryAfter(db, services, subjects);
     if (wait > 0) {
       log.warn({ address, email }, 'sign-in throttled');
       reply.header('retry-after', String(wait));
-      throw new DomainError('LOGIN_THROTTLED', `Too many failed sign-ins; retry in ${wait} seconds.`, {
-        retryAfterSeconds: wait,
-      });
+      throw signInThrottled(wait);
     }
     const params = passwordParams(services);
     const user = await findUserByEmail(db, email);

@@ -22,10 +22,13 @@ export function safeNext(next: unknown): string {
 /**
  * The sign-in form. /assets/app.js posts it as JSON to POST /v1/auth/sign-in (the cookie comes
  * back from there) and shows the error it answers, throttling included, in the alert below.
+ * An entity chosen in the link (`/sign-in?entity=CODE`) goes with both ways of signing in.
  */
 export function SignInPage(props: {
   lang: string;
   next: string;
+  /** The entity to open, as `entityCode` of the sign-in; else the user's first by code. */
+  entity?: string | undefined;
   notice?: string | undefined;
   /** The OIDC provider's button, when one is configured. */
   oidcLabel?: string | null | undefined;
@@ -36,6 +39,11 @@ export function SignInPage(props: {
     <Plain lang={props.lang} title="Sign in">
       <article class="sign-in">
         <h1>Sign in</h1>
+        {props.entity ? (
+          <p class="muted">
+            To entity <code>{props.entity}</code>.
+          </p>
+        ) : null}
         {props.notice ? (
           <p class="notice notice-success" role="status">
             {props.notice}
@@ -52,12 +60,13 @@ export function SignInPage(props: {
           <input id="email" name="email" type="email" autocomplete="username" required autofocus />
           <label for="password">Password</label>
           <input id="password" name="password" type="password" autocomplete="current-password" required />
+          {props.entity ? <input type="hidden" name="entityCode" value={props.entity} /> : null}
           <p class="form-error" role="alert" data-error></p>
           <button type="submit">Sign in</button>
         </form>
         {props.oidcLabel ? (
           <p class="oidc-sign-in">
-            <a role="button" class="secondary" href={`/sign-in/oidc?next=${encodeURIComponent(props.next)}`}>
+            <a role="button" class="secondary" href={oidcHref(props.next, props.entity)}>
               Sign in with {props.oidcLabel}
             </a>
           </p>
@@ -69,6 +78,13 @@ export function SignInPage(props: {
       </article>
     </Plain>
   );
+}
+
+/** The provider's button: the same next page and entity as the form. */
+function oidcHref(next: string, entity: string | undefined): string {
+  const q = new URLSearchParams({ next });
+  if (entity) q.set('entity', entity);
+  return `/sign-in/oidc?${q.toString()}`;
 }
 
 /** The page of a one-time sign-in link: choose a password, then sign in with it. */
