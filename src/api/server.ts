@@ -16,6 +16,7 @@ import { recordAudit } from '../ledger/audit.ts';
 import { authenticate, purgeLoginFailures } from '../ledger/sessions.ts';
 import { secretsEqual } from '../ledger/secrets.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
+import { refreshAllOpenItems } from '../ledger/reports/open-items.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
 import { type AnyRoute, minimumRole, type Principal, roleAtLeast, type RouteContext } from './route.ts';
 import { checkCsrf, isHttps, principalFromApiKey, principalFromCookie, sessionTokenOf } from './cookie-auth.ts';
@@ -497,11 +498,19 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     await purgeExpired(services.db);
     await purgeLoginFailures(services.db);
   };
+  // The open items caches too, in the background: built at start for a ledger that has none yet
+  // (seconds at a million transactions), then kept close to the ledger between page views.
+  const refreshCaches = () =>
+    refreshAllOpenItems(services.db).catch((err: unknown) =>
+      app.log.warn({ err }, 'bringing the open items caches up to date failed'),
+    );
   let purgeTimer: NodeJS.Timeout | undefined;
   app.addHook('onReady', async () => {
     await purge();
+    void refreshCaches();
     purgeTimer = setInterval(() => {
       purge().catch((err: unknown) => app.log.warn({ err }, 'purging expired idempotency records failed'));
+      void refreshCaches();
     }, PURGE_INTERVAL_MS);
     purgeTimer.unref();
   });

@@ -1,4 +1,5 @@
 import type { Database } from '../../src/db/database.ts';
+import { listOpenBalances, listOpenItems, listOpenItemsFromLedger } from '../../src/ledger/reports/open-items.ts';
 import { controlReconciliation } from '../../src/ledger/reports/revaluation.ts';
 import type { Client } from './app.ts';
 
@@ -172,6 +173,7 @@ export async function checkControlAsAt(
   revalued: ReadonlyMap<string, bigint>,
 ): Promise<void> {
   for (const at of [...new Set(dates)].sort()) {
+    await checkOpenItemsCache(db, entityId, at);
     const rec = await controlReconciliation(db, entityId, at);
     const want = revalued.get(at) ?? 0n;
     if (rec.difference !== 0n || rec.revaluation !== want)
@@ -181,3 +183,40 @@ export async function checkControlAsAt(
       );
   }
 }
+
+/**
+ * As at `at`: the open items through the cache (migration 0098), of the entity, of each customer
+ * and for aging, are exactly what the ledger alone gives. Called after every step of the property
+ * tests, so the cache is refreshed over every kind of change, dated before and after `at`.
+ */
+export async function checkOpenItemsCache(db: Database, entityId: string, at: string): Promise<void> {
+  const want = await listOpenItemsFromLedger(db, entityId, at);
+  const got = await listOpenItems(db, entityId, at);
+  const show = (items: { transactionId?: number; customerCode: string; outstanding: bigint }[]) =>
+    items.map((i) => `${i.customerCode}:${i.transactionId ?? ''}:${i.outstanding}`).join(' ');
+  if (show(got) !== show(want) || JSON.stringify(got, big) !== JSON.stringify(want, big))
+    throw new Error(
+      `open items as at ${at} through the cache differ from the ledger:\n  cache  ${show(got)}\n  ledger ${show(want)}`,
+    );
+  const lean = (await listOpenBalances(db, entityId, at)).map(
+    (b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`,
+  );
+  const fromItems = want.map((b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`);
+  if (lean.join(' ') !== fromItems.join(' '))
+    throw new Error(
+      `open balances as at ${at} through the cache differ from the ledger:\n  cache  ${lean.join(' ')}\n  ledger ${fromItems.join(' ')}`,
+    );
+  for (const code of new Set(want.map((i) => i.customerCode))) {
+    const one = await listOpenItems(db, entityId, at, code);
+    if (
+      JSON.stringify(one, big) !==
+      JSON.stringify(
+        want.filter((i) => i.customerCode === code),
+        big,
+      )
+    )
+      throw new Error(`open items of ${code} as at ${at} through the cache differ from the ledger`);
+  }
+}
+
+const big = (_: string, v: unknown) => (typeof v === 'bigint' ? String(v) : v);

@@ -1,7 +1,7 @@
 import type { Queryable } from '../../db/database.ts';
 import { type AgingTotals, ageOpenItems } from '../../domain/aging.ts';
 import { listReportCustomers } from './customer.ts';
-import { type OpenItem, listOpenItems } from './open-items.ts';
+import { type OpenBalance, listOpenBalances } from './open-items.ts';
 
 /** What customers of one currency owe as at a date, aged on due dates. */
 export interface ReceivablesAging {
@@ -20,8 +20,8 @@ export interface ReceivablesAging {
  */
 export async function receivablesAging(db: Queryable, entityId: string, asAt: string): Promise<ReceivablesAging[]> {
   const currencyOf = new Map((await listReportCustomers(db, entityId)).map((c) => [c.code, c.currency]));
-  const byCurrency = new Map<string, { items: OpenItem[]; customers: Set<string> }>();
-  for (const item of await listOpenItems(db, entityId, asAt)) {
+  const byCurrency = new Map<string, { items: OpenBalance[]; customers: Set<string> }>();
+  for (const item of await listOpenBalances(db, entityId, asAt)) {
     const currency = currencyOf.get(item.customerCode);
     if (!currency) continue;
     let group = byCurrency.get(currency);
