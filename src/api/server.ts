@@ -142,6 +142,8 @@ const principals = new WeakMap<FastifyRequest, Principal>();
 const uploads = new WeakMap<FastifyRequest, Upload>();
 
 const PURGE_INTERVAL_MS = 10 * 60 * 1000;
+/** How often the open items caches are brought up to date between page views: cheap when nothing changed. */
+const OPEN_ITEMS_REFRESH_MS = 60 * 1000;
 
 /** Bodies of anonymous callers (login) are small: nobody unauthenticated gets the server to read megabytes. */
 export const ANONYMOUS_BODY_LIMIT_BYTES = 16 * 1024;
@@ -498,23 +500,34 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     await purgeExpired(services.db);
     await purgeLoginFailures(services.db);
   };
-  // The open items caches too, in the background: built at start for a ledger that has none yet
-  // (seconds at a million transactions), then kept close to the ledger between page views.
+  // The open items caches, in the background: built at start for a ledger that has none yet
+  // (seconds at a million transactions), then every minute, so that a page view after a busy hour
+  // does not pay for working in all of its documents (docs/ledger.md, "Open items at scale").
   const refreshCaches = () =>
     refreshAllOpenItems(services.db).catch((err: unknown) =>
       app.log.warn({ err }, 'bringing the open items caches up to date failed'),
     );
   let purgeTimer: NodeJS.Timeout | undefined;
+  let refreshTimer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<void> | undefined;
+  const refreshInBackground = () => {
+    refreshing ??= refreshCaches().finally(() => (refreshing = undefined));
+  };
   app.addHook('onReady', async () => {
     await purge();
-    void refreshCaches();
+    refreshInBackground();
     purgeTimer = setInterval(() => {
       purge().catch((err: unknown) => app.log.warn({ err }, 'purging expired idempotency records failed'));
-      void refreshCaches();
     }, PURGE_INTERVAL_MS);
     purgeTimer.unref();
+    refreshTimer = setInterval(refreshInBackground, OPEN_ITEMS_REFRESH_MS);
+    refreshTimer.unref();
   });
-  app.addHook('onClose', async () => clearInterval(purgeTimer));
+  app.addHook('onClose', async () => {
+    clearInterval(purgeTimer);
+    clearInterval(refreshTimer);
+    await refreshing;
+  });
 
   const openapi = buildOpenApi(routes);
   app.get('/openapi.json', async (_req, reply) => reply.type('application/json').send(openapi));
