@@ -198,10 +198,12 @@ export async function checkOpenItemsCache(db: Database, entityId: string, at: st
     throw new Error(
       `open items as at ${at} through the cache differ from the ledger:\n  cache  ${show(got)}\n  ledger ${show(want)}`,
     );
-  const lean = (await listOpenBalances(db, entityId, at)).map(
-    (b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`,
-  );
-  const fromItems = want.map((b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`);
+  const lean = (await listOpenBalances(db, entityId, at))
+    .map((b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`)
+    .sort();
+  const fromItems = want
+    .map((b) => `${b.customerCode}/${b.side}/${b.transactionDate}/${b.dueDate}/${b.outstanding}`)
+    .sort();
   if (lean.join(' ') !== fromItems.join(' '))
     throw new Error(
       `open balances as at ${at} through the cache differ from the ledger:\n  cache  ${lean.join(' ')}\n  ledger ${fromItems.join(' ')}`,

@@ -168,7 +168,7 @@ function cachedOpenItemsSql(customers: 'all' | 'one' | 'some', full: boolean): s
         : `SELECT string_agg(
              concat_ws(${SEPARATOR_SQL}, b.side, b.transaction_date, COALESCE(b.due_date::text, ''), b.outstanding,
                        to_json(b.customer_code)),
-             ${SEPARATOR_SQL} ORDER BY ${order}) AS items
+             ${SEPARATOR_SQL}) AS items
       FROM balances b`
     }`;
 }
@@ -407,9 +407,10 @@ function splitItems(text: string | null | undefined): OpenItem[] {
 export type OpenBalance = Pick<OpenItem, 'customerCode' | 'side' | 'transactionDate' | 'dueDate' | 'outstanding'>;
 
 /**
- * The entity's open items as at `asAt` with only what aging needs, ordered by customer, date and
- * id. Through the cache these come off one index without reading the documents' rows, which is
- * what lets the overview age a million transactions' ledger in a page's time.
+ * The entity's open items as at `asAt` with only what aging needs, in no particular order (sorting
+ * thousands of items by customer code took half the time). Through the cache these come off one
+ * index without reading the documents' rows: what lets the overview age the ledger of a million
+ * transactions in a page's time.
  */
 export async function listOpenBalances(db: Queryable, entityId: string, asAt: string): Promise<OpenBalance[]> {
   const cursor = await refreshOpenItems(db, entityId);

@@ -19,9 +19,13 @@ export interface ReceivablesAging {
  * currency code. Two queries whatever the number of customers.
  */
 export async function receivablesAging(db: Queryable, entityId: string, asAt: string): Promise<ReceivablesAging[]> {
-  const currencyOf = new Map((await listReportCustomers(db, entityId)).map((c) => [c.code, c.currency]));
+  const [customers, balances] = await Promise.all([
+    listReportCustomers(db, entityId),
+    listOpenBalances(db, entityId, asAt),
+  ]);
+  const currencyOf = new Map(customers.map((c) => [c.code, c.currency]));
   const byCurrency = new Map<string, { items: OpenBalance[]; customers: Set<string> }>();
-  for (const item of await listOpenBalances(db, entityId, asAt)) {
+  for (const item of balances) {
     const currency = currencyOf.get(item.customerCode);
     if (!currency) continue;
     let group = byCurrency.get(currency);
