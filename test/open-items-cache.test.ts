@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listOpenBalances, listOpenItems, refreshOpenItems } from '../src/ledger/reports/open-items.ts';
 import { receivablesAging } from '../src/ledger/reports/receivables.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
-import { onPostgres } from './helpers/db.ts';
+import { ledgerSettled, onPostgres } from './helpers/db.ts';
 import { checkOpenItemsCache, postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
 
 /*
@@ -94,6 +94,9 @@ describe('the open items cache', () => {
     await seedCustomer(t.db, c.entityId, 'B');
     expect(await cursorOf(c.entityId)).toBeNull();
     const first = await changes(c, 'A');
+    // On a PostgreSQL shared with other test files, their open transactions can hold the horizon
+    // back; the reads would still be right (from the ledger), but the cache rows below would wait.
+    await ledgerSettled(t.db);
     expect(await listOpenItems(t.db, c.entityId, '2026-12-31')).not.toHaveLength(0);
     const built = await cursorOf(c.entityId);
     expect(built).not.toBeNull();
@@ -118,6 +121,7 @@ describe('the open items cache', () => {
     await changes(c, 'B');
     const back = await c.put(`/v1/transactions/${first.i1.transactionId}/due-date`, { dueDate: '2026-11-30' });
     expect(back.status).toBe(200);
+    await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(built);
     expect((await cacheRow(first.i1.transactionId))?.due_date).toBe('2026-11-30');
@@ -183,6 +187,7 @@ describe.runIf(onPostgres)('the open items cache beside other transactions (Post
     } finally {
       await other.query('COMMIT');
     }
+    await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
   });
@@ -205,6 +210,7 @@ describe.runIf(onPostgres)('the open items cache beside other transactions (Post
     } finally {
       await other.query('ROLLBACK');
     }
+    await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
   });

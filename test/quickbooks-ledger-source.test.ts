@@ -8,10 +8,11 @@ import { registerTarget } from '../src/sync/registry.ts';
 import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
+import { ledgerSettled } from './helpers/db.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
-import { definePipeline, ledgerSettled, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
 
 /*
  * ledger → QuickBooks Online: the embedded ledger mirrored into the simulated QuickBooks through

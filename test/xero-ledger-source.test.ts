@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ledgerSettled } from './helpers/db.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, ledgerSettled, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';

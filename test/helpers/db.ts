@@ -39,3 +39,25 @@ export async function createTestDatabase(): Promise<Database & { schema?: string
 }
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
+
+/**
+ * Waits until every transaction open now has ended. The ledger source reads only below the
+ * server's oldest open transaction (pg_snapshot_xmin), so on a PostgreSQL shared with other test
+ * files what was just committed can wait a moment behind someone else's transaction; after this,
+ * a run sees all of it. On PGlite nobody else is there and it returns at once.
+ */
+export async function ledgerSettled(db: Database, timeoutMs = 30_000): Promise<void> {
+  const { rows } = await db.query<{ next: string }>(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS next`);
+  const next = rows[0]!.next;
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const { rows: r } = await db.query<{ done: boolean }>(
+      `SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS done`,
+      [next],
+    );
+    if (r[0]!.done) return;
+    if (Date.now() > until)
+      throw new Error(`transactions open before xid ${next} still had not ended after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
