@@ -1,9 +1,9 @@
 import { availableParallelism } from 'node:os';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+import { CHANGES_PROCESS_STATE } from './test/helpers/isolated-files.ts';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: 'forks',
@@ -15,5 +15,20 @@ export default defineConfig({
     // The connectors' tests talk to local simulators over http on 127.0.0.1, which the outbound
     // policy refuses by default (docs/security.md): the tests allow that one host, nothing else.
     env: { TZ: 'UTC', LEDGERLINK_OUTBOUND_ALLOW: '127.0.0.1' },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'shared',
+          include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...CHANGES_PROCESS_STATE],
+          // A fresh process per file imports the 327 modules of src/ again and compiles PGlite's
+          // WebAssembly again; each file still opens a database of its own (docs/testing.md).
+          isolate: false,
+        },
+      },
+      // Files that leave state behind in their process (test/helpers/isolated-files.ts): one process each.
+      { extends: true, test: { name: 'isolated', include: CHANGES_PROCESS_STATE } },
+    ],
   },
 });

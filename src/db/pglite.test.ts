@@ -2,8 +2,18 @@ import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pgliteTemplate } from '../../test/helpers/db.ts';
 import { DatabaseError, type Database } from './database.ts';
-import { PGLITE_SETTINGS, openPglite } from './pglite.ts';
+import { type NestedCheck, PGLITE_SETTINGS, openPglite } from './pglite.ts';
+
+/**
+ * An in-memory PGlite, started from the suite's saved cluster when there is one: what these tests
+ * look at does not depend on initdb, which would cost seconds for each.
+ */
+async function inMemory(check?: NestedCheck): Promise<Database> {
+  const from = await pgliteTemplate();
+  return openPglite('memory', check, from ? { from } : {});
+}
 
 /** Fails the test instead of hanging it when `p` never settles (what a deadlock looks like). */
 function within<T>(p: Promise<T>, ms = 3000): Promise<T> {
@@ -22,8 +32,8 @@ describe('PGlite: the database used inside its own transaction', () => {
   let db: Database;
   let other: Database;
   beforeAll(async () => {
-    db = await openPglite('memory');
-    other = await openPglite('memory');
+    db = await inMemory();
+    other = await inMemory();
     await db.exec('CREATE TABLE t (n int)');
     await other.exec('CREATE TABLE t (n int)');
   });
@@ -97,7 +107,7 @@ describe('PGlite: the database used inside its own transaction', () => {
 describe('PGlite outside the test suite: a nested call caught by the stall it causes', () => {
   let db: Database;
   beforeAll(async () => {
-    db = await openPglite('memory', { mode: 'stall', stallMs: 200 });
+    db = await inMemory({ mode: 'stall', stallMs: 200 });
     await db.exec('CREATE TABLE t (n int)');
   });
   afterAll(async () => {

@@ -7,9 +7,16 @@ import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xer
 import { configureXeroRuntime } from '../../src/connectors/xero/index.ts';
 import { importFile } from '../../src/sync/imports.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
-import { ADMIN_TOKEN } from '../helpers/app.ts';
 import { definePipeline } from '../helpers/sync.ts';
-import { type Served, browserAvailable, inspect, launchBrowser, screenshot } from './helpers.ts';
+import {
+  type Served,
+  addUserWithPassword,
+  browserAvailable,
+  createClub,
+  inspect,
+  launchBrowser,
+  screenshot,
+} from './helpers.ts';
 
 /*
  * The Connections and Reconciliation pages in a real Chromium against the real server: an owner
@@ -47,13 +54,6 @@ async function signIn(page: Page, email: string, password: string): Promise<void
   await page.waitForURL(`${served.url}/`);
 }
 
-async function addUser(email: string, role: 'owner' | 'viewer') {
-  const added = await served.api('POST', '/v1/users', { email, role }, owner);
-  expect(added.status, JSON.stringify(added.body)).toBe(201);
-  const token = new URL(added.body.signInLink).searchParams.get('token');
-  expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
-}
-
 function expectNoSecret(text: string) {
   for (const s of [APP.clientSecret, IX_KEY, refreshToken]) expect(text).not.toContain(s);
 }
@@ -64,21 +64,9 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
   beforeAll(async () => {
     served = await (await import('./helpers.ts')).serveDashboard();
     browser = await launchBrowser();
-    const created = await served.api(
-      'POST',
-      '/v1/admin/entities',
-      { code: 'CONB', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
-      { authorization: `Bearer ${ADMIN_TOKEN}` },
-    );
-    expect(created.status).toBe(201);
-    const login = await served.api('POST', '/v1/auth/login', {
-      entityId: created.body.entityId,
-      partnerKey: created.body.partnerKey,
-      userKey: created.body.userKey,
-    });
-    owner = { authorization: `Bearer ${login.body.token}` };
-    await addUser('olga@example.com', 'owner');
-    await addUser('victor@example.com', 'viewer');
+    owner = await createClub(served, 'CONB');
+    await addUserWithPassword(served, owner, 'olga@example.com', 'owner', PASSWORD);
+    await addUserWithPassword(served, owner, 'victor@example.com', 'viewer', PASSWORD);
 
     ix = await startIxpoleSimulator({ seed: 4, apiKey: IX_KEY });
     configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });

@@ -1,9 +1,17 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
-import { ADMIN_TOKEN } from '../helpers/app.ts';
 import { definePipeline } from '../helpers/sync.ts';
-import { type Served, browserAvailable, expectAccessible, inspect, launchBrowser, screenshot } from './helpers.ts';
+import {
+  type Served,
+  addUserWithPassword,
+  browserAvailable,
+  createClub,
+  expectAccessible,
+  inspect,
+  launchBrowser,
+  screenshot,
+} from './helpers.ts';
 
 /*
  * The dashboard in a real Chromium against the real server: signing in through a one-time link,
@@ -44,19 +52,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
   beforeAll(async () => {
     served = await (await import('./helpers.ts')).serveDashboard();
     browser = await launchBrowser();
-    const created = await served.api(
-      'POST',
-      '/v1/admin/entities',
-      { code: 'WEB', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
-      { authorization: `Bearer ${ADMIN_TOKEN}` },
-    );
-    expect(created.status).toBe(201);
-    const login = await served.api('POST', '/v1/auth/login', {
-      entityId: created.body.entityId,
-      partnerKey: created.body.partnerKey,
-      userKey: created.body.userKey,
-    });
-    owner = { authorization: `Bearer ${login.body.token}` };
+    owner = await createClub(served, 'WEB');
 
     // A sales system whose pages come slowly (the run takes a few seconds to watch) and that has
     // lost one customer: that customer's invoices are parked until it is back.
@@ -74,9 +70,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     const accountant = await served.api('POST', '/v1/users', { email: 'anna@example.com', role: 'accountant' }, owner);
     expect(accountant.status, JSON.stringify(accountant.body)).toBe(201);
     accountantLink = new URL(accountant.body.signInLink).pathname + new URL(accountant.body.signInLink).search;
-    const viewer = await served.api('POST', '/v1/users', { email: 'victor@example.com', role: 'viewer' }, owner);
-    const token = new URL(viewer.body.signInLink).searchParams.get('token');
-    expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
+    await addUserWithPassword(served, owner, 'victor@example.com', 'viewer', PASSWORD);
 
     ({ page } = await newPage(browser));
   });

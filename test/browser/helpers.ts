@@ -114,6 +114,42 @@ export async function serveDashboard(options: { port?: number; config?: Partial<
   };
 }
 
+/**
+ * Creates the club every browser test works in (base EUR, 21 % standard rate) through the admin
+ * API, and logs in with its keys: the owner's authorization header, for setting things up.
+ */
+export async function createClub(served: Served, code: string): Promise<Record<string, string>> {
+  const created = await served.api(
+    'POST',
+    '/v1/admin/entities',
+    { code, name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
+    { authorization: `Bearer ${ADMIN_TOKEN}` },
+  );
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  const login = await served.api('POST', '/v1/auth/login', {
+    entityId: created.body.entityId,
+    partnerKey: created.body.partnerKey,
+    userKey: created.body.userKey,
+  });
+  expect(login.status, JSON.stringify(login.body)).toBe(200);
+  return { authorization: `Bearer ${login.body.token}` };
+}
+
+/** Adds a user and sets their password through their one-time link, as they would on its page. */
+export async function addUserWithPassword(
+  served: Served,
+  owner: Record<string, string>,
+  email: string,
+  role: 'owner' | 'accountant' | 'viewer',
+  password: string,
+): Promise<void> {
+  const added = await served.api('POST', '/v1/users', { email, role }, owner);
+  expect(added.status, JSON.stringify(added.body)).toBe(201);
+  const token = new URL(added.body.signInLink).searchParams.get('token');
+  const set = await served.api('POST', '/v1/auth/set-password', { token, password });
+  expect(set.status, JSON.stringify(set.body)).toBe(200);
+}
+
 const SCREENSHOTS = join(process.cwd(), 'test-results', 'screenshots');
 
 /**

@@ -2,9 +2,16 @@ import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allowOutboundHost } from '../../src/sync/http.ts';
-import { ADMIN_TOKEN } from '../helpers/app.ts';
 import { type OidcProviderSim, startOidcProvider } from '../helpers/oidc-provider.ts';
-import { type Served, browserAvailable, inspect, launchBrowser, screenshot } from './helpers.ts';
+import {
+  type Served,
+  addUserWithPassword,
+  browserAvailable,
+  createClub,
+  inspect,
+  launchBrowser,
+  screenshot,
+} from './helpers.ts';
 
 /*
  * Settings in a real Chromium: an owner adds a user (the one-time link shown once, copied), changes a
@@ -57,22 +64,8 @@ describe.skipIf(!available)('settings and OIDC sign-in in Chromium', { timeout: 
       },
     });
     browser = await launchBrowser();
-    const created = await served.api(
-      'POST',
-      '/v1/admin/entities',
-      { code: 'SET', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
-      { authorization: `Bearer ${ADMIN_TOKEN}` },
-    );
-    expect(created.status).toBe(201);
-    const login = await served.api('POST', '/v1/auth/login', {
-      entityId: created.body.entityId,
-      partnerKey: created.body.partnerKey,
-      userKey: created.body.userKey,
-    });
-    owner = { authorization: `Bearer ${login.body.token}` };
-    const olga = await served.api('POST', '/v1/users', { email: 'olga@example.com', role: 'owner' }, owner);
-    const token = new URL(olga.body.signInLink).searchParams.get('token');
-    expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
+    owner = await createClub(served, 'SET');
+    await addUserWithPassword(served, owner, 'olga@example.com', 'owner', PASSWORD);
     // Ida signs in only through the provider: she never sets a password.
     expect(
       (await served.api('POST', '/v1/users', { email: 'ida@example.com', role: 'accountant' }, owner)).status,

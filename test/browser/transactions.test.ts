@@ -1,7 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN_TOKEN } from '../helpers/app.ts';
-import { type Served, browserAvailable, inspect, launchBrowser } from './helpers.ts';
+import { type Served, addUserWithPassword, browserAvailable, createClub, inspect, launchBrowser } from './helpers.ts';
 
 /*
  * The Transactions and Audit log pages in a real Chromium: searching, paging to older transactions,
@@ -22,19 +21,7 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
   beforeAll(async () => {
     served = await (await import('./helpers.ts')).serveDashboard();
     browser = await launchBrowser();
-    const created = await served.api(
-      'POST',
-      '/v1/admin/entities',
-      { code: 'TXB', name: 'Harbour Sports Club', baseCurrency: 'EUR', standardTaxRate: '0.21' },
-      { authorization: `Bearer ${ADMIN_TOKEN}` },
-    );
-    expect(created.status).toBe(201);
-    const login = await served.api('POST', '/v1/auth/login', {
-      entityId: created.body.entityId,
-      partnerKey: created.body.partnerKey,
-      userKey: created.body.userKey,
-    });
-    owner = { authorization: `Bearer ${login.body.token}` };
+    owner = await createClub(served, 'TXB');
     for (const [code, name] of [
       ['ACME', 'Acme Rowing Ltd'],
       ['BOLT', 'Bolt Sailing <Club>'],
@@ -87,9 +74,7 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
       owner,
     );
     expect(receipt.status, JSON.stringify(receipt.body)).toBe(201);
-    const user = await served.api('POST', '/v1/users', { email: 'olga@example.com', role: 'owner' }, owner);
-    const token = new URL(user.body.signInLink).searchParams.get('token');
-    expect((await served.api('POST', '/v1/auth/set-password', { token, password: PASSWORD })).status).toBe(200);
+    await addUserWithPassword(served, owner, 'olga@example.com', 'owner', PASSWORD);
 
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
     page = await context.newPage();

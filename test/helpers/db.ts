@@ -5,12 +5,25 @@ import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { openPglite } from '../../src/db/pglite.ts';
 
-/** The migrated cluster test/helpers/pglite-template.ts saved, read once per test file. */
+/** The migrated cluster test/helpers/pglite-template.ts saved, read once per test process. */
 let template: Promise<Blob> | undefined;
 
-async function openFromTemplate(file: string): Promise<Database> {
+function readTemplate(file: string): Promise<Blob> {
   template ??= readFile(file).then((bytes) => new Blob([bytes]));
-  const db = await openPglite('memory', undefined, { from: await template });
+  return template;
+}
+
+/**
+ * The suite's saved PGlite cluster, to start an in-memory PGlite from without running initdb (seconds);
+ * undefined when the global setup saved none (on PostgreSQL).
+ */
+export async function pgliteTemplate(): Promise<Blob | undefined> {
+  const file = process.env.LEDGERLINK_TEST_PGLITE_TEMPLATE;
+  return file ? readTemplate(file) : undefined;
+}
+
+async function openFromTemplate(file: string): Promise<Database> {
+  const db = await openPglite('memory', undefined, { from: await readTemplate(file) });
   const applied = await migrate(db);
   if (applied.length > 0) throw new Error(`The PGlite test template missed migrations ${applied.join(', ')}`);
   return db;

@@ -1,0 +1,34 @@
+/**
+ * Test files that change state of the process the files after them would see: connectors
+ * registered for the test, a connector's runtime settings, hosts allowed out, environment
+ * variables. vitest.config.ts runs each of these in a process of its own; every other file shares
+ * its worker with the files before it (docs/testing.md). test/isolated-files.test.ts keeps the list
+ * complete.
+ */
+export const CHANGES_PROCESS_STATE = [
+  'src/sync/registry.test.ts',
+  'test/browser/connections.test.ts',
+  'test/browser/settings.test.ts',
+  'test/import-hostile.test.ts',
+  'test/imports.test.ts',
+  'test/inbound.test.ts',
+  'test/line-quantities.test.ts',
+  'test/oauth-connections.test.ts',
+  'test/oidc.test.ts',
+  'test/pipeline-security.test.ts',
+  'test/pipeline-types.test.ts',
+  'test/quickbooks-ledger-source.test.ts',
+  'test/quickbooks-webhook-e2e.test.ts',
+  'test/quickbooks.test.ts',
+  'test/start-flags.test.ts',
+  'test/sync-api-schemas.test.ts',
+  'test/web-connections.test.ts',
+  'test/xero-ledger-source.test.ts',
+  'test/xero-reconcile.test.ts',
+  'test/xero-webhook-e2e.test.ts',
+  'test/xero.test.ts',
+];
+
+/** Calls and assignments that leave state behind in the process, as they are written in a test. */
+export const PROCESS_STATE_CHANGES =
+  /register(Source|Target|Inbound|FileFormat)\(|configure[A-Za-z]*Runtime\(|allowOutboundHost\(|process\.env\.[A-Za-z_]+ *=[^=]|process\.env\[[^\]]+\] *=[^=]|delete process\.env|Object\.assign\(process\.env|vi\.(spyOn|stubEnv|stubGlobal|useFakeTimers|mock|doMock)\(|globalThis\.[A-Za-z_]+ *=[^=]|setGlobalDispatcher\(|process\.on\(|process\.chdir\(/;
