@@ -1,0 +1,107 @@
+import { formatAmount, parseAmount } from '../../src/domain/money.ts';
+import type { CanonicalInvoice } from '../../src/sync/canonical.ts';
+import type { ExceptionCode } from '../../src/sync/reasons.ts';
+import type { Client, TestApp } from '../helpers/app.ts';
+
+/*
+ * What a target plugs into the conformance suite (test/conformance/scenarios.ts): a harness that
+ * gives each scenario a platform to book into and reads back what the platform holds, in the
+ * platform's own records (its simulator's store, the ledger's tables), never through the
+ * connector under test. docs/connectors/adding-a-connector.md ("Conformance suite").
+ */
+
+/** What a scenario may need beyond invoices, customers and payments, which every target takes. */
+export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue';
+
+/** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
+export function money(text: string, currency = 'EUR'): string {
+  const parsed = parseAmount(text.trim(), currency);
+  if (!parsed.ok) throw new Error(`not an amount of ${currency}: "${text}" (${parsed.error.message})`);
+  return formatAmount(parsed.value, currency);
+}
+
+export interface HeldCustomer {
+  id: string;
+  name: string;
+}
+
+/** Money set against an invoice: by a payment, or by a credit note. */
+export interface Application {
+  invoiceId: string;
+  amount: string;
+}
+
+export interface HeldDocument {
+  id: string;
+  /** The reference ledgerlink gave it (our externalReference), as the platform keeps it. */
+  reference: string;
+  /** The platform's own number. */
+  number: string;
+  customerId: string;
+  gross: string;
+  /** What it still owes (an invoice) or has left to apply (a credit note); null where the platform keeps no balance. */
+  due: string | null;
+}
+
+export interface HeldCreditNote extends HeldDocument {
+  appliedTo: Application[];
+}
+
+export interface HeldPayment {
+  id: string;
+  reference: string;
+  customerId: string;
+  amount: string;
+  appliedTo: Application[];
+}
+
+/** What the platform holds, as it holds it. */
+export interface Holdings {
+  customers: HeldCustomer[];
+  invoices: HeldDocument[];
+  creditNotes: HeldCreditNote[];
+  payments: HeldPayment[];
+}
+
+/** How the platform refuses an invoice, in its own words. */
+export interface Refusal {
+  /** The invoice as the source sends it (the one given, or changed into one the platform refuses). */
+  invoice: CanonicalInvoice;
+  /** The reason code the document is parked with. */
+  code: ExceptionCode;
+  /** Words of the platform's own answer that the exception's message carries. */
+  says: RegExp;
+}
+
+/** What one scenario gets: the engine's test app and the entity its pipeline belongs to. */
+export interface ScenarioEnv {
+  t: TestApp;
+  entity: Client;
+}
+
+/** The platform one scenario books into. */
+export interface Platform {
+  /** The pipeline's `target:` block. */
+  target: Record<string, unknown>;
+  /** More of the pipeline definition, where the target needs it (a mapping). */
+  pipeline?: Record<string, unknown> | undefined;
+  holdings(): Promise<Holdings>;
+  /** What must stay empty: documents the platform holds twice, requests that broke its contract. */
+  violations(): unknown[];
+  /** The platform commits the next invoice write and loses its answer (with `droppedAnswers`). */
+  dropNextInvoiceAnswer?(): void;
+  /** Answers lost so far (with `droppedAnswers`). */
+  dropped?(): number;
+  /** Arranges for the platform to refuse this invoice, as it would refuse it for real. */
+  refuse(invoice: CanonicalInvoice): Promise<Refusal>;
+}
+
+export interface TargetHarness {
+  /** The target type, as a pipeline names it. */
+  type: string;
+  /** Features this target cannot be held to, each with why: their scenarios are skipped, saying so. */
+  unsupported: Partial<Record<Feature, string>>;
+  /** A platform for one scenario; the harness may share one simulator between scenarios. */
+  open(env: ScenarioEnv): Promise<Platform>;
+  close(): Promise<void>;
+}

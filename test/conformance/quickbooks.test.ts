@@ -1,0 +1,159 @@
+import { quickbooksTarget } from '../../src/connectors/quickbooks/index.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/connectors/quickbooks/simulator.ts';
+import type { Entity } from '../../src/connectors/quickbooks/simulator.ts';
+import { createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
+import { registerTarget } from '../../src/sync/registry.ts';
+import { OAuthSimulator } from '../../src/sync/remote/oauth-simulator.ts';
+import type { Application, TargetHarness } from './harness.ts';
+import { money } from './harness.ts';
+import { conformance } from './scenarios.ts';
+
+/*
+ * QuickBooks Online held to the conformance suite, against the simulated QuickBooks (every entity
+ * checked against the official XSD types when ../shared is present) with its OAuth server. The
+ * client makes one attempt per call, so that a lost answer is the engine's to look up rather than
+ * the client's to replay with the same requestid. The company refuses duplicate document numbers
+ * (its "warn on duplicate numbers" preference), which is how it refuses an invoice here.
+ */
+
+const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const REALM = '9130350000000417';
+const NOTE = 'ledgerlink reference: ';
+
+const oauth = new OAuthSimulator({
+  ...CLIENT,
+  callbackTenantParam: 'realmId',
+  tenants: [{ tenantId: REALM }],
+  accessTokenSeconds: 3600,
+  paths: { token: TOKEN_PATH },
+});
+registerTarget({
+  ...quickbooksTarget,
+  create: (deps) =>
+    Promise.resolve(createQuickBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
+});
+
+let sim: QuickBooksSimulator | undefined;
+
+const value = (v: unknown) => String(v);
+const refOf = (v: unknown) => (v as { value: string }).value;
+/** The reference ledgerlink gave a document: whole in PrivateNote, else its DocNumber. */
+const referenceOf = (e: Entity) =>
+  typeof e.PrivateNote === 'string' && e.PrivateNote.startsWith(NOTE)
+    ? e.PrivateNote.slice(NOTE.length)
+    : value(e.DocNumber ?? e.PaymentRefNum);
+/** What a Payment's lines link of one type: transaction id and amount. */
+const links = (p: Entity, type: 'Invoice' | 'CreditMemo') =>
+  ((p.Line as { Amount: unknown; LinkedTxn?: { TxnId: string; TxnType: string }[] }[] | undefined) ?? []).flatMap((l) =>
+    (l.LinkedTxn ?? []).filter((x) => x.TxnType === type).map((x) => ({ id: x.TxnId, amount: money(value(l.Amount)) })),
+  );
+
+const quickbooks: TargetHarness = {
+  type: 'quickbooks',
+  unsupported: {},
+  async open() {
+    sim ??= await startQuickBooksSimulator({
+      realms: {
+        [REALM]: {
+          country: 'NL',
+          currency: 'EUR',
+          vatRates: [
+            ['21% S', '21'],
+            ['9% R', '9'],
+            ['0% Z', '0'],
+          ],
+          uniqueDocNumbers: true,
+        },
+      },
+      oauth,
+      seed: 19,
+      limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, batchPerMinute: 100_000 },
+    });
+    const s = sim;
+    const books = () => s.books(REALM);
+    return {
+      target: {
+        type: 'quickbooks',
+        ...CLIENT,
+        refreshToken: oauth.issueGrant().refreshToken,
+        realmId: REALM,
+        baseUrl: s.url,
+        tokenUrl: `${s.url}${TOKEN_PATH}`,
+        limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 },
+      },
+      holdings() {
+        const b = books();
+        const doc = (e: Entity) => ({
+          id: e.Id,
+          reference: referenceOf(e),
+          number: value(e.DocNumber),
+          customerId: refOf(e.CustomerRef),
+          gross: money(value(e.TotalAmt)),
+          due: money(value(e.Balance ?? e.RemainingCredit)),
+        });
+        const payments = b.all('Payment');
+        // A credit memo is applied by a Payment of 0 that links it and the invoice.
+        const credited = (memoId: string): Application[] =>
+          payments
+            .filter((p) => links(p, 'CreditMemo').some((l) => l.id === memoId))
+            .flatMap((p) => links(p, 'Invoice').map((l) => ({ invoiceId: l.id, amount: l.amount })));
+        return Promise.resolve({
+          customers: b.all('Customer').map((c) => ({ id: c.Id, name: value(c.DisplayName) })),
+          invoices: b.all('Invoice').map(doc),
+          creditNotes: b.all('CreditMemo').map((e) => ({
+            ...doc(e),
+            due: money(value(e.RemainingCredit ?? e.Balance)),
+            appliedTo: credited(e.Id),
+          })),
+          payments: payments
+            .filter((p) => links(p, 'CreditMemo').length === 0)
+            .map((p) => ({
+              id: p.Id,
+              reference: referenceOf(p),
+              customerId: refOf(p.CustomerRef),
+              amount: money(value(p.TotalAmt)),
+              appliedTo: links(p, 'Invoice').map((l) => ({ invoiceId: l.id, amount: l.amount })),
+            })),
+        });
+      },
+      violations: () => [
+        ...(['Invoice', 'Payment', 'CreditMemo'] as const).flatMap((type) => s.duplicates(type, REALM)),
+        ...s.violations,
+      ],
+      dropNextInvoiceAnswer: () => s.dropNext(1, (body) => body.includes('"Invoice":{')),
+      dropped: () => s.stats.dropped,
+      refuse(invoice) {
+        // Someone typed an invoice of that number in QuickBooks by hand, for another customer.
+        const b = books();
+        const customer = b.write('Customer', 'create', { DisplayName: `Walk-in ${invoice.externalReference}` });
+        const account = b.all('Account').find((a) => a.Name === 'Services')!;
+        const item = b.write('Item', 'create', {
+          Name: `Hand item ${invoice.externalReference}`,
+          Type: 'Service',
+          IncomeAccountRef: { value: account.Id },
+        });
+        const taxCode = b.all('TaxCode').find((c) => c.Name === '21% S')!;
+        b.write('Invoice', 'create', {
+          DocNumber: invoice.externalReference,
+          CustomerRef: { value: customer.Id },
+          TxnDate: invoice.invoiceDate,
+          Line: [
+            {
+              Amount: '10.00',
+              DetailType: 'SalesItemLineDetail',
+              SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: taxCode.Id } },
+            },
+          ],
+        });
+        return Promise.resolve({ invoice, code: 'TARGET_REFUSED', says: /Duplicate Document Number Error/ });
+      },
+    };
+  },
+  close: async () => {
+    registerTarget(quickbooksTarget);
+    await sim?.close();
+  },
+};
+
+conformance(quickbooks);
