@@ -68,6 +68,7 @@ const quickbooks: TargetHarness = {
       },
       oauth,
       seed: 19,
+      dropAfterCommitRate: 0.1,
       limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, batchPerMinute: 100_000 },
     });
     const s = sim;

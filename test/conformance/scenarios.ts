@@ -20,9 +20,11 @@ import type { Feature, HeldDocument, Platform, ScenarioEnv, TargetHarness } from
  * (issue #13). Each scenario gets an entity of its own and a pipeline from the `records` source
  * (the engine path CSV imports and exception retries take; the only source that carries every
  * kind of document, credit notes and allocations included) to the harness's platform, and checks
- * what the platform then holds, read back from the platform itself. A scenario needing a feature
- * the harness declares unsupported is skipped with its reason in the test's name; a separate test
- * checks that each such declaration is true of the target, so nothing is skipped to hide a failure.
+ * what the platform then holds, read back from the platform itself. Simulators that can lose an
+ * answer after committing lose 10% of them at random besides, in every scenario. A scenario
+ * needing a feature the harness declares unsupported is skipped with its reason in the test's
+ * name; a separate test checks that each such declaration is true of the target, so nothing is
+ * skipped to hide a failure.
  */
 
 interface World {
@@ -213,7 +215,7 @@ export const SCENARIOS: Scenario[] = [
       const dropped = r.platform.dropped!();
       r.platform.dropNextInvoiceAnswer!();
       const runId = await r.send([invoice(tag, 1)]);
-      expect(r.platform.dropped!()).toBe(dropped + 1);
+      expect(r.platform.dropped!()).toBeGreaterThan(dropped);
       const held = await r.platform.holdings();
       await expectBooked(r, held.invoices, 'invoice', `${tag}-I1`);
       const records = await listRunRecords(r.env.t.db, runId, 100, 0);

@@ -37,7 +37,7 @@ const webhook: TargetHarness = {
     amountsDue: 'the receiver keeps the documents it is sent, not what each invoice still owes',
   },
   async open() {
-    receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false });
+    receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false, dropAfterCommitRate: 0.1 });
     const r = receiver;
     const held = (kind: 'customer' | 'invoice' | 'payment') => r.documents.filter((d) => d.kind === kind);
     return {

@@ -30,6 +30,7 @@ const xero: TargetHarness = {
       oauth: APP,
       validate,
       seed: 17,
+      dropAfterCommitRate: 0.1,
       limits: { perMinute: 100_000, perDay: 100_000 },
     });
     const s = sim;
