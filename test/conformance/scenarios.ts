@@ -241,7 +241,7 @@ export const SCENARIOS: Scenario[] = [
       const parked = await r.openExceptions();
       expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([[`${tag}-I2`, refusal.code]]);
       expect(parked[0]!.message).toMatch(refusal.says);
-      // Refused is final: the timer's flushes leave it parked, and the platform is not asked again.
+      // Refused is final: nothing of it waits in the outbox, and the timer's flushes leave it parked as it was.
       const pending = async () =>
         (
           await r.env.t.db.query(
