@@ -10,6 +10,7 @@ import { registerKeys } from './keys.ts';
 import { registerPipeline } from './pipeline.ts';
 import { registerRuns } from './runs.ts';
 import { registerUsers } from './users.ts';
+import { registerVerify } from './verify.ts';
 
 const program = new Command();
 program
@@ -33,6 +34,7 @@ registerKeys(program);
 registerPipeline(program);
 registerRuns(program);
 registerUsers(program);
+registerVerify(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);

@@ -1,6 +1,7 @@
 import type { Database } from '../../src/db/database.ts';
 import { listOpenBalances, listOpenItems, listOpenItemsFromLedger } from '../../src/ledger/reports/open-items.ts';
 import { controlReconciliation } from '../../src/ledger/reports/revaluation.ts';
+import { verifyLedger } from '../../src/ledger/verify.ts';
 import type { Client } from './app.ts';
 
 /** Inserts a customer directly (the customers API has its own tests). */
@@ -78,52 +79,15 @@ export async function postReceipt(
   return r.body as { transactionId: number; number: number };
 }
 
-/** Every journal balances; the debtors control account equals the open items; nothing is over-allocated. */
+/**
+ * Every journal balances; the debtors control account equals the open items; nothing is
+ * over-allocated; revaluations net to zero (src/ledger/verify.ts, what `ledgerlink verify` checks,
+ * without the cache, which checkOpenItemsCache covers as at every date).
+ */
 export async function checkInvariants(db: Database, entityId: string): Promise<void> {
-  const unbalanced = await db.query(
-    `SELECT transaction_id FROM journal_lines WHERE entity_id = $1 GROUP BY transaction_id HAVING sum(amount) <> 0 OR sum(base_amount) <> 0`,
-    [entityId],
-  );
-  if (unbalanced.rows.length) throw new Error(`unbalanced journals: ${JSON.stringify(unbalanced.rows)}`);
-  const missing = await db.query(
-    `SELECT t.id FROM transactions t WHERE t.entity_id = $1 AND NOT EXISTS (SELECT 1 FROM journal_lines j WHERE j.transaction_id = t.id)`,
-    [entityId],
-  );
-  if (missing.rows.length) throw new Error(`transactions without journal: ${JSON.stringify(missing.rows)}`);
-  const { rows } = await db.query<{
-    control: string;
-    revaluation: string;
-    open: string;
-    negative: string;
-    base_open: string;
-  }>(
-    `WITH active AS (
-       SELECT a.* FROM allocations a WHERE a.entity_id = $1 AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)
-     ), per_tx AS (
-       SELECT t.id, t.side, t.gross, t.base_gross,
-              t.gross - coalesce((SELECT sum(amount) FROM active WHERE debit_transaction_id = t.id OR credit_transaction_id = t.id), 0) AS outstanding,
-              t.base_gross - coalesce((SELECT sum(CASE WHEN debit_transaction_id = t.id THEN debit_base_amount ELSE credit_base_amount END)
-                                         FROM active WHERE debit_transaction_id = t.id OR credit_transaction_id = t.id), 0) AS base_outstanding
-         FROM transactions t WHERE t.entity_id = $1 AND t.side <> 'none'
-     )
-     SELECT (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
-              WHERE j.entity_id = $1 AND j.role = 'control' AND t.type <> 'RV'
-                -- The control lines of supplier documents are the creditors' (purchases, migration 0082).
-                AND t.supplier_code IS NULL) AS control,
-            (SELECT coalesce(sum(j.base_amount), 0) FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
-              WHERE j.entity_id = $1 AND j.role = 'control' AND t.type = 'RV') AS revaluation,
-            (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN outstanding ELSE -outstanding END), 0) FROM per_tx) AS open,
-            (SELECT count(*) FROM per_tx WHERE outstanding < 0 OR outstanding > gross) AS negative,
-            (SELECT coalesce(sum(CASE WHEN side = 'debit' THEN base_outstanding ELSE -base_outstanding END), 0) FROM per_tx) AS base_open`,
-    [entityId],
-  );
-  const r = rows[0]!;
-  if (r.negative !== '0') throw new Error(`${r.negative} transactions with outstanding out of range`);
-  if (r.control !== r.base_open) throw new Error(`debtors control ${r.control} != open items in base ${r.base_open}`);
-  // A revaluation (RV) moves the control account on its date and its reversal moves it back the
-  // next day; both are posted together, so over all dates they cancel (as at one date, see
-  // controlReconciliation in src/ledger/reports/revaluation.ts).
-  if (r.revaluation !== '0') throw new Error(`revaluations and their reversals net to ${r.revaluation}, not 0`);
+  const r = await verifyLedger(db, { id: entityId, code: entityId }, { skip: ['openItemsCache'] });
+  const broken = r.checks.filter((c) => c.problems.length);
+  if (broken.length) throw new Error(broken.map((c) => `${c.name}: ${c.problems.join('; ')}`).join('\n'));
 }
 
 /** An account's balance in base currency over all dates (debits positive), in minor units. */
