@@ -65,7 +65,10 @@ const businessCentral: TargetHarness = {
           invoices: docs('salesInvoices').map(doc),
           creditNotes: docs('salesCreditMemos').map((d) => ({
             ...doc(d),
-            appliedTo: d.invoiceId && d.status !== 'Draft' ? [{ invoiceId: d.invoiceId, amount: money(d.applied.toFixed(2)) }] : [],
+            appliedTo:
+              d.invoiceId && d.status !== 'Draft'
+                ? [{ invoiceId: d.invoiceId, amount: money(d.applied.toFixed(2)) }]
+                : [],
           })),
           payments: [
             ...c.payments.map((p) => ({

@@ -134,11 +134,18 @@ export function linesOf(
 
 /** An amount Business Central answered, in minor units of the currency; null when it is not one. */
 export function minor(v: unknown, currency: string): bigint | null {
-  const text = v instanceof LosslessNumber ? v.toString() : typeof v === 'number' ? String(v) : String(v ?? '');
+  const text =
+    v instanceof LosslessNumber ? v.toString() : typeof v === 'number' || typeof v === 'string' ? String(v) : '';
   // Answers may carry more decimals than the currency has ("121.000"): drop trailing zeros first.
   const trimmed = /\.\d*$/.test(text) ? text.replace(/0+$/, '').replace(/\.$/, '') : text;
   const parsed = parseAmount(trimmed, currency);
   return parsed.ok ? parsed.value : null;
 }
 
-export const text = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+/** A scalar of an answer as text ('' for anything else). */
+export const text = (v: unknown): string =>
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean' || v instanceof LosslessNumber
+      ? v.toString()
+      : '';

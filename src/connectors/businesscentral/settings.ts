@@ -28,7 +28,9 @@ export const PUBLISHED_LIMITS = {
   batchSize: 20,
 } as const;
 
-const guid = z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID');
+const guid = z
+  .string()
+  .regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/, 'a GUID');
 const httpsUrl = z.url({ protocol: /^https?$/ });
 
 /** The `target:` block of a pipeline whose target is Business Central. */
@@ -46,11 +48,11 @@ export const BusinessCentralSettings = z
       .meta({ description: 'The Business Central environment: production (default) or a sandbox name.' }),
     companyId: guid.meta({ description: 'The company id (GET …/api/v2.0/companies lists them).' }),
     clientId: z.string().min(1).max(200).meta({ description: "The Entra app registration's application (client) id." }),
-    clientSecret: z.string().min(1).max(500).meta({ description: "A client secret of the Entra app. Secret." }),
+    clientSecret: z.string().min(1).max(500).meta({ description: 'A client secret of the Entra app. Secret.' }),
     baseUrl: httpsUrl.optional().meta({ description: `The API root; default ${DEFAULT_BASE_URL}.` }),
-    tokenUrl: httpsUrl
-      .optional()
-      .meta({ description: 'The token endpoint; default https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token.' }),
+    tokenUrl: httpsUrl.optional().meta({
+      description: 'The token endpoint; default https://login.microsoftonline.com/{tenantId}/oauth2/v2.0/token.',
+    }),
     scope: z.string().min(1).max(300).default(DEFAULT_SCOPE),
     paymentJournal: z
       .string()
@@ -63,7 +65,10 @@ export const BusinessCentralSettings = z
     accounts: z
       .strictObject({ sales: z.string().min(1).max(20).optional() })
       .optional()
-      .meta({ description: 'accounts.sales: the G/L account number a line without a product or account of its own is sold to.' }),
+      .meta({
+        description:
+          'accounts.sales: the G/L account number a line without a product or account of its own is sold to.',
+      }),
     taxRates: z
       .record(z.string().regex(/^\d+(\.\d+)?$/, 'a rate such as 0.21'), z.string().min(1).max(20))
       .optional()

@@ -94,6 +94,13 @@ export interface CompanySetup {
   journals: string[];
 }
 
+/** A scalar of a request body as text; anything else is the fallback. */
+export function str(v: unknown, fallback = ''): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean') return String(v);
+  return fallback;
+}
+
 const money = (d: Decimal) => d.toDecimalPlaces(2, Decimal.ROUND_HALF_UP);
 
 export class Company {
@@ -109,7 +116,12 @@ export class Company {
 
   constructor(readonly setup: CompanySetup) {
     for (const code of setup.journals)
-      this.journals.set(randomUUID(), { id: '', code, displayName: `${code} payments`, balancingAccountNumber: '10100' });
+      this.journals.set(randomUUID(), {
+        id: '',
+        code,
+        displayName: `${code} payments`,
+        balancingAccountNumber: '10100',
+      });
     for (const [id, j] of this.journals) j.id = id;
   }
 
@@ -132,16 +144,21 @@ export class Company {
     const map = set === 'customers' ? this.customers : this.items;
     const current = id ? map.get(id) : undefined;
     if (id && !current) throw notFound(set === 'customers' ? 'customer' : 'item');
-    const number =
-      typeof body.number === 'string' ? body.number.toUpperCase() : current ? String(current.number) : '';
+    const number = typeof body.number === 'string' ? body.number.toUpperCase() : current ? String(current.number) : '';
     if (!current) {
       if (!number && set === 'customers') body.number = `C${String(++this.seq.customer).padStart(5, '0')}`;
       for (const r of map.values())
         if (r.number === (body.number ?? number))
-          throw dialog(`The record in table ${set === 'customers' ? 'Customer' : 'Item'} already exists. Identification fields and values: No.='${number}'`);
+          throw dialog(
+            `The record in table ${set === 'customers' ? 'Customer' : 'Item'} already exists. Identification fields and values: No.='${number}'`,
+          );
     }
     if (body.currencyCode !== undefined && body.currencyCode !== '') this.currency(body.currencyCode);
-    const row: Row = { ...(current ?? { id: randomUUID(), balanceDue: 0 }), ...body, number: String(body.number ?? number).toUpperCase() };
+    const row: Row = {
+      ...(current ?? { id: randomUUID(), balanceDue: 0 }),
+      ...body,
+      number: str(body.number, number).toUpperCase(),
+    };
     map.set(row.id, row);
     return row;
   }
@@ -159,14 +176,14 @@ export class Company {
         throw dialog(`The posted sales invoice with id ${body.invoiceId} does not exist.`);
       invoiceId = inv.id;
     }
-    const date = String(body.invoiceDate ?? body.creditMemoDate ?? '2026-01-01');
+    const date = str(body.invoiceDate ?? body.creditMemoDate, '2026-01-01');
     const doc: SalesDoc = {
       id: randomUUID(),
       set,
       number: `D${++this.seq.draft}`,
-      externalDocumentNumber: String(body.externalDocumentNumber ?? '').toUpperCase(),
+      externalDocumentNumber: str(body.externalDocumentNumber, '').toUpperCase(),
       date,
-      postingDate: String(body.postingDate ?? date),
+      postingDate: str(body.postingDate, date),
       dueDate: typeof body.dueDate === 'string' ? body.dueDate : date,
       customerId: customer.id,
       currencyCode,
@@ -181,25 +198,27 @@ export class Company {
   }
 
   private line(l: Record<string, unknown>, n: number): DocLine {
-    const type = String(l.lineType ?? 'Item');
+    const type = str(l.lineType, 'Item');
     if (type === 'Item' && !(typeof l.itemId === 'string' && this.items.has(l.itemId)))
       throw dialog(`The item with id ${String(l.itemId)} does not exist.`);
     if (type === 'Account' && !this.setup.accounts.includes(String(l.lineObjectNumber)))
-      throw dialog(`The G/L Account does not exist. Identification fields and values: No.='${String(l.lineObjectNumber)}'`);
+      throw dialog(
+        `The G/L Account does not exist. Identification fields and values: No.='${String(l.lineObjectNumber)}'`,
+      );
     if (type !== 'Item' && type !== 'Account') throw dialog(`Line type ${type} is not supported.`);
-    const taxCode = String(l.taxCode ?? '');
+    const taxCode = str(l.taxCode, '');
     const percent = this.setup.taxCodes[taxCode];
     if (percent === undefined)
       throw dialog(`The VAT Prod. Posting Group does not exist. Identification fields and values: Code='${taxCode}'`);
-    const quantity = new Decimal(String(l.quantity ?? '1'));
-    const unitPrice = new Decimal(String(l.unitPrice ?? '0'));
+    const quantity = new Decimal(str(l.quantity, '1'));
+    const unitPrice = new Decimal(str(l.unitPrice, '0'));
     const net = money(quantity.times(unitPrice));
     return {
       id: randomUUID(),
       sequence: (n + 1) * 10000,
       lineType: type,
       ...(type === 'Item' ? { itemId: String(l.itemId) } : { lineObjectNumber: String(l.lineObjectNumber) }),
-      description: String(l.description ?? ''),
+      description: str(l.description, ''),
       quantity,
       unitPrice,
       taxCode,
@@ -222,7 +241,9 @@ export class Company {
     if (set === 'salesCreditMemos' && d.invoiceId) {
       const inv = this.docs.get(d.invoiceId)!;
       if (inv.customerId !== d.customerId)
-        throw dialog(`The invoice ${inv.number} is not of customer ${String(this.customers.get(d.customerId)?.number)}.`);
+        throw dialog(
+          `The invoice ${inv.number} is not of customer ${String(this.customers.get(d.customerId)?.number)}.`,
+        );
       const applied = Decimal.min(total, inv.remaining);
       inv.remaining = inv.remaining.minus(applied);
       if (inv.remaining.isZero()) inv.status = 'Paid';
@@ -247,12 +268,12 @@ export class Company {
       journalId,
       lineNumber: 10000 * ([...this.journalLines.values()].filter((l) => l.journalId === journalId).length + 1),
       customerId: customer.id,
-      postingDate: String(body.postingDate ?? ''),
-      documentNumber: String(body.documentNumber ?? '').toUpperCase(),
-      externalDocumentNumber: String(body.externalDocumentNumber ?? '').toUpperCase(),
-      amount: new Decimal(String(body.amount ?? '0')),
+      postingDate: str(body.postingDate, ''),
+      documentNumber: str(body.documentNumber, '').toUpperCase(),
+      externalDocumentNumber: str(body.externalDocumentNumber, '').toUpperCase(),
+      amount: new Decimal(str(body.amount, '0')),
       appliesToInvoiceId: appliesTo,
-      description: String(body.description ?? ''),
+      description: str(body.description, ''),
     };
     this.journalLines.set(line.id, line);
     return line;
@@ -263,7 +284,8 @@ export class Company {
     const lines = [...this.journalLines.values()].filter((l) => l.journalId === journalId);
     if (lines.length === 0) throw dialog('There is nothing to post.');
     for (const l of lines) {
-      if (!l.documentNumber) throw dialog(`Document No. must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
+      if (!l.documentNumber)
+        throw dialog(`Document No. must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
       if (!l.amount.isNegative())
         throw dialog(
           `The payment of document ${l.documentNumber} must be a negative amount: a payment credits the customer.`,

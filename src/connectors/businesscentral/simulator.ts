@@ -12,6 +12,7 @@ import {
   type Row,
   type SalesDoc,
   notFound,
+  str,
 } from './simulator-store.ts';
 
 export { Company, ODataError } from './simulator-store.ts';
@@ -99,8 +100,12 @@ const n2 = (d: Decimal) => new LosslessNumber(d.toFixed(2));
 
 /** A minimal one-page PDF whose text says which invoice it is. */
 function invoicePdf(d: SalesDoc, total: Decimal): Buffer {
-  const text = `Invoice ${d.number} ${d.externalDocumentNumber} ${total.toFixed(2)} ${d.currencyCode}`.replace(/[()\\]/g, '');
-  const stream = `BT /F1 12 Tf 72 720 Td (${text}) Tj ET`;
+  const text = `Invoice ${d.number} ${d.externalDocumentNumber} ${total.toFixed(2)} ${d.currencyCode}`.replace(
+    /[()\\]/g,
+    '',
+  );
+  // Text as a hex string in a TJ array, as pdfkit writes it.
+  const stream = `BT /F1 12 Tf 72 720 Td [<${Buffer.from(text, 'latin1').toString('hex')}>] TJ ET`;
   const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
@@ -128,7 +133,8 @@ function parseFilter(filter: string): [string, string][] {
   while (at < filter.length) {
     re.lastIndex = at;
     const m = re.exec(filter);
-    if (!m) throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(at, at + 40)}`);
+    if (!m)
+      throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(at, at + 40)}`);
     out.push([m[1]!, m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3]!]);
     at = re.lastIndex;
   }
@@ -142,7 +148,10 @@ export async function startBusinessCentralSimulator(
   const clock = options.clock ?? Date.now;
   const tenantId = options.tenantId ?? 'contoso.onmicrosoft.com';
   const environment = options.environment ?? 'production';
-  const client = options.client ?? { clientId: 'ledgerlink-app', clientSecret: `secret-${randomBytes(8).toString('hex')}` };
+  const client = options.client ?? {
+    clientId: 'ledgerlink-app',
+    clientSecret: `secret-${randomBytes(8).toString('hex')}`,
+  };
   const company = new Company({
     currency: 'EUR',
     taxCodes: { VAT21: '21', VAT9: '9', VAT0: '0' },
@@ -155,7 +164,15 @@ export async function startBusinessCentralSimulator(
   const limit = options.limit ?? { requests: 6000, windowMs: 300_000 };
   const tokens = new Map<string, number>();
   const calls: number[] = [];
-  const stats: SimulatorStats = { calls: 0, writes: 0, tokens: 0, dropped: 0, failed: 0, throttled: 0, unauthorized: 0 };
+  const stats: SimulatorStats = {
+    calls: 0,
+    writes: 0,
+    tokens: 0,
+    dropped: 0,
+    failed: 0,
+    throttled: 0,
+    unauthorized: 0,
+  };
   const violations: BusinessCentralSimulator['violations'] = [];
   const log: BusinessCentralSimulator['log'] = [];
   const drops: { left: number; when?: ((method: string, path: string, body: string) => boolean) | undefined }[] = [];
@@ -238,7 +255,7 @@ export async function startBusinessCentralSimulator(
     const filter = url.searchParams.get('$filter');
     const conditions = filter ? parseFilter(filter) : [];
     return {
-      value: rows.filter((r) => conditions.every(([field, value]) => String(r[field] ?? '') === value)),
+      value: rows.filter((r) => conditions.every(([field, value]) => str(r[field]) === value)),
     };
   }
 
@@ -262,8 +279,13 @@ export async function startBusinessCentralSimulator(
       return { name: m[1]!, key: m[2] };
     });
     const [a, b, c, d] = seg;
-    if (!a) return [200, { id: company.id, name: company.setup.name ?? 'CRONUS', displayName: company.setup.name ?? 'CRONUS' }];
-    if (a.key !== undefined && !GUID.test(a.key)) throw new ODataError(400, 'BadRequest_InvalidKey', `Invalid key ${a.key}`);
+    if (!a)
+      return [
+        200,
+        { id: company.id, name: company.setup.name ?? 'CRONUS', displayName: company.setup.name ?? 'CRONUS' },
+      ];
+    if (a.key !== undefined && !GUID.test(a.key))
+      throw new ODataError(400, 'BadRequest_InvalidKey', `Invalid key ${a.key}`);
     switch (a.name) {
       case 'customers':
       case 'items': {
@@ -304,7 +326,8 @@ export async function startBusinessCentralSimulator(
         if (!b) {
           if (method === 'GET') return [200, docView(doc)];
           if (method === 'DELETE') {
-            if (doc.status !== 'Draft') throw new ODataError(400, 'Application_DialogException', 'A posted document cannot be deleted.');
+            if (doc.status !== 'Draft')
+              throw new ODataError(400, 'Application_DialogException', 'A posted document cannot be deleted.');
             company.docs.delete(doc.id);
             return [204, undefined];
           }
@@ -315,7 +338,16 @@ export async function startBusinessCentralSimulator(
           return [200, collection(lineView(doc), url)];
         } else if (b.name === 'pdfDocument' && method === 'GET' && doc.status !== 'Draft') {
           const link = `${url.origin}${url.pathname.replace(/\/pdfDocument.*$/, '')}/pdfDocument(${doc.id})/pdfDocumentContent`;
-          if (!c) return [200, { id: doc.id, parentId: doc.id, parentType: set === 'salesInvoices' ? 'Sales Invoice' : 'Sales Credit Memo', 'pdfDocumentContent@odata.mediaReadLink': link }];
+          if (!c)
+            return [
+              200,
+              {
+                id: doc.id,
+                parentId: doc.id,
+                parentType: set === 'salesInvoices' ? 'Sales Invoice' : 'Sales Credit Memo',
+                'pdfDocumentContent@odata.mediaReadLink': link,
+              },
+            ];
           if (c.name === 'pdfDocumentContent') return [200, invoicePdf(doc, company.total(doc))];
         }
         break;
@@ -364,7 +396,11 @@ export async function startBusinessCentralSimulator(
         break;
     }
     void d;
-    throw new ODataError(400, 'BadRequest_MethodNotAllowed', `${method} is not allowed on ${url.pathname.split('/').slice(-2).join('/')}`);
+    throw new ODataError(
+      400,
+      'BadRequest_MethodNotAllowed',
+      `${method} is not allowed on ${url.pathname.split('/').slice(-2).join('/')}`,
+    );
   }
 
   async function readBody(req: IncomingMessage): Promise<string> {
@@ -377,12 +413,18 @@ export async function startBusinessCentralSimulator(
     const form = new URLSearchParams(raw);
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const [id, secret] = basic
-      ? Buffer.from(basic, 'base64').toString('utf8').split(':').map((s) => decodeURIComponent(s.replace(/\+/g, ' ')))
+      ? Buffer.from(basic, 'base64')
+          .toString('utf8')
+          .split(':')
+          .map((s) => decodeURIComponent(s.replace(/\+/g, ' ')))
       : [form.get('client_id'), form.get('client_secret')];
     if (form.get('grant_type') !== 'client_credentials')
       return send(res, 400, { error: 'unsupported_grant_type', error_description: 'AADSTS70003' });
     if (id !== client.clientId || secret !== client.clientSecret)
-      return send(res, 401, { error: 'invalid_client', error_description: 'AADSTS7000215: Invalid client secret provided.' });
+      return send(res, 401, {
+        error: 'invalid_client',
+        error_description: 'AADSTS7000215: Invalid client secret provided.',
+      });
     if (form.get('scope') !== 'https://api.businesscentral.dynamics.com/.default')
       return send(res, 400, { error: 'invalid_scope', error_description: 'AADSTS70011' });
     const seconds = options.accessTokenSeconds ?? 3599;
@@ -411,7 +453,12 @@ export async function startBusinessCentralSimulator(
       stats.unauthorized++;
       return answer(
         401,
-        { error: { code: 'Authentication_InvalidCredentials', message: 'The server has rejected the client credentials.' } },
+        {
+          error: {
+            code: 'Authentication_InvalidCredentials',
+            message: 'The server has rejected the client credentials.',
+          },
+        },
         { 'www-authenticate': 'Bearer realm=""' },
       );
     }
@@ -431,7 +478,12 @@ export async function startBusinessCentralSimulator(
     if (failures.left > 0) {
       failures.left--;
       stats.failed++;
-      const code = failures.status >= 500 ? 'Internal_ServerError' : failures.status === 408 ? 'Internal_RequestTimeout' : 'Application_TooManyRequests';
+      const code =
+        failures.status >= 500
+          ? 'Internal_ServerError'
+          : failures.status === 408
+            ? 'Internal_RequestTimeout'
+            : 'Application_TooManyRequests';
       return answer(failures.status, { error: { code, message: 'Something went wrong.' } });
     }
     if (malformed > 0) {
@@ -451,11 +503,15 @@ export async function startBusinessCentralSimulator(
       try {
         body = parseLossless(raw, undefined, (v) => v.toString()) as Record<string, unknown>;
       } catch {
-        return answer(400, { error: { code: 'BadRequest_InvalidRequestBody', message: 'The request body is not valid JSON.' } });
+        return answer(400, {
+          error: { code: 'BadRequest_InvalidRequestBody', message: 'The request body is not valid JSON.' },
+        });
       }
     }
     if ((method === 'PATCH' || method === 'DELETE') && !req.headers['if-match'])
-      return answer(400, { error: { code: 'BadRequest', message: 'Could not save the changes: the If-Match header is missing.' } });
+      return answer(400, {
+        error: { code: 'BadRequest', message: 'Could not save the changes: the If-Match header is missing.' },
+      });
     let status: number;
     let out: unknown;
     try {
@@ -525,7 +581,10 @@ export async function startBusinessCentralSimulator(
         for (const [r, n] of count) if (n > 1) out.push(`${kind} ${r} ×${n}`);
       };
       for (const set of ['salesInvoices', 'salesCreditMemos'] as const)
-        seen(set, [...company.docs.values()].filter((d) => d.set === set).map((d) => d.externalDocumentNumber));
+        seen(
+          set,
+          [...company.docs.values()].filter((d) => d.set === set).map((d) => d.externalDocumentNumber),
+        );
       seen('customerPayments', [
         ...company.payments.map((p) => p.externalDocumentNumber),
         ...[...company.journalLines.values()].map((l) => l.externalDocumentNumber),

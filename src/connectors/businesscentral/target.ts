@@ -15,16 +15,7 @@ import {
 } from '../../sync/target.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { clientCredentialsTokenSource } from './auth.ts';
-import {
-  customerFields,
-  externalOf,
-  linesOf,
-  minor,
-  num,
-  numberOf,
-  paymentDocumentNumber,
-  text,
-} from './map.ts';
+import { customerFields, externalOf, linesOf, minor, num, numberOf, paymentDocumentNumber, text } from './map.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
 
 /*
@@ -87,7 +78,11 @@ export function createBusinessCentralTarget(
   /** The payment journal's id, read once. */
   function journalId(ctx: TargetCallContext): Promise<string> {
     journal ??= (async () => {
-      const found = await api.list('customerPaymentJournals', `code eq ${literal(settings.paymentJournal)}`, ctx.signal);
+      const found = await api.list(
+        'customerPaymentJournals',
+        `code eq ${literal(settings.paymentJournal)}`,
+        ctx.signal,
+      );
       if (!found[0])
         throw new ConnectorError(
           SYSTEM,
@@ -107,9 +102,15 @@ export function createBusinessCentralTarget(
     try {
       await api.action(`/${set}${key(id)}/Microsoft.NAV.post`, ctx.signal);
     } catch (err) {
-      if (!(err instanceof Refused)) throw err;
-      await api.delete(`/${set}${key(id)}`, ctx.signal);
-      return refusal(err, `to post ${what}`);
+      if (err instanceof ConnectorError && err.retryable) {
+        // The answer is unknown: the document says whether it was posted.
+        const now = await api.get(`/${set}${key(id)}`, ctx.signal);
+        if (!now || now.status === 'Draft') throw err;
+      } else {
+        if (!(err instanceof Refused)) throw err;
+        await api.delete(`/${set}${key(id)}`, ctx.signal);
+        return refusal(err, `to post ${what}`);
+      }
     }
     const posted = await api.get(`/${set}${key(id)}`, ctx.signal);
     if (!posted)
@@ -282,7 +283,9 @@ export function createBusinessCentralTarget(
         items.map((p) => ({
           code: p.code,
           targetId: p.targetId,
-          fields: p.targetId ? { displayName: p.record.name.slice(0, 100) } : { displayName: p.record.name.slice(0, 100), type: 'Service' },
+          fields: p.targetId
+            ? { displayName: p.record.name.slice(0, 100) }
+            : { displayName: p.record.name.slice(0, 100), type: 'Service' },
         })),
       ),
 
@@ -370,6 +373,12 @@ export function createBusinessCentralTarget(
         try {
           await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
         } catch (err) {
+          if (err instanceof ConnectorError && err.retryable) {
+            // The answer is unknown: a line still in the journal was not posted.
+            if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) throw err;
+            out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
+            continue;
+          }
           if (!(err instanceof Refused)) throw err;
           // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out.
           if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) {
@@ -431,6 +440,21 @@ export function createBusinessCentralTarget(
             try {
               await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
             } catch (err) {
+              const still = async () =>
+                (
+                  await api.list(
+                    `customerPaymentJournals${key(jid)}/customerPayments`,
+                    `externalDocumentNumber eq ${literal(ext)}`,
+                    ctx.signal,
+                  )
+                ).length > 0;
+              // The answer is unknown: posted when the line has left the journal.
+              if (err instanceof ConnectorError && err.retryable && !(await still()))
+                return {
+                  targetId: documentNumber,
+                  number: documentNumber,
+                  customerTargetId: text(waiting[0].customerId),
+                };
               if (err instanceof Refused)
                 throw new ConnectorError(SYSTEM, `payment ${reference} waits in the journal: ${err.detail}`, {
                   retryable: false,
@@ -492,7 +516,8 @@ export function createBusinessCentralTarget(
 
     async checkConnection(ctx) {
       const company = await api.get('', ctx.signal);
-      if (!company) throw new ConnectorError(SYSTEM, `company ${settings.companyId} was not found`, { retryable: false });
+      if (!company)
+        throw new ConnectorError(SYSTEM, `company ${settings.companyId} was not found`, { retryable: false });
       return `company ${text(company.displayName || company.name)} (${settings.environment})`;
     },
   };
