@@ -344,3 +344,90 @@ describe('the Business Central target', () => {
     expect([...(await target.paidInvoices!(ctx, [inv.id])).keys()]).toEqual([]);
   });
 });
+
+describe('the simulator', () => {
+  it("answers 429 in Business Central's format past its window, which the target makes retryable", async () => {
+    const small = await startBusinessCentralSimulator({
+      client: { clientId: 'a', clientSecret: SECRET },
+      limit: { requests: 2, windowMs: 60_000 },
+    });
+    try {
+      const t = createBusinessCentralTarget(
+        {
+          db: ctx.db,
+          log,
+          mapping: {},
+          settings: {
+            tenantId: small.tenantId,
+            companyId: small.companyId,
+            clientId: 'a',
+            clientSecret: SECRET,
+            baseUrl: small.baseUrl,
+            tokenUrl: small.tokenUrl,
+          },
+          entityId: '1',
+          pipelineId: '1',
+          pipelineName: 'bc',
+          box: new SecretBox(Buffer.alloc(32, 1)),
+        },
+        { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } },
+      );
+      expect(await t.findByReference(ctx, 'invoice', 'A')).toBeNull();
+      expect(await t.findByReference(ctx, 'invoice', 'B')).toBeNull();
+      const err = (await t.findByReference(ctx, 'invoice', 'C').catch((e: unknown) => e)) as ConnectorError;
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect({ status: err.status, retryable: err.retryable }).toEqual({ status: 429, retryable: true });
+      expect(small.stats.throttled).toBe(1);
+      expect(small.log.at(-1)).toMatchObject({ status: 429 });
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('refuses and records a body that breaks the AL page contract, and counts references held twice', async () => {
+    const own = await startBusinessCentralSimulator({ client: { clientId: 'a', clientSecret: SECRET } });
+    try {
+      const token = (await (
+        await fetch(own.tokenUrl, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`a:${SECRET}`).toString('base64')}` },
+          body: new URLSearchParams({
+            grant_type: 'client_credentials',
+            scope: 'https://api.businesscentral.dynamics.com/.default',
+          }),
+        })
+      ).json()) as { access_token: string };
+      const res = await fetch(
+        `${own.baseUrl}/${own.tenantId}/${own.environment}/api/v2.0/companies(${own.companyId})/customers`,
+        {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token.access_token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ number: 'X', displayName: 'X', balanceDue: 5 }),
+        },
+      );
+      if (own.validating) {
+        expect(res.status).toBe(400);
+        expect(((await res.json()) as { error: { code: string } }).error.code).toBe('BadRequest');
+        expect(own.violations).toEqual([
+          {
+            path: expect.stringMatching(/\/customers$/),
+            errors: ['/balanceDue: read-only on customers (Editable = false)'],
+          },
+        ]);
+      } else
+        console.warn('businesscentral target.test.ts: ../shared is absent; the simulator does not check the AL pages');
+      const c = own.company.upsertNumbered('customers', { number: 'Y', displayName: 'Y' });
+      const body = {
+        customerId: c.id,
+        externalDocumentNumber: 'DUP',
+        salesInvoiceLines: [{ lineType: 'Account', lineObjectNumber: '40100', taxCode: 'VAT21', unitPrice: '1' }],
+      };
+      own.company.createDoc('salesInvoices', body);
+      expect(own.duplicates()).toEqual([]);
+      own.company.createDoc('salesInvoices', body);
+      expect(own.duplicates()).toEqual(['salesInvoices DUP ×2']);
+    } finally {
+      await own.close();
+    }
+  });
+});
