@@ -275,6 +275,20 @@ describe('the Business Central target', () => {
     expect(sim.company.journalLines.size).toBe(0);
     expect(inv.remaining.toFixed(2)).toBe('25.50');
     expect(await target.findByReference(ctx, 'payment', 'PAY-9')).toBeNull();
+    // A waiting line the journal's post refuses is taken out and not found: sent again, it is refused as itself.
+    const jid = [...sim.company.journals.keys()][0]!;
+    sim.company.addJournalLine(jid, {
+      customerId,
+      documentNumber: 'PAY-BAD',
+      externalDocumentNumber: 'PAY-BAD',
+      amount: '5',
+    });
+    expect(await target.findByReference(ctx, 'payment', 'PAY-BAD')).toBeNull();
+    expect(sim.company.journalLines.size).toBe(0);
+    expect(await target.createPayments!(ctx, [pay('PAY-4', '-5.00')])).toMatchObject([
+      { ok: false, error: { code: 'TARGET_REFUSED', message: expect.stringMatching(/must be a negative amount/) } },
+    ]);
+    expect(sim.company.journalLines.size).toBe(0);
     expect(sim.duplicates()).toEqual([]);
   });
 

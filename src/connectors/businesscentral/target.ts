@@ -9,13 +9,14 @@ import {
   type TargetConnector,
   type TargetDeps,
   type TargetAllocation,
-  type TargetDocument,
   failed,
   ok,
 } from '../../sync/target.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { clientCredentialsTokenSource } from './auth.ts';
-import { customerFields, externalOf, linesOf, minor, num, numberOf, paymentDocumentNumber, text } from './map.ts';
+import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
+import { createPayments, findPayment, refusal } from './payments.ts';
+import { documents, invoicePdf, paidInvoices } from './reads.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
 
 /*
@@ -40,9 +41,6 @@ export interface BusinessCentralTargetOptions {
 }
 
 type DocSet = 'salesInvoices' | 'salesCreditMemos';
-
-const refusal = (r: Refused, what: string): ItemResult =>
-  failed({ code: 'TARGET_REFUSED', message: `Business Central refused ${what}: ${r.detail}`, retryable: false });
 
 /** Creates the connector for one pipeline from settings already checked against {@link BusinessCentralSettings}. */
 export function createBusinessCentralTarget(
@@ -202,36 +200,6 @@ export function createBusinessCentralTarget(
     return out;
   }
 
-  async function toDocument(ctx: TargetCallContext, id: string, lines: boolean): Promise<TargetDocument | null> {
-    for (const [set, kind, linesSet, dateField] of [
-      ['salesInvoices', 'invoice', 'salesInvoiceLines', 'invoiceDate'],
-      ['salesCreditMemos', 'creditNote', 'salesCreditMemoLines', 'creditMemoDate'],
-    ] as const) {
-      const e = await api.get(`/${set}${key(id)}`, ctx.signal);
-      if (!e) continue;
-      const currency = text(e.currencyCode);
-      const gross = minor(e.totalAmountIncludingTax, currency);
-      if (gross === null)
-        throw new ConnectorError(SYSTEM, `${set} ${id} answered without a usable totalAmountIncludingTax`, {
-          retryable: false,
-        });
-      const count = lines ? (await api.list(`${set}${key(id)}/${linesSet}`, null, ctx.signal)).length : 0;
-      return {
-        targetId: e.id,
-        kind,
-        number: text(e.number),
-        customerTargetId: text(e.customerId),
-        externalReference: text(e.externalDocumentNumber),
-        date: text(e[dateField]),
-        dueDate: e.dueDate ? text(e.dueDate) : null,
-        currency,
-        gross,
-        lines: count,
-      };
-    }
-    return null;
-  }
-
   /** A credit memo posted against the invoice for the allocation's amount is that allocation. */
   async function findAllocation(ctx: TargetCallContext, a: TargetAllocation): Promise<FoundDocument | null> {
     if (a.record.from !== 'creditNote') return null;
@@ -339,57 +307,7 @@ export function createBusinessCentralTarget(
       ),
 
     async createPayments(ctx, items) {
-      const jid = await journalId(ctx);
-      const lines = `/customerPaymentJournals${key(jid)}/customerPayments`;
-      const out: ItemResult[] = [];
-      for (const p of items) {
-        const ext = externalOf(p.record.externalReference);
-        if (typeof ext !== 'string') {
-          out.push(failed(ext));
-          continue;
-        }
-        const documentNumber = paymentDocumentNumber(p.record.externalReference);
-        let line: BcEntity;
-        try {
-          line = await api.create(
-            lines,
-            {
-              customerId: p.customerTargetId,
-              postingDate: p.record.date,
-              documentNumber,
-              externalDocumentNumber: ext,
-              // A payment credits the customer's account: a negative amount in a cash receipt journal.
-              amount: num(`-${p.record.amount}`),
-              ...(p.invoiceTargetId ? { appliesToInvoiceId: p.invoiceTargetId } : {}),
-              description: (p.record.description || `Payment ${p.record.externalReference}`).slice(0, 100),
-            },
-            ctx.signal,
-          );
-        } catch (err) {
-          if (!(err instanceof Refused)) throw err;
-          out.push(refusal(err, `payment ${p.record.externalReference}`));
-          continue;
-        }
-        try {
-          await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
-        } catch (err) {
-          if (err instanceof ConnectorError && err.retryable) {
-            // The answer is unknown: a line still in the journal was not posted.
-            if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) throw err;
-            out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
-            continue;
-          }
-          if (!(err instanceof Refused)) throw err;
-          // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out.
-          if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) {
-            await api.delete(`${lines}${key(line.id)}`, ctx.signal);
-            out.push(refusal(err, `to post payment ${p.record.externalReference}`));
-            continue;
-          }
-        }
-        out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
-      }
-      return out;
+      return createPayments(api, ctx, await journalId(ctx), items);
     },
 
     async createAllocations(ctx, items) {
@@ -425,94 +343,16 @@ export function createBusinessCentralTarget(
           return findDocument(ctx, 'salesInvoices', reference, customerTargetId);
         case 'creditNote':
           return findDocument(ctx, 'salesCreditMemos', reference, customerTargetId);
-        case 'payment': {
-          const ext = externalOf(reference);
-          if (typeof ext !== 'string') return null;
-          const jid = await journalId(ctx);
-          const documentNumber = paymentDocumentNumber(reference);
-          const waiting = await api.list(
-            `customerPaymentJournals${key(jid)}/customerPayments`,
-            `externalDocumentNumber eq ${literal(ext)}`,
-            ctx.signal,
-          );
-          if (waiting[0]) {
-            // Entered, and its answer (or the post's) lost: post it now, as the call meant to.
-            try {
-              await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
-            } catch (err) {
-              const still = async () =>
-                (
-                  await api.list(
-                    `customerPaymentJournals${key(jid)}/customerPayments`,
-                    `externalDocumentNumber eq ${literal(ext)}`,
-                    ctx.signal,
-                  )
-                ).length > 0;
-              // The answer is unknown: posted when the line has left the journal.
-              if (err instanceof ConnectorError && err.retryable && !(await still()))
-                return {
-                  targetId: documentNumber,
-                  number: documentNumber,
-                  customerTargetId: text(waiting[0].customerId),
-                };
-              if (err instanceof Refused)
-                throw new ConnectorError(SYSTEM, `payment ${reference} waits in the journal: ${err.detail}`, {
-                  retryable: false,
-                });
-              throw err;
-            }
-            return { targetId: documentNumber, number: documentNumber, customerTargetId: text(waiting[0].customerId) };
-          }
-          const posted = await api.list(
-            'generalLedgerEntries',
-            `documentNumber eq ${literal(documentNumber)} and documentType eq 'Payment'`,
-            ctx.signal,
-          );
-          return posted[0] ? { targetId: documentNumber, number: documentNumber } : null;
-        }
+        case 'payment':
+          return findPayment(api, ctx, await journalId(ctx), reference);
         default:
           return null;
       }
     },
 
-    async documents(ctx, ids, options) {
-      const out = new Map<string, TargetDocument>();
-      for (const id of ids) {
-        const d = await toDocument(ctx, id, options?.lines !== false);
-        if (d) out.set(id, d);
-      }
-      return out;
-    },
-
-    async pdf(ctx, invoiceId) {
-      const doc = await api.get(`/salesInvoices${key(invoiceId)}/pdfDocument`, ctx.signal).catch((err: unknown) => {
-        // The part answers as a collection on some versions.
-        if (err instanceof ConnectorError && /without an id/.test(err.message)) return null;
-        throw err;
-      });
-      let link = doc?.['pdfDocumentContent@odata.mediaReadLink'];
-      if (typeof link !== 'string') {
-        const rows = await api.list(`salesInvoices${key(invoiceId)}/pdfDocument`, null, ctx.signal);
-        link = rows[0]?.['pdfDocumentContent@odata.mediaReadLink'];
-      }
-      if (typeof link !== 'string')
-        throw new ConnectorError(SYSTEM, 'the invoice has no pdfDocumentContent link', { retryable: false });
-      const body = await api.media(link, ctx.signal);
-      if (!body.subarray(0, 5).equals(Buffer.from('%PDF-')))
-        throw new ConnectorError(SYSTEM, 'pdfDocumentContent answered with something that is not a PDF', {
-          retryable: false,
-        });
-      return body;
-    },
-
-    async paidInvoices(ctx, ids) {
-      const paid = new Map<string, string>();
-      for (const id of ids) {
-        const e = await api.get(`/salesInvoices${key(id)}`, ctx.signal);
-        if (e && e.status === 'Paid' && minor(e.remainingAmount, text(e.currencyCode)) === 0n) paid.set(id, '');
-      }
-      return paid;
-    },
+    documents: (ctx, ids, options) => documents(api, ctx, ids, options?.lines !== false),
+    pdf: (ctx, invoiceId) => invoicePdf(api, ctx, invoiceId),
+    paidInvoices: (ctx, ids) => paidInvoices(api, ctx, ids),
 
     async checkConnection(ctx) {
       const company = await api.get('', ctx.signal);
