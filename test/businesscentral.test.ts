@@ -13,6 +13,7 @@ import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { registerTarget } from '../src/sync/registry.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -29,6 +30,8 @@ const CLIENT = { clientId: 'ledgerlink-e2e-app', clientSecret: 'bc-e2e-secret-01
 
 let t: TestApp;
 let sync: SyncService;
+/** A "minute" of the planner scaled down, for the test of pacing (the simulator's window alike). */
+let scaledMinuteMs: number | null = null;
 const closers: { close(): Promise<void> }[] = [];
 
 beforeAll(async () => {
@@ -37,7 +40,12 @@ beforeAll(async () => {
   registerTarget({
     ...businessCentralTarget,
     create: (deps) =>
-      Promise.resolve(createBusinessCentralTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
+      Promise.resolve(
+        createBusinessCentralTarget(deps, {
+          client: { backoffBaseMs: 5, backoffMaxMs: 40 },
+          ...(scaledMinuteMs ? { planner: createRatePlanner(t.db, { windowsMs: { minute: scaledMinuteMs } }) } : {}),
+        }),
+      ),
   });
 }, 60_000);
 afterAll(async () => {
@@ -48,8 +56,9 @@ afterAll(async () => {
 
 async function businessCentral(
   seed: number,
+  limit?: { requests: number; windowMs: number },
 ): Promise<{ sim: BusinessCentralSimulator; target: Record<string, unknown> }> {
-  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate: 0.05 });
+  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate: 0.05, limit });
   closers.push(sim);
   return {
     sim,
@@ -283,5 +292,56 @@ describe('the Business Central target, end to end', () => {
     );
     expect(rows).toHaveLength(refs.length);
     for (const r of rows) expect(r.target_number).toBe(byRef.get(r.source_id)!.number);
+  }, 120_000);
+
+  it("paces its calls below Business Central's window: never a 429, nothing lost or doubled", async () => {
+    await t.entity('BC3', 'EUR', { standardTaxRate: '0.21' });
+    // Business Central's 6,000 in 5 minutes scaled to 40 in 2 s; the planner keeps 18 a "minute" of 1 s (36 in any 2 s).
+    const { sim, target } = await businessCentral(31, { requests: 40, windowMs: 2000 });
+    scaledMinuteMs = 1000;
+    try {
+      const pipeline = await definePipeline(t.db, 'BC3', {
+        name: 'paced-to-bc',
+        source: { type: 'records' },
+        target: { ...target, limits: { callsPerMinute: 18, concurrent: 5 } },
+      });
+      const refs = [...Array(15).keys()].map((i) => `PACE-${i}`);
+      const records: CanonicalRecord[] = [
+        { kind: 'customer', sourceId: 'C', name: 'Paced customer' },
+        ...refs.map((ref): CanonicalRecord => ({
+          kind: 'invoice',
+          sourceId: ref,
+          externalReference: ref,
+          customerSourceId: 'C',
+          invoiceDate: '2026-11-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        })),
+      ];
+      const started = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sync.processRecords(
+            pipeline,
+            'import',
+            'paced',
+            records.map((record) => ({ record })),
+          );
+          break;
+        } catch (err) {
+          if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
+        }
+      }
+      await drain(pipeline);
+      expect(await openExceptions(pipeline)).toEqual([]);
+      expectEachOnce(sim, 'salesInvoices', refs);
+      expect(sim.stats.throttled).toBe(0);
+      // Some 50 calls at 18 a second cannot take less than two seconds.
+      expect(sim.stats.calls).toBeGreaterThan(45);
+      expect(Date.now() - started).toBeGreaterThan(2000);
+    } finally {
+      scaledMinuteMs = null;
+    }
   }, 120_000);
 });
