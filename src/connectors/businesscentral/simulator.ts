@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Decimal } from 'decimal.js';
-import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
+import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { type Contract, checkBody, loadContract } from './simulator-contract.ts';
-import {
-  Company,
-  type CompanySetup,
-  type JournalLine,
-  ODataError,
-  type Row,
-  type SalesDoc,
-  notFound,
-  str,
-} from './simulator-store.ts';
+import { GUID, docView, glView, invoicePdf, journalLineView, lineView, parseFilter } from './simulator-views.ts';
+import { Company, type CompanySetup, ODataError, type Row, notFound, str } from './simulator-store.ts';
 
 export { Company, ODataError } from './simulator-store.ts';
 export type { CompanySetup, JournalLine, PostedPayment, SalesDoc } from './simulator-store.ts';
@@ -94,53 +85,6 @@ function seeded(seed: number) {
   };
 }
 
-const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
-const EMPTY_GUID = '00000000-0000-0000-0000-000000000000';
-const n2 = (d: Decimal) => new LosslessNumber(d.toFixed(2));
-
-/** A minimal one-page PDF whose text says which invoice it is. */
-function invoicePdf(d: SalesDoc, total: Decimal): Buffer {
-  const text = `Invoice ${d.number} ${d.externalDocumentNumber} ${total.toFixed(2)} ${d.currencyCode}`.replace(
-    /[()\\]/g,
-    '',
-  );
-  // Text as a hex string in a TJ array, as pdfkit writes it.
-  const stream = `BT /F1 12 Tf 72 720 Td [<${Buffer.from(text, 'latin1').toString('hex')}>] TJ ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  for (const [i, o] of objects.entries()) {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  }
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
-}
-
-/** `a eq 'x' and b eq <guid>`: the conditions of an OData `$filter` this simulator understands. */
-function parseFilter(filter: string): [string, string][] {
-  const out: [string, string][] = [];
-  const re = /\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+(?:'((?:[^']|'')*)'|([0-9a-fA-F-]{36}|[0-9.]+))\s*(and\s+|$)/y;
-  let at = 0;
-  while (at < filter.length) {
-    re.lastIndex = at;
-    const m = re.exec(filter);
-    if (!m)
-      throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(at, at + 40)}`);
-    out.push([m[1]!, m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3]!]);
-    at = re.lastIndex;
-  }
-  return out;
-}
-
 /** Starts a simulator on a free port. */
 export async function startBusinessCentralSimulator(
   options: BusinessCentralSimulatorOptions = {},
@@ -189,66 +133,6 @@ export async function startBusinessCentralSimulator(
     res.writeHead(status, { 'content-type': 'application/json; odata.metadata=minimal', ...headers });
     res.end(stringifyLossless(body));
   }
-
-  const docView = (d: SalesDoc): Row => {
-    const total = company.total(d);
-    const net = d.lines.reduce((s, l) => s.plus(l.net), new Decimal(0));
-    const inv = d.invoiceId ? company.docs.get(d.invoiceId) : undefined;
-    return {
-      id: d.id,
-      number: d.number,
-      externalDocumentNumber: d.externalDocumentNumber,
-      [d.set === 'salesInvoices' ? 'invoiceDate' : 'creditMemoDate']: d.date,
-      postingDate: d.postingDate,
-      dueDate: d.dueDate,
-      customerId: d.customerId,
-      customerNumber: company.customers.get(d.customerId)?.number,
-      currencyCode: d.currencyCode,
-      status: d.status,
-      totalAmountExcludingTax: n2(net),
-      totalTaxAmount: n2(total.minus(net)),
-      totalAmountIncludingTax: n2(total),
-      ...(d.set === 'salesInvoices'
-        ? { remainingAmount: n2(d.status === 'Draft' ? total : d.remaining) }
-        : { invoiceId: d.invoiceId ?? EMPTY_GUID, invoiceNumber: inv?.number ?? '' }),
-    };
-  };
-  const lineView = (d: SalesDoc) =>
-    d.lines.map((l) => ({
-      id: l.id,
-      documentId: d.id,
-      sequence: l.sequence,
-      lineType: l.lineType,
-      itemId: l.itemId ?? EMPTY_GUID,
-      lineObjectNumber: l.lineObjectNumber ?? '',
-      description: l.description,
-      quantity: new LosslessNumber(l.quantity.toString()),
-      unitPrice: new LosslessNumber(l.unitPrice.toString()),
-      taxCode: l.taxCode,
-      amountExcludingTax: n2(l.net),
-      totalTaxAmount: n2(l.tax),
-      amountIncludingTax: n2(l.net.plus(l.tax)),
-    }));
-  const journalLineView = (l: JournalLine): Row => ({
-    id: l.id,
-    journalId: l.journalId,
-    journalDisplayName: company.journals.get(l.journalId)?.code,
-    lineNumber: l.lineNumber,
-    customerId: l.customerId,
-    customerNumber: company.customers.get(l.customerId)?.number,
-    postingDate: l.postingDate,
-    documentNumber: l.documentNumber,
-    externalDocumentNumber: l.externalDocumentNumber,
-    amount: new LosslessNumber(l.amount.toString()),
-    appliesToInvoiceId: l.appliesToInvoiceId ?? EMPTY_GUID,
-    appliesToInvoiceNumber: l.appliesToInvoiceId ? (company.docs.get(l.appliesToInvoiceId)?.number ?? '') : '',
-    description: l.description,
-  });
-  const glView = (r: Row): Row => ({
-    ...r,
-    debitAmount: n2(r.debitAmount as Decimal),
-    creditAmount: n2(r.creditAmount as Decimal),
-  });
 
   /** The collection answer: rows a `$filter` keeps. */
   function collection(rows: Row[], url: URL) {
@@ -314,17 +198,23 @@ export async function startBusinessCentralSimulator(
         const set = a.name;
         if (!a.key) {
           if (method === 'GET')
-            return [200, collection([...company.docs.values()].filter((x) => x.set === set).map(docView), url)];
+            return [
+              200,
+              collection(
+                [...company.docs.values()].filter((x) => x.set === set).map((d) => docView(company, d)),
+                url,
+              ),
+            ];
           if (method === 'POST') {
             validate(set, url.pathname, body);
-            return [201, docView(company.createDoc(set, body))];
+            return [201, docView(company, company.createDoc(set, body))];
           }
           break;
         }
         const doc = company.docs.get(a.key);
         if (!doc || doc.set !== set) throw notFound(set.slice(0, -1));
         if (!b) {
-          if (method === 'GET') return [200, docView(doc)];
+          if (method === 'GET') return [200, docView(company, doc)];
           if (method === 'DELETE') {
             if (doc.status !== 'Draft')
               throw new ODataError(400, 'Application_DialogException', 'A posted document cannot be deleted.');
@@ -365,19 +255,21 @@ export async function startBusinessCentralSimulator(
             return [
               200,
               collection(
-                [...company.journalLines.values()].filter((l) => l.journalId === j.id).map(journalLineView),
+                [...company.journalLines.values()]
+                  .filter((l) => l.journalId === j.id)
+                  .map((l) => journalLineView(company, l)),
                 url,
               ),
             ];
           if (method === 'POST') {
             validate('customerPayments', url.pathname, body);
-            return [201, journalLineView(company.addJournalLine(j.id, body))];
+            return [201, journalLineView(company, company.addJournalLine(j.id, body))];
           }
           break;
         }
         const line = company.journalLines.get(b.key);
         if (!line || line.journalId !== j.id) throw notFound('customerPayment');
-        if (method === 'GET') return [200, journalLineView(line)];
+        if (method === 'GET') return [200, journalLineView(company, line)];
         if (method === 'DELETE') {
           company.journalLines.delete(line.id);
           return [204, undefined];
