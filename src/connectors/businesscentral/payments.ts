@@ -1,0 +1,133 @@
+import { ConnectorError } from '../../sync/connector.ts';
+import {
+  type FoundDocument,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetPayment,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
+import { externalOf, num, paymentDocumentNumber, text } from './map.ts';
+
+/*
+ * Customer payments: a line of ledgerlink's cash receipt journal (customerPaymentJournals →
+ * customerPayments) naming the invoice it pays (appliesToInvoiceId), then the journal posted
+ * (journals({id})/Microsoft.NAV.post), one payment at a time so that a refused post names one
+ * payment. A payment's target id is its Document No., which it keeps whether it waits in the
+ * journal or is posted; posted, it is found among the G/L entries by it.
+ */
+
+export const refusal = (r: Refused, what: string): ItemResult =>
+  failed({ code: 'TARGET_REFUSED', message: `Business Central refused ${what}: ${r.detail}`, retryable: false });
+
+/** Enters and posts each payment; one result per payment, in order. */
+export async function createPayments(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  jid: string,
+  items: TargetPayment[],
+): Promise<ItemResult[]> {
+  const lines = `/customerPaymentJournals${key(jid)}/customerPayments`;
+  const out: ItemResult[] = [];
+  for (const p of items) {
+    const ext = externalOf(p.record.externalReference);
+    if (typeof ext !== 'string') {
+      out.push(failed(ext));
+      continue;
+    }
+    const documentNumber = paymentDocumentNumber(p.record.externalReference);
+    let line: BcEntity;
+    try {
+      line = await api.create(
+        lines,
+        {
+          customerId: p.customerTargetId,
+          postingDate: p.record.date,
+          documentNumber,
+          externalDocumentNumber: ext,
+          // A payment credits the customer's account: a negative amount in a cash receipt journal.
+          amount: num(p.record.amount.startsWith('-') ? p.record.amount.slice(1) : `-${p.record.amount}`),
+          ...(p.invoiceTargetId ? { appliesToInvoiceId: p.invoiceTargetId } : {}),
+          description: (p.record.description || `Payment ${p.record.externalReference}`).slice(0, 100),
+        },
+        ctx.signal,
+      );
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      out.push(refusal(err, `payment ${p.record.externalReference}`));
+      continue;
+    }
+    try {
+      await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
+    } catch (err) {
+      if (err instanceof ConnectorError && err.retryable) {
+        // The answer is unknown: a line still in the journal was not posted.
+        if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) throw err;
+        out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
+        continue;
+      }
+      if (!(err instanceof Refused)) throw err;
+      // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out.
+      if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) {
+        await api.delete(`${lines}${key(line.id)}`, ctx.signal);
+        out.push(refusal(err, `to post payment ${p.record.externalReference}`));
+        continue;
+      }
+    }
+    out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
+  }
+  return out;
+}
+
+/** A payment by our reference: waiting in the journal (then posted now, as the lost call meant to), or posted. */
+export async function findPayment(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  jid: string,
+  reference: string,
+): Promise<FoundDocument | null> {
+  const ext = externalOf(reference);
+  if (typeof ext !== 'string') return null;
+  const documentNumber = paymentDocumentNumber(reference);
+  const waiting = await api.list(
+    `customerPaymentJournals${key(jid)}/customerPayments`,
+    `externalDocumentNumber eq ${literal(ext)}`,
+    ctx.signal,
+  );
+  if (waiting[0]) {
+    // Entered, and its answer (or the post's) lost: post it now, as the call meant to.
+    try {
+      await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
+    } catch (err) {
+      const still = async () =>
+        (
+          await api.list(
+            `customerPaymentJournals${key(jid)}/customerPayments`,
+            `externalDocumentNumber eq ${literal(ext)}`,
+            ctx.signal,
+          )
+        ).length > 0;
+      // The answer is unknown: posted when the line has left the journal.
+      if (err instanceof ConnectorError && err.retryable && !(await still()))
+        return {
+          targetId: documentNumber,
+          number: documentNumber,
+          customerTargetId: text(waiting[0].customerId),
+        };
+      if (!(err instanceof Refused)) throw err;
+      // Refused: take the line out, so that it blocks no later post, and say it is not booked: the
+      // engine sends it again and the refusal is then the payment's own, parked with its words.
+      for (const w of waiting)
+        await api.delete(`/customerPaymentJournals${key(jid)}/customerPayments${key(w.id)}`, ctx.signal);
+      return null;
+    }
+    return { targetId: documentNumber, number: documentNumber, customerTargetId: text(waiting[0].customerId) };
+  }
+  const posted = await api.list(
+    'generalLedgerEntries',
+    `documentNumber eq ${literal(documentNumber)} and documentType eq 'Payment'`,
+    ctx.signal,
+  );
+  return posted[0] ? { targetId: documentNumber, number: documentNumber } : null;
+}

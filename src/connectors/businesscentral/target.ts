@@ -1,0 +1,364 @@
+import { ConnectorError } from '../../sync/connector.ts';
+import { RemoteClient } from '../../sync/remote/client.ts';
+import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
+import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
+import {
+  type FoundDocument,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetConnector,
+  type TargetDeps,
+  type TargetAllocation,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
+import { clientCredentialsTokenSource } from './auth.ts';
+import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
+import { createPayments, findPayment, refusal } from './payments.ts';
+import { documents, invoicePdf, paidInvoices } from './reads.ts';
+import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
+
+/*
+ * The Business Central target (docs/connectors/businesscentral.md), API v2.0, one call per
+ * document (a deep insert with its lines, then the bound action that posts it), paced by the
+ * shared rate planner on the service principal's budget, signed in with the client credentials
+ * grant. Our reference is the document's External Document No. (customers and items: their
+ * number); after an unknown outcome the engine looks documents up by it. A draft left behind by a
+ * lost answer is posted when it is found, so that what is found is always what was meant: a
+ * posted invoice, with its posted number.
+ */
+
+export interface BusinessCentralTargetOptions {
+  auth?: TokenSource | undefined;
+  planner?: RatePlanner | undefined;
+  client?:
+    | Pick<
+        RemoteClientOptions,
+        'guard' | 'sleep' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxAttempts' | 'retryAfterMaxMs'
+      >
+    | undefined;
+}
+
+type DocSet = 'salesInvoices' | 'salesCreditMemos';
+
+/** Creates the connector for one pipeline from settings already checked against {@link BusinessCentralSettings}. */
+export function createBusinessCentralTarget(
+  deps: TargetDeps,
+  opts: BusinessCentralTargetOptions = {},
+): TargetConnector {
+  const settings = BusinessCentralSettings.parse(deps.settings);
+  const auth =
+    opts.auth ??
+    clientCredentialsTokenSource({
+      system: SYSTEM,
+      tokenUrl: settings.tokenUrl ?? tokenUrlOf(settings.tenantId),
+      clientId: settings.clientId,
+      clientSecret: settings.clientSecret,
+      scope: settings.scope,
+      guard: opts.client?.guard,
+    });
+  const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
+  const client = new RemoteClient({
+    system: SYSTEM,
+    baseUrl: apiRoot(settings),
+    auth,
+    secrets: () => [settings.clientSecret],
+    timeoutMs: settings.timeoutMs,
+    log: deps.log,
+    rate: { planner, scopes: [rateScope(settings)] },
+    ...opts.client,
+  });
+  const api = new BusinessCentralApi(client, `/companies(${settings.companyId})`);
+  const setup = { salesAccount: settings.accounts?.sales, taxRates: settings.taxRates };
+  let journal: Promise<string> | null = null;
+
+  /** The payment journal's id, read once. */
+  function journalId(ctx: TargetCallContext): Promise<string> {
+    journal ??= (async () => {
+      const found = await api.list(
+        'customerPaymentJournals',
+        `code eq ${literal(settings.paymentJournal)}`,
+        ctx.signal,
+      );
+      if (!found[0])
+        throw new ConnectorError(
+          SYSTEM,
+          `there is no customer payment journal "${settings.paymentJournal}" in this company: create it (with its balancing bank account) or set target.paymentJournal`,
+          { retryable: false, code: 'TARGET_SETTING_MISSING' },
+        );
+      return found[0].id;
+    })().catch((err: unknown) => {
+      journal = null;
+      throw err;
+    });
+    return journal;
+  }
+
+  /** Posts a draft sales document; a refused post deletes the draft, so nothing half-booked stays. */
+  async function post(ctx: TargetCallContext, set: DocSet, id: string, what: string): Promise<ItemResult> {
+    try {
+      await api.action(`/${set}${key(id)}/Microsoft.NAV.post`, ctx.signal);
+    } catch (err) {
+      if (err instanceof ConnectorError && err.retryable) {
+        // The answer is unknown: the document says whether it was posted.
+        const now = await api.get(`/${set}${key(id)}`, ctx.signal);
+        if (!now || now.status === 'Draft') throw err;
+      } else {
+        if (!(err instanceof Refused)) throw err;
+        await api.delete(`/${set}${key(id)}`, ctx.signal);
+        return refusal(err, `to post ${what}`);
+      }
+    }
+    const posted = await api.get(`/${set}${key(id)}`, ctx.signal);
+    if (!posted)
+      throw new ConnectorError(SYSTEM, `${what} was posted and then not found`, { retryable: true, status: 404 });
+    return ok(posted.id, { number: text(posted.number), outcome: 'created' });
+  }
+
+  /** The document of a set under our reference: posted first; a draft found is posted now. */
+  async function findDocument(
+    ctx: TargetCallContext,
+    set: DocSet,
+    reference: string,
+    customerTargetId: string | null | undefined,
+  ): Promise<FoundDocument | null> {
+    const ext = externalOf(reference);
+    if (typeof ext !== 'string') return null;
+    const rows = (await api.list(set, `externalDocumentNumber eq ${literal(ext)}`, ctx.signal)).filter(
+      (r) => !customerTargetId || r.customerId === customerTargetId,
+    );
+    const posted = rows.find((r) => r.status !== 'Draft');
+    if (posted) return { targetId: posted.id, number: text(posted.number), customerTargetId: text(posted.customerId) };
+    const draft = rows[0];
+    if (!draft) return null;
+    const r = await post(ctx, set, draft.id, `the draft ${reference} left by a lost answer`);
+    if (!r.ok) throw new ConnectorError(SYSTEM, r.error.message, { retryable: false });
+    return { targetId: r.targetId, number: r.number ?? null, customerTargetId: text(draft.customerId) };
+  }
+
+  /** The customer or item kept under a number. */
+  async function findNumbered(ctx: TargetCallContext, set: 'customers' | 'items', code: string) {
+    const n = numberOf(code);
+    if (typeof n !== 'string') return null;
+    return (await api.list(set, `number eq ${literal(n)}`, ctx.signal))[0] ?? null;
+  }
+
+  async function upsertNumbered(
+    ctx: TargetCallContext,
+    set: 'customers' | 'items',
+    items: { code: string; targetId: string | null; fields: Record<string, unknown> }[],
+  ): Promise<ItemResult[]> {
+    const out: ItemResult[] = [];
+    for (const item of items) {
+      const n = numberOf(item.code);
+      if (typeof n !== 'string') {
+        out.push(failed(n));
+        continue;
+      }
+      try {
+        const existing = item.targetId
+          ? await api.get(`/${set}${key(item.targetId)}`, ctx.signal)
+          : await findNumbered(ctx, set, item.code);
+        if (existing) {
+          const e = await api.patch(`/${set}${key(existing.id)}`, item.fields, ctx.signal);
+          out.push(ok(e.id, { number: text(e.number), outcome: item.targetId ? 'updated' : 'linked' }));
+        } else {
+          const e = await api.create(`/${set}`, { number: n, ...item.fields }, ctx.signal);
+          out.push(ok(e.id, { number: text(e.number), outcome: 'created' }));
+        }
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err;
+        out.push(refusal(err, set === 'customers' ? 'the customer' : 'the item'));
+      }
+    }
+    return out;
+  }
+
+  async function createDocuments(
+    ctx: TargetCallContext,
+    set: DocSet,
+    items: { reference: string; body: () => Record<string, unknown> | ItemResult }[],
+  ): Promise<ItemResult[]> {
+    const out: ItemResult[] = [];
+    for (const item of items) {
+      const body = item.body();
+      if ('ok' in body) {
+        out.push(body as ItemResult);
+        continue;
+      }
+      let draft: BcEntity;
+      try {
+        draft = await api.create(`/${set}`, body, ctx.signal);
+      } catch (err) {
+        if (!(err instanceof Refused)) throw err;
+        out.push(refusal(err, item.reference));
+        continue;
+      }
+      out.push(await post(ctx, set, draft.id, item.reference));
+    }
+    return out;
+  }
+
+  /** A credit memo posted against the invoice for the allocation's amount is that allocation. */
+  async function findAllocation(ctx: TargetCallContext, a: TargetAllocation): Promise<FoundDocument | null> {
+    if (a.record.from !== 'creditNote') return null;
+    const memo = await api.get(`/salesCreditMemos${key(a.fromTargetId)}`, ctx.signal);
+    if (!memo || memo.status === 'Draft' || memo.invoiceId !== a.invoiceTargetId) return null;
+    const currency = text(memo.currencyCode) || a.record.currency;
+    if (minor(memo.totalAmountIncludingTax, currency) !== minor(a.record.amount, currency)) return null;
+    return { targetId: `${memo.id}>${a.invoiceTargetId}` };
+  }
+
+  return {
+    type: 'businesscentral',
+    transactional: false,
+    capabilities: {
+      customers: true,
+      items: true,
+      invoices: true,
+      creditNotes: true,
+      payments: true,
+      // Only as Business Central makes them: a credit memo posted against its invoice (invoiceId),
+      // a payment entered against its invoice (appliesToInvoiceId). An allocation is checked, not written.
+      allocations: true,
+      // No customer refund entity in API v2.0.
+      refunds: false,
+      paymentStatus: true,
+      pdf: true,
+      drafts: false,
+      reconciliation: false,
+    },
+    limits: {
+      callsPerSecond: settings.limits?.callsPerSecond,
+      callsPerMinute: settings.limits?.callsPerMinute ?? PUBLISHED_LIMITS.callsPerMinute,
+      callsPerDay: settings.limits?.callsPerDay,
+      concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
+      batchSize: settings.limits?.batchSize ?? PUBLISHED_LIMITS.batchSize,
+    },
+
+    upsertCustomers: (ctx, items) =>
+      upsertNumbered(
+        ctx,
+        'customers',
+        items.map((c) => ({ code: c.code, targetId: c.targetId, fields: customerFields(c.record) })),
+      ),
+
+    upsertProducts: (ctx, items) =>
+      upsertNumbered(
+        ctx,
+        'items',
+        items.map((p) => ({
+          code: p.code,
+          targetId: p.targetId,
+          fields: p.targetId
+            ? { displayName: p.record.name.slice(0, 100) }
+            : { displayName: p.record.name.slice(0, 100), type: 'Service' },
+        })),
+      ),
+
+    createInvoices: (ctx, items) =>
+      createDocuments(
+        ctx,
+        'salesInvoices',
+        items.map((i) => ({
+          reference: i.record.externalReference,
+          body: () => {
+            const ext = externalOf(i.record.externalReference);
+            if (typeof ext !== 'string') return failed(ext);
+            const lines = linesOf(i.record.lines, i.productTargetIds, setup);
+            if (!Array.isArray(lines)) return failed(lines);
+            return {
+              externalDocumentNumber: ext,
+              invoiceDate: i.record.invoiceDate,
+              postingDate: i.record.invoiceDate,
+              ...(i.record.dueDate ? { dueDate: i.record.dueDate } : {}),
+              customerId: i.customerTargetId,
+              currencyCode: i.record.currency,
+              salesInvoiceLines: lines,
+            };
+          },
+        })),
+      ),
+
+    createCreditNotes: (ctx, items) =>
+      createDocuments(
+        ctx,
+        'salesCreditMemos',
+        items.map((c) => ({
+          reference: c.record.externalReference,
+          body: () => {
+            const ext = externalOf(c.record.externalReference);
+            if (typeof ext !== 'string') return failed(ext);
+            const lines = linesOf(c.record.lines, c.productTargetIds, setup);
+            if (!Array.isArray(lines)) return failed(lines);
+            return {
+              externalDocumentNumber: ext,
+              creditMemoDate: c.record.date,
+              postingDate: c.record.date,
+              customerId: c.customerTargetId,
+              currencyCode: c.record.currency,
+              // Posted against the invoice it credits: Business Central applies it there.
+              ...(c.invoiceTargetId ? { invoiceId: c.invoiceTargetId } : {}),
+              salesCreditMemoLines: lines,
+            };
+          },
+        })),
+      ),
+
+    async createPayments(ctx, items) {
+      return createPayments(api, ctx, await journalId(ctx), items);
+    },
+
+    async createAllocations(ctx, items) {
+      const out: ItemResult[] = [];
+      for (const a of items) {
+        const found = await findAllocation(ctx, a);
+        if (found) out.push(ok(found.targetId, { outcome: 'linked' }));
+        else
+          out.push(
+            failed({
+              code: 'TARGET_REFUSED',
+              message:
+                a.record.from === 'creditNote'
+                  ? `Business Central applies a credit memo only when it is posted against the invoice (invoiceId) for its whole amount; credit memo ${a.record.fromExternalReference} was not posted against ${a.record.invoiceExternalReference} for ${a.record.amount}`
+                  : `Business Central's API applies a payment only when it is entered against the invoice (appliesToInvoiceId); send payment ${a.record.fromExternalReference} with invoiceExternalReference ${a.record.invoiceExternalReference} instead`,
+              retryable: false,
+            }),
+          );
+      }
+      return out;
+    },
+
+    findAllocation: (ctx, a) => findAllocation(ctx, a),
+
+    async findByReference(ctx, kind, reference, customerTargetId) {
+      switch (kind) {
+        case 'customer':
+        case 'product': {
+          const e = await findNumbered(ctx, kind === 'customer' ? 'customers' : 'items', reference);
+          return e ? { targetId: e.id, number: text(e.number) } : null;
+        }
+        case 'invoice':
+          return findDocument(ctx, 'salesInvoices', reference, customerTargetId);
+        case 'creditNote':
+          return findDocument(ctx, 'salesCreditMemos', reference, customerTargetId);
+        case 'payment':
+          return findPayment(api, ctx, await journalId(ctx), reference);
+        default:
+          return null;
+      }
+    },
+
+    documents: (ctx, ids, options) => documents(api, ctx, ids, options?.lines !== false),
+    pdf: (ctx, invoiceId) => invoicePdf(api, ctx, invoiceId),
+    paidInvoices: (ctx, ids) => paidInvoices(api, ctx, ids),
+
+    async checkConnection(ctx) {
+      const company = await api.get('', ctx.signal);
+      if (!company)
+        throw new ConnectorError(SYSTEM, `company ${settings.companyId} was not found`, { retryable: false });
+      return `company ${text(company.displayName || company.name)} (${settings.environment})`;
+    },
+  };
+}

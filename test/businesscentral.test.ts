@@ -1,0 +1,347 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { definePipeline, syncService } from './helpers/sync.ts';
+import { extractPdfText } from './helpers/pdf-text.ts';
+import { businessCentralTarget } from '../src/connectors/businesscentral/index.ts';
+import {
+  type BusinessCentralSimulator,
+  startBusinessCentralSimulator,
+} from '../src/connectors/businesscentral/simulator.ts';
+import { createBusinessCentralTarget } from '../src/connectors/businesscentral/target.ts';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import { registerTarget } from '../src/sync/registry.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { getRun } from '../src/sync/runs.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * The Business Central target end to end, through the engine, on PGlite (PostgreSQL with
+ * DATABASE_URL), against the simulated API v2.0 and its Entra token endpoint with 5% of write
+ * answers lost after committing, every request body checked against the v2.0 AL pages: iXpole's
+ * instalments booked once each with Business Central's posted numbers and PDFs written back; and
+ * a shop's invoices, payments and credit notes (records source) booked once each, every payment
+ * and credit memo applied to the invoice it names.
+ */
+
+const CLIENT = { clientId: 'ledgerlink-e2e-app', clientSecret: 'bc-e2e-secret-0123456789abcdef' };
+
+let t: TestApp;
+let sync: SyncService;
+/** A "minute" of the planner scaled down, for the test of pacing (the simulator's window alike). */
+let scaledMinuteMs: number | null = null;
+const closers: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  registerTarget({
+    ...businessCentralTarget,
+    create: (deps) =>
+      Promise.resolve(
+        createBusinessCentralTarget(deps, {
+          client: { backoffBaseMs: 5, backoffMaxMs: 40 },
+          ...(scaledMinuteMs ? { planner: createRatePlanner(t.db, { windowsMs: { minute: scaledMinuteMs } }) } : {}),
+        }),
+      ),
+  });
+}, 60_000);
+afterAll(async () => {
+  registerTarget(businessCentralTarget);
+  for (const c of closers) await c.close();
+  await t.close();
+});
+
+async function businessCentral(
+  seed: number,
+  limit?: { requests: number; windowMs: number },
+): Promise<{ sim: BusinessCentralSimulator; target: Record<string, unknown> }> {
+  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate: 0.05, limit });
+  closers.push(sim);
+  return {
+    sim,
+    target: {
+      type: 'businesscentral',
+      ...CLIENT,
+      tenantId: sim.tenantId,
+      environment: sim.environment,
+      companyId: sim.companyId,
+      baseUrl: sim.baseUrl,
+      tokenUrl: sim.tokenUrl,
+      accounts: { sales: '40100' },
+      taxRates: { '0.21': 'VAT21', '0.09': 'VAT9', '0': 'VAT0' },
+      limits: { callsPerMinute: 100_000, concurrent: 20 },
+    },
+  };
+}
+
+async function drain(pipeline: Pipeline) {
+  for (let i = 0; i < 20; i++) {
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      [pipeline.id],
+    );
+    if (rows[0]!.n === '0') return;
+    await sync.flushAll();
+  }
+  throw new Error('documents still wait for Business Central after 20 flushes');
+}
+
+async function openExceptions(pipeline: Pipeline) {
+  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
+    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
+    [pipeline.id],
+  );
+  return rows;
+}
+
+/** Each reference held exactly once among the company's documents of a set, and nothing held twice. */
+function expectEachOnce(
+  sim: BusinessCentralSimulator,
+  set: 'salesInvoices' | 'salesCreditMemos',
+  references: string[],
+) {
+  const refs = [...sim.company.docs.values()].filter((d) => d.set === set).map((d) => d.externalDocumentNumber);
+  const missing = references.filter((r) => !refs.includes(r.toUpperCase()));
+  const twice = references.filter((r) => refs.filter((x) => x === r.toUpperCase()).length > 1);
+  expect({ missing, twice }).toEqual({ missing: [], twice: [] });
+  expect(sim.duplicates()).toEqual([]);
+  expect([...sim.company.docs.values()].filter((d) => d.status === 'Draft')).toEqual([]);
+}
+
+describe('the Business Central target, end to end', () => {
+  it('iXpole → Business Central: every instalment once through lost answers, the posted numbers and PDFs written back', async () => {
+    await t.entity('BC1', 'EUR', { standardTaxRate: '0.21' });
+    const { sim, target } = await businessCentral(11);
+    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 60, customers: 8, products: 3 });
+    closers.push(ix);
+    // Beyond the random 5%: answers to creates and to posts lost, for the engine to look up.
+    sim.dropNext(3, (m, p) => m === 'POST' && p.endsWith('/salesInvoices'));
+    sim.dropNext(2, (m, p) => p.endsWith('/Microsoft.NAV.post'));
+    const pipeline = await definePipeline(t.db, 'BC1', {
+      name: 'ix-to-bc',
+      source: {
+        type: 'ixpole',
+        baseUrl: ix.url,
+        apiKey: ix.apiKey,
+        backoffBaseMs: 5,
+        backoffMaxMs: 20,
+        maxAttempts: 4,
+      },
+      target,
+      options: { pageSize: 30 },
+    });
+    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(['succeeded', 'partial']).toContain(run.status);
+    await drain(pipeline);
+    await sync.flushAll();
+
+    expect(await openExceptions(pipeline)).toEqual([]);
+    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
+    expectEachOnce(sim, 'salesInvoices', codes);
+    expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
+    expect(sim.violations).toEqual([]);
+
+    // Written back: Business Central's posted number, and its PDF of that invoice.
+    const byRef = new Map([...sim.company.docs.values()].map((d) => [d.externalDocumentNumber, d]));
+    let numbers = 0;
+    let pdfs = 0;
+    for (const w of ix.writes)
+      if (w.method === 'PUT')
+        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string; Pdf?: string }[]) {
+          if (u.InvoiceNumber === undefined) continue;
+          numbers++;
+          const held = byRef.get(u.InstalmentCode.toUpperCase())!;
+          expect(u.InvoiceNumber).toBe(held.number);
+          expect(held.number).toMatch(/^103\d{3}$/);
+          if (u.Pdf) {
+            pdfs++;
+            expect(extractPdfText(Buffer.from(u.Pdf, 'base64')).text).toContain(`Invoice ${u.InvoiceNumber}`);
+          }
+        }
+    expect(numbers).toBeGreaterThanOrEqual(codes.length);
+    expect(pdfs).toBeGreaterThanOrEqual(codes.length);
+
+    // A second run books nothing again.
+    const writes = sim.stats.writes;
+    const again = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(again.status).toBe('succeeded');
+    expect(sim.stats.writes).toBe(writes);
+  }, 120_000);
+
+  it('a shop → Business Central: invoices, payments and credit notes once each, each applied to the invoice it names', async () => {
+    await t.entity('BC2', 'EUR', { standardTaxRate: '0.21' });
+    const { sim, target } = await businessCentral(29);
+    const pipeline = await definePipeline(t.db, 'BC2', { name: 'shop-to-bc', source: { type: 'records' }, target });
+    const records: CanonicalRecord[] = [];
+    for (let c = 0; c < 4; c++)
+      records.push({ kind: 'customer', sourceId: `C${c}`, name: `Shop customer ${c}`, email: `c${c}@example.org` });
+    const refs = [...Array(24).keys()].map((i) => `SO-${1000 + i}`);
+    for (const [i, ref] of refs.entries())
+      records.push({
+        kind: 'invoice',
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: `C${i % 4}`,
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: 'Order',
+        lines: [
+          {
+            description: 'Goods',
+            netAmount: `${100 + i}.00`,
+            vatRate: '0.21',
+            vatAmount: `${((100 + i) * 0.21).toFixed(2)}`,
+          },
+        ],
+      });
+    // Payments of 50.00 on the first 12 invoices; credit notes of 24.20 on invoices 12 to 15.
+    for (const [i, ref] of refs.slice(0, 12).entries())
+      records.push({
+        kind: 'payment',
+        sourceId: `PAY-${i}`,
+        externalReference: `PAY-${i}`,
+        customerSourceId: `C${i % 4}`,
+        date: '2026-11-05',
+        amount: '50.00',
+        currency: 'EUR',
+        invoiceExternalReference: ref,
+        description: '',
+      });
+    for (const [n, ref] of refs.slice(12, 16).entries()) {
+      const i = 12 + n;
+      records.push({
+        kind: 'creditNote',
+        sourceId: `CN-${i}`,
+        externalReference: `CN-${i}`,
+        customerSourceId: `C${i % 4}`,
+        date: '2026-11-04',
+        currency: 'EUR',
+        description: 'Returned',
+        invoiceExternalReference: ref,
+        lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
+      });
+      records.push({
+        kind: 'allocation',
+        sourceId: `AL-${i}`,
+        customerSourceId: `C${i % 4}`,
+        date: '2026-11-04',
+        currency: 'EUR',
+        amount: '24.20',
+        invoiceExternalReference: ref,
+        from: 'creditNote',
+        fromExternalReference: `CN-${i}`,
+      });
+    }
+    sim.dropNext(2, (m, p) => p.includes('/journals('));
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesCreditMemos'));
+    // An import that fails for a reason worth retrying is sent again whole, as its caller would.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await sync.processRecords(
+          pipeline,
+          'import',
+          'shop',
+          records.map((record) => ({ record })),
+        );
+        break;
+      } catch (err) {
+        if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
+      }
+    }
+    await drain(pipeline);
+
+    expect(await openExceptions(pipeline)).toEqual([]);
+    expectEachOnce(sim, 'salesInvoices', refs);
+    expectEachOnce(
+      sim,
+      'salesCreditMemos',
+      refs.slice(12, 16).map((_, n) => `CN-${12 + n}`),
+    );
+    expect(sim.violations).toEqual([]);
+    const byRef = new Map(
+      [...sim.company.docs.values()].filter((d) => d.set === 'salesInvoices').map((d) => [d.externalDocumentNumber, d]),
+    );
+    // Every payment once, posted, applied to its invoice and no other.
+    const payments = sim.company.payments;
+    expect(sim.company.journalLines.size).toBe(0);
+    expect(payments.map((p) => p.externalDocumentNumber).sort()).toEqual(
+      [...Array(12).keys()].map((i) => `PAY-${i}`).sort(),
+    );
+    for (const p of payments) {
+      const i = Number(p.externalDocumentNumber.slice(4));
+      expect(p.appliedTo.map((a) => [a.invoiceId, a.amount.toFixed(2)])).toEqual([[byRef.get(refs[i]!)!.id, '50.00']]);
+    }
+    // What each invoice still owes: paid 50, credited 24.20, or all of it.
+    for (const [i, ref] of refs.entries()) {
+      const d = byRef.get(ref)!;
+      const gross = sim.company.total(d);
+      const owed = i < 12 ? gross.minus(50) : i < 16 ? gross.minus('24.20') : gross;
+      expect({ ref, due: d.remaining.toFixed(2) }).toEqual({ ref, due: owed.toFixed(2) });
+    }
+    for (const d of [...sim.company.docs.values()].filter((x) => x.set === 'salesCreditMemos'))
+      expect(d.invoiceId).toBe(byRef.get(refs[Number(d.externalDocumentNumber.slice(3))]!)!.id);
+    // Mapped under Business Central's posted numbers.
+    const { rows } = await t.db.query<{ source_id: string; target_number: string }>(
+      `SELECT source_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice'`,
+      [pipeline.id],
+    );
+    expect(rows).toHaveLength(refs.length);
+    for (const r of rows) expect(r.target_number).toBe(byRef.get(r.source_id)!.number);
+  }, 120_000);
+
+  it("paces its calls below Business Central's window: never a 429, nothing lost or doubled", async () => {
+    await t.entity('BC3', 'EUR', { standardTaxRate: '0.21' });
+    // Business Central's 6,000 in 5 minutes scaled to 40 in 2 s; the planner keeps 18 a "minute" of 1 s (36 in any 2 s).
+    const { sim, target } = await businessCentral(31, { requests: 40, windowMs: 2000 });
+    scaledMinuteMs = 1000;
+    try {
+      const pipeline = await definePipeline(t.db, 'BC3', {
+        name: 'paced-to-bc',
+        source: { type: 'records' },
+        target: { ...target, limits: { callsPerMinute: 18, concurrent: 5 } },
+      });
+      const refs = [...Array(15).keys()].map((i) => `PACE-${i}`);
+      const records: CanonicalRecord[] = [
+        { kind: 'customer', sourceId: 'C', name: 'Paced customer' },
+        ...refs.map((ref): CanonicalRecord => ({
+          kind: 'invoice',
+          sourceId: ref,
+          externalReference: ref,
+          customerSourceId: 'C',
+          invoiceDate: '2026-11-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        })),
+      ];
+      const started = Date.now();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await sync.processRecords(
+            pipeline,
+            'import',
+            'paced',
+            records.map((record) => ({ record })),
+          );
+          break;
+        } catch (err) {
+          if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
+        }
+      }
+      await drain(pipeline);
+      expect(await openExceptions(pipeline)).toEqual([]);
+      expectEachOnce(sim, 'salesInvoices', refs);
+      expect(sim.stats.throttled).toBe(0);
+      // Some 50 calls at 18 a second cannot take less than two seconds.
+      expect(sim.stats.calls).toBeGreaterThan(45);
+      expect(Date.now() - started).toBeGreaterThan(2000);
+    } finally {
+      scaledMinuteMs = null;
+    }
+  }, 120_000);
+});
