@@ -131,14 +131,12 @@ export class AcumaticaApi {
     );
     if (res.status !== 204 && res.status !== 200) {
       const refusal = describeError(res.status, safeParse(res.text));
+      // Acumatica answers wrong credentials with a 500 whose exception says so: that one is final.
+      const final = res.status < 500 || /credentials|password|locked|disabled/i.test(refusal.message);
       throw new ConnectorError(
         SYSTEM,
         `sign-in ${this.o.client.redact(refusal.message)}: check username, password and tenant`,
-        {
-          status: res.status,
-          retryable: res.status >= 500,
-          code: res.status >= 500 ? null : 'TARGET_AUTH_REVOKED',
-        },
+        { status: res.status, retryable: !final, code: final ? 'TARGET_AUTH_REVOKED' : null },
       );
     }
     const cookies = res.headers

@@ -62,6 +62,8 @@ export interface AcumaticaSimulator {
   expireSessions(): void;
   dropNext(n?: number, when?: Predicate): void;
   failNext(status: number, o?: { retryAfter?: number; times?: number }): void;
+  /** The next request under the endpoint answers 200 with a body that is not the API's (a proxy's page). */
+  garbleNext(): void;
   duplicates(): string[];
   close(): Promise<void>;
 }
@@ -118,6 +120,7 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
   const violations: string[] = [];
   const stats = { requests: 0, logins: 0, logouts: 0, dropped: 0, throttled: 0, expired: 0 };
   const idle = o.sessionIdleMs ?? 20 * 60_000;
+  let garble = false;
 
   const live = (now = Date.now()) => {
     for (const [k, s] of sessions)
@@ -325,6 +328,12 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       });
       violations.push(...problems);
     }
+    if (garble) {
+      garble = false;
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end('<html><body>Maintenance</body></html>');
+      return;
+    }
     const fail = fails.shift();
     if (fail) {
       const headers: Record<string, string> =
@@ -377,6 +386,9 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
     },
     failNext(status, f = {}) {
       for (let i = 0; i < (f.times ?? 1); i++) fails.push({ status, retryAfter: f.retryAfter });
+    },
+    garbleNext() {
+      garble = true;
     },
     duplicates: () => books.duplicates(),
     close: () =>
