@@ -145,14 +145,46 @@ describe('sessions', () => {
   it('signs in again when the session expired while idle, and sends the call once more', async () => {
     const target = make();
     await customer(target, 'S2');
-    const [first] = await target.createInvoices(ctx, [invoice('S-2', 'S2')]);
-    const before = sim.stats.logins;
-    const again = target.documents!(ctx, [(first as { targetId: string }).targetId]);
-    // The call's session ends while the documents are read: the next request meets a 401.
-    await new Promise((r) => setImmediate(r));
-    sim.expireSessions();
-    expect((await again).size).toBe(1);
-    expect(sim.stats.logins - before).toBeGreaterThanOrEqual(1);
+    const ids = (await target.createInvoices(ctx, [invoice('S-2a', 'S2'), invoice('S-2b', 'S2')])).map(
+      (r) => (r as { targetId: string }).targetId,
+    );
+    const before = { ...sim.stats };
+    sim.expireSessionsAfterNext();
+    expect((await target.documents!(ctx, ids)).size).toBe(2);
+    expect(sim.stats.expired - before.expired).toBe(1);
+    expect(sim.stats.logins - before.logins).toBe(2);
+    expect(sim.sessionsOpen()).toBe(0);
+  });
+
+  it('meets the licence’s per-minute limit as a 429 in Acumatica’s format: retryable', async () => {
+    const limited = await startAcumaticaSimulator({
+      users: [{ name: 'api', password: PASSWORD }],
+      requestsPerMinute: 2,
+      validate,
+    });
+    try {
+      const target = make({ instanceUrl: limited.url });
+      await target.checkConnection!(ctx);
+      await target.checkConnection!(ctx);
+      const err = (await target.checkConnection!(ctx).catch((e: unknown) => e)) as ConnectorError;
+      expect(err).toMatchObject({ retryable: true, status: 429 });
+      expect(limited.stats.throttled).toBe(1);
+      const raw = await fetch(`${limited.url}/entity/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'api', password: PASSWORD }),
+      });
+      const cookie = raw.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const answer = await fetch(`${limited.url}/entity/Default/24.200.001/Customer`, { headers: { cookie } });
+      expect(answer.status).toBe(429);
+      expect(await answer.json()).toMatchObject({ message: expect.any(String), exceptionMessage: expect.any(String) });
+      expect(limited.violations).toEqual([]);
+    } finally {
+      await limited.close();
+    }
   });
 
   it('is refused a session when the licence’s API users are all signed in: retryable, no password in it', async () => {

@@ -60,6 +60,8 @@ export interface AcumaticaSimulator {
   sessionsOpen(): number;
   /** Ends every session now, as the idle timeout would. */
   expireSessions(): void;
+  /** Ends every session once the next request under the endpoint has been answered. */
+  expireSessionsAfterNext(): void;
   dropNext(n?: number, when?: Predicate): void;
   failNext(status: number, o?: { retryAfter?: number; times?: number }): void;
   /** The next request under the endpoint answers 200 with a body that is not the API's (a proxy's page). */
@@ -121,6 +123,7 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
   const stats = { requests: 0, logins: 0, logouts: 0, dropped: 0, throttled: 0, expired: 0 };
   const idle = o.sessionIdleMs ?? 20 * 60_000;
   let garble = false;
+  let expireAfter = false;
 
   const live = (now = Date.now()) => {
     for (const [k, s] of sessions)
@@ -312,6 +315,13 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       );
     }
     minute.push(now);
+    if (expireAfter) {
+      expireAfter = false;
+      res.on('finish', () => {
+        stats.expired += sessions.size;
+        sessions.clear();
+      });
+    }
     const segments = path
       .slice(BASE.length + 1)
       .split('/')
@@ -380,6 +390,9 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
     expireSessions() {
       stats.expired += sessions.size;
       sessions.clear();
+    },
+    expireSessionsAfterNext() {
+      expireAfter = true;
     },
     dropNext(n = 1, when) {
       drops.push({ left: n, when });
