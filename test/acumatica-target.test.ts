@@ -281,6 +281,51 @@ describe('documents', () => {
     });
   });
 
+  it('refunds a payment’s unapplied balance with a Refund applied to it, and refuses one with nothing left', async () => {
+    const target = make();
+    const c = await customer(target, 'F1');
+    const [inv] = await target.createInvoices(ctx, [invoice('F1-1', c)]);
+    const [open, applied] = await target.createPayments!(ctx, [
+      payment('F1-P1', c, null, '30.00'),
+      payment('F1-P2', c, (inv as { targetId: string }).targetId, '121.00'),
+    ]);
+    const refund = (ref: string, paymentTargetId: string) => ({
+      sourceId: ref,
+      idempotencyKey: `key-${ref}`,
+      customerTargetId: c,
+      paymentTargetId,
+      bankAccountCode: 'BANK',
+      record: {
+        kind: 'refund' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'c',
+        date: '2026-11-06',
+        amount: '30.00',
+        currency: 'EUR',
+        description: '',
+      },
+    });
+    const results = await target.createRefunds!(ctx, [
+      refund('F1-R1', (open as { targetId: string }).targetId),
+      refund('F1-R2', (applied as { targetId: string }).targetId),
+    ]);
+    expect(results).toMatchObject([
+      { ok: true, targetId: expect.stringMatching(/^Refund\//) },
+      {
+        ok: false,
+        error: { code: 'TARGET_REFUSED', message: expect.stringMatching(/refund: answered 422: .*closed/) },
+      },
+    ]);
+    const id = (results[0] as { targetId: string }).targetId;
+    expect(sim.books.payments.get((open as { targetId: string }).targetId)).toMatchObject({
+      available: 0n,
+      status: 'Closed',
+    });
+    expect(await target.findByReference(ctx, 'refund', 'F1-R1', c)).toMatchObject({ targetId: id });
+    expect((await target.documents!(ctx, [id])).get(id)).toMatchObject({ kind: 'refund', gross: 3000n });
+  });
+
   it('turns a lost answer into a retryable error, and finds (and releases) what was saved', async () => {
     const target = make();
     const c = await customer(target, 'D3');

@@ -4,14 +4,14 @@ import { createAcumaticaTarget } from './target.ts';
 
 /**
  * The Acumatica target: customers, items, invoices and credit memos (released), payments applied to
- * their invoice, and applications of payments and credit memos, through the contract-based REST
+ * their invoice, refunds of a payment, and applications of payments and credit memos, through the contract-based REST
  * API (Default/24.200.001), signed in with a cookie session or OAuth 2.0. See
  * docs/connectors/acumatica.md.
  */
 export const acumaticaTarget: TargetDefinition = {
   type: 'acumatica',
   description:
-    'Acumatica (contract-based REST, Default/24.200.001): customers, items, invoices and credit memos released, payments applied through DocumentsToApply; cookie session or OAuth 2.0',
+    'Acumatica (contract-based REST, Default/24.200.001): customers, items, invoices and credit memos released, payments applied through DocumentsToApply, refunds; cookie session or OAuth 2.0',
   settings: AcumaticaSettings,
   secrets: SECRETS,
   outbound: (s) => {

@@ -266,12 +266,22 @@ export class Books {
     return out;
   }
 
-  /** What is still open on a document, less what pending applications already take from it. */
-  private open(doc: ArDocument): bigint {
-    let pending = 0n;
+  /** What pending applications already take from a document. */
+  private pending(type: string, nbr: string): bigint {
+    let out = 0n;
     for (const list of this.applications.values())
-      for (const a of list) if (!a.released && a.docType === doc.type && a.refNbr === doc.nbr) pending += a.amount;
-    return doc.balance - pending;
+      for (const a of list) if (!a.released && a.docType === type && a.refNbr === nbr) out += a.amount;
+    return out;
+  }
+  private invoiceTarget(key: string) {
+    const d = this.documents.get(key);
+    if (!d || d.type !== 'Invoice') return null;
+    return { customer: d.customer, status: d.status, open: d.balance - this.pending(d.type, d.nbr) };
+  }
+  private refundable(key: string) {
+    const p = this.payments.get(key);
+    if (!p || p.type !== 'Payment') return null;
+    return { customer: p.customer, status: p.status, open: p.available - this.pending(p.type, p.nbr) };
   }
 
   putPayment(body: Json): WriteAnswer {
@@ -297,7 +307,7 @@ export class Books {
           body: { ...body, ReferenceNbr: err(nbr, `'Reference Nbr.' cannot be found in the system.`) },
         };
     } else {
-      if (type !== 'Payment' && type !== 'Prepayment')
+      if (type !== 'Payment' && type !== 'Prepayment' && type !== 'Refund')
         return {
           status: 422,
           body: { ...body, Type: err(type, `A new document of type '${type}' is not simulated.`) },
@@ -353,20 +363,26 @@ export class Books {
         copy[n] = { ...l, [field]: err(text(l, field), message) };
         return { status: 422, body: { ...body, DocumentsToApply: copy } };
       };
-      const doc = this.documents.get(`${text(l, 'DocType')}/${text(l, 'ReferenceNbr')}`);
-      if (!doc || doc.type !== 'Invoice')
-        return fail('ReferenceNbr', `'Reference Nbr.' cannot be found in the system.`);
-      if (doc.customer !== customer) return fail('ReferenceNbr', 'The document belongs to another customer.');
-      if (doc.status !== 'Open') return fail('ReferenceNbr', 'The document is not released or is closed.');
+      const docType = text(l, 'DocType');
+      const refNbr = text(l, 'ReferenceNbr');
+      // A refund is applied to a payment (its unapplied balance); anything else to an invoice.
+      const target =
+        type === 'Refund' ? this.refundable(`${docType}/${refNbr}`) : this.invoiceTarget(`${docType}/${refNbr}`);
+      if (!target) return fail('ReferenceNbr', `'Reference Nbr.' cannot be found in the system.`);
+      if (target.customer !== customer) return fail('ReferenceNbr', 'The document belongs to another customer.');
+      if (target.status !== 'Open') return fail('ReferenceNbr', 'The document is not released or is closed.');
       const amt = this.parse(text(l, 'AmountPaid'));
       if (amt === null || amt <= 0n) return fail('AmountPaid', 'The amount must be greater than zero.');
-      if (amt > this.open(doc) - apps.filter((a) => a.refNbr === doc.nbr).reduce((s, a) => s + a.amount, 0n))
+      if (amt > target.open - apps.filter((a) => a.refNbr === refNbr).reduce((s, a) => s + a.amount, 0n))
         return fail('AmountPaid', 'The amount paid cannot exceed the balance of the document.');
       taken += amt;
       if (taken > available)
         return fail('AmountPaid', 'The application amount exceeds the available balance of the payment.');
+      const doc = { type: docType, nbr: refNbr };
       apps.push({ docType: doc.type, refNbr: doc.nbr, amount: amt, released: false, date: '' });
     }
+    if (fresh?.type === 'Refund' && apps.length === 0)
+      return { status: 422, body: { ...body, error: 'A refund must be applied to a payment or credit memo.' } };
     if (fresh) this.payments.set(key, fresh);
     this.applications.set(key, [...(this.applications.get(key) ?? []), ...apps]);
     return { status: 200, body: this.paymentView(key, ['DocumentsToApply', 'ApplicationHistory'])! };
@@ -391,9 +407,15 @@ export class Books {
     if (p?.status !== 'Balanced' && apps.length === 0) return 'Document Status is invalid for processing.';
     if (p && p.status === 'Balanced') p.status = 'Open';
     for (const a of apps) {
-      const doc = this.documents.get(`${a.docType}/${a.refNbr}`)!;
-      doc.balance -= a.amount;
-      if (doc.balance === 0n) doc.status = 'Closed';
+      const doc = this.documents.get(`${a.docType}/${a.refNbr}`);
+      const paid = doc ? null : this.payments.get(`${a.docType}/${a.refNbr}`)!;
+      if (doc) {
+        doc.balance -= a.amount;
+        if (doc.balance === 0n) doc.status = 'Closed';
+      } else {
+        paid!.available -= a.amount;
+        if (paid!.available === 0n) paid!.status = 'Closed';
+      }
       a.released = true;
       a.date = p ? p.date : cm!.date;
       if (p) p.available -= a.amount;

@@ -188,6 +188,46 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     return x.ok && y.ok && x.value === y.value;
   };
 
+  /** A payment (applied to the invoice it names) or a refund (applied to the payment it returns). */
+  async function cash(
+    ctx: TargetCallContext,
+    type: 'Payment' | 'Refund',
+    r: { externalReference: string; currency: string; date: string; amount: string; description: string },
+    customer: string,
+    appliedTo: string | null,
+    bankAccountCode: string,
+  ): Promise<ItemResult> {
+    const what = type.toLowerCase();
+    if (r.externalReference.length > REFERENCE_MAX)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `the reference "${r.externalReference}" is longer than the ${REFERENCE_MAX} characters of Acumatica's Payment Ref.`,
+        retryable: false,
+        field: 'externalReference',
+      });
+    if (settings.currency && r.currency !== settings.currency)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `the ${what} is in ${r.currency}; this target books ${settings.currency} only`,
+        retryable: false,
+        field: 'currency',
+      });
+    const to = appliedTo ? parseDocId(appliedTo) : null;
+    const body: Entity = {
+      Type: v(type),
+      CustomerID: v(customer),
+      ApplicationDate: v(dateTime(r.date)),
+      PaymentAmount: dec(r.amount),
+      PaymentRef: v(r.externalReference),
+      PaymentMethod: v(settings.paymentMethod),
+      CashAccount: v(settings.cashAccount ?? bankAccountCode),
+      Description: v((r.description || r.externalReference).slice(0, 255)),
+      Hold: v(false),
+    };
+    if (to) body.DocumentsToApply = [{ DocType: v(to.type), ReferenceNbr: v(to.nbr), AmountPaid: dec(r.amount) }];
+    return book(ctx, 'Payment', body);
+  }
+
   async function allocate(ctx: TargetCallContext, a: TargetAllocation): Promise<ItemResult> {
     const from = parseDocId(a.fromTargetId);
     const inv = parseDocId(a.invoiceTargetId);
@@ -226,7 +266,8 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       creditNotes: true,
       payments: true,
       allocations: true,
-      refunds: false,
+      // A Refund applied to the payment it returns (the contract's Payment Type; on a real instance U).
+      refunds: true,
       paymentStatus: false,
       // The Default endpoint has no report or PDF operation.
       pdf: false,
@@ -313,46 +354,17 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     createPayments: (ctx, items) =>
       api.within(async () => {
         const out: ItemResult[] = [];
-        for (const p of items) {
-          const r = p.record;
-          if (r.externalReference.length > REFERENCE_MAX) {
-            out.push(
-              failed({
-                code: 'TARGET_REFUSED',
-                message: `the reference "${r.externalReference}" is longer than the ${REFERENCE_MAX} characters of Acumatica's Payment Ref.`,
-                retryable: false,
-                field: 'externalReference',
-              }),
-            );
-            continue;
-          }
-          if (settings.currency && r.currency !== settings.currency) {
-            out.push(
-              failed({
-                code: 'TARGET_REFUSED',
-                message: `the payment is in ${r.currency}; this target books ${settings.currency} only`,
-                retryable: false,
-                field: 'currency',
-              }),
-            );
-            continue;
-          }
-          const inv = p.invoiceTargetId ? parseDocId(p.invoiceTargetId) : null;
-          const body: Entity = {
-            Type: v('Payment'),
-            CustomerID: v(p.customerTargetId),
-            ApplicationDate: v(dateTime(r.date)),
-            PaymentAmount: dec(r.amount),
-            PaymentRef: v(r.externalReference),
-            PaymentMethod: v(settings.paymentMethod),
-            CashAccount: v(settings.cashAccount ?? p.bankAccountCode),
-            Description: v((r.description || r.externalReference).slice(0, 255)),
-            Hold: v(false),
-          };
-          if (inv)
-            body.DocumentsToApply = [{ DocType: v(inv.type), ReferenceNbr: v(inv.nbr), AmountPaid: dec(r.amount) }];
-          out.push(await book(ctx, 'Payment', body));
-        }
+        for (const p of items)
+          out.push(await cash(ctx, 'Payment', p.record, p.customerTargetId, p.invoiceTargetId, p.bankAccountCode));
+        return out;
+      }),
+
+    // A Refund document applied to the payment it returns (its unapplied balance), then released.
+    createRefunds: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const r of items)
+          out.push(await cash(ctx, 'Refund', r.record, r.customerTargetId, r.paymentTargetId, r.bankAccountCode));
         return out;
       }),
 
