@@ -92,10 +92,9 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     ctx: TargetCallContext,
     type: string,
     nbr: string,
-    via: 'Invoice' | 'Payment' = DOC_TYPES[type as keyof typeof DOC_TYPES]?.entity ?? 'Payment',
-  ): Promise<true | Refusal> {
     // A credit memo is released as a document on Invoice, its applications on Payment.
-    const entity = via;
+    entity: 'Invoice' | 'Payment' = DOC_TYPES[type as keyof typeof DOC_TYPES]?.entity ?? 'Payment',
+  ): Promise<true | Refusal> {
     const action = entity === 'Invoice' ? 'ReleaseInvoice' : 'ReleasePayment';
     const r = await api.action(entity, action, { Type: v(type), ReferenceNbr: v(nbr) }, ctx.signal);
     return r.ok ? true : r.refusal;
