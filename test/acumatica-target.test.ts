@@ -281,6 +281,17 @@ describe('documents', () => {
     });
   });
 
+  it('applies an overpayment up to what the invoice owes and leaves the rest on the payment', async () => {
+    const target = make();
+    const c = await customer(target, 'V1');
+    const [inv] = await target.createInvoices(ctx, [invoice('V1-1', c)]);
+    const invId = (inv as { targetId: string }).targetId;
+    const [pay] = await target.createPayments!(ctx, [payment('V1-P', c, invId, '130.00')]);
+    const payId = (pay as { targetId: string }).targetId;
+    expect(sim.books.documents.get(invId)).toMatchObject({ balance: 0n, status: 'Closed' });
+    expect(sim.books.payments.get(payId)).toMatchObject({ amount: 13000n, available: 900n, status: 'Open' });
+  });
+
   it('refunds a payment’s unapplied balance with a Refund applied to it, and refuses one with nothing left', async () => {
     const target = make();
     const c = await customer(target, 'F1');

@@ -1,4 +1,4 @@
-import { parseAmount } from '../../domain/money.ts';
+import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
@@ -223,7 +223,19 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       Description: v((r.description || r.externalReference).slice(0, 255)),
       Hold: v(false),
     };
-    if (to) body.DocumentsToApply = [{ DocType: v(to.type), ReferenceNbr: v(to.nbr), AmountPaid: dec(r.amount) }];
+    if (to) {
+      // Acumatica refuses an application above what the invoice still owes: apply that much, and
+      // leave the rest of an overpayment unapplied on the payment (as a person would).
+      let apply = r.amount;
+      if (type === 'Payment') {
+        const inv = await api.get('Invoice', [to.type, to.nbr], { $select: 'Balance' }, ctx.signal);
+        const owed = inv ? parseAmount(val(inv, 'Balance') || '0', r.currency) : null;
+        const amount = parseAmount(r.amount, r.currency);
+        if (owed?.ok && amount.ok && owed.value < amount.value) apply = formatAmount(owed.value, r.currency);
+      }
+      if (apply !== formatAmount(0n, r.currency))
+        body.DocumentsToApply = [{ DocType: v(to.type), ReferenceNbr: v(to.nbr), AmountPaid: dec(apply) }];
+    }
     return book(ctx, 'Payment', body);
   }
 
