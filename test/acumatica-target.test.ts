@@ -292,6 +292,17 @@ describe('documents', () => {
     expect(sim.books.payments.get(payId)).toMatchObject({ amount: 13000n, available: 900n, status: 'Open' });
   });
 
+  it('says which invoices are paid, naming the payment that settled each last', async () => {
+    const target = make();
+    const c = await customer(target, 'W1');
+    const ids = (await target.createInvoices(ctx, [invoice('W1-1', c), invoice('W1-2', c)])).map(
+      (r) => (r as { targetId: string }).targetId,
+    );
+    await target.createPayments!(ctx, [payment('W1-P1', c, ids[0]!, '100.00'), payment('W1-P2', c, ids[0]!, '21.00')]);
+    await target.createPayments!(ctx, [payment('W1-P3', c, ids[1]!, '21.00')]);
+    expect(await target.paidInvoices!(ctx, ids)).toEqual(new Map([[ids[0]!, 'W1-P2']]));
+  });
+
   it('refunds a payment’s unapplied balance with a Refund applied to it, and refuses one with nothing left', async () => {
     const target = make();
     const c = await customer(target, 'F1');

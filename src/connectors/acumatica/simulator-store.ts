@@ -209,6 +209,18 @@ export class Books {
     };
     if (d.dueDate) out.DueDate = w(`${d.dueDate}T00:00:00+00:00`);
     if (expand.includes('Details')) out.Details = d.details;
+    if (expand.includes('ApplicationsDefault'))
+      out.ApplicationsDefault = [...this.applications]
+        .flatMap(([key, list]) =>
+          list.filter((a) => a.released && a.docType === d.type && a.refNbr === d.nbr).map((a) => ({ key, a })),
+        )
+        .map(({ key, a }) => ({
+          id: randomUUID(),
+          DocType: w(key.slice(0, key.indexOf('/'))),
+          ReferenceNbr: w(key.slice(key.indexOf('/') + 1)),
+          AmountPaid: w(this.money(a.amount)),
+          PaymentDate: w(`${a.date}T00:00:00+00:00`),
+        }));
     return out;
   }
 

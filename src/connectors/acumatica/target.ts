@@ -279,7 +279,7 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       allocations: true,
       // A Refund applied to the payment it returns (the contract's Payment Type; on a real instance U).
       refunds: true,
-      paymentStatus: false,
+      paymentStatus: true,
       // The Default endpoint has no report or PDF operation.
       pdf: false,
       drafts: false,
@@ -452,6 +452,27 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
           });
         }
         return out;
+      }),
+
+    // An invoice is paid when its Balance is 0; the payment named is the last one applied to it
+    // (a credit memo settling it names none).
+    paidInvoices: (ctx, invoiceTargetIds) =>
+      api.within(async () => {
+        const paid = new Map<string, string>();
+        for (const id of invoiceTargetIds) {
+          const key = parseDocId(id);
+          if (!key || key.type !== 'Invoice') continue;
+          const row = await api.get('Invoice', [key.type, key.nbr], { $expand: 'ApplicationsDefault' }, ctx.signal);
+          if (!row || minorOf(row, 'Balance', settings.currency ?? 'USD') !== 0n) continue;
+          const last = ((row.ApplicationsDefault as Entity[] | undefined) ?? [])
+            .filter((a) => val(a, 'DocType') === 'Payment')
+            .at(-1);
+          const payment = last
+            ? await api.get('Payment', ['Payment', val(last, 'ReferenceNbr')], {}, ctx.signal)
+            : null;
+          paid.set(id, payment ? val(payment, 'PaymentRef') : '');
+        }
+        return paid;
       }),
 
     checkConnection: (ctx) =>
