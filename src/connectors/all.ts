@@ -3,6 +3,7 @@
 import './ledger/index.ts';
 import './records/index.ts';
 import './ixpole/index.ts';
+import './acumatica/index.ts';
 import './csv/index.ts';
 import './webhook/index.ts';
 import './stripe/index.ts';

@@ -7,10 +7,12 @@
  */
 export const CHANGES_PROCESS_STATE = [
   'src/sync/registry.test.ts',
+  'test/acumatica.test.ts',
   'test/browser/connections.test.ts',
   'test/browser/settings.test.ts',
   'test/businesscentral.test.ts',
   'test/conformance/businesscentral.test.ts',
+  'test/conformance/acumatica.test.ts',
   'test/conformance/quickbooks.test.ts',
   'test/conformance/xero.test.ts',
   'test/import-hostile.test.ts',

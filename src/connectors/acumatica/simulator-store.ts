@@ -1,0 +1,454 @@
+import { randomUUID } from 'node:crypto';
+import { LosslessNumber } from 'lossless-json';
+import { formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+
+/*
+ * The books of the simulated Acumatica tenant (simulator.ts): customers, items, AR documents
+ * (invoices and credit memos) and payments, numbered as Acumatica numbers them, with balances that
+ * released payments and credit memo applications reduce. Each write answers the record as the
+ * contract-based API does (fields wrapped as `{"value": …}`), or a 422 with per-field errors.
+ */
+
+export type Json = Record<string, unknown>;
+
+export interface Application {
+  docType: string;
+  refNbr: string;
+  amount: bigint;
+  released: boolean;
+  date: string;
+}
+
+export interface ArDocument {
+  id: string;
+  type: string;
+  nbr: string;
+  customer: string;
+  date: string;
+  dueDate: string;
+  customerOrder: string;
+  description: string;
+  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed';
+  details: Json[];
+  amount: bigint;
+  taxTotal: bigint;
+  balance: bigint;
+}
+
+export interface PaymentDoc {
+  id: string;
+  type: string;
+  nbr: string;
+  customer: string;
+  date: string;
+  amount: bigint;
+  paymentRef: string;
+  method: string;
+  cashAccount: string;
+  description: string;
+  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed';
+  available: bigint;
+}
+
+export interface StoreOptions {
+  currency: string;
+  /** Tax category → rate ("0.21"). */
+  taxCategories: Record<string, string>;
+  cashAccounts?: string[] | undefined;
+  /** Financial periods before this date (YYYY-MM-DD) are closed. */
+  closedBefore?: string | undefined;
+}
+
+/** What a write answers: the record, or a 422 with the record and its per-field errors. */
+export type WriteAnswer = { status: 200; body: Json } | { status: 422 | 400; body: Json };
+
+const w = (value: unknown) => ({ value });
+const err = (value: unknown, error: string) => ({ value, error });
+/** A field's value as text ('' when absent); numbers arrive as LosslessNumber. */
+export const text = (body: Json | undefined, field: string): string => {
+  const f = body?.[field] as { value?: string | number | boolean | LosslessNumber | null } | undefined;
+  return f && typeof f === 'object' && f.value !== undefined && f.value !== null ? String(f.value) : '';
+};
+const has = (body: Json, field: string) => text(body, field) !== '';
+
+export class Books {
+  readonly customers = new Map<string, Json>();
+  readonly items = new Map<string, Json>();
+  /** AR documents by `Type/ReferenceNbr`. */
+  readonly documents = new Map<string, ArDocument>();
+  readonly payments = new Map<string, PaymentDoc>();
+  /** Applications of a payment or credit memo, by its `Type/ReferenceNbr`. */
+  readonly applications = new Map<string, Application[]>();
+  private arSeq = 0;
+  private pmSeq = 0;
+
+  constructor(readonly o: StoreOptions) {}
+
+  money(minor: bigint) {
+    return new LosslessNumber(formatAmount(minor, this.o.currency));
+  }
+  private parse(textValue: string): bigint | null {
+    const p = parseAmount(textValue || '0', this.o.currency);
+    return p.ok ? p.value : null;
+  }
+  private closed(date: string): string | null {
+    if (!this.o.closedBefore || date.slice(0, 10) >= this.o.closedBefore) return null;
+    return `The ${date.slice(5, 7)}-${date.slice(0, 4)} financial period is closed in the company.`;
+  }
+
+  putCustomer(body: Json): WriteAnswer {
+    const id = text(body, 'CustomerID');
+    if (!id) return { status: 422, body: { ...body, CustomerID: err('', "'Customer ID' cannot be empty.") } };
+    const existing = this.customers.get(id);
+    if (!existing && !has(body, 'CustomerName'))
+      return { status: 422, body: { ...body, CustomerName: err('', "'Customer Name' cannot be empty.") } };
+    const merged: Json = { ...(existing ?? { id: randomUUID(), Status: w('Active'), CurrencyID: w(this.o.currency) }) };
+    for (const [k, x] of Object.entries(body)) if (k !== 'id') merged[k] = x;
+    this.customers.set(id, merged);
+    return { status: 200, body: merged };
+  }
+
+  putItem(entity: string, body: Json): WriteAnswer {
+    const id = text(body, 'InventoryID');
+    if (!id) return { status: 422, body: { ...body, InventoryID: err('', "'Inventory ID' cannot be empty.") } };
+    const cat = text(body, 'TaxCategory');
+    if (cat && !(cat in this.o.taxCategories))
+      return { status: 422, body: { ...body, TaxCategory: err(cat, `'Tax Category' cannot be found in the system.`) } };
+    const merged: Json = { ...(this.items.get(`${entity}/${id}`) ?? { id: randomUUID() }), ...body };
+    this.items.set(`${entity}/${id}`, merged);
+    return { status: 200, body: merged };
+  }
+
+  putInvoice(body: Json): WriteAnswer {
+    const type = text(body, 'Type') || 'Invoice';
+    if (type !== 'Invoice' && type !== 'Credit Memo')
+      return { status: 422, body: { ...body, Type: err(type, `'Type' cannot be '${type}' here.`) } };
+    if (has(body, 'ReferenceNbr'))
+      return {
+        status: 422,
+        body: { ...body, ReferenceNbr: err(text(body, 'ReferenceNbr'), 'Updates of documents are not simulated.') },
+      };
+    const customer = text(body, 'Customer');
+    if (!this.customers.has(customer))
+      return { status: 422, body: { ...body, Customer: err(customer, `'Customer' cannot be found in the system.`) } };
+    const date = text(body, 'Date');
+    if (!/^\d{4}-\d{2}-\d{2}/.test(date))
+      return { status: 422, body: { ...body, Date: err(date, "'Date' cannot be empty.") } };
+    const closed = this.closed(date);
+    if (closed)
+      return {
+        status: 422,
+        body: { ...body, error: closed, PostPeriod: err(`${date.slice(5, 7)}${date.slice(0, 4)}`, closed) },
+      };
+    const order = text(body, 'CustomerOrder');
+    if (order.length > 40)
+      return { status: 422, body: { ...body, CustomerOrder: err(order, 'The value is longer than 40 characters.') } };
+    const lines = (body.Details as Json[] | undefined) ?? [];
+    if (lines.length === 0) return { status: 422, body: { ...body, error: 'The document has no lines.' } };
+    let amount = 0n;
+    let tax = 0n;
+    const details: Json[] = [];
+    for (const [n, l] of lines.entries()) {
+      const fail = (field: string, message: string): WriteAnswer => {
+        const copy = lines.map((x) => ({ ...x }));
+        copy[n] = { ...l, [field]: err(text(l, field), message) };
+        return { status: 422, body: { ...body, Details: copy } };
+      };
+      const cat = text(l, 'TaxCategory');
+      if (cat && !(cat in this.o.taxCategories))
+        return fail('TaxCategory', `'Tax Category' cannot be found in the system.`);
+      const item = text(l, 'InventoryID');
+      if (item && !this.items.has(`NonStockItem/${item}`) && !this.items.has(`StockItem/${item}`))
+        return fail('InventoryID', `'Inventory ID' cannot be found in the system.`);
+      const qty = text(l, 'Qty') || '1';
+      const price = this.parse(text(l, 'UnitPrice'));
+      const extended = has(l, 'ExtendedPrice') ? this.parse(text(l, 'ExtendedPrice')) : null;
+      if (price === null) return fail('UnitPrice', 'The value is not an amount of the currency.');
+      const lineAmount = extended ?? multiplyAmount(price, qty, 'halfUp');
+      const lineTax = cat ? multiplyAmount(lineAmount, this.o.taxCategories[cat]!, 'halfUp') : 0n;
+      amount += lineAmount;
+      tax += lineTax;
+      details.push({ ...l, id: randomUUID(), LineNbr: w(n + 1), Amount: w(this.money(lineAmount)) });
+    }
+    const total = amount + tax;
+    if (total <= 0n) return { status: 422, body: { ...body, error: 'The document total must be greater than zero.' } };
+    const nbr = `AR${String(++this.arSeq).padStart(6, '0')}`;
+    const doc: ArDocument = {
+      id: randomUUID(),
+      type,
+      nbr,
+      customer,
+      date: date.slice(0, 10),
+      dueDate: text(body, 'DueDate').slice(0, 10),
+      customerOrder: order,
+      description: text(body, 'Description'),
+      status: text(body, 'Hold') === 'true' ? 'On Hold' : 'Balanced',
+      details,
+      amount: total,
+      taxTotal: tax,
+      balance: total,
+    };
+    this.documents.set(`${type}/${nbr}`, doc);
+    return { status: 200, body: this.documentView(doc, ['Details']) };
+  }
+
+  documentView(d: ArDocument, expand: string[]): Json {
+    const out: Json = {
+      id: d.id,
+      Type: w(d.type),
+      ReferenceNbr: w(d.nbr),
+      Customer: w(d.customer),
+      CustomerOrder: w(d.customerOrder),
+      Date: w(`${d.date}T00:00:00+00:00`),
+      Description: w(d.description),
+      Status: w(d.status),
+      Hold: w(d.status === 'On Hold'),
+      Amount: w(this.money(d.amount)),
+      TaxTotal: w(this.money(d.taxTotal)),
+      Balance: w(this.money(d.balance)),
+    };
+    if (d.dueDate) out.DueDate = w(`${d.dueDate}T00:00:00+00:00`);
+    if (expand.includes('Details')) out.Details = d.details;
+    if (expand.includes('ApplicationsDefault'))
+      out.ApplicationsDefault = [...this.applications]
+        .flatMap(([key, list]) =>
+          list.filter((a) => a.released && a.docType === d.type && a.refNbr === d.nbr).map((a) => ({ key, a })),
+        )
+        .map(({ key, a }) => ({
+          id: randomUUID(),
+          DocType: w(key.slice(0, key.indexOf('/'))),
+          ReferenceNbr: w(key.slice(key.indexOf('/') + 1)),
+          AmountPaid: w(this.money(a.amount)),
+          PaymentDate: w(`${a.date}T00:00:00+00:00`),
+        }));
+    return out;
+  }
+
+  paymentView(key: string, expand: string[]): Json | null {
+    const p = this.payments.get(key);
+    const cm = p ? null : this.documents.get(key);
+    if (!p && (!cm || cm.type !== 'Credit Memo')) return null;
+    const apps = this.applications.get(key) ?? [];
+    const out: Json = p
+      ? {
+          id: p.id,
+          Type: w(p.type),
+          ReferenceNbr: w(p.nbr),
+          CustomerID: w(p.customer),
+          ApplicationDate: w(`${p.date}T00:00:00+00:00`),
+          PaymentAmount: w(this.money(p.amount)),
+          PaymentRef: w(p.paymentRef),
+          PaymentMethod: w(p.method),
+          CashAccount: w(p.cashAccount),
+          Description: w(p.description),
+          Status: w(p.status),
+          Hold: w(p.status === 'On Hold'),
+          AvailableBalance: w(this.money(p.available)),
+          CurrencyID: w(this.o.currency),
+        }
+      : {
+          id: cm!.id,
+          Type: w('Credit Memo'),
+          ReferenceNbr: w(cm!.nbr),
+          CustomerID: w(cm!.customer),
+          PaymentAmount: w(this.money(cm!.amount)),
+          Status: w(cm!.status),
+          AvailableBalance: w(this.money(cm!.balance)),
+          CurrencyID: w(this.o.currency),
+        };
+    if (expand.includes('DocumentsToApply'))
+      out.DocumentsToApply = apps
+        .filter((a) => !a.released)
+        .map((a) => ({
+          id: randomUUID(),
+          DocType: w(a.docType),
+          ReferenceNbr: w(a.refNbr),
+          AmountPaid: w(this.money(a.amount)),
+        }));
+    if (expand.includes('ApplicationHistory'))
+      out.ApplicationHistory = apps
+        .filter((a) => a.released)
+        .map((a) => ({
+          id: randomUUID(),
+          AdjustedDocType: w(a.docType),
+          AdjustedRefNbr: w(a.refNbr),
+          AmountPaid: w(this.money(a.amount)),
+          Date: w(`${a.date}T00:00:00+00:00`),
+        }));
+    return out;
+  }
+
+  /** What pending applications already take from a document. */
+  private pending(type: string, nbr: string): bigint {
+    let out = 0n;
+    for (const list of this.applications.values())
+      for (const a of list) if (!a.released && a.docType === type && a.refNbr === nbr) out += a.amount;
+    return out;
+  }
+  private invoiceTarget(key: string) {
+    const d = this.documents.get(key);
+    if (!d || d.type !== 'Invoice') return null;
+    return { customer: d.customer, status: d.status, open: d.balance - this.pending(d.type, d.nbr) };
+  }
+  private refundable(key: string) {
+    const p = this.payments.get(key);
+    if (!p || p.type !== 'Payment') return null;
+    return { customer: p.customer, status: p.status, open: p.available - this.pending(p.type, p.nbr) };
+  }
+
+  putPayment(body: Json): WriteAnswer {
+    const type = text(body, 'Type') || 'Payment';
+    const nbr = text(body, 'ReferenceNbr');
+    let key: string;
+    let customer: string;
+    let available: bigint;
+    let fresh: PaymentDoc | null = null;
+    if (nbr) {
+      key = `${type}/${nbr}`;
+      const p = this.payments.get(key);
+      const cm = this.documents.get(key);
+      if (p) {
+        customer = p.customer;
+        available = p.available;
+      } else if (cm && type === 'Credit Memo' && cm.status !== 'Balanced' && cm.status !== 'On Hold') {
+        customer = cm.customer;
+        available = cm.balance;
+      } else
+        return {
+          status: 422,
+          body: { ...body, ReferenceNbr: err(nbr, `'Reference Nbr.' cannot be found in the system.`) },
+        };
+    } else {
+      if (type !== 'Payment' && type !== 'Prepayment' && type !== 'Refund')
+        return {
+          status: 422,
+          body: { ...body, Type: err(type, `A new document of type '${type}' is not simulated.`) },
+        };
+      customer = text(body, 'CustomerID');
+      if (!this.customers.has(customer))
+        return {
+          status: 422,
+          body: { ...body, CustomerID: err(customer, `'Customer' cannot be found in the system.`) },
+        };
+      const amount = this.parse(text(body, 'PaymentAmount'));
+      if (amount === null || amount <= 0n)
+        return {
+          status: 422,
+          body: {
+            ...body,
+            PaymentAmount: err(text(body, 'PaymentAmount'), 'The payment amount must be greater than zero.'),
+          },
+        };
+      const cash = text(body, 'CashAccount');
+      if (this.o.cashAccounts && !this.o.cashAccounts.includes(cash))
+        return {
+          status: 422,
+          body: { ...body, CashAccount: err(cash, `'Cash Account' cannot be found in the system.`) },
+        };
+      const date = text(body, 'ApplicationDate');
+      const closed = this.closed(date);
+      if (closed) return { status: 422, body: { ...body, error: closed } };
+      fresh = {
+        id: randomUUID(),
+        type,
+        nbr: String(++this.pmSeq).padStart(6, '0'),
+        customer,
+        date: date.slice(0, 10),
+        amount,
+        paymentRef: text(body, 'PaymentRef'),
+        method: text(body, 'PaymentMethod'),
+        cashAccount: cash,
+        description: text(body, 'Description'),
+        status: text(body, 'Hold') === 'true' ? 'On Hold' : 'Balanced',
+        available: amount,
+      };
+      key = `${type}/${fresh.nbr}`;
+      available = amount;
+    }
+    const apps: Application[] = [];
+    const pendingOwn = (this.applications.get(key) ?? []).filter((a) => !a.released).reduce((s, a) => s + a.amount, 0n);
+    let taken = pendingOwn;
+    const lines = (body.DocumentsToApply as Json[] | undefined) ?? [];
+    for (const [n, l] of lines.entries()) {
+      const fail = (field: string, message: string): WriteAnswer => {
+        const copy = lines.map((x) => ({ ...x }));
+        copy[n] = { ...l, [field]: err(text(l, field), message) };
+        return { status: 422, body: { ...body, DocumentsToApply: copy } };
+      };
+      const docType = text(l, 'DocType');
+      const refNbr = text(l, 'ReferenceNbr');
+      // A refund is applied to a payment (its unapplied balance); anything else to an invoice.
+      const target =
+        type === 'Refund' ? this.refundable(`${docType}/${refNbr}`) : this.invoiceTarget(`${docType}/${refNbr}`);
+      if (!target) return fail('ReferenceNbr', `'Reference Nbr.' cannot be found in the system.`);
+      if (target.customer !== customer) return fail('ReferenceNbr', 'The document belongs to another customer.');
+      if (target.status !== 'Open') return fail('ReferenceNbr', 'The document is not released or is closed.');
+      const amt = this.parse(text(l, 'AmountPaid'));
+      if (amt === null || amt <= 0n) return fail('AmountPaid', 'The amount must be greater than zero.');
+      if (amt > target.open - apps.filter((a) => a.refNbr === refNbr).reduce((s, a) => s + a.amount, 0n))
+        return fail('AmountPaid', 'The amount paid cannot exceed the balance of the document.');
+      taken += amt;
+      if (taken > available)
+        return fail('AmountPaid', 'The application amount exceeds the available balance of the payment.');
+      const doc = { type: docType, nbr: refNbr };
+      apps.push({ docType: doc.type, refNbr: doc.nbr, amount: amt, released: false, date: '' });
+    }
+    if (fresh?.type === 'Refund' && apps.length === 0)
+      return { status: 422, body: { ...body, error: 'A refund must be applied to a payment or credit memo.' } };
+    if (fresh) this.payments.set(key, fresh);
+    this.applications.set(key, [...(this.applications.get(key) ?? []), ...apps]);
+    return { status: 200, body: this.paymentView(key, ['DocumentsToApply', 'ApplicationHistory'])! };
+  }
+
+  /** ReleaseInvoice: Balanced → Open. */
+  releaseDocument(key: string): string | null {
+    const d = this.documents.get(key);
+    if (!d) return 'The document cannot be found in the system.';
+    if (d.status !== 'Balanced') return 'Document Status is invalid for processing.';
+    d.status = 'Open';
+    return null;
+  }
+
+  /** ReleasePayment: a new payment Balanced → Open, and every pending application taken from the documents' balances. */
+  releasePayment(key: string): string | null {
+    const p = this.payments.get(key);
+    const cm = p ? null : this.documents.get(key);
+    if (!p && (!cm || cm.type !== 'Credit Memo')) return 'The document cannot be found in the system.';
+    const apps = (this.applications.get(key) ?? []).filter((a) => !a.released);
+    if (p && p.status === 'On Hold') return 'Document Status is invalid for processing.';
+    if (p?.status !== 'Balanced' && apps.length === 0) return 'Document Status is invalid for processing.';
+    if (p && p.status === 'Balanced') p.status = 'Open';
+    for (const a of apps) {
+      const doc = this.documents.get(`${a.docType}/${a.refNbr}`);
+      const paid = doc ? null : this.payments.get(`${a.docType}/${a.refNbr}`)!;
+      if (doc) {
+        doc.balance -= a.amount;
+        if (doc.balance === 0n) doc.status = 'Closed';
+      } else {
+        paid!.available -= a.amount;
+        if (paid!.available === 0n) paid!.status = 'Closed';
+      }
+      a.released = true;
+      a.date = p ? p.date : cm!.date;
+      if (p) p.available -= a.amount;
+      else cm!.balance -= a.amount;
+    }
+    if (p && p.available === 0n) p.status = 'Closed';
+    if (cm && cm.balance === 0n) cm.status = 'Closed';
+    return null;
+  }
+
+  /** References held more than once, per document type: what must stay empty. */
+  duplicates(): string[] {
+    const seen = new Map<string, number>();
+    for (const d of this.documents.values()) {
+      const k = `${d.type} CustomerOrder ${d.customerOrder}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    for (const p of this.payments.values()) {
+      const k = `${p.type} PaymentRef ${p.paymentRef}`;
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} held ${n} times`);
+  }
+}

@@ -1,0 +1,484 @@
+import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import { RemoteClient } from '../../sync/remote/client.ts';
+import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
+import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
+import {
+  type FoundDocument,
+  type ItemError,
+  type ItemResult,
+  type TargetAllocation,
+  type TargetCallContext,
+  type TargetConnector,
+  type TargetDeps,
+  type TargetDocument,
+  type TargetKind,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { AcumaticaApi, type Entity, type Refusal, dec, literal, v, val } from './api.ts';
+import { passwordTokenSource } from './auth.ts';
+import {
+  DOC_TYPES,
+  type DocumentInput,
+  customerBody,
+  dateOf,
+  dateTime,
+  docId,
+  invoiceBody,
+  minorOf,
+  parseDocId,
+  taxCategory,
+} from './map.ts';
+import {
+  AcumaticaSettings,
+  DEFAULT_LIMITS,
+  REFERENCE_MAX,
+  SECRETS,
+  SYSTEM,
+  endpointUrl,
+  instanceOf,
+  rateScope,
+} from './settings.ts';
+
+/*
+ * The Acumatica target (docs/connectors/acumatica.md), on the contract-based REST API's Default
+ * endpoint. One record per request (the API has no batch): customers and items are PUT by their
+ * key (CustomerID, InventoryID), so sending one again updates it; invoices and credit memos are PUT
+ * with our reference in CustomerOrder (Customer Ref. Nbr.) and released; payments with our
+ * reference in PaymentRef, applied to their invoice (DocumentsToApply) and released. After an
+ * unknown outcome the engine finds documents by those references, and a document found saved but
+ * not yet released is released then.
+ */
+
+export interface AcumaticaTargetOptions {
+  planner?: RatePlanner | undefined;
+  client?:
+    | Pick<
+        RemoteClientOptions,
+        'guard' | 'sleep' | 'backoffBaseMs' | 'backoffMaxMs' | 'maxAttempts' | 'retryAfterMaxMs'
+      >
+    | undefined;
+  /** Waits between polls of an action's status (tests: none). */
+  sleep?: ((ms: number) => Promise<void>) | undefined;
+}
+
+const isItemError = (x: Entity | ItemError): x is ItemError => typeof x.retryable === 'boolean';
+
+const refusedBy = (what: string, r: Refusal): ItemResult =>
+  failed({ code: 'TARGET_REFUSED', message: `Acumatica ${what} ${r.message}`, retryable: false, field: r.field });
+
+export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOptions = {}): TargetConnector {
+  const settings = AcumaticaSettings.parse(deps.settings);
+  const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
+  const scope = rateScope(settings);
+  const secrets = () =>
+    SECRETS.map((k) => (settings as Record<string, unknown>)[k]).filter((x): x is string => typeof x === 'string');
+  const common = {
+    system: SYSTEM,
+    timeoutMs: settings.timeoutMs,
+    log: deps.log,
+    secrets,
+    rate: { planner, scopes: [scope] },
+    ...opts.client,
+  };
+  const instance = new RemoteClient({ ...common, baseUrl: instanceOf(settings) });
+  const auth = settings.auth === 'oauth' ? passwordTokenSource(settings, instance) : undefined;
+  const client = new RemoteClient({ ...common, baseUrl: endpointUrl(settings), auth });
+  const api = new AcumaticaApi({ settings, client, instance, log: deps.log, sleep: opts.sleep });
+
+  /** Releases a saved document: true when released, a refusal when Acumatica would not. */
+  async function release(
+    ctx: TargetCallContext,
+    type: string,
+    nbr: string,
+    // A credit memo is released as a document on Invoice, its applications on Payment.
+    entity: 'Invoice' | 'Payment' = DOC_TYPES[type as keyof typeof DOC_TYPES]?.entity ?? 'Payment',
+  ): Promise<true | Refusal> {
+    const action = entity === 'Invoice' ? 'ReleaseInvoice' : 'ReleasePayment';
+    const r = await api.action(entity, action, { Type: v(type), ReferenceNbr: v(nbr) }, ctx.signal);
+    return r.ok ? true : r.refusal;
+  }
+
+  /** Saves a document, releases it, and says what the source is told. */
+  async function book(ctx: TargetCallContext, entity: 'Invoice' | 'Payment', body: Entity): Promise<ItemResult> {
+    const type = val(body, 'Type');
+    const w = await api.put(entity, body, { retrySafe: false, signal: ctx.signal });
+    if (!w.ok) return refusedBy(`refused the ${type.toLowerCase()}:`, w.refusal);
+    const nbr = val(w.entity, 'ReferenceNbr');
+    if (!nbr)
+      throw new ConnectorError(SYSTEM, `PUT ${entity} answered 200 without ReferenceNbr`, {
+        status: 200,
+        retryable: false,
+      });
+    if (!settings.release) return ok(docId(type, nbr), { number: nbr, outcome: 'created' });
+    const released = await release(ctx, type, nbr);
+    if (released === true) return ok(docId(type, nbr), { number: nbr, outcome: 'created' });
+    // Saved, so it is ours and must not be sent again: booked, left Balanced for a person to release.
+    ctx.log.warn({ system: SYSTEM, type, nbr, reason: released.message }, 'saved but not released');
+    return ok(docId(type, nbr), {
+      number: nbr,
+      outcome: 'created',
+      message: `saved as ${nbr} but not released: ${released.message}`,
+    });
+  }
+
+  async function documentsOf(ctx: TargetCallContext, input: DocumentInput[]): Promise<ItemResult[]> {
+    const out: ItemResult[] = [];
+    for (const d of input) {
+      const body = invoiceBody(d, settings);
+      out.push(isItemError(body) ? failed(body) : await book(ctx, 'Invoice', body));
+    }
+    return out;
+  }
+
+  /** Our reference, narrowed to a customer, in the field each kind keeps it. */
+  async function find(ctx: TargetCallContext, kind: TargetKind, reference: string, customer?: string | null) {
+    const spec =
+      kind === 'invoice' || kind === 'creditNote'
+        ? {
+            entity: 'Invoice',
+            type: kind === 'invoice' ? 'Invoice' : 'Credit Memo',
+            ref: 'CustomerOrder',
+            cust: 'Customer',
+          }
+        : kind === 'payment' || kind === 'refund'
+          ? {
+              entity: 'Payment',
+              type: kind === 'payment' ? 'Payment' : 'Refund',
+              ref: 'PaymentRef',
+              cust: 'CustomerID',
+            }
+          : null;
+    if (!spec) return null;
+    const filter = [`Type eq ${literal(spec.type)}`, `${spec.ref} eq ${literal(reference)}`];
+    if (customer) filter.push(`${spec.cust} eq ${literal(customer)}`);
+    const rows = await api.list(spec.entity, { $filter: filter.join(' and ') }, ctx.signal);
+    // $filter compares as the database does (case-insensitively): keep the exact reference only.
+    const found = rows.filter((r) => val(r, spec.ref) === reference);
+    return found[0] ? { row: found[0], spec } : null;
+  }
+
+  /** Applications from a payment or credit memo to one invoice, oldest first: released, then pending. */
+  async function applications(ctx: TargetCallContext, fromId: string, invoiceId: string) {
+    const from = parseDocId(fromId);
+    const inv = parseDocId(invoiceId);
+    if (!from || !inv)
+      throw new ConnectorError(SYSTEM, `not an Acumatica document id: ${fromId}`, { retryable: false });
+    const row = await api.get(
+      'Payment',
+      [from.type, from.nbr],
+      { $expand: 'ApplicationHistory,DocumentsToApply' },
+      ctx.signal,
+    );
+    if (!row) return [];
+    const history = ((row.ApplicationHistory as Entity[] | undefined) ?? [])
+      .filter((a) => val(a, 'AdjustedDocType') === inv.type && val(a, 'AdjustedRefNbr') === inv.nbr)
+      .map((a) => ({ amount: val(a, 'AmountPaid'), date: dateOf(a, 'Date'), released: true }));
+    const pending = ((row.DocumentsToApply as Entity[] | undefined) ?? [])
+      .filter((a) => val(a, 'DocType') === inv.type && val(a, 'ReferenceNbr') === inv.nbr)
+      .map((a) => ({ amount: val(a, 'AmountPaid'), date: '', released: false }));
+    return [...history, ...pending].map((a, n) => ({ ...a, id: `${fromId}>${invoiceId}>${n}` }));
+  }
+
+  const sameAmount = (a: string, b: string, currency: string) => {
+    const x = parseAmount(a || '0', currency);
+    const y = parseAmount(b, currency);
+    return x.ok && y.ok && x.value === y.value;
+  };
+
+  /** A payment (applied to the invoice it names) or a refund (applied to the payment it returns). */
+  async function cash(
+    ctx: TargetCallContext,
+    type: 'Payment' | 'Refund',
+    r: { externalReference: string; currency: string; date: string; amount: string; description: string },
+    customer: string,
+    appliedTo: string | null,
+    bankAccountCode: string,
+  ): Promise<ItemResult> {
+    const what = type.toLowerCase();
+    if (r.externalReference.length > REFERENCE_MAX)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `the reference "${r.externalReference}" is longer than the ${REFERENCE_MAX} characters of Acumatica's Payment Ref.`,
+        retryable: false,
+        field: 'externalReference',
+      });
+    if (settings.currency && r.currency !== settings.currency)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `the ${what} is in ${r.currency}; this target books ${settings.currency} only`,
+        retryable: false,
+        field: 'currency',
+      });
+    const to = appliedTo ? parseDocId(appliedTo) : null;
+    const body: Entity = {
+      Type: v(type),
+      CustomerID: v(customer),
+      ApplicationDate: v(dateTime(r.date)),
+      PaymentAmount: dec(r.amount),
+      PaymentRef: v(r.externalReference),
+      PaymentMethod: v(settings.paymentMethod),
+      CashAccount: v(settings.cashAccount ?? bankAccountCode),
+      Description: v((r.description || r.externalReference).slice(0, 255)),
+      Hold: v(false),
+    };
+    if (to) {
+      // Acumatica refuses an application above what the invoice still owes: apply that much, and
+      // leave the rest of an overpayment unapplied on the payment (as a person would).
+      let apply = r.amount;
+      if (type === 'Payment') {
+        const inv = await api.get('Invoice', [to.type, to.nbr], { $select: 'Balance' }, ctx.signal);
+        const owed = inv ? parseAmount(val(inv, 'Balance') || '0', r.currency) : null;
+        const amount = parseAmount(r.amount, r.currency);
+        if (owed?.ok && amount.ok && owed.value < amount.value) apply = formatAmount(owed.value, r.currency);
+      }
+      if (apply !== formatAmount(0n, r.currency))
+        body.DocumentsToApply = [{ DocType: v(to.type), ReferenceNbr: v(to.nbr), AmountPaid: dec(apply) }];
+    }
+    return book(ctx, 'Payment', body);
+  }
+
+  async function allocate(ctx: TargetCallContext, a: TargetAllocation): Promise<ItemResult> {
+    const from = parseDocId(a.fromTargetId);
+    const inv = parseDocId(a.invoiceTargetId);
+    if (!from || !inv)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `not an Acumatica document: ${a.fromTargetId}`,
+        retryable: false,
+      });
+    const w = await api.put(
+      'Payment',
+      {
+        Type: v(from.type),
+        ReferenceNbr: v(from.nbr),
+        DocumentsToApply: [{ DocType: v(inv.type), ReferenceNbr: v(inv.nbr), AmountPaid: dec(a.record.amount) }],
+      },
+      { retrySafe: false, signal: ctx.signal },
+    );
+    if (!w.ok) return refusedBy('refused the application:', w.refusal);
+    const released = await release(ctx, from.type, from.nbr, 'Payment');
+    if (released !== true) return refusedBy('did not release the application:', released);
+    const apps = await applications(ctx, a.fromTargetId, a.invoiceTargetId);
+    const mine = apps.filter((x) => x.released && sameAmount(x.amount, a.record.amount, a.record.currency)).at(-1);
+    if (!mine)
+      throw new ConnectorError(SYSTEM, 'the released application is not in the payment’s history', { retryable: true });
+    return ok(mine.id, { outcome: 'created' });
+  }
+
+  return {
+    type: 'acumatica',
+    transactional: false,
+    capabilities: {
+      customers: true,
+      items: true,
+      invoices: true,
+      creditNotes: true,
+      payments: true,
+      allocations: true,
+      // A Refund applied to the payment it returns (the contract's Payment Type; on a real instance U).
+      refunds: true,
+      paymentStatus: true,
+      // The Default endpoint has no report or PDF operation.
+      pdf: false,
+      drafts: false,
+      reconciliation: false,
+    },
+    limits: {
+      callsPerSecond: settings.limits?.callsPerSecond,
+      callsPerMinute: settings.limits?.callsPerMinute ?? DEFAULT_LIMITS.callsPerMinute,
+      callsPerDay: settings.limits?.callsPerDay,
+      concurrency: settings.limits?.concurrent ?? DEFAULT_LIMITS.concurrent,
+      batchSize: settings.limits?.batchSize ?? DEFAULT_LIMITS.batchSize,
+    },
+
+    upsertCustomers: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const c of items) {
+          const code = c.targetId ?? c.code;
+          // PUT by CustomerID creates or updates: sending it again after a lost answer changes nothing.
+          const w = await api.put('Customer', customerBody(code, c.record), { retrySafe: true, signal: ctx.signal });
+          out.push(
+            w.ok
+              ? ok(val(w.entity, 'CustomerID') || code, { number: code, outcome: c.targetId ? 'updated' : 'created' })
+              : refusedBy('refused the customer:', w.refusal),
+          );
+        }
+        return out;
+      }),
+
+    upsertProducts: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const p of items) {
+          const code = p.targetId ?? p.code;
+          const body: Entity = { InventoryID: v(code), Description: v(p.record.name) };
+          const tax = p.record.vatRate ? taxCategory(p.record.vatRate, settings.taxCategories) : null;
+          if (tax && 'category' in tax && tax.category) body.TaxCategory = v(tax.category);
+          const w = await api.put(settings.itemEntity, body, { retrySafe: true, signal: ctx.signal });
+          out.push(
+            w.ok
+              ? ok(val(w.entity, 'InventoryID') || code, { number: code, outcome: p.targetId ? 'updated' : 'created' })
+              : refusedBy('refused the item:', w.refusal),
+          );
+        }
+        return out;
+      }),
+
+    createInvoices: (ctx, items) =>
+      api.within(() =>
+        documentsOf(
+          ctx,
+          items.map((i) => ({
+            type: 'Invoice',
+            reference: i.record.externalReference,
+            customer: i.customerTargetId,
+            date: i.record.invoiceDate,
+            dueDate: i.record.dueDate,
+            description: i.record.description,
+            currency: i.record.currency,
+            lines: i.record.lines,
+            productIds: i.productTargetIds,
+          })),
+        ),
+      ),
+
+    createCreditNotes: (ctx, items) =>
+      api.within(() =>
+        documentsOf(
+          ctx,
+          items.map((n) => ({
+            type: 'Credit Memo',
+            reference: n.record.externalReference,
+            customer: n.customerTargetId,
+            date: n.record.date,
+            description: n.record.description,
+            currency: n.record.currency,
+            lines: n.record.lines,
+            productIds: n.productTargetIds,
+          })),
+        ),
+      ),
+
+    createPayments: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const p of items)
+          out.push(await cash(ctx, 'Payment', p.record, p.customerTargetId, p.invoiceTargetId, p.bankAccountCode));
+        return out;
+      }),
+
+    // A Refund document applied to the payment it returns (its unapplied balance), then released.
+    createRefunds: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const r of items)
+          out.push(await cash(ctx, 'Refund', r.record, r.customerTargetId, r.paymentTargetId, r.bankAccountCode));
+        return out;
+      }),
+
+    createAllocations: (ctx, items) =>
+      api.within(async () => {
+        const out: ItemResult[] = [];
+        for (const a of items) out.push(await allocate(ctx, a));
+        return out;
+      }),
+
+    findAllocation: (ctx, item, taken) =>
+      api.within(async () => {
+        const apps = await applications(ctx, item.fromTargetId, item.invoiceTargetId);
+        const match = apps.find(
+          (x) => !taken.has(x.id) && sameAmount(x.amount, item.record.amount, item.record.currency),
+        );
+        if (!match) return null;
+        if (!match.released) {
+          const from = parseDocId(item.fromTargetId)!;
+          const released = await release(ctx, from.type, from.nbr, 'Payment');
+          if (released !== true) return null;
+        }
+        return { targetId: match.id };
+      }),
+
+    findByReference: (ctx, kind, reference, customerTargetId): Promise<FoundDocument | null> =>
+      api.within(async () => {
+        // Customers and items are PUT by their key: sent again, they are updated, never doubled.
+        const hit = await find(ctx, kind, reference, customerTargetId);
+        if (!hit) return null;
+        const type = val(hit.row, 'Type');
+        const nbr = val(hit.row, 'ReferenceNbr');
+        // Saved but its release unknown (the answer was lost): release it now, as the first send would have.
+        if (settings.release && val(hit.row, 'Status') === 'Balanced') {
+          const released = await release(ctx, type, nbr);
+          if (released !== true)
+            ctx.log.warn({ system: SYSTEM, type, nbr, reason: released.message }, 'found saved, not released');
+        }
+        return { targetId: docId(type, nbr), number: nbr, customerTargetId: val(hit.row, hit.spec.cust) || null };
+      }),
+
+    documents: (ctx, targetIds, options) =>
+      api.within(async () => {
+        const out = new Map<string, TargetDocument>();
+        for (const id of targetIds) {
+          const key = parseDocId(id);
+          if (!key) continue;
+          const spec = DOC_TYPES[key.type];
+          const row = await api.get(
+            spec.entity,
+            [key.type, key.nbr],
+            options?.lines === false || spec.entity === 'Payment' ? {} : { $expand: 'Details' },
+            ctx.signal,
+          );
+          if (!row) continue;
+          const isPayment = spec.entity === 'Payment';
+          const currency = val(row, 'CurrencyID') || settings.currency || 'USD';
+          const gross = minorOf(row, isPayment ? 'PaymentAmount' : 'Amount', currency);
+          if (gross === null)
+            throw new ConnectorError(SYSTEM, `${id} has an amount that is not one of ${currency}`, {
+              retryable: false,
+            });
+          out.set(id, {
+            targetId: id,
+            kind: spec.kind === 'refund' ? 'refund' : spec.kind,
+            number: val(row, 'ReferenceNbr'),
+            customerTargetId: val(row, isPayment ? 'CustomerID' : 'Customer'),
+            externalReference: val(row, isPayment ? 'PaymentRef' : 'CustomerOrder'),
+            date: dateOf(row, isPayment ? 'ApplicationDate' : 'Date'),
+            dueDate: isPayment ? null : dateOf(row, 'DueDate') || null,
+            currency,
+            gross,
+            lines: Array.isArray(row.Details) ? row.Details.length : 0,
+          });
+        }
+        return out;
+      }),
+
+    // An invoice is paid when its Balance is 0; the payment named is the last one applied to it
+    // (a credit memo settling it names none).
+    paidInvoices: (ctx, invoiceTargetIds) =>
+      api.within(async () => {
+        const paid = new Map<string, string>();
+        for (const id of invoiceTargetIds) {
+          const key = parseDocId(id);
+          if (!key || key.type !== 'Invoice') continue;
+          const row = await api.get('Invoice', [key.type, key.nbr], { $expand: 'ApplicationsDefault' }, ctx.signal);
+          if (!row || minorOf(row, 'Balance', settings.currency ?? 'USD') !== 0n) continue;
+          const last = ((row.ApplicationsDefault as Entity[] | undefined) ?? [])
+            .filter((a) => val(a, 'DocType') === 'Payment')
+            .at(-1);
+          const payment = last
+            ? await api.get('Payment', ['Payment', val(last, 'ReferenceNbr')], {}, ctx.signal)
+            : null;
+          paid.set(id, payment ? val(payment, 'PaymentRef') : '');
+        }
+        return paid;
+      }),
+
+    checkConnection: (ctx) =>
+      api.within(async () => {
+        await api.list('Customer', { $top: '1', $select: 'CustomerID' }, ctx.signal);
+        return `${new URL(settings.instanceUrl).host}${settings.tenant ? `, tenant ${settings.tenant}` : ''}`;
+      }),
+  };
+}

@@ -1,0 +1,415 @@
+import pino from 'pino';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Database } from '../src/db/database.ts';
+import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
+import { type AcumaticaTargetOptions, createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { TargetCallContext, TargetConnector, TargetInvoice, TargetPayment } from '../src/sync/target.ts';
+import { createTestDatabase } from './helpers/db.ts';
+import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { testBox } from './helpers/sync.ts';
+
+/*
+ * The Acumatica target's operations against the simulated instance, one by one: sessions (signed
+ * out after each call, signed in again after the idle timeout, the licence's cap on API users),
+ * OAuth, one refused document among good ones, lost answers found by reference (and released),
+ * 429 and 5xx retryable, a malformed answer not, credentials in no message, and every request
+ * checked against the official contract.
+ */
+
+const SPEC = 'acumatica/Default_24.200.001.openapi.json';
+const specPath = sharedSpec(SPEC);
+if (!specPath) console.warn(`test/acumatica-target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
+const validate = specPath ? openApiRequestValidator(specPath) : undefined;
+
+const log = pino({ level: 'silent' });
+const PASSWORD = 'acu-pass-SECRET-0123456789';
+const CLIENT = { clientId: '88358B02-A48D-A50E-F710-39C1636C30F6@Company', clientSecret: 'acu-client-SECRET-987654' };
+let db: Database;
+let sim: AcumaticaSimulator;
+let ctx: TargetCallContext;
+
+const fast: AcumaticaTargetOptions = {
+  client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 },
+  sleep: () => Promise.resolve(),
+};
+
+function make(settings: Record<string, unknown> = {}, opts: AcumaticaTargetOptions = fast): TargetConnector {
+  return createAcumaticaTarget(
+    {
+      db,
+      log,
+      mapping: {},
+      settings: {
+        type: 'acumatica',
+        instanceUrl: sim.url,
+        username: 'api',
+        password: PASSWORD,
+        tenant: 'Company',
+        currency: 'EUR',
+        taxCategories: { '0.21': 'STANDARD' },
+        cashAccount: '10200',
+        actionPollMs: 10,
+        limits: { callsPerMinute: 100_000, concurrent: 4 },
+        ...settings,
+      },
+      entityId: '1',
+      pipelineId: '1',
+      pipelineName: 'acu',
+      box: testBox,
+    },
+    opts,
+  );
+}
+
+const invoice = (ref: string, customer: string, net = '100.00', date = '2026-11-02'): TargetInvoice => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId: customer,
+  productTargetIds: {},
+  record: {
+    kind: 'invoice',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    invoiceDate: date,
+    dueDate: null,
+    currency: 'EUR',
+    description: '',
+    lines: [{ description: 'Service', netAmount: net, vatRate: '0.21' }],
+  },
+});
+
+const payment = (ref: string, customer: string, invoiceTargetId: string | null, amount: string): TargetPayment => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId: customer,
+  invoiceTargetId,
+  bankAccountCode: 'BANK',
+  record: {
+    kind: 'payment',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    date: '2026-11-05',
+    amount,
+    currency: 'EUR',
+    description: '',
+  },
+});
+
+async function customer(target: TargetConnector, code: string) {
+  const [r] = await target.upsertCustomers(ctx, [
+    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
+  ]);
+  expect(r).toMatchObject({ ok: true, targetId: code });
+  return code;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startAcumaticaSimulator({
+    users: [{ name: 'api', password: PASSWORD }],
+    clients: [CLIENT],
+    tenant: 'Company',
+    currency: 'EUR',
+    taxCategories: { STANDARD: '0.21' },
+    cashAccounts: ['10200'],
+    closedBefore: '2021-01-01',
+    maxApiUsers: 2,
+    validate,
+  });
+  ctx = { db, log, actor: 'test' };
+}, 60_000);
+afterAll(async () => {
+  expect(sim.violations).toEqual([]);
+  expect(sim.duplicates()).toEqual([]);
+  await sim.close();
+  await db.close();
+});
+beforeEach(() => {
+  sim.expireSessions();
+});
+
+describe('sessions', () => {
+  it('signs in for a call and out when it ends, so no API user is held', async () => {
+    const target = make();
+    const before = { ...sim.stats };
+    await customer(target, 'S1');
+    await target.createInvoices(ctx, [invoice('S-1', 'S1')]);
+    expect(sim.sessionsOpen()).toBe(0);
+    expect(sim.stats.logins - before.logins).toBe(2);
+    expect(sim.stats.logouts - before.logouts).toBe(2);
+  });
+
+  it('signs in again when the session expired while idle, and sends the call once more', async () => {
+    const target = make();
+    await customer(target, 'S2');
+    const ids = (await target.createInvoices(ctx, [invoice('S-2a', 'S2'), invoice('S-2b', 'S2')])).map(
+      (r) => (r as { targetId: string }).targetId,
+    );
+    const before = { ...sim.stats };
+    sim.expireSessionsAfterNext();
+    expect((await target.documents!(ctx, ids)).size).toBe(2);
+    expect(sim.stats.expired - before.expired).toBe(1);
+    expect(sim.stats.logins - before.logins).toBe(2);
+    expect(sim.sessionsOpen()).toBe(0);
+  });
+
+  it('meets the licence’s per-minute limit as a 429 in Acumatica’s format: retryable', async () => {
+    const limited = await startAcumaticaSimulator({
+      users: [{ name: 'api', password: PASSWORD }],
+      requestsPerMinute: 2,
+      validate,
+    });
+    try {
+      const target = make({ instanceUrl: limited.url });
+      await target.checkConnection!(ctx);
+      await target.checkConnection!(ctx);
+      const err = (await target.checkConnection!(ctx).catch((e: unknown) => e)) as ConnectorError;
+      expect(err).toMatchObject({ retryable: true, status: 429 });
+      expect(limited.stats.throttled).toBe(1);
+      const raw = await fetch(`${limited.url}/entity/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'api', password: PASSWORD }),
+      });
+      const cookie = raw.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ');
+      const answer = await fetch(`${limited.url}/entity/Default/24.200.001/Customer`, { headers: { cookie } });
+      expect(answer.status).toBe(429);
+      expect(await answer.json()).toMatchObject({ message: expect.any(String), exceptionMessage: expect.any(String) });
+      expect(limited.violations).toEqual([]);
+    } finally {
+      await limited.close();
+    }
+  });
+
+  it('is refused a session when the licence’s API users are all signed in: retryable, no password in it', async () => {
+    const small = await startAcumaticaSimulator({ users: [{ name: 'api', password: PASSWORD }], maxApiUsers: 1 });
+    try {
+      // Someone else holds the only API user.
+      await fetch(`${small.url}/entity/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'api', password: PASSWORD }),
+      });
+      const target = make({ instanceUrl: small.url });
+      const err = await target.checkConnection!(ctx).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect((err as ConnectorError).retryable).toBe(true);
+      expect((err as ConnectorError).status).toBe(429);
+      expect(String((err as Error).message)).not.toContain(PASSWORD);
+    } finally {
+      await small.close();
+    }
+  });
+
+  // Acumatica answers a wrong password with a 500: the shared client retries it as an outage, and
+  // the engine parks the documents as TARGET_UNAVAILABLE ("check the pipeline's credentials").
+  it('keeps a wrong password out of the error', async () => {
+    const target = make({ password: 'wrong-SECRET-password' });
+    const err = await target.checkConnection!(ctx).catch((e: unknown) => e);
+    expect(err).toMatchObject({ retryable: true, status: 500 });
+    expect(String((err as Error).message)).not.toContain('wrong-SECRET-password');
+  });
+});
+
+describe('OAuth 2.0', () => {
+  it('books with a bearer token from the password grant, opening no cookie session', async () => {
+    const target = make({ auth: 'oauth', ...CLIENT });
+    const logins = sim.stats.logins;
+    await customer(target, 'O1');
+    expect(await target.checkConnection!(ctx)).toContain('127.0.0.1');
+    expect(sim.stats.logins).toBe(logins);
+  });
+
+  it('refuses a wrong client secret as a reconnect, without the secret', async () => {
+    const target = make({ auth: 'oauth', clientId: CLIENT.clientId, clientSecret: 'bad-SECRET-client' });
+    const err = (await target.checkConnection!(ctx).catch((e: unknown) => e)) as ConnectorError;
+    expect(err).toMatchObject({ retryable: false, code: 'TARGET_AUTH_REVOKED' });
+    expect(err.message).toMatch(/invalid_client/);
+    expect(err.message).not.toContain('bad-SECRET-client');
+  });
+});
+
+describe('documents', () => {
+  it('books each document on its own: one refused does not sink its neighbours', async () => {
+    const target = make();
+    const c = await customer(target, 'D1');
+    const results = await target.createInvoices(ctx, [
+      invoice('D-1', c),
+      invoice('D-2', c, '10.00', '2020-03-01'),
+      invoice('D-3', c, '50.00'),
+    ]);
+    expect(results).toMatchObject([
+      { ok: true, targetId: expect.stringMatching(/^Invoice\/AR\d{6}$/) },
+      {
+        ok: false,
+        error: {
+          code: 'TARGET_REFUSED',
+          retryable: false,
+          message: expect.stringMatching(/financial period is closed/),
+        },
+      },
+      { ok: true },
+    ]);
+    const [id] = [(results[0] as { targetId: string }).targetId];
+    const held = (await target.documents!(ctx, [id])).get(id);
+    expect(held).toMatchObject({
+      kind: 'invoice',
+      externalReference: 'D-1',
+      customerTargetId: c,
+      gross: 12100n,
+      lines: 1,
+    });
+    expect(sim.books.documents.get(id)?.status).toBe('Open');
+  });
+
+  it('applies a payment to its invoice and releases it; the invoice owes the rest', async () => {
+    const target = make();
+    const c = await customer(target, 'D2');
+    const [inv] = await target.createInvoices(ctx, [invoice('D2-1', c)]);
+    const invId = (inv as { targetId: string }).targetId;
+    const [pay] = await target.createPayments!(ctx, [payment('D2-P', c, invId, '21.00')]);
+    expect(pay).toMatchObject({ ok: true, targetId: expect.stringMatching(/^Payment\/\d{6}$/) });
+    expect(sim.books.documents.get(invId)?.balance).toBe(10000n);
+    expect(await target.findByReference(ctx, 'payment', 'D2-P', c)).toMatchObject({
+      targetId: (pay as { targetId: string }).targetId,
+    });
+  });
+
+  it('applies an overpayment up to what the invoice owes and leaves the rest on the payment', async () => {
+    const target = make();
+    const c = await customer(target, 'V1');
+    const [inv] = await target.createInvoices(ctx, [invoice('V1-1', c)]);
+    const invId = (inv as { targetId: string }).targetId;
+    const [pay] = await target.createPayments!(ctx, [payment('V1-P', c, invId, '130.00')]);
+    const payId = (pay as { targetId: string }).targetId;
+    expect(sim.books.documents.get(invId)).toMatchObject({ balance: 0n, status: 'Closed' });
+    expect(sim.books.payments.get(payId)).toMatchObject({ amount: 13000n, available: 900n, status: 'Open' });
+  });
+
+  it('says which invoices are paid, naming the payment that settled each last', async () => {
+    const target = make();
+    const c = await customer(target, 'W1');
+    const ids = (await target.createInvoices(ctx, [invoice('W1-1', c), invoice('W1-2', c)])).map(
+      (r) => (r as { targetId: string }).targetId,
+    );
+    await target.createPayments!(ctx, [payment('W1-P1', c, ids[0]!, '100.00'), payment('W1-P2', c, ids[0]!, '21.00')]);
+    await target.createPayments!(ctx, [payment('W1-P3', c, ids[1]!, '21.00')]);
+    expect(await target.paidInvoices!(ctx, ids)).toEqual(new Map([[ids[0]!, 'W1-P2']]));
+  });
+
+  it('refunds a payment’s unapplied balance with a Refund applied to it, and refuses one with nothing left', async () => {
+    const target = make();
+    const c = await customer(target, 'F1');
+    const [inv] = await target.createInvoices(ctx, [invoice('F1-1', c)]);
+    const [open, applied] = await target.createPayments!(ctx, [
+      payment('F1-P1', c, null, '30.00'),
+      payment('F1-P2', c, (inv as { targetId: string }).targetId, '121.00'),
+    ]);
+    const refund = (ref: string, paymentTargetId: string) => ({
+      sourceId: ref,
+      idempotencyKey: `key-${ref}`,
+      customerTargetId: c,
+      paymentTargetId,
+      bankAccountCode: 'BANK',
+      record: {
+        kind: 'refund' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'c',
+        date: '2026-11-06',
+        amount: '30.00',
+        currency: 'EUR',
+        description: '',
+      },
+    });
+    const results = await target.createRefunds!(ctx, [
+      refund('F1-R1', (open as { targetId: string }).targetId),
+      refund('F1-R2', (applied as { targetId: string }).targetId),
+    ]);
+    expect(results).toMatchObject([
+      { ok: true, targetId: expect.stringMatching(/^Refund\//) },
+      {
+        ok: false,
+        error: { code: 'TARGET_REFUSED', message: expect.stringMatching(/refund: answered 422: .*closed/) },
+      },
+    ]);
+    const id = (results[0] as { targetId: string }).targetId;
+    expect(sim.books.payments.get((open as { targetId: string }).targetId)).toMatchObject({
+      available: 0n,
+      status: 'Closed',
+    });
+    expect(await target.findByReference(ctx, 'refund', 'F1-R1', c)).toMatchObject({ targetId: id });
+    expect((await target.documents!(ctx, [id])).get(id)).toMatchObject({ kind: 'refund', gross: 3000n });
+  });
+
+  it('turns a lost answer into a retryable error, and finds (and releases) what was saved', async () => {
+    const target = make();
+    const c = await customer(target, 'D3');
+    sim.dropNext(1, (method, path) => method === 'PUT' && path.endsWith('/Invoice'));
+    const err = await target.createInvoices(ctx, [invoice('D3-1', c)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).retryable).toBe(true);
+    const found = await target.findByReference(ctx, 'invoice', 'D3-1', c);
+    expect(found).toMatchObject({ targetId: expect.stringMatching(/^Invoice\//), customerTargetId: c });
+    expect(sim.books.documents.get(found!.targetId)?.status).toBe('Open');
+    expect(await target.findByReference(ctx, 'invoice', 'd3-1', c)).toBeNull();
+    expect(await target.findByReference(ctx, 'creditNote', 'D3-1', c)).toBeNull();
+  });
+
+  it('treats a lost release answer the same way: found released, not released twice', async () => {
+    const target = make();
+    const c = await customer(target, 'D4');
+    sim.dropNext(1, (method, path) => method === 'POST' && path.endsWith('/ReleaseInvoice'));
+    await expect(target.createInvoices(ctx, [invoice('D4-1', c)])).rejects.toMatchObject({ retryable: true });
+    const found = await target.findByReference(ctx, 'invoice', 'D4-1', c);
+    expect(sim.books.documents.get(found!.targetId)?.status).toBe('Open');
+  });
+
+  it.each([
+    [429, 'limit'],
+    [500, 'error'],
+    [503, 'unavailable'],
+  ])('answers %i as retryable', async (status) => {
+    const target = make();
+    const c = await customer(target, `R${status}`);
+    sim.failNext(status, { retryAfter: 1 });
+    const err = (await target
+      .createInvoices(ctx, [invoice(`R-${status}`, c)])
+      .catch((e: unknown) => e)) as ConnectorError;
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect(err.retryable).toBe(true);
+    expect(err.message).not.toContain(PASSWORD);
+    expect(await target.findByReference(ctx, 'invoice', `R-${status}`, c)).toBeNull();
+  });
+
+  it('does not retry an answer it cannot understand', async () => {
+    const target = make();
+    const c = await customer(target, 'M1');
+    sim.garbleNext();
+    await expect(target.createInvoices(ctx, [invoice('M-1', c)])).rejects.toMatchObject({ retryable: false });
+  });
+
+  it('refuses a reference longer than Acumatica keeps before sending anything', async () => {
+    const target = make();
+    const requests = sim.stats.requests;
+    const [r] = await target.createInvoices(ctx, [invoice('X'.repeat(41), 'D1')]);
+    expect(r).toMatchObject({ ok: false, error: { field: 'externalReference' } });
+    expect(sim.stats.requests - requests).toBe(0); // not even signed in
+  });
+});
+
+describe.skipIf(!specPath)('the contract', () => {
+  it('catches a request that leaves it', () => {
+    expect(validate!({ method: 'PUT', path: '/Customer', body: { CustomerID: 'C1' }, query: {} })).not.toEqual([]);
+    expect(validate!({ method: 'PUT', path: '/Customer', body: { CustomerID: { value: 'C1' } }, query: {} })).toEqual(
+      [],
+    );
+    expect(validate!({ method: 'GET', path: '/Invoice', body: undefined, query: { $where: 'x' } })).not.toEqual([]);
+  });
+});
