@@ -9,6 +9,7 @@ export const CHANGES_PROCESS_STATE = [
   'src/sync/registry.test.ts',
   'test/browser/connections.test.ts',
   'test/browser/settings.test.ts',
+  'test/conformance/accountsiq.test.ts',
   'test/conformance/quickbooks.test.ts',
   'test/conformance/xero.test.ts',
   'test/import-hostile.test.ts',
