@@ -1,6 +1,7 @@
 import { Dec } from '../../domain/money.ts';
 import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import type { LedgerProduct } from '../../sync/mapping.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import {
   type FoundDocument,
@@ -32,6 +33,8 @@ export interface DocumentContext {
   api: AccountsIqApi;
   mapping: PipelineMapping;
   taxCodes: () => Promise<TaxCode[]>;
+  /** The stock items lines name (source product id → stock item id), with their accounts. */
+  products: (ids: Record<string, string>, signal?: AbortSignal) => Promise<Map<string, LedgerProduct>>;
   defaultGl: string | null;
   defaultBank: string | null;
 }
@@ -119,7 +122,8 @@ export async function createInvoices(
   const queries: { n: number; query: Record<string, Value> }[] = [];
   for (const [n, item] of invoices.entries()) {
     const inv = item.record;
-    const lines = batchLines(inv, ctx.mapping, taxCodes, ctx.defaultGl);
+    const products = await ctx.products(item.productTargetIds, tc.signal);
+    const lines = batchLines(inv, ctx.mapping, taxCodes, ctx.defaultGl, products);
     if ('reasonCode' in lines) {
       results[n] = failed({ code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field });
       continue;
@@ -209,7 +213,8 @@ export async function createCreditNotes(
   const booked: { n: number; id: string }[] = [];
   for (const item of notes) {
     const note = item.record;
-    const lines = batchLines(creditNoteAsInvoice(note), ctx.mapping, taxCodes, ctx.defaultGl);
+    const products = await ctx.products(item.productTargetIds, tc.signal);
+    const lines = batchLines(creditNoteAsInvoice(note), ctx.mapping, taxCodes, ctx.defaultGl, products);
     if ('reasonCode' in lines) {
       results.push(failed({ code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field }));
       continue;

@@ -1,6 +1,6 @@
 import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
 import type { CanonicalCustomer, CanonicalInvoice } from '../../sync/canonical.ts';
-import { type MappingFailure, mapInvoiceLines } from '../../sync/mapping.ts';
+import { type LedgerProduct, type MappingFailure, mapInvoiceLines } from '../../sync/mapping.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import type { TargetDocument } from '../../sync/target.ts';
 import { TYPES, type Value, type Xml, items, text } from './wsdl.ts';
@@ -40,10 +40,11 @@ export function batchLines(
   mapping: PipelineMapping,
   taxCodes: TaxCode[],
   defaultGl: string | null,
+  products: Map<string, LedgerProduct> = new Map(),
 ): Record<string, Value>[] | MappingFailure {
   const mapped = mapInvoiceLines(inv, {
     mapping,
-    products: new Map(),
+    products,
     taxCodes,
     customerDefaultGl: defaultGl,
     customerDefaultTax: null,

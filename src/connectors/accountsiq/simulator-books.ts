@@ -63,6 +63,7 @@ const nonNegative = (s: string) => /^\d+(\.\d+)?$/.test(s);
 
 export class Books {
   readonly customers = new Map<string, Record<string, string>>();
+  readonly stockItems = new Map<string, Record<string, string>>();
   readonly transactions = new Map<number, Txn>();
   readonly allocations: Allocation[] = [];
   readonly currency: string;
@@ -131,6 +132,30 @@ export class Books {
       ...existing,
       ...c,
       AccountID: existing.AccountID!,
+      RowVersionNumber: String(Number(existing.RowVersionNumber) + 1),
+    });
+  }
+
+  saveStockItem(item: Record<string, string>, create: boolean): void {
+    const code = item.StockItemID ?? '';
+    if (!code || code !== code.toUpperCase() || !CODE.test(code))
+      throw new Refused('STOCK_ITEM_ID_IS_INVALID', 'StockItemID is required, upper case, at most 50');
+    if (item.SalesGLAccountCode && !this.glAccounts.has(item.SalesGLAccountCode))
+      throw new Refused('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${item.SalesGLAccountCode}`);
+    if (item.SalesTaxCode && !this.taxCodes.has(item.SalesTaxCode))
+      throw new Refused('TAX_CODE_DOES_NOT_EXIST', `Tax code ${item.SalesTaxCode} does not exist`);
+    const existing = this.stockItems.get(code);
+    if (create) {
+      if (existing) throw new Refused('STOCK_ITEM_ALREADY_EXISTS', `Stock item ${code} already exists`);
+      this.stockItems.set(code, { ...item, RowVersionNumber: '1' });
+      return;
+    }
+    if (!existing) throw new Refused('STOCK_ITEM_DOES_NOT_EXIST', `Stock item ${code} does not exist`);
+    if (item.RowVersionNumber !== existing.RowVersionNumber)
+      throw new Refused('OUTDATED_RECORD', 'The record was changed by someone else');
+    this.stockItems.set(code, {
+      ...existing,
+      ...item,
       RowVersionNumber: String(Number(existing.RowVersionNumber) + 1),
     });
   }

@@ -63,6 +63,7 @@ export interface AccountsIqSimulatorStats {
 
 const WRITES = new Set([
   'UpdateCustomer',
+  'SaveStockItem',
   'PostPayAndAllocateSalesInvoices',
   'CreateBatchSalesCreditNoteGetBackTransactionID',
   'AllocateTransactions',
@@ -209,6 +210,38 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
         );
         try {
           books.updateCustomer(values, text(args.create) === 'true');
+          return { result: success('true'), committed: true };
+        } catch (err) {
+          return read(refusal(err));
+        }
+      }
+      case 'GetStockItem': {
+        const item = books.stockItems.get(text(args.stockItemID));
+        return read(
+          item
+            ? success(item)
+            : failure('STOCK_ITEM_DOES_NOT_EXIST', `Stock item ${text(args.stockItemID)} does not exist`),
+        );
+      }
+      case 'GetNewStockItemFromDefaults':
+        return read(
+          success({
+            StockItemID: text(args.stockItemID),
+            Description: '',
+            SalesGLAccountCode: [...books.glAccounts][0]!,
+            IsActive: 'true',
+            RowVersionNumber: '0',
+          }),
+        );
+      case 'SaveStockItem': {
+        const c = args.stockItem as Record<string, Xml>;
+        const values = Object.fromEntries(
+          Object.entries(typeof c === 'object' ? c : {})
+            .filter(([k]) => !k.startsWith('@_'))
+            .map(([k, v]) => [k, text(v)]),
+        );
+        try {
+          books.saveStockItem(values, text(args.create) === 'true');
           return { result: success('true'), committed: true };
         } catch (err) {
           return read(refusal(err));

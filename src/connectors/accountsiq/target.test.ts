@@ -375,6 +375,44 @@ describe('the AccountsIQ target against the simulator', () => {
     expect(sim.books.transactions.get(Number(inv!.ok ? inv!.targetId : 0))!.outstanding.toFixed(2)).toBe('96.80');
   });
 
+  it('products are stock items: their GL account and tax code book the lines that name them', async () => {
+    const t = target();
+    await customer(t, 'K-9');
+    const [p] = await t.upsertProducts!(ctx, [
+      {
+        sourceId: 'prod-1',
+        code: 'gear',
+        targetId: null,
+        record: {
+          kind: 'product',
+          sourceId: 'prod-1',
+          code: 'gear',
+          name: 'Gear <&>',
+          glAccountCode: '4100',
+          taxCode: 'R',
+        },
+      },
+    ]);
+    expect(p).toMatchObject({ ok: true, targetId: 'GEAR', outcome: 'created' });
+    expect(sim.books.stockItems.get('GEAR')).toMatchObject({ Description: 'Gear <&>', SalesGLAccountCode: '4100' });
+    expect(await t.findByReference(ctx, 'product', 'GEAR')).toEqual({ targetId: 'GEAR', number: 'GEAR' });
+    const line = { description: 'Gear', netAmount: '10.00', vatRate: '0.09', productSourceId: 'prod-1' };
+    const [inv] = await t.createInvoices(ctx, [
+      { ...invoice('G-1', 'K-9', { lines: [line] }), productTargetIds: { 'prod-1': 'GEAR' } },
+    ]);
+    expect(inv).toMatchObject({ ok: true });
+    expect(sim.books.transactions.get(Number(inv!.ok ? inv!.targetId : 0))!.gross.toFixed(2)).toBe('10.90');
+    const [refused] = await t.upsertProducts!(ctx, [
+      {
+        sourceId: 'prod-2',
+        code: 'BAD',
+        targetId: null,
+        record: { kind: 'product', sourceId: 'prod-2', code: 'BAD', name: 'Bad', glAccountCode: '9999' },
+      },
+    ]);
+    expect(refused).toMatchObject({ ok: false, error: { message: expect.stringMatching(/GLACCOUNT/) } });
+  });
+
   it('reads the invoice PDF', async () => {
     const t = target();
     await customer(t, 'K-8');

@@ -24,7 +24,19 @@ import {
   toDocument,
 } from './map.ts';
 import { AccountsIqSettings, DEFAULT_LIMITS, SYSTEM, endpointFor, rateScope } from './settings.ts';
-import { type Value, items, text } from './wsdl.ts';
+import { TYPES, type Value, type Xml, items, text } from './wsdl.ts';
+import type { LedgerProduct } from '../../sync/mapping.ts';
+
+/** An element of a declared type as values (text of its declared fields; nil ones left out). */
+function recordOf(x: Xml, type: string): Record<string, Value> {
+  const r = (typeof x === 'object' && !Array.isArray(x) ? x : {}) as Record<string, Xml>;
+  const out: Record<string, Value> = {};
+  for (const [name] of TYPES[type]!) if (typeof r[name] === 'string') out[name] = r[name];
+  return out;
+}
+
+const refusedItem = (a: { status: string; errorCode: string; errorMessage: string }, what: string): ItemResult =>
+  failed({ code: 'TARGET_REFUSED', message: `AccountsIQ refused ${what}: ${describe(a)}`, retryable: false });
 
 /*
  * The AccountsIQ target (docs/connectors/accountsiq.md): customers by their code, invoices and
@@ -65,6 +77,26 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
   const soap = api;
 
   let taxCodes: Promise<TaxCode[]> | null = null;
+  // Stock items as read once by this target (a product's accounts change through upsertProducts, which updates it).
+  const stockItems = new Map<string, Promise<Record<string, Value> | null>>();
+  function stockItem(code: string, signal?: AbortSignal) {
+    let p = stockItems.get(code);
+    if (!p) {
+      p = getStockItem(code, signal);
+      stockItems.set(code, p);
+      p.catch(() => stockItems.delete(code));
+    }
+    return p;
+  }
+  async function getStockItem(code: string, signal?: AbortSignal): Promise<Record<string, Value> | null> {
+    const a = await soap.read('GetStockItem', { stockItemID: code }, signal);
+    if (a.status !== 'Success') {
+      if (/NOT_FOUND|DOES_NOT_EXIST/.test(a.errorCode)) return null;
+      throw new ConnectorError(SYSTEM, `GetStockItem refused: ${describe(a)}`, { status: 200, retryable: false });
+    }
+    return a.result === undefined ? null : recordOf(a.result, 'StockItem');
+  }
+
   const ctxDocs: docs.DocumentContext = {
     api: soap,
     mapping: deps.mapping,
@@ -76,6 +108,24 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
         throw err;
       });
       return taxCodes;
+    },
+    async products(ids, signal) {
+      const out = new Map<string, LedgerProduct>();
+      const rates = Object.keys(ids).length > 0 ? await ctxDocs.taxCodes() : [];
+      for (const [sourceId, code] of Object.entries(ids)) {
+        const item = await stockItem(code, signal);
+        if (!item) continue;
+        const s = (k: string) => (typeof item[k] === 'string' && item[k] !== '' ? item[k] : null);
+        const taxCode = s('SalesTaxCode');
+        out.set(sourceId, {
+          code,
+          glAccountCode: s('SalesGLAccountCode'),
+          taxCode,
+          departmentId: s('DepartmentID'),
+          vatRate: rates.find((t) => t.code === taxCode)?.rate ?? null,
+        });
+      }
+      return out;
     },
   };
 
@@ -125,9 +175,9 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     transactional: false,
     capabilities: {
       customers: true,
-      // Batch invoices post lines to GL accounts and tax codes, not stock items: a product's
-      // accounts come from the pipeline's mapping (mapping.products), so nothing is sent for it.
-      items: false,
+      // Stock items carry a product's sales GL account and tax code; batch invoice lines are
+      // booked to those accounts (batch invoices move no stock).
+      items: true,
       invoices: true,
       creditNotes: true,
       payments: true,
@@ -154,6 +204,59 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       return out;
     },
 
+    async upsertProducts(ctx, products) {
+      const out: ItemResult[] = [];
+      for (const p of products) {
+        const code = (p.targetId ?? p.code).toUpperCase();
+        stockItems.delete(code);
+        const existing = await getStockItem(code, ctx.signal);
+        let base: Record<string, Value>;
+        if (existing) base = existing;
+        else {
+          const fresh = await soap.read('GetNewStockItemFromDefaults', { stockItemID: code }, ctx.signal);
+          if (fresh.status !== 'Success' || fresh.result === undefined) {
+            out.push(refusedItem(fresh, `stock item ${code}`));
+            continue;
+          }
+          base = { ...recordOf(fresh.result, 'StockItem'), StockItemID: code };
+        }
+        const fields: Record<string, string> = { Description: p.record.name.slice(0, 500) };
+        if (p.record.glAccountCode) fields.SalesGLAccountCode = p.record.glAccountCode.toUpperCase();
+        if (p.record.taxCode) fields.SalesTaxCode = p.record.taxCode.toUpperCase();
+        if (p.record.departmentId) fields.DepartmentID = p.record.departmentId.toUpperCase();
+        if (existing && Object.entries(fields).every(([k, v]) => (existing[k] ?? '') === v)) {
+          out.push(ok(code, { number: code, outcome: 'unchanged' }));
+          continue;
+        }
+        const a = await soap.write(
+          'SaveStockItem',
+          { stockItem: { ...base, ...fields }, create: !existing },
+          ctx.signal,
+        );
+        out.push(
+          a.status === 'Success'
+            ? ok(code, { number: code, outcome: existing ? 'updated' : 'created' })
+            : refusedItem(a, `stock item ${code}`),
+        );
+      }
+      return out;
+    },
+
+    async product(ctx, code, asSourceId) {
+      const item = await getStockItem(code.toUpperCase(), ctx.signal);
+      if (!item) return null;
+      const s = (k: string) => (typeof item[k] === 'string' && item[k] !== '' ? item[k] : null);
+      return {
+        kind: 'product',
+        sourceId: asSourceId,
+        code: code.toUpperCase(),
+        name: s('Description') ?? code,
+        glAccountCode: s('SalesGLAccountCode'),
+        taxCode: s('SalesTaxCode'),
+        departmentId: s('DepartmentID'),
+      };
+    },
+
     async customer(ctx, targetId, asSourceId) {
       const c = await getCustomer(targetId, ctx.signal);
       return c ? canonicalCustomer(c, asSourceId) : null;
@@ -170,7 +273,10 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
         const code = reference.toUpperCase();
         return (await getCustomer(code, ctx.signal)) ? { targetId: code, number: code } : null;
       }
-      if (kind === 'product') return null;
+      if (kind === 'product') {
+        const code = reference.toUpperCase();
+        return (await getStockItem(code, ctx.signal)) ? { targetId: code, number: code } : null;
+      }
       return docs.findDocument(ctxDocs, ctx, kind, reference, customerTargetId);
     },
 

@@ -109,6 +109,17 @@ export const TYPES: Record<string, Fields> = {
     ['CreditLimit', 'decimal'],
     ['RowVersionNumber', 'int'],
   ],
+  // StockItem: the operations are in the WSDL (platform-contracts.md §1); these element names
+  // are our reading of it, not checked against a copy (docs/connectors/accountsiq.md).
+  StockItem: [
+    ['StockItemID', 'string'],
+    ['Description', 'string'],
+    ['SalesGLAccountCode', 'string'],
+    ['SalesTaxCode', 'string'],
+    ['DepartmentID', 'string'],
+    ['IsActive', 'boolean'],
+    ['RowVersionNumber', 'int'],
+  ],
   // Query shapes: field names from accountsiq-api.md's summary of the WSDL.
   TransactionsByExternalReferenceQuery: [
     ['ExternalReference', 'string'],
@@ -144,6 +155,9 @@ export const OPERATIONS: Record<string, Fields> = {
   GetCustomer: [token, ['customerCode', 'string']],
   GetNewCustomerFromDefaults: [token],
   UpdateCustomer: [token, ['customer', { type: 'Customer' }], ['create', 'boolean']],
+  GetStockItem: [token, ['stockItemID', 'string']],
+  GetNewStockItemFromDefaults: [token, ['stockItemID', 'string']],
+  SaveStockItem: [token, ['stockItem', { type: 'StockItem' }], ['create', 'boolean']],
   PostPayAndAllocateSalesInvoices: [token, ['queries', arr('WSPostPayAndAllocateSalesInvoiceQuery')]],
   CreateBatchSalesCreditNoteGetBackTransactionID: [token, ['creditNote', { type: 'BatchSalesCreditNote' }]],
   AllocateTransactions: [
