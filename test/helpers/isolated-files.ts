@@ -7,6 +7,7 @@
  */
 export const CHANGES_PROCESS_STATE = [
   'src/sync/registry.test.ts',
+  'test/accountsiq.test.ts',
   'test/browser/connections.test.ts',
   'test/browser/settings.test.ts',
   'test/conformance/accountsiq.test.ts',
