@@ -17,7 +17,7 @@ import type { SyncService } from '../src/sync/service.ts';
  * against the simulated Integration web service losing 5% of write answers after committing (and
  * some more on demand), its tokens expiring mid-run, every envelope checked against the declared
  * operations: zero duplicates, zero missing, receipts allocated to the invoices they pay, credit
- * notes set against theirs, AccountsIQ's numbers and PDFs written back to the source.
+ * notes set against theirs, a refund as a debit journal set against its receipt, AccountsIQ's numbers and PDFs written back to the source.
  */
 
 const CLIENT = { clientId: 'ledgerlink-e2e', clientSecret: 'aiq-e2e-secret-0123456789abcdef' };
@@ -225,6 +225,28 @@ describe('the AccountsIQ target, end to end', () => {
         fromExternalReference: `R-CN-${i}`,
       });
     }
+    // A payment on account, part of it refunded.
+    records.push({
+      kind: 'payment',
+      sourceId: 'R-PAY-X',
+      externalReference: 'R-PAY-X',
+      customerSourceId: 'R-C1',
+      date: '2026-11-21',
+      amount: '30.00',
+      currency: 'EUR',
+      description: 'On account',
+    });
+    records.push({
+      kind: 'refund',
+      sourceId: 'R-REF-1',
+      externalReference: 'R-REF-1',
+      customerSourceId: 'R-C1',
+      date: '2026-11-22',
+      amount: '10.00',
+      currency: 'EUR',
+      paymentExternalReference: 'R-PAY-X',
+      description: 'Refund',
+    });
     const dropped = sim.stats.dropped;
     sim.dropNext(2, 'AllocateTransactions');
     sim.dropNext(1, 'CreateBatchSalesCreditNoteGetBackTransactionID');
@@ -273,6 +295,12 @@ describe('the AccountsIQ target, end to end', () => {
         inv.get(refs[i]!)!.id,
       ]);
     }
+    // The refund: a sales debit journal, once, set against the receipt it refunds.
+    expectEachOnce('SalesDebitJournal', ['R-REF-1']);
+    const onAccount = rec.get('R-PAY-X')!;
+    const journal = held('SalesDebitJournal')[0]!;
+    expect(onAccount.outstanding.toFixed(2)).toBe('20.00');
+    expect(sim.books.allocations.filter((a) => a.credit === onAccount.id).map((a) => a.debit)).toEqual([journal.id]);
     expect(sim.violations).toEqual([]);
   }, 120_000);
 });

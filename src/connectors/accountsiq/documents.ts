@@ -12,6 +12,7 @@ import {
   type TargetInvoice,
   type TargetKind,
   type TargetPayment,
+  type TargetRefund,
   failed,
   ok,
 } from '../../sync/target.ts';
@@ -64,7 +65,7 @@ export async function summariesById(
 /** Sales transactions of a kind under exactly this external reference, of this customer when given. */
 export async function byReference(
   ctx: DocumentContext,
-  kind: 'invoice' | 'creditNote' | 'payment',
+  kind: 'invoice' | 'creditNote' | 'payment' | 'refund',
   reference: string,
   customer: string | null | undefined,
   signal?: AbortSignal,
@@ -87,13 +88,17 @@ export async function findDocument(
   reference: string,
   customer: string | null | undefined,
 ): Promise<FoundDocument | null> {
-  if (kind !== 'invoice' && kind !== 'creditNote' && kind !== 'payment') return null;
+  if (kind === 'allocation') return null;
   const [found] = await byReference(ctx, kind, reference, customer, tc.signal);
   if (!found) return null;
-  // A receipt not yet allocated may still owe its allocation: createPayments finishes it (sent
-  // again, it is recognised by its CheckReference and linked, then allocated).
+  // A receipt or refund journal not yet allocated may still owe its allocation: createPayments and
+  // createRefunds finish it (sent again, it is recognised by its reference, linked, then allocated).
   const currency = found.currency || 'EUR';
-  if (kind === 'payment' && minor(found.outstanding, currency) === minor(found.control, currency)) return null;
+  if (
+    (kind === 'payment' || kind === 'refund') &&
+    minor(found.outstanding, currency) === minor(found.control, currency)
+  )
+    return null;
   return { targetId: found.id, number: found.number, customerTargetId: found.customer };
 }
 
@@ -357,6 +362,90 @@ export async function createPayments(
       });
   }
   return results.map((r) => r!);
+}
+
+/**
+ * Refunds as sales debit journals (the customer owes the money paid back: a debit against the
+ * bank), each allocated to the receipt it refunds. Read before written: AccountsIQ has no duplicate
+ * check on journals, and a journal booked by an earlier attempt is linked and its allocation
+ * finished.
+ */
+export async function createRefunds(
+  ctx: DocumentContext,
+  tc: TargetCallContext,
+  refunds: TargetRefund[],
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = [];
+  for (const item of refunds) {
+    const r = item.record;
+    const [earlier] = await byReference(ctx, 'refund', r.externalReference, item.customerTargetId, tc.signal);
+    let id = earlier?.id ?? null;
+    const outcome = earlier ? 'linked' : 'created';
+    if (!id) {
+      const bank = item.bankAccountCode === 'BANK' && ctx.defaultBank ? ctx.defaultBank : item.bankAccountCode;
+      const a = await ctx.api.write(
+        'PostSalesDebitJournalGetBackTransactionID',
+        {
+          journal: {
+            AccountCode: item.customerTargetId,
+            ExchangeRate: '1',
+            ExternalReference: r.externalReference,
+            TransactionDate: dateTime(r.date),
+            Lines: [
+              {
+                GLAccountCode: bank.toUpperCase(),
+                Description: r.description || r.externalReference,
+                Amount: r.amount,
+              },
+            ],
+          },
+        },
+        tc.signal,
+      );
+      const booked = text(a.outs.transactionID);
+      if (a.status !== 'Success') {
+        results.push(refused(a, `refund ${r.externalReference}`));
+        continue;
+      }
+      if (!/^\d+$/.test(booked))
+        throw new ConnectorError(SYSTEM, 'PostSalesDebitJournalGetBackTransactionID answered without transactionID', {
+          status: 200,
+          retryable: false,
+        });
+      id = booked;
+    }
+    const held = await summariesById(ctx, [id, ...(item.paymentTargetId ? [item.paymentTargetId] : [])], tc.signal);
+    const journal = held.get(id);
+    const receipt = item.paymentTargetId ? held.get(item.paymentTargetId) : undefined;
+    if (journal && receipt) {
+      const amount = smaller(journal.outstanding, receipt.outstanding, r.currency);
+      if (new Dec(amount).gt(0)) {
+        const a = await ctx.api.write(
+          'AllocateTransactions',
+          {
+            transactionID_1: journal.id,
+            transactionID_2: receipt.id,
+            allocationReference: r.externalReference,
+            allocationAmount: amount,
+            allocationDate: dateTime(r.date),
+          },
+          tc.signal,
+        );
+        if (a.status !== 'Success') {
+          results.push(
+            failed({
+              code: 'TARGET_REFUSED',
+              message: `AccountsIQ booked refund journal ${journal.number} but refused to allocate it to receipt ${receipt.number}: ${describe(a)}`,
+              retryable: false,
+            }),
+          );
+          continue;
+        }
+      }
+    }
+    results.push(ok(id, { number: journal?.number ?? null, outcome }));
+  }
+  return results;
 }
 
 interface AllocationEntry {

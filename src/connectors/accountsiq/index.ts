@@ -3,15 +3,15 @@ import { AccountsIqSettings, SECRETS, endpointFor, rateScope } from './settings.
 import { createAccountsIqTarget } from './target.ts';
 
 /**
- * The AccountsIQ target: customers, batch invoices and receipts through
- * PostPayAndAllocateSalesInvoices (duplicate checks on), batch credit notes, allocations, invoice
- * PDFs, over the SOAP Integration web service (API 2.0 tokens, or the legacy 1.1 Login). See
+ * The AccountsIQ target: customers, stock items, batch invoices and receipts through
+ * PostPayAndAllocateSalesInvoices (duplicate checks on), batch credit notes, refunds as sales debit
+ * journals, allocations, invoice PDFs, over the SOAP Integration web service (API 2.0 tokens, or the legacy 1.1 Login). See
  * docs/connectors/accountsiq.md.
  */
 export const accountsiqTarget: TargetDefinition = {
   type: 'accountsiq',
   description:
-    'AccountsIQ (SOAP Integration service): customers, batch invoices and receipts with its duplicate checks, credit notes, allocations, PDFs; API 2.0 tokens or 1.1 Login',
+    'AccountsIQ (SOAP Integration service): customers, stock items, batch invoices and receipts with its duplicate checks, credit notes, refunds as debit journals, allocations, PDFs; API 2.0 tokens or 1.1 Login',
   settings: AccountsIqSettings,
   secrets: [...SECRETS],
   outbound: (s) => {

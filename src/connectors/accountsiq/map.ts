@@ -149,7 +149,8 @@ export function summariesOf(result: Xml | undefined): Summary[] {
 }
 
 /** The kind of document a transaction type is (the Type enum, or its short code). */
-export function kindOf(type: string): 'invoice' | 'creditNote' | 'payment' | null {
+export function kindOf(type: string): 'invoice' | 'creditNote' | 'payment' | 'refund' | null {
+  if (['SalesDebitJournal', 'SD'].includes(type)) return 'refund';
   if (['SalesInvoice', 'SalesBatchInvoice', 'SI'].includes(type)) return 'invoice';
   if (['SalesCreditNote', 'SalesBatchCreditNote', 'SN'].includes(type)) return 'creditNote';
   if (['SalesReceipt', 'SR'].includes(type)) return 'payment';
@@ -162,7 +163,7 @@ export function minor(amount: string, currency: string): bigint {
   return p.ok ? p.value : 0n;
 }
 
-export function toDocument(s: Summary, kind: 'invoice' | 'creditNote' | 'payment'): TargetDocument {
+export function toDocument(s: Summary, kind: 'invoice' | 'creditNote' | 'payment' | 'refund'): TargetDocument {
   return {
     targetId: s.id,
     kind,

@@ -11,7 +11,10 @@ import { type Xml, items, text } from './wsdl.ts';
  * duplicate-reference codes are ours (the wiki names the check, not its code).
  */
 
-export type TxnType = 'SalesBatchInvoice' | 'SalesBatchCreditNote' | 'SalesReceipt';
+export type TxnType = 'SalesBatchInvoice' | 'SalesBatchCreditNote' | 'SalesReceipt' | 'SalesDebitJournal';
+
+/** Debit-side transactions (what a customer owes): invoices and debit journals. */
+export const DEBITS: readonly TxnType[] = ['SalesBatchInvoice', 'SalesDebitJournal'];
 
 export interface Txn {
   id: number;
@@ -77,6 +80,7 @@ export class Books {
     SalesBatchInvoice: 0,
     SalesBatchCreditNote: 0,
     SalesReceipt: 0,
+    SalesDebitJournal: 0,
   };
 
   constructor(private readonly o: BooksOptions = {}) {
@@ -303,6 +307,37 @@ export class Books {
     }).id;
   }
 
+  /** A sales debit journal: the customer owes the lines' total again (money paid back to it). */
+  debitJournal(j: Record<string, Xml>): number {
+    const customer = text(j.AccountCode);
+    this.customer(customer);
+    const ref = text(j.ExternalReference);
+    if (!ref) throw new Refused('JOURNAL_EXTERNAL_REFERENCE_IS_NULL', 'ExternalReference is required');
+    this.open(text(j.TransactionDate), 'transaction');
+    const lines = items(j.Lines, 'WSLedgerJournalLine');
+    if (lines.length === 0) throw new Refused('JOURNAL_HAS_NO_LINES', 'A journal needs lines');
+    let total = new Dec(0);
+    for (const l of lines) {
+      const gl = text(l.GLAccountCode);
+      if (!this.glAccounts.has(gl) && !this.banks.has(gl))
+        throw new Refused('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${gl} does not exist`);
+      const amount = new Dec(text(l.Amount) || '0');
+      if (amount.lte(0)) throw new Refused('JOURNAL_AMOUNT_MUST_BE_POSITIVE', 'A line amount must be above 0');
+      total = total.add(amount);
+    }
+    return this.book({
+      type: 'SalesDebitJournal',
+      reference: ref,
+      customer,
+      gross: total,
+      outstanding: total,
+      date: text(j.TransactionDate).slice(0, 10),
+      dueDate: null,
+      currency: this.customers.get(customer)!.CurrencyCode ?? this.currency,
+      netLines: lines.length,
+    }).id;
+  }
+
   allocate(id1: number, id2: number, amountText: string, date: string, reference: string): void {
     if (!reference)
       throw new Refused('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation reference is required');
@@ -316,8 +351,8 @@ export class Books {
       throw new Refused('TRANSACTION_IS_NOT_ALLOCATABLE', 'A transaction cannot be allocated to itself');
     if (a.customer !== b.customer)
       throw new Refused('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'Transactions of different customers');
-    const debit = [a, b].find((t) => t.type === 'SalesBatchInvoice');
-    const credit = [a, b].find((t) => t.type !== 'SalesBatchInvoice');
+    const debit = [a, b].find((t) => DEBITS.includes(t.type));
+    const credit = [a, b].find((t) => !DEBITS.includes(t.type));
     if (!debit || !credit)
       throw new Refused('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'A debit and a credit are needed');
     for (const t of [debit, credit]) {
@@ -346,7 +381,7 @@ export class Books {
 
   /** A transaction as WSTransactionSummary: credits signed negative, as AccountsIQ signs its control lines. */
   summary(t: Txn): Record<string, unknown> {
-    const sign = t.type === 'SalesBatchInvoice' ? 1 : -1;
+    const sign = DEBITS.includes(t.type) ? 1 : -1;
     return {
       AccountCode: t.customer,
       Ledger: 'Sales',

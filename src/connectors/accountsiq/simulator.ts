@@ -67,6 +67,7 @@ const WRITES = new Set([
   'PostPayAndAllocateSalesInvoices',
   'CreateBatchSalesCreditNoteGetBackTransactionID',
   'AllocateTransactions',
+  'PostSalesDebitJournalGetBackTransactionID',
 ]);
 
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
@@ -275,6 +276,13 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
       case 'CreateBatchSalesCreditNoteGetBackTransactionID':
         try {
           const id = books.creditNote(args.creditNote as Record<string, Xml>);
+          return { result: success(), outs: { transactionID: String(id) }, committed: true };
+        } catch (err) {
+          return { result: refusal(err), outs: { transactionID: '0' }, committed: false };
+        }
+      case 'PostSalesDebitJournalGetBackTransactionID':
+        try {
+          const id = books.debitJournal(args.journal as Record<string, Xml>);
           return { result: success(), outs: { transactionID: String(id) }, committed: true };
         } catch (err) {
           return { result: refusal(err), outs: { transactionID: '0' }, committed: false };

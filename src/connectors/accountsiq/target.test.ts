@@ -13,6 +13,7 @@ import type {
   TargetCreditNote,
   TargetInvoice,
   TargetPayment,
+  TargetRefund,
 } from '../../sync/target.ts';
 import { accountsiqTarget } from './index.ts';
 import { AccountsIqSettings } from './settings.ts';
@@ -411,6 +412,46 @@ describe('the AccountsIQ target against the simulator', () => {
       },
     ]);
     expect(refused).toMatchObject({ ok: false, error: { message: expect.stringMatching(/GLACCOUNT/) } });
+  });
+
+  it('refunds: a sales debit journal allocated to the receipt it refunds, once through a lost answer', async () => {
+    const t = target();
+    await customer(t, 'K-10');
+    const [p] = await t.createPayments!(ctx, [payment('R-P1', 'K-10', null, '50.00')]);
+    const receiptId = p!.ok ? p!.targetId : '';
+    const refund = (ref: string, amount: string): TargetRefund => ({
+      sourceId: ref,
+      customerTargetId: 'K-10',
+      paymentTargetId: receiptId,
+      bankAccountCode: 'BANK',
+      idempotencyKey: `p1:refund:${ref}`,
+      record: {
+        kind: 'refund',
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'K-10',
+        date: '2026-11-06',
+        amount,
+        currency: 'EUR',
+        paymentExternalReference: 'R-P1',
+        description: '',
+      },
+    });
+    sim.dropNext(1, 'PostSalesDebitJournalGetBackTransactionID');
+    expect(await t.createRefunds!(ctx, [refund('R-R1', '20.00')]).catch((e: unknown) => e)).toMatchObject({
+      retryable: true,
+    });
+    // Booked but not yet allocated: left to createRefunds, which links it and allocates it.
+    expect(await t.findByReference(ctx, 'refund', 'R-R1', 'K-10')).toBeNull();
+    const [r] = await t.createRefunds!(ctx, [refund('R-R1', '20.00')]);
+    expect(r).toMatchObject({ ok: true, outcome: 'linked' });
+    expect(await t.findByReference(ctx, 'refund', 'R-R1', 'K-10')).toMatchObject({
+      targetId: r!.ok ? r!.targetId : '',
+    });
+    expect(sim.books.transactions.get(Number(receiptId))!.outstanding.toFixed(2)).toBe('30.00');
+    const docs = await t.documents!(ctx, [r!.ok ? r!.targetId : '']);
+    expect([...docs.values()].map((d) => [d.kind, d.gross])).toEqual([['refund', 2000n]]);
+    expect(sim.duplicates()).toEqual([]);
   });
 
   it('reads the invoice PDF', async () => {

@@ -182,8 +182,8 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       creditNotes: true,
       payments: true,
       allocations: true,
-      // Refunds are sales debit journals in AccountsIQ, not built yet.
-      refunds: false,
+      // As sales debit journals allocated to the receipt they refund.
+      refunds: true,
       paymentStatus: false,
       pdf: true,
       // Batch invoices are posted when created.
@@ -265,6 +265,7 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     createInvoices: (ctx, items) => docs.createInvoices(ctxDocs, ctx, items),
     createCreditNotes: (ctx, items) => docs.createCreditNotes(ctxDocs, ctx, items),
     createPayments: (ctx, items) => docs.createPayments(ctxDocs, ctx, items),
+    createRefunds: (ctx, items) => docs.createRefunds(ctxDocs, ctx, items),
     createAllocations: (ctx, items) => docs.createAllocations(ctxDocs, ctx, items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(ctxDocs, ctx, item, taken),
 

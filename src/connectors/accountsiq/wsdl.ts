@@ -109,6 +109,22 @@ export const TYPES: Record<string, Fields> = {
     ['CreditLimit', 'decimal'],
     ['RowVersionNumber', 'int'],
   ],
+  // Sales debit journals (refunds): accountsiq-api.md, from the WSDL.
+  WSLedgerJournalLine: [
+    ['GLAccountCode', 'string'],
+    ['Description', 'string'],
+    ['Amount', 'decimal'],
+    ['DepartmentID', 'string'],
+    ['BankExchangeRate', 'decimal'],
+  ],
+  WSLedgerJournal: [
+    ['AccountCode', 'string'],
+    ['ExchangeRate', 'decimal'],
+    ['ExternalReference', 'string'],
+    ['JournalNumber', 'string'],
+    ['TransactionDate', 'dateTime'],
+    ['Lines', arr('WSLedgerJournalLine')],
+  ],
   // StockItem: the operations are in the WSDL (platform-contracts.md §1); these element names
   // are our reading of it, not checked against a copy (docs/connectors/accountsiq.md).
   StockItem: [
@@ -160,6 +176,7 @@ export const OPERATIONS: Record<string, Fields> = {
   SaveStockItem: [token, ['stockItem', { type: 'StockItem' }], ['create', 'boolean']],
   PostPayAndAllocateSalesInvoices: [token, ['queries', arr('WSPostPayAndAllocateSalesInvoiceQuery')]],
   CreateBatchSalesCreditNoteGetBackTransactionID: [token, ['creditNote', { type: 'BatchSalesCreditNote' }]],
+  PostSalesDebitJournalGetBackTransactionID: [token, ['journal', { type: 'WSLedgerJournal' }]],
   AllocateTransactions: [
     token,
     ['transactionID_1', 'int'],
