@@ -451,6 +451,8 @@ export async function createRefunds(
 interface AllocationEntry {
   id: string;
   to: string;
+  toType: string;
+  toReference: string;
   amount: string;
   date: string;
 }
@@ -464,6 +466,8 @@ async function allocationsOf(ctx: DocumentContext, id: string, signal?: AbortSig
     .map((e) => ({
       id: text(e.AllocationId),
       to: text(e.AllocatedToTransactionID),
+      toType: text(e.AllocatedToTransactionType),
+      toReference: text(e.AllocatedToExternalReference),
       amount: text(e.AllocationAmount),
       date: text(e.AllocationDate).slice(0, 10),
     }));
@@ -524,4 +528,23 @@ export async function findAllocation(
     (e) => sameAllocation(e, item) && !taken.has(e.id),
   );
   return found ? { targetId: found.id, customerTargetId: item.customerTargetId } : null;
+}
+
+/**
+ * Of these invoices, those with nothing outstanding, each with the reference of the receipt
+ * allocated to it last ('' when credit notes settled it).
+ */
+export async function paidInvoices(
+  ctx: DocumentContext,
+  tc: TargetCallContext,
+  ids: string[],
+): Promise<Map<string, string>> {
+  const paid = new Map<string, string>();
+  for (const [id, s] of await summariesById(ctx, ids, tc.signal)) {
+    if (kindOf(s.type) !== 'invoice' || minor(s.outstanding, s.currency || 'EUR') !== 0n) continue;
+    const receipts = (await allocationsOf(ctx, id, tc.signal)).filter((e) => kindOf(e.toType) === 'payment');
+    const last = receipts.sort((a, b) => Number(a.id) - Number(b.id)).at(-1);
+    paid.set(id, last?.toReference ?? '');
+  }
+  return paid;
 }

@@ -251,6 +251,39 @@ describe('the AccountsIQ target against the simulator', () => {
     expect((await t.createInvoices(ctx, [invoice('F-1', 'K-4')]))[0]).toMatchObject({ ok: true });
   });
 
+  it('429 on a read: waited out and sent again; every call paced through one scope of the entity', async () => {
+    const scopes: string[] = [];
+    const counting: RatePlanner = {
+      ...planner,
+      acquire: (s) => {
+        scopes.push(...s.map((x) => x.key));
+        return Promise.resolve({ release: () => Promise.resolve() });
+      },
+    };
+    const t = createAccountsIqTarget(
+      {
+        db: noDb,
+        log: ctx.log,
+        mapping: {},
+        settings: { type: 'accountsiq', url: sim.url, entityId: 'ACME', ...CLIENT, limits: { callsPerSecond: 3 } },
+        entityId: 'e1',
+        pipelineId: 'p1',
+        pipelineName: 'test',
+        box: new SecretBox(Buffer.alloc(32, 1)),
+      },
+      {
+        planner: counting,
+        client: { maxAttempts: 3, backoffBaseMs: 1, backoffMaxMs: 2, sleep: () => Promise.resolve() },
+      },
+    );
+    expect(t.limits).toMatchObject({ callsPerSecond: 3, callsPerMinute: 200, concurrency: 2, batchSize: 50 });
+    sim.failNext(429, 1, 'GetCurrencyList');
+    expect(await t.checkConnection!(ctx)).toBe('entity ACME (EUR)');
+    const host = new URL(sim.url).host;
+    // TokenGet, the 429, the call again.
+    expect(scopes).toEqual([0, 1, 2].map(() => `accountsiq:entity:${host}:ACME`));
+  });
+
   it('an answer that is not AccountsIQ’s is not retryable', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });
@@ -319,6 +352,11 @@ describe('the AccountsIQ target against the simulator', () => {
     const [again] = await t.createPayments!(ctx, [payment('P-P3', 'K-6', i1!.ok ? i1!.targetId : '', '21.00')]);
     expect(again).toMatchObject({ ok: true, outcome: 'linked' });
     expect(sim.books.transactions.get(Number(i1!.ok ? i1!.targetId : 0))!.outstanding.toFixed(2)).toBe('100.00');
+    // Paid in full (50 + 71): written back with the receipt that settled it last.
+    const [i3] = await t.createInvoices(ctx, [invoice('P-I3', 'K-6')]);
+    const id3 = i3!.ok ? i3!.targetId : '';
+    await t.createPayments!(ctx, [payment('P-P4', 'K-6', id3, '100.00'), payment('P-P5', 'K-6', id3, '21.00')]);
+    expect(await t.paidInvoices!(ctx, [id3, id2])).toEqual(new Map([[id3, 'P-P5']]));
     expect(sim.duplicates()).toEqual([]);
   });
 

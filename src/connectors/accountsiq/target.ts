@@ -184,7 +184,8 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       allocations: true,
       // As sales debit journals allocated to the receipt they refund.
       refunds: true,
-      paymentStatus: false,
+      // An invoice with nothing outstanding, and the receipt allocated to it last.
+      paymentStatus: true,
       pdf: true,
       // Batch invoices are posted when created.
       drafts: false,
@@ -266,6 +267,7 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     createCreditNotes: (ctx, items) => docs.createCreditNotes(ctxDocs, ctx, items),
     createPayments: (ctx, items) => docs.createPayments(ctxDocs, ctx, items),
     createRefunds: (ctx, items) => docs.createRefunds(ctxDocs, ctx, items),
+    paidInvoices: (ctx, ids) => docs.paidInvoices(ctxDocs, ctx, ids),
     createAllocations: (ctx, items) => docs.createAllocations(ctxDocs, ctx, items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(ctxDocs, ctx, item, taken),
 
