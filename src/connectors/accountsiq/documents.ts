@@ -26,8 +26,9 @@ import { type Value, type Xml, items, text } from './wsdl.ts';
  * PostPayAndAllocateSalesInvoices: one call for a batch, each element atomic, with AccountsIQ's own
  * duplicate checks switched on (an invoice's ExternalReference per customer, a receipt's
  * CheckReference), so that a document sent again is refused rather than booked twice. Credit notes
- * are CreateBatchSalesCreditNoteGetBackTransactionID, one call each. A receipt that pays an invoice
- * is then allocated to it (AllocateTransactions), for what both still have outstanding.
+ * are CreateBatchSalesCreditNoteGetBackTransactionID, one call each; refunds sales debit journals.
+ * A receipt that pays an invoice, and a journal that refunds a receipt, is then allocated to it
+ * (AllocateTransactions), for what both still have outstanding.
  */
 
 export interface DocumentContext {

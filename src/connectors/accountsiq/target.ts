@@ -27,6 +27,16 @@ import { AccountsIqSettings, DEFAULT_LIMITS, SYSTEM, endpointFor, rateScope } fr
 import { TYPES, type Value, type Xml, items, text } from './wsdl.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
 
+/*
+ * The AccountsIQ target (docs/connectors/accountsiq.md): customers by their code, products as
+ * stock items, invoices and receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's
+ * duplicate checks, batch credit notes, refunds as sales debit journals, allocations, write-back
+ * of the transaction's number, payment status and the invoice PDF. Every call goes over the shared
+ * RemoteClient, paced by the rate planner on one budget per entity. After an unknown outcome the
+ * engine looks documents up by their external reference (GetTransactionsByExternalReference) and
+ * allocations by what they are.
+ */
+
 /** An element of a declared type as values (text of its declared fields; nil ones left out). */
 function recordOf(x: Xml, type: string): Record<string, Value> {
   const r = (typeof x === 'object' && !Array.isArray(x) ? x : {}) as Record<string, Xml>;
@@ -37,15 +47,6 @@ function recordOf(x: Xml, type: string): Record<string, Value> {
 
 const refusedItem = (a: { status: string; errorCode: string; errorMessage: string }, what: string): ItemResult =>
   failed({ code: 'TARGET_REFUSED', message: `AccountsIQ refused ${what}: ${describe(a)}`, retryable: false });
-
-/*
- * The AccountsIQ target (docs/connectors/accountsiq.md): customers by their code, invoices and
- * receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's duplicate checks, batch credit
- * notes, allocations, write-back of the transaction's number and the invoice PDF. Every call goes
- * over the shared RemoteClient, paced by the rate planner on one budget per entity. After an
- * unknown outcome the engine looks documents up by their external reference
- * (GetTransactionsByExternalReference) and allocations by what they are.
- */
 
 /** What tests replace: the planner and the client's transport and timing. */
 export interface AccountsIqTargetOptions {
