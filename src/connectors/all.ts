@@ -10,3 +10,4 @@ import './stripe/index.ts';
 import './quickbooks/index.ts';
 import './xero/index.ts';
 import './businesscentral/index.ts';
+import './accountsiq/index.ts';

@@ -13,6 +13,8 @@ export const CHANGES_PROCESS_STATE = [
   'test/businesscentral.test.ts',
   'test/conformance/businesscentral.test.ts',
   'test/conformance/acumatica.test.ts',
+  'test/accountsiq.test.ts',
+  'test/conformance/accountsiq.test.ts',
   'test/conformance/quickbooks.test.ts',
   'test/conformance/xero.test.ts',
   'test/import-hostile.test.ts',

@@ -1,0 +1,437 @@
+import { Dec } from '../../domain/money.ts';
+import { type Xml, items, text } from './wsdl.ts';
+
+/*
+ * The simulated AccountsIQ entity's books: customers (accounts), sales transactions (batch
+ * invoices SI, batch credit notes SN, receipts SR) with what each still has outstanding, and the
+ * allocations between them, with AccountsIQ's rules: codes upper case, the period open, the
+ * duplicate checks of PostPayAndAllocateSalesInvoice(s) (each query all or nothing), allocations
+ * only between a debit and a credit of the same customer, never above either's outstanding.
+ * Error codes are AccountsIQ's VisorExceptionCodes where accountsiq-api.md names one; the
+ * duplicate-reference codes are ours (the wiki names the check, not its code).
+ */
+
+export type TxnType = 'SalesBatchInvoice' | 'SalesBatchCreditNote' | 'SalesReceipt' | 'SalesDebitJournal';
+
+/** Debit-side transactions (what a customer owes): invoices and debit journals. */
+export const DEBITS: readonly TxnType[] = ['SalesBatchInvoice', 'SalesDebitJournal'];
+
+export interface Txn {
+  id: number;
+  type: TxnType;
+  number: string;
+  reference: string;
+  customer: string;
+  /** The gross, positive. */
+  gross: Dec;
+  outstanding: Dec;
+  date: string;
+  dueDate: string | null;
+  currency: string;
+  netLines: number;
+  bank?: string;
+}
+
+export interface Allocation {
+  id: number;
+  debit: number;
+  credit: number;
+  amount: Dec;
+  date: string;
+  reference: string;
+}
+
+/** A refusal of one document: AccountsIQ's code and message. */
+export class Refused extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface BooksOptions {
+  currency?: string | undefined;
+  /** Tax codes and their rates (fractions). */
+  taxCodes?: [string, string][] | undefined;
+  glAccounts?: string[] | undefined;
+  banks?: string[] | undefined;
+  /** The sales ledger is closed for dates before this day. */
+  closedBefore?: string | undefined;
+}
+
+const CODE = /^[A-Z0-9][A-Z0-9_.\- ]{0,49}$/;
+const nonNegative = (s: string) => /^\d+(\.\d+)?$/.test(s);
+
+export class Books {
+  readonly customers = new Map<string, Record<string, string>>();
+  readonly stockItems = new Map<string, Record<string, string>>();
+  readonly transactions = new Map<number, Txn>();
+  readonly allocations: Allocation[] = [];
+  readonly currency: string;
+  readonly taxCodes: Map<string, string>;
+  readonly glAccounts: Set<string>;
+  readonly banks: Set<string>;
+  private nextTxn = 1000;
+  private nextAccount = 1;
+  private nextAllocation = 1;
+  private readonly numbers: Record<TxnType, number> = {
+    SalesBatchInvoice: 0,
+    SalesBatchCreditNote: 0,
+    SalesReceipt: 0,
+    SalesDebitJournal: 0,
+  };
+
+  constructor(private readonly o: BooksOptions = {}) {
+    this.currency = o.currency ?? 'EUR';
+    this.taxCodes = new Map(
+      o.taxCodes ?? [
+        ['S', '0.21'],
+        ['R', '0.09'],
+        ['Z', '0'],
+      ],
+    );
+    this.glAccounts = new Set(o.glAccounts ?? ['4000', '4100']);
+    this.banks = new Set(o.banks ?? ['BANK']);
+  }
+
+  defaults(): Record<string, string> {
+    return {
+      AccountID: '0',
+      Code: '',
+      Name: '',
+      CurrencyCode: this.currency,
+      AreaID: 'DEFAULT',
+      BankAccountCode: [...this.banks][0]!,
+      CreditTermID: '1',
+      DefaultTaxCode: [...this.taxCodes.keys()][0]!,
+      DefaultGLAccountCode: [...this.glAccounts][0]!,
+      ControlGLAccountCode: '1100',
+      IsActive: 'true',
+      CreditLimit: '0',
+      RowVersionNumber: '0',
+    };
+  }
+
+  updateCustomer(c: Record<string, string>, create: boolean): void {
+    const code = c.Code ?? '';
+    if (!code) throw new Refused('CUSTOMER_CODE_IS_NULL', 'Customer code is required');
+    if (code !== code.toUpperCase())
+      throw new Refused('CUSTOMER_CODE_IS_NOT_UPPERCASE', 'Customer code must be upper case');
+    if (!CODE.test(code)) throw new Refused('CUSTOMER_CODE_IS_TOO_LONG', 'Customer code is at most 50 characters');
+    if (!c.Name) throw new Refused('CUSTOMER_NAME_IS_NULL', 'Customer name is required');
+    if (!c.AreaID || !c.BankAccountCode)
+      throw new Refused('CUSTOMER_AREA_IS_NULL', 'AreaID and BankAccountCode are required');
+    const existing = this.customers.get(code);
+    if (create) {
+      if (existing) throw new Refused('CUSTOMER_CODE_ALREADY_EXISTS', `Customer ${code} already exists`);
+      this.customers.set(code, { ...c, AccountID: String(this.nextAccount++), RowVersionNumber: '1' });
+      return;
+    }
+    if (!existing) throw new Refused('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`);
+    if (c.RowVersionNumber !== existing.RowVersionNumber)
+      throw new Refused('OUTDATED_RECORD', 'The record was changed by someone else');
+    this.customers.set(code, {
+      ...existing,
+      ...c,
+      AccountID: existing.AccountID!,
+      RowVersionNumber: String(Number(existing.RowVersionNumber) + 1),
+    });
+  }
+
+  saveStockItem(item: Record<string, string>, create: boolean): void {
+    const code = item.StockItemID ?? '';
+    if (!code || code !== code.toUpperCase() || !CODE.test(code))
+      throw new Refused('STOCK_ITEM_ID_IS_INVALID', 'StockItemID is required, upper case, at most 50');
+    if (item.SalesGLAccountCode && !this.glAccounts.has(item.SalesGLAccountCode))
+      throw new Refused('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${item.SalesGLAccountCode}`);
+    if (item.SalesTaxCode && !this.taxCodes.has(item.SalesTaxCode))
+      throw new Refused('TAX_CODE_DOES_NOT_EXIST', `Tax code ${item.SalesTaxCode} does not exist`);
+    const existing = this.stockItems.get(code);
+    if (create) {
+      if (existing) throw new Refused('STOCK_ITEM_ALREADY_EXISTS', `Stock item ${code} already exists`);
+      this.stockItems.set(code, { ...item, RowVersionNumber: '1' });
+      return;
+    }
+    if (!existing) throw new Refused('STOCK_ITEM_DOES_NOT_EXIST', `Stock item ${code} does not exist`);
+    if (item.RowVersionNumber !== existing.RowVersionNumber)
+      throw new Refused('OUTDATED_RECORD', 'The record was changed by someone else');
+    this.stockItems.set(code, {
+      ...existing,
+      ...item,
+      RowVersionNumber: String(Number(existing.RowVersionNumber) + 1),
+    });
+  }
+
+  private open(date: string, what: string) {
+    if (this.o.closedBefore && date.slice(0, 10) < this.o.closedBefore)
+      throw new Refused('DATE_IS_OUT_OF_RANGE', `The ${what} date ${date.slice(0, 10)} is in a closed period`);
+  }
+
+  private customer(code: string): Record<string, string> {
+    const c = this.customers.get(code);
+    if (!c) throw new Refused('CUSTOMER_CODE_DOES_NOT_EXIST', `Customer ${code} does not exist`);
+    return c;
+  }
+
+  /** A batch invoice or credit note checked and priced (not booked): its gross and net line count. */
+  private priced(doc: Record<string, Xml>, lineItem: string, what: 'INVOICE' | 'CREDIT_NOTE') {
+    this.customer(text(doc.CustomerCode));
+    const ref = text(doc.ExternalReference);
+    if (!ref) throw new Refused(`${what}_EXTERNAL_REFERENCE_IS_NULL`, 'ExternalReference is required');
+    if (ref.length > 50) throw new Refused(`${what}_EXTERNAL_REFERENCE_IS_TOO_LONG`, 'ExternalReference is at most 50');
+    this.open(text(doc.InvoiceDate), 'transaction');
+    const rate = text(doc.ExchangeRate);
+    if (!rate || new Dec(rate).lte(0)) throw new Refused('EXCHANGE_RATE_IS_INVALID', 'ExchangeRate must be above 0');
+    const lines = items(doc.Lines, lineItem);
+    if (lines.length === 0) throw new Refused(`SALES_BATCH_${what}_HAS_NO_LINES`, 'A batch document needs lines');
+    let gross = new Dec(0);
+    for (const l of lines) {
+      const gl = text(l.GLAccountCode);
+      const tax = text(l.TaxCode);
+      if (!this.glAccounts.has(gl))
+        throw new Refused('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${gl} does not exist`);
+      if (tax !== tax.toUpperCase()) throw new Refused('TAX_CODE_IS_NOT_UPPERCASE', `Tax code ${tax}`);
+      if (!this.taxCodes.has(tax)) throw new Refused('TAX_CODE_DOES_NOT_EXIST', `Tax code ${tax} does not exist`);
+      const net = text(l.NetAmount);
+      if (!nonNegative(net)) throw new Refused('NET_AMOUNT_CANNOT_BE_NEGATIVE', `NetAmount ${net} cannot be negative`);
+      const taxRate = new Dec(text(l.TaxRate) || '0');
+      if (taxRate.lt(0) || taxRate.gt(1)) throw new Refused('TAX_RATE_IS_OUT_OF_RANGE', 'TaxRate is a fraction 0..1');
+      const taxText = text(l.TaxAmount);
+      const taxAmount = taxText ? new Dec(taxText) : new Dec(net).mul(taxRate).toDecimalPlaces(2, Dec.ROUND_HALF_UP);
+      gross = gross.add(net).add(taxAmount);
+    }
+    return { gross, netLines: lines.length };
+  }
+
+  private book(t: Omit<Txn, 'id' | 'number'>): Txn {
+    const id = this.nextTxn++;
+    const number = String(++this.numbers[t.type]);
+    const txn = { ...t, id, number };
+    this.transactions.set(id, txn);
+    return txn;
+  }
+
+  private sameRef = (type: TxnType, ref: string, customer?: string) =>
+    [...this.transactions.values()].some(
+      (t) => t.type === type && t.reference === ref && (customer === undefined || t.customer === customer),
+    );
+
+  /** One PostPayAndAllocateSalesInvoice query, all or nothing. */
+  postPayAndAllocate(q: Record<string, Xml>): { invoice: number | null; receipt: number | null } {
+    const inv = q.BatchInvoice && typeof q.BatchInvoice === 'object' ? (q.BatchInvoice as Record<string, Xml>) : null;
+    const rec = q.Receipt && typeof q.Receipt === 'object' ? (q.Receipt as Record<string, Xml>) : null;
+    if (!inv && !rec) throw new Refused('UNKNOWN', 'Either BatchInvoice or Receipt is required');
+    if (inv && rec && text(inv.CustomerCode) !== text(rec.CustomerCode))
+      throw new Refused('CUSTOMER_CODE_MISMATCH', 'Invoice and receipt must be of the same customer');
+    // 1. and 2.: the duplicate checks, before anything is posted.
+    if (inv && text(q.PerformExternalReferenceDuplicateCheckOnInvoice) === 'true') {
+      if (this.sameRef('SalesBatchInvoice', text(inv.ExternalReference), text(inv.CustomerCode)))
+        throw new Refused(
+          'INVOICE_EXTERNAL_REFERENCE_ALREADY_EXISTS',
+          `The customer already has an invoice with reference ${text(inv.ExternalReference)}`,
+        );
+    }
+    if (rec && text(q.PerformExternalReferenceDuplicateCheckOnReceipt) === 'true') {
+      if (this.sameRef('SalesReceipt', text(rec.CheckReference)))
+        throw new Refused(
+          'RECEIPT_REFERENCE_ALREADY_EXISTS',
+          `A receipt with reference ${text(rec.CheckReference)} already exists`,
+        );
+    }
+    // Everything checked before anything is booked: the query is atomic.
+    const priced = inv ? this.priced(inv, 'BatchSalesInvoiceLine', 'INVOICE') : null;
+    let amount: Dec | null = null;
+    if (rec) {
+      this.customer(text(rec.CustomerCode));
+      if (!text(rec.CheckReference)) throw new Refused('RECEIPT_CHECK_REFERENCE_IS_NULL', 'CheckReference is required');
+      amount = new Dec(text(rec.PaymentAmount) || '0');
+      if (amount.lte(0)) throw new Refused('RECEIPT_AMOUNT_MUST_BE_POSITIVE', 'PaymentAmount must be above 0');
+      if (!this.banks.has(text(rec.BankAccountCode)))
+        throw new Refused('BANK_ACCOUNT_CODE_DOES_NOT_EXIST', `Bank ${text(rec.BankAccountCode)} does not exist`);
+      this.open(text(rec.PaymentDate), 'payment');
+    }
+    const allocate = inv && rec && text(q.PerformAllocation) === 'true';
+    let allocation: Dec | null = null;
+    if (allocate) {
+      const asked = new Dec(text(q.AllocationAmount) || '0');
+      allocation = asked.gt(0) ? asked : Dec.min(amount!, priced!.gross);
+      if (allocation.gt(amount!) || allocation.gt(priced!.gross))
+        throw new Refused('TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT', 'Allocation above outstanding');
+    }
+    const invoice = inv
+      ? this.book({
+          type: 'SalesBatchInvoice',
+          reference: text(inv.ExternalReference),
+          customer: text(inv.CustomerCode),
+          gross: priced!.gross,
+          outstanding: priced!.gross,
+          date: text(inv.InvoiceDate).slice(0, 10),
+          dueDate: text(inv.DueDate) ? text(inv.DueDate).slice(0, 10) : null,
+          currency: this.customers.get(text(inv.CustomerCode))!.CurrencyCode ?? this.currency,
+          netLines: priced!.netLines,
+        })
+      : null;
+    const receipt = rec
+      ? this.book({
+          type: 'SalesReceipt',
+          reference: text(rec.CheckReference),
+          customer: text(rec.CustomerCode),
+          gross: amount!,
+          outstanding: amount!,
+          date: text(rec.PaymentDate).slice(0, 10),
+          dueDate: null,
+          currency: this.customers.get(text(rec.CustomerCode))!.CurrencyCode ?? this.currency,
+          netLines: 0,
+          bank: text(rec.BankAccountCode),
+        })
+      : null;
+    if (allocation && invoice && receipt)
+      this.allocate(invoice.id, receipt.id, allocation.toFixed(), text(q.AllocationDate) || receipt.date, 'PPA');
+    return { invoice: invoice?.id ?? null, receipt: receipt?.id ?? null };
+  }
+
+  creditNote(doc: Record<string, Xml>): number {
+    const priced = this.priced(doc, 'BatchSalesCreditNoteLine', 'CREDIT_NOTE');
+    return this.book({
+      type: 'SalesBatchCreditNote',
+      reference: text(doc.ExternalReference),
+      customer: text(doc.CustomerCode),
+      gross: priced.gross,
+      outstanding: priced.gross,
+      date: text(doc.InvoiceDate).slice(0, 10),
+      dueDate: null,
+      currency: this.customers.get(text(doc.CustomerCode))!.CurrencyCode ?? this.currency,
+      netLines: priced.netLines,
+    }).id;
+  }
+
+  /** A sales debit journal: the customer owes the lines' total again (money paid back to it). */
+  debitJournal(j: Record<string, Xml>): number {
+    const customer = text(j.AccountCode);
+    this.customer(customer);
+    const ref = text(j.ExternalReference);
+    if (!ref) throw new Refused('JOURNAL_EXTERNAL_REFERENCE_IS_NULL', 'ExternalReference is required');
+    this.open(text(j.TransactionDate), 'transaction');
+    const lines = items(j.Lines, 'WSLedgerJournalLine');
+    if (lines.length === 0) throw new Refused('JOURNAL_HAS_NO_LINES', 'A journal needs lines');
+    let total = new Dec(0);
+    for (const l of lines) {
+      const gl = text(l.GLAccountCode);
+      if (!this.glAccounts.has(gl) && !this.banks.has(gl))
+        throw new Refused('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `GL account ${gl} does not exist`);
+      const amount = new Dec(text(l.Amount) || '0');
+      if (amount.lte(0)) throw new Refused('JOURNAL_AMOUNT_MUST_BE_POSITIVE', 'A line amount must be above 0');
+      total = total.add(amount);
+    }
+    return this.book({
+      type: 'SalesDebitJournal',
+      reference: ref,
+      customer,
+      gross: total,
+      outstanding: total,
+      date: text(j.TransactionDate).slice(0, 10),
+      dueDate: null,
+      currency: this.customers.get(customer)!.CurrencyCode ?? this.currency,
+      netLines: lines.length,
+    }).id;
+  }
+
+  allocate(id1: number, id2: number, amountText: string, date: string, reference: string): void {
+    if (!reference)
+      throw new Refused('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation reference is required');
+    const amount = new Dec(amountText);
+    if (amount.lte(0))
+      throw new Refused('TRANSACTION_ALLOCATION_AMOUNT_CANNOT_BE_NEGATIVE_OR_ZERO', 'The amount must be above 0');
+    const a = this.transactions.get(id1);
+    const b = this.transactions.get(id2);
+    if (!a || !b) throw new Refused('NOT_FOUND', 'Transaction not found');
+    if (a.id === b.id)
+      throw new Refused('TRANSACTION_IS_NOT_ALLOCATABLE', 'A transaction cannot be allocated to itself');
+    if (a.customer !== b.customer)
+      throw new Refused('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'Transactions of different customers');
+    const debit = [a, b].find((t) => DEBITS.includes(t.type));
+    const credit = [a, b].find((t) => !DEBITS.includes(t.type));
+    if (!debit || !credit)
+      throw new Refused('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'A debit and a credit are needed');
+    for (const t of [debit, credit]) {
+      if (t.outstanding.lte(0))
+        throw new Refused(
+          'TRANSACTION_CANNOT_ALLOCATE_FULLY_ALLOCATED_TRANSACTION',
+          `Transaction ${t.id} is fully allocated`,
+        );
+      if (amount.gt(t.outstanding))
+        throw new Refused(
+          'TRANSACTION_CANNOT_ALLOCATE_MORE_THAN_OUTSTANSING_AMOUNT',
+          `${amount.toFixed(2)} is more than ${t.outstanding.toFixed(2)} outstanding on transaction ${t.id}`,
+        );
+    }
+    debit.outstanding = debit.outstanding.sub(amount);
+    credit.outstanding = credit.outstanding.sub(amount);
+    this.allocations.push({
+      id: this.nextAllocation++,
+      debit: debit.id,
+      credit: credit.id,
+      amount,
+      date: date.slice(0, 10),
+      reference,
+    });
+  }
+
+  /** A transaction as WSTransactionSummary: credits signed negative, as AccountsIQ signs its control lines. */
+  summary(t: Txn): Record<string, unknown> {
+    const sign = DEBITS.includes(t.type) ? 1 : -1;
+    return {
+      AccountCode: t.customer,
+      Ledger: 'Sales',
+      TransactionType: t.type,
+      TransactionID: String(t.id),
+      IsBatchInvoiceOrNote: String(t.type !== 'SalesReceipt'),
+      InternalNumber: t.number,
+      ExternalReference: t.reference,
+      ControlAmount: t.gross.mul(sign).toFixed(2),
+      OutstandingAmount: t.outstanding.mul(sign).toFixed(2),
+      TransactionDate: `${t.date}T00:00:00`,
+      LineDetails: {
+        WSTransactionLineSummary: [
+          { IsControlLine: 'true', IsTaxLine: 'false', Amount: t.gross.mul(sign).toFixed(2) },
+          ...Array.from({ length: t.netLines }, () => ({ IsControlLine: 'false', IsTaxLine: 'false' })),
+        ],
+      },
+      CurrencyCode: t.currency,
+      ...(t.dueDate ? { DueDate: `${t.dueDate}T00:00:00` } : {}),
+    };
+  }
+
+  /** GetAllocationsByTransactionId: the transaction's allocations, each naming the other side. */
+  allocationsOf(id: number): Record<string, unknown>[] {
+    const t = this.transactions.get(id);
+    if (!t) return [];
+    const entries = this.allocations
+      .filter((a) => a.debit === id || a.credit === id)
+      .map((a) => {
+        const other = this.transactions.get(a.debit === id ? a.credit : a.debit)!;
+        return {
+          AllocatedToTransactionID: String(other.id),
+          AllocatedToTransactionType: other.type,
+          AllocatedToInternalNumber: other.number,
+          AllocatedToExternalReference: other.reference,
+          AllocationAmount: a.amount.toFixed(2),
+          AllocationDate: `${a.date}T00:00:00`,
+          AllocationId: String(a.id),
+          AllocationNumber: String(a.id),
+        };
+      });
+    return [
+      {
+        TransactionID: String(t.id),
+        TransactionType: t.type,
+        InternalNumber: t.number,
+        ExternalReference: t.reference,
+        AccountCode: t.customer,
+        AllocationEntries: { WSAllocationEntryDTO: entries },
+      },
+    ];
+  }
+}

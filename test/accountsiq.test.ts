@@ -1,0 +1,306 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { definePipeline, syncService } from './helpers/sync.ts';
+import { Dec } from '../src/domain/money.ts';
+import { accountsiqTarget } from '../src/connectors/accountsiq/index.ts';
+import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
+import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import { registerTarget } from '../src/sync/registry.ts';
+import { getRun } from '../src/sync/runs.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * The AccountsIQ target end to end, through the engine, on PGlite (PostgreSQL with DATABASE_URL),
+ * against the simulated Integration web service losing 5% of write answers after committing (and
+ * some more on demand), its tokens expiring mid-run, every envelope checked against the declared
+ * operations: zero duplicates, zero missing, receipts allocated to the invoices they pay, credit
+ * notes set against theirs, a refund as a debit journal set against its receipt, AccountsIQ's numbers and PDFs written back to the source.
+ */
+
+const CLIENT = { clientId: 'ledgerlink-e2e', clientSecret: 'aiq-e2e-secret-0123456789abcdef' };
+
+let t: TestApp;
+let sync: SyncService;
+let sim: AccountsIqSimulator;
+const closers: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  sim = await startAccountsIqSimulator({
+    entityId: 'E2E',
+    ...CLIENT,
+    glAccounts: ['4000', '4100'],
+    taxCodes: [
+      ['S', '0.21'],
+      ['Z', '0'],
+    ],
+    seed: 11,
+    dropAfterCommitRate: 0.05,
+    // Tokens that live half a second: they expire mid-run and are refreshed.
+    accessTokenMs: 500,
+  });
+  registerTarget({
+    ...accountsiqTarget,
+    create: (deps) => Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
+  });
+}, 60_000);
+afterAll(async () => {
+  registerTarget(accountsiqTarget);
+  for (const c of closers) await c.close();
+  await sim.close();
+  await t.close();
+});
+
+const target = (extra: Record<string, unknown> = {}) => ({
+  type: 'accountsiq',
+  url: sim.url,
+  entityId: 'E2E',
+  ...CLIENT,
+  glAccountCode: '4000',
+  limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 4, batchSize: 10 },
+  ...extra,
+});
+
+async function drain(pipeline: Pipeline) {
+  for (let i = 0; i < 20; i++) {
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      [pipeline.id],
+    );
+    if (rows[0]!.n === '0') return;
+    await sync.flushAll();
+  }
+  throw new Error('documents still wait for AccountsIQ after 20 flushes');
+}
+
+async function openExceptions(pipeline: Pipeline) {
+  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
+    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
+    [pipeline.id],
+  );
+  return rows;
+}
+
+const held = (type: string) => [...sim.books.transactions.values()].filter((x) => x.type === type);
+
+function expectEachOnce(type: string, references: string[]) {
+  const refs = held(type).map((x) => x.reference);
+  const missing = references.filter((r) => !refs.includes(r));
+  const twice = references.filter((r) => refs.filter((x) => x === r).length > 1);
+  expect({ missing, twice }).toEqual({ missing: [], twice: [] });
+  expect(sim.duplicates()).toEqual([]);
+}
+
+describe('the AccountsIQ target, end to end', () => {
+  it('iXpole → AccountsIQ: every instalment once through lost answers and expired tokens, numbers and PDFs written back', async () => {
+    await t.entity('AQ1', 'EUR', { standardTaxRate: '0.21' });
+    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 5, instalments: 80, customers: 12, products: 4 });
+    closers.push(ix);
+    // Beyond the 5% at random: the engine must look these up before sending them again.
+    sim.dropNext(4, 'PostPayAndAllocateSalesInvoices');
+    const pipeline = await definePipeline(t.db, 'AQ1', {
+      name: 'ix-to-aiq',
+      source: {
+        type: 'ixpole',
+        baseUrl: ix.url,
+        apiKey: ix.apiKey,
+        backoffBaseMs: 5,
+        backoffMaxMs: 20,
+        maxAttempts: 4,
+      },
+      target: target(),
+      options: { pageSize: 40 },
+    });
+    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(['succeeded', 'partial']).toContain(run.status);
+    await drain(pipeline);
+    await sync.flushAll();
+
+    expect(await openExceptions(pipeline)).toEqual([]);
+    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
+    expectEachOnce('SalesBatchInvoice', codes);
+    expect(sim.stats.dropped).toBeGreaterThanOrEqual(4);
+    expect(sim.stats.expired).toBeGreaterThan(0);
+    // Products went as stock items, customers under their codes.
+    expect(sim.books.stockItems.size).toBeGreaterThan(0);
+    // Written back: AccountsIQ's own number, and its PDF.
+    const byRef = new Map(held('SalesBatchInvoice').map((x) => [x.reference, x]));
+    let numbers = 0;
+    let pdfs = 0;
+    for (const w of ix.writes)
+      if (w.method === 'PUT')
+        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string; Pdf?: string }[]) {
+          if (u.InvoiceNumber === undefined) continue;
+          numbers++;
+          expect(u.InvoiceNumber).toBe(byRef.get(u.InstalmentCode)!.number);
+          if (u.Pdf) pdfs++;
+        }
+    expect(numbers).toBeGreaterThanOrEqual(codes.length);
+    expect(pdfs).toBeGreaterThanOrEqual(codes.length);
+    // Amounts exactly as iXpole gave them.
+    for (let i = 0; i < 10; i++) {
+      const inst = ix.instalmentAt(i);
+      const gross = byRef.get(inst.InstalmentCode)!.gross;
+      expect(gross.toFixed(2)).toBe(new Dec(inst.NetAmount).add(inst.VatAmount).toFixed(2));
+    }
+    expect(sim.violations).toEqual([]);
+
+    // A second run books nothing again.
+    const calls = sim.stats.byOperation.PostPayAndAllocateSalesInvoices;
+    const again = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(again.status).toBe('succeeded');
+    expect(sim.stats.byOperation.PostPayAndAllocateSalesInvoices).toBe(calls);
+  }, 120_000);
+
+  it('records → AccountsIQ: invoices, receipts allocated to the invoices they name, credit notes set against theirs, nothing lost or doubled', async () => {
+    await t.entity('AQ2', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'AQ2', {
+      name: 'records-to-aiq',
+      source: { type: 'records' },
+      target: target(),
+    });
+    const records: CanonicalRecord[] = [];
+    for (let c = 0; c < 5; c++)
+      records.push({
+        kind: 'customer',
+        sourceId: `R-C${c}`,
+        name: `Records customer ${c} <&>`,
+        email: `c${c}@example.org`,
+      });
+    const refs = [...Array(30).keys()].map((i) => `R-INV-${String(i).padStart(3, '0')}`);
+    for (const [i, ref] of refs.entries())
+      records.push({
+        kind: 'invoice',
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: `R-C${i % 5}`,
+        invoiceDate: '2026-11-10',
+        dueDate: '2026-12-10',
+        currency: 'EUR',
+        description: `Order ${i}`,
+        lines: [{ description: 'Goods', netAmount: `${100 + i}.00`, vatRate: '0.21' }],
+      });
+    // Payments for the first 20: the even ones in full, the odd ones 50.00.
+    const paid = refs.slice(0, 20);
+    for (const [i, ref] of paid.entries()) {
+      const gross = ((100 + i) * 1.21).toFixed(2);
+      records.push({
+        kind: 'payment',
+        sourceId: `R-PAY-${i}`,
+        externalReference: `R-PAY-${i}`,
+        customerSourceId: `R-C${i % 5}`,
+        date: '2026-11-20',
+        amount: i % 2 === 0 ? gross : '50.00',
+        currency: 'EUR',
+        invoiceExternalReference: ref,
+        description: '',
+      });
+    }
+    // Credit notes on three unpaid invoices, each set against its invoice.
+    for (const i of [25, 26, 27]) {
+      records.push({
+        kind: 'creditNote',
+        sourceId: `R-CN-${i}`,
+        externalReference: `R-CN-${i}`,
+        customerSourceId: `R-C${i % 5}`,
+        date: '2026-11-15',
+        currency: 'EUR',
+        description: 'Returned',
+        invoiceExternalReference: refs[i]!,
+        lines: [{ description: 'Returned', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+      });
+      records.push({
+        kind: 'allocation',
+        sourceId: `R-AL-${i}`,
+        customerSourceId: `R-C${i % 5}`,
+        date: '2026-11-15',
+        currency: 'EUR',
+        amount: '12.10',
+        invoiceExternalReference: refs[i]!,
+        from: 'creditNote',
+        fromExternalReference: `R-CN-${i}`,
+      });
+    }
+    // A payment on account, part of it refunded.
+    records.push({
+      kind: 'payment',
+      sourceId: 'R-PAY-X',
+      externalReference: 'R-PAY-X',
+      customerSourceId: 'R-C1',
+      date: '2026-11-21',
+      amount: '30.00',
+      currency: 'EUR',
+      description: 'On account',
+    });
+    records.push({
+      kind: 'refund',
+      sourceId: 'R-REF-1',
+      externalReference: 'R-REF-1',
+      customerSourceId: 'R-C1',
+      date: '2026-11-22',
+      amount: '10.00',
+      currency: 'EUR',
+      paymentExternalReference: 'R-PAY-X',
+      description: 'Refund',
+    });
+    const dropped = sim.stats.dropped;
+    sim.dropNext(2, 'AllocateTransactions');
+    sim.dropNext(1, 'CreateBatchSalesCreditNoteGetBackTransactionID');
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      records.map((record) => ({ record })),
+    );
+    await drain(pipeline);
+
+    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(sim.stats.dropped).toBeGreaterThanOrEqual(dropped + 3);
+    expectEachOnce('SalesBatchInvoice', refs);
+    expectEachOnce(
+      'SalesReceipt',
+      paid.map((_, i) => `R-PAY-${i}`),
+    );
+    expectEachOnce('SalesBatchCreditNote', ['R-CN-25', 'R-CN-26', 'R-CN-27']);
+    expect([...sim.books.customers.values()].filter((c) => c.Name === 'Records customer 0 <&>')).toHaveLength(1);
+    const inv = new Map(held('SalesBatchInvoice').map((x) => [x.reference, x]));
+    const rec = new Map(held('SalesReceipt').map((x) => [x.reference, x]));
+    const cn = new Map(held('SalesBatchCreditNote').map((x) => [x.reference, x]));
+    for (const [i, ref] of refs.entries()) {
+      const gross = ((100 + i) * 1.21).toFixed(2);
+      const want =
+        i < 20
+          ? i % 2 === 0
+            ? '0.00'
+            : (Number(gross) - 50).toFixed(2)
+          : [25, 26, 27].includes(i)
+            ? (Number(gross) - 12.1).toFixed(2)
+            : gross;
+      expect({ ref, outstanding: inv.get(ref)!.outstanding.toFixed(2) }).toEqual({ ref, outstanding: want });
+    }
+    // Each receipt allocated to its own invoice, and to no other.
+    for (const [i, ref] of paid.entries()) {
+      const r = rec.get(`R-PAY-${i}`)!;
+      const allocations = sim.books.allocations.filter((a) => a.credit === r.id);
+      expect(allocations.map((a) => a.debit)).toEqual([inv.get(ref)!.id]);
+    }
+    for (const i of [25, 26, 27]) {
+      const note = cn.get(`R-CN-${i}`)!;
+      expect(note.outstanding.toFixed(2)).toBe('0.00');
+      expect(sim.books.allocations.filter((a) => a.credit === note.id).map((a) => a.debit)).toEqual([
+        inv.get(refs[i]!)!.id,
+      ]);
+    }
+    // The refund: a sales debit journal, once, set against the receipt it refunds.
+    expectEachOnce('SalesDebitJournal', ['R-REF-1']);
+    const onAccount = rec.get('R-PAY-X')!;
+    const journal = held('SalesDebitJournal')[0]!;
+    expect(onAccount.outstanding.toFixed(2)).toBe('20.00');
+    expect(sim.books.allocations.filter((a) => a.credit === onAccount.id).map((a) => a.debit)).toEqual([journal.id]);
+    expect(sim.violations).toEqual([]);
+  }, 120_000);
+});

@@ -1,0 +1,105 @@
+import { accountsiqTarget } from '../../src/connectors/accountsiq/index.ts';
+import { type AccountsIqSimulator, startAccountsIqSimulator } from '../../src/connectors/accountsiq/simulator.ts';
+import { createAccountsIqTarget } from '../../src/connectors/accountsiq/target.ts';
+import { registerTarget } from '../../src/sync/registry.ts';
+import type { TargetHarness } from './harness.ts';
+import { money } from './harness.ts';
+import { conformance } from './scenarios.ts';
+
+/*
+ * AccountsIQ held to the conformance suite, against the simulated Integration web service (every
+ * envelope checked against the operations' declared elements), losing 10% of write answers after
+ * committing. The client makes one attempt per call, so that a lost answer is the engine's to look
+ * up. The entity's sales ledger is closed before 2025: an invoice dated in 2024 is refused
+ * (DATE_IS_OUT_OF_RANGE), which is how it refuses an invoice here.
+ */
+
+const CLIENT = { clientId: 'ledgerlink-conformance', clientSecret: 'aiq-conformance-secret-0123456789' };
+const ENTITY = 'CONFORM';
+
+registerTarget({
+  ...accountsiqTarget,
+  create: (deps) =>
+    Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
+});
+
+let sim: AccountsIqSimulator | undefined;
+
+const accountsiq: TargetHarness = {
+  type: 'accountsiq',
+  unsupported: {},
+  async open() {
+    sim ??= await startAccountsIqSimulator({
+      entityId: ENTITY,
+      ...CLIENT,
+      taxCodes: [
+        ['S', '0.21'],
+        ['R', '0.09'],
+        ['Z', '0'],
+      ],
+      glAccounts: ['4000'],
+      closedBefore: '2025-01-01',
+      seed: 23,
+      dropAfterCommitRate: 0.1,
+    });
+    const s = sim;
+    return {
+      target: {
+        type: 'accountsiq',
+        url: s.url,
+        entityId: ENTITY,
+        ...CLIENT,
+        glAccountCode: '4000',
+        limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 4 },
+      },
+      holdings() {
+        const b = s.books;
+        const txns = [...b.transactions.values()];
+        const applied = (id: number, side: 'debit' | 'credit') =>
+          b.allocations
+            .filter((a) => a[side] === id)
+            .map((a) => ({ invoiceId: String(a.debit), amount: money(a.amount.toFixed(2)) }));
+        const doc = (t: (typeof txns)[number]) => ({
+          id: String(t.id),
+          reference: t.reference,
+          number: t.number,
+          customerId: t.customer,
+          gross: money(t.gross.toFixed(2)),
+          due: money(t.outstanding.toFixed(2)),
+        });
+        return Promise.resolve({
+          customers: [...b.customers.values()].map((c) => ({ id: c.Code!, name: c.Name! })),
+          invoices: txns.filter((t) => t.type === 'SalesBatchInvoice').map(doc),
+          creditNotes: txns
+            .filter((t) => t.type === 'SalesBatchCreditNote')
+            .map((t) => ({ ...doc(t), appliedTo: applied(t.id, 'credit') })),
+          payments: txns
+            .filter((t) => t.type === 'SalesReceipt')
+            .map((t) => ({
+              id: String(t.id),
+              reference: t.reference,
+              customerId: t.customer,
+              amount: money(t.gross.toFixed(2)),
+              appliedTo: applied(t.id, 'credit'),
+            })),
+        });
+      },
+      violations: () => [...s.duplicates(), ...s.violations],
+      dropNextInvoiceAnswer: () => s.dropNext(1, 'PostPayAndAllocateSalesInvoices'),
+      dropped: () => s.stats.dropped,
+      refuse(invoice) {
+        return Promise.resolve({
+          invoice: { ...invoice, invoiceDate: '2024-06-03', dueDate: '2024-07-03' },
+          code: 'TARGET_REFUSED',
+          says: /DATE_IS_OUT_OF_RANGE/,
+        });
+      },
+    };
+  },
+  close: async () => {
+    registerTarget(accountsiqTarget);
+    await sim?.close();
+  },
+};
+
+conformance(accountsiq);
