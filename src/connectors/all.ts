@@ -8,3 +8,4 @@ import './webhook/index.ts';
 import './stripe/index.ts';
 import './quickbooks/index.ts';
 import './xero/index.ts';
+import './zohobooks/index.ts';

@@ -11,6 +11,7 @@ export const CHANGES_PROCESS_STATE = [
   'test/browser/settings.test.ts',
   'test/conformance/quickbooks.test.ts',
   'test/conformance/xero.test.ts',
+  'test/conformance/zohobooks.test.ts',
   'test/import-hostile.test.ts',
   'test/imports.test.ts',
   'test/inbound.test.ts',
