@@ -1,18 +1,18 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from '../../../test/helpers/db.ts';
-import { testBox } from '../../../test/helpers/sync.ts';
-import type { Database } from '../../db/database.ts';
-import { ConnectorError } from '../../sync/connector.ts';
-import type { TokenSource } from '../../sync/remote/contracts.ts';
-import { postTokenGrant } from '../../sync/remote/oauth-endpoint.ts';
-import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
-import type { TargetCallContext, TargetConnector, TargetCustomer, TargetInvoice } from '../../sync/target.ts';
-import { zohoBooksTarget } from './index.ts';
-import { contactFields, lineItems } from './map.ts';
-import { GRANT_GONE_ERRORS, SYSTEM, ZohoBooksTargetSettings } from './settings.ts';
-import { type ZohoBooksSimulator, startZohoBooksSimulator } from './simulator.ts';
-import { createZohoBooksTarget } from './target.ts';
+import { createTestDatabase } from './helpers/db.ts';
+import { testBox } from './helpers/sync.ts';
+import type { Database } from '../src/db/database.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { TokenSource } from '../src/sync/remote/contracts.ts';
+import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import type { TargetCallContext, TargetConnector, TargetCustomer, TargetInvoice } from '../src/sync/target.ts';
+import { zohoBooksTarget } from '../src/connectors/zohobooks/index.ts';
+import { contactFields, lineItems } from '../src/connectors/zohobooks/map.ts';
+import { GRANT_GONE_ERRORS, SYSTEM, ZohoBooksTargetSettings } from '../src/connectors/zohobooks/settings.ts';
+import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
+import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 
 /*
  * The Zoho Books target against its simulator, operation by operation: settings refused by name,
