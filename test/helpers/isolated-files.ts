@@ -30,6 +30,7 @@ export const CHANGES_PROCESS_STATE = [
   'test/xero-reconcile.test.ts',
   'test/xero-webhook-e2e.test.ts',
   'test/xero.test.ts',
+  'test/zohobooks.test.ts',
 ];
 
 /** Calls and assignments that leave state behind in the process, as they are written in a test. */
