@@ -265,14 +265,19 @@ describe('Zoho Books target against the simulator', () => {
     expect(await target.checkConnection!(ctx())).toBe(`organisation Zoho Unit BV (${ORG})`);
   });
 
-  it('creates a contact under our code; a lost create is linked, not made twice; a name held under another code is refused', async () => {
+  it('creates a contact under our code; a lost or failed create is looked up by name and linked, not made twice; a name held under another code is refused', async () => {
     const [made] = await target.upsertCustomers(ctx(), [customer('C1', 'Ann Example')]);
     expect(made).toMatchObject({ ok: true, number: 'C1', outcome: 'created' });
     cust = (made as { targetId: string }).targetId;
+    // Its answer lost, then a 500: looked up by name and linked, not created twice nor left waiting.
     sim.dropNext(1, (r) => r.route === '/contacts');
-    expect((await thrown(target.upsertCustomers(ctx(), [customer('C2', 'Bob Example')]))).retryable).toBe(true);
+    sim.failNext(500);
     const [again] = await target.upsertCustomers(ctx(), [customer('C2', 'Bob Example')]);
     expect(again).toMatchObject({ ok: true, number: 'C2', outcome: 'linked' });
+    expect([...sim.org(ORG).contacts.values()].filter((c) => c.contact_name === 'Bob Example')).toHaveLength(1);
+    // Three unknown outcomes in a row: the engine's to retry.
+    sim.failNext(500, 500, 500);
+    expect((await thrown(target.upsertCustomers(ctx(), [customer('C4', 'Cy Example')]))).retryable).toBe(true);
     const [clash] = await target.upsertCustomers(ctx(), [customer('C3', 'ann example')]);
     expect(clash).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
     expect((clash as { error: { message: string } }).error.message).toMatch(/contact_number C1/);

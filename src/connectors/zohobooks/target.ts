@@ -206,11 +206,16 @@ const ITEM: NamedSpec = {
   code: 'sku',
 };
 
+/** How often a contact or item whose write had an unknown outcome is tried again (found by name first). */
+const NAMED_ATTEMPTS = 3;
+
 /**
  * Creates or updates contacts or items one by one. A new one is first looked for by its name (Zoho
  * keeps names unique): one carrying our code, or none, is linked and updated rather than created
  * again (a lost answer, or a customer the organisation already had); one carrying another code is
- * refused, naming it.
+ * refused, naming it. Because of that lookup, a write whose outcome is unknown (a lost answer, a
+ * 5xx) is tried again here, a few times, rather than leaving the documents of that customer
+ * waiting for it.
  */
 async function upsertNamed<T extends { targetId: string | null; code: string; record: { name: string } }>(
   api: ZohoApi,
@@ -221,50 +226,60 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
 ): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
   for (const item of items) {
-    let targetId = item.targetId;
-    let outcome: 'created' | 'updated' | 'linked' = 'updated';
-    if (!targetId) {
-      const rows = await docs.listAll(api, spec.path, spec.list, { [spec.name]: item.record.name }, ctx.signal);
-      const same = rows.find((r) => text(r[spec.name]).trim().toLowerCase() === item.record.name.trim().toLowerCase());
-      if (same) {
-        const theirs = text(same[spec.code]);
-        if (theirs && theirs !== item.code) {
-          out.push(
-            failed({
-              code: 'TARGET_REFUSED',
-              message: `${SYSTEM} already has a ${spec.what} named "${item.record.name}" with ${spec.code} ${theirs} (ours: ${item.code}); rename one of them`,
-              retryable: false,
-              field: 'name',
-            }),
-          );
-          continue;
-        }
-        targetId = text(same[spec.id]);
-        outcome = 'linked';
+    for (let attempt = 1; ; attempt++) {
+      try {
+        out.push(await upsertOne(api, ctx, spec, item, fields));
+        break;
+      } catch (err) {
+        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= NAMED_ATTEMPTS || ctx.signal?.aborted)
+          throw err;
+        ctx.log.debug({ system: SYSTEM, what: spec.what, attempt }, 'unknown outcome; looking the name up again');
+        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
       }
     }
-    const body = fields(item);
-    if (outcome === 'linked') body[spec.code] = item.code;
-    const a = await api.call(
-      targetId
-        ? { method: 'PUT', path: `${spec.path}/${encodeURIComponent(targetId)}`, json: body }
-        : { method: 'POST', path: spec.path, json: body },
-      ctx.signal,
-    );
-    if (!a.ok) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} refused ${spec.what} "${item.record.name}" (${describe(a)})`,
-          retryable: false,
-        }),
-      );
-      continue;
-    }
-    const e = entity(a.body, spec.one, `${targetId ? 'PUT' : 'POST'} ${spec.path}`);
-    out.push(
-      ok(text(e[spec.id]), { number: text(e[spec.code]) || item.code, outcome: targetId ? outcome : 'created' }),
-    );
   }
   return out;
+}
+
+async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(
+  api: ZohoApi,
+  ctx: TargetCallContext,
+  spec: NamedSpec,
+  item: T,
+  fields: (item: T) => ZohoObject,
+): Promise<ItemResult> {
+  let targetId = item.targetId;
+  let outcome: 'created' | 'updated' | 'linked' = 'updated';
+  if (!targetId) {
+    const rows = await docs.listAll(api, spec.path, spec.list, { [spec.name]: item.record.name }, ctx.signal);
+    const same = rows.find((r) => text(r[spec.name]).trim().toLowerCase() === item.record.name.trim().toLowerCase());
+    if (same) {
+      const theirs = text(same[spec.code]);
+      if (theirs && theirs !== item.code)
+        return failed({
+          code: 'TARGET_REFUSED',
+          message: `${SYSTEM} already has a ${spec.what} named "${item.record.name}" with ${spec.code} ${theirs} (ours: ${item.code}); rename one of them`,
+          retryable: false,
+          field: 'name',
+        });
+      targetId = text(same[spec.id]);
+      outcome = 'linked';
+    }
+  }
+  const body = fields(item);
+  if (outcome === 'linked') body[spec.code] = item.code;
+  const a = await api.call(
+    targetId
+      ? { method: 'PUT', path: `${spec.path}/${encodeURIComponent(targetId)}`, json: body }
+      : { method: 'POST', path: spec.path, json: body },
+    ctx.signal,
+  );
+  if (!a.ok)
+    return failed({
+      code: 'TARGET_REFUSED',
+      message: `${SYSTEM} refused ${spec.what} "${item.record.name}" (${describe(a)})`,
+      retryable: false,
+    });
+  const e = entity(a.body, spec.one, `${targetId ? 'PUT' : 'POST'} ${spec.path}`);
+  return ok(text(e[spec.id]), { number: text(e[spec.code]) || item.code, outcome: targetId ? outcome : 'created' });
 }
