@@ -68,6 +68,7 @@ function make(extra: Record<string, unknown> = {}): TargetConnector {
       settings: {
         type: 'zohobooks',
         ...CLIENT,
+        refreshToken,
         organizationId: ORG,
         baseUrl: sim.baseUrl,
         tokenUrl: sim.tokenUrl,
@@ -141,13 +142,17 @@ async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
 }
 
 describe('Zoho Books settings', () => {
-  const base = { ...CLIENT, organizationId: ORG };
-  it('are strict, need the organisation, default to the .com data centre and refuse drafts', () => {
+  const base = { ...CLIENT, refreshToken: '1000.abc.def', organizationId: ORG };
+  it('are strict, need the organisation and a refresh token, default to the .com data centre and refuse drafts', () => {
     expect(ZohoBooksTargetSettings.parse(base)).toMatchObject({ dataCenter: 'com', paymentMode: 'banktransfer' });
     const unknown = ZohoBooksTargetSettings.safeParse({ ...base, organisationId: ORG });
     expect(unknown.success).toBe(false);
     expect(JSON.stringify(unknown.error?.issues)).toMatch(/organisationId/);
     expect(ZohoBooksTargetSettings.safeParse({ ...CLIENT }).success).toBe(false);
+    expect(ZohoBooksTargetSettings.safeParse({ ...CLIENT, organizationId: ORG }).success).toBe(false);
+    expect(
+      ZohoBooksTargetSettings.safeParse({ ...base, authorizeUrl: 'https://accounts.zoho.eu/oauth/v2/auth' }).success,
+    ).toBe(false);
     expect(ZohoBooksTargetSettings.safeParse({ ...base, organizationId: 'acme' }).success).toBe(false);
     expect(ZohoBooksTargetSettings.safeParse({ ...base, dataCenter: 'de' }).success).toBe(false);
     expect(ZohoBooksTargetSettings.safeParse({ ...base, mode: 'draft' }).success).toBe(false);

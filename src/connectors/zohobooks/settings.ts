@@ -38,9 +38,15 @@ export const PUBLISHED_LIMITS = {
 } as const;
 
 /** The `target:` block of a pipeline whose target is Zoho Books. */
+// No consent flow is wired for Zoho (docs/connectors/zohobooks.md): no authorizeUrl, and the refresh token is required.
+const { authorizeUrl: _consentOnly, ...shared } = remoteTargetSettings;
+
 export const ZohoBooksSettings = z
   .strictObject({
-    ...remoteTargetSettings,
+    ...shared,
+    refreshToken: z.string().min(1).max(4000).meta({
+      description: "A Zoho refresh token of the API Console client (a Self Client's code exchanged once). Secret.",
+    }),
     type: z.literal(TYPE).optional(),
     organizationId: z
       .string()
