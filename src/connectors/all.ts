@@ -3,11 +3,12 @@
 import './ledger/index.ts';
 import './records/index.ts';
 import './ixpole/index.ts';
-import './acumatica/index.ts';
 import './csv/index.ts';
 import './webhook/index.ts';
 import './stripe/index.ts';
 import './quickbooks/index.ts';
 import './xero/index.ts';
-import './businesscentral/index.ts';
 import './accountsiq/index.ts';
+import './acumatica/index.ts';
+import './businesscentral/index.ts';
+import './zohobooks/index.ts';

@@ -7,16 +7,17 @@
  */
 export const CHANGES_PROCESS_STATE = [
   'src/sync/registry.test.ts',
+  'test/accountsiq.test.ts',
   'test/acumatica.test.ts',
   'test/browser/connections.test.ts',
   'test/browser/settings.test.ts',
   'test/businesscentral.test.ts',
-  'test/conformance/businesscentral.test.ts',
-  'test/conformance/acumatica.test.ts',
-  'test/accountsiq.test.ts',
   'test/conformance/accountsiq.test.ts',
+  'test/conformance/acumatica.test.ts',
+  'test/conformance/businesscentral.test.ts',
   'test/conformance/quickbooks.test.ts',
   'test/conformance/xero.test.ts',
+  'test/conformance/zohobooks.test.ts',
   'test/import-hostile.test.ts',
   'test/imports.test.ts',
   'test/inbound.test.ts',
@@ -35,6 +36,7 @@ export const CHANGES_PROCESS_STATE = [
   'test/xero-reconcile.test.ts',
   'test/xero-webhook-e2e.test.ts',
   'test/xero.test.ts',
+  'test/zohobooks.test.ts',
 ];
 
 /** Calls and assignments that leave state behind in the process, as they are written in a test. */

@@ -298,6 +298,17 @@ describe('RemoteClient: auth', () => {
     expect(auth.invalidated).toHaveLength(1);
   });
 
+  it('sends the token with the platform’s own scheme when one is set (Zoho-oauthtoken), and refreshes the same way', async () => {
+    const auth = tokens();
+    const { c } = client({ auth, authScheme: 'Zoho-oauthtoken' });
+    script = [status(401)];
+    expect((await c.request(write)).status).toBe(200);
+    expect(seen.map((s) => s.headers.authorization)).toEqual([
+      `Zoho-oauthtoken ${auth.invalidated[0]}`,
+      expect.stringMatching(/^Zoho-oauthtoken tok-2-/),
+    ]);
+  });
+
   it('a second 401 is TARGET_AUTH_REVOKED, not retryable, saying to reconnect, without the tokens', async () => {
     const auth = tokens();
     const { c } = client({ auth });

@@ -291,7 +291,7 @@ export class RemoteClient {
       accept: req.accept ?? 'application/json',
       ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}),
       ...req.headers,
-      ...(token !== null ? { authorization: `Bearer ${token}` } : {}),
+      ...(token !== null ? { authorization: `${this.opts.authScheme ?? 'Bearer'} ${token}` } : {}),
     };
     try {
       const a = await outboundRequest(

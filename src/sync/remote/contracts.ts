@@ -102,6 +102,11 @@ export interface RemoteClientOptions {
   system: string;
   baseUrl: string;
   auth?: TokenSource | undefined;
+  /**
+   * The scheme of the `Authorization` header the token source's token is sent with: `Bearer` (the
+   * default, RFC 6750), or a platform's own (Zoho's `Zoho-oauthtoken`).
+   */
+  authScheme?: string | undefined;
   rate?:
     | {
         planner: RatePlanner;

@@ -19,6 +19,16 @@ export interface TokenEndpoint {
   guard?: GuardOptions | undefined;
   /** The whole exchange; default 30 s. */
   timeoutMs?: number | undefined;
+  /**
+   * How the client authenticates: `basic` (the default: HTTP Basic, as Xero and Intuit document)
+   * or `body` (`client_id` and `client_secret` in the form, as Zoho Accounts documents).
+   */
+  clientAuthentication?: 'basic' | 'body' | undefined;
+  /**
+   * The `error` tokens that mean the grant is gone, besides `invalid_grant` (Zoho answers a
+   * revoked or unknown refresh token with `invalid_code`).
+   */
+  grantGoneErrors?: readonly string[] | undefined;
 }
 
 /** What a token endpoint granted. */
@@ -65,6 +75,15 @@ function retryAfterMs(value: string | null): number | null {
   return Number.isNaN(at) ? null : Math.max(0, at - Date.now());
 }
 
+function hasErrorField(text: string): boolean {
+  try {
+    const b = JSON.parse(text) as unknown;
+    return b !== null && typeof b === 'object' && typeof (b as { error?: unknown }).error === 'string';
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Posts a grant to the token endpoint. Throws a ConnectorError: `code: 'TARGET_AUTH_REVOKED'`
  * (not retryable) when the endpoint answers `invalid_grant`; retryable on a network failure, a
@@ -77,6 +96,8 @@ export async function postTokenGrant(
   signal?: AbortSignal,
 ): Promise<TokenAnswer> {
   const timeout = AbortSignal.timeout(ep.timeoutMs ?? 30_000);
+  const inBody = ep.clientAuthentication === 'body';
+  const fields = inBody ? { ...form, client_id: ep.clientId, client_secret: ep.clientSecret } : form;
   let answer;
   try {
     answer = await outboundRequest(
@@ -84,11 +105,11 @@ export async function postTokenGrant(
       {
         method: 'POST',
         headers: {
-          authorization: basicAuthorization(ep.clientId, ep.clientSecret),
+          ...(inBody ? {} : { authorization: basicAuthorization(ep.clientId, ep.clientSecret) }),
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
         },
-        body: new URLSearchParams(form).toString(),
+        body: new URLSearchParams(fields).toString(),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
         maxBytes: 256 * 1024,
       },
@@ -110,7 +131,10 @@ export async function postTokenGrant(
   }
   const reason = safeReason(answer.text);
   const status = answer.status;
-  if (status === 200) {
+  const gone = (r: string | null) => r === GRANT_GONE || (r !== null && (ep.grantGoneErrors ?? []).includes(r));
+  // Zoho Accounts answers a refusal with 200 and `{"error": ...}`: an `error` is a refusal whatever the status.
+  const refusedIn200 = status === 200 && hasErrorField(answer.text);
+  if (status === 200 && !refusedIn200) {
     let parsed: z.output<typeof Answer>;
     try {
       parsed = Answer.parse(JSON.parse(answer.text));
@@ -127,8 +151,8 @@ export async function postTokenGrant(
       scopes: parsed.scope ?? null,
     };
   }
-  if (reason === GRANT_GONE)
-    throw new ConnectorError(ep.system, `the token endpoint refused the grant (${status} ${GRANT_GONE})`, {
+  if (gone(reason))
+    throw new ConnectorError(ep.system, `the token endpoint refused the grant (${status} ${reason})`, {
       status,
       retryable: false,
       code: 'TARGET_AUTH_REVOKED',

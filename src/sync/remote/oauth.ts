@@ -49,6 +49,10 @@ export interface OAuthTokenSourceOptions {
   pollMs?: number | undefined;
   /** Where people reconnect (named in the message of a revoked connection). Default: LEDGERLINK_PUBLIC_URL. */
   publicUrl?: string | undefined;
+  /** How the client authenticates at the token endpoint (src/sync/remote/oauth-endpoint.ts); default `basic`. */
+  clientAuthentication?: TokenEndpoint['clientAuthentication'];
+  /** Refusals of the token endpoint that mean the grant is gone, besides `invalid_grant` (Zoho: `invalid_code`). */
+  grantGoneErrors?: TokenEndpoint['grantGoneErrors'];
 }
 
 /** The path that starts a pipeline's consent flow (GET, with the entity's token). */
@@ -116,6 +120,8 @@ export function oauthTokenSource(o: OAuthTokenSourceOptions): TokenSource & { te
     clientSecret: o.clientSecret,
     guard: o.guard,
     timeoutMs,
+    clientAuthentication: o.clientAuthentication,
+    grantGoneErrors: o.grantGoneErrors,
   };
   const seen: string[] = [];
   const remember = (...tokens: string[]) => {

@@ -1,0 +1,458 @@
+import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type {
+  FoundDocument,
+  ItemError,
+  ItemResult,
+  TargetAllocation,
+  TargetCreditNote,
+  TargetDocument,
+  TargetInvoice,
+  TargetKind,
+  TargetPayment,
+} from '../../sync/target.ts';
+import { failed, ok } from '../../sync/target.ts';
+import { type ZohoAnswer, type ZohoApi, type ZohoObject, describe, entity, list, text } from './api.ts';
+import { type Organisation, lineItems, minor, num } from './map.ts';
+import { SYSTEM } from './settings.ts';
+
+/*
+ * Invoices, credit notes and customer payments in Zoho Books, one request each (Zoho has no batch
+ * endpoint and no idempotency key). Our reference goes in `reference_number` of each, and a lost
+ * answer is found again by listing with that filter and matching it exactly (findDocument).
+ * Invoices are created as drafts and marked sent, so that they are open and payments and credits
+ * can be applied; a draft found by its reference after a lost answer is marked sent then.
+ * Refusals are item failures carrying Zoho's code and message; an unknown outcome is the
+ * RemoteClient's retryable ConnectorError, thrown for the engine to look the call's documents up.
+ */
+
+export interface DocumentContext {
+  api: ZohoApi;
+  org: Organisation;
+  taxRates: Record<string, string> | undefined;
+  paymentMode: string;
+  depositAccountId: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+const PATHS = {
+  invoice: { path: '/invoices', list: 'invoices', one: 'invoice', id: 'invoice_id', number: 'invoice_number' },
+  creditNote: {
+    path: '/creditnotes',
+    list: 'creditnotes',
+    one: 'creditnote',
+    id: 'creditnote_id',
+    number: 'creditnote_number',
+  },
+  payment: {
+    path: '/customerpayments',
+    list: 'customerpayments',
+    one: 'payment',
+    id: 'payment_id',
+    number: 'payment_number',
+  },
+} as const;
+type DocKind = keyof typeof PATHS;
+
+const refused = (what: string, reference: string, a: Extract<ZohoAnswer, { ok: false }>): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `${SYSTEM} refused ${what} ${reference} (${describe(a)})`,
+  retryable: false,
+});
+
+const currencyMismatch = (what: string, currency: string, org: Organisation): ItemError => ({
+  code: 'CURRENCY_MISMATCH',
+  message: `${what} is in ${currency}; this target books only the organisation's base currency (${org.currency})`,
+  retryable: false,
+  field: 'currency',
+});
+
+/** Every entity a list answers, page after page (200 a page); the filter keeps it to a few. */
+export async function listAll(
+  api: ZohoApi,
+  path: string,
+  key: string,
+  query: Record<string, string | undefined>,
+  signal?: AbortSignal,
+): Promise<ZohoObject[]> {
+  const out: ZohoObject[] = [];
+  for (let page = 1; page <= 50; page++) {
+    const body = await api.read(path, { ...query, page: String(page), per_page: '200' }, signal);
+    out.push(...list(body, key, `GET ${path}`));
+    const more = (body.page_context as { has_more_page?: unknown } | undefined)?.has_more_page;
+    if (more !== true) break;
+  }
+  return out;
+}
+
+/**
+ * The document Zoho holds under our reference: listed with the `reference_number` filter (and
+ * the customer, when known), then matched exactly, since a list filter may match more loosely.
+ */
+export async function findDocument(
+  c: DocumentContext,
+  kind: DocKind,
+  reference: string,
+  customerId: string | null | undefined,
+): Promise<ZohoObject | null> {
+  const p = PATHS[kind];
+  const rows = await listAll(
+    c.api,
+    p.path,
+    p.list,
+    { reference_number: reference, customer_id: customerId ?? undefined },
+    c.signal,
+  );
+  const exact = rows
+    .filter((r) => text(r.reference_number) === reference && (!customerId || text(r.customer_id) === customerId))
+    .sort((a, b) => text(a[p.id]).localeCompare(text(b[p.id])));
+  return exact[0] ?? null;
+}
+
+/**
+ * Marks a draft invoice sent, so that it is open (POST /invoices/{id}/status/sent). Marking sent
+ * is a state change that cannot happen twice, so after a lost answer or a refusal the invoice is
+ * read back: sent is sent, whichever request did it. Returns the refusal when it is still a draft.
+ */
+async function ensureSent(c: DocumentContext, invoiceId: string): Promise<Extract<ZohoAnswer, { ok: false }> | null> {
+  const path = `/invoices/${encodeURIComponent(invoiceId)}`;
+  const stillDraft = async () => text((await c.api.byId(path, 'invoice', c.signal))?.status) === 'draft';
+  let a: ZohoAnswer;
+  try {
+    a = await c.api.call({ method: 'POST', path: `${path}/status/sent` }, c.signal);
+  } catch (err) {
+    if (err instanceof ConnectorError && err.retryable && !(await stillDraft())) return null;
+    throw err;
+  }
+  if (a.ok || !(await stillDraft())) return null;
+  return a;
+}
+
+/** The lookup of the engine: the document under our reference, a draft invoice marked sent on the way. */
+export async function lookUp(
+  c: DocumentContext,
+  kind: TargetKind,
+  reference: string,
+  customerTargetId: string | null | undefined,
+): Promise<FoundDocument | null> {
+  if (kind !== 'invoice' && kind !== 'creditNote' && kind !== 'payment') return null;
+  const p = PATHS[kind];
+  const found = await findDocument(c, kind, reference, customerTargetId);
+  if (!found) return null;
+  const id = text(found[p.id]);
+  if (kind === 'invoice' && text(found.status) === 'draft') {
+    const refusal = await ensureSent(c, id);
+    if (refusal)
+      throw new ConnectorError(
+        SYSTEM,
+        `invoice ${reference} is a draft in Zoho Books and could not be marked sent (${describe(refusal)})`,
+        { status: refusal.status, retryable: false },
+      );
+  }
+  return { targetId: id, number: text(found[p.number]) || null, customerTargetId: text(found.customer_id) || null };
+}
+
+/** Books invoices one by one: created (a draft), then marked sent. */
+export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    if (r.currency !== c.org.currency) {
+      out.push(failed(currencyMismatch(`Invoice ${r.externalReference}`, r.currency, c.org)));
+      continue;
+    }
+    const lines = lineItems(r.lines, d.productTargetIds, c.org, c.taxRates);
+    if (!Array.isArray(lines)) {
+      out.push(failed(lines));
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        method: 'POST',
+        path: '/invoices',
+        json: {
+          customer_id: d.customerTargetId,
+          reference_number: r.externalReference,
+          date: r.invoiceDate,
+          ...(r.dueDate ? { due_date: r.dueDate } : {}),
+          ...(r.description ? { notes: r.description } : {}),
+          line_items: lines,
+        },
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused('invoice', r.externalReference, a)));
+      continue;
+    }
+    const inv = entity(a.body, 'invoice', 'POST /invoices');
+    const id = text(inv.invoice_id);
+    if (text(inv.status) === 'draft') {
+      const refusal = await ensureSent(c, id);
+      if (refusal) {
+        out.push(failed({ ...refused('to mark sent invoice', r.externalReference, refusal) }));
+        continue;
+      }
+    }
+    out.push(ok(id, { number: text(inv.invoice_number), outcome: 'created' }));
+  }
+  return out;
+}
+
+/** Books credit notes one by one, open on the customer: what they settle is an allocation. */
+export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    if (r.currency !== c.org.currency) {
+      out.push(failed(currencyMismatch(`Credit note ${r.externalReference}`, r.currency, c.org)));
+      continue;
+    }
+    const lines = lineItems(r.lines, d.productTargetIds, c.org, c.taxRates);
+    if (!Array.isArray(lines)) {
+      out.push(failed(lines));
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        method: 'POST',
+        path: '/creditnotes',
+        json: {
+          customer_id: d.customerTargetId,
+          reference_number: r.externalReference,
+          date: r.date,
+          ...(r.description ? { notes: r.description } : {}),
+          line_items: lines,
+        },
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused('credit note', r.externalReference, a)));
+      continue;
+    }
+    const note = entity(a.body, 'creditnote', 'POST /creditnotes');
+    out.push(ok(text(note.creditnote_id), { number: text(note.creditnote_number), outcome: 'created' }));
+  }
+  return out;
+}
+
+/**
+ * Books customer payments one by one, applied to the invoice they name up to what it still owes
+ * (Zoho refuses an amount applied above the balance); the rest stays unused on the payment.
+ */
+export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    if (r.currency !== c.org.currency) {
+      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.org)));
+      continue;
+    }
+    const amount = parseAmount(r.amount, r.currency);
+    if (!amount.ok || amount.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Payment ${r.externalReference}: ${r.amount} is not an amount Zoho Books takes (more than zero)`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const invoices: ZohoObject[] = [];
+    if (d.invoiceTargetId) {
+      const inv = await c.api.byId(`/invoices/${encodeURIComponent(d.invoiceTargetId)}`, 'invoice', c.signal);
+      const balance = inv ? (minor(inv.balance, r.currency) ?? 0n) : 0n;
+      const applied = minBig(amount.value, balance);
+      if (applied > 0n)
+        invoices.push({ invoice_id: d.invoiceTargetId, amount_applied: num(formatAmount(applied, r.currency)) });
+    }
+    const a = await c.api.call(
+      {
+        method: 'POST',
+        path: '/customerpayments',
+        json: {
+          customer_id: d.customerTargetId,
+          payment_mode: c.paymentMode,
+          amount: num(formatAmount(amount.value, r.currency)),
+          date: r.date,
+          reference_number: r.externalReference,
+          ...(r.description ? { description: r.description } : {}),
+          ...(c.depositAccountId ? { account_id: c.depositAccountId } : {}),
+          invoices,
+        },
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused('payment', r.externalReference, a)));
+      continue;
+    }
+    const pay = entity(a.body, 'payment', 'POST /customerpayments');
+    out.push(ok(text(pay.payment_id), { number: text(pay.payment_number) || r.externalReference, outcome: 'created' }));
+  }
+  return out;
+}
+
+/** What a credit note has applied to invoices (GET /creditnotes/{id}/invoices). */
+async function credited(c: DocumentContext, creditNoteId: string): Promise<ZohoObject[]> {
+  const body = await c.api.read(`/creditnotes/${encodeURIComponent(creditNoteId)}/invoices`, {}, c.signal);
+  return list(body, 'invoices_credited', 'GET /creditnotes/{id}/invoices');
+}
+
+/** The target id of a payment's application to an invoice (Zoho gives such an application no id of its own). */
+const applicationId = (paymentId: string, invoiceId: string, amount: string, date: string) =>
+  `${paymentId}>${invoiceId}:${amount}@${date}`;
+
+/**
+ * Sets credit notes (POST /creditnotes/{id}/invoices) and unused payments (the payment updated
+ * with one more invoice applied) against invoices. A credit's id is Zoho's creditnote_invoice_id,
+ * read back after applying it.
+ */
+export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const amount = parseAmount(r.amount, r.currency);
+    if (!amount.ok || amount.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Allocation ${r.sourceId}: ${r.amount}`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const applied = num(formatAmount(amount.value, r.currency));
+    if (r.from === 'creditNote') {
+      const a = await c.api.call(
+        {
+          method: 'POST',
+          path: `/creditnotes/${encodeURIComponent(d.fromTargetId)}/invoices`,
+          json: { invoices: [{ invoice_id: d.invoiceTargetId, amount_applied: applied }] },
+        },
+        c.signal,
+      );
+      if (!a.ok) {
+        out.push(failed(refused('the credit of', r.fromExternalReference, a)));
+        continue;
+      }
+      const newest = (await credited(c, d.fromTargetId))
+        .filter((x) => text(x.invoice_id) === d.invoiceTargetId && minor(x.amount_applied, r.currency) === amount.value)
+        .sort((x, y) => text(y.creditnote_invoice_id).localeCompare(text(x.creditnote_invoice_id)))[0];
+      if (!newest) {
+        throw new ConnectorError(
+          SYSTEM,
+          `credit note ${r.fromExternalReference} was applied but does not list the credit to its invoice`,
+          { retryable: false },
+        );
+      }
+      out.push(ok(text(newest.creditnote_invoice_id), { outcome: 'created' }));
+      continue;
+    }
+    const path = `/customerpayments/${encodeURIComponent(d.fromTargetId)}`;
+    const pay = await c.api.byId(path, 'payment', c.signal);
+    if (!pay) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `payment ${r.fromExternalReference} is no longer in Zoho Books`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const current = ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
+      invoice_id: text(x.invoice_id),
+      amount_applied: minor(x.amount_applied, r.currency) ?? 0n,
+    }));
+    const same = current.find((x) => x.invoice_id === d.invoiceTargetId);
+    if (same) same.amount_applied += amount.value;
+    else current.push({ invoice_id: d.invoiceTargetId, amount_applied: amount.value });
+    const a = await c.api.call(
+      {
+        method: 'PUT',
+        path,
+        json: {
+          customer_id: text(pay.customer_id),
+          payment_mode: text(pay.payment_mode) || c.paymentMode,
+          amount: num(text(pay.amount)),
+          date: text(pay.date),
+          reference_number: text(pay.reference_number),
+          invoices: current.map((x) => ({
+            invoice_id: x.invoice_id,
+            amount_applied: num(formatAmount(x.amount_applied, r.currency)),
+          })),
+        },
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused('the application of payment', r.fromExternalReference, a)));
+      continue;
+    }
+    out.push(ok(applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date), { outcome: 'created' }));
+  }
+  return out;
+}
+
+/** An allocation Zoho already holds between the same documents for the same amount, none of `taken`. */
+export async function findAllocation(
+  c: DocumentContext,
+  d: TargetAllocation,
+  taken: ReadonlySet<string>,
+): Promise<FoundDocument | null> {
+  const r = d.record;
+  const amount = parseAmount(r.amount, r.currency);
+  if (!amount.ok) return null;
+  if (r.from === 'creditNote') {
+    const found = (await credited(c, d.fromTargetId))
+      .filter(
+        (x) =>
+          text(x.invoice_id) === d.invoiceTargetId &&
+          minor(x.amount_applied, r.currency) === amount.value &&
+          !taken.has(text(x.creditnote_invoice_id)),
+      )
+      .sort((x, y) => text(x.creditnote_invoice_id).localeCompare(text(y.creditnote_invoice_id)))[0];
+    return found ? { targetId: text(found.creditnote_invoice_id) } : null;
+  }
+  const id = applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date);
+  if (taken.has(id)) return null;
+  const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(d.fromTargetId)}`, 'payment', c.signal);
+  const applied = ((pay?.invoices as ZohoObject[] | undefined) ?? [])
+    .filter((x) => text(x.invoice_id) === d.invoiceTargetId)
+    .reduce((s, x) => s + (minor(x.amount_applied, r.currency) ?? 0n), 0n);
+  return applied >= amount.value ? { targetId: id } : null;
+}
+
+/** Documents by id, as booked: an invoice, else a credit note, else a payment. */
+export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+  const out = new Map<string, TargetDocument>();
+  for (const id of ids) {
+    for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
+      const p = PATHS[kind];
+      const e = await c.api.byId(`${p.path}/${encodeURIComponent(id)}`, p.one, c.signal);
+      if (!e) continue;
+      const currency = text(e.currency_code) || c.org.currency;
+      const lines = Array.isArray(e.line_items) ? e.line_items.length : 0;
+      out.set(id, {
+        targetId: id,
+        kind,
+        number: text(e[p.number]) || text(e.reference_number),
+        customerTargetId: text(e.customer_id),
+        externalReference: text(e.reference_number),
+        date: text(e.date),
+        dueDate: text(e.due_date) || null,
+        currency,
+        gross: minor(kind === 'payment' ? e.amount : e.total, currency) ?? 0n,
+        lines,
+      });
+      break;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,108 @@
+import { formatAmount } from '../../src/domain/money.ts';
+import { zohoBooksTarget } from '../../src/connectors/zohobooks/index.ts';
+import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../../src/connectors/zohobooks/simulator.ts';
+import { createZohoBooksTarget } from '../../src/connectors/zohobooks/target.ts';
+import { registerTarget } from '../../src/sync/registry.ts';
+import type { TargetHarness } from './harness.ts';
+import { money } from './harness.ts';
+import { conformance } from './scenarios.ts';
+
+/*
+ * Zoho Books held to the conformance suite, against the simulated Zoho Books and its Zoho
+ * Accounts token endpoint, losing 10% of write answers after committing. The client makes one
+ * attempt per call, so that a lost answer is the engine's to look up. The organisation refuses
+ * an invoice dated in a period it has locked (Zoho's transaction locking), in its own words.
+ */
+
+const CLIENT = { clientId: '1000.ZOHOTESTCLIENT', clientSecret: 'zoho-client-secret-0123456789' };
+const ORG = '60012345678';
+
+registerTarget({
+  ...zohoBooksTarget,
+  create: (deps) =>
+    Promise.resolve(createZohoBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
+});
+
+let sim: ZohoBooksSimulator | undefined;
+
+const zohobooks: TargetHarness = {
+  type: 'zohobooks',
+  unsupported: {},
+  async open() {
+    sim ??= await startZohoBooksSimulator({
+      ...CLIENT,
+      organisations: { [ORG]: { currency: 'EUR', taxes: { 'BTW 21%': '21', 'BTW 9%': '9', 'BTW 0%': '0' } } },
+      seed: 23,
+      dropAfterCommitRate: 0.1,
+      limits: { perMinute: 100_000, perDay: 1_000_000 },
+    });
+    const s = sim;
+    const org = () => s.org(ORG);
+    const amount = (minor: bigint) => money(formatAmount(minor, 'EUR'));
+    return {
+      target: {
+        type: 'zohobooks',
+        ...CLIENT,
+        refreshToken: s.issueRefreshToken(),
+        organizationId: ORG,
+        dataCenter: 'eu',
+        baseUrl: s.baseUrl,
+        tokenUrl: s.tokenUrl,
+        limits: { callsPerMinute: 100_000, callsPerDay: 1_000_000 },
+      },
+      holdings() {
+        const o = org();
+        const doc = (d: {
+          id: string;
+          reference_number: string;
+          number: string;
+          customer_id: string;
+          total: bigint;
+          balance: bigint;
+        }) => ({
+          id: d.id,
+          reference: d.reference_number,
+          number: d.number,
+          customerId: d.customer_id,
+          gross: amount(d.total),
+          due: amount(d.balance),
+        });
+        return Promise.resolve({
+          customers: [...o.contacts.values()].map((c) => ({ id: c.contact_id, name: c.contact_name })),
+          invoices: [...o.invoices.values()].map(doc),
+          creditNotes: [...o.creditNotes.values()].map((d) => ({
+            ...doc(d),
+            appliedTo: o.credits
+              .filter((c) => c.creditnote_id === d.id)
+              .map((c) => ({ invoiceId: c.invoice_id, amount: amount(c.amount_applied) })),
+          })),
+          payments: [...o.payments.values()].map((p) => ({
+            id: p.payment_id,
+            reference: p.reference_number,
+            customerId: p.customer_id,
+            amount: amount(p.amount),
+            appliedTo: p.invoices.map((i) => ({ invoiceId: i.invoice_id, amount: amount(i.amount_applied) })),
+          })),
+        });
+      },
+      violations: () => [...s.duplicates(ORG), ...s.violations],
+      dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices'),
+      dropped: () => s.stats.dropped,
+      refuse(invoice) {
+        // The organisation has locked its transactions up to the end of 2000 (Settings → Transaction Locking).
+        org().lockedUntil = '2000-12-31';
+        return Promise.resolve({
+          invoice: { ...invoice, invoiceDate: '2000-12-01', dueDate: '2000-12-31' },
+          code: 'TARGET_REFUSED',
+          says: /have been locked/,
+        });
+      },
+    };
+  },
+  close: async () => {
+    registerTarget(zohoBooksTarget);
+    await sim?.close();
+  },
+};
+
+conformance(zohobooks);
