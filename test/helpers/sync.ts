@@ -26,3 +26,28 @@ export async function sourceDepsOf(db: Database, pipeline: Pipeline, params: Rec
   const deps = { db, log: silentLog, box: testBox };
   return sourceDeps(deps, pipeline, await createTarget(deps, pipeline), params, null);
 }
+
+/**
+ * Flushes the pipeline's outbox until no document waits for the target, as the worker would,
+ * and fails when something still waits after 20 rounds (a target that never settles is a bug).
+ */
+export async function drainTarget(db: Database, sync: Pick<SyncService, 'flushAll'>, pipeline: Pick<Pipeline, 'id'>, target: string) {
+  for (let i = 0; i < 20; i++) {
+    const { rows } = await db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      [pipeline.id],
+    );
+    if (rows[0]!.n === '0') return;
+    await sync.flushAll();
+  }
+  throw new Error(`documents still wait for ${target} after 20 flushes`);
+}
+
+/** The pipeline's open exceptions, by source id. */
+export async function openExceptions(db: Database, pipeline: Pick<Pipeline, 'id'>) {
+  const { rows } = await db.query<{ source_id: string; reason_code: string; message: string }>(
+    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
+    [pipeline.id],
+  );
+  return rows;
+}

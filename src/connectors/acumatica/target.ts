@@ -1,6 +1,7 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -17,7 +18,6 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, v, val } from './api.ts';
-import { passwordTokenSource } from './auth.ts';
 import {
   DOC_TYPES,
   type DocumentInput,
@@ -39,6 +39,7 @@ import {
   endpointUrl,
   instanceOf,
   rateScope,
+  tokenUrlOf,
 } from './settings.ts';
 
 /*
@@ -83,7 +84,26 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     ...opts.client,
   };
   const instance = new RemoteClient({ ...common, baseUrl: instanceOf(settings) });
-  const auth = settings.auth === 'oauth' ? passwordTokenSource(settings, instance) : undefined;
+  // OAuth 2.0 against the instance's identity server (a connected application): the password or
+  // client credentials grant, the client's secret in the form. No consent page, no refresh token.
+  const auth =
+    settings.auth === 'oauth'
+      ? serviceTokenSource({
+          system: SYSTEM,
+          tokenUrl: tokenUrlOf(settings),
+          clientId: settings.clientId ?? '',
+          clientSecret: settings.clientSecret ?? '',
+          clientAuthentication: 'body',
+          grant: (): Record<string, string> =>
+            settings.grant === 'password'
+              ? { grant_type: 'password', scope: 'api', username: settings.username, password: settings.password }
+              : { grant_type: 'client_credentials', scope: 'api' },
+          secrets,
+          aheadMs: 60_000,
+          guard: opts.client?.guard,
+          timeoutMs: settings.timeoutMs,
+        })
+      : undefined;
   const client = new RemoteClient({ ...common, baseUrl: endpointUrl(settings), auth });
   const api = new AcumaticaApi({ settings, client, instance, log: deps.log, sleep: opts.sleep });
 

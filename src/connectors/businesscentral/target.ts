@@ -1,5 +1,6 @@
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -13,7 +14,6 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
-import { clientCredentialsTokenSource } from './auth.ts';
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
 import { documents, invoicePdf, paidInvoices } from './reads.ts';
@@ -50,12 +50,13 @@ export function createBusinessCentralTarget(
   const settings = BusinessCentralSettings.parse(deps.settings);
   const auth =
     opts.auth ??
-    clientCredentialsTokenSource({
+    // Entra's client credentials grant (service to service); the secret goes in HTTP Basic (RFC 6749 §2.3.1).
+    serviceTokenSource({
       system: SYSTEM,
       tokenUrl: settings.tokenUrl ?? tokenUrlOf(settings.tenantId),
       clientId: settings.clientId,
       clientSecret: settings.clientSecret,
-      scope: settings.scope,
+      grant: () => ({ grant_type: 'client_credentials', client_id: settings.clientId, scope: settings.scope }),
       guard: opts.client?.guard,
     });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });

@@ -183,6 +183,26 @@ describe('RemoteClient: retries', () => {
     expect(seen).toHaveLength(4);
   });
 
+  it('returns a 5xx the connector calls a refusal as it is, once, while any other 5xx keeps its meaning', async () => {
+    const fault = '<soap:Fault><faultcode>soap:Client</faultcode></soap:Fault>';
+    const { c, waits } = client({ refusal5xx: (res) => res.text.includes('soap:Client') });
+    script = [status(500, { 'content-type': 'text/xml' }, fault)];
+    const refused = await c.request(write);
+    expect(refused.status).toBe(500);
+    expect(refused.text).toBe(fault);
+    // A retry-safe read refused the same way is not asked again either: asking cannot change the answer.
+    script = [status(500, {}, fault)];
+    expect((await c.request(read)).status).toBe(500);
+    expect(seen).toHaveLength(2);
+    expect(waits).toEqual([]);
+    // A server fault stays an unknown outcome for a write and a retry for a read.
+    script = [status(500, {}, '<faultcode>soap:Server</faultcode>')];
+    expect((await thrown(c.request(write))).message).toMatch(/unknown/);
+    script = [status(502), status(503)];
+    expect((await c.request(read)).status).toBe(200);
+    expect(seen).toHaveLength(6);
+  });
+
   it('returns 2xx, 3xx and 4xx to the caller as they are', async () => {
     const { c, waits } = client();
     for (const code of [201, 302, 400, 404, 409]) {

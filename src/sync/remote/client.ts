@@ -9,7 +9,8 @@ import type { RatePermit, RemoteClientOptions, RemoteRequest, RemoteResponse } f
  * the body, the rate planner before each attempt, bearer auth refreshed once on a 401, Retry-After
  * obeyed, backoff with jitter on failures that may be retried, and secrets redacted from every
  * error and log line. What an answer means is left to the connector: any 2xx, 3xx or 4xx other
- * than 401 and 429 is returned as it is.
+ * than 401 and 429 is returned as it is, and so is a 5xx the connector's `refusal5xx` says is a
+ * refusal.
  */
 
 /** Retry-After is either delay-seconds or an HTTP date (RFC 9110 §10.2.3); null when absent or unreadable. */
@@ -144,7 +145,8 @@ export class RemoteClient {
   }
 
   /**
-   * Sends `req` and returns the answer (any 2xx, 3xx or 4xx other than 401 and 429), retrying
+   * Sends `req` and returns the answer (any 2xx, 3xx or 4xx other than 401 and 429, and a 5xx
+   * `refusal5xx` recognises), retrying
    * what may be retried (see docs/connectors/remote-targets.md). Throws a ConnectorError for the
    * rest, never carrying a secret.
    */
@@ -214,6 +216,7 @@ export class RemoteClient {
         await this.pauseFor(wait, what, token, signal);
         continue;
       }
+      if (status >= 500 && this.opts.refusal5xx?.(res)) return res;
       if (status >= 500) {
         const reason = safeReason(res.text);
         const said = `answered ${status}${reason ? ` (${reason})` : ''}`;

@@ -117,6 +117,13 @@ export interface RemoteClientOptions {
           | undefined;
       }
     | undefined;
+  /**
+   * Whether a 5xx answer is a refusal of a request the platform did not carry out (AccountsIQ's
+   * `soap:Client` fault, sent with 500): such an answer is returned to the connector as it is, to
+   * be refused with the platform's reason, instead of being retried or reported as an unknown
+   * outcome. Any other 5xx keeps its meaning. Default: none is.
+   */
+  refusal5xx?: ((res: RemoteResponse) => boolean) | undefined;
   /** More values to redact from errors and logs, besides the token source's. */
   secrets?: (() => string[]) | undefined;
   /** Per attempt, the whole exchange. Default 30 s. */
