@@ -31,7 +31,12 @@ export async function sourceDepsOf(db: Database, pipeline: Pipeline, params: Rec
  * Flushes the pipeline's outbox until no document waits for the target, as the worker would,
  * and fails when something still waits after 20 rounds (a target that never settles is a bug).
  */
-export async function drainTarget(db: Database, sync: Pick<SyncService, 'flushAll'>, pipeline: Pick<Pipeline, 'id'>, target: string) {
+export async function drainTarget(
+  db: Database,
+  sync: Pick<SyncService, 'flushAll'>,
+  pipeline: Pick<Pipeline, 'id'>,
+  target: string,
+) {
   for (let i = 0; i < 20; i++) {
     const { rows } = await db.query<{ n: string }>(
       `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
