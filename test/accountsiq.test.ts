@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { Dec } from '../src/domain/money.ts';
 import { accountsiqTarget } from '../src/connectors/accountsiq/index.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
 import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -65,26 +64,6 @@ const target = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for AccountsIQ after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 const held = (type: string) => [...sim.books.transactions.values()].filter((x) => x.type === type);
 
 function expectEachOnce(type: string, references: string[]) {
@@ -117,10 +96,10 @@ describe('the AccountsIQ target, end to end', () => {
     });
     const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
     await sync.flushAll();
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce('SalesBatchInvoice', codes);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(4);
@@ -256,9 +235,9 @@ describe('the AccountsIQ target, end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(dropped + 3);
     expectEachOnce('SalesBatchInvoice', refs);
     expectEachOnce(

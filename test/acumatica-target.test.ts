@@ -207,13 +207,15 @@ describe('sessions', () => {
     }
   });
 
-  // Acumatica answers a wrong password with a 500: the shared client retries it as an outage, and
-  // the engine parks the documents as TARGET_UNAVAILABLE ("check the pipeline's credentials").
-  it('keeps a wrong password out of the error', async () => {
+  // Acumatica answers a wrong password with a 500 that says so: refused at once, asked once.
+  it('refuses a wrong password at once as TARGET_AUTH_REVOKED, asking once, without the password', async () => {
     const target = make({ password: 'wrong-SECRET-password' });
+    const requests = sim.stats.requests;
     const err = await target.checkConnection!(ctx).catch((e: unknown) => e);
-    expect(err).toMatchObject({ retryable: true, status: 500 });
+    expect(err).toMatchObject({ retryable: false, status: 500, code: 'TARGET_AUTH_REVOKED' });
+    expect(String((err as Error).message)).toMatch(/Invalid credentials.*check username, password and tenant/);
     expect(String((err as Error).message)).not.toContain('wrong-SECRET-password');
+    expect(sim.stats.requests - requests).toBe(1);
   });
 });
 

@@ -4,13 +4,12 @@ import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connect
 import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 
 /*
  * The Acumatica target end to end, through the engine (PGlite; PostgreSQL with DATABASE_URL),
@@ -74,26 +73,6 @@ const target = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Acumatica after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 /** Acumatica's AR documents of a type under our reference. */
 const held = (type: 'Invoice' | 'Credit Memo', reference: string) =>
   [...sim.books.documents.values()].filter((d) => d.type === type && d.customerOrder === reference);
@@ -126,10 +105,10 @@ describe('the Acumatica target, end to end', () => {
     });
     const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Acumatica');
     await sync.flushAll();
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce('Invoice', codes);
     expect(sim.duplicates()).toEqual([]);
@@ -234,7 +213,7 @@ describe('the Acumatica target, end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Acumatica');
     // The same records again: nothing new.
     const before = { docs: sim.books.documents.size, payments: sim.books.payments.size };
     await sync.processRecords(
@@ -243,10 +222,10 @@ describe('the Acumatica target, end to end', () => {
       'e2e-again',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Acumatica');
     expect({ docs: sim.books.documents.size, payments: sim.books.payments.size }).toEqual(before);
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     expect(sim.stats.dropped - dropped).toBeGreaterThanOrEqual(2);
     expect(sim.duplicates()).toEqual([]);
     expectEachOnce('Invoice', invoices);

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { businessCentralTarget } from '../src/connectors/businesscentral/index.ts';
 import {
@@ -11,7 +11,6 @@ import { createBusinessCentralTarget } from '../src/connectors/businesscentral/t
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { getRun } from '../src/sync/runs.ts';
@@ -77,26 +76,6 @@ async function businessCentral(
   };
 }
 
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Business Central after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 /** Each reference held exactly once among the company's documents of a set, and nothing held twice. */
 function expectEachOnce(
   sim: BusinessCentralSimulator,
@@ -135,10 +114,10 @@ describe('the Business Central target, end to end', () => {
     });
     const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Business Central');
     await sync.flushAll();
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce(sim, 'salesInvoices', codes);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
@@ -253,9 +232,9 @@ describe('the Business Central target, end to end', () => {
         if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
       }
     }
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Business Central');
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     expectEachOnce(sim, 'salesInvoices', refs);
     expectEachOnce(
       sim,
@@ -333,8 +312,8 @@ describe('the Business Central target, end to end', () => {
           if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
         }
       }
-      await drain(pipeline);
-      expect(await openExceptions(pipeline)).toEqual([]);
+      await drainTarget(t.db, sync, pipeline, 'Business Central');
+      expect(await openExceptions(t.db, pipeline)).toEqual([]);
       expectEachOnce(sim, 'salesInvoices', refs);
       expect(sim.stats.throttled).toBe(0);
       // Some 50 calls at 18 a second cannot take less than two seconds.

@@ -3,7 +3,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
@@ -70,26 +70,6 @@ async function xero() {
   return { sim, settings };
 }
 
-async function drain(pipeline: { id: string }) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for the target after 20 flushes');
-}
-
-async function openExceptions(pipeline: { id: string }) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string; field: string | null }>(
-    `SELECT source_id, reason_code, message, field FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 const xeroInvoice = (sim: XeroSimulator, reference: string) =>
   [...sim.tenant().documents.values()].filter((d) => d.Type === 'ACCREC' && d.Reference === reference);
 
@@ -118,7 +98,7 @@ describe('quantities and unit prices into Xero', () => {
     ].join('\n');
     const res = await upload(app, c.token, { pipeline: 'qty-csv-to-xero' }, { name: 'invoices.csv', content: csv });
     expect(res.status).toBeLessThan(300);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'the target');
 
     const [q1] = xeroInvoice(sim, 'Q-1');
     expect(q1).toBeDefined();
@@ -143,7 +123,7 @@ describe('quantities and unit prices into Xero', () => {
 
     expect(xeroInvoice(sim, 'Q-3')).toEqual([]);
     expect(xeroInvoice(sim, 'Q-4')).toEqual([]);
-    const parked = await openExceptions(pipeline);
+    const parked = await openExceptions(t.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
       ['Q-3', 'LINE_AMOUNT_MISMATCH'],
       ['Q-4', 'IMPORT_ROW_INVALID'],
@@ -185,8 +165,8 @@ describe('quantities and unit prices into Xero', () => {
       'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
     });
     expect(answer.status).toBeLessThan(300);
-    await drain(pipeline);
-    expect(await openExceptions(pipeline)).toEqual([]);
+    await drainTarget(t.db, sync, pipeline, 'the target');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const [w1] = xeroInvoice(sim, 'W-1');
     expect(w1!.Lines.map((l) => [fixed(l.Quantity, 0), fixed(l.UnitAmount, 2), fixed(l.LineAmount, 2)])).toEqual([
       ['2', '9.95', '19.90'],

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
-import { definePipeline, silentLog } from './helpers/sync.ts';
+import { definePipeline, openExceptions, silentLog } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { findEntityByCode } from '../src/ledger/entities.ts';
 import { ledgerTarget } from '../src/connectors/ledger/index.ts';
@@ -66,14 +66,6 @@ async function postedReferences() {
   return rows.map((r) => r.external_reference);
 }
 
-async function openExceptions() {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; field: string | null; message: string }>(
-    `SELECT source_id, reason_code, field, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [shop.id],
-  );
-  return rows;
-}
-
 describe('a poison record between good ones', () => {
   it('parks signed webhook events whose amounts the ledger cannot hold; the events around them post, later runs succeed', async () => {
     expect((await send(invoiceEvent('GOOD-1', '10.00'))).status).toBe(202);
@@ -84,7 +76,7 @@ describe('a poison record between good ones', () => {
     expect((await send(invoiceEvent('GOOD-2', '20.00'))).status).toBe(202);
 
     expect(await postedReferences()).toEqual(['GOOD-1', 'GOOD-2']);
-    const parked = await openExceptions();
+    const parked = await openExceptions(t.db, shop);
     expect(parked.map((e) => [e.source_id, e.reason_code])).toEqual([
       ['order-HUGE-LINE', 'AMOUNT_OUT_OF_RANGE'],
       ['order-HUGE-TOTAL', 'AMOUNT_OUT_OF_RANGE'],
@@ -125,7 +117,7 @@ describe('a poison record between good ones', () => {
       },
     };
     expect((await send(pay)).status).toBe(202);
-    const e = (await openExceptions()).find((x) => x.source_id === 'pay-huge');
+    const e = (await openExceptions(t.db, shop)).find((x) => x.source_id === 'pay-huge');
     expect(e).toMatchObject({ reason_code: 'AMOUNT_OUT_OF_RANGE', field: 'fee' });
   });
 });

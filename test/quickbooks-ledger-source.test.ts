@@ -12,7 +12,7 @@ import { ledgerSettled } from './helpers/db.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
-import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, silentLog, syncService, testBox } from './helpers/sync.ts';
 
 /*
  * ledger → QuickBooks Online: the embedded ledger mirrored into the simulated QuickBooks through
@@ -92,23 +92,8 @@ function target(sim: QuickBooksSimulator) {
 
 async function run(pipeline: Pipeline) {
   const r = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return r;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for QuickBooks after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; kind: string; reason_code: string; message: string }>(
-    `SELECT source_id, kind, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
+  await drainTarget(t.db, sync, pipeline, 'QuickBooks');
+  return r;
 }
 
 const cents = (v: unknown) => Math.round(Number(String(v)) * 100);
@@ -224,7 +209,7 @@ describe('ledger → QuickBooks Online', () => {
     expect(sim.validating).toBe(true);
     expect(await linkedAfterLoss(pipeline, 'creditNote')).toBeGreaterThanOrEqual(1);
     expect(await linkedAfterLoss(pipeline, 'allocation')).toBeGreaterThanOrEqual(2);
-    expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
+    expect((await openExceptions(t.db, pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
     if (sim.validating) expect(sim.violations).toEqual([]);
     // Reconciliation reads QuickBooks back: every document matches, and so does each customer's balance.
     const rec = await reconcile(t.db, pipeline, '2026-11-01', '2026-11-30', silentLog, testBox);
@@ -251,7 +236,7 @@ describe('ledger → QuickBooks Online', () => {
     const third = await run(pipeline);
     expect(['succeeded', 'partial']).toContain(third.status);
     for (const type of ['Invoice', 'CreditMemo', 'Payment'] as const) expect(sim.duplicates(type)).toEqual([]);
-    const open = await openExceptions(pipeline);
+    const open = await openExceptions(t.db, pipeline);
     expect(open.map((e) => e.reason_code)).toEqual(Array(open.length).fill('SOURCE_DOCUMENT_UNSUPPORTED'));
     expect(open.some((e) => /reversed in the ledger/.test(e.message))).toBe(true);
     expect(books.all('Invoice')).toHaveLength(2 * (customers.length * 3 + 3));

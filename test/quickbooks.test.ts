@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { LosslessNumber } from 'lossless-json';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
@@ -111,26 +111,6 @@ function target(grant: SimulatedGrant, extra: Record<string, unknown> = {}) {
   };
 }
 
-async function drain(pipeline: { id: string }) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for QuickBooks after 20 flushes');
-}
-
-async function openExceptions(pipelineId: string) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipelineId],
-  );
-  return rows;
-}
-
 /** QuickBooks documents of a type by the reference they carry (whole in PrivateNote). */
 function byReference(type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'CreditMemo' | 'Purchase', reference: string) {
   return qbo
@@ -171,7 +151,7 @@ describe('QuickBooks Online target, end to end', () => {
     );
     expect(res.status).toBeLessThan(300);
     csv = (await t.db.query<{ id: string }>(`SELECT id FROM pipelines WHERE name = 'csv-to-qbo'`)).rows[0]!;
-    await drain(csv);
+    await drainTarget(t.db, sync, csv, 'QuickBooks');
 
     const books = qbo.books(REALM);
     const missing = refs.filter((r) => byReference('Invoice', r).length === 0);
@@ -204,7 +184,7 @@ describe('QuickBooks Online target, end to end', () => {
     if (qbo.validating) expect(qbo.violations).toEqual([]);
     else console.warn('QuickBooks XSD checks skipped: ../shared/specs/quickbooks is absent');
     // The one invoice at 6% is parked, naming the setting to add.
-    const parked = await openExceptions(csv.id);
+    const parked = await openExceptions(t.db, csv);
     expect(parked).toHaveLength(1);
     expect(parked[0]).toMatchObject({ reason_code: 'TARGET_SETTING_MISSING' });
     expect(parked[0]!.message).toContain('taxRates');
@@ -289,16 +269,16 @@ describe('QuickBooks Online target, end to end', () => {
         202,
       );
     }
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'QuickBooks');
     const refunded = payments[0]!;
     const refund = stripe.addRefund(refunded.pay.charge.id, 500);
     const { body, header } = signedStripeDelivery(stripe.event('refund.created', refund), SIGNING);
     expect((await hooks.post('/v1/webhooks/stripe-to-qbo/stripe', body, { 'stripe-signature': header })).status).toBe(
       202,
     );
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'QuickBooks');
 
-    expect(await openExceptions(pipeline.id)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const books = qbo.books(REALM);
     for (const p of payments) {
       const found = byReference('Payment', p.pay.paymentIntent.id);
@@ -357,7 +337,7 @@ describe('QuickBooks Online target, end to end', () => {
       record: { kind: 'customer', sourceId: 'S-1', name: 'Stale Example', email } as never,
     });
     await sync.processRecords(pipeline, 'import', 'test', [customer('old@example.com')]);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'QuickBooks');
     const created = qbo
       .books(REALM)
       .all('Customer')
@@ -366,13 +346,13 @@ describe('QuickBooks Online target, end to end', () => {
     qbo.books(REALM).touch('Customer', created.Id);
     const before = qbo.log.length;
     await sync.processRecords(pipeline, 'import', 'test', [customer('new@example.com')]);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'QuickBooks');
     const after = qbo.books(REALM).get('Customer', created.Id)!;
     expect(after.PrimaryEmailAddr).toEqual({ Address: 'new@example.com' });
     expect(after.SyncToken).toBe('2');
     // One update refused as stale, then read again and retried: three batch calls (read, stale, retry) and a read.
     expect(qbo.log.slice(before).filter((l) => l.path.endsWith('/batch')).length).toBeGreaterThanOrEqual(3);
-    expect(await openExceptions(pipeline.id)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
   }, 60_000);
 
   it('parks documents with TARGET_AUTH_REVOKED when the connection is revoked, saying how to reconnect', async () => {
@@ -387,8 +367,8 @@ describe('QuickBooks Online target, end to end', () => {
     await sync.processRecords(pipeline, 'import', 'test', [
       { record: { kind: 'customer', sourceId: 'R-1', name: 'Revoked Example' } as never },
     ]);
-    await drain(pipeline);
-    const parked = await openExceptions(pipeline.id);
+    await drainTarget(t.db, sync, pipeline, 'QuickBooks');
+    const parked = await openExceptions(t.db, pipeline);
     expect(parked.map((p) => p.reason_code)).toEqual(['TARGET_AUTH_REVOKED']);
     expect(parked[0]!.message).toContain('/oauth/start');
     expect(
@@ -429,8 +409,8 @@ describe('QuickBooks Online target, end to end', () => {
     await sync.processRecords(p, 'import', 'test', [
       { record: { kind: 'customer', sourceId: 'F-1', name: 'Flow Example' } as never },
     ]);
-    await drain(p);
-    expect(await openExceptions(p.id)).toEqual([]);
+    await drainTarget(t.db, sync, p, 'QuickBooks');
+    expect(await openExceptions(t.db, p)).toEqual([]);
     expect(
       qbo
         .books(REALM)

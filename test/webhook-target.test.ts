@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -37,19 +36,6 @@ async function receiver(options: Parameters<typeof startWebhookReceiver>[0]) {
   const r = await startWebhookReceiver({ honourItemKeys: false, ...options });
   closers.push(r);
   return r;
-}
-
-/** Sends what waits for the target until nothing does (what a worker's timer does every 30 s). */
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for the target after 20 flushes');
 }
 
 async function ledgerTransactions(c: Client) {
@@ -88,7 +74,7 @@ describe('the webhook target, end to end', () => {
     const runId = (await sync.trigger(pipeline, 'manual', 'test'))!;
     const run = (await getRun(t.db, runId))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'the target');
     await sync.flushAll();
 
     // The faults happened, and were looked up rather than resent blind.
@@ -146,7 +132,7 @@ describe('the webhook target, end to end', () => {
     );
     expect(res.status).toBeLessThan(300);
     const pipeline = (await t.db.query<{ id: string }>(`SELECT id FROM pipelines WHERE name = 'csv-to-erp'`)).rows[0]!;
-    await drain({ id: pipeline.id } as Pipeline);
+    await drainTarget(t.db, sync, pipeline, 'the target');
 
     const booked = refs.filter((ref) => ref !== 'CSV-013');
     expectEachOnce(r, 'invoice', booked);

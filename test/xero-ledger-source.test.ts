@@ -4,7 +4,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, silentLog, syncService, testBox } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, silentLog, syncService, testBox } from './helpers/sync.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
@@ -68,23 +68,8 @@ function target(sim: XeroSimulator) {
 
 async function run(pipeline: Pipeline) {
   const r = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return r;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Xero after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
+  await drainTarget(t.db, sync, pipeline, 'Xero');
+  return r;
 }
 
 /** What each contact owes in Xero (invoices less credit notes less money received), by ContactNumber, in cents. */
@@ -178,7 +163,7 @@ describe('ledger → Xero', () => {
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
     const sc8 = (await ledgerBalances(t.db, c.entityId)).C08!;
     expect({ ...xeroBalances(sim), C08: sc8 }).toEqual(await ledgerBalances(t.db, c.entityId));
-    expect((await openExceptions(pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
+    expect((await openExceptions(t.db, pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);
     expect(sim.stats.specViolations).toEqual([]);
     // Reconciliation reads Xero back: every invoice and receipt matches, and each customer's balance
     // (credit notes and allocations included) is what the mirrored documents add up to.
@@ -204,7 +189,7 @@ describe('ledger → Xero', () => {
     const third = await run(pipeline);
     expect(['succeeded', 'partial']).toContain(third.status);
     expect(sim.duplicates()).toEqual([]);
-    const open = await openExceptions(pipeline);
+    const open = await openExceptions(t.db, pipeline);
     expect(open.map((e) => e.reason_code)).toEqual(Array(open.length).fill('SOURCE_DOCUMENT_UNSUPPORTED'));
     expect(open.some((e) => /reversed in the ledger/.test(e.message))).toBe(true);
     expect(refs('ACCREC')).toHaveLength(2 * (customers.length * 3 + 3));

@@ -3,12 +3,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../src/domain/money.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { Reconciliation } from '../src/sync/reconcile.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { syncServer } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 
@@ -50,18 +49,6 @@ afterAll(async () => {
   if (app !== t.app) await app.close();
   await t.close();
 });
-
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Xero after 20 flushes');
-}
 
 // Three customers, six invoices of one line at 21% on 2 to 7 November.
 const INVOICES = [...Array(6).keys()].map((i) => ({
@@ -135,7 +122,7 @@ describe('reconciling a pipeline into Xero', () => {
       currency: 'EUR',
       paymentExternalReference: 'PAY-0',
     });
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Xero');
     const { rows: open } = await t.db.query(`SELECT source_id, message FROM exceptions WHERE pipeline_id = $1`, [
       pipeline.id,
     ]);

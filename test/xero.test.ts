@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, type XeroSimulatorOptions, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -69,27 +68,6 @@ async function xero(options: XeroSimulatorOptions = {}) {
   return { sim, grant, settings };
 }
 
-/** Sends what waits for the target until nothing does (what a worker's timer does every 30 s). */
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Xero after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 /** Xero's invoices by our reference: each reference must be there exactly once. */
 function expectEachOnce(sim: XeroSimulator, references: string[]) {
   const refs = [...sim.tenant().documents.values()].filter((d) => d.Type === 'ACCREC').map((d) => d.Reference);
@@ -132,10 +110,10 @@ describe('the Xero target, end to end', () => {
     });
     const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Xero');
     await sync.flushAll();
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce(sim, codes);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(6);
@@ -248,9 +226,9 @@ describe('the Xero target, end to end', () => {
       const started = Date.now();
       const run = (await getRun(t.db, (await sync.trigger({ ...pipeline, enabled: true }, 'manual', 'test'))!))!;
       expect(['succeeded', 'partial']).toContain(run.status);
-      await drain(pipeline);
+      await drainTarget(t.db, sync, pipeline, 'Xero');
 
-      expect(await openExceptions(pipeline)).toEqual([]);
+      expect(await openExceptions(t.db, pipeline)).toEqual([]);
       expectEachOnce(sim, refs);
       const payments = [...sim.tenant().payments.values()];
       expect(payments.map((p) => p.Reference).sort()).toEqual([...Array(8).keys()].map((i) => `PAY-${i}`).sort());
@@ -311,13 +289,13 @@ describe('the Xero target, end to end', () => {
         'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
       });
     }
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Xero');
     const docs = [...sim.tenant().documents.values()];
     expect(docs.map((d) => [d.Reference, d.Status]).sort()).toEqual([
       ['D-1', 'DRAFT'],
       ['D-3', 'DRAFT'],
     ]);
-    const parked = await openExceptions(pipeline);
+    const parked = await openExceptions(t.db, pipeline);
     expect(parked).toHaveLength(1);
     expect(parked[0]).toMatchObject({ source_id: 'D-2', reason_code: 'TARGET_SETTING_MISSING' });
     expect(parked[0]!.message).toContain('taxRates');
@@ -352,8 +330,8 @@ describe('the Xero target, end to end', () => {
     await hooks.post('/v1/webhooks/revoked-xero', body, {
       'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
     });
-    await drain(pipeline);
-    const parked = await openExceptions(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Xero');
+    const parked = await openExceptions(t.db, pipeline);
     // The customer is refused for the revoked connection; its invoice then waits for its customer.
     const revoked = parked.filter((p) => p.reason_code === 'TARGET_AUTH_REVOKED');
     expect(revoked.length).toBeGreaterThanOrEqual(1);

@@ -1,12 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { zohoBooksTarget } from '../src/connectors/zohobooks/index.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
 import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
@@ -79,26 +78,6 @@ function settings(refreshToken = zoho.issueRefreshToken()) {
   };
 }
 
-async function drain(pipeline: Pipeline) {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await sync.flushAll();
-  }
-  throw new Error('documents still wait for Zoho Books after 20 flushes');
-}
-
-async function openExceptions(pipeline: Pipeline) {
-  const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-    [pipeline.id],
-  );
-  return rows;
-}
-
 const org = () => zoho.org(ORG);
 const invoicesBy = (ref: string) => [...org().invoices.values()].filter((d) => d.reference_number === ref);
 
@@ -124,10 +103,10 @@ describe('Zoho Books end to end', () => {
     });
     const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
     expect(['succeeded', 'partial']).toContain(run.status);
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Zoho Books');
     await sync.flushAll();
 
-    expect(await openExceptions(pipeline)).toEqual([]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
     const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     // Zero missing, zero duplicates, each invoice open (marked sent).
     for (const code of codes) expect(invoicesBy(code).map((d) => d.status)).toEqual(['sent']);
@@ -262,8 +241,8 @@ describe('Zoho Books end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
-    expect(await openExceptions(pipeline)).toEqual([]);
+    await drainTarget(t.db, sync, pipeline, 'Zoho Books');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
 
     const one = (ref: string) => {
       const found = invoicesBy(ref);
@@ -320,7 +299,7 @@ describe('Zoho Books end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Zoho Books');
     expect(zoho.stats.writes).toBe(writes);
   }, 120_000);
 
@@ -337,8 +316,8 @@ describe('Zoho Books end to end', () => {
     await sync.processRecords(pipeline, 'import', 'e2e', [
       { record: { kind: 'customer', sourceId: 'R-C', name: 'Revoked customer' } },
     ]);
-    await drain(pipeline).catch(() => undefined);
-    const parked = await openExceptions(pipeline);
+    await drainTarget(t.db, sync, pipeline, 'Zoho Books').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
     expect(parked.map((p) => p.reason_code)).toEqual(['TARGET_AUTH_REVOKED']);
     expect(parked[0]!.message).toMatch(/Reconnect/);
     expect(parked[0]!.message).not.toContain(refresh);

@@ -12,7 +12,7 @@ import type { Pipeline } from '../../src/sync/pipelines.ts';
 import { listRunRecords } from '../../src/sync/runs.ts';
 import type { SyncService } from '../../src/sync/service.ts';
 import { createTestApp, type TestApp } from '../helpers/app.ts';
-import { definePipeline, silentLog, syncService, testBox } from '../helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, silentLog, syncService, testBox } from '../helpers/sync.ts';
 import type { Feature, HeldDocument, Platform, ScenarioEnv, TargetHarness } from './harness.ts';
 
 /*
@@ -258,19 +258,6 @@ export const SCENARIOS: Scenario[] = [
   },
 ];
 
-/** Sends what waits for the target until nothing does (what a worker's timer does every 30 s). */
-async function drain(w: World, pipeline: Pipeline): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    const { rows } = await w.t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-      [pipeline.id],
-    );
-    if (rows[0]!.n === '0') return;
-    await w.sync.flushAll();
-  }
-  throw new Error('documents still wait for the target after 20 flushes');
-}
-
 let entities = 0;
 
 async function start(w: World, harness: TargetHarness): Promise<Run> {
@@ -295,7 +282,7 @@ async function start(w: World, harness: TargetHarness): Promise<Run> {
         'conformance',
         records.map((record) => ({ record })),
       );
-      await drain(w, pipeline);
+      await drainTarget(w.t.db, w.sync, pipeline, 'the target');
       return runId;
     },
     async mapped(kind, sourceId) {
@@ -307,13 +294,7 @@ async function start(w: World, harness: TargetHarness): Promise<Run> {
     },
     flush: () => w.sync.flushAll().then(() => undefined),
     dues: harness.unsupported.amountsDue === undefined,
-    async openExceptions() {
-      const { rows } = await w.t.db.query<{ source_id: string; reason_code: string; message: string }>(
-        `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
-        [pipeline.id],
-      );
-      return rows;
-    },
+    openExceptions: () => openExceptions(w.t.db, pipeline),
   };
 }
 

@@ -50,8 +50,8 @@ export async function drainTarget(
 
 /** The pipeline's open exceptions, by source id. */
 export async function openExceptions(db: Database, pipeline: Pick<Pipeline, 'id'>) {
-  const { rows } = await db.query<{ source_id: string; reason_code: string; message: string }>(
-    `SELECT source_id, reason_code, message FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
+  const { rows } = await db.query<{ source_id: string; reason_code: string; message: string; field: string | null }>(
+    `SELECT source_id, reason_code, message, field FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY source_id`,
     [pipeline.id],
   );
   return rows;

@@ -19,7 +19,7 @@ import { accountsiqTarget } from './index.ts';
 import { AccountsIqSettings } from './settings.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from './simulator.ts';
 import { createAccountsIqTarget } from './target.ts';
-import { OPERATIONS, parseEnvelope, requestEnvelope, text } from './wsdl.ts';
+import { OPERATIONS, faultEnvelope, parseEnvelope, requestEnvelope, text } from './wsdl.ts';
 
 const noDb = new Proxy({} as Queryable, {
   get() {
@@ -294,6 +294,31 @@ describe('the AccountsIQ target against the simulator', () => {
       const t = target({}, `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.asmx`);
       const err = await t.checkConnection!(ctx).catch((e: unknown) => e);
       expect(err).toMatchObject({ retryable: false, message: expect.stringMatching(/TokenGetResponse/) });
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a soap:Client fault (HTTP 500) is refused at once; a soap:Server fault is retried as an unknown outcome', async () => {
+    let hits = 0;
+    let code: 'Client' | 'Server' = 'Client';
+    const server = createServer((_req, res) => {
+      hits++;
+      res.writeHead(500, { 'content-type': 'text/xml; charset=utf-8' });
+      res.end(faultEnvelope(code, 'Server was unable to read request.'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/x.asmx`;
+      const refused = await target({}, url).checkConnection!(ctx).catch((e: unknown) => e);
+      expect(refused).toMatchObject({ retryable: false, status: 500, message: expect.stringMatching(/soap:Client/) });
+      expect(hits).toBe(1);
+      code = 'Server';
+      hits = 0;
+      const unknown = await target({}, url).checkConnection!(ctx).catch((e: unknown) => e);
+      // The sign-in is a read: asked again up to maxAttempts (2 here), then retryable.
+      expect(unknown).toMatchObject({ retryable: true, status: 500 });
+      expect(hits).toBe(2);
     } finally {
       server.close();
     }

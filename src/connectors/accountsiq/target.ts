@@ -24,7 +24,7 @@ import {
   toDocument,
 } from './map.ts';
 import { AccountsIqSettings, DEFAULT_LIMITS, SYSTEM, endpointFor, rateScope } from './settings.ts';
-import { TYPES, type Value, type Xml, items, text } from './wsdl.ts';
+import { TYPES, type Value, type Xml, isClientFault, items, text } from './wsdl.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
 
 /*
@@ -72,6 +72,8 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     secrets: () => api?.secrets() ?? [],
     timeoutMs: settings.timeoutMs,
     log: deps.log,
+    // ASMX sends every fault with 500; a soap:Client fault says the request itself was refused.
+    refusal5xx: isClientFault,
     ...opts.client,
   });
   api = new AccountsIqApi(client, settings, endpoint);

@@ -284,6 +284,16 @@ export function faultEnvelope(code: 'Client' | 'Server', message: string): strin
 
 export type Xml = string | { [k: string]: Xml } | Xml[];
 
+/**
+ * Whether an answer is a SOAP 1.1 `Client` fault: the request itself was refused (malformed, an
+ * unknown element) and nothing was done, so sending it again cannot help. ASMX sends it with 500.
+ */
+export function isClientFault(res: { text: string }): boolean {
+  const fault = parseEnvelope(res.text)?.body.Fault;
+  if (!fault || typeof fault !== 'object' || Array.isArray(fault)) return false;
+  return /(^|:)Client(\.|$)/.test(text(fault.faultcode));
+}
+
 /** The Envelope of an XML text, namespace prefixes removed; null when it is not a SOAP envelope. */
 export function parseEnvelope(text: string): { header: Record<string, Xml>; body: Record<string, Xml> } | null {
   let doc: Record<string, unknown>;

@@ -42,6 +42,19 @@ export interface Refusal {
   field?: string | undefined;
 }
 
+const SIGN_IN_REFUSED = /credentials|password|locked|disabled/i;
+
+/**
+ * Acumatica answers wrong credentials, a locked or a disabled user with a 500 whose exception says
+ * so: a refusal of the sign-in, not an outage, and asking again cannot change it.
+ */
+export function signInRefused(res: { status: number; text: string }): boolean {
+  const b = safeParse(res.text);
+  if (res.status < 500 || !b || typeof b !== 'object') return false;
+  const { exceptionMessage, message } = b as Entity;
+  return [exceptionMessage, message].some((m) => typeof m === 'string' && SIGN_IN_REFUSED.test(m));
+}
+
 /** The words of an HttpError (400, 412, 500) or of a 422 entity's per-field errors, at most 400 characters. */
 export function describeError(status: number, body: unknown): Refusal {
   const cut = (t: string) => (t.length > 400 ? `${t.slice(0, 397)}...` : t);
@@ -131,8 +144,7 @@ export class AcumaticaApi {
     );
     if (res.status !== 204 && res.status !== 200) {
       const refusal = describeError(res.status, safeParse(res.text));
-      // Acumatica answers wrong credentials with a 500 whose exception says so: that one is final.
-      const final = res.status < 500 || /credentials|password|locked|disabled/i.test(refusal.message);
+      const final = res.status < 500 || signInRefused(res);
       throw new ConnectorError(
         SYSTEM,
         `sign-in ${this.o.client.redact(refusal.message)}: check username, password and tenant`,

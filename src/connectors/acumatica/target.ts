@@ -17,7 +17,7 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { AcumaticaApi, type Entity, type Refusal, dec, literal, v, val } from './api.ts';
+import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
 import {
   DOC_TYPES,
   type DocumentInput,
@@ -83,7 +83,8 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     rate: { planner, scopes: [scope] },
     ...opts.client,
   };
-  const instance = new RemoteClient({ ...common, baseUrl: instanceOf(settings) });
+  // Sign-in and sign-out; a sign-in refused with a 500 (a wrong password) is final, not an outage.
+  const instance = new RemoteClient({ ...common, baseUrl: instanceOf(settings), refusal5xx: signInRefused });
   // OAuth 2.0 against the instance's identity server (a connected application): the password or
   // client credentials grant, the client's secret in the form. No consent page, no refresh token.
   const auth =
