@@ -30,6 +30,8 @@ import { findEntityByCode } from '../src/ledger/entities.ts';
 import { type LedgerVerification, verifyLedger } from '../src/ledger/verify.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type Distribution, distribution, progress, round, serverNodeFlags } from './stats.ts';
+import { seeded } from '../src/sync/seeded.ts';
+import { freePort } from '../test/helpers/process.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const ADMIN = 'crash-bench-admin-token-0123456789abcdef';
@@ -64,18 +66,6 @@ export interface CrashResult {
   unfinishedRuns: number;
   verification: LedgerVerification;
   ok: boolean;
-}
-
-/** A seeded generator (mulberry32), so a sequence of kills can be replayed. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -332,18 +322,6 @@ async function check(
       unfinishedRuns === 0 &&
       verification.ok,
   };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export function formatCrash(r: CrashResult): string {

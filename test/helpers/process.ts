@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+export { seeded } from '../../src/sync/seeded.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
 
@@ -88,16 +89,4 @@ export async function waitFor<T>(
       );
     await new Promise((r) => setTimeout(r, every));
   }
-}
-
-/** A small seeded generator (mulberry32), so a failing sequence of kills can be replayed. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

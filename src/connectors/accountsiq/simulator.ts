@@ -13,6 +13,7 @@ import {
   text,
   violations as contractViolations,
 } from './wsdl.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local AccountsIQ Integration web service for tests: SOAP 1.1 over HTTP, each request envelope
@@ -23,18 +24,6 @@ import {
  * Faults on demand, seeded: commit and drop the connection (`dropNext`, `dropAfterCommitRate`),
  * 503 before committing (`failNext`, `failRate`); `duplicates()` must stay empty.
  */
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface AccountsIqSimulatorOptions extends BooksOptions {
   entityId: string;

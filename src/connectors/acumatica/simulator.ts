@@ -3,6 +3,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { Books, type Json, type StoreOptions, type WriteAnswer, text } from './simulator-store.ts';
+import { seeded as mulberry32 } from '../../sync/seeded.ts';
 
 /*
  * A local Acumatica instance for tests, following the contract-based REST API as documented
@@ -79,17 +80,6 @@ const httpError = (message: string, exceptionMessage?: string, modelState?: Reco
   ...(exceptionMessage ? { exceptionMessage, exceptionType: 'PX.Data.PXException' } : {}),
   ...(modelState ? { modelState } : {}),
 });
-
-function mulberry32(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The simple $filter this simulator answers: `Field eq 'literal'` joined by `and`. */
 function parseFilter(filter: string): { field: string; value: string }[] | null {

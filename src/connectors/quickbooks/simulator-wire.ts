@@ -3,23 +3,12 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { XsdSchemas } from '../../sync/remote/xsd-json-schema.ts';
 import { type Entity, WRITABLE } from './simulator-books.ts';
 import type { SimulatorLimits, SimulatorStats } from './simulator.ts';
+export { seeded } from '../../sync/seeded.ts';
 
 /*
  * The simulator's plumbing: seeded randomness, the XSD validators (built once per process), the
  * per-realm rolling windows, QuickBooks' throttle and authentication bodies, the invoice PDF.
  */
-
-/** mulberry32: small, fast and seedable, so fault patterns replay. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let cachedXsd: { file: string; schemas: XsdSchemas; validators: Map<string, ValidateFunction> } | null = null;
 

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { signatureProblem } from './signature.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local receiver for the webhook target: what an in-house ERP behind a webhook would be, with
@@ -132,18 +133,6 @@ export interface WebhookReceiver {
   /** Groups of stored documents sharing kind, customer and reference: empty when nothing was created twice. */
   duplicates(): StoredDocument[][];
   close(): Promise<void>;
-}
-
-/** mulberry32: small, fast and seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PREFIX: Record<ReceiverKind, string> = {

@@ -16,6 +16,7 @@ import {
   paymentView,
   whereFilter,
 } from './simulator-views.ts';
+import { seeded as rng } from '../../sync/seeded.ts';
 
 /*
  * A local, stateful Xero (Accounting API 2.0) for tests, benchmarks and the demo: contacts, items,
@@ -108,18 +109,6 @@ export interface XeroSimulator {
   /** Groups of documents sharing a key they should not share (reference, contact number): empty when none was created twice. */
   duplicates(): { kind: string; key: string; count: number }[];
   close(): Promise<void>;
-}
-
-/** mulberry32: seedable, so fault patterns replay. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 interface Answer {

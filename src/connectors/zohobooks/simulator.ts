@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { type OrgOptions, Organisation, ZohoRefusal } from './simulator-store.ts';
 import { violationsOf } from './simulator-contract.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local Zoho Books for tests: Zoho Accounts' token endpoint (a refresh token exchanged for an
@@ -32,18 +33,6 @@ export interface ZohoSimulatorOptions {
 }
 
 type Obj = Record<string, unknown>;
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A PDF whose text holds the invoice's number and total (what write-back attaches). */
 export function invoicePdf(number: string, total: string, currency: string): Buffer {
