@@ -34,10 +34,10 @@ import { seeded } from '../src/sync/seeded.ts';
 import { freePort } from '../test/helpers/process.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
-const ADMIN = 'crash-bench-admin-token-0123456789abcdef';
-const KEY = 'ixsim_crash_bench_key';
+export const ADMIN = 'crash-bench-admin-token-0123456789abcdef';
+export const KEY = 'ixsim_crash_bench_key';
 const ENTITY = 'CRASH';
-const PIPELINE = 'crash';
+export const PIPELINE = 'crash';
 
 export interface CrashOptions {
   trials: number;
@@ -68,12 +68,52 @@ export interface CrashResult {
   ok: boolean;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Server {
+export interface Server {
   child: ChildProcess;
   output: () => string;
   exited: Promise<unknown>;
+}
+
+/** Starts `ledgerlink serve` with `env` and waits until `base`/health answers: the process, and milliseconds to answer. */
+export async function startServe(env: Record<string, string>, base: string): Promise<[Server, number]> {
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [...serverNodeFlags(root), 'bin/ledgerlink.js', 'serve', '--no-demo'], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (b: Buffer) => (out = (out + b.toString()).slice(-20_000));
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  const s = { child, output: () => out, exited: new Promise((r) => child.once('exit', r)) };
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${out}`);
+    if (performance.now() - t0 > 180_000) throw new Error(`the server did not answer within 180 s:\n${out}`);
+    try {
+      if ((await fetch(`${base}/health`)).ok) return [s, performance.now() - t0];
+    } catch {
+      // not listening yet
+    }
+    await sleep(50);
+  }
+}
+
+/** The bench's configuration: its entity, and one pipeline from the iXpole simulator at `simUrl`. */
+export function benchConfig(simUrl: string, pageSize: number): string {
+  return JSON.stringify({
+    entities: [{ code: ENTITY, name: 'Crash Club', baseCurrency: 'EUR', standardTaxRate: '0.21' }],
+    pipelines: [
+      {
+        name: PIPELINE,
+        entity: ENTITY,
+        source: { type: 'ixpole', baseUrl: simUrl, apiKey: '${IXSIM_KEY}', backoffBaseMs: 50, backoffMaxMs: 500 },
+        options: { pageSize },
+      },
+    ],
+  });
 }
 
 export async function runCrash(o: CrashOptions): Promise<CrashResult> {
@@ -92,20 +132,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
       recordPdf: false,
     });
     const simUrl = new URL(sim.url);
-    await writeFile(
-      join(dir, 'ledgerlink.json'),
-      JSON.stringify({
-        entities: [{ code: ENTITY, name: 'Crash Club', baseCurrency: 'EUR', standardTaxRate: '0.21' }],
-        pipelines: [
-          {
-            name: PIPELINE,
-            entity: ENTITY,
-            source: { type: 'ixpole', baseUrl: sim.url, apiKey: '${IXSIM_KEY}', backoffBaseMs: 50, backoffMaxMs: 500 },
-            options: { pageSize: o.pageSize },
-          },
-        ],
-      }),
-    );
+    await writeFile(join(dir, 'ledgerlink.json'), benchConfig(sim.url, o.pageSize));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env: Record<string, string> = {
@@ -132,29 +159,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
       const res = await fetch(base + path, { method, headers: { authorization: `Bearer ${ADMIN}` } });
       return { status: res.status, body: (await res.json()) as Record<string, any> };
     };
-    const start = async (): Promise<[Server, number]> => {
-      const t0 = performance.now();
-      const child = spawn(process.execPath, [...serverNodeFlags(root), 'bin/ledgerlink.js', 'serve', '--no-demo'], {
-        cwd: root,
-        env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      const keep = (b: Buffer) => (out = (out + b.toString()).slice(-20_000));
-      child.stdout.on('data', keep);
-      child.stderr.on('data', keep);
-      const s = { child, output: () => out, exited: new Promise((r) => child.once('exit', r)) };
-      for (;;) {
-        if (child.exitCode !== null) throw new Error(`the server exited (${child.exitCode}):\n${out}`);
-        if (performance.now() - t0 > 180_000) throw new Error(`the server did not answer within 180 s:\n${out}`);
-        try {
-          if ((await fetch(`${base}/health`)).ok) return [s, performance.now() - t0];
-        } catch {
-          // not listening yet
-        }
-        await sleep(50);
-      }
-    };
+    const start = () => startServe(env, base);
     const kill9 = async (s: Server) => {
       s.child.kill('SIGKILL');
       await s.exited;
@@ -273,10 +278,10 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
 }
 
 /** Every instalment once in the ledger and written back with one number; the ledger in balance. */
-async function check(
+export async function check(
   db: Database,
   sim: IxpoleSimulator,
-  o: CrashOptions,
+  o: Pick<CrashOptions, 'instalments' | 'postgres'>,
 ): Promise<Omit<CrashResult, 'kills' | 'resume' | 'restart' | 'seconds' | 'seed'>> {
   const entity = (await findEntityByCode(db, ENTITY))!;
   const { rows } = await db.query<{ n: string; refs: string }>(
