@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
 import type { Logger } from 'pino';
-import { type Database, type Queryable, retryConflicts } from '../db/database.ts';
+import { type Database, type Queryable, isDatabaseUnavailable, isStorageFull, retryConflicts } from '../db/database.ts';
 import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { authenticate, purgeLoginFailures } from '../ledger/sessions.ts';
@@ -391,6 +391,19 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     }
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       return reply.status(fe.statusCode).send(errorBody('VALIDATION_ERROR', fe.message ?? 'bad request'));
+    }
+    // The database's own failures. A full disk fails the statement and rolls its transaction back;
+    // a database that went away is asked again later (a write with its Idempotency-Key is safe to resend).
+    if (isStorageFull(err)) {
+      request.log.error({ err }, 'the disk that holds the database is full');
+      return reply.status(507).send(errorBody('STORAGE_FULL', ERROR_CODES.STORAGE_FULL[1]));
+    }
+    if (isDatabaseUnavailable(err)) {
+      request.log.warn({ err }, 'the database is unavailable');
+      return reply
+        .status(503)
+        .header('retry-after', '5')
+        .send(errorBody('SERVICE_UNAVAILABLE', ERROR_CODES.SERVICE_UNAVAILABLE[1]));
     }
     request.log.error({ err }, 'unhandled error');
     return reply.status(500).send(errorBody('INTERNAL_ERROR', ERROR_CODES.INTERNAL_ERROR[1]));

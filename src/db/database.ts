@@ -66,6 +66,45 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return sqlState(err) === '23505' && (constraint === undefined || constraintName(err) === constraint);
 }
 
+/** Each error of a chain of causes, the first included (at most five). */
+function* causes(err: unknown): Generator<unknown> {
+  for (let e = err, i = 0; e !== undefined && e !== null && i < 5; e = (e as { cause?: unknown }).cause, i++) yield e;
+}
+
+/**
+ * The disk that holds the database is full (SQLSTATE 53100, disk_full, as PostgreSQL and PGlite
+ * raise it): the statement failed and its transaction was rolled back, so nothing of it was written.
+ */
+export function isStorageFull(err: unknown): boolean {
+  for (const e of causes(err)) if (sqlState(e) === '53100') return true;
+  return false;
+}
+
+// Connection exceptions (class 08), and the server shutting down or starting up (57P01–57P03).
+const UNAVAILABLE_STATE = /^(08...|57P0[1-3])$/;
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+]);
+// node-postgres says these in words only.
+const LOST =
+  /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/i;
+
+/** The database server cannot be reached or went away (a restart, a lost connection): retry later. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (const e of causes(err)) {
+    const code = sqlState(e);
+    if (code !== undefined && (UNAVAILABLE_STATE.test(code) || UNREACHABLE.has(code))) return true;
+    if (e instanceof Error && LOST.test(e.message)) return true;
+  }
+  return false;
+}
+
 /** A transaction PostgreSQL gave up to let a concurrent one through: a serialization failure or a deadlock. */
 export function isTransactionConflict(err: unknown): boolean {
   const state = sqlState(err);

@@ -1,6 +1,8 @@
+import { accessSync, constants, existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import type { Database } from './database.ts';
-import { openPglite } from './pglite.ts';
+import { openPglite, unwritable } from './pglite.ts';
 import { openPostgres } from './postgres.ts';
 import { migrate } from './migrate.ts';
 import { integerSetting } from '../settings.ts';
@@ -25,6 +27,24 @@ export function databaseConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Dat
   };
 }
 
+/**
+ * Why the nearest existing folder above `dir` cannot be written, if it cannot: a recursive mkdir on a
+ * read-only file system can fail with ENOENT instead of saying EROFS.
+ */
+function ancestorAccess(dir: string): unknown {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if (existsSync(d)) {
+      try {
+        accessSync(d, constants.W_OK);
+        return null;
+      } catch (err) {
+        return err;
+      }
+    }
+    if (dirname(d) === d) return null;
+  }
+}
+
 /** Opens the configured database and brings its schema up to date. */
 export async function openDatabase(config: DatabaseConfig): Promise<Database> {
   let db: Database;
@@ -32,7 +52,10 @@ export async function openDatabase(config: DatabaseConfig): Promise<Database> {
     db = await openPostgres(config.databaseUrl, { schema: config.schema, max: config.poolSize });
   } else {
     const dir = config.dataDir ?? './data';
-    if (dir !== 'memory') await mkdir(dir, { recursive: true });
+    if (dir !== 'memory')
+      await mkdir(dir, { recursive: true }).catch((err: unknown) => {
+        throw unwritable(dir, err) ?? unwritable(dir, ancestorAccess(dir)) ?? err;
+      });
     db = await openPglite(dir);
   }
   try {

@@ -1,7 +1,7 @@
 import { PGlite, types } from '@electric-sql/pglite';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -226,6 +226,56 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Raised when the PGlite folder cannot be written: read-only, not ours, or its disk is full. */
+export class DataDirUnwritableError extends Error {
+  constructor(dir: string, reason: string) {
+    super(
+      `Cannot write to the data folder ${dir}: ${reason}. Embedded PostgreSQL keeps its files there and writes ` +
+        'them on every change: point LEDGERLINK_DATA_DIR (or --data-dir) at a writable folder on a disk with room, ' +
+        'or run on a PostgreSQL server (DATABASE_URL). Nothing was changed.',
+    );
+    this.name = 'DataDirUnwritableError';
+  }
+}
+
+/**
+ * What PostgreSQL needs free to start on a folder: recovery after a crash or a full disk writes a
+ * new 16 MB WAL segment before anything else, and a checkpoint may need another.
+ */
+export const PGLITE_MIN_FREE_BYTES = 32 * 1024 * 1024;
+
+const UNWRITABLE: Record<string, string> = {
+  EROFS: 'it is on a read-only file system',
+  EACCES: 'this user may not write there',
+  EPERM: 'this user may not write there',
+  ENOSPC: 'its disk is full',
+  EDQUOT: "the user's disk quota is used up",
+  ENOTDIR: 'a file stands where the folder should be',
+};
+
+/** The error to show for a file system error on the data folder, in words; null when it is not about writing there. */
+export function unwritable(dir: string, err: unknown): DataDirUnwritableError | null {
+  const reason = UNWRITABLE[(err as NodeJS.ErrnoException | null)?.code ?? ''];
+  return reason ? new DataDirUnwritableError(dir, reason) : null;
+}
+
+/** Refuses a folder whose disk has less free space than PostgreSQL needs to start. */
+function checkFreeSpace(dir: string): void {
+  let free: number;
+  try {
+    const s = statfsSync(dir);
+    free = s.bavail * s.bsize;
+  } catch {
+    return; // a file system that cannot say: PGlite's own error will tell
+  }
+  if (free < PGLITE_MIN_FREE_BYTES)
+    throw new DataDirUnwritableError(
+      dir,
+      `its disk has ${(free / 1048576).toFixed(1)} MB free, and embedded PostgreSQL needs at least ` +
+        `${PGLITE_MIN_FREE_BYTES / 1048576} MB free to start (it writes 16 MB WAL segments)`,
+    );
+}
+
 /** One process per folder: two PGlite instances writing one folder would corrupt it. */
 function lockDataDir(dir: string): () => void {
   const file = join(dir, '.ledgerlink.pid');
@@ -234,7 +284,7 @@ function lockDataDir(dir: string): () => void {
       writeFileSync(file, String(process.pid), { flag: 'wx' });
       return () => rmSync(file, { force: true });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw unwritable(dir, err) ?? err;
       const pid = Number(readFileSync(file, 'utf8').trim());
       if (pid && pid !== process.pid && alive(pid)) throw new DataDirInUseError(dir, pid);
       rmSync(file, { force: true }); // left by a process that is gone
@@ -286,7 +336,10 @@ export async function openPglite(
   if (options.from && dataDir !== 'memory') throw new Error('Only an in-memory PGlite starts from a snapshot');
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
-    if (dataDir !== 'memory') await createCluster(dataDir);
+    if (dataDir !== 'memory') {
+      checkFreeSpace(dataDir);
+      await createCluster(dataDir);
+    }
     // A snapshot skips initdb, the slow part of starting a fresh cluster.
     const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, {
       parsers: TEXT_PARSERS,

@@ -353,6 +353,10 @@ export const ERROR_CODES = {
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],
+  STORAGE_FULL: [
+    507,
+    'The disk that holds the database is full: nothing of this request was written. Free space on it (or move the data folder), then send the request again.',
+  ],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

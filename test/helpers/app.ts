@@ -39,8 +39,12 @@ export interface TestApp {
 
 let entityCounter = 0;
 
-export async function createTestApp(config: Partial<AppConfig> = {}): Promise<TestApp> {
-  const db = await createTestDatabase();
+/** An API over a fresh test database, or over `options.db` (which `close` then closes too). */
+export async function createTestApp(
+  config: Partial<AppConfig> = {},
+  options: { db?: Database } = {},
+): Promise<TestApp> {
+  const db = options.db ?? (await createTestDatabase());
   const sync = syncService(db);
   const app = await buildServer({
     db,
