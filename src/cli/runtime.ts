@@ -1,7 +1,7 @@
 // Every command works through the registries, so the CLI loads every connector first.
 import '../connectors/all.ts';
 import pino, { type Logger } from 'pino';
-import type { Database } from '../db/database.ts';
+import { type Database, isDatabaseUnavailable } from '../db/database.ts';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { createLogger } from '../logger.ts';
 import { outboundPolicyFromEnv } from '../sync/http.ts';
@@ -38,6 +38,28 @@ export interface Runtime {
  * missing, pipelines saved); every other command acts on what the database holds, whatever
  * directory it runs in (`ledgerlink config apply` applies a file explicitly).
  */
+let outagesTolerated = false;
+
+/**
+ * pg-boss 10 does not wait for its own bookkeeping writes after a job (`complete`, `fail`): when
+ * the database goes away mid-job they reject with nobody listening, and Node ends the process on an
+ * unhandled rejection. A long-running process keeps going through such an outage instead: the job
+ * stays active in the queue and is taken up again when its lease expires (runs are leased and
+ * resume where they stopped). Any other unhandled rejection still ends the process, as Node would.
+ */
+export function keepRunningThroughDatabaseOutages(log: Logger): void {
+  if (outagesTolerated) return;
+  outagesTolerated = true;
+  process.on('unhandledRejection', (reason) => {
+    if (isDatabaseUnavailable(reason)) {
+      log.warn({ err: String(reason) }, 'the database is unavailable; the queue takes the job up again when it returns');
+      return;
+    }
+    console.error(reason);
+    process.exit(1);
+  });
+}
+
 export async function openRuntime(opts: {
   queue: boolean;
   applyConfig?: boolean;
@@ -61,6 +83,7 @@ export async function openRuntime(opts: {
         'configuration applied',
       );
     }
+    if (opts.queue) keepRunningThroughDatabaseOutages(log);
     const queue = opts.queue ? await JobQueue.start(db, log) : null;
     const sync = new SyncService({ db, box, log, queue, pdfs: true });
     return {
