@@ -353,6 +353,11 @@ export const ERROR_CODES = {
   // Everything else
   INTERNAL_ERROR: [500, 'Something failed on the server; it has been logged. Nothing was changed.'],
   SERVICE_UNAVAILABLE: [503, 'The database is unavailable; retry later.'],
+  NOT_READY: [
+    503,
+    'The process is alive but not ready for traffic: `details.failed` names the checks that failed (database, migrations, queue).',
+  ],
+  METRICS_DISABLED: [404, 'GET /metrics is off: set LEDGERLINK_METRICS_TOKEN to turn it on (docs/deploy.md).'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
