@@ -4,6 +4,7 @@ import { definePipeline, openExceptions } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner, rateWaits } from '../src/sync/remote/rate-planner.ts';
+import { appConfigFromEnv } from '../src/api/services.ts';
 
 /*
  * GET /metrics: off unless a token is set, the Prometheus text format, the ledger's figures read
@@ -94,6 +95,14 @@ async function send(event: unknown) {
 }
 
 describe('GET /metrics', () => {
+  it('takes LEDGERLINK_METRICS_TOKEN from the environment: unset or empty is off, a short one stops the start', () => {
+    expect(appConfigFromEnv({}).metricsToken).toBeNull();
+    expect(appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: '' }).metricsToken).toBeNull();
+    expect(appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: METRICS_TOKEN }).metricsToken).toBe(METRICS_TOKEN);
+    for (const bad of ['short', 'sixteen chars here'])
+      expect(() => appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: bad })).toThrow(/LEDGERLINK_METRICS_TOKEN/);
+  });
+
   it('is off without a token (404 METRICS_DISABLED) and refuses a wrong or missing bearer token', async () => {
     const off = await createTestApp();
     try {
