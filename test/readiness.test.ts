@@ -4,6 +4,7 @@ import { silentLog, syncService } from './helpers/sync.ts';
 import { buildServer } from '../src/api/server.ts';
 import { JobQueue } from '../src/sync/queue.ts';
 import { latestMigrationId } from '../src/db/migrate.ts';
+import { freePort, startCli, waitFor } from './helpers/process.ts';
 
 /*
  * GET /ready: 200 only when the database answers, its migrations are this version's, and the
@@ -84,4 +85,34 @@ describe('GET /ready', () => {
       await t.db.exec(`DROP SCHEMA ${schema} CASCADE`);
     }
   });
+
+  it('`ledgerlink serve --no-worker` (the API of a scaled-out deployment) starts the queue it sends jobs to: ready', async () => {
+    const port = await freePort();
+    const token = 'serve-metrics-token-0123456789';
+    const cli = startCli(['serve', '--no-worker', '--no-demo'], {
+      PORT: String(port),
+      LEDGERLINK_DATA_DIR: 'memory',
+      LEDGERLINK_METRICS_TOKEN: token,
+    });
+    try {
+      const base = `http://127.0.0.1:${port}`;
+      await waitFor(
+        () => `the server to answer\n${cli.output()}`,
+        120_000,
+        async () => ((await fetch(`${base}/health`)).ok ? true : undefined),
+        200,
+      );
+      const ready = await fetch(`${base}/ready`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({
+        status: 'ready',
+        checks: { database: 'ok', migrations: 'ok', queue: 'ok' },
+      });
+      const metrics = await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      expect(metrics.status).toBe(200);
+      expect(await metrics.text()).toMatch(/^ledgerlink_database_up 1$/m);
+    } finally {
+      await cli.stop();
+    }
+  }, 180_000);
 });
