@@ -422,6 +422,12 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.addHook('onResponse', async (request, reply) => {
     const path = request.url.split('?')[0];
     const ms = Math.round(reply.elapsedTime);
+    services.metrics.observeRequest(
+      request.method,
+      request.routeOptions.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     request.log.debug(
       { req: { method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip } },
       'request',

@@ -3,7 +3,8 @@ import { type EntityContext, findEntityById } from '../ledger/entities.ts';
 import type { SyncService } from '../sync/service.ts';
 import type { OidcConfig } from '../sync/config.ts';
 import { DomainError } from '../domain/errors.ts';
-import { choiceSetting, integerSetting, LOG_LEVELS, urlSetting } from '../settings.ts';
+import { AppMetrics } from './metrics.ts';
+import { choiceSetting, integerSetting, LOG_LEVELS, SettingsError, urlSetting } from '../settings.ts';
 
 export interface AppConfig {
   port: number;
@@ -30,6 +31,8 @@ export interface AppConfig {
   passwordScryptLogN?: number;
   /** Sign-in through an OpenID Connect provider, from `auth.oidc` in the configuration file; null: none. */
   oidc?: OidcConfig | null;
+  /** LEDGERLINK_METRICS_TOKEN: the bearer token `GET /metrics` takes; null: /metrics is off. */
+  metricsToken?: string | null;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -41,6 +44,7 @@ export const CONFIG_DEFAULTS = {
   sessionMaxSeconds: 24 * 3600,
   passwordScryptLogN: 17,
   oidc: null,
+  metricsToken: null,
 } as const satisfies Partial<AppConfig>;
 
 /**
@@ -88,13 +92,25 @@ export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required
     }),
     // From the configuration file, not the environment: `serve` sets it once the file is read.
     oidc: null,
+    metricsToken: metricsTokenSetting(env),
   };
+}
+
+/** LEDGERLINK_METRICS_TOKEN: unset or empty turns /metrics off; a short one is refused, as a guessable secret. */
+function metricsTokenSetting(env: NodeJS.ProcessEnv): string | null {
+  const token = env.LEDGERLINK_METRICS_TOKEN;
+  if (!token) return null;
+  if (token.length < 16 || /\s/.test(token))
+    throw new SettingsError('LEDGERLINK_METRICS_TOKEN', 'must be at least 16 characters without spaces');
+  return token;
 }
 
 /** What route handlers share: the database, the configuration and small caches. */
 export class AppServices {
   readonly #entities = new Map<string, EntityContext>();
   readonly config: Required<AppConfig>;
+  /** Prometheus metrics of this app (src/api/metrics.ts). */
+  readonly metrics = new AppMetrics();
   constructor(
     readonly db: Database,
     config: AppConfig,
@@ -108,6 +124,11 @@ export class AppServices {
     if (!this.syncService)
       throw new DomainError('SERVICE_UNAVAILABLE', 'The sync engine is not running in this server');
     return this.syncService;
+  }
+
+  /** The durable queue of this process, for readiness: `none` when it runs without one. */
+  get queueState(): 'none' | 'running' | 'stopped' {
+    return this.syncService?.queueState ?? 'none';
   }
 
   /** Entities change rarely (never their base currency or roles), so they are cached by id. */

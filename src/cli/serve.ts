@@ -26,6 +26,7 @@ Environment:
   LEDGERLINK_DATA_DIR          PGlite folder (default ./data; "memory" keeps nothing)
   LEDGERLINK_CONFIG            the YAML configuration (default ./ledgerlink.yaml when present)
   LEDGERLINK_ADMIN_TOKEN       enables the admin endpoints (entities, keys) and admin access to pipelines
+  LEDGERLINK_METRICS_TOKEN     enables GET /metrics (Prometheus) for this bearer token; off when unset
   LEDGERLINK_ENCRYPTION_KEY    32 bytes, base64: encrypts credentials at rest; required with DATABASE_URL
                                (PGlite default: the key file data/.encryption-key); see: ledgerlink keys --help
   LEDGERLINK_ALLOW_PRIVATE_NETWORKS  true: pipelines may call loopback/private/link-local addresses (docs/security.md)

@@ -23,6 +23,14 @@ export async function loadMigrations(dir = MIGRATIONS_DIR): Promise<Migration[]>
   );
 }
 
+let latest: Promise<number> | undefined;
+
+/** The id of the newest migration this version ships (read once): readiness compares the database's with it. */
+export function latestMigrationId(): Promise<number> {
+  latest ??= loadMigrations().then((all) => Math.max(0, ...all.map((m) => m.id)));
+  return latest;
+}
+
 /**
  * Applies pending migrations, forward only, in one transaction under an advisory lock, so two
  * processes starting together on one PostgreSQL server apply each migration exactly once.

@@ -357,6 +357,11 @@ export const ERROR_CODES = {
     507,
     'The disk that holds the database is full: nothing of this request was written. Free space on it (or move the data folder), then send the request again.',
   ],
+  NOT_READY: [
+    503,
+    'The process is alive but not ready for traffic: `details.failed` names the checks that failed (database, migrations, queue).',
+  ],
+  METRICS_DISABLED: [404, 'GET /metrics is off: set LEDGERLINK_METRICS_TOKEN to turn it on (docs/deploy.md).'],
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

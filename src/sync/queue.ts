@@ -39,6 +39,7 @@ export interface WorkedJob<T> {
  * PostgreSQL server share the work. Failed jobs are retried with exponential backoff.
  */
 export class JobQueue {
+  #running = true;
   private constructor(
     private readonly boss: PgBoss,
     private readonly log: Logger,
@@ -66,7 +67,14 @@ export class JobQueue {
     }
     if (!/^[a-z_][a-z0-9_]*$/.test(schema))
       throw new Error(`LEDGERLINK_QUEUE_SCHEMA must be a lower-case SQL name, not ${JSON.stringify(schema)}`);
-    return new JobQueue(boss, log, schema);
+    const queue = new JobQueue(boss, log, schema);
+    boss.on('stopped', () => (queue.#running = false));
+    return queue;
+  }
+
+  /** Started and not stopped: what `GET /ready` asks of a process that runs the queue. */
+  get running(): boolean {
+    return this.#running;
   }
 
   /** Enqueues a run inside the caller's transaction: the run row and its job commit together. */
@@ -139,6 +147,7 @@ export class JobQueue {
   }
 
   async stop(): Promise<void> {
+    this.#running = false;
     await this.boss.stop({ graceful: true, wait: true, timeout: 10_000 });
     this.log.debug('job queue stopped');
   }

@@ -84,6 +84,12 @@ export class SyncService {
     return this.queue !== null;
   }
 
+  /** The durable queue's state, for readiness: `none` when this service runs without one. */
+  get queueState(): 'none' | 'running' | 'stopped' {
+    if (!this.queue) return 'none';
+    return this.queue.running ? 'running' : 'stopped';
+  }
+
   /** Creates a run and enqueues it in the same transaction (or, without a queue, runs it now). */
   async trigger(
     pipeline: Pipeline,

@@ -1,5 +1,5 @@
 import type { AnyRoute } from '../route.ts';
-import { getHealth } from './health.ts';
+import { getHealth, getMetrics, getReady } from './health.ts';
 import { createEntityRoute, issueKeysRoute, listKeysRoute, revokeKeyRoute } from './admin-entities.ts';
 import { loginRoute, logoutRoute } from './auth.ts';
 import { meRoute, setPasswordRoute, signInRoute, signOutRoute, switchEntityRoute } from './user-auth.ts';
@@ -21,6 +21,8 @@ import { attachmentRoutes } from './attachments.ts';
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
   getHealth,
+  getReady,
+  getMetrics,
   createEntityRoute,
   issueKeysRoute,
   listKeysRoute,

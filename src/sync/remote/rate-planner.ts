@@ -72,12 +72,27 @@ function checkLimits(scope: RateScope): void {
     throw new Error(`rate scope ${scope.key}: writeReserve must be between 0 and 1, not ${r}`);
 }
 
-/** Creates a planner whose budget is kept in `db` (which must not be inside a transaction). */
+/**
+ * The waits of every planner in this process, by platform (the part of a scope key before `:`,
+ * a bounded set): how many times an acquire slept and for how long in all. `GET /metrics` reads it.
+ */
+export const rateWaits = new Map<string, { count: number; seconds: number }>();
+
+function recordWait(keys: string[], ms: number): void {
+  for (const system of new Set(keys.map((k) => k.split(':')[0] ?? k))) {
+    const tally = rateWaits.get(system) ?? { count: 0, seconds: 0 };
+    tally.count += 1;
+    tally.seconds += ms / 1000;
+    rateWaits.set(system, tally);
+  }
+}
+
 /** Who an exhausted budget belongs to, for the error: the platform part of the scope keys (`xero`). */
 function systemOf(keys: string[]): string {
   return [...new Set(keys.map((k) => k.split(':')[0]))].join(', ') + ' rate planner';
 }
 
+/** Creates a planner whose budget is kept in `db` (which must not be inside a transaction). */
 export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}): RatePlanner {
   const sleep = opts.sleep ?? abortableSleep;
   const leaseMs = opts.leaseMs ?? 120_000;
@@ -245,6 +260,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
           );
         }
         opts.log?.debug({ scopes: keys, kind, waitMs: decided.ms }, 'rate planner: waiting');
+        recordWait(keys, decided.ms);
         await wait(decided.ms, decided.slot, signal);
       }
     },

@@ -1,0 +1,213 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { definePipeline, openExceptions } from './helpers/sync.ts';
+import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import { createRatePlanner, rateWaits } from '../src/sync/remote/rate-planner.ts';
+import { appConfigFromEnv } from '../src/api/services.ts';
+
+/*
+ * GET /metrics: off unless a token is set, the Prometheus text format, the ledger's figures read
+ * from the database at scrape time, request latency by route template, and no secret in it.
+ */
+
+const METRICS_TOKEN = 'metrics-token-0123456789abcdef';
+const SECRET = 'metrics-webhook-secret-0123456789';
+let t: TestApp;
+let c: Client;
+let hooks: WebhookClient;
+let shop: Pipeline;
+
+beforeAll(async () => {
+  t = await createTestApp({ metricsToken: METRICS_TOKEN });
+  c = await t.entity('METRICS', 'EUR', { standardTaxRate: '0.21' });
+  hooks = await webhookClient(t);
+  shop = await definePipeline(t.db, 'METRICS', { name: 'shop', source: { type: 'webhook' }, webhookSecret: SECRET });
+});
+afterAll(async () => {
+  // The tally is the process's: what this file put in goes, for the files after it in this worker.
+  rateWaits.delete('testplatform');
+  rateWaits.delete('metricsplatform');
+  await hooks.close();
+  await t.close();
+});
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Parses the Prometheus text format strictly: every line a comment, a sample, or empty. */
+function parseExposition(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const type = /^# TYPE ([a-zA-Z_:][\w:]*) (counter|gauge|histogram|summary|untyped)$/.exec(line);
+    if (type) {
+      types.set(type[1]!, type[2]!);
+      continue;
+    }
+    if (/^# HELP [a-zA-Z_:][\w:]* .*$/.test(line)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (-?(?:[\d.]+(?:e[+-]?\d+)?|nan|\+?inf))(?: \d+)?$/i.exec(line);
+    if (!m) throw new Error(`not in the Prometheus text format: ${line}`);
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)",?/g)) labels[l[1]!] = l[2]!;
+    samples.push({ name: m[1]!, labels, value: /nan/i.test(m[3]!) ? NaN : Number(m[3]) });
+  }
+  return { samples, types };
+}
+
+function value(samples: Sample[], name: string, labels: Record<string, string>): number | undefined {
+  return samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+}
+
+async function scrape() {
+  const res = await t.request('GET', '/metrics', undefined, { authorization: `Bearer ${METRICS_TOKEN}` });
+  expect(res.status).toBe(200);
+  expect(String(res.headers['content-type'])).toMatch(/^text\/plain; version=0\.0\.4/);
+  const text = Buffer.from(res.body as Buffer).toString('utf8');
+  return { text, ...parseExposition(text) };
+}
+
+function invoiceEvent(id: string, ref: string, net: string) {
+  return {
+    id,
+    type: 'invoice.created',
+    created: Math.floor(Date.now() / 1000),
+    data: {
+      sourceId: `order-${ref}`,
+      externalReference: ref,
+      customerSourceId: 'cust-1',
+      customer: { sourceId: 'cust-1', name: 'Customer 1' },
+      invoiceDate: '2026-11-21',
+      currency: 'EUR',
+      lines: [{ description: 'Service', netAmount: net, vatRate: '0.21' }],
+    },
+  };
+}
+
+async function send(event: unknown) {
+  const body = JSON.stringify(event);
+  const res = await hooks.post('/v1/webhooks/shop', body, { 'x-ledgerlink-signature': senderSignature(body, SECRET) });
+  expect(res.status).toBe(202);
+}
+
+describe('GET /metrics', () => {
+  it('takes LEDGERLINK_METRICS_TOKEN from the environment: unset or empty is off, a short one stops the start', () => {
+    expect(appConfigFromEnv({}).metricsToken).toBeNull();
+    expect(appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: '' }).metricsToken).toBeNull();
+    expect(appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: METRICS_TOKEN }).metricsToken).toBe(METRICS_TOKEN);
+    for (const bad of ['short', 'sixteen chars here'])
+      expect(() => appConfigFromEnv({ LEDGERLINK_METRICS_TOKEN: bad })).toThrow(/LEDGERLINK_METRICS_TOKEN/);
+  });
+
+  it('is off without a token (404 METRICS_DISABLED) and refuses a wrong or missing bearer token', async () => {
+    const off = await createTestApp();
+    try {
+      const r = await off.request('GET', '/metrics', undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+      expect([r.status, r.body.error.code]).toEqual([404, 'METRICS_DISABLED']);
+    } finally {
+      await off.close();
+    }
+    const none = await t.request('GET', '/metrics');
+    expect([none.status, none.body.error.code]).toEqual([401, 'UNAUTHORIZED']);
+    const admin = await t.request('GET', '/metrics', undefined, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    expect(admin.status).toBe(401);
+  });
+
+  it('answers the text format with process metrics, and its figures match the database after a sync with a parked exception', async () => {
+    await send(invoiceEvent('evt-1', 'GOOD-1', '10.00'));
+    await send(invoiceEvent('evt-2', 'HUGE', '100000000000000000000'));
+    await send(invoiceEvent('evt-3', 'GOOD-2', '20.00'));
+    expect((await openExceptions(t.db, shop)).map((e) => e.reason_code)).toEqual(['AMOUNT_OUT_OF_RANGE']);
+    rateWaits.set('testplatform', { count: 3, seconds: 1.5 });
+
+    const { samples, types, text } = await scrape();
+    expect(types.get('process_cpu_user_seconds_total')).toBe('counter');
+    expect(types.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    expect(types.get('ledgerlink_http_request_duration_seconds')).toBe('histogram');
+    expect(value(samples, 'ledgerlink_database_up', {})).toBe(1);
+
+    const { rows: runs } = await t.db.query<{ status: string; n: string }>(
+      `SELECT status, count(*) AS n FROM runs WHERE entity_id = $1 GROUP BY 1`,
+      [c.entityId],
+    );
+    expect(runs.length).toBeGreaterThan(0);
+    for (const r of runs)
+      expect(value(samples, 'ledgerlink_runs', { entity: 'METRICS', status: r.status })).toBe(Number(r.n));
+    expect(value(samples, 'ledgerlink_runs', { entity: 'METRICS', status: 'running' })).toBe(0);
+
+    const { rows: posted } = await t.db.query<{ kind: string; n: string }>(
+      `SELECT kind, count(*) AS n FROM sync_map WHERE pipeline_id = $1 GROUP BY 1`,
+      [shop.id],
+    );
+    expect(posted.find((p) => p.kind === 'invoice')?.n).toBe('2');
+    for (const p of posted)
+      expect(value(samples, 'ledgerlink_documents_posted', { entity: 'METRICS', kind: p.kind })).toBe(Number(p.n));
+
+    expect(value(samples, 'ledgerlink_exceptions_open', { entity: 'METRICS', reason: 'AMOUNT_OUT_OF_RANGE' })).toBe(1);
+    for (const direction of ['source', 'target']) {
+      expect(value(samples, 'ledgerlink_outbox_pending', { direction })).toBe(0);
+      expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction })).toBe(0);
+    }
+    expect(value(samples, 'ledgerlink_rate_planner_waits_total', { system: 'testplatform' })).toBe(3);
+    expect(value(samples, 'ledgerlink_rate_planner_wait_seconds_total', { system: 'testplatform' })).toBe(1.5);
+
+    // No secret of any kind: tokens, the webhook secret, the entity's bearer token.
+    for (const secret of [METRICS_TOKEN, ADMIN_TOKEN, SECRET, c.token]) expect(text).not.toContain(secret);
+  });
+
+  it('counts a pending outbox item and its age by direction, and resolves the exception away', async () => {
+    await t.db.query(
+      `INSERT INTO outbox (pipeline_id, kind, source_id, payload, direction, idempotency_key, created_at)
+       VALUES ($1, 'invoice', 'metrics-wb', '{}', 'source', 'source:invoice:metrics-wb', now() - interval '90 seconds')`,
+      [shop.id],
+    );
+    await t.db.query(`UPDATE exceptions SET status = 'resolved', resolved_at = now() WHERE pipeline_id = $1`, [
+      shop.id,
+    ]);
+    const { samples } = await scrape();
+    expect(value(samples, 'ledgerlink_outbox_pending', { direction: 'source' })).toBe(1);
+    expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction: 'source' })).toBeGreaterThanOrEqual(90);
+    expect(value(samples, 'ledgerlink_outbox_pending', { direction: 'target' })).toBe(0);
+    expect(samples.some((s) => s.name === 'ledgerlink_exceptions_open')).toBe(false);
+  });
+
+  it("counts the rate planner's waits by platform", async () => {
+    const slept: number[] = [];
+    const planner = createRatePlanner(t.db, {
+      sleep: async (ms) => {
+        slept.push(ms);
+        await new Promise((r) => setTimeout(r, ms));
+      },
+      windowsMs: { second: 200 },
+      marginMs: () => 0,
+    });
+    const scope = { key: 'metricsplatform:tenant-1', limits: { callsPerSecond: 1 } };
+    await (await planner.acquire([scope], 'read')).release();
+    await (await planner.acquire([scope], 'read')).release();
+    expect(slept.length).toBeGreaterThan(0);
+    const { samples } = await scrape();
+    expect(value(samples, 'ledgerlink_rate_planner_waits_total', { system: 'metricsplatform' })).toBe(slept.length);
+    const seconds = value(samples, 'ledgerlink_rate_planner_wait_seconds_total', { system: 'metricsplatform' })!;
+    expect(seconds).toBeCloseTo(slept.reduce((a, b) => a + b, 0) / 1000, 6);
+    expect(samples.some((s) => s.labels.system === 'metricsplatform:tenant-1')).toBe(false);
+  });
+
+  it('records each request in the histogram by route template, never by raw URL', async () => {
+    await t.request('GET', `/v1/runs/${'0'.repeat(8)}-0000-0000-0000-000000000000`, undefined, {
+      authorization: `Bearer ${c.token}`,
+    });
+    await t.request('GET', '/no/such/path/secret-looking-123');
+    const { samples } = await scrape();
+    const count = (labels: Record<string, string>) =>
+      value(samples, 'ledgerlink_http_request_duration_seconds_count', labels);
+    expect(count({ method: 'GET', route: '/v1/runs/:runId', status: '404' })).toBe(1);
+    expect(count({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    expect(count({ method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(2);
+    expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('secret-looking')))).toBe(false);
+    expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('0000-0000')))).toBe(false);
+  });
+});
