@@ -52,7 +52,10 @@ export function keepRunningThroughDatabaseOutages(log: Logger): void {
   outagesTolerated = true;
   process.on('unhandledRejection', (reason) => {
     if (isDatabaseUnavailable(reason)) {
-      log.warn({ err: String(reason) }, 'the database is unavailable; the queue takes the job up again when it returns');
+      log.warn(
+        { err: String(reason) },
+        'the database is unavailable; the queue takes the job up again when it returns',
+      );
       return;
     }
     console.error(reason);
