@@ -58,7 +58,9 @@ const intacct: TargetHarness = {
         const c = company();
         const records = [...c.records.values()];
         const appliedFrom = (key: string) =>
-          c.details.filter((d) => d.PAYMENTKEY === key).map((d) => ({ invoiceId: d.RECORDKEY, amount: amount(d.amount) }));
+          c.details
+            .filter((d) => d.PAYMENTKEY === key)
+            .map((d) => ({ invoiceId: d.RECORDKEY, amount: amount(d.amount) }));
         return Promise.resolve({
           customers: [...c.customers.values()].map((x) => ({ id: x.CUSTOMERID!, name: x.NAME ?? '' })),
           invoices: records

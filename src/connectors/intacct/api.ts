@@ -182,11 +182,10 @@ export class IntacctApi {
   async read(name: string, body: Xml, signal?: AbortSignal): Promise<FunctionResult> {
     const a = await this.call({ name, body }, { write: false, signal });
     if (a.duplicate || a.result.status !== 'success')
-      throw new ConnectorError(
-        SYSTEM,
-        `${name} was refused (${describe(a.duplicate ? a.errors : a.result.errors)})`,
-        { status: 200, retryable: false },
-      );
+      throw new ConnectorError(SYSTEM, `${name} was refused (${describe(a.duplicate ? a.errors : a.result.errors)})`, {
+        status: 200,
+        retryable: false,
+      });
     return a.result;
   }
 

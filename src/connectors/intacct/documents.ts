@@ -82,9 +82,10 @@ export async function lookUp(
   reference: string,
   customerTargetId: string | null | undefined,
 ): Promise<FoundDocument | null> {
-  if (kind === 'customer') {
-    const row = (await c.api.query('CUSTOMER', `CUSTOMERID = ${quote(reference)}`, c.signal))[0];
-    return row ? { targetId: text(row.CUSTOMERID), number: text(row.CUSTOMERID) } : null;
+  if (kind === 'customer' || kind === 'product') {
+    const [object, id] = kind === 'customer' ? ['CUSTOMER', 'CUSTOMERID'] : ['ITEM', 'ITEMID'];
+    const row = (await c.api.query(object, `${id} = ${quote(reference)}`, c.signal))[0];
+    return row ? { targetId: text(row[id]), number: text(row[id]) } : null;
   }
   if (kind !== 'invoice' && kind !== 'creditNote' && kind !== 'payment') return null;
   const row = await findDocument(c, kind, reference, customerTargetId);
@@ -142,7 +143,7 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
   for (const d of items) {
     const r = d.record;
     const wrong = currencyOk(c, `Invoice ${r.externalReference}`, r.currency);
-    const lines = wrong ?? lineItems(r.lines, lineContext(c), 1n);
+    const lines = wrong ?? lineItems(r.lines, lineContext(c), 1n, d.productTargetIds);
     if ('code' in lines) {
       out.push(failed(lines));
       continue;
@@ -161,7 +162,9 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       },
       { write: true, controlId: writeControlId(d.idempotencyKey, 'invoice'), signal: c.signal },
     );
-    out.push(await settleWrite(c, 'invoice', 'invoice', r.externalReference, d.customerTargetId, a, (x) => x.result.key));
+    out.push(
+      await settleWrite(c, 'invoice', 'invoice', r.externalReference, d.customerTargetId, a, (x) => x.result.key),
+    );
   }
   return out;
 }
@@ -172,7 +175,7 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
   for (const d of items) {
     const r = d.record;
     const wrong = currencyOk(c, `Credit note ${r.externalReference}`, r.currency);
-    const lines = wrong ?? lineItems(r.lines, lineContext(c), -1n);
+    const lines = wrong ?? lineItems(r.lines, lineContext(c), -1n, d.productTargetIds);
     if ('code' in lines) {
       out.push(failed(lines));
       continue;
@@ -191,7 +194,15 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
       { write: true, controlId: writeControlId(d.idempotencyKey, 'creditNote'), signal: c.signal },
     );
     out.push(
-      await settleWrite(c, 'creditNote', 'credit note', r.externalReference, d.customerTargetId, a, (x) => x.result.key),
+      await settleWrite(
+        c,
+        'creditNote',
+        'credit note',
+        r.externalReference,
+        d.customerTargetId,
+        a,
+        (x) => x.result.key,
+      ),
     );
   }
   return out;
@@ -205,9 +216,40 @@ async function due(c: DocumentContext, invoiceId: string, currency: string): Pro
 }
 
 /**
- * Books received payments as ARPYMT applied to the invoice they pay. ARPYMT creates no advance
- * (developer.intacct.com "AR Payments"): a payment without an invoice, or above what the invoice
- * still owes, is parked as a capability Intacct's payment object lacks.
+ * A payment with nothing to apply, or more than its invoice still owes: ARPYMT creates no advance
+ * (developer.intacct.com "AR Payments"), so it goes with the legacy create_arpayment, which keeps
+ * the rest as an overpayment that apply_arpayment sets against invoices later.
+ */
+async function legacyPayment(
+  c: DocumentContext,
+  d: TargetPayment,
+  amount: bigint,
+  applied: bigint,
+): Promise<ItemResult> {
+  const r = d.record;
+  const a = await c.api.call(
+    {
+      name: 'create_arpayment',
+      body: {
+        customerid: d.customerTargetId,
+        paymentamount: formatAmount(amount, r.currency),
+        bankaccountid: c.settings.bankAccountId,
+        refid: r.externalReference,
+        datereceived: legacyDate(r.date),
+        paymentmethod: c.settings.paymentMethod,
+        ...(applied > 0n && d.invoiceTargetId
+          ? { arpaymentitem: [{ invoicekey: d.invoiceTargetId, amount: formatAmount(applied, r.currency) }] }
+          : {}),
+      },
+    },
+    { write: true, controlId: writeControlId(d.idempotencyKey, 'payment'), signal: c.signal },
+  );
+  return settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => x.result.key);
+}
+
+/**
+ * Books received payments as ARPYMT applied to the invoice they pay, up to what it owes; the
+ * rest (or a payment naming no invoice) as the legacy create_arpayment's overpayment.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
@@ -231,15 +273,8 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       continue;
     }
     const owed = d.invoiceTargetId ? await due(c, d.invoiceTargetId, r.currency) : 0n;
-    if (!d.invoiceTargetId || minBig(owed, amount.value) < amount.value) {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: `Payment ${r.externalReference} of ${r.amount} ${r.currency} ${d.invoiceTargetId ? `is more than its invoice still owes (${formatAmount(owed, r.currency)})` : 'names no invoice'}: Intacct's ARPYMT applies payments to invoices and creates no advance`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
+    if (!d.invoiceTargetId || owed < amount.value) {
+      out.push(await legacyPayment(c, d, amount.value, minBig(owed, amount.value)));
       continue;
     }
     const a = await c.api.call(
@@ -301,7 +336,12 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
     const amount = parseAmount(r.amount, r.currency);
     if (!amount.ok || amount.value <= 0n) {
       out.push(
-        failed({ code: 'AMOUNT_INVALID', message: `Allocation ${r.sourceId}: ${r.amount}`, retryable: false, field: 'amount' }),
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Allocation ${r.sourceId}: ${r.amount}`,
+          retryable: false,
+          field: 'amount',
+        }),
       );
       continue;
     }

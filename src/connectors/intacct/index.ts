@@ -13,7 +13,9 @@ export const intacctTarget: TargetDefinition = {
     'Sage Intacct (XML API): customers, AR invoices, credit adjustments and received payments applied to invoices; Web Services sender + company user session; duplicate requests refused by control id',
   settings: IntacctSettings,
   secrets: [...SECRETS],
-  outbound: (s) => [{ field: 'endpoint', url: endpointOf({ endpoint: typeof s.endpoint === 'string' ? s.endpoint : undefined }) }],
+  outbound: (s) => [
+    { field: 'endpoint', url: endpointOf({ endpoint: typeof s.endpoint === 'string' ? s.endpoint : undefined }) },
+  ],
   rateScopes: (input) => {
     const s = IntacctSettings.safeParse(input);
     return s.success ? [rateScope(s.data)] : [];

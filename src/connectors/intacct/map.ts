@@ -6,9 +6,10 @@ import type { Xml } from './xml.ts';
 
 /*
  * Canonical records → Intacct elements. Lines are booked by GL account (AR invoices and
- * adjustments take `lineitem`s of an account and an amount; Intacct's items belong to Order
- * Entry): each line's net amount on its revenue account, and the tax of each rate as one line
- * more on the account `taxGlAccounts` names for it. Amounts are decimal text in the currency's
+ * adjustments take `lineitem`s of an account and an amount, the product's ITEM as a dimension):
+ * each line's net amount on its revenue account (the line's, the mapping's for the product, the
+ * mapping's default, else `salesGlAccount`), and the tax of each rate as one line more on the
+ * account `taxGlAccounts` names for it. Amounts are decimal text in the currency's
  * decimals, computed in minor units, never through a float.
  */
 
@@ -27,6 +28,7 @@ export function lineItems(
   lines: CanonicalLine[],
   c: LineContext,
   sign: 1n | -1n,
+  productTargetIds: Record<string, string> = {},
 ): { items: Xml[]; gross: bigint } | ItemError {
   const items: Xml[] = [];
   const tax = new Map<string, bigint>();
@@ -34,19 +36,35 @@ export function lineItems(
   for (const [n, l] of lines.entries()) {
     const net = parseAmount(l.netAmount, c.currency);
     if (!net.ok)
-      return { code: 'AMOUNT_INVALID', message: `line ${n + 1}: ${l.netAmount}`, retryable: false, field: `lines[${n}]` };
+      return {
+        code: 'AMOUNT_INVALID',
+        message: `line ${n + 1}: ${l.netAmount}`,
+        retryable: false,
+        field: `lines[${n}]`,
+      };
     let vat = 0n;
     if (l.vatAmount !== null && l.vatAmount !== undefined) {
       const v = parseAmount(l.vatAmount, c.currency);
       if (!v.ok)
-        return { code: 'AMOUNT_INVALID', message: `line ${n + 1}: ${l.vatAmount}`, retryable: false, field: `lines[${n}]` };
+        return {
+          code: 'AMOUNT_INVALID',
+          message: `line ${n + 1}: ${l.vatAmount}`,
+          retryable: false,
+          field: `lines[${n}]`,
+        };
       vat = v.value;
     } else vat = multiplyAmount(net.value, l.vatRate, 'halfUp');
-    const account = l.glAccountCode ?? c.mapping.defaultGlAccountCode ?? c.salesGlAccount;
+    const itemId = l.productSourceId ? productTargetIds[l.productSourceId] : undefined;
+    const account =
+      l.glAccountCode ??
+      (itemId ? c.mapping.products?.[itemId]?.glAccountCode : undefined) ??
+      c.mapping.defaultGlAccountCode ??
+      c.salesGlAccount;
     items.push({
       glaccountno: account,
       amount: formatAmount(sign * net.value, c.currency),
       memo: (l.description || 'Sales').slice(0, 1000),
+      ...(itemId ? { itemid: itemId } : {}),
     });
     gross += net.value + vat;
     if (vat !== 0n) tax.set(l.vatRate, (tax.get(l.vatRate) ?? 0n) + vat);
@@ -85,4 +103,9 @@ export function customerFields(c: CanonicalCustomer, code: string): Record<strin
   set(address, 'COUNTRY', c.country);
   if (Object.keys(address).length > 0) contact.MAILADDRESS = address;
   return { CUSTOMERID: code, NAME: c.name.slice(0, 100), DISPLAYCONTACT: contact };
+}
+
+/** An ITEM for a product: a non-inventory item sold (Intacct's ITEMTYPE for services and fees). */
+export function itemFields(name: string, code: string): Record<string, Xml> {
+  return { ITEMID: code, NAME: name.slice(0, 100), ITEMTYPE: 'Non-Inventory (Sales only)' };
 }

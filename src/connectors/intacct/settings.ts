@@ -67,7 +67,9 @@ export const IntacctSettings = z
       .string()
       .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR')
       .meta({ description: "The company's base currency: documents in another are refused (CURRENCY_MISMATCH)." }),
-    bankAccountId: Id.meta({ description: 'The checking account (FINANCIALENTITY) received payments are deposited to.' }),
+    bankAccountId: Id.meta({
+      description: 'The checking account (FINANCIALENTITY) received payments are deposited to.',
+    }),
     paymentMethod: z.enum(PAYMENT_METHODS).default('EFT').meta({
       description: 'PAYMENTMETHOD of received payments (EFT, Cash, Printed Check, Credit Card, Record transfer).',
     }),

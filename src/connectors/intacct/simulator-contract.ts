@@ -58,13 +58,41 @@ const SHAPES: Record<string, Shape> = {
     ordered: true,
   },
   lineitem: {
-    children: ['accountlabel', 'glaccountno', 'offsetglaccountno', 'amount', 'allocationid', 'memo'],
+    children: [
+      'accountlabel',
+      'glaccountno',
+      'offsetglaccountno',
+      'amount',
+      'allocationid',
+      'memo',
+      'locationid',
+      'departmentid',
+      'itemid',
+    ],
     required: ['glaccountno', 'amount'],
     ordered: true,
   },
   apply_arpayment: {
     children: ['arpaymentkey', 'paymentdate', 'batchkey', 'memo', 'overpaylocid', 'overpaydeptid', 'arpaymentitems'],
     required: ['arpaymentkey', 'paymentdate', 'arpaymentitems'],
+    ordered: true,
+  },
+  create_arpayment: {
+    children: [
+      'customerid',
+      'paymentamount',
+      'translatedamount',
+      'undepfundsacct',
+      'batchkey',
+      'bankaccountid',
+      'refid',
+      'overpaylocid',
+      'overpaydeptid',
+      'datereceived',
+      'paymentmethod',
+      'arpaymentitem',
+    ],
+    required: ['customerid', 'paymentamount', 'datereceived', 'paymentmethod'],
     ordered: true,
   },
   arpaymentitem: { children: ['invoicekey', 'amount'], required: ['invoicekey', 'amount'], ordered: true },
@@ -84,15 +112,28 @@ const SHAPES: Record<string, Shape> = {
     required: ['PAYMENTMETHOD', 'CUSTOMERID', 'RECEIPTDATE', 'ARPYMTDETAILS'],
     ordered: false,
   },
-  ARPYMTDETAIL: { children: ['RECORDKEY', 'TRX_PAYMENTAMOUNT'], required: ['RECORDKEY', 'TRX_PAYMENTAMOUNT'], ordered: false },
-  CUSTOMER: { children: ['CUSTOMERID', 'NAME', 'DISPLAYCONTACT', 'STATUS'], required: ['CUSTOMERID', 'NAME'], ordered: false },
+  ARPYMTDETAIL: {
+    children: ['RECORDKEY', 'TRX_PAYMENTAMOUNT'],
+    required: ['RECORDKEY', 'TRX_PAYMENTAMOUNT'],
+    ordered: false,
+  },
+  CUSTOMER: {
+    children: ['CUSTOMERID', 'NAME', 'DISPLAYCONTACT', 'STATUS'],
+    required: ['CUSTOMERID', 'NAME'],
+    ordered: false,
+  },
+  ITEM: { children: ['ITEMID', 'NAME', 'ITEMTYPE', 'STATUS'], required: ['ITEMID', 'NAME'], ordered: false },
   DISPLAYCONTACT: {
     children: ['PRINTAS', 'PHONE1', 'EMAIL1', 'MAILADDRESS'],
     required: ['PRINTAS'],
     ordered: false,
   },
   MAILADDRESS: { children: ['ADDRESS1', 'ADDRESS2', 'CITY', 'STATE', 'ZIP', 'COUNTRY'], required: [], ordered: false },
-  readByQuery: { children: ['object', 'fields', 'query', 'pagesize', 'returnFormat'], required: ['object', 'query'], ordered: true },
+  readByQuery: {
+    children: ['object', 'fields', 'query', 'pagesize', 'returnFormat'],
+    required: ['object', 'query'],
+    ordered: true,
+  },
 };
 
 function shape(name: string, v: unknown, problems: string[]): void {
@@ -103,7 +144,8 @@ function shape(name: string, v: unknown, problems: string[]): void {
   for (const k of s.required) if (!keys.includes(k)) problems.push(`${name}: <${k}> is required`);
   if (s.ordered) {
     const order = keys.map((k) => s.children.indexOf(k)).filter((i) => i >= 0);
-    if (order.some((i, n) => n > 0 && i < order[n - 1]!)) problems.push(`${name}: elements out of order (${keys.join(', ')})`);
+    if (order.some((i, n) => n > 0 && i < order[n - 1]!))
+      problems.push(`${name}: elements out of order (${keys.join(', ')})`);
   }
 }
 
@@ -156,6 +198,17 @@ export function functionViolations(name: string, body: unknown): string[] {
         amount('arpaymentitem', el(i).amount, problems);
       }
       break;
+    case 'create_arpayment':
+      shape(name, b, problems);
+      legacyDate(name, b.datereceived, problems);
+      amount(name, b.paymentamount, problems);
+      if (!b.bankaccountid && !b.undepfundsacct)
+        problems.push('create_arpayment: bankaccountid or undepfundsacct is required');
+      for (const i of many(b.arpaymentitem)) {
+        shape('arpaymentitem', i, problems);
+        amount('arpaymentitem', el(i).amount, problems);
+      }
+      break;
     case 'create':
     case 'update':
       for (const [object, fields] of Object.entries(b)) {
@@ -164,6 +217,9 @@ export function functionViolations(name: string, body: unknown): string[] {
           const contact = el(fields).DISPLAYCONTACT;
           if (contact !== undefined) shape('DISPLAYCONTACT', contact, problems);
           if (el(contact).MAILADDRESS !== undefined) shape('MAILADDRESS', el(contact).MAILADDRESS, problems);
+        } else if (object === 'ITEM') {
+          shape('ITEM', fields, problems);
+          if (name === 'create' && !str(el(fields).ITEMTYPE)) problems.push('ITEM: ITEMTYPE is required on create');
         } else if (object === 'ARPYMT' && name === 'create') {
           const f = el(fields);
           shape('ARPYMT', f, problems);

@@ -71,6 +71,7 @@ const str = (v: unknown): string => (typeof v === 'string' ? v : '');
 
 export class Company {
   readonly customers = new Map<string, Row>();
+  readonly items = new Map<string, Row>();
   readonly records = new Map<string, ArRecord>();
   readonly details: Detail[] = [];
   /** Control ids of writes committed with uniqueid true. */
@@ -132,6 +133,8 @@ export class Company {
     for (const [n, raw] of items.entries()) {
       const l = el(raw);
       this.account(str(l.glaccountno));
+      if (l.itemid !== undefined && !this.items.has(str(l.itemid)))
+        throw new IntacctRefusal('BL01001973', `Invalid Item ${str(l.itemid)} specified.`);
       total += this.money(str(l.amount), `line ${n + 1} amount`);
     }
     return total;
@@ -151,6 +154,22 @@ export class Company {
     if (contact.EMAIL1 !== undefined) row['DISPLAYCONTACT.EMAIL1'] = str(contact.EMAIL1);
     if (contact.PHONE1 !== undefined) row['DISPLAYCONTACT.PHONE1'] = str(contact.PHONE1);
     this.customers.set(id, row);
+    return row;
+  }
+
+  /** create ITEM / update ITEM. */
+  upsertItem(fields: El, create: boolean): Row {
+    const id = str(fields.ITEMID);
+    if (create) {
+      if (!id || this.items.has(id))
+        throw new IntacctRefusal('BL01001973', `Another Item with the given value(s) ${id} already exists.`);
+      if (!str(fields.NAME) || !str(fields.ITEMTYPE))
+        throw new IntacctRefusal('BL01001973', 'Item name and type are required.');
+    } else if (!this.items.has(id)) throw new IntacctRefusal('BL01001973', `Invalid Item ${id} specified.`);
+    const row: Row = this.items.get(id) ?? { RECORDNO: this.nextKey(), ITEMID: id, STATUS: 'active' };
+    if (fields.NAME !== undefined) row.NAME = str(fields.NAME);
+    if (fields.ITEMTYPE !== undefined) row.ITEMTYPE = str(fields.ITEMTYPE);
+    this.items.set(id, row);
     return row;
   }
 
@@ -234,7 +253,8 @@ export class Company {
         );
       return { inv, amount };
     });
-    if (details.length === 0) throw new IntacctRefusal('BL01001973', 'A payment must be applied to at least one record.');
+    if (details.length === 0)
+      throw new IntacctRefusal('BL01001973', 'A payment must be applied to at least one record.');
     const total = details.reduce((s, d) => s + d.amount, 0n);
     const pay = this.add({
       kind: 'payment',
@@ -249,6 +269,39 @@ export class Company {
       description: str(f.DESCRIPTION),
     });
     for (const d of details) this.applyTo(pay.RECORDNO, d.inv, d.amount, date);
+    return pay;
+  }
+
+  /** create_arpayment (legacy): what is not applied stays on the payment, to apply later. */
+  createLegacyPayment(f: El): ArRecord {
+    const customerId = str(f.customerid);
+    this.customer(customerId);
+    const bank = str(f.bankaccountid);
+    if (bank && !this.options.bankAccounts.includes(bank))
+      throw new IntacctRefusal('BL01001973', `Invalid bank account ${bank} specified.`);
+    const date = this.legacyDate(f.datereceived, 'Date received');
+    this.open(date);
+    const total = this.money(str(f.paymentamount), 'Payment amount');
+    const items = list(f.arpaymentitem).map((raw) => {
+      const i = el(raw);
+      return { inv: this.invoiceOf(str(i.invoicekey), customerId), amount: this.money(str(i.amount), 'Amount') };
+    });
+    const applied = items.reduce((s, i) => s + i.amount, 0n);
+    if (total <= 0n || applied > total || items.some((i) => i.amount <= 0n || i.amount > i.inv.open))
+      throw new IntacctRefusal('BL01001973', 'The amounts applied exceed the payment or the amounts due.');
+    const pay = this.add({
+      kind: 'payment',
+      RECORDID: '',
+      DOCNUMBER: str(f.refid),
+      CUSTOMERID: customerId,
+      date,
+      due: date,
+      total,
+      open: total - applied,
+      lines: items.length,
+      description: '',
+    });
+    for (const i of items) this.applyTo(pay.RECORDNO, i.inv, i.amount, date);
     return pay;
   }
 
@@ -304,6 +357,8 @@ export class Company {
     switch (object) {
       case 'CUSTOMER':
         return [...this.customers.values()];
+      case 'ITEM':
+        return [...this.items.values()];
       case 'ARINVOICE':
         return ar('invoice').map((r) => ({ ...base(r), WHENCREATED: this.us(r.date), WHENDUE: this.us(r.due) }));
       case 'ARADJUSTMENT':

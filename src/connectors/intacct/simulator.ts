@@ -1,7 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type ArRecord, Company, type CompanyOptions, IntacctRefusal, type Row, type SimError } from './simulator-store.ts';
+import {
+  type ArRecord,
+  Company,
+  type CompanyOptions,
+  IntacctRefusal,
+  type Row,
+  type SimError,
+} from './simulator-store.ts';
 import { controlViolations, functionViolations } from './simulator-contract.ts';
 import { buildXml, parseXml } from './xml.ts';
 
@@ -58,7 +65,14 @@ export interface SimulatedRequest {
   write: boolean;
 }
 
-const WRITES = new Set(['create', 'update', 'create_invoice', 'create_aradjustment', 'apply_arpayment']);
+const WRITES = new Set([
+  'create',
+  'update',
+  'create_invoice',
+  'create_arpayment',
+  'create_aradjustment',
+  'apply_arpayment',
+]);
 const error = (errorno: string, description2: string, description = ''): SimError => ({
   errorno,
   description,
@@ -70,13 +84,23 @@ export class IntacctSimulator {
   url = '';
   readonly violations: { function: string; problems: string[] }[] = [];
   readonly requests: SimulatedRequest[] = [];
-  readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, logins: 0, duplicatesRefused: 0, maxInFlight: 0 };
+  readonly stats = {
+    calls: 0,
+    writes: 0,
+    dropped: 0,
+    rateRefused: 0,
+    failed: 0,
+    logins: 0,
+    duplicatesRefused: 0,
+    maxInFlight: 0,
+  };
   readonly #companies = new Map<string, Company>();
   readonly #sessions = new Map<string, { companyId: string; userId: string; expires: number }>();
   readonly #calls = new Map<string, number[]>();
   readonly #inFlight = new Map<string, number>();
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: number[] = [];
+  #expireAt = 0;
   #nextKey = 100;
   readonly #random: () => number;
   #server: http.Server | null = null;
@@ -119,6 +143,11 @@ export class IntacctSimulator {
     for (const s of this.#sessions.values()) s.expires = 0;
   }
 
+  /** Every session times out once `n` more requests have been answered (a timeout in the middle of a run). */
+  expireSessionsAfter(n: number): void {
+    this.#expireAt = this.stats.calls + n;
+  }
+
   /** The next `n` writes matching `when` are committed, then their connection dropped without an answer. */
   dropNext(n: number, when: (r: SimulatedRequest) => boolean = () => true): void {
     this.#drops.push({ n, when });
@@ -141,10 +170,22 @@ export class IntacctSimulator {
       }
     };
     const of = (kind: ArRecord['kind']) => [...c.records.values()].filter((r) => r.kind === kind);
-    twice('invoice', of('invoice').map((r) => r.DOCNUMBER));
-    twice('adjustment', of('adjustment').map((r) => r.RECORDID));
-    twice('payment', of('payment').map((r) => r.DOCNUMBER));
-    twice('customer', [...c.customers.values()].map((r) => (r.NAME ?? '').toLowerCase()));
+    twice(
+      'invoice',
+      of('invoice').map((r) => r.DOCNUMBER),
+    );
+    twice(
+      'adjustment',
+      of('adjustment').map((r) => r.RECORDID),
+    );
+    twice(
+      'payment',
+      of('payment').map((r) => r.DOCNUMBER),
+    );
+    twice(
+      'customer',
+      [...c.customers.values()].map((r) => (r.NAME ?? '').toLowerCase()),
+    );
     return out;
   }
 
@@ -183,6 +224,7 @@ export class IntacctSimulator {
     if (req.method !== 'POST' || !req.url?.startsWith('/ia/xml/xmlgw.phtml'))
       return this.gatewayError(res, 404, error('GW-0011', 'Invalid Request'));
     const fail = this.#fails.shift();
+    if (fail) this.stats.failed++;
     if (fail === 429) return this.gatewayError(res, 429, error('GW-0010', 'Rate limit exceeded'));
     if (fail) return this.gatewayError(res, fail, error('GW-0001', 'Internal error'));
     const request = el(parseXml(raw)?.request);
@@ -194,13 +236,21 @@ export class IntacctSimulator {
     const name = Object.keys(content).find((k) => !k.startsWith('@_')) ?? '';
     const body = el(content[name]);
     const write = WRITES.has(name);
-    const problems = [...controlViolations(control, write), ...functionViolations(name, content[name])];
+    // An update writes the same values however often it is sent: only creates and applications need uniqueid.
+    const problems = [
+      ...controlViolations(control, write && name !== 'update'),
+      ...functionViolations(name, content[name]),
+    ];
     if (problems.length > 0) this.violations.push({ function: name, problems });
     if (str(control.senderid) !== this.options.senderId || str(control.password) !== this.options.senderPassword)
       return this.reply(res, 200, {
         control: this.controlEcho(control, 'failure'),
         errormessage: { error: [error('XL03000006', 'Incorrect Intacct XML Partner ID or password.')] },
       });
+    if (this.#expireAt && this.stats.calls >= this.#expireAt) {
+      this.#expireAt = 0;
+      this.expireSessions();
+    }
     // Authentication: a login (getAPISession) or a session id.
     const auth = el(operation.authentication);
     let who: { companyId: string; userId: string } | null = null;
@@ -254,7 +304,11 @@ export class IntacctSimulator {
           control: this.controlEcho(control, 'failure'),
           errormessage: {
             error: [
-              error(DUPLICATE_ERRORNO, `A request with control id ${controlId} was already processed.`, 'Duplicate request'),
+              error(
+                DUPLICATE_ERRORNO,
+                `A request with control id ${controlId} was already processed.`,
+                'Duplicate request',
+              ),
             ],
           },
         });
@@ -285,7 +339,12 @@ export class IntacctSimulator {
   }
 
   /** Carries out one function; a refusal is a `failure` result with Intacct's error. */
-  private run(company: Company, name: string, body: El, who: { companyId: string; userId: string }): { status: string; out: El } {
+  private run(
+    company: Company,
+    name: string,
+    body: El,
+    who: { companyId: string; userId: string },
+  ): { status: string; out: El } {
     const data = (listtype: string, rows: Row[]) => ({
       data: { '@_listtype': listtype, '@_count': String(rows.length), '@_numremaining': '0', [listtype]: rows },
     });
@@ -295,7 +354,10 @@ export class IntacctSimulator {
           this.stats.logins++;
           const id = randomBytes(24).toString('base64url');
           this.#sessions.set(id, { ...who, expires: Date.now() + (this.options.sessionSeconds ?? 3600) * 1000 });
-          return { status: 'success', out: { data: { api: { sessionid: id, endpoint: this.endpoint, locationid: '' } } } };
+          return {
+            status: 'success',
+            out: { data: { api: { sessionid: id, endpoint: this.endpoint, locationid: '' } } },
+          };
         }
         case 'readByQuery': {
           const object = str(body.object);
@@ -307,7 +369,14 @@ export class IntacctSimulator {
         case 'update': {
           if (body.CUSTOMER !== undefined) {
             const row = company.upsertCustomer(el(body.CUSTOMER), name === 'create');
-            return { status: 'success', out: data('customer', [{ RECORDNO: row.RECORDNO!, CUSTOMERID: row.CUSTOMERID! }]) };
+            return {
+              status: 'success',
+              out: data('customer', [{ RECORDNO: row.RECORDNO!, CUSTOMERID: row.CUSTOMERID! }]),
+            };
+          }
+          if (body.ITEM !== undefined) {
+            const row = company.upsertItem(el(body.ITEM), name === 'create');
+            return { status: 'success', out: data('item', [{ RECORDNO: row.RECORDNO!, ITEMID: row.ITEMID! }]) };
           }
           if (body.ARPYMT !== undefined && name === 'create') {
             const p = company.createPayment(el(body.ARPYMT));
@@ -317,6 +386,8 @@ export class IntacctSimulator {
         }
         case 'create_invoice':
           return { status: 'success', out: { key: company.createInvoice(body).RECORDNO } };
+        case 'create_arpayment':
+          return { status: 'success', out: { key: company.createLegacyPayment(body).RECORDNO } };
         case 'create_aradjustment':
           return { status: 'success', out: { key: company.createAdjustment(body).RECORDNO } };
         case 'apply_arpayment':

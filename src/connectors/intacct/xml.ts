@@ -99,7 +99,7 @@ export function requestXml(control: Control, auth: Authentication, functions: Xm
       },
     },
   };
-  return builder.build(doc) as string;
+  return builder.build(doc);
 }
 
 type Node = Record<string, unknown>;
@@ -160,7 +160,7 @@ export function parseResponse(xml: string): GatewayResponse | null {
 
 /** Builds any XML document (the simulator's answers). */
 export function buildXml(doc: Record<string, unknown>): string {
-  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc }) as string;
+  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, ...doc });
 }
 
 /** Parses any XML document as plain objects of text (the simulator reading requests). */
