@@ -101,7 +101,7 @@ describe('Intacct settings', () => {
       'currency: invalid_format',
       'paymentMethod: invalid_value',
     ]);
-    expect(issues({ ...BASE, taxGlAccounts: { '21%': '2200' } })).toEqual(['taxGlAccounts.21%: invalid_format']);
+    expect(issues({ ...BASE, taxGlAccounts: { '21%': '2200' } })).toEqual(['taxGlAccounts.21%: invalid_key']);
   });
 });
 
