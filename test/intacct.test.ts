@@ -114,6 +114,7 @@ describe('Sage Intacct end to end', () => {
     // The storm was answered 429 and weathered; more than two in flight would have been refused.
     expect(sim.stats.failed).toBe(5);
     expect(sim.stats.maxInFlight).toBeLessThanOrEqual(2);
+    expect(sim.stats.rateRefused).toBe(0);
     expect(sim.stats.logins).toBeGreaterThanOrEqual(logins + 2);
     // Amounts as iXpole gave them: net and tax lines add up to the instalment's gross.
     for (let i = 0; i < 10; i++) {

@@ -201,6 +201,39 @@ describe('Intacct target against the simulated gateway', () => {
     expect((err as Error).message).not.toContain('wrong-sender-password-42');
   });
 
+  it('past the concurrency entitlement the gateway answers 429, and the client waits it out', async () => {
+    const busy = await startIntacctSimulator({
+      ...SENDER,
+      users: [USER],
+      companies: { UNIT: { currency: 'EUR', glAccounts: ['4000', '2200'], bankAccounts: ['BANK1'] } },
+      latencyMs: 40,
+      limits: { concurrent: 2 },
+    });
+    try {
+      // No planner pacing here: four requests at once against an entitlement of two.
+      const t = createIntacctTarget(
+        {
+          db: noDb,
+          log: ctx.log,
+          mapping: {},
+          settings: { type: 'intacct', endpoint: busy.endpoint, ...BASE },
+          entityId: 'e1',
+          pipelineId: 'p1',
+          pipelineName: 'test',
+          box: new SecretBox(Buffer.alloc(32, 1)),
+        },
+        { planner, client: { backoffBaseMs: 20, backoffMaxMs: 80, maxAttempts: 8 } },
+      );
+      await t.checkConnection!(ctx);
+      const found = await Promise.all(['A', 'B', 'C', 'D'].map((c) => t.findByReference(ctx, 'customer', c)));
+      expect(found).toEqual([null, null, null, null]);
+      expect(busy.stats.rateRefused).toBeGreaterThan(0);
+      expect(busy.stats.maxInFlight).toBe(2);
+    } finally {
+      await busy.close();
+    }
+  });
+
   it('refuses in Intacct’s words what the company refuses', async () => {
     const [r] = await target({ salesGlAccount: '9999' }).createInvoices(ctx, [invoice('U-5')]);
     expect(r).toMatchObject({
