@@ -1,9 +1,12 @@
 /*
- * What the simulated gateway checks of every request, since Intacct publishes no DTD or schema we
- * could use (platform-contracts.md §4): the control block, and for each function the elements it
- * takes, in the order Intacct's legacy functions declare them (as the vendor's pages and its SDK's
- * tests write them), which are required, and the form of amounts and dates. A request breaking it
- * is recorded as a violation (tests assert none) and still answered as Intacct would.
+ * What the simulated gateway checks of every request: the control block, and for each function
+ * the elements it takes, in the order Intacct declares them, which are required, and the form of
+ * amounts and dates. The legacy functions' content models (create_invoice, create_aradjustment,
+ * create_arpayment, apply_arpayment, lineitem, arpaymentitem) and the request's control and login
+ * follow Intacct's published DTDs (github.com/Intacct/intacct_dtd, v2.1 `intacct_request` and
+ * `intacct_pr_functions`, Apache-2.0; read, not copied); the generic objects (CUSTOMER, ITEM,
+ * ARPYMT) have no DTD there, so theirs come from the vendor's pages and its SDK's tests. A request
+ * breaking it is recorded as a violation (tests assert none) and still answered as Intacct would.
  */
 
 type El = Record<string, unknown>;
@@ -29,13 +32,22 @@ const SHAPES: Record<string, Shape> = {
       'dateposted',
       'datedue',
       'termname',
-      'action',
       'batchkey',
+      'action',
       'invoiceno',
       'ponumber',
-      'onhold',
       'description',
       'externalid',
+      'billto',
+      'shipto',
+      'basecurr',
+      'currency',
+      'exchratedate',
+      'exchratetype',
+      'exchrate',
+      'nogl',
+      'supdocid',
+      'customfields',
       'invoiceitems',
     ],
     required: ['customerid', 'datecreated', 'invoiceitems'],
@@ -52,6 +64,12 @@ const SHAPES: Record<string, Shape> = {
       'invoiceno',
       'description',
       'externalid',
+      'basecurr',
+      'currency',
+      'exchratedate',
+      'exchratetype',
+      'exchrate',
+      'nogl',
       'aradjustmentitems',
     ],
     required: ['customerid', 'datecreated', 'aradjustmentitems'],
@@ -67,7 +85,12 @@ const SHAPES: Record<string, Shape> = {
       'memo',
       'locationid',
       'departmentid',
+      'projectid',
+      'customerid',
+      'vendorid',
+      'employeeid',
       'itemid',
+      'classid',
     ],
     required: ['glaccountno', 'amount'],
     ordered: true,
