@@ -3,8 +3,9 @@
  * the elements it takes, in the order Intacct declares them, which are required, and the form of
  * amounts and dates. The legacy functions' content models (create_invoice, create_aradjustment,
  * create_arpayment, apply_arpayment, lineitem, arpaymentitem) and the request's control and login
- * follow Intacct's published DTDs (github.com/Intacct/intacct_dtd, v2.1 `intacct_request` and
- * `intacct_pr_functions`, Apache-2.0; read, not copied); the generic objects (CUSTOMER, ITEM,
+ * follow Intacct's published DTDs and schema (github.com/Intacct/intacct_dtd: v2.1 `intacct_request`,
+ * `intacct_pr_functions`, and v3.0 `api.xsd` for `readByQuery`, `getAPISession` and `control`;
+ * Apache-2.0; read, not copied); the generic objects (CUSTOMER, ITEM,
  * ARPYMT) have no DTD there, so theirs come from the vendor's pages and its SDK's tests. A request
  * breaking it is recorded as a violation (tests assert none) and still answered as Intacct would.
  */
@@ -152,10 +153,11 @@ const SHAPES: Record<string, Shape> = {
     ordered: false,
   },
   MAILADDRESS: { children: ['ADDRESS1', 'ADDRESS2', 'CITY', 'STATE', 'ZIP', 'COUNTRY'], required: [], ordered: false },
+  // xs:all in the v3.0 schema: any order.
   readByQuery: {
-    children: ['object', 'fields', 'query', 'pagesize', 'returnFormat'],
+    children: ['object', 'fields', 'query', 'pagesize', 'returnFormat', 'docparid'],
     required: ['object', 'query'],
-    ordered: true,
+    ordered: false,
   },
 };
 
