@@ -150,6 +150,49 @@ describe('Intacct XML', () => {
   });
 });
 
+describe('the simulated gateway', () => {
+  it('records a request that breaks the contract, and answers it as Intacct would', async () => {
+    const login = requestXml(
+      { senderId: SENDER.senderId, senderPassword: SENDER.senderPassword, controlId: 'l1', uniqueId: false },
+      { login: { userId: USER.userId, companyId: USER.companyId, password: USER.password } },
+      [{ controlId: 'l1', name: 'getAPISession', body: '' }],
+    );
+    const post = (body: string) => fetch(sim.endpoint, { method: 'POST', body }).then((r) => r.text());
+    const session = /<sessionid>([^<]+)<\/sessionid>/.exec(await post(login))![1]!;
+    const before = sim.violations.length;
+    // A write without uniqueid, its elements out of order, an amount with three decimals.
+    const bad = requestXml(
+      { senderId: SENDER.senderId, senderPassword: SENDER.senderPassword, controlId: 'b1', uniqueId: false },
+      { sessionId: session },
+      [
+        {
+          controlId: 'b1',
+          name: 'create_invoice',
+          body: {
+            datecreated: { year: '2026', month: '11', day: '02' },
+            customerid: 'NOBODY',
+            datedue: { year: '2026', month: '12', day: '02' },
+            invoiceitems: { lineitem: [{ glaccountno: '4000', amount: '1.005' }] },
+          },
+        },
+      ],
+    );
+    const answer = parseResponse(await post(bad));
+    expect(answer?.results[0]).toMatchObject({ status: 'failure', errors: [{ errorno: 'BL01001973' }] });
+    expect(sim.violations.slice(before)).toEqual([
+      {
+        function: 'create_invoice',
+        problems: [
+          'control: a write is sent with uniqueid true',
+          'create_invoice: elements out of order (datecreated, customerid, datedue, invoiceitems)',
+          'lineitem: "1.005" is not a decimal amount',
+        ],
+      },
+    ]);
+    sim.violations.splice(before);
+  });
+});
+
 describe('Intacct target against the simulated gateway', () => {
   it('books a customer and an invoice, renews a timed-out session once, and reads the number back', async () => {
     const t = target();
