@@ -1,0 +1,419 @@
+import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type { PipelineMapping } from '../../sync/pipelines.ts';
+import type {
+  FoundDocument,
+  ItemError,
+  ItemResult,
+  TargetAllocation,
+  TargetCreditNote,
+  TargetDocument,
+  TargetInvoice,
+  TargetKind,
+  TargetPayment,
+} from '../../sync/target.ts';
+import { failed, ok } from '../../sync/target.ts';
+import { type Answer, type IntacctApi, writeControlId } from './api.ts';
+import { lineItems } from './map.ts';
+import { type IntacctSettings, SYSTEM } from './settings.ts';
+import { type Xml, describe, isoDate, legacyDate, quote, text, usDate } from './xml.ts';
+
+/*
+ * Invoices (create_invoice), credit adjustments (create_aradjustment), received payments (ARPYMT
+ * applied to the invoice they pay) and credit adjustments applied to invoices (apply_arpayment),
+ * one request each, its control id derived from the document with uniqueid true. Our reference
+ * is the invoice's and the payment's reference number (DOCNUMBER) and the adjustment's number
+ * (RECORDID); a lost answer is found again with readByQuery on it. A write the gateway refuses as
+ * a repeated control id is looked up at once: it was committed by an earlier attempt.
+ */
+
+export interface DocumentContext {
+  api: IntacctApi;
+  settings: IntacctSettings;
+  mapping: PipelineMapping;
+  signal?: AbortSignal | undefined;
+}
+
+type Row = Record<string, Xml>;
+const OBJECTS = {
+  invoice: { object: 'ARINVOICE', ref: 'DOCNUMBER' },
+  creditNote: { object: 'ARADJUSTMENT', ref: 'RECORDID' },
+  payment: { object: 'ARPYMT', ref: 'DOCNUMBER' },
+} as const;
+type DocKind = keyof typeof OBJECTS;
+
+const refused = (what: string, reference: string, a: Extract<Answer, { duplicate: false }>): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `${SYSTEM} refused ${what} ${reference} (${describe(a.result.errors)})`,
+  retryable: false,
+});
+
+function currencyOk(c: DocumentContext, what: string, currency: string): ItemError | null {
+  if (currency === c.settings.currency) return null;
+  return {
+    code: 'CURRENCY_MISMATCH',
+    message: `${what} is in ${currency}; this target books only the company's base currency (${c.settings.currency})`,
+    retryable: false,
+    field: 'currency',
+  };
+}
+
+/** The one document held under our reference (the customer's, when known); the oldest if several. */
+export async function findDocument(
+  c: DocumentContext,
+  kind: DocKind,
+  reference: string,
+  customerId: string | null | undefined,
+): Promise<Row | null> {
+  const o = OBJECTS[kind];
+  const where = `${o.ref} = ${quote(reference)}${customerId ? ` AND CUSTOMERID = ${quote(customerId)}` : ''}`;
+  const rows = (await c.api.query(o.object, where, c.signal))
+    .filter((r) => text(r[o.ref]) === reference)
+    .sort((a, b) => Number(text(a.RECORDNO)) - Number(text(b.RECORDNO)));
+  return rows[0] ?? null;
+}
+
+const numberOf = (kind: DocKind, r: Row) => (kind === 'payment' ? text(r.DOCNUMBER) : text(r.RECORDID));
+
+/** The engine's lookup before anything is sent again. */
+export async function lookUp(
+  c: DocumentContext,
+  kind: TargetKind,
+  reference: string,
+  customerTargetId: string | null | undefined,
+): Promise<FoundDocument | null> {
+  if (kind === 'customer' || kind === 'product') {
+    const [object, id] = kind === 'customer' ? ['CUSTOMER', 'CUSTOMERID'] : ['ITEM', 'ITEMID'];
+    const row = (await c.api.query(object, `${id} = ${quote(reference)}`, c.signal))[0];
+    return row ? { targetId: text(row[id]), number: text(row[id]) } : null;
+  }
+  if (kind !== 'invoice' && kind !== 'creditNote' && kind !== 'payment') return null;
+  const row = await findDocument(c, kind, reference, customerTargetId);
+  if (!row) return null;
+  return { targetId: text(row.RECORDNO), number: numberOf(kind, row) || null, customerTargetId: text(row.CUSTOMERID) };
+}
+
+/**
+ * What a write answered, as an item: created (its record read back for the number), found again
+ * after the gateway refused its control id as used, or refused.
+ */
+async function settleWrite(
+  c: DocumentContext,
+  kind: DocKind,
+  what: string,
+  reference: string,
+  customerId: string,
+  a: Answer,
+  key: (a: Extract<Answer, { duplicate: false }>) => string,
+): Promise<ItemResult> {
+  if (a.duplicate) {
+    const found = await findDocument(c, kind, reference, customerId);
+    if (!found)
+      throw new ConnectorError(
+        SYSTEM,
+        `${what} ${reference}: the gateway says this request was already processed, and it cannot be found yet (${describe(a.errors)})`,
+        { retryable: true },
+      );
+    return ok(text(found.RECORDNO), {
+      number: numberOf(kind, found),
+      outcome: 'linked',
+      message: 'already processed under the same control id; linked',
+    });
+  }
+  if (a.result.status !== 'success') return failed(refused(what, reference, a));
+  const recordNo = key(a);
+  const rows = recordNo ? await c.api.query(OBJECTS[kind].object, `RECORDNO = ${quote(recordNo)}`, c.signal) : [];
+  if (!rows[0])
+    throw new ConnectorError(SYSTEM, `${what} ${reference} was created but its record ${recordNo} cannot be read`, {
+      retryable: false,
+    });
+  return ok(recordNo, { number: numberOf(kind, rows[0]) || reference, outcome: 'created' });
+}
+
+const lineContext = (c: DocumentContext) => ({
+  mapping: c.mapping,
+  salesGlAccount: c.settings.salesGlAccount,
+  taxGlAccounts: c.settings.taxGlAccounts,
+  currency: c.settings.currency,
+});
+
+/** Books invoices one by one with create_invoice; our reference is its reference number (ponumber). */
+export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const wrong = currencyOk(c, `Invoice ${r.externalReference}`, r.currency);
+    const lines = wrong ?? lineItems(r.lines, lineContext(c), 1n, d.productTargetIds);
+    if ('code' in lines) {
+      out.push(failed(lines));
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        name: 'create_invoice',
+        body: {
+          customerid: d.customerTargetId,
+          datecreated: legacyDate(r.invoiceDate),
+          datedue: legacyDate(r.dueDate ?? r.invoiceDate),
+          ponumber: r.externalReference,
+          ...(r.description ? { description: r.description.slice(0, 1000) } : {}),
+          invoiceitems: { lineitem: lines.items },
+        },
+      },
+      { write: true, controlId: writeControlId(d.idempotencyKey, 'invoice'), signal: c.signal },
+    );
+    out.push(
+      await settleWrite(c, 'invoice', 'invoice', r.externalReference, d.customerTargetId, a, (x) => x.result.key),
+    );
+  }
+  return out;
+}
+
+/** Books credit notes as credit adjustments (negative lines); our reference is the adjustment number. */
+export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const wrong = currencyOk(c, `Credit note ${r.externalReference}`, r.currency);
+    const lines = wrong ?? lineItems(r.lines, lineContext(c), -1n, d.productTargetIds);
+    if ('code' in lines) {
+      out.push(failed(lines));
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        name: 'create_aradjustment',
+        body: {
+          customerid: d.customerTargetId,
+          datecreated: legacyDate(r.date),
+          adjustmentno: r.externalReference,
+          ...(r.description ? { description: r.description.slice(0, 1000) } : {}),
+          aradjustmentitems: { lineitem: lines.items },
+        },
+      },
+      { write: true, controlId: writeControlId(d.idempotencyKey, 'creditNote'), signal: c.signal },
+    );
+    out.push(
+      await settleWrite(
+        c,
+        'creditNote',
+        'credit note',
+        r.externalReference,
+        d.customerTargetId,
+        a,
+        (x) => x.result.key,
+      ),
+    );
+  }
+  return out;
+}
+
+/** What an invoice still owes, in minor units (0 when it is gone). */
+async function due(c: DocumentContext, invoiceId: string, currency: string): Promise<bigint> {
+  const row = (await c.api.query('ARINVOICE', `RECORDNO = ${quote(invoiceId)}`, c.signal))[0];
+  const parsed = parseAmount(text(row?.TOTALDUE) || '0', currency);
+  return parsed.ok ? parsed.value : 0n;
+}
+
+/**
+ * A payment with nothing to apply, or more than its invoice still owes: ARPYMT creates no advance
+ * (developer.intacct.com "AR Payments"), so it goes with the legacy create_arpayment, which keeps
+ * the rest as an overpayment that apply_arpayment sets against invoices later.
+ */
+async function legacyPayment(
+  c: DocumentContext,
+  d: TargetPayment,
+  amount: bigint,
+  applied: bigint,
+): Promise<ItemResult> {
+  const r = d.record;
+  const a = await c.api.call(
+    {
+      name: 'create_arpayment',
+      body: {
+        customerid: d.customerTargetId,
+        paymentamount: formatAmount(amount, r.currency),
+        bankaccountid: c.settings.bankAccountId,
+        refid: r.externalReference,
+        datereceived: legacyDate(r.date),
+        paymentmethod: c.settings.paymentMethod,
+        ...(applied > 0n && d.invoiceTargetId
+          ? { arpaymentitem: [{ invoicekey: d.invoiceTargetId, amount: formatAmount(applied, r.currency) }] }
+          : {}),
+      },
+    },
+    { write: true, controlId: writeControlId(d.idempotencyKey, 'payment'), signal: c.signal },
+  );
+  return settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => x.result.key);
+}
+
+/**
+ * Books received payments as ARPYMT applied to the invoice they pay, up to what it owes; the
+ * rest (or a payment naming no invoice) as the legacy create_arpayment's overpayment.
+ */
+export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const wrong = currencyOk(c, `Payment ${r.externalReference}`, r.currency);
+    if (wrong) {
+      out.push(failed(wrong));
+      continue;
+    }
+    const amount = parseAmount(r.amount, r.currency);
+    if (!amount.ok || amount.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Payment ${r.externalReference}: ${r.amount} is not an amount Intacct takes (more than zero)`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const owed = d.invoiceTargetId ? await due(c, d.invoiceTargetId, r.currency) : 0n;
+    if (!d.invoiceTargetId || owed < amount.value) {
+      out.push(await legacyPayment(c, d, amount.value, minBig(owed, amount.value)));
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        name: 'create',
+        body: {
+          ARPYMT: {
+            FINANCIALENTITY: c.settings.bankAccountId,
+            PAYMENTMETHOD: c.settings.paymentMethod,
+            CUSTOMERID: d.customerTargetId,
+            DOCNUMBER: r.externalReference,
+            ...(r.description ? { DESCRIPTION: r.description.slice(0, 1000) } : {}),
+            RECEIPTDATE: usDate(r.date),
+            PAYMENTDATE: usDate(r.date),
+            ARPYMTDETAILS: {
+              ARPYMTDETAIL: [
+                { RECORDKEY: d.invoiceTargetId, TRX_PAYMENTAMOUNT: formatAmount(amount.value, r.currency) },
+              ],
+            },
+          },
+        },
+      },
+      { write: true, controlId: writeControlId(d.idempotencyKey, 'payment'), signal: c.signal },
+    );
+    out.push(
+      await settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => {
+        const rows = x.result.data?.arpymt;
+        return text(Array.isArray(rows) ? (rows[0] as Row | undefined)?.RECORDNO : undefined);
+      }),
+    );
+  }
+  return out;
+}
+
+/** The target id of an application (Intacct answers apply_arpayment with no id of its own). */
+const applicationId = (fromId: string, invoiceId: string, amount: string, date: string) =>
+  `${fromId}>${invoiceId}:${amount}@${date}`;
+
+/** What a payment or credit adjustment has applied to an invoice, in minor units (ARPYMTDETAIL). */
+async function applied(c: DocumentContext, fromId: string, invoiceId: string, currency: string): Promise<bigint> {
+  const rows = await c.api.query(
+    'ARPYMTDETAIL',
+    `PAYMENTKEY = ${quote(fromId)} AND RECORDKEY = ${quote(invoiceId)}`,
+    c.signal,
+  );
+  let sum = 0n;
+  for (const row of rows) {
+    const v = parseAmount(text(row.TRX_PAYMENTAMOUNT) || '0', currency);
+    if (v.ok) sum += v.value;
+  }
+  return sum;
+}
+
+/** Sets credit adjustments (and payments with something left) against invoices with apply_arpayment. */
+export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const amount = parseAmount(r.amount, r.currency);
+    if (!amount.ok || amount.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Allocation ${r.sourceId}: ${r.amount}`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const a = await c.api.call(
+      {
+        name: 'apply_arpayment',
+        body: {
+          arpaymentkey: d.fromTargetId,
+          paymentdate: legacyDate(r.date),
+          arpaymentitems: {
+            arpaymentitem: [{ invoicekey: d.invoiceTargetId, amount: formatAmount(amount.value, r.currency) }],
+          },
+        },
+      },
+      { write: true, controlId: writeControlId(d.idempotencyKey, 'allocation'), signal: c.signal },
+    );
+    const id = applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date);
+    if (a.duplicate) {
+      if ((await applied(c, d.fromTargetId, d.invoiceTargetId, r.currency)) >= amount.value) {
+        out.push(ok(id, { outcome: 'linked', message: 'already processed under the same control id; linked' }));
+        continue;
+      }
+      throw new ConnectorError(SYSTEM, `allocation ${r.sourceId}: already processed, and not found yet`, {
+        retryable: true,
+      });
+    }
+    if (a.result.status !== 'success') {
+      out.push(failed(refused(`the application of ${r.from}`, r.fromExternalReference, a)));
+      continue;
+    }
+    out.push(ok(id, { outcome: 'created' }));
+  }
+  return out;
+}
+
+/** An application Intacct already holds between the same documents for the amount, none of `taken`. */
+export async function findAllocation(
+  c: DocumentContext,
+  d: TargetAllocation,
+  taken: ReadonlySet<string>,
+): Promise<FoundDocument | null> {
+  const r = d.record;
+  const amount = parseAmount(r.amount, r.currency);
+  const id = applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date);
+  if (!amount.ok || taken.has(id)) return null;
+  return (await applied(c, d.fromTargetId, d.invoiceTargetId, r.currency)) >= amount.value ? { targetId: id } : null;
+}
+
+/** Documents by RECORDNO, as booked: an invoice, else a credit adjustment, else a payment. */
+export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+  const out = new Map<string, TargetDocument>();
+  for (const id of ids) {
+    for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
+      const row = (await c.api.query(OBJECTS[kind].object, `RECORDNO = ${quote(id)}`, c.signal))[0];
+      if (!row) continue;
+      const currency = text(row.CURRENCY) || c.settings.currency;
+      const total = parseAmount(text(row.TOTALENTERED) || '0', currency);
+      const gross = total.ok ? (total.value < 0n ? -total.value : total.value) : 0n;
+      out.set(id, {
+        targetId: id,
+        kind,
+        number: numberOf(kind, row),
+        customerTargetId: text(row.CUSTOMERID),
+        externalReference: text(row[OBJECTS[kind].ref]),
+        date: isoDate(text(kind === 'payment' ? row.PAYMENTDATE : row.WHENCREATED)),
+        dueDate: kind === 'invoice' ? isoDate(text(row.WHENDUE)) || null : null,
+        currency,
+        gross,
+        lines: 0,
+      });
+      break;
+    }
+  }
+  return out;
+}
