@@ -98,14 +98,25 @@ export class NetSuiteApi {
     );
   }
 
-  /** PATCH `/{type}/{id}`: an update whose effect depends on what the record holds, so never sent twice by the client. */
-  patch(type: string, id: string, json: NsObject, signal?: AbortSignal, replace?: string): Promise<NsAnswer> {
+  /**
+   * PATCH `/{type}/{id}`. Sent again by the client only when `retrySafe` (fields set to values);
+   * an application computed from what the record held is not.
+   */
+  patch(
+    type: string,
+    id: string,
+    json: NsObject,
+    signal?: AbortSignal,
+    replace?: string,
+    retrySafe = false,
+  ): Promise<NsAnswer> {
     return this.call(
       {
         method: 'PATCH',
         path: `${RECORD}/${type}/${encodeURIComponent(id)}`,
         query: replace ? { replace } : undefined,
         json,
+        retrySafe,
       },
       signal,
     );

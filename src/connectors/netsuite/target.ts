@@ -42,6 +42,9 @@ export interface NetSuiteTargetOptions {
     | undefined;
 }
 
+/** How often a customer or item whose upsert had an unknown outcome is sent again. */
+const ENTITY_ATTEMPTS = 3;
+
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** Creates the connector for one pipeline from settings already checked against its schema. */
@@ -96,7 +99,11 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     signal: ctx.signal,
   });
 
-  /** Customers and items: upserted by our code as their external id when new, updated by internal id after. */
+  /**
+   * Customers and items, one by one. An upsert by external id is safe to send again, so one whose
+   * outcome is unknown (a lost answer, a 5xx, a 429 storm outlasting the client's attempts) is
+   * tried again here a few times rather than leaving every document of that customer waiting.
+   */
   async function upsertEntity(
     ctx: TargetCallContext,
     type: string,
@@ -105,8 +112,29 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     body: NsObject,
     numberField: string,
   ): Promise<ItemResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await upsertEntityOnce(ctx, type, what, item, body, numberField);
+      } catch (err) {
+        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= ENTITY_ATTEMPTS || ctx.signal?.aborted)
+          throw err;
+        ctx.log.debug({ system: SYSTEM, what, attempt }, 'unknown outcome; upserting again');
+        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
+      }
+    }
+  }
+
+  /** Upserted by our code as external id when new (PUT), updated by internal id after (PATCH, an update sent twice is the same update). */
+  async function upsertEntityOnce(
+    ctx: TargetCallContext,
+    type: string,
+    what: string,
+    item: { targetId: string | null; code: string; record: { name: string } },
+    body: NsObject,
+    numberField: string,
+  ): Promise<ItemResult> {
     const a = item.targetId
-      ? await api.patch(type, item.targetId, body, ctx.signal)
+      ? await api.patch(type, item.targetId, body, ctx.signal, undefined, true)
       : await api.upsert(type, item.code, body, ctx.signal);
     if (!a.ok)
       return failed({
