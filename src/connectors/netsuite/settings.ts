@@ -130,7 +130,8 @@ export function keyProblem(pem: string, algorithm: Algorithm): string | null {
 
 /** As a pipeline is saved with them: a key that fits the algorithm, and a bank account when payments skip Undeposited Funds. */
 export const NetSuiteTargetSettings = NetSuiteSettings.superRefine((s, ctx) => {
-  const problem = keyProblem(s.privateKey, s.algorithm);
+  // A value that is no PEM at all has its own refusal already.
+  const problem = PEM_KEY.test(s.privateKey) ? keyProblem(s.privateKey, s.algorithm) : null;
   if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['privateKey'] });
   if (!s.undepositedFunds && !s.accounts?.bank)
     ctx.addIssue({
