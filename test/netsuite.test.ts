@@ -193,6 +193,19 @@ describe('NetSuite end to end', () => {
       pay(1, 'A', '121.00', 'N2-I1'),
       pay(2, 'B', '50.00', 'N2-I2'),
       pay(3, 'C', '30.00', null),
+      // Paid on account, then 20.00 of it refunded.
+      pay(4, 'B', '50.00', null),
+      {
+        kind: 'refund',
+        sourceId: 'N2-R1',
+        externalReference: 'N2-R1',
+        customerSourceId: 'N2-B',
+        date: '2026-11-07',
+        amount: '20.00',
+        currency: 'EUR',
+        paymentExternalReference: 'N2-P4',
+        description: 'Overpaid',
+      },
       {
         kind: 'allocation',
         sourceId: 'N2-A1',
@@ -232,6 +245,7 @@ describe('NetSuite end to end', () => {
     ns.dropNext(2, (r) => r.method === 'PUT' && r.route.startsWith('/customerPayment/eid:'));
     ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/creditMemo/'));
     ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/'));
+    ns.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/customerRefund/eid:'));
     // A storm: the account answers 429 to the next requests, whoever sends them.
     ns.failNext(429, 429, 429, 429, 429, 429);
     ns.expireAccessTokens();
@@ -241,14 +255,7 @@ describe('NetSuite end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(async (e: unknown) => {
-      const { rows } = await t.db.query(
-        `SELECT kind, source_id, attempts, last_error FROM outbox WHERE pipeline_id = $1 AND status = 'pending'`,
-        [pipeline.id],
-      );
-      console.log(JSON.stringify(rows, null, 1));
-      throw e;
-    });
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
 
     const one = (ref: string) => {
@@ -267,6 +274,11 @@ describe('NetSuite end to end', () => {
       .creditMemos()
       .filter((d) => d.externalId === 'N2-N1');
     expect(notes.map((d) => [d.total, [...d.apply]])).toEqual([[2420n, [[one('N2-I4').id, 2420n]]]]);
+    // The refund took 20.00 of the payment on account, once.
+    const p4 = paymentOf('N2-P4')[0]!;
+    const refunds = [...acct().refunds.values()].filter((r) => r.externalId === 'N2-R1');
+    expect(refunds.map((r) => [...r.apply])).toEqual([[[p4.id, 2000n]]]);
+    expect(acct().unapplied(p4)).toBe(3000n);
     // What the engine mapped is what NetSuite holds, with NetSuite's numbers.
     const { rows } = await t.db.query<{ source_id: string; target_id: string; target_number: string | null }>(
       `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
@@ -282,7 +294,7 @@ describe('NetSuite end to end', () => {
     expect(ns.violations).toEqual([]);
     // The storm was answered, and the four answers were lost.
     expect(ns.stats.rateRefused - refused429).toBeGreaterThanOrEqual(6);
-    expect(ns.stats.dropped - dropped).toBeGreaterThanOrEqual(4);
+    expect(ns.stats.dropped - dropped).toBeGreaterThanOrEqual(5);
 
     // Sent again: nothing new.
     const writes = ns.stats.writes;
@@ -328,6 +340,17 @@ describe('NetSuite end to end', () => {
         description: '',
         lines: [{ description: 'Dollars', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
       },
+      {
+        kind: 'refund',
+        sourceId: 'N3-R1',
+        externalReference: 'N3-R1',
+        customerSourceId: 'N3-C',
+        date: '2026-06-02',
+        amount: '5.00',
+        currency: 'EUR',
+        paymentExternalReference: null,
+        description: '',
+      },
     ];
     await sync.processRecords(
       pipeline,
@@ -340,7 +363,9 @@ describe('NetSuite end to end', () => {
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
       ['N3-I1', 'TARGET_REFUSED'],
       ['N3-I2', 'CURRENCY_MISMATCH'],
+      ['N3-R1', 'TARGET_REFUSED'],
     ]);
+    expect(parked[2]!.message).toMatch(/must name the payment it returns/);
     expect(parked[0]!.message).toMatch(/USER_ERROR: The accounting period of this transaction is closed/);
     const tries = ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1').length;
     // Sent until NetSuite answered (a 500 before anything is done may precede the refusal), then never again.

@@ -34,6 +34,8 @@ export interface DocumentContext {
   itemType: string;
   /** Where payments go: Undeposited Funds, or this bank account. */
   bankAccountId: string | undefined;
+  /** The account refunds are paid from (accounts.bank); NetSuite's default when absent. */
+  refundAccountId: string | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -42,6 +44,7 @@ export const RECORD_OF = {
   invoice: 'invoice',
   creditNote: 'creditMemo',
   payment: 'customerPayment',
+  refund: 'customerRefund',
 } as const;
 
 const refused = (what: string, reference: string, a: NsRefusal): ItemError => ({
@@ -61,7 +64,7 @@ const currencyMismatch = (what: string, currency: string, c: DocumentContext): I
 const customerOf = (r: NsObject): string => refId(r.entity) || refId(r.customer);
 
 /** Reads back a record just upserted: its internal id and its number. */
-async function written(c: DocumentContext, type: string, reference: string): Promise<NsObject> {
+export async function written(c: DocumentContext, type: string, reference: string): Promise<NsObject> {
   const r = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
   if (!r)
     throw new ConnectorError(SYSTEM, `${type} ${reference} was accepted but cannot be read back by its external id`, {
@@ -77,7 +80,7 @@ export async function lookUp(c: DocumentContext, kind: TargetKind, reference: st
       ? 'customer'
       : kind === 'product'
         ? c.itemType
-        : kind === 'invoice' || kind === 'creditNote' || kind === 'payment'
+        : kind === 'invoice' || kind === 'creditNote' || kind === 'payment' || kind === 'refund'
           ? RECORD_OF[kind]
           : null;
   if (!type) return null;
@@ -279,7 +282,7 @@ export async function findAllocation(
   return applied !== null && applied >= wanted.value ? { targetId: id } : null;
 }
 
-/** Documents by internal id, as booked: an invoice, else a credit memo, else a payment. */
+/** Documents by internal id, as booked: an invoice, else a credit memo, a payment, a refund. */
 export async function readDocuments(
   c: DocumentContext,
   ids: string[],
@@ -287,8 +290,9 @@ export async function readDocuments(
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   for (const id of ids) {
-    for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
-      const e = await c.api.get(`/${RECORD_OF[kind]}/${encodeURIComponent(id)}`, c.signal, lines && kind !== 'payment');
+    for (const kind of ['invoice', 'creditNote', 'payment', 'refund'] as const) {
+      const sales = kind === 'invoice' || kind === 'creditNote';
+      const e = await c.api.get(`/${RECORD_OF[kind]}/${encodeURIComponent(id)}`, c.signal, lines && sales);
       if (!e) continue;
       out.set(id, {
         targetId: id,
@@ -300,7 +304,7 @@ export async function readDocuments(
         dueDate: text(e.dueDate) || null,
         currency: c.currency,
         gross: minor(kind === 'payment' ? e.payment : e.total, c.currency) ?? 0n,
-        lines: lines ? rows(e.item).length : 0,
+        lines: lines && sales ? rows(e.item).length : 0,
       });
       break;
     }

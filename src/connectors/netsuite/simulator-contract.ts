@@ -43,6 +43,8 @@ const PAYMENT: Shape = {
   apply: { sublist: APPLY },
 };
 
+const REFUND: Shape = { customer: 'ref', tranDate: 'date', memo: 'string', account: 'ref', apply: { sublist: APPLY } };
+
 const EID = 'eid:[^/]+';
 /** The body shape, required fields and `replace` each write takes, by route. */
 export const CONTRACT: { route: RegExp; shape: Shape; required: string[]; replace?: string }[] = [
@@ -65,6 +67,7 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[]; replac
   { route: /^PATCH \/creditMemo\/\d+$/, shape: { apply: { sublist: APPLY } }, required: ['apply'] },
   { route: new RegExp(`^PUT /customerPayment/${EID}$`), shape: PAYMENT, required: ['customer', 'payment', 'tranDate'] },
   { route: /^PATCH \/customerPayment\/\d+$/, shape: { apply: { sublist: APPLY } }, required: ['apply'] },
+  { route: new RegExp(`^PUT /customerRefund/${EID}$`), shape: REFUND, required: ['customer', 'tranDate', 'apply'] },
 ];
 
 function check(value: unknown, shape: Shape, path: string, out: string[]): void {

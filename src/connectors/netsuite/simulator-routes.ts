@@ -9,7 +9,7 @@ import { type Account, NsRefusal } from './simulator-store.ts';
 
 type Obj = Record<string, unknown>;
 const ITEM_TYPES = new Set(['nonInventorySaleItem', 'serviceSaleItem']);
-const TYPES = new Set(['customer', 'invoice', 'creditMemo', 'customerPayment', ...ITEM_TYPES]);
+const TYPES = new Set(['customer', 'invoice', 'creditMemo', 'customerPayment', 'customerRefund', ...ITEM_TYPES]);
 
 const notFound = () =>
   new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist. Provide a valid record instance ID.');
@@ -88,6 +88,16 @@ export function route(
     }
     return done(a.upsertTxn(type, own, externalId, body).id);
   }
+  if (type === 'customerRefund') {
+    const r = find(a.refunds.values());
+    if (method === 'GET') {
+      if (!r) throw notFound();
+      return { status: 200, body: a.refundView(r) };
+    }
+    if (!r && !byEid) throw notFound();
+    if (method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'This simulator upserts refunds only.');
+    return done(a.upsertRefund(r, externalId, body).id);
+  }
   const p = find(a.payments.values());
   if (method === 'GET') {
     if (!p) throw notFound();
@@ -95,7 +105,7 @@ export function route(
   }
   if (!p && !byEid) throw notFound();
   if (method === 'PATCH' && p) {
-    a.applyLines(p.apply, p.customer, p.payment, body.apply);
+    a.applyLines(p.apply, p.customer, p.payment - a.refunded(p.id), body.apply);
     return done(p.id);
   }
   return done(a.upsertPayment(p, externalId, body).id);

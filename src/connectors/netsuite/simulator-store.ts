@@ -72,6 +72,17 @@ export interface Payment {
   apply: Map<string, bigint>;
 }
 
+export interface Refund {
+  id: string;
+  externalId: string;
+  tranId: string;
+  customer: string;
+  tranDate: string;
+  account: string | null;
+  /** Payment id → amount refunded of it. */
+  apply: Map<string, bigint>;
+}
+
 export interface AccountOptions {
   currency?: string | undefined;
   /** Tax code name → percentage ("21"). */
@@ -95,9 +106,10 @@ export class Account {
   readonly items = new Map<string, Item>();
   readonly txns = new Map<string, Txn>();
   readonly payments = new Map<string, Payment>();
+  readonly refunds = new Map<string, Refund>();
   /** Transactions dated on or before it are refused: the accounting period is closed. */
   closedUntil: string | null = null;
-  #seq = { customer: 0, invoice: 0, creditMemo: 0, payment: 0 };
+  #seq = { customer: 0, invoice: 0, creditMemo: 0, payment: 0, refund: 0 };
 
   constructor(
     readonly id: string,
@@ -129,6 +141,18 @@ export class Account {
     for (const p of this.payments.values()) applied += p.apply.get(inv.id) ?? 0n;
     for (const c of this.txns.values()) if (c.type === 'creditMemo') applied += c.apply.get(inv.id) ?? 0n;
     return inv.total - applied;
+  }
+
+  /** What refunds have taken of a payment. */
+  refunded(paymentId: string, except?: Refund): bigint {
+    let out = 0n;
+    for (const r of this.refunds.values()) if (r !== except) out += r.apply.get(paymentId) ?? 0n;
+    return out;
+  }
+
+  /** What a payment holds neither applied to invoices nor refunded. */
+  unapplied(p: Payment): bigint {
+    return p.payment - [...p.apply.values()].reduce((s, a) => s + a, 0n) - this.refunded(p.id);
   }
 
   private amount(v: unknown, field: string): bigint {
@@ -295,12 +319,63 @@ export class Account {
       apply: new Map(),
     };
     const apply = new Map(p.apply);
-    this.applyLines(apply, customer, payment, body.apply ?? { items: [] });
+    this.applyLines(apply, customer, payment - this.refunded(p.id), body.apply ?? { items: [] });
     Object.assign(p, { customer, payment, tranDate, apply });
     if (body.undepFunds !== undefined) p.undepFunds = body.undepFunds === true;
     if (body.account !== undefined) p.account = idOf(body.account);
     this.payments.set(p.id, p);
     return p;
+  }
+
+  /** A customer refund of payments' unapplied amounts, created or (same external id) updated. */
+  upsertRefund(existing: Refund | null, externalId: string, body: Obj): Refund {
+    const customer = this.customerRef(body.customer ?? (existing ? { id: existing.customer } : undefined), 'customer');
+    const tranDate = body.tranDate !== undefined ? str(body.tranDate) : (existing?.tranDate ?? '');
+    this.open(tranDate);
+    const apply = new Map(existing?.apply ?? []);
+    for (const l of itemsOf(body.apply)) {
+      const docId = idOf(l.doc);
+      const p = this.payments.get(docId);
+      if (!p || p.customer !== customer)
+        throw new NsRefusal(400, 'INVALID_KEY_OR_REF', `Invalid doc reference key ${docId || '(empty)'}.`);
+      const amount = l.apply === false ? 0n : this.amount(l.amount, 'amount');
+      if (amount < 0n || amount > this.unapplied(p) + (existing?.apply.get(docId) ?? 0n))
+        throw new NsRefusal(
+          400,
+          'USER_ERROR',
+          `The amount refunded of payment ${p.tranId} exceeds what it holds unapplied.`,
+        );
+      if (amount === 0n) apply.delete(docId);
+      else apply.set(docId, amount);
+    }
+    if (apply.size === 0) throw new NsRefusal(400, 'USER_ERROR', 'You must apply this refund to at least one credit.');
+    const r: Refund = existing ?? {
+      id: this.nextId(),
+      externalId,
+      tranId: `RF${++this.#seq.refund}`,
+      customer,
+      tranDate,
+      account: null,
+      apply,
+    };
+    Object.assign(r, { customer, tranDate, apply });
+    if (body.account !== undefined) r.account = idOf(body.account);
+    this.refunds.set(r.id, r);
+    return r;
+  }
+
+  refundView(r: Refund): Obj {
+    const total = [...r.apply.values()].reduce((s, a) => s + a, 0n);
+    return {
+      id: r.id,
+      externalId: r.externalId,
+      tranId: r.tranId,
+      customer: this.ref(r.customer, this.customers.get(r.customer)?.companyName),
+      tranDate: r.tranDate,
+      total: this.amt(total),
+      ...(r.account ? { account: this.ref(r.account) } : {}),
+      currency: this.ref('1', this.currency),
+    };
   }
 
   // Views: what NetSuite answers.
@@ -385,7 +460,7 @@ export class Account {
       tranDate: p.tranDate,
       payment: this.amt(p.payment),
       applied: this.amt(applied),
-      unapplied: this.amt(p.payment - applied),
+      unapplied: this.amt(this.unapplied(p)),
       undepFunds: p.undepFunds,
       ...(p.account ? { account: this.ref(p.account) } : {}),
       currency: this.ref('1', this.currency),

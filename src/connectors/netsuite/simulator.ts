@@ -177,6 +177,7 @@ export class NetSuiteSimulator {
       ['invoice', a.invoices().map((t) => t.externalId)],
       ['creditMemo', a.creditMemos().map((t) => t.externalId)],
       ['customerPayment', [...a.payments.values()].map((p) => p.externalId)],
+      ['customerRefund', [...a.refunds.values()].map((r) => r.externalId)],
     ];
     for (const [what, ids] of groups) {
       const seen = new Set<string>();

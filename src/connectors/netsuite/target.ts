@@ -11,6 +11,7 @@ import { type NsObject, NetSuiteApi, RECORD, describe, eid, text } from './api.t
 import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
+import { createRefunds } from './refunds.ts';
 import {
   NetSuiteTargetSettings,
   PUBLISHED_LIMITS,
@@ -96,6 +97,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     defaultItemId: settings.defaultItemId,
     itemType: settings.itemType,
     bankAccountId: settings.undepositedFunds ? undefined : settings.accounts?.bank,
+    refundAccountId: settings.accounts?.bank,
     signal: ctx.signal,
   });
 
@@ -163,7 +165,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       creditNotes: true,
       payments: true,
       allocations: true,
-      refunds: false,
+      refunds: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -218,6 +220,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     createInvoices: (ctx, items) => docs.createInvoices(context(ctx), items),
     createCreditNotes: (ctx, items) => docs.createCreditNotes(context(ctx), items),
     createPayments: (ctx, items) => docs.createPayments(context(ctx), items),
+    createRefunds: (ctx, items) => createRefunds(context(ctx), items),
     createAllocations: (ctx, items) => docs.createAllocations(context(ctx), items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
     findByReference: (ctx, kind, reference) => docs.lookUp(context(ctx), kind, reference),
