@@ -1,4 +1,5 @@
 import { createPublicKey, verify, constants } from 'node:crypto';
+import { LosslessNumber } from 'lossless-json';
 import { describe, expect, it } from 'vitest';
 import { clientAssertion } from './assertion.ts';
 import { customerFields, itemLines, taxCodeFor } from './map.ts';
@@ -159,11 +160,7 @@ describe('NetSuite mapping', () => {
       rates,
     );
     expect(
-      JSON.parse(
-        JSON.stringify(lines, (_k, v: unknown) =>
-          v && typeof v === 'object' && 'isLosslessNumber' in v ? String((v as { value: string }).value) : v,
-        ),
-      ),
+      JSON.parse(JSON.stringify(lines, (_k, v: unknown) => (v instanceof LosslessNumber ? `${v.value}` : v))),
     ).toEqual([
       { item: { id: '77' }, description: 'Two', quantity: '2', rate: '10.00', taxCode: { id: '5' } },
       { item: { id: '9' }, quantity: '1', rate: '5.50' },
