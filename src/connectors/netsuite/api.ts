@@ -135,7 +135,7 @@ function refusedRead(path: string, a: NsRefusal): ConnectorError {
   return new ConnectorError(SYSTEM, `GET ${RECORD}${path} was refused (${describe(a)})`, {
     status: a.status,
     retryable: false,
-    code: a.status === 401 || a.status === 403 ? 'TARGET_AUTH_REVOKED' : null,
+    code: a.status === 401 ? 'TARGET_AUTH_REVOKED' : null,
   });
 }
 

@@ -232,7 +232,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
         throw new ConnectorError(SYSTEM, `GET ${RECORD}/customer was refused (${describe(a)})`, {
           status: a.status,
           retryable: false,
-          code: a.status === 401 || a.status === 403 ? 'TARGET_AUTH_REVOKED' : null,
+          code: a.status === 401 ? 'TARGET_AUTH_REVOKED' : null,
         });
       return `account ${settings.accountId.toUpperCase()}`;
     },
