@@ -57,6 +57,13 @@ export class NetSuiteApi {
         body = null;
       }
     const obj = body !== null && typeof body === 'object' && !Array.isArray(body) ? (body as NsObject) : null;
+    // Token-based authentication signs each request: a 401 is the account refusing the token itself.
+    if (res.status === 401)
+      throw new ConnectorError(
+        SYSTEM,
+        `${c.method} ${c.path} was refused (401 ${errorOf(obj).code ?? 'INVALID_LOGIN'}): the token was revoked or its credentials are wrong; issue a new token (Setup → Users/Roles → Access Tokens) and update the pipeline`,
+        { status: 401, retryable: false, code: 'TARGET_AUTH_REVOKED' },
+      );
     if (res.status >= 200 && res.status < 300) {
       if (read && !obj)
         throw new ConnectorError(SYSTEM, `${c.method} ${c.path} answered ${res.status} without a record`, {
@@ -65,9 +72,7 @@ export class NetSuiteApi {
         });
       return { ok: true, status: res.status, body: obj, location: res.headers.get('location') };
     }
-    const first = Array.isArray(obj?.['o:errorDetails']) ? (obj['o:errorDetails'] as NsObject[])[0] : undefined;
-    const code = typeof first?.['o:errorCode'] === 'string' ? first['o:errorCode'] : null;
-    const detail = typeof first?.detail === 'string' ? first.detail : typeof obj?.title === 'string' ? obj.title : '';
+    const { code, detail } = errorOf(obj);
     return { ok: false, status: res.status, code, detail: this.client.redact(detail).slice(0, 300) };
   }
 
@@ -121,6 +126,14 @@ export class NetSuiteApi {
       signal,
     );
   }
+}
+
+/** The first error of NetSuite's error body: its `o:errorCode` and `detail` (else the `title`). */
+function errorOf(obj: NsObject | null): { code: string | null; detail: string } {
+  const first = Array.isArray(obj?.['o:errorDetails']) ? (obj['o:errorDetails'] as NsObject[])[0] : undefined;
+  const code = typeof first?.['o:errorCode'] === 'string' ? first['o:errorCode'] : null;
+  const detail = typeof first?.detail === 'string' ? first.detail : typeof obj?.title === 'string' ? obj.title : '';
+  return { code, detail };
 }
 
 /** `eid:` and the external id, escaped for a path segment ("Using External IDs"). */

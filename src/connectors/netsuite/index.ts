@@ -15,9 +15,9 @@ const accountOf = (s: Record<string, unknown>): string =>
 export const netSuiteTarget: TargetDefinition = {
   type: TYPE,
   description:
-    'Oracle NetSuite (SuiteTalk REST): customers, items, invoices, credit memos and customer payments applied to invoices, upserted by external id; OAuth 2.0 client credentials (certificate)',
+    'Oracle NetSuite (SuiteTalk REST): customers, items, invoices, credit memos, customer payments applied to invoices and refunds, upserted by external id; OAuth 2.0 client credentials (certificate) or token-based authentication',
   settings: NetSuiteTargetSettings,
-  secrets: ['privateKey'],
+  secrets: ['privateKey', 'consumerSecret', 'tokenSecret'],
   outbound: (s) => [
     { field: 'baseUrl', url: typeof s.baseUrl === 'string' ? s.baseUrl : apiRootOf(accountOf(s)) },
     { field: 'tokenUrl', url: typeof s.tokenUrl === 'string' ? s.tokenUrl : tokenUrlOf(accountOf(s)) },

@@ -57,6 +57,17 @@ describe('NetSuite settings', () => {
     expect(issues({ ...base, limits: { concurrent: 0 } })).toEqual([expect.stringMatching(/^limits.concurrent:/)]);
   });
 
+  it('takes one authentication, complete: client credentials or token-based, never a mix', () => {
+    const tba = { consumerKey: 'ck', consumerSecret: 'cs', tokenId: 'ti', tokenSecret: 'ts' };
+    const { clientId: _c, certificateId: _k, privateKey: _p, ...bare } = base;
+    expect(issues({ ...bare, ...tba })).toEqual([]);
+    expect(issues({ ...bare, ...tba, tokenSecret: undefined })).toEqual([
+      ': give one authentication, complete: OAuth 2.0 client credentials (clientId, certificateId, privateKey) or token-based authentication (consumerKey, consumerSecret, tokenId, tokenSecret); given: consumerKey, consumerSecret, tokenId',
+    ]);
+    expect(issues({ ...base, ...tba })).toEqual([expect.stringMatching(/^: give one authentication, complete/)]);
+    expect(issues(bare)).toEqual([expect.stringMatching(/given: none$/)]);
+  });
+
   it('maps an account id to its REST host and token endpoint, and its budget to one scope', () => {
     expect(accountHost('1234567_SB1')).toBe('1234567-sb1');
     expect(apiRootOf('1234567')).toBe('https://1234567.suitetalk.api.netsuite.com/services/rest');

@@ -63,18 +63,32 @@ export const NetSuiteSettings = z
         'the NetSuite account id, such as 1234567 or 1234567_SB1 (Setup → Company → Company Information)',
       )
       .meta({ description: 'The NetSuite account id (1234567, 1234567_SB1): picks the account’s REST host.' }),
-    clientId: z.string().min(1).max(200).meta({
-      description: 'The client id (consumer key) of the integration record with the client credentials grant enabled.',
-    }),
-    certificateId: z.string().min(1).max(200).meta({
+    clientId: z.string().min(1).max(200).optional().meta({
       description:
-        'The certificate id NetSuite showed when the certificate was mapped (OAuth 2.0 Client Credentials (M2M) Setup): the `kid` of each assertion.',
+        'OAuth 2.0: the client id of the integration record with the client credentials grant enabled (the `iss` of each assertion).',
+    }),
+    certificateId: z.string().min(1).max(200).optional().meta({
+      description:
+        'OAuth 2.0: the certificate id NetSuite showed when the certificate was mapped (OAuth 2.0 Client Credentials (M2M) Setup): the `kid` of each assertion.',
     }),
     privateKey: z
       .string()
       .max(20_000)
       .regex(PEM_KEY, 'the private key of the mapped certificate, in PEM (-----BEGIN PRIVATE KEY-----)')
-      .meta({ description: 'The private key of the mapped certificate, PEM. Secret.' }),
+      .optional()
+      .meta({ description: 'OAuth 2.0: the private key of the mapped certificate, PEM. Secret.' }),
+    consumerKey: z.string().min(1).max(200).optional().meta({
+      description: 'Token-based authentication: the consumer key of the integration record.',
+    }),
+    consumerSecret: z.string().min(1).max(200).optional().meta({
+      description: 'Token-based authentication: the consumer secret of the integration record. Secret.',
+    }),
+    tokenId: z.string().min(1).max(200).optional().meta({
+      description: 'Token-based authentication: the token id of the access token (user, role, integration).',
+    }),
+    tokenSecret: z.string().min(1).max(200).optional().meta({
+      description: 'Token-based authentication: the token secret of the access token. Secret.',
+    }),
     algorithm: z.enum(ALGORITHMS).default('PS256').meta({
       description:
         'How assertions are signed: PS256 (default), PS384, PS512 for an RSA key; ES256, ES384, ES512 for an EC key.',
@@ -128,10 +142,36 @@ export function keyProblem(pem: string, algorithm: Algorithm): string | null {
     : `algorithm ${algorithm} signs with an ${wanted.toUpperCase()} key; privateKey is ${type ?? 'of another type'}`;
 }
 
-/** As a pipeline is saved with them: a key that fits the algorithm, and a bank account when payments skip Undeposited Funds. */
+const M2M = ['clientId', 'certificateId', 'privateKey'] as const;
+const TBA = ['consumerKey', 'consumerSecret', 'tokenId', 'tokenSecret'] as const;
+
+/** Which authentication the settings configure, when they configure exactly one completely. */
+export function authOf(s: NetSuiteSettings): 'm2m' | 'tba' | null {
+  const m2m = M2M.filter((k) => s[k] !== undefined).length;
+  const tba = TBA.filter((k) => s[k] !== undefined).length;
+  if (m2m === M2M.length && tba === 0) return 'm2m';
+  if (tba === TBA.length && m2m === 0) return 'tba';
+  return null;
+}
+
+/**
+ * As a pipeline is saved with them: one authentication, complete (OAuth 2.0 client credentials:
+ * clientId, certificateId, privateKey; or token-based: consumerKey, consumerSecret, tokenId,
+ * tokenSecret), a key that fits the algorithm, and a bank account when payments skip
+ * Undeposited Funds.
+ */
 export const NetSuiteTargetSettings = NetSuiteSettings.superRefine((s, ctx) => {
+  if (!authOf(s)) {
+    const given = [...M2M, ...TBA].filter((k) => s[k] !== undefined);
+    ctx.addIssue({
+      code: 'custom',
+      message: `give one authentication, complete: OAuth 2.0 client credentials (${M2M.join(', ')}) or token-based authentication (${TBA.join(', ')}); given: ${given.join(', ') || 'none'}`,
+      path: [],
+    });
+  }
   // A value that is no PEM at all has its own refusal already.
-  const problem = PEM_KEY.test(s.privateKey) ? keyProblem(s.privateKey, s.algorithm) : null;
+  const problem =
+    s.privateKey !== undefined && PEM_KEY.test(s.privateKey) ? keyProblem(s.privateKey, s.algorithm) : null;
   if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['privateKey'] });
   if (!s.undepositedFunds && !s.accounts?.bank)
     ctx.addIssue({

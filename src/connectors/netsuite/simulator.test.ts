@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { postTokenGrant } from '../../sync/remote/oauth-endpoint.ts';
 import { clientAssertion } from './assertion.ts';
 import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from './simulator.ts';
+import { baseString, oauthEncode, tbaAuthorization } from './tba.ts';
 
 /*
  * The simulated NetSuite answers as NetSuite documents it: the token endpoint grants a token only
@@ -126,6 +127,40 @@ describe('the simulated NetSuite token endpoint', () => {
     expect(s.violations.map((v) => v.problems)).toEqual([
       ['Authorization header: the client authenticates by its assertion only'],
     ]);
+  });
+});
+
+describe('token-based authentication against the simulated NetSuite', () => {
+  const TBA = { consumerKey: 'ck-1', consumerSecret: 'cs secret/1', tokenId: 'tok-1', tokenSecret: 'ts!secret*1' };
+  it('accepts a request signed HMAC-SHA256 with the consumer and token secrets, query included; refuses a wrong secret, a replayed nonce and a revoked token', async () => {
+    const s = await start({ accountId: '1234567_SB1', tba: [TBA] });
+    const url = new URL(`${s.baseUrl}/record/v1/customer?limit=1&q=a b`);
+    const signed = (c = TBA, o: { nonce?: string } = {}) =>
+      tbaAuthorization({ accountId: '1234567_sb1', ...c }, 'GET', url, o);
+    const header = signed();
+    expect(header).toMatch(
+      /^OAuth realm="1234567_SB1", oauth_consumer_key="ck-1", oauth_token="tok-1", oauth_signature_method="HMAC-SHA256", oauth_timestamp="\d+", oauth_nonce="[0-9a-f]{32}", oauth_version="1.0", oauth_signature="[^"]+"$/,
+    );
+    expect((await call('GET', url.href, { headers: { authorization: header } })).status).toBe(200);
+    // The same header again: its nonce was used.
+    expect((await call('GET', url.href, { headers: { authorization: header } })).status).toBe(401);
+    expect(
+      (await call('GET', url.href, { headers: { authorization: signed({ ...TBA, tokenSecret: 'wrong' }) } })).status,
+    ).toBe(401);
+    s.revokeToken(TBA.tokenId);
+    expect((await call('GET', url.href, { headers: { authorization: signed() } })).status).toBe(401);
+    expect(s.violations).toEqual([{ route: 'TBA', problems: ['oauth_nonce: missing or used before'] }]);
+  });
+
+  it('builds the base string of RFC 5849: sorted, encoded parameters, the URL without its query', () => {
+    const base = baseString('get', new URL('https://Acme.example.com:443/a/b?z=1&a=x%20y'), {
+      oauth_nonce: 'n',
+      oauth_token: 't',
+    });
+    expect(base).toBe(
+      'GET&https%3A%2F%2Facme.example.com%2Fa%2Fb&a%3Dx%2520y%26oauth_nonce%3Dn%26oauth_token%3Dt%26z%3D1',
+    );
+    expect(oauthEncode("a!'()*~ b")).toBe('a%21%27%28%29%2A~%20b');
   });
 });
 

@@ -1,4 +1,12 @@
-import { type KeyObject, constants, createPublicKey, generateKeyPairSync, randomBytes, verify } from 'node:crypto';
+import {
+  type KeyObject,
+  constants,
+  createHmac,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  verify,
+} from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
@@ -23,6 +31,8 @@ export interface NetSuiteSimulatorOptions extends AccountOptions {
   accountId: string;
   /** Integrations with the certificate mapped for each (OAuth 2.0 Client Credentials (M2M) Setup). */
   clients: { clientId: string; certificateId: string; publicKey: string | KeyObject }[];
+  /** Token-based authentication: consumer (integration) and token (user, role) pairs that may sign requests. */
+  tba?: { consumerKey: string; consumerSecret: string; tokenId: string; tokenSecret: string }[] | undefined;
   /** Access-token lifetime in seconds (NetSuite: 3600). */
   accessTokenSeconds?: number | undefined;
   /** Requests in flight at once before 429 (the account's concurrency limit). */
@@ -103,6 +113,8 @@ export class NetSuiteSimulator {
   readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, tokens: 0, maxInFlight: 0 };
   readonly #clients = new Map<string, { certificateId: string; key: KeyObject; revoked: boolean }>();
   readonly #access = new Map<string, number>();
+  readonly #revokedTokens = new Set<string>();
+  readonly #nonces = new Set<string>();
   #inFlight = 0;
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: number[] = [];
@@ -150,6 +162,11 @@ export class NetSuiteSimulator {
     const c = this.#clients.get(clientId);
     if (c) c.revoked = true;
     this.#access.clear();
+  }
+
+  /** A token of token-based authentication revoked (Setup → Users/Roles → Access Tokens). */
+  revokeToken(tokenId: string): void {
+    this.#revokedTokens.add(tokenId);
   }
 
   /** Every access token expires now (the next call is answered 401 and the client asks for a new one). */
@@ -233,6 +250,36 @@ export class NetSuiteSimulator {
     this.send(res, 200, { access_token: access, expires_in: String(seconds), token_type: 'bearer' });
   }
 
+  /** Checks an OAuth 1.0a signature as NetSuite would, recomputing it from the request (RFC 5849 §3.4). */
+  private tbaValid(method: string, href: string, header: string): boolean {
+    const fields = new Map<string, string>();
+    for (const m of header.slice(6).matchAll(/([a-z_]+)="([^"]*)"/g)) fields.set(m[1]!, decodeURIComponent(m[2]!));
+    const enc = (x: string) =>
+      encodeURIComponent(x).replace(/[!'()*]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase());
+    const pair = (this.options.tba ?? []).find(
+      (t) => t.consumerKey === fields.get('oauth_consumer_key') && t.tokenId === fields.get('oauth_token'),
+    );
+    const problems: string[] = [];
+    if (fields.get('realm') !== this.options.accountId.toUpperCase()) problems.push('realm: not the account id');
+    if (fields.get('oauth_signature_method') !== 'HMAC-SHA256')
+      problems.push('oauth_signature_method: not HMAC-SHA256');
+    if (fields.get('oauth_version') !== '1.0') problems.push('oauth_version: not 1.0');
+    const nonce = fields.get('oauth_nonce') ?? '';
+    if (nonce.length < 6 || this.#nonces.has(nonce)) problems.push('oauth_nonce: missing or used before');
+    if (Math.abs(Number(fields.get('oauth_timestamp')) * 1000 - Date.now()) > 300_000)
+      problems.push('oauth_timestamp: not within 5 minutes');
+    if (problems.length > 0) this.violations.push({ route: 'TBA', problems });
+    if (!pair || this.#revokedTokens.has(pair.tokenId) || problems.length > 0) return false;
+    this.#nonces.add(nonce);
+    const url = new URL(href);
+    const params = [...url.searchParams, ...[...fields].filter(([k]) => k !== 'realm' && k !== 'oauth_signature')]
+      .map(([k, v]) => `${enc(k)}=${enc(v)}`)
+      .sort();
+    const base = `${method}&${enc(`${url.origin}${url.pathname}`)}&${enc(params.join('&'))}`;
+    const key = `${enc(pair.consumerSecret)}&${enc(pair.tokenSecret)}`;
+    return createHmac('sha256', key).update(base).digest('base64') === fields.get('oauth_signature');
+  }
+
   private async handle(req: http.IncomingMessage, res: http.ServerResponse, raw: string): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sim');
     const method = req.method ?? 'GET';
@@ -248,9 +295,11 @@ export class NetSuiteSimulator {
     };
     this.requests.push(r);
     this.stats.calls++;
-    const auth = /^Bearer (\S+)$/.exec(req.headers.authorization ?? '');
+    const header = req.headers.authorization ?? '';
+    const auth = /^Bearer (\S+)$/.exec(header);
     const expires = auth ? this.#access.get(auth[1]!) : undefined;
-    if (expires === undefined || expires < Date.now())
+    const signed = header.startsWith('OAuth ') && this.tbaValid(method, `${this.url}${req.url ?? '/'}`, header);
+    if (!signed && (expires === undefined || expires < Date.now()))
       return this.send(
         res,
         401,

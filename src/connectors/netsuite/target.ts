@@ -13,14 +13,17 @@ import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
 import { createRefunds } from './refunds.ts';
 import {
+  type NetSuiteSettings,
   NetSuiteTargetSettings,
   PUBLISHED_LIMITS,
   SYSTEM,
   TYPE,
   apiRootOf,
+  authOf,
   rateScope,
   tokenUrlOf,
 } from './settings.ts';
+import { tbaAuthorization } from './tba.ts';
 
 /*
  * The NetSuite target (docs/connectors/netsuite.md): customers, items, invoices, credit memos,
@@ -48,41 +51,60 @@ const ENTITY_ATTEMPTS = 3;
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
+/** OAuth 2.0 client credentials: a token for a fresh client assertion signed with the certificate's key. */
+function clientCredentials(
+  settings: NetSuiteSettings,
+  tokenUrl: string,
+  secrets: () => string[],
+  opts: NetSuiteTargetOptions,
+): TokenSource {
+  const key = createPrivateKey(settings.privateKey!);
+  return serviceTokenSource({
+    system: SYSTEM,
+    tokenUrl,
+    clientId: settings.clientId!,
+    clientSecret: '',
+    clientAuthentication: 'none',
+    grant: () => ({
+      grant_type: 'client_credentials',
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: clientAssertion({
+        clientId: settings.clientId!,
+        certificateId: settings.certificateId!,
+        privateKey: key,
+        algorithm: settings.algorithm,
+        scope: settings.scope,
+        audience: tokenUrl,
+      }),
+    }),
+    secrets,
+    guard: opts.client?.guard,
+  });
+}
+
 /** Creates the connector for one pipeline from settings already checked against its schema. */
 export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptions = {}): TargetConnector {
   const settings = NetSuiteTargetSettings.parse(deps.settings);
+  const tba = authOf(settings) === 'tba';
   const tokenUrl = settings.tokenUrl ?? tokenUrlOf(settings.accountId);
-  const key = createPrivateKey(settings.privateKey);
-  const auth =
-    opts.auth ??
-    serviceTokenSource({
-      system: SYSTEM,
-      tokenUrl,
-      clientId: settings.clientId,
-      clientSecret: '',
-      clientAuthentication: 'none',
-      grant: () => ({
-        grant_type: 'client_credentials',
-        client_assertion_type: ASSERTION_TYPE,
-        client_assertion: clientAssertion({
-          clientId: settings.clientId,
-          certificateId: settings.certificateId,
-          privateKey: key,
-          algorithm: settings.algorithm,
-          scope: settings.scope,
-          audience: tokenUrl,
-        }),
-      }),
-      secrets: () => [settings.privateKey],
-      guard: opts.client?.guard,
-    });
+  const secrets = () =>
+    [settings.privateKey, settings.consumerSecret, settings.tokenSecret].filter((x): x is string => !!x);
+  const auth = tba ? undefined : (opts.auth ?? clientCredentials(settings, tokenUrl, secrets, opts));
+  const credentials = {
+    accountId: settings.accountId,
+    consumerKey: settings.consumerKey ?? '',
+    consumerSecret: settings.consumerSecret ?? '',
+    tokenId: settings.tokenId ?? '',
+    tokenSecret: settings.tokenSecret ?? '',
+  };
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
   const api = new NetSuiteApi(
     new RemoteClient({
       system: SYSTEM,
       baseUrl: settings.baseUrl ?? apiRootOf(settings.accountId),
       auth,
-      secrets: () => [settings.privateKey],
+      authorize: tba ? (method, url) => tbaAuthorization(credentials, method, url) : undefined,
+      secrets,
       rate: { planner, scopes: [rateScope(settings.accountId, settings.limits)] },
       timeoutMs: settings.timeoutMs,
       log: deps.log,
