@@ -24,6 +24,12 @@ const ACCOUNT = '7654321';
 const KEYS = testKeyPair();
 const CLIENT = { clientId: 'e2e0c0ffee0123456789abcdef', certificateId: 'CERT-E2E-1' };
 const REVOKED = { clientId: 'e2e0revoked0123456789', certificateId: 'CERT-E2E-2' };
+const TBA = {
+  consumerKey: 'e2e-consumer-key',
+  consumerSecret: 'e2e-consumer-secret',
+  tokenId: 'e2e-token',
+  tokenSecret: 'e2e-token-secret',
+};
 
 let t: TestApp;
 let sync: SyncService;
@@ -39,6 +45,7 @@ beforeAll(async () => {
       { ...CLIENT, publicKey: KEYS.publicKey },
       { ...REVOKED, publicKey: KEYS.publicKey },
     ],
+    tba: [TBA],
     currency: 'EUR',
     items: ['Sales'],
     seed: 11,
@@ -64,12 +71,11 @@ afterAll(async () => {
 const acct = () => ns.account;
 const tax = (rate: string) => acct().taxCodes.find((c) => c.rate === rate)!.id;
 
-function settings(client = CLIENT) {
+function settings(client: Record<string, string> = { ...CLIENT, privateKey: KEYS.privateKey }) {
   return {
     type: 'netsuite',
     accountId: ACCOUNT,
     ...client,
-    privateKey: KEYS.privateKey,
     currency: 'EUR',
     defaultItemId: [...acct().items.values()].find((i) => i.itemId === 'Sales')!.id,
     taxRates: { '0.21': tax('21'), '0.09': tax('9'), '0': tax('0') },
@@ -381,7 +387,7 @@ describe('NetSuite end to end', () => {
     const pipeline = await definePipeline(t.db, 'NS4', {
       name: 'revoked-netsuite',
       source: { type: 'records' },
-      target: settings(REVOKED),
+      target: settings({ ...REVOKED, privateKey: KEYS.privateKey }),
     });
     ns.revoke(REVOKED.clientId);
     const writes = ns.stats.writes;
@@ -394,5 +400,55 @@ describe('NetSuite end to end', () => {
     expect(parked[0]!.message).toMatch(/invalid_grant/);
     expect(parked[0]!.message).not.toContain('PRIVATE KEY');
     expect(ns.stats.writes).toBe(writes);
+  });
+
+  it('token-based authentication: every request signed; documents booked; a revoked token parks with TARGET_AUTH_REVOKED', async () => {
+    await t.entity('NS5', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS5', {
+      name: 'tba-netsuite',
+      source: { type: 'records' },
+      target: settings(TBA),
+    });
+    const inv = (n: number): CanonicalRecord => ({
+      kind: 'invoice',
+      sourceId: `N5-I${n}`,
+      externalReference: `N5-I${n}`,
+      customerSourceId: 'N5-C',
+      invoiceDate: '2026-11-02',
+      dueDate: '2026-12-02',
+      currency: 'EUR',
+      description: '',
+      lines: [{ description: 'Signed', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+    });
+    await sync.processRecords(pipeline, 'import', 'e2e', [
+      { record: { kind: 'customer', sourceId: 'N5-C', name: 'Signed customer' } },
+      { record: inv(1) },
+      {
+        record: {
+          kind: 'payment',
+          sourceId: 'N5-P1',
+          externalReference: 'N5-P1',
+          customerSourceId: 'N5-C',
+          date: '2026-11-03',
+          amount: '12.10',
+          currency: 'EUR',
+          invoiceExternalReference: 'N5-I1',
+          description: '',
+        },
+      },
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(acct().remaining(invoicesBy('N5-I1')[0]!)).toBe(0n);
+    expect(ns.violations).toEqual([]);
+
+    ns.revokeToken(TBA.tokenId);
+    await sync.processRecords(pipeline, 'import', 'e2e', [{ record: inv(2) }]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['N5-I2', 'TARGET_AUTH_REVOKED']]);
+    expect(parked[0]!.message).toMatch(/issue a new token/);
+    expect(parked[0]!.message).not.toContain(TBA.tokenSecret);
+    expect(invoicesBy('N5-I2')).toEqual([]);
   });
 });
