@@ -20,7 +20,8 @@ import { route } from './simulator-routes.ts';
  * A local NetSuite for tests: the OAuth 2.0 token endpoint of the client credentials flow (a JWT
  * client assertion verified against the certificate mapped for the integration, access tokens of
  * `accessTokenSeconds`, `invalid_grant` once the mapping is revoked), the REST record service
- * under /services/rest/record/v1 for one account (Bearer tokens, 401 INVALID_LOGIN otherwise),
+ * under /services/rest/record/v1 for one account (Bearer tokens, or requests signed with
+ * token-based authentication when `tba` pairs are given; 401 INVALID_LOGIN otherwise),
  * the account's concurrency limit answered with 429 in NetSuite's error body, and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
  * answered before anything is done (`failNext`, `failRate`). `duplicates()` lists external ids
