@@ -6,6 +6,7 @@ import { netSuiteTarget } from '../src/connectors/netsuite/index.ts';
 import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
 import { createNetSuiteTarget } from '../src/connectors/netsuite/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -85,6 +86,13 @@ function settings(client: Record<string, string> = { ...CLIENT, privateKey: KEYS
   };
 }
 
+const importAll = (pipeline: Pipeline, records: CanonicalRecord[]) =>
+  sync.processRecords(
+    pipeline,
+    'import',
+    'e2e',
+    records.map((record) => ({ record })),
+  );
 const invoicesBy = (ref: string) =>
   acct()
     .invoices()
@@ -255,12 +263,7 @@ describe('NetSuite end to end', () => {
     // A storm: the account answers 429 to the next requests, whoever sends them.
     ns.failNext(429, 429, 429, 429, 429, 429);
     ns.expireAccessTokens();
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      records.map((record) => ({ record })),
-    );
+    await importAll(pipeline, records);
     await drainTarget(t.db, sync, pipeline, 'NetSuite');
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
 
@@ -304,12 +307,7 @@ describe('NetSuite end to end', () => {
 
     // Sent again: nothing new.
     const writes = ns.stats.writes;
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      records.map((record) => ({ record })),
-    );
+    await importAll(pipeline, records);
     await drainTarget(t.db, sync, pipeline, 'NetSuite');
     expect(ns.stats.writes).toBe(writes);
   }, 120_000);
@@ -358,12 +356,7 @@ describe('NetSuite end to end', () => {
         description: '',
       },
     ];
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      records.map((record) => ({ record })),
-    );
+    await importAll(pipeline, records);
     await drainTarget(t.db, sync, pipeline, 'NetSuite');
     const parked = await openExceptions(t.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([

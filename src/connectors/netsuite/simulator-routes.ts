@@ -1,4 +1,5 @@
 import { type Account, NsRefusal } from './simulator-store.ts';
+import { customerView, itemView, paymentView, refundView, txnView } from './simulator-views.ts';
 
 /*
  * The record service of the simulated NetSuite: GET, PUT (upsert by `eid:`) and PATCH of
@@ -58,7 +59,7 @@ export function route(
     const c = find(a.customers.values());
     if (method === 'GET') {
       if (!c) throw notFound();
-      return { status: 200, body: a.customerView(c) };
+      return { status: 200, body: customerView(a, c) };
     }
     if (!c && !byEid) throw notFound();
     return done(a.upsertCustomer(c, externalId, body).id);
@@ -67,7 +68,7 @@ export function route(
     const i = find([...a.items.values()].filter((x) => x.type === type));
     if (method === 'GET') {
       if (!i) throw notFound();
-      return { status: 200, body: a.itemView(i) };
+      return { status: 200, body: itemView(i) };
     }
     if (!i && !byEid) throw notFound();
     return done(a.upsertItem(type, i, externalId, body).id);
@@ -77,7 +78,7 @@ export function route(
     const own = t && t.type === type ? t : null;
     if (method === 'GET') {
       if (!own) throw notFound();
-      return { status: 200, body: a.txnView(own, expand, link) };
+      return { status: 200, body: txnView(a, own, expand, link) };
     }
     if (!own && !byEid) throw notFound();
     if (method === 'PATCH' && own) {
@@ -92,7 +93,7 @@ export function route(
     const r = find(a.refunds.values());
     if (method === 'GET') {
       if (!r) throw notFound();
-      return { status: 200, body: a.refundView(r) };
+      return { status: 200, body: refundView(a, r) };
     }
     if (!r && !byEid) throw notFound();
     if (method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'This simulator upserts refunds only.');
@@ -101,7 +102,7 @@ export function route(
   const p = find(a.payments.values());
   if (method === 'GET') {
     if (!p) throw notFound();
-    return { status: 200, body: a.paymentView(p, expand, link) };
+    return { status: 200, body: paymentView(a, p, expand, link) };
   }
   if (!p && !byEid) throw notFound();
   if (method === 'PATCH' && p) {

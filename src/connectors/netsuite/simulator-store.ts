@@ -1,5 +1,5 @@
 import { LosslessNumber } from 'lossless-json';
-import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+import { Dec, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
 
 /*
  * The simulated NetSuite account: customers, items, tax codes, invoices, credit memos and
@@ -362,109 +362,5 @@ export class Account {
     if (body.account !== undefined) r.account = idOf(body.account);
     this.refunds.set(r.id, r);
     return r;
-  }
-
-  refundView(r: Refund): Obj {
-    const total = [...r.apply.values()].reduce((s, a) => s + a, 0n);
-    return {
-      id: r.id,
-      externalId: r.externalId,
-      tranId: r.tranId,
-      customer: this.ref(r.customer, this.customers.get(r.customer)?.companyName),
-      tranDate: r.tranDate,
-      total: this.amt(total),
-      ...(r.account ? { account: this.ref(r.account) } : {}),
-      currency: this.ref('1', this.currency),
-    };
-  }
-
-  // Views: what NetSuite answers.
-  private amt = (m: bigint) => new LosslessNumber(formatAmount(m, this.currency));
-  private ref = (id: string, refName?: string) => ({ id, ...(refName !== undefined ? { refName } : {}) });
-  private applyView(apply: Map<string, bigint>, customer: string): Obj[] {
-    return this.invoices()
-      .filter((i) => i.entity === customer && (apply.has(i.id) || this.remaining(i) > 0n))
-      .map((i) => ({
-        doc: this.ref(i.id, i.tranId),
-        apply: apply.has(i.id),
-        amount: this.amt(apply.get(i.id) ?? 0n),
-        due: this.amt(this.remaining(i) + (apply.get(i.id) ?? 0n)),
-        total: this.amt(i.total),
-      }));
-  }
-
-  customerView(c: Customer): Obj {
-    return {
-      id: c.id,
-      entityId: c.entityId,
-      ...(c.externalId ? { externalId: c.externalId } : {}),
-      companyName: c.companyName,
-      email: c.email,
-      phone: c.phone,
-      isPerson: false,
-      currency: this.ref('1', this.currency),
-      ...(c.subsidiary ? { subsidiary: this.ref(c.subsidiary) } : {}),
-    };
-  }
-
-  itemView(i: Item): Obj {
-    return {
-      id: i.id,
-      itemId: i.itemId,
-      displayName: i.displayName,
-      itemType: i.type,
-      ...(i.externalId ? { externalId: i.externalId } : {}),
-    };
-  }
-
-  txnView(t: Txn, expand: boolean, link: string): Obj {
-    const sub = (items: Obj[]) => (expand ? { items } : { links: [{ rel: 'self', href: link }] });
-    const applied = [...t.apply.values()].reduce((s, a) => s + a, 0n);
-    return {
-      id: t.id,
-      externalId: t.externalId,
-      tranId: t.tranId,
-      entity: this.ref(t.entity, this.customers.get(t.entity)?.companyName),
-      tranDate: t.tranDate,
-      ...(t.dueDate ? { dueDate: t.dueDate } : {}),
-      memo: t.memo,
-      currency: this.ref('1', this.currency),
-      subtotal: this.amt(t.lines.reduce((s, l) => s + l.net, 0n)),
-      taxTotal: this.amt(t.lines.reduce((s, l) => s + l.tax, 0n)),
-      total: this.amt(t.total),
-      ...(t.type === 'invoice'
-        ? { amountRemaining: this.amt(this.remaining(t)) }
-        : { applied: this.amt(applied), unapplied: this.amt(t.total - applied) }),
-      item: sub(
-        t.lines.map((l, n) => ({
-          line: n + 1,
-          item: this.ref(l.item, this.items.get(l.item)?.itemId),
-          description: l.description,
-          quantity: new LosslessNumber(l.quantity),
-          rate: new LosslessNumber(l.rate),
-          amount: this.amt(l.net),
-          ...(l.taxCode ? { taxCode: this.ref(l.taxCode) } : {}),
-        })),
-      ),
-      ...(t.type === 'creditMemo' ? { apply: sub(this.applyView(t.apply, t.entity)) } : {}),
-    };
-  }
-
-  paymentView(p: Payment, expand: boolean, link: string): Obj {
-    const applied = [...p.apply.values()].reduce((s, a) => s + a, 0n);
-    return {
-      id: p.id,
-      externalId: p.externalId,
-      tranId: p.tranId,
-      customer: this.ref(p.customer, this.customers.get(p.customer)?.companyName),
-      tranDate: p.tranDate,
-      payment: this.amt(p.payment),
-      applied: this.amt(applied),
-      unapplied: this.amt(this.unapplied(p)),
-      undepFunds: p.undepFunds,
-      ...(p.account ? { account: this.ref(p.account) } : {}),
-      currency: this.ref('1', this.currency),
-      apply: expand ? { items: this.applyView(p.apply, p.customer) } : { links: [{ rel: 'self', href: link }] },
-    };
   }
 }
