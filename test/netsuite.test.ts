@@ -93,6 +93,20 @@ const importAll = (pipeline: Pipeline, records: CanonicalRecord[]) =>
     'e2e',
     records.map((record) => ({ record })),
   );
+/** An invoice of 121.00 (100.00 + 21% VAT) under its source id as reference, unless `o` says otherwise. */
+const invoice = (sourceId: string, customer: string, o: Partial<Extract<CanonicalRecord, { kind: 'invoice' }>> = {}) =>
+  ({
+    kind: 'invoice',
+    sourceId,
+    externalReference: sourceId,
+    customerSourceId: customer,
+    invoiceDate: '2026-11-02',
+    dueDate: '2026-12-02',
+    currency: 'EUR',
+    description: '',
+    lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+    ...o,
+  }) satisfies CanonicalRecord;
 const invoicesBy = (ref: string) =>
   acct()
     .invoices()
@@ -179,17 +193,7 @@ describe('NetSuite end to end', () => {
       name: `E2E customer ${c}`,
       email: `${c.toLowerCase()}@example.org`,
     }));
-    const inv = (n: number, c: string): CanonicalRecord => ({
-      kind: 'invoice',
-      sourceId: `N2-I${n}`,
-      externalReference: `N2-I${n}`,
-      customerSourceId: `N2-${c}`,
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: '',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-    });
+    const inv = (n: number, c: string) => invoice(`N2-I${n}`, `N2-${c}`);
     const pay = (n: number, c: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
       kind: 'payment',
       sourceId: `N2-P${n}`,
@@ -322,28 +326,9 @@ describe('NetSuite end to end', () => {
     acct().closedUntil = '2001-12-31';
     const records: CanonicalRecord[] = [
       { kind: 'customer', sourceId: 'N3-C', name: 'Closed period customer' },
-      {
-        kind: 'invoice',
-        sourceId: 'N3-I1',
-        externalReference: 'N3-I1',
-        customerSourceId: 'N3-C',
-        invoiceDate: '2001-06-01',
-        dueDate: '2001-07-01',
-        currency: 'EUR',
-        description: '',
-        lines: [{ description: 'Old', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
-      },
-      {
-        kind: 'invoice',
-        sourceId: 'N3-I2',
-        externalReference: 'N3-I2',
-        customerSourceId: 'N3-C',
-        invoiceDate: '2026-06-01',
-        dueDate: '2026-07-01',
-        currency: 'USD',
-        description: '',
-        lines: [{ description: 'Dollars', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
-      },
+      invoice('N3-I1', 'N3-C', { invoiceDate: '2001-06-01', dueDate: '2001-07-01' }),
+      invoice('N3-I2', 'N3-C', { currency: 'USD' }),
+      invoice('N3-I3', 'N3-C', { externalReference: 'N3.I3' }),
       {
         kind: 'refund',
         sourceId: 'N3-R1',
@@ -362,9 +347,15 @@ describe('NetSuite end to end', () => {
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
       ['N3-I1', 'TARGET_REFUSED'],
       ['N3-I2', 'CURRENCY_MISMATCH'],
+      ['N3-I3', 'TARGET_REFUSED'],
       ['N3-R1', 'TARGET_REFUSED'],
     ]);
-    expect(parked[2]!.message).toMatch(/must name the payment it returns/);
+    // A reference NetSuite cannot hold as an external id is refused before anything is sent.
+    expect(parked[2]!.message).toMatch(
+      /external ids take letters, digits, "_" and "-" only; reference "N3.I3" has "\."/,
+    );
+    expect(ns.requests.filter((r) => r.route.includes('N3.I3'))).toEqual([]);
+    expect(parked[3]!.message).toMatch(/must name the payment it returns/);
     expect(parked[0]!.message).toMatch(/USER_ERROR: The accounting period of this transaction is closed/);
     const tries = ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1').length;
     // Sent until NetSuite answered (a 500 before anything is done may precede the refusal), then never again.
@@ -402,17 +393,7 @@ describe('NetSuite end to end', () => {
       source: { type: 'records' },
       target: settings(TBA),
     });
-    const inv = (n: number): CanonicalRecord => ({
-      kind: 'invoice',
-      sourceId: `N5-I${n}`,
-      externalReference: `N5-I${n}`,
-      customerSourceId: 'N5-C',
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: '',
-      lines: [{ description: 'Signed', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
-    });
+    const inv = (n: number) => invoice(`N5-I${n}`, 'N5-C');
     await sync.processRecords(pipeline, 'import', 'e2e', [
       { record: { kind: 'customer', sourceId: 'N5-C', name: 'Signed customer' } },
       { record: inv(1) },
@@ -423,7 +404,7 @@ describe('NetSuite end to end', () => {
           externalReference: 'N5-P1',
           customerSourceId: 'N5-C',
           date: '2026-11-03',
-          amount: '12.10',
+          amount: '121.00',
           currency: 'EUR',
           invoiceExternalReference: 'N5-I1',
           description: '',

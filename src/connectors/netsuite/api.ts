@@ -136,6 +136,16 @@ function errorOf(obj: NsObject | null): { code: string | null; detail: string } 
   return { code, detail };
 }
 
+/** What NetSuite takes as an external id in a URL: letters, digits, `_` and `-` ("Using External IDs"). */
+export const EXTERNAL_ID = /^[A-Za-z0-9_-]+$/;
+
+/** Why a reference cannot be a NetSuite external id, or null when it can. */
+export function externalIdProblem(what: string, value: string): string | null {
+  if (EXTERNAL_ID.test(value)) return null;
+  const bad = [...new Set(value.replace(/[A-Za-z0-9_-]/g, ''))].map((c) => JSON.stringify(c)).join(' ');
+  return `${SYSTEM} external ids take letters, digits, "_" and "-" only; ${what} "${value}" has ${bad}: change it in the source (this target never alters a reference)`;
+}
+
 /** `eid:` and the external id, escaped for a path segment ("Using External IDs"). */
 export const eid = (externalId: string): string => `eid:${encodeURIComponent(externalId)}`;
 

@@ -12,7 +12,18 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type NetSuiteApi, type NsObject, type NsRefusal, describe, eid, refId, rows, text } from './api.ts';
+import {
+  type NetSuiteApi,
+  type NsObject,
+  type NsRefusal,
+  EXTERNAL_ID,
+  describe,
+  eid,
+  externalIdProblem,
+  refId,
+  rows,
+  text,
+} from './api.ts';
 import { amount, itemLines, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -83,11 +94,18 @@ export async function lookUp(c: DocumentContext, kind: TargetKind, reference: st
         : kind === 'invoice' || kind === 'creditNote' || kind === 'payment' || kind === 'refund'
           ? RECORD_OF[kind]
           : null;
-  if (!type) return null;
+  // A reference NetSuite cannot hold as an external id was never written.
+  if (!type || !EXTERNAL_ID.test(reference)) return null;
   const r = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
   if (!r) return null;
   const number = text(r.tranId) || text(r.entityId) || text(r.itemId);
   return { targetId: text(r.id), number: number || null, customerTargetId: customerOf(r) || null };
+}
+
+/** The refusal of a document whose reference cannot be an external id, before anything is sent. */
+export function badReference(reference: string): ItemError | null {
+  const problem = externalIdProblem('reference', reference);
+  return problem ? { code: 'TARGET_REFUSED', message: problem, retryable: false, field: 'externalReference' } : null;
 }
 
 /** Invoices and credit memos: the document upserted with its item lines, then read back for its number. */
@@ -100,6 +118,8 @@ async function upsertSales(
   const r = d.record;
   const what = kind === 'invoice' ? 'Invoice' : 'Credit note';
   if (r.currency !== c.currency) return failed(currencyMismatch(`${what} ${r.externalReference}`, r.currency, c));
+  const bad = badReference(r.externalReference);
+  if (bad) return failed(bad);
   const lines = itemLines(r.lines, d.productTargetIds, c.defaultItemId, c.taxRates);
   if (!Array.isArray(lines)) return failed(lines);
   const type = RECORD_OF[kind];
@@ -151,6 +171,11 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     const r = d.record;
     if (r.currency !== c.currency) {
       out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c)));
+      continue;
+    }
+    const bad = badReference(r.externalReference);
+    if (bad) {
+      out.push(failed(bad));
       continue;
     }
     const paid = parseAmount(r.amount, r.currency);

@@ -2,7 +2,7 @@ import { parseAmount } from '../../domain/money.ts';
 import type { ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type NsObject, describe, text } from './api.ts';
-import { type DocumentContext, written } from './documents.ts';
+import { type DocumentContext, badReference, written } from './documents.ts';
 import { amount, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -29,6 +29,11 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
           field: 'currency',
         }),
       );
+      continue;
+    }
+    const bad = badReference(r.externalReference);
+    if (bad) {
+      out.push(failed(bad));
       continue;
     }
     const wanted = parseAmount(r.amount, r.currency);

@@ -44,6 +44,8 @@ export function route(
   const key = m[2]!;
   const byEid = key.startsWith('eid:');
   const externalId = byEid ? decodeURIComponent(key.slice(4)) : '';
+  if (byEid && !/^[A-Za-z0-9_-]+$/.test(externalId))
+    throw new NsRefusal(400, 'INVALID_ID', `Invalid external ID ${externalId}.`);
   if (byEid && method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'Use PUT to upsert a record by external ID.');
   if (!byEid && method === 'PUT')
     throw new NsRefusal(400, 'USER_ERROR', 'The upsert operation requires an external ID.');

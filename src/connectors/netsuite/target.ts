@@ -7,7 +7,7 @@ import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type NsObject, NetSuiteApi, RECORD, describe, eid, text } from './api.ts';
+import { type NsObject, NetSuiteApi, RECORD, describe, eid, externalIdProblem, text } from './api.ts';
 import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
@@ -136,6 +136,8 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     body: NsObject,
     numberField: string,
   ): Promise<ItemResult> {
+    const problem = item.targetId ? null : externalIdProblem(`${what} code`, item.code);
+    if (problem) return failed({ code: 'TARGET_REFUSED', message: problem, retryable: false, field: 'code' });
     for (let attempt = 1; ; attempt++) {
       try {
         return await upsertEntityOnce(ctx, type, what, item, body, numberField);
