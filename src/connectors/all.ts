@@ -13,3 +13,4 @@ import './acumatica/index.ts';
 import './businesscentral/index.ts';
 import './zohobooks/index.ts';
 import './intacct/index.ts';
+import './netsuite/index.ts';

@@ -295,6 +295,7 @@ export class RemoteClient {
       ...(req.json !== undefined ? { 'content-type': 'application/json' } : {}),
       ...req.headers,
       ...(token !== null ? { authorization: `${this.opts.authScheme ?? 'Bearer'} ${token}` } : {}),
+      ...(this.opts.authorize ? { authorization: this.opts.authorize(req.method, url) } : {}),
     };
     try {
       const a = await outboundRequest(

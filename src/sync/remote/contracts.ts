@@ -107,6 +107,13 @@ export interface RemoteClientOptions {
    * default, RFC 6750), or a platform's own (Zoho's `Zoho-oauthtoken`).
    */
   authScheme?: string | undefined;
+  /**
+   * The `Authorization` header computed for each request from its method and URL (query
+   * included), for platforms that sign every request instead of sending a bearer token (OAuth
+   * 1.0a, as NetSuite's token-based authentication). Used instead of `auth`'s token; a 401 is then
+   * returned to the connector as is. Default: none.
+   */
+  authorize?: ((method: string, url: URL) => string) | undefined;
   rate?:
     | {
         planner: RatePlanner;

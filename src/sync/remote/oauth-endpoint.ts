@@ -20,10 +20,11 @@ export interface TokenEndpoint {
   /** The whole exchange; default 30 s. */
   timeoutMs?: number | undefined;
   /**
-   * How the client authenticates: `basic` (the default: HTTP Basic, as Xero and Intuit document)
-   * or `body` (`client_id` and `client_secret` in the form, as Zoho Accounts documents).
+   * How the client authenticates: `basic` (the default: HTTP Basic, as Xero and Intuit document),
+   * `body` (`client_id` and `client_secret` in the form, as Zoho Accounts documents), or `none`
+   * (the grant's own fields prove who the client is: NetSuite's signed `client_assertion`).
    */
-  clientAuthentication?: 'basic' | 'body' | undefined;
+  clientAuthentication?: 'basic' | 'body' | 'none' | undefined;
   /**
    * The `error` tokens that mean the grant is gone, besides `invalid_grant` (Zoho answers a
    * revoked or unknown refresh token with `invalid_code`).
@@ -97,6 +98,7 @@ export async function postTokenGrant(
 ): Promise<TokenAnswer> {
   const timeout = AbortSignal.timeout(ep.timeoutMs ?? 30_000);
   const inBody = ep.clientAuthentication === 'body';
+  const basic = (ep.clientAuthentication ?? 'basic') === 'basic';
   const fields = inBody ? { ...form, client_id: ep.clientId, client_secret: ep.clientSecret } : form;
   let answer;
   try {
@@ -105,7 +107,7 @@ export async function postTokenGrant(
       {
         method: 'POST',
         headers: {
-          ...(inBody ? {} : { authorization: basicAuthorization(ep.clientId, ep.clientSecret) }),
+          ...(basic ? { authorization: basicAuthorization(ep.clientId, ep.clientSecret) } : {}),
           'content-type': 'application/x-www-form-urlencoded',
           accept: 'application/json',
         },

@@ -1,0 +1,338 @@
+import { minBig, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type {
+  FoundDocument,
+  ItemError,
+  ItemResult,
+  TargetAllocation,
+  TargetCreditNote,
+  TargetDocument,
+  TargetInvoice,
+  TargetKind,
+  TargetPayment,
+} from '../../sync/target.ts';
+import { failed, ok } from '../../sync/target.ts';
+import {
+  type NetSuiteApi,
+  type NsObject,
+  type NsRefusal,
+  EXTERNAL_ID,
+  describe,
+  eid,
+  externalIdProblem,
+  refId,
+  rows,
+  text,
+} from './api.ts';
+import { amount, itemLines, minor, ref } from './map.ts';
+import { SYSTEM } from './settings.ts';
+
+/*
+ * Invoices, credit memos and customer payments in NetSuite, one record a request. Our reference
+ * is each record's external id: every document is written with PUT /{type}/eid:{reference} (the
+ * upsert), so that sending it again after a lost answer updates what the first request made
+ * instead of making it twice, and it is found again with GET /{type}/eid:{reference}. Credit
+ * memos and payments are set against invoices through their `apply` sublist. Refusals are item
+ * failures carrying NetSuite's error code and detail; an unknown outcome is the RemoteClient's
+ * retryable ConnectorError, thrown for the engine to look the call's documents up.
+ */
+
+export interface DocumentContext {
+  api: NetSuiteApi;
+  currency: string;
+  taxRates: Record<string, string> | undefined;
+  defaultItemId: string | undefined;
+  itemType: string;
+  /** Where payments go: Undeposited Funds, or this bank account. */
+  bankAccountId: string | undefined;
+  /** The account refunds are paid from (accounts.bank); NetSuite's default when absent. */
+  refundAccountId: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** The record type of each kind of document. */
+export const RECORD_OF = {
+  invoice: 'invoice',
+  creditNote: 'creditMemo',
+  payment: 'customerPayment',
+  refund: 'customerRefund',
+} as const;
+
+const refused = (what: string, reference: string, a: NsRefusal): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `${SYSTEM} refused ${what} ${reference} (${describe(a)})`,
+  retryable: false,
+});
+
+const currencyMismatch = (what: string, currency: string, c: DocumentContext): ItemError => ({
+  code: 'CURRENCY_MISMATCH',
+  message: `${what} is in ${currency}; this target books in ${c.currency} only (target.currency)`,
+  retryable: false,
+  field: 'currency',
+});
+
+/** The customer a transaction belongs to: `entity` on invoices and credit memos, `customer` on payments. */
+const customerOf = (r: NsObject): string => refId(r.entity) || refId(r.customer);
+
+/** Reads back a record just upserted: its internal id and its number. */
+export async function written(c: DocumentContext, type: string, reference: string): Promise<NsObject> {
+  const r = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
+  if (!r)
+    throw new ConnectorError(SYSTEM, `${type} ${reference} was accepted but cannot be read back by its external id`, {
+      retryable: true,
+    });
+  return r;
+}
+
+/** The lookup of the engine: the record under our reference (its external id). */
+export async function lookUp(c: DocumentContext, kind: TargetKind, reference: string): Promise<FoundDocument | null> {
+  const type =
+    kind === 'customer'
+      ? 'customer'
+      : kind === 'product'
+        ? c.itemType
+        : kind === 'invoice' || kind === 'creditNote' || kind === 'payment' || kind === 'refund'
+          ? RECORD_OF[kind]
+          : null;
+  // A reference NetSuite cannot hold as an external id was never written.
+  if (!type || !EXTERNAL_ID.test(reference)) return null;
+  const r = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
+  if (!r) return null;
+  const number = text(r.tranId) || text(r.entityId) || text(r.itemId);
+  return { targetId: text(r.id), number: number || null, customerTargetId: customerOf(r) || null };
+}
+
+/** The refusal of a document whose reference cannot be an external id, before anything is sent. */
+export function badReference(reference: string): ItemError | null {
+  const problem = externalIdProblem('reference', reference);
+  return problem ? { code: 'TARGET_REFUSED', message: problem, retryable: false, field: 'externalReference' } : null;
+}
+
+/** Invoices and credit memos: the document upserted with its item lines, then read back for its number. */
+async function upsertSales(
+  c: DocumentContext,
+  kind: 'invoice' | 'creditNote',
+  d: TargetInvoice | TargetCreditNote,
+  fields: NsObject,
+): Promise<ItemResult> {
+  const r = d.record;
+  const what = kind === 'invoice' ? 'Invoice' : 'Credit note';
+  if (r.currency !== c.currency) return failed(currencyMismatch(`${what} ${r.externalReference}`, r.currency, c));
+  const bad = badReference(r.externalReference);
+  if (bad) return failed(bad);
+  const lines = itemLines(r.lines, d.productTargetIds, c.defaultItemId, c.taxRates);
+  if (!Array.isArray(lines)) return failed(lines);
+  const type = RECORD_OF[kind];
+  const a = await c.api.upsert(
+    type,
+    r.externalReference,
+    {
+      entity: ref(d.customerTargetId),
+      otherRefNum: r.externalReference.slice(0, 45),
+      ...(r.description ? { memo: r.description.slice(0, 999) } : {}),
+      ...fields,
+      item: { items: lines },
+    },
+    c.signal,
+    'item',
+  );
+  if (!a.ok) return failed(refused(kind === 'invoice' ? 'invoice' : 'credit memo', r.externalReference, a));
+  const rec = await written(c, type, r.externalReference);
+  return ok(text(rec.id), { number: text(rec.tranId) || r.externalReference, outcome: 'created' });
+}
+
+/** Books invoices one by one. */
+export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items)
+    out.push(
+      await upsertSales(c, 'invoice', d, {
+        tranDate: d.record.invoiceDate,
+        ...(d.record.dueDate ? { dueDate: d.record.dueDate } : {}),
+      }),
+    );
+  return out;
+}
+
+/** Books credit memos one by one, open on the customer: what they settle is an allocation. */
+export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) out.push(await upsertSales(c, 'creditNote', d, { tranDate: d.record.date }));
+  return out;
+}
+
+/**
+ * Books customer payments one by one, applied to the invoice they name up to what it still owes
+ * (NetSuite refuses more than its amount remaining); the rest stays unapplied on the payment.
+ */
+export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    if (r.currency !== c.currency) {
+      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c)));
+      continue;
+    }
+    const bad = badReference(r.externalReference);
+    if (bad) {
+      out.push(failed(bad));
+      continue;
+    }
+    const paid = parseAmount(r.amount, r.currency);
+    if (!paid.ok || paid.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Payment ${r.externalReference}: ${r.amount} is not an amount ${SYSTEM} takes (more than zero)`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const apply: NsObject[] = [];
+    if (d.invoiceTargetId) {
+      const inv = await c.api.get(`/invoice/${encodeURIComponent(d.invoiceTargetId)}`, c.signal);
+      const due = inv ? (minor(inv.amountRemaining, r.currency) ?? 0n) : 0n;
+      const applied = minBig(paid.value, due);
+      if (applied > 0n) apply.push({ doc: ref(d.invoiceTargetId), apply: true, amount: amount(applied, r.currency) });
+    }
+    const a = await c.api.upsert(
+      RECORD_OF.payment,
+      r.externalReference,
+      {
+        customer: ref(d.customerTargetId),
+        payment: amount(paid.value, r.currency),
+        tranDate: r.date,
+        ...(r.description ? { memo: r.description.slice(0, 999) } : {}),
+        ...(c.bankAccountId ? { undepFunds: false, account: ref(c.bankAccountId) } : { undepFunds: true }),
+        ...(apply.length > 0 ? { apply: { items: apply } } : {}),
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused('payment', r.externalReference, a)));
+      continue;
+    }
+    const rec = await written(c, RECORD_OF.payment, r.externalReference);
+    out.push(ok(text(rec.id), { number: text(rec.tranId) || r.externalReference, outcome: 'created' }));
+  }
+  return out;
+}
+
+/** The target id of an application (NetSuite gives an apply line no id of its own). */
+const applicationId = (fromId: string, invoiceId: string, amt: string, date: string) =>
+  `${fromId}>${invoiceId}:${amt}@${date}`;
+
+/** What a payment or credit memo has applied to an invoice now, in minor units; null when the record is gone. */
+async function appliedTo(
+  c: DocumentContext,
+  type: string,
+  fromId: string,
+  invoiceId: string,
+  currency: string,
+): Promise<bigint | null> {
+  const rec = await c.api.get(`/${type}/${encodeURIComponent(fromId)}`, c.signal, true);
+  if (!rec) return null;
+  return rows(rec.apply)
+    .filter((x) => refId(x.doc) === invoiceId && x.apply === true)
+    .reduce((s, x) => s + (minor(x.amount, currency) ?? 0n), 0n);
+}
+
+/**
+ * Sets unapplied payments and open credit memos against invoices: the record's `apply` line for
+ * the invoice is set to what it applied before plus this allocation (PATCH, not sent again by the
+ * client; after an unknown outcome the engine asks findAllocation first).
+ */
+export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const wanted = parseAmount(r.amount, r.currency);
+    if (!wanted.ok || wanted.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Allocation ${r.sourceId}: ${r.amount}`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const type = r.from === 'creditNote' ? RECORD_OF.creditNote : RECORD_OF.payment;
+    const before = await appliedTo(c, type, d.fromTargetId, d.invoiceTargetId, r.currency);
+    if (before === null) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `${r.from === 'creditNote' ? 'credit memo' : 'payment'} ${r.fromExternalReference} is no longer in ${SYSTEM}`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const a = await c.api.patch(
+      type,
+      d.fromTargetId,
+      {
+        apply: {
+          items: [{ doc: ref(d.invoiceTargetId), apply: true, amount: amount(before + wanted.value, r.currency) }],
+        },
+      },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused(`the application of ${type}`, r.fromExternalReference, a)));
+      continue;
+    }
+    out.push(ok(applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date), { outcome: 'created' }));
+  }
+  return out;
+}
+
+/** An application NetSuite already holds between the same documents, at least this amount, not one of `taken`. */
+export async function findAllocation(
+  c: DocumentContext,
+  d: TargetAllocation,
+  taken: ReadonlySet<string>,
+): Promise<FoundDocument | null> {
+  const r = d.record;
+  const wanted = parseAmount(r.amount, r.currency);
+  if (!wanted.ok) return null;
+  const id = applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date);
+  if (taken.has(id)) return null;
+  const type = r.from === 'creditNote' ? RECORD_OF.creditNote : RECORD_OF.payment;
+  const applied = await appliedTo(c, type, d.fromTargetId, d.invoiceTargetId, r.currency);
+  return applied !== null && applied >= wanted.value ? { targetId: id } : null;
+}
+
+/** Documents by internal id, as booked: an invoice, else a credit memo, a payment, a refund. */
+export async function readDocuments(
+  c: DocumentContext,
+  ids: string[],
+  lines: boolean,
+): Promise<Map<string, TargetDocument>> {
+  const out = new Map<string, TargetDocument>();
+  for (const id of ids) {
+    for (const kind of ['invoice', 'creditNote', 'payment', 'refund'] as const) {
+      const sales = kind === 'invoice' || kind === 'creditNote';
+      const e = await c.api.get(`/${RECORD_OF[kind]}/${encodeURIComponent(id)}`, c.signal, lines && sales);
+      if (!e) continue;
+      out.set(id, {
+        targetId: id,
+        kind,
+        number: text(e.tranId) || text(e.externalId),
+        customerTargetId: customerOf(e),
+        externalReference: text(e.externalId),
+        date: text(e.tranDate),
+        dueDate: text(e.dueDate) || null,
+        currency: c.currency,
+        gross: minor(kind === 'payment' ? e.payment : e.total, c.currency) ?? 0n,
+        lines: lines && sales ? rows(e.item).length : 0,
+      });
+      break;
+    }
+  }
+  return out;
+}

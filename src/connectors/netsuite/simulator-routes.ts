@@ -1,0 +1,115 @@
+import { type Account, NsRefusal } from './simulator-store.ts';
+import { customerView, itemView, paymentView, refundView, txnView } from './simulator-views.ts';
+
+/*
+ * The record service of the simulated NetSuite: GET, PUT (upsert by `eid:`) and PATCH of
+ * `/{type}/{id}` for the records this target writes, GET of a customer list page. Writes answer
+ * 204 with the record's URL in `Location` and no body ("Creating a Record Instance"); reads
+ * answer the record, its sublists as links unless `expandSubResources=true`.
+ */
+
+type Obj = Record<string, unknown>;
+const ITEM_TYPES = new Set(['nonInventorySaleItem', 'serviceSaleItem']);
+const TYPES = new Set(['customer', 'invoice', 'creditMemo', 'customerPayment', 'customerRefund', ...ITEM_TYPES]);
+
+const notFound = () =>
+  new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist. Provide a valid record instance ID.');
+
+export function route(
+  a: Account,
+  method: string,
+  path: string,
+  q: URLSearchParams,
+  body: Obj,
+  base: string,
+): { status: number; body: Obj | null; location?: string } {
+  if (method === 'GET' && path === '/customer') {
+    const limit = Math.max(1, Math.min(1000, Number(q.get('limit') ?? 1000) || 1000));
+    const ids = [...a.customers.keys()].slice(0, limit);
+    return {
+      status: 200,
+      body: {
+        links: [],
+        count: ids.length,
+        hasMore: a.customers.size > ids.length,
+        items: ids.map((id) => ({ links: [{ rel: 'self', href: `${base}/customer/${id}` }], id })),
+        offset: 0,
+        totalResults: a.customers.size,
+      },
+    };
+  }
+  const m = /^\/([A-Za-z]+)\/(eid:[^/]+|\d+)$/.exec(path);
+  if (!m || !TYPES.has(m[1]!)) throw new NsRefusal(404, 'INVALID_URL', 'The requested URL is not valid.');
+  const type = m[1]!;
+  const key = m[2]!;
+  const byEid = key.startsWith('eid:');
+  const externalId = byEid ? decodeURIComponent(key.slice(4)) : '';
+  if (byEid && !/^[A-Za-z0-9_-]+$/.test(externalId))
+    throw new NsRefusal(400, 'INVALID_ID', `Invalid external ID ${externalId}.`);
+  if (byEid && method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'Use PUT to upsert a record by external ID.');
+  if (!byEid && method === 'PUT')
+    throw new NsRefusal(400, 'USER_ERROR', 'The upsert operation requires an external ID.');
+  const expand = q.get('expandSubResources') === 'true';
+  const link = `${base}${path}`;
+  const find = <T extends { id: string; externalId: string }>(all: Iterable<T>): T | null => {
+    for (const x of all) if (byEid ? x.externalId === externalId : x.id === key) return x;
+    return null;
+  };
+  const done = (id: string) => ({ status: 204, body: null, location: `${base}/${type}/${id}` });
+
+  if (type === 'customer') {
+    const c = find(a.customers.values());
+    if (method === 'GET') {
+      if (!c) throw notFound();
+      return { status: 200, body: customerView(a, c) };
+    }
+    if (!c && !byEid) throw notFound();
+    return done(a.upsertCustomer(c, externalId, body).id);
+  }
+  if (ITEM_TYPES.has(type)) {
+    const i = find([...a.items.values()].filter((x) => x.type === type));
+    if (method === 'GET') {
+      if (!i) throw notFound();
+      return { status: 200, body: itemView(i) };
+    }
+    if (!i && !byEid) throw notFound();
+    return done(a.upsertItem(type, i, externalId, body).id);
+  }
+  if (type === 'invoice' || type === 'creditMemo') {
+    const t = find(a.txns.values());
+    const own = t && t.type === type ? t : null;
+    if (method === 'GET') {
+      if (!own) throw notFound();
+      return { status: 200, body: txnView(a, own, expand, link) };
+    }
+    if (!own && !byEid) throw notFound();
+    if (method === 'PATCH' && own) {
+      if (type !== 'creditMemo')
+        throw new NsRefusal(400, 'USER_ERROR', 'This simulator patches only the apply sublist.');
+      a.applyLines(own.apply, own.entity, own.total, body.apply);
+      return done(own.id);
+    }
+    return done(a.upsertTxn(type, own, externalId, body).id);
+  }
+  if (type === 'customerRefund') {
+    const r = find(a.refunds.values());
+    if (method === 'GET') {
+      if (!r) throw notFound();
+      return { status: 200, body: refundView(a, r) };
+    }
+    if (!r && !byEid) throw notFound();
+    if (method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'This simulator upserts refunds only.');
+    return done(a.upsertRefund(r, externalId, body).id);
+  }
+  const p = find(a.payments.values());
+  if (method === 'GET') {
+    if (!p) throw notFound();
+    return { status: 200, body: paymentView(a, p, expand, link) };
+  }
+  if (!p && !byEid) throw notFound();
+  if (method === 'PATCH' && p) {
+    a.applyLines(p.apply, p.customer, p.payment - a.refunded(p.id), body.apply);
+    return done(p.id);
+  }
+  return done(a.upsertPayment(p, externalId, body).id);
+}

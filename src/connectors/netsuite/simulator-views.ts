@@ -1,0 +1,121 @@
+import { LosslessNumber } from 'lossless-json';
+import { formatAmount } from '../../domain/money.ts';
+import type { Account, Customer, Item, Payment, Refund, Txn } from './simulator-store.ts';
+
+/*
+ * What the simulated NetSuite answers for each record: body fields, references as
+ * `{"id", "refName"}`, amounts as exact JSON numbers, sublists expanded (`{"items": [...]}`) or as
+ * links, as "Format of Sublists and Subrecords" shows.
+ */
+
+type Obj = Record<string, unknown>;
+const amt = (a: Account, m: bigint) => new LosslessNumber(formatAmount(m, a.currency));
+const ref = (id: string, refName?: string) => ({ id, ...(refName !== undefined ? { refName } : {}) });
+
+export function refundView(a: Account, r: Refund): Obj {
+  const total = [...r.apply.values()].reduce((s, a) => s + a, 0n);
+  return {
+    id: r.id,
+    externalId: r.externalId,
+    tranId: r.tranId,
+    customer: ref(r.customer, a.customers.get(r.customer)?.companyName),
+    tranDate: r.tranDate,
+    total: amt(a, total),
+    ...(r.account ? { account: ref(r.account) } : {}),
+    currency: ref('1', a.currency),
+  };
+}
+
+function applyView(a: Account, apply: Map<string, bigint>, customer: string): Obj[] {
+  return a
+    .invoices()
+    .filter((i) => i.entity === customer && (apply.has(i.id) || a.remaining(i) > 0n))
+    .map((i) => ({
+      doc: ref(i.id, i.tranId),
+      apply: apply.has(i.id),
+      amount: amt(a, apply.get(i.id) ?? 0n),
+      due: amt(a, a.remaining(i) + (apply.get(i.id) ?? 0n)),
+      total: amt(a, i.total),
+    }));
+}
+
+export function customerView(a: Account, c: Customer): Obj {
+  return {
+    id: c.id,
+    entityId: c.entityId,
+    ...(c.externalId ? { externalId: c.externalId } : {}),
+    companyName: c.companyName,
+    email: c.email,
+    phone: c.phone,
+    isPerson: false,
+    currency: ref('1', a.currency),
+    ...(c.subsidiary ? { subsidiary: ref(c.subsidiary) } : {}),
+  };
+}
+
+export function itemView(i: Item): Obj {
+  return {
+    id: i.id,
+    itemId: i.itemId,
+    displayName: i.displayName,
+    itemType: i.type,
+    ...(i.externalId ? { externalId: i.externalId } : {}),
+  };
+}
+
+export function txnView(a: Account, t: Txn, expand: boolean, link: string): Obj {
+  const sub = (items: Obj[]) => (expand ? { items } : { links: [{ rel: 'self', href: link }] });
+  const applied = [...t.apply.values()].reduce((s, a) => s + a, 0n);
+  return {
+    id: t.id,
+    externalId: t.externalId,
+    tranId: t.tranId,
+    entity: ref(t.entity, a.customers.get(t.entity)?.companyName),
+    tranDate: t.tranDate,
+    ...(t.dueDate ? { dueDate: t.dueDate } : {}),
+    memo: t.memo,
+    currency: ref('1', a.currency),
+    subtotal: amt(
+      a,
+      t.lines.reduce((s, l) => s + l.net, 0n),
+    ),
+    taxTotal: amt(
+      a,
+      t.lines.reduce((s, l) => s + l.tax, 0n),
+    ),
+    total: amt(a, t.total),
+    ...(t.type === 'invoice'
+      ? { amountRemaining: amt(a, a.remaining(t)) }
+      : { applied: amt(a, applied), unapplied: amt(a, t.total - applied) }),
+    item: sub(
+      t.lines.map((l, n) => ({
+        line: n + 1,
+        item: ref(l.item, a.items.get(l.item)?.itemId),
+        description: l.description,
+        quantity: new LosslessNumber(l.quantity),
+        rate: new LosslessNumber(l.rate),
+        amount: amt(a, l.net),
+        ...(l.taxCode ? { taxCode: ref(l.taxCode) } : {}),
+      })),
+    ),
+    ...(t.type === 'creditMemo' ? { apply: sub(applyView(a, t.apply, t.entity)) } : {}),
+  };
+}
+
+export function paymentView(a: Account, p: Payment, expand: boolean, link: string): Obj {
+  const applied = [...p.apply.values()].reduce((s, a) => s + a, 0n);
+  return {
+    id: p.id,
+    externalId: p.externalId,
+    tranId: p.tranId,
+    customer: ref(p.customer, a.customers.get(p.customer)?.companyName),
+    tranDate: p.tranDate,
+    payment: amt(a, p.payment),
+    applied: amt(a, applied),
+    unapplied: amt(a, a.unapplied(p)),
+    undepFunds: p.undepFunds,
+    ...(p.account ? { account: ref(p.account) } : {}),
+    currency: ref('1', a.currency),
+    apply: expand ? { items: applyView(a, p.apply, p.customer) } : { links: [{ rel: 'self', href: link }] },
+  };
+}

@@ -1,0 +1,122 @@
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RatePlanner } from '../../sync/remote/contracts.ts';
+import type { TargetDeps } from '../../sync/target.ts';
+import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from './simulator.ts';
+import { createNetSuiteTarget } from './target.ts';
+
+/*
+ * The connector against the simulated account, without the engine: the connection check, the
+ * lookup by external id, an upsert whose answer is lost sent again without a duplicate, a refusal
+ * carrying NetSuite's error code, and a token asked for again after the account refuses one.
+ */
+
+const KEYS = testKeyPair();
+const CLIENT = { clientId: 'unit-client', certificateId: 'unit-cert' };
+const log = pino({ level: 'silent' });
+const planner: RatePlanner = {
+  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
+  pause: () => Promise.resolve(),
+  observe: () => Promise.resolve(),
+};
+let sim: NetSuiteSimulator | undefined;
+afterEach(async () => {
+  await sim?.close();
+  sim = undefined;
+});
+
+async function setup() {
+  const s = await startNetSuiteSimulator({
+    accountId: '1234567',
+    clients: [{ ...CLIENT, publicKey: KEYS.publicKey }],
+    items: ['Sales'],
+  });
+  sim = s;
+  const deps = {
+    db: {} as never,
+    log,
+    mapping: {} as never,
+    settings: {
+      type: 'netsuite',
+      accountId: '1234567',
+      ...CLIENT,
+      privateKey: KEYS.privateKey,
+      currency: 'EUR',
+      defaultItemId: [...s.account.items.values()][0]!.id,
+      taxRates: { '0.21': s.account.taxCodes.find((t) => t.rate === '21')!.id },
+      baseUrl: s.baseUrl,
+      tokenUrl: s.tokenUrl,
+    },
+    entityId: 'e',
+    pipelineId: 'p',
+    pipelineName: 'unit',
+    box: {} as never,
+  } satisfies TargetDeps;
+  const target = createNetSuiteTarget(deps, { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5 } });
+  return { s, target, ctx: { db: {} as never, log, actor: 'pipeline:unit' } };
+}
+
+const customer = {
+  sourceId: 'C1',
+  code: 'CUST-1',
+  targetId: null,
+  record: { kind: 'customer' as const, sourceId: 'C1', name: 'Acme' },
+};
+
+describe('the NetSuite target', () => {
+  it('checks the connection, upserts a customer through a lost answer once, and finds it by its code', async () => {
+    const { s, target, ctx } = await setup();
+    await expect(target.checkConnection!(ctx)).resolves.toBe('account 1234567');
+    expect(await target.findByReference(ctx, 'customer', 'CUST-1')).toBeNull();
+    s.dropNext(1, (r) => r.method === 'PUT');
+    const [r] = await target.upsertCustomers(ctx, [customer]);
+    const held = [...s.account.customers.values()];
+    expect(held).toHaveLength(1);
+    expect(r).toEqual({ ok: true, targetId: held[0]!.id, number: held[0]!.entityId, outcome: 'created' });
+    expect(await target.findByReference(ctx, 'customer', 'CUST-1')).toEqual({
+      targetId: held[0]!.id,
+      number: held[0]!.entityId,
+      customerTargetId: null,
+    });
+    expect(s.stats.dropped).toBe(1);
+    expect(s.violations).toEqual([]);
+  });
+
+  it('refuses an invoice NetSuite refuses with its error code, and asks for a new token after a 401', async () => {
+    const { s, target, ctx } = await setup();
+    const [c] = await target.upsertCustomers(ctx, [customer]);
+    const customerId = c!.ok ? c!.targetId : '';
+    s.account.closedUntil = '2001-12-31';
+    s.expireAccessTokens();
+    const tokens = s.stats.tokens;
+    const [r] = await target.createInvoices(ctx, [
+      {
+        sourceId: 'I1',
+        customerTargetId: customerId,
+        productTargetIds: {},
+        idempotencyKey: 'k',
+        record: {
+          kind: 'invoice',
+          sourceId: 'I1',
+          externalReference: 'I1',
+          customerSourceId: 'C1',
+          invoiceDate: '2001-05-01',
+          dueDate: '2001-06-01',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'x', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        },
+      },
+    ]);
+    expect(r).toEqual({
+      ok: false,
+      error: {
+        code: 'TARGET_REFUSED',
+        message: expect.stringMatching(/^NetSuite refused invoice I1 \(400 USER_ERROR: The accounting period/),
+        retryable: false,
+      },
+    });
+    expect(s.stats.tokens).toBe(tokens + 1);
+    expect(s.account.invoices()).toEqual([]);
+  });
+});

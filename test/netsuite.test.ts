@@ -1,0 +1,428 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { netSuiteTarget } from '../src/connectors/netsuite/index.ts';
+import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
+import { createNetSuiteTarget } from '../src/connectors/netsuite/target.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import { registerTarget } from '../src/sync/registry.ts';
+import { getRun } from '../src/sync/runs.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * The NetSuite target end to end, through the engine, against the simulated account and its
+ * token endpoint: 5% of write answers lost after committing, some 500s, the account's
+ * concurrency limit enforced (requests take a while, so that they overlap), access tokens that
+ * expire during the run and a 429 storm: zero duplicates, zero missing documents, NetSuite's
+ * numbers (tranId) written back to the source, payments and credit memos applied to the invoices
+ * they name, refusals parked with a stable reason and not sent again, and a revoked certificate
+ * parked with TARGET_AUTH_REVOKED. Every request is checked against the simulator's contract.
+ */
+
+const ACCOUNT = '7654321';
+const KEYS = testKeyPair();
+const CLIENT = { clientId: 'e2e0c0ffee0123456789abcdef', certificateId: 'CERT-E2E-1' };
+const REVOKED = { clientId: 'e2e0revoked0123456789', certificateId: 'CERT-E2E-2' };
+const TBA = {
+  consumerKey: 'e2e-consumer-key',
+  consumerSecret: 'e2e-consumer-secret',
+  tokenId: 'e2e-token',
+  tokenSecret: 'e2e-token-secret',
+};
+
+let t: TestApp;
+let sync: SyncService;
+let ns: NetSuiteSimulator;
+const closers: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  ns = await startNetSuiteSimulator({
+    accountId: ACCOUNT,
+    clients: [
+      { ...CLIENT, publicKey: KEYS.publicKey },
+      { ...REVOKED, publicKey: KEYS.publicKey },
+    ],
+    tba: [TBA],
+    currency: 'EUR',
+    items: ['Sales'],
+    seed: 11,
+    dropAfterCommitRate: 0.05,
+    failRate: 0.03,
+    // Tokens that live 3 s: new ones are asked for during the runs.
+    accessTokenSeconds: 3,
+    concurrency: 3,
+    latencyMs: 3,
+  });
+  registerTarget({
+    ...netSuiteTarget,
+    create: (deps) => Promise.resolve(createNetSuiteTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
+  });
+}, 60_000);
+afterAll(async () => {
+  registerTarget(netSuiteTarget);
+  for (const c of closers) await c.close();
+  await ns.close();
+  await t.close();
+});
+
+const acct = () => ns.account;
+const tax = (rate: string) => acct().taxCodes.find((c) => c.rate === rate)!.id;
+
+function settings(client: Record<string, string> = { ...CLIENT, privateKey: KEYS.privateKey }) {
+  return {
+    type: 'netsuite',
+    accountId: ACCOUNT,
+    ...client,
+    currency: 'EUR',
+    defaultItemId: [...acct().items.values()].find((i) => i.itemId === 'Sales')!.id,
+    taxRates: { '0.21': tax('21'), '0.09': tax('9'), '0': tax('0') },
+    baseUrl: ns.baseUrl,
+    tokenUrl: ns.tokenUrl,
+    limits: { concurrent: 3 },
+  };
+}
+
+const importAll = (pipeline: Pipeline, records: CanonicalRecord[]) =>
+  sync.processRecords(
+    pipeline,
+    'import',
+    'e2e',
+    records.map((record) => ({ record })),
+  );
+/** An invoice of 121.00 (100.00 + 21% VAT) under its source id as reference, unless `o` says otherwise. */
+const invoice = (sourceId: string, customer: string, o: Partial<Extract<CanonicalRecord, { kind: 'invoice' }>> = {}) =>
+  ({
+    kind: 'invoice',
+    sourceId,
+    externalReference: sourceId,
+    customerSourceId: customer,
+    invoiceDate: '2026-11-02',
+    dueDate: '2026-12-02',
+    currency: 'EUR',
+    description: '',
+    lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+    ...o,
+  }) satisfies CanonicalRecord;
+const invoicesBy = (ref: string) =>
+  acct()
+    .invoices()
+    .filter((d) => d.externalId === ref);
+
+describe('NetSuite end to end', () => {
+  it('iXpole → NetSuite: every instalment once through lost answers, within the concurrency limit, NetSuite’s numbers written back', async () => {
+    await t.entity('NS1', 'EUR', { standardTaxRate: '0.21' });
+    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 40, customers: 8, products: 3 });
+    closers.push(ix);
+    // Beyond the random 5%: upserts whose answers are lost are sent again, updating what the first made.
+    ns.dropNext(4, (r) => r.method === 'PUT' && r.route.startsWith('/invoice/eid:'));
+    const pipeline = await definePipeline(t.db, 'NS1', {
+      name: 'ix-to-netsuite',
+      source: {
+        type: 'ixpole',
+        baseUrl: ix.url,
+        apiKey: ix.apiKey,
+        backoffBaseMs: 5,
+        backoffMaxMs: 20,
+        maxAttempts: 4,
+      },
+      target: settings(),
+      options: { pageSize: 20 },
+    });
+    const tokens = ns.stats.tokens;
+    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(['succeeded', 'partial']).toContain(run.status);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    await sync.flushAll();
+
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
+    for (const code of codes) expect(invoicesBy(code), code).toHaveLength(1);
+    expect(ns.duplicates()).toEqual([]);
+    expect(ns.stats.dropped).toBeGreaterThanOrEqual(4);
+    // Paced: the account never had more in flight than it allows.
+    expect(ns.stats.rateRefused).toBe(0);
+    expect(ns.stats.maxInFlight).toBeLessThanOrEqual(3);
+
+    // Written back: NetSuite's own number of each invoice.
+    let numbers = 0;
+    for (const w of ix.writes)
+      if (w.method === 'PUT')
+        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string }[]) {
+          if (u.InvoiceNumber === undefined) continue;
+          numbers++;
+          expect(u.InvoiceNumber).toBe(invoicesBy(u.InstalmentCode)[0]!.tranId);
+          expect(u.InvoiceNumber).toMatch(/^INV\d{5}$/);
+        }
+    expect(numbers).toBeGreaterThanOrEqual(codes.length);
+    // Amounts as iXpole gave them.
+    for (let i = 0; i < 10; i++) {
+      const inst = ix.instalmentAt(i);
+      const d = invoicesBy(inst.InstalmentCode)[0]!;
+      const net = d.lines.reduce((s, l) => s + l.net, 0n);
+      const vat = d.lines.reduce((s, l) => s + l.tax, 0n);
+      expect([(Number(net) / 100).toFixed(2), (Number(vat) / 100).toFixed(2)]).toEqual([
+        inst.NetAmount,
+        inst.VatAmount,
+      ]);
+    }
+
+    // A second run books nothing again.
+    const writes = ns.stats.writes;
+    const again = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(again.status).toBe('succeeded');
+    expect(ns.stats.writes).toBe(writes);
+    expect(ns.violations).toEqual([]);
+    // Tokens expired during the run and new ones were granted.
+    expect(ns.stats.tokens - tokens).toBeGreaterThan(1);
+  }, 120_000);
+
+  it('records → NetSuite: payments applied to the invoices they name, credit memos and unapplied payments set against invoices, through lost answers and a 429 storm', async () => {
+    await t.entity('NS2', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS2', {
+      name: 'records-to-netsuite',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    const customers: CanonicalRecord[] = ['A', 'B', 'C'].map((c) => ({
+      kind: 'customer',
+      sourceId: `N2-${c}`,
+      name: `E2E customer ${c}`,
+      email: `${c.toLowerCase()}@example.org`,
+    }));
+    const inv = (n: number, c: string) => invoice(`N2-I${n}`, `N2-${c}`);
+    const pay = (n: number, c: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
+      kind: 'payment',
+      sourceId: `N2-P${n}`,
+      externalReference: `N2-P${n}`,
+      customerSourceId: `N2-${c}`,
+      date: '2026-11-05',
+      amount,
+      currency: 'EUR',
+      invoiceExternalReference: invoiceRef,
+      description: '',
+    });
+    const records: CanonicalRecord[] = [
+      ...customers,
+      ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),
+      pay(1, 'A', '121.00', 'N2-I1'),
+      pay(2, 'B', '50.00', 'N2-I2'),
+      pay(3, 'C', '30.00', null),
+      // Paid on account, then 20.00 of it refunded.
+      pay(4, 'B', '50.00', null),
+      {
+        kind: 'refund',
+        sourceId: 'N2-R1',
+        externalReference: 'N2-R1',
+        customerSourceId: 'N2-B',
+        date: '2026-11-07',
+        amount: '20.00',
+        currency: 'EUR',
+        paymentExternalReference: 'N2-P4',
+        description: 'Overpaid',
+      },
+      {
+        kind: 'allocation',
+        sourceId: 'N2-A1',
+        customerSourceId: 'N2-C',
+        date: '2026-11-06',
+        currency: 'EUR',
+        amount: '30.00',
+        invoiceExternalReference: 'N2-I3',
+        from: 'payment',
+        fromExternalReference: 'N2-P3',
+      },
+      {
+        kind: 'creditNote',
+        sourceId: 'N2-N1',
+        externalReference: 'N2-N1',
+        customerSourceId: 'N2-A',
+        date: '2026-11-04',
+        currency: 'EUR',
+        description: 'Returned',
+        invoiceExternalReference: 'N2-I4',
+        lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
+      },
+      {
+        kind: 'allocation',
+        sourceId: 'N2-A2',
+        customerSourceId: 'N2-A',
+        date: '2026-11-04',
+        currency: 'EUR',
+        amount: '24.20',
+        invoiceExternalReference: 'N2-I4',
+        from: 'creditNote',
+        fromExternalReference: 'N2-N1',
+      },
+    ];
+    const dropped = ns.stats.dropped;
+    const refused429 = ns.stats.rateRefused;
+    ns.dropNext(2, (r) => r.method === 'PUT' && r.route.startsWith('/customerPayment/eid:'));
+    ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/creditMemo/'));
+    ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/'));
+    ns.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/customerRefund/eid:'));
+    // A storm: the account answers 429 to the next requests, whoever sends them.
+    ns.failNext(429, 429, 429, 429, 429, 429);
+    ns.expireAccessTokens();
+    await importAll(pipeline, records);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+
+    const one = (ref: string) => {
+      const found = invoicesBy(ref);
+      expect(found, ref).toHaveLength(1);
+      return found[0]!;
+    };
+    for (let n = 1; n <= 12; n++) expect(one(`N2-I${n}`).total).toBe(12100n);
+    const due = (ref: string) => acct().remaining(one(ref));
+    expect(['N2-I1', 'N2-I2', 'N2-I3', 'N2-I4', 'N2-I5'].map(due)).toEqual([0n, 7100n, 9100n, 9680n, 12100n]);
+    const paymentOf = (ref: string) => [...acct().payments.values()].filter((p) => p.externalId === ref);
+    expect(paymentOf('N2-P1').map((p) => [...p.apply])).toEqual([[[one('N2-I1').id, 12100n]]]);
+    expect(paymentOf('N2-P2').map((p) => [...p.apply])).toEqual([[[one('N2-I2').id, 5000n]]]);
+    expect(paymentOf('N2-P3').map((p) => [...p.apply])).toEqual([[[one('N2-I3').id, 3000n]]]);
+    const notes = acct()
+      .creditMemos()
+      .filter((d) => d.externalId === 'N2-N1');
+    expect(notes.map((d) => [d.total, [...d.apply]])).toEqual([[2420n, [[one('N2-I4').id, 2420n]]]]);
+    // The refund took 20.00 of the payment on account, once.
+    const p4 = paymentOf('N2-P4')[0]!;
+    const refunds = [...acct().refunds.values()].filter((r) => r.externalId === 'N2-R1');
+    expect(refunds.map((r) => [...r.apply])).toEqual([[[p4.id, 2000n]]]);
+    expect(acct().unapplied(p4)).toBe(3000n);
+    // What the engine mapped is what NetSuite holds, with NetSuite's numbers.
+    const { rows } = await t.db.query<{ source_id: string; target_id: string; target_number: string | null }>(
+      `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
+      [pipeline.id],
+    );
+    expect(rows).toHaveLength(12);
+    for (const r of rows)
+      expect({ id: r.target_id, number: r.target_number }).toEqual({
+        id: one(r.source_id).id,
+        number: one(r.source_id).tranId,
+      });
+    expect(ns.duplicates()).toEqual([]);
+    expect(ns.violations).toEqual([]);
+    // The storm was answered, and the four answers were lost.
+    expect(ns.stats.rateRefused - refused429).toBeGreaterThanOrEqual(6);
+    expect(ns.stats.dropped - dropped).toBeGreaterThanOrEqual(5);
+
+    // Sent again: nothing new.
+    const writes = ns.stats.writes;
+    await importAll(pipeline, records);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect(ns.stats.writes).toBe(writes);
+  }, 120_000);
+
+  it('a refused invoice is parked with TARGET_REFUSED and NetSuite’s words, and not sent again', async () => {
+    await t.entity('NS3', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS3', {
+      name: 'refused-netsuite',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    acct().closedUntil = '2001-12-31';
+    const records: CanonicalRecord[] = [
+      { kind: 'customer', sourceId: 'N3-C', name: 'Closed period customer' },
+      invoice('N3-I1', 'N3-C', { invoiceDate: '2001-06-01', dueDate: '2001-07-01' }),
+      invoice('N3-I2', 'N3-C', { currency: 'USD' }),
+      invoice('N3-I3', 'N3-C', { externalReference: 'N3.I3' }),
+      {
+        kind: 'refund',
+        sourceId: 'N3-R1',
+        externalReference: 'N3-R1',
+        customerSourceId: 'N3-C',
+        date: '2026-06-02',
+        amount: '5.00',
+        currency: 'EUR',
+        paymentExternalReference: null,
+        description: '',
+      },
+    ];
+    await importAll(pipeline, records);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
+      ['N3-I1', 'TARGET_REFUSED'],
+      ['N3-I2', 'CURRENCY_MISMATCH'],
+      ['N3-I3', 'TARGET_REFUSED'],
+      ['N3-R1', 'TARGET_REFUSED'],
+    ]);
+    // A reference NetSuite cannot hold as an external id is refused before anything is sent.
+    expect(parked[2]!.message).toMatch(
+      /external ids take letters, digits, "_" and "-" only; reference "N3.I3" has "\."/,
+    );
+    expect(ns.requests.filter((r) => r.route.includes('N3.I3'))).toEqual([]);
+    expect(parked[3]!.message).toMatch(/must name the payment it returns/);
+    expect(parked[0]!.message).toMatch(/USER_ERROR: The accounting period of this transaction is closed/);
+    const tries = ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1').length;
+    // Sent until NetSuite answered (a 500 before anything is done may precede the refusal), then never again.
+    expect(tries).toBeGreaterThanOrEqual(1);
+    await sync.flushAll();
+    await sync.flushAll();
+    expect(ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1')).toHaveLength(tries);
+    acct().closedUntil = null;
+  });
+
+  it('a revoked certificate mapping parks the documents with TARGET_AUTH_REVOKED; nothing is written and no secret is told', async () => {
+    await t.entity('NS4', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS4', {
+      name: 'revoked-netsuite',
+      source: { type: 'records' },
+      target: settings({ ...REVOKED, privateKey: KEYS.privateKey }),
+    });
+    ns.revoke(REVOKED.clientId);
+    const writes = ns.stats.writes;
+    await sync.processRecords(pipeline, 'import', 'e2e', [
+      { record: { kind: 'customer', sourceId: 'R-C', name: 'Revoked customer' } },
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => p.reason_code)).toEqual(['TARGET_AUTH_REVOKED']);
+    expect(parked[0]!.message).toMatch(/invalid_grant/);
+    expect(parked[0]!.message).not.toContain('PRIVATE KEY');
+    expect(ns.stats.writes).toBe(writes);
+  });
+
+  it('token-based authentication: every request signed; documents booked; a revoked token parks with TARGET_AUTH_REVOKED', async () => {
+    await t.entity('NS5', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS5', {
+      name: 'tba-netsuite',
+      source: { type: 'records' },
+      target: settings(TBA),
+    });
+    const inv = (n: number) => invoice(`N5-I${n}`, 'N5-C');
+    await sync.processRecords(pipeline, 'import', 'e2e', [
+      { record: { kind: 'customer', sourceId: 'N5-C', name: 'Signed customer' } },
+      { record: inv(1) },
+      {
+        record: {
+          kind: 'payment',
+          sourceId: 'N5-P1',
+          externalReference: 'N5-P1',
+          customerSourceId: 'N5-C',
+          date: '2026-11-03',
+          amount: '121.00',
+          currency: 'EUR',
+          invoiceExternalReference: 'N5-I1',
+          description: '',
+        },
+      },
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(acct().remaining(invoicesBy('N5-I1')[0]!)).toBe(0n);
+    expect(ns.violations).toEqual([]);
+
+    ns.revokeToken(TBA.tokenId);
+    await sync.processRecords(pipeline, 'import', 'e2e', [{ record: inv(2) }]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['N5-I2', 'TARGET_AUTH_REVOKED']]);
+    expect(parked[0]!.message).toMatch(/issue a new token/);
+    expect(parked[0]!.message).not.toContain(TBA.tokenSecret);
+    expect(invoicesBy('N5-I2')).toEqual([]);
+  });
+});
