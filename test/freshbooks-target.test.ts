@@ -138,6 +138,7 @@ const payment = (
   idempotencyKey: `key-${ref}`,
   customerTargetId,
   invoiceTargetId,
+  bankAccountCode: 'BANK',
   record: {
     kind: 'payment',
     sourceId: ref,
@@ -335,21 +336,33 @@ describe('FreshBooks documents', () => {
   it('books a payment on its invoice and finds it by reference; a payment of no invoice is TARGET_CAPABILITY_MISSING', async () => {
     const inv = invoiceOf('U-1');
     sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/payments/payments');
-    expect((await thrown(target.createPayments(ctx(), [payment('P-1', cust, inv.id, '21.00')]))).retryable).toBe(true);
+    expect((await thrown(target.createPayments!(ctx(), [payment('P-1', cust, inv.id, '21.00')]))).retryable).toBe(true);
     const found = await target.findByReference(ctx(), 'payment', 'P-1', cust);
     const held = [...acc().payments.values()].find((p) => tagOf(p.note, REF_PREFIX) === 'P-1')!;
     expect(found).toMatchObject({ targetId: held.id, customerTargetId: cust });
     expect([held.invoiceid, held.amount, held.type, inv.outstanding]).toEqual([inv.id, 2100n, 'Bank Transfer', 10000n]);
-    const [none] = await target.createPayments(ctx(), [payment('P-2', cust, null, '5.00')]);
+    const [none] = await target.createPayments!(ctx(), [payment('P-2', cust, null, '5.00')]);
     expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_CAPABILITY_MISSING' } });
+    // Sent without its invoice (the engine had not booked it yet): looked up by the invoice's reference, or waits.
+    const named = (ref: string, invoiceRef: string) => {
+      const p = payment(ref, cust, null, '1.00');
+      return { ...p, record: { ...p.record, invoiceExternalReference: invoiceRef } };
+    };
+    const [late, early] = await target.createPayments!(ctx(), [named('P-3', 'U-4'), named('P-4', 'U-404')]);
+    expect(late).toMatchObject({ ok: true });
+    expect([...acc().payments.values()].find((p) => tagOf(p.note, REF_PREFIX) === 'P-3')!.invoiceid).toBe(
+      invoiceOf('U-4').id,
+    );
+    expect(early).toMatchObject({ ok: false, error: { code: 'TARGET_UNAVAILABLE', retryable: true } });
   });
 
   it('books a credit note and sets it against an invoice with a credit payment; a lost credit is found by findAllocation', async () => {
-    const [note] = await target.createCreditNotes(ctx(), [
+    const [note] = await target.createCreditNotes!(ctx(), [
       {
         sourceId: 'N-1',
         idempotencyKey: 'key-N-1',
         customerTargetId: cust,
+        invoiceTargetId: invoiceOf('U-4').id,
         productTargetIds: {},
         record: {
           kind: 'creditNote',
@@ -390,7 +403,7 @@ describe('FreshBooks documents', () => {
     const found = await target.findAllocation!(ctx(), alloc, new Set());
     expect(found).not.toBeNull();
     expect(await target.findAllocation!(ctx(), alloc, new Set([found!.targetId]))).toBeNull();
-    expect([inv.outstanding, acc().creditNotes.get(noteId)!.remaining]).toEqual([6050n - 2420n, 0n]);
+    expect([inv.outstanding, acc().creditNotes.get(noteId)!.remaining]).toEqual([6050n - 100n - 2420n, 0n]);
     const [fromPayment] = await target.createAllocations!(ctx(), [
       { ...alloc, record: { ...alloc.record, from: 'payment' } },
     ]);

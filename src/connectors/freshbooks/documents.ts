@@ -272,7 +272,25 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       out.push(failed(amount));
       continue;
     }
-    if (!d.invoiceTargetId) {
+    // The engine sends a payment without its invoice when that invoice was not booked yet (its own
+    // answer lost, or still waiting): FreshBooks has no unapplied payment, so the invoice is looked
+    // up by its reference here, and the payment waits (retryable) until it is there.
+    let invoiceId = d.invoiceTargetId;
+    if (!invoiceId && r.invoiceExternalReference) {
+      invoiceId = (await lookUp(c, 'invoice', r.invoiceExternalReference, d.customerTargetId))?.targetId ?? null;
+      if (!invoiceId) {
+        out.push(
+          failed({
+            code: 'TARGET_UNAVAILABLE',
+            message: `Payment ${r.externalReference} waits for invoice ${r.invoiceExternalReference}, not in FreshBooks yet`,
+            retryable: true,
+            field: 'invoiceExternalReference',
+          }),
+        );
+        continue;
+      }
+    }
+    if (!invoiceId) {
       out.push(
         failed({
           code: 'TARGET_CAPABILITY_MISSING',
@@ -289,7 +307,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         path: KINDS.payment.path,
         json: {
           payment: {
-            invoiceid: idNumber(d.invoiceTargetId),
+            invoiceid: idNumber(invoiceId),
             amount: money(amount, r.currency),
             date: r.date,
             type: c.paymentType,

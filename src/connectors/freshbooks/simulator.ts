@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
-import { invoicePdf } from '../zohobooks/simulator.ts';
+import { invoicePdf } from './simulator-pdf.ts';
 import { violationsOf } from './simulator-contract.ts';
 import { Account, type AccountOptions, FbRefusal } from './simulator-store.ts';
 
