@@ -117,6 +117,7 @@ describe('FreshBooks end to end', () => {
     expect(fb.duplicates(ACC)).toEqual([]);
     expect(fb.stats.dropped).toBeGreaterThanOrEqual(4);
     expect(fb.stats.rateRefused).toBe(0);
+    expect(fb.stats.injected429).toBe(5);
 
     let numbers = 0;
     let pdfs = 0;

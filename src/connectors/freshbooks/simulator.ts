@@ -66,7 +66,8 @@ export class FreshBooksSimulator {
   url = '';
   readonly violations: { route: string; problems: string[] }[] = [];
   readonly requests: SimulatedRequest[] = [];
-  readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, refreshes: 0 };
+  /** `rateRefused`: 429s past the minute's limit; `injected429`: 429s of `failNext`. */
+  readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, injected429: 0, refreshes: 0 };
   readonly #accounts = new Map<string, Account>();
   readonly #refresh = new Map<string, { used: boolean }>();
   readonly #codes = new Set<string>();
@@ -283,6 +284,7 @@ export class FreshBooksSimulator {
       return this.send(res, 429, errors(429, 'Too many requests.'));
     }
     const fail = this.#fails.shift() ?? (this.#random() < (this.options.failRate ?? 0) ? 500 : undefined);
+    if (fail === 429) this.stats.injected429++;
     if (fail !== undefined)
       return this.send(res, fail, fail === 429 ? errors(429, 'Too many requests.') : errors(1, 'Internal error.'));
     let body: Obj = {};
