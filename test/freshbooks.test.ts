@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { REF_PREFIX, tagOf } from '../src/connectors/freshbooks/map.ts';
@@ -9,6 +9,7 @@ import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { completeConsent, startConsent } from '../src/sync/remote/oauth-connect.ts';
 import { registerTarget } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -326,6 +327,51 @@ describe('FreshBooks end to end', () => {
     );
     expect(fb.duplicates(ACC)).toEqual([]);
   }, 120_000);
+
+  it('connects through the shared consent flow: the one business of the identity is bound, and books into it', async () => {
+    await t.entity('FB4', 'EUR', { standardTaxRate: '0.21' });
+    const { refreshToken: _none, ...noToken } = settings();
+    const { tenantId: _account, ...target } = noToken;
+    const pipeline = await definePipeline(t.db, 'FB4', {
+      name: 'consented-freshbooks',
+      source: { type: 'records' },
+      target,
+    });
+    const start = await startConsent(t.db, testBox, {
+      pipeline,
+      publicUrl: 'https://ledgerlink.example',
+      actor: 'test',
+    });
+    const url = new URL(start.url);
+    expect([url.origin + url.pathname, url.searchParams.get('response_type')]).toEqual([
+      'https://auth.freshbooks.com/oauth/authorize',
+      'code',
+    ]);
+    expect(url.searchParams.get('scope')).toContain('user:invoices:write');
+    const done = await completeConsent(t.db, testBox, {
+      pipelineName: pipeline.name,
+      callback: new URLSearchParams({ code: fb.issueCode(), state: url.searchParams.get('state')! }),
+    });
+    expect(done.tenant).toEqual({ tenantId: ACC, tenantName: 'FreshBooks E2E Ltd' });
+    await sync.processRecords(pipeline, 'import', 'e2e', [
+      { record: { kind: 'customer', sourceId: 'K-C', name: 'Consented customer' } },
+      {
+        record: {
+          kind: 'invoice',
+          sourceId: 'K-I1',
+          externalReference: 'K-I1',
+          customerSourceId: 'K-C',
+          invoiceDate: '2026-11-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Service', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        },
+      },
+    ]);
+    await drain(pipeline);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(invoicesBy('K-I1').map((d) => [d.status, d.total])).toEqual([['sent', 1210n]]);
+  });
 
   it('a revoked connection parks the documents with TARGET_AUTH_REVOKED, saying how to reconnect; nothing is written', async () => {
     await t.entity('FB3', 'EUR', { standardTaxRate: '0.21' });

@@ -119,6 +119,8 @@ export const FRESHBOOKS_OAUTH: OAuthProvider = {
   tokenUrl: TOKEN_URL,
   scopes: SCOPES,
   pkce: false,
+  // The code exchange, like every refresh, sends client_id and client_secret in the form.
+  clientAuthentication: 'body',
   async tenants({ accessToken, settings, request }) {
     const base = typeof settings.baseUrl === 'string' ? settings.baseUrl : undefined;
     const a = await request(meUrl(base), {
