@@ -291,13 +291,16 @@ describe('FreshBooks documents', () => {
       invoice('U-2', cust, '10000000000.00'),
       invoice('U-3', cust, '10.00', '0.06'),
       invoice('U-4', cust, '50.00'),
+      { ...invoice('U-7', cust), record: { ...invoice('U-7', cust).record, dueDate: '2026-11-01' } },
     ]);
     expect(out.map((r) => (r.ok ? r.number : r.error.code))).toEqual([
       '0000001',
       'TARGET_REFUSED',
       'MAPPING_NO_TAX_CODE_FOR_RATE',
       '0000002',
+      'TARGET_REFUSED',
     ]);
+    expect((out[4] as { error: { message: string } }).error.message).toMatch(/due \(2026-11-01\) before its date/);
     expect((out[1] as { error: { message: string } }).error.message).toMatch(/errno 2001 unit_cost/);
     expect([invoiceOf('U-1').status, invoiceOf('U-1').total, invoiceOf('U-1').due_date]).toEqual([
       'sent',

@@ -184,6 +184,17 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       continue;
     }
     const offset = r.dueDate ? daysBetween(r.invoiceDate, r.dueDate) : 0;
+    if (offset < 0) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `Invoice ${r.externalReference} is due (${r.dueDate}) before its date (${r.invoiceDate}); FreshBooks takes a due date as days after the invoice date`,
+          retryable: false,
+          field: 'dueDate',
+        }),
+      );
+      continue;
+    }
     const a = await c.api.call(
       {
         method: 'POST',
@@ -192,7 +203,7 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
           invoice: {
             customerid: idNumber(d.customerTargetId),
             create_date: r.invoiceDate,
-            due_offset_days: new LosslessNumber(String(Math.max(0, offset))),
+            due_offset_days: new LosslessNumber(String(offset)),
             po_number: r.externalReference,
             currency_code: r.currency,
             ...(r.description ? { notes: r.description } : {}),
@@ -405,6 +416,8 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
     const e = await c.api.byId(`${k.path}/${encodeURIComponent(id)}`, k.one, c.signal);
     if (!e) continue;
     const currency = text(e.currency_code) || text((e.amount as FbObject | undefined)?.code);
+    if (!/^[A-Z]{3}$/.test(currency))
+      throw new ConnectorError(SYSTEM, `invoice ${id} answered without its currency`, { retryable: false });
     out.set(id, {
       targetId: id,
       kind: 'invoice',
