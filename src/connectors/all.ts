@@ -14,3 +14,4 @@ import './businesscentral/index.ts';
 import './zohobooks/index.ts';
 import './intacct/index.ts';
 import './netsuite/index.ts';
+import './freshbooks/index.ts';

@@ -178,6 +178,12 @@ export interface OAuthProvider {
   /** Whether the platform takes PKCE (`code_challenge`, S256). */
   pkce: boolean;
   /**
+   * How the app authenticates at the token endpoint when the consent's code is exchanged
+   * (src/sync/remote/oauth-endpoint.ts): `basic` (default, RFC 6749 §2.3.1) or `body` (FreshBooks
+   * takes `client_id` and `client_secret` in the form).
+   */
+  clientAuthentication?: 'basic' | 'body' | undefined;
+  /**
    * Where a refresh token is revoked when a connection is deleted (RFC 7009), and how the token is
    * sent: Xero takes a form (`token=`), Intuit JSON (`{"token": ...}`). Absent: tokens are only forgotten.
    */

@@ -1,0 +1,108 @@
+import { formatAmount } from '../../src/domain/money.ts';
+import { freshBooksTarget } from '../../src/connectors/freshbooks/index.ts';
+import { type FreshBooksSimulator, startFreshBooksSimulator } from '../../src/connectors/freshbooks/simulator.ts';
+import { createFreshBooksTarget } from '../../src/connectors/freshbooks/target.ts';
+import { registerTarget } from '../../src/sync/registry.ts';
+import type { TargetHarness } from './harness.ts';
+import { money } from './harness.ts';
+import { conformance } from './scenarios.ts';
+
+/*
+ * FreshBooks held to the conformance suite, against the simulated FreshBooks and its token
+ * endpoint, losing 10% of write answers after committing. The client makes one attempt per call,
+ * so that a lost answer is the engine's to look up. The account refuses an invoice whose unit price
+ * is above the largest amount it takes, in its own error body.
+ */
+
+const CLIENT = { clientId: 'fb-conformance-client', clientSecret: 'fb-conformance-secret-0123456789' };
+const ACCOUNT = 'Cf7Acc';
+
+registerTarget({
+  ...freshBooksTarget,
+  create: (deps) =>
+    Promise.resolve(createFreshBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
+});
+
+let sim: FreshBooksSimulator | undefined;
+
+const freshbooks: TargetHarness = {
+  type: 'freshbooks',
+  unsupported: {},
+  async open() {
+    sim ??= await startFreshBooksSimulator({
+      ...CLIENT,
+      accounts: { [ACCOUNT]: { taxes: { 'BTW 21%': '21', 'BTW 9%': '9' } } },
+      seed: 23,
+      dropAfterCommitRate: 0.1,
+    });
+    const s = sim;
+    const acc = () => s.account(ACCOUNT);
+    const amount = (minor: bigint) => money(formatAmount(minor, 'EUR'));
+    const ref = (note: string) => /^ledgerlink-ref: (.*)$/m.exec(note)?.[1] ?? '';
+    return {
+      target: {
+        type: 'freshbooks',
+        ...CLIENT,
+        refreshToken: s.issueRefreshToken(),
+        tenantId: ACCOUNT,
+        baseUrl: s.baseUrl,
+        tokenUrl: s.tokenUrl,
+        limits: { callsPerMinute: 100_000 },
+      },
+      holdings() {
+        const a = acc();
+        return Promise.resolve({
+          customers: [...a.clients.values()].map((c) => ({ id: c.id, name: c.organization })),
+          invoices: [...a.invoices.values()].map((d) => ({
+            id: d.id,
+            reference: d.po_number,
+            number: d.invoice_number,
+            customerId: d.customerid,
+            gross: amount(d.total),
+            due: amount(d.outstanding),
+          })),
+          creditNotes: [...a.creditNotes.values()].map((n) => ({
+            id: n.creditid,
+            reference: ref(n.notes),
+            number: n.credit_number,
+            customerId: n.clientid,
+            gross: amount(n.total),
+            due: amount(n.remaining),
+            appliedTo: n.applied.map((x) => ({ invoiceId: x.invoiceid, amount: amount(x.amount) })),
+          })),
+          // Payments of type Credit are how a credit note is set against an invoice: shown on the credit note.
+          payments: [...a.payments.values()]
+            .filter((p) => p.type !== 'Credit')
+            .map((p) => ({
+              id: p.id,
+              reference: ref(p.note),
+              customerId: p.clientid,
+              amount: amount(p.amount),
+              appliedTo: [{ invoiceId: p.invoiceid, amount: amount(p.amount) }],
+            })),
+        });
+      },
+      violations: () => [...s.duplicates(ACCOUNT), ...s.violations],
+      dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices/invoices'),
+      dropped: () => s.stats.dropped,
+      refuse(invoice) {
+        return Promise.resolve({
+          invoice: {
+            ...invoice,
+            lines: [
+              { description: 'Too much', netAmount: '10000000000.00', vatRate: '0.21', vatAmount: '2100000000.00' },
+            ],
+          },
+          code: 'TARGET_REFUSED',
+          says: /unit_cost must be no more than/,
+        });
+      },
+    };
+  },
+  close: async () => {
+    registerTarget(freshBooksTarget);
+    await sim?.close();
+  },
+};
+
+conformance(freshbooks);
