@@ -171,6 +171,11 @@ export interface OAuthProvider {
   /** Whether the platform takes PKCE (`code_challenge`, S256). */
   pkce: boolean;
   /**
+   * How the app authenticates at the token endpoint when a consent's code is exchanged: `basic`
+   * (the default) or `body` (client id and secret in the form, as MYOB and Zoho take them).
+   */
+  clientAuthentication?: 'basic' | 'body' | undefined;
+  /**
    * Where a refresh token is revoked when a connection is deleted (RFC 7009), and how the token is
    * sent: Xero takes a form (`token=`), Intuit JSON (`{"token": ...}`). Absent: tokens are only forgotten.
    */

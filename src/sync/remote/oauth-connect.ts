@@ -256,7 +256,12 @@ export async function completeConsent(
   if (!pipeline || pipeline.entityId !== st.entity_id) throw stateRefused('unknown', o.pipelineName);
   const provider = oauthProviderOf(pipeline);
   const app = appOf(pipeline, provider);
-  const endpoint: TokenEndpoint = { system: pipeline.targetType, ...app, guard: o.guard };
+  const endpoint: TokenEndpoint = {
+    system: pipeline.targetType,
+    ...app,
+    guard: o.guard,
+    clientAuthentication: provider.clientAuthentication,
+  };
   const verifier = st.code_verifier === null ? null : box.tryDecrypt(st.code_verifier);
   // Sealed with a key this server no longer has: the consent cannot be completed.
   if (st.code_verifier !== null && verifier === null) throw stateRefused('unknown', o.pipelineName);
