@@ -23,6 +23,7 @@ export const CHANGES_PROCESS_STATE = [
   'test/imports.test.ts',
   'test/inbound.test.ts',
   'test/line-quantities.test.ts',
+  'test/myob-connect.test.ts',
   'test/myob.test.ts',
   'test/oauth-connections.test.ts',
   'test/oidc.test.ts',

@@ -99,6 +99,7 @@ export class MyobSimulator {
   readonly #files = new Map<string, CompanyFile>();
   readonly #refresh = new Map<string, { revoked: boolean }>();
   readonly #access = new Map<string, number>();
+  readonly #codes = new Map<string, string>();
   #calls: number[] = [];
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: number[] = [];
@@ -132,6 +133,9 @@ export class MyobSimulator {
   }
   get tokenUrl(): string {
     return `${this.url}/oauth2/v1/authorize`;
+  }
+  get authorizeUrl(): string {
+    return `${this.url}/oauth2/account/authorize`;
   }
 
   file(id: string): CompanyFile {
@@ -201,13 +205,34 @@ export class MyobSimulator {
     res.end(body === undefined ? '' : stringifyLossless(body));
   }
 
+  /** The consent page: the user signs in to my.MYOB and is sent back with a single-use code. */
+  private authorize(res: http.ServerResponse, url: URL): void {
+    const q = url.searchParams;
+    const redirect = q.get('redirect_uri') ?? '';
+    if (q.get('client_id') !== this.options.clientId || q.get('response_type') !== 'code' || !redirect)
+      return this.send(res, 400, { error: 'invalid_request' });
+    const code = randomBytes(16).toString('base64url');
+    this.#codes.set(code, redirect);
+    const back = new URL(redirect);
+    back.searchParams.set('code', code);
+    if (q.get('state') !== null) back.searchParams.set('state', q.get('state')!);
+    res.writeHead(302, { location: back.href });
+    res.end();
+  }
+
   private token(res: http.ServerResponse, raw: string): void {
     const p = new URLSearchParams(raw);
     if (p.get('client_id') !== this.options.clientId || p.get('client_secret') !== this.options.clientSecret)
       return this.send(res, 400, { error: 'invalid_client' });
-    if (p.get('grant_type') !== 'refresh_token') return this.send(res, 400, { error: 'unsupported_grant_type' });
-    const old = p.get('refresh_token') ?? '';
-    const grant = this.#refresh.get(old);
+    let grant: { revoked: boolean } | undefined;
+    if (p.get('grant_type') === 'authorization_code') {
+      const redirect = this.#codes.get(p.get('code') ?? '');
+      this.#codes.delete(p.get('code') ?? '');
+      if (redirect === undefined || redirect !== p.get('redirect_uri'))
+        return this.send(res, 400, { error: 'invalid_grant' });
+      grant = { revoked: false };
+    } else if (p.get('grant_type') === 'refresh_token') grant = this.#refresh.get(p.get('refresh_token') ?? '');
+    else return this.send(res, 400, { error: 'unsupported_grant_type' });
     if (!grant || grant.revoked) return this.send(res, 400, { error: 'invalid_grant' });
     this.stats.refreshes++;
     const seconds = this.options.accessTokenSeconds ?? 1200;
@@ -241,6 +266,7 @@ export class MyobSimulator {
     const url = new URL(req.url ?? '/', 'http://sim');
     const method = req.method ?? 'GET';
     if (url.pathname === '/oauth2/v1/authorize' && method === 'POST') return this.token(res, raw);
+    if (url.pathname === '/oauth2/account/authorize' && method === 'GET') return this.authorize(res, url);
     if (!url.pathname.startsWith('/accountright/')) return this.send(res, 404, errors('NotFound', 'Not found'));
     const auth = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? '');
     const expires = auth ? this.#access.get(auth[1]!) : undefined;
@@ -303,7 +329,8 @@ export class MyobSimulator {
     try {
       answer = this.route(file, method, route, url.searchParams, body, req.headers.accept ?? '');
     } catch (err) {
-      if (err instanceof MyobRefusal) return this.send(res, err.status, errors(err.errorName, err.message, err.errorCode));
+      if (err instanceof MyobRefusal)
+        return this.send(res, err.status, errors(err.errorName, err.message, err.errorCode));
       throw err;
     }
     if (write) {
