@@ -87,6 +87,17 @@ describe('MYOB connection', () => {
     expect(list.status).toBe(200);
   });
 
+  it('an API key created since March 2025: the company file comes back in the redirect (businessId)', async () => {
+    sim.options.businessIdInRedirect = FILE;
+    try {
+      const r = await t.request('GET', await consent('myob'));
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      expect(r.body).toMatchObject({ connected: true, tenantId: FILE, tenantName: 'MYOB Shared Sandbox' });
+    } finally {
+      sim.options.businessIdInRedirect = undefined;
+    }
+  });
+
   it('a company file the account does not hold is refused, naming the setting; nothing is stored', async () => {
     const r = await t.request('GET', await consent('myob-other'));
     expect(r.status).toBeGreaterThanOrEqual(400);

@@ -28,6 +28,11 @@ export interface MyobSimulatorOptions {
   seed?: number | undefined;
   /** The share of writes committed and then answered by dropping the connection. */
   dropAfterCommitRate?: number | undefined;
+  /**
+   * API keys created since 12 March 2025: the consent sends the chosen company file back in the
+   * redirect (`businessId`, `businessName`) and GET /accountright/ lists none.
+   */
+  businessIdInRedirect?: string | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -216,6 +221,11 @@ export class MyobSimulator {
     const back = new URL(redirect);
     back.searchParams.set('code', code);
     if (q.get('state') !== null) back.searchParams.set('state', q.get('state')!);
+    const business = this.options.businessIdInRedirect;
+    if (business) {
+      back.searchParams.set('businessId', business);
+      back.searchParams.set('businessName', 'MYOB Shared Sandbox');
+    }
     res.writeHead(302, { location: back.href });
     res.end();
   }
@@ -279,11 +289,13 @@ export class MyobSimulator {
       return this.send(
         res,
         200,
-        [...this.#files.values()].map((f) => ({
-          Id: f.id,
-          Name: `Company ${f.id.slice(0, 8)}`,
-          Uri: `${this.baseUrl}/${f.id}`,
-        })),
+        [...this.#files.values()]
+          .filter(() => this.options.businessIdInRedirect === undefined)
+          .map((f) => ({
+            Id: f.id,
+            Name: `Company ${f.id.slice(0, 8)}`,
+            Uri: `${this.baseUrl}/${f.id}`,
+          })),
       );
     const [fileId, ...parts] = rest.split('/');
     const file = this.#files.get((fileId ?? '').toLowerCase());
