@@ -25,7 +25,7 @@ export const myobOAuth: OAuthProvider = {
   pkce: false,
   clientAuthentication: 'body',
   async tenants({ callback, accessToken, settings, request }) {
-    const wanted = String(settings.companyFileId ?? '').toLowerCase();
+    const wanted = typeof settings.companyFileId === 'string' ? settings.companyFileId.toLowerCase() : '';
     // API keys created since 12 March 2025: the company file the user chose comes back in the redirect.
     const business = callback.get('businessId');
     if (business !== null)

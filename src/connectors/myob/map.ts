@@ -3,7 +3,7 @@ import { Dec, parseAmount } from '../../domain/money.ts';
 import type { CanonicalCustomer, CanonicalLine } from '../../sync/canonical.ts';
 import type { ItemError } from '../../sync/target.ts';
 import { type MyobObject, text } from './api.ts';
-import { MAX, SYSTEM } from './settings.ts';
+import { SYSTEM } from './settings.ts';
 
 /*
  * Canonical records → MYOB bodies, and MYOB's amounts back to minor units. Sales are booked on the

@@ -92,7 +92,10 @@ function matches(record: Obj, filter: string | null): boolean {
     if (!m) throw new MyobRefusal(400, 'InvalidFilter', `The $filter clause "${clause}" is not supported`, null);
     let v: unknown = record;
     for (const key of m[1]!.split('/')) v = (v as Obj | null | undefined)?.[key];
-    return String(v ?? '').toLowerCase() === m[2]!.replace(/''/g, "'").toLowerCase();
+    return (
+      (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).toLowerCase() ===
+      m[2]!.replace(/''/g, "'").toLowerCase()
+    );
   });
 }
 
