@@ -265,6 +265,8 @@ describe('MYOB end to end', () => {
       return found[0]!;
     };
     for (let n = 1; n <= 9; n++) expect(one(`E2-I${n}`).total).toBe(12100n);
+    // Due 30 days after the sale's date (2026-11-02 → 2026-12-02).
+    expect(one('E2-I1').dueDays).toBe(30);
     expect(salesBy('E2-I10')).toEqual([]);
     expect([one('E2-I1'), one('E2-I2'), one('E2-I3'), one('E2-I4')].map((s) => s.balance)).toEqual([
       0n,

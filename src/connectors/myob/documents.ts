@@ -13,7 +13,7 @@ import type {
 } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type MyobAnswer, type MyobApi, type MyobObject, describe, literal, text } from './api.ts';
-import { type Company, dateTime, minor, num, serviceLines, tooLong } from './map.ts';
+import { type Company, dateTime, minor, num, serviceLines, termsFor, tooLong } from './map.ts';
 import { MAX, SYSTEM } from './settings.ts';
 
 /*
@@ -136,6 +136,7 @@ async function createSale(
   date: string,
   memo: string,
   lines: MyobObject[],
+  terms: MyobObject | null = null,
 ): Promise<ItemResult> {
   const a = await c.api.call(
     {
@@ -146,6 +147,7 @@ async function createSale(
         Customer: { UID: customerUid },
         CustomerPurchaseOrderNumber: reference,
         IsTaxInclusive: false,
+        ...(terms ? { Terms: terms } : {}),
         ...(memo ? { JournalMemo: memo.slice(0, 255) } : {}),
         Lines: lines,
       },
@@ -167,13 +169,23 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       (r.currency !== c.company.currency
         ? currencyMismatch(`Invoice ${r.externalReference}`, r.currency, c.company)
         : null) ?? tooLong('Invoice reference', r.externalReference, MAX.reference, 'CustomerPurchaseOrderNumber');
-    const lines = problem ?? serviceLines(r.lines, c.company, c.taxRates, 1);
+    const terms = termsFor(r.invoiceDate, r.dueDate);
+    const lines = problem ?? ('code' in terms ? terms : serviceLines(r.lines, c.company, c.taxRates, 1));
     if (!Array.isArray(lines)) {
       out.push(failed(lines));
       continue;
     }
     out.push(
-      await createSale(c, 'Invoice', r.externalReference, d.customerTargetId, r.invoiceDate, r.description, lines),
+      await createSale(
+        c,
+        'Invoice',
+        r.externalReference,
+        d.customerTargetId,
+        r.invoiceDate,
+        r.description,
+        lines,
+        'code' in terms ? null : terms.terms,
+      ),
     );
   }
   return out;
@@ -372,7 +384,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         customerTargetId: uidOf(sale.Customer),
         externalReference: text(sale.CustomerPurchaseOrderNumber),
         date: text(sale.Date).slice(0, 10),
-        dueDate: null,
+        dueDate: text((sale.Terms as MyobObject | undefined)?.DueDate).slice(0, 10) || null,
         currency: cur,
         gross: total < 0n ? -total : total,
         lines: Array.isArray(sale.Lines) ? sale.Lines.length : 0,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'lossless-json';
-import { type Company, customerCard, serviceLines, taxFor, tooLong } from './map.ts';
+import { type Company, customerCard, serviceLines, taxFor, termsFor, tooLong } from './map.ts';
 
 /* Canonical records to MYOB bodies: tax codes by rate, exact amounts, negative credit lines, cards that keep what MYOB holds. */
 
@@ -81,6 +81,14 @@ describe('MYOB mapping', () => {
       DisplayID: 'ANN',
       Addresses: [{ City: 'Perth', Email: 'old@example.org', Phone1: '' }],
     });
+  });
+
+  it('a due date is a number of days after the sale’s date; none leaves the customer’s terms; one before it is refused', () => {
+    expect(stringify(termsFor('2026-11-02', '2026-12-02'))).toBe(
+      '{"terms":{"PaymentIsDue":"InAGivenNumberOfDays","BalanceDueDate":30}}',
+    );
+    expect(termsFor('2026-11-02', null)).toEqual({ terms: null });
+    expect(termsFor('2026-11-02', '2026-11-01')).toMatchObject({ code: 'SOURCE_ITEM_INVALID', field: 'dueDate' });
   });
 
   it('a reference too long for its field is refused, never cut', () => {

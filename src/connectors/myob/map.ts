@@ -36,6 +36,24 @@ export function minor(v: unknown, currency: string): bigint | null {
 /** A MYOB date-time (`2026-11-02T00:00:00`) for a business date. */
 export const dateTime = (date: string): string => `${date}T00:00:00`;
 
+/**
+ * The sale's terms for a canonical due date: due in a given number of days after the sale's date
+ * (`PaymentIsDue: InAGivenNumberOfDays`, `BalanceDueDate` days). Without a due date MYOB applies
+ * the customer's own terms; a due date before the sale's date is refused.
+ */
+export function termsFor(date: string, dueDate: string | null | undefined): { terms: MyobObject | null } | ItemError {
+  if (!dueDate) return { terms: null };
+  const days = Math.round((Date.parse(`${dueDate}T00:00:00Z`) - Date.parse(`${date}T00:00:00Z`)) / 86_400_000);
+  if (!Number.isFinite(days) || days < 0)
+    return {
+      code: 'SOURCE_ITEM_INVALID',
+      message: `The due date ${dueDate} is before the document's date ${date}; MYOB counts the days to it from that date`,
+      retryable: false,
+      field: 'dueDate',
+    };
+  return { terms: { PaymentIsDue: 'InAGivenNumberOfDays', BalanceDueDate: num(String(days)) } };
+}
+
 /** The tax code of a canonical VAT rate ("0.10"): `taxRates` of the settings (rate → Code) first, then by rate. */
 export function taxFor(
   company: Company,

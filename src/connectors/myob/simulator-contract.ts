@@ -59,6 +59,7 @@ const SALE: Shape = {
   Customer: REF,
   CustomerPurchaseOrderNumber: 'string',
   IsTaxInclusive: 'boolean',
+  Terms: { PaymentIsDue: 'string', BalanceDueDate: 'number' },
   JournalMemo: 'string',
   Lines: [SALE_LINE],
 };

@@ -44,6 +44,8 @@ export interface Sale {
   customerUid: string;
   reference: string;
   memo: string;
+  /** Days after the sale's date the balance is due (Terms.BalanceDueDate), null for the customer's terms. */
+  dueDays: number | null;
   lines: SaleLine[];
   total: bigint;
   balance: bigint;
@@ -193,6 +195,9 @@ export class CompanyFile {
       };
     });
     const total = lines.reduce((s, l) => s + l.total + l.tax, 0n);
+    const terms = body.Terms as Obj | undefined;
+    if (terms && (str(terms.PaymentIsDue) !== 'InAGivenNumberOfDays' || !/^\d+$/.test(str(terms.BalanceDueDate))))
+      throw new MyobRefusal(400, 'ValidationError', 'Terms are not valid', 101);
     const sale: Sale = {
       UID: randomUUID(),
       Number: String(++this.#saleSeq).padStart(8, '0'),
@@ -200,6 +205,7 @@ export class CompanyFile {
       customerUid: customer.UID,
       reference,
       memo: str(body.JournalMemo),
+      dueDays: terms ? Number(str(terms.BalanceDueDate)) : null,
       lines,
       total,
       balance: total,
@@ -293,6 +299,11 @@ export class CompanyFile {
       CustomerPurchaseOrderNumber: s.reference,
       Customer: this.customerRef(s.customerUid),
       IsTaxInclusive: false,
+      Terms: {
+        PaymentIsDue: 'InAGivenNumberOfDays',
+        BalanceDueDate: s.dueDays ?? 30,
+        DueDate: `${new Date(Date.parse(`${s.Date}T00:00:00Z`) + (s.dueDays ?? 30) * 86_400_000).toISOString().slice(0, 10)}T00:00:00`,
+      },
       Subtotal: this.money(sub),
       TotalTax: this.money(s.total - sub),
       TotalAmount: this.money(s.total),
