@@ -333,6 +333,7 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
           CreditFromInvoice: { UID: d.fromTargetId },
           Customer: { UID: d.customerTargetId },
           Date: dateTime(r.date),
+          CreditAmount: num(formatAmount(amount.value, r.currency)),
           Memo: r.sourceId.slice(0, 255),
           Lines: [
             {

@@ -77,6 +77,7 @@ const SETTLEMENT: Shape = {
   CreditFromInvoice: REF,
   Customer: REF,
   Date: 'date',
+  CreditAmount: 'number',
   Memo: 'string',
   Lines: [{ Type: 'string', Sale: REF, AmountApplied: 'number' }],
 };
@@ -93,7 +94,11 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
     shape: PAYMENT,
     required: ['DepositTo', 'Customer', 'Date', 'AmountReceived', 'Invoices'],
   },
-  { route: /^POST Sale\/CreditSettlement$/, shape: SETTLEMENT, required: ['CreditFromInvoice', 'Customer', 'Lines'] },
+  {
+    route: /^POST Sale\/CreditSettlement$/,
+    shape: SETTLEMENT,
+    required: ['CreditFromInvoice', 'Customer', 'Date', 'CreditAmount', 'Lines'],
+  },
 ];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

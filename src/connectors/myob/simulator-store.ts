@@ -264,6 +264,8 @@ export class CompanyFile {
       amount: this.amount(l.AmountApplied, 'AmountApplied'),
     }));
     const sum = wanted.reduce((s, w) => s + w.amount, 0n);
+    if (this.amount(body.CreditAmount, 'CreditAmount') !== sum)
+      throw new MyobRefusal(400, 'ValidationError', 'CreditAmount must equal the amounts applied', 101);
     if (sum > -credit.balance) throw new MyobRefusal(400, 'ValidationError', 'Amount applied exceeds the credit', 101);
     for (const w of wanted)
       if (w.sale.customerUid !== customer.UID || w.amount > w.sale.balance || w.amount <= 0n)
