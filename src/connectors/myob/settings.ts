@@ -27,7 +27,7 @@ export const SCOPES = ['CompanyFile'] as const;
  * of a sale and the memo of a payment are kept to 20 by AccountRight's own forms) and a longer
  * one is refused, never cut.
  */
-export const MAX = { displayId: 15, reference: 20, itemNumber: 30, name: 50 } as const;
+export const MAX = { displayId: 15, reference: 20, itemNumber: 30, itemName: 30, name: 50 } as const;
 
 /**
  * MYOB's published limits per API key, whatever company file it calls: 8 calls a second and

@@ -133,10 +133,10 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       const co = await companyOf(ctx);
       return upsertByCode(api, ctx, ITEM, items, (i, current) =>
         current
-          ? { ...current, Name: i.record.name.slice(0, 30) }
+          ? { ...current, Name: i.record.name }
           : {
               Number: i.code,
-              Name: i.record.name.slice(0, 30),
+              Name: i.record.name,
               IsActive: true,
               IsSold: true,
               IsBought: false,
@@ -220,6 +220,7 @@ interface CodeSpec {
   code: 'DisplayID' | 'Number';
   max: number;
   name: 'CompanyName' | 'Name';
+  nameMax: number;
 }
 const CUSTOMER: CodeSpec = {
   what: 'customer',
@@ -227,8 +228,16 @@ const CUSTOMER: CodeSpec = {
   code: 'DisplayID',
   max: MAX.displayId,
   name: 'CompanyName',
+  nameMax: MAX.name,
 };
-const ITEM: CodeSpec = { what: 'item', path: 'Inventory/Item', code: 'Number', max: MAX.itemNumber, name: 'Name' };
+const ITEM: CodeSpec = {
+  what: 'item',
+  path: 'Inventory/Item',
+  code: 'Number',
+  max: MAX.itemNumber,
+  name: 'Name',
+  nameMax: MAX.itemName,
+};
 
 /** How often a card whose write had an unknown outcome is tried again (found by its code first). */
 const ATTEMPTS = 3;
@@ -272,7 +281,7 @@ async function upsertOne<T extends { targetId: string | null; code: string; reco
 ): Promise<ItemResult> {
   const problem =
     (item.targetId ? null : tooLong(`The ${spec.what} code`, item.code, spec.max, spec.code)) ??
-    tooLong(`The ${spec.what} name`, item.record.name, MAX.name, spec.name);
+    tooLong(`The ${spec.what} name`, item.record.name, spec.nameMax, spec.name);
   if (problem) return failed(problem);
   let current: MyobObject | null = null;
   let outcome: 'created' | 'updated' | 'linked' = 'updated';
