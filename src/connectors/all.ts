@@ -15,3 +15,4 @@ import './zohobooks/index.ts';
 import './intacct/index.ts';
 import './netsuite/index.ts';
 import './freshbooks/index.ts';
+import './myob/index.ts';

@@ -178,9 +178,9 @@ export interface OAuthProvider {
   /** Whether the platform takes PKCE (`code_challenge`, S256). */
   pkce: boolean;
   /**
-   * How the app authenticates at the token endpoint when the consent's code is exchanged
-   * (src/sync/remote/oauth-endpoint.ts): `basic` (default, RFC 6749 §2.3.1) or `body` (FreshBooks
-   * takes `client_id` and `client_secret` in the form).
+   * How the app authenticates at the token endpoint when a consent's code is exchanged
+   * (src/sync/remote/oauth-endpoint.ts): `basic` (the default, RFC 6749 §2.3.1) or `body` (client
+   * id and secret in the form, as FreshBooks, MYOB and Zoho take them).
    */
   clientAuthentication?: 'basic' | 'body' | undefined;
   /**

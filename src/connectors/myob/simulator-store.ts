@@ -1,0 +1,355 @@
+import { randomUUID } from 'node:crypto';
+import { LosslessNumber } from 'lossless-json';
+import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+
+/*
+ * The simulated MYOB company file: customer cards, items, tax codes, accounts, Service-layout
+ * sales (numbered 00000001, a negative one being a customer credit), customer payments and
+ * credit settlements, with balances kept as MYOB keeps them: a sale's BalanceDueAmount goes down
+ * by what payments apply and up (towards zero) for a credit by what settlements take. Amounts are
+ * minor units inside and exact JSON numbers outside. Refusals are MyobRefusal values in MYOB's
+ * body, `{"Errors": [{Name, Message, AdditionalDetails, ErrorCode, Severity}]}`.
+ */
+
+export class MyobRefusal extends Error {
+  constructor(
+    readonly status: number,
+    readonly errorName: string,
+    message: string,
+    readonly errorCode: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+type Obj = Record<string, unknown>;
+export interface Card {
+  UID: string;
+  RowVersion: string;
+  code: string;
+  name: string;
+  fields: Obj;
+}
+export interface SaleLine {
+  description: string;
+  total: bigint;
+  tax: bigint;
+  accountUid: string;
+  taxUid: string;
+}
+export interface Sale {
+  UID: string;
+  Number: string;
+  Date: string;
+  customerUid: string;
+  reference: string;
+  memo: string;
+  /** Days after the sale's date the balance is due (Terms.BalanceDueDate), null for the customer's terms. */
+  dueDays: number | null;
+  lines: SaleLine[];
+  total: bigint;
+  balance: bigint;
+}
+export interface Payment {
+  UID: string;
+  ReceiptNumber: string;
+  customerUid: string;
+  memo: string;
+  Date: string;
+  amount: bigint;
+  accountUid: string;
+  invoices: { uid: string; amount: bigint }[];
+}
+export interface Settlement {
+  UID: string;
+  creditUid: string;
+  customerUid: string;
+  Date: string;
+  lines: { saleUid: string; amount: bigint }[];
+}
+
+export interface CompanyOptions {
+  currency?: string | undefined;
+  /** Code → rate in percent ("10"). */
+  taxCodes?: Record<string, string> | undefined;
+  /** DisplayID → name. */
+  accounts?: Record<string, string> | undefined;
+  /** Company file credentials (AccountRight): every call must carry them in x-myobapi-cftoken. */
+  credentials?: { user: string; password: string } | undefined;
+}
+
+const str = (v: unknown): string =>
+  typeof v === 'string' ? v : v instanceof LosslessNumber ? v.value : typeof v === 'number' ? String(v) : '';
+const uidOf = (v: unknown): string => str((v as Obj | null | undefined)?.UID);
+
+export class CompanyFile {
+  readonly currency: string;
+  readonly taxCodes: { UID: string; Code: string; Rate: string }[];
+  readonly accounts: { UID: string; DisplayID: string; Name: string }[];
+  readonly customers = new Map<string, Card>();
+  readonly items = new Map<string, Card>();
+  readonly sales = new Map<string, Sale>();
+  readonly payments = new Map<string, Payment>();
+  readonly settlements = new Map<string, Settlement>();
+  /** Sales dated before it are refused (the start of the financial year). */
+  financialYearStart = '2000-07-01';
+  #saleSeq = 0;
+  #receiptSeq = 0;
+  #row = 0;
+
+  constructor(
+    readonly id: string,
+    readonly options: CompanyOptions = {},
+  ) {
+    this.currency = options.currency ?? 'AUD';
+    this.taxCodes = Object.entries(options.taxCodes ?? { GST: '10', FRE: '0' }).map(([Code, Rate]) => ({
+      UID: randomUUID(),
+      Code,
+      Rate,
+    }));
+    this.accounts = Object.entries(options.accounts ?? { '4-1000': 'Sales', '1-1110': 'Business Bank Account' }).map(
+      ([DisplayID, Name]) => ({ UID: randomUUID(), DisplayID, Name }),
+    );
+  }
+
+  private amount(v: unknown, field: string): bigint {
+    const parsed = parseAmount(str(v), this.currency);
+    if (!parsed.ok) throw new MyobRefusal(400, 'SerializationError', `Error converting value for ${field}`, 50);
+    return parsed.value;
+  }
+
+  private required(body: Obj, field: string): void {
+    if (body[field] === undefined || body[field] === null || body[field] === '')
+      throw new MyobRefusal(400, 'Required', `${field} is required`, 100);
+  }
+
+  private ref<T>(map: Map<string, T>, v: unknown, what: string): T {
+    const found = map.get(uidOf(v));
+    if (!found) throw new MyobRefusal(400, 'NotFound', `${what} not found`, 150);
+    return found;
+  }
+
+  private date(v: unknown): string {
+    const d = str(v).slice(0, 10);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(d)) throw new MyobRefusal(400, 'Required', 'Date is required', 100);
+    if (d < this.financialYearStart)
+      throw new MyobRefusal(
+        400,
+        'DatePriorToBeginningOfFinancialYear',
+        'Date cannot be prior to the beginning of the financial year',
+        25008,
+      );
+    return d;
+  }
+
+  /** Creates or updates (PUT, with its RowVersion) a customer card or an item; codes are unique. */
+  upsertCard(kind: 'customer' | 'item', uid: string | null, body: Obj): Card {
+    const map = kind === 'customer' ? this.customers : this.items;
+    const [codeKey, nameKey] = kind === 'customer' ? ['DisplayID', 'CompanyName'] : ['Number', 'Name'];
+    this.required(body, nameKey);
+    const current = uid ? map.get(uid) : undefined;
+    if (uid && !current) throw new MyobRefusal(404, 'NotFound', `${kind} not found`, 150);
+    if (current && str(body.RowVersion) !== current.RowVersion)
+      throw new MyobRefusal(409, 'ConcurrencyError', 'The record has been changed by another user (RowVersion)', 199);
+    const code = str(body[codeKey]) || current?.code || '';
+    if (code.length > (kind === 'customer' ? 15 : 30))
+      throw new MyobRefusal(400, 'ValidationError', `${codeKey} is too long`, 101);
+    if (code && [...map.values()].some((c) => c.code === code && c.UID !== uid))
+      throw new MyobRefusal(400, 'DuplicateDisplayID', `${codeKey} ${code} is already used`, 4101);
+    const card: Card = current ?? { UID: randomUUID(), RowVersion: '', code, name: '', fields: {} };
+    card.code = code;
+    card.name = str(body[nameKey]);
+    card.fields = { ...body };
+    card.RowVersion = String(++this.#row * 7919);
+    map.set(card.UID, card);
+    return card;
+  }
+
+  cardView(kind: 'customer' | 'item', c: Card): Obj {
+    const [codeKey, nameKey] = kind === 'customer' ? ['DisplayID', 'CompanyName'] : ['Number', 'Name'];
+    return { ...c.fields, UID: c.UID, [codeKey]: c.code, [nameKey]: c.name, RowVersion: c.RowVersion };
+  }
+
+  createSale(body: Obj): Sale {
+    this.required(body, 'Customer');
+    this.required(body, 'Lines');
+    const customer = this.ref(this.customers, body.Customer, 'Customer');
+    const date = this.date(body.Date);
+    const reference = str(body.CustomerPurchaseOrderNumber);
+    if (reference.length > 20)
+      throw new MyobRefusal(400, 'ValidationError', 'CustomerPurchaseOrderNumber is too long', 101);
+    const raw = Array.isArray(body.Lines) ? (body.Lines as Obj[]) : [];
+    if (raw.length === 0) throw new MyobRefusal(400, 'Required', 'Lines is required', 100);
+    const lines = raw.map((l) => {
+      const tax = this.taxCodes.find((t) => t.UID === uidOf(l.TaxCode));
+      if (!tax) throw new MyobRefusal(400, 'NotFound', 'TaxCode not found', 150);
+      if (!this.accounts.some((a) => a.UID === uidOf(l.Account)))
+        throw new MyobRefusal(400, 'NotFound', 'Account not found', 150);
+      const total = this.amount(l.Total, 'Total');
+      return {
+        description: str(l.Description),
+        total,
+        tax: multiplyAmount(total, new Dec(tax.Rate).div(100), 'halfUp'),
+        accountUid: uidOf(l.Account),
+        taxUid: tax.UID,
+      };
+    });
+    const total = lines.reduce((s, l) => s + l.total + l.tax, 0n);
+    const terms = body.Terms as Obj | undefined;
+    if (terms && (str(terms.PaymentIsDue) !== 'InAGivenNumberOfDays' || !/^\d+$/.test(str(terms.BalanceDueDate))))
+      throw new MyobRefusal(400, 'ValidationError', 'Terms are not valid', 101);
+    const sale: Sale = {
+      UID: randomUUID(),
+      Number: String(++this.#saleSeq).padStart(8, '0'),
+      Date: date,
+      customerUid: customer.UID,
+      reference,
+      memo: str(body.JournalMemo),
+      dueDays: terms ? Number(str(terms.BalanceDueDate)) : null,
+      lines,
+      total,
+      balance: total,
+    };
+    this.sales.set(sale.UID, sale);
+    return sale;
+  }
+
+  createPayment(body: Obj): Payment {
+    for (const f of ['DepositTo', 'Customer', 'AmountReceived', 'Invoices']) this.required(body, f);
+    const customer = this.ref(this.customers, body.Customer, 'Customer');
+    const date = this.date(body.Date);
+    if (str(body.DepositTo) !== 'Account' || !this.accounts.some((a) => a.UID === uidOf(body.Account)))
+      throw new MyobRefusal(400, 'NotFound', 'Account not found', 150);
+    const amount = this.amount(body.AmountReceived, 'AmountReceived');
+    const wanted = (body.Invoices as Obj[]).map((i) => ({
+      sale: this.ref(this.sales, i, 'Invoice'),
+      amount: this.amount(i.AmountApplied, 'AmountApplied'),
+    }));
+    for (const w of wanted) {
+      if (w.sale.customerUid !== customer.UID)
+        throw new MyobRefusal(400, 'ValidationError', 'The invoice does not belong to this customer', 101);
+      if (w.amount <= 0n || w.amount > w.sale.balance)
+        throw new MyobRefusal(400, 'AmountAppliedExceedsBalance', 'Amount applied exceeds the balance due', 4201);
+    }
+    if (wanted.reduce((s, w) => s + w.amount, 0n) !== amount)
+      throw new MyobRefusal(
+        400,
+        'AmountReceivedMismatch',
+        'AmountReceived must equal the total of AmountApplied',
+        4202,
+      );
+    for (const w of wanted) w.sale.balance -= w.amount;
+    const p: Payment = {
+      UID: randomUUID(),
+      ReceiptNumber: `CR${String(++this.#receiptSeq).padStart(6, '0')}`,
+      customerUid: customer.UID,
+      memo: str(body.Memo),
+      Date: date,
+      amount,
+      accountUid: uidOf(body.Account),
+      invoices: wanted.map((w) => ({ uid: w.sale.UID, amount: w.amount })),
+    };
+    this.payments.set(p.UID, p);
+    return p;
+  }
+
+  createSettlement(body: Obj): Settlement {
+    for (const f of ['CreditFromInvoice', 'Customer', 'Lines']) this.required(body, f);
+    const credit = this.ref(this.sales, body.CreditFromInvoice, 'CreditFromInvoice');
+    const customer = this.ref(this.customers, body.Customer, 'Customer');
+    const date = this.date(body.Date);
+    if (credit.total >= 0n) throw new MyobRefusal(400, 'ValidationError', 'CreditFromInvoice is not a credit', 101);
+    const wanted = (body.Lines as Obj[]).map((l) => ({
+      sale: this.ref(this.sales, l.Sale, 'Sale'),
+      amount: this.amount(l.AmountApplied, 'AmountApplied'),
+    }));
+    const sum = wanted.reduce((s, w) => s + w.amount, 0n);
+    if (this.amount(body.CreditAmount, 'CreditAmount') !== sum)
+      throw new MyobRefusal(400, 'ValidationError', 'CreditAmount must equal the amounts applied', 101);
+    if (sum > -credit.balance) throw new MyobRefusal(400, 'ValidationError', 'Amount applied exceeds the credit', 101);
+    for (const w of wanted)
+      if (w.sale.customerUid !== customer.UID || w.amount > w.sale.balance || w.amount <= 0n)
+        throw new MyobRefusal(400, 'AmountAppliedExceedsBalance', 'Amount applied exceeds the balance due', 4201);
+    for (const w of wanted) w.sale.balance -= w.amount;
+    credit.balance += sum;
+    const s: Settlement = {
+      UID: randomUUID(),
+      creditUid: credit.UID,
+      customerUid: customer.UID,
+      Date: date,
+      lines: wanted.map((w) => ({ saleUid: w.sale.UID, amount: w.amount })),
+    };
+    this.settlements.set(s.UID, s);
+    return s;
+  }
+
+  private money(minor: bigint): LosslessNumber {
+    return new LosslessNumber(formatAmount(minor, this.currency));
+  }
+
+  private customerRef(uid: string): Obj {
+    const c = this.customers.get(uid);
+    return { UID: uid, Name: c?.name ?? '', DisplayID: c?.code ?? '' };
+  }
+
+  saleView(s: Sale): Obj {
+    const sub = s.lines.reduce((t, l) => t + l.total, 0n);
+    return {
+      UID: s.UID,
+      Number: s.Number,
+      Date: `${s.Date}T00:00:00`,
+      CustomerPurchaseOrderNumber: s.reference,
+      Customer: this.customerRef(s.customerUid),
+      IsTaxInclusive: false,
+      Terms: {
+        PaymentIsDue: 'InAGivenNumberOfDays',
+        BalanceDueDate: s.dueDays ?? 30,
+        DueDate: `${new Date(Date.parse(`${s.Date}T00:00:00Z`) + (s.dueDays ?? 30) * 86_400_000).toISOString().slice(0, 10)}T00:00:00`,
+      },
+      Subtotal: this.money(sub),
+      TotalTax: this.money(s.total - sub),
+      TotalAmount: this.money(s.total),
+      BalanceDueAmount: this.money(s.balance),
+      Status: s.balance === 0n ? 'Closed' : s.total < 0n ? 'Credit' : 'Open',
+      JournalMemo: s.memo,
+      Lines: s.lines.map((l, i) => ({
+        RowID: i + 1,
+        Type: 'Transaction',
+        Description: l.description,
+        Total: this.money(l.total),
+        Account: { UID: l.accountUid },
+        TaxCode: { UID: l.taxUid },
+      })),
+    };
+  }
+
+  paymentView(p: Payment): Obj {
+    return {
+      UID: p.UID,
+      ReceiptNumber: p.ReceiptNumber,
+      DepositTo: 'Account',
+      Account: { UID: p.accountUid },
+      Customer: this.customerRef(p.customerUid),
+      Memo: p.memo,
+      Date: `${p.Date}T00:00:00`,
+      AmountReceived: this.money(p.amount),
+      Invoices: p.invoices.map((i) => ({
+        UID: i.uid,
+        Number: this.sales.get(i.uid)?.Number ?? '',
+        Type: 'Invoice',
+        AmountApplied: this.money(i.amount),
+      })),
+    };
+  }
+
+  settlementView(s: Settlement): Obj {
+    return {
+      UID: s.UID,
+      CreditFromInvoice: { UID: s.creditUid, Number: this.sales.get(s.creditUid)?.Number ?? '' },
+      Customer: this.customerRef(s.customerUid),
+      Date: `${s.Date}T00:00:00`,
+      CreditAmount: this.money(s.lines.reduce((t, l) => t + l.amount, 0n)),
+      Lines: s.lines.map((l) => ({ Type: 'Invoice', Sale: { UID: l.saleUid }, AmountApplied: this.money(l.amount) })),
+    };
+  }
+}
