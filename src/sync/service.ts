@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Database, Queryable } from '../db/database.ts';
+import { type Database, type Queryable, isDatabaseUnavailable } from '../db/database.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { findEntityById } from '../ledger/entities.ts';
 import { createRun, joinWebhookRun, type RunTrigger } from './runs.ts';
@@ -44,6 +44,8 @@ export interface WorkerOptions {
 
 /** A busy pipeline's run is offered again after this long (not with the growing backoff of failures). */
 const BUSY_RETRY_SECONDS = 2;
+/** How soon a run interrupted by a database outage is offered again. */
+const OUTAGE_RETRY_SECONDS = 5;
 
 /** `LEDGERLINK_WORKER_CONCURRENCY`: a whole number from 1 to 64; anything else is refused. */
 export function concurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -318,6 +320,13 @@ export class SyncService {
         return;
       }
       if (err instanceof LeaseLostError) return; // the worker that took over owns the run now
+      if (isDatabaseUnavailable(err)) {
+        // An outage is not the run's failure, however long it lasts: offered again shortly whatever
+        // the job's retry count. If the queue cannot be written either, the job is retried or
+        // expires, and the recovery sweep queues the run again once the database is back.
+        await this.db.transaction((tx) => this.queue!.enqueueRun(tx, runId, OUTAGE_RETRY_SECONDS));
+        return;
+      }
       if (job.retryCount >= job.retryLimit) {
         // The last retry: no job will start the run again, so it must not stay queued.
         await this.db.query(

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Database, Queryable } from '../../db/database.ts';
+import { type Database, type Queryable, isDatabaseUnavailable } from '../../db/database.ts';
 import { type EntityContext, findEntityById } from '../../ledger/entities.ts';
 import { type SourceDeps, createSource, targetDefinition } from '../registry.ts';
 import type { SourceConnector } from '../connector.ts';
@@ -231,6 +231,16 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
         : String(err);
     if (err instanceof LeaseLostError) {
       log.warn('another worker took over this run; stopping');
+      throw err;
+    }
+    if (isDatabaseUnavailable(err)) {
+      // Not the run's failure: PostgreSQL restarted or the connection dropped. The run stays queued
+      // and goes on from its last committed page when the database answers (the queue retries the
+      // job; if even that write fails, the recovery sweep finds the run).
+      log.warn({ err: message }, 'run interrupted: the database is unavailable');
+      await db
+        .query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message])
+        .catch(() => undefined);
       throw err;
     }
     if (err instanceof ConnectorError && err.retryable) {
