@@ -6,6 +6,7 @@ import { formatAmount } from '../../domain/money.ts';
 import { invoicePdf } from './simulator-pdf.ts';
 import { violationsOf } from './simulator-contract.ts';
 import { Account, type AccountOptions, FbRefusal } from './simulator-store.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local FreshBooks for tests: its token endpoint (an authorization code or a refresh token
@@ -37,18 +38,6 @@ export interface FreshBooksSimulatorOptions {
 }
 
 type Obj = Record<string, unknown>;
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface SimulatedRequest {
   method: string;

@@ -11,6 +11,7 @@ import {
 } from './simulator-store.ts';
 import { controlViolations, functionViolations } from './simulator-contract.ts';
 import { buildXml, parseXml } from './xml.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local Intacct XML gateway for tests (developer.intacct.com "XML requests", "API Sessions",
@@ -41,17 +42,6 @@ export interface IntacctSimulatorOptions {
 
 /** The errorno the simulator answers a repeated control id with (unverified: see api.ts). */
 export const DUPLICATE_ERRORNO = 'XL03000009';
-
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type El = Record<string, unknown>;
 const el = (v: unknown): El => (v && typeof v === 'object' && !Array.isArray(v) ? (v as El) : {});

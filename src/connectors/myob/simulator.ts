@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { headerViolations, violationsOf } from './simulator-contract.ts';
 import { type CompanyOptions, CompanyFile, MyobRefusal } from './simulator-store.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local MYOB for tests: its token endpoint (secure.myob.com/oauth2/v1/authorize: a refresh
@@ -36,18 +37,6 @@ export interface MyobSimulatorOptions {
 }
 
 type Obj = Record<string, unknown>;
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A one-page PDF whose text holds the sale's number and total. */
 export function salePdf(number: string, total: string): Buffer {

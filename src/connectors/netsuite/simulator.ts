@@ -15,6 +15,7 @@ import { ALGORITHMS, type Algorithm } from './settings.ts';
 import { type AccountOptions, Account, NsRefusal } from './simulator-store.ts';
 import { tokenViolations, violationsOf } from './simulator-contract.ts';
 import { route } from './simulator-routes.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local NetSuite for tests: the OAuth 2.0 token endpoint of the client credentials flow (a JWT
@@ -53,18 +54,6 @@ export interface SimulatedRequest {
   route: string;
   query: URLSearchParams;
   body: string;
-}
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** A key pair as a certificate mapped in NetSuite would hold (RSA 2048 for PS*, P-256 for ES256). */
