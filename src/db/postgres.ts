@@ -52,6 +52,13 @@ class PostgresScope implements Queryable {
     }
     const client = await (this.client as pg.Pool).connect();
     let broken = false;
+    // A checked-out client has no listener of the pool's: a connection the server drops between
+    // two statements (a restart) would emit 'error' to nobody and end the process. Its next
+    // statement fails instead, and the transaction with it.
+    const lost = () => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await client.query('BEGIN');
       const result = await fn(new PostgresScope(client, true));
@@ -65,6 +72,7 @@ class PostgresScope implements Queryable {
       }
       throw err;
     } finally {
+      client.off('error', lost);
       client.release(broken);
     }
   }
