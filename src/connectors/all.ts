@@ -12,3 +12,4 @@ import './accountsiq/index.ts';
 import './acumatica/index.ts';
 import './businesscentral/index.ts';
 import './zohobooks/index.ts';
+import './odoo/index.ts';
