@@ -85,14 +85,51 @@ export async function post(
   model: 'account.move' | 'account.payment',
   id: number,
 ): Promise<{ name: string } | { fault: OdooFault }> {
-  const a = await c.rpc.execute(model, 'action_post', [[id]], {}, true, c.signal);
-  const [row] = (await c.rpc.read(model, 'read', [[id]], { fields: ['name', 'state'] }, c.signal)) as OdooObject[];
-  if (!row) throw new ConnectorError(SYSTEM, `${model} ${id} is gone after posting it`, { retryable: false });
+  let a: OdooAnswer | null = null;
+  try {
+    a = await c.rpc.execute(model, 'action_post', [[id]], {}, true, c.signal);
+  } catch (err) {
+    // A lost answer: whether it was posted is read below; still a draft, the failure stands.
+    if (!(err instanceof ConnectorError) || !err.retryable) throw err;
+    const row = await readState(c, model, id);
+    if (text(row.state) === 'draft') throw err;
+    return { name: text(row.name) };
+  }
+  const row = await readState(c, model, id);
   if (text(row.state) === 'draft') {
     if (!a.ok) return { fault: a.fault };
     throw new ConnectorError(SYSTEM, `${model} ${id} is still a draft after action_post`, { retryable: false });
   }
   return { name: text(row.name) };
+}
+
+async function readState(c: DocumentContext, model: string, id: number): Promise<OdooObject> {
+  const [row] = (await c.rpc.read(model, 'read', [[id]], { fields: ['name', 'state'] }, c.signal)) as OdooObject[];
+  if (!row) throw new ConnectorError(SYSTEM, `${model} ${id} is not readable`, { retryable: false });
+  return row;
+}
+
+/** The number of a move or payment that may already be posted (the wizard posts its payment): posted first when still a draft. */
+export async function posted(
+  c: DocumentContext,
+  model: 'account.move' | 'account.payment',
+  id: number,
+): Promise<{ name: string } | { fault: OdooFault }> {
+  const row = await readState(c, model, id);
+  return text(row.state) === 'draft' ? post(c, model, id) : { name: text(row.name) };
+}
+
+/**
+ * Removes a draft Odoo refused to post (a locked period), so that a refused document leaves
+ * nothing behind and is created afresh once fixed. Best effort: a draft left behind is found by
+ * its reference and posted by the next attempt.
+ */
+export async function discardDraft(
+  c: DocumentContext,
+  model: 'account.move' | 'account.payment',
+  id: number,
+): Promise<void> {
+  await c.rpc.execute(model, 'unlink', [[id]], {}, true, c.signal).catch(() => undefined);
 }
 
 /** The lookup of the engine: the move or payment under our reference, a draft posted on the way. */
@@ -199,6 +236,7 @@ async function createMoves(
     const id = idOf(a, 'account.move.create');
     const posted = await post(c, 'account.move', id);
     if ('fault' in posted) {
+      await discardDraft(c, 'account.move', id);
       out.push(failed(refused(`to post ${what}`, reference, posted.fault)));
       continue;
     }

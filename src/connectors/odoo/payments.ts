@@ -8,7 +8,9 @@ import {
   PAYMENT_PREFIX,
   currencyMismatch,
   idOf,
+  discardDraft,
   post,
+  posted,
   refused,
 } from './documents.ts';
 import { amount as amountOf, minor } from './map.ts';
@@ -102,6 +104,13 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
           retryable: true,
         });
       paymentId = id;
+      const done = await posted(c, 'account.payment', paymentId);
+      if ('fault' in done) {
+        out.push(failed(refused('to post payment', reference, done.fault)));
+        continue;
+      }
+      out.push(ok(`${PAYMENT_PREFIX}${paymentId}`, { number: done.name || reference, outcome: 'created' }));
+      continue;
     } else {
       const values: OdooObject = {
         payment_type: 'inbound',
@@ -119,12 +128,13 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       }
       paymentId = idOf(a, 'account.payment.create');
     }
-    const posted = await post(c, 'account.payment', paymentId);
-    if ('fault' in posted) {
-      out.push(failed(refused('to post payment', reference, posted.fault)));
+    const done = await post(c, 'account.payment', paymentId);
+    if ('fault' in done) {
+      await discardDraft(c, 'account.payment', paymentId);
+      out.push(failed(refused('to post payment', reference, done.fault)));
       continue;
     }
-    out.push(ok(`${PAYMENT_PREFIX}${paymentId}`, { number: posted.name || reference, outcome: 'created' }));
+    out.push(ok(`${PAYMENT_PREFIX}${paymentId}`, { number: done.name || reference, outcome: 'created' }));
   }
   return out;
 }
