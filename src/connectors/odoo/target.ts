@@ -108,8 +108,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       batchSize: settings.limits?.batchSize ?? DEFAULT_LIMITS.batchSize,
     },
 
-    upsertCustomers: (ctx, items) =>
-      upsertKeyed(rpc, ctx, PARTNER, items, async (i) => {
+    upsertCustomers: async (ctx, items) =>
+      upsertKeyed(rpc, ctx, PARTNER, items, await companyOf(ctx), async (i) => {
         const country = await countryId(i.record.country, ctx.signal);
         if (country === false && i.record.country)
           return failed({
@@ -124,8 +124,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
         return values;
       }),
 
-    upsertProducts: (ctx, items) =>
-      upsertKeyed(rpc, ctx, PRODUCT, items, (i) =>
+    upsertProducts: async (ctx, items) =>
+      upsertKeyed(rpc, ctx, PRODUCT, items, await companyOf(ctx), (i) =>
         Promise.resolve(
           i.targetId
             ? { name: i.record.name }
@@ -239,6 +239,8 @@ async function upsertKeyed<T extends { targetId: string | null; code: string; re
   ctx: TargetCallContext,
   spec: KeyedSpec,
   items: T[],
+  // The session's company, loaded first: a server of another version is refused before anything is written.
+  _company: Company,
   values: (item: T) => Promise<OdooObject | ItemResult>,
 ): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
