@@ -105,7 +105,8 @@ export class OdooRpc {
     const o = body as { result?: unknown; error?: { message?: unknown; data?: { name?: unknown; message?: unknown } } };
     if (o.error === undefined) return { ok: true, result: o.result };
     const name = typeof o.error.data?.name === 'string' ? o.error.data.name : '';
-    const raw = typeof o.error.data?.message === 'string' ? o.error.data.message : String(o.error.message ?? '');
+    const said = (v: unknown) => (typeof v === 'string' ? v : '');
+    const raw = said(o.error.data?.message) || said(o.error.message);
     const fault = { name, message: this.client.redact(raw.split('\n')[0] ?? '').slice(0, 300) };
     if (name === ACCESS_DENIED) throw revoked(what);
     if (REFUSALS.has(name)) return { ok: false, fault };

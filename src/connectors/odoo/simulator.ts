@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { METHODS, type Version, unknownFields, valueViolations } from './simulator-contract.ts';
 import { Database, type DatabaseOptions, type Obj, OdooException } from './simulator-store.ts';
+import { rowsOf } from './simulator-views.ts';
 
 /*
  * A local Odoo for tests, over JSON-RPC as Odoo serves it (`POST /jsonrpc`): `common.version`,
@@ -292,7 +293,7 @@ export class OdooSimulator {
         const domain = (args[0] ?? kwargs.domain ?? []) as unknown[][];
         const fields = (kwargs.fields ?? []) as string[];
         this.check(model, method, unknownFields(model, v, [...domain.map((l) => String(l[0])), ...fields]));
-        const rows = this.db.rows(model, refField).filter((r) => domain.every((leaf) => matches(r, leaf)));
+        const rows = rowsOf(this.db, model, refField).filter((r) => domain.every((leaf) => matches(r, leaf)));
         const limit = typeof kwargs.limit === 'number' ? kwargs.limit : rows.length;
         return rows.slice(0, limit).map((r) => pick(r, fields));
       }
@@ -300,7 +301,7 @@ export class OdooSimulator {
         const ids = (args[0] ?? []) as number[];
         const fields = (kwargs.fields ?? args[1] ?? []) as string[];
         this.check(model, method, unknownFields(model, v, fields));
-        const rows = this.db.rows(model, refField);
+        const rows = rowsOf(this.db, model, refField);
         return ids.map((i) => {
           const r = rows.find((x) => x.id === i);
           if (!r)
