@@ -57,6 +57,8 @@ export class OdooRpc {
     private readonly login: string,
     private readonly apiKey: string,
     readonly version: OdooVersion,
+    /** The company every call works in (`allowed_company_ids` of the context); the user's own when null. */
+    private readonly companyId: number | null = null,
   ) {}
 
   /** One JSON-RPC call; a refusal comes back as a value, an outage or an unreadable answer is thrown. */
@@ -157,6 +159,10 @@ export class OdooRpc {
     signal?: AbortSignal,
   ): Promise<OdooAnswer> {
     const uid = await this.uid(signal);
+    if (this.companyId !== null) {
+      const context = (kwargs.context ?? {}) as OdooObject;
+      kwargs = { ...kwargs, context: { ...context, allowed_company_ids: [this.companyId] } };
+    }
     return this.call(
       'object',
       'execute_kw',

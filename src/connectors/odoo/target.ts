@@ -48,6 +48,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
     settings.login,
     settings.apiKey,
     settings.version,
+    settings.companyId ?? null,
   );
   let company: Promise<Company> | null = null;
   const countries = new Map<string, number | false>();
