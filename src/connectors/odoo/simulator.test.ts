@@ -195,4 +195,31 @@ describe('simulated Odoo', () => {
     expect(missing).toMatchObject({ status: 404, retryable: false });
     expect(missing.message).toMatch(/an Odoo server/);
   });
+
+  it('OdooRpc: a companyId goes with every model call as allowed_company_ids, beside the context given', async () => {
+    const bodies: string[] = [];
+    other = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{"jsonrpc": "2.0", "id": 1, "result": 2}');
+      });
+    });
+    await new Promise<void>((r) => other!.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    const client = new RemoteClient({ system: 'Odoo', baseUrl: url, maxAttempts: 1 });
+    const rpc = new OdooRpc(client, 'db', 'api@example.org', 'k'.repeat(40), '17', 3);
+    await rpc.execute('account.payment.register', 'create', [{}], { context: { active_ids: [9] } }, true);
+    const sent = JSON.parse(bodies.at(-1)!) as { params: { args: unknown[] } };
+    expect(sent.params.args.slice(1, 7)).toEqual([
+      2,
+      'k'.repeat(40),
+      'account.payment.register',
+      'create',
+      [{}],
+      { context: { active_ids: [9], allowed_company_ids: [3] } },
+    ]);
+  });
 });
