@@ -149,7 +149,7 @@ describe('Odoo end to end', () => {
   }, 120_000);
 
   for (const version of ['16', '17', '18'] as const)
-    it(`records → Odoo ${version}: payments applied to the invoices they name, credit notes and unused payments set against invoices, nothing lost or doubled`, async () => {
+    it(`records → Odoo ${version}: payments applied to the invoices they name, credit notes and unused payments set against invoices, a refund, nothing lost or doubled`, async () => {
       const s = await odoo(version, 20 + Number(version));
       const code = `OR${version}`;
       await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
@@ -214,6 +214,14 @@ describe('Odoo end to end', () => {
           id: String(one(r.source_id).id),
           number: one(r.source_id).name,
         });
+      // The refund: money sent back to the customer, an outbound payment under our reference.
+      const refund = [...s.db.payments.values()].filter((p) => p.ref === `${code}-R1`);
+      expect(refund.map((p) => [p.payment_type, p.amount, p.state === 'draft'])).toEqual([['outbound', 4000n, false]]);
+      const refundMap = await t.db.query<{ target_id: string }>(
+        `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
+        [pipeline.id],
+      );
+      expect(refundMap.rows).toEqual([{ target_id: `payment:${refund[0]!.id}` }]);
       expect(s.duplicates()).toEqual([]);
       expect(s.stats.rateRefused).toBe(0);
       expect(s.violations).toEqual([]);
@@ -336,7 +344,7 @@ describe('Odoo end to end', () => {
   }, 60_000);
 });
 
-/** Three customers, twelve invoices, payments in full, in part and unassigned, a credit note and two allocations. */
+/** Three customers, twelve invoices, payments in full, in part and unassigned, a refund, a credit note and two allocations. */
 function recordsFor(code: string): CanonicalRecord[] {
   const customers: CanonicalRecord[] = ['A', 'B', 'C'].map((c) => ({
     kind: 'customer',
@@ -373,6 +381,18 @@ function recordsFor(code: string): CanonicalRecord[] {
     pay(1, 'A', '121.00', `${code}-I1`),
     pay(2, 'B', '50.00', `${code}-I2`),
     pay(3, 'C', '30.00', null),
+    pay(4, 'B', '40.00', null),
+    {
+      kind: 'refund',
+      sourceId: `${code}-R1`,
+      externalReference: `${code}-R1`,
+      customerSourceId: `${code}-B`,
+      date: '2026-11-07',
+      amount: '40.00',
+      currency: 'EUR',
+      paymentExternalReference: `${code}-P4`,
+      description: 'Paid twice',
+    },
     {
       kind: 'allocation',
       sourceId: `${code}-A1`,

@@ -73,7 +73,7 @@ const odoo: TargetHarness = {
             .filter((m) => m.move_type === 'out_refund')
             .map((m) => ({ ...doc(m), appliedTo: applied(m.receivable, 'credit') })),
           payments: [...db.payments.values()]
-            .filter((p) => p.state !== 'draft')
+            .filter((p) => p.state !== 'draft' && p.payment_type === 'inbound')
             .map((p) => ({
               id: `payment:${p.id}`,
               reference: p.ref,

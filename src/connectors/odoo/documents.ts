@@ -139,7 +139,7 @@ export async function lookUp(
   reference: string,
   customerTargetId: string | null | undefined,
 ): Promise<FoundDocument | null> {
-  if (kind === 'payment') return lookUpPayment(c, reference, customerTargetId);
+  if (kind === 'payment' || kind === 'refund') return lookUpPayment(c, kind, reference, customerTargetId);
   if (kind !== 'invoice' && kind !== 'creditNote') return null;
   const found = await findMove(c, kind, reference, customerTargetId);
   if (!found) return null;
@@ -163,13 +163,14 @@ export async function lookUp(
 /** The customer payment under our reference (`ref`, `memo` on 18), posted on the way when a draft. */
 export async function findPayment(
   c: DocumentContext,
+  kind: 'payment' | 'refund',
   reference: string,
   customerId: string | null | undefined,
 ): Promise<OdooObject | null> {
   const field = paymentReferenceField(c.version);
   const domain: unknown[] = [
     [field, '=', reference],
-    ['payment_type', '=', 'inbound'],
+    ['payment_type', '=', kind === 'payment' ? 'inbound' : 'outbound'],
     ['partner_type', '=', 'customer'],
   ];
   if (customerId) domain.push(['partner_id', '=', Number(customerId)]);
@@ -177,8 +178,13 @@ export async function findPayment(
   return rows.find((r) => text(r.state) !== 'cancel' && text(r.state) !== 'canceled') ?? null;
 }
 
-async function lookUpPayment(c: DocumentContext, reference: string, customerId: string | null | undefined) {
-  const found = await findPayment(c, reference, customerId);
+async function lookUpPayment(
+  c: DocumentContext,
+  kind: 'payment' | 'refund',
+  reference: string,
+  customerId: string | null | undefined,
+) {
+  const found = await findPayment(c, kind, reference, customerId);
   if (!found) return null;
   const id = int(found.id)!;
   let number = text(found.name);
@@ -299,7 +305,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
       'account.payment',
       'read',
       [paymentIds],
-      { fields: ['name', field, 'partner_id', 'date', 'amount', 'currency_id'] },
+      { fields: ['name', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'] },
       c.signal,
     )) as OdooObject[];
     for (const e of rows) {
@@ -307,7 +313,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
       const id = `${PAYMENT_PREFIX}${int(e.id)}`;
       out.set(id, {
         targetId: id,
-        kind: 'payment',
+        kind: text(e.payment_type) === 'outbound' ? 'refund' : 'payment',
         number: text(e.name),
         customerTargetId: String(m2o(e.partner_id) ?? ''),
         externalReference: text(e[field]),

@@ -10,7 +10,7 @@ import { createOdooTarget } from './target.ts';
 export const odooTarget: TargetDefinition = {
   type: TYPE,
   description:
-    'Odoo 16–18: partners, products, invoices and credit notes (account.move, posted), customer payments applied to invoices, credits set against invoices; JSON-RPC with an API key',
+    'Odoo 16–18: partners, products, invoices and credit notes (account.move, posted), customer payments applied to invoices, refunds, credits set against invoices; JSON-RPC with an API key',
   settings: OdooSettings,
   secrets: [...SECRETS],
   outbound: (s) => (typeof s.url === 'string' ? [{ field: 'url', url: s.url }] : []),

@@ -1,6 +1,6 @@
 import { parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import type { FoundDocument, ItemResult, TargetAllocation, TargetPayment } from '../../sync/target.ts';
+import type { FoundDocument, ItemResult, TargetAllocation, TargetPayment, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
   type DocumentContext,
@@ -263,4 +263,58 @@ export async function findAllocation(
     .filter((id) => !taken.has(id))
     .sort((x, y) => Number(x.slice(PARTIAL_PREFIX.length)) - Number(y.slice(PARTIAL_PREFIX.length)))[0];
   return found ? { targetId: found } : null;
+}
+
+/**
+ * Books refunds one by one as outbound customer payments (`payment_type: 'outbound'`), our
+ * reference in `ref` (`memo` on 18), posted. They are not reconciled with the payment they return:
+ * Odoo's only public reconciling call is the invoice's outstanding-credits one, so the two stay
+ * open against each other on the customer until reconciled in Odoo (docs/connectors/odoo.md).
+ */
+export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  const field = paymentReferenceField(c.version);
+  for (const d of items) {
+    const r = d.record;
+    const reference = r.externalReference;
+    if (r.currency !== c.company.currency) {
+      out.push(failed(currencyMismatch(`Refund ${reference}`, r.currency, c.company)));
+      continue;
+    }
+    const parsed = parseAmount(r.amount, r.currency);
+    if (!parsed.ok || parsed.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Refund ${reference}: ${r.amount} is not an amount Odoo takes (more than zero)`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const values: OdooObject = {
+      payment_type: 'outbound',
+      partner_type: 'customer',
+      partner_id: Number(d.customerTargetId),
+      amount: amountOf(parsed.value, r.currency),
+      date: r.date,
+      [field]: reference,
+    };
+    if (c.journals?.bank) values.journal_id = c.journals.bank;
+    const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
+    if (!a.ok) {
+      out.push(failed(refused('refund', reference, a.fault)));
+      continue;
+    }
+    const id = idOf(a, 'account.payment.create');
+    const done = await post(c, 'account.payment', id);
+    if ('fault' in done) {
+      await discardDraft(c, 'account.payment', id);
+      out.push(failed(refused('to post refund', reference, done.fault)));
+      continue;
+    }
+    out.push(ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' }));
+  }
+  return out;
 }

@@ -54,6 +54,7 @@ export interface Move {
 }
 export interface Payment {
   id: number;
+  payment_type: 'inbound' | 'outbound';
   name: string;
   state: string;
   partner_id: number;
@@ -263,12 +264,14 @@ export class Database {
   }
 
   createPayment(values: Obj, refField: string): number {
-    if (values.payment_type !== 'inbound' || values.partner_type !== 'customer')
-      throw userError('This simulated Odoo takes inbound customer payments only.');
+    const outbound = values.payment_type === 'outbound';
+    if ((values.payment_type !== 'inbound' && !outbound) || values.partner_type !== 'customer')
+      throw userError('This simulated Odoo takes customer payments only.');
     const amount = this.money(values.amount, 'amount');
     if (amount <= 0n) throw validation('The payment amount cannot be negative.');
     const p: Payment = {
       id: this.nextId(),
+      payment_type: outbound ? 'outbound' : 'inbound',
       name: '/',
       state: 'draft',
       partner_id: this.partner(values.partner_id),
@@ -278,7 +281,8 @@ export class Database {
       journal_id: id(values.journal_id) ?? BANK_JOURNAL,
       receivable: 0,
     };
-    p.receivable = this.newLine({ payment_id: p.id }, -amount);
+    // Money received credits the customer's receivable; money sent back debits it.
+    p.receivable = this.newLine({ payment_id: p.id }, outbound ? amount : -amount);
     this.payments.set(p.id, p);
     return p.id;
   }

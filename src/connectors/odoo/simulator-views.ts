@@ -94,7 +94,7 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
         id: p.id,
         name: p.name,
         state: p.state,
-        payment_type: 'inbound',
+        payment_type: p.payment_type,
         partner_type: 'customer',
         partner_id: m2o(db, 'res.partner', p.partner_id),
         amount: dec(db, p.amount),

@@ -147,9 +147,14 @@ export class OdooSimulator {
       'credit note',
       moves.filter((m) => m.move_type === 'out_refund').map((m) => m.ref),
     );
+    const payments = [...this.db.payments.values()];
     twice(
       'payment',
-      [...this.db.payments.values()].map((p) => p.ref),
+      payments.filter((p) => p.payment_type === 'inbound').map((p) => p.ref),
+    );
+    twice(
+      'refund',
+      payments.filter((p) => p.payment_type === 'outbound').map((p) => p.ref),
     );
     twice(
       'partner',

@@ -95,7 +95,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       creditNotes: true,
       payments: true,
       allocations: true,
-      refunds: false,
+      refunds: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -152,6 +152,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
     createInvoices: async (ctx, items) => docs.createInvoices(await context(ctx), items),
     createCreditNotes: async (ctx, items) => docs.createCreditNotes(await context(ctx), items),
     createPayments: async (ctx, items) => pay.createPayments(await context(ctx), items),
+    createRefunds: async (ctx, items) => pay.createRefunds(await context(ctx), items),
     createAllocations: async (ctx, items) => pay.createAllocations(await context(ctx), items),
     findAllocation: async (ctx, item, taken) => pay.findAllocation(await context(ctx), item, taken),
 
