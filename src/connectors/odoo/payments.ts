@@ -45,96 +45,118 @@ async function owed(c: DocumentContext, invoiceId: number, currency: string): Pr
   return minor(row.amount_residual, currency) ?? 0n;
 }
 
-/** Books customer payments one by one, applied to the invoice they name through the wizard when it owes anything. */
+/** A refusal of a payment's or refund's amount: more than zero, in the currency's decimals. */
+function badAmount(what: string, reference: string, amount: string): ItemResult {
+  return failed({
+    code: 'AMOUNT_INVALID',
+    message: `${what} ${reference}: ${amount} is not an amount Odoo takes (more than zero)`,
+    retryable: false,
+    field: 'amount',
+  });
+}
+
+/** A payment through the Register Payment wizard on the invoice: created, posted and reconciled by Odoo in one call. */
+async function throughWizard(c: DocumentContext, invoiceId: number, amount: bigint, r: TargetPayment['record']) {
+  const reference = r.externalReference;
+  const values: OdooObject = {
+    amount: amountOf(amount, r.currency),
+    payment_date: r.date,
+    communication: reference,
+    // A payment above what is owed keeps the rest open on the customer, never written off.
+    payment_difference_handling: 'open',
+  };
+  if (c.journals?.bank) values.journal_id = c.journals.bank;
+  const w = await c.rpc.execute('account.payment.register', 'create', [values], ctxOf(invoiceId), true, c.signal);
+  if (!w.ok) return failed(refused('payment', reference, w.fault));
+  const wizard = idOf(w, 'account.payment.register.create');
+  const a = await c.rpc.execute(
+    'account.payment.register',
+    'action_create_payments',
+    [[wizard]],
+    ctxOf(invoiceId),
+    true,
+    c.signal,
+  );
+  if (!a.ok) return failed(refused('payment', reference, a.fault));
+  const action = a.result as { res_model?: unknown; res_id?: unknown } | null;
+  const id = int(action?.res_id);
+  if (id === null || action?.res_model !== 'account.payment')
+    throw new ConnectorError(SYSTEM, `the payment wizard answered without the payment it created (${reference})`, {
+      retryable: true,
+    });
+  const done = await posted(c, 'account.payment', id);
+  if ('fault' in done) return failed(refused('to post payment', reference, done.fault));
+  return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
+}
+
+/** A customer payment (inbound) or refund (outbound) created as an `account.payment` and posted; a refused post leaves no draft. */
+async function direct(
+  c: DocumentContext,
+  type: 'inbound' | 'outbound',
+  customerId: string,
+  amount: bigint,
+  r: { externalReference: string; currency: string; date: string },
+): Promise<ItemResult> {
+  const what = type === 'inbound' ? 'payment' : 'refund';
+  const reference = r.externalReference;
+  const values: OdooObject = {
+    payment_type: type,
+    partner_type: 'customer',
+    partner_id: Number(customerId),
+    amount: amountOf(amount, r.currency),
+    date: r.date,
+    [paymentReferenceField(c.version)]: reference,
+  };
+  if (c.journals?.bank) values.journal_id = c.journals.bank;
+  const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
+  if (!a.ok) return failed(refused(what, reference, a.fault));
+  const id = idOf(a, 'account.payment.create');
+  const done = await post(c, 'account.payment', id);
+  if ('fault' in done) {
+    await discardDraft(c, 'account.payment', id);
+    return failed(refused(`to post ${what}`, reference, done.fault));
+  }
+  return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
+}
+
+/**
+ * Books customer payments one by one: through the wizard on the invoice they name when it still
+ * owes something, otherwise as a payment of their own (open on the customer).
+ */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
-  const field = paymentReferenceField(c.version);
   for (const d of items) {
     const r = d.record;
-    const reference = r.externalReference;
-    if (r.currency !== c.company.currency) {
-      out.push(failed(currencyMismatch(`Payment ${reference}`, r.currency, c.company)));
-      continue;
-    }
     const parsed = parseAmount(r.amount, r.currency);
-    if (!parsed.ok || parsed.value <= 0n) {
+    if (r.currency !== c.company.currency)
+      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company)));
+    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Payment', r.externalReference, r.amount));
+    else {
+      const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
       out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Payment ${reference}: ${r.amount} is not an amount Odoo takes (more than zero)`,
-          retryable: false,
-          field: 'amount',
-        }),
+        invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
+          ? await throughWizard(c, invoiceId, parsed.value, r)
+          : await direct(c, 'inbound', d.customerTargetId, parsed.value, r),
       );
-      continue;
     }
-    const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
-    let paymentId: number;
-    if (invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n) {
-      const values: OdooObject = {
-        amount: amountOf(parsed.value, r.currency),
-        payment_date: r.date,
-        communication: reference,
-        // A payment above what is owed keeps the rest open on the customer, never written off.
-        payment_difference_handling: 'open',
-      };
-      if (c.journals?.bank) values.journal_id = c.journals.bank;
-      const w = await c.rpc.execute('account.payment.register', 'create', [values], ctxOf(invoiceId), true, c.signal);
-      if (!w.ok) {
-        out.push(failed(refused('payment', reference, w.fault)));
-        continue;
-      }
-      const wizard = idOf(w, 'account.payment.register.create');
-      const a = await c.rpc.execute(
-        'account.payment.register',
-        'action_create_payments',
-        [[wizard]],
-        ctxOf(invoiceId),
-        true,
-        c.signal,
-      );
-      if (!a.ok) {
-        out.push(failed(refused('payment', reference, a.fault)));
-        continue;
-      }
-      const action = a.result as { res_model?: unknown; res_id?: unknown } | null;
-      const id = int(action?.res_id);
-      if (id === null || action?.res_model !== 'account.payment')
-        throw new ConnectorError(SYSTEM, `the payment wizard answered without the payment it created (${reference})`, {
-          retryable: true,
-        });
-      paymentId = id;
-      const done = await posted(c, 'account.payment', paymentId);
-      if ('fault' in done) {
-        out.push(failed(refused('to post payment', reference, done.fault)));
-        continue;
-      }
-      out.push(ok(`${PAYMENT_PREFIX}${paymentId}`, { number: done.name || reference, outcome: 'created' }));
-      continue;
-    } else {
-      const values: OdooObject = {
-        payment_type: 'inbound',
-        partner_type: 'customer',
-        partner_id: Number(d.customerTargetId),
-        amount: amountOf(parsed.value, r.currency),
-        date: r.date,
-        [field]: reference,
-      };
-      if (c.journals?.bank) values.journal_id = c.journals.bank;
-      const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
-      if (!a.ok) {
-        out.push(failed(refused('payment', reference, a.fault)));
-        continue;
-      }
-      paymentId = idOf(a, 'account.payment.create');
-    }
-    const done = await post(c, 'account.payment', paymentId);
-    if ('fault' in done) {
-      await discardDraft(c, 'account.payment', paymentId);
-      out.push(failed(refused('to post payment', reference, done.fault)));
-      continue;
-    }
-    out.push(ok(`${PAYMENT_PREFIX}${paymentId}`, { number: done.name || reference, outcome: 'created' }));
+  }
+  return out;
+}
+
+/**
+ * Books refunds one by one as outbound customer payments, our reference in `ref` (`memo` on 18),
+ * posted. They are not reconciled with the payment they return (docs/connectors/odoo.md): the two
+ * stay open against each other on the customer until reconciled in Odoo.
+ */
+export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const parsed = parseAmount(r.amount, r.currency);
+    if (r.currency !== c.company.currency)
+      out.push(failed(currencyMismatch(`Refund ${r.externalReference}`, r.currency, c.company)));
+    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Refund', r.externalReference, r.amount));
+    else out.push(await direct(c, 'outbound', d.customerTargetId, parsed.value, r));
   }
   return out;
 }
@@ -263,58 +285,4 @@ export async function findAllocation(
     .filter((id) => !taken.has(id))
     .sort((x, y) => Number(x.slice(PARTIAL_PREFIX.length)) - Number(y.slice(PARTIAL_PREFIX.length)))[0];
   return found ? { targetId: found } : null;
-}
-
-/**
- * Books refunds one by one as outbound customer payments (`payment_type: 'outbound'`), our
- * reference in `ref` (`memo` on 18), posted. They are not reconciled with the payment they return:
- * Odoo's only public reconciling call is the invoice's outstanding-credits one, so the two stay
- * open against each other on the customer until reconciled in Odoo (docs/connectors/odoo.md).
- */
-export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  const field = paymentReferenceField(c.version);
-  for (const d of items) {
-    const r = d.record;
-    const reference = r.externalReference;
-    if (r.currency !== c.company.currency) {
-      out.push(failed(currencyMismatch(`Refund ${reference}`, r.currency, c.company)));
-      continue;
-    }
-    const parsed = parseAmount(r.amount, r.currency);
-    if (!parsed.ok || parsed.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Refund ${reference}: ${r.amount} is not an amount Odoo takes (more than zero)`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
-    }
-    const values: OdooObject = {
-      payment_type: 'outbound',
-      partner_type: 'customer',
-      partner_id: Number(d.customerTargetId),
-      amount: amountOf(parsed.value, r.currency),
-      date: r.date,
-      [field]: reference,
-    };
-    if (c.journals?.bank) values.journal_id = c.journals.bank;
-    const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
-    if (!a.ok) {
-      out.push(failed(refused('refund', reference, a.fault)));
-      continue;
-    }
-    const id = idOf(a, 'account.payment.create');
-    const done = await post(c, 'account.payment', id);
-    if ('fault' in done) {
-      await discardDraft(c, 'account.payment', id);
-      out.push(failed(refused('to post refund', reference, done.fault)));
-      continue;
-    }
-    out.push(ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' }));
-  }
-  return out;
 }
