@@ -16,3 +16,4 @@ import './intacct/index.ts';
 import './netsuite/index.ts';
 import './freshbooks/index.ts';
 import './myob/index.ts';
+import './odoo/index.ts';

@@ -1,0 +1,329 @@
+import { ConnectorError } from '../../sync/connector.ts';
+import type {
+  FoundDocument,
+  ItemError,
+  ItemResult,
+  TargetCreditNote,
+  TargetDocument,
+  TargetInvoice,
+  TargetKind,
+} from '../../sync/target.ts';
+import { failed, ok } from '../../sync/target.ts';
+import { type Company, invoiceLines, minor } from './map.ts';
+import { type OdooAnswer, type OdooFault, type OdooObject, type OdooRpc, describe, int, m2o, text } from './rpc.ts';
+import { type OdooVersion, SYSTEM, paymentReferenceField } from './settings.ts';
+
+/*
+ * Invoices and credit notes in Odoo: `account.move` of `move_type` out_invoice or out_refund,
+ * created as a draft with its lines as `(0, 0, {…})` commands and our reference in `ref`, then
+ * posted (`action_post`), which gives it its number (`name`). A lost answer is found again by
+ * `search_read` on `ref` (findMove); a draft found so is posted then. Refusals are item
+ * failures carrying Odoo's exception class and message; an unknown outcome is the RemoteClient's
+ * retryable ConnectorError, thrown for the engine to look the call's documents up.
+ */
+
+export interface DocumentContext {
+  rpc: OdooRpc;
+  company: Company;
+  version: OdooVersion;
+  taxRates: Record<string, number> | undefined;
+  journals: { sales?: number | undefined; bank?: number | undefined } | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+/** Payments and reconciliations live beside moves and share their id space: their target ids say what they are. */
+export const PAYMENT_PREFIX = 'payment:';
+export const PARTIAL_PREFIX = 'partial:';
+
+const MOVE_TYPE = { invoice: 'out_invoice', creditNote: 'out_refund' } as const;
+const MOVE_FIELDS = ['name', 'ref', 'state', 'move_type', 'partner_id'];
+
+export const refused = (what: string, reference: string, f: OdooFault): ItemError => ({
+  code: 'TARGET_REFUSED',
+  message: `${SYSTEM} refused ${what} ${reference} (${describe(f)})`,
+  retryable: false,
+});
+
+export const currencyMismatch = (what: string, currency: string, company: Company): ItemError => ({
+  code: 'CURRENCY_MISMATCH',
+  message: `${what} is in ${currency}; this target books only the company's currency (${company.currency})`,
+  retryable: false,
+  field: 'currency',
+});
+
+/** The answer's result, or a ConnectorError when Odoo answered something that is not what the method returns. */
+export function idOf(a: Extract<OdooAnswer, { ok: true }>, what: string): number {
+  const id = int(a.result);
+  if (id === null) throw new ConnectorError(SYSTEM, `${what} answered without an id`, { retryable: false });
+  return id;
+}
+
+/** The move Odoo holds under our reference (not cancelled), the customer's when it is known; the oldest first. */
+export async function findMove(
+  c: DocumentContext,
+  kind: 'invoice' | 'creditNote',
+  reference: string,
+  customerId: string | null | undefined,
+): Promise<OdooObject | null> {
+  const domain: unknown[] = [
+    ['move_type', '=', MOVE_TYPE[kind]],
+    ['ref', '=', reference],
+    ['state', '!=', 'cancel'],
+  ];
+  if (customerId) domain.push(['partner_id', '=', Number(customerId)]);
+  const rows = await c.rpc.searchRead('account.move', domain, MOVE_FIELDS, c.signal, 2);
+  return rows[0] ?? null;
+}
+
+/**
+ * Posts a draft move (or payment), then reads its number. Posting cannot happen twice, so after a
+ * refusal it is read back: posted is posted, whichever request did it. Returns the refusal when
+ * it is still a draft.
+ */
+export async function post(
+  c: DocumentContext,
+  model: 'account.move' | 'account.payment',
+  id: number,
+): Promise<{ name: string } | { fault: OdooFault }> {
+  let a: OdooAnswer | null = null;
+  try {
+    a = await c.rpc.execute(model, 'action_post', [[id]], {}, true, c.signal);
+  } catch (err) {
+    // A lost answer: whether it was posted is read below; still a draft, the failure stands.
+    if (!(err instanceof ConnectorError) || !err.retryable) throw err;
+    const row = await readState(c, model, id);
+    if (text(row.state) === 'draft') throw err;
+    return { name: text(row.name) };
+  }
+  const row = await readState(c, model, id);
+  if (text(row.state) === 'draft') {
+    if (!a.ok) return { fault: a.fault };
+    throw new ConnectorError(SYSTEM, `${model} ${id} is still a draft after action_post`, { retryable: false });
+  }
+  return { name: text(row.name) };
+}
+
+async function readState(c: DocumentContext, model: string, id: number): Promise<OdooObject> {
+  const [row] = (await c.rpc.read(model, 'read', [[id]], { fields: ['name', 'state'] }, c.signal)) as OdooObject[];
+  if (!row) throw new ConnectorError(SYSTEM, `${model} ${id} is not readable`, { retryable: false });
+  return row;
+}
+
+/** The number of a move or payment that may already be posted (the wizard posts its payment): posted first when still a draft. */
+export async function posted(
+  c: DocumentContext,
+  model: 'account.move' | 'account.payment',
+  id: number,
+): Promise<{ name: string } | { fault: OdooFault }> {
+  const row = await readState(c, model, id);
+  return text(row.state) === 'draft' ? post(c, model, id) : { name: text(row.name) };
+}
+
+/**
+ * Removes a draft Odoo refused to post (a locked period), so that a refused document leaves
+ * nothing behind and is created afresh once fixed. Best effort: a draft left behind is found by
+ * its reference and posted by the next attempt.
+ */
+export async function discardDraft(
+  c: DocumentContext,
+  model: 'account.move' | 'account.payment',
+  id: number,
+): Promise<void> {
+  await c.rpc.execute(model, 'unlink', [[id]], {}, true, c.signal).catch(() => undefined);
+}
+
+/** The lookup of the engine: the move or payment under our reference, a draft posted on the way. */
+export async function lookUp(
+  c: DocumentContext,
+  kind: TargetKind,
+  reference: string,
+  customerTargetId: string | null | undefined,
+): Promise<FoundDocument | null> {
+  if (kind === 'payment' || kind === 'refund') return lookUpPayment(c, kind, reference, customerTargetId);
+  if (kind !== 'invoice' && kind !== 'creditNote') return null;
+  const found = await findMove(c, kind, reference, customerTargetId);
+  if (!found) return null;
+  const id = int(found.id)!;
+  let number = text(found.name);
+  if (text(found.state) === 'draft') {
+    const posted = await post(c, 'account.move', id);
+    if ('fault' in posted)
+      throw new ConnectorError(
+        SYSTEM,
+        `${kind} ${reference} is a draft in Odoo and could not be posted (${describe(posted.fault)})`,
+        {
+          retryable: false,
+        },
+      );
+    number = posted.name;
+  }
+  return { targetId: String(id), number, customerTargetId: String(m2o(found.partner_id) ?? '') || null };
+}
+
+/** The customer payment under our reference (`ref`, `memo` on 18), posted on the way when a draft. */
+export async function findPayment(
+  c: DocumentContext,
+  kind: 'payment' | 'refund',
+  reference: string,
+  customerId: string | null | undefined,
+): Promise<OdooObject | null> {
+  const field = paymentReferenceField(c.version);
+  const domain: unknown[] = [
+    [field, '=', reference],
+    ['payment_type', '=', kind === 'payment' ? 'inbound' : 'outbound'],
+    ['partner_type', '=', 'customer'],
+  ];
+  if (customerId) domain.push(['partner_id', '=', Number(customerId)]);
+  const rows = await c.rpc.searchRead('account.payment', domain, ['name', 'state', 'partner_id', field], c.signal, 2);
+  return rows.find((r) => text(r.state) !== 'cancel' && text(r.state) !== 'canceled') ?? null;
+}
+
+async function lookUpPayment(
+  c: DocumentContext,
+  kind: 'payment' | 'refund',
+  reference: string,
+  customerId: string | null | undefined,
+) {
+  const found = await findPayment(c, kind, reference, customerId);
+  if (!found) return null;
+  const id = int(found.id)!;
+  let number = text(found.name);
+  if (text(found.state) === 'draft') {
+    const posted = await post(c, 'account.payment', id);
+    if ('fault' in posted)
+      throw new ConnectorError(
+        SYSTEM,
+        `payment ${reference} is a draft in Odoo and could not be posted (${describe(posted.fault)})`,
+        {
+          retryable: false,
+        },
+      );
+    number = posted.name;
+  }
+  return { targetId: `${PAYMENT_PREFIX}${id}`, number, customerTargetId: String(m2o(found.partner_id) ?? '') || null };
+}
+
+/** Creates and posts moves one by one: invoices, or credit notes (reversing the invoice they credit, when booked). */
+async function createMoves(
+  c: DocumentContext,
+  kind: 'invoice' | 'creditNote',
+  items: (TargetInvoice | TargetCreditNote)[],
+): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  const what = kind === 'invoice' ? 'invoice' : 'credit note';
+  for (const d of items) {
+    const r = d.record;
+    const reference = r.externalReference;
+    if (r.currency !== c.company.currency) {
+      out.push(failed(currencyMismatch(`${what} ${reference}`, r.currency, c.company)));
+      continue;
+    }
+    const lines = invoiceLines(r.lines, d.productTargetIds, c.company, c.taxRates);
+    if (!Array.isArray(lines)) {
+      out.push(failed(lines));
+      continue;
+    }
+    const values: OdooObject = {
+      move_type: MOVE_TYPE[kind],
+      partner_id: Number(d.customerTargetId),
+      ref: reference,
+      invoice_date: r.kind === 'invoice' ? r.invoiceDate : r.date,
+      invoice_line_ids: lines,
+    };
+    if (r.kind === 'invoice' && r.dueDate) values.invoice_date_due = r.dueDate;
+    if (r.description) values.narration = r.description;
+    if (c.journals?.sales) values.journal_id = c.journals.sales;
+    if ('invoiceTargetId' in d && d.invoiceTargetId) values.reversed_entry_id = Number(d.invoiceTargetId);
+    const a = await c.rpc.execute('account.move', 'create', [values], {}, true, c.signal);
+    if (!a.ok) {
+      out.push(failed(refused(what, reference, a.fault)));
+      continue;
+    }
+    const id = idOf(a, 'account.move.create');
+    const posted = await post(c, 'account.move', id);
+    if ('fault' in posted) {
+      await discardDraft(c, 'account.move', id);
+      out.push(failed(refused(`to post ${what}`, reference, posted.fault)));
+      continue;
+    }
+    out.push(ok(String(id), { number: posted.name, outcome: 'created' }));
+  }
+  return out;
+}
+
+export const createInvoices = (c: DocumentContext, items: TargetInvoice[]) => createMoves(c, 'invoice', items);
+export const createCreditNotes = (c: DocumentContext, items: TargetCreditNote[]) => createMoves(c, 'creditNote', items);
+
+/** Documents by id, as booked: moves (invoices, credit notes) and payments. */
+export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+  const out = new Map<string, TargetDocument>();
+  const moveIds = ids.filter((i) => /^\d+$/.test(i)).map(Number);
+  const paymentIds = ids.filter((i) => i.startsWith(PAYMENT_PREFIX)).map((i) => Number(i.slice(PAYMENT_PREFIX.length)));
+  const cur = (v: unknown) => (Array.isArray(v) ? text(v[1]) : '') || c.company.currency;
+  if (moveIds.length > 0) {
+    const rows = (await c.rpc.read(
+      'account.move',
+      'read',
+      [moveIds],
+      {
+        fields: [
+          'move_type',
+          'name',
+          'ref',
+          'partner_id',
+          'invoice_date',
+          'invoice_date_due',
+          'currency_id',
+          'amount_total',
+          'invoice_line_ids',
+        ],
+      },
+      c.signal,
+    )) as OdooObject[];
+    for (const e of rows) {
+      const type = text(e.move_type);
+      if (type !== 'out_invoice' && type !== 'out_refund') continue;
+      const currency = cur(e.currency_id);
+      const id = String(int(e.id));
+      out.set(id, {
+        targetId: id,
+        kind: type === 'out_invoice' ? 'invoice' : 'creditNote',
+        number: text(e.name),
+        customerTargetId: String(m2o(e.partner_id) ?? ''),
+        externalReference: text(e.ref),
+        date: text(e.invoice_date),
+        dueDate: text(e.invoice_date_due) || null,
+        currency,
+        gross: minor(e.amount_total, currency) ?? 0n,
+        lines: Array.isArray(e.invoice_line_ids) ? e.invoice_line_ids.length : 0,
+      });
+    }
+  }
+  if (paymentIds.length > 0) {
+    const field = paymentReferenceField(c.version);
+    const rows = (await c.rpc.read(
+      'account.payment',
+      'read',
+      [paymentIds],
+      { fields: ['name', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'] },
+      c.signal,
+    )) as OdooObject[];
+    for (const e of rows) {
+      const currency = cur(e.currency_id);
+      const id = `${PAYMENT_PREFIX}${int(e.id)}`;
+      out.set(id, {
+        targetId: id,
+        kind: text(e.payment_type) === 'outbound' ? 'refund' : 'payment',
+        number: text(e.name),
+        customerTargetId: String(m2o(e.partner_id) ?? ''),
+        externalReference: text(e[field]),
+        date: text(e.date),
+        dueDate: null,
+        currency,
+        gross: minor(e.amount, currency) ?? 0n,
+        lines: 0,
+      });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,288 @@
+import { parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
+import type { FoundDocument, ItemResult, TargetAllocation, TargetPayment, TargetRefund } from '../../sync/target.ts';
+import { failed, ok } from '../../sync/target.ts';
+import {
+  type DocumentContext,
+  PARTIAL_PREFIX,
+  PAYMENT_PREFIX,
+  currencyMismatch,
+  idOf,
+  discardDraft,
+  post,
+  posted,
+  refused,
+} from './documents.ts';
+import { amount as amountOf, minor } from './map.ts';
+import { type OdooObject, int, text } from './rpc.ts';
+import { SYSTEM, paymentReferenceField } from './settings.ts';
+
+/*
+ * Customer payments and what is set against invoices. A payment naming an invoice that still owes
+ * something goes through Odoo's own "Register Payment" wizard (`account.payment.register`, opened
+ * on the invoice with `active_model`/`active_ids`, then `action_create_payments`), which creates,
+ * posts and reconciles it in one request; our reference is its `communication`, which Odoo keeps
+ * as the payment's `ref` (`memo` on 18). Any other payment is an `account.payment` created and
+ * posted. Credit notes and unused payments are set against an invoice with the invoice's
+ * `js_assign_outstanding_line`, the call behind the "Add" of Odoo's outstanding-credits widget;
+ * the allocation's id is the `account.partial.reconcile` it made.
+ */
+
+const RECEIVABLE = ['account_type', '=', 'asset_receivable'];
+
+const ctxOf = (invoiceId: number) => ({ context: { active_model: 'account.move', active_ids: [invoiceId] } });
+
+/** What an invoice still owes, and whether it is posted (a draft or cancelled one takes no payment). */
+async function owed(c: DocumentContext, invoiceId: number, currency: string): Promise<bigint> {
+  const [row] = await c.rpc.searchRead(
+    'account.move',
+    [['id', '=', invoiceId]],
+    ['state', 'amount_residual'],
+    c.signal,
+    1,
+  );
+  if (!row || text(row.state) !== 'posted') return 0n;
+  return minor(row.amount_residual, currency) ?? 0n;
+}
+
+/** A refusal of a payment's or refund's amount: more than zero, in the currency's decimals. */
+function badAmount(what: string, reference: string, amount: string): ItemResult {
+  return failed({
+    code: 'AMOUNT_INVALID',
+    message: `${what} ${reference}: ${amount} is not an amount Odoo takes (more than zero)`,
+    retryable: false,
+    field: 'amount',
+  });
+}
+
+/** A payment through the Register Payment wizard on the invoice: created, posted and reconciled by Odoo in one call. */
+async function throughWizard(c: DocumentContext, invoiceId: number, amount: bigint, r: TargetPayment['record']) {
+  const reference = r.externalReference;
+  const values: OdooObject = {
+    amount: amountOf(amount, r.currency),
+    payment_date: r.date,
+    communication: reference,
+    // A payment above what is owed keeps the rest open on the customer, never written off.
+    payment_difference_handling: 'open',
+  };
+  if (c.journals?.bank) values.journal_id = c.journals.bank;
+  const w = await c.rpc.execute('account.payment.register', 'create', [values], ctxOf(invoiceId), true, c.signal);
+  if (!w.ok) return failed(refused('payment', reference, w.fault));
+  const wizard = idOf(w, 'account.payment.register.create');
+  const a = await c.rpc.execute(
+    'account.payment.register',
+    'action_create_payments',
+    [[wizard]],
+    ctxOf(invoiceId),
+    true,
+    c.signal,
+  );
+  if (!a.ok) return failed(refused('payment', reference, a.fault));
+  const action = a.result as { res_model?: unknown; res_id?: unknown } | null;
+  const id = int(action?.res_id);
+  if (id === null || action?.res_model !== 'account.payment')
+    throw new ConnectorError(SYSTEM, `the payment wizard answered without the payment it created (${reference})`, {
+      retryable: true,
+    });
+  const done = await posted(c, 'account.payment', id);
+  if ('fault' in done) return failed(refused('to post payment', reference, done.fault));
+  return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
+}
+
+/** A customer payment (inbound) or refund (outbound) created as an `account.payment` and posted; a refused post leaves no draft. */
+async function direct(
+  c: DocumentContext,
+  type: 'inbound' | 'outbound',
+  customerId: string,
+  amount: bigint,
+  r: { externalReference: string; currency: string; date: string },
+): Promise<ItemResult> {
+  const what = type === 'inbound' ? 'payment' : 'refund';
+  const reference = r.externalReference;
+  const values: OdooObject = {
+    payment_type: type,
+    partner_type: 'customer',
+    partner_id: Number(customerId),
+    amount: amountOf(amount, r.currency),
+    date: r.date,
+    [paymentReferenceField(c.version)]: reference,
+  };
+  if (c.journals?.bank) values.journal_id = c.journals.bank;
+  const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
+  if (!a.ok) return failed(refused(what, reference, a.fault));
+  const id = idOf(a, 'account.payment.create');
+  const done = await post(c, 'account.payment', id);
+  if ('fault' in done) {
+    await discardDraft(c, 'account.payment', id);
+    return failed(refused(`to post ${what}`, reference, done.fault));
+  }
+  return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
+}
+
+/**
+ * Books customer payments one by one: through the wizard on the invoice they name when it still
+ * owes something, otherwise as a payment of their own (open on the customer).
+ */
+export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const parsed = parseAmount(r.amount, r.currency);
+    if (r.currency !== c.company.currency)
+      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company)));
+    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Payment', r.externalReference, r.amount));
+    else {
+      const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
+      out.push(
+        invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
+          ? await throughWizard(c, invoiceId, parsed.value, r)
+          : await direct(c, 'inbound', d.customerTargetId, parsed.value, r),
+      );
+    }
+  }
+  return out;
+}
+
+/**
+ * Books refunds one by one as outbound customer payments, our reference in `ref` (`memo` on 18),
+ * posted. They are not reconciled with the payment they return (docs/connectors/odoo.md): the two
+ * stay open against each other on the customer until reconciled in Odoo.
+ */
+export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const parsed = parseAmount(r.amount, r.currency);
+    if (r.currency !== c.company.currency)
+      out.push(failed(currencyMismatch(`Refund ${r.externalReference}`, r.currency, c.company)));
+    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Refund', r.externalReference, r.amount));
+    else out.push(await direct(c, 'outbound', d.customerTargetId, parsed.value, r));
+  }
+  return out;
+}
+
+/** The receivable lines of the allocation's two documents (the invoice's, and the credit note's or payment's). */
+async function receivableLines(c: DocumentContext, d: TargetAllocation, openOnly: boolean) {
+  const fields = ['amount_residual', 'reconciled'];
+  const open = openOnly ? [['reconciled', '=', false]] : [];
+  const from = d.fromTargetId.startsWith(PAYMENT_PREFIX)
+    ? ['payment_id', '=', Number(d.fromTargetId.slice(PAYMENT_PREFIX.length))]
+    : ['move_id', '=', Number(d.fromTargetId)];
+  const [invoice, credit] = await Promise.all([
+    c.rpc.searchRead(
+      'account.move.line',
+      [['move_id', '=', Number(d.invoiceTargetId)], RECEIVABLE, ...open],
+      fields,
+      c.signal,
+    ),
+    c.rpc.searchRead('account.move.line', [from, RECEIVABLE, ...open], fields, c.signal),
+  ]);
+  return { invoice, credit };
+}
+
+/** Partial reconciliations between the invoice's lines (debit) and the other's (credit), of this amount. */
+async function partials(c: DocumentContext, debit: number[], credit: number[], wanted: bigint, currency: string) {
+  if (debit.length === 0 || credit.length === 0) return [];
+  const rows = await c.rpc.searchRead(
+    'account.partial.reconcile',
+    [
+      ['debit_move_id', 'in', debit],
+      ['credit_move_id', 'in', credit],
+    ],
+    ['amount'],
+    c.signal,
+    200,
+  );
+  return rows.filter((p) => minor(p.amount, currency) === wanted).map((p) => `${PARTIAL_PREFIX}${int(p.id)}`);
+}
+
+/**
+ * Sets credit notes and unused payments against invoices. Odoo reconciles as much as both
+ * receivable lines allow, so an allocation must be exactly that much: a smaller one is parked
+ * with TARGET_CAPABILITY_MISSING rather than booked as more than the source said.
+ */
+export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const d of items) {
+    const r = d.record;
+    const what = `${r.from === 'creditNote' ? 'credit note' : 'payment'} ${r.fromExternalReference}`;
+    const parsed = parseAmount(r.amount, r.currency);
+    if (!parsed.ok || parsed.value <= 0n) {
+      out.push(
+        failed({
+          code: 'AMOUNT_INVALID',
+          message: `Allocation ${r.sourceId}: ${r.amount}`,
+          retryable: false,
+          field: 'amount',
+        }),
+      );
+      continue;
+    }
+    const lines = await receivableLines(c, d, true);
+    const [invoiceLine] = lines.invoice;
+    const [creditLine] = lines.credit;
+    const owes = invoiceLine ? (minor(invoiceLine.amount_residual, r.currency) ?? 0n) : 0n;
+    const left = creditLine ? -(minor(creditLine.amount_residual, r.currency) ?? 0n) : 0n;
+    if (!invoiceLine || !creditLine || owes <= 0n || left <= 0n) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `${SYSTEM} has nothing open to set ${what} against its invoice (the invoice owes ${owes > 0n ? 'something' : 'nothing'}; the ${r.from === 'creditNote' ? 'credit note' : 'payment'} has ${left > 0n ? 'credit' : 'no credit'} left)`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const possible = owes < left ? owes : left;
+    if (possible !== parsed.value) {
+      out.push(
+        failed({
+          code: 'TARGET_CAPABILITY_MISSING',
+          message: `${SYSTEM} sets ${what} against an invoice for as much as both allow (${text(amountOf(possible, r.currency))}), not for part of it (${r.amount}); book this allocation by hand in Odoo`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const a = await c.rpc.execute(
+      'account.move',
+      'js_assign_outstanding_line',
+      [[Number(d.invoiceTargetId)], int(creditLine.id)],
+      {},
+      true,
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused(`to set ${what} against invoice`, r.invoiceExternalReference, a.fault)));
+      continue;
+    }
+    const made = await partials(c, [int(invoiceLine.id)!], [int(creditLine.id)!], parsed.value, r.currency);
+    const newest = made.sort(
+      (x, y) => Number(y.slice(PARTIAL_PREFIX.length)) - Number(x.slice(PARTIAL_PREFIX.length)),
+    )[0];
+    if (!newest)
+      throw new ConnectorError(
+        SYSTEM,
+        `${what} was set against its invoice but no reconciliation of ${r.amount} shows it`,
+        { retryable: false },
+      );
+    out.push(ok(newest, { outcome: 'created' }));
+  }
+  return out;
+}
+
+/** A reconciliation Odoo already holds between the same documents for the same amount, none of `taken`. */
+export async function findAllocation(
+  c: DocumentContext,
+  d: TargetAllocation,
+  taken: ReadonlySet<string>,
+): Promise<FoundDocument | null> {
+  const parsed = parseAmount(d.record.amount, d.record.currency);
+  if (!parsed.ok) return null;
+  const lines = await receivableLines(c, d, false);
+  const ids = (rows: OdooObject[]) => rows.map((x) => int(x.id)!);
+  const found = (await partials(c, ids(lines.invoice), ids(lines.credit), parsed.value, d.record.currency))
+    .filter((id) => !taken.has(id))
+    .sort((x, y) => Number(x.slice(PARTIAL_PREFIX.length)) - Number(y.slice(PARTIAL_PREFIX.length)))[0];
+  return found ? { targetId: found } : null;
+}

@@ -1,0 +1,109 @@
+import { LosslessNumber } from 'lossless-json';
+import { formatAmount } from '../../domain/money.ts';
+import type { Database, Obj } from './simulator-store.ts';
+
+/*
+ * The simulated Odoo's records as Odoo reads them (`search_read`, `read`): many2one fields as
+ * `[id, display name]`, `false` for empty, amounts as JSON numbers with the currency's decimals.
+ * A payment's receivable line names a move of its own, as in Odoo (here a stand-in id).
+ */
+
+function m2o(db: Database, model: string, i: number | null): unknown {
+  if (i === null) return false;
+  const name =
+    model === 'res.partner'
+      ? db.partners.get(i)?.name
+      : model === 'res.currency'
+        ? db.currency
+        : model === 'account.move'
+          ? db.moves.get(i)?.name
+          : String(i);
+  return [i, name ?? ''];
+}
+
+const dec = (db: Database, m: bigint) => new LosslessNumber(formatAmount(m, db.currency));
+
+/** Every record of a model, as Odoo reads it. */
+export function rowsOf(db: Database, model: string, refField: string): Obj[] {
+  const cur = m2o(db, 'res.currency', 1);
+  switch (model) {
+    case 'res.partner':
+      return [...db.partners.values()].map((p) => ({
+        email: false,
+        ...p,
+        country_id: p.country_id ? [p.country_id, ''] : false,
+      }));
+    case 'product.product':
+      return [...db.products.values()].map((p) => ({ type: 'consu', ...p }));
+    case 'res.country':
+      return [...db.countries].map(([code, i]) => ({ id: i, code }));
+    case 'res.users':
+      return [{ id: 2, company_id: [db.companyId, db.companyName] }];
+    case 'res.company':
+      return [{ id: db.companyId, name: db.companyName, currency_id: cur }];
+    case 'account.tax':
+      return db.taxes.map((t) => ({
+        id: t.id,
+        name: t.name,
+        amount: new LosslessNumber(t.amount),
+        type_tax_use: 'sale',
+        amount_type: 'percent',
+        company_id: [db.companyId, db.companyName],
+      }));
+    case 'account.move':
+      return [...db.moves.values()].map((m) => {
+        const residual = db.lines.get(m.receivable)!.residual;
+        const owed = residual < 0n ? -residual : residual;
+        return {
+          id: m.id,
+          name: m.name,
+          ref: m.ref || false,
+          state: m.state,
+          move_type: m.move_type,
+          partner_id: m2o(db, 'res.partner', m.partner_id),
+          invoice_date: m.invoice_date || false,
+          invoice_date_due: m.invoice_date_due ?? (m.invoice_date || false),
+          narration: m.narration || false,
+          journal_id: [m.journal_id, 'Customer Invoices'],
+          currency_id: cur,
+          reversed_entry_id: m2o(db, 'account.move', m.reversed_entry_id),
+          invoice_line_ids: m.lines.map((_, i) => m.id * 100 + i),
+          amount_total: dec(db, m.total),
+          amount_residual: dec(db, owed),
+          payment_state: owed === 0n ? 'paid' : owed === m.total ? 'not_paid' : 'partial',
+        };
+      });
+    case 'account.move.line':
+      return [...db.lines.values()].map((l) => ({
+        id: l.id,
+        move_id: l.move_id !== null ? m2o(db, 'account.move', l.move_id) : [1_000_000 + (l.payment_id ?? 0), ''],
+        payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
+        account_type: 'asset_receivable',
+        amount_residual: dec(db, l.residual),
+        reconciled: l.residual === 0n,
+      }));
+    case 'account.partial.reconcile':
+      return db.partials.map((p) => ({
+        id: p.id,
+        debit_move_id: [p.debit_move_id, ''],
+        credit_move_id: [p.credit_move_id, ''],
+        amount: dec(db, p.amount),
+      }));
+    case 'account.payment':
+      return [...db.payments.values()].map((p) => ({
+        id: p.id,
+        name: p.name,
+        state: p.state,
+        payment_type: p.payment_type,
+        partner_type: 'customer',
+        partner_id: m2o(db, 'res.partner', p.partner_id),
+        amount: dec(db, p.amount),
+        date: p.date,
+        journal_id: [p.journal_id, 'Bank'],
+        currency_id: cur,
+        [refField]: p.ref || false,
+      }));
+    default:
+      return [];
+  }
+}

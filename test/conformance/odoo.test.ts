@@ -1,0 +1,106 @@
+import { formatAmount } from '../../src/domain/money.ts';
+import { odooTarget } from '../../src/connectors/odoo/index.ts';
+import { type OdooSimulator, startOdooSimulator } from '../../src/connectors/odoo/simulator.ts';
+import { createOdooTarget } from '../../src/connectors/odoo/target.ts';
+import { registerTarget } from '../../src/sync/registry.ts';
+import type { TargetHarness } from './harness.ts';
+import { money } from './harness.ts';
+import { conformance } from './scenarios.ts';
+
+/*
+ * Odoo held to the conformance suite, against the simulated Odoo 17 over JSON-RPC, losing 10% of
+ * write answers after committing. The client makes one attempt per call, so that a lost answer is
+ * the engine's to look up. The database refuses to post an invoice dated on or before its lock
+ * date, in Odoo's own words (a UserError), and the refused draft is removed.
+ */
+
+registerTarget({
+  ...odooTarget,
+  create: (deps) =>
+    Promise.resolve(createOdooTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
+});
+
+let sim: OdooSimulator | undefined;
+
+const odoo: TargetHarness = {
+  type: 'odoo',
+  unsupported: {},
+  async open() {
+    sim ??= await startOdooSimulator({
+      version: '17',
+      company: { currency: 'EUR', taxes: { '21% S': '21', '6% S': '6', '0% S': '0' } },
+      seed: 29,
+      dropAfterCommitRate: 0.1,
+    });
+    const s = sim;
+    const db = s.db;
+    const amount = (minor: bigint) => money(formatAmount(minor, 'EUR'));
+    const residual = (lineId: number) => db.lines.get(lineId)!.residual;
+    const applied = (lineId: number, side: 'credit' | 'debit') =>
+      db.partials
+        .filter((p) => (side === 'credit' ? p.credit_move_id : p.debit_move_id) === lineId)
+        .map((p) => {
+          const other = db.lines.get(side === 'credit' ? p.debit_move_id : p.credit_move_id)!;
+          return { invoiceId: String(other.move_id), amount: amount(p.amount) };
+        });
+    return {
+      target: {
+        type: 'odoo',
+        url: s.url,
+        database: s.database,
+        login: s.login,
+        apiKey: s.issueApiKey(),
+        version: '17',
+        limits: { callsPerMinute: 100_000 },
+      },
+      holdings() {
+        const moves = [...db.moves.values()].filter((m) => m.state === 'posted');
+        const doc = (m: (typeof moves)[number]) => {
+          const left = residual(m.receivable);
+          return {
+            id: String(m.id),
+            reference: m.ref,
+            number: m.name,
+            customerId: String(m.partner_id),
+            gross: amount(m.total),
+            due: amount(left < 0n ? -left : left),
+          };
+        };
+        return Promise.resolve({
+          customers: [...db.partners.values()].map((p) => ({ id: String(p.id), name: p.name })),
+          invoices: moves.filter((m) => m.move_type === 'out_invoice').map(doc),
+          creditNotes: moves
+            .filter((m) => m.move_type === 'out_refund')
+            .map((m) => ({ ...doc(m), appliedTo: applied(m.receivable, 'credit') })),
+          payments: [...db.payments.values()]
+            .filter((p) => p.state !== 'draft' && p.payment_type === 'inbound')
+            .map((p) => ({
+              id: `payment:${p.id}`,
+              reference: p.ref,
+              customerId: String(p.partner_id),
+              amount: amount(p.amount),
+              appliedTo: applied(p.receivable, 'credit'),
+            })),
+        });
+      },
+      violations: () => [...s.duplicates(), ...s.violations],
+      dropNextInvoiceAnswer: () => s.dropNext(1, (c) => c.model === 'account.move' && c.modelMethod === 'create'),
+      dropped: () => s.stats.dropped,
+      refuse(invoice) {
+        // Accounting → Lock Dates: nothing on or before the end of 2000 can be posted.
+        db.lockDate = '2000-12-31';
+        return Promise.resolve({
+          invoice: { ...invoice, invoiceDate: '2000-12-01', dueDate: '2000-12-31' },
+          code: 'TARGET_REFUSED',
+          says: /prior to and inclusive of the lock date/,
+        });
+      },
+    };
+  },
+  close: async () => {
+    registerTarget(odooTarget);
+    await sim?.close();
+  },
+};
+
+conformance(odoo);

@@ -1,0 +1,430 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { odooTarget } from '../src/connectors/odoo/index.ts';
+import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
+import { createOdooTarget } from '../src/connectors/odoo/target.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { registerTarget } from '../src/sync/registry.ts';
+import { retryException } from '../src/sync/exceptions.ts';
+import { getRun } from '../src/sync/runs.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * The Odoo target end to end, through the engine, against simulated Odoo servers (17 for iXpole;
+ * 16, 17 and 18 for records), with 5% of write answers lost after committing and the database's
+ * limit enforced on a scaled clock (a "minute" of one second): zero duplicates, zero missing
+ * documents, Odoo's numbers written back to the source, payments and credit notes set against the
+ * invoices they name; a 429 storm ridden out; a refused invoice parked once with TARGET_REFUSED;
+ * an API key revoked or expired during the run parked with TARGET_AUTH_REVOKED; a server of
+ * another version than the settings say refused with TARGET_SETTING_MISSING. Every call is
+ * checked against the contract of the server's version.
+ */
+
+const MINUTE_MS = 1000;
+const PER_MINUTE = 40;
+
+let t: TestApp;
+let sync: SyncService;
+const sims: OdooSimulator[] = [];
+const closers: { close(): Promise<void> }[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp();
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  // The planner on the simulators' scaled clock, with the margin production gives a minute.
+  registerTarget({
+    ...odooTarget,
+    create: (deps) =>
+      Promise.resolve(
+        createOdooTarget(deps, {
+          planner: createRatePlanner(t.db, { windowsMs: { minute: MINUTE_MS }, marginMs: () => 250 }),
+          client: { backoffBaseMs: 5, backoffMaxMs: 40 },
+        }),
+      ),
+  });
+}, 60_000);
+afterAll(async () => {
+  registerTarget(odooTarget);
+  for (const c of closers) await c.close();
+  for (const s of sims) await s.close();
+  await t.close();
+});
+
+async function odoo(version: '16' | '17' | '18', seed: number, dropAfterCommitRate = 0.05) {
+  const s = await startOdooSimulator({
+    version,
+    database: `e2e${version}`,
+    company: {
+      companyName: `E2E ${version} BV`,
+      currency: 'EUR',
+      taxes: { '21%': '21', '9%': '9', '6%': '6', '0%': '0' },
+    },
+    seed,
+    dropAfterCommitRate,
+    limits: { perMinute: PER_MINUTE, minuteMs: MINUTE_MS },
+  });
+  sims.push(s);
+  return s;
+}
+
+function settings(s: OdooSimulator, apiKey = s.issueApiKey(), version = s.options.version) {
+  return {
+    type: 'odoo',
+    url: s.url,
+    database: s.database,
+    login: s.login,
+    apiKey,
+    version,
+    // A little below the server's count: a grant reaches the simulator a moment later on a busy machine.
+    limits: { callsPerMinute: PER_MINUTE - 4 },
+  };
+}
+
+const posted = (s: OdooSimulator, type: 'out_invoice' | 'out_refund', ref: string) =>
+  [...s.db.moves.values()].filter((m) => m.move_type === type && m.ref === ref && m.state === 'posted');
+const residual = (s: OdooSimulator, lineId: number) => s.db.lines.get(lineId)!.residual;
+
+describe('Odoo end to end', () => {
+  it('iXpole → Odoo 17: every instalment once through lost answers, paced under the limit, Odoo’s numbers written back', async () => {
+    const s = await odoo('17', 11);
+    await t.entity('OD1', 'EUR', { standardTaxRate: '0.21' });
+    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 40, customers: 8, products: 3 });
+    closers.push(ix);
+    // Beyond the random 5%: the engine must look these invoices up before sending them again.
+    s.dropNext(4, (c) => c.model === 'account.move' && c.modelMethod === 'create');
+    const pipeline = await definePipeline(t.db, 'OD1', {
+      name: 'ix-to-odoo',
+      source: {
+        type: 'ixpole',
+        baseUrl: ix.url,
+        apiKey: ix.apiKey,
+        backoffBaseMs: 5,
+        backoffMaxMs: 20,
+        maxAttempts: 4,
+      },
+      target: settings(s),
+      options: { pageSize: 20 },
+    });
+    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(['succeeded', 'partial']).toContain(run.status);
+    await drainTarget(t.db, sync, pipeline, 'Odoo');
+    await sync.flushAll();
+
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
+    for (const code of codes) expect(posted(s, 'out_invoice', code), code).toHaveLength(1);
+    expect(s.duplicates()).toEqual([]);
+    expect(s.stats.dropped).toBeGreaterThanOrEqual(4);
+    expect(s.stats.rateRefused).toBe(0);
+
+    let numbers = 0;
+    for (const w of ix.writes)
+      if (w.method === 'PUT')
+        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string }[]) {
+          if (u.InvoiceNumber === undefined) continue;
+          numbers++;
+          expect(u.InvoiceNumber).toBe(posted(s, 'out_invoice', u.InstalmentCode)[0]!.name);
+          expect(u.InvoiceNumber).toMatch(/^INV\/\d{4}\/\d{5}$/);
+        }
+    expect(numbers).toBeGreaterThanOrEqual(codes.length);
+    for (let i = 0; i < 10; i++) {
+      const inst = ix.instalmentAt(i);
+      const m = posted(s, 'out_invoice', inst.InstalmentCode)[0]!;
+      const net = m.lines.reduce((sum, l) => sum + l.net, 0n);
+      const vat = m.lines.reduce((sum, l) => sum + l.tax, 0n);
+      expect([(Number(net) / 100).toFixed(2), (Number(vat) / 100).toFixed(2)]).toEqual([
+        inst.NetAmount,
+        inst.VatAmount,
+      ]);
+    }
+
+    const writes = s.stats.writes;
+    const again = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
+    expect(again.status).toBe('succeeded');
+    expect(s.stats.writes).toBe(writes);
+    expect(s.violations).toEqual([]);
+  }, 120_000);
+
+  for (const version of ['16', '17', '18'] as const)
+    it(`records → Odoo ${version}: payments applied to the invoices they name, credit notes and unused payments set against invoices, a refund, nothing lost or doubled`, async () => {
+      const s = await odoo(version, 20 + Number(version));
+      const code = `OR${version}`;
+      await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
+      const pipeline = await definePipeline(t.db, code, {
+        name: `records-to-odoo-${version}`,
+        source: { type: 'records' },
+        target: settings(s),
+      });
+      const records = recordsFor(code);
+      s.dropNext(2, (c) => c.model === 'account.payment.register' && c.modelMethod === 'action_create_payments');
+      s.dropNext(1, (c) => c.modelMethod === 'js_assign_outstanding_line');
+      s.dropNext(1, (c) => c.model === 'account.payment' && c.modelMethod === 'create');
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Odoo');
+      // The unassigned payment's answer was lost, so its allocation came before the payment was
+      // found again: the engine parks it until then, and a retry (as an operator would) books it.
+      const waiting = await t.db.query<{ id: number; reason_code: string }>(
+        `SELECT id, reason_code FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
+        [pipeline.id],
+      );
+      for (const x of waiting.rows) {
+        expect(x.reason_code).toBe('ALLOCATION_DOCUMENT_NOT_SYNCED');
+        await retryException(t.db, sync, Number(x.id), 'test');
+      }
+      await drainTarget(t.db, sync, pipeline, 'Odoo');
+      expect(await openExceptions(t.db, pipeline)).toEqual([]);
+
+      const one = (ref: string) => {
+        const found = posted(s, 'out_invoice', ref);
+        expect(found, ref).toHaveLength(1);
+        return found[0]!;
+      };
+      for (let n = 1; n <= 12; n++) expect(one(`${code}-I${n}`).total).toBe(12100n);
+      const due = (n: number) => residual(s, one(`${code}-I${n}`).receivable);
+      expect([due(1), due(2), due(3), due(4), due(5)]).toEqual([0n, 7100n, 9100n, 9680n, 12100n]);
+      const paymentOf = (ref: string) => [...s.db.payments.values()].filter((p) => p.ref === ref);
+      const appliedTo = (lineId: number) =>
+        s.db.partials
+          .filter((p) => p.credit_move_id === lineId)
+          .map((p) => [s.db.lines.get(p.debit_move_id)!.move_id, p.amount]);
+      expect(paymentOf(`${code}-P1`).map((p) => appliedTo(p.receivable))).toEqual([[[one(`${code}-I1`).id, 12100n]]]);
+      expect(paymentOf(`${code}-P2`).map((p) => appliedTo(p.receivable))).toEqual([[[one(`${code}-I2`).id, 5000n]]]);
+      expect(paymentOf(`${code}-P3`).map((p) => appliedTo(p.receivable))).toEqual([[[one(`${code}-I3`).id, 3000n]]]);
+      const notes = posted(s, 'out_refund', `${code}-N1`);
+      expect(notes.map((m) => [m.total, residual(s, m.receivable), m.reversed_entry_id])).toEqual([
+        [2420n, 0n, one(`${code}-I4`).id],
+      ]);
+      expect(appliedTo(notes[0]!.receivable)).toEqual([[one(`${code}-I4`).id, 2420n]]);
+      // What the engine mapped is what Odoo holds, with Odoo's numbers.
+      const { rows } = await t.db.query<{ source_id: string; target_id: string; target_number: string | null }>(
+        `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
+        [pipeline.id],
+      );
+      expect(rows).toHaveLength(12);
+      for (const r of rows)
+        expect({ id: r.target_id, number: r.target_number }).toEqual({
+          id: String(one(r.source_id).id),
+          number: one(r.source_id).name,
+        });
+      // The refund: money sent back to the customer, an outbound payment under our reference.
+      const refund = [...s.db.payments.values()].filter((p) => p.ref === `${code}-R1`);
+      expect(refund.map((p) => [p.payment_type, p.amount, p.state === 'draft'])).toEqual([['outbound', 4000n, false]]);
+      const refundMap = await t.db.query<{ target_id: string }>(
+        `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
+        [pipeline.id],
+      );
+      expect(refundMap.rows).toEqual([{ target_id: `payment:${refund[0]!.id}` }]);
+      expect(s.duplicates()).toEqual([]);
+      expect(s.stats.rateRefused).toBe(0);
+      expect(s.violations).toEqual([]);
+
+      const writes = s.stats.writes;
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Odoo');
+      expect(s.stats.writes).toBe(writes);
+    }, 120_000);
+
+  it('rides out a 429 storm, and parks an invoice Odoo refuses to post once, with TARGET_REFUSED, leaving no draft behind', async () => {
+    const s = await odoo('17', 41, 0);
+    await t.entity('OD4', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'OD4', {
+      name: 'storm',
+      source: { type: 'records' },
+      target: settings(s),
+    });
+    s.db.lockDate = '2000-12-31';
+    // Four refusals in a row: the client waits them out (backing off, and pausing the database's budget for every worker).
+    s.failNext(429, 429, 429, 429);
+    const records = recordsFor('OD4').slice(0, 6);
+    const old = {
+      ...(records[5] as Extract<CanonicalRecord, { kind: 'invoice' }>),
+      invoiceDate: '2000-12-01',
+      dueDate: '2000-12-31',
+    };
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      [...records.slice(0, 5), old].map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Odoo');
+    expect(s.stats.rateRefused).toBe(4);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['OD4-I3', 'TARGET_REFUSED']]);
+    expect(parked[0]!.message).toMatch(
+      /UserError: You cannot add\/modify entries prior to and inclusive of the lock date/,
+    );
+    for (const n of [1, 2]) expect(posted(s, 'out_invoice', `OD4-I${n}`)).toHaveLength(1);
+    expect([...s.db.moves.values()].filter((m) => m.ref === 'OD4-I3')).toEqual([]);
+    const writes = s.stats.writes;
+    await sync.flushAll();
+    expect(s.stats.writes).toBe(writes);
+    expect(await openExceptions(t.db, pipeline)).toEqual(parked);
+    expect(s.violations).toEqual([]);
+  }, 60_000);
+
+  it('an API key revoked or expired parks the documents with TARGET_AUTH_REVOKED, never showing the key; nothing is written', async () => {
+    const s = await odoo('17', 51, 0);
+    await t.entity('OD5', 'EUR', { standardTaxRate: '0.21' });
+    const key = s.issueApiKey();
+    const pipeline = await definePipeline(t.db, 'OD5', {
+      name: 'revoked',
+      source: { type: 'records' },
+      target: settings(s, key),
+    });
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      recordsFor('OD5')
+        .slice(0, 3)
+        .map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Odoo');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    // The key reaches the end of its duration during the next run.
+    s.revokeApiKey(key);
+    const writes = s.stats.writes;
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      recordsFor('OD5')
+        .slice(3, 5)
+        .map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Odoo').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.length).toBeGreaterThan(0);
+    for (const p of parked) {
+      expect(p.reason_code).toBe('TARGET_AUTH_REVOKED');
+      expect(p.message).toMatch(/API key/);
+      expect(p.message).not.toContain(key);
+    }
+    expect(s.stats.writes).toBe(writes);
+    expect(s.stats.denied).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('a server of another version than the settings say is refused with TARGET_SETTING_MISSING, naming the version', async () => {
+    const s = await odoo('18', 61, 0);
+    await t.entity('OD6', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'OD6', {
+      name: 'wrong-version',
+      source: { type: 'records' },
+      target: settings(s, s.issueApiKey(), '17'),
+    });
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      recordsFor('OD6')
+        .slice(0, 2)
+        .map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Odoo').catch(() => undefined);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => p.reason_code)).toContain('TARGET_SETTING_MISSING');
+    expect(parked.find((p) => p.reason_code === 'TARGET_SETTING_MISSING')!.message).toMatch(
+      /runs Odoo 18\.0.*version: 18/,
+    );
+    expect(s.stats.writes).toBe(0);
+  }, 60_000);
+});
+
+/** Three customers, twelve invoices, payments in full, in part and unassigned, a refund, a credit note and two allocations. */
+function recordsFor(code: string): CanonicalRecord[] {
+  const customers: CanonicalRecord[] = ['A', 'B', 'C'].map((c) => ({
+    kind: 'customer',
+    sourceId: `${code}-${c}`,
+    name: `${code} customer ${c}`,
+    email: `${c.toLowerCase()}@example.org`,
+    country: 'BE',
+  }));
+  const inv = (n: number, c: string): CanonicalRecord => ({
+    kind: 'invoice',
+    sourceId: `${code}-I${n}`,
+    externalReference: `${code}-I${n}`,
+    customerSourceId: `${code}-${c}`,
+    invoiceDate: '2026-11-02',
+    dueDate: '2026-12-02',
+    currency: 'EUR',
+    description: '',
+    lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+  });
+  const pay = (n: number, c: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
+    kind: 'payment',
+    sourceId: `${code}-P${n}`,
+    externalReference: `${code}-P${n}`,
+    customerSourceId: `${code}-${c}`,
+    date: '2026-11-05',
+    amount,
+    currency: 'EUR',
+    invoiceExternalReference: invoiceRef,
+    description: '',
+  });
+  return [
+    ...customers,
+    ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),
+    pay(1, 'A', '121.00', `${code}-I1`),
+    pay(2, 'B', '50.00', `${code}-I2`),
+    pay(3, 'C', '30.00', null),
+    pay(4, 'B', '40.00', null),
+    {
+      kind: 'refund',
+      sourceId: `${code}-R1`,
+      externalReference: `${code}-R1`,
+      customerSourceId: `${code}-B`,
+      date: '2026-11-07',
+      amount: '40.00',
+      currency: 'EUR',
+      paymentExternalReference: `${code}-P4`,
+      description: 'Paid twice',
+    },
+    {
+      kind: 'allocation',
+      sourceId: `${code}-A1`,
+      customerSourceId: `${code}-C`,
+      date: '2026-11-06',
+      currency: 'EUR',
+      amount: '30.00',
+      invoiceExternalReference: `${code}-I3`,
+      from: 'payment',
+      fromExternalReference: `${code}-P3`,
+    },
+    {
+      kind: 'creditNote',
+      sourceId: `${code}-N1`,
+      externalReference: `${code}-N1`,
+      customerSourceId: `${code}-A`,
+      date: '2026-11-04',
+      currency: 'EUR',
+      description: 'Returned',
+      invoiceExternalReference: `${code}-I4`,
+      lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
+    },
+    {
+      kind: 'allocation',
+      sourceId: `${code}-A2`,
+      customerSourceId: `${code}-A`,
+      date: '2026-11-04',
+      currency: 'EUR',
+      amount: '24.20',
+      invoiceExternalReference: `${code}-I4`,
+      from: 'creditNote',
+      fromExternalReference: `${code}-N1`,
+    },
+  ];
+}
