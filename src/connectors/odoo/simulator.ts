@@ -5,6 +5,7 @@ import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless 
 import { METHODS, type Version, unknownFields, valueViolations } from './simulator-contract.ts';
 import { Database, type DatabaseOptions, type Obj, OdooException } from './simulator-store.ts';
 import { rowsOf } from './simulator-views.ts';
+import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local Odoo for tests, over JSON-RPC as Odoo serves it (`POST /jsonrpc`): `common.version`,
@@ -46,18 +47,6 @@ const WRITES = new Set([
   'action_create_payments',
   'js_assign_outstanding_line',
 ]);
-
-/** mulberry32: seedable, so fault patterns replay. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Integers as JS numbers (ids, commands), decimals kept exact. */
 const parseBody = (raw: string): unknown =>
