@@ -4,7 +4,7 @@
  * document in the ledger exactly once, every instalment written back with its one number, and every
  * invariant of the ledger holding (src/ledger/verify.ts).
  *
- *   npm run bench:outage                         10 outages of 1–8 s during a 5,000-instalment sync
+ *   npm run bench:outage                         10 outages of 1–8 s during an 8,000-instalment sync
  *   npm run bench:outage -- --quick              3 outages of 1–4 s during 1,000 instalments
  *   npm run bench:outage -- --trials N --instalments N --seed S --down-max-ms N
  *
@@ -251,7 +251,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
 Take PostgreSQL away at random moments of one sync (its backends terminated, its connections
 dropped and refused for 1 s to --down-max-ms), while the server keeps running; then check that the
 run finished by itself, every document is in the ledger exactly once and every invariant holds.
-Default: 10 outages of up to 8 s during 5,000 instalments; --quick: 3 of up to 4 s, 1,000 instalments.
+Default: 10 outages of up to 8 s during 8,000 instalments; --quick: 3 of up to 4 s, 1,000 instalments.
 Runs on BENCH_DATABASE_URL (default ${DEFAULT_POSTGRES_URL}) in a schema of its own, dropped afterwards;
 only this bench's connections are affected. Exit code 1 on any failure.`,
     );
@@ -270,7 +270,7 @@ only this bench's connections are affected. Exit code 1 on any failure.`,
   }
   const result = await runOutage({
     trials: int(args.trials, args.quick ? 3 : 10, 'trials'),
-    instalments: int(args.instalments, args.quick ? 1000 : 5000, 'instalments'),
+    instalments: int(args.instalments, args.quick ? 1000 : 8000, 'instalments'),
     seed: int(args.seed, Date.now() % 1_000_000, 'seed'),
     pageSize: int(args['page-size'], 100, 'page-size'),
     downMaxMs: int(args['down-max-ms'], args.quick ? 4000 : 8000, 'down-max-ms'),
