@@ -156,6 +156,10 @@ describe('FreshBooks end to end', () => {
     expect(fb.violations).toEqual([]);
     // Tokens of 4 s: refreshed during the run, each time with the refresh token the last refresh gave.
     expect(fb.stats.refreshes).toBeGreaterThan(1);
+    // Each refresh carried the consent's redirect URI: this pipeline's callback.
+    expect(new Set(fb.refreshRedirects)).toEqual(
+      new Set([expect.stringMatching(/\/v1\/connections\/[^/]+\/oauth\/callback$/)]),
+    );
   }, 120_000);
 
   it('records → FreshBooks: payments on the invoices they name, credit notes set against invoices; refusals parked once', async () => {

@@ -57,6 +57,8 @@ export class FreshBooksSimulator {
   readonly requests: SimulatedRequest[] = [];
   /** `rateRefused`: 429s past the minute's limit; `injected429`: 429s of `failNext`. */
   readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, injected429: 0, refreshes: 0 };
+  /** The `redirect_uri` each refresh carried (FreshBooks' SDKs send the consent's), in order. */
+  readonly refreshRedirects: (string | null)[] = [];
   readonly #accounts = new Map<string, Account>();
   readonly #refresh = new Map<string, { used: boolean }>();
   readonly #codes = new Set<string>();
@@ -198,6 +200,7 @@ export class FreshBooksSimulator {
       // Single use: a refresh token is spent by the refresh that uses it.
       r.used = true;
       this.stats.refreshes++;
+      this.refreshRedirects.push(p.get('redirect_uri'));
     } else return this.send(res, 400, { error: 'unsupported_grant_type' });
     const seconds = this.options.accessTokenSeconds ?? 43_200;
     const access = randomBytes(32).toString('hex');

@@ -59,6 +59,8 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
       guard: opts.client?.guard,
       // FreshBooks takes client_id and client_secret in the body of the token request (freshbooks.com/api/authentication).
       clientAuthentication: 'body',
+      // Its SDKs refresh with the consent's redirect URI: this pipeline's callback.
+      refreshWithRedirectUri: true,
     });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
   let api: Promise<FreshBooksApi> | null = null;

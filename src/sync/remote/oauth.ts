@@ -53,6 +53,11 @@ export interface OAuthTokenSourceOptions {
   clientAuthentication?: TokenEndpoint['clientAuthentication'];
   /** Refusals of the token endpoint that mean the grant is gone, besides `invalid_grant` (Zoho: `invalid_code`). */
   grantGoneErrors?: TokenEndpoint['grantGoneErrors'];
+  /**
+   * Whether a refresh also carries the consent's `redirect_uri` (this pipeline's callback under
+   * `publicUrl`), beyond RFC 6749 §6: FreshBooks' SDKs refresh that way.
+   */
+  refreshWithRedirectUri?: boolean | undefined;
 }
 
 /** The path that starts a pipeline's consent flow (GET, with the entity's token). */
@@ -152,7 +157,10 @@ export function oauthTokenSource(o: OAuthTokenSourceOptions): TokenSource & { te
   const refresh = async (sealed: string, current: string): Promise<string> => {
     let answer;
     try {
-      answer = await postTokenGrant(endpoint, { grant_type: 'refresh_token', refresh_token: current });
+      const redirect: Record<string, string> = o.refreshWithRedirectUri
+        ? { redirect_uri: `${o.publicUrl ?? publicBaseUrl()}${connectionCallbackPath(await pipelineName())}` }
+        : {};
+      answer = await postTokenGrant(endpoint, { ...redirect, grant_type: 'refresh_token', refresh_token: current });
     } catch (err) {
       if (err instanceof ConnectorError && err.code === 'TARGET_AUTH_REVOKED') {
         const reason = `the platform refused the refresh token (invalid_grant): the user revoked the connection, or it expired`;
