@@ -63,6 +63,16 @@ const PAYMENT: Shape = {
   invoices: [APPLIED],
 };
 
+/** A refund of a payment's unused amount (POST /customerpayments/{id}/refunds). */
+const PAYMENT_REFUND: Shape = {
+  date: 'string',
+  refund_mode: 'string',
+  reference_number: 'string',
+  amount: 'number',
+  from_account_id: 'string',
+  description: 'string',
+};
+
 /** The body shape and required fields of each write, by route pattern. */
 export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
   { route: /^POST \/contacts$/, shape: CONTACT, required: ['contact_name'] },
@@ -74,6 +84,11 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
   { route: /^POST \/creditnotes\/\d+\/invoices$/, shape: { invoices: [APPLIED] }, required: ['invoices'] },
   { route: /^POST \/customerpayments$/, shape: PAYMENT, required: ['customer_id', 'amount', 'date'] },
   { route: /^PUT \/customerpayments\/\d+$/, shape: PAYMENT, required: ['customer_id', 'amount'] },
+  {
+    route: /^POST \/customerpayments\/\d+\/refunds$/,
+    shape: PAYMENT_REFUND,
+    required: ['date', 'amount', 'from_account_id'],
+  },
 ];
 
 function check(value: unknown, shape: Shape, path: string, out: string[]): void {

@@ -1,11 +1,13 @@
 import { LosslessNumber } from 'lossless-json';
 import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+import type { PaymentRefund } from './simulator-refunds.ts';
 
 /*
  * The simulated Zoho Books organisation: contacts, items, taxes, invoices (numbered INV-000001,
  * drafts until marked sent), credit notes, customer payments and credits applied to invoices,
  * with balances kept as Zoho keeps them: an invoice's balance goes down by what payments and
- * credits apply, a credit note's by what it credits. Amounts are minor units inside and exact
+ * credits apply, a credit note's by what it credits, a payment's unused amount by what it applies
+ * and what its refunds return (simulator-refunds.ts). Amounts are minor units inside and exact
  * JSON numbers (lossless) outside. Refusals are ZohoRefusal values in Zoho's own body,
  * `{"code": …, "message": …}`.
  */
@@ -69,6 +71,8 @@ export interface Payment {
   description: string;
   account_id: string | null;
   invoices: { invoice_id: string; amount_applied: bigint }[];
+  /** What its refunds returned (simulator-refunds.ts): no longer unused. */
+  refunded: bigint;
 }
 export interface Credit {
   creditnote_invoice_id: string;
@@ -85,9 +89,12 @@ export interface OrgOptions {
   taxes?: Record<string, string> | undefined;
 }
 
-const str = (v: unknown): string =>
+export const str = (v: unknown): string =>
   typeof v === 'string' ? v : v instanceof LosslessNumber ? v.value : typeof v === 'number' ? String(v) : '';
-const dec = (minor: bigint, currency: string) => new LosslessNumber(formatAmount(minor, currency));
+export const dec = (minor: bigint, currency: string) => new LosslessNumber(formatAmount(minor, currency));
+
+/** The account a payment is deposited to when it names none (Zoho's Undeposited Funds). */
+export const UNDEPOSITED_FUNDS = '460000000000001';
 
 export class Organisation {
   readonly name: string;
@@ -99,6 +106,7 @@ export class Organisation {
   readonly creditNotes = new Map<string, Doc>();
   readonly payments = new Map<string, Payment>();
   readonly credits: Credit[] = [];
+  readonly refunds: PaymentRefund[] = [];
   /** Transactions dated on or before it are refused (Zoho's transaction locking). */
   lockedUntil: string | null = null;
   #invoiceSeq = 0;
@@ -119,13 +127,13 @@ export class Organisation {
     }));
   }
 
-  private amount(v: unknown, field: string): bigint {
+  amount(v: unknown, field: string): bigint {
     const parsed = parseAmount(str(v), this.currency);
     if (!parsed.ok) throw new ZohoRefusal(400, 2, `Invalid value passed for ${field}`);
     return parsed.value;
   }
 
-  private locked(date: string): void {
+  locked(date: string): void {
     if (this.lockedUntil && date <= this.lockedUntil)
       throw new ZohoRefusal(
         400,
@@ -317,7 +325,7 @@ export class Organisation {
       id: str(r.invoice_id),
       amount: this.amount(r.amount_applied, 'amount_applied'),
     }));
-    if (wanted.reduce((s, w) => s + w.amount, 0n) > amount)
+    if (wanted.reduce((s, w) => s + w.amount, p.refunded) > amount)
       throw new ZohoRefusal(400, 24017, 'The amount applied to invoices is more than the payment amount.');
     // What this payment applied before is given back before the new applications are checked.
     for (const w of previous) {
@@ -361,6 +369,7 @@ export class Organisation {
       description: str(body.description),
       account_id: body.account_id === undefined ? null : str(body.account_id),
       invoices: [],
+      refunded: 0n,
     };
     this.paymentFields(p, body, []);
     this.#paymentSeq++;
@@ -432,7 +441,8 @@ export class Organisation {
       customer_id: p.customer_id,
       payment_mode: p.payment_mode,
       amount: dec(p.amount, cur),
-      unused_amount: dec(p.amount - applied, cur),
+      unused_amount: dec(p.amount - applied - p.refunded, cur),
+      account_id: p.account_id ?? UNDEPOSITED_FUNDS,
       date: p.date,
       description: p.description,
       currency_code: cur,

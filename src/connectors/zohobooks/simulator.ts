@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { type OrgOptions, Organisation, ZohoRefusal } from './simulator-store.ts';
 import { violationsOf } from './simulator-contract.ts';
+import { refundRoute } from './simulator-refunds.ts';
 import { seeded } from '../../sync/seeded.ts';
 
 /*
@@ -13,8 +14,9 @@ import { seeded } from '../../sync/seeded.ts';
  * (every request naming its `organization_id`, `Authorization: Zoho-oauthtoken …`), the
  * organisation's limits per minute and per day answered with 429 in Zoho's body, and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
- * answered before anything is done (`failNext`). `duplicates()` lists documents held twice under
- * one reference; `violations` the requests that broke the contract (simulator-contract.ts).
+ * answered before anything is done (`failNext`). Refunds of a payment's unused amount are
+ * simulator-refunds.ts. `duplicates()` lists documents held twice under one reference;
+ * `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
 export interface ZohoSimulatorOptions {
@@ -155,7 +157,7 @@ export class ZohoBooksSimulator {
       );
   }
 
-  /** Documents held twice under one reference (invoices, credit notes, payments) and contacts named twice. */
+  /** Documents held twice under one reference (invoices, credit notes, payments, refunds) and contacts named twice. */
   duplicates(orgId?: string): string[] {
     const out: string[] = [];
     for (const o of orgId ? [this.org(orgId)] : [...this.#orgs.values()]) {
@@ -178,6 +180,10 @@ export class ZohoBooksSimulator {
       twice(
         'payment',
         [...o.payments.values()].map((p) => p.reference_number),
+      );
+      twice(
+        'refund',
+        o.refunds.map((r) => r.reference_number),
       );
       twice(
         'contact',
@@ -437,8 +443,12 @@ export class ZohoBooksSimulator {
       if (!p) throw new ZohoRefusal(404, 24001, 'Payment does not exist.');
       return done('success', { payment: org.paymentView(p) });
     }
-    throw new ZohoRefusal(404, 5, 'Invalid URL Passed');
+    return refundRoute(org, key, body, () => String(++this.#nextId)) ?? fail404();
   }
+}
+
+function fail404(): never {
+  throw new ZohoRefusal(404, 5, 'Invalid URL Passed');
 }
 
 /** Starts a simulated Zoho Books (and its Zoho Accounts) on 127.0.0.1. */

@@ -8,6 +8,7 @@ import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from 
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoObject, ZohoApi, describe, entity, text } from './api.ts';
 import * as docs from './documents.ts';
+import { createRefunds, lookUpRefund } from './refunds.ts';
 import { type Organisation, contactFields } from './map.ts';
 import {
   GRANT_GONE_ERRORS,
@@ -22,10 +23,10 @@ import {
 
 /*
  * The Zoho Books target (docs/connectors/zohobooks.md): contacts, items, invoices (marked sent),
- * credit notes, customer payments applied to invoices, and credits and payments set against
- * invoices, one request each over the shared RemoteClient with the OAuth connection's token
- * (`Authorization: Zoho-oauthtoken …`), paced by the shared rate planner on the organisation's
- * budget (100 a minute, a daily limit by plan).
+ * credit notes, customer payments applied to invoices, credits and payments set against invoices,
+ * and refunds of a payment's unused amount (refunds.ts), one request each over the shared
+ * RemoteClient with the OAuth connection's token (`Authorization: Zoho-oauthtoken …`), paced by
+ * the shared rate planner on the organisation's budget (100 a minute, a daily limit by plan).
  */
 
 /** What tests replace: the token source, the planner, the client's transport and timing. */
@@ -104,7 +105,7 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       creditNotes: true,
       payments: true,
       allocations: true,
-      refunds: false,
+      refunds: true,
       paymentStatus: false,
       pdf: true,
       drafts: false,
@@ -140,12 +141,14 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
     createInvoices: async (ctx, items) => docs.createInvoices(await context(ctx), items),
     createCreditNotes: async (ctx, items) => docs.createCreditNotes(await context(ctx), items),
     createPayments: async (ctx, items) => docs.createPayments(await context(ctx), items),
+    createRefunds: async (ctx, items) => createRefunds(await context(ctx), items),
     createAllocations: async (ctx, items) => docs.createAllocations(await context(ctx), items),
     findAllocation: async (ctx, item, taken) => docs.findAllocation(await context(ctx), item, taken),
 
     async findByReference(ctx, kind, reference, customerTargetId) {
       // Contacts and items are sent again rather than looked up: upsertNamed finds them by name first.
       if (kind === 'customer' || kind === 'product') return null;
+      if (kind === 'refund') return lookUpRefund(await context(ctx), reference, customerTargetId);
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
