@@ -130,4 +130,57 @@ describe('simulated Zoho Books', () => {
       { route: 'POST /invoices', problems: ['line_items[0].rate: not a JSON number'] },
     ]);
   });
+
+  it('refunds a payment’s unused amount: unused goes down, more than unused is refused in Zoho’s body, a lost answer is committed', async () => {
+    const { s, token } = await start({ perMinute: 100, perDay: 100, minuteMs: 60_000 });
+    const at = (path: string) => `${s.baseUrl}${path}?organization_id=${ORG}`;
+    const contact = await call('POST', at('/contacts'), { token, body: '{"contact_name":"Ann"}' });
+    const customer = (contact.body.contact as { contact_id: string }).contact_id;
+    const paid = await call('POST', at('/customerpayments'), {
+      token,
+      body: `{"customer_id":"${customer}","amount":100.00,"date":"2026-11-02","reference_number":"P-1","invoices":[]}`,
+    });
+    const payment = (paid.body.payment as { payment_id: string }).payment_id;
+    const refund = (ref: string, amount: string) =>
+      call('POST', at(`/customerpayments/${payment}/refunds`), {
+        token,
+        body: `{"date":"2026-11-09","refund_mode":"banktransfer","reference_number":"${ref}","amount":${amount},"from_account_id":"9"}`,
+      });
+    const unused = async () =>
+      ((await call('GET', at(`/customerpayments/${payment}`), { token })).body.payment as { unused_amount: number })
+        .unused_amount;
+
+    const first = await refund('RF-1', '30.00');
+    expect(first).toMatchObject({
+      status: 201,
+      body: { code: 0, payment_refund: { payment_id: payment, reference_number: 'RF-1', amount: 30 } },
+    });
+    expect(await unused()).toBe(70);
+    expect(await refund('RF-2', '70.01')).toEqual({
+      status: 400,
+      body: { code: 24020, message: 'The amount to be refunded is more than the unused amount of the payment.' },
+    });
+    expect(await unused()).toBe(70);
+
+    s.dropNext(1, (r) => r.route.endsWith('/refunds'));
+    await expect(refund('RF-3', '25.50')).rejects.toThrow();
+    expect(await unused()).toBe(44.5);
+    const listed = await call('GET', at(`/customerpayments/${payment}/refunds`), { token });
+    expect((listed.body.payment_refunds as { reference_number: string }[]).map((r) => r.reference_number)).toEqual([
+      'RF-1',
+      'RF-3',
+    ]);
+    // Sent twice under one reference: the simulator tells.
+    await refund('RF-3', '1.00');
+    expect(s.duplicates(ORG)).toEqual([`${ORG} refund RF-3`]);
+    // No field outside the contract; a refund without the account it is paid from is refused.
+    const bare = await call('POST', at(`/customerpayments/${payment}/refunds`), {
+      token,
+      body: '{"date":"2026-11-09","amount":1.00}',
+    });
+    expect(bare.status).toBe(400);
+    expect(s.violations).toEqual([
+      { route: `POST /customerpayments/${payment}/refunds`, problems: ['from_account_id: required'] },
+    ]);
+  });
 });
