@@ -1,0 +1,240 @@
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/db.ts';
+import { testBox } from './helpers/sync.ts';
+import type { Database } from '../src/db/database.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { TokenSource } from '../src/sync/remote/contracts.ts';
+import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import type { ItemResult, TargetCallContext, TargetConnector, TargetRefund } from '../src/sync/target.ts';
+import { GRANT_GONE_ERRORS, SYSTEM } from '../src/connectors/zohobooks/settings.ts';
+import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
+import { UNDEPOSITED_FUNDS } from '../src/connectors/zohobooks/simulator-store.ts';
+import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
+
+/*
+ * Refunds in the Zoho Books target against its simulator: a refund of a payment's unused amount
+ * booked under our reference, the payment's unused amount down by exactly it; one larger than
+ * the unused amount, or naming no payment, refused before anything is written; Zoho's own
+ * refusal passed on in its words; a lost answer found again by reference, exactly.
+ */
+
+const log = pino({ level: 'silent' });
+const CLIENT = { clientId: '1000.REFUNDTESTCLIENT', clientSecret: 'zoho-refund-secret-0123456789' };
+const ORG = '70000000002';
+let db: Database;
+let sim: ZohoBooksSimulator;
+let refreshToken: string;
+const ctx = (): TargetCallContext => ({ db, log, actor: 'test' });
+
+function simAuth(): TokenSource {
+  let token: string | null = null;
+  const endpoint = {
+    system: SYSTEM,
+    tokenUrl: sim.tokenUrl,
+    ...CLIENT,
+    clientAuthentication: 'body' as const,
+    grantGoneErrors: GRANT_GONE_ERRORS,
+  };
+  return {
+    async accessToken() {
+      token ??= (await postTokenGrant(endpoint, { grant_type: 'refresh_token', refresh_token: refreshToken }))
+        .accessToken;
+      return token;
+    },
+    invalidate(t) {
+      if (t === token) token = null;
+    },
+    secrets: () => [CLIENT.clientSecret, refreshToken],
+  };
+}
+
+function make(extra: Record<string, unknown> = {}): TargetConnector {
+  return createZohoBooksTarget(
+    {
+      db,
+      log,
+      mapping: {},
+      settings: {
+        type: 'zohobooks',
+        ...CLIENT,
+        refreshToken,
+        organizationId: ORG,
+        baseUrl: sim.baseUrl,
+        tokenUrl: sim.tokenUrl,
+        limits: { callsPerMinute: 10_000, callsPerDay: 100_000 },
+        ...extra,
+      },
+      entityId: '1',
+      pipelineId: '1',
+      pipelineName: 'zoho',
+      box: testBox,
+    },
+    { auth: simAuth(), planner: createRatePlanner(db), client: { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 } },
+  );
+}
+
+let target: TargetConnector;
+let customerId: string;
+let paymentId: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startZohoBooksSimulator({
+    ...CLIENT,
+    organisations: { [ORG]: { name: 'Zoho Refund BV', currency: 'EUR' } },
+    seed: 7,
+    limits: { perMinute: 10_000, perDay: 100_000 },
+  });
+  refreshToken = sim.issueRefreshToken();
+  target = make();
+  const [c] = await target.upsertCustomers(ctx(), [
+    {
+      sourceId: 'RC',
+      code: 'RC',
+      targetId: null,
+      record: { kind: 'customer', sourceId: 'RC', name: 'Refund customer' },
+    },
+  ]);
+  customerId = targetIdOf(c!);
+  const [inv] = await target.createInvoices(ctx(), [
+    {
+      sourceId: 'RI-1',
+      idempotencyKey: 'k-RI-1',
+      customerTargetId: customerId,
+      productTargetIds: {},
+      record: {
+        kind: 'invoice',
+        sourceId: 'RI-1',
+        externalReference: 'RI-1',
+        customerSourceId: 'RC',
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: '',
+        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
+      },
+    },
+  ]);
+  // 150.00 paid against an invoice of 121.00: 29.00 unused.
+  const [pay] = await target.createPayments!(ctx(), [
+    {
+      sourceId: 'RP-1',
+      idempotencyKey: 'k-RP-1',
+      customerTargetId: customerId,
+      invoiceTargetId: targetIdOf(inv!),
+      bankAccountCode: 'BANK',
+      record: {
+        kind: 'payment',
+        sourceId: 'RP-1',
+        externalReference: 'RP-1',
+        customerSourceId: 'RC',
+        date: '2026-11-05',
+        amount: '150.00',
+        currency: 'EUR',
+        invoiceExternalReference: 'RI-1',
+        description: '',
+      },
+    },
+  ]);
+  paymentId = targetIdOf(pay!);
+}, 60_000);
+afterAll(async () => {
+  await sim.close();
+  await db.close();
+});
+
+function targetIdOf(r: ItemResult): string {
+  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+  return r.targetId;
+}
+
+const refund = (
+  ref: string,
+  amount: string,
+  payment: string | null = paymentId,
+  date = '2026-11-09',
+): TargetRefund => ({
+  sourceId: ref,
+  idempotencyKey: `k-${ref}`,
+  customerTargetId: customerId,
+  paymentTargetId: payment,
+  bankAccountCode: 'BANK',
+  record: {
+    kind: 'refund',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'RC',
+    date,
+    amount,
+    currency: 'EUR',
+    paymentExternalReference: payment ? 'RP-1' : null,
+    description: 'Overpaid',
+  },
+});
+
+const org = () => sim.org(ORG);
+const unused = () => {
+  const p = org().payments.get(paymentId)!;
+  return p.amount - p.invoices.reduce((s, i) => s + i.amount_applied, 0n) - p.refunded;
+};
+
+describe('Zoho Books refunds', () => {
+  it('refunds a payment’s unused amount under our reference; more than unused, or no payment, is refused and nothing written', async () => {
+    expect(target.capabilities.refunds).toBe(true);
+    expect(unused()).toBe(2900n);
+    const [booked, tooMuch, none] = await target.createRefunds!(ctx(), [
+      refund('RF-1', '20.00'),
+      refund('RF-2', '9.01'),
+      refund('RF-3', '1.00', null),
+    ]);
+    const held = org().refunds.filter((r) => r.reference_number === 'RF-1');
+    expect(held.map((r) => [r.payment_id, r.amount, r.date, r.from_account_id, r.refund_mode])).toEqual([
+      [paymentId, 2000n, '2026-11-09', UNDEPOSITED_FUNDS, 'banktransfer'],
+    ]);
+    expect(booked).toEqual({ ok: true, targetId: held[0]!.payment_refund_id, number: 'RF-1', outcome: 'created' });
+    expect(unused()).toBe(900n);
+    expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false, field: 'amount' } });
+    expect(!tooMuch!.ok && tooMuch!.error.message).toMatch(
+      /payment RP-1 has 9\.00 EUR unused in Zoho Books, less than the 9\.01/,
+    );
+    expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
+    expect(org().refunds.map((r) => r.reference_number)).toEqual(['RF-1']);
+  });
+
+  it('passes Zoho’s own refusal on in its words; pays from accounts.bank when set', async () => {
+    org().lockedUntil = '2026-11-30';
+    const [locked] = await target.createRefunds!(ctx(), [refund('RF-4', '1.00')]);
+    expect(locked).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
+    expect(!locked!.ok && locked!.error.message).toMatch(
+      /refused refund RF-4 of payment RP-1 \(400 code 14006: You cannot create/,
+    );
+    org().lockedUntil = null;
+    const [fromBank] = await make({ accounts: { bank: '460000000000777' } }).createRefunds!(ctx(), [
+      refund('RF-5', '1.00'),
+    ]);
+    expect(fromBank!.ok).toBe(true);
+    expect(org().refunds.find((r) => r.reference_number === 'RF-5')?.from_account_id).toBe('460000000000777');
+    expect(unused()).toBe(800n);
+  });
+
+  it('a lost answer is retryable; findByReference finds the refund by its reference exactly, for its customer only', async () => {
+    sim.dropNext(1, (r) => r.route.endsWith('/refunds'));
+    const err = await target.createRefunds!(ctx(), [refund('RF-6', '3.00')]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).retryable).toBe(true);
+    expect(unused()).toBe(500n);
+    const held = org().refunds.find((r) => r.reference_number === 'RF-6')!;
+    expect(await target.findByReference(ctx(), 'refund', 'RF-6', customerId)).toEqual({
+      targetId: held.payment_refund_id,
+      number: 'RF-6',
+      customerTargetId: customerId,
+    });
+    expect(await target.findByReference(ctx(), 'refund', 'RF-', customerId)).toBeNull();
+    expect(await target.findByReference(ctx(), 'refund', 'RF-2', customerId)).toBeNull();
+    expect(await target.findByReference(ctx(), 'refund', 'RF-6', '1')).toBeNull();
+    expect(sim.duplicates(ORG)).toEqual([]);
+    expect(sim.violations).toEqual([]);
+  });
+});
