@@ -17,7 +17,8 @@ import type { SyncService } from '../src/sync/service.ts';
  * enforced on a scaled clock (a "minute" of one second), some 500s, and access tokens that expire
  * during the run: zero duplicates, zero missing documents,
  * no call refused for its rate, Zoho's numbers and PDFs written back to the source, payments and
- * credit notes set against the invoices they name, and a revoked connection parked with
+ * credit notes set against the invoices they name, refunds of a payment's unused amount booked
+ * once (one too large parked, not resent), and a revoked connection parked with
  * TARGET_AUTH_REVOKED. Every request is checked against the contract the simulator keeps.
  */
 
@@ -301,6 +302,108 @@ describe('Zoho Books end to end', () => {
     );
     await drainTarget(t.db, sync, pipeline, 'Zoho Books');
     expect(zoho.stats.writes).toBe(writes);
+  }, 120_000);
+
+  it('records → Zoho Books: a refund of a payment’s unused amount booked once through a lost answer; one too large, or naming no payment, parked and not resent', async () => {
+    await t.entity('ZB4', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'ZB4', {
+      name: 'refunds-to-zoho',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    const refund = (n: number, amount: string, paymentRef: string | null): CanonicalRecord => ({
+      kind: 'refund',
+      sourceId: `RF-${n}`,
+      externalReference: `RF-${n}`,
+      customerSourceId: 'RF-C',
+      date: '2026-11-10',
+      amount,
+      currency: 'EUR',
+      paymentExternalReference: paymentRef,
+      description: 'Overpaid',
+    });
+    const records: CanonicalRecord[] = [
+      { kind: 'customer', sourceId: 'RF-C', name: 'E2E refund customer' },
+      {
+        kind: 'invoice',
+        sourceId: 'RF-I1',
+        externalReference: 'RF-I1',
+        customerSourceId: 'RF-C',
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: '',
+        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+      },
+      // 200.00 paid against 121.00: 79.00 unused.
+      {
+        kind: 'payment',
+        sourceId: 'RF-P1',
+        externalReference: 'RF-P1',
+        customerSourceId: 'RF-C',
+        date: '2026-11-05',
+        amount: '200.00',
+        currency: 'EUR',
+        invoiceExternalReference: 'RF-I1',
+        description: '',
+      },
+      refund(1, '50.00', 'RF-P1'),
+    ];
+    zoho.dropNext(1, (r) => r.method === 'POST' && /^\/customerpayments\/\d+\/refunds$/.test(r.route));
+    const dropped = zoho.stats.dropped;
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'e2e',
+      records.map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Zoho Books');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(zoho.stats.dropped).toBeGreaterThan(dropped);
+    const payment = [...org().payments.values()].filter((p) => p.reference_number === 'RF-P1');
+    expect(payment).toHaveLength(1);
+    const unused = () => {
+      const p = org().payments.get(payment[0]!.payment_id)!;
+      return p.amount - p.invoices.reduce((s, i) => s + i.amount_applied, 0n) - p.refunded;
+    };
+    const refunds = () => org().refunds.filter((r) => r.reference_number.startsWith('RF-'));
+    // Once, though its answer was lost: 79.00 - 50.00 unused.
+    expect(refunds().map((r) => [r.reference_number, r.payment_id, r.amount])).toEqual([
+      ['RF-1', payment[0]!.payment_id, 5000n],
+    ]);
+    expect(unused()).toBe(2900n);
+    const { rows } = await t.db.query<{ target_id: string }>(
+      `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
+      [pipeline.id],
+    );
+    expect(rows.map((r) => r.target_id)).toEqual([refunds()[0]!.payment_refund_id]);
+
+    // 29.01 is more than the 29.00 left; a refund naming no payment has nothing to return.
+    const more = [refund(2, '29.01', 'RF-P1'), refund(3, '5.00', null)];
+    const writes = zoho.stats.writes;
+    for (let round = 0; round < 2; round++) {
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        more.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Zoho Books');
+    }
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code, p.field])).toEqual([
+      ['RF-2', 'TARGET_REFUSED', 'amount'],
+      ['RF-3', 'TARGET_REFUSED', 'paymentExternalReference'],
+    ]);
+    expect(parked[0]!.message).toMatch(
+      /payment RF-P1 has 29\.00 EUR unused in Zoho Books, less than the 29\.01 refunded/,
+    );
+    // Refused before anything was written, and not sent again.
+    expect(zoho.stats.writes).toBe(writes);
+    expect(refunds()).toHaveLength(1);
+    expect(unused()).toBe(2900n);
+    expect(zoho.duplicates(ORG)).toEqual([]);
+    expect(zoho.violations).toEqual([]);
   }, 120_000);
 
   it('a revoked connection parks the documents with TARGET_AUTH_REVOKED, saying how to reconnect; nothing is written', async () => {
