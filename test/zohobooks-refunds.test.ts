@@ -10,7 +10,7 @@ import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetRefund } from '../src/sync/target.ts';
 import { GRANT_GONE_ERRORS, SYSTEM } from '../src/connectors/zohobooks/settings.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
-import { UNDEPOSITED_FUNDS } from '../src/connectors/zohobooks/simulator-store.ts';
+import { UNDEPOSITED_FUNDS } from '../src/connectors/zohobooks/simulator-values.ts';
 import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 
 /*

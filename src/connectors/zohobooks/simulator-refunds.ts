@@ -1,4 +1,5 @@
-import { type Organisation, ZohoRefusal, dec, str } from './simulator-store.ts';
+import type { Organisation } from './simulator-store.ts';
+import { ZohoRefusal, dec, str } from './simulator-values.ts';
 
 /*
  * Refunds of a customer payment's unused amount in the simulated Zoho Books

@@ -1,6 +1,7 @@
 import { LosslessNumber } from 'lossless-json';
-import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
+import { Dec, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
 import type { PaymentRefund } from './simulator-refunds.ts';
+import { UNDEPOSITED_FUNDS, ZohoRefusal, dec, str } from './simulator-values.ts';
 
 /*
  * The simulated Zoho Books organisation: contacts, items, taxes, invoices (numbered INV-000001,
@@ -11,16 +12,6 @@ import type { PaymentRefund } from './simulator-refunds.ts';
  * JSON numbers (lossless) outside. Refusals are ZohoRefusal values in Zoho's own body,
  * `{"code": …, "message": …}`.
  */
-
-export class ZohoRefusal extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
 
 type Obj = Record<string, unknown>;
 export interface Line {
@@ -88,13 +79,6 @@ export interface OrgOptions {
   /** Tax name → percentage ("21"). */
   taxes?: Record<string, string> | undefined;
 }
-
-export const str = (v: unknown): string =>
-  typeof v === 'string' ? v : v instanceof LosslessNumber ? v.value : typeof v === 'number' ? String(v) : '';
-export const dec = (minor: bigint, currency: string) => new LosslessNumber(formatAmount(minor, currency));
-
-/** The account a payment is deposited to when it names none (Zoho's Undeposited Funds). */
-export const UNDEPOSITED_FUNDS = '460000000000001';
 
 export class Organisation {
   readonly name: string;
