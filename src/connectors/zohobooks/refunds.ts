@@ -1,7 +1,7 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import type { FoundDocument, ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type ZohoObject, describe, entity, list, text } from './api.ts';
+import { type ZohoObject, describe, entity, text } from './api.ts';
 import { type DocumentContext, listAll } from './documents.ts';
 import { minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
@@ -125,11 +125,9 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
   return out;
 }
 
-/** The refunds of one payment (GET /customerpayments/{id}/refunds). */
-async function refundsOf(c: DocumentContext, paymentId: string): Promise<ZohoObject[]> {
-  const body = await c.api.read(refundsPath(paymentId), {}, c.signal);
-  return list(body, 'payment_refunds', 'GET /customerpayments/{id}/refunds');
-}
+/** The refunds of one payment (GET /customerpayments/{id}/refunds), page after page. */
+const refundsOf = (c: DocumentContext, paymentId: string): Promise<ZohoObject[]> =>
+  listAll(c.api, refundsPath(paymentId), 'payment_refunds', {}, c.signal);
 
 /**
  * The refund Zoho holds under our reference. The engine's lookup names the customer, not the
