@@ -10,7 +10,9 @@ import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ix
 import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { onPostgres } from './helpers/db.ts';
+import { echoingReceiver, leaks } from './helpers/log-secrets.ts';
 import { freePort, waitFor } from './helpers/process.ts';
+import { senderSignature } from './helpers/webhooks.ts';
 
 /*
  * Issue #14: no configured secret in the logs, at debug level. The real `ledgerlink serve` (a child
@@ -32,6 +34,9 @@ const USER_PASSWORD = 'LOGSEC-intacct-user-pw-e6a0';
 const WRONG_PASSWORD = 'LOGSEC-intacct-wrong-pw-0b7d';
 const ODOO_WRONG = 'LOGSEC-odoo-wrong-apikey-3c9e';
 const BOOKS = { currency: 'EUR', glAccounts: ['4000', '4100', '2200'], bankAccounts: ['BANK1'] };
+const HOOK_SECRET = 'LOGSEC-webhook-signing-secret-8d2b';
+const TARGET_SECRET = 'LOGSEC-webhook-target-secret-1f6c';
+const HEADER_KEY = 'LOGSEC-webhook-header-apikey-77ae';
 const INSTALMENTS = 4;
 
 const closers: { close(): Promise<void> }[] = [];
@@ -42,20 +47,6 @@ afterAll(async () => {
   for (const c of closers) await c.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
-
-/** Every form a secret could take in a log: as it is, URL-encoded, and base64 (plain and URL-safe). */
-function leaks(log: string, secrets: Record<string, string>): string[] {
-  // Base64 runs of the log decoded, so that a secret inside `Basic base64(user:password)` shows too.
-  const decoded = [...log.matchAll(/[A-Za-z0-9+/_-]{12,}={0,2}/g)].map((m) =>
-    Buffer.from(m[0].replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1'),
-  );
-  const found: string[] = [];
-  for (const [name, secret] of Object.entries(secrets)) {
-    const forms = [secret, encodeURIComponent(secret), JSON.stringify(secret).slice(1, -1)];
-    if (forms.some((f) => log.includes(f)) || decoded.some((d) => d.includes(secret))) found.push(name);
-  }
-  return found;
-}
 
 describe('the leak search', () => {
   it('finds a secret as it is, URL-encoded, JSON-escaped, and inside base64 (a Basic header)', () => {
@@ -98,6 +89,9 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       seed: 14,
     });
     closers.push(intacct);
+
+    const receiver = await echoingReceiver('REFUSE-ME');
+    closers.push(receiver);
 
     const dir = mkdtempSync(join(tmpdir(), 'll-logsec-'));
     dirs.push(dir);
@@ -145,7 +139,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
 
     // The operator creates two entities (the simulators make the same instalment codes); each key pair logs in.
     const entities: { entityId: string; partnerKey: string; userKey: string; token: string }[] = [];
-    for (const code of ['LOGSEC1', 'LOGSEC2']) {
+    for (const code of ['LOGSEC1', 'LOGSEC2', 'LOGSEC3']) {
       const created = await call('POST', '/v1/admin/entities', ADMIN, {
         code,
         name: `Log Secrets ${code}`,
@@ -162,7 +156,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       expect(login.status).toBe(200);
       entities.push({ ...keys, token: ((await login.json()) as { token: string }).token });
     }
-    const [one, two] = entities as [(typeof entities)[0], (typeof entities)[0]];
+    const [one, two, three] = entities as [(typeof entities)[0], (typeof entities)[0], (typeof entities)[0]];
 
     const ixSource = (apiKey: string, ix: IxpoleSimulator) => ({
       type: 'ixpole',
@@ -197,6 +191,18 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       'wrong-keys': { token: one.token, source: ixSource(IX_WRONG, ixs[0]!), target: odooTarget(ODOO_WRONG) },
       'ix-to-intacct': { token: two.token, source: ixSource(IX_KEY, ixs[1]!), target: intacctTarget(USER_PASSWORD) },
       'wrong-password': { token: two.token, source: ixSource(IX_KEY, ixs[1]!), target: intacctTarget(WRONG_PASSWORD) },
+      'hook-to-webhook': {
+        token: three.token,
+        source: { type: 'webhook' },
+        webhookSecret: HOOK_SECRET,
+        target: {
+          type: 'webhook',
+          url: `${receiver.url}/in`,
+          lookupUrl: `${receiver.url}/lookup/{kind}/{reference}`,
+          secret: TARGET_SECRET,
+          headers: { 'X-Api-Key': HEADER_KEY },
+        },
+      },
     };
     const tokenOf = (name: string) => pipelines[name as keyof typeof pipelines].token;
     for (const [name, { token, ...definition }] of Object.entries(pipelines)) {
@@ -213,6 +219,10 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(wrongKeys).toMatchObject({ ok: false, source: { ...refused, status: 401 }, target: refused });
     const wrongPassword = await tested('wrong-password');
     expect(wrongPassword, JSON.stringify(wrongPassword)).toMatchObject({ ok: false, target: refused });
+    // The webhook receiver refuses the lookup with a body repeating the API key it was sent.
+    receiver.state.refuseLookups = true;
+    expect(await tested('hook-to-webhook')).toMatchObject({ ok: false, target: { outcome: 'failed', status: 401 } });
+    receiver.state.refuseLookups = false;
 
     // A 500 from Intacct before the run's first call: an error path, retried.
     intacct.failNext(500);
@@ -229,6 +239,41 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(runs['ix-to-intacct'].status, JSON.stringify(runs['ix-to-intacct'])).toBe('succeeded');
     expect(runs['wrong-keys'].status).toBe('failed');
     expect(JSON.stringify(runs['wrong-keys'].error)).toMatch(/401/);
+    // Two signed events and one signed with a wrong secret; the receiver refuses one invoice echoing its key.
+    const event = (ref: string) => ({
+      id: `evt-${ref}`,
+      type: 'invoice.created',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        sourceId: `order-${ref}`,
+        externalReference: ref,
+        customerSourceId: 'cust-1',
+        customer: { sourceId: 'cust-1', name: 'Customer 1' },
+        invoiceDate: '2026-11-21',
+        currency: 'EUR',
+        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
+      },
+    });
+    const hook = (body: string, secret: string) =>
+      fetch(`${base}/v1/webhooks/hook-to-webhook`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-ledgerlink-signature': senderSignature(body, secret) },
+        body,
+      });
+    for (const ref of ['SO-1', 'REFUSE-ME']) {
+      const body = JSON.stringify(event(ref));
+      expect((await hook(body, HOOK_SECRET)).status).toBe(202);
+    }
+    expect((await hook(JSON.stringify(event('SO-2')), 'not-the-secret-0123456789')).status).toBe(401);
+    await waitFor('the webhook target to receive both invoices', 30_000, async () =>
+      receiver.posts.filter((p) => p.kind === 'invoice').flatMap((p) => p.items).length >= 2 ? true : undefined,
+    );
+    const refusals = await waitFor('the refused invoice’s exception', 30_000, async () => {
+      const r = (await call('GET', '/v1/exceptions?pipeline=hook-to-webhook', three.token)).body;
+      return r.items?.length ? (r.items as { message: string }[]) : undefined;
+    });
+    expect(JSON.stringify(refusals)).toContain('KEY_NOT_ALLOWED');
+
     // The documents reached both targets (the worker posts them after the run).
     await waitFor('Odoo and Intacct to hold every instalment', 30_000, async () => {
       const moves = [...odoo.db.moves.values()].filter((m) => m.move_type === 'out_invoice' && m.state === 'posted');
@@ -257,6 +302,9 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       'intacct senderPassword': SENDER.senderPassword,
       'intacct userPassword': USER_PASSWORD,
       'intacct wrong userPassword': WRONG_PASSWORD,
+      'webhook source signing secret': HOOK_SECRET,
+      'webhook target secret': TARGET_SECRET,
+      'webhook target header': HEADER_KEY,
     };
     // Not vacuous: debug lines, the requests, the runs and the failures are all in the log.
     const lines = log.split('\n').filter(Boolean);
@@ -272,7 +320,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     const db = await openDatabase({ dataDir: join(dir, 'data') });
     try {
       const { rows } = await db.query<{ row: string }>(`SELECT row_to_json(p)::text AS row FROM pipelines p`);
-      expect(rows).toHaveLength(4);
+      expect(rows).toHaveLength(5);
       const stored = rows.map((r) => r.row).join('\n');
       expect(stored).toContain('enc:v1:');
       expect(leaks(stored, secrets)).toEqual([]);
