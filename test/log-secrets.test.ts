@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
 import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { onPostgres } from './helpers/db.ts';
@@ -37,6 +38,15 @@ const BOOKS = { currency: 'EUR', glAccounts: ['4000', '4100', '2200'], bankAccou
 const HOOK_SECRET = 'LOGSEC-webhook-signing-secret-8d2b';
 const TARGET_SECRET = 'LOGSEC-webhook-target-secret-1f6c';
 const HEADER_KEY = 'LOGSEC-webhook-header-apikey-77ae';
+const NS_KEYS = testKeyPair();
+const NS_CLIENT = { clientId: 'logsec0c0ffee0123456789', certificateId: 'CERT-LOGSEC-1' };
+const NS_TBA = {
+  consumerKey: 'logsec-consumer-key',
+  consumerSecret: 'LOGSEC-netsuite-consumer-secret-2a4c',
+  tokenId: 'logsec-token-id',
+  tokenSecret: 'LOGSEC-netsuite-token-secret-9e1b',
+};
+const NS_WRONG_TOKEN_SECRET = 'LOGSEC-netsuite-wrong-token-secret-6d0f';
 const INSTALMENTS = 4;
 
 const closers: { close(): Promise<void> }[] = [];
@@ -64,7 +74,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
   it('serve at debug: pipelines run and connections are tested, failures too, and no secret is printed or stored in clear', async () => {
     // One simulator per pipeline that posts (a run writes the invoice numbers back, and the next would fetch nothing).
     const ixs: IxpoleSimulator[] = [];
-    for (const seed of [14, 15]) {
+    for (const seed of [14, 15, 16]) {
       const ix = await startIxpoleSimulator({
         seed,
         instalments: INSTALMENTS,
@@ -90,6 +100,17 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     });
     closers.push(intacct);
 
+    const ns: NetSuiteSimulator = await startNetSuiteSimulator({
+      accountId: '7654321',
+      clients: [{ ...NS_CLIENT, publicKey: NS_KEYS.publicKey }],
+      tba: [NS_TBA],
+      currency: 'EUR',
+      items: ['Sales'],
+      seed: 14,
+      // Access tokens that lapse within the run: new ones are asked for with the private key.
+      accessTokenSeconds: 1,
+    });
+    closers.push(ns);
     const receiver = await echoingReceiver('REFUSE-ME');
     closers.push(receiver);
 
@@ -139,7 +160,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
 
     // The operator creates two entities (the simulators make the same instalment codes); each key pair logs in.
     const entities: { entityId: string; partnerKey: string; userKey: string; token: string }[] = [];
-    for (const code of ['LOGSEC1', 'LOGSEC2', 'LOGSEC3']) {
+    for (const code of ['LOGSEC1', 'LOGSEC2', 'LOGSEC3', 'LOGSEC4']) {
       const created = await call('POST', '/v1/admin/entities', ADMIN, {
         code,
         name: `Log Secrets ${code}`,
@@ -156,7 +177,12 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       expect(login.status).toBe(200);
       entities.push({ ...keys, token: ((await login.json()) as { token: string }).token });
     }
-    const [one, two, three] = entities as [(typeof entities)[0], (typeof entities)[0], (typeof entities)[0]];
+    const [one, two, three, four] = entities as [
+      (typeof entities)[0],
+      (typeof entities)[0],
+      (typeof entities)[0],
+      (typeof entities)[0],
+    ];
 
     const ixSource = (apiKey: string, ix: IxpoleSimulator) => ({
       type: 'ixpole',
@@ -186,11 +212,33 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       taxGlAccounts: { '0.21': '2200', '0.09': '2200' },
       bankAccountId: 'BANK1',
     });
+    const tax = (rate: string) => ns.account.taxCodes.find((c) => c.rate === rate)!.id;
+    const netsuiteTarget = (auth: Record<string, string>) => ({
+      type: 'netsuite',
+      accountId: '7654321',
+      ...auth,
+      currency: 'EUR',
+      defaultItemId: [...ns.account.items.values()].find((i) => i.itemId === 'Sales')!.id,
+      taxRates: { '0.21': tax('21'), '0.09': tax('9'), '0': tax('0') },
+      baseUrl: ns.baseUrl,
+      tokenUrl: ns.tokenUrl,
+    });
     const pipelines = {
       'ix-to-odoo': { token: one.token, source: ixSource(IX_KEY, ixs[0]!), target: odooTarget(ODOO_KEY) },
       'wrong-keys': { token: one.token, source: ixSource(IX_WRONG, ixs[0]!), target: odooTarget(ODOO_WRONG) },
       'ix-to-intacct': { token: two.token, source: ixSource(IX_KEY, ixs[1]!), target: intacctTarget(USER_PASSWORD) },
       'wrong-password': { token: two.token, source: ixSource(IX_KEY, ixs[1]!), target: intacctTarget(WRONG_PASSWORD) },
+      'ix-to-netsuite': {
+        token: four.token,
+        source: ixSource(IX_KEY, ixs[2]!),
+        target: netsuiteTarget({ ...NS_CLIENT, privateKey: NS_KEYS.privateKey }),
+      },
+      'netsuite-tba': { token: four.token, source: ixSource(IX_KEY, ixs[2]!), target: netsuiteTarget(NS_TBA) },
+      'netsuite-wrong-tba': {
+        token: four.token,
+        source: ixSource(IX_KEY, ixs[2]!),
+        target: netsuiteTarget({ ...NS_TBA, tokenSecret: NS_WRONG_TOKEN_SECRET }),
+      },
       'hook-to-webhook': {
         token: three.token,
         source: { type: 'webhook' },
@@ -219,6 +267,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(wrongKeys).toMatchObject({ ok: false, source: { ...refused, status: 401 }, target: refused });
     const wrongPassword = await tested('wrong-password');
     expect(wrongPassword, JSON.stringify(wrongPassword)).toMatchObject({ ok: false, target: refused });
+    expect(await tested('netsuite-tba')).toMatchObject({ ok: true });
+    expect(await tested('netsuite-wrong-tba')).toMatchObject({ ok: false, target: refused });
     // The webhook receiver refuses the lookup with a body repeating the API key it was sent.
     receiver.state.refuseLookups = true;
     expect(await tested('hook-to-webhook')).toMatchObject({ ok: false, target: { outcome: 'failed', status: 401 } });
@@ -227,7 +277,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     // A 500 from Intacct before the run's first call: an error path, retried.
     intacct.failNext(500);
     const runs: Record<string, any> = {};
-    for (const name of ['ix-to-odoo', 'ix-to-intacct', 'wrong-keys']) {
+    for (const name of ['ix-to-odoo', 'ix-to-intacct', 'ix-to-netsuite', 'wrong-keys']) {
       const started = await call('POST', `/v1/pipelines/${name}/runs`, tokenOf(name));
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       runs[name] = await waitFor(`run of ${name}`, 30_000, async () => {
@@ -237,6 +287,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     }
     expect(runs['ix-to-odoo'].status, JSON.stringify(runs['ix-to-odoo'])).toBe('succeeded');
     expect(runs['ix-to-intacct'].status, JSON.stringify(runs['ix-to-intacct'])).toBe('succeeded');
+    expect(runs['ix-to-netsuite'].status, JSON.stringify(runs['ix-to-netsuite'])).toBe('succeeded');
     expect(runs['wrong-keys'].status).toBe('failed');
     expect(JSON.stringify(runs['wrong-keys'].error)).toMatch(/401/);
     // Two signed events and one signed with a wrong secret; the receiver refuses one invoice echoing its key.
@@ -275,10 +326,13 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(JSON.stringify(refusals)).toContain('KEY_NOT_ALLOWED');
 
     // The documents reached both targets (the worker posts them after the run).
-    await waitFor('Odoo and Intacct to hold every instalment', 30_000, async () => {
+    await waitFor('Odoo, Intacct and NetSuite to hold every instalment', 30_000, async () => {
       const moves = [...odoo.db.moves.values()].filter((m) => m.move_type === 'out_invoice' && m.state === 'posted');
       const invoices = [...intacct.company('LOGSEC').records.values()].filter((r) => r.kind === 'invoice');
-      return moves.length === INSTALMENTS && invoices.length === INSTALMENTS ? true : undefined;
+      const nsInvoices = ns.account.invoices();
+      return moves.length === INSTALMENTS && invoices.length === INSTALMENTS && nsInvoices.length === INSTALMENTS
+        ? true
+        : undefined;
     });
     expect(intacct.stats.failed).toBeGreaterThanOrEqual(1);
 
@@ -302,6 +356,11 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       'intacct senderPassword': SENDER.senderPassword,
       'intacct userPassword': USER_PASSWORD,
       'intacct wrong userPassword': WRONG_PASSWORD,
+      'netsuite privateKey': NS_KEYS.privateKey,
+      'netsuite privateKey body': NS_KEYS.privateKey.split('\n')[1]!,
+      'netsuite consumerSecret': NS_TBA.consumerSecret,
+      'netsuite tokenSecret': NS_TBA.tokenSecret,
+      'netsuite wrong tokenSecret': NS_WRONG_TOKEN_SECRET,
       'webhook source signing secret': HOOK_SECRET,
       'webhook target secret': TARGET_SECRET,
       'webhook target header': HEADER_KEY,
@@ -320,10 +379,15 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     const db = await openDatabase({ dataDir: join(dir, 'data') });
     try {
       const { rows } = await db.query<{ row: string }>(`SELECT row_to_json(p)::text AS row FROM pipelines p`);
-      expect(rows).toHaveLength(5);
+      expect(rows).toHaveLength(8);
       const stored = rows.map((r) => r.row).join('\n');
       expect(stored).toContain('enc:v1:');
       expect(leaks(stored, secrets)).toEqual([]);
+      // Nor anywhere else a run, a failure or a change is recorded.
+      for (const table of ['runs', 'run_records', 'exceptions', 'audit_log', 'webhook_events']) {
+        const all = await db.query<{ row: string }>(`SELECT row_to_json(x)::text AS row FROM ${table} x`);
+        expect(leaks(all.rows.map((r) => r.row).join('\n'), secrets), table).toEqual([]);
+      }
     } finally {
       await db.close();
     }
