@@ -267,6 +267,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(wrongKeys).toMatchObject({ ok: false, source: { ...refused, status: 401 }, target: refused });
     const wrongPassword = await tested('wrong-password');
     expect(wrongPassword, JSON.stringify(wrongPassword)).toMatchObject({ ok: false, target: refused });
+    expect(await tested('ix-to-netsuite')).toMatchObject({ ok: true });
     expect(await tested('netsuite-tba')).toMatchObject({ ok: true });
     expect(await tested('netsuite-wrong-tba')).toMatchObject({ ok: false, target: refused });
     // The webhook receiver refuses the lookup with a body repeating the API key it was sent.
@@ -335,6 +336,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
         : undefined;
     });
     expect(intacct.stats.failed).toBeGreaterThanOrEqual(1);
+    // The access token of the connection test lapsed (1 s) before the run: a new one was asked for with the private key.
+    expect(ns.stats.tokens).toBeGreaterThanOrEqual(2);
 
     child.kill('SIGTERM');
     await exited;

@@ -37,8 +37,9 @@ export async function echoingReceiver(refuse: string) {
       if (req.method === 'GET') {
         state.lookups++;
         if (state.refuseLookups)
-          return json(401, { error: { code: 'UNAUTHORIZED', message: `API key ${key} is not valid for this tenant` } });
-        return json(404, { error: { code: 'NOT_FOUND' } });
+          json(401, { error: { code: 'UNAUTHORIZED', message: `API key ${key} is not valid for this tenant` } });
+        else json(404, { error: { code: 'NOT_FOUND' } });
+        return;
       }
       const batch = JSON.parse(body) as { kind: string; items: { document: unknown }[] };
       posts.push(batch);
