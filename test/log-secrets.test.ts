@@ -5,6 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type BusinessCentralSimulator,
+  startBusinessCentralSimulator,
+} from '../src/connectors/businesscentral/simulator.ts';
 import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
@@ -47,6 +51,8 @@ const NS_TBA = {
   tokenSecret: 'LOGSEC-netsuite-token-secret-9e1b',
 };
 const NS_WRONG_TOKEN_SECRET = 'LOGSEC-netsuite-wrong-token-secret-6d0f';
+const BC_CLIENT = { clientId: 'logsec-bc-app', clientSecret: 'LOGSEC-bc-client-secret-4e7a' };
+const BC_WRONG_SECRET = 'LOGSEC-bc-wrong-client-secret-c21d';
 const INSTALMENTS = 4;
 
 const closers: { close(): Promise<void> }[] = [];
@@ -74,7 +80,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
   it('serve at debug: pipelines run and connections are tested, failures too, and no secret is printed or stored in clear', async () => {
     // One simulator per pipeline that posts (a run writes the invoice numbers back, and the next would fetch nothing).
     const ixs: IxpoleSimulator[] = [];
-    for (const seed of [14, 15, 16]) {
+    for (const seed of [14, 15, 16, 17]) {
       const ix = await startIxpoleSimulator({
         seed,
         instalments: INSTALMENTS,
@@ -111,6 +117,12 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       accessTokenSeconds: 1,
     });
     closers.push(ns);
+    const bc: BusinessCentralSimulator = await startBusinessCentralSimulator({
+      client: BC_CLIENT,
+      seed: 14,
+      accessTokenSeconds: 1,
+    });
+    closers.push(bc);
     const receiver = await echoingReceiver('REFUSE-ME');
     closers.push(receiver);
 
@@ -160,7 +172,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
 
     // The operator creates two entities (the simulators make the same instalment codes); each key pair logs in.
     const entities: { entityId: string; partnerKey: string; userKey: string; token: string }[] = [];
-    for (const code of ['LOGSEC1', 'LOGSEC2', 'LOGSEC3', 'LOGSEC4']) {
+    for (const code of ['LOGSEC1', 'LOGSEC2', 'LOGSEC3', 'LOGSEC4', 'LOGSEC5']) {
       const created = await call('POST', '/v1/admin/entities', ADMIN, {
         code,
         name: `Log Secrets ${code}`,
@@ -177,7 +189,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       expect(login.status).toBe(200);
       entities.push({ ...keys, token: ((await login.json()) as { token: string }).token });
     }
-    const [one, two, three, four] = entities as [
+    const [one, two, three, four, five] = entities as [
+      (typeof entities)[0],
       (typeof entities)[0],
       (typeof entities)[0],
       (typeof entities)[0],
@@ -223,6 +236,18 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       baseUrl: ns.baseUrl,
       tokenUrl: ns.tokenUrl,
     });
+    const bcTarget = (clientSecret: string) => ({
+      type: 'businesscentral',
+      clientId: BC_CLIENT.clientId,
+      clientSecret,
+      tenantId: bc.tenantId,
+      environment: bc.environment,
+      companyId: bc.companyId,
+      baseUrl: bc.baseUrl,
+      tokenUrl: bc.tokenUrl,
+      accounts: { sales: '40100' },
+      taxRates: { '0.21': 'VAT21', '0.09': 'VAT9', '0': 'VAT0' },
+    });
     const pipelines = {
       'ix-to-odoo': { token: one.token, source: ixSource(IX_KEY, ixs[0]!), target: odooTarget(ODOO_KEY) },
       'wrong-keys': { token: one.token, source: ixSource(IX_WRONG, ixs[0]!), target: odooTarget(ODOO_WRONG) },
@@ -239,6 +264,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
         source: ixSource(IX_KEY, ixs[2]!),
         target: netsuiteTarget({ ...NS_TBA, tokenSecret: NS_WRONG_TOKEN_SECRET }),
       },
+      'ix-to-bc': { token: five.token, source: ixSource(IX_KEY, ixs[3]!), target: bcTarget(BC_CLIENT.clientSecret) },
+      'bc-wrong-secret': { token: five.token, source: ixSource(IX_KEY, ixs[3]!), target: bcTarget(BC_WRONG_SECRET) },
       'hook-to-webhook': {
         token: three.token,
         source: { type: 'webhook' },
@@ -269,6 +296,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(wrongPassword, JSON.stringify(wrongPassword)).toMatchObject({ ok: false, target: refused });
     expect(await tested('ix-to-netsuite')).toMatchObject({ ok: true });
     expect(await tested('netsuite-tba')).toMatchObject({ ok: true });
+    expect(await tested('ix-to-bc')).toMatchObject({ ok: true });
+    expect(await tested('bc-wrong-secret')).toMatchObject({ ok: false, target: refused });
     expect(await tested('netsuite-wrong-tba')).toMatchObject({ ok: false, target: refused });
     // The webhook receiver refuses the lookup with a body repeating the API key it was sent.
     receiver.state.refuseLookups = true;
@@ -278,7 +307,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     // A 500 from Intacct before the run's first call: an error path, retried.
     intacct.failNext(500);
     const runs: Record<string, any> = {};
-    for (const name of ['ix-to-odoo', 'ix-to-intacct', 'ix-to-netsuite', 'wrong-keys']) {
+    for (const name of ['ix-to-odoo', 'ix-to-intacct', 'ix-to-netsuite', 'ix-to-bc', 'wrong-keys']) {
       const started = await call('POST', `/v1/pipelines/${name}/runs`, tokenOf(name));
       expect(started.status, JSON.stringify(started.body)).toBe(202);
       runs[name] = await waitFor(`run of ${name}`, 30_000, async () => {
@@ -289,6 +318,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(runs['ix-to-odoo'].status, JSON.stringify(runs['ix-to-odoo'])).toBe('succeeded');
     expect(runs['ix-to-intacct'].status, JSON.stringify(runs['ix-to-intacct'])).toBe('succeeded');
     expect(runs['ix-to-netsuite'].status, JSON.stringify(runs['ix-to-netsuite'])).toBe('succeeded');
+    expect(runs['ix-to-bc'].status, JSON.stringify(runs['ix-to-bc'])).toBe('succeeded');
     expect(runs['wrong-keys'].status).toBe('failed');
     expect(JSON.stringify(runs['wrong-keys'].error)).toMatch(/401/);
     // Two signed events and one signed with a wrong secret; the receiver refuses one invoice echoing its key.
@@ -327,17 +357,21 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(JSON.stringify(refusals)).toContain('KEY_NOT_ALLOWED');
 
     // The documents reached both targets (the worker posts them after the run).
-    await waitFor('Odoo, Intacct and NetSuite to hold every instalment', 30_000, async () => {
+    await waitFor('Odoo, Intacct, NetSuite and Business Central to hold every instalment', 30_000, async () => {
       const moves = [...odoo.db.moves.values()].filter((m) => m.move_type === 'out_invoice' && m.state === 'posted');
       const invoices = [...intacct.company('LOGSEC').records.values()].filter((r) => r.kind === 'invoice');
-      const nsInvoices = ns.account.invoices();
-      return moves.length === INSTALMENTS && invoices.length === INSTALMENTS && nsInvoices.length === INSTALMENTS
-        ? true
-        : undefined;
+      const held = [
+        moves.length,
+        invoices.length,
+        ns.account.invoices().length,
+        [...bc.company.docs.values()].filter((d) => d.set === 'salesInvoices').length,
+      ];
+      return held.every((n) => n === INSTALMENTS) ? true : undefined;
     });
     expect(intacct.stats.failed).toBeGreaterThanOrEqual(1);
-    // The access token of the connection test lapsed (1 s) before the run: a new one was asked for with the private key.
+    // The access tokens of the connection tests lapsed (1 s) before the runs: new ones were asked for (NetSuite's with the private key).
     expect(ns.stats.tokens).toBeGreaterThanOrEqual(2);
+    expect(bc.stats.tokens).toBeGreaterThanOrEqual(2);
 
     child.kill('SIGTERM');
     await exited;
@@ -364,6 +398,8 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
       'netsuite consumerSecret': NS_TBA.consumerSecret,
       'netsuite tokenSecret': NS_TBA.tokenSecret,
       'netsuite wrong tokenSecret': NS_WRONG_TOKEN_SECRET,
+      'business central clientSecret': BC_CLIENT.clientSecret,
+      'business central wrong clientSecret': BC_WRONG_SECRET,
       'webhook source signing secret': HOOK_SECRET,
       'webhook target secret': TARGET_SECRET,
       'webhook target header': HEADER_KEY,
@@ -382,7 +418,7 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     const db = await openDatabase({ dataDir: join(dir, 'data') });
     try {
       const { rows } = await db.query<{ row: string }>(`SELECT row_to_json(p)::text AS row FROM pipelines p`);
-      expect(rows).toHaveLength(8);
+      expect(rows).toHaveLength(10);
       const stored = rows.map((r) => r.row).join('\n');
       expect(stored).toContain('enc:v1:');
       expect(leaks(stored, secrets)).toEqual([]);
