@@ -60,8 +60,12 @@ export function createWebhookTarget(
 ): TargetConnector {
   const settings = WebhookTargetSettings.parse(input);
   const secret = settings.secret;
-  // A receiver may echo what it was sent; nothing it says leaves this module with the secret in it.
-  const redact = (text: string) => text.split(secret).join('[redacted]');
+  // A receiver may echo what it was sent; nothing it says leaves this module with a secret in it: the
+  // signing secret, every extra header's value (declared secret), and the token of one such as "Bearer <token>".
+  const hidden = [secret, ...Object.values(settings.headers ?? {}).flatMap((v) => [v, ...v.split(/\s+/)])]
+    .filter((v) => v.length >= 8)
+    .sort((a, b) => b.length - a.length);
+  const redact = (text: string) => hidden.reduce((t, h) => t.split(h).join('[redacted]'), text);
   const fail = (message: string, opts: ConstructorParameters<typeof ConnectorError>[2]) =>
     new ConnectorError(SYSTEM, redact(message), {
       ...opts,
