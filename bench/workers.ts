@@ -62,6 +62,8 @@ export interface RoundResult {
   docsPerSecond: number;
   /** CPU seconds over the timed part: each worker, this process (simulators), PostgreSQL's processes. */
   cpu: { workers: number[]; bench: number; postgres: number; machineBusyCores: number };
+  /** The workers' CPU per document, in milliseconds: the cost that the machine's cores must pay. */
+  workerCpuMsPerDocument: number;
   duplicates: number;
   missing: number;
   writeBackWithOneNumber: number;
@@ -308,6 +310,7 @@ export async function runRound(o: WorkersOptions, n: number): Promise<RoundResul
       seconds: round(ms / 1000, 1),
       docsPerSecond: Math.round((documents * 1000) / ms),
       cpu,
+      workerCpuMsPerDocument: round((cpu.workers.reduce((a, b) => a + b, 0) * 1000) / documents, 2),
       duplicates,
       missing,
       writeBackWithOneNumber,
@@ -356,7 +359,8 @@ export function formatWorkers(r: WorkersResult): string {
   for (const x of r.rounds)
     lines.push(
       `  ${x.workers} worker${x.workers > 1 ? 's' : ' '} (runs ${x.runsByWorker.join(' + ')}): ${x.documents} documents in ${x.seconds} s = ${x.docsPerSecond} documents/s; ` +
-        `CPU s: worker(s) ${x.cpu.workers.join(' + ')}, simulators ${x.cpu.bench}, postgres ${x.cpu.postgres}; machine busy ${x.cpu.machineBusyCores} of ${r.cpus} cores`,
+        `CPU s: worker(s) ${x.cpu.workers.join(' + ')}, simulators ${x.cpu.bench}, postgres ${x.cpu.postgres}; machine busy ${x.cpu.machineBusyCores} of ${r.cpus} cores; ` +
+        `worker CPU ${x.workerCpuMsPerDocument} ms/document`,
       `    duplicates ${x.duplicates}, missing ${x.missing}, written back with one number ${x.writeBackWithOneNumber}/${x.documents}, ` +
         `runs succeeded ${x.runsSucceeded}/${r.pipelines}, open exceptions ${x.openExceptions}, invariants ${x.invariantsHold ? 'hold' : 'BROKEN'}`,
       ...x.problems.map((p) => `    ✗ ${p}`),
