@@ -6,6 +6,7 @@ import type { StatementResult } from './statement.ts';
 import { type MemoryResult, memoryReport } from './memory.ts';
 import { table } from './stats.ts';
 import { type ThroughputResult, WRITER_LABELS, type Writer } from './throughput.ts';
+import { type WorkersResult, formatWorkers } from './workers.ts';
 
 /** Everything one run measured: what `bench/results/latest.json` holds. */
 export interface Results {
@@ -31,6 +32,8 @@ export interface Results {
   backfill?: BackfillResult[] | { skipped: string };
   /** Absent in results written before the dashboard section was part of the run. */
   dashboard?: DashboardResult | { skipped: string };
+  /** Absent in results written before the two-workers section was part of the run. */
+  workers?: WorkersResult | { skipped: string };
   totalSeconds: number;
 }
 
@@ -151,6 +154,12 @@ export function report(r: Results): string {
   if (!r.dashboard) print('not measured');
   else if ('skipped' in r.dashboard) print(`not measured: ${r.dashboard.skipped}`);
   else print(dashboardReport(r.dashboard));
+  print();
+
+  print('8. Two `ledgerlink worker` processes against one on PostgreSQL, same workload (bench/workers.ts)');
+  if (!r.workers) print('not measured');
+  else if ('skipped' in r.workers) print(`not measured: ${r.workers.skipped}`);
+  else print(formatWorkers(r.workers));
   print();
   return out.join('\n');
 }

@@ -10,6 +10,7 @@
  *   npm run bench -- --skip-backfill    without the connector backfills (Xero, QuickBooks; bench/backfill.ts)
  *   npm run bench -- --skip-dashboard   without the dashboard pages' data at scale (bench/dashboard.ts)
  *   npm run bench -- --dashboard-full   the dashboard section at 1,000,000 transactions (default 200,000; about 8 minutes more)
+ *   npm run bench -- --skip-workers     without two workers against one (bench/workers.ts; needs PostgreSQL)
  *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
@@ -29,6 +30,7 @@ import { type Results, report } from './report.ts';
 import { type StatementResult, runStatement } from './statement.ts';
 import { progress, round } from './stats.ts';
 import { type ThroughputResult, runThroughput } from './throughput.ts';
+import { type WorkersResult, runWorkers, workersCounts } from './workers.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     'skip-backfill': { type: 'boolean', default: false },
     'skip-dashboard': { type: 'boolean', default: false },
     'dashboard-full': { type: 'boolean', default: false },
+    'skip-workers': { type: 'boolean', default: false },
   },
 });
 
@@ -63,6 +66,9 @@ const COUNTS = {
   dashboardTransactions: args['dashboard-full'] ? 1_000_000 : quick ? 20_000 : 200_000,
   dashboardWarmup: quick ? 1 : 3,
   dashboardRuns: quick ? 5 : 20,
+  workersPipelines: workersCounts(quick).pipelines,
+  workersInstalments: workersCounts(quick).instalments,
+  workersConcurrency: workersCounts(quick).concurrency,
 };
 const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
 const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -176,6 +182,19 @@ if (args['skip-dashboard']) {
   });
 }
 
+// Several worker processes need a server: PGlite has one process per data folder.
+let workers: WorkersResult | { skipped: string };
+if (args['skip-workers']) {
+  workers = { skipped: 'skipped with --skip-workers' };
+} else if (unavailable) {
+  workers = { skipped: `needs PostgreSQL (${unavailable})` };
+  process.stderr.write(`two workers against one not measured: ${workers.skipped}\n`);
+} else {
+  const w = workersCounts(quick);
+  step(`postgres: two workers against one, ${w.pipelines} pipelines × ${w.instalments} instalments`);
+  workers = await runWorkers({ postgres: url, ...w, pageSize: 200 });
+}
+
 step('end');
 const results: Results = {
   date: new Date().toISOString(),
@@ -190,6 +209,7 @@ const results: Results = {
   memory,
   backfill,
   dashboard,
+  workers,
   totalSeconds: Math.round((performance.now() - started) / 1000),
 };
 
@@ -207,6 +227,10 @@ if (backfillFailures.length > 0) {
 }
 if (!('skipped' in dashboard) && dashboard.problems.length > 0) {
   process.stderr.write(`the dashboard bench's seeded books are not coherent: ${dashboard.problems.join('; ')}\n`);
+  process.exitCode = 1;
+}
+if (!('skipped' in workers) && !workers.ok) {
+  process.stderr.write(`two workers against one: work was duplicated or lost (see section 8)\n`);
   process.exitCode = 1;
 }
 if (differing.length > 0) {
