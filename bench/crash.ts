@@ -147,7 +147,12 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
       LOG_LEVEL: 'warn',
       ...(o.postgres
         ? // Another process cannot tell a dead worker from a slow one but by its lease: keep it short.
-          { DATABASE_URL: o.postgres, LEDGERLINK_DB_SCHEMA: schema, LEDGERLINK_LEASE_SECONDS: '5' }
+          {
+            DATABASE_URL: o.postgres,
+            LEDGERLINK_DB_SCHEMA: schema,
+            LEDGERLINK_QUEUE_SCHEMA: `${schema}_queue`,
+            LEDGERLINK_LEASE_SECONDS: '5',
+          }
         : { LEDGERLINK_DATA_DIR: join(dir, 'data') }),
     };
     if (o.postgres) {
@@ -271,6 +276,7 @@ export async function runCrash(o: CrashOptions): Promise<CrashResult> {
     if (o.postgres) {
       const admin = await openDatabase({ databaseUrl: o.postgres });
       await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+      await admin.exec(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`).catch(() => undefined);
       await admin.close();
     }
     await rm(dir, { recursive: true, force: true });

@@ -95,6 +95,8 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
       LOG_LEVEL: 'warn',
       DATABASE_URL: viaProxy.toString(),
       LEDGERLINK_DB_SCHEMA: schema,
+      // A queue of its own: never another process's jobs on the same server.
+      LEDGERLINK_QUEUE_SCHEMA: `${schema}_queue`,
       LEDGERLINK_LEASE_SECONDS: '5',
     };
     const api = async (method: string, path: string) => {
@@ -210,6 +212,7 @@ export async function runOutage(o: OutageOptions): Promise<OutageResult> {
     await proxy?.close();
     await sim?.close();
     await admin.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
+    await admin.exec(`DROP SCHEMA IF EXISTS "${schema}_queue" CASCADE`).catch(() => undefined);
     await admin.close();
     await rm(dir, { recursive: true, force: true });
   }
