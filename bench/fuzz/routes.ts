@@ -130,7 +130,8 @@ export async function fuzzRoutes(ctx: FuzzContext, runs: number, seed: number): 
     }
     countStatus(result, res.status);
     if (res.status >= 500) report(`answered ${res.status}: ${excerpt(res.body)}`);
-    else if (expect !== undefined && res.status !== expect)
+    // A deep body may also be longer than a route's own, smaller limit (the sign-in routes'): 413 is right then.
+    else if (expect !== undefined && res.status !== expect && !(kind === 'deep' && res.status === 413))
       report(`answered ${res.status}, expected ${expect}: ${excerpt(res.body)}`);
     if (res.status >= 400 && typeof (res.body as { error?: { code?: unknown } } | null)?.error?.code !== 'string') {
       report(`answered ${res.status} without an error code: ${excerpt(res.body)}`);
