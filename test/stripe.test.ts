@@ -240,4 +240,28 @@ describe('Stripe', () => {
     expect(rows[0].n).toBe('0');
     await checkInvariants(t.db, c.entityId);
   });
+
+  // Found by npm run fuzz (issue #14): such an id failed the request as a connection error, the
+  // run was retried without end and every later event of the pipeline waited behind it.
+  it('parks an event whose charge id no Stripe object can have, and books the next event', async () => {
+    const hostile = { ...sim.event('charge.succeeded', { id: 'x'.repeat(70_000), object: 'charge' }) };
+    expect((await deliver(hostile)).status).toBe(202);
+    const pay = sim.addPayment({ amount: 1300, customer: null, metadata: { invoice_reference: 'INV-100' } });
+    expect((await deliver(sim.event('charge.succeeded', pay.charge))).status).toBe(202);
+    expect(await byReference('SR', pay.paymentIntent.id)).toMatchObject([{ gross: '1300' }]);
+    const { rows: pending } = await t.db.query<any>(
+      `SELECT count(*) AS n FROM webhook_events WHERE pipeline_id = $1 AND processed_at IS NULL`,
+      [stripe.id],
+    );
+    expect(pending[0].n).toBe('0');
+    const { rows: parked } = await t.db.query<any>(
+      `SELECT reason_code, message FROM exceptions WHERE pipeline_id = $1 AND source_id = $2 AND status = 'open'`,
+      [stripe.id, 'x'.repeat(70_000)],
+    );
+    expect(parked).toHaveLength(1);
+    expect(parked[0].reason_code).toBe('STRIPE_API_ERROR');
+    expect(parked[0].message).toMatch(/not a Stripe id/);
+    expect(parked[0].message.length).toBeLessThan(500);
+    await checkInvariants(t.db, c.entityId);
+  });
 });

@@ -111,6 +111,7 @@ export class StripeApi {
 
   /** A customer; null when Stripe has none by that id or it was deleted. */
   async customer(id: string): Promise<Stripe.Customer | null> {
+    stripeId('customer', id);
     try {
       const c = await this.call(`customer ${id}`, () => this.stripe.customers.retrieve(id));
       return 'deleted' in c && c.deleted ? null : c;
@@ -122,14 +123,31 @@ export class StripeApi {
 
   /** A charge with its balance transaction (for the fee) and payment intent (for its metadata). */
   async charge(id: string): Promise<Stripe.Charge> {
+    stripeId('charge', id);
     return this.call(`charge ${id}`, () =>
       this.stripe.charges.retrieve(id, { expand: ['balance_transaction', 'payment_intent'] }),
     );
   }
 
   async refundsOfCharge(chargeId: string): Promise<Stripe.Refund[]> {
+    stripeId('charge', chargeId);
     return this.call(`refunds of ${chargeId}`, () =>
       this.stripe.refunds.list({ charge: chargeId, limit: 100 }).autoPagingToArray({ limit: 1000 }),
     );
+  }
+}
+
+/**
+ * Refuses an id no Stripe object can have before it is put in a URL: an event carrying one (a
+ * 70,000-character "charge id") would otherwise fail the request as a connection error, retried
+ * forever, and hold up every later event of the pipeline. Refused as not retryable, the event is
+ * parked on its own (convertStripeEvents).
+ */
+function stripeId(what: string, id: string): void {
+  if (typeof id !== 'string' || !/^[A-Za-z0-9_]{1,255}$/.test(id)) {
+    const shown = typeof id === 'string' ? JSON.stringify(id.slice(0, 40)) + (id.length > 40 ? '…' : '') : typeof id;
+    throw new ConnectorError('stripe', `${what} ${shown}: not a Stripe id (letters, digits and _, at most 255)`, {
+      retryable: false,
+    });
   }
 }
