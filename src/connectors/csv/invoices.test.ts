@@ -55,4 +55,16 @@ describe('invoice files with quantities and unit prices', () => {
       parse(['invoice_reference,customer_id,invoice_date,currency,quantity,vat_rate', 'C-1,K1,2026-11-02,EUR,3,0.21']),
     ).rejects.toThrow('A invoices file needs the column net_amount (or quantity and unit_price)');
   });
+
+  it('refuses a header whose column name cannot be stored (a NUL), naming the column', async () => {
+    const row = 'C-1,K1,2026-11-02,EUR,10.00,0.21,x';
+    await expect(
+      parse([`invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate,a\u0000b`, row]),
+    ).rejects.toThrow('Column 7 of the header row contains a NUL character');
+    // An unknown column with an ordinary name is still only reported.
+    expect(
+      (await parse(['invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate,notes', row]))
+        .ignoredColumns,
+    ).toEqual(['notes']);
+  });
 });

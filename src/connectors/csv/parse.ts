@@ -1,3 +1,4 @@
+import { unstorableText } from './values.ts';
 import type { SourceItem } from '../../sync/connector.ts';
 import { ImportFileError } from './csv.ts';
 import { mapInvoices } from './invoices.ts';
@@ -43,6 +44,12 @@ export async function parseImport(
   options: ParseOptions = {},
 ): Promise<ParsedImport> {
   const table = await readTable(bytes, fileName);
+  // A column's name is echoed back and kept with the import (its ignored columns): one that cannot
+  // be stored as text refuses the file, naming the column, rather than failing halfway through.
+  for (const [i, h] of table.headers.entries()) {
+    const why = unstorableText(h);
+    if (why) throw new ImportFileError(`Column ${i + 1} of the header row ${why}`, 1);
+  }
   const headers = new Set(table.headers);
   const kind = options.kind ?? detectKind(headers);
   if (!kind) {
