@@ -52,8 +52,9 @@ beforeAll(async () => {
     seed: 11,
     dropAfterCommitRate: 0.05,
     failRate: 0.03,
-    // Tokens that live 3 s: new ones are asked for during the runs.
+    // Tokens that live 3 s, and at most 40 calls whatever the clock: new ones are asked for during the runs.
     accessTokenSeconds: 3,
+    accessTokenUses: 40,
     concurrency: 3,
     latencyMs: 3,
   });

@@ -37,6 +37,8 @@ export interface NetSuiteSimulatorOptions extends AccountOptions {
   tba?: { consumerKey: string; consumerSecret: string; tokenId: string; tokenSecret: string }[] | undefined;
   /** Access-token lifetime in seconds (NetSuite: 3600). */
   accessTokenSeconds?: number | undefined;
+  /** Calls an access token is good for before it is refused as expired: expiry in tests, whatever the clock. */
+  accessTokenUses?: number | undefined;
   /** Requests in flight at once before 429 (the account's concurrency limit). */
   concurrency?: number | undefined;
   /** How long each request takes, so that requests overlap. */
@@ -103,6 +105,7 @@ export class NetSuiteSimulator {
   readonly stats = { calls: 0, writes: 0, dropped: 0, rateRefused: 0, tokens: 0, maxInFlight: 0 };
   readonly #clients = new Map<string, { certificateId: string; key: KeyObject; revoked: boolean }>();
   readonly #access = new Map<string, number>();
+  readonly #uses = new Map<string, number>();
   readonly #revokedTokens = new Set<string>();
   readonly #nonces = new Set<string>();
   #inFlight = 0;
@@ -237,6 +240,7 @@ export class NetSuiteSimulator {
     const seconds = this.options.accessTokenSeconds ?? 3600;
     const access = `eyJ${randomBytes(24).toString('base64url')}.${randomBytes(24).toString('base64url')}`;
     this.#access.set(access, Date.now() + seconds * 1000);
+    if (this.options.accessTokenUses !== undefined) this.#uses.set(access, this.options.accessTokenUses);
     this.send(res, 200, { access_token: access, expires_in: String(seconds), token_type: 'bearer' });
   }
 
@@ -287,7 +291,9 @@ export class NetSuiteSimulator {
     this.stats.calls++;
     const header = req.headers.authorization ?? '';
     const auth = /^Bearer (\S+)$/.exec(header);
-    const expires = auth ? this.#access.get(auth[1]!) : undefined;
+    const left = auth ? this.#uses.get(auth[1]!) : undefined;
+    if (left !== undefined) this.#uses.set(auth![1]!, left - 1);
+    const expires = auth && left !== 0 ? this.#access.get(auth[1]!) : undefined;
     const signed = header.startsWith('OAuth ') && this.tbaValid(method, `${this.url}${req.url ?? '/'}`, header);
     if (!signed && (expires === undefined || expires < Date.now()))
       return this.send(
