@@ -119,8 +119,11 @@ export const FRESHBOOKS_OAUTH: OAuthProvider = {
   tokenUrl: TOKEN_URL,
   scopes: SCOPES,
   pkce: false,
-  // The code exchange, like every refresh, sends client_id and client_secret in the form.
+  // The code exchange, like every refresh, sends client_id and client_secret in the form
+  // (freshbooks.com/api/authentication).
   clientAuthentication: 'body',
+  // Its SDKs refresh with the consent's redirect URI: the pipeline's callback.
+  refreshWithRedirectUri: true,
   async tenants({ accessToken, settings, request }) {
     const base = typeof settings.baseUrl === 'string' ? settings.baseUrl : undefined;
     const a = await request(meUrl(base), {

@@ -2,7 +2,7 @@ import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
-import { oauthTokenSource } from '../../sync/remote/oauth.ts';
+import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { FreshBooksApi, text } from './api.ts';
@@ -15,7 +15,7 @@ import {
   FreshBooksTargetSettings,
   ME_PATH,
   SYSTEM,
-  TOKEN_URL,
+  FRESHBOOKS_OAUTH,
   TYPE,
   rateScope,
   tenantsOfMe,
@@ -45,23 +45,7 @@ export interface FreshBooksTargetOptions {
 export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetOptions = {}): TargetConnector {
   const settings = FreshBooksTargetSettings.parse(deps.settings);
   const auth =
-    opts.auth ??
-    oauthTokenSource({
-      db: deps.db,
-      box: deps.box,
-      pipelineId: deps.pipelineId,
-      system: SYSTEM,
-      tokenUrl: settings.tokenUrl ?? TOKEN_URL,
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
-      refreshToken: settings.refreshToken,
-      log: deps.log,
-      guard: opts.client?.guard,
-      // FreshBooks takes client_id and client_secret in the body of the token request (freshbooks.com/api/authentication).
-      clientAuthentication: 'body',
-      // Its SDKs refresh with the consent's redirect URI: this pipeline's callback.
-      refreshWithRedirectUri: true,
-    });
+    opts.auth ?? oauthTokenSourceFor(deps, { system: SYSTEM, provider: FRESHBOOKS_OAUTH, guard: opts.client?.guard });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
   let api: Promise<FreshBooksApi> | null = null;
   let account: Promise<Account> | null = null;

@@ -2,14 +2,15 @@ import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
-import { oauthTokenSource } from '../../sync/remote/oauth.ts';
+import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
+import { myobOAuth } from './oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type MyobObject, MyobApi, describe, literal, text } from './api.ts';
 import * as docs from './documents.ts';
 import { type Company, customerCard, tooLong } from './map.ts';
-import { API_BASE_URL, MAX, MyobSettings, PUBLISHED_LIMITS, SYSTEM, TOKEN_URL, TYPE, rateScope } from './settings.ts';
+import { API_BASE_URL, MAX, MyobSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, rateScope } from './settings.ts';
 
 /*
  * The MYOB target (docs/connectors/myob.md): customer cards, items, Service-layout sales as
@@ -36,20 +37,7 @@ export interface MyobTargetOptions {
 export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {}): TargetConnector {
   const settings = MyobSettings.parse(deps.settings);
   const auth =
-    opts.auth ??
-    oauthTokenSource({
-      db: deps.db,
-      box: deps.box,
-      pipelineId: deps.pipelineId,
-      system: SYSTEM,
-      tokenUrl: settings.tokenUrl ?? TOKEN_URL,
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
-      refreshToken: settings.refreshToken,
-      log: deps.log,
-      guard: opts.client?.guard,
-      clientAuthentication: 'body',
-    });
+    opts.auth ?? oauthTokenSourceFor(deps, { system: SYSTEM, provider: myobOAuth, guard: opts.client?.guard });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
   const scope = rateScope(settings.clientId, settings.limits);
   const cfToken =

@@ -2,7 +2,7 @@ import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
-import { oauthTokenSource } from '../../sync/remote/oauth.ts';
+import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
@@ -46,19 +46,14 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
   const settings = ZohoBooksTargetSettings.parse(deps.settings);
   const auth =
     opts.auth ??
-    oauthTokenSource({
-      db: deps.db,
-      box: deps.box,
-      pipelineId: deps.pipelineId,
+    oauthTokenSourceFor(deps, {
       system: SYSTEM,
-      tokenUrl: settings.tokenUrl ?? tokenUrlOf(settings.dataCenter),
-      clientId: settings.clientId,
-      clientSecret: settings.clientSecret,
-      refreshToken: settings.refreshToken,
-      log: deps.log,
+      provider: {
+        tokenUrl: tokenUrlOf(settings.dataCenter),
+        clientAuthentication: 'body',
+        grantGoneErrors: GRANT_GONE_ERRORS,
+      },
       guard: opts.client?.guard,
-      clientAuthentication: 'body',
-      grantGoneErrors: GRANT_GONE_ERRORS,
     });
   const planner = opts.planner ?? createRatePlanner(deps.db, { log: deps.log });
   const api = new ZohoApi(

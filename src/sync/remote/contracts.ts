@@ -183,6 +183,13 @@ export interface OAuthProvider {
    * id and secret in the form, as FreshBooks, MYOB and Zoho take them).
    */
   clientAuthentication?: 'basic' | 'body' | undefined;
+  /** Refusals of the token endpoint that mean the grant is gone, besides `invalid_grant` (Zoho: `invalid_code`). */
+  grantGoneErrors?: readonly string[] | undefined;
+  /**
+   * Whether a refresh also carries the consent's `redirect_uri` (the pipeline's callback), beyond
+   * RFC 6749 §6: FreshBooks' SDKs refresh that way.
+   */
+  refreshWithRedirectUri?: boolean | undefined;
   /**
    * Where a refresh token is revoked when a connection is deleted (RFC 7009), and how the token is
    * sent: Xero takes a form (`token=`), Intuit JSON (`{"token": ...}`). Absent: tokens are only forgotten.

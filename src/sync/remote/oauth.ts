@@ -273,14 +273,25 @@ function setting(settings: Record<string, unknown>, key: string): string | undef
   return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
+/** What refreshing a platform's tokens needs of its OAuth description. */
+export type TokenRefreshProvider = Pick<
+  OAuthProvider,
+  'tokenUrl' | 'clientAuthentication' | 'grantGoneErrors' | 'refreshWithRedirectUri'
+>;
+
 /**
- * The token source of a target whose definition declares `oauth`, from its settings (the
+ * The token source of a target connected with OAuth 2.0, from its settings (the
  * `remoteTargetSettings` of src/sync/remote/settings.ts: clientId, clientSecret, refreshToken,
- * tokenUrl overriding the provider's).
+ * tokenUrl overriding the provider's). The provider says how its token endpoint is spoken to.
  */
 export function oauthTokenSourceFor(
   deps: Pick<TargetDeps, 'db' | 'box' | 'pipelineId' | 'settings' | 'log'>,
-  o: { system: string; provider: OAuthProvider; guard?: GuardOptions | undefined; refreshAheadMs?: number | undefined },
+  o: {
+    system: string;
+    provider: TokenRefreshProvider;
+    guard?: GuardOptions | undefined;
+    refreshAheadMs?: number | undefined;
+  },
 ): TokenSource & { tenantId(): Promise<string | null> } {
   const clientId = setting(deps.settings, 'clientId');
   const clientSecret = setting(deps.settings, 'clientSecret');
@@ -301,5 +312,8 @@ export function oauthTokenSourceFor(
     log: deps.log,
     guard: o.guard,
     refreshAheadMs: o.refreshAheadMs,
+    clientAuthentication: o.provider.clientAuthentication,
+    grantGoneErrors: o.provider.grantGoneErrors,
+    refreshWithRedirectUri: o.provider.refreshWithRedirectUri,
   });
 }
