@@ -30,6 +30,12 @@ export interface TokenEndpoint {
    * revoked or unknown refresh token with `invalid_code`).
    */
   grantGoneErrors?: readonly string[] | undefined;
+  /**
+   * Whether every final refusal means the grant is gone. A service token's grant is the app's own
+   * credentials (client credentials, a signed assertion, a password): when the endpoint refuses
+   * them for good, they no longer work, and the documents wait for a person to fix the settings.
+   */
+  credentialsAreTheGrant?: boolean | undefined;
 }
 
 /** What a token endpoint granted. */
@@ -159,6 +165,7 @@ export async function postTokenGrant(
       retryable: false,
       code: 'TARGET_AUTH_REVOKED',
     });
+  const finalCode = ep.credentialsAreTheGrant ? 'TARGET_AUTH_REVOKED' : null;
   if (status === 408 || status === 429 || status >= 500)
     throw new ConnectorError(
       ep.system,
@@ -169,14 +176,11 @@ export async function postTokenGrant(
     throw new ConnectorError(
       ep.system,
       `the token endpoint refused the app's credentials (${status} ${reason}): check the target's clientId and clientSecret`,
-      { status, retryable: false },
+      { status, retryable: false, code: finalCode },
     );
   throw new ConnectorError(
     ep.system,
     `the token endpoint refused the request (${status}${reason ? ` ${reason}` : ''})`,
-    {
-      status,
-      retryable: false,
-    },
+    { status, retryable: false, code: finalCode },
   );
 }

@@ -1,4 +1,3 @@
-import { ConnectorError } from '../connector.ts';
 import type { TokenSource } from './contracts.ts';
 import { type TokenEndpoint, postTokenGrant } from './oauth-endpoint.ts';
 
@@ -34,20 +33,9 @@ export function serviceTokenSource(o: ServiceTokenOptions): TokenSource {
   const seen: string[] = [];
 
   async function fetchToken(signal?: AbortSignal): Promise<string> {
-    let answer;
-    try {
-      answer = await postTokenGrant(o, o.grant(), signal);
-    } catch (err) {
-      // A final refusal (invalid_client, invalid_grant, unauthorized_client) means the credentials
-      // in the pipeline's settings no longer work: the documents wait for a person to fix them.
-      if (err instanceof ConnectorError && !err.retryable && err.code === null)
-        throw new ConnectorError(o.system, err.message.slice(o.system.length + 2), {
-          status: err.status,
-          retryable: false,
-          code: 'TARGET_AUTH_REVOKED',
-        });
-      throw err;
-    }
+    // A final refusal (invalid_client, invalid_grant, unauthorized_client) means the credentials
+    // in the pipeline's settings no longer work: the documents wait for a person to fix them.
+    const answer = await postTokenGrant({ ...o, credentialsAreTheGrant: true }, o.grant(), signal);
     // A token shorter-lived than the margin is still used once rather than never.
     const life = answer.expiresInSeconds * 1000;
     current = { token: answer.accessToken, expiresAt: now() + Math.max(life - ahead, life / 2) };
