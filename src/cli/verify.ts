@@ -37,7 +37,7 @@ export function registerVerify(program: Command): void {
       'after',
       `
 Changes no document, balance or setting: the cache check first brings the open items cache up to
-date with the ledger, as any report does. Exit code 0 when every invariant of every entity checked holds, 1 otherwise (each
+date with the ledger, as every report does. Exit code 0 when every invariant of every entity checked holds, 1 otherwise (each
 problem is listed, up to 20 per check). Run it after restoring a backup, moving to a new server, or
 anything you do not trust.`,
     )
