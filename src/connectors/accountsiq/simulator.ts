@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { Books, type BooksOptions, Refused } from './simulator-books.ts';
 import {
   NS,
@@ -369,13 +369,12 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
     send(res, 200, responseEnvelope(op, answer.result, answer.outs));
   }
 
-  const server: Server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     serve(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, faultEnvelope('Server', String(err)));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = server.origin;
 
   return {
     url: `${origin}/system/dashboard/integration/integration_2_0.asmx`,
@@ -400,11 +399,7 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
       }
       return [...seen].filter(([, n]) => n > 1).map(([key, count]) => ({ key, count }));
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }
 

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { Books, type Json, type StoreOptions, type WriteAnswer, text } from './simulator-store.ts';
 import { seeded as mulberry32 } from '../../sync/seeded.ts';
@@ -353,7 +353,7 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
     json(res, answer.status, answer.body);
   }
 
-  const server: Server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     const chunks: Buffer[] = [];
     inFlight++;
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -367,12 +367,10 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
         });
     });
   });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
+  server.server.keepAliveTimeout = 1000;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: server.origin,
     books,
     violations,
     stats,
@@ -394,10 +392,6 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       garble = true;
     },
     duplicates: () => books.duplicates(),
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { type Contract, checkBody, loadContract } from './simulator-contract.ts';
 import { GUID, docView, glView, invoicePdf, journalLineView, lineView, parseFilter } from './simulator-views.ts';
@@ -432,15 +432,13 @@ export async function startBusinessCentralSimulator(
     answer(status, out);
   }
 
-  const server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, 500, { error: { code: 'Internal_ServerError', message: String(err) } });
       else res.destroy();
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const origin = `http://127.0.0.1:${port}`;
+  const origin = server.origin;
 
   return {
     url: origin,
@@ -483,10 +481,6 @@ export async function startBusinessCentralSimulator(
       ]);
       return out;
     },
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((err) => (err ? reject(err) : resolve()));
-      }),
+    close: () => server.close(),
   };
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { type LocalServer, readBody, startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
 import { invoicePdf } from './simulator-pdf.ts';
@@ -68,7 +68,7 @@ export class FreshBooksSimulator {
   #fails: number[] = [];
   #nextId = 100000;
   readonly #random: () => number;
-  #server: http.Server | null = null;
+  #server: LocalServer | null = null;
 
   constructor(readonly options: FreshBooksSimulatorOptions) {
     this.#random = seeded(options.seed ?? 1);
@@ -77,19 +77,15 @@ export class FreshBooksSimulator {
   }
 
   async start(): Promise<this> {
-    this.#server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    this.#server = await startLocalServer((req, res) => {
+      void readBody(req).then((body) => this.handle(req, res, body));
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.url = this.#server.origin;
     return this;
   }
 
   async close(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
+    await this.#server?.close();
   }
 
   /** The API base URL (`baseUrl` of the target) and the token endpoint (`tokenUrl`). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { z } from 'zod';
 import {
   OpenSet,
@@ -331,7 +331,7 @@ export async function startIxpoleSimulator(options: IxpoleSimulatorOptions = {})
     }
   }
 
-  const server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     // A dropped response: the request is carried out, the answer never arrives.
     const route = routeOf(req.method ?? 'GET', new URL(req.url ?? '/', 'http://simulator').pathname)?.route ?? 'any';
     const drop = take(drops, route);
@@ -345,15 +345,8 @@ export async function startIxpoleSimulator(options: IxpoleSimulatorOptions = {})
     handle(req, res).catch(() => {
       if (!res.headersSent && !res.destroyed) message(res, 500, 'An error has occurred.');
     });
-  });
-  server.keepAliveTimeout = 5_000;
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  }, options);
+  server.server.keepAliveTimeout = 5_000;
 
   const control: IxpoleSimulatorControl = {
     fail: (f) =>
@@ -394,7 +387,7 @@ export async function startIxpoleSimulator(options: IxpoleSimulatorOptions = {})
   };
 
   return {
-    url: `http://${host}:${address.port}/`,
+    url: `${server.origin}/`,
     apiKey,
     writes,
     control,
@@ -418,10 +411,6 @@ export async function startIxpoleSimulator(options: IxpoleSimulatorOptions = {})
       return c ? { ...c, CustomerCode: codes.get(String(id)) ?? c.CustomerCode } : null;
     },
     product: (id) => findProduct(String(id)),
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        server.closeAllConnections();
-      }),
+    close: () => server.close(),
   };
 }

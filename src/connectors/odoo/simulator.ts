@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { type LocalServer, readBody, startLocalServer } from '../../sync/local-server.ts';
 import { LosslessNumber, parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { METHODS, type Version, unknownFields, valueViolations } from './simulator-contract.ts';
 import { Database, type DatabaseOptions, type Obj, OdooException } from './simulator-store.ts';
@@ -68,7 +68,7 @@ export class OdooSimulator {
   #drops: { n: number; when: (c: SimulatedCall) => boolean }[] = [];
   #fails: number[] = [];
   readonly #random: () => number;
-  #server: http.Server | null = null;
+  #server: LocalServer | null = null;
 
   constructor(readonly options: OdooSimulatorOptions) {
     this.db = new Database(options.version, options.company);
@@ -78,19 +78,15 @@ export class OdooSimulator {
   }
 
   async start(): Promise<this> {
-    this.#server = http.createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => this.handle(req, res, Buffer.concat(chunks).toString('utf8')));
+    this.#server = await startLocalServer((req, res) => {
+      void readBody(req).then((body) => this.handle(req, res, body));
     });
-    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.#server.address() as AddressInfo).port}`;
+    this.url = this.#server.origin;
     return this;
   }
 
   async close(): Promise<void> {
-    this.#server?.closeAllConnections();
-    await new Promise((resolve) => this.#server?.close(resolve));
+    await this.#server?.close();
   }
 
   /** A new API key of the user (Preferences → Account Security → New API Key). */

@@ -1,5 +1,5 @@
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { existsSync } from 'node:fs';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import type { OAuthSimulator } from '../../sync/remote/oauth-simulator.ts';
@@ -559,7 +559,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     ]);
   }
 
-  const server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (!res.headersSent)
         send(res, 500, {
@@ -567,11 +567,9 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
         });
       else res.destroy();
     });
-  });
-  server.keepAliveTimeout = 5000;
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const base = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  }, options);
+  server.server.keepAliveTimeout = 5000;
+  const base = server.origin;
 
   return {
     url: base,
@@ -605,10 +603,6 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       for (const e of books.all(type)) if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
       return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }

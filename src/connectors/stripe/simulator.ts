@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type LocalServer, startLocalServer } from '../../sync/local-server.ts';
 import Stripe from 'stripe';
 
 /**
@@ -57,19 +57,19 @@ export class StripeSimulator {
   /** Every request: method, path and query. */
   readonly requests: { method: string; path: string; query: string }[] = [];
   private failures: { status: number; left: number } | null = null;
-  private server = createServer((req, res) => this.handle(req, res));
+  private server: LocalServer | null = null;
   port = 0;
 
   constructor(readonly apiKey = 'sk_test_ledgerlink_simulator') {}
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.server = await startLocalServer((req, res) => this.handle(req, res));
+    this.port = this.server.port;
     return this;
   }
 
   async close(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await this.server?.close();
   }
 
   /** The source config a pipeline needs to reach this simulator. */

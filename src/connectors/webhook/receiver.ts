@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { signatureProblem } from './signature.ts';
 import { seeded } from '../../sync/seeded.ts';
 
@@ -409,7 +409,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     send(res, 200, { id: found.id, number: found.number, customerTargetId: found.customerTargetId });
   }
 
-  const server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://receiver');
     const log: ReceivedRequest = {
       method: req.method ?? '',
@@ -438,10 +438,8 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       .catch((err: unknown) => {
         if (!res.headersSent) error(res, 500, 'INTERNAL', err instanceof Error ? err.message : 'failed');
       });
-  });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  const base = `http://${options.host ?? '127.0.0.1'}:${port}`;
+  }, options);
+  const base = server.origin;
 
   return {
     url: `${base}/documents`,
@@ -462,9 +460,6 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
     count: (kind) => documents.filter((d) => d.kind === kind).length,
     find: (kind, reference) => documents.filter((d) => d.kind === kind && d.reference === reference),
     duplicates: () => [...byReference.values()].filter((group) => group.length > 1),
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => server.close(),
   };
 }

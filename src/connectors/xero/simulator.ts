@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLocalServer } from '../../sync/local-server.ts';
 import { stringify } from 'lossless-json';
 import PDFDocument from 'pdfkit';
 import { parseJsonExact } from '../../domain/json.ts';
@@ -654,13 +654,12 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
     });
   }
 
-  const server: Server = createServer((req, res) => {
+  const server = await startLocalServer((req, res) => {
     serve(req, res).catch((err: unknown) => {
       if (!res.headersSent) send(res, xeroError(500, 'InternalServerError', String(err)), {});
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const origin = server.origin;
 
   return {
     url: origin + API_PREFIX,
@@ -719,10 +718,6 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       }
       return out;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close: () => server.close(),
   };
 }
