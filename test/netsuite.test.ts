@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  expectNumbersWrittenBack,
+  expectSecondRunWritesNothing,
+  expectAmountsAsGiven,
+} from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
@@ -149,33 +154,16 @@ describe('NetSuite end to end', () => {
     expect(ns.stats.maxInFlight).toBeLessThanOrEqual(3);
 
     // Written back: NetSuite's own number of each invoice.
-    let numbers = 0;
-    for (const w of ix.writes)
-      if (w.method === 'PUT')
-        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string }[]) {
-          if (u.InvoiceNumber === undefined) continue;
-          numbers++;
-          expect(u.InvoiceNumber).toBe(invoicesBy(u.InstalmentCode)[0]!.tranId);
-          expect(u.InvoiceNumber).toMatch(/^INV\d{5}$/);
-        }
-    expect(numbers).toBeGreaterThanOrEqual(codes.length);
+    expectNumbersWrittenBack(ix, {
+      atLeast: codes.length,
+      numberOf: (code) => invoicesBy(code)[0]?.tranId,
+      format: /^INV\d{5}$/,
+    });
     // Amounts as iXpole gave them.
-    for (let i = 0; i < 10; i++) {
-      const inst = ix.instalmentAt(i);
-      const d = invoicesBy(inst.InstalmentCode)[0]!;
-      const net = d.lines.reduce((s, l) => s + l.net, 0n);
-      const vat = d.lines.reduce((s, l) => s + l.tax, 0n);
-      expect([(Number(net) / 100).toFixed(2), (Number(vat) / 100).toFixed(2)]).toEqual([
-        inst.NetAmount,
-        inst.VatAmount,
-      ]);
-    }
+    expectAmountsAsGiven(ix, 10, (code) => invoicesBy(code)[0]!.lines);
 
     // A second run books nothing again.
-    const writes = ns.stats.writes;
-    const again = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(again.status).toBe('succeeded');
-    expect(ns.stats.writes).toBe(writes);
+    await expectSecondRunWritesNothing(t.db, sync, pipeline, () => ns.stats.writes);
     expect(ns.violations).toEqual([]);
     // Tokens expired during the run and new ones were granted.
     expect(ns.stats.tokens - tokens).toBeGreaterThan(1);
