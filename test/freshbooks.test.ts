@@ -152,9 +152,9 @@ describe('FreshBooks end to end', () => {
       source: { type: 'records' },
       target: settings(),
     });
-    const customers = e2eRecords.customers();
-    const inv = e2eRecords.invoice;
-    const pay = e2eRecords.payment;
+    const customers = e2eRecords().customers();
+    const inv = e2eRecords().invoice;
+    const pay = e2eRecords().payment;
     const records: CanonicalRecord[] = [
       ...customers,
       ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!, '100.00', '21.00')),

@@ -143,19 +143,9 @@ describe('Sage Intacct end to end', () => {
       source: { type: 'records' },
       target: settings('E2E-REC'),
     });
-    const customers = e2eRecords.customers();
-    const inv = (n: number, c: string): CanonicalRecord => ({
-      kind: 'invoice',
-      sourceId: `E2-I${n}`,
-      externalReference: `E2-I${n}`,
-      customerSourceId: `E2-${c}`,
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: '',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-    });
-    const pay = e2eRecords.payment;
+    const customers = e2eRecords().customers();
+    const inv = e2eRecords().invoice;
+    const pay = e2eRecords().payment;
     const records: CanonicalRecord[] = [
       ...customers,
       ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),

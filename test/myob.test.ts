@@ -161,7 +161,7 @@ describe('MYOB end to end', () => {
       source: { type: 'records' },
       target: settings(),
     });
-    const customers = e2eRecords.customers();
+    const customers = e2eRecords().customers();
     const inv = (n: number, c: string, ref = `E2-I${n}`, date = '2026-11-02'): CanonicalRecord => ({
       kind: 'invoice',
       sourceId: `E2-I${n}`,
@@ -173,7 +173,7 @@ describe('MYOB end to end', () => {
       description: '',
       lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
     });
-    const pay = e2eRecords.payment;
+    const pay = e2eRecords().payment;
     const invoices = [...Array(9).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!));
     const records: CanonicalRecord[] = [
       ...customers,

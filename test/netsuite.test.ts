@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  e2eRecords,
   expectNumbersWrittenBack,
   expectSecondRunWritesNothing,
   expectAmountsAsGiven,
@@ -176,24 +177,9 @@ describe('NetSuite end to end', () => {
       source: { type: 'records' },
       target: settings(),
     });
-    const customers: CanonicalRecord[] = ['A', 'B', 'C'].map((c) => ({
-      kind: 'customer',
-      sourceId: `N2-${c}`,
-      name: `E2E customer ${c}`,
-      email: `${c.toLowerCase()}@example.org`,
-    }));
+    const customers = e2eRecords('N2').customers();
     const inv = (n: number, c: string) => invoice(`N2-I${n}`, `N2-${c}`);
-    const pay = (n: number, c: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
-      kind: 'payment',
-      sourceId: `N2-P${n}`,
-      externalReference: `N2-P${n}`,
-      customerSourceId: `N2-${c}`,
-      date: '2026-11-05',
-      amount,
-      currency: 'EUR',
-      invoiceExternalReference: invoiceRef,
-      description: '',
-    });
+    const pay = e2eRecords('N2').payment;
     const records: CanonicalRecord[] = [
       ...customers,
       ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),

@@ -146,9 +146,9 @@ describe('Zoho Books end to end', () => {
       source: { type: 'records' },
       target: settings(),
     });
-    const customers = e2eRecords.customers();
-    const inv = e2eRecords.invoice;
-    const pay = e2eRecords.payment;
+    const customers = e2eRecords().customers();
+    const inv = e2eRecords().invoice;
+    const pay = e2eRecords().payment;
     const invoices = [...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!, '100.00', '21.00'));
     const records: CanonicalRecord[] = [
       ...customers,

@@ -96,37 +96,40 @@ export async function expectSecondRunWritesNothing(
 }
 
 /**
- * The records of the `records`-source scenarios: customers `E2-A`…, invoices `E2-I<n>` of one 21 %
- * line dated 2 November 2026, payments `E2-P<n>` of 5 November, applied to the invoice they name.
+ * The records of the `records`-source scenarios, their ids and references under `prefix`:
+ * customers `E2-A`…, invoices `E2-I<n>` of one 21 % line dated 2 November 2026, payments
+ * `E2-P<n>` of 5 November applied to the invoice they name.
  */
-export const e2eRecords = {
-  customers: (letters: string[] = ['A', 'B', 'C']): CanonicalRecord[] =>
-    letters.map((c) => ({
-      kind: 'customer',
-      sourceId: `E2-${c}`,
-      name: `E2E customer ${c}`,
-      email: `${c.toLowerCase()}@example.org`,
-    })),
-  invoice: (n: number, customer: string, net: string, vat: string): CanonicalRecord => ({
-    kind: 'invoice',
-    sourceId: `E2-I${n}`,
-    externalReference: `E2-I${n}`,
-    customerSourceId: `E2-${customer}`,
-    invoiceDate: '2026-11-02',
-    dueDate: '2026-12-02',
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Service', netAmount: net, vatRate: '0.21', vatAmount: vat }],
-  }),
-  payment: (n: number, customer: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
-    kind: 'payment',
-    sourceId: `E2-P${n}`,
-    externalReference: `E2-P${n}`,
-    customerSourceId: `E2-${customer}`,
-    date: '2026-11-05',
-    amount,
-    currency: 'EUR',
-    invoiceExternalReference: invoiceRef,
-    description: '',
-  }),
-};
+export function e2eRecords(prefix = 'E2') {
+  return {
+    customers: (letters: string[] = ['A', 'B', 'C']): CanonicalRecord[] =>
+      letters.map((c) => ({
+        kind: 'customer',
+        sourceId: `${prefix}-${c}`,
+        name: `E2E customer ${c}`,
+        email: `${c.toLowerCase()}@example.org`,
+      })),
+    invoice: (n: number, customer: string, net = '100.00', vat = '21.00'): CanonicalRecord => ({
+      kind: 'invoice',
+      sourceId: `${prefix}-I${n}`,
+      externalReference: `${prefix}-I${n}`,
+      customerSourceId: `${prefix}-${customer}`,
+      invoiceDate: '2026-11-02',
+      dueDate: '2026-12-02',
+      currency: 'EUR',
+      description: '',
+      lines: [{ description: 'Service', netAmount: net, vatRate: '0.21', vatAmount: vat }],
+    }),
+    payment: (n: number, customer: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
+      kind: 'payment',
+      sourceId: `${prefix}-P${n}`,
+      externalReference: `${prefix}-P${n}`,
+      customerSourceId: `${prefix}-${customer}`,
+      date: '2026-11-05',
+      amount,
+      currency: 'EUR',
+      invoiceExternalReference: invoiceRef,
+      description: '',
+    }),
+  };
+}
