@@ -29,6 +29,7 @@ import { TransactionsQuery, loadTransactions } from '../src/web/pages/transactio
 import type { Queryable } from '../src/db/database.ts';
 import { LARGE_CUSTOMER, type SeededBooks, TYPICAL_CUSTOMER, booksProblems, seedDashboard } from './dashboard-seed.ts';
 import { type DbKind, openBenchDatabase } from './harness.ts';
+import { STATEMENT_PROBE_PREFIX, STATEMENT_TARGET_P95_MS, reportProbes } from './dashboard-reports.ts';
 import { refreshOpenItems } from '../src/ledger/reports/open-items.ts';
 import { type Distribution, distribution, progress, round, table, timed } from './stats.ts';
 
@@ -58,6 +59,8 @@ export interface DashboardResult {
   probes: ProbeResult[];
   /** Probes whose p95 is 200 ms or more. */
   over: string[];
+  /** Statement probes (through the API) whose p95 is 100 ms or more; absent in results from before them. */
+  statementOver?: string[];
 }
 
 export const TARGET_P95_MS = 200;
@@ -215,11 +218,18 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
         db.query('SELECT * FROM transactions WHERE id = $1 AND entity_id = $2', [1 + (lookup++ % 1000), entityId]),
     };
     const base = await measure(baseline, o.warmup, o.runs * 5, null);
-    const probes = (await dashboardProbes(db, box, entityId, now)).filter((p) => !o.only || p.name.includes(o.only));
+    const api = await reportProbes(db, entityId);
     const results: ProbeResult[] = [];
-    for (const p of probes) {
-      progress(`dashboard: ${p.name}`);
-      results.push(await measure(p, o.warmup, o.runs, base.ms.p50));
+    try {
+      const probes = [...(await dashboardProbes(db, box, entityId, now)), ...api.probes].filter(
+        (p) => !o.only || p.name.includes(o.only),
+      );
+      for (const p of probes) {
+        progress(`dashboard: ${p.name}`);
+        results.push(await measure(p, o.warmup, o.runs, base.ms.p50));
+      }
+    } finally {
+      await api.close();
     }
     const { entity: _entity, ...counts } = books;
     return {
@@ -233,10 +243,18 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
       baseline: base,
       probes: results,
       over: results.filter((r) => r.ms.p95 >= TARGET_P95_MS).map((r) => r.name),
+      statementOver: results
+        .filter((r) => r.name.startsWith(STATEMENT_PROBE_PREFIX) && r.ms.p95 >= STATEMENT_TARGET_P95_MS)
+        .map((r) => r.name),
     };
   } finally {
     await bench.close();
   }
+}
+
+/** The p95 a probe is held to: the statement's aim is tighter than the pages'. */
+function target(name: string): number {
+  return name.startsWith(STATEMENT_PROBE_PREFIX) ? STATEMENT_TARGET_P95_MS : TARGET_P95_MS;
 }
 
 /** The results as a plain-text table. */
@@ -257,9 +275,22 @@ export function dashboardReport(r: DashboardResult): string {
     p.ms.p95,
     p.ms.max,
     p.ratio,
-    p === r.baseline ? '' : p.ms.p95 < TARGET_P95_MS ? 'ok' : 'OVER',
+    p === r.baseline ? '' : p.ms.p95 < target(p.name) ? 'ok' : `OVER ${target(p.name)}`,
   ]);
-  return head + table([['probe', 'median ms', 'p95 ms', 'max ms', '× baseline', `p95 < ${TARGET_P95_MS} ms`], ...rows]);
+  return (
+    head +
+    table([
+      [
+        'probe',
+        'median ms',
+        'p95 ms',
+        'max ms',
+        '× baseline',
+        `p95 < ${TARGET_P95_MS} ms (statement ${STATEMENT_TARGET_P95_MS})`,
+      ],
+      ...rows,
+    ])
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -78,6 +78,8 @@ export interface EntityClient {
   entityId: string;
   /** `created_by` of what this entity's token posts. */
   actor: string;
+  /** The bearer token's header, for a client outside the process (bench/http-load.ts). */
+  headers: Record<string, string>;
   request(method: 'GET' | 'POST', url: string, payload?: string): Promise<Response>;
 }
 
@@ -85,6 +87,8 @@ export interface BenchApp {
   app: FastifyInstance;
   db: Database;
   entity(code: string): Promise<EntityClient>;
+  /** Listens on a free port of 127.0.0.1 and returns the base URL (`http://127.0.0.1:<port>`). */
+  listen(): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -123,6 +127,7 @@ export async function startApp(db: Database): Promise<BenchApp> {
     app,
     db,
     close: () => app.close(),
+    listen: () => app.listen({ port: 0, host: '127.0.0.1' }),
     entity: async (code) => {
       const created = await inject(
         app,
@@ -145,6 +150,7 @@ export async function startApp(db: Database): Promise<BenchApp> {
       return {
         entityId: keys.entityId,
         actor: `credential:${rows[0]!.id}`,
+        headers: auth,
         request: (method, url, payload) => inject(app, method, url, auth, payload),
       };
     },

@@ -1,5 +1,6 @@
 import { type DashboardResult, dashboardReport } from './dashboard.ts';
 import { type BackfillResult, backfillReport } from './backfill.ts';
+import { type HttpResults, httpReport } from './http-report.ts';
 import type { BreakdownResult } from './breakdown.ts';
 import type { LatencyResult } from './latency.ts';
 import type { StatementResult } from './statement.ts';
@@ -34,6 +35,8 @@ export interface Results {
   dashboard?: DashboardResult | { skipped: string };
   /** Absent in results written before the two-workers section was part of the run. */
   workers?: WorkersResult | { skipped: string };
+  /** Absent in results written before the HTTP sections (9–10) were part of the run. */
+  http?: HttpResults | { skipped: string };
   totalSeconds: number;
 }
 
@@ -160,6 +163,11 @@ export function report(r: Results): string {
   if (!r.workers) print('not measured');
   else if ('skipped' in r.workers) print(`not measured: ${r.workers.skipped}`);
   else print(formatWorkers(r.workers));
+  print();
+
+  if (!r.http) print('9–10. Posting and reading over real HTTP: not measured');
+  else if ('skipped' in r.http) print(`9–10. Posting and reading over real HTTP: not measured: ${r.http.skipped}`);
+  else print(httpReport(r.http, runs));
   print();
   return out.join('\n');
 }

@@ -11,6 +11,7 @@
  *   npm run bench -- --skip-dashboard   without the dashboard pages' data at scale (bench/dashboard.ts)
  *   npm run bench -- --dashboard-full   the dashboard section at 1,000,000 transactions (default 200,000; about 8 minutes more)
  *   npm run bench -- --skip-workers     without two workers against one (bench/workers.ts; needs PostgreSQL)
+ *   npm run bench -- --skip-http        without posting and reading over real HTTP (bench/http-posting.ts, http-reads.ts)
  *   BENCH_DATABASE_URL=postgres://…     another server (default postgres://postgres@127.0.0.1:5432/test)
  *
  * Prints a table on stdout, progress on stderr, and writes bench/results/latest.json.
@@ -23,6 +24,9 @@ import { fileURLToPath } from 'node:url';
 import { type BackfillResult, backfillCounts, backfillProblems, runBackfill } from './backfill.ts';
 import { type BreakdownResult, runBreakdown } from './breakdown.ts';
 import { type DashboardResult, runDashboard } from './dashboard.ts';
+import { runHttpPosting } from './http-posting.ts';
+import { runReads } from './http-reads.ts';
+import type { HttpResults } from './http-report.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type LatencyResult, runLatency } from './latency.ts';
 import { type MemoryResult, runMemory } from './memory.ts';
@@ -44,6 +48,7 @@ const { values: args } = parseArgs({
     'skip-dashboard': { type: 'boolean', default: false },
     'dashboard-full': { type: 'boolean', default: false },
     'skip-workers': { type: 'boolean', default: false },
+    'skip-http': { type: 'boolean', default: false },
   },
 });
 
@@ -69,7 +74,14 @@ const COUNTS = {
   workersPipelines: workersCounts(quick).pipelines,
   workersInstalments: workersCounts(quick).instalments,
   workersConcurrency: workersCounts(quick).concurrency,
+  httpQueries: quick ? 1000 : 10_000,
+  httpBatchQueries: quick ? 50 : 100,
+  httpWarmupQueries: quick ? 200 : 1000,
+  readSeconds: quick ? 2 : 10,
 };
+/** Connection counts of the HTTP sections (issue #14). */
+const HTTP_POST_CONNECTIONS = [4, 16];
+const READ_CONNECTIONS = [1, 8, 32];
 const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
 const redactedUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 
@@ -134,6 +146,35 @@ if (unavailable) {
   await run.ledgerlink.app.close();
   await run.ledgerlink.bench.close();
   postgres = run.result;
+}
+
+// 9–10: posting over real HTTP, then the read load on the database the last posting left.
+let http: HttpResults | { skipped: string };
+if (args['skip-http']) {
+  http = { skipped: 'skipped with --skip-http' };
+} else {
+  const httpStarted = performance.now();
+  http = { posting: [], reads: [], seconds: 0 };
+  for (const kind of unavailable ? (['pglite'] as const) : (['pglite', 'postgres'] as const)) {
+    step(`${kind}: ${COUNTS.httpQueries} queries over HTTP at ${HTTP_POST_CONNECTIONS.join(' and ')} connections`);
+    const posted = await runHttpPosting(kind, url, {
+      queries: COUNTS.httpQueries,
+      batch: COUNTS.httpBatchQueries,
+      warmup: COUNTS.httpWarmupQueries,
+      connections: HTTP_POST_CONNECTIONS,
+    });
+    http.posting.push(posted.result);
+    try {
+      step(`${kind}: read API at ${READ_CONNECTIONS.join(', ')} connections, ${COUNTS.readSeconds} s each`);
+      http.reads.push(
+        await runReads(kind, posted.side, { connections: READ_CONNECTIONS, seconds: COUNTS.readSeconds }),
+      );
+    } finally {
+      await posted.side.app.close();
+      await posted.side.bench.close();
+    }
+  }
+  http.seconds = Math.round((performance.now() - httpStarted) / 1000);
 }
 
 const breakdown: BreakdownResult[] = [];
@@ -210,6 +251,7 @@ const results: Results = {
   backfill,
   dashboard,
   workers,
+  http,
   totalSeconds: Math.round((performance.now() - started) / 1000),
 };
 
@@ -231,6 +273,12 @@ if (!('skipped' in dashboard) && dashboard.problems.length > 0) {
 }
 if (!('skipped' in workers) && !workers.ok) {
   process.stderr.write(`two workers against one: work was duplicated or lost (see section 8)\n`);
+  process.exitCode = 1;
+}
+const httpProblems =
+  'skipped' in http ? [] : [...http.posting.flatMap((x) => x.problems), ...http.reads.flatMap((x) => x.problems)];
+if (httpProblems.length > 0) {
+  process.stderr.write(`over HTTP: ${httpProblems.join('; ')}\n`);
   process.exitCode = 1;
 }
 if (differing.length > 0) {

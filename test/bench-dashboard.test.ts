@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dashboardProbes } from '../bench/dashboard.ts';
+import { STATEMENT_PROBE_PREFIX, reportProbes } from '../bench/dashboard-reports.ts';
 import { LARGE_CUSTOMER, type SeededBooks, booksProblems, seedDashboard } from '../bench/dashboard-seed.ts';
 import type { Database } from '../src/db/database.ts';
 import { today } from '../src/domain/dates.ts';
@@ -56,5 +57,16 @@ describe('the dashboard bench seed', () => {
     const probes = await dashboardProbes(db, box, books.entity.id, now);
     expect(probes.length).toBeGreaterThan(20);
     for (const p of probes) await expect(p.run(), p.name).resolves.toBeDefined();
+  });
+
+  it('times the reports through the real API routes, each answering 200 with a body', async () => {
+    const api = await reportProbes(db, books.entity.id);
+    try {
+      expect(api.probes.map((p) => p.name).filter((n) => n.startsWith(STATEMENT_PROBE_PREFIX))).toHaveLength(2);
+      // A probe resolves to the answer's length and throws on anything but 200.
+      for (const p of api.probes) expect(await p.run(), p.name).toBeGreaterThan(10);
+    } finally {
+      await api.close();
+    }
   });
 });
