@@ -15,11 +15,13 @@ import { postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
 
 let t: TestApp;
 let c: Client;
+let other: Client;
 const entity = () => ({ id: c.entityId, code: 'VERIFY' });
 
 beforeAll(async () => {
   t = await createTestApp();
   c = await t.entity('VERIFY', 'EUR');
+  other = await t.entity('OTHER', 'EUR');
   await seedCustomer(t.db, c.entityId, 'C1');
   await seedCustomer(t.db, c.entityId, 'C2');
   const inv = await postInvoice(c, 'C1', '100.00');
@@ -95,6 +97,23 @@ describe('ledgerlink verify', () => {
     expect(problems.join('\n')).toMatch(/has no journal/);
     // The missing journal took its control line with it: what customers owe no longer agrees.
     expect(brokenChecks(r)).toEqual(['journals', 'debtorsControl']);
+  });
+
+  it('finds a journal line kept under another entity, in both entities', async () => {
+    const move = (tx: Queryable) =>
+      tx
+        .query(
+          `UPDATE journal_lines SET entity_id = $2
+            WHERE id = (SELECT min(id) FROM journal_lines WHERE entity_id = $1 AND role = 'net')`,
+          [c.entityId, other.entityId],
+        )
+        .then(() => undefined);
+    const [mine, theirs] = await damaged(move, (tx) =>
+      Promise.all([verifyLedger(tx, entity()), verifyLedger(tx, { id: other.entityId, code: 'OTHER' })]),
+    );
+    expect(brokenChecks(mine)).toEqual(['journals']);
+    expect(mine.checks[0]!.problems).toEqual([expect.stringMatching(/journal line \d+ is kept under another entity$/)]);
+    expect(brokenChecks(theirs)).toEqual(['journals']);
   });
 
   it('finds a document with more set against it than its gross', async () => {

@@ -25,7 +25,7 @@ export interface LedgerVerification {
 export const PROBLEMS_SHOWN = 20;
 
 const CHECKS = {
-  journals: 'every document has a journal, and every journal balances (in its currency and in base)',
+  journals: 'every document has a journal in its own entity, and every journal balances (in its currency and in base)',
   outstanding: 'no document has more set against it than its gross, or less than nothing',
   debtorsControl: 'the debtors control account equals what customers owe, in base',
   revaluations: 'revaluations and their reversals net to zero over all dates',
@@ -66,11 +66,29 @@ export async function verifyLedger(
         ORDER BY t.id LIMIT ${PROBLEMS_SHOWN}`,
       [id],
     );
-    return rows.map((r) =>
-      r.amount === '0' && r.base === '0'
-        ? `transaction ${r.id} (${r.type} ${r.ref}) has no journal`
-        : `transaction ${r.id} (${r.type} ${r.ref}): journal is off by ${r.amount} (currency) and ${r.base} (base), in minor units`,
+    // A line kept under another entity than its document's: each entity's reports (the trial
+    // balance sums an entity's lines) would count it in the wrong books.
+    const { rows: strays } = await db.query<{ id: string; type: string; ref: string; line: number }>(
+      `SELECT t.id::text, t.type, t.external_reference AS ref, j.line_no AS line
+         FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
+        WHERE t.entity_id = $1 AND j.entity_id <> $1
+       UNION ALL
+       SELECT t.id::text, t.type, t.external_reference, j.line_no
+         FROM journal_lines j JOIN transactions t ON t.id = j.transaction_id
+        WHERE j.entity_id = $1 AND t.entity_id <> $1
+        ORDER BY 1, 4 LIMIT ${PROBLEMS_SHOWN}`,
+      [id],
     );
+    return [
+      ...rows.map((r) =>
+        r.amount === '0' && r.base === '0'
+          ? `transaction ${r.id} (${r.type} ${r.ref}) has no journal`
+          : `transaction ${r.id} (${r.type} ${r.ref}): journal is off by ${r.amount} (currency) and ${r.base} (base), in minor units`,
+      ),
+      ...strays.map(
+        (r) => `transaction ${r.id} (${r.type} ${r.ref}): journal line ${r.line} is kept under another entity`,
+      ),
+    ];
   });
 
   // What is set against each document: allocations not reversed, on either side.
