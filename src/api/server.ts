@@ -357,6 +357,16 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
+    // A URL the router cannot read (a broken %-escape, a path segment over 100 characters) is
+    // answered before any hook runs: without this, Fastify writes its own body and none of our headers.
+    frameworkErrors: (err: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      setSecurityHeaders(request, reply, services);
+      const problem = 'the path is not a valid URL (a broken %-escape, or a segment over 100 characters)';
+      const body = errorBody('VALIDATION_ERROR', `${problem} (${err.code ?? 'bad URL'})`, [
+        { field: 'url', message: problem },
+      ]);
+      void reply.status(400).type('application/json; charset=utf-8').send(JSON.stringify(body));
+    },
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
