@@ -1,5 +1,6 @@
 import { type JsonWebKey, type KeyObject, createHash, createPublicKey, randomBytes, verify } from 'node:crypto';
 import { DomainError } from '../domain/errors.ts';
+import { safeEqual } from '../domain/safe-equal.ts';
 import { type GuardOptions, isOutboundRefused, outboundRequest } from '../sync/http.ts';
 import type { OidcConfig } from '../sync/config.ts';
 
@@ -253,7 +254,8 @@ export class OidcClient {
     if (audiences.length > 1 && claims.azp !== this.config.clientId) throw invalid('its azp is another client');
     if (typeof claims.exp !== 'number' || claims.exp + SKEW_SECONDS < now) throw invalid('it has expired');
     if (typeof claims.iat === 'number' && claims.iat - SKEW_SECONDS > now) throw invalid('it is dated in the future');
-    if (typeof claims.nonce !== 'string' || claims.nonce !== nonce) throw invalid('its nonce is not this sign-in’s');
+    if (typeof claims.nonce !== 'string' || !safeEqual(claims.nonce, nonce))
+      throw invalid('its nonce is not this sign-in’s');
     if (typeof claims.sub !== 'string' || claims.sub === '' || claims.sub.length > 255)
       throw invalid('it has no subject');
     if (typeof claims.email !== 'string' || !/^[^\s@]+@[^\s@]+$/.test(claims.email) || claims.email.length > 254)

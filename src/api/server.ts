@@ -37,6 +37,7 @@ import {
 } from './idempotency.ts';
 import { assertStorableText, MAX_JSON_DEPTH, nestsDeeperThan } from './text-guard.ts';
 import { readUpload, type Upload, uploadFingerprint } from './uploads.ts';
+import { FailedAuthThrottle } from './auth-throttle.ts';
 
 function errorBody(code: string, message: string, details?: unknown) {
   return { error: { code, message, ...(details === undefined ? {} : { details }) } };
@@ -105,6 +106,38 @@ async function resolvePrincipal(
     via: 'keyPair',
     actor: `credential:${session.credentialId}`,
   };
+}
+
+/**
+ * resolvePrincipal behind the throttle of failed authentications (src/api/auth-throttle.ts): a
+ * request carrying a token or a session cookie from an address past the limit is refused 429
+ * before the credential is looked up; one whose credential is refused counts against its address.
+ */
+async function throttledPrincipal(
+  route: AnyRoute,
+  request: FastifyRequest,
+  services: AppServices,
+  throttle: FailedAuthThrottle,
+): Promise<Principal> {
+  const presented = request.headers.authorization !== undefined || sessionTokenOf(request) !== undefined;
+  if (!presented) return resolvePrincipal(route, request, services, services.db);
+  const wait = throttle.retryAfter(request.ip);
+  if (wait > 0) {
+    request.log.warn({ address: request.ip }, 'authentication throttled');
+    throw new DomainError(
+      'AUTH_THROTTLED',
+      `Too many requests with a token that is not valid came from this address; retry in ${wait} seconds.`,
+      { retryAfterSeconds: wait },
+    );
+  }
+  try {
+    return await resolvePrincipal(route, request, services, services.db);
+  } catch (err) {
+    if (isDomainError(err) && (err.code === 'UNAUTHORIZED' || err.code === 'ADMIN_TOKEN_REQUIRED')) {
+      throttle.recordFailure(request.ip);
+    }
+    throw err;
+  }
 }
 
 /** Refuses FORBIDDEN_ROLE when an entity principal's role is below the route's. */
@@ -357,6 +390,16 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
+    // A URL the router cannot read (a broken %-escape, a path segment over 100 characters) is
+    // answered before any hook runs: without this, Fastify writes its own body and none of our headers.
+    frameworkErrors: (err: { code?: string }, request: FastifyRequest, reply: FastifyReply) => {
+      setSecurityHeaders(request, reply, services);
+      const problem = 'the path is not a valid URL (a broken %-escape, or a segment over 100 characters)';
+      const body = errorBody('VALIDATION_ERROR', `${problem} (${err.code ?? 'bad URL'})`, [
+        { field: 'url', message: problem },
+      ]);
+      void reply.status(400).type('application/json; charset=utf-8').send(JSON.stringify(body));
+    },
   }) as unknown as FastifyInstance;
 
   app.removeAllContentTypeParsers();
@@ -379,6 +422,9 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.setErrorHandler((err: unknown, request, reply) => {
     const domain = isDomainError(err) ? err : dateRuleViolation(err);
     if (domain) {
+      // Every throttle says when to come back, in the header as in the body.
+      const wait = (domain.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (domain.status === 429 && typeof wait === 'number') reply.header('retry-after', String(wait));
       return reply.status(domain.status).send(errorBody(domain.code, domain.message, domain.details));
     }
     const fe = err as { code?: string; statusCode?: number; message?: string };
@@ -438,6 +484,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     );
   });
 
+  const authThrottle = new FailedAuthThrottle(services.config.authMaxFailures, services.config.loginWindowSeconds);
   const routes = [...allRoutes, ...(options.routes ?? [])];
   for (const route of routes) {
     const mode = idempotencyModeOf(route);
@@ -456,7 +503,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       // route that needs a token is answered 401 without reading or validating what it sent.
       onRequest: async (request) => {
         if (route.auth !== 'none') {
-          const principal = await resolvePrincipal(route, request, services, services.db);
+          const principal = await throttledPrincipal(route, request, services, authThrottle);
           // A change made with the cookie proves it comes from our own pages before anything else.
           checkCsrf(request, principal, services);
           checkRole(route, principal);

@@ -18,6 +18,8 @@ export interface AppConfig {
   /** Failed logins allowed per entity id, and per client address, within `loginWindowSeconds`. */
   loginMaxFailures?: number;
   loginWindowSeconds?: number;
+  /** Failed bearer-token or session authentications allowed per client address within `loginWindowSeconds`. */
+  authMaxFailures?: number;
   /** LEDGERLINK_PUBLIC_URL: where browsers and platforms reach the server (OAuth callbacks); null: http://localhost:PORT. */
   publicUrl?: string | null;
   /** A browser session ends this long after its last request (LEDGERLINK_SESSION_IDLE_SECONDS, default 8 hours)… */
@@ -39,6 +41,7 @@ export const CONFIG_DEFAULTS = {
   idempotencyTtlSeconds: 24 * 3600,
   loginMaxFailures: 10,
   loginWindowSeconds: 15 * 60,
+  authMaxFailures: 100,
   publicUrl: null,
   sessionIdleSeconds: 8 * 3600,
   sessionMaxSeconds: 24 * 3600,
@@ -73,6 +76,11 @@ export function appConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Required
       default: CONFIG_DEFAULTS.loginWindowSeconds,
       min: 1,
       max: 86400,
+    }),
+    authMaxFailures: integerSetting(env, 'LEDGERLINK_AUTH_MAX_FAILURES', {
+      default: CONFIG_DEFAULTS.authMaxFailures,
+      min: 1,
+      max: 1_000_000,
     }),
     publicUrl: urlSetting(env, 'LEDGERLINK_PUBLIC_URL') ?? null,
     sessionIdleSeconds: integerSetting(env, 'LEDGERLINK_SESSION_IDLE_SECONDS', {

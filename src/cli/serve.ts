@@ -39,6 +39,7 @@ Environment:
   LEDGERLINK_IDEMPOTENCY_TTL_SECONDS  how long idempotent responses are replayed (default 86400)
   LEDGERLINK_LOGIN_MAX_FAILURES       failed logins per entity and per address in the window (default 10)
   LEDGERLINK_LOGIN_WINDOW_SECONDS     the window of the login throttle (default 900)
+  LEDGERLINK_AUTH_MAX_FAILURES        bad tokens or session cookies per address in the window (default 100)
   LEDGERLINK_SESSION_IDLE_SECONDS     a browser session ends after this long idle (default 28800)
   LEDGERLINK_SESSION_MAX_SECONDS      and this long after sign-in at the latest (default 86400)
   LEDGERLINK_PASSWORD_SCRYPT_LOG_N    scrypt cost of new password hashes, log2 N (default 17)

@@ -31,6 +31,14 @@ export const ERROR_CODES = {
   ADMIN_API_DISABLED: [403, 'No admin token is configured; set LEDGERLINK_ADMIN_TOKEN to enable admin endpoints.'],
   WEBHOOK_SIGNATURE_INVALID: [401, 'The webhook signature is missing, malformed, or does not match the body.'],
   WEBHOOK_TIMESTAMP_OUT_OF_RANGE: [401, 'The webhook signature is dated more than 5 minutes from the server clock.'],
+  AUTH_THROTTLED: [
+    429,
+    'Too many requests with a token or session that is not valid came from this address; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',
+  ],
+  API_KEYS_THROTTLED: [
+    429,
+    'You created too many API keys in the last hour; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',
+  ],
   LOGIN_THROTTLED: [
     429,
     'Too many failed logins for this entity or account, or from this address; wait the seconds in `Retry-After` (and `details.retryAfterSeconds`).',

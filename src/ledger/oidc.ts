@@ -1,6 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
-import { hashSecret } from './secrets.ts';
+import { hashSecret, secretsEqual } from './secrets.ts';
 import { normalizeEmail } from './users.ts';
 
 /** How long a sign-in may take between the redirect to the provider and its return. */
@@ -56,7 +56,7 @@ export async function takeOidcSignInRequest(
       'This sign-in has expired or was already used. Start again with the button below.',
     );
   }
-  if (!browser || hashSecret(browser) !== r.browser_hash) {
+  if (!browser || !secretsEqual(hashSecret(browser), r.browser_hash)) {
     throw new DomainError(
       'OIDC_STATE_INVALID',
       'This sign-in was started in another browser (or its cookie was lost). Start again with the button below.',

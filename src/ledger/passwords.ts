@@ -1,4 +1,5 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { randomBytes, scrypt as scryptCallback, type ScryptOptions } from 'node:crypto';
+import { safeEqual } from '../domain/safe-equal.ts';
 import { DomainError } from '../domain/errors.ts';
 
 /**
@@ -59,7 +60,7 @@ export async function verifyPassword(
     return { ok: false, outdated: false };
   }
   const key = await scrypt(password, parsed.salt, parsed.params);
-  const ok = key.length === parsed.key.length && timingSafeEqual(key, parsed.key);
+  const ok = safeEqual(key, parsed.key);
   const p = parsed.params;
   return { ok, outdated: p.logN !== current.logN || p.r !== current.r || p.p !== current.p };
 }

@@ -266,8 +266,16 @@ export const setPasswordRoute = defineRoute({
     description: 'The password is set.',
     schema: z.object({ user: z.object({ id: z.string(), email: z.string() }) }),
   },
-  errors: ['SIGN_IN_LINK_INVALID', 'PASSWORD_TOO_WEAK', 'IDEMPOTENCY_KEY_NOT_SUPPORTED'],
-  handler: async ({ db, body, services, requestId }) => {
+  errors: ['SIGN_IN_LINK_INVALID', 'PASSWORD_TOO_WEAK', 'LOGIN_THROTTLED', 'IDEMPOTENCY_KEY_NOT_SUPPORTED'],
+  handler: async ({ db, body, services, requestId, request, log }) => {
+    // A link token that is not valid counts as a failed sign-in from the address, in the same
+    // throttle as passwords: guessing links and passwords from one address adds up.
+    const subjects = signInSubjects(request.ip);
+    const wait = await signInRetryAfter(db, services, subjects);
+    if (wait > 0) {
+      log.warn({ address: request.ip }, 'set-password throttled');
+      throw signInThrottled(wait);
+    }
     // Looked at first, without using it: a refused password leaves the link usable.
     const { rows } = await db.query<{ email: string; entity_id: string | null }>(
       `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
@@ -275,7 +283,10 @@ export const setPasswordRoute = defineRoute({
       [hashSecret(body.token)],
     );
     const pending = rows[0];
-    if (!pending) throw new DomainError('SIGN_IN_LINK_INVALID');
+    if (!pending) {
+      await recordLoginFailure(db, subjects);
+      throw new DomainError('SIGN_IN_LINK_INVALID');
+    }
     checkPasswordPolicy(body.password, pending.email);
     const hash = await hashPassword(body.password, passwordParams(services));
     // The slow hash is computed before the transaction, which then only takes the token and stores it.

@@ -160,6 +160,7 @@ export async function createUserApiKey(
     throw new DomainError('API_KEY_ROLE_TOO_HIGH', `role: at most ${p.role}, your own role`, [
       { field: 'body.role', message: `at most ${p.role}` },
     ]);
+  await refuseTooManyApiKeys(db, p.user.id);
   const created = await createApiKey(db, { userId: p.user.id, entityId: p.entity.id, name: body.name, role });
   await audit({
     action: 'user.api-key-created',
@@ -168,6 +169,33 @@ export async function createUserApiKey(
     after: { name: body.name, role },
   });
   return { ...created.info, key: created.key };
+}
+
+/** How many API keys one user may create within an hour, in all their entities together. */
+export const API_KEYS_PER_HOUR = 20;
+
+/**
+ * Refuses 429 API_KEYS_THROTTLED once the user created API_KEYS_PER_HOUR keys in the last hour: a
+ * stolen session cannot mint keys by the thousand. Counted from the keys themselves (revoked ones
+ * too), so every process agrees.
+ */
+async function refuseTooManyApiKeys(db: Queryable, userId: string): Promise<void> {
+  const { rows } = await db.query<{ n: number; wait: number | null }>(
+    `SELECT count(*)::int AS n,
+            ceil(extract(epoch FROM min(created_at) + interval '1 hour' - now()))::int AS wait
+       FROM (SELECT created_at FROM user_api_keys
+              WHERE user_id = $1 AND created_at > now() - interval '1 hour'
+              ORDER BY created_at DESC LIMIT $2) AS recent`,
+    [userId, API_KEYS_PER_HOUR],
+  );
+  const { n, wait } = rows[0] ?? { n: 0, wait: null };
+  if (n < API_KEYS_PER_HOUR) return;
+  const seconds = Math.max(1, wait ?? 1);
+  throw new DomainError(
+    'API_KEYS_THROTTLED',
+    `You created ${API_KEYS_PER_HOUR} API keys in the last hour; retry in ${seconds} seconds.`,
+    { retryAfterSeconds: seconds },
+  );
 }
 
 /** The signed-in user's API keys in the entity, newest first (never the keys). */
@@ -283,7 +311,8 @@ export const createApiKeyRoute = defineRoute({
   description:
     'The key (`llk_…`) is shown once and only its hash kept; send it as `Authorization: Bearer llk_…`, no login needed. ' +
     'Its role (default: yours) cannot be above yours, and it never acts above your current role: demoting or ' +
-    'disabling you limits or stops your keys at once. Created from a signed-in session only.',
+    'disabling you limits or stops your keys at once. Created from a signed-in session only, at most 20 an hour per ' +
+    'user (429 API_KEYS_THROTTLED).',
   tags: ['users'],
   auth: 'entity',
   role: 'viewer',
@@ -295,7 +324,7 @@ export const createApiKeyRoute = defineRoute({
     description: 'The key, shown this once.',
     schema: ApiKeySchema.extend({ key: z.string() }),
   },
-  errors: ['USER_REQUIRED', 'API_KEY_ROLE_TOO_HIGH', 'CSRF_TOKEN_INVALID'],
+  errors: ['USER_REQUIRED', 'API_KEY_ROLE_TOO_HIGH', 'API_KEYS_THROTTLED', 'CSRF_TOKEN_INVALID'],
   handler: async ({ db, principal, body, audit }) => createUserApiKey(db, principal, body, audit),
 });
 

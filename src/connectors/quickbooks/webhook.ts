@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { safeEqual } from '../../domain/safe-equal.ts';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
 
@@ -89,7 +90,7 @@ export function verifyIntuitSignature(rawBody: Buffer, header: string | undefine
   if (!header || verifierToken === '') return false;
   const want = Buffer.from(intuitSignature(rawBody, verifierToken), 'base64');
   const got = Buffer.from(header.trim(), 'base64');
-  return got.length === want.length && timingSafeEqual(got, want);
+  return safeEqual(got, want);
 }
 
 function validationError(what: string, issues: z.ZodError['issues']): DomainError {

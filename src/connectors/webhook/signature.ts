@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { safeEqual } from '../../domain/safe-equal.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { WEBHOOK_TOLERANCE_SECONDS } from '../../sync/registry.ts';
 
@@ -46,7 +47,7 @@ export function signatureProblem(
     );
   }
   const expected = mac(secret, timestamp, body);
-  if (!signatures.some((s) => timingSafeEqual(s, expected))) {
+  if (!signatures.some((s) => safeEqual(s, expected))) {
     return new DomainError(
       'WEBHOOK_SIGNATURE_INVALID',
       'The signature does not match the body (HMAC-SHA256 of "<t>.<body>" with the pipeline\'s webhook secret)',

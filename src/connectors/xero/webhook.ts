@@ -1,4 +1,5 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac } from 'node:crypto';
+import { safeEqual } from '../../domain/safe-equal.ts';
 import { z } from 'zod';
 
 /*
@@ -41,7 +42,7 @@ export function verifyXeroSignature(rawBody: Buffer, header: string | undefined,
   if (!header) return false;
   const want = Buffer.from(xeroSignature(rawBody, webhookKey), 'base64');
   const got = Buffer.from(header.trim(), 'base64');
-  return got.length === want.length && timingSafeEqual(got, want);
+  return safeEqual(got, want);
 }
 
 /**
