@@ -70,6 +70,7 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     api: xml,
     settings,
     mapping: deps.mapping,
+    concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
     signal: ctx.signal,
   });
 

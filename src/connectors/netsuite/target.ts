@@ -120,6 +120,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     itemType: settings.itemType,
     bankAccountId: settings.undepositedFunds ? undefined : settings.accounts?.bank,
     refundAccountId: settings.accounts?.bank,
+    concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
     signal: ctx.signal,
   });
 
