@@ -120,10 +120,19 @@ describe('the NetSuite target', () => {
     expect(s.stats.tokens).toBe(tokens + 1);
     expect(s.account.invoices()).toEqual([]);
   });
-  it('sends a batch’s invoices up to the account’s concurrency at once, not one by one, each booked once in order', async () => {
+  it('sends a batch’s customers and invoices up to the account’s concurrency at once, not one by one, each booked once in order', async () => {
     const { target, ctx } = await setup({ latencyMs: 300, concurrency: 5 });
     const s = sim!;
-    const [c] = await target.upsertCustomers(ctx, [customer]);
+    const more = ['C2', 'C3'].map((code) => ({
+      ...customer,
+      sourceId: code,
+      code,
+      record: { ...customer.record, sourceId: code },
+    }));
+    const [c, ...others] = await target.upsertCustomers(ctx, [customer, ...more]);
+    // Customers as well: each its own record, sent at once.
+    expect(s.stats.maxInFlight).toBeGreaterThan(1);
+    expect(others).toMatchObject([{ ok: true }, { ok: true }]);
     const refs = ['P1', 'P2', 'P3', 'P4', 'P5'];
     const results = await target.createInvoices(
       ctx,
