@@ -66,7 +66,7 @@ export const accountsiq = simulated({
   describeLimits: `none published; ours: ${AIQ.callsPerSecond} calls a second, ${AIQ.callsPerMinute} a minute, ${AIQ.concurrent} at once; ${AIQ.batchSize} invoices a call`,
   counts: {
     full: { invoices: 5000, customers: 100, minuteMs: 60_000, sampleMinutes: 0.5 },
-    quick: { invoices: 300, customers: 5, minuteMs: 6000, sampleMinutes: 0.25 },
+    quick: { invoices: 200, customers: 5, minuteMs: 6000, sampleMinutes: 0.1 },
   },
 
   batchesOnTheWire: true,
@@ -101,7 +101,7 @@ export const businesscentral = simulated({
   describeLimits: `per service principal ${BC.callsPerFiveMinutes.toLocaleString('en')} calls in 5 minutes (the planner: ${BC.callsPerMinute.toLocaleString('en')} a minute), ${BC.concurrent} at once`,
   counts: {
     full: { invoices: 2100, customers: 50, minuteMs: 60_000, sampleMinutes: 2 },
-    quick: { invoices: 60, customers: 3, minuteMs: 2000, sampleMinutes: 1 },
+    quick: { invoices: 15, customers: 2, minuteMs: 2000, sampleMinutes: 1 },
   },
 
   batchesOnTheWire: false,
@@ -230,7 +230,7 @@ export const netsuite = simulated({
   describeLimits: `per account ${NS.concurrent} requests at once (lowest tier), nothing a minute or a day; answers in 500 ms (assumed)`,
   counts: {
     full: { invoices: 300, customers: 20, minuteMs: 60_000, sampleMinutes: 2 },
-    quick: { invoices: 40, customers: 3, minuteMs: 6000, sampleMinutes: 1 },
+    quick: { invoices: 20, customers: 3, minuteMs: 6000, sampleMinutes: 1 },
   },
 
   batchesOnTheWire: false,
