@@ -12,13 +12,16 @@ import { allowOutboundHost } from '../src/sync/http.ts';
 import { RemoteClient } from '../src/sync/remote/client.ts';
 import type { RatePlanner, TokenSource } from '../src/sync/remote/contracts.ts';
 import type { TargetCallContext, TargetConnector, TargetInvoice } from '../src/sync/target.ts';
-import type { WindowLimit } from './backfill-minimum.ts';
+import type { ConcurrencyLimit, WindowLimit } from './backfill-minimum.ts';
+import { throughTarget } from './backfill-session.ts';
 
 /*
- * The two simulated platforms a backfill is measured on, behind one shape: each starts its
- * simulator on the scaled clock, enforcing the platform's published limits; gives ledgerlink's
- * target paced by the planner it is handed; and sends invoices either as the engine hands them to
- * the target (batches) or one ordinary call per invoice, as the tools a backfill replaces do.
+ * The shape every platform a backfill is measured on has: it starts its simulator on the scaled
+ * clock, enforcing the platform's published limits; gives ledgerlink's target paced by the planner
+ * it is handed; and sends invoices either as the engine hands them to the target (batches) or one
+ * ordinary call per invoice, as the tools a backfill replaces do. Xero and QuickBooks are here
+ * (QuickBooks' one-call approach is a client of its own); the other platforms are table entries in
+ * bench/backfill-table.ts, run by bench/backfill-session.ts.
  */
 
 /** A call as the limits see it: QuickBooks counts batch calls in a budget of their own. */
@@ -35,17 +38,32 @@ export interface PlatformSession {
   admitted(): CallKind[];
   /** Calls the platform answered 429. */
   rateLimited(): number;
-  /** Invoices the platform holds. */
-  booked(): number;
+  /** The references of the invoices the platform holds, from its store (one each when all is well). */
+  booked(): string[];
   close(): Promise<void>;
+}
+
+/** How big a backfill is, and how long a platform minute lasts in real ms. */
+export interface BackfillCounts {
+  invoices: number;
+  customers: number;
+  minuteMs: number;
+  /** Minutes of the platform's call budget the one-call approach is measured on. */
+  sampleMinutes: number;
 }
 
 export interface BackfillPlatform {
   name: string;
   currency: string;
   vatRate: string;
+  /** A full run's size and clock, and a quick one's (CI). */
+  counts: { full: BackfillCounts; quick: BackfillCounts };
   /** The published limits a backfill's calls count against, on a clock whose minute lasts `minuteMs`. */
   limits(minuteMs: number): WindowLimit<CallKind>[];
+  /** Platforms governed by calls at once: the slots, and the time each call holds one (the simulator's latency). */
+  concurrency?: ((minuteMs: number) => ConcurrencyLimit) | undefined;
+  /** Whether the target puts several documents in one call; if not, one call per invoice is what it does already. */
+  batchesOnTheWire: boolean;
   /** How the limits read in the report. */
   describeLimits: string;
   open(o: {
@@ -74,21 +92,15 @@ async function inParallel<T>(parts: T[], workers: number, send: (part: T) => Pro
   return failed;
 }
 
-const chunk = <T>(list: T[], size: number): T[][] =>
-  Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
-
-/** As the engine hands them over: one target batch at a time (src/sync/outbound.ts). */
-async function throughTarget(s: { target: TargetConnector; ctx: TargetCallContext }, items: TargetInvoice[]) {
-  let failed = 0;
-  for (const part of chunk(items, s.target.limits.batchSize))
-    failed += (await s.target.createInvoices(s.ctx, part)).filter((r) => !r.ok).length;
-  return failed;
-}
-
 export const xero: BackfillPlatform = {
   name: 'Xero',
   currency: 'EUR',
   vatRate: '0.21',
+  counts: {
+    full: { invoices: 10_000, customers: 200, minuteMs: 10_000, sampleMinutes: 2 },
+    quick: { invoices: 3500, customers: 20, minuteMs: 2000, sampleMinutes: 1 },
+  },
+  batchesOnTheWire: true,
   describeLimits: 'per organisation 60 calls a minute, 5 in flight, 5,000 a day; 10,000 a minute per app',
   limits: (minuteMs) => {
     const w = scaledWindows(minuteMs);
@@ -126,7 +138,7 @@ export const xero: BackfillPlatform = {
       sendInvoices: (items) => throughTarget(s, items),
       admitted: () => Array<CallKind>(sim.stats.calls - sim.stats.rateLimited).fill('call'),
       rateLimited: () => sim.stats.rateLimited,
-      booked: () => [...sim.tenant().documents.values()].filter((d) => d.Type === 'ACCREC').length,
+      booked: () => [...sim.tenant().documents.values()].filter((d) => d.Type === 'ACCREC').map((d) => d.Reference),
       close: () => sim.close(),
     };
   },
@@ -136,6 +148,11 @@ export const quickbooks: BackfillPlatform = {
   name: 'QuickBooks Online',
   currency: 'USD',
   vatRate: '0.0725',
+  counts: {
+    full: { invoices: 10_000, customers: 200, minuteMs: 10_000, sampleMinutes: 2 },
+    quick: { invoices: 3500, customers: 20, minuteMs: 2000, sampleMinutes: 1 },
+  },
+  batchesOnTheWire: true,
   describeLimits: 'per company 500 calls a minute, 10 a second, and 40 batch calls a minute (30 operations each)',
   limits: (minuteMs) => {
     const w = scaledWindows(minuteMs);
@@ -191,7 +208,11 @@ export const quickbooks: BackfillPlatform = {
           .filter((e) => e.status !== 429 && e.status !== 401)
           .map((e): CallKind => (e.path.endsWith('/batch') ? 'batch' : 'call')),
       rateLimited: () => sim.stats.throttled,
-      booked: () => sim.books(realm).all('Invoice').length,
+      booked: () =>
+        sim
+          .books(realm)
+          .all('Invoice')
+          .map((d) => String(d.DocNumber)),
       close: () => sim.close(),
     };
   },

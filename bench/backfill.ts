@@ -1,16 +1,17 @@
 /**
- * A backfill of invoices into a simulated Xero and QuickBooks Online under their published limits,
- * on a scaled clock, as a ratio to the minimum time those limits allow; beside one call per
- * invoice, as the tools a backfill replaces send them, measured the same way (docs/performance.md,
- * "Connector backfills"). Part of `npm run bench`; on its own:
+ * A backfill of invoices into each simulated platform (Xero, QuickBooks Online and the nine of
+ * bench/backfill-table.ts) under its published limits, on a scaled clock, as a ratio to the minimum
+ * time those limits allow; where the target batches, beside one call per invoice, as the tools a
+ * backfill replaces send them, measured the same way (docs/performance.md, "Connector backfills").
+ * Part of `npm run bench`; on its own:
  *
- *   node bin/run-ts.js bench/backfill.ts                          both platforms, 10,000 invoices each
- *   node bin/run-ts.js bench/backfill.ts --platform xero          one of them (xero, quickbooks)
- *   node bin/run-ts.js bench/backfill.ts --quick                  small counts on a 2-second minute
+ *   node bin/run-ts.js bench/backfill.ts                          every platform, at its full counts
+ *   node bin/run-ts.js bench/backfill.ts --platform xero,myob     some of them (names: PLATFORMS below)
+ *   node bin/run-ts.js bench/backfill.ts --quick                  small counts on a shorter minute
  *   node bin/run-ts.js bench/backfill.ts --invoices 2000 --minute-ms 5000 --sample 300
  *
- * The clock: a platform "minute" lasts `--minute-ms` (default 10,000 ms) in the simulator and in the
- * rate planner alike, its second and day in proportion; each call keeps its real duration. What is
+ * The clock: a platform "minute" lasts `--minute-ms` (default: the platform's, 10,000 ms for most) in
+ * the simulator and in the rate planner alike, its second and day in proportion; each call keeps its real duration. What is
  * measured goes through the target itself (its batches, idempotency keys, the planner on PGlite),
  * handed the invoices as the engine hands them, not the whole engine: how close the calls come to
  * the limits. The one-call approach is measured on its first `--sample` invoices (default two
@@ -26,25 +27,22 @@ import type { TargetInvoice } from '../src/sync/target.ts';
 import { minimumMs } from './backfill-minimum.ts';
 import {
   type Approach,
+  type BackfillCounts,
   type BackfillPlatform,
   type CallKind,
   quickbooks,
   scaledWindows,
   xero,
 } from './backfill-platforms.ts';
+import { MORE_PLATFORMS } from './backfill-table.ts';
 import { table } from './stats.ts';
 
-export const PLATFORMS = { xero, quickbooks } as const;
-export type PlatformName = keyof typeof PLATFORMS;
+export const PLATFORMS: Record<string, BackfillPlatform> = { xero, quickbooks, ...MORE_PLATFORMS };
+export type PlatformName = string;
 
-export interface BackfillOptions {
-  invoices: number;
-  customers: number;
-  /** How long a platform minute lasts, in real ms. */
-  minuteMs: number;
+export interface BackfillOptions extends BackfillCounts {
   /** Invoices the one-call approach is measured on; default `sampleMinutes` of the platform's call budget. */
   oneCallSample?: number | undefined;
-  sampleMinutes: number;
 }
 
 /** One approach's backfill of all the invoices (the one-call approach: extrapolated from its sample). */
@@ -54,6 +52,8 @@ export interface ApproachResult {
   /** The invoices actually sent, and how many the platform then held. */
   measuredInvoices: number;
   booked: number;
+  /** Invoices held more than once (by reference): 0 when each was booked exactly once. */
+  duplicates: number;
   /** Calls for all the invoices, customers and settings included (extrapolated for a sample). */
   calls: number;
   /** Measured calls that carried invoices. */
@@ -74,7 +74,8 @@ export interface BackfillResult {
   minuteMs: number;
   customers: number;
   batched: ApproachResult;
-  oneCall: ApproachResult;
+  /** Null where the target has no batch call: it sends one call per invoice already. */
+  oneCall: ApproachResult | null;
 }
 
 /** The planner, counting the permits held at once. */
@@ -161,12 +162,14 @@ async function measure(p: BackfillPlatform, approach: Approach, invoices: number
     const failed = await session.sendInvoices(invoicesFor(p, invoices, ids));
     const ms = performance.now() - started;
     const admitted = session.admitted();
+    const references = session.booked();
     return {
       admitted,
       ms,
       failed,
       invoiceCalls: admitted.length - before,
-      booked: session.booked(),
+      booked: references.length,
+      duplicates: references.length - new Set(references).size,
       rateLimited: session.rateLimited(),
       maxInFlight: maxInFlight(),
     };
@@ -176,21 +179,24 @@ async function measure(p: BackfillPlatform, approach: Approach, invoices: number
   }
 }
 
-/** Both approaches on one platform. */
+/** Both approaches on one platform (the batched one alone where the target has no batch call). */
 export async function runBackfill(name: PlatformName, o: BackfillOptions): Promise<BackfillResult> {
   const p = PLATFORMS[name];
+  if (!p) throw new Error(`no platform ${name}: ${Object.keys(PLATFORMS).join(', ')}`);
   const limits = p.limits(o.minuteMs);
+  const concurrency = p.concurrency?.(o.minuteMs);
   // The budget a minute of plain calls has: the smallest per-minute limit counting them (Xero's 60, QuickBooks' 500).
   const perMinute = Math.min(
     ...limits.filter((l) => l.windowMs === o.minuteMs && l.counts('call')).map((l) => l.limit),
   );
   const result = (approach: Approach, m: Awaited<ReturnType<typeof measure>>, calls: CallKind[], ms: number) => {
-    const minimum = minimumMs(calls, limits);
+    const minimum = minimumMs(calls, limits, concurrency);
     return {
       approach,
       invoices: o.invoices,
       measuredInvoices: 0,
       booked: m.booked,
+      duplicates: m.duplicates,
       calls: calls.length,
       invoiceCalls: m.invoiceCalls,
       ms,
@@ -204,8 +210,10 @@ export async function runBackfill(name: PlatformName, o: BackfillOptions): Promi
 
   const b = await measure(p, 'batched', o.invoices, o);
   const batched = { ...result('batched', b, b.admitted, b.ms), measuredInvoices: o.invoices };
+  const base = { platform: p.name, limits: p.describeLimits, minuteMs: o.minuteMs, customers: o.customers, batched };
+  if (!p.batchesOnTheWire) return { ...base, oneCall: null };
 
-  const sample = Math.min(o.invoices, o.oneCallSample ?? o.sampleMinutes * perMinute);
+  const sample = Math.min(o.invoices, o.oneCallSample ?? Math.ceil(o.sampleMinutes * perMinute));
   const s = await measure(p, 'one-call', sample, o);
   const measured = result('one-call', s, s.admitted, s.ms);
   // All the invoices: the sample's calls, then one more of the same kind per invoice left, at the sample's ratio.
@@ -217,7 +225,7 @@ export async function runBackfill(name: PlatformName, o: BackfillOptions): Promi
     ms: (measured.ratio ?? 1) * full.minimumMs,
     ratio: measured.ratio,
   };
-  return { platform: p.name, limits: p.describeLimits, minuteMs: o.minuteMs, customers: o.customers, batched, oneCall };
+  return { ...base, oneCall };
 }
 
 /** A duration on the platform's real clock: what the scaled one stands for. */
@@ -231,13 +239,16 @@ function realClock(ms: number, minuteMs: number): string {
   return m > 0 ? `${m} min ${s % 60} s` : `${s} s`;
 }
 
+const approaches = (r: BackfillResult) => (r.oneCall ? [r.batched, r.oneCall] : [r.batched]);
+
 /** Whether a run did what it must: every invoice booked, none refused, no 429. */
 export function backfillProblems(results: BackfillResult[]): string[] {
   return results.flatMap((r) =>
-    [r.batched, r.oneCall].flatMap((a) => {
+    approaches(r).flatMap((a) => {
       const what = `${r.platform}, ${a.approach}`;
       const out: string[] = [];
       if (a.booked !== a.measuredInvoices) out.push(`${what}: ${a.booked} of ${a.measuredInvoices} invoices booked`);
+      if (a.duplicates > 0) out.push(`${what}: ${a.duplicates} invoices booked twice`);
       if (a.failed > 0) out.push(`${what}: ${a.failed} invoices refused`);
       if (a.rateLimited > 0) out.push(`${what}: ${a.rateLimited} calls answered 429`);
       return out;
@@ -264,11 +275,15 @@ export function backfillReport(results: BackfillResult[]): string {
     ],
   ];
   for (const r of results) {
-    for (const a of [r.batched, r.oneCall]) {
+    for (const a of approaches(r)) {
       const sampled = a.measuredInvoices < a.invoices;
       rows.push([
         r.platform,
-        a.approach === 'batched' ? 'ledgerlink, batches' : `one call per invoice${sampled ? '*' : ''}`,
+        a.approach === 'one-call'
+          ? `one call per invoice${sampled ? '*' : ''}`
+          : r.oneCall
+            ? 'ledgerlink, batches'
+            : 'ledgerlink (a call per invoice)',
         a.invoices,
         a.calls,
         (a.ms / 1000).toFixed(1),
@@ -284,6 +299,13 @@ export function backfillReport(results: BackfillResult[]): string {
   out.push(table(rows));
   for (const r of results) {
     const { batched: b, oneCall: c } = r;
+    if (!c) {
+      out.push(
+        `${r.platform} (${r.limits}; a minute = ${r.minuteMs} ms, ${r.customers} customers): ` +
+          `no call takes several invoices, so ledgerlink sends one per invoice too; ${b.invoiceCalls} calls carried them.`,
+      );
+      continue;
+    }
     out.push(
       `${r.platform} (${r.limits}; a minute = ${r.minuteMs} ms, ${r.customers} customers): ` +
         `${b.invoiceCalls} calls carried the invoices; one call per invoice* measured on ${c.measuredInvoices} ` +
@@ -294,10 +316,21 @@ export function backfillReport(results: BackfillResult[]): string {
   return out.join('\n');
 }
 
+/**
+ * A platform's counts for a full or a quick run (its table entry's; why each: docs/performance.md).
+ * Quick: enough invoices that each window-limited platform needs more than one window of its
+ * budget (else the minimum is 0), on a shorter minute, and one minute's sample.
+ */
+export function backfillCounts(quick: boolean, name: PlatformName): BackfillOptions {
+  const p = PLATFORMS[name];
+  if (!p) throw new Error(`no platform ${name}: ${Object.keys(PLATFORMS).join(', ')}`);
+  return { ...p.counts[quick ? 'quick' : 'full'] };
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const { values: args } = parseArgs({
     options: {
-      platform: { type: 'string', default: 'both' },
+      platform: { type: 'string', default: 'all' },
       quick: { type: 'boolean', default: false },
       invoices: { type: 'string' },
       customers: { type: 'string' },
@@ -305,23 +338,25 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       sample: { type: 'string' },
     },
   });
-  const names: PlatformName[] = args.platform === 'both' ? ['xero', 'quickbooks'] : [args.platform as PlatformName];
-  if (names.some((n) => !(n in PLATFORMS))) throw new Error('--platform must be xero, quickbooks or both');
+  const names = args.platform === 'all' ? Object.keys(PLATFORMS) : args.platform.split(',');
+  const unknown = names.filter((n) => !(n in PLATFORMS));
+  if (unknown.length > 0)
+    throw new Error(`--platform ${unknown.join(',')}: one or more of ${Object.keys(PLATFORMS).join(', ')}, or all`);
   const number = (v: string | undefined, fallback: number, what: string) => {
     const n = v === undefined ? fallback : Number(v);
     if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer`);
     return n;
   };
-  const defaults = backfillCounts(args.quick);
-  const o: BackfillOptions = {
-    invoices: number(args.invoices, defaults.invoices, '--invoices'),
-    customers: number(args.customers, defaults.customers, '--customers'),
-    minuteMs: number(args['minute-ms'], defaults.minuteMs, '--minute-ms'),
-    oneCallSample: args.sample === undefined ? undefined : number(args.sample, 1, '--sample'),
-    sampleMinutes: defaults.sampleMinutes,
-  };
   const results: BackfillResult[] = [];
   for (const n of names) {
+    const defaults = backfillCounts(args.quick, n);
+    const o: BackfillOptions = {
+      invoices: number(args.invoices, defaults.invoices, '--invoices'),
+      customers: number(args.customers, defaults.customers, '--customers'),
+      minuteMs: number(args['minute-ms'], defaults.minuteMs, '--minute-ms'),
+      oneCallSample: args.sample === undefined ? undefined : number(args.sample, 1, '--sample'),
+      sampleMinutes: defaults.sampleMinutes,
+    };
     process.stderr.write(`  … ${n}: ${o.invoices} invoices on a ${o.minuteMs} ms minute\n`);
     results.push(await runBackfill(n, o));
     process.stderr.write(`${JSON.stringify(results.at(-1))}\n`);
@@ -332,15 +367,4 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.stderr.write(`${problems.join('\n')}\n`);
     process.exitCode = 1;
   }
-}
-
-/**
- * The counts of a full and of a quick run. Full: 10,000 invoices on a 10-second minute (why that
- * scale: docs/performance.md). Quick: enough invoices that each platform needs more than one
- * minute of its budget (else the minimum is 0), on a 2-second minute, and one minute's sample.
- */
-export function backfillCounts(quick: boolean): BackfillOptions {
-  return quick
-    ? { invoices: 3500, customers: 20, minuteMs: 2000, sampleMinutes: 1 }
-    : { invoices: 10_000, customers: 200, minuteMs: 10_000, sampleMinutes: 2 };
 }

@@ -7,7 +7,7 @@
  *   npm run bench -- --skip-postgres    PGlite only
  *   npm run bench -- --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
  *   npm run bench -- --skip-memory      without the memory measures (idle server, peak of a 100,000-instalment sync)
- *   npm run bench -- --skip-backfill    without the connector backfills (Xero, QuickBooks; bench/backfill.ts)
+ *   npm run bench -- --skip-backfill    without the connector backfills (11 platforms; bench/backfill.ts)
  *   npm run bench -- --skip-dashboard   without the dashboard pages' data at scale (bench/dashboard.ts)
  *   npm run bench -- --dashboard-full   the dashboard section at 1,000,000 transactions (default 200,000; about 8 minutes more)
  *   npm run bench -- --skip-workers     without two workers against one (bench/workers.ts; needs PostgreSQL)
@@ -21,7 +21,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { type BackfillResult, backfillCounts, backfillProblems, runBackfill } from './backfill.ts';
+import {
+  type BackfillResult,
+  PLATFORMS as BACKFILL_PLATFORMS,
+  backfillCounts,
+  backfillProblems,
+  runBackfill,
+} from './backfill.ts';
 import { type BreakdownResult, runBreakdown } from './breakdown.ts';
 import { type DashboardResult, runDashboard } from './dashboard.ts';
 import { runHttpPosting } from './http-posting.ts';
@@ -66,8 +72,6 @@ const COUNTS = {
   breakdownQueries: quick ? 500 : 2000,
   memorySyncInstalments: quick ? 5000 : 100_000,
   memorySettleSeconds: quick ? 10 : 30,
-  backfillInvoices: backfillCounts(quick).invoices,
-  backfillMinuteMs: backfillCounts(quick).minuteMs,
   dashboardTransactions: args['dashboard-full'] ? 1_000_000 : quick ? 20_000 : 200_000,
   dashboardWarmup: quick ? 1 : 3,
   dashboardRuns: quick ? 5 : 20,
@@ -203,9 +207,10 @@ if (args['skip-backfill']) {
   backfill = { skipped: 'skipped with --skip-backfill' };
 } else {
   backfill = [];
-  for (const platform of ['xero', 'quickbooks'] as const) {
-    step(`${platform}: backfill of ${COUNTS.backfillInvoices} invoices on a ${COUNTS.backfillMinuteMs} ms minute`);
-    backfill.push(await runBackfill(platform, backfillCounts(quick)));
+  for (const platform of Object.keys(BACKFILL_PLATFORMS)) {
+    const counts = backfillCounts(quick, platform);
+    step(`${platform}: backfill of ${counts.invoices} invoices on a ${counts.minuteMs} ms minute`);
+    backfill.push(await runBackfill(platform, counts));
   }
 }
 

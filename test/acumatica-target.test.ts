@@ -187,6 +187,25 @@ describe('sessions', () => {
     }
   });
 
+  it('counts the licence’s minute on a scaled clock when given one (the bench’s)', async () => {
+    const limited = await startAcumaticaSimulator({
+      users: [{ name: 'api', password: PASSWORD }],
+      requestsPerMinute: 1,
+      minuteMs: 200,
+      validate,
+    });
+    try {
+      const target = make({ instanceUrl: limited.url });
+      await target.checkConnection!(ctx);
+      // Once the scaled minute has passed the window is empty again; a real minute's would still hold the call.
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      await target.checkConnection!(ctx);
+      expect(limited.stats).toMatchObject({ throttled: 0, counted: 2 });
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('is refused a session when the licence’s API users are all signed in: retryable, no password in it', async () => {
     const small = await startAcumaticaSimulator({ users: [{ name: 'api', password: PASSWORD }], maxApiUsers: 1 });
     try {

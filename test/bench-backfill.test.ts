@@ -2,11 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { backfillProblems, runBackfill } from '../bench/backfill.ts';
 import { minimumMs } from '../bench/backfill-minimum.ts';
 import { quickbooks, xero } from '../bench/backfill-platforms.ts';
+import { MORE_PLATFORMS, myob, netsuite, zohobooks } from '../bench/backfill-table.ts';
 
 /*
  * Keeps `npm run bench`'s connector backfills from rotting: the minimum the limits allow, worked
- * out by hand for both platforms, and a tiny backfill into each simulator (every invoice booked in
- * batches, none refused, no 429). Nothing here is timed: the figures are the bench's business.
+ * out by hand for each kind of limit (windows, a daily quota, calls at once), and a tiny backfill
+ * into each simulator (every invoice booked exactly once, none refused, no 429). Nothing here is
+ * timed: the figures are the bench's business.
  */
 
 const W = 60_000;
@@ -36,6 +38,42 @@ describe('the minimum time the published limits allow', () => {
   });
 });
 
+describe('the minimum for the other kinds of limit', () => {
+  it('Zoho: 100 calls a minute, and the day’s 1,000 make the 1,001st wait for the first to leave the day', () => {
+    const limits = zohobooks.limits(W);
+    const calls = (n: number) => Array<'call'>(n).fill('call');
+    expect(minimumMs(calls(100), limits)).toBe(0);
+    expect(minimumMs(calls(101), limits)).toBe(W);
+    expect(minimumMs(calls(1000), limits)).toBe(9 * W);
+    expect(minimumMs(calls(1001), limits)).toBe(1440 * W);
+  });
+
+  it('MYOB: 8 calls a second', () => {
+    const limits = myob.limits(W);
+    expect(minimumMs(Array<'call'>(8).fill('call'), limits)).toBe(0);
+    expect(minimumMs(Array<'call'>(17).fill('call'), limits)).toBe(2000);
+  });
+
+  it('NetSuite: calls at once only, each holding its slot while the platform answers', () => {
+    const slots = netsuite.concurrency!(W);
+    expect(slots).toEqual({ limit: 5, serviceMs: 500 });
+    const calls = (n: number) => Array<'call'>(n).fill('call');
+    // The end of the last call: ceil(C / 5) answers of 500 ms one after another.
+    expect(minimumMs(calls(1), netsuite.limits(W), slots)).toBe(500);
+    expect(minimumMs(calls(5), netsuite.limits(W), slots)).toBe(500);
+    expect(minimumMs(calls(6), netsuite.limits(W), slots)).toBe(1000);
+    expect(minimumMs(calls(51), netsuite.limits(W), slots)).toBe(11 * 500);
+  });
+
+  it('calls at once and a window together: each call waits for both', () => {
+    const window = [{ name: 'a second', limit: 2, windowMs: 1000, counts: () => true }];
+    // 2 slots of 300 ms, 2 calls a second: the 3rd waits for the second (1000), not for a slot (300).
+    expect(minimumMs(['call', 'call', 'call'], window, { limit: 2, serviceMs: 300 })).toBe(1300);
+    // 1 slot of 600 ms, 2 a second: 0, 600, then 1200 (its slot frees at 1200, the window at 1000).
+    expect(minimumMs(['call', 'call', 'call'], window, { limit: 1, serviceMs: 600 })).toBe(1800);
+  });
+});
+
 describe('a tiny backfill into each simulator', () => {
   it.each(['xero', 'quickbooks'] as const)(
     '%s: every invoice booked in batches, none refused, no 429, on both approaches',
@@ -50,15 +88,30 @@ describe('a tiny backfill into each simulator', () => {
       });
       expect(backfillProblems([r])).toEqual([]);
       expect(r.batched.booked).toBe(invoices);
-      expect(r.oneCall.booked).toBe(8);
+      expect(r.oneCall!.booked).toBe(8);
       // Batches of 50 (Xero) or 30 (QuickBooks), plus the few reads and the item a first run makes.
       const batches = Math.ceil(invoices / (platform === 'xero' ? 50 : 30));
       expect(r.batched.invoiceCalls).toBeGreaterThanOrEqual(batches);
       expect(r.batched.invoiceCalls).toBeLessThanOrEqual(batches + 4);
       // One call per invoice of the sample, then extrapolated to all of them.
-      expect(r.oneCall.invoiceCalls).toBeGreaterThanOrEqual(8);
-      expect(r.oneCall.invoiceCalls).toBeLessThanOrEqual(8 + 4);
-      expect(r.oneCall.calls).toBeGreaterThan(invoices);
+      expect(r.oneCall!.invoiceCalls).toBeGreaterThanOrEqual(8);
+      expect(r.oneCall!.invoiceCalls).toBeLessThanOrEqual(8 + 4);
+      expect(r.oneCall!.calls).toBeGreaterThan(invoices);
+    },
+    120_000,
+  );
+});
+
+describe('a tiny backfill into each of the other simulators', () => {
+  it.each(Object.keys(MORE_PLATFORMS))(
+    '%s: every invoice booked exactly once, none refused, no 429',
+    async (platform) => {
+      const quick = MORE_PLATFORMS[platform]!.counts.quick;
+      const r = await runBackfill(platform, { ...quick, invoices: 6, customers: 2, oneCallSample: 3 });
+      expect(backfillProblems([r])).toEqual([]);
+      expect(r.batched).toMatchObject({ booked: 6, duplicates: 0, failed: 0, rateLimited: 0 });
+      // Only AccountsIQ's target puts several invoices in one call; the others send one each already.
+      expect(r.oneCall === null).toBe(platform !== 'accountsiq');
     },
     120_000,
   );

@@ -38,10 +38,19 @@ export interface AccountsIqSimulatorOptions extends BooksOptions {
   seed?: number | undefined;
   dropAfterCommitRate?: number | undefined;
   failRate?: number | undefined;
+  /**
+   * Limits to answer 429 beyond, per entity; none by default, as AccountsIQ publishes none. The
+   * bench stands the simulator in for a server keeping to ledgerlink's own pace (DEFAULT_LIMITS in
+   * settings.ts). Sign-in operations are not counted. `minuteMs` scales the minute, and the second
+   * with it.
+   */
+  limits?: { perSecond?: number; perMinute?: number; concurrent?: number; minuteMs?: number } | undefined;
 }
 
 export interface AccountsIqSimulatorStats {
   calls: number;
+  /** Calls answered 429 for the `limits`. */
+  rateLimited: number;
   byOperation: Record<string, number>;
   dropped: number;
   failed: number;
@@ -91,6 +100,7 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
   const violations: { operation: string; errors: string[] }[] = [];
   const stats: AccountsIqSimulatorStats = {
     calls: 0,
+    rateLimited: 0,
     byOperation: {},
     dropped: 0,
     failed: 0,
@@ -315,6 +325,23 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
     }
   }
 
+  // Start times of the counted calls within the last minute, and the counted calls being served.
+  let counted: number[] = [];
+  let inFlight = 0;
+  /** Whether one more counted call would exceed a limit; if not, it is counted. */
+  function overLimit(): boolean {
+    const l = options.limits;
+    if (!l) return false;
+    const minuteMs = l.minuteMs ?? 60_000;
+    const t = Date.now();
+    counted = counted.filter((c) => c > t - minuteMs);
+    const inSecond = counted.filter((c) => c > t - minuteMs / 60).length;
+    if (counted.length >= (l.perMinute ?? Infinity) || inSecond >= (l.perSecond ?? Infinity)) return true;
+    if (inFlight >= (l.concurrent ?? Infinity)) return true;
+    counted.push(t);
+    return false;
+  }
+
   function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}) {
     res.writeHead(status, { 'content-type': 'text/xml; charset=utf-8', ...headers });
     res.end(body);
@@ -346,6 +373,24 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
       violations.push({ operation: op, errors });
       return send(res, 500, faultEnvelope('Client', `Server was unable to read request. ${errors[0]}`));
     }
+    if (overLimit()) {
+      stats.rateLimited++;
+      return send(res, 429, faultEnvelope('Server', 'Too many requests'));
+    }
+    inFlight++;
+    try {
+      return answerCall(res, env, op, args);
+    } finally {
+      inFlight--;
+    }
+  }
+
+  function answerCall(
+    res: ServerResponse,
+    env: NonNullable<ReturnType<typeof parseEnvelope>>,
+    op: string,
+    args: Record<string, Xml>,
+  ) {
     const fail = take(fails, op) ?? (options.failRate && random() < options.failRate ? { status: 503 } : null);
     if (fail) {
       stats.failed++;

@@ -284,6 +284,38 @@ describe('the AccountsIQ target against the simulator', () => {
     expect(scopes).toEqual([0, 1, 2].map(() => `accountsiq:entity:${host}:ACME`));
   });
 
+  it('a simulator given limits answers 429 past them (the bench stands it in for a server at our pace)', async () => {
+    for (const limits of [
+      { perMinute: 2, minuteMs: 60_000 },
+      // A second of 10 real seconds: the calls of one check cannot outlast it.
+      { perSecond: 2, minuteMs: 600_000 },
+    ]) {
+      const limited = await startAccountsIqSimulator({ entityId: 'ACME', ...CLIENT, limits });
+      try {
+        const t = createAccountsIqTarget(
+          {
+            db: noDb,
+            log: ctx.log,
+            mapping: {},
+            settings: { type: 'accountsiq', url: limited.url, entityId: 'ACME', ...CLIENT },
+            entityId: 'e1',
+            pipelineId: 'p1',
+            pipelineName: 'test',
+            box: new SecretBox(Buffer.alloc(32, 1)),
+          },
+          { planner, client: { maxAttempts: 1 } },
+        );
+        // TokenGet and GetCurrencyList: the 2 allowed; the next check's GetCurrencyList is one too many.
+        expect(await t.checkConnection!(ctx)).toBe('entity ACME (EUR)');
+        const err = await t.checkConnection!(ctx).catch((e: unknown) => e);
+        expect(err).toMatchObject({ retryable: true, status: 429 });
+        expect(limited.stats).toMatchObject({ calls: 3, rateLimited: 1 });
+      } finally {
+        await limited.close();
+      }
+    }
+  });
+
   it('an answer that is not AccountsIQ’s is not retryable', async () => {
     const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/html' });

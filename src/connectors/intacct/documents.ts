@@ -12,6 +12,7 @@ import type {
   TargetKind,
   TargetPayment,
 } from '../../sync/target.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
 import { lineItems } from './map.ts';
@@ -31,6 +32,8 @@ export interface DocumentContext {
   api: IntacctApi;
   settings: IntacctSettings;
   mapping: PipelineMapping;
+  /** Requests the company allows at once (the planner holds every call to them as well). */
+  concurrency: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -137,17 +140,17 @@ const lineContext = (c: DocumentContext) => ({
   currency: c.settings.currency,
 });
 
-/** Books invoices one by one with create_invoice; our reference is its reference number (ponumber). */
-export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+/**
+ * Books invoices with create_invoice, one a request and up to the company's requests at once
+ * (its only limit: one at a time would leave the others idle); our reference is its reference
+ * number (ponumber).
+ */
+export function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+  return mapAtMost(items, c.concurrency, async (d) => {
     const r = d.record;
     const wrong = currencyOk(c, `Invoice ${r.externalReference}`, r.currency);
     const lines = wrong ?? lineItems(r.lines, lineContext(c), 1n, d.productTargetIds);
-    if ('code' in lines) {
-      out.push(failed(lines));
-      continue;
-    }
+    if ('code' in lines) return failed(lines);
     const a = await c.api.call(
       {
         name: 'create_invoice',
@@ -162,11 +165,8 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       },
       { write: true, controlId: writeControlId(d.idempotencyKey, 'invoice'), signal: c.signal },
     );
-    out.push(
-      await settleWrite(c, 'invoice', 'invoice', r.externalReference, d.customerTargetId, a, (x) => x.result.key),
-    );
-  }
-  return out;
+    return settleWrite(c, 'invoice', 'invoice', r.externalReference, d.customerTargetId, a, (x) => x.result.key);
+  });
 }
 
 /** Books credit notes as credit adjustments (negative lines); our reference is the adjustment number. */

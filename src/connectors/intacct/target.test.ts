@@ -277,6 +277,51 @@ describe('Intacct target against the simulated gateway', () => {
     }
   });
 
+  it('sends a batch’s invoices up to the entitlement at once, not one by one, each booked once in order', async () => {
+    const slow = await startIntacctSimulator({
+      ...SENDER,
+      users: [USER],
+      companies: { UNIT: { currency: 'EUR', glAccounts: ['4000', '2200'], bankAccounts: ['BANK1'] } },
+      latencyMs: 300,
+      limits: { concurrent: 2 },
+    });
+    try {
+      const t = createIntacctTarget(
+        {
+          db: noDb,
+          log: ctx.log,
+          mapping: {},
+          settings: { type: 'intacct', endpoint: slow.endpoint, ...BASE },
+          entityId: 'e1',
+          pipelineId: 'p1',
+          pipelineName: 'test',
+          box: new SecretBox(Buffer.alloc(32, 1)),
+        },
+        { planner, client: { maxAttempts: 1 } },
+      );
+      await t.upsertCustomers(ctx, [
+        { sourceId: 'c', code: 'C-UNIT', targetId: null, record: { kind: 'customer', sourceId: 'c', name: 'Unit' } },
+      ]);
+      const refs = ['P-1', 'P-2', 'P-3', 'P-4'];
+      const results = await t.createInvoices(
+        ctx,
+        refs.map((r) => invoice(r)),
+      );
+      // One at a time, a slow gateway's second slot would stay idle.
+      expect(slow.stats.maxInFlight).toBe(2);
+      expect(slow.stats.rateRefused).toBe(0);
+      const held = [...slow.company('UNIT').records.values()].filter((r) => r.kind === 'invoice');
+      expect(held.map((r) => r.DOCNUMBER).sort()).toEqual(refs);
+      for (const [i, r] of results.entries())
+        expect(r).toMatchObject({
+          ok: true,
+          targetId: (await t.findByReference(ctx, 'invoice', refs[i]!, 'C-UNIT'))!.targetId,
+        });
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('refuses in Intacct’s words what the company refuses', async () => {
     const [r] = await target({ salesGlAccount: '9999' }).createInvoices(ctx, [invoice('U-5')]);
     expect(r).toMatchObject({

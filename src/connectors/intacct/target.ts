@@ -1,5 +1,6 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
@@ -66,10 +67,12 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
   });
   api = new IntacctApi(client, settings);
   const xml = api;
+  const concurrency = settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent;
   const context = (ctx: TargetCallContext): docs.DocumentContext => ({
     api: xml,
     settings,
     mapping: deps.mapping,
+    concurrency,
     signal: ctx.signal,
   });
 
@@ -131,12 +134,11 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
       batchSize: settings.limits?.batchSize ?? PUBLISHED_LIMITS.batchSize,
     },
 
-    async upsertCustomers(ctx, items) {
-      const out: ItemResult[] = [];
-      for (const item of items)
-        out.push(await again(ctx, () => upsert(ctx, 'CUSTOMER', item, (code) => customerFields(item.record, code))));
-      return out;
-    },
+    // Up to the company's requests at once, as invoices: each customer is its own record.
+    upsertCustomers: (ctx, items) =>
+      mapAtMost(items, concurrency, (item) =>
+        again(ctx, () => upsert(ctx, 'CUSTOMER', item, (code) => customerFields(item.record, code))),
+      ),
 
     async upsertProducts(ctx, items) {
       const out: ItemResult[] = [];

@@ -11,6 +11,7 @@ import type {
   TargetKind,
   TargetPayment,
 } from '../../sync/target.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
   type NetSuiteApi,
@@ -47,6 +48,8 @@ export interface DocumentContext {
   bankAccountId: string | undefined;
   /** The account refunds are paid from (accounts.bank); NetSuite's default when absent. */
   refundAccountId: string | undefined;
+  /** Requests the account allows at once (the planner holds every call to them as well). */
+  concurrency: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -142,16 +145,14 @@ async function upsertSales(
 }
 
 /** Books invoices one by one. */
-export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items)
-    out.push(
-      await upsertSales(c, 'invoice', d, {
-        tranDate: d.record.invoiceDate,
-        ...(d.record.dueDate ? { dueDate: d.record.dueDate } : {}),
-      }),
-    );
-  return out;
+export function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
+  // Up to the account's requests at once, its only limit: one at a time would leave the others idle.
+  return mapAtMost(items, c.concurrency, (d) =>
+    upsertSales(c, 'invoice', d, {
+      tranDate: d.record.invoiceDate,
+      ...(d.record.dueDate ? { dueDate: d.record.dueDate } : {}),
+    }),
+  );
 }
 
 /** Books credit memos one by one, open on the customer: what they settle is an allocation. */

@@ -25,11 +25,12 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function setup() {
+async function setup(more: { latencyMs?: number; concurrency?: number } = {}) {
   const s = await startNetSuiteSimulator({
     accountId: '1234567',
     clients: [{ ...CLIENT, publicKey: KEYS.publicKey }],
     items: ['Sales'],
+    ...more,
   });
   sim = s;
   const deps = {
@@ -118,5 +119,48 @@ describe('the NetSuite target', () => {
     });
     expect(s.stats.tokens).toBe(tokens + 1);
     expect(s.account.invoices()).toEqual([]);
+  });
+  it('sends a batch’s customers and invoices up to the account’s concurrency at once, not one by one, each booked once in order', async () => {
+    const { target, ctx } = await setup({ latencyMs: 300, concurrency: 5 });
+    const s = sim!;
+    const more = ['C2', 'C3'].map((code) => ({
+      ...customer,
+      sourceId: code,
+      code,
+      record: { ...customer.record, sourceId: code },
+    }));
+    const [c, ...others] = await target.upsertCustomers(ctx, [customer, ...more]);
+    // Customers as well: each its own record, sent at once.
+    expect(s.stats.maxInFlight).toBeGreaterThan(1);
+    expect(others).toMatchObject([{ ok: true }, { ok: true }]);
+    const refs = ['P1', 'P2', 'P3', 'P4', 'P5'];
+    const results = await target.createInvoices(
+      ctx,
+      refs.map((ref) => ({
+        sourceId: ref,
+        customerTargetId: c!.ok ? c!.targetId : '',
+        productTargetIds: {},
+        idempotencyKey: ref,
+        record: {
+          kind: 'invoice' as const,
+          sourceId: ref,
+          externalReference: ref,
+          customerSourceId: 'C1',
+          invoiceDate: '2026-11-02',
+          dueDate: '2026-12-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'x', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        },
+      })),
+    );
+    // One at a time, the account's other four slots would stay idle.
+    expect(s.stats.maxInFlight).toBeGreaterThan(1);
+    expect(s.stats.rateRefused).toBe(0);
+    const held = s.account.invoices();
+    expect(held.map((d) => d.externalId).sort()).toEqual(refs);
+    expect(results.map((r) => (r.ok ? r.targetId : r.error.code))).toEqual(
+      refs.map((ref) => held.find((d) => d.externalId === ref)!.id),
+    );
   });
 });

@@ -1,6 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
@@ -112,6 +113,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     }),
   );
 
+  const concurrency = settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent;
   const context = (ctx: TargetCallContext): docs.DocumentContext => ({
     api,
     currency: settings.currency,
@@ -120,6 +122,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     itemType: settings.itemType,
     bankAccountId: settings.undepositedFunds ? undefined : settings.accounts?.bank,
     refundAccountId: settings.accounts?.bank,
+    concurrency,
     signal: ctx.signal,
   });
 
@@ -203,21 +206,18 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       batchSize: settings.limits?.batchSize ?? PUBLISHED_LIMITS.batchSize,
     },
 
-    async upsertCustomers(ctx, items) {
-      const out: ItemResult[] = [];
-      for (const i of items)
-        out.push(
-          await upsertEntity(
-            ctx,
-            'customer',
-            'customer',
-            i,
-            customerFields(i.record, settings.subsidiaryId, !i.targetId),
-            'entityId',
-          ),
-        );
-      return out;
-    },
+    // Up to the account's requests at once, as invoices: each customer is its own record.
+    upsertCustomers: (ctx, items) =>
+      mapAtMost(items, concurrency, (i) =>
+        upsertEntity(
+          ctx,
+          'customer',
+          'customer',
+          i,
+          customerFields(i.record, settings.subsidiaryId, !i.targetId),
+          'entityId',
+        ),
+      ),
 
     async upsertProducts(ctx, items) {
       const out: ItemResult[] = [];
