@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
-import type { SourceItem } from '../src/sync/connector.ts';
+import type { SourceItem, SourcePage } from '../src/sync/connector.ts';
+import { pagesOf } from '../src/sync/connector.ts';
+import { registerSource } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
 
 /*
@@ -12,6 +14,17 @@ import { getRun } from '../src/sync/runs.ts';
  * statement batch that jsonb refused, after the page's invoices had been booked: the run failed
  * with "invalid input syntax for type json" and the booked invoices had no run record.
  */
+
+/** Records in hand, like "records", and customers looked up on demand: K9's name holds a NUL. */
+registerSource('lookup-nul', (_pipeline, deps) => ({
+  type: 'lookup-nul',
+  async *pages(): AsyncIterable<SourcePage> {
+    yield* pagesOf((deps.params.items as SourceItem[] | undefined) ?? []);
+  },
+  customer: async (id: string) => ({
+    found: { kind: 'customer' as const, sourceId: id, name: id === 'K9' ? 'Nul\u0000Ltd' : `Customer ${id}` },
+  }),
+}));
 
 let t: TestApp;
 beforeAll(async () => {
@@ -101,5 +114,33 @@ describe('text a column cannot hold, from a source', () => {
     expect(audit[0]!.after.records.map((r) => r.sourceId)).toEqual(
       expect.arrayContaining(['GOOD-1', 'NUL-1', 'LONE-\ufffd', '\ufffd']),
     );
+  });
+
+  it('parks the documents of a customer the source answers with such text, and books the others', async () => {
+    const p = await definePipeline(t.db, 'NUL', { name: 'lookup', source: { type: 'lookup-nul' } });
+    const other = (id: string, customer: string): SourceItem => {
+      const item = invoice(id) as { record: { customerSourceId: string } };
+      item.record.customerSourceId = customer;
+      return item as SourceItem;
+    };
+    const runId = await t.sync.processRecords(p, 'manual', 'test', [other('L-1', 'K8'), other('L-2', 'K9')]);
+    const run = (await getRun(t.db, runId))!;
+    expect(run.error).toBeNull();
+    expect(run.counts).toMatchObject({ parked: 1 });
+    const { rows } = await t.db.query<{ source_id: string; reason_code: string; message: string }>(
+      `SELECT source_id, reason_code, message FROM exceptions WHERE run_id = $1`,
+      [runId],
+    );
+    expect(rows).toEqual([
+      {
+        source_id: 'L-2',
+        reason_code: 'SOURCE_ITEM_INVALID',
+        message: 'Customer K9 from the source is not valid: name: contains a NUL character',
+      },
+    ]);
+    const { rows: booked } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM transactions WHERE external_reference = 'L-1'`,
+    );
+    expect(booked[0]!.n).toBe('1');
   });
 });

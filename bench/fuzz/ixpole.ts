@@ -21,8 +21,16 @@ import { anyValue, hostileString } from './values.ts';
 
 const draw = <T>(arb: fc.Arbitrary<T>, seed: number): T => fc.sample(arb, { seed, numRuns: 1 })[0]!;
 
-/** Not a source failure but a bug in our code, when a run's error reads like one. */
-const CRASH = /TypeError|RangeError|ReferenceError|SyntaxError|Cannot read|is not a function|\[object Object\]/;
+/**
+ * Not a source failure but a bug in our code, when a run's error reads like one: a JavaScript
+ * error, or the database refusing what we wrote (a source's bad value must be parked before that).
+ */
+const CRASH = new RegExp(
+  [
+    'TypeError|RangeError|ReferenceError|SyntaxError|Cannot read|is not a function|\\[object Object\\]',
+    'invalid input syntax|unsupported Unicode|invalid byte sequence|not permitted|violates|duplicate key|out of range',
+  ].join('|'),
+);
 
 /** Long enough for PGlite's slowest case on a loaded machine; a run still going after it is stuck. */
 const STUCK_MS = 180_000;
