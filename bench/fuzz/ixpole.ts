@@ -382,7 +382,13 @@ export async function fuzzIxpole(ctx: FuzzContext, runs: number, seed: number): 
         `/v1/runs/${runId}/records`,
         `/v1/exceptions?pipeline=${encodeURIComponent(pipeline.name)}`,
       ]) {
-        const res = await ctx.t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ctx.token()}` } });
+        const get = () => ctx.t.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${ctx.token()}` } });
+        let res = await get();
+        // A long run outlives the fuzzer's session (20 minutes): sign in again, as the other families do.
+        if (res.statusCode === 401) {
+          await ctx.renewSessions();
+          res = await get();
+        }
         if (res.statusCode !== 200) report(`GET ${url} answered ${res.statusCode}: ${excerpt(res.body, 200)}`);
       }
       ctx.progress('ixpole', n + 1, runs);
