@@ -26,6 +26,8 @@ export interface FuzzContext {
     headers?: Record<string, string>,
   ): Promise<Answer>;
   renewSessions(): Promise<void>;
+  /** The entity session's bearer token, for requests the families send themselves. */
+  token(): string;
   progress(family: string, done: number, total: number): void;
   close(): Promise<void>;
 }
@@ -119,6 +121,7 @@ export async function createFuzzContext(log: (line: string) => void): Promise<Fu
     pipelines,
     send,
     renewSessions,
+    token: () => token,
     progress(family, done, total) {
       const now = Date.now();
       if (done === total || now - (last[family] ?? 0) > 5000) {

@@ -1,5 +1,6 @@
 import { verifyLedger } from '../../src/ledger/verify.ts';
 import { createFuzzContext, type FuzzContext } from './context.ts';
+import { fuzzIxpole } from './ixpole.ts';
 import { fuzzRoutes } from './routes.ts';
 import { fuzzCsv, fuzzXlsx } from './imports.ts';
 import { fuzzStripe, fuzzWebhooks } from './webhooks.ts';
@@ -15,11 +16,12 @@ type Family = (ctx: FuzzContext, runs: number, seed: number) => Promise<FamilyRe
 
 /** Each family's share of the cases. */
 export const FAMILIES: [string, number, Family][] = [
-  ['routes', 0.55, fuzzRoutes],
-  ['webhook', 0.15, fuzzWebhooks],
+  ['routes', 0.5, fuzzRoutes],
+  ['webhook', 0.14, fuzzWebhooks],
   ['stripe', 0.1, fuzzStripe],
-  ['csv', 0.12, fuzzCsv],
-  ['xlsx', 0.08, fuzzXlsx],
+  ['csv', 0.11, fuzzCsv],
+  ['xlsx', 0.07, fuzzXlsx],
+  ['ixpole', 0.08, fuzzIxpole],
 ];
 
 export interface FuzzReport {

@@ -10,11 +10,12 @@ export interface BookState {
 }
 
 /**
- * Tables a refused request may legitimately write: the audit log (refusals are audited) and failed
- * sign-ins (they feed the lock-out). A 4xx that writes any other table is a
- * partial write.
+ * Tables a refused request may legitimately write: the audit log (refusals are audited), failed
+ * sign-ins (they feed the lock-out), and the open-items cache, derived data that readers bring up
+ * to date (migration 0098) and a request may read before it is refused. A 4xx that writes any
+ * other table is a partial write.
  */
-const MAY_CHANGE_ON_REFUSAL = new Set(['audit_log', 'login_failures']);
+const MAY_CHANGE_ON_REFUSAL = new Set(['audit_log', 'login_failures', 'open_items_cache', 'open_items_cursors']);
 
 export class StateProbe {
   private sql = '';

@@ -1,41 +1,16 @@
 import { DomainError } from '../domain/errors.ts';
 
-// A NUL cannot be stored in a PostgreSQL text or jsonb value, and an unpaired UTF-16 surrogate has
-// no UTF-8 form (it would be stored as U+FFFD, a silent substitute). Both are refused at the edge.
-// eslint-disable-next-line no-control-regex -- the NUL is what is looked for
-const BAD_TEXT = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-
-function problemOf(text: string): string | null {
-  const m = BAD_TEXT.exec(text);
-  if (!m) return null;
-  return m[0] === '\u0000' ? 'contains a NUL character' : 'contains an unpaired UTF-16 surrogate (not valid Unicode)';
-}
+import { findUnstorable } from '../domain/storable.ts';
 
 /**
- * Refuses a request value holding a string (or an object key) that no database column can hold,
- * naming the field: `body.lines.0.description`.
+ * Refuses a request value holding a string (or an object key) that no database column can hold
+ * (a NUL, an unpaired surrogate: src/domain/storable.ts), naming the field: `body.lines.0.description`.
  */
 export function assertStorableText(value: unknown, location: string): void {
-  const found = findBadText(value, [location], 0);
+  const found = findUnstorable(value, [location]);
   if (found) {
     throw new DomainError('VALIDATION_ERROR', `${found.field}: ${found.message}`, [found]);
   }
-}
-
-function findBadText(value: unknown, path: string[], depth: number): { field: string; message: string } | null {
-  if (typeof value === 'string') {
-    const message = problemOf(value);
-    return message ? { field: path.join('.'), message } : null;
-  }
-  // Deeper than any schema goes: left to the schema, which refuses it (and a scan must not recurse without end).
-  if (value === null || typeof value !== 'object' || depth > 64) return null;
-  for (const [k, v] of Object.entries(value)) {
-    const keyProblem = problemOf(k);
-    if (keyProblem) return { field: [...path, JSON.stringify(k)].join('.'), message: `key ${keyProblem}` };
-    const found = findBadText(v, [...path, k], depth + 1);
-    if (found) return found;
-  }
-  return null;
 }
 
 /** The deepest nesting of arrays and objects any request needs is far below this. */

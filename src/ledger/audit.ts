@@ -1,4 +1,5 @@
 import type { Queryable, SqlParam } from '../db/database.ts';
+import { storableJson } from '../domain/storable.ts';
 
 export interface AuditEntry {
   entityId: string | null;
@@ -22,8 +23,9 @@ export async function recordAudit(db: Queryable, e: AuditEntry): Promise<void> {
       e.action,
       e.objectType ?? null,
       e.objectId === undefined || e.objectId === null ? null : String(e.objectId),
-      e.before === undefined ? null : JSON.stringify(e.before),
-      e.after === undefined ? null : JSON.stringify(e.after),
+      // What a source sent may hold a NUL or a lone surrogate, which jsonb refuses: shown as U+FFFD.
+      e.before === undefined ? null : storableJson(e.before),
+      e.after === undefined ? null : storableJson(e.after),
       e.requestId ?? null,
     ],
   );

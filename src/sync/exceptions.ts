@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { storable, storableJson } from '../domain/storable.ts';
 import type { ExceptionCode } from './reasons.ts';
 import { CanonicalRecord } from './canonical.ts';
 import { type Audit, findPipelineById } from './pipelines.ts';
@@ -37,20 +38,10 @@ export interface ExceptionView {
 
 /**
  * Parks records as exceptions. A record parked again while its exception is open updates the
- * reason and counts the attempt instead of opening a second one.
+ * reason and counts the attempt instead of opening a second one. Its copy of what the source
+ * sent is kept storable: a record is often parked precisely for holding a NUL or a lone surrogate,
+ * shown as U+FFFD in the copy (nothing booked is ever made of it).
  */
-// eslint-disable-next-line no-control-regex -- NUL is exactly what must be found
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
-
-/**
- * A parked record's copy of what the source sent, storable: PostgreSQL text and jsonb take no NUL
- * and no lone surrogate, and a record is often parked precisely for holding one. Such characters
- * are shown as U+FFFD in the copy; nothing booked is ever made of it.
- */
-function storable(text: string): string {
-  return text.replace(UNSTORABLE, '\uFFFD');
-}
-
 export async function parkRecords(
   db: Queryable,
   pipelineId: string,
@@ -75,9 +66,7 @@ export async function parkRecords(
       records.map((r) => r.reasonCode),
       records.map((r) => storable(r.message.slice(0, 2000))),
       records.map((r) => (r.field === undefined || r.field === null ? null : storable(r.field))),
-      records.map((r) =>
-        JSON.stringify(r.payload ?? {}, (_key, v: unknown) => (typeof v === 'string' ? storable(v) : v)),
-      ),
+      records.map((r) => storableJson(r.payload ?? {})),
     ],
   );
 }

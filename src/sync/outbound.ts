@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { storableJson } from '../domain/storable.ts';
 import { ConnectorError } from './connector.ts';
 import type { Delivered, Delivery, Outgoing } from './engine/deliver.ts';
 import { parkFailure } from './engine/deliver.ts';
@@ -65,7 +66,8 @@ export async function deliverRemote<D>(
       ctx.pipeline.id,
       delivery.kind,
       items.map((i) => i.sourceId),
-      items.map((i) => JSON.stringify({ doc: i.doc, raw: i.raw ?? null })),
+      // The source's raw record may hold text jsonb refuses in fields the document does not use.
+      items.map((i) => storableJson({ doc: i.doc, raw: i.raw ?? null })),
       items.map((i) => idempotencyKey(ctx.pipeline.id, delivery.kind, i.sourceId, i.operation)),
     ],
   );

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { storable } from '../domain/storable.ts';
 
 export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
 export type RunTrigger = 'manual' | 'schedule' | 'webhook' | 'import' | 'daily-summary' | 'retry';
@@ -239,10 +240,11 @@ export async function addRunRecords(db: Queryable, runId: string, records: RunRe
     [
       runId,
       records.map((r) => r.kind),
-      records.map((r) => r.sourceId),
+      // A record parked for holding a NUL or a lone surrogate is still listed (as U+FFFD).
+      records.map((r) => storable(r.sourceId)),
       records.map((r) => r.outcome),
-      records.map((r) => r.targetId ?? null),
-      records.map((r) => r.message ?? null),
+      records.map((r) => (r.targetId === undefined || r.targetId === null ? null : storable(r.targetId))),
+      records.map((r) => (r.message === undefined || r.message === null ? null : storable(r.message))),
     ],
   );
 }

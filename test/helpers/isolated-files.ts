@@ -42,6 +42,7 @@ export const CHANGES_PROCESS_STATE = [
   'test/quickbooks.test.ts',
   'test/start-flags.test.ts',
   'test/sync-api-schemas.test.ts',
+  'test/unstorable-source-text.test.ts',
   'test/web-connections.test.ts',
   'test/xero-ledger-source.test.ts',
   'test/xero-reconcile.test.ts',

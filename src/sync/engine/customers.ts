@@ -1,4 +1,5 @@
 import type { ExceptionCode } from '../reasons.ts';
+import { findUnstorable } from '../../domain/storable.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
 import { authoritativeFields } from '../pipelines.ts';
 import type { Lookup } from '../connector.ts';
@@ -51,7 +52,15 @@ async function gather<T extends Syncable>(
       found = await lookup(id);
       cache.set(id, found);
     }
-    if ('found' in found) toSync.set(id, found.found);
+    // What the source answered may hold text no column can keep (a NUL, a lone surrogate): the
+    // documents that refer to it are parked for it, rather than the page failing at the write.
+    const unstorable = 'found' in found ? findUnstorable(found.found, []) : null;
+    if (unstorable)
+      missing.set(id, {
+        reasonCode: 'SOURCE_ITEM_INVALID',
+        message: `${label} ${id} from the source is not valid: ${unstorable.field}: ${unstorable.message}`,
+      });
+    else if ('found' in found) toSync.set(id, found.found);
     else missing.set(id, { reasonCode: notFound, message: found.missing });
   }
   return { mapped, toSync, missing, codes: new Map([...mapped].map(([id, m]) => [id, m.targetId])) };

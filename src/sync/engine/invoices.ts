@@ -2,6 +2,7 @@ import type { ExceptionCode } from '../reasons.ts';
 import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
+import { storableJson } from '../../domain/storable.ts';
 import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
@@ -65,7 +66,7 @@ export async function recordSourceDocuments(
       docs.map((d) => d.currency),
       docs.map((d) => d.gross),
       docs.map((d) => d.location ?? null),
-      docs.map((d) => JSON.stringify(d.payload ?? {})),
+      docs.map((d) => storableJson(d.payload ?? {})),
     ],
   );
 }

@@ -11,6 +11,7 @@ import {
 import type { SourceItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
 import { recordAudit } from '../../ledger/audit.ts';
+import { findUnstorable } from '../../domain/storable.ts';
 import { addRunRecords } from '../runs.ts';
 import { PageOutcome, type SyncContext } from './context.ts';
 import { syncCustomers, syncProducts } from './customers.ts';
@@ -43,6 +44,21 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
       continue;
     }
     const r = item.record;
+    // Text no column can keep (a NUL, a lone surrogate) would fail the page's writes as a whole,
+    // the records booked before it included: the record is parked for it, like a value that does not parse.
+    const unstorable = findUnstorable(r, []);
+    if (unstorable) {
+      const line = item.line !== undefined ? ` (line ${item.line})` : '';
+      out.park({
+        kind: r.kind,
+        sourceId: r.sourceId,
+        reasonCode: 'SOURCE_ITEM_INVALID',
+        message: `${unstorable.field}: ${unstorable.message}${line}`,
+        field: unstorable.field,
+        payload: { record: r, raw: item.raw },
+      });
+      continue;
+    }
     // Checked here, for every source alike, before anything the invoice refers to is fetched.
     const badLine = r.kind === 'invoice' || r.kind === 'creditNote' ? lineAmountProblem(r) : null;
     if (badLine) {
