@@ -33,6 +33,11 @@ export interface FaultPlan {
   seed: number;
   /** The share of requests (0 to 1) given a fault; a storm's later 429s are not drawn, they follow. */
   rate: number;
+  /**
+   * The share of requests given a fault until every kind has come up once (default `rate`): a
+   * target that makes few requests (one batch for many documents) still meets every kind.
+   */
+  openingRate?: number | undefined;
   /** Whole-number weights of the kinds (default 1 each): how often each comes up in a round of faults; 0 leaves it out. */
   weights?: Partial<Record<FaultKind, number>> | undefined;
   /** 429s in a row, the first included (default 3). */
@@ -109,7 +114,8 @@ export async function startFaultProxy(upstream: string, plan: FaultPlan): Promis
       state.stormLeft--;
       return { kind: 'storm429', status: 429 };
     }
-    if (random() >= plan.rate) return null;
+    const opening = FAULT_KINDS.some((k, n) => weights[n]! > 0 && counts[k] === 0);
+    if (random() >= (opening ? (plan.openingRate ?? plan.rate) : plan.rate)) return null;
     const kind = deal();
     if (kind === 'storm429') {
       state.storms++;
