@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import { retryException } from '../src/sync/exceptions.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
@@ -11,7 +12,8 @@ import { definePipeline, drainTarget, openExceptions, syncService } from './help
  * the flush (found by the target faults scenario, issue #14): before, the first failed lookup
  * threw out of the whole flush, so that under a steady share of failures a backlog of uncertain
  * documents never got through, and a target whose lookups kept failing left them pending for ever
- * instead of parking them.
+ * instead of parking them. And a customer parked because the target kept failing, then delivered
+ * on retry, kept its exception open: customers, unlike documents, did not resolve theirs.
  */
 
 let t: TestApp;
@@ -109,5 +111,28 @@ describe('lookups that fail after an uncertain answer', () => {
     // It was committed once and never sent again while it could not be looked up.
     expect(receiver.find('invoice', 'B-I1')).toHaveLength(1);
     receiver.control.failNext({ status: 503, times: 0, route: 'lookup' });
+  });
+
+  it('a customer parked TARGET_UNAVAILABLE and delivered on retry resolves its exception', async () => {
+    const code = `LF${++entities}`;
+    await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, code, {
+      name: 'lookups',
+      source: { type: 'records' },
+      target: receiver.settings(),
+    });
+    receiver.control.failNext({ status: 503, times: 3, route: 'post' });
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C') }]);
+    for (let i = 0; i < 3; i++) await sync.flushAll();
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['C-C', 'TARGET_UNAVAILABLE']]);
+    const { rows } = await t.db.query<{ id: string }>(
+      `SELECT id FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
+      [pipeline.id],
+    );
+    const retried = await retryException(t.db, sync, Number(rows[0]!.id), 'test');
+    expect(retried.exception.status).toBe('resolved');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(receiver.find('customer', 'C-C')).toHaveLength(1);
   });
 });

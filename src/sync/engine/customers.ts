@@ -1,3 +1,4 @@
+import { resolveSucceeded } from '../exceptions.ts';
 import type { ExceptionCode } from '../reasons.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
 import { authoritativeFields } from '../pipelines.ts';
@@ -89,6 +90,14 @@ const customerDelivery: Delivery<CustomerDoc> = {
         targetId: result.targetId,
         fingerprint: item.doc.fingerprint,
       })),
+    );
+    // A customer parked earlier (the target kept failing) and delivered now is no longer an exception.
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'customer',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
     );
     if (writeBack)
       await queueWriteBack(
@@ -203,6 +212,13 @@ const productDelivery: Delivery<ProductDoc> = {
         targetId: result.targetId,
         fingerprint: item.doc.fingerprint,
       })),
+    );
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'product',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
     );
   },
 };
