@@ -108,19 +108,57 @@ export async function flushTarget<D>(
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
     const retry: typeof pending = [];
     const toSend: typeof pending = [];
+    let stop = false;
+    let retryAfterMs = 0;
     for (const p of pending) {
       if (!p.uncertain || delivery.resendSafe) {
         toSend.push(p);
         continue;
       }
-      const found = delivery.find
-        ? await delivery.find(ctx, p.item.doc)
-        : await ctx.target.findByReference(
-            callContext(ctx),
-            delivery.targetKind,
-            delivery.reference(p.item.doc),
-            delivery.customerTargetId(p.item.doc),
-          );
+      if (stop) {
+        retry.push(p);
+        continue;
+      }
+      let found: Awaited<ReturnType<typeof ctx.target.findByReference>>;
+      try {
+        found = delivery.find
+          ? await delivery.find(ctx, p.item.doc)
+          : await ctx.target.findByReference(
+              callContext(ctx),
+              delivery.targetKind,
+              delivery.reference(p.item.doc),
+              delivery.customerTargetId(p.item.doc),
+            );
+      } catch (err) {
+        // A lookup that fails is this document's failed attempt, not the flush's: its neighbours
+        // are still looked up and sent (under a steady share of failures, a flush that any one
+        // failed lookup ended would never get through a backlog of uncertain documents), and it
+        // counts towards the retry policy, so that a target that never answers parks it.
+        const retryable = !(err instanceof ConnectorError) || err.retryable;
+        const message = sanitise(err instanceof Error ? err.message : String(err));
+        ctx.log.warn(
+          { kind: delivery.kind, sourceId: p.item.sourceId, retryable, err: message },
+          'target lookup failed',
+        );
+        await ctx.db.query(`UPDATE outbox SET attempts = attempts + 1 WHERE id = $1`, [p.row.id]);
+        attempts.set(p.row.id, (attempts.get(p.row.id) ?? 0) + 1);
+        if (!retryable) {
+          await fail(ctx, delivery, out, [{ id: p.row.id, item: p.item }], {
+            code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
+            message: `looking it up after an uncertain answer: ${message}`,
+            retryable: false,
+          });
+          continue;
+        }
+        retry.push(p);
+        await note(ctx, [p.row.id], message);
+        if (err instanceof ConnectorError && err.retryAfterMs !== null) {
+          // The target said when: no more calls this flush.
+          stop = true;
+          retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
+        }
+        continue;
+      }
       if (found) {
         await settle(ctx, delivery, out, [
           {
@@ -139,8 +177,6 @@ export async function flushTarget<D>(
         ]);
       } else toSend.push(p);
     }
-    let stop = false;
-    let retryAfterMs = 0;
     for (const batch of chunks(toSend, Math.max(1, ctx.target.limits.batchSize))) {
       if (stop) {
         retry.push(...batch);

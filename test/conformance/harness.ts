@@ -10,8 +10,12 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * connector under test. docs/connectors/adding-a-connector.md ("Conformance suite").
  */
 
-/** What a scenario may need beyond invoices, customers and payments, which every target takes. */
-export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue';
+/**
+ * What a scenario may need beyond invoices, customers and payments, which every target takes.
+ * `http`: the target talks to its platform over HTTP at a URL of its `target:` block, so that a
+ * fault-injecting proxy can be put in between (test/helpers/fault-proxy.ts).
+ */
+export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

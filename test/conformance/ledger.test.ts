@@ -30,6 +30,7 @@ const ledger: TargetHarness = {
   unsupported: {
     droppedAnswers:
       'transactional: the ledger books in the engine’s own database transaction, so there is no answer to lose',
+    http: 'embedded: the ledger is reached in-process, with no HTTP between the engine and it to inject faults into',
   },
   async open({ t, entity }) {
     const db = t.db;

@@ -212,7 +212,10 @@ export class NetSuiteSimulator {
     const header = parts.length === 3 ? decodePart(parts[0]!) : null;
     const payload = parts.length === 3 ? decodePart(parts[1]!) : null;
     const jwt = header && payload ? { header, payload } : null;
-    const problems = tokenViolations(form, req.headers.authorization, jwt, this.tokenUrl);
+    // The audience is the token endpoint as the client addressed it: behind a proxy (the fault
+    // proxy of the conformance suite), the proxy's address, which the Host header carries.
+    const addressed = req.headers.host ? `http://${req.headers.host}${req.url ?? ''}`.split('?')[0]! : this.tokenUrl;
+    const problems = tokenViolations(form, req.headers.authorization, jwt, addressed);
     if (problems.length > 0) this.violations.push({ route: 'POST token', problems });
     const refuse = (status: number, error: string) => this.send(res, status, { error });
     if (!jwt || form.get('grant_type') !== 'client_credentials') return refuse(400, 'invalid_request');

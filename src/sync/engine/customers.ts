@@ -1,3 +1,4 @@
+import { resolveSucceeded } from '../exceptions.ts';
 import type { ExceptionCode } from '../reasons.ts';
 import { findUnstorable } from '../../domain/storable.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
@@ -98,6 +99,14 @@ const customerDelivery: Delivery<CustomerDoc> = {
         targetId: result.targetId,
         fingerprint: item.doc.fingerprint,
       })),
+    );
+    // A customer parked earlier (the target kept failing) and delivered now is no longer an exception.
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'customer',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
     );
     if (writeBack)
       await queueWriteBack(
@@ -212,6 +221,13 @@ const productDelivery: Delivery<ProductDoc> = {
         targetId: result.targetId,
         fingerprint: item.doc.fingerprint,
       })),
+    );
+    await resolveSucceeded(
+      tx,
+      ctx.pipeline.id,
+      'product',
+      done.map((d) => d.item.sourceId),
+      ctx.actor,
     );
   },
 };
