@@ -291,6 +291,17 @@ export function createBusinessCentralTarget(
           body: () => {
             const ext = externalOf(c.record.externalReference);
             if (typeof ext !== 'string') return failed(ext);
+            // Business Central applies a credit memo only as it is posted against its invoice: one
+            // whose invoice is not booked yet (parked, say) waits for it, instead of being posted
+            // unapplied for good.
+            const credited = c.record.invoiceExternalReference;
+            if (credited && !c.invoiceTargetId)
+              return failed({
+                code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+                retryable: false,
+                field: 'invoiceExternalReference',
+                message: `Business Central applies a credit memo only when it is posted against its invoice, and invoice ${credited} is not booked there by this pipeline yet: retry credit note ${c.record.externalReference} once it is`,
+              });
             const lines = linesOf(c.record.lines, c.productTargetIds, setup);
             if (!Array.isArray(lines)) return failed(lines);
             return {
