@@ -54,19 +54,24 @@ beforeAll(async () => {
 });
 afterAll(() => sim.close());
 
-function target(extra: Record<string, unknown> = {}): TargetConnector {
+/** The target on `endpoint` (the shared simulator's unless given), with the client's retries as given. */
+function target(
+  extra: Record<string, unknown> = {},
+  endpoint = sim.endpoint,
+  client: Record<string, number> = { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 3 },
+): TargetConnector {
   return createIntacctTarget(
     {
       db: noDb,
       log: ctx.log,
       mapping: {},
-      settings: { type: 'intacct', endpoint: sim.endpoint, ...BASE, ...extra },
+      settings: { type: 'intacct', endpoint, ...BASE, ...extra },
       entityId: 'e1',
       pipelineId: 'p1',
       pipelineName: 'test',
       box: new SecretBox(Buffer.alloc(32, 1)),
     },
-    { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 3 } },
+    { planner, client },
   );
 }
 
@@ -254,19 +259,7 @@ describe('Intacct target against the simulated gateway', () => {
     });
     try {
       // No planner pacing here: four requests at once against an entitlement of two.
-      const t = createIntacctTarget(
-        {
-          db: noDb,
-          log: ctx.log,
-          mapping: {},
-          settings: { type: 'intacct', endpoint: busy.endpoint, ...BASE },
-          entityId: 'e1',
-          pipelineId: 'p1',
-          pipelineName: 'test',
-          box: new SecretBox(Buffer.alloc(32, 1)),
-        },
-        { planner, client: { backoffBaseMs: 20, backoffMaxMs: 80, maxAttempts: 8 } },
-      );
+      const t = target({}, busy.endpoint, { backoffBaseMs: 20, backoffMaxMs: 80, maxAttempts: 8 });
       await t.checkConnection!(ctx);
       const found = await Promise.all(['A', 'B', 'C', 'D'].map((c) => t.findByReference(ctx, 'customer', c)));
       expect(found).toEqual([null, null, null, null]);
@@ -286,19 +279,7 @@ describe('Intacct target against the simulated gateway', () => {
       limits: { concurrent: 2 },
     });
     try {
-      const t = createIntacctTarget(
-        {
-          db: noDb,
-          log: ctx.log,
-          mapping: {},
-          settings: { type: 'intacct', endpoint: slow.endpoint, ...BASE },
-          entityId: 'e1',
-          pipelineId: 'p1',
-          pipelineName: 'test',
-          box: new SecretBox(Buffer.alloc(32, 1)),
-        },
-        { planner, client: { maxAttempts: 1 } },
-      );
+      const t = target({}, slow.endpoint, { maxAttempts: 1 });
       await t.upsertCustomers(ctx, [
         { sourceId: 'c', code: 'C-UNIT', targetId: null, record: { kind: 'customer', sourceId: 'c', name: 'Unit' } },
       ]);
