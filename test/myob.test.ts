@@ -185,6 +185,8 @@ describe('MYOB end to end', () => {
       pay(2, 'B', '50.00', 'E2-I2'),
       // Unassigned: MYOB keeps no unapplied payment.
       pay(3, 'C', '30.00', null),
+      // Paying an invoice that is not booked (refused above): it waits for it, saying so.
+      pay(4, 'A', '10.00', 'E2-I10'),
       {
         kind: 'creditNote',
         sourceId: 'E2-N1',
@@ -225,10 +227,12 @@ describe('MYOB end to end', () => {
       ['E2-I10', 'TARGET_REFUSED'],
       ['E2-I11', 'TARGET_REFUSED'],
       ['E2-P3', 'TARGET_CAPABILITY_MISSING'],
+      ['E2-P4', 'ALLOCATION_DOCUMENT_NOT_SYNCED'],
     ]);
     expect(parked[0]!.message).toMatch(/DatePriorToBeginningOfFinancialYear 25008: Date cannot be prior/);
     expect(parked[1]!.message).toMatch(/is 27 characters; MYOB keeps 20 in its CustomerPurchaseOrderNumber/);
     expect(parked[2]!.message).toMatch(/keeps no unapplied payment/);
+    expect(parked[3]!.message).toMatch(/pays invoice E2-I10, which is not booked in MYOB by this pipeline yet/);
     for (const p of parked) expect(p.message).not.toContain('cf-pass');
 
     const one = (ref: string) => {

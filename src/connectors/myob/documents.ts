@@ -241,6 +241,18 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       );
       continue;
     }
+    // The invoice it pays is named but not booked yet (parked, say): the payment waits for it.
+    if (!d.invoiceTargetId && r.invoiceExternalReference) {
+      out.push(
+        failed({
+          code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+          message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not booked in MYOB by this pipeline yet; MYOB applies a customer payment only to open invoices: retry the payment once the invoice is there`,
+          retryable: false,
+          field: 'invoiceExternalReference',
+        }),
+      );
+      continue;
+    }
     const sale = d.invoiceTargetId ? await c.api.byUid(SALE, d.invoiceTargetId, c.signal) : null;
     const balance = sale ? (minor(sale.BalanceDueAmount, r.currency) ?? 0n) : 0n;
     if (!sale || amount.value > balance) {
