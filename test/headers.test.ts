@@ -4,7 +4,8 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { allRoutes } from '../src/api/routes/index.ts';
 import { defineRoute } from '../src/api/route.ts';
-import { buildServer, CONTENT_SECURITY_POLICY } from '../src/api/server.ts';
+import { buildServer } from '../src/api/server.ts';
+import { CONTENT_SECURITY_POLICY } from '../src/api/security-headers.ts';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp, type TestResponse } from './helpers/app.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONTENT_SECURITY_POLICY } from '../src/api/server.ts';
+import { CONTENT_SECURITY_POLICY } from '../src/api/security-headers.ts';
 import { PAGE } from '../src/ledger/pdf-layout.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import {

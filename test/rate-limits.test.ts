@@ -138,6 +138,39 @@ describe('bearer tokens and session cookies in general', () => {
     );
   });
 
+  it('does not count a credential that was issued and has ended: a stale tab or an old script behind an office address', async () => {
+    const u = await addUser(t, c, 'stale@rate.example', 'viewer');
+    const stale = await signIn(t, u.email, u.password);
+    const key = await stale.request('POST', '/v1/users/me/api-keys', { name: 'old cron job' });
+    expect(key.status).toBe(201);
+    expect((await stale.request('DELETE', `/v1/users/me/api-keys/${key.body.id}`)).status).toBe(200);
+    // The session passes its end (idle or absolute); its row is kept a day, like its cookie.
+    await t.db.query(`UPDATE user_sessions SET expires_at = now() - interval '1 minute' WHERE user_id = $1`, [u.id]);
+    const office = '10.0.7.1';
+    for (let i = 0; i < 12; i++) {
+      const ended = await from(office, 'GET', '/v1/customers', undefined, { cookie: stale.cookie });
+      expect(ended.status).toBe(401);
+      expect(ended.body.error.message).toMatch(/session has ended/);
+      const revoked = await from(office, 'GET', '/v1/customers', undefined, {
+        authorization: `Bearer ${key.body.key}`,
+      });
+      expect(revoked.status).toBe(401);
+    }
+    // Colleagues at the same address still get in.
+    expect((await from(office, 'GET', '/v1/customers', undefined, { authorization: `Bearer ${c.token}` })).status).toBe(
+      200,
+    );
+    // A guessed cookie of the same shape still counts: five and the address is held back.
+    for (let i = 0; i < 5; i++) {
+      const guess = `ll_session=lls_${String(i).repeat(43)}`;
+      expect((await from(office, 'GET', '/v1/customers', undefined, { cookie: guess })).status).toBe(401);
+    }
+    expectThrottled(
+      await from(office, 'GET', '/v1/customers', undefined, { authorization: `Bearer ${c.token}` }),
+      'AUTH_THROTTLED',
+    );
+  });
+
   it('does not count a request that sends no credential at all', async () => {
     for (let i = 0; i < 10; i++) expect((await from('10.0.6.1', 'GET', '/v1/customers')).status).toBe(401);
     expect(

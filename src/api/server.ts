@@ -13,13 +13,14 @@ import type { Logger } from 'pino';
 import { type Database, type Queryable, isDatabaseUnavailable, isStorageFull, retryConflicts } from '../db/database.ts';
 import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { authenticate, purgeLoginFailures } from '../ledger/sessions.ts';
-import { secretsEqual } from '../ledger/secrets.ts';
+import { purgeLoginFailures } from '../ledger/sessions.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
 import { refreshAllOpenItems } from '../ledger/reports/open-items.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
-import { type AnyRoute, minimumRole, type Principal, roleAtLeast, type RouteContext } from './route.ts';
-import { checkCsrf, isHttps, principalFromApiKey, principalFromCookie, sessionTokenOf } from './cookie-auth.ts';
+import type { AnyRoute, Principal, RouteContext } from './route.ts';
+import { checkCsrf } from './cookie-auth.ts';
+import { ANONYMOUS, checkRole, principalOf } from './principal.ts';
+import { setSecurityHeaders } from './security-headers.ts';
 import { type AppConfig, AppServices } from './services.ts';
 import { allRoutes } from './routes/index.ts';
 import type { SyncService } from '../sync/service.ts';
@@ -64,94 +65,6 @@ function toFastifyPath(path: string): string {
   return path.replace(/\{(\w+)\}/g, ':$1');
 }
 
-async function resolvePrincipal(
-  route: AnyRoute,
-  request: FastifyRequest,
-  services: AppServices,
-  db: Queryable,
-): Promise<Principal> {
-  if (route.auth === 'none') return ANONYMOUS;
-  const header = request.headers.authorization;
-  const token = /^Bearer\s+(.+)$/i.exec(header ?? '')?.[1]?.trim();
-  const { adminToken } = services.config;
-  if (route.auth === 'admin' && !adminToken) throw new DomainError('ADMIN_API_DISABLED');
-  if (!token) {
-    // A browser sends no Authorization header: its session cookie speaks for it on entity routes.
-    if (header === undefined && route.auth !== 'admin' && sessionTokenOf(request) !== undefined) {
-      const principal = await principalFromCookie(request, services, db);
-      if (principal) return principal;
-      throw new DomainError('UNAUTHORIZED', 'The session has ended or is not valid; sign in again.');
-    }
-    throw new DomainError(route.auth === 'admin' ? 'ADMIN_TOKEN_REQUIRED' : 'UNAUTHORIZED', undefined);
-  }
-  if ((route.auth === 'admin' || route.auth === 'entityOrAdmin') && adminToken && secretsEqual(token, adminToken)) {
-    return { kind: 'admin', actor: 'admin' };
-  }
-  if (route.auth === 'admin') throw new DomainError('ADMIN_TOKEN_REQUIRED');
-  if (token.startsWith('llk_')) {
-    const principal = await principalFromApiKey(token, services, db);
-    if (!principal) throw new DomainError('UNAUTHORIZED', 'The API key is not valid or has been revoked.');
-    return principal;
-  }
-  const session = await authenticate(db, token);
-  const entity = await services.entity(db, session.entityId);
-  if (!entity) throw new DomainError('UNAUTHORIZED');
-  // The entity key pair is the entity's own login: it stays an owner, as before roles existed.
-  return {
-    kind: 'entity',
-    entity,
-    credentialId: session.credentialId,
-    role: 'owner',
-    user: null,
-    via: 'keyPair',
-    actor: `credential:${session.credentialId}`,
-  };
-}
-
-/**
- * resolvePrincipal behind the throttle of failed authentications (src/api/auth-throttle.ts): a
- * request carrying a token or a session cookie from an address past the limit is refused 429
- * before the credential is looked up; one whose credential is refused counts against its address.
- */
-async function throttledPrincipal(
-  route: AnyRoute,
-  request: FastifyRequest,
-  services: AppServices,
-  throttle: FailedAuthThrottle,
-): Promise<Principal> {
-  const presented = request.headers.authorization !== undefined || sessionTokenOf(request) !== undefined;
-  if (!presented) return resolvePrincipal(route, request, services, services.db);
-  const wait = throttle.retryAfter(request.ip);
-  if (wait > 0) {
-    request.log.warn({ address: request.ip }, 'authentication throttled');
-    throw new DomainError(
-      'AUTH_THROTTLED',
-      `Too many requests with a token that is not valid came from this address; retry in ${wait} seconds.`,
-      { retryAfterSeconds: wait },
-    );
-  }
-  try {
-    return await resolvePrincipal(route, request, services, services.db);
-  } catch (err) {
-    if (isDomainError(err) && (err.code === 'UNAUTHORIZED' || err.code === 'ADMIN_TOKEN_REQUIRED')) {
-      throttle.recordFailure(request.ip);
-    }
-    throw err;
-  }
-}
-
-/** Refuses FORBIDDEN_ROLE when an entity principal's role is below the route's. */
-function checkRole(route: AnyRoute, principal: Principal): void {
-  if (principal.kind !== 'entity') return;
-  const needed = minimumRole(route);
-  if (roleAtLeast(principal.role, needed)) return;
-  throw new DomainError(
-    'FORBIDDEN_ROLE',
-    `${route.method} ${route.path} needs the role ${needed}; this ${principal.via === 'apiKey' ? 'API key' : 'user'} is ${principal.role}.`,
-    { requiredRole: needed, role: principal.role },
-  );
-}
-
 function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, location: string): T {
   if (!schema) return undefined as T;
   const r = schema.safeParse(value);
@@ -167,8 +80,6 @@ interface Outcome {
   body: unknown;
   replayed: boolean;
 }
-
-const ANONYMOUS: Principal = { kind: 'anonymous', actor: 'anonymous' };
 
 // Who is calling is settled in onRequest, before the body is read; the route finds it here.
 const principals = new WeakMap<FastifyRequest, Principal>();
@@ -335,39 +246,6 @@ export function loggableUrl(url: string): string {
   return url.replace(SECRET_QUERY, '$1[redacted]');
 }
 
-/**
- * The policy of every page: only our own scripts, styles, images and forms, never an inline script
- * (an injected <script> does not run), no plugins, framed only by ourselves.
- */
-export const CONTENT_SECURITY_POLICY = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self' data:",
-  "font-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "frame-src 'self'",
-  "frame-ancestors 'self'",
-  "base-uri 'self'",
-  "form-action 'self'",
-].join('; ');
-
-const PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()';
-
-/** Nothing served is to be sniffed into another type, framed by others, or (from /v1) kept in a cache. */
-function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply, services: AppServices): void {
-  reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'SAMEORIGIN');
-  reply.header('referrer-policy', 'same-origin');
-  reply.header('cross-origin-opener-policy', 'same-origin');
-  reply.header('permissions-policy', PERMISSIONS_POLICY);
-  if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);
-  if (isHttps(request, services)) reply.header('strict-transport-security', 'max-age=31536000; includeSubDomains');
-  // Tokens, keys and customer data: no shared or browser cache keeps a copy.
-  if (request.url.startsWith('/v1/') || request.url === '/v1') reply.header('cache-control', 'no-store');
-}
-
 export interface BuildOptions {
   db: Database;
   config: AppConfig;
@@ -503,7 +381,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       // route that needs a token is answered 401 without reading or validating what it sent.
       onRequest: async (request) => {
         if (route.auth !== 'none') {
-          const principal = await throttledPrincipal(route, request, services, authThrottle);
+          const principal = await principalOf(route, request, services, authThrottle);
           // A change made with the cookie proves it comes from our own pages before anything else.
           checkCsrf(request, principal, services);
           checkRole(route, principal);
