@@ -18,7 +18,7 @@ import { secretsEqual } from '../ledger/secrets.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
 import { refreshAllOpenItems } from '../ledger/reports/open-items.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
-import { type AnyRoute, minimumRole, type Principal, roleAtLeast, type RouteContext } from './route.ts';
+import { type AnyRoute, JsonText, minimumRole, type Principal, roleAtLeast, type RouteContext } from './route.ts';
 import { checkCsrf, isHttps, principalFromApiKey, principalFromCookie, sessionTokenOf } from './cookie-auth.ts';
 import { type AppConfig, AppServices } from './services.ts';
 import { allRoutes } from './routes/index.ts';
@@ -536,6 +536,9 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
             .send(outcome.body);
         }
         if (outcome.body === undefined || outcome.status === 204) return reply.status(outcome.status).send();
+        if (outcome.body instanceof JsonText) {
+          return reply.status(outcome.status).type('application/json; charset=utf-8').send(outcome.body.text);
+        }
         return reply.status(outcome.status).type('application/json; charset=utf-8').send(JSON.stringify(outcome.body));
       },
     };
