@@ -11,7 +11,8 @@ import {
   emptyAging,
   signedAmount,
 } from '../../domain/aging.ts';
-import { formatAmount } from '../../domain/money.ts';
+import { currencyExponent } from '../../domain/currency.ts';
+import { formatAmount, formatMinorDigits } from '../../domain/money.ts';
 import { type ReportCustomer, getReportCustomer, getReportCustomers, listReportCustomers } from './customer.ts';
 import {
   OPEN_ITEM_FIELD as F,
@@ -111,6 +112,7 @@ export async function customerStatementJson(
   const customer = await getReportCustomer(db, entityId, customerCode);
   const f = await listOpenItemFields(db, entityId, upTo, customer.code);
   const { currency } = customer;
+  const exponent = currencyExponent(currency);
   const ageOf = agesAsAt(upTo);
   const aging = emptyAging();
   let balance = 0n;
@@ -122,18 +124,21 @@ export async function customerStatementJson(
     const dueDate = due === '' || due === undefined ? null : due;
     const age = ageOf(agingDate({ side, transactionDate, dueDate }, basis));
     const bucket = bucketFor(age);
-    const signed = signedAmount(side, BigInt(f[i + F.outstanding]!));
+    const outstanding = f[i + F.outstanding]!;
+    const signed = signedAmount(side, BigInt(outstanding));
     aging[bucket] += signed;
     balance += signed;
-    const gross = BigInt(f[i + F.gross]!);
+    // Both amounts are formatted from their digits, signed as signedAmount signs (`none` is never open).
+    const credit = side === 'credit';
     // Ids and numbers are bigint digits, which JSON writes as they are; dates are digits and dashes.
     lines.push(
       `{"transactionId":${f[i + F.transactionId]},"type":${JSON.stringify(f[i + F.type])},` +
         `"number":${f[i + F.number]},"externalReference":${f[i + F.externalReference]},` +
         `"description":${f[i + F.description]},"transactionDate":"${transactionDate}",` +
         `"dueDate":${dueDate === null ? 'null' : `"${dueDate}"`},` +
-        `"amount":"${formatAmount(side === 'credit' ? -gross : gross, currency)}",` +
-        `"outstanding":"${formatAmount(signed, currency)}","daysOverdue":${Math.max(0, age)},"bucket":"${bucket}"}`,
+        `"amount":"${formatMinorDigits(f[i + F.gross]!, exponent, credit)}",` +
+        `"outstanding":"${formatMinorDigits(outstanding, exponent, credit)}",` +
+        `"daysOverdue":${Math.max(0, age)},"bucket":"${bucket}"}`,
     );
   }
   const head: Omit<Statement, 'openItems'> = {
