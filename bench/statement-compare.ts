@@ -9,8 +9,9 @@
  *
  * `--base` is a directory holding that commit's `src/` and `migrations/` inside this repository
  * (`scratch/` is ignored by git), so that its imports find the same node_modules. Without it,
- * only this tree is timed. Prints each app's median and p95 and the ratio of medians to the base;
- * the two answers must be the same bytes, or it stops.
+ * only this tree is timed. Prints each app's median and p95, wall-clock and CPU time of the
+ * process (which load from other processes distorts less), and the ratios of medians to the
+ * base; the two answers must be the same bytes, or it stops.
  */
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -62,15 +63,19 @@ if (args.base) {
 }
 apps.push({ name: 'this tree', app: current.app });
 
-async function ask(app: FastifyInstance): Promise<[string, number]> {
+/** The answer, the wall-clock ms and the process's CPU ms (user and system: all threads) it took. */
+async function ask(app: FastifyInstance): Promise<[string, number, number]> {
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const res = await app.inject({ method: 'GET', url, headers: client.headers });
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   if (res.statusCode !== 200) throw new Error(`GET ${url} answered ${res.statusCode}: ${res.body.slice(0, 300)}`);
-  return [res.body, ms];
+  return [res.body, ms, (cpu.user + cpu.system) / 1000];
 }
 
 const samples = apps.map(() => [] as number[]);
+const cpuSamples = apps.map(() => [] as number[]);
 const warmup = Number(args.warmup);
 const rounds = Number(args.rounds);
 for (let round = 0; round < warmup + rounds; round++) {
@@ -78,19 +83,26 @@ for (let round = 0; round < warmup + rounds; round++) {
   const order = round % 2 === 0 ? apps.map((_, i) => i) : apps.map((_, i) => apps.length - 1 - i);
   const bodies: string[] = [];
   for (const i of order) {
-    const [body, ms] = await ask(apps[i]!.app);
+    const [body, ms, cpuMs] = await ask(apps[i]!.app);
     bodies.push(body);
-    if (round >= warmup) samples[i]!.push(ms);
+    if (round >= warmup) {
+      samples[i]!.push(ms);
+      cpuSamples[i]!.push(cpuMs);
+    }
   }
   if (bodies.some((b) => b !== bodies[0])) throw new Error('the apps answered different statements');
   if (round % 10 === 9) progress(`statement compare: round ${round + 1}/${warmup + rounds}`);
 }
 
+// CPU time is what a busy machine distorts least: waiting for a core is wall time, not CPU time.
 const base = distribution(samples[0]!);
+const baseCpu = distribution(cpuSamples[0]!);
 for (const [i, { name }] of apps.entries()) {
   const d = distribution(samples[i]!);
-  const ratio = i === 0 ? '' : `  ratio of medians ${(d.p50 / base.p50).toFixed(2)}`;
-  console.log(`${name.padEnd(10)} median ${d.p50} ms  p95 ${d.p95} ms  (n=${d.count})${ratio}`);
+  const c = distribution(cpuSamples[i]!);
+  const ratio = (x: number, y: number) => (i === 0 ? '' : `  ratio ${(x / y).toFixed(2)}`);
+  console.log(`${name.padEnd(10)} wall median ${d.p50} ms  p95 ${d.p95} ms${ratio(d.p50, base.p50)}`);
+  console.log(`${''.padEnd(10)} CPU  median ${c.p50} ms  p95 ${c.p95} ms${ratio(c.p50, baseCpu.p50)}  (n=${d.count})`);
 }
 for (const { name, app } of apps) if (name === 'base') await app.close();
 await current.close();
