@@ -98,9 +98,9 @@ export async function customerStatement(
 /**
  * The statement of customerStatement as its JSON text, character for character what
  * `JSON.stringify(await customerStatement(...))` gives (the tests hold it to that), written
- * straight from the query's fields. A 10,000-item statement is 2.4 MB: building an object per
- * item and then serialising them all took about a third of the request, and the texts come
- * JSON-quoted from the database already.
+ * straight from the query's fields. A 10,000-item statement is 2.4 MB: parsing each item into
+ * an object, building its line and serialising them all took a quarter or more of the request,
+ * and the texts come JSON-quoted from the database already.
  */
 export async function customerStatementJson(
   db: Queryable,
