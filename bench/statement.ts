@@ -3,7 +3,7 @@ import type { EntityClient } from './harness.ts';
 import { type Distribution, distribution, progress, rate, timed } from './stats.ts';
 
 export const STATEMENT_CUSTOMER = 'BIG';
-const UP_TO = '2026-12-31';
+export const STATEMENT_UP_TO = '2026-12-31';
 const CHUNK = 2000;
 
 export type StatementResult =
@@ -26,7 +26,7 @@ const RESERVE = `INSERT INTO document_sequences (entity_id, type, last_number) V
  * with its item and balanced journal, dated over two years; every tenth is half paid by a receipt
  * allocated to it (so the statement's allocation join has work), which leaves all invoices open.
  */
-async function seed(db: Database, entityId: string, count: number): Promise<void> {
+export async function seedStatementCustomer(db: Database, entityId: string, count: number): Promise<void> {
   await db.query(
     `INSERT INTO customers (entity_id, code, name, currency, control_gl_account_code) VALUES ($1, $2, 'Big customer', 'EUR', '1100')`,
     [entityId, STATEMENT_CUSTOMER],
@@ -110,8 +110,8 @@ export async function runStatement(
   warmup: number,
   count: number,
 ): Promise<StatementResult> {
-  const [, seedMs] = await timed(() => seed(db, client.entityId, openItems));
-  const url = `/v1/customers/${STATEMENT_CUSTOMER}/statement?upTo=${UP_TO}`;
+  const [, seedMs] = await timed(() => seedStatementCustomer(db, client.entityId, openItems));
+  const url = `/v1/customers/${STATEMENT_CUSTOMER}/statement?upTo=${STATEMENT_UP_TO}`;
   const samples: number[] = [];
   let bytes = 0;
   for (let i = 0; i < warmup + count; i++) {

@@ -101,6 +101,14 @@ export interface RouteSpec<PS extends z.ZodType, QS extends z.ZodType, BS extend
   handler: (ctx: RouteContext<z.output<PS>, z.output<QS>, z.output<BS>>) => Promise<unknown>;
 }
 
+/**
+ * What a GET handler answers when it has written its JSON body itself: sent as it is, with the
+ * JSON content type, instead of being serialised. The route's `success.schema` still documents it.
+ */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** The least role a route needs (its `role`, else by method). */
 export function minimumRole(route: { method: string; role?: Role }): Role {
   return route.role ?? (route.method === 'GET' ? 'viewer' : 'accountant');

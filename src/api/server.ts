@@ -17,7 +17,7 @@ import { purgeLoginFailures } from '../ledger/sessions.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
 import { refreshAllOpenItems } from '../ledger/reports/open-items.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
-import type { AnyRoute, Principal, RouteContext } from './route.ts';
+import { type AnyRoute, JsonText, type Principal, type RouteContext } from './route.ts';
 import { checkCsrf } from './cookie-auth.ts';
 import { ANONYMOUS, checkRole, principalOf } from './principal.ts';
 import { setSecurityHeaders } from './security-headers.ts';
@@ -414,6 +414,9 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
             .send(outcome.body);
         }
         if (outcome.body === undefined || outcome.status === 204) return reply.status(outcome.status).send();
+        if (outcome.body instanceof JsonText) {
+          return reply.status(outcome.status).type('application/json; charset=utf-8').send(outcome.body.text);
+        }
         return reply.status(outcome.status).type('application/json; charset=utf-8').send(JSON.stringify(outcome.body));
       },
     };

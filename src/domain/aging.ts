@@ -71,6 +71,20 @@ export function emptyAging(): AgingTotals {
   return { current: 0n, days1to30: 0n, days31to60: 0n, days61to90: 0n, days91to120: 0n, over120: 0n };
 }
 
+/**
+ * Days from each YYYY-MM-DD date to `upTo` (negative when after it), as a function that parses
+ * each date once: thousands of items share a few hundred dates.
+ */
+export function agesAsAt(upTo: string): (date: string) => number {
+  const asAt = dayNumber(upTo);
+  const days = new Map<string, number>();
+  return (date) => {
+    let d = days.get(date);
+    if (d === undefined) days.set(date, (d = asAt - dayNumber(date)));
+    return d;
+  };
+}
+
 export interface AgedItem<T> {
   item: T;
   /** Outstanding with its sign: positive owed by the customer, negative owed to them. */
@@ -99,18 +113,11 @@ export function ageOpenItems<T extends AgeableItem>(
   basis: AgingBasis,
   upTo: string,
 ): AgedItems<T> {
-  const asAt = dayNumber(upTo);
-  // Thousands of items share a few hundred dates; parse each date once.
-  const days = new Map<string, number>();
-  const dayOf = (date: string) => {
-    let d = days.get(date);
-    if (d === undefined) days.set(date, (d = dayNumber(date)));
-    return d;
-  };
+  const ageOf = agesAsAt(upTo);
   const aging = emptyAging();
   let balance = 0n;
   const aged = items.map((item) => {
-    const age = asAt - dayOf(agingDate(item, basis));
+    const age = ageOf(agingDate(item, basis));
     const bucket = bucketFor(age);
     const signed = signedAmount(item.side, item.outstanding);
     aging[bucket] += signed;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatAmount, multiplyAmount, parseAmount, toBaseAmount } from './money.ts';
+import { formatAmount, formatMinorDigits, multiplyAmount, parseAmount, toBaseAmount } from './money.ts';
 import { currencyExponent } from './currency.ts';
 
 describe('money', () => {
@@ -71,6 +71,33 @@ describe('money', () => {
     expect(formatAmount(1000n, 'JPY')).toBe('1000');
     expect(formatAmount(1n, 'KWD')).toBe('0.001');
     expect(currencyExponent('XYZ')).toBe(2);
+  });
+
+  it('formats digits of minor units exactly as formatAmount formats the bigint', () => {
+    const values = [
+      '0',
+      '1',
+      '5',
+      '9',
+      '10',
+      '99',
+      '100',
+      '999',
+      '1000',
+      '12050',
+      '123456789012345678',
+      '9223372036854775807',
+    ];
+    for (const currency of ['JPY', 'EUR', 'KWD']) {
+      const exponent = currencyExponent(currency);
+      for (const digits of values) {
+        expect(formatMinorDigits(digits, exponent, false)).toBe(formatAmount(BigInt(digits), currency));
+        expect(formatMinorDigits(digits, exponent, true)).toBe(formatAmount(-BigInt(digits), currency));
+      }
+    }
+    expect(formatMinorDigits('5', 2, true)).toBe('-0.05');
+    expect(() => formatMinorDigits('-5', 2, false)).toThrow(/digits/);
+    expect(() => formatMinorDigits('', 2, false)).toThrow(/digits/);
   });
 
   it('rounds half-up or half-even as named', () => {

@@ -79,6 +79,20 @@ export function formatAmount(minor: bigint, currency: string): string {
   return (negative ? '-' : '') + whole + fraction;
 }
 
+/**
+ * formatAmount of minor units given as their digits (a non-negative bigint as PostgreSQL writes
+ * it), negated when `negative`, in the currency's `exponent` (currencyExponent): for thousands
+ * of amounts straight from a query, without a bigint each. `"12050"`, 2 → "120.50"; `"5"`, 2,
+ * negative → "-0.05"; `"0"`, 2, negative → "0.00".
+ */
+export function formatMinorDigits(digits: string, exponent: number, negative: boolean): string {
+  if (!/^\d+$/.test(digits)) throw new Error(`not the digits of an amount: ${digits}`);
+  const abs = digits.length > exponent ? digits : digits.padStart(exponent + 1, '0');
+  // Zero has no sign, as -0n is 0n; PostgreSQL writes no leading zeros.
+  const sign = negative && digits !== '0' ? '-' : '';
+  return exponent === 0 ? sign + abs : `${sign}${abs.slice(0, -exponent)}.${abs.slice(-exponent)}`;
+}
+
 /** Minor units × a decimal factor, rounded to minor units with the named mode. */
 export function multiplyAmount(minor: bigint, factor: Dec | string, rounding: Rounding): bigint {
   const product = new Dec(minor.toString()).mul(factor);

@@ -1,8 +1,27 @@
 import type { Queryable } from '../../db/database.ts';
-import { AGING_BUCKETS, type AgingBasis, type AgingBucket, ageOpenItems } from '../../domain/aging.ts';
-import { formatAmount } from '../../domain/money.ts';
+import {
+  AGING_BUCKETS,
+  type AgingBasis,
+  type AgingBucket,
+  type Side,
+  ageOpenItems,
+  agesAsAt,
+  agingDate,
+  bucketFor,
+  emptyAging,
+  signedAmount,
+} from '../../domain/aging.ts';
+import { currencyExponent } from '../../domain/currency.ts';
+import { formatAmount, formatMinorDigits } from '../../domain/money.ts';
 import { type ReportCustomer, getReportCustomer, getReportCustomers, listReportCustomers } from './customer.ts';
-import { type OpenItem, listOpenItems, listOpenItemsOf } from './open-items.ts';
+import {
+  OPEN_ITEM_FIELD as F,
+  OPEN_ITEM_FIELDS,
+  type OpenItem,
+  listOpenItemFields,
+  listOpenItems,
+  listOpenItemsOf,
+} from './open-items.ts';
 
 export interface StatementLine {
   transactionId: number;
@@ -74,6 +93,67 @@ export async function customerStatement(
   const customer = await getReportCustomer(db, entityId, customerCode);
   const items = await listOpenItems(db, entityId, upTo, customer.code);
   return buildStatement(customer, items, upTo, basis);
+}
+
+/**
+ * The statement of customerStatement as its JSON text, character for character what
+ * `JSON.stringify(await customerStatement(...))` gives (the tests hold it to that), written
+ * straight from the query's fields. A 10,000-item statement is 2.4 MB: parsing each item into
+ * an object, building its line and serialising them all took a quarter or more of the request,
+ * and the texts come JSON-quoted from the database already.
+ */
+export async function customerStatementJson(
+  db: Queryable,
+  entityId: string,
+  customerCode: string,
+  upTo: string,
+  basis: AgingBasis,
+): Promise<string> {
+  const customer = await getReportCustomer(db, entityId, customerCode);
+  const f = await listOpenItemFields(db, entityId, upTo, customer.code);
+  const { currency } = customer;
+  const exponent = currencyExponent(currency);
+  const ageOf = agesAsAt(upTo);
+  const aging = emptyAging();
+  let balance = 0n;
+  const lines: string[] = [];
+  for (let i = 0; i < f.length; i += OPEN_ITEM_FIELDS) {
+    const side = f[i + F.side] as Side;
+    const transactionDate = f[i + F.transactionDate]!;
+    const due = f[i + F.dueDate];
+    const dueDate = due === '' || due === undefined ? null : due;
+    const age = ageOf(agingDate({ side, transactionDate, dueDate }, basis));
+    const bucket = bucketFor(age);
+    const outstanding = f[i + F.outstanding]!;
+    const signed = signedAmount(side, BigInt(outstanding));
+    aging[bucket] += signed;
+    balance += signed;
+    // Both amounts are formatted from their digits, signed as signedAmount signs (`none` is never open).
+    const credit = side === 'credit';
+    // Ids and numbers are bigint digits, which JSON writes as they are; dates are digits and dashes.
+    lines.push(
+      `{"transactionId":${f[i + F.transactionId]},"type":${JSON.stringify(f[i + F.type])},` +
+        `"number":${f[i + F.number]},"externalReference":${f[i + F.externalReference]},` +
+        `"description":${f[i + F.description]},"transactionDate":"${transactionDate}",` +
+        `"dueDate":${dueDate === null ? 'null' : `"${dueDate}"`},` +
+        `"amount":"${formatMinorDigits(f[i + F.gross]!, exponent, credit)}",` +
+        `"outstanding":"${formatMinorDigits(outstanding, exponent, credit)}",` +
+        `"daysOverdue":${Math.max(0, age)},"bucket":"${bucket}"}`,
+    );
+  }
+  const head: Omit<Statement, 'openItems'> = {
+    customerCode: customer.code,
+    customerName: customer.name,
+    currency,
+    upTo,
+    basis,
+    currentBalance: formatAmount(balance, currency),
+    aging: Object.fromEntries(AGING_BUCKETS.map((b) => [b, formatAmount(aging[b], currency)])) as Record<
+      AgingBucket,
+      string
+    >,
+  };
+  return `${JSON.stringify(head).slice(0, -1)},"openItems":[${lines.join(',')}]}`;
 }
 
 /**

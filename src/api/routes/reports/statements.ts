@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { defineRoute } from '../../route.ts';
+import { JsonText, defineRoute } from '../../route.ts';
 import { BooleanFlag, Code, IsoDate } from '../../schemas.ts';
 import { today } from '../../../domain/dates.ts';
-import { customerStatement, customerStatements, customerStatementsOf } from '../../../ledger/reports/statement.ts';
+import { customerStatementJson, customerStatements, customerStatementsOf } from '../../../ledger/reports/statement.ts';
 import { customerBalance, customerBalances } from '../../../ledger/reports/balance.ts';
 import { AGING_BASES } from '../../../domain/aging.ts';
 import { Basis, DateText, Money, StatementSchema } from './schemas.ts';
@@ -71,8 +71,9 @@ export const customerStatementRoute = defineRoute({
   query: z.strictObject({ upTo: UpTo, basis: Basis }),
   success: { status: 200, description: 'The statement.', schema: StatementSchema },
   errors: ['NOT_FOUND'],
+  // Written as JSON text straight from the query: a customer with 10,000 open items is a 2.4 MB answer.
   handler: async ({ db, params, query, entity }) =>
-    customerStatement(db, entity.id, params.code, query.upTo ?? today(), query.basis),
+    new JsonText(await customerStatementJson(db, entity.id, params.code, query.upTo ?? today(), query.basis)),
 });
 
 const BalanceSchema = z.object({
