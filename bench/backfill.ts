@@ -20,6 +20,7 @@
 import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
+import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/open.ts';
 import type { RatePermit, RatePlanner } from '../src/sync/remote/contracts.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
@@ -43,6 +44,11 @@ export type PlatformName = string;
 export interface BackfillOptions extends BackfillCounts {
   /** Invoices the one-call approach is measured on; default `sampleMinutes` of the platform's call budget. */
   oneCallSample?: number | undefined;
+  /**
+   * Opens the fresh database each approach is measured on (default: a new in-memory PGlite, which
+   * runs initdb and the migrations, seconds each). The tests start theirs from the suite's saved cluster.
+   */
+  openDb?: (() => Promise<Database>) | undefined;
 }
 
 /** One approach's backfill of all the invoices (the one-call approach: extrapolated from its sample). */
@@ -126,7 +132,7 @@ function invoicesFor(p: BackfillPlatform, count: number, customerIds: string[]):
 
 /** One approach, measured: customers, then the invoices, on a fresh database and simulator. */
 async function measure(p: BackfillPlatform, approach: Approach, invoices: number, o: BackfillOptions) {
-  const db = await openDatabase({ dataDir: 'memory' });
+  const db = await (o.openDb ?? (() => openDatabase({ dataDir: 'memory' })))();
   const log = pino({ level: 'silent' });
   // The planner's margin covers calls delayed in transit and on this machine: real milliseconds,
   // not scaled ones. So each window gets the margin production gives the window it stands for

@@ -1,16 +1,44 @@
 import { Command } from 'commander';
-import { registerServe } from './serve.ts';
-import { registerEntity } from './entity.ts';
-import { registerWorker } from './worker.ts';
-import { registerExceptions, registerSync } from './sync.ts';
-import { registerImport } from './import.ts';
-import { registerReconcile } from './reconcile.ts';
-import { registerConfig } from './config.ts';
-import { registerKeys } from './keys.ts';
-import { registerPipeline } from './pipeline.ts';
-import { registerRuns } from './runs.ts';
-import { registerUsers } from './users.ts';
-import { registerVerify } from './verify.ts';
+
+type Register = (program: Command) => void;
+
+/*
+ * Each command's module, in the order `ledgerlink --help` lists them. Only the named command's
+ * module is loaded: `serve`, `sync` and the others bring in every connector and the HTTP server
+ * (seconds of loading through tsx), which `entity create` or `user list` never use. With no
+ * command, help, or a name that is none of these, all of them are loaded, so help and commander's
+ * "did you mean" see every command.
+ */
+const COMMANDS: [names: string[], load: () => Promise<Register[]>][] = [
+  [['serve'], async () => [(await import('./serve.ts')).registerServe]],
+  [['worker'], async () => [(await import('./worker.ts')).registerWorker]],
+  [
+    ['sync', 'exceptions'],
+    async () => {
+      const m = await import('./sync.ts');
+      return [m.registerSync, m.registerExceptions];
+    },
+  ],
+  [['import'], async () => [(await import('./import.ts')).registerImport]],
+  [['reconcile'], async () => [(await import('./reconcile.ts')).registerReconcile]],
+  [['entity'], async () => [(await import('./entity.ts')).registerEntity]],
+  [['config'], async () => [(await import('./config.ts')).registerConfig]],
+  [['keys'], async () => [(await import('./keys.ts')).registerKeys]],
+  [['pipeline'], async () => [(await import('./pipeline.ts')).registerPipeline]],
+  [['runs'], async () => [(await import('./runs.ts')).registerRuns]],
+  [['user'], async () => [(await import('./users.ts')).registerUsers]],
+  [['verify'], async () => [(await import('./verify.ts')).registerVerify]],
+];
+
+/** The command named in `args` (the global options skipped), if any. */
+function commandName(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--data-dir') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
 
 const program = new Command();
 program
@@ -22,21 +50,15 @@ program
     const dir = program.opts<{ dataDir?: string }>().dataDir;
     if (dir !== undefined) process.env.LEDGERLINK_DATA_DIR = dir;
   });
-registerServe(program);
-registerWorker(program);
-registerSync(program);
-registerExceptions(program);
-registerImport(program);
-registerReconcile(program);
-registerEntity(program);
-registerConfig(program);
-registerKeys(program);
-registerPipeline(program);
-registerRuns(program);
-registerUsers(program);
-registerVerify(program);
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+async function main(): Promise<void> {
+  const name = commandName(process.argv.slice(2));
+  const named = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
+  for (const [, load] of named ? [named] : COMMANDS) for (const register of await load()) register(program);
+  await program.parseAsync(process.argv);
+}
+
+main().catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exit(1);
 });
