@@ -594,15 +594,21 @@ export function conformance(harness: TargetHarness): void {
         it.skip(`${s.name} — skipped: ${harness.unsupported[gap]}`, () => undefined);
         continue;
       }
-      it(s.name, async () => {
-        const r = await start(w, harness, s.faults);
-        try {
-          await s.run(r, `S${n + 1}`);
-        } finally {
-          await r.proxy?.close();
-        }
-        expect(r.platform.violations()).toEqual([]);
-      });
+      // The faults scenario waits out held answers and retries by design: 15-25 s on a quiet
+      // machine, past the suite's 30 s on a loaded one (Acumatica's timed out in a CI run beside a bench).
+      it(
+        s.name,
+        async () => {
+          const r = await start(w, harness, s.faults);
+          try {
+            await s.run(r, `S${n + 1}`);
+          } finally {
+            await r.proxy?.close();
+          }
+          expect(r.platform.violations()).toEqual([]);
+        },
+        s.faults ? 120_000 : undefined,
+      );
     }
     const gaps = Object.keys(harness.unsupported) as Feature[];
     if (gaps.length > 0)
