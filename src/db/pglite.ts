@@ -15,14 +15,13 @@ import {
   nextSavepointName,
   toDriverParams,
 } from './database.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 
 const TEXT_PARSERS = {
   [types.INT8]: (v: string) => v,
   [types.NUMERIC]: (v: string) => v,
   [types.DATE]: (v: string) => v,
 };
-
-type PgliteTx = Pick<PGlite, 'query' | 'exec'>;
 
 /** The transaction open in this async context: on which database, and whether it is still open. */
 interface OpenTransaction {
@@ -79,7 +78,9 @@ class PgliteScope implements Queryable {
   protected holder: Holder | null = null;
 
   constructor(
-    protected readonly raw: PgliteTx,
+    protected readonly raw: PGlite,
+    /** The connection's prepared statements, shared by the database and its transactions. */
+    protected readonly statements: PgliteStatements,
     readonly inTransaction: boolean,
     private readonly mutex: Mutex | null,
     protected readonly check: NestedCheck,
@@ -89,7 +90,7 @@ class PgliteScope implements Queryable {
 
   async query<T>(sql: string, params?: readonly SqlParam[]): Promise<QueryResult<T>> {
     return this.#use('a query', async () => {
-      const r = await this.raw.query<T>(sql, toDriverParams(params));
+      const r = await this.statements.query<T>(sql, toDriverParams(params));
       return { rows: r.rows, rowCount: r.affectedRows || r.rows.length };
     });
   }
@@ -97,6 +98,7 @@ class PgliteScope implements Queryable {
   async exec(sql: string): Promise<void> {
     return this.#use('a script', async () => {
       await this.raw.exec(sql);
+      this.statements.afterScript(sql);
     });
   }
 
@@ -166,7 +168,7 @@ class PgliteScope implements Queryable {
       await this.raw.exec('BEGIN');
       const holder: Holder = { inFlight: 0, lastActive: Date.now() };
       this.holder = holder;
-      const tx = new PgliteScope(this.raw, true, null, this.check, holder);
+      const tx = new PgliteScope(this.raw, this.statements, true, null, this.check, holder);
       const store: OpenTransaction = { db: this, open: true };
       try {
         const result = await (this.check.mode === 'exact' ? openTransaction.run(store, () => fn(tx)) : fn(tx));
@@ -192,7 +194,7 @@ class PgliteDatabase extends PgliteScope implements Database {
     readonly description: string,
     check: NestedCheck,
   ) {
-    super(pg, false, new Mutex(), check);
+    super(pg, new PgliteStatements(pg), false, new Mutex(), check);
   }
   async close(): Promise<void> {
     await this.pg.close();

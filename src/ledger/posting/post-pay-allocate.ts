@@ -334,11 +334,13 @@ async function usedReferences(
   if (wanted.length === 0) return used;
   const { rows } = await db.query<{ customer_code: string; type: TransactionType; external_reference: string }>(
     `SELECT DISTINCT t.customer_code, t.type, t.external_reference
-       FROM transactions t
-       JOIN unnest($2::text[], $3::text[], $4::text[]) AS w(customer_code, type, reference)
-         ON t.customer_code = w.customer_code AND t.type = w.type
-        AND ll_reference_key(t.external_reference) = ll_reference_key(w.reference)
-      WHERE t.entity_id = $1`,
+       FROM unnest($2::text[], $3::text[], $4::text[]) AS w(customer_code, type, reference)
+       CROSS JOIN LATERAL (
+         SELECT t.customer_code, t.type, t.external_reference FROM transactions t
+          WHERE t.entity_id = $1 AND t.customer_code = w.customer_code AND t.type = w.type
+            AND ll_reference_key(t.external_reference) = ll_reference_key(w.reference)
+          LIMIT 1
+       ) t`,
     [entityId, wanted.map((w) => w[0]), wanted.map((w) => w[1]), wanted.map((w) => w[2])],
   );
   for (const r of rows) used.add(key(r.customer_code, r.type, r.external_reference));
