@@ -50,19 +50,31 @@ export interface Statement {
   openItems: StatementLine[];
 }
 
-function buildStatement(customer: ReportCustomer, items: OpenItem[], upTo: string, basis: AgingBasis): Statement {
-  const { currency } = customer;
-  const fmt = (v: bigint) => formatAmount(v, currency);
-  const aged = ageOpenItems(items, basis, upTo);
-  const aging = Object.fromEntries(AGING_BUCKETS.map((b) => [b, fmt(aged.aging[b])])) as Record<AgingBucket, string>;
+/** The statement's head: who, as at when, the balance and its aging, formatted in the customer's currency. */
+function statementHead(
+  customer: ReportCustomer,
+  upTo: string,
+  basis: AgingBasis,
+  balance: bigint,
+  aging: Record<AgingBucket, bigint>,
+): Omit<Statement, 'openItems'> {
+  const fmt = (v: bigint) => formatAmount(v, customer.currency);
   return {
     customerCode: customer.code,
     customerName: customer.name,
-    currency,
+    currency: customer.currency,
     upTo,
     basis,
-    currentBalance: fmt(aged.balance),
-    aging,
+    currentBalance: fmt(balance),
+    aging: Object.fromEntries(AGING_BUCKETS.map((b) => [b, fmt(aging[b])])) as Record<AgingBucket, string>,
+  };
+}
+
+function buildStatement(customer: ReportCustomer, items: OpenItem[], upTo: string, basis: AgingBasis): Statement {
+  const fmt = (v: bigint) => formatAmount(v, customer.currency);
+  const aged = ageOpenItems(items, basis, upTo);
+  return {
+    ...statementHead(customer, upTo, basis, aged.balance, aged.aging),
     openItems: aged.items.map(({ item, signed, daysOverdue, bucket }) => ({
       transactionId: item.transactionId,
       type: item.type,
@@ -111,8 +123,7 @@ export async function customerStatementJson(
 ): Promise<string> {
   const customer = await getReportCustomer(db, entityId, customerCode);
   const f = await listOpenItemFields(db, entityId, upTo, customer.code);
-  const { currency } = customer;
-  const exponent = currencyExponent(currency);
+  const exponent = currencyExponent(customer.currency);
   const ageOf = agesAsAt(upTo);
   const aging = emptyAging();
   let balance = 0n;
@@ -141,18 +152,7 @@ export async function customerStatementJson(
         `"daysOverdue":${Math.max(0, age)},"bucket":"${bucket}"}`,
     );
   }
-  const head: Omit<Statement, 'openItems'> = {
-    customerCode: customer.code,
-    customerName: customer.name,
-    currency,
-    upTo,
-    basis,
-    currentBalance: formatAmount(balance, currency),
-    aging: Object.fromEntries(AGING_BUCKETS.map((b) => [b, formatAmount(aging[b], currency)])) as Record<
-      AgingBucket,
-      string
-    >,
-  };
+  const head = statementHead(customer, upTo, basis, balance, aging);
   return `${JSON.stringify(head).slice(0, -1)},"openItems":[${lines.join(',')}]}`;
 }
 
