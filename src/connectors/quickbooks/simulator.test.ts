@@ -238,13 +238,18 @@ describe('QuickBooks Online simulator', () => {
     expect(inv2.LinkedTxn.map((l: { TxnId: string }) => l.TxnId)).toEqual([pay.Id, applied.json.Payment.Id]);
   });
 
+  /** The statuses of `n` reads in a row. */
+  async function statusesOf(call: ReturnType<typeof client>, n: number): Promise<number[]> {
+    const statuses: number[] = [];
+    for (let i = 0; i < n; i++) statuses.push((await call('GET', 'preferences')).status);
+    return statuses;
+  }
+
   // Windows far longer than the test: a slow machine cannot let a call slip into the next window.
   it('enforces its limits per realm with 429 and the throttle body, and counts what it saw', async () => {
     const s = await sim({ limits: { callsPerSecond: 3, callsPerMinute: 5, secondMs: 60_000, minuteMs: 600_000 } });
     const call = client(s);
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await call('GET', 'preferences')).status);
-    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(await statusesOf(call, 4)).toEqual([200, 200, 200, 429]);
     const refused = await call('GET', 'preferences');
     expect(refused.json.fault.error[0].code).toBe('3001');
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
@@ -253,10 +258,7 @@ describe('QuickBooks Online simulator', () => {
 
   it('refuses the call past the minute limit while the second limit has room', async () => {
     const s = await sim({ limits: { callsPerSecond: 10, callsPerMinute: 3, secondMs: 60_000, minuteMs: 600_000 } });
-    const call = client(s);
-    const statuses: number[] = [];
-    for (let i = 0; i < 4; i++) statuses.push((await call('GET', 'preferences')).status);
-    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(await statusesOf(client(s), 4)).toEqual([200, 200, 200, 429]);
     expect(s.stats).toMatchObject({ maxPerMinute: 3, throttled: 1, throttledBy: { second: 0, minute: 1 } });
   });
 
