@@ -123,8 +123,17 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       quick: { type: 'boolean', default: false },
       instalments: { type: 'string' },
       settle: { type: 'string' },
+      help: { type: 'boolean', default: false },
     },
   });
+  if (args.help) {
+    process.stdout.write(`Usage: npm run bench:memory -- [--quick] [--instalments N] [--settle SECONDS]
+Resident memory of the embedded server (PGlite): idle after SECONDS (default 30; --quick 10), and the peak
+during a sync of N instalments (default 100,000; --quick 5,000), each in a process of its own.
+Exits 1 when a figure misses its target.
+`);
+    process.exit(0);
+  }
   const instalments = Number(args.instalments ?? (args.quick ? 5000 : 100_000));
   const settleSeconds = Number(args.settle ?? (args.quick ? 10 : 30));
   const result = await runMemory({ instalments, settleSeconds });
