@@ -68,10 +68,14 @@ export class PgliteStatements {
 
   /** Runs one statement with its parameters (already in driver form) and returns PGlite's result. */
   async query<T>(sql: string, params: readonly unknown[]): Promise<Results<T>> {
-    if (sql.length > PREPARED_SQL_MAX_LENGTH || SCHEMA_CHANGE.test(sql)) {
-      const result = await this.pg.query<T>(sql, params as unknown[]);
-      if (SCHEMA_CHANGE.test(sql)) this.invalidate();
-      return result;
+    // A statement already prepared passed these checks when it was prepared: the hot path skips them.
+    if (!this.#cache.has(sql)) {
+      const schemaChange = SCHEMA_CHANGE.test(sql);
+      if (schemaChange || sql.length > PREPARED_SQL_MAX_LENGTH) {
+        const result = await this.pg.query<T>(sql, params as unknown[]);
+        if (schemaChange) this.invalidate();
+        return result;
+      }
     }
     // Under PGlite's own query lock, as PGlite.query runs: protocol calls must not interleave.
     return this.pg._runExclusiveQuery(async () => {

@@ -56,7 +56,8 @@ interface Run {
   /**
    * Flushes until nothing waits for the target, retry times brought forward; fails after that many
    * flushes in a row that leave as many documents waiting (a target that never settles). Counted
-   * from the last progress, so a large batch (`npm run bench:faults`) gets the flushes it needs.
+   * from the last progress, so a large batch (`npm run bench:faults`) gets the flushes it needs;
+   * there the retry times are waited out (`npm run bench:faults` runs against wall-clock limits).
    */
   settle(flushes: number): Promise<void>;
   /** Runs the engine over these records without draining what waits for the target. */
@@ -532,8 +533,9 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
         // bench:faults waits them out instead: a simulator's limits are windows of wall-clock time,
         // which a batch of 500 documents fills, and a retry brought forward would meet 429 again
         // until its attempts ran out.
-        if (Number(p.wait ?? 0) > 0 && BENCH.report) await sleep(Math.min(Number(p.wait), 60_000));
-        else if (Number(p.wait ?? 0) > 0)
+        const wait = Number(p.wait ?? 0);
+        if (wait > 0 && BENCH.report) await sleep(Math.min(wait, 60_000));
+        else if (wait > 0)
           await w.t.db.query(
             `UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
             [pipeline.id],
