@@ -57,8 +57,9 @@ afterAll(async () => {
 async function businessCentral(
   seed: number,
   limit?: { requests: number; windowMs: number },
+  dropAfterCommitRate = 0.05,
 ): Promise<{ sim: BusinessCentralSimulator; target: Record<string, unknown> }> {
-  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate: 0.05, limit });
+  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate, limit });
   closers.push(sim);
   return {
     sim,
@@ -270,6 +271,43 @@ describe('the Business Central target, end to end', () => {
     expect(rows).toHaveLength(refs.length);
     for (const r of rows) expect(r.target_number).toBe(byRef.get(r.source_id)!.number);
   }, 120_000);
+
+  it('a lost answer in the middle of a batch keeps what came before it: neither looked up nor sent again', async () => {
+    await t.entity('BC4', 'EUR', { standardTaxRate: '0.21' });
+    const { sim, target } = await businessCentral(41, undefined, 0);
+    const pipeline = await definePipeline(t.db, 'BC4', {
+      name: 'mid-batch-to-bc',
+      source: { type: 'records' },
+      target,
+    });
+    const refs = [...Array(6).keys()].map((i) => `MID-${i}`);
+    // The fourth invoice of the batch is committed and its answer lost.
+    sim.dropNext(1, (m, p, body) => m === 'POST' && p.endsWith('/salesInvoices') && body.includes('"MID-3"'));
+    await sync.processRecords(pipeline, 'import', 'mid', [
+      { record: { kind: 'customer', sourceId: 'C', name: 'Mid-batch customer' } },
+      ...refs.map((ref) => ({
+        record: {
+          kind: 'invoice',
+          sourceId: ref,
+          externalReference: ref,
+          customerSourceId: 'C',
+          invoiceDate: '2026-11-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        } satisfies CanonicalRecord,
+      })),
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'Business Central');
+    expect(sim.stats.dropped).toBe(1);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expectEachOnce(sim, 'salesInvoices', refs);
+    // Looked up by reference: only the invoice whose answer was lost and the two never sent after
+    // it. MID-0 to MID-2 were booked, and known to be, before the failure.
+    const lookups = sim.log.filter((e) => e.method === 'GET' && e.path.endsWith('/salesInvoices'));
+    expect(lookups).toHaveLength(3);
+    expect(sim.log.filter((e) => e.method === 'POST' && e.path.endsWith('/salesInvoices'))).toHaveLength(6);
+  });
 
   it("paces its calls below Business Central's window: never a 429, nothing lost or doubled", async () => {
     await t.entity('BC3', 'EUR', { standardTaxRate: '0.21' });

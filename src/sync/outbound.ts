@@ -4,7 +4,7 @@ import { ConnectorError } from './connector.ts';
 import type { Delivered, Delivery, Outgoing } from './engine/deliver.ts';
 import { parkFailure } from './engine/deliver.ts';
 import { type PageOutcome, type SyncContext, callContext, chunks } from './engine/context.ts';
-import type { ItemError, ItemResult } from './target.ts';
+import { BatchInterrupted, type ItemError, type ItemResult } from './target.ts';
 
 /*
  * The exactly-once protocol for remote targets, written once for every platform:
@@ -187,7 +187,9 @@ export async function flushTarget<D>(
         batch.map((b) => b.row.id),
       ]);
       for (const b of batch) attempts.set(b.row.id, (attempts.get(b.row.id) ?? 0) + 1);
-      let results: ItemResult[];
+      // The results of the batch's documents (undefined: unknown, because the call failed).
+      let results: readonly (ItemResult | undefined)[] = [];
+      let failure: unknown = null;
       try {
         results = await delivery.send(
           ctx.target,
@@ -195,55 +197,61 @@ export async function flushTarget<D>(
           batch.map((b) => b.item.doc),
         );
         if (results.length !== batch.length)
-          throw new ConnectorError(
-            ctx.target.type,
-            `answered ${results.length} results for ${batch.length} documents`,
-            {
+          [results, failure] = [
+            [],
+            new ConnectorError(ctx.target.type, `answered ${results.length} results for ${batch.length} documents`, {
               retryable: true,
-            },
-          );
+            }),
+          ];
       } catch (err) {
-        const retryable = !(err instanceof ConnectorError) || err.retryable;
-        const message = sanitise(err instanceof Error ? err.message : String(err));
-        ctx.log.warn({ kind: delivery.kind, documents: batch.length, retryable, err: message }, 'target call failed');
-        if (!retryable) {
-          await fail(
-            ctx,
-            delivery,
-            out,
-            batch.map((b) => ({ id: b.row.id, item: b.item })),
-            {
-              code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
-              message,
-              retryable: false,
-            },
-          );
-          continue;
-        }
-        // Uncertain: the target may have written some of the batch. Look them up before resending.
-        retry.push(...batch.map((b) => ({ ...b, uncertain: true })));
-        if (err instanceof ConnectorError && err.retryAfterMs !== null) {
-          // The target said when: nothing more this flush, and no retry before that.
-          stop = true;
-          retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
-        }
-        await note(
-          ctx,
-          batch.map((b) => b.row.id),
-          message,
-        );
-        continue;
+        // A batch stopped part-way: what it finished is kept, the rest is as uncertain as the error says.
+        if (err instanceof BatchInterrupted && err.results.length === batch.length)
+          [results, failure] = [err.results, err.error];
+        else failure = err;
       }
       const settled: { id: string; done: Delivered<D> }[] = [];
       const refused: { id: string; item: Outgoing<D>; error: ItemError }[] = [];
-      results.forEach((r, n) => {
-        const b = batch[n]!;
-        if (r.ok) settled.push({ id: b.row.id, done: { item: b.item, result: r } });
+      const unknown: typeof batch = [];
+      batch.forEach((b, n) => {
+        const r = results[n];
+        if (!r) unknown.push(b);
+        else if (r.ok) settled.push({ id: b.row.id, done: { item: b.item, result: r } });
         else if (r.error.retryable) retry.push({ ...b, uncertain: true });
         else refused.push({ id: b.row.id, item: b.item, error: r.error });
       });
       await settle(ctx, delivery, out, settled);
       for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error);
+      if (unknown.length === 0) continue;
+      const err = failure;
+      const retryable = !(err instanceof ConnectorError) || err.retryable;
+      const message = sanitise(err instanceof Error ? err.message : String(err));
+      ctx.log.warn({ kind: delivery.kind, documents: unknown.length, retryable, err: message }, 'target call failed');
+      if (!retryable) {
+        await fail(
+          ctx,
+          delivery,
+          out,
+          unknown.map((b) => ({ id: b.row.id, item: b.item })),
+          {
+            code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
+            message,
+            retryable: false,
+          },
+        );
+        continue;
+      }
+      // Uncertain: the target may have written some of them. Look them up before resending.
+      retry.push(...unknown.map((b) => ({ ...b, uncertain: true })));
+      if (err instanceof ConnectorError && err.retryAfterMs !== null) {
+        // The target said when: nothing more this flush, and no retry before that.
+        stop = true;
+        retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
+      }
+      await note(
+        ctx,
+        unknown.map((b) => b.row.id),
+        message,
+      );
     }
     pending = retry;
     waitAtLeastMs = Math.max(waitAtLeastMs, retryAfterMs);

@@ -61,6 +61,24 @@ export const ok = (
 ): ItemResult => ({ ok: true, targetId, ...more });
 export const failed = (error: ItemError): ItemResult => ({ ok: false, error });
 
+/**
+ * Thrown by a target whose batch stopped part-way (a platform that takes one document a request,
+ * and one request failed): the results of the documents it finished, in the batch's order
+ * (undefined for the others), and the error that stopped it. The engine keeps what was finished
+ * and treats the others as `error` says. Without it one lost answer made the whole batch uncertain
+ * to be sent again, and a batch of twenty under a steady share of faults rarely got through.
+ */
+export class BatchInterrupted extends Error {
+  readonly results: readonly (ItemResult | undefined)[];
+  readonly error: unknown;
+  constructor(results: readonly (ItemResult | undefined)[], error: unknown) {
+    super(error instanceof Error ? error.message : String(error), { cause: error });
+    this.name = 'BatchInterrupted';
+    this.results = results;
+    this.error = error;
+  }
+}
+
 /** What a target can do. The engine refuses (parks) what a target cannot take, naming the gap. */
 export interface TargetCapabilities {
   customers: boolean;

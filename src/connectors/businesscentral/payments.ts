@@ -1,4 +1,5 @@
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import {
   type FoundDocument,
   type ItemResult,
@@ -29,13 +30,10 @@ export async function createPayments(
   items: TargetPayment[],
 ): Promise<ItemResult[]> {
   const lines = `/customerPaymentJournals${key(jid)}/customerPayments`;
-  const out: ItemResult[] = [];
-  for (const p of items) {
+  // One request a payment: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (p) => {
     const ext = externalOf(p.record.externalReference);
-    if (typeof ext !== 'string') {
-      out.push(failed(ext));
-      continue;
-    }
+    if (typeof ext !== 'string') return failed(ext);
     const documentNumber = paymentDocumentNumber(p.record.externalReference);
     let line: BcEntity;
     try {
@@ -55,8 +53,7 @@ export async function createPayments(
       );
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
-      out.push(refusal(err, `payment ${p.record.externalReference}`));
-      continue;
+      return refusal(err, `payment ${p.record.externalReference}`);
     }
     try {
       await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
@@ -64,20 +61,17 @@ export async function createPayments(
       if (err instanceof ConnectorError && err.retryable) {
         // The answer is unknown: a line still in the journal was not posted.
         if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) throw err;
-        out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
-        continue;
+        return ok(documentNumber, { number: documentNumber, outcome: 'created' });
       }
       if (!(err instanceof Refused)) throw err;
       // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out.
       if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) {
         await api.delete(`${lines}${key(line.id)}`, ctx.signal);
-        out.push(refusal(err, `to post payment ${p.record.externalReference}`));
-        continue;
+        return refusal(err, `to post payment ${p.record.externalReference}`);
       }
     }
-    out.push(ok(documentNumber, { number: documentNumber, outcome: 'created' }));
-  }
-  return out;
+    return ok(documentNumber, { number: documentNumber, outcome: 'created' });
+  });
 }
 
 /** A payment by our reference: waiting in the journal (then posted now, as the lost call meant to), or posted. */

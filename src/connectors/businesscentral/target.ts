@@ -1,6 +1,7 @@
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -150,30 +151,25 @@ export function createBusinessCentralTarget(
     set: 'customers' | 'items',
     items: { code: string; targetId: string | null; fields: Record<string, unknown> }[],
   ): Promise<ItemResult[]> {
-    const out: ItemResult[] = [];
-    for (const item of items) {
+    // One request a record: one that fails leaves those before it done (mapAtMost says which).
+    return mapAtMost(items, 1, async (item) => {
       const n = numberOf(item.code);
-      if (typeof n !== 'string') {
-        out.push(failed(n));
-        continue;
-      }
+      if (typeof n !== 'string') return failed(n);
       try {
         const existing = item.targetId
           ? await api.get(`/${set}${key(item.targetId)}`, ctx.signal)
           : await findNumbered(ctx, set, item.code);
         if (existing) {
           const e = await api.patch(`/${set}${key(existing.id)}`, item.fields, ctx.signal);
-          out.push(ok(e.id, { number: text(e.number), outcome: item.targetId ? 'updated' : 'linked' }));
-        } else {
-          const e = await api.create(`/${set}`, { number: n, ...item.fields }, ctx.signal);
-          out.push(ok(e.id, { number: text(e.number), outcome: 'created' }));
+          return ok(e.id, { number: text(e.number), outcome: item.targetId ? 'updated' : 'linked' });
         }
+        const e = await api.create(`/${set}`, { number: n, ...item.fields }, ctx.signal);
+        return ok(e.id, { number: text(e.number), outcome: 'created' });
       } catch (err) {
         if (!(err instanceof Refused)) throw err;
-        out.push(refusal(err, set === 'customers' ? 'the customer' : 'the item'));
+        return refusal(err, set === 'customers' ? 'the customer' : 'the item');
       }
-    }
-    return out;
+    });
   }
 
   async function createDocuments(
@@ -181,24 +177,18 @@ export function createBusinessCentralTarget(
     set: DocSet,
     items: { reference: string; body: () => Record<string, unknown> | ItemResult }[],
   ): Promise<ItemResult[]> {
-    const out: ItemResult[] = [];
-    for (const item of items) {
+    return mapAtMost(items, 1, async (item) => {
       const body = item.body();
-      if ('ok' in body) {
-        out.push(body as ItemResult);
-        continue;
-      }
+      if ('ok' in body) return body as ItemResult;
       let draft: BcEntity;
       try {
         draft = await api.create(`/${set}`, body, ctx.signal);
       } catch (err) {
         if (!(err instanceof Refused)) throw err;
-        out.push(refusal(err, item.reference));
-        continue;
+        return refusal(err, item.reference);
       }
-      out.push(await post(ctx, set, draft.id, item.reference));
-    }
-    return out;
+      return post(ctx, set, draft.id, item.reference);
+    });
   }
 
   /** A credit memo posted against the invoice for the allocation's amount is that allocation. */

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { BatchInterrupted, type ItemResult, ok } from '../target.ts';
 import { mapAtMost } from './at-most.ts';
 
 /** A call that stays open until `finish` is called for it, counting those open at once. */
@@ -8,14 +9,14 @@ function gated() {
   const pending = new Map<number, () => void>();
   const started: number[] = [];
   const call = (n: number) =>
-    new Promise<string>((resolve, reject) => {
+    new Promise<ItemResult>((resolve, reject) => {
       open++;
       most = Math.max(most, open);
       started.push(n);
       pending.set(n, () => {
         open--;
         if (n < 0) reject(new Error(`call ${n} failed`));
-        else resolve(`r${n}`);
+        else resolve(ok(`r${n}`));
       });
     });
   const finish = async (n: number) => {
@@ -39,7 +40,7 @@ describe('mapAtMost', () => {
     await g.finish(1);
     await g.finish(4);
     await g.finish(5);
-    expect(await done).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
+    expect((await done).map((r) => r.ok && r.targetId)).toEqual(['r1', 'r2', 'r3', 'r4', 'r5']);
     expect(g.most()).toBe(2);
   });
 
@@ -55,8 +56,23 @@ describe('mapAtMost', () => {
     await new Promise((r) => setImmediate(r));
     expect(settled).toBe(false);
     await g.finish(1);
-    expect(await done).toMatchObject({ message: 'call -2 failed' });
+    // What finished before the failure comes with it: the engine keeps 1 and looks up -2, 3 and 4.
+    const err = await done;
+    expect(err).toBeInstanceOf(BatchInterrupted);
+    expect(err).toMatchObject({ message: 'call -2 failed', error: { message: 'call -2 failed' } });
+    expect((err as BatchInterrupted).results).toEqual([ok('r1'), undefined, undefined, undefined]);
     expect(g.started).toEqual([1, -2]);
+  });
+
+  it('throws the error itself when nothing had finished', async () => {
+    const g = gated();
+    const done = mapAtMost([-1, 2], 1, g.call).catch((e: unknown) => e);
+    await new Promise((r) => setImmediate(r));
+    await g.finish(-1);
+    const err = await done;
+    expect(err).not.toBeInstanceOf(BatchInterrupted);
+    expect(err).toMatchObject({ message: 'call -1 failed' });
+    expect(g.started).toEqual([-1]);
   });
 
   it('one at a time with a limit of 1 (or less), and nothing for no items', async () => {
@@ -66,7 +82,7 @@ describe('mapAtMost', () => {
     expect(g.open()).toEqual([1]);
     await g.finish(1);
     await g.finish(2);
-    expect(await done).toEqual(['r1', 'r2']);
+    expect((await done).map((r) => r.ok && r.targetId)).toEqual(['r1', 'r2']);
     expect(await mapAtMost([], 3, g.call)).toEqual([]);
   });
 });

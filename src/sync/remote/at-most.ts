@@ -1,14 +1,21 @@
+import { BatchInterrupted, type ItemResult } from '../target.ts';
+
 /**
  * `fn` over `items`, at most `limit` at once, the results in the items' order: how a target whose
- * platform takes one document a request, and governs by requests at once (NetSuite, Intacct), fills
- * the slots the platform allows instead of one. After a call throws no new one starts; those under
- * way finish before the first error is thrown, so that the engine's lookups never race a write
- * still in flight (the habit of the Xero target's batches).
+ * platform takes one document a request sends a batch (one at a time, or filling the slots of a
+ * platform that governs by requests at once: NetSuite, Intacct). After a call throws no new one
+ * starts; those under way finish before the first error is thrown, so that the engine's lookups
+ * never race a write still in flight (the habit of the Xero target's batches). When some calls had
+ * finished, the error is a BatchInterrupted carrying their results: the engine keeps those.
  *
  * @example const results = await mapAtMost(items, target.limits.concurrency, (d) => upsert(c, d));
  */
-export async function mapAtMost<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
+export async function mapAtMost<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<ItemResult>,
+): Promise<ItemResult[]> {
+  const out = new Array<ItemResult | undefined>(items.length);
   let next = 0;
   let failure: { error: unknown } | null = null;
   const worker = async () => {
@@ -22,6 +29,9 @@ export async function mapAtMost<T, R>(items: readonly T[], limit: number, fn: (i
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure) throw (failure as { error: unknown }).error;
-  return out;
+  if (failure) {
+    const { error } = failure as { error: unknown };
+    throw out.some((r) => r !== undefined) ? new BatchInterrupted(out, error) : error;
+  }
+  return out as ItemResult[];
 }
