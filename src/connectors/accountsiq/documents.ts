@@ -2,8 +2,10 @@ import { Dec } from '../../domain/money.ts';
 import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import {
+  BatchInterrupted,
   type FoundDocument,
   type ItemResult,
   type TargetAllocation,
@@ -215,52 +217,59 @@ export async function createCreditNotes(
   notes: TargetCreditNote[],
 ): Promise<ItemResult[]> {
   const taxCodes = await ctx.taxCodes();
-  const results: ItemResult[] = [];
-  const booked: { n: number; id: string }[] = [];
-  for (const item of notes) {
-    const note = item.record;
-    const products = await ctx.products(item.productTargetIds, tc.signal);
-    const lines = batchLines(creditNoteAsInvoice(note), ctx.mapping, taxCodes, ctx.defaultGl, products);
-    if ('reasonCode' in lines) {
-      results.push(failed({ code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field }));
-      continue;
-    }
-    const a = await ctx.api.write(
-      'CreateBatchSalesCreditNoteGetBackTransactionID',
-      {
-        creditNote: {
-          CustomerCode: item.customerTargetId,
-          InvoiceDate: dateTime(note.date),
-          ExternalReference: note.externalReference,
-          Description: note.description || note.externalReference,
-          Lines: lines,
-          ExchangeRate: note.exchangeRate ?? '1',
-        },
-      },
+  // The numbers of the credit notes booked, read in one call once they are.
+  const numbered = async (results: readonly (ItemResult | undefined)[]) => {
+    const numbers = await summariesById(
+      ctx,
+      results.flatMap((r) => (r?.ok ? [r.targetId] : [])),
       tc.signal,
     );
-    const id = text(a.outs.transactionID);
-    if (a.status === 'Success' && /^\d+$/.test(id)) {
-      booked.push({ n: results.length, id });
-      results.push(ok(id, { outcome: 'created' }));
-    } else if (a.status === 'Success')
-      throw new ConnectorError(
-        SYSTEM,
-        'CreateBatchSalesCreditNoteGetBackTransactionID answered without transactionID',
+    return results.map((r) =>
+      r?.ok ? ok(r.targetId, { number: numbers.get(r.targetId)?.number ?? null, outcome: 'created' }) : r,
+    );
+  };
+  let results: ItemResult[];
+  try {
+    // One call a credit note: one that fails leaves those before it done (mapAtMost says which).
+    results = await mapAtMost(notes, 1, async (item) => {
+      const note = item.record;
+      const products = await ctx.products(item.productTargetIds, tc.signal);
+      const lines = batchLines(creditNoteAsInvoice(note), ctx.mapping, taxCodes, ctx.defaultGl, products);
+      if ('reasonCode' in lines)
+        return failed({ code: lines.reasonCode, message: lines.message, retryable: false, field: lines.field });
+      const a = await ctx.api.write(
+        'CreateBatchSalesCreditNoteGetBackTransactionID',
         {
-          status: 200,
-          retryable: false,
+          creditNote: {
+            CustomerCode: item.customerTargetId,
+            InvoiceDate: dateTime(note.date),
+            ExternalReference: note.externalReference,
+            Description: note.description || note.externalReference,
+            Lines: lines,
+            ExchangeRate: note.exchangeRate ?? '1',
+          },
         },
+        tc.signal,
       );
-    else results.push(refused(a, `credit note ${note.externalReference}`));
+      const id = text(a.outs.transactionID);
+      if (a.status === 'Success' && /^\d+$/.test(id)) return ok(id, { outcome: 'created' });
+      if (a.status === 'Success')
+        throw new ConnectorError(
+          SYSTEM,
+          'CreateBatchSalesCreditNoteGetBackTransactionID answered without transactionID',
+          {
+            status: 200,
+            retryable: false,
+          },
+        );
+      return refused(a, `credit note ${note.externalReference}`);
+    });
+  } catch (err) {
+    if (!(err instanceof BatchInterrupted)) throw err;
+    // Those booked before the failure are kept, with their numbers when they can be read now.
+    throw new BatchInterrupted(await numbered(err.results).catch(() => err.results), err.error);
   }
-  const numbers = await summariesById(
-    ctx,
-    booked.map((b) => b.id),
-    tc.signal,
-  );
-  for (const b of booked) results[b.n] = ok(b.id, { number: numbers.get(b.id)?.number ?? null, outcome: 'created' });
-  return results;
+  return (await numbered(results)) as ItemResult[];
 }
 
 /**
@@ -376,8 +385,7 @@ export async function createRefunds(
   tc: TargetCallContext,
   refunds: TargetRefund[],
 ): Promise<ItemResult[]> {
-  const results: ItemResult[] = [];
-  for (const item of refunds) {
+  return mapAtMost(refunds, 1, async (item) => {
     const r = item.record;
     const [earlier] = await byReference(ctx, 'refund', r.externalReference, item.customerTargetId, tc.signal);
     let id = earlier?.id ?? null;
@@ -404,10 +412,7 @@ export async function createRefunds(
         tc.signal,
       );
       const booked = text(a.outs.transactionID);
-      if (a.status !== 'Success') {
-        results.push(refused(a, `refund ${r.externalReference}`));
-        continue;
-      }
+      if (a.status !== 'Success') return refused(a, `refund ${r.externalReference}`);
       if (!/^\d+$/.test(booked))
         throw new ConnectorError(SYSTEM, 'PostSalesDebitJournalGetBackTransactionID answered without transactionID', {
           status: 200,
@@ -433,20 +438,16 @@ export async function createRefunds(
           tc.signal,
         );
         if (a.status !== 'Success') {
-          results.push(
-            failed({
-              code: 'TARGET_REFUSED',
-              message: `AccountsIQ booked refund journal ${journal.number} but refused to allocate it to receipt ${receipt.number}: ${describe(a)}`,
-              retryable: false,
-            }),
-          );
-          continue;
+          return failed({
+            code: 'TARGET_REFUSED',
+            message: `AccountsIQ booked refund journal ${journal.number} but refused to allocate it to receipt ${receipt.number}: ${describe(a)}`,
+            retryable: false,
+          });
         }
       }
     }
-    results.push(ok(id, { number: journal?.number ?? null, outcome }));
-  }
-  return results;
+    return ok(id, { number: journal?.number ?? null, outcome });
+  });
 }
 
 interface AllocationEntry {
@@ -483,8 +484,7 @@ export async function createAllocations(
   tc: TargetCallContext,
   allocations: TargetAllocation[],
 ): Promise<ItemResult[]> {
-  const results: ItemResult[] = [];
-  for (const item of allocations) {
+  return mapAtMost(allocations, 1, async (item) => {
     const before = new Set(
       (await allocationsOf(ctx, item.invoiceTargetId, tc.signal))
         .filter((e) => sameAllocation(e, item))
@@ -501,10 +501,7 @@ export async function createAllocations(
       },
       tc.signal,
     );
-    if (a.status !== 'Success') {
-      results.push(refused(a, `allocation ${item.record.sourceId}`));
-      continue;
-    }
+    if (a.status !== 'Success') return refused(a, `allocation ${item.record.sourceId}`);
     const made = (await allocationsOf(ctx, item.invoiceTargetId, tc.signal)).find(
       (e) => sameAllocation(e, item) && !before.has(e.id),
     );
@@ -513,9 +510,8 @@ export async function createAllocations(
         status: 200,
         retryable: false,
       });
-    results.push(ok(made.id, { outcome: 'created' }));
-  }
-  return results;
+    return ok(made.id, { outcome: 'created' });
+  });
 }
 
 /** An allocation AccountsIQ holds between the same two transactions, amount and date, none of `taken`. */

@@ -1,5 +1,6 @@
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -202,15 +203,12 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       batchSize: settings.limits?.batchSize ?? DEFAULT_LIMITS.batchSize,
     },
 
-    async upsertCustomers(ctx, customers) {
-      const out: ItemResult[] = [];
-      for (const c of customers) out.push(await upsertCustomer(ctx, c));
-      return out;
-    },
+    upsertCustomers: (ctx, customers) =>
+      // One call a record: one that fails leaves those before it done (mapAtMost says which).
+      mapAtMost(customers, 1, (c) => upsertCustomer(ctx, c)),
 
     async upsertProducts(ctx, products) {
-      const out: ItemResult[] = [];
-      for (const p of products) {
+      return mapAtMost(products, 1, async (p) => {
         const code = (p.targetId ?? p.code).toUpperCase();
         stockItems.delete(code);
         const existing = await getStockItem(code, ctx.signal);
@@ -218,32 +216,24 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
         if (existing) base = existing;
         else {
           const fresh = await soap.read('GetNewStockItemFromDefaults', { stockItemID: code }, ctx.signal);
-          if (fresh.status !== 'Success' || fresh.result === undefined) {
-            out.push(refusedItem(fresh, `stock item ${code}`));
-            continue;
-          }
+          if (fresh.status !== 'Success' || fresh.result === undefined) return refusedItem(fresh, `stock item ${code}`);
           base = { ...recordOf(fresh.result, 'StockItem'), StockItemID: code };
         }
         const fields: Record<string, string> = { Description: p.record.name.slice(0, 500) };
         if (p.record.glAccountCode) fields.SalesGLAccountCode = p.record.glAccountCode.toUpperCase();
         if (p.record.taxCode) fields.SalesTaxCode = p.record.taxCode.toUpperCase();
         if (p.record.departmentId) fields.DepartmentID = p.record.departmentId.toUpperCase();
-        if (existing && Object.entries(fields).every(([k, v]) => (existing[k] ?? '') === v)) {
-          out.push(ok(code, { number: code, outcome: 'unchanged' }));
-          continue;
-        }
+        if (existing && Object.entries(fields).every(([k, v]) => (existing[k] ?? '') === v))
+          return ok(code, { number: code, outcome: 'unchanged' });
         const a = await soap.write(
           'SaveStockItem',
           { stockItem: { ...base, ...fields }, create: !existing },
           ctx.signal,
         );
-        out.push(
-          a.status === 'Success'
-            ? ok(code, { number: code, outcome: existing ? 'updated' : 'created' })
-            : refusedItem(a, `stock item ${code}`),
-        );
-      }
-      return out;
+        return a.status === 'Success'
+          ? ok(code, { number: code, outcome: existing ? 'updated' : 'created' })
+          : refusedItem(a, `stock item ${code}`);
+      });
     },
 
     async product(ctx, code, asSourceId) {

@@ -2,6 +2,7 @@ import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -145,12 +146,11 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
   }
 
   async function documentsOf(ctx: TargetCallContext, input: DocumentInput[]): Promise<ItemResult[]> {
-    const out: ItemResult[] = [];
-    for (const d of input) {
+    // One request a document: one that fails leaves those before it done (mapAtMost says which).
+    return mapAtMost(input, 1, async (d) => {
       const body = invoiceBody(d, settings);
-      out.push(isItemError(body) ? failed(body) : await book(ctx, 'Invoice', body));
-    }
-    return out;
+      return isItemError(body) ? failed(body) : book(ctx, 'Invoice', body);
+    });
   }
 
   /** Our reference, narrowed to a customer, in the field each kind keeps it. */
@@ -315,38 +315,30 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     },
 
     upsertCustomers: (ctx, items) =>
-      api.within(async () => {
-        const out: ItemResult[] = [];
-        for (const c of items) {
+      api.within(() =>
+        mapAtMost(items, 1, async (c) => {
           const code = c.targetId ?? c.code;
           // PUT by CustomerID creates or updates: sending it again after a lost answer changes nothing.
           const w = await api.put('Customer', customerBody(code, c.record), { retrySafe: true, signal: ctx.signal });
-          out.push(
-            w.ok
-              ? ok(val(w.entity, 'CustomerID') || code, { number: code, outcome: c.targetId ? 'updated' : 'created' })
-              : refusedBy('refused the customer:', w.refusal),
-          );
-        }
-        return out;
-      }),
+          return w.ok
+            ? ok(val(w.entity, 'CustomerID') || code, { number: code, outcome: c.targetId ? 'updated' : 'created' })
+            : refusedBy('refused the customer:', w.refusal);
+        }),
+      ),
 
     upsertProducts: (ctx, items) =>
-      api.within(async () => {
-        const out: ItemResult[] = [];
-        for (const p of items) {
+      api.within(() =>
+        mapAtMost(items, 1, async (p) => {
           const code = p.targetId ?? p.code;
           const body: Entity = { InventoryID: v(code), Description: v(p.record.name) };
           const tax = p.record.vatRate ? taxCategory(p.record.vatRate, settings.taxCategories) : null;
           if (tax && 'category' in tax && tax.category) body.TaxCategory = v(tax.category);
           const w = await api.put(settings.itemEntity, body, { retrySafe: true, signal: ctx.signal });
-          out.push(
-            w.ok
-              ? ok(val(w.entity, 'InventoryID') || code, { number: code, outcome: p.targetId ? 'updated' : 'created' })
-              : refusedBy('refused the item:', w.refusal),
-          );
-        }
-        return out;
-      }),
+          return w.ok
+            ? ok(val(w.entity, 'InventoryID') || code, { number: code, outcome: p.targetId ? 'updated' : 'created' })
+            : refusedBy('refused the item:', w.refusal);
+        }),
+      ),
 
     createInvoices: (ctx, items) =>
       api.within(() =>
@@ -384,28 +376,21 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       ),
 
     createPayments: (ctx, items) =>
-      api.within(async () => {
-        const out: ItemResult[] = [];
-        for (const p of items)
-          out.push(await cash(ctx, 'Payment', p.record, p.customerTargetId, p.invoiceTargetId, p.bankAccountCode));
-        return out;
-      }),
+      api.within(() =>
+        mapAtMost(items, 1, (p) =>
+          cash(ctx, 'Payment', p.record, p.customerTargetId, p.invoiceTargetId, p.bankAccountCode),
+        ),
+      ),
 
     // A Refund document applied to the payment it returns (its unapplied balance), then released.
     createRefunds: (ctx, items) =>
-      api.within(async () => {
-        const out: ItemResult[] = [];
-        for (const r of items)
-          out.push(await cash(ctx, 'Refund', r.record, r.customerTargetId, r.paymentTargetId, r.bankAccountCode));
-        return out;
-      }),
+      api.within(() =>
+        mapAtMost(items, 1, (r) =>
+          cash(ctx, 'Refund', r.record, r.customerTargetId, r.paymentTargetId, r.bankAccountCode),
+        ),
+      ),
 
-    createAllocations: (ctx, items) =>
-      api.within(async () => {
-        const out: ItemResult[] = [];
-        for (const a of items) out.push(await allocate(ctx, a));
-        return out;
-      }),
+    createAllocations: (ctx, items) => api.within(() => mapAtMost(items, 1, (a) => allocate(ctx, a))),
 
     findAllocation: (ctx, item, taken) =>
       api.within(async () => {

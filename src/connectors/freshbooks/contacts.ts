@@ -1,4 +1,5 @@
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { ItemResult, TargetCallContext, TargetCustomer, TargetProduct } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
@@ -70,12 +71,11 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
   spec: NamedSpec<T>,
   items: T[],
 ): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const item of items) {
+  // One request a record: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (item) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        out.push(await upsertOne(api, ctx, spec, item));
-        break;
+        return await upsertOne(api, ctx, spec, item);
       } catch (err) {
         if (!(err instanceof ConnectorError) || !err.retryable || attempt >= NAMED_ATTEMPTS || ctx.signal?.aborted)
           throw err;
@@ -83,8 +83,7 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
         await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
       }
     }
-  }
-  return out;
+  });
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

@@ -1,6 +1,7 @@
 import { LosslessNumber } from 'lossless-json';
 import { parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type {
   FoundDocument,
   ItemError,
@@ -175,25 +176,19 @@ function daysBetween(from: string, to: string): number {
 
 /** Books invoices one by one: created (a draft) under our reference as `po_number`, then marked sent. */
 export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  // One request a document: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const ls = lines(r.lines, r.currency, c.account, c.taxRates);
-    if (!Array.isArray(ls)) {
-      out.push(failed(ls));
-      continue;
-    }
+    if (!Array.isArray(ls)) return failed(ls);
     const offset = r.dueDate ? daysBetween(r.invoiceDate, r.dueDate) : 0;
     if (offset < 0) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `Invoice ${r.externalReference} is due (${r.dueDate}) before its date (${r.invoiceDate}); FreshBooks takes a due date as days after the invoice date`,
-          retryable: false,
-          field: 'dueDate',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `Invoice ${r.externalReference} is due (${r.dueDate}) before its date (${r.invoiceDate}); FreshBooks takes a due date as days after the invoice date`,
+        retryable: false,
+        field: 'dueDate',
+      });
     }
     const a = await c.api.call(
       {
@@ -213,34 +208,23 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('invoice', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('invoice', r.externalReference, a));
     const inv = entity(a.result, 'invoice', `POST ${KINDS.invoice.path}`);
     const id = text(inv.id);
     if (isDraft(inv)) {
       const refusal = await ensureSent(c, id);
-      if (refusal) {
-        out.push(failed(refused('to mark sent invoice', r.externalReference, refusal)));
-        continue;
-      }
+      if (refusal) return failed(refused('to mark sent invoice', r.externalReference, refusal));
     }
-    out.push(ok(id, { number: text(inv.invoice_number), outcome: 'created' }));
-  }
-  return out;
+    return ok(id, { number: text(inv.invoice_number), outcome: 'created' });
+  });
 }
 
 /** Books credit notes one by one, a credit of the client: what they settle is an allocation. */
 export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const ls = lines(r.lines, r.currency, c.account, c.taxRates);
-    if (!Array.isArray(ls)) {
-      out.push(failed(ls));
-      continue;
-    }
+    if (!Array.isArray(ls)) return failed(ls);
     const a = await c.api.call(
       {
         method: 'POST',
@@ -258,14 +242,10 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('credit note', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('credit note', r.externalReference, a));
     const note = entity(a.result, 'credit_notes', `POST ${KINDS.creditNote.path}`);
-    out.push(ok(text(note.creditid), { number: text(note.credit_number), outcome: 'created' }));
-  }
-  return out;
+    return ok(text(note.creditid), { number: text(note.credit_number), outcome: 'created' });
+  });
 }
 
 /**
@@ -275,14 +255,10 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
  * parked with TARGET_CAPABILITY_MISSING.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const amount = positive(`Payment ${r.externalReference}`, r.amount, r.currency);
-    if (typeof amount !== 'bigint') {
-      out.push(failed(amount));
-      continue;
-    }
+    if (typeof amount !== 'bigint') return failed(amount);
     // The engine sends a payment without its invoice when that invoice was not booked yet (its own
     // answer lost, or still waiting): FreshBooks has no unapplied payment, so the invoice is looked
     // up by its reference here, and the payment waits (retryable) until it is there.
@@ -290,27 +266,21 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     if (!invoiceId && r.invoiceExternalReference) {
       invoiceId = (await lookUp(c, 'invoice', r.invoiceExternalReference, d.customerTargetId))?.targetId ?? null;
       if (!invoiceId) {
-        out.push(
-          failed({
-            code: 'TARGET_UNAVAILABLE',
-            message: `Payment ${r.externalReference} waits for invoice ${r.invoiceExternalReference}, not in FreshBooks yet`,
-            retryable: true,
-            field: 'invoiceExternalReference',
-          }),
-        );
-        continue;
+        return failed({
+          code: 'TARGET_UNAVAILABLE',
+          message: `Payment ${r.externalReference} waits for invoice ${r.invoiceExternalReference}, not in FreshBooks yet`,
+          retryable: true,
+          field: 'invoiceExternalReference',
+        });
       }
     }
     if (!invoiceId) {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: `Payment ${r.externalReference} names no invoice; a FreshBooks payment is always a payment of one invoice. Book it against its invoice in the source, or as a credit in FreshBooks`,
-          retryable: false,
-          field: 'invoiceExternalReference',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_CAPABILITY_MISSING',
+        message: `Payment ${r.externalReference} names no invoice; a FreshBooks payment is always a payment of one invoice. Book it against its invoice in the source, or as a credit in FreshBooks`,
+        retryable: false,
+        field: 'invoiceExternalReference',
+      });
     }
     const a = await c.api.call(
       {
@@ -328,14 +298,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('payment', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('payment', r.externalReference, a));
     const pay = entity(a.result, 'payment', `POST ${KINDS.payment.path}`);
-    out.push(ok(text(pay.id), { number: text(pay.id), outcome: 'created' }));
-  }
-  return out;
+    return ok(text(pay.id), { number: text(pay.id), outcome: 'created' });
+  });
 }
 
 /** The payments FreshBooks holds on an invoice (search[invoiceid]). */
@@ -348,24 +314,17 @@ const paymentsOn = (c: DocumentContext, invoiceId: string) =>
  * place in FreshBooks (every payment already belongs to its invoice): TARGET_CAPABILITY_MISSING.
  */
 export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     if (r.from !== 'creditNote') {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: `Allocation ${r.sourceId}: FreshBooks holds no unapplied payment to set against an invoice (every payment belongs to its invoice)`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_CAPABILITY_MISSING',
+        message: `Allocation ${r.sourceId}: FreshBooks holds no unapplied payment to set against an invoice (every payment belongs to its invoice)`,
+        retryable: false,
+      });
     }
     const amount = positive(`Allocation ${r.sourceId}`, r.amount, r.currency);
-    if (typeof amount !== 'bigint') {
-      out.push(failed(amount));
-      continue;
-    }
+    if (typeof amount !== 'bigint') return failed(amount);
     const a = await c.api.call(
       {
         method: 'POST',
@@ -382,13 +341,9 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('the credit of', r.fromExternalReference, a)));
-      continue;
-    }
-    out.push(ok(text(entity(a.result, 'payment', `POST ${KINDS.payment.path}`).id), { outcome: 'created' }));
-  }
-  return out;
+    if (!a.ok) return failed(refused('the credit of', r.fromExternalReference, a));
+    return ok(text(entity(a.result, 'payment', `POST ${KINDS.payment.path}`).id), { outcome: 'created' });
+  });
 }
 
 /** The credit payment FreshBooks already holds on the invoice under the allocation's id, none of `taken`. */

@@ -1,5 +1,6 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type {
   FoundDocument,
   ItemError,
@@ -162,8 +163,8 @@ async function createSale(
 
 /** Books invoices one by one, as open Service-layout sales. */
 export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  // One request a document: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const problem =
       (r.currency !== c.company.currency
@@ -171,43 +172,32 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
         : null) ?? tooLong('Invoice reference', r.externalReference, MAX.reference, 'CustomerPurchaseOrderNumber');
     const terms = termsFor(r.invoiceDate, r.dueDate);
     const lines = problem ?? ('code' in terms ? terms : serviceLines(r.lines, c.company, c.taxRates, 1));
-    if (!Array.isArray(lines)) {
-      out.push(failed(lines));
-      continue;
-    }
-    out.push(
-      await createSale(
-        c,
-        'Invoice',
-        r.externalReference,
-        d.customerTargetId,
-        r.invoiceDate,
-        r.description,
-        lines,
-        'code' in terms ? null : terms.terms,
-      ),
+    if (!Array.isArray(lines)) return failed(lines);
+    return createSale(
+      c,
+      'Invoice',
+      r.externalReference,
+      d.customerTargetId,
+      r.invoiceDate,
+      r.description,
+      lines,
+      'code' in terms ? null : terms.terms,
     );
-  }
-  return out;
+  });
 }
 
 /** Books credit notes one by one, as negative sales open on the customer: what they settle is an allocation. */
 export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const problem =
       (r.currency !== c.company.currency
         ? currencyMismatch(`Credit note ${r.externalReference}`, r.currency, c.company)
         : null) ?? tooLong('Credit note reference', r.externalReference, MAX.reference, 'CustomerPurchaseOrderNumber');
     const lines = problem ?? serviceLines(r.lines, c.company, c.taxRates, -1);
-    if (!Array.isArray(lines)) {
-      out.push(failed(lines));
-      continue;
-    }
-    out.push(await createSale(c, 'Credit note', r.externalReference, d.customerTargetId, r.date, r.description, lines));
-  }
-  return out;
+    if (!Array.isArray(lines)) return failed(lines);
+    return createSale(c, 'Credit note', r.externalReference, d.customerTargetId, r.date, r.description, lines);
+  });
 }
 
 /**
@@ -217,55 +207,40 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
  * that invoice still owes, is refused with TARGET_CAPABILITY_MISSING rather than booked otherwise.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
-    if (r.currency !== c.company.currency) {
-      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company)));
-      continue;
-    }
+    if (r.currency !== c.company.currency)
+      return failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company));
     const long = tooLong('Payment reference', r.externalReference, MAX.reference, 'Memo');
-    if (long) {
-      out.push(failed(long));
-      continue;
-    }
+    if (long) return failed(long);
     const amount = parseAmount(r.amount, r.currency);
     if (!amount.ok || amount.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Payment ${r.externalReference}: ${r.amount} is not an amount MYOB takes (more than zero)`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Payment ${r.externalReference}: ${r.amount} is not an amount MYOB takes (more than zero)`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     // The invoice it pays is named but not booked yet (parked, say): the payment waits for it.
     if (!d.invoiceTargetId && r.invoiceExternalReference) {
-      out.push(
-        failed({
-          code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
-          message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not booked in MYOB by this pipeline yet; MYOB applies a customer payment only to open invoices: retry the payment once the invoice is there`,
-          retryable: false,
-          field: 'invoiceExternalReference',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not booked in MYOB by this pipeline yet; MYOB applies a customer payment only to open invoices: retry the payment once the invoice is there`,
+        retryable: false,
+        field: 'invoiceExternalReference',
+      });
     }
     const sale = d.invoiceTargetId ? await c.api.byUid(SALE, d.invoiceTargetId, c.signal) : null;
     const balance = sale ? (minor(sale.BalanceDueAmount, r.currency) ?? 0n) : 0n;
     if (!sale || amount.value > balance) {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: sale
-            ? `Payment ${r.externalReference} of ${r.amount} is more than invoice ${text(sale.Number)} still owes (${formatAmount(balance, r.currency)}); MYOB applies a customer payment in full to open invoices and keeps no unapplied payment`
-            : `Payment ${r.externalReference} names no invoice booked in MYOB; MYOB applies a customer payment in full to open invoices and keeps no unapplied payment`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_CAPABILITY_MISSING',
+        message: sale
+          ? `Payment ${r.externalReference} of ${r.amount} is more than invoice ${text(sale.Number)} still owes (${formatAmount(balance, r.currency)}); MYOB applies a customer payment in full to open invoices and keeps no unapplied payment`
+          : `Payment ${r.externalReference} names no invoice booked in MYOB; MYOB applies a customer payment in full to open invoices and keeps no unapplied payment`,
+        retryable: false,
+      });
     }
     const applied = num(formatAmount(amount.value, r.currency));
     const a = await c.api.call(
@@ -285,15 +260,11 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('payment', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('payment', r.externalReference, a));
     const uid = createdUid(a, `POST ${PAYMENT}`);
     const pay = await c.api.byUid(PAYMENT, uid, c.signal);
-    out.push(ok(uid, { number: text(pay?.ReceiptNumber) || r.externalReference, outcome: 'created' }));
-  }
-  return out;
+    return ok(uid, { number: text(pay?.ReceiptNumber) || r.externalReference, outcome: 'created' });
+  });
 }
 
 /** The settlements of a credit (a negative sale) that apply `amount` to the invoice. */
@@ -312,30 +283,23 @@ function settles(s: MyobObject, invoiceUid: string, amount: bigint, currency: st
  * change of a customer payment's application.
  */
 export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const amount = parseAmount(r.amount, r.currency);
     if (!amount.ok || amount.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Allocation ${r.sourceId}: ${r.amount}`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Allocation ${r.sourceId}: ${r.amount}`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     if (r.from !== 'creditNote') {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: `Allocation ${r.sourceId}: MYOB cannot apply a customer payment to an invoice after it was recorded; record the payment against the invoice instead`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_CAPABILITY_MISSING',
+        message: `Allocation ${r.sourceId}: MYOB cannot apply a customer payment to an invoice after it was recorded; record the payment against the invoice instead`,
+        retryable: false,
+      });
     }
     const a = await c.api.call(
       {
@@ -358,13 +322,9 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('the credit settlement of', r.fromExternalReference, a)));
-      continue;
-    }
-    out.push(ok(createdUid(a, `POST ${SETTLEMENT}`), { outcome: 'created' }));
-  }
-  return out;
+    if (!a.ok) return failed(refused('the credit settlement of', r.fromExternalReference, a));
+    return ok(createdUid(a, `POST ${SETTLEMENT}`), { outcome: 'created' });
+  });
 }
 
 /** A settlement MYOB already holds from the same credit to the same invoice for the same amount, none of `taken`. */

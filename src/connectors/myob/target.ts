@@ -1,6 +1,7 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { myobOAuth } from './oauth.ts';
@@ -244,20 +245,18 @@ async function upsertByCode<T extends { targetId: string | null; code: string; r
   items: T[],
   body: (item: T, current: MyobObject | null) => MyobObject,
 ): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const item of items) {
+  // One request a record: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (item) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        out.push(await upsertOne(api, ctx, spec, item, body));
-        break;
+        return await upsertOne(api, ctx, spec, item, body);
       } catch (err) {
         if (!(err instanceof ConnectorError) || !err.retryable || attempt >= ATTEMPTS || ctx.signal?.aborted) throw err;
         ctx.log.debug({ system: SYSTEM, what: spec.what, attempt }, 'unknown outcome; looking the code up again');
         await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
       }
     }
-  }
-  return out;
+  });
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

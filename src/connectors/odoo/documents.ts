@@ -1,4 +1,5 @@
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type {
   FoundDocument,
   ItemError,
@@ -209,20 +210,15 @@ async function createMoves(
   kind: 'invoice' | 'creditNote',
   items: (TargetInvoice | TargetCreditNote)[],
 ): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
   const what = kind === 'invoice' ? 'invoice' : 'credit note';
-  for (const d of items) {
+  // One request a document: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const reference = r.externalReference;
-    if (r.currency !== c.company.currency) {
-      out.push(failed(currencyMismatch(`${what} ${reference}`, r.currency, c.company)));
-      continue;
-    }
+    if (r.currency !== c.company.currency)
+      return failed(currencyMismatch(`${what} ${reference}`, r.currency, c.company));
     const lines = invoiceLines(r.lines, d.productTargetIds, c.company, c.taxRates);
-    if (!Array.isArray(lines)) {
-      out.push(failed(lines));
-      continue;
-    }
+    if (!Array.isArray(lines)) return failed(lines);
     const values: OdooObject = {
       move_type: MOVE_TYPE[kind],
       partner_id: Number(d.customerTargetId),
@@ -235,20 +231,15 @@ async function createMoves(
     if (c.journals?.sales) values.journal_id = c.journals.sales;
     if ('invoiceTargetId' in d && d.invoiceTargetId) values.reversed_entry_id = Number(d.invoiceTargetId);
     const a = await c.rpc.execute('account.move', 'create', [values], {}, true, c.signal);
-    if (!a.ok) {
-      out.push(failed(refused(what, reference, a.fault)));
-      continue;
-    }
+    if (!a.ok) return failed(refused(what, reference, a.fault));
     const id = idOf(a, 'account.move.create');
     const posted = await post(c, 'account.move', id);
     if ('fault' in posted) {
       await discardDraft(c, 'account.move', id);
-      out.push(failed(refused(`to post ${what}`, reference, posted.fault)));
-      continue;
+      return failed(refused(`to post ${what}`, reference, posted.fault));
     }
-    out.push(ok(String(id), { number: posted.name, outcome: 'created' }));
-  }
-  return out;
+    return ok(String(id), { number: posted.name, outcome: 'created' });
+  });
 }
 
 export const createInvoices = (c: DocumentContext, items: TargetInvoice[]) => createMoves(c, 'invoice', items);

@@ -1,5 +1,6 @@
 import { parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { FoundDocument, ItemResult, TargetAllocation, TargetPayment, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
@@ -124,23 +125,18 @@ async function direct(
  * owes something, otherwise as a payment of their own (open on the customer).
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  // One request a document: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const parsed = parseAmount(r.amount, r.currency);
     if (r.currency !== c.company.currency)
-      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company)));
-    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Payment', r.externalReference, r.amount));
-    else {
-      const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
-      out.push(
-        invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
-          ? await throughWizard(c, invoiceId, parsed.value, r)
-          : await direct(c, 'inbound', d.customerTargetId, parsed.value, r),
-      );
-    }
-  }
-  return out;
+      return failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company));
+    if (!parsed.ok || parsed.value <= 0n) return badAmount('Payment', r.externalReference, r.amount);
+    const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
+    return invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
+      ? throughWizard(c, invoiceId, parsed.value, r)
+      : direct(c, 'inbound', d.customerTargetId, parsed.value, r);
+  });
 }
 
 /**
@@ -149,16 +145,14 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
  * stay open against each other on the customer until reconciled in Odoo.
  */
 export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const parsed = parseAmount(r.amount, r.currency);
     if (r.currency !== c.company.currency)
-      out.push(failed(currencyMismatch(`Refund ${r.externalReference}`, r.currency, c.company)));
-    else if (!parsed.ok || parsed.value <= 0n) out.push(badAmount('Refund', r.externalReference, r.amount));
-    else out.push(await direct(c, 'outbound', d.customerTargetId, parsed.value, r));
-  }
-  return out;
+      return failed(currencyMismatch(`Refund ${r.externalReference}`, r.currency, c.company));
+    if (!parsed.ok || parsed.value <= 0n) return badAmount('Refund', r.externalReference, r.amount);
+    return direct(c, 'outbound', d.customerTargetId, parsed.value, r);
+  });
 }
 
 /** The receivable lines of the allocation's two documents (the invoice's, and the credit note's or payment's). */
@@ -202,21 +196,17 @@ async function partials(c: DocumentContext, debit: number[], credit: number[], w
  * with TARGET_CAPABILITY_MISSING rather than booked as more than the source said.
  */
 export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const what = `${r.from === 'creditNote' ? 'credit note' : 'payment'} ${r.fromExternalReference}`;
     const parsed = parseAmount(r.amount, r.currency);
     if (!parsed.ok || parsed.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Allocation ${r.sourceId}: ${r.amount}`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Allocation ${r.sourceId}: ${r.amount}`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     const lines = await receivableLines(c, d, true);
     const [invoiceLine] = lines.invoice;
@@ -224,25 +214,19 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
     const owes = invoiceLine ? (minor(invoiceLine.amount_residual, r.currency) ?? 0n) : 0n;
     const left = creditLine ? -(minor(creditLine.amount_residual, r.currency) ?? 0n) : 0n;
     if (!invoiceLine || !creditLine || owes <= 0n || left <= 0n) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} has nothing open to set ${what} against its invoice (the invoice owes ${owes > 0n ? 'something' : 'nothing'}; the ${r.from === 'creditNote' ? 'credit note' : 'payment'} has ${left > 0n ? 'credit' : 'no credit'} left)`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `${SYSTEM} has nothing open to set ${what} against its invoice (the invoice owes ${owes > 0n ? 'something' : 'nothing'}; the ${r.from === 'creditNote' ? 'credit note' : 'payment'} has ${left > 0n ? 'credit' : 'no credit'} left)`,
+        retryable: false,
+      });
     }
     const possible = owes < left ? owes : left;
     if (possible !== parsed.value) {
-      out.push(
-        failed({
-          code: 'TARGET_CAPABILITY_MISSING',
-          message: `${SYSTEM} sets ${what} against an invoice for as much as both allow (${text(amountOf(possible, r.currency))}), not for part of it (${r.amount}); book this allocation by hand in Odoo`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_CAPABILITY_MISSING',
+        message: `${SYSTEM} sets ${what} against an invoice for as much as both allow (${text(amountOf(possible, r.currency))}), not for part of it (${r.amount}); book this allocation by hand in Odoo`,
+        retryable: false,
+      });
     }
     const a = await c.rpc.execute(
       'account.move',
@@ -252,10 +236,7 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       true,
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused(`to set ${what} against invoice`, r.invoiceExternalReference, a.fault)));
-      continue;
-    }
+    if (!a.ok) return failed(refused(`to set ${what} against invoice`, r.invoiceExternalReference, a.fault));
     const made = await partials(c, [int(invoiceLine.id)!], [int(creditLine.id)!], parsed.value, r.currency);
     const newest = made.sort(
       (x, y) => Number(y.slice(PARTIAL_PREFIX.length)) - Number(x.slice(PARTIAL_PREFIX.length)),
@@ -266,9 +247,8 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
         `${what} was set against its invoice but no reconciliation of ${r.amount} shows it`,
         { retryable: false },
       );
-    out.push(ok(newest, { outcome: 'created' }));
-  }
-  return out;
+    return ok(newest, { outcome: 'created' });
+  });
 }
 
 /** A reconciliation Odoo already holds between the same documents for the same amount, none of `taken`. */

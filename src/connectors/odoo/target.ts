@@ -1,6 +1,7 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
@@ -245,12 +246,11 @@ async function upsertKeyed<T extends { targetId: string | null; code: string; re
   _company: Company,
   values: (item: T) => Promise<OdooObject | ItemResult>,
 ): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const item of items) {
+  // One request a record: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (item) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        out.push(await upsertOne(rpc, ctx, spec, item, values));
-        break;
+        return await upsertOne(rpc, ctx, spec, item, values);
       } catch (err) {
         if (!(err instanceof ConnectorError) || !err.retryable || attempt >= KEYED_ATTEMPTS || ctx.signal?.aborted)
           throw err;
@@ -258,8 +258,7 @@ async function upsertKeyed<T extends { targetId: string | null; code: string; re
         await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
       }
     }
-  }
-  return out;
+  });
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

@@ -1,5 +1,6 @@
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type {
   FoundDocument,
   ItemError,
@@ -154,18 +155,13 @@ export async function lookUp(
 
 /** Books invoices one by one: created (a draft), then marked sent. */
 export async function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  // One request a document: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
-    if (r.currency !== c.org.currency) {
-      out.push(failed(currencyMismatch(`Invoice ${r.externalReference}`, r.currency, c.org)));
-      continue;
-    }
+    if (r.currency !== c.org.currency)
+      return failed(currencyMismatch(`Invoice ${r.externalReference}`, r.currency, c.org));
     const lines = lineItems(r.lines, d.productTargetIds, c.org, c.taxRates);
-    if (!Array.isArray(lines)) {
-      out.push(failed(lines));
-      continue;
-    }
+    if (!Array.isArray(lines)) return failed(lines);
     const a = await c.api.call(
       {
         method: 'POST',
@@ -181,38 +177,25 @@ export async function createInvoices(c: DocumentContext, items: TargetInvoice[])
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('invoice', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('invoice', r.externalReference, a));
     const inv = entity(a.body, 'invoice', 'POST /invoices');
     const id = text(inv.invoice_id);
     if (text(inv.status) === 'draft') {
       const refusal = await ensureSent(c, id);
-      if (refusal) {
-        out.push(failed({ ...refused('to mark sent invoice', r.externalReference, refusal) }));
-        continue;
-      }
+      if (refusal) return failed({ ...refused('to mark sent invoice', r.externalReference, refusal) });
     }
-    out.push(ok(id, { number: text(inv.invoice_number), outcome: 'created' }));
-  }
-  return out;
+    return ok(id, { number: text(inv.invoice_number), outcome: 'created' });
+  });
 }
 
 /** Books credit notes one by one, open on the customer: what they settle is an allocation. */
 export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
-    if (r.currency !== c.org.currency) {
-      out.push(failed(currencyMismatch(`Credit note ${r.externalReference}`, r.currency, c.org)));
-      continue;
-    }
+    if (r.currency !== c.org.currency)
+      return failed(currencyMismatch(`Credit note ${r.externalReference}`, r.currency, c.org));
     const lines = lineItems(r.lines, d.productTargetIds, c.org, c.taxRates);
-    if (!Array.isArray(lines)) {
-      out.push(failed(lines));
-      continue;
-    }
+    if (!Array.isArray(lines)) return failed(lines);
     const a = await c.api.call(
       {
         method: 'POST',
@@ -227,14 +210,10 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('credit note', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('credit note', r.externalReference, a));
     const note = entity(a.body, 'creditnote', 'POST /creditnotes');
-    out.push(ok(text(note.creditnote_id), { number: text(note.creditnote_number), outcome: 'created' }));
-  }
-  return out;
+    return ok(text(note.creditnote_id), { number: text(note.creditnote_number), outcome: 'created' });
+  });
 }
 
 /**
@@ -242,24 +221,18 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
  * (Zoho refuses an amount applied above the balance); the rest stays unused on the payment.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
-    if (r.currency !== c.org.currency) {
-      out.push(failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.org)));
-      continue;
-    }
+    if (r.currency !== c.org.currency)
+      return failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.org));
     const amount = parseAmount(r.amount, r.currency);
     if (!amount.ok || amount.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Payment ${r.externalReference}: ${r.amount} is not an amount Zoho Books takes (more than zero)`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Payment ${r.externalReference}: ${r.amount} is not an amount Zoho Books takes (more than zero)`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     const invoices: ZohoObject[] = [];
     if (d.invoiceTargetId) {
@@ -286,14 +259,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('payment', r.externalReference, a)));
-      continue;
-    }
+    if (!a.ok) return failed(refused('payment', r.externalReference, a));
     const pay = entity(a.body, 'payment', 'POST /customerpayments');
-    out.push(ok(text(pay.payment_id), { number: text(pay.payment_number) || r.externalReference, outcome: 'created' }));
-  }
-  return out;
+    return ok(text(pay.payment_id), { number: text(pay.payment_number) || r.externalReference, outcome: 'created' });
+  });
 }
 
 /** What a credit note has applied to invoices (GET /creditnotes/{id}/invoices). */
@@ -312,20 +281,16 @@ const applicationId = (paymentId: string, invoiceId: string, amount: string, dat
  * read back after applying it.
  */
 export async function createAllocations(c: DocumentContext, items: TargetAllocation[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     const amount = parseAmount(r.amount, r.currency);
     if (!amount.ok || amount.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Allocation ${r.sourceId}: ${r.amount}`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Allocation ${r.sourceId}: ${r.amount}`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     const applied = num(formatAmount(amount.value, r.currency));
     if (r.from === 'creditNote') {
@@ -337,10 +302,7 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
         },
         c.signal,
       );
-      if (!a.ok) {
-        out.push(failed(refused('the credit of', r.fromExternalReference, a)));
-        continue;
-      }
+      if (!a.ok) return failed(refused('the credit of', r.fromExternalReference, a));
       const newest = (await credited(c, d.fromTargetId))
         .filter((x) => text(x.invoice_id) === d.invoiceTargetId && minor(x.amount_applied, r.currency) === amount.value)
         .sort((x, y) => text(y.creditnote_invoice_id).localeCompare(text(x.creditnote_invoice_id)))[0];
@@ -351,20 +313,16 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
           { retryable: false },
         );
       }
-      out.push(ok(text(newest.creditnote_invoice_id), { outcome: 'created' }));
-      continue;
+      return ok(text(newest.creditnote_invoice_id), { outcome: 'created' });
     }
     const path = `/customerpayments/${encodeURIComponent(d.fromTargetId)}`;
     const pay = await c.api.byId(path, 'payment', c.signal);
     if (!pay) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `payment ${r.fromExternalReference} is no longer in Zoho Books`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `payment ${r.fromExternalReference} is no longer in Zoho Books`,
+        retryable: false,
+      });
     }
     const current = ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
       invoice_id: text(x.invoice_id),
@@ -391,13 +349,9 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       },
       c.signal,
     );
-    if (!a.ok) {
-      out.push(failed(refused('the application of payment', r.fromExternalReference, a)));
-      continue;
-    }
-    out.push(ok(applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date), { outcome: 'created' }));
-  }
-  return out;
+    if (!a.ok) return failed(refused('the application of payment', r.fromExternalReference, a));
+    return ok(applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date), { outcome: 'created' });
+  });
 }
 
 /** An allocation Zoho already holds between the same documents for the same amount, none of `taken`. */

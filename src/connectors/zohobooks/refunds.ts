@@ -1,4 +1,5 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { FoundDocument, ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoObject, describe, entity, text } from './api.ts';
@@ -21,78 +22,60 @@ import { SYSTEM } from './settings.ts';
 const refundsPath = (paymentId: string) => `/customerpayments/${encodeURIComponent(paymentId)}/refunds`;
 
 export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const d of items) {
+  // One request a refund: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (d) => {
     const r = d.record;
     if (r.currency !== c.org.currency) {
-      out.push(
-        failed({
-          code: 'CURRENCY_MISMATCH',
-          message: `Refund ${r.externalReference} is in ${r.currency}; this target books only the organisation's base currency (${c.org.currency})`,
-          retryable: false,
-          field: 'currency',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'CURRENCY_MISMATCH',
+        message: `Refund ${r.externalReference} is in ${r.currency}; this target books only the organisation's base currency (${c.org.currency})`,
+        retryable: false,
+        field: 'currency',
+      });
     }
     const wanted = parseAmount(r.amount, r.currency);
     if (!wanted.ok || wanted.value <= 0n) {
-      out.push(
-        failed({
-          code: 'AMOUNT_INVALID',
-          message: `Refund ${r.externalReference}: ${r.amount} is not an amount ${SYSTEM} takes (more than zero)`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'AMOUNT_INVALID',
+        message: `Refund ${r.externalReference}: ${r.amount} is not an amount ${SYSTEM} takes (more than zero)`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     if (!d.paymentTargetId) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `Refund ${r.externalReference}: ${SYSTEM} refunds the unused amount of a customer payment, so the refund must name the payment it returns (paymentExternalReference) and that payment must be booked`,
-          retryable: false,
-          field: 'paymentExternalReference',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `Refund ${r.externalReference}: ${SYSTEM} refunds the unused amount of a customer payment, so the refund must name the payment it returns (paymentExternalReference) and that payment must be booked`,
+        retryable: false,
+        field: 'paymentExternalReference',
+      });
     }
     const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(d.paymentTargetId)}`, 'payment', c.signal);
     const paymentName = r.paymentExternalReference ?? d.paymentTargetId;
     if (!pay) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `Refund ${r.externalReference}: payment ${paymentName} is no longer in ${SYSTEM}`,
-          retryable: false,
-          field: 'paymentExternalReference',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `Refund ${r.externalReference}: payment ${paymentName} is no longer in ${SYSTEM}`,
+        retryable: false,
+        field: 'paymentExternalReference',
+      });
     }
     const unused = minor(pay.unused_amount, r.currency) ?? 0n;
     if (unused < wanted.value) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `Refund ${r.externalReference}: payment ${paymentName} has ${formatAmount(unused, r.currency)} ${r.currency} unused in ${SYSTEM}, less than the ${r.amount} refunded; unapply it from its invoices in ${SYSTEM} first, then retry`,
-          retryable: false,
-          field: 'amount',
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `Refund ${r.externalReference}: payment ${paymentName} has ${formatAmount(unused, r.currency)} ${r.currency} unused in ${SYSTEM}, less than the ${r.amount} refunded; unapply it from its invoices in ${SYSTEM} first, then retry`,
+        retryable: false,
+        field: 'amount',
+      });
     }
     const account = c.depositAccountId ?? (text(pay.account_id) || undefined);
     if (!account) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `Refund ${r.externalReference}: ${SYSTEM} needs the account the refund is paid from; set accounts.bank in the target settings`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `Refund ${r.externalReference}: ${SYSTEM} needs the account the refund is paid from; set accounts.bank in the target settings`,
+        retryable: false,
+      });
     }
     const a = await c.api.call(
       {
@@ -110,19 +93,15 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       c.signal,
     );
     if (!a.ok) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} refused refund ${r.externalReference} of payment ${paymentName} (${describe(a)})`,
-          retryable: false,
-        }),
-      );
-      continue;
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `${SYSTEM} refused refund ${r.externalReference} of payment ${paymentName} (${describe(a)})`,
+        retryable: false,
+      });
     }
     const refund = entity(a.body, 'payment_refund', `POST ${refundsPath(':id')}`);
-    out.push(ok(text(refund.payment_refund_id), { number: r.externalReference, outcome: 'created' }));
-  }
-  return out;
+    return ok(text(refund.payment_refund_id), { number: r.externalReference, outcome: 'created' });
+  });
 }
 
 /** The refunds of one payment (GET /customerpayments/{id}/refunds), page after page. */

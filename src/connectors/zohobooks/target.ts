@@ -1,6 +1,7 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
@@ -222,12 +223,11 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
   items: T[],
   fields: (item: T) => ZohoObject,
 ): Promise<ItemResult[]> {
-  const out: ItemResult[] = [];
-  for (const item of items) {
+  // One request a record: one that fails leaves those before it done (mapAtMost says which).
+  return mapAtMost(items, 1, async (item) => {
     for (let attempt = 1; ; attempt++) {
       try {
-        out.push(await upsertOne(api, ctx, spec, item, fields));
-        break;
+        return await upsertOne(api, ctx, spec, item, fields);
       } catch (err) {
         if (!(err instanceof ConnectorError) || !err.retryable || attempt >= NAMED_ATTEMPTS || ctx.signal?.aborted)
           throw err;
@@ -235,8 +235,7 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
         await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
       }
     }
-  }
-  return out;
+  });
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(
