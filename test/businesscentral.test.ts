@@ -92,6 +92,18 @@ function expectEachOnce(
   expect([...sim.company.docs.values()].filter((d) => d.status === 'Draft')).toEqual([]);
 }
 
+/** An invoice of 10.00 net at 21% for customer C, under its reference. */
+const goodsInvoice = (ref: string): CanonicalRecord => ({
+  kind: 'invoice',
+  sourceId: ref,
+  externalReference: ref,
+  customerSourceId: 'C',
+  invoiceDate: '2026-11-02',
+  currency: 'EUR',
+  description: '',
+  lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+});
+
 describe('the Business Central target, end to end', () => {
   it('iXpole → Business Central: every instalment once through lost answers, the posted numbers and PDFs written back', async () => {
     await t.entity('BC1', 'EUR', { standardTaxRate: '0.21' });
@@ -285,18 +297,7 @@ describe('the Business Central target, end to end', () => {
     sim.dropNext(1, (m, p, body) => m === 'POST' && p.endsWith('/salesInvoices') && body.includes('"MID-3"'));
     await sync.processRecords(pipeline, 'import', 'mid', [
       { record: { kind: 'customer', sourceId: 'C', name: 'Mid-batch customer' } },
-      ...refs.map((ref) => ({
-        record: {
-          kind: 'invoice',
-          sourceId: ref,
-          externalReference: ref,
-          customerSourceId: 'C',
-          invoiceDate: '2026-11-02',
-          currency: 'EUR',
-          description: '',
-          lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
-        } satisfies CanonicalRecord,
-      })),
+      ...refs.map((ref) => ({ record: goodsInvoice(ref) })),
     ]);
     await drainTarget(t.db, sync, pipeline, 'Business Central');
     expect(sim.stats.dropped).toBe(1);
@@ -323,16 +324,7 @@ describe('the Business Central target, end to end', () => {
       const refs = [...Array(15).keys()].map((i) => `PACE-${i}`);
       const records: CanonicalRecord[] = [
         { kind: 'customer', sourceId: 'C', name: 'Paced customer' },
-        ...refs.map((ref): CanonicalRecord => ({
-          kind: 'invoice',
-          sourceId: ref,
-          externalReference: ref,
-          customerSourceId: 'C',
-          invoiceDate: '2026-11-02',
-          currency: 'EUR',
-          description: '',
-          lines: [{ description: 'Goods', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
-        })),
+        ...refs.map(goodsInvoice),
       ];
       const started = Date.now();
       for (let attempt = 0; ; attempt++) {
