@@ -222,9 +222,8 @@ export async function flushTarget<D>(
       await settle(ctx, delivery, out, settled);
       for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error);
       if (unknown.length === 0) continue;
-      const err = failure;
-      const retryable = !(err instanceof ConnectorError) || err.retryable;
-      const message = sanitise(err instanceof Error ? err.message : String(err));
+      const retryable = !(failure instanceof ConnectorError) || failure.retryable;
+      const message = sanitise(failure instanceof Error ? failure.message : String(failure));
       ctx.log.warn({ kind: delivery.kind, documents: unknown.length, retryable, err: message }, 'target call failed');
       if (!retryable) {
         await fail(
@@ -233,7 +232,7 @@ export async function flushTarget<D>(
           out,
           unknown.map((b) => ({ id: b.row.id, item: b.item })),
           {
-            code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
+            code: (failure instanceof ConnectorError ? failure.code : null) ?? 'TARGET_REFUSED',
             message,
             retryable: false,
           },
@@ -242,10 +241,10 @@ export async function flushTarget<D>(
       }
       // Uncertain: the target may have written some of them. Look them up before resending.
       retry.push(...unknown.map((b) => ({ ...b, uncertain: true })));
-      if (err instanceof ConnectorError && err.retryAfterMs !== null) {
+      if (failure instanceof ConnectorError && failure.retryAfterMs !== null) {
         // The target said when: nothing more this flush, and no retry before that.
         stop = true;
-        retryAfterMs = Math.max(retryAfterMs, err.retryAfterMs);
+        retryAfterMs = Math.max(retryAfterMs, failure.retryAfterMs);
       }
       await note(
         ctx,

@@ -68,7 +68,14 @@ const freshbooks: TargetHarness = {
             customerId: n.clientid,
             gross: amount(n.total),
             due: amount(n.remaining),
-            appliedTo: n.applied.map((x) => ({ invoiceId: x.invoiceid, amount: amount(x.amount) })),
+            // FreshBooks keeps credit by client, not by credit note: a payment of type Credit on an
+            // invoice draws on the client's credit, oldest first, whichever note it came from. What
+            // sets a note against an invoice is the Credit payment ledgerlink made for it, naming the
+            // note (the simulator's per-note bookkeeping is FIFO and mismatches once a client's
+            // second note is applied before its first, as a fault that parks the first one makes).
+            appliedTo: [...a.payments.values()]
+              .filter((p) => p.type === 'Credit' && p.note.split('\n')[0] === `Credit note ${ref(n.notes)}`)
+              .map((p) => ({ invoiceId: p.invoiceid, amount: amount(p.amount) })),
           })),
           // Payments of type Credit are how a credit note is set against an invoice: shown on the credit note.
           payments: [...a.payments.values()]
