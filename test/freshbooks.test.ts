@@ -172,6 +172,18 @@ describe('FreshBooks end to end', () => {
         invoiceExternalReference: 'E2-I4',
         lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
       },
+      // In the same batch: should the credit note wait for a retry, its allocation waits behind it.
+      {
+        kind: 'allocation',
+        sourceId: 'E2-A2',
+        customerSourceId: 'E2-A',
+        date: '2026-11-04',
+        currency: 'EUR',
+        amount: '24.20',
+        invoiceExternalReference: 'E2-I4',
+        from: 'creditNote',
+        fromExternalReference: 'E2-N1',
+      },
       // What FreshBooks has no place for, and what it refuses: parked, each with a stable reason.
       pay(9, 'B', '10.00', null),
       {
@@ -196,22 +208,6 @@ describe('FreshBooks end to end', () => {
       'e2e',
       records.map((record) => ({ record })),
     );
-    await drain(pipeline);
-    // The credit note's allocation comes once the credit note is booked (the engine parks an
-    // allocation whose documents still wait for the target, ALLOCATION_DOCUMENT_NOT_SYNCED).
-    const allocation: CanonicalRecord = {
-      kind: 'allocation',
-      sourceId: 'E2-A2',
-      customerSourceId: 'E2-A',
-      date: '2026-11-04',
-      currency: 'EUR',
-      amount: '24.20',
-      invoiceExternalReference: 'E2-I4',
-      from: 'creditNote',
-      fromExternalReference: 'E2-N1',
-    };
-    records.push(allocation);
-    await sync.processRecords(pipeline, 'import', 'e2e', [{ record: allocation }]);
     await drain(pipeline);
 
     const parked = await openExceptions(t.db, pipeline);

@@ -148,6 +148,7 @@ describe('GET /metrics', () => {
       expect(value(samples, 'ledgerlink_documents_posted', { entity: 'METRICS', kind: p.kind })).toBe(Number(p.n));
 
     expect(value(samples, 'ledgerlink_exceptions_open', { entity: 'METRICS', reason: 'AMOUNT_OUT_OF_RANGE' })).toBe(1);
+    expect(samples.some((s) => s.name === 'ledgerlink_documents_held')).toBe(false);
     for (const direction of ['source', 'target']) {
       expect(value(samples, 'ledgerlink_outbox_pending', { direction })).toBe(0);
       expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction })).toBe(0);
@@ -159,7 +160,12 @@ describe('GET /metrics', () => {
     for (const secret of [METRICS_TOKEN, ADMIN_TOKEN, SECRET, c.token]) expect(text).not.toContain(secret);
   });
 
-  it('counts a pending outbox item and its age by direction, and resolves the exception away', async () => {
+  it('counts a pending outbox item and its age by direction, a held document, and resolves the exception away', async () => {
+    await t.db.query(
+      `INSERT INTO held_records (pipeline_id, kind, source_id, waits_for_kind, waits_for, reason_code, message, payload)
+       VALUES ($1, 'payment', 'metrics-held', 'invoice', 'metrics-inv', 'ALLOCATION_DOCUMENT_NOT_SYNCED', 'waits', '{}')`,
+      [shop.id],
+    );
     await t.db.query(
       `INSERT INTO outbox (pipeline_id, kind, source_id, payload, direction, idempotency_key, created_at)
        VALUES ($1, 'invoice', 'metrics-wb', '{}', 'source', 'source:invoice:metrics-wb', now() - interval '90 seconds')`,
@@ -172,6 +178,7 @@ describe('GET /metrics', () => {
     expect(value(samples, 'ledgerlink_outbox_pending', { direction: 'source' })).toBe(1);
     expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction: 'source' })).toBeGreaterThanOrEqual(90);
     expect(value(samples, 'ledgerlink_outbox_pending', { direction: 'target' })).toBe(0);
+    expect(value(samples, 'ledgerlink_documents_held', { entity: 'METRICS', kind: 'payment' })).toBe(1);
     expect(samples.some((s) => s.name === 'ledgerlink_exceptions_open')).toBe(false);
   });
 

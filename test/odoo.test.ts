@@ -9,8 +9,7 @@ import { createOdooTarget } from '../src/connectors/odoo/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { registerTarget } from '../src/sync/registry.ts';
-import { retryException } from '../src/sync/exceptions.ts';
-import { getRun } from '../src/sync/runs.ts';
+import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
 /*
@@ -155,23 +154,21 @@ describe('Odoo end to end', () => {
       s.dropNext(2, (c) => c.model === 'account.payment.register' && c.modelMethod === 'action_create_payments');
       s.dropNext(1, (c) => c.modelMethod === 'js_assign_outstanding_line');
       s.dropNext(1, (c) => c.model === 'account.payment' && c.modelMethod === 'create');
-      await sync.processRecords(
+      const runId = await sync.processRecords(
         pipeline,
         'import',
         'e2e',
         records.map((record) => ({ record })),
       );
-      await drainTarget(t.db, sync, pipeline, 'Odoo');
-      // The unassigned payment's answer was lost, so its allocation came before the payment was
-      // found again: the engine parks it until then, and a retry (as an operator would) books it.
-      const waiting = await t.db.query<{ id: number; reason_code: string }>(
-        `SELECT id, reason_code FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
-        [pipeline.id],
-      );
-      for (const x of waiting.rows) {
-        expect(x.reason_code).toBe('ALLOCATION_DOCUMENT_NOT_SYNCED');
-        await retryException(t.db, sync, Number(x.id), 'test');
-      }
+      // The unassigned payment's answer was lost, so its allocation came while the payment waited
+      // to be found again: the allocation waited behind it, was never parked, and went once it was.
+      const a1 = (await listRunRecords(t.db, runId, 500, 0)).filter((r) => r.sourceId === `${code}-A1`);
+      expect(a1.map((r) => r.outcome)).toEqual(['failed', 'created']);
+      expect(a1[0]!.message).toMatch(/^waiting: The payment .* is on its way to the odoo target/);
+      const { rows: everParked } = await t.db.query(`SELECT source_id FROM exceptions WHERE pipeline_id = $1`, [
+        pipeline.id,
+      ]);
+      expect(everParked).toEqual([]);
       await drainTarget(t.db, sync, pipeline, 'Odoo');
       expect(await openExceptions(t.db, pipeline)).toEqual([]);
 

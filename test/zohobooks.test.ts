@@ -45,11 +45,11 @@ beforeAll(async () => {
   zoho = await startZohoBooksSimulator({
     ...CLIENT,
     organisations: { [ORG]: { name: 'Zoho E2E BV', currency: 'EUR' } },
-    // The faults fall by seed. Under some (2, 6, 11 of 1 to 11 here; 7, 9, 10 before the targets kept
-    // a batch's finished documents) the records test's invoices are still waiting after the flush's
-    // rounds when its allocations are sent, and those are parked ALLOCATION_DOCUMENT_NOT_SYNCED: the
-    // engine parks an allocation whose invoice is pending rather than waiting for it.
-    seed: 1,
+    // The faults fall by seed. Under this one (as under 2 and 6) the records test's invoices are
+    // still waiting for a retry when its allocations come: the allocations wait behind them
+    // (src/sync/engine/waiting.ts). Before they did, they were parked ALLOCATION_DOCUMENT_NOT_SYNCED
+    // and the test failed under these seeds.
+    seed: 11,
     dropAfterCommitRate: 0.05,
     // And some 500s before anything is committed; access tokens that live 4 s, refreshed during the runs.
     failRate: 0.03,

@@ -25,6 +25,7 @@ export class AppMetrics {
   readonly #exceptions: Gauge<'entity' | 'reason'>;
   readonly #outboxDepth: Gauge<'direction'>;
   readonly #outboxAge: Gauge<'direction'>;
+  readonly #held: Gauge<'entity' | 'kind'>;
   readonly #waits: Counter<'system'>;
   readonly #waitSeconds: Counter<'system'>;
 
@@ -70,6 +71,12 @@ export class AppMetrics {
       name: 'ledgerlink_outbox_oldest_age_seconds',
       help: 'Age of the oldest pending outbox item, by direction; 0 when none is pending.',
       labelNames: ['direction'],
+      registers,
+    });
+    this.#held = new Gauge({
+      name: 'ledgerlink_documents_held',
+      help: 'Documents held behind one still on its way to a remote target (held_records), by entity code and kind.',
+      labelNames: ['entity', 'kind'],
       registers,
     });
     this.#waits = new Counter({
@@ -139,13 +146,19 @@ export class AppMetrics {
       `SELECT direction, count(*)::text AS n, extract(epoch FROM now() - min(created_at))::text AS age
          FROM outbox WHERE status = 'pending' GROUP BY 1`,
     );
+    const held = await db.query<{ entity: string; kind: string; n: string }>(
+      `SELECT e.code AS entity, h.kind, count(*)::text AS n
+         FROM held_records h JOIN pipelines p ON p.id = h.pipeline_id JOIN entities e ON e.id = p.entity_id GROUP BY 1, 2`,
+    );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
-    for (const g of [this.#runs, this.#posted, this.#exceptions, this.#outboxDepth, this.#outboxAge]) g.reset();
+    for (const g of [this.#runs, this.#posted, this.#exceptions, this.#outboxDepth, this.#outboxAge, this.#held])
+      g.reset();
     for (const r of runs.rows) this.#runs.set({ entity: r.entity, status: r.status }, Number(r.n));
     for (const entity of new Set(runs.rows.map((r) => r.entity)))
       for (const status of RUN_STATUSES) this.#runs.inc({ entity, status }, 0);
     for (const r of posted.rows) this.#posted.set({ entity: r.entity, kind: r.kind }, Number(r.n));
     for (const r of exceptions.rows) this.#exceptions.set({ entity: r.entity, reason: r.reason }, Number(r.n));
+    for (const r of held.rows) this.#held.set({ entity: r.entity, kind: r.kind }, Number(r.n));
     for (const direction of OUTBOX_DIRECTIONS) {
       const row = outbox.rows.find((r) => r.direction === direction);
       this.#outboxDepth.set({ direction }, Number(row?.n ?? 0));

@@ -3,7 +3,8 @@ import { computeItems } from '../domain/documents.ts';
 import { Dec, formatAmount, isStorable, parseAmount } from '../domain/money.ts';
 import type { CanonicalInvoice, CanonicalPayment } from './canonical.ts';
 import { type PageOutcome, type SyncContext, callContext } from './engine/context.ts';
-import { resolveSucceeded } from './exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from './exceptions.ts';
+import type { Unavailable } from './engine/waiting.ts';
 import type { ItemError } from './target.ts';
 
 /**
@@ -43,7 +44,6 @@ export type DailyData =
     };
 
 type Input<T> = { record: T; raw: unknown };
-type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
 
 interface Row {
   kind: 'invoice' | 'payment';
@@ -143,6 +143,7 @@ export async function recordSales(
     reasonCode: ExceptionCode,
     message: string,
     field?: string,
+    waitsFor?: WaitsFor,
   ) =>
     out.park({
       kind,
@@ -151,6 +152,7 @@ export async function recordSales(
       message,
       field,
       payload: { record: d.record, raw: d.raw },
+      waitsFor,
     });
   const customerProblem = (
     kind: 'invoice' | 'payment',
@@ -171,7 +173,7 @@ export async function recordSales(
         reasonCode: 'CUSTOMER_NOT_SYNCED',
         message: `Customer ${d.record.customerSourceId} is not in the ledger`,
       };
-      park(kind, d, why.reasonCode, why.message, 'customerSourceId');
+      park(kind, d, why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
     }
     return null;
   };

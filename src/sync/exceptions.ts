@@ -15,6 +15,17 @@ export interface ParkedRecord {
   message: string;
   field?: string | null | undefined;
   payload: unknown;
+  /**
+   * Set when the record is not parked but held: what it depends on only waits for a retry in the
+   * target (src/sync/engine/waiting.ts), and it is run again once that has gone through or failed.
+   */
+  waitsFor?: WaitsFor | undefined;
+}
+
+/** What a held record waits for: an item on its way to the target (outbox), or another held record. */
+export interface WaitsFor {
+  kind: string;
+  sourceId: string;
 }
 
 export interface ExceptionView {

@@ -48,7 +48,7 @@ export const REASON_CODES = {
   CURRENCY_MISMATCH:
     'The document is in another currency than its customer’s account. Correct the currency in the source (the next run that brings the document posts it), or book it by hand to a customer account in that currency and resolve the exception.',
   ALLOCATION_DOCUMENT_NOT_SYNCED:
-    'The allocation sets a payment or credit note against an invoice, and one of the two is not booked in the target by this pipeline (it is parked itself, or the source never sent it). Fix and retry that document first (its exception names why), then retry this one.',
+    'The allocation sets a payment or credit note against an invoice, and one of the two is not booked in the target by this pipeline (it is parked itself, or the source never sent it). Fix and retry that document first (its exception names why), then retry this one. A document only waiting for a retry in the target parks nothing: what depends on it waits behind it and goes through on its own (docs/sync.md, “Dependants wait for what is on its way”).',
   // Mapping lines to the ledger
   MAPPING_PRODUCT_NOT_SYNCED:
     'A line names a product that is not in the ledger. Send or create the product, then retry the exception.',

@@ -361,8 +361,8 @@ export const SCENARIOS: Scenario[] = [
         proxy.enabled = true;
       }
       const batch = faultBatch(tag, r.creditNotes, BENCH.invoices);
-      // The customers first, without faults: else the first faults land on them and every document
-      // is parked behind its customer (CUSTOMER_NOT_SYNCED), never meeting a fault of its own.
+      // The customers first, without faults, so that the faults land on the documents: else a
+      // customer that a fault parks for good takes every document of it along (CUSTOMER_NOT_SYNCED).
       proxy.enabled = false;
       await r.process(batch.filter((d) => d.kind === 'customer'));
       await r.settle(10);
@@ -378,10 +378,10 @@ export const SCENARIOS: Scenario[] = [
           WHERE pipeline_id = $1 AND kind IN ('invoice', 'payment', 'creditNote') AND source_id LIKE $2`,
         [r.pipeline.id, `${tag}-%`],
       );
-      // Faults off; what is parked is retried, as a person would from the exceptions list: a
-      // document parked behind one that was itself parked (a payment or an allocation behind its
-      // invoice) is parked again by the first retry, which books its invoice, and goes through on
-      // the next. A dependant does not wait in the outbox for what it depends on (docs/sync.md).
+      // Faults off; what is parked is retried, as a person would from the exceptions list. A
+      // dependant of a document that only waited for a retry waited behind it and was never parked
+      // (src/sync/engine/waiting.ts); one behind a document parked for good (an allocation behind
+      // its invoice) was parked too, and goes through on the retry after its invoice's.
       proxy.enabled = false;
       for (let round = 0; round < 3 && (await r.openExceptions()).length > 0; round++) {
         await r.retryAll();
@@ -442,12 +442,17 @@ export const SCENARIOS: Scenario[] = [
           { invoiceId: inv.id, amount: '24.20' },
         ]);
       }
-      // The engine's side agrees: nothing waits or failed in the outbox.
+      // The engine's side agrees: nothing waits or failed in the outbox, nothing is held behind it.
       const outbox = await r.env.t.db.query<{ status: string; n: string }>(
         `SELECT status, count(*)::text AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' GROUP BY status`,
         [r.pipeline.id],
       );
       expect(outbox.rows.filter((o) => o.status !== 'done')).toEqual([]);
+      const { rows: stillHeld } = await r.env.t.db.query(
+        `SELECT kind, source_id FROM held_records WHERE pipeline_id = $1`,
+        [r.pipeline.id],
+      );
+      expect(stillHeld).toEqual([]);
     },
   },
 ];
@@ -501,7 +506,9 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
   const pending = async () =>
     (
       await w.t.db.query<{ n: string; wait: string | null }>(
-        `SELECT count(*)::text AS n, greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int::text AS wait
+        // Sent and waiting for a retry, or held behind such a document (src/sync/engine/waiting.ts).
+        `SELECT (count(*) + (SELECT count(*) FROM held_records WHERE pipeline_id = $1))::text AS n,
+                greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int::text AS wait
            FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
         [pipeline.id],
       )

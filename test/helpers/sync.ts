@@ -38,8 +38,10 @@ export async function drainTarget(
   target: string,
 ) {
   for (let i = 0; i < 20; i++) {
+    // Documents sent and waiting for a retry, and those held behind one (src/sync/engine/waiting.ts).
     const { rows } = await db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
+      `SELECT (SELECT count(*) FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending')
+            + (SELECT count(*) FROM held_records WHERE pipeline_id = $1) AS n`,
       [pipeline.id],
     );
     if (rows[0]!.n === '0') return;

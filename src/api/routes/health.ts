@@ -81,7 +81,7 @@ export const getMetrics = defineRoute({
   summary: 'Prometheus metrics',
   description:
     'The Prometheus text format: process metrics, HTTP latency by route template, and from the database at ' +
-    'scrape time runs by status, documents posted, open exceptions, outbox depth and age, and rate-planner ' +
+    'scrape time runs by status, documents posted, open exceptions, outbox depth and age, documents held, and rate-planner ' +
     'waits. Off unless LEDGERLINK_METRICS_TOKEN is set (404 METRICS_DISABLED); then it needs ' +
     '`Authorization: Bearer <that token>` (docs/deploy.md, "Metrics").',
   tags: ['system'],

@@ -1,12 +1,13 @@
 import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
 import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { bookedByReference } from './payments.ts';
+import { type Unavailable, onTheirWay } from './waiting.ts';
 
 /** The allocations this pipeline has mapped to these target ids: none of them is a match for another. */
 async function takenAllocations(ctx: SyncContext): Promise<Set<string>> {
@@ -59,13 +60,16 @@ const allocationDelivery: Delivery<TargetAllocation> = {
 /**
  * Sends a page's allocations once both of their documents are in the target: the invoice, and
  * the payment or credit note set against it, each found by the reference this pipeline booked it
- * under. One whose document is not there (parked, or never sent) is parked with
- * ALLOCATION_DOCUMENT_NOT_SYNCED; retried once that document is booked, it goes through.
+ * under. One whose document is still on its way (waiting for a retry in the target, or held
+ * itself) waits for it (src/sync/engine/waiting.ts). One whose document is not there (parked, or
+ * never sent) is parked with ALLOCATION_DOCUMENT_NOT_SYNCED; retried once that document is booked,
+ * it goes through.
  */
 export async function syncAllocations(
   ctx: SyncContext,
   allocations: { record: CanonicalAllocation; raw: unknown }[],
   customers: Map<string, string>,
+  unavailable: Unavailable,
   out: PageOutcome,
 ): Promise<void> {
   if (allocations.length === 0) return;
@@ -80,7 +84,7 @@ export async function syncAllocations(
   const seen = new Set<string>();
   for (const input of allocations) {
     const a = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
       out.park({
         kind: 'allocation',
         sourceId: a.sourceId,
@@ -88,6 +92,7 @@ export async function syncAllocations(
         message,
         field,
         payload: { record: a, raw: input.raw },
+        waitsFor,
       });
     const already = mapped.get(a.sourceId);
     if (already || seen.has(a.sourceId)) {
@@ -103,11 +108,11 @@ export async function syncAllocations(
     seen.add(a.sourceId);
     const customerTargetId = customers.get(a.customerSourceId);
     if (!customerTargetId) {
-      park(
-        'CUSTOMER_NOT_SYNCED',
-        `Customer ${a.customerSourceId} is not in the ${ctx.target.type} target`,
-        'customerSourceId',
-      );
+      const why = unavailable.get(a.customerSourceId) ?? {
+        reasonCode: 'CUSTOMER_NOT_SYNCED',
+        message: `Customer ${a.customerSourceId} is not in the ${ctx.target.type} target`,
+      };
+      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
       continue;
     }
     const amount = parseAmount(a.amount, a.currency);
@@ -118,29 +123,48 @@ export async function syncAllocations(
     ready.push({ input, customerTargetId });
   }
   const key = (customer: string, reference: string) => `${customer}\u0000${reference}`;
-  const booked = async (kind: 'invoice' | 'creditNote' | 'payment', pick: (a: CanonicalAllocation) => string | null) =>
-    bookedByReference(
+  /** Each document the allocations name: its target id when booked, what to wait for when on its way. */
+  const resolve = async (
+    kind: 'invoice' | 'creditNote' | 'payment',
+    pick: (a: CanonicalAllocation) => string | null,
+  ) => {
+    const named = ready.flatMap((r) => {
+      const reference = pick(r.input.record);
+      return reference
+        ? [{ customerTargetId: r.customerTargetId, customerSourceId: r.input.record.customerSourceId, reference }]
+        : [];
+    });
+    const booked = await bookedByReference(ctx, kind, named);
+    const coming = await onTheirWay(
       ctx,
+      out,
       kind,
-      ready.flatMap((r) => {
-        const reference = pick(r.input.record);
-        return reference ? [{ customerTargetId: r.customerTargetId, reference }] : [];
-      }),
+      named.filter((k) => !booked.has(key(k.customerTargetId, k.reference))),
     );
-  const invoices = await booked('invoice', (a) => a.invoiceExternalReference);
-  const payments = await booked('payment', (a) => (a.from === 'payment' ? a.fromExternalReference : null));
-  const notes = await booked('creditNote', (a) => (a.from === 'creditNote' ? a.fromExternalReference : null));
+    return { booked, coming };
+  };
+  const invoices = await resolve('invoice', (a) => a.invoiceExternalReference);
+  const payments = await resolve('payment', (a) => (a.from === 'payment' ? a.fromExternalReference : null));
+  const notes = await resolve('creditNote', (a) => (a.from === 'creditNote' ? a.fromExternalReference : null));
   const outgoing: Outgoing<TargetAllocation>[] = [];
   for (const { input, customerTargetId } of ready) {
     const a = input.record;
-    const invoiceTargetId = invoices.get(key(customerTargetId, a.invoiceExternalReference));
-    const fromTargetId = (a.from === 'payment' ? payments : notes).get(key(customerTargetId, a.fromExternalReference));
+    const invoiceKey = key(customerTargetId, a.invoiceExternalReference);
+    const fromKey = key(customerTargetId, a.fromExternalReference);
+    const from = a.from === 'payment' ? payments : notes;
+    const invoiceTargetId = invoices.booked.get(invoiceKey);
+    const fromTargetId = from.booked.get(fromKey);
     const missing = !invoiceTargetId
-      ? { field: 'invoiceExternalReference', what: `invoice ${a.invoiceExternalReference}` }
+      ? {
+          field: 'invoiceExternalReference',
+          what: `invoice ${a.invoiceExternalReference}`,
+          waitsFor: invoices.coming.get(invoiceKey),
+        }
       : !fromTargetId
         ? {
             field: 'fromExternalReference',
             what: `${a.from === 'payment' ? 'payment' : 'credit note'} ${a.fromExternalReference}`,
+            waitsFor: from.coming.get(fromKey),
           }
         : null;
     if (missing) {
@@ -148,9 +172,12 @@ export async function syncAllocations(
         kind: 'allocation',
         sourceId: a.sourceId,
         reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
-        message: `The ${missing.what} of customer ${a.customerSourceId} is not booked in the ${ctx.target.type} target by this pipeline`,
+        message: missing.waitsFor
+          ? `The ${missing.what} of customer ${a.customerSourceId} is on its way to the ${ctx.target.type} target; this is sent once it is booked`
+          : `The ${missing.what} of customer ${a.customerSourceId} is not booked in the ${ctx.target.type} target by this pipeline`,
         field: missing.field,
         payload: { record: a, raw: input.raw },
+        waitsFor: missing.waitsFor,
       });
       continue;
     }

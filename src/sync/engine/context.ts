@@ -47,6 +47,8 @@ export class PageOutcome {
   readonly counts: RunCounts = { ...ZERO_COUNTS };
   readonly records: RunRecord[] = [];
   readonly parked: ParkedRecord[] = [];
+  /** Records that wait for what they depend on (src/sync/engine/waiting.ts), instead of being parked. */
+  readonly held: ParkedRecord[] = [];
 
   record(r: RunRecord): void {
     this.records.push(r);
@@ -55,7 +57,13 @@ export class PageOutcome {
     if (r.outcome === 'created') this.counts[createdCounter(r.kind)]++;
   }
 
+  /** Parks a record, or holds it when what it lacks only waits for a retry (`waitsFor`). */
   park(p: ParkedRecord): void {
+    if (p.waitsFor) {
+      this.held.push(p);
+      this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'failed', message: `waiting: ${p.message}` });
+      return;
+    }
     this.parked.push(p);
     this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'parked', message: `${p.reasonCode}: ${p.message}` });
   }
@@ -63,6 +71,7 @@ export class PageOutcome {
   /** Takes over what another outcome holds (one staged inside a transaction that committed). */
   absorb(other: PageOutcome): void {
     this.parked.push(...other.parked);
+    this.held.push(...other.held);
     for (const r of other.records) this.record(r);
   }
 }

@@ -1,5 +1,5 @@
 import type { ExceptionCode } from '../reasons.ts';
-import { resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
@@ -7,8 +7,7 @@ import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './co
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { canonicalGross, recordSourceDocuments } from './invoices.ts';
 import { bookedByReference } from './payments.ts';
-
-type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
+import { type Unavailable, onTheirWay } from './waiting.ts';
 
 const creditNoteDelivery: Delivery<TargetCreditNote> = {
   kind: 'creditNote',
@@ -88,7 +87,7 @@ export async function syncCreditNotes(
   const seen = new Set<string>();
   for (const input of notes) {
     const note = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
       out.park({
         kind: 'creditNote',
         sourceId: note.sourceId,
@@ -96,6 +95,7 @@ export async function syncCreditNotes(
         message,
         field,
         payload: { record: note, raw: input.raw },
+        waitsFor,
       });
     const already = mapped.get(note.sourceId);
     if (already || seen.has(note.sourceId)) {
@@ -115,13 +115,13 @@ export async function syncCreditNotes(
         reasonCode: 'CUSTOMER_NOT_SYNCED',
         message: `Customer ${note.customerSourceId} is not in the ${ctx.target.type} target`,
       };
-      park(why.reasonCode, why.message, 'customerSourceId');
+      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
       continue;
     }
     const badProduct = note.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
     if (badProduct?.productSourceId) {
       const why = unavailable.get(`product:${badProduct.productSourceId}`)!;
-      park(why.reasonCode, why.message, 'productSourceId');
+      park(why.reasonCode, why.message, 'productSourceId', why.waitsFor);
       continue;
     }
     if (canonicalGross(creditNoteAsInvoice(note)) === null) {
@@ -135,30 +135,55 @@ export async function syncCreditNotes(
     }
     ready.push({ input, customerTargetId, productTargetIds });
   }
-  const invoices = await bookedByReference(
-    ctx,
-    'invoice',
-    ready.flatMap((r) =>
-      r.input.record.invoiceExternalReference
-        ? [{ customerTargetId: r.customerTargetId, reference: r.input.record.invoiceExternalReference }]
-        : [],
-    ),
+  const credited = ready.flatMap((r) =>
+    r.input.record.invoiceExternalReference
+      ? [
+          {
+            customerTargetId: r.customerTargetId,
+            customerSourceId: r.input.record.customerSourceId,
+            reference: r.input.record.invoiceExternalReference,
+          },
+        ]
+      : [],
   );
-  const outgoing: Outgoing<TargetCreditNote>[] = ready.map(({ input, customerTargetId, productTargetIds }) => {
-    const credited = input.record.invoiceExternalReference;
-    return {
-      sourceId: input.record.sourceId,
+  const invoices = await bookedByReference(ctx, 'invoice', credited);
+  // A credit note goes with the invoice it credits: one still on its way is waited for.
+  const coming = await onTheirWay(
+    ctx,
+    out,
+    'invoice',
+    credited.filter((k) => !invoices.has(`${k.customerTargetId}\u0000${k.reference}`)),
+  );
+  const outgoing: Outgoing<TargetCreditNote>[] = [];
+  for (const { input, customerTargetId, productTargetIds } of ready) {
+    const note = input.record;
+    const key = `${customerTargetId}\u0000${note.invoiceExternalReference}`;
+    const waitsFor = note.invoiceExternalReference ? coming.get(key) : undefined;
+    if (waitsFor) {
+      out.park({
+        kind: 'creditNote',
+        sourceId: note.sourceId,
+        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message: `The invoice ${note.invoiceExternalReference} it credits is on its way to the ${ctx.target.type} target; this is sent once it is booked`,
+        field: 'invoiceExternalReference',
+        payload: { record: note, raw: input.raw },
+        waitsFor,
+      });
+      continue;
+    }
+    outgoing.push({
+      sourceId: note.sourceId,
       raw: input.raw,
       doc: {
-        sourceId: input.record.sourceId,
-        record: input.record,
+        sourceId: note.sourceId,
+        record: note,
         customerTargetId,
         productTargetIds,
-        invoiceTargetId: credited ? (invoices.get(`${customerTargetId}\u0000${credited}`) ?? null) : null,
-        idempotencyKey: idempotencyKey(p.id, 'creditNote', input.record.sourceId),
+        invoiceTargetId: note.invoiceExternalReference ? (invoices.get(key) ?? null) : null,
+        idempotencyKey: idempotencyKey(p.id, 'creditNote', note.sourceId),
       },
-    };
-  });
+    });
+  }
   await deliver(ctx, creditNoteDelivery, outgoing, out);
 }
 

@@ -1,5 +1,4 @@
 import { resolveSucceeded } from '../exceptions.ts';
-import type { ExceptionCode } from '../reasons.ts';
 import { findUnstorable } from '../../domain/storable.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
 import { authoritativeFields } from '../pipelines.ts';
@@ -8,12 +7,13 @@ import { codeFromSourceId } from '../mapping.ts';
 import type { TargetCustomer, TargetProduct } from '../target.ts';
 import { type PageOutcome, type SyncContext, fingerprint, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivery, deliver } from './deliver.ts';
+import { type Unavailable, markPending } from './waiting.ts';
 
 export interface Resolution {
   /** The target's id by source id. */
   codes: Map<string, string>;
-  /** Why a referenced customer or product could not be had, by source id. */
-  missing: Map<string, { reasonCode: ExceptionCode; message: string }>;
+  /** Why a referenced customer or product could not be had, by source id (what it waits for, when it only waits). */
+  missing: Unavailable;
 }
 
 interface Syncable {
@@ -35,7 +35,7 @@ async function gather<T extends Syncable>(
   const all = [...new Set([...explicit.map((c) => c.sourceId), ...referenced])];
   const mapped = await mappedIds(ctx.db, ctx.pipeline.id, kind, all);
   const toSync = new Map(explicit.map((c) => [c.sourceId, c]));
-  const missing = new Map<string, { reasonCode: ExceptionCode; message: string }>();
+  const missing: Unavailable = new Map();
   const label = kind === 'customer' ? 'Customer' : 'Product';
   const notSynced = kind === 'customer' ? 'CUSTOMER_NOT_SYNCED' : 'PRODUCT_NOT_SYNCED';
   const notFound = kind === 'customer' ? 'SOURCE_CUSTOMER_NOT_FOUND' : 'SOURCE_PRODUCT_NOT_FOUND';
@@ -137,7 +137,10 @@ export async function syncCustomers(
 ): Promise<Resolution> {
   const source = ctx.source;
   const g = await gather(ctx, 'customer', explicit, referenced, source.customer?.bind(source), ctx.customerLookups);
-  if (g.toSync.size === 0) return { codes: g.codes, missing: g.missing };
+  if (g.toSync.size === 0) {
+    await markPending(ctx, 'customer', g.missing, 'CUSTOMER_NOT_SYNCED');
+    return { codes: g.codes, missing: g.missing };
+  }
   const prefix = ctx.pipeline.mapping.customerCodePrefix ?? '';
   const explicitIds = new Set(explicit.map((e) => e.sourceId));
   const docs: CustomerDoc[] = [];
@@ -187,9 +190,10 @@ export async function syncCustomers(
     else if (!g.missing.has(d.sourceId))
       g.missing.set(d.sourceId, {
         reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target yet: its own delivery was refused or waits for a retry (see its record in this run); retry this once it is there`,
+        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run); retry this once it is there`,
       });
   }
+  await markPending(ctx, 'customer', g.missing, 'CUSTOMER_NOT_SYNCED');
   return { codes: g.codes, missing: g.missing };
 }
 
@@ -250,7 +254,10 @@ export async function syncProducts(
     if (existing && existing.fingerprint === fp) continue;
     docs.push({ sourceId: prod.sourceId, code, targetId: existing?.targetId ?? null, record: prod, fingerprint: fp });
   }
-  if (docs.length === 0) return { codes: g.codes, missing: g.missing };
+  if (docs.length === 0) {
+    await markPending(ctx, 'product', g.missing, 'PRODUCT_NOT_SYNCED');
+    return { codes: g.codes, missing: g.missing };
+  }
   await deliver(
     ctx,
     productDelivery,
@@ -270,10 +277,11 @@ export async function syncProducts(
       g.codes.delete(d.sourceId);
       g.missing.set(d.sourceId, {
         reasonCode: 'PRODUCT_NOT_SYNCED',
-        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target yet: its own delivery was refused or waits for a retry (see its record in this run); retry this once it is there`,
+        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run); retry this once it is there`,
       });
     }
   }
+  await markPending(ctx, 'product', g.missing, 'PRODUCT_NOT_SYNCED');
   return { codes: g.codes, missing: g.missing };
 }
 

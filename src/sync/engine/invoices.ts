@@ -3,12 +3,13 @@ import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
 import { storableJson } from '../../domain/storable.ts';
-import { resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
+import type { Unavailable } from './waiting.ts';
 
 /** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
 export function canonicalGross(inv: CanonicalInvoice): bigint | null {
@@ -178,7 +179,7 @@ export async function syncInvoices(
   invoices: InvoiceInput[],
   customers: Map<string, string>,
   products: Map<string, string>,
-  unavailable: Map<string, { reasonCode: ExceptionCode; message: string }>,
+  unavailable: Unavailable,
   out: PageOutcome,
 ): Promise<void> {
   if (invoices.length === 0) return;
@@ -192,7 +193,7 @@ export async function syncInvoices(
   const seen = new Set<string>();
   for (const input of invoices) {
     const inv = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field?: string) =>
+    const park = (reasonCode: ExceptionCode, message: string, field?: string, waitsFor?: WaitsFor) =>
       out.park({
         kind: 'invoice',
         sourceId: inv.sourceId,
@@ -200,6 +201,7 @@ export async function syncInvoices(
         message,
         field,
         payload: { record: inv, raw: input.raw },
+        waitsFor,
       });
     if (seen.has(inv.sourceId)) {
       out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', message: 'repeated in the same page' });
@@ -242,13 +244,13 @@ export async function syncInvoices(
         reasonCode: 'CUSTOMER_NOT_SYNCED',
         message: `Customer ${inv.customerSourceId} is not in the ${ctx.target.type} target`,
       };
-      park(why.reasonCode, why.message, 'customerSourceId');
+      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
       continue;
     }
     const badProduct = inv.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
     if (badProduct?.productSourceId) {
       const why = unavailable.get(`product:${badProduct.productSourceId}`)!;
-      park(why.reasonCode, why.message, 'productSourceId');
+      park(why.reasonCode, why.message, 'productSourceId', why.waitsFor);
       continue;
     }
     const productTargetIds: Record<string, string> = {};

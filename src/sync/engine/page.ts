@@ -20,6 +20,7 @@ import { syncCreditNotes } from './credit-notes.ts';
 import { syncInvoices } from './invoices.ts';
 import { syncPayments, syncRefunds } from './payments.ts';
 import { recordSales } from '../daily-summary.ts';
+import { saveHeld } from './waiting.ts';
 
 /**
  * Processes one page of a source, in dependency order: customers, products, invoices, credit
@@ -100,16 +101,17 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   await syncInvoices(ctx, toPost.invoices, c.codes, prod.codes, unavailable, out);
   await syncCreditNotes(ctx, creditNotes, c.codes, prod.codes, unavailable, out);
   await syncPayments(ctx, toPost.payments, c.codes, unavailable, out);
-  await syncRefunds(ctx, refunds, c.codes, out);
-  await syncAllocations(ctx, allocations, c.codes, out);
+  await syncRefunds(ctx, refunds, c.codes, unavailable, out);
+  await syncAllocations(ctx, allocations, c.codes, unavailable, out);
   await saveOutcome(ctx, out);
   return out;
 }
 
-/** Stores what a page (or a retry of waiting documents) produced: exceptions, run records, audit. */
+/** Stores what a page (or a retry of waiting documents) produced: exceptions, held records, run records, audit. */
 export async function saveOutcome(ctx: SyncContext, out: PageOutcome): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
+    if (!ctx.target.transactional) await saveHeld(tx, ctx.pipeline.id, out);
     if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
     // The engine's own actions in the audit trail: what this page created, updated or parked.
     const changed = out.records.filter((r) => r.outcome !== 'skipped');

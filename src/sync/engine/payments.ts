@@ -1,12 +1,13 @@
 import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { recordSourceDocuments } from './invoices.ts';
+import { type Unavailable, onTheirWay } from './waiting.ts';
 
 type Input<T> = { record: T; raw: unknown };
 
@@ -130,8 +131,6 @@ const refundDelivery: Delivery<TargetRefund> = {
   },
 };
 
-type Unavailable = Map<string, { reasonCode: ExceptionCode; message: string }>;
-
 /**
  * The money documents of a page that can go to the target: not booked before (skipped, "already
  * posted"), with their customer in the target, and amounts that parse for their currency (else
@@ -161,8 +160,16 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
   for (const input of inputs) {
     const r = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string) =>
-      out.park({ kind, sourceId: r.sourceId, reasonCode, message, field, payload: { record: r, raw: input.raw } });
+    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
+      out.park({
+        kind,
+        sourceId: r.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: r, raw: input.raw },
+        waitsFor,
+      });
     const already = mapped.get(r.sourceId);
     if (already) {
       out.record({
@@ -180,7 +187,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
         reasonCode: 'CUSTOMER_NOT_SYNCED',
         message: `Customer ${r.customerSourceId} is not in the ${ctx.target.type} target`,
       };
-      park(why.reasonCode, why.message, 'customerSourceId');
+      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
       continue;
     }
     const bad = badAmount(r, settles.amounts);
@@ -202,27 +209,46 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     ready.push({ input, customerTargetId });
   }
-  const booked = await bookedByReference(
-    ctx,
-    settles.kind,
-    ready.flatMap((x) => {
-      const reference = settles.reference(x.input.record);
-      return reference ? [{ customerTargetId: x.customerTargetId, reference }] : [];
-    }),
-  );
-  return ready.map((x) => {
+  const named = ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
-    return {
-      ...x,
-      settlesTargetId: reference ? (booked.get(`${x.customerTargetId}\u0000${reference}`) ?? null) : null,
-    };
+    return reference
+      ? [{ customerTargetId: x.customerTargetId, customerSourceId: x.input.record.customerSourceId, reference }]
+      : [];
+  });
+  const booked = await bookedByReference(ctx, settles.kind, named);
+  // What it settles is still on its way to the target: it waits, rather than going unallocated for good.
+  const coming = await onTheirWay(
+    ctx,
+    out,
+    settles.kind,
+    named.filter((k) => !booked.has(`${k.customerTargetId}\u0000${k.reference}`)),
+  );
+  return ready.flatMap((x) => {
+    const reference = settles.reference(x.input.record);
+    const key = `${x.customerTargetId}\u0000${reference}`;
+    const waitsFor = reference ? coming.get(key) : undefined;
+    if (waitsFor) {
+      const what = settles.kind === 'invoice' ? 'invoice' : 'payment';
+      out.park({
+        kind,
+        sourceId: x.input.record.sourceId,
+        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message: `The ${what} ${reference} it settles is on its way to the ${ctx.target.type} target; this is sent once it is booked`,
+        field: settles.kind === 'invoice' ? 'invoiceExternalReference' : 'paymentExternalReference',
+        payload: { record: x.input.record, raw: x.input.raw },
+        waitsFor,
+      });
+      return [];
+    }
+    return [{ ...x, settlesTargetId: reference ? (booked.get(key) ?? null) : null }];
   });
 }
 
 /**
  * Payments go to the target with the invoice they pay, when the source names one (by its
- * external reference); otherwise unallocated, and said so in the run's record. A fee goes with
- * them. An amount or fee that does not parse for the payment's currency is parked, never skipped.
+ * external reference); while that invoice is on its way to a remote target, they wait for it
+ * (src/sync/engine/waiting.ts); otherwise unallocated, and said so in the run's record. A fee goes
+ * with them. An amount or fee that does not parse for the payment's currency is parked, never skipped.
  */
 export async function syncPayments(
   ctx: SyncContext,
@@ -258,11 +284,12 @@ export async function syncRefunds(
   ctx: SyncContext,
   refunds: Input<CanonicalRefund>[],
   customers: Map<string, string>,
+  unavailable: Unavailable,
   out: PageOutcome,
 ): Promise<void> {
   if (refunds.length === 0) return;
   const p = ctx.pipeline;
-  const ready = await screen(ctx, 'refund', refunds, customers, new Map(), out, {
+  const ready = await screen(ctx, 'refund', refunds, customers, unavailable, out, {
     kind: 'payment',
     reference: (r) => r.paymentExternalReference,
     amounts: ['amount'],

@@ -148,7 +148,7 @@ export async function finish(ctx: SyncContext, runId: string, waiting: number): 
     runId,
     parked > 0 || waiting > 0 ? 'partial' : 'succeeded',
     waiting > 0
-      ? `${waiting} document(s) wait for the ${ctx.target.type} target; they are retried automatically`
+      ? `${waiting} document(s) wait for the ${ctx.target.type} target, or for a document that does; they are retried automatically`
       : undefined,
   );
   ctx.log.info({ counts: after?.counts, waiting }, 'run finished');
@@ -157,11 +157,13 @@ export async function finish(ctx: SyncContext, runId: string, waiting: number): 
 /** Sends what a remote target has not taken yet and writes back what is due, counting both. */
 export async function afterPages(ctx: SyncContext, runId: string | null): Promise<number> {
   const out = new PageOutcome();
-  const waiting = await retryTargetDeliveries(ctx, out);
+  const { waiting, released } = await retryTargetDeliveries(ctx, out);
   if (out.records.length || out.parked.length) {
     await saveOutcome(ctx, out);
     if (runId) await addCounts(ctx.db, runId, out.counts);
   }
+  // Held records run again have saved their own records and exceptions; the run counts them.
+  if (runId && Object.values(released).some((n) => n > 0)) await addCounts(ctx.db, runId, released);
   await queuePaidInvoices(ctx);
   const written = await flushWriteBack(ctx);
   if (written && runId) await addCounts(ctx.db, runId, { writtenBack: written });
