@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
-import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
+import {
+  type WebhookReceiver,
+  type WebhookReceiverOptions,
+  startWebhookReceiver,
+} from '../src/connectors/webhook/receiver.ts';
+import { retryException } from '../src/sync/exceptions.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -27,8 +32,8 @@ afterAll(async () => {
   await t.close();
 });
 
-async function receiver(): Promise<WebhookReceiver> {
-  const r = await startWebhookReceiver({ seed: 1 });
+async function receiver(options: Omit<WebhookReceiverOptions, 'seed'> = {}): Promise<WebhookReceiver> {
+  const r = await startWebhookReceiver({ seed: 1, ...options });
   closers.push(r);
   return r;
 }
@@ -55,6 +60,36 @@ const payment = (id: string, customerSourceId: string, invoiceExternalReference:
   currency: 'EUR',
   description: '',
 });
+
+const allocation = (id: string, customerSourceId: string, invoice: string, payment: string): CanonicalRecord => ({
+  kind: 'allocation',
+  sourceId: id,
+  customerSourceId,
+  date: '2026-11-04',
+  currency: 'EUR',
+  amount: '121.00',
+  invoiceExternalReference: invoice,
+  from: 'payment',
+  fromExternalReference: payment,
+});
+
+/** The open exception of a source record, with what it needs booked to run again by itself. */
+async function exceptionOf(pipelineId: string, sourceId: string) {
+  const { rows } = await t.db.query<{
+    id: string;
+    status: string;
+    reason_code: string;
+    message: string;
+    needs_kind: string | null;
+    needs_source_id: string | null;
+    needs_reference: string | null;
+  }>(
+    `SELECT id, status, reason_code, message, needs_kind, needs_source_id, needs_reference FROM exceptions
+      WHERE pipeline_id = $1 AND source_id = $2 ORDER BY id DESC LIMIT 1`,
+    [pipelineId, sourceId],
+  );
+  return rows[0];
+}
 
 async function held(pipelineId: string) {
   const { rows } = await t.db.query<{ kind: string; source_id: string; waits_for_kind: string; waits_for: string }>(
@@ -149,5 +184,157 @@ describe('dependants wait for what they depend on', () => {
     const parked = await openExceptions(t.db, pipeline);
     expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['I2', 'TARGET_UNAVAILABLE']]);
     expect(r.find('payment', 'P2')).toMatchObject([{ document: { invoiceTargetId: null } }]);
+  });
+});
+
+/*
+ * A document parked for want of something not in the target at all (a customer never sent, an
+ * invoice parked for good) names it in its exception, and runs again by itself once the pipeline
+ * has booked it (`releaseNeeded`, src/sync/engine/deliveries.ts): the person who fixes the one
+ * document does not retry its dependants.
+ */
+describe('parked dependants run again once what they need is booked', () => {
+  it('embedded ledger: an invoice, a payment and its allocation parked for a customer never sent are booked when it comes', async () => {
+    await t.entity('DW3', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'DW3', { name: 'needs', source: { type: 'records' } });
+    const payOnAccount = { ...payment('P3', 'C3', ''), invoiceExternalReference: undefined } as CanonicalRecord;
+    await sync.processRecords(pipeline, 'import', 'test', [
+      { record: invoice('I3', 'C3') },
+      { record: payOnAccount },
+      { record: allocation('A3', 'C3', 'I3', 'P3') },
+    ]);
+    for (const id of ['I3', 'P3', 'A3'])
+      expect(await exceptionOf(pipeline.id, id)).toMatchObject({
+        status: 'open',
+        reason_code: 'CUSTOMER_NOT_SYNCED',
+        message: expect.stringMatching(/runs again by itself once customer C3 is booked$/),
+        needs_kind: 'customer',
+        needs_source_id: 'C3',
+      });
+
+    // The customer comes: the run that books it runs the three again, and they are booked.
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C3') }]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    for (const id of ['I3', 'P3', 'A3'])
+      expect(await exceptionOf(pipeline.id, id)).toMatchObject({ status: 'resolved' });
+    const run = (await getRun(t.db, runId))!;
+    expect(run.status).toBe('succeeded');
+    expect(run.counts).toMatchObject({ created: 4, parked: 0 });
+    // The allocation settled the invoice: nothing is left outstanding, and it is allocated once.
+    const { rows } = await t.db.query<{ outstanding: string; allocations: string }>(
+      `SELECT t.gross - (SELECT coalesce(sum(a.amount), 0) FROM allocations a WHERE a.debit_transaction_id = t.id) AS outstanding,
+              (SELECT count(*) FROM allocations a WHERE a.debit_transaction_id = t.id) AS allocations
+         FROM transactions t JOIN entities e ON e.id = t.entity_id
+        WHERE e.code = 'DW3' AND t.external_reference = 'I3'`,
+    );
+    expect(rows).toEqual([{ outstanding: '0', allocations: '1' }]);
+  });
+
+  it('embedded ledger: an allocation sent before its documents runs again as each is booked, and goes with the last', async () => {
+    await t.entity('DW6', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'DW6', { name: 'needs', source: { type: 'records' } });
+    await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C6') },
+      { record: allocation('A6', 'C6', 'I6', 'P6') },
+    ]);
+    expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({
+      reason_code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+      message: expect.stringMatching(/runs again by itself once invoice I6 is booked$/),
+      needs_kind: 'invoice',
+      needs_reference: 'I6',
+    });
+    // The invoice comes: the allocation runs again, and now lacks its payment.
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I6', 'C6') }]);
+    expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({
+      status: 'open',
+      message: expect.stringMatching(/runs again by itself once payment P6 is booked$/),
+      needs_kind: 'payment',
+      needs_reference: 'P6',
+    });
+    const payOnAccount = { ...payment('P6', 'C6', ''), invoiceExternalReference: undefined } as CanonicalRecord;
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: payOnAccount }]);
+    expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({ status: 'resolved' });
+    const { rows } = await t.db.query<{ n: string }>(
+      `SELECT count(*) AS n FROM allocations a JOIN transactions t ON t.id = a.debit_transaction_id
+         JOIN entities e ON e.id = t.entity_id WHERE e.code = 'DW6' AND t.external_reference = 'I6' AND a.amount = 12100`,
+    );
+    expect(rows[0]!.n).toBe('1');
+  });
+
+  it('remote target: an invoice parked behind a customer the target refused is booked once the customer is put right', async () => {
+    await t.entity('DW4', 'EUR', { standardTaxRate: '0.21' });
+    let refuse = true;
+    const r = await receiver({
+      rejectWhen: (doc, kind) =>
+        refuse && kind === 'customer' ? { code: 'VAT_NUMBER_INVALID', message: 'the VAT number is not valid' } : null,
+    });
+    const pipeline = await definePipeline(t.db, 'DW4', {
+      name: 'needs',
+      source: { type: 'records' },
+      target: r.settings(),
+    });
+    await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C4') },
+      { record: invoice('I4', 'C4') },
+    ]);
+    expect(await exceptionOf(pipeline.id, 'C4')).toMatchObject({
+      status: 'open',
+      message: expect.stringMatching(/VAT number is not valid/),
+    });
+    expect(await exceptionOf(pipeline.id, 'I4')).toMatchObject({
+      status: 'open',
+      reason_code: 'CUSTOMER_NOT_SYNCED',
+      message: expect.stringMatching(/runs again by itself once customer C4 is booked$/),
+      needs_kind: 'customer',
+      needs_source_id: 'C4',
+    });
+    // Flushes and runs without the customer leave the invoice alone.
+    await sync.flushAll();
+    expect(await exceptionOf(pipeline.id, 'I4')).toMatchObject({ status: 'open' });
+    expect(r.find('invoice', 'I4')).toEqual([]);
+
+    // The customer is put right at the source and sent again: the run that books it books the invoice.
+    refuse = false;
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: { ...customer('C4'), name: 'Customer C4 Ltd' } as CanonicalRecord },
+    ]);
+    expect(await exceptionOf(pipeline.id, 'C4')).toMatchObject({ status: 'resolved' });
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await exceptionOf(pipeline.id, 'I4')).toMatchObject({ status: 'resolved' });
+    const [c] = r.find('customer', 'C4');
+    expect(r.find('invoice', 'I4')).toMatchObject([{ document: { customerTargetId: c!.id } }]);
+    // The run counts the invoice it booked.
+    expect((await getRun(t.db, runId))!.counts).toMatchObject({ created: 2, parked: 0 });
+  });
+
+  it('a parked record retried by a person that now only waits says so in its exception, and is booked when its customer is', async () => {
+    await t.entity('DW5', 'EUR', { standardTaxRate: '0.21' });
+    const r = await receiver();
+    const pipeline = await definePipeline(t.db, 'DW5', {
+      name: 'needs',
+      source: { type: 'records' },
+      target: r.settings(),
+    });
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I5', 'C5') }]);
+    const parked = (await exceptionOf(pipeline.id, 'I5'))!;
+    expect(parked).toMatchObject({ reason_code: 'CUSTOMER_NOT_SYNCED', needs_source_id: 'C5' });
+    // The customer comes, but the target asks for a minute: it waits in the outbox. The invoice
+    // stays parked (its customer is not booked), and retried by hand it waits behind it.
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C5') }]);
+    expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({ status: 'open', message: parked.message });
+    await retryException(t.db, sync, Number(parked.id), 'test');
+    expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({
+      status: 'open',
+      message: expect.stringMatching(/^waiting: Customer C5 waits for a retry in the webhook target/),
+      needs_kind: null,
+    });
+    expect(await held(pipeline.id)).toEqual([
+      { kind: 'invoice', source_id: 'I5', waits_for_kind: 'customer', waits_for: 'C5' },
+    ]);
+    await dueNow(pipeline.id);
+    await drainTarget(t.db, sync, pipeline, 'the receiver');
+    expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({ status: 'resolved' });
+    expect(r.find('invoice', 'I5')).toHaveLength(1);
   });
 });

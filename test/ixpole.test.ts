@@ -313,7 +313,7 @@ describe('iXpole → ledger', () => {
       expect(find(i.InstalmentCode)).toMatchObject({
         kind: 'invoice',
         reason_code: 'SOURCE_CUSTOMER_NOT_FOUND',
-        message: `iXpole has no customer ${ghost} (404)`,
+        message: `iXpole has no customer ${ghost} (404); runs again by itself once customer ${ghost} is booked`,
         field: 'customerSourceId',
       });
       expect(find(i.InstalmentCode).payload).toMatchObject({ record: { externalReference: i.InstalmentCode }, raw: i });
@@ -321,7 +321,7 @@ describe('iXpole → ledger', () => {
     for (const i of byNoProduct) {
       expect(find(i.InstalmentCode)).toMatchObject({
         reason_code: 'SOURCE_PRODUCT_NOT_FOUND',
-        message: `iXpole has no product ${noProduct} (404)`,
+        message: `iXpole has no product ${noProduct} (404); runs again by itself once product ${noProduct} is booked`,
         field: 'productSourceId',
       });
     }
@@ -334,13 +334,33 @@ describe('iXpole → ledger', () => {
     // Nothing parked was reported to iXpole: it still lists them.
     for (const i of [...byGhost, ...byNoProduct, ...spoilt]) expect(sim.state(i.InstalmentCode)!.listed).toBe(true);
 
-    // The customer is back: retrying one exception through the API posts it, under the same reference.
+    // The customer is back: retrying one exception through the API posts it, under the same
+    // reference, and the customer's other instalments, which needed it, go with it.
+    // Those that also name the lost product run again too, and are parked for it now.
+    const ghostGood = byGhost.filter((i) => i.ProductId !== noProduct);
+    const ghostNoProduct = byGhost.filter((i) => i.ProductId === noProduct);
+    expect(ghostGood.length).toBeGreaterThan(1);
     sim.control.missingCustomers.clear();
-    const first = find(byGhost[0]!.InstalmentCode);
+    const first = find(ghostGood[0]!.InstalmentCode);
     const retried = await retryException(c, first.id);
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
-    expect(retried.body).toMatchObject({ runStatus: 'succeeded', exception: { status: 'resolved' } });
-    await expectPostedOnce(c, sim, [byGhost[0]!.InstalmentCode]);
+    expect(retried.body).toMatchObject({
+      runStatus: ghostNoProduct.length > 0 ? 'partial' : 'succeeded',
+      exception: { status: 'resolved' },
+    });
+    await expectPostedOnce(
+      c,
+      sim,
+      ghostGood.map((i) => i.InstalmentCode),
+    );
+    const stillOpen = await exceptionsOf(pipeline, 'open');
+    expect(stillOpen.map((x) => x.source_id).sort()).toEqual(
+      [...ghostNoProduct, ...byNoProduct, ...spoilt].map((i) => i.InstalmentCode).sort(),
+    );
+    for (const i of ghostNoProduct)
+      expect(stillOpen.find((x) => x.source_id === i.InstalmentCode)).toMatchObject({
+        reason_code: 'SOURCE_PRODUCT_NOT_FOUND',
+      });
 
     // The product is back and the items are mended: the next run posts the rest, once.
     sim.control.missingProducts.clear();
@@ -348,7 +368,7 @@ describe('iXpole → ledger', () => {
     sim.control.malform(spoilt[1]!.InstalmentCode, null);
     const rerun = await runOnce(pipeline);
     expect(rerun.status).toBe('succeeded');
-    expect(rerun.counts).toMatchObject({ fetched: parkedCount - 1, parked: 0 });
+    expect(rerun.counts).toMatchObject({ fetched: parkedCount - ghostGood.length, parked: 0 });
     await expectPostedOnce(c, sim, codesOf(sim));
     expect(await exceptionsOf(pipeline, 'open')).toEqual([]);
     await checkInvariants(t.db, c.entityId);

@@ -20,6 +20,25 @@ export interface ParkedRecord {
    * target (src/sync/engine/waiting.ts), and it is run again once that has gone through or failed.
    */
   waitsFor?: WaitsFor | undefined;
+  /**
+   * Set when the record is parked for want of something not booked in the target (not only late):
+   * it runs again by itself once that is booked (`releaseNeeded`, src/sync/engine/deliveries.ts).
+   */
+  needs?: Needs | undefined;
+}
+
+/**
+ * What a parked record needs booked in the target before it can go: a customer or product, by its
+ * source id, or a document it settles or allocates, by its customer in the target and its reference.
+ */
+export type Needs =
+  | { kind: 'customer' | 'product'; sourceId: string }
+  | { kind: 'invoice' | 'creditNote' | 'payment'; customerTargetId: string; reference: string };
+
+/** How a parked record's message names what it needs. */
+export function describeNeeds(needs: Needs): string {
+  if ('sourceId' in needs) return `${needs.kind === 'customer' ? 'customer' : 'product'} ${needs.sourceId}`;
+  return `${needs.kind === 'creditNote' ? 'credit note' : needs.kind} ${needs.reference}`;
 }
 
 /** What a held record waits for: an item on its way to the target (outbox), or another held record. */
@@ -61,12 +80,18 @@ export async function parkRecords(
   records: ParkedRecord[],
 ): Promise<void> {
   if (records.length === 0) return;
+  const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storable(v));
   await db.query(
-    `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload)
-     SELECT $1, $2, $3, r.kind, r.source_id, r.reason_code, r.message, r.field, r.payload::jsonb
-       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS r(kind, source_id, reason_code, message, field, payload)
+    `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload,
+                            needs_kind, needs_source_id, needs_customer, needs_reference)
+     SELECT $1, $2, $3, r.kind, r.source_id, r.reason_code, r.message, r.field, r.payload::jsonb,
+            r.needs_kind, r.needs_source_id, r.needs_customer, r.needs_reference
+       FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[])
+         AS r(kind, source_id, reason_code, message, field, payload, needs_kind, needs_source_id, needs_customer, needs_reference)
      ON CONFLICT (pipeline_id, kind, source_id) WHERE status = 'open'
      DO UPDATE SET reason_code = EXCLUDED.reason_code, message = EXCLUDED.message, field = EXCLUDED.field, payload = EXCLUDED.payload,
+                   needs_kind = EXCLUDED.needs_kind, needs_source_id = EXCLUDED.needs_source_id,
+                   needs_customer = EXCLUDED.needs_customer, needs_reference = EXCLUDED.needs_reference,
                    run_id = EXCLUDED.run_id, attempts = exceptions.attempts + 1, updated_at = now()`,
     [
       pipelineId,
@@ -76,8 +101,12 @@ export async function parkRecords(
       records.map((r) => storable(r.sourceId)),
       records.map((r) => r.reasonCode),
       records.map((r) => storable(r.message.slice(0, 2000))),
-      records.map((r) => (r.field === undefined || r.field === null ? null : storable(r.field))),
+      records.map((r) => text(r.field)),
       records.map((r) => storableJson(r.payload ?? {})),
+      records.map((r) => r.needs?.kind ?? null),
+      records.map((r) => text(r.needs && 'sourceId' in r.needs ? r.needs.sourceId : null)),
+      records.map((r) => text(r.needs && 'reference' in r.needs ? r.needs.customerTargetId : null)),
+      records.map((r) => text(r.needs && 'reference' in r.needs ? r.needs.reference : null)),
     ],
   );
 }

@@ -19,9 +19,9 @@ export const REASON_CODES = {
   SOURCE_ITEM_INVALID:
     'The source sent a record that does not match what its connector expects (for iXpole, an instalment missing a field or with a bad value); the message names the field. Correct it in the source system: the next run that reads it posts it and resolves the exception.',
   SOURCE_CUSTOMER_NOT_FOUND:
-    'A document names a customer the source could not return when asked (deleted, or not visible to these credentials). Restore or share the customer in the source, then retry the exception.',
+    'A document names a customer the source could not return when asked (deleted, or not visible to these credentials). Restore or share the customer in the source, then retry the exception; it also runs again by itself once a run books that customer.',
   SOURCE_PRODUCT_NOT_FOUND:
-    'A document line names a product the source could not return when asked. Restore the product in the source, then retry the exception.',
+    'A document line names a product the source could not return when asked. Restore the product in the source, then retry the exception; it also runs again by itself once a run books that product.',
   SOURCE_DOCUMENT_UNSUPPORTED:
     'The source holds a document ledgerlink cannot send yet (from the embedded ledger: a sales credit journal, a settlement discount, a reversed allocation); the message names it. Nothing was sent. Book its counterpart in the target by hand, then resolve the exception.',
   WEBHOOK_EVENT_INVALID:
@@ -42,13 +42,13 @@ export const REASON_CODES = {
     'A line carries a quantity and a unit price, and its netAmount is not quantity × unit price rounded half up to the currency’s decimals; the message shows both numbers. Nothing of the document is booked. Correct the line in the source: the next run (or import, or webhook) that brings the document posts it and resolves the exception.',
   // What the record refers to is not there
   CUSTOMER_NOT_SYNCED:
-    'The document names a customer this pipeline has not received yet, and the source cannot be asked for it. Send the customer first (or import the customers file), then retry the exception.',
+    'The document names a customer this pipeline has not received yet, and the source cannot be asked for it. Send the customer (or import the customers file): once the pipeline has booked it, the document runs again by itself (docs/sync.md, “Parked dependants run again once what they need is booked”).',
   PRODUCT_NOT_SYNCED:
-    'A document line names a product this pipeline has not received yet, and the source cannot be asked for it. Send the product first, then retry the exception.',
+    'A document line names a product this pipeline has not received yet, and the source cannot be asked for it. Send the product: once the pipeline has booked it, the document runs again by itself.',
   CURRENCY_MISMATCH:
     'The document is in another currency than its customer’s account. Correct the currency in the source (the next run that brings the document posts it), or book it by hand to a customer account in that currency and resolve the exception.',
   ALLOCATION_DOCUMENT_NOT_SYNCED:
-    'The allocation sets a payment or credit note against an invoice, and one of the two is not booked in the target by this pipeline (it is parked itself, or the source never sent it). Fix and retry that document first (its exception names why), then retry this one. A document only waiting for a retry in the target parks nothing: what depends on it waits behind it and goes through on its own (docs/sync.md, “Dependants wait for what is on its way”).',
+    'The allocation sets a payment or credit note against an invoice, and one of the two is not booked in the target by this pipeline (it is parked itself, or the source never sent it). Fix and retry that document (its exception names why), or send it: once it is booked, this one runs again by itself. A document only waiting for a retry in the target parks nothing: what depends on it waits behind it and goes through on its own (docs/sync.md, “Dependants wait for what is on its way”).',
   // Mapping lines to the ledger
   MAPPING_PRODUCT_NOT_SYNCED:
     'A line names a product that is not in the ledger. Send or create the product, then retry the exception.',

@@ -249,6 +249,21 @@ export async function addRunRecords(db: Queryable, runId: string, records: RunRe
   );
 }
 
+/**
+ * How many documents a run booked besides the one given (kind and source id): those that ran
+ * again with it because it was what they needed (src/sync/engine/deliveries.ts, `releaseNeeded`).
+ * Customers and products, booked on the way, are not counted.
+ */
+export async function bookedBesides(db: Queryable, runId: string, kind: string, sourceId: string): Promise<number> {
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT count(DISTINCT (kind, source_id)) AS n FROM run_records
+      WHERE run_id = $1 AND outcome IN ('created', 'updated') AND kind NOT IN ('customer', 'product')
+        AND NOT (kind = $2 AND source_id = $3)`,
+    [runId, kind, sourceId],
+  );
+  return Number(rows[0]!.n);
+}
+
 export async function listRunRecords(db: Queryable, runId: string, limit: number, offset: number) {
   const { rows } = await db.query<{
     kind: string;

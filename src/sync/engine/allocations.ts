@@ -1,13 +1,13 @@
 import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
 import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
-import { bookedByReference } from './payments.ts';
-import { type Unavailable, onTheirWay } from './waiting.ts';
+import { namedDocuments } from './payments.ts';
+import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
 /** The allocations this pipeline has mapped to these target ids: none of them is a match for another. */
 async function takenAllocations(ctx: SyncContext): Promise<Set<string>> {
@@ -62,8 +62,8 @@ const allocationDelivery: Delivery<TargetAllocation> = {
  * the payment or credit note set against it, each found by the reference this pipeline booked it
  * under. One whose document is still on its way (waiting for a retry in the target, or held
  * itself) waits for it (src/sync/engine/waiting.ts). One whose document is not there (parked, or
- * never sent) is parked with ALLOCATION_DOCUMENT_NOT_SYNCED; retried once that document is booked,
- * it goes through.
+ * never sent) is parked with ALLOCATION_DOCUMENT_NOT_SYNCED, and runs again by itself once that
+ * document is booked (`releaseNeeded`, src/sync/engine/deliveries.ts).
  */
 export async function syncAllocations(
   ctx: SyncContext,
@@ -84,7 +84,12 @@ export async function syncAllocations(
   const seen = new Set<string>();
   for (const input of allocations) {
     const a = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
+    const park = (
+      reasonCode: ExceptionCode,
+      message: string,
+      field: string,
+      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
+    ) =>
       out.park({
         kind: 'allocation',
         sourceId: a.sourceId,
@@ -92,7 +97,8 @@ export async function syncAllocations(
         message,
         field,
         payload: { record: a, raw: input.raw },
-        waitsFor,
+        waitsFor: lacks?.waitsFor,
+        needs: lacks?.needs,
       });
     const already = mapped.get(a.sourceId);
     if (already || seen.has(a.sourceId)) {
@@ -108,11 +114,8 @@ export async function syncAllocations(
     seen.add(a.sourceId);
     const customerTargetId = customers.get(a.customerSourceId);
     if (!customerTargetId) {
-      const why = unavailable.get(a.customerSourceId) ?? {
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${a.customerSourceId} is not in the ${ctx.target.type} target`,
-      };
-      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'customer', a.customerSourceId);
+      park(why.reasonCode, why.message, 'customerSourceId', why);
       continue;
     }
     const amount = parseAmount(a.amount, a.currency);
@@ -122,7 +125,6 @@ export async function syncAllocations(
     }
     ready.push({ input, customerTargetId });
   }
-  const key = (customer: string, reference: string) => `${customer}\u0000${reference}`;
   /** Each document the allocations name: its target id when booked, what to wait for when on its way. */
   const resolve = async (
     kind: 'invoice' | 'creditNote' | 'payment',
@@ -134,14 +136,7 @@ export async function syncAllocations(
         ? [{ customerTargetId: r.customerTargetId, customerSourceId: r.input.record.customerSourceId, reference }]
         : [];
     });
-    const booked = await bookedByReference(ctx, kind, named);
-    const coming = await onTheirWay(
-      ctx,
-      out,
-      kind,
-      named.filter((k) => !booked.has(key(k.customerTargetId, k.reference))),
-    );
-    return { booked, coming };
+    return namedDocuments(ctx, out, kind, named);
   };
   const invoices = await resolve('invoice', (a) => a.invoiceExternalReference);
   const payments = await resolve('payment', (a) => (a.from === 'payment' ? a.fromExternalReference : null));
@@ -149,8 +144,8 @@ export async function syncAllocations(
   const outgoing: Outgoing<TargetAllocation>[] = [];
   for (const { input, customerTargetId } of ready) {
     const a = input.record;
-    const invoiceKey = key(customerTargetId, a.invoiceExternalReference);
-    const fromKey = key(customerTargetId, a.fromExternalReference);
+    const invoiceKey = documentKey(customerTargetId, a.invoiceExternalReference);
+    const fromKey = documentKey(customerTargetId, a.fromExternalReference);
     const from = a.from === 'payment' ? payments : notes;
     const invoiceTargetId = invoices.booked.get(invoiceKey);
     const fromTargetId = from.booked.get(fromKey);
@@ -159,12 +154,14 @@ export async function syncAllocations(
           field: 'invoiceExternalReference',
           what: `invoice ${a.invoiceExternalReference}`,
           waitsFor: invoices.coming.get(invoiceKey),
+          needs: { kind: 'invoice' as const, customerTargetId, reference: a.invoiceExternalReference },
         }
       : !fromTargetId
         ? {
             field: 'fromExternalReference',
             what: `${a.from === 'payment' ? 'payment' : 'credit note'} ${a.fromExternalReference}`,
             waitsFor: from.coming.get(fromKey),
+            needs: { kind: a.from, customerTargetId, reference: a.fromExternalReference },
           }
         : null;
     if (missing) {
@@ -178,6 +175,7 @@ export async function syncAllocations(
         field: missing.field,
         payload: { record: a, raw: input.raw },
         waitsFor: missing.waitsFor,
+        needs: missing.needs,
       });
       continue;
     }

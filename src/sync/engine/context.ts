@@ -5,7 +5,7 @@ import type { EntityContext } from '../../ledger/entities.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
 import type { Lookup, SourceConnector } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
-import type { ParkedRecord } from '../exceptions.ts';
+import { type ParkedRecord, describeNeeds } from '../exceptions.ts';
 import { type RunCounts, type RunRecord, ZERO_COUNTS, createdCounter } from '../runs.ts';
 import type { TargetCallContext, TargetConnector } from '../target.ts';
 
@@ -64,8 +64,17 @@ export class PageOutcome {
       this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'failed', message: `waiting: ${p.message}` });
       return;
     }
-    this.parked.push(p);
-    this.record({ kind: p.kind, sourceId: p.sourceId, outcome: 'parked', message: `${p.reasonCode}: ${p.message}` });
+    // What it lacks is named, and the record goes by itself once that is booked: said so.
+    const parked = p.needs
+      ? { ...p, message: `${p.message}; runs again by itself once ${describeNeeds(p.needs)} is booked` }
+      : p;
+    this.parked.push(parked);
+    this.record({
+      kind: p.kind,
+      sourceId: p.sourceId,
+      outcome: 'parked',
+      message: `${p.reasonCode}: ${parked.message}`,
+    });
   }
 
   /** Takes over what another outcome holds (one staged inside a transaction that committed). */

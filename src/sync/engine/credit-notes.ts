@@ -1,13 +1,13 @@
 import type { ExceptionCode } from '../reasons.ts';
-import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { canonicalGross, recordSourceDocuments } from './invoices.ts';
-import { bookedByReference } from './payments.ts';
-import { type Unavailable, onTheirWay } from './waiting.ts';
+import { namedDocuments } from './payments.ts';
+import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
 const creditNoteDelivery: Delivery<TargetCreditNote> = {
   kind: 'creditNote',
@@ -87,7 +87,12 @@ export async function syncCreditNotes(
   const seen = new Set<string>();
   for (const input of notes) {
     const note = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
+    const park = (
+      reasonCode: ExceptionCode,
+      message: string,
+      field: string,
+      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
+    ) =>
       out.park({
         kind: 'creditNote',
         sourceId: note.sourceId,
@@ -95,7 +100,8 @@ export async function syncCreditNotes(
         message,
         field,
         payload: { record: note, raw: input.raw },
-        waitsFor,
+        waitsFor: lacks?.waitsFor,
+        needs: lacks?.needs,
       });
     const already = mapped.get(note.sourceId);
     if (already || seen.has(note.sourceId)) {
@@ -111,17 +117,14 @@ export async function syncCreditNotes(
     seen.add(note.sourceId);
     const customerTargetId = customers.get(note.customerSourceId);
     if (!customerTargetId) {
-      const why = unavailable.get(note.customerSourceId) ?? {
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${note.customerSourceId} is not in the ${ctx.target.type} target`,
-      };
-      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'customer', note.customerSourceId);
+      park(why.reasonCode, why.message, 'customerSourceId', why);
       continue;
     }
     const badProduct = note.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
     if (badProduct?.productSourceId) {
-      const why = unavailable.get(`product:${badProduct.productSourceId}`)!;
-      park(why.reasonCode, why.message, 'productSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'product', badProduct.productSourceId);
+      park(why.reasonCode, why.message, 'productSourceId', why);
       continue;
     }
     if (canonicalGross(creditNoteAsInvoice(note)) === null) {
@@ -146,18 +149,12 @@ export async function syncCreditNotes(
         ]
       : [],
   );
-  const invoices = await bookedByReference(ctx, 'invoice', credited);
   // A credit note goes with the invoice it credits: one still on its way is waited for.
-  const coming = await onTheirWay(
-    ctx,
-    out,
-    'invoice',
-    credited.filter((k) => !invoices.has(`${k.customerTargetId}\u0000${k.reference}`)),
-  );
+  const { booked: invoices, coming } = await namedDocuments(ctx, out, 'invoice', credited);
   const outgoing: Outgoing<TargetCreditNote>[] = [];
   for (const { input, customerTargetId, productTargetIds } of ready) {
     const note = input.record;
-    const key = `${customerTargetId}\u0000${note.invoiceExternalReference}`;
+    const key = documentKey(customerTargetId, note.invoiceExternalReference ?? '');
     const waitsFor = note.invoiceExternalReference ? coming.get(key) : undefined;
     if (waitsFor) {
       out.park({

@@ -190,7 +190,7 @@ export async function syncCustomers(
     else if (!g.missing.has(d.sourceId))
       g.missing.set(d.sourceId, {
         reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run); retry this once it is there`,
+        message: `Customer ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run)`,
       });
   }
   await markPending(ctx, 'customer', g.missing, 'CUSTOMER_NOT_SYNCED');
@@ -277,7 +277,7 @@ export async function syncProducts(
       g.codes.delete(d.sourceId);
       g.missing.set(d.sourceId, {
         reasonCode: 'PRODUCT_NOT_SYNCED',
-        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run); retry this once it is there`,
+        message: `Product ${d.sourceId} is not in the ${ctx.target.type} target: its own delivery was refused (see its record in this run)`,
       });
     }
   }

@@ -25,18 +25,28 @@ const DELIVERIES: Delivery<never>[] = [
 /**
  * Sends the documents a remote target has not taken yet whose retry time has come, kind by kind
  * in dependency order (the runs of a pipeline and the workers' timer call this), then runs again
- * the records held behind what has now gone through (or failed). Returns how many still wait,
- * and what the held records that ran again did (their records and exceptions are saved already).
+ * the records held behind what has now gone through (or failed), and the parked records whose
+ * missing customer, product or document is now booked (`releaseNeeded`, src/sync/engine/deliveries.ts). Returns how
+ * many still wait, and what the records that ran again did (their records and exceptions are
+ * saved already).
  */
 export async function retryTargetDeliveries(
   ctx: SyncContext,
   out: PageOutcome,
 ): Promise<{ waiting: number; released: RunCounts }> {
-  if (ctx.target.transactional) return { waiting: 0, released: { ...ZERO_COUNTS } };
-  for (const d of DELIVERIES) await flushTarget(ctx, d, out);
-  const released = await releaseHeld(ctx);
+  const released: RunCounts = { ...ZERO_COUNTS };
+  if (!ctx.target.transactional) {
+    for (const d of DELIVERIES) await flushTarget(ctx, d, out);
+    addCounts(released, await releaseHeld(ctx));
+  }
+  addCounts(released, await releaseNeeded(ctx));
+  if (ctx.target.transactional) return { waiting: 0, released };
   // Everything still on its way: sent and waiting for a retry (due or not), or held behind such a document.
   return { waiting: (await pendingForTarget(ctx)) + (await heldCount(ctx.db, ctx.pipeline.id)), released };
+}
+
+function addCounts(to: RunCounts, from: RunCounts): void {
+  for (const k of Object.keys(to) as (keyof RunCounts)[]) if (k !== 'fetched') to[k] += from[k];
 }
 
 /** Records run again per pass, and passes at most per flush (each pass may free the next: invoice, then its allocation). */
@@ -53,11 +63,7 @@ const RELEASE_PASSES = 20;
 async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
   const counts: RunCounts = { ...ZERO_COUNTS };
   for (let pass = 0; pass < RELEASE_PASSES; pass++) {
-    const { rows } = await ctx.db.query<{
-      kind: string;
-      source_id: string;
-      payload: { record?: unknown; raw?: unknown };
-    }>(
+    const { rows } = await ctx.db.query<StoredRecord>(
       `SELECT h.kind, h.source_id, h.payload FROM held_records h
         WHERE h.pipeline_id = $1
           AND NOT EXISTS (SELECT 1 FROM outbox o
@@ -70,23 +76,70 @@ async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
       [ctx.pipeline.id, RELEASE_PAGE],
     );
     if (rows.length === 0) break;
-    const items: SourceItem[] = rows.map((r) => {
-      const record = CanonicalRecord.safeParse(r.payload.record);
-      if (record.success) return { record: record.data, raw: r.payload.raw };
-      // Not expected (it was a record when it was held): parked with its copy rather than held for ever.
-      return {
-        invalid: {
-          kind: r.kind as RecordKind,
-          sourceId: r.source_id,
-          reasonCode: 'SOURCE_ITEM_INVALID',
-          message:
-            'the record held for a retry could not be read again; fix it at the source and run the pipeline again',
-          payload: r.payload,
-        },
-      };
-    });
-    const page = await processPage(ctx, items);
-    for (const k of Object.keys(counts) as (keyof RunCounts)[]) if (k !== 'fetched') counts[k] += page.counts[k];
+    addCounts(counts, await runAgain(ctx, rows, 'held for a retry'));
   }
   return counts;
+}
+
+/**
+ * Runs again, through the engine, the parked records whose missing customer, product or document
+ * the pipeline has booked since (`releaseNeeded`, src/sync/engine/deliveries.ts), as a person's retry would: booked
+ * now (the exception is resolved), or parked with the reason of the moment. Each is run once per
+ * booking of what it needed: one that comes back parked for the same thing no longer names it,
+ * and waits for a person.
+ */
+async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
+  const counts: RunCounts = { ...ZERO_COUNTS };
+  const tried: string[] = [];
+  for (let pass = 0; pass < RELEASE_PASSES; pass++) {
+    const { rows } = await ctx.db.query<StoredRecord & { id: string; at: Date }>(
+      `SELECT x.id, x.kind, x.source_id, x.payload, now() AS at FROM exceptions x
+        WHERE x.pipeline_id = $1 AND x.status = 'open' AND x.needs_kind IS NOT NULL AND x.id <> ALL($2::bigint[])
+          AND (EXISTS (SELECT 1 FROM sync_map m
+                        WHERE m.pipeline_id = x.pipeline_id AND m.kind = x.needs_kind AND m.source_id = x.needs_source_id)
+               OR EXISTS (SELECT 1 FROM source_documents sd
+                            JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = sd.kind AND m.source_id = sd.source_id
+                           WHERE sd.pipeline_id = x.pipeline_id AND sd.kind = x.needs_kind
+                             AND sd.customer_code = x.needs_customer AND sd.external_reference = x.needs_reference))
+        ORDER BY x.id
+        LIMIT $3`,
+      [ctx.pipeline.id, tried, RELEASE_PAGE],
+    );
+    if (rows.length === 0) break;
+    addCounts(counts, await runAgain(ctx, rows, 'parked'));
+    const ids = rows.map((r) => r.id);
+    tried.push(...ids);
+    // Those the run left as they were (skipped, say) no longer name it: a person looks at them.
+    await ctx.db.query(
+      `UPDATE exceptions SET needs_kind = NULL, needs_source_id = NULL, needs_customer = NULL, needs_reference = NULL
+        WHERE id = ANY($1::bigint[]) AND status = 'open' AND updated_at <= $2`,
+      [ids, rows[0]!.at],
+    );
+  }
+  return counts;
+}
+
+interface StoredRecord {
+  kind: string;
+  source_id: string;
+  payload: { record?: unknown; raw?: unknown };
+}
+
+/** Runs records kept by the engine (held, or parked) through it again; what it did, counted. */
+async function runAgain(ctx: SyncContext, rows: StoredRecord[], keptAs: string): Promise<RunCounts> {
+  const items: SourceItem[] = rows.map((r) => {
+    const record = CanonicalRecord.safeParse(r.payload.record);
+    if (record.success) return { record: record.data, raw: r.payload.raw };
+    // Not expected (it was a record when it was kept): parked with its copy rather than kept for ever.
+    return {
+      invalid: {
+        kind: r.kind as RecordKind,
+        sourceId: r.source_id,
+        reasonCode: 'SOURCE_ITEM_INVALID',
+        message: `the record ${keptAs} could not be read again; fix it at the source and run the pipeline again`,
+        payload: r.payload,
+      },
+    };
+  });
+  return (await processPage(ctx, items)).counts;
 }

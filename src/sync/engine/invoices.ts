@@ -3,13 +3,13 @@ import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
 import { storableJson } from '../../domain/storable.ts';
-import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
-import type { Unavailable } from './waiting.ts';
+import { type Unavailable, lacking } from './waiting.ts';
 
 /** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
 export function canonicalGross(inv: CanonicalInvoice): bigint | null {
@@ -193,7 +193,12 @@ export async function syncInvoices(
   const seen = new Set<string>();
   for (const input of invoices) {
     const inv = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field?: string, waitsFor?: WaitsFor) =>
+    const park = (
+      reasonCode: ExceptionCode,
+      message: string,
+      field?: string,
+      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
+    ) =>
       out.park({
         kind: 'invoice',
         sourceId: inv.sourceId,
@@ -201,7 +206,8 @@ export async function syncInvoices(
         message,
         field,
         payload: { record: inv, raw: input.raw },
-        waitsFor,
+        waitsFor: lacks?.waitsFor,
+        needs: lacks?.needs,
       });
     if (seen.has(inv.sourceId)) {
       out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', message: 'repeated in the same page' });
@@ -240,17 +246,14 @@ export async function syncInvoices(
     }
     const customerTargetId = customers.get(inv.customerSourceId);
     if (!customerTargetId) {
-      const why = unavailable.get(inv.customerSourceId) ?? {
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${inv.customerSourceId} is not in the ${ctx.target.type} target`,
-      };
-      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'customer', inv.customerSourceId);
+      park(why.reasonCode, why.message, 'customerSourceId', why);
       continue;
     }
     const badProduct = inv.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
     if (badProduct?.productSourceId) {
-      const why = unavailable.get(`product:${badProduct.productSourceId}`)!;
-      park(why.reasonCode, why.message, 'productSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'product', badProduct.productSourceId);
+      park(why.reasonCode, why.message, 'productSourceId', why);
       continue;
     }
     const productTargetIds: Record<string, string> = {};

@@ -1,13 +1,13 @@
 import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { recordSourceDocuments } from './invoices.ts';
-import { type Unavailable, onTheirWay } from './waiting.ts';
+import { type DocumentKey, type Unavailable, documentKey, lacking, onTheirWay } from './waiting.ts';
 
 type Input<T> = { record: T; raw: unknown };
 
@@ -27,6 +27,26 @@ export async function bookedByReference(
     [ctx.pipeline.id, kind, keys.map((k) => k.customerTargetId), keys.map((k) => k.reference)],
   );
   return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r.target_id]));
+}
+
+/**
+ * The documents of a kind that dependants name (by `documentKey`): the target ids of those booked,
+ * and what to wait for of those on their way to the target (src/sync/engine/waiting.ts).
+ */
+export async function namedDocuments(
+  ctx: SyncContext,
+  out: PageOutcome,
+  kind: 'invoice' | 'creditNote' | 'payment',
+  keys: DocumentKey[],
+): Promise<{ booked: Map<string, string>; coming: Map<string, WaitsFor> }> {
+  const booked = await bookedByReference(ctx, kind, keys);
+  const coming = await onTheirWay(
+    ctx,
+    out,
+    kind,
+    keys.filter((k) => !booked.has(documentKey(k.customerTargetId, k.reference))),
+  );
+  return { booked, coming };
 }
 
 /** An amount of the record that does not parse for its currency: parked, never skipped. */
@@ -160,7 +180,12 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
   for (const input of inputs) {
     const r = input.record;
-    const park = (reasonCode: ExceptionCode, message: string, field: string, waitsFor?: WaitsFor) =>
+    const park = (
+      reasonCode: ExceptionCode,
+      message: string,
+      field: string,
+      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
+    ) =>
       out.park({
         kind,
         sourceId: r.sourceId,
@@ -168,7 +193,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
         message,
         field,
         payload: { record: r, raw: input.raw },
-        waitsFor,
+        waitsFor: lacks?.waitsFor,
+        needs: lacks?.needs,
       });
     const already = mapped.get(r.sourceId);
     if (already) {
@@ -183,11 +209,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     const customerTargetId = customers.get(r.customerSourceId);
     if (!customerTargetId) {
-      const why = unavailable.get(r.customerSourceId) ?? {
-        reasonCode: 'CUSTOMER_NOT_SYNCED',
-        message: `Customer ${r.customerSourceId} is not in the ${ctx.target.type} target`,
-      };
-      park(why.reasonCode, why.message, 'customerSourceId', why.waitsFor);
+      const why = lacking(ctx, unavailable, 'customer', r.customerSourceId);
+      park(why.reasonCode, why.message, 'customerSourceId', why);
       continue;
     }
     const bad = badAmount(r, settles.amounts);
@@ -215,17 +238,11 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
       ? [{ customerTargetId: x.customerTargetId, customerSourceId: x.input.record.customerSourceId, reference }]
       : [];
   });
-  const booked = await bookedByReference(ctx, settles.kind, named);
-  // What it settles is still on its way to the target: it waits, rather than going unallocated for good.
-  const coming = await onTheirWay(
-    ctx,
-    out,
-    settles.kind,
-    named.filter((k) => !booked.has(`${k.customerTargetId}\u0000${k.reference}`)),
-  );
+  // What it settles may still be on its way to the target: it waits, rather than going unallocated for good.
+  const { booked, coming } = await namedDocuments(ctx, out, settles.kind, named);
   return ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
-    const key = `${x.customerTargetId}\u0000${reference}`;
+    const key = documentKey(x.customerTargetId, reference ?? '');
     const waitsFor = reference ? coming.get(key) : undefined;
     if (waitsFor) {
       const what = settles.kind === 'invoice' ? 'invoice' : 'payment';

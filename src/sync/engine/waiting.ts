@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import { storable, storableJson } from '../../domain/storable.ts';
-import type { ParkedRecord, WaitsFor } from '../exceptions.ts';
+import type { Needs, ParkedRecord, WaitsFor } from '../exceptions.ts';
 import type { ExceptionCode } from '../reasons.ts';
 import type { PageOutcome, SyncContext } from './context.ts';
 
@@ -25,6 +25,23 @@ export interface Unavailability {
 }
 
 export type Unavailable = Map<string, Unavailability>;
+
+/**
+ * Why a document cannot have the customer or product it names (by its source id): what it waits
+ * for while that only waits for a retry; otherwise what it needs booked to run again by itself.
+ */
+export function lacking(
+  ctx: SyncContext,
+  unavailable: Unavailable,
+  kind: 'customer' | 'product',
+  sourceId: string,
+): Unavailability & { needs: Needs } {
+  const why = unavailable.get(kind === 'customer' ? sourceId : `product:${sourceId}`) ?? {
+    reasonCode: kind === 'customer' ? 'CUSTOMER_NOT_SYNCED' : 'PRODUCT_NOT_SYNCED',
+    message: `${kind === 'customer' ? 'Customer' : 'Product'} ${sourceId} is not in the ${ctx.target.type} target`,
+  };
+  return { ...why, needs: { kind, sourceId } };
+}
 
 /**
  * Marks the customers (or products) a page could not have that only wait for a retry in the
@@ -60,7 +77,9 @@ export interface DocumentKey {
   reference: string;
 }
 
-const keyOf = (customerTargetId: string, reference: string) => `${customerTargetId}\u0000${reference}`;
+/** How a named document is looked up: by its customer in the target and its reference. */
+export const documentKey = (customerTargetId: string, reference: string) => `${customerTargetId}\u0000${reference}`;
+const keyOf = documentKey;
 
 /**
  * The documents of a kind this pipeline has on their way to the target but not booked: waiting in
@@ -128,6 +147,21 @@ export async function saveHeld(db: Queryable, pipelineId: string, out: PageOutco
     );
   if (held.size === 0) return;
   const rows = [...held.values()];
+  // A parked record run again (a person's retry) that now only waits: its exception says so.
+  await db.query(
+    `UPDATE exceptions x SET reason_code = h.reason_code, message = h.message, field = h.field, updated_at = now(),
+            needs_kind = NULL, needs_source_id = NULL, needs_customer = NULL, needs_reference = NULL
+       FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS h(kind, source_id, reason_code, message, field)
+      WHERE x.pipeline_id = $1 AND x.status = 'open' AND x.kind = h.kind AND x.source_id = h.source_id`,
+    [
+      pipelineId,
+      rows.map((r) => r.kind),
+      rows.map((r) => storable(r.sourceId)),
+      rows.map((r) => r.reasonCode),
+      rows.map((r) => storable(`waiting: ${r.message}`.slice(0, 2000))),
+      rows.map((r) => (r.field === undefined || r.field === null ? null : storable(r.field))),
+    ],
+  );
   await db.query(
     `INSERT INTO held_records (pipeline_id, kind, source_id, waits_for_kind, waits_for, reason_code, message, field, payload)
      SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])

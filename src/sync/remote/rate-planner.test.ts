@@ -97,7 +97,8 @@ describe('rate planner', () => {
       const permit = await planners[i % 2]!.acquire([scope], i % 3 === 0 ? 'write' : 'read');
       inFlight++;
       most = Math.max(most, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, 20 + (i % 4) * 15));
+      // Held long enough that calls overlap even on a loaded machine (a grant is a round trip or two).
+      await new Promise((resolve) => setTimeout(resolve, 120 + (i % 4) * 40));
       inFlight--;
       await permit.release();
     });

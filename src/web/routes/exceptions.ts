@@ -2,7 +2,8 @@ import { h } from 'preact';
 import { z } from 'zod';
 import { ResolveBody } from '../../api/routes/exceptions.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
-import { requireException, resolveOpenException, retryException } from '../../sync/exceptions.ts';
+import { getException, requireException, resolveOpenException, retryException } from '../../sync/exceptions.ts';
+import { bookedBesides } from '../../sync/runs.ts';
 import { auditAs } from '../../sync/pipelines.ts';
 import { SuccessNotice } from '../components/common.tsx';
 import type { PageContext } from '../context.ts';
@@ -80,12 +81,16 @@ export function registerExceptionPages(d: Dashboard): void {
     assertMayChange(request, services, ctx.viewer, 'accountant');
     const outcome = await retry(ctx, idOf(request.params));
     const x = await labelled(outcome.exception);
+    const besides = x.status === 'resolved' ? await bookedBesides(db, outcome.runId, x.kind, x.sourceId) : 0;
     const notice =
       x.status === 'resolved'
         ? h(
             SuccessNotice,
             null,
             'Retried: the record went through and the exception is resolved. ',
+            besides > 0
+              ? `${besides} other parked record${besides === 1 ? '' : 's'} that needed it went through with it. `
+              : null,
             runLink(outcome.runId),
           )
         : h(
@@ -134,6 +139,8 @@ export function registerExceptionPages(d: Dashboard): void {
       ]);
     }
     const results: RetryResult[] = [];
+    const { rows: clock } = await db.query<{ at: Date }>('SELECT now() AS at');
+    const started = clock[0]!.at;
     // One by one: each is a run of its own, and one that fails never stops the others.
     for (const raw of given) {
       const parsed = ExceptionId.safeParse({ id: raw });
@@ -142,6 +149,12 @@ export function registerExceptionPages(d: Dashboard): void {
         continue;
       }
       const id = parsed.data.id;
+      // Booked by the run of one retried before it, as what it needed came with that one.
+      const before = await getException(db, id, ctx.viewer.entity.id);
+      if (before?.status === 'resolved' && before.resolvedAt && new Date(before.resolvedAt) >= started) {
+        results.push({ id, outcome: 'resolved', message: 'went through with one retried before it' });
+        continue;
+      }
       try {
         const outcome = await retry(ctx, id);
         const x = outcome.exception;
