@@ -17,7 +17,11 @@ import { BatchInterrupted, type ItemError, type ItemResult } from './target.ts';
  * 4. After any uncertain outcome (timeout, reset, 5xx, a lost answer) the document is looked up
  *    by its reference (`findByReference`) before it is ever sent again; found means done.
  *
- * A refusal parks only its own document. A document the target keeps failing on is retried with
+ * A refusal parks only its own document, and counts on its outbox item: sent again (a retry of the
+ * exception, the document changed at the source), it goes under a key derived from that count, as
+ * a target that replays the answer to a key it has seen would give the refusal back
+ * (`keyAfterRefusals`). A refusal means nothing was written, so a new key cannot double it. A
+ * document the target keeps failing on is retried with
  * backoff from the outbox (by the next run or the workers' timer) and parked as
  * TARGET_UNAVAILABLE after the retry policy's last attempt. The map is kept for good.
  */
@@ -33,10 +37,28 @@ export function idempotencyKey(pipelineId: string, kind: string, sourceId: strin
   );
 }
 
+/**
+ * The key a document is sent under after the target has refused it `refusals` times: one the
+ * target has not seen, the same on every attempt until the next refusal.
+ */
+export function keyAfterRefusals(key: string, refusals: number): string {
+  if (refusals === 0) return key;
+  return 'll-' + createHash('sha1').update(`${key}\u0000refused\u0000${refusals}`).digest('hex').slice(0, 40);
+}
+
+/** The document to send: with a fresh key once the target has refused it (`keyAfterRefusals`). */
+function rekeyed<D>(doc: D, outboxKey: string, refusals: number): D {
+  if (refusals === 0) return doc;
+  const own = (doc as { idempotencyKey?: unknown }).idempotencyKey;
+  return { ...doc, idempotencyKey: keyAfterRefusals(typeof own === 'string' ? own : outboxKey, refusals) };
+}
+
 interface IntentRow {
   id: string;
   source_id: string;
   payload: { doc: unknown; raw: unknown };
+  idempotency_key: string;
+  refusals: number;
   attempts: number;
   /** Set by any earlier attempt that did not end in a known answer (kept when a parked item is sent again). */
   last_error: string | null;
@@ -60,6 +82,7 @@ export async function deliverRemote<D>(
            -- A new operation (changed master data) starts certain; a failed one sent again keeps its
            -- last error, so that it is looked up before it is ever sent again.
            last_error = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.last_error END,
+           refusals = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.refusals ELSE 0 END,
            idempotency_key = EXCLUDED.idempotency_key, result = NULL, done_at = NULL
        WHERE outbox.status = 'failed' OR (outbox.status = 'done' AND outbox.idempotency_key <> EXCLUDED.idempotency_key)`,
     [
@@ -90,7 +113,7 @@ export async function flushTarget<D>(
   only: string[] = [],
 ): Promise<number> {
   const { rows } = await ctx.db.query<IntentRow>(
-    `SELECT id, source_id, payload, attempts, last_error FROM outbox
+    `SELECT id, source_id, payload, idempotency_key, refusals, attempts, last_error FROM outbox
       WHERE pipeline_id = $1 AND direction = 'target' AND kind = $2 AND status = 'pending'
         AND (next_attempt_at <= now() OR source_id = ANY($3::text[]))
       ORDER BY id LIMIT 5000`,
@@ -98,7 +121,11 @@ export async function flushTarget<D>(
   );
   let pending = rows.map((r) => ({
     row: r,
-    item: { sourceId: r.source_id, doc: r.payload.doc as D, raw: r.payload.raw },
+    item: {
+      sourceId: r.source_id,
+      doc: rekeyed(r.payload.doc as D, r.idempotency_key, r.refusals),
+      raw: r.payload.raw,
+    },
     // A document attempted before may have been written: look before sending again.
     uncertain: r.attempts > 0 || r.last_error !== null,
   }));
@@ -220,7 +247,7 @@ export async function flushTarget<D>(
         else refused.push({ id: b.row.id, item: b.item, error: r.error });
       });
       await settle(ctx, delivery, out, settled);
-      for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error);
+      for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error, 'refused');
       if (unknown.length === 0) continue;
       const retryable = !(failure instanceof ConnectorError) || failure.retryable;
       const message = sanitise(failure instanceof Error ? failure.message : String(failure));
@@ -236,6 +263,7 @@ export async function flushTarget<D>(
             message,
             retryable: false,
           },
+          'refused',
         );
         continue;
       }
@@ -315,17 +343,23 @@ async function settle<D>(
   });
 }
 
-/** A final refusal: the outbox item fails and its document is parked with the reason. */
+/**
+ * The item fails for now and its document is parked with the reason. `refused`: the target
+ * answered the attempt with a refusal (nothing written), so the next one goes under a new key.
+ */
 async function fail<D>(
   ctx: SyncContext,
   delivery: Delivery<D>,
   out: PageOutcome,
   items: { id: string; item: Outgoing<D> }[],
   error: ItemError,
+  answer: 'refused' | 'unsure' = 'unsure',
 ): Promise<void> {
   await ctx.db.query(
-    `UPDATE outbox SET status = 'failed', last_error = coalesce(last_error, $2), result = $3 WHERE id = ANY($1::bigint[])`,
-    [items.map((i) => i.id), error.message.slice(0, 1000), JSON.stringify({ error })],
+    `UPDATE outbox SET status = 'failed', last_error = coalesce(last_error, $2), result = $3,
+            refusals = refusals + $4
+      WHERE id = ANY($1::bigint[])`,
+    [items.map((i) => i.id), error.message.slice(0, 1000), JSON.stringify({ error }), answer === 'refused' ? 1 : 0],
   );
   for (const i of items) parkFailure(out, delivery.recordKind ?? delivery.kind, i.item, error);
 }

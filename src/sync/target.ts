@@ -126,6 +126,12 @@ export interface TargetCustomer {
   /** The target id already mapped for this customer, when it is an update. */
   targetId: string | null;
   record: CanonicalCustomer;
+  /**
+   * Set only when it is sent again after the target refused it: a key the target has not seen
+   * (one that replays answers by key would give the refusal back). Otherwise the target keys an
+   * upsert as it does.
+   */
+  idempotencyKey?: string | undefined;
 }
 
 export interface TargetProduct {
@@ -133,6 +139,8 @@ export interface TargetProduct {
   code: string;
   targetId: string | null;
   record: CanonicalProduct;
+  /** As `TargetCustomer.idempotencyKey`. */
+  idempotencyKey?: string | undefined;
 }
 
 /** An invoice with what it refers to already resolved to the target's ids. */

@@ -290,13 +290,17 @@ export function createWebhookTarget(
       send(
         ctx,
         'customer',
-        items.map((c) => keyed('customer', c.sourceId, { ...c.record, code: c.code, targetId: c.targetId })),
+        items.map((c) =>
+          keyed('customer', c.sourceId, { ...c.record, code: c.code, targetId: c.targetId }, c.idempotencyKey),
+        ),
       ),
     upsertProducts: (ctx, items) =>
       send(
         ctx,
         'product',
-        items.map((p) => keyed('product', p.sourceId, { ...p.record, code: p.code, targetId: p.targetId })),
+        items.map((p) =>
+          keyed('product', p.sourceId, { ...p.record, code: p.code, targetId: p.targetId }, p.idempotencyKey),
+        ),
       ),
     createInvoices: (ctx, items) =>
       send(
