@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
-import { getRun } from '../sync/runs.ts';
+import { bookedBesides, getRun } from '../sync/runs.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
 import { listExceptions, resolveOpenException, retryException } from '../sync/exceptions.ts';
 import { ExceptionId, ExceptionListQuery, ResolveBody } from '../api/routes/exceptions.ts';
@@ -109,12 +109,13 @@ export function registerExceptions(program: Command): void {
           const outcome = await retryException(rt.db, rt.sync, n, 'cli', { field: 'ID' });
           const after = outcome.exception;
           if (opts.json) console.log(JSON.stringify(outcome));
-          else
+          else if (after.status === 'resolved') {
+            // What needed it (its customer's invoices, its allocations) ran again in the same run.
+            const besides = await bookedBesides(rt.db, outcome.runId, after.kind, after.sourceId);
             console.log(
-              after.status === 'resolved'
-                ? `#${n} posted; resolved`
-                : `#${n} still open: ${after.reasonCode}: ${after.message}`,
+              `#${n} posted; resolved${besides > 0 ? `; ${besides} other parked record(s) that needed it went with it` : ''}`,
             );
+          } else console.log(`#${n} still open: ${after.reasonCode}: ${after.message}`);
           return after.status === 'resolved' ? 0 : 2;
         } finally {
           await rt.close();
