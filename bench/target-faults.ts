@@ -49,6 +49,8 @@ interface Figures {
   forwarded: number;
   posted: number;
   parked: Record<string, number>;
+  /** Exceptions a person retried (the faults scenario's retries); the rest ran again by themselves. */
+  retriedByHand?: number;
   duplicates: number;
   missing: number;
   faultsMs: number;
@@ -122,6 +124,7 @@ function table(outcomes: Outcome[]): string {
     ...FAULT_KINDS.map((k) => SHORT[k]),
     'posted',
     'parked (by reason)',
+    'retried by hand',
     'duplicates',
     'missing',
     'wall s',
@@ -141,6 +144,7 @@ function table(outcomes: Outcome[]): string {
       ...FAULT_KINDS.map((k) => (k === 'storm429' ? `${f.faults[k]} (${f.storms} storms)` : String(f.faults[k]))),
       String(f.posted),
       parked || '0',
+      f.retriedByHand === undefined ? '–' : String(f.retriedByHand),
       String(f.duplicates),
       String(f.missing),
       (f.faultsMs / 1000).toFixed(1),

@@ -6,7 +6,7 @@ import {
   type WebhookReceiverOptions,
   startWebhookReceiver,
 } from '../src/connectors/webhook/receiver.ts';
-import { retryException } from '../src/sync/exceptions.ts';
+import { getException, retryException } from '../src/sync/exceptions.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -243,6 +243,9 @@ describe('parked dependants run again once what they need is booked', () => {
       needs_kind: 'invoice',
       needs_reference: 'I6',
     });
+    // As the API and the dashboard show it.
+    const view = await getException(t.db, Number((await exceptionOf(pipeline.id, 'A6'))!.id));
+    expect(view!.needs).toEqual({ kind: 'invoice', customerTargetId: 'C6', reference: 'I6' });
     // The invoice comes: the allocation runs again, and now lacks its payment.
     await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I6', 'C6') }]);
     expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({

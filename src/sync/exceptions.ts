@@ -56,6 +56,8 @@ export interface ExceptionView {
   reasonCode: string;
   message: string;
   field: string | null;
+  /** What it is parked for want of: it runs again by itself once the pipeline has booked that. */
+  needs: Needs | null;
   payload: unknown;
   status: 'open' | 'resolved';
   attempts: number;
@@ -136,6 +138,10 @@ interface Row {
   reason_code: string;
   message: string;
   field: string | null;
+  needs_kind: string | null;
+  needs_source_id: string | null;
+  needs_customer: string | null;
+  needs_reference: string | null;
   payload: unknown;
   status: 'open' | 'resolved';
   attempts: number;
@@ -158,6 +164,7 @@ function toView(r: Row): ExceptionView {
     reasonCode: r.reason_code,
     message: r.message,
     field: r.field,
+    needs: needsOf(r),
     payload: r.payload,
     status: r.status,
     attempts: r.attempts,
@@ -169,7 +176,18 @@ function toView(r: Row): ExceptionView {
   };
 }
 
-const COLUMNS = `x.id, p.name AS pipeline, x.pipeline_id, x.entity_id, x.run_id, x.kind, x.source_id, x.reason_code, x.message, x.field, x.payload,
+function needsOf(r: Row): Needs | null {
+  if (r.needs_kind === 'customer' || r.needs_kind === 'product')
+    return r.needs_source_id === null ? null : { kind: r.needs_kind, sourceId: r.needs_source_id };
+  if (r.needs_kind === 'invoice' || r.needs_kind === 'creditNote' || r.needs_kind === 'payment')
+    return r.needs_customer === null || r.needs_reference === null
+      ? null
+      : { kind: r.needs_kind, customerTargetId: r.needs_customer, reference: r.needs_reference };
+  return null;
+}
+
+const COLUMNS = `x.id, p.name AS pipeline, x.pipeline_id, x.entity_id, x.run_id, x.kind, x.source_id, x.reason_code, x.message, x.field,
+  x.needs_kind, x.needs_source_id, x.needs_customer, x.needs_reference, x.payload,
   x.status, x.attempts, x.note, x.resolved_by, x.created_at, x.updated_at, x.resolved_at`;
 
 export async function listExceptions(

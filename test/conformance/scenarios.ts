@@ -62,8 +62,11 @@ interface Run {
   settle(flushes: number): Promise<void>;
   /** Runs the engine over these records without draining what waits for the target. */
   process(records: CanonicalRecord[]): Promise<string>;
-  /** Retries every open exception of the pipeline, as someone would from the exceptions list. */
-  retryAll(): Promise<void>;
+  /**
+   * Retries every open exception of the pipeline, as someone would from the exceptions list;
+   * returns how many it retried (those that ran again by themselves meanwhile are not).
+   */
+  retryAll(): Promise<number>;
 }
 
 interface Scenario {
@@ -383,8 +386,9 @@ export const SCENARIOS: Scenario[] = [
       // (src/sync/engine/waiting.ts); one behind a document parked for good (an allocation behind
       // its invoice) was parked too, and runs again by itself once the retry books its invoice.
       proxy.enabled = false;
+      let retriedByHand = 0;
       for (let round = 0; round < 3 && (await r.openExceptions()).length > 0; round++) {
-        await r.retryAll();
+        retriedByHand += await r.retryAll();
         await r.settle(20);
       }
       const held = await r.platform.holdings();
@@ -406,6 +410,7 @@ export const SCENARIOS: Scenario[] = [
           forwarded: proxy.forwarded,
           posted: Number(mappedRows[0]!.n),
           parked: byReason,
+          retriedByHand,
           duplicates: documents.filter((d) => heldAs(d).length > 1).length + r.platform.violations().length,
           missing: documents.filter((d) => heldAs(d).length === 0).length,
           faultsMs,
@@ -555,11 +560,15 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
         `SELECT id FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY id`,
         [pipeline.id],
       );
+      let retried = 0;
       for (const x of rows) {
         // One whose document an earlier retry booked has run again by itself (`releaseNeeded`).
         const { rows: open } = await w.t.db.query(`SELECT 1 FROM exceptions WHERE id = $1 AND status = 'open'`, [x.id]);
-        if (open.length > 0) await retryException(w.t.db, w.sync, Number(x.id), 'conformance');
+        if (open.length === 0) continue;
+        await retryException(w.t.db, w.sync, Number(x.id), 'conformance');
+        retried++;
       }
+      return retried;
     },
     async send(records) {
       const runId = await w.sync.processRecords(

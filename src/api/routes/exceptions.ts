@@ -16,6 +16,22 @@ export const ExceptionView = z
     reasonCode: z.string().meta({ description: 'Why it was parked: a stable UPPER_SNAKE code (see errors.md).' }),
     message: z.string(),
     field: z.string().nullable().meta({ description: 'The field at fault, when there is one.' }),
+    needs: z
+      .object({
+        kind: z.enum(['customer', 'product', 'invoice', 'creditNote', 'payment']),
+        sourceId: z.string().optional().meta({ description: 'A customer or product: its id in the source.' }),
+        customerTargetId: z
+          .string()
+          .optional()
+          .meta({ description: "A document: the target's id of its customer." }),
+        reference: z.string().optional().meta({ description: 'A document: its external reference.' }),
+      })
+      .nullable()
+      .meta({
+        description:
+          'What it was parked for want of: once the pipeline books that, the record runs again by itself ' +
+          '(docs/sync.md, "Parked dependants run again once what they need is booked"). null when a person must act.',
+      }),
     payload: z
       .unknown()
       .meta({ description: 'What was parked: `record` (canonical) and `raw` (as the source sent it).' }),
