@@ -20,10 +20,7 @@ export const ExceptionView = z
       .object({
         kind: z.enum(['customer', 'product', 'invoice', 'creditNote', 'payment']),
         sourceId: z.string().optional().meta({ description: 'A customer or product: its id in the source.' }),
-        customerTargetId: z
-          .string()
-          .optional()
-          .meta({ description: "A document: the target's id of its customer." }),
+        customerTargetId: z.string().optional().meta({ description: "A document: the target's id of its customer." }),
         reference: z.string().optional().meta({ description: 'A document: its external reference.' }),
       })
       .nullable()

@@ -1,6 +1,5 @@
-import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
@@ -84,22 +83,7 @@ export async function syncAllocations(
   const seen = new Set<string>();
   for (const input of allocations) {
     const a = input.record;
-    const park = (
-      reasonCode: ExceptionCode,
-      message: string,
-      field: string,
-      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
-    ) =>
-      out.park({
-        kind: 'allocation',
-        sourceId: a.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: a, raw: input.raw },
-        waitsFor: lacks?.waitsFor,
-        needs: lacks?.needs,
-      });
+    const park = out.parker('allocation', input);
     const already = mapped.get(a.sourceId);
     if (already || seen.has(a.sourceId)) {
       out.record({

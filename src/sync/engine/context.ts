@@ -5,7 +5,8 @@ import type { EntityContext } from '../../ledger/entities.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
 import type { Lookup, SourceConnector } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
-import { type ParkedRecord, describeNeeds } from '../exceptions.ts';
+import { type Needs, type ParkedRecord, type WaitsFor, describeNeeds } from '../exceptions.ts';
+import type { ExceptionCode } from '../reasons.ts';
 import { type RunCounts, type RunRecord, ZERO_COUNTS, createdCounter } from '../runs.ts';
 import type { TargetCallContext, TargetConnector } from '../target.ts';
 
@@ -75,6 +76,29 @@ export class PageOutcome {
       outcome: 'parked',
       message: `${p.reasonCode}: ${parked.message}`,
     });
+  }
+
+  /**
+   * How a page parks one source record: the reason, the field at fault, and what it lacks (it is
+   * held instead while that only waits; it runs again by itself once what it needs is booked).
+   */
+  parker(kind: string, input: { record: { sourceId: string }; raw: unknown }) {
+    return (
+      reasonCode: ExceptionCode,
+      message: string,
+      field?: string,
+      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs | undefined },
+    ) =>
+      this.park({
+        kind,
+        sourceId: input.record.sourceId,
+        reasonCode,
+        message,
+        field,
+        payload: { record: input.record, raw: input.raw },
+        waitsFor: lacks?.waitsFor,
+        needs: lacks?.needs,
+      });
   }
 
   /** Takes over what another outcome holds (one staged inside a transaction that committed). */

@@ -1,5 +1,4 @@
-import type { ExceptionCode } from '../reasons.ts';
-import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
@@ -87,22 +86,7 @@ export async function syncCreditNotes(
   const seen = new Set<string>();
   for (const input of notes) {
     const note = input.record;
-    const park = (
-      reasonCode: ExceptionCode,
-      message: string,
-      field: string,
-      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
-    ) =>
-      out.park({
-        kind: 'creditNote',
-        sourceId: note.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: note, raw: input.raw },
-        waitsFor: lacks?.waitsFor,
-        needs: lacks?.needs,
-      });
+    const park = out.parker('creditNote', input);
     const already = mapped.get(note.sourceId);
     if (already || seen.has(note.sourceId)) {
       out.record({

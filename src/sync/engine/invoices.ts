@@ -1,9 +1,8 @@
-import type { ExceptionCode } from '../reasons.ts';
 import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
 import { storableJson } from '../../domain/storable.ts';
-import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
@@ -193,22 +192,7 @@ export async function syncInvoices(
   const seen = new Set<string>();
   for (const input of invoices) {
     const inv = input.record;
-    const park = (
-      reasonCode: ExceptionCode,
-      message: string,
-      field?: string,
-      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
-    ) =>
-      out.park({
-        kind: 'invoice',
-        sourceId: inv.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: inv, raw: input.raw },
-        waitsFor: lacks?.waitsFor,
-        needs: lacks?.needs,
-      });
+    const park = out.parker('invoice', input);
     if (seen.has(inv.sourceId)) {
       out.record({ kind: 'invoice', sourceId: inv.sourceId, outcome: 'skipped', message: 'repeated in the same page' });
       continue;

@@ -1,6 +1,5 @@
-import type { ExceptionCode } from '../reasons.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
@@ -180,22 +179,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
   for (const input of inputs) {
     const r = input.record;
-    const park = (
-      reasonCode: ExceptionCode,
-      message: string,
-      field: string,
-      lacks?: { waitsFor?: WaitsFor | undefined; needs?: Needs },
-    ) =>
-      out.park({
-        kind,
-        sourceId: r.sourceId,
-        reasonCode,
-        message,
-        field,
-        payload: { record: r, raw: input.raw },
-        waitsFor: lacks?.waitsFor,
-        needs: lacks?.needs,
-      });
+    const park = out.parker(kind, input);
     const already = mapped.get(r.sourceId);
     if (already) {
       out.record({
