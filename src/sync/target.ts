@@ -9,6 +9,7 @@ import type {
   CanonicalProduct,
   CanonicalRefund,
 } from './canonical.ts';
+import type { Needs } from './exceptions.ts';
 import type { PipelineMapping } from './pipelines.ts';
 import type { ExceptionCode } from './reasons.ts';
 import type { SecretBox } from './secrets.ts';
@@ -37,6 +38,12 @@ export interface ItemError {
   /** True when sending the same item again later may succeed (rate limit, outage, lost answer). */
   retryable: boolean;
   field?: string | undefined;
+  /**
+   * Refused for want of a document the engine sent it without (its invoice not booked, when the
+   * platform cannot take it without one): the document is parked naming it, and runs again by
+   * itself once the pipeline has booked it.
+   */
+  needs?: Needs | undefined;
 }
 
 /** What a target did with one item of a batch. */

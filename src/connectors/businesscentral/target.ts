@@ -290,7 +290,8 @@ export function createBusinessCentralTarget(
                 code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
                 retryable: false,
                 field: 'invoiceExternalReference',
-                message: `Business Central applies a credit memo only when it is posted against its invoice, and invoice ${credited} is not booked there by this pipeline yet: retry credit note ${c.record.externalReference} once it is`,
+                message: `Business Central applies a credit memo only when it is posted against its invoice, and invoice ${credited} is not booked there by this pipeline yet`,
+                needs: { kind: 'invoice', customerTargetId: c.customerTargetId, reference: credited },
               });
             const lines = linesOf(c.record.lines, c.productTargetIds, setup);
             if (!Array.isArray(lines)) return failed(lines);

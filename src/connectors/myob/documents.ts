@@ -226,9 +226,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     if (!d.invoiceTargetId && r.invoiceExternalReference) {
       return failed({
         code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
-        message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not booked in MYOB by this pipeline yet; MYOB applies a customer payment only to open invoices: retry the payment once the invoice is there`,
+        message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not booked in MYOB by this pipeline yet; MYOB applies a customer payment only to open invoices`,
         retryable: false,
         field: 'invoiceExternalReference',
+        needs: { kind: 'invoice', customerTargetId: d.customerTargetId, reference: r.invoiceExternalReference },
       });
     }
     const sale = d.invoiceTargetId ? await c.api.byUid(SALE, d.invoiceTargetId, c.signal) : null;

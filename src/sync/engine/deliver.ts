@@ -58,6 +58,7 @@ export function parkFailure(out: PageOutcome, kind: string, item: Outgoing<unkno
     message: error.message,
     field: error.field,
     payload: { record: (item.doc as { record?: unknown }).record ?? item.doc, raw: item.raw },
+    needs: error.needs,
   });
 }
 
