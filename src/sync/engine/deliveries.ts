@@ -26,9 +26,8 @@ const DELIVERIES: Delivery<never>[] = [
  * Sends the documents a remote target has not taken yet whose retry time has come, kind by kind
  * in dependency order (the runs of a pipeline and the workers' timer call this), then runs again
  * the records held behind what has now gone through (or failed), and the parked records whose
- * missing customer, product or document is now booked (`releaseNeeded`, src/sync/engine/deliveries.ts). Returns how
- * many still wait, and what the records that ran again did (their records and exceptions are
- * saved already).
+ * missing customer, product or document is now booked (`releaseNeeded`). Returns how many still
+ * wait, and what the records that ran again did (their records and exceptions are saved already).
  */
 export async function retryTargetDeliveries(
   ctx: SyncContext,
@@ -83,10 +82,10 @@ async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
 
 /**
  * Runs again, through the engine, the parked records whose missing customer, product or document
- * the pipeline has booked since (`releaseNeeded`, src/sync/engine/deliveries.ts), as a person's retry would: booked
- * now (the exception is resolved), or parked with the reason of the moment. Each is run once per
- * booking of what it needed: one that comes back parked for the same thing no longer names it,
- * and waits for a person.
+ * (their exception's `needs`, migration 0101) the pipeline has booked since, as a person's retry
+ * would: booked now (the exception is resolved), or parked with the reason of the moment and what
+ * it needs now. Each is run once per booking of what it needed: one the run leaves as it was no
+ * longer names it, and waits for a person. Every target, the embedded ledger too.
  */
 async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
   const counts: RunCounts = { ...ZERO_COUNTS };
