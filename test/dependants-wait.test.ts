@@ -231,7 +231,7 @@ describe('parked dependants run again once what they need is booked', () => {
   });
 
   it('embedded ledger: an allocation sent before its documents runs again as each is booked, and goes with the last', async () => {
-    await t.entity('DW6', 'EUR', { standardTaxRate: '0.21' });
+    const c = await t.entity('DW6', 'EUR', { standardTaxRate: '0.21' });
     const pipeline = await definePipeline(t.db, 'DW6', { name: 'needs', source: { type: 'records' } });
     await sync.processRecords(pipeline, 'import', 'test', [
       { record: customer('C6') },
@@ -243,9 +243,18 @@ describe('parked dependants run again once what they need is booked', () => {
       needs_kind: 'invoice',
       needs_reference: 'I6',
     });
-    // As the API and the dashboard show it.
+    // As the API and the dashboard show it, and how a person finds what is theirs to act on.
     const view = await getException(t.db, Number((await exceptionOf(pipeline.id, 'A6'))!.id));
     expect(view!.needs).toEqual({ kind: 'invoice', customerTargetId: 'C6', reference: 'I6' });
+    const list = async (runsByItself: boolean) => {
+      const res = await c.get(`/v1/exceptions?status=open&runsByItself=${runsByItself}`);
+      expect(res.status).toBe(200);
+      return (res.body as { items: { sourceId: string; needs: unknown }[] }).items;
+    };
+    expect(await list(true)).toEqual([
+      expect.objectContaining({ sourceId: 'A6', needs: { kind: 'invoice', customerTargetId: 'C6', reference: 'I6' } }),
+    ]);
+    expect(await list(false)).toEqual([]);
     // The invoice comes: the allocation runs again, and now lacks its payment.
     await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I6', 'C6') }]);
     expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({

@@ -59,6 +59,7 @@ export function registerSync(program: Command): void {
 interface ListOptions {
   pipeline?: string;
   status: string;
+  needsPerson?: boolean;
   json?: boolean;
 }
 
@@ -68,6 +69,10 @@ export function registerExceptions(program: Command): void {
     .description('List exceptions')
     .option('--pipeline <name>', 'only this pipeline (a name that is not one is refused, naming the known ones)')
     .option('--status <status>', 'open or resolved', 'open')
+    .option(
+      '--needs-person',
+      'only those a person must act on (not those that run again by themselves once what they need is booked)',
+    )
     .option('--json', 'print JSON')
     .action((opts: ListOptions) =>
       runCommand(opts.json, async () => {
@@ -81,7 +86,13 @@ export function registerExceptions(program: Command): void {
         const rt = await openRuntime({ queue: false, log: commandLogger() });
         try {
           await checkPipelineFilter(rt.db, q.pipeline, undefined, '--pipeline');
-          const { items, total } = await listExceptions(rt.db, { pipeline: q.pipeline, status, limit: 500, offset: 0 });
+          const { items, total } = await listExceptions(rt.db, {
+            pipeline: q.pipeline,
+            status,
+            runsByItself: opts.needsPerson ? false : undefined,
+            limit: 500,
+            offset: 0,
+          });
           if (opts.json) console.log(JSON.stringify({ items, total }));
           else if (items.length === 0)
             console.log(`no ${status} exceptions${q.pipeline ? ` in pipeline ${q.pipeline}` : ''}`);

@@ -201,6 +201,8 @@ export async function listExceptions(
     /** Only exceptions first parked at or after / before these times (ISO 8601): their age. */
     createdFrom?: string | undefined;
     createdBefore?: string | undefined;
+    /** true: only those that run again by themselves (`needs` set); false: only those a person must act on. */
+    runsByItself?: boolean | undefined;
     limit: number;
     offset: number;
   },
@@ -208,7 +210,7 @@ export async function listExceptions(
   const where =
     `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)` +
     ` AND ($4::text IS NULL OR x.reason_code = $4) AND ($5::timestamptz IS NULL OR x.created_at >= $5)` +
-    ` AND ($6::timestamptz IS NULL OR x.created_at < $6)`;
+    ` AND ($6::timestamptz IS NULL OR x.created_at < $6) AND ($7::boolean IS NULL OR (x.needs_kind IS NOT NULL) = $7)`;
   const params = [
     f.entityId ?? null,
     f.pipeline ?? null,
@@ -216,9 +218,10 @@ export async function listExceptions(
     f.reasonCode ?? null,
     f.createdFrom ?? null,
     f.createdBefore ?? null,
+    f.runsByItself ?? null,
   ];
   const { rows } = await db.query<Row>(
-    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $7 OFFSET $8`,
+    `SELECT ${COLUMNS} FROM exceptions x JOIN pipelines p ON p.id = x.pipeline_id WHERE ${where} ORDER BY x.id LIMIT $8 OFFSET $9`,
     [...params, f.limit, f.offset],
   );
   const total = await db.query<{ n: string }>(

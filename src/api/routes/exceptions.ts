@@ -3,7 +3,7 @@ import { defineRoute, type AnyRoute } from '../route.ts';
 import { listExceptions, resolveOpenException, retryException } from '../../sync/exceptions.ts';
 import { scopeOf } from './sync-shared.ts';
 import { checkPipelineFilter } from '../../sync/pipelines.ts';
-import { Page, paged } from '../schemas.ts';
+import { BooleanFlag, Page, paged } from '../schemas.ts';
 import { RunStatus } from './runs.ts';
 
 export const ExceptionView = z
@@ -70,6 +70,11 @@ export const ExceptionId = z.object({
 export const ExceptionListQuery = Page.extend({
   pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
   status: z.enum(['open', 'resolved']).optional(),
+  runsByItself: BooleanFlag.optional().meta({
+    description:
+      'true: only the exceptions that run again by themselves once what they need is booked (`needs` set); ' +
+      'false: only those a person must act on.',
+  }),
 });
 
 const listRoute = defineRoute({
@@ -87,12 +92,13 @@ const listRoute = defineRoute({
   },
   errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof ExceptionPage>> => {
-    const { page, pageSize, pipeline, status } = ctx.query;
+    const { page, pageSize, pipeline, status, runsByItself } = ctx.query;
     await checkPipelineFilter(ctx.db, pipeline, scopeOf(ctx), 'query.pipeline');
     const r = await listExceptions(ctx.db, {
       entityId: scopeOf(ctx),
       pipeline,
       status,
+      runsByItself,
       limit: pageSize,
       offset: (page - 1) * pageSize,
     });
