@@ -151,7 +151,7 @@ describe('dependants wait for what they depend on', () => {
     expect(r.find('payment', 'P1')).toMatchObject([{ document: { invoiceTargetId: inv!.id } }]);
   });
 
-  it('a payment waits for its invoice; once the invoice fails for good it is booked as any payment whose invoice is not', async () => {
+  it('a payment waits for its invoice; once the invoice fails for good it is parked with it, and goes with it once a person retries it', async () => {
     await t.entity('DW2', 'EUR', { standardTaxRate: '0.21' });
     const r = await receiver();
     const pipeline = await definePipeline(t.db, 'DW2', {
@@ -175,15 +175,33 @@ describe('dependants wait for what they depend on', () => {
     );
     expect(r.find('payment', 'P2')).toEqual([]);
 
-    // The next flush's three sends fail too, past the last attempt: the invoice is parked and the
-    // payment runs again. Without its invoice it is booked unallocated, as one that names none is.
+    // The next flush's three sends fail too, past the last attempt: the invoice is parked, and the
+    // payment runs again. It is not sent without its invoice (booked unallocated, it would stay so
+    // once the invoice is booked): it is parked, needing the invoice.
     r.control.failNext({ status: 500, times: 3, route: 'post' });
     await dueNow(pipeline.id);
     await sync.flushAll();
     expect(await held(pipeline.id)).toEqual([]);
     const parked = await openExceptions(t.db, pipeline);
-    expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['I2', 'TARGET_UNAVAILABLE']]);
-    expect(r.find('payment', 'P2')).toMatchObject([{ document: { invoiceTargetId: null } }]);
+    expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([
+      ['I2', 'TARGET_UNAVAILABLE'],
+      ['P2', 'ALLOCATION_DOCUMENT_NOT_SYNCED'],
+    ]);
+    expect(await exceptionOf(pipeline.id, 'P2')).toMatchObject({
+      message:
+        'The invoice I2 it settles is parked by this pipeline, not booked in the webhook target; ' +
+        'runs again by itself once invoice I2 is booked',
+      needs_kind: 'invoice',
+      needs_reference: 'I2',
+    });
+    expect(r.find('payment', 'P2')).toEqual([]);
+
+    // A person retries the invoice once the target is back: the payment goes with it, paying it.
+    const retried = await retryException(t.db, sync, Number((await exceptionOf(pipeline.id, 'I2'))!.id), 'test');
+    expect(retried.exception.status).toBe('resolved');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const [inv] = r.find('invoice', 'I2');
+    expect(r.find('payment', 'P2')).toMatchObject([{ document: { invoiceTargetId: inv!.id } }]);
   });
 });
 
@@ -271,6 +289,72 @@ describe('parked dependants run again once what they need is booked', () => {
          JOIN entities e ON e.id = t.entity_id WHERE e.code = 'DW6' AND t.external_reference = 'I6' AND a.amount = 12100`,
     );
     expect(rows[0]!.n).toBe('1');
+  });
+
+  it('embedded ledger: a payment and its refund parked behind a refused invoice are booked, allocated, when the invoice is', async () => {
+    const c = await t.entity('DW7', 'EUR', { standardTaxRate: '0.21' });
+    // The books are closed to 10 November: the invoice of the 2nd is refused, the payment of the 20th would not be.
+    expect((await c.put('/v1/settings', { lockDate: '2026-11-10' })).status).toBe(200);
+    const pipeline = await definePipeline(t.db, 'DW7', { name: 'needs', source: { type: 'records' } });
+    const late = (r: CanonicalRecord, date: string) => ({ ...r, date }) as CanonicalRecord;
+    const refund: CanonicalRecord = {
+      kind: 'refund',
+      sourceId: 'R7',
+      externalReference: 'R7',
+      customerSourceId: 'C7',
+      date: '2026-11-22',
+      amount: '21.00',
+      currency: 'EUR',
+      paymentExternalReference: 'P7',
+      description: '',
+    };
+    await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C7') },
+      { record: invoice('I7', 'C7') },
+      // Paid 21.00 too much, which the refund gives back.
+      { record: { ...late(payment('P7', 'C7', 'I7'), '2026-11-20'), amount: '142.00' } as CanonicalRecord },
+      { record: refund },
+    ]);
+    const invoiceException = await exceptionOf(pipeline.id, 'I7');
+    expect(invoiceException).toMatchObject({ status: 'open', needs_kind: null });
+    expect(await exceptionOf(pipeline.id, 'P7')).toMatchObject({
+      status: 'open',
+      reason_code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+      message: expect.stringMatching(
+        /^The invoice I7 it settles is parked by this pipeline, not booked in the ledger target; runs again by itself once invoice I7 is booked$/,
+      ),
+      needs_kind: 'invoice',
+      needs_reference: 'I7',
+    });
+    expect(await exceptionOf(pipeline.id, 'R7')).toMatchObject({
+      status: 'open',
+      message: expect.stringMatching(/runs again by itself once payment P7 is booked$/),
+      needs_kind: 'payment',
+      needs_reference: 'P7',
+    });
+    // Nothing of the three is in the books: no receipt on account, no refund of it.
+    const books = async () =>
+      (
+        await t.db.query<{ type: string; external_reference: string; open: string }>(
+          `SELECT t.type, t.external_reference,
+                  (t.gross - (SELECT coalesce(sum(a.amount), 0) FROM allocations a
+                               WHERE a.debit_transaction_id = t.id OR a.credit_transaction_id = t.id))::text AS open
+             FROM transactions t JOIN entities e ON e.id = t.entity_id WHERE e.code = 'DW7' ORDER BY t.id`,
+        )
+      ).rows;
+    expect(await books()).toEqual([]);
+
+    // The accountant reopens the period and retries the invoice: the payment goes with it, then the refund.
+    expect((await c.put('/v1/settings', { lockDate: null })).status).toBe(200);
+    const retried = await retryException(t.db, sync, Number(invoiceException!.id), 'test');
+    expect(retried.exception.status).toBe('resolved');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    // The receipt pays the invoice in full; the refund (a sales debit journal) takes what it paid over.
+    expect(await books()).toEqual([
+      { type: 'SI', external_reference: 'I7', open: '0' },
+      { type: 'SR', external_reference: 'P7', open: '0' },
+      { type: expect.any(String), external_reference: 'R7', open: '0' },
+    ]);
   });
 
   it('remote target: an invoice parked behind a customer the target refused is booked once a person retries the customer', async () => {

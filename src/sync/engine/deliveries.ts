@@ -24,20 +24,24 @@ const DELIVERIES: Delivery<never>[] = [
 
 /**
  * Sends the documents a remote target has not taken yet whose retry time has come, kind by kind
- * in dependency order (the runs of a pipeline and the workers' timer call this), then runs again
- * the records held behind what has now gone through (or failed), and the parked records whose
- * missing customer, product or document is now booked (`releaseNeeded`). Returns how many still
- * wait, and what the records that ran again did (their records and exceptions are saved already).
+ * in dependency order (the runs of a pipeline and the workers' timer call this); what they did
+ * goes into `out`, which the caller saves before it runs anything again (`releaseWaiting`), so
+ * that a document parked here is known as parked to what names it.
  */
-export async function retryTargetDeliveries(
-  ctx: SyncContext,
-  out: PageOutcome,
-): Promise<{ waiting: number; released: RunCounts }> {
+export async function flushTargetDeliveries(ctx: SyncContext, out: PageOutcome): Promise<void> {
+  if (ctx.target.transactional) return;
+  for (const d of DELIVERIES) await flushTarget(ctx, d, out);
+}
+
+/**
+ * Runs again the records held behind what has now gone through (or failed), and the parked
+ * records whose missing customer, product or document is now booked (`releaseNeeded`). Returns
+ * how many still wait, and what the records that ran again did (their records and exceptions are
+ * saved already).
+ */
+export async function releaseWaiting(ctx: SyncContext): Promise<{ waiting: number; released: RunCounts }> {
   const released: RunCounts = { ...ZERO_COUNTS };
-  if (!ctx.target.transactional) {
-    for (const d of DELIVERIES) await flushTarget(ctx, d, out);
-    addCounts(released, await releaseHeld(ctx));
-  }
+  if (!ctx.target.transactional) addCounts(released, await releaseHeld(ctx));
   addCounts(released, await releaseNeeded(ctx));
   if (ctx.target.transactional) return { waiting: 0, released };
   // Everything still on its way: sent and waiting for a retry (due or not), or held behind such a document.

@@ -13,7 +13,7 @@ import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedI
 import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
-import { retryTargetDeliveries } from './deliveries.ts';
+import { flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
 import type { Liveness } from './liveness.ts';
 
 export interface EngineDeps {
@@ -157,11 +157,12 @@ export async function finish(ctx: SyncContext, runId: string, waiting: number): 
 /** Sends what a remote target has not taken yet and writes back what is due, counting both. */
 export async function afterPages(ctx: SyncContext, runId: string | null): Promise<number> {
   const out = new PageOutcome();
-  const { waiting, released } = await retryTargetDeliveries(ctx, out);
+  await flushTargetDeliveries(ctx, out);
   if (out.records.length || out.parked.length) {
     await saveOutcome(ctx, out);
     if (runId) await addCounts(ctx.db, runId, out.counts);
   }
+  const { waiting, released } = await releaseWaiting(ctx);
   // Held records run again have saved their own records and exceptions; the run counts them.
   if (runId && Object.values(released).some((n) => n > 0)) await addCounts(ctx.db, runId, released);
   await queuePaidInvoices(ctx);

@@ -128,6 +128,44 @@ export async function onTheirWay(
 }
 
 /**
+ * The documents of a kind this pipeline has parked, not booked: an open exception (refused, failed
+ * for good, or lacking something itself), or parked earlier in this page. A dependant that names
+ * one is parked too, needing it booked (it then runs again by itself), rather than go without it:
+ * a payment booked unallocated would stay so when its invoice is booked after all. By
+ * `customerTargetId` and reference, as onTheirWay.
+ */
+export async function parkedHere(
+  ctx: SyncContext,
+  out: PageOutcome,
+  kind: 'invoice' | 'creditNote' | 'payment',
+  keys: DocumentKey[],
+): Promise<Set<string>> {
+  const found = new Set<string>();
+  if (keys.length === 0) return found;
+  // A parked document is known by its customer in the source: it may not be in the target at all.
+  const bySource = new Map(keys.map((k) => [`${k.customerSourceId}\u0000${k.reference}`, k.customerTargetId]));
+  const parked = (customerSourceId: string, reference: string) => {
+    const customerTargetId = bySource.get(`${customerSourceId}\u0000${reference}`);
+    if (customerTargetId !== undefined) found.add(keyOf(customerTargetId, reference));
+  };
+  for (const p of out.parked) {
+    const record = (p.payload as { record?: { customerSourceId?: string; externalReference?: string } }).record;
+    if (p.kind === kind && record?.customerSourceId && record.externalReference)
+      parked(record.customerSourceId, record.externalReference);
+  }
+  const { rows } = await ctx.db.query<{ customer: string; reference: string }>(
+    `SELECT DISTINCT payload->'record'->>'customerSourceId' AS customer, payload->'record'->>'externalReference' AS reference
+       FROM exceptions
+      WHERE pipeline_id = $1 AND kind = $2 AND status = 'open'
+        AND (payload->'record'->>'customerSourceId', payload->'record'->>'externalReference')
+            IN (SELECT * FROM unnest($3::text[], $4::text[]))`,
+    [ctx.pipeline.id, kind, keys.map((k) => k.customerSourceId), keys.map((k) => k.reference)],
+  );
+  for (const r of rows) parked(r.customer, r.reference);
+  return found;
+}
+
+/**
  * Keeps `held_records` in step with a page's outcome, in its transaction: the records it held are
  * saved (again, with what they wait for now), and those it booked, parked or sent are no longer held.
  */
