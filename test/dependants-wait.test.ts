@@ -270,7 +270,11 @@ describe('parked dependants run again once what they need is booked', () => {
       return (res.body as { items: { sourceId: string; needs: unknown }[] }).items;
     };
     expect(await list(true)).toEqual([
-      expect.objectContaining({ sourceId: 'A6', needs: { kind: 'invoice', customerTargetId: 'C6', reference: 'I6' } }),
+      expect.objectContaining({
+        sourceId: 'A6',
+        needs: { kind: 'invoice', customerTargetId: 'C6', reference: 'I6' },
+        runsByItself: true,
+      }),
     ]);
     expect(await list(false)).toEqual([]);
     // The invoice comes: the allocation runs again, and now lacks its payment.

@@ -26,8 +26,24 @@ beforeAll(async () => {
   pipelineId = (await definePipeline(t.db, 'WEBT', { name: 'recs', source: { type: 'records' } })).id;
   const old = new Date(Date.now() - 10 * 86_400_000);
   await parkRecords(t.db, pipelineId, owner.entityId, null, [
-    { kind: 'invoice', sourceId: 'A-1', reasonCode: 'CUSTOMER_NOT_SYNCED', message: 'no customer C9', payload: {} },
+    {
+      kind: 'invoice',
+      sourceId: 'A-1',
+      reasonCode: 'CUSTOMER_NOT_SYNCED',
+      message: 'no customer C9',
+      payload: {},
+      needs: { kind: 'customer', sourceId: 'C9' },
+    },
     { kind: 'invoice', sourceId: 'A-2', reasonCode: 'AMOUNT_INVALID', message: 'bad <b>amount</b>', payload: {} },
+    // It names its customer too, but the source said it has none: someone must restore it there.
+    {
+      kind: 'invoice',
+      sourceId: 'A-3',
+      reasonCode: 'SOURCE_CUSTOMER_NOT_FOUND',
+      message: 'the source has no customer G1',
+      payload: {},
+      needs: { kind: 'customer', sourceId: 'G1' },
+    },
   ]);
   await t.db.query(`UPDATE exceptions SET created_at = $1 WHERE source_id = 'A-1'`, [old]);
 });
@@ -100,8 +116,22 @@ describe('pages', () => {
     const young = html(await page('/exceptions?age=day'));
     expect(young).toContain('A-2');
     expect(young).not.toContain('A-1');
+    // Who acts: A-1 goes by itself once its customer is booked; A-2 and A-3 wait for a person.
+    const itself = html(await page('/exceptions?needs=itself'));
+    expect(itself).toContain('A-1');
+    expect(itself).not.toContain('A-2');
+    expect(itself).not.toContain('A-3');
+    expect(itself).toContain('<span class="badge badge-itself">Goes by itself</span>');
+    const person = html(await page('/exceptions?needs=person'));
+    expect(person).not.toContain('A-1');
+    expect(person).toContain('A-2');
+    expect(person).toContain('A-3');
+    expect(person).not.toContain('badge-itself');
+    expect(person).toContain('<option value="person" selected');
+    // The bulk retry keeps the filter, to show the same list afterwards.
+    expect(person).toContain('name="filter.needs" value="person"');
     // A filter value that is not one of the choices is ignored, never a failure.
-    expect((await page('/exceptions?age=forever&page=-3&status=x')).status).toBe(200);
+    expect((await page('/exceptions?age=forever&page=-3&status=x&needs=nobody')).status).toBe(200);
     const unknown = await page('/exceptions?pipeline=nope');
     expect(unknown.status).toBe(404);
     expect(html(unknown)).toContain('No pipeline named nope');

@@ -58,6 +58,8 @@ export interface ExceptionView {
   field: string | null;
   /** What it is parked for want of: it runs again by itself once the pipeline has booked that. */
   needs: Needs | null;
+  /** Whether it goes by itself, nobody acting (RUNS_BY_ITSELF); false: a person must act. */
+  runsByItself: boolean;
   payload: unknown;
   status: 'open' | 'resolved';
   attempts: number;
@@ -142,6 +144,7 @@ interface Row {
   needs_source_id: string | null;
   needs_customer: string | null;
   needs_reference: string | null;
+  runs_by_itself: boolean;
   payload: unknown;
   status: 'open' | 'resolved';
   attempts: number;
@@ -165,6 +168,7 @@ function toView(r: Row): ExceptionView {
     message: r.message,
     field: r.field,
     needs: needsOf(r),
+    runsByItself: r.runs_by_itself,
     payload: r.payload,
     status: r.status,
     attempts: r.attempts,
@@ -186,8 +190,16 @@ function needsOf(r: Row): Needs | null {
   return null;
 }
 
+/**
+ * Whether an exception goes by itself, nobody acting: it names what it needs, and that can come
+ * without a person (the source sends it later, or a person's retry of the exception that parked it
+ * books it). Not when the source answered that it has no such customer or product: a person
+ * restores it there and retries one of the exceptions; the others that need it go with that one.
+ */
+const RUNS_BY_ITSELF = `(x.needs_kind IS NOT NULL AND x.reason_code NOT IN ('SOURCE_CUSTOMER_NOT_FOUND', 'SOURCE_PRODUCT_NOT_FOUND'))`;
+
 const COLUMNS = `x.id, p.name AS pipeline, x.pipeline_id, x.entity_id, x.run_id, x.kind, x.source_id, x.reason_code, x.message, x.field,
-  x.needs_kind, x.needs_source_id, x.needs_customer, x.needs_reference, x.payload,
+  x.needs_kind, x.needs_source_id, x.needs_customer, x.needs_reference, ${RUNS_BY_ITSELF} AS runs_by_itself, x.payload,
   x.status, x.attempts, x.note, x.resolved_by, x.created_at, x.updated_at, x.resolved_at`;
 
 export async function listExceptions(
@@ -201,7 +213,7 @@ export async function listExceptions(
     /** Only exceptions first parked at or after / before these times (ISO 8601): their age. */
     createdFrom?: string | undefined;
     createdBefore?: string | undefined;
-    /** true: only those that run again by themselves (`needs` set); false: only those a person must act on. */
+    /** true: only those that go by themselves (RUNS_BY_ITSELF); false: only those a person must act on. */
     runsByItself?: boolean | undefined;
     limit: number;
     offset: number;
@@ -210,7 +222,7 @@ export async function listExceptions(
   const where =
     `($1::uuid IS NULL OR x.entity_id = $1) AND ($2::text IS NULL OR p.name = $2) AND ($3::text IS NULL OR x.status = $3)` +
     ` AND ($4::text IS NULL OR x.reason_code = $4) AND ($5::timestamptz IS NULL OR x.created_at >= $5)` +
-    ` AND ($6::timestamptz IS NULL OR x.created_at < $6) AND ($7::boolean IS NULL OR (x.needs_kind IS NOT NULL) = $7)`;
+    ` AND ($6::timestamptz IS NULL OR x.created_at < $6) AND ($7::boolean IS NULL OR ${RUNS_BY_ITSELF} = $7)`;
   const params = [
     f.entityId ?? null,
     f.pipeline ?? null,

@@ -180,6 +180,12 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     expect(first).toBeGreaterThan(1);
     expect(await of(ghost2).count()).toBeGreaterThan(1);
     await inspect(page, test, '01-list');
+    // The source has no such customer: restoring it is a person's job, and the filter says so.
+    await page.getByLabel('Who acts').selectOption('person');
+    await page.getByRole('button', { name: 'Filter' }).click();
+    await page.waitForURL(/needs=person/);
+    expect(await rows.count()).toBe(parked);
+    expect(await page.locator('.badge-itself').count()).toBe(0);
 
     await of(ghost).first().getByRole('link').first().click();
     await page.waitForURL(/\/exceptions\/\d+$/);

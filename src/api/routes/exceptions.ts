@@ -27,8 +27,14 @@ export const ExceptionView = z
       .meta({
         description:
           'What it was parked for want of: once the pipeline books that, the record runs again by itself ' +
-          '(docs/sync.md, "Parked dependants run again once what they need is booked"). null when a person must act.',
+          '(docs/sync.md, "Parked dependants run again once what they need is booked"). null when it names nothing.',
       }),
+    runsByItself: z.boolean().meta({
+      description:
+        'true when it goes by itself, nobody acting: it names what it needs, and that can come without a person. ' +
+        'false when a person must act: it names nothing, or the source answered that it has no such customer or ' +
+        'product (restore it there, then retry one of the exceptions; the others that need it go with that one).',
+    }),
     payload: z
       .unknown()
       .meta({ description: 'What was parked: `record` (canonical) and `raw` (as the source sent it).' }),
@@ -72,7 +78,7 @@ export const ExceptionListQuery = Page.extend({
   status: z.enum(['open', 'resolved']).optional(),
   runsByItself: BooleanFlag.optional().meta({
     description:
-      'true: only the exceptions that run again by themselves once what they need is booked (`needs` set); ' +
+      'true: only the exceptions that go by themselves once what they need is booked (`runsByItself`); ' +
       'false: only those a person must act on.',
   }),
 });

@@ -41,6 +41,8 @@ export const ExceptionsQuery = z.object({
     .optional()
     .catch(undefined),
   status: z.enum(['open', 'resolved', 'all']).catch('open').default('open'),
+  /** person: only those a person must act on; itself: only those that go by themselves (`runsByItself`). */
+  needs: z.enum(['person', 'itself']).optional().catch(undefined),
 });
 export type ExceptionsQuery = z.output<typeof ExceptionsQuery>;
 
@@ -80,6 +82,7 @@ export async function loadExceptions(
       pipeline: query.pipeline,
       status,
       reasonCode: query.reason,
+      runsByItself: query.needs === undefined ? undefined : query.needs === 'itself',
       // Older than `from` days means created before now − from; younger than `before` days, at or after now − before.
       createdBefore: age && age.from > 0 ? at(age.from) : undefined,
       createdFrom: age && age.before !== null ? at(age.before) : undefined,
@@ -124,7 +127,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
   const q = data.query;
   const canChange = roleAtLeast(ctx.viewer.role, 'accountant');
   const selectable = canChange && q.status !== 'resolved';
-  const filtered = q.pipeline || q.reason || q.age || q.status !== 'open';
+  const filtered = q.pipeline || q.reason || q.age || q.needs || q.status !== 'open';
   return (
     <div id="exceptions-region">
       {props.results ? <RetryResults results={props.results} /> : null}
@@ -151,7 +154,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
           aria-label="Exceptions"
         >
           <input type="hidden" name="_csrf" value={ctx.viewer.csrfToken ?? ''} />
-          {(['pipeline', 'reason', 'age', 'status', 'page'] as const).map((k) =>
+          {(['pipeline', 'reason', 'age', 'needs', 'status', 'page'] as const).map((k) =>
             q[k] !== undefined ? <input type="hidden" name={`filter.${k}`} value={String(q[k])} /> : null,
           )}
           <div class="table-scroll">
@@ -198,6 +201,12 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
                     </td>
                     <td data-label="Reason" class="message">
                       <code>{x.reasonCode}</code>
+                      {x.status === 'open' && x.runsByItself ? (
+                        <>
+                          {' '}
+                          <span class="badge badge-itself">Goes by itself</span>
+                        </>
+                      ) : null}
                       <br />
                       <small>{x.message}</small>
                     </td>
@@ -223,7 +232,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
       )}
       <Pager
         path="/exceptions"
-        query={{ pipeline: q.pipeline, reason: q.reason, age: q.age, status: q.status }}
+        query={{ pipeline: q.pipeline, reason: q.reason, age: q.age, needs: q.needs, status: q.status }}
         page={q.page}
         pageSize={PAGE_SIZE}
         total={data.total}
@@ -276,6 +285,18 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
                 {AGES[a].label}
               </option>
             ))}
+          </select>
+        </label>
+        <label>
+          Who acts
+          <select name="needs">
+            <option value="">Anyone</option>
+            <option value="person" selected={q.needs === 'person'}>
+              A person must act
+            </option>
+            <option value="itself" selected={q.needs === 'itself'}>
+              Goes by itself
+            </option>
           </select>
         </label>
         <label>

@@ -50,6 +50,7 @@ function filtersOf(form: Record<string, string | string[]>) {
     pipeline: pick('pipeline'),
     reason: pick('reason'),
     age: pick('age'),
+    needs: pick('needs'),
     status: pick('status'),
     page: pick('page'),
   });
