@@ -40,6 +40,8 @@ export async function reportProbes(
         ),
         probe(`${STATEMENT_PROBE_PREFIX}: large (${LARGE_CUSTOMER})`, `/v1/customers/${LARGE_CUSTOMER}/statement`),
         probe('API aged debtors: whole ledger', '/v1/customers/statements'),
+        // The same figures without the documents: each customer's balance and buckets, from the cache's index.
+        probe('API aged debtors summary: whole ledger', '/v1/reports/aged-debtors'),
         probe(
           `API aged debtors: one customer (${TYPICAL_CUSTOMER})`,
           `/v1/customers/statements?codes=${TYPICAL_CUSTOMER}`,

@@ -517,6 +517,7 @@ export const CASES: Record<string, Case> = {
   'GET /v1/customers/{code}/statement': { ...notFound, params: (b) => ({ code: b.customer }) },
   'GET /v1/customers/{code}/balance': { ...notFound, params: (b) => ({ code: b.customer }) },
   'GET /v1/reports/trial-balance': { expect: 'list' },
+  'GET /v1/reports/aged-debtors': { expect: 'list', mine: true, query: () => '?showZeros=true' },
   'GET /v1/reports/vat': { expect: 'list', query: () => '?from=2026-11-01&to=2026-11-30' },
   'GET /v1/reports/analysis': { expect: 'list', query: () => '?dimension=1&from=2026-11-01&to=2026-11-30' },
   'GET /v1/transactions/{id}/pdf': { ...notFound, params: tx('invoiceId') },

@@ -348,6 +348,103 @@ describe('all customers statements', () => {
   });
 });
 
+describe('aged debtors', () => {
+  /** What the aged debtors report must say of a customer: its statement, without the documents. */
+  const summaryOf = (s: any) => ({
+    customerCode: s.customerCode,
+    customerName: s.customerName,
+    currency: s.currency,
+    openItems: s.openItems.length,
+    currentBalance: s.currentBalance,
+    aging: s.aging,
+  });
+
+  it("gives each customer's statement balance and aging, on either basis and at any date", async () => {
+    for (const query of [
+      `upTo=${UP_TO}`,
+      `upTo=${UP_TO}&basis=transactionDate`,
+      'upTo=2026-04-16',
+      'upTo=2026-03-01',
+    ]) {
+      const [report, statements] = await Promise.all([
+        a.get(`/v1/reports/aged-debtors?${query}`),
+        a.get(`/v1/customers/statements?${query}`),
+      ]);
+      expect(report.status, query).toBe(200);
+      expect(report.body.customers, query).toEqual(statements.body.statements.map(summaryOf));
+      expect(report.body.basis).toBe(statements.body.basis);
+    }
+    const r = await a.get(`/v1/reports/aged-debtors?upTo=${UP_TO}`);
+    expect(r.body.customers.map((c: any) => c.customerCode)).toEqual(['AGE', 'CRED', 'NETZERO', 'NOLIM', 'RETRO']);
+    // One whose open items net to zero is shown: two documents open, nothing owed.
+    expect(r.body.customers[2]).toMatchObject({ customerCode: 'NETZERO', openItems: 2, currentBalance: '0.00' });
+  });
+
+  it('totals each currency on its own, and showZeros adds the customers with nothing open', async () => {
+    const r = await a.get(`/v1/reports/aged-debtors?upTo=${UP_TO}`);
+    const cents = (v: string) => BigInt(v.replace('.', ''));
+    const sum = (pick: (c: any) => string) => r.body.customers.reduce((n: bigint, c: any) => n + cents(pick(c)), 0n);
+    expect(r.body.totals).toHaveLength(1);
+    const [eur] = r.body.totals;
+    expect(eur.currency).toBe('EUR');
+    expect(eur.customers).toBe(5);
+    expect(cents(eur.currentBalance)).toBe(sum((c) => c.currentBalance));
+    for (const bucket of Object.keys(eur.aging)) expect(cents(eur.aging[bucket])).toBe(sum((c) => c.aging[bucket]));
+
+    const all = await a.get(`/v1/reports/aged-debtors?upTo=${UP_TO}&showZeros=true`);
+    expect(all.body.customers.map((c: any) => c.customerCode)).toEqual([
+      'AGE',
+      'CRED',
+      'NETZERO',
+      'NOLIM',
+      'RETRO',
+      'SETTLED',
+      'ZERO',
+    ]);
+    expect(all.body.customers[6]).toEqual({
+      customerCode: 'ZERO',
+      customerName: 'Nothing Posted',
+      currency: 'EUR',
+      openItems: 0,
+      currentBalance: '0.00',
+      aging: {
+        current: '0.00',
+        days1to30: '0.00',
+        days31to60: '0.00',
+        days61to90: '0.00',
+        days91to120: '0.00',
+        over120: '0.00',
+      },
+    });
+    expect(all.body.totals).toEqual(r.body.totals);
+
+    // Two currencies are never added: a EUR customer in credit and a USD one owing.
+    const two = await tb.get('/v1/reports/aged-debtors?upTo=2026-12-31');
+    expect(two.body.totals.map((x: any) => [x.currency, x.customers, x.currentBalance])).toEqual([
+      ['EUR', 1, '-12.10'],
+      ['USD', 1, '108.00'],
+    ]);
+  });
+
+  it("refuses what it cannot read, naming the field, and never shows another entity's customers", async () => {
+    for (const [query, field] of [
+      ['upTo=2026-02-30', 'query.upTo'],
+      ['basis=invoiceDate', 'query.basis'],
+      ['showZeros=maybe', 'query.showZeros'],
+      ['upto=2026-06-30', 'query'],
+    ]) {
+      const r = await a.get(`/v1/reports/aged-debtors?${query}`);
+      expect(r.status, query).toBe(400);
+      expect(r.body.error.code).toBe('VALIDATION_ERROR');
+      expect(r.body.error.details.map((d: any) => d.field).join(' '), query).toContain(field);
+    }
+    const other = await b.get(`/v1/reports/aged-debtors?upTo=${UP_TO}`);
+    expect(other.body.customers).toEqual([
+      expect.objectContaining({ customerCode: 'AGE', customerName: 'Other entity', currentBalance: '9.99' }),
+    ]);
+  });
+});
+
 describe('customer balance', () => {
   const balance = (code: string, at?: string) => a.get(`/v1/customers/${code}/balance${at ? `?at=${at}` : ''}`);
 

@@ -7,12 +7,13 @@ import {
   customerStatementsRoute,
 } from './reports/statements.ts';
 import { trialBalanceRoute } from './reports/trial-balance.ts';
+import { agedDebtorsRoute } from './reports/aged-debtors.ts';
 import { vatReportRoute } from './reports/vat.ts';
 import { analysisReportRoute } from './analysis.ts';
 import { customerStatementPdfRoute, transactionPdfRoute } from './pdf.ts';
 import { listAllocationsRoute, transactionAllocationsRoute } from './reports/allocations.ts';
 
-/** The reading endpoints: transactions, allocations, statements, balances, the trial balance and the VAT report. */
+/** The reading endpoints: transactions, allocations, statements, balances, aged debtors, the trial balance and the VAT report. */
 export const reportRoutes: AnyRoute[] = [
   listTransactionsRoute,
   getTransactionRoute,
@@ -23,6 +24,7 @@ export const reportRoutes: AnyRoute[] = [
   customerStatementRoute,
   customerBalanceRoute,
   trialBalanceRoute,
+  agedDebtorsRoute,
   vatReportRoute,
   analysisReportRoute,
   transactionPdfRoute,
