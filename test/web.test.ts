@@ -88,6 +88,7 @@ describe('pages', () => {
       '/exceptions',
       '/exceptions?status=all',
       '/customers',
+      '/aged-debtors',
       '/sign-in',
       '/sign-in/set-password',
     ]) {
@@ -172,6 +173,22 @@ describe('overview data', () => {
     const [eur] = await receivablesAging(t.db, owner.entityId, '2026-11-15');
     expect(eur).toMatchObject({ currency: 'EUR', balance: 13310n, customers: 1 });
     expect(eur!.aging).toMatchObject({ current: 0n, days1to30: 12100n, over120: 1210n });
+
+    // The aged debtors page: the same figures, by customer and in total, as at the date asked.
+    const aged = html(await page('/aged-debtors?at=2026-11-15'));
+    expect(aged).toContain('href="/customers/C1">C1</a>');
+    expect(aged.match(/€133\.10/g)).toHaveLength(2); // the customer's balance and the EUR total
+    expect(aged.match(/€121\.00/g)).toHaveLength(2); // 1–30 days
+    expect(aged.match(/€12\.10/g)).toHaveLength(2); // over 120 days
+    expect(aged).toContain('value="2026-11-15"');
+    // On document dates the invoice of 1 November is 14 days old either way; June's is 167.
+    const byDate = html(await page('/aged-debtors?at=2026-11-15&basis=transactionDate'));
+    expect(byDate).toContain('<option value="transactionDate" selected');
+    // Before anything was posted, nobody owes anything; a date that is not one is today's report.
+    expect(html(await page('/aged-debtors?at=2026-01-01'))).toContain('No customer has anything open');
+    const bad = await page('/aged-debtors?at=2026-02-30&basis=nonsense&page=-1');
+    expect(bad.status).toBe(200);
+    expect(html(bad)).toContain('<option value="dueDate" selected');
 
     const now = new Date('2026-12-02T14:20:00Z');
     await t.db.query(

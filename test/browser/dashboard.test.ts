@@ -236,6 +236,15 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     await page.waitForURL(`${served.url}/customers`);
     expect(await page.locator('table.customers tbody tr').count()).toBe(6);
     await inspect(page, test, '01-list');
+    // The aged debtors report, one click from the list: the totals, then every customer owing.
+    await page.getByRole('link', { name: 'Aged debtors' }).click();
+    await page.waitForURL(`${served.url}/aged-debtors`);
+    expect(await page.locator('section[aria-labelledby="totals-title"] tbody tr').count()).toBeGreaterThan(0);
+    const owing = await page.locator('section[aria-labelledby="customers-title"] tbody tr').count();
+    expect(owing).toBeGreaterThan(0);
+    expect(owing).toBeLessThanOrEqual(6);
+    await inspect(page, test, '01b-aged-debtors');
+    await page.goto(`${served.url}/customers`);
     const name = (await page.locator('table.customers tbody tr td').nth(1).textContent())!;
     await page.getByLabel('Code or name').fill(name);
     await page.getByRole('button', { name: 'Search' }).click();

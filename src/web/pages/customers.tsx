@@ -60,6 +60,9 @@ export function CustomersPage(props: { ctx: PageContext; data: CustomersData }) 
   return (
     <Layout ctx={ctx} title="Customers" section="customers">
       <h1>Customers</h1>
+      <p>
+        <a href="/aged-debtors">Aged debtors</a>: what every customer owes, by age.
+      </p>
       <form method="get" action="/customers" class="filters" role="search" aria-label="Search customers">
         <label>
           Code or name

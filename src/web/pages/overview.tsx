@@ -188,7 +188,7 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
                 <p class="big-number num">{formatMinor(r.balance, r.currency, locale)}</p>
                 <p class="muted">
                   Owed by {formatCount(r.customers, locale)} {r.customers === 1 ? 'customer' : 'customers'} in{' '}
-                  {r.currency}, aged on due dates.
+                  {r.currency}, aged on due dates. <a href="/aged-debtors">By customer</a>
                 </p>
                 <BarChart
                   id={`aging-${r.currency}`}
