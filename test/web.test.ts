@@ -131,6 +131,10 @@ describe('pages', () => {
     expect(person).toContain('<option value="person" selected');
     // The bulk retry keeps the filter, to show the same list afterwards.
     expect(person).toContain('name="filter.needs" value="person"');
+    // The overview says how many of the three wait for a person, linked to them.
+    const overview = html(await page('/'));
+    expect(overview).toContain('<a href="/exceptions?needs=person">2 need a person</a>');
+    expect(overview).toContain('1 will go by itself once what it needs is booked.');
     // A filter value that is not one of the choices is ignored, never a failure.
     expect((await page('/exceptions?age=forever&page=-3&status=x&needs=nobody')).status).toBe(200);
     const unknown = await page('/exceptions?pipeline=nope');

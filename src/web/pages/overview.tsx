@@ -29,6 +29,8 @@ export interface OverviewData {
   pipelines: PipelineRow[];
   perHour: HourlyCount[];
   openExceptions: number;
+  /** Of those, the ones a person must act on (the rest go by themselves once what they need is booked). */
+  needPerson: number;
   receivables: ReceivablesAging[];
 }
 
@@ -54,7 +56,11 @@ export async function loadOverview(db: Queryable, box: SecretBox, entityId: stri
     listExceptions(db, { entityId, status: 'open', limit: 0, offset: 0 }),
     receivablesAging(db, entityId, today(now)),
   ]);
-  return { pipelines: rows, perHour, openExceptions: open.total, receivables };
+  const needPerson =
+    open.total === 0
+      ? 0
+      : (await listExceptions(db, { entityId, status: 'open', runsByItself: false, limit: 0, offset: 0 })).total;
+  return { pipelines: rows, perHour, openExceptions: open.total, needPerson, receivables };
 }
 
 /** The dashboard's buckets: the domain's last two (91–120, over 120) shown together as "over 90". */
@@ -66,6 +72,13 @@ function agingBars(r: ReceivablesAging, locale: string) {
     value: v,
     display: formatMinor(v, r.currency, locale),
   }));
+}
+
+/** How many exceptions go by themselves, said in a sentence's second half. */
+function byThemselves(n: number, locale: string): string {
+  return n === 1
+    ? '1 will go by itself once what it needs is booked.'
+    : `${formatCount(n, locale)} will go by themselves once what they need is booked.`;
 }
 
 export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
@@ -152,6 +165,16 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
               ? 'Nothing is stuck.'
               : 'Records that could not be booked. Open one to see why and what to do.'}
           </p>
+          {data.openExceptions > 0 ? (
+            <p>
+              <a href="/exceptions?needs=person">
+                {formatCount(data.needPerson, locale)} {data.needPerson === 1 ? 'needs' : 'need'} a person
+              </a>
+              {data.openExceptions > data.needPerson
+                ? `; ${byThemselves(data.openExceptions - data.needPerson, locale)}`
+                : '.'}
+            </p>
+          ) : null}
         </section>
         <section aria-labelledby="posted-title" class="card">
           <h2 id="posted-title">Documents posted</h2>
