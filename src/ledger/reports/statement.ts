@@ -58,16 +58,23 @@ function statementHead(
   balance: bigint,
   aging: Record<AgingBucket, bigint>,
 ): Omit<Statement, 'openItems'> {
-  const fmt = (v: bigint) => formatAmount(v, customer.currency);
   return {
     customerCode: customer.code,
     customerName: customer.name,
     currency: customer.currency,
     upTo,
     basis,
-    currentBalance: fmt(balance),
-    aging: Object.fromEntries(AGING_BUCKETS.map((b) => [b, fmt(aging[b])])) as Record<AgingBucket, string>,
+    currentBalance: formatAmount(balance, customer.currency),
+    aging: formatAging(aging, customer.currency),
   };
+}
+
+/** Each bucket's amount (minor units) as a decimal in `currency`, as statements and reports show them. */
+export function formatAging(aging: Record<AgingBucket, bigint>, currency: string): Record<AgingBucket, string> {
+  return Object.fromEntries(AGING_BUCKETS.map((b) => [b, formatAmount(aging[b], currency)])) as Record<
+    AgingBucket,
+    string
+  >;
 }
 
 function buildStatement(customer: ReportCustomer, items: OpenItem[], upTo: string, basis: AgingBasis): Statement {

@@ -136,12 +136,12 @@ export async function syncCreditNotes(
   // A credit note goes with the invoice it credits: one still on its way is waited for. One parked
   // here is not: the link is informative (what it settles is an allocation of its own), and a
   // target that needs the invoice (Business Central) refuses the note naming it, as ItemError.needs.
-  const invoices = await namedDocuments(ctx, out, 'invoice', credited);
+  const { booked: invoices, coming } = await namedDocuments(ctx, out, 'invoice', credited);
   const outgoing: Outgoing<TargetCreditNote>[] = [];
   for (const { input, customerTargetId, productTargetIds } of ready) {
     const note = input.record;
     const key = documentKey(customerTargetId, note.invoiceExternalReference ?? '');
-    const waitsFor = note.invoiceExternalReference ? invoices.coming.get(key) : undefined;
+    const waitsFor = note.invoiceExternalReference ? coming.get(key) : undefined;
     if (waitsFor) {
       out.park({
         kind: 'creditNote',
@@ -162,7 +162,7 @@ export async function syncCreditNotes(
         record: note,
         customerTargetId,
         productTargetIds,
-        invoiceTargetId: note.invoiceExternalReference ? (invoices.booked.get(key) ?? null) : null,
+        invoiceTargetId: note.invoiceExternalReference ? (invoices.get(key) ?? null) : null,
         idempotencyKey: idempotencyKey(p.id, 'creditNote', note.sourceId),
       },
     });

@@ -1,5 +1,5 @@
 import { parseAmount } from '../../domain/money.ts';
-import { type Needs, type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
@@ -28,69 +28,24 @@ export async function bookedByReference(
   return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r.target_id]));
 }
 
-/** What namedDocuments found of the documents dependants name, by `documentKey`. */
-export interface NamedDocuments {
-  /** Booked by this pipeline: their target ids. */
-  booked: Map<string, string>;
-  /** On their way to the target: what to wait for. */
-  coming: Map<string, WaitsFor>;
-  /** Parked by this pipeline (an open exception, or parked earlier in the page). */
-  parked: Set<string>;
-}
-
 /**
  * The documents of a kind that dependants name (by `documentKey`): the target ids of those booked,
- * what to wait for of those on their way to the target (src/sync/engine/waiting.ts), and which
- * this pipeline parked.
+ * and what to wait for of those on their way to the target (src/sync/engine/waiting.ts).
  */
 export async function namedDocuments(
   ctx: SyncContext,
   out: PageOutcome,
   kind: 'invoice' | 'creditNote' | 'payment',
   keys: DocumentKey[],
-): Promise<NamedDocuments> {
+): Promise<{ booked: Map<string, string>; coming: Map<string, WaitsFor> }> {
   const booked = await bookedByReference(ctx, kind, keys);
-  const unbooked = keys.filter((k) => !booked.has(documentKey(k.customerTargetId, k.reference)));
-  const coming = await onTheirWay(ctx, out, kind, unbooked);
-  const parked = await parkedHere(
+  const coming = await onTheirWay(
     ctx,
     out,
     kind,
-    unbooked.filter((k) => !coming.has(documentKey(k.customerTargetId, k.reference))),
+    keys.filter((k) => !booked.has(documentKey(k.customerTargetId, k.reference))),
   );
-  return { booked, coming, parked };
-}
-
-/**
- * What keeps a document from going with the one it names (the invoice a payment pays or a credit
- * note credits, the payment a refund returns): that one is on its way to the target (the dependant
- * waits for it), or parked by this pipeline (the dependant is parked too, and runs again by itself
- * once it is booked). Null when it can go: that one is booked, or this pipeline does not know it
- * (the target then looks it up itself, or the dependant goes without it and says so).
- */
-export function notYetBooked(
-  ctx: SyncContext,
-  named: NamedDocuments,
-  kind: 'invoice' | 'creditNote' | 'payment',
-  customerTargetId: string,
-  reference: string | null | undefined,
-  verb: string,
-): { message: string; waitsFor?: WaitsFor; needs?: Needs } | null {
-  if (!reference) return null;
-  const key = documentKey(customerTargetId, reference);
-  const what = `The ${kind === 'creditNote' ? 'credit note' : kind} ${reference} it ${verb}`;
-  const waitsFor = named.coming.get(key);
-  if (waitsFor)
-    return {
-      message: `${what} is on its way to the ${ctx.target.type} target; this is sent once it is booked`,
-      waitsFor,
-    };
-  if (named.parked.has(key))
-    return {
-      message: `${what} is parked by this pipeline, not booked in the ${ctx.target.type} target`,
-      needs: { kind, customerTargetId, reference },
-    };
-  return null;
+  return { booked, coming };
 }
 
 /** An amount of the record that does not parse for its currency: parked, never skipped. */
@@ -261,33 +216,45 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     ready.push({ input, customerTargetId });
   }
-  const namedKeys = ready.flatMap((x) => {
+  const named = ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     return reference
       ? [{ customerTargetId: x.customerTargetId, customerSourceId: x.input.record.customerSourceId, reference }]
       : [];
   });
-  // What it settles may still be on its way to the target, or parked here: rather than go without
-  // it for good, the payment (or refund) waits for it, or is parked until it is booked.
-  const named = await namedDocuments(ctx, out, settles.kind, namedKeys);
+  // What it settles may still be on its way to the target: it waits for it. Parked here, it is
+  // parked too and runs again by itself once that is booked: booked without it, it would stay so.
+  const { booked, coming } = await namedDocuments(ctx, out, settles.kind, named);
+  const parked = await parkedHere(
+    ctx,
+    out,
+    settles.kind,
+    named.filter((k) => {
+      const key = documentKey(k.customerTargetId, k.reference);
+      return !booked.has(key) && !coming.has(key);
+    }),
+  );
+  const what = settles.kind === 'invoice' ? 'invoice' : 'payment';
   return ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
-    const notYet = notYetBooked(ctx, named, settles.kind, x.customerTargetId, reference, 'settles');
-    if (notYet) {
+    const key = documentKey(x.customerTargetId, reference ?? '');
+    const waitsFor = reference ? coming.get(key) : undefined;
+    if (reference && (waitsFor || parked.has(key))) {
       out.park({
         kind,
         sourceId: x.input.record.sourceId,
         reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
-        message: notYet.message,
+        message: waitsFor
+          ? `The ${what} ${reference} it settles is on its way to the ${ctx.target.type} target; this is sent once it is booked`
+          : `The ${what} ${reference} it settles is parked by this pipeline, not booked in the ${ctx.target.type} target`,
         field: settles.kind === 'invoice' ? 'invoiceExternalReference' : 'paymentExternalReference',
         payload: { record: x.input.record, raw: x.input.raw },
-        waitsFor: notYet.waitsFor,
-        needs: notYet.needs,
+        waitsFor,
+        needs: waitsFor ? undefined : { kind: settles.kind, customerTargetId: x.customerTargetId, reference },
       });
       return [];
     }
-    const key = documentKey(x.customerTargetId, reference ?? '');
-    return [{ ...x, settlesTargetId: reference ? (named.booked.get(key) ?? null) : null }];
+    return [{ ...x, settlesTargetId: reference ? (booked.get(key) ?? null) : null }];
   });
 }
 

@@ -51,16 +51,13 @@ export async function loadOverview(db: Queryable, box: SecretBox, entityId: stri
       };
     }),
   );
-  const [perHour, open, receivables] = await Promise.all([
+  const [perHour, open, needPerson, receivables] = await Promise.all([
     documentsPerHour(db, entityId, now),
     listExceptions(db, { entityId, status: 'open', limit: 0, offset: 0 }),
+    listExceptions(db, { entityId, status: 'open', runsByItself: false, limit: 0, offset: 0 }),
     receivablesAging(db, entityId, today(now)),
   ]);
-  const needPerson =
-    open.total === 0
-      ? 0
-      : (await listExceptions(db, { entityId, status: 'open', runsByItself: false, limit: 0, offset: 0 })).total;
-  return { pipelines: rows, perHour, openExceptions: open.total, needPerson, receivables };
+  return { pipelines: rows, perHour, openExceptions: open.total, needPerson: needPerson.total, receivables };
 }
 
 /** The dashboard's buckets: the domain's last two (91–120, over 120) shown together as "over 90". */

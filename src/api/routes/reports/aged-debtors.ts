@@ -2,17 +2,11 @@ import { z } from 'zod';
 import { defineRoute } from '../../route.ts';
 import { BooleanFlag, IsoDate } from '../../schemas.ts';
 import { today } from '../../../domain/dates.ts';
-import { AGING_BASES, AGING_BUCKETS, type AgingTotals } from '../../../domain/aging.ts';
+import { AGING_BASES } from '../../../domain/aging.ts';
 import { formatAmount } from '../../../domain/money.ts';
 import { agedDebtors } from '../../../ledger/reports/receivables.ts';
+import { formatAging } from '../../../ledger/reports/statement.ts';
 import { Aging, Basis, DateText, Money } from './schemas.ts';
-
-function formatAging(aging: AgingTotals, currency: string): Record<keyof AgingTotals, string> {
-  return Object.fromEntries(AGING_BUCKETS.map((b) => [b, formatAmount(aging[b], currency)])) as Record<
-    keyof AgingTotals,
-    string
-  >;
-}
 
 export const agedDebtorsRoute = defineRoute({
   method: 'GET',
