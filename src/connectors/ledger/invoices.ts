@@ -7,6 +7,7 @@ import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
 import { referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
+import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
 export function refused(err: DomainError): ItemResult {
@@ -130,11 +131,12 @@ export async function findInvoices(
   keys: { customerCode: string; reference: string }[],
 ): Promise<Map<string, { id: string; number: string }>> {
   const { rows } = await db.query<{ id: string; number: string; customer_code: string; external_reference: string }>(
-    `SELECT DISTINCT ON (customer_code, ll_reference_key(external_reference)) id, number, customer_code,
-            ll_reference_key(external_reference) AS external_reference FROM transactions
-      WHERE entity_id = $1 AND type = 'SI'
-        AND (customer_code, ll_reference_key(external_reference)) IN (SELECT c, ll_reference_key(r) FROM unnest($2::text[], $3::text[]) AS u(c, r))
-      ORDER BY customer_code, ll_reference_key(external_reference), id`,
+    `SELECT DISTINCT ON (d.customer_code, ll_reference_key(d.external_reference)) d.id, d.number, d.customer_code,
+            ll_reference_key(d.external_reference) AS external_reference
+       FROM unnest($2::text[], $3::text[]) AS u(c, r)
+       CROSS JOIN LATERAL ${withReference('$1', 'u.r', 'id, number, customer_code, type, external_reference')} d
+      WHERE d.type = 'SI' AND d.customer_code = u.c
+      ORDER BY d.customer_code, ll_reference_key(d.external_reference), d.id`,
     [entityId, keys.map((k) => k.customerCode), keys.map((k) => k.reference)],
   );
   // Keyed as the duplicate check compares references: trimmed, case-insensitive (docs/ledger.md).
@@ -211,8 +213,8 @@ async function findExisting(
   reference: string,
 ): Promise<{ kind: 'invoice' | 'draft'; id: string; number: string } | null> {
   const { rows } = await db.query<{ kind: 'invoice' | 'draft'; id: string; number: string }>(
-    `(SELECT 'invoice' AS kind, id, number FROM transactions
-       WHERE entity_id = $1 AND customer_code = $2 AND type = 'SI' AND ll_reference_key(external_reference) = ll_reference_key($3) ORDER BY id LIMIT 1)
+    `(SELECT 'invoice' AS kind, id, number FROM ${withReference('$1', '$3', 'id, number, customer_code, type')} d
+       WHERE d.customer_code = $2 AND d.type = 'SI' ORDER BY id LIMIT 1)
      UNION ALL
      (SELECT 'draft', id, number FROM draft_invoices
        WHERE entity_id = $1 AND customer_code = $2 AND status = 'draft' AND kind = 'batch'

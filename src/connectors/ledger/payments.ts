@@ -13,6 +13,7 @@ import type { PostingContext } from '../../ledger/posting/types.ts';
 import { insertTransaction } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, ok } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
+import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** The first transaction of a type with this reference for the customer. */
 export async function findTransaction(
@@ -23,9 +24,8 @@ export async function findTransaction(
   reference: string,
 ): Promise<{ id: number; number: string; customerCode: string } | null> {
   const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
-    `SELECT id, number, customer_code FROM transactions
-      WHERE entity_id = $1 AND ($2::text IS NULL OR customer_code = $2) AND type = $3
-        AND ll_reference_key(external_reference) = ll_reference_key($4) ORDER BY id LIMIT 1`,
+    `SELECT id, number, customer_code FROM ${withReference('$1', '$4', 'id, number, customer_code, type')} d
+      WHERE ($2::text IS NULL OR d.customer_code = $2) AND d.type = $3 ORDER BY id LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
   const r = rows[0];

@@ -4,6 +4,7 @@ import { listReportCustomers } from '../../ledger/reports/customer.ts';
 import { listOpenItems } from '../../ledger/reports/open-items.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import type { FoundDocument, TargetDocument } from '../../sync/target.ts';
+import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A ledger customer as a canonical record under a source id of the caller's choosing. */
 export async function customerRecord(
@@ -132,9 +133,8 @@ export async function findByReference(
   const type = TYPE_OF[kind];
   if (!type) return null;
   const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
-    `SELECT id, number, customer_code FROM transactions
-      WHERE entity_id = $1 AND type = $2 AND ll_reference_key(external_reference) = ll_reference_key($3)
-        AND ($4::text IS NULL OR customer_code = $4) ORDER BY id LIMIT 1`,
+    `SELECT id, number, customer_code FROM ${withReference('$1', '$3', 'id, number, customer_code, type')} d
+      WHERE d.type = $2 AND ($4::text IS NULL OR d.customer_code = $4) ORDER BY id LIMIT 1`,
     [entityId, type, reference, customerCode ?? null],
   );
   const r = rows[0];

@@ -21,6 +21,7 @@ import { RateBounds } from './rate-bounds.ts';
 import { checkPeriodOpen, dateRuleViolation, readLockDate } from '../periods.ts';
 import { laterDate } from '../../domain/dates.ts';
 import type { BatchInvoiceInput, PostingContext, ReceiptInput } from './types.ts';
+import { withReference } from '../reference-lookup.ts';
 
 export interface PostPayAllocateInput {
   batchInvoice?: BatchInvoiceInput | undefined;
@@ -335,12 +336,8 @@ async function usedReferences(
   const { rows } = await db.query<{ customer_code: string; type: TransactionType; external_reference: string }>(
     `SELECT DISTINCT t.customer_code, t.type, t.external_reference
        FROM unnest($2::text[], $3::text[], $4::text[]) AS w(customer_code, type, reference)
-       CROSS JOIN LATERAL (
-         SELECT t.customer_code, t.type, t.external_reference FROM transactions t
-          WHERE t.entity_id = $1 AND t.customer_code = w.customer_code AND t.type = w.type
-            AND ll_reference_key(t.external_reference) = ll_reference_key(w.reference)
-          LIMIT 1
-       ) t`,
+       CROSS JOIN LATERAL ${withReference('$1', 'w.reference', 'customer_code, type, external_reference')} t
+      WHERE t.customer_code = w.customer_code AND t.type = w.type`,
     [entityId, wanted.map((w) => w[0]), wanted.map((w) => w[1]), wanted.map((w) => w[2])],
   );
   for (const r of rows) used.add(key(r.customer_code, r.type, r.external_reference));

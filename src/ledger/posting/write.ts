@@ -12,6 +12,7 @@ import {
 import { isStorable } from '../../domain/money.ts';
 import type { DeferralPlan } from '../../domain/deferrals.ts';
 import type { Analysis } from '../../domain/analysis.ts';
+import { withReference } from '../reference-lookup.ts';
 import { outOfRange } from './common.ts';
 import { type RateBounds, type RateCheck, checkExchangeRates } from './rate-bounds.ts';
 
@@ -111,9 +112,8 @@ export async function referenceExists(
 ): Promise<boolean> {
   if (referenceKey(reference) === '') return false;
   const { rows } = await db.query(
-    `SELECT 1 FROM transactions
-      WHERE entity_id = $1 AND customer_code = $2 AND type = $3 AND ll_reference_key(external_reference) = ll_reference_key($4)
-      LIMIT 1`,
+    `SELECT 1 FROM ${withReference('$1', '$4', 'customer_code, type')} d
+      WHERE d.customer_code = $2 AND d.type = $3 LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
   return rows.length > 0;

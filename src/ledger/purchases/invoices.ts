@@ -12,6 +12,7 @@ import { type References, loadReferences } from '../posting/references.ts';
 import type { InvoiceLineInput, PostingContext } from '../posting/types.ts';
 import { type NewTransaction, type PostedTransaction, checkStorable } from '../posting/write.ts';
 import { type Supplier, lockSupplier } from './suppliers.ts';
+import { withReference } from '../reference-lookup.ts';
 
 /** A purchase invoice line: the GL account and tax code default from the supplier. */
 export interface PurchaseLineInput extends Omit<InvoiceLineInput, 'glAccountCode' | 'taxCode'> {
@@ -174,10 +175,8 @@ export async function checkPurchase(ctx: PostingContext, doc: PurchaseDocument, 
     'post a purchase invoice',
   );
   const { rows } = await ctx.db.query(
-    `SELECT 1 FROM transactions
-      WHERE entity_id = $1 AND supplier_code = $2 AND type = 'PI'
-        AND ll_reference_key(external_reference) = ll_reference_key($3)
-      LIMIT 1`,
+    `SELECT 1 FROM ${withReference('$1', '$3', 'supplier_code, type')} d
+      WHERE d.supplier_code = $2 AND d.type = 'PI' LIMIT 1`,
     [ctx.entity.id, doc.supplierCode, doc.externalReference],
   );
   if (rows.length > 0) throw duplicateReference(doc, join(prefix, 'supplierReference'));
