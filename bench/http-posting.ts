@@ -6,7 +6,6 @@
  * writer has its own fresh database; afterwards each ledgerlink database must hold exactly the
  * floor's rows, so the bench cannot pass by posting nothing.
  */
-import type { Request } from 'autocannon';
 import { setBasedBatch } from './baseline-set.ts';
 import {
   type BenchApp,
@@ -17,7 +16,7 @@ import {
   openBenchDatabase,
   startApp,
 } from './harness.ts';
-import { type LoadResult, load, loadProblem } from './http-load.ts';
+import { type ClientReport, type LoadResult, loadProblem, runClient, summarise } from './http-load.ts';
 import { type Distribution, distribution, progress, rate, round, timed } from './stats.ts';
 import { postBulk } from './throughput.ts';
 import { type TableComparison, compare, fingerprint } from './verify.ts';
@@ -31,6 +30,8 @@ export interface HttpPostingOptions {
   batch: number;
   warmup: number;
   connections: number[];
+  /** The writers take turns: each sends 1/turns of the work, then the next writer. */
+  turns: number;
 }
 
 export interface WriterFigures {
@@ -62,6 +63,8 @@ export interface HttpPostingResult {
   documents: number;
   batchQueries: number;
   warmupQueries: number;
+  /** How many turns the writers took. */
+  turns: number;
   floor: WriterFigures;
   inject: WriterFigures & { ms: Distribution; verification: TableComparison[]; identicalRows: boolean };
   http: HttpWriterResult[];
@@ -100,28 +103,22 @@ function figures(documents: number, ms: number, floor: number): WriterFigures {
  * Sends every body once over `connections` connections and counts the answers that are not a full
  * `Success` (a 200 whose queries failed would otherwise pass as fast).
  */
-async function postOverHttp(baseUrl: string, client: EntityClient, bodies: string[], connections: number) {
-  let next = 0;
-  let failedAnswers = 0;
-  const request: Request = {
-    method: 'POST',
-    path: BULK_PATH,
-    headers: { ...client.headers, 'content-type': 'application/json' },
-    setupRequest: (req) => ({ ...req, body: bodies[next++]! }),
-    onResponse: (status, text) => {
-      if (status !== 200) return; // counted as non-2xx by autocannon
-      const answer = JSON.parse(text) as { status?: string };
-      if (answer.status !== 'Success') failedAnswers++;
-    },
-  };
-  const result = await load({
+function postOverHttp(baseUrl: string, client: EntityClient, bodies: string[], connections: number) {
+  return runClient({
     url: baseUrl,
     connections: Math.min(connections, bodies.length),
-    requests: [request],
+    requests: [
+      {
+        method: 'POST',
+        paths: [BULK_PATH],
+        headers: { ...client.headers, 'content-type': 'application/json' },
+        bodies,
+      },
+    ],
     amount: bodies.length,
     timeoutSeconds: 300,
+    countNotSuccess: true,
   });
-  return { result, failedAnswers, sent: next };
 }
 
 async function ledgerlinkDatabase(kind: DbKind, url: string) {
@@ -135,7 +132,17 @@ async function ledgerlinkDatabase(kind: DbKind, url: string) {
   }
 }
 
-/** Floor, inject, then HTTP at each connection count, each on a fresh database of `kind`. */
+/** The writers' order in turn `t`: each starts a turn once, so none always runs first after the others. */
+function rotated<T>(writers: T[], t: number): T[] {
+  const k = t % writers.length;
+  return [...writers.slice(k), ...writers.slice(0, k)];
+}
+
+/**
+ * Floor, inject, then HTTP at each connection count, each on a fresh database of `kind`. The
+ * writers take turns, each turn sending its share of the work (`o.turns`), so a slow or a quiet
+ * minute of a shared machine falls on all of them and not on one.
+ */
 export async function runHttpPosting(
   kind: DbKind,
   url: string,
@@ -147,102 +154,130 @@ export async function runHttpPosting(
   const warmBodies = warm.map(body);
   const documents = o.queries * 2;
   const problems: string[] = [];
+  const turns = Math.max(1, Math.min(o.turns, work.length));
+  const share = (t: number) => [Math.floor((t * work.length) / turns), Math.floor(((t + 1) * work.length) / turns)];
+  if (o.connections.length === 0) throw new Error('runHttpPosting needs at least one connection count');
 
-  // The floor: the same rows, set-based, batch by batch.
-  const floorDb = await openBenchDatabase(kind, url);
-  let floorPrint;
-  let floorMs = 0;
-  try {
-    const warmEntity = await baselineEntity(floorDb.db, 'WARM');
-    const main = await baselineEntity(floorDb.db, 'BENCH');
-    for (const b of warm) await setBasedBatch(floorDb.db, warmEntity.entityId, 'bench:baseline', b);
-    for (const b of work)
-      floorMs += (await timed(() => setBasedBatch(floorDb.db, main.entityId, 'bench:baseline', b)))[1];
-    floorPrint = await fingerprint(floorDb.db, main.entityId, 'reference');
-  } finally {
-    await floorDb.close();
-  }
-  const floor = figures(documents, floorMs, 0);
-  floor.ratioToFloor = 1;
-  progress(`${kind}: floor, set-based in batches of ${o.batch}: ${floor.documentsPerSecond} documents/s`);
-
-  // The same requests, one at a time, through inject: the stack without a socket.
-  const inj = await ledgerlinkDatabase(kind, url);
-  let inject: HttpPostingResult['inject'];
-  try {
-    for (const b of warm) await postBulk(inj.warm, b);
-    const samples: number[] = [];
-    for (const b of work) samples.push(await postBulk(inj.client, b));
-    const ms = samples.reduce((s, v) => s + v, 0);
-    const verification = compare(await fingerprint(inj.bench.db, inj.client.entityId, 'reference'), floorPrint);
-    const identicalRows = verification.every((v) => v.identical);
-    if (!identicalRows) problems.push(`${kind}: inject wrote rows that differ from the floor's`);
-    inject = {
-      ...figures(documents, ms, floor.documentsPerSecond),
-      ms: distribution(samples),
-      verification,
-      identicalRows,
-    };
-  } finally {
-    await inj.app.close();
-    await inj.bench.close();
-  }
-  progress(`${kind}: inject, one request at a time: ${inject.documentsPerSecond} documents/s`);
-
-  const http: HttpWriterResult[] = [];
+  const open: { close: () => Promise<void> }[] = [];
   let side: HttpSide | undefined;
-  for (const [i, connections] of o.connections.entries()) {
-    const ll = await ledgerlinkDatabase(kind, url);
-    try {
+  try {
+    // The floor: the same rows, set-based, batch by batch.
+    const floorDb = await openBenchDatabase(kind, url);
+    open.push(floorDb);
+    const floorWarm = await baselineEntity(floorDb.db, 'WARM');
+    const floorMain = await baselineEntity(floorDb.db, 'BENCH');
+    for (const b of warm) await setBasedBatch(floorDb.db, floorWarm.entityId, 'bench:baseline', b);
+
+    // The same requests, one at a time, through inject: the stack without a socket.
+    const inj = await ledgerlinkDatabase(kind, url);
+    open.push({ close: async () => (await inj.app.close(), await inj.bench.close()) });
+    for (const b of warm) await postBulk(inj.warm, b);
+
+    // The app listening on loopback, one database per connection count.
+    const listeners: { connections: number; ll: Awaited<ReturnType<typeof ledgerlinkDatabase>>; baseUrl: string }[] =
+      [];
+    for (const connections of o.connections) {
+      const ll = await ledgerlinkDatabase(kind, url);
+      open.push({ close: async () => (await ll.app.close(), await ll.bench.close()) });
       const baseUrl = await ll.app.listen();
       const warmup = await postOverHttp(baseUrl, ll.warm, warmBodies, connections);
-      const warmProblem = loadProblem(`${kind}: HTTP warm-up, ${connections} connections`, warmup.result, warm.length);
+      const warmProblem = loadProblem(
+        `${kind}: HTTP warm-up, ${connections} connections`,
+        summarise(connections, [warmup]),
+        warm.length,
+      );
       if (warmProblem) throw new Error(warmProblem);
-      const run = await postOverHttp(baseUrl, ll.client, bodies, connections);
-      const r: LoadResult = run.result;
-      const problem = loadProblem(`${kind}: HTTP, ${connections} connections`, r, bodies.length);
+      listeners.push({ connections, ll, baseUrl });
+    }
+
+    let floorMs = 0;
+    const injectSamples: number[] = [];
+    const reports = listeners.map((): ClientReport[] => []);
+    type Writer = () => Promise<void>;
+    const writers: Writer[] = [
+      async () => {
+        for (const b of work.slice(...share(turn)))
+          floorMs += (await timed(() => setBasedBatch(floorDb.db, floorMain.entityId, 'bench:baseline', b)))[1];
+      },
+      async () => {
+        for (const b of work.slice(...share(turn))) injectSamples.push(await postBulk(inj.client, b));
+      },
+      ...listeners.map((l, i): Writer => async () => {
+        reports[i]!.push(await postOverHttp(l.baseUrl, l.ll.client, bodies.slice(...share(turn)), l.connections));
+      }),
+    ];
+    let turn = 0;
+    for (; turn < turns; turn++) {
+      for (const w of rotated(writers, turn)) await w();
+      progress(`${kind}: posting over HTTP, turn ${turn + 1} of ${turns} done`);
+    }
+
+    const floorPrint = await fingerprint(floorDb.db, floorMain.entityId, 'reference');
+    const floor = figures(documents, floorMs, 0);
+    floor.ratioToFloor = 1;
+    const injectVerification = compare(await fingerprint(inj.bench.db, inj.client.entityId, 'reference'), floorPrint);
+    const injectIdentical = injectVerification.every((v) => v.identical);
+    if (!injectIdentical) problems.push(`${kind}: inject wrote rows that differ from the floor's`);
+    const inject: HttpPostingResult['inject'] = {
+      ...figures(
+        documents,
+        injectSamples.reduce((sum, v) => sum + v, 0),
+        floor.documentsPerSecond,
+      ),
+      ms: distribution(injectSamples),
+      verification: injectVerification,
+      identicalRows: injectIdentical,
+    };
+    progress(
+      `${kind}: floor, set-based in batches of ${o.batch}: ${floor.documentsPerSecond} documents/s; ` +
+        `inject, one request at a time: ${inject.documentsPerSecond} documents/s`,
+    );
+
+    const http: HttpWriterResult[] = [];
+    for (const [i, l] of listeners.entries()) {
+      const r: LoadResult = summarise(l.connections, reports[i]!);
+      const problem = loadProblem(`${kind}: HTTP, ${l.connections} connections`, r, bodies.length);
       if (problem) problems.push(problem);
-      if (run.failedAnswers > 0)
-        problems.push(`${kind}: HTTP, ${connections} connections: ${run.failedAnswers} answers not Success`);
-      const verification = compare(await fingerprint(ll.bench.db, ll.client.entityId, 'reference'), floorPrint);
+      const verification = compare(await fingerprint(l.ll.bench.db, l.ll.client.entityId, 'reference'), floorPrint);
       const identicalRows = verification.every((v) => v.identical);
-      if (!identicalRows) problems.push(`${kind}: HTTP, ${connections} connections: rows differ from the floor's`);
+      if (!identicalRows) problems.push(`${kind}: HTTP, ${l.connections} connections: rows differ from the floor's`);
       const f = figures(documents, r.seconds * 1000, floor.documentsPerSecond);
       http.push({
         ...f,
-        connections,
+        connections: l.connections,
         ratioToInject: round(f.documentsPerSecond / inject.documentsPerSecond, 2),
         ms: r.ms,
         non2xx: r.non2xx,
         errors: r.errors,
         timeouts: r.timeouts,
-        failedAnswers: run.failedAnswers,
+        failedAnswers: r.notSuccess,
         verification,
         identicalRows,
       });
-      progress(`${kind}: HTTP, ${connections} connections: ${f.documentsPerSecond} documents/s`);
-      if (i === o.connections.length - 1) side = { bench: ll.bench, app: ll.app, client: ll.client, baseUrl };
-    } finally {
-      if (!side) {
-        await ll.app.close();
-        await ll.bench.close();
-      }
+      progress(`${kind}: HTTP, ${l.connections} connections: ${f.documentsPerSecond} documents/s`);
     }
+
+    // The last HTTP writer's database stays open for the read load.
+    const last = listeners[listeners.length - 1]!;
+    side = { bench: last.ll.bench, app: last.ll.app, client: last.ll.client, baseUrl: last.baseUrl };
+    open.pop();
+    return {
+      result: {
+        kind,
+        database: side.bench.label.replace(/, schema .*/, ''),
+        queries: o.queries,
+        documents,
+        batchQueries: o.batch,
+        warmupQueries: o.warmup,
+        turns,
+        floor,
+        inject,
+        http,
+        problems,
+      },
+      side,
+    };
+  } finally {
+    for (const w of open.reverse()) await w.close();
   }
-  if (!side) throw new Error('runHttpPosting needs at least one connection count');
-  return {
-    result: {
-      kind,
-      database: side.bench.label.replace(/, schema .*/, ''),
-      queries: o.queries,
-      documents,
-      batchQueries: o.batch,
-      warmupQueries: o.warmup,
-      floor,
-      inject,
-      http,
-      problems,
-    },
-    side,
-  };
 }

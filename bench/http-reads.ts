@@ -4,10 +4,9 @@
  * `GET /health` (one `SELECT 1`: the framework's floor) at the same counts in the same run. Every
  * answer must be 2xx; the figures are requests/s and per-request latencies as the client saw them.
  */
-import type { Request } from 'autocannon';
 import type { DbKind } from './harness.ts';
 import type { HttpSide } from './http-posting.ts';
-import { type LoadResult, load, loadProblem } from './http-load.ts';
+import { type LoadRequest, type LoadResult, load, loadProblem } from './http-load.ts';
 import { progress, round } from './stats.ts';
 import { CUSTOMER_COUNT, customerCode } from './workload.ts';
 
@@ -36,23 +35,25 @@ export interface ReadsResult {
   problems: string[];
 }
 
+/** Distinct paths per endpoint of the mix, sent in turn (then again from the first). */
+const PATHS_PER_ENDPOINT = 2000;
+
 /** The mix: each request varies its customer or transaction, so no answer is the same one twice in a row. */
 function mix(
   headers: Record<string, string>,
   firstId: number,
   count: number,
-): { names: string[]; requests: Request[] } {
-  let n = 0;
-  const customer = () => customerCode(n++ % CUSTOMER_COUNT);
-  const get = (name: string, path: () => string): [string, Request] => [
+): { names: string[]; requests: LoadRequest[] } {
+  const customers = (k: number) => customerCode(k % CUSTOMER_COUNT);
+  const get = (name: string, path: (k: number) => string): [string, LoadRequest] => [
     name,
-    { method: 'GET', headers, setupRequest: (req) => ({ ...req, path: path() }) },
+    { method: 'GET', headers, paths: Array.from({ length: PATHS_PER_ENDPOINT }, (_, k) => path(k)) },
   ];
   const entries = [
-    get("customer's statement", () => `/v1/customers/${customer()}/statement`),
+    get("customer's statement", (k) => `/v1/customers/${customers(k)}/statement`),
     get('customer list, page 1 of 50', () => '/v1/customers?pageSize=50'),
-    get('one transaction', () => `/v1/transactions/${firstId + ((n++ * 7919) % count)}`),
-    get("customer's transactions, page 1 of 50", () => `/v1/transactions?customerCode=${customer()}&pageSize=50`),
+    get('one transaction', (k) => `/v1/transactions/${firstId + ((k * 7919) % count)}`),
+    get("customer's transactions, page 1 of 50", (k) => `/v1/transactions?customerCode=${customers(k)}&pageSize=50`),
     get('aged debtors, whole ledger', () => '/v1/customers/statements'),
     get('trial balance', () => '/v1/reports/trial-balance'),
   ];
@@ -69,9 +70,9 @@ export async function runReads(kind: DbKind, side: HttpSide, o: ReadsOptions): P
   const transactions = Number(rows[0]!.n);
   const problems: string[] = [];
   const { names, requests } = mix(side.client.headers, firstId, transactions);
-  const health: Request[] = [{ method: 'GET', path: '/health' }];
+  const health: LoadRequest[] = [{ method: 'GET', paths: ['/health'] }];
 
-  const run = async (what: string, reqs: Request[], connections: number) => {
+  const run = async (what: string, reqs: LoadRequest[], connections: number) => {
     // A second's warm-up at this count (connections opened, statements planned), not counted.
     await load({ url: side.baseUrl, connections, requests: reqs, seconds: 1 });
     const r = await load({ url: side.baseUrl, connections, requests: reqs, seconds: o.seconds });

@@ -19,7 +19,8 @@ export function httpReport(r: HttpResults, throughput: ThroughputResult[]): stri
   const p = r.posting[0];
   out.push(
     `9. Bulk post-pay-allocate over real HTTP (autocannon, loopback), ${p ? `${p.queries.toLocaleString('en')} queries ` : ''}` +
-      `in requests of ${p?.batchQueries ?? '?'} queries; each writer on a fresh database`,
+      `in requests of ${p?.batchQueries ?? '?'} queries; each writer on a fresh database, the writers taking ${p?.turns ?? '?'} turns; ` +
+      'the client in a process of its own',
   );
   const rows: (string | number)[][] = [
     [

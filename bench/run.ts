@@ -81,6 +81,7 @@ const COUNTS = {
   httpQueries: quick ? 1000 : 10_000,
   httpBatchQueries: quick ? 50 : 100,
   httpWarmupQueries: quick ? 200 : 1000,
+  httpTurns: quick ? 2 : 5,
   readSeconds: quick ? 2 : 10,
 };
 /** Connection counts of the HTTP sections (issue #14). */
@@ -166,6 +167,7 @@ if (args['skip-http']) {
       batch: COUNTS.httpBatchQueries,
       warmup: COUNTS.httpWarmupQueries,
       connections: HTTP_POST_CONNECTIONS,
+      turns: COUNTS.httpTurns,
     });
     http.posting.push(posted.result);
     try {

@@ -130,10 +130,10 @@ export function queryBody(q: QuerySpec) {
 }
 
 /** Queries `from` … `from + count - 1` of run `tag`, in batches of at most `BATCH_SIZE`. */
-export function batchesOf(tag: string, from: number, count: number): QuerySpec[][] {
+export function batchesOf(tag: string, from: number, count: number, batchSize = BATCH_SIZE): QuerySpec[][] {
   const out: QuerySpec[][] = [];
-  for (let start = from; start < from + count; start += BATCH_SIZE) {
-    const size = Math.min(BATCH_SIZE, from + count - start);
+  for (let start = from; start < from + count; start += batchSize) {
+    const size = Math.min(batchSize, from + count - start);
     out.push(Array.from({ length: size }, (_, k) => querySpec(tag, start + k)));
   }
   return out;
