@@ -95,7 +95,10 @@ describe('lookups by reference on a customer with many documents', () => {
     await seedCustomer(db, c.entityId, 'LARGE');
     await seedCustomer(db, c.entityId, 'SMALL');
     for (let start = 0; start < LARGE / 2; start += 500) {
-      const queries = Array.from({ length: 500 }, (_, k) => paidInvoice(`L-INV-${start + k}`, `L-PAY-${start + k}`));
+      // Half the receipts carry a blank check reference, as a till that sends none would.
+      const queries = Array.from({ length: 500 }, (_, k) =>
+        paidInvoice(`L-INV-${start + k}`, k % 2 === 0 ? ' ' : `L-PAY-${start + k}`),
+      );
       const r = await c.post('/v1/sales/post-pay-allocate/bulk', { queries });
       expect(r.body.results.find((x: { status: string }) => x.status !== 'Success')).toBeUndefined();
     }
@@ -115,6 +118,11 @@ describe('lookups by reference on a customer with many documents', () => {
       queries: Array.from({ length: 20 }, (_, k) => paidInvoice(`NEW-INV-${k}`, `NEW-PAY-${k}`)),
     });
     expect(bulk.body.status).toBe('Success');
+    // A blank reference is never a duplicate, and looks nothing up.
+    const blank = await c.post('/v1/sales/post-pay-allocate/bulk', {
+      queries: [paidInvoice('NEW-INV-BLANK', ' '), paidInvoice('NEW-INV-BLANK-2', '\t')],
+    });
+    expect(blank.body.status).toBe('Success');
     expect(
       (await c.post('/v1/sales/batch-invoices', invoice('LARGE', '5.00', { externalReference: 'ONE-1' }))).status,
     ).toBe(201);
@@ -131,7 +139,8 @@ describe('lookups by reference on a customer with many documents', () => {
     // Syncing into the embedded ledger: what the target looks up before it posts.
     const tx = instrument(db, stats);
     expect((await findInvoices(tx, c.entityId, [{ customerCode: 'LARGE', reference: 'L-INV-12' }])).size).toBe(1);
-    expect(await findTransaction(tx, c.entityId, 'LARGE', 'SR', 'L-PAY-12')).toMatchObject({ customerCode: 'LARGE' });
+    expect(await findTransaction(tx, c.entityId, 'LARGE', 'SR', 'L-PAY-13')).toMatchObject({ customerCode: 'LARGE' });
+    expect(await findTransaction(tx, c.entityId, 'LARGE', 'SR', ' ')).toBeNull();
     expect(await findTransaction(tx, c.entityId, null, 'SR', 'nothing-like-it')).toBeNull();
     expect(await findByReference(tx, c.entityId, 'invoice', 'L-INV-13', 'LARGE')).not.toBeNull();
 
