@@ -125,7 +125,11 @@ async function ledgerlinkDatabase(kind: DbKind, url: string) {
   const bench = await openBenchDatabase(kind, url);
   try {
     const app = await startApp(bench.db);
-    return { bench, app, warm: await app.entity('WARM'), client: await app.entity('BENCH') };
+    const close = async () => {
+      await app.close();
+      await bench.close();
+    };
+    return { bench, app, close, warm: await app.entity('WARM'), client: await app.entity('BENCH') };
   } catch (err) {
     await bench.close();
     throw err;
@@ -155,11 +159,9 @@ export async function runHttpPosting(
   const documents = o.queries * 2;
   const problems: string[] = [];
   const turns = Math.max(1, Math.min(o.turns, work.length));
-  const share = (t: number) => [Math.floor((t * work.length) / turns), Math.floor(((t + 1) * work.length) / turns)];
   if (o.connections.length === 0) throw new Error('runHttpPosting needs at least one connection count');
 
   const open: { close: () => Promise<void> }[] = [];
-  let side: HttpSide | undefined;
   try {
     // The floor: the same rows, set-based, batch by batch.
     const floorDb = await openBenchDatabase(kind, url);
@@ -170,7 +172,7 @@ export async function runHttpPosting(
 
     // The same requests, one at a time, through inject: the stack without a socket.
     const inj = await ledgerlinkDatabase(kind, url);
-    open.push({ close: async () => (await inj.app.close(), await inj.bench.close()) });
+    open.push(inj);
     for (const b of warm) await postBulk(inj.warm, b);
 
     // The app listening on loopback, one database per connection count.
@@ -178,7 +180,7 @@ export async function runHttpPosting(
       [];
     for (const connections of o.connections) {
       const ll = await ledgerlinkDatabase(kind, url);
-      open.push({ close: async () => (await ll.app.close(), await ll.bench.close()) });
+      open.push(ll);
       const baseUrl = await ll.app.listen();
       const warmup = await postOverHttp(baseUrl, ll.warm, warmBodies, connections);
       const warmProblem = loadProblem(
@@ -193,22 +195,24 @@ export async function runHttpPosting(
     let floorMs = 0;
     const injectSamples: number[] = [];
     const reports = listeners.map((): ClientReport[] => []);
-    type Writer = () => Promise<void>;
+    /** A writer sends the requests `from` … `to` - 1 of the work. */
+    type Writer = (from: number, to: number) => Promise<void>;
     const writers: Writer[] = [
-      async () => {
-        for (const b of work.slice(...share(turn)))
+      async (from, to) => {
+        for (const b of work.slice(from, to))
           floorMs += (await timed(() => setBasedBatch(floorDb.db, floorMain.entityId, 'bench:baseline', b)))[1];
       },
-      async () => {
-        for (const b of work.slice(...share(turn))) injectSamples.push(await postBulk(inj.client, b));
+      async (from, to) => {
+        for (const b of work.slice(from, to)) injectSamples.push(await postBulk(inj.client, b));
       },
-      ...listeners.map((l, i): Writer => async () => {
-        reports[i]!.push(await postOverHttp(l.baseUrl, l.ll.client, bodies.slice(...share(turn)), l.connections));
+      ...listeners.map((l, i): Writer => async (from, to) => {
+        reports[i]!.push(await postOverHttp(l.baseUrl, l.ll.client, bodies.slice(from, to), l.connections));
       }),
     ];
-    let turn = 0;
-    for (; turn < turns; turn++) {
-      for (const w of rotated(writers, turn)) await w();
+    for (let turn = 0; turn < turns; turn++) {
+      const from = Math.floor((turn * work.length) / turns);
+      const to = Math.floor(((turn + 1) * work.length) / turns);
+      for (const w of rotated(writers, turn)) await w(from, to);
       progress(`${kind}: posting over HTTP, turn ${turn + 1} of ${turns} done`);
     }
 
@@ -259,7 +263,7 @@ export async function runHttpPosting(
 
     // The last HTTP writer's database stays open for the read load.
     const last = listeners[listeners.length - 1]!;
-    side = { bench: last.ll.bench, app: last.ll.app, client: last.ll.client, baseUrl: last.baseUrl };
+    const side: HttpSide = { bench: last.ll.bench, app: last.ll.app, client: last.ll.client, baseUrl: last.baseUrl };
     open.pop();
     return {
       result: {
