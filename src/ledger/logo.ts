@@ -1,5 +1,5 @@
 import { inflateSync } from 'node:zlib';
-import PDFDocument from 'pdfkit';
+import { pdfkit } from './pdfkit.ts';
 import { fieldError } from '../domain/errors.ts';
 import { sniffImage } from '../domain/file-types.ts';
 
@@ -64,6 +64,7 @@ export function parseLogo(base64: string, field = 'branding.logo'): Logo {
   let image: { width: number; height: number; image?: PngInfo };
   try {
     // openImage parses the image as drawing it would (pdfkit's typings leave it out).
+    const PDFDocument = pdfkit();
     const doc = new PDFDocument({ autoFirstPage: false }) as unknown as { openImage(src: Buffer): typeof image };
     image = doc.openImage(bytes);
   } catch {

@@ -1,4 +1,4 @@
-import PDFDocument from 'pdfkit';
+import { pdfkit } from './pdfkit.ts';
 import { Dec, formatAmount } from '../domain/money.ts';
 import { formatIban } from '../domain/iban.ts';
 import type { Logo } from './logo.ts';
@@ -395,6 +395,7 @@ export function startDocument(info: { title: string; author: string; subject: st
   doc: Doc;
   done: Promise<Buffer>;
 } {
+  const PDFDocument = pdfkit();
   const doc = new PDFDocument({
     size: 'A4',
     margin: PAGE.margin,

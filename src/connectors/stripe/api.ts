@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { z } from 'zod';
 import { ConnectorError } from '../../sync/connector.ts';
 import { type GuardOptions, guardedAgent, isOutboundRefused, safeReason } from '../../sync/http.ts';
@@ -56,6 +56,18 @@ function idOf(v: string | { id: string } | null | undefined): string | null {
 export { idOf };
 
 /**
+ * The official client's module, loaded when a Stripe pipeline first needs it: it is 218 ES modules,
+ * a quarter of a second of every process start (`serve`, `worker`, each command) through tsx,
+ * which installations without a Stripe pipeline would pay for nothing (docs/performance.md,
+ * "Starting a process").
+ */
+let sdk: Promise<typeof Stripe> | undefined;
+export function stripeSdk(): Promise<typeof Stripe> {
+  sdk ??= import('stripe').then((m) => m.default);
+  return sdk;
+}
+
+/**
  * What ledgerlink reads from Stripe, through the official client. Failures become a
  * ConnectorError that says whether a retry is safe (rate limits, Stripe's 5xx, the network); the
  * client itself already retries those twice with backoff. Keys never appear in messages, nor does
@@ -63,36 +75,46 @@ export { idOf };
  * connection goes through the outbound policy's agent (src/sync/http.ts).
  */
 export class StripeApi {
-  private readonly stripe: Stripe;
+  /** The client, made on the first call: see `stripeSdk`. */
+  private client: Promise<Stripe> | undefined;
 
   constructor(
-    config: StripeSourceConfig,
+    private readonly config: StripeSourceConfig,
     private readonly log?: Logger,
-    guard: GuardOptions = {},
-  ) {
-    this.stripe = new Stripe(config.apiKey, {
-      httpClient: Stripe.createNodeHttpClient(guardedAgent(config.protocol ?? 'https', guard)),
-      maxNetworkRetries: 2,
-      timeout: 30_000,
-      appInfo: { name: 'ledgerlink' },
-      ...(config.host ? { host: config.host } : {}),
-      ...(config.port !== undefined ? { port: config.port } : {}),
-      ...(config.protocol ? { protocol: config.protocol } : {}),
-    });
+    private readonly guard: GuardOptions = {},
+  ) {}
+
+  private stripe(): Promise<Stripe> {
+    const { config, guard } = this;
+    this.client ??= stripeSdk().then(
+      (Sdk) =>
+        new Sdk(config.apiKey, {
+          httpClient: Sdk.createNodeHttpClient(guardedAgent(config.protocol ?? 'https', guard)),
+          maxNetworkRetries: 2,
+          timeout: 30_000,
+          appInfo: { name: 'ledgerlink' },
+          ...(config.host ? { host: config.host } : {}),
+          ...(config.port !== undefined ? { port: config.port } : {}),
+          ...(config.protocol ? { protocol: config.protocol } : {}),
+        }),
+    );
+    return this.client;
   }
 
-  private async call<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  private async call<T>(what: string, fn: (stripe: Stripe) => Promise<T>): Promise<T> {
+    const stripe = await this.stripe();
+    const Sdk = await stripeSdk();
     try {
-      return await fn();
+      return await fn(stripe);
     } catch (err) {
       if (isOutboundRefused(err))
         throw new ConnectorError('stripe', `${what}: not sent: ${err.message}`, { retryable: false });
-      if (err instanceof Stripe.errors.StripeError) {
+      if (err instanceof Sdk.errors.StripeError) {
         if (isOutboundRefused(err.detail) || isOutboundRefused((err.raw as { detail?: unknown } | undefined)?.detail))
           throw new ConnectorError('stripe', `${what}: not sent: ${messageOf(err.detail)}`, { retryable: false });
         const status = err.statusCode ?? null;
         const retryable =
-          err instanceof Stripe.errors.StripeConnectionError || status === null || status === 429 || status >= 500;
+          err instanceof Sdk.errors.StripeConnectionError || status === null || status === 429 || status >= 500;
         this.log?.debug({ request: what, status, code: err.code, message: err.message }, 'Stripe answer');
         const code = safeReason({ code: err.code }) ?? safeReason({ type: err.type });
         throw new ConnectorError('stripe', `${what}: ${status ?? 'no response'}${code ? ` ${code}` : ''}`, {
@@ -106,14 +128,14 @@ export class StripeApi {
 
   /** The account's balance: the cheapest read a restricted key may make, for a connection test. */
   async balance(): Promise<Stripe.Balance> {
-    return this.call('balance', () => this.stripe.balance.retrieve());
+    return this.call('balance', (stripe) => stripe.balance.retrieve());
   }
 
   /** A customer; null when Stripe has none by that id or it was deleted. */
   async customer(id: string): Promise<Stripe.Customer | null> {
     stripeId('customer', id);
     try {
-      const c = await this.call(`customer ${id}`, () => this.stripe.customers.retrieve(id));
+      const c = await this.call(`customer ${id}`, (stripe) => stripe.customers.retrieve(id));
       return 'deleted' in c && c.deleted ? null : c;
     } catch (err) {
       if (err instanceof ConnectorError && err.status === 404) return null;
@@ -124,15 +146,15 @@ export class StripeApi {
   /** A charge with its balance transaction (for the fee) and payment intent (for its metadata). */
   async charge(id: string): Promise<Stripe.Charge> {
     stripeId('charge', id);
-    return this.call(`charge ${id}`, () =>
-      this.stripe.charges.retrieve(id, { expand: ['balance_transaction', 'payment_intent'] }),
+    return this.call(`charge ${id}`, (stripe) =>
+      stripe.charges.retrieve(id, { expand: ['balance_transaction', 'payment_intent'] }),
     );
   }
 
   async refundsOfCharge(chargeId: string): Promise<Stripe.Refund[]> {
     stripeId('charge', chargeId);
-    return this.call(`refunds of ${chargeId}`, () =>
-      this.stripe.refunds.list({ charge: chargeId, limit: 100 }).autoPagingToArray({ limit: 1000 }),
+    return this.call(`refunds of ${chargeId}`, (stripe) =>
+      stripe.refunds.list({ charge: chargeId, limit: 100 }).autoPagingToArray({ limit: 1000 }),
     );
   }
 }

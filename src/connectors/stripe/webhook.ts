@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import Stripe from 'stripe';
+import type Stripe from 'stripe';
 import { DomainError } from '../../domain/errors.ts';
 import { type InboundVerdict, WEBHOOK_TOLERANCE_SECONDS, headerValue, registerInbound } from '../../sync/registry.ts';
-import { stripeConfigOf } from './api.ts';
+import { stripeConfigOf, stripeSdk } from './api.ts';
 import { STRIPE_EVENT_TYPES } from './convert.ts';
 
 /** What every Stripe event has; the parts ledgerlink books are read by convert.ts. */
@@ -18,17 +18,18 @@ const StripeEventShape = z.looseObject({
  * timestamps only; one dated more than the tolerance ahead is refused here too, as for canonical
  * webhooks.
  */
-export function verifyStripeEvent(
+export async function verifyStripeEvent(
   body: Buffer,
   header: string | undefined,
   secret: string,
   nowSeconds = Math.floor(Date.now() / 1000),
-): { ok: true; event: Stripe.Event } | { ok: false; error: DomainError } {
+): Promise<{ ok: true; event: Stripe.Event } | { ok: false; error: DomainError }> {
+  const sdk = await stripeSdk();
   let event: Stripe.Event;
   try {
-    event = Stripe.webhooks.constructEvent(body, header ?? '', secret, WEBHOOK_TOLERANCE_SECONDS);
+    event = sdk.webhooks.constructEvent(body, header ?? '', secret, WEBHOOK_TOLERANCE_SECONDS);
   } catch (err) {
-    if (err instanceof Stripe.errors.StripeSignatureVerificationError) {
+    if (err instanceof sdk.errors.StripeSignatureVerificationError) {
       if (/tolerance/i.test(err.message))
         return {
           ok: false,
@@ -88,10 +89,10 @@ export function registerStripeInbound(): void {
       accepted: 'Stored (or already stored, or ignored) and queued for processing.',
       errors: ['WEBHOOK_SIGNATURE_INVALID', 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE', 'INVALID_JSON', 'NOT_FOUND'],
     },
-    verify(pipeline, body, headers): InboundVerdict {
+    async verify(pipeline, body, headers): Promise<InboundVerdict> {
       const secret = stripeConfigOf(pipeline)?.signingSecret;
       if (!secret) return { ok: false, noEndpoint: true };
-      const verified = verifyStripeEvent(body, headerValue(headers, 'stripe-signature'), secret);
+      const verified = await verifyStripeEvent(body, headerValue(headers, 'stripe-signature'), secret);
       if (!verified.ok) return verified;
       const { event } = verified;
       if (!STRIPE_EVENT_TYPES.has(event.type)) return { ok: true, ignored: { eventId: event.id } };
