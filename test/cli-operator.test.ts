@@ -181,7 +181,7 @@ describe('entity, pipeline and runs commands', () => {
 
 describe('a command with no data folder', () => {
   it('says so instead of answering "no open exceptions", and creates nothing', async () => {
-    const empty = await cliPlace();
+    const empty = await cliPlace({ data: 'none' });
     try {
       // The PGlite default: no DATABASE_URL, ./data absent.
       const env = { DATABASE_URL: '', LEDGERLINK_DB_SCHEMA: '' };

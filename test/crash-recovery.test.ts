@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
-import { onPostgres } from './helpers/db.ts';
+import { onPostgres, seedPgliteFolder } from './helpers/db.ts';
 import { createTestApp } from './helpers/app.ts';
 import { queuedSync } from './helpers/queue.ts';
 import { definePipeline } from './helpers/sync.ts';
@@ -69,6 +69,8 @@ describe.skipIf(onPostgres)('kill -9 during a run, on PGlite', () => {
       })),
     };
     writeFileSync(join(dir, 'ledgerlink.json'), JSON.stringify(config));
+    // Migrated already: a first start's initdb is not what is tested here (test/log-secrets.test.ts starts on a fresh folder).
+    await seedPgliteFolder(join(dir, 'data'));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const env = {

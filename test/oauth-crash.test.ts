@@ -10,7 +10,7 @@ import { createEntity } from '../src/ledger/entities.ts';
 import { startOAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { oauthTokenSource } from '../src/sync/remote/oauth.ts';
 import { SecretBox } from '../src/sync/secrets.ts';
-import { createTestDatabase, onPostgres } from './helpers/db.ts';
+import { createTestDatabase, onPostgres, seedPgliteFolder } from './helpers/db.ts';
 
 /*
  * A rotated refresh token survives a kill -9 right after it is received: a child process (a
@@ -49,6 +49,7 @@ describe(`kill -9 right after a token refresh (${onPostgres ? 'PostgreSQL' : 'PG
       dir = mkdtempSync(join(tmpdir(), 'll-oauth-crash-'));
       const d = dir;
       cleanups.push(() => rmSync(d, { recursive: true, force: true }));
+      await seedPgliteFolder(dir); // migrated already: initdb is not what this is about
       db = await openDatabase({ dataDir: dir });
       childDb = { CHILD_DATA_DIR: dir };
     }

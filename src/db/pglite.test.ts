@@ -178,6 +178,36 @@ describe('PGlite in a folder, as the app opens it', { timeout: 300_000 }, () => 
     }
   });
 
+  it('starts an empty folder from a snapshot, which stays there; a folder holding a database is not overwritten', async () => {
+    const source = await inMemory();
+    let snapshot: Blob;
+    try {
+      await source.exec('CREATE TABLE kept (n int PRIMARY KEY); INSERT INTO kept VALUES (7)');
+      snapshot = await (source as Database & { snapshot(): Promise<Blob> }).snapshot();
+    } finally {
+      await source.close();
+    }
+    const dir = folder();
+    const db = await openPglite(dir, undefined, { from: snapshot });
+    try {
+      expect(existsSync(join(dir, 'PG_VERSION'))).toBe(true);
+      expect((await settings(db)).shared_buffers).toBe(PGLITE_SETTINGS.shared_buffers);
+      await db.transaction((tx) => tx.query('INSERT INTO kept VALUES (8)'));
+    } finally {
+      await db.close();
+    }
+    await expect(openPglite(dir, undefined, { from: snapshot })).rejects.toThrow(
+      `${dir} already holds a database; a snapshot starts only an empty folder`,
+    );
+    const reopened = await openPglite(dir);
+    try {
+      const { rows } = await reopened.query<{ n: number }>('SELECT n FROM kept ORDER BY n');
+      expect(rows.map((r) => r.n)).toEqual([7, 8]);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('has a committed row on disk at COMMIT: a copy of the folder taken before close has it', async () => {
     const dir = folder();
     const db = await openPglite(dir);

@@ -329,18 +329,23 @@ async function createCluster(dir: string): Promise<void> {
   }
 }
 
-/** Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. */
+/**
+ * Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. `from`, a
+ * snapshot (`snapshot()`), starts the database as a copy of it instead of a fresh cluster: in
+ * memory, or in a folder that holds no database yet.
+ */
 export async function openPglite(
   dataDir: string,
   check: NestedCheck = nestedCheckFromEnv(),
   options: { from?: Blob } = {},
 ): Promise<Database & { snapshot(): Promise<Blob> }> {
-  if (options.from && dataDir !== 'memory') throw new Error('Only an in-memory PGlite starts from a snapshot');
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
     if (dataDir !== 'memory') {
       checkFreeSpace(dataDir);
-      await createCluster(dataDir);
+      if (!options.from) await createCluster(dataDir);
+      else if (existsSync(join(dataDir, 'PG_VERSION')))
+        throw new Error(`${dataDir} already holds a database; a snapshot starts only an empty folder`);
     }
     // A snapshot skips initdb, the slow part of starting a fresh cluster.
     const pg = await PGlite.create(dataDir === 'memory' ? undefined : dataDir, {

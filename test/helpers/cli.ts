@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Database } from '../../src/db/database.ts';
 import { openDatabase } from '../../src/db/open.ts';
+import { seedPgliteFolder } from './db.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
 
@@ -17,9 +18,9 @@ export interface CliResult {
 
 /**
  * A place for the `ledgerlink` command to work in, as a user has it: its own folder (PGlite data in
- * ./data), or its own schema on the PostgreSQL server named by DATABASE_URL. `run` spawns the
- * real command; `open` opens the same database from the test, between commands (PGlite allows one
- * process at a time, so close it before the next `run`).
+ * ./data, migrated already unless `data: 'none'`), or its own schema on the PostgreSQL server named
+ * by DATABASE_URL. `run` spawns the real command; `open` opens the same database from the test,
+ * between commands (PGlite allows one process at a time, so close it before the next `run`).
  */
 export interface CliPlace {
   dir: string;
@@ -29,9 +30,11 @@ export interface CliPlace {
   close(): Promise<void>;
 }
 
-export async function cliPlace(): Promise<CliPlace> {
+export async function cliPlace(options: { data?: 'migrated' | 'none' } = {}): Promise<CliPlace> {
   const dir = await mkdtemp(join(tmpdir(), 'ledgerlink-cli-'));
   const url = process.env.DATABASE_URL;
+  // On PGlite, ./data starts as the suite's migrated cluster (seedPgliteFolder) unless a test wants none.
+  if (!url && (options.data ?? 'migrated') === 'migrated') await seedPgliteFolder(join(dir, 'data'));
   const schema = url ? `cli_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}` : undefined;
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,

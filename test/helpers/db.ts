@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import type { Database } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
@@ -20,6 +20,20 @@ function readTemplate(file: string): Promise<Blob> {
 export async function pgliteTemplate(): Promise<Blob | undefined> {
   const file = process.env.LEDGERLINK_TEST_PGLITE_TEMPLATE;
   return file ? readTemplate(file) : undefined;
+}
+
+/**
+ * Puts the suite's migrated cluster into `dir`, a PGlite folder that holds no database yet, for a
+ * test that spawns the real command on it: its first start then takes a second instead of initdb
+ * and every migration (8 s, twice that on a busy machine). Tests of what a first start does on a
+ * fresh folder leave it out. False on PostgreSQL, where there is no folder.
+ */
+export async function seedPgliteFolder(dir: string): Promise<boolean> {
+  const from = await pgliteTemplate();
+  if (!from) return false;
+  await mkdir(dir, { recursive: true });
+  await (await openPglite(dir, undefined, { from })).close();
+  return true;
 }
 
 async function openFromTemplate(file: string): Promise<Database> {
