@@ -66,8 +66,15 @@ export class PgliteStatements {
     return this.#cache.size;
   }
 
+  /** Statements and scripts run so far: the analyzer (pglite-analyze.ts) looks only after some ran. */
+  get executed(): number {
+    return this.#executed;
+  }
+  #executed = 0;
+
   /** Runs one statement with its parameters (already in driver form) and returns PGlite's result. */
   async query<T>(sql: string, params: readonly unknown[]): Promise<Results<T>> {
+    this.#executed++;
     // A statement already prepared passed these checks when it was prepared: the hot path skips them.
     if (!this.#cache.has(sql)) {
       const schemaChange = SCHEMA_CHANGE.test(sql);
@@ -105,6 +112,7 @@ export class PgliteStatements {
 
   /** After a script ran: forgets every prepared statement if it may have changed the schema. */
   afterScript(sql: string): void {
+    this.#executed++;
     if (SCHEMA_CHANGE.test(sql)) this.invalidate();
   }
 

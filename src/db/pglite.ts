@@ -15,6 +15,7 @@ import {
   nextSavepointName,
   toDriverParams,
 } from './database.ts';
+import { ANALYZE_INTERVAL_MS, Analyzer, type AnalyzeTarget } from './pglite-analyze.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
 const TEXT_PARSERS = {
@@ -187,16 +188,30 @@ class PgliteScope implements Queryable {
   }
 }
 
-class PgliteDatabase extends PgliteScope implements Database {
+class PgliteDatabase extends PgliteScope implements Database, AnalyzeTarget {
   readonly kind = 'pglite' as const;
+  /** Gathers planner statistics as autovacuum would (pglite-analyze.ts). */
+  readonly analyzer: Analyzer;
   constructor(
     private readonly pg: PGlite,
     readonly description: string,
     check: NestedCheck,
+    analyzeIntervalMs = ANALYZE_INTERVAL_MS,
   ) {
     super(pg, new PgliteStatements(pg), false, new Mutex(), check);
+    this.analyzer = new Analyzer(this, analyzeIntervalMs);
+    this.analyzer.start();
+  }
+  /** Statements run on the connection so far (AnalyzeTarget). */
+  get executed(): number {
+    return this.statements.executed;
+  }
+  /** A transaction holds the connection (AnalyzeTarget). */
+  get busy(): boolean {
+    return this.holder !== null;
   }
   async close(): Promise<void> {
+    await this.analyzer.stop();
     await this.pg.close();
   }
   /**
@@ -332,13 +347,14 @@ async function createCluster(dir: string): Promise<void> {
 /**
  * Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. `from`, a
  * snapshot (`snapshot()`), starts the database as a copy of it instead of a fresh cluster: in
- * memory, or in a folder that holds no database yet.
+ * memory, or in a folder that holds no database yet. `analyzeIntervalMs`: how often the analyzer
+ * looks for tables to ANALYZE (pglite-analyze.ts; 0: never).
  */
 export async function openPglite(
   dataDir: string,
   check: NestedCheck = nestedCheckFromEnv(),
-  options: { from?: Blob } = {},
-): Promise<Database & { snapshot(): Promise<Blob> }> {
+  options: { from?: Blob; analyzeIntervalMs?: number } = {},
+): Promise<Database & { snapshot(): Promise<Blob>; analyzer: Analyzer }> {
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
     if (dataDir !== 'memory') {
@@ -353,7 +369,12 @@ export async function openPglite(
       startParams: START_PARAMS,
       ...(options.from ? { loadDataDir: options.from } : {}),
     });
-    const db = new PgliteDatabase(pg, dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`, check);
+    const db = new PgliteDatabase(
+      pg,
+      dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`,
+      check,
+      options.analyzeIntervalMs,
+    );
     const close = db.close.bind(db);
     return Object.assign(db, {
       close: async () => {
