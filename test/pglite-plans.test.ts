@@ -3,12 +3,12 @@ import { startApp } from '../bench/harness.ts';
 import { postBulk } from '../bench/throughput.ts';
 import { querySpec } from '../bench/workload.ts';
 import type { Database } from '../src/db/database.ts';
-import type { Analyzer } from '../src/db/pglite-analyze.ts';
+import type { Replanner } from '../src/db/pglite-replan.ts';
 import { openPglite } from '../src/db/pglite.ts';
 import { onPostgres, pgliteTemplate } from './helpers/db.ts';
 
 /*
- * The posting path on a fresh PGlite, as a new installation runs it (src/db/pglite-analyze.ts). Its
+ * The posting path on a fresh PGlite, as a new installation runs it (src/db/pglite-replan.ts). Its
  * statements are prepared once and, after five executions, keep a generic plan; PGlite has no
  * autovacuum, so the plan the bulk duplicate check got on the first requests, when the entity had a
  * few documents, was kept: it read the entity's documents by the entity index and filtered them,
@@ -29,14 +29,14 @@ async function transactionRowsRead(db: Database): Promise<number> {
 }
 
 describe.skipIf(onPostgres)('plans of the posting path on a PGlite that grows', () => {
-  it('are made again once the analyzer has ANALYZEd: a request then reads a few rows, not the whole entity', async () => {
+  it('are made again once the table has doubled: a request then reads a few rows, not the whole entity', async () => {
     const from = await pgliteTemplate();
-    // The analyzer's timer is off: its look is taken below, at a known moment.
+    // The replanner's timer is off: its look is taken below, at a known moment.
     const db = (await openPglite('memory', undefined, {
       ...(from ? { from } : {}),
-      analyzeIntervalMs: 0,
+      replanIntervalMs: 0,
     })) as Database & {
-      analyzer: Analyzer;
+      replanner: Replanner;
     };
     open.push(db);
     const app = await startApp(db);
@@ -53,7 +53,7 @@ describe.skipIf(onPostgres)('plans of the posting path on a PGlite that grows', 
     // 100 references looked up, each among the entity's 2,000 documents.
     expect(stale).toBeGreaterThan(100_000);
 
-    expect(await db.analyzer.tick()).toContain('public.transactions');
+    expect(await db.replanner.tick()).toContain('public.transactions');
     const after = await transactionRowsRead(db);
     await postBulk(client, batch('B', 21));
     expect((await transactionRowsRead(db)) - after).toBeLessThan(2_000);

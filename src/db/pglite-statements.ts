@@ -66,7 +66,7 @@ export class PgliteStatements {
     return this.#cache.size;
   }
 
-  /** Statements and scripts run so far: the analyzer (pglite-analyze.ts) looks only after some ran. */
+  /** Statements and scripts run so far: the replanner (pglite-replan.ts) looks only after some ran. */
   get executed(): number {
     return this.#executed;
   }

@@ -15,7 +15,7 @@ import {
   nextSavepointName,
   toDriverParams,
 } from './database.ts';
-import { ANALYZE_INTERVAL_MS, Analyzer, type AnalyzeTarget } from './pglite-analyze.ts';
+import { REPLAN_INTERVAL_MS, Replanner, type ReplanTarget } from './pglite-replan.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
 const TEXT_PARSERS = {
@@ -188,30 +188,30 @@ class PgliteScope implements Queryable {
   }
 }
 
-class PgliteDatabase extends PgliteScope implements Database, AnalyzeTarget {
+class PgliteDatabase extends PgliteScope implements Database, ReplanTarget {
   readonly kind = 'pglite' as const;
-  /** Gathers planner statistics as autovacuum would (pglite-analyze.ts). */
-  readonly analyzer: Analyzer;
+  /** Makes cached plans again as tables grow (pglite-replan.ts). */
+  readonly replanner: Replanner;
   constructor(
     private readonly pg: PGlite,
     readonly description: string,
     check: NestedCheck,
-    analyzeIntervalMs = ANALYZE_INTERVAL_MS,
+    replanIntervalMs = REPLAN_INTERVAL_MS,
   ) {
     super(pg, new PgliteStatements(pg), false, new Mutex(), check);
-    this.analyzer = new Analyzer(this, analyzeIntervalMs);
-    this.analyzer.start();
+    this.replanner = new Replanner(this, replanIntervalMs);
+    this.replanner.start();
   }
-  /** Statements run on the connection so far (AnalyzeTarget). */
+  /** Statements run on the connection so far (ReplanTarget). */
   get executed(): number {
     return this.statements.executed;
   }
-  /** A transaction holds the connection (AnalyzeTarget). */
+  /** A transaction holds the connection (ReplanTarget). */
   get busy(): boolean {
     return this.holder !== null;
   }
   async close(): Promise<void> {
-    await this.analyzer.stop();
+    await this.replanner.stop();
     await this.pg.close();
   }
   /**
@@ -347,14 +347,14 @@ async function createCluster(dir: string): Promise<void> {
 /**
  * Opens embedded PostgreSQL: `dataDir` is a folder, or `memory` for a throw-away database. `from`, a
  * snapshot (`snapshot()`), starts the database as a copy of it instead of a fresh cluster: in
- * memory, or in a folder that holds no database yet. `analyzeIntervalMs`: how often the analyzer
- * looks for tables to ANALYZE (pglite-analyze.ts; 0: never).
+ * memory, or in a folder that holds no database yet. `replanIntervalMs`: how often the replanner
+ * looks for tables that grew (pglite-replan.ts; 0: never).
  */
 export async function openPglite(
   dataDir: string,
   check: NestedCheck = nestedCheckFromEnv(),
-  options: { from?: Blob; analyzeIntervalMs?: number } = {},
-): Promise<Database & { snapshot(): Promise<Blob>; analyzer: Analyzer }> {
+  options: { from?: Blob; replanIntervalMs?: number } = {},
+): Promise<Database & { snapshot(): Promise<Blob>; replanner: Replanner }> {
   const unlock = dataDir === 'memory' ? () => undefined : lockDataDir(dataDir);
   try {
     if (dataDir !== 'memory') {
@@ -373,7 +373,7 @@ export async function openPglite(
       pg,
       dataDir === 'memory' ? 'PGlite (in memory)' : `PGlite (${dataDir})`,
       check,
-      options.analyzeIntervalMs,
+      options.replanIntervalMs,
     );
     const close = db.close.bind(db);
     return Object.assign(db, {
