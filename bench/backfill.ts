@@ -23,7 +23,7 @@ import pino from 'pino';
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/open.ts';
 import type { RatePermit, RatePlanner } from '../src/sync/remote/contracts.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { createRatePlanner, defaultMarginMs } from '../src/sync/remote/rate-planner.ts';
 import type { TargetInvoice } from '../src/sync/target.ts';
 import { minimumMs } from './backfill-minimum.ts';
 import {
@@ -136,14 +136,16 @@ async function measure(p: BackfillPlatform, approach: Approach, invoices: number
   const log = pino({ level: 'silent' });
   // The planner's margin covers calls delayed in transit and on this machine: real milliseconds,
   // not scaled ones. So each window gets the margin production gives the window it stands for
-  // (5% of it, at most 250 ms); scaled with the clock, a 1 s window would get 9 ms, less than the
-  // delays of a loaded machine, and the platform would refuse calls it was right to refuse.
+  // (5% of it, at least 100 ms, at most 250 ms: defaultMarginMs); scaled with the clock, a 1 s window
+  // would get 9 ms, less than the delays of a loaded machine, and the platform would refuse calls it
+  // was right to refuse. (Until 2026-12-04 this left out production's 100 ms floor, giving a 1 s
+  // window 50 ms: AccountsIQ's simulator, on a 100 ms second, once refused a call under a loaded suite.)
   const realMs = (scaledMs: number) => (scaledMs * 60_000) / o.minuteMs;
   const { planner, maxInFlight } = countingPlanner(
     createRatePlanner(db, {
       log,
       windowsMs: scaledWindows(o.minuteMs),
-      marginMs: (w) => Math.min(250, Math.ceil(0.05 * realMs(w))),
+      marginMs: (w) => defaultMarginMs(realMs(w)),
     }),
   );
   const session = await p.open({ db, planner, log, minuteMs: o.minuteMs, approach });

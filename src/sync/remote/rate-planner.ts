@@ -94,6 +94,11 @@ function systemOf(keys: string[]): string {
   return [...new Set(keys.map((k) => k.split(':')[0]))].join(', ') + ' rate planner';
 }
 
+/** How much longer than a window of `windowMs` a call is counted, unless told otherwise (`marginMs`). */
+export function defaultMarginMs(windowMs: number): number {
+  return Math.min(250, Math.max(100, Math.ceil(windowMs * 0.05)));
+}
+
 /** Creates a planner whose budget is kept in `db` (which must not be inside a transaction). */
 export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}): RatePlanner {
   const sleep = opts.sleep ?? abortableSleep;
@@ -105,7 +110,7 @@ export function createRatePlanner(db: Queryable, opts: RatePlannerOptions = {}):
     { limit: 'callsPerDay', ms: opts.windowsMs?.day ?? 86_400_000 },
   ];
   const maxWaitMs = opts.maxWaitMs ?? 300_000;
-  const margin = opts.marginMs ?? ((ms: number) => Math.min(250, Math.max(100, Math.ceil(ms * 0.05))));
+  const margin = opts.marginMs ?? defaultMarginMs;
   const dayMs = windows[2]!.ms;
   const minuteMs = windows[1]!.ms;
   // Scopes whose row exists, and the limits last asked with (observe compares against them).
