@@ -8,7 +8,7 @@ import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/conne
 import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -27,6 +27,8 @@ let sync: SyncService;
 let sim: AccountsIqSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -43,13 +45,12 @@ beforeAll(async () => {
     // Tokens that live half a second: they expire mid-run and are refreshed.
     accessTokenMs: 500,
   });
-  registerTarget({
+  scope.target({
     ...accountsiqTarget,
     create: (deps) => Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(accountsiqTarget);
   for (const c of closers) await c.close();
   await sim.close();
   await t.close();

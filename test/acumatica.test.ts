@@ -4,7 +4,7 @@ import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connect
 import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
@@ -31,6 +31,8 @@ let sync: SyncService;
 let sim: AcumaticaSimulator;
 let ix: IxpoleSimulator;
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -45,7 +47,7 @@ beforeAll(async () => {
     dropAfterCommitRate: 0.05,
     validate,
   });
-  registerTarget({
+  scope.target({
     ...acumaticaTarget,
     create: (deps) =>
       Promise.resolve(
@@ -54,7 +56,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(acumaticaTarget);
   await sim?.close();
   await ix?.close();
   await t.close();

@@ -12,7 +12,7 @@ import { createBusinessCentralTarget } from '../src/connectors/businesscentral/t
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -34,10 +34,12 @@ let sync: SyncService;
 let scaledMinuteMs: number | null = null;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  registerTarget({
+  scope.target({
     ...businessCentralTarget,
     create: (deps) =>
       Promise.resolve(
@@ -49,7 +51,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(businessCentralTarget);
   for (const c of closers) await c.close();
   await t.close();
 });

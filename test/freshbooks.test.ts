@@ -16,7 +16,7 @@ import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import { completeConsent, startConsent } from '../src/sync/remote/oauth-connect.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -41,6 +41,8 @@ let sync: SyncService;
 let fb: FreshBooksSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -53,7 +55,7 @@ beforeAll(async () => {
     accessTokenSeconds: 4,
     limits: { perMinute: PER_MINUTE, minuteMs: MINUTE_MS },
   });
-  registerTarget({
+  scope.target({
     ...freshBooksTarget,
     create: (deps) =>
       Promise.resolve(
@@ -65,7 +67,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(freshBooksTarget);
   for (const c of closers) await c.close();
   await fb.close();
   await t.close();

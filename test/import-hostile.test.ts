@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline, syncService } from './helpers/sync.ts';
@@ -16,12 +16,14 @@ import { PipelineDefinition, savePipeline, type Pipeline } from '../src/sync/pip
 import { SecretBox } from '../src/sync/secrets.ts';
 import { importFile } from '../src/sync/imports.ts';
 import { runImport } from '../src/cli/import.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Hostile import files: an import is checked row by row before anything is posted, refuses each
  * bad cell naming its column, and never answers "nothing was changed" when rows were posted.
  */
 
+const scope = processScope();
 let t: TestApp;
 let app: FastifyInstance;
 let c: Client;
@@ -146,7 +148,7 @@ describe('an import interrupted by an unexpected error', () => {
     });
     const db = Object.assign<Database, Queryable>(Object.create(t.db) as Database, failing(t.db));
     const sync = syncService(db);
-    const errors = vi.spyOn(sync.log, 'error').mockImplementation(() => undefined);
+    const errors = scope.spyOn(sync.log, 'error').mockImplementation(() => undefined);
     const result = await importFile(
       sync,
       files,
@@ -169,15 +171,14 @@ describe('an import interrupted by an unexpected error', () => {
 
 describe('ledgerlink import with a hostile file', () => {
   let dir: string;
-  const env = { ...process.env };
   const schema = `hostile_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ledgerlink-hostile-'));
-    process.env.LEDGERLINK_DATA_DIR = dir;
+    scope.env('LEDGERLINK_DATA_DIR', dir);
     // The key belongs to the database: required on PostgreSQL, as for any command.
-    process.env.LEDGERLINK_ENCRYPTION_KEY = Buffer.alloc(32, 5).toString('base64');
-    if (onPostgres) process.env.LEDGERLINK_DB_SCHEMA = schema;
+    scope.env('LEDGERLINK_ENCRYPTION_KEY', Buffer.alloc(32, 5).toString('base64'));
+    if (onPostgres) scope.env('LEDGERLINK_DB_SCHEMA', schema);
     const db = await openDatabase(databaseConfigFromEnv());
     try {
       const { entity } = await db.transaction((tx) =>
@@ -195,7 +196,6 @@ describe('ledgerlink import with a hostile file', () => {
       await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await db.close();
     }
-    process.env = env;
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -204,8 +204,8 @@ describe('ledgerlink import with a hostile file', () => {
     await writeFile(file, HEADER + row('CLI-1') + row('CLI-2', { due: 'a\u0000b' }));
     for (const attempt of [1, 2]) {
       const out: string[] = [];
-      const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-      const error = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+      const log = scope.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+      const error = scope.spyOn(console, 'error').mockImplementation(() => undefined);
       let code: number;
       try {
         code = await runImport(file, { pipeline: 'cli-files', json: true });

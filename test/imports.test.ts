@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Command } from 'commander';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
@@ -17,7 +17,9 @@ import { SecretBox } from '../src/sync/secrets.ts';
 import { registerImport, runImport } from '../src/cli/import.ts';
 import { runReconcile } from '../src/cli/reconcile.ts';
 import { COLUMNS, IMPORT_KINDS } from '../src/connectors/csv/index.ts';
+import { processScope } from './helpers/scoped.ts';
 
+const scope = processScope();
 let t: TestApp;
 let app: FastifyInstance;
 let c: Client;
@@ -513,15 +515,14 @@ describe('POST /v1/imports', () => {
 
 describe('ledgerlink import (CLI)', () => {
   let dir: string;
-  const env = { ...process.env };
   const schema = `cli_${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ledgerlink-import-'));
-    process.env.LEDGERLINK_DATA_DIR = dir;
+    scope.env('LEDGERLINK_DATA_DIR', dir);
     // The key belongs to the database: required on PostgreSQL, as for any command.
-    process.env.LEDGERLINK_ENCRYPTION_KEY = Buffer.alloc(32, 5).toString('base64');
-    if (onPostgres) process.env.LEDGERLINK_DB_SCHEMA = schema;
+    scope.env('LEDGERLINK_ENCRYPTION_KEY', Buffer.alloc(32, 5).toString('base64'));
+    if (onPostgres) scope.env('LEDGERLINK_DB_SCHEMA', schema);
     const db = await openDatabase(databaseConfigFromEnv());
     try {
       const { entity } = await db.transaction((tx) =>
@@ -539,15 +540,14 @@ describe('ledgerlink import (CLI)', () => {
       await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
       await db.close();
     }
-    process.env = env;
     await rm(dir, { recursive: true, force: true });
   });
 
   async function capture(fn: () => Promise<number>) {
     const out: string[] = [];
     const err: string[] = [];
-    const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-    const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+    const log = scope.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+    const error = scope.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
     try {
       const code = await fn();
       return { code, out: out.join('\n'), err: err.join('\n') };

@@ -4,17 +4,19 @@ import { z } from 'zod';
 import { buildServer } from '../src/api/server.ts';
 import { webhookRoutes } from '../src/api/routes/webhooks.ts';
 import { DomainError } from '../src/domain/errors.ts';
-import { headerValue, registerInbound, registerSource } from '../src/sync/registry.ts';
+import { headerValue } from '../src/sync/registry.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * A connector contributes its own webhook route through the registry alone: nothing in src/api
  * names it. This one, "echo", trusts a shared token header and ignores "ping" events.
  */
 const seen: { body: string; token: string | undefined }[] = [];
-registerSource('echo', () => ({ type: 'echo', pages: async function* () {} }));
-registerInbound({
+const scope = processScope();
+scope.source('echo', () => ({ type: 'echo', pages: async function* () {} }));
+scope.inbound({
   sourceType: 'echo',
   pathSuffix: '/echo',
   docs: {

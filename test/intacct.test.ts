@@ -7,7 +7,7 @@ import { intacctTarget } from '../src/connectors/intacct/index.ts';
 import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { createIntacctTarget } from '../src/connectors/intacct/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -31,6 +31,8 @@ let sync: SyncService;
 let sim: IntacctSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -43,13 +45,12 @@ beforeAll(async () => {
     latencyMs: 5,
     limits: { concurrent: 2 },
   });
-  registerTarget({
+  scope.target({
     ...intacctTarget,
     create: (deps) => Promise.resolve(createIntacctTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(intacctTarget);
   for (const c of closers) await c.close();
   await sim.close();
   await t.close();

@@ -8,13 +8,13 @@ import { syncServer, upload } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import type { TargetInvoice } from '../src/sync/target.ts';
 import type { FastifyInstance } from 'fastify';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Invoice lines with a quantity and a unit price, from the CSV and webhook sources to Xero and
@@ -24,6 +24,7 @@ import type { FastifyInstance } from 'fastify';
  * XSD. Every Xero request, its query included, is checked against Xero's OpenAPI contract.
  */
 
+const scope = processScope();
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/line-quantities.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
@@ -43,10 +44,9 @@ beforeAll(async () => {
   app = await syncServer(t);
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 5 } } });
   hooks = await webhookClient(t);
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40 } });
 }, 60_000);
 afterAll(async () => {
-  configureXeroRuntime({});
   await hooks.close();
   for (const c of closers) await c.close();
   if (app !== t.app) await app.close();

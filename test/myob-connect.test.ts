@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MyobSimulator, startMyobSimulator } from '../src/connectors/myob/simulator.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Connecting a MYOB pipeline through the shared consent flow, on the real server, against the
@@ -18,11 +19,11 @@ const PUBLIC = 'https://ll.example.com';
 let t: TestApp;
 let a: Client;
 let sim: MyobSimulator;
-const savedAllow = process.env.LEDGERLINK_OUTBOUND_ALLOW;
+const scope = processScope();
 
 beforeAll(async () => {
   sim = await startMyobSimulator({ ...CLIENT, companyFiles: { [FILE]: { currency: 'AUD' } } });
-  process.env.LEDGERLINK_OUTBOUND_ALLOW = new URL(sim.url).host;
+  scope.env('LEDGERLINK_OUTBOUND_ALLOW', new URL(sim.url).host);
   t = await createTestApp({ publicUrl: PUBLIC });
   a = await t.entity('MYOB_CONN', 'AUD');
   for (const [name, file] of [
@@ -46,8 +47,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (savedAllow === undefined) delete process.env.LEDGERLINK_OUTBOUND_ALLOW;
-  else process.env.LEDGERLINK_OUTBOUND_ALLOW = savedAllow;
   await t.close();
   await sim.close();
 });

@@ -9,7 +9,7 @@ import { createMyobTarget } from '../src/connectors/myob/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -32,6 +32,8 @@ let sync: SyncService;
 let myob: MyobSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -50,7 +52,7 @@ beforeAll(async () => {
     accessTokenSeconds: 4,
     limits: { perSecond: PER_SECOND, perDay: 1_000_000 },
   });
-  registerTarget({
+  scope.target({
     ...myobTarget,
     create: (deps) =>
       Promise.resolve(
@@ -63,7 +65,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(myobTarget);
   for (const c of closers) await c.close();
   await myob.close();
   await t.close();

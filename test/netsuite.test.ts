@@ -13,7 +13,7 @@ import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../
 import { createNetSuiteTarget } from '../src/connectors/netsuite/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -43,6 +43,8 @@ let sync: SyncService;
 let ns: NetSuiteSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -64,13 +66,12 @@ beforeAll(async () => {
     concurrency: 3,
     latencyMs: 3,
   });
-  registerTarget({
+  scope.target({
     ...netSuiteTarget,
     create: (deps) => Promise.resolve(createNetSuiteTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(netSuiteTarget);
   for (const c of closers) await c.close();
   await ns.close();
   await t.close();

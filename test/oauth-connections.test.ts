@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { z } from 'zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { registerTarget, targetDefinition } from '../src/sync/registry.ts';
+import { targetDefinition } from '../src/sync/registry.ts';
 import type { OAuthProvider } from '../src/sync/remote/contracts.ts';
 import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { oauthTokenSourceFor } from '../src/sync/remote/oauth.ts';
@@ -11,6 +11,7 @@ import { remoteTargetSettings, REMOTE_TARGET_SECRETS } from '../src/sync/remote/
 import { ConnectorError } from '../src/sync/connector.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * The connection routes end to end on the real server, against a test-only target type whose
@@ -26,7 +27,7 @@ let b: Client;
 let sim: OAuthSimulator;
 let simUrl: string;
 let server: http.Server;
-const savedAllow = process.env.LEDGERLINK_OUTBOUND_ALLOW;
+const scope = processScope();
 
 beforeAll(async () => {
   sim = new OAuthSimulator({ ...CLIENT, accessTokenSeconds: 1800 });
@@ -45,7 +46,7 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   simUrl = `http://127.0.0.1:${port}`;
-  process.env.LEDGERLINK_OUTBOUND_ALLOW = `127.0.0.1:${port}`;
+  scope.env('LEDGERLINK_OUTBOUND_ALLOW', `127.0.0.1:${port}`);
 
   const provider: OAuthProvider = {
     authorizeUrl: `${simUrl}/authorize`,
@@ -59,7 +60,7 @@ beforeAll(async () => {
       return JSON.parse(r.text) as { tenantId: string; tenantName: string }[];
     },
   };
-  registerTarget({
+  scope.target({
     type: 'oauth-books',
     description: 'A test-only accounting platform connected through OAuth 2.0',
     settings: z.strictObject({ ...remoteTargetSettings, tenantId: z.string().min(1).optional() }),
@@ -82,8 +83,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (savedAllow === undefined) delete process.env.LEDGERLINK_OUTBOUND_ALLOW;
-  else process.env.LEDGERLINK_OUTBOUND_ALLOW = savedAllow;
   await t.close();
   server.closeAllConnections();
   await new Promise((resolve) => server.close(resolve));

@@ -8,7 +8,7 @@ import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/s
 import { createOdooTarget } from '../src/connectors/odoo/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -31,11 +31,13 @@ let sync: SyncService;
 const sims: OdooSimulator[] = [];
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
   // The planner on the simulators' scaled clock, with the margin production gives a minute.
-  registerTarget({
+  scope.target({
     ...odooTarget,
     create: (deps) =>
       Promise.resolve(
@@ -47,7 +49,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(odooTarget);
   for (const c of closers) await c.close();
   for (const s of sims) await s.close();
   await t.close();

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp, type TestResponse } from './helpers/app.ts';
 import { startOidcProvider, type OidcProviderSim } from './helpers/oidc-provider.ts';
 import { addUser, signIn } from './helpers/users.ts';
-import { allowOutboundHost } from '../src/sync/http.ts';
 import { checkConfigText } from '../src/sync/config.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Sign-in through an OpenID Connect provider (a local simulator): the code flow with PKCE, state and
@@ -14,6 +14,7 @@ import { checkConfigText } from '../src/sync/config.ts';
  * opened in the entity a password sign-in would open.
  */
 
+const scope = processScope();
 let sim: OidcProviderSim;
 let t: TestApp;
 let owner: Client;
@@ -21,7 +22,7 @@ const PUBLIC = 'http://ledgerlink.test';
 
 beforeAll(async () => {
   sim = await startOidcProvider();
-  allowOutboundHost('127.0.0.1', Number(new URL(sim.issuer).port));
+  scope.allowHost('127.0.0.1', Number(new URL(sim.issuer).port));
   t = await createTestApp({
     passwordScryptLogN: 12,
     publicUrl: PUBLIC,

@@ -9,6 +9,7 @@ import { PIPELINE_LIMITS, requirePipeline } from '../src/sync/pipelines.ts';
 import { type Client, type TestApp, createTestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Issue #9 (attack review): where the server may be made to connect, what it repeats of what it was
@@ -38,6 +39,7 @@ async function answering(status: number, body: string): Promise<{ server: Server
 
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 
+const scope = processScope();
 beforeAll(async () => {
   t = await createTestApp();
   a = await t.entity('SECA');
@@ -49,8 +51,8 @@ afterAll(async () => {
   await t.close();
 });
 beforeEach(() => {
-  process.env.LEDGERLINK_OUTBOUND_ALLOW = '';
-  process.env.LEDGERLINK_ALLOW_PRIVATE_NETWORKS = '';
+  scope.env('LEDGERLINK_OUTBOUND_ALLOW', '');
+  scope.env('LEDGERLINK_ALLOW_PRIVATE_NETWORKS', '');
 });
 
 async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
@@ -112,14 +114,14 @@ describe('outbound URLs are checked when a pipeline is saved', () => {
   });
 
   it('lets the operator open private networks (never metadata, never plain http) or allow one host', async () => {
-    process.env.LEDGERLINK_ALLOW_PRIVATE_NETWORKS = 'true';
+    scope.env('LEDGERLINK_ALLOW_PRIVATE_NETWORKS', 'true');
     const put = (baseUrl: string) =>
       a.put('/v1/pipelines/private', { source: { type: 'ixpole', baseUrl, apiKey: 'k' } });
     expect((await put('https://10.0.0.5/')).status).toBe(201);
     expect((await put('https://169.254.169.254/')).body.error.code).toBe('PIPELINE_URL_REFUSED');
     expect((await put('http://10.0.0.5/')).body.error.code).toBe('PIPELINE_URL_REFUSED');
-    process.env.LEDGERLINK_ALLOW_PRIVATE_NETWORKS = '';
-    process.env.LEDGERLINK_OUTBOUND_ALLOW = 'erp.internal:8080';
+    scope.env('LEDGERLINK_ALLOW_PRIVATE_NETWORKS', '');
+    scope.env('LEDGERLINK_OUTBOUND_ALLOW', 'erp.internal:8080');
     expect((await put('http://erp.internal:8080/')).status).toBe(200);
     expect((await put('http://erp.internal:8081/')).body.error.code).toBe('PIPELINE_URL_REFUSED');
   });
@@ -196,7 +198,7 @@ describe('what a remote system answers never reaches a run or an exception beyon
   it('an iXpole source answered 403 with a page: run.error has the status, not the page', async () => {
     const s = await answering(403, 'root:x:0:0:TOP-SECRET-INTERNAL-PAGE');
     try {
-      process.env.LEDGERLINK_OUTBOUND_ALLOW = `127.0.0.1:${s.port}`;
+      scope.env('LEDGERLINK_OUTBOUND_ALLOW', `127.0.0.1:${s.port}`);
       const put = await a.put('/v1/pipelines/leak', {
         source: { type: 'ixpole', baseUrl: `http://127.0.0.1:${s.port}/x/`, apiKey: 'k', maxAttempts: 1 },
       });
@@ -216,7 +218,7 @@ describe('what a remote system answers never reaches a run or an exception beyon
   it('a webhook target answered 500 with a page: the error has the status, not the page', async () => {
     const s = await answering(500, '{"message":"TOP-SECRET-INTERNAL-PAGE","code":"E_DB"}');
     try {
-      process.env.LEDGERLINK_OUTBOUND_ALLOW = `127.0.0.1:${s.port}`;
+      scope.env('LEDGERLINK_OUTBOUND_ALLOW', `127.0.0.1:${s.port}`);
       const target = createWebhookTarget({
         url: `http://127.0.0.1:${s.port}/in`,
         secret: 'a-target-secret-0123456789',

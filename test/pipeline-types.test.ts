@@ -1,19 +1,21 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import '../src/connectors/all.ts';
-import { registerTarget, sourceTypes } from '../src/sync/registry.ts';
+import { sourceTypes } from '../src/sync/registry.ts';
 import { applyConfig, parseConfig } from '../src/sync/config.ts';
 import { assertPipelineTypes, PipelineDefinition, requirePipeline, savePipeline } from '../src/sync/pipelines.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Source and target types are checked wherever a pipeline comes in (ledgerlink.yaml, PUT
  * /v1/pipelines/{name}) and again when a run starts. No real target is registered at this point of
  * the code, so a throwaway one stands in: what matters is the registry and its settings schema.
  */
-registerTarget({
+const scope = processScope();
+scope.target({
   type: 'test-sink',
   description: 'A target for this test only',
   settings: z.strictObject({

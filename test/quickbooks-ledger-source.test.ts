@@ -4,7 +4,7 @@ import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/conne
 import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { reconcile } from '../src/sync/reconcile.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -33,6 +33,8 @@ let sync: SyncService;
 let oauth: OAuthSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -44,14 +46,13 @@ beforeAll(async () => {
     paths: { token: TOKEN_PATH },
   });
   // One attempt per call: a dropped answer is the engine's to look up, not the client's to replay.
-  registerTarget({
+  scope.target({
     ...quickbooksTarget,
     create: (deps) =>
       Promise.resolve(createQuickBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
   });
 });
 afterAll(async () => {
-  registerTarget(quickbooksTarget);
   for (const c of closers) await c.close();
   await t.close();
 });

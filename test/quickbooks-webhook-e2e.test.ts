@@ -8,7 +8,7 @@ import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -37,6 +37,8 @@ let ix: IxpoleSimulator;
 let pipeline: Pipeline;
 let base: string;
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   await t.entity('QWH', 'EUR', { standardTaxRate: '0.21' });
@@ -62,7 +64,7 @@ beforeAll(async () => {
     oauth,
     seed: 5,
   });
-  registerTarget({
+  scope.target({
     ...quickbooksTarget,
     create: (deps) => Promise.resolve(createQuickBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 50 } })),
   });
@@ -100,7 +102,6 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
 }, 120_000);
 afterAll(async () => {
-  registerTarget(quickbooksTarget);
   await server?.close();
   await closeQueue?.();
   await qbo?.close();

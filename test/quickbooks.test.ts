@@ -11,7 +11,7 @@ import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { StripeSimulator, signedStripeDelivery } from '../src/connectors/stripe/simulator.ts';
 import { OAuthSimulator, type SimulatedGrant } from '../src/sync/remote/oauth-simulator.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { type Pipeline, findPipelineById } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -37,6 +37,8 @@ let hooks: WebhookClient;
 let oauth: OAuthSimulator;
 let qbo: QuickBooksSimulator;
 let stripe: StripeSimulator;
+
+const scope = processScope();
 
 beforeAll(async () => {
   t = await createTestApp({ publicUrl: PUBLIC });
@@ -76,7 +78,7 @@ beforeAll(async () => {
   // second, 250 ms for a minute: the planner's default): it covers the delay between a grant and
   // the platform's clock, which does not shrink with the clock (5 % of a 100 ms "second" is 5 ms,
   // less than a busy machine's scheduling delay; 50 ms was once too little on a loaded CI machine).
-  registerTarget({
+  scope.target({
     ...quickbooksTarget,
     create: (deps) =>
       Promise.resolve(

@@ -23,11 +23,10 @@ describe('the Node.js flags the server runs with', () => {
 
   it('are in force when the command is run through its first line', async () => {
     // A module preloaded into the command reports the flags its process was started with.
-    const probe =
-      "process.on('exit', () => process.stderr.write('PROBE ' + JSON.stringify({ argv: process.execArgv })))";
+    const probe = new URL('test/helpers/exec-argv-probe.js', root).href;
     const { stdout, stderr } = await run(new URL('bin/ledgerlink.js', root).pathname, ['--version'], {
       cwd: root.pathname,
-      env: { ...process.env, NODE_OPTIONS: `--import=data:text/javascript,${encodeURIComponent(probe)}` },
+      env: { ...process.env, NODE_OPTIONS: `--import=${probe}` },
     });
     expect(stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
     const report = JSON.parse(/PROBE (.*)$/m.exec(stderr)![1]!) as { argv: string[] };

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import '../src/connectors/all.ts';
-import { registerTarget } from '../src/sync/registry.ts';
 import { addCounts, addRunRecords, createRun, setRunStatus } from '../src/sync/runs.ts';
 import { parkRecords, retryException, type RetryRunner } from '../src/sync/exceptions.ts';
 import { requirePipeline } from '../src/sync/pipelines.ts';
@@ -9,6 +8,7 @@ import type { SourceItem } from '../src/sync/connector.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * The run, exception, pipeline and audit endpoints answer exactly what /openapi.json says: every
@@ -16,7 +16,8 @@ import { testBox } from './helpers/sync.ts';
  * and each of the declared type. No run is executed (that needs the engine): runs, records and
  * exceptions are written with the engine's own functions, as a run would.
  */
-registerTarget({
+const scope = processScope();
+scope.target({
   type: 'test-sink',
   description: 'A target for this test only',
   settings: z.strictObject({ url: z.url(), apiKey: z.string().optional() }),

@@ -3,8 +3,8 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
 import type { SourceItem, SourcePage } from '../src/sync/connector.ts';
 import { pagesOf } from '../src/sync/connector.ts';
-import { registerSource } from '../src/sync/registry.ts';
 import { getRun } from '../src/sync/runs.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Text PostgreSQL cannot store (a NUL, an unpaired UTF-16 surrogate) arriving from a source rather
@@ -16,7 +16,8 @@ import { getRun } from '../src/sync/runs.ts';
  */
 
 /** Records in hand, like "records", and customers looked up on demand: K9's name holds a NUL. */
-registerSource('lookup-nul', (_pipeline, deps) => ({
+const scope = processScope();
+scope.source('lookup-nul', (_pipeline, deps) => ({
   type: 'lookup-nul',
   async *pages(): AsyncIterable<SourcePage> {
     yield* pagesOf((deps.params.items as SourceItem[] | undefined) ?? []);

@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
@@ -16,6 +15,7 @@ import { rateBudget } from '../src/sync/remote/rate-budget.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * The Connections and Reconciliation pages over HTTP, and POST /v1/connections/{pipeline}/test,
@@ -24,6 +24,7 @@ import { addUser, signIn, type Browser } from './helpers/users.ts';
  * budget as the planner counted it, and a reconciliation's mismatch shown and linked.
  */
 
+const scope = processScope();
 const APP = { clientId: 'conn-test-app', clientSecret: 'xero-client-secret-S3CRET-0123456789' };
 const BAD_SECRET = 'xero-wrong-secret-S3CRET-9876543210';
 const IX_KEY = 'ixpole-key-S3CRET-abcdef0123456789';
@@ -71,7 +72,7 @@ beforeAll(async () => {
   const v = await addUser(t, owner, 'vic@example.com', 'viewer');
   viewer = await signIn(t, v.email, v.password);
 
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });
   xero = await startXeroSimulator({ oauth: APP, seed: 5, limits: { perMinute: 100_000, perDay: 100_000 } });
   refreshToken = xero.oauth!.issueGrant().refreshToken;
   badRefreshToken = xero.oauth!.issueGrant().refreshToken;
@@ -136,7 +137,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  configureXeroRuntime({});
   await xero?.close();
   await ix?.close();
   await qbo?.close();

@@ -5,12 +5,12 @@ import { checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { ledgerBalances, ledgerDue, trade } from './helpers/ledger-trade.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { definePipeline, drainTarget, openExceptions, silentLog, syncService, testBox } from './helpers/sync.ts';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { reconcile } from '../src/sync/reconcile.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * ledger → Xero: the embedded ledger mirrored into the simulated Xero through the engine, with
@@ -19,6 +19,7 @@ import type { SyncService } from '../src/sync/service.ts';
  * allocation, so that what each customer owes is the same on both sides, and nothing twice.
  */
 
+const scope = processScope();
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/xero-ledger-source.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
@@ -31,10 +32,9 @@ const closers: { close(): Promise<void> }[] = [];
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
 });
 afterAll(async () => {
-  configureXeroRuntime({});
   for (const c of closers) await c.close();
   await t.close();
 });

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Dec } from '../src/domain/money.ts';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import type { Reconciliation } from '../src/sync/reconcile.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -10,6 +9,7 @@ import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/ope
 import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { syncServer } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * Reconciliation of a pipeline into Xero, end to end, on PGlite (PostgreSQL with DATABASE_URL):
@@ -20,6 +20,7 @@ import { senderSignature, webhookClient, type WebhookClient } from './helpers/we
  * that follow from them. Every request, reads included, is checked against Xero's OpenAPI contract.
  */
 
+const scope = processScope();
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/xero-reconcile.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
@@ -39,11 +40,10 @@ beforeAll(async () => {
   app = await syncServer(t);
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
   hooks = await webhookClient(t);
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
   sim = await startXeroSimulator({ oauth: APP, validate, seed: 11, limits: { perMinute: 100_000, perDay: 100_000 } });
 }, 60_000);
 afterAll(async () => {
-  configureXeroRuntime({});
   await sim.close();
   await hooks.close();
   if (app !== t.app) await app.close();

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../src/api/server.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { payInvoiceAndNotify, sendXeroDelivery } from '../src/connectors/xero/simulator-webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
@@ -12,6 +11,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { queuedSync } from './helpers/queue.ts';
 import { definePipeline } from './helpers/sync.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * iXpole → Xero, with Xero's webhooks registered: an invoice is paid in Xero, the simulated Xero
@@ -19,6 +19,7 @@ import { definePipeline } from './helpers/sync.ts';
  * payment back to iXpole, long before the next scheduled run (the schedule is an hour away).
  */
 
+const scope = processScope();
 const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
 const KEY = 'xero-webhook-key-for-the-e2e-test';
 
@@ -34,7 +35,7 @@ let base: string;
 beforeAll(async () => {
   t = await createTestApp();
   await t.entity('XWH', 'EUR', { standardTaxRate: '0.21' });
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
   sim = await startXeroSimulator({ oauth: APP, limits: { perMinute: 100_000, perDay: 100_000 } });
   ix = await startIxpoleSimulator({ seed: 4, instalments: 6, customers: 3, products: 2 });
   const grant = sim.oauth!.issueGrant();
@@ -73,7 +74,6 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
 }, 120_000);
 afterAll(async () => {
-  configureXeroRuntime({});
   await server?.close();
   await closeQueue?.();
   await sim?.close();

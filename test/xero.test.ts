@@ -6,10 +6,10 @@ import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
-import { configureXeroRuntime } from '../src/connectors/xero/index.ts';
 import { type XeroSimulator, type XeroSimulatorOptions, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
+import { processScope } from './helpers/scoped.ts';
 
 /*
  * The Xero target end to end, through the engine, on PGlite (PostgreSQL with DATABASE_URL): the
@@ -18,6 +18,7 @@ import type { SyncService } from '../src/sync/service.ts';
  * checked against Xero's OpenAPI contract (../shared/specs; skipped with a message when absent).
  */
 
+const scope = processScope();
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/xero.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
@@ -35,10 +36,9 @@ beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
   hooks = await webhookClient(t);
-  configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
 });
 afterAll(async () => {
-  configureXeroRuntime({});
   await hooks.close();
   for (const c of closers) await c.close();
   await t.close();
@@ -158,7 +158,7 @@ describe('the Xero target, end to end', () => {
       latencyMs: 20,
       limits: { perMinute: 8, perDay: 100_000, concurrent: 2, minuteMs: 1000 },
     });
-    configureXeroRuntime({
+    scope.xeroRuntime({
       client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 },
       planner: { windowsMs: { minute: 1000 }, pollMs: 10 },
     });
@@ -250,7 +250,7 @@ describe('the Xero target, end to end', () => {
       expect(Math.max(...sim.stats.batches['PUT /Invoices']!)).toBeLessThanOrEqual(10);
       expectContract(sim);
     } finally {
-      configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
+      scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
     }
   }, 60_000);
 

@@ -13,7 +13,7 @@ import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connect
 import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { registerTarget } from '../src/sync/registry.ts';
+import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -39,6 +39,8 @@ let sync: SyncService;
 let zoho: ZohoBooksSimulator;
 const closers: { close(): Promise<void> }[] = [];
 
+const scope = processScope();
+
 beforeAll(async () => {
   t = await createTestApp();
   sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
@@ -57,7 +59,7 @@ beforeAll(async () => {
     limits: { perMinute: PER_MINUTE, perDay: 100_000, minuteMs: MINUTE_MS },
   });
   // The planner on the simulator's scaled clock, with the margin production gives a minute.
-  registerTarget({
+  scope.target({
     ...zohoBooksTarget,
     create: (deps) =>
       Promise.resolve(
@@ -69,7 +71,6 @@ beforeAll(async () => {
   });
 }, 60_000);
 afterAll(async () => {
-  registerTarget(zohoBooksTarget);
   for (const c of closers) await c.close();
   await zoho.close();
   await t.close();

@@ -57,9 +57,17 @@ export function outboundPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Out
 // Processes that start a simulator of their own (the demo) allow exactly its address, in-process.
 const extraAllow: OutboundPolicy['allow'] = [];
 
-/** Allows one host:port for this process only (the demo's built-in simulator); never from user input. */
-export function allowOutboundHost(host: string, port: number): void {
-  extraAllow.push({ host: hostKey(host), port });
+/**
+ * Allows one host:port for this process only (the demo's built-in simulator); never from user input.
+ * Returns a function that takes the permission back.
+ */
+export function allowOutboundHost(host: string, port: number): () => void {
+  const entry = { host: hostKey(host), port };
+  extraAllow.push(entry);
+  return () => {
+    const at = extraAllow.indexOf(entry);
+    if (at >= 0) extraAllow.splice(at, 1);
+  };
 }
 
 /** The policy in force: the environment's, plus hosts this process allowed itself. */

@@ -12,6 +12,11 @@ import {
   parseImportFile,
   registerFileFormat,
   registerInbound,
+  registerSource,
+  registerTarget,
+  sourceSettings,
+  targetDefinition,
+  targetTypes,
 } from './registry.ts';
 
 // Each test file has its own module graph, so these registrations meet no connector.
@@ -47,6 +52,40 @@ function format(name: string, kinds: string[], seen: string[]): FileFormat {
     },
   };
 }
+
+describe('a registration undone', () => {
+  const target = (description: string) => ({
+    type: 'undo-sink',
+    description,
+    settings: z.strictObject({}),
+    secrets: [],
+    create: () => Promise.reject(new Error('not used')),
+  });
+
+  it('puts back the definition it replaced, and removes one that replaced nothing', () => {
+    const removeFirst = registerTarget(target('first'));
+    const removeSecond = registerTarget(target('second'));
+    expect(targetDefinition('undo-sink').description).toBe('second');
+    removeSecond();
+    expect(targetDefinition('undo-sink').description).toBe('first');
+    removeFirst();
+    expect(targetTypes()).not.toContain('undo-sink');
+    expect(() => targetDefinition('undo-sink')).toThrow(DomainError);
+
+    const removeSource = registerSource('undo-source', () => ({ type: 'undo-source', pages: async function* () {} }));
+    expect(sourceSettings('undo-source')).not.toBeNull();
+    removeSource();
+    expect(sourceSettings('undo-source')).toBeNull();
+  });
+
+  it('takes an inbound route back, so another source may have the path', () => {
+    const remove = registerInbound(handler('first', '/undo'));
+    expect(() => registerInbound(handler('second', '/undo'))).toThrow(/already the first source's/);
+    remove();
+    expect(inboundHandlers().some((h) => h.pathSuffix === '/undo')).toBe(false);
+    registerInbound(handler('second', '/undo'))();
+  });
+});
 
 describe('inbound registry', () => {
   it('lists routes by path whatever the load order, and refuses a second source on a taken path', () => {

@@ -85,6 +85,22 @@ export interface TargetDefinition extends ConnectorSettings {
 const sources = new Map<string, { factory: SourceFactory; settings: ConnectorSettings }>();
 const targets = new Map<string, TargetDefinition>();
 
+/**
+ * What a registration returns: a function that puts back what it replaced (the entry before it, or
+ * none), so that a test can register a connector of its own and leave the process as it found it.
+ */
+export type Unregister = () => void;
+
+function replaceEntry<K, V>(map: Map<K, V>, key: K, value: V): Unregister {
+  const had = map.has(key);
+  const before = map.get(key);
+  map.set(key, value);
+  return () => {
+    if (had) map.set(key, before as V);
+    else map.delete(key);
+  };
+}
+
 /** A source that takes no settings beyond its type. */
 const NO_SETTINGS: ConnectorSettings = { settings: z.strictObject({}), secrets: [] };
 
@@ -92,8 +108,12 @@ const NO_SETTINGS: ConnectorSettings = { settings: z.strictObject({}), secrets: 
  * Each connector registers its source type here (see src/connectors/<name>/index.ts), with its
  * settings when it takes any.
  */
-export function registerSource(type: string, factory: SourceFactory, settings: ConnectorSettings = NO_SETTINGS): void {
-  sources.set(type, { factory, settings });
+export function registerSource(
+  type: string,
+  factory: SourceFactory,
+  settings: ConnectorSettings = NO_SETTINGS,
+): Unregister {
+  return replaceEntry(sources, type, { factory, settings });
 }
 
 /** The settings a source type declared; null when no connector registered the type. */
@@ -106,8 +126,8 @@ export function targetSettings(type: string): ConnectorSettings | null {
   return targets.get(type) ?? null;
 }
 
-export function registerTarget(def: TargetDefinition): void {
-  targets.set(def.type, def);
+export function registerTarget(def: TargetDefinition): Unregister {
+  return replaceEntry(targets, def.type, def);
 }
 
 export function sourceTypes(): string[] {
@@ -223,14 +243,14 @@ export interface InboundHandler {
 const inbound = new Map<string, InboundHandler>();
 
 /** Each connector that receives webhooks registers its route here (see src/connectors/<name>/index.ts). */
-export function registerInbound(handler: InboundHandler): void {
+export function registerInbound(handler: InboundHandler): Unregister {
   const taken = inbound.get(handler.pathSuffix);
   if (taken && taken.sourceType !== handler.sourceType) {
     throw new Error(
       `Inbound route /v1/webhooks/{pipeline}${handler.pathSuffix} is already the ${taken.sourceType} source's`,
     );
   }
-  inbound.set(handler.pathSuffix, handler);
+  return replaceEntry(inbound, handler.pathSuffix, handler);
 }
 
 /** The registered inbound routes, ordered by path so the API reference does not depend on load order. */
@@ -329,12 +349,12 @@ export interface FileFormat {
 const fileFormats = new Map<string, FileFormat>();
 
 /** Each connector that reads files registers its format here (see src/connectors/csv/index.ts). */
-export function registerFileFormat(format: FileFormat): void {
+export function registerFileFormat(format: FileFormat): Unregister {
   for (const other of fileFormats.values()) {
     const shared = other.name === format.name ? [] : format.kinds.filter((k) => other.kinds.includes(k));
     if (shared.length) throw new Error(`File kind ${shared.join(', ')} is already read by format ${other.name}`);
   }
-  fileFormats.set(format.name, format);
+  return replaceEntry(fileFormats, format.name, format);
 }
 
 /** Every kind of file some format reads, in registration order. */

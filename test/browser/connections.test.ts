@@ -4,7 +4,6 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
-import { configureXeroRuntime } from '../../src/connectors/xero/index.ts';
 import { importFile } from '../../src/sync/imports.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
 import { definePipeline } from '../helpers/sync.ts';
@@ -17,6 +16,7 @@ import {
   launchBrowser,
   screenshot,
 } from './helpers.ts';
+import { processScope } from '../helpers/scoped.ts';
 
 /*
  * The Connections and Reconciliation pages in a real Chromium against the real server: an owner
@@ -25,6 +25,7 @@ import {
  * linked to its documents. Every page is checked with axe-core and saved as screenshots.
  */
 
+const scope = processScope();
 const available = browserAvailable();
 const PASSWORD = 'correct horse battery staple';
 const APP = { clientId: 'browser-conn-app', clientSecret: 'xero-client-secret-S3CRET-browser-01' };
@@ -69,7 +70,7 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     await addUserWithPassword(served, owner, 'victor@example.com', 'viewer', PASSWORD);
 
     ix = await startIxpoleSimulator({ seed: 4, apiKey: IX_KEY });
-    configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });
+    scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 2 } });
     xero = await startXeroSimulator({ oauth: APP, seed: 6, limits: { perMinute: 100_000, perDay: 100_000 } });
     refreshToken = xero.oauth!.issueGrant().refreshToken;
     await definePipeline(served.db, 'CONB', {
@@ -124,7 +125,6 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
   });
 
   afterAll(async () => {
-    configureXeroRuntime({});
     await browser?.close();
     await ix?.close();
     await xero?.close();

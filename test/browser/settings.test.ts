@@ -1,7 +1,6 @@
 import { createServer } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { allowOutboundHost } from '../../src/sync/http.ts';
 import { type OidcProviderSim, startOidcProvider } from '../helpers/oidc-provider.ts';
 import {
   type Served,
@@ -12,6 +11,7 @@ import {
   launchBrowser,
   screenshot,
 } from './helpers.ts';
+import { processScope } from '../helpers/scoped.ts';
 
 /*
  * Settings in a real Chromium: an owner adds a user (the one-time link shown once, copied), changes a
@@ -20,6 +20,7 @@ import {
  * Every page is checked with axe-core and saved at 1280 and 390 px under test-results/screenshots/.
  */
 
+const scope = processScope();
 const available = browserAvailable();
 const PASSWORD = 'correct horse battery staple';
 
@@ -46,7 +47,7 @@ async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Pag
 describe.skipIf(!available)('settings and OIDC sign-in in Chromium', { timeout: 120_000 }, () => {
   beforeAll(async () => {
     sim = await startOidcProvider();
-    allowOutboundHost('127.0.0.1', Number(new URL(sim.issuer).port));
+    scope.allowHost('127.0.0.1', Number(new URL(sim.issuer).port));
     const port = await freePort();
     served = await (
       await import('./helpers.ts')

@@ -1,7 +1,7 @@
 import { accountsiqTarget } from '../../src/connectors/accountsiq/index.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from '../../src/connectors/accountsiq/simulator.ts';
 import { createAccountsIqTarget } from '../../src/connectors/accountsiq/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -17,7 +17,8 @@ import { conformance } from './scenarios.ts';
 const CLIENT = { clientId: 'ledgerlink-conformance', clientSecret: 'aiq-conformance-secret-0123456789' };
 const ENTITY = 'CONFORM';
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...accountsiqTarget,
   create: (deps) =>
     Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -97,7 +98,6 @@ const accountsiq: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(accountsiqTarget);
     await sim?.close();
   },
 };

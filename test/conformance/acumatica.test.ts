@@ -2,7 +2,7 @@ import { acumaticaTarget } from '../../src/connectors/acumatica/index.ts';
 import { type AcumaticaSimulator, startAcumaticaSimulator } from '../../src/connectors/acumatica/simulator.ts';
 import { createAcumaticaTarget } from '../../src/connectors/acumatica/target.ts';
 import { formatAmount } from '../../src/domain/money.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from '../helpers/openapi-requests.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
@@ -23,7 +23,8 @@ if (!specPath) console.warn(`test/conformance/acumatica.test.ts: contract checks
 const validate = specPath ? openApiRequestValidator(specPath) : undefined;
 const USER = { name: 'ledgerlink', password: 'acumatica-password-0123456789' };
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...acumaticaTarget,
   create: (deps) =>
     Promise.resolve(
@@ -119,7 +120,6 @@ const acumatica: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(acumaticaTarget);
     await sim?.close();
   },
 };

@@ -5,7 +5,7 @@ import {
   startBusinessCentralSimulator,
 } from '../../src/connectors/businesscentral/simulator.ts';
 import { createBusinessCentralTarget } from '../../src/connectors/businesscentral/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -20,7 +20,8 @@ import { conformance } from './scenarios.ts';
 
 const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'bc-client-secret-0123456789' };
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...businessCentralTarget,
   create: (deps) =>
     Promise.resolve(
@@ -100,7 +101,6 @@ const businessCentral: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(businessCentralTarget);
     await sim?.close();
   },
 };

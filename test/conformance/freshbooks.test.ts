@@ -2,7 +2,7 @@ import { formatAmount } from '../../src/domain/money.ts';
 import { freshBooksTarget } from '../../src/connectors/freshbooks/index.ts';
 import { type FreshBooksSimulator, startFreshBooksSimulator } from '../../src/connectors/freshbooks/simulator.ts';
 import { createFreshBooksTarget } from '../../src/connectors/freshbooks/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -17,7 +17,8 @@ import { conformance } from './scenarios.ts';
 const CLIENT = { clientId: 'fb-conformance-client', clientSecret: 'fb-conformance-secret-0123456789' };
 const ACCOUNT = 'Cf7Acc';
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...freshBooksTarget,
   create: (deps) =>
     Promise.resolve(createFreshBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -107,7 +108,6 @@ const freshbooks: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(freshBooksTarget);
     await sim?.close();
   },
 };

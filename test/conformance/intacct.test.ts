@@ -2,7 +2,7 @@ import { formatAmount } from '../../src/domain/money.ts';
 import { intacctTarget } from '../../src/connectors/intacct/index.ts';
 import { type IntacctSimulator, startIntacctSimulator } from '../../src/connectors/intacct/simulator.ts';
 import { createIntacctTarget } from '../../src/connectors/intacct/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -17,7 +17,8 @@ import { conformance } from './scenarios.ts';
 const SENDER = { senderId: 'll_sender', senderPassword: 'sender-secret-0123456789' };
 const USER = { companyId: 'LEDGERLINK-CF', userId: 'xml_user', password: 'user-secret-0123456789' };
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...intacctTarget,
   create: (deps) =>
     Promise.resolve(createIntacctTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -110,7 +111,6 @@ const intacct: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(intacctTarget);
     await sim?.close();
   },
 };

@@ -3,7 +3,7 @@ import { myobTarget } from '../../src/connectors/myob/index.ts';
 import { type MyobSimulator, startMyobSimulator } from '../../src/connectors/myob/simulator.ts';
 import type { Sale } from '../../src/connectors/myob/simulator-store.ts';
 import { createMyobTarget } from '../../src/connectors/myob/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -18,7 +18,8 @@ import { conformance } from './scenarios.ts';
 const CLIENT = { clientId: 'myob-conformance-key', clientSecret: 'myob-conformance-secret-0123' };
 const FILE = '5b2f0c1e-8a3d-4c7e-9f10-2a6b7c8d9e01';
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...myobTarget,
   create: (deps) =>
     Promise.resolve(
@@ -109,7 +110,6 @@ const myob: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(myobTarget);
     await sim?.close();
   },
 };

@@ -6,7 +6,7 @@ import {
   testKeyPair,
 } from '../../src/connectors/netsuite/simulator.ts';
 import { createNetSuiteTarget } from '../../src/connectors/netsuite/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -23,7 +23,8 @@ const ACCOUNT = '1234567_SB1';
 const KEYS = testKeyPair();
 const CLIENT = { clientId: 'a1b2c3d4e5f6conformance', certificateId: 'CERT-CONFORMANCE-1' };
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...netSuiteTarget,
   create: (deps) =>
     Promise.resolve(createNetSuiteTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -104,7 +105,6 @@ const netsuite: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(netSuiteTarget);
     await sim?.close();
   },
 };

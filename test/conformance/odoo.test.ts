@@ -2,7 +2,7 @@ import { formatAmount } from '../../src/domain/money.ts';
 import { odooTarget } from '../../src/connectors/odoo/index.ts';
 import { type OdooSimulator, startOdooSimulator } from '../../src/connectors/odoo/simulator.ts';
 import { createOdooTarget } from '../../src/connectors/odoo/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -14,7 +14,8 @@ import { conformance } from './scenarios.ts';
  * date, in Odoo's own words (a UserError), and the refused draft is removed.
  */
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...odooTarget,
   create: (deps) =>
     Promise.resolve(createOdooTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -98,7 +99,6 @@ const odoo: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(odooTarget);
     await sim?.close();
   },
 };

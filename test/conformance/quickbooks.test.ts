@@ -2,7 +2,7 @@ import { quickbooksTarget } from '../../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/connectors/quickbooks/simulator.ts';
 import type { Entity } from '../../src/connectors/quickbooks/simulator.ts';
 import { createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import { OAuthSimulator } from '../../src/sync/remote/oauth-simulator.ts';
 import type { Application, TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
@@ -28,7 +28,8 @@ const oauth = new OAuthSimulator({
   accessTokenSeconds: 3600,
   paths: { token: TOKEN_PATH },
 });
-registerTarget({
+const scope = processScope();
+scope.target({
   ...quickbooksTarget,
   create: (deps) =>
     Promise.resolve(createQuickBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -152,7 +153,6 @@ const quickbooks: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(quickbooksTarget);
     await sim?.close();
   },
 };

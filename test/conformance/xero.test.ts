@@ -1,9 +1,9 @@
-import { configureXeroRuntime } from '../../src/connectors/xero/index.ts';
 import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from '../helpers/openapi-requests.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
+import { processScope } from '../helpers/scoped.ts';
 
 /*
  * Xero held to the conformance suite, against the simulated Xero with its identity server, every
@@ -18,7 +18,8 @@ if (!specPath) console.warn(`test/conformance/xero.test.ts: contract checks ${SP
 const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
 const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
 
-configureXeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } });
+const scope = processScope();
+scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } });
 
 let sim: XeroSimulator | undefined;
 
@@ -97,7 +98,6 @@ const xero: TargetHarness = {
     };
   },
   close: async () => {
-    configureXeroRuntime({});
     await sim?.close();
   },
 };

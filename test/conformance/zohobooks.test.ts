@@ -2,7 +2,7 @@ import { formatAmount } from '../../src/domain/money.ts';
 import { zohoBooksTarget } from '../../src/connectors/zohobooks/index.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../../src/connectors/zohobooks/simulator.ts';
 import { createZohoBooksTarget } from '../../src/connectors/zohobooks/target.ts';
-import { registerTarget } from '../../src/sync/registry.ts';
+import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -17,7 +17,8 @@ import { conformance } from './scenarios.ts';
 const CLIENT = { clientId: '1000.ZOHOTESTCLIENT', clientSecret: 'zoho-client-secret-0123456789' };
 const ORG = '60012345678';
 
-registerTarget({
+const scope = processScope();
+scope.target({
   ...zohoBooksTarget,
   create: (deps) =>
     Promise.resolve(createZohoBooksTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } })),
@@ -100,7 +101,6 @@ const zohobooks: TargetHarness = {
     };
   },
   close: async () => {
-    registerTarget(zohoBooksTarget);
     await sim?.close();
   },
 };

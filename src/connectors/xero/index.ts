@@ -24,9 +24,11 @@ export interface XeroRuntime {
 }
 let runtime: XeroRuntime = {};
 
-/** Replaces this process's Xero runtime knobs (tests, the benchmark). */
-export function configureXeroRuntime(r: XeroRuntime): void {
+/** Replaces this process's Xero runtime knobs (tests, the benchmark); returns the ones it replaced. */
+export function configureXeroRuntime(r: XeroRuntime): XeroRuntime {
+  const before = runtime;
   runtime = r;
+  return before;
 }
 
 registerTarget({
