@@ -22,7 +22,9 @@ import { type Cli, freePort, seeded, startCli, waitFor } from './helpers/process
 
 const ADMIN = 'crash-admin-token-0123456789abcdef';
 const KEY = 'ixsim_crash_recovery_key';
-const CYCLES = 10;
+// Five kills at random moments, each of a run of its own pipeline; `npm run bench:crash` (ten in CI,
+// fifty in the full proof) kills one long sync many more times and checks every invariant after.
+const CYCLES = 5;
 const INSTALMENTS = 24;
 
 const sims: IxpoleSimulator[] = [];
@@ -182,7 +184,7 @@ describe.skipIf(onPostgres)('kill -9 during a run, on PGlite', () => {
     } finally {
       await db.close();
     }
-    // Most of the time is node starting the command 11 times; on a loaded 2-core box that is minutes.
+    // Most of the time is node starting the command 6 times; on a loaded 2-core box that is a minute.
   }, 900_000);
 });
 
