@@ -151,6 +151,71 @@ describe('canonical webhooks', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  it('allocates a payment that overtook its invoice once the invoice is booked, by itself and once', async () => {
+    const allocated = async (invoice: string) => {
+      const { rows } = await t.db.query<{ amount: string; receipt: string; date: string }>(
+        `SELECT a.amount, r.external_reference AS receipt, a.allocation_date::text AS date FROM allocations a
+           JOIN transactions i ON i.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
+          WHERE i.entity_id = $1 AND i.external_reference = $2`,
+        [c.entityId, invoice],
+      );
+      return rows;
+    };
+    const message = async (kind: string, sourceId: string) => {
+      const { rows } = await t.db.query<{ message: string }>(
+        `SELECT message FROM run_records WHERE kind = $1 AND source_id = $2 ORDER BY id`,
+        [kind, sourceId],
+      );
+      return rows.map((r) => r.message);
+    };
+    // The shop's payment webhook overtakes its invoice's: the money is booked at once, unallocated.
+    expect((await send(paymentEvent('PAY-EARLY', '121.00', 'SO-LATE'))).status).toBe(202);
+    const [receipt] = await transaction('SR', 'PAY-EARLY');
+    expect(receipt).toMatchObject({ gross: '12100' });
+    expect(await message('payment', 'pay-PAY-EARLY')).toEqual([
+      'unallocated: no invoice SO-LATE for CUST-1 yet; allocated to it once it is booked',
+    ]);
+    // The invoice arrives (dated the day before the payment): the posting that books it allocates
+    // the payment to it, dated the later of the two.
+    expect((await send(invoiceEvent('SO-LATE', '100.00'))).status).toBe(202);
+    expect(await allocated('SO-LATE')).toEqual([{ amount: '12100', receipt: 'PAY-EARLY', date: '2026-11-22' }]);
+    expect(await message('invoice', 'order-SO-LATE')).toEqual([
+      expect.stringMatching(/^paid by Receipt \d+ \(PAY-EARLY\), booked before it$/),
+    ]);
+    // Sent again, neither document nor the allocation is booked twice.
+    expect((await send(paymentEvent('PAY-EARLY', '121.00', 'SO-LATE'))).status).toBe(202);
+    expect((await send(invoiceEvent('SO-LATE', '100.00'))).status).toBe(202);
+    expect(await allocated('SO-LATE')).toHaveLength(1);
+    expect(await transaction('SR', 'PAY-EARLY')).toHaveLength(1);
+
+    // A part payment settles its part; one for more than the invoice settles the invoice, and the
+    // rest of the money stays unallocated on the customer's account.
+    expect((await send(paymentEvent('PAY-PART', '50.00', 'so-part '))).status).toBe(202);
+    expect((await send(invoiceEvent('SO-PART', '100.00'))).status).toBe(202);
+    expect(await allocated('SO-PART')).toEqual([{ amount: '5000', receipt: 'PAY-PART', date: '2026-11-22' }]);
+    expect((await send(paymentEvent('PAY-OVER', '500.00', 'SO-OVER'))).status).toBe(202);
+    expect((await send(invoiceEvent('SO-OVER', '100.00'))).status).toBe(202);
+    expect(await allocated('SO-OVER')).toEqual([{ amount: '12100', receipt: 'PAY-OVER', date: '2026-11-22' }]);
+    // The invoice may come through another pipeline of the entity: the shop's invoices, a
+    // payment provider's payments.
+    await definePipeline(t.db, 'HOOK', { name: 'payments', source: { type: 'webhook' }, webhookSecret: SECRET });
+    const provider = paymentEvent('PAY-ELSE', '60.50', 'SO-ELSE');
+    const withCustomer = {
+      ...provider,
+      data: { ...provider.data, customer: { sourceId: 'cust-1', name: 'Customer cust-1' } },
+    };
+    expect((await send(withCustomer, { pipeline: 'payments' })).status).toBe(202);
+    expect((await send(invoiceEvent('SO-ELSE', '50.00'))).status).toBe(202);
+    expect(await allocated('SO-ELSE')).toEqual([{ amount: '6050', receipt: 'PAY-ELSE', date: '2026-11-22' }]);
+    // Nothing is left waiting for an invoice that has come.
+    const { rows: waiting } = await t.db.query(
+      `SELECT receipt_id FROM payments_awaiting_invoice WHERE entity_id = $1`,
+      [c.entityId],
+    );
+    expect(waiting).toEqual([]);
+    await checkInvariants(t.db, c.entityId);
+  });
+
   it('allocates a refund against the receipt it names', async () => {
     expect((await send(paymentEvent('PAY-2', '300.00', null))).status).toBe(202);
     const refund = {

@@ -8,6 +8,7 @@ import { referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
+import { settleAwaitingPayments } from './payments.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
 export function refused(err: DomainError): ItemResult {
@@ -119,6 +120,29 @@ export async function createInvoices(
     for (const at of adopt) {
       const f = found.get(`${items[at]!.customerTargetId}\u0000${referenceKey(items[at]!.record.externalReference)}`)!;
       results[at] = ok(f.id, { number: f.number, outcome: 'linked', message: 'already in the ledger; linked' });
+    }
+  }
+  // Payments booked before their invoice (a webhook that overtook the invoice's) are allocated to it now.
+  const booked = queries.flatMap(({ at }) => {
+    const r = results[at];
+    return r?.ok
+      ? [
+          {
+            at,
+            id: Number(r.targetId),
+            customerCode: items[at]!.customerTargetId,
+            reference: items[at]!.record.externalReference,
+          },
+        ]
+      : [];
+  });
+  const settled = await settleAwaitingPayments(db, entity, actor, booked);
+  for (const b of booked) {
+    const receipts = settled.get(b.id);
+    const r = results[b.at];
+    if (receipts && r?.ok) {
+      const paid = `paid by ${receipts.join(', ')}, booked before it`;
+      results[b.at] = { ...r, message: r.message ? `${r.message}; ${paid}` : paid };
     }
   }
   return results as ItemResult[];

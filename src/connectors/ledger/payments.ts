@@ -87,14 +87,20 @@ async function postFee(
  * given date (an allocation is never dated before either of its documents). Says how the two
  * documents are named in messages (by number and reference), and whether anything was allocated.
  */
-async function allocateOpen(ctx: PostingContext, debitId: number, creditId: number, date: string, reference: string) {
+async function allocateOpen(
+  ctx: PostingContext,
+  debitId: number,
+  creditId: number,
+  date: string | null,
+  reference: string,
+) {
   const open = await loadOpenTransactions(ctx.db, ctx.entity.id, [debitId, creditId]);
   const debit = open.get(debitId)!;
   const credit = open.get(creditId)!;
   const amount = minBig(debit.outstanding, credit.outstanding);
   const result = { allocated: amount > 0n, debit: debit.label, credit: credit.label };
   if (amount <= 0n) return result;
-  const dates = [date, debit.transactionDate, credit.transactionDate].sort();
+  const dates = [date ?? debit.transactionDate, debit.transactionDate, credit.transactionDate].sort();
   await allocate(ctx, {
     transactionId1: debitId,
     transactionId2: creditId,
@@ -158,9 +164,15 @@ export async function createPayments(
                 ? Number(item.invoiceTargetId)
                 : ((await findTransaction(tx, entity.id, customerCode, 'SI', pay.invoiceExternalReference))?.id ??
                   null);
-            if (invoiceId === null)
-              message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode}`;
-            else {
+            if (invoiceId === null) {
+              // Allocated by itself once a pipeline books that invoice (settleAwaitingPayments).
+              await tx.query(
+                `INSERT INTO payments_awaiting_invoice (receipt_id, entity_id, customer_code, invoice_reference)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (receipt_id) DO NOTHING`,
+                [receiptId, entity.id, customerCode, pay.invoiceExternalReference],
+              );
+              message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode} yet; allocated to it once it is booked`;
+            } else {
               const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
               message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
             }
@@ -231,4 +243,35 @@ export async function createRefunds(
     }
   }
   return results;
+}
+
+/**
+ * Allocates to sales invoices a pipeline has just booked (or linked) the receipts booked before them
+ * that named them (migration 0104): what both still have open, dated the later of the two. Runs in
+ * the caller's transaction, with the invoices. Returns, per invoice id, the receipts allocated to it.
+ */
+export async function settleAwaitingPayments(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  invoices: { id: number; customerCode: string; reference: string }[],
+): Promise<Map<number, string[]>> {
+  const settled = new Map<number, string[]>();
+  if (invoices.length === 0) return settled;
+  const { rows } = await db.query<{ receipt_id: string; invoice_id: string; receipt_reference: string }>(
+    `DELETE FROM payments_awaiting_invoice w
+      USING unnest($2::bigint[], $3::text[], $4::text[]) AS u(invoice_id, customer_code, reference)
+      WHERE w.entity_id = $1 AND ll_reference_key(w.invoice_reference) = ll_reference_key(u.reference)
+        AND w.customer_code = u.customer_code
+      RETURNING w.receipt_id, u.invoice_id,
+                (SELECT external_reference FROM transactions r WHERE r.id = w.receipt_id) AS receipt_reference`,
+    [entity.id, invoices.map((i) => i.id), invoices.map((i) => i.customerCode), invoices.map((i) => i.reference)],
+  );
+  const pctx: PostingContext = { db, entity, actor };
+  for (const r of rows.sort((a, b) => Number(a.receipt_id) - Number(b.receipt_id))) {
+    const invoiceId = Number(r.invoice_id);
+    const a = await allocateOpen(pctx, invoiceId, Number(r.receipt_id), null, r.receipt_reference ?? '');
+    if (a.allocated) settled.set(invoiceId, [...(settled.get(invoiceId) ?? []), a.credit]);
+  }
+  return settled;
 }
