@@ -16,13 +16,19 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'll-loads-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-async function loads(args: string[], name: string): Promise<string[]> {
+/** What a run of the command loaded; `exitCode` 1 for a command that is to fail (no data folder). */
+async function loads(args: string[], name: string, exitCode = 0): Promise<string[]> {
   const file = join(dir, name);
-  await promisify(execFile)(process.execPath, ['--import', './test/helpers/record-loads.js', ...args], {
+  const run = promisify(execFile)(process.execPath, ['--import', './test/helpers/record-loads.js', ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, LEDGERLINK_RECORD_LOADS: file },
     timeout: 60_000,
   });
+  const code = await run.then(
+    () => 0,
+    (err: { code?: unknown }) => (typeof err.code === 'number' ? err.code : -1),
+  );
+  expect(code, args.join(' ')).toBe(exitCode);
   return readFileSync(file, 'utf8').trim().split('\n');
 }
 
@@ -35,6 +41,21 @@ describe('modules loaded on first use', () => {
     expect(urls.some((u) => u.endsWith('/src/connectors/stripe/index.ts'))).toBe(true);
     expect(from(urls, 'stripe')).toEqual([]);
     expect(from(urls, 'pdfkit')).toEqual([]);
+  }, 60_000);
+
+  it('`ledgerlink entity list` loads no connector and not the server, and `--version` no command', async () => {
+    const src = (urls: string[]) => urls.filter((u) => u.includes('/src/'));
+    // Run where no data is: it says so and exits 1, having loaded what the command needs.
+    const entity = await loads(
+      ['bin/ledgerlink.js', '--data-dir', join(dir, 'none'), 'entity', 'list'],
+      'entity.txt',
+      1,
+    );
+    expect(entity.some((u) => u.endsWith('/src/cli/entity.ts'))).toBe(true);
+    // It checks its arguments with the API's own schemas, but needs neither the server nor a connector.
+    expect(src(entity).filter((u) => /\/src\/(connectors\/|api\/server\.ts)/.test(u))).toEqual([]);
+    const version = await loads(['bin/ledgerlink.js', '--version'], 'version.txt');
+    expect([...new Set(src(version).map((u) => u.slice(u.indexOf('/src/'))))]).toEqual(['/src/cli/main.ts']);
   }, 60_000);
 
   it('first use loads them', async () => {

@@ -7,7 +7,7 @@ type Register = (program: Command) => void;
  * module is loaded: `serve`, `sync` and the others bring in every connector and the HTTP server
  * (seconds of loading through tsx), which `entity create` or `user list` never use. With no
  * command, help, or a name that is none of these, all of them are loaded, so help and commander's
- * "did you mean" see every command.
+ * "did you mean" see every command; `--version` alone loads none.
  */
 const COMMANDS: [names: string[], load: () => Promise<Register[]>][] = [
   [['serve'], async () => [(await import('./serve.ts')).registerServe]],
@@ -51,10 +51,17 @@ program
     if (dir !== undefined) process.env.LEDGERLINK_DATA_DIR = dir;
   });
 
+/** `ledgerlink --version` (or `-V`) alone: commander answers it without any command's module. */
+function versionOnly(args: string[]): boolean {
+  return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
+}
+
 async function main(): Promise<void> {
-  const name = commandName(process.argv.slice(2));
+  const args = process.argv.slice(2);
+  const name = commandName(args);
   const named = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
-  for (const [, load] of named ? [named] : COMMANDS) for (const register of await load()) register(program);
+  const load = versionOnly(args) ? [] : named ? [named] : COMMANDS;
+  for (const [, loadCommand] of load) for (const register of await loadCommand()) register(program);
   await program.parseAsync(process.argv);
 }
 
