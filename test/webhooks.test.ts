@@ -207,6 +207,25 @@ describe('canonical webhooks', () => {
     expect((await send(withCustomer, { pipeline: 'payments' })).status).toBe(202);
     expect((await send(invoiceEvent('SO-ELSE', '50.00'))).status).toBe(202);
     expect(await allocated('SO-ELSE')).toEqual([{ amount: '6050', receipt: 'PAY-ELSE', date: '2026-11-22' }]);
+    // A payment and its invoice at the same moment, through the two pipelines (on PostgreSQL two
+    // transactions at once): whichever commits first, the payment ends allocated to the invoice.
+    const refs = Array.from({ length: 8 }, (_, i) => `SO-RACE-${i}`);
+    await Promise.all(
+      refs.flatMap((ref) => {
+        const pay = paymentEvent(`PAY-${ref}`, '12.10', ref);
+        return [
+          send(
+            { ...pay, data: { ...pay.data, customer: { sourceId: 'cust-1', name: 'Customer cust-1' } } },
+            {
+              pipeline: 'payments',
+            },
+          ),
+          send(invoiceEvent(ref, '10.00')),
+        ];
+      }),
+    );
+    for (const ref of refs)
+      expect(await allocated(ref), ref).toEqual([{ amount: '1210', receipt: `PAY-${ref}`, date: '2026-11-22' }]);
     // Nothing is left waiting for an invoice that has come.
     const { rows: waiting } = await t.db.query(
       `SELECT receipt_id FROM payments_awaiting_invoice WHERE entity_id = $1`,

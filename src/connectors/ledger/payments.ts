@@ -8,7 +8,7 @@ import { allocate } from '../../ledger/posting/allocations.ts';
 import { postLedgerJournal } from '../../ledger/posting/journals.ts';
 import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
 import { postReceipt } from '../../ledger/posting/receipts.ts';
-import { loadReferences } from '../../ledger/posting/references.ts';
+import { loadReferences, lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { insertTransaction } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, ok } from '../../sync/target.ts';
@@ -159,6 +159,10 @@ export async function createPayments(
               await postFee(pctx, item.bankAccountCode, fee.value, pay.currency, pay.date, pay.externalReference);
           }
           if (pay.invoiceExternalReference) {
+            // The customer's row lock (postReceipt took it for a new receipt) orders the invoice's
+            // lookup below after any posting for this customer at the same moment, which takes it
+            // too: the invoice is either found here, or the note left here is found by its posting.
+            if (existing) await lockCustomers(tx, entity.id, [customerCode]);
             const invoiceId =
               item.invoiceTargetId !== null
                 ? Number(item.invoiceTargetId)
