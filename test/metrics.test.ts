@@ -149,6 +149,7 @@ describe('GET /metrics', () => {
 
     expect(value(samples, 'ledgerlink_exceptions_open', { entity: 'METRICS', reason: 'AMOUNT_OUT_OF_RANGE' })).toBe(1);
     expect(samples.some((s) => s.name === 'ledgerlink_documents_held')).toBe(false);
+    expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
     for (const direction of ['source', 'target']) {
       expect(value(samples, 'ledgerlink_outbox_pending', { direction })).toBe(0);
       expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction })).toBe(0);
@@ -180,6 +181,27 @@ describe('GET /metrics', () => {
     expect(value(samples, 'ledgerlink_outbox_pending', { direction: 'target' })).toBe(0);
     expect(value(samples, 'ledgerlink_documents_held', { entity: 'METRICS', kind: 'payment' })).toBe(1);
     expect(samples.some((s) => s.name === 'ledgerlink_exceptions_open')).toBe(false);
+  });
+
+  it('counts the receipts waiting for the invoice they name, until it is booked', async () => {
+    await send({
+      id: 'evt-early-pay',
+      type: 'payment.received',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        sourceId: 'pay-early',
+        externalReference: 'PAY-EARLY',
+        customerSourceId: 'cust-1',
+        date: '2026-11-22',
+        amount: '12.10',
+        currency: 'EUR',
+        invoiceExternalReference: 'LATE-1',
+      },
+    });
+    expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
+    await send(invoiceEvent('evt-late-inv', 'LATE-1', '10.00'));
+    const { samples } = await scrape();
+    expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
   });
 
   it("counts the rate planner's waits by platform", async () => {

@@ -26,6 +26,7 @@ export class AppMetrics {
   readonly #outboxDepth: Gauge<'direction'>;
   readonly #outboxAge: Gauge<'direction'>;
   readonly #held: Gauge<'entity' | 'kind'>;
+  readonly #awaiting: Gauge<'entity'>;
   readonly #waits: Counter<'system'>;
   readonly #waitSeconds: Counter<'system'>;
 
@@ -77,6 +78,12 @@ export class AppMetrics {
       name: 'ledgerlink_documents_held',
       help: 'Documents held behind one still on its way to a remote target (held_records), by entity code and kind.',
       labelNames: ['entity', 'kind'],
+      registers,
+    });
+    this.#awaiting = new Gauge({
+      name: 'ledgerlink_payments_awaiting_invoice',
+      help: 'Receipts the embedded ledger booked unallocated, waiting for the invoice they name to be booked, by entity code.',
+      labelNames: ['entity'],
       registers,
     });
     this.#waits = new Counter({
@@ -150,8 +157,20 @@ export class AppMetrics {
       `SELECT e.code AS entity, h.kind, count(*)::text AS n
          FROM held_records h JOIN pipelines p ON p.id = h.pipeline_id JOIN entities e ON e.id = p.entity_id GROUP BY 1, 2`,
     );
+    const awaiting = await db.query<{ entity: string; n: string }>(
+      `SELECT e.code AS entity, count(*)::text AS n
+         FROM payments_awaiting_invoice w JOIN entities e ON e.id = w.entity_id GROUP BY 1`,
+    );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
-    for (const g of [this.#runs, this.#posted, this.#exceptions, this.#outboxDepth, this.#outboxAge, this.#held])
+    for (const g of [
+      this.#runs,
+      this.#posted,
+      this.#exceptions,
+      this.#outboxDepth,
+      this.#outboxAge,
+      this.#held,
+      this.#awaiting,
+    ])
       g.reset();
     for (const r of runs.rows) this.#runs.set({ entity: r.entity, status: r.status }, Number(r.n));
     for (const entity of new Set(runs.rows.map((r) => r.entity)))
@@ -159,6 +178,7 @@ export class AppMetrics {
     for (const r of posted.rows) this.#posted.set({ entity: r.entity, kind: r.kind }, Number(r.n));
     for (const r of exceptions.rows) this.#exceptions.set({ entity: r.entity, reason: r.reason }, Number(r.n));
     for (const r of held.rows) this.#held.set({ entity: r.entity, kind: r.kind }, Number(r.n));
+    for (const r of awaiting.rows) this.#awaiting.set({ entity: r.entity }, Number(r.n));
     for (const direction of OUTBOX_DIRECTIONS) {
       const row = outbox.rows.find((r) => r.direction === direction);
       this.#outboxDepth.set({ direction }, Number(row?.n ?? 0));
