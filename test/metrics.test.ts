@@ -211,7 +211,9 @@ describe('GET /metrics', () => {
         slept.push(ms);
         await new Promise((r) => setTimeout(r, ms));
       },
-      windowsMs: { second: 200 },
+      // Long enough that the second call surely lands in the first's window on a loaded machine
+      // (at 200 ms a slow database round trip between the two once let it through without a wait).
+      windowsMs: { second: 1000 },
       marginMs: () => 0,
     });
     const scope = { key: 'metricsplatform:tenant-1', limits: { callsPerSecond: 1 } };
