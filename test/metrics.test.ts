@@ -150,6 +150,7 @@ describe('GET /metrics', () => {
     expect(value(samples, 'ledgerlink_exceptions_open', { entity: 'METRICS', reason: 'AMOUNT_OUT_OF_RANGE' })).toBe(1);
     expect(samples.some((s) => s.name === 'ledgerlink_documents_held')).toBe(false);
     expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
+    expect(samples.some((s) => s.name === 'ledgerlink_refunds_awaiting_payment')).toBe(false);
     for (const direction of ['source', 'target']) {
       expect(value(samples, 'ledgerlink_outbox_pending', { direction })).toBe(0);
       expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction })).toBe(0);
@@ -202,6 +203,40 @@ describe('GET /metrics', () => {
     await send(invoiceEvent('evt-late-inv', 'LATE-1', '10.00'));
     const { samples } = await scrape();
     expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
+  });
+
+  it('counts the refunds waiting for the payment they refund, until it is booked', async () => {
+    const created = Math.floor(Date.now() / 1000);
+    await send({
+      id: 'evt-early-refund',
+      type: 'refund.created',
+      created,
+      data: {
+        sourceId: 'ref-early',
+        externalReference: 'RF-EARLY',
+        customerSourceId: 'cust-1',
+        date: '2026-11-23',
+        amount: '5.00',
+        currency: 'EUR',
+        paymentExternalReference: 'PAY-LATE',
+      },
+    });
+    expect(value((await scrape()).samples, 'ledgerlink_refunds_awaiting_payment', { entity: 'METRICS' })).toBe(1);
+    await send({
+      id: 'evt-late-pay',
+      type: 'payment.received',
+      created,
+      data: {
+        sourceId: 'pay-late',
+        externalReference: 'PAY-LATE',
+        customerSourceId: 'cust-1',
+        date: '2026-11-22',
+        amount: '12.10',
+        currency: 'EUR',
+      },
+    });
+    const { samples } = await scrape();
+    expect(samples.some((s) => s.name === 'ledgerlink_refunds_awaiting_payment')).toBe(false);
   });
 
   it("counts the rate planner's waits by platform", async () => {

@@ -262,6 +262,152 @@ describe('canonical webhooks', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  it('sets a refund that overtook its payment against it once the payment is booked, after the payment pays its invoice', async () => {
+    const refundEvent = (ref: string, amount: string, paymentRef: string) => ({
+      id: `evt-${++seq}`,
+      type: 'refund.created',
+      created: now(),
+      data: {
+        sourceId: `ref-${ref}`,
+        externalReference: ref,
+        customerSourceId: 'cust-1',
+        customer: { sourceId: 'cust-1', name: 'Customer cust-1' },
+        date: '2026-11-23',
+        amount,
+        currency: 'EUR',
+        paymentExternalReference: paymentRef,
+      },
+    });
+    const against = async (refund: string) => {
+      const { rows } = await t.db.query<{ amount: string; receipt: string; date: string; reference: string }>(
+        `SELECT a.amount, r.external_reference AS receipt, a.allocation_date::text AS date, a.reference FROM allocations a
+           JOIN transactions d ON d.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
+          WHERE d.entity_id = $1 AND d.type = 'SD' AND d.external_reference = $2`,
+        [c.entityId, refund],
+      );
+      return rows;
+    };
+    const message = async (kind: string, sourceId: string) => {
+      const { rows } = await t.db.query<{ message: string }>(
+        `SELECT message FROM run_records WHERE kind = $1 AND source_id = $2 ORDER BY id`,
+        [kind, sourceId],
+      );
+      return rows.map((r) => r.message);
+    };
+    const waiting = async () =>
+      (
+        await t.db.query<{ payment_reference: string }>(
+          `SELECT payment_reference FROM refunds_awaiting_payment WHERE entity_id = $1 ORDER BY refund_id`,
+          [c.entityId],
+        )
+      ).rows.map((r) => r.payment_reference);
+
+    // A payment provider's refund webhook overtakes the payment's: the money out is booked at
+    // once, unallocated, and noted with the payment it names.
+    expect((await send(refundEvent('RF-EARLY', '40.00', 'PAY-RLATE'))).status).toBe(202);
+    expect(await transaction('SD', 'RF-EARLY')).toMatchObject([{ gross: '4000' }]);
+    expect(await message('refund', 'ref-RF-EARLY')).toEqual([
+      'unallocated: no receipt PAY-RLATE for CUST-1 yet; set against it once it is booked',
+    ]);
+    expect(await waiting()).toEqual(['PAY-RLATE']);
+    // The payment comes: the refund is set against it, dated the later of the two (the refund's).
+    expect((await send(paymentEvent('PAY-RLATE', '100.00', null))).status).toBe(202);
+    expect(await against('RF-EARLY')).toEqual([
+      { amount: '4000', receipt: 'PAY-RLATE', date: '2026-11-23', reference: 'RF-EARLY' },
+    ]);
+    expect(await message('payment', 'pay-PAY-RLATE')).toEqual([
+      expect.stringMatching(
+        /^unallocated: the payment names no invoice; Debit journal \d+ \(RF-EARLY\) set against it, booked before it$/,
+      ),
+    ]);
+    // Sent again, nothing is booked or allocated twice.
+    expect((await send(refundEvent('RF-EARLY', '40.00', 'PAY-RLATE'))).status).toBe(202);
+    expect((await send(paymentEvent('PAY-RLATE', '100.00', null))).status).toBe(202);
+    expect(await against('RF-EARLY')).toHaveLength(1);
+    expect(await transaction('SD', 'RF-EARLY')).toHaveLength(1);
+
+    // A payment that pays an invoice pays it first, as if it had come before its refund: the refund
+    // gets what is left of the money (here 79.00 of 200.00 against an invoice of 121.00) ...
+    expect((await send(invoiceEvent('SO-RPAID', '100.00'))).status).toBe(202);
+    expect((await send(refundEvent('RF-REST', '79.00', 'PAY-RPAID'))).status).toBe(202);
+    expect((await send(paymentEvent('PAY-RPAID', '200.00', 'SO-RPAID'))).status).toBe(202);
+    expect(await against('RF-REST')).toEqual([
+      { amount: '7900', receipt: 'PAY-RPAID', date: '2026-11-23', reference: 'RF-REST' },
+    ]);
+    const { rows: paid } = await t.db.query<{ amount: string }>(
+      `SELECT a.amount FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
+        WHERE i.entity_id = $1 AND i.external_reference = 'SO-RPAID'`,
+      [c.entityId],
+    );
+    expect(paid).toEqual([{ amount: '12100' }]);
+    // ... and a refund of money that went wholly to its invoice stays unallocated, as it would
+    // have in that order: the customer owes the invoice again. The note goes: nothing to wait for.
+    expect((await send(invoiceEvent('SO-RFULL', '100.00'))).status).toBe(202);
+    expect((await send(refundEvent('RF-FULL', '121.00', 'PAY-RFULL'))).status).toBe(202);
+    expect((await send(paymentEvent('PAY-RFULL', '121.00', 'SO-RFULL'))).status).toBe(202);
+    expect(await against('RF-FULL')).toEqual([]);
+    expect(await message('payment', 'pay-PAY-RFULL')).toEqual([expect.stringMatching(/^allocated to /)]);
+    expect(await waiting()).toEqual([]);
+
+    // Refunds through another pipeline of the entity, each at the same moment as its payment (on
+    // PostgreSQL two transactions at once): whichever commits first, the refund ends set against it.
+    await definePipeline(t.db, 'HOOK', { name: 'refunds', source: { type: 'webhook' }, webhookSecret: SECRET });
+    const refs = Array.from({ length: 8 }, (_, i) => `PAY-RRACE-${i}`);
+    await Promise.all(
+      refs.flatMap((ref) => [
+        send(refundEvent(`RF-${ref}`, '10.00', ref), { pipeline: 'refunds' }),
+        send(paymentEvent(ref, '10.00', null)),
+      ]),
+    );
+    for (const ref of refs)
+      expect(await against(`RF-${ref}`), ref).toEqual([
+        { amount: '1000', receipt: ref, date: '2026-11-23', reference: `RF-${ref}` },
+      ]);
+    expect(await waiting()).toEqual([]);
+    await checkInvariants(t.db, c.entityId);
+  });
+
+  it('allocates a payment linked to a receipt entered by hand to its invoice booked at the same moment', async () => {
+    // Receipts a person entered through the API before the shop's payment webhooks came, which the
+    // webhooks then link by reference, naming an invoice booked at that same moment by another
+    // pipeline: the link takes the customer's lock too, so either it finds the invoice, or the
+    // invoice's posting finds the note it leaves.
+    await definePipeline(t.db, 'HOOK', { name: 'invoices', source: { type: 'webhook' }, webhookSecret: SECRET });
+    expect((await send(invoiceEvent('SO-LINK-FIRST', '1.00'))).status).toBe(202); // the customer, as the shop made it
+    const refs = Array.from({ length: 16 }, (_, i) => `SO-LINK-${i}`);
+    for (const ref of refs) {
+      const res = await c.post('/v1/sales/receipts', {
+        customerCode: 'CUST-1',
+        checkReference: `PAY-${ref}`,
+        paymentAmount: '12.10',
+        bankAccountCode: 'BANK',
+        paymentDate: '2026-11-22',
+      });
+      expect(res.status, JSON.stringify(res.body)).toBe(201);
+    }
+    await Promise.all(
+      refs.flatMap((ref) => [
+        send(paymentEvent(`PAY-${ref}`, '12.10', ref)),
+        send(invoiceEvent(ref, '10.00'), { pipeline: 'invoices' }),
+      ]),
+    );
+    for (const ref of refs) {
+      const { rows } = await t.db.query<{ amount: string; receipt: string }>(
+        `SELECT a.amount, r.external_reference AS receipt FROM allocations a
+           JOIN transactions i ON i.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
+          WHERE i.entity_id = $1 AND i.external_reference = $2`,
+        [c.entityId, ref],
+      );
+      expect(rows, ref).toEqual([{ amount: '1210', receipt: `PAY-${ref}` }]);
+      expect(await transaction('SR', `PAY-${ref}`), ref).toHaveLength(1);
+    }
+    const { rows: left } = await t.db.query(`SELECT 1 FROM payments_awaiting_invoice WHERE entity_id = $1`, [
+      c.entityId,
+    ]);
+    expect(left).toEqual([]);
+    await checkInvariants(t.db, c.entityId);
+  });
+
   it('answers a replayed event 202 duplicate and changes nothing, even with another body', async () => {
     const inv = invoiceEvent('SO-2001', '100.00');
     expect((await send(inv)).body).toEqual({ eventId: inv.id, duplicate: false });

@@ -27,6 +27,7 @@ export class AppMetrics {
   readonly #outboxAge: Gauge<'direction'>;
   readonly #held: Gauge<'entity' | 'kind'>;
   readonly #awaiting: Gauge<'entity'>;
+  readonly #refundsAwaiting: Gauge<'entity'>;
   readonly #waits: Counter<'system'>;
   readonly #waitSeconds: Counter<'system'>;
 
@@ -83,6 +84,12 @@ export class AppMetrics {
     this.#awaiting = new Gauge({
       name: 'ledgerlink_payments_awaiting_invoice',
       help: 'Receipts the embedded ledger booked unallocated, waiting for the invoice they name to be booked, by entity code.',
+      labelNames: ['entity'],
+      registers,
+    });
+    this.#refundsAwaiting = new Gauge({
+      name: 'ledgerlink_refunds_awaiting_payment',
+      help: 'Refunds the embedded ledger booked unallocated, waiting for the payment they refund to be booked, by entity code.',
       labelNames: ['entity'],
       registers,
     });
@@ -161,6 +168,10 @@ export class AppMetrics {
       `SELECT e.code AS entity, count(*)::text AS n
          FROM payments_awaiting_invoice w JOIN entities e ON e.id = w.entity_id GROUP BY 1`,
     );
+    const refundsAwaiting = await db.query<{ entity: string; n: string }>(
+      `SELECT e.code AS entity, count(*)::text AS n
+         FROM refunds_awaiting_payment w JOIN entities e ON e.id = w.entity_id GROUP BY 1`,
+    );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
     for (const g of [
       this.#runs,
@@ -170,6 +181,7 @@ export class AppMetrics {
       this.#outboxAge,
       this.#held,
       this.#awaiting,
+      this.#refundsAwaiting,
     ])
       g.reset();
     for (const r of runs.rows) this.#runs.set({ entity: r.entity, status: r.status }, Number(r.n));
@@ -179,6 +191,7 @@ export class AppMetrics {
     for (const r of exceptions.rows) this.#exceptions.set({ entity: r.entity, reason: r.reason }, Number(r.n));
     for (const r of held.rows) this.#held.set({ entity: r.entity, kind: r.kind }, Number(r.n));
     for (const r of awaiting.rows) this.#awaiting.set({ entity: r.entity }, Number(r.n));
+    for (const r of refundsAwaiting.rows) this.#refundsAwaiting.set({ entity: r.entity }, Number(r.n));
     for (const direction of OUTBOX_DIRECTIONS) {
       const row = outbox.rows.find((r) => r.direction === direction);
       this.#outboxDepth.set({ direction }, Number(row?.n ?? 0));

@@ -158,11 +158,12 @@ export async function createPayments(
             if (fee && fee.value > 0n)
               await postFee(pctx, item.bankAccountCode, fee.value, pay.currency, pay.date, pay.externalReference);
           }
+          // The customer's row lock (postReceipt took it for a new receipt) orders the lookups below
+          // after any posting for this customer at the same moment, which takes it too: the invoice
+          // (or a refund of this payment) is either found here, or the note left here is found by
+          // its posting.
+          if (existing) await lockCustomers(tx, entity.id, [customerCode]);
           if (pay.invoiceExternalReference) {
-            // The customer's row lock (postReceipt took it for a new receipt) orders the invoice's
-            // lookup below after any posting for this customer at the same moment, which takes it
-            // too: the invoice is either found here, or the note left here is found by its posting.
-            if (existing) await lockCustomers(tx, entity.id, [customerCode]);
             const invoiceId =
               item.invoiceTargetId !== null
                 ? Number(item.invoiceTargetId)
@@ -181,6 +182,14 @@ export async function createPayments(
               message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
             }
           } else message ??= 'unallocated: the payment names no invoice';
+          // Refunds booked before this payment (a refund webhook that overtook it) are set against
+          // what the payment has left once it paid its invoice: as if it had come first.
+          const refunds = (
+            await settleAwaitingRefunds(tx, entity, actor, [
+              { id: receiptId, customerCode, reference: pay.externalReference },
+            ])
+          ).get(receiptId);
+          if (refunds) message = `${message}; ${refunds.join(', ')} set against it, booked before it`;
           return ok(String(receiptId), { outcome: existing ? 'linked' : 'created', message });
         }),
       );
@@ -230,8 +239,16 @@ export async function createRefunds(
                 ? Number(item.paymentTargetId)
                 : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
                   null);
-            if (receiptId === null) message = `unallocated: no receipt ${ref.paymentExternalReference}`;
-            else {
+            if (receiptId === null) {
+              // Set against that payment by itself once a pipeline books it (settleAwaitingRefunds).
+              // postLedgerJournal holds the customer's row lock, as the payment's posting does.
+              await tx.query(
+                `INSERT INTO refunds_awaiting_payment (refund_id, entity_id, customer_code, payment_reference)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING`,
+                [j.id, entity.id, customerCode, ref.paymentExternalReference],
+              );
+              message = `unallocated: no receipt ${ref.paymentExternalReference} for ${customerCode} yet; set against it once it is booked`;
+            } else {
               const a = await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference);
               message = a.allocated ? `allocated against ${a.credit}` : `unallocated: ${a.credit} has nothing open`;
             }
@@ -250,32 +267,74 @@ export async function createRefunds(
 }
 
 /**
- * Allocates to sales invoices a pipeline has just booked (or linked) the receipts booked before them
- * that named them (migration 0104): what both still have open, dated the later of the two. Runs in
- * the caller's transaction, with the invoices. Returns, per invoice id, the receipts allocated to it.
+ * A document booked before the one it names (migrations 0104, 0105): a receipt waiting for the
+ * invoice it pays, a refund waiting for the receipt it refunds. Which table notes it, and whether
+ * the waiting document is the debit of the allocation (a refund) or the credit (a receipt).
  */
-export async function settleAwaitingPayments(
+const AWAITING = {
+  invoice: { table: 'payments_awaiting_invoice', waiting: 'receipt_id', names: 'invoice_reference', debit: false },
+  receipt: { table: 'refunds_awaiting_payment', waiting: 'refund_id', names: 'payment_reference', debit: true },
+} as const;
+
+/**
+ * Allocates to documents a pipeline has just booked (or linked) the documents booked before them
+ * that named them: what both still have open, dated the later of the two, oldest waiting first.
+ * Runs in the caller's transaction, which holds the customers' row locks (as the noting does).
+ * Returns, per document id, how the waiting documents allocated to it are named.
+ */
+async function settleAwaiting(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  arrived: keyof typeof AWAITING,
+  docs: { id: number; customerCode: string; reference: string }[],
+): Promise<Map<number, string[]>> {
+  const settled = new Map<number, string[]>();
+  if (docs.length === 0) return settled;
+  const a = AWAITING[arrived];
+  const { rows } = await db.query<{ waiting_id: string; doc_id: string; waiting_reference: string | null }>(
+    `DELETE FROM ${a.table} w
+      USING unnest($2::bigint[], $3::text[], $4::text[]) AS u(doc_id, customer_code, reference)
+      WHERE w.entity_id = $1 AND ll_reference_key(w.${a.names}) = ll_reference_key(u.reference)
+        AND w.customer_code = u.customer_code
+      RETURNING w.${a.waiting} AS waiting_id, u.doc_id,
+                (SELECT external_reference FROM transactions t WHERE t.id = w.${a.waiting}) AS waiting_reference`,
+    [entity.id, docs.map((d) => d.id), docs.map((d) => d.customerCode), docs.map((d) => d.reference)],
+  );
+  const pctx: PostingContext = { db, entity, actor };
+  for (const r of rows.sort((x, y) => Number(x.waiting_id) - Number(y.waiting_id))) {
+    const docId = Number(r.doc_id);
+    const waitingId = Number(r.waiting_id);
+    const done = a.debit
+      ? await allocateOpen(pctx, waitingId, docId, null, r.waiting_reference ?? '')
+      : await allocateOpen(pctx, docId, waitingId, null, r.waiting_reference ?? '');
+    if (done.allocated) settled.set(docId, [...(settled.get(docId) ?? []), a.debit ? done.debit : done.credit]);
+  }
+  return settled;
+}
+
+/**
+ * Allocates to sales invoices a pipeline has just booked (or linked) the receipts booked before
+ * them that named them (migration 0104). Returns, per invoice id, the receipts allocated to it.
+ */
+export function settleAwaitingPayments(
   db: Queryable,
   entity: EntityContext,
   actor: string,
   invoices: { id: number; customerCode: string; reference: string }[],
 ): Promise<Map<number, string[]>> {
-  const settled = new Map<number, string[]>();
-  if (invoices.length === 0) return settled;
-  const { rows } = await db.query<{ receipt_id: string; invoice_id: string; receipt_reference: string }>(
-    `DELETE FROM payments_awaiting_invoice w
-      USING unnest($2::bigint[], $3::text[], $4::text[]) AS u(invoice_id, customer_code, reference)
-      WHERE w.entity_id = $1 AND ll_reference_key(w.invoice_reference) = ll_reference_key(u.reference)
-        AND w.customer_code = u.customer_code
-      RETURNING w.receipt_id, u.invoice_id,
-                (SELECT external_reference FROM transactions r WHERE r.id = w.receipt_id) AS receipt_reference`,
-    [entity.id, invoices.map((i) => i.id), invoices.map((i) => i.customerCode), invoices.map((i) => i.reference)],
-  );
-  const pctx: PostingContext = { db, entity, actor };
-  for (const r of rows.sort((a, b) => Number(a.receipt_id) - Number(b.receipt_id))) {
-    const invoiceId = Number(r.invoice_id);
-    const a = await allocateOpen(pctx, invoiceId, Number(r.receipt_id), null, r.receipt_reference ?? '');
-    if (a.allocated) settled.set(invoiceId, [...(settled.get(invoiceId) ?? []), a.credit]);
-  }
-  return settled;
+  return settleAwaiting(db, entity, actor, 'invoice', invoices);
+}
+
+/**
+ * Sets against receipts a pipeline has just booked (or linked) the refunds booked before them that
+ * named them (migration 0105). Returns, per receipt id, the refunds set against it.
+ */
+export function settleAwaitingRefunds(
+  db: Queryable,
+  entity: EntityContext,
+  actor: string,
+  receipts: { id: number; customerCode: string; reference: string }[],
+): Promise<Map<number, string[]>> {
+  return settleAwaiting(db, entity, actor, 'receipt', receipts);
 }
