@@ -203,6 +203,43 @@ describe('GET /metrics', () => {
     await send(invoiceEvent('evt-late-inv', 'LATE-1', '10.00'));
     const { samples } = await scrape();
     expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
+
+    // One a person allocates by hand meanwhile (to another invoice) waits for nothing any more.
+    await send({
+      id: 'evt-early-pay-2',
+      type: 'payment.received',
+      created: Math.floor(Date.now() / 1000),
+      data: {
+        sourceId: 'pay-early-2',
+        externalReference: 'PAY-EARLY-2',
+        customerSourceId: 'cust-1',
+        date: '2026-11-22',
+        amount: '12.10',
+        currency: 'EUR',
+        invoiceExternalReference: 'NEVER-1',
+      },
+    });
+    await send(invoiceEvent('evt-other-inv', 'OTHER-1', '5.00'));
+    expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
+    const { rows } = await t.db.query<{ id: string; type: string }>(
+      `SELECT id, type FROM transactions WHERE entity_id = $1 AND external_reference IN ('PAY-EARLY-2', 'OTHER-1')`,
+      [c.entityId],
+    );
+    const id = (type: string) => Number(rows.find((r) => r.type === type)!.id);
+    const part = { transactionId1: id('SI'), transactionId2: id('SR'), date: '2026-11-22', reference: 'BY-HAND' };
+    // Part of it: still money waiting for NEVER-1.
+    expect((await c.post('/v1/allocations', { ...part, amount: '5.00' })).status).toBe(201);
+    expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
+    // The rest against another invoice: nothing left to wait with.
+    await send(invoiceEvent('evt-other-inv-2', 'OTHER-2', '10.00'));
+    const { rows: other } = await t.db.query<{ id: string }>(
+      `SELECT id FROM transactions WHERE entity_id = $1 AND external_reference = 'OTHER-2'`,
+      [c.entityId],
+    );
+    expect(
+      (await c.post('/v1/allocations', { ...part, transactionId1: Number(other[0]!.id), amount: '7.10' })).status,
+    ).toBe(201);
+    expect((await scrape()).samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
   });
 
   it('counts the refunds waiting for the payment they refund, until it is booked', async () => {

@@ -83,13 +83,13 @@ export class AppMetrics {
     });
     this.#awaiting = new Gauge({
       name: 'ledgerlink_payments_awaiting_invoice',
-      help: 'Receipts the embedded ledger booked unallocated, waiting for the invoice they name to be booked, by entity code.',
+      help: 'Receipts the embedded ledger booked unallocated, still open and waiting for the invoice they name to be booked, by entity code.',
       labelNames: ['entity'],
       registers,
     });
     this.#refundsAwaiting = new Gauge({
       name: 'ledgerlink_refunds_awaiting_payment',
-      help: 'Refunds the embedded ledger booked unallocated, waiting for the payment they refund to be booked, by entity code.',
+      help: 'Refunds the embedded ledger booked unallocated, still open and waiting for the payment they refund to be booked, by entity code.',
       labelNames: ['entity'],
       registers,
     });
@@ -164,13 +164,13 @@ export class AppMetrics {
       `SELECT e.code AS entity, h.kind, count(*)::text AS n
          FROM held_records h JOIN pipelines p ON p.id = h.pipeline_id JOIN entities e ON e.id = p.entity_id GROUP BY 1, 2`,
     );
+    // A waiting document a person has since allocated by hand waits for nothing: only those with
+    // money still open count.
     const awaiting = await db.query<{ entity: string; n: string }>(
-      `SELECT e.code AS entity, count(*)::text AS n
-         FROM payments_awaiting_invoice w JOIN entities e ON e.id = w.entity_id GROUP BY 1`,
+      awaitingSql('payments_awaiting_invoice', 'receipt_id', 'credit'),
     );
     const refundsAwaiting = await db.query<{ entity: string; n: string }>(
-      `SELECT e.code AS entity, count(*)::text AS n
-         FROM refunds_awaiting_payment w JOIN entities e ON e.id = w.entity_id GROUP BY 1`,
+      awaitingSql('refunds_awaiting_payment', 'refund_id', 'debit'),
     );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
     for (const g of [
@@ -198,4 +198,17 @@ export class AppMetrics {
       this.#outboxAge.set({ direction }, Math.max(0, Number(row?.age ?? 0)));
     }
   }
+}
+
+/**
+ * Documents booked before the one they name (migrations 0104, 0105), by entity code: those with
+ * something still open, so that one a person has allocated by hand meanwhile is not counted.
+ */
+function awaitingSql(table: string, waiting: string, side: 'debit' | 'credit'): string {
+  return `SELECT e.code AS entity, count(*)::text AS n
+            FROM ${table} w JOIN entities e ON e.id = w.entity_id JOIN transactions d ON d.id = w.${waiting}
+           WHERE d.gross > (SELECT COALESCE(sum(a.amount), 0) FROM allocations a
+                             WHERE a.${side}_transaction_id = d.id
+                               AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id))
+           GROUP BY 1`;
 }
