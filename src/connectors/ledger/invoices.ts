@@ -138,10 +138,10 @@ export async function createInvoices(
   });
   const settled = await settleAwaitingPayments(db, entity, actor, booked);
   for (const b of booked) {
-    const receipts = settled.get(b.id);
+    const said = settled.get(b.id);
     const r = results[b.at];
-    if (receipts && r?.ok) {
-      const paid = `paid by ${receipts.join(', ')}, booked before it`;
+    if (said && r?.ok) {
+      const paid = said.join('; ');
       results[b.at] = { ...r, message: r.message ? `${r.message}; ${paid}` : paid };
     }
   }

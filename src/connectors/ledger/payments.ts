@@ -133,6 +133,7 @@ export async function createPayments(
           const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
           let receiptId = existing?.id ?? null;
           let message: string | null = existing ? 'already in the ledger; linked' : null;
+          let waitsForInvoice = false;
           if (receiptId === null) {
             const r = await postReceipt(
               pctx,
@@ -176,6 +177,7 @@ export async function createPayments(
                  VALUES ($1, $2, $3, $4) ON CONFLICT (receipt_id) DO NOTHING`,
                 [receiptId, entity.id, customerCode, pay.invoiceExternalReference],
               );
+              waitsForInvoice = true;
               message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode} yet; allocated to it once it is booked`;
             } else {
               const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
@@ -183,12 +185,15 @@ export async function createPayments(
             }
           } else message ??= 'unallocated: the payment names no invoice';
           // Refunds booked before this payment (a refund webhook that overtook it) are set against
-          // what the payment has left once it paid its invoice: as if it had come first.
-          const refunds = (
-            await settleAwaitingRefunds(tx, entity, actor, [
-              { id: receiptId, customerCode, reference: pay.externalReference },
-            ])
-          ).get(receiptId);
+          // what the payment has left once it paid its invoice: as if they had come after it. One
+          // still waiting for its invoice keeps them waiting until that invoice is booked.
+          const refunds = waitsForInvoice
+            ? undefined
+            : (
+                await settleAwaitingRefunds(tx, entity, actor, [
+                  { id: receiptId, customerCode, reference: pay.externalReference },
+                ])
+              ).get(receiptId);
           if (refunds) message = `${message}; ${refunds.join(', ')} set against it, booked before it`;
           return ok(String(receiptId), { outcome: existing ? 'linked' : 'created', message });
         }),
@@ -239,15 +244,30 @@ export async function createRefunds(
                 ? Number(item.paymentTargetId)
                 : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
                   null);
-            if (receiptId === null) {
-              // Set against that payment by itself once a pipeline books it (settleAwaitingRefunds).
-              // postLedgerJournal holds the customer's row lock, as the payment's posting does.
+            // A receipt still waiting for the invoice it pays has not paid it yet: the refund takes
+            // what the invoice leaves, so it waits for that invoice too.
+            const invoiceAwaited =
+              receiptId === null
+                ? null
+                : ((
+                    await tx.query<{ invoice_reference: string }>(
+                      `SELECT invoice_reference FROM payments_awaiting_invoice WHERE receipt_id = $1`,
+                      [receiptId],
+                    )
+                  ).rows[0]?.invoice_reference ?? null);
+            if (receiptId === null || invoiceAwaited !== null) {
+              // Set against that payment by itself once a pipeline books it, or its invoice
+              // (settleAwaitingRefunds). postLedgerJournal holds the customer's row lock, as the
+              // payment's and the invoice's postings do.
               await tx.query(
                 `INSERT INTO refunds_awaiting_payment (refund_id, entity_id, customer_code, payment_reference)
                  VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING`,
                 [j.id, entity.id, customerCode, ref.paymentExternalReference],
               );
-              message = `unallocated: no receipt ${ref.paymentExternalReference} for ${customerCode} yet; set against it once it is booked`;
+              message =
+                invoiceAwaited === null
+                  ? `unallocated: no receipt ${ref.paymentExternalReference} for ${customerCode} yet; set against it once it is booked`
+                  : `unallocated: receipt ${ref.paymentExternalReference} waits for its invoice ${invoiceAwaited}; set against what it leaves once that is booked`;
             } else {
               const a = await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference);
               message = a.allocated ? `allocated against ${a.credit}` : `unallocated: ${a.credit} has nothing open`;
@@ -288,8 +308,8 @@ async function settleAwaiting(
   actor: string,
   arrived: keyof typeof AWAITING,
   docs: { id: number; customerCode: string; reference: string }[],
-): Promise<Map<number, string[]>> {
-  const settled = new Map<number, string[]>();
+): Promise<Settled> {
+  const settled: Settled = new Map();
   if (docs.length === 0) return settled;
   const a = AWAITING[arrived];
   const { rows } = await db.query<{ waiting_id: string; doc_id: string; waiting_reference: string | null }>(
@@ -308,33 +328,70 @@ async function settleAwaiting(
     const done = a.debit
       ? await allocateOpen(pctx, waitingId, docId, null, r.waiting_reference ?? '')
       : await allocateOpen(pctx, docId, waitingId, null, r.waiting_reference ?? '');
-    if (done.allocated) settled.set(docId, [...(settled.get(docId) ?? []), a.debit ? done.debit : done.credit]);
+    const list = settled.get(docId) ?? [];
+    list.push({
+      id: waitingId,
+      reference: r.waiting_reference ?? '',
+      label: a.debit ? done.debit : done.credit,
+      allocated: done.allocated,
+    });
+    settled.set(docId, list);
   }
   return settled;
 }
 
+/** Per document that arrived, the waiting documents settled against it (allocated, or nothing left to). */
+type Settled = Map<number, { id: number; reference: string; label: string; allocated: boolean }[]>;
+
 /**
  * Allocates to sales invoices a pipeline has just booked (or linked) the receipts booked before
- * them that named them (migration 0104). Returns, per invoice id, the receipts allocated to it.
+ * them that named them (migration 0104), then sets against those receipts the refunds that waited
+ * for them to pay their invoice (0105). Returns, per invoice id, what it says of them: `paid by
+ * Receipt 7 (PAY-1)`, `Debit journal 9 (RF-1) set against Receipt 7 (PAY-1)`.
  */
-export function settleAwaitingPayments(
+export async function settleAwaitingPayments(
   db: Queryable,
   entity: EntityContext,
   actor: string,
   invoices: { id: number; customerCode: string; reference: string }[],
 ): Promise<Map<number, string[]>> {
-  return settleAwaiting(db, entity, actor, 'invoice', invoices);
+  const receipts = await settleAwaiting(db, entity, actor, 'invoice', invoices);
+  const customerOf = new Map(invoices.map((i) => [i.id, i.customerCode]));
+  const waited = [...receipts].flatMap(([invoiceId, list]) =>
+    list.map((r) => ({ invoiceId, receipt: r, customerCode: customerOf.get(invoiceId)! })),
+  );
+  const refunds = await settleAwaiting(
+    db,
+    entity,
+    actor,
+    'receipt',
+    waited.map((w) => ({ id: w.receipt.id, customerCode: w.customerCode, reference: w.receipt.reference })),
+  );
+  const out = new Map<number, string[]>();
+  const say = (invoiceId: number, text: string) => out.set(invoiceId, [...(out.get(invoiceId) ?? []), text]);
+  for (const w of waited) {
+    if (w.receipt.allocated) say(w.invoiceId, `paid by ${w.receipt.label}, booked before it`);
+    for (const r of refunds.get(w.receipt.id) ?? [])
+      if (r.allocated) say(w.invoiceId, `${r.label} set against ${w.receipt.label}`);
+  }
+  return out;
 }
 
 /**
  * Sets against receipts a pipeline has just booked (or linked) the refunds booked before them that
- * named them (migration 0105). Returns, per receipt id, the refunds set against it.
+ * named them (migration 0105). Returns, per receipt id, how the refunds set against it are named.
  */
-export function settleAwaitingRefunds(
+export async function settleAwaitingRefunds(
   db: Queryable,
   entity: EntityContext,
   actor: string,
   receipts: { id: number; customerCode: string; reference: string }[],
 ): Promise<Map<number, string[]>> {
-  return settleAwaiting(db, entity, actor, 'receipt', receipts);
+  const settled = await settleAwaiting(db, entity, actor, 'receipt', receipts);
+  return new Map(
+    [...settled].flatMap(([id, list]) => {
+      const labels = list.filter((r) => r.allocated).map((r) => r.label);
+      return labels.length > 0 ? [[id, labels] as const] : [];
+    }),
+  );
 }
