@@ -363,6 +363,28 @@ describe('canonical webhooks', () => {
       expect(await against(`RF-${ref}`), ref).toEqual([
         { amount: '1000', receipt: ref, date: '2026-11-23', reference: `RF-${ref}` },
       ]);
+    // An invoice, its payment and a refund of that payment, all three at the same moment through
+    // three pipelines: the payment pays the invoice's 12.10 first, the refund gets the 7.90 left.
+    await definePipeline(t.db, 'HOOK', { name: 'orders', source: { type: 'webhook' }, webhookSecret: SECRET });
+    const triples = Array.from({ length: 8 }, (_, i) => `TRIPLE-${i}`);
+    await Promise.all(
+      triples.flatMap((ref) => [
+        send(invoiceEvent(`SO-${ref}`, '10.00'), { pipeline: 'orders' }),
+        send(paymentEvent(`PAY-${ref}`, '20.00', `SO-${ref}`)),
+        send(refundEvent(`RF-${ref}`, '10.00', `PAY-${ref}`), { pipeline: 'refunds' }),
+      ]),
+    );
+    for (const ref of triples) {
+      expect(await against(`RF-${ref}`), ref).toEqual([
+        { amount: '790', receipt: `PAY-${ref}`, date: '2026-11-23', reference: `RF-${ref}` },
+      ]);
+      const { rows } = await t.db.query<{ amount: string }>(
+        `SELECT a.amount FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
+          WHERE i.entity_id = $1 AND i.external_reference = $2`,
+        [c.entityId, `SO-${ref}`],
+      );
+      expect(rows, ref).toEqual([{ amount: '1210' }]);
+    }
     expect(await waiting()).toEqual([]);
     await checkInvariants(t.db, c.entityId);
   });
