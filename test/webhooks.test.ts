@@ -89,6 +89,26 @@ async function transaction(type: string, ref: string) {
   return rows;
 }
 
+/** The allocations against a debit document of this entity: amount, the credit document's reference, date, allocation reference. */
+async function allocationsOn(type: string, reference: string) {
+  const { rows } = await t.db.query<{ amount: string; receipt: string; date: string; reference: string }>(
+    `SELECT a.amount, r.external_reference AS receipt, a.allocation_date::text AS date, a.reference FROM allocations a
+       JOIN transactions d ON d.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
+      WHERE d.entity_id = $1 AND d.type = $2 AND d.external_reference = $3`,
+    [c.entityId, type, reference],
+  );
+  return rows;
+}
+
+/** What the run records say of a source record, oldest first. */
+async function message(kind: string, sourceId: string) {
+  const { rows } = await t.db.query<{ message: string }>(
+    `SELECT message FROM run_records WHERE kind = $1 AND source_id = $2 ORDER BY id`,
+    [kind, sourceId],
+  );
+  return rows.map((r) => r.message);
+}
+
 describe('canonical webhooks', () => {
   it('posts an invoice with its embedded customer, a payment allocated to it with its fee, and a refund against the receipt', async () => {
     // 4200.10 is sent as a JSON number: it must arrive as exactly 4200.10, not a float.
@@ -152,22 +172,8 @@ describe('canonical webhooks', () => {
   });
 
   it('allocates a payment that overtook its invoice once the invoice is booked, by itself and once', async () => {
-    const allocated = async (invoice: string) => {
-      const { rows } = await t.db.query<{ amount: string; receipt: string; date: string }>(
-        `SELECT a.amount, r.external_reference AS receipt, a.allocation_date::text AS date FROM allocations a
-           JOIN transactions i ON i.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
-          WHERE i.entity_id = $1 AND i.external_reference = $2`,
-        [c.entityId, invoice],
-      );
-      return rows;
-    };
-    const message = async (kind: string, sourceId: string) => {
-      const { rows } = await t.db.query<{ message: string }>(
-        `SELECT message FROM run_records WHERE kind = $1 AND source_id = $2 ORDER BY id`,
-        [kind, sourceId],
-      );
-      return rows.map((r) => r.message);
-    };
+    const allocated = async (invoice: string) =>
+      (await allocationsOn('SI', invoice)).map((a) => ({ amount: a.amount, receipt: a.receipt, date: a.date }));
     // The shop's payment webhook overtakes its invoice's: the money is booked at once, unallocated.
     expect((await send(paymentEvent('PAY-EARLY', '121.00', 'SO-LATE'))).status).toBe(202);
     const [receipt] = await transaction('SR', 'PAY-EARLY');
@@ -278,22 +284,7 @@ describe('canonical webhooks', () => {
         paymentExternalReference: paymentRef,
       },
     });
-    const against = async (refund: string) => {
-      const { rows } = await t.db.query<{ amount: string; receipt: string; date: string; reference: string }>(
-        `SELECT a.amount, r.external_reference AS receipt, a.allocation_date::text AS date, a.reference FROM allocations a
-           JOIN transactions d ON d.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
-          WHERE d.entity_id = $1 AND d.type = 'SD' AND d.external_reference = $2`,
-        [c.entityId, refund],
-      );
-      return rows;
-    };
-    const message = async (kind: string, sourceId: string) => {
-      const { rows } = await t.db.query<{ message: string }>(
-        `SELECT message FROM run_records WHERE kind = $1 AND source_id = $2 ORDER BY id`,
-        [kind, sourceId],
-      );
-      return rows.map((r) => r.message);
-    };
+    const against = (refund: string) => allocationsOn('SD', refund);
     const waiting = async () =>
       (
         await t.db.query<{ payment_reference: string }>(
@@ -334,12 +325,7 @@ describe('canonical webhooks', () => {
     expect(await against('RF-REST')).toEqual([
       { amount: '7900', receipt: 'PAY-RPAID', date: '2026-11-23', reference: 'RF-REST' },
     ]);
-    const { rows: paid } = await t.db.query<{ amount: string }>(
-      `SELECT a.amount FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
-        WHERE i.entity_id = $1 AND i.external_reference = 'SO-RPAID'`,
-      [c.entityId],
-    );
-    expect(paid).toEqual([{ amount: '12100' }]);
+    expect((await allocationsOn('SI', 'SO-RPAID')).map((a) => a.amount)).toEqual(['12100']);
     // ... and a refund of money that went wholly to its invoice stays unallocated, as it would
     // have in that order: the customer owes the invoice again. The note goes: nothing to wait for.
     expect((await send(invoiceEvent('SO-RFULL', '100.00'))).status).toBe(202);
@@ -378,12 +364,10 @@ describe('canonical webhooks', () => {
       expect(await against(`RF-${ref}`), ref).toEqual([
         { amount: '790', receipt: `PAY-${ref}`, date: '2026-11-23', reference: `RF-${ref}` },
       ]);
-      const { rows } = await t.db.query<{ amount: string }>(
-        `SELECT a.amount FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
-          WHERE i.entity_id = $1 AND i.external_reference = $2`,
-        [c.entityId, `SO-${ref}`],
-      );
-      expect(rows, ref).toEqual([{ amount: '1210' }]);
+      expect(
+        (await allocationsOn('SI', `SO-${ref}`)).map((a) => a.amount),
+        ref,
+      ).toEqual(['1210']);
     }
     expect(await waiting()).toEqual([]);
     await checkInvariants(t.db, c.entityId);
@@ -414,13 +398,10 @@ describe('canonical webhooks', () => {
       ]),
     );
     for (const ref of refs) {
-      const { rows } = await t.db.query<{ amount: string; receipt: string }>(
-        `SELECT a.amount, r.external_reference AS receipt FROM allocations a
-           JOIN transactions i ON i.id = a.debit_transaction_id JOIN transactions r ON r.id = a.credit_transaction_id
-          WHERE i.entity_id = $1 AND i.external_reference = $2`,
-        [c.entityId, ref],
-      );
-      expect(rows, ref).toEqual([{ amount: '1210', receipt: `PAY-${ref}` }]);
+      expect(
+        (await allocationsOn('SI', ref)).map((a) => ({ amount: a.amount, receipt: a.receipt })),
+        ref,
+      ).toEqual([{ amount: '1210', receipt: `PAY-${ref}` }]);
       expect(await transaction('SR', `PAY-${ref}`), ref).toHaveLength(1);
     }
     const { rows: left } = await t.db.query(`SELECT 1 FROM payments_awaiting_invoice WHERE entity_id = $1`, [
