@@ -89,7 +89,7 @@ export class AppMetrics {
     });
     this.#refundsAwaiting = new Gauge({
       name: 'ledgerlink_refunds_awaiting_payment',
-      help: 'Refunds the embedded ledger booked unallocated, still open and waiting for the payment they refund to be booked, by entity code.',
+      help: 'Refunds the embedded ledger booked unallocated, still open and waiting for the payment they refund (and its invoice) to be booked, by entity code.',
       labelNames: ['entity'],
       registers,
     });
