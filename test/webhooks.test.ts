@@ -335,6 +335,37 @@ describe('canonical webhooks', () => {
     expect(await message('payment', 'pay-PAY-RFULL')).toEqual([expect.stringMatching(/^allocated to /)]);
     expect(await waiting()).toEqual([]);
 
+    // A payment waiting for an invoice that a person then keys in by hand (which settles nothing):
+    // a refund of it does not wait for that invoice, it takes what the payment has open.
+    expect((await send(paymentEvent('PAY-RHAND', '50.00', 'SO-RHAND'))).status).toBe(202);
+    const keyed = await c.post('/v1/sales/batch-invoices', {
+      customerCode: 'CUST-1',
+      invoiceDate: '2026-11-21',
+      externalReference: 'SO-RHAND',
+      lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '30.00' }],
+    });
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    expect((await send(refundEvent('RF-RHAND', '10.00', 'PAY-RHAND'))).status).toBe(202);
+    expect(await against('RF-RHAND')).toEqual([
+      { amount: '1000', receipt: 'PAY-RHAND', date: '2026-11-23', reference: 'RF-RHAND' },
+    ]);
+    // The payment, sent again through another pipeline, is linked and now finds its invoice:
+    // allocated to it, and no longer noted as waiting.
+    await definePipeline(t.db, 'HOOK', { name: 'payments-again', source: { type: 'webhook' }, webhookSecret: SECRET });
+    const again = paymentEvent('PAY-RHAND', '50.00', 'SO-RHAND');
+    const withCustomer = {
+      ...again,
+      data: { ...again.data, customer: { sourceId: 'cust-1', name: 'Customer cust-1' } },
+    };
+    expect((await send(withCustomer, { pipeline: 'payments-again' })).status).toBe(202);
+    expect((await allocationsOn('SI', 'SO-RHAND')).map((a) => a.amount)).toEqual(['3000']);
+    const { rows: still } = await t.db.query(
+      `SELECT 1 FROM payments_awaiting_invoice w JOIN transactions r ON r.id = w.receipt_id
+        WHERE r.entity_id = $1 AND r.external_reference = 'PAY-RHAND'`,
+      [c.entityId],
+    );
+    expect(still).toEqual([]);
+
     // Refunds through another pipeline of the entity, each at the same moment as its payment (on
     // PostgreSQL two transactions at once): whichever commits first, the refund ends set against it.
     await definePipeline(t.db, 'HOOK', { name: 'refunds', source: { type: 'webhook' }, webhookSecret: SECRET });

@@ -180,6 +180,8 @@ export async function createPayments(
               waitsForInvoice = true;
               message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode} yet; allocated to it once it is booked`;
             } else {
+              // Sent again once its invoice is in the ledger: it waits no more.
+              await tx.query(`DELETE FROM payments_awaiting_invoice WHERE receipt_id = $1`, [receiptId]);
               const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
               message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
             }
@@ -245,16 +247,19 @@ export async function createRefunds(
                 : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
                   null);
             // A receipt still waiting for the invoice it pays has not paid it yet: the refund takes
-            // what the invoice leaves, so it waits for that invoice too.
-            const invoiceAwaited =
+            // what the invoice leaves, so it waits for that invoice too, unless the invoice is in
+            // the ledger by now (entered by hand, which settles nothing: a person allocates).
+            const noted =
               receiptId === null
-                ? null
-                : ((
+                ? undefined
+                : (
                     await tx.query<{ invoice_reference: string }>(
                       `SELECT invoice_reference FROM payments_awaiting_invoice WHERE receipt_id = $1`,
                       [receiptId],
                     )
-                  ).rows[0]?.invoice_reference ?? null);
+                  ).rows[0]?.invoice_reference;
+            const invoiceAwaited =
+              noted !== undefined && !(await findTransaction(tx, entity.id, customerCode, 'SI', noted)) ? noted : null;
             if (receiptId === null || invoiceAwaited !== null) {
               // Set against that payment by itself once a pipeline books it, or its invoice
               // (settleAwaitingRefunds). postLedgerJournal holds the customer's row lock, as the
