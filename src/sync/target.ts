@@ -59,6 +59,14 @@ export type ItemResult =
       message?: string | null | undefined;
       /** A draft request the target answered with a document it had already posted: `invoice`. */
       documentKind?: 'invoice' | 'draft' | undefined;
+      /**
+       * For a payment naming an invoice the pipeline had not booked, to a target with
+       * `applyEarlyPayments`: true when it was booked without that invoice (the target did not
+       * hold it), false when the target found the invoice itself and applied the payment to it.
+       * Unless false (unset: a payment found again by reference after a lost answer), the engine
+       * notes it and hands it to `applyEarlyPayments` once the pipeline books that invoice.
+       */
+      awaitsInvoice?: boolean | undefined;
     }
   | { ok: false; error: ItemError };
 
@@ -196,6 +204,19 @@ export interface TargetPayment {
   idempotencyKey: string;
 }
 
+/**
+ * A payment the target booked before the invoice it names (its result said `awaitsInvoice`), and
+ * that invoice, which the pipeline has booked since.
+ */
+export interface EarlyPayment {
+  paymentSourceId: string;
+  paymentTargetId: string;
+  paymentReference: string;
+  customerTargetId: string;
+  invoiceTargetId: string;
+  invoiceReference: string;
+}
+
 export interface TargetRefund {
   sourceId: string;
   record: CanonicalRefund;
@@ -279,6 +300,14 @@ export interface TargetConnector {
    * target's own id for it (a ledger allocation, a Xero AllocationID).
    */
   createAllocations?(ctx: TargetCallContext, items: TargetAllocation[]): Promise<ItemResult[]>;
+  /**
+   * Applies payments booked before their invoice to that invoice, now booked: as much as the
+   * payment holds unapplied and the invoice still owes, read from the target, so that running it
+   * again after a lost answer applies nothing twice. Each result's targetId is the payment's; its
+   * message says what was applied. A target implements it when it books a payment without its
+   * invoice unapplied and says so (`awaitsInvoice`).
+   */
+  applyEarlyPayments?(ctx: TargetCallContext, items: EarlyPayment[]): Promise<ItemResult[]>;
   /**
    * An allocation the target already holds between the same two documents, for the same amount
    * on the same date, that is none of `taken` (the allocations this pipeline has already mapped):

@@ -1,6 +1,7 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import {
+  type EarlyPayment,
   type FoundDocument,
   type ItemError,
   type ItemResult,
@@ -19,8 +20,8 @@ import {
   quote,
   requestIdFor,
 } from './api.ts';
-import type { DocumentContext } from './documents.ts';
-import { minorUnits, money } from './map.ts';
+import { type DocumentContext, EARLY_NOTE } from './documents.ts';
+import { minorUnits, money, scalar } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -431,4 +432,116 @@ export async function findAllocation(
     formatAmount(accounted + amount.value, a.currency),
   );
   return taken.has(id) ? null : { targetId: id };
+}
+
+/**
+ * Applies payments booked before their invoice (`EARLY_NOTE` in their PrivateNote) to that invoice,
+ * now booked: as much as the payment holds unapplied and the invoice still owes, read just before,
+ * through the same Payment update as an allocation. Sent again after a lost answer it reads what
+ * the first one applied and applies nothing twice. A payment QuickBooks holds otherwise (applied
+ * as it was booked, found again by reference after a lost answer) is left as it is.
+ */
+export async function applyEarlyPayments(
+  c: DocumentContext,
+  ctx: TargetCallContext,
+  items: EarlyPayment[],
+): Promise<ItemResult[]> {
+  const read = await readAll(c.api, ctx, [
+    { entity: 'Invoice', ids: items.map((i) => i.invoiceTargetId) },
+    { entity: 'Payment', ids: items.map((i) => i.paymentTargetId) },
+  ]);
+  const results: ItemResult[] = new Array<ItemResult>(items.length);
+  const open = new Map<string, bigint>();
+  const planned: { n: number; allocation: TargetAllocation; amount: string }[] = [];
+  const home = c.company.homeCurrency;
+  items.forEach((item, n) => {
+    const pay = read.get(`Payment:${item.paymentTargetId}`);
+    const inv = read.get(`Invoice:${item.invoiceTargetId}`);
+    const payment = `payment ${item.paymentReference} (QuickBooks Payment ${item.paymentTargetId})`;
+    const invoice = `invoice ${item.invoiceReference} (QuickBooks Invoice ${item.invoiceTargetId})`;
+    if (!pay) return void (results[n] = failed(refusal(`${payment} is no longer in QuickBooks`)));
+    if (!inv) return void (results[n] = failed(refusal(`${invoice} is no longer in QuickBooks`)));
+    if (!scalar(pay.PrivateNote).startsWith(`${EARLY_NOTE}${item.invoiceReference}\n`))
+      return void (results[n] = ok(pay.Id, {
+        outcome: 'unchanged',
+        message: `${payment} was not booked before ${invoice}: nothing to apply`,
+      }));
+    const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value;
+    if (customerOf(pay) !== customerOf(inv))
+      return void (results[n] = failed(
+        refusal(
+          `${payment} is now customer ${customerOf(pay)}'s in QuickBooks, and ${invoice} customer ${customerOf(inv)}'s`,
+        ),
+      ));
+    const currency = currencyOf(pay, home);
+    if (currencyOf(inv, home) !== currency)
+      return void (results[n] = failed(
+        refusal(
+          `${payment} is in ${currency} and ${invoice} in ${currencyOf(inv, home)}: QuickBooks applies only within one currency`,
+        ),
+      ));
+    const left = open.get(`Payment:${pay.Id}`) ?? minorUnits(pay.UnappliedAmt, currency) ?? 0n;
+    const owed = open.get(`Invoice:${inv.Id}`) ?? minorUnits(inv.Balance, currency) ?? 0n;
+    const take = left < owed ? left : owed;
+    const already = appliedTo(pay, 'Invoice', inv.Id, currency);
+    // Applied by an earlier attempt whose answer was lost: said as applied, nothing sent.
+    if (take <= 0n && already > 0n)
+      return void (results[n] = ok(pay.Id, {
+        outcome: 'updated',
+        message: `applied ${currency} ${formatAmount(already, currency)} to ${invoice}, booked after it`,
+      }));
+    if (take <= 0n)
+      return void (results[n] = ok(pay.Id, {
+        outcome: 'unchanged',
+        message: `nothing to apply to ${invoice}: ${
+          left <= 0n ? `${payment} holds nothing unapplied` : 'the invoice owes nothing'
+        }`,
+      }));
+    open.set(`Payment:${pay.Id}`, left - take);
+    open.set(`Invoice:${inv.Id}`, owed - take);
+    const amount = formatAmount(take, currency);
+    planned.push({
+      n,
+      amount: `${currency} ${amount}`,
+      allocation: {
+        sourceId: `early:${item.paymentSourceId}`,
+        customerTargetId: item.customerTargetId,
+        invoiceTargetId: inv.Id,
+        fromTargetId: pay.Id,
+        idempotencyKey: `early:${pay.Id}>${inv.Id}:${amount}`,
+        record: {
+          kind: 'allocation',
+          sourceId: `early:${item.paymentSourceId}`,
+          customerSourceId: item.customerTargetId,
+          date: scalar(pay.TxnDate),
+          currency,
+          amount,
+          invoiceExternalReference: item.invoiceReference,
+          from: 'payment',
+          fromExternalReference: item.paymentReference,
+        },
+      },
+    });
+  });
+  const answers =
+    planned.length > 0
+      ? await createAllocations(
+          c,
+          ctx,
+          planned.map((p) => p.allocation),
+        )
+      : [];
+  answers.forEach((a, k) => {
+    const { n, amount } = planned[k]!;
+    const item = items[n]!;
+    results[n] = a.ok
+      ? ok(item.paymentTargetId, {
+          outcome: 'updated',
+          message: `applied ${amount} to invoice ${item.invoiceReference} (QuickBooks Invoice ${item.invoiceTargetId}), booked after it${
+            open.get(`Payment:${item.paymentTargetId}`)! > 0n ? '; the rest stays unapplied on the customer' : ''
+          }`,
+        })
+      : a;
+  });
+  return results;
 }

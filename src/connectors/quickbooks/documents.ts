@@ -61,6 +61,8 @@ export interface Built {
   entity: 'Invoice' | 'CreditMemo' | 'Payment' | 'RefundReceipt';
   body: Record<string, unknown>;
   message?: string;
+  /** A payment naming an invoice: whether it was booked without it (`ItemResult.awaitsInvoice`). */
+  awaitsInvoice?: boolean;
 }
 
 /**
@@ -191,7 +193,12 @@ export async function send(
   answers.forEach((a, k) => {
     const { n, b } = todo[k]!;
     if (a.ok) {
-      results[n] = ok(a.entity!.Id, { number: number(a.entity!, n), outcome: 'created', message: b.message ?? null });
+      results[n] = ok(a.entity!.Id, {
+        number: number(a.entity!, n),
+        outcome: 'created',
+        message: b.message ?? null,
+        ...(b.awaitsInvoice !== undefined ? { awaitsInvoice: b.awaitsInvoice } : {}),
+      });
       return;
     }
     const code = faultCode(a.fault);
@@ -223,6 +230,13 @@ export async function createInvoices(
     (e) => scalar(e.DocNumber),
   );
 }
+
+/**
+ * The first line of the PrivateNote of a payment booked before the invoice it names: whoever reads
+ * it in QuickBooks knows what it waits for, and `applyEarlyPayments` applies only such a payment.
+ * (The reference line stays last: `referenceOf` reads it to the end of the note.)
+ */
+export const EARLY_NOTE = 'ledgerlink for invoice: ';
 
 /**
  * Payments applied to the invoice they pay: as much as the invoice still owes (read just before),
@@ -275,6 +289,11 @@ export async function createPayments(
     const notes: string[] = [];
     if (inv && applied < total.value)
       notes.push(`${formatAmount(total.value - applied, p.currency)} left unapplied (the invoice owed less)`);
+    // Named but not in QuickBooks yet (its webhook came after the payment's): booked unapplied,
+    // and applied once the pipeline books that invoice (applyEarlyPayments).
+    const early = !invoiceId && p.invoiceExternalReference ? p.invoiceExternalReference : null;
+    if (early)
+      notes.push(`booked unapplied: invoice ${early} is not in QuickBooks yet; applied to it once it is booked`);
     return {
       entity: 'Payment',
       body: {
@@ -283,7 +302,9 @@ export async function createPayments(
         TotalAmt: money(total.value, p.currency),
         CurrencyRef: { value: p.currency },
         PaymentRefNum: docNumberFor(p.externalReference),
-        PrivateNote: referenceNote(p.externalReference),
+        PrivateNote: early
+          ? `${EARLY_NOTE}${early}\n${referenceNote(p.externalReference)}`
+          : referenceNote(p.externalReference),
         DepositToAccountRef: { value: account.Id },
         Line:
           applied > 0n
@@ -291,6 +312,7 @@ export async function createPayments(
             : [],
       },
       ...(notes.length > 0 ? { message: notes.join('; ') } : {}),
+      ...(p.invoiceExternalReference && !d.invoiceTargetId ? { awaitsInvoice: early !== null } : {}),
     };
   });
   const fees = await withFees(c, ctx, items, built);

@@ -214,6 +214,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
     createRefunds: async (ctx, items) => createRefunds((await sessionFor(ctx)).docs, ctx, items),
     createCreditNotes: async (ctx, items) => createCreditMemos((await sessionFor(ctx)).docs, ctx, items),
     createAllocations: async (ctx, items) => allocations.createAllocations((await sessionFor(ctx)).docs, ctx, items),
+    applyEarlyPayments: async (ctx, items) => allocations.applyEarlyPayments((await sessionFor(ctx)).docs, ctx, items),
     findAllocation: async (ctx, item, taken) =>
       allocations.findAllocation((await sessionFor(ctx)).docs, ctx, item, taken),
 

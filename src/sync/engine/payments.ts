@@ -5,6 +5,7 @@ import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { notePaymentsBeforeInvoice } from './early-payments.ts';
 import { recordSourceDocuments } from './invoices.ts';
 import { type DocumentKey, type Unavailable, documentKey, lacking, onTheirWay, parkedHere } from './waiting.ts';
 
@@ -116,6 +117,7 @@ const paymentDelivery: Delivery<TargetPayment> = {
         };
       }),
     );
+    await notePaymentsBeforeInvoice(ctx, tx, done);
   },
 };
 

@@ -1,0 +1,177 @@
+import type { Queryable } from '../../db/database.ts';
+import { ConnectorError } from '../connector.ts';
+import type { EarlyPayment, TargetPayment } from '../target.ts';
+import { type PageOutcome, type SyncContext, callContext } from './context.ts';
+import type { Delivered } from './deliver.ts';
+
+/*
+ * Payments a remote target booked before the invoice they name (migration 0106). A payment webhook
+ * may overtake its invoice's, a payout file may be imported before the invoices: the payment goes
+ * to the target unapplied (QuickBooks keeps it on the customer). The engine notes it in the
+ * transaction that maps it; once the pipeline has booked an invoice of that customer and
+ * reference, the end of a run (and the workers' timer) hands both to the target's
+ * `applyEarlyPayments`, which applies what both still have open. The embedded ledger settles its
+ * own in the invoice's transaction (migration 0104); Xero applies its overpayments itself.
+ */
+
+/** Notes to apply in one call to the target, and passes at most per sweep. */
+const BATCH = 100;
+const PASSES = 20;
+/** Retryable failures after which a note is given up, and the run says so. */
+export const EARLY_PAYMENT_ATTEMPTS = 10;
+/** How long a sweep holds the notes it works on; one whose process died lets go after it. */
+const CLAIM_SECONDS = 300;
+
+/**
+ * Notes the payments just mapped that named an invoice the pipeline had not booked, unless the
+ * target found that invoice itself (`awaitsInvoice: false`). In the transaction that maps them.
+ */
+export async function notePaymentsBeforeInvoice(
+  ctx: SyncContext,
+  tx: Queryable,
+  done: Delivered<TargetPayment>[],
+): Promise<void> {
+  if (ctx.target.transactional || !ctx.target.applyEarlyPayments) return;
+  const early = done.filter(
+    ({ item, result }) =>
+      item.doc.invoiceTargetId === null && item.doc.record.invoiceExternalReference && result.awaitsInvoice !== false,
+  );
+  if (early.length === 0) return;
+  await tx.query(
+    `INSERT INTO payments_before_invoice
+       (pipeline_id, payment_source_id, payment_target_id, payment_reference, customer_target_id, invoice_reference)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+     ON CONFLICT (pipeline_id, payment_source_id) DO NOTHING`,
+    [
+      ctx.pipeline.id,
+      early.map((d) => d.item.sourceId),
+      early.map((d) => d.result.targetId),
+      early.map((d) => d.item.doc.record.externalReference),
+      early.map((d) => d.item.doc.customerTargetId),
+      early.map((d) => d.item.doc.record.invoiceExternalReference!),
+    ],
+  );
+}
+
+interface Note {
+  payment_source_id: string;
+  payment_target_id: string;
+  payment_reference: string;
+  customer_target_id: string;
+  invoice_reference: string;
+  invoice_target_id: string;
+  attempts: number;
+}
+
+/**
+ * Applies the noted payments whose invoice the pipeline has booked since: claimed first (another
+ * run or worker sweeping at the same moment leaves them be), then sent to the target a hundred at
+ * a time. Applied: the note goes and the payment's run record says what was applied. A retryable
+ * failure keeps the note for the next sweep, ten times at most; refused, or given up, the note
+ * goes and an exception (`EARLY_PAYMENT_NOT_APPLIED`) tells a person to apply it in the target.
+ * What it did goes into `out`, which the caller saves.
+ */
+export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Promise<void> {
+  const target = ctx.target;
+  if (target.transactional || !target.applyEarlyPayments) return;
+  // Each note once a sweep: one the target could not take now waits for the next.
+  const tried: string[] = [];
+  for (let pass = 0; pass < PASSES; pass++) {
+    const { rows } = await ctx.db.query<Note>(
+      `WITH due AS (
+         SELECT DISTINCT ON (n.payment_source_id) n.payment_source_id, m.target_id AS invoice_target_id
+           FROM payments_before_invoice n
+           JOIN source_documents sd ON sd.pipeline_id = n.pipeline_id AND sd.kind = 'invoice'
+                                   AND sd.customer_code = n.customer_target_id AND sd.external_reference = n.invoice_reference
+           JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = 'invoice' AND m.source_id = sd.source_id
+          WHERE n.pipeline_id = $1 AND n.attempts < $2 AND (n.claimed_until IS NULL OR n.claimed_until < now())
+            AND n.payment_source_id <> ALL($5::text[])
+          ORDER BY n.payment_source_id, m.created_at
+          LIMIT $3)
+       UPDATE payments_before_invoice n SET claimed_until = now() + make_interval(secs => $4)
+         FROM due
+        WHERE n.pipeline_id = $1 AND n.payment_source_id = due.payment_source_id
+          AND (n.claimed_until IS NULL OR n.claimed_until < now())
+       RETURNING n.payment_source_id, n.payment_target_id, n.payment_reference, n.customer_target_id,
+                 n.invoice_reference, due.invoice_target_id, n.attempts`,
+      [ctx.pipeline.id, EARLY_PAYMENT_ATTEMPTS, BATCH, CLAIM_SECONDS, tried],
+    );
+    if (rows.length === 0) return;
+    tried.push(...rows.map((r) => r.payment_source_id));
+    const items: EarlyPayment[] = rows.map((r) => ({
+      paymentSourceId: r.payment_source_id,
+      paymentTargetId: r.payment_target_id,
+      paymentReference: r.payment_reference,
+      customerTargetId: r.customer_target_id,
+      invoiceTargetId: r.invoice_target_id,
+      invoiceReference: r.invoice_reference,
+    }));
+    let failure: string | null = null;
+    let results: Awaited<ReturnType<NonNullable<typeof target.applyEarlyPayments>>> = [];
+    try {
+      results = await target.applyEarlyPayments(callContext(ctx), items);
+    } catch (err) {
+      if (!(err instanceof ConnectorError)) {
+        await release(ctx, rows, []);
+        throw err;
+      }
+      // The target could not be reached or refused the call as a whole: every note is tried again.
+      failure = err.message;
+      ctx.log.warn({ err: err.message }, `could not apply payments booked before their invoice in ${target.type}`);
+    }
+    const gone: string[] = [];
+    const again: Note[] = [];
+    rows.forEach((r, n) => {
+      const result = results[n];
+      const payment = `payment ${r.payment_reference}`;
+      const invoice = `invoice ${r.invoice_reference}`;
+      if (result?.ok) {
+        gone.push(r.payment_source_id);
+        out.record({
+          kind: 'payment',
+          sourceId: r.payment_source_id,
+          outcome: result.outcome === 'unchanged' ? 'skipped' : 'updated',
+          targetId: r.payment_target_id,
+          message: result.message ?? `applied to ${invoice}, booked after it`,
+        });
+        return;
+      }
+      const error = result ? result.error : { message: failure ?? 'no answer', retryable: true };
+      const last = r.attempts + 1 >= EARLY_PAYMENT_ATTEMPTS;
+      if (error.retryable && !last) return void again.push(r);
+      gone.push(r.payment_source_id);
+      // For a person: an exception that names both documents (nothing to retry: both are booked).
+      out.park({
+        kind: 'payment',
+        sourceId: r.payment_source_id,
+        reasonCode: 'EARLY_PAYMENT_NOT_APPLIED',
+        message: `${payment} (${target.type} id ${r.payment_target_id}) was booked before ${invoice} (${
+          target.type
+        } id ${r.invoice_target_id}) and is not applied to it: ${error.message}${
+          error.retryable ? ` (gave up after ${EARLY_PAYMENT_ATTEMPTS} attempts)` : ''
+        }; apply it in ${target.type}, then resolve this exception`,
+        field: 'invoiceExternalReference',
+        payload: {},
+      });
+    });
+    await release(ctx, again, gone);
+    if (failure !== null) return;
+  }
+}
+
+/** Lets go of the notes tried again later (one more attempt each), and removes those done with. */
+async function release(ctx: SyncContext, again: Note[], gone: string[]): Promise<void> {
+  await ctx.db.transaction(async (tx) => {
+    if (gone.length > 0)
+      await tx.query(
+        `DELETE FROM payments_before_invoice WHERE pipeline_id = $1 AND payment_source_id = ANY($2::text[])`,
+        [ctx.pipeline.id, gone],
+      );
+    if (again.length > 0)
+      await tx.query(
+        `UPDATE payments_before_invoice SET attempts = attempts + 1, claimed_until = NULL
+          WHERE pipeline_id = $1 AND payment_source_id = ANY($2::text[])`,
+        [ctx.pipeline.id, again.map((r) => r.payment_source_id)],
+      );
+  });
+}

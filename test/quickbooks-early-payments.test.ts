@@ -1,0 +1,354 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type TestApp } from './helpers/app.ts';
+import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { processScope } from './helpers/scoped.ts';
+import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
+import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
+import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * A payment that reaches QuickBooks before the invoice it names (a shop's payment webhook that
+ * overtook its invoice's) is booked unapplied on the customer, noted (migration 0106), and applied
+ * to the invoice by the run that books it: in full, in part, with the rest of an overpayment left
+ * unapplied, two payments to one invoice; sent again, nothing is applied twice; an answer lost
+ * while applying it applies it once.
+ */
+
+const REALM = '4620816365000000077';
+const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const SECRET = 'shop-webhook-secret-0123456789';
+const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
+let unreachable = 0;
+let lostAfter = 0;
+/** The payments handed to applyEarlyPayments, and a promise the next call waits for. */
+const handed: string[] = [];
+let hold: Promise<void> | null = null;
+
+let t: TestApp;
+let sync: SyncService;
+let hooks: WebhookClient;
+let oauth: OAuthSimulator;
+let qbo: QuickBooksSimulator;
+let shop: Pipeline;
+
+const scope = processScope();
+
+beforeAll(async () => {
+  t = await createTestApp();
+  await t.entity('EARLY', 'EUR', { standardTaxRate: '0.23' });
+  hooks = await webhookClient(t);
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+  oauth = new OAuthSimulator({
+    ...CLIENT,
+    callbackTenantParam: 'realmId',
+    tenants: [{ tenantId: REALM }],
+    accessTokenSeconds: 3600,
+    paths: { token: TOKEN_PATH },
+  });
+  // QuickBooks' limits on a clock ten and sixty times faster (as in test/quickbooks.test.ts).
+  qbo = await startQuickBooksSimulator({
+    realms: { [REALM]: { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] } },
+    oauth,
+    seed: 11,
+    limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
+  });
+  scope.target({
+    ...quickbooksTarget,
+    create: (deps) => {
+      const real = createQuickBooksTarget(deps, {
+        planner: createRatePlanner(t.db, {
+          windowsMs: { second: 100, minute: 1000 },
+          marginMs: (w) => (w === 100 ? 100 : 250),
+        }),
+        client: { backoffBaseMs: 5, backoffMaxMs: 50 },
+      });
+      // QuickBooks out of reach while it applies early payments, `unreachable` times.
+      return Promise.resolve({
+        ...real,
+        applyEarlyPayments: async (ctx, items) => {
+          handed.push(...items.map((i) => i.paymentSourceId));
+          const wait = hold;
+          hold = null;
+          await wait;
+          const reset = new ConnectorError('QuickBooks', 'POST batch failed: read ECONNRESET', { retryable: true });
+          if (unreachable > 0) {
+            unreachable--;
+            return Promise.reject(reset);
+          }
+          // The answer lost after QuickBooks applied them.
+          if (lostAfter > 0) {
+            lostAfter--;
+            return real.applyEarlyPayments!(ctx, items).then(() => Promise.reject(reset));
+          }
+          return real.applyEarlyPayments!(ctx, items);
+        },
+      });
+    },
+  });
+  shop = await definePipeline(t.db, 'EARLY', {
+    name: 'shop-to-qbo',
+    source: { type: 'webhook' },
+    webhookSecret: SECRET,
+    target: {
+      type: 'quickbooks',
+      ...CLIENT,
+      refreshToken: oauth.issueGrant().refreshToken,
+      realmId: REALM,
+      baseUrl: qbo.url,
+      tokenUrl: `${qbo.url}${TOKEN_PATH}`,
+      limits: LIMITS,
+    },
+  });
+}, 60_000);
+afterAll(async () => {
+  await qbo.close();
+  await hooks.close();
+  await t.close();
+});
+
+let seq = 0;
+const customer = { sourceId: 'cust-1', name: 'Customer One', email: 'one@example.org' };
+
+const invoiceEvent = (ref: string, net: string) => ({
+  id: `evt-${++seq}`,
+  type: 'invoice.created',
+  created: Math.floor(Date.now() / 1000),
+  data: {
+    sourceId: `order-${ref}`,
+    externalReference: ref,
+    customerSourceId: customer.sourceId,
+    customer,
+    invoiceDate: '2026-11-21',
+    currency: 'EUR',
+    lines: [{ description: 'Compressor service', netAmount: net, vatRate: '0.23' }],
+  },
+});
+
+const paymentEvent = (ref: string, amount: string, invoiceRef: string) => ({
+  id: `evt-${++seq}`,
+  type: 'payment.received',
+  created: Math.floor(Date.now() / 1000),
+  data: {
+    sourceId: `pay-${ref}`,
+    externalReference: ref,
+    customerSourceId: customer.sourceId,
+    customer,
+    date: '2026-11-20',
+    amount,
+    currency: 'EUR',
+    invoiceExternalReference: invoiceRef,
+  },
+});
+
+/** Sends events signed as the shop does, each a run of its own, then lets the outbox drain. */
+async function send(...events: unknown[]) {
+  for (const event of events) {
+    const body = JSON.stringify(event);
+    const res = await hooks.post(`/v1/webhooks/${shop.name}`, body, {
+      'x-ledgerlink-signature': senderSignature(body, SECRET),
+    });
+    expect(res.status).toBe(202);
+  }
+  await drainTarget(t.db, sync, shop, 'QuickBooks');
+}
+
+const books = () => qbo.books(REALM);
+/** The QuickBooks document of a type carrying this reference (the last line of its PrivateNote). */
+function one(type: 'Invoice' | 'Payment', reference: string) {
+  const found = books()
+    .all(type)
+    .filter((e) => String(e.PrivateNote).endsWith(`ledgerlink reference: ${reference}`));
+  expect(found, `${type} ${reference}`).toHaveLength(1);
+  return found[0]!;
+}
+const balance = (ref: string) => String(one('Invoice', ref).Balance);
+const unapplied = (ref: string) => String(one('Payment', ref).UnappliedAmt);
+/** What a payment applies to each invoice, by the invoice's reference. */
+function applied(ref: string) {
+  const lines = (one('Payment', ref).Line ?? []) as { Amount: unknown; LinkedTxn: { TxnId: string }[] }[];
+  return lines.map((l) => ({
+    invoice: String(books().get('Invoice', l.LinkedTxn[0]!.TxnId)!.PrivateNote).replace('ledgerlink reference: ', ''),
+    amount: String(l.Amount),
+  }));
+}
+async function notes() {
+  const { rows } = await t.db.query<{ payment_source_id: string }>(
+    `SELECT payment_source_id FROM payments_before_invoice WHERE pipeline_id = $1 ORDER BY 1`,
+    [shop.id],
+  );
+  return rows.map((r) => r.payment_source_id);
+}
+async function messages(sourceId: string) {
+  const { rows } = await t.db.query<{ message: string | null }>(
+    `SELECT message FROM run_records WHERE kind = 'payment' AND source_id = $1 ORDER BY id`,
+    [sourceId],
+  );
+  return rows.map((r) => r.message ?? '');
+}
+
+describe('QuickBooks: a payment before its invoice', () => {
+  it('is booked unapplied, says what it waits for, and is applied by the run that books the invoice', async () => {
+    await send(paymentEvent('PAY-1', '123.00', 'SO-1'));
+    const early = one('Payment', 'PAY-1');
+    expect(String(early.UnappliedAmt)).toBe('123.00');
+    expect(early.PrivateNote).toBe('ledgerlink for invoice: SO-1\nledgerlink reference: PAY-1');
+    expect(await messages('pay-PAY-1')).toEqual([
+      'booked unapplied: invoice SO-1 is not in QuickBooks yet; applied to it once it is booked',
+    ]);
+    expect(await notes()).toEqual(['pay-PAY-1']);
+    // The reference still reads back whole (write-back and reconciliation read it from the note's end).
+    expect(
+      await t.db.query(`SELECT 1 FROM sync_map WHERE pipeline_id = $1 AND kind = 'payment'`, [shop.id]),
+    ).toMatchObject({
+      rows: [{}],
+    });
+
+    await send(invoiceEvent('SO-1', '100.00'));
+    expect(balance('SO-1')).toBe('0.00');
+    expect(unapplied('PAY-1')).toBe('0.00');
+    expect(applied('PAY-1')).toEqual([{ invoice: 'SO-1', amount: '123.00' }]);
+    expect(await notes()).toEqual([]);
+    expect((await messages('pay-PAY-1')).at(-1)).toMatch(
+      /^applied EUR 123\.00 to invoice SO-1 \(QuickBooks Invoice \d+\), booked after it$/,
+    );
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+  });
+
+  it('in part, with the rest of an overpayment left on the customer, and two payments to one invoice', async () => {
+    await send(
+      paymentEvent('PAY-PART', '50.00', 'SO-PART'),
+      paymentEvent('PAY-OVER', '200.00', 'SO-OVER'),
+      paymentEvent('PAY-A', '60.00', 'SO-TWO'),
+      paymentEvent('PAY-B', '100.00', 'SO-TWO'),
+    );
+    expect(await notes()).toEqual(['pay-PAY-A', 'pay-PAY-B', 'pay-PAY-OVER', 'pay-PAY-PART']);
+    await send(invoiceEvent('SO-PART', '100.00'), invoiceEvent('SO-OVER', '100.00'), invoiceEvent('SO-TWO', '100.00'));
+    expect(balance('SO-PART')).toBe('73.00');
+    expect(unapplied('PAY-PART')).toBe('0.00');
+    expect(balance('SO-OVER')).toBe('0.00');
+    expect(unapplied('PAY-OVER')).toBe('77.00');
+    expect((await messages('pay-PAY-OVER')).at(-1)).toMatch(
+      /booked after it; the rest stays unapplied on the customer$/,
+    );
+    // 60.00 and then what the invoice still owes (63.00) of the second: 37.00 of it stays unapplied.
+    expect(balance('SO-TWO')).toBe('0.00');
+    expect([...applied('PAY-A'), ...applied('PAY-B')]).toEqual([
+      { invoice: 'SO-TWO', amount: '60.00' },
+      { invoice: 'SO-TWO', amount: '63.00' },
+    ]);
+    expect(unapplied('PAY-B')).toBe('37.00');
+    expect(await notes()).toEqual([]);
+
+    // Everything sent again, as new events: nothing is booked or applied twice.
+    const before = { payments: books().all('Payment').length, invoices: books().all('Invoice').length };
+    await send(
+      paymentEvent('PAY-PART', '50.00', 'SO-PART'),
+      invoiceEvent('SO-PART', '100.00'),
+      paymentEvent('PAY-B', '100.00', 'SO-TWO'),
+      invoiceEvent('SO-TWO', '100.00'),
+    );
+    expect({ payments: books().all('Payment').length, invoices: books().all('Invoice').length }).toEqual(before);
+    expect(balance('SO-PART')).toBe('73.00');
+    expect(applied('PAY-B')).toEqual([{ invoice: 'SO-TWO', amount: '63.00' }]);
+    expect(qbo.duplicates('Payment', REALM)).toEqual([]);
+    expect(await notes()).toEqual([]);
+  });
+
+  it('applies once when the answer to the application is lost', async () => {
+    await send(paymentEvent('PAY-LOST', '61.50', 'SO-LOST'));
+    // The answer to the Payment update that applies it is lost after QuickBooks committed it.
+    qbo.dropNext(1, (body) => body.includes('"operation":"update"') && body.includes('"sparse":true'));
+    await send(invoiceEvent('SO-LOST', '50.00'));
+    // Applied on the first try (the batch's requestid answered again) or by the next sweep.
+    await sync.flushAll();
+    expect(balance('SO-LOST')).toBe('0.00');
+    expect(applied('PAY-LOST')).toEqual([{ invoice: 'SO-LOST', amount: '61.50' }]);
+    expect(unapplied('PAY-LOST')).toBe('0.00');
+    expect(await notes()).toEqual([]);
+    expect((await messages('pay-PAY-LOST')).at(-1)).toMatch(/^applied EUR 61\.50 to invoice SO-LOST/);
+  });
+
+  it('applies once when the answer is lost after QuickBooks applied it, and once when two sweeps run at the same moment', async () => {
+    await send(paymentEvent('PAY-AFTER', '36.90', 'SO-AFTER'));
+    lostAfter = 1;
+    await send(invoiceEvent('SO-AFTER', '30.00'));
+    expect(lostAfter).toBe(0);
+    expect(balance('SO-AFTER')).toBe('0.00');
+    expect(await notes()).toEqual(['pay-PAY-AFTER']);
+    await sync.flushAll();
+    expect(applied('PAY-AFTER')).toEqual([{ invoice: 'SO-AFTER', amount: '36.90' }]);
+    expect(await notes()).toEqual([]);
+    // Applied by the workers' timer, outside any run: the audit trail has it.
+    const { rows: audit } = await t.db.query<{ after: { records: { sourceId: string; outcome: string }[] } }>(
+      `SELECT after FROM audit_log WHERE action = 'sync.page' AND object_id IS NULL ORDER BY id`,
+    );
+    expect(audit.flatMap((a) => a.after.records).filter((r) => r.sourceId === 'pay-PAY-AFTER')).toMatchObject([
+      { outcome: 'updated' },
+    ]);
+
+    // Eight noted payments whose invoices are booked while QuickBooks cannot be reached, then two sweeps at once.
+    const refs = Array.from({ length: 8 }, (_, i) => `SO-BOTH-${i}`);
+    await send(...refs.map((ref) => paymentEvent(`PAY-${ref}`, '12.30', ref)));
+    // Each invoice a run of its own, whose sweep finds QuickBooks out of reach.
+    unreachable = refs.length;
+    await send(...refs.map((ref) => invoiceEvent(ref, '10.00')));
+    expect(unreachable).toBe(0);
+    expect(await notes()).toHaveLength(8);
+    // The first sweep holds its notes while QuickBooks answers; a second one meanwhile leaves them be.
+    handed.length = 0;
+    let answer!: () => void;
+    hold = new Promise((resolve) => (answer = resolve));
+    const first = sync.flushAll();
+    while (handed.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    await sync.flushAll();
+    answer();
+    await first;
+    expect(handed.sort()).toEqual(refs.map((ref) => `pay-PAY-${ref}`).sort());
+    for (const ref of refs) expect(applied(`PAY-${ref}`), ref).toEqual([{ invoice: ref, amount: '12.30' }]);
+    expect(await notes()).toEqual([]);
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+  });
+
+  it('tries again on the next sweep when QuickBooks cannot be reached, and says so when it gives up', async () => {
+    await send(paymentEvent('PAY-DOWN', '24.60', 'SO-DOWN'));
+    unreachable = 1;
+    await send(invoiceEvent('SO-DOWN', '20.00'));
+    expect(balance('SO-DOWN')).toBe('24.60');
+    expect(await notes()).toEqual(['pay-PAY-DOWN']);
+    await sync.flushAll();
+    expect(balance('SO-DOWN')).toBe('0.00');
+    expect(await notes()).toEqual([]);
+
+    await send(paymentEvent('PAY-GONE', '12.30', 'SO-GONE'));
+    unreachable = 10;
+    await send(invoiceEvent('SO-GONE', '10.00'));
+    for (let i = 0; i < 9; i++) await sync.flushAll();
+    expect(unreachable).toBe(0);
+    expect(await notes()).toEqual([]);
+    expect(balance('SO-GONE')).toBe('12.30');
+    expect(unapplied('PAY-GONE')).toBe('12.30');
+    // A person is told what to do: an exception naming both documents.
+    const [x] = await openExceptions(t.db, shop);
+    expect(x).toMatchObject({ source_id: 'pay-PAY-GONE', reason_code: 'EARLY_PAYMENT_NOT_APPLIED' });
+    expect(x!.message).toMatch(
+      /^payment PAY-GONE \(quickbooks id \d+\) was booked before invoice SO-GONE \(quickbooks id \d+\) and is not applied to it: QuickBooks: POST batch failed: read ECONNRESET \(gave up after 10 attempts\); apply it in quickbooks, then resolve this exception$/,
+    );
+    // Given up: later sweeps leave it be.
+    await sync.flushAll();
+    expect(unapplied('PAY-GONE')).toBe('12.30');
+  });
+
+  it('a payment whose invoice QuickBooks already holds is applied as it is booked and noted nowhere', async () => {
+    await send(invoiceEvent('SO-FIRST', '10.00'), paymentEvent('PAY-FIRST', '12.30', 'SO-FIRST'));
+    expect(applied('PAY-FIRST')).toEqual([{ invoice: 'SO-FIRST', amount: '12.30' }]);
+    expect(one('Payment', 'PAY-FIRST').PrivateNote).toBe('ledgerlink reference: PAY-FIRST');
+    expect(await notes()).toEqual([]);
+  });
+});
