@@ -151,6 +151,7 @@ describe('GET /metrics', () => {
     expect(samples.some((s) => s.name === 'ledgerlink_documents_held')).toBe(false);
     expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
     expect(samples.some((s) => s.name === 'ledgerlink_refunds_awaiting_payment')).toBe(false);
+    expect(samples.some((s) => s.name === 'ledgerlink_payments_before_invoice')).toBe(false);
     for (const direction of ['source', 'target']) {
       expect(value(samples, 'ledgerlink_outbox_pending', { direction })).toBe(0);
       expect(value(samples, 'ledgerlink_outbox_oldest_age_seconds', { direction })).toBe(0);
@@ -274,6 +275,20 @@ describe('GET /metrics', () => {
     });
     const { samples } = await scrape();
     expect(samples.some((s) => s.name === 'ledgerlink_refunds_awaiting_payment')).toBe(false);
+  });
+
+  it('counts the payments a remote target holds unapplied before their invoice, by pipeline, until applied', async () => {
+    // As the engine notes them (src/sync/engine/early-payments.ts; the QuickBooks tests book them for real).
+    await t.db.query(
+      `INSERT INTO payments_before_invoice (pipeline_id, payment_source_id, payment_target_id, payment_reference, customer_target_id, invoice_reference)
+       VALUES ($1, 'pay-a', '41', 'PAY-A', '7', 'SO-A'), ($1, 'pay-b', '42', 'PAY-B', '7', 'SO-B')`,
+      [shop.id],
+    );
+    const labels = { entity: 'METRICS', pipeline: 'shop' };
+    expect(value((await scrape()).samples, 'ledgerlink_payments_before_invoice', labels)).toBe(2);
+    await t.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [shop.id]);
+    const { samples } = await scrape();
+    expect(samples.some((s) => s.name === 'ledgerlink_payments_before_invoice')).toBe(false);
   });
 
   it("counts the rate planner's waits by platform", async () => {

@@ -39,8 +39,10 @@ let batchCalls = 0;
 
 beforeAll(async () => {
   db = await createTestDatabase();
+  // QuickBooks' limits on a clock ten and sixty times faster, the planner on the same clock.
   sim = await startQuickBooksSimulator({
     seed: 7,
+    limits: { batchPerMinute: 40, secondMs: 100, minuteMs: 1000 },
     mount: (req, _res, url) => {
       if (req.method === 'POST' && url.pathname.endsWith('/batch')) beforeBatch?.(++batchCalls);
       return false;
@@ -68,7 +70,14 @@ beforeAll(async () => {
       pipelineName: 'qbo',
       box: testBox,
     },
-    { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
+    {
+      auth,
+      planner: createRatePlanner(db, {
+        windowsMs: { second: 100, minute: 1000 },
+        marginMs: (w) => (w === 100 ? 100 : 250),
+      }),
+      client: { backoffBaseMs: 5, backoffMaxMs: 20 },
+    },
   );
   ctx = { db, log, actor: 'test' };
   const [c] = await target.upsertCustomers(ctx, [
@@ -292,5 +301,93 @@ describe('QuickBooks credit memos and allocations', () => {
     expect(stale).toMatchObject({ ok: false, error: { retryable: true } });
     expect((stale as { error: { message: string } }).error.message).toMatch(/5010 Stale Object Error/);
     expect(money(sim.books().get('Payment', pay)!.UnappliedAmt)).toBe('30.00');
+  });
+});
+
+describe('QuickBooks: payments booked before their invoice', () => {
+  /** A payment naming an invoice by reference, sent without the invoice's id (the pipeline has not booked it). */
+  async function earlyPayment(ref: string, amount: string, invoiceReference: string) {
+    const [r] = await target.createPayments!(ctx, [
+      {
+        sourceId: ref,
+        idempotencyKey: `key-${ref}`,
+        customerTargetId: customerId,
+        invoiceTargetId: null,
+        bankAccountCode: '',
+        record: {
+          kind: 'payment',
+          sourceId: ref,
+          externalReference: ref,
+          customerSourceId: 'a',
+          date: '2026-11-05',
+          amount,
+          currency: 'USD',
+          description: '',
+          invoiceExternalReference: invoiceReference,
+        },
+      },
+    ]);
+    return r!;
+  }
+  const early = (payment: string, paymentTargetId: string, invoice: string, invoiceTargetId: string) => ({
+    paymentSourceId: payment,
+    paymentTargetId,
+    paymentReference: payment,
+    customerTargetId: customerId,
+    invoiceTargetId,
+    invoiceReference: invoice,
+  });
+
+  it('says whether it found the invoice; applies an early one to the invoice named in this company, whatever id it is handed', async () => {
+    const found = await invoice('HERE-1', '10.00');
+    const applied = await earlyPayment('P-HERE-1', '10.00', 'HERE-1');
+    // Found by its reference, though the pipeline had not booked it: applied as booked, nothing to wait for.
+    expect(applied).toMatchObject({ ok: true, awaitsInvoice: false });
+    expect(sim.books().get('Payment', id(applied))!.Line).toMatchObject([{ LinkedTxn: [{ TxnId: found }] }]);
+
+    const waiting = await earlyPayment('P-LATE-1', '25.00', 'LATE-1');
+    expect(waiting).toMatchObject({ ok: true, awaitsInvoice: true });
+    const pay = id(waiting);
+    expect(sim.books().get('Payment', pay)!.PrivateNote).toBe(
+      'ledgerlink for invoice: LATE-1\nledgerlink reference: P-LATE-1',
+    );
+    // Not in QuickBooks yet: refused with the reason, nothing written.
+    const [missing] = await target.applyEarlyPayments!(ctx, [early('P-LATE-1', pay, 'LATE-1', found)]);
+    expect(missing).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
+    expect((missing as { error: { message: string } }).error.message).toBe(
+      `invoice LATE-1 of customer ${customerId} is not in this QuickBooks company`,
+    );
+    expect(money(sim.books().get('Payment', pay)!.UnappliedAmt)).toBe('25.00');
+    // Booked now; the id handed over is another invoice's (another pipeline's booking into another
+    // company would be): the one named is found by its reference, and the other is left alone.
+    const late = await invoice('LATE-1', '20.00');
+    const [done] = await target.applyEarlyPayments!(ctx, [early('P-LATE-1', pay, 'LATE-1', found)]);
+    expect(done).toEqual({
+      ok: true,
+      targetId: pay,
+      outcome: 'updated',
+      message: `applied USD 20.00 to invoice LATE-1 (QuickBooks Invoice ${late}), booked after it; the rest stays unapplied on the customer`,
+    });
+    expect(money(sim.books().get('Invoice', late)!.Balance)).toBe('0.00');
+    expect(money(sim.books().get('Invoice', found)!.Balance)).toBe('0.00');
+    expect(money(sim.books().get('Payment', pay)!.UnappliedAmt)).toBe('5.00');
+    // Again (an answer lost): said as applied, nothing sent.
+    const [again] = await target.applyEarlyPayments!(ctx, [early('P-LATE-1', pay, 'LATE-1', late)]);
+    expect(again).toMatchObject({
+      ok: true,
+      outcome: 'updated',
+      message: expect.stringMatching(/^applied USD 20\.00 to invoice LATE-1/),
+    });
+    expect(sim.books().get('Payment', pay)!.Line).toMatchObject([
+      { Amount: expect.anything(), LinkedTxn: [{ TxnId: late }] },
+    ]);
+    expect((sim.books().get('Payment', pay)!.Line as unknown[]).length).toBe(1);
+
+    // A payment QuickBooks holds without the note (applied as booked, found again after a lost answer) is left as it is.
+    const plain = await payment('P-PLAIN', '7.00', null);
+    const other = await invoice('PLAIN-1', '7.00');
+    const [left] = await target.applyEarlyPayments!(ctx, [early('P-PLAIN', plain, 'PLAIN-1', other)]);
+    expect(left).toMatchObject({ ok: true, outcome: 'unchanged' });
+    expect(money(sim.books().get('Invoice', other)!.Balance)).toBe('7.00');
   });
 });

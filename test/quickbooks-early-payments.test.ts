@@ -149,14 +149,17 @@ const paymentEvent = (ref: string, amount: string, invoiceRef: string) => ({
 
 /** Sends events signed as the shop does, each a run of its own, then lets the outbox drain. */
 async function send(...events: unknown[]) {
+  await sendTo(shop, ...events);
+}
+async function sendTo(pipeline: Pipeline, ...events: unknown[]) {
   for (const event of events) {
     const body = JSON.stringify(event);
-    const res = await hooks.post(`/v1/webhooks/${shop.name}`, body, {
+    const res = await hooks.post(`/v1/webhooks/${pipeline.name}`, body, {
       'x-ledgerlink-signature': senderSignature(body, SECRET),
     });
     expect(res.status).toBe(202);
   }
-  await drainTarget(t.db, sync, shop, 'QuickBooks');
+  await drainTarget(t.db, sync, pipeline, 'QuickBooks');
 }
 
 const books = () => qbo.books(REALM);
@@ -312,6 +315,32 @@ describe('QuickBooks: a payment before its invoice', () => {
     await first;
     expect(handed.sort()).toEqual(refs.map((ref) => `pay-PAY-${ref}`).sort());
     for (const ref of refs) expect(applied(`PAY-${ref}`), ref).toEqual([{ invoice: ref, amount: '12.30' }]);
+    expect(await notes()).toEqual([]);
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+  });
+
+  it("is applied when another pipeline into the same company books the invoice (a shop's orders, a provider's payments)", async () => {
+    const orders = await definePipeline(t.db, 'EARLY', {
+      name: 'orders-to-qbo',
+      source: { type: 'webhook' },
+      webhookSecret: SECRET,
+      target: {
+        type: 'quickbooks',
+        ...CLIENT,
+        refreshToken: oauth.issueGrant().refreshToken,
+        realmId: REALM,
+        baseUrl: qbo.url,
+        tokenUrl: `${qbo.url}${TOKEN_PATH}`,
+        limits: LIMITS,
+      },
+    });
+    await send(paymentEvent('PAY-ELSE', '246.00', 'SO-ELSE'));
+    await sendTo(orders, invoiceEvent('SO-ELSE', '200.00'));
+    expect(balance('SO-ELSE')).toBe('246.00');
+    // The payment's pipeline applies it: at the end of its next run, or on the workers' timer.
+    await sync.flushAll();
+    expect(balance('SO-ELSE')).toBe('0.00');
+    expect(applied('PAY-ELSE')).toEqual([{ invoice: 'SO-ELSE', amount: '246.00' }]);
     expect(await notes()).toEqual([]);
     expect(await openExceptions(t.db, shop)).toEqual([]);
   });

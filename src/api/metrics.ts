@@ -28,6 +28,7 @@ export class AppMetrics {
   readonly #held: Gauge<'entity' | 'kind'>;
   readonly #awaiting: Gauge<'entity'>;
   readonly #refundsAwaiting: Gauge<'entity'>;
+  readonly #beforeInvoice: Gauge<'entity' | 'pipeline'>;
   readonly #waits: Counter<'system'>;
   readonly #waitSeconds: Counter<'system'>;
 
@@ -91,6 +92,12 @@ export class AppMetrics {
       name: 'ledgerlink_refunds_awaiting_payment',
       help: 'Refunds the embedded ledger booked unallocated, still open and waiting for the payment they refund (and its invoice) to be booked, by entity code.',
       labelNames: ['entity'],
+      registers,
+    });
+    this.#beforeInvoice = new Gauge({
+      name: 'ledgerlink_payments_before_invoice',
+      help: 'Payments a remote target booked unapplied before the invoice they name, noted to be applied to it once it is booked (payments_before_invoice), by entity code and pipeline.',
+      labelNames: ['entity', 'pipeline'],
       registers,
     });
     this.#waits = new Counter({
@@ -172,6 +179,11 @@ export class AppMetrics {
     const refundsAwaiting = await db.query<{ entity: string; n: string }>(
       awaitingSql('refunds_awaiting_payment', 'refund_id', 'debit'),
     );
+    const beforeInvoice = await db.query<{ entity: string; pipeline: string; n: string }>(
+      `SELECT e.code AS entity, p.name AS pipeline, count(*)::text AS n
+         FROM payments_before_invoice w JOIN pipelines p ON p.id = w.pipeline_id JOIN entities e ON e.id = p.entity_id
+        GROUP BY 1, 2`,
+    );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
     for (const g of [
       this.#runs,
@@ -182,6 +194,7 @@ export class AppMetrics {
       this.#held,
       this.#awaiting,
       this.#refundsAwaiting,
+      this.#beforeInvoice,
     ])
       g.reset();
     for (const r of runs.rows) this.#runs.set({ entity: r.entity, status: r.status }, Number(r.n));
@@ -192,6 +205,8 @@ export class AppMetrics {
     for (const r of held.rows) this.#held.set({ entity: r.entity, kind: r.kind }, Number(r.n));
     for (const r of awaiting.rows) this.#awaiting.set({ entity: r.entity }, Number(r.n));
     for (const r of refundsAwaiting.rows) this.#refundsAwaiting.set({ entity: r.entity }, Number(r.n));
+    for (const r of beforeInvoice.rows)
+      this.#beforeInvoice.set({ entity: r.entity, pipeline: r.pipeline }, Number(r.n));
     for (const direction of OUTBOX_DIRECTIONS) {
       const row = outbox.rows.find((r) => r.direction === direction);
       this.#outboxDepth.set({ direction }, Number(row?.n ?? 0));

@@ -20,8 +20,8 @@ import {
   quote,
   requestIdFor,
 } from './api.ts';
-import { type DocumentContext, EARLY_NOTE } from './documents.ts';
-import { minorUnits, money, scalar } from './map.ts';
+import { type DocumentContext, EARLY_NOTE, invoicesByReference } from './documents.ts';
+import { carriesReference, minorUnits, money, scalar } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -59,6 +59,7 @@ interface PaymentLine {
 const linesOf = (p: QboEntity) => (p.Line as PaymentLine[] | undefined) ?? [];
 const linksTo = (l: PaymentLine, type: string, id: string) =>
   (l.LinkedTxn ?? []).some((t) => t.TxnType === type && t.TxnId === id);
+const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value;
 const currencyOf = (e: QboEntity, home: string) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? home;
 
 /** What a Payment applies to one transaction, in minor units. */
@@ -450,23 +451,42 @@ export async function applyEarlyPayments(
     { entity: 'Invoice', ids: items.map((i) => i.invoiceTargetId) },
     { entity: 'Payment', ids: items.map((i) => i.paymentTargetId) },
   ]);
+  // The invoice named, in this company: the id handed over is another pipeline's booking, perhaps
+  // into another company; one that is not the invoice named is looked for by its reference.
+  const named = (item: EarlyPayment, e: QboEntity | undefined) =>
+    e !== undefined && carriesReference(e, item.invoiceReference) && customerOf(e) === item.customerTargetId;
+  const lookedUp = await invoicesByReference(
+    c.api,
+    ctx,
+    items
+      .filter((i) => !named(i, read.get(`Invoice:${i.invoiceTargetId}`)))
+      .map((i) => ({ reference: i.invoiceReference, customerTargetId: i.customerTargetId })),
+  );
+  const invoiceOf = (item: EarlyPayment) => {
+    const e = read.get(`Invoice:${item.invoiceTargetId}`);
+    return named(item, e) ? e : lookedUp.get(`${item.customerTargetId}\u0000${item.invoiceReference}`);
+  };
   const results: ItemResult[] = new Array<ItemResult>(items.length);
   const open = new Map<string, bigint>();
   const planned: { n: number; allocation: TargetAllocation; amount: string }[] = [];
   const home = c.company.homeCurrency;
   items.forEach((item, n) => {
     const pay = read.get(`Payment:${item.paymentTargetId}`);
-    const inv = read.get(`Invoice:${item.invoiceTargetId}`);
+    const inv = invoiceOf(item);
     const payment = `payment ${item.paymentReference} (QuickBooks Payment ${item.paymentTargetId})`;
-    const invoice = `invoice ${item.invoiceReference} (QuickBooks Invoice ${item.invoiceTargetId})`;
     if (!pay) return void (results[n] = failed(refusal(`${payment} is no longer in QuickBooks`)));
-    if (!inv) return void (results[n] = failed(refusal(`${invoice} is no longer in QuickBooks`)));
+    if (!inv)
+      return void (results[n] = failed(
+        refusal(
+          `invoice ${item.invoiceReference} of customer ${item.customerTargetId} is not in this QuickBooks company`,
+        ),
+      ));
+    const invoice = `invoice ${item.invoiceReference} (QuickBooks Invoice ${inv.Id})`;
     if (!scalar(pay.PrivateNote).startsWith(`${EARLY_NOTE}${item.invoiceReference}\n`))
       return void (results[n] = ok(pay.Id, {
         outcome: 'unchanged',
         message: `${payment} was not booked before ${invoice}: nothing to apply`,
       }));
-    const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value;
     if (customerOf(pay) !== customerOf(inv))
       return void (results[n] = failed(
         refusal(
@@ -537,7 +557,7 @@ export async function applyEarlyPayments(
     results[n] = a.ok
       ? ok(item.paymentTargetId, {
           outcome: 'updated',
-          message: `applied ${amount} to invoice ${item.invoiceReference} (QuickBooks Invoice ${item.invoiceTargetId}), booked after it${
+          message: `applied ${amount} to invoice ${item.invoiceReference} (QuickBooks Invoice ${planned[k]!.allocation.invoiceTargetId}), booked after it${
             open.get(`Payment:${item.paymentTargetId}`)! > 0n ? '; the rest stays unapplied on the customer' : ''
           }`,
         })

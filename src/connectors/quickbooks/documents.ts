@@ -491,7 +491,7 @@ export async function createRefunds(
 }
 
 /** Invoices by the reference they carry and their customer: a query per 100 references, 30 queries a call. */
-async function invoicesByReference(
+export async function invoicesByReference(
   api: QuickBooksApi,
   ctx: TargetCallContext,
   wanted: { reference: string; customerTargetId: string }[],

@@ -8,8 +8,9 @@ import type { Delivered } from './deliver.ts';
  * Payments a remote target booked before the invoice they name (migration 0106). A payment webhook
  * may overtake its invoice's, a payout file may be imported before the invoices: the payment goes
  * to the target unapplied (QuickBooks keeps it on the customer). The engine notes it in the
- * transaction that maps it; once the pipeline has booked an invoice of that customer and
- * reference, the end of a run (and the workers' timer) hands both to the target's
+ * transaction that maps it; once an invoice of that customer and reference is booked (by any
+ * pipeline of the entity into that kind of target), the end of a run of the payment's pipeline
+ * (and the workers' timer) hands both to the target's
  * `applyEarlyPayments`, which applies what both still have open. The embedded ledger settles its
  * own in the invoice's transaction (migration 0104); Xero applies its overpayments itself.
  */
@@ -64,7 +65,10 @@ interface Note {
 }
 
 /**
- * Applies the noted payments whose invoice the pipeline has booked since: claimed first (another
+ * Applies the noted payments whose invoice has been booked since, by this pipeline or another of
+ * the entity into the same kind of target (a shop's invoices and a payment provider's payments
+ * are often two pipelines; this one's booking first, and the target checks that the invoice it is
+ * handed is the one named, in its own books): claimed first (another
  * run or worker sweeping at the same moment leaves them be), then sent to the target a hundred at
  * a time. Applied: the note goes and the payment's run record says what was applied. A retryable
  * failure keeps the note for the next sweep, ten times at most; refused, or given up, the note
@@ -81,12 +85,13 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
       `WITH due AS (
          SELECT DISTINCT ON (n.payment_source_id) n.payment_source_id, m.target_id AS invoice_target_id
            FROM payments_before_invoice n
-           JOIN source_documents sd ON sd.pipeline_id = n.pipeline_id AND sd.kind = 'invoice'
+           JOIN pipelines p ON p.entity_id = $6 AND p.target_type = $7
+           JOIN source_documents sd ON sd.pipeline_id = p.id AND sd.kind = 'invoice'
                                    AND sd.customer_code = n.customer_target_id AND sd.external_reference = n.invoice_reference
            JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = 'invoice' AND m.source_id = sd.source_id
           WHERE n.pipeline_id = $1 AND n.attempts < $2 AND (n.claimed_until IS NULL OR n.claimed_until < now())
             AND n.payment_source_id <> ALL($5::text[])
-          ORDER BY n.payment_source_id, m.created_at
+          ORDER BY n.payment_source_id, sd.pipeline_id = n.pipeline_id DESC, m.created_at
           LIMIT $3)
        UPDATE payments_before_invoice n SET claimed_until = now() + make_interval(secs => $4)
          FROM due
@@ -94,7 +99,7 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
           AND (n.claimed_until IS NULL OR n.claimed_until < now())
        RETURNING n.payment_source_id, n.payment_target_id, n.payment_reference, n.customer_target_id,
                  n.invoice_reference, due.invoice_target_id, n.attempts`,
-      [ctx.pipeline.id, EARLY_PAYMENT_ATTEMPTS, BATCH, CLAIM_SECONDS, tried],
+      [ctx.pipeline.id, EARLY_PAYMENT_ATTEMPTS, BATCH, CLAIM_SECONDS, tried, ctx.entity.id, ctx.pipeline.targetType],
     );
     if (rows.length === 0) return;
     tried.push(...rows.map((r) => r.payment_source_id));
