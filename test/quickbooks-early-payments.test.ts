@@ -147,6 +147,21 @@ const paymentEvent = (ref: string, amount: string, invoiceRef: string) => ({
   },
 });
 
+const refundEvent = (ref: string, amount: string, paymentRef: string) => ({
+  id: `evt-${++seq}`,
+  type: 'refund.created',
+  created: Math.floor(Date.now() / 1000),
+  data: {
+    sourceId: `refund-${ref}`,
+    externalReference: ref,
+    customerSourceId: customer.sourceId,
+    date: '2026-11-25',
+    amount,
+    currency: 'EUR',
+    paymentExternalReference: paymentRef,
+  },
+});
+
 /** Sends events signed as the shop does, each a run of its own, then lets the outbox drain. */
 async function send(...events: unknown[]) {
   await sendTo(shop, ...events);
@@ -164,7 +179,7 @@ async function sendTo(pipeline: Pipeline, ...events: unknown[]) {
 
 const books = () => qbo.books(REALM);
 /** The QuickBooks document of a type carrying this reference (the last line of its PrivateNote). */
-function one(type: 'Invoice' | 'Payment', reference: string) {
+function one(type: 'Invoice' | 'Payment' | 'RefundReceipt', reference: string) {
   const found = books()
     .all(type)
     .filter((e) => String(e.PrivateNote).endsWith(`ledgerlink reference: ${reference}`));
@@ -342,6 +357,44 @@ describe('QuickBooks: a payment before its invoice', () => {
     expect(balance('SO-ELSE')).toBe('0.00');
     expect(applied('PAY-ELSE')).toEqual([{ invoice: 'SO-ELSE', amount: '246.00' }]);
     expect(await notes()).toEqual([]);
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+  });
+
+  it('a refund before its payment waits for it, and a refund of a payment before its invoice waits until it is applied', async () => {
+    // QuickBooks refunds a payment at its invoice's VAT rates: a refund whose payment is not booked waits, parked.
+    await send(refundEvent('RF-1', '12.30', 'PAY-R1'));
+    let [x] = await openExceptions(t.db, shop);
+    expect(x).toMatchObject({ source_id: 'refund-RF-1', reason_code: 'ALLOCATION_DOCUMENT_NOT_SYNCED' });
+    expect(x!.message).toBe(
+      'The payment PAY-R1 it refunds is not booked by this pipeline, and the quickbooks target refunds only a payment it holds; runs again by itself once payment PAY-R1 is booked',
+    );
+    expect(books().all('RefundReceipt')).toHaveLength(0);
+    await send(invoiceEvent('SO-R1', '100.00'), paymentEvent('PAY-R1', '123.00', 'SO-R1'));
+    expect(String(one('RefundReceipt', 'RF-1').TotalAmt)).toBe('12.30');
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+
+    // Payment first, before its invoice; then its refund; then the invoice, through the other pipeline.
+    await send(paymentEvent('PAY-R2', '61.50', 'SO-R2'), refundEvent('RF-2', '6.15', 'PAY-R2'));
+    [x] = await openExceptions(t.db, shop);
+    expect(x).toMatchObject({ source_id: 'refund-RF-2', reason_code: 'ALLOCATION_DOCUMENT_NOT_SYNCED' });
+    expect(x!.message).toBe(
+      'The payment PAY-R2 it refunds was booked in the quickbooks target before invoice SO-R2 and is not applied to it yet, and the quickbooks target refunds only a payment applied to its invoice; runs again by itself once payment PAY-R2 is applied to invoice SO-R2',
+    );
+    // The timer's sweeps meanwhile leave it be: its payment still waits (it is not run again for nothing).
+    const tries = async () =>
+      (await t.db.query<{ attempts: number }>(`SELECT attempts FROM exceptions WHERE source_id = 'refund-RF-2'`)).rows;
+    const before = await tries();
+    await sync.flushAll();
+    await sync.flushAll();
+    expect(await tries()).toEqual(before);
+    const [orders] = (await t.db.query<Pipeline>(`SELECT id, name FROM pipelines WHERE name = 'orders-to-qbo'`)).rows;
+    await sendTo(orders!, invoiceEvent('SO-R2', '50.00'));
+    await sync.flushAll();
+    expect(applied('PAY-R2')).toEqual([{ invoice: 'SO-R2', amount: '61.50' }]);
+    const receipt = one('RefundReceipt', 'RF-2');
+    expect(String(receipt.TotalAmt)).toBe('6.15');
+    // At the invoice's rate: 5.00 net and 1.15 VAT.
+    expect(String((receipt.TxnTaxDetail as { TotalTax: unknown }).TotalTax)).toBe('1.15');
     expect(await openExceptions(t.db, shop)).toEqual([]);
   });
 

@@ -25,6 +25,8 @@ export interface ParkedRecord {
    * it runs again by itself once that is booked (`releaseNeeded`, src/sync/engine/deliveries.ts).
    */
   needs?: Needs | undefined;
+  /** What must happen for it to run again, when more than `needs` being booked ("payment P-1 is applied to invoice SO-1"). */
+  until?: string | undefined;
 }
 
 /**

@@ -104,6 +104,12 @@ export interface TargetCapabilities {
   /** Payments applied to the invoice they pay. */
   allocations: boolean;
   refunds: boolean;
+  /**
+   * Refunds only a payment it holds (its money, or its invoice's VAT split, is what is refunded):
+   * a refund whose payment this pipeline has not booked waits for it, parked, and runs again by
+   * itself once it is; rather than being sent to be refused.
+   */
+  refundsNeedPayment?: boolean | undefined;
   /** Reads back whether invoices have been paid (for write-back of payment status). */
   paymentStatus: boolean;
   pdf: boolean;

@@ -193,6 +193,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       payments: true,
       allocations: true,
       refunds: true,
+      refundsNeedPayment: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,

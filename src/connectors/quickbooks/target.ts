@@ -129,6 +129,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       // Credit memos and unapplied payments set against invoices through a Payment's LinkedTxn.
       allocations: true,
       refunds: true,
+      refundsNeedPayment: true,
       paymentStatus: true,
       pdf: true,
       // QuickBooks Online has no draft invoices; `mode: draft` is refused when the pipeline is saved.

@@ -680,6 +680,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       payments: true,
       allocations: true,
       refunds: true,
+      refundsNeedPayment: true,
       paymentStatus: true,
       pdf: true,
       drafts: false,

@@ -102,6 +102,7 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       payments: true,
       allocations: true,
       refunds: true,
+      refundsNeedPayment: true,
       paymentStatus: false,
       pdf: true,
       drafts: false,

@@ -67,7 +67,7 @@ export class PageOutcome {
     }
     // What it lacks is named, and the record goes by itself once that is booked: said so.
     const parked = p.needs
-      ? { ...p, message: `${p.message}; runs again by itself once ${describeNeeds(p.needs)} is booked` }
+      ? { ...p, message: `${p.message}; runs again by itself once ${p.until ?? `${describeNeeds(p.needs)} is booked`}` }
       : p;
     this.parked.push(parked);
     this.record({

@@ -3,14 +3,15 @@ import { CanonicalRecord } from '../canonical.ts';
 import type { SourceItem } from '../connector.ts';
 import type { RecordKind } from '../canonical.ts';
 import { type RunCounts, ZERO_COUNTS } from '../runs.ts';
-import type { PageOutcome, SyncContext } from './context.ts';
+import { PageOutcome, type SyncContext } from './context.ts';
+import { applyEarlyPayments } from './early-payments.ts';
 import { masterDataDeliveries } from './customers.ts';
 import type { Delivery } from './deliver.ts';
 import { allocationDeliveries } from './allocations.ts';
 import { creditNoteDeliveries } from './credit-notes.ts';
 import { invoiceDeliveries } from './invoices.ts';
 import { paymentDeliveries } from './payments.ts';
-import { processPage } from './page.ts';
+import { processPage, saveOutcome } from './page.ts';
 import { heldCount } from './waiting.ts';
 
 /** Every kind of document the engine sends, in dependency order. */
@@ -34,14 +35,21 @@ export async function flushTargetDeliveries(ctx: SyncContext, out: PageOutcome):
 }
 
 /**
- * Runs again the records held behind what has now gone through (or failed), and the parked
- * records whose missing customer, product or document is now booked (`releaseNeeded`). Returns
+ * Runs again the records held behind what has now gone through (or failed), applies the payments
+ * booked before their invoice whose invoice is booked now (src/sync/engine/early-payments.ts), and
+ * runs again the parked records whose missing customer, product or document is now booked
+ * (`releaseNeeded`; a refund waits for its payment's application). Returns
  * how many still wait, and what the records that ran again did (their records and exceptions are
  * saved already).
  */
 export async function releaseWaiting(ctx: SyncContext): Promise<{ waiting: number; released: RunCounts }> {
   const released: RunCounts = { ...ZERO_COUNTS };
   if (!ctx.target.transactional) addCounts(released, await releaseHeld(ctx));
+  // Payments booked before their invoice, applied once it is booked; before what needs them runs again.
+  const early = new PageOutcome();
+  await applyEarlyPayments(ctx, early);
+  if (early.records.length > 0) await saveOutcome(ctx, early);
+  addCounts(released, early.counts);
   addCounts(released, await releaseNeeded(ctx));
   if (ctx.target.transactional) return { waiting: 0, released };
   // Everything still on its way: sent and waiting for a retry (due or not), or held behind such a document.
@@ -103,7 +111,11 @@ async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
                OR EXISTS (SELECT 1 FROM source_documents sd
                             JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = sd.kind AND m.source_id = sd.source_id
                            WHERE sd.pipeline_id = x.pipeline_id AND sd.kind = x.needs_kind
-                             AND sd.customer_code = x.needs_customer AND sd.external_reference = x.needs_reference))
+                             AND sd.customer_code = x.needs_customer AND sd.external_reference = x.needs_reference
+                             -- A payment booked before its invoice is not there yet for a refund (migration 0106).
+                             AND (sd.kind <> 'payment' OR NOT EXISTS (
+                                   SELECT 1 FROM payments_before_invoice n
+                                    WHERE n.pipeline_id = sd.pipeline_id AND n.payment_source_id = sd.source_id))))
         ORDER BY x.id
         LIMIT $3`,
       [ctx.pipeline.id, tried, RELEASE_PAGE],

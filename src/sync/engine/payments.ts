@@ -152,6 +152,38 @@ const refundDelivery: Delivery<TargetRefund> = {
   },
 };
 
+/** Which of these payments another pipeline of the entity has booked into the same kind of target. */
+async function paymentsBookedElsewhere(ctx: SyncContext, keys: DocumentKey[]): Promise<Set<string>> {
+  if (keys.length === 0) return new Set();
+  const { rows } = await ctx.db.query<{ customer_code: string; external_reference: string }>(
+    `SELECT DISTINCT sd.customer_code, sd.external_reference
+       FROM pipelines p
+       JOIN source_documents sd ON sd.pipeline_id = p.id AND sd.kind = 'payment'
+       JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = 'payment' AND m.source_id = sd.source_id
+      WHERE p.entity_id = $1 AND p.target_type = $2 AND p.id <> $3
+        AND (sd.customer_code, sd.external_reference) IN (SELECT * FROM unnest($4::text[], $5::text[]))`,
+    [
+      ctx.entity.id,
+      ctx.pipeline.targetType,
+      ctx.pipeline.id,
+      keys.map((k) => k.customerTargetId),
+      keys.map((k) => k.reference),
+    ],
+  );
+  return new Set(rows.map((r) => documentKey(r.customer_code, r.external_reference)));
+}
+
+/** The payments of these target ids booked before the invoice they name and not applied to it yet (migration 0106): that invoice's reference. */
+async function awaitingInvoice(ctx: SyncContext, paymentTargetIds: string[]): Promise<Map<string, string>> {
+  if (paymentTargetIds.length === 0 || !ctx.target.applyEarlyPayments) return new Map();
+  const { rows } = await ctx.db.query<{ payment_target_id: string; invoice_reference: string }>(
+    `SELECT payment_target_id, invoice_reference FROM payments_before_invoice
+      WHERE pipeline_id = $1 AND payment_target_id = ANY($2::text[])`,
+    [ctx.pipeline.id, paymentTargetIds],
+  );
+  return new Map(rows.map((r) => [r.payment_target_id, r.invoice_reference]));
+}
+
 /**
  * The money documents of a page that can go to the target: not booked before (skipped, "already
  * posted"), with their customer in the target, and amounts that parse for their currency (else
@@ -237,10 +269,43 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }),
   );
   const what = settles.kind === 'invoice' ? 'invoice' : 'payment';
+  // A target that refunds only a payment it holds: a refund whose payment is not booked waits for it.
+  const needsPayment = settles.kind === 'payment' && ctx.target.capabilities.refundsNeedPayment === true;
+  const unbooked = named.filter((k) => {
+    const key = documentKey(k.customerTargetId, k.reference);
+    return !booked.has(key) && !coming.has(key) && !parked.has(key);
+  });
+  const elsewhere = needsPayment ? await paymentsBookedElsewhere(ctx, unbooked) : new Set<string>();
+  const beforeInvoice = needsPayment ? await awaitingInvoice(ctx, [...booked.values()]) : new Map<string, string>();
   return ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     const key = documentKey(x.customerTargetId, reference ?? '');
     const waitsFor = reference ? coming.get(key) : undefined;
+    const bookedId = booked.get(key);
+    const invoice = bookedId !== undefined ? beforeInvoice.get(bookedId) : undefined;
+    if (
+      reference &&
+      needsPayment &&
+      !waitsFor &&
+      !parked.has(key) &&
+      ((bookedId === undefined && !elsewhere.has(key)) || invoice !== undefined)
+    ) {
+      const target = ctx.target.type;
+      out.park({
+        kind,
+        sourceId: x.input.record.sourceId,
+        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message:
+          invoice === undefined
+            ? `The payment ${reference} it refunds is not booked by this pipeline, and the ${target} target refunds only a payment it holds`
+            : `The payment ${reference} it refunds was booked in the ${target} target before invoice ${invoice} and is not applied to it yet, and the ${target} target refunds only a payment applied to its invoice`,
+        field: 'paymentExternalReference',
+        payload: { record: x.input.record, raw: x.input.raw },
+        needs: { kind: 'payment', customerTargetId: x.customerTargetId, reference },
+        until: invoice === undefined ? undefined : `payment ${reference} is applied to invoice ${invoice}`,
+      });
+      return [];
+    }
     if (reference && (waitsFor || parked.has(key))) {
       out.park({
         kind,

@@ -14,7 +14,6 @@ import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
 import { flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
-import { applyEarlyPayments } from './early-payments.ts';
 import type { Liveness } from './liveness.ts';
 
 export interface EngineDeps {
@@ -166,13 +165,6 @@ export async function afterPages(ctx: SyncContext, runId: string | null): Promis
   const { waiting, released } = await releaseWaiting(ctx);
   // Held records run again have saved their own records and exceptions; the run counts them.
   if (runId && Object.values(released).some((n) => n > 0)) await addCounts(ctx.db, runId, released);
-  // Payments booked before their invoice, applied once it is booked (src/sync/engine/early-payments.ts).
-  const early = new PageOutcome();
-  await applyEarlyPayments(ctx, early);
-  if (early.records.length) {
-    await saveOutcome(ctx, early);
-    if (runId) await addCounts(ctx.db, runId, early.counts);
-  }
   await queuePaidInvoices(ctx);
   const written = await flushWriteBack(ctx);
   if (written && runId) await addCounts(ctx.db, runId, { writtenBack: written });
