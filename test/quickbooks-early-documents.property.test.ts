@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { type OrderGroup, groupEvents } from './helpers/any-order.ts';
 import { processScope } from './helpers/scoped.ts';
 import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
@@ -103,10 +104,8 @@ afterAll(async () => {
   await t.close();
 });
 
-interface Group {
+interface Group extends OrderGroup {
   invoice: { net: number; elsewhere: boolean } | null;
-  payment: { cents: number; namesInvoice: boolean } | null;
-  refund: { cents: number } | null;
 }
 
 const group: fc.Arbitrary<Group> = fc.record({
@@ -119,67 +118,10 @@ const group: fc.Arbitrary<Group> = fc.record({
   refund: fc.option(fc.record({ cents: fc.integer({ min: 100, max: 20_000 }) }), { freq: 2 }),
 });
 
-const money = (v: number) => `${Math.floor(v / 100)}.${String(v % 100).padStart(2, '0')}`;
 const customer = { sourceId: 'cust-any', name: 'Customer in any order' };
 let seq = 0;
-
-/** The group's events in the natural order, each as the sender would send it. */
-function events(prefix: string, g: Group): { kind: string; event: object }[] {
-  const base = { customerSourceId: customer.sourceId, customer, currency: 'EUR' };
-  const created = Math.floor(Date.now() / 1000);
-  const out: { kind: string; event: object }[] = [];
-  if (g.invoice)
-    out.push({
-      kind: 'invoice',
-      event: {
-        id: `evt-${++seq}`,
-        type: 'invoice.created',
-        created,
-        data: {
-          ...base,
-          sourceId: `order-${prefix}`,
-          externalReference: `SO-${prefix}`,
-          invoiceDate: '2026-11-21',
-          lines: [{ description: 'Goods', netAmount: money(g.invoice.net), vatRate: '0.23' }],
-        },
-      },
-    });
-  if (g.payment)
-    out.push({
-      kind: 'payment',
-      event: {
-        id: `evt-${++seq}`,
-        type: 'payment.received',
-        created,
-        data: {
-          ...base,
-          sourceId: `pay-${prefix}`,
-          externalReference: `PAY-${prefix}`,
-          date: '2026-11-22',
-          amount: money(g.payment.cents),
-          invoiceExternalReference: g.payment.namesInvoice ? `SO-${prefix}` : null,
-        },
-      },
-    });
-  if (g.refund)
-    out.push({
-      kind: 'refund',
-      event: {
-        id: `evt-${++seq}`,
-        type: 'refund.created',
-        created,
-        data: {
-          ...base,
-          sourceId: `ref-${prefix}`,
-          externalReference: `RF-${prefix}`,
-          date: '2026-11-23',
-          amount: money(g.refund.cents),
-          paymentExternalReference: `PAY-${prefix}`,
-        },
-      },
-    });
-  return out;
-}
+const events = (prefix: string, g: Group) =>
+  groupEvents(prefix, g, { customer, vatRate: '0.23', nextId: () => `evt-${++seq}` });
 
 async function send(pipeline: Pipeline, event: object): Promise<void> {
   const body = JSON.stringify(event);

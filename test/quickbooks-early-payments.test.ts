@@ -92,8 +92,18 @@ beforeAll(async () => {
       });
     },
   });
-  shop = await definePipeline(t.db, 'EARLY', {
-    name: 'shop-to-qbo',
+  shop = await webhookPipeline('shop-to-qbo');
+}, 60_000);
+afterAll(async () => {
+  await qbo.close();
+  await hooks.close();
+  await t.close();
+});
+
+/** A webhook pipeline into the company, with a grant of its own. */
+function webhookPipeline(name: string) {
+  return definePipeline(t.db, 'EARLY', {
+    name,
     source: { type: 'webhook' },
     webhookSecret: SECRET,
     target: {
@@ -106,12 +116,7 @@ beforeAll(async () => {
       limits: LIMITS,
     },
   });
-}, 60_000);
-afterAll(async () => {
-  await qbo.close();
-  await hooks.close();
-  await t.close();
-});
+}
 
 let seq = 0;
 const customer = { sourceId: 'cust-1', name: 'Customer One', email: 'one@example.org' };
@@ -335,20 +340,7 @@ describe('QuickBooks: a payment before its invoice', () => {
   });
 
   it("is applied when another pipeline into the same company books the invoice (a shop's orders, a provider's payments)", async () => {
-    const orders = await definePipeline(t.db, 'EARLY', {
-      name: 'orders-to-qbo',
-      source: { type: 'webhook' },
-      webhookSecret: SECRET,
-      target: {
-        type: 'quickbooks',
-        ...CLIENT,
-        refreshToken: oauth.issueGrant().refreshToken,
-        realmId: REALM,
-        baseUrl: qbo.url,
-        tokenUrl: `${qbo.url}${TOKEN_PATH}`,
-        limits: LIMITS,
-      },
-    });
+    const orders = await webhookPipeline('orders-to-qbo');
     await send(paymentEvent('PAY-ELSE', '246.00', 'SO-ELSE'));
     await sendTo(orders, invoiceEvent('SO-ELSE', '200.00'));
     expect(balance('SO-ELSE')).toBe('246.00');
