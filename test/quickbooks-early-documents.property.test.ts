@@ -17,20 +17,14 @@ import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { type OrderGroup, groupEvents } from './helpers/any-order.ts';
 import { processScope } from './helpers/scoped.ts';
-import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
-import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
-import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { scaledQuickBooks } from './helpers/quickbooks.ts';
+import type { QuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
 const ANY = '4620816365000000101';
 const NATURAL = '4620816365000000102';
-const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
-const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
 const SECRET = 'order-webhook-secret-0123456789';
-const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
 
 let t: TestApp;
 let sync: SyncService;
@@ -51,48 +45,14 @@ beforeAll(async () => {
   await t.entity('NATQBO', 'EUR', { standardTaxRate: '0.23' });
   hooks = await webhookClient(t);
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  const oauth = new OAuthSimulator({
-    ...CLIENT,
-    callbackTenantParam: 'realmId',
-    tenants: [{ tenantId: ANY }, { tenantId: NATURAL }],
-    accessTokenSeconds: 3600,
-    paths: { token: TOKEN_PATH },
-  });
-  const company = { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] as [string, string][] };
-  // QuickBooks' limits on a clock ten and sixty times faster (as in test/quickbooks.test.ts).
-  qbo = await startQuickBooksSimulator({
-    realms: { [ANY]: company, [NATURAL]: company },
-    oauth,
-    seed: 13,
-    limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
-  });
-  scope.target({
-    ...quickbooksTarget,
-    create: (deps) =>
-      Promise.resolve(
-        createQuickBooksTarget(deps, {
-          planner: createRatePlanner(t.db, {
-            windowsMs: { second: 100, minute: 1000 },
-            marginMs: (w) => (w === 100 ? 100 : 250),
-          }),
-          client: { backoffBaseMs: 5, backoffMaxMs: 50 },
-        }),
-      ),
-  });
+  const company = await scaledQuickBooks(t.db, scope, { realms: [ANY, NATURAL], seed: 13 });
+  qbo = company.qbo;
   const pipeline = (name: string, realmId: string, entity = 'ANYQBO') =>
     definePipeline(t.db, entity, {
       name,
       source: { type: 'webhook' },
       webhookSecret: SECRET,
-      target: {
-        type: 'quickbooks',
-        ...CLIENT,
-        refreshToken: oauth.issueGrant().refreshToken,
-        realmId,
-        baseUrl: qbo.url,
-        tokenUrl: `${qbo.url}${TOKEN_PATH}`,
-        limits: LIMITS,
-      },
+      target: company.target(realmId),
     });
   anyOrder = await pipeline('any-order', ANY);
   orders = await pipeline('orders', ANY);

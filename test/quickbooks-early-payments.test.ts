@@ -3,12 +3,10 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { processScope } from './helpers/scoped.ts';
-import { quickbooksTarget } from '../src/connectors/quickbooks/index.ts';
-import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
+import { type ScaledQuickBooks, scaledQuickBooks } from './helpers/quickbooks.ts';
+import type { QuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { OAuthSimulator } from '../src/sync/remote/oauth-simulator.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -21,10 +19,7 @@ import type { SyncService } from '../src/sync/service.ts';
  */
 
 const REALM = '4620816365000000077';
-const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
-const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
 const SECRET = 'shop-webhook-secret-0123456789';
-const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
 let unreachable = 0;
 let lostAfter = 0;
 /** The payments handed to applyEarlyPayments, and a promise the next call waits for. */
@@ -34,64 +29,45 @@ let hold: Promise<void> | null = null;
 let t: TestApp;
 let sync: SyncService;
 let hooks: WebhookClient;
-let oauth: OAuthSimulator;
+let company: ScaledQuickBooks;
 let qbo: QuickBooksSimulator;
 let shop: Pipeline;
 
 const scope = processScope();
+
+/** The target as it is, but for faults at the engine's call of applyEarlyPayments. */
+function faulty(real: TargetConnector): TargetConnector {
+  return {
+    ...real,
+    applyEarlyPayments: async (ctx, items) => {
+      handed.push(...items.map((i) => i.paymentSourceId));
+      const wait = hold;
+      hold = null;
+      await wait;
+      const reset = new ConnectorError('QuickBooks', 'POST batch failed: read ECONNRESET', { retryable: true });
+      // QuickBooks out of reach, `unreachable` times.
+      if (unreachable > 0) {
+        unreachable--;
+        throw reset;
+      }
+      // The answer lost after QuickBooks applied them.
+      if (lostAfter > 0) {
+        lostAfter--;
+        await real.applyEarlyPayments!(ctx, items);
+        throw reset;
+      }
+      return real.applyEarlyPayments!(ctx, items);
+    },
+  };
+}
 
 beforeAll(async () => {
   t = await createTestApp();
   await t.entity('EARLY', 'EUR', { standardTaxRate: '0.23' });
   hooks = await webhookClient(t);
   sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  oauth = new OAuthSimulator({
-    ...CLIENT,
-    callbackTenantParam: 'realmId',
-    tenants: [{ tenantId: REALM }],
-    accessTokenSeconds: 3600,
-    paths: { token: TOKEN_PATH },
-  });
-  // QuickBooks' limits on a clock ten and sixty times faster (as in test/quickbooks.test.ts).
-  qbo = await startQuickBooksSimulator({
-    realms: { [REALM]: { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] } },
-    oauth,
-    seed: 11,
-    limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
-  });
-  scope.target({
-    ...quickbooksTarget,
-    create: (deps) => {
-      const real = createQuickBooksTarget(deps, {
-        planner: createRatePlanner(t.db, {
-          windowsMs: { second: 100, minute: 1000 },
-          marginMs: (w) => (w === 100 ? 100 : 250),
-        }),
-        client: { backoffBaseMs: 5, backoffMaxMs: 50 },
-      });
-      // QuickBooks out of reach while it applies early payments, `unreachable` times.
-      return Promise.resolve({
-        ...real,
-        applyEarlyPayments: async (ctx, items) => {
-          handed.push(...items.map((i) => i.paymentSourceId));
-          const wait = hold;
-          hold = null;
-          await wait;
-          const reset = new ConnectorError('QuickBooks', 'POST batch failed: read ECONNRESET', { retryable: true });
-          if (unreachable > 0) {
-            unreachable--;
-            return Promise.reject(reset);
-          }
-          // The answer lost after QuickBooks applied them.
-          if (lostAfter > 0) {
-            lostAfter--;
-            return real.applyEarlyPayments!(ctx, items).then(() => Promise.reject(reset));
-          }
-          return real.applyEarlyPayments!(ctx, items);
-        },
-      });
-    },
-  });
+  company = await scaledQuickBooks(t.db, scope, { realms: [REALM], seed: 11, wrap: faulty });
+  qbo = company.qbo;
   shop = await webhookPipeline('shop-to-qbo');
 }, 60_000);
 afterAll(async () => {
@@ -106,15 +82,7 @@ function webhookPipeline(name: string) {
     name,
     source: { type: 'webhook' },
     webhookSecret: SECRET,
-    target: {
-      type: 'quickbooks',
-      ...CLIENT,
-      refreshToken: oauth.issueGrant().refreshToken,
-      realmId: REALM,
-      baseUrl: qbo.url,
-      tokenUrl: `${qbo.url}${TOKEN_PATH}`,
-      limits: LIMITS,
-    },
+    target: company.target(REALM),
   });
 }
 

@@ -1,0 +1,71 @@
+import type { Database } from '../../src/db/database.ts';
+import { quickbooksTarget } from '../../src/connectors/quickbooks/index.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/connectors/quickbooks/simulator.ts';
+import { createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
+import { OAuthSimulator } from '../../src/sync/remote/oauth-simulator.ts';
+import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
+import type { TargetConnector } from '../../src/sync/target.ts';
+import type { processScope } from './scoped.ts';
+
+/*
+ * QuickBooks companies for engine tests: the simulator with an OAuth server mounted, its limits on
+ * a clock ten and sixty times faster (a "second" of 100 ms, a "minute" of 1 s, as in
+ * test/quickbooks.test.ts), and the quickbooks target registered with a planner on the same clock.
+ */
+
+const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
+const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
+const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
+const IRISH = { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] as [string, string][] };
+
+export interface ScaledQuickBooks {
+  qbo: QuickBooksSimulator;
+  /** A pipeline's `target` into a company, with a grant of its own. */
+  target(realmId: string): Record<string, unknown>;
+}
+
+export async function scaledQuickBooks(
+  db: Database,
+  scope: ReturnType<typeof processScope>,
+  opts: { realms: string[]; seed: number; wrap?: (target: TargetConnector) => TargetConnector },
+): Promise<ScaledQuickBooks> {
+  const oauth = new OAuthSimulator({
+    ...CLIENT,
+    callbackTenantParam: 'realmId',
+    tenants: opts.realms.map((tenantId) => ({ tenantId })),
+    accessTokenSeconds: 3600,
+    paths: { token: TOKEN_PATH },
+  });
+  const qbo = await startQuickBooksSimulator({
+    realms: Object.fromEntries(opts.realms.map((r) => [r, IRISH])),
+    oauth,
+    seed: opts.seed,
+    limits: { ...LIMITS, batchPerMinute: 8, secondMs: 100, minuteMs: 1000 },
+  });
+  scope.target({
+    ...quickbooksTarget,
+    create: (deps) => {
+      const target = createQuickBooksTarget(deps, {
+        planner: createRatePlanner(db, {
+          windowsMs: { second: 100, minute: 1000 },
+          // The margin production gives the windows these stand for (test/quickbooks.test.ts says why).
+          marginMs: (w) => (w === 100 ? 100 : 250),
+        }),
+        client: { backoffBaseMs: 5, backoffMaxMs: 50 },
+      });
+      return Promise.resolve(opts.wrap ? opts.wrap(target) : target);
+    },
+  });
+  return {
+    qbo,
+    target: (realmId) => ({
+      type: 'quickbooks',
+      ...CLIENT,
+      refreshToken: oauth.issueGrant().refreshToken,
+      realmId,
+      baseUrl: qbo.url,
+      tokenUrl: `${qbo.url}${TOKEN_PATH}`,
+      limits: LIMITS,
+    }),
+  };
+}
