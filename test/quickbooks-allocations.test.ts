@@ -134,7 +134,8 @@ const creditNote = (ref: string, net: string, vat: string): TargetCreditNote => 
   },
 });
 
-async function payment(ref: string, amount: string, invoiceTargetId: string | null): Promise<string> {
+/** A payment's result, sent with the invoice's id or, naming an invoice the pipeline has not booked, without. */
+async function sendPayment(ref: string, amount: string, invoiceTargetId: string | null, invoiceReference?: string) {
   const [r] = await target.createPayments!(ctx, [
     {
       sourceId: ref,
@@ -151,9 +152,15 @@ async function payment(ref: string, amount: string, invoiceTargetId: string | nu
         amount,
         currency: 'USD',
         description: '',
+        ...(invoiceReference ? { invoiceExternalReference: invoiceReference } : {}),
       },
     },
   ]);
+  return r!;
+}
+
+async function payment(ref: string, amount: string, invoiceTargetId: string | null): Promise<string> {
+  const r = await sendPayment(ref, amount, invoiceTargetId);
   expect(r).toMatchObject({ ok: true });
   return id(r);
 }
@@ -305,30 +312,6 @@ describe('QuickBooks credit memos and allocations', () => {
 });
 
 describe('QuickBooks: payments booked before their invoice', () => {
-  /** A payment naming an invoice by reference, sent without the invoice's id (the pipeline has not booked it). */
-  async function earlyPayment(ref: string, amount: string, invoiceReference: string) {
-    const [r] = await target.createPayments!(ctx, [
-      {
-        sourceId: ref,
-        idempotencyKey: `key-${ref}`,
-        customerTargetId: customerId,
-        invoiceTargetId: null,
-        bankAccountCode: '',
-        record: {
-          kind: 'payment',
-          sourceId: ref,
-          externalReference: ref,
-          customerSourceId: 'a',
-          date: '2026-11-05',
-          amount,
-          currency: 'USD',
-          description: '',
-          invoiceExternalReference: invoiceReference,
-        },
-      },
-    ]);
-    return r!;
-  }
   const early = (payment: string, paymentTargetId: string, invoice: string, invoiceTargetId: string) => ({
     paymentSourceId: payment,
     paymentTargetId,
@@ -340,12 +323,12 @@ describe('QuickBooks: payments booked before their invoice', () => {
 
   it('says whether it found the invoice; applies an early one to the invoice named in this company, whatever id it is handed', async () => {
     const found = await invoice('HERE-1', '10.00');
-    const applied = await earlyPayment('P-HERE-1', '10.00', 'HERE-1');
+    const applied = await sendPayment('P-HERE-1', '10.00', null, 'HERE-1');
     // Found by its reference, though the pipeline had not booked it: applied as booked, nothing to wait for.
     expect(applied).toMatchObject({ ok: true, awaitsInvoice: false });
     expect(sim.books().get('Payment', id(applied))!.Line).toMatchObject([{ LinkedTxn: [{ TxnId: found }] }]);
 
-    const waiting = await earlyPayment('P-LATE-1', '25.00', 'LATE-1');
+    const waiting = await sendPayment('P-LATE-1', '25.00', null, 'LATE-1');
     expect(waiting).toMatchObject({ ok: true, awaitsInvoice: true });
     const pay = id(waiting);
     expect(sim.books().get('Payment', pay)!.PrivateNote).toBe(
