@@ -68,12 +68,12 @@ interface Note {
  * Applies the noted payments whose invoice has been booked since, by this pipeline or another of
  * the entity into the same kind of target (a shop's invoices and a payment provider's payments
  * are often two pipelines; this one's booking first, and the target checks that the invoice it is
- * handed is the one named, in its own books): claimed first (another
- * run or worker sweeping at the same moment leaves them be), then sent to the target a hundred at
- * a time. Applied: the note goes and the payment's run record says what was applied. A retryable
- * failure keeps the note for the next sweep, ten times at most; refused, or given up, the note
- * goes and an exception (`EARLY_PAYMENT_NOT_APPLIED`) tells a person to apply it in the target.
- * What it did goes into `out`, which the caller saves.
+ * handed is the one named, in its own books). The notes are claimed first (another run or worker
+ * sweeping at the same moment leaves them be), then sent to the target a hundred at a time.
+ * Applied: the note goes and the payment's run record says what was applied. A failed call keeps
+ * the note for the next sweep, ten times at most; refused, or given up, the note goes and an
+ * exception (`EARLY_PAYMENT_NOT_APPLIED`) tells a person to apply it in the target. What it did
+ * goes into `out`, which the caller saves.
  */
 export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Promise<void> {
   const target = ctx.target;
