@@ -64,7 +64,7 @@ export type ItemResult =
        * `applyEarlyPayments`: true when it was booked without that invoice (the target did not
        * hold it), false when the target found the invoice itself and applied the payment to it.
        * Unless false (unset: a payment found again by reference after a lost answer), the engine
-       * notes it and hands it to `applyEarlyPayments` once the pipeline books that invoice.
+       * notes it and hands it to `applyEarlyPayments` once that invoice is booked.
        */
       awaitsInvoice?: boolean | undefined;
     }
@@ -212,7 +212,8 @@ export interface TargetPayment {
 
 /**
  * A payment the target booked before the invoice it names (its result said `awaitsInvoice`), and
- * that invoice, which the pipeline has booked since.
+ * that invoice, booked since by this pipeline or another of the entity into the same platform (the
+ * target checks that `invoiceTargetId` is the invoice named in its own books).
  */
 export interface EarlyPayment {
   paymentSourceId: string;

@@ -290,7 +290,7 @@ export async function createPayments(
     if (inv && applied < total.value)
       notes.push(`${formatAmount(total.value - applied, p.currency)} left unapplied (the invoice owed less)`);
     // Named but not in QuickBooks yet (its webhook came after the payment's): booked unapplied,
-    // and applied once the pipeline books that invoice (applyEarlyPayments).
+    // and applied once that invoice is booked (applyEarlyPayments).
     const early = !invoiceId && p.invoiceExternalReference ? p.invoiceExternalReference : null;
     if (early)
       notes.push(`booked unapplied: invoice ${early} is not in QuickBooks yet; applied to it once it is booked`);

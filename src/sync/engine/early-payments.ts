@@ -10,16 +10,16 @@ import type { Delivered } from './deliver.ts';
  * to the target unapplied (QuickBooks keeps it on the customer). The engine notes it in the
  * transaction that maps it; once an invoice of that customer and reference is booked (by any
  * pipeline of the entity into that kind of target), the end of a run of the payment's pipeline
- * (and the workers' timer) hands both to the target's
- * `applyEarlyPayments`, which applies what both still have open. The embedded ledger settles its
- * own in the invoice's transaction (migration 0104); Xero applies its overpayments itself.
+ * (and the workers' timer) hands both to the target's `applyEarlyPayments`, which applies what
+ * both still have open. The embedded ledger settles its own in the invoice's transaction
+ * (migration 0104); Xero applies its overpayments itself.
  */
 
 /** Notes to apply in one call to the target, and passes at most per sweep. */
 const BATCH = 100;
 const PASSES = 20;
-/** Retryable failures after which a note is given up, and the run says so. */
-export const EARLY_PAYMENT_ATTEMPTS = 10;
+/** Failed calls after which a note is given up, with an exception for a person. */
+const EARLY_PAYMENT_ATTEMPTS = 10;
 /** How long a sweep holds the notes it works on; one whose process died lets go after it. */
 const CLAIM_SECONDS = 300;
 

@@ -271,25 +271,38 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
   const what = settles.kind === 'invoice' ? 'invoice' : 'payment';
   // A target that refunds only a payment it holds: a refund whose payment is not booked waits for it.
   const needsPayment = settles.kind === 'payment' && ctx.target.capabilities.refundsNeedPayment === true;
-  const unbooked = named.filter((k) => {
-    const key = documentKey(k.customerTargetId, k.reference);
-    return !booked.has(key) && !coming.has(key) && !parked.has(key);
-  });
-  const elsewhere = needsPayment ? await paymentsBookedElsewhere(ctx, unbooked) : new Set<string>();
+  const elsewhere = needsPayment
+    ? await paymentsBookedElsewhere(
+        ctx,
+        named.filter((k) => {
+          const key = documentKey(k.customerTargetId, k.reference);
+          return !booked.has(key) && !coming.has(key) && !parked.has(key);
+        }),
+      )
+    : new Set<string>();
   const beforeInvoice = needsPayment ? await awaitingInvoice(ctx, [...booked.values()]) : new Map<string, string>();
   return ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     const key = documentKey(x.customerTargetId, reference ?? '');
     const waitsFor = reference ? coming.get(key) : undefined;
+    if (reference && (waitsFor || parked.has(key))) {
+      out.park({
+        kind,
+        sourceId: x.input.record.sourceId,
+        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+        message: waitsFor
+          ? `The ${what} ${reference} it settles is on its way to the ${ctx.target.type} target; this is sent once it is booked`
+          : `The ${what} ${reference} it settles is parked by this pipeline, not booked in the ${ctx.target.type} target`,
+        field: settles.kind === 'invoice' ? 'invoiceExternalReference' : 'paymentExternalReference',
+        payload: { record: x.input.record, raw: x.input.raw },
+        waitsFor,
+        needs: waitsFor ? undefined : { kind: settles.kind, customerTargetId: x.customerTargetId, reference },
+      });
+      return [];
+    }
     const bookedId = booked.get(key);
     const invoice = bookedId !== undefined ? beforeInvoice.get(bookedId) : undefined;
-    if (
-      reference &&
-      needsPayment &&
-      !waitsFor &&
-      !parked.has(key) &&
-      ((bookedId === undefined && !elsewhere.has(key)) || invoice !== undefined)
-    ) {
+    if (reference && needsPayment && ((bookedId === undefined && !elsewhere.has(key)) || invoice !== undefined)) {
       const target = ctx.target.type;
       out.park({
         kind,
@@ -306,22 +319,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
       });
       return [];
     }
-    if (reference && (waitsFor || parked.has(key))) {
-      out.park({
-        kind,
-        sourceId: x.input.record.sourceId,
-        reasonCode: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
-        message: waitsFor
-          ? `The ${what} ${reference} it settles is on its way to the ${ctx.target.type} target; this is sent once it is booked`
-          : `The ${what} ${reference} it settles is parked by this pipeline, not booked in the ${ctx.target.type} target`,
-        field: settles.kind === 'invoice' ? 'invoiceExternalReference' : 'paymentExternalReference',
-        payload: { record: x.input.record, raw: x.input.raw },
-        waitsFor,
-        needs: waitsFor ? undefined : { kind: settles.kind, customerTargetId: x.customerTargetId, reference },
-      });
-      return [];
-    }
-    return [{ ...x, settlesTargetId: reference ? (booked.get(key) ?? null) : null }];
+    return [{ ...x, settlesTargetId: bookedId ?? null }];
   });
 }
 
