@@ -319,6 +319,7 @@ describe('QuickBooks: payments booked before their invoice', () => {
     customerTargetId: customerId,
     invoiceTargetId,
     invoiceReference: invoice,
+    currency: 'EUR',
   });
 
   it('says whether it found the invoice; applies an early one to the invoice named in this company, whatever id it is handed', async () => {

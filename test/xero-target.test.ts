@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../src/sync/connector.ts';
@@ -429,7 +430,7 @@ describe("Xero target: a payment provider's fees", () => {
     expect(results.map((r) => (r as { message?: string }).message)).toEqual([
       expect.stringMatching(/^fee EUR 1.45 booked as spend money [0-9a-f-]{36}$/),
       expect.stringMatching(/^fee EUR 0.90 booked as spend money [0-9a-f-]{36}; booked as an overpayment/),
-      'booked as an overpayment: no invoice yet',
+      'booked as an overpayment: no invoice named',
     ]);
     // The payment keeps its gross amount; the fee comes out of the same bank account, on the default chart's 404 Bank Fees.
     expect([...sim.tenant().payments.values()].find((p) => p.Reference === 'FEE-1')?.Amount.toFixed(2)).toBe('50.00');
@@ -588,17 +589,55 @@ describe('Xero target: a receipt before its invoice', () => {
         },
       },
     ]);
+    // Said to wait, for the engine to note it (src/sync/engine/early-payments.ts).
+    expect(early).toMatchObject({
+      ok: true,
+      awaitsInvoice: true,
+      message: 'booked as an overpayment: invoice INV-LATE-1 is not in Xero yet; allocated to it once it is booked',
+    });
     const overpaymentId = okId(early!).slice('OP:'.length);
+    const note = {
+      paymentSourceId: 'EARLY-1',
+      paymentTargetId: okId(early!),
+      paymentReference: 'EARLY-1',
+      customerTargetId: c.id,
+      invoiceReference: 'INV-LATE-1',
+      currency: 'EUR',
+    };
+    // Not in Xero yet: refused with the reason, nothing allocated.
+    const [missing] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: randomUUID() }]);
+    expect(missing).toMatchObject({
+      ok: false,
+      error: {
+        code: 'TARGET_REFUSED',
+        retryable: false,
+        message: `Xero holds no invoice INV-LATE-1 of contact ${c.id}`,
+      },
+    });
     const [inv, other] = await t.createInvoices(ctx, [
       invoice(c.id, 'INV-LATE-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
       invoice(c.id, 'INV-LATE-2', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     const d = sim.tenant().documents.get(okId(inv!))!;
+    // Booking the invoice allocates nothing by itself: the engine's sweep does.
+    expect(d.Allocated.isZero()).toBe(true);
+    // Handed the other invoice's id (another pipeline's booking into another organisation would
+    // be): the one named is found by its reference, the other left alone.
+    const [applied] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(other!) }]);
+    expect(applied).toMatchObject({
+      ok: true,
+      targetId: okId(early!),
+      outcome: 'updated',
+      message: expect.stringMatching(/^allocated EUR 30\.00 to invoice INV-LATE-1 \(Xero INV-\d+\), booked after it$/),
+    });
     expect(d.Allocated.toFixed(2)).toBe('30.00');
     expect(sim.tenant().due(d).toFixed(2)).toBe('91.00');
     expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
-    // Only the invoice it names.
     expect(sim.tenant().documents.get(okId(other!))!.Allocated.isZero()).toBe(true);
+    // Again (an answer lost after Xero allocated it): read first, nothing allocated twice.
+    const [again] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(inv!) }]);
+    expect(again).toMatchObject({ ok: true, outcome: 'unchanged' });
+    expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
   });
 });
 

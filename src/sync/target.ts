@@ -110,6 +110,13 @@ export interface TargetCapabilities {
    * itself once it is; rather than being sent to be refused.
    */
   refundsNeedPayment?: boolean | undefined;
+  /**
+   * With `refundsNeedPayment`: refunds a payment booked before its invoice (`applyEarlyPayments`)
+   * only once it is applied to that invoice (QuickBooks splits a refund at its invoice's rates);
+   * until then such a refund waits, parked. A target that refunds what a payment holds unapplied
+   * (NetSuite, Zoho Books) takes it at once.
+   */
+  refundsNeedAppliedPayment?: boolean | undefined;
   /** Reads back whether invoices have been paid (for write-back of payment status). */
   paymentStatus: boolean;
   pdf: boolean;
@@ -222,6 +229,8 @@ export interface EarlyPayment {
   customerTargetId: string;
   invoiceTargetId: string;
   invoiceReference: string;
+  /** The payment's currency, as the source gave it. */
+  currency: string;
 }
 
 export interface TargetRefund {

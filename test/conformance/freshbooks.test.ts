@@ -28,7 +28,10 @@ let sim: FreshBooksSimulator | undefined;
 
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
-  unsupported: {},
+  unsupported: {
+    overpayments:
+      "a FreshBooks payment belongs wholly to its invoice: what it pays above the invoice's amount FreshBooks keeps as the client's credit on that invoice",
+  },
   async open() {
     sim ??= await startFreshBooksSimulator({
       ...CLIENT,

@@ -14,8 +14,11 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * What a scenario may need beyond invoices, customers and payments, which every target takes.
  * `http`: the target talks to its platform over HTTP at a URL of its `target:` block, so that a
  * fault-injecting proxy can be put in between (test/helpers/fault-proxy.ts).
+ * `earlyPayments`: a payment booked before the invoice it names ends up applied to that invoice
+ * once it is booked. `overpayments`: of a payment larger than what its invoice owes, that much is
+ * applied and the rest stays the customer's, unapplied.
  */
-export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http';
+export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http' | 'earlyPayments' | 'overpayments';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

@@ -31,7 +31,10 @@ let sim: MyobSimulator | undefined;
 
 const myob: TargetHarness = {
   type: 'myob',
-  unsupported: {},
+  unsupported: {
+    overpayments:
+      "MYOB applies a customer payment only up to its invoices' balance and keeps nothing unapplied: a payment larger than its invoice is parked",
+  },
   async open() {
     sim ??= await startMyobSimulator({
       ...CLIENT,

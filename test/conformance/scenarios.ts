@@ -51,6 +51,8 @@ interface Run {
   dues: boolean;
   /** Whether the target takes credit notes. */
   creditNotes: boolean;
+  /** Whether the target applies of an overpayment what its invoice owes and keeps the rest unapplied. */
+  overpayments: boolean;
   /** The fault proxy between the engine and the platform (a scenario with `faults`), else null. */
   proxy: FaultProxy | null;
   /**
@@ -265,6 +267,48 @@ export const SCENARIOS: Scenario[] = [
       expect(pay).toMatchObject({ amount: '50.00', customerId: second.customerId });
       expect(pay.appliedTo).toEqual([{ invoiceId: second.id, amount: '50.00' }]);
       if (r.dues) expect([first.due, second.due]).toEqual(['121.00', '71.00']);
+      expect(await r.openExceptions()).toEqual([]);
+    },
+  },
+  {
+    // A shop's payment webhook that overtook its order's, a payout file imported before the invoices.
+    name: 'applies a payment that came before its invoice to that invoice once it is booked, once',
+    needs: ['earlyPayments'],
+    async run(r, tag) {
+      const payments = [
+        payment(tag, 1, `${tag}-I1`, '121.00'),
+        payment(tag, 2, `${tag}-I2`, '50.00'),
+        // More than the invoice: the rest stays the customer's, unapplied.
+        ...(r.overpayments ? [payment(tag, 3, `${tag}-I3`, '150.00')] : []),
+      ];
+      const n = payments.length;
+      const invoices = payments.map((_, i) => invoice(tag, i + 1));
+      await r.send([customer(tag), ...payments]);
+      await r.send(invoices);
+      await r.settle(10);
+      const expected = async () => {
+        const held = await r.platform.holdings();
+        const inv = invoices.map((i) => one(held.invoices, i.externalReference));
+        const pays = payments.map((p) => one(held.payments, p.externalReference));
+        for (const [k, p] of pays.entries())
+          expect((await r.mapped('payment', payments[k]!.sourceId))?.targetId, `${p.reference} mapped`).toBe(p.id);
+        expect(pays.map((p) => [p.reference, p.amount, p.appliedTo])).toEqual(
+          [
+            [`${tag}-P1`, '121.00', [{ invoiceId: inv[0]!.id, amount: '121.00' }]],
+            [`${tag}-P2`, '50.00', [{ invoiceId: inv[1]!.id, amount: '50.00' }]],
+            [`${tag}-P3`, '150.00', [{ invoiceId: inv[2]?.id, amount: '121.00' }]],
+          ].slice(0, n),
+        );
+        if (r.dues) expect(inv.map((i) => i.due)).toEqual(['0.00', '71.00', '0.00'].slice(0, n));
+        return held;
+      };
+      const held = await expected();
+      expect(await r.openExceptions()).toEqual([]);
+      // Everything sent again applies nothing twice.
+      await r.send([customer(tag), ...payments, ...invoices]);
+      await r.settle(10);
+      expect(await r.platform.holdings()).toEqual(held);
+      await expected();
       expect(await r.openExceptions()).toEqual([]);
     },
   },
@@ -511,8 +555,10 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
   const pending = async () =>
     (
       await w.t.db.query<{ n: string; wait: string | null }>(
-        // Sent and waiting for a retry, or held behind such a document (src/sync/engine/waiting.ts).
-        `SELECT (count(*) + (SELECT count(*) FROM held_records WHERE pipeline_id = $1))::text AS n,
+        // Sent and waiting for a retry, held behind such a document (src/sync/engine/waiting.ts), or
+        // booked before its invoice and not applied to it yet (src/sync/engine/early-payments.ts).
+        `SELECT (count(*) + (SELECT count(*) FROM held_records WHERE pipeline_id = $1)
+                          + (SELECT count(*) FROM payments_before_invoice WHERE pipeline_id = $1))::text AS n,
                 greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000)::int::text AS wait
            FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
         [pipeline.id],
@@ -524,6 +570,7 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
     pipeline,
     proxy,
     creditNotes: harness.unsupported.creditNotes === undefined,
+    overpayments: harness.unsupported.overpayments === undefined,
     process: (records) =>
       w.sync.processRecords(
         pipeline,
@@ -617,6 +664,25 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   if (feature === 'droppedAnswers') return target.transactional;
   // A target reached in-process has no HTTP to put a proxy in.
   if (feature === 'http') return target.transactional;
+  // Of a payment larger than its invoice, more than the invoice owes is applied, or none is booked.
+  if (feature === 'overpayments') {
+    await r.send([customer('GAPO'), invoice('GAPO', 1), payment('GAPO', 1, 'GAPO-I1', '150.00')]);
+    const payments = (await r.platform.holdings()).payments.filter((p) => p.reference === 'GAPO-P1');
+    return payments.length === 0 || payments.some((p) => p.appliedTo.some((a) => a.amount !== '121.00'));
+  }
+  // A payment booked before its invoice stays unapplied once the invoice is booked.
+  if (feature === 'earlyPayments') {
+    await r.send([customer('GAPE'), payment('GAPE', 1, 'GAPE-I1', '121.00')]);
+    await r.send([invoice('GAPE', 1)]);
+    await r.settle(10);
+    const held = await r.platform.holdings();
+    const payments = held.payments.filter((p) => p.reference === 'GAPE-P1');
+    return (
+      held.invoices.filter((i) => i.reference === 'GAPE-I1').length === 1 &&
+      payments.length === 1 &&
+      payments.every((p) => p.appliedTo.length === 0)
+    );
+  }
   // A platform that keeps no balances holds none.
   await r.send([customer('GAP'), invoice('GAP', 1)]);
   const held = await r.platform.holdings();

@@ -35,6 +35,8 @@ const webhook: TargetHarness = {
   unsupported: {
     creditNotes: 'the webhook target takes no credit notes (capabilities.creditNotes is false)',
     amountsDue: 'the receiver keeps the documents it is sent, not what each invoice still owes',
+    earlyPayments:
+      'the receiver is sent each payment as it comes, naming its invoice by reference; applying one that came first is the receiver’s',
   },
   async open() {
     receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false, dropAfterCommitRate: 0.1 });

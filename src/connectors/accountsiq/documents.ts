@@ -1,4 +1,4 @@
-import { Dec } from '../../domain/money.ts';
+import { Dec, formatAmount } from '../../domain/money.ts';
 import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
@@ -6,6 +6,7 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import {
   BatchInterrupted,
+  type EarlyPayment,
   type FoundDocument,
   type ItemResult,
   type TargetAllocation,
@@ -372,6 +373,87 @@ export async function createPayments(
       });
   }
   return results.map((r) => r!);
+}
+
+/**
+ * Receipts booked before the invoice they name (the engine's note, src/sync/engine/early-payments.ts),
+ * allocated to it now that it is booked: for what both still have outstanding, read just before,
+ * so that running it again after a lost answer allocates nothing twice; dated the later of the two
+ * (as the embedded ledger dates its own). The invoice handed over must be the customer's under the
+ * named reference, else that invoice is looked up by reference. One call a receipt: one that fails
+ * leaves those before it done.
+ */
+export async function applyEarlyPayments(
+  ctx: DocumentContext,
+  tc: TargetCallContext,
+  early: EarlyPayment[],
+): Promise<ItemResult[]> {
+  const held = await summariesById(
+    ctx,
+    early.flatMap((e) => [e.paymentTargetId, e.invoiceTargetId]),
+    tc.signal,
+  );
+  // What each still has outstanding, less what this call has allocated (two receipts, one invoice).
+  const taken = new Map<string, bigint>();
+  const open = (s: Summary, currency: string) => minor(s.outstanding, currency) - (taken.get(s.id) ?? 0n);
+  return mapAtMost(early, 1, async (item) => {
+    const receipt = held.get(item.paymentTargetId);
+    if (!receipt || kindOf(receipt.type) !== 'payment')
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `receipt ${item.paymentReference} (AccountsIQ id ${item.paymentTargetId}) is no longer in AccountsIQ`,
+        retryable: false,
+      });
+    let invoice = held.get(item.invoiceTargetId);
+    if (
+      !invoice ||
+      kindOf(invoice.type) !== 'invoice' ||
+      invoice.reference !== item.invoiceReference ||
+      invoice.customer !== receipt.customer
+    ) {
+      // Booked by another pipeline of the entity into another AccountsIQ entity: this one's, by reference.
+      [invoice] = await byReference(ctx, 'invoice', item.invoiceReference, receipt.customer, tc.signal);
+      if (!invoice)
+        return failed({
+          code: 'TARGET_REFUSED',
+          message: `AccountsIQ holds no invoice ${item.invoiceReference} of customer ${receipt.customer}`,
+          retryable: false,
+        });
+    }
+    const currency = item.currency;
+    const left = open(receipt, currency);
+    const owed = open(invoice, currency);
+    const amount = left < owed ? left : owed;
+    if (amount <= 0n)
+      return ok(receipt.id, {
+        number: receipt.number,
+        outcome: 'unchanged',
+        message: `nothing to allocate to invoice ${item.invoiceReference} (AccountsIQ ${invoice.number}): ${
+          left <= 0n ? 'the receipt is allocated in full' : 'the invoice is settled'
+        }`,
+      });
+    const a = await ctx.api.write(
+      'AllocateTransactions',
+      {
+        transactionID_1: invoice.id,
+        transactionID_2: receipt.id,
+        allocationReference: item.paymentReference,
+        allocationAmount: formatAmount(amount, currency),
+        allocationDate: dateTime(receipt.date > invoice.date ? receipt.date : invoice.date),
+      },
+      tc.signal,
+    );
+    if (a.status !== 'Success') return refused(a, `to allocate receipt ${receipt.number} to invoice ${invoice.number}`);
+    taken.set(receipt.id, (taken.get(receipt.id) ?? 0n) + amount);
+    taken.set(invoice.id, (taken.get(invoice.id) ?? 0n) + amount);
+    return ok(receipt.id, {
+      number: receipt.number,
+      outcome: 'updated',
+      message: `allocated ${currency} ${formatAmount(amount, currency)} to invoice ${item.invoiceReference} (AccountsIQ ${
+        invoice.number
+      }), booked after it${left > amount ? '; the rest stays unallocated on the customer' : ''}`,
+    });
+  });
 }
 
 /**

@@ -262,6 +262,7 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     createRefunds: (ctx, items) => docs.createRefunds(ctxDocs, ctx, items),
     paidInvoices: (ctx, ids) => docs.paidInvoices(ctxDocs, ctx, ids),
     createAllocations: (ctx, items) => docs.createAllocations(ctxDocs, ctx, items),
+    applyEarlyPayments: (ctx, items) => docs.applyEarlyPayments(ctxDocs, ctx, items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(ctxDocs, ctx, item, taken),
 
     async findByReference(ctx, kind, reference, customerTargetId) {

@@ -6,6 +6,7 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
+  type EarlyPayment,
   type FoundDocument,
   type ItemError,
   type ItemResult,
@@ -260,7 +261,11 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     return book(ctx, 'Payment', body);
   }
 
-  async function allocate(ctx: TargetCallContext, a: TargetAllocation): Promise<ItemResult> {
+  /** Applies `amount` of a payment or credit memo to an invoice and releases it; the application's id. */
+  async function allocate(
+    ctx: TargetCallContext,
+    a: Pick<TargetAllocation, 'fromTargetId' | 'invoiceTargetId'> & { record: { amount: string; currency: string } },
+  ): Promise<ItemResult> {
     const from = parseDocId(a.fromTargetId);
     const inv = parseDocId(a.invoiceTargetId);
     if (!from || !inv)
@@ -286,6 +291,80 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     if (!mine)
       throw new ConnectorError(SYSTEM, 'the released application is not in the payment’s history', { retryable: true });
     return ok(mine.id, { outcome: 'created' });
+  }
+
+  /**
+   * A payment booked before the invoice it names (the engine's note, src/sync/engine/early-payments.ts),
+   * applied to it now that it is booked: as much as the payment has available and the invoice
+   * still owes, both read just before, then released. An application an earlier attempt saved but
+   * did not release (its answer lost) is released, not made again. The invoice handed over must be
+   * the customer's under the named reference (`CustomerOrder`), else that invoice is looked up by it.
+   */
+  async function applyEarly(ctx: TargetCallContext, e: EarlyPayment): Promise<ItemResult> {
+    const from = parseDocId(e.paymentTargetId);
+    const pay = from
+      ? await api.get('Payment', [from.type, from.nbr], { $expand: 'DocumentsToApply' }, ctx.signal)
+      : null;
+    if (!from || !pay)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `payment ${e.paymentReference} (${SYSTEM} ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
+        retryable: false,
+      });
+    const customer = val(pay, 'CustomerID');
+    const given = parseDocId(e.invoiceTargetId);
+    const read = given ? await api.get('Invoice', [given.type, given.nbr], {}, ctx.signal) : null;
+    const named = (row: Entity | null | undefined) =>
+      row &&
+      val(row, 'Type') === 'Invoice' &&
+      val(row, 'CustomerOrder') === e.invoiceReference &&
+      val(row, 'Customer') === customer
+        ? row
+        : null;
+    const inv = named(read) ?? named((await find(ctx, 'invoice', e.invoiceReference, customer))?.row);
+    if (!inv)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
+        retryable: false,
+      });
+    const invoiceId = `Invoice/${val(inv, 'ReferenceNbr')}`;
+    const currency = e.currency;
+    const number = val(inv, 'ReferenceNbr');
+    const applied = (amount: string) =>
+      `applied ${currency} ${amount} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it`;
+    const pending = ((pay.DocumentsToApply as Entity[] | undefined) ?? []).find(
+      (a) => val(a, 'DocType') === 'Invoice' && val(a, 'ReferenceNbr') === val(inv, 'ReferenceNbr'),
+    );
+    if (pending) {
+      const released = await release(ctx, from.type, from.nbr, 'Payment');
+      if (released !== true) return refusedBy('did not release the application:', released);
+      return ok(e.paymentTargetId, { outcome: 'updated', message: applied(val(pending, 'AmountPaid')) });
+    }
+    const amount = (row: Entity, field: string) => {
+      const p = parseAmount(val(row, field) || '0', currency);
+      return p.ok ? p.value : 0n;
+    };
+    const left = amount(pay, 'AvailableBalance');
+    const owed = amount(inv, 'Balance');
+    const take = left < owed ? left : owed;
+    if (take <= 0n)
+      return ok(e.paymentTargetId, {
+        outcome: 'unchanged',
+        message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
+          left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
+        }`,
+      });
+    const done = await allocate(ctx, {
+      fromTargetId: e.paymentTargetId,
+      invoiceTargetId: invoiceId,
+      record: { amount: formatAmount(take, currency), currency },
+    });
+    if (!done.ok) return done;
+    return ok(e.paymentTargetId, {
+      outcome: 'updated',
+      message: `${applied(formatAmount(take, currency))}${left > take ? '; the rest stays available on the payment' : ''}`,
+    });
   }
 
   return {
@@ -391,6 +470,8 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       ),
 
     createAllocations: (ctx, items) => api.within(() => mapAtMost(items, 1, (a) => allocate(ctx, a))),
+
+    applyEarlyPayments: (ctx, items) => api.within(() => mapAtMost(items, 1, (e) => applyEarly(ctx, e))),
 
     findAllocation: (ctx, item, taken) =>
       api.within(async () => {

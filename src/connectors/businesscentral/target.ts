@@ -5,12 +5,14 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
+  BatchInterrupted,
   type FoundDocument,
   type ItemResult,
   type TargetCallContext,
   type TargetConnector,
   type TargetDeps,
   type TargetAllocation,
+  type TargetPayment,
   failed,
   ok,
 } from '../../sync/target.ts';
@@ -309,8 +311,58 @@ export function createBusinessCentralTarget(
         })),
       ),
 
+    /*
+     * Business Central applies a payment only as it is posted (`appliesToInvoiceId`): API v2.0 has
+     * no call that applies a posted one later. A payment naming an invoice this pipeline has not
+     * booked takes that invoice from Business Central by its reference (booked by hand, or by
+     * another pipeline), or waits for it, parked, and runs again by itself once the pipeline books
+     * it; posted without it, it would stay unapplied for good.
+     */
     async createPayments(ctx, items) {
-      return createPayments(api, ctx, await journalId(ctx), items);
+      const results = new Array<ItemResult | undefined>(items.length);
+      const ready: { n: number; item: TargetPayment }[] = [];
+      for (const [n, item] of items.entries()) {
+        const named = item.record.invoiceExternalReference;
+        if (item.invoiceTargetId || !named) {
+          ready.push({ n, item });
+          continue;
+        }
+        const ext = externalOf(named);
+        const posted =
+          typeof ext === 'string'
+            ? (await api.list('salesInvoices', `externalDocumentNumber eq ${literal(ext)}`, ctx.signal)).find(
+                (r) => r.customerId === item.customerTargetId && r.status !== 'Draft',
+              )
+            : undefined;
+        if (posted) ready.push({ n, item: { ...item, invoiceTargetId: posted.id } });
+        else
+          results[n] = failed({
+            code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+            message: `Payment ${item.record.externalReference} pays invoice ${named}, which is not in Business Central yet; Business Central applies a payment only as it is posted, so it is posted once the invoice is`,
+            retryable: false,
+            field: 'invoiceExternalReference',
+            needs: { kind: 'invoice', customerTargetId: item.customerTargetId, reference: named },
+          });
+      }
+      const merge = (done: readonly (ItemResult | undefined)[]) => {
+        done.forEach((r, k) => (results[ready[k]!.n] = r));
+        return results;
+      };
+      if (ready.length === 0) return results as ItemResult[];
+      try {
+        const jid = await journalId(ctx);
+        return merge(
+          await createPayments(
+            api,
+            ctx,
+            jid,
+            ready.map((r) => r.item),
+          ),
+        ) as ItemResult[];
+      } catch (err) {
+        if (err instanceof BatchInterrupted) throw new BatchInterrupted(merge(err.results), err.error);
+        throw err;
+      }
     },
 
     async createAllocations(ctx, items) {

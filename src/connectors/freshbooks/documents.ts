@@ -259,18 +259,21 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     const r = d.record;
     const amount = positive(`Payment ${r.externalReference}`, r.amount, r.currency);
     if (typeof amount !== 'bigint') return failed(amount);
-    // The engine sends a payment without its invoice when that invoice was not booked yet (its own
-    // answer lost, or still waiting): FreshBooks has no unapplied payment, so the invoice is looked
-    // up by its reference here, and the payment waits (retryable) until it is there.
+    // The engine sends a payment without its invoice when this pipeline has not booked that invoice
+    // (it comes later, or another pipeline books it): FreshBooks has no unapplied payment, so the
+    // invoice is looked up by its reference here; not there yet, the payment waits for it, parked,
+    // and runs again by itself once the pipeline books it (retrying on a timer would give up on an
+    // invoice that comes a day later).
     let invoiceId = d.invoiceTargetId;
     if (!invoiceId && r.invoiceExternalReference) {
       invoiceId = (await lookUp(c, 'invoice', r.invoiceExternalReference, d.customerTargetId))?.targetId ?? null;
       if (!invoiceId) {
         return failed({
-          code: 'TARGET_UNAVAILABLE',
-          message: `Payment ${r.externalReference} waits for invoice ${r.invoiceExternalReference}, not in FreshBooks yet`,
-          retryable: true,
+          code: 'ALLOCATION_DOCUMENT_NOT_SYNCED',
+          message: `Payment ${r.externalReference} pays invoice ${r.invoiceExternalReference}, which is not in FreshBooks yet; a FreshBooks payment is always a payment of one invoice, so it is booked once the invoice is`,
+          retryable: false,
           field: 'invoiceExternalReference',
+          needs: { kind: 'invoice', customerTargetId: d.customerTargetId, reference: r.invoiceExternalReference },
         });
       }
     }

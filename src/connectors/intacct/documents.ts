@@ -2,6 +2,7 @@ import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import type {
+  EarlyPayment,
   FoundDocument,
   ItemError,
   ItemResult,
@@ -13,7 +14,7 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { failed, ok } from '../../sync/target.ts';
+import { BatchInterrupted, failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
 import { lineItems } from './map.ts';
 import { type IntacctSettings, SYSTEM } from './settings.ts';
@@ -373,6 +374,112 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       continue;
     }
     out.push(ok(id, { outcome: 'created' }));
+  }
+  return out;
+}
+
+/**
+ * Payments booked before the invoice they name (the legacy create_arpayment's overpayment; the
+ * engine's note, src/sync/engine/early-payments.ts), set against it now that it is booked with
+ * apply_arpayment: as much as the payment has left and the invoice still owes (their TOTALDUE),
+ * both read just before, so that running it again after a lost answer applies nothing twice
+ * (and the control id is the application's, so that a retried request is Intacct's duplicate).
+ * Dated the later of the two. The invoice handed over must be the customer's under the named
+ * reference, else that invoice is looked up by reference.
+ */
+export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const e of items) {
+    const pay = (await c.api.query('ARPYMT', `RECORDNO = ${quote(e.paymentTargetId)}`, c.signal))[0];
+    if (!pay) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `payment ${e.paymentReference} (${SYSTEM} RECORDNO ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const customer = text(pay.CUSTOMERID);
+    const named = (row: Row | null | undefined) =>
+      row && text(row.DOCNUMBER) === e.invoiceReference && text(row.CUSTOMERID) === customer ? row : null;
+    const inv =
+      named((await c.api.query('ARINVOICE', `RECORDNO = ${quote(e.invoiceTargetId)}`, c.signal))[0]) ??
+      named(await findDocument(c, 'invoice', e.invoiceReference, customer));
+    if (!inv) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const currency = e.currency;
+    const open = (row: Row) => {
+      const v = parseAmount(text(row.TOTALDUE).replace(/^-/, '') || '0', currency);
+      return v.ok ? v.value : 0n;
+    };
+    const [left, owed] = [open(pay), open(inv)];
+    const take = minBig(left, owed);
+    const invoiceId = text(inv.RECORDNO);
+    const number = text(inv.RECORDID) || e.invoiceReference;
+    if (take <= 0n) {
+      out.push(
+        ok(e.paymentTargetId, {
+          outcome: 'unchanged',
+          message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
+            left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
+          }`,
+        }),
+      );
+      continue;
+    }
+    const paid = isoDate(text(pay.PAYMENTDATE));
+    const invoiced = isoDate(text(inv.WHENCREATED));
+    const amount = formatAmount(take, currency);
+    const a = await c.api.call(
+      {
+        name: 'apply_arpayment',
+        body: {
+          arpaymentkey: e.paymentTargetId,
+          paymentdate: legacyDate(paid > invoiced ? paid : invoiced),
+          arpaymentitems: { arpaymentitem: [{ invoicekey: invoiceId, amount }] },
+        },
+      },
+      {
+        write: true,
+        controlId: writeControlId(`${e.paymentTargetId}>${invoiceId}:${amount}`, 'early'),
+        signal: c.signal,
+      },
+    );
+    if (a.duplicate) {
+      // Processed under the same control id: read again to see whether it took.
+      if ((await applied(c, e.paymentTargetId, invoiceId, currency)) >= take) {
+        out.push(ok(e.paymentTargetId, { outcome: 'unchanged', message: 'already applied under the same control id' }));
+        continue;
+      }
+      throw new BatchInterrupted(
+        out,
+        new ConnectorError(SYSTEM, `payment ${e.paymentReference}: already processed, and not applied yet`, {
+          retryable: true,
+        }),
+      );
+    }
+    if (a.result.status !== 'success') {
+      out.push(failed(refused('the application of payment', e.paymentReference, a)));
+      continue;
+    }
+    out.push(
+      ok(e.paymentTargetId, {
+        outcome: 'updated',
+        message: `applied ${currency} ${amount} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
+          left > take ? '; the rest stays on the payment' : ''
+        }`,
+      }),
+    );
   }
   return out;
 }

@@ -165,6 +165,7 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     createCreditNotes: (ctx, items) => docs.createCreditNotes(context(ctx), items),
     createPayments: (ctx, items) => docs.createPayments(context(ctx), items),
     createAllocations: (ctx, items) => docs.createAllocations(context(ctx), items),
+    applyEarlyPayments: (ctx, items) => docs.applyEarlyPayments(context(ctx), items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
     findByReference: (ctx, kind, reference, customerTargetId) =>
       docs.lookUp(context(ctx), kind, reference, customerTargetId),

@@ -1,6 +1,7 @@
-import { minBig, parseAmount } from '../../domain/money.ts';
+import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type {
+  EarlyPayment,
   FoundDocument,
   ItemError,
   ItemResult,
@@ -217,6 +218,84 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     }
     const rec = await written(c, RECORD_OF.payment, r.externalReference);
     out.push(ok(text(rec.id), { number: text(rec.tranId) || r.externalReference, outcome: 'created' }));
+  }
+  return out;
+}
+
+/**
+ * Payments booked before the invoice they name (the engine's note, src/sync/engine/early-payments.ts),
+ * applied to it now that it is booked: as much as the payment holds unapplied and the invoice
+ * still owes (`amountRemaining`), both read just before, so that running it again after a lost
+ * answer applies nothing twice. The invoice handed over must be the customer's under the named
+ * reference (its external id), else that invoice is read by external id.
+ */
+export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment[]): Promise<ItemResult[]> {
+  const out: ItemResult[] = [];
+  for (const e of items) {
+    const pay = await c.api.get(`/customerPayment/${encodeURIComponent(e.paymentTargetId)}`, c.signal, true);
+    if (!pay) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `payment ${e.paymentReference} (${SYSTEM} id ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const customer = customerOf(pay);
+    const named = (inv: NsObject | null) =>
+      inv && text(inv.externalId) === e.invoiceReference && customerOf(inv) === customer ? inv : null;
+    const inv =
+      named(await c.api.get(`/invoice/${encodeURIComponent(e.invoiceTargetId)}`, c.signal)) ??
+      named(await c.api.get(`/invoice/${eid(e.invoiceReference)}`, c.signal));
+    if (!inv) {
+      out.push(
+        failed({
+          code: 'TARGET_REFUSED',
+          message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
+          retryable: false,
+        }),
+      );
+      continue;
+    }
+    const invoiceId = text(inv.id);
+    const left = minor(pay.unapplied, c.currency) ?? 0n;
+    const owed = minor(inv.amountRemaining, c.currency) ?? 0n;
+    const take = minBig(left, owed);
+    const number = text(inv.tranId) || e.invoiceReference;
+    if (take <= 0n) {
+      out.push(
+        ok(e.paymentTargetId, {
+          outcome: 'unchanged',
+          message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
+            left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
+          }`,
+        }),
+      );
+      continue;
+    }
+    const before = rows(pay.apply)
+      .filter((x) => refId(x.doc) === invoiceId && x.apply === true)
+      .reduce((sum, x) => sum + (minor(x.amount, c.currency) ?? 0n), 0n);
+    const a = await c.api.patch(
+      RECORD_OF.payment,
+      e.paymentTargetId,
+      { apply: { items: [{ doc: ref(invoiceId), apply: true, amount: amount(before + take, c.currency) }] } },
+      c.signal,
+    );
+    if (!a.ok) {
+      out.push(failed(refused(`the application of payment`, e.paymentReference, a)));
+      continue;
+    }
+    out.push(
+      ok(e.paymentTargetId, {
+        outcome: 'updated',
+        message: `applied ${c.currency} ${formatAmount(take, c.currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
+          left > take ? '; the rest stays unapplied on the payment' : ''
+        }`,
+      }),
+    );
   }
   return out;
 }

@@ -247,6 +247,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     createPayments: (ctx, items) => docs.createPayments(context(ctx), items),
     createRefunds: (ctx, items) => createRefunds(context(ctx), items),
     createAllocations: (ctx, items) => docs.createAllocations(context(ctx), items),
+    applyEarlyPayments: (ctx, items) => docs.applyEarlyPayments(context(ctx), items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
     findByReference: (ctx, kind, reference) => docs.lookUp(context(ctx), kind, reference),
     documents: (ctx, targetIds, options) => docs.readDocuments(context(ctx), targetIds, options?.lines !== false),

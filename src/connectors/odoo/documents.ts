@@ -37,7 +37,7 @@ export const PAYMENT_PREFIX = 'payment:';
 export const PARTIAL_PREFIX = 'partial:';
 
 const MOVE_TYPE = { invoice: 'out_invoice', creditNote: 'out_refund' } as const;
-const MOVE_FIELDS = ['name', 'ref', 'state', 'move_type', 'partner_id'];
+export const MOVE_FIELDS = ['name', 'ref', 'state', 'move_type', 'partner_id'];
 
 export const refused = (what: string, reference: string, f: OdooFault): ItemError => ({
   code: 'TARGET_REFUSED',

@@ -1,13 +1,22 @@
-import { parseAmount } from '../../domain/money.ts';
+import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import type { FoundDocument, ItemResult, TargetAllocation, TargetPayment, TargetRefund } from '../../sync/target.ts';
+import type {
+  EarlyPayment,
+  FoundDocument,
+  ItemResult,
+  TargetAllocation,
+  TargetPayment,
+  TargetRefund,
+} from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
   type DocumentContext,
+  MOVE_FIELDS,
   PARTIAL_PREFIX,
   PAYMENT_PREFIX,
   currencyMismatch,
+  findMove,
   idOf,
   discardDraft,
   post,
@@ -15,7 +24,7 @@ import {
   refused,
 } from './documents.ts';
 import { amount as amountOf, minor } from './map.ts';
-import { type OdooObject, int, text } from './rpc.ts';
+import { type OdooObject, int, m2o, text } from './rpc.ts';
 import { SYSTEM, paymentReferenceField } from './settings.ts';
 
 /*
@@ -156,7 +165,11 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
 }
 
 /** The receivable lines of the allocation's two documents (the invoice's, and the credit note's or payment's). */
-async function receivableLines(c: DocumentContext, d: TargetAllocation, openOnly: boolean) {
+async function receivableLines(
+  c: DocumentContext,
+  d: Pick<TargetAllocation, 'fromTargetId' | 'invoiceTargetId'>,
+  openOnly: boolean,
+) {
   const fields = ['amount_residual', 'reconciled'];
   const open = openOnly ? [['reconciled', '=', false]] : [];
   const from = d.fromTargetId.startsWith(PAYMENT_PREFIX)
@@ -248,6 +261,88 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
         { retryable: false },
       );
     return ok(newest, { outcome: 'created' });
+  });
+}
+
+/**
+ * Payments booked before the invoice they name (open on the customer; the engine's note,
+ * src/sync/engine/early-payments.ts), set against it now that it is booked: Odoo reconciles as
+ * much as both receivable lines still have open (`js_assign_outstanding_line`, as the invoice's
+ * "Add" of an outstanding credit does), which is what is wanted here. Read just before: after a
+ * lost answer the lines are reconciled and nothing is set twice. The invoice handed over must be
+ * the customer's posted invoice under the named reference, else that invoice is looked up by it.
+ */
+export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment[]): Promise<ItemResult[]> {
+  return mapAtMost(items, 1, async (e) => {
+    const currency = c.company.currency;
+    const paymentId = Number(e.paymentTargetId.slice(PAYMENT_PREFIX.length));
+    const [pay] = e.paymentTargetId.startsWith(PAYMENT_PREFIX)
+      ? await c.rpc.searchRead('account.payment', [['id', '=', paymentId]], ['partner_id'], c.signal, 1)
+      : [];
+    if (!pay)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `payment ${e.paymentReference} (${SYSTEM} ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
+        retryable: false,
+      });
+    const partner = String(m2o(pay.partner_id) ?? '');
+    const named = (m: OdooObject | null | undefined) =>
+      m &&
+      text(m.ref) === e.invoiceReference &&
+      String(m2o(m.partner_id) ?? '') === partner &&
+      text(m.move_type) === 'out_invoice' &&
+      text(m.state) === 'posted'
+        ? m
+        : null;
+    const [byId] = await c.rpc.searchRead(
+      'account.move',
+      [['id', '=', Number(e.invoiceTargetId)]],
+      MOVE_FIELDS,
+      c.signal,
+      1,
+    );
+    const inv = named(byId) ?? named(await findMove(c, 'invoice', e.invoiceReference, partner));
+    if (!inv)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `${SYSTEM} holds no posted invoice ${e.invoiceReference} of customer ${partner}`,
+        retryable: false,
+      });
+    const invoiceId = int(inv.id)!;
+    const lines = await receivableLines(
+      c,
+      { fromTargetId: e.paymentTargetId, invoiceTargetId: String(invoiceId) },
+      true,
+    );
+    const [invoiceLine] = lines.invoice;
+    const [creditLine] = lines.credit;
+    const owes = invoiceLine ? (minor(invoiceLine.amount_residual, currency) ?? 0n) : 0n;
+    const left = creditLine ? -(minor(creditLine.amount_residual, currency) ?? 0n) : 0n;
+    const take = owes < left ? owes : left;
+    const number = text(inv.name) || e.invoiceReference;
+    if (!creditLine || take <= 0n)
+      return ok(e.paymentTargetId, {
+        outcome: 'unchanged',
+        message: `nothing to set against invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
+          left <= 0n ? 'the payment is reconciled in full' : 'the invoice is paid'
+        }`,
+      });
+    const a = await c.rpc.execute(
+      'account.move',
+      'js_assign_outstanding_line',
+      [[invoiceId], int(creditLine.id)],
+      {},
+      true,
+      c.signal,
+    );
+    if (!a.ok)
+      return failed(refused(`to set payment ${e.paymentReference} against invoice`, e.invoiceReference, a.fault));
+    return ok(e.paymentTargetId, {
+      outcome: 'updated',
+      message: `applied ${currency} ${formatAmount(take, currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
+        left > take ? '; the rest stays open on the customer' : ''
+      }`,
+    });
   });
 }
 

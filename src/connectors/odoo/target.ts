@@ -155,6 +155,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
     createPayments: async (ctx, items) => pay.createPayments(await context(ctx), items),
     createRefunds: async (ctx, items) => pay.createRefunds(await context(ctx), items),
     createAllocations: async (ctx, items) => pay.createAllocations(await context(ctx), items),
+    applyEarlyPayments: async (ctx, items) => pay.applyEarlyPayments(await context(ctx), items),
     findAllocation: async (ctx, item, taken) => pay.findAllocation(await context(ctx), item, taken),
 
     async findByReference(ctx, kind, reference, customerTargetId) {

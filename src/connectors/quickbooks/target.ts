@@ -130,6 +130,8 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       allocations: true,
       refunds: true,
       refundsNeedPayment: true,
+      // A RefundReceipt is split at its invoice's rates: an early payment's refund waits for its invoice.
+      refundsNeedAppliedPayment: true,
       paymentStatus: true,
       pdf: true,
       // QuickBooks Online has no draft invoices; `mode: draft` is refused when the pipeline is saved.

@@ -7,6 +7,7 @@ import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import {
+  type EarlyPayment,
   type FoundDocument,
   type ItemResult,
   type TargetCallContext,
@@ -75,7 +76,7 @@ function chunk<T>(list: T[], size: number): T[][] {
 
 const NAME_TAKEN = /already assigned to another contact/i;
 
-/** How an overpayment's line names the invoice it waits for (the only place Xero keeps it). */
+/** How an overpayment's line names the invoice it waits for, for a person reading it in Xero. */
 const forInvoice = (reference: string) => ` for invoice ${reference}`;
 
 function overpaymentDescription(p: TargetPayment['record']): string {
@@ -89,8 +90,6 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   const tenantLimits = { ...XERO.tenantLimits, ...settings.limits };
   let apiPromise: Promise<XeroApi> | null = null;
   let orgPromise: Promise<OrgSettings> | null = null;
-  /** The organisation's overpayments with credit left, for receipts that came before their invoice. */
-  let overpaymentsPromise: Promise<Json[]> | null = null;
 
   /** The API of the pipeline's organisation: from the settings, or the one the OAuth consent covers. */
   function api(): Promise<XeroApi> {
@@ -355,81 +354,140 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       else rows.push({ el: mapped.el, itemKey: item.idempotencyKey, n });
     });
     const answers = await writeAll(ctx, 'PUT', '/Invoices', 'Invoices', rows, `invoices-${status.toLowerCase()}`);
-    const created: Json[] = [];
     answers.forEach((a, i) => {
       const r = rows[i]!;
-      if (a.ok) created.push(a.saved);
       results[r.n] = a.ok
         ? ok(str(a.saved.InvoiceID), { number: str(a.saved.InvoiceNumber), outcome: 'created' })
         : failed(refused(a.messages));
     });
-    if (status === 'AUTHORISED' && created.length > 0) await allocateEarlyReceipts(ctx, created);
     return results;
   }
 
   /**
-   * Receipts booked as overpayments before their invoice existed are applied to it once it does:
-   * an overpayment of the same contact and currency, with credit left, whose line names the
-   * invoice's reference. The invoice is booked whatever happens here; an allocation Xero refuses is
-   * logged and left to be made in Xero.
+   * Receipts booked as overpayments before their invoice (the engine's note,
+   * src/sync/engine/early-payments.ts), allocated to it now that it is booked: as much as the
+   * overpayment has left (`RemainingCredit`) and the invoice owes (`AmountDue`), both read just
+   * before, so that running it again after a lost answer allocates nothing twice (and the request
+   * carries an idempotency key of what it allocates); dated the later of the two. The invoice
+   * handed over must be the contact's under the named reference, else that invoice is looked up by it.
    */
-  async function allocateEarlyReceipts(ctx: TargetCallContext, invoices: Json[]): Promise<void> {
+  async function applyEarlyPayments(ctx: TargetCallContext, items: EarlyPayment[]): Promise<ItemResult[]> {
     const x = await api();
-    const contactOf = (d: Json) => str((d.Contact as Json | undefined)?.ContactID);
-    // Read once per target instance (a run) and again after this instance books an overpayment.
-    overpaymentsPromise ??= x
-      .getAll('/Overpayments', 'Overpayments', { where: 'Status=="AUTHORISED"' }, ctx.signal)
-      .catch((err: unknown) => {
-        overpaymentsPromise = null;
-        throw err;
-      });
-    const open = (await overpaymentsPromise).filter((o) => new Dec(str(o.RemainingCredit) || '0').gt(0));
-    if (open.length === 0) return;
-    for (const inv of invoices) {
-      let due = new Dec(str(inv.AmountDue) || str(inv.Total) || '0');
-      for (const o of open) {
-        if (due.lte(0) || contactOf(o) !== contactOf(inv) || str(o.CurrencyCode) !== str(inv.CurrencyCode)) continue;
-        const line = (Array.isArray(o.LineItems) ? (o.LineItems as Json[]) : [])[0];
-        if (!str(line?.Description).endsWith(forInvoice(str(inv.Reference)))) continue;
-        const left = new Dec(str(o.RemainingCredit) || '0');
-        if (left.lte(0)) continue;
-        const take = Dec.min(left, due);
-        const [answer] = await x.write(
-          'PUT',
-          `/Overpayments/${encodeURIComponent(str(o.OverpaymentID))}/Allocations`,
-          'Allocations',
-          [
-            {
-              Invoice: { InvoiceID: inv.InvoiceID },
-              Amount: amount(take.toFixed(2)),
-              Date: xeroDate(inv.DateString ?? inv.Date),
-            },
-          ],
-          batchIdempotencyKey('allocate', [str(o.OverpaymentID), str(inv.InvoiceID), take.toFixed(2)]),
-          {},
-          ctx.signal,
-        );
-        if (answer?.ok) {
-          due = due.sub(take);
-          o.RemainingCredit = left.sub(take).toFixed(2);
-        } else
-          ctx.log.warn(
-            {
-              invoice: inv.InvoiceID,
-              overpayment: o.OverpaymentID,
-              errors: answer && !answer.ok ? answer.messages : [],
-            },
-            'Xero refused to apply an early receipt to its invoice; apply it in Xero',
-          );
-      }
+    const overpayments = new Map<string, Json>();
+    const early = items.filter((e) => e.paymentTargetId.startsWith(OVERPAYMENT));
+    for (const part of chunk([...new Set(early.map((e) => e.paymentTargetId.slice(OVERPAYMENT.length)))], 25)) {
+      const where = part.map((id) => `OverpaymentID==Guid(${lit(id)})`).join(' OR ');
+      const body = await x.get('/Overpayments', { where }, ctx.signal);
+      for (const o of (body.Overpayments as Json[] | undefined) ?? []) overpayments.set(str(o.OverpaymentID), o);
     }
+    const invoices = new Map(
+      (
+        await invoicesById(
+          ctx,
+          items.map((e) => e.invoiceTargetId),
+        )
+      ).map((d) => [str(d.InvoiceID), d]),
+    );
+    const contactOf = (d: Json | undefined) => str((d?.Contact as Json | undefined)?.ContactID);
+    // What this call has allocated, taken off what was read (two receipts, one invoice).
+    const taken = new Map<string, Dec>();
+    const open = (id: string, v: unknown) => new Dec(str(v) || '0').sub(taken.get(id) ?? new Dec(0));
+    const results: ItemResult[] = [];
+    for (const e of items) {
+      const o = overpayments.get(e.paymentTargetId.slice(OVERPAYMENT.length));
+      if (!e.paymentTargetId.startsWith(OVERPAYMENT) || !o || str(o.Status) === 'VOIDED') {
+        results.push(
+          failed({
+            code: 'TARGET_REFUSED',
+            message: `receipt ${e.paymentReference} (Xero overpayment ${e.paymentTargetId}) is no longer in Xero`,
+            retryable: false,
+          }),
+        );
+        continue;
+      }
+      const contact = contactOf(o);
+      const named = (d: Json | undefined) =>
+        d && str(d.Reference) === e.invoiceReference && contactOf(d) === contact && str(d.Type) === 'ACCREC'
+          ? d
+          : undefined;
+      let inv = named(invoices.get(e.invoiceTargetId));
+      if (!inv) {
+        // Booked by another pipeline of the entity into another organisation: this one's, by reference.
+        const found = await findByReference(ctx, 'invoice', e.invoiceReference, contact);
+        if (found) inv = named((await invoicesById(ctx, [found.targetId]))[0]);
+      }
+      if (!inv) {
+        results.push(
+          failed({
+            code: 'TARGET_REFUSED',
+            message: `Xero holds no invoice ${e.invoiceReference} of contact ${contact}`,
+            retryable: false,
+          }),
+        );
+        continue;
+      }
+      if (str(inv.Status) === 'DRAFT' || str(inv.Status) === 'SUBMITTED') {
+        // The target's `mode: draft`: a person approves the invoice in Xero, and allocates then.
+        results.push(
+          failed({
+            code: 'TARGET_REFUSED',
+            message: `invoice ${e.invoiceReference} is ${str(inv.Status)} in Xero: allocate the overpayment to it once it is approved`,
+            retryable: false,
+          }),
+        );
+        continue;
+      }
+      const opId = str(o.OverpaymentID);
+      const invId = str(inv.InvoiceID);
+      const left = open(opId, o.RemainingCredit);
+      const due = str(inv.Status) === 'AUTHORISED' ? open(invId, inv.AmountDue) : new Dec(0);
+      const take = Dec.min(left, due);
+      const number = str(inv.InvoiceNumber) || e.invoiceReference;
+      if (take.lte(0)) {
+        results.push(
+          ok(e.paymentTargetId, {
+            outcome: 'unchanged',
+            message: `nothing to allocate to invoice ${e.invoiceReference} (Xero ${number}): ${
+              left.lte(0) ? 'the overpayment is allocated in full' : 'the invoice is paid'
+            }`,
+          }),
+        );
+        continue;
+      }
+      const paid = xeroDate(o.DateString ?? o.Date) ?? '';
+      const invoiced = xeroDate(inv.DateString ?? inv.Date) ?? '';
+      const [answer] = await x.write(
+        'PUT',
+        `/Overpayments/${encodeURIComponent(opId)}/Allocations`,
+        'Allocations',
+        [{ Invoice: { InvoiceID: invId }, Amount: amount(take.toFixed(2)), Date: paid > invoiced ? paid : invoiced }],
+        batchIdempotencyKey('allocate', [opId, invId, take.toFixed(2)]),
+        {},
+        ctx.signal,
+      );
+      if (!answer?.ok) {
+        results.push(failed(refused(answer ? answer.messages : ['no answer for the allocation'])));
+        continue;
+      }
+      taken.set(opId, (taken.get(opId) ?? new Dec(0)).add(take));
+      taken.set(invId, (taken.get(invId) ?? new Dec(0)).add(take));
+      results.push(
+        ok(e.paymentTargetId, {
+          outcome: 'updated',
+          message: `allocated ${str(o.CurrencyCode) || e.currency} ${take.toFixed(2)} to invoice ${e.invoiceReference} (Xero ${number}), booked after it${
+            left.gt(take) ? '; the rest stays an overpayment on the contact' : ''
+          }`,
+        }),
+      );
+    }
+    return results;
   }
 
   async function createPayments(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]> {
     const o2 = await org(ctx.signal);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     const payments: { el: Json; itemKey: string; n: number }[] = [];
-    const overpayments: { el: Json; itemKey: string; n: number }[] = [];
+    const overpayments: { el: Json; itemKey: string; n: number; waitsFor: string | null }[] = [];
     // A provider's fee first (src/connectors/xero/fees.ts): a payment whose fee Xero does not hold is not sent.
     const fees = await feeBooking.book(
       ctx,
@@ -472,6 +530,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           },
           itemKey: item.idempotencyKey,
           n,
+          waitsFor: p.invoiceExternalReference ?? null,
         });
       }
     });
@@ -479,7 +538,6 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const r = payments[i]!;
       results[r.n] = a.ok ? ok(str(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
     });
-    if (overpayments.length > 0) overpaymentsPromise = null;
     (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach(
       (a, i) => {
         const r = overpayments[i]!;
@@ -487,7 +545,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           a.ok && typeof a.saved.OverpaymentID === 'string'
             ? ok(OVERPAYMENT + a.saved.OverpaymentID, {
                 outcome: 'created',
-                message: 'booked as an overpayment: no invoice yet',
+                message: r.waitsFor
+                  ? `booked as an overpayment: invoice ${r.waitsFor} is not in Xero yet; allocated to it once it is booked`
+                  : 'booked as an overpayment: no invoice named',
+                // Noted by the engine and allocated once that invoice is booked (applyEarlyPayments).
+                ...(r.waitsFor ? { awaitsInvoice: true } : {}),
               })
             : failed(refused(a.ok ? ['no overpayment in the answer'] : a.messages));
       },
@@ -701,6 +763,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     createRefunds,
     createAllocations: (ctx, items) => credits.createAllocations(parts, ctx, items),
     findAllocation: (ctx, item, taken) => credits.findAllocation(parts, ctx, item, taken),
+    applyEarlyPayments,
     findByReference,
     async documents(ctx, targetIds) {
       const out = new Map<string, TargetDocument>();

@@ -2,6 +2,7 @@ import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type {
+  EarlyPayment,
   FoundDocument,
   ItemError,
   ItemResult,
@@ -315,8 +316,7 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
       }
       return ok(text(newest.creditnote_invoice_id), { outcome: 'created' });
     }
-    const path = `/customerpayments/${encodeURIComponent(d.fromTargetId)}`;
-    const pay = await c.api.byId(path, 'payment', c.signal);
+    const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(d.fromTargetId)}`, 'payment', c.signal);
     if (!pay) {
       return failed({
         code: 'TARGET_REFUSED',
@@ -324,33 +324,95 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
         retryable: false,
       });
     }
-    const current = ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
-      invoice_id: text(x.invoice_id),
-      amount_applied: minor(x.amount_applied, r.currency) ?? 0n,
-    }));
-    const same = current.find((x) => x.invoice_id === d.invoiceTargetId);
-    if (same) same.amount_applied += amount.value;
-    else current.push({ invoice_id: d.invoiceTargetId, amount_applied: amount.value });
-    const a = await c.api.call(
-      {
-        method: 'PUT',
-        path,
-        json: {
-          customer_id: text(pay.customer_id),
-          payment_mode: text(pay.payment_mode) || c.paymentMode,
-          amount: num(text(pay.amount)),
-          date: text(pay.date),
-          reference_number: text(pay.reference_number),
-          invoices: current.map((x) => ({
-            invoice_id: x.invoice_id,
-            amount_applied: num(formatAmount(x.amount_applied, r.currency)),
-          })),
-        },
-      },
-      c.signal,
-    );
+    const a = await applyPayment(c, pay, d.invoiceTargetId, amount.value, r.currency);
     if (!a.ok) return failed(refused('the application of payment', r.fromExternalReference, a));
     return ok(applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date), { outcome: 'created' });
+  });
+}
+
+/** Applies `more` of a payment, as read, to an invoice: the payment updated with its applications so far and this one. */
+function applyPayment(
+  c: DocumentContext,
+  pay: ZohoObject,
+  invoiceId: string,
+  more: bigint,
+  currency: string,
+): Promise<ZohoAnswer> {
+  const current = ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
+    invoice_id: text(x.invoice_id),
+    amount_applied: minor(x.amount_applied, currency) ?? 0n,
+  }));
+  const same = current.find((x) => x.invoice_id === invoiceId);
+  if (same) same.amount_applied += more;
+  else current.push({ invoice_id: invoiceId, amount_applied: more });
+  return c.api.call(
+    {
+      method: 'PUT',
+      path: `/customerpayments/${encodeURIComponent(text(pay.payment_id))}`,
+      json: {
+        customer_id: text(pay.customer_id),
+        payment_mode: text(pay.payment_mode) || c.paymentMode,
+        amount: num(text(pay.amount)),
+        date: text(pay.date),
+        reference_number: text(pay.reference_number),
+        invoices: current.map((x) => ({
+          invoice_id: x.invoice_id,
+          amount_applied: num(formatAmount(x.amount_applied, currency)),
+        })),
+      },
+    },
+    c.signal,
+  );
+}
+
+/**
+ * Payments booked before the invoice they name (the engine's note, src/sync/engine/early-payments.ts),
+ * applied to it now that it is booked: as much as the payment holds unused and the invoice's
+ * balance, both read just before, so that running it again after a lost answer applies nothing
+ * twice. The invoice handed over must be the customer's under the named reference, else that
+ * invoice is looked up by reference.
+ */
+export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment[]): Promise<ItemResult[]> {
+  return mapAtMost(items, 1, async (e) => {
+    const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(e.paymentTargetId)}`, 'payment', c.signal);
+    if (!pay)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `payment ${e.paymentReference} (${SYSTEM} id ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
+        retryable: false,
+      });
+    const customer = text(pay.customer_id);
+    const named = (inv: ZohoObject | null) =>
+      inv && text(inv.reference_number) === e.invoiceReference && text(inv.customer_id) === customer ? inv : null;
+    const inv =
+      named(await c.api.byId(`/invoices/${encodeURIComponent(e.invoiceTargetId)}`, 'invoice', c.signal)) ??
+      named(await findDocument(c, 'invoice', e.invoiceReference, customer));
+    if (!inv)
+      return failed({
+        code: 'TARGET_REFUSED',
+        message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
+        retryable: false,
+      });
+    const currency = e.currency;
+    const left = minor(pay.unused_amount, currency) ?? 0n;
+    const owed = minor(inv.balance, currency) ?? 0n;
+    const take = minBig(left, owed);
+    const number = text(inv.invoice_number) || e.invoiceReference;
+    if (take <= 0n)
+      return ok(e.paymentTargetId, {
+        outcome: 'unchanged',
+        message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
+          left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
+        }`,
+      });
+    const a = await applyPayment(c, pay, text(inv.invoice_id), take, currency);
+    if (!a.ok) return failed(refused('the application of payment', e.paymentReference, a));
+    return ok(e.paymentTargetId, {
+      outcome: 'updated',
+      message: `applied ${currency} ${formatAmount(take, currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
+        left > take ? '; the rest stays unused on the payment' : ''
+      }`,
+    });
   });
 }
 

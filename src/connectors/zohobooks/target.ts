@@ -140,6 +140,7 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
     createPayments: async (ctx, items) => docs.createPayments(await context(ctx), items),
     createRefunds: async (ctx, items) => createRefunds(await context(ctx), items),
     createAllocations: async (ctx, items) => docs.createAllocations(await context(ctx), items),
+    applyEarlyPayments: async (ctx, items) => docs.applyEarlyPayments(await context(ctx), items),
     findAllocation: async (ctx, item, taken) => docs.findAllocation(await context(ctx), item, taken),
 
     async findByReference(ctx, kind, reference, customerTargetId) {

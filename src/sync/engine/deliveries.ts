@@ -38,7 +38,7 @@ export async function flushTargetDeliveries(ctx: SyncContext, out: PageOutcome):
  * Runs again the records held behind what has now gone through (or failed), applies the payments
  * booked before their invoice whose invoice is booked now (src/sync/engine/early-payments.ts), and
  * runs again the parked records whose missing customer, product or document is now booked
- * (`releaseNeeded`; a refund waits for its payment's application). Returns
+ * (`releaseNeeded`; into QuickBooks a refund waits for its payment's application). Returns
  * how many still wait, and what the records that ran again did (their records and exceptions are
  * saved already).
  */
@@ -112,13 +112,14 @@ async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
                             JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = sd.kind AND m.source_id = sd.source_id
                            WHERE sd.pipeline_id = x.pipeline_id AND sd.kind = x.needs_kind
                              AND sd.customer_code = x.needs_customer AND sd.external_reference = x.needs_reference
-                             -- A payment booked before its invoice is not there yet for a refund (migration 0106).
-                             AND (sd.kind <> 'payment' OR NOT EXISTS (
+                             -- A payment booked before its invoice is not there yet for a refund, into a
+                             -- target that refunds only an applied one (migration 0106).
+                             AND (sd.kind <> 'payment' OR NOT $4 OR NOT EXISTS (
                                    SELECT 1 FROM payments_before_invoice n
                                     WHERE n.pipeline_id = sd.pipeline_id AND n.payment_source_id = sd.source_id))))
         ORDER BY x.id
         LIMIT $3`,
-      [ctx.pipeline.id, tried, RELEASE_PAGE],
+      [ctx.pipeline.id, tried, RELEASE_PAGE, ctx.target.capabilities.refundsNeedAppliedPayment === true],
     );
     if (rows.length === 0) break;
     addCounts(counts, await runAgain(ctx, rows, 'parked'));

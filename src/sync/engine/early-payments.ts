@@ -1,18 +1,19 @@
 import type { Queryable } from '../../db/database.ts';
 import { ConnectorError } from '../connector.ts';
-import type { EarlyPayment, TargetPayment } from '../target.ts';
+import { BatchInterrupted, type EarlyPayment, type ItemResult, type TargetPayment } from '../target.ts';
 import { type PageOutcome, type SyncContext, callContext } from './context.ts';
 import type { Delivered } from './deliver.ts';
 
 /*
  * Payments a remote target booked before the invoice they name (migration 0106). A payment webhook
  * may overtake its invoice's, a payout file may be imported before the invoices: the payment goes
- * to the target unapplied (QuickBooks keeps it on the customer). The engine notes it in the
+ * to the target unapplied (on the customer; an overpayment in Xero). The engine notes it in the
  * transaction that maps it; once an invoice of that customer and reference is booked (by any
  * pipeline of the entity into that kind of target), the end of a run of the payment's pipeline
  * (and the workers' timer) hands both to the target's `applyEarlyPayments`, which applies what
  * both still have open. The embedded ledger settles its own in the invoice's transaction
- * (migration 0104); Xero applies its overpayments itself.
+ * (migration 0104); a target that applies a payment only as it books it (Business Central, MYOB,
+ * FreshBooks) has the payment wait for its invoice instead (`needs`).
  */
 
 /** Notes to apply in one call to the target, and passes at most per sweep. */
@@ -61,6 +62,7 @@ interface Note {
   customer_target_id: string;
   invoice_reference: string;
   invoice_target_id: string;
+  currency: string;
   attempts: number;
 }
 
@@ -83,8 +85,9 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
   for (let pass = 0; pass < PASSES; pass++) {
     const { rows } = await ctx.db.query<Note>(
       `WITH due AS (
-         SELECT DISTINCT ON (n.payment_source_id) n.payment_source_id, m.target_id AS invoice_target_id
+         SELECT DISTINCT ON (n.payment_source_id) n.payment_source_id, m.target_id AS invoice_target_id, ps.currency
            FROM payments_before_invoice n
+           JOIN source_documents ps ON ps.pipeline_id = n.pipeline_id AND ps.kind = 'payment' AND ps.source_id = n.payment_source_id
            JOIN pipelines p ON p.entity_id = $6 AND p.target_type = $7
            JOIN source_documents sd ON sd.pipeline_id = p.id AND sd.kind = 'invoice'
                                    AND sd.customer_code = n.customer_target_id AND sd.external_reference = n.invoice_reference
@@ -98,7 +101,7 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
         WHERE n.pipeline_id = $1 AND n.payment_source_id = due.payment_source_id
           AND (n.claimed_until IS NULL OR n.claimed_until < now())
        RETURNING n.payment_source_id, n.payment_target_id, n.payment_reference, n.customer_target_id,
-                 n.invoice_reference, due.invoice_target_id, n.attempts`,
+                 n.invoice_reference, due.invoice_target_id, due.currency, n.attempts`,
       [ctx.pipeline.id, EARLY_PAYMENT_ATTEMPTS, BATCH, CLAIM_SECONDS, tried, ctx.entity.id, ctx.pipeline.targetType],
     );
     if (rows.length === 0) return;
@@ -110,19 +113,23 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
       customerTargetId: r.customer_target_id,
       invoiceTargetId: r.invoice_target_id,
       invoiceReference: r.invoice_reference,
+      currency: r.currency,
     }));
     let failure: string | null = null;
-    let results: Awaited<ReturnType<NonNullable<typeof target.applyEarlyPayments>>> = [];
+    let results: readonly (ItemResult | undefined)[] = [];
     try {
       results = await target.applyEarlyPayments(callContext(ctx), items);
     } catch (err) {
-      if (!(err instanceof ConnectorError)) {
+      // A target applying one payment a call that stopped part-way: what it finished stands.
+      const stopped = err instanceof BatchInterrupted ? err.error : err;
+      if (!(stopped instanceof ConnectorError)) {
         await release(ctx, rows, []);
-        throw err;
+        throw stopped;
       }
-      // The target could not be reached or refused the call as a whole: every note is tried again.
-      failure = err.message;
-      ctx.log.warn({ err: err.message }, `could not apply payments booked before their invoice in ${target.type}`);
+      if (err instanceof BatchInterrupted) results = err.results;
+      // The target could not be reached or refused the call as a whole: every note left is tried again.
+      failure = stopped.message;
+      ctx.log.warn({ err: stopped.message }, `could not apply payments booked before their invoice in ${target.type}`);
     }
     const gone: string[] = [];
     const again: Note[] = [];

@@ -280,7 +280,10 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
         }),
       )
     : new Set<string>();
-  const beforeInvoice = needsPayment ? await awaitingInvoice(ctx, [...booked.values()]) : new Map<string, string>();
+  const beforeInvoice =
+    needsPayment && ctx.target.capabilities.refundsNeedAppliedPayment === true
+      ? await awaitingInvoice(ctx, [...booked.values()])
+      : new Map<string, string>();
   return ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     const key = documentKey(x.customerTargetId, reference ?? '');
