@@ -292,6 +292,54 @@ describe('NetSuite end to end', () => {
     expect(ns.stats.writes).toBe(writes);
   }, 120_000);
 
+  it('records → NetSuite: a payment and its refund before their invoice: the refund takes the unapplied money at once, the invoice the rest once booked', async () => {
+    await t.entity('NS6', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS6', {
+      name: 'early-to-netsuite',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    const { customers, payment } = e2eRecords('N6');
+    await importAll(pipeline, [
+      ...customers(),
+      payment(1, 'A', '121.00', 'N6-I1'),
+      {
+        kind: 'refund',
+        sourceId: 'N6-R1',
+        externalReference: 'N6-R1',
+        customerSourceId: 'N6-A',
+        date: '2026-11-07',
+        amount: '20.00',
+        currency: 'EUR',
+        paymentExternalReference: 'N6-P1',
+        description: 'Refunded in part',
+      },
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    // NetSuite refunds what a payment holds unapplied: the refund does not wait for the invoice
+    // (into QuickBooks it would: capabilities.refundsNeedAppliedPayment).
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const p1 = [...acct().payments.values()].find((p) => p.externalId === 'N6-P1')!;
+    expect([...acct().refunds.values()].filter((r) => r.externalId === 'N6-R1').map((r) => [...r.apply])).toEqual([
+      [[p1.id, 2000n]],
+    ]);
+    expect(acct().unapplied(p1)).toBe(10100n);
+
+    await importAll(pipeline, [invoice('N6-I1', 'N6-A')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    // The run's sweep applies it; a call the simulator failed leaves the note for the timer's.
+    const notes = async () =>
+      (await t.db.query(`SELECT 1 FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id])).rows.length;
+    for (let i = 0; i < 10 && (await notes()) > 0; i++) await sync.flushAll();
+    expect(await notes()).toBe(0);
+    const [inv] = invoicesBy('N6-I1');
+    expect([...p1.apply]).toEqual([[inv!.id, 10100n]]);
+    expect([acct().unapplied(p1), acct().remaining(inv!)]).toEqual([0n, 2000n]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(ns.duplicates()).toEqual([]);
+    expect(ns.violations).toEqual([]);
+  });
+
   it('a refused invoice is parked with TARGET_REFUSED and NetSuite’s words, and not sent again', async () => {
     await t.entity('NS3', 'EUR', { standardTaxRate: '0.21' });
     const pipeline = await definePipeline(t.db, 'NS3', {

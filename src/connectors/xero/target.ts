@@ -426,6 +426,16 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         );
         continue;
       }
+      if (str(inv.Status) === 'VOIDED' || str(inv.Status) === 'DELETED') {
+        results.push(
+          failed({
+            code: 'TARGET_REFUSED',
+            message: `invoice ${e.invoiceReference} is ${str(inv.Status)} in Xero: the overpayment stays on the contact`,
+            retryable: false,
+          }),
+        );
+        continue;
+      }
       if (str(inv.Status) === 'DRAFT' || str(inv.Status) === 'SUBMITTED') {
         // The target's `mode: draft`: a person approves the invoice in Xero, and allocates then.
         results.push(
