@@ -198,6 +198,7 @@ export async function flushTarget<D>(
                 number: found.number,
                 outcome: 'linked',
                 message: 'found in the target after an uncertain answer; linked',
+                ...(found.awaitsInvoice !== undefined ? { awaitsInvoice: found.awaitsInvoice } : {}),
               },
             },
           },

@@ -288,6 +288,8 @@ export interface FoundDocument {
   targetId: string;
   number?: string | null | undefined;
   customerTargetId?: string | null | undefined;
+  /** A payment found as the target books one not applied to the invoice it names (`ItemResult.awaitsInvoice`). */
+  awaitsInvoice?: boolean | undefined;
 }
 
 /** A customer the target holds, as a canonical record (for sources that link to existing ones). */

@@ -76,6 +76,9 @@ function chunk<T>(list: T[], size: number): T[][] {
 
 const NAME_TAKEN = /already assigned to another contact/i;
 
+/** Xero's refusal of a payment larger than what its invoice still owes. */
+const EXCEEDS_DUE = /exceeds the amount outstanding/i;
+
 /** How an overpayment's line names the invoice it waits for, for a person reading it in Xero. */
 const forInvoice = (reference: string) => ` for invoice ${reference}`;
 
@@ -493,11 +496,32 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return results;
   }
 
+  /** A receipt as a RECEIVE-OVERPAYMENT bank transaction; `overpays`: its invoice is booked and owes less. */
+  function overpaymentOf(item: TargetPayment, bank: string, n: number, overpays: boolean) {
+    const p = item.record;
+    return {
+      el: {
+        Type: 'RECEIVE-OVERPAYMENT',
+        Contact: { ContactID: item.customerTargetId },
+        BankAccount: { Code: bank },
+        Date: p.date,
+        Reference: p.externalReference,
+        LineAmountTypes: 'NoTax',
+        CurrencyCode: p.currency,
+        LineItems: [{ Description: overpaymentDescription(p), LineAmount: amount(p.amount) }],
+      } as Json,
+      itemKey: item.idempotencyKey,
+      n,
+      waitsFor: p.invoiceExternalReference ?? null,
+      overpays,
+    };
+  }
+
   async function createPayments(ctx: TargetCallContext, items: TargetPayment[]): Promise<ItemResult[]> {
     const o2 = await org(ctx.signal);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
     const payments: { el: Json; itemKey: string; n: number }[] = [];
-    const overpayments: { el: Json; itemKey: string; n: number; waitsFor: string | null }[] = [];
+    const overpayments: ReturnType<typeof overpaymentOf>[] = [];
     // A provider's fee first (src/connectors/xero/fees.ts): a payment whose fee Xero does not hold is not sent.
     const fees = await feeBooking.book(
       ctx,
@@ -527,25 +551,18 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         });
       } else {
         // A receipt before its invoice: money on the customer's account, allocated when the invoice is there.
-        overpayments.push({
-          el: {
-            Type: 'RECEIVE-OVERPAYMENT',
-            Contact: { ContactID: item.customerTargetId },
-            BankAccount: { Code: bank },
-            Date: p.date,
-            Reference: p.externalReference,
-            LineAmountTypes: 'NoTax',
-            CurrencyCode: p.currency,
-            LineItems: [{ Description: overpaymentDescription(p), LineAmount: amount(p.amount) }],
-          },
-          itemKey: item.idempotencyKey,
-          n,
-          waitsFor: p.invoiceExternalReference ?? null,
-        });
+        overpayments.push(overpaymentOf(item, bank, n, false));
       }
     });
     (await writeAll(ctx, 'PUT', '/Payments', 'Payments', payments, 'payments')).forEach((a, i) => {
       const r = payments[i]!;
+      const item = items[r.n]!;
+      if (!a.ok && a.messages.some((m) => EXCEEDS_DUE.test(m)) && item.record.invoiceExternalReference) {
+        // More than the invoice still owes: an overpayment, allocated to it for what it owes
+        // (applyEarlyPayments, at the end of the run); the rest stays on the contact.
+        overpayments.push(overpaymentOf(item, str((r.el.Account as Json).Code), r.n, true));
+        return;
+      }
       results[r.n] = a.ok ? ok(str(a.saved.PaymentID), { outcome: 'created' }) : failed(refused(a.messages));
     });
     (await writeAll(ctx, 'PUT', '/BankTransactions', 'BankTransactions', overpayments, 'overpayments')).forEach(
@@ -555,9 +572,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           a.ok && typeof a.saved.OverpaymentID === 'string'
             ? ok(OVERPAYMENT + a.saved.OverpaymentID, {
                 outcome: 'created',
-                message: r.waitsFor
-                  ? `booked as an overpayment: invoice ${r.waitsFor} is not in Xero yet; allocated to it once it is booked`
-                  : 'booked as an overpayment: no invoice named',
+                message: r.overpays
+                  ? `booked as an overpayment: more than invoice ${r.waitsFor} still owes; allocated to it for what it owes`
+                  : r.waitsFor
+                    ? `booked as an overpayment: invoice ${r.waitsFor} is not in Xero yet; allocated to it once it is booked`
+                    : 'booked as an overpayment: no invoice named',
                 // Noted by the engine and allocated once that invoice is booked (applyEarlyPayments).
                 ...(r.waitsFor ? { awaitsInvoice: true } : {}),
               })
@@ -702,7 +721,10 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           'Type=="RECEIVE-OVERPAYMENT"',
           ctx.signal,
         );
-        return b && typeof b.OverpaymentID === 'string' ? { targetId: OVERPAYMENT + b.OverpaymentID } : null;
+        // An overpayment waits to be allocated to the invoice it names (read first: nothing twice).
+        return b && typeof b.OverpaymentID === 'string'
+          ? { targetId: OVERPAYMENT + b.OverpaymentID, awaitsInvoice: true }
+          : null;
       }
       case 'creditNote': {
         const [c] = await findBy(

@@ -84,7 +84,7 @@ export async function deliver<D>(
       });
     return;
   }
-  if (!ctx.target.transactional) return deliverRemote(ctx, delivery, items, out);
+  if (!ctx.target.transactional) return deliverRemote(ctx, delivery, once(delivery, items, out), out);
   try {
     // Staged apart, a transaction can run again as a whole when PostgreSQL picks it as a deadlock victim.
     out.absorb(await retryConflicts(() => deliverInTransaction(ctx, delivery, items)));
@@ -104,6 +104,28 @@ export async function deliver<D>(
       parkUnexpected(ctx, delivery, item, err, out);
     }
   }
+}
+
+/**
+ * The first of each source id: a page that carries a record twice (a file with a row repeated, a
+ * webhook delivered twice in one batch) sends it once; the copies are recorded as skipped. The
+ * outbox keeps one entry a document, and one statement cannot write the same entry twice.
+ */
+function once<D>(delivery: Delivery<D>, items: Outgoing<D>[], out: PageOutcome): Outgoing<D>[] {
+  const seen = new Set<string>();
+  return items.filter((item) => {
+    if (!seen.has(item.sourceId)) {
+      seen.add(item.sourceId);
+      return true;
+    }
+    out.record({
+      kind: delivery.recordKind ?? delivery.kind,
+      sourceId: item.sourceId,
+      outcome: 'skipped',
+      message: 'came twice in one batch: sent once',
+    });
+    return false;
+  });
 }
 
 /** One transaction: the target's writes, the parking of what it refused, and what a success saves. */

@@ -26,7 +26,8 @@ const CLAIM_SECONDS = 300;
 
 /**
  * Notes the payments just mapped that named an invoice the pipeline had not booked, unless the
- * target found that invoice itself (`awaitsInvoice: false`). In the transaction that maps them.
+ * target found that invoice itself (`awaitsInvoice: false`), and those the target says wait to be
+ * applied to a booked one (`awaitsInvoice: true`). In the transaction that maps them.
  */
 export async function notePaymentsBeforeInvoice(
   ctx: SyncContext,
@@ -36,7 +37,10 @@ export async function notePaymentsBeforeInvoice(
   if (ctx.target.transactional || !ctx.target.applyEarlyPayments) return;
   const early = done.filter(
     ({ item, result }) =>
-      item.doc.invoiceTargetId === null && item.doc.record.invoiceExternalReference && result.awaitsInvoice !== false,
+      item.doc.record.invoiceExternalReference &&
+      // Booked without its invoice, or (`awaitsInvoice: true`) not applied to it though it is booked
+      // (a Xero payment larger than what the invoice owes, booked as an overpayment).
+      ((item.doc.invoiceTargetId === null && result.awaitsInvoice !== false) || result.awaitsInvoice === true),
   );
   if (early.length === 0) return;
   await tx.query(
