@@ -3,6 +3,7 @@ import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import {
   BatchInterrupted,
@@ -424,14 +425,8 @@ export async function applyEarlyPayments(
     const left = open(receipt, currency);
     const owed = open(invoice, currency);
     const amount = left < owed ? left : owed;
-    if (amount <= 0n)
-      return ok(receipt.id, {
-        number: receipt.number,
-        outcome: 'unchanged',
-        message: `nothing to allocate to invoice ${item.invoiceReference} (AccountsIQ ${invoice.number}): ${
-          left <= 0n ? 'the receipt is allocated in full' : 'the invoice is settled'
-        }`,
-      });
+    const where = `AccountsIQ ${invoice.number}`;
+    if (amount <= 0n) return nothingToApply(item, where, left <= 0n, 'allocate');
     const a = await ctx.api.write(
       'AllocateTransactions',
       {
@@ -446,13 +441,8 @@ export async function applyEarlyPayments(
     if (a.status !== 'Success') return refused(a, `to allocate receipt ${receipt.number} to invoice ${invoice.number}`);
     taken.set(receipt.id, (taken.get(receipt.id) ?? 0n) + amount);
     taken.set(invoice.id, (taken.get(invoice.id) ?? 0n) + amount);
-    return ok(receipt.id, {
-      number: receipt.number,
-      outcome: 'updated',
-      message: `allocated ${currency} ${formatAmount(amount, currency)} to invoice ${item.invoiceReference} (AccountsIQ ${
-        invoice.number
-      }), booked after it${left > amount ? '; the rest stays unallocated on the customer' : ''}`,
-    });
+    const rest = left > amount ? 'the rest stays unallocated on the customer' : null;
+    return appliedEarly(item, where, formatAmount(amount, currency), rest, 'allocate');
   });
 }
 

@@ -3,6 +3,7 @@ import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -330,16 +331,14 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       });
     const invoiceId = `Invoice/${val(inv, 'ReferenceNbr')}`;
     const currency = e.currency;
-    const number = val(inv, 'ReferenceNbr');
-    const applied = (amount: string) =>
-      `applied ${currency} ${amount} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it`;
+    const where = `${SYSTEM} ${val(inv, 'ReferenceNbr')}`;
     const pending = ((pay.DocumentsToApply as Entity[] | undefined) ?? []).find(
       (a) => val(a, 'DocType') === 'Invoice' && val(a, 'ReferenceNbr') === val(inv, 'ReferenceNbr'),
     );
     if (pending) {
       const released = await release(ctx, from.type, from.nbr, 'Payment');
       if (released !== true) return refusedBy('did not release the application:', released);
-      return ok(e.paymentTargetId, { outcome: 'updated', message: applied(val(pending, 'AmountPaid')) });
+      return appliedEarly(e, where, val(pending, 'AmountPaid'), null);
     }
     const amount = (row: Entity, field: string) => {
       const p = parseAmount(val(row, field) || '0', currency);
@@ -348,23 +347,19 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     const left = amount(pay, 'AvailableBalance');
     const owed = amount(inv, 'Balance');
     const take = left < owed ? left : owed;
-    if (take <= 0n)
-      return ok(e.paymentTargetId, {
-        outcome: 'unchanged',
-        message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
-          left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
-        }`,
-      });
+    if (take <= 0n) return nothingToApply(e, where, left <= 0n);
     const done = await allocate(ctx, {
       fromTargetId: e.paymentTargetId,
       invoiceTargetId: invoiceId,
       record: { amount: formatAmount(take, currency), currency },
     });
     if (!done.ok) return done;
-    return ok(e.paymentTargetId, {
-      outcome: 'updated',
-      message: `${applied(formatAmount(take, currency))}${left > take ? '; the rest stays available on the payment' : ''}`,
-    });
+    return appliedEarly(
+      e,
+      where,
+      formatAmount(take, currency),
+      left > take ? 'the rest stays available on the payment' : null,
+    );
   }
 
   return {

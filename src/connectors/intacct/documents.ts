@@ -14,6 +14,7 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import { BatchInterrupted, failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
 import { lineItems } from './map.ts';
@@ -425,16 +426,9 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     const [left, owed] = [open(pay), open(inv)];
     const take = minBig(left, owed);
     const invoiceId = text(inv.RECORDNO);
-    const number = text(inv.RECORDID) || e.invoiceReference;
+    const where = `${SYSTEM} ${text(inv.RECORDID) || e.invoiceReference}`;
     if (take <= 0n) {
-      out.push(
-        ok(e.paymentTargetId, {
-          outcome: 'unchanged',
-          message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
-            left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
-          }`,
-        }),
-      );
+      out.push(nothingToApply(e, where, left <= 0n));
       continue;
     }
     const paid = isoDate(text(pay.PAYMENTDATE));
@@ -472,14 +466,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
       out.push(failed(refused('the application of payment', e.paymentReference, a)));
       continue;
     }
-    out.push(
-      ok(e.paymentTargetId, {
-        outcome: 'updated',
-        message: `applied ${currency} ${amount} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
-          left > take ? '; the rest stays on the payment' : ''
-        }`,
-      }),
-    );
+    out.push(appliedEarly(e, where, amount, left > take ? 'the rest stays on the payment' : null));
   }
   return out;
 }

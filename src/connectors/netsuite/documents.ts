@@ -13,6 +13,7 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
   type NetSuiteApi,
@@ -263,16 +264,9 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     const left = minor(pay.unapplied, c.currency) ?? 0n;
     const owed = minor(inv.amountRemaining, c.currency) ?? 0n;
     const take = minBig(left, owed);
-    const number = text(inv.tranId) || e.invoiceReference;
+    const where = `${SYSTEM} ${text(inv.tranId) || e.invoiceReference}`;
     if (take <= 0n) {
-      out.push(
-        ok(e.paymentTargetId, {
-          outcome: 'unchanged',
-          message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
-            left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
-          }`,
-        }),
-      );
+      out.push(nothingToApply(e, where, left <= 0n));
       continue;
     }
     const before = rows(pay.apply)
@@ -289,12 +283,12 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
       continue;
     }
     out.push(
-      ok(e.paymentTargetId, {
-        outcome: 'updated',
-        message: `applied ${c.currency} ${formatAmount(take, c.currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
-          left > take ? '; the rest stays unapplied on the payment' : ''
-        }`,
-      }),
+      appliedEarly(
+        e,
+        where,
+        formatAmount(take, c.currency),
+        left > take ? 'the rest stays unapplied on the payment' : null,
+      ),
     );
   }
   return out;

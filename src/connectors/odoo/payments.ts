@@ -1,6 +1,7 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import type {
   EarlyPayment,
   FoundDocument,
@@ -319,14 +320,8 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     const owes = invoiceLine ? (minor(invoiceLine.amount_residual, currency) ?? 0n) : 0n;
     const left = creditLine ? -(minor(creditLine.amount_residual, currency) ?? 0n) : 0n;
     const take = owes < left ? owes : left;
-    const number = text(inv.name) || e.invoiceReference;
-    if (!creditLine || take <= 0n)
-      return ok(e.paymentTargetId, {
-        outcome: 'unchanged',
-        message: `nothing to set against invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
-          left <= 0n ? 'the payment is reconciled in full' : 'the invoice is paid'
-        }`,
-      });
+    const where = `${SYSTEM} ${text(inv.name) || e.invoiceReference}`;
+    if (!creditLine || take <= 0n) return nothingToApply(e, where, left <= 0n);
     const a = await c.rpc.execute(
       'account.move',
       'js_assign_outstanding_line',
@@ -337,12 +332,12 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     );
     if (!a.ok)
       return failed(refused(`to set payment ${e.paymentReference} against invoice`, e.invoiceReference, a.fault));
-    return ok(e.paymentTargetId, {
-      outcome: 'updated',
-      message: `applied ${currency} ${formatAmount(take, currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
-        left > take ? '; the rest stays open on the customer' : ''
-      }`,
-    });
+    return appliedEarly(
+      e,
+      where,
+      formatAmount(take, currency),
+      left > take ? 'the rest stays open on the customer' : null,
+    );
   });
 }
 

@@ -5,6 +5,7 @@ import { Dec } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import {
   type EarlyPayment,
@@ -455,16 +456,9 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       const left = open(opId, o.RemainingCredit);
       const due = str(inv.Status) === 'AUTHORISED' ? open(invId, inv.AmountDue) : new Dec(0);
       const take = Dec.min(left, due);
-      const number = str(inv.InvoiceNumber) || e.invoiceReference;
+      const where = `Xero ${str(inv.InvoiceNumber) || e.invoiceReference}`;
       if (take.lte(0)) {
-        results.push(
-          ok(e.paymentTargetId, {
-            outcome: 'unchanged',
-            message: `nothing to allocate to invoice ${e.invoiceReference} (Xero ${number}): ${
-              left.lte(0) ? 'the overpayment is allocated in full' : 'the invoice is paid'
-            }`,
-          }),
-        );
+        results.push(nothingToApply(e, where, left.lte(0), 'allocate'));
         continue;
       }
       const paid = xeroDate(o.DateString ?? o.Date) ?? '';
@@ -484,14 +478,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       }
       taken.set(opId, (taken.get(opId) ?? new Dec(0)).add(take));
       taken.set(invId, (taken.get(invId) ?? new Dec(0)).add(take));
-      results.push(
-        ok(e.paymentTargetId, {
-          outcome: 'updated',
-          message: `allocated ${str(o.CurrencyCode) || e.currency} ${take.toFixed(2)} to invoice ${e.invoiceReference} (Xero ${number}), booked after it${
-            left.gt(take) ? '; the rest stays an overpayment on the contact' : ''
-          }`,
-        }),
-      );
+      const rest = left.gt(take) ? 'the rest stays an overpayment on the contact' : null;
+      results.push(appliedEarly(e, where, take.toFixed(2), rest, 'allocate'));
     }
     return results;
   }

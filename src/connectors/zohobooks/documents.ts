@@ -1,6 +1,7 @@
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
 import type {
   EarlyPayment,
   FoundDocument,
@@ -397,22 +398,16 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     const left = minor(pay.unused_amount, currency) ?? 0n;
     const owed = minor(inv.balance, currency) ?? 0n;
     const take = minBig(left, owed);
-    const number = text(inv.invoice_number) || e.invoiceReference;
-    if (take <= 0n)
-      return ok(e.paymentTargetId, {
-        outcome: 'unchanged',
-        message: `nothing to apply to invoice ${e.invoiceReference} (${SYSTEM} ${number}): ${
-          left <= 0n ? 'the payment is applied in full' : 'the invoice is paid'
-        }`,
-      });
+    const where = `${SYSTEM} ${text(inv.invoice_number) || e.invoiceReference}`;
+    if (take <= 0n) return nothingToApply(e, where, left <= 0n);
     const a = await applyPayment(c, pay, text(inv.invoice_id), take, currency);
     if (!a.ok) return failed(refused('the application of payment', e.paymentReference, a));
-    return ok(e.paymentTargetId, {
-      outcome: 'updated',
-      message: `applied ${currency} ${formatAmount(take, currency)} to invoice ${e.invoiceReference} (${SYSTEM} ${number}), booked after it${
-        left > take ? '; the rest stays unused on the payment' : ''
-      }`,
-    });
+    return appliedEarly(
+      e,
+      where,
+      formatAmount(take, currency),
+      left > take ? 'the rest stays unused on the payment' : null,
+    );
   });
 }
 
