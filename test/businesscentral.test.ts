@@ -285,6 +285,60 @@ describe('the Business Central target, end to end', () => {
     for (const r of rows) expect(r.target_number).toBe(byRef.get(r.source_id)!.number);
   }, 120_000);
 
+  it('a payment naming an invoice another pipeline booked is applied to it; one naming an invoice not booked yet waits for it, then is applied', async () => {
+    await t.entity('BC5', 'EUR', { standardTaxRate: '0.21' });
+    const { sim, target } = await businessCentral(31, undefined, 0);
+    const orders = await definePipeline(t.db, 'BC5', { name: 'orders', source: { type: 'records' }, target });
+    const provider = await definePipeline(t.db, 'BC5', { name: 'payments', source: { type: 'records' }, target });
+    const customer: CanonicalRecord = {
+      kind: 'customer',
+      sourceId: 'C',
+      name: 'Two pipelines',
+      email: 'c@example.org',
+    };
+    const payment = (ref: string, invoiceRef: string): CanonicalRecord => ({
+      kind: 'payment',
+      sourceId: ref,
+      externalReference: ref,
+      customerSourceId: 'C',
+      date: '2026-11-05',
+      amount: '5.00',
+      currency: 'EUR',
+      invoiceExternalReference: invoiceRef,
+      description: '',
+    });
+    const send = async (pipeline: typeof orders, records: CanonicalRecord[]) => {
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'test',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Business Central');
+    };
+    await send(orders, [customer, goodsInvoice('SO-51')]);
+    await send(provider, [customer, payment('PAY-51', 'SO-51'), payment('PAY-52', 'SO-52')]);
+    const invoiceOf = (ref: string) =>
+      [...sim.company.docs.values()].find((d) => d.set === 'salesInvoices' && d.externalDocumentNumber === ref)!;
+    const paymentOf = (ref: string) => sim.company.payments.filter((p) => p.externalDocumentNumber === ref);
+    // Booked by the other pipeline: found in Business Central by its reference, and applied as posted.
+    expect(paymentOf('PAY-51').map((p) => p.appliedTo.map((a) => [a.invoiceId, a.amount.toFixed(2)]))).toEqual([
+      [[invoiceOf('SO-51').id, '5.00']],
+    ]);
+    // Not in Business Central yet: not posted unapplied, but waiting for it, saying so.
+    expect(paymentOf('PAY-52')).toEqual([]);
+    const parked = await openExceptions(t.db, provider);
+    expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['PAY-52', 'ALLOCATION_DOCUMENT_NOT_SYNCED']]);
+    expect(parked[0]!.message).toMatch(/SO-52, which is not in Business Central yet/);
+    // This pipeline books that invoice: the payment runs again by itself and is applied as posted.
+    await send(provider, [goodsInvoice('SO-52')]);
+    expect(paymentOf('PAY-52').map((p) => p.appliedTo.map((a) => [a.invoiceId, a.amount.toFixed(2)]))).toEqual([
+      [[invoiceOf('SO-52').id, '5.00']],
+    ]);
+    expect(await openExceptions(t.db, provider)).toEqual([]);
+    expect(sim.violations).toEqual([]);
+  });
+
   it('a lost answer in the middle of a batch keeps what came before it: neither looked up nor sent again', async () => {
     await t.entity('BC4', 'EUR', { standardTaxRate: '0.21' });
     const { sim, target } = await businessCentral(41, undefined, 0);

@@ -639,6 +639,61 @@ describe('Xero target: a receipt before its invoice', () => {
     expect(again).toMatchObject({ ok: true, outcome: 'unchanged' });
     expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
   });
+
+  it('a payment larger than what its invoice owes is an overpayment, allocated to it for what it owes', async () => {
+    const t = target();
+    const c = await customer(t);
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-OVER-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    const [pay] = await t.createPayments!(ctx, [
+      {
+        sourceId: 'OVER-1',
+        customerTargetId: c.id,
+        invoiceTargetId: okId(inv!),
+        bankAccountCode: 'BANK',
+        idempotencyKey: 'll-OVER-1',
+        record: {
+          kind: 'payment',
+          sourceId: 'OVER-1',
+          externalReference: 'OVER-1',
+          customerSourceId: 'x',
+          date: '2026-11-03',
+          amount: '150.00',
+          currency: 'EUR',
+          invoiceExternalReference: 'INV-OVER-1',
+          description: '',
+        },
+      },
+    ]);
+    // Xero refuses a payment above the amount due: booked as an overpayment, noted by the engine.
+    expect(pay).toMatchObject({
+      ok: true,
+      awaitsInvoice: true,
+      message: 'booked as an overpayment: more than invoice INV-OVER-1 still owes; allocated to it for what it owes',
+    });
+    expect(okId(pay!)).toMatch(/^OP:/);
+    const [applied] = await t.applyEarlyPayments!(ctx, [
+      {
+        paymentSourceId: 'OVER-1',
+        paymentTargetId: okId(pay!),
+        paymentReference: 'OVER-1',
+        customerTargetId: c.id,
+        invoiceTargetId: okId(inv!),
+        invoiceReference: 'INV-OVER-1',
+        currency: 'EUR',
+      },
+    ]);
+    expect(applied).toMatchObject({
+      ok: true,
+      message: expect.stringMatching(
+        /^allocated EUR 121\.00 to invoice INV-OVER-1 \(Xero INV-\d+\), booked after it; the rest stays an overpayment on the contact$/,
+      ),
+    });
+    const d = sim.tenant().documents.get(okId(inv!))!;
+    expect(sim.tenant().due(d).toFixed(2)).toBe('0.00');
+    expect(sim.tenant().overpayments.get(okId(pay!).slice('OP:'.length))!.Allocated.toFixed(2)).toBe('121.00');
+  });
 });
 
 describe('Xero target: items and keys', () => {
