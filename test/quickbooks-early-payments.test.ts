@@ -7,6 +7,7 @@ import { type ScaledQuickBooks, scaledQuickBooks } from './helpers/quickbooks.ts
 import { referenceOf } from '../src/connectors/quickbooks/reads.ts';
 import type { QuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
+import { retryException } from '../src/sync/exceptions.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -377,11 +378,21 @@ describe('QuickBooks: a payment before its invoice', () => {
     const [x] = await openExceptions(t.db, shop);
     expect(x).toMatchObject({ source_id: 'pay-PAY-GONE', reason_code: 'EARLY_PAYMENT_NOT_APPLIED' });
     expect(x!.message).toMatch(
-      /^payment PAY-GONE \(quickbooks id \d+\) was booked before invoice SO-GONE \(quickbooks id \d+\) and is not applied to it: QuickBooks: POST batch failed: read ECONNRESET \(gave up after 10 attempts\); apply it in quickbooks, then resolve this exception$/,
+      /^payment PAY-GONE \(quickbooks id \d+\) was booked before invoice SO-GONE \(quickbooks id \d+\) and is not applied to it: QuickBooks: POST batch failed: read ECONNRESET \(gave up after 10 attempts\); apply it in quickbooks, then resolve this exception, or fix what stood in the way and retry it$/,
     );
     // Given up: later sweeps leave it be.
     await sync.flushAll();
     expect(unapplied('PAY-GONE')).toBe('12.30');
+    // QuickBooks is back; a person retries the exception: noted again, applied, the exception resolved.
+    const { rows } = await t.db.query<{ id: string }>(
+      `SELECT id FROM exceptions WHERE pipeline_id = $1 AND source_id = 'pay-PAY-GONE' AND status = 'open'`,
+      [shop.id],
+    );
+    const retried = await retryException(t.db, sync, Number(rows[0]!.id), 'person');
+    expect(retried.exception).toMatchObject({ status: 'resolved' });
+    expect([balance('SO-GONE'), unapplied('PAY-GONE')]).toEqual(['0.00', '0.00']);
+    expect(await notes()).toEqual([]);
+    expect(await openExceptions(t.db, shop)).toEqual([]);
   });
 
   it('a payment whose invoice QuickBooks already holds is applied as it is booked and noted nowhere', async () => {

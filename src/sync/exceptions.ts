@@ -2,6 +2,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { storable, storableJson } from '../domain/storable.ts';
 import type { ExceptionCode } from './reasons.ts';
+import type { EarlyNote } from './engine/early-payments.ts';
 import { CanonicalRecord } from './canonical.ts';
 import { type Audit, findPipelineById } from './pipelines.ts';
 import { type RunStatus, getRun } from './runs.ts';
@@ -342,7 +343,20 @@ export async function retryException(
     throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
       { field, message: 'already resolved' },
     ]);
-  const stored = (x.payload ?? {}) as { record?: unknown; raw?: unknown };
+  const stored = (x.payload ?? {}) as { record?: unknown; raw?: unknown; early?: EarlyNote };
+  const pipelineOf = async () => {
+    const pipeline = await findPipelineById(db, sync.box, x.pipelineId);
+    if (!pipeline) throw new DomainError('NOT_FOUND', `The pipeline of exception ${x.id} no longer exists`);
+    return pipeline;
+  };
+  if (x.reasonCode === 'EARLY_PAYMENT_NOT_APPLIED' && stored.early) {
+    // Both documents are booked: the payment is noted again, and the run the retry starts applies it.
+    const pipeline = await pipelineOf();
+    const { noteAgain } = await import('./engine/early-payments.ts');
+    await noteAgain(db, pipeline.id, x.sourceId, stored.early);
+    const runId = await sync.processRecords(pipeline, 'retry', actor, [], { exceptionId: x.id });
+    return { exception: await requireException(db, x.id), runId, runStatus: (await getRun(db, runId))?.status };
+  }
   const parsed = CanonicalRecord.safeParse(stored.record);
   if (!parsed.success)
     throw new DomainError(
@@ -350,8 +364,7 @@ export async function retryException(
       `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
       [{ field, message: 'nothing to retry' }],
     );
-  const pipeline = await findPipelineById(db, sync.box, x.pipelineId);
-  if (!pipeline) throw new DomainError('NOT_FOUND', `The pipeline of exception ${x.id} no longer exists`);
+  const pipeline = await pipelineOf();
   const runId = await sync.processRecords(pipeline, 'retry', actor, [{ record: parsed.data, raw: stored.raw }], {
     exceptionId: x.id,
   });

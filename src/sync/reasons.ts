@@ -73,7 +73,7 @@ export const REASON_CODES = {
   WRITE_BACK_FAILED:
     'The document was booked, but telling the source (its number, PDF or payment status) failed for good after retries. The booking stands. Fix what the message names (often credentials, or a record deleted in the source): the next time the source sends the document its write-back is queued again. Then resolve the exception.',
   EARLY_PAYMENT_NOT_APPLIED:
-    'A payment reached the target before the invoice it names and was booked unapplied on the customer (an overpayment in Xero); once the pipeline booked that invoice, applying the payment to it failed for good (the target refused it, or could not be reached ten times). Both documents stand; the message says why. Apply the payment to the invoice in the target, then resolve the exception.',
+    'A payment reached the target before the invoice it names and was booked unapplied on the customer (an overpayment in Xero); once the pipeline booked that invoice, applying the payment to it failed for good (the target refused it, or could not be reached ten times). Both documents stand; the message says why. Apply the payment to the invoice in the target, then resolve the exception; or fix what stood in the way (approve the invoice, open the period) and retry it: the payment is noted again and applied by the run the retry starts.',
 } as const satisfies Record<string, string>;
 
 /** A reason of the sync engine, a source or a target. */

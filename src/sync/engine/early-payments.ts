@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import { ConnectorError } from '../connector.ts';
+import { resolveSucceeded } from '../exceptions.ts';
 import { BatchInterrupted, type EarlyPayment, type ItemResult, type TargetPayment } from '../target.ts';
 import { type PageOutcome, type SyncContext, callContext } from './context.ts';
 import type { Delivered } from './deliver.ts';
@@ -56,6 +57,41 @@ export async function notePaymentsBeforeInvoice(
       early.map((d) => d.item.doc.customerTargetId),
       early.map((d) => d.item.doc.record.invoiceExternalReference!),
     ],
+  );
+}
+
+/** A note as an exception keeps it, to note the payment again when the exception is retried. */
+export interface EarlyNote {
+  paymentTargetId: string;
+  paymentReference: string;
+  customerTargetId: string;
+  invoiceReference: string;
+}
+
+const noteOf = (r: Note): EarlyNote => ({
+  paymentTargetId: r.payment_target_id,
+  paymentReference: r.payment_reference,
+  customerTargetId: r.customer_target_id,
+  invoiceReference: r.invoice_reference,
+});
+
+/**
+ * Notes a payment again, its attempts from nought, for the retry of its `EARLY_PAYMENT_NOT_APPLIED`
+ * exception (a person has fixed what stood in the way: approved the invoice, opened the period);
+ * the run the retry starts sweeps it.
+ */
+export async function noteAgain(
+  db: Queryable,
+  pipelineId: string,
+  paymentSourceId: string,
+  n: EarlyNote,
+): Promise<void> {
+  await db.query(
+    `INSERT INTO payments_before_invoice
+       (pipeline_id, payment_source_id, payment_target_id, payment_reference, customer_target_id, invoice_reference)
+     VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (pipeline_id, payment_source_id) DO UPDATE SET attempts = 0, claimed_until = NULL`,
+    [pipelineId, paymentSourceId, n.paymentTargetId, n.paymentReference, n.customerTargetId, n.invoiceReference],
   );
 }
 
@@ -136,6 +172,7 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
       ctx.log.warn({ err: stopped.message }, `could not apply payments booked before their invoice in ${target.type}`);
     }
     const gone: string[] = [];
+    const applied: string[] = [];
     const again: Note[] = [];
     rows.forEach((r, n) => {
       const result = results[n];
@@ -143,6 +180,7 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
       const invoice = `invoice ${r.invoice_reference}`;
       if (result?.ok) {
         gone.push(r.payment_source_id);
+        applied.push(r.payment_source_id);
         out.record({
           kind: 'payment',
           sourceId: r.payment_source_id,
@@ -165,19 +203,24 @@ export async function applyEarlyPayments(ctx: SyncContext, out: PageOutcome): Pr
           target.type
         } id ${r.invoice_target_id}) and is not applied to it: ${error.message}${
           error.retryable ? ` (gave up after ${EARLY_PAYMENT_ATTEMPTS} attempts)` : ''
-        }; apply it in ${target.type}, then resolve this exception`,
+        }; apply it in ${target.type}, then resolve this exception, or fix what stood in the way and retry it`,
         field: 'invoiceExternalReference',
-        payload: {},
+        // What retrying the exception notes again (src/sync/exceptions.ts, retryException).
+        payload: { early: noteOf(r) },
       });
     });
-    await release(ctx, again, gone);
+    await release(ctx, again, gone, applied);
     if (failure !== null) return;
   }
 }
 
-/** Lets go of the notes tried again later (one more attempt each), and removes those done with. */
-async function release(ctx: SyncContext, again: Note[], gone: string[]): Promise<void> {
+/**
+ * Lets go of the notes tried again later (one more attempt each), and removes those done with;
+ * the exceptions of the payments applied now (an earlier sweep gave up, a person retried) are resolved.
+ */
+async function release(ctx: SyncContext, again: Note[], gone: string[], applied: string[] = []): Promise<void> {
   await ctx.db.transaction(async (tx) => {
+    await resolveSucceeded(tx, ctx.pipeline.id, 'payment', applied, ctx.actor);
     if (gone.length > 0)
       await tx.query(
         `DELETE FROM payments_before_invoice WHERE pipeline_id = $1 AND payment_source_id = ANY($2::text[])`,
