@@ -112,7 +112,7 @@ export interface TargetCapabilities {
   refundsNeedPayment?: boolean | undefined;
   /**
    * With `refundsNeedPayment`: refunds a payment booked before its invoice (`applyEarlyPayments`)
-   * only once it is applied to that invoice (QuickBooks splits a refund at its invoice's rates);
+   * only once it is applied to that invoice (QuickBooks and Xero split a refund at its invoice's rates);
    * until then such a refund waits, parked. A target that refunds what a payment holds unapplied
    * (NetSuite, Zoho Books) takes it at once.
    */

@@ -763,6 +763,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       allocations: true,
       refunds: true,
       refundsNeedPayment: true,
+      // A refund's credit note takes its invoice's lines: an early receipt's refund waits for its allocation.
+      refundsNeedAppliedPayment: true,
       paymentStatus: true,
       pdf: true,
       drafts: false,

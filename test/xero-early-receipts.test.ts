@@ -9,10 +9,11 @@ import { processScope } from './helpers/scoped.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 
 /*
- * Migration 0107: Xero's receipts booked as overpayments before their invoice were allocated inside
- * the booking of that invoice, and now are the engine's notes (src/sync/engine/early-payments.ts).
- * One booked before the upgrade (its note missing) becomes a note from what its outbox entry says
- * it named, and is allocated once that invoice is booked; one that named no invoice does not.
+ * Receipts that reach Xero before their invoice, through the engine: booked as overpayments, noted
+ * (src/sync/engine/early-payments.ts) and allocated once the invoice is booked. Migration 0107: one
+ * booked before the upgrade (its note missing) becomes a note from what its outbox entry says it
+ * named; one that named no invoice does not. A refund of such a receipt waits until it is
+ * allocated (its credit note takes the invoice's lines).
  */
 
 const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
@@ -121,4 +122,45 @@ it('notes the overpayments booked before it that name an invoice, which are then
     (await t.db.query(`SELECT 1 FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id])).rows,
   ).toEqual([]);
   expect(await openExceptions(t.db, pipeline)).toEqual([]);
+});
+
+it('holds a refund of an early receipt until the receipt is allocated to its invoice, then books it at the invoice’s rates', async () => {
+  await send([
+    payment('PAY-EARLY', 'INV-EARLY'),
+    {
+      kind: 'refund',
+      sourceId: 'RF-EARLY',
+      externalReference: 'RF-EARLY',
+      customerSourceId: 'C1',
+      date: '2026-11-07',
+      amount: '12.10',
+      currency: 'EUR',
+      paymentExternalReference: 'PAY-EARLY',
+      description: 'Refunded in part',
+    },
+  ]);
+  // Waiting, not refused: Xero takes a refund's lines from the invoice the receipt paid.
+  const parked = await openExceptions(t.db, pipeline);
+  expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['RF-EARLY', 'ALLOCATION_DOCUMENT_NOT_SYNCED']]);
+  expect(parked[0]!.message).toMatch(/before invoice INV-EARLY and is not applied to it yet/);
+  await send([
+    {
+      kind: 'invoice',
+      sourceId: 'INV-EARLY',
+      externalReference: 'INV-EARLY',
+      customerSourceId: 'C1',
+      invoiceDate: '2026-11-02',
+      dueDate: '2026-12-02',
+      currency: 'EUR',
+      description: 'Late invoice',
+      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+    },
+  ]);
+  expect(await openExceptions(t.db, pipeline)).toEqual([]);
+  const note = [...sim.tenant().documents.values()].filter(
+    (d) => d.Type === 'ACCRECCREDIT' && d.Reference === 'RF-EARLY',
+  );
+  expect(note.map((d) => d.Total.toFixed(2))).toEqual(['12.10']);
+  const invoice = [...sim.tenant().documents.values()].find((d) => d.Reference === 'INV-EARLY')!;
+  expect(sim.tenant().due(invoice).toFixed(2)).toBe('81.00');
 });
