@@ -611,7 +611,7 @@ describe('Xero target: a receipt before its invoice', () => {
       error: {
         code: 'TARGET_REFUSED',
         retryable: false,
-        message: `Xero holds no invoice INV-LATE-1 of contact ${c.id}`,
+        message: `Xero holds no invoice INV-LATE-1 of customer ${c.id}`,
       },
     });
     const [inv, other] = await t.createInvoices(ctx, [

@@ -436,10 +436,15 @@ export const SCENARIOS: Scenario[] = [
       expect(r.platform.dropped!()).toBeGreaterThan(dropped);
       const held = await r.platform.holdings();
       await expectBooked(r, held.invoices, 'invoice', `${tag}-I1`);
-      const records = await listRunRecords(r.env.t.db, runId, 100, 0);
-      expect(records.filter((x) => x.kind === 'invoice')).toMatchObject([
-        { sourceId: `${tag}-I1`, outcome: 'skipped', message: expect.stringMatching(/after an uncertain answer/) },
-      ]);
+      const records = (await listRunRecords(r.env.t.db, runId, 100, 0)).filter((x) => x.kind === 'invoice');
+      // Found, never sent again; before it, the run may have waited on other answers the simulator
+      // lost at random (10% of them, whatever the scenarios before it sent).
+      expect(records.at(-1)).toMatchObject({
+        sourceId: `${tag}-I1`,
+        outcome: 'skipped',
+        message: expect.stringMatching(/after an uncertain answer/),
+      });
+      expect(records.filter((x) => x.outcome !== 'failed').map((x) => x.outcome)).toEqual(['skipped']);
       expect(await r.openExceptions()).toEqual([]);
     },
   },

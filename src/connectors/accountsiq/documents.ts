@@ -3,7 +3,7 @@ import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type { PipelineMapping } from '../../sync/pipelines.ts';
 import {
   BatchInterrupted,
@@ -399,12 +399,7 @@ export async function applyEarlyPayments(
   const open = (s: Summary, currency: string) => minor(s.outstanding, currency) - (taken.get(s.id) ?? 0n);
   return mapAtMost(early, 1, async (item) => {
     const receipt = held.get(item.paymentTargetId);
-    if (!receipt || kindOf(receipt.type) !== 'payment')
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `receipt ${item.paymentReference} (AccountsIQ id ${item.paymentTargetId}) is no longer in AccountsIQ`,
-        retryable: false,
-      });
+    if (!receipt || kindOf(receipt.type) !== 'payment') return paymentGone(item, 'AccountsIQ');
     let invoice = held.get(item.invoiceTargetId);
     if (
       !invoice ||
@@ -414,12 +409,7 @@ export async function applyEarlyPayments(
     ) {
       // Booked by another pipeline of the entity into another AccountsIQ entity: this one's, by reference.
       [invoice] = await byReference(ctx, 'invoice', item.invoiceReference, receipt.customer, tc.signal);
-      if (!invoice)
-        return failed({
-          code: 'TARGET_REFUSED',
-          message: `AccountsIQ holds no invoice ${item.invoiceReference} of customer ${receipt.customer}`,
-          retryable: false,
-        });
+      if (!invoice) return invoiceMissing(item, 'AccountsIQ', receipt.customer);
     }
     const currency = item.currency;
     const left = open(receipt, currency);

@@ -3,7 +3,7 @@ import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
@@ -306,12 +306,7 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     const pay = from
       ? await api.get('Payment', [from.type, from.nbr], { $expand: 'DocumentsToApply' }, ctx.signal)
       : null;
-    if (!from || !pay)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `payment ${e.paymentReference} (${SYSTEM} ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
-        retryable: false,
-      });
+    if (!from || !pay) return paymentGone(e, SYSTEM);
     const customer = val(pay, 'CustomerID');
     const given = parseDocId(e.invoiceTargetId);
     const read = given ? await api.get('Invoice', [given.type, given.nbr], {}, ctx.signal) : null;
@@ -323,12 +318,7 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
         ? row
         : null;
     const inv = named(read) ?? named((await find(ctx, 'invoice', e.invoiceReference, customer))?.row);
-    if (!inv)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
-        retryable: false,
-      });
+    if (!inv) return invoiceMissing(e, SYSTEM, customer);
     const invoiceId = `Invoice/${val(inv, 'ReferenceNbr')}`;
     const currency = e.currency;
     const where = `${SYSTEM} ${val(inv, 'ReferenceNbr')}`;

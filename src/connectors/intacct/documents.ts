@@ -14,7 +14,7 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import { BatchInterrupted, failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
 import { lineItems } from './map.ts';
@@ -393,13 +393,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
   for (const e of items) {
     const pay = (await c.api.query('ARPYMT', `RECORDNO = ${quote(e.paymentTargetId)}`, c.signal))[0];
     if (!pay) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `payment ${e.paymentReference} (${SYSTEM} RECORDNO ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
-          retryable: false,
-        }),
-      );
+      out.push(paymentGone(e, SYSTEM));
       continue;
     }
     const customer = text(pay.CUSTOMERID);
@@ -409,13 +403,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
       named((await c.api.query('ARINVOICE', `RECORDNO = ${quote(e.invoiceTargetId)}`, c.signal))[0]) ??
       named(await findDocument(c, 'invoice', e.invoiceReference, customer));
     if (!inv) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
-          retryable: false,
-        }),
-      );
+      out.push(invoiceMissing(e, SYSTEM, customer));
       continue;
     }
     const currency = e.currency;

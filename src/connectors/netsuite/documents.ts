@@ -13,7 +13,7 @@ import type {
   TargetPayment,
 } from '../../sync/target.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
   type NetSuiteApi,
@@ -235,13 +235,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
   for (const e of items) {
     const pay = await c.api.get(`/customerPayment/${encodeURIComponent(e.paymentTargetId)}`, c.signal, true);
     if (!pay) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `payment ${e.paymentReference} (${SYSTEM} id ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
-          retryable: false,
-        }),
-      );
+      out.push(paymentGone(e, SYSTEM));
       continue;
     }
     const customer = customerOf(pay);
@@ -251,13 +245,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
       named(await c.api.get(`/invoice/${encodeURIComponent(e.invoiceTargetId)}`, c.signal)) ??
       named(await c.api.get(`/invoice/${eid(e.invoiceReference)}`, c.signal));
     if (!inv) {
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
-          retryable: false,
-        }),
-      );
+      out.push(invoiceMissing(e, SYSTEM, customer));
       continue;
     }
     const invoiceId = text(inv.id);

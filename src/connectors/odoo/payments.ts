@@ -1,7 +1,7 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type {
   EarlyPayment,
   FoundDocument,
@@ -280,12 +280,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     const [pay] = e.paymentTargetId.startsWith(PAYMENT_PREFIX)
       ? await c.rpc.searchRead('account.payment', [['id', '=', paymentId]], ['partner_id'], c.signal, 1)
       : [];
-    if (!pay)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `payment ${e.paymentReference} (${SYSTEM} ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
-        retryable: false,
-      });
+    if (!pay) return paymentGone(e, SYSTEM);
     const partner = String(m2o(pay.partner_id) ?? '');
     const named = (m: OdooObject | null | undefined) =>
       m &&
@@ -303,12 +298,7 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
       1,
     );
     const inv = named(byId) ?? named(await findMove(c, 'invoice', e.invoiceReference, partner));
-    if (!inv)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `${SYSTEM} holds no posted invoice ${e.invoiceReference} of customer ${partner}`,
-        retryable: false,
-      });
+    if (!inv) return invoiceMissing(e, SYSTEM, partner);
     const invoiceId = int(inv.id)!;
     const lines = await receivableLines(
       c,

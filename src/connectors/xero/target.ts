@@ -5,7 +5,7 @@ import { Dec } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import {
   type EarlyPayment,
@@ -400,13 +400,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     for (const e of items) {
       const o = overpayments.get(e.paymentTargetId.slice(OVERPAYMENT.length));
       if (!e.paymentTargetId.startsWith(OVERPAYMENT) || !o || str(o.Status) === 'VOIDED') {
-        results.push(
-          failed({
-            code: 'TARGET_REFUSED',
-            message: `receipt ${e.paymentReference} (Xero overpayment ${e.paymentTargetId}) is no longer in Xero`,
-            retryable: false,
-          }),
-        );
+        results.push(paymentGone(e, 'Xero'));
         continue;
       }
       const contact = contactOf(o);
@@ -421,13 +415,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         if (found) inv = named((await invoicesById(ctx, [found.targetId]))[0]);
       }
       if (!inv) {
-        results.push(
-          failed({
-            code: 'TARGET_REFUSED',
-            message: `Xero holds no invoice ${e.invoiceReference} of contact ${contact}`,
-            retryable: false,
-          }),
-        );
+        results.push(invoiceMissing(e, 'Xero', contact));
         continue;
       }
       if (str(inv.Status) === 'VOIDED' || str(inv.Status) === 'DELETED') {

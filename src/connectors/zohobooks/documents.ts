@@ -1,7 +1,7 @@
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
-import { appliedEarly, nothingToApply } from '../../sync/remote/early.ts';
+import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type {
   EarlyPayment,
   FoundDocument,
@@ -376,24 +376,14 @@ function applyPayment(
 export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment[]): Promise<ItemResult[]> {
   return mapAtMost(items, 1, async (e) => {
     const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(e.paymentTargetId)}`, 'payment', c.signal);
-    if (!pay)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `payment ${e.paymentReference} (${SYSTEM} id ${e.paymentTargetId}) is no longer in ${SYSTEM}`,
-        retryable: false,
-      });
+    if (!pay) return paymentGone(e, SYSTEM);
     const customer = text(pay.customer_id);
     const named = (inv: ZohoObject | null) =>
       inv && text(inv.reference_number) === e.invoiceReference && text(inv.customer_id) === customer ? inv : null;
     const inv =
       named(await c.api.byId(`/invoices/${encodeURIComponent(e.invoiceTargetId)}`, 'invoice', c.signal)) ??
       named(await findDocument(c, 'invoice', e.invoiceReference, customer));
-    if (!inv)
-      return failed({
-        code: 'TARGET_REFUSED',
-        message: `${SYSTEM} holds no invoice ${e.invoiceReference} of customer ${customer}`,
-        retryable: false,
-      });
+    if (!inv) return invoiceMissing(e, SYSTEM, customer);
     const currency = e.currency;
     const left = minor(pay.unused_amount, currency) ?? 0n;
     const owed = minor(inv.balance, currency) ?? 0n;

@@ -1,4 +1,4 @@
-import { type EarlyPayment, type ItemResult, ok } from '../target.ts';
+import { type EarlyPayment, type ItemResult, failed, ok } from '../target.ts';
 
 /*
  * What a target's `applyEarlyPayments` answers for one payment booked before its invoice, in the
@@ -37,5 +37,23 @@ export function appliedEarly(
     message: `${verb === 'apply' ? 'applied' : 'allocated'} ${e.currency} ${amount} to invoice ${e.invoiceReference} (${where}), booked after it${
       rest ? `; ${rest}` : ''
     }`,
+  });
+}
+
+/** The payment is no longer in the platform (deleted or voided there): nothing to apply, for a person. */
+export function paymentGone(e: EarlyPayment, system: string): ItemResult {
+  return failed({
+    code: 'TARGET_REFUSED',
+    message: `payment ${e.paymentReference} (${system} id ${e.paymentTargetId}) is no longer in ${system}`,
+    retryable: false,
+  });
+}
+
+/** The platform holds no invoice of the payment's customer under the reference it names. */
+export function invoiceMissing(e: EarlyPayment, system: string, customer: string): ItemResult {
+  return failed({
+    code: 'TARGET_REFUSED',
+    message: `${system} holds no invoice ${e.invoiceReference} of customer ${customer}`,
+    retryable: false,
   });
 }
