@@ -6,6 +6,7 @@ import {
   expectAmountsAsGiven,
 } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
+import { migrate } from '../src/db/migrate.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { netSuiteTarget } from '../src/connectors/netsuite/index.ts';
@@ -338,6 +339,58 @@ describe('NetSuite end to end', () => {
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
     expect(ns.duplicates()).toEqual([]);
     expect(ns.violations).toEqual([]);
+  });
+
+  it('migration 0108: a payment an older version booked before its invoice becomes a note, and is applied once the invoice is booked', async () => {
+    await t.entity('NS7', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS7', {
+      name: 'upgraded-to-netsuite',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    const { customers, invoice: inv, payment } = e2eRecords('N7');
+    const notes = async () =>
+      (
+        await t.db.query<{ payment_source_id: string; invoice_reference: string }>(
+          `SELECT payment_source_id, invoice_reference FROM payments_before_invoice WHERE pipeline_id = $1 ORDER BY 1`,
+          [pipeline.id],
+        )
+      ).rows;
+    const sweep = async () => {
+      await drainTarget(t.db, sync, pipeline, 'NetSuite');
+      // A sweep call the simulator failed leaves the note for the timer's.
+      for (let i = 0; i < 10 && (await notes()).some((n) => n.payment_source_id !== 'N7-P1'); i++) await sync.flushAll();
+    };
+    // P1 before I1 and P2 naming no invoice, as a version before 0107 left them: booked, no note.
+    await importAll(pipeline, [...customers(['A']), payment(1, 'A', '121.00', 'N7-I1'), payment(2, 'A', '30.00', null)]);
+    await sweep();
+    await t.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id]);
+    await t.db.query(
+      `UPDATE sync_map SET created_at = (SELECT applied_at - interval '1 day' FROM ledgerlink_migrations WHERE id = 107)
+        WHERE pipeline_id = $1`,
+      [pipeline.id],
+    );
+    // P3 before I3 since the upgrade: noted then, applied once I3 came, its note gone.
+    await importAll(pipeline, [payment(3, 'A', '121.00', 'N7-I3')]);
+    await sweep();
+    await importAll(pipeline, [inv(3, 'A')]);
+    await sweep();
+    expect(await notes()).toEqual([]);
+
+    await t.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 108`);
+    expect(await migrate(t.db)).toEqual(['0108_early_payments_noted']);
+    expect(await notes()).toEqual([{ payment_source_id: 'N7-P1', invoice_reference: 'N7-I1' }]);
+
+    await importAll(pipeline, [inv(1, 'A')]);
+    await sweep();
+    expect(await notes()).toEqual([]);
+    const paid = (ref: string) => [...acct().payments.values()].find((p) => p.externalId === ref)!;
+    const [i1] = invoicesBy('N7-I1');
+    expect([...paid('N7-P1').apply]).toEqual([[i1!.id, 12100n]]);
+    expect(acct().remaining(i1!)).toBe(0n);
+    expect(acct().unapplied(paid('N7-P2'))).toBe(3000n);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(ns.duplicates()).toEqual([]);
   });
 
   it('a refused invoice is parked with TARGET_REFUSED and NetSuite’s words, and not sent again', async () => {

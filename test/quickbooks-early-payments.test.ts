@@ -8,6 +8,7 @@ import { referenceOf } from '../src/connectors/quickbooks/reads.ts';
 import type { QuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import { retryException } from '../src/sync/exceptions.ts';
+import { migrate } from '../src/db/migrate.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { SyncService } from '../src/sync/service.ts';
@@ -399,6 +400,31 @@ describe('QuickBooks: a payment before its invoice', () => {
     await send(invoiceEvent('SO-FIRST', '10.00'), paymentEvent('PAY-FIRST', '12.30', 'SO-FIRST'));
     expect(applied('PAY-FIRST')).toEqual([{ invoice: 'SO-FIRST', amount: '12.30' }]);
     expect(one('Payment', 'PAY-FIRST').PrivateNote).toBe('ledgerlink reference: PAY-FIRST');
+    expect(await notes()).toEqual([]);
+  });
+
+  it('migration 0108: one an older version booked before its invoice becomes a note; one booked since 0106 was noted then', async () => {
+    await send(paymentEvent('PAY-OLD', '24.60', 'SO-OLD'), paymentEvent('PAY-NOTED', '12.30', 'SO-NOTED'));
+    // PAY-OLD booked before migration 0106, so with no note; PAY-NOTED after it (noted then: whatever
+    // became of its note since stands), before 0107, which does not apply to QuickBooks.
+    await t.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [shop.id]);
+    await t.db.query(`UPDATE ledgerlink_migrations SET applied_at = applied_at - interval '2 days' WHERE id = 106`);
+    await t.db.query(
+      `UPDATE sync_map SET created_at = (SELECT applied_at - interval '1 day' FROM ledgerlink_migrations WHERE id = 107)
+        WHERE pipeline_id = $1 AND kind = 'payment' AND source_id = 'pay-PAY-NOTED'`,
+      [shop.id],
+    );
+    await t.db.query(
+      `UPDATE sync_map SET created_at = (SELECT applied_at - interval '1 day' FROM ledgerlink_migrations WHERE id = 106)
+        WHERE pipeline_id = $1 AND kind = 'payment' AND source_id = 'pay-PAY-OLD'`,
+      [shop.id],
+    );
+    await t.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 108`);
+    expect(await migrate(t.db)).toEqual(['0108_early_payments_noted']);
+    expect(await notes()).toEqual(['pay-PAY-OLD']);
+    await send(invoiceEvent('SO-OLD', '20.00'));
+    expect(applied('PAY-OLD')).toEqual([{ invoice: 'SO-OLD', amount: '24.60' }]);
+    expect([balance('SO-OLD'), unapplied('PAY-OLD')]).toEqual(['0.00', '0.00']);
     expect(await notes()).toEqual([]);
   });
 });
