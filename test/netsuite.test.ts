@@ -359,10 +359,15 @@ describe('NetSuite end to end', () => {
     const sweep = async () => {
       await drainTarget(t.db, sync, pipeline, 'NetSuite');
       // A sweep call the simulator failed leaves the note for the timer's.
-      for (let i = 0; i < 10 && (await notes()).some((n) => n.payment_source_id !== 'N7-P1'); i++) await sync.flushAll();
+      for (let i = 0; i < 10 && (await notes()).some((n) => n.payment_source_id !== 'N7-P1'); i++)
+        await sync.flushAll();
     };
     // P1 before I1 and P2 naming no invoice, as a version before 0107 left them: booked, no note.
-    await importAll(pipeline, [...customers(['A']), payment(1, 'A', '121.00', 'N7-I1'), payment(2, 'A', '30.00', null)]);
+    await importAll(pipeline, [
+      ...customers(['A']),
+      payment(1, 'A', '121.00', 'N7-I1'),
+      payment(2, 'A', '30.00', null),
+    ]);
     await sweep();
     await t.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id]);
     await t.db.query(
