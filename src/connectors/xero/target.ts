@@ -5,10 +5,8 @@ import { Dec } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
-import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import {
-  type EarlyPayment,
   type FoundDocument,
   type ItemResult,
   type TargetCallContext,
@@ -39,6 +37,7 @@ import {
 import { withFeeNotes, xeroFees } from './fees.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
 import * as credits from './credit-notes.ts';
+import { applyEarlyReceipts } from './early-receipts.ts';
 
 /*
  * The Xero target (docs/connectors/xero.md): customers as contacts keyed by ContactNumber, products
@@ -367,111 +366,6 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return results;
   }
 
-  /**
-   * Receipts booked as overpayments before their invoice (the engine's note,
-   * src/sync/engine/early-payments.ts), allocated to it now that it is booked: as much as the
-   * overpayment has left (`RemainingCredit`) and the invoice owes (`AmountDue`), both read just
-   * before, so that running it again after a lost answer allocates nothing twice (and the request
-   * carries an idempotency key of what it allocates); dated the later of the two. The invoice
-   * handed over must be the contact's under the named reference, else that invoice is looked up by it.
-   */
-  async function applyEarlyPayments(ctx: TargetCallContext, items: EarlyPayment[]): Promise<ItemResult[]> {
-    const x = await api();
-    const overpayments = new Map<string, Json>();
-    const early = items.filter((e) => e.paymentTargetId.startsWith(OVERPAYMENT));
-    for (const part of chunk([...new Set(early.map((e) => e.paymentTargetId.slice(OVERPAYMENT.length)))], 25)) {
-      const where = part.map((id) => `OverpaymentID==Guid(${lit(id)})`).join(' OR ');
-      const body = await x.get('/Overpayments', { where }, ctx.signal);
-      for (const o of (body.Overpayments as Json[] | undefined) ?? []) overpayments.set(str(o.OverpaymentID), o);
-    }
-    const invoices = new Map(
-      (
-        await invoicesById(
-          ctx,
-          items.map((e) => e.invoiceTargetId),
-        )
-      ).map((d) => [str(d.InvoiceID), d]),
-    );
-    const contactOf = (d: Json | undefined) => str((d?.Contact as Json | undefined)?.ContactID);
-    // What this call has allocated, taken off what was read (two receipts, one invoice).
-    const taken = new Map<string, Dec>();
-    const open = (id: string, v: unknown) => new Dec(str(v) || '0').sub(taken.get(id) ?? new Dec(0));
-    const results: ItemResult[] = [];
-    for (const e of items) {
-      const o = overpayments.get(e.paymentTargetId.slice(OVERPAYMENT.length));
-      if (!e.paymentTargetId.startsWith(OVERPAYMENT) || !o || str(o.Status) === 'VOIDED') {
-        results.push(paymentGone(e, 'Xero'));
-        continue;
-      }
-      const contact = contactOf(o);
-      const named = (d: Json | undefined) =>
-        d && str(d.Reference) === e.invoiceReference && contactOf(d) === contact && str(d.Type) === 'ACCREC'
-          ? d
-          : undefined;
-      let inv = named(invoices.get(e.invoiceTargetId));
-      if (!inv) {
-        // Booked by another pipeline of the entity into another organisation: this one's, by reference.
-        const found = await findByReference(ctx, 'invoice', e.invoiceReference, contact);
-        if (found) inv = named((await invoicesById(ctx, [found.targetId]))[0]);
-      }
-      if (!inv) {
-        results.push(invoiceMissing(e, 'Xero', contact));
-        continue;
-      }
-      if (str(inv.Status) === 'VOIDED' || str(inv.Status) === 'DELETED') {
-        results.push(
-          failed({
-            code: 'TARGET_REFUSED',
-            message: `invoice ${e.invoiceReference} is ${str(inv.Status)} in Xero: the overpayment stays on the contact`,
-            retryable: false,
-          }),
-        );
-        continue;
-      }
-      if (str(inv.Status) === 'DRAFT' || str(inv.Status) === 'SUBMITTED') {
-        // The target's `mode: draft`: a person approves the invoice in Xero, and allocates then.
-        results.push(
-          failed({
-            code: 'TARGET_REFUSED',
-            message: `invoice ${e.invoiceReference} is ${str(inv.Status)} in Xero: allocate the overpayment to it once it is approved`,
-            retryable: false,
-          }),
-        );
-        continue;
-      }
-      const opId = str(o.OverpaymentID);
-      const invId = str(inv.InvoiceID);
-      const left = open(opId, o.RemainingCredit);
-      const due = str(inv.Status) === 'AUTHORISED' ? open(invId, inv.AmountDue) : new Dec(0);
-      const take = Dec.min(left, due);
-      const where = `Xero ${str(inv.InvoiceNumber) || e.invoiceReference}`;
-      if (take.lte(0)) {
-        results.push(nothingToApply(e, where, left.lte(0), 'allocate'));
-        continue;
-      }
-      const paid = xeroDate(o.DateString ?? o.Date) ?? '';
-      const invoiced = xeroDate(inv.DateString ?? inv.Date) ?? '';
-      const [answer] = await x.write(
-        'PUT',
-        `/Overpayments/${encodeURIComponent(opId)}/Allocations`,
-        'Allocations',
-        [{ Invoice: { InvoiceID: invId }, Amount: amount(take.toFixed(2)), Date: paid > invoiced ? paid : invoiced }],
-        batchIdempotencyKey('allocate', [opId, invId, take.toFixed(2)]),
-        {},
-        ctx.signal,
-      );
-      if (!answer?.ok) {
-        results.push(failed(refused(answer ? answer.messages : ['no answer for the allocation'])));
-        continue;
-      }
-      taken.set(opId, (taken.get(opId) ?? new Dec(0)).add(take));
-      taken.set(invId, (taken.get(invId) ?? new Dec(0)).add(take));
-      const rest = left.gt(take) ? 'the rest stays an overpayment on the contact' : null;
-      results.push(appliedEarly(e, where, take.toFixed(2), rest, 'allocate'));
-    }
-    return results;
-  }
-
   /** A receipt as a RECEIVE-OVERPAYMENT bank transaction; `overpays`: its invoice is booked and owes less. */
   function overpaymentOf(item: TargetPayment, bank: string, n: number, overpays: boolean) {
     const p = item.record;
@@ -773,7 +667,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     createRefunds,
     createAllocations: (ctx, items) => credits.createAllocations(parts, ctx, items),
     findAllocation: (ctx, item, taken) => credits.findAllocation(parts, ctx, item, taken),
-    applyEarlyPayments,
+    applyEarlyPayments: (ctx, items) => applyEarlyReceipts({ api, invoicesById, findByReference }, ctx, items),
     findByReference,
     async documents(ctx, targetIds) {
       const out = new Map<string, TargetDocument>();
