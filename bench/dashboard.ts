@@ -31,6 +31,7 @@ import { LARGE_CUSTOMER, type SeededBooks, TYPICAL_CUSTOMER, booksProblems, seed
 import { type DbKind, openBenchDatabase } from './harness.ts';
 import { STATEMENT_PROBE_PREFIX, STATEMENT_TARGET_P95_MS, reportProbes } from './dashboard-reports.ts';
 import { refreshOpenItems } from '../src/ledger/reports/open-items.ts';
+import { glBalances, glBalancesFromLedger, refreshGlBalances } from '../src/ledger/reports/gl-balances.ts';
 import { type Distribution, distribution, progress, round, table, timed } from './stats.ts';
 
 /** A page's data, fetched as the page fetches it. */
@@ -53,6 +54,8 @@ export interface DashboardResult {
   problems: string[];
   /** The first build of the entity's open items cache (migration 0098), which the server does at start. */
   cacheBuildMs: number;
+  /** The first build of the entity's GL balances cache (migration 0109), which the server does at start. */
+  glCacheBuildMs: number;
   warmup: number;
   runs: number;
   baseline: ProbeResult;
@@ -202,6 +205,10 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
     const box = SecretBox.generate();
     const now = new Date();
     const books = await seedDashboard(db, box, 'DASH', { transactions: o.transactions, today: today(now), progress });
+    progress(`dashboard: building the GL balances cache`);
+    const summing = performance.now();
+    await refreshGlBalances(db, books.entity.id);
+    const glCacheBuildMs = performance.now() - summing;
     progress(`dashboard: checking the books (trial balance, debtors control = open items)`);
     const problems = await booksProblems(db, books.entity.id, today(now));
     progress(`dashboard: building the open items cache`);
@@ -220,8 +227,17 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
     const base = await measure(baseline, o.warmup, o.runs * 5, null);
     const api = await reportProbes(db, entityId);
     const results: ProbeResult[] = [];
+    // The trial balance's query, before migration 0109 and through its cache, side by side.
+    const at = today(now);
+    const trial: Probe[] = [
+      {
+        name: 'SQL trial balance: journal lines alone (before 0109)',
+        run: () => glBalancesFromLedger(db, entityId, at),
+      },
+      { name: 'SQL trial balance: through the GL balances cache', run: () => glBalances(db, entityId, at) },
+    ];
     try {
-      const probes = [...(await dashboardProbes(db, box, entityId, now)), ...api.probes].filter(
+      const probes = [...(await dashboardProbes(db, box, entityId, now)), ...trial, ...api.probes].filter(
         (p) => !o.only || p.name.includes(o.only),
       );
       for (const p of probes) {
@@ -238,6 +254,7 @@ export async function runDashboard(kind: DbKind, url: string, o: DashboardOption
       books: counts,
       problems,
       cacheBuildMs,
+      glCacheBuildMs,
       warmup: o.warmup,
       runs: o.runs,
       baseline: base,
@@ -268,7 +285,7 @@ export function dashboardReport(r: DashboardResult): string {
     (r.problems.length
       ? `BOOKS NOT COHERENT: ${r.problems.join('; ')}\n`
       : 'Books coherent: trial balance and debtors control = open items.\n') +
-    `Open items cache built in ${(r.cacheBuildMs / 1000).toFixed(1)} s (once; the server does it at start).\n`;
+    `Open items cache built in ${(r.cacheBuildMs / 1000).toFixed(1)} s, GL balances cache in ${(r.glCacheBuildMs / 1000).toFixed(1)} s (once; the server does both at start).\n`;
   const rows = [r.baseline, ...r.probes].map((p) => [
     p.name,
     p.ms.p50,

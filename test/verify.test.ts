@@ -90,6 +90,7 @@ describe('ledgerlink verify', () => {
       'revaluations',
       'creditorsControl',
       'openItemsCache',
+      'glBalancesCache',
     ]);
     expect(formatVerification([r])).toContain('VERIFY (3 transactions): every invariant holds');
   });
@@ -108,7 +109,7 @@ describe('ledgerlink verify', () => {
           [c.entityId],
         );
       },
-      (tx) => verifyLedger(tx, entity(), { skip: ['openItemsCache'] }),
+      (tx) => verifyLedger(tx, entity(), { skip: ['openItemsCache', 'glBalancesCache'] }),
     );
     expect(r.ok).toBe(false);
     const problems = r.checks.find((x) => x.name === 'journals')!.problems;
@@ -129,11 +130,18 @@ describe('ledgerlink verify', () => {
         )
         .then(() => undefined);
     const [mine, theirs] = await damaged(move, (tx) =>
-      Promise.all([verifyLedger(tx, entity()), verifyLedger(tx, { id: other.entityId, code: 'OTHER' })]),
+      Promise.all(
+        // The GL balances cache sums a line under its transaction's entity: it sees this too.
+        [entity(), { id: other.entityId, code: 'OTHER' }].map((e) =>
+          verifyLedger(tx, e, { skip: ['glBalancesCache'] }),
+        ),
+      ),
     );
-    expect(brokenChecks(mine)).toEqual(['journals']);
-    expect(mine.checks[0]!.problems).toEqual([expect.stringMatching(/journal line \d+ is kept under another entity$/)]);
-    expect(brokenChecks(theirs)).toEqual(['journals']);
+    expect(brokenChecks(mine!)).toEqual(['journals']);
+    expect(mine!.checks[0]!.problems).toEqual([
+      expect.stringMatching(/journal line \d+ is kept under another entity$/),
+    ]);
+    expect(brokenChecks(theirs!)).toEqual(['journals']);
   });
 
   it('finds a document with more set against it than its gross', async () => {
@@ -145,7 +153,7 @@ describe('ledgerlink verify', () => {
             [c.entityId],
           )
           .then(() => undefined),
-      (tx) => verifyLedger(tx, entity(), { skip: ['openItemsCache'] }),
+      (tx) => verifyLedger(tx, entity(), { skip: ['openItemsCache', 'glBalancesCache'] }),
     );
     // Both sides of the allocation moved alike, so the total owed still agrees: only this check sees it.
     expect(brokenChecks(r)).toEqual(['outstanding']);
@@ -164,7 +172,27 @@ describe('ledgerlink verify', () => {
       (tx) => verifyLedger(tx, entity()),
     );
     expect(brokenChecks(r)).toEqual(['openItemsCache']);
-    expect(r.checks.at(-1)!.problems.join('\n')).toMatch(/open in the ledger but not in the cache: C1:/);
+    expect(r.checks.find((x) => x.name === 'openItemsCache')!.problems.join('\n')).toMatch(
+      /open in the ledger but not in the cache: C1:/,
+    );
+  });
+
+  it('finds the GL balances cache disagreeing with the journal lines', async () => {
+    const r = await damaged(
+      async (tx) => {
+        const changed = await tx.query(
+          `UPDATE gl_daily_balances SET base_amount = base_amount + 1
+            WHERE entity_id = $1 AND gl_account_code = (SELECT min(gl_account_code) FROM gl_daily_balances WHERE entity_id = $1)`,
+          [c.entityId],
+        );
+        expect(changed.rowCount).toBeGreaterThan(0);
+      },
+      (tx) => verifyLedger(tx, entity()),
+    );
+    expect(brokenChecks(r)).toEqual(['glBalancesCache']);
+    expect(r.checks.at(-1)!.problems.join('\n')).toMatch(
+      /in the journal lines but not in the cache: account \d+ -?\d+/,
+    );
   });
 
   it('is a command: exit code 0 on a sound ledger, 1 and a clear refusal for an unknown entity', async () => {

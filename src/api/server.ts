@@ -15,6 +15,7 @@ import { DomainError, ERROR_CODES, type ErrorCode, type FieldProblem, isDomainEr
 import { recordAudit } from '../ledger/audit.ts';
 import { purgeLoginFailures } from '../ledger/sessions.ts';
 import { dateRuleViolation } from '../ledger/periods.ts';
+import { refreshAllGlBalances } from '../ledger/reports/gl-balances.ts';
 import { refreshAllOpenItems } from '../ledger/reports/open-items.ts';
 import { canonicalJson, parseJsonExact } from '../domain/json.ts';
 import { type AnyRoute, JsonText, type Principal, type RouteContext } from './route.ts';
@@ -447,13 +448,17 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     await purgeExpired(services.db);
     await purgeLoginFailures(services.db);
   };
-  // The open items caches, in the background: built at start for a ledger that has none yet
-  // (seconds at a million transactions), then every minute, so that a page view after a busy hour
-  // does not pay for working in all of its documents (docs/ledger.md, "Open items at scale").
-  const refreshCaches = () =>
-    refreshAllOpenItems(services.db).catch((err: unknown) =>
+  // The open items and GL balances caches, in the background: built at start for a ledger that has
+  // none yet (seconds at a million transactions), then every minute, so that a page view after a
+  // busy hour does not pay for working in all of its documents (docs/ledger.md, "Open items at scale").
+  const refreshCaches = async () => {
+    await refreshAllOpenItems(services.db).catch((err: unknown) =>
       app.log.warn({ err }, 'bringing the open items caches up to date failed'),
     );
+    await refreshAllGlBalances(services.db).catch((err: unknown) =>
+      app.log.warn({ err }, 'bringing the GL balances caches up to date failed'),
+    );
+  };
   let purgeTimer: NodeJS.Timeout | undefined;
   let refreshTimer: NodeJS.Timeout | undefined;
   let refreshing: Promise<void> | undefined;

@@ -28,7 +28,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description(
-      "Check the ledger's invariants: balanced journals, control accounts against open items, the open items cache",
+      "Check the ledger's invariants: balanced journals, control accounts against open items, the open items and GL balances caches",
     )
     .option('--entity <code>', 'one entity (default: every entity)')
     .option('--skip-cache', 'leave out the open items cache check (it reads the whole ledger twice)')
@@ -36,8 +36,8 @@ export function registerVerify(program: Command): void {
     .addHelpText(
       'after',
       `
-Changes no document, balance or setting: the cache check first brings the open items cache up to
-date with the ledger, as every report does. Exit code 0 when every invariant of every entity checked holds, 1 otherwise (each
+Changes no document, balance or setting: the cache checks first bring the open items and GL balances
+caches up to date with the ledger, as every report does. Exit code 0 when every invariant of every entity checked holds, 1 otherwise (each
 problem is listed, up to 20 per check). Run it after restoring a backup, moving to a new server, or
 anything you do not trust.`,
     )

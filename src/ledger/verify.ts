@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { MAX_DATE } from '../domain/dates.ts';
+import { glBalances, glBalancesFromLedger } from './reports/gl-balances.ts';
 import { listOpenItems, listOpenItemsFromLedger } from './reports/open-items.ts';
 
 /*
@@ -31,12 +32,13 @@ const CHECKS = {
   revaluations: 'revaluations and their reversals net to zero over all dates',
   creditorsControl: 'the creditors control account equals the purchase invoices owed, in base',
   openItemsCache: 'the open items cache gives what the ledger alone gives',
+  glBalancesCache: 'the GL balances cache gives the trial balance the journal lines alone give',
 } as const;
 
 export type CheckName = keyof typeof CHECKS;
 
 export interface VerifyOptions {
-  /** Leave checks out (the cache check reads the whole ledger twice). */
+  /** Leave checks out (the open items cache check reads the whole ledger twice). */
   skip?: CheckName[];
 }
 
@@ -167,6 +169,16 @@ export async function verifyLedger(
     return [
       ...[...ledger].filter((x) => !cache.has(x)).map((x) => `open in the ledger but not in the cache: ${x}`),
       ...[...cache].filter((x) => !ledger.has(x)).map((x) => `open in the cache but not in the ledger: ${x}`),
+    ];
+  });
+
+  await check('glBalancesCache', async () => {
+    const show = (b: { code: string; balance: bigint }) => `${b.code} ${b.balance}`;
+    const ledger = new Set((await glBalancesFromLedger(db, id, MAX_DATE)).map(show));
+    const cache = new Set((await glBalances(db, id, MAX_DATE)).map(show));
+    return [
+      ...[...ledger].filter((x) => !cache.has(x)).map((x) => `in the journal lines but not in the cache: account ${x}`),
+      ...[...cache].filter((x) => !ledger.has(x)).map((x) => `in the cache but not in the journal lines: account ${x}`),
     ];
   });
 

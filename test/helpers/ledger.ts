@@ -1,4 +1,5 @@
 import type { Database } from '../../src/db/database.ts';
+import { type GlBalance, glBalances, glBalancesFromLedger } from '../../src/ledger/reports/gl-balances.ts';
 import { listOpenBalances, listOpenItems, listOpenItemsFromLedger } from '../../src/ledger/reports/open-items.ts';
 import { controlReconciliation } from '../../src/ledger/reports/revaluation.ts';
 import { verifyLedger } from '../../src/ledger/verify.ts';
@@ -81,8 +82,9 @@ export async function postReceipt(
 
 /**
  * Every journal balances; the debtors control account equals the open items; nothing is
- * over-allocated; revaluations net to zero (src/ledger/verify.ts, what `ledgerlink verify` checks,
- * without the cache, which checkOpenItemsCache covers as at every date).
+ * over-allocated; revaluations net to zero; the GL balances cache agrees with the journal lines
+ * (src/ledger/verify.ts, what `ledgerlink verify` checks, without the open items cache, which
+ * checkOpenItemsCache covers as at every date).
  */
 export async function checkInvariants(db: Database, entityId: string): Promise<void> {
   const r = await verifyLedger(db, { id: entityId, code: entityId }, { skip: ['openItemsCache'] });
@@ -138,6 +140,7 @@ export async function checkControlAsAt(
 ): Promise<void> {
   for (const at of [...new Set(dates)].sort()) {
     await checkOpenItemsCache(db, entityId, at);
+    await checkGlBalancesCache(db, entityId, at);
     const rec = await controlReconciliation(db, entityId, at);
     const want = revalued.get(at) ?? 0n;
     if (rec.difference !== 0n || rec.revaluation !== want)
@@ -146,6 +149,20 @@ export async function checkControlAsAt(
           `${rec.revaluation} (want ${want}); control ${rec.controlAccount}, open items ${rec.openItems}`,
       );
   }
+}
+
+/**
+ * As at `at`: every GL account's balance through the GL balances cache (migration 0109) is what
+ * the journal lines alone give. Called after every step of the property tests (checkControlAsAt),
+ * so the cache takes in every kind of posting, back-dated ones included.
+ */
+export async function checkGlBalancesCache(db: Database, entityId: string, at: string): Promise<void> {
+  const show = (list: GlBalance[]) => list.map((b) => `${b.code}:${b.balance}`).join(' ');
+  const [got, want] = [await glBalances(db, entityId, at), await glBalancesFromLedger(db, entityId, at)];
+  if (show(got) !== show(want))
+    throw new Error(
+      `GL balances as at ${at} through the cache differ from the journal lines:\n  cache  ${show(got)}\n  ledger ${show(want)}`,
+    );
 }
 
 /**
