@@ -62,7 +62,7 @@ async function lockDocument(db: Queryable, entityId: string, transactionId: numb
 
 async function update(db: Queryable, transactionId: number, set: string, params: unknown[]): Promise<Amendable> {
   const { rows } = await db.query<AmendableRow>(
-    `UPDATE transactions SET ${set}, amended_at = now(), amended_xid = pg_current_xact_id() WHERE id = $1 RETURNING ${COLUMNS}`,
+    `UPDATE transactions SET ${set}, amended_at = now(), amended_xid = ll_change_id() WHERE id = $1 RETURNING ${COLUMNS}`,
     [transactionId, ...(params as (string | boolean | null)[])],
   );
   return toAmendable(rows[0]!);

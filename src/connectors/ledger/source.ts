@@ -95,7 +95,7 @@ interface AllocationRow {
 /** What changed after `from`, below the horizon no running transaction can still write under. */
 async function changes(db: Queryable, entityId: string, from: Position): Promise<ChangeRow[]> {
   const { rows } = await db.query<ChangeRow>(
-    `WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+    `WITH h AS (SELECT ll_change_horizon() AS xmin)
      SELECT xid::text AS xid, rank, id::text AS id FROM (
        SELECT t.xid, 0 AS rank, t.id FROM transactions t, h
         WHERE t.entity_id = $1 AND t.customer_code IS NOT NULL AND t.xid < h.xmin AND (t.xid, 0, t.id) > ($2::xid8, $3::int, $4::bigint)

@@ -6,8 +6,8 @@ import type { Queryable } from '../../db/database.ts';
  * A balance as at a date is then the account's daily sums up to that date, plus the lines of the
  * transactions at or above the cursor dated up to it (read from the ledger by the change order
  * index of migration 0068: a handful, since readers move the cursor just before). Unlike the open
- * items cache's rows, the sums are added to, not worked out again, so the query reads the cursor
- * in the statement that reads the sums (glBalances).
+ * items cache's rows, the sums are added to, not worked out again, so a query must read the sums
+ * of the cursor it reads the lines above (glBalances).
  *
  * Readers move the cursor up to pg_snapshot_xmin, below which no running transaction can still
  * write, adding the lines of the transactions written since. Journal lines are never changed or
@@ -18,7 +18,7 @@ import type { Queryable } from '../../db/database.ts';
 async function cursorOf(db: Queryable, entityId: string): Promise<{ cursor: string | null; horizon: string }> {
   const { rows } = await db.query<{ cursor: string | null; horizon: string }>(
     `SELECT (SELECT xid::text FROM gl_balances_cursors WHERE entity_id = $1) AS cursor,
-            pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`,
+            ll_change_horizon()::text AS horizon`,
     [entityId],
   );
   return rows[0]!;
@@ -95,35 +95,40 @@ export interface GlBalance {
 
 /**
  * Every GL account's net as at `at` that is not zero, by code: the daily sums up to `at` and the
- * lines of the transactions at or above the cursor dated up to it. The cursor is read in the same
- * statement as the sums, so both are of one snapshot: a refresh committing meanwhile (which moves
- * the cursor and adds to the sums at once) is seen whole or not at all, and no line is counted
- * twice or missed. Without a cursor (never refreshed, or rebuilding), every line is read.
+ * lines of the transactions at or above the cursor dated up to it, which the change order index
+ * finds (the cursor is a parameter, so that the planner sees how few rows are above it). The sums
+ * are added to as the cursor moves, so both must be of one cursor: the query counts the sums only
+ * while the cursor is the one it was handed, and is asked again if the cursor moved between the
+ * reads before and after it (another reader's refresh committed meanwhile; it only moves forward).
  */
 export async function glBalances(db: Queryable, entityId: string, at: string): Promise<GlBalance[]> {
   await refreshGlBalances(db, entityId);
-  const { rows } = await db.query<{ code: string; name: string; type: string; balance: string }>(
-    `WITH totals AS (
-       SELECT gl_account_code, sum(base_amount) AS balance
-         FROM gl_daily_balances
-        WHERE entity_id = $1 AND balance_date <= $2::date
-          AND EXISTS (SELECT 1 FROM gl_balances_cursors WHERE entity_id = $1)
-        GROUP BY gl_account_code
-       UNION ALL
-       SELECT j.gl_account_code, sum(j.base_amount)
-         FROM transactions t JOIN journal_lines j ON j.transaction_id = t.id
-        WHERE t.entity_id = $1 AND t.transaction_date <= $2::date
-          AND t.xid >= coalesce((SELECT xid FROM gl_balances_cursors WHERE entity_id = $1), '0'::xid8)
-        GROUP BY j.gl_account_code
-     )
-     SELECT g.code, g.name, g.type, sum(s.balance)::text AS balance
-       FROM totals s JOIN gl_accounts g ON g.entity_id = $1 AND g.code = s.gl_account_code
-      GROUP BY g.code, g.name, g.type
-     HAVING sum(s.balance) <> 0
-      ORDER BY g.code`,
-    [entityId, at],
-  );
-  return rows.map((r) => ({ code: r.code, name: r.name, type: r.type, balance: BigInt(r.balance) }));
+  for (;;) {
+    const before = (await cursorOf(db, entityId)).cursor;
+    const { rows } = await db.query<{ code: string; name: string; type: string; balance: string }>(
+      `WITH totals AS (
+         SELECT gl_account_code, sum(base_amount) AS balance
+           FROM gl_daily_balances
+          WHERE entity_id = $1 AND balance_date <= $2::date
+            AND EXISTS (SELECT 1 FROM gl_balances_cursors WHERE entity_id = $1 AND xid = $3::xid8)
+          GROUP BY gl_account_code
+         UNION ALL
+         SELECT j.gl_account_code, sum(j.base_amount)
+           FROM transactions t JOIN journal_lines j ON j.transaction_id = t.id
+          WHERE t.entity_id = $1 AND t.xid >= $3::xid8 AND t.transaction_date <= $2::date
+          GROUP BY j.gl_account_code
+       )
+       SELECT g.code, g.name, g.type, sum(s.balance)::text AS balance
+         FROM totals s JOIN gl_accounts g ON g.entity_id = $1 AND g.code = s.gl_account_code
+        GROUP BY g.code, g.name, g.type
+       HAVING sum(s.balance) <> 0
+        ORDER BY g.code`,
+      // No cursor (never refreshed, or rebuilding): every line, and no sums.
+      [entityId, at, before ?? '0'],
+    );
+    if ((await cursorOf(db, entityId)).cursor === before)
+      return rows.map((r) => ({ code: r.code, name: r.name, type: r.type, balance: BigInt(r.balance) }));
+  }
 }
 
 /**

@@ -240,7 +240,7 @@ const REFRESH_SQL = recomputeSql(`t.id IN (
 async function cursorOf(db: Queryable, entityId: string): Promise<{ cursor: string | null; horizon: string }> {
   const { rows } = await db.query<{ cursor: string | null; horizon: string }>(
     `SELECT (SELECT xid::text FROM open_items_cursors WHERE entity_id = $1) AS cursor,
-            pg_snapshot_xmin(pg_current_snapshot())::text AS horizon`,
+            ll_change_horizon()::text AS horizon`,
     [entityId],
   );
   return rows[0]!;
