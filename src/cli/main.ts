@@ -28,6 +28,7 @@ const COMMANDS: [names: string[], load: () => Promise<Register[]>][] = [
   [['runs'], async () => [(await import('./runs.ts')).registerRuns]],
   [['user'], async () => [(await import('./users.ts')).registerUsers]],
   [['verify'], async () => [(await import('./verify.ts')).registerVerify]],
+  [['copy-to-postgres'], async () => [(await import('./copy.ts')).registerCopy]],
 ];
 
 /** The command named in `args` (the global options skipped), if any. */
