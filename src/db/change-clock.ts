@@ -44,8 +44,11 @@ const HIGHEST_STORED = `
 export async function alignChangeClock(tx: Queryable): Promise<bigint> {
   const { rows: stored } = await tx.query<{ id: string }>(HIGHEST_STORED);
   if (!stored[0]) return 0n;
+  // The next id the cluster hands out, on the clock: read without taking an id for this transaction.
   const { rows } = await tx.query<{ now: string; id_offset: string }>(
-    `SELECT ll_change_id()::text AS now, id_offset::text AS id_offset FROM change_clock`,
+    `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::numeric + id_offset)::text AS now,
+            id_offset::text AS id_offset
+       FROM change_clock`,
   );
   const now = BigInt(rows[0]!.now);
   const highest = BigInt(stored[0].id);

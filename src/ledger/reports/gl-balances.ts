@@ -93,6 +93,28 @@ export interface GlBalance {
   balance: bigint;
 }
 
+/** The `totals` of a query (account code, amount) per account of the entity ($1), named, in code order, zeros left out. */
+const BY_ACCOUNT = `
+  SELECT g.code, g.name, g.type, sum(s.balance)::text AS balance
+    FROM totals s JOIN gl_accounts g ON g.entity_id = $1 AND g.code = s.gl_account_code
+   GROUP BY g.code, g.name, g.type
+  HAVING sum(s.balance) <> 0
+   ORDER BY g.code`;
+
+interface AccountRow {
+  code: string;
+  name: string;
+  type: string;
+  balance: string;
+}
+
+const toBalance = (r: AccountRow): GlBalance => ({
+  code: r.code,
+  name: r.name,
+  type: r.type,
+  balance: BigInt(r.balance),
+});
+
 /**
  * Every GL account's net as at `at` that is not zero, by code: the daily sums up to `at` and the
  * lines of the transactions at or above the cursor dated up to it, which the change order index
@@ -105,7 +127,7 @@ export async function glBalances(db: Queryable, entityId: string, at: string): P
   await refreshGlBalances(db, entityId);
   for (;;) {
     const before = (await cursorOf(db, entityId)).cursor;
-    const { rows } = await db.query<{ code: string; name: string; type: string; balance: string }>(
+    const { rows } = await db.query<AccountRow>(
       `WITH totals AS (
          SELECT gl_account_code, sum(base_amount) AS balance
            FROM gl_daily_balances
@@ -118,16 +140,11 @@ export async function glBalances(db: Queryable, entityId: string, at: string): P
           WHERE t.entity_id = $1 AND t.xid >= $3::xid8 AND t.transaction_date <= $2::date
           GROUP BY j.gl_account_code
        )
-       SELECT g.code, g.name, g.type, sum(s.balance)::text AS balance
-         FROM totals s JOIN gl_accounts g ON g.entity_id = $1 AND g.code = s.gl_account_code
-        GROUP BY g.code, g.name, g.type
-       HAVING sum(s.balance) <> 0
-        ORDER BY g.code`,
+       ${BY_ACCOUNT}`,
       // No cursor (never refreshed, or rebuilding): every line, and no sums.
       [entityId, at, before ?? '0'],
     );
-    if ((await cursorOf(db, entityId)).cursor === before)
-      return rows.map((r) => ({ code: r.code, name: r.name, type: r.type, balance: BigInt(r.balance) }));
+    if ((await cursorOf(db, entityId)).cursor === before) return rows.map(toBalance);
   }
 }
 
@@ -139,7 +156,7 @@ export async function glBalances(db: Queryable, entityId: string, at: string): P
  * (docs/performance.md, "Trial balance").
  */
 export async function glBalancesFromLedger(db: Queryable, entityId: string, at: string): Promise<GlBalance[]> {
-  const { rows } = await db.query<{ code: string; name: string; type: string; balance: string }>(
+  const { rows } = await db.query<AccountRow>(
     `WITH totals AS (
        SELECT gl_account_code, sum(base_amount) AS balance
          FROM journal_lines WHERE entity_id = $1 GROUP BY gl_account_code
@@ -149,12 +166,8 @@ export async function glBalancesFromLedger(db: Queryable, entityId: string, at: 
         WHERE t.entity_id = $1 AND t.transaction_date > $2::date
         GROUP BY j.gl_account_code
      )
-     SELECT g.code, g.name, g.type, sum(s.balance)::text AS balance
-       FROM totals s JOIN gl_accounts g ON g.entity_id = $1 AND g.code = s.gl_account_code
-      GROUP BY g.code, g.name, g.type
-     HAVING sum(s.balance) <> 0
-      ORDER BY g.code`,
+     ${BY_ACCOUNT}`,
     [entityId, at],
   );
-  return rows.map((r) => ({ code: r.code, name: r.name, type: r.type, balance: BigInt(r.balance) }));
+  return rows.map(toBalance);
 }
