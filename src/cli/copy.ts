@@ -35,7 +35,7 @@ export async function runCopy(
   const dataDir = env.LEDGERLINK_DATA_DIR || './data';
   if (dataDir === 'memory')
     throw new CliError('VALIDATION_ERROR', 'an in-memory database (LEDGERLINK_DATA_DIR=memory) keeps nothing to copy');
-  requireExistingData({ ...env, DATABASE_URL: undefined });
+  requireExistingData(env);
   const say = (line: string) => {
     if (!opts.json) process.stderr.write(`${line}\n`);
   };

@@ -145,13 +145,14 @@ export async function copyDatabase(
   const missing = order.filter((t) => !source.has(t.name)).map((t) => t.name);
   if (missing.length > 0) throw new CopyRefused('SCHEMAS_DIFFER', `the source has no table ${missing.join(', ')}`);
 
+  const copied = new Map<string, number>();
   await to.transaction(async (tx) => {
     // Rows that were checked as they were written, copied as they are: user triggers off for the
     // copy (allowed to the tables' owner, who ran the migrations), foreign keys on.
     for (const t of order) await tx.query(`ALTER TABLE ${quote(t.name)} DISABLE TRIGGER USER`);
     // Emptied tables a migration filled with defaults of its own (the target has no entity yet).
     for (const t of [...order].reverse()) await tx.query(`DELETE FROM ${quote(t.name)}`);
-    for (const t of order) await copyTable(from, tx, t, progress);
+    for (const t of order) copied.set(t.name, await copyTable(from, tx, t, progress));
     for (const t of order) await tx.query(`ALTER TABLE ${quote(t.name)} ENABLE TRIGGER USER`);
     // Identity and serial columns go on after the highest id copied.
     const { rows: sequences } = await tx.query<{ table: string; column: string; sequence: string }>(
@@ -171,7 +172,7 @@ export async function copyDatabase(
 
   const out: CopiedTable[] = [];
   for (const t of order) {
-    const [x, y] = await Promise.all([count(from, t.name), count(to, t.name)]);
+    const [x, y] = [copied.get(t.name)!, await count(to, t.name)];
     if (x !== y) throw new Error(`table ${t.name}: ${x} rows in the source, ${y} in the target after the copy`);
     out.push({ table: t.name, rows: y });
   }
@@ -183,16 +184,20 @@ async function count(db: Queryable, table: string): Promise<number> {
   return Number(rows[0]!.n);
 }
 
-/** One table, a batch at a time in the order of its primary key (rows referring to earlier rows of it come after them). */
+/**
+ * One table, a batch at a time in the order of its primary key (rows referring to earlier rows of
+ * it come after them). Answers the rows the source holds (nothing writes to it meanwhile: the data
+ * folder takes one process).
+ */
 async function copyTable(
   from: Queryable,
   to: Queryable,
   t: Table,
   progress: (table: string, copied: number, total: number) => void,
-): Promise<void> {
+): Promise<number> {
   const total = await count(from, t.name);
   progress(t.name, 0, total);
-  if (total === 0) return;
+  if (total === 0) return 0;
   const columns = t.columns.map(quote).join(', ');
   const insert = `INSERT INTO ${quote(t.name)} (${columns}) OVERRIDING SYSTEM VALUE
     SELECT ${columns} FROM jsonb_populate_recordset(NULL::${quote(t.name)}, $1::jsonb)`;
@@ -223,4 +228,6 @@ async function copyTable(
     const end = rows.at(-1)!;
     last = t.key.map((_, i) => end[`k${i}`]!);
   }
+  if (copied !== total) throw new Error(`table ${t.name}: ${total} rows in the source, ${copied} read to copy`);
+  return copied;
 }

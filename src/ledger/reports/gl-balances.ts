@@ -35,20 +35,21 @@ const ADD_SQL = `
     DO UPDATE SET base_amount = gl_daily_balances.base_amount + EXCLUDED.base_amount`;
 
 /**
- * Brings the entity's GL balances cache up to what every finished transaction wrote. Writes only
- * when something was posted since; when another reader is at it already, leaves the work to that
- * one: balances read what the cache lacks from the ledger either way.
+ * Brings the entity's GL balances cache up to what every finished transaction wrote, and answers
+ * the cursor as this call last saw it (null: none yet). Writes only when something was posted
+ * since; when another reader is at it already, leaves the work to that one: balances read what the
+ * cache lacks from the ledger either way.
  */
-export async function refreshGlBalances(db: Queryable, entityId: string): Promise<void> {
+export async function refreshGlBalances(db: Queryable, entityId: string): Promise<string | null> {
   const seen = await cursorOf(db, entityId);
   if (seen.cursor !== null) {
     const { rows } = await db.query<{ changed: boolean }>(
       `SELECT EXISTS (SELECT 1 FROM transactions WHERE entity_id = $1 AND xid >= $2::xid8 AND xid < $3::xid8) AS changed`,
       [entityId, seen.cursor, seen.horizon],
     );
-    if (!rows[0]!.changed) return;
+    if (!rows[0]!.changed) return seen.cursor;
   }
-  await db.transaction(async (tx) => {
+  const moved = await db.transaction(async (tx) => {
     let cursor: string;
     if (seen.cursor === null) {
       const created = await tx.query<{ xid: string }>(
@@ -56,7 +57,7 @@ export async function refreshGlBalances(db: Queryable, entityId: string): Promis
          RETURNING xid::text`,
         [entityId],
       );
-      if (!created.rows[0]) return;
+      if (!created.rows[0]) return null;
       // A cursor deleted to rebuild the cache: its sums go with it (they are read only beside a cursor).
       await tx.query(`DELETE FROM gl_daily_balances WHERE entity_id = $1`, [entityId]);
       cursor = '0';
@@ -65,18 +66,20 @@ export async function refreshGlBalances(db: Queryable, entityId: string): Promis
         `SELECT xid::text FROM gl_balances_cursors WHERE entity_id = $1 FOR UPDATE SKIP LOCKED`,
         [entityId],
       );
-      if (!locked.rows[0]) return;
+      if (!locked.rows[0]) return null;
       cursor = locked.rows[0].xid;
     }
     // Taken now, inside the lock: nothing below it can still be written, whatever ran meanwhile.
     const { horizon } = await cursorOf(tx, entityId);
     await tx.query(ADD_SQL, [entityId, horizon, cursor]);
     // Never backwards (the sums hold everything below the cursor): an empty range adds nothing.
-    await tx.query(
+    const { rowCount } = await tx.query(
       `UPDATE gl_balances_cursors SET xid = $2::xid8, refreshed_at = now() WHERE entity_id = $1 AND xid < $2::xid8`,
       [entityId, horizon],
     );
+    return rowCount > 0 ? horizon : cursor;
   });
+  return moved ?? seen.cursor;
 }
 
 /** Every entity's GL balances cache brought up to date, one entity after the other (the server does it now and then). */
@@ -120,13 +123,12 @@ const toBalance = (r: AccountRow): GlBalance => ({
  * lines of the transactions at or above the cursor dated up to it, which the change order index
  * finds (the cursor is a parameter, so that the planner sees how few rows are above it). The sums
  * are added to as the cursor moves, so both must be of one cursor: the query counts the sums only
- * while the cursor is the one it was handed, and is asked again if the cursor moved between the
- * reads before and after it (another reader's refresh committed meanwhile; it only moves forward).
+ * while the cursor is the one it was handed, and is asked again if the cursor is another after it
+ * (another reader's refresh committed meanwhile; it only moves forward).
  */
 export async function glBalances(db: Queryable, entityId: string, at: string): Promise<GlBalance[]> {
-  await refreshGlBalances(db, entityId);
+  let before = await refreshGlBalances(db, entityId);
   for (;;) {
-    const before = (await cursorOf(db, entityId)).cursor;
     const { rows } = await db.query<AccountRow>(
       `WITH totals AS (
          SELECT gl_account_code, sum(base_amount) AS balance
@@ -144,7 +146,9 @@ export async function glBalances(db: Queryable, entityId: string, at: string): P
       // No cursor (never refreshed, or rebuilding): every line, and no sums.
       [entityId, at, before ?? '0'],
     );
-    if ((await cursorOf(db, entityId)).cursor === before) return rows.map(toBalance);
+    const after = (await cursorOf(db, entityId)).cursor;
+    if (after === before) return rows.map(toBalance);
+    before = after;
   }
 }
 
