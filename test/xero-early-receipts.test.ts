@@ -72,6 +72,19 @@ const payment = (ref: string, invoiceRef: string | null): CanonicalRecord => ({
   description: '',
 });
 
+/** An invoice of 121.00 (100.00 + 21% VAT) to C1, dated before the receipts. */
+const lateInvoice = (ref: string): CanonicalRecord => ({
+  kind: 'invoice',
+  sourceId: ref,
+  externalReference: ref,
+  customerSourceId: 'C1',
+  invoiceDate: '2026-11-02',
+  dueDate: '2026-12-02',
+  currency: 'EUR',
+  description: 'Late invoice',
+  lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+});
+
 it('notes the overpayments booked before it that name an invoice, which are then allocated to it', async () => {
   await send([
     { kind: 'customer', sourceId: 'C1', name: 'Migrating Customer', email: 'c1@example.org' },
@@ -101,19 +114,7 @@ it('notes the overpayments booked before it that name an invoice, which are then
   expect([note.payment_target_id, note.customer_target_id]).toEqual([note.mapped, note.customer]);
   expect(note.payment_target_id).toMatch(/^OP:/);
 
-  await send([
-    {
-      kind: 'invoice',
-      sourceId: 'INV-OLD',
-      externalReference: 'INV-OLD',
-      customerSourceId: 'C1',
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: 'Late invoice',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-    },
-  ]);
+  await send([lateInvoice('INV-OLD')]);
   const overpayment = sim.tenant().overpayments.get(note.payment_target_id!.slice('OP:'.length))!;
   expect(overpayment.Allocated.toFixed(2)).toBe('40.00');
   const invoice = [...sim.tenant().documents.values()].find((d) => d.Reference === 'INV-OLD')!;
@@ -143,19 +144,7 @@ it('holds a refund of an early receipt until the receipt is allocated to its inv
   const parked = await openExceptions(t.db, pipeline);
   expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['RF-EARLY', 'ALLOCATION_DOCUMENT_NOT_SYNCED']]);
   expect(parked[0]!.message).toMatch(/before invoice INV-EARLY and is not applied to it yet/);
-  await send([
-    {
-      kind: 'invoice',
-      sourceId: 'INV-EARLY',
-      externalReference: 'INV-EARLY',
-      customerSourceId: 'C1',
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: 'Late invoice',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-    },
-  ]);
+  await send([lateInvoice('INV-EARLY')]);
   expect(await openExceptions(t.db, pipeline)).toEqual([]);
   const note = [...sim.tenant().documents.values()].filter(
     (d) => d.Type === 'ACCRECCREDIT' && d.Reference === 'RF-EARLY',
