@@ -123,4 +123,31 @@ describe('sync engine with records in hand', () => {
     ]);
     await checkInvariants(t.db, c.entityId);
   });
+
+  it('parks a record the page holds twice once, as its last copy says, and the rest of the page goes on', async () => {
+    // A webhook delivered again, or a refund sent with each of two batches of the same run: the
+    // same record twice in one page, parked twice, was one exception updated twice by one statement.
+    const p = await definePipeline(t.db, 'SYNC', { name: 'records-dup', source: { type: 'records' } });
+    const sync = syncService(t.db);
+    const first = payment('DUP-P1', 'DUP-NOBODY', '10.00', null);
+    const again = payment('DUP-P1', 'DUP-NOBODY', '12.00', null);
+    const runId = await sync.processRecords(p, 'import', 'test', [
+      first,
+      customer('DUP-K'),
+      invoice('DUP-1', 'DUP-K'),
+      again,
+    ]);
+    expect((await getRun(t.db, runId))!.status).toBe('partial');
+    const { rows } = await t.db.query<any>(
+      `SELECT source_id, reason_code, attempts, payload->'record'->>'amount' AS amount
+         FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
+      [p.id],
+    );
+    expect(rows).toEqual([{ source_id: 'DUP-P1', reason_code: 'CUSTOMER_NOT_SYNCED', attempts: 1, amount: '12.00' }]);
+    const { rows: posted } = await t.db.query<any>(
+      `SELECT external_reference FROM transactions WHERE entity_id = $1 AND external_reference LIKE 'DUP-%'`,
+      [c.entityId],
+    );
+    expect(posted).toEqual([{ external_reference: 'DUP-1' }]);
+  });
 });

@@ -75,18 +75,21 @@ export interface ExceptionView {
 
 /**
  * Parks records as exceptions. A record parked again while its exception is open updates the
- * reason and counts the attempt instead of opening a second one. Its copy of what the source
- * sent is kept storable: a record is often parked precisely for holding a NUL or a lone surrogate,
- * shown as U+FFFD in the copy (nothing booked is ever made of it).
+ * reason and counts the attempt instead of opening a second one. A record the page held twice (a
+ * webhook delivered again, a row repeated in a file) is parked once, as its last copy says: one
+ * statement cannot update the same exception twice. Its copy of what the source sent is kept
+ * storable: a record is often parked precisely for holding a NUL or a lone surrogate, shown as
+ * U+FFFD in the copy (nothing booked is ever made of it).
  */
 export async function parkRecords(
   db: Queryable,
   pipelineId: string,
   entityId: string,
   runId: string | null,
-  records: ParkedRecord[],
+  parked: ParkedRecord[],
 ): Promise<void> {
-  if (records.length === 0) return;
+  if (parked.length === 0) return;
+  const records = [...new Map(parked.map((r) => [`${r.kind}\u0000${r.sourceId}`, r])).values()];
   const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storable(v));
   await db.query(
     `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload,
