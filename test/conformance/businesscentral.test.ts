@@ -33,7 +33,10 @@ let sim: BusinessCentralSimulator | undefined;
 
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
-  unsupported: {},
+  unsupported: {
+    refunds:
+      "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
+  },
   async open() {
     sim ??= await startBusinessCentralSimulator({ client: CLIENT, seed: 23, dropAfterCommitRate: 0.1 });
     const s = sim;

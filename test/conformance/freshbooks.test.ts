@@ -29,6 +29,8 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
+    refunds:
+      "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:
       "a FreshBooks payment belongs wholly to its invoice: what it pays above the invoice's amount FreshBooks keeps as the client's credit on that invoice",
   },

@@ -16,9 +16,11 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * fault-injecting proxy can be put in between (test/helpers/fault-proxy.ts).
  * `earlyPayments`: a payment booked before the invoice it names ends up applied to that invoice
  * once it is booked. `overpayments`: of a payment larger than what its invoice owes, that much is
- * applied and the rest stays the customer's, unapplied.
+ * applied and the rest stays the customer's, unapplied. `refunds`: the target takes refunds of
+ * payments (and the harness reads them back, `Holdings.refunds`).
  */
-export type Feature = 'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http' | 'earlyPayments' | 'overpayments';
+export type Feature =
+  'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http' | 'earlyPayments' | 'overpayments' | 'refunds';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {
@@ -62,12 +64,28 @@ export interface HeldPayment {
   appliedTo: Application[];
 }
 
+/** Money paid back to a customer, as the platform books a refund. */
+export interface HeldRefund {
+  id: string;
+  /** The refund's reference (our externalReference), as the platform keeps it. */
+  reference: string;
+  customerId: string;
+  amount: string;
+  /**
+   * The id (in `payments`) of the payment the platform sets the refund against, or null where it
+   * stands on the customer's account unallocated.
+   */
+  paymentId: string | null;
+}
+
 /** What the platform holds, as it holds it. */
 export interface Holdings {
   customers: HeldCustomer[];
   invoices: HeldDocument[];
   creditNotes: HeldCreditNote[];
   payments: HeldPayment[];
+  /** Refunds, read where the target takes them (without `refunds` declared unsupported). */
+  refunds?: HeldRefund[];
 }
 
 /** How the platform refuses an invoice, in its own words. */

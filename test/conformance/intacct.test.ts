@@ -28,7 +28,10 @@ let sim: IntacctSimulator | undefined;
 
 const intacct: TargetHarness = {
   type: 'intacct',
-  unsupported: {},
+  unsupported: {
+    refunds:
+      'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
+  },
   async open() {
     sim ??= await startIntacctSimulator({
       ...SENDER,

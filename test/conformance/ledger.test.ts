@@ -5,7 +5,7 @@ import { conformance } from './scenarios.ts';
 
 /*
  * The embedded ledger held to the conformance suite. What it holds is read from its own tables:
- * customers by code, SI/SN/SR transactions by external reference, allocations not reversed.
+ * customers by code, SI/SN/SR/SD transactions by external reference, allocations not reversed.
  */
 
 const amount = (minor: string) => formatAmount(BigInt(minor), 'EUR');
@@ -34,7 +34,7 @@ const ledger: TargetHarness = {
   },
   async open({ t, entity }) {
     const db = t.db;
-    const docs = async (type: 'SI' | 'SN' | 'SR') => {
+    const docs = async (type: 'SI' | 'SN' | 'SR' | 'SD') => {
       const { rows } = await db.query<{
         id: string;
         reference: string;
@@ -80,6 +80,14 @@ const ledger: TargetHarness = {
             customerId: d.customerId,
             amount: d.gross,
             appliedTo: applied.get(d.id) ?? [],
+          })),
+          // A refund is a sales debit journal paid out of the bank, allocated against the receipt it refunds.
+          refunds: (await docs('SD')).map((d) => ({
+            id: d.id,
+            reference: d.reference,
+            customerId: d.customerId,
+            amount: d.gross,
+            paymentId: [...applied].find(([, list]) => list.some((a) => a.invoiceId === d.id))?.[0] ?? null,
           })),
         };
       },

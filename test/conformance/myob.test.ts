@@ -32,6 +32,8 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
+    refunds:
+      'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:
       "MYOB applies a customer payment only up to its invoices' balance and keeps nothing unapplied: a payment larger than its invoice is parked",
   },

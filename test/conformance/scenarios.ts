@@ -10,6 +10,7 @@ import type {
   CanonicalInvoice,
   CanonicalPayment,
   CanonicalRecord,
+  CanonicalRefund,
 } from '../../src/sync/canonical.ts';
 import { createTarget } from '../../src/sync/engine/run.ts';
 import { retryException } from '../../src/sync/exceptions.ts';
@@ -55,6 +56,8 @@ interface Run {
   creditNotes: boolean;
   /** Whether the target applies of an overpayment what its invoice owes and keeps the rest unapplied. */
   overpayments: boolean;
+  /** Whether the target takes refunds (and the harness reads them back). */
+  refunds: boolean;
   /** The fault proxy between the engine and the platform (a scenario with `faults`), else null. */
   proxy: FaultProxy | null;
   /**
@@ -115,6 +118,20 @@ function payment(tag: string, n: number, invoiceRef: string, amount: string): Ca
     amount,
     currency: 'EUR',
     invoiceExternalReference: invoiceRef,
+    description: '',
+  };
+}
+
+function refund(tag: string, n: number, paymentRef: string, amount: string): CanonicalRefund {
+  return {
+    kind: 'refund',
+    sourceId: `${tag}-R${n}`,
+    externalReference: `${tag}-R${n}`,
+    customerSourceId: `${tag}-C`,
+    date: '2026-11-06',
+    amount,
+    currency: 'EUR',
+    paymentExternalReference: paymentRef,
     description: '',
   };
 }
@@ -322,14 +339,14 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     // Webhooks come in no guaranteed order, files are imported when people get round to it.
-    name: 'holds the books the natural order holds, whatever order invoices and their payments come in (property)',
+    name: 'holds the books the natural order holds, whatever order invoices, payments and refunds come in (property)',
     needs: ['earlyPayments'],
     async run(r, tag) {
       const numRuns = Number(process.env.FC_RUNS ?? 3);
       const seed = process.env.FC_SEED ? Number(process.env.FC_SEED) : Date.now() % 2 ** 31;
       console.log(`${r.platform.target.type as string} any-order property: seed ${seed} (replay with FC_SEED=${seed})`);
       // Per invoice: its payments, in cents; a payment above the gross only where the target keeps an overpayment's rest.
-      const paymentsOf = fc.oneof(
+      const paymentsOf: fc.Arbitrary<readonly number[]> = fc.oneof(
         fc.constant<number[]>([]),
         fc.constant([12100]),
         fc.constant([5000]),
@@ -337,34 +354,43 @@ export const SCENARIOS: Scenario[] = [
         fc.constant([2000, 3000]),
         ...(r.overpayments ? [fc.constant([15000])] : []),
       );
+      // A refund of the group's first payment: all of it (at most the invoice's 121.00: Xero and
+      // QuickBooks refund by reversing the sale, and refuse more than the invoice), or 10.00 of it.
+      const refundOf = r.refunds
+        ? fc.oneof(fc.constant(null), fc.constant('all' as const), fc.constant(1000))
+        : fc.constant(null);
       let round = 0;
       await fc.assert(
         fc.asyncProperty(
-          fc.array(paymentsOf, { minLength: 1, maxLength: 3 }),
+          fc.array(fc.record({ payments: paymentsOf, refund: refundOf }), { minLength: 1, maxLength: 3 }),
           fc.infiniteStream(fc.nat()),
           fc.integer({ min: 1, max: 3 }),
           async (groups, noise, batches) => {
             const run = `${tag}${++round}`;
             const docs = (p: string) => {
               const invoices = groups.map((_, i) => ({ ...invoice(p, i + 1), customerSourceId: `${p}-C` }));
-              const payments = groups.flatMap((cents, i) =>
-                cents.map((c, k) => ({
-                  ...payment(p, i * 10 + k + 1, `${p}-I${i + 1}`, money(c)),
-                  customerSourceId: `${p}-C`,
-                })),
+              const payments = groups.flatMap((g, i) =>
+                g.payments.map((c, k) => payment(p, i * 10 + k + 1, `${p}-I${i + 1}`, money(c))),
               );
-              return { invoices, payments, customer: { ...customer(p), sourceId: `${p}-C` } };
+              const refunds = groups.flatMap((g, i) => {
+                const paid = g.payments[0];
+                if (g.refund === null || paid === undefined) return [];
+                return [
+                  refund(p, i + 1, `${p}-P${i * 10 + 1}`, money(g.refund === 'all' ? Math.min(paid, 12100) : g.refund)),
+                ];
+              });
+              return { invoices, payments, refunds, customer: customer(p) };
             };
             // The oracle: the same documents, invoices first, into another entity.
             const natural = await r.fresh();
             const n = docs(`${run}N`);
-            await natural.send([n.customer, ...n.invoices, ...n.payments]);
+            await natural.send([n.customer, ...n.invoices, ...n.payments, ...n.refunds]);
             await natural.settle(10);
             // Any order: shuffled, cut into runs, some documents sent twice.
             const a = docs(`${run}A`);
             const random = noise[Symbol.iterator]();
             const next = () => random.next().value as number;
-            const shuffled = [...a.invoices, ...a.payments]
+            const shuffled = [...a.invoices, ...a.payments, ...a.refunds]
               .map((d) => ({ d, k: next() }))
               .sort((x, y) => x.k - y.k)
               .map((x) => x.d);
@@ -380,16 +406,31 @@ export const SCENARIOS: Scenario[] = [
               const held = await x.platform.holdings();
               const mine = <T extends { reference: string }>(list: T[]) =>
                 list.filter((d) => d.reference.startsWith(`${p}-`));
-              const refOf = new Map(held.invoices.map((i) => [i.id, i.reference.slice(p.length)]));
+              const refunds = held.refunds ?? [];
+              // Whatever a document is set against, by our reference: ids differ between the two entities.
+              const refOf = new Map(
+                [...held.invoices, ...held.creditNotes, ...held.payments, ...refunds].map((d) => [
+                  d.id,
+                  d.reference.slice(p.length),
+                ]),
+              );
+              const applied = (list: { invoiceId: string; amount: string }[]) =>
+                list.map((t) => `${refOf.get(t.invoiceId) ?? t.invoiceId} ${t.amount}`).sort();
               return {
                 invoices: mine(held.invoices)
                   .map((i) => [i.reference.slice(p.length), x.dues ? i.due : null])
                   .sort(),
+                creditNotes: mine(held.creditNotes)
+                  .map((c) => [c.reference.slice(p.length), c.gross, x.dues ? c.due : null, applied(c.appliedTo)])
+                  .sort(),
                 payments: mine(held.payments)
-                  .map((q) => [
-                    q.reference.slice(p.length),
-                    q.amount,
-                    q.appliedTo.map((t) => `${refOf.get(t.invoiceId) ?? t.invoiceId} ${t.amount}`).sort(),
+                  .map((q) => [q.reference.slice(p.length), q.amount, applied(q.appliedTo)])
+                  .sort(),
+                refunds: mine(refunds)
+                  .map((f) => [
+                    f.reference.slice(p.length),
+                    f.amount,
+                    f.paymentId === null ? null : (refOf.get(f.paymentId) ?? f.paymentId),
                   ])
                   .sort(),
                 exceptions: (await x.openExceptions())
@@ -399,6 +440,10 @@ export const SCENARIOS: Scenario[] = [
             };
             const expected = await books(natural, `${run}N`);
             expect(expected.exceptions).toEqual([]);
+            // Every refund booked, once, in the natural order: the property compares books that hold them.
+            expect(expected.refunds.map((f) => f[0])).toEqual(
+              n.refunds.map((f) => f.externalReference.slice(`${run}N`.length)).sort(),
+            );
             expect(await books(r, `${run}A`), JSON.stringify({ groups, batches })).toEqual(expected);
           },
         ),
@@ -670,6 +715,7 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
     proxy,
     creditNotes: harness.unsupported.creditNotes === undefined,
     overpayments: harness.unsupported.overpayments === undefined,
+    refunds: harness.unsupported.refunds === undefined,
     process: (records) =>
       w.sync.processRecords(
         pipeline,
@@ -760,6 +806,7 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   const r = await start(w, harness);
   const target = await createTarget({ db: w.t.db, log: silentLog, box: testBox }, r.pipeline);
   if (feature === 'creditNotes') return !target.capabilities.creditNotes;
+  if (feature === 'refunds') return !target.capabilities.refunds;
   // An answer can only be lost by a target that has one: a transactional write commits with the engine's own.
   if (feature === 'droppedAnswers') return target.transactional;
   // A target reached in-process has no HTTP to put a proxy in.

@@ -78,11 +78,25 @@ const xero: TargetHarness = {
           amount: money(o.Total.toFixed(2)),
           appliedTo: o.Allocations.map((a) => ({ invoiceId: a.invoiceId, amount: money(a.Amount.toFixed(2)) })),
         }));
+        // A refund is a credit note at the refunded invoice's rates and a cash refund on it, set against no payment.
+        const refunds = [...tenant.payments.values()]
+          .filter((p) => p.Status === 'AUTHORISED' && p.documentType === 'ACCRECCREDIT')
+          .map((p) => {
+            const note = tenant.documents.get(p.documentId)!;
+            return {
+              id: note.id,
+              reference: note.Reference,
+              customerId: note.ContactID,
+              amount: money(p.Amount.toFixed(2)),
+              paymentId: null,
+            };
+          });
         return Promise.resolve({
           customers: [...tenant.contacts.values()].map((c) => ({ id: c.ContactID, name: c.Name })),
           invoices: held('ACCREC').map(({ appliedTo: _applied, ...d }) => d),
           creditNotes: held('ACCRECCREDIT'),
           payments: [...payments, ...overpayments],
+          refunds,
         });
       },
       violations: () => [...s.duplicates(), ...s.stats.specViolations],
