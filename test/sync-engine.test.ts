@@ -124,7 +124,7 @@ describe('sync engine with records in hand', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
-  it('parks a record the page holds twice once, as its last copy says, and the rest of the page goes on', async () => {
+  it('parks a record the page holds twice once, as its first copy says, and the rest of the page goes on', async () => {
     // A webhook delivered again, or a refund sent with each of two batches of the same run: the
     // same record twice in one page, parked twice, was one exception updated twice by one statement.
     const p = await definePipeline(t.db, 'SYNC', { name: 'records-dup', source: { type: 'records' } });
@@ -143,7 +143,7 @@ describe('sync engine with records in hand', () => {
          FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
       [p.id],
     );
-    expect(rows).toEqual([{ source_id: 'DUP-P1', reason_code: 'CUSTOMER_NOT_SYNCED', attempts: 1, amount: '12.00' }]);
+    expect(rows).toEqual([{ source_id: 'DUP-P1', reason_code: 'CUSTOMER_NOT_SYNCED', attempts: 1, amount: '10.00' }]);
     const { rows: posted } = await t.db.query<any>(
       `SELECT external_reference FROM transactions WHERE entity_id = $1 AND external_reference LIKE 'DUP-%'`,
       [c.entityId],

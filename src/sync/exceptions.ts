@@ -76,8 +76,8 @@ export interface ExceptionView {
 /**
  * Parks records as exceptions. A record parked again while its exception is open updates the
  * reason and counts the attempt instead of opening a second one. A record the page held twice (a
- * webhook delivered again, a row repeated in a file) is parked once, as its last copy says: one
- * statement cannot update the same exception twice. Its copy of what the source sent is kept
+ * webhook delivered again, a row repeated in a file) is parked once, as its first copy says (as
+ * src/sync/engine/deliver.ts sends the first): one statement cannot update the same exception twice. Its copy of what the source sent is kept
  * storable: a record is often parked precisely for holding a NUL or a lone surrogate, shown as
  * U+FFFD in the copy (nothing booked is ever made of it).
  */
@@ -89,7 +89,9 @@ export async function parkRecords(
   parked: ParkedRecord[],
 ): Promise<void> {
   if (parked.length === 0) return;
-  const records = [...new Map(parked.map((r) => [`${r.kind}\u0000${r.sourceId}`, r])).values()];
+  const first = new Map<string, ParkedRecord>();
+  for (const r of parked) if (!first.has(`${r.kind}\u0000${r.sourceId}`)) first.set(`${r.kind}\u0000${r.sourceId}`, r);
+  const records = [...first.values()];
   const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storable(v));
   await db.query(
     `INSERT INTO exceptions (pipeline_id, entity_id, run_id, kind, source_id, reason_code, message, field, payload,
