@@ -286,4 +286,92 @@ describe('the AccountsIQ target, end to end', () => {
     expect(sim.books.allocations.filter((a) => a.credit === onAccount.id).map((a) => a.debit)).toEqual([journal.id]);
     expect(sim.violations).toEqual([]);
   }, 120_000);
+
+  it('records → AccountsIQ: a refund that came before its payment, or before that payment’s invoice, is set against what the receipt leaves once it pays its invoice', async () => {
+    await t.entity('AQ5', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'AQ5', {
+      name: 'early-refunds-to-aiq',
+      source: { type: 'records' },
+      target: target(),
+    });
+    const invoice = (n: number): CanonicalRecord => ({
+      kind: 'invoice',
+      sourceId: `Q5-I${n}`,
+      externalReference: `Q5-I${n}`,
+      customerSourceId: 'Q5-C',
+      invoiceDate: '2026-11-02',
+      dueDate: '2026-12-02',
+      currency: 'EUR',
+      description: '',
+      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+    });
+    const payment = (n: number, amount: string): CanonicalRecord => ({
+      kind: 'payment',
+      sourceId: `Q5-P${n}`,
+      externalReference: `Q5-P${n}`,
+      customerSourceId: 'Q5-C',
+      date: '2026-11-05',
+      amount,
+      currency: 'EUR',
+      invoiceExternalReference: `Q5-I${n}`,
+      description: '',
+    });
+    const refund = (n: number): CanonicalRecord => ({
+      kind: 'refund',
+      sourceId: `Q5-R${n}`,
+      externalReference: `Q5-R${n}`,
+      customerSourceId: 'Q5-C',
+      date: '2026-11-06',
+      amount: '10.00',
+      currency: 'EUR',
+      paymentExternalReference: `Q5-P${n}`,
+      description: '',
+    });
+    const send = async (records: CanonicalRecord[]) => {
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
+    };
+    // P1 before its invoice, and a refund of it; a refund of P2 before P2 itself.
+    await send([
+      { kind: 'customer', sourceId: 'Q5-C', name: 'Early refund customer' },
+      payment(1, '50.00'),
+      refund(1),
+      refund(2),
+    ]);
+    expect(held('SalesDebitJournal').filter((x) => x.reference.startsWith('Q5-'))).toEqual([]);
+    await send([invoice(1), invoice(2), payment(2, '150.00')]);
+    // The timer's flushes: P1 allocated to its invoice, then the refunds that waited run again.
+    for (let i = 0; i < 10; i++) {
+      await sync.flushAll();
+      await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
+    }
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expectEachOnce('SalesDebitJournal', ['Q5-R1', 'Q5-R2']);
+    const one = (type: string, ref: string) => held(type).find((x) => x.reference === ref)!;
+    const against = (id: number) =>
+      sim.books.allocations.filter((a) => a.credit === id).map((a) => [a.debit, a.amount.toFixed(2)]);
+    const [i1, i2] = [one('SalesBatchInvoice', 'Q5-I1'), one('SalesBatchInvoice', 'Q5-I2')];
+    const [p1, p2] = [one('SalesReceipt', 'Q5-P1'), one('SalesReceipt', 'Q5-P2')];
+    const [r1, r2] = [one('SalesDebitJournal', 'Q5-R1'), one('SalesDebitJournal', 'Q5-R2')];
+    // As in the order invoice, payment, refund: all of P1 went to its invoice, so R1 stands on the
+    // customer unallocated; P2 paid its invoice and R2 took 10.00 of the 29.00 it had left.
+    expect(against(p1.id)).toEqual([[i1.id, '50.00']]);
+    expect(i1.outstanding.toFixed(2)).toBe('71.00');
+    expect(r1.outstanding.toFixed(2)).toBe('10.00');
+    expect(against(p2.id)).toEqual([
+      [i2.id, '121.00'],
+      [r2.id, '10.00'],
+    ]);
+    expect([i2.outstanding.toFixed(2), p2.outstanding.toFixed(2), r2.outstanding.toFixed(2)]).toEqual([
+      '0.00',
+      '19.00',
+      '0.00',
+    ]);
+    expect(sim.violations).toEqual([]);
+  }, 120_000);
 });

@@ -60,6 +60,13 @@ const accountsiq: TargetHarness = {
           b.allocations
             .filter((a) => a[side] === id)
             .map((a) => ({ invoiceId: String(a.debit), amount: money(a.amount.toFixed(2)) }));
+        // The receipt a debit journal is allocated to (the journal is the debit side), else null.
+        const receiptOf = (journal: number) => {
+          const a = b.allocations.find(
+            (x) => x.debit === journal && b.transactions.get(x.credit)?.type === 'SalesReceipt',
+          );
+          return a ? String(a.credit) : null;
+        };
         const doc = (t: (typeof txns)[number]) => ({
           id: String(t.id),
           reference: t.reference,
@@ -81,7 +88,19 @@ const accountsiq: TargetHarness = {
               reference: t.reference,
               customerId: t.customer,
               amount: money(t.gross.toFixed(2)),
+              // Its allocations to invoices and to the debit journals of its refunds, as the ledger shows them.
               appliedTo: applied(t.id, 'credit'),
+            })),
+          // A refund is a sales debit journal (the customer owes it again, the bank is credited),
+          // set against the receipt it is allocated to, if any.
+          refunds: txns
+            .filter((t) => t.type === 'SalesDebitJournal')
+            .map((t) => ({
+              id: String(t.id),
+              reference: t.reference,
+              customerId: t.customer,
+              amount: money(t.gross.toFixed(2)),
+              paymentId: receiptOf(t.id),
             })),
         });
       },

@@ -188,6 +188,13 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       allocations: true,
       // As sales debit journals allocated to the receipt they refund.
       refunds: true,
+      // The journal is allocated to what its receipt has left once that receipt has paid its
+      // invoice, as in the order invoice, payment, refund. Booked before its receipt, it would
+      // stay unallocated. Booked while its receipt still waits for its invoice (applyEarlyPayments),
+      // it would take money that was meant for that invoice. So in both cases the refund waits
+      // (docs/connectors/accountsiq.md).
+      refundsNeedPayment: true,
+      refundsNeedAppliedPayment: true,
       // An invoice with nothing outstanding, and the receipt allocated to it last.
       paymentStatus: true,
       pdf: true,
