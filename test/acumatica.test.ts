@@ -258,4 +258,85 @@ describe('the Acumatica target, end to end', () => {
     expect(sim.violations).toEqual([]);
     expect(sim.sessionsOpen()).toBe(0);
   }, 120_000);
+
+  it('records → Acumatica: a refund that comes before its payment waits for it, then is applied to it once booked', async () => {
+    await t.entity('AC3', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'AC3', {
+      name: 'records-to-acumatica-refund-first',
+      source: { type: 'records' },
+      target: target(),
+    });
+    const send = async (records: CanonicalRecord[]) => {
+      await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Acumatica');
+    };
+    await send([
+      { kind: 'customer', sourceId: 'RF-C', name: 'Refund first', email: 'rf@example.org' },
+      {
+        kind: 'invoice',
+        sourceId: 'RF-I1',
+        externalReference: 'RF-I1',
+        customerSourceId: 'RF-C',
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: 'E2E',
+        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
+      },
+    ]);
+    // The provider's refund webhook overtook its payment's: 10.00 back of a payment of 150.00.
+    await send([
+      {
+        kind: 'refund',
+        sourceId: 'RF-R1',
+        externalReference: 'RF-R1',
+        customerSourceId: 'RF-C',
+        date: '2026-11-06',
+        amount: '10.00',
+        currency: 'EUR',
+        paymentExternalReference: 'RF-P1',
+        description: '',
+      },
+    ]);
+    // A Refund applied to nothing would be refused for good: it waits for the payment instead.
+    expect([...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-R1')).toEqual([]);
+    expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
+      ['RF-R1', 'ALLOCATION_DOCUMENT_NOT_SYNCED'],
+    ]);
+    await send([
+      {
+        kind: 'payment',
+        sourceId: 'RF-P1',
+        externalReference: 'RF-P1',
+        customerSourceId: 'RF-C',
+        date: '2026-11-05',
+        amount: '150.00',
+        currency: 'EUR',
+        invoiceExternalReference: 'RF-I1',
+        description: '',
+      },
+    ]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    // The payment pays the invoice's 121.00; the refund takes 10.00 of the 29.00 left on it, as in
+    // the natural order.
+    const [pay] = [...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-P1');
+    const refunds = [...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-R1');
+    expect(refunds.map((r) => [r.type, r.amount, r.status])).toEqual([['Refund', 1000n, 'Closed']]);
+    expect(
+      (sim.books.applications.get(`Refund/${refunds[0]!.nbr}`) ?? []).map((a) => [
+        a.docType,
+        a.refNbr,
+        a.amount,
+        a.released,
+      ]),
+    ).toEqual([['Payment', pay!.nbr, 1000n, true]]);
+    expect([pay!.available, held('Invoice', 'RF-I1')[0]!.balance]).toEqual([1900n, 0n]);
+    expect(sim.duplicates()).toEqual([]);
+    expect(sim.violations).toEqual([]);
+  }, 60_000);
 });

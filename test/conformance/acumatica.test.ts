@@ -40,7 +40,10 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 
 const acumatica: TargetHarness = {
   type: 'acumatica',
-  unsupported: {},
+  unsupported: {
+    appliedRefunds:
+      'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
+  },
   async open() {
     sim ??= await startAcumaticaSimulator({
       users: [USER],
@@ -74,6 +77,15 @@ const acumatica: TargetHarness = {
           (b.applications.get(key) ?? [])
             .filter((a) => a.released)
             .map((a) => ({ invoiceId: `${a.docType}/${a.refNbr}`, amount: eur(a.amount) }));
+        // A Refund is applied to the payment it returns (the refund's application, not the
+        // payment's): released, it takes that much of the payment's unapplied balance.
+        const refunds = [...b.payments.values()].filter((p) => p.type === 'Refund');
+        const refundsOf = (key: string) =>
+          refunds.flatMap((r) =>
+            (b.applications.get(`${r.type}/${r.nbr}`) ?? [])
+              .filter((a) => a.released && `${a.docType}/${a.refNbr}` === key)
+              .map((a) => ({ invoiceId: `${r.type}/${r.nbr}`, amount: eur(a.amount) })),
+          );
         const docs = [...b.documents.values()];
         const doc = (d: (typeof docs)[number]) => ({
           id: `${d.type}/${d.nbr}`,
@@ -92,13 +104,28 @@ const acumatica: TargetHarness = {
           creditNotes: docs
             .filter((d) => d.type === 'Credit Memo')
             .map((d) => ({ ...doc(d), appliedTo: applied(`${d.type}/${d.nbr}`) })),
-          payments: [...b.payments.values()].map((p) => ({
-            id: `${p.type}/${p.nbr}`,
-            reference: p.paymentRef,
-            customerId: p.customer,
-            amount: eur(p.amount),
-            appliedTo: applied(`${p.type}/${p.nbr}`),
-          })),
+          // What a payment's money went to: the invoices it is applied to, and the refunds applied
+          // to it (as the ledger shows a receipt set against a refund).
+          payments: [...b.payments.values()]
+            .filter((p) => p.type === 'Payment')
+            .map((p) => ({
+              id: `${p.type}/${p.nbr}`,
+              reference: p.paymentRef,
+              customerId: p.customer,
+              amount: eur(p.amount),
+              appliedTo: [...applied(`${p.type}/${p.nbr}`), ...refundsOf(`${p.type}/${p.nbr}`)],
+            })),
+          // Set against the payment its released application names (none before it is released).
+          refunds: refunds.map((r) => {
+            const to = (b.applications.get(`${r.type}/${r.nbr}`) ?? []).filter((a) => a.released);
+            return {
+              id: `${r.type}/${r.nbr}`,
+              reference: r.paymentRef,
+              customerId: r.customer,
+              amount: eur(r.amount),
+              paymentId: to[0] ? `${to[0].docType}/${to[0].refNbr}` : null,
+            };
+          }),
         });
       },
       violations: () => [...s.duplicates(), ...s.violations],

@@ -364,6 +364,10 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       allocations: true,
       // A Refund applied to the payment it returns (the contract's Payment Type; on a real instance U).
       refunds: true,
+      // A Refund must be applied to something: one sent before its payment is booked would be
+      // refused for good, so it waits for that payment. What a payment booked before its invoice
+      // holds unapplied is refunded at once (docs/sync.md, step 5).
+      refundsNeedPayment: true,
       paymentStatus: true,
       // The Default endpoint has no report or PDF operation.
       pdf: false,
