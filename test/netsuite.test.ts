@@ -341,6 +341,84 @@ describe('NetSuite end to end', () => {
     expect(ns.violations).toEqual([]);
   });
 
+  it('records → NetSuite: a refund of a payment applied in full takes the refunded money off its invoice, as when the refund came first; never twice through a lost answer', async () => {
+    await t.entity('NS8', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'NS8', {
+      name: 'refund-applied-netsuite',
+      source: { type: 'records' },
+      target: settings(),
+    });
+    const { customers, invoice: inv, payment } = e2eRecords('N8');
+    const refund = (n: number, amount: string, paymentRef: string): CanonicalRecord => ({
+      kind: 'refund',
+      sourceId: `N8-R${n}`,
+      externalReference: `N8-R${n}`,
+      customerSourceId: 'N8-A',
+      date: '2026-11-07',
+      amount,
+      currency: 'EUR',
+      paymentExternalReference: paymentRef,
+      description: '',
+    });
+    // I1 paid in full by P1, I2 paid 150.00 (29.00 of it unapplied) by P2: in the natural order.
+    await importAll(pipeline, [
+      ...customers(['A']),
+      inv(1, 'A'),
+      inv(2, 'A'),
+      payment(1, 'A', '121.00', 'N8-I1'),
+      payment(2, 'A', '150.00', 'N8-I2'),
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    // The application taken off is not sent again after its answer is lost: what is left is read again.
+    ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/'));
+    await importAll(pipeline, [refund(1, '20.00', 'N8-P1'), refund(2, '121.00', 'N8-P2')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const paid = (ref: string) => [...acct().payments.values()].find((p) => p.externalId === ref)!;
+    const refunded = (ref: string) =>
+      [...acct().refunds.values()].filter((r) => r.externalId === ref).map((r) => [...r.apply]);
+    const [i1, i2] = [invoicesBy('N8-I1')[0]!, invoicesBy('N8-I2')[0]!];
+    // The books of test "a payment and its refund before their invoice": the invoice owes what was refunded.
+    expect(refunded('N8-R1')).toEqual([[[paid('N8-P1').id, 2000n]]]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
+    expect([acct().unapplied(paid('N8-P1')), acct().remaining(i1)]).toEqual([0n, 2000n]);
+    // The 29.00 unapplied first, then 92.00 off the invoice.
+    expect(refunded('N8-R2')).toEqual([[[paid('N8-P2').id, 12100n]]]);
+    expect([...paid('N8-P2').apply]).toEqual([[i2.id, 2900n]]);
+    expect([acct().unapplied(paid('N8-P2')), acct().remaining(i2)]).toEqual([0n, 9200n]);
+    expect(ns.stats.dropped).toBeGreaterThanOrEqual(1);
+
+    // More than the payment holds, refunds counted: refused before anything is written.
+    const writes = ns.stats.writes;
+    await importAll(pipeline, [refund(3, '101.01', 'N8-P1')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['N8-R3', 'TARGET_REFUSED']]);
+    expect(parked[0]!.message).toMatch(
+      /payment N8-P1 holds 101\.00 of its 121\.00 not refunded yet, less than the 101\.01 refunded/,
+    );
+    expect(ns.stats.writes).toBe(writes);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
+
+    // A refund NetSuite refuses (its period closed) leaves the payment applied as it was.
+    acct().closedUntil = '2026-11-30';
+    await importAll(pipeline, [refund(4, '5.00', 'N8-P1')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    acct().closedUntil = null;
+    const refusedToo = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R4');
+    expect(refusedToo.map((p) => [p.reason_code, p.message])).toEqual([
+      [
+        'TARGET_REFUSED',
+        expect.stringMatching(/refused refund N8-R4 .*accounting period of this transaction is closed/),
+      ],
+    ]);
+    expect(refusedToo[0]!.message).not.toMatch(/could not be applied/);
+    expect(refunded('N8-R4')).toEqual([]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
+    expect(ns.duplicates()).toEqual([]);
+    expect(ns.violations).toEqual([]);
+  });
+
   it('migration 0108: a payment an older version booked before its invoice becomes a note, and is applied once the invoice is booked', async () => {
     await t.entity('NS7', 'EUR', { standardTaxRate: '0.21' });
     const pipeline = await definePipeline(t.db, 'NS7', {

@@ -81,13 +81,32 @@ const netsuite: TargetHarness = {
               appliedTo: [...t.apply].map(([invoiceId, m]) => ({ invoiceId, amount: amount(m) })),
             };
           }),
+          // A customer refund takes money out of the payment it applies to: the payment is set
+          // against it as against an invoice (as the ledger sets a receipt against its refund).
           payments: [...a.payments.values()].map((p) => ({
             id: p.id,
             reference: p.externalId,
             customerId: p.customer,
             amount: amount(p.payment),
-            appliedTo: [...p.apply].map(([invoiceId, m]) => ({ invoiceId, amount: amount(m) })),
+            appliedTo: [
+              ...[...p.apply].map(([invoiceId, m]) => ({ invoiceId, amount: amount(m) })),
+              ...[...a.refunds.values()].flatMap((r) => {
+                const m = r.apply.get(p.id);
+                return m === undefined ? [] : [{ invoiceId: r.id, amount: amount(m) }];
+              }),
+            ],
           })),
+          // A customerRefund applies to payments (their unapplied money); ledgerlink's refunds name one.
+          refunds: [...a.refunds.values()].map((r) => {
+            const [paymentId] = [...r.apply.keys()];
+            return {
+              id: r.id,
+              reference: r.externalId,
+              customerId: r.customer,
+              amount: amount([...r.apply.values()].reduce((x, y) => x + y, 0n)),
+              paymentId: paymentId ?? null,
+            };
+          }),
         });
       },
       violations: () => [...s.duplicates(), ...s.violations],
