@@ -16,8 +16,9 @@ import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 /*
  * Refunds in the Zoho Books target against its simulator: a refund of a payment's unused amount
  * booked under our reference, the payment's unused amount down by exactly it; one larger than
- * the unused amount, or naming no payment, refused before anything is written; Zoho's own
- * refusal passed on in its words; a lost answer found again by reference, exactly.
+ * that, the rest unapplied from the payment's invoices first; one larger than the payment still
+ * holds, or naming no payment, refused before anything is written; Zoho's own refusal passed on
+ * in its words; a lost answer found again by reference, exactly.
  */
 
 const log = pino({ level: 'silent' });
@@ -77,6 +78,7 @@ function make(extra: Record<string, unknown> = {}): TargetConnector {
 
 let target: TargetConnector;
 let customerId: string;
+let invoiceId: string;
 let paymentId: string;
 
 beforeAll(async () => {
@@ -139,6 +141,7 @@ beforeAll(async () => {
     },
   ]);
   paymentId = targetIdOf(pay!);
+  invoiceId = targetIdOf(inv!);
 }, 60_000);
 afterAll(async () => {
   await sim.close();
@@ -179,14 +182,19 @@ const unused = () => {
   const p = org().payments.get(paymentId)!;
   return p.amount - p.invoices.reduce((s, i) => s + i.amount_applied, 0n) - p.refunded;
 };
+const applied = () =>
+  org()
+    .payments.get(paymentId)!
+    .invoices.map((i) => [i.invoice_id, i.amount_applied]);
 
 describe('Zoho Books refunds', () => {
-  it('refunds a payment’s unused amount under our reference; more than unused, or no payment, is refused and nothing written', async () => {
+  it('refunds a payment’s unused amount under our reference; more than the payment holds, or no payment, is refused and nothing written', async () => {
     expect(target.capabilities.refunds).toBe(true);
     expect(unused()).toBe(2900n);
     const [booked, tooMuch, none] = await target.createRefunds!(ctx(), [
       refund('RF-1', '20.00'),
-      refund('RF-2', '9.01'),
+      // 9.00 unused and 121.00 applied to the invoice: 130.00 in all.
+      refund('RF-2', '130.01'),
       refund('RF-3', '1.00', null),
     ]);
     const held = org().refunds.filter((r) => r.reference_number === 'RF-1');
@@ -197,10 +205,11 @@ describe('Zoho Books refunds', () => {
     expect(unused()).toBe(900n);
     expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false, field: 'amount' } });
     expect(!tooMuch!.ok && tooMuch!.error.message).toMatch(
-      /payment RP-1 has 9\.00 EUR unused in Zoho Books, less than the 9\.01/,
+      /payment RP-1 has 130\.00 EUR left to refund in Zoho Books \(9\.00 EUR unused, 121\.00 EUR applied to invoices\), less than the 130\.01/,
     );
     expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
     expect(org().refunds.map((r) => r.reference_number)).toEqual(['RF-1']);
+    expect(applied()).toEqual([[invoiceId, 12100n]]);
   });
 
   it('passes Zoho’s own refusal on in its words; pays from accounts.bank when set', async () => {
@@ -234,6 +243,39 @@ describe('Zoho Books refunds', () => {
     expect(await target.findByReference(ctx(), 'refund', 'RF-', customerId)).toBeNull();
     expect(await target.findByReference(ctx(), 'refund', 'RF-2', customerId)).toBeNull();
     expect(await target.findByReference(ctx(), 'refund', 'RF-6', '1')).toBeNull();
+    expect(sim.duplicates(ORG)).toEqual([]);
+    expect(sim.violations).toEqual([]);
+  });
+
+  it('takes what the payment lacks unused back from its invoice first (Zoho’s Clear Applied Amount), once through a lost answer; put back when the refund is refused', async () => {
+    expect(unused()).toBe(500n);
+    const balance = () => org().invoices.get(invoiceId)!.balance;
+    expect(balance()).toBe(0n);
+    // 15.00 refunded of a payment with 5.00 unused: 10.00 unapplied first. The answer to that
+    // update is lost: the next attempt reads the payment again and unapplies nothing more.
+    sim.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/customerpayments/'));
+    const err = await target.createRefunds!(ctx(), [refund('RF-7', '15.00')]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ConnectorError);
+    expect((err as ConnectorError).retryable).toBe(true);
+    expect(await target.findByReference(ctx(), 'refund', 'RF-7', customerId)).toBeNull();
+    const [booked] = await target.createRefunds!(ctx(), [refund('RF-7', '15.00')]);
+    const held = org().refunds.filter((r) => r.reference_number === 'RF-7');
+    expect(held.map((r) => [r.payment_id, r.amount])).toEqual([[paymentId, 1500n]]);
+    expect(booked).toMatchObject({ ok: true, targetId: held[0]!.payment_refund_id, outcome: 'created' });
+    expect(applied()).toEqual([[invoiceId, 11100n]]);
+    expect([unused(), balance()]).toEqual([0n, 1000n]);
+
+    // Refused by Zoho after the payment was unapplied for it: the invoice gets its money back.
+    org().lockedUntil = '2026-11-30';
+    const [locked] = await target.createRefunds!(ctx(), [refund('RF-8', '5.00')]);
+    org().lockedUntil = null;
+    expect(locked).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false } });
+    expect(!locked!.ok && locked!.error.message).toMatch(
+      /refused refund RF-8 of payment RP-1 \(400 code 14006: [^)]*\)$/,
+    );
+    expect(applied()).toEqual([[invoiceId, 11100n]]);
+    expect([unused(), balance()]).toEqual([0n, 1000n]);
+    expect(org().refunds.map((r) => r.reference_number)).not.toContain('RF-8');
     expect(sim.duplicates(ORG)).toEqual([]);
     expect(sim.violations).toEqual([]);
   });

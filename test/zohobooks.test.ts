@@ -340,8 +340,9 @@ describe('Zoho Books end to end', () => {
     );
     expect(rows.map((r) => r.target_id)).toEqual([refunds()[0]!.payment_refund_id]);
 
-    // 29.01 is more than the 29.00 left; a refund naming no payment has nothing to return.
-    const more = [refund(2, '29.01', 'RF-P1'), refund(3, '5.00', null)];
+    // 150.01 is more than the payment still holds (29.00 unused, 121.00 applied to its invoice); a
+    // refund naming no payment has nothing to return.
+    const more = [refund(2, '150.01', 'RF-P1'), refund(3, '5.00', null)];
     const writes = zoho.stats.writes;
     for (let round = 0; round < 2; round++) {
       await sync.processRecords(
@@ -358,7 +359,7 @@ describe('Zoho Books end to end', () => {
       ['RF-3', 'TARGET_REFUSED', 'paymentExternalReference'],
     ]);
     expect(parked[0]!.message).toMatch(
-      /payment RF-P1 has 29\.00 EUR unused in Zoho Books, less than the 29\.01 refunded/,
+      /payment RF-P1 has 150\.00 EUR left to refund in Zoho Books \(29\.00 EUR unused, 121\.00 EUR applied to invoices\), less than the 150\.01 refunded/,
     );
     // Refused before anything was written, and not sent again.
     expect(zoho.stats.writes).toBe(writes);

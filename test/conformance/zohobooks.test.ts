@@ -77,12 +77,28 @@ const zohobooks: TargetHarness = {
               .filter((c) => c.creditnote_id === d.id)
               .map((c) => ({ invoiceId: c.invoice_id, amount: amount(c.amount_applied) })),
           })),
+          // What a payment's money went to: the invoices it is applied to, and its refunds (what
+          // they returned is no longer unused on it), as the ledger shows a receipt set against a refund.
           payments: [...o.payments.values()].map((p) => ({
             id: p.payment_id,
             reference: p.reference_number,
             customerId: p.customer_id,
             amount: amount(p.amount),
-            appliedTo: p.invoices.map((i) => ({ invoiceId: i.invoice_id, amount: amount(i.amount_applied) })),
+            appliedTo: [
+              ...p.invoices.map((i) => ({ invoiceId: i.invoice_id, amount: amount(i.amount_applied) })),
+              ...o.refunds
+                .filter((r) => r.payment_id === p.payment_id)
+                .map((r) => ({ invoiceId: r.payment_refund_id, amount: amount(r.amount) })),
+            ],
+          })),
+          // A refund is Zoho's refund of a customer payment's unused amount: always of one payment,
+          // whose customer it is (the refund itself names none).
+          refunds: o.refunds.map((r) => ({
+            id: r.payment_refund_id,
+            reference: r.reference_number,
+            customerId: o.payments.get(r.payment_id)!.customer_id,
+            amount: amount(r.amount),
+            paymentId: r.payment_id,
           })),
         });
       },

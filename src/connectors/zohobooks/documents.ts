@@ -331,21 +331,30 @@ export async function createAllocations(c: DocumentContext, items: TargetAllocat
   });
 }
 
-/** Applies `more` of a payment, as read, to an invoice: the payment updated with its applications so far and this one. */
-function applyPayment(
-  c: DocumentContext,
-  pay: ZohoObject,
-  invoiceId: string,
-  more: bigint,
-  currency: string,
-): Promise<ZohoAnswer> {
-  const current = ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
+/** A payment's applications to invoices, as read, in minor units. */
+export interface Application {
+  invoice_id: string;
+  amount_applied: bigint;
+}
+
+/** What a payment, as read, has applied to invoices, in the order Zoho lists them. */
+export const applicationsOf = (pay: ZohoObject, currency: string): Application[] =>
+  ((pay.invoices as ZohoObject[] | undefined) ?? []).map((x) => ({
     invoice_id: text(x.invoice_id),
     amount_applied: minor(x.amount_applied, currency) ?? 0n,
   }));
-  const same = current.find((x) => x.invoice_id === invoiceId);
-  if (same) same.amount_applied += more;
-  else current.push({ invoice_id: invoiceId, amount_applied: more });
+
+/**
+ * Updates a payment, as read, so that it is applied to exactly these invoices for these amounts
+ * (PUT /customerpayments/{id}); the rest of its fields are sent as read. Applications of zero are
+ * left out: an application is removed by omitting it.
+ */
+export function putApplications(
+  c: DocumentContext,
+  pay: ZohoObject,
+  applications: Application[],
+  currency: string,
+): Promise<ZohoAnswer> {
   return c.api.call(
     {
       method: 'PUT',
@@ -356,14 +365,31 @@ function applyPayment(
         amount: num(text(pay.amount)),
         date: text(pay.date),
         reference_number: text(pay.reference_number),
-        invoices: current.map((x) => ({
-          invoice_id: x.invoice_id,
-          amount_applied: num(formatAmount(x.amount_applied, currency)),
-        })),
+        invoices: applications
+          .filter((x) => x.amount_applied > 0n)
+          .map((x) => ({
+            invoice_id: x.invoice_id,
+            amount_applied: num(formatAmount(x.amount_applied, currency)),
+          })),
       },
     },
     c.signal,
   );
+}
+
+/** Applies `more` of a payment, as read, to an invoice: the payment updated with its applications so far and this one. */
+function applyPayment(
+  c: DocumentContext,
+  pay: ZohoObject,
+  invoiceId: string,
+  more: bigint,
+  currency: string,
+): Promise<ZohoAnswer> {
+  const current = applicationsOf(pay, currency);
+  const same = current.find((x) => x.invoice_id === invoiceId);
+  if (same) same.amount_applied += more;
+  else current.push({ invoice_id: invoiceId, amount_applied: more });
+  return putApplications(c, pay, current, currency);
 }
 
 /**

@@ -1,21 +1,28 @@
-import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { FoundDocument, ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoObject, describe, entity, text } from './api.ts';
-import { type DocumentContext, listAll } from './documents.ts';
+import { type Application, type DocumentContext, applicationsOf, listAll, putApplications } from './documents.ts';
 import { minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
  * Refunds as Zoho Books refunds of a customer payment's unused amount
  * (POST /customerpayments/{id}/refunds), our reference in their `reference_number`. A refund
- * returns money the customer paid in excess, so it must name the payment it returns and that
- * payment must hold at least the refund unused (not applied to invoices, not refunded before):
- * otherwise it is refused before anything is written, saying why, and never booked elsewhere.
+ * must name the payment it returns, and that payment must still hold the refund, unused or
+ * applied to invoices (not refunded before): otherwise it is refused before anything is written,
+ * saying why, and never booked elsewhere. Zoho refunds only a payment's unused amount, so what the
+ * payment has applied to invoices beyond that is unapplied first (PUT /customerpayments/{id}), as
+ * Zoho's own help has a person do ("Clear Applied Amount", then refund the excess payment): those
+ * invoices owe it again. The books are then the same in either order: a refund of a payment booked
+ * before its invoice takes the payment's unused money at once, and the invoice gets what is left.
  * Zoho takes no idempotency key: a lost answer is found again by listing refunds and matching
- * our reference exactly (lookUpRefund). Refunds of credit notes (POST /creditnotes/{id}/refunds)
- * are not sent: the canonical refund names a payment, never a credit note.
+ * our reference exactly (lookUpRefund); the payment is read again before each attempt, so what was
+ * unapplied by an attempt whose answer was lost is not unapplied twice. Refunds of credit notes
+ * (POST /creditnotes/{id}/refunds) are not sent: the canonical refund names a payment, never a
+ * credit note.
  */
 
 /** The refund endpoints of one payment. */
@@ -61,10 +68,13 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       });
     }
     const unused = minor(pay.unused_amount, r.currency) ?? 0n;
-    if (unused < wanted.value) {
+    const applied = applicationsOf(pay, r.currency);
+    const appliedSum = applied.reduce((s, x) => s + x.amount_applied, 0n);
+    const cur = (v: bigint) => `${formatAmount(v, r.currency)} ${r.currency}`;
+    if (unused + appliedSum < wanted.value) {
       return failed({
         code: 'TARGET_REFUSED',
-        message: `Refund ${r.externalReference}: payment ${paymentName} has ${formatAmount(unused, r.currency)} ${r.currency} unused in ${SYSTEM}, less than the ${r.amount} refunded; unapply it from its invoices in ${SYSTEM} first, then retry`,
+        message: `Refund ${r.externalReference}: payment ${paymentName} has ${cur(unused + appliedSum)} left to refund in ${SYSTEM} (${cur(unused)} unused, ${cur(appliedSum)} applied to invoices), less than the ${r.amount} refunded; check the amount and the payment it names at the source, then retry`,
         retryable: false,
         field: 'amount',
       });
@@ -76,6 +86,19 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
         message: `Refund ${r.externalReference}: ${SYSTEM} needs the account the refund is paid from; set accounts.bank in the target settings`,
         retryable: false,
       });
+    }
+    // What the payment lacks unused is taken back from its invoices first, the last applied first.
+    const short = wanted.value - unused;
+    const freed = short > 0n ? unapply(applied, short) : null;
+    if (freed) {
+      const u = await putApplications(c, pay, freed.left, r.currency);
+      if (!u.ok) {
+        return failed({
+          code: 'TARGET_REFUSED',
+          message: `${SYSTEM} refused to unapply ${cur(short)} of payment ${paymentName} from its invoices, to refund it as refund ${r.externalReference} (${describe(u)})`,
+          retryable: false,
+        });
+      }
     }
     const a = await c.api.call(
       {
@@ -93,16 +116,64 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       c.signal,
     );
     if (!a.ok) {
+      // Refused after the payment was unapplied for it: its invoices are given that money back.
+      const restored = freed ? await reapply(c, pay, applied, r.currency) : true;
+      const left = restored
+        ? ''
+        : `; ${cur(short)} of the payment was unapplied from its invoices for it and could not be applied again: check the payment's applications in ${SYSTEM}`;
       return failed({
         code: 'TARGET_REFUSED',
-        message: `${SYSTEM} refused refund ${r.externalReference} of payment ${paymentName} (${describe(a)})`,
+        message: `${SYSTEM} refused refund ${r.externalReference} of payment ${paymentName} (${describe(a)})${left}`,
         retryable: false,
       });
     }
     const refund = entity(a.body, 'payment_refund', `POST ${refundsPath(':id')}`);
-    return ok(text(refund.payment_refund_id), { number: r.externalReference, outcome: 'created' });
+    return ok(text(refund.payment_refund_id), {
+      number: r.externalReference,
+      outcome: 'created',
+      ...(freed
+        ? {
+            message: `${cur(short)} of payment ${paymentName} unapplied first from ${freed.from.length === 1 ? 'invoice' : 'invoices'} ${freed.from.map((id) => numberOf(pay, id)).join(', ')}: Zoho Books refunds only a payment's unused amount`,
+          }
+        : {}),
+    });
   });
 }
+
+/**
+ * The applications left once `short` is taken back from them, the last applied first, and the
+ * invoices it is taken from; the caller has checked that they hold at least `short`.
+ */
+function unapply(applied: Application[], short: bigint): { left: Application[]; from: string[] } {
+  const left = applied.map((x) => ({ ...x }));
+  const from: string[] = [];
+  let rest = short;
+  for (const x of [...left].reverse()) {
+    if (rest === 0n) break;
+    const take = minBig(rest, x.amount_applied);
+    if (take === 0n) continue;
+    x.amount_applied -= take;
+    rest -= take;
+    from.push(x.invoice_id);
+  }
+  return { left, from };
+}
+
+/** The payment's applications put back as they were read; false when that could not be done. */
+async function reapply(c: DocumentContext, pay: ZohoObject, applied: Application[], currency: string) {
+  try {
+    return (await putApplications(c, pay, applied, currency)).ok;
+  } catch (err) {
+    if (err instanceof ConnectorError) return false;
+    throw err;
+  }
+}
+
+/** The number of an invoice a payment, as read, is applied to (its id when Zoho gives none). */
+const numberOf = (pay: ZohoObject, invoiceId: string) =>
+  text(
+    ((pay.invoices as ZohoObject[] | undefined) ?? []).find((x) => text(x.invoice_id) === invoiceId)?.invoice_number,
+  ) || invoiceId;
 
 /** The refunds of one payment (GET /customerpayments/{id}/refunds), page after page. */
 const refundsOf = (c: DocumentContext, paymentId: string): Promise<ZohoObject[]> =>
