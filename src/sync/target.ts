@@ -112,9 +112,10 @@ export interface TargetCapabilities {
   refundsNeedPayment?: boolean | undefined;
   /**
    * With `refundsNeedPayment`: refunds a payment booked before its invoice (`applyEarlyPayments`)
-   * only once it is applied to that invoice (QuickBooks and Xero split a refund at its invoice's rates);
-   * until then such a refund waits, parked. A target that refunds what a payment holds unapplied
-   * (NetSuite, Zoho Books) takes it at once.
+   * only once it is applied to that invoice (QuickBooks and Xero split a refund at its invoice's
+   * rates; AccountsIQ sets its journal against what the receipt has left once it has paid the
+   * invoice); until then such a refund waits, parked. A target that refunds what a payment holds
+   * unapplied (NetSuite, Zoho Books, Acumatica) takes it at once.
    */
   refundsNeedAppliedPayment?: boolean | undefined;
   /** Reads back whether invoices have been paid (for write-back of payment status). */

@@ -17,10 +17,18 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * `earlyPayments`: a payment booked before the invoice it names ends up applied to that invoice
  * once it is booked. `overpayments`: of a payment larger than what its invoice owes, that much is
  * applied and the rest stays the customer's, unapplied. `refunds`: the target takes refunds of
- * payments (and the harness reads them back, `Holdings.refunds`).
+ * payments (and the harness reads them back, `Holdings.refunds`). `appliedRefunds`: a refund of money
+ * its payment has applied to an invoice is booked (not only of what the payment holds unapplied).
  */
 export type Feature =
-  'creditNotes' | 'droppedAnswers' | 'amountsDue' | 'http' | 'earlyPayments' | 'overpayments' | 'refunds';
+  | 'creditNotes'
+  | 'droppedAnswers'
+  | 'amountsDue'
+  | 'http'
+  | 'earlyPayments'
+  | 'overpayments'
+  | 'refunds'
+  | 'appliedRefunds';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

@@ -37,12 +37,16 @@ const odoo: TargetHarness = {
     const db = s.db;
     const amount = (minor: bigint) => money(formatAmount(minor, 'EUR'));
     const residual = (lineId: number) => db.lines.get(lineId)!.residual;
+    // The other side of a reconciliation, by the id its document has in the holdings: a move's
+    // (an invoice), or a payment's (a refund: an outbound payment's line is a debit too).
+    const holderOf = (line: { move_id: number | null; payment_id: number | null }) =>
+      line.move_id !== null ? String(line.move_id) : `payment:${line.payment_id}`;
     const applied = (lineId: number, side: 'credit' | 'debit') =>
       db.partials
         .filter((p) => (side === 'credit' ? p.credit_move_id : p.debit_move_id) === lineId)
         .map((p) => {
           const other = db.lines.get(side === 'credit' ? p.debit_move_id : p.credit_move_id)!;
-          return { invoiceId: String(other.move_id), amount: amount(p.amount) };
+          return { invoiceId: holderOf(other), amount: amount(p.amount) };
         });
     return {
       target: {
@@ -70,6 +74,7 @@ const odoo: TargetHarness = {
         return Promise.resolve({
           customers: [...db.partners.values()].map((p) => ({ id: String(p.id), name: p.name })),
           invoices: moves.filter((m) => m.move_type === 'out_invoice').map(doc),
+          // An out_refund move is Odoo's credit note, not a refund (those are outbound payments, below).
           creditNotes: moves
             .filter((m) => m.move_type === 'out_refund')
             .map((m) => ({ ...doc(m), appliedTo: applied(m.receivable, 'credit') })),
@@ -82,6 +87,21 @@ const odoo: TargetHarness = {
               amount: amount(p.amount),
               appliedTo: applied(p.receivable, 'credit'),
             })),
+          // A refund is money sent back: an outbound customer payment, its receivable line a debit.
+          // Set against the inbound payment its line is reconciled with; the target reconciles it
+          // with none (docs/connectors/odoo.md), so it stays open on the customer.
+          refunds: [...db.payments.values()]
+            .filter((p) => p.state !== 'draft' && p.payment_type === 'outbound')
+            .map((p) => {
+              const paid = applied(p.receivable, 'debit').find((a) => a.invoiceId.startsWith('payment:'));
+              return {
+                id: `payment:${p.id}`,
+                reference: p.ref,
+                customerId: String(p.partner_id),
+                amount: amount(p.amount),
+                paymentId: paid?.invoiceId ?? null,
+              };
+            }),
         });
       },
       violations: () => [...s.duplicates(), ...s.violations],

@@ -117,10 +117,21 @@ const quickbooks: TargetHarness = {
               amount: money(value(p.TotalAmt)),
               appliedTo: links(p, 'Invoice').map((l) => ({ invoiceId: l.id, amount: l.amount })),
             })),
+          // A refund is a RefundReceipt: the sale reversed and the money paid out of the bank. It
+          // links no Payment (the refunded payment stays applied to its invoice), so it is set against none.
+          refunds: b.all('RefundReceipt').map((e) => ({
+            id: e.Id,
+            reference: referenceOf(e),
+            customerId: refOf(e.CustomerRef),
+            amount: money(value(e.TotalAmt)),
+            paymentId: null,
+          })),
         });
       },
       violations: () => [
-        ...(['Invoice', 'Payment', 'CreditMemo'] as const).flatMap((type) => s.duplicates(type, REALM)),
+        ...(['Invoice', 'Payment', 'CreditMemo', 'RefundReceipt'] as const).flatMap((type) =>
+          s.duplicates(type, REALM),
+        ),
         ...s.violations,
       ],
       dropNextInvoiceAnswer: () => s.dropNext(1, (body) => body.includes('"Invoice":{')),
