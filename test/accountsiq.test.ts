@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
 import { Dec } from '../src/domain/money.ts';
 import { accountsiqTarget } from '../src/connectors/accountsiq/index.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
@@ -327,15 +327,7 @@ describe('the AccountsIQ target, end to end', () => {
       paymentExternalReference: `Q5-P${n}`,
       description: '',
     });
-    const send = async (records: CanonicalRecord[]) => {
-      await sync.processRecords(
-        pipeline,
-        'import',
-        'e2e',
-        records.map((record) => ({ record })),
-      );
-      await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
-    };
+    const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'AccountsIQ');
     // P1 before its invoice, and a refund of it; a refund of P2 before P2 itself.
     await send([
       { kind: 'customer', sourceId: 'Q5-C', name: 'Early refund customer' },

@@ -10,7 +10,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
 
 /*
  * The Acumatica target end to end, through the engine (PGlite; PostgreSQL with DATABASE_URL),
@@ -266,15 +266,7 @@ describe('the Acumatica target, end to end', () => {
       source: { type: 'records' },
       target: target(),
     });
-    const send = async (records: CanonicalRecord[]) => {
-      await sync.processRecords(
-        pipeline,
-        'import',
-        'e2e',
-        records.map((record) => ({ record })),
-      );
-      await drainTarget(t.db, sync, pipeline, 'Acumatica');
-    };
+    const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'Acumatica');
     await send([
       { kind: 'customer', sourceId: 'RF-C', name: 'Refund first', email: 'rf@example.org' },
       {

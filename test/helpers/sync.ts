@@ -2,6 +2,7 @@
 import '../../src/connectors/all.ts';
 import pino from 'pino';
 import type { Database } from '../../src/db/database.ts';
+import type { CanonicalRecord } from '../../src/sync/canonical.ts';
 import { SecretBox } from '../../src/sync/secrets.ts';
 import { SyncService } from '../../src/sync/service.ts';
 import { findEntityByCode } from '../../src/ledger/entities.ts';
@@ -48,6 +49,23 @@ export async function drainTarget(
     await sync.flushAll();
   }
   throw new Error(`documents still wait for ${target} after 20 flushes`);
+}
+
+/** Runs the engine over these records (as an import), then drains what waits for the target. */
+export async function sendRecords(
+  db: Database,
+  sync: Pick<SyncService, 'processRecords' | 'flushAll'>,
+  pipeline: Pipeline,
+  records: CanonicalRecord[],
+  target: string,
+): Promise<void> {
+  await sync.processRecords(
+    pipeline,
+    'import',
+    'test',
+    records.map((record) => ({ record })),
+  );
+  await drainTarget(db, sync, pipeline, target);
 }
 
 /** The pipeline's open exceptions, by source id. */
