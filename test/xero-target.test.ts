@@ -369,6 +369,35 @@ describe('Xero target: payments and refunds', () => {
     expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
     expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'amount' } });
     expect([...sim.tenant().documents.values()].filter((d) => /^REF-[23]$/.test(d.Reference))).toEqual([]);
+    // Money a receipt holds unapplied (an overpayment) was no sale: no credit note takes VAT off for it.
+    const [early] = await t.createPayments!(ctx, [
+      {
+        sourceId: 'PAY-REF-2',
+        customerTargetId: c.id,
+        invoiceTargetId: null,
+        bankAccountCode: 'BANK',
+        idempotencyKey: 'll-PAY-REF-2',
+        record: {
+          kind: 'payment',
+          sourceId: 'PAY-REF-2',
+          externalReference: 'PAY-REF-2',
+          customerSourceId: 'x',
+          date: '2026-11-05',
+          amount: '30.00',
+          currency: 'EUR',
+          description: '',
+        },
+      },
+    ]);
+    const [ofOverpayment] = await t.createRefunds!(ctx, [refund('REF-4', okId(early!), '10.00')]);
+    expect(ofOverpayment).toMatchObject({
+      ok: false,
+      error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' },
+    });
+    expect(ofOverpayment!.ok ? '' : ofOverpayment!.error.message).toContain(
+      'holds EUR 30.00 unapplied in Xero (more than its invoice owed): that money was no sale',
+    );
+    expect([...sim.tenant().documents.values()].filter((d) => d.Reference === 'REF-4')).toEqual([]);
   });
 });
 

@@ -19,6 +19,8 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * applied and the rest stays the customer's, unapplied. `refunds`: the target takes refunds of
  * payments (and the harness reads them back, `Holdings.refunds`). `appliedRefunds`: a refund of money
  * its payment has applied to an invoice is booked (not only of what the payment holds unapplied).
+ * `overpaymentRefunds`: a refund of a payment that holds money unapplied (paid more than its
+ * invoice owed) is booked.
  */
 export type Feature =
   | 'creditNotes'
@@ -28,7 +30,8 @@ export type Feature =
   | 'earlyPayments'
   | 'overpayments'
   | 'refunds'
-  | 'appliedRefunds';
+  | 'appliedRefunds'
+  | 'overpaymentRefunds';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

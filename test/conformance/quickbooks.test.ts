@@ -52,7 +52,10 @@ const links = (p: Entity, type: 'Invoice' | 'CreditMemo') =>
 
 const quickbooks: TargetHarness = {
   type: 'quickbooks',
-  unsupported: {},
+  unsupported: {
+    overpaymentRefunds:
+      "QuickBooks refunds by reversing the sale (a RefundReceipt at the invoice's rates); money a payment holds beyond its invoice was no sale, so its refund is parked TARGET_REFUSED for a person to book",
+  },
   async open() {
     sim ??= await startQuickBooksSimulator({
       realms: {

@@ -60,6 +60,8 @@ interface Run {
   refunds: boolean;
   /** Whether it refunds money a payment has applied to an invoice, not only what the payment holds unapplied. */
   appliedRefunds: boolean;
+  /** Whether it refunds a payment that holds money unapplied (one that paid more than its invoice owed). */
+  overpaymentRefunds: boolean;
   /** The fault proxy between the engine and the platform (a scenario with `faults`), else null. */
   proxy: FaultProxy | null;
   /**
@@ -366,7 +368,8 @@ export const SCENARIOS: Scenario[] = [
       );
       // A refund of the group's first payment: all of it (at most the invoice's 121.00: Xero and
       // QuickBooks refund by reversing the sale, and refuse more than the invoice), or 10.00 of it.
-      // A target that refunds only what a payment holds unapplied gets 10.00 of an overpayment.
+      // A target that refunds only what a payment holds unapplied gets 10.00 of an overpayment; one
+      // that refunds only by reversing the sale, no refund of an overpayment.
       const refundOf = r.refunds
         ? fc.oneof(fc.constant(null), fc.constant('all' as const), fc.constant(1000))
         : fc.constant(null);
@@ -374,6 +377,7 @@ export const SCENARIOS: Scenario[] = [
         const first = paid[0];
         if (refund === null || first === undefined) return null;
         if (!r.appliedRefunds) return first > 12100 && refund !== 'all' ? refund : null;
+        if (!r.overpaymentRefunds && first > 12100) return null;
         return refund === 'all' ? Math.min(first, 12100) : refund;
       };
       // A credit note of 24.20 set against the invoice (where the target takes credit notes). Its
@@ -752,6 +756,8 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
     overpayments: harness.unsupported.overpayments === undefined,
     refunds: harness.unsupported.refunds === undefined,
     appliedRefunds: harness.unsupported.refunds === undefined && harness.unsupported.appliedRefunds === undefined,
+    overpaymentRefunds:
+      harness.unsupported.refunds === undefined && harness.unsupported.overpaymentRefunds === undefined,
     process: (records) =>
       w.sync.processRecords(
         pipeline,
@@ -843,6 +849,18 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   const target = await createTarget({ db: w.t.db, log: silentLog, box: testBox }, r.pipeline);
   if (feature === 'creditNotes') return !target.capabilities.creditNotes;
   if (feature === 'refunds') return !target.capabilities.refunds;
+  // A refund of a payment that paid more than its invoice owed is not booked.
+  if (feature === 'overpaymentRefunds') {
+    await r.send([customer('GAPV'), invoice('GAPV', 1), payment('GAPV', 1, 'GAPV-I1', '150.00')]);
+    await r.settle(10);
+    await r.send([refund('GAPV', 1, 'GAPV-P1', '10.00')]);
+    await r.settle(10);
+    const held = await r.platform.holdings();
+    return (
+      held.payments.some((p) => p.reference === 'GAPV-P1') &&
+      !(held.refunds ?? []).some((f) => f.reference === 'GAPV-R1')
+    );
+  }
   // A refund of money its payment applied in full to the invoice is not booked.
   if (feature === 'appliedRefunds') {
     await r.send([customer('GAPR'), invoice('GAPR', 1), payment('GAPR', 1, 'GAPR-I1', '121.00')]);

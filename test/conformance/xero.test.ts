@@ -25,7 +25,10 @@ let sim: XeroSimulator | undefined;
 
 const xero: TargetHarness = {
   type: 'xero',
-  unsupported: {},
+  unsupported: {
+    overpaymentRefunds:
+      "Xero refunds by reversing the sale (a credit note at the invoice's rates); money a payment holds beyond its invoice was no sale, so its refund is parked TARGET_REFUSED for a person to book",
+  },
   async open() {
     sim ??= await startXeroSimulator({
       oauth: APP,

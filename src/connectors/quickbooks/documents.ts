@@ -408,7 +408,19 @@ export async function createRefunds(
     const total = parseAmount(r.amount, r.currency);
     if (!total.ok)
       return { code: 'AMOUNT_INVALID', message: `amount: ${total.error.message}`, retryable: false, field: 'amount' };
-    const inv = invoices.get(invoiceOf(payments.get(d.paymentTargetId ?? '')) ?? '');
+    const pay = payments.get(d.paymentTargetId ?? '');
+    // Money the payment holds beyond its invoice (paid more than it owed, or what a credit memo
+    // settled first) was never a sale: a RefundReceipt would take tax off for it.
+    const unapplied = minorUnits(pay?.UnappliedAmt ?? 0, r.currency) ?? 0n;
+    if (unapplied > 0n) {
+      return {
+        code: 'TARGET_REFUSED',
+        message: `the refunded payment ${r.paymentExternalReference ?? d.paymentTargetId} holds ${r.currency} ${formatAmount(unapplied, r.currency)} unapplied in QuickBooks (more than its invoice owed): that money was no sale, so a RefundReceipt at the invoice's rates would take tax off it; refund the customer's credit in QuickBooks by hand`,
+        retryable: false,
+        field: 'paymentExternalReference',
+      };
+    }
+    const inv = invoices.get(invoiceOf(pay) ?? '');
     if (!inv) {
       return {
         code: 'TARGET_REFUSED',

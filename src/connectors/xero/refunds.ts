@@ -33,20 +33,27 @@ function groups<T>(list: T[], size: number): T[][] {
   return out;
 }
 
-/** The invoice each refunded payment paid: payment target id → invoice id (null when none or several). */
+/** What a refunded payment paid: the invoice (null when none or several) and what it holds unapplied. */
+interface Paid {
+  invoiceId: string | null;
+  /** An overpayment's RemainingCredit; a payment made against an invoice holds none. */
+  unapplied: unknown;
+}
+
+/** What each refunded payment paid, by payment target id. */
 async function invoicesPaid(
   x: XeroApi,
   paymentIds: string[],
   overpaymentPrefix: string,
   signal?: AbortSignal,
-): Promise<Map<string, string | null>> {
-  const out = new Map<string, string | null>();
+): Promise<Map<string, Paid>> {
+  const out = new Map<string, Paid>();
   const plain = paymentIds.filter((id) => !id.startsWith(overpaymentPrefix));
   const early = paymentIds.filter((id) => id.startsWith(overpaymentPrefix));
   for (const g of groups([...new Set(plain)], 25)) {
     const body = await x.get('/Payments', { where: guids('PaymentID', g) }, signal);
     for (const p of (body.Payments as Json[] | undefined) ?? [])
-      out.set(str(p.PaymentID), str((p.Invoice as Json | undefined)?.InvoiceID) || null);
+      out.set(str(p.PaymentID), { invoiceId: str((p.Invoice as Json | undefined)?.InvoiceID) || null, unapplied: 0 });
   }
   for (const g of groups([...new Set(early)], 25)) {
     const body = await x.get(
@@ -63,7 +70,10 @@ async function invoicesPaid(
       const applied = new Set(
         ((o.Allocations as Json[] | undefined) ?? []).map((a) => str((a.Invoice as Json | undefined)?.InvoiceID)),
       );
-      out.set(overpaymentPrefix + str(o.OverpaymentID), applied.size === 1 ? [...applied][0]! : null);
+      out.set(overpaymentPrefix + str(o.OverpaymentID), {
+        invoiceId: applied.size === 1 ? [...applied][0]! : null,
+        unapplied: o.RemainingCredit ?? 0,
+      });
     }
   }
   return out;
@@ -82,7 +92,7 @@ export async function refundLines(
     overpaymentPrefix,
     ctx.signal,
   );
-  const invoiceIds = [...new Set([...paid.values()].filter((v): v is string => v !== null))];
+  const invoiceIds = [...new Set([...paid.values()].flatMap((v) => (v.invoiceId ? [v.invoiceId] : [])))];
   const invoices = new Map<string, Json>();
   for (const g of groups(invoiceIds, 50)) {
     const body = await x.get('/Invoices', { IDs: g.join(',') }, ctx.signal);
@@ -93,14 +103,21 @@ export async function refundLines(
   );
 }
 
-function linesFor(item: TargetRefund, invoiceId: string | null | undefined, invoices: Map<string, Json>): RefundLines {
+function linesFor(item: TargetRefund, paid: Paid | undefined, invoices: Map<string, Json>): RefundLines {
   const r = item.record;
   const named = r.paymentExternalReference ?? '(none named)';
   if (!item.paymentTargetId)
     return refuse(
       `the refund names no payment this pipeline booked in Xero (${named}), so its VAT cannot be split at an invoice's rates: book it in Xero by hand`,
     );
-  const inv = invoiceId ? invoices.get(invoiceId) : undefined;
+  // Money the payment holds beyond its invoice (paid more than it owed) was never a sale: a credit
+  // note would take VAT off for it. Refunding the overpayment is for a person to book in Xero.
+  const unapplied = minorUnits(paid?.unapplied ?? 0, r.currency) ?? 0n;
+  if (unapplied > 0n)
+    return refuse(
+      `the refunded payment ${named} holds ${r.currency} ${formatAmount(unapplied, r.currency)} unapplied in Xero (more than its invoice owed): that money was no sale, so a credit note at the invoice's rates would take VAT off it; refund the overpayment in Xero by hand`,
+    );
+  const inv = paid?.invoiceId ? invoices.get(paid.invoiceId) : undefined;
   if (!inv)
     return refuse(
       `the refunded payment ${named} paid no single invoice in Xero (an early receipt not yet applied, or applied to several), so the refund cannot be split by tax rate: book it in Xero by hand`,
