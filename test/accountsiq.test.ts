@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
+import { e2eRecords, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
 import { Dec } from '../src/domain/money.ts';
@@ -294,47 +294,13 @@ describe('the AccountsIQ target, end to end', () => {
       source: { type: 'records' },
       target: target(),
     });
-    const invoice = (n: number): CanonicalRecord => ({
-      kind: 'invoice',
-      sourceId: `Q5-I${n}`,
-      externalReference: `Q5-I${n}`,
-      customerSourceId: 'Q5-C',
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: '',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-    });
-    const payment = (n: number, amount: string): CanonicalRecord => ({
-      kind: 'payment',
-      sourceId: `Q5-P${n}`,
-      externalReference: `Q5-P${n}`,
-      customerSourceId: 'Q5-C',
-      date: '2026-11-05',
-      amount,
-      currency: 'EUR',
-      invoiceExternalReference: `Q5-I${n}`,
-      description: '',
-    });
-    const refund = (n: number): CanonicalRecord => ({
-      kind: 'refund',
-      sourceId: `Q5-R${n}`,
-      externalReference: `Q5-R${n}`,
-      customerSourceId: 'Q5-C',
-      date: '2026-11-06',
-      amount: '10.00',
-      currency: 'EUR',
-      paymentExternalReference: `Q5-P${n}`,
-      description: '',
-    });
+    const q5 = e2eRecords('Q5');
+    const invoice = (n: number) => q5.invoice(n, 'C');
+    const payment = (n: number, amount: string) => q5.payment(n, 'C', amount, `Q5-I${n}`);
+    const refund = (n: number) => q5.refund(n, 'C', '10.00', `Q5-P${n}`);
     const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'AccountsIQ');
     // P1 before its invoice, and a refund of it; a refund of P2 before P2 itself.
-    await send([
-      { kind: 'customer', sourceId: 'Q5-C', name: 'Early refund customer' },
-      payment(1, '50.00'),
-      refund(1),
-      refund(2),
-    ]);
+    await send([...q5.customers(['C']), payment(1, '50.00'), refund(1), refund(2)]);
     expect(held('SalesDebitJournal').filter((x) => x.reference.startsWith('Q5-'))).toEqual([]);
     await send([invoice(1), invoice(2), payment(2, '150.00')]);
     // The timer's flushes: P1 allocated to its invoice, then the refunds that waited run again.

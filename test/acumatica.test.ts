@@ -7,7 +7,7 @@ import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
-import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
+import { e2eRecords, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
@@ -267,52 +267,16 @@ describe('the Acumatica target, end to end', () => {
       target: target(),
     });
     const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'Acumatica');
-    await send([
-      { kind: 'customer', sourceId: 'RF-C', name: 'Refund first', email: 'rf@example.org' },
-      {
-        kind: 'invoice',
-        sourceId: 'RF-I1',
-        externalReference: 'RF-I1',
-        customerSourceId: 'RF-C',
-        invoiceDate: '2026-11-02',
-        dueDate: '2026-12-02',
-        currency: 'EUR',
-        description: 'E2E',
-        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
-      },
-    ]);
+    const rf = e2eRecords('RF');
+    await send([...rf.customers(['C']), rf.invoice(1, 'C')]);
     // The provider's refund webhook overtook its payment's: 10.00 back of a payment of 150.00.
-    await send([
-      {
-        kind: 'refund',
-        sourceId: 'RF-R1',
-        externalReference: 'RF-R1',
-        customerSourceId: 'RF-C',
-        date: '2026-11-06',
-        amount: '10.00',
-        currency: 'EUR',
-        paymentExternalReference: 'RF-P1',
-        description: '',
-      },
-    ]);
+    await send([rf.refund(1, 'C', '10.00', 'RF-P1')]);
     // A Refund applied to nothing would be refused for good: it waits for the payment instead.
     expect([...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-R1')).toEqual([]);
     expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
       ['RF-R1', 'ALLOCATION_DOCUMENT_NOT_SYNCED'],
     ]);
-    await send([
-      {
-        kind: 'payment',
-        sourceId: 'RF-P1',
-        externalReference: 'RF-P1',
-        customerSourceId: 'RF-C',
-        date: '2026-11-05',
-        amount: '150.00',
-        currency: 'EUR',
-        invoiceExternalReference: 'RF-I1',
-        description: '',
-      },
-    ]);
+    await send([rf.payment(1, 'C', '150.00', 'RF-I1')]);
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
     // The payment pays the invoice's 121.00; the refund takes 10.00 of the 29.00 left on it, as in
     // the natural order.

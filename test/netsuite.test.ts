@@ -348,18 +348,8 @@ describe('NetSuite end to end', () => {
       source: { type: 'records' },
       target: settings(),
     });
-    const { customers, invoice: inv, payment } = e2eRecords('N8');
-    const refund = (n: number, amount: string, paymentRef: string): CanonicalRecord => ({
-      kind: 'refund',
-      sourceId: `N8-R${n}`,
-      externalReference: `N8-R${n}`,
-      customerSourceId: 'N8-A',
-      date: '2026-11-07',
-      amount,
-      currency: 'EUR',
-      paymentExternalReference: paymentRef,
-      description: '',
-    });
+    const { customers, invoice: inv, payment, refund: refundOf } = e2eRecords('N8');
+    const refund = (n: number, amount: string, paymentRef: string) => refundOf(n, 'A', amount, paymentRef);
     // I1 paid in full by P1, I2 paid 150.00 (29.00 of it unapplied) by P2: in the natural order.
     await importAll(pipeline, [
       ...customers(['A']),

@@ -77,9 +77,9 @@ export interface ExceptionView {
  * Parks records as exceptions. A record parked again while its exception is open updates the
  * reason and counts the attempt instead of opening a second one. A record the page held twice (a
  * webhook delivered again, a row repeated in a file) is parked once, as its first copy says (as
- * src/sync/engine/deliver.ts sends the first): one statement cannot update the same exception twice. Its copy of what the source sent is kept
- * storable: a record is often parked precisely for holding a NUL or a lone surrogate, shown as
- * U+FFFD in the copy (nothing booked is ever made of it).
+ * src/sync/engine/deliver.ts sends the first): one statement cannot update the same exception
+ * twice. Its copy of what the source sent is kept storable: a record is often parked precisely for
+ * holding a NUL or a lone surrogate, shown as U+FFFD in the copy (nothing booked is ever made of it).
  */
 export async function parkRecords(
   db: Queryable,
@@ -90,7 +90,10 @@ export async function parkRecords(
 ): Promise<void> {
   if (parked.length === 0) return;
   const first = new Map<string, ParkedRecord>();
-  for (const r of parked) if (!first.has(`${r.kind}\u0000${r.sourceId}`)) first.set(`${r.kind}\u0000${r.sourceId}`, r);
+  for (const r of parked) {
+    const key = `${r.kind}\u0000${r.sourceId}`;
+    if (!first.has(key)) first.set(key, r);
+  }
   const records = [...first.values()];
   const text = (v: string | null | undefined) => (v === undefined || v === null ? null : storable(v));
   await db.query(

@@ -131,5 +131,16 @@ export function e2eRecords(prefix = 'E2') {
       invoiceExternalReference: invoiceRef,
       description: '',
     }),
+    refund: (n: number, customer: string, amount: string, paymentRef: string | null): CanonicalRecord => ({
+      kind: 'refund',
+      sourceId: `${prefix}-R${n}`,
+      externalReference: `${prefix}-R${n}`,
+      customerSourceId: `${prefix}-${customer}`,
+      date: '2026-11-06',
+      amount,
+      currency: 'EUR',
+      paymentExternalReference: paymentRef,
+      description: '',
+    }),
   };
 }

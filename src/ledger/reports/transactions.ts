@@ -503,26 +503,23 @@ export async function listTransactions(
 
   let total: number | null = null;
   if (filter.count !== false) {
-    // With modified-since the matches are worked out whole to be counted: their bounds come along.
-    const count = await db.query<{ total: string; lo: string | null; hi: string | null }>(
-      since === undefined
-        ? `SELECT count(*) AS total, NULL AS lo, NULL AS hi FROM transactions t WHERE ${countWhere}`
-        : `SELECT count(*) AS total, min(c.id) AS lo, max(c.id) AS hi FROM (${matchingSql(countWhere)}) c`,
-      countParams,
-    );
-    let bounds = count.rows[0];
-    total = Number(bounds?.total ?? '0');
-    if (since === undefined && total > 0 && total <= BOUNDED_MATCHES && where.length > 1)
-      bounds = (
-        await db.query<{ total: string; lo: string | null; hi: string | null }>(
-          // count(*) beside them keeps min and max read from the matches: alone, each would be
-          // planned as the same walk of the primary key from its end.
-          `SELECT count(*) AS total, min(t.id) AS lo, max(t.id) AS hi FROM transactions t WHERE ${countWhere}`,
+    // Every match counted, and with `bounds` its lowest and highest id (count(*) beside them keeps
+    // min and max read from the matches: alone, each would be planned as that same walk of the
+    // primary key). With modified-since the matches are worked out whole anyway: bounds come along.
+    const tally = async (bounds: boolean) =>
+      (
+        await db.query<{ total: string; lo?: string | null; hi?: string | null }>(
+          `SELECT count(*) AS total${bounds ? ', min(c.id) AS lo, max(c.id) AS hi' : ''}
+             FROM (${since === undefined ? `SELECT t.id FROM transactions t WHERE ${countWhere}` : matchingSql(countWhere)}) c`,
           countParams,
         )
       ).rows[0];
-    if (total <= BOUNDED_MATCHES && bounds?.lo && bounds.hi) {
-      params.push(bounds.lo, bounds.hi);
+    const filtered = where.length > 1;
+    let counted = await tally(since !== undefined);
+    total = Number(counted?.total ?? '0');
+    if (counted?.lo === undefined && filtered && total > 0 && total <= BOUNDED_MATCHES) counted = await tally(true);
+    if (total <= BOUNDED_MATCHES && counted?.lo && counted.hi) {
+      params.push(counted.lo, counted.hi);
       where.push(`t.id BETWEEN $${params.length - 1} AND $${params.length}`);
     }
   }
