@@ -88,7 +88,15 @@ async function fixtures(db: Queryable, entityId: string) {
     `SELECT (SELECT max(id) FROM exceptions WHERE entity_id = $1 AND status = 'open') AS open,
             (SELECT min(id) FROM exceptions WHERE entity_id = $1 AND status = 'resolved') AS resolved`,
   );
+  // A poller's two cases: nothing posted since its last poll, and the last import's documents.
+  const since = await q<{ latest: string; after: string }>(
+    `SELECT to_char(max(created_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS latest,
+            to_char((max(created_at) + interval '1 second') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS after
+       FROM transactions WHERE entity_id = $1`,
+  );
   return {
+    latestImport: since.latest,
+    afterEverything: since.after,
     invoiceId: Number(tx.id),
     lastId: Number(tx.last),
     bigRun: run.big,
@@ -158,6 +166,14 @@ export async function dashboardProbes(db: Queryable, box: SecretBox, entityId: s
     {
       name: '/v1/transactions: type + month',
       run: () => transactions({ type: 'SI', fromDate: shift(now, -90), toDate: shift(now, -60) }),
+    },
+    {
+      name: '/v1/transactions: modified since, nothing new',
+      run: () => transactions({ modifiedSince: f.afterEverything }),
+    },
+    {
+      name: '/v1/transactions: modified since, the last import',
+      run: () => transactions({ modifiedSince: f.latestImport }),
     },
     { name: 'transactions page: newest', run: () => transactionsPage({}) },
     { name: 'transactions page: customer', run: () => transactionsPage({ customer: TYPICAL_CUSTOMER }) },

@@ -520,6 +520,7 @@ describe('transactions modified since', () => {
     ids.full = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '60.00' });
     ids.part = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '80.00' });
     ids.quiet = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '10.00' });
+    ids.both = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', dueDate: '2026-05-01', gross: '15.00' });
     t0 = (
       await t.db.query<{ at: string }>(
         `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
@@ -548,6 +549,22 @@ describe('transactions modified since', () => {
       gross: '30.00',
       relatedTransactionId: ids.part,
     });
+    // Changed twice since: amended, then credited in full; and posted, then credited in full. Each is
+    // listed once, as what happened last.
+    expect((await a.put(`/v1/transactions/${ids.both}/due-date`, { dueDate: '2026-07-31' })).status).toBe(200);
+    ids.cn4 = await postCreditNote(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-03',
+      gross: '15.00',
+      relatedTransactionId: ids.both,
+    });
+    ids.short = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-02', gross: '5.00' });
+    ids.cn5 = await postCreditNote(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-03',
+      gross: '5.00',
+      relatedTransactionId: ids.short,
+    });
     // Another entity's change in the same window.
     await createCustomer(t.db, b.entityId, { code: 'MOD' });
     ids.other = await postInvoice(t.db, b.entityId, { customer: 'MOD', date: '2026-04-02', gross: '20.00' });
@@ -563,8 +580,15 @@ describe('transactions modified since', () => {
       [ids.cn1!]: 'created',
       [ids.cn2!]: 'created',
       [ids.cn3!]: 'created',
+      [ids.both!]: 'reversed',
+      [ids.cn4!]: 'created',
+      [ids.short!]: 'reversed',
+      [ids.cn5!]: 'created',
     });
-    expect(res.body.total).toBe(6);
+    expect(res.body.total).toBe(10);
+    expect(res.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual(
+      [ids.old, ids.full, ids.both, ids.fresh, ids.cn1, ids.cn2, ids.cn3, ids.cn4, ids.short, ids.cn5],
+    );
     for (const item of res.body.items) expect(item.modifiedAt >= t0, `${item.modifiedAt} vs ${t0}`).toBe(true);
     // The invoice is reversed when its second note is posted.
     const full = res.body.items.find((i: { transactionId: number }) => i.transactionId === ids.full);
@@ -581,10 +605,27 @@ describe('transactions modified since', () => {
 
   it('combines with the other filters and pages, counting only what matches', async () => {
     const invoices = await a.get(`/v1/transactions?modifiedSince=${t0}&type=SI&pageSize=2`);
-    expect(invoices.body.total).toBe(3);
+    expect(invoices.body.total).toBe(5);
     expect(invoices.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.old, ids.full]);
     const second = await a.get(`/v1/transactions?modifiedSince=${t0}&type=SI&pageSize=2&page=2`);
-    expect(second.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.fresh]);
+    expect(second.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.both, ids.fresh]);
+    const third = await a.get(`/v1/transactions?modifiedSince=${t0}&type=SI&pageSize=2&page=3`);
+    expect(third.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([ids.short]);
+  });
+
+  it('pages newest first by cursor through posted, amended and reversed alike, each once', async () => {
+    const seen: number[] = [];
+    let after: number | null = null;
+    do {
+      const res: { status: number; body: { items: { transactionId: number }[]; nextCursor: number | null } } =
+        await a.get(`/v1/transactions?modifiedSince=${t0}&order=desc&pageSize=3${after ? `&after=${after}` : ''}`);
+      expect(res.status).toBe(200);
+      seen.push(...res.body.items.map((i) => i.transactionId));
+      after = res.body.nextCursor;
+    } while (after !== null);
+    expect(seen).toEqual(
+      [ids.old, ids.full, ids.both, ids.fresh, ids.cn1, ids.cn2, ids.cn3, ids.cn4, ids.short, ids.cn5].reverse(),
+    );
   });
 
   it('lists nothing after the last change, and refuses an instant without an offset', async () => {
