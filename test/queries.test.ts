@@ -520,7 +520,12 @@ describe('transactions modified since', () => {
     ids.full = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '60.00' });
     ids.part = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '80.00' });
     ids.quiet = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', gross: '10.00' });
-    ids.both = await postInvoice(t.db, e, { customer: 'MOD', date: '2026-04-01', dueDate: '2026-05-01', gross: '15.00' });
+    ids.both = await postInvoice(t.db, e, {
+      customer: 'MOD',
+      date: '2026-04-01',
+      dueDate: '2026-05-01',
+      gross: '15.00',
+    });
     t0 = (
       await t.db.query<{ at: string }>(
         `SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`,
@@ -586,9 +591,18 @@ describe('transactions modified since', () => {
       [ids.cn5!]: 'created',
     });
     expect(res.body.total).toBe(10);
-    expect(res.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual(
-      [ids.old, ids.full, ids.both, ids.fresh, ids.cn1, ids.cn2, ids.cn3, ids.cn4, ids.short, ids.cn5],
-    );
+    expect(res.body.items.map((i: { transactionId: number }) => i.transactionId)).toEqual([
+      ids.old,
+      ids.full,
+      ids.both,
+      ids.fresh,
+      ids.cn1,
+      ids.cn2,
+      ids.cn3,
+      ids.cn4,
+      ids.short,
+      ids.cn5,
+    ]);
     for (const item of res.body.items) expect(item.modifiedAt >= t0, `${item.modifiedAt} vs ${t0}`).toBe(true);
     // The invoice is reversed when its second note is posted.
     const full = res.body.items.find((i: { transactionId: number }) => i.transactionId === ids.full);

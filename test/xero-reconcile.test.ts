@@ -60,33 +60,48 @@ const INVOICES = [...Array(6).keys()].map((i) => ({
 }));
 const grossOf = (i: number) => new Dec(INVOICES[i]!.net).add(INVOICES[i]!.vat).toFixed(2);
 
+/** An entity whose webhook pipeline books into the simulated Xero, with a sender and a reconciliation. */
+async function shopToXero(code: string, name: string) {
+  const c = await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
+  const grant = sim.oauth!.issueGrant();
+  const pipeline = await definePipeline(t.db, code, {
+    name,
+    source: { type: 'webhook' },
+    webhookSecret: HOOK_SECRET,
+    target: {
+      type: 'xero',
+      ...APP,
+      refreshToken: grant.refreshToken,
+      tenantId: sim.tenantId,
+      baseUrl: sim.url,
+      tokenUrl: sim.tokenUrl,
+      accounts: { sales: '200', bank: '090' },
+      limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
+    },
+  });
+  let seq = 0;
+  const send = async (type: string, data: Record<string, unknown>) => {
+    const body = JSON.stringify({ id: `evt-${code}-${++seq}`, created: Math.floor(Date.now() / 1000), type, data });
+    const res = await hooks.post(`/v1/webhooks/${name}`, body, {
+      'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
+    });
+    expect(res.status).toBeLessThan(300);
+  };
+  const reconcile = async (to = '2026-11-30') => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/v1/pipelines/${name}/reconciliation?from=2026-11-01&to=${to}`,
+      headers: { authorization: `Bearer ${c.token}` },
+    });
+    expect(res.statusCode).toBe(200);
+    return res.json<Reconciliation>();
+  };
+  return { c, pipeline, send, reconcile };
+}
+
 describe('reconciling a pipeline into Xero', () => {
   it('reads back what Xero holds: an edit made in Xero, an invoice typed in by hand and its payment are exactly the differences', async () => {
-    const c = await t.entity('XR1', 'EUR', { standardTaxRate: '0.21' });
-    const grant = sim.oauth!.issueGrant();
-    const pipeline = await definePipeline(t.db, 'XR1', {
-      name: 'shop-to-xero',
-      source: { type: 'webhook' },
-      webhookSecret: HOOK_SECRET,
-      target: {
-        type: 'xero',
-        ...APP,
-        refreshToken: grant.refreshToken,
-        tenantId: sim.tenantId,
-        baseUrl: sim.url,
-        tokenUrl: sim.tokenUrl,
-        accounts: { sales: '200', bank: '090' },
-        limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-      },
-    });
-    let seq = 0;
-    const send = async (type: string, data: Record<string, unknown>) => {
-      const body = JSON.stringify({ id: `evt-${++seq}`, created: Math.floor(Date.now() / 1000), type, data });
-      const res = await hooks.post('/v1/webhooks/shop-to-xero', body, {
-        'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
-      });
-      expect(res.status).toBeLessThan(300);
-    };
+    const { pipeline, send, reconcile } = await shopToXero('XR1', 'shop-to-xero');
     for (const inv of INVOICES)
       await send('invoice.created', {
         sourceId: inv.ref,
@@ -136,15 +151,6 @@ describe('reconciling a pipeline into Xero', () => {
       'OUTPUT2',
     ]);
 
-    const reconcile = async () => {
-      const res = await app.inject({
-        method: 'GET',
-        url: '/v1/pipelines/shop-to-xero/reconciliation?from=2026-11-01&to=2026-11-30',
-        headers: { authorization: `Bearer ${c.token}` },
-      });
-      expect(res.statusCode).toBe(200);
-      return res.json<Reconciliation>();
-    };
     const callsBefore = sim.stats.calls;
     const clean = await reconcile();
     expect(clean.mismatches).toEqual([]);
@@ -161,9 +167,10 @@ describe('reconciling a pipeline into Xero', () => {
       [ids[1]!]: ['169.40', true],
       [ids[2]!]: ['326.70', true],
     });
-    // A handful of list reads, not one per document or per customer.
+    // A handful of list reads, not one per document or per customer (one of them for the refunds'
+    // cash out of an overpayment, under their references: none here).
     const readCalls = sim.stats.calls - callsBefore;
-    expect(readCalls).toBeLessThanOrEqual(14);
+    expect(readCalls).toBeLessThanOrEqual(15);
 
     // In Xero: SO-2's line raised by 10.00 (its VAT left as it was), an invoice typed in by hand for
     // cust-1 on the 15th, and 20.00 of it paid on the 20th.
@@ -244,13 +251,59 @@ describe('reconciling a pipeline into Xero', () => {
     ]);
     expect(after.days.filter((d) => d.matched)).toHaveLength(clean.days.length - 1);
     // As at a day before the hand-typed invoice, its customer's balance agrees again.
-    const early = await app.inject({
-      method: 'GET',
-      url: '/v1/pipelines/shop-to-xero/reconciliation?from=2026-11-01&to=2026-11-14',
-      headers: { authorization: `Bearer ${c.token}` },
-    });
-    const earlyBalances = early.json<Reconciliation>().openBalances;
+    const earlyBalances = (await reconcile('2026-11-14')).openBalances;
     expect(earlyBalances.find((b) => b.customerCode === ids[1])).toMatchObject({ target: '169.40', matched: true });
+    expect(sim.stats.specViolations).toEqual([]);
+  }, 60_000);
+
+  it('a refund of a receipt that paid too much counts what left the overpayment: the balances agree', async () => {
+    const { pipeline, send, reconcile } = await shopToXero('XR2', 'shop-to-xero-2');
+    await send('invoice.created', {
+      sourceId: 'OV-1',
+      externalReference: 'OV-1',
+      customerSourceId: 'over-1',
+      customer: { sourceId: 'over-1', name: 'Over One', email: 'over-1@example.org' },
+      invoiceDate: '2026-11-02',
+      dueDate: '2026-12-31',
+      currency: 'EUR',
+      lines: [{ description: 'Compressor', netAmount: '100.00', vatAmount: '21.00', vatRate: '0.21' }],
+    });
+    // 150.00 for 121.00: an overpayment allocated 121.00, 29.00 left; 40.00 refunded, 29.00 of it
+    // out of the overpayment and 11.00 by a credit note refunded in cash.
+    await send('payment.received', {
+      sourceId: 'ov-pay-1',
+      externalReference: 'OV-PAY-1',
+      customerSourceId: 'over-1',
+      date: '2026-11-10',
+      amount: '150.00',
+      currency: 'EUR',
+      invoiceExternalReference: 'OV-1',
+    });
+    await send('refund.created', {
+      sourceId: 'ov-ref-1',
+      externalReference: 'OV-RF-1',
+      customerSourceId: 'over-1',
+      date: '2026-11-12',
+      amount: '40.00',
+      currency: 'EUR',
+      paymentExternalReference: 'OV-PAY-1',
+    });
+    await drainTarget(t.db, sync, pipeline, 'Xero');
+    const { rows: open } = await t.db.query(`SELECT source_id, message FROM exceptions WHERE pipeline_id = $1`, [
+      pipeline.id,
+    ]);
+    expect(open).toEqual([]);
+    const tenant = sim.tenant();
+    const refunded = [...tenant.payments.values()].filter((p) => p.Reference === 'OV-RF-1');
+    expect(refunded.map((p) => [p.PaymentType, p.Amount.toFixed(2)]).sort()).toEqual([
+      ['ARCREDITPAYMENT', '11.00'],
+      ['AROVERPAYMENTPAYMENT', '29.00'],
+    ]);
+    // The source says 121.00 - 150.00 = -29.00, and the refund put back what it took out of the
+    // overpayment (29.00; the credit note refunded in full adds nothing): 0.00, as Xero holds.
+    const report = await reconcile();
+    expect(report.mismatches).toEqual([]);
+    expect(report.openBalances.map((b) => [b.source, b.target, b.matched])).toEqual([['0.00', '0.00', true]]);
     expect(sim.stats.specViolations).toEqual([]);
   }, 60_000);
 });

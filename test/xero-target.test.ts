@@ -389,15 +389,132 @@ describe('Xero target: payments and refunds', () => {
         },
       },
     ]);
-    const [ofOverpayment] = await t.createRefunds!(ctx, [refund('REF-4', okId(early!), '10.00')]);
-    expect(ofOverpayment).toMatchObject({
-      ok: false,
-      error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' },
-    });
-    expect(ofOverpayment!.ok ? '' : ofOverpayment!.error.message).toContain(
-      'holds EUR 30.00 unapplied in Xero (more than its invoice owed): that money was no sale',
-    );
+    // It is refunded in cash out of the overpayment, with no credit note; more than it holds needs an
+    // invoice whose rates to reverse, which an overpayment applied to none has not: refused, nothing written.
+    const [ofOverpayment, beyond] = await t.createRefunds!(ctx, [
+      refund('REF-4', okId(early!), '10.00'),
+      refund('REF-5', okId(early!), '25.00'),
+    ]);
+    const cashOut = (ref: string) =>
+      [...sim.tenant().payments.values()]
+        .filter((p) => p.Reference === ref && p.PaymentType === 'AROVERPAYMENTPAYMENT')
+        .map((p) => p.Amount.toFixed(2));
+    expect(cashOut('REF-4')).toEqual(['10.00']);
     expect([...sim.tenant().documents.values()].filter((d) => d.Reference === 'REF-4')).toEqual([]);
+    expect(beyond).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
+    expect(beyond!.ok ? '' : beyond!.error.message).toContain('paid no single invoice in Xero');
+    expect(cashOut('REF-5')).toEqual([]);
+    expect((await t.documents!(ctx, [okId(ofOverpayment!)])).get(okId(ofOverpayment!))).toMatchObject({
+      kind: 'refund',
+      gross: 1000n,
+      customerTargetId: c.id,
+      externalReference: 'REF-4',
+    });
+  });
+
+  it('a refund of a receipt that paid more than its invoice comes out of the overpayment first, the rest by a credit note; cut between, it is completed once', async () => {
+    const t = target();
+    const c = await customer(t);
+    const [inv] = await t.createInvoices(ctx, [
+      invoice(c.id, 'INV-OVR-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    // 150.00 for an invoice of 121.00: an overpayment, allocated to the invoice for what it owes.
+    const [early] = await t.createPayments!(ctx, [
+      {
+        sourceId: 'PAY-OVR-1',
+        customerTargetId: c.id,
+        invoiceTargetId: null,
+        bankAccountCode: 'BANK',
+        idempotencyKey: 'll-PAY-OVR-1',
+        record: {
+          kind: 'payment',
+          sourceId: 'PAY-OVR-1',
+          externalReference: 'PAY-OVR-1',
+          customerSourceId: 'x',
+          date: '2026-11-05',
+          amount: '150.00',
+          currency: 'EUR',
+          description: '',
+        },
+      },
+    ]);
+    const overpayment = okId(early!);
+    okId(
+      (
+        await t.applyEarlyPayments!(ctx, [
+          {
+            paymentSourceId: 'PAY-OVR-1',
+            paymentTargetId: overpayment,
+            paymentReference: 'PAY-OVR-1',
+            customerTargetId: c.id,
+            invoiceTargetId: okId(inv!),
+            invoiceReference: 'INV-OVR-1',
+            currency: 'EUR',
+          },
+        ])
+      )[0]!,
+    );
+    const held = () => sim.tenant().overpayments.get(overpayment.slice('OP:'.length))!;
+    expect(held().Total.sub(held().Allocated).toFixed(2)).toBe('29.00');
+    const refund = (ref: string, value: string) => ({
+      sourceId: ref,
+      customerTargetId: c.id,
+      paymentTargetId: overpayment,
+      bankAccountCode: 'BANK',
+      idempotencyKey: `ll-${ref}`,
+      record: {
+        kind: 'refund' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'x',
+        paymentExternalReference: 'PAY-OVR-1',
+        date: '2026-11-06',
+        amount: value,
+        currency: 'EUR',
+        description: '',
+      },
+    });
+    const cashOut = (ref: string) =>
+      [...sim.tenant().payments.values()]
+        .filter((p) => p.Reference === ref && p.PaymentType === 'AROVERPAYMENTPAYMENT')
+        .map((p) => p.Amount.toFixed(2));
+    const notes = (ref: string) => [...sim.tenant().documents.values()].filter((d) => d.Reference === ref);
+
+    // 10.00: what the overpayment holds covers it. No credit note, no VAT taken off.
+    const [small] = await t.createRefunds!(ctx, [refund('REF-OVR-1', '10.00')]);
+    expect(cashOut('REF-OVR-1')).toEqual(['10.00']);
+    expect(notes('REF-OVR-1')).toEqual([]);
+    expect(held().Total.sub(held().Allocated).toFixed(2)).toBe('19.00');
+
+    // 50.00: 19.00 out of the overpayment, then the credit note for the other 31.00 fails every attempt.
+    sim.control.failNext(500, 5, 'PUT /CreditNotes');
+    await expect(t.createRefunds!(ctx, [refund('REF-OVR-2', '50.00')])).rejects.toBeInstanceOf(ConnectorError);
+    expect(cashOut('REF-OVR-2')).toEqual(['19.00']);
+    expect(await t.findByReference(ctx, 'refund', 'REF-OVR-2')).toBeNull();
+    // Sent again: the 19.00 is not refunded twice; 31.00 of the sale is reversed at the invoice's 21%.
+    const [big] = await t.createRefunds!(ctx, [refund('REF-OVR-2', '50.00')]);
+    expect(cashOut('REF-OVR-2')).toEqual(['19.00']);
+    expect(notes('REF-OVR-2')).toHaveLength(1);
+    const note = notes('REF-OVR-2')[0]!;
+    expect(note.Lines.map((l) => [l.TaxType, l.LineAmount.toFixed(2), l.TaxAmount.toFixed(2)])).toEqual([
+      ['OUTPUT2', '25.62', '5.38'],
+    ]);
+    expect(sim.tenant().due(note).isZero()).toBe(true);
+    expect(okId(big!)).toBe(note.id);
+    // And again: both parts found, nothing written.
+    const writes = sim.tenant().payments.size;
+    const again = await t.createRefunds!(ctx, [refund('REF-OVR-1', '10.00'), refund('REF-OVR-2', '50.00')]);
+    expect(again.map((r) => [okId(r), (r as { outcome?: string }).outcome])).toEqual([
+      [okId(small!), 'linked'],
+      [note.id, 'linked'],
+    ]);
+    expect(sim.tenant().payments.size).toBe(writes);
+    expect(cashOut('REF-OVR-1')).toEqual(['10.00']);
+    // Reconciliation: each adds to the customer's balance what left the overpayment (the credit
+    // note refunded in full adds nothing of its own).
+    const docs = await t.documents!(ctx, [okId(small!), note.id]);
+    expect(docs.get(okId(small!))).toMatchObject({ kind: 'refund', gross: 1000n });
+    expect(docs.get(note.id)).toMatchObject({ kind: 'refund', gross: 3100n, balanceEffect: 1900n });
   });
 });
 

@@ -357,7 +357,7 @@ export async function reconcile(
       date: to,
       sourceAmount: b.source,
       targetAmount: b.target,
-      message: `Customer ${b.customerCode} owes ${b.target} ${b.currency} in the ledger; the source says ${b.source}`,
+      message: `Customer ${b.customerCode} owes ${b.target} ${b.currency} in ${target.type === 'ledger' ? 'the ledger' : 'the target'}; the source says ${b.source}`,
     });
   }
 

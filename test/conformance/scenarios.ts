@@ -474,8 +474,9 @@ export const SCENARIOS: Scenario[] = [
             };
             const expected = await books(natural, `${run}N`);
             expect(expected.exceptions).toEqual([]);
-            // Every refund booked, once, in the natural order: the property compares books that hold them.
-            expect(expected.refunds.map((f) => f[0])).toEqual(
+            // Every refund booked in the natural order: the property compares books that hold them. (One
+            // refund may be held as two documents: Xero's cash out of an overpayment and a credit note for the rest.)
+            expect([...new Set(expected.refunds.map((f) => f[0]))]).toEqual(
               n.refunds.map((f) => f.externalReference.slice(`${run}N`.length)).sort(),
             );
             // Every credit note too (Xero holds a refund as a credit note as well: those are the refunds').

@@ -25,10 +25,7 @@ let sim: XeroSimulator | undefined;
 
 const xero: TargetHarness = {
   type: 'xero',
-  unsupported: {
-    overpaymentRefunds:
-      "Xero refunds by reversing the sale (a credit note at the invoice's rates); money a payment holds beyond its invoice was no sale, so its refund is parked TARGET_REFUSED for a person to book",
-  },
+  unsupported: {},
   async open() {
     sim ??= await startXeroSimulator({
       oauth: APP,
@@ -81,10 +78,19 @@ const xero: TargetHarness = {
           amount: money(o.Total.toFixed(2)),
           appliedTo: o.Allocations.map((a) => ({ invoiceId: a.invoiceId, amount: money(a.Amount.toFixed(2)) })),
         }));
-        // A refund is a credit note at the refunded invoice's rates and a cash refund on it, set against no payment.
+        // A refund is a cash refund out of what the receipt's overpayment holds unapplied (set against
+        // it), then, for the rest, a credit note at the refunded invoice's rates and a cash refund on it.
         const refunds = [...tenant.payments.values()]
-          .filter((p) => p.Status === 'AUTHORISED' && p.documentType === 'ACCRECCREDIT')
+          .filter((p) => p.Status === 'AUTHORISED' && p.documentType !== 'ACCREC')
           .map((p) => {
+            if (p.documentType === 'OVERPAYMENT')
+              return {
+                id: p.PaymentID,
+                reference: p.Reference,
+                customerId: tenant.overpayments.get(p.documentId)!.ContactID,
+                amount: money(p.Amount.toFixed(2)),
+                paymentId: `OP:${p.documentId}`,
+              };
             const note = tenant.documents.get(p.documentId)!;
             return {
               id: note.id,

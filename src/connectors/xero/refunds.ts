@@ -5,18 +5,34 @@ import { type Json, type XeroApi, str } from './api.ts';
 import { amount, minorUnits } from './map.ts';
 
 /*
- * The lines of a refund's credit note (docs/connectors/xero.md, "Refunds"): those of the invoice
- * the refunded payment paid, each scaled to the refunded share with src/domain/refund-split.ts
- * (the VAT total rounded once, the rounding on the line with the most VAT; the nets' rounding on
- * the last line), so that the credit note reverses the sale at the invoice's own tax rates,
- * accounts and tracking, and its total is the refund to the cent. The invoice is found through the
- * refunded payment: a receipt against it, or an early receipt (overpayment) applied to exactly one
- * invoice. When there is no such invoice the rates cannot be known and the refund is refused, as
- * the QuickBooks target refuses it; it is never booked at a rate that was guessed.
+ * How a refund is booked in Xero (docs/connectors/xero.md, "Refunds"). Money the refunded receipt
+ * holds unapplied (an overpayment's RemainingCredit: it paid more than its invoice owed) was never
+ * a sale: it is refunded first, in cash out of the overpayment (`PUT /Payments` with
+ * `Overpayment.OverpaymentID`, Xero's "refund of an overpayment"). What is left reverses the sale: a
+ * credit note of the invoice the receipt paid, each line scaled to the refunded share with
+ * src/domain/refund-split.ts (the VAT total rounded once, the rounding on the line with the most
+ * VAT; the nets' rounding on the last line), at the invoice's own tax rates, accounts and tracking,
+ * refunded in cash. The invoice is found through the refunded payment: a receipt against it, or an
+ * early receipt (overpayment) applied to exactly one invoice. When there is no such invoice the
+ * rates cannot be known and that part is refused, as the QuickBooks target refuses it; it is never
+ * booked at a rate that was guessed.
  */
 
-/** The credit note's lines, or why they cannot be known. */
-export type RefundLines = { lineAmountTypes: 'Exclusive' | 'NoTax'; lines: Json[] } | ItemError;
+/** A credit note's lines. */
+export interface NoteLines {
+  lineAmountTypes: 'Exclusive' | 'NoTax';
+  lines: Json[];
+}
+
+/** How one refund is booked, or why it cannot be. */
+export type RefundPlan =
+  | {
+      /** Cash out of the overpayment now (minor units), or null. */
+      fromOverpayment: { overpaymentId: string; amount: bigint } | null;
+      /** The credit note for the rest, or null when the overpayment covers it. */
+      note: NoteLines | null;
+    }
+  | ItemError;
 
 const refuse = (message: string, field = 'paymentExternalReference'): ItemError => ({
   code: 'TARGET_REFUSED',
@@ -36,7 +52,10 @@ function groups<T>(list: T[], size: number): T[][] {
 /** What a refunded payment paid: the invoice (null when none or several) and what it holds unapplied. */
 interface Paid {
   invoiceId: string | null;
-  /** An overpayment's RemainingCredit; a payment made against an invoice holds none. */
+  /** The overpayment's id, when the receipt is one (an early receipt, or one that paid too much). */
+  overpaymentId: string | null;
+  /** The overpayment's currency and RemainingCredit; a payment made against an invoice holds none. */
+  currency: string | null;
   unapplied: unknown;
 }
 
@@ -53,7 +72,12 @@ async function invoicesPaid(
   for (const g of groups([...new Set(plain)], 25)) {
     const body = await x.get('/Payments', { where: guids('PaymentID', g) }, signal);
     for (const p of (body.Payments as Json[] | undefined) ?? [])
-      out.set(str(p.PaymentID), { invoiceId: str((p.Invoice as Json | undefined)?.InvoiceID) || null, unapplied: 0 });
+      out.set(str(p.PaymentID), {
+        invoiceId: str((p.Invoice as Json | undefined)?.InvoiceID) || null,
+        overpaymentId: null,
+        currency: null,
+        unapplied: 0,
+      });
   }
   for (const g of groups([...new Set(early)], 25)) {
     const body = await x.get(
@@ -72,6 +96,8 @@ async function invoicesPaid(
       );
       out.set(overpaymentPrefix + str(o.OverpaymentID), {
         invoiceId: applied.size === 1 ? [...applied][0]! : null,
+        overpaymentId: str(o.OverpaymentID),
+        currency: str(o.CurrencyCode),
         unapplied: o.RemainingCredit ?? 0,
       });
     }
@@ -79,53 +105,111 @@ async function invoicesPaid(
   return out;
 }
 
-/** Each refund's credit-note lines at the rates of the invoice its payment paid, in the order given. */
-export async function refundLines(
+/**
+ * How each refund is to be booked, in the order given. `refunded` is what earlier attempts already
+ * refunded in cash out of the refund's overpayment (found by its reference), which is not refunded
+ * again: a refund cut after that write goes on with the rest.
+ */
+export async function planRefunds(
   x: XeroApi,
   ctx: TargetCallContext,
   items: TargetRefund[],
   overpaymentPrefix: string,
-): Promise<RefundLines[]> {
+  refunded: (item: TargetRefund) => bigint,
+): Promise<RefundPlan[]> {
   const paid = await invoicesPaid(
     x,
     items.flatMap((i) => (i.paymentTargetId ? [i.paymentTargetId] : [])),
     overpaymentPrefix,
     ctx.signal,
   );
-  const invoiceIds = [...new Set([...paid.values()].flatMap((v) => (v.invoiceId ? [v.invoiceId] : [])))];
+  // The invoices the payments paid, whose rates a refund beyond an overpayment's rest reverses.
+  const invoiceIds = [...new Set([...paid.values()].flatMap((p) => (p.invoiceId ? [p.invoiceId] : [])))];
   const invoices = new Map<string, Json>();
   for (const g of groups(invoiceIds, 50)) {
     const body = await x.get('/Invoices', { IDs: g.join(',') }, ctx.signal);
     for (const d of (body.Invoices as Json[] | undefined) ?? []) invoices.set(str(d.InvoiceID), d);
   }
-  return items.map((item) =>
-    linesFor(item, item.paymentTargetId ? paid.get(item.paymentTargetId) : undefined, invoices),
-  );
+  // Refunds of one overpayment in the same batch share what it holds, in the order given; one
+  // refused takes none of it.
+  const holds = new Map<string, bigint>();
+  return items.map((item): RefundPlan => {
+    const p = item.paymentTargetId ? paid.get(item.paymentTargetId) : undefined;
+    const over = p?.overpaymentId ?? '';
+    const unapplied = holds.get(over) ?? minorUnits(p?.unapplied ?? 0, item.record.currency) ?? 0n;
+    const plan = cashFirst(item, p, refunded(item), unapplied);
+    if ('error' in plan) return plan.error;
+    let note: NoteLines | null = null;
+    if (plan.rest > 0n) {
+      const lines = linesFor(item, p, invoices, plan.rest);
+      if ('code' in lines) {
+        const already = refunded(item);
+        return already > 0n
+          ? {
+              ...lines,
+              message: `${lines.message} (${item.record.currency} ${formatAmount(already, item.record.currency)} of it is already refunded from the overpayment)`,
+            }
+          : lines;
+      }
+      note = lines;
+    }
+    holds.set(over, unapplied - (plan.fromOverpayment?.amount ?? 0n));
+    return { fromOverpayment: plan.fromOverpayment, note };
+  });
 }
 
-function linesFor(item: TargetRefund, paid: Paid | undefined, invoices: Map<string, Json>): RefundLines {
+/** The refund split: first out of what the overpayment holds unapplied, the rest by a credit note. */
+function cashFirst(
+  item: TargetRefund,
+  paid: Paid | undefined,
+  already: bigint,
+  unapplied: bigint,
+): { fromOverpayment: { overpaymentId: string; amount: bigint } | null; rest: bigint } | { error: ItemError } {
   const r = item.record;
   const named = r.paymentExternalReference ?? '(none named)';
   if (!item.paymentTargetId)
-    return refuse(
-      `the refund names no payment this pipeline booked in Xero (${named}), so its VAT cannot be split at an invoice's rates: book it in Xero by hand`,
-    );
-  // Money the payment holds beyond its invoice (paid more than it owed) was never a sale: a credit
-  // note would take VAT off for it. Refunding the overpayment is for a person to book in Xero.
-  const unapplied = minorUnits(paid?.unapplied ?? 0, r.currency) ?? 0n;
-  if (unapplied > 0n)
-    return refuse(
-      `the refunded payment ${named} holds ${r.currency} ${formatAmount(unapplied, r.currency)} unapplied in Xero (more than its invoice owed): that money was no sale, so a credit note at the invoice's rates would take VAT off it; refund the overpayment in Xero by hand`,
-    );
+    return {
+      error: refuse(
+        `the refund names no payment this pipeline booked in Xero (${named}), so its VAT cannot be split at an invoice's rates: book it in Xero by hand`,
+      ),
+    };
+  const amount = parseAmount(r.amount, r.currency);
+  if (!amount.ok)
+    return {
+      error: { code: 'AMOUNT_INVALID', message: `amount: ${amount.error.message}`, retryable: false, field: 'amount' },
+    };
+  const left = amount.value - already;
+  if (left <= 0n) return { fromOverpayment: null, rest: 0n };
+  if (!paid?.overpaymentId) return { fromOverpayment: null, rest: left };
+  if (paid.currency !== r.currency)
+    return {
+      error: refuse(
+        `the refund is in ${r.currency}; the payment ${named} it refunds is in ${paid.currency}`,
+        'currency',
+      ),
+    };
+  const cash = left < unapplied ? left : unapplied;
+  return {
+    fromOverpayment: cash > 0n ? { overpaymentId: paid.overpaymentId, amount: cash } : null,
+    rest: left - cash,
+  };
+}
+
+/** The credit note reversing `refund` (minor units) of the sale, at the rates of the invoice the payment paid. */
+function linesFor(
+  item: TargetRefund,
+  paid: Paid | undefined,
+  invoices: Map<string, Json>,
+  refund: bigint,
+): NoteLines | ItemError {
+  const r = item.record;
+  const named = r.paymentExternalReference ?? '(none named)';
   const inv = paid?.invoiceId ? invoices.get(paid.invoiceId) : undefined;
   if (!inv)
     return refuse(
       `the refunded payment ${named} paid no single invoice in Xero (an early receipt not yet applied, or applied to several), so the refund cannot be split by tax rate: book it in Xero by hand`,
     );
   const number = str(inv.InvoiceNumber);
-  const refund = parseAmount(r.amount, r.currency);
-  if (!refund.ok)
-    return { code: 'AMOUNT_INVALID', message: `amount: ${refund.error.message}`, retryable: false, field: 'amount' };
   if (str(inv.CurrencyCode) !== r.currency)
     return refuse(
       `the refund is in ${r.currency}; invoice ${number} it refunds is in ${str(inv.CurrencyCode)}`,
@@ -140,10 +224,10 @@ function linesFor(item: TargetRefund, paid: Paid | undefined, invoices: Map<stri
     return { net: types === 'Inclusive' ? lineAmount - tax : lineAmount, tax };
   });
   const gross = minorUnits(inv.Total, r.currency) ?? 0n;
-  const split = splitRefund(refund.value, lines, gross);
+  const split = splitRefund(refund, lines, gross);
   if (!split)
     return refuse(
-      `the refund of ${r.currency} ${r.amount} is more than invoice ${number} (${r.currency} ${formatAmount(gross, r.currency)}) or that invoice has no lines`,
+      `the refund of ${r.currency} ${formatAmount(refund, r.currency)}${paid?.overpaymentId ? ' beyond what the overpayment holds unapplied' : ''} is more than invoice ${number} (${r.currency} ${formatAmount(gross, r.currency)}) or that invoice has no lines`,
       'amount',
     );
   const money = (v: bigint) => amount(formatAmount(v, r.currency));

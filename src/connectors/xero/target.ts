@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { stringify } from 'lossless-json';
-import { Dec } from '../../domain/money.ts';
+import { Dec, formatAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
@@ -22,7 +22,7 @@ import {
 } from '../../sync/target.ts';
 import { type ElementResult, type Json, OVERPAYMENT, XeroApi, batchIdempotencyKey, lit, refused, str } from './api.ts';
 import { openBalances, unlinkedDocuments } from './reads.ts';
-import { refundBalanceEffect, refundLines } from './refunds.ts';
+import { planRefunds, refundBalanceEffect } from './refunds.ts';
 import {
   type OrgSettings,
   amount,
@@ -457,40 +457,96 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   }
 
   /**
-   * A refund: a credit note (ACCRECCREDIT, approved) for the amount, then a cash refund payment on
-   * it. A credit note found by its reference from an earlier attempt is reused, so a refund cut
-   * between the two writes is completed, not doubled.
+   * A refund: first, in cash out of what its receipt holds unapplied (an overpayment's rest, never
+   * a sale); then, for what is left, a credit note (ACCRECCREDIT, approved) at the rates of the
+   * invoice the receipt paid and a cash refund on it (src/connectors/xero/refunds.ts). Each write
+   * is found again by the refund's reference before it is made: the overpayment's refunds (never
+   * refunded twice) and the credit note (reused), so a refund cut between writes is completed, not
+   * doubled. Its target id is the credit note's, or the overpayment refund's when that was all.
    */
   async function createRefunds(ctx: TargetCallContext, items: TargetRefund[]): Promise<ItemResult[]> {
     const o2 = await org(ctx.signal);
     const results: ItemResult[] = new Array<ItemResult>(items.length);
+    const references = items.map((i) => i.record.externalReference);
     const earlier = new Map<string, Json>();
     for (const c of await findBy(
       '/CreditNotes',
       'CreditNotes',
       'Reference',
-      items.map((i) => i.record.externalReference),
+      references,
       'Status!="DELETED" AND Status!="VOIDED"',
       ctx.signal,
     ))
       earlier.set(str(c.Reference), c);
+    // What earlier attempts refunded out of each refund's overpayment.
+    const cashed = new Map<string, { ids: string[]; amount: bigint }>();
+    for (const p of await findBy(
+      '/Payments',
+      'Payments',
+      'Reference',
+      references,
+      'PaymentType=="AROVERPAYMENTPAYMENT" AND Status!="DELETED"',
+      ctx.signal,
+    )) {
+      const key = `${str(p.Reference)}\u0000${OVERPAYMENT}${str((p.Overpayment as Json | undefined)?.OverpaymentID)}`;
+      const had = cashed.get(key) ?? { ids: [], amount: 0n };
+      const currency = str((p.Overpayment as Json | undefined)?.CurrencyCode);
+      cashed.set(key, {
+        ids: [...had.ids, str(p.PaymentID)],
+        amount: had.amount + (minorUnits(p.Amount, currency) ?? 0n),
+      });
+    }
+    const cashedFor = (item: TargetRefund) =>
+      cashed.get(`${item.record.externalReference}\u0000${item.paymentTargetId}`);
     const notes: { el: Json; itemKey: string; n: number }[] = [];
     const credit = new Map<number, Json>();
     const fresh = items.flatMap((item, n) => (earlier.has(item.record.externalReference) ? [] : [n]));
-    // The sale reversed at the rates of the invoice the refunded payment paid (src/connectors/xero/refunds.ts).
-    const split = await refundLines(
+    const plans = await planRefunds(
       await api(),
       ctx,
       fresh.map((n) => items[n]!),
       OVERPAYMENT,
+      (item) => cashedFor(item)?.amount ?? 0n,
     );
-    const linesOf = new Map(fresh.map((n, k) => [n, split[k]!]));
+    const planOf = new Map(fresh.map((n, k) => [n, plans[k]!]));
+    const toCash: { el: Json; itemKey: string; n: number }[] = [];
     items.forEach((item, n) => {
-      const r = item.record;
-      const found = earlier.get(r.externalReference);
+      const found = earlier.get(item.record.externalReference);
       if (found) return void credit.set(n, found);
-      const lines = linesOf.get(n)!;
-      if ('code' in lines) return void (results[n] = failed(lines));
+      const plan = planOf.get(n)!;
+      if ('code' in plan) return void (results[n] = failed(plan));
+      if (plan.fromOverpayment) {
+        const bank = bankAccountFor(item.bankAccountCode, o2, settings);
+        if (typeof bank !== 'string') return void (results[n] = failed(bank));
+        toCash.push({
+          el: {
+            Overpayment: { OverpaymentID: plan.fromOverpayment.overpaymentId },
+            Account: { Code: bank },
+            Date: item.record.date,
+            Amount: amount(formatAmount(plan.fromOverpayment.amount, item.record.currency)),
+            Reference: item.record.externalReference,
+          },
+          itemKey: `${item.idempotencyKey}:overpayment`,
+          n,
+        });
+      } else if (!plan.note) {
+        // Refunded in full out of the overpayment by an earlier attempt.
+        const id = cashedFor(item)?.ids[0];
+        results[n] = id
+          ? ok(id, { outcome: 'linked' })
+          : failed({ code: 'AMOUNT_INVALID', message: 'amount: nothing to refund', retryable: false, field: 'amount' });
+      }
+    });
+    (await writeAll(ctx, 'PUT', '/Payments', 'Payments', toCash, 'refund-overpayment')).forEach((a, i) => {
+      const r = toCash[i]!;
+      const plan = planOf.get(r.n)!;
+      if (!a.ok) results[r.n] = failed(refused(a.messages));
+      else if (!('code' in plan) && !plan.note) results[r.n] = ok(str(a.saved.PaymentID), { outcome: 'created' });
+    });
+    items.forEach((item, n) => {
+      const plan = planOf.get(n);
+      if (!plan || 'code' in plan || !plan.note || results[n]) return;
+      const r = item.record;
       notes.push({
         el: {
           Type: 'ACCRECCREDIT',
@@ -498,9 +554,9 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           Date: r.date,
           Reference: r.externalReference,
           Status: 'AUTHORISED',
-          LineAmountTypes: lines.lineAmountTypes,
+          LineAmountTypes: plan.note.lineAmountTypes,
           CurrencyCode: r.currency,
-          LineItems: lines.lines,
+          LineItems: plan.note.lines,
         },
         itemKey: item.idempotencyKey,
         n,
@@ -608,7 +664,9 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         return credits.creditNoteFound(c);
       }
       case 'refund': {
-        // Done only once refunded in full: a credit note still holding credit is completed by the next attempt.
+        // Done only once refunded in full: a credit note still holding credit is completed by the next
+        // attempt. A refund out of an overpayment alone is not found here: the next attempt reads what
+        // it refunded from the overpayment and finishes it, or links it when that was all.
         const [c] = await findBy('/CreditNotes', 'CreditNotes', 'Reference', [reference], live, ctx.signal);
         if (!c) return null;
         const left =
@@ -708,8 +766,10 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       for (const part of chunk(rest, 25)) {
         const body = await x.get('/Payments', { where: guids('PaymentID', part) }, ctx.signal);
         for (const p of (body.Payments as Json[] | undefined) ?? []) {
-          const doc = (p.Invoice ?? p.CreditNote) as Json | undefined;
-          put(str(p.PaymentID), 'payment', p, {
+          // A refund that was all out of an overpayment's rest is that cash refund: it adds its amount.
+          const refund = p.PaymentType === 'AROVERPAYMENTPAYMENT';
+          const doc = (p.Invoice ?? p.CreditNote ?? p.Overpayment) as Json | undefined;
+          put(str(p.PaymentID), refund ? 'refund' : 'payment', p, {
             number: str(p.Reference),
             contact: contactOf(doc),
             gross: p.Amount,
@@ -733,6 +793,22 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           const doc = out.get(str(c.CreditNoteID));
           if (doc) doc.balanceEffect = refundBalanceEffect(c, doc.currency);
         }
+      }
+      // A refund that began out of an overpayment's rest: that cash refund, under the same reference, adds its amount.
+      const notes = [...out.values()].filter((d) => d.kind === 'refund' && d.balanceEffect !== undefined);
+      for (const p of await findBy(
+        '/Payments',
+        'Payments',
+        'Reference',
+        notes.map((d) => d.externalReference),
+        'PaymentType=="AROVERPAYMENTPAYMENT" AND Status!="DELETED"',
+        ctx.signal,
+      )) {
+        const over = p.Overpayment as Json | undefined;
+        const doc = notes.find(
+          (d) => d.externalReference === str(p.Reference) && d.customerTargetId === str(contactOf(over)),
+        );
+        if (doc) doc.balanceEffect = (doc.balanceEffect ?? 0n) + (minorUnits(p.Amount, doc.currency) ?? 0n);
       }
       const early = targetIds.filter((id) => id.startsWith(OVERPAYMENT));
       for (const part of chunk(early, 25)) {
