@@ -36,6 +36,8 @@ const businessCentral: TargetHarness = {
   unsupported: {
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
+    paymentAllocations:
+      "Business Central's API applies a payment only when it is entered against its invoice (appliesToInvoiceId): an allocation of a payment taken on account is refused, naming the invoice to send it with",
   },
   async open() {
     sim ??= await startBusinessCentralSimulator({ client: CLIENT, seed: 23, dropAfterCommitRate: 0.1 });

@@ -33,6 +33,8 @@ const freshbooks: TargetHarness = {
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:
       "a FreshBooks payment belongs wholly to its invoice: what it pays above the invoice's amount FreshBooks keeps as the client's credit on that invoice",
+    paymentAllocations:
+      'a FreshBooks payment is always the payment of one invoice: a payment naming no invoice is parked (TARGET_CAPABILITY_MISSING), and so waits its allocation',
   },
   async open() {
     sim ??= await startFreshBooksSimulator({

@@ -20,7 +20,8 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * payments (and the harness reads them back, `Holdings.refunds`). `appliedRefunds`: a refund of money
  * its payment has applied to an invoice is booked (not only of what the payment holds unapplied).
  * `overpaymentRefunds`: a refund of a payment that holds money unapplied (paid more than its
- * invoice owed) is booked.
+ * invoice owed) is booked. `paymentAllocations`: a payment taken on account (naming no invoice) is
+ * set against an invoice by an allocation record.
  */
 export type Feature =
   | 'creditNotes'
@@ -31,7 +32,8 @@ export type Feature =
   | 'overpayments'
   | 'refunds'
   | 'appliedRefunds'
-  | 'overpaymentRefunds';
+  | 'overpaymentRefunds'
+  | 'paymentAllocations';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

@@ -36,6 +36,8 @@ const myob: TargetHarness = {
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:
       "MYOB applies a customer payment only up to its invoices' balance and keeps nothing unapplied: a payment larger than its invoice is parked",
+    paymentAllocations:
+      'MYOB keeps no unapplied customer payment: a payment naming no invoice booked in MYOB is parked (TARGET_CAPABILITY_MISSING), and so waits its allocation',
   },
   async open() {
     sim ??= await startMyobSimulator({

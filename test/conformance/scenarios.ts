@@ -62,6 +62,8 @@ interface Run {
   appliedRefunds: boolean;
   /** Whether it refunds a payment that holds money unapplied (one that paid more than its invoice owed). */
   overpaymentRefunds: boolean;
+  /** Whether it sets a payment taken on account (naming no invoice) against an invoice by an allocation. */
+  paymentAllocations: boolean;
   /** The fault proxy between the engine and the platform (a scenario with `faults`), else null. */
   proxy: FaultProxy | null;
   /**
@@ -167,6 +169,26 @@ function creditAllocation(tag: string, invoiceRef: string, noteRef: string, amou
     invoiceExternalReference: invoiceRef,
     from: 'creditNote',
     fromExternalReference: noteRef,
+  };
+}
+
+function paymentAllocation(
+  tag: string,
+  n: number,
+  invoiceRef: string,
+  paymentRef: string,
+  amount: string,
+): CanonicalAllocation {
+  return {
+    kind: 'allocation',
+    sourceId: `${tag}-PA${n}`,
+    customerSourceId: `${tag}-C`,
+    date: '2026-11-07',
+    currency: 'EUR',
+    amount,
+    invoiceExternalReference: invoiceRef,
+    from: 'payment',
+    fromExternalReference: paymentRef,
   };
 }
 
@@ -348,7 +370,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     // Webhooks come in no guaranteed order, files are imported when people get round to it.
-    name: 'holds the books the natural order holds, whatever order invoices, credit notes, payments and refunds come in (property)',
+    name: 'holds the books the natural order holds, whatever order invoices, credit notes, payments, allocations and refunds come in (property)',
     needs: ['earlyPayments'],
     // Two entities' books a run: a few seconds each on a loaded machine. Cut short, it would go on
     // flushing its pipelines under the next scenarios.
@@ -385,8 +407,12 @@ export const SCENARIOS: Scenario[] = [
       // and the payments fit in either order: a payment that took it all first would leave the
       // credit note nothing to settle, a book the natural order does not make.
       const creditOf = r.creditNotes ? fc.boolean() : fc.constant(false);
+      // The group's last payment taken on account (naming no invoice), then set against the invoice by
+      // an allocation, for what the invoice still owes. Not the refunded payment: a refund of money on
+      // account before its allocation comes is a refund of unapplied money, a book no order can undo.
+      const onAccountOf = r.paymentAllocations ? fc.boolean() : fc.constant(false);
       const group = fc
-        .record({ payments: paymentsOf, refund: refundOf, credit: creditOf })
+        .record({ payments: paymentsOf, refund: refundOf, credit: creditOf, onAccount: onAccountOf })
         .map((g) => (g.credit && g.payments.reduce((a, b) => a + b, 0) > 9680 ? { ...g, payments: [5000] } : g));
       let round = 0;
       await fc.assert(
@@ -398,9 +424,26 @@ export const SCENARIOS: Scenario[] = [
             const run = `${tag}${++round}`;
             const docs = (p: string) => {
               const invoices = groups.map((_, i) => ({ ...invoice(p, i + 1), customerSourceId: `${p}-C` }));
+              const onAccount = (g: (typeof groups)[number]) => {
+                const k = g.payments.length - 1;
+                return g.onAccount && k >= 0 && !(k === 0 && refunded(g.payments, g.refund) !== null) ? k : -1;
+              };
               const payments = groups.flatMap((g, i) =>
-                g.payments.map((c, k) => payment(p, i * 10 + k + 1, `${p}-I${i + 1}`, money(c))),
+                g.payments.map((c, k) => {
+                  const made = payment(p, i * 10 + k + 1, `${p}-I${i + 1}`, money(c));
+                  return k === onAccount(g) ? { ...made, invoiceExternalReference: null } : made;
+                }),
               );
+              const allocations = groups.flatMap((g, i) => {
+                const k = onAccount(g);
+                if (k < 0) return [];
+                const others = g.payments.slice(0, k).reduce((a, b) => a + b, 0);
+                const owed = 12100 - (g.credit ? 2420 : 0) - others;
+                const cents = Math.min(g.payments[k]!, owed);
+                return [
+                  paymentAllocation(p, i * 10 + k + 1, `${p}-I${i + 1}`, `${p}-P${i * 10 + k + 1}`, money(cents)),
+                ];
+              });
               const refunds = groups.flatMap((g, i) => {
                 const cents = refunded(g.payments, g.refund);
                 return cents === null ? [] : [refund(p, i + 1, `${p}-P${i * 10 + 1}`, money(cents))];
@@ -413,18 +456,25 @@ export const SCENARIOS: Scenario[] = [
                   { ...creditAllocation(p, inv, note, '24.20'), sourceId: `${p}-A${i + 1}` },
                 ];
               });
-              return { invoices, credits, payments, refunds, customer: customer(p) };
+              return { invoices, credits, payments, allocations, refunds, customer: customer(p) };
             };
             // The oracle: the same documents, invoices first, into another entity.
             const natural = await r.fresh();
             const n = docs(`${run}N`);
-            await natural.send([n.customer, ...n.invoices, ...n.credits, ...n.payments, ...n.refunds]);
+            await natural.send([
+              n.customer,
+              ...n.invoices,
+              ...n.credits,
+              ...n.payments,
+              ...n.allocations,
+              ...n.refunds,
+            ]);
             await natural.settle(10);
             // Any order: shuffled, cut into runs, some documents sent twice.
             const a = docs(`${run}A`);
             const random = noise[Symbol.iterator]();
             const next = () => random.next().value as number;
-            const shuffled = [...a.invoices, ...a.credits, ...a.payments, ...a.refunds]
+            const shuffled = [...a.invoices, ...a.credits, ...a.payments, ...a.allocations, ...a.refunds]
               .map((d) => ({ d, k: next() }))
               .sort((x, y) => x.k - y.k)
               .map((x) => x.d);
@@ -759,6 +809,7 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
     appliedRefunds: harness.unsupported.refunds === undefined && harness.unsupported.appliedRefunds === undefined,
     overpaymentRefunds:
       harness.unsupported.refunds === undefined && harness.unsupported.overpaymentRefunds === undefined,
+    paymentAllocations: harness.unsupported.paymentAllocations === undefined,
     process: (records) =>
       w.sync.processRecords(
         pipeline,
@@ -861,6 +912,15 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
       held.payments.some((p) => p.reference === 'GAPV-P1') &&
       !(held.refunds ?? []).some((f) => f.reference === 'GAPV-R1')
     );
+  }
+  // A payment taken on account is not set against the invoice its allocation names.
+  if (feature === 'paymentAllocations') {
+    const onAccount = { ...payment('GAPA', 1, 'GAPA-I1', '50.00'), invoiceExternalReference: null };
+    await r.send([customer('GAPA'), invoice('GAPA', 1), onAccount]);
+    await r.send([paymentAllocation('GAPA', 1, 'GAPA-I1', 'GAPA-P1', '50.00')]);
+    await r.settle(10);
+    const held = await r.platform.holdings();
+    return !held.payments.some((p) => p.reference === 'GAPA-P1' && p.appliedTo.some((a) => a.amount === '50.00'));
   }
   // A refund of money its payment applied in full to the invoice is not booked.
   if (feature === 'appliedRefunds') {
