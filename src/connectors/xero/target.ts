@@ -478,13 +478,13 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       ctx.signal,
     ))
       earlier.set(str(c.Reference), c);
-    // What earlier attempts refunded out of each refund's overpayment.
+    // What earlier attempts refunded out of each refund's overpayment (a receipt against an invoice holds none).
     const cashed = new Map<string, { ids: string[]; amount: bigint }>();
     for (const p of await findBy(
       '/Payments',
       'Payments',
       'Reference',
-      references,
+      items.flatMap((i) => (i.paymentTargetId?.startsWith(OVERPAYMENT) ? [i.record.externalReference] : [])),
       'PaymentType=="AROVERPAYMENTPAYMENT" AND Status!="DELETED"',
       ctx.signal,
     )) {
