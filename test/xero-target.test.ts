@@ -3,7 +3,14 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
-import type { ItemResult, TargetCallContext, TargetConnector, TargetInvoice } from '../src/sync/target.ts';
+import type { CanonicalPayment } from '../src/sync/canonical.ts';
+import type {
+  ItemResult,
+  TargetCallContext,
+  TargetConnector,
+  TargetInvoice,
+  TargetPayment,
+} from '../src/sync/target.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
@@ -52,6 +59,34 @@ function target(extra: Record<string, unknown> = {}): TargetConnector {
     },
     { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
   );
+}
+
+/** A receipt of `amount` EUR from the customer, against the invoice (or none: an early receipt). */
+function receipt(
+  customerTargetId: string,
+  ref: string,
+  amount: string,
+  invoiceTargetId: string | null,
+  more: Partial<CanonicalPayment> = {},
+): TargetPayment {
+  return {
+    sourceId: ref,
+    customerTargetId,
+    invoiceTargetId,
+    bankAccountCode: 'BANK',
+    idempotencyKey: `ll-${ref}`,
+    record: {
+      kind: 'payment',
+      sourceId: ref,
+      externalReference: ref,
+      customerSourceId: 'x',
+      date: '2026-11-05',
+      amount,
+      currency: 'EUR',
+      description: '',
+      ...more,
+    },
+  };
 }
 
 const okId = (r: ItemResult) => {
@@ -235,23 +270,8 @@ describe('Xero target: payments and refunds', () => {
       invoice(c.id, 'INV-PAY-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     const invoiceId = okId(inv!);
-    const pay = (ref: string, amount: string, invoiceTargetId: string | null) => ({
-      sourceId: ref,
-      customerTargetId: c.id,
-      invoiceTargetId,
-      bankAccountCode: 'BANK',
-      idempotencyKey: `ll-${ref}`,
-      record: {
-        kind: 'payment' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'x',
-        date: '2026-11-05',
-        amount,
-        currency: 'EUR',
-        description: '',
-      },
-    });
+    const pay = (ref: string, amount: string, invoiceTargetId: string | null) =>
+      receipt(c.id, ref, amount, invoiceTargetId);
     const before = sim.stats.batches['PUT /Payments']?.length ?? 0;
     const results = await t.createPayments!(ctx, [
       pay('PAY-1', '21.00', invoiceId),
@@ -297,25 +317,7 @@ describe('Xero target: payments and refunds', () => {
         { net: '20.00', vat: '0.00', rate: '0' },
       ]),
     ]);
-    const [paid] = await t.createPayments!(ctx, [
-      {
-        sourceId: 'PAY-REF-1',
-        customerTargetId: c.id,
-        invoiceTargetId: okId(inv!),
-        bankAccountCode: 'BANK',
-        idempotencyKey: 'll-PAY-REF-1',
-        record: {
-          kind: 'payment',
-          sourceId: 'PAY-REF-1',
-          externalReference: 'PAY-REF-1',
-          customerSourceId: 'x',
-          date: '2026-11-05',
-          amount: '195.50',
-          currency: 'EUR',
-          description: '',
-        },
-      },
-    ]);
+    const [paid] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-REF-1', '195.50', okId(inv!))]);
     const refund = (ref: string, paymentTargetId: string | null, value = '50.00') => ({
       sourceId: ref,
       customerTargetId: c.id,
@@ -370,25 +372,7 @@ describe('Xero target: payments and refunds', () => {
     expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'amount' } });
     expect([...sim.tenant().documents.values()].filter((d) => /^REF-[23]$/.test(d.Reference))).toEqual([]);
     // Money a receipt holds unapplied (an overpayment) was no sale: no credit note takes VAT off for it.
-    const [early] = await t.createPayments!(ctx, [
-      {
-        sourceId: 'PAY-REF-2',
-        customerTargetId: c.id,
-        invoiceTargetId: null,
-        bankAccountCode: 'BANK',
-        idempotencyKey: 'll-PAY-REF-2',
-        record: {
-          kind: 'payment',
-          sourceId: 'PAY-REF-2',
-          externalReference: 'PAY-REF-2',
-          customerSourceId: 'x',
-          date: '2026-11-05',
-          amount: '30.00',
-          currency: 'EUR',
-          description: '',
-        },
-      },
-    ]);
+    const [early] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-REF-2', '30.00', null)]);
     // It is refunded in cash out of the overpayment, with no credit note; more than it holds needs an
     // invoice whose rates to reverse, which an overpayment applied to none has not: refused, nothing written.
     const [ofOverpayment, beyond] = await t.createRefunds!(ctx, [
@@ -419,25 +403,7 @@ describe('Xero target: payments and refunds', () => {
       invoice(c.id, 'INV-OVR-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     // 150.00 for an invoice of 121.00: an overpayment, allocated to the invoice for what it owes.
-    const [early] = await t.createPayments!(ctx, [
-      {
-        sourceId: 'PAY-OVR-1',
-        customerTargetId: c.id,
-        invoiceTargetId: null,
-        bankAccountCode: 'BANK',
-        idempotencyKey: 'll-PAY-OVR-1',
-        record: {
-          kind: 'payment',
-          sourceId: 'PAY-OVR-1',
-          externalReference: 'PAY-OVR-1',
-          customerSourceId: 'x',
-          date: '2026-11-05',
-          amount: '150.00',
-          currency: 'EUR',
-          description: '',
-        },
-      },
-    ]);
+    const [early] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-OVR-1', '150.00', null)]);
     const overpayment = okId(early!);
     okId(
       (
@@ -525,24 +491,7 @@ describe("Xero target: a payment provider's fees", () => {
     amount: string,
     invoiceTargetId: string | null,
     fee: string | null,
-  ) => ({
-    sourceId: ref,
-    customerTargetId,
-    invoiceTargetId,
-    bankAccountCode: 'BANK',
-    idempotencyKey: `ll-${ref}`,
-    record: {
-      kind: 'payment' as const,
-      sourceId: ref,
-      externalReference: ref,
-      customerSourceId: 'x',
-      date: '2026-11-07',
-      amount,
-      currency: 'EUR',
-      fee,
-      description: '',
-    },
-  });
+  ) => receipt(customerTargetId, ref, amount, invoiceTargetId, { date: '2026-11-07', fee });
   /** Spend money carrying a reference, as: amount, bank, account, tax type, contact name. */
   const spends = (ref: string) =>
     [...sim.tenant().spends.values()]
@@ -716,24 +665,7 @@ describe('Xero target: a receipt before its invoice', () => {
     const t = target();
     const c = await customer(t);
     const [early] = await t.createPayments!(ctx, [
-      {
-        sourceId: 'EARLY-1',
-        customerTargetId: c.id,
-        invoiceTargetId: null,
-        bankAccountCode: 'BANK',
-        idempotencyKey: 'll-EARLY-1',
-        record: {
-          kind: 'payment',
-          sourceId: 'EARLY-1',
-          externalReference: 'EARLY-1',
-          customerSourceId: 'x',
-          date: '2026-11-01',
-          amount: '30.00',
-          currency: 'EUR',
-          invoiceExternalReference: 'INV-LATE-1',
-          description: '',
-        },
-      },
+      receipt(c.id, 'EARLY-1', '30.00', null, { date: '2026-11-01', invoiceExternalReference: 'INV-LATE-1' }),
     ]);
     // Said to wait, for the engine to note it (src/sync/engine/early-payments.ts).
     expect(early).toMatchObject({
@@ -793,24 +725,7 @@ describe('Xero target: a receipt before its invoice', () => {
       invoice(c.id, 'INV-OVER-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     const [pay] = await t.createPayments!(ctx, [
-      {
-        sourceId: 'OVER-1',
-        customerTargetId: c.id,
-        invoiceTargetId: okId(inv!),
-        bankAccountCode: 'BANK',
-        idempotencyKey: 'll-OVER-1',
-        record: {
-          kind: 'payment',
-          sourceId: 'OVER-1',
-          externalReference: 'OVER-1',
-          customerSourceId: 'x',
-          date: '2026-11-03',
-          amount: '150.00',
-          currency: 'EUR',
-          invoiceExternalReference: 'INV-OVER-1',
-          description: '',
-        },
-      },
+      receipt(c.id, 'OVER-1', '150.00', okId(inv!), { date: '2026-11-03', invoiceExternalReference: 'INV-OVER-1' }),
     ]);
     // Xero refuses a payment above the amount due: booked as an overpayment, noted by the engine.
     expect(pay).toMatchObject({
