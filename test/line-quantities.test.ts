@@ -15,6 +15,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import type { TargetInvoice } from '../src/sync/target.ts';
 import type { FastifyInstance } from 'fastify';
 import { processScope } from './helpers/scoped.ts';
+import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
  * Invoice lines with a quantity and a unit price, from the CSV and webhook sources to Xero and
@@ -30,7 +31,7 @@ const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/line-quantities.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
 
-const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const APP = XERO_APP;
 const HOOK_SECRET = 'webhook-secret-0123456789abcdef';
 
 let t: TestApp;
@@ -56,17 +57,7 @@ afterAll(async () => {
 async function xero() {
   const sim = await startXeroSimulator({ oauth: APP, validate, limits: { perMinute: 100_000, perDay: 100_000 } });
   closers.push(sim);
-  const grant = sim.oauth!.issueGrant();
-  const settings = {
-    type: 'xero',
-    ...APP,
-    refreshToken: grant.refreshToken,
-    tenantId: sim.tenantId,
-    baseUrl: sim.url,
-    tokenUrl: sim.tokenUrl,
-    accounts: { sales: '200', bank: '090' },
-    limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-  };
+  const settings = xeroTarget(sim);
   return { sim, settings };
 }
 

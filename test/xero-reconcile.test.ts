@@ -10,6 +10,7 @@ import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
 import { syncServer } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { processScope } from './helpers/scoped.ts';
+import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
  * Reconciliation of a pipeline into Xero, end to end, on PGlite (PostgreSQL with DATABASE_URL):
@@ -26,7 +27,7 @@ const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/xero-reconcile.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
 
-const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const APP = XERO_APP;
 const HOOK_SECRET = 'webhook-secret-0123456789abcdef';
 
 let t: TestApp;
@@ -63,21 +64,11 @@ const grossOf = (i: number) => new Dec(INVOICES[i]!.net).add(INVOICES[i]!.vat).t
 /** An entity whose webhook pipeline books into the simulated Xero, with a sender and a reconciliation. */
 async function shopToXero(code: string, name: string) {
   const c = await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
-  const grant = sim.oauth!.issueGrant();
   const pipeline = await definePipeline(t.db, code, {
     name,
     source: { type: 'webhook' },
     webhookSecret: HOOK_SECRET,
-    target: {
-      type: 'xero',
-      ...APP,
-      refreshToken: grant.refreshToken,
-      tenantId: sim.tenantId,
-      baseUrl: sim.url,
-      tokenUrl: sim.tokenUrl,
-      accounts: { sales: '200', bank: '090' },
-      limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-    },
+    target: xeroTarget(sim),
   });
   let seq = 0;
   const send = async (type: string, data: Record<string, unknown>) => {

@@ -12,6 +12,7 @@ import { createTestApp, type TestApp } from './helpers/app.ts';
 import { queuedSync } from './helpers/queue.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { processScope } from './helpers/scoped.ts';
+import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
  * iXpole → Xero, with Xero's webhooks registered: an invoice is paid in Xero, the simulated Xero
@@ -20,7 +21,7 @@ import { processScope } from './helpers/scoped.ts';
  */
 
 const scope = processScope();
-const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const APP = XERO_APP;
 const KEY = 'xero-webhook-key-for-the-e2e-test';
 
 let t: TestApp;
@@ -38,21 +39,10 @@ beforeAll(async () => {
   scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, retryAfterMaxMs: 5000 } });
   sim = await startXeroSimulator({ oauth: APP, limits: { perMinute: 100_000, perDay: 100_000 } });
   ix = await startIxpoleSimulator({ seed: 4, instalments: 6, customers: 3, products: 2 });
-  const grant = sim.oauth!.issueGrant();
   pipeline = await definePipeline(t.db, 'XWH', {
     name: 'ix-to-xero',
     source: { type: 'ixpole', baseUrl: ix.url, apiKey: ix.apiKey, backoffBaseMs: 5, backoffMaxMs: 20, maxAttempts: 4 },
-    target: {
-      type: 'xero',
-      ...APP,
-      refreshToken: grant.refreshToken,
-      tenantId: sim.tenantId,
-      baseUrl: sim.url,
-      tokenUrl: sim.tokenUrl,
-      accounts: { sales: '200', bank: '090' },
-      limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-      webhookKey: KEY,
-    },
+    target: xeroTarget(sim, { webhookKey: KEY }),
   });
   const q = await queuedSync(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
   sync = q.sync;
