@@ -7,6 +7,7 @@ import type { SyncService } from '../src/sync/service.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { processScope } from './helpers/scoped.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
  * Receipts that reach Xero before their invoice, through the engine: booked as overpayments, noted
@@ -16,7 +17,7 @@ import { definePipeline, drainTarget, openExceptions, syncService } from './help
  * allocated (its credit note takes the invoice's lines).
  */
 
-const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const APP = XERO_APP;
 const scope = processScope();
 scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40, maxAttempts: 1 } });
 
@@ -33,16 +34,7 @@ beforeAll(async () => {
   pipeline = await definePipeline(t.db, 'XMIG', {
     name: 'records-to-xero',
     source: { type: 'records' },
-    target: {
-      type: 'xero',
-      ...APP,
-      refreshToken: sim.oauth!.issueGrant().refreshToken,
-      tenantId: sim.tenantId,
-      baseUrl: sim.url,
-      tokenUrl: sim.tokenUrl,
-      accounts: { sales: '200', bank: '090' },
-      limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-    },
+    target: xeroTarget(sim),
   });
 }, 60_000);
 afterAll(async () => {
