@@ -17,7 +17,7 @@
  * the limits. The one-call approach is measured on its first `--sample` invoices (default two
  * minutes of the platform's budget) and extrapolated at the ratio it reached.
  */
-import { parseArgs } from 'node:util';
+import { benchArgs, positiveInt, usageError } from './cli-args.ts';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import type { Database } from '../src/db/database.ts';
@@ -336,33 +336,42 @@ export function backfillCounts(quick: boolean, name: PlatformName): BackfillOpti
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values: args } = parseArgs({
-    options: {
-      platform: { type: 'string', default: 'all' },
-      quick: { type: 'boolean', default: false },
-      invoices: { type: 'string' },
-      customers: { type: 'string' },
-      'minute-ms': { type: 'string' },
-      sample: { type: 'string' },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        platform: { type: 'string', default: 'all' },
+        quick: { type: 'boolean', default: false },
+        invoices: { type: 'string' },
+        customers: { type: 'string' },
+        'minute-ms': { type: 'string' },
+        sample: { type: 'string' },
+      },
     },
-  });
+    `Usage: node bin/run-ts.js bench/backfill.ts [--platform a,b] [--quick] [--invoices N] [--customers N] [--minute-ms MS] [--sample N]
+
+A backfill of invoices into each simulated platform under its published limits, on a scaled clock,
+as a ratio to the minimum time those limits allow (docs/performance.md, "Connector backfills").
+
+  --platform a,b     some platforms (${Object.keys(PLATFORMS).join(', ')}), or all (default)
+  --quick            small counts on a shorter minute
+  --invoices N       invoices per platform (default: the platform's)
+  --customers N      customers they are spread over (default: the platform's)
+  --minute-ms MS     how long a platform minute lasts (default: the platform's, 10,000 for most)
+  --sample N         invoices the one-call approach is measured on (default: two minutes' budget)
+  -h, --help         this help`,
+  );
   const names = args.platform === 'all' ? Object.keys(PLATFORMS) : args.platform.split(',');
   const unknown = names.filter((n) => !(n in PLATFORMS));
   if (unknown.length > 0)
-    throw new Error(`--platform ${unknown.join(',')}: one or more of ${Object.keys(PLATFORMS).join(', ')}, or all`);
-  const number = (v: string | undefined, fallback: number, what: string) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`${what} must be a positive integer`);
-    return n;
-  };
+    usageError(`--platform ${unknown.join(',')}: one or more of ${Object.keys(PLATFORMS).join(', ')}, or all`);
   const results: BackfillResult[] = [];
   for (const n of names) {
     const defaults = backfillCounts(args.quick, n);
     const o: BackfillOptions = {
-      invoices: number(args.invoices, defaults.invoices, '--invoices'),
-      customers: number(args.customers, defaults.customers, '--customers'),
-      minuteMs: number(args['minute-ms'], defaults.minuteMs, '--minute-ms'),
-      oneCallSample: args.sample === undefined ? undefined : number(args.sample, 1, '--sample'),
+      invoices: positiveInt(args.invoices, defaults.invoices, 'invoices'),
+      customers: positiveInt(args.customers, defaults.customers, 'customers'),
+      minuteMs: positiveInt(args['minute-ms'], defaults.minuteMs, 'minute-ms'),
+      oneCallSample: args.sample === undefined ? undefined : positiveInt(args.sample, 1, 'sample'),
       sampleMinutes: defaults.sampleMinutes,
     };
     process.stderr.write(`  … ${n}: ${o.invoices} invoices on a ${o.minuteMs} ms minute\n`);

@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
 import type { Database } from '../src/db/database.ts';
@@ -32,6 +31,7 @@ import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type Distribution, distribution, progress, round, serverNodeFlags } from './stats.ts';
 import { seeded } from '../src/sync/seeded.ts';
 import { freePort } from '../test/helpers/process.ts';
+import { benchArgs, positiveInt } from './cli-args.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 export const ADMIN = 'crash-bench-admin-token-0123456789abcdef';
@@ -353,34 +353,25 @@ export function formatCrash(r: CrashResult): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values: args } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      trials: { type: 'string' },
-      instalments: { type: 'string' },
-      seed: { type: 'string' },
-      'page-size': { type: 'string' },
-      postgres: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        trials: { type: 'string' },
+        instalments: { type: 'string' },
+        seed: { type: 'string' },
+        'page-size': { type: 'string' },
+        postgres: { type: 'boolean', default: false },
+      },
     },
-  });
-  if (args.help) {
-    console.log(
-      `Usage: npm run bench:crash -- [--quick] [--trials N] [--instalments N] [--seed S] [--page-size N] [--postgres]
+    `Usage: npm run bench:crash -- [--quick] [--trials N] [--instalments N] [--seed S] [--page-size N] [--postgres]
 
 kill -9 the server at random moments of one sync, restart it each time, then check that every
 document is in the ledger exactly once and every invariant holds. Default: 50 kills during a sync of
 10,000 instalments on PGlite; --quick: 10 kills, 2,000 instalments. --postgres runs on
 BENCH_DATABASE_URL (default ${DEFAULT_POSTGRES_URL}) in a schema of its own, dropped afterwards.
 Exit code 1 when anything is duplicated, missing or out of balance.`,
-    );
-    process.exit(0);
-  }
-  const int = (v: string | undefined, fallback: number, name: string) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
+  );
   const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
   if (args.postgres) {
     const why = await postgresUnavailable(url);
@@ -390,10 +381,10 @@ Exit code 1 when anything is duplicated, missing or out of balance.`,
     }
   }
   const options: CrashOptions = {
-    trials: int(args.trials, args.quick ? 10 : 50, 'trials'),
-    instalments: int(args.instalments, args.quick ? 2000 : 10_000, 'instalments'),
-    seed: int(args.seed, Date.now() % 1_000_000, 'seed'),
-    pageSize: int(args['page-size'], 100, 'page-size'),
+    trials: positiveInt(args.trials, args.quick ? 10 : 50, 'trials'),
+    instalments: positiveInt(args.instalments, args.quick ? 2000 : 10_000, 'instalments'),
+    seed: positiveInt(args.seed, Date.now() % 1_000_000, 'seed'),
+    pageSize: positiveInt(args['page-size'], 100, 'page-size'),
     postgres: args.postgres ? url : undefined,
   };
   const result = await runCrash(options);

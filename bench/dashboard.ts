@@ -12,8 +12,8 @@
  * On PostgreSQL when DATABASE_URL (or BENCH_DATABASE_URL) is set, in a schema of its own dropped at
  * the end; else on an in-memory PGlite.
  */
-import { parseArgs } from 'node:util';
 import { pathToFileURL } from 'node:url';
+import { benchArgs, positiveInt } from './cli-args.ts';
 import { today } from '../src/domain/dates.ts';
 import { getTransaction, listTransactions } from '../src/ledger/reports/transactions.ts';
 import { requireException } from '../src/sync/exceptions.ts';
@@ -327,19 +327,18 @@ export function dashboardReport(r: DashboardResult): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      transactions: { type: 'string' },
-      runs: { type: 'string' },
-      only: { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
+  const { values } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        transactions: { type: 'string' },
+        runs: { type: 'string' },
+        only: { type: 'string' },
+      },
     },
-  });
-  if (values.help) {
-    process.stdout.write(`Times each dashboard page's data with a seeded ledger (a million transactions by default).
+    `Usage: node bin/run-ts.js bench/dashboard.ts [options]
 
-Usage: node bin/run-ts.js bench/dashboard.ts [options]
+Times each dashboard page's data with a seeded ledger (a million transactions by default).
 
   --transactions N  how many transactions to seed (default 1,000,000; 100,000 with --quick)
   --quick           100,000 transactions, 10 runs per probe
@@ -348,16 +347,14 @@ Usage: node bin/run-ts.js bench/dashboard.ts [options]
   -h, --help        this help
 
 On PostgreSQL when DATABASE_URL (or BENCH_DATABASE_URL) is set, else on PGlite in memory.
-Seeding prints its progress; the books are checked before anything is timed.
-`);
-    process.exit(0);
-  }
+Seeding prints its progress; the books are checked before anything is timed.`,
+  );
   const url = process.env.DATABASE_URL || process.env.BENCH_DATABASE_URL || '';
   const kind: DbKind = url ? 'postgres' : 'pglite';
   const result = await runDashboard(kind, url, {
-    transactions: Number(values.transactions ?? (values.quick ? 100_000 : 1_000_000)),
+    transactions: positiveInt(values.transactions, values.quick ? 100_000 : 1_000_000, 'transactions'),
     warmup: values.quick ? 2 : 3,
-    runs: Number(values.runs ?? (values.quick ? 10 : 20)),
+    runs: positiveInt(values.runs, values.quick ? 10 : 20, 'runs'),
     only: values.only,
   });
   process.stdout.write(`${dashboardReport(result)}\n`);

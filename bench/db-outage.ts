@@ -22,7 +22,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { seeded } from '../src/sync/seeded.ts';
@@ -31,6 +30,7 @@ import { ADMIN, KEY, PIPELINE, type Server, benchConfig, check, sleep, startServ
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type Distribution, distribution, progress, round } from './stats.ts';
 import { type TcpProxy, startTcpProxy } from './tcp-proxy.ts';
+import { benchArgs, positiveInt } from './cli-args.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -236,20 +236,18 @@ export function formatOutage(r: OutageResult): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values: args } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      trials: { type: 'string' },
-      instalments: { type: 'string' },
-      seed: { type: 'string' },
-      'page-size': { type: 'string' },
-      'down-max-ms': { type: 'string' },
-      help: { type: 'boolean', default: false },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        trials: { type: 'string' },
+        instalments: { type: 'string' },
+        seed: { type: 'string' },
+        'page-size': { type: 'string' },
+        'down-max-ms': { type: 'string' },
+      },
     },
-  });
-  if (args.help) {
-    console.log(
-      `Usage: npm run bench:outage -- [--quick] [--trials N] [--instalments N] [--seed S] [--page-size N] [--down-max-ms N]
+    `Usage: npm run bench:outage -- [--quick] [--trials N] [--instalments N] [--seed S] [--page-size N] [--down-max-ms N]
 
 Take PostgreSQL away at random moments of one sync (its backends terminated, its connections
 dropped and refused for 1 s to --down-max-ms), while the server keeps running; then check that the
@@ -257,14 +255,7 @@ run finished by itself, every document is in the ledger exactly once and every i
 Default: 10 outages of up to 8 s during 8,000 instalments; --quick: 3 of up to 4 s, 1,000 instalments.
 Runs on BENCH_DATABASE_URL (default ${DEFAULT_POSTGRES_URL}) in a schema of its own, dropped afterwards;
 only this bench's connections are affected. Exit code 1 on any failure.`,
-    );
-    process.exit(0);
-  }
-  const int = (v: string | undefined, fallback: number, name: string) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
+  );
   const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
   const why = await postgresUnavailable(url);
   if (why) {
@@ -272,11 +263,11 @@ only this bench's connections are affected. Exit code 1 on any failure.`,
     process.exit(1);
   }
   const result = await runOutage({
-    trials: int(args.trials, args.quick ? 3 : 10, 'trials'),
-    instalments: int(args.instalments, args.quick ? 1000 : 8000, 'instalments'),
-    seed: int(args.seed, Date.now() % 1_000_000, 'seed'),
-    pageSize: int(args['page-size'], 100, 'page-size'),
-    downMaxMs: int(args['down-max-ms'], args.quick ? 4000 : 8000, 'down-max-ms'),
+    trials: positiveInt(args.trials, args.quick ? 3 : 10, 'trials'),
+    instalments: positiveInt(args.instalments, args.quick ? 1000 : 8000, 'instalments'),
+    seed: positiveInt(args.seed, Date.now() % 1_000_000, 'seed'),
+    pageSize: positiveInt(args['page-size'], 100, 'page-size'),
+    downMaxMs: positiveInt(args['down-max-ms'], args.quick ? 4000 : 8000, 'down-max-ms'),
     postgres: url,
   });
   console.log(formatOutage(result));

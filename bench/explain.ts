@@ -9,18 +9,25 @@
  * third entity under EXPLAIN ANALYZE inside a transaction that is rolled back. Last, the
  * duplicate check as a single request makes it (two unused references of the second entity).
  */
-import { parseArgs } from 'node:util';
+import { benchArgs, usageError } from './cli-args.ts';
 import type { SqlParam } from '../src/db/database.ts';
 import { type DbKind, DEFAULT_POSTGRES_URL, openBenchDatabase, startApp } from './harness.ts';
 import { StatementStats, instrument, statementKind } from './instrument.ts';
 import { postBulk } from './throughput.ts';
 import { batchesOf } from './workload.ts';
 
-const { values: opts, positionals } = parseArgs({
-  allowPositionals: true,
-  options: { analyze: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } },
-});
+const { values: opts, positionals } = benchArgs(
+  {
+    allowPositionals: true,
+    options: { analyze: { type: 'boolean', default: false }, full: { type: 'boolean', default: false } },
+  },
+  `Usage: node bin/run-ts.js bench/explain.ts [pglite|postgres] [--analyze] [--full]
+
+EXPLAIN ANALYZE of one chunk of the set-based bulk write, with every trigger's time. --analyze:
+ANALYZE after the warm-up; --full: the whole plan. PostgreSQL at BENCH_DATABASE_URL.`,
+);
 const kind = (positionals[0] ?? 'pglite') as DbKind;
+if (kind !== 'pglite' && kind !== 'postgres') usageError(`${String(kind)}: pglite or postgres`);
 const bench = await openBenchDatabase(kind, process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL);
 const stats = new StatementStats();
 let kept: [string, readonly SqlParam[]] | undefined;

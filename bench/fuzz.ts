@@ -10,28 +10,41 @@
  * request that wrote, an accepted record dropped without a reason, a broken ledger invariant).
  * Replay a failure with the seed it prints (and --only its family).
  */
-import { parseArgs } from 'node:util';
+import { benchArgs, positiveInt, usageError } from './cli-args.ts';
 
-const { values } = parseArgs({
-  options: {
-    runs: { type: 'string', default: '10000' },
-    seed: { type: 'string' },
-    only: { type: 'string' },
+const { values } = benchArgs(
+  {
+    options: {
+      runs: { type: 'string' },
+      seed: { type: 'string' },
+      only: { type: 'string' },
+    },
   },
-});
-const runs = Number(values.runs);
+  `Usage: npm run fuzz -- [--runs N] [--seed S] [--only family,...]
+
+Property-based fuzzing of every POST and PUT route and of every source's payloads, in process
+against one app on PGlite (or the PostgreSQL server of DATABASE_URL).
+
+  --runs N          cases in all, shared by the families by weight (default 10,000)
+  --seed S          replay the seed a failure printed
+  --only a,b        these families only: routes, webhook, stripe, csv, xlsx, ixpole
+  -h, --help        this help
+
+Progress goes to stderr, the report to stdout; exits 1 when anything was found.`,
+);
+const runs = positiveInt(values.runs, 10_000, 'runs');
 const seed = values.seed !== undefined ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
-if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed)) {
-  process.stderr.write('usage: npm run fuzz -- [--runs N] [--seed S] [--only family,...]\n');
-  process.exit(2);
-}
+if (!Number.isInteger(seed)) usageError(`--seed must be a whole number, not "${values.seed}"`);
 if (process.env.DATABASE_URL && !process.env.LEDGERLINK_ENCRYPTION_KEY) {
   process.env.LEDGERLINK_ENCRYPTION_KEY = Buffer.alloc(32, 3).toString('base64');
 }
 // As the test suite runs: the Stripe simulator listens on 127.0.0.1, over http.
 process.env.LEDGERLINK_OUTBOUND_ALLOW ??= '127.0.0.1';
 process.env.TZ = 'UTC';
-const { formatReport, runFuzz } = await import('./fuzz/run.ts');
+const { FAMILIES, formatReport, runFuzz } = await import('./fuzz/run.ts');
+const unknown = (values.only?.split(',') ?? []).filter((name) => !FAMILIES.some(([family]) => family === name));
+if (unknown.length > 0)
+  usageError(`--only ${unknown.join(',')}: no such family (${FAMILIES.map(([family]) => family).join(', ')})`);
 const report = await runFuzz({
   runs,
   seed,

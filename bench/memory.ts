@@ -19,8 +19,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { procMemory, progress, round, serverNodeFlags } from './stats.ts';
+import { benchArgs, positiveInt } from './cli-args.ts';
 
 export const MEMORY_TARGETS = { idleRssMb: 300, syncPeakMb: 400 };
 
@@ -118,24 +118,21 @@ export function memoryReport(m: MemoryResult): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values: args } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      instalments: { type: 'string' },
-      settle: { type: 'string' },
-      help: { type: 'boolean', default: false },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        instalments: { type: 'string' },
+        settle: { type: 'string' },
+      },
     },
-  });
-  if (args.help) {
-    process.stdout.write(`Usage: npm run bench:memory -- [--quick] [--instalments N] [--settle SECONDS]
+    `Usage: npm run bench:memory -- [--quick] [--instalments N] [--settle SECONDS]
 Resident memory of the embedded server (PGlite): idle after SECONDS (default 30; --quick 10), and the peak
 during a sync of N instalments (default 100,000; --quick 5,000), each in a process of its own.
-Exits 1 when a figure misses its target.
-`);
-    process.exit(0);
-  }
-  const instalments = Number(args.instalments ?? (args.quick ? 5000 : 100_000));
-  const settleSeconds = Number(args.settle ?? (args.quick ? 10 : 30));
+Exits 1 when a figure misses its target.`,
+  );
+  const instalments = positiveInt(args.instalments, args.quick ? 5000 : 100_000, 'instalments');
+  const settleSeconds = positiveInt(args.settle, args.quick ? 10 : 30, 'settle');
   const result = await runMemory({ instalments, settleSeconds });
   process.stdout.write(`${memoryReport(result)}\n${JSON.stringify(result)}\n`);
   const missed = result.idle.rssMb >= MEMORY_TARGETS.idleRssMb || result.sync.hwmMb >= MEMORY_TARGETS.syncPeakMb;

@@ -19,7 +19,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
-import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import {
   type BackfillResult,
@@ -33,6 +32,7 @@ import { type DashboardResult, runDashboard } from './dashboard.ts';
 import { runHttpPosting } from './http-posting.ts';
 import { runReads } from './http-reads.ts';
 import type { HttpResults } from './http-report.ts';
+import { benchArgs, positiveInt } from './cli-args.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { type LatencyResult, runLatency } from './latency.ts';
 import { type MemoryResult, runMemory } from './memory.ts';
@@ -42,25 +42,45 @@ import { progress, round } from './stats.ts';
 import { type ThroughputResult, runThroughput } from './throughput.ts';
 import { type WorkersResult, runWorkers, workersCounts } from './workers.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    queries: { type: 'string' },
-    'skip-postgres': { type: 'boolean', default: false },
-    'skip-breakdown': { type: 'boolean', default: false },
-    analyze: { type: 'boolean', default: false },
-    'skip-memory': { type: 'boolean', default: false },
-    'skip-backfill': { type: 'boolean', default: false },
-    'skip-dashboard': { type: 'boolean', default: false },
-    'dashboard-full': { type: 'boolean', default: false },
-    'skip-workers': { type: 'boolean', default: false },
-    'skip-http': { type: 'boolean', default: false },
+const { values: args } = benchArgs(
+  {
+    options: {
+      quick: { type: 'boolean', default: false },
+      queries: { type: 'string' },
+      'skip-postgres': { type: 'boolean', default: false },
+      'skip-breakdown': { type: 'boolean', default: false },
+      analyze: { type: 'boolean', default: false },
+      'skip-memory': { type: 'boolean', default: false },
+      'skip-backfill': { type: 'boolean', default: false },
+      'skip-dashboard': { type: 'boolean', default: false },
+      'dashboard-full': { type: 'boolean', default: false },
+      'skip-workers': { type: 'boolean', default: false },
+      'skip-http': { type: 'boolean', default: false },
+    },
   },
-});
+  `Usage: npm run bench -- [options]
+
+ledgerlink's measured speed in one run; method and figures in docs/performance.md.
+
+  --quick            a smoke run with small counts (what CI runs)
+  --queries N        bulk queries per database and writer (default 10,000)
+  --skip-postgres    PGlite only
+  --analyze          ANALYZE every database after the warm-up (stale statistics, see the doc)
+  --skip-breakdown   without the statement-by-statement timing runs
+  --skip-memory      without the memory measures
+  --skip-backfill    without the connector backfills (bench/backfill.ts)
+  --skip-dashboard   without the dashboard pages' data at scale (bench/dashboard.ts)
+  --dashboard-full   the dashboard section at 1,000,000 transactions (default 200,000)
+  --skip-workers     without two workers against one (needs PostgreSQL)
+  --skip-http        without posting and reading over real HTTP
+  -h, --help         this help
+
+PostgreSQL at BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test). Prints a table
+on stdout, progress on stderr, and writes bench/results/latest.json.`,
+);
 
 const quick = args.quick;
-const queries = args.queries === undefined ? (quick ? 1000 : 10_000) : Number(args.queries);
-if (!Number.isInteger(queries) || queries < 1) throw new Error('--queries must be a positive integer');
+const queries = positiveInt(args.queries, quick ? 1000 : 10_000, 'queries');
 const COUNTS = {
   bulkQueries: queries,
   warmupQueries: quick ? 200 : 1000,

@@ -14,7 +14,7 @@
  * base; the two answers must be the same bytes, or it stops.
  */
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, positiveInt } from './cli-args.ts';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { type buildServer as BuildServer } from '../src/api/server.ts';
@@ -22,15 +22,23 @@ import { openBenchDatabase, startApp } from './harness.ts';
 import { STATEMENT_CUSTOMER, STATEMENT_UP_TO, seedStatementCustomer } from './statement.ts';
 import { distribution, progress } from './stats.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    base: { type: 'string' },
-    items: { type: 'string', default: '10000' },
-    rounds: { type: 'string', default: '40' },
-    warmup: { type: 'string', default: '5' },
-    'other-items': { type: 'string', default: '20000' },
+const { values: args } = benchArgs(
+  {
+    options: {
+      base: { type: 'string' },
+      items: { type: 'string', default: '10000' },
+      rounds: { type: 'string', default: '40' },
+      warmup: { type: 'string', default: '5' },
+      'other-items': { type: 'string', default: '20000' },
+    },
   },
-});
+  `Usage: node bin/run-ts.js bench/statement-compare.ts [--base DIR] [--items N] [--rounds N] [--warmup N] [--other-items N]
+
+Times GET /v1/customers/BIG/statement for this tree against another commit's (--base: a directory
+holding that commit's src/ and migrations/ inside this repository, e.g. scratch/base), in one process
+on one PGlite database. Defaults: 10,000 items, 40 rounds, 5 warm-up, 20,000 other items.`,
+);
+for (const option of ['items', 'rounds', 'warmup', 'other-items'] as const) positiveInt(args[option], 1, option);
 
 const bench = await openBenchDatabase('pglite', '');
 const current = await startApp(bench.db);

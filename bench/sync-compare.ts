@@ -16,23 +16,35 @@ import { execFile } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchArgs, positiveInt, usageError } from './cli-args.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    before: { type: 'string' },
-    after: { type: 'string', default: '.' },
-    instalments: { type: 'string', default: '20000' },
-    rounds: { type: 'string', default: '3' },
-    'skip-postgres': { type: 'boolean', default: false },
+const { values: args } = benchArgs(
+  {
+    options: {
+      before: { type: 'string' },
+      after: { type: 'string', default: '.' },
+      instalments: { type: 'string' },
+      rounds: { type: 'string' },
+      'skip-postgres': { type: 'boolean', default: false },
+    },
   },
-});
-if (!args.before) {
-  console.error('usage: node bin/run-ts.js bench/sync-compare.ts --before DIR [--after DIR] [--instalments N] …');
-  process.exit(2);
-}
-const N = Number(args.instalments);
-const ROUNDS = Number(args.rounds);
+  `Usage: npm run bench:compare -- --before DIR [--after DIR] [--instalments N] [--rounds R] [--skip-postgres]
+
+The sync benchmark of two checkouts, interleaved in one run: per database, R rounds of "before,
+after", each in a child process in that checkout; the medians and the ratio after / before.
+
+  --before DIR       the checkout to compare against (required)
+  --after DIR        the other (default: this one)
+  --instalments N    per run (default 20,000)
+  --rounds R         rounds per database (default 3)
+  --skip-postgres    PGlite only
+  -h, --help         this help
+
+Writes bench/results/sync-compare.json.`,
+);
+if (!args.before) usageError('--before DIR is required: the checkout to compare against');
+const N = positiveInt(args.instalments, 20_000, 'instalments');
+const ROUNDS = positiveInt(args.rounds, 3, 'rounds');
 const checkouts = { before: resolve(args.before), after: resolve(args.after) };
 const databases = args['skip-postgres'] ? (['pglite'] as const) : (['pglite', 'postgres'] as const);
 

@@ -18,7 +18,7 @@ import os, { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { parseArgs } from 'node:util';
+import { benchArgs, positiveInt, usageError } from './cli-args.ts';
 import { randomBytes } from 'node:crypto';
 import pino from 'pino';
 import type { Database } from '../src/db/database.ts';
@@ -36,16 +36,33 @@ import { buildServer } from '../src/api/server.ts';
 import { signatureHeader } from '../src/connectors/webhook/signature.ts';
 import { procMemory } from './stats.ts';
 
-const { values: args } = parseArgs({
-  options: {
-    instalments: { type: 'string' },
-    'skip-postgres': { type: 'boolean', default: false },
-    quick: { type: 'boolean', default: false },
-    only: { type: 'string' },
-    'sync-only': { type: 'boolean', default: false },
+const { values: args } = benchArgs(
+  {
+    options: {
+      instalments: { type: 'string' },
+      'skip-postgres': { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      'sync-only': { type: 'boolean', default: false },
+    },
   },
-});
-const N = args.instalments ? Number(args.instalments) : args.quick ? 5000 : 100_000;
+  `Usage: npm run bench:sync -- [--instalments N] [--quick] [--skip-postgres] [--only pglite|postgres [--sync-only]]
+
+Syncs N instalments from the local iXpole simulator into the ledger on PGlite and PostgreSQL, beside
+the ledger's own bulk rate in the same run; PDFs per second; webhook-to-posted latency.
+
+  --instalments N    how many (default 100,000; 5,000 with --quick)
+  --quick            small counts
+  --skip-postgres    PGlite only
+  --only DB          one database, in this process (pglite or postgres); prints one JSON line
+  --sync-only        with --only: the sync alone, and the process's peak memory (VmHWM)
+  -h, --help         this help
+
+Results are appended to bench/results/sync.json.`,
+);
+if (args.only !== undefined && args.only !== 'pglite' && args.only !== 'postgres')
+  usageError(`--only ${args.only}: pglite or postgres`);
+const N = positiveInt(args.instalments, args.quick ? 5000 : 100_000, 'instalments');
 const PG_URL = process.env.BENCH_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
 const log = pino({ level: 'silent' });
 const box = new SecretBox(randomBytes(32));

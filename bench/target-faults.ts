@@ -20,8 +20,8 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from '../test/helpers/fault-proxy.ts';
+import { benchArgs, usageError } from './cli-args.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 
@@ -157,27 +157,26 @@ function table(outcomes: Outcome[]): string {
 }
 
 async function main(): Promise<void> {
-  const { values: args } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      invoices: { type: 'string' },
-      rate: { type: 'string' },
-      only: { type: 'string' },
-      help: { type: 'boolean', default: false },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        invoices: { type: 'string' },
+        rate: { type: 'string' },
+        only: { type: 'string' },
+      },
     },
-  });
-  if (args.help) {
-    console.log(`Usage: npm run bench:faults -- [--quick] [--invoices N] [--rate R] [--only a,b]
-Default: 360 invoices (about 500 documents) per target, 15% of requests faulted; --quick: 30 invoices, 12%.`);
-    return;
-  }
+    `Usage: npm run bench:faults -- [--quick] [--invoices N] [--rate R] [--only a,b]
+Default: 360 invoices (about 500 documents) per target, 15% of requests faulted; --quick: 30 invoices, 12%.`,
+  );
   const invoices = Number(args.invoices ?? (args.quick ? 30 : 360));
   const rate = Number(args.rate ?? (args.quick ? 0.12 : 0.15));
-  if (!Number.isInteger(invoices) || invoices < 30) throw new Error('--invoices must be a whole number of 30 or more');
-  if (!(rate > 0 && rate < 1)) throw new Error('--rate must be between 0 and 1');
+  if (!Number.isInteger(invoices) || invoices < 30) usageError('--invoices must be a whole number of 30 or more');
+  if (!(rate > 0 && rate < 1)) usageError('--rate must be between 0 and 1');
   const targets = args.only ? args.only.split(',').map((s) => s.trim()) : [...HTTP_TARGETS];
   for (const t of targets)
-    if (!(HTTP_TARGETS as readonly string[]).includes(t)) throw new Error(`--only: no HTTP target "${t}"`);
+    if (!(HTTP_TARGETS as readonly string[]).includes(t))
+      usageError(`--only: no HTTP target "${t}" (${HTTP_TARGETS.join(', ')})`);
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const load = loadavg()[0]!.toFixed(2);

@@ -25,7 +25,6 @@ import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { openDatabase } from '../src/db/open.ts';
@@ -39,6 +38,7 @@ import { getRun } from '../src/sync/runs.ts';
 import { SyncService } from '../src/sync/service.ts';
 import { DEFAULT_POSTGRES_URL, postgresUnavailable } from './harness.ts';
 import { progress, round, serverNodeFlags } from './stats.ts';
+import { benchArgs, positiveInt } from './cli-args.ts';
 
 const root = fileURLToPath(new URL('../', import.meta.url));
 const KEY = 'ixsim_workers_bench_key';
@@ -373,31 +373,24 @@ export const workersCounts = (quick: boolean) =>
   quick ? { pipelines: 4, instalments: 300, concurrency: 2 } : { pipelines: 8, instalments: 1500, concurrency: 4 };
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const { values: args } = parseArgs({
-    options: {
-      quick: { type: 'boolean', default: false },
-      pipelines: { type: 'string' },
-      instalments: { type: 'string' },
-      concurrency: { type: 'string' },
-      'page-size': { type: 'string' },
-      help: { type: 'boolean', default: false },
+  const { values: args } = benchArgs(
+    {
+      options: {
+        quick: { type: 'boolean', default: false },
+        pipelines: { type: 'string' },
+        instalments: { type: 'string' },
+        concurrency: { type: 'string' },
+        'page-size': { type: 'string' },
+      },
     },
-  });
-  if (args.help) {
-    console.log(`Usage: npm run bench:workers -- [--quick] [--pipelines N] [--instalments N] [--concurrency N] [--page-size N]
+    `Usage: npm run bench:workers -- [--quick] [--pipelines N] [--instalments N] [--concurrency N] [--page-size N]
 
 The same workload on PostgreSQL, once with one \`ledgerlink worker\` and once with two: documents per
 second for each, the ratio 2:1, and a check that nothing is duplicated or lost. Default: 8 pipelines
 × 1,500 instalments, 4 runs per worker; --quick: 4 × 300, 2 runs per worker (twice as many
 pipelines as one worker takes at once, so that the second worker has work). BENCH_DATABASE_URL (default
-${DEFAULT_POSTGRES_URL}); fresh schemas, dropped afterwards. Exit code 1 on any duplicate or loss.`);
-    process.exit(0);
-  }
-  const int = (v: string | undefined, fallback: number, name: string) => {
-    const n = v === undefined ? fallback : Number(v);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`);
-    return n;
-  };
+${DEFAULT_POSTGRES_URL}); fresh schemas, dropped afterwards. Exit code 1 on any duplicate or loss.`,
+  );
   const url = process.env.BENCH_DATABASE_URL || DEFAULT_POSTGRES_URL;
   const why = await postgresUnavailable(url);
   if (why) {
@@ -407,10 +400,10 @@ ${DEFAULT_POSTGRES_URL}); fresh schemas, dropped afterwards. Exit code 1 on any 
   const counts = workersCounts(args.quick);
   const result = await runWorkers({
     postgres: url,
-    pipelines: int(args.pipelines, counts.pipelines, 'pipelines'),
-    instalments: int(args.instalments, counts.instalments, 'instalments'),
-    concurrency: int(args.concurrency, counts.concurrency, 'concurrency'),
-    pageSize: int(args['page-size'], 200, 'page-size'),
+    pipelines: positiveInt(args.pipelines, counts.pipelines, 'pipelines'),
+    instalments: positiveInt(args.instalments, counts.instalments, 'instalments'),
+    concurrency: positiveInt(args.concurrency, counts.concurrency, 'concurrency'),
+    pageSize: positiveInt(args['page-size'], 200, 'page-size'),
   });
   console.log(formatWorkers(result));
   await mkdir(join(root, 'bench/results'), { recursive: true });

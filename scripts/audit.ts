@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
+import { benchArgs } from '../bench/cli-args.ts';
 
 /*
  * npm run audit:prod: `npm audit --omit=dev`, failing on a high or critical advisory of a package
@@ -89,4 +90,15 @@ function main(): void {
   process.exit(verdict.exitCode);
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  benchArgs(
+    { options: {} },
+    `Usage: npm run audit:prod
+
+npm audit --omit=dev: fails on a high or critical advisory of a package that ships, each listed.
+When the registry's advisory endpoint cannot be reached nothing was checked: it says so and exits 3,
+unless LEDGERLINK_AUDIT_OPTIONAL=1. Exit codes: 0 clean (or not checked and optional), 1 findings,
+3 not checked.`,
+  );
+  main();
+}
