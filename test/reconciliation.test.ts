@@ -288,6 +288,62 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
   });
 
+  it('says when the source changes a document after it was booked, and reconciliation shows the difference', async () => {
+    const changed = await t.entity('RCC', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCC', { name: 'changed', source: { type: 'file' } });
+    const head =
+      'invoice_reference,customer_id,customer_name,invoice_date,currency,line_description,net_amount,vat_rate\n';
+    const receipts = 'payment_reference,customer_id,date,amount,currency,invoice_reference\n';
+    const first = await importText(
+      p,
+      'invoices.csv',
+      `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,100.00,0.21\nCH-2,CU-1,Changed Ltd,2026-11-02,EUR,Seats,50.00,0.21\n`,
+    );
+    expect(first.failedRows).toBe(0);
+    expect(
+      (await importText(p, 'receipts.csv', `${receipts}PAY-CH-1,CU-1,2026-11-05,60.50,EUR,CH-2\n`)).failedRows,
+    ).toBe(0);
+    expect(
+      (await get(changed, '/v1/pipelines/changed/reconciliation?from=2026-11-01&to=2026-11-30')).body.mismatches,
+    ).toEqual([]);
+
+    // The shop edits CH-1 (110.00 net) and the receipt's date, and sends everything again.
+    const again = await importText(
+      p,
+      'invoices.csv',
+      `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,110.00,0.21\nCH-2,CU-1,Changed Ltd,2026-11-02,EUR,Seats,50.00,0.21\n`,
+    );
+    expect(again.rows.map((r) => [r.sourceId, r.outcome, r.message])).toEqual([
+      [
+        'CH-1',
+        'skipped',
+        'already posted; the source has changed it since (gross EUR 121.00 → EUR 133.10): a posted document never changes, so book the correction (a credit note or another document); reconciliation shows the difference until then',
+      ],
+      ['CH-2', 'skipped', 'already posted'],
+    ]);
+    const moved = await importText(p, 'receipts.csv', `${receipts}PAY-CH-1,CU-1,2026-11-06,60.50,EUR,CH-2\n`);
+    expect(moved.rows.map((r) => r.message)).toEqual([
+      expect.stringContaining('the source has changed it since (date 2026-11-05 → 2026-11-06)'),
+    ]);
+    // Nothing booked twice or changed in the ledger; the difference is reconciliation's to show.
+    const r = await get(changed, '/v1/pipelines/changed/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(
+      r.body.mismatches
+        .filter((m: any) => m.kind !== 'open-balance-difference')
+        .map((m: any) => [m.kind, m.reason, m.externalReference, m.sourceAmount, m.targetAmount]),
+    ).toEqual([
+      ['amount-difference', 'amount', 'CH-1', '133.10', '121.00'],
+      ['date-difference', 'date', 'PAY-CH-1', '60.50', '60.50'],
+    ]);
+    // Sent a third time as it now is: nothing new to say.
+    const third = await importText(
+      p,
+      'invoices.csv',
+      `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,110.00,0.21\n`,
+    );
+    expect(third.rows.map((r) => r.message)).toEqual(['already posted']);
+  });
+
   it('keeps each entity to its own pipelines and checks the window', async () => {
     expect((await get(clean, '/v1/pipelines/messy/reconciliation')).status).toBe(404);
     expect(

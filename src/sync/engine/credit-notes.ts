@@ -2,6 +2,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
+import { changedSinceBooked, changesSinceBooked } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { canonicalGross, recordSourceDocuments } from './invoices.ts';
@@ -81,6 +82,19 @@ export async function syncCreditNotes(
     'creditNote',
     notes.map((n) => n.record.sourceId),
   );
+  const changes = await changesSinceBooked(
+    ctx.db,
+    p.id,
+    notes
+      .filter((n) => mapped.has(n.record.sourceId))
+      .map(({ record: n }) => ({
+        kind: 'creditNote' as const,
+        sourceId: n.sourceId,
+        date: n.date,
+        currency: n.currency,
+        gross: canonicalGross(creditNoteAsInvoice(n)),
+      })),
+  );
   const ready: { input: (typeof notes)[number]; customerTargetId: string; productTargetIds: Record<string, string> }[] =
     [];
   const seen = new Set<string>();
@@ -94,7 +108,11 @@ export async function syncCreditNotes(
         sourceId: note.sourceId,
         outcome: 'skipped',
         targetId: already?.targetId,
-        message: already ? 'already posted' : 'repeated in the same page',
+        message: already
+          ? changes.has(note.sourceId)
+            ? changedSinceBooked(changes.get(note.sourceId)!)
+            : 'already posted'
+          : 'repeated in the same page',
       });
       continue;
     }

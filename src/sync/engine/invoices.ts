@@ -6,6 +6,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
+import { changedSinceBooked, changesSinceBooked } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { type Unavailable, lacking } from './waiting.ts';
@@ -186,6 +187,19 @@ export async function syncInvoices(
   const ids = invoices.map((i) => i.record.sourceId);
   const mapped = await mappedIds(ctx.db, p.id, 'invoice', ids);
   const drafted = await mappedIds(ctx.db, p.id, 'draft', ids);
+  const changes = await changesSinceBooked(
+    ctx.db,
+    p.id,
+    invoices
+      .filter((i) => mapped.has(i.record.sourceId))
+      .map(({ record: r }) => ({
+        kind: 'invoice' as const,
+        sourceId: r.sourceId,
+        date: r.invoiceDate,
+        currency: r.currency,
+        gross: canonicalGross(r),
+      })),
+  );
   const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
   const requeue: { kind: string; sourceId: string; payload: Record<string, unknown> }[] = [];
   const outgoing: Outgoing<TargetInvoice>[] = [];
@@ -200,12 +214,13 @@ export async function syncInvoices(
     seen.add(inv.sourceId);
     const already = mapped.get(inv.sourceId);
     if (already) {
+      const change = changes.get(inv.sourceId);
       out.record({
         kind: 'invoice',
         sourceId: inv.sourceId,
         outcome: 'skipped',
         targetId: already.targetId,
-        message: 'already posted',
+        message: change ? changedSinceBooked(change) : 'already posted',
       });
       if (wantsWriteBack && already.writtenBack === null)
         requeue.push({

@@ -3,6 +3,7 @@ import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
+import { changedSinceBooked, changesSinceBooked } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { notePaymentsBeforeInvoice } from './early-payments.ts';
@@ -210,18 +211,39 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     kind,
     inputs.map((x) => x.record.sourceId),
   );
+  // Refunds are not in source_documents: only payments are compared with what was booked.
+  const changes =
+    kind === 'payment'
+      ? await changesSinceBooked(
+          ctx.db,
+          ctx.pipeline.id,
+          inputs
+            .filter((x) => mapped.has(x.record.sourceId))
+            .map(({ record: r }) => {
+              const gross = parseAmount(r.amount, r.currency);
+              return {
+                kind: 'payment' as const,
+                sourceId: r.sourceId,
+                date: r.date,
+                currency: r.currency,
+                gross: gross.ok ? gross.value : null,
+              };
+            }),
+        )
+      : new Map<string, string>();
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
   for (const input of inputs) {
     const r = input.record;
     const park = out.parker(kind, input);
     const already = mapped.get(r.sourceId);
     if (already) {
+      const change = changes.get(r.sourceId);
       out.record({
         kind,
         sourceId: r.sourceId,
         outcome: 'skipped',
         targetId: already.targetId,
-        message: 'already posted',
+        message: change ? changedSinceBooked(change) : 'already posted',
       });
       continue;
     }
