@@ -11,6 +11,7 @@ import { reconcile } from '../src/sync/reconcile.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { SyncService } from '../src/sync/service.ts';
 import { processScope } from './helpers/scoped.ts';
+import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
  * ledger → Xero: the embedded ledger mirrored into the simulated Xero through the engine, with
@@ -39,7 +40,7 @@ afterAll(async () => {
   await t.close();
 });
 
-const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
+const APP = XERO_APP;
 
 async function xero(seed: number) {
   const sim = await startXeroSimulator({
@@ -53,18 +54,7 @@ async function xero(seed: number) {
   return sim;
 }
 
-function target(sim: XeroSimulator) {
-  return {
-    type: 'xero',
-    ...APP,
-    refreshToken: sim.oauth!.issueGrant().refreshToken,
-    tenantId: sim.tenantId,
-    baseUrl: sim.url,
-    tokenUrl: sim.tokenUrl,
-    accounts: { sales: '200', bank: '090' },
-    limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
-  };
-}
+const target = (sim: XeroSimulator) => xeroTarget(sim);
 
 async function run(pipeline: Pipeline) {
   const r = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
