@@ -28,7 +28,7 @@ export function changedSinceBooked(change: string): string {
 
 /**
  * The re-sent documents that differ from what was booked, by source id, each with the change in
- * words ("gross EUR 121.00 → 131.00"); the source side of reconciliation is brought up to date.
+ * words ("gross EUR 121.00 → EUR 131.00"); the source side of reconciliation is brought up to date.
  */
 export async function changesSinceBooked(
   db: Queryable,
