@@ -342,6 +342,39 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,110.00,0.21\n`,
     );
     expect(third.rows.map((r) => r.message)).toEqual(['already posted']);
+
+    // A credit note changed after it was booked: said in the run, and in its customer's balance.
+    const note = (net: string, vat: string) => ({
+      kind: 'creditNote' as const,
+      sourceId: 'CN-CH-1',
+      externalReference: 'CN-CH-1',
+      customerSourceId: 'CU-1',
+      date: '2026-11-07',
+      currency: 'EUR',
+      description: 'Returned seats',
+      lines: [{ description: 'Seat', netAmount: net, vatRate: '0.21', vatAmount: vat }],
+    });
+    const balance = async () =>
+      (await get(changed, '/v1/pipelines/changed/reconciliation?from=2026-11-01&to=2026-11-30')).body.openBalances.map(
+        (b: any) => [b.customerCode, b.source, b.target],
+      );
+    // CH-1's change alone: the source says 133.10 is owed, the ledger 121.00.
+    expect(await balance()).toEqual([['CU-1', '133.10', '121.00']]);
+    await t.sync.processRecords(p, 'import', 'test', [{ record: note('10.00', '2.10') }]);
+    expect(await balance()).toEqual([['CU-1', '121.00', '108.90']]);
+    const resent = await t.sync.processRecords(p, 'import', 'test', [{ record: note('30.00', '6.30') }]);
+    const { rows } = await t.db.query<{ outcome: string; message: string }>(
+      `SELECT outcome, message FROM run_records WHERE run_id = $1 AND kind = 'creditNote'`,
+      [resent],
+    );
+    expect(rows).toEqual([
+      {
+        outcome: 'skipped',
+        message: expect.stringContaining('the source has changed it since (gross EUR 12.10 → EUR 36.30)'),
+      },
+    ]);
+    // The ledger keeps the 12.10 it booked; the source now takes 36.30 off.
+    expect(await balance()).toEqual([['CU-1', '96.80', '108.90']]);
   });
 
   it('keeps each entity to its own pipelines and checks the window', async () => {
