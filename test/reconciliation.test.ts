@@ -8,6 +8,7 @@ import { syncServer } from './helpers/uploads.ts';
 import { importFile } from '../src/sync/imports.ts';
 import { resolveException } from '../src/sync/exceptions.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
 
 let t: TestApp;
 let app: FastifyInstance;
@@ -375,6 +376,106 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
     // The ledger keeps the 12.10 it booked; the source now takes 36.30 off.
     expect(await balance()).toEqual([['CU-1', '96.80', '108.90']]);
+  });
+
+  it('says when the source changes an allocation or a refund after it was made', async () => {
+    await t.entity('RCA', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCA', { name: 'changed-links', source: { type: 'file' } });
+    const base = { customerSourceId: 'CU-A', currency: 'EUR', description: '' };
+    const line = [{ description: 'Seat', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }];
+    const allocation = (amount: string) => ({
+      ...base,
+      kind: 'allocation' as const,
+      sourceId: 'AL-1',
+      date: '2026-11-08',
+      amount,
+      invoiceExternalReference: 'IN-A1',
+      from: 'creditNote' as const,
+      fromExternalReference: 'CN-A1',
+    });
+    const refund = (amount: string) => ({
+      ...base,
+      kind: 'refund' as const,
+      sourceId: 'RF-A1',
+      externalReference: 'RF-A1',
+      date: '2026-11-09',
+      amount,
+      paymentExternalReference: 'PY-A1',
+    });
+    const send = async (records: CanonicalRecord[]) => {
+      const run = await t.sync.processRecords(
+        p,
+        'import',
+        'test',
+        records.map((record) => ({ record })),
+      );
+      const { rows } = await t.db.query<{ kind: string; outcome: string; message: string | null }>(
+        `SELECT kind, outcome, message FROM run_records WHERE run_id = $1 AND kind IN ('allocation', 'refund') ORDER BY kind`,
+        [run],
+      );
+      return rows;
+    };
+    const first = await send([
+      { ...base, kind: 'customer', sourceId: 'CU-A', name: 'Allocated Ltd' } as CanonicalRecord,
+      {
+        ...base,
+        kind: 'invoice',
+        sourceId: 'IN-A1',
+        externalReference: 'IN-A1',
+        invoiceDate: '2026-11-02',
+        lines: line,
+      },
+      {
+        ...base,
+        kind: 'creditNote',
+        sourceId: 'CN-A1',
+        externalReference: 'CN-A1',
+        date: '2026-11-03',
+        lines: [{ description: 'Seat', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+      },
+      {
+        ...base,
+        kind: 'payment',
+        sourceId: 'PY-A1',
+        externalReference: 'PY-A1',
+        date: '2026-11-04',
+        amount: '50.00',
+        invoiceExternalReference: 'IN-A1',
+      },
+      allocation('12.10'),
+      refund('10.00'),
+    ]);
+    expect(first.map((r) => [r.kind, r.outcome])).toEqual([
+      ['allocation', 'created'],
+      ['refund', 'created'],
+    ]);
+    // The same again: nothing to say. Changed: each says what changed, and nothing is booked again.
+    expect((await send([allocation('12.10'), refund('10.00')])).map((r) => r.message)).toEqual([
+      'already allocated',
+      'already posted',
+    ]);
+    const changed = await send([{ ...allocation('6.05'), date: '2026-11-10' }, refund('15.00')]);
+    expect(changed).toEqual([
+      {
+        kind: 'allocation',
+        outcome: 'skipped',
+        message: expect.stringMatching(
+          /^already allocated; the source has changed it since \(amount EUR 12\.10 → EUR 6\.05, date 2026-11-08 → 2026-11-10\): /,
+        ),
+      },
+      {
+        kind: 'refund',
+        outcome: 'skipped',
+        message: expect.stringMatching(
+          /^already posted; the source has changed it since \(amount EUR 10\.00 → EUR 15\.00\): /,
+        ),
+      },
+    ]);
+    const { rows: booked } = await t.db.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
+        WHERE i.external_reference = 'IN-A1'`,
+    );
+    expect(booked[0]!.n).toBe('2');
   });
 
   it('keeps each entity to its own pipelines and checks the window', async () => {

@@ -3,6 +3,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
+import { allocationAsBooked, allocationChanged, changedFrom, keepBooked } from './changed.ts';
 import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { namedDocuments } from './payments.ts';
@@ -44,7 +45,12 @@ const allocationDelivery: Delivery<TargetAllocation> = {
       tx,
       ctx.pipeline.id,
       'allocation',
-      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId })),
+      done.map(({ item, result }) => ({
+        sourceId: item.sourceId,
+        targetId: result.targetId,
+        // What it was made as, to tell a changed copy sent later (changed.ts).
+        fingerprint: keepBooked(allocationAsBooked(item.doc.record)),
+      })),
     );
     await resolveSucceeded(
       tx,
@@ -86,12 +92,13 @@ export async function syncAllocations(
     const park = out.parker('allocation', input);
     const already = mapped.get(a.sourceId);
     if (already || seen.has(a.sourceId)) {
+      const change = already ? changedFrom(already.fingerprint, allocationAsBooked(a)) : null;
       out.record({
         kind: 'allocation',
         sourceId: a.sourceId,
         outcome: 'skipped',
         targetId: already?.targetId,
-        message: already ? 'already allocated' : 'repeated in the same page',
+        message: already ? (change ? allocationChanged(change) : 'already allocated') : 'repeated in the same page',
       });
       continue;
     }

@@ -1,5 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
-import { formatAmount } from '../../domain/money.ts';
+import { formatAmount, parseAmount } from '../../domain/money.ts';
+import type { CanonicalAllocation, CanonicalRefund } from '../canonical.ts';
 
 /*
  * A document the source sends again after it was booked is skipped: a posted document never
@@ -24,6 +25,61 @@ export interface Resent {
 /** The skip's words for a document the source changed after it was booked. */
 export function changedSinceBooked(change: string): string {
   return `already posted; the source has changed it since (${change}): a posted document never changes, so book the correction (a credit note or another document); reconciliation shows the difference until then`;
+}
+
+/*
+ * Allocations and refunds are not in `source_documents`: what each was booked as is kept in its map
+ * entry (`sync_map.fingerprint`, as JSON of the fields below), and a copy sent again is compared
+ * with it. Entries made before 2026-12-05 kept nothing, and are not compared.
+ */
+
+/** The fields of an allocation or a refund as booked, in words. */
+export type Booked = Record<string, string>;
+
+const money = (amount: string, currency: string) => {
+  const parsed = parseAmount(amount, currency);
+  return `${currency} ${parsed.ok ? formatAmount(parsed.value, currency) : amount}`;
+};
+
+export const allocationAsBooked = (a: CanonicalAllocation): Booked => ({
+  amount: money(a.amount, a.currency),
+  date: a.date,
+  invoice: a.invoiceExternalReference,
+  from: `${a.from} ${a.fromExternalReference}`,
+});
+
+export const refundAsBooked = (r: CanonicalRefund): Booked => ({
+  amount: money(r.amount, r.currency),
+  date: r.date,
+  payment: r.paymentExternalReference ?? '',
+});
+
+/** What is kept in the map entry. */
+export const keepBooked = (booked: Booked): string => JSON.stringify(booked);
+
+/** What changed since it was booked, in words ("amount EUR 50.00 → EUR 60.00"), or null. */
+export function changedFrom(kept: string | null | undefined, now: Booked): string | null {
+  if (!kept?.startsWith('{')) return null;
+  let was: Record<string, unknown>;
+  try {
+    was = JSON.parse(kept) as Record<string, unknown>;
+  } catch {
+    return null;
+  }
+  const said = Object.entries(now)
+    .filter(([field, value]) => typeof was[field] === 'string' && was[field] !== value)
+    .map(([field, value]) => `${field} ${String(was[field])} → ${value}`);
+  return said.length > 0 ? said.join(', ') : null;
+}
+
+/** The skip's words for an allocation the source changed after it was made. */
+export function allocationChanged(change: string): string {
+  return `already allocated; the source has changed it since (${change}): an allocation made is not changed here, so reverse it and allocate again in the target if the source's is right`;
+}
+
+/** The skip's words for a refund the source changed after it was booked. */
+export function refundChanged(change: string): string {
+  return `already posted; the source has changed it since (${change}): a refund booked is not changed, so book the difference in the target (another refund, or its reversal)`;
 }
 
 /**

@@ -3,7 +3,15 @@ import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
-import { changedSinceBooked, changesSinceBooked } from './changed.ts';
+import {
+  type Booked,
+  changedFrom,
+  changedSinceBooked,
+  changesSinceBooked,
+  keepBooked,
+  refundAsBooked,
+  refundChanged,
+} from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { notePaymentsBeforeInvoice } from './early-payments.ts';
@@ -141,7 +149,12 @@ const refundDelivery: Delivery<TargetRefund> = {
       tx,
       ctx.pipeline.id,
       'refund',
-      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId })),
+      done.map(({ item, result }) => ({
+        sourceId: item.sourceId,
+        targetId: result.targetId,
+        // What it was booked as, to tell a changed copy sent later (changed.ts).
+        fingerprint: keepBooked(refundAsBooked(item.doc.record)),
+      })),
     );
     await resolveSucceeded(
       tx,
@@ -203,6 +216,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     kind: 'invoice' | 'payment';
     reference: (r: R) => string | null | undefined;
     amounts: (keyof R & string)[];
+    /** What it is booked as, for those whose map entry keeps it (refunds: changed.ts). */
+    asBooked?: (r: R) => Booked;
   },
 ): Promise<{ input: Input<R>; customerTargetId: string; settlesTargetId: string | null }[]> {
   const mapped = await mappedIds(
@@ -237,13 +252,15 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     const park = out.parker(kind, input);
     const already = mapped.get(r.sourceId);
     if (already) {
+      // A refund's booked fields are in its map entry; a payment's in source_documents.
+      const refunded = settles.asBooked ? changedFrom(already.fingerprint, settles.asBooked(r)) : null;
       const change = changes.get(r.sourceId);
       out.record({
         kind,
         sourceId: r.sourceId,
         outcome: 'skipped',
         targetId: already.targetId,
-        message: change ? changedSinceBooked(change) : 'already posted',
+        message: refunded ? refundChanged(refunded) : change ? changedSinceBooked(change) : 'already posted',
       });
       continue;
     }
@@ -397,6 +414,7 @@ export async function syncRefunds(
     kind: 'payment',
     reference: (r) => r.paymentExternalReference,
     amounts: ['amount'],
+    asBooked: refundAsBooked,
   });
   const outgoing: Outgoing<TargetRefund>[] = ready.map(({ input, customerTargetId, settlesTargetId }) => ({
     sourceId: input.record.sourceId,
