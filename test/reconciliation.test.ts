@@ -416,7 +416,7 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       return rows;
     };
     const first = await send([
-      { ...base, kind: 'customer', sourceId: 'CU-A', name: 'Allocated Ltd' } as CanonicalRecord,
+      { kind: 'customer', sourceId: 'CU-A', name: 'Allocated Ltd' },
       {
         ...base,
         kind: 'invoice',
