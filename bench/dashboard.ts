@@ -15,7 +15,8 @@
 import { pathToFileURL } from 'node:url';
 import { benchArgs, positiveInt } from './cli-args.ts';
 import { today } from '../src/domain/dates.ts';
-import { getTransaction, listTransactions } from '../src/ledger/reports/transactions.ts';
+import { listTransactions } from '../src/ledger/reports/transaction-list.ts';
+import { getTransaction } from '../src/ledger/reports/transactions.ts';
 import { requireException } from '../src/sync/exceptions.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { SecretBox } from '../src/sync/secrets.ts';

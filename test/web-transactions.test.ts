@@ -3,7 +3,7 @@ import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
 import { listAudit, recordAudit } from '../src/ledger/audit.ts';
-import { listTransactions } from '../src/ledger/reports/transactions.ts';
+import { listTransactions } from '../src/ledger/reports/transaction-list.ts';
 import { TransactionsQuery, loadTransactions } from '../src/web/pages/transactions.tsx';
 import { AuditQuery, auditDiff, loadAudit } from '../src/web/pages/audit.tsx';
 

@@ -135,8 +135,9 @@ export async function planRefunds(
   const holds = new Map<string, bigint>();
   return items.map((item): RefundPlan => {
     const p = item.paymentTargetId ? paid.get(item.paymentTargetId) : undefined;
-    const over = p?.overpaymentId ?? '';
-    const unapplied = holds.get(over) ?? minorUnits(p?.unapplied ?? 0, item.record.currency) ?? 0n;
+    const over = p?.overpaymentId;
+    const held = over ? holds.get(over) : undefined;
+    const unapplied = held ?? minorUnits(p?.unapplied ?? 0, item.record.currency) ?? 0n;
     const plan = cashFirst(item, p, refunded(item), unapplied);
     if ('error' in plan) return plan.error;
     let note: NoteLines | null = null;
@@ -153,7 +154,7 @@ export async function planRefunds(
       }
       note = lines;
     }
-    holds.set(over, unapplied - (plan.fromOverpayment?.amount ?? 0n));
+    if (over) holds.set(over, unapplied - (plan.fromOverpayment?.amount ?? 0n));
     return { fromOverpayment: plan.fromOverpayment, note };
   });
 }

@@ -103,16 +103,13 @@ export async function syncCreditNotes(
     const park = out.parker('creditNote', input);
     const already = mapped.get(note.sourceId);
     if (already || seen.has(note.sourceId)) {
+      const change = already ? changes.get(note.sourceId) : undefined;
       out.record({
         kind: 'creditNote',
         sourceId: note.sourceId,
         outcome: 'skipped',
         targetId: already?.targetId,
-        message: already
-          ? changes.has(note.sourceId)
-            ? changedSinceBooked(changes.get(note.sourceId)!)
-            : 'already posted'
-          : 'repeated in the same page',
+        message: change ? changedSinceBooked(change) : already ? 'already posted' : 'repeated in the same page',
       });
       continue;
     }

@@ -1,12 +1,8 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { IsoDate } from '../../domain/schemas.ts';
-import {
-  type TransactionSummary,
-  type TransactionTypeInfo,
-  listTransactions,
-  listTransactionTypes,
-} from '../../ledger/reports/transactions.ts';
+import { type TransactionSummary, listTransactions } from '../../ledger/reports/transaction-list.ts';
+import { type TransactionTypeInfo, listTransactionTypes } from '../../ledger/reports/transactions.ts';
 import { Empty, KeysetPager } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';

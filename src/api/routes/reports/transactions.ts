@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { defineRoute } from '../../route.ts';
 import { Code, IsoDate, ModifiedSince, Page, paged } from '../../schemas.ts';
-import { getTransaction, listTransactions } from '../../../ledger/reports/transactions.ts';
+import { listTransactions } from '../../../ledger/reports/transaction-list.ts';
+import { getTransaction } from '../../../ledger/reports/transactions.ts';
 import { AllocationStatusSchema, DateText, Money, SafeTransactionId, TransactionType } from './schemas.ts';
 
 const LineCodes = z
