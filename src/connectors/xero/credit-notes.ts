@@ -44,6 +44,15 @@ export interface XeroParts {
     rows: { el: Json; itemKey: string }[],
     operation: string,
   ): Promise<ElementResult[]>;
+  /** The documents of `path` whose `field` is one of `values` (25 a call), with `extra` ANDed to the filter. */
+  findBy(
+    path: string,
+    key: string,
+    field: string,
+    values: string[],
+    extra?: string,
+    signal?: AbortSignal,
+  ): Promise<Json[]>;
 }
 
 export async function createCreditNotes(

@@ -1,8 +1,16 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { splitRefund } from '../../domain/refund-split.ts';
-import type { ItemError, TargetCallContext, TargetRefund } from '../../sync/target.ts';
-import { type Json, type XeroApi, str } from './api.ts';
-import { amount, minorUnits } from './map.ts';
+import {
+  type ItemError,
+  type ItemResult,
+  type TargetCallContext,
+  type TargetRefund,
+  failed,
+  ok,
+} from '../../sync/target.ts';
+import { type Json, OVERPAYMENT, type XeroApi, refused, str } from './api.ts';
+import type { XeroParts } from './credit-notes.ts';
+import { amount, bankAccountFor, minorUnits } from './map.ts';
 
 /*
  * How a refund is booked in Xero (docs/connectors/xero.md, "Refunds"). Money the refunded receipt
@@ -60,15 +68,10 @@ interface Paid {
 }
 
 /** What each refunded payment paid, by payment target id. */
-async function invoicesPaid(
-  x: XeroApi,
-  paymentIds: string[],
-  overpaymentPrefix: string,
-  signal?: AbortSignal,
-): Promise<Map<string, Paid>> {
+async function invoicesPaid(x: XeroApi, paymentIds: string[], signal?: AbortSignal): Promise<Map<string, Paid>> {
   const out = new Map<string, Paid>();
-  const plain = paymentIds.filter((id) => !id.startsWith(overpaymentPrefix));
-  const early = paymentIds.filter((id) => id.startsWith(overpaymentPrefix));
+  const plain = paymentIds.filter((id) => !id.startsWith(OVERPAYMENT));
+  const early = paymentIds.filter((id) => id.startsWith(OVERPAYMENT));
   for (const g of groups([...new Set(plain)], 25)) {
     const body = await x.get('/Payments', { where: guids('PaymentID', g) }, signal);
     for (const p of (body.Payments as Json[] | undefined) ?? [])
@@ -85,7 +88,7 @@ async function invoicesPaid(
       {
         where: guids(
           'OverpaymentID',
-          g.map((id) => id.slice(overpaymentPrefix.length)),
+          g.map((id) => id.slice(OVERPAYMENT.length)),
         ),
       },
       signal,
@@ -94,7 +97,7 @@ async function invoicesPaid(
       const applied = new Set(
         ((o.Allocations as Json[] | undefined) ?? []).map((a) => str((a.Invoice as Json | undefined)?.InvoiceID)),
       );
-      out.set(overpaymentPrefix + str(o.OverpaymentID), {
+      out.set(OVERPAYMENT + str(o.OverpaymentID), {
         invoiceId: applied.size === 1 ? [...applied][0]! : null,
         overpaymentId: str(o.OverpaymentID),
         currency: str(o.CurrencyCode),
@@ -110,17 +113,15 @@ async function invoicesPaid(
  * refunded in cash out of the refund's overpayment (found by its reference), which is not refunded
  * again: a refund cut after that write goes on with the rest.
  */
-export async function planRefunds(
+async function planRefunds(
   x: XeroApi,
   ctx: TargetCallContext,
   items: TargetRefund[],
-  overpaymentPrefix: string,
   refunded: (item: TargetRefund) => bigint,
 ): Promise<RefundPlan[]> {
   const paid = await invoicesPaid(
     x,
     items.flatMap((i) => (i.paymentTargetId ? [i.paymentTargetId] : [])),
-    overpaymentPrefix,
     ctx.signal,
   );
   // The invoices the payments paid, whose rates a refund beyond an overpayment's rest reverses.
@@ -265,4 +266,152 @@ export function refundBalanceEffect(note: Json, currency: string): bigint {
     .filter((p) => p.Status !== 'DELETED')
     .reduce((s, p) => s + (minorUnits(p.Amount, currency) ?? 0n), 0n);
   return paid - (minorUnits(note.Total, currency) ?? 0n);
+}
+
+/**
+ * A refund: first, in cash out of what its receipt holds unapplied (an overpayment's rest, never
+ * a sale); then, for what is left, a credit note (ACCRECCREDIT, approved) at the rates of the
+ * invoice the receipt paid and a cash refund on it (src/connectors/xero/refunds.ts). Each write
+ * is found again by the refund's reference before it is made: the overpayment's refunds (never
+ * refunded twice) and the credit note (reused), so a refund cut between writes is completed, not
+ * doubled. Its target id is the credit note's, or the overpayment refund's when that was all.
+ */
+export async function createRefunds(
+  x: XeroParts,
+  ctx: TargetCallContext,
+  items: TargetRefund[],
+): Promise<ItemResult[]> {
+  const o2 = await x.org(ctx.signal);
+  const results: ItemResult[] = new Array<ItemResult>(items.length);
+  const references = items.map((i) => i.record.externalReference);
+  const earlier = new Map<string, Json>();
+  for (const c of await x.findBy(
+    '/CreditNotes',
+    'CreditNotes',
+    'Reference',
+    references,
+    'Status!="DELETED" AND Status!="VOIDED"',
+    ctx.signal,
+  ))
+    earlier.set(str(c.Reference), c);
+  // What earlier attempts refunded out of each refund's overpayment (a receipt against an invoice holds none).
+  const cashed = new Map<string, { ids: string[]; amount: bigint }>();
+  for (const p of await x.findBy(
+    '/Payments',
+    'Payments',
+    'Reference',
+    items.flatMap((i) => (i.paymentTargetId?.startsWith(OVERPAYMENT) ? [i.record.externalReference] : [])),
+    'PaymentType=="AROVERPAYMENTPAYMENT" AND Status!="DELETED"',
+    ctx.signal,
+  )) {
+    const key = `${str(p.Reference)}\u0000${OVERPAYMENT}${str((p.Overpayment as Json | undefined)?.OverpaymentID)}`;
+    const had = cashed.get(key) ?? { ids: [], amount: 0n };
+    const currency = str((p.Overpayment as Json | undefined)?.CurrencyCode);
+    cashed.set(key, {
+      ids: [...had.ids, str(p.PaymentID)],
+      amount: had.amount + (minorUnits(p.Amount, currency) ?? 0n),
+    });
+  }
+  const cashedFor = (item: TargetRefund) => cashed.get(`${item.record.externalReference}\u0000${item.paymentTargetId}`);
+  const notes: { el: Json; itemKey: string; n: number }[] = [];
+  const credit = new Map<number, Json>();
+  const fresh = items.flatMap((item, n) => (earlier.has(item.record.externalReference) ? [] : [n]));
+  const plans = await planRefunds(
+    await x.api(),
+    ctx,
+    fresh.map((n) => items[n]!),
+    (item) => cashedFor(item)?.amount ?? 0n,
+  );
+  const planOf = new Map(fresh.map((n, k) => [n, plans[k]!]));
+  const toCash: { el: Json; itemKey: string; n: number }[] = [];
+  items.forEach((item, n) => {
+    const found = earlier.get(item.record.externalReference);
+    if (found) return void credit.set(n, found);
+    const plan = planOf.get(n)!;
+    if ('code' in plan) return void (results[n] = failed(plan));
+    if (plan.fromOverpayment) {
+      const bank = bankAccountFor(item.bankAccountCode, o2, x.settings);
+      if (typeof bank !== 'string') return void (results[n] = failed(bank));
+      toCash.push({
+        el: {
+          Overpayment: { OverpaymentID: plan.fromOverpayment.overpaymentId },
+          Account: { Code: bank },
+          Date: item.record.date,
+          Amount: amount(formatAmount(plan.fromOverpayment.amount, item.record.currency)),
+          Reference: item.record.externalReference,
+        },
+        itemKey: `${item.idempotencyKey}:overpayment`,
+        n,
+      });
+    } else if (!plan.note) {
+      // Refunded in full out of the overpayment by an earlier attempt.
+      const id = cashedFor(item)?.ids[0];
+      results[n] = id
+        ? ok(id, { outcome: 'linked' })
+        : failed({ code: 'AMOUNT_INVALID', message: 'amount: nothing to refund', retryable: false, field: 'amount' });
+    }
+  });
+  (await x.writeAll(ctx, 'PUT', '/Payments', 'Payments', toCash, 'refund-overpayment')).forEach((a, i) => {
+    const r = toCash[i]!;
+    const plan = planOf.get(r.n)!;
+    if (!a.ok) results[r.n] = failed(refused(a.messages));
+    else if (!('code' in plan) && !plan.note) results[r.n] = ok(str(a.saved.PaymentID), { outcome: 'created' });
+  });
+  items.forEach((item, n) => {
+    const plan = planOf.get(n);
+    if (!plan || 'code' in plan || !plan.note || results[n]) return;
+    const r = item.record;
+    notes.push({
+      el: {
+        Type: 'ACCRECCREDIT',
+        Contact: { ContactID: item.customerTargetId },
+        Date: r.date,
+        Reference: r.externalReference,
+        Status: 'AUTHORISED',
+        LineAmountTypes: plan.note.lineAmountTypes,
+        CurrencyCode: r.currency,
+        LineItems: plan.note.lines,
+      },
+      itemKey: item.idempotencyKey,
+      n,
+    });
+  });
+  (await x.writeAll(ctx, 'PUT', '/CreditNotes', 'CreditNotes', notes, 'refund-notes')).forEach((a, i) => {
+    const r = notes[i]!;
+    if (a.ok) credit.set(r.n, a.saved);
+    else results[r.n] = failed(refused(a.messages));
+  });
+  const cash: { el: Json; itemKey: string; n: number }[] = [];
+  for (const [n, note] of credit) {
+    const item = items[n]!;
+    const remaining = minorUnits(note.RemainingCredit, item.record.currency);
+    if (remaining === 0n) {
+      results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'linked' });
+      continue;
+    }
+    const bank = bankAccountFor(item.bankAccountCode, o2, x.settings);
+    if (typeof bank !== 'string') {
+      results[n] = failed(bank);
+      continue;
+    }
+    cash.push({
+      el: {
+        CreditNote: { CreditNoteID: note.CreditNoteID },
+        Account: { Code: bank },
+        Date: item.record.date,
+        Amount: amount(str(note.RemainingCredit ?? item.record.amount)),
+        Reference: item.record.externalReference,
+      },
+      itemKey: `${item.idempotencyKey}:cash`,
+      n,
+    });
+  }
+  (await x.writeAll(ctx, 'PUT', '/Payments', 'Payments', cash, 'refund-cash')).forEach((a, i) => {
+    const r = cash[i]!;
+    const note = credit.get(r.n)!;
+    results[r.n] = a.ok
+      ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'created' })
+      : failed(refused(a.messages));
+  });
+  return results;
 }

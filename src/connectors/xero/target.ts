@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { stringify } from 'lossless-json';
-import { Dec, formatAmount } from '../../domain/money.ts';
+import { Dec } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { GuardOptions } from '../../sync/http.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
@@ -16,13 +16,12 @@ import {
   type TargetInvoice,
   type TargetPayment,
   type TargetProduct,
-  type TargetRefund,
   failed,
   ok,
 } from '../../sync/target.ts';
 import { type ElementResult, type Json, OVERPAYMENT, XeroApi, batchIdempotencyKey, lit, refused, str } from './api.ts';
 import { openBalances, unlinkedDocuments } from './reads.ts';
-import { planRefunds, refundBalanceEffect } from './refunds.ts';
+import { createRefunds, refundBalanceEffect } from './refunds.ts';
 import {
   type OrgSettings,
   amount,
@@ -456,152 +455,6 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return withFeeNotes(results, fees);
   }
 
-  /**
-   * A refund: first, in cash out of what its receipt holds unapplied (an overpayment's rest, never
-   * a sale); then, for what is left, a credit note (ACCRECCREDIT, approved) at the rates of the
-   * invoice the receipt paid and a cash refund on it (src/connectors/xero/refunds.ts). Each write
-   * is found again by the refund's reference before it is made: the overpayment's refunds (never
-   * refunded twice) and the credit note (reused), so a refund cut between writes is completed, not
-   * doubled. Its target id is the credit note's, or the overpayment refund's when that was all.
-   */
-  async function createRefunds(ctx: TargetCallContext, items: TargetRefund[]): Promise<ItemResult[]> {
-    const o2 = await org(ctx.signal);
-    const results: ItemResult[] = new Array<ItemResult>(items.length);
-    const references = items.map((i) => i.record.externalReference);
-    const earlier = new Map<string, Json>();
-    for (const c of await findBy(
-      '/CreditNotes',
-      'CreditNotes',
-      'Reference',
-      references,
-      'Status!="DELETED" AND Status!="VOIDED"',
-      ctx.signal,
-    ))
-      earlier.set(str(c.Reference), c);
-    // What earlier attempts refunded out of each refund's overpayment (a receipt against an invoice holds none).
-    const cashed = new Map<string, { ids: string[]; amount: bigint }>();
-    for (const p of await findBy(
-      '/Payments',
-      'Payments',
-      'Reference',
-      items.flatMap((i) => (i.paymentTargetId?.startsWith(OVERPAYMENT) ? [i.record.externalReference] : [])),
-      'PaymentType=="AROVERPAYMENTPAYMENT" AND Status!="DELETED"',
-      ctx.signal,
-    )) {
-      const key = `${str(p.Reference)}\u0000${OVERPAYMENT}${str((p.Overpayment as Json | undefined)?.OverpaymentID)}`;
-      const had = cashed.get(key) ?? { ids: [], amount: 0n };
-      const currency = str((p.Overpayment as Json | undefined)?.CurrencyCode);
-      cashed.set(key, {
-        ids: [...had.ids, str(p.PaymentID)],
-        amount: had.amount + (minorUnits(p.Amount, currency) ?? 0n),
-      });
-    }
-    const cashedFor = (item: TargetRefund) =>
-      cashed.get(`${item.record.externalReference}\u0000${item.paymentTargetId}`);
-    const notes: { el: Json; itemKey: string; n: number }[] = [];
-    const credit = new Map<number, Json>();
-    const fresh = items.flatMap((item, n) => (earlier.has(item.record.externalReference) ? [] : [n]));
-    const plans = await planRefunds(
-      await api(),
-      ctx,
-      fresh.map((n) => items[n]!),
-      OVERPAYMENT,
-      (item) => cashedFor(item)?.amount ?? 0n,
-    );
-    const planOf = new Map(fresh.map((n, k) => [n, plans[k]!]));
-    const toCash: { el: Json; itemKey: string; n: number }[] = [];
-    items.forEach((item, n) => {
-      const found = earlier.get(item.record.externalReference);
-      if (found) return void credit.set(n, found);
-      const plan = planOf.get(n)!;
-      if ('code' in plan) return void (results[n] = failed(plan));
-      if (plan.fromOverpayment) {
-        const bank = bankAccountFor(item.bankAccountCode, o2, settings);
-        if (typeof bank !== 'string') return void (results[n] = failed(bank));
-        toCash.push({
-          el: {
-            Overpayment: { OverpaymentID: plan.fromOverpayment.overpaymentId },
-            Account: { Code: bank },
-            Date: item.record.date,
-            Amount: amount(formatAmount(plan.fromOverpayment.amount, item.record.currency)),
-            Reference: item.record.externalReference,
-          },
-          itemKey: `${item.idempotencyKey}:overpayment`,
-          n,
-        });
-      } else if (!plan.note) {
-        // Refunded in full out of the overpayment by an earlier attempt.
-        const id = cashedFor(item)?.ids[0];
-        results[n] = id
-          ? ok(id, { outcome: 'linked' })
-          : failed({ code: 'AMOUNT_INVALID', message: 'amount: nothing to refund', retryable: false, field: 'amount' });
-      }
-    });
-    (await writeAll(ctx, 'PUT', '/Payments', 'Payments', toCash, 'refund-overpayment')).forEach((a, i) => {
-      const r = toCash[i]!;
-      const plan = planOf.get(r.n)!;
-      if (!a.ok) results[r.n] = failed(refused(a.messages));
-      else if (!('code' in plan) && !plan.note) results[r.n] = ok(str(a.saved.PaymentID), { outcome: 'created' });
-    });
-    items.forEach((item, n) => {
-      const plan = planOf.get(n);
-      if (!plan || 'code' in plan || !plan.note || results[n]) return;
-      const r = item.record;
-      notes.push({
-        el: {
-          Type: 'ACCRECCREDIT',
-          Contact: { ContactID: item.customerTargetId },
-          Date: r.date,
-          Reference: r.externalReference,
-          Status: 'AUTHORISED',
-          LineAmountTypes: plan.note.lineAmountTypes,
-          CurrencyCode: r.currency,
-          LineItems: plan.note.lines,
-        },
-        itemKey: item.idempotencyKey,
-        n,
-      });
-    });
-    (await writeAll(ctx, 'PUT', '/CreditNotes', 'CreditNotes', notes, 'refund-notes')).forEach((a, i) => {
-      const r = notes[i]!;
-      if (a.ok) credit.set(r.n, a.saved);
-      else results[r.n] = failed(refused(a.messages));
-    });
-    const cash: { el: Json; itemKey: string; n: number }[] = [];
-    for (const [n, note] of credit) {
-      const item = items[n]!;
-      const remaining = minorUnits(note.RemainingCredit, item.record.currency);
-      if (remaining === 0n) {
-        results[n] = ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'linked' });
-        continue;
-      }
-      const bank = bankAccountFor(item.bankAccountCode, o2, settings);
-      if (typeof bank !== 'string') {
-        results[n] = failed(bank);
-        continue;
-      }
-      cash.push({
-        el: {
-          CreditNote: { CreditNoteID: note.CreditNoteID },
-          Account: { Code: bank },
-          Date: item.record.date,
-          Amount: amount(str(note.RemainingCredit ?? item.record.amount)),
-          Reference: item.record.externalReference,
-        },
-        itemKey: `${item.idempotencyKey}:cash`,
-        n,
-      });
-    }
-    (await writeAll(ctx, 'PUT', '/Payments', 'Payments', cash, 'refund-cash')).forEach((a, i) => {
-      const r = cash[i]!;
-      const note = credit.get(r.n)!;
-      results[r.n] = a.ok
-        ? ok(str(note.CreditNoteID), { number: str(note.CreditNoteNumber), outcome: 'created' })
-        : failed(refused(a.messages));
-    });
-    return results;
-  }
-
   async function findByReference(
     ctx: TargetCallContext,
     kind: string,
@@ -690,7 +543,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return out;
   }
 
-  const parts: credits.XeroParts = { settings, api, org, writeAll };
+  const parts: credits.XeroParts = { settings, api, org, writeAll, findBy };
   return {
     type: 'xero',
     transactional: false,
@@ -722,7 +575,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     createInvoices,
     createCreditNotes: (ctx, items) => credits.createCreditNotes(parts, ctx, items),
     createPayments,
-    createRefunds,
+    createRefunds: (ctx, items) => createRefunds(parts, ctx, items),
     createAllocations: (ctx, items) => credits.createAllocations(parts, ctx, items),
     findAllocation: (ctx, item, taken) => credits.findAllocation(parts, ctx, item, taken),
     applyEarlyPayments: (ctx, items) => applyEarlyReceipts({ api, invoicesById, findByReference }, ctx, items),
