@@ -5,6 +5,7 @@ import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
 import {
   type Booked,
+  type Resent,
   changedFrom,
   changedSinceBooked,
   changesSinceBooked,
@@ -216,6 +217,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     kind: 'invoice' | 'payment';
     reference: (r: R) => string | null | undefined;
     amounts: (keyof R & string)[];
+    /** What it says now, for those `source_documents` holds as booked (payments: changed.ts). */
+    resent?: (r: R) => Resent;
     /** What it is booked as, for those whose map entry keeps it (refunds: changed.ts). */
     asBooked?: (r: R) => Booked;
   },
@@ -226,33 +229,20 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     kind,
     inputs.map((x) => x.record.sourceId),
   );
-  // Refunds are not in source_documents: only payments are compared with what was booked.
-  const changes =
-    kind === 'payment'
-      ? await changesSinceBooked(
-          ctx.db,
-          ctx.pipeline.id,
-          inputs
-            .filter((x) => mapped.has(x.record.sourceId))
-            .map(({ record: r }) => {
-              const gross = parseAmount(r.amount, r.currency);
-              return {
-                kind: 'payment' as const,
-                sourceId: r.sourceId,
-                date: r.date,
-                currency: r.currency,
-                gross: gross.ok ? gross.value : null,
-              };
-            }),
-        )
-      : new Map<string, string>();
+  const resent = settles.resent;
+  const changes = resent
+    ? await changesSinceBooked(
+        ctx.db,
+        ctx.pipeline.id,
+        inputs.filter((x) => mapped.has(x.record.sourceId)).map((x) => resent(x.record)),
+      )
+    : new Map<string, string>();
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
   for (const input of inputs) {
     const r = input.record;
     const park = out.parker(kind, input);
     const already = mapped.get(r.sourceId);
     if (already) {
-      // A refund's booked fields are in its map entry; a payment's in source_documents.
       const refunded = settles.asBooked ? changedFrom(already.fingerprint, settles.asBooked(r)) : null;
       const change = changes.get(r.sourceId);
       out.record({
@@ -384,6 +374,16 @@ export async function syncPayments(
     kind: 'invoice',
     reference: (r) => r.invoiceExternalReference,
     amounts: ['amount', 'fee'],
+    resent: (r) => {
+      const gross = parseAmount(r.amount, r.currency);
+      return {
+        kind: 'payment',
+        sourceId: r.sourceId,
+        date: r.date,
+        currency: r.currency,
+        gross: gross.ok ? gross.value : null,
+      };
+    },
   });
   const outgoing: Outgoing<TargetPayment>[] = ready.map(({ input, customerTargetId, settlesTargetId }) => ({
     sourceId: input.record.sourceId,
