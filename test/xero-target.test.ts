@@ -10,6 +10,7 @@ import type {
   TargetConnector,
   TargetInvoice,
   TargetPayment,
+  TargetRefund,
 } from '../src/sync/target.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
@@ -85,6 +86,34 @@ function receipt(
       currency: 'EUR',
       description: '',
       ...more,
+    },
+  };
+}
+
+/** A refund of `amount` EUR of the receipt booked as `paymentTargetId` (our reference `paymentRef`). */
+function refundOf(
+  customerTargetId: string,
+  ref: string,
+  paymentTargetId: string | null,
+  paymentRef: string,
+  amount: string,
+): TargetRefund {
+  return {
+    sourceId: ref,
+    customerTargetId,
+    paymentTargetId,
+    bankAccountCode: 'BANK',
+    idempotencyKey: `ll-${ref}`,
+    record: {
+      kind: 'refund',
+      sourceId: ref,
+      externalReference: ref,
+      customerSourceId: 'x',
+      paymentExternalReference: paymentRef,
+      date: '2026-11-06',
+      amount,
+      currency: 'EUR',
+      description: '',
     },
   };
 }
@@ -318,24 +347,8 @@ describe('Xero target: payments and refunds', () => {
       ]),
     ]);
     const [paid] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-REF-1', '195.50', okId(inv!))]);
-    const refund = (ref: string, paymentTargetId: string | null, value = '50.00') => ({
-      sourceId: ref,
-      customerTargetId: c.id,
-      paymentTargetId,
-      bankAccountCode: 'BANK',
-      idempotencyKey: `ll-${ref}`,
-      record: {
-        kind: 'refund' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'x',
-        paymentExternalReference: 'PAY-REF-1',
-        date: '2026-11-06',
-        amount: value,
-        currency: 'EUR',
-        description: '',
-      },
-    });
+    const refund = (ref: string, paymentTargetId: string | null, value = '50.00') =>
+      refundOf(c.id, ref, paymentTargetId, 'PAY-REF-1', value);
     // The credit note commits, then every attempt at its cash refund fails.
     sim.control.failNext(500, 5, 'PUT /Payments');
     await expect(t.createRefunds!(ctx, [refund('REF-1', okId(paid!))])).rejects.toBeInstanceOf(ConnectorError);
@@ -422,24 +435,7 @@ describe('Xero target: payments and refunds', () => {
     );
     const held = () => sim.tenant().overpayments.get(overpayment.slice('OP:'.length))!;
     expect(held().Total.sub(held().Allocated).toFixed(2)).toBe('29.00');
-    const refund = (ref: string, value: string) => ({
-      sourceId: ref,
-      customerTargetId: c.id,
-      paymentTargetId: overpayment,
-      bankAccountCode: 'BANK',
-      idempotencyKey: `ll-${ref}`,
-      record: {
-        kind: 'refund' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'x',
-        paymentExternalReference: 'PAY-OVR-1',
-        date: '2026-11-06',
-        amount: value,
-        currency: 'EUR',
-        description: '',
-      },
-    });
+    const refund = (ref: string, value: string) => refundOf(c.id, ref, overpayment, 'PAY-OVR-1', value);
     const cashOut = (ref: string) =>
       [...sim.tenant().payments.values()]
         .filter((p) => p.Reference === ref && p.PaymentType === 'AROVERPAYMENTPAYMENT')
