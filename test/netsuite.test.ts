@@ -16,6 +16,7 @@ import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { processScope } from './helpers/scoped.ts';
 import { getRun } from '../src/sync/runs.ts';
+import { retryException } from '../src/sync/exceptions.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
 /*
@@ -405,6 +406,72 @@ describe('NetSuite end to end', () => {
     expect(refusedToo[0]!.message).not.toMatch(/could not be applied/);
     expect(refunded('N8-R4')).toEqual([]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
+
+    // NetSuite down for refunds through every attempt, then given up: each attempt put back what it
+    // took off the invoice, so the invoice owes nothing that nobody was refunded.
+    const refundPut = (r: { method: string; route: string }) =>
+      r.method === 'PUT' && r.route.startsWith('/customerRefund/');
+    const up = ns.failWhile(refundPut);
+    await importAll(pipeline, [refund(5, '30.00', 'N8-P1')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    up();
+    const givenUp = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R5');
+    expect(givenUp.map((p) => [p.reason_code, p.message])).toEqual([
+      [
+        'TARGET_UNAVAILABLE',
+        expect.stringMatching(/did not take this document after \d+ attempts; the last: NetSuite: .*503/),
+      ],
+    ]);
+    expect(givenUp[0]!.message).not.toMatch(/owes the money again/);
+    expect(refunded('N8-R5')).toEqual([]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
+
+    // Booked, its answer lost and every resend refused: found under its external id, and done.
+    let puts = 0;
+    ns.dropNext(1, refundPut);
+    const busy = ns.failWhile((r) => refundPut(r) && ++puts > 1);
+    await importAll(pipeline, [refund(6, '30.00', 'N8-P1')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    busy();
+    expect((await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R6')).toEqual([]);
+    expect(puts).toBeGreaterThan(1);
+    expect(refunded('N8-R6')).toEqual([[[paid('N8-P1').id, 3000n]]]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 7100n]]);
+
+    // Not booked, and the payment could not be applied again either (no random faults meanwhile):
+    // parked at once, naming the invoice that owes the money again; its retry books the refund
+    // from what is now unapplied, taking nothing more off.
+    const faults = ns.options as { failRate?: number; dropAfterCommitRate?: number };
+    const rates = { ...faults };
+    Object.assign(faults, { failRate: 0, dropAfterCommitRate: 0 });
+    let patches = 0;
+    const down = [
+      ns.failWhile(refundPut),
+      ns.failWhile((r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/') && ++patches > 1),
+    ];
+    await importAll(pipeline, [refund(7, '5.00', 'N8-P1')]);
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    for (const lift of down) lift();
+    Object.assign(faults, rates);
+    const stuck = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R7');
+    expect(stuck.map((p) => [p.reason_code, p.message])).toEqual([
+      [
+        'TARGET_UNAVAILABLE',
+        expect.stringMatching(
+          /^Refund N8-R7 was not booked and payment N8-P1 stays taken off invoice \S+ \(EUR 5\.00\), which owes the money again: retry the refund once NetSuite answers/,
+        ),
+      ],
+    ]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 6600n]]);
+    const { rows: parkedR7 } = await t.db.query<{ id: string }>(
+      `SELECT id FROM exceptions WHERE pipeline_id = $1 AND source_id = 'N8-R7' AND status = 'open'`,
+      [pipeline.id],
+    );
+    await retryException(t.db, sync, Number(parkedR7[0]!.id), 'test');
+    await drainTarget(t.db, sync, pipeline, 'NetSuite');
+    expect((await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R7')).toEqual([]);
+    expect(refunded('N8-R7')).toEqual([[[paid('N8-P1').id, 500n]]]);
+    expect([...paid('N8-P1').apply]).toEqual([[i1.id, 6600n]]);
     expect(ns.duplicates()).toEqual([]);
     expect(ns.violations).toEqual([]);
   });

@@ -252,7 +252,7 @@ describe('Zoho Books refunds', () => {
     const balance = () => org().invoices.get(invoiceId)!.balance;
     expect(balance()).toBe(0n);
     // 15.00 refunded of a payment with 5.00 unused: 10.00 unapplied first. The answer to that
-    // update is lost: the next attempt reads the payment again and unapplies nothing more.
+    // update is lost: the attempt puts the payment back as it was, and the next unapplies it once.
     sim.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/customerpayments/'));
     const err = await target.createRefunds!(ctx(), [refund('RF-7', '15.00')]).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectorError);
@@ -276,6 +276,59 @@ describe('Zoho Books refunds', () => {
     expect(applied()).toEqual([[invoiceId, 11100n]]);
     expect([unused(), balance()]).toEqual([0n, 1000n]);
     expect(org().refunds.map((r) => r.reference_number)).not.toContain('RF-8');
+    expect(sim.duplicates(ORG)).toEqual([]);
+    expect(sim.violations).toEqual([]);
+  });
+
+  it('a refund Zoho does not answer after the payment was unapplied for it: found if booked, else the invoice given its money back; not given back, parked naming the invoice', async () => {
+    const balance = () => org().invoices.get(invoiceId)!.balance;
+    expect([unused(), balance(), applied()]).toEqual([0n, 1000n, [[invoiceId, 11100n]]]);
+    const refundPost = (r: { method: string; route: string }) => r.method === 'POST' && r.route.endsWith('/refunds');
+
+    // Zoho down for refunds: every attempt fails, and none leaves the invoice owing what nobody refunded.
+    const up = sim.failWhile(refundPost);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const err = await target.createRefunds!(ctx(), [refund('RF-9', '5.00')]).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectorError);
+      expect((err as ConnectorError).retryable).toBe(true);
+      expect((err as ConnectorError).message).not.toMatch(/owes the money again/);
+      expect([unused(), balance(), applied()]).toEqual([0n, 1000n, [[invoiceId, 11100n]]]);
+    }
+    up();
+    expect(org().refunds.map((r) => r.reference_number)).not.toContain('RF-9');
+
+    // Booked, its answer lost: found by its reference among the payment's refunds, and done.
+    sim.dropNext(1, refundPost);
+    const [found] = await target.createRefunds!(ctx(), [refund('RF-10', '5.00')]);
+    const held = org().refunds.filter((r) => r.reference_number === 'RF-10');
+    expect(held.map((r) => r.amount)).toEqual([500n]);
+    expect(found).toMatchObject({ ok: true, targetId: held[0]!.payment_refund_id, outcome: 'created' });
+    expect(found!.ok && found!.message).toMatch(/5\.00 EUR of payment RP-1 unapplied first from invoice /);
+    expect([unused(), balance(), applied()]).toEqual([0n, 1500n, [[invoiceId, 10600n]]]);
+
+    // Not booked and the payment cannot be applied again either: parked, saying which invoice owes it.
+    let puts = 0;
+    const downToo = [
+      sim.failWhile(refundPost),
+      sim.failWhile((r) => r.method === 'PUT' && r.route.startsWith('/customerpayments/') && ++puts > 1),
+    ];
+    const [stuck] = await target.createRefunds!(ctx(), [refund('RF-11', '6.00')]);
+    for (const lift of downToo) lift();
+    expect(stuck).toMatchObject({ ok: false, error: { code: 'TARGET_UNAVAILABLE', retryable: false } });
+    expect(!stuck!.ok && stuck!.error.message).toMatch(
+      /^Refund RF-11 was not booked and 6\.00 EUR of payment RP-1 unapplied first from invoice \S+ for it stays unapplied, which the invoice owes again: retry the refund once Zoho Books answers/,
+    );
+    expect([unused(), balance()]).toEqual([600n, 2100n]);
+    // The retry books it from the money left unused, unapplying nothing more.
+    const [retried] = await target.createRefunds!(ctx(), [refund('RF-11', '6.00')]);
+    expect(retried).toMatchObject({ ok: true, outcome: 'created' });
+    expect(retried!.ok && retried!.message).toBeUndefined();
+    expect([unused(), balance(), applied()]).toEqual([0n, 2100n, [[invoiceId, 10000n]]]);
+    expect(
+      org()
+        .refunds.filter((r) => r.reference_number === 'RF-11')
+        .map((r) => r.amount),
+    ).toEqual([600n]);
     expect(sim.duplicates(ORG)).toEqual([]);
     expect(sim.violations).toEqual([]);
   });

@@ -1,7 +1,8 @@
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
 import type { ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type NsObject, describe, refId, rows, text } from './api.ts';
+import { type NsObject, describe, eid, refId, rows, text } from './api.ts';
 import { type DocumentContext, RECORD_OF, badReference, written } from './documents.ts';
 import { amount, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
@@ -97,8 +98,9 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       continue;
     }
     // What the unapplied money does not cover comes off the payment's applications, in the order
-    // NetSuite lists them. Worked out from the payment as read just now: after a lost answer the
-    // engine looks the refund up, and sending it again reads what was taken off as unapplied.
+    // NetSuite lists them. Worked out from the payment as read just now: an attempt that ends
+    // without the refund puts them back (below), and one cut short (a crash) leaves them taken
+    // off, which the next attempt reads as unapplied and does not take off twice.
     let short = wanted.value - unapplied;
     const taken: { doc: string; number: string; before: bigint; after: bigint }[] = [];
     for (const x of applications) {
@@ -116,24 +118,6 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
         ),
       },
     });
-    if (taken.length > 0) {
-      const off = await c.api.patch(
-        RECORD_OF.payment,
-        d.paymentTargetId,
-        applyAs(taken.map((x) => ({ doc: x.doc, amount: x.after }))),
-        c.signal,
-      );
-      if (!off.ok) {
-        out.push(
-          failed({
-            code: 'TARGET_REFUSED',
-            message: `${SYSTEM} refused to take refund ${r.externalReference} off what payment ${paymentName} applies to its invoices (${describe(off)})`,
-            retryable: false,
-          }),
-        );
-        continue;
-      }
-    }
     const body: NsObject = {
       customer: ref(d.customerTargetId),
       tranDate: r.date,
@@ -141,22 +125,51 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       ...(c.refundAccountId ? { account: ref(c.refundAccountId) } : {}),
       apply: { items: [{ doc: ref(d.paymentTargetId), apply: true, amount: amount(wanted.value, r.currency) }] },
     };
-    const a = await c.api.upsert(REFUND_RECORD, r.externalReference, body, c.signal);
-    if (!a.ok) {
-      // Not refunded: the applications go back to what they were, so the invoices do not owe it.
-      const back = taken.length > 0 ? await putBack(c, d.paymentTargetId, r.currency, taken, applyAs) : null;
-      out.push(
-        failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} refused refund ${r.externalReference} (${describe(a)})${
-            back
-              ? `; payment ${paymentName} could not be applied to its invoices again as before (${back}): apply it in ${SYSTEM}`
-              : ''
-          }`,
-          retryable: false,
-        }),
-      );
-      continue;
+    const undo = { paymentId: d.paymentTargetId, paymentName, currency: r.currency, taken, applyAs };
+    try {
+      if (taken.length > 0) {
+        const off = await c.api.patch(
+          RECORD_OF.payment,
+          d.paymentTargetId,
+          applyAs(taken.map((x) => ({ doc: x.doc, amount: x.after }))),
+          c.signal,
+        );
+        if (!off.ok) {
+          out.push(
+            failed({
+              code: 'TARGET_REFUSED',
+              message: `${SYSTEM} refused to take refund ${r.externalReference} off what payment ${paymentName} applies to its invoices (${describe(off)})`,
+              retryable: false,
+            }),
+          );
+          continue;
+        }
+      }
+      const a = await c.api.upsert(REFUND_RECORD, r.externalReference, body, c.signal);
+      if (!a.ok) {
+        // Not refunded: the applications go back to what they were, so the invoices do not owe it.
+        const back = taken.length > 0 ? await putBack(c, undo) : null;
+        out.push(
+          failed({
+            code: 'TARGET_REFUSED',
+            message: `${SYSTEM} refused refund ${r.externalReference} (${describe(a)})${
+              back
+                ? `; payment ${paymentName} could not be applied to its invoices again as before (${back}): apply it in ${SYSTEM}`
+                : ''
+            }`,
+            retryable: false,
+          }),
+        );
+        continue;
+      }
+    } catch (err) {
+      if (taken.length === 0 || !(err instanceof ConnectorError)) throw err;
+      const settled = await unanswered(c, r.externalReference, undo, err);
+      if (settled === null) throw err;
+      if (settled !== 'booked') {
+        out.push(settled);
+        continue;
+      }
     }
     const rec = await written(c, REFUND_RECORD, r.externalReference);
     out.push(
@@ -175,17 +188,47 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
   return out;
 }
 
+/** What a refund took off a payment's applications, to put them back if it is not booked. */
+interface Undo {
+  paymentId: string;
+  paymentName: string;
+  currency: string;
+  taken: { doc: string; number: string; before: bigint; after: bigint }[];
+  applyAs: (list: { doc: string; amount: bigint }[]) => NsObject;
+}
+
 /**
- * Puts a payment's applications back as they were before a refund NetSuite then refused; null
+ * Settles a refund whose applications were taken off when NetSuite gave no answer (a timeout, a
+ * reset, 5xx past the client's retries) to the take-off or the refund: booked after all; or put
+ * back, and the error NetSuite gave is thrown (null: retried as usual); or neither, and the refund
+ * is parked at once, saying which invoices owe the money again. The applications are put back now,
+ * not left taken off until a retry that may come hours later, or never if the refund is given up:
+ * the invoices would owe money meanwhile that nobody was refunded. Parked for a person when they
+ * cannot be, because a later attempt, finding the money unapplied, would not know it was taken
+ * off an invoice, and its own failure would be all the exception said.
+ */
+async function unanswered(c: DocumentContext, reference: string, u: Undo, err: ConnectorError) {
+  const held = await c.api.get(`/${REFUND_RECORD}/${eid(reference)}`, c.signal).catch(() => undefined);
+  if (held) return 'booked' as const;
+  const problem = held === null ? await putBack(c, u) : 'whether the refund was booked could not be read';
+  if (problem === null) return null;
+  const owed = u.taken
+    .map((x) => `invoice ${x.number} (${u.currency} ${formatAmount(x.before - x.after, u.currency)})`)
+    .join(', ');
+  return failed({
+    code: 'TARGET_UNAVAILABLE',
+    // What to fix first: a reason is cut to a few hundred characters where it is shown.
+    message: `Refund ${reference} was not booked and payment ${u.paymentName} stays taken off ${owed}, which ${u.taken.length === 1 ? 'owes' : 'owe'} the money again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}; applying again: ${problem})`,
+    retryable: false,
+  });
+}
+
+/**
+ * Puts a payment's applications back as they were before a refund that was not booked; null
  * when done, else what went wrong. A lost answer is settled by reading the payment again.
  */
-async function putBack(
-  c: DocumentContext,
-  paymentId: string,
-  currency: string,
-  taken: { doc: string; before: bigint }[],
-  applyAs: (list: { doc: string; amount: bigint }[]) => NsObject,
-): Promise<string | null> {
+async function putBack(c: DocumentContext, u: Undo): Promise<string | null> {
+  const { paymentId, currency, taken, applyAs } = u;
   try {
     // The lines set to what they were: sent again by the client after a 500, the same lines result.
     const back = await c.api.patch(

@@ -111,6 +111,7 @@ export class NetSuiteSimulator {
   #inFlight = 0;
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: number[] = [];
+  #outages: { when: (r: SimulatedRequest) => boolean; status: number }[] = [];
   #nextId = 1000;
   readonly #random: () => number;
   #server: LocalServer | null = null;
@@ -171,6 +172,18 @@ export class NetSuiteSimulator {
   /** The next requests are answered with these statuses (429, 500) before anything is done. */
   failNext(...statuses: number[]): void {
     this.#fails.push(...statuses);
+  }
+
+  /**
+   * An outage of some requests: every one matching `when` is answered `status` before anything is
+   * done, until the function returned is called.
+   */
+  failWhile(when: (r: SimulatedRequest) => boolean, status = 503): () => void {
+    const outage = { when, status };
+    this.#outages.push(outage);
+    return () => {
+      this.#outages = this.#outages.filter((o) => o !== outage);
+    };
   }
 
   /** External ids held twice within a record type (there must be none). */
@@ -316,7 +329,10 @@ export class NetSuiteSimulator {
         );
       }
       if (this.options.latencyMs) await new Promise((resolve) => setTimeout(resolve, this.options.latencyMs));
-      const fail = this.#fails.shift() ?? (this.#random() < (this.options.failRate ?? 0) ? 500 : undefined);
+      const fail =
+        this.#outages.find((o) => o.when(r))?.status ??
+        this.#fails.shift() ??
+        (this.#random() < (this.options.failRate ?? 0) ? 500 : undefined);
       if (fail === 429) {
         this.stats.rateRefused++;
         return this.send(

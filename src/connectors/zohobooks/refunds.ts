@@ -3,7 +3,7 @@ import { ConnectorError } from '../../sync/connector.ts';
 import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { FoundDocument, ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type ZohoObject, describe, entity, text } from './api.ts';
+import { type ZohoAnswer, type ZohoObject, describe, entity, text } from './api.ts';
 import { type Application, type DocumentContext, applicationsOf, listAll, putApplications } from './documents.ts';
 import { minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
@@ -19,8 +19,10 @@ import { SYSTEM } from './settings.ts';
  * invoices owe it again. The books are then the same in either order: a refund of a payment booked
  * before its invoice takes the payment's unused money at once, and the invoice gets what is left.
  * Zoho takes no idempotency key: a lost answer is found again by listing refunds and matching
- * our reference exactly (lookUpRefund); the payment is read again before each attempt, so what was
- * unapplied by an attempt whose answer was lost is not unapplied twice. Refunds of credit notes
+ * our reference exactly (lookUpRefund). An attempt that ends without the refund booked (refused,
+ * or no answer) gives the invoices their money back before it ends; one cut short (a crash) leaves
+ * the payment unapplied, which the next attempt reads as unused and does not unapply twice, since
+ * the payment is read again before each attempt. Refunds of credit notes
  * (POST /creditnotes/{id}/refunds) are not sent: the canonical refund names a payment, never a
  * credit note.
  */
@@ -90,31 +92,62 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
     // What the payment lacks unused is taken back from its invoices first, the last applied first.
     const short = wanted.value - unused;
     const freed = short > 0n ? unapply(applied, short) : null;
-    if (freed) {
-      const u = await putApplications(c, pay, freed.left, r.currency);
-      if (!u.ok) {
-        return failed({
-          code: 'TARGET_REFUSED',
-          message: `${SYSTEM} refused to unapply ${cur(short)} of payment ${paymentName} from its invoices, to refund it as refund ${r.externalReference} (${describe(u)})`,
-          retryable: false,
+    const unappliedFrom = (f: { from: string[] }) =>
+      `${cur(short)} of payment ${paymentName} unapplied first from ${f.from.length === 1 ? 'invoice' : 'invoices'} ${f.from.map((id) => numberOf(pay, id)).join(', ')}`;
+    let a: ZohoAnswer;
+    try {
+      if (freed) {
+        const u = await putApplications(c, pay, freed.left, r.currency);
+        if (!u.ok) {
+          return failed({
+            code: 'TARGET_REFUSED',
+            message: `${SYSTEM} refused to unapply ${cur(short)} of payment ${paymentName} from its invoices, to refund it as refund ${r.externalReference} (${describe(u)})`,
+            retryable: false,
+          });
+        }
+      }
+      a = await c.api.call(
+        {
+          method: 'POST',
+          path: refundsPath(d.paymentTargetId),
+          json: {
+            date: r.date,
+            refund_mode: c.paymentMode,
+            reference_number: r.externalReference,
+            amount: num(formatAmount(wanted.value, r.currency)),
+            from_account_id: account,
+            ...(r.description ? { description: r.description } : {}),
+          },
+        },
+        c.signal,
+      );
+    } catch (err) {
+      // No answer (a timeout, a reset, a 5xx) after the payment was unapplied for the refund: booked
+      // after all, or its invoices are given the money back now, not left owing it until a retry
+      // that may come hours later, or never if the refund is given up. Not put back (or not known
+      // to be booked), the refund is parked saying which invoices owe it again.
+      if (!freed || !(err instanceof ConnectorError)) throw err;
+      const held = await refundsOf(c, d.paymentTargetId)
+        .then((list) => list.find((x) => text(x.reference_number) === r.externalReference) ?? null)
+        .catch(() => undefined);
+      if (held) {
+        return ok(text(held.payment_refund_id), {
+          number: r.externalReference,
+          outcome: 'created',
+          message: `${unappliedFrom(freed)}: Zoho Books refunds only a payment's unused amount`,
         });
       }
+      const restored = held === null && (await reapply(c, pay, applied, r.currency));
+      if (restored) throw err;
+      // Parked for a person at once: a later attempt, finding the money unused, would not know it
+      // was unapplied from an invoice, and its own failure would be all the exception said. What
+      // to fix first: a reason is cut to a few hundred characters where it is shown.
+      return failed({
+        code: 'TARGET_UNAVAILABLE',
+        message: `Refund ${r.externalReference} was not booked and ${unappliedFrom(freed)} for it stays unapplied, which the ${freed.from.length === 1 ? 'invoice owes' : 'invoices owe'} again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}${held === undefined ? '; whether it was booked could not be read' : ''})`,
+        retryable: false,
+      });
     }
-    const a = await c.api.call(
-      {
-        method: 'POST',
-        path: refundsPath(d.paymentTargetId),
-        json: {
-          date: r.date,
-          refund_mode: c.paymentMode,
-          reference_number: r.externalReference,
-          amount: num(formatAmount(wanted.value, r.currency)),
-          from_account_id: account,
-          ...(r.description ? { description: r.description } : {}),
-        },
-      },
-      c.signal,
-    );
     if (!a.ok) {
       // Refused after the payment was unapplied for it: its invoices are given that money back.
       const restored = freed ? await reapply(c, pay, applied, r.currency) : true;
@@ -131,11 +164,7 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
     return ok(text(refund.payment_refund_id), {
       number: r.externalReference,
       outcome: 'created',
-      ...(freed
-        ? {
-            message: `${cur(short)} of payment ${paymentName} unapplied first from ${freed.from.length === 1 ? 'invoice' : 'invoices'} ${freed.from.map((id) => numberOf(pay, id)).join(', ')}: Zoho Books refunds only a payment's unused amount`,
-          }
-        : {}),
+      ...(freed ? { message: `${unappliedFrom(freed)}: Zoho Books refunds only a payment's unused amount` } : {}),
     });
   });
 }
@@ -159,13 +188,22 @@ function unapply(applied: Application[], short: bigint): { left: Application[]; 
   return { left, from };
 }
 
-/** The payment's applications put back as they were read; false when that could not be done. */
+/**
+ * The payment's applications put back as they were read; false when that could not be done. The
+ * update sets them whole, so a lost answer is settled by reading the payment again.
+ */
 async function reapply(c: DocumentContext, pay: ZohoObject, applied: Application[], currency: string) {
   try {
     return (await putApplications(c, pay, applied, currency)).ok;
   } catch (err) {
-    if (err instanceof ConnectorError) return false;
-    throw err;
+    if (!(err instanceof ConnectorError)) throw err;
+    const now = await c.api
+      .byId(`/customerpayments/${encodeURIComponent(text(pay.payment_id))}`, 'payment', c.signal)
+      .catch(() => null);
+    const after = now ? applicationsOf(now, currency) : null;
+    const amountOn = (list: Application[], id: string) =>
+      list.filter((x) => x.invoice_id === id).reduce((s, x) => s + x.amount_applied, 0n);
+    return after !== null && applied.every((x) => amountOn(after, x.invoice_id) === amountOn(applied, x.invoice_id));
   }
 }
 

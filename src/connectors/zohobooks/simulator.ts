@@ -58,6 +58,7 @@ export class ZohoBooksSimulator {
   readonly #calls = new Map<string, number[]>();
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: { status: number; code: number; message: string }[] = [];
+  #outages: { when: (r: SimulatedRequest) => boolean }[] = [];
   #nextId = 460000000000000;
   readonly #random: () => number;
   #server: LocalServer | null = null;
@@ -116,6 +117,18 @@ export class ZohoBooksSimulator {
   /** The next `n` writes matching `when` are committed, then their connection dropped without an answer. */
   dropNext(n: number, when: (r: SimulatedRequest) => boolean = () => true): void {
     this.#drops.push({ n, when });
+  }
+
+  /**
+   * An outage of some requests: every one matching `when` is answered 500 (Zoho's "Internal
+   * error") before anything is done, until the function returned is called.
+   */
+  failWhile(when: (r: SimulatedRequest) => boolean): () => void {
+    const outage = { when };
+    this.#outages.push(outage);
+    return () => {
+      this.#outages = this.#outages.filter((o) => o !== outage);
+    };
   }
 
   /** The next requests are answered with these statuses (500, 429) before anything is done. */
@@ -226,6 +239,7 @@ export class ZohoBooksSimulator {
       return this.send(res, 429, over);
     }
     const fail =
+      (this.#outages.some((o) => o.when(r)) ? { status: 500, code: 1000, message: 'Internal error' } : undefined) ??
       this.#fails.shift() ??
       (this.#random() < (this.options.failRate ?? 0)
         ? { status: 500, code: 1000, message: 'Internal error' }
