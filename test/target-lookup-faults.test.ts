@@ -105,7 +105,8 @@ describe('lookups that fail after an uncertain answer', () => {
       expect.objectContaining({
         source_id: 'B-I1',
         reason_code: 'TARGET_UNAVAILABLE',
-        message: expect.stringMatching(/webhook target did not take this document after 3 attempts/),
+        // What the target last said, so that the exception says why.
+        message: expect.stringMatching(/webhook target did not take this document after 3 attempts; the last: .*503/),
       }),
     ]);
     // It was committed once and never sent again while it could not be looked up.

@@ -130,6 +130,12 @@ export async function flushTarget<D>(
     uncertain: r.attempts > 0 || r.last_error !== null,
   }));
   const attempts = new Map(rows.map((r) => [r.id, r.attempts]));
+  // Each document's last failure, kept on its row and said when it is given up.
+  const lastError = new Map(rows.map((r) => [r.id, r.last_error]));
+  const noted = async (ids: string[], message: string) => {
+    for (const id of ids) lastError.set(id, message);
+    await note(ctx, ids, message);
+  };
   let waiting = 0;
   let waitAtLeastMs = 0;
   for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
@@ -178,7 +184,7 @@ export async function flushTarget<D>(
           continue;
         }
         retry.push(p);
-        await note(ctx, [p.row.id], message);
+        await noted([p.row.id], message);
         if (err instanceof ConnectorError && err.retryAfterMs !== null) {
           // The target said when: no more calls this flush.
           stop = true;
@@ -240,13 +246,17 @@ export async function flushTarget<D>(
       const settled: { id: string; done: Delivered<D> }[] = [];
       const refused: { id: string; item: Outgoing<D>; error: ItemError }[] = [];
       const unknown: typeof batch = [];
+      const failing: { id: string; message: string }[] = [];
       batch.forEach((b, n) => {
         const r = results[n];
         if (!r) unknown.push(b);
         else if (r.ok) settled.push({ id: b.row.id, done: { item: b.item, result: r } });
-        else if (r.error.retryable) retry.push({ ...b, uncertain: true });
-        else refused.push({ id: b.row.id, item: b.item, error: r.error });
+        else if (r.error.retryable) {
+          retry.push({ ...b, uncertain: true });
+          failing.push({ id: b.row.id, message: sanitise(r.error.message) });
+        } else refused.push({ id: b.row.id, item: b.item, error: r.error });
       });
+      for (const f of failing) await noted([f.id], f.message);
       await settle(ctx, delivery, out, settled);
       for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error, 'refused');
       if (unknown.length === 0) continue;
@@ -275,8 +285,7 @@ export async function flushTarget<D>(
         stop = true;
         retryAfterMs = Math.max(retryAfterMs, failure.retryAfterMs);
       }
-      await note(
-        ctx,
+      await noted(
         unknown.map((b) => b.row.id),
         message,
       );
@@ -291,7 +300,7 @@ export async function flushTarget<D>(
     if (n >= ctx.retry.maxAttempts) {
       await fail(ctx, delivery, out, [{ id: p.row.id, item: p.item }], {
         code: 'TARGET_UNAVAILABLE',
-        message: `The ${ctx.target.type} target did not take this document after ${n} attempts`,
+        message: `The ${ctx.target.type} target did not take this document after ${n} attempts${lastAnswer(lastError.get(p.row.id))}`,
         retryable: true,
       });
       continue;
@@ -309,7 +318,7 @@ export async function flushTarget<D>(
       kind: delivery.recordKind ?? delivery.kind,
       sourceId: p.item.sourceId,
       outcome: 'failed',
-      message: `waiting for the ${ctx.target.type} target; retried automatically in ${delay} s (attempt ${n} of ${ctx.retry.maxAttempts})`,
+      message: `waiting for the ${ctx.target.type} target; retried automatically in ${delay} s (attempt ${n} of ${ctx.retry.maxAttempts})${lastAnswer(lastError.get(p.row.id))}`,
     });
   }
   return waiting;
@@ -368,6 +377,9 @@ async function fail<D>(
 async function note(ctx: SyncContext, ids: string[], message: string): Promise<void> {
   await ctx.db.query(`UPDATE outbox SET last_error = $2 WHERE id = ANY($1::bigint[])`, [ids, message.slice(0, 1000)]);
 }
+
+/** The last failure of a document, as the tail of what is said of it. */
+const lastAnswer = (message: string | null | undefined) => (message ? `; the last: ${message}` : '');
 
 /** A short, printable reason: never a remote body beyond a few hundred characters. */
 export function sanitise(message: string): string {
