@@ -289,7 +289,7 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
   });
 
-  it('says when the source changes a document after it was booked, and reconciliation shows the difference', async () => {
+  it('parks a document the source changes after it was booked, once, and reconciliation shows the difference', async () => {
     const changed = await t.entity('RCC', 'EUR', { standardTaxRate: '0.21' });
     const p = await definePipeline(t.db, 'RCC', { name: 'changed', source: { type: 'file' } });
     const head =
@@ -317,15 +317,36 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     expect(again.rows.map((r) => [r.sourceId, r.outcome, r.message])).toEqual([
       [
         'CH-1',
-        'skipped',
-        'already posted; the source has changed it since (gross EUR 121.00 → EUR 133.10): a posted document never changes, so book the correction (a credit note or another document); reconciliation shows the difference until then',
+        'parked',
+        expect.stringMatching(
+          /^INVOICE_ALREADY_POSTED_CHANGED: Booked \(target id \d+\), and the source has changed it since \(gross EUR 121\.00 → EUR 133\.10\): a posted invoice never changes, so book the difference \(a credit note or a further invoice\), then resolve this; reconciliation shows the difference until then$/,
+        ),
       ],
       ['CH-2', 'skipped', 'already posted'],
     ]);
     const moved = await importText(p, 'receipts.csv', `${receipts}PAY-CH-1,CU-1,2026-11-06,60.50,EUR,CH-2\n`);
-    expect(moved.rows.map((r) => r.message)).toEqual([
-      expect.stringContaining('the source has changed it since (date 2026-11-05 → 2026-11-06)'),
+    expect(moved.rows.map((r) => [r.outcome, r.message])).toEqual([
+      ['parked', expect.stringContaining('the source has changed it since (date 2026-11-05 → 2026-11-06)')],
     ]);
+    // In the to-do list, each with the field at fault; nothing to retry (a posted document never changes).
+    const open = async () =>
+      (
+        await t.db.query<{ id: string; kind: string; source_id: string; reason_code: string; field: string }>(
+          `SELECT id, kind, source_id, reason_code, field FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY id`,
+          [p.id],
+        )
+      ).rows;
+    expect((await open()).map((x) => [x.kind, x.source_id, x.reason_code, x.field])).toEqual([
+      ['invoice', 'CH-1', 'INVOICE_ALREADY_POSTED_CHANGED', 'lines'],
+      ['payment', 'PAY-CH-1', 'PAYMENT_ALREADY_POSTED_CHANGED', 'date'],
+    ]);
+    const retried = await app.inject({
+      method: 'POST',
+      url: `/v1/exceptions/${(await open())[0]!.id}/retry`,
+      headers: { authorization: `Bearer ${changed.token}` },
+    });
+    expect([retried.statusCode, retried.json().error.code]).toEqual([400, 'VALIDATION_ERROR']);
+    expect(retried.json().error.message).toMatch(/nothing is sent again, since a posted document never changes/);
     // Nothing booked twice or changed in the ledger; the difference is reconciliation's to show.
     const r = await get(changed, '/v1/pipelines/changed/reconciliation?from=2026-11-01&to=2026-11-30');
     expect(
@@ -343,6 +364,10 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,110.00,0.21\n`,
     );
     expect(third.rows.map((r) => r.message)).toEqual(['already posted']);
+    // Resolved once the correction is booked: the same figures sent again do not reopen it.
+    await resolveException(t.db, Number((await open())[0]!.id), 'credit note CN-9 booked', 'test');
+    await importText(p, 'invoices.csv', `${head}CH-1,CU-1,Changed Ltd,2026-11-02,EUR,Seats,110.00,0.21\n`);
+    expect((await open()).map((x) => x.source_id)).toEqual(['PAY-CH-1']);
 
     // A credit note changed after it was booked: said in the run, and in its customer's balance.
     const note = (net: string, vat: string) => ({
@@ -370,15 +395,17 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     );
     expect(rows).toEqual([
       {
-        outcome: 'skipped',
-        message: expect.stringContaining('the source has changed it since (gross EUR 12.10 → EUR 36.30)'),
+        outcome: 'parked',
+        message: expect.stringMatching(
+          /^CREDIT_NOTE_ALREADY_POSTED_CHANGED: .*the source has changed it since \(gross EUR 12\.10 → EUR 36\.30\)/,
+        ),
       },
     ]);
     // The ledger keeps the 12.10 it booked; the source now takes 36.30 off.
     expect(await balance()).toEqual([['CU-1', '96.80', '108.90']]);
   });
 
-  it('says when the source changes an allocation or a refund after it was made', async () => {
+  it('parks an allocation or a refund the source changes after it was made, once', async () => {
     await t.entity('RCA', 'EUR', { standardTaxRate: '0.21' });
     const p = await definePipeline(t.db, 'RCA', { name: 'changed-links', source: { type: 'file' } });
     const base = { customerSourceId: 'CU-A', currency: 'EUR', description: '' };
@@ -458,19 +485,31 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     expect(changed).toEqual([
       {
         kind: 'allocation',
-        outcome: 'skipped',
+        outcome: 'parked',
         message: expect.stringMatching(
-          /^already allocated; the source has changed it since \(amount EUR 12\.10 → EUR 6\.05, date 2026-11-08 → 2026-11-10\): /,
+          /^ALLOCATION_ALREADY_MADE_CHANGED: Booked \(target id \S+\), and the source has changed it since \(amount EUR 12\.10 → EUR 6\.05, date 2026-11-08 → 2026-11-10\): an allocation made is not changed here/,
         ),
       },
       {
         kind: 'refund',
-        outcome: 'skipped',
+        outcome: 'parked',
         message: expect.stringMatching(
-          /^already posted; the source has changed it since \(amount EUR 10\.00 → EUR 15\.00\): /,
+          /^REFUND_ALREADY_POSTED_CHANGED: Booked \(target id \S+\), and the source has changed it since \(amount EUR 10\.00 → EUR 15\.00\): /,
         ),
       },
     ]);
+    const { rows: parked } = await t.db.query<{ kind: string; reason_code: string; field: string }>(
+      `SELECT kind, reason_code, field FROM exceptions WHERE pipeline_id = $1 AND status = 'open' ORDER BY kind`,
+      [p.id],
+    );
+    expect(parked).toEqual([
+      { kind: 'allocation', reason_code: 'ALLOCATION_ALREADY_MADE_CHANGED', field: 'amount' },
+      { kind: 'refund', reason_code: 'REFUND_ALREADY_POSTED_CHANGED', field: 'amount' },
+    ]);
+    // The same change sent again is not parked again.
+    expect(
+      (await send([{ ...allocation('6.05'), date: '2026-11-10' }, refund('15.00')])).map((r) => r.message),
+    ).toEqual(['already allocated', 'already posted']);
     const { rows: booked } = await t.db.query<{ n: string }>(
       `SELECT count(*)::text AS n FROM allocations a JOIN transactions i ON i.id = a.debit_transaction_id
         WHERE i.external_reference = 'IN-A1'`,

@@ -167,6 +167,25 @@ describe('pages', () => {
     expect(after[0]).toMatchObject({ status: 'resolved', note: 'booked by hand' });
     expect(after[0]!.resolved_by).toMatch(/^user:/);
   });
+
+  it('offers no retry for a document the source changed after it was booked: it is resolved once the correction is booked', async () => {
+    await parkRecords(t.db, pipelineId, owner.entityId, null, [
+      {
+        kind: 'invoice',
+        sourceId: 'A-9',
+        reasonCode: 'INVOICE_ALREADY_POSTED_CHANGED',
+        message: 'Booked (target id 7), and the source has changed it since (gross EUR 121.00 → EUR 133.10)',
+        field: 'lines',
+        payload: { received: { sourceId: 'A-9' } },
+      },
+    ]);
+    const { rows } = await t.db.query<{ id: string }>(`SELECT id FROM exceptions WHERE source_id = 'A-9'`);
+    const detail = html(await page(`/exceptions/${rows[0]!.id}`));
+    expect(detail).not.toContain('Retry now');
+    expect(detail).toContain('Nothing to retry: the document is booked and never changes.');
+    expect(detail).toContain('name="note"');
+    await t.db.query(`UPDATE exceptions SET status = 'resolved', resolved_at = now() WHERE id = $1`, [rows[0]!.id]);
+  });
 });
 
 describe('overview data', () => {

@@ -1,7 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { storable, storableJson } from '../domain/storable.ts';
-import type { ExceptionCode } from './reasons.ts';
+import { type ExceptionCode, RESOLVED_BY_HAND } from './reasons.ts';
 import type { EarlyNote } from './engine/early-payments.ts';
 import { CanonicalRecord } from './canonical.ts';
 import { type Audit, findPipelineById } from './pipelines.ts';
@@ -365,6 +365,12 @@ export async function retryException(
     const runId = await sync.processRecords(pipeline, 'retry', actor, [], { exceptionId: x.id });
     return { exception: await requireException(db, x.id), runId, runStatus: (await getRun(db, runId))?.status };
   }
+  if (RESOLVED_BY_HAND.has(x.reasonCode))
+    throw new DomainError(
+      'VALIDATION_ERROR',
+      `Exception ${x.id} is a change the source made to a document already booked (${x.reasonCode}): nothing is sent again, since a posted document never changes; book the correction as its message says, then resolve the exception`,
+      [{ field, message: 'nothing to retry: resolve it once the correction is booked' }],
+    );
   const parsed = CanonicalRecord.safeParse(stored.record);
   if (!parsed.success)
     throw new DomainError(

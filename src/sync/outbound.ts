@@ -60,7 +60,7 @@ interface IntentRow {
   idempotency_key: string;
   refusals: number;
   attempts: number;
-  /** Set by any earlier attempt that did not end in a known answer (kept when a parked item is sent again). */
+  /** The last failure of an earlier attempt: no answer, or one to try again (kept when a parked item is sent again). */
   last_error: string | null;
 }
 

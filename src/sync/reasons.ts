@@ -33,9 +33,15 @@ export const REASON_CODES = {
   STRIPE_API_ERROR:
     'Stripe refused a request needed to read the event (not a temporary failure: those are retried). The message has Stripe’s answer; fix what it names (often a restricted key without read access), resend the event from Stripe or book the payment by hand, then resolve the exception.',
   INVOICE_ALREADY_POSTED_CHANGED:
-    'The source changed an invoice that is already posted (or already in a daily summary), and posted documents cannot change. Book the difference by hand (a credit note or a further invoice), then resolve the exception.',
+    'The source sent again an invoice that is already booked (or already in a daily summary) with another total, currency or date; the message says what changed. Posted documents never change, and nothing was sent. Book the difference (a credit note or a further invoice), then resolve the exception; reconciliation shows the difference until then. The same change sent again is not parked again.',
+  CREDIT_NOTE_ALREADY_POSTED_CHANGED:
+    'The source sent again a credit note that is already booked with another total, currency or date; the message says what changed. Posted documents never change, and nothing was sent. Book the difference (a further credit note, or an invoice), then resolve the exception; the customer’s balance in reconciliation shows the difference until then.',
   PAYMENT_ALREADY_POSTED_CHANGED:
-    'The source changed a payment that is already in a posted daily summary. Book the difference by hand, then resolve the exception.',
+    'The source sent again a payment that is already booked (or already in a posted daily summary) with another amount, currency or date; the message says what changed. Posted documents never change, and nothing was sent. Book the difference (a further payment, or a refund), then resolve the exception; reconciliation shows the difference until then.',
+  REFUND_ALREADY_POSTED_CHANGED:
+    'The source sent again a refund that is already booked with another amount, date or payment; the message says what changed. Nothing was sent. Book the difference in the target (another refund, or its reversal), then resolve the exception.',
+  ALLOCATION_ALREADY_MADE_CHANGED:
+    'The source sent again an allocation that is already made with another amount, date or documents; the message says what changed. Nothing was changed. If the source’s is right, reverse the allocation and allocate again in the target, then resolve the exception.',
   AMOUNT_INVALID:
     'An amount in the source record does not parse for its currency (a fee of 1.234 EUR, text where a number belongs); the message names the field. Nothing of the record is booked. Correct it in the source: the next run (or import, or webhook) that brings the record posts it and resolves the exception.',
   LINE_AMOUNT_MISMATCH:
@@ -60,7 +66,7 @@ export const REASON_CODES = {
   TARGET_REFUSED:
     'The target refused the document; its message says why (a closed period, a field it requires). Nothing was written to the target. Fix what it names: in the target, then retry the exception; or in the source, and the next run that brings the document sends it again.',
   TARGET_UNAVAILABLE:
-    'The target kept failing or timing out; the document was retried automatically, then parked. Check the target’s status and the pipeline’s credentials, then retry: a document the target did receive is found by its reference and never sent twice.',
+    'The target kept failing or timing out; the document was retried automatically, then parked, and the message ends with the target’s last answer (`…after 10 attempts; the last: NetSuite: … answered 503`). Check the target’s status and the pipeline’s credentials, then retry: a document the target did receive is found by its reference and never sent twice. A refund whose payment was unapplied for it when the target stopped answering, and which could not be applied again, is parked at once, saying which invoice owes the money again.',
   TARGET_AUTH_REVOKED:
     'The accounting platform no longer accepts this pipeline’s connection (the user revoked it, or its refresh token expired). Nothing was written. Connect again (open `GET /v1/connections/{pipeline}/oauth/start` signed in as the entity, or set a new `refreshToken` in the pipeline’s target), then retry the exceptions.',
   TARGET_SETTING_MISSING:
@@ -75,6 +81,19 @@ export const REASON_CODES = {
   EARLY_PAYMENT_NOT_APPLIED:
     'A payment reached the target before the invoice it names and was booked unapplied on the customer (an overpayment in Xero); once the pipeline booked that invoice, applying the payment to it failed for good (the target refused it, or could not be reached ten times). Both documents stand; the message says why. Apply the payment to the invoice in the target, then resolve the exception; or fix what stood in the way (approve the invoice, open the period) and retry it: the payment is noted again and applied by the run the retry starts.',
 } as const satisfies Record<string, string>;
+
+/**
+ * Reasons whose exception holds nothing to send again: the source changed a document already
+ * booked, which never changes. A person books the correction and resolves the exception; a
+ * retry is refused saying so, and the dashboard offers none.
+ */
+export const RESOLVED_BY_HAND: ReadonlySet<string> = new Set<ReasonCode>([
+  'INVOICE_ALREADY_POSTED_CHANGED',
+  'CREDIT_NOTE_ALREADY_POSTED_CHANGED',
+  'PAYMENT_ALREADY_POSTED_CHANGED',
+  'REFUND_ALREADY_POSTED_CHANGED',
+  'ALLOCATION_ALREADY_MADE_CHANGED',
+]);
 
 /** A reason of the sync engine, a source or a target. */
 export type ReasonCode = keyof typeof REASON_CODES;

@@ -1,9 +1,4 @@
-import type { Queryable } from '../../db/database.ts';
-import { formatAmount } from '../../domain/money.ts';
-import type { CanonicalInvoice } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
-import { canonicalGross } from '../../sync/engine/invoices.ts';
-import type { Pipeline } from '../../sync/pipelines.ts';
 import { type StoredWebhookEvent, webhookEventPages } from '../../sync/webhook-events.ts';
 import { registerSource, registerTarget } from '../../sync/registry.ts';
 import { WebhookEvent, eventRecords } from './events.ts';
@@ -11,62 +6,13 @@ import { registerCanonicalInbound } from './inbound.ts';
 import { WebhookTargetSettings, createWebhookTarget, fillLookup } from './target.ts';
 
 /**
- * Posted invoices are immutable. An event that sends again an invoice the pipeline already posted
- * is let through when its total is unchanged (the engine records it as skipped, "already
- * posted"); when the total or currency differs it is parked with INVOICE_ALREADY_POSTED_CHANGED,
- * so that a person books the difference (a credit note or a further invoice) instead of the change
- * vanishing. The parked record holds no retryable record on purpose: retrying cannot change a
- * posted invoice; it is resolved by hand.
- */
-async function refusePostedChanges(db: Queryable, pipeline: Pipeline, items: SourceItem[]): Promise<SourceItem[]> {
-  const invoices = items.flatMap((i) => ('record' in i && i.record.kind === 'invoice' ? [i.record] : []));
-  if (invoices.length === 0) return items;
-  const { rows } = await db.query<{
-    source_id: string;
-    target_id: string;
-    gross: string | null;
-    currency: string | null;
-  }>(
-    `SELECT m.source_id, m.target_id, d.gross::text AS gross, trim(d.currency) AS currency
-       FROM sync_map m
-       LEFT JOIN source_documents d ON d.pipeline_id = m.pipeline_id AND d.kind = 'invoice' AND d.source_id = m.source_id
-      WHERE m.pipeline_id = $1 AND m.kind = 'invoice' AND m.source_id = ANY($2::text[])`,
-    [pipeline.id, invoices.map((i) => i.sourceId)],
-  );
-  const posted = new Map(rows.map((r) => [r.source_id, r]));
-  return items.map((item) => {
-    if (!('record' in item) || item.record.kind !== 'invoice') return item;
-    const inv: CanonicalInvoice = item.record;
-    const was = posted.get(inv.sourceId);
-    const gross = canonicalGross(inv);
-    if (!was || was.gross === null || gross === null) return item;
-    if (BigInt(was.gross) === gross && was.currency === inv.currency) return item;
-    const before = was.currency ? formatAmount(BigInt(was.gross), was.currency) : was.gross;
-    return {
-      invalid: {
-        kind: 'invoice',
-        sourceId: inv.sourceId,
-        reasonCode: 'INVOICE_ALREADY_POSTED_CHANGED',
-        message:
-          `Invoice ${inv.externalReference} was posted (transaction ${was.target_id}) for ${was.currency} ${before}; the source now says ` +
-          `${inv.currency} ${formatAmount(gross, inv.currency)}. Posted invoices cannot change: book the difference with a credit note or a further invoice, then resolve this.`,
-        field: 'lines',
-        payload: {
-          received: inv,
-          posted: { transactionId: was.target_id, currency: was.currency, gross: before },
-          raw: item.raw,
-        },
-      },
-    };
-  });
-}
-
-/**
  * Turns stored canonical webhook events into a page of records, in arrival order. A page ends
  * before a second event about an invoice already in it: the engine posts a page's invoices
- * together, so the later version must meet the posted one in the next page to be checked.
+ * together, so the later version must meet the posted one in the next page to be checked. An
+ * invoice changed after it was posted is the engine's to park (INVOICE_ALREADY_POSTED_CHANGED,
+ * src/sync/engine/changed.ts), as for every source.
  */
-async function convertEvents(db: Queryable, pipeline: Pipeline, events: StoredWebhookEvent[]) {
+function convertEvents(events: StoredWebhookEvent[]) {
   const items: SourceItem[] = [];
   const used: StoredWebhookEvent[] = [];
   const invoicesInPage = new Set<string>();
@@ -98,7 +44,7 @@ async function convertEvents(db: Queryable, pipeline: Pipeline, events: StoredWe
     for (const record of records) items.push({ record, raw: { eventId: stored.eventId, type: stored.type } });
     used.push(stored);
   }
-  return { items: await refusePostedChanges(db, pipeline, items), used };
+  return { items, used };
 }
 
 /**
@@ -108,8 +54,7 @@ async function convertEvents(db: Queryable, pipeline: Pipeline, events: StoredWe
  */
 registerSource('webhook', (pipeline, deps) => ({
   type: 'webhook',
-  pages: () =>
-    webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => convertEvents(deps.db, pipeline, events)),
+  pages: () => webhookEventPages(deps.db, pipeline.id, deps.runId, (events) => Promise.resolve(convertEvents(events))),
 }));
 
 registerCanonicalInbound();

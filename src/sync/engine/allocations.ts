@@ -3,7 +3,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
-import { allocationAsBooked, allocationChanged, changedFrom, keepBooked } from './changed.ts';
+import { type Booked, allocationAsBooked, changedFrom, keepBooked, keepChanged, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { namedDocuments } from './payments.ts';
@@ -87,19 +87,24 @@ export async function syncAllocations(
   );
   const ready: { input: (typeof allocations)[number]; customerTargetId: string }[] = [];
   const seen = new Set<string>();
+  const changedNow: { sourceId: string; booked: Booked }[] = [];
   for (const input of allocations) {
     const a = input.record;
     const park = out.parker('allocation', input);
     const already = mapped.get(a.sourceId);
     if (already || seen.has(a.sourceId)) {
       const change = already ? changedFrom(already.fingerprint, allocationAsBooked(a)) : null;
-      out.record({
-        kind: 'allocation',
-        sourceId: a.sourceId,
-        outcome: 'skipped',
-        targetId: already?.targetId,
-        message: already ? (change ? allocationChanged(change) : 'already allocated') : 'repeated in the same page',
-      });
+      if (already && change) {
+        parkChanged(out, 'allocation', input, already.targetId, change);
+        changedNow.push({ sourceId: a.sourceId, booked: allocationAsBooked(a) });
+      } else
+        out.record({
+          kind: 'allocation',
+          sourceId: a.sourceId,
+          outcome: 'skipped',
+          targetId: already?.targetId,
+          message: already ? 'already allocated' : 'repeated in the same page',
+        });
       continue;
     }
     seen.add(a.sourceId);
@@ -116,6 +121,7 @@ export async function syncAllocations(
     }
     ready.push({ input, customerTargetId });
   }
+  keepChanged(out, p.id, 'allocation', changedNow);
   /** Each document the allocations name: its target id when booked, what to wait for when on its way. */
   const resolve = async (
     kind: 'invoice' | 'creditNote' | 'payment',

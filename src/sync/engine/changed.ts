@@ -1,16 +1,71 @@
 import type { Queryable } from '../../db/database.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import type { CanonicalAllocation, CanonicalRefund } from '../canonical.ts';
+import type { ReasonCode } from '../reasons.ts';
+import type { PageOutcome } from './context.ts';
 
 /*
- * A document the source sends again after it was booked is skipped: a posted document never
- * changes. When what the source now says differs from what it said when the document was booked
- * (its date, currency or gross, as `source_documents` holds them), the skip says so in the run, and
+ * A document the source sends again after it was booked is not booked again: a posted document
+ * never changes. When what the source now says differs from what it said when the document was
+ * booked (its date, currency or gross, as `source_documents` holds them), it is parked for a
+ * person (INVOICE_ALREADY_POSTED_CHANGED and its kin: book the correction, then resolve it), and
  * the source side of reconciliation takes the new figures (its customer and reference untouched),
  * so that the difference shows there, an amount or date mismatch, until a correction is booked.
- * Without this a changed document went by as "already posted" and the books disagreed with the
- * sales system with nothing to say so.
+ * The new figures are kept, so a change is parked once, not again each time the source sends
+ * the same document (which a resolved exception would otherwise reopen). Without this a changed
+ * document went by as "already posted" and the books disagreed with the sales system with
+ * nothing to say so.
  */
+
+/** The kinds of document a change after booking is parked for, and their reason codes. */
+export const CHANGED_AFTER_BOOKING = {
+  invoice: 'INVOICE_ALREADY_POSTED_CHANGED',
+  creditNote: 'CREDIT_NOTE_ALREADY_POSTED_CHANGED',
+  payment: 'PAYMENT_ALREADY_POSTED_CHANGED',
+  refund: 'REFUND_ALREADY_POSTED_CHANGED',
+  allocation: 'ALLOCATION_ALREADY_MADE_CHANGED',
+} as const satisfies Record<string, ReasonCode>;
+
+export type ChangedKind = keyof typeof CHANGED_AFTER_BOOKING;
+
+/** What changed since it was booked: in words ("gross EUR 121.00 → EUR 133.10"), and the record's field at fault (the first). */
+export interface Change {
+  said: string;
+  field: string;
+}
+
+/** What a person does about each kind's change. */
+const REMEDY: Record<ChangedKind, string> = {
+  invoice: 'a posted invoice never changes, so book the difference (a credit note or a further invoice)',
+  creditNote: 'a posted credit note never changes, so book the difference (a further credit note, or an invoice)',
+  payment: 'a posted payment never changes, so book the difference (a further payment, or a refund)',
+  refund: 'a refund booked is not changed, so book the difference in the target (another refund, or its reversal)',
+  allocation:
+    'an allocation made is not changed here, so reverse it and allocate again in the target if the source’s is right',
+};
+
+/**
+ * Parks a document the source changed after it was booked. The exception holds what the source
+ * sent (`received`), not a record to retry: nothing is sent again, and a person books the
+ * correction, then resolves it.
+ */
+export function parkChanged(
+  out: PageOutcome,
+  kind: ChangedKind,
+  input: { record: { sourceId: string }; raw?: unknown },
+  targetId: string,
+  change: Change,
+): void {
+  const reconciled = kind === 'invoice' || kind === 'creditNote' || kind === 'payment';
+  out.park({
+    kind,
+    sourceId: input.record.sourceId,
+    reasonCode: CHANGED_AFTER_BOOKING[kind],
+    message: `Booked (target id ${targetId}), and the source has changed it since (${change.said}): ${REMEDY[kind]}, then resolve this${reconciled ? '; reconciliation shows the difference until then' : ''}`,
+    field: change.field,
+    payload: { received: input.record, raw: input.raw ?? null, booked: { targetId } },
+  });
+}
 
 /** What a re-sent, already booked document says now. */
 export interface Resent {
@@ -22,15 +77,11 @@ export interface Resent {
   gross: bigint | null;
 }
 
-/** The skip's words for a document the source changed after it was booked. */
-export function changedSinceBooked(change: string): string {
-  return `already posted; the source has changed it since (${change}): a posted document never changes, so book the correction (a credit note or another document); reconciliation shows the difference until then`;
-}
-
 /*
  * Allocations and refunds are not in `source_documents`: what each was booked as is kept in its map
- * entry (`sync_map.fingerprint`, as JSON of the fields below), and a copy sent again is compared
- * with it. Entries made before 2026-12-05 kept nothing, and are not compared.
+ * entry (`sync_map.fingerprint`, as JSON of the fields below; once a change is parked, what the
+ * source said then), and a copy sent again is compared with it. Entries made before 2026-12-05
+ * kept nothing, and are not compared.
  */
 
 /** The fields of an allocation or a refund as booked, in words. */
@@ -57,8 +108,17 @@ export const refundAsBooked = (r: CanonicalRefund): Booked => ({
 /** What is kept in the map entry. */
 export const keepBooked = (booked: Booked): string => JSON.stringify(booked);
 
-/** What changed since it was booked, in words ("amount EUR 50.00 → EUR 60.00"), or null. */
-export function changedFrom(kept: string | null | undefined, now: Booked): string | null {
+/** The record's field each kept field is read from. */
+const FIELD_OF: Record<string, string> = {
+  amount: 'amount',
+  date: 'date',
+  invoice: 'invoiceExternalReference',
+  from: 'fromExternalReference',
+  payment: 'paymentExternalReference',
+};
+
+/** What changed since it was booked ("amount EUR 50.00 → EUR 60.00"), or null. */
+export function changedFrom(kept: string | null | undefined, now: Booked): Change | null {
   if (!kept?.startsWith('{')) return null;
   let was: Record<string, unknown>;
   try {
@@ -66,32 +126,47 @@ export function changedFrom(kept: string | null | undefined, now: Booked): strin
   } catch {
     return null;
   }
-  const said = Object.entries(now)
-    .filter(([field, value]) => typeof was[field] === 'string' && was[field] !== value)
-    .map(([field, value]) => `${field} ${String(was[field])} → ${value}`);
-  return said.length > 0 ? said.join(', ') : null;
+  const fields = Object.entries(now).filter(([field, value]) => typeof was[field] === 'string' && was[field] !== value);
+  if (fields.length === 0) return null;
+  return {
+    said: fields.map(([field, value]) => `${field} ${String(was[field])} → ${value}`).join(', '),
+    field: FIELD_OF[fields[0]![0]] ?? fields[0]![0],
+  };
 }
 
-/** The skip's words for an allocation the source changed after it was made. */
-export function allocationChanged(change: string): string {
-  return `already allocated; the source has changed it since (${change}): an allocation made is not changed here, so reverse it and allocate again in the target if the source's is right`;
-}
-
-/** The skip's words for a refund the source changed after it was booked. */
-export function refundChanged(change: string): string {
-  return `already posted; the source has changed it since (${change}): a refund booked is not changed, so book the difference in the target (another refund, or its reversal)`;
+/**
+ * Keeps what the source now says of allocations or refunds whose change was parked, so that the
+ * same change is not parked again each time the source sends them; with the page's outcome.
+ */
+export function keepChanged(
+  out: PageOutcome,
+  pipelineId: string,
+  kind: 'allocation' | 'refund',
+  now: { sourceId: string; booked: Booked }[],
+): void {
+  if (now.length === 0) return;
+  out.saves.push((tx) =>
+    tx.query(
+      `UPDATE sync_map m SET fingerprint = c.fingerprint
+         FROM unnest($3::text[], $4::text[]) AS c(source_id, fingerprint)
+        WHERE m.pipeline_id = $1 AND m.kind = $2 AND m.source_id = c.source_id`,
+      [pipelineId, kind, now.map((n) => n.sourceId), now.map((n) => keepBooked(n.booked))],
+    ),
+  );
 }
 
 /**
  * The re-sent documents that differ from what was booked, by source id, each with the change in
- * words ("gross EUR 121.00 → EUR 131.00"); the source side of reconciliation is brought up to date.
+ * words ("gross EUR 121.00 → EUR 131.00"); the source side of reconciliation is brought up to date,
+ * so the next copy with the same figures is not a change.
  */
 export async function changesSinceBooked(
   db: Queryable,
   pipelineId: string,
   docs: Resent[],
-): Promise<Map<string, string>> {
-  const changes = new Map<string, string>();
+  out: PageOutcome,
+): Promise<Map<string, Change>> {
+  const changes = new Map<string, Change>();
   const usable = docs.filter((d): d is Resent & { gross: bigint } => d.gross !== null);
   if (usable.length === 0) return changes;
   const { rows } = await db.query<{ kind: string; source_id: string; date: string; currency: string; gross: string }>(
@@ -107,29 +182,38 @@ export async function changesSinceBooked(
     const was = booked.get(`${d.kind}\u0000${d.sourceId}`);
     if (!was) continue;
     const said: string[] = [];
-    if (was.currency !== d.currency || BigInt(was.gross) !== d.gross)
+    const fields: string[] = [];
+    if (was.currency !== d.currency || BigInt(was.gross) !== d.gross) {
       said.push(
         `gross ${was.currency} ${formatAmount(BigInt(was.gross), was.currency)} → ${d.currency} ${formatAmount(d.gross, d.currency)}`,
       );
-    if (was.date !== d.date) said.push(`date ${was.date} → ${d.date}`);
+      fields.push(BigInt(was.gross) !== d.gross ? (d.kind === 'payment' ? 'amount' : 'lines') : 'currency');
+    }
+    if (was.date !== d.date) {
+      said.push(`date ${was.date} → ${d.date}`);
+      fields.push(d.kind === 'invoice' ? 'invoiceDate' : 'date');
+    }
     if (said.length === 0) continue;
-    changes.set(d.sourceId, said.join(', '));
+    changes.set(d.sourceId, { said: said.join(', '), field: fields[0]! });
     changed.push(d);
   }
+  // Kept with the page's outcome, in the transaction that parks the changes: a crash loses both.
   if (changed.length > 0)
-    await db.query(
-      `UPDATE source_documents sd
+    out.saves.push((tx) =>
+      tx.query(
+        `UPDATE source_documents sd
           SET document_date = c.date, currency = c.currency, gross = c.gross, last_seen_at = now()
          FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::bigint[]) AS c(kind, source_id, date, currency, gross)
         WHERE sd.pipeline_id = $1 AND sd.kind = c.kind AND sd.source_id = c.source_id`,
-      [
-        pipelineId,
-        changed.map((d) => d.kind),
-        changed.map((d) => d.sourceId),
-        changed.map((d) => d.date),
-        changed.map((d) => d.currency),
-        changed.map((d) => d.gross),
-      ],
+        [
+          pipelineId,
+          changed.map((d) => d.kind),
+          changed.map((d) => d.sourceId),
+          changed.map((d) => d.date),
+          changed.map((d) => d.currency),
+          changed.map((d) => d.gross),
+        ],
+      ),
     );
   return changes;
 }

@@ -50,6 +50,8 @@ export class PageOutcome {
   readonly parked: ParkedRecord[] = [];
   /** Records that wait for what they depend on (src/sync/engine/waiting.ts), instead of being parked. */
   readonly held: ParkedRecord[] = [];
+  /** Writes that belong with this outcome: made in the transaction that saves it, so a crash loses both or neither. */
+  readonly saves: ((tx: Queryable) => Promise<unknown>)[] = [];
 
   record(r: RunRecord): void {
     this.records.push(r);
@@ -105,6 +107,7 @@ export class PageOutcome {
   absorb(other: PageOutcome): void {
     this.parked.push(...other.parked);
     this.held.push(...other.held);
+    this.saves.push(...other.saves);
     for (const r of other.records) this.record(r);
   }
 }

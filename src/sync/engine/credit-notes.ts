@@ -2,7 +2,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
-import { changedSinceBooked, changesSinceBooked } from './changed.ts';
+import { changesSinceBooked, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { canonicalGross, recordSourceDocuments } from './invoices.ts';
@@ -94,6 +94,7 @@ export async function syncCreditNotes(
         currency: n.currency,
         gross: canonicalGross(creditNoteAsInvoice(n)),
       })),
+    out,
   );
   const ready: { input: (typeof notes)[number]; customerTargetId: string; productTargetIds: Record<string, string> }[] =
     [];
@@ -104,13 +105,15 @@ export async function syncCreditNotes(
     const already = mapped.get(note.sourceId);
     if (already || seen.has(note.sourceId)) {
       const change = already ? changes.get(note.sourceId) : undefined;
-      out.record({
-        kind: 'creditNote',
-        sourceId: note.sourceId,
-        outcome: 'skipped',
-        targetId: already?.targetId,
-        message: change ? changedSinceBooked(change) : already ? 'already posted' : 'repeated in the same page',
-      });
+      if (already && change) parkChanged(out, 'creditNote', input, already.targetId, change);
+      else
+        out.record({
+          kind: 'creditNote',
+          sourceId: note.sourceId,
+          outcome: 'skipped',
+          targetId: already?.targetId,
+          message: already ? 'already posted' : 'repeated in the same page',
+        });
       continue;
     }
     seen.add(note.sourceId);

@@ -6,7 +6,7 @@ import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
-import { changedSinceBooked, changesSinceBooked } from './changed.ts';
+import { changesSinceBooked, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
 import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { type Unavailable, lacking } from './waiting.ts';
@@ -199,6 +199,7 @@ export async function syncInvoices(
         currency: r.currency,
         gross: canonicalGross(r),
       })),
+    out,
   );
   const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
   const requeue: { kind: string; sourceId: string; payload: Record<string, unknown> }[] = [];
@@ -215,13 +216,15 @@ export async function syncInvoices(
     const already = mapped.get(inv.sourceId);
     if (already) {
       const change = changes.get(inv.sourceId);
-      out.record({
-        kind: 'invoice',
-        sourceId: inv.sourceId,
-        outcome: 'skipped',
-        targetId: already.targetId,
-        message: change ? changedSinceBooked(change) : 'already posted',
-      });
+      if (change) parkChanged(out, 'invoice', input, already.targetId, change);
+      else
+        out.record({
+          kind: 'invoice',
+          sourceId: inv.sourceId,
+          outcome: 'skipped',
+          targetId: already.targetId,
+          message: 'already posted',
+        });
       if (wantsWriteBack && already.writtenBack === null)
         requeue.push({
           kind: 'invoice',

@@ -111,6 +111,7 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
 export async function saveOutcome(ctx: SyncContext, out: PageOutcome): Promise<void> {
   await ctx.db.transaction(async (tx) => {
     await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
+    for (const save of out.saves) await save(tx);
     if (!ctx.target.transactional) await saveHeld(tx, ctx.pipeline.id, out);
     if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
     // The engine's own actions in the audit trail: what this page created, updated or parked.

@@ -5,13 +5,14 @@ import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
 import {
   type Booked,
+  type Change,
   type Resent,
   changedFrom,
-  changedSinceBooked,
   changesSinceBooked,
   keepBooked,
+  keepChanged,
+  parkChanged,
   refundAsBooked,
-  refundChanged,
 } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
@@ -235,23 +236,29 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
         ctx.db,
         ctx.pipeline.id,
         inputs.filter((x) => mapped.has(x.record.sourceId)).map((x) => resent(x.record)),
+        out,
       )
-    : new Map<string, string>();
+    : new Map<string, Change>();
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
+  const changedNow: { sourceId: string; booked: Booked }[] = [];
   for (const input of inputs) {
     const r = input.record;
     const park = out.parker(kind, input);
     const already = mapped.get(r.sourceId);
     if (already) {
-      const refunded = settles.asBooked ? changedFrom(already.fingerprint, settles.asBooked(r)) : null;
-      const change = changes.get(r.sourceId);
-      out.record({
-        kind,
-        sourceId: r.sourceId,
-        outcome: 'skipped',
-        targetId: already.targetId,
-        message: refunded ? refundChanged(refunded) : change ? changedSinceBooked(change) : 'already posted',
-      });
+      const asBooked = settles.asBooked?.(r);
+      const change = asBooked ? changedFrom(already.fingerprint, asBooked) : changes.get(r.sourceId);
+      if (change) {
+        parkChanged(out, kind, input, already.targetId, change);
+        if (asBooked) changedNow.push({ sourceId: r.sourceId, booked: asBooked });
+      } else
+        out.record({
+          kind,
+          sourceId: r.sourceId,
+          outcome: 'skipped',
+          targetId: already.targetId,
+          message: 'already posted',
+        });
       continue;
     }
     const customerTargetId = customers.get(r.customerSourceId);
@@ -279,6 +286,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     ready.push({ input, customerTargetId });
   }
+  if (kind === 'refund') keepChanged(out, ctx.pipeline.id, kind, changedNow);
   const named = ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     return reference

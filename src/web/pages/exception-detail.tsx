@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import type { ExceptionView } from '../../sync/exceptions.ts';
+import { RESOLVED_BY_HAND } from '../../sync/reasons.ts';
 import { StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
@@ -69,19 +70,25 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
       {canChange ? (
         <section aria-labelledby="actions-title" class="card actions-card">
           <h2 id="actions-title">Fix it</h2>
-          <div class="action-row">
-            <button
-              type="button"
-              class="retry"
-              hx-post={`/exceptions/${x.id}/retry`}
-              hx-target="#exception-panel"
-              hx-swap="outerHTML"
-              hx-disabled-elt="this"
-            >
-              Retry now
-            </button>
-            <p class="muted">Once its cause is fixed, the record is processed again (never booked twice).</p>
-          </div>
+          {RESOLVED_BY_HAND.has(x.reasonCode) ? (
+            <p class="muted">
+              Nothing to retry: the document is booked and never changes. Book the correction, then resolve this.
+            </p>
+          ) : (
+            <div class="action-row">
+              <button
+                type="button"
+                class="retry"
+                hx-post={`/exceptions/${x.id}/retry`}
+                hx-target="#exception-panel"
+                hx-swap="outerHTML"
+                hx-disabled-elt="this"
+              >
+                Retry now
+              </button>
+              <p class="muted">Once its cause is fixed, the record is processed again (never booked twice).</p>
+            </div>
+          )}
           <form
             class="resolve"
             hx-post={`/exceptions/${x.id}/resolve`}
