@@ -162,9 +162,10 @@ describe('Odoo end to end', () => {
         records.map((record) => ({ record })),
       );
       // The unassigned payment's answer was lost, so its allocation came while the payment waited
-      // to be found again: the allocation waited behind it, was never parked, and went once it was.
+      // to be found again: the allocation waited behind it, was never parked, and went once it was
+      // (linked, when its own answer was among those lost).
       const a1 = (await listRunRecords(t.db, runId, 500, 0)).filter((r) => r.sourceId === `${code}-A1`);
-      expect(a1.map((r) => r.outcome)).toEqual(['failed', 'created']);
+      expect(a1.map((r) => r.outcome)).toEqual(['failed', expect.stringMatching(/^(created|skipped)$/)]);
       expect(a1[0]!.message).toMatch(/^waiting: The payment .* is on its way to the odoo target/);
       const { rows: everParked } = await t.db.query(`SELECT source_id FROM exceptions WHERE pipeline_id = $1`, [
         pipeline.id,
@@ -205,9 +206,15 @@ describe('Odoo end to end', () => {
           id: String(one(r.source_id).id),
           number: one(r.source_id).name,
         });
-      // The refund: money sent back to the customer, an outbound payment under our reference.
+      // The refund: money sent back to the customer, an outbound payment under our reference,
+      // reconciled with the payment it returns (its receivable debit against the payment's credit).
       const refund = [...s.db.payments.values()].filter((p) => p.ref === `${code}-R1`);
       expect(refund.map((p) => [p.payment_type, p.amount, p.state === 'draft'])).toEqual([['outbound', 4000n, false]]);
+      const returned = paymentOf(`${code}-P4`)[0]!;
+      expect(s.db.partials.filter((p) => p.debit_move_id === refund[0]!.receivable)).toMatchObject([
+        { credit_move_id: returned.receivable, amount: 4000n },
+      ]);
+      expect([residual(s, refund[0]!.receivable), residual(s, returned.receivable)]).toEqual([0n, 0n]);
       const refundMap = await t.db.query<{ target_id: string }>(
         `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
         [pipeline.id],
@@ -227,6 +234,80 @@ describe('Odoo end to end', () => {
       await drainTarget(t.db, sync, pipeline, 'Odoo');
       expect(s.stats.writes).toBe(writes);
     }, 120_000);
+
+  it('a refund is reconciled with the payment it returns exactly once through a lost answer to the reconciliation; one that comes before its payment waits for it', async () => {
+    const s = await odoo('18', 31, 0);
+    await t.entity('OD3', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'OD3', {
+      name: 'refunds',
+      source: { type: 'records' },
+      target: settings(s),
+    });
+    const record = (sourceId: string) => recordsFor('OD3').find((r) => r.sourceId === sourceId)!;
+    const refundOf = (n: number, amount: string, payment: string, customer: string): CanonicalRecord => ({
+      kind: 'refund',
+      sourceId: `OD3-R${n}`,
+      externalReference: `OD3-R${n}`,
+      customerSourceId: customer,
+      date: '2026-11-07',
+      amount,
+      currency: 'EUR',
+      paymentExternalReference: payment,
+      description: 'Paid twice',
+    });
+    const send = async (records: CanonicalRecord[]) => {
+      const runId = await sync.processRecords(
+        pipeline,
+        'import',
+        'e2e',
+        records.map((record) => ({ record })),
+      );
+      await drainTarget(t.db, sync, pipeline, 'Odoo');
+      return runId;
+    };
+    // P3 (30.00 on account) booked; its refund's reconciliation committed, the answer lost.
+    await send([record('OD3-C'), record('OD3-P3')]);
+    s.dropNext(1, (c) => c.modelMethod === 'js_assign_outstanding_line');
+    await send([refundOf(1, '30.00', 'OD3-P3', 'OD3-C')]);
+    // P4 (40.00 on account) comes after its refund: the refund waits for it, parked, and runs
+    // again by itself once P4 is booked (its exception then resolved), reconciled with it.
+    const early = await send([record('OD3-B'), refundOf(2, '40.00', 'OD3-P4', 'OD3-B')]);
+    const waited = (await listRunRecords(t.db, early, 50, 0)).filter((r) => r.sourceId === 'OD3-R2');
+    expect(waited.map((r) => [r.outcome, r.message])).toEqual([
+      ['parked', expect.stringMatching(/^ALLOCATION_DOCUMENT_NOT_SYNCED: The payment OD3-P4 it refunds is not booked/)],
+    ]);
+    expect(s.db.payments.size).toBe(2);
+    await send([record('OD3-P4')]);
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+
+    const one = (ref: string) => {
+      const found = [...s.db.payments.values()].filter((p) => p.ref === ref);
+      expect(found, ref).toHaveLength(1);
+      return found[0]!;
+    };
+    for (const [r, p, amount] of [
+      ['OD3-R1', 'OD3-P3', 3000n],
+      ['OD3-R2', 'OD3-P4', 4000n],
+    ] as const) {
+      const [refund, payment] = [one(r), one(p)];
+      expect(refund.payment_type).toBe('outbound');
+      expect(s.db.partials.filter((x) => x.debit_move_id === refund.receivable)).toMatchObject([
+        { credit_move_id: payment.receivable, amount },
+      ]);
+      expect([residual(s, refund.receivable), residual(s, payment.receivable)]).toEqual([0n, 0n]);
+    }
+    expect(s.stats.dropped).toBe(1);
+    expect(s.duplicates()).toEqual([]);
+    expect(s.violations).toEqual([]);
+    const { rows } = await t.db.query<{ source_id: string; target_id: string }>(
+      `SELECT source_id, target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund' ORDER BY source_id`,
+      [pipeline.id],
+    );
+    expect(rows).toEqual([
+      { source_id: 'OD3-R1', target_id: `payment:${one('OD3-R1').id}` },
+      { source_id: 'OD3-R2', target_id: `payment:${one('OD3-R2').id}` },
+    ]);
+  }, 60_000);
 
   it('rides out a 429 storm, and parks an invoice Odoo refuses to post once, with TARGET_REFUSED, leaving no draft behind', async () => {
     const s = await odoo('17', 41, 0);

@@ -88,8 +88,8 @@ const odoo: TargetHarness = {
               appliedTo: applied(p.receivable, 'credit'),
             })),
           // A refund is money sent back: an outbound customer payment, its receivable line a debit.
-          // Set against the inbound payment its line is reconciled with; the target reconciles it
-          // with none (docs/connectors/odoo.md), so it stays open on the customer.
+          // Set against the inbound payment its line is reconciled with (the target reconciles it
+          // with the payment it returns, docs/connectors/odoo.md).
           refunds: [...db.payments.values()]
             .filter((p) => p.state !== 'draft' && p.payment_type === 'outbound')
             .map((p) => {

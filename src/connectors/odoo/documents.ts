@@ -37,6 +37,8 @@ export const PAYMENT_PREFIX = 'payment:';
 export const PARTIAL_PREFIX = 'partial:';
 
 const MOVE_TYPE = { invoice: 'out_invoice', creditNote: 'out_refund' } as const;
+/** The domain leaf of a customer's receivable journal items (an invoice's, a credit note's, a payment's). */
+export const RECEIVABLE = ['account_type', '=', 'asset_receivable'];
 export const MOVE_FIELDS = ['name', 'ref', 'state', 'move_type', 'partner_id'];
 
 export const refused = (what: string, reference: string, f: OdooFault): ItemError => ({
@@ -175,7 +177,13 @@ export async function findPayment(
     ['partner_type', '=', 'customer'],
   ];
   if (customerId) domain.push(['partner_id', '=', Number(customerId)]);
-  const rows = await c.rpc.searchRead('account.payment', domain, ['name', 'state', 'partner_id', field], c.signal, 2);
+  const rows = await c.rpc.searchRead(
+    'account.payment',
+    domain,
+    ['name', 'state', 'partner_id', 'amount', field],
+    c.signal,
+    2,
+  );
   return rows.find((r) => text(r.state) !== 'cancel' && text(r.state) !== 'canceled') ?? null;
 }
 
@@ -201,7 +209,27 @@ async function lookUpPayment(
       );
     number = posted.name;
   }
+  // Not found, to the engine, until it is reconciled: createRefunds finds it by reference and finishes it.
+  if (kind === 'refund' && (await untouched(c, id, found))) return null;
   return { targetId: `${PAYMENT_PREFIX}${id}`, number, customerTargetId: String(m2o(found.partner_id) ?? '') || null };
+}
+
+/**
+ * Whether a refund's receivable line is still open for its whole amount: an attempt whose answer
+ * was lost may have posted it and not yet reconciled it with the payment it returns. A refund
+ * reconciled with anything, or with no journal entry (Odoo 18 without an outstanding account), is
+ * as finished as the target can make it.
+ */
+async function untouched(c: DocumentContext, refundId: number, refund: OdooObject): Promise<boolean> {
+  const [line] = await c.rpc.searchRead(
+    'account.move.line',
+    [['payment_id', '=', refundId], RECEIVABLE],
+    ['amount_residual'],
+    c.signal,
+    1,
+  );
+  const currency = c.company.currency;
+  return line !== undefined && minor(line.amount_residual, currency) === minor(refund.amount, currency);
 }
 
 /** Creates and posts moves one by one: invoices, or credit notes (reversing the invoice they credit, when booked). */

@@ -5,10 +5,10 @@ import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../..
 import type {
   EarlyPayment,
   FoundDocument,
+  ItemError,
   ItemResult,
   TargetAllocation,
   TargetPayment,
-  TargetRefund,
 } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import {
@@ -16,6 +16,7 @@ import {
   MOVE_FIELDS,
   PARTIAL_PREFIX,
   PAYMENT_PREFIX,
+  RECEIVABLE,
   currencyMismatch,
   findMove,
   idOf,
@@ -36,10 +37,8 @@ import { SYSTEM, paymentReferenceField } from './settings.ts';
  * as the payment's `ref` (`memo` on 18). Any other payment is an `account.payment` created and
  * posted. Credit notes and unused payments are set against an invoice with the invoice's
  * `js_assign_outstanding_line`, the call behind the "Add" of Odoo's outstanding-credits widget;
- * the allocation's id is the `account.partial.reconcile` it made.
+ * the allocation's id is the `account.partial.reconcile` it made. Refunds: refunds.ts.
  */
-
-const RECEIVABLE = ['account_type', '=', 'asset_receivable'];
 
 const ctxOf = (invoiceId: number) => ({ context: { active_model: 'account.move', active_ids: [invoiceId] } });
 
@@ -57,7 +56,7 @@ async function owed(c: DocumentContext, invoiceId: number, currency: string): Pr
 }
 
 /** A refusal of a payment's or refund's amount: more than zero, in the currency's decimals. */
-function badAmount(what: string, reference: string, amount: string): ItemResult {
+export function badAmount(what: string, reference: string, amount: string): ItemResult {
   return failed({
     code: 'AMOUNT_INVALID',
     message: `${what} ${reference}: ${amount} is not an amount Odoo takes (more than zero)`,
@@ -100,14 +99,17 @@ async function throughWizard(c: DocumentContext, invoiceId: number, amount: bigi
   return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
 }
 
-/** A customer payment (inbound) or refund (outbound) created as an `account.payment` and posted; a refused post leaves no draft. */
-async function direct(
+/**
+ * A customer payment (inbound) or refund (outbound) created as an `account.payment` and posted: its
+ * id and number, or Odoo's refusal (a refused post leaves no draft).
+ */
+export async function createPosted(
   c: DocumentContext,
   type: 'inbound' | 'outbound',
   customerId: string,
   amount: bigint,
   r: { externalReference: string; currency: string; date: string },
-): Promise<ItemResult> {
+): Promise<{ id: number; name: string } | { error: ItemError }> {
   const what = type === 'inbound' ? 'payment' : 'refund';
   const reference = r.externalReference;
   const values: OdooObject = {
@@ -120,14 +122,27 @@ async function direct(
   };
   if (c.journals?.bank) values.journal_id = c.journals.bank;
   const a = await c.rpc.execute('account.payment', 'create', [values], {}, true, c.signal);
-  if (!a.ok) return failed(refused(what, reference, a.fault));
+  if (!a.ok) return { error: refused(what, reference, a.fault) };
   const id = idOf(a, 'account.payment.create');
   const done = await post(c, 'account.payment', id);
   if ('fault' in done) {
     await discardDraft(c, 'account.payment', id);
-    return failed(refused(`to post ${what}`, reference, done.fault));
+    return { error: refused(`to post ${what}`, reference, done.fault) };
   }
-  return ok(`${PAYMENT_PREFIX}${id}`, { number: done.name || reference, outcome: 'created' });
+  return { id, name: done.name || reference };
+}
+
+/** A customer payment of its own (open on the customer), created and posted. */
+async function direct(
+  c: DocumentContext,
+  customerId: string,
+  amount: bigint,
+  r: TargetPayment['record'],
+): Promise<ItemResult> {
+  const made = await createPosted(c, 'inbound', customerId, amount, r);
+  return 'id' in made
+    ? ok(`${PAYMENT_PREFIX}${made.id}`, { number: made.name, outcome: 'created' })
+    : failed(made.error);
 }
 
 /**
@@ -145,23 +160,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
     return invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
       ? throughWizard(c, invoiceId, parsed.value, r)
-      : direct(c, 'inbound', d.customerTargetId, parsed.value, r);
-  });
-}
-
-/**
- * Books refunds one by one as outbound customer payments, our reference in `ref` (`memo` on 18),
- * posted. They are not reconciled with the payment they return (docs/connectors/odoo.md): the two
- * stay open against each other on the customer until reconciled in Odoo.
- */
-export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
-  return mapAtMost(items, 1, async (d) => {
-    const r = d.record;
-    const parsed = parseAmount(r.amount, r.currency);
-    if (r.currency !== c.company.currency)
-      return failed(currencyMismatch(`Refund ${r.externalReference}`, r.currency, c.company));
-    if (!parsed.ok || parsed.value <= 0n) return badAmount('Refund', r.externalReference, r.amount);
-    return direct(c, 'outbound', d.customerTargetId, parsed.value, r);
+      : direct(c, d.customerTargetId, parsed.value, r);
   });
 }
 

@@ -81,6 +81,8 @@ const common: Record<string, Record<string, Kind>> = {
     id: 'int',
     name: 'char',
     state: 'selection',
+    // The journal entry: the move itself on 16 and 17 (`_inherits`), a Many2one of its own on 18.
+    move_id: 'm2o',
     payment_type: 'selection',
     partner_type: 'selection',
     partner_id: 'm2o',

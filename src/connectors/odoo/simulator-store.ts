@@ -3,11 +3,12 @@ import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../.
 
 /*
  * The simulated Odoo database: partners, products, taxes, moves (invoices and credit notes, with
- * one receivable line each), payments (with theirs), partial reconciliations and the Register
- * Payment wizard, kept as Odoo keeps them: a move is a draft named "/" until posted, posting
- * numbers it (INV/2026/00001, RINV/2026/00001) and refuses a date on or before the lock date, a
- * reconciliation lowers both receivable lines' residuals. Amounts are minor units inside and JSON
- * numbers outside. Refusals are OdooException values: the exception class and message Odoo raises.
+ * one receivable line each), payments (each with a journal entry of its own, `move_type` entry,
+ * holding its receivable line), partial reconciliations and the Register Payment wizard, kept as
+ * Odoo keeps them: a move is a draft named "/" until posted, posting numbers it (INV/2026/00001,
+ * RINV/2026/00001) and refuses a date on or before the lock date, a reconciliation lowers both
+ * receivable lines' residuals. Amounts are minor units inside and JSON numbers outside. Refusals
+ * are OdooException values: the exception class and message Odoo raises.
  */
 
 export class OdooException extends Error {
@@ -54,6 +55,8 @@ export interface Move {
 }
 export interface Payment {
   id: number;
+  /** Its journal entry (`account.payment.move_id`, an `account.move` of type entry): its own id space, as in Odoo. */
+  move_id: number;
   payment_type: 'inbound' | 'outbound';
   name: string;
   state: string;
@@ -67,6 +70,7 @@ export interface Payment {
 /** A receivable line: its balance signed (debit +, credit −) and what is left of it. */
 export interface ReceivableLine {
   id: number;
+  /** The invoice or credit note it belongs to; null for a payment's (its entry is the payment's `move_id`). */
   move_id: number | null;
   payment_id: number | null;
   balance: bigint;
@@ -271,6 +275,7 @@ export class Database {
     if (amount <= 0n) throw validation('The payment amount cannot be negative.');
     const p: Payment = {
       id: this.nextId(),
+      move_id: this.nextId(),
       payment_type: outbound ? 'outbound' : 'inbound',
       name: '/',
       state: 'draft',
@@ -350,18 +355,38 @@ export class Database {
     };
   }
 
-  /** `js_assign_outstanding_line`: the line reconciled with the invoice's open receivable line. */
-  assignOutstanding(invoiceId: number, lineId: number): void {
-    const m = this.moves.get(invoiceId);
-    if (!m) throw missing('account.move', invoiceId);
-    const l = this.lines.get(lineId);
-    if (!l) throw missing('account.move.line', lineId);
-    const partnerOf = (x: ReceivableLine) =>
-      x.move_id !== null ? this.moves.get(x.move_id)!.partner_id : this.payments.get(x.payment_id!)!.partner_id;
-    if (partnerOf(l) !== m.partner_id) throw userError('Entries are not from the same partner.');
-    const owner = l.move_id !== null ? this.moves.get(l.move_id)! : this.payments.get(l.payment_id!)!;
-    if (m.state !== 'posted' || owner.state === 'draft') throw userError('You can only reconcile posted entries.');
-    this.reconcile(m.receivable, lineId);
+  /** The payment whose journal entry is this `account.move` id, if any. */
+  paymentOfEntry(moveId: number): Payment | undefined {
+    for (const p of this.payments.values()) if (p.move_id === moveId) return p;
+    return undefined;
+  }
+
+  /** Whether a receivable line's entry is posted (a payment's entry is posted with the payment). */
+  private linePosted(l: ReceivableLine): boolean {
+    const state = l.move_id !== null ? this.moves.get(l.move_id)!.state : this.payments.get(l.payment_id!)!.state;
+    return state !== 'draft' && state !== 'cancel' && state !== 'canceled';
+  }
+
+  /**
+   * `js_assign_outstanding_line(line_id)` on any move, an invoice or a payment's entry alike, as
+   * Odoo 16–18 do it: the given line with the move's own lines on the same account that are not
+   * reconciled, reconciled together (`account.move.line.reconcile`). Odoo checks neither the move's
+   * type nor the partners; it refuses a line already reconciled and an entry not posted, in those
+   * words, and reconciles as much as the debit and the credit both have open.
+   */
+  assignOutstanding(moveId: number, lineId: number): void {
+    const owner = this.moves.get(moveId) ?? this.paymentOfEntry(moveId);
+    if (!owner) throw missing('account.move', moveId);
+    const given = this.lines.get(lineId);
+    if (!given) throw missing('account.move.line', lineId);
+    const own = this.lines.get(owner.receivable)!;
+    const lines = own.id !== given.id && own.residual !== 0n ? [given, own] : [given];
+    if (lines.some((l) => l.residual === 0n))
+      throw userError('You are trying to reconcile some entries that are already reconciled.');
+    if (!lines.every((l) => this.linePosted(l))) throw userError('You can only reconcile posted entries.');
+    const debit = lines.find((l) => l.balance > 0n);
+    const credit = lines.find((l) => l.balance < 0n);
+    if (debit && credit) this.reconcile(debit.id, credit.id);
   }
 
   private reconcile(debitId: number, creditId: number): void {

@@ -1,11 +1,12 @@
 import { LosslessNumber } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
-import type { Database, Obj } from './simulator-store.ts';
+import type { Database, Obj, Payment } from './simulator-store.ts';
 
 /*
  * The simulated Odoo's records as Odoo reads them (`search_read`, `read`): many2one fields as
  * `[id, display name]`, `false` for empty, amounts as JSON numbers with the currency's decimals.
- * A payment's receivable line names a move of its own, as in Odoo (here a stand-in id).
+ * A payment has a journal entry of its own (`move_id`), an `account.move` of type entry that holds
+ * its receivable line, as in Odoo.
  */
 
 function m2o(db: Database, model: string, i: number | null): unknown {
@@ -16,7 +17,7 @@ function m2o(db: Database, model: string, i: number | null): unknown {
       : model === 'res.currency'
         ? db.currency
         : model === 'account.move'
-          ? db.moves.get(i)?.name
+          ? (db.moves.get(i)?.name ?? db.paymentOfEntry(i)?.name)
           : String(i);
   return [i, name ?? ''];
 }
@@ -51,32 +52,35 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
         company_id: [db.companyId, db.companyName],
       }));
     case 'account.move':
-      return [...db.moves.values()].map((m) => {
-        const residual = db.lines.get(m.receivable)!.residual;
-        const owed = residual < 0n ? -residual : residual;
-        return {
-          id: m.id,
-          name: m.name,
-          ref: m.ref || false,
-          state: m.state,
-          move_type: m.move_type,
-          partner_id: m2o(db, 'res.partner', m.partner_id),
-          invoice_date: m.invoice_date || false,
-          invoice_date_due: m.invoice_date_due ?? (m.invoice_date || false),
-          narration: m.narration || false,
-          journal_id: [m.journal_id, 'Customer Invoices'],
-          currency_id: cur,
-          reversed_entry_id: m2o(db, 'account.move', m.reversed_entry_id),
-          invoice_line_ids: m.lines.map((_, i) => m.id * 100 + i),
-          amount_total: dec(db, m.total),
-          amount_residual: dec(db, owed),
-          payment_state: owed === 0n ? 'paid' : owed === m.total ? 'not_paid' : 'partial',
-        };
-      });
+      return [
+        ...[...db.moves.values()].map((m) => {
+          const residual = db.lines.get(m.receivable)!.residual;
+          const owed = residual < 0n ? -residual : residual;
+          return {
+            id: m.id,
+            name: m.name,
+            ref: m.ref || false,
+            state: m.state,
+            move_type: m.move_type,
+            partner_id: m2o(db, 'res.partner', m.partner_id),
+            invoice_date: m.invoice_date || false,
+            invoice_date_due: m.invoice_date_due ?? (m.invoice_date || false),
+            narration: m.narration || false,
+            journal_id: [m.journal_id, 'Customer Invoices'],
+            currency_id: cur,
+            reversed_entry_id: m2o(db, 'account.move', m.reversed_entry_id),
+            invoice_line_ids: m.lines.map((_, i) => m.id * 100 + i),
+            amount_total: dec(db, m.total),
+            amount_residual: dec(db, owed),
+            payment_state: owed === 0n ? 'paid' : owed === m.total ? 'not_paid' : 'partial',
+          };
+        }),
+        ...[...db.payments.values()].map((p) => entryOf(db, p)),
+      ];
     case 'account.move.line':
       return [...db.lines.values()].map((l) => ({
         id: l.id,
-        move_id: l.move_id !== null ? m2o(db, 'account.move', l.move_id) : [1_000_000 + (l.payment_id ?? 0), ''],
+        move_id: m2o(db, 'account.move', l.move_id ?? db.payments.get(l.payment_id!)!.move_id),
         payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
         account_type: 'asset_receivable',
         amount_residual: dec(db, l.residual),
@@ -94,6 +98,7 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
         id: p.id,
         name: p.name,
         state: p.state,
+        move_id: m2o(db, 'account.move', p.move_id),
         payment_type: p.payment_type,
         partner_type: 'customer',
         partner_id: m2o(db, 'res.partner', p.partner_id),
@@ -106,4 +111,27 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
     default:
       return [];
   }
+}
+
+/** A payment's journal entry as `account.move` reads it: type entry, posted with the payment, no invoice fields. */
+function entryOf(db: Database, p: Payment): Obj {
+  const residual = db.lines.get(p.receivable)!.residual;
+  return {
+    id: p.move_id,
+    name: p.name,
+    ref: p.ref || false,
+    state: p.state === 'draft' ? 'draft' : 'posted',
+    move_type: 'entry',
+    partner_id: m2o(db, 'res.partner', p.partner_id),
+    invoice_date: false,
+    invoice_date_due: false,
+    narration: false,
+    journal_id: [p.journal_id, 'Bank'],
+    currency_id: m2o(db, 'res.currency', 1),
+    reversed_entry_id: false,
+    invoice_line_ids: [],
+    amount_total: dec(db, p.amount),
+    amount_residual: dec(db, residual < 0n ? -residual : residual),
+    payment_state: 'not_paid',
+  };
 }

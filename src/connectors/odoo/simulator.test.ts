@@ -152,6 +152,56 @@ describe('simulated Odoo', () => {
     expect(sim.violations).toEqual([]);
   });
 
+  it('js_assign_outstanding_line on a payment’s journal entry reconciles its open line with the one given, as Odoo does for any move; refuses a reconciled line and an unposted entry in Odoo’s words', async () => {
+    sim = await startOdooSimulator({ version: '18' });
+    const key = sim.issueApiKey();
+    const rpc = rpcOf(sim.url, key, '18');
+    const partner = idOf(await rpc.execute('res.partner', 'create', [{ name: 'Ann', ref: 'C1' }], {}, true));
+    const other = idOf(await rpc.execute('res.partner', 'create', [{ name: 'Bob', ref: 'C2' }], {}, true));
+    const payment = async (type: string, amount: number, who = partner, postIt = true) => {
+      const values = { payment_type: type, partner_type: 'customer', partner_id: who, amount, date: '2026-11-05' };
+      const id = idOf(await rpc.execute('account.payment', 'create', [values], {}, true));
+      if (postIt) await rpc.execute('account.payment', 'action_post', [[id]], {}, true);
+      const [row] = await rpc.searchRead('account.payment', [['id', '=', id]], ['move_id']);
+      const [line] = await rpc.searchRead('account.move.line', [['payment_id', '=', id]], ['move_id', 'reconciled']);
+      // The payment's entry is the move of its receivable line, an account.move of type entry.
+      expect(line!.move_id).toEqual(row!.move_id);
+      return { id, entry: (row!.move_id as [number, string])[0], line: int(line!.id)! };
+    };
+    const received = await payment('inbound', 40);
+    const refund = await payment('outbound', 25);
+    const [entry] = await rpc.searchRead('account.move', [['id', '=', refund.entry]], ['move_type', 'state']);
+    expect(entry).toMatchObject({ move_type: 'entry', state: 'posted' });
+    const assign = (move: number, line: number) =>
+      rpc.execute('account.move', 'js_assign_outstanding_line', [[move], line], {}, true);
+    expect((await assign(refund.entry, received.line)).ok).toBe(true);
+    expect(sim.db.partials.map((p) => [p.debit_move_id, p.credit_move_id, p.amount])).toEqual([
+      [refund.line, received.line, 2500n],
+    ]);
+    expect([sim.db.lines.get(refund.line)!.residual, sim.db.lines.get(received.line)!.residual]).toEqual([0n, -1500n]);
+    // The refund's line is reconciled now: the move has none of its own left, so nothing more is done.
+    expect((await assign(refund.entry, received.line)).ok).toBe(true);
+    expect(sim.db.partials).toHaveLength(1);
+    // Given a reconciled line, or an entry not posted, Odoo refuses in these words.
+    expect(await assign(received.entry, refund.line)).toEqual({
+      ok: false,
+      fault: {
+        name: 'odoo.exceptions.UserError',
+        message: 'You are trying to reconcile some entries that are already reconciled.',
+      },
+    });
+    const draft = await payment('outbound', 5, partner, false);
+    expect(await assign(draft.entry, received.line)).toEqual({
+      ok: false,
+      fault: { name: 'odoo.exceptions.UserError', message: 'You can only reconcile posted entries.' },
+    });
+    // Odoo checks no partner when it reconciles: another customer's lines are reconciled all the same.
+    const theirs = await payment('outbound', 5, other);
+    expect((await assign(theirs.entry, received.line)).ok).toBe(true);
+    expect(sim.db.lines.get(received.line)!.residual).toBe(-1000n);
+    expect(sim.violations).toEqual([]);
+  });
+
   it('OdooRpc: AccessDenied is TARGET_AUTH_REVOKED, never showing the key; a false authenticate too', async () => {
     sim = await startOdooSimulator({ version: '17' });
     const key = sim.issueApiKey();

@@ -328,7 +328,7 @@ export class OdooSimulator {
       case 'action_create_payments':
         return this.db.runWizard(((args[0] ?? []) as number[])[0] ?? 0);
       default: {
-        // js_assign_outstanding_line([invoice], line_id)
+        // js_assign_outstanding_line([move], line_id): an invoice, a credit note or a payment's entry
         const [ids, lineId] = args as [number[], number];
         this.db.assignOutstanding(ids[0] ?? 0, lineId);
         return true;

@@ -9,15 +9,16 @@ import { failed, ok } from '../../sync/target.ts';
 import * as docs from './documents.ts';
 import { type Company, partnerValues } from './map.ts';
 import * as pay from './payments.ts';
+import { createRefunds } from './refunds.ts';
 import { type OdooObject, OdooRpc, describe, int, m2o, text } from './rpc.ts';
 import { DEFAULT_LIMITS, OdooSettings, SYSTEM, TYPE, rateScope } from './settings.ts';
 
 /*
  * The Odoo target (docs/connectors/odoo.md): customers (`res.partner` keyed by `ref`), products
  * (`product.product` keyed by `default_code`), invoices and credit notes (`account.move`,
- * posted), customer payments (the Register Payment wizard, or `account.payment`) and credits set
- * against invoices, over JSON-RPC with the user's API key, paced by the shared rate planner on the
- * database's budget.
+ * posted), customer payments (the Register Payment wizard, or `account.payment`), refunds
+ * reconciled with the payments they return, and credits set against invoices, over JSON-RPC with
+ * the user's API key, paced by the shared rate planner on the database's budget.
  */
 
 /** What tests replace: the planner, the client's transport and timing. */
@@ -97,6 +98,11 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       payments: true,
       allocations: true,
       refunds: true,
+      // A refund is reconciled with what its payment has open when it is booked: it waits for the
+      // payment, and for a payment booked before its invoice to be applied to it, so that Odoo's
+      // books are the same whatever order the documents come in (refunds.ts).
+      refundsNeedPayment: true,
+      refundsNeedAppliedPayment: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -153,7 +159,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
     createInvoices: async (ctx, items) => docs.createInvoices(await context(ctx), items),
     createCreditNotes: async (ctx, items) => docs.createCreditNotes(await context(ctx), items),
     createPayments: async (ctx, items) => pay.createPayments(await context(ctx), items),
-    createRefunds: async (ctx, items) => pay.createRefunds(await context(ctx), items),
+    createRefunds: async (ctx, items) => createRefunds(await context(ctx), items),
     createAllocations: async (ctx, items) => pay.createAllocations(await context(ctx), items),
     applyEarlyPayments: async (ctx, items) => pay.applyEarlyPayments(await context(ctx), items),
     findAllocation: async (ctx, item, taken) => pay.findAllocation(await context(ctx), item, taken),
