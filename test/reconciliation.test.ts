@@ -1,3 +1,4 @@
+import pino from 'pino';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -9,6 +10,8 @@ import { importFile } from '../src/sync/imports.ts';
 import { resolveException } from '../src/sync/exceptions.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import { type DocKind, loadTransactions } from '../src/sync/reconcile-data.ts';
+import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
 
 let t: TestApp;
 let app: FastifyInstance;
@@ -57,9 +60,21 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       customerCode: 'ACME',
       customerSourceId: null,
       currency: 'EUR',
-      source: { invoices: { count: 1, total: '181.50' }, payments: { count: 0, total: '0.00' } },
-      target: { invoices: { count: 1, total: '181.50' }, payments: { count: 0, total: '0.00' } },
-      difference: { invoices: { count: 0, total: '0.00' }, payments: { count: 0, total: '0.00' } },
+      source: {
+        invoices: { count: 1, total: '181.50' },
+        creditNotes: { count: 0, total: '0.00' },
+        payments: { count: 0, total: '0.00' },
+      },
+      target: {
+        invoices: { count: 1, total: '181.50' },
+        creditNotes: { count: 0, total: '0.00' },
+        payments: { count: 0, total: '0.00' },
+      },
+      difference: {
+        invoices: { count: 0, total: '0.00' },
+        creditNotes: { count: 0, total: '0.00' },
+        payments: { count: 0, total: '0.00' },
+      },
       matched: true,
     });
     // Brown & Co owes 1210.00 less 500.00; Jane Smith paid 30.00 and got 5.00 back.
@@ -267,8 +282,16 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       expect.objectContaining({
         date: '2026-11-20',
         customerCode: 'SHOP',
-        source: { invoices: { count: 3, total: '29.22' }, payments: { count: 0, total: '0.00' } },
-        target: { invoices: { count: 1, total: '24.21' }, payments: { count: 0, total: '0.00' } },
+        source: {
+          invoices: { count: 3, total: '29.22' },
+          creditNotes: { count: 0, total: '0.00' },
+          payments: { count: 0, total: '0.00' },
+        },
+        target: {
+          invoices: { count: 1, total: '24.21' },
+          creditNotes: { count: 0, total: '0.00' },
+          payments: { count: 0, total: '0.00' },
+        },
       }),
     ]);
     expect(r.body.mismatches.filter((m: any) => m.kind !== 'open-balance-difference')).toEqual([
@@ -287,6 +310,135 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
         transactionId: summary.body.transactionId,
       }),
     ]);
+  });
+
+  it('compares credit notes document by document: booked, parked, typed in by hand, and one the target lacks', async () => {
+    const cn = await t.entity('RCN', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCN', { name: 'notes', source: { type: 'records' } });
+    const note = (sourceId: string, date: string, net: string, vat: string, vatRate = '0.21') => ({
+      kind: 'creditNote' as const,
+      sourceId,
+      externalReference: sourceId,
+      customerSourceId: 'CU-N',
+      date,
+      currency: 'EUR',
+      description: 'Returned seats',
+      lines: [{ description: 'Seat', netAmount: net, vatRate, vatAmount: vat }],
+    });
+    await t.sync.processRecords(
+      p,
+      'import',
+      'test',
+      [
+        { kind: 'customer' as const, sourceId: 'CU-N', name: 'Noted Ltd' },
+        {
+          kind: 'invoice' as const,
+          sourceId: 'IN-N1',
+          externalReference: 'IN-N1',
+          customerSourceId: 'CU-N',
+          invoiceDate: '2026-11-02',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Seat', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+        },
+        note('CN-N1', '2026-11-03', '10.00', '2.10'),
+        // No tax code at 6%: parked, never booked.
+        note('CN-N2', '2026-11-04', '20.00', '1.20', '0.06'),
+      ].map((record) => ({ record })),
+    );
+    // Typed into the ledger by hand, never sent by the source.
+    const hand = await cn.post('/v1/sales/credit-notes', {
+      customerCode: 'CU-N',
+      creditNoteDate: '2026-11-05',
+      externalReference: 'CN-HAND',
+      lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '5.00', taxRate: '0' }],
+    });
+    expect(hand.status).toBe(201);
+    const r = await get(cn, '/v1/pipelines/notes/reconciliation?from=2026-11-01&to=2026-11-30');
+    const day = (date: string) => r.body.days.find((d: any) => d.date === date);
+    expect([
+      day('2026-11-03').source.creditNotes,
+      day('2026-11-03').target.creditNotes,
+      day('2026-11-03').matched,
+    ]).toEqual([{ count: 1, total: '12.10' }, { count: 1, total: '12.10' }, true]);
+    expect([day('2026-11-04').source.creditNotes, day('2026-11-04').target.creditNotes]).toEqual([
+      { count: 1, total: '21.20' },
+      { count: 0, total: '0.00' },
+    ]);
+    expect(day('2026-11-05').target.creditNotes).toEqual({ count: 1, total: '5.00' });
+    expect(
+      r.body.mismatches
+        .filter((m: any) => m.kind !== 'open-balance-difference')
+        .map((m: any) => [m.kind, m.reason, m.documentKind, m.externalReference, m.sourceAmount, m.targetAmount]),
+    ).toEqual([
+      ['missing-in-ledger', 'parked', 'creditNote', 'CN-N2', '21.20', null],
+      ['not-from-source', 'posted-outside-pipeline', 'creditNote', 'CN-HAND', null, '5.00'],
+    ]);
+    expect(r.body.mismatches.find((m: any) => m.externalReference === 'CN-N2').message).toMatch(
+      /^credit note CN-N2 is not in the ledger: parked: /,
+    );
+    // The matched credit note counts as a matched document.
+    expect(r.body.summary).toMatchObject({ matched: 2, sourceDocuments: 3 });
+
+    // Mapped to a document the target does not hold (as one deleted by hand on a platform): missing,
+    // by kind; the ledger's own copy, no longer mapped, shows as not from the source.
+    const { rows } = await t.db.query<{ target_id: string }>(
+      `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'creditNote' AND source_id = 'CN-N1'`,
+      [p.id],
+    );
+    await t.db.query(`UPDATE sync_map SET target_id = '999999999' WHERE pipeline_id = $1 AND target_id = $2`, [
+      p.id,
+      rows[0]!.target_id,
+    ]);
+    const gone = await get(cn, '/v1/pipelines/notes/reconciliation?from=2026-11-03&to=2026-11-03');
+    expect(
+      gone.body.mismatches
+        .filter((m: any) => m.kind !== 'open-balance-difference')
+        .map((m: any) => [m.kind, m.reason, m.documentKind, m.externalReference]),
+    ).toEqual([
+      ['missing-in-ledger', 'not-posted', 'creditNote', 'CN-N1'],
+      ['not-from-source', 'posted-outside-pipeline', 'creditNote', 'CN-N1'],
+    ]);
+    await t.db.query(`UPDATE sync_map SET target_id = $2 WHERE pipeline_id = $1 AND target_id = '999999999'`, [
+      p.id,
+      rows[0]!.target_id,
+    ]);
+  });
+
+  it('takes what the pipeline booked as a credit note as one, whatever the platform calls it and however it signs it', async () => {
+    const doc = (targetId: string, kind: TargetDocument['kind'], gross: bigint): TargetDocument => ({
+      targetId,
+      kind,
+      number: `N-${targetId}`,
+      customerTargetId: 'C1',
+      externalReference: `REF-${targetId}`,
+      date: '2026-11-03',
+      dueDate: null,
+      currency: 'EUR',
+      gross,
+      lines: 1,
+    });
+    // Xero calls every credit note one kind ('refund' here), QuickBooks signs credit memos negative.
+    const held = [doc('X1', 'refund', 1210n), doc('X2', 'creditNote', -1210n), doc('X3', 'invoice', 12100n)];
+    const target = {
+      capabilities: { reconciliation: true },
+      documents: (_ctx: unknown, ids: string[]) =>
+        Promise.resolve(new Map(held.filter((d) => ids.includes(d.targetId)).map((d) => [d.targetId, d]))),
+    } as unknown as TargetConnector;
+    const ctx = { db: t.db, log: pino({ level: 'silent' }), actor: 'test' };
+    const booked = new Map<string, DocKind>([
+      ['X1', 'creditNote'],
+      ['X2', 'creditNote'],
+      ['X3', 'invoice'],
+    ]);
+    const got = await loadTransactions(t.db, '0', target, ctx, booked);
+    expect([...got.values()].map((d) => [d.id, d.kind, d.gross, d.label])).toEqual([
+      ['X1', 'creditNote', 1210n, 'credit note N-X1 (REF-X1)'],
+      ['X2', 'creditNote', 1210n, 'credit note N-X2 (REF-X2)'],
+      ['X3', 'invoice', 12100n, 'invoice N-X3 (REF-X3)'],
+    ]);
+    // A refund the pipeline did not book as a credit note is not compared document by document.
+    expect((await loadTransactions(t.db, '0', target, ctx, new Map([['X1', 'payment']]))).size).toBe(0);
   });
 
   it('parks a document the source changes after it was booked, once, and reconciliation shows the difference', async () => {
@@ -403,6 +555,13 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
     // The ledger keeps the 12.10 it booked; the source now takes 36.30 off.
     expect(await balance()).toEqual([['CU-1', '96.80', '108.90']]);
+    // And the credit note itself, document by document.
+    const cnDiff = (
+      await get(changed, '/v1/pipelines/changed/reconciliation?from=2026-11-01&to=2026-11-30')
+    ).body.mismatches.filter((m: any) => m.documentKind === 'creditNote');
+    expect(cnDiff.map((m: any) => [m.kind, m.reason, m.externalReference, m.sourceAmount, m.targetAmount])).toEqual([
+      ['amount-difference', 'amount', 'CN-CH-1', '36.30', '12.10'],
+    ]);
   });
 
   it('parks an allocation or a refund the source changes after it was made, once', async () => {

@@ -508,9 +508,30 @@ describe('the Reconciliation page', () => {
     expect(text).toMatch(/<tr class="mismatch">/);
     expect(text).toContain('Differs');
     expect(text).toContain('€121.00');
+    // No credit note in the period: no credit note columns.
+    expect(text).not.toContain('Credit notes, source');
     expect(text).not.toMatch(/\sstyle=/);
     expect(text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(text).not.toMatch(/\son[a-z]+=/);
+
+    // A credit note typed in by hand: its columns appear, and it is named a credit note.
+    expect(
+      (
+        await owner.post('/v1/sales/credit-notes', {
+          customerCode: 'ACME',
+          creditNoteDate: '2026-11-14',
+          externalReference: 'CN-HAND',
+          lines: [{ glAccountCode: '4000', taxCode: 'ZERO', netAmount: '5.00', taxRate: '0' }],
+        })
+      ).status,
+    ).toBe(201);
+    const withNote = html(
+      await ownerBrowser.request('GET', '/reconciliation?pipeline=files&from=2026-11-01&to=2026-11-30'),
+    );
+    expect(withNote).toContain('Credit notes, target');
+    expect(withNote).toMatch(/<td data-label="Credit notes, target" class="num">1 · €5\.00<\/td>/);
+    expect(withNote).toContain('credit note CN-HAND');
+    expect(withNote).toMatch(/class="table-scroll" tabindex="0" role="region" aria-labelledby="days-title"/);
 
     const quiet = html(
       await ownerBrowser.request('GET', '/reconciliation?pipeline=files&from=2026-10-01&to=2026-10-31'),

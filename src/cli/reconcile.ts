@@ -23,16 +23,29 @@ export function formatReconciliation(r: Reconciliation): string {
   if (days.length) {
     out.push(
       table([
-        ['date', 'customer', 'ccy', 'source inv', 'ledger inv', 'source pay', 'ledger pay', 'difference'],
+        [
+          'date',
+          'customer',
+          'ccy',
+          'source inv',
+          'ledger inv',
+          'source cn',
+          'ledger cn',
+          'source pay',
+          'ledger pay',
+          'difference',
+        ],
         ...days.map((d) => [
           d.date,
           d.customerCode ?? `(source ${d.customerSourceId ?? '?'})`,
           d.currency,
           `${d.source.invoices.count} / ${d.source.invoices.total}`,
           `${d.target.invoices.count} / ${d.target.invoices.total}`,
+          `${d.source.creditNotes.count} / ${d.source.creditNotes.total}`,
+          `${d.target.creditNotes.count} / ${d.target.creditNotes.total}`,
           `${d.source.payments.count} / ${d.source.payments.total}`,
           `${d.target.payments.count} / ${d.target.payments.total}`,
-          `inv ${d.difference.invoices.total}, pay ${d.difference.payments.total}`,
+          `inv ${d.difference.invoices.total}, cn ${d.difference.creditNotes.total}, pay ${d.difference.payments.total}`,
         ]),
       ]).replace(/^/gm, '  '),
     );

@@ -1,14 +1,17 @@
 import type { Queryable } from '../db/database.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { parseAmount } from '../domain/money.ts';
-import { CanonicalRecord } from './canonical.ts';
+import { CanonicalRecord, creditNoteAsInvoice } from './canonical.ts';
 import { canonicalGross } from './engine/invoices.ts';
 import { chunks } from './engine/context.ts';
 import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
 
-/** The two document kinds reconciliation counts: invoices (SI) and payments (SR). */
-export type DocKind = 'invoice' | 'payment';
-export const LEDGER_TYPE: Record<DocKind, string> = { invoice: 'SI', payment: 'SR' };
+/** The document kinds reconciliation counts, document by document: invoices, credit notes and payments. */
+export type DocKind = 'invoice' | 'creditNote' | 'payment';
+export const DOC_KINDS: readonly DocKind[] = ['invoice', 'creditNote', 'payment'];
+
+/** How messages name a kind. */
+export const KIND_WORD: Record<DocKind, string> = { invoice: 'invoice', creditNote: 'credit note', payment: 'payment' };
 
 export interface ExceptionRef {
   id: number;
@@ -38,7 +41,7 @@ export interface SourceDoc {
   daily: boolean;
 }
 
-/** A sales invoice or payment in the target. */
+/** A sales invoice, credit note or payment in the target (a credit note's gross as a positive amount). */
 export interface TargetDoc {
   /** The target's id (a ledger transaction id, a platform's document id). */
   id: string;
@@ -57,22 +60,29 @@ export interface TargetDoc {
 /** `invoice 12 (INV-77)`: a document as people see it, by number and reference. */
 export function labelOf(kind: DocKind, number: string, externalReference: string): string {
   const ref = externalReference.trim();
-  return `${kind === 'invoice' ? 'invoice' : 'payment'} ${number}${ref ? ` (${ref})` : ''}`;
+  return `${KIND_WORD[kind]} ${number}${ref ? ` (${ref})` : ''}`;
 }
 
-function toTarget(d: TargetDocument): TargetDoc | null {
-  // Refunds and credit notes are not compared yet (docs/reconciliation.md).
-  if (d.kind === 'refund' || d.kind === 'creditNote') return null;
+/**
+ * A target's document as reconciliation compares it. `booked` is the kind the pipeline booked it
+ * as, when it did: platforms label a credit note in their own terms (Xero's credit notes are one
+ * kind whether they refund or credit, the ledger's reader calls an SN an invoice, some sign its
+ * total), so what the pipeline booked as a credit note is one, its gross taken as a positive
+ * amount. Refunds are not compared document by document (docs/reconciliation.md).
+ */
+function toTarget(d: TargetDocument, booked?: DocKind): TargetDoc | null {
+  const kind = booked === 'creditNote' ? 'creditNote' : d.kind;
+  if (kind === 'refund') return null;
   return {
     id: d.targetId,
-    kind: d.kind,
+    kind,
     customerCode: d.customerTargetId,
     currency: d.currency,
     date: d.date,
-    gross: d.gross,
+    gross: kind === 'creditNote' && d.gross < 0n ? -d.gross : d.gross,
     externalReference: d.externalReference,
     items: d.lines,
-    label: labelOf(d.kind, d.number, d.externalReference),
+    label: labelOf(kind, d.number, d.externalReference),
   };
 }
 
@@ -106,7 +116,7 @@ export async function loadSourceDocs(
        FROM source_documents sd
        LEFT JOIN sync_map own ON own.pipeline_id = sd.pipeline_id AND own.kind = sd.kind AND own.source_id = sd.source_id
        LEFT JOIN sync_map summ ON summ.pipeline_id = sd.pipeline_id AND summ.kind = sd.kind AND summ.source_id = sd.summarized_in
-      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'payment') AND sd.document_date BETWEEN $2::date AND $3::date AND ${NOT_A_SUMMARY}
+      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'creditNote', 'payment') AND sd.document_date BETWEEN $2::date AND $3::date AND ${NOT_A_SUMMARY}
       ORDER BY sd.document_date, sd.kind, sd.source_id`,
     [pipelineId, from, to],
   );
@@ -141,7 +151,7 @@ function importedRow(
     names.map((n) => cells[n]).find((v): v is string => typeof v === 'string' && v !== '') ?? null;
   const date = pick('invoice_date', 'date');
   return {
-    reference: pick('invoice_reference', 'payment_reference')?.slice(0, 50) ?? null,
+    reference: pick('invoice_reference', 'credit_note_reference', 'payment_reference')?.slice(0, 50) ?? null,
     customer: pick('customer_id'),
     date: date && isValidDate(date) ? date : null,
   };
@@ -174,7 +184,7 @@ export async function loadUnpostedDocs(
               OR EXISTS (SELECT 1 FROM source_documents d WHERE d.pipeline_id = x.pipeline_id AND d.kind = x.kind AND d.source_id = x.source_id) AS posted,
             x.source_id IN (SELECT d.summarized_in FROM source_documents d WHERE d.pipeline_id = $1 AND d.summarized_in IS NOT NULL) AS summary
        FROM exceptions x
-      WHERE x.pipeline_id = $1 AND x.kind IN ('invoice', 'payment')
+      WHERE x.pipeline_id = $1 AND x.kind IN ('invoice', 'creditNote', 'payment')
       ORDER BY x.kind, x.source_id, x.id DESC`,
     [pipelineId],
   );
@@ -188,9 +198,13 @@ export async function loadUnpostedDocs(
     if (r.posted || r.summary) continue;
     const parsed = CanonicalRecord.safeParse(r.payload?.record);
     const rec =
-      parsed.success && (parsed.data.kind === 'invoice' || parsed.data.kind === 'payment') ? parsed.data : null;
+      parsed.success &&
+      (parsed.data.kind === 'invoice' || parsed.data.kind === 'creditNote' || parsed.data.kind === 'payment')
+        ? parsed.data
+        : null;
     let gross: bigint | null = null;
     if (rec?.kind === 'invoice') gross = canonicalGross(rec);
+    else if (rec?.kind === 'creditNote') gross = canonicalGross(creditNoteAsInvoice(rec));
     else if (rec?.kind === 'payment') {
       const v = parseAmount(rec.amount, rec.currency);
       gross = v.ok ? v.value : null;
@@ -226,17 +240,18 @@ export async function loadUnpostedDocs(
 }
 
 /**
- * The target's documents by id (those the pipeline's documents were booked as). A target that
- * cannot list what it holds (reconciliation capability off) is compared with what it acknowledged:
- * the documents as they were sent, under the ids it answered.
+ * The target's documents by id (those the pipeline's documents were booked as, with the kind each
+ * was booked as). A target that cannot list what it holds (reconciliation capability off) is
+ * compared with what it acknowledged: the documents as they were sent, under the ids it answered.
  */
 export async function loadTransactions(
   db: Queryable,
   pipelineId: string,
   target: TargetConnector,
   ctx: TargetCallContext,
-  ids: string[],
+  booked: Map<string, DocKind>,
 ): Promise<Map<string, TargetDoc>> {
+  const ids = [...booked.keys()];
   if (ids.length === 0) return new Map();
   if (!target.documents || !target.capabilities.reconciliation) {
     const { rows } = await db.query<{
@@ -252,9 +267,9 @@ export async function loadTransactions(
       `SELECT DISTINCT ON (m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
               sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference, m.target_number AS number
          FROM sync_map m JOIN source_documents sd ON sd.pipeline_id = m.pipeline_id AND sd.kind = m.kind AND sd.source_id = m.source_id
-        WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'payment') AND m.target_id = ANY($2::text[])
+        WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'creditNote', 'payment') AND m.target_id = ANY($2::text[])
         ORDER BY m.target_id, sd.first_seen_at`,
-      [pipelineId, [...new Set(ids)]],
+      [pipelineId, ids],
     );
     return new Map(
       rows.map((r) => [
@@ -274,16 +289,16 @@ export async function loadTransactions(
     );
   }
   const out = new Map<string, TargetDoc>();
-  for (const page of chunks([...new Set(ids)], 5000))
+  for (const page of chunks(ids, 5000))
     for (const [id, d] of await target.documents(ctx, page)) {
-      const t = toTarget(d);
+      const t = toTarget(d, booked.get(id));
       if (t) out.set(id, t);
     }
   return out;
 }
 
 /**
- * Invoices and payments dated in [from, to] that no pipeline of the entity booked into this kind
+ * Invoices, credit notes and payments dated in [from, to] that no pipeline of the entity booked into this kind
  * of target, of the pipeline's customers or carrying one of its references: typed in by hand, or
  * imported some other way. Documents another pipeline booked are that pipeline's to reconcile.
  */
@@ -312,7 +327,7 @@ export async function loadUnlinkedTransactions(
     from,
     to,
   );
-  return docs.map(toTarget).filter((d): d is TargetDoc => d !== null);
+  return docs.map((d) => toTarget(d)).filter((d): d is TargetDoc => d !== null);
 }
 
 /**

@@ -7,7 +7,9 @@ import type { SecretBox } from './secrets.ts';
 import type { TargetCallContext, TargetConnector } from './target.ts';
 import type { Pipeline } from './pipelines.ts';
 import {
+  DOC_KINDS,
   type DocKind,
+  KIND_WORD,
   type SourceDoc,
   type TargetDoc,
   loadPipelineCustomers,
@@ -48,6 +50,7 @@ interface Totals {
 }
 interface Side {
   invoices: Totals;
+  creditNotes: Totals;
   payments: Totals;
 }
 
@@ -85,13 +88,15 @@ export interface Reconciliation {
 }
 
 type Acc = Record<DocKind, { count: number; total: bigint }>;
-const emptyAcc = (): Acc => ({ invoice: { count: 0, total: 0n }, payment: { count: 0, total: 0n } });
+const emptyAcc = (): Acc => ({
+  invoice: { count: 0, total: 0n },
+  creditNote: { count: 0, total: 0n },
+  payment: { count: 0, total: 0n },
+});
 
 function side(acc: Acc, currency: string): Side {
-  return {
-    invoices: { count: acc.invoice.count, total: formatAmount(acc.invoice.total, currency) },
-    payments: { count: acc.payment.count, total: formatAmount(acc.payment.total, currency) },
-  };
+  const totals = (k: DocKind) => ({ count: acc[k].count, total: formatAmount(acc[k].total, currency) });
+  return { invoices: totals('invoice'), creditNotes: totals('creditNote'), payments: totals('payment') };
 }
 
 /** The window to reconcile: `to` defaults to today (UTC), `from` to 30 days before `to`; null when from is after to. */
@@ -132,7 +137,7 @@ export async function reconcile(
     pipeline.id,
     target,
     tctx,
-    posted.map((d) => d.targetId).filter((id): id is string => id !== null),
+    new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : []))),
   );
   const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
 
@@ -241,7 +246,7 @@ export async function reconcile(
       ok = false;
       const delta = t.gross > s.gross ? t.gross - s.gross : s.gross - t.gross;
       // VAT is rounded per line; one minor unit per line either way is rounding, anything more is a different amount.
-      const rounding = s.kind === 'invoice' && delta <= BigInt(Math.max(1, t.items));
+      const rounding = s.kind !== 'payment' && delta <= BigInt(Math.max(1, t.items));
       mismatch({
         ...base,
         kind: 'amount-difference',
@@ -305,7 +310,7 @@ export async function reconcile(
       date: s.date,
       sourceAmount: fmt(s.gross, s.currency),
       exceptionId: x?.id ?? null,
-      message: `${s.kind} ${s.externalReference ?? s.sourceId} is not in the ledger: ${why}`,
+      message: `${KIND_WORD[s.kind]} ${s.externalReference ?? s.sourceId} is not in the ${target.type === 'ledger' ? 'ledger' : 'target'}: ${why}`,
     });
   }
   for (const { sources: sales, target: t } of summaries.values()) {
@@ -370,7 +375,7 @@ export async function reconcile(
     )
     .map((d) => {
       const diff = emptyAcc();
-      for (const k of ['invoice', 'payment'] as const) {
+      for (const k of DOC_KINDS) {
         diff[k].count = d.target[k].count - d.source[k].count;
         diff[k].total = d.target[k].total - d.source[k].total;
       }
@@ -382,11 +387,7 @@ export async function reconcile(
         source: side(d.source, d.currency),
         target: side(d.target, d.currency),
         difference: side(diff, d.currency),
-        matched:
-          diff.invoice.count === 0 &&
-          diff.invoice.total === 0n &&
-          diff.payment.count === 0 &&
-          diff.payment.total === 0n,
+        matched: DOC_KINDS.every((k) => diff[k].count === 0 && diff[k].total === 0n),
       };
     });
 

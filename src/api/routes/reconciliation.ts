@@ -8,7 +8,7 @@ import { reconcile, reconcileWindow } from '../../sync/reconcile.ts';
 import { scopeOf } from './sync-shared.ts';
 
 const Totals = z.object({ count: z.number(), total: z.string() });
-const Side = z.object({ invoices: Totals, payments: Totals });
+const Side = z.object({ invoices: Totals, creditNotes: Totals, payments: Totals });
 
 const ReconciliationView = z.object({
   pipeline: z.string(),
@@ -52,7 +52,7 @@ const ReconciliationView = z.object({
         'open-balance-difference',
       ]),
       reason: z.string(),
-      documentKind: z.enum(['invoice', 'payment']).nullable(),
+      documentKind: z.enum(['invoice', 'creditNote', 'payment']).nullable(),
       sourceId: z.string().nullable(),
       externalReference: z.string().nullable(),
       customerCode: z.string().nullable(),
@@ -75,7 +75,7 @@ const reconciliationRoute = defineRoute({
   summary: 'Source against ledger: totals per day, customer and currency, open balances, and every mismatch',
   description:
     "Compares what the pipeline's source sent (documents dated from `from` to `to`, parked ones included) with the ledger: counts and totals of " +
-    "invoices and payments per day, customer and currency on each side (`difference` is ledger less source), each customer's open balance as at " +
+    "invoices, credit notes and payments per day, customer and currency on each side (`difference` is ledger less source), each customer's open balance as at " +
     '`to`, and a list of mismatches: `missing-in-ledger` (parked, with its exception id, or missing), `not-from-source` (in the ledger, not posted ' +
     'by this pipeline), `amount-difference` (reason `rounding` when within one minor unit per line), `date-difference`, `open-balance-difference`. ' +
     'Defaults: `to` today, `from` 30 days before.',

@@ -5,6 +5,7 @@ import { IsoDate } from '../../domain/schemas.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { type Pipeline, listPipelines } from '../../sync/pipelines.ts';
 import { type Mismatch, type Reconciliation, reconcile, reconcileWindow } from '../../sync/reconcile.ts';
+import { KIND_WORD } from '../../sync/reconcile-data.ts';
 import { listRuns } from '../../sync/runs.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { Empty } from '../components/common.tsx';
@@ -141,6 +142,8 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
   const money = (amount: string | null, currency: string | null) =>
     amount === null ? '—' : currency ? formatMoney(amount, currency, locale) : amount;
   const ledger = data.pipeline?.targetType === 'ledger';
+  // Credit notes get their pair of columns only in a period that has some, on either side.
+  const withNotes = r?.days.some((d) => d.source.creditNotes.count > 0 || d.target.creditNotes.count > 0) ?? false;
   return (
     <Layout ctx={ctx} title="Reconciliation" section="reconciliation">
       <h1>Reconciliation</h1>
@@ -236,7 +239,7 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
                           </span>
                         </td>
                         <td data-label="Document">
-                          {m.documentKind ?? ''} {m.externalReference ?? ''}
+                          {m.documentKind ? KIND_WORD[m.documentKind] : ''} {m.externalReference ?? ''}
                         </td>
                         <td data-label="Customer">{m.customerCode ?? '—'}</td>
                         <td data-label="Date">{m.date ? formatDate(m.date, locale) : '—'}</td>
@@ -263,7 +266,8 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
             <section aria-labelledby="days-title">
               <h2 id="days-title">Per day, customer and currency</h2>
               <p class="muted">Each cell: the number of documents · their total.</p>
-              <div class="table-scroll">
+              {/* Wide with credit notes (a pair of columns a kind): scrolled sideways, so reachable by keyboard. */}
+              <div class="table-scroll" tabIndex={0} role="region" aria-labelledby="days-title">
                 <table class="stack recon-days">
                   <thead>
                     <tr>
@@ -275,6 +279,16 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
                       <th scope="col" class="num">
                         Invoices, target
                       </th>
+                      {withNotes ? (
+                        <>
+                          <th scope="col" class="num">
+                            Credit notes, source
+                          </th>
+                          <th scope="col" class="num">
+                            Credit notes, target
+                          </th>
+                        </>
+                      ) : null}
                       <th scope="col" class="num">
                         Payments, source
                       </th>
@@ -304,6 +318,16 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
                           <td data-label="Invoices, target" class="num">
                             {cell(d.target.invoices)}
                           </td>
+                          {withNotes ? (
+                            <>
+                              <td data-label="Credit notes, source" class="num">
+                                {cell(d.source.creditNotes)}
+                              </td>
+                              <td data-label="Credit notes, target" class="num">
+                                {cell(d.target.creditNotes)}
+                              </td>
+                            </>
+                          ) : null}
                           <td data-label="Payments, source" class="num">
                             {cell(d.source.payments)}
                           </td>
