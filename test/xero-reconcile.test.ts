@@ -297,4 +297,73 @@ describe('reconciling a pipeline into Xero', () => {
     expect(report.openBalances.map((b) => [b.source, b.target, b.matched])).toEqual([['0.00', '0.00', true]]);
     expect(sim.stats.specViolations).toEqual([]);
   }, 60_000);
+
+  it('compares a credit note booked in Xero as one, though Xero keeps credit notes and refunds as one kind; one voided in Xero is missing', async () => {
+    const c = await t.entity('XR3', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'XR3', {
+      name: 'notes-to-xero',
+      source: { type: 'records' },
+      target: xeroTarget(sim),
+    });
+    const line = (net: string, vat: string) => [
+      { description: 'Seat', netAmount: net, vatRate: '0.21', vatAmount: vat },
+    ];
+    await sync.processRecords(
+      pipeline,
+      'import',
+      'test',
+      [
+        { kind: 'customer' as const, sourceId: 'cn-cust', name: 'Credited Ltd' },
+        {
+          kind: 'invoice' as const,
+          sourceId: 'CN-INV-1',
+          externalReference: 'CN-INV-1',
+          customerSourceId: 'cn-cust',
+          invoiceDate: '2026-11-02',
+          dueDate: '2026-12-02',
+          currency: 'EUR',
+          description: '',
+          lines: line('100.00', '21.00'),
+        },
+        {
+          kind: 'creditNote' as const,
+          sourceId: 'CN-1',
+          externalReference: 'CN-1',
+          customerSourceId: 'cn-cust',
+          date: '2026-11-04',
+          currency: 'EUR',
+          description: 'Returned',
+          lines: line('10.00', '2.10'),
+        },
+      ].map((record) => ({ record })),
+    );
+    await drainTarget(t.db, sync, pipeline, 'Xero');
+    const reconcile = async () => {
+      const res = await app.inject({
+        method: 'GET',
+        url: '/v1/pipelines/notes-to-xero/reconciliation?from=2026-11-01&to=2026-11-30',
+        headers: { authorization: `Bearer ${c.token}` },
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json<Reconciliation>();
+    };
+    const clean = await reconcile();
+    expect(clean.mismatches).toEqual([]);
+    expect(clean.summary).toMatchObject({ matched: 2, sourceDocuments: 2, ledgerDocuments: 2 });
+    const day = clean.days.find((d) => d.date === '2026-11-04')!;
+    expect([day.source.creditNotes, day.target.creditNotes]).toEqual([
+      { count: 1, total: '12.10' },
+      { count: 1, total: '12.10' },
+    ]);
+
+    // Voided in Xero by hand: reconciliation names it, by kind (and the balance moves with it).
+    const note = [...sim.tenant().documents.values()].find((d) => d.Reference === 'CN-1')!;
+    note.Status = 'VOIDED';
+    const after = await reconcile();
+    expect(
+      after.mismatches
+        .filter((m) => m.kind !== 'open-balance-difference')
+        .map((m) => [m.kind, m.reason, m.documentKind, m.externalReference, m.sourceAmount]),
+    ).toEqual([['missing-in-ledger', 'not-posted', 'creditNote', 'CN-1', '12.10']]);
+  }, 60_000);
 });

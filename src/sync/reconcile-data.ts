@@ -68,11 +68,13 @@ export function labelOf(kind: DocKind, number: string, externalReference: string
  * as, when it did: platforms label a credit note in their own terms (Xero's credit notes are one
  * kind whether they refund or credit, the ledger's reader calls an SN an invoice, some sign its
  * total), so what the pipeline booked as a credit note is one, its gross taken as a positive
- * amount. Refunds are not compared document by document (docs/reconciliation.md).
+ * amount. Refunds are not compared document by document (docs/reconciliation.md), and a document
+ * the target voided or deleted is not there.
  */
 function toTarget(d: TargetDocument, booked?: DocKind): TargetDoc | null {
   const kind = booked === 'creditNote' ? 'creditNote' : d.kind;
-  if (kind === 'refund') return null;
+  // Voided or deleted there: not in the books, so missing from the target.
+  if (kind === 'refund' || d.voided) return null;
   return {
     id: d.targetId,
     kind,

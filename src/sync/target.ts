@@ -282,6 +282,11 @@ export interface TargetDocument {
    * adds each booked refund to the source's side of the balance by this).
    */
   balanceEffect?: bigint | undefined;
+  /**
+   * Voided or deleted in the target (kept there for its history, out of the books): reconciliation
+   * counts it as not there; write-back may still read its number.
+   */
+  voided?: boolean | undefined;
 }
 
 /** Where a lookup by reference found the document. */

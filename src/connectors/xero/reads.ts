@@ -224,7 +224,7 @@ function toDocument(
 }
 
 /**
- * Invoices, credit notes (as negative invoices), receipts against invoices, overpayments and
+ * Invoices, credit notes, receipts against invoices, overpayments and
  * prepayments dated in [from, to] of these contacts or carrying one of these references, that
  * no pipeline booked (typed into Xero by hand, or brought in some other way). Payments have no
  * contact filter in Xero: the window's receipts are read whole and kept here by their invoice's
@@ -303,13 +303,12 @@ export async function unlinkedDocuments(
     )) {
       const currency = str(c.CurrencyCode);
       const gross = money(c.Total, currency, `GET ${path}`);
-      // A credit note takes off what the customer owes: counted as a negative invoice.
       put(
-        toDocument(prefix + str(c[idKey]), type === 'ACCRECCREDIT' ? 'invoice' : 'payment', c, {
+        toDocument(prefix + str(c[idKey]), type === 'ACCRECCREDIT' ? 'creditNote' : 'payment', c, {
           number: str(c[numberKey]),
           contact: str((c.Contact as Json | undefined)?.ContactID),
           currency,
-          gross: type === 'ACCRECCREDIT' ? -gross : gross,
+          gross,
         }),
       );
     }

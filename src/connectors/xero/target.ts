@@ -602,6 +602,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
           currency,
           gross,
           lines: Array.isArray(d.LineItems) ? d.LineItems.length : 0,
+          ...(d.Status === 'VOIDED' || d.Status === 'DELETED' ? { voided: true } : {}),
         });
       };
       const contactOf = (d: Json | undefined) => (d?.Contact as Json | undefined)?.ContactID;
