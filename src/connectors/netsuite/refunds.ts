@@ -218,7 +218,7 @@ async function unanswered(c: DocumentContext, reference: string, u: Undo, err: C
   return failed({
     code: 'TARGET_UNAVAILABLE',
     // What to fix first: a reason is cut to a few hundred characters where it is shown.
-    message: `Refund ${reference} was not booked and payment ${u.paymentName} stays taken off ${owed}, which ${u.taken.length === 1 ? 'owes' : 'owe'} the money again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}; applying again: ${problem})`,
+    message: `Refund ${reference} ${held === null ? 'was not booked' : 'is not known to be booked'} and payment ${u.paymentName} stays taken off ${owed}, which ${u.taken.length === 1 ? 'owes' : 'owe'} the money again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}; applying again: ${problem})`,
     retryable: false,
   });
 }

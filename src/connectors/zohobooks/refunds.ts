@@ -144,7 +144,7 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       // to fix first: a reason is cut to a few hundred characters where it is shown.
       return failed({
         code: 'TARGET_UNAVAILABLE',
-        message: `Refund ${r.externalReference} was not booked and ${unappliedFrom(freed)} for it stays unapplied, which the ${freed.from.length === 1 ? 'invoice owes' : 'invoices owe'} again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}${held === undefined ? '; whether it was booked could not be read' : ''})`,
+        message: `Refund ${r.externalReference} ${held === null ? 'was not booked' : 'is not known to be booked'} and ${unappliedFrom(freed)} for it stays unapplied, which the ${freed.from.length === 1 ? 'invoice owes' : 'invoices owe'} again: retry the refund once ${SYSTEM} answers, or apply the payment again in ${SYSTEM} (the refund: ${err.message}${held === undefined ? '; whether it was booked could not be read' : ''})`,
         retryable: false,
       });
     }
