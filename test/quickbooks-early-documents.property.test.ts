@@ -5,7 +5,8 @@
  * QuickBooks company in a random order, and through another pipeline into a second company in the
  * natural order (invoice, payment, refund). The second company is the oracle: whatever the order,
  * the first must hold the same books (each invoice's balance, what each payment applies and leaves
- * unapplied, each refund receipt and its tax) and the same documents waiting or parked, for the
+ * unapplied, each refund receipt and its tax, each refund's cash out of a payment's unapplied
+ * money) and the same documents waiting or parked, for the
  * same reasons. The invoices of some groups come through a third pipeline into the first company
  * (a shop's orders and a provider's payments). FC_SEED / FC_RUNS replay or lengthen it; the seed
  * is logged.
@@ -94,11 +95,13 @@ async function send(pipeline: Pipeline, event: object): Promise<void> {
 /** What a company holds of one group, and what its pipelines keep waiting or parked. */
 async function state(realm: string, pipelines: Pipeline[], prefix: string) {
   const books = qbo.books(realm);
-  const mine = (type: 'Invoice' | 'Payment' | 'RefundReceipt', reference: string) =>
+  const mine = (type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'JournalEntry', reference: string) =>
     books.all(type).filter((e) => String(e.PrivateNote).endsWith(`ledgerlink reference: ${reference}`));
   const invoices = mine('Invoice', `SO-${prefix}`);
   const payments = mine('Payment', `PAY-${prefix}`);
   const receipts = mine('RefundReceipt', `RF-${prefix}`);
+  // A refund's cash out of what its payment held unapplied: the journal entry's lines.
+  const journals = mine('JournalEntry', `RF-${prefix}`);
   const pay = payments[0];
   const { rows: exceptions } = await t.db.query<{ kind: string; reason_code: string }>(
     `SELECT kind, reason_code FROM exceptions
@@ -110,12 +113,17 @@ async function state(realm: string, pipelines: Pipeline[], prefix: string) {
     [pipelines.map((p) => p.id), `pay-${prefix}`],
   );
   return {
-    counts: [invoices.length, payments.length, receipts.length],
+    counts: [invoices.length, payments.length, receipts.length, journals.length],
     invoiceBalance: invoices[0] ? String(invoices[0].Balance) : null,
     paymentUnapplied: pay ? String(pay.UnappliedAmt) : null,
     paymentApplies: ((pay?.Line ?? []) as { Amount: unknown }[]).map((l) => String(l.Amount)),
     refund: receipts[0]
       ? [String(receipts[0].TotalAmt), String((receipts[0].TxnTaxDetail as { TotalTax: unknown }).TotalTax)]
+      : null,
+    refundInCash: journals[0]
+      ? (journals[0].Line as { Amount: unknown; JournalEntryLineDetail: { PostingType: string } }[]).map(
+          (l) => `${l.JournalEntryLineDetail.PostingType} ${String(l.Amount)}`,
+        )
       : null,
     exceptions: exceptions.map((x) => `${x.kind} ${x.reason_code}`),
     paymentWaitsForInvoice: noted.length > 0,
@@ -166,6 +174,7 @@ describe('documents in any order, into QuickBooks', () => {
       );
       expect(qbo.duplicates('Payment', ANY)).toEqual([]);
       expect(qbo.duplicates('Invoice', ANY)).toEqual([]);
+      expect(qbo.duplicates('JournalEntry', ANY)).toEqual([]);
     },
     Math.max(180_000, Number(process.env.FC_RUNS ?? 5) * 30_000),
   );

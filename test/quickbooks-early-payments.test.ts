@@ -25,6 +25,8 @@ const REALM = '4620816365000000077';
 const SECRET = 'shop-webhook-secret-0123456789';
 let unreachable = 0;
 let lostAfter = 0;
+/** Refund calls whose answer is lost after QuickBooks took them. */
+let lostRefunds = 0;
 /** The payments handed to applyEarlyPayments, and a promise the next call waits for. */
 const handed: string[] = [];
 let hold: Promise<void> | null = null;
@@ -38,10 +40,18 @@ let shop: Pipeline;
 
 const scope = processScope();
 
-/** The target as it is, but for faults at the engine's call of applyEarlyPayments. */
+/** The target as it is, but for faults at the engine's calls of applyEarlyPayments and createRefunds. */
 function faulty(real: TargetConnector): TargetConnector {
   return {
     ...real,
+    createRefunds: async (ctx, items) => {
+      const results = await real.createRefunds!(ctx, items);
+      if (lostRefunds > 0) {
+        lostRefunds--;
+        throw new ConnectorError('QuickBooks', 'POST batch failed: read ECONNRESET', { retryable: true });
+      }
+      return results;
+    },
     applyEarlyPayments: async (ctx, items) => {
       handed.push(...items.map((i) => i.paymentSourceId));
       const wait = hold;
@@ -155,7 +165,7 @@ async function sendTo(pipeline: Pipeline, ...events: unknown[]) {
 
 const books = () => qbo.books(REALM);
 /** The QuickBooks document of a type carrying this reference (the last line of its PrivateNote). */
-function one(type: 'Invoice' | 'Payment' | 'RefundReceipt', reference: string) {
+function one(type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'JournalEntry', reference: string) {
   const found = books()
     .all(type)
     .filter((e) => String(e.PrivateNote).endsWith(`ledgerlink reference: ${reference}`));
@@ -355,6 +365,65 @@ describe('QuickBooks: a payment before its invoice', () => {
     // At the invoice's rate: 5.00 net and 1.15 VAT.
     expect(String((receipt.TxnTaxDetail as { TotalTax: unknown }).TotalTax)).toBe('1.15');
     expect(await openExceptions(t.db, shop)).toEqual([]);
+  });
+
+  it("refunds what an overpayment left on the customer in cash first (a journal entry linked to the payment, no VAT), the rest at the invoice's rates, once through a lost answer", async () => {
+    const amounts = (ref: string) =>
+      (one('JournalEntry', ref).Line as { Amount: unknown; JournalEntryLineDetail: { PostingType: string } }[]).map(
+        (l) => `${l.JournalEntryLineDetail.PostingType} ${String(l.Amount)}`,
+      );
+    const receipt = (ref: string) => {
+      const e = one('RefundReceipt', ref);
+      return [String(e.TotalAmt), String((e.TxnTaxDetail as { TotalTax: unknown }).TotalTax)];
+    };
+    const receipts = (ref: string) =>
+      books()
+        .all('RefundReceipt')
+        .filter((e) => String(e.PrivateNote).endsWith(`ledgerlink reference: ${ref}`));
+    const links = (ref: string) =>
+      (one('Payment', ref).Line as { Amount: unknown; LinkedTxn: { TxnType: string }[] }[]).map(
+        (l) => `${l.LinkedTxn[0]!.TxnType} ${String(l.Amount)}`,
+      );
+    const mapped = async (sourceId: string) =>
+      (
+        await t.db.query<{ target_id: string }>(
+          `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund' AND source_id = $2`,
+          [shop.id, sourceId],
+        )
+      ).rows.map((r) => r.target_id);
+    // 123.00 owed, 150.00 paid: 27.00 stays a credit on the customer.
+    await send(invoiceEvent('SO-OV', '100.00'), paymentEvent('PAY-OV', '150.00', 'SO-OV'));
+    expect(unapplied('PAY-OV')).toBe('27.00');
+    // The answer to the first refund is lost after QuickBooks took it: looked up, sent again, found done.
+    lostRefunds = 1;
+    await send(refundEvent('RF-OV1', '10.00', 'PAY-OV'));
+    expect(lostRefunds).toBe(0);
+    expect(amounts('RF-OV1')).toEqual(['Debit 10.00', 'Credit 10.00']);
+    expect(receipts('RF-OV1')).toEqual([]);
+    expect(await mapped('refund-RF-OV1')).toEqual([one('JournalEntry', 'RF-OV1').Id]);
+    expect([links('PAY-OV'), unapplied('PAY-OV')]).toEqual([['Invoice 123.00', 'JournalEntry 10.00'], '17.00']);
+    // The rest of the credit in cash; the rest of the refund reverses the sale at 23 %.
+    await send(refundEvent('RF-OV2', '50.00', 'PAY-OV'));
+    expect(amounts('RF-OV2')).toEqual(['Debit 17.00', 'Credit 17.00']);
+    expect(receipt('RF-OV2')).toEqual(['33.00', '6.17']);
+    expect(await mapped('refund-RF-OV2')).toEqual([one('RefundReceipt', 'RF-OV2').Id]);
+    expect(unapplied('PAY-OV')).toBe('0.00');
+    expect(balance('SO-OV')).toBe('0.00');
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+
+    // Overpaid before its invoice: the refund waits until the payment is applied, then takes its credit first.
+    await send(paymentEvent('PAY-OV3', '150.00', 'SO-OV3'), refundEvent('RF-OV3', '40.00', 'PAY-OV3'));
+    const [x] = await openExceptions(t.db, shop);
+    expect(x).toMatchObject({ source_id: 'refund-RF-OV3', reason_code: 'ALLOCATION_DOCUMENT_NOT_SYNCED' });
+    await send(invoiceEvent('SO-OV3', '100.00'));
+    await sync.flushAll();
+    expect(amounts('RF-OV3')).toEqual(['Debit 27.00', 'Credit 27.00']);
+    expect(receipt('RF-OV3')).toEqual(['13.00', '2.43']);
+    expect([links('PAY-OV3'), unapplied('PAY-OV3')]).toEqual([['Invoice 123.00', 'JournalEntry 27.00'], '0.00']);
+    expect(await openExceptions(t.db, shop)).toEqual([]);
+    for (const type of ['JournalEntry', 'RefundReceipt', 'Payment'] as const)
+      expect(qbo.duplicates(type, REALM)).toEqual([]);
+    if (qbo.validating) expect(qbo.violations).toEqual([]);
   });
 
   it('tries again on the next sweep when QuickBooks cannot be reached, and says so when it gives up', async () => {

@@ -50,12 +50,19 @@ const links = (p: Entity, type: 'Invoice' | 'CreditMemo') =>
     (l.LinkedTxn ?? []).filter((x) => x.TxnType === type).map((x) => ({ id: x.TxnId, amount: money(value(l.Amount)) })),
   );
 
+/** What a refund's JournalEntry refunds: the customer and amount of its Accounts Receivable debit. */
+function receivable(e: Entity) {
+  const lines = e.Line as {
+    Amount: unknown;
+    JournalEntryLineDetail: { PostingType: string; Entity?: { EntityRef: { value: string } } };
+  }[];
+  const debit = lines.find((l) => l.JournalEntryLineDetail.PostingType === 'Debit' && l.JournalEntryLineDetail.Entity)!;
+  return { customerId: debit.JournalEntryLineDetail.Entity!.EntityRef.value, amount: money(value(debit.Amount)) };
+}
+
 const quickbooks: TargetHarness = {
   type: 'quickbooks',
-  unsupported: {
-    overpaymentRefunds:
-      "QuickBooks refunds by reversing the sale (a RefundReceipt at the invoice's rates); money a payment holds beyond its invoice was no sale, so its refund is parked TARGET_REFUSED for a person to book",
-  },
+  unsupported: {},
   async open() {
     sim ??= await startQuickBooksSimulator({
       realms: {
@@ -120,19 +127,34 @@ const quickbooks: TargetHarness = {
               amount: money(value(p.TotalAmt)),
               appliedTo: links(p, 'Invoice').map((l) => ({ invoiceId: l.id, amount: l.amount })),
             })),
-          // A refund is a RefundReceipt: the sale reversed and the money paid out of the bank. It
-          // links no Payment (the refunded payment stays applied to its invoice), so it is set against none.
-          refunds: b.all('RefundReceipt').map((e) => ({
-            id: e.Id,
-            reference: referenceOf(e),
-            customerId: refOf(e.CustomerRef),
-            amount: money(value(e.TotalAmt)),
-            paymentId: null,
-          })),
+          // A refund is, first, cash out of what its payment holds unapplied: a JournalEntry on the
+          // customer's receivable, set against the payment that links it. The rest is a
+          // RefundReceipt: the sale reversed and the money paid out of the bank. That links no
+          // Payment (the refunded payment stays applied to its invoice), so it is set against none.
+          refunds: [
+            ...b.all('JournalEntry').map((e) => ({
+              id: e.Id,
+              reference: referenceOf(e),
+              ...receivable(e),
+              paymentId:
+                payments.find((p) =>
+                  ((p.Line as { LinkedTxn?: { TxnId: string; TxnType: string }[] }[] | undefined) ?? []).some((l) =>
+                    (l.LinkedTxn ?? []).some((x) => x.TxnType === 'JournalEntry' && x.TxnId === e.Id),
+                  ),
+                )?.Id ?? null,
+            })),
+            ...b.all('RefundReceipt').map((e) => ({
+              id: e.Id,
+              reference: referenceOf(e),
+              customerId: refOf(e.CustomerRef),
+              amount: money(value(e.TotalAmt)),
+              paymentId: null,
+            })),
+          ],
         });
       },
       violations: () => [
-        ...(['Invoice', 'Payment', 'CreditMemo', 'RefundReceipt'] as const).flatMap((type) =>
+        ...(['Invoice', 'Payment', 'CreditMemo', 'RefundReceipt', 'JournalEntry'] as const).flatMap((type) =>
           s.duplicates(type, REALM),
         ),
         ...s.violations,

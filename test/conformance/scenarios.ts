@@ -388,10 +388,11 @@ export const SCENARIOS: Scenario[] = [
         fc.constant([2000, 3000]),
         ...(r.overpayments ? [fc.constant([15000])] : []),
       );
-      // A refund of the group's first payment: all of it (at most the invoice's 121.00: Xero and
-      // QuickBooks refund by reversing the sale, and refuse more than the invoice), or 10.00 of it.
-      // A target that refunds only what a payment holds unapplied gets 10.00 of an overpayment; one
-      // that refunds only by reversing the sale, no refund of an overpayment.
+      // A refund of the group's first payment: all of it (at most the invoice's 121.00), or 10.00 of
+      // it. A target that refunds only what a payment holds unapplied gets 10.00 of an overpayment;
+      // one that refunds only by reversing the sale (gap overpaymentRefunds), no refund of an
+      // overpayment. Xero and QuickBooks refund the unapplied money in cash first, then reverse the
+      // sale for the rest.
       const refundOf = r.refunds
         ? fc.oneof(fc.constant(null), fc.constant('all' as const), fc.constant(1000))
         : fc.constant(null);

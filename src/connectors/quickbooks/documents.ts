@@ -1,5 +1,4 @@
 import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
-import { splitRefund } from '../../domain/refund-split.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import {
   type ItemError,
@@ -7,7 +6,6 @@ import {
   type TargetCallContext,
   type TargetInvoice,
   type TargetPayment,
-  type TargetRefund,
   failed,
   ok,
 } from '../../sync/target.ts';
@@ -40,9 +38,9 @@ import { readByIds } from './names.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
- * Invoices (a negative one as a CreditMemo), payments applied to their invoice through
- * Line[].LinkedTxn, and refunds as RefundReceipts: each batch one call with a requestid derived from
- * the documents' idempotency keys, each answer handled item by item.
+ * Invoices (a negative one as a CreditMemo) and payments applied to their invoice through
+ * Line[].LinkedTxn: each batch one call with a requestid derived from the documents' idempotency
+ * keys, each answer handled item by item. Refunds are in refunds.ts.
  */
 
 export interface DocumentContext {
@@ -366,141 +364,6 @@ async function withFees(
 
 const currencyOf = (e: QboEntity, c: Company) =>
   (e.CurrencyRef as { value?: string } | undefined)?.value ?? c.homeCurrency;
-
-/**
- * A refund is a RefundReceipt: the sale reversed (income and tax) and the money paid back out of
- * the bank, as an accountant records a refunded card payment in QuickBooks; the invoice stays paid.
- * Its lines are those of the invoice the refunded payment paid, scaled to the refunded share
- * (the last line takes the rounding), so VAT or sales tax is reversed at the invoice's rates. A
- * refund whose payment did not pay a known invoice cannot be split by rate and is refused.
- */
-export async function createRefunds(
-  c: DocumentContext,
-  ctx: TargetCallContext,
-  items: TargetRefund[],
-): Promise<ItemResult[]> {
-  const payments = await readByIds(
-    c.api,
-    ctx,
-    'Payment',
-    items.flatMap((i) => (i.paymentTargetId ? [i.paymentTargetId] : [])),
-  );
-  const invoiceOf = (p: QboEntity | undefined) =>
-    ((p?.Line as { LinkedTxn?: { TxnId: string; TxnType: string }[] }[] | undefined) ?? [])
-      .flatMap((l) => l.LinkedTxn ?? [])
-      .find((t) => t.TxnType === 'Invoice')?.TxnId;
-  const invoices = await readByIds(
-    c.api,
-    ctx,
-    'Invoice',
-    items.flatMap((i) => {
-      const id = invoiceOf(payments.get(i.paymentTargetId ?? ''));
-      return id ? [id] : [];
-    }),
-  );
-  const refundFrom = (mapped: string) => {
-    if (c.accounts?.bank !== undefined || (mapped && findAccount(c.company, mapped)))
-      return depositAccount(c.company, c.accounts, mapped);
-    return c.company.accounts.find((a) => a.AccountType === 'Bank') ?? depositAccount(c.company, c.accounts, mapped);
-  };
-  const built = items.map((d): Built | ItemError => {
-    const r = d.record;
-    const total = parseAmount(r.amount, r.currency);
-    if (!total.ok)
-      return { code: 'AMOUNT_INVALID', message: `amount: ${total.error.message}`, retryable: false, field: 'amount' };
-    const pay = payments.get(d.paymentTargetId ?? '');
-    // Money the payment holds beyond its invoice (paid more than it owed, or what a credit memo
-    // settled first) was never a sale: a RefundReceipt would take tax off for it.
-    const unapplied = minorUnits(pay?.UnappliedAmt ?? 0, r.currency) ?? 0n;
-    if (unapplied > 0n) {
-      return {
-        code: 'TARGET_REFUSED',
-        message: `the refunded payment ${r.paymentExternalReference ?? d.paymentTargetId} holds ${r.currency} ${formatAmount(unapplied, r.currency)} unapplied in QuickBooks (more than its invoice owed): that money was no sale, so a RefundReceipt at the invoice's rates would take tax off it; refund the customer's credit in QuickBooks by hand`,
-        retryable: false,
-        field: 'paymentExternalReference',
-      };
-    }
-    const inv = invoices.get(invoiceOf(pay) ?? '');
-    if (!inv) {
-      return {
-        code: 'TARGET_REFUSED',
-        message: `the refunded payment ${r.paymentExternalReference ?? '(none named)'} paid no invoice this pipeline booked in QuickBooks, so the refund cannot be split by tax rate: book it by hand`,
-        retryable: false,
-        field: 'paymentExternalReference',
-      };
-    }
-    const invTotal = minorUnits(inv.TotalAmt, r.currency);
-    const invTax =
-      minorUnits((inv.TxnTaxDetail as { TotalTax?: unknown } | undefined)?.TotalTax ?? '0', r.currency) ?? 0n;
-    if (invTotal === null || invTotal <= 0n || total.value > invTotal || currencyOf(inv, c.company) !== r.currency) {
-      return {
-        code: 'TARGET_REFUSED',
-        message: `the refund of ${r.currency} ${r.amount} exceeds invoice ${scalar(inv.DocNumber)} or is in another currency`,
-        retryable: false,
-        field: 'amount',
-      };
-    }
-    const sourceLines = ((inv.Line as Record<string, unknown>[]) ?? []).filter(
-      (l) => l.DetailType === 'SalesItemLineDetail',
-    );
-    // QuickBooks keeps the invoice's VAT as one total: scaled as a whole; the last line takes the rounding.
-    const split = splitRefund(
-      total.value,
-      sourceLines.map((l) => ({ net: minorUnits(l.Amount, r.currency) ?? 0n, tax: 0n })),
-      invTotal,
-      invTax,
-    );
-    if (!split)
-      return {
-        code: 'TARGET_REFUSED',
-        message: `invoice ${scalar(inv.DocNumber)} has no lines to scale the refund of ${r.currency} ${r.amount} to`,
-        retryable: false,
-        field: 'amount',
-      };
-    const tax = split.tax;
-    const nets = split.lines.map((l) => l.net);
-    const account = refundFrom(d.bankAccountCode);
-    if (isError(account)) return account;
-    const docNumber = docNumberFor(r.externalReference);
-    return {
-      entity: 'RefundReceipt',
-      body: {
-        DocNumber: docNumber,
-        PrivateNote: referenceNote(r.externalReference),
-        TxnDate: r.date,
-        CustomerRef: { value: d.customerTargetId },
-        CurrencyRef: { value: r.currency },
-        PaymentRefNum: docNumber,
-        DepositToAccountRef: { value: account.Id },
-        Line: sourceLines.map((l, n) => {
-          const detail = l.SalesItemLineDetail as Record<string, unknown>;
-          return {
-            ...(l.Description ? { Description: l.Description } : {}),
-            Amount: money(nets[n]!, r.currency),
-            DetailType: 'SalesItemLineDetail',
-            SalesItemLineDetail: {
-              ItemRef: { value: (detail.ItemRef as { value: string }).value },
-              TaxCodeRef: { value: (detail.TaxCodeRef as { value: string }).value },
-              ...(detail.ItemAccountRef
-                ? { ItemAccountRef: { value: (detail.ItemAccountRef as { value: string }).value } }
-                : {}),
-            },
-          };
-        }),
-        TxnTaxDetail: { TotalTax: money(tax, r.currency) },
-        ...(isUS(c.company) ? {} : { GlobalTaxCalculation: 'TaxExcluded' }),
-      },
-    };
-  });
-  return send(
-    c,
-    ctx,
-    'refund',
-    built,
-    items.map((i) => i.idempotencyKey),
-    (e) => scalar(e.DocNumber),
-  );
-}
 
 /** Invoices by the reference they carry and their customer: a query per 100 references, 30 queries a call. */
 export async function invoicesByReference(

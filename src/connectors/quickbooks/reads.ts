@@ -2,6 +2,8 @@ import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { type BatchOperation, type QboEntity, type QuickBooksApi, describeFault, quote } from './api.ts';
 import { type Company, docNumberFor, minorUnits, scalar } from './map.ts';
+import { readByIds } from './names.ts';
+import { journalRefund, journalsByReference } from './refund-cash.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -39,6 +41,70 @@ export function toDocument(
     lines: ((e.Line as { DetailType?: string }[] | undefined) ?? []).filter(
       (l) => l.DetailType === 'SalesItemLineDetail',
     ).length,
+  };
+}
+
+/**
+ * The pipeline's documents by target id: invoices and credit memos, payments, and refunds. A refund
+ * is a RefundReceipt (the sale reversed: the customer's receivable untouched), a JournalEntry (cash
+ * out of the customer's credit: its A/R debit adds to what the customer owes, taking the credit
+ * off), or both, under the receipt's id: its gross is the two together.
+ */
+export async function documentsById(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  company: Company,
+  targetIds: string[],
+): Promise<Map<string, TargetDocument>> {
+  const out = new Map<string, TargetDocument>();
+  const receipts: QboEntity[] = [];
+  for (const [entity, kind] of [...KINDS, ['JournalEntry', 'refund'] as const]) {
+    const missing = targetIds.filter((id) => !out.has(id));
+    if (missing.length === 0) break;
+    for (const [id, e] of await readByIds(api, ctx, entity, missing)) {
+      if (entity === 'JournalEntry') {
+        const doc = journalDocument(e, company);
+        if (doc) out.set(id, doc);
+        continue;
+      }
+      out.set(id, toDocument(e, entity, kind, company));
+      if (entity === 'RefundReceipt') receipts.push(e);
+    }
+  }
+  if (receipts.length === 0) return out;
+  const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value ?? '';
+  const journals = await journalsByReference(
+    api,
+    ctx,
+    company,
+    receipts.map((e) => ({ reference: referenceOf(e, 'DocNumber'), customerTargetId: customerOf(e) })),
+  );
+  for (const e of receipts) {
+    const doc = out.get(e.Id)!;
+    const je = journals.get(`${customerOf(e)}\u0000${doc.externalReference}`);
+    const cash = je ? (journalRefund(je, doc.currency)?.amount ?? 0n) : 0n;
+    out.set(e.Id, { ...doc, gross: doc.gross + cash, balanceEffect: cash });
+  }
+  return out;
+}
+
+/** A refund's JournalEntry as a document: its A/R debit for the customer, no tax. */
+function journalDocument(e: QboEntity, company: Company): TargetDocument | null {
+  const currency = (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
+  const cash = journalRefund(e, currency);
+  if (!cash) return null;
+  return {
+    targetId: e.Id,
+    kind: 'refund',
+    number: scalar(e.DocNumber),
+    customerTargetId: cash.customerId,
+    externalReference: referenceOf(e, 'DocNumber'),
+    date: scalar(e.TxnDate),
+    dueDate: null,
+    currency,
+    gross: cash.amount,
+    lines: 0,
+    balanceEffect: cash.amount,
   };
 }
 

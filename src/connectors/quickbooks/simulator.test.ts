@@ -238,6 +238,87 @@ describe('QuickBooks Online simulator', () => {
     expect(inv2.LinkedTxn.map((l: { TxnId: string }) => l.TxnId)).toEqual([pay.Id, applied.json.Payment.Id]);
   });
 
+  it('keeps a journal entry as QuickBooks does (balanced, an A/R line naming a customer, TotalAmt 0); a payment links what it charges the receivable, never more', async (t) => {
+    const s = await sim({ limits: { callsPerSecond: 1000 } });
+    const call = client(s);
+    const { customer, item } = await seed(call);
+    const other = (await call('POST', 'customer', { DisplayName: 'Bo Other' })).json.Customer;
+    const account = (type: string) =>
+      s
+        .books()
+        .all('Account')
+        .find((a) => a.AccountType === type)!.Id;
+    const [ar, bank] = [account('Accounts Receivable'), account('Bank')];
+    const inv = (await call('POST', 'invoice', invoice(customer.Id, item.Id, 'J-1', '100.00'))).json.Invoice;
+    const pay = (
+      await call('POST', 'payment', {
+        CustomerRef: { value: customer.Id },
+        TotalAmt: 150,
+        PaymentRefNum: 'J-PAY',
+        Line: [{ Amount: 100, LinkedTxn: [{ TxnId: inv.Id, TxnType: 'Invoice' }] }],
+      })
+    ).json.Payment;
+    expect(pay.UnappliedAmt).toBe(50);
+    const line = (posting: 'Debit' | 'Credit', accountId: string, amount: number, customerId?: string) => ({
+      Amount: amount,
+      DetailType: 'JournalEntryLineDetail',
+      JournalEntryLineDetail: {
+        PostingType: posting,
+        AccountRef: { value: accountId },
+        ...(customerId ? { Entity: { Type: 'Customer', EntityRef: { value: customerId } } } : {}),
+      },
+    });
+    const journal = (lines: unknown[]) => call('POST', 'journalentry', { DocNumber: 'RF-1', Line: lines });
+    // An A/R line must name a customer; the debits must equal the credits: QuickBooks' Fault, nothing kept.
+    const nameless = await journal([line('Debit', ar, 30), line('Credit', bank, 30)]);
+    expect(nameless.status).toBe(400);
+    expect(nameless.json.Fault).toMatchObject({
+      type: 'ValidationFault',
+      Error: [{ code: '6000', element: 'Entity' }],
+    });
+    expect(nameless.json.Fault.Error[0].Detail).toContain('you must choose a customer in the Name field');
+    const unbalanced = await journal([line('Debit', ar, 30, customer.Id), line('Credit', bank, 29)]);
+    expect(unbalanced.json.Fault.Error[0]).toMatchObject({ code: '6000', element: 'Line' });
+    expect(s.books().all('JournalEntry')).toHaveLength(0);
+    const je = (await journal([line('Debit', ar, 30, customer.Id), line('Credit', bank, 30)])).json.JournalEntry;
+    expect(je).toMatchObject({ DocNumber: 'RF-1', TotalAmt: 0 });
+    const found = await call('GET', 'query', undefined, {
+      query: "SELECT * FROM JournalEntry WHERE DocNumber IN ('RF-1', 'RF-2')",
+    });
+    expect(found.json.QueryResponse.JournalEntry.map((e: { Id: string }) => e.Id)).toEqual([je.Id]);
+    const update = (syncToken: string, lines: unknown[]) =>
+      call('POST', 'payment', { Id: pay.Id, SyncToken: syncToken, sparse: true, Line: lines });
+    const invoiceLine = { Amount: 100, LinkedTxn: [{ TxnId: inv.Id, TxnType: 'Invoice' }] };
+    const linkJe = (amount: number) => ({ Amount: amount, LinkedTxn: [{ TxnId: je.Id, TxnType: 'JournalEntry' }] });
+    // More than the journal entry charges the receivable: refused.
+    const over = await update('0', [invoiceLine, linkJe(31)]);
+    expect(over.json.Fault.Error[0]).toMatchObject({ code: '6000', element: 'Amount' });
+    expect(over.json.Fault.Error[0].Detail).toContain('open balance is 30.00');
+    const linked = (await update('0', [invoiceLine, linkJe(30)])).json.Payment;
+    expect(linked).toMatchObject({ SyncToken: '1', TotalAmt: 150, UnappliedAmt: 20 });
+    // Another customer's payment cannot take it; nor can a second line of this one beyond what is left.
+    const theirs = await call('POST', 'payment', {
+      CustomerRef: { value: other.Id },
+      TotalAmt: 10,
+      Line: [linkJe(10)],
+    });
+    expect(theirs.json.Fault.Error[0].Detail).toContain("charges nothing to this customer's Accounts Receivable");
+    const again = await call('POST', 'payment', {
+      CustomerRef: { value: customer.Id },
+      TotalAmt: 5,
+      Line: [linkJe(5)],
+    });
+    expect(again.json.Fault.Error[0].Detail).toContain('open balance is 0.00');
+    // The payment's lines replaced without it: the journal entry's charge is open again.
+    expect((await update('1', [invoiceLine])).json.Payment.UnappliedAmt).toBe(50);
+    if (!HAVE_SPECS) t.skip();
+    const misspelt = await call('POST', 'journalentry', {
+      Line: [{ ...line('Debit', ar, 5, customer.Id), JournalEntryLineDetails: {} }, line('Credit', bank, 5)],
+    });
+    expect(misspelt.json.Fault.Error[0].code).toBe('2010');
+    expect(s.violations.at(-1)).toMatchObject({ entity: 'JournalEntry' });
+  });
+
   /** The statuses of `n` reads in a row. */
   async function statusesOf(call: ReturnType<typeof client>, n: number): Promise<number[]> {
     const statuses: number[] = [];

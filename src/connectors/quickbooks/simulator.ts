@@ -24,7 +24,8 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
  * demo: `/v3/company/{realmId}/…` with Customer, Item, Invoice, Payment (Line[].LinkedTxn to
  * invoices and credit memos, created or updated, never applying more than a transaction has open),
  * CreditMemo (Balance and RemainingCredit as payments apply it), RefundReceipt, Purchase (a
- * provider's fee), TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
+ * provider's fee), JournalEntry (a refund of a customer's credit: its A/R charge linked by a
+ * Payment line), TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
@@ -117,8 +118,11 @@ export interface QuickBooksSimulator {
   failNext(status: number, n?: number): void;
   /** Every token is refused from now on (a revoked connection). */
   revoke(): void;
-  /** Invoices, payments or refunds of one kind sharing a DocNumber / PaymentRefNum: empty when nothing was written twice. */
-  duplicates(type: 'Invoice' | 'Payment' | 'CreditMemo' | 'RefundReceipt' | 'Purchase', realmId?: string): string[];
+  /** Documents of one kind sharing a DocNumber / PaymentRefNum: empty when nothing was written twice. */
+  duplicates(
+    type: 'Invoice' | 'Payment' | 'CreditMemo' | 'RefundReceipt' | 'Purchase' | 'JournalEntry',
+    realmId?: string,
+  ): string[];
   close(): Promise<void>;
 }
 

@@ -3,14 +3,15 @@ import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
-import type { TargetCallContext, TargetConnector, TargetDeps, TargetDocument } from '../../sync/target.ts';
+import type { TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { type QboEntity, QuickBooksApi, describeFault, faultCode, quote, requestIdFor } from './api.ts';
 import * as allocations from './allocations.ts';
 import { createCreditMemos } from './credit-memos.ts';
-import { type DocumentContext, createInvoices, createPayments, createRefunds, findDocument } from './documents.ts';
+import { type DocumentContext, createInvoices, createPayments, findDocument } from './documents.ts';
+import { createRefunds } from './refunds.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
-import { referenceOf, toDocument, unlinkedDocuments } from './reads.ts';
+import { documentsById, referenceOf, unlinkedDocuments } from './reads.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import {
   DEFAULT_BASE_URL,
@@ -237,20 +238,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
 
     async documents(ctx, targetIds) {
       const { api, company } = await sessionFor(ctx);
-      const out = new Map<string, TargetDocument>();
-      for (const [entity, kind] of [
-        ['Invoice', 'invoice'],
-        ['CreditMemo', 'invoice'],
-        ['Payment', 'payment'],
-        ['RefundReceipt', 'refund'],
-      ] as const) {
-        const missing = targetIds.filter((id) => !out.has(id));
-        if (missing.length === 0) break;
-        for (const [id, e] of await readByIds(api, ctx, entity, missing)) {
-          out.set(id, toDocument(e, entity, kind, company));
-        }
-      }
-      return out;
+      return documentsById(api, ctx, company, targetIds);
     },
 
     // GET companyinfo/{realm}: one read, where opening a session would batch five.
