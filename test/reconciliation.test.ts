@@ -418,7 +418,7 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       gross,
       lines: 1,
     });
-    // Xero calls every credit note one kind ('refund' here), QuickBooks signs credit memos negative.
+    // Xero calls every credit note one kind ('refund' here); a platform may sign a credit note negative.
     const held = [doc('X1', 'refund', 1210n), doc('X2', 'creditNote', -1210n), doc('X3', 'invoice', 12100n)];
     const target = {
       capabilities: { reconciliation: true },

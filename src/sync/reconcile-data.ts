@@ -66,9 +66,8 @@ export function labelOf(kind: DocKind, number: string, externalReference: string
 /**
  * A target's document as reconciliation compares it. `booked` is the kind the pipeline booked it
  * as, when it did: platforms label a credit note in their own terms (Xero's credit notes are one
- * kind whether they refund or credit, the ledger's reader calls an SN an invoice, some sign its
- * total), so what the pipeline booked as a credit note is one, its gross taken as a positive
- * amount. Refunds are not compared document by document (docs/reconciliation.md), and a document
+ * kind whether they refund or credit) and may sign its total, so what the pipeline booked as a
+ * credit note is one, its gross taken as a positive amount. Refunds are not compared document by document (docs/reconciliation.md), and a document
  * the target voided or deleted is not there.
  */
 function toTarget(d: TargetDocument, booked?: DocKind): TargetDoc | null {

@@ -37,7 +37,7 @@ export function toDocument(
     date: scalar(e.TxnDate),
     dueDate: typeof e.DueDate === 'string' ? e.DueDate : null,
     currency,
-    gross: entity === 'CreditMemo' ? -total : total,
+    gross: total,
     lines: ((e.Line as { DetailType?: string }[] | undefined) ?? []).filter(
       (l) => l.DetailType === 'SalesItemLineDetail',
     ).length,
@@ -110,7 +110,7 @@ function journalDocument(e: QboEntity, company: Company): TargetDocument | null 
 
 const KINDS = [
   ['Invoice', 'invoice'],
-  ['CreditMemo', 'invoice'],
+  ['CreditMemo', 'creditNote'],
   ['Payment', 'payment'],
   ['RefundReceipt', 'refund'],
 ] as const;
