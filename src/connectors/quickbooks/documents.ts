@@ -362,44 +362,53 @@ async function withFees(
   return fees;
 }
 
-const currencyOf = (e: QboEntity, c: Company) =>
+/** A document's currency: its CurrencyRef, else the company's home currency. */
+export const currencyOf = (e: QboEntity, c: Company) =>
   (e.CurrencyRef as { value?: string } | undefined)?.value ?? c.homeCurrency;
 
-/** Invoices by the reference they carry and their customer: a query per 100 references, 30 queries a call. */
-export async function invoicesByReference(
+/**
+ * Documents of one entity type by the reference they carry (DocNumber, checked against the whole
+ * reference) and their customer (`customerOf`): a query per 100 references, 30 queries a call.
+ * Keyed by customer and reference.
+ */
+export async function byReference(
   api: QuickBooksApi,
   ctx: TargetCallContext,
+  entity: string,
   wanted: { reference: string; customerTargetId: string }[],
+  customerOf: (e: QboEntity) => string | undefined,
 ): Promise<Map<string, QboEntity>> {
   const out = new Map<string, QboEntity>();
-  const refs = [...new Set(wanted.map((w) => w.reference))];
-  if (refs.length === 0) return out;
+  const numbers = [...new Set(wanted.map((w) => docNumberFor(w.reference)))];
+  if (numbers.length === 0) return out;
   const ops: BatchOperation[] = [];
-  for (let i = 0; i < refs.length; i += 100) {
+  for (let i = 0; i < numbers.length; i += 100)
     ops.push({
-      query: `SELECT * FROM Invoice WHERE DocNumber IN (${refs
+      query: `SELECT * FROM ${entity} WHERE DocNumber IN (${numbers
         .slice(i, i + 100)
-        .map((r) => quote(docNumberFor(r)))
+        .map(quote)
         .join(', ')}) MAXRESULTS 1000`,
     });
-  }
   const rows: QboEntity[] = [];
   for (let i = 0; i < ops.length; i += 30) {
     for (const a of await api.batch(ops.slice(i, i + 30), null, ctx.signal)) {
-      if (!a.ok) throw new ConnectorError(SYSTEM, `invoice lookup: ${describeFault(a.fault)}`, { retryable: false });
-      rows.push(...((a.query?.Invoice as QboEntity[] | undefined) ?? []));
+      if (!a.ok) throw new ConnectorError(SYSTEM, `${entity} lookup: ${describeFault(a.fault)}`, { retryable: false });
+      rows.push(...((a.query?.[entity] as QboEntity[] | undefined) ?? []));
     }
   }
   for (const w of wanted) {
-    const found = rows.find(
-      (e) =>
-        carriesReference(e, w.reference) &&
-        (e.CustomerRef as { value?: string } | undefined)?.value === w.customerTargetId,
-    );
+    const found = rows.find((e) => carriesReference(e, w.reference) && customerOf(e) === w.customerTargetId);
     if (found) out.set(`${w.customerTargetId}\u0000${w.reference}`, found);
   }
   return out;
 }
+
+/** Invoices by the reference they carry and their customer. */
+export const invoicesByReference = (
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  wanted: { reference: string; customerTargetId: string }[],
+) => byReference(api, ctx, 'Invoice', wanted, (e) => (e.CustomerRef as { value?: string } | undefined)?.value);
 
 /** The QuickBooks entity types a kind of ours is written as, and the field its reference is in. */
 export const LOOKUP: Record<string, { entity: string; field: string }[]> = {

@@ -1,5 +1,4 @@
 import { formatAmount } from '../../domain/money.ts';
-import { ConnectorError } from '../../sync/connector.ts';
 import {
   type ItemError,
   type ItemResult,
@@ -7,20 +6,10 @@ import {
   type TargetRefund,
   failed,
 } from '../../sync/target.ts';
-import {
-  type BatchAnswer,
-  type BatchOperation,
-  type QboEntity,
-  type QuickBooksApi,
-  describeFault,
-  faultCode,
-  quote,
-  requestIdFor,
-} from './api.ts';
-import { type DocumentContext, isError } from './documents.ts';
+import { type BatchAnswer, type QboEntity, type QuickBooksApi, describeFault, faultCode, requestIdFor } from './api.ts';
+import { type DocumentContext, byReference, currencyOf, isError } from './documents.ts';
 import {
   type Company,
-  carriesReference,
   depositAccount,
   docNumberFor,
   findAccount,
@@ -30,7 +19,6 @@ import {
   referenceNote,
 } from './map.ts';
 import { readByIds } from './names.ts';
-import { SYSTEM } from './settings.ts';
 
 /*
  * The cash part of a refund (src/connectors/quickbooks/refunds.ts): what the refunded payment holds
@@ -91,8 +79,6 @@ export const refusal = (message: string, field = 'paymentExternalReference'): It
 });
 
 export const linesOf = (p: QboEntity | undefined) => (p?.Line as PaymentLine[] | undefined) ?? [];
-export const currencyOf = (e: QboEntity, c: Company) =>
-  (e.CurrencyRef as { value?: string } | undefined)?.value ?? c.homeCurrency;
 export const links = (p: QboEntity | undefined, journalId: string) =>
   linesOf(p).some((l) => (l.LinkedTxn ?? []).some((t) => t.TxnType === 'JournalEntry' && t.TxnId === journalId));
 
@@ -109,40 +95,13 @@ export function journalRefund(je: QboEntity, currency: string): { customerId: st
   return null;
 }
 
-/** Refunds' journal entries by the reference they carry and their customer: a query per 100 references, 30 a call. */
-export async function journalsByReference(
+/** Refunds' journal entries by the reference they carry and the customer of their A/R debit. */
+export const journalsByReference = (
   api: QuickBooksApi,
   ctx: TargetCallContext,
   company: Company,
   wanted: { reference: string; customerTargetId: string }[],
-): Promise<Map<string, QboEntity>> {
-  const out = new Map<string, QboEntity>();
-  const numbers = [...new Set(wanted.map((w) => docNumberFor(w.reference)))];
-  if (numbers.length === 0) return out;
-  const ops: BatchOperation[] = [];
-  for (let i = 0; i < numbers.length; i += 100)
-    ops.push({
-      query: `SELECT * FROM JournalEntry WHERE DocNumber IN (${numbers
-        .slice(i, i + 100)
-        .map(quote)
-        .join(', ')}) MAXRESULTS 1000`,
-    });
-  const rows: QboEntity[] = [];
-  for (let i = 0; i < ops.length; i += 30) {
-    for (const a of await api.batch(ops.slice(i, i + 30), null, ctx.signal)) {
-      if (!a.ok) throw new ConnectorError(SYSTEM, `refund lookup: ${describeFault(a.fault)}`, { retryable: false });
-      rows.push(...((a.query?.JournalEntry as QboEntity[] | undefined) ?? []));
-    }
-  }
-  for (const w of wanted) {
-    const found = rows.find(
-      (e) =>
-        carriesReference(e, w.reference) && journalRefund(e, currencyOf(e, company))?.customerId === w.customerTargetId,
-    );
-    if (found) out.set(`${w.customerTargetId}\u0000${w.reference}`, found);
-  }
-  return out;
-}
+) => byReference(api, ctx, 'JournalEntry', wanted, (e) => journalRefund(e, currencyOf(e, company))?.customerId);
 
 /**
  * The Accounts Receivable account a customer's credit sits on: `accounts.receivable`, else the

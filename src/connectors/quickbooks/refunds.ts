@@ -9,12 +9,11 @@ import {
   ok,
 } from '../../sync/target.ts';
 import type { QboEntity } from './api.ts';
-import { type Built, type DocumentContext, isError, send } from './documents.ts';
+import { type Built, type DocumentContext, currencyOf, isError, send } from './documents.ts';
 import { docNumberFor, isUS, minorUnits, money, referenceNote, scalar } from './map.ts';
 import { readByIds } from './names.ts';
 import {
   type Cashed,
-  currencyOf,
   journalBody,
   journalRefund,
   journalsByReference,
