@@ -121,6 +121,7 @@ describe('the response checker', () => {
         writtenBack: 0,
         createdByKind: { invoices: 0, receipts: 0, customers: 0, products: 0, other: 0 },
       },
+      waiting: 0,
       error: null,
       createdBy: 'cli',
     };

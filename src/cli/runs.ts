@@ -64,6 +64,7 @@ export function registerRuns(program: Command): void {
                   'updated',
                   'skipped',
                   'parked',
+                  'waiting',
                 ],
                 ...items.map((x) => [
                   x.runId,
@@ -79,6 +80,7 @@ export function registerRuns(program: Command): void {
                   String(x.counts.updated),
                   String(x.counts.skipped),
                   String(x.counts.parked),
+                  String(x.waiting),
                 ]),
               ]),
             );

@@ -45,7 +45,8 @@ export function registerSync(program: Command): void {
                 `${c.createdCustomers} customers, ${c.createdProducts} products${c.createdOther ? `, ${c.createdOther} other` : ''})` +
                 ` · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
             );
-            if (run.error) console.log(`  error: ${run.error}`);
+            // Documents still on their way are not an error: `ledgerlink runs list` shows them go.
+            if (run.error) console.log(run.waiting > 0 ? `  ${run.error}` : `  error: ${run.error}`);
             if (c.parked) console.log(`  see the parked records: ledgerlink exceptions list --pipeline ${name}`);
           }
           return run.status === 'succeeded' ? 0 : run.status === 'partial' ? 2 : 1;

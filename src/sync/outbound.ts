@@ -62,6 +62,8 @@ interface IntentRow {
   attempts: number;
   /** The last failure of an earlier attempt: no answer, or one to try again (kept when a parked item is sent again). */
   last_error: string | null;
+  /** The run that last sent it: what becomes of it is reported to that run. */
+  run_id: string | null;
 }
 
 /** Rounds of lookup-then-resend within one flush after uncertain outcomes. */
@@ -75,10 +77,11 @@ export async function deliverRemote<D>(
   out: PageOutcome,
 ): Promise<void> {
   await ctx.db.query(
-    `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key)
-     SELECT $1, 'target', $2, s, p, k FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS u(s, p, k)
+    `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key, run_id)
+     SELECT $1, 'target', $2, s, p, k, $6 FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS u(s, p, k)
      ON CONFLICT (pipeline_id, direction, kind, source_id) DO UPDATE
        SET payload = EXCLUDED.payload, status = 'pending', attempts = 0, next_attempt_at = now(),
+           run_id = EXCLUDED.run_id,
            -- A new operation (changed master data) starts certain; a failed one sent again keeps its
            -- last error, so that it is looked up before it is ever sent again.
            last_error = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.last_error END,
@@ -92,8 +95,17 @@ export async function deliverRemote<D>(
       // The source's raw record may hold text jsonb refuses in fields the document does not use.
       items.map((i) => storableJson({ doc: i.doc, raw: i.raw ?? null })),
       items.map((i) => idempotencyKey(ctx.pipeline.id, delivery.kind, i.sourceId, i.operation)),
+      ctx.runId,
     ],
   );
+  // One still waiting from an earlier run, sent again by this one: this run reports it now.
+  if (ctx.runId)
+    await ctx.db.query(
+      `UPDATE outbox SET run_id = $4
+        WHERE pipeline_id = $1 AND direction = 'target' AND kind = $2 AND source_id = ANY($3::text[])
+          AND status = 'pending' AND run_id IS DISTINCT FROM $4`,
+      [ctx.pipeline.id, delivery.kind, items.map((i) => i.sourceId), ctx.runId],
+    );
   await flushTarget(
     ctx,
     delivery,
@@ -113,7 +125,7 @@ export async function flushTarget<D>(
   only: string[] = [],
 ): Promise<number> {
   const { rows } = await ctx.db.query<IntentRow>(
-    `SELECT id, source_id, payload, idempotency_key, refusals, attempts, last_error FROM outbox
+    `SELECT id, source_id, payload, idempotency_key, refusals, attempts, last_error, run_id FROM outbox
       WHERE pipeline_id = $1 AND direction = 'target' AND kind = $2 AND status = 'pending'
         AND (next_attempt_at <= now() OR source_id = ANY($3::text[]))
       ORDER BY id LIMIT 5000`,
@@ -130,6 +142,10 @@ export async function flushTarget<D>(
     uncertain: r.attempts > 0 || r.last_error !== null,
   }));
   const attempts = new Map(rows.map((r) => [r.id, r.attempts]));
+  // What becomes of each document is reported to the run that sent it (a flush by the workers'
+  // timer, or by a later run, sends documents earlier runs left waiting).
+  const sentBy = new Map(rows.map((r) => [r.id, r.run_id]));
+  const outOf = (id: string) => out.forRun(sentBy.get(id) ?? null, ctx.runId);
   // Each document's last failure, kept on its row and said when it is given up.
   const lastError = new Map(rows.map((r) => [r.id, r.last_error]));
   const noted = async (ids: string[], message: string) => {
@@ -176,7 +192,7 @@ export async function flushTarget<D>(
         await ctx.db.query(`UPDATE outbox SET attempts = attempts + 1 WHERE id = $1`, [p.row.id]);
         attempts.set(p.row.id, (attempts.get(p.row.id) ?? 0) + 1);
         if (!retryable) {
-          await fail(ctx, delivery, out, [{ id: p.row.id, item: p.item }], {
+          await fail(ctx, delivery, outOf, [{ id: p.row.id, item: p.item }], {
             code: (err instanceof ConnectorError ? err.code : null) ?? 'TARGET_REFUSED',
             message: `looking it up after an uncertain answer: ${message}`,
             retryable: false,
@@ -193,7 +209,7 @@ export async function flushTarget<D>(
         continue;
       }
       if (found) {
-        await settle(ctx, delivery, out, [
+        await settle(ctx, delivery, outOf, [
           {
             id: p.row.id,
             done: {
@@ -257,8 +273,8 @@ export async function flushTarget<D>(
         } else refused.push({ id: b.row.id, item: b.item, error: r.error });
       });
       for (const f of failing) await noted([f.id], f.message);
-      await settle(ctx, delivery, out, settled);
-      for (const r of refused) await fail(ctx, delivery, out, [{ id: r.id, item: r.item }], r.error, 'refused');
+      await settle(ctx, delivery, outOf, settled);
+      for (const r of refused) await fail(ctx, delivery, outOf, [{ id: r.id, item: r.item }], r.error, 'refused');
       if (unknown.length === 0) continue;
       const retryable = !(failure instanceof ConnectorError) || failure.retryable;
       const message = sanitise(failure instanceof Error ? failure.message : String(failure));
@@ -267,7 +283,7 @@ export async function flushTarget<D>(
         await fail(
           ctx,
           delivery,
-          out,
+          outOf,
           unknown.map((b) => ({ id: b.row.id, item: b.item })),
           {
             code: (failure instanceof ConnectorError ? failure.code : null) ?? 'TARGET_REFUSED',
@@ -298,7 +314,7 @@ export async function flushTarget<D>(
   for (const p of pending) {
     const n = attempts.get(p.row.id) ?? 0;
     if (n >= ctx.retry.maxAttempts) {
-      await fail(ctx, delivery, out, [{ id: p.row.id, item: p.item }], {
+      await fail(ctx, delivery, outOf, [{ id: p.row.id, item: p.item }], {
         code: 'TARGET_UNAVAILABLE',
         message: `The ${ctx.target.type} target did not take this document after ${n} attempts${lastAnswer(lastError.get(p.row.id))}`,
         retryable: true,
@@ -314,7 +330,7 @@ export async function flushTarget<D>(
       delay,
     ]);
     waiting++;
-    out.record({
+    outOf(p.row.id).record({
       kind: delivery.recordKind ?? delivery.kind,
       sourceId: p.item.sourceId,
       outcome: 'failed',
@@ -328,17 +344,15 @@ export async function flushTarget<D>(
 async function settle<D>(
   ctx: SyncContext,
   delivery: Delivery<D>,
-  out: PageOutcome,
+  outOf: (id: string) => PageOutcome,
   settled: { id: string; done: Delivered<D> }[],
 ): Promise<void> {
   if (settled.length === 0) return;
+  // Each run's documents committed into its own outcome; all of them in one transaction.
+  const byRun = new Map<PageOutcome, Delivered<D>[]>();
+  for (const s of settled) byRun.set(outOf(s.id), [...(byRun.get(outOf(s.id)) ?? []), s.done]);
   await ctx.db.transaction(async (tx) => {
-    await delivery.commit(
-      ctx,
-      tx,
-      settled.map((s) => s.done),
-      out,
-    );
+    for (const [out, done] of byRun) await delivery.commit(ctx, tx, done, out);
     await tx.query(
       `UPDATE outbox SET status = 'done', done_at = now(), last_error = NULL,
               result = jsonb_build_object('targetId', r.target_id, 'number', r.number)
@@ -360,7 +374,7 @@ async function settle<D>(
 async function fail<D>(
   ctx: SyncContext,
   delivery: Delivery<D>,
-  out: PageOutcome,
+  outOf: (id: string) => PageOutcome,
   items: { id: string; item: Outgoing<D> }[],
   error: ItemError,
   answer: 'refused' | 'unsure' = 'unsure',
@@ -371,7 +385,7 @@ async function fail<D>(
       WHERE id = ANY($1::bigint[])`,
     [items.map((i) => i.id), error.message.slice(0, 1000), JSON.stringify({ error }), answer === 'refused' ? 1 : 0],
   );
-  for (const i of items) parkFailure(out, delivery.recordKind ?? delivery.kind, i.item, error);
+  for (const i of items) parkFailure(outOf(i.id), delivery.recordKind ?? delivery.kind, i.item, error);
 }
 
 async function note(ctx: SyncContext, ids: string[], message: string): Promise<void> {
@@ -386,13 +400,4 @@ export function sanitise(message: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = message.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
   return clean.length > 300 ? clean.slice(0, 297) + '...' : clean;
-}
-
-/** Whether a pipeline still has documents waiting for its remote target. */
-export async function pendingForTarget(ctx: SyncContext): Promise<number> {
-  const { rows } = await ctx.db.query<{ n: string }>(
-    `SELECT count(*) AS n FROM outbox WHERE pipeline_id = $1 AND direction = 'target' AND status = 'pending'`,
-    [ctx.pipeline.id],
-  );
-  return Number(rows[0]!.n);
 }

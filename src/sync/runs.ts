@@ -79,6 +79,8 @@ export interface Run {
   params: Record<string, unknown>;
   cursor: string | null;
   counts: RunCounts;
+  /** Documents of the run still on their way to the target (retried automatically). */
+  waiting: number;
   error: string | null;
   createdBy: string;
   createdAt: string;
@@ -97,6 +99,7 @@ interface Row {
   params: Record<string, unknown>;
   cursor: string | null;
   counts: RunCounts;
+  waiting: number;
   error: string | null;
   created_by: string;
   created_at: Date;
@@ -104,7 +107,7 @@ interface Row {
   finished_at: Date | null;
 }
 
-const COLUMNS = `r.id, p.name AS pipeline, r.pipeline_id, r.entity_id, r.trigger, r.slot, r.status, r.params, r.cursor, r.counts, r.error,
+const COLUMNS = `r.id, p.name AS pipeline, r.pipeline_id, r.entity_id, r.trigger, r.slot, r.status, r.params, r.cursor, r.counts, r.waiting, r.error,
   r.created_by, r.created_at, r.started_at, r.finished_at`;
 
 function toRun(r: Row): Run {
@@ -119,6 +122,7 @@ function toRun(r: Row): Run {
     params: r.params,
     cursor: r.cursor,
     counts: { ...ZERO_COUNTS, ...r.counts },
+    waiting: r.waiting,
     error: r.error,
     createdBy: r.created_by,
     createdAt: r.created_at.toISOString(),
@@ -301,18 +305,73 @@ export async function addCounts(
   );
 }
 
+/** Sets a run's status; `waiting`, when given, is how many of its documents still wait for the target. */
 export async function setRunStatus(
   db: Queryable,
   runId: string,
   status: RunStatus,
   error: string | null = null,
+  waiting?: number,
 ): Promise<void> {
   await db.query(
-    `UPDATE runs SET status = $2, error = $3,
+    `UPDATE runs SET status = $2, error = $3, waiting = coalesce($4::int, waiting),
        started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
        finished_at = CASE WHEN $2 IN ('succeeded', 'partial', 'failed') THEN now() ELSE NULL END,
        attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
      WHERE id = $1`,
-    [runId, status, error],
+    [runId, status, error, waiting ?? null],
   );
+}
+
+/** What a run that ends with documents on their way says of them. */
+export function waitingMessage(waiting: number, target: string): string {
+  return `${waiting} document(s) wait for the ${target} target, or for a document that does; they are retried automatically`;
+}
+
+/** How many documents of each run still wait: sent and waiting for a retry, or held behind one. */
+export async function waitingOf(db: Queryable, runIds: string[]): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ id: string; n: string }>(
+    `SELECT r.id,
+            (SELECT count(*) FROM outbox o WHERE o.run_id = r.id AND o.status = 'pending' AND o.direction = 'target')
+          + (SELECT count(*) FROM held_records h WHERE h.run_id = r.id) AS n
+       FROM unnest($1::uuid[]) AS r(id)`,
+    [runIds],
+  );
+  return new Map(rows.map((r) => [r.id, Number(r.n)]));
+}
+
+/**
+ * Brings up to date the runs of a pipeline that ended with documents waiting for its target, once
+ * some of those have gone through or been parked (by the workers' timer, or at the end of another
+ * run): how many still wait, and, when none does, the final status, `succeeded`, or `partial` when
+ * the run parked something. Returns the runs that settled.
+ */
+export async function settleWaitingRuns(
+  db: Queryable,
+  pipelineId: string,
+  target: string,
+  except: string | null,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string; waiting: number }>(
+    `SELECT id, waiting FROM runs WHERE pipeline_id = $1 AND waiting > 0 AND id IS DISTINCT FROM $2::uuid`,
+    [pipelineId, except],
+  );
+  if (rows.length === 0) return [];
+  const now = await waitingOf(
+    db,
+    rows.map((r) => r.id),
+  );
+  const settled: string[] = [];
+  for (const r of rows) {
+    const n = now.get(r.id) ?? 0;
+    if (n === r.waiting) continue;
+    await db.query(
+      `UPDATE runs SET waiting = $2, error = $3,
+              status = CASE WHEN $2 = 0 AND coalesce((counts->>'parked')::int, 0) = 0 THEN 'succeeded' ELSE 'partial' END
+        WHERE id = $1 AND waiting > 0`,
+      [r.id, n, n > 0 ? waitingMessage(n, target) : null],
+    );
+    if (n === 0) settled.push(r.id);
+  }
+  return settled;
 }

@@ -8,9 +8,10 @@ import { startManualRun } from '../../sync/manual-run.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
-export const RunStatus = z
-  .enum(['queued', 'running', 'succeeded', 'partial', 'failed'])
-  .meta({ description: '`partial`: the run finished with records parked as exceptions.' });
+export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']).meta({
+  description:
+    '`partial`: the run finished with records parked as exceptions, or with documents still waiting for the target (`waiting`); once none waits it settles as `succeeded`, or stays `partial` if something was parked.',
+});
 
 /** A run's counts by outcome, with `created` split by kind (also in import results). */
 export const RunCountsView = z
@@ -46,7 +47,14 @@ export const RunView = z
     startedAt: z.string().nullable(),
     finishedAt: z.string().nullable(),
     counts: RunCountsView,
-    error: z.string().nullable().meta({ description: 'Why the run failed, when it did.' }),
+    waiting: z.number().int().meta({
+      description:
+        "Documents of the run still on their way to a remote target, retried automatically. What becomes of them is added to the run's counts and records as it happens; 0 once all are booked or parked.",
+    }),
+    error: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why the run failed, when it did; or how many of its documents still wait.' }),
     createdBy: z
       .string()
       .meta({ description: 'Who started it: `credential:<id>`, `admin`, `scheduler`, `webhook:<pipeline>`, `cli`, …' }),
@@ -84,6 +92,7 @@ export function runView(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): Run
     startedAt: r.startedAt,
     finishedAt: r.finishedAt,
     counts: publicCounts(r.counts),
+    waiting: r.waiting,
     error: r.error,
     createdBy: r.createdBy,
   };

@@ -52,6 +52,22 @@ export class PageOutcome {
   readonly held: ParkedRecord[] = [];
   /** Writes that belong with this outcome: made in the transaction that saves it, so a crash loses both or neither. */
   readonly saves: ((tx: Queryable) => Promise<unknown>)[] = [];
+  /**
+   * What became of documents another run sent (they still waited when it ended), by that run:
+   * saved to it, its counts included (`saveOutcome`), not to the run saving this outcome.
+   */
+  readonly others = new Map<string, PageOutcome>();
+
+  /**
+   * The outcome a document sent by `runId` reports to: this one when that is the run at work
+   * (`own`) or none, else that run's own part of it.
+   */
+  forRun(runId: string | null, own: string | null): PageOutcome {
+    if (runId === null || runId === own) return this;
+    let theirs = this.others.get(runId);
+    if (!theirs) this.others.set(runId, (theirs = new PageOutcome()));
+    return theirs;
+  }
 
   record(r: RunRecord): void {
     this.records.push(r);
@@ -109,6 +125,7 @@ export class PageOutcome {
     this.held.push(...other.held);
     this.saves.push(...other.saves);
     for (const r of other.records) this.record(r);
+    for (const [runId, theirs] of other.others) this.forRun(runId, null).absorb(theirs);
   }
 }
 

@@ -1,8 +1,8 @@
-import { flushTarget, pendingForTarget } from '../outbound.ts';
+import { flushTarget } from '../outbound.ts';
 import { CanonicalRecord } from '../canonical.ts';
 import type { SourceItem } from '../connector.ts';
 import type { RecordKind } from '../canonical.ts';
-import { type RunCounts, ZERO_COUNTS } from '../runs.ts';
+import { type RunCounts, ZERO_COUNTS, addCounts as addRunCounts } from '../runs.ts';
 import { PageOutcome, type SyncContext } from './context.ts';
 import { applyEarlyPayments } from './early-payments.ts';
 import { masterDataDeliveries } from './customers.ts';
@@ -12,7 +12,6 @@ import { creditNoteDeliveries } from './credit-notes.ts';
 import { invoiceDeliveries } from './invoices.ts';
 import { paymentDeliveries } from './payments.ts';
 import { processPage, saveOutcome } from './page.ts';
-import { heldCount } from './waiting.ts';
 
 /** Every kind of document the engine sends, in dependency order. */
 const DELIVERIES: Delivery<never>[] = [
@@ -39,10 +38,10 @@ export async function flushTargetDeliveries(ctx: SyncContext, out: PageOutcome):
  * booked before their invoice whose invoice is booked now (src/sync/engine/early-payments.ts), and
  * runs again the parked records whose missing customer, product or document is now booked
  * (`releaseNeeded`; into QuickBooks a refund waits for its payment's application). Returns
- * how many still wait, and what the records that ran again did (their records and exceptions are
- * saved already).
+ * what the records that ran again as the caller's run did (their records and exceptions are saved
+ * already; held records an earlier run left are counted to it).
  */
-export async function releaseWaiting(ctx: SyncContext): Promise<{ waiting: number; released: RunCounts }> {
+export async function releaseWaiting(ctx: SyncContext): Promise<RunCounts> {
   const released: RunCounts = { ...ZERO_COUNTS };
   if (!ctx.target.transactional) addCounts(released, await releaseHeld(ctx));
   // Payments booked before their invoice, applied once it is booked; before what needs them runs again.
@@ -51,9 +50,7 @@ export async function releaseWaiting(ctx: SyncContext): Promise<{ waiting: numbe
   if (early.records.length > 0) await saveOutcome(ctx, early);
   addCounts(released, early.counts);
   addCounts(released, await releaseNeeded(ctx));
-  if (ctx.target.transactional) return { waiting: 0, released };
-  // Everything still on its way: sent and waiting for a retry (due or not), or held behind such a document.
-  return { waiting: (await pendingForTarget(ctx)) + (await heldCount(ctx.db, ctx.pipeline.id)), released };
+  return released;
 }
 
 function addCounts(to: RunCounts, from: RunCounts): void {
@@ -74,8 +71,8 @@ const RELEASE_PASSES = 20;
 async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
   const counts: RunCounts = { ...ZERO_COUNTS };
   for (let pass = 0; pass < RELEASE_PASSES; pass++) {
-    const { rows } = await ctx.db.query<StoredRecord>(
-      `SELECT h.kind, h.source_id, h.payload FROM held_records h
+    const { rows } = await ctx.db.query<StoredRecord & { run_id: string | null }>(
+      `SELECT h.kind, h.source_id, h.payload, h.run_id FROM held_records h
         WHERE h.pipeline_id = $1
           AND NOT EXISTS (SELECT 1 FROM outbox o
                            WHERE o.pipeline_id = h.pipeline_id AND o.direction = 'target' AND o.kind = h.waits_for_kind
@@ -87,7 +84,17 @@ async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
       [ctx.pipeline.id, RELEASE_PAGE],
     );
     if (rows.length === 0) break;
-    addCounts(counts, await runAgain(ctx, rows, 'held for a retry'));
+    // Each run's held records run again as that run's: their outcome is reported to it.
+    const byRun = new Map<string | null, StoredRecord[]>();
+    for (const r of rows) {
+      const runId = r.run_id ?? ctx.runId;
+      byRun.set(runId, [...(byRun.get(runId) ?? []), r]);
+    }
+    for (const [runId, held] of byRun) {
+      const done = await runAgain({ ...ctx, runId }, held, 'held for a retry');
+      if (runId === ctx.runId) addCounts(counts, done);
+      else if (runId) await addRunCounts(ctx.db, runId, { ...done, fetched: 0 });
+    }
   }
   return counts;
 }

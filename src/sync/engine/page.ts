@@ -12,7 +12,8 @@ import type { SourceItem } from '../connector.ts';
 import { parkRecords } from '../exceptions.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import { findUnstorable } from '../../domain/storable.ts';
-import { addRunRecords } from '../runs.ts';
+import { addCounts, addRunRecords } from '../runs.ts';
+import type { Queryable } from '../../db/database.ts';
 import { PageOutcome, type SyncContext } from './context.ts';
 import { syncCustomers, syncProducts } from './customers.ts';
 import { syncAllocations } from './allocations.ts';
@@ -107,33 +108,44 @@ export async function processPage(ctx: SyncContext, items: SourceItem[]): Promis
   return out;
 }
 
-/** Stores what a page (or a retry of waiting documents) produced: exceptions, held records, run records, audit. */
+/**
+ * Stores what a page (or a retry of waiting documents) produced: exceptions, held records, run
+ * records, audit. What became of documents earlier runs left waiting (`PageOutcome.others`) is
+ * stored as those runs', their counts included; the caller counts the rest to its own run.
+ */
 export async function saveOutcome(ctx: SyncContext, out: PageOutcome): Promise<void> {
   await ctx.db.transaction(async (tx) => {
-    await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, ctx.runId, out.parked);
-    for (const save of out.saves) await save(tx);
-    if (!ctx.target.transactional) await saveHeld(tx, ctx.pipeline.id, out);
-    if (ctx.runId) await addRunRecords(tx, ctx.runId, out.records);
-    // The engine's own actions in the audit trail: what this page created, updated or parked.
-    const changed = out.records.filter((r) => r.outcome !== 'skipped');
-    if (changed.length > 0) {
-      await recordAudit(tx, {
-        entityId: ctx.entity.id,
-        actor: ctx.actor,
-        action: 'sync.page',
-        objectType: 'run',
-        objectId: ctx.runId,
-        after: {
-          pipeline: ctx.pipeline.name,
-          counts: out.counts,
-          records: changed.map((r) => ({
-            kind: r.kind,
-            sourceId: r.sourceId,
-            outcome: r.outcome,
-            targetId: r.targetId ?? null,
-          })),
-        },
-      });
+    await saveFor(tx, ctx, ctx.runId, out);
+    for (const [runId, theirs] of out.others) {
+      await saveFor(tx, ctx, runId, theirs);
+      await addCounts(tx, runId, theirs.counts);
     }
+  });
+}
+
+async function saveFor(tx: Queryable, ctx: SyncContext, runId: string | null, out: PageOutcome): Promise<void> {
+  await parkRecords(tx, ctx.pipeline.id, ctx.entity.id, runId, out.parked);
+  for (const save of out.saves) await save(tx);
+  if (!ctx.target.transactional) await saveHeld(tx, ctx.pipeline.id, out, runId);
+  if (runId) await addRunRecords(tx, runId, out.records);
+  // The engine's own actions in the audit trail: what this page created, updated or parked.
+  const changed = out.records.filter((r) => r.outcome !== 'skipped');
+  if (changed.length === 0) return;
+  await recordAudit(tx, {
+    entityId: ctx.entity.id,
+    actor: ctx.actor,
+    action: 'sync.page',
+    objectType: 'run',
+    objectId: runId,
+    after: {
+      pipeline: ctx.pipeline.name,
+      counts: out.counts,
+      records: changed.map((r) => ({
+        kind: r.kind,
+        sourceId: r.sourceId,
+        outcome: r.outcome,
+        targetId: r.targetId ?? null,
+      })),
+    },
   });
 }

@@ -7,7 +7,7 @@ import { ConnectorError } from '../connector.ts';
 import { assertPipelineTypes, assertSecretsReadable, findPipelineById, type Pipeline } from '../pipelines.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import type { SecretBox } from '../secrets.ts';
-import { addCounts, getRun, type Run, setRunStatus } from '../runs.ts';
+import { addCounts, getRun, type Run, setRunStatus, settleWaitingRuns, waitingMessage, waitingOf } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
 import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedIds } from './context.ts';
 import { processPage, saveOutcome } from './page.ts';
@@ -147,28 +147,34 @@ export async function finish(ctx: SyncContext, runId: string, waiting: number): 
     ctx.db,
     runId,
     parked > 0 || waiting > 0 ? 'partial' : 'succeeded',
-    waiting > 0
-      ? `${waiting} document(s) wait for the ${ctx.target.type} target, or for a document that does; they are retried automatically`
-      : undefined,
+    waiting > 0 ? waitingMessage(waiting, ctx.target.type) : undefined,
+    waiting,
   );
   ctx.log.info({ counts: after?.counts, waiting }, 'run finished');
 }
 
-/** Sends what a remote target has not taken yet and writes back what is due, counting both. */
+/**
+ * Sends what a remote target has not taken yet and writes back what is due, counting both; what
+ * becomes of documents earlier runs left waiting is reported to those runs, which settle once none
+ * waits (`settleWaitingRuns`). Returns how many documents of this run still wait.
+ */
 export async function afterPages(ctx: SyncContext, runId: string | null): Promise<number> {
   const out = new PageOutcome();
   await flushTargetDeliveries(ctx, out);
-  if (out.records.length || out.parked.length) {
+  if (out.records.length || out.parked.length || out.others.size) {
     await saveOutcome(ctx, out);
     if (runId) await addCounts(ctx.db, runId, out.counts);
   }
-  const { waiting, released } = await releaseWaiting(ctx);
+  const released = await releaseWaiting(ctx);
   // Held records run again have saved their own records and exceptions; the run counts them.
   if (runId && Object.values(released).some((n) => n > 0)) await addCounts(ctx.db, runId, released);
   await queuePaidInvoices(ctx);
   const written = await flushWriteBack(ctx);
   if (written && runId) await addCounts(ctx.db, runId, { writtenBack: written });
-  return waiting;
+  if (ctx.target.transactional) return 0;
+  for (const settled of await settleWaitingRuns(ctx.db, ctx.pipeline.id, ctx.target.type, runId))
+    ctx.log.info({ settled }, 'the documents a run left waiting have all gone through or been parked');
+  return runId ? ((await waitingOf(ctx.db, [runId])).get(runId) ?? 0) : 0;
 }
 
 /**

@@ -169,7 +169,12 @@ export async function parkedHere(
  * Keeps `held_records` in step with a page's outcome, in its transaction: the records it held are
  * saved (again, with what they wait for now), and those it booked, parked or sent are no longer held.
  */
-export async function saveHeld(db: Queryable, pipelineId: string, out: PageOutcome): Promise<void> {
+export async function saveHeld(
+  db: Queryable,
+  pipelineId: string,
+  out: PageOutcome,
+  runId: string | null,
+): Promise<void> {
   const held = new Map<string, ParkedRecord>();
   for (const h of out.held) held.set(`${h.kind}\u0000${h.sourceId}`, h);
   const settled = new Map<string, { kind: string; sourceId: string }>();
@@ -201,11 +206,12 @@ export async function saveHeld(db: Queryable, pipelineId: string, out: PageOutco
     ],
   );
   await db.query(
-    `INSERT INTO held_records (pipeline_id, kind, source_id, waits_for_kind, waits_for, reason_code, message, field, payload)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
+    `INSERT INTO held_records (pipeline_id, kind, source_id, waits_for_kind, waits_for, reason_code, message, field, payload, run_id)
+     SELECT $1, *, $10 FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::jsonb[])
      ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE
        SET waits_for_kind = EXCLUDED.waits_for_kind, waits_for = EXCLUDED.waits_for, reason_code = EXCLUDED.reason_code,
-           message = EXCLUDED.message, field = EXCLUDED.field, payload = EXCLUDED.payload, held_at = now()`,
+           message = EXCLUDED.message, field = EXCLUDED.field, payload = EXCLUDED.payload, held_at = now(),
+           run_id = coalesce(EXCLUDED.run_id, held_records.run_id)`,
     [
       pipelineId,
       rows.map((r) => r.kind),
@@ -216,14 +222,7 @@ export async function saveHeld(db: Queryable, pipelineId: string, out: PageOutco
       rows.map((r) => storable(r.message.slice(0, 2000))),
       rows.map((r) => (r.field === undefined || r.field === null ? null : storable(r.field))),
       rows.map((r) => storableJson(r.payload ?? {})),
+      runId,
     ],
   );
-}
-
-/** How many records of a pipeline are held behind something still on its way. */
-export async function heldCount(db: Queryable, pipelineId: string): Promise<number> {
-  const { rows } = await db.query<{ n: string }>(`SELECT count(*) AS n FROM held_records WHERE pipeline_id = $1`, [
-    pipelineId,
-  ]);
-  return Number(rows[0]!.n);
 }

@@ -32,7 +32,8 @@ export function RunNowButton(props: { ctx: PageContext; pipeline: string; enable
 
 /**
  * A run's status and counts. While the run is queued or running, htmx fetches this fragment again
- * every second in its place; once finished, the answer has no trigger and the polling stops.
+ * every second in its place, and every ten while documents of a finished run still wait for the
+ * target; once none does, the answer has no trigger and the polling stops.
  */
 export function RunProgress(props: { ctx: PageContext; run: Run }) {
   const { run, ctx } = props;
@@ -44,7 +45,14 @@ export function RunProgress(props: { ctx: PageContext; run: Run }) {
       class="run-progress"
       data-run={run.runId}
       data-status={run.status}
-      {...(live ? { 'hx-get': `/runs/${run.runId}/progress`, 'hx-trigger': 'every 1s', 'hx-swap': 'outerHTML' } : {})}
+      {...(live || run.waiting > 0
+        ? // Documents still on their way go through on the workers' timer: looked at again less often.
+          {
+            'hx-get': `/runs/${run.runId}/progress`,
+            'hx-trigger': live ? 'every 1s' : 'every 10s',
+            'hx-swap': 'outerHTML',
+          }
+        : {})}
     >
       <p>
         <StatusBadge status={run.status} />{' '}
@@ -75,8 +83,19 @@ export function RunProgress(props: { ctx: PageContext; run: Run }) {
           <dt>Parked</dt>
           <dd class="num">{n(c.parked)}</dd>
         </div>
+        {run.waiting > 0 ? (
+          <div>
+            <dt>Waiting</dt>
+            <dd class="num">{n(run.waiting)}</dd>
+          </div>
+        ) : null}
       </dl>
-      {run.error ? (
+      {run.error && run.waiting > 0 ? (
+        // On their way, not failed: what becomes of them is added to this run as it happens.
+        <p class="notice notice-warning" role="status">
+          {run.error}
+        </p>
+      ) : run.error ? (
         <p class="notice notice-error" role="alert">
           {run.error}
         </p>

@@ -152,6 +152,9 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
                   <td data-label="Trigger">{TRIGGERS[r.trigger] ?? r.trigger}</td>
                   <td data-label="Status">
                     <StatusBadge status={r.status} />
+                    {r.waiting > 0 ? (
+                      <small class="muted"> {formatCount(r.waiting, locale)} waiting for the target</small>
+                    ) : null}
                   </td>
                   <td data-label="Fetched" class="num">
                     {formatCount(r.counts.fetched, locale)}

@@ -1,0 +1,194 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
+import { definePipeline, openExceptions, syncService } from './helpers/sync.ts';
+import { addUser, signIn, type Browser } from './helpers/users.ts';
+import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
+import { getRun, listRunRecords } from '../src/sync/runs.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import type { SyncService } from '../src/sync/service.ts';
+
+/*
+ * A run that ends with documents still on their way to a remote target is `partial`, "N
+ * document(s) wait". What becomes of them later, on the workers' timer or at the end of another
+ * run of the pipeline, is reported to the run that sent them: its records, its counts, the
+ * exceptions it parks; and once none waits, the run settles (migration 0111).
+ */
+
+let t: TestApp;
+let owner: Client;
+let anna: Browser;
+let sync: SyncService;
+const receivers: WebhookReceiver[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ passwordScryptLogN: 12 });
+  owner = await t.entity('RW1', 'EUR', { standardTaxRate: '0.21' });
+  const user = await addUser(t, owner, 'anna@example.com', 'viewer');
+  anna = await signIn(t, user.email, user.password);
+  // Retries without waiting, so that the test drives them; the third attempt is the last.
+  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 3 } } });
+});
+afterAll(async () => {
+  for (const r of receivers) await r.close();
+  await t.close();
+});
+
+async function pipelineTo(name: string) {
+  const r = await startWebhookReceiver({ seed: 3 });
+  receivers.push(r);
+  const pipeline = await definePipeline(t.db, 'RW1', { name, source: { type: 'records' }, target: r.settings() });
+  return { r, pipeline };
+}
+
+const customer = (id: string): CanonicalRecord => ({ kind: 'customer', sourceId: id, name: `Customer ${id}` });
+const invoice = (id: string, customerSourceId: string): CanonicalRecord => ({
+  kind: 'invoice',
+  sourceId: id,
+  externalReference: id,
+  customerSourceId,
+  invoiceDate: '2026-11-02',
+  currency: 'EUR',
+  description: '',
+  lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+});
+
+/** Brings the pipeline's retry times forward (the test does not wait out a Retry-After). */
+async function dueNow(pipelineId: string) {
+  await t.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND status = 'pending'`, [
+    pipelineId,
+  ]);
+}
+
+const run = async (runId: string) => (await getRun(t.db, runId))!;
+const outcomes = async (runId: string) =>
+  (await listRunRecords(t.db, runId, 100, 0)).map((r) => [r.sourceId, r.outcome]);
+
+describe('documents a run left waiting', () => {
+  it('go through on the workers’ timer as that run’s: its counts and records grow, and it settles as succeeded', async () => {
+    const { r, pipeline } = await pipelineTo('timer');
+    // The invoice is refused 503 with a Retry-After of a minute: it waits; its customer goes through.
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, after: 1, route: 'post' });
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C1') },
+      { record: invoice('I1', 'C1') },
+    ]);
+    expect(await run(runId)).toMatchObject({
+      status: 'partial',
+      waiting: 1,
+      error: expect.stringMatching(/^1 document\(s\) wait for the webhook target/),
+      counts: { fetched: 2, created: 1, createdInvoices: 0, parked: 0 },
+    });
+    // The API and the dashboard say so, and the dashboard looks again while it waits.
+    const api = await owner.get(`/v1/runs/${runId}`);
+    expect(api.body).toMatchObject({ status: 'partial', waiting: 1 });
+    const waitingHtml = String((await anna.request('GET', `/runs/${runId}/progress`)).body);
+    expect(waitingHtml).toMatch(/<dt>Waiting<\/dt>\s*<dd class="num">1<\/dd>/);
+    expect(waitingHtml).toContain('hx-trigger="every 10s"');
+    expect(waitingHtml).toContain('role="status"');
+
+    // A flush by the workers' timer (no run of its own) while it still fails: the run is told when
+    // it is tried next, and still waits.
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    await dueNow(pipeline.id);
+    await sync.flushAll();
+    expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 1 });
+    expect(
+      (await listRunRecords(t.db, runId, 100, 0)).filter((x) => x.sourceId === 'I1').map((x) => x.message),
+    ).toEqual([expect.stringMatching(/attempt 1 of 3/), expect.stringMatching(/attempt 2 of 3/)]);
+
+    // The next goes through: the run counts it, lists it, and settles.
+    await dueNow(pipeline.id);
+    await sync.flushAll();
+    const [booked] = r.find('invoice', 'I1');
+    expect(booked).toBeDefined();
+    expect(await run(runId)).toMatchObject({
+      status: 'succeeded',
+      waiting: 0,
+      error: null,
+      counts: { fetched: 2, created: 2, createdInvoices: 1, parked: 0 },
+    });
+    expect((await outcomes(runId)).filter(([, o]) => o !== 'failed')).toEqual([
+      ['C1', 'created'],
+      ['I1', 'created'],
+    ]);
+    const { rows } = await t.db.query<{ target_id: string }>(
+      `SELECT target_id FROM run_records WHERE run_id = $1 AND source_id = 'I1' AND outcome = 'created'`,
+      [runId],
+    );
+    expect(rows.map((x) => x.target_id)).toEqual([booked!.id]);
+    const settledHtml = String((await anna.request('GET', `/runs/${runId}/progress`)).body);
+    expect(settledHtml).not.toContain('hx-trigger');
+    expect(settledHtml).not.toContain('<dt>Waiting</dt>');
+    // The timer does nothing more to a settled run.
+    await sync.flushAll();
+    expect((await run(runId)).counts.created).toBe(2);
+  });
+
+  it('given up on the timer: parked as that run’s, which stays partial without saying it waits', async () => {
+    const { r, pipeline } = await pipelineTo('given-up');
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, after: 1, route: 'post' });
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C2') },
+      { record: invoice('I2', 'C2') },
+    ]);
+    expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 1 });
+    // Every send fails from now on: the timer's flush tries it twice more, the third attempt the last, and parks it.
+    r.control.failNext({ status: 500, times: 10, route: 'post' });
+    for (let i = 0; i < 3 && (await run(runId)).waiting > 0; i++) {
+      await dueNow(pipeline.id);
+      await sync.flushAll();
+    }
+    expect(await run(runId)).toMatchObject({
+      status: 'partial',
+      waiting: 0,
+      error: null,
+      counts: { fetched: 2, created: 1, parked: 1 },
+    });
+    expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
+      ['I2', 'TARGET_UNAVAILABLE'],
+    ]);
+    const { rows } = await t.db.query<{ run_id: string }>(
+      `SELECT run_id FROM exceptions WHERE pipeline_id = $1 AND source_id = 'I2'`,
+      [pipeline.id],
+    );
+    expect(rows).toEqual([{ run_id: runId }]);
+    expect(await outcomes(runId)).toContainEqual(['I2', 'parked']);
+  });
+
+  it('sent by a later run: reported to the run that left it, not to the later one', async () => {
+    const { r, pipeline } = await pipelineTo('later-run');
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    const first = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C3') }]);
+    expect(await run(first)).toMatchObject({ status: 'partial', waiting: 1 });
+
+    await dueNow(pipeline.id);
+    const second = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C4') }]);
+    expect(r.find('customer', 'C3')).toHaveLength(1);
+    expect(await run(second)).toMatchObject({ status: 'succeeded', waiting: 0, counts: { fetched: 1, created: 1 } });
+    expect(await outcomes(second)).toEqual([['C4', 'created']]);
+    expect(await run(first)).toMatchObject({ status: 'succeeded', waiting: 0, error: null, counts: { created: 1 } });
+    expect(await outcomes(first)).toEqual([
+      ['C3', 'failed'],
+      ['C3', 'created'],
+    ]);
+  });
+
+  it('held behind a document that waits: run again as that run’s once it has gone through', async () => {
+    const { r, pipeline } = await pipelineTo('held');
+    // The customer waits; the invoice is held behind it (not parked).
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C5') },
+      { record: invoice('I5', 'C5') },
+    ]);
+    expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 2, counts: { created: 0 } });
+    await dueNow(pipeline.id);
+    await sync.flushAll();
+    expect(r.find('invoice', 'I5')).toHaveLength(1);
+    expect(await run(runId)).toMatchObject({
+      status: 'succeeded',
+      waiting: 0,
+      counts: { fetched: 2, created: 2, createdCustomers: 1, createdInvoices: 1 },
+    });
+  });
+});
