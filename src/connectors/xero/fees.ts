@@ -6,9 +6,10 @@ import {
   type TargetPayment,
   failed,
 } from '../../sync/target.ts';
-import { type ElementResult, type Json, str } from './api.ts';
+import { type Json, str } from './api.ts';
 import { type OrgSettings, amount } from './map.ts';
 import type { XeroTargetSettings } from './settings.ts';
+import type { XeroParts } from './credit-notes.ts';
 
 /*
  * A payment provider's fee (CanonicalPayment.fee) in Xero: the payment keeps its gross amount
@@ -86,24 +87,7 @@ export interface BookedFee {
 }
 
 /** What the fee booking borrows from the target: its lookup by a key field, and its batched writes. */
-export interface FeeIO {
-  findBy(
-    path: string,
-    key: string,
-    field: string,
-    values: string[],
-    extra?: string,
-    signal?: AbortSignal,
-  ): Promise<Json[]>;
-  writeAll(
-    ctx: TargetCallContext,
-    method: 'PUT' | 'POST',
-    path: string,
-    key: string,
-    rows: { el: Json; itemKey: string }[],
-    operation: string,
-  ): Promise<ElementResult[]>;
-}
+export type FeeIO = Pick<XeroParts, 'findBy' | 'writeAll'>;
 
 const NAME_TAKEN = /already assigned to another contact/i;
 
