@@ -4,6 +4,7 @@ import { definePipeline, openExceptions, syncService } from './helpers/sync.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
 import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
+import { migrate } from '../src/db/migrate.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
@@ -188,6 +189,35 @@ describe('documents a run left waiting', () => {
     expect(await run(runId)).toMatchObject({
       status: 'succeeded',
       waiting: 0,
+      counts: { fetched: 2, created: 2, createdCustomers: 1, createdInvoices: 1 },
+    });
+  });
+
+  it('left waiting before the upgrade (migration 0112): given back to the run that said so, which then settles', async () => {
+    const { r, pipeline } = await pipelineTo('upgraded');
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customer('C6') },
+      { record: invoice('I6', 'C6') },
+    ]);
+    // As a run of an earlier version left it: its documents name no run, and it counts none.
+    await t.db.query(`UPDATE outbox SET run_id = NULL WHERE pipeline_id = $1`, [pipeline.id]);
+    await t.db.query(`UPDATE held_records SET run_id = NULL WHERE pipeline_id = $1`, [pipeline.id]);
+    await t.db.query(`UPDATE runs SET waiting = 0 WHERE id = $1`, [runId]);
+    await t.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 112`);
+    expect(await migrate(t.db)).toEqual(['0112_run_waiting_backfill']);
+    expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 2 });
+    // Once more changes nothing.
+    await t.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 112`);
+    await migrate(t.db);
+    expect((await run(runId)).waiting).toBe(2);
+
+    await dueNow(pipeline.id);
+    await sync.flushAll();
+    expect(await run(runId)).toMatchObject({
+      status: 'succeeded',
+      waiting: 0,
+      error: null,
       counts: { fetched: 2, created: 2, createdCustomers: 1, createdInvoices: 1 },
     });
   });
