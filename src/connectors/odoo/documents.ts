@@ -209,18 +209,20 @@ async function lookUpPayment(
       );
     number = posted.name;
   }
-  // Not found, to the engine, until it is reconciled: createRefunds finds it by reference and finishes it.
-  if (kind === 'refund' && (await untouched(c, id, found))) return null;
+  // Not found, to the engine, while it has anything open: createRefunds finds it by reference and finishes it.
+  if (kind === 'refund' && (await unfinished(c, id))) return null;
   return { targetId: `${PAYMENT_PREFIX}${id}`, number, customerTargetId: String(m2o(found.partner_id) ?? '') || null };
 }
 
 /**
- * Whether a refund's receivable line is still open for its whole amount: an attempt whose answer
- * was lost may have posted it and not yet reconciled it with the payment it returns. A refund
- * reconciled with anything, or with no journal entry (Odoo 18 without an outstanding account), is
- * as finished as the target can make it.
+ * Whether a refund's receivable line still has something open: an attempt whose answer was lost
+ * may have posted it and not yet reconciled it with the payment it returns, or reconciled it with
+ * what the payment held unapplied and not yet taken the rest off the payment's invoices
+ * (refunds.ts). A refund with nothing open, or with no journal entry (Odoo 18 without an
+ * outstanding account), is as finished as the target can make it; one that stays open for good
+ * (its payment has nothing left) is finished by createRefunds, which links it.
  */
-async function untouched(c: DocumentContext, refundId: number, refund: OdooObject): Promise<boolean> {
+async function unfinished(c: DocumentContext, refundId: number): Promise<boolean> {
   const [line] = await c.rpc.searchRead(
     'account.move.line',
     [['payment_id', '=', refundId], RECEIVABLE],
@@ -228,8 +230,7 @@ async function untouched(c: DocumentContext, refundId: number, refund: OdooObjec
     c.signal,
     1,
   );
-  const currency = c.company.currency;
-  return line !== undefined && minor(line.amount_residual, currency) === minor(refund.amount, currency);
+  return line !== undefined && (minor(line.amount_residual, c.company.currency) ?? 0n) > 0n;
 }
 
 /** Creates and posts moves one by one: invoices, or credit notes (reversing the invoice they credit, when booked). */

@@ -117,7 +117,12 @@ const LINE: Record<string, Kind> = {
   tax_ids: 'commands',
 };
 
-/** The methods this target calls, per model. */
+/**
+ * The methods this target calls, per model. `account.move.js_remove_outstanding_partial` (the
+ * "Unreconcile" of an invoice's payment widget, refunds.ts) was read in odoo/odoo
+ * addons/account/models/account_move.py at 00059361d5cdeddf8a23c239b974986d16a640d9 (18.0 era),
+ * and in 16.0- and 17.0-era modules that override it with the same signature and call it.
+ */
 export const METHODS: Record<string, string[]> = {
   'res.partner': ['search_read', 'create', 'write'],
   'product.product': ['search_read', 'create', 'write'],
@@ -125,7 +130,15 @@ export const METHODS: Record<string, string[]> = {
   'res.users': ['search_read'],
   'res.company': ['search_read'],
   'account.tax': ['search_read'],
-  'account.move': ['search_read', 'read', 'create', 'action_post', 'unlink', 'js_assign_outstanding_line'],
+  'account.move': [
+    'search_read',
+    'read',
+    'create',
+    'action_post',
+    'unlink',
+    'js_assign_outstanding_line',
+    'js_remove_outstanding_partial',
+  ],
   'account.move.line': ['search_read'],
   'account.partial.reconcile': ['search_read'],
   'account.payment': ['search_read', 'read', 'create', 'action_post', 'unlink'],

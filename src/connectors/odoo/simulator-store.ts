@@ -7,8 +7,9 @@ import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../.
  * holding its receivable line), partial reconciliations and the Register Payment wizard, kept as
  * Odoo keeps them: a move is a draft named "/" until posted, posting numbers it (INV/2026/00001,
  * RINV/2026/00001) and refuses a date on or before the lock date, a reconciliation lowers both
- * receivable lines' residuals. Amounts are minor units inside and JSON numbers outside. Refusals
- * are OdooException values: the exception class and message Odoo raises.
+ * receivable lines' residuals and removing it gives them back. Amounts are minor units inside and
+ * JSON numbers outside. Refusals are OdooException values: the exception class and message Odoo
+ * raises.
  */
 
 export class OdooException extends Error {
@@ -387,6 +388,22 @@ export class Database {
     const debit = lines.find((l) => l.balance > 0n);
     const credit = lines.find((l) => l.balance < 0n);
     if (debit && credit) this.reconcile(debit.id, credit.id);
+  }
+
+  /**
+   * `js_remove_outstanding_partial(partial_id)` on a move, as Odoo 16–18 do it: the move is only
+   * checked to be one record (`ensure_one`), never read, and the partial is unlinked whatever
+   * lines it joins; both lines get its amount back as open. A partial that does not exist is a
+   * MissingError, as Odoo's unlink raises when it reads the record's fields.
+   */
+  removePartial(moveIds: number[], partialId: number): void {
+    if (moveIds.length !== 1)
+      throw new OdooException('builtins.ValueError', `Expected singleton: account.move(${moveIds.join(', ')})`);
+    const at = this.partials.findIndex((p) => p.id === partialId);
+    if (at < 0) throw missing('account.partial.reconcile', partialId);
+    const [p] = this.partials.splice(at, 1);
+    this.lines.get(p!.debit_move_id)!.residual += p!.amount;
+    this.lines.get(p!.credit_move_id)!.residual -= p!.amount;
   }
 
   private reconcile(debitId: number, creditId: number): void {

@@ -14,9 +14,10 @@ import { seeded } from '../../sync/seeded.ts';
  * key that is wrong, revoked or expired, failures as HTTP 200 with Odoo's error body, a limit of
  * calls per minute answered 429 (as Odoo Online's front answers it, unverified), and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
- * answered before anything is done (`failNext`). Every call is checked against the contract of
- * simulator-contract.ts for the server's version: `violations` lists those that broke it;
- * `duplicates()` documents held twice under one reference.
+ * answered before anything is done (`failNext`), an outage of the calls a test names
+ * (`failWhile`). Every call is checked against the contract of simulator-contract.ts for the
+ * server's version: `violations` lists those that broke it; `duplicates()` documents held twice
+ * under one reference.
  */
 
 export interface OdooSimulatorOptions {
@@ -37,6 +38,8 @@ export interface SimulatedCall {
   method: string;
   model: string;
   modelMethod: string;
+  /** The call's positional arguments (for a method on records, the ids first). */
+  args: unknown[];
 }
 
 const WRITES = new Set([
@@ -46,6 +49,7 @@ const WRITES = new Set([
   'action_post',
   'action_create_payments',
   'js_assign_outstanding_line',
+  'js_remove_outstanding_partial',
 ]);
 
 /** Integers as JS numbers (ids, commands), decimals kept exact. */
@@ -67,6 +71,7 @@ export class OdooSimulator {
   #minute: number[] = [];
   #drops: { n: number; when: (c: SimulatedCall) => boolean }[] = [];
   #fails: number[] = [];
+  #outages: { when: (c: SimulatedCall) => boolean; status: number }[] = [];
   readonly #random: () => number;
   #server: LocalServer | null = null;
 
@@ -110,6 +115,18 @@ export class OdooSimulator {
   /** The next requests are answered with these HTTP statuses (502, 429) before anything is done. */
   failNext(...statuses: number[]): void {
     this.#fails.push(...statuses);
+  }
+
+  /**
+   * An outage of some calls: every model call matching `when` is answered `status` before anything
+   * is done, until the function returned is called.
+   */
+  failWhile(when: (c: SimulatedCall) => boolean, status = 503): () => void {
+    const outage = { when, status };
+    this.#outages.push(outage);
+    return () => {
+      this.#outages = this.#outages.filter((o) => o !== outage);
+    };
   }
 
   /** References held twice: moves (by type), payments, partners and products by their keys. */
@@ -237,7 +254,18 @@ export class OdooSimulator {
       this.stats.denied++;
       return this.fault(res, body.id, 'odoo.exceptions.AccessDenied', 'Access Denied');
     }
-    const call: SimulatedCall = { service, method, model: String(model), modelMethod: String(modelMethod) };
+    const call: SimulatedCall = {
+      service,
+      method,
+      model: String(model),
+      modelMethod: String(modelMethod),
+      args: Array.isArray(callArgs) ? callArgs : [],
+    };
+    const outage = this.#outages.find((o) => o.when(call));
+    if (outage) {
+      res.writeHead(outage.status, { 'content-type': 'text/html' });
+      return void res.end('<h1>Service Unavailable</h1>');
+    }
     this.calls.push(call);
     const write = WRITES.has(call.modelMethod);
     if (write) this.stats.writes++;
@@ -327,6 +355,12 @@ export class OdooSimulator {
         return false;
       case 'action_create_payments':
         return this.db.runWizard(((args[0] ?? []) as number[])[0] ?? 0);
+      case 'js_remove_outstanding_partial': {
+        // js_remove_outstanding_partial([move], partial_id): Odoo answers what unlink returns, True.
+        const [ids, partialId] = args as [number[], number];
+        this.db.removePartial(ids, partialId);
+        return true;
+      }
       default: {
         // js_assign_outstanding_line([move], line_id): an invoice, a credit note or a payment's entry
         const [ids, lineId] = args as [number[], number];
