@@ -676,6 +676,83 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     expect(booked[0]!.n).toBe('2');
   });
 
+  it('names a refund the source sent that was never booked, and counts it in its customer’s balance', async () => {
+    const rc = await t.entity('RCR', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCR', { name: 'refunds', source: { type: 'file' } });
+    const base = { customerSourceId: 'CU-R', currency: 'EUR', description: '' };
+    const refund = (id: string, amount: string, extra: Partial<CanonicalRecord> = {}): CanonicalRecord =>
+      ({
+        ...base,
+        kind: 'refund',
+        sourceId: id,
+        externalReference: id,
+        date: '2026-11-09',
+        amount,
+        paymentExternalReference: 'PY-R1',
+        ...extra,
+      }) as CanonicalRecord;
+    await t.sync.processRecords(
+      p,
+      'import',
+      'test',
+      [
+        { kind: 'customer', sourceId: 'CU-R', name: 'Refunded Ltd' },
+        {
+          ...base,
+          kind: 'invoice',
+          sourceId: 'IN-R1',
+          externalReference: 'IN-R1',
+          invoiceDate: '2026-11-02',
+          lines: [{ description: 'Seat', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+        },
+        {
+          ...base,
+          kind: 'payment',
+          sourceId: 'PY-R1',
+          externalReference: 'PY-R1',
+          date: '2026-11-04',
+          amount: '121.00',
+          invoiceExternalReference: 'IN-R1',
+        },
+        refund('RF-R1', '10.00'),
+        // Paid out of a bank account the ledger does not have: parked.
+        refund('RF-R2', '20.00', { bankAccountCode: 'NO-SUCH-BANK' }),
+      ].map((record) => ({ record: record as CanonicalRecord })),
+    );
+    const { rows: parked } = await t.db.query<{ id: string; source_id: string; reason_code: string }>(
+      `SELECT id, source_id, reason_code FROM exceptions WHERE pipeline_id = $1 AND status = 'open'`,
+      [p.id],
+    );
+    expect(parked.map((x) => x.source_id)).toEqual(['RF-R2']);
+
+    const r = await get(rc, '/v1/pipelines/refunds/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(r.status).toBe(200);
+    expect(r.body.mismatches).toEqual([
+      expect.objectContaining({
+        kind: 'missing-in-ledger',
+        reason: 'parked',
+        documentKind: 'refund',
+        sourceId: 'RF-R2',
+        externalReference: 'RF-R2',
+        customerCode: expect.any(String),
+        currency: 'EUR',
+        date: '2026-11-09',
+        sourceAmount: '20.00',
+        exceptionId: Number(parked[0]!.id),
+        message: expect.stringMatching(/^refund RF-R2 is not in the ledger: parked: /),
+      }),
+      expect.objectContaining({
+        kind: 'open-balance-difference',
+        reason: 'balance',
+        sourceAmount: '30.00',
+        targetAmount: '10.00',
+      }),
+    ]);
+    // Refunds are not counted per day: the invoice's and the payment's days match.
+    expect(r.body.days.every((d: { matched: boolean }) => d.matched)).toBe(true);
+    expect(r.body.summary).toMatchObject({ matched: 2, mismatched: 2 });
+  });
+
   it('keeps each entity to its own pipelines and checks the window', async () => {
     expect((await get(clean, '/v1/pipelines/messy/reconciliation')).status).toBe(404);
     expect(

@@ -6,12 +6,24 @@ import { canonicalGross } from './engine/invoices.ts';
 import { chunks } from './engine/context.ts';
 import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
 
-/** The document kinds reconciliation counts, document by document: invoices, credit notes and payments. */
+/** The document kinds reconciliation counts per day and compares document by document: invoices, credit notes and payments. */
 export type DocKind = 'invoice' | 'creditNote' | 'payment';
 export const DOC_KINDS: readonly DocKind[] = ['invoice', 'creditNote', 'payment'];
 
+/**
+ * The kinds of source document a mismatch names: those above, and refunds the source sent that
+ * were never booked (parked, or closed by hand without booking). A booked refund counts in its
+ * customer's open balance as booked (`loadSourceBalances`); refunds are not counted per day.
+ */
+export type SourceKind = DocKind | 'refund';
+
 /** How messages name a kind. */
-export const KIND_WORD: Record<DocKind, string> = { invoice: 'invoice', creditNote: 'credit note', payment: 'payment' };
+export const KIND_WORD: Record<SourceKind, string> = {
+  invoice: 'invoice',
+  creditNote: 'credit note',
+  payment: 'payment',
+  refund: 'refund',
+};
 
 export interface ExceptionRef {
   id: number;
@@ -22,7 +34,7 @@ export interface ExceptionRef {
 
 /** A document as the source sent it: from `source_documents`, or from a parked record that never got there. */
 export interface SourceDoc {
-  kind: DocKind;
+  kind: SourceKind;
   sourceId: string;
   externalReference: string | null;
   customerCode: string | null;
@@ -170,7 +182,7 @@ export async function loadUnpostedDocs(
 ): Promise<{ docs: SourceDoc[]; exceptions: Map<string, ExceptionRef> }> {
   const { rows } = await db.query<{
     id: string;
-    kind: DocKind;
+    kind: SourceKind;
     source_id: string;
     status: 'open' | 'resolved';
     reason_code: string;
@@ -185,7 +197,7 @@ export async function loadUnpostedDocs(
               OR EXISTS (SELECT 1 FROM source_documents d WHERE d.pipeline_id = x.pipeline_id AND d.kind = x.kind AND d.source_id = x.source_id) AS posted,
             x.source_id IN (SELECT d.summarized_in FROM source_documents d WHERE d.pipeline_id = $1 AND d.summarized_in IS NOT NULL) AS summary
        FROM exceptions x
-      WHERE x.pipeline_id = $1 AND x.kind IN ('invoice', 'creditNote', 'payment')
+      WHERE x.pipeline_id = $1 AND x.kind IN ('invoice', 'creditNote', 'payment', 'refund')
       ORDER BY x.kind, x.source_id, x.id DESC`,
     [pipelineId],
   );
@@ -200,13 +212,16 @@ export async function loadUnpostedDocs(
     const parsed = CanonicalRecord.safeParse(r.payload?.record);
     const rec =
       parsed.success &&
-      (parsed.data.kind === 'invoice' || parsed.data.kind === 'creditNote' || parsed.data.kind === 'payment')
+      (parsed.data.kind === 'invoice' ||
+        parsed.data.kind === 'creditNote' ||
+        parsed.data.kind === 'payment' ||
+        parsed.data.kind === 'refund')
         ? parsed.data
         : null;
     let gross: bigint | null = null;
     if (rec?.kind === 'invoice') gross = canonicalGross(rec);
     else if (rec?.kind === 'creditNote') gross = canonicalGross(creditNoteAsInvoice(rec));
-    else if (rec?.kind === 'payment') {
+    else if (rec?.kind === 'payment' || rec?.kind === 'refund') {
       const v = parseAmount(rec.amount, rec.currency);
       gross = v.ok ? v.value : null;
     }

@@ -11,6 +11,7 @@ import {
   type DocKind,
   KIND_WORD,
   type SourceDoc,
+  type SourceKind,
   type TargetDoc,
   loadPipelineCustomers,
   loadSourceBalances,
@@ -28,7 +29,7 @@ export interface Mismatch {
   kind: MismatchKind;
   /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | date | balance */
   reason: string;
-  documentKind: DocKind | null;
+  documentKind: SourceKind | null;
   sourceId: string | null;
   externalReference: string | null;
   customerCode: string | null;
@@ -137,7 +138,7 @@ export async function reconcile(
     pipeline.id,
     target,
     tctx,
-    new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : []))),
+    new Map(posted.flatMap((d) => (d.targetId !== null && d.kind !== 'refund' ? [[d.targetId, d.kind] as const] : []))),
   );
   const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
 
@@ -203,7 +204,8 @@ export async function reconcile(
     return d;
   };
   for (const s of sources) {
-    if (s.date === null || s.currency === null || s.gross === null) continue;
+    // Refunds are not counted per day: an unbooked one is named below, a booked one is in the balance.
+    if (s.kind === 'refund' || s.date === null || s.currency === null || s.gross === null) continue;
     const acc = day(s.date, s.customerCode, s.customerSourceId, s.currency).source[s.kind];
     acc.count++;
     acc.total += s.gross;
@@ -404,7 +406,7 @@ export async function reconcile(
 
 /**
  * Each of the pipeline's customers: what the source says it owes as at `to` (its invoices less
- * its payments, parked ones included, for they are owed all the same) against the balance of its
+ * its payments, plus its refunds, parked ones included, for they are owed all the same) against the balance of its
  * open items in the ledger, computed as the customer statement computes it.
  */
 async function openBalanceRows(
@@ -422,7 +424,8 @@ async function openBalanceRows(
     add(b.customerCode, b.currency, b.balance);
   for (const d of unposted) {
     if (d.customerCode && d.currency && d.gross !== null && d.date !== null && d.date <= to)
-      add(d.customerCode, d.currency, d.kind === 'invoice' ? d.gross : -d.gross);
+      // What the customer owes: more by an invoice, and by money refunded to it; less by the rest.
+      add(d.customerCode, d.currency, d.kind === 'invoice' || d.kind === 'refund' ? d.gross : -d.gross);
   }
   const scope = new Set([
     ...(await loadPipelineCustomers(db, pipeline.id)),

@@ -52,7 +52,7 @@ const ReconciliationView = z.object({
         'open-balance-difference',
       ]),
       reason: z.string(),
-      documentKind: z.enum(['invoice', 'creditNote', 'payment']).nullable(),
+      documentKind: z.enum(['invoice', 'creditNote', 'payment', 'refund']).nullable(),
       sourceId: z.string().nullable(),
       externalReference: z.string().nullable(),
       customerCode: z.string().nullable(),
