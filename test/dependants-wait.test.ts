@@ -1,6 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import {
+  customerRecord,
+  definePipeline,
+  drainTarget,
+  dueNow,
+  invoiceRecord,
+  openExceptions,
+  syncService,
+} from './helpers/sync.ts';
 import {
   type WebhookReceiver,
   type WebhookReceiverOptions,
@@ -38,17 +46,6 @@ async function receiver(options: Omit<WebhookReceiverOptions, 'seed'> = {}): Pro
   return r;
 }
 
-const customer = (id: string): CanonicalRecord => ({ kind: 'customer', sourceId: id, name: `Customer ${id}` });
-const invoice = (id: string, customerSourceId: string): CanonicalRecord => ({
-  kind: 'invoice',
-  sourceId: id,
-  externalReference: id,
-  customerSourceId,
-  invoiceDate: '2026-11-02',
-  currency: 'EUR',
-  description: '',
-  lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-});
 const payment = (id: string, customerSourceId: string, invoiceExternalReference: string): CanonicalRecord => ({
   kind: 'payment',
   sourceId: id,
@@ -99,13 +96,6 @@ async function held(pipelineId: string) {
   return rows;
 }
 
-/** Brings the pipeline's retry times forward (the test does not wait out a Retry-After). */
-async function dueNow(pipelineId: string) {
-  await t.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND status = 'pending'`, [
-    pipelineId,
-  ]);
-}
-
 describe('dependants wait for what they depend on', () => {
   it('an invoice and its payment wait for a customer the target has not taken yet, then go through on their own', async () => {
     await t.entity('DW1', 'EUR', { standardTaxRate: '0.21' });
@@ -118,8 +108,8 @@ describe('dependants wait for what they depend on', () => {
     // The customer is refused 503 with a Retry-After of a minute: it waits in the outbox.
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C1') },
-      { record: invoice('I1', 'C1') },
+      { record: customerRecord('C1') },
+      { record: invoiceRecord('I1', 'C1') },
       { record: payment('P1', 'C1', 'I1') },
     ]);
 
@@ -142,7 +132,7 @@ describe('dependants wait for what they depend on', () => {
 
     // Its time come, the next flush sends the customer, then runs the two again: booked, the
     // payment with its invoice.
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await drainTarget(t.db, sync, pipeline, 'the receiver');
     expect(await held(pipeline.id)).toEqual([]);
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
@@ -162,8 +152,8 @@ describe('dependants wait for what they depend on', () => {
     // The customer goes through; the invoice is refused 503 with a Retry-After of a minute.
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, after: 1, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C2') },
-      { record: invoice('I2', 'C2') },
+      { record: customerRecord('C2') },
+      { record: invoiceRecord('I2', 'C2') },
       { record: payment('P2', 'C2', 'I2') },
     ]);
     expect(await held(pipeline.id)).toEqual([
@@ -179,7 +169,7 @@ describe('dependants wait for what they depend on', () => {
     // payment runs again. It is not sent without its invoice (booked unallocated, it would stay so
     // once the invoice is booked): it is parked, needing the invoice.
     r.control.failNext({ status: 500, times: 3, route: 'post' });
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await sync.flushAll();
     expect(await held(pipeline.id)).toEqual([]);
     const parked = await openExceptions(t.db, pipeline);
@@ -217,7 +207,7 @@ describe('parked dependants run again once what they need is booked', () => {
     const pipeline = await definePipeline(t.db, 'DW3', { name: 'needs', source: { type: 'records' } });
     const payOnAccount = { ...payment('P3', 'C3', ''), invoiceExternalReference: undefined } as CanonicalRecord;
     await sync.processRecords(pipeline, 'import', 'test', [
-      { record: invoice('I3', 'C3') },
+      { record: invoiceRecord('I3', 'C3') },
       { record: payOnAccount },
       { record: allocation('A3', 'C3', 'I3', 'P3') },
     ]);
@@ -231,7 +221,7 @@ describe('parked dependants run again once what they need is booked', () => {
       });
 
     // The customer comes: the run that books it runs the three again, and they are booked.
-    const runId = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C3') }]);
+    const runId = await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C3') }]);
     expect(await openExceptions(t.db, pipeline)).toEqual([]);
     for (const id of ['I3', 'P3', 'A3'])
       expect(await exceptionOf(pipeline.id, id)).toMatchObject({ status: 'resolved' });
@@ -252,7 +242,7 @@ describe('parked dependants run again once what they need is booked', () => {
     const c = await t.entity('DW6', 'EUR', { standardTaxRate: '0.21' });
     const pipeline = await definePipeline(t.db, 'DW6', { name: 'needs', source: { type: 'records' } });
     await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C6') },
+      { record: customerRecord('C6') },
       { record: allocation('A6', 'C6', 'I6', 'P6') },
     ]);
     expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({
@@ -278,7 +268,7 @@ describe('parked dependants run again once what they need is booked', () => {
     ]);
     expect(await list(false)).toEqual([]);
     // The invoice comes: the allocation runs again, and now lacks its payment.
-    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I6', 'C6') }]);
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoiceRecord('I6', 'C6') }]);
     expect(await exceptionOf(pipeline.id, 'A6')).toMatchObject({
       status: 'open',
       message: expect.stringMatching(/runs again by itself once payment P6 is booked$/),
@@ -313,8 +303,8 @@ describe('parked dependants run again once what they need is booked', () => {
       description: '',
     };
     await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C7') },
-      { record: invoice('I7', 'C7') },
+      { record: customerRecord('C7') },
+      { record: invoiceRecord('I7', 'C7') },
       // Paid 21.00 too much, which the refund gives back.
       { record: { ...late(payment('P7', 'C7', 'I7'), '2026-11-20'), amount: '142.00' } as CanonicalRecord },
       { record: refund },
@@ -374,8 +364,8 @@ describe('parked dependants run again once what they need is booked', () => {
       target: r.settings(),
     });
     await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C4') },
-      { record: invoice('I4', 'C4') },
+      { record: customerRecord('C4') },
+      { record: invoiceRecord('I4', 'C4') },
     ]);
     expect(await exceptionOf(pipeline.id, 'C4')).toMatchObject({
       status: 'open',
@@ -416,13 +406,13 @@ describe('parked dependants run again once what they need is booked', () => {
       source: { type: 'records' },
       target: r.settings(),
     });
-    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoice('I5', 'C5') }]);
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: invoiceRecord('I5', 'C5') }]);
     const parked = (await exceptionOf(pipeline.id, 'I5'))!;
     expect(parked).toMatchObject({ reason_code: 'CUSTOMER_NOT_SYNCED', needs_source_id: 'C5' });
     // The customer comes, but the target asks for a minute: it waits in the outbox. The invoice
     // stays parked (its customer is not booked), and retried by hand it waits behind it.
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
-    await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C5') }]);
+    await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C5') }]);
     expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({ status: 'open', message: parked.message });
     await retryException(t.db, sync, Number(parked.id), 'test');
     expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({
@@ -433,7 +423,7 @@ describe('parked dependants run again once what they need is booked', () => {
     expect(await held(pipeline.id)).toEqual([
       { kind: 'invoice', source_id: 'I5', waits_for_kind: 'customer', waits_for: 'C5' },
     ]);
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await drainTarget(t.db, sync, pipeline, 'the receiver');
     expect(await exceptionOf(pipeline.id, 'I5')).toMatchObject({ status: 'resolved' });
     expect(r.find('invoice', 'I5')).toHaveLength(1);

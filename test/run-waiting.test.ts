@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { definePipeline, openExceptions, syncService } from './helpers/sync.ts';
+import { customerRecord, definePipeline, dueNow, invoiceRecord, openExceptions, syncService } from './helpers/sync.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
 import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/webhook/receiver.ts';
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import { migrate } from '../src/db/migrate.ts';
-import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { SyncService } from '../src/sync/service.ts';
 
 /*
@@ -41,25 +40,6 @@ async function pipelineTo(name: string) {
   return { r, pipeline };
 }
 
-const customer = (id: string): CanonicalRecord => ({ kind: 'customer', sourceId: id, name: `Customer ${id}` });
-const invoice = (id: string, customerSourceId: string): CanonicalRecord => ({
-  kind: 'invoice',
-  sourceId: id,
-  externalReference: id,
-  customerSourceId,
-  invoiceDate: '2026-11-02',
-  currency: 'EUR',
-  description: '',
-  lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-});
-
-/** Brings the pipeline's retry times forward (the test does not wait out a Retry-After). */
-async function dueNow(pipelineId: string) {
-  await t.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND status = 'pending'`, [
-    pipelineId,
-  ]);
-}
-
 const run = async (runId: string) => (await getRun(t.db, runId))!;
 const outcomes = async (runId: string) =>
   (await listRunRecords(t.db, runId, 100, 0)).map((r) => [r.sourceId, r.outcome]);
@@ -70,8 +50,8 @@ describe('documents a run left waiting', () => {
     // The invoice is refused 503 with a Retry-After of a minute: it waits; its customer goes through.
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, after: 1, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C1') },
-      { record: invoice('I1', 'C1') },
+      { record: customerRecord('C1') },
+      { record: invoiceRecord('I1', 'C1') },
     ]);
     expect(await run(runId)).toMatchObject({
       status: 'partial',
@@ -90,7 +70,7 @@ describe('documents a run left waiting', () => {
     // A flush by the workers' timer (no run of its own) while it still fails: the run is told when
     // it is tried next, and still waits.
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await sync.flushAll();
     expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 1 });
     expect(
@@ -98,7 +78,7 @@ describe('documents a run left waiting', () => {
     ).toEqual([expect.stringMatching(/attempt 1 of 3/), expect.stringMatching(/attempt 2 of 3/)]);
 
     // The next goes through: the run counts it, lists it, and settles.
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await sync.flushAll();
     const [booked] = r.find('invoice', 'I1');
     expect(booked).toBeDefined();
@@ -129,14 +109,14 @@ describe('documents a run left waiting', () => {
     const { r, pipeline } = await pipelineTo('given-up');
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, after: 1, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C2') },
-      { record: invoice('I2', 'C2') },
+      { record: customerRecord('C2') },
+      { record: invoiceRecord('I2', 'C2') },
     ]);
     expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 1 });
     // Every send fails from now on: the timer's flush tries it twice more, the third attempt the last, and parks it.
     r.control.failNext({ status: 500, times: 10, route: 'post' });
     for (let i = 0; i < 3 && (await run(runId)).waiting > 0; i++) {
-      await dueNow(pipeline.id);
+      await dueNow(t.db, pipeline.id);
       await sync.flushAll();
     }
     expect(await run(runId)).toMatchObject({
@@ -159,11 +139,11 @@ describe('documents a run left waiting', () => {
   it('sent by a later run: reported to the run that left it, not to the later one', async () => {
     const { r, pipeline } = await pipelineTo('later-run');
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
-    const first = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C3') }]);
+    const first = await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C3') }]);
     expect(await run(first)).toMatchObject({ status: 'partial', waiting: 1 });
 
-    await dueNow(pipeline.id);
-    const second = await sync.processRecords(pipeline, 'import', 'test', [{ record: customer('C4') }]);
+    await dueNow(t.db, pipeline.id);
+    const second = await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C4') }]);
     expect(r.find('customer', 'C3')).toHaveLength(1);
     expect(await run(second)).toMatchObject({ status: 'succeeded', waiting: 0, counts: { fetched: 1, created: 1 } });
     expect(await outcomes(second)).toEqual([['C4', 'created']]);
@@ -179,11 +159,11 @@ describe('documents a run left waiting', () => {
     // The customer waits; the invoice is held behind it (not parked).
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C5') },
-      { record: invoice('I5', 'C5') },
+      { record: customerRecord('C5') },
+      { record: invoiceRecord('I5', 'C5') },
     ]);
     expect(await run(runId)).toMatchObject({ status: 'partial', waiting: 2, counts: { created: 0 } });
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await sync.flushAll();
     expect(r.find('invoice', 'I5')).toHaveLength(1);
     expect(await run(runId)).toMatchObject({
@@ -197,8 +177,8 @@ describe('documents a run left waiting', () => {
     const { r, pipeline } = await pipelineTo('upgraded');
     r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
     const runId = await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customer('C6') },
-      { record: invoice('I6', 'C6') },
+      { record: customerRecord('C6') },
+      { record: invoiceRecord('I6', 'C6') },
     ]);
     // As a run of an earlier version left it: its documents name no run, and it counts none.
     await t.db.query(`UPDATE outbox SET run_id = NULL WHERE pipeline_id = $1`, [pipeline.id]);
@@ -212,7 +192,7 @@ describe('documents a run left waiting', () => {
     await migrate(t.db);
     expect((await run(runId)).waiting).toBe(2);
 
-    await dueNow(pipeline.id);
+    await dueNow(t.db, pipeline.id);
     await sync.flushAll();
     expect(await run(runId)).toMatchObject({
       status: 'succeeded',

@@ -76,3 +76,29 @@ export async function openExceptions(db: Database, pipeline: Pick<Pipeline, 'id'
   );
   return rows;
 }
+
+/** A customer record as a source sends it. */
+export const customerRecord = (id: string): CanonicalRecord => ({
+  kind: 'customer',
+  sourceId: id,
+  name: `Customer ${id}`,
+});
+
+/** An invoice record of one line, 100.00 at 21 % VAT, dated 2026-11-02. */
+export const invoiceRecord = (id: string, customerSourceId: string): CanonicalRecord => ({
+  kind: 'invoice',
+  sourceId: id,
+  externalReference: id,
+  customerSourceId,
+  invoiceDate: '2026-11-02',
+  currency: 'EUR',
+  description: '',
+  lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+});
+
+/** Brings a pipeline's retry times forward (a test does not wait out a Retry-After). */
+export async function dueNow(db: Database, pipelineId: string) {
+  await db.query(`UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND status = 'pending'`, [
+    pipelineId,
+  ]);
+}
