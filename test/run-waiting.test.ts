@@ -154,6 +154,22 @@ describe('documents a run left waiting', () => {
     ]);
   });
 
+  it('fetched and sent again by a later run: the later run takes it over and reports it', async () => {
+    const { r, pipeline } = await pipelineTo('taken-over');
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    const first = await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C8') }]);
+    expect(await run(first)).toMatchObject({ status: 'partial', waiting: 1 });
+
+    // Not due yet: only the second run's own send of it goes out.
+    const second = await sync.processRecords(pipeline, 'import', 'test', [{ record: customerRecord('C8') }]);
+    expect(r.find('customer', 'C8')).toHaveLength(1);
+    expect(await run(second)).toMatchObject({ status: 'succeeded', waiting: 0, counts: { fetched: 1, created: 1 } });
+    expect(await outcomes(second)).toEqual([['C8', 'created']]);
+    // The first no longer waits for it, and does not count it.
+    expect(await run(first)).toMatchObject({ status: 'succeeded', waiting: 0, counts: { created: 0 } });
+    expect(await outcomes(first)).toEqual([['C8', 'failed']]);
+  });
+
   it('held behind a document that waits: run again as that run’s once it has gone through', async () => {
     const { r, pipeline } = await pipelineTo('held');
     // The customer waits; the invoice is held behind it (not parked).

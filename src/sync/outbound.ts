@@ -76,7 +76,7 @@ export async function deliverRemote<D>(
   items: Outgoing<D>[],
   out: PageOutcome,
 ): Promise<void> {
-  await ctx.db.query(
+  const written = await ctx.db.query<{ source_id: string }>(
     `INSERT INTO outbox (pipeline_id, direction, kind, source_id, payload, idempotency_key, run_id)
      SELECT $1, 'target', $2, s, p, k, $6 FROM unnest($3::text[], $4::jsonb[], $5::text[]) AS u(s, p, k)
      ON CONFLICT (pipeline_id, direction, kind, source_id) DO UPDATE
@@ -87,7 +87,8 @@ export async function deliverRemote<D>(
            last_error = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.last_error END,
            refusals = CASE WHEN outbox.idempotency_key = EXCLUDED.idempotency_key THEN outbox.refusals ELSE 0 END,
            idempotency_key = EXCLUDED.idempotency_key, result = NULL, done_at = NULL
-       WHERE outbox.status = 'failed' OR (outbox.status = 'done' AND outbox.idempotency_key <> EXCLUDED.idempotency_key)`,
+       WHERE outbox.status = 'failed' OR (outbox.status = 'done' AND outbox.idempotency_key <> EXCLUDED.idempotency_key)
+     RETURNING source_id`,
     [
       ctx.pipeline.id,
       delivery.kind,
@@ -98,13 +99,15 @@ export async function deliverRemote<D>(
       ctx.runId,
     ],
   );
-  // One still waiting from an earlier run, sent again by this one: this run reports it now.
-  if (ctx.runId)
+  // Those the insert left as they were may still wait from an earlier run, sent again by this one:
+  // this run reports them now (usually there are none, and nothing more is sent).
+  const kept = written.rows.length < items.length ? new Set(written.rows.map((r) => r.source_id)) : null;
+  if (ctx.runId && kept)
     await ctx.db.query(
       `UPDATE outbox SET run_id = $4
         WHERE pipeline_id = $1 AND direction = 'target' AND kind = $2 AND source_id = ANY($3::text[])
           AND status = 'pending' AND run_id IS DISTINCT FROM $4`,
-      [ctx.pipeline.id, delivery.kind, items.map((i) => i.sourceId), ctx.runId],
+      [ctx.pipeline.id, delivery.kind, items.filter((i) => !kept.has(i.sourceId)).map((i) => i.sourceId), ctx.runId],
     );
   await flushTarget(
     ctx,
@@ -350,7 +353,10 @@ async function settle<D>(
   if (settled.length === 0) return;
   // Each run's documents committed into its own outcome; all of them in one transaction.
   const byRun = new Map<PageOutcome, Delivered<D>[]>();
-  for (const s of settled) byRun.set(outOf(s.id), [...(byRun.get(outOf(s.id)) ?? []), s.done]);
+  for (const s of settled) {
+    const out = outOf(s.id);
+    byRun.set(out, (byRun.get(out) ?? []).concat(s.done));
+  }
   await ctx.db.transaction(async (tx) => {
     for (const [out, done] of byRun) await delivery.commit(ctx, tx, done, out);
     await tx.query(

@@ -218,7 +218,7 @@ async function lookUpPayment(
  * Whether a refund's receivable line still has something open: an attempt whose answer was lost
  * may have posted it and not yet reconciled it with the payment it returns, or reconciled it with
  * what the payment held unapplied and not yet taken the rest off the payment's invoices
- * (refunds.ts). A refund with nothing open, or with no journal entry (Odoo 18 without an
+ * (refund-reconcile.ts). A refund with nothing open, or with no journal entry (Odoo 18 without an
  * outstanding account), is as finished as the target can make it; one that stays open for good
  * (its payment has nothing left) is finished by createRefunds, which links it.
  */

@@ -119,7 +119,7 @@ const LINE: Record<string, Kind> = {
 
 /**
  * The methods this target calls, per model. `account.move.js_remove_outstanding_partial` (the
- * "Unreconcile" of an invoice's payment widget, refunds.ts) was read in odoo/odoo
+ * "Unreconcile" of an invoice's payment widget, refund-reconcile.ts) was read in odoo/odoo
  * addons/account/models/account_move.py at 00059361d5cdeddf8a23c239b974986d16a640d9 (18.0 era),
  * and in 16.0- and 17.0-era modules that override it with the same signature and call it.
  */

@@ -88,7 +88,7 @@ async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
     const byRun = new Map<string | null, StoredRecord[]>();
     for (const r of rows) {
       const runId = r.run_id ?? ctx.runId;
-      byRun.set(runId, [...(byRun.get(runId) ?? []), r]);
+      byRun.set(runId, (byRun.get(runId) ?? []).concat(r));
     }
     for (const [runId, held] of byRun) {
       const done = await runAgain({ ...ctx, runId }, held, 'held for a retry');
