@@ -127,18 +127,21 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
       'november.csv',
       [
         'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate',
-        'HAND-1,C-1001,2026-11-10,EUR,100.00,0.21', // adopted: the ledger already has HAND-1
+        // Refused, never adopted: the ledger has HAND-1 for 100.00, not 121.00 (a different document under its reference).
+        'HAND-1,C-1001,2026-11-10,EUR,100.00,0.21',
         'GOOD-1,C-1001,2026-11-12,EUR,10.00,0.21',
         'PARK-1,C-1001,2026-11-12,EUR,20.00,0.06', // no tax code at 6%: parked
         'DROP-1,C-1001,2026-11-13,EUR,oops,0.21', // a bad row, later closed by hand without posting
       ].join('\n'),
     );
     expect(r1.rows.map((x) => [x.sourceId, x.outcome])).toEqual([
-      ['HAND-1', 'skipped'],
+      ['HAND-1', 'parked'],
       ['GOOD-1', 'created'],
       ['PARK-1', 'parked'],
       ['DROP-1', 'parked'],
     ]);
+    const handParked = r1.rows.find((x) => x.sourceId === 'HAND-1')!;
+    expect(handParked.message).toContain('EUR 100.00 on 2026-11-10 in the ledger, EUR 121.00 on 2026-11-10 sent');
     const parked = r1.rows.find((x) => x.sourceId === 'PARK-1')!.exceptionId!;
     const dropped = r1.rows.find((x) => x.sourceId === 'DROP-1')!.exceptionId!;
     await resolveException(t.db, dropped, 'Cancelled; not to be booked', 'test');
@@ -163,6 +166,7 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
         sourceAmount: '121.00',
         targetAmount: '100.00',
         transactionId: hand.body.transactionId,
+        exceptionId: handParked.exceptionId,
       }),
     ]);
     expect(find('missing-in-ledger', 'PARK-1')).toEqual([

@@ -16,7 +16,8 @@ import {
 } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
-import { findTransaction } from './payments.ts';
+import { differsFrom, findTransaction, referenceTaken } from './payments.ts';
+import { canonicalGross } from '../../sync/engine/invoices.ts';
 
 /** Runs one item in a savepoint of the engine's transaction: a refusal leaves nothing behind. */
 async function each<T>(
@@ -59,12 +60,20 @@ export async function createCreditNotes(
   return each(db, items, async (tx, item) => {
     const note = item.record;
     const existing = await findTransaction(tx, entity.id, item.customerTargetId, 'SN', note.externalReference);
-    if (existing)
+    if (existing) {
+      // Another credit note under the same reference is not this one: refused, never linked.
+      const differs = differsFrom(
+        existing,
+        { currency: note.currency, date: note.date, gross: canonicalGross(creditNoteAsInvoice(note)) },
+        BigInt(note.lines.length),
+      );
+      if (differs) return referenceTaken(existing, 'SN', 'credit note', note.externalReference, differs);
       return ok(String(existing.id), {
         number: existing.number,
         outcome: 'linked',
         message: 'already in the ledger; linked',
       });
+    }
     const customer = data.customers.get(item.customerTargetId);
     if (customer && customer.currency !== note.currency)
       return failed({

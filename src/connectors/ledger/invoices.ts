@@ -4,11 +4,12 @@ import { createDraft } from '../../ledger/drafts.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-allocate.ts';
 import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
-import { referenceKey } from '../../domain/documents.ts';
+import { documentLabel, referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
-import { settleAwaitingPayments } from './payments.ts';
+import { type FoundTransaction, differsFrom, referenceTaken, settleAwaitingPayments } from './payments.ts';
+import { canonicalGross } from '../../sync/engine/invoices.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
 export function refused(err: DomainError): ItemResult {
@@ -118,8 +119,17 @@ export async function createInvoices(
       })),
     );
     for (const at of adopt) {
-      const f = found.get(`${items[at]!.customerTargetId}\u0000${referenceKey(items[at]!.record.externalReference)}`)!;
-      results[at] = ok(f.id, { number: f.number, outcome: 'linked', message: 'already in the ledger; linked' });
+      const inv = items[at]!.record;
+      const f = found.get(`${items[at]!.customerTargetId}\u0000${referenceKey(inv.externalReference)}`)!;
+      // Another invoice under the same reference is not this one: refused, never linked.
+      const differs = differsFrom(
+        f,
+        { currency: inv.currency, date: inv.invoiceDate, gross: canonicalGross(inv) },
+        BigInt(inv.lines.length),
+      );
+      results[at] = differs
+        ? referenceTaken(f, 'SI', 'invoice', inv.externalReference, differs)
+        : ok(String(f.id), { number: f.number, outcome: 'linked', message: 'already in the ledger; linked' });
     }
   }
   // Payments booked before their invoice (a webhook that overtook the invoice's) are allocated to it now.
@@ -148,23 +158,46 @@ export async function createInvoices(
   return results as ItemResult[];
 }
 
-/** The first posted sales invoice of each (customer, reference). */
+/** The first posted sales invoice of each (customer, reference), with the figures it was posted with. */
 export async function findInvoices(
   db: Queryable,
   entityId: string,
   keys: { customerCode: string; reference: string }[],
-): Promise<Map<string, { id: string; number: string }>> {
-  const { rows } = await db.query<{ id: string; number: string; customer_code: string; external_reference: string }>(
+): Promise<Map<string, FoundTransaction>> {
+  const { rows } = await db.query<{
+    id: string;
+    number: string;
+    customer_code: string;
+    reference_key: string;
+    external_reference: string;
+    currency: string;
+    date: string;
+    gross: string;
+  }>(
     `SELECT DISTINCT ON (d.customer_code, ll_reference_key(d.external_reference)) d.id, d.number, d.customer_code,
-            ll_reference_key(d.external_reference) AS external_reference
+            ll_reference_key(d.external_reference) AS reference_key, d.external_reference, trim(d.currency) AS currency,
+            d.transaction_date::text AS date, d.gross::text AS gross
        FROM unnest($2::text[], $3::text[]) AS u(c, r)
-       CROSS JOIN LATERAL ${withReference('$1', 'u.r', 'id, number, customer_code, type, external_reference')} d
+       CROSS JOIN LATERAL ${withReference('$1', 'u.r', 'id, number, customer_code, type, external_reference, currency, transaction_date, gross')} d
       WHERE d.type = 'SI' AND d.customer_code = u.c
       ORDER BY d.customer_code, ll_reference_key(d.external_reference), d.id`,
     [entityId, keys.map((k) => k.customerCode), keys.map((k) => k.reference)],
   );
   // Keyed as the duplicate check compares references: trimmed, case-insensitive (docs/ledger.md).
-  return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r]));
+  return new Map(
+    rows.map((r) => [
+      `${r.customer_code}\u0000${r.reference_key}`,
+      {
+        id: Number(r.id),
+        number: r.number,
+        customerCode: r.customer_code,
+        currency: r.currency,
+        date: r.date,
+        gross: BigInt(r.gross),
+        label: documentLabel({ type: 'SI', number: r.number, externalReference: r.external_reference }),
+      },
+    ]),
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
-import { controlJournal } from '../../domain/documents.ts';
+import { type TransactionType, controlJournal, documentLabel } from '../../domain/documents.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
@@ -10,34 +10,141 @@ import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
 import { postReceipt } from '../../ledger/posting/receipts.ts';
 import { loadReferences, lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
-import { insertTransaction } from '../../ledger/posting/write.ts';
-import { type ItemResult, type TargetPayment, type TargetRefund, ok } from '../../sync/target.ts';
+import { duplicateError, insertTransaction } from '../../ledger/posting/write.ts';
+import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
+
+/** A document already in the ledger under a reference, with the figures it was posted with. */
+export interface FoundTransaction {
+  id: number;
+  number: string;
+  customerCode: string;
+  currency: string;
+  date: string;
+  gross: bigint;
+  label: string;
+}
 
 /** The first transaction of a type with this reference for the customer. */
 export async function findTransaction(
   db: Queryable,
   entityId: string,
   customerCode: string | null,
-  type: string,
+  type: TransactionType,
   reference: string,
-): Promise<{ id: number; number: string; customerCode: string } | null> {
-  const { rows } = await db.query<{ id: string; number: string; customer_code: string }>(
-    `SELECT id, number, customer_code FROM ${withReference('$1', '$4', 'id, number, customer_code, type')} d
+): Promise<FoundTransaction | null> {
+  const { rows } = await db.query<{
+    id: string;
+    number: string;
+    customer_code: string;
+    currency: string;
+    date: string;
+    gross: string;
+    external_reference: string;
+  }>(
+    `SELECT id, number, customer_code, trim(currency) AS currency, transaction_date::text AS date, gross::text AS gross, external_reference
+       FROM ${withReference('$1', '$4', 'id, number, customer_code, type, currency, transaction_date, gross, external_reference')} d
       WHERE ($2::text IS NULL OR d.customer_code = $2) AND d.type = $3 ORDER BY id LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
   const r = rows[0];
-  return r ? { id: Number(r.id), number: r.number, customerCode: r.customer_code } : null;
+  return r
+    ? {
+        id: Number(r.id),
+        number: r.number,
+        customerCode: r.customer_code,
+        currency: r.currency,
+        date: r.date,
+        gross: BigInt(r.gross),
+        label: documentLabel({ type, number: r.number, externalReference: r.external_reference }),
+      }
+    : null;
 }
 
-/** A payment provider's fee: bank charges debited, the bank credited (a general journal). */
+/**
+ * How a document already in the ledger under a reference differs from the one a pipeline sends
+ * under it ("EUR 10.00 on 2026-11-02 in the ledger, EUR 20.00 on 2026-11-02 sent"), or null when it
+ * is the same document: same currency and date, and a gross within `tolerance` minor units (the
+ * VAT of each line of an invoice may round by one differently).
+ */
+export function differsFrom(
+  found: Pick<FoundTransaction, 'currency' | 'date' | 'gross'>,
+  sent: { currency: string; date: string; gross: bigint | null },
+  tolerance = 0n,
+): string | null {
+  const gap = sent.gross === null ? null : found.gross - sent.gross;
+  if (
+    found.currency === sent.currency &&
+    found.date === sent.date &&
+    gap !== null &&
+    gap <= tolerance &&
+    -gap <= tolerance
+  )
+    return null;
+  const said = (currency: string, gross: bigint | null, date: string) =>
+    `${currency} ${gross === null ? '?' : formatAmount(gross, currency)} on ${date}`;
+  return `${said(found.currency, found.gross, found.date)} in the ledger, ${said(sent.currency, sent.gross, sent.date)} sent`;
+}
+
+/**
+ * A document the pipeline sends under a reference the customer already has on another document:
+ * refused, never linked to it (which went by as "already in the ledger" while the money sent was
+ * never booked). Parked with the ledger's duplicate code, saying what to do.
+ */
+export function referenceTaken(
+  found: FoundTransaction,
+  type: TransactionType,
+  what: string,
+  reference: string,
+  differs: string,
+): ItemResult {
+  const dup = duplicateError(type, found.customerCode, reference, 'externalReference');
+  return refused(
+    new DomainError(
+      dup.code,
+      `${found.label} of customer ${found.customerCode} already carries the reference "${reference}" and is not this ${what} ` +
+        `(${differs}); if it is another ${what}, give it a reference of its own in the source; if it is this one changed, ` +
+        `book the difference by hand; then resolve this exception`,
+      [{ field: 'externalReference', message: 'already used for this customer by a different document' }],
+    ),
+  );
+}
+
+/** The currency of each of these ledger customers. */
+export async function customerCurrencies(
+  db: Queryable,
+  entityId: string,
+  codes: string[],
+): Promise<Map<string, string>> {
+  const { rows } = await db.query<{ code: string; currency: string }>(
+    `SELECT code, trim(currency) AS currency FROM customers WHERE entity_id = $1 AND code = ANY($2::text[])`,
+    [entityId, [...new Set(codes)]],
+  );
+  return new Map(rows.map((r) => [r.code, r.currency]));
+}
+
+/** A payment or refund in another currency than its customer's account: refused, never booked as the same number in the customer's. */
+function currencyMismatch(what: string, currency: string, customerCode: string, customerCurrency: string): ItemResult {
+  return failed({
+    code: 'CURRENCY_MISMATCH',
+    message: `The ${what} is in ${currency}; customer ${customerCode} is in ${customerCurrency}`,
+    retryable: false,
+    field: 'currency',
+  });
+}
+
+/**
+ * A payment provider's fee: bank charges debited, the bank credited (a general journal), in the
+ * payment's currency at the rate its receipt took out of the bank (`rate`), so that a fee on a
+ * payment in a foreign currency is not booked in base as the same number.
+ */
 async function postFee(
   ctx: PostingContext,
   bankCode: string,
   fee: bigint,
   currency: string,
+  rate: string,
   date: string,
   reference: string,
 ): Promise<number> {
@@ -55,7 +162,7 @@ async function postFee(
         amount: fee,
       },
     ],
-    { currency, baseCurrency: ctx.entity.baseCurrency, rate: '1' },
+    { currency, baseCurrency: ctx.entity.baseCurrency, rate },
     1n,
   );
   const posted = await insertTransaction(ctx.db, {
@@ -63,7 +170,7 @@ async function postFee(
     type: 'GJ',
     customerCode: null,
     currency,
-    exchangeRate: '1',
+    exchangeRate: rate,
     transactionDate: date,
     dueDate: null,
     externalReference: reference.slice(0, 50),
@@ -71,7 +178,7 @@ async function postFee(
     net: fee,
     tax: 0n,
     gross: fee,
-    baseGross: fee,
+    baseGross: journal.baseGross,
     duplicateChecked: false,
     relatedTransactionId: null,
     details: { fee: true },
@@ -123,14 +230,29 @@ export async function createPayments(
   items: TargetPayment[],
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = [];
+  const currencies = await customerCurrencies(
+    db,
+    entity.id,
+    items.map((i) => i.customerTargetId),
+  );
   for (const item of items) {
     const pay = item.record;
     const customerCode = item.customerTargetId;
+    const customerCurrency = currencies.get(customerCode);
+    if (customerCurrency !== undefined && customerCurrency !== pay.currency) {
+      results.push(currencyMismatch('payment', pay.currency, customerCode, customerCurrency));
+      continue;
+    }
     try {
       results.push(
         await db.transaction(async (tx) => {
           const pctx: PostingContext = { db: tx, entity, actor };
           const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
+          const amount = parseAmount(pay.amount, pay.currency);
+          const differs = existing
+            ? differsFrom(existing, { currency: pay.currency, date: pay.date, gross: amount.ok ? amount.value : null })
+            : null;
+          if (existing && differs) return referenceTaken(existing, 'SR', 'payment', pay.externalReference, differs);
           let receiptId = existing?.id ?? null;
           let message: string | null = existing ? 'already in the ledger; linked' : null;
           let waitsForInvoice = false;
@@ -157,7 +279,15 @@ export async function createPayments(
                 [{ field: 'fee', message: fee.error.message }],
               );
             if (fee && fee.value > 0n)
-              await postFee(pctx, item.bankAccountCode, fee.value, pay.currency, pay.date, pay.externalReference);
+              await postFee(
+                pctx,
+                item.bankAccountCode,
+                fee.value,
+                r.currency,
+                r.bankRate,
+                pay.date,
+                pay.externalReference,
+              );
           }
           // The customer's row lock (postReceipt took it for a new receipt) orders the lookups below
           // after any posting for this customer at the same moment, which takes it too: the invoice
@@ -218,15 +348,34 @@ export async function createRefunds(
   items: TargetRefund[],
 ): Promise<ItemResult[]> {
   const results: ItemResult[] = [];
+  const currencies = await customerCurrencies(
+    db,
+    entity.id,
+    items.map((i) => i.customerTargetId),
+  );
   for (const item of items) {
     const ref = item.record;
     const customerCode = item.customerTargetId;
+    const customerCurrency = currencies.get(customerCode);
+    if (customerCurrency !== undefined && customerCurrency !== ref.currency) {
+      results.push(currencyMismatch('refund', ref.currency, customerCode, customerCurrency));
+      continue;
+    }
     try {
       results.push(
         await db.transaction(async (tx) => {
           const pctx: PostingContext = { db: tx, entity, actor };
           const existing = await findTransaction(tx, entity.id, customerCode, 'SD', ref.externalReference);
-          if (existing) return ok(String(existing.id), { outcome: 'linked', message: 'already in the ledger; linked' });
+          if (existing) {
+            const amount = parseAmount(ref.amount, ref.currency);
+            const differs = differsFrom(existing, {
+              currency: ref.currency,
+              date: ref.date,
+              gross: amount.ok ? amount.value : null,
+            });
+            if (differs) return referenceTaken(existing, 'SD', 'refund', ref.externalReference, differs);
+            return ok(String(existing.id), { outcome: 'linked', message: 'already in the ledger; linked' });
+          }
           const j = await postLedgerJournal(
             pctx,
             'SD',

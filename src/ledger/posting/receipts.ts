@@ -16,6 +16,8 @@ import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 export interface PostedReceipt extends PostedTransaction {
   amount: bigint;
   currency: string;
+  /** The rate the bank line was valued at (`bankRateFor`). */
+  bankRate: string;
 }
 
 export const DEFAULT_BANK = 'BANK';
@@ -182,5 +184,5 @@ export async function postReceipt(
   await requirePeriodOpen(ctx.db, ctx.entity.id, input.paymentDate, 'paymentDate', 'post a receipt');
   await checkReceiptReference(ctx, t, 'checkReference');
   const posted = await insertTransaction(ctx.db, t);
-  return { ...posted, amount: t.gross, currency: t.currency };
+  return { ...posted, amount: t.gross, currency: t.currency, bankRate: String(t.details.bankExchangeRate) };
 }

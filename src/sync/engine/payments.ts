@@ -60,17 +60,22 @@ export async function namedDocuments(
   return { booked, coming };
 }
 
-/** An amount of the record that does not parse for its currency: parked, never skipped. */
+/**
+ * An amount of the record that does not parse for its currency, or a fee below zero: parked, never
+ * skipped. A fee is what the payment provider kept, so it is never negative; one sent negative
+ * (a sign convention of the sender's) was dropped by every target before, without a word.
+ */
 function badAmount(
   record: { currency: string } & Record<string, unknown>,
   fields: string[],
-): { field: string; outOfRange: boolean } | null {
+): { field: string; outOfRange: boolean; negative: boolean } | null {
   for (const field of fields) {
     const v = record[field];
     if (v === null || v === undefined) continue;
-    if (typeof v !== 'string') return { field, outOfRange: false };
+    if (typeof v !== 'string') return { field, outOfRange: false, negative: false };
     const parsed = parseAmount(v, record.currency);
-    if (!parsed.ok) return { field, outOfRange: parsed.error.code === 'OUT_OF_RANGE' };
+    if (!parsed.ok) return { field, outOfRange: parsed.error.code === 'OUT_OF_RANGE', negative: false };
+    if (field === 'fee' && parsed.value < 0n) return { field, outOfRange: false, negative: true };
   }
   return null;
 }
@@ -274,6 +279,12 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
         park(
           'AMOUNT_OUT_OF_RANGE',
           `${bad.field} "${text}" is beyond the largest amount the ledger can store`,
+          bad.field,
+        );
+      else if (bad.negative)
+        park(
+          'AMOUNT_INVALID',
+          `${bad.field} "${text}" is below zero: a fee is what the payment provider kept, sent as a positive amount (or left out)`,
           bad.field,
         );
       else
