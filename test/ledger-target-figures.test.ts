@@ -92,23 +92,45 @@ async function documents(entityId: string) {
 }
 
 describe('the embedded ledger as a target', () => {
-  it('refuses a payment or refund in another currency than its customer’s', async () => {
+  it('refuses a payment, refund or allocation in another currency than its customer’s or the document it settles', async () => {
     const { c, pipeline } = await setUp();
     const outcome = await run(pipeline, [
       customerRecord('K1'),
       invoiceRecord('INV-1', 'K1'),
       payment('PAY-USD', '50.00', { currency: 'USD', invoiceExternalReference: 'INV-1' }),
       refund('RF-GBP', '7.00', { currency: 'GBP' }),
+      payment('PAY-EUR', '20.00'),
+      {
+        kind: 'allocation',
+        sourceId: 'AL-USD',
+        customerSourceId: 'K1',
+        date: '2026-11-04',
+        currency: 'USD',
+        amount: '20.00',
+        invoiceExternalReference: 'INV-1',
+        from: 'payment',
+        fromExternalReference: 'PAY-EUR',
+      },
     ]);
-    expect([outcome('payment', 'PAY-USD'), outcome('refund', 'RF-GBP')]).toEqual(['parked', 'parked']);
+    expect([outcome('payment', 'PAY-USD'), outcome('refund', 'RF-GBP'), outcome('allocation', 'AL-USD')]).toEqual([
+      'parked',
+      'parked',
+      'parked',
+    ]);
     const parked = await openExceptions(t.db, pipeline);
-    expect(parked.map((x) => [x.source_id, x.reason_code, x.field])).toEqual([
-      ['PAY-USD', 'CURRENCY_MISMATCH', 'currency'],
-      ['RF-GBP', 'CURRENCY_MISMATCH', 'currency'],
+    expect(parked.map((x) => [x.source_id, x.reason_code, x.field, x.message])).toEqual([
+      ['AL-USD', 'CURRENCY_MISMATCH', 'currency', 'The allocation is in USD; the invoice INV-1 it settles is in EUR'],
+      // The engine parks it for its invoice's currency, whatever the target; the ledger for its customer's.
+      ['PAY-USD', 'CURRENCY_MISMATCH', 'currency', 'The payment is in USD; the invoice INV-1 it settles is in EUR'],
+      ['RF-GBP', 'CURRENCY_MISMATCH', 'currency', 'The refund is in GBP; customer K1 is in EUR'],
     ]);
-    expect(parked[0]!.message).toContain('The payment is in USD; customer K1 is in EUR');
-    // Nothing but the invoice: no receipt of "50.00 EUR", no refund of "7.00 EUR".
-    expect((await documents(c.entityId)).map((d) => d.type)).toEqual(['SI']);
+    // No receipt of "50.00 EUR", no refund of "7.00 EUR", no allocation.
+    expect((await documents(c.entityId)).map((d) => [d.type, d.ref])).toEqual([
+      ['SI', 'INV-1'],
+      ['SR', 'PAY-EUR'],
+    ]);
+    const { rows } = await t.db.query(`SELECT 1 FROM allocations WHERE entity_id = $1`, [c.entityId]);
+    expect(rows).toEqual([]);
   });
 
   it('values a fee on a foreign-currency payment at the receipt’s rate, and parks a fee below zero', async () => {

@@ -6,7 +6,7 @@ import type { TargetAllocation } from '../target.ts';
 import { type Booked, allocationAsBooked, changedFrom, keepBooked, keepChanged, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
-import { namedDocuments } from './payments.ts';
+import { namedDocuments, parkedForCurrency } from './payments.ts';
 import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
 /** The allocations this pipeline has mapped to these target ids: none of them is a match for another. */
@@ -161,6 +161,19 @@ export async function syncAllocations(
             needs: { kind: a.from, customerTargetId, reference: a.fromExternalReference },
           }
         : null;
+    if (
+      parkedForCurrency(out, 'allocation', input, {
+        what: 'invoice',
+        reference: a.invoiceExternalReference,
+        currency: invoices.currencies.get(invoiceKey),
+      }) ||
+      parkedForCurrency(out, 'allocation', input, {
+        what: a.from === 'payment' ? 'payment' : 'credit note',
+        reference: a.fromExternalReference,
+        currency: from.currencies.get(fromKey),
+      })
+    )
+      continue;
     if (missing) {
       out.park({
         kind: 'allocation',

@@ -22,42 +22,79 @@ import { type DocumentKey, type Unavailable, documentKey, lacking, onTheirWay, p
 
 type Input<T> = { record: T; raw: unknown };
 
-/** The target ids of documents this pipeline booked, by their external reference and customer. */
+/** The target ids and currencies of documents this pipeline booked, by their external reference and customer. */
 export async function bookedByReference(
   ctx: SyncContext,
   kind: 'invoice' | 'creditNote' | 'payment',
   keys: { customerTargetId: string; reference: string }[],
-): Promise<Map<string, string>> {
+): Promise<Map<string, { targetId: string; currency: string }>> {
   if (keys.length === 0) return new Map();
-  const { rows } = await ctx.db.query<{ customer_code: string; external_reference: string; target_id: string }>(
-    `SELECT DISTINCT ON (sd.customer_code, sd.external_reference) sd.customer_code, sd.external_reference, m.target_id
+  const { rows } = await ctx.db.query<{
+    customer_code: string;
+    external_reference: string;
+    target_id: string;
+    currency: string;
+  }>(
+    `SELECT DISTINCT ON (sd.customer_code, sd.external_reference) sd.customer_code, sd.external_reference, m.target_id,
+            trim(sd.currency) AS currency
        FROM source_documents sd JOIN sync_map m ON m.pipeline_id = sd.pipeline_id AND m.kind = sd.kind AND m.source_id = sd.source_id
       WHERE sd.pipeline_id = $1 AND sd.kind = $2
         AND (sd.customer_code, sd.external_reference) IN (SELECT * FROM unnest($3::text[], $4::text[]))
       ORDER BY sd.customer_code, sd.external_reference, m.created_at`,
     [ctx.pipeline.id, kind, keys.map((k) => k.customerTargetId), keys.map((k) => k.reference)],
   );
-  return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.external_reference}`, r.target_id]));
+  return new Map(
+    rows.map((r) => [
+      `${r.customer_code}\u0000${r.external_reference}`,
+      { targetId: r.target_id, currency: r.currency },
+    ]),
+  );
 }
 
 /**
- * The documents of a kind that dependants name (by `documentKey`): the target ids of those booked,
- * and what to wait for of those on their way to the target (src/sync/engine/waiting.ts).
+ * The documents of a kind that dependants name (by `documentKey`): the target ids of those booked
+ * (and the currency each was booked in), and what to wait for of those on their way to the target
+ * (src/sync/engine/waiting.ts).
  */
 export async function namedDocuments(
   ctx: SyncContext,
   out: PageOutcome,
   kind: 'invoice' | 'creditNote' | 'payment',
   keys: DocumentKey[],
-): Promise<{ booked: Map<string, string>; coming: Map<string, WaitsFor> }> {
-  const booked = await bookedByReference(ctx, kind, keys);
+): Promise<{ booked: Map<string, string>; currencies: Map<string, string>; coming: Map<string, WaitsFor> }> {
+  const found = await bookedByReference(ctx, kind, keys);
+  const booked = new Map([...found].map(([key, f]) => [key, f.targetId]));
+  const currencies = new Map([...found].map(([key, f]) => [key, f.currency]));
   const coming = await onTheirWay(
     ctx,
     out,
     kind,
     keys.filter((k) => !booked.has(documentKey(k.customerTargetId, k.reference))),
   );
-  return { booked, coming };
+  return { booked, currencies, coming };
+}
+
+/**
+ * Parks a payment, refund or allocation in another currency than a booked document it settles:
+ * no target books one against the other (most send the amount alone, which the platform takes in
+ * the document's currency, so 50 USD paid on a EUR invoice became 50 EUR). True when parked.
+ */
+export function parkedForCurrency(
+  out: PageOutcome,
+  kind: 'payment' | 'refund' | 'allocation',
+  input: { record: { sourceId: string; currency: string }; raw: unknown },
+  named: { what: string; reference: string; currency: string | undefined },
+): boolean {
+  if (named.currency === undefined || named.currency === input.record.currency) return false;
+  out.park({
+    kind,
+    sourceId: input.record.sourceId,
+    reasonCode: 'CURRENCY_MISMATCH',
+    message: `The ${kind} is in ${input.record.currency}; the ${named.what} ${named.reference} it settles is in ${named.currency}`,
+    field: 'currency',
+    payload: { record: input.record, raw: input.raw },
+  });
+  return true;
 }
 
 /**
@@ -306,7 +343,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
   });
   // What it settles may still be on its way to the target: it waits for it. Parked here, it is
   // parked too and runs again by itself once that is booked: booked without it, it would stay so.
-  const { booked, coming } = await namedDocuments(ctx, out, settles.kind, named);
+  const { booked, currencies, coming } = await namedDocuments(ctx, out, settles.kind, named);
   const parked = await parkedHere(
     ctx,
     out,
@@ -352,6 +389,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
       return [];
     }
     const bookedId = booked.get(key);
+    if (reference && parkedForCurrency(out, kind, x.input, { what, reference, currency: currencies.get(key) }))
+      return [];
     const invoice = bookedId !== undefined ? beforeInvoice.get(bookedId) : undefined;
     if (reference && needsPayment && ((bookedId === undefined && !elsewhere.has(key)) || invoice !== undefined)) {
       const target = ctx.target.type;
