@@ -110,6 +110,22 @@ describe('tables and cell values', () => {
     ]);
   });
 
+  it('reads one leading + as a sign and refuses a + before another sign', () => {
+    const [r] = read('a,b,c,d\n+5.00,+-5.00,-+5.00,++5\n');
+    expect(r!.amount('a', 'EUR', { sign: 'positive' })).toBe('5.00');
+    expect(r!.amount('b', 'EUR')).toBeNull();
+    expect(r!.amount('c', 'EUR')).toBeNull();
+    expect(r!.amount('d', 'EUR')).toBeNull();
+    expect(r!.problems.map((p) => [p.field, p.message])).toEqual([
+      ['b', '"+-5.00" is not an amount; write a decimal number such as 120.50'],
+      ['c', '"-+5.00" is not an amount; write a decimal number such as 120.50'],
+      ['d', '"++5" is not an amount; write a decimal number such as 120.50'],
+    ]);
+    const [dc] = read('a;b\n+12,50;+-12,50\n', true);
+    expect(dc!.amount('a', 'EUR')).toBe('12.50');
+    expect(dc!.amount('b', 'EUR')).toBeNull();
+  });
+
   it('reads decimal commas only when asked, and then refuses "."', () => {
     const [r] = read('a;b\n12,50;1.234,00\n', true);
     expect(r!.amount('a', 'EUR')).toBe('12.50');
@@ -123,6 +139,46 @@ describe('tables and cell values', () => {
     expect(r!.date('c')).toBeNull();
     expect(r!.date('d')).toBe('2026-11-01');
     expect(r!.problems[0]!.message).toBe('"01/11/2026" is not a date; write YYYY-MM-DD');
+  });
+
+  it('reads a timestamp as its date only when the whole cell is a timestamp', () => {
+    const good = [
+      '2026-11-05T10:00:00Z',
+      '2026-11-05 10:00',
+      '2026-11-05 10:00:00',
+      '2026-11-05T10:00:00.000Z',
+      '2026-11-05T10:00:00+01:00',
+      '2026-11-05T10:00-05:00',
+      '2026-11-05 10:00:00 +0100',
+      '2026-11-05 10:00:00 UTC',
+      '2026-11-05 23:59:59.5 GMT+01:00',
+      '2026-11-05 09:00 AM',
+    ];
+    const bad = [
+      '2026-11-05 99:99 garbage',
+      '2026-11-05 10:00 garbage',
+      '2026-11-05 24:00',
+      '2026-11-05T10:60',
+      '2026-11-05T10:00Zjunk',
+      '2026-11-05T10:00:00+',
+      '2026-11-05 10',
+    ];
+    const cols = [...good, ...bad].map((_, i) => `c${i}`);
+    const [r] = read(`${cols.join(',')}\n${[...good, ...bad].join(',')}\n`);
+    expect(good.map((_, i) => r!.date(`c${i}`))).toEqual(good.map(() => '2026-11-05'));
+    expect(bad.map((_, i) => r!.date(`c${good.length + i}`))).toEqual(bad.map(() => null));
+    expect(r!.problems.map((p) => p.message)).toEqual(bad.map((t) => `"${t}" is not a date; write YYYY-MM-DD`));
+  });
+
+  it('lists a column with a blank header that holds data by its position, and forgets a blank empty one', () => {
+    const t = readCsvTable(new TextEncoder().encode('a,,b,,\n1,,2,x,\n3,,4,,\n'));
+    expect(t.headers).toEqual(['a', 'b', 'column 4']);
+    expect(t.rows.map((row) => Object.fromEntries([...row.cells].map(([k, v]) => [k, v.text])))).toEqual([
+      { a: '1', b: '2', 'column 4': 'x' },
+      { a: '3', b: '4' },
+    ]);
+    // A trailing delimiter on every line (empty columns under blank headers) is harmless.
+    expect(readCsvTable(new TextEncoder().encode('a,b,\n1,2,\n')).headers).toEqual(['a', 'b']);
   });
 
   it('reads VAT rates as fractions or percentages', () => {

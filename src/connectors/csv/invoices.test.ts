@@ -56,6 +56,31 @@ describe('invoice files with quantities and unit prices', () => {
     ).rejects.toThrow('A invoices file needs the column net_amount (or quantity and unit_price)');
   });
 
+  it('makes rows whose references differ only in case one invoice, refused because its rows disagree', async () => {
+    const p = await parse([
+      'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate',
+      'B-1,K1,2026-11-02,EUR,10.00,0.21',
+      'b-1,K1,2026-11-02,EUR,99.00,0.21',
+      'B-1,K1,2026-11-02,EUR,5.00,0.21',
+      'C-1,K1,2026-11-02,EUR,7.00,0.21',
+    ]);
+    expect(invoices(p.items).map((i) => [i.sourceId, i.lines.length])).toEqual([['C-1', 1]]);
+    expect(p.rows.map((r) => [r.line, r.sourceId, r.problems?.map((x) => x.message) ?? r.refusedWith ?? null])).toEqual(
+      [
+        [2, 'B-1', [3]],
+        [3, 'B-1', ['is "b-1" but line 2 of the same invoice says "B-1"']],
+        [4, 'B-1', [3]],
+        [5, 'C-1', null],
+      ],
+    );
+    const refused = p.items.find((i) => 'invalid' in i);
+    expect(refused && 'invalid' in refused ? refused.invalid : null).toMatchObject({
+      sourceId: 'B-1',
+      field: 'invoice_reference',
+      payload: { rows: [{ line: 2 }, { line: 3 }, { line: 4 }] },
+    });
+  });
+
   it('refuses a header whose column name cannot be stored (a NUL), naming the column', async () => {
     const row = 'C-1,K1,2026-11-02,EUR,10.00,0.21,x';
     await expect(
@@ -66,5 +91,19 @@ describe('invoice files with quantities and unit prices', () => {
       (await parse(['invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate,notes', row]))
         .ignoredColumns,
     ).toEqual(['notes']);
+  });
+
+  it('lists a column whose header is blank but whose cells hold data among the columns not read', async () => {
+    const header = 'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate,';
+    const p = await parse([
+      header,
+      'D-1,K1,2026-11-02,EUR,10.00,0.21,paid by card',
+      'D-2,K1,2026-11-02,EUR,5.00,0.21,',
+    ]);
+    expect(p.ignoredColumns).toEqual(['column 7']);
+    expect(invoices(p.items).map((i) => i.sourceId)).toEqual(['D-1', 'D-2']);
+    // A trailing delimiter over an empty column stays harmless.
+    const trailing = await parse([header, 'D-1,K1,2026-11-02,EUR,10.00,0.21,']);
+    expect(trailing.ignoredColumns).toEqual([]);
   });
 });

@@ -1,3 +1,4 @@
+import { referenceKey } from '../../domain/documents.ts';
 import { Quantity, UnitPrice } from '../../domain/schemas.ts';
 import { CanonicalCustomer, CanonicalInvoice, type CanonicalLine, lineNetAmount } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
@@ -115,13 +116,20 @@ export function mapInvoices(table: Table, ctx: MapperContext): Mapped {
       items.push(invalidItem('invoice', sourceId, r.problems, [row], ctx.fileName));
       continue;
     }
-    const group = groups.get(ref);
+    // Grouped as the ledger compares references (`B-1` and `b-1` are one there), so a reference
+    // spelt two ways is one invoice whose rows disagree (refused below), never two documents of
+    // which the ledger would silently take the second for the first.
+    const key = referenceKey(ref);
+    const group = groups.get(key);
     if (group) group.push(row);
-    else groups.set(ref, [row]);
+    else groups.set(key, [row]);
   }
 
-  for (const [ref, group] of groups) {
+  for (const group of groups.values()) {
     const readers = group.map((row) => new RowReader(row, ctx.read));
+    // Every row of a group has a reference (a row without one was refused above); a row that spells
+    // it otherwise than the first is a problem on that row, like any invoice-level column.
+    const ref = shared(readers, 'invoice_reference', (r) => r.text('invoice_reference', { max: 50 }), true)!;
     const customerSourceId = shared(readers, 'customer_id', (r) => r.text('customer_id', { max: 100 }), true);
     const invoiceDate = shared(readers, 'invoice_date', (r) => r.date('invoice_date'), true);
     const dueDate = shared(readers, 'due_date', (r) => r.date('due_date'), false);

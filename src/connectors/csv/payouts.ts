@@ -2,7 +2,7 @@ import { CanonicalPayment, CanonicalRefund } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { CustomerCollector } from './invoices.ts';
-import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
+import { Keys, type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
 import type { Table } from './table.ts';
 import { RowReader } from './values.ts';
 
@@ -62,6 +62,26 @@ function fees(r: RowReader, columns: readonly string[], currency: string | null)
   return total > 0n ? formatAmount(total, currency) : null;
 }
 
+/**
+ * A refund carries no fee in the ledger (it is its amount only), and a fee on a refund, late
+ * failure or chargeback row may be a fee charged (a chargeback fee) or the payment's fee given
+ * back (a late failure), which exports do not tell apart by a sign one can trust. Booking it
+ * either way could be wrong and leaving it out loses it without a word, so the row is refused
+ * until the fee is dealt with by hand. A zero fee, which exports write on refund rows, is no fee.
+ */
+function refuseReversalFees(r: RowReader, columns: readonly string[], currency: string | null): void {
+  for (const c of columns) {
+    // Checked as an amount (of `currency` when that is known) like a payment row's fees.
+    const v = r.amount(c, currency);
+    if (v === null || !/[1-9]/.test(v)) continue;
+    r.problem(
+      c,
+      `"${r.cell(c)!.text}" is a fee on a refund, late failure or chargeback row, and a refund carries no fee in the ledger; book the fee to bank charges by hand, blank the cell and import the file again`,
+    );
+  }
+}
+
+const GC_FEES = ['gocardless_fees', 'transaction_fee', 'app_fees', 'app_fee', 'surcharge_fees'] as const;
 const GC_RECEIVED = new Set(['confirmed', 'paid_out']);
 
 /**
@@ -73,11 +93,16 @@ export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
   const items: SourceItem[] = [];
   const rows: ParsedRow[] = [];
   const customers = new CustomerCollector();
+  // A payment, refund or reversal is in a file once: a repeat of its id is refused on its own row
+  // rather than linked to the first as already booked (its money lost without a word).
+  const paymentKeys = new Keys();
+  const refundKeys = new Keys();
   const isPaymentsExport = !table.headers.includes('resources.type');
   for (const row of table.rows) {
     const r = new RowReader(row, ctx.read);
     const type = (r.cell('resources.type')?.text ?? 'payment').toLowerCase();
     const status = (text(r, ['resources.status', 'status'], 50) ?? '').toLowerCase();
+    const paymentIdColumn = r.pick(['payments.id', 'payment_id', 'id']) ?? 'payments.id';
     const paymentId = text(r, ['payments.id', 'payment_id', 'id'], 50, true);
     if (type !== 'payment' && type !== 'refund') {
       rows.push({
@@ -125,7 +150,17 @@ export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
       // A refund row carries its own id; a negative payment row (late failure, chargeback) is the payment reversed.
       const refundId =
         type === 'refund' ? text(r, ['refunds.id'], 50, true) : paymentId ? `${paymentId}-reversal`.slice(0, 50) : null;
-      const sourceId = refundId ?? rowSourceId(ctx.fileName, row.line);
+      const sourceId =
+        type === 'refund'
+          ? refundKeys.claim(r, 'refunds.id', refundId, ctx.fileName)
+          : refundKeys.claim(
+              r,
+              paymentIdColumn,
+              refundId,
+              ctx.fileName,
+              `"${refundId}" (the reversal of ${paymentId})`,
+            );
+      refuseReversalFees(r, GC_FEES, currency);
       push(
         items,
         rows,
@@ -147,7 +182,7 @@ export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
       );
       continue;
     }
-    const sourceId = paymentId ?? rowSourceId(ctx.fileName, row.line);
+    const sourceId = paymentKeys.claim(r, paymentIdColumn, paymentId, ctx.fileName);
     push(
       items,
       rows,
@@ -164,7 +199,7 @@ export function mapGoCardless(table: Table, ctx: MapperContext): Mapped {
         currency,
         // The payment's reference is the merchant's own; when it is an invoice number the receipt is allocated to it.
         invoiceExternalReference: reference && reference.length <= 50 ? reference : null,
-        fee: fees(r, ['gocardless_fees', 'transaction_fee', 'app_fees', 'app_fee', 'surcharge_fees'], currency),
+        fee: fees(r, GC_FEES, currency),
         method: 'gocardless',
         description,
       },
@@ -186,25 +221,36 @@ export function mapSmartDebit(table: Table, ctx: MapperContext): Mapped {
   const items: SourceItem[] = [];
   const rows: ParsedRow[] = [];
   const customers = new CustomerCollector();
+  // Payer and date are the collection's key: a payer collected again on another date is another
+  // receipt, a second successful row for the same payer and date is refused on its own row.
+  // Unsuccessful rows book nothing and claim no key.
+  const keys = new Keys();
   const read = { ...ctx, read: { ...ctx.read, dates: 'dmy' as const } };
   for (const row of table.rows) {
     const r = new RowReader(row, read.read);
+    const payerColumn = r.pick(['payer_reference', 'reference_number', 'reference']) ?? 'payer_reference';
     const payer = text(r, ['payer_reference', 'reference_number', 'reference'], 36, true);
     const dateColumn = r.pick(['date_of_payment', 'debit_date', 'collection_date', 'date']) ?? 'date_of_payment';
     const date = r.date(dateColumn, { required: true });
     const reference = payer && date ? `SD-${payer}-${date}` : null;
-    const sourceId = reference ?? rowSourceId(ctx.fileName, row.line);
     const success = r.cell(r.pick(['success', 'status']) ?? '')?.text ?? '';
     const error = r.cell('error_message')?.text ?? '';
     if (SD_UNSUCCESSFUL.test(success) || error !== '') {
       rows.push({
         line: row.line,
         kind: 'payment',
-        sourceId,
+        sourceId: reference ?? rowSourceId(ctx.fileName, row.line),
         ignored: `collection unsuccessful${error ? `: ${error}` : ''}`,
       });
       continue;
     }
+    const sourceId = keys.claim(
+      r,
+      payerColumn,
+      reference,
+      ctx.fileName,
+      `"${reference}" (${payer} collected on ${date})`,
+    );
     const currency = r.currency('currency', { fallback: 'GBP' });
     const customerSourceId = text(r, ['customer_id'], 100) ?? payer;
     customers.add(r, customerSourceId, { name: text(r, ['account_name'], 200), currency });

@@ -1,26 +1,9 @@
 import { CODE_PATTERN, CanonicalCustomer, CanonicalPayment } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
-import { type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow, rowSourceId } from './rows.ts';
+import { codeFromSourceId } from '../../sync/mapping.ts';
+import { Keys, type Mapped, type MapperContext, type ParsedRow, invalidItem, rawRow } from './rows.ts';
 import type { Table } from './table.ts';
 import { RowReader } from './values.ts';
-
-/**
- * Keys a row by its own reference; a reference the file already used gets a line-suffixed id, so
- * the repeat is refused on its own instead of being mistaken for the first.
- */
-class Keys {
-  private readonly first = new Map<string, number>();
-  claim(r: RowReader, column: string, key: string | null, fileName: string): string {
-    if (key === null) return rowSourceId(fileName, r.line);
-    const earlier = this.first.get(key);
-    if (earlier === undefined) {
-      this.first.set(key, r.line);
-      return key;
-    }
-    r.problem(column, `"${key}" is already used on line ${earlier}`);
-    return rowSourceId(fileName, r.line, key);
-  }
-}
 
 function emit(
   items: SourceItem[],
@@ -79,7 +62,10 @@ export function mapReceipts(table: Table, ctx: MapperContext): Mapped {
 export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
   const items: SourceItem[] = [];
   const rows: ParsedRow[] = [];
-  const keys = new Keys();
+  // The source map keeps customer ids as given (`k-9` and `K-9` may be two customers of a source
+  // whose ids are case-sensitive); what two rows must not share is the ledger customer they become.
+  const keys = new Keys(true);
+  const codes = new Map<string, { line: number; id: string }>();
   for (const row of table.rows) {
     const r = new RowReader(row, ctx.read);
     const id = r.text('customer_id', { required: true, max: 100 });
@@ -87,6 +73,22 @@ export function mapCustomers(table: Table, ctx: MapperContext): Mapped {
     const code = r.text('code', { max: 50 })?.toUpperCase() ?? null;
     if (code !== null && !CODE_PATTERN.test(code))
       r.problem('code', `"${code}" may hold only A-Z, 0-9, _, . and - and must start with a letter or digit`);
+    else if (id !== null && sourceId === id && (code !== null || !r.has('code'))) {
+      // The engine codes a new customer by its `code`, else by its id upper-cased (codeFromSourceId);
+      // two rows with one code would be one ledger customer, the second overwriting the first. The
+      // pipeline's customerCodePrefix, not known here, is the same for every row: it hides only ids
+      // that are alike in their first 50 characters less its length (the code is cut at 50).
+      const ledgerCode = code ?? codeFromSourceId('', id);
+      const earlier = codes.get(ledgerCode);
+      if (!earlier) codes.set(ledgerCode, { line: r.line, id });
+      else if (code !== null)
+        r.problem('code', `"${code}" is already the code of customer "${earlier.id}" on line ${earlier.line}`);
+      else
+        r.problem(
+          'customer_id',
+          `"${id}" would be the same ledger customer, ${ledgerCode}, as "${earlier.id}" on line ${earlier.line} (a customer code is the id in upper case); give one of them its own code`,
+        );
+    }
     const currency = r.currency('currency');
     // Only the columns the file has: a field without a column is left alone, a blank cell is sent empty.
     const column = (name: string, max: number) => (table.headers.includes(name) ? r.text(name, { max }) : undefined);

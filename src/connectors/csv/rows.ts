@@ -1,7 +1,8 @@
+import { referenceKey } from '../../domain/documents.ts';
 import type { RecordKind } from '../../sync/canonical.ts';
 import type { InvalidItem, SourceItem } from '../../sync/connector.ts';
 import type { Table, TableRow } from './table.ts';
-import type { ReadOptions, RowProblem } from './values.ts';
+import type { ReadOptions, RowProblem, RowReader } from './values.ts';
 
 /** The reason code of a row the file itself gets wrong (as opposed to a mapping the ledger lacks). */
 export const IMPORT_ROW_INVALID = 'IMPORT_ROW_INVALID';
@@ -63,4 +64,33 @@ export function invalidItem(
 /** The id of a row whose own key is missing or repeated: unique within the file and stable across re-imports of it. */
 export function rowSourceId(fileName: string, line: number, key?: string | null): string {
   return key ? `${key}#${line}` : `${fileName}#${line}`;
+}
+
+/**
+ * Keys rows by their own reference; a reference the file already used gets a line-suffixed id, so
+ * the repeat is refused on its own instead of being mistaken for the first (and booked as nothing).
+ * References are compared as the ledger's duplicate check compares them (`referenceKey`: trimmed,
+ * any case), because `PAY-1` and `pay-1` are one document there; `exact` compares the text as
+ * given, for ids the source map keeps case-sensitively (a customer id).
+ */
+export class Keys {
+  private readonly first = new Map<string, number>();
+  constructor(private readonly exact = false) {}
+
+  /** The row's source id: `key`, or a line-suffixed id with a problem on `column` when an earlier row used it. */
+  claim(r: RowReader, column: string, key: string | null, fileName: string, what?: string): string {
+    if (key === null) return rowSourceId(fileName, r.line);
+    const earlier = this.earlier(r.line, key);
+    if (earlier === undefined) return key;
+    r.problem(column, `${what ?? `"${key}"`} is already used on line ${earlier}`);
+    return rowSourceId(fileName, r.line, key);
+  }
+
+  /** The line that used `key` first, or undefined (and `line` takes it). */
+  private earlier(line: number, key: string): number | undefined {
+    const k = this.exact ? key : referenceKey(key);
+    const earlier = this.first.get(k);
+    if (earlier === undefined) this.first.set(k, line);
+    return earlier;
+  }
 }

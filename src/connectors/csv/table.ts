@@ -40,7 +40,16 @@ export function normaliseHeader(raw: string): string {
 function toTable(format: Table['format'], records: { line: number; cells: Cell[] }[], extra: Partial<Table>): Table {
   const [head, ...body] = records;
   if (!head) throw new ImportFileError('The file is empty: the first line must name the columns');
-  const headers = head.cells.map((c) => normaliseHeader(c.text));
+  // A column with a blank header cell is read under its position, `column 7` (a name no header
+  // can normalise to, as it has a space), when any of its cells holds something: no kind reads
+  // it, so it is listed with the columns not read instead of vanishing with its data, and its
+  // cells are checked and kept with a refused row like any other. A blank header over an empty
+  // column, as a trailing delimiter makes, is nothing and stays nameless.
+  const headers = head.cells.map((c, i) => {
+    const h = normaliseHeader(c.text);
+    if (h !== '' || !body.some((r) => (r.cells[i]?.text.trim() ?? '') !== '')) return h;
+    return `column ${i + 1}`;
+  });
   const seen = new Set<string>();
   headers.forEach((h, i) => {
     if (h === '') return;

@@ -19,7 +19,14 @@ export interface ReadOptions {
 }
 
 const DMY = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/;
-const DATE_TIME = /^(\d{4}-\d{2}-\d{2})[T ]\d{2}:\d{2}/;
+/**
+ * A timestamp, whose date is the business date: `2026-11-04T09:00:00Z`, `2026-11-04 09:00`,
+ * seconds with a fraction, `AM`/`PM`, and a zone (`Z`, `UTC`, `GMT`, an offset such as `+01:00`,
+ * `+0100`, `-05` or `GMT+01:00`). The whole cell must be one: in `2026-11-05 99:99 garbage` the
+ * first ten characters happen to be a date, but the cell as a whole is not one, and is refused.
+ */
+const DATE_TIME =
+  /^(\d{4}-\d{2}-\d{2})[T ](?:[01]\d|2[0-3]):[0-5]\d(?::(?:[0-5]\d|60)(?:[.,]\d{1,9})?)?(?: ?[AP]M)?(?: ?(?:Z|UTC|GMT|(?:UTC|GMT)?[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?))?$/i;
 
 function excelSerialDate(serial: number, date1904: boolean): string | null {
   // Serial dates count days from 1899-12-30 (25569 days before 1970-01-01), or from 1904-01-01.
@@ -140,7 +147,9 @@ export class RowReader {
   ): string | null {
     const cell = this.cell(column);
     if (!cell) return this.missing(column, o.required ?? false);
-    let t = cell.text.replace(/^\+/, '');
+    // One leading + before a digit is a sign people write; `+-5` is not an amount, so the + goes
+    // only where it cannot turn what follows into something else.
+    let t = cell.text.replace(/^\+(?=\d)/, '');
     if (cell.serial === undefined) {
       if (this.opts.decimalComma) {
         if (t.includes('.')) {
