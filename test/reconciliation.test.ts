@@ -757,6 +757,32 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     expect(r.body.summary).toMatchObject({ matched: 2, mismatched: 2 });
   });
 
+  it('names a payout row that could not be read by its reference, customer and day', async () => {
+    const sd = await t.entity('RCS', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'RCS', { name: 'sd', source: { type: 'file' } });
+    await importText(pipeline, 'customers.csv', await example('customers.csv'));
+    const r1 = await importText(
+      pipeline,
+      'collections.csv',
+      [
+        'Payer Reference,Account Name,Amount,Date of Payment,Customer ID,Success',
+        'SD0000201,J SMITH,25.0x,04/11/2026,C-1002,1',
+      ].join('\n'),
+    );
+    expect(r1.rows.map((x) => [x.sourceId, x.outcome])).toEqual([['SD-SD0000201-2026-11-04', 'parked']]);
+    const r = await get(sd, '/v1/pipelines/sd/reconciliation?from=2026-11-01&to=2026-11-30');
+    // Before, the row was listed with neither reference nor customer, on the day it was imported.
+    expect(r.body.mismatches).toEqual([
+      expect.objectContaining({
+        kind: 'missing-in-ledger',
+        reason: 'parked',
+        externalReference: 'SD-SD0000201-2026-11-04',
+        customerCode: 'C-1002',
+        date: '2026-11-04',
+      }),
+    ]);
+  });
+
   it('keeps each entity to its own pipelines and checks the window', async () => {
     expect((await get(clean, '/v1/pipelines/messy/reconciliation')).status).toBe(404);
     expect(

@@ -162,10 +162,24 @@ function importedRow(
   if (!cells || typeof cells !== 'object') return null;
   const pick = (...names: string[]) =>
     names.map((n) => cells[n]).find((v): v is string => typeof v === 'string' && v !== '') ?? null;
-  const date = pick('invoice_date', 'date');
+  // The columns each file kind reads them from (src/connectors/csv): invoices, credit notes and
+  // receipts; GoCardless (payment, refund ids, customer, charge date); SmartDebit (payer, DD/MM/YYYY date).
+  let date = pick('invoice_date', 'date', 'resources.charge_date', 'charge_date');
+  const dmy = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(pick('date_of_payment', 'debit_date', 'collection_date') ?? '');
+  if (date === null && dmy) date = `${dmy[3]}-${dmy[2]}-${dmy[1]}`;
+  const payer = pick('payer_reference', 'reference_number');
+  const reference =
+    pick(
+      'invoice_reference',
+      'credit_note_reference',
+      'payment_reference',
+      'refunds.id',
+      'payments.id',
+      'payment_id',
+    ) ?? (payer && date && isValidDate(date) ? `SD-${payer}-${date}` : payer);
   return {
-    reference: pick('invoice_reference', 'credit_note_reference', 'payment_reference')?.slice(0, 50) ?? null,
-    customer: pick('customer_id'),
+    reference: reference?.slice(0, 50) ?? null,
+    customer: pick('customer_id', 'customers.id', 'links.customer') ?? payer,
     date: date && isValidDate(date) ? date : null,
   };
 }
