@@ -517,3 +517,115 @@ describe('deferral refusals change nothing', () => {
     expect(await state()).toEqual(before);
   });
 });
+
+/**
+ * A credit note dated before releases that were already posted: as at its date nothing of those
+ * releases had happened, so it takes their amount off the deferred account, and the releases,
+ * which stay posted, are reversed by new journals on their own dates. Every date's figures are
+ * then right: no revenue after the credit, nothing left on the deferred account.
+ */
+describe('a back-dated credit note on a deferred invoice', () => {
+  let d: Client;
+  beforeAll(async () => {
+    d = await t.entity('DEFERBACK', 'EUR', { standardTaxRate: '0.21' });
+    await seedCustomer(t.db, d.entityId, 'C1');
+  });
+
+  const quarter = (ref: string) => ({
+    customerCode: 'C1',
+    invoiceDate: '2025-10-01',
+    externalReference: ref,
+    lines: [
+      {
+        glAccountCode: '4000',
+        taxCode: 'STD',
+        netAmount: '900.00',
+        deferral: { months: 3, startDate: '2025-10-31' },
+      },
+    ],
+  });
+
+  /** The trial balance's signed balance of an account at a date (credit positive). */
+  async function balance(code: string, at: string): Promise<string> {
+    const r = await d.get(`/v1/reports/trial-balance?at=${at}`);
+    const a = (r.body.accounts as { code: string; credit: string; debit: string }[]).find((x) => x.code === code);
+    if (!a || (a.credit === '0.00' && a.debit === '0.00')) return '0.00';
+    return a.debit !== '0.00' ? `-${a.debit}` : a.credit;
+  }
+
+  async function deferralsAt(invoiceId: number, at: string) {
+    const r = await d.get(`/v1/reports/deferrals?at=${at}`);
+    expect(r.status).toBe(200);
+    expect(r.body.totals.remaining).toBe(await balance('2300', at));
+    const inv = r.body.invoices.find((x: { transactionId: number }) => x.transactionId === invoiceId);
+    return { released: inv.released, credited: inv.credited, remaining: inv.remaining };
+  }
+
+  it('takes the whole line off the deferred account and reverses the releases dated after it', async () => {
+    const inv = await d.post('/v1/sales/batch-invoices', quarter('BACK-1'));
+    expect(inv.status, JSON.stringify(inv.body)).toBe(201);
+    const id = inv.body.transactionId as number;
+    const run = await d.post('/v1/deferrals/release?upTo=2025-12-31', {});
+    const releases = run.body.released as { transactionId: number; postedOn: string }[];
+    expect(releases.map((x) => x.postedOn)).toEqual(['2025-10-31', '2025-11-30', '2025-12-31']);
+    const cn = await d.post('/v1/sales/credit-notes', {
+      fromInvoiceTransactionId: id,
+      creditNoteDate: '2025-10-15',
+      allocateToInvoice: true,
+    });
+    expect(cn.status, JSON.stringify(cn.body)).toBe(201);
+    expect(cn.body).toMatchObject({ grossAmount: '1089.00' });
+    // As at 15 October nothing had been released: all 900.00 comes off the deferred account.
+    expect(await journal(cn.body.transactionId)).toEqual([
+      ['1100', null, '-108900', '-108900'],
+      ['2300', null, '90000', '90000'],
+      ['2200', null, '18900', '18900'],
+    ]);
+    // Each release stays posted and is reversed by a journal of its own date.
+    const { rows } = await t.db.query<{ id: string; date: string; related: string }>(
+      `SELECT id::text, transaction_date::text AS date, related_transaction_id::text AS related FROM transactions
+        WHERE entity_id = $1 AND type = 'GJ' AND details ? 'reverses' ORDER BY transaction_date`,
+      [d.entityId],
+    );
+    expect(rows.map((r) => [r.date, Number(r.related)])).toEqual(releases.map((x) => [x.postedOn, x.transactionId]));
+    for (const r of rows) {
+      expect(await journal(Number(r.id))).toEqual([
+        ['2300', null, '-30000', '-30000'],
+        ['4000', null, '30000', '30000'],
+      ]);
+    }
+    expect((await d.get(`/v1/journals/${releases[0]!.transactionId}`)).body.reversedBy).toMatchObject({
+      transactionId: Number(rows[0]!.id),
+      date: releases[0]!.postedOn,
+    });
+    // Every date: no revenue after the credit, nothing deferred.
+    for (const at of ['2025-10-20', '2025-10-31', '2025-11-30', '2025-12-31', '2026-06-30']) {
+      expect([at, await balance('2300', at), await balance('4000', at)]).toEqual([at, '0.00', '0.00']);
+      expect(await deferralsAt(id, at)).toEqual({ released: '0.00', credited: '900.00', remaining: '0.00' });
+    }
+    expect(await balance('2300', '2025-10-14')).toBe('900.00');
+    expect((await d.post('/v1/deferrals/release?upTo=2026-12-31', {})).body.released).toEqual([]);
+    await checkInvariants(t.db, d.entityId);
+  });
+
+  it('between two releases: keeps the one before it as revenue, reverses the ones after it', async () => {
+    const inv = await d.post('/v1/sales/batch-invoices', quarter('BACK-2'));
+    expect(inv.status).toBe(201);
+    const id = inv.body.transactionId as number;
+    expect((await d.post('/v1/deferrals/release?upTo=2025-12-31', {})).body.released).toHaveLength(3);
+    const cn = await d.post('/v1/sales/credit-notes', { fromInvoiceTransactionId: id, creditNoteDate: '2025-11-10' });
+    expect(cn.status, JSON.stringify(cn.body)).toBe(201);
+    expect(await journal(cn.body.transactionId)).toEqual([
+      ['1100', null, '-108900', '-108900'],
+      ['2300', null, '60000', '60000'],
+      ['4000', null, '30000', '30000'],
+      ['2200', null, '18900', '18900'],
+    ]);
+    expect(await deferralsAt(id, '2025-11-05')).toEqual({ released: '300.00', credited: '0.00', remaining: '600.00' });
+    for (const at of ['2025-11-10', '2025-11-30', '2025-12-31']) {
+      expect(await deferralsAt(id, at)).toEqual({ released: '300.00', credited: '600.00', remaining: '0.00' });
+      expect([at, await balance('2300', at), await balance('4000', at)]).toEqual([at, '0.00', '0.00']);
+    }
+    await checkInvariants(t.db, d.entityId);
+  });
+});

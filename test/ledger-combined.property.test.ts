@@ -10,7 +10,8 @@
  *   rate in force on their date (EXCHANGE_RATE_MISSING when none is);
  * - revaluations at dates (POST /v1/revaluations), once per date;
  * - batch invoices with a deferred line, deferral releases up to dates, and credit notes copying a
- *   deferred invoice (its pending releases cancelled, its released part taken off revenue);
+ *   deferred invoice (its pending releases cancelled, its part released by the credit note's date
+ *   taken off revenue, its releases posted on later dates reversed);
  * - intercompany invoices in both directions (some refused: a reference already used);
  * - receipts and allocations (some over the outstanding amount), so open items change and
  *   allocations of USD items realise exchange differences.
@@ -67,7 +68,7 @@ interface Release {
   due: string;
   amount: bigint;
   base: bigint;
-  /** Cancelled by a credit note copying the invoice before it was released. */
+  /** Cancelled by a credit note copying the invoice before it was released, or dated before its release (reversed). */
   state: 'pending' | 'released' | 'cancelled';
 }
 interface Schedule {
@@ -553,13 +554,19 @@ async function creditDeferred(s: Ent, c: Extract<Cmd, { kind: 'credit' }>): Prom
   const money = (v: bigint) => formatMinor(v, invoice.currency);
   expect(r.body).toMatchObject({ number: s.m.nextNumber('SN'), grossAmount: money(invoice.gross) });
   s.m.postItems('SN', r.body.transactionId, invoice.customer, invoice.rate, invoice.items, '', date);
-  // The model booked the whole deferred line back on 2300; what was released comes off revenue instead.
-  const released = sc.releases.filter((x) => x.state === 'released').reduce((v, x) => v + x.base, 0n);
-  s.m.book('2300', -released);
-  s.m.book('4000', released);
-  for (const x of sc.releases) if (x.state === 'pending') x.state = 'cancelled';
+  // The model booked the whole deferred line back on 2300; what was released by the credit note's
+  // date comes off revenue instead. Releases posted on a later date are reversed on their own
+  // dates (Dr revenue, Cr 2300), as the credit note took them off 2300.
+  const postedOn = (x: Release) => (x.due < sc.invoiceDate ? sc.invoiceDate : x.due);
+  const released = sc.releases.filter((x) => x.state === 'released' && postedOn(x) <= date);
+  const reversed = sc.releases.filter((x) => x.state === 'released' && postedOn(x) > date);
+  for (const x of [...released, ...reversed]) {
+    s.m.book('2300', -x.base);
+    s.m.book('4000', x.base);
+  }
+  for (const x of sc.releases) if (x.state === 'pending' || reversed.includes(x)) x.state = 'cancelled';
   sc.credited = true;
-  return `credit deferred ${invoice.currency}${released > 0n ? ' part released' : ''}`;
+  return `credit deferred ${invoice.currency}${released.length > 0 ? ' part released' : ''}${reversed.length > 0 ? ' releases reversed' : ''}`;
 }
 
 async function intercompany(states: [Ent, Ent], c: Extract<Cmd, { kind: 'ic' }>): Promise<string> {

@@ -1,5 +1,6 @@
 import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
+import { readLockDate } from './periods.ts';
 
 /**
  * The only two changes a posted document accepts: its due date moved, and a dispute flag. The
@@ -71,6 +72,8 @@ async function update(db: Queryable, transactionId: number, set: string, params:
 /**
  * Moves the due date of a posted invoice or debit journal; statements and aging read the new one.
  * Not before the document date; the same date again changes nothing and says so (`changed: false`).
+ * Not for a document dated on or before the lock date: it is in the statements and aged reports of
+ * the locked period, which would age it from the new date (PERIOD_LOCKED, as posting there is).
  */
 export async function changeDueDate(
   db: Queryable,
@@ -95,6 +98,16 @@ export async function changeDueDate(
     );
   }
   if (dueDate === before.dueDate) return { before, after: before, changed: false };
+  // Read FOR SHARE, as the posting paths do: a lock date being set waits for this change, or this sees it.
+  const lockDate = await readLockDate(db, entityId);
+  if (lockDate !== null && before.transactionDate <= lockDate) {
+    throw new DomainError(
+      'PERIOD_LOCKED',
+      `dueDate: transaction ${transactionId} is dated ${before.transactionDate}, in the period locked up to and ` +
+        `including ${lockDate}; its due date cannot move, as the aged reports of that period would change`,
+      { field: 'dueDate', date: before.transactionDate, lockDate },
+    );
+  }
   const after = await update(db, transactionId, 'due_date = $2::date', [dueDate]);
   return { before, after, changed: true };
 }

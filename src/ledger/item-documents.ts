@@ -5,7 +5,15 @@ import { type ItemInput, computeItems, itemJournal } from '../domain/documents.t
 import { DomainError, fieldError } from '../domain/errors.ts';
 import { type TaxBreakdownRow, computeTaxes, itemLineNet } from '../domain/item-lines.ts';
 import { Dec, formatAmount } from '../domain/money.ts';
-import { checkCreditOfInvoice } from './item-credit-notes.ts';
+import {
+  type InvoiceToCredit,
+  type LineReversal,
+  breakdownOf,
+  loadInvoiceToCredit,
+  refuseExcess,
+  reverseInvoiceLines,
+} from './item-credit-notes.ts';
+import { checkBound } from './posting/credit-notes.ts';
 import { type ItemTaxSettings, getItemTaxSettings } from './item-settings.ts';
 import { loadItems } from './items.ts';
 import { checkDateInRange, requirePeriodOpen } from './periods.ts';
@@ -179,6 +187,9 @@ function required<T>(value: T | undefined, field: string): T {
  * Builds (does not post) an item invoice or credit note from resolved lines: each line's net is
  * round(quantity × unitPrice × (1 − discountRate)) and the tax follows the entity's settings
  * (domain/item-lines.ts). The journal is the batch invoice's (itemJournal), so the same invariants hold.
+ * A credit note of an invoice (`credit`) reverses the VAT the invoice charged instead: each line
+ * that gives back invoiced goods takes its invoice line's rate and its share of that line's VAT,
+ * to the VAT account the invoice used (reverseInvoiceLines); `reversals` says what each reversed.
  */
 export function buildItemDocument(
   ctx: PostingContext,
@@ -187,7 +198,8 @@ export function buildItemDocument(
   input: ItemDocumentInput,
   refs: References,
   settings: ItemTaxSettings,
-): { t: CustomerTransaction; amounts: ItemAmounts } {
+  credit: InvoiceToCredit | null = null,
+): { t: CustomerTransaction; amounts: ItemAmounts; reversals: LineReversal[] | null } {
   const currency = customer.currency;
   checkDateInRange(input.date, 'date');
   if (input.dueDate !== undefined) checkDateInRange(input.dueDate, 'dueDate');
@@ -217,7 +229,7 @@ export function buildItemDocument(
     refs.requireDepartment(departmentId, at('departmentId'));
     refs.requireGl(glAccountCode, at('glAccountCode'), departmentId);
     refs.requireAnalysis(l.analysis, at('analysis'));
-    const taxRate = refs.requireRateOn(taxCode, input.date, at('taxCode'));
+    refs.requireTax(taxCode, at('taxCode'));
     const discountRate = new Dec(l.discountRate ?? '0');
     // Stored with six decimals (numeric(9, 6)): more would post a net the stored line does not explain.
     if (discountRate.lt(0) || discountRate.gt(1) || discountRate.decimalPlaces() > 6) {
@@ -228,10 +240,27 @@ export function buildItemDocument(
       );
     }
     const net = itemLineNet(l.quantity, unitPrice, discountRate.toFixed(), currency, settings.taxRounding);
-    return { l, glAccountCode, taxCode, taxRate, unitPrice, departmentId, discountRate: discountRate.toFixed(), net };
+    return { l, at, glAccountCode, taxCode, unitPrice, departmentId, discountRate: discountRate.toFixed(), net };
   });
-  const { taxes, breakdown } = computeTaxes(lines, settings.taxCalculation, settings.taxRounding);
-  const inputs: ItemInput[] = lines.map((x, n) => ({
+  const reversals = credit
+    ? reverseInvoiceLines(
+        credit,
+        lines.map((x) => ({ ...x, itemCode: x.l.itemCode ?? null })),
+        settings.taxRounding,
+      )
+    : null;
+  // A document takes the rates of its own date; a credit note of an invoice, the invoice's.
+  const taxed = lines.map((x, n) => {
+    const reversal = reversals?.[n];
+    const taxRate =
+      reversal?.taxRate ??
+      refs.requireRateOn(x.taxCode, credit ? credit.invoice.transactionDate : input.date, x.at('taxCode'));
+    return { ...x, taxRate };
+  });
+  const { taxes, breakdown } = reversals
+    ? reversedTaxes(taxed, reversals, settings)
+    : computeTaxes(taxed, settings.taxCalculation, settings.taxRounding);
+  const inputs: ItemInput[] = taxed.map((x, n) => ({
     glAccountCode: x.glAccountCode,
     taxCode: x.taxCode,
     taxRate: x.taxRate,
@@ -254,7 +283,11 @@ export function buildItemDocument(
       [{ field: 'lines', message: 'total is not positive' }],
     );
   }
-  const taxAccounts = new Map([...refs.tax].map(([code, t]) => [code, t.glAccountCode]));
+  // A credit note of an invoice reverses VAT where the invoice booked it, even if the code has moved since.
+  const taxAccounts = new Map([
+    ...[...refs.tax].map(([code, t]) => [code, t.glAccountCode] as const),
+    ...(credit?.taxAccounts ?? []),
+  ]);
   const description = input.description ?? '';
   const journal = itemJournal(
     items,
@@ -295,7 +328,27 @@ export function buildItemDocument(
     breakdown,
     ...totals,
   };
-  return { t, amounts };
+  return { t, amounts, reversals };
+}
+
+/**
+ * The taxes of a credit note of an invoice: each line that reverses an invoice line takes the VAT
+ * reverseInvoiceLines gave it; the others (goods the invoice did not have) are computed among
+ * themselves with the entity's settings.
+ */
+function reversedTaxes(
+  lines: readonly { taxCode: string; taxRate: string; net: bigint }[],
+  reversals: readonly LineReversal[],
+  settings: ItemTaxSettings,
+): { taxes: bigint[]; breakdown: TaxBreakdownRow[] } {
+  const free = lines.flatMap((l, n) => (reversals[n]!.tax === null ? [n] : []));
+  const computed = computeTaxes(
+    free.map((n) => lines[n]!),
+    settings.taxCalculation,
+    settings.taxRounding,
+  ).taxes;
+  const taxes = lines.map((_, n) => reversals[n]!.tax ?? computed[free.indexOf(n)]!);
+  return { taxes, breakdown: breakdownOf(lines.map((l, n) => ({ ...l, tax: taxes[n]! }))) };
 }
 
 /** Locks the customer and builds the document with the entity's current tax settings. */
@@ -310,13 +363,23 @@ export async function prepareItemDocument(
     rates: rateWanted(ctx, customer.currency, input.exchangeRate, input.date),
   });
   const settings = await getItemTaxSettings(ctx.db, ctx.entity.id);
-  const built = buildItemDocument(ctx, customer, type, input, refs, settings);
   const from = input.fromInvoiceTransactionId;
-  if (from !== undefined) {
-    if (type !== 'SN') throw fieldError('fromInvoiceTransactionId', 'only a credit note credits an invoice');
-    await checkCreditOfInvoice(ctx, from, customer.code, built.t.gross, customer.currency);
-    built.t.relatedTransactionId = from;
-    built.t.details = { fromInvoiceTransactionId: from };
+  if (from !== undefined && type !== 'SN') {
+    throw fieldError('fromInvoiceTransactionId', 'only a credit note credits an invoice');
+  }
+  // Read under the customer's row lock, which every credit note of the invoice takes.
+  const credit = from !== undefined ? await loadInvoiceToCredit(ctx, from, customer.code) : null;
+  const built = buildItemDocument(ctx, customer, type, input, refs, settings, credit);
+  if (credit && built.reversals) {
+    // The invoice's total first, then each line against what is left of its invoice line.
+    checkBound(credit.invoice, built.t.gross, null, customer.currency);
+    refuseExcess(credit, built.reversals, customer.currency);
+    built.t.relatedTransactionId = credit.invoice.id;
+    // Which invoice line each line reversed (null: none), so later credit notes see what is left of each.
+    built.t.details = {
+      fromInvoiceTransactionId: credit.invoice.id,
+      invoiceLines: built.reversals.map((r) => r.invoiceLineNo),
+    };
   }
   await requirePeriodOpen(
     ctx.db,

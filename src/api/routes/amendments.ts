@@ -78,7 +78,13 @@ export const dueDateRoute = defineRoute({
   body: z.strictObject({ dueDate: IsoDate }),
   example: { dueDate: '2026-12-31' },
   success: { status: 200, description: 'The document’s due date and dispute flag now.', schema: AmendedDocument },
-  errors: ['NOT_FOUND', 'TRANSACTION_DUE_DATE_CANNOT_CHANGE', 'DUE_DATE_BEFORE_TRANSACTION_DATE', 'DATE_OUT_OF_RANGE'],
+  errors: [
+    'NOT_FOUND',
+    'TRANSACTION_DUE_DATE_CANNOT_CHANGE',
+    'DUE_DATE_BEFORE_TRANSACTION_DATE',
+    'DATE_OUT_OF_RANGE',
+    'PERIOD_LOCKED',
+  ],
   handler: async ({ db, entity, params, body, audit }) => {
     const r = await changeDueDate(db, entity.id, params.id, body.dueDate);
     if (r.changed) await audit(auditEntry('transaction.due_date_changed', r.before, r.after));

@@ -12,7 +12,7 @@ import { duplicateError, insertTransaction, referenceExists } from './write.ts';
 import { type AllocationResult, allocate } from './allocations.ts';
 import type { CreditNoteInput, PostingContext } from './types.ts';
 import { requirePeriodOpen } from '../periods.ts';
-import { cancelReleases, creditDeferrals, refuseDeferrals } from './deferrals.ts';
+import { cancelReleases, creditDeferrals, refuseDeferrals, reverseReleases } from './deferrals.ts';
 
 export interface PostedCreditNote {
   id: number;
@@ -36,7 +36,10 @@ export interface SourceInvoice {
   transactionDate: string;
   gross: bigint;
   credited: bigint;
+  /** Lines copied whole by earlier credit notes (batch credit notes copying the invoice). */
   creditedLines: Set<number>;
+  /** Net and VAT of each line that earlier item credit notes reversed in part or whole (`details.invoiceLines`). */
+  creditedParts: Map<number, { net: bigint; tax: bigint }>;
 }
 
 export async function loadSourceInvoice(ctx: PostingContext, id: number): Promise<SourceInvoice> {
@@ -74,12 +77,15 @@ export async function loadSourceInvoice(ctx: PostingContext, id: number): Promis
     gross: BigInt(r.gross),
     credited: 0n,
     creditedLines: new Set(),
+    creditedParts: new Map(),
   };
 }
 
 /**
- * What earlier credit notes of the invoice credited, in total and line by line. Read under the
- * customer's row lock, which every credit note of that customer takes, so two cannot both pass.
+ * What earlier credit notes of the invoice credited, in total and line by line: whole lines a
+ * batch credit note copied, and the parts of lines item credit notes reversed (each item credit
+ * note names, per line, the invoice line it reverses). Read under the customer's row lock, which
+ * every credit note of that customer takes, so two cannot both pass.
  */
 export async function readCredited(ctx: PostingContext, invoice: SourceInvoice): Promise<void> {
   const { rows } = await ctx.db.query<{ gross: string; lines: number[] | null }>(
@@ -91,6 +97,16 @@ export async function readCredited(ctx: PostingContext, invoice: SourceInvoice):
     invoice.credited += BigInt(r.gross);
     for (const n of r.lines ?? []) invoice.creditedLines.add(n);
   }
+  const parts = await ctx.db.query<{ line_no: number; net: string; tax: string }>(
+    `SELECT (x.line #>> '{}')::int AS line_no, sum(i.net)::text AS net, sum(i.tax)::text AS tax
+       FROM transactions t
+       CROSS JOIN LATERAL jsonb_array_elements(t.details->'invoiceLines') WITH ORDINALITY AS x(line, n)
+       JOIN transaction_items i ON i.transaction_id = t.id AND i.line_no = x.n
+      WHERE t.entity_id = $1 AND t.type = 'SN' AND t.related_transaction_id = $2 AND jsonb_typeof(x.line) = 'number'
+      GROUP BY 1`,
+    [ctx.entity.id, invoice.id],
+  );
+  for (const r of parts.rows) invoice.creditedParts.set(r.line_no, { net: BigInt(r.net), tax: BigInt(r.tax) });
 }
 
 /** Refuses a credit note that would credit more than what is left of the invoice, or a line twice. */
@@ -101,7 +117,8 @@ export function checkBound(
   currency: string,
 ): void {
   const fmt = (v: bigint) => formatAmount(v, currency);
-  const again = lineNumbers?.filter((n) => invoice.creditedLines.has(n)) ?? [];
+  // A line an item credit note reversed in part cannot be copied whole: its VAT would be reversed twice.
+  const again = lineNumbers?.filter((n) => invoice.creditedLines.has(n) || invoice.creditedParts.has(n)) ?? [];
   if (again.length > 0) {
     throw new DomainError(
       'CREDIT_NOTE_EXCEEDS_INVOICE',
@@ -128,7 +145,7 @@ export function checkBound(
 }
 
 /** The tax account of each tax code as the invoice's own journal used it. */
-async function invoiceTaxAccounts(ctx: PostingContext, invoiceId: number): Promise<Map<string, string>> {
+export async function invoiceTaxAccounts(ctx: PostingContext, invoiceId: number): Promise<Map<string, string>> {
   const { rows } = await ctx.db.query<{ tax_code: string; gl_account_code: string }>(
     `SELECT DISTINCT tax_code, gl_account_code FROM journal_lines
       WHERE transaction_id = $1 AND entity_id = $2 AND role = 'tax'`,
@@ -267,8 +284,8 @@ export async function postCreditNote(
   );
   const deferred =
     invoice && creditedLines
-      ? await creditDeferrals(ctx.db, ctx.entity.id, invoice.id, creditedLines, items, journal.lines)
-      : { lines: journal.lines, cancel: [] };
+      ? await creditDeferrals(ctx.db, ctx.entity.id, invoice.id, creditedLines, date, items, journal.lines)
+      : { lines: journal.lines, cancel: [], reverse: [] };
   const posted = await insertTransaction(ctx.db, {
     entityId: ctx.entity.id,
     type: 'SN',
@@ -303,6 +320,8 @@ export async function postCreditNote(
     lines: deferred.lines,
   });
   await cancelReleases(ctx.db, ctx.entity.id, deferred.cancel, posted.id);
+  const self = documentLabel({ type: 'SN', number: posted.number, externalReference: reference });
+  await reverseReleases(ctx, deferred.reverse, { id: posted.id, label: self });
   let allocation: AllocationResult | null = null;
   let reason: string | null = null;
   if (input.allocateToInvoice) {
@@ -314,7 +333,6 @@ export async function postCreditNote(
     const outstanding = (await loadOpenTransactions(ctx.db, ctx.entity.id, [fromId])).get(fromId)!.outstanding;
     const amount = minBig(outstanding, net + tax);
     const fmt = (v: bigint) => formatAmount(v, currency);
-    const self = documentLabel({ type: 'SN', number: posted.number, externalReference: reference });
     if (amount > 0n) {
       allocation = await allocate(
         ctx,

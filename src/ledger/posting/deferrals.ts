@@ -1,4 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
+import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import { MAX_DATE } from '../../domain/dates.ts';
 import { type DeferralPlan, addMonths, deferralReleases } from '../../domain/deferrals.ts';
 import type { Item, JournalLine } from '../../domain/documents.ts';
@@ -6,7 +7,8 @@ import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { join } from './common.ts';
 import type { References } from './references.ts';
-import type { InvoiceLineInput } from './types.ts';
+import type { InvoiceLineInput, PostingContext } from './types.ts';
+import { type NewTransaction, writeDocuments } from './write.ts';
 
 /**
  * Deferred revenue on invoice lines (docs/ledger.md "Deferred revenue"): the part of invoice
@@ -146,38 +148,61 @@ export async function saveDeferrals(
   );
 }
 
+/** A posted release a back-dated credit note reverses: its release and the general journal that posted it. */
+export interface ReleaseToReverse {
+  releaseId: number;
+  transactionId: number;
+}
+
 /**
- * A credit note that copies invoice lines reverses deferred lines where their money is now: for
- * each copied deferred line, the part not released yet is debited to the deferred account (its
- * pending releases are cancelled once the credit note is posted, `cancelReleases`) and only the
- * part already released is debited to revenue. So nothing is released after the credit, and
- * revenue is never reversed for money still deferred. The schedules are locked (in id order, as
- * the release does) so a release running at the same time waits, and then sees them cancelled.
- * `items` are the credit note's copies of invoice lines `invoiceLineNos` (in that order), `lines`
- * the journal itemJournal built for them.
+ * A credit note that copies invoice lines reverses deferred lines where their money was on the
+ * credit note's date: for each copied deferred line, what was not released by then is debited to
+ * the deferred account and only what releases dated on or before it moved to revenue is debited
+ * to revenue. So nothing is released after the credit, and revenue is never reversed for money
+ * still deferred. What the credit takes off the deferred account is the line's releases not
+ * posted yet (cancelled once the credit note is posted, `cancelReleases`) and those posted on a
+ * later date than the credit note's (a back-dated credit note): as at its date they had not
+ * happened, so they are reversed, each by a journal of its own date (`reverseReleases`), and every
+ * date's trial balance shows the line neither deferred nor as revenue after the credit.
+ * The schedules are locked (in id order, as the release does) so a release running at the same
+ * time waits, and then sees them cancelled. `items` are the credit note's copies of invoice lines
+ * `invoiceLineNos` (in that order), `lines` the journal itemJournal built for them.
  */
 export async function creditDeferrals(
   db: Queryable,
   entityId: string,
   invoiceId: number,
   invoiceLineNos: number[],
+  creditNoteDate: string,
   items: Item[],
   lines: JournalLine[],
-): Promise<{ lines: JournalLine[]; cancel: number[] }> {
+): Promise<{ lines: JournalLine[]; cancel: number[]; reverse: ReleaseToReverse[] }> {
   const locked = await db.query<{ id: string; line_no: number; deferred_gl_account_code: string }>(
     `SELECT id, line_no, deferred_gl_account_code FROM deferral_schedules
       WHERE entity_id = $1 AND transaction_id = $2 AND line_no = ANY($3::int[])
       ORDER BY id FOR UPDATE`,
     [entityId, invoiceId, invoiceLineNos],
   );
-  if (locked.rows.length === 0) return { lines, cancel: [] };
+  if (locked.rows.length === 0) return { lines, cancel: [], reverse: [] };
   // A statement of its own after the lock: it sees releases posted by whoever held it before.
-  const { rows } = await db.query<{ id: string; schedule_id: string; amount: string; base_amount: string }>(
-    `SELECT r.id, r.schedule_id, r.amount, r.base_amount FROM deferral_releases r
+  // Still deferred on the credit note's date: not posted, or released by a journal dated after it.
+  const { rows } = await db.query<{
+    id: string;
+    schedule_id: string;
+    amount: string;
+    base_amount: string;
+    released_by: string | null;
+  }>(
+    `SELECT r.id, r.schedule_id, r.amount, r.base_amount, p.transaction_id AS released_by
+       FROM deferral_releases r
+       LEFT JOIN deferral_release_postings p ON p.release_id = r.id
+       LEFT JOIN transactions pt ON pt.id = p.transaction_id
       WHERE r.schedule_id = ANY($1::bigint[])
-        AND NOT EXISTS (SELECT 1 FROM deferral_release_postings p WHERE p.release_id = r.id)
+        AND (p.release_id IS NULL
+             OR (p.kind = 'released' AND pt.transaction_date > $2::date
+                 AND NOT EXISTS (SELECT 1 FROM deferral_release_reversals x WHERE x.release_id = r.id)))
       ORDER BY r.id`,
-    [locked.rows.map((s) => s.id)],
+    [locked.rows.map((s) => s.id), creditNoteDate],
   );
   const byLine = new Map(
     locked.rows.map((s) => {
@@ -205,7 +230,104 @@ export async function creditDeferrals(
     const rest = { amount: line.amount - pending.amount, baseAmount: line.baseAmount - pending.base };
     if (rest.amount !== 0n || rest.baseAmount !== 0n) out.push({ ...line, ...rest });
   });
-  return { lines: out, cancel: rows.map((r) => Number(r.id)) };
+  return {
+    lines: out,
+    cancel: rows.flatMap((r) => (r.released_by === null ? [Number(r.id)] : [])),
+    reverse: rows.flatMap((r) =>
+      r.released_by === null ? [] : [{ releaseId: Number(r.id), transactionId: Number(r.released_by) }],
+    ),
+  };
+}
+
+/**
+ * Reverses releases posted after the date of the credit note that credited their line: each by a
+ * general journal dated as the release's (so as at every date the two cancel out, and no period
+ * shows revenue the credit note had already taken back), every line of the release's journal with
+ * its sign turned, its department and the analysis codes it was stored with. The release's journal
+ * never changes; the reversal names it (`details.reverses`, as a journal reversal does) and
+ * `deferral_release_reversals` records it against the credit note. The release's date is after the
+ * credit note's, which is after the lock date, so the reversal is in an open period.
+ */
+export async function reverseReleases(
+  ctx: PostingContext,
+  releases: ReleaseToReverse[],
+  creditNote: { id: number; label: string },
+): Promise<void> {
+  if (releases.length === 0) return;
+  const { rows } = await ctx.db.query<ReleaseJournalRow>(
+    `SELECT t.id, t.currency, t.exchange_rate::text AS exchange_rate, t.transaction_date::text AS date,
+            t.external_reference, t.description, t.gross, t.base_gross, t.details->'deferralRelease' AS release,
+            json_agg(json_build_object('role', j.role, 'gl', j.gl_account_code, 'dept', j.department_id,
+                                       'descr', j.description, 'amount', j.amount::text, 'base', j.base_amount::text,
+                                       'analysis', j.analysis) ORDER BY j.line_no) AS lines
+       FROM transactions t JOIN journal_lines j ON j.transaction_id = t.id
+      WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])
+      GROUP BY t.id ORDER BY t.id`,
+    [ctx.entity.id, releases.map((r) => r.transactionId)],
+  );
+  const docs: NewTransaction[] = rows.map((r) => ({
+    entityId: ctx.entity.id,
+    type: 'GJ',
+    customerCode: null,
+    currency: r.currency.trim(),
+    exchangeRate: r.exchange_rate,
+    // The rate the release was booked at, so the two cancel out in the base currency too.
+    rateCheck: { field: 'fromInvoiceTransactionId', confirmed: true },
+    transactionDate: r.date,
+    dueDate: null,
+    externalReference: `${r.external_reference}-R`.slice(0, 50),
+    description: `Reversal of ${r.description}: credited by ${creditNote.label}`.slice(0, 500),
+    net: BigInt(r.gross),
+    tax: 0n,
+    gross: BigInt(r.gross),
+    baseGross: BigInt(r.base_gross),
+    duplicateChecked: false,
+    relatedTransactionId: Number(r.id),
+    details: {
+      reverses: Number(r.id),
+      deferralReleaseReversal: { ...r.release, creditNoteTransactionId: creditNote.id },
+    },
+    createdBy: ctx.actor,
+    items: [],
+    lines: r.lines.map((l) => ({
+      role: l.role,
+      glAccountCode: l.gl,
+      departmentId: l.dept,
+      taxCode: null,
+      description: l.descr,
+      amount: -BigInt(l.amount),
+      baseAmount: -BigInt(l.base),
+      analysis: { ...NO_ANALYSIS, ...(l.analysis ?? {}) },
+    })),
+  }));
+  const { documents } = await writeDocuments(ctx.db, ctx.entity.id, docs);
+  const releaseOf = new Map(releases.map((r) => [r.transactionId, r.releaseId]));
+  await ctx.db.query(
+    `INSERT INTO deferral_release_reversals (release_id, entity_id, credit_note_id, transaction_id)
+     SELECT r, $1, $2, t FROM unnest($3::bigint[], $4::bigint[]) AS x(r, t)`,
+    [ctx.entity.id, creditNote.id, rows.map((r) => releaseOf.get(Number(r.id))!), documents.map((d) => d.id)],
+  );
+}
+
+interface ReleaseJournalRow {
+  id: string;
+  currency: string;
+  exchange_rate: string;
+  date: string;
+  external_reference: string;
+  description: string;
+  gross: string;
+  base_gross: string;
+  release: Record<string, unknown> | null;
+  lines: {
+    role: JournalLine['role'];
+    gl: string;
+    dept: string | null;
+    descr: string;
+    amount: string;
+    base: string;
+    analysis: Analysis | null;
+  }[];
 }
 
 /** Marks releases as cancelled by the credit note that took their amount off the deferred account. */

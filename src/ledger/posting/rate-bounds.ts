@@ -17,6 +17,20 @@ export interface RateCheck {
   field: string;
   /** The caller confirmed the rate (`confirmExchangeRate: true`), or it was copied from a posted document. */
   confirmed: boolean;
+  /**
+   * Other rates of the document's currency that value some of its lines: a receipt's
+   * `bankExchangeRate` into a base-currency bank values the bank line, so 0.0000001 there books
+   * 12.10 USD as 121,000,000.00 EUR in the bank as surely as it would as the document's rate.
+   * Each is checked against the same band as the document's own rate.
+   */
+  others?: OtherRate[];
+}
+
+/** A rate of the document's currency besides its own (`RateCheck.others`). */
+export interface OtherRate {
+  field: string;
+  rate: string;
+  confirmed: boolean;
 }
 
 /** Documents whose rate a caller keys; the others carry 1 or a rate copied from a posted document. */
@@ -94,40 +108,57 @@ export class RateBounds {
     return new RateBounds(rows[0].base_currency.trim(), new Dec(rows[0].tolerance), last);
   }
 
-  /** Refuses a document whose rate is outside its currency's band, unless the rate was confirmed. */
+  /**
+   * Refuses a document whose rate, or another rate it books with (`RateCheck.others`), is outside
+   * its currency's band, unless that rate was confirmed.
+   */
   check(doc: NewTransaction): void {
-    const check = doc.rateCheck ?? { field: 'exchangeRate', confirmed: false };
-    if (check.confirmed || !RATE_CHECKED_TYPES.has(doc.type) || doc.currency === this.baseCurrency) return;
+    const rates = uncheckedRates(doc);
+    if (rates.length === 0 || doc.currency === this.baseCurrency) return;
     const last = this.last.get(doc.currency);
     if (last === undefined) throw new Error(`RateBounds: ${doc.currency} was not loaded`);
     const band = rateBand(last, this.tolerance);
-    const rate = new Dec(doc.exchangeRate);
-    if (rate.gte(band.lowest) && rate.lte(band.highest)) return;
-    const lowest = band.lowest.toFixed();
-    const highest = band.highest.toFixed();
-    const where = last
-      ? `${percent(this.tolerance)} around the last known rate ${new Dec(last.rate).toFixed()} (${last.date})`
-      : `the plausible band for a currency without a known rate`;
-    throw new DomainError(
-      'EXCHANGE_RATE_IMPLAUSIBLE',
-      `${check.field}: ${rate.toFixed()} ${doc.currency} per ${this.baseCurrency} is outside ${lowest} … ${highest}, ` +
-        `${where}; correct it, or send confirmExchangeRate: true if it is right`,
-      {
-        field: check.field,
-        exchangeRate: rate.toFixed(),
-        currency: doc.currency,
-        lastKnownRate: last ? new Dec(last.rate).toFixed() : null,
-        lastKnownDate: last?.date ?? null,
-        lowest,
-        highest,
-      },
-    );
+    for (const { field, rate: text } of rates) {
+      const rate = new Dec(text);
+      if (rate.gte(band.lowest) && rate.lte(band.highest)) continue;
+      const lowest = band.lowest.toFixed();
+      const highest = band.highest.toFixed();
+      const where = last
+        ? `${percent(this.tolerance)} around the last known rate ${new Dec(last.rate).toFixed()} (${last.date})`
+        : `the plausible band for a currency without a known rate`;
+      throw new DomainError(
+        'EXCHANGE_RATE_IMPLAUSIBLE',
+        `${field}: ${rate.toFixed()} ${doc.currency} per ${this.baseCurrency} is outside ${lowest} … ${highest}, ` +
+          `${where}; correct it, or send confirmExchangeRate: true if it is right`,
+        {
+          field,
+          exchangeRate: rate.toFixed(),
+          currency: doc.currency,
+          lastKnownRate: last ? new Dec(last.rate).toFixed() : null,
+          lastKnownDate: last?.date ?? null,
+          lowest,
+          highest,
+        },
+      );
+    }
   }
+}
+
+/**
+ * The rates of a document still to check against its currency's band: its own unless confirmed,
+ * then the others it books with (`RateCheck.others`) unless confirmed. None for a type whose rate
+ * no caller keys (a document in the base currency is let through by `RateBounds.check`).
+ */
+function uncheckedRates(doc: NewTransaction): { field: string; rate: string }[] {
+  if (!RATE_CHECKED_TYPES.has(doc.type)) return [];
+  const check = doc.rateCheck ?? { field: 'exchangeRate', confirmed: false };
+  const all = [{ field: check.field, rate: doc.exchangeRate, confirmed: check.confirmed }, ...(check.others ?? [])];
+  return all.filter((r) => !r.confirmed);
 }
 
 /** Checks the rates of documents about to be posted (writeDocuments calls it: no path escapes). */
 export async function checkExchangeRates(db: Queryable, entityId: string, docs: NewTransaction[]): Promise<void> {
-  const checked = docs.filter((d) => RATE_CHECKED_TYPES.has(d.type) && !d.rateCheck?.confirmed);
+  const checked = docs.filter((d) => uncheckedRates(d).length > 0);
   if (checked.length === 0) return;
   const bounds = await RateBounds.load(
     db,

@@ -134,10 +134,23 @@ export function buildReceipt(
     customerCode: customer.code,
     currency,
     exchangeRate: rate,
-    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked.
+    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked. A
+    // bankExchangeRate the bank line takes (a base-currency bank) is a rate sent too: it is checked
+    // against the same band and confirmed by the same confirmExchangeRate.
     rateCheck: {
       field: join(prefix, 'exchangeRate'),
       confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+      ...(input.bankExchangeRate !== undefined && bank.currency !== currency
+        ? {
+            others: [
+              {
+                field: join(prefix, 'bankExchangeRate'),
+                rate: bankRate,
+                confirmed: input.confirmExchangeRate === true,
+              },
+            ],
+          }
+        : {}),
     },
     transactionDate: input.paymentDate,
     dueDate: null,

@@ -17,6 +17,8 @@ export interface TaxRef {
   glAccountCode: string;
   /** Whether the tax code's GL account is a control account (only on data from before that was refused). */
   control: boolean;
+  /** Whether that GL account is an active posting account (setup keeps it one; data from before may not). */
+  glAccountOk: boolean;
 }
 
 /** The entity's VAT settings, read with the setup data. */
@@ -29,6 +31,8 @@ export interface VatRefs {
 export interface BankRef {
   glAccountCode: string;
   currency: string;
+  /** Whether the bank's GL account is an active posting account (setup keeps it one; data from before may not). */
+  glAccountOk: boolean;
 }
 
 /** Active setup data referenced by one or more documents, loaded with a single query. */
@@ -77,6 +81,8 @@ export class References {
         { field, message: 'unknown tax code' },
       ]);
     if (t.control) throw controlAccountError(t.glAccountCode, field);
+    if (!t.glAccountOk)
+      throw referencedAccountError(`Tax code ${code}`, t.glAccountCode, `/v1/tax-codes/${code}`, field);
     return t;
   }
 
@@ -105,8 +111,25 @@ export class References {
       throw new DomainError('BANK_ACCOUNT_DOES_NOT_EXIST', `Bank account ${code} does not exist`, [
         { field, message: 'unknown bank account' },
       ]);
+    if (!b.glAccountOk)
+      throw referencedAccountError(`Bank account ${code}`, b.glAccountCode, `/v1/bank-accounts/${code}`, field);
     return b;
   }
+}
+
+/**
+ * A tax code or bank account whose GL account is inactive or a header account: what the document
+ * names is fine, but what it posts through is not. Setup refuses to close an account they use
+ * (saveGlAccount), so only data from before that rule gets here; the posting is refused as a
+ * journal line on that account is, never booked to it.
+ */
+function referencedAccountError(what: string, glAccountCode: string, path: string, field: string): DomainError {
+  const message = `${what} posts to GL account ${glAccountCode}, which is inactive or a header account`;
+  return new DomainError(
+    'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+    `${field}: ${message}; give it an active posting account (PUT ${path}) or make ${glAccountCode} one again`,
+    [{ field, message }],
+  );
 }
 
 /** A line of an invoice, credit note, journal or tax code aimed at a control account. */
@@ -148,13 +171,20 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const depts = [...new Set([...(req.departments ?? [])].filter((d): d is string => d !== null))];
   const banks = [...new Set(req.banks ?? [])];
   const codes = analysisKeys(req.analysis ?? []);
-  // Tax and bank accounts need their own GL account too; fetch all GL codes that could be involved.
+  // Tax codes and bank accounts post through their GL account: `ok` says whether it is an active
+  // posting account. Bank accounts are share-locked, as a customer is locked, so that their
+  // currency cannot change under a posting in flight (saveBankAccount locks the row to change it).
   const { rows } = await db.query<RefRow>(
-    `SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
+    `WITH bank AS (
+       SELECT b.code, b.gl_account_code, b.currency FROM bank_accounts b
+        WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
+        ORDER BY b.code FOR SHARE
+     )
+     SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
             NULL AS extra, NULL AS extra2
        FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
      UNION ALL
-     SELECT 'tax', c.code, c.is_active, false, g.is_control,
+     SELECT 'tax', c.code, g.is_posting AND g.is_active, false, g.is_control,
             (SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
                FROM tax_rates r WHERE r.entity_id = c.entity_id AND r.tax_code = c.code)::text,
             c.gl_account_code
@@ -165,8 +195,8 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
      SELECT 'dept', id, is_active, false, false, NULL, NULL FROM departments
       WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
      UNION ALL
-     SELECT 'bank', b.code, b.is_active, false, false, b.gl_account_code, b.currency FROM bank_accounts b
-      WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
+     SELECT 'bank', b.code, g.is_posting AND g.is_active, false, false, b.gl_account_code, b.currency FROM bank b
+       JOIN gl_accounts g ON g.entity_id = $1 AND g.code = b.gl_account_code
      UNION ALL
      SELECT 'vat', '', true, false, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1
      UNION ALL
@@ -184,10 +214,15 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
     if (row.kind === 'vat') continue;
     if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental, control: row.control });
     else if (row.kind === 'tax')
-      r.tax.set(row.code, { rates: parseRates(row.extra ?? '[]'), glAccountCode: row.extra2!, control: row.control });
+      r.tax.set(row.code, {
+        rates: parseRates(row.extra ?? '[]'),
+        glAccountCode: row.extra2!,
+        control: row.control,
+        glAccountOk: row.ok,
+      });
     else if (row.kind === 'dept') r.departments.add(row.code);
     else if (row.kind === 'code') r.analysis.set(row.code, row.ok);
-    else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim() });
+    else r.banks.set(row.code, { glAccountCode: row.extra!, currency: row.extra2!.trim(), glAccountOk: row.ok });
   }
   if (req.rates) r.rates = await RatesInForce.load(db, entityId, req.rates);
   return r;

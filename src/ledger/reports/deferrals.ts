@@ -62,10 +62,26 @@ interface Row {
 }
 
 /**
+ * A release counts as released as at $2 from its journal's date, until a reversal dated on or
+ * before $2 (a credit note dated before the release reversed it, on the release's own date).
+ */
+const RELEASED = `p.kind = 'released' AND pt.transaction_date <= $2::date
+                  AND (x.release_id IS NULL OR rt.transaction_date > $2::date)`;
+/**
+ * Credited as at $2: cancelled by a credit note dated on or before $2 before it was posted, or
+ * posted after such a credit note's date and reversed (the credit note took it off the deferred
+ * account on its own date, before the release was posted).
+ */
+const CREDITED = `(p.kind = 'cancelled' AND pt.transaction_date <= $2::date)
+                  OR (x.release_id IS NOT NULL AND cn.transaction_date <= $2::date)`;
+
+/**
  * Deferred invoice lines as at `at` (invoices dated on or before it): the deferred total, what
  * releases posted on or before `at` moved to revenue, what credit notes dated on or before `at`
  * took off the deferred account, and what remains. Figures follow the dates of the postings, so
  * the base `remaining` equals the deferred accounts' balance in the trial balance at the same date.
+ * A release reversed because a credit note dated before it credited its line counts as credited
+ * from the credit note's date, and never as released.
  */
 export async function deferralReport(
   db: Queryable,
@@ -77,17 +93,21 @@ export async function deferralReport(
     `SELECT t.id AS transaction_id, t.number, t.external_reference, t.customer_code,
             t.transaction_date::text AS invoice_date, s.currency, s.line_no, s.revenue_gl_account_code,
             s.deferred_gl_account_code, s.department_id, s.months, s.start_date::text AS start_date, s.amount, s.base_amount,
-            coalesce(sum(r.amount) FILTER (WHERE p.kind = 'released' AND pt.transaction_date <= $2::date), 0) AS released,
-            coalesce(sum(r.base_amount) FILTER (WHERE p.kind = 'released' AND pt.transaction_date <= $2::date), 0) AS base_released,
-            coalesce(sum(r.amount) FILTER (WHERE p.kind = 'cancelled' AND pt.transaction_date <= $2::date), 0) AS credited,
-            coalesce(sum(r.base_amount) FILTER (WHERE p.kind = 'cancelled' AND pt.transaction_date <= $2::date), 0) AS base_credited,
+            coalesce(sum(r.amount) FILTER (WHERE ${RELEASED}), 0) AS released,
+            coalesce(sum(r.base_amount) FILTER (WHERE ${RELEASED}), 0) AS base_released,
+            coalesce(sum(r.amount) FILTER (WHERE ${CREDITED}), 0) AS credited,
+            coalesce(sum(r.base_amount) FILTER (WHERE ${CREDITED}), 0) AS base_credited,
             coalesce(sum(r.amount) FILTER (WHERE r.due_date <= $2::date
-                                             AND (p.release_id IS NULL OR pt.transaction_date > $2::date)), 0) AS due_unreleased
+                                             AND (p.release_id IS NULL OR pt.transaction_date > $2::date)
+                                             AND NOT coalesce(${CREDITED}, false)), 0) AS due_unreleased
        FROM deferral_schedules s
        JOIN transactions t ON t.id = s.transaction_id
        JOIN deferral_releases r ON r.schedule_id = s.id
        LEFT JOIN deferral_release_postings p ON p.release_id = r.id
        LEFT JOIN transactions pt ON pt.id = p.transaction_id
+       LEFT JOIN deferral_release_reversals x ON x.release_id = r.id
+       LEFT JOIN transactions rt ON rt.id = x.transaction_id
+       LEFT JOIN transactions cn ON cn.id = x.credit_note_id
       WHERE s.entity_id = $1 AND t.transaction_date <= $2::date
       GROUP BY t.id, s.id
       ORDER BY t.id, s.line_no`,

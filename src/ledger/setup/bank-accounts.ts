@@ -60,7 +60,31 @@ export async function findBankAccount(
   return rows[0] ? toBankAccount(rows[0]) : null;
 }
 
-/** Creates the bank account or updates the fields given; a changed GL account must be a posting one. */
+/**
+ * Whether anything was booked through the bank account: a receipt that names it (`details`), or a
+ * journal's bank line on its GL account (a refund, a payment provider's fee). Such a line does not
+ * name its bank account, so it counts for every bank account on that GL account.
+ */
+async function hasPostings(db: Queryable, entityId: string, bank: BankAccount): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM transactions WHERE entity_id = $1 AND type = 'SR' AND details->>'bankAccountCode' = $2
+     UNION ALL
+     SELECT 1 FROM journal_lines l JOIN transactions t ON t.id = l.transaction_id
+      WHERE l.entity_id = $1 AND l.gl_account_code = $3 AND l.role = 'bank' AND NOT (t.details ? 'bankAccountCode')
+     LIMIT 1`,
+    [entityId, bank.code, bank.glAccountCode],
+  );
+  return rows.length > 0;
+}
+
+/**
+ * Creates the bank account or updates the fields given; a changed GL account must be a posting
+ * one. Its currency is fixed once it has postings, as a customer's is: what it holds was booked in
+ * the old one, so relabelling it would misstate the balance and let receipts in the new currency
+ * mix with it. The row lock taken first, and the share lock every posting takes on the bank
+ * accounts it books to (loadReferences), order a change after any posting in flight: it waits for
+ * it and then finds it.
+ */
 export async function saveBankAccount(
   db: Queryable,
   entityId: string,
@@ -81,6 +105,13 @@ export async function saveBankAccount(
     isActive: patch(input.isActive, current.isActive),
   };
   if (!isKnownCurrency(next.currency)) throw fieldError('currency', 'must be an ISO 4217 currency code');
+  if (before && next.currency !== before.currency && (await hasPostings(db, entityId, before))) {
+    throw fieldError(
+      'currency',
+      `bank account ${code} has postings in ${before.currency}; its currency cannot change (open another bank account in ${next.currency})`,
+      'BANK_ACCOUNT_CURRENCY_CANNOT_CHANGE',
+    );
+  }
   if (next.glAccountCode !== before?.glAccountCode) {
     await requirePostingGlAccount(db, entityId, next.glAccountCode, 'glAccountCode');
   }

@@ -125,9 +125,105 @@ async function checkControlChange(db: Queryable, entityId: string, before: GlAcc
   }
 }
 
+/** What may name a GL account and post to it or hand it on, as a refusal names it (singular, plural). */
+const USERS = {
+  role: ["the entity's account role", "the entity's account roles"],
+  default: ["the entity's customer default", "the entity's customer defaults"],
+  taxCode: ['tax code', 'tax codes'],
+  bankAccount: ['bank account', 'bank accounts'],
+  customer: ['customer', 'customers'],
+  supplier: ['supplier', 'suppliers'],
+  item: ['item', 'items'],
+  deferral: ['the deferral schedule of invoice', 'the deferral schedules of invoices'],
+} as const;
+type UserKind = keyof typeof USERS;
+
+/** The entity's own settings: no endpoint changes them, so an account they name cannot be freed. */
+const ENTITY_USERS: ReadonlySet<UserKind> = new Set(['role', 'default']);
+
+/** How many codes of each kind a refusal names before "and N more". */
+const NAMED = 5;
+
+/**
+ * What names the account and would post to it or give it to what it creates, in the words of a
+ * refusal: the entity's account roles (control accounts, VAT, FX, bank charges…) and customer
+ * defaults, tax codes, bank accounts, customers and suppliers (default or control account), items,
+ * and deferral schedules with releases still to post. Inactive ones count too, since reactivating
+ * one does not check its account again. Empty when nothing does.
+ */
+async function accountUsers(
+  db: Queryable,
+  entityId: string,
+  code: string,
+): Promise<{ kind: UserKind; text: string }[]> {
+  const { rows } = await db.query<{ kind: UserKind; codes: string[]; n: number }>(
+    `SELECT kind, (array_agg(code ORDER BY length(code), code))[1:${NAMED}] AS codes, count(*)::int AS n FROM (
+       SELECT 'role' AS kind, r.key AS code FROM entities e CROSS JOIN LATERAL jsonb_each_text(e.account_roles) r
+        WHERE e.id = $1 AND r.value = $2
+       UNION ALL
+       SELECT 'default', d.key FROM entities e CROSS JOIN LATERAL jsonb_each_text(e.customer_defaults) d
+        WHERE e.id = $1 AND d.key IN ('defaultGlAccountCode', 'controlGlAccountCode') AND d.value = $2
+       UNION ALL SELECT 'taxCode', code FROM tax_codes WHERE entity_id = $1 AND gl_account_code = $2
+       UNION ALL SELECT 'bankAccount', code FROM bank_accounts WHERE entity_id = $1 AND gl_account_code = $2
+       UNION ALL SELECT 'customer', code FROM customers
+        WHERE entity_id = $1 AND (default_gl_account_code = $2 OR control_gl_account_code = $2)
+       UNION ALL SELECT 'supplier', code FROM suppliers
+        WHERE entity_id = $1 AND (default_gl_account_code = $2 OR control_gl_account_code = $2)
+       UNION ALL SELECT 'item', code FROM products WHERE entity_id = $1 AND gl_account_code = $2
+       UNION ALL SELECT DISTINCT 'deferral', t.number::text FROM deferral_schedules s
+         JOIN transactions t ON t.id = s.transaction_id
+        WHERE s.entity_id = $1 AND $2 IN (s.deferred_gl_account_code, s.revenue_gl_account_code)
+          AND EXISTS (SELECT 1 FROM deferral_releases r WHERE r.schedule_id = s.id
+                       AND NOT EXISTS (SELECT 1 FROM deferral_release_postings p WHERE p.release_id = r.id))
+     ) u GROUP BY kind`,
+    [entityId, code],
+  );
+  const found = new Map(rows.map((r) => [r.kind, r]));
+  return (Object.keys(USERS) as UserKind[]).flatMap((kind) => {
+    const r = found.get(kind);
+    if (!r) return [];
+    const more = r.n > r.codes.length ? ` and ${r.n - r.codes.length} more` : '';
+    return [{ kind, text: `${USERS[kind][r.n === 1 ? 0 : 1]} ${r.codes.join(', ')}${more}` }];
+  });
+}
+
+/**
+ * Guards an account leaving posting use. One that something still names (`accountUsers`) stays an
+ * active posting account: a tax code or bank account would post to it regardless, and a customer
+ * created from the defaults would be refused for a field its caller never sent. An account with
+ * postings never becomes a header account: a header takes no postings, so its posted lines would
+ * sit in the trial balance under an account the chart says has none. Deactivating it is the way
+ * to close it: its lines stay where they are and nothing new posts to it.
+ */
+async function checkPostingUse(db: Queryable, entityId: string, before: GlAccount, next: GlAccount): Promise<void> {
+  const code = before.code;
+  const closing = before.isActive && !next.isActive;
+  const heading = before.isPosting && !next.isPosting;
+  if (!closing && !heading) return;
+  const field = heading ? 'isPosting' : 'isActive';
+  const users = await accountUsers(db, entityId, code);
+  if (users.length > 0) {
+    const becoming = heading ? (closing ? 'an inactive header account' : 'a header account') : 'inactive';
+    const what = `GL account ${code} is used by ${users.map((u) => u.text).join(', ')}, so it cannot become ${becoming}`;
+    const todo = users.some((u) => ENTITY_USERS.has(u.kind))
+      ? "the entity's account roles and customer defaults cannot be changed, so it stays an active posting account"
+      : 'give them another active posting account first';
+    throw fieldError(field, `${what}; ${todo}`, 'GLACCOUNT_IN_USE');
+  }
+  if (heading && (await hasJournalLines(db, entityId, code))) {
+    throw fieldError(
+      'isPosting',
+      `GL account ${code} has postings, so it cannot become a header account; send isActive: false to close it instead`,
+      'GLACCOUNT_CANNOT_BECOME_HEADER',
+    );
+  }
+}
+
 /**
  * Creates the GL account or updates the fields given. Its type is fixed once it has postings:
- * moving posted amounts between balance sheet and P&L would silently rewrite past reports.
+ * moving posted amounts between balance sheet and P&L would silently rewrite past reports. While
+ * anything uses it, it stays an active posting account, and with postings it never becomes a
+ * header account (`checkPostingUse`).
  */
 export async function saveGlAccount(
   db: Queryable,
@@ -151,6 +247,7 @@ export async function saveGlAccount(
     isActive: input.isActive ?? current.isActive,
   };
   if (before) await checkControlChange(db, entityId, before, next);
+  if (before) await checkPostingUse(db, entityId, before, next);
   if (before && next.type !== before.type && (await hasJournalLines(db, entityId, code))) {
     throw fieldError(
       'type',

@@ -4,6 +4,11 @@ import { fieldError } from '../../domain/errors.ts';
 /**
  * Checks that references to setup data can be posted to. `field` names the input field in the
  * error so the caller sees which of several references failed.
+ *
+ * The GL account is share-locked until the caller's transaction ends: saveGlAccount locks it to
+ * close it and then looks for what uses it, so a tax code, bank account or customer saved onto it
+ * at the same moment is either seen there or waits and finds it closed, never left pointing at a
+ * closed account.
  */
 export async function requirePostingGlAccount(
   db: Queryable,
@@ -13,7 +18,7 @@ export async function requirePostingGlAccount(
   control: 'refuse' | 'require' = 'refuse',
 ): Promise<void> {
   const { rows } = await db.query<{ is_control: boolean }>(
-    'SELECT is_control FROM gl_accounts WHERE entity_id = $1 AND code = $2 AND is_posting AND is_active',
+    'SELECT is_control FROM gl_accounts WHERE entity_id = $1 AND code = $2 AND is_posting AND is_active FOR SHARE',
     [entityId, code],
   );
   if (rows.length === 0) {
