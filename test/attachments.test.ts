@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import ExcelJS from 'exceljs';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { postInvoice, postReceipt } from './helpers/ledger.ts';
-import { multipart, type UploadFile } from './helpers/uploads.ts';
+import { type FormPart, multipart, multipartParts, type UploadFile } from './helpers/uploads.ts';
 import { makePng } from './helpers/images.ts';
 import { sniffAttachment, zipEntryNames } from '../src/domain/file-types.ts';
 
@@ -187,6 +187,54 @@ describe('transaction attachments', () => {
     expect(json.status).toBe(415);
     expect(json.body.error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(await attachmentCount()).toBe(before + 1);
+  });
+
+  it('refuses two files, or the field `file` twice, with 400 naming the field, and stores nothing', async () => {
+    const before = await attachmentCount();
+    const a = { name: 'a.csv', content: CSV };
+    const forms: [string, FormPart[], string][] = [
+      [
+        'two files',
+        [
+          { name: 'file', file: a },
+          { name: 'file', file: { name: 'b.csv', content: CSV } },
+        ],
+        'file',
+      ],
+      [
+        'a second file elsewhere',
+        [
+          { name: 'file', file: a },
+          { name: 'extra', file: a },
+        ],
+        'extra',
+      ],
+      [
+        'file as text, then as a file',
+        [
+          { name: 'file', value: 'x' },
+          { name: 'file', file: a },
+        ],
+        'file',
+      ],
+    ];
+    for (const [name, parts, field] of forms) {
+      const body = multipartParts(parts);
+      const res = await t.app.inject({
+        method: 'POST',
+        url: `/v1/transactions/${invoiceId}/attachments`,
+        headers: { 'content-type': body.contentType, authorization: `Bearer ${c.token}` },
+        payload: body.payload,
+      });
+      const error = res.json().error;
+      expect({ name, status: res.statusCode, code: error?.code, field: error?.details?.[0]?.field }).toEqual({
+        name,
+        status: 400,
+        code: 'VALIDATION_ERROR',
+        field,
+      });
+    }
+    expect(await attachmentCount()).toBe(before);
   });
 
   it('is NOT_FOUND for another entity, and never lets one entity attach to another’s transaction', async () => {

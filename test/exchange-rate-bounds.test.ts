@@ -203,6 +203,114 @@ describe('every posting path', () => {
   });
 });
 
+describe('bankExchangeRate', () => {
+  /** The trial balance line of one GL account, in base minor units. */
+  async function baseBalance(c: Client, code: string): Promise<string> {
+    const { rows } = await t.db.query<{ b: string }>(
+      `SELECT coalesce(sum(base_amount), 0)::text AS b FROM journal_lines WHERE entity_id = $1 AND gl_account_code = $2`,
+      [c.entityId, code],
+    );
+    return rows[0]!.b;
+  }
+  const receipt = (extra: Record<string, unknown>) => ({
+    customerCode: 'US1',
+    checkReference: `U-BANKRATE-${++n}`,
+    paymentAmount: '12.10',
+    paymentDate: '2026-04-03',
+    exchangeRate: '1.08',
+    ...extra,
+  });
+
+  it('is checked like exchangeRate on a receipt into the base-currency bank (the reproduction), and booked when confirmed', async () => {
+    const c = await usdEntity();
+    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.08' })).status).toBe(201);
+    // 0.0000001 moved the bank by 121,000,000.00 EUR, with an FX line to match.
+    const absurd = await c.post('/v1/sales/receipts', receipt({ bankExchangeRate: '0.0000001' }));
+    expect(absurd.status, JSON.stringify(absurd.body)).toBe(422);
+    expect(absurd.body.error.code).toBe('EXCHANGE_RATE_IMPLAUSIBLE');
+    expect(absurd.body.error.details).toMatchObject({
+      field: 'bankExchangeRate',
+      exchangeRate: '0.0000001',
+      lastKnownRate: null,
+      lowest: '0.000001',
+      highest: '1000000',
+    });
+    // Above the absolute band too, and with the document's rate taken from the dated rates.
+    const huge = await c.post('/v1/sales/receipts', receipt({ exchangeRate: undefined, bankExchangeRate: '2000000' }));
+    expect([huge.status, huge.body.error?.code, huge.body.error?.details?.field]).toEqual([
+      422,
+      'EXCHANGE_RATE_IMPLAUSIBLE',
+      'bankExchangeRate',
+    ]);
+    expect(await postedCount(c)).toBe(0);
+    expect(await baseBalance(c, '1200')).toBe('0');
+
+    // The same confirmation as exchangeRate's books it, as the caller confirmed.
+    const confirmed = await c.post(
+      '/v1/sales/receipts',
+      receipt({ bankExchangeRate: '0.0000001', confirmExchangeRate: true }),
+    );
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(201);
+    expect(await baseBalance(c, '1200')).toBe('12100000000');
+    await checkInvariants(t.db, c.entityId);
+  });
+
+  it('takes the band around the last known rate, as exchangeRate does', async () => {
+    const c = await usdEntity();
+    expect((await c.post('/v1/sales/batch-invoices', invoice('1.08'))).status).toBe(201);
+    const far = await c.post('/v1/sales/receipts', receipt({ bankExchangeRate: '1.7' }));
+    expect(far.status).toBe(422);
+    expect(far.body.error.code).toBe('EXCHANGE_RATE_IMPLAUSIBLE');
+    expect(far.body.error.details).toMatchObject({
+      field: 'bankExchangeRate',
+      exchangeRate: '1.7',
+      lastKnownRate: '1.08',
+      lowest: '0.54',
+      highest: '1.62',
+    });
+    expect(far.body.error.message).toMatch(/^bankExchangeRate: 1\.7 USD per EUR is outside 0\.54 … 1\.62/);
+    // Within the band: the bank takes what arrived, the difference goes to exchange gains and losses.
+    const near = await c.post('/v1/sales/receipts', receipt({ bankExchangeRate: '1.2' }));
+    expect(near.status, JSON.stringify(near.body)).toBe(201);
+    expect(await baseBalance(c, '1200')).toBe('1008'); // 12.10 USD ÷ 1.2
+    expect(await baseBalance(c, '7900')).toBe('112'); // 11.20 − 10.08 EUR
+    await checkInvariants(t.db, c.entityId);
+  });
+
+  it('is checked on the receipt of post-pay-allocate, alone and in bulk', async () => {
+    const c = await usdEntity();
+    expect((await c.post('/v1/sales/batch-invoices', invoice('1.08'))).status).toBe(201);
+    const query = (bankExchangeRate: string, extra: Record<string, unknown> = {}) => ({
+      batchInvoice: invoice('1.08'),
+      receipt: receipt({ paymentAmount: '5.00', bankExchangeRate }),
+      performExternalReferenceDuplicateCheckOnInvoice: true,
+      performExternalReferenceDuplicateCheckOnReceipt: true,
+      performAllocation: false,
+      clientUniqueReference: `Q-${++n}`,
+      ...extra,
+    });
+    const before = await postedCount(c);
+    const one = await c.post('/v1/sales/post-pay-allocate', query('0.0000001'));
+    expect(one.status, JSON.stringify(one.body)).toBe(422);
+    expect(one.body.error.code).toBe('EXCHANGE_RATE_IMPLAUSIBLE');
+    expect(one.body.error.details).toMatchObject({ field: 'receipt.bankExchangeRate', lastKnownRate: '1.08' });
+    expect(await postedCount(c)).toBe(before);
+
+    const bulk = await c.post('/v1/sales/post-pay-allocate/bulk', {
+      queries: [query('1.1'), query('0.0000001'), query('1000')],
+    });
+    expect(bulk.status).toBe(200);
+    expect(bulk.body.results.map((x: { status: string; errorCode?: string }) => [x.status, x.errorCode])).toEqual([
+      ['Success', undefined],
+      ['Failure', 'EXCHANGE_RATE_IMPLAUSIBLE'],
+      ['Failure', 'EXCHANGE_RATE_IMPLAUSIBLE'],
+    ]);
+    expect(bulk.body.results[2].errorDetails).toMatchObject({ field: 'receipt.bankExchangeRate', highest: '1.62' });
+    expect(await postedCount(c)).toBe(before + 2);
+    await checkInvariants(t.db, c.entityId);
+  });
+});
+
 describe('a sync', () => {
   it('parks a record with an implausible rate with its reason, and books the records around it', async () => {
     const c = await t.entity('FXSYNC', 'EUR', { standardTaxRate: '0.21' });

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
-import { syncServer, upload } from './helpers/uploads.ts';
+import { type FormPart, multipartParts, syncServer, upload } from './helpers/uploads.ts';
 import { onPostgres } from './helpers/db.ts';
 import { databaseConfigFromEnv, openDatabase } from '../src/db/open.ts';
 import { createEntity } from '../src/ledger/entities.ts';
@@ -497,6 +497,103 @@ describe('POST /v1/imports', () => {
     });
     expect(json.statusCode).toBe(415);
     expect(json.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('refuses a form with a second file or a field sent twice, naming the field, and imports nothing', async () => {
+    const csv = { name: 'inv.csv', content: 'customer_id,name\nDUP-1,Sent Twice\n' };
+    const send = async (parts: FormPart[]) => {
+      const body = multipartParts(parts);
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/imports',
+        headers: { authorization: `Bearer ${c.token}`, 'content-type': body.contentType },
+        payload: body.payload,
+      });
+      return { status: res.statusCode, body: res.json() };
+    };
+    const imports = async () => (await t.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM imports`)).rows[0]!.n;
+    const before = { imports: await imports(), ledger: await snapshot(c.entityId) };
+    const many = Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`f${i}`, 'x']));
+    const cases: [string, FormPart[], string][] = [
+      // curl -F pipeline=files -F file=@inv.csv -F file=@inv.csv
+      [
+        'two files',
+        [
+          { name: 'pipeline', value: 'files' },
+          { name: 'file', file: csv },
+          { name: 'file', file: csv },
+        ],
+        'file',
+      ],
+      [
+        'a second file elsewhere',
+        [
+          { name: 'pipeline', value: 'files' },
+          { name: 'file', file: csv },
+          { name: 'more', file: csv },
+        ],
+        'more',
+      ],
+      // curl -F pipeline=files -F pipeline=shop -F file=@inv.csv
+      [
+        'pipeline twice',
+        [
+          { name: 'pipeline', value: 'files' },
+          { name: 'pipeline', value: 'other-files' },
+          { name: 'file', file: csv },
+        ],
+        'pipeline',
+      ],
+      [
+        'file as text and as a file',
+        [
+          { name: 'pipeline', value: 'files' },
+          { name: 'file', value: 'x' },
+          { name: 'file', file: csv },
+        ],
+        'file',
+      ],
+      [
+        'kind twice',
+        [
+          { name: 'pipeline', value: 'files' },
+          { name: 'kind', value: 'customers' },
+          { name: 'kind', value: 'customers' },
+          { name: 'file', file: csv },
+        ],
+        'kind',
+      ],
+      [
+        'too many fields',
+        [...Object.entries(many).map(([name, value]) => ({ name, value })), { name: 'file', file: csv }],
+        'form',
+      ],
+    ];
+    for (const [name, parts, field] of cases) {
+      const r = await send(parts);
+      expect({ name, status: r.status, code: r.body.error?.code, field: r.body.error?.details?.[0]?.field }).toEqual({
+        name,
+        status: 400,
+        code: 'VALIDATION_ERROR',
+        field,
+      });
+    }
+    const twoFiles = await send([
+      { name: 'pipeline', value: 'files' },
+      { name: 'file', file: csv },
+      { name: 'file', file: csv },
+    ]);
+    expect(twoFiles.body.error.message).toMatch(/send one file per request/);
+    expect({ imports: await imports(), ledger: await snapshot(c.entityId) }).toEqual(before);
+    // The same file alone is imported.
+    expect(
+      (
+        await send([
+          { name: 'pipeline', value: 'files' },
+          { name: 'file', file: csv },
+        ])
+      ).status,
+    ).toBe(200);
   });
 
   it('parses multipart on this route only', async () => {

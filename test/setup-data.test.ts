@@ -261,7 +261,10 @@ describe('tax codes', () => {
     );
 
     expect((await a.put('/v1/tax-codes/OLD', { name: 'Old', rate: '0.1', glAccountCode: '2250' })).status).toBe(201);
-    await a.put('/v1/gl-accounts/2250', { isActive: false });
+    // The account cannot be closed under the tax code (test/account-guards.test.ts); one closed
+    // before that rule, as stored data may still have it:
+    expectError(await a.put('/v1/gl-accounts/2250', { isActive: false }), 422, 'GLACCOUNT_IN_USE', 'body.isActive');
+    await t.db.query(`UPDATE gl_accounts SET is_active = false WHERE entity_id = $1 AND code = '2250'`, [a.entityId]);
     // an unchanged reference to a since-closed account does not block other edits
     const renamed = await a.put('/v1/tax-codes/OLD', { name: 'Old rate', glAccountCode: '2250' });
     expect(renamed.status).toBe(200);

@@ -265,3 +265,30 @@ describe('Stripe', () => {
     await checkInvariants(t.db, c.entityId);
   });
 });
+
+describe('Stripe pipelines of one name in several entities', () => {
+  it('answers a delivery by the pipeline whose signing secret verified it, not by the first pipeline of the name', async () => {
+    // AAS's pipeline `stripe` is tried first (pipelines of a name are tried in the order of their entity codes).
+    await t.entity('AAS', 'EUR');
+    await definePipeline(t.db, 'AAS', {
+      name: 'stripe',
+      source: sim.sourceConfig('whsec_another_entity_0123456789'),
+      enabled: false,
+    });
+    const before = await state();
+    const pay = sim.addPayment({ amount: 800, customer: null, metadata: { invoice_reference: 'INV-100' } });
+    const event = sim.event('charge.succeeded', pay.charge);
+    const now = Math.floor(Date.now() / 1000);
+    const cases: [string, Promise<{ status: number; body: any }>, number, string][] = [
+      ['stale', deliver(event, { timestamp: now - 600 }), 401, 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE'],
+      ['future', deliver(event, { timestamp: now + 600 }), 401, 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE'],
+      ['not an event', deliver({ ...event, id: '' }), 400, 'VALIDATION_ERROR'],
+      ['neither secret', deliver(event, { secret: 'whsec_someone_else_0123456789' }), 401, 'WEBHOOK_SIGNATURE_INVALID'],
+    ];
+    for (const [name, pending, status, code] of cases) {
+      const res = await pending;
+      expect({ name, status: res.status, code: res.body.error.code }).toEqual({ name, status, code });
+    }
+    expect(await state()).toEqual(before);
+  });
+});

@@ -398,3 +398,39 @@ describe('the keys are secrets', () => {
     }
   });
 });
+
+describe('pipelines of one name in several entities', () => {
+  it('the pipeline whose key signed a delivery answers it, whatever another entity’s pipeline of that name says', async () => {
+    // AAX's pipelines are tried first (pipelines of a name are tried in the order of their entity codes).
+    await t.entity('AAX', 'EUR');
+    const define = (entity: string, name: string, target: Record<string, unknown>) =>
+      definePipeline(t.db, entity, { name, source: { type: 'webhook' }, webhookSecret: 'x'.repeat(24), target });
+    await define('AAX', 'shared-xero', xeroTarget({ tenantId: TENANT, webhookKey: 'another-apps-xero-key' }));
+    await define('AAX', 'shared-qb', qbTarget({ realmId: REALM, verifierToken: 'another-apps-qb-token' }));
+    p['shared-xero'] = await define('TWH', 'shared-xero', xeroTarget({ tenantId: TENANT, webhookKey: XERO_KEY }));
+    p['shared-qb'] = await define('TWH', 'shared-qb', qbTarget({ realmId: REALM, verifierToken: QB_TOKEN }));
+
+    const cases: [string, string, string, number, string][] = [
+      ['/v1/webhooks/shared-xero/xero', 'x-xero-signature', '{not json', 400, 'INVALID_JSON'],
+      ['/v1/webhooks/shared-xero/xero', 'x-xero-signature', '{"events": "nope"}', 400, 'VALIDATION_ERROR'],
+      ['/v1/webhooks/shared-qb/quickbooks', 'intuit-signature', '{not json', 400, 'INVALID_JSON'],
+    ];
+    for (const [path, header, body, status, code] of cases) {
+      const key = path.endsWith('/xero') ? XERO_KEY : QB_TOKEN;
+      const res = await post(path, body, { [header]: sign(body, key) });
+      expect({ path, body, status: res.status, code: res.json().error.code }).toEqual({ path, body, status, code });
+      // Signed with neither pipeline's key: a wrong signature, as for one pipeline alone.
+      const wrong = await post(path, body, { [header]: sign(body, 'no-pipeline-has-this-key') });
+      expect({ path, body, status: wrong.status, code: wrong.json().error.code }).toEqual({
+        path,
+        body,
+        status: 401,
+        code: 'WEBHOOK_SIGNATURE_INVALID',
+      });
+    }
+    const delivery = xeroDelivery([xeroEvent('99999999-9999-9999-9999-999999999999')]);
+    const ok = await post('/v1/webhooks/shared-xero/xero', delivery, { 'x-xero-signature': sign(delivery, XERO_KEY) });
+    expect(ok.status).toBe(200);
+    expect(await queuedRuns('shared-xero')).toBe(1);
+  });
+});

@@ -598,3 +598,82 @@ describe('canonical webhooks', () => {
     await checkInvariants(t.db, c.entityId);
   });
 });
+
+describe('pipelines of one name in several entities', () => {
+  const OTHER_SECRET = 'other-entity-hookx-secret-0123';
+  const DEMO_SECRET = 'demo-entity-hookx-secret-0123';
+
+  /** An invoice whose one line has quantity "0": signed correctly, it is refused naming the field. */
+  function zeroQuantity(id: string) {
+    const inv = invoiceEvent(`HX-${id}`, '10.00', { id });
+    const { netAmount: _net, ...line } = inv.data.lines[0]!;
+    return { ...inv, data: { ...inv.data, lines: [{ ...line, quantity: '0', unitPrice: '10.00' }] } };
+  }
+
+  async function storedFor(pipelineId: string, eventId: string) {
+    const { rows } = await t.db.query(`SELECT 1 FROM webhook_events WHERE pipeline_id = $1 AND event_id = $2`, [
+      pipelineId,
+      eventId,
+    ]);
+    return rows.length;
+  }
+
+  it("answers a delivery by the pipeline whose secret signed it, whatever another entity's pipeline of that name says", async () => {
+    await t.entity('OTHER', 'EUR');
+    await t.entity('DEMO', 'EUR');
+    // Disabled: deliveries are stored and wait for a run, which this test does not need.
+    const other = await definePipeline(t.db, 'OTHER', {
+      name: 'hookx',
+      source: { type: 'webhook' },
+      webhookSecret: OTHER_SECRET,
+      enabled: false,
+    });
+    const bad = zeroQuantity('hx-bad');
+    // The answers while OTHER alone has a pipeline `hookx`.
+    const cases = {
+      badBody: () => send(bad, { pipeline: 'hookx', secret: OTHER_SECRET }),
+      stale: () => send(invoiceEvent('HX-STALE', '10.00'), { pipeline: 'hookx', secret: OTHER_SECRET, t: now() - 360 }),
+      ahead: () => send(invoiceEvent('HX-AHEAD', '10.00'), { pipeline: 'hookx', secret: OTHER_SECRET, t: now() + 360 }),
+      notJson: () => send(null, { pipeline: 'hookx', secret: OTHER_SECRET, body: '{"id": ' }),
+      unsigned: () => send(bad, { pipeline: 'hookx', secret: 'nobody-has-this-secret-0123' }),
+      noHeader: () => hooks.post('/v1/webhooks/hookx', JSON.stringify(bad), {}),
+    };
+    const alone: Record<string, { status: number; body: unknown }> = {};
+    for (const [name, request] of Object.entries(cases)) {
+      const { status, body } = await request();
+      alone[name] = { status, body };
+    }
+    expect(alone.badBody!.status).toBe(400);
+    expect(alone.badBody!.body).toMatchObject({
+      error: { code: 'VALIDATION_ERROR', details: [{ field: 'body.data.lines.0.quantity' }] },
+    });
+    expect(alone.stale).toMatchObject({ status: 401, body: { error: { code: 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE' } } });
+    expect(alone.ahead).toMatchObject({ status: 401, body: { error: { code: 'WEBHOOK_TIMESTAMP_OUT_OF_RANGE' } } });
+    expect(alone.notJson).toMatchObject({ status: 400, body: { error: { code: 'INVALID_JSON' } } });
+    expect(alone.unsigned).toMatchObject({ status: 401, body: { error: { code: 'WEBHOOK_SIGNATURE_INVALID' } } });
+    expect(alone.noHeader).toMatchObject({ status: 401, body: { error: { code: 'WEBHOOK_SIGNATURE_INVALID' } } });
+
+    // DEMO, tried first (pipelines of a name are tried in the order of their entity codes), makes its own.
+    const demo = await definePipeline(t.db, 'DEMO', {
+      name: 'hookx',
+      source: { type: 'webhook' },
+      webhookSecret: DEMO_SECRET,
+      enabled: false,
+    });
+    for (const [name, request] of Object.entries(cases)) {
+      const { status, body } = await request();
+      // The same answers: nothing of DEMO's pipeline shows, not even that it exists.
+      expect({ name, status, body }).toEqual({ name, ...alone[name] });
+    }
+    // Each entity's deliveries are its own.
+    const own = await send(zeroQuantity('hx-demo-bad'), { pipeline: 'hookx', secret: DEMO_SECRET });
+    expect(own.status).toBe(400);
+    expect(own.body.error.details).toEqual([{ field: 'body.data.lines.0.quantity', message: expect.any(String) }]);
+    const forOther = invoiceEvent('HX-OK-1', '10.00');
+    const forDemo = invoiceEvent('HX-OK-2', '10.00');
+    expect((await send(forOther, { pipeline: 'hookx', secret: OTHER_SECRET })).status).toBe(202);
+    expect((await send(forDemo, { pipeline: 'hookx', secret: DEMO_SECRET })).status).toBe(202);
+    expect([await storedFor(other.id, forOther.id), await storedFor(demo.id, forOther.id)]).toEqual([1, 0]);
+    expect([await storedFor(other.id, forDemo.id), await storedFor(demo.id, forDemo.id)]).toEqual([0, 1]);
+  });
+});

@@ -38,7 +38,7 @@ import {
   requestHash,
 } from './idempotency.ts';
 import { assertStorableText, MAX_JSON_DEPTH, nestsDeeperThan } from './text-guard.ts';
-import { readUpload, type Upload, uploadFingerprint } from './uploads.ts';
+import { readUpload, type Upload, uploadFingerprint, uploadLimits } from './uploads.ts';
 import { FailedAuthThrottle } from './auth-throttle.ts';
 
 function errorBody(code: string, message: string, details?: unknown) {
@@ -424,7 +424,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     if (route.multipart) {
       // Uploads parse multipart/form-data in a scope of their own; every other route still answers 415 to it.
       void app.register(async (scope) => {
-        await scope.register(multipart, { limits: { fileSize: options.config.bodyLimitBytes, files: 1, fields: 20 } });
+        await scope.register(multipart, { limits: uploadLimits(options.config.bodyLimitBytes) });
         scope.route(routeOptions);
       });
       continue;

@@ -115,10 +115,18 @@ export const ERROR_CODES = {
   CUSTOMER_CURRENCY_CANNOT_CHANGE: [422, 'The customer has transactions; its currency cannot change.'],
   GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST: [
     422,
-    'The GL account does not exist, is inactive or is a header account.',
+    'The GL account (of a line, or the one a tax code or bank account posts through) does not exist, is inactive or is a header account.',
   ],
   GLACCOUNT_NO_DEPARTMENT_IS_DEPARTMENTAL: [422, 'The GL account is departmental; the line needs a departmentId.'],
   GLACCOUNT_TYPE_CANNOT_CHANGE: [422, 'The GL account has postings; its type cannot change.'],
+  GLACCOUNT_IN_USE: [
+    422,
+    "An entity account role or customer default, a tax code, bank account, customer, supplier, item or a deferral schedule still to release uses the GL account (the message names them), so it stays an active posting account: give them another account first (the entity's roles and customer defaults cannot be changed).",
+  ],
+  GLACCOUNT_CANNOT_BECOME_HEADER: [
+    422,
+    'The GL account has postings; it cannot become a header (non-posting) account. Deactivate it (isActive: false) to close it.',
+  ],
   GLACCOUNT_IS_CONTROL_ACCOUNT: [
     422,
     'The GL account is a control account: invoice, credit-note and journal lines, tax codes and bank accounts cannot use it.',
@@ -134,6 +142,10 @@ export const ERROR_CODES = {
   TAX_AMOUNT_ON_ZERO_RATE: [422, 'A line at a zero tax rate carries a non-zero taxAmount.'],
   BANK_ACCOUNT_DOES_NOT_EXIST: [422, 'The bank account does not exist or is inactive.'],
   BANK_ACCOUNT_CURRENCY_MISMATCH: [422, "The bank account's currency is neither the document's nor the base currency."],
+  BANK_ACCOUNT_CURRENCY_CANNOT_CHANGE: [
+    422,
+    'The bank account has postings; its currency cannot change. Open another bank account in the new currency.',
+  ],
   BANK_EXCHANGE_RATE_NOT_APPLICABLE: [
     422,
     "bankExchangeRate differs from exchangeRate but the bank account holds the customer's currency, so it would be ignored.",
@@ -171,7 +183,7 @@ export const ERROR_CODES = {
   EXCHANGE_RATE_MUST_BE_ONE: [422, 'The document is in the base currency; its exchangeRate must be 1.'],
   EXCHANGE_RATE_IMPLAUSIBLE: [
     422,
-    'The exchangeRate is outside the plausible band around the last known rate of its currency (`details` has the band and that rate); correct it, or send `confirmExchangeRate: true` if it is right.',
+    "The exchangeRate (or a receipt's bankExchangeRate, which values its bank line) is outside the plausible band around the last known rate of its currency (`details` has the field, the band and that rate); correct it, or send `confirmExchangeRate: true` if it is right.",
   ],
   DUE_DATE_BEFORE_TRANSACTION_DATE: [422, 'The due date is before the document date.'],
   DOCUMENT_TOTAL_MUST_BE_POSITIVE: [

@@ -83,6 +83,15 @@ export const IsoDate = z
   })
   .meta({ description: `A calendar date, YYYY-MM-DD, from ${MIN_DATE} to ${MAX_DATE}.`, examples: ['2026-11-21'] });
 
+/**
+ * Characters that render as nothing: format characters (U+200B ZERO WIDTH SPACE, joiners, the bidi
+ * marks and overrides such as U+202E) and Unicode's other default-ignorable code points (fillers
+ * such as U+3164, variation selectors).
+ */
+const INVISIBLE_CLASS = String.raw`\p{Cf}\p{Default_Ignorable_Code_Point}`;
+const INVISIBLE = new RegExp(`[${INVISIBLE_CLASS}]`, 'u');
+const VISIBLE = new RegExp(String.raw`[^\s${INVISIBLE_CLASS}]`, 'u');
+
 /** Codes (customers, GL accounts, tax codes, departments) are upper case, at most 50 characters. */
 export const Code = z
   .string()
@@ -92,7 +101,17 @@ export const Code = z
   .refine((v) => !/[\s/?#%\\]/.test(v), { message: 'must not contain spaces, slashes, ?, #, % or \\' })
   // A NUL (as %00 in a path) cannot be stored in PostgreSQL text and would fail as a server error.
   .refine((v) => !/\p{Cc}/u.test(v), { message: 'must not contain control characters' })
+  // Invisible characters make look-alikes: "ACME" followed by U+200B lists like ACME and is
+  // another customer. A stored code is not rewritten; the API no longer takes one such as a key.
+  .refine((v) => !INVISIBLE.test(v), {
+    message: 'must not contain invisible characters (zero-width spaces or joiners, direction marks such as U+202E)',
+  })
   .meta({ examples: ['CUST001'] });
+
+/** Whether text shows anything: not only white space and invisible characters. A name of those alone lists and prints as nothing. */
+export function showsText(text: string): boolean {
+  return VISIBLE.test(text);
+}
 
 export const Currency = z
   .string()

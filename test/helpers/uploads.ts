@@ -39,15 +39,30 @@ export interface UploadFile {
 
 /** A multipart/form-data body, built by hand so the test sends exactly what a browser or curl would. */
 export function multipart(fields: Record<string, string>, file?: UploadFile): { payload: Buffer; contentType: string } {
+  return multipartParts([
+    ...Object.entries(fields).map(([name, value]) => ({ name, value })),
+    ...(file ? [{ name: 'file', file }] : []),
+  ]);
+}
+
+/** One part of a form: a text field, or a file. */
+export type FormPart = { name: string; value: string } | { name: string; file: UploadFile };
+
+/** A multipart/form-data body of these parts in this order, a name repeated as often as given (curl's `-F a=1 -F a=2`). */
+export function multipartParts(parts: FormPart[]): { payload: Buffer; contentType: string } {
   const boundary = `----ledgerlink${randomBytes(8).toString('hex')}`;
   const chunks: Buffer[] = [];
-  for (const [name, value] of Object.entries(fields)) {
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
-  }
-  if (file) {
+  for (const part of parts) {
+    if ('value' in part) {
+      chunks.push(
+        Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"\r\n\r\n${part.value}\r\n`),
+      );
+      continue;
+    }
+    const { file } = part;
     chunks.push(
       Buffer.from(
-        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'text/csv'}\r\n\r\n`,
+        `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'text/csv'}\r\n\r\n`,
       ),
       Buffer.isBuffer(file.content) ? file.content : Buffer.from(file.content),
       Buffer.from('\r\n'),

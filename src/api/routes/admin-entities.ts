@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
 import { Code, Currency, Rate } from '../schemas.ts';
+import { Name } from './setup-shared.ts';
 import { taxRateProblem } from '../../ledger/setup/tax-codes.ts';
 import {
   ENTITY_CODE,
@@ -34,7 +35,7 @@ export const NewEntityBody = z.strictObject({
   code: Code.refine((v) => ENTITY_CODE.test(v), {
     message: 'upper-case letters, digits, "_", "." and "-", starting with a letter or digit',
   }),
-  name: z.string().min(1).max(200),
+  name: Name,
   baseCurrency: Currency,
   standardTaxRate: Rate.superRefine((v, ctx) => {
     const problem = taxRateProblem(v);

@@ -48,7 +48,7 @@ export const putBankAccountRoute = defineRoute({
   summary: 'Create or update a bank account',
   description:
     'Creates the bank account (name, glAccountCode and currency required) or updates the fields sent. The GL ' +
-    'account must be an active posting account.',
+    'account must be an active posting account. The currency of a bank account with postings cannot change.',
   tags: ['setup'],
   auth: 'entity',
   role: 'owner',
@@ -62,7 +62,12 @@ export const putBankAccountRoute = defineRoute({
   }),
   example: { name: 'USD account', glAccountCode: '1200', currency: 'USD' },
   success: { status: 200, description: 'The bank account as saved (201 when it was created).', schema: BankAccount },
-  errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_IS_CONTROL_ACCOUNT', 'OUTDATED_RECORD'],
+  errors: [
+    'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+    'GLACCOUNT_IS_CONTROL_ACCOUNT',
+    'BANK_ACCOUNT_CURRENCY_CANNOT_CHANGE',
+    'OUTDATED_RECORD',
+  ],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const saved = await inBody(() => saveBankAccount(db, entity.id, params.code, body));

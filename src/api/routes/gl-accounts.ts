@@ -53,7 +53,9 @@ export const putGlAccountRoute = defineRoute({
   summary: 'Create or update a GL account',
   description:
     'Creates the account (name and type required) or updates the fields sent; omitted fields keep their values. ' +
-    'The type of an account with postings cannot change. A control account in use stays one and, with a balance, stays active.',
+    'The type of an account with postings cannot change, and it cannot become a header account (isPosting: false; deactivate it instead). ' +
+    'An account a tax code, bank account, customer, supplier, item, pending deferral, or the entity’s account roles or customer defaults use stays active and posting. ' +
+    'A control account in use stays one and, with a balance, stays active.',
   tags: ['setup'],
   auth: 'entity',
   role: 'owner',
@@ -69,7 +71,13 @@ export const putGlAccountRoute = defineRoute({
   }),
   example: { name: 'Sales - memberships', type: 'income', isPosting: true },
   success: { status: 200, description: 'The account as saved (201 when it was created).', schema: GlAccount },
-  errors: ['GLACCOUNT_TYPE_CANNOT_CHANGE', 'GLACCOUNT_CONTROL_ACCOUNT_IN_USE', 'OUTDATED_RECORD'],
+  errors: [
+    'GLACCOUNT_TYPE_CANNOT_CHANGE',
+    'GLACCOUNT_CANNOT_BECOME_HEADER',
+    'GLACCOUNT_IN_USE',
+    'GLACCOUNT_CONTROL_ACCOUNT_IN_USE',
+    'OUTDATED_RECORD',
+  ],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const saved = await inBody(() => saveGlAccount(db, entity.id, params.code, body));

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DomainError, fieldError, isDomainError } from '../../domain/errors.ts';
 import { Code } from '../schemas.ts';
+import { showsText } from '../../domain/schemas.ts';
 
 /**
  * Free text: bounded, and without control characters other than tab and line breaks; PostgreSQL
@@ -15,7 +16,14 @@ export function Text(max: number) {
     });
 }
 
-export const Name = Text(200).min(1, 'must not be empty');
+/**
+ * A name (of a customer, supplier, account, entity...). Stored as sent; one that shows nothing, only
+ * spaces or zero-width characters, is refused like an empty one.
+ */
+export const Name = Text(200)
+  .min(1, 'must not be empty')
+  // '' is the min's to refuse (which also documents minLength in the API reference): one message, not two.
+  .refine((v) => v === '' || showsText(v), { message: 'must not be empty' });
 
 /** `{code}` in the path. */
 export const CodeParams = z.object({ code: Code });

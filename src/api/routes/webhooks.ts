@@ -67,6 +67,16 @@ async function accept(ctx: RouteContext<unknown, unknown, unknown>, pipeline: Pi
 }
 
 /**
+ * Whether a connector refused a delivery after it verified the signature with the pipeline's secret.
+ * Every inbound handler refuses a signature that does not verify with WEBHOOK_SIGNATURE_INVALID, and
+ * checks the signature before anything else (the timestamp, the body): any other refusal was made
+ * for a sender who holds that pipeline's secret.
+ */
+function signedForPipeline(refusal: DomainError): boolean {
+  return refusal.code !== 'WEBHOOK_SIGNATURE_INVALID';
+}
+
+/**
  * The check made before a delivery's body is read: a pipeline of that name whose source or target
  * takes this route; otherwise the answer of an unknown pipeline, so a caller cannot tell which exist.
  */
@@ -112,7 +122,7 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
     handler: async (ctx) => {
       // Names are unique per entity: of the pipelines of this name, the one whose secret verifies the delivery takes it.
       const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-      let refusal: DomainError | null = null;
+      let unsigned: DomainError | null = null;
       const unreadable: Pipeline[] = [];
       for (const pipeline of named.filter((p) => p.sourceType === inbound.sourceType)) {
         if (pipeline.unreadableSecrets.length) {
@@ -121,7 +131,12 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
         }
         const verdict = await inbound.verify(pipeline, ctx.rawBody ?? Buffer.alloc(0), ctx.request.headers);
         if (!verdict.ok) {
-          if ('error' in verdict) refusal ??= verdict.error;
+          if (!('error' in verdict)) continue;
+          // Signed with this pipeline's secret, the delivery is this pipeline's and so is the answer
+          // (a stale timestamp, a bad body): whatever another entity's pipeline of the same name would
+          // say, it must not change it. Only a signature no pipeline verifies is answered as such.
+          if (signedForPipeline(verdict.error)) throw verdict.error;
+          unsigned ??= verdict.error;
           continue;
         }
         if ('ignored' in verdict) return { eventId: verdict.ignored.eventId, duplicate: false, ignored: true };
@@ -136,7 +151,7 @@ function inboundRoute(inbound: InboundHandler): AnyRoute {
           ctx.log.warn({ pipeline: p.name, entity: p.entityCode, secrets: p.unreadableSecrets }, 'SECRET_UNREADABLE');
         throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
       }
-      throw refusal ?? noEndpoint();
+      throw unsigned ?? noEndpoint();
     },
   });
 }
@@ -195,7 +210,7 @@ function targetInboundRoute(targetType: string, inbound: TargetInbound): AnyRout
     errors: [...docs.errors, 'SECRET_UNREADABLE'],
     handler: async (ctx) => {
       const named = await findPipelinesNamed(ctx.db, ctx.services.sync.box, ctx.params.pipeline);
-      let refusal: DomainError | null = null;
+      let unsigned: DomainError | null = null;
       const unreadable: Pipeline[] = [];
       for (const pipeline of named.filter((p) => p.targetType === targetType)) {
         if (pipeline.unreadableSecrets.length) {
@@ -206,7 +221,10 @@ function targetInboundRoute(targetType: string, inbound: TargetInbound): AnyRout
           tenantId: async () => (await readConnection(ctx.db, pipeline.id))?.tenant_id ?? null,
         });
         if (!verdict.ok) {
-          if ('error' in verdict) refusal ??= verdict.error;
+          if (!('error' in verdict)) continue;
+          // As for a source's route: the pipeline whose key verified the delivery answers it.
+          if (signedForPipeline(verdict.error)) throw verdict.error;
+          unsigned ??= verdict.error;
           continue;
         }
         if (verdict.changed && pipeline.enabled) await runForTarget(ctx, pipeline, targetType);
@@ -217,7 +235,7 @@ function targetInboundRoute(targetType: string, inbound: TargetInbound): AnyRout
           ctx.log.warn({ pipeline: p.name, entity: p.entityCode, secrets: p.unreadableSecrets }, 'SECRET_UNREADABLE');
         throw new DomainError('SECRET_UNREADABLE', 'This endpoint cannot verify events until its operator fixes it');
       }
-      throw refusal ?? noEndpoint();
+      throw unsigned ?? noEndpoint();
     },
   });
 }
