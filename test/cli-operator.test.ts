@@ -33,6 +33,32 @@ describe('arguments are checked like the API checks them', () => {
     expect(r.stderr).toContain('VALIDATION_ERROR: --code: must be upper case');
     expect(r.stderr).toContain('--code CLUB');
     expect(r.stderr).not.toMatch(RAW_DB);
+    // Two rules broken, one example given.
+    const two = await place.run(['entity', 'create', '--code', 'club2', '--name', 'Club']);
+    expect(two.stderr.match(/--code CLUB2/g)).toHaveLength(1);
+  }, 120_000);
+
+  it('--help marks required options, and a misspelt option is named before a missing required one', async () => {
+    for (const [args, flag] of [
+      [['import', '--help'], '--pipeline <name>'],
+      [['user', 'create', '--help'], '--entity <code>'],
+      [['exceptions', 'resolve', '--help'], '--note <text>'],
+      [['copy-to-postgres', '--help'], '--to <url>'],
+    ] as const) {
+      const r = await place.run([...args]);
+      expect(r.code, r.stderr).toBe(0);
+      // The option's line, and its description's last line, say "(required)".
+      const from = r.stdout.indexOf(flag);
+      expect(from, r.stdout).toBeGreaterThanOrEqual(0);
+      expect(r.stdout.slice(from).split(/\n {2}-/)[0]).toContain('(required)');
+    }
+    const typo = await place.run(['import', 'x.csv', '--pipe', 'shop']);
+    expect(typo.code).toBe(1);
+    expect(typo.stderr).toContain("unknown option '--pipe'");
+    expect(typo.stderr).not.toContain('required option');
+    const missing = await place.run(['import', 'x.csv']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain("error: required option '--pipeline <name>' not specified");
   }, 120_000);
 
   it('--standard-tax-rate 21 says to write 0.21 or 21%; 21% is accepted as 0.21', async () => {
@@ -217,6 +243,14 @@ describe('entity keys: another key pair, the list, and revocation that ends sess
     expect(issued.code, issued.stderr).toBe(0);
     const second = JSON.parse(issued.stdout) as { keyId: string; partnerKey: string; userKey: string };
     expect(second.partnerKey).not.toBe(first.partnerKey);
+
+    const plain = await place.run(['entity', 'keys', 'KEYS', '--list']);
+    expect(plain.stdout.split('\n')[0]).toMatch(/^key id\s+created\s+status\s+label$/);
+    expect(plain.stdout).toContain(second.keyId);
+    const unknown = await place.run(['entity', 'keys', 'keys', '--list']);
+    expect(unknown.stderr).toContain(
+      'ENTITY_DOES_NOT_EXIST: No entity keys; entity codes are upper case: did you mean KEYS?',
+    );
 
     const listed = await place.run(['entity', 'keys', 'KEYS', '--list', '--json']);
     expect(listed.code, listed.stderr).toBe(0);

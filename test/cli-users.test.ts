@@ -82,6 +82,8 @@ describe('user create', () => {
     const role = await place.run(['user', 'create', '--entity', 'CLUB', '--email', 'c@example.com', '--role', 'admin']);
     expect(role.code).toBe(1);
     expect(role.stderr).toContain('VALIDATION_ERROR: --role');
+    // Said once: the roles there are, not the schema's words and then the same again.
+    expect(role.stderr.trim()).toBe('error: VALIDATION_ERROR: --role: not a role: one of owner, accountant, viewer');
     const email = await place.run(['user', 'create', '--entity', 'CLUB', '--email', 'nope', '--role', 'viewer']);
     expect(email.stderr).toContain('--email');
     const entity = await place.run([
@@ -95,6 +97,22 @@ describe('user create', () => {
       'viewer',
     ]);
     expect(entity.stderr).toContain('ENTITY_DOES_NOT_EXIST');
+    expect(entity.stderr).toContain('known entities: CLUB');
+    // Codes are upper case: the one meant is named.
+    const lower = await place.run([
+      'user',
+      'create',
+      '--entity',
+      'club',
+      '--email',
+      'c@example.com',
+      '--role',
+      'viewer',
+    ]);
+    expect(lower.code).toBe(1);
+    expect(lower.stderr.trim()).toBe(
+      'error: ENTITY_DOES_NOT_EXIST: No entity club; entity codes are upper case: did you mean CLUB?',
+    );
     const dup = await place.run([
       'user',
       'create',

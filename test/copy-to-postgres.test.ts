@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCopy } from '../src/cli/copy.ts';
+import { runCopy, targetUnreachable } from '../src/cli/copy.ts';
 import type { Database } from '../src/db/database.ts';
 import { openDatabase } from '../src/db/open.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
@@ -32,6 +32,38 @@ describe('ledgerlink copy-to-postgres, refusals before anything is opened', () =
       { code: 'DATA_FOLDER_NOT_FOUND' },
     );
   });
+
+  it('says to create a target database that does not exist, never the driver’s bare words', () => {
+    const missing = Object.assign(new Error('database "books" does not exist'), { code: '3D000' });
+    const refused = targetUnreachable('postgres://ann:s3cret@db.example:6543/books', missing);
+    expect(refused).toMatchObject({ code: 'DATABASE_NOT_FOUND' });
+    expect(refused!.message).toContain('database "books" does not exist on db.example:6543: create it first');
+    expect(refused!.message).toContain('createdb -h db.example -p 6543 -U ann books');
+    expect(refused!.message).not.toContain('s3cret');
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(targetUnreachable('postgres://a@b/c', new Error('x', { cause: down }))).toMatchObject({
+      code: 'DATABASE_UNREACHABLE',
+    });
+    expect(targetUnreachable('postgres://a@b/c', new Error('something else'))).toBeNull();
+  });
+});
+
+describe.runIf(onPostgres)('ledgerlink copy-to-postgres into a database that does not exist', () => {
+  it('is refused DATABASE_NOT_FOUND, saying to create it first', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'll-copy-missing-'));
+    try {
+      const made = await openDatabase({ dataDir: dir });
+      await made.close();
+      const to = new URL(process.env.DATABASE_URL!);
+      to.pathname = `/ledgerlink_missing_${Date.now().toString(36)}`;
+      await expect(runCopy({ to: to.href }, { LEDGERLINK_DATA_DIR: dir }, () => undefined)).rejects.toMatchObject({
+        code: 'DATABASE_NOT_FOUND',
+        message: expect.stringContaining('create it first'),
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 describe.runIf(onPostgres)('ledgerlink copy-to-postgres (PGlite → PostgreSQL)', () => {
@@ -172,6 +204,8 @@ describe.runIf(onPostgres)('ledgerlink copy-to-postgres (PGlite → PostgreSQL)'
       runCopy({ to: url, schema, json: true }, { LEDGERLINK_DATA_DIR: dir }, () => undefined),
     ).rejects.toMatchObject({
       code: 'TARGET_NOT_EMPTY',
+      // The command's own option, not the variable the processes read afterwards.
+      message: expect.stringMatching(/^the target already holds ledgerlink data \(1 entity\): .*--schema NAME/),
     });
     expect(await count()).toBe(held);
   });

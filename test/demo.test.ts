@@ -2,10 +2,11 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '../src/connectors/all.ts';
-import { demoWanted, startDemo } from '../src/cli/demo.ts';
+import { demoWanted, pauseDemoPipeline, startDemo } from '../src/cli/demo.ts';
 import type { Runtime } from '../src/cli/runtime.ts';
 import type { Database } from '../src/db/database.ts';
 import { findPipeline } from '../src/sync/pipelines.ts';
+import { findEntityByCode, issueKeys, listKeys } from '../src/ledger/entities.ts';
 import { listRuns } from '../src/sync/runs.ts';
 import { reconcile } from '../src/sync/reconcile.ts';
 import { authenticate, login } from '../src/ledger/sessions.ts';
@@ -18,7 +19,7 @@ import { syncService, testBox } from './helpers/sync.ts';
  * and the printed login command is a complete shell command.
  */
 let db: Database;
-let lines: { msg: string; loginCommand?: string }[] = [];
+let lines: { msg: string; level: number; loginCommand?: string }[] = [];
 let rt: Runtime;
 
 beforeAll(async () => {
@@ -65,6 +66,9 @@ describe('the demo', () => {
       expect(keys2.partnerKey).not.toBe(keys1.partnerKey);
       const session = await login(db, keys2, 1200);
       expect((await authenticate(db, session.token)).entityId).toBe(keys2.entityId);
+      // The pair the first start printed (the entity's first) no longer logs in: old logs hold no live keys.
+      await expect(login(db, keys1, 1200)).rejects.toMatchObject({ code: 'INVALID_CREDENTIALS' });
+      expect(lines.some((l) => /the pairs earlier starts printed stop working: 1 revoked now/.test(l.msg))).toBe(true);
       const cmd = lines.find((l) => l.loginCommand)!;
       expect(cmd.msg).toBe(cmd.loginCommand);
       expect(cmd.msg).toBe(
@@ -87,6 +91,52 @@ describe('the demo', () => {
       expect(r.mismatches).toEqual([]);
     } finally {
       await stop2();
+    }
+  }, 300_000);
+
+  it("revokes only the demo's own earlier key pairs, never one a person issued", async () => {
+    const entity = (await findEntityByCode(db, 'DEMO'))!;
+    const mine = await issueKeys(db, entity.id, 'demo start'); // a person's pair, whatever its label
+    lines = [];
+    const stop = await startDemo(rt, 3000);
+    await stop();
+    const now = keysIn(lines)!;
+    const active = (await listKeys(db, entity.id)).filter((k) => k.revokedAt === null).map((k) => k.keyId);
+    expect(active).toHaveLength(2);
+    expect(active).toContain(mine.credentialId);
+    await login(db, { entityId: entity.id, partnerKey: mine.partnerKey, userKey: mine.userKey }, 1200);
+    await login(db, now, 1200);
+  }, 300_000);
+
+  it('a start without the demo pauses its pipeline, saying why and what to do; the next demo start resumes it', async () => {
+    lines = [];
+    await pauseDemoPipeline(rt, 'the configuration ./ledgerlink.yaml is in use');
+    expect((await findPipeline(db, testBox, 'demo'))!.enabled).toBe(false);
+    const said = lines.filter((l) => /demo pipeline/.test(l.msg));
+    expect(said).toHaveLength(1);
+    expect(said[0]!.level).toBe(40);
+    expect(said[0]!.msg).toContain('is now paused (disabled), since this start has no demo (the configuration');
+    expect(said[0]!.msg).toContain('`ledgerlink pipeline delete demo --entity DEMO`');
+    // The scheduler passes it by: no run against a sample system that is not there.
+    const before = (await listRuns(db, { pipeline: 'demo', limit: 100, offset: 0 })).total;
+    await rt.sync.tick(new Date());
+    expect((await listRuns(db, { pipeline: 'demo', limit: 100, offset: 0 })).total).toBe(before);
+    // A second such start says it once again, quietly, and changes nothing.
+    lines = [];
+    await pauseDemoPipeline(rt, 'started with --no-demo');
+    expect(lines.map((l) => [l.level, /is still paused/.test(l.msg)])).toEqual([[30, true]]);
+
+    lines = [];
+    const stop = await startDemo(rt, 3000, 'memory');
+    try {
+      expect((await findPipeline(db, testBox, 'demo'))!.enabled).toBe(true);
+      // Nothing is kept in memory: no talk of data folders or of commands run after the server stops.
+      const last = lines.at(-1)!.msg;
+      expect(last).toContain('LEDGERLINK_DATA_DIR=memory keeps nothing');
+      expect(last).not.toContain('delete the data folder');
+      expect(last).not.toContain('stop the server and run');
+    } finally {
+      await stop();
     }
   }, 300_000);
 });

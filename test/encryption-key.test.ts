@@ -69,6 +69,23 @@ describe('the key of a PostgreSQL database', () => {
     expect(await recordedFingerprint(db)).toBeNull();
   });
 
+  it('missing on a database that has a key (a copy from PGlite): points to that key, never to a new one', async () => {
+    await openSecretBox(db, onServer, envOf(keyA));
+    const refused = openSecretBox(db, onServer, {});
+    await expect(refused).rejects.toMatchObject({ code: 'ENCRYPTION_KEY_MISSING' });
+    const { message } = (await refused.catch((err: unknown) => err)) as Error;
+    expect(message).toContain(
+      `This database has one already (fingerprint ${keyA.fingerprint.replace(/^hmac-sha256:/, '').slice(0, 12)})`,
+    );
+    expect(message).toContain('data/.encryption-key');
+    expect(message).not.toContain('openssl rand');
+    // A database without a key is still told how to make one.
+    await forget();
+    await expect(openSecretBox(db, onServer, {})).rejects.toThrow(
+      /For a new database make one with: openssl rand -base64 32/,
+    );
+  });
+
   it('is refused when it is not 32 bytes of base64', async () => {
     await expect(openSecretBox(db, onServer, { LEDGERLINK_ENCRYPTION_KEY: 'hunter2' })).rejects.toThrow(
       /LEDGERLINK_ENCRYPTION_KEY is not an encryption key/,

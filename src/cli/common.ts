@@ -1,7 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
-import { isDomainError, type FieldProblem } from '../domain/errors.ts';
+import type { Queryable } from '../db/database.ts';
+import { DomainError, isDomainError, type FieldProblem } from '../domain/errors.ts';
+import { type EntityContext, findEntityByCode, listEntities } from '../ledger/entities.ts';
 
 /**
  * A refusal of the command line itself (no HTTP status): the same `code: message` shape as the
@@ -62,9 +64,13 @@ export function parseWithSchema<S extends z.ZodType>(
   if (r.success) return r.data;
   const problems = r.error.issues.map((i) => {
     const key = i.path.map(String).join('.');
-    const flag = flags[key] ?? (key || 'value');
-    return { field: flag, message: hints[flag] ? `${i.message}; ${hints[flag]}` : i.message };
+    return { field: flags[key] ?? (key || 'value'), message: i.message };
   });
+  // A hint is said once per option, after its last problem (a code can break two rules at once).
+  for (const [flag, hint] of Object.entries(hints)) {
+    const last = problems.findLastIndex((p) => p.field === flag);
+    if (last >= 0) problems[last]!.message += `; ${hint}`;
+  }
   throw new CliError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
 }
 
@@ -83,4 +89,22 @@ export function requireExistingData(env: NodeJS.ProcessEnv = process.env): void 
       'Run it in the folder where `ledgerlink serve` (npm start) keeps ./data, or say where the data is: ' +
       '--data-dir DIR (env LEDGERLINK_DATA_DIR) or DATABASE_URL=postgres://…',
   );
+}
+
+/**
+ * The entity a command names (`--entity CODE`, or an argument), refused when there is none of that
+ * code with what would have worked: the code in upper case when that is one (codes are upper case),
+ * else the known codes, as a `--pipeline` that names no pipeline lists the known ones.
+ */
+export async function requireEntity(db: Queryable, code: string, flag = '--entity'): Promise<EntityContext> {
+  const found = await findEntityByCode(db, code);
+  if (found) return found;
+  const known = (await listEntities(db)).map((e) => e.code);
+  const upper = code.toUpperCase();
+  const hint = known.includes(upper)
+    ? `entity codes are upper case: did you mean ${upper}?`
+    : known.length === 0
+      ? 'there are no entities yet (create one: ledgerlink entity create --code CLUB --name "…")'
+      : `known entities: ${known.slice(0, 20).join(', ')}${known.length > 20 ? `, … (${known.length}; ledgerlink entity list)` : ''}`;
+  throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${code}; ${hint}`, [{ field: flag, message: hint }]);
 }

@@ -43,7 +43,9 @@ export async function runCopy(
   const from = await openDatabase({ dataDir });
   let to: Database | undefined;
   try {
-    to = await openDatabase({ databaseUrl: opts.to, schema: opts.schema });
+    to = await openDatabase({ databaseUrl: opts.to, schema: opts.schema }).catch((err: unknown) => {
+      throw targetUnreachable(opts.to!, err) ?? err;
+    });
     say(`copying ${resolve(dataDir)} into ${to.description}${opts.schema ? `, schema ${opts.schema}` : ''}…`);
     const copied = await copyDatabase(from, to, (table, done, total) => {
       if (done > 0 && (done === total || done % 20_000 === 0))
@@ -73,12 +75,58 @@ export async function runCopy(
     }
     return ok ? 0 : 1;
   } catch (err) {
+    if (err instanceof CopyRefused && err.code === 'TARGET_NOT_EMPTY')
+      // This command's own option, rather than the variable the processes read afterwards.
+      throw new CliError(
+        err.code,
+        `${err.message.replace(/: copy into .*$/, '')}: copy into an empty database, or into a schema of its own with ` +
+          `--schema NAME (then start the processes with LEDGERLINK_DB_SCHEMA=NAME)`,
+      );
     if (err instanceof CopyRefused) throw new CliError(err.code, err.message);
     throw err;
   } finally {
     await to?.close();
     await from.close();
   }
+}
+
+/** The PostgreSQL error code (SQLSTATE) or system error code of `err` or of what caused it. */
+function errorCode(err: unknown): string | undefined {
+  for (let e = err, i = 0; e && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
+}
+
+/**
+ * A target database that is not there, or a server that does not answer, said as what to do
+ * (create it first, check the address), never as the driver's bare words; null for anything else.
+ */
+export function targetUnreachable(url: string, err: unknown): CliError | null {
+  let where: URL;
+  try {
+    where = new URL(url);
+  } catch {
+    return null;
+  }
+  const host = where.hostname || 'localhost';
+  const port = where.port || '5432';
+  const user = decodeURIComponent(where.username) || 'postgres';
+  const name = decodeURIComponent(where.pathname.replace(/^\//, '')) || user;
+  const code = errorCode(err);
+  if (code === '3D000')
+    return new CliError(
+      'DATABASE_NOT_FOUND',
+      `database "${name}" does not exist on ${host}:${port}: create it first, empty ` +
+        `(createdb -h ${host} -p ${port} -U ${user} ${name}, or CREATE DATABASE "${name}" as a user allowed to), then run this command again`,
+    );
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT')
+    return new CliError(
+      'DATABASE_UNREACHABLE',
+      `no PostgreSQL server answers at ${host}:${port} (${code}): check the host and port in --to and that the server runs`,
+    );
+  return null;
 }
 
 function summary(copied: CopiedTable[]): string {

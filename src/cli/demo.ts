@@ -1,11 +1,20 @@
-import { createEntity, findEntityByCode, issueKeys } from '../ledger/entities.ts';
+import { createEntity, findEntityByCode, issueKeys, revokeKey } from '../ledger/entities.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { PipelineDefinition, savePipeline, findPipeline } from '../sync/pipelines.ts';
+import {
+  type Pipeline,
+  PipelineDefinition,
+  auditAs,
+  findPipeline,
+  listPipelines,
+  savePipeline,
+  setPipelineEnabled,
+} from '../sync/pipelines.ts';
 import { formatAmount } from '../domain/money.ts';
 import { allowOutboundHost } from '../sync/http.ts';
 import type { SourceItem } from '../sync/connector.ts';
 import type { Runtime } from './runtime.ts';
 import type { Queryable } from '../db/database.ts';
+import type { DatabaseConfig } from '../db/open.ts';
 
 interface Simulator {
   url: string;
@@ -28,6 +37,135 @@ export function demoWanted(configPath: string | null, pipelines: { entityCode: s
 }
 
 const DEMO_ENTITY = 'DEMO';
+const DEMO_PIPELINE = 'demo';
+/** The label of the key pairs later demo starts issue (the first is the entity's own, `initial`). */
+const DEMO_KEY_LABEL = 'demo start';
+
+/**
+ * Whether a pipeline is the one the demo made: `demo` of entity DEMO, saved through the API (not a
+ * ledgerlink.yaml), reading an iXpole system over http on loopback (the sample system's address,
+ * which users' pipelines may not name unless the operator allows private networks).
+ */
+export function isDemoPipeline(
+  p: Pick<Pipeline, 'name' | 'entityCode' | 'managedBy' | 'sourceType' | 'sourceConfig'>,
+): boolean {
+  return (
+    p.name === DEMO_PIPELINE &&
+    p.entityCode === DEMO_ENTITY &&
+    p.managedBy === 'api' &&
+    p.sourceType === 'ixpole' &&
+    typeof p.sourceConfig.baseUrl === 'string' &&
+    /^http:\/\/127\.0\.0\.1:\d{1,5}\/$/.test(p.sourceConfig.baseUrl)
+  );
+}
+
+/**
+ * Lets this process pass the outbound check of the demo pipeline's recorded source address, as
+ * the `serve` process that started the sample system does, for commands that never call the
+ * source (reconcile): the engine checks a saved pipeline's every URL before it creates its target,
+ * and the sample system's http loopback address is refused to anything else. Only for the demo's
+ * own pipeline into the embedded ledger, whose target makes no outbound call either, so nothing
+ * this process sends goes anywhere it could not go before. Returns whether it was allowed.
+ */
+export function allowDemoSourceCheck(p: Pipeline): boolean {
+  if (!isDemoPipeline(p) || p.targetType !== 'ledger') return false;
+  const url = new URL(p.sourceConfig.baseUrl as string);
+  allowOutboundHost(url.hostname, Number(url.port));
+  return true;
+}
+
+/** What a process is told about the demo pipeline's sample system when it does not run here. */
+export const DEMO_ELSEWHERE =
+  'reads the built-in sample iXpole system, which runs only inside `ledgerlink serve` (npm start) without a ledgerlink.yaml';
+
+/**
+ * A `serve` that does not start the demo (a configuration is given, --no-demo, or other entities
+ * have pipelines) pauses the demo pipeline left by earlier starts, if there is one: its sample
+ * system is not running, and every scheduled run would fail against it. Paused is `enabled:
+ * false` (audited, actor `demo`), which the next demo start undoes; said once, in the log, with
+ * what to do.
+ */
+export async function pauseDemoPipeline(rt: Runtime, why: string): Promise<void> {
+  const demo = (await listPipelines(rt.db, rt.box)).find((p) => isDemoPipeline(p));
+  if (!demo) return;
+  const paused = demo.enabled
+    ? await rt.db.transaction((tx) =>
+        setPipelineEnabled(tx, rt.box, demo.name, demo.entityId, false, auditAs(tx, 'demo')),
+      )
+    : demo;
+  const level = demo.enabled ? 'warn' : 'info';
+  rt.log[level](
+    { pipeline: paused.name, entity: paused.entityCode, enabled: paused.enabled },
+    `The demo pipeline "${DEMO_PIPELINE}" (entity ${DEMO_ENTITY}) is ${demo.enabled ? 'now' : 'still'} paused (disabled), ` +
+      `since this start has no demo (${why}): it ${DEMO_ELSEWHERE}. Its runs, customers and invoices are kept. ` +
+      `To remove it: \`ledgerlink pipeline delete ${DEMO_PIPELINE} --entity ${DEMO_ENTITY}\` (on PGlite with the server ` +
+      `stopped); to see the demo again, start without a ledgerlink.yaml and without --no-demo, while entity DEMO's are ` +
+      `the only pipelines: that start runs the sample system and enables the pipeline again.`,
+  );
+}
+
+/**
+ * Revokes the key pairs earlier demo starts printed (and ends their sessions), so that only the
+ * pair this start prints logs in: keys from old logs stop working. Only the demo's own are taken:
+ * those it issued (audited as `entity.keys-issued` by actor `demo`) and the entity's first pair when
+ * the demo created the entity; pairs a person issued (`ledgerlink entity keys DEMO`) stay.
+ */
+async function revokeEarlierDemoKeys(tx: Queryable, entityId: string): Promise<number> {
+  const { rows } = await tx.query<{ id: string }>(
+    `SELECT c.id FROM api_credentials c
+      WHERE c.entity_id = $1 AND c.revoked_at IS NULL
+        AND (EXISTS (SELECT 1 FROM audit_log a
+                      WHERE a.entity_id = c.entity_id AND a.actor = 'demo' AND a.action = 'entity.keys-issued'
+                        AND a.object_type = 'credential' AND a.object_id = c.id::text)
+             OR (c.label = 'initial'
+                 AND EXISTS (SELECT 1 FROM audit_log a
+                              WHERE a.entity_id = c.entity_id AND a.actor = 'demo' AND a.action = 'entity.created')))
+      ORDER BY c.id`,
+    [entityId],
+  );
+  for (const { id } of rows) {
+    const revoked = await revokeKey(tx, entityId, id);
+    await recordAudit(tx, {
+      entityId,
+      actor: 'demo',
+      action: 'entity.key-revoked',
+      objectType: 'credential',
+      objectId: id,
+      after: { revokedAt: revoked?.credential.revokedAt ?? null, sessionsEnded: revoked?.sessionsEnded ?? 0 },
+    });
+  }
+  return rows.length;
+}
+
+/** Where the demo's data lives, for what its log tells people to do next. */
+export type DemoStorage = 'folder' | 'memory' | 'postgres';
+
+export function demoStorage(config: DatabaseConfig): DemoStorage {
+  return config.databaseUrl ? 'postgres' : config.dataDir === 'memory' ? 'memory' : 'folder';
+}
+
+/** The last line of the demo's log: how to look at it and how to start again, as its storage allows. */
+function nextSteps(storage: DemoStorage): string {
+  const api =
+    'Watch it: GET /v1/runs?pipeline=demo, GET /v1/customers, GET /v1/transactions, GET /v1/exceptions (bearer token)';
+  const replace = 'Replace the demo with a ledgerlink.yaml (see README).';
+  if (storage === 'memory')
+    return (
+      `${api}. LEDGERLINK_DATA_DIR=memory keeps nothing: the command line (ledgerlink runs list, reconcile) has no data to ` +
+      `look at, so use the API or the dashboard while the server runs; stopping the server ends the demo and the next ` +
+      `start begins from nothing. ${replace}`
+    );
+  if (storage === 'postgres')
+    return (
+      `${api}, or, from another terminal with the same DATABASE_URL and LEDGERLINK_ENCRYPTION_KEY, ` +
+      '`npx ledgerlink runs list --pipeline demo`, `npx ledgerlink reconcile demo`. ' +
+      `Start again from nothing: use an empty database (or LEDGERLINK_DB_SCHEMA of its own). ${replace}`
+    );
+  return (
+    `${api}, or stop the server and run \`npx ledgerlink runs list --pipeline demo\`, \`npx ledgerlink reconcile demo\`. ` +
+    `Start again from nothing: stop the server and delete the data folder (LEDGERLINK_DATA_DIR, default ./data). ${replace}`
+  );
+}
 
 /**
  * The sample system keeps what was written back to it in memory only: on a later start, tell it
@@ -59,10 +197,15 @@ async function restoreSampleSystem(db: Queryable, pipelineId: string, sim: Simul
  * through the same pipeline, so that `ledgerlink reconcile demo` sees them as the source's.
  *
  * Every start is like the first: the sample system gets a new port and the pipeline is pointed at
- * it, and a fresh key pair is issued and printed (only hashes of keys are stored, so earlier ones
- * cannot be shown again).
+ * it (and enabled again, if a start without the demo paused it), and a fresh key pair is issued and
+ * printed (only hashes of keys are stored, so earlier ones cannot be shown again); the pairs
+ * earlier starts printed are revoked, so that keys copied from old logs stop working.
  */
-export async function startDemo(rt: Runtime, port: number): Promise<() => Promise<void>> {
+export async function startDemo(
+  rt: Runtime,
+  port: number,
+  storage: DemoStorage = 'folder',
+): Promise<() => Promise<void>> {
   const { startIxpoleSimulator } = (await import('../connectors/ixpole/simulator.ts')) as SimulatorModule;
   const sim = await startIxpoleSimulator({ customers: 25, products: 6, instalments: 120, seed: 42 });
   // The simulator is plain http on loopback, which the outbound policy refuses to users' pipelines:
@@ -70,10 +213,11 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
   const simUrl = new URL(sim.url);
   allowOutboundHost(simUrl.hostname, Number(simUrl.port));
   const { db, box, log } = rt;
-  const { entity, keys, created } = await db.transaction(async (tx) => {
+  const { entity, keys, created, revoked } = await db.transaction(async (tx) => {
     const found = await findEntityByCode(tx, DEMO_ENTITY);
     if (found) {
-      const issued = await issueKeys(tx, found.id, 'demo start');
+      const earlier = await revokeEarlierDemoKeys(tx, found.id);
+      const issued = await issueKeys(tx, found.id, DEMO_KEY_LABEL);
       await recordAudit(tx, {
         entityId: found.id,
         actor: 'demo',
@@ -81,7 +225,7 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
         objectType: 'credential',
         objectId: issued.credentialId,
       });
-      return { entity: found, keys: issued, created: false };
+      return { entity: found, keys: issued, created: false, revoked: earlier };
     }
     const made = await createEntity(tx, {
       code: DEMO_ENTITY,
@@ -96,10 +240,10 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
       objectType: 'entity',
       objectId: DEMO_ENTITY,
     });
-    return { entity: made.entity, keys: made.keys, created: true };
+    return { entity: made.entity, keys: made.keys, created: true, revoked: 0 };
   });
   const demo = PipelineDefinition.parse({
-    name: 'demo',
+    name: DEMO_PIPELINE,
     entity: DEMO_ENTITY,
     // The sample system's port is new at every start: saving the pipeline points it there.
     source: { type: 'ixpole', baseUrl: sim.url, apiKey: sim.apiKey },
@@ -163,17 +307,15 @@ export async function startDemo(rt: Runtime, port: number): Promise<() => Promis
       `every 20 s some invoices are paid, booked through "demo" too (runs of trigger import by demo-payments).`,
   );
   log.info(
-    `Demo entity ${DEMO_ENTITY} keys (a new pair at every start; only hashes are stored): entityId ${keys.entityId} partnerKey ${keys.partnerKey} userKey ${keys.userKey}`,
+    `Demo entity ${DEMO_ENTITY} keys (a new pair at every start, and the pairs earlier starts printed stop working` +
+      `${revoked > 0 ? `: ${revoked} revoked now` : ''}; only hashes are stored): ` +
+      `entityId ${keys.entityId} partnerKey ${keys.partnerKey} userKey ${keys.userKey}`,
   );
   // A message of its own that is the whole command, and the same in a field for JSON logs
   // (jq -r 'select(.loginCommand).loginCommand'), so that it can be pasted as it is either way.
   const command = loginCommand(port, keys);
   log.info({ loginCommand: command }, command);
-  log.info(
-    'Watch it: GET /v1/runs?pipeline=demo, GET /v1/customers, GET /v1/transactions, GET /v1/exceptions (bearer token), ' +
-      'or stop the server and run `npx ledgerlink runs list --pipeline demo`, `npx ledgerlink reconcile demo`. ' +
-      'Start again from nothing: stop the server and delete the data folder (LEDGERLINK_DATA_DIR, default ./data). Replace the demo with a ledgerlink.yaml (see README).',
-  );
+  log.info(nextSteps(storage));
   return async () => {
     clearInterval(timer);
     await sim.close();

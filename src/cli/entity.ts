@@ -1,13 +1,13 @@
 import type { Command } from 'commander';
 import { Decimal } from 'decimal.js';
 import { openDatabase, databaseConfigFromEnv } from '../db/open.ts';
-import { createEntity, findEntityByCode, issueKeys, listKeys, revokeKey } from '../ledger/entities.ts';
+import { createEntity, issueKeys, listKeys, revokeKey } from '../ledger/entities.ts';
 import type { Database } from '../db/database.ts';
 import { DomainError, isDomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { NewEntityBody } from '../api/routes/admin-entities.ts';
 import { listEntitySummaries } from '../sync/pipelines.ts';
-import { parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { parseWithSchema, requireEntity, requireExistingData, runCommand } from './common.ts';
 import { table } from './table.ts';
 
 /** `21%` is 0.21; anything else is passed on as written, for the API's schema to judge. */
@@ -50,7 +50,7 @@ export function registerEntity(program: Command): void {
           },
           { code: '--code', name: '--name', baseCurrency: '--currency', standardTaxRate: '--standard-tax-rate' },
           {
-            '--code': `entity codes are upper case, e.g. --code ${opts.code.toUpperCase().replace(/[^A-Z0-9_-]/g, '') || 'CLUB'}`,
+            '--code': `e.g. --code ${opts.code.toUpperCase().replace(/[^A-Z0-9_.-]/g, '') || 'CLUB'}`,
             '--standard-tax-rate': 'or as a percentage: 21%',
           },
         );
@@ -135,9 +135,7 @@ async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> 
 }
 
 async function entityIdOf(db: Database, code: string): Promise<string> {
-  const found = await findEntityByCode(db, code);
-  if (!found) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${code}`);
-  return found.id;
+  return (await requireEntity(db, code, 'CODE')).id;
 }
 
 /** `entity keys CODE` (a new key pair), `entity keys CODE --list`, `entity keys revoke CODE KEYID`. */
@@ -156,10 +154,17 @@ function registerKeys(entity: Command): void {
           const items = await listKeys(db, entityId);
           if (opts.json) console.log(JSON.stringify({ items }));
           else
-            for (const k of items)
-              console.log(
-                `${k.keyId}  ${k.createdAt}  ${k.revokedAt ? `revoked ${k.revokedAt}` : 'active'}  ${k.label ?? ''}`,
-              );
+            console.log(
+              table([
+                ['key id', 'created', 'status', 'label'],
+                ...items.map((k) => [
+                  k.keyId,
+                  k.createdAt,
+                  k.revokedAt ? `revoked ${k.revokedAt}` : 'active',
+                  k.label ?? '',
+                ]),
+              ]),
+            );
           return;
         }
         const issued = await db.transaction(async (tx) => {

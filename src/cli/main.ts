@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, type Option } from 'commander';
 
 type Register = (program: Command) => void;
 
@@ -57,16 +57,62 @@ function versionOnly(args: string[]): boolean {
   return args.length === 1 && (args[0] === '--version' || args[0] === '-V');
 }
 
+/** The options commands declared with `requiredOption`, checked by `checkRequiredOptions`. */
+const requiredOptions = new WeakSet<Option>();
+
+/**
+ * Marks required options "(required)" in `--help`, and has them checked after commander looked for
+ * unknown options rather than before (its own order): `import f.csv --pipe x` then says that
+ * `--pipe` is not an option (with commander's "Did you mean …?" when the flag is close to one),
+ * instead of only that `--pipeline` is missing.
+ */
+function markRequiredOptions(command: Command): void {
+  for (const option of command.options) {
+    if (!option.mandatory) continue;
+    option.description = `${option.description} (required)`;
+    option.makeOptionMandatory(false);
+    requiredOptions.add(option);
+  }
+  for (const sub of command.commands) markRequiredOptions(sub);
+}
+
+/** The check commander would have made of required options, with its words and exit code. */
+function checkRequiredOptions(command: Command): void {
+  for (const option of command.options) {
+    if (requiredOptions.has(option) && command.getOptionValue(option.attributeName()) === undefined)
+      command.error(`error: required option '${option.flags}' not specified`, {
+        code: 'commander.missingMandatoryOptionValue',
+      });
+  }
+}
+
+program.hook('preAction', (_program, command) => checkRequiredOptions(command));
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const name = commandName(args);
   const named = COMMANDS.find(([names]) => name !== undefined && names.includes(name));
   const load = versionOnly(args) ? [] : named ? [named] : COMMANDS;
   for (const [, loadCommand] of load) for (const register of await loadCommand()) register(program);
+  markRequiredOptions(program);
   await program.parseAsync(process.argv);
 }
 
+/**
+ * What a failure that no command turned into its own message prints (a start refused by its
+ * settings, its key or its configuration): `error: CODE: message` when it has a code of ours,
+ * else `error: message`, as every refusal of the command line reads.
+ */
+function failureText(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const code = (err as { code?: unknown } | null)?.code;
+  // Codes of ours are UPPER_SNAKE; Node's (ENOENT) already begin the message, PostgreSQL's are SQLSTATEs.
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) && !message.startsWith(code)
+    ? `error: ${code}: ${message}`
+    : `error: ${message}`;
+}
+
 main().catch((err: unknown) => {
-  console.error(err instanceof Error ? err.message : err);
+  console.error(failureText(err));
   process.exit(1);
 });

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import type { Queryable } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
-import { findEntityByCode } from '../ledger/entities.ts';
 import { PipelineName } from '../api/routes/pipelines.ts';
 import {
   type Pipeline,
@@ -16,19 +14,14 @@ import { listRuns, type Run } from '../sync/runs.ts';
 import { startConsent } from '../sync/remote/oauth-connect.ts';
 import { appConfigFromEnv } from '../api/services.ts';
 import type { SecretBox } from '../sync/secrets.ts';
-import { CliError, parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { CliError, parseWithSchema, requireEntity, requireExistingData, runCommand } from './common.ts';
 import { commandLogger, openRuntime, type Runtime } from './runtime.ts';
 import { table } from './table.ts';
 
 /** The entity named by --entity, refused when there is none of that code. */
 export async function entityOption(db: Queryable, code: string | undefined): Promise<string | undefined> {
   if (code === undefined) return undefined;
-  const e = await findEntityByCode(db, code);
-  if (!e)
-    throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${code}`, [
-      { field: '--entity', message: 'unknown entity' },
-    ]);
-  return e.id;
+  return (await requireEntity(db, code)).id;
 }
 
 /**

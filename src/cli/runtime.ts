@@ -14,10 +14,28 @@ import { type OidcConfig, applyConfig, loadConfigFile } from '../sync/config.ts'
 
 /**
  * The log of one-shot commands (sync run, import, exceptions, reconcile): warnings and worse, on
- * stderr, so what they print on stdout (including --json) stays clean.
+ * stderr, so what they print on stdout (including --json) stays clean. A command that prints its
+ * work's failures itself, in words (`sync run` prints the run's error), passes `failuresReported`:
+ * the engine's errors, with their stack, are then logged at debug (LOG_LEVEL=debug shows them), not
+ * printed a second time as a JSON line over the human one.
  */
-export function commandLogger(): Logger {
-  return pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2));
+export function commandLogger(opts: { failuresReported?: boolean } = {}): Logger {
+  return pino(
+    {
+      level: process.env.LOG_LEVEL ?? 'warn',
+      ...(opts.failuresReported
+        ? {
+            hooks: {
+              logMethod(this: Logger, args: Parameters<Logger['error']>, method: Logger['error'], level: number) {
+                if (level >= pino.levels.values.error! && level < pino.levels.values.fatal!) this.debug(...args);
+                else method.apply(this, args);
+              },
+            },
+          }
+        : {}),
+    },
+    pino.destination(2),
+  );
 }
 
 export interface Runtime {

@@ -6,7 +6,8 @@ import { requirePipeline } from '../sync/pipelines.ts';
 import { listExceptions, resolveOpenException, retryException } from '../sync/exceptions.ts';
 import { ExceptionId, ExceptionListQuery, ResolveBody } from '../api/routes/exceptions.ts';
 import { auditAs, checkPipelineFilter } from '../sync/pipelines.ts';
-import { parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { CliError, parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { DEMO_ELSEWHERE, isDemoPipeline } from './demo.ts';
 
 export function registerSync(program: Command): void {
   const sync = program.command('sync').description('Run pipelines');
@@ -22,9 +23,15 @@ export function registerSync(program: Command): void {
     .action((name: string, opts: { json?: boolean }) =>
       runCommand(opts.json, async () => {
         requireExistingData();
-        const rt = await openRuntime({ queue: false, log: commandLogger() });
+        const rt = await openRuntime({ queue: false, log: commandLogger({ failuresReported: true }) });
         try {
           const pipeline = await requirePipeline(rt.db, rt.box, name);
+          if (isDemoPipeline(pipeline))
+            throw new CliError(
+              'DEMO_RUNS_IN_SERVER',
+              `the demo pipeline ${DEMO_ELSEWHERE}, so it cannot run from this command${pipeline.enabled ? '' : ' (and it is paused: the last start had no demo)'}. ` +
+                'Start the server: it runs "demo" every minute, and at once with the dashboard\'s "Run now" or POST /v1/pipelines/demo/runs',
+            );
           const progress = new Progress(`sync ${name}`, !opts.json && process.stderr.isTTY);
           const totals = { fetched: 0, created: 0, parked: 0 };
           rt.sync.engine.onPage = (_runId, c) => {
@@ -116,7 +123,7 @@ export function registerExceptions(program: Command): void {
       runCommand(opts.json, async () => {
         const n = parseWithSchema(ExceptionId, { id }, { id: 'ID' }).id;
         requireExistingData();
-        const rt = await openRuntime({ queue: false, log: commandLogger() });
+        const rt = await openRuntime({ queue: false, log: commandLogger({ failuresReported: true }) });
         try {
           const outcome = await retryException(rt.db, rt.sync, n, 'cli', { field: 'ID' });
           const after = outcome.exception;

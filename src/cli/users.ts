@@ -2,10 +2,8 @@ import type { Command } from 'commander';
 import { z } from 'zod';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import type { Database } from '../db/database.ts';
-import { DomainError } from '../domain/errors.ts';
 import type { Role } from '../domain/roles.ts';
 import { recordAudit } from '../ledger/audit.ts';
-import { findEntityByCode } from '../ledger/entities.ts';
 import { DEFAULT_PASSWORD_PARAMS, generatePassword, hashPassword } from '../ledger/passwords.ts';
 import {
   addMember,
@@ -17,7 +15,7 @@ import {
   updateMember,
 } from '../ledger/users.ts';
 import { integerSetting, urlSetting } from '../settings.ts';
-import { CliError, parseWithSchema, requireExistingData, runCommand } from './common.ts';
+import { CliError, parseWithSchema, requireEntity, requireExistingData, runCommand } from './common.ts';
 import { table } from './table.ts';
 
 const NewUser = z.object({
@@ -27,7 +25,7 @@ const NewUser = z.object({
     .min(3)
     .max(254)
     .regex(/^[^\s@]+@[^\s@]+\.[^\s@]+$/, 'an e-mail address'),
-  role: z.enum(['owner', 'accountant', 'viewer']),
+  role: z.enum(['owner', 'accountant', 'viewer'], { error: 'not a role: one of owner, accountant, viewer' }),
 });
 
 async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
@@ -39,11 +37,7 @@ async function withDb<T>(fn: (db: Database) => Promise<T>): Promise<T> {
   }
 }
 
-async function entityOf(db: Database, code: string) {
-  const found = await findEntityByCode(db, code);
-  if (!found) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${code}`);
-  return found;
-}
+const entityOf = (db: Database, code: string) => requireEntity(db, code);
 
 /** Where people open the server: --url, LEDGERLINK_PUBLIC_URL, or http://localhost:PORT. */
 function baseUrl(url: string | undefined): string {
@@ -63,12 +57,7 @@ interface CreateOptions {
 }
 
 async function createUser(opts: CreateOptions): Promise<void> {
-  const input = parseWithSchema(
-    NewUser,
-    { email: opts.email, role: opts.role },
-    { email: '--email', role: '--role' },
-    { '--role': 'one of owner, accountant, viewer' },
-  );
+  const input = parseWithSchema(NewUser, { email: opts.email, role: opts.role }, { email: '--email', role: '--role' });
   const base = opts.password ? null : baseUrl(opts.url);
   const logN = integerSetting(process.env, 'LEDGERLINK_PASSWORD_SCRYPT_LOG_N', {
     default: DEFAULT_PASSWORD_PARAMS.logN,

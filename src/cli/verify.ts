@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
 import { openDatabase, databaseConfigFromEnv } from '../db/open.ts';
-import { DomainError } from '../domain/errors.ts';
-import { findEntityByCode } from '../ledger/entities.ts';
 import { type LedgerVerification, verifyLedger } from '../ledger/verify.ts';
-import { requireExistingData, runCommand } from './common.ts';
+import { requireEntity, requireExistingData, runCommand } from './common.ts';
 
 interface VerifyOptions {
   entity?: string;
@@ -48,9 +46,8 @@ anything you do not trust.`,
         try {
           let entities: { id: string; code: string }[];
           if (opts.entity) {
-            const found = await findEntityByCode(db, opts.entity);
-            if (!found) throw new DomainError('ENTITY_DOES_NOT_EXIST', `No entity ${opts.entity}`);
-            entities = [{ id: found.id, code: opts.entity }];
+            const found = await requireEntity(db, opts.entity);
+            entities = [{ id: found.id, code: found.code }];
           } else {
             entities = (await db.query<{ id: string; code: string }>('SELECT id, code FROM entities ORDER BY code'))
               .rows;

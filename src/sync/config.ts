@@ -209,7 +209,22 @@ export async function loadConfigFile(
 ): Promise<{ path: string; config: ConfigFile } | null> {
   const file = configFileName(path, env);
   if (!file) return null;
-  return { path: file, config: parseConfig(await readFile(file, 'utf8'), env) };
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    // Said as `config validate` says it, with where the name came from: a start never goes on without the file it was given.
+    const named = path !== undefined ? '--config' : env.LEDGERLINK_CONFIG !== undefined ? 'LEDGERLINK_CONFIG' : null;
+    throw new Error(
+      `cannot read ${file}: ${err instanceof Error ? err.message : String(err)}` +
+        (named
+          ? `. Name a file that exists with ${named}, or ${named === '--config' ? 'leave --config out' : 'unset LEDGERLINK_CONFIG'} ` +
+            '(./ledgerlink.yaml is then read when there is one)'
+          : ''),
+      { cause: err },
+    );
+  }
+  return { path: file, config: parseConfig(text, env) };
 }
 
 /**

@@ -375,8 +375,20 @@ export async function retryException(
   if (!parsed.success)
     throw new DomainError(
       'VALIDATION_ERROR',
-      `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
-      [{ field, message: 'nothing to retry' }],
+      // A row of an imported file that could not be read holds no record: the corrected file is its retry (docs/imports.md).
+      x.reasonCode === 'IMPORT_ROW_INVALID'
+        ? `Exception ${x.id} is a row of an imported file that could not be read (${x.reasonCode}): it holds no record to send again. ` +
+            `Correct the row in the file and import the file again into pipeline ${x.pipeline} ` +
+            `(\`ledgerlink import FILE --pipeline ${x.pipeline}\`, or POST /v1/imports): what was booked is skipped, ` +
+            `the corrected row is posted and this exception is resolved`
+        : `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
+      [
+        {
+          field,
+          message:
+            x.reasonCode === 'IMPORT_ROW_INVALID' ? 'nothing to retry: import the corrected file' : 'nothing to retry',
+        },
+      ],
     );
   const pipeline = await pipelineOf();
   const runId = await sync.processRecords(pipeline, 'retry', actor, [{ record: parsed.data, raw: stored.raw }], {

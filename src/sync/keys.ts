@@ -38,15 +38,27 @@ export function keyFilePath(dataDir: string): string {
   return join(dataDir, '.encryption-key');
 }
 
-/** Where this process's key comes from. */
-export function keyOrigin(db: DatabaseConfig, env: NodeJS.ProcessEnv = process.env): KeyOrigin {
+/**
+ * Where this process's key comes from. `recorded` is the database's key fingerprint, when it has
+ * one: a database that has a key is never told to make a new one.
+ */
+export function keyOrigin(
+  db: DatabaseConfig,
+  env: NodeJS.ProcessEnv = process.env,
+  recorded: string | null = null,
+): KeyOrigin {
   if (env[KEY_ENV]) return { kind: 'env' };
   if (db.databaseUrl)
     throw new EncryptionKeyError(
       'ENCRYPTION_KEY_MISSING',
       `${KEY_ENV} is not set. With a PostgreSQL server (DATABASE_URL) the key that encrypts stored credentials ` +
-        `belongs to the database: give every process the same key (32 bytes, base64). For a new database make one ` +
-        `with: openssl rand -base64 32`,
+        `belongs to the database: give every process the same key (32 bytes, base64). ` +
+        (recorded
+          ? `This database has one already (fingerprint ${short(recorded)}): set ${KEY_ENV} to that key, not a new ` +
+            `one, which could not read what is stored. Data copied from PGlite (\`ledgerlink copy-to-postgres\`) ` +
+            `came with the key in that data folder's key file: ${KEY_ENV}=$(cat data/.encryption-key) ` +
+            `(the folder the copy was made from, ./data by default).`
+          : `For a new database make one with: openssl rand -base64 32`),
     );
   const dir = db.dataDir ?? './data';
   return dir === 'memory' ? { kind: 'memory' } : { kind: 'file', path: keyFilePath(dir) };
@@ -185,8 +197,8 @@ export async function openSecretBox(
   config: DatabaseConfig,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ box: SecretBox; origin: KeyOrigin }> {
-  const origin = keyOrigin(config, env);
   const recorded = await recordedFingerprint(db);
+  const origin = keyOrigin(config, env, recorded);
   let box: SecretBox;
   let newFile: string | null = null;
   if (origin.kind === 'env') box = SecretBox.fromBase64(env[KEY_ENV]!, KEY_ENV);

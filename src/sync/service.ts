@@ -245,6 +245,9 @@ export class SyncService {
    */
   async flushAll(): Promise<void> {
     for (const p of await listPipelines(this.db, this.box)) {
+      // A disabled pipeline is paused whole: what waits for its target or its source stays queued
+      // until it is enabled again, rather than calling a target or source someone switched off.
+      if (!p.enabled) continue;
       try {
         const entity = await findEntityById(this.db, p.entityId);
         if (!entity) continue;

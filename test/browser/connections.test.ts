@@ -188,7 +188,14 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     expect(await table.getByRole('link', { name: `Transaction ${handId} in the ledger` }).getAttribute('href')).toBe(
       `/transactions/${handId}`,
     );
-    const exception = table.getByRole('link', { name: /^Exception \d+$/ });
+    // HAND-1, refused for the ledger's different HAND-1, links to its exception as PARK-1 does.
+    expect(
+      await table
+        .locator('tr', { hasText: 'HAND-1' })
+        .getByRole('link', { name: /^Exception \d+$/ })
+        .count(),
+    ).toBe(1);
+    const exception = table.locator('tr', { hasText: 'PARK-1' }).getByRole('link', { name: /^Exception \d+$/ });
     await inspect(page, test, '02-mismatches');
     await exception.click();
     await page.waitForURL(/\/exceptions\/\d+$/);

@@ -22,6 +22,8 @@ export function safeNext(next: unknown): string {
 /**
  * The sign-in form. /assets/app.js posts it as JSON to POST /v1/auth/sign-in (the cookie comes
  * back from there) and shows the error it answers, throttling included, in the alert below.
+ * Without JavaScript (or before app.js has loaded) the browser posts it to POST /sign-in, which
+ * signs in the same way and answers this page again with the error, or goes on to `next`.
  * An entity chosen in the link (`/sign-in?entity=CODE`) goes with both ways of signing in.
  */
 export function SignInPage(props: {
@@ -30,6 +32,8 @@ export function SignInPage(props: {
   /** The entity to open, as `entityCode` of the sign-in; else the user's first by code. */
   entity?: string | undefined;
   notice?: string | undefined;
+  /** The e-mail address a refused sign-in was tried with, to try again without typing it. */
+  email?: string | undefined;
   /** The OIDC provider's button, when one is configured. */
   oidcLabel?: string | null | undefined;
   /** Why a sign-in through the provider was refused. */
@@ -55,9 +59,15 @@ export function SignInPage(props: {
             {props.error.message} <small class="code">({props.error.code})</small>
           </div>
         ) : null}
-        <form data-api="/v1/auth/sign-in" data-next={props.next} method="post" action="/sign-in" novalidate>
+        <form
+          data-api="/v1/auth/sign-in"
+          data-next={props.next}
+          method="post"
+          action={props.next === '/' ? '/sign-in' : `/sign-in?next=${encodeURIComponent(props.next)}`}
+          novalidate
+        >
           <label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="username" required autofocus />
+          <input id="email" name="email" type="email" autocomplete="username" value={props.email} required autofocus />
           <label for="password">Password</label>
           <input id="password" name="password" type="password" autocomplete="current-password" required />
           {props.entity ? <input type="hidden" name="entityCode" value={props.entity} /> : null}
