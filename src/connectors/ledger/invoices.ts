@@ -4,11 +4,18 @@ import { createDraft } from '../../ledger/drafts.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-allocate.ts';
 import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
-import { documentLabel, referenceKey } from '../../domain/documents.ts';
+import { referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
-import { type FoundTransaction, differsFrom, referenceTaken, settleAwaitingPayments } from './payments.ts';
+import {
+  FOUND_COLUMNS,
+  type FoundTransaction,
+  differsFrom,
+  foundTransaction,
+  referenceTaken,
+  settleAwaitingPayments,
+} from './payments.ts';
 import { canonicalGross } from '../../sync/engine/invoices.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
@@ -164,40 +171,18 @@ export async function findInvoices(
   entityId: string,
   keys: { customerCode: string; reference: string }[],
 ): Promise<Map<string, FoundTransaction>> {
-  const { rows } = await db.query<{
-    id: string;
-    number: string;
-    customer_code: string;
-    reference_key: string;
-    external_reference: string;
-    currency: string;
-    date: string;
-    gross: string;
-  }>(
-    `SELECT DISTINCT ON (d.customer_code, ll_reference_key(d.external_reference)) d.id, d.number, d.customer_code,
-            ll_reference_key(d.external_reference) AS reference_key, d.external_reference, trim(d.currency) AS currency,
-            d.transaction_date::text AS date, d.gross::text AS gross
+  const { rows } = await db.query<Parameters<typeof foundTransaction>[0] & { reference_key: string }>(
+    `SELECT DISTINCT ON (d.customer_code, ll_reference_key(d.external_reference)) d.id, d.number, d.customer_code, d.type,
+            d.currency, d.transaction_date::text AS transaction_date, d.gross::text AS gross, d.external_reference,
+            ll_reference_key(d.external_reference) AS reference_key
        FROM unnest($2::text[], $3::text[]) AS u(c, r)
-       CROSS JOIN LATERAL ${withReference('$1', 'u.r', 'id, number, customer_code, type, external_reference, currency, transaction_date, gross')} d
+       CROSS JOIN LATERAL ${withReference('$1', 'u.r', FOUND_COLUMNS)} d
       WHERE d.type = 'SI' AND d.customer_code = u.c
       ORDER BY d.customer_code, ll_reference_key(d.external_reference), d.id`,
     [entityId, keys.map((k) => k.customerCode), keys.map((k) => k.reference)],
   );
   // Keyed as the duplicate check compares references: trimmed, case-insensitive (docs/ledger.md).
-  return new Map(
-    rows.map((r) => [
-      `${r.customer_code}\u0000${r.reference_key}`,
-      {
-        id: Number(r.id),
-        number: r.number,
-        customerCode: r.customer_code,
-        currency: r.currency,
-        date: r.date,
-        gross: BigInt(r.gross),
-        label: documentLabel({ type: 'SI', number: r.number, externalReference: r.external_reference }),
-      },
-    ]),
-  );
+  return new Map(rows.map((r) => [`${r.customer_code}\u0000${r.reference_key}`, foundTransaction(r)]));
 }
 
 /**

@@ -26,6 +26,31 @@ export interface FoundTransaction {
   label: string;
 }
 
+/** The columns of a transaction a `FoundTransaction` is read from, as `withReference` selects them. */
+export const FOUND_COLUMNS = 'id, number, customer_code, type, currency, transaction_date, gross, external_reference';
+
+/** A transactions row (`FOUND_COLUMNS`) as a `FoundTransaction`. */
+export function foundTransaction(r: {
+  id: string;
+  number: string;
+  customer_code: string;
+  type: TransactionType;
+  currency: string;
+  transaction_date: string;
+  gross: string;
+  external_reference: string;
+}): FoundTransaction {
+  return {
+    id: Number(r.id),
+    number: r.number,
+    customerCode: r.customer_code,
+    currency: r.currency.trim(),
+    date: r.transaction_date,
+    gross: BigInt(r.gross),
+    label: documentLabel({ type: r.type, number: r.number, externalReference: r.external_reference }),
+  };
+}
+
 /** The first transaction of a type with this reference for the customer. */
 export async function findTransaction(
   db: Queryable,
@@ -34,32 +59,13 @@ export async function findTransaction(
   type: TransactionType,
   reference: string,
 ): Promise<FoundTransaction | null> {
-  const { rows } = await db.query<{
-    id: string;
-    number: string;
-    customer_code: string;
-    currency: string;
-    date: string;
-    gross: string;
-    external_reference: string;
-  }>(
-    `SELECT id, number, customer_code, trim(currency) AS currency, transaction_date::text AS date, gross::text AS gross, external_reference
-       FROM ${withReference('$1', '$4', 'id, number, customer_code, type, currency, transaction_date, gross, external_reference')} d
+  const { rows } = await db.query<Parameters<typeof foundTransaction>[0]>(
+    `SELECT id, number, customer_code, type, currency, transaction_date::text AS transaction_date, gross::text AS gross, external_reference
+       FROM ${withReference('$1', '$4', FOUND_COLUMNS)} d
       WHERE ($2::text IS NULL OR d.customer_code = $2) AND d.type = $3 ORDER BY id LIMIT 1`,
     [entityId, customerCode, type, reference],
   );
-  const r = rows[0];
-  return r
-    ? {
-        id: Number(r.id),
-        number: r.number,
-        customerCode: r.customer_code,
-        currency: r.currency,
-        date: r.date,
-        gross: BigInt(r.gross),
-        label: documentLabel({ type, number: r.number, externalReference: r.external_reference }),
-      }
-    : null;
+  return rows[0] ? foundTransaction(rows[0]) : null;
 }
 
 /**
