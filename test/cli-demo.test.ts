@@ -93,10 +93,14 @@ describe('the demo, from the command line once the server is stopped', () => {
     expect(r.stdout).toMatch(/^demo from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d: \d+ documents match, 0 mismatches/);
   }, 120_000);
 
-  it('a user pipeline with the same kind of address is still refused: nothing is widened beyond the demo', async () => {
+  it("reconciling a user pipeline never checks its source's address (it never calls it); running it still does", async () => {
     const r = await place.run(['reconcile', 'local']);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain('PIPELINE_URL_REFUSED');
+    expect(r.stderr).not.toContain('PIPELINE_URL_REFUSED');
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^local from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d: 0 documents match, 0 mismatches/);
+    const run = await place.run(['sync', 'run', 'local']);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain('error: PIPELINE_URL_REFUSED: source.baseUrl');
   }, 120_000);
 
   it('sync run demo says that the sample system runs in the server, without a log line or a stack', async () => {

@@ -208,6 +208,11 @@ describe('at run start', () => {
         err = e;
       }
       expect(err).toMatchObject({ code, details: [{ field }] });
+      // Each side is checked where the engine creates it (createTarget, runSource): the other
+      // side's check lets it pass, so reconciling (target only) does not trip on its source.
+      const side = field.startsWith('source') ? 'source' : 'target';
+      expect(() => assertPipelineTypes(pipeline, side)).toThrow(expect.objectContaining({ code }));
+      expect(() => assertPipelineTypes(pipeline, side === 'source' ? 'target' : 'source')).not.toThrow();
 
       const res = await c.post(`/v1/pipelines/${name}/runs`, {});
       expect(res.status).toBe(400);

@@ -59,21 +59,6 @@ export function isDemoPipeline(
   );
 }
 
-/**
- * Lets this process pass the outbound check of the demo pipeline's recorded source address, as
- * the `serve` process that started the sample system does, for commands that never call the
- * source (reconcile): the engine checks a saved pipeline's every URL before it creates its target,
- * and the sample system's http loopback address is refused to anything else. Only for the demo's
- * own pipeline into the embedded ledger, whose target makes no outbound call either, so nothing
- * this process sends goes anywhere it could not go before. Returns whether it was allowed.
- */
-export function allowDemoSourceCheck(p: Pipeline): boolean {
-  if (!isDemoPipeline(p) || p.targetType !== 'ledger') return false;
-  const url = new URL(p.sourceConfig.baseUrl as string);
-  allowOutboundHost(url.hostname, Number(url.port));
-  return true;
-}
-
 /** What a process is told about the demo pipeline's sample system when it does not run here. */
 export const DEMO_ELSEWHERE =
   'reads the built-in sample iXpole system, which runs only inside `ledgerlink serve` (npm start) without a ledgerlink.yaml';

@@ -517,16 +517,20 @@ export function checkPipelineTypes(
 export function pipelineTypeProblems(
   def: { source: Settings; target: Settings; mapping?: unknown },
   at = '',
-  opts: { internalSources?: boolean } = {},
+  opts: { internalSources?: boolean; only?: 'source' | 'target' } = {},
 ): DomainError[] {
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
   const problems: DomainError[] = [];
-  if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
-    problems.push(unknownSourceType(def.source.type, field('source', 'type')));
-  else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field));
-  if (!targetTypes().includes(def.target.type))
-    problems.push(unknownTargetType(def.target.type, field('target', 'type')));
-  else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+  if (opts.only !== 'target') {
+    if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
+      problems.push(unknownSourceType(def.source.type, field('source', 'type')));
+    else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field));
+  }
+  if (opts.only !== 'source') {
+    if (!targetTypes().includes(def.target.type))
+      problems.push(unknownTargetType(def.target.type, field('target', 'type')));
+    else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+  }
   const refusal = sourceSettings(def.source.type)?.refuseTarget?.(def.target.type) ?? null;
   if (refusal)
     problems.push(
@@ -563,16 +567,20 @@ function mappingSizeProblems(mapping: unknown, field: (...path: PropertyKey[]) =
 /**
  * The same check on a saved pipeline, when a run starts: a pipeline saved before its connector was
  * removed, or written to the database by hand, is refused before anything is fetched or sent.
+ * `only` checks one side (and still whether the source may feed the target): the engine checks
+ * each side where it creates it, so that reconciling, which creates only the target, does not
+ * check the address of a source it never calls.
  */
-export function assertPipelineTypes(pipeline: Pipeline): void {
-  checkPipelineTypes(
+export function assertPipelineTypes(pipeline: Pipeline, only?: 'source' | 'target'): void {
+  const first = pipelineTypeProblems(
     {
       source: { ...pipeline.sourceConfig, type: pipeline.sourceType },
       target: { ...pipeline.targetConfig, type: pipeline.targetType },
     },
     '',
-    { internalSources: true },
-  );
+    { internalSources: true, only },
+  )[0];
+  if (first) throw first;
 }
 
 /**

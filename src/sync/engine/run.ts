@@ -59,7 +59,8 @@ export async function createTarget(
   // the settings check, which would only see a missing setting), before anything is fetched or sent.
   assertSecretsReadable(pipeline);
   // Checked again here: a stored pipeline may name a type this build does not have. Never a substitute.
-  assertPipelineTypes(pipeline);
+  // Only the target's side: its source is checked where it is created (runSource).
+  assertPipelineTypes(pipeline, 'target');
   const def = targetDefinition(pipeline.targetType);
   return def.create({
     db: deps.db,
@@ -108,6 +109,9 @@ export function runSource(
   runId: string | null,
   trigger?: string,
 ): SourceConnector {
+  // As createTarget does for the target: a stored type this build lacks, or a setting (an address)
+  // no longer allowed, is refused before anything is fetched.
+  assertPipelineTypes(pipeline, 'source');
   const sd = sourceDeps(deps, pipeline, target, params, runId, `pipeline:${pipeline.name}`);
   return (
     deps.sourceFor?.(pipeline, params) ??
