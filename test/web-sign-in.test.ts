@@ -109,3 +109,73 @@ describe('POST /sign-in, the form without JavaScript', () => {
     }
   });
 });
+
+describe('POST /sign-in/set-password, the one-time link without JavaScript', () => {
+  /** A user added by the owner, with the token of the link the owner was given. */
+  async function invited(email: string): Promise<string> {
+    const added = await owner.post('/v1/users', { email, role: 'viewer' });
+    expect(added.status).toBe(201);
+    return new URL(added.body.signInLink as string).searchParams.get('token')!;
+  }
+
+  it('the form posts to it, with the token in a hidden field rather than the address', async () => {
+    const token = await invited('form-link@example.com');
+    const page = html(await t.request('GET', `/sign-in/set-password?token=${token}`));
+    expect(page).toContain('method="post" action="/sign-in/set-password"');
+    expect(page).toContain(`name="token" value="${token}"`);
+  });
+
+  it('sets the password, 303 to the sign-in page, which then signs in with it; the link works once', async () => {
+    const email = 'form-set@example.com';
+    const token = await invited(email);
+    const password = 'a passphrase set without scripts';
+    const r = await post('/sign-in/set-password', { token, password }, { 'sec-fetch-site': 'same-origin' });
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe('/sign-in?password=set');
+    expect(html(await t.request('GET', '/sign-in?password=set'))).toContain('Your password is set.');
+    const signedIn = await post('/sign-in', { email, password });
+    expect(signedIn.status).toBe(303);
+
+    const again = await post('/sign-in/set-password', { token, password: 'another long passphrase' });
+    expect(again.status).toBe(400);
+    const page = html(again);
+    expect(page).toContain('This link has expired or was already used.');
+    expect(page).toContain('SIGN_IN_LINK_INVALID');
+    // A used token is not offered again, and the password set stays.
+    expect(page).not.toContain(token);
+    expect(page).not.toContain('<form');
+    expect((await post('/sign-in', { email, password })).status).toBe(303);
+  });
+
+  it('a weak password shows the form again with the policy, the link still usable', async () => {
+    const email = 'form-weak@example.com';
+    const token = await invited(email);
+    const weak = await post('/sign-in/set-password', { token, password: 'short' });
+    expect(weak.status).toBe(422);
+    expect(String(weak.headers['content-type'])).toMatch(/^text\/html/);
+    const page = html(weak);
+    expect(page).toContain('PASSWORD_TOO_WEAK');
+    expect(page).toContain(`name="token" value="${token}"`);
+    expect(page).not.toContain('value="short"');
+    const empty = await post('/sign-in/set-password', { token, password: '' });
+    expect(empty.status).toBe(400);
+    expect(html(empty)).toContain('Enter the new password you want.');
+    const ok = await post('/sign-in/set-password', { token, password: 'now a long enough one' });
+    expect(ok.status).toBe(303);
+  });
+
+  it('refuses a form posted from another site, setting nothing', async () => {
+    const email = 'form-csrf@example.com';
+    const token = await invited(email);
+    const r = await post(
+      '/sign-in/set-password',
+      { token, password: 'chosen by another site' },
+      { origin: 'https://evil.example' },
+    );
+    expect(r.status).toBe(403);
+    expect(html(r)).toContain('CSRF_TOKEN_INVALID');
+    // The link is untouched: its owner sets a password with it.
+    expect((await post('/sign-in/set-password', { token, password: 'chosen by its owner' })).status).toBe(303);
+    expect((await post('/sign-in', { email, password: 'chosen by another site' })).status).toBe(401);
+  });
+});

@@ -98,13 +98,30 @@ function oidcHref(next: string, entity: string | undefined): string {
 }
 
 /** The page of a one-time sign-in link: choose a password, then sign in with it. */
-export function SetPasswordPage(props: { lang: string; token: string | null }) {
+export function SetPasswordPage(props: {
+  lang: string;
+  token: string | null;
+  /** Why the password posted without JavaScript was refused (POST /sign-in/set-password). */
+  error?: { code: string; message: string } | undefined;
+}) {
   return (
     <Plain lang={props.lang} title="Set your password">
       <article class="sign-in">
         <h1>Set your password</h1>
+        {props.error ? (
+          <div class="notice notice-error" role="alert">
+            <strong>Your password was not set. </strong>
+            {props.error.message} <small class="code">({props.error.code})</small>
+          </div>
+        ) : null}
         {props.token ? (
-          <form data-api="/v1/auth/set-password" data-next="/sign-in?password=set" method="post" novalidate>
+          <form
+            data-api="/v1/auth/set-password"
+            data-next="/sign-in?password=set"
+            method="post"
+            action="/sign-in/set-password"
+            novalidate
+          >
             <input type="hidden" name="token" value={props.token} />
             <label for="password">New password</label>
             <input
@@ -121,7 +138,7 @@ export function SetPasswordPage(props: { lang: string; token: string | null }) {
             <p class="form-error" role="alert" data-error></p>
             <button type="submit">Set password</button>
           </form>
-        ) : (
+        ) : props.error ? null : (
           <p class="notice notice-error" role="alert">
             This link has no token. Open the whole link you were given, or ask an owner for a new one.
           </p>

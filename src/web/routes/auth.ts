@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { h } from 'preact';
 import type { RouteContext } from '../../api/route.ts';
-import { signInRoute } from '../../api/routes/user-auth.ts';
+import { setPasswordRoute, signInRoute } from '../../api/routes/user-auth.ts';
 import type { AppServices } from '../../api/services.ts';
 import { assertStorableText } from '../../api/text-guard.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
@@ -35,16 +35,61 @@ export function postedFromOwnPage(request: FastifyRequest, services: AppServices
   return own.includes(origin);
 }
 
+/**
+ * What the API's router gives an anonymous route's handler, for a form that runs that handler
+ * itself (the sign-in and set-password routes are not writes: they commit their own transactions).
+ */
+function anonymousContext<B>(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  services: AppServices,
+  body: B,
+): RouteContext<unknown, unknown, B> {
+  return {
+    params: undefined,
+    query: undefined,
+    body,
+    db: services.db,
+    principal: { kind: 'anonymous', actor: 'anonymous' },
+    get entity(): never {
+      throw new DomainError('UNAUTHORIZED', 'This endpoint needs an entity token.');
+    },
+    services,
+    log: request.log as unknown as Logger,
+    requestId: request.id,
+    request,
+    reply,
+    setStatus: () => undefined,
+    audit: (entry) =>
+      recordAudit(services.db, {
+        ...entry,
+        entityId: entry.entityId ?? null,
+        actor: 'anonymous',
+        requestId: request.id,
+      }),
+  };
+}
+
+/** The fields of a posted urlencoded form (anything else reads as no fields). */
+function formFields(request: FastifyRequest): (name: string) => string | undefined {
+  const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
+  return (name) => (typeof form[name] === 'string' ? form[name] : undefined);
+}
+
+/** How long a throttled visitor waits, in words, and the Retry-After header set on `reply`. */
+function throttleWait(err: DomainError, reply?: FastifyReply): string {
+  const wait = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  if (reply && typeof wait === 'number') reply.header('retry-after', String(wait));
+  return typeof wait === 'number' && wait >= 90 ? `${Math.ceil(wait / 60)} minutes` : `${String(wait)} seconds`;
+}
+
 /** A refusal of the sign-in as the page shows it: in words for a person, with its code. */
 function signInError(err: DomainError): { code: string; message: string } {
-  const wait = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
   const message =
     err.code === 'INVALID_CREDENTIALS'
       ? 'The email or password is not right. Check them and try again.'
       : err.code === 'LOGIN_THROTTLED'
-        ? `Too many failed attempts. For your security, signing in is paused: try again in ${
-            typeof wait === 'number' && wait >= 90 ? `${Math.ceil(wait / 60)} minutes` : `${String(wait)} seconds`
-          }.`
+        ? `Too many failed attempts. For your security, signing in is paused: try again in ${throttleWait(err)}.`
         : err.code === 'VALIDATION_ERROR'
           ? 'Enter your email address and your password.'
           : err.message;
@@ -58,16 +103,12 @@ function signInError(err: DomainError): { code: string; message: string } {
  * session cookie), then goes on to `next` (303), or shows the form again with the refusal: never JSON.
  */
 async function signInWithForm(request: FastifyRequest, reply: FastifyReply, services: AppServices) {
-  const form = (request.body && typeof request.body === 'object' ? request.body : {}) as Record<string, unknown>;
-  const text = (name: string) => (typeof form[name] === 'string' ? form[name] : undefined);
+  const text = formFields(request);
   const next = safeNext((request.query as { next?: unknown }).next);
   const email = text('email');
   const entityCode = text('entityCode') || undefined;
   const again = (err: DomainError) => {
-    if (err.code === 'LOGIN_THROTTLED') {
-      const wait = (err.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
-      if (typeof wait === 'number') reply.header('retry-after', String(wait));
-    }
+    if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
     return sendPage(
       reply,
       h(SignInPage, {
@@ -93,30 +134,7 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
     if (!parsed.success) throw new DomainError('VALIDATION_ERROR', 'email and password are required');
     // The JSON route's handler itself, given what the API's router would give it (sign-in is not a
     // write: it commits its own transactions; it answers with the cookie set on `reply`).
-    const ctx: RouteContext<unknown, unknown, unknown> = {
-      params: undefined,
-      query: undefined,
-      body: parsed.data,
-      db: services.db,
-      principal: { kind: 'anonymous', actor: 'anonymous' },
-      get entity(): never {
-        throw new DomainError('UNAUTHORIZED', 'This endpoint needs an entity token.');
-      },
-      services,
-      log: request.log as unknown as Logger,
-      requestId: request.id,
-      request,
-      reply,
-      setStatus: () => undefined,
-      audit: (entry) =>
-        recordAudit(services.db, {
-          ...entry,
-          entityId: entry.entityId ?? null,
-          actor: 'anonymous',
-          requestId: request.id,
-        }),
-    };
-    await signInRoute.handler(ctx);
+    await signInRoute.handler(anonymousContext(request, reply, services, parsed.data));
   } catch (err) {
     if (!isDomainError(err)) throw err;
     return again(err);
@@ -124,10 +142,66 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
   return reply.redirect(next, 303);
 }
 
+/** A refusal of a new password as the page shows it: in words for a person, with its code. */
+function setPasswordError(err: DomainError): { code: string; message: string } {
+  const message =
+    err.code === 'SIGN_IN_LINK_INVALID'
+      ? 'This link has expired or was already used. Ask an owner of your entity for a new one.'
+      : err.code === 'LOGIN_THROTTLED'
+        ? `Too many failed attempts from this address. For your security, this is paused: try again in ${throttleWait(err)}.`
+        : err.code === 'VALIDATION_ERROR'
+          ? 'Enter the new password you want.'
+          : err.message;
+  return { code: err.code, message };
+}
+
+/**
+ * POST /sign-in/set-password: the set-password form as a browser posts it without JavaScript,
+ * urlencoded. It runs POST /v1/auth/set-password's own handler (its throttle, its password policy,
+ * its audit), then goes on to the sign-in page (303), or shows the form again with the refusal and
+ * the link's token kept, so that a refused password can be tried again with the same link.
+ */
+async function setPasswordWithForm(request: FastifyRequest, reply: FastifyReply, services: AppServices) {
+  const text = formFields(request);
+  const token = text('token') || null;
+  try {
+    if (!postedFromOwnPage(request, services))
+      throw new DomainError(
+        'CSRF_TOKEN_INVALID',
+        'This form was sent from another site, so it was refused. Open your link yourself and set your password there.',
+      );
+    const body = { token: token ?? undefined, password: text('password') };
+    assertStorableText(body, 'body');
+    const parsed = setPasswordRoute.body!.safeParse(body);
+    if (!parsed.success)
+      throw token
+        ? new DomainError('VALIDATION_ERROR', 'a new password is required', [
+            { field: 'password', message: 'required' },
+          ])
+        : new DomainError('SIGN_IN_LINK_INVALID');
+    await setPasswordRoute.handler(anonymousContext(request, reply, services, parsed.data));
+  } catch (err) {
+    if (!isDomainError(err)) throw err;
+    if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
+    return sendPage(
+      reply,
+      h(SetPasswordPage, {
+        lang: localeOf(request.headers['accept-language']),
+        // A token that cannot be used again is not offered again.
+        token: err.code === 'SIGN_IN_LINK_INVALID' ? null : (token?.slice(0, 200) ?? null),
+        error: setPasswordError(err),
+      }),
+      err.status,
+    );
+  }
+  return reply.redirect('/sign-in?password=set', 303);
+}
+
 /**
  * GET /sign-in and /sign-in/set-password: the forms; /assets/app.js posts them to POST
  * /v1/auth/sign-in and /v1/auth/set-password, which set the session cookie and the password.
- * POST /sign-in takes the sign-in form without JavaScript (signInWithForm).
+ * POST /sign-in and POST /sign-in/set-password take the forms without JavaScript (signInWithForm,
+ * setPasswordWithForm).
  * `/sign-in?entity=CODE` signs in to that entity, by password or through the OIDC provider.
  */
 export function registerAuthPages(app: FastifyInstance, services: AppServices): void {
@@ -163,4 +237,7 @@ export function registerAuthPages(app: FastifyInstance, services: AppServices): 
     reply.header('referrer-policy', 'no-referrer');
     return sendPage(reply, h(SetPasswordPage, { lang: localeOf(request.headers['accept-language']), token }));
   });
+  app.post('/sign-in/set-password', { bodyLimit: SIGN_IN_BODY_LIMIT_BYTES }, (request, reply) =>
+    setPasswordWithForm(request, reply, services),
+  );
 }
