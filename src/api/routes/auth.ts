@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
-import { endSession, login, loginRetryAfter, recordLoginFailure } from '../../ledger/sessions.ts';
+import { endSession, login } from '../../ledger/sessions.ts';
+import { beginLoginAttempt } from '../sign-in-throttle.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 
@@ -37,20 +38,24 @@ export const loginRoute = defineRoute({
     const { tokenTtlSeconds, loginMaxFailures, loginWindowSeconds } = services.config;
     const address = request.ip;
     const subjects = [`entity:${body.entityId.toLowerCase()}`, `address:${address}`];
-    const wait = await loginRetryAfter(db, subjects, {
-      maxFailures: loginMaxFailures,
-      windowSeconds: loginWindowSeconds,
-    });
-    if (wait > 0) {
+    // Counted before the keys are checked, so that a burst of parallel guesses is held to the limit too.
+    const begun = await beginLoginAttempt(
+      db,
+      { maxFailures: loginMaxFailures, windowSeconds: loginWindowSeconds },
+      subjects,
+    );
+    if ('wait' in begun) {
+      const { wait } = begun;
       log.warn({ address, entityId: body.entityId }, 'login throttled');
       reply.header('retry-after', String(wait));
       throw new DomainError('LOGIN_THROTTLED', `Too many failed logins; retry in ${wait} seconds.`, {
         retryAfterSeconds: wait,
       });
     }
+    const { attempt } = begun;
     const entityId = UUID.test(body.entityId) ? body.entityId : null;
     try {
-      return await db.transaction(async (tx) => {
+      const session = await db.transaction(async (tx) => {
         const session = await login(tx, body, tokenTtlSeconds);
         await recordAudit(tx, {
           entityId,
@@ -62,20 +67,23 @@ export const loginRoute = defineRoute({
         });
         return session;
       });
+      await attempt.succeeded();
+      return session;
     } catch (err) {
       if (isDomainError(err) && err.code === 'INVALID_CREDENTIALS') {
-        await db.transaction(async (tx) => {
-          await recordLoginFailure(tx, subjects);
-          await recordAudit(tx, {
-            entityId,
-            actor: 'anonymous',
-            action: 'auth.login-failed',
-            objectType: 'session',
-            // Who tried, from where; never the keys tried.
-            after: { entityId: body.entityId, address },
-            requestId,
-          });
+        // The attempt's record is the failure counted; the audit says who tried, from where.
+        await attempt.failed();
+        await recordAudit(db, {
+          entityId,
+          actor: 'anonymous',
+          action: 'auth.login-failed',
+          objectType: 'session',
+          // Who tried, from where; never the keys tried.
+          after: { entityId: body.entityId, address },
+          requestId,
         });
+      } else {
+        await attempt.succeeded().catch(() => undefined);
       }
       throw err;
     }

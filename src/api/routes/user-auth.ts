@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defineRoute, type EntityPrincipal, type RouteContext } from '../route.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
-import { recordLoginFailure } from '../../ledger/sessions.ts';
 import { checkPasswordPolicy, DEFAULT_PASSWORD_PARAMS, hashPassword, verifyPassword } from '../../ledger/passwords.ts';
 import {
   activeMemberships,
@@ -15,7 +14,7 @@ import {
 import { endUserSession, openUserSession, switchSessionEntity } from '../../ledger/user-sessions.ts';
 import { hashSecret } from '../../ledger/secrets.ts';
 import type { AppServices } from '../services.ts';
-import { signInRetryAfter, signInSubjects, signInThrottled } from '../sign-in-throttle.ts';
+import { beginLoginAttempt, signInSubjects, signInThrottle, signInThrottled } from '../sign-in-throttle.ts';
 import {
   clearSessionCookie,
   sessionLifetime,
@@ -99,20 +98,30 @@ export const signInRoute = defineRoute({
     const email = normalizeEmail(body.email);
     const address = request.ip;
     const subjects = signInSubjects(address, email);
-    const wait = await signInRetryAfter(db, services, subjects);
-    if (wait > 0) {
+    // Counted before the password is checked, so that a burst of parallel guesses is held to the limit too.
+    const begun = await beginLoginAttempt(db, signInThrottle(services), subjects);
+    if ('wait' in begun) {
       log.warn({ address, email }, 'sign-in throttled');
-      reply.header('retry-after', String(wait));
-      throw signInThrottled(wait);
+      reply.header('retry-after', String(begun.wait));
+      throw signInThrottled(begun.wait);
     }
-    const params = passwordParams(services);
-    const user = await findUserByEmail(db, email);
-    const check = await verifyPassword(body.password, user?.passwordHash ?? null, params);
-    const memberships = user && check.ok ? await activeMemberships(db, user.id) : [];
-    if (!user || !check.ok || memberships.length === 0) {
-      await db.transaction(async (tx) => {
-        await recordLoginFailure(tx, subjects);
-        await recordAudit(tx, {
+    const { attempt } = begun;
+    try {
+      return await signIn();
+    } finally {
+      // No-op once the attempt was counted as a failure; otherwise its record goes.
+      await attempt.succeeded().catch((err: unknown) => log.warn({ err }, 'could not uncount a sign-in attempt'));
+    }
+
+    async function signIn(): Promise<SignedIn> {
+      const params = passwordParams(services);
+      const user = await findUserByEmail(db, email);
+      const check = await verifyPassword(body.password, user?.passwordHash ?? null, params);
+      const memberships = user && check.ok ? await activeMemberships(db, user.id) : [];
+      if (!user || !check.ok || memberships.length === 0) {
+        // The attempt's record is the failure counted; the audit says who tried, from where.
+        await attempt.failed();
+        await recordAudit(db, {
           entityId: null,
           actor: 'anonymous',
           action: 'auth.sign-in-failed',
@@ -121,34 +130,34 @@ export const signInRoute = defineRoute({
           after: { email, address },
           requestId,
         });
+        throw new DomainError('INVALID_CREDENTIALS');
+      }
+      const chosen = body.entityCode ? memberships.find((m) => m.code === body.entityCode) : memberships[0];
+      if (!chosen) throw new DomainError('ENTITY_DOES_NOT_EXIST', `You have no access to an entity ${body.entityCode}`);
+      if (check.outdated) await rehashPassword(db, user.id, await hashPassword(body.password, params));
+      const session = await db.transaction(async (tx) => {
+        const opened = await openUserSession(tx, user.id, chosen.entityId, sessionLifetime(services));
+        await recordAudit(tx, {
+          entityId: chosen.entityId,
+          actor: `user:${user.id}`,
+          action: 'auth.sign-in',
+          objectType: 'user',
+          objectId: user.id,
+          after: { address },
+          requestId,
+        });
+        return opened;
       });
-      throw new DomainError('INVALID_CREDENTIALS');
+      setSessionCookie(reply, request, services, session.token);
+      return {
+        user: { id: user.id, email: user.email },
+        entity: { code: chosen.code, name: chosen.name },
+        role: chosen.role,
+        entities: memberships.map((m) => ({ code: m.code, name: m.name, role: m.role })),
+        csrfToken: session.csrfToken,
+        expiresAt: session.expiresAt,
+      } satisfies SignedIn;
     }
-    const chosen = body.entityCode ? memberships.find((m) => m.code === body.entityCode) : memberships[0];
-    if (!chosen) throw new DomainError('ENTITY_DOES_NOT_EXIST', `You have no access to an entity ${body.entityCode}`);
-    if (check.outdated) await rehashPassword(db, user.id, await hashPassword(body.password, params));
-    const session = await db.transaction(async (tx) => {
-      const opened = await openUserSession(tx, user.id, chosen.entityId, sessionLifetime(services));
-      await recordAudit(tx, {
-        entityId: chosen.entityId,
-        actor: `user:${user.id}`,
-        action: 'auth.sign-in',
-        objectType: 'user',
-        objectId: user.id,
-        after: { address },
-        requestId,
-      });
-      return opened;
-    });
-    setSessionCookie(reply, request, services, session.token);
-    return {
-      user: { id: user.id, email: user.email },
-      entity: { code: chosen.code, name: chosen.name },
-      role: chosen.role,
-      entities: memberships.map((m) => ({ code: m.code, name: m.name, role: m.role })),
-      csrfToken: session.csrfToken,
-      expiresAt: session.expiresAt,
-    } satisfies SignedIn;
   },
 });
 
@@ -271,11 +280,12 @@ export const setPasswordRoute = defineRoute({
     // A link token that is not valid counts as a failed sign-in from the address, in the same
     // throttle as passwords: guessing links and passwords from one address adds up.
     const subjects = signInSubjects(request.ip);
-    const wait = await signInRetryAfter(db, services, subjects);
-    if (wait > 0) {
+    const begun = await beginLoginAttempt(db, signInThrottle(services), subjects);
+    if ('wait' in begun) {
       log.warn({ address: request.ip }, 'set-password throttled');
-      throw signInThrottled(wait);
+      throw signInThrottled(begun.wait);
     }
+    const { attempt } = begun;
     // Looked at first, without using it: a refused password leaves the link usable.
     const { rows } = await db.query<{ email: string; entity_id: string | null }>(
       `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
@@ -284,9 +294,11 @@ export const setPasswordRoute = defineRoute({
     );
     const pending = rows[0];
     if (!pending) {
-      await recordLoginFailure(db, subjects);
+      await attempt.failed();
       throw new DomainError('SIGN_IN_LINK_INVALID');
     }
+    // A link that works is no guess, whatever becomes of the password.
+    await attempt.succeeded();
     checkPasswordPolicy(body.password, pending.email);
     const hash = await hashPassword(body.password, passwordParams(services));
     // The slow hash is computed before the transaction, which then only takes the token and stores it.
