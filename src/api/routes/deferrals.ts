@@ -19,7 +19,9 @@ const releaseRoute = defineRoute({
     "credited: one general journal (GJ) per release, the deferred revenue account debited and the line's revenue " +
     'account credited, with its department, at the invoice’s exchange rate. Idempotent: each release posts at most ' +
     'once (enforced by the database), so running it again, or twice at the same time, posts nothing more. A release ' +
-    'due on or before the lock date is posted on the first day after it.',
+    'due on or before the lock date is posted on the first day after it. A release whose deferred or revenue account ' +
+    'is inactive or a header account is not posted: it is listed under `failed` with the reason and stays due; the ' +
+    'other releases post.',
   tags: ['sales'],
   auth: 'entity',
   query: z.strictObject({
@@ -47,13 +49,32 @@ const releaseRoute = defineRoute({
           transactionNumber: z.number().int(),
         }),
       ),
+      failed: z
+        .array(
+          z.object({
+            releaseId: z.number().int(),
+            invoiceTransactionId: z.number().int(),
+            invoiceNumber: z.number().int(),
+            lineNo: z.number().int(),
+            seq: z.number().int(),
+            dueDate: DateText,
+            glAccountCode: z.string(),
+            code: z.literal('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST'),
+            message: z.string(),
+          }),
+        )
+        .meta({
+          description:
+            'Releases due but not posted: their deferred or revenue account is inactive or a header account. ' +
+            'They stay due; reopen the account and run again.',
+        }),
     }),
   },
   errors: ['DATE_OUT_OF_RANGE', 'IDEMPOTENCY_KEY_REUSED'],
   handler: async (ctx) => {
     const upTo = ctx.query.upTo ?? today();
-    const posted = await releaseDeferrals({ db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor }, upTo);
-    const released = posted.map((r) => ({
+    const run = await releaseDeferrals({ db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor }, upTo);
+    const released = run.released.map((r) => ({
       ...r,
       amount: formatAmount(r.amount, r.currency),
       baseAmount: formatAmount(r.baseAmount, ctx.entity.baseCurrency),
@@ -69,7 +90,7 @@ const releaseRoute = defineRoute({
         },
       });
     }
-    return { upTo, released };
+    return { upTo, released, failed: run.failed };
   },
 });
 

@@ -1,13 +1,14 @@
 import { DomainError } from '../../domain/errors.ts';
 import { type JournalLine, controlJournal, fxJournal } from '../../domain/documents.ts';
 import { type VatShare, discountVatJournal, splitDiscount } from '../../domain/discount-vat.ts';
-import type { Queryable } from '../../db/database.ts';
 import { getVatSettings } from '../settings.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { allocationBases } from '../../domain/allocation.ts';
 import { laterDate } from '../../domain/dates.ts';
 import { checkPeriodOpen, readLockDate } from '../periods.ts';
 import { amountOf } from './common.ts';
+import { remainingVatShares } from './discount-shares.ts';
+import { type AccountUse, requireOpenAccounts, roleUse } from './role-accounts.ts';
 import { type PostingCustomer, lockCustomer } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
 import { type NewTransaction, insertTransaction } from './write.ts';
@@ -182,6 +183,33 @@ export async function allocate(
   const roles = ctx.entity.roles;
 
   const { debitBase, creditBase, discountBase } = allocationBases(debit, credit, amount, discount, base);
+  // With adjustVat an invoice's discount carries its share of the VAT still on the invoice (after
+  // the credit notes and discounts allocated to it) back out of output VAT.
+  let parts: VatShare[] = [];
+  if (
+    discount > 0n &&
+    debit.type === 'SI' &&
+    (await getVatSettings(ctx.db, ctx.entity.id)).discountVatTreatment === 'adjustVat'
+  ) {
+    const left = await remainingVatShares(ctx.db, ctx.entity.id, debit.id);
+    parts = splitDiscount(discount, left.shares, left.gross);
+  }
+  // The accounts the ledger picks itself, checked before anything is written.
+  const uses: AccountUse[] = [];
+  if (debitBase !== creditBase)
+    uses.push(roleUse(roles, 'fxGainLoss', 'amount', 'The exchange difference of the allocation'));
+  if (discount > 0n) uses.push(roleUse(roles, 'discountAllowed', 'discountAmount', 'The settlement discount'));
+  for (const p of parts) {
+    if (p.tax === 0n) continue;
+    uses.push({
+      glAccountCode: p.glAccountCode,
+      field: 'discountAmount',
+      what: `The settlement discount's VAT on tax code ${p.taxCode}`,
+      why: `the VAT account ${debit.label} posted tax code ${p.taxCode} to`,
+      otherwise: '',
+    });
+  }
+  await requireOpenAccounts(ctx.db, ctx.entity.id, uses);
 
   let fxTransactionId: number | null = null;
   if (debitBase !== creditBase) {
@@ -216,11 +244,6 @@ export async function allocate(
   if (discount > 0n) {
     const description = `Discount on ${debit.label}`;
     const conv = { currency, baseCurrency: base, rate: debit.exchangeRate };
-    // With adjustVat an invoice's discount carries its share of the invoice's VAT back out of output VAT.
-    const parts =
-      debit.type === 'SI' && (await getVatSettings(ctx.db, ctx.entity.id)).discountVatTreatment === 'adjustVat'
-        ? splitDiscount(discount, await invoiceVatShares(ctx.db, debit.id), debit.gross)
-        : [];
     const lines: JournalLine[] =
       parts.length > 0
         ? discountVatJournal(
@@ -292,28 +315,4 @@ export async function allocate(
       [credit.id, credit.outstanding - amount],
     ]),
   };
-}
-
-/**
- * An invoice's net and VAT per tax code as it was posted (its journal, so a tax code changed or
- * deactivated since does not matter), in the invoice's currency.
- */
-async function invoiceVatShares(db: Queryable, invoiceId: number): Promise<VatShare[]> {
-  const { rows } = await db.query<{ tax_code: string; gl_account_code: string | null; net: string; tax: string }>(
-    `SELECT tax_code,
-            max(gl_account_code) FILTER (WHERE role = 'tax') AS gl_account_code,
-            -coalesce(sum(amount) FILTER (WHERE role = 'net'), 0) AS net,
-            -coalesce(sum(amount) FILTER (WHERE role = 'tax'), 0) AS tax
-       FROM journal_lines
-      WHERE transaction_id = $1 AND tax_code IS NOT NULL
-      GROUP BY tax_code
-      ORDER BY tax_code`,
-    [invoiceId],
-  );
-  return rows.map((r) => ({
-    taxCode: r.tax_code,
-    glAccountCode: r.gl_account_code ?? '',
-    net: BigInt(r.net),
-    tax: BigInt(r.tax),
-  }));
 }

@@ -7,6 +7,7 @@ import { DomainError } from '../../domain/errors.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { join } from './common.ts';
 import type { References } from './references.ts';
+import { type AccountUse, requireOpenAccounts } from './role-accounts.ts';
 import type { InvoiceLineInput, PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
 
@@ -177,8 +178,13 @@ export async function creditDeferrals(
   items: Item[],
   lines: JournalLine[],
 ): Promise<{ lines: JournalLine[]; cancel: number[]; reverse: ReleaseToReverse[] }> {
-  const locked = await db.query<{ id: string; line_no: number; deferred_gl_account_code: string }>(
-    `SELECT id, line_no, deferred_gl_account_code FROM deferral_schedules
+  const locked = await db.query<{
+    id: string;
+    line_no: number;
+    deferred_gl_account_code: string;
+    revenue_gl_account_code: string;
+  }>(
+    `SELECT id, line_no, deferred_gl_account_code, revenue_gl_account_code FROM deferral_schedules
       WHERE entity_id = $1 AND transaction_id = $2 AND line_no = ANY($3::int[])
       ORDER BY id FOR UPDATE`,
     [entityId, invoiceId, invoiceLineNos],
@@ -212,6 +218,7 @@ export async function creditDeferrals(
       return [s.line_no, { account: s.deferred_gl_account_code, amount, base }];
     }),
   );
+  await requireScheduleAccounts(db, entityId, locked.rows, rows);
   const out: JournalLine[] = [];
   const netLines = lines.flatMap((l, i) => (l.role === 'net' ? [i] : []));
   const netOf = new Map<number, number>(); // journal line index -> item index
@@ -237,6 +244,39 @@ export async function creditDeferrals(
       r.released_by === null ? [] : [{ releaseId: Number(r.id), transactionId: Number(r.released_by) }],
     ),
   };
+}
+
+/**
+ * Refuses the credit note when what it takes off a deferred line would post to an account that is
+ * no longer an active posting account: the deferred account it debits with what is still deferred,
+ * or the accounts of the releases it reverses (the deferred and revenue accounts). The schedule
+ * keeps its accounts (role-accounts.ts).
+ */
+async function requireScheduleAccounts(
+  db: Queryable,
+  entityId: string,
+  schedules: { id: string; line_no: number; deferred_gl_account_code: string; revenue_gl_account_code: string }[],
+  pending: { schedule_id: string; released_by: string | null }[],
+): Promise<void> {
+  const uses: AccountUse[] = [];
+  const use = (glAccountCode: string, what: string, why: string): AccountUse => ({
+    glAccountCode,
+    field: 'fromInvoiceTransactionId',
+    what,
+    why,
+    otherwise: 'a deferral schedule keeps its accounts',
+  });
+  for (const s of schedules) {
+    const mine = pending.filter((r) => r.schedule_id === s.id);
+    if (mine.length === 0) continue;
+    const line = `invoice line ${s.line_no}`;
+    uses.push(use(s.deferred_gl_account_code, `The credit of ${line}`, 'the deferred revenue account of its schedule'));
+    if (mine.some((r) => r.released_by !== null)) {
+      const what = `The reversal of ${line}'s releases dated after the credit note`;
+      uses.push(use(s.revenue_gl_account_code, what, 'the revenue account of its schedule'));
+    }
+  }
+  await requireOpenAccounts(db, entityId, uses);
 }
 
 /**

@@ -254,6 +254,20 @@ export class Batch {
       }
     }
 
+    const side = (t: NewTransaction) => ({
+      outstanding: t.gross,
+      baseOutstanding: t.baseGross,
+      currency: t.currency,
+      exchangeRate: t.exchangeRate,
+    });
+    const bases = q.performAllocation
+      ? allocationBases(side(invoice!), side(receipt!), allocationAmount, 0n, ctx.entity.baseCurrency)
+      : null;
+    if (bases && bases.debitBase !== bases.creditBase) {
+      const what = 'The exchange difference between the invoice and the receipt';
+      this.refs.requireRole(ctx.entity.roles, 'fxGainLoss', 'allocationAmount', what);
+    }
+
     // Totals and base values are checked per query, so that one overflowing query is refused on
     // its own instead of failing the whole group's write.
     if (invoice) checkStorable([invoice], [], 'batchInvoice.');
@@ -273,14 +287,7 @@ export class Batch {
     const invoiceOrd = invoice ? this.docs.push(invoice) - 1 : -1;
     const receiptOrd = receipt ? this.docs.push(receipt) - 1 : -1;
     const allocationOrd = this.allocations.length;
-    if (q.performAllocation) {
-      const side = (t: NewTransaction) => ({
-        outstanding: t.gross,
-        baseOutstanding: t.baseGross,
-        currency: t.currency,
-        exchangeRate: t.exchangeRate,
-      });
-      const bases = allocationBases(side(invoice!), side(receipt!), allocationAmount, 0n, ctx.entity.baseCurrency);
+    if (q.performAllocation && bases) {
       let fx: { ord: number } | null = null;
       if (bases.debitBase !== bases.creditBase) {
         fx = {

@@ -128,6 +128,10 @@ export function buildReceipt(
     rate,
     bankRate,
   );
+  if (journal.fx !== 0n) {
+    const what = "The exchange difference between the receipt's exchangeRate and bankExchangeRate";
+    refs.requireRole(ctx.entity.roles, 'fxGainLoss', join(prefix, 'bankExchangeRate'), what);
+  }
   return {
     entityId: ctx.entity.id,
     type: 'SR',

@@ -4,6 +4,8 @@ import { type DatedRate, rateOn } from '../setup/tax-codes.ts';
 import type { DiscountVatTreatment } from '../settings.ts';
 import { type Analysis, analysisKeys, checkAnalysis } from '../../domain/analysis.ts';
 import { type RateWanted, RatesInForce } from './dated-rates.ts';
+import type { AccountRoles } from '../chart.ts';
+import { closedAccountError, roleUse } from './role-accounts.ts';
 
 export interface GlRef {
   ok: boolean;
@@ -39,6 +41,8 @@ export interface BankRef {
 export class References {
   /** Exchange rates in force for the pairs requested (`ReferenceRequest.rates`). */
   rates: RatesInForce = RatesInForce.none();
+  /** The GL accounts of the entity's account roles: whether each is an active posting account. */
+  roleAccounts = new Map<string, boolean>();
 
   constructor(
     readonly gl: Map<string, GlRef>,
@@ -105,6 +109,14 @@ export class References {
     }
   }
 
+  /**
+   * Refuses a posting the ledger sends to one of the entity's role accounts (an exchange
+   * difference to fxGainLoss…) when that account is inactive or a header account (role-accounts.ts).
+   */
+  requireRole(roles: AccountRoles, role: keyof AccountRoles, field: string, what: string): void {
+    if (this.roleAccounts.get(roles[role]) !== true) throw closedAccountError(roleUse(roles, role, field, what));
+  }
+
   requireBank(code: string, field: string): BankRef {
     const b = this.banks.get(code);
     if (!b)
@@ -153,7 +165,7 @@ export interface ReferenceRequest {
 }
 
 interface RefRow {
-  kind: 'gl' | 'tax' | 'dept' | 'bank' | 'vat' | 'code';
+  kind: 'gl' | 'tax' | 'dept' | 'bank' | 'vat' | 'code' | 'role';
   code: string;
   ok: boolean;
   departmental: boolean;
@@ -174,34 +186,50 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   // Tax codes and bank accounts post through their GL account: `ok` says whether it is an active
   // posting account. Bank accounts are share-locked, as a customer is locked, so that their
   // currency cannot change under a posting in flight (saveBankAccount locks the row to change it).
+  // The GL accounts read here are key-share-locked, the lock the journal lines' foreign key takes
+  // anyway once they are written, only taken when they are read: saveGlAccount (FOR UPDATE) then
+  // waits for the postings in flight and sees their lines before it makes an account a header
+  // account or inactive, instead of committing between a posting's check and its lines.
   const { rows } = await db.query<RefRow>(
     `WITH bank AS (
        SELECT b.code, b.gl_account_code, b.currency FROM bank_accounts b
         WHERE b.entity_id = $1 AND b.code = ANY($5::text[]) AND b.is_active
         ORDER BY b.code FOR SHARE
+     ), tax AS (
+       SELECT c.code, c.gl_account_code FROM tax_codes c
+        WHERE c.entity_id = $1 AND c.code = ANY($3::text[]) AND c.is_active
+     ), gl AS (
+       SELECT g.code, g.is_posting, g.is_active, g.is_departmental, g.is_control FROM gl_accounts g
+        WHERE g.entity_id = $1
+          AND (g.code = ANY($2::text[]) OR g.code IN (SELECT gl_account_code FROM tax)
+               OR g.code IN (SELECT gl_account_code FROM bank))
+        ORDER BY g.code FOR KEY SHARE
      )
      SELECT 'gl' AS kind, code, is_posting AND is_active AS ok, is_departmental AS departmental, is_control AS control,
             NULL AS extra, NULL AS extra2
-       FROM gl_accounts WHERE entity_id = $1 AND code = ANY($2::text[])
+       FROM gl WHERE code = ANY($2::text[])
      UNION ALL
      SELECT 'tax', c.code, g.is_posting AND g.is_active, false, g.is_control,
             (SELECT json_agg(json_build_object('from', r.from_date::text, 'rate', r.rate::text) ORDER BY r.from_date)
-               FROM tax_rates r WHERE r.entity_id = c.entity_id AND r.tax_code = c.code)::text,
+               FROM tax_rates r WHERE r.entity_id = $1 AND r.tax_code = c.code)::text,
             c.gl_account_code
-       FROM tax_codes c
-       JOIN gl_accounts g ON g.entity_id = c.entity_id AND g.code = c.gl_account_code
-      WHERE c.entity_id = $1 AND c.code = ANY($3::text[]) AND c.is_active
+       FROM tax c JOIN gl g ON g.code = c.gl_account_code
      UNION ALL
      SELECT 'dept', id, is_active, false, false, NULL, NULL FROM departments
       WHERE entity_id = $1 AND id = ANY($4::text[]) AND is_active
      UNION ALL
      SELECT 'bank', b.code, g.is_posting AND g.is_active, false, false, b.gl_account_code, b.currency FROM bank b
-       JOIN gl_accounts g ON g.entity_id = $1 AND g.code = b.gl_account_code
+       JOIN gl g ON g.code = b.gl_account_code
      UNION ALL
      SELECT 'vat', '', true, false, false, discount_vat_treatment, vat_tolerance::text FROM entities WHERE id = $1
      UNION ALL
      SELECT 'code', dimension || ':' || code, is_active, false, false, NULL, NULL FROM analysis_codes
-      WHERE entity_id = $1 AND dimension || ':' || code = ANY($6::text[])`,
+      WHERE entity_id = $1 AND dimension || ':' || code = ANY($6::text[])
+     UNION ALL
+     SELECT DISTINCT 'role', r.value, coalesce(g.is_posting AND g.is_active, false), false, false, NULL, NULL
+       FROM entities e CROSS JOIN LATERAL jsonb_each_text(e.account_roles) r
+       LEFT JOIN gl_accounts g ON g.entity_id = e.id AND g.code = r.value
+      WHERE e.id = $1`,
     [entityId, gl, tax, depts, banks, codes],
   );
   const vatRow = rows.find((row) => row.kind === 'vat');
@@ -212,6 +240,10 @@ export async function loadReferences(db: Queryable, entityId: string, req: Refer
   const r = new References(new Map(), new Map(), new Set(), new Map(), vat);
   for (const row of rows) {
     if (row.kind === 'vat') continue;
+    if (row.kind === 'role') {
+      r.roleAccounts.set(row.code, row.ok);
+      continue;
+    }
     if (row.kind === 'gl') r.gl.set(row.code, { ok: row.ok, departmental: row.departmental, control: row.control });
     else if (row.kind === 'tax')
       r.tax.set(row.code, {

@@ -5,6 +5,7 @@ import type { JournalLine } from '../../domain/documents.ts';
 import { requirePeriodOpen } from '../periods.ts';
 import { type RevaluedCustomer, revaluationFigures } from '../reports/revaluation.ts';
 import { lockCustomers } from './references.ts';
+import { requireOpenAccounts, roleUse } from './role-accounts.ts';
 import type { PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
 
@@ -184,6 +185,10 @@ export async function postRevaluation(ctx: PostingContext, at: string): Promise<
   );
   const figures = await revaluationFigures(ctx.db, ctx.entity.id, ctx.entity.baseCurrency, at, 'at');
   const changed = figures.customers.filter((c) => c.difference !== 0n);
+  if (changed.length > 0) {
+    const use = roleUse(ctx.entity.roles, 'fxUnrealised', 'at', 'The revaluation');
+    await requireOpenAccounts(ctx.db, ctx.entity.id, [use]);
+  }
   const revalued = await writeDocuments(
     ctx.db,
     ctx.entity.id,

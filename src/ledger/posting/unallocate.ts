@@ -6,6 +6,7 @@ import { lockCustomer, lockCustomers } from './references.ts';
 import { loadOpenTransactions } from './open-items.ts';
 import { insertTransaction } from './write.ts';
 import type { PostingContext } from './types.ts';
+import { type AccountUse, requireOpenAccounts, roleUse } from './role-accounts.ts';
 
 export interface UnallocateResult {
   transactionId: number;
@@ -128,6 +129,7 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, given: 
   }
   const control = customer.controlGlAccountCode;
   const roles = ctx.entity.roles;
+  await requireReversalAccounts(ctx, rows);
   const reversedIds: number[] = [];
   for (const a of rows) {
     const date = dates.get(a.id)!;
@@ -167,11 +169,48 @@ async function unallocateOne(ctx: PostingContext, transactionId: number, given: 
     // Only a discount's own allocation (the child of the payment allocation) cancels the discount;
     // reversing any other allocation that involves a DS (a reopened one allocated by hand, or its
     // DX) just reopens both sides.
-    if (a.parent_allocation_id !== null && a.credit_type === 'DS') {
+    if (isDiscountAllocation(a)) {
       await reverseDiscount(ctx, a, date, customer.code);
     }
   }
   return reversedIds;
+}
+
+/**
+ * Refuses the unallocation, before anything is written, when an exchange difference it reverses
+ * would post to an inactive or header exchange gains and losses account, or a discount it cancels
+ * to an account of the discount's journal (discount allowed, VAT) that is no longer one
+ * (role-accounts.ts).
+ */
+async function requireReversalAccounts(ctx: PostingContext, rows: ActiveAllocation[]): Promise<void> {
+  const field = 'transactionIds';
+  const uses: AccountUse[] = [];
+  if (rows.some((a) => a.fx_transaction_id !== null))
+    uses.push(roleUse(ctx.entity.roles, 'fxGainLoss', field, 'The reversal of the exchange difference'));
+  const discounts = rows.filter(isDiscountAllocation).map((a) => a.credit_transaction_id);
+  if (discounts.length > 0) {
+    const { rows: lines } = await ctx.db.query<{ transaction_id: string; gl_account_code: string }>(
+      `SELECT DISTINCT transaction_id, gl_account_code FROM journal_lines
+        WHERE entity_id = $1 AND transaction_id = ANY($2::bigint[]) AND role <> 'control'
+        ORDER BY transaction_id, gl_account_code`,
+      [ctx.entity.id, discounts],
+    );
+    for (const l of lines) {
+      uses.push({
+        glAccountCode: l.gl_account_code,
+        field,
+        what: `The reversal (DX) of settlement discount ${l.transaction_id}`,
+        why: "the discount's own account, which its reversal mirrors",
+        otherwise: '',
+      });
+    }
+  }
+  await requireOpenAccounts(ctx.db, ctx.entity.id, uses);
+}
+
+/** A discount's own allocation (the child of the payment allocation): reversing it cancels the discount. */
+function isDiscountAllocation(a: ActiveAllocation): boolean {
+  return a.parent_allocation_id !== null && a.credit_type === 'DS';
 }
 
 /**
