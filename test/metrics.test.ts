@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { definePipeline, openExceptions } from './helpers/sync.ts';
+import { definePipeline, openExceptions, silentLog } from './helpers/sync.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner, rateWaits } from '../src/sync/remote/rate-planner.ts';
 import { appConfigFromEnv } from '../src/api/services.ts';
+import { AppMetrics } from '../src/api/metrics.ts';
+import type { Queryable } from '../src/db/database.ts';
 
 /*
  * GET /metrics: off unless a token is set, the Prometheus text format, the ledger's figures read
@@ -327,5 +329,30 @@ describe('GET /metrics', () => {
     expect(count({ method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(2);
     expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('secret-looking')))).toBe(false);
     expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('0000-0000')))).toBe(false);
+  });
+
+  it("a scrape that cannot read the database says so and exports none of the last scrape's figures, until it can again", async () => {
+    const metrics = new AppMetrics();
+    const dbFigures = (text: string) =>
+      parseExposition(text).samples.filter(
+        (x) => /^ledgerlink_/.test(x.name) && !/^ledgerlink_(database_up|http_|rate_planner_)/.test(x.name),
+      );
+    const before = parseExposition(await metrics.scrape(t.db, silentLog)).samples;
+    expect(value(before, 'ledgerlink_database_up', {})).toBe(1);
+    expect(value(before, 'ledgerlink_outbox_pending', { direction: 'source' })).toBeDefined();
+    // As PostgreSQL answers a database that takes no connections (ALTER DATABASE … ALLOW_CONNECTIONS false).
+    const down = {
+      query: () =>
+        Promise.reject(
+          Object.assign(new Error('database "ledgerlink" is not currently accepting connections'), { code: '55000' }),
+        ),
+    } as unknown as Queryable;
+    const during = await metrics.scrape(down, silentLog);
+    expect(value(parseExposition(during).samples, 'ledgerlink_database_up', {})).toBe(0);
+    // Before, the last scrape's runs, outbox depth and age stayed, frozen, beside database_up 0.
+    expect(dbFigures(during)).toEqual([]);
+    const after = parseExposition(await metrics.scrape(t.db, silentLog)).samples;
+    expect(value(after, 'ledgerlink_database_up', {})).toBe(1);
+    expect(value(after, 'ledgerlink_outbox_pending', { direction: 'source' })).toBeDefined();
   });
 });

@@ -86,6 +86,60 @@ describe('GET /ready', () => {
     }
   });
 
+  it('a database that fails with any error: /health 503 SERVICE_UNAVAILABLE (not 500), /ready 503 naming `database`; both back when it answers', async () => {
+    let down = false;
+    // As PostgreSQL answers while a database takes no connections (ALTER DATABASE … ALLOW_CONNECTIONS
+    // false, SQLSTATE 55000), or has too many clients (53300): errors not classed "unavailable".
+    const refuse = () =>
+      Promise.reject(
+        Object.assign(new Error('database "ledgerlink" is not currently accepting connections'), { code: '55000' }),
+      );
+    const db = new Proxy(t.db, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        if (['query', 'exec', 'transaction'].includes(String(prop)))
+          return (...a: unknown[]) => (down ? refuse() : (v as (...x: unknown[]) => unknown).apply(target, a));
+        return (v as (...x: unknown[]) => unknown).bind(target);
+      },
+    });
+    const app = await buildServer({
+      db,
+      config: {
+        port: 0,
+        host: '127.0.0.1',
+        adminToken: undefined,
+        tokenTtlSeconds: 60,
+        logLevel: 'silent',
+        bodyLimitBytes: 1024,
+      },
+      logger: false,
+    });
+    const get = async (url: string) => {
+      const res = await app.inject({ method: 'GET', url });
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+    try {
+      expect((await get('/health')).status).toBe(200);
+      down = true;
+      const health = await get('/health');
+      expect([health.status, health.body.error?.code]).toEqual([503, 'SERVICE_UNAVAILABLE']);
+      expect(health.body.error.message).toMatch(/database/i);
+      const ready = await get('/ready');
+      expect([ready.status, ready.body.error?.code, ready.body.error?.details?.failed]).toEqual([
+        503,
+        'NOT_READY',
+        ['database', 'migrations'],
+      ]);
+      expect(ready.body.error.message).toContain('the database does not answer');
+      down = false;
+      expect((await get('/health')).status).toBe(200);
+      expect((await get('/ready')).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('`ledgerlink serve --no-worker` (the API of a scaled-out deployment) starts the queue it sends jobs to: ready', async () => {
     const port = await freePort();
     const token = 'serve-metrics-token-0123456789';

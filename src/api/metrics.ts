@@ -140,6 +140,9 @@ export class AppMetrics {
     } catch (err) {
       log.warn({ err }, 'metrics: reading the database failed');
       this.#up.set(0);
+      // The last scrape's figures are not now's: exported, they would hide what happens meanwhile
+      // (an outbox that ages, runs that stay queued). Absent until the database answers again.
+      for (const g of this.#databaseFamilies()) g.reset();
     }
     this.#waits.reset();
     this.#waitSeconds.reset();
@@ -148,6 +151,21 @@ export class AppMetrics {
       this.#waitSeconds.inc({ system }, tally.seconds);
     }
     return this.registry.metrics();
+  }
+
+  /** The families read from the database at each scrape. */
+  #databaseFamilies(): Gauge<string>[] {
+    return [
+      this.#runs,
+      this.#posted,
+      this.#exceptions,
+      this.#outboxDepth,
+      this.#outboxAge,
+      this.#held,
+      this.#awaiting,
+      this.#refundsAwaiting,
+      this.#beforeInvoice,
+    ] as Gauge<string>[];
   }
 
   async #readDatabase(db: Queryable): Promise<void> {
@@ -185,18 +203,7 @@ export class AppMetrics {
         GROUP BY 1, 2`,
     );
     // Series of entities and reasons that are gone must not linger: every family is rebuilt.
-    for (const g of [
-      this.#runs,
-      this.#posted,
-      this.#exceptions,
-      this.#outboxDepth,
-      this.#outboxAge,
-      this.#held,
-      this.#awaiting,
-      this.#refundsAwaiting,
-      this.#beforeInvoice,
-    ])
-      g.reset();
+    for (const g of this.#databaseFamilies()) g.reset();
     for (const r of runs.rows) this.#runs.set({ entity: r.entity, status: r.status }, Number(r.n));
     for (const entity of new Set(runs.rows.map((r) => r.entity)))
       for (const status of RUN_STATUSES) this.#runs.inc({ entity, status }, 0);

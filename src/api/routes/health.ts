@@ -17,8 +17,16 @@ export const getHealth = defineRoute({
     schema: z.object({ status: z.literal('ok'), database: z.string(), time: z.string() }),
   },
   errors: ['SERVICE_UNAVAILABLE'],
-  handler: async ({ db, services }) => {
-    await db.query('SELECT 1');
+  handler: async ({ db, services, log }) => {
+    try {
+      await db.query('SELECT 1');
+    } catch (err) {
+      // Whatever the database answered (a refused connection, too many clients, a database that
+      // does not accept connections): the check failed, 503 as declared, never a 500 "something
+      // failed". The cause goes to the log only: /health answers anyone.
+      log.warn({ err }, 'health: the database does not answer');
+      throw new DomainError('SERVICE_UNAVAILABLE');
+    }
     return { status: 'ok', database: services.db.kind, time: new Date().toISOString() };
   },
 });
@@ -46,7 +54,7 @@ export const getReady = defineRoute({
     }),
   },
   errors: ['NOT_READY'],
-  handler: async ({ db, services }) => {
+  handler: async ({ db, services, log }) => {
     const checks = { database: 'ok', migrations: 'ok', queue: 'ok' } as Record<string, z.infer<typeof check>>;
     const problems: string[] = [];
     try {
@@ -57,7 +65,8 @@ export const getReady = defineRoute({
         checks.migrations = 'failed';
         problems.push(`the database is at migration ${applied}, this version ships ${shipped}`);
       }
-    } catch {
+    } catch (err) {
+      log.warn({ err }, 'readiness: the database does not answer');
       checks.database = 'failed';
       checks.migrations = 'failed';
       problems.push('the database does not answer');
