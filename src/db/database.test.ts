@@ -19,6 +19,9 @@ describe('what a database failure means', () => {
       pgError('terminating connection due to administrator command', '57P01'),
       pgError('the database system is starting up', '57P03'),
       pgError('connection failure', '08006'),
+      pgError('database "books" is not currently accepting connections', '55000'),
+      pgError('sorry, too many clients already', '53300'),
+      pgError('database dropped', '57P04'),
       pgError('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'),
       pgError('read ECONNRESET', 'ECONNRESET'),
       new Error('Connection terminated unexpectedly'),
@@ -37,6 +40,8 @@ describe('what a database failure means', () => {
       pgError('could not serialize access', '40001'),
       pgError('No space left on device', '53100'),
       pgError('syntax error', '42601'),
+      // The same class as a closed database, for a statement that cannot run now.
+      pgError('cannot refresh materialized view "v" concurrently', '55000'),
       new Error('Connection to the target failed'),
       'ECONNREFUSED',
     ])

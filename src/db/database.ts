@@ -80,8 +80,12 @@ export function isStorageFull(err: unknown): boolean {
   return false;
 }
 
-// Connection exceptions (class 08), and the server shutting down or starting up (57P01–57P03).
-const UNAVAILABLE_STATE = /^(08...|57P0[1-3])$/;
+// Connection exceptions (class 08), the server shutting down or starting up (57P01–57P03), its
+// database dropped under it (57P04), and no connection slot free (53300, too_many_connections).
+const UNAVAILABLE_STATE = /^(08...|57P0[1-4]|53300)$/;
+// 55000 (object_not_in_prerequisite_state) is a broad class: only the refusal of a connection to a
+// database an administrator closed (ALTER DATABASE … ALLOW_CONNECTIONS false) means "retry later".
+const CLOSED_DATABASE = /is not currently accepting connections/;
 const UNREACHABLE = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -101,6 +105,7 @@ export function isDatabaseUnavailable(err: unknown): boolean {
     const code = sqlState(e);
     if (code !== undefined && (UNAVAILABLE_STATE.test(code) || UNREACHABLE.has(code))) return true;
     if (e instanceof Error && LOST.test(e.message)) return true;
+    if (code === '55000' && e instanceof Error && CLOSED_DATABASE.test(e.message)) return true;
   }
   return false;
 }
