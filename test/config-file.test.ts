@@ -83,6 +83,21 @@ describe('the file is checked as a whole', () => {
     );
   });
 
+  it('refuses an entity name of only blanks or invisible characters, as the API does, naming the field', () => {
+    for (const name of ['   ', '\u200b\u200d', ' \u00a0\u2060 ', '\u3000']) {
+      const { config, problems } = checkConfigText(file([], [{ code: 'BLANK', name, baseCurrency: 'EUR' }]));
+      expect(config).toBeNull();
+      expect(problems).toEqual([{ field: 'entities[0].name', message: 'must not be empty', code: 'VALIDATION_ERROR' }]);
+    }
+    expect(() => parseConfig(file([], [{ code: 'BLANK', name: '\u200b', baseCurrency: 'EUR' }]))).toThrow(
+      /Invalid configuration:\n {2}entities\[0\]\.name: must not be empty/,
+    );
+    // A name with something to show is taken as written.
+    expect(checkConfigText(file([], [{ code: 'SHOWN', name: ' Club\u200b ', baseCurrency: 'EUR' }])).problems).toEqual(
+      [],
+    );
+  });
+
   it('names every missing ${VARIABLE}, never an empty secret', () => {
     const { problems } = checkConfigText(file([{ name: 'a', webhookSecret: '${NOT_SET_A}${NOT_SET_B}' }]), {});
     expect(problems.map((p) => p.field)).toEqual(['${NOT_SET_A}', '${NOT_SET_B}']);

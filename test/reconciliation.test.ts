@@ -9,7 +9,9 @@ import { syncServer } from './helpers/uploads.ts';
 import { importFile } from '../src/sync/imports.ts';
 import { resolveException } from '../src/sync/exceptions.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
-import type { CanonicalRecord } from '../src/sync/canonical.ts';
+import type { CanonicalRecord, CanonicalRefund } from '../src/sync/canonical.ts';
+import { findEntityByCode } from '../src/ledger/entities.ts';
+import { createRefunds as createLedgerRefunds } from '../src/connectors/ledger/payments.ts';
 import { type DocKind, loadTransactions } from '../src/sync/reconcile-data.ts';
 import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
 
@@ -53,7 +55,8 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     const r = await get(clean, '/v1/pipelines/clean/reconciliation?from=2026-11-01&to=2026-11-30');
     expect(r.status).toBe(200);
     expect(r.body.mismatches).toEqual([]);
-    expect(r.body.summary).toEqual({ matched: 6, mismatched: 0, sourceDocuments: 6, ledgerDocuments: 6 });
+    // Six invoices and payments, and the payout's refund, each compared on its own.
+    expect(r.body.summary).toEqual({ matched: 7, mismatched: 0, sourceDocuments: 7, ledgerDocuments: 7 });
     expect(r.body.days.every((d: any) => d.matched)).toBe(true);
     expect(r.body.days.find((d: any) => d.date === '2026-11-02')).toEqual({
       date: '2026-11-02',
@@ -754,7 +757,136 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
     // Refunds are not counted per day: the invoice's and the payment's days match.
     expect(r.body.days.every((d: { matched: boolean }) => d.matched)).toBe(true);
-    expect(r.body.summary).toMatchObject({ matched: 2, mismatched: 2 });
+    // The invoice, the payment and the booked refund RF-R1.
+    expect(r.body.summary).toMatchObject({ matched: 3, mismatched: 2 });
+  });
+
+  it('compares booked refunds document by document: missing, booked twice, another amount or customer', async () => {
+    const rf = await t.entity('RCF', 'EUR', { standardTaxRate: '0.21' });
+    const p = await definePipeline(t.db, 'RCF', { name: 'booked-refunds', source: { type: 'records' } });
+    const record = (customer: string, extra: Record<string, unknown>) =>
+      ({ customerSourceId: customer, currency: 'EUR', description: '', ...extra }) as CanonicalRecord;
+    const sale = (customer: string, n: string) => [
+      record(customer, {
+        kind: 'invoice',
+        sourceId: `IN-${n}`,
+        externalReference: `IN-${n}`,
+        invoiceDate: '2026-11-02',
+        lines: [{ description: 'Seat', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
+      }),
+      record(customer, {
+        kind: 'payment',
+        sourceId: `PY-${n}`,
+        externalReference: `PY-${n}`,
+        date: '2026-11-04',
+        amount: '121.00',
+        invoiceExternalReference: `IN-${n}`,
+      }),
+    ];
+    const refund = (customer: string, id: string, amount: string, payment: string) =>
+      record(customer, {
+        kind: 'refund',
+        sourceId: id,
+        externalReference: id,
+        date: '2026-11-09',
+        amount,
+        paymentExternalReference: payment,
+      });
+    const send = (records: CanonicalRecord[]) =>
+      t.sync.processRecords(
+        p,
+        'import',
+        'test',
+        records.map((r) => ({ record: r })),
+      );
+    await send([
+      { kind: 'customer', sourceId: 'CU-F', name: 'Refunded Ltd' },
+      { kind: 'customer', sourceId: 'CU-G', name: 'Other Ltd' },
+      ...sale('CU-F', 'F1'),
+      ...sale('CU-G', 'G1'),
+      refund('CU-F', 'RF-F1', '10.00', 'PY-F1'),
+      refund('CU-F', 'RF-F2', '5.00', 'PY-F1'),
+      refund('CU-F', 'RF-F3', '7.00', 'PY-F1'),
+      refund('CU-F', 'RF-F4', '6.00', 'PY-F1'),
+      refund('CU-G', 'RF-G1', '6.00', 'PY-G1'),
+    ]);
+    const { rows: mapped } = await t.db.query<{ source_id: string; target_id: string }>(
+      `SELECT source_id, target_id FROM sync_map WHERE pipeline_id = $1 AND kind IN ('customer', 'refund')`,
+      [p.id],
+    );
+    const target = new Map(mapped.map((m) => [m.source_id, m.target_id]));
+    expect([...target.keys()].filter((k) => k.startsWith('RF-')).sort()).toEqual([
+      'RF-F1',
+      'RF-F2',
+      'RF-F3',
+      'RF-F4',
+      'RF-G1',
+    ]);
+    const clean = await get(rf, '/v1/pipelines/booked-refunds/reconciliation?from=2026-11-01&to=2026-11-30');
+    expect(clean.body.mismatches).toEqual([]);
+    // Every booked refund is a matched document of its own.
+    expect(clean.body.summary).toMatchObject({ matched: 9, mismatched: 0, sourceDocuments: 9, ledgerDocuments: 9 });
+
+    // The target lost RF-F2 (as one deleted by hand on a platform); RF-F4 is mapped to the other
+    // customer's refund; the source now says RF-F3 was 9.00; and a second refund of CU-F was
+    // booked in the ledger outside the pipeline.
+    const remap = (sourceId: string, to: string) =>
+      t.db.query(`UPDATE sync_map SET target_id = $3 WHERE pipeline_id = $1 AND kind = 'refund' AND source_id = $2`, [
+        p.id,
+        sourceId,
+        to,
+      ]);
+    await remap('RF-F2', '999999999');
+    await remap('RF-F4', target.get('RF-G1')!);
+    await send([refund('CU-F', 'RF-F3', '9.00', 'PY-F1')]);
+    const entity = (await findEntityByCode(t.db, 'RCF'))!;
+    const { rows: banks } = await t.db.query<{ code: string }>(
+      `SELECT code FROM bank_accounts WHERE entity_id = $1 ORDER BY code LIMIT 1`,
+      [entity.id],
+    );
+    const twice = await t.db.transaction((tx) =>
+      createLedgerRefunds(tx, entity, 'hand', [
+        {
+          sourceId: 'hand',
+          record: refund('CU-F', 'RF-F1-AGAIN', '10.00', 'PY-F1') as CanonicalRefund,
+          customerTargetId: target.get('CU-F')!,
+          paymentTargetId: null,
+          bankAccountCode: banks[0]!.code,
+          idempotencyKey: 'hand-rf-f1',
+        },
+      ]),
+    );
+    expect(twice[0]!.ok).toBe(true);
+
+    const r = await get(rf, '/v1/pipelines/booked-refunds/reconciliation?from=2026-11-01&to=2026-11-30');
+    const named = r.body.mismatches
+      .filter((m: any) => m.kind !== 'open-balance-difference')
+      .map((m: any) => [
+        m.kind,
+        m.reason,
+        m.documentKind,
+        m.externalReference,
+        m.customerCode,
+        m.sourceAmount,
+        m.targetAmount,
+      ]);
+    const cuF = target.get('CU-F')!;
+    const cuG = target.get('CU-G')!;
+    expect(named).toEqual([
+      ['missing-in-ledger', 'not-posted', 'refund', 'RF-F2', cuF, '5.00', null],
+      ['amount-difference', 'amount', 'refund', 'RF-F3', cuF, '9.00', '7.00'],
+      ['amount-difference', 'customer', 'refund', 'RF-F4', cuG, '6.00', '6.00'],
+      // RF-F2's and RF-F4's own refunds, no longer mapped, and the one booked by hand.
+      ['not-from-source', 'posted-outside-pipeline', 'refund', 'RF-F2', cuF, null, '5.00'],
+      ['not-from-source', 'posted-outside-pipeline', 'refund', 'RF-F4', cuF, null, '6.00'],
+      ['not-from-source', 'posted-outside-pipeline', 'refund', 'RF-F1-AGAIN', cuF, null, '10.00'],
+    ]);
+    expect(r.body.mismatches.find((m: any) => m.externalReference === 'RF-F2').message).toBe(
+      'refund RF-F2 is not in the ledger: the source sent it but the ledger has no document for it',
+    );
+    expect(r.body.mismatches.find((m: any) => m.reason === 'customer').message).toMatch(
+      new RegExp(`^The target's refund \\d+ \\(RF-G1\\) is on customer ${cuG}; the source says ${cuF}$`),
+    );
   });
 
   it('names a payout row that could not be read by its reference, customer and day', async () => {

@@ -6,6 +6,7 @@ import { type WebhookReceiver, startWebhookReceiver } from '../src/connectors/we
 import { getRun, listRunRecords } from '../src/sync/runs.ts';
 import { migrate } from '../src/db/migrate.ts';
 import type { SyncService } from '../src/sync/service.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
 
 /*
  * A run that ends with documents still on their way to a remote target is `partial`, "N
@@ -187,6 +188,50 @@ describe('documents a run left waiting', () => {
       waiting: 0,
       counts: { fetched: 2, created: 2, createdCustomers: 1, createdInvoices: 1 },
     });
+  });
+
+  it('parked behind a customer that went through on the timer: run again as the run that sent the customer’s', async () => {
+    const { r, pipeline } = await pipelineTo('released');
+    // The target refuses the customer for good: the invoice is parked for it (not held).
+    let refuse = true;
+    r.control.rejectWhen = (_doc, kind) =>
+      refuse && kind === 'customer' ? { code: 'VAT_NUMBER_INVALID', message: 'the VAT number is not valid' } : null;
+    const first = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customerRecord('C9') },
+      { record: invoiceRecord('I9', 'C9') },
+    ]);
+    expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
+      ['C9', 'TARGET_REFUSED'],
+      ['I9', 'CUSTOMER_NOT_SYNCED'],
+    ]);
+    // Mended in the source and sent again by a later run, while the target answers 503: it waits.
+    refuse = false;
+    r.control.failNext({ status: 503, times: 1, retryAfter: 60, route: 'post' });
+    const second = await sync.processRecords(pipeline, 'import', 'test', [
+      { record: { ...customerRecord('C9'), name: 'Customer C9 Ltd' } as CanonicalRecord },
+    ]);
+    expect(await run(second)).toMatchObject({ status: 'partial', waiting: 1 });
+    // The workers' timer sends it, and the invoice that needed it runs again and is booked: the
+    // run whose customer freed it lists it and counts it (before, no run did).
+    await dueNow(t.db, pipeline.id);
+    await sync.flushAll();
+    const [booked] = r.find('invoice', 'I9');
+    expect(booked).toBeDefined();
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect((await outcomes(second)).filter(([, o]) => o !== 'failed')).toEqual([
+      ['C9', 'created'],
+      ['I9', 'created'],
+    ]);
+    expect(await run(second)).toMatchObject({
+      status: 'succeeded',
+      waiting: 0,
+      counts: { fetched: 1, created: 2, createdCustomers: 1, createdInvoices: 1, parked: 0 },
+    });
+    // The run that parked it keeps what it said then.
+    expect(await outcomes(first)).toEqual([
+      ['C9', 'parked'],
+      ['I9', 'parked'],
+    ]);
   });
 
   it('left waiting before the upgrade (migration 0112): given back to the run that said so, which then settles', async () => {

@@ -473,10 +473,11 @@ describe('Xero target: payments and refunds', () => {
     expect(sim.tenant().payments.size).toBe(writes);
     expect(cashOut('REF-OVR-1')).toEqual(['10.00']);
     // Reconciliation: each adds to the customer's balance what left the overpayment (the credit
-    // note refunded in full adds nothing of its own).
+    // note refunded in full adds nothing of its own); each is as much as the source refunded, the
+    // second its credit note and the overpayment's rest together (31.00 + 19.00).
     const docs = await t.documents!(ctx, [okId(small!), note.id]);
     expect(docs.get(okId(small!))).toMatchObject({ kind: 'refund', gross: 1000n });
-    expect(docs.get(note.id)).toMatchObject({ kind: 'refund', gross: 3100n, balanceEffect: 1900n });
+    expect(docs.get(note.id)).toMatchObject({ kind: 'refund', gross: 5000n, balanceEffect: 1900n });
   });
 });
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { YAMLParseError, parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Database, Queryable } from '../db/database.ts';
-import { Code, Currency, Rate } from '../domain/schemas.ts';
+import { Code, Currency, Rate, showsText } from '../domain/schemas.ts';
 import { createEntity, findEntityByCode } from '../ledger/entities.ts';
 import { isNoChange, recordAudit } from '../ledger/audit.ts';
 import { DomainError, type ErrorCode } from '../domain/errors.ts';
@@ -14,7 +14,12 @@ import { type ConfigPlan, planConfig } from './config-plan.ts';
 
 export const ConfigEntity = z.strictObject({
   code: Code,
-  name: z.string().min(1).max(200),
+  // As the API's names (src/api/routes/setup-shared.ts): one of blanks or invisible characters alone shows nothing.
+  name: z
+    .string()
+    .min(1, 'must not be empty')
+    .max(200)
+    .refine((v) => v === '' || showsText(v), { message: 'must not be empty' }),
   baseCurrency: Currency,
   standardTaxRate: Rate.optional(),
   vatNumber: z.string().max(50).optional(),

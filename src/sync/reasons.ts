@@ -39,7 +39,7 @@ export const REASON_CODES = {
   PAYMENT_ALREADY_POSTED_CHANGED:
     'The source sent again a payment that is already booked (or already in a posted daily summary) with another amount, currency or date; the message says what changed. Posted documents never change, and nothing was sent. Book the difference (a further payment, or a refund), then resolve the exception; reconciliation shows the difference until then.',
   REFUND_ALREADY_POSTED_CHANGED:
-    'The source sent again a refund that is already booked with another amount, date or payment; the message says what changed. Nothing was sent. Book the difference in the target (another refund, or its reversal), then resolve the exception.',
+    'The source sent again a refund that is already booked with another amount, date or payment; the message says what changed. Nothing was sent. Book the difference in the target (another refund, or its reversal), then resolve the exception; reconciliation shows the difference until then (for refunds booked from 2026-12-06 on).',
   ALLOCATION_ALREADY_MADE_CHANGED:
     'The source sent again an allocation that is already made with another amount, date or documents; the message says what changed. Nothing was changed. If the source’s is right, reverse the allocation and allocate again in the target, then resolve the exception.',
   AMOUNT_INVALID:
@@ -47,6 +47,8 @@ export const REASON_CODES = {
   LINE_AMOUNT_MISMATCH:
     'A line carries a quantity and a unit price, and its netAmount is not quantity × unit price rounded half up to the currency’s decimals; the message shows both numbers. Nothing of the document is booked. Correct the line in the source: the next run (or import, or webhook) that brings the document posts it and resolves the exception.',
   // What the record refers to is not there
+  CUSTOMER_NAME_BLANK:
+    'The source sent a customer whose name is only blanks or invisible characters (spaces, zero-width spaces or joiners); it would list and print as nothing, so it is not booked, as the API refuses such a name (field `name`). The documents that name a customer not booked yet are parked with it (field `customerSourceId`). Give the customer a name in the source: the next run that brings it books it and resolves the exception, and its documents run again by themselves. A customer already booked keeps the name it has.',
   CUSTOMER_NOT_SYNCED:
     'The document names a customer this pipeline has not received yet, and the source cannot be asked for it. Send the customer (or import the customers file): once the pipeline has booked it, the document runs again by itself (docs/sync.md, “Parked dependants run again once what they need is booked”).',
   PRODUCT_NOT_SYNCED:

@@ -6,14 +6,15 @@ import { canonicalGross } from './engine/invoices.ts';
 import { chunks } from './engine/context.ts';
 import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
 
-/** The document kinds reconciliation counts per day and compares document by document: invoices, credit notes and payments. */
+/** The document kinds reconciliation counts per day: invoices, credit notes and payments. */
 export type DocKind = 'invoice' | 'creditNote' | 'payment';
 export const DOC_KINDS: readonly DocKind[] = ['invoice', 'creditNote', 'payment'];
 
 /**
- * The kinds of source document a mismatch names: those above, and refunds the source sent that
- * were never booked (parked, or closed by hand without booking). A booked refund counts in its
- * customer's open balance as booked (`loadSourceBalances`); refunds are not counted per day.
+ * The kinds of document compared one by one and named in mismatches: those above, and refunds.
+ * Refunds are not counted per day; a booked refund counts in its customer's open balance as
+ * booked (`loadSourceBalances`). Refunds booked before 2026-12-06 were not recorded as the source
+ * sent them, and are not compared.
  */
 export type SourceKind = DocKind | 'refund';
 
@@ -53,11 +54,11 @@ export interface SourceDoc {
   daily: boolean;
 }
 
-/** A sales invoice, credit note or payment in the target (a credit note's gross as a positive amount). */
+/** A sales invoice, credit note, payment or refund in the target (a credit note's or refund's gross as a positive amount). */
 export interface TargetDoc {
   /** The target's id (a ledger transaction id, a platform's document id). */
   id: string;
-  kind: DocKind;
+  kind: SourceKind;
   customerCode: string;
   currency: string;
   date: string;
@@ -70,29 +71,31 @@ export interface TargetDoc {
 }
 
 /** `invoice 12 (INV-77)`: a document as people see it, by number and reference. */
-export function labelOf(kind: DocKind, number: string, externalReference: string): string {
+export function labelOf(kind: SourceKind, number: string, externalReference: string): string {
   const ref = externalReference.trim();
   return `${KIND_WORD[kind]} ${number}${ref ? ` (${ref})` : ''}`;
 }
 
 /**
  * A target's document as reconciliation compares it. `booked` is the kind the pipeline booked it
- * as, when it did: platforms label a credit note in their own terms (Xero's credit notes are one
- * kind whether they refund or credit) and may sign its total, so what the pipeline booked as a
- * credit note is one, its gross taken as a positive amount. Refunds are not compared document by document (docs/reconciliation.md), and a document
- * the target voided or deleted is not there.
+ * as, when it did: platforms label a credit note or a refund in their own terms (Xero's credit
+ * notes are one kind whether they refund or credit) and may sign its total, so what the pipeline
+ * booked as a credit note or a refund is one, its gross taken as a positive amount. What the
+ * target calls a refund and the pipeline booked as something else is not compared, and a
+ * document the target voided or deleted is not there.
  */
-function toTarget(d: TargetDocument, booked?: DocKind): TargetDoc | null {
-  const kind = booked === 'creditNote' ? 'creditNote' : d.kind;
+function toTarget(d: TargetDocument, booked?: SourceKind): TargetDoc | null {
+  const kind = booked === 'creditNote' || booked === 'refund' ? booked : d.kind;
+  if (kind === 'refund' && booked !== undefined && booked !== 'refund') return null;
   // Voided or deleted there: not in the books, so missing from the target.
-  if (kind === 'refund' || d.voided) return null;
+  if (d.voided) return null;
   return {
     id: d.targetId,
     kind,
     customerCode: d.customerTargetId,
     currency: d.currency,
     date: d.date,
-    gross: kind === 'creditNote' && d.gross < 0n ? -d.gross : d.gross,
+    gross: (kind === 'creditNote' || kind === 'refund') && d.gross < 0n ? -d.gross : d.gross,
     externalReference: d.externalReference,
     items: d.lines,
     label: labelOf(kind, d.number, d.externalReference),
@@ -111,7 +114,7 @@ export async function loadSourceDocs(
   to: string,
 ): Promise<SourceDoc[]> {
   const { rows } = await db.query<{
-    kind: DocKind;
+    kind: SourceKind;
     source_id: string;
     external_reference: string;
     customer_source_id: string | null;
@@ -129,7 +132,7 @@ export async function loadSourceDocs(
        FROM source_documents sd
        LEFT JOIN sync_map own ON own.pipeline_id = sd.pipeline_id AND own.kind = sd.kind AND own.source_id = sd.source_id
        LEFT JOIN sync_map summ ON summ.pipeline_id = sd.pipeline_id AND summ.kind = sd.kind AND summ.source_id = sd.summarized_in
-      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'creditNote', 'payment') AND sd.document_date BETWEEN $2::date AND $3::date AND ${NOT_A_SUMMARY}
+      WHERE sd.pipeline_id = $1 AND sd.kind IN ('invoice', 'creditNote', 'payment', 'refund') AND sd.document_date BETWEEN $2::date AND $3::date AND ${NOT_A_SUMMARY}
       ORDER BY sd.document_date, sd.kind, sd.source_id`,
     [pipelineId, from, to],
   );
@@ -279,14 +282,14 @@ export async function loadTransactions(
   pipelineId: string,
   target: TargetConnector,
   ctx: TargetCallContext,
-  booked: Map<string, DocKind>,
+  booked: Map<string, SourceKind>,
 ): Promise<Map<string, TargetDoc>> {
   const ids = [...booked.keys()];
   if (ids.length === 0) return new Map();
   if (!target.documents || !target.capabilities.reconciliation) {
     const { rows } = await db.query<{
       target_id: string;
-      kind: DocKind;
+      kind: SourceKind;
       customer_code: string;
       currency: string;
       date: string;
@@ -297,7 +300,7 @@ export async function loadTransactions(
       `SELECT DISTINCT ON (m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
               sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference, m.target_number AS number
          FROM sync_map m JOIN source_documents sd ON sd.pipeline_id = m.pipeline_id AND sd.kind = m.kind AND sd.source_id = m.source_id
-        WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'creditNote', 'payment') AND m.target_id = ANY($2::text[])
+        WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'creditNote', 'payment', 'refund') AND m.target_id = ANY($2::text[])
         ORDER BY m.target_id, sd.first_seen_at`,
       [pipelineId, ids],
     );
@@ -328,7 +331,7 @@ export async function loadTransactions(
 }
 
 /**
- * Invoices, credit notes and payments dated in [from, to] that no pipeline of the entity booked into this kind
+ * Invoices, credit notes, payments and refunds dated in [from, to] that no pipeline of the entity booked into this kind
  * of target, of the pipeline's customers or carrying one of its references: typed in by hand, or
  * imported some other way. Documents another pipeline booked are that pipeline's to reconcile.
  */

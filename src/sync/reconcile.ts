@@ -27,7 +27,7 @@ export type MismatchKind =
 /** One thing that does not agree between the source and the ledger, with what it takes to find it. */
 export interface Mismatch {
   kind: MismatchKind;
-  /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | date | balance */
+  /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | customer | date | balance */
   reason: string;
   documentKind: SourceKind | null;
   sourceId: string | null;
@@ -115,9 +115,9 @@ const fmt = (v: bigint | null, currency: string | null) =>
 
 /**
  * Compares what a pipeline's source sent with what the ledger holds, for documents dated in
- * [from, to]: counts and totals of invoices and payments per day, customer and currency on each
- * side; each customer's open balance as at `to`; and every document that is missing, extra or
- * different, with the exception or transaction to look at.
+ * [from, to]: counts and totals of invoices, credit notes and payments per day, customer and
+ * currency on each side; each customer's open balance as at `to`; and every document (refunds
+ * too) that is missing, extra or different, with the exception or transaction to look at.
  */
 export async function reconcile(
   db: Queryable,
@@ -138,7 +138,7 @@ export async function reconcile(
     pipeline.id,
     target,
     tctx,
-    new Map(posted.flatMap((d) => (d.targetId !== null && d.kind !== 'refund' ? [[d.targetId, d.kind] as const] : []))),
+    new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : []))),
   );
   const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
 
@@ -214,6 +214,8 @@ export async function reconcile(
   for (const t of [...linked.values(), ...unlinked]) {
     if (counted.has(t.id) || t.date < from || t.date > to) continue;
     counted.add(t.id);
+    // A refund is a ledger document of its own, compared one by one, but not counted per day.
+    if (t.kind === 'refund') continue;
     const acc = day(t.date, t.customerCode, null, t.currency).target[t.kind];
     acc.count++;
     acc.total += t.gross;
@@ -248,7 +250,7 @@ export async function reconcile(
       ok = false;
       const delta = t.gross > s.gross ? t.gross - s.gross : s.gross - t.gross;
       // VAT is rounded per line; one minor unit per line either way is rounding, anything more is a different amount.
-      const rounding = s.kind !== 'payment' && delta <= BigInt(Math.max(1, t.items));
+      const rounding = (s.kind === 'invoice' || s.kind === 'creditNote') && delta <= BigInt(Math.max(1, t.items));
       mismatch({
         ...base,
         kind: 'amount-difference',
@@ -258,6 +260,20 @@ export async function reconcile(
         sourceAmount: fmt(s.gross, t.currency),
         targetAmount: fmt(t.gross, t.currency),
         message: `${how} ${t.label} is ${formatAmount(t.gross, t.currency)}; the source says ${formatAmount(s.gross, t.currency)}`,
+      });
+    }
+    // Booked on another customer's account (a map entry pointing at another customer's document).
+    if (s.customerCode !== null && s.customerCode.toLowerCase() !== t.customerCode.toLowerCase()) {
+      ok = false;
+      mismatch({
+        ...base,
+        kind: 'amount-difference',
+        reason: 'customer',
+        currency: t.currency,
+        date: s.date,
+        sourceAmount: fmt(s.gross, s.currency),
+        targetAmount: fmt(t.gross, t.currency),
+        message: `${how} ${t.label} is on customer ${t.customerCode}; the source says ${s.customerCode}`,
       });
     }
     if (s.date !== null && s.date !== t.date) {

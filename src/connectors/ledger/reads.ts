@@ -98,7 +98,7 @@ export async function documents(
   return new Map(rows.map((r) => [r.id, toDocument(r)]));
 }
 
-/** Invoices, credit notes and receipts dated in [from, to] of these customers, or carrying these references. */
+/** Invoices, credit notes, receipts and refunds dated in [from, to] of these customers, or carrying these references. */
 export async function documentsInWindow(
   db: Queryable,
   entityId: string,
@@ -109,7 +109,7 @@ export async function documentsInWindow(
   const { rows } = await db.query<DocRow>(
     `SELECT ${DOC_COLUMNS}
        FROM transactions t
-      WHERE t.entity_id = $1 AND t.type IN ('SI', 'SN', 'SR') AND t.transaction_date BETWEEN $2::date AND $3::date
+      WHERE t.entity_id = $1 AND t.type IN ('SI', 'SN', 'SR', 'SD') AND t.transaction_date BETWEEN $2::date AND $3::date
         AND (t.customer_code = ANY($4::text[]) OR (t.external_reference <> '' AND t.external_reference = ANY($5::text[])))
         AND NOT (t.id::text = ANY($6::text[]))
       ORDER BY t.transaction_date, t.id`,

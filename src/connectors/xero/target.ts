@@ -662,7 +662,11 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         const doc = notes.find(
           (d) => d.externalReference === str(p.Reference) && d.customerTargetId === str(contactOf(over)),
         );
-        if (doc) doc.balanceEffect = (doc.balanceEffect ?? 0n) + (minorUnits(p.Amount, doc.currency) ?? 0n);
+        if (!doc) continue;
+        // Part of the same refund: what it paid back in all is the credit note's and this cash.
+        const cash = minorUnits(p.Amount, doc.currency) ?? 0n;
+        doc.balanceEffect = (doc.balanceEffect ?? 0n) + cash;
+        doc.gross += cash;
       }
       const early = targetIds.filter((id) => id.startsWith(OVERPAYMENT));
       for (const part of chunk(early, 25)) {

@@ -56,7 +56,7 @@ export function parkChanged(
   targetId: string,
   change: Change,
 ): void {
-  const reconciled = kind === 'invoice' || kind === 'creditNote' || kind === 'payment';
+  const reconciled = kind !== 'allocation';
   out.park({
     kind,
     sourceId: input.record.sourceId,
@@ -78,10 +78,11 @@ export interface Resent {
 }
 
 /*
- * Allocations and refunds are not in `source_documents`: what each was booked as is kept in its map
- * entry (`sync_map.fingerprint`, as JSON of the fields below; once a change is parked, what the
+ * Allocations and refunds are told changed by their map entry: what each was booked as is kept
+ * there (`sync_map.fingerprint`, as JSON of the fields below; once a change is parked, what the
  * source said then), and a copy sent again is compared with it. Entries made before 2026-12-05
- * kept nothing, and are not compared.
+ * kept nothing, and are not compared. Refunds booked from 2026-12-06 on are also in
+ * `source_documents`, for reconciliation, which takes a parked change's new figures like the others'.
  */
 
 /** The fields of an allocation or a refund as booked, in words. */
@@ -156,6 +157,36 @@ export function keepChanged(
 }
 
 /**
+ * Brings the source side of reconciliation up to what the source now says of documents whose
+ * change was parked (refunds: their change is told by the map entry), with the page's outcome.
+ * Only rows already there are updated; a figure that cannot be worked out is left as it was.
+ */
+export function keepChangedFigures(
+  out: PageOutcome,
+  pipelineId: string,
+  docs: { kind: string; sourceId: string; date: string; currency: string; gross: bigint | null }[],
+): void {
+  const usable = docs.filter((d): d is (typeof docs)[number] & { gross: bigint } => d.gross !== null);
+  if (usable.length === 0) return;
+  out.saves.push((tx) =>
+    tx.query(
+      `UPDATE source_documents sd
+          SET document_date = c.date, currency = c.currency, gross = c.gross, last_seen_at = now()
+         FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::bigint[]) AS c(kind, source_id, date, currency, gross)
+        WHERE sd.pipeline_id = $1 AND sd.kind = c.kind AND sd.source_id = c.source_id`,
+      [
+        pipelineId,
+        usable.map((d) => d.kind),
+        usable.map((d) => d.sourceId),
+        usable.map((d) => d.date),
+        usable.map((d) => d.currency),
+        usable.map((d) => d.gross),
+      ],
+    ),
+  );
+}
+
+/**
  * The re-sent documents that differ from what was booked, by source id, each with the change in
  * words ("gross EUR 121.00 → EUR 131.00"); the source side of reconciliation is brought up to date,
  * so the next copy with the same figures is not a change.
@@ -198,22 +229,6 @@ export async function changesSinceBooked(
     changed.push(d);
   }
   // Kept with the page's outcome, in the transaction that parks the changes: a crash loses both.
-  if (changed.length > 0)
-    out.saves.push((tx) =>
-      tx.query(
-        `UPDATE source_documents sd
-          SET document_date = c.date, currency = c.currency, gross = c.gross, last_seen_at = now()
-         FROM unnest($2::text[], $3::text[], $4::date[], $5::text[], $6::bigint[]) AS c(kind, source_id, date, currency, gross)
-        WHERE sd.pipeline_id = $1 AND sd.kind = c.kind AND sd.source_id = c.source_id`,
-        [
-          pipelineId,
-          changed.map((d) => d.kind),
-          changed.map((d) => d.sourceId),
-          changed.map((d) => d.date),
-          changed.map((d) => d.currency),
-          changed.map((d) => d.gross),
-        ],
-      ),
-    );
+  keepChangedFigures(out, pipelineId, changed);
   return changes;
 }

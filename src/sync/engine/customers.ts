@@ -1,5 +1,6 @@
 import { resolveSucceeded } from '../exceptions.ts';
 import { findUnstorable } from '../../domain/storable.ts';
+import { showsText } from '../../domain/schemas.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
 import { authoritativeFields } from '../pipelines.ts';
 import type { Lookup } from '../connector.ts';
@@ -137,12 +138,13 @@ export async function syncCustomers(
 ): Promise<Resolution> {
   const source = ctx.source;
   const g = await gather(ctx, 'customer', explicit, referenced, source.customer?.bind(source), ctx.customerLookups);
+  const explicitIds = new Set(explicit.map((e) => e.sourceId));
+  refuseBlankNames(g, explicitIds, out);
   if (g.toSync.size === 0) {
     await markPending(ctx, 'customer', g.missing, 'CUSTOMER_NOT_SYNCED');
     return { codes: g.codes, missing: g.missing };
   }
   const prefix = ctx.pipeline.mapping.customerCodePrefix ?? '';
-  const explicitIds = new Set(explicit.map((e) => e.sourceId));
   const docs: CustomerDoc[] = [];
   const authoritative = authoritativeFields(ctx.pipeline);
   for (const given of g.toSync.values()) {
@@ -195,6 +197,36 @@ export async function syncCustomers(
   }
   await markPending(ctx, 'customer', g.missing, 'CUSTOMER_NOT_SYNCED');
   return { codes: g.codes, missing: g.missing };
+}
+
+/**
+ * A name of only blanks or invisible characters shows nothing (the API refuses one as empty,
+ * src/api/routes/setup-shared.ts): such a customer is not sent, whatever the source. One the page
+ * carries is parked on its `name`; one not in the target yet is unavailable, so the documents
+ * that name it are parked for it and run again by themselves once it comes with a name. One
+ * already there keeps the name it has, and its documents go on.
+ */
+function refuseBlankNames(
+  g: { toSync: Map<string, CanonicalCustomer>; mapped: Map<string, unknown>; missing: Unavailable },
+  explicitIds: Set<string>,
+  out: PageOutcome,
+): void {
+  for (const [id, c] of g.toSync) {
+    if (showsText(c.name)) continue;
+    g.toSync.delete(id);
+    const why = `its name shows nothing (only blanks or invisible characters): give it a name in the source`;
+    if (explicitIds.has(id))
+      out.park({
+        kind: 'customer',
+        sourceId: id,
+        reasonCode: 'CUSTOMER_NAME_BLANK',
+        message: `Customer ${id}: ${why}`,
+        field: 'name',
+        payload: { record: c },
+      });
+    if (!g.mapped.has(id))
+      g.missing.set(id, { reasonCode: 'CUSTOMER_NAME_BLANK', message: `Customer ${id} is not booked: ${why}` });
+  }
 }
 
 type ProductDoc = TargetProduct & { fingerprint: string };

@@ -39,9 +39,11 @@ export async function flushTargetDeliveries(ctx: SyncContext, out: PageOutcome):
  * runs again the parked records whose missing customer, product or document is now booked
  * (`releaseNeeded`; into QuickBooks a refund waits for its payment's application). Returns
  * what the records that ran again as the caller's run did (their records and exceptions are saved
- * already; held records an earlier run left are counted to it).
+ * already; held records an earlier run left are counted to it). Without a run of its own (the
+ * workers' timer), `bookedBy` says which run each document the flush just delivered was sent by
+ * (`bookedByRun`): what that frees is reported to that run.
  */
-export async function releaseWaiting(ctx: SyncContext): Promise<RunCounts> {
+export async function releaseWaiting(ctx: SyncContext, bookedBy: Map<string, string> = new Map()): Promise<RunCounts> {
   const released: RunCounts = { ...ZERO_COUNTS };
   if (!ctx.target.transactional) addCounts(released, await releaseHeld(ctx));
   // Payments booked before their invoice, applied once it is booked; before what needs them runs again.
@@ -49,8 +51,16 @@ export async function releaseWaiting(ctx: SyncContext): Promise<RunCounts> {
   await applyEarlyPayments(ctx, early);
   if (early.records.length > 0) await saveOutcome(ctx, early);
   addCounts(released, early.counts);
-  addCounts(released, await releaseNeeded(ctx));
+  addCounts(released, await releaseNeeded(ctx, bookedBy));
   return released;
+}
+
+/** `kind\0sourceId` → the run it is reported to, of the documents a flush delivered for earlier runs. */
+export function bookedByRun(out: PageOutcome): Map<string, string> {
+  const by = new Map<string, string>();
+  for (const [runId, theirs] of out.others)
+    for (const r of theirs.records) if (r.outcome !== 'failed') by.set(`${r.kind}\u0000${r.sourceId}`, runId);
+  return by;
 }
 
 function addCounts(to: RunCounts, from: RunCounts): void {
@@ -105,13 +115,24 @@ async function releaseHeld(ctx: SyncContext): Promise<RunCounts> {
  * would: booked now (the exception is resolved), or parked with the reason of the moment and what
  * it needs now. Each is run once per booking of what it needed: one the run leaves as it was no
  * longer names it, and waits for a person. Every target, the embedded ledger too.
+ *
+ * What they do is reported to the run at work; without one (the workers' timer), to the run that
+ * sent what they needed when this flush delivered it (`bookedBy`), else to the run that parked
+ * them, so that what is booked here is always listed and counted in some run.
  */
-async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
+async function releaseNeeded(ctx: SyncContext, bookedBy: Map<string, string>): Promise<RunCounts> {
   const counts: RunCounts = { ...ZERO_COUNTS };
   const tried: string[] = [];
   for (let pass = 0; pass < RELEASE_PASSES; pass++) {
-    const { rows } = await ctx.db.query<StoredRecord & { id: string; at: Date }>(
-      `SELECT x.id, x.kind, x.source_id, x.payload, now() AS at FROM exceptions x
+    const { rows } = await ctx.db.query<
+      StoredRecord & { id: string; at: Date; run_id: string | null; needs_kind: string; needs: string | null }
+    >(
+      `SELECT x.id, x.kind, x.source_id, x.payload, now() AS at, x.run_id, x.needs_kind,
+              coalesce(x.needs_source_id, (SELECT sd.source_id FROM source_documents sd
+                                            WHERE sd.pipeline_id = x.pipeline_id AND sd.kind = x.needs_kind
+                                              AND sd.customer_code = x.needs_customer AND sd.external_reference = x.needs_reference
+                                            ORDER BY sd.first_seen_at LIMIT 1)) AS needs
+         FROM exceptions x
         WHERE x.pipeline_id = $1 AND x.status = 'open' AND x.needs_kind IS NOT NULL AND x.id <> ALL($2::bigint[])
           AND (EXISTS (SELECT 1 FROM sync_map m
                         WHERE m.pipeline_id = x.pipeline_id AND m.kind = x.needs_kind AND m.source_id = x.needs_source_id)
@@ -129,7 +150,17 @@ async function releaseNeeded(ctx: SyncContext): Promise<RunCounts> {
       [ctx.pipeline.id, tried, RELEASE_PAGE, ctx.target.capabilities.refundsNeedAppliedPayment === true],
     );
     if (rows.length === 0) break;
-    addCounts(counts, await runAgain(ctx, rows, 'parked'));
+    const byRun = new Map<string | null, StoredRecord[]>();
+    for (const r of rows) {
+      const runId =
+        ctx.runId ?? (r.needs !== null ? bookedBy.get(`${r.needs_kind}\u0000${r.needs}`) : undefined) ?? r.run_id;
+      byRun.set(runId, (byRun.get(runId) ?? []).concat(r));
+    }
+    for (const [runId, parked] of byRun) {
+      const done = await runAgain({ ...ctx, runId }, parked, 'parked');
+      if (runId === ctx.runId) addCounts(counts, done);
+      else if (runId) await addRunCounts(ctx.db, runId, { ...done, fetched: 0 });
+    }
     const ids = rows.map((r) => r.id);
     tried.push(...ids);
     // Those the run left as they were (skipped, say) no longer name it: a person looks at them.

@@ -11,13 +11,14 @@ import {
   changesSinceBooked,
   keepBooked,
   keepChanged,
+  keepChangedFigures,
   parkChanged,
   refundAsBooked,
 } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
 import { type Delivery, type Outgoing, deliver } from './deliver.ts';
 import { notePaymentsBeforeInvoice } from './early-payments.ts';
-import { recordSourceDocuments } from './invoices.ts';
+import { type SourceDocumentRow, recordSourceDocuments } from './invoices.ts';
 import { type DocumentKey, type Unavailable, documentKey, lacking, onTheirWay, parkedHere } from './waiting.ts';
 
 type Input<T> = { record: T; raw: unknown };
@@ -207,8 +208,30 @@ const refundDelivery: Delivery<TargetRefund> = {
       done.map((d) => d.item.sourceId),
       ctx.actor,
     );
+    // The source side of reconciliation, to compare each booked refund with the target's (docs/reconciliation.md).
+    await recordSourceDocuments(
+      tx,
+      ctx.pipeline.id,
+      done.map(({ item }) => refundRow(item.doc.record, item.doc.customerTargetId)),
+    );
   },
 };
+
+/** A refund as `source_documents` holds it; its amount parsed when screened (`badAmount`). */
+function refundRow(r: CanonicalRefund, customerCode: string): SourceDocumentRow {
+  const gross = parseAmount(r.amount, r.currency);
+  return {
+    kind: 'refund',
+    sourceId: r.sourceId,
+    externalReference: r.externalReference,
+    customerSourceId: r.customerSourceId,
+    customerCode,
+    date: r.date,
+    currency: r.currency,
+    gross: gross.ok ? gross.value : 0n,
+    payload: {},
+  };
+}
 
 /** Which of these payments another pipeline of the entity has booked into the same kind of target. */
 async function paymentsBookedElsewhere(ctx: SyncContext, keys: DocumentKey[]): Promise<Set<string>> {
@@ -282,7 +305,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
       )
     : new Map<string, Change>();
   const ready: { input: Input<R>; customerTargetId: string }[] = [];
-  const changedNow: { sourceId: string; booked: Booked }[] = [];
+  const changedNow: { sourceId: string; booked: Booked; record: R }[] = [];
   for (const input of inputs) {
     const r = input.record;
     const park = out.parker(kind, input);
@@ -292,7 +315,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
       const change = asBooked ? changedFrom(already.fingerprint, asBooked) : changes.get(r.sourceId);
       if (change) {
         parkChanged(out, kind, input, already.targetId, change);
-        if (asBooked) changedNow.push({ sourceId: r.sourceId, booked: asBooked });
+        if (asBooked) changedNow.push({ sourceId: r.sourceId, booked: asBooked, record: r });
       } else
         out.record({
           kind,
@@ -334,7 +357,23 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     ready.push({ input, customerTargetId });
   }
-  if (kind === 'refund') keepChanged(out, ctx.pipeline.id, kind, changedNow);
+  if (kind === 'refund') {
+    keepChanged(out, ctx.pipeline.id, kind, changedNow);
+    keepChangedFigures(
+      out,
+      ctx.pipeline.id,
+      changedNow.map((c) => {
+        const gross = parseAmount(c.record.amount, c.record.currency);
+        return {
+          kind,
+          sourceId: c.sourceId,
+          date: c.record.date,
+          currency: c.record.currency,
+          gross: gross.ok ? gross.value : null,
+        };
+      }),
+    );
+  }
   const named = ready.flatMap((x) => {
     const reference = settles.reference(x.input.record);
     return reference

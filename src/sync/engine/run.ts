@@ -13,7 +13,7 @@ import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedI
 import { processPage, saveOutcome } from './page.ts';
 import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
-import { flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
+import { bookedByRun, flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
 import type { Liveness } from './liveness.ts';
 
 export interface EngineDeps {
@@ -169,7 +169,8 @@ export async function afterPages(ctx: SyncContext, runId: string | null): Promis
     await saveOutcome(ctx, out);
     if (runId) await addCounts(ctx.db, runId, out.counts);
   }
-  const released = await releaseWaiting(ctx);
+  // Without a run of its own, what the flush delivered frees documents as the runs that sent it.
+  const released = await releaseWaiting(ctx, runId ? new Map<string, string>() : bookedByRun(out));
   // Held records run again have saved their own records and exceptions; the run counts them.
   if (runId && Object.values(released).some((n) => n > 0)) await addCounts(ctx.db, runId, released);
   await queuePaidInvoices(ctx);
