@@ -137,7 +137,7 @@ describe('adjustVat follows what is left of the invoice per tax code', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
-  it('ignores a credit note on a tax code the invoice does not have, and one reversed off the invoice', async () => {
+  it('ignores a credit note on a tax code the invoice does not have, and counts one raised from it once unallocated', async () => {
     const c = await entity();
     expect((await c.put('/v1/tax-codes/RED', { name: 'Reduced', rate: '0.05', glAccountCode: '2200' })).status).toBe(
       201,
@@ -158,7 +158,8 @@ describe('adjustVat follows what is left of the invoice per tax code', () => {
       allocateToInvoice: true,
     });
     expect(std.status, JSON.stringify(std.body)).toBe(201);
-    // The STD credit note is taken off the invoice again: the invoice's whole mix is left.
+    // The STD credit note is taken off the invoice again: it still credited the invoice's 20 % line
+    // (its money is left open, to refund), so that line's VAT is not left to take back again.
     const un = await c.post('/v1/allocations/unallocate', {
       transactionIds: [std.body.transactionId],
       date: '2026-05-07',
@@ -171,13 +172,11 @@ describe('adjustVat follows what is left of the invoice per tax code', () => {
       reference: ref('credit'),
     });
     expect(alloc.status, JSON.stringify(alloc.body)).toBe(201);
-    // RED is not on the invoice: the split is the invoice's own, 11.00 × 20 ÷ 220 = 1.00 VAT.
+    // RED is not on the invoice and the 20 % line was credited: the whole discount is net on ZERO.
+    // (Counting only credit notes allocated to the invoice took 11.00 × 20 ÷ 220 = 1.00 VAT back,
+    // 21.00 given back on a line that charged 20.00.)
     const ds = await payWithDiscount(c, invoiceId, '198.50', '11.00');
-    expect(await discountLines(ds)).toEqual([
-      ['discount', '4900', 'STD', '500'],
-      ['tax', '2200', 'STD', '100'],
-      ['discount', '4900', 'ZERO', '500'],
-    ]);
+    expect(await discountLines(ds)).toEqual([['discount', '4900', 'ZERO', '1100']]);
     await checkInvariants(t.db, c.entityId);
   });
 
@@ -236,6 +235,34 @@ describe('adjustVat follows what is left of the invoice per tax code', () => {
     // Output VAT: 20.00 − 10.00 (credit note) − 0.50 − 0.25 = 9.25, the VAT of 37.5 % of 148.00.
     expect(await trialBalanceCredit(c, '2200')).toBe('9.25');
     expect((await vatTotals(c)).totals.netVat).toBe('9.25');
+    await checkInvariants(t.db, c.entityId);
+  });
+
+  it('takes back at most the VAT left on a code when the discount is larger than what is left', async () => {
+    const c = await entity();
+    const inv = await c.post('/v1/sales/batch-invoices', {
+      customerCode: 'C1',
+      invoiceDate: '2026-05-04',
+      externalReference: ref('INV'),
+      lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '100.00' }],
+    });
+    expect(inv.status, JSON.stringify(inv.body)).toBe(201);
+    // 92.00 + 18.40 of the 120.00 credited and left open to refund: 8.00 + 1.60 of the supply is left.
+    const cn = await c.post('/v1/sales/credit-notes', {
+      fromInvoiceTransactionId: inv.body.transactionId,
+      creditNoteDate: '2026-05-05',
+      externalReference: ref('CN'),
+      lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '92.00' }],
+    });
+    expect(cn.status, JSON.stringify(cn.body)).toBe(201);
+    // The invoice still owes 120.00; a 12.00 discount on it takes back the 1.60 left, not
+    // 12 × 1.60 ÷ 9.60 = 2.00 (which made 18.40 + 2.00 of the 20.00 charged).
+    const ds = await payWithDiscount(c, inv.body.transactionId, '108.00', '12.00');
+    expect(await discountLines(ds)).toEqual([
+      ['discount', '4900', 'STD', '1040'],
+      ['tax', '2200', 'STD', '160'],
+    ]);
+    expect(await trialBalanceCredit(c, '2200')).toBe('0.00');
     await checkInvariants(t.db, c.entityId);
   });
 });

@@ -155,6 +155,48 @@ describe('the embedded ledger as a target', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  it('parks a payment whose fee would post to a closed bank-charges account, its receipt with it', async () => {
+    const { c, pipeline } = await setUp();
+    // Closed behind setup (setup refuses to close a role account), as data from before the rule may hold it.
+    await t.db.query(`UPDATE gl_accounts SET is_active = false WHERE entity_id = $1 AND code = '7700'`, [c.entityId]);
+    const outcome = await run(pipeline, [
+      customerRecord('K1'),
+      invoiceRecord('INV-F', 'K1'),
+      payment('PAY-F', '121.00', { fee: '1.50', invoiceExternalReference: 'INV-F' }),
+      payment('PAY-N', '10.00'),
+    ]);
+    // The payment without a fee posts nothing to 7700 and goes through.
+    expect([outcome('payment', 'PAY-F'), outcome('payment', 'PAY-N')]).toEqual(['parked', 'created']);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((x) => [x.source_id, x.reason_code, x.field])).toEqual([
+      ['PAY-F', 'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'fee'],
+    ]);
+    expect(parked[0]!.message).toBe(
+      "fee: The payment provider's fee posts to GL account 7700 (the entity's bankCharges account), which is " +
+        'inactive or a header account; make 7700 an active posting account again ' +
+        '(PUT /v1/gl-accounts/7700 {"isActive": true, "isPosting": true}); the entity\'s account roles cannot be changed',
+    );
+    // Nothing half-booked: neither the receipt nor its fee, nor an allocation to the invoice.
+    expect((await documents(c.entityId)).map((d) => [d.type, d.ref])).toEqual([
+      ['SI', 'INV-F'],
+      ['SR', 'PAY-N'],
+    ]);
+    const { rows } = await t.db.query(`SELECT 1 FROM allocations WHERE entity_id = $1`, [c.entityId]);
+    expect(rows).toEqual([]);
+    await checkInvariants(t.db, c.entityId);
+    // Reopened, the same payment books its receipt, allocation and fee together.
+    expect((await c.put('/v1/gl-accounts/7700', { isActive: true })).status).toBe(200);
+    const again = await run(pipeline, [payment('PAY-F', '121.00', { fee: '1.50', invoiceExternalReference: 'INV-F' })]);
+    expect(again('payment', 'PAY-F')).toBe('created');
+    expect((await documents(c.entityId)).map((d) => [d.type, d.ref, d.gross])).toEqual([
+      ['SI', 'INV-F', '12100'],
+      ['SR', 'PAY-N', '1000'],
+      ['SR', 'PAY-F', '12100'],
+      ['GJ', 'PAY-F', '150'],
+    ]);
+    await checkInvariants(t.db, c.entityId);
+  });
+
   it('refuses a document under a reference the customer has on a different one, and links the same one', async () => {
     const { c, pipeline } = await setUp();
     await run(pipeline, [

@@ -3,7 +3,17 @@ import { DomainError } from '../domain/errors.ts';
 import type { TaxBreakdownRow } from '../domain/item-lines.ts';
 import { Dec, type Rounding, divideAmount, formatAmount } from '../domain/money.ts';
 import type { ItemLineInput } from './item-documents.ts';
-import { type SourceInvoice, invoiceTaxAccounts, loadSourceInvoice, readCredited } from './posting/credit-notes.ts';
+import type { JournalLine } from '../domain/documents.ts';
+import {
+  type SourceInvoice,
+  invoiceLineUse,
+  invoiceTaxAccounts,
+  invoiceVatUse,
+  loadSourceInvoice,
+  readCredited,
+} from './posting/credit-notes.ts';
+import type { References } from './posting/references.ts';
+import { closedAccountError, requireOpenAccounts } from './posting/role-accounts.ts';
 import type { PostingContext } from './posting/types.ts';
 
 /**
@@ -266,6 +276,53 @@ export function refuseExcess(credit: InvoiceToCredit, reversals: readonly LineRe
       `${fmt(r.exceeds!.left)} of it is left to credit; no line of the invoice with these goods has as much left`,
     [{ field, message: `more than is left of invoice line ${line.lineNo} (${fmt(r.exceeds!.left)} ${currency} net)` }],
   );
+}
+
+/**
+ * Refuses a credit-note line on the GL account of the invoice line it gives back when that
+ * account is no longer an active posting account (closed since the invoice), naming the invoice
+ * line and what to do; before the line's own check (References.requireGl), which says less. An
+ * account that does not exist, or that no invoice line used, is left to that check.
+ */
+export function requireOpenLineAccounts(
+  credit: InvoiceToCredit,
+  lines: readonly Pick<ItemLineInput, 'itemCode' | 'glAccountCode' | 'taxCode'>[],
+  refs: References,
+): void {
+  lines.forEach((l, n) => {
+    const code = l.glAccountCode;
+    if (code === undefined || refs.gl.get(code)?.ok !== false) return;
+    const same = credit.lines.filter((x) => x.glAccountCode === code);
+    const line = same.find((x) => x.itemCode === (l.itemCode ?? null) && x.taxCode === l.taxCode) ?? same[0];
+    if (!line) return;
+    const otherwise = "or change the credit note line's glAccountCode to an active posting account";
+    throw closedAccountError(invoiceLineUse(credit.invoice, line.lineNo, code, `lines[${n}].glAccountCode`, otherwise));
+  });
+}
+
+/**
+ * Refuses a credit note whose VAT would be reversed to a VAT account the invoice posted a tax
+ * code to that is no longer an active posting account (the tax code moved to another account and
+ * the old one was closed): the credit note reverses VAT where the invoice booked it, so the
+ * account is not the tax code's, which requireTax checked.
+ */
+export async function requireInvoiceVatAccounts(
+  ctx: PostingContext,
+  credit: InvoiceToCredit,
+  journal: readonly JournalLine[],
+): Promise<void> {
+  const otherwise =
+    'or credit it with a credit note not raised from the invoice (without fromInvoiceTransactionId), ' +
+    "whose VAT goes to the tax code's account of now";
+  const uses = journal.flatMap((l) =>
+    l.role === 'tax' &&
+    l.taxCode !== null &&
+    (l.amount !== 0n || l.baseAmount !== 0n) &&
+    credit.taxAccounts.get(l.taxCode) === l.glAccountCode
+      ? [invoiceVatUse(credit.invoice, l.taxCode, l.glAccountCode, 'fromInvoiceTransactionId', otherwise)]
+      : [],
+  );
+  await requireOpenAccounts(ctx.db, ctx.entity.id, uses);
 }
 
 /** The VAT breakdown of lines whose taxes are known: per tax code and rate, ordered by code, then rate. */

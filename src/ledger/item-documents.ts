@@ -11,6 +11,8 @@ import {
   breakdownOf,
   loadInvoiceToCredit,
   refuseExcess,
+  requireInvoiceVatAccounts,
+  requireOpenLineAccounts,
   reverseInvoiceLines,
 } from './item-credit-notes.ts';
 import { checkBound } from './posting/credit-notes.ts';
@@ -369,7 +371,9 @@ export async function prepareItemDocument(
   }
   // Read under the customer's row lock, which every credit note of the invoice takes.
   const credit = from !== undefined ? await loadInvoiceToCredit(ctx, from, customer.code) : null;
+  if (credit) requireOpenLineAccounts(credit, input.lines, refs);
   const built = buildItemDocument(ctx, customer, type, input, refs, settings, credit);
+  if (credit) await requireInvoiceVatAccounts(ctx, credit, built.t.lines);
   if (credit && built.reversals) {
     // The invoice's total first, then each line against what is left of its invoice line.
     checkBound(credit.invoice, built.t.gross, null, customer.currency);

@@ -9,6 +9,7 @@ import { postLedgerJournal } from '../../ledger/posting/journals.ts';
 import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
 import { postReceipt } from '../../ledger/posting/receipts.ts';
 import { loadReferences, lockCustomers } from '../../ledger/posting/references.ts';
+import { requireOpenAccounts, roleUse } from '../../ledger/posting/role-accounts.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { duplicateError, insertTransaction } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
@@ -143,7 +144,10 @@ function currencyMismatch(what: string, currency: string, customerCode: string, 
 /**
  * A payment provider's fee: bank charges debited, the bank credited (a general journal), in the
  * payment's currency at the rate its receipt took out of the bank (`rate`), so that a fee on a
- * payment in a foreign currency is not booked in base as the same number.
+ * payment in a foreign currency is not booked in base as the same number. A bank-charges account
+ * that is inactive or a header account (data from before setup refused to close a role account)
+ * refuses the fee (GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST on `fee`); it is posted in the
+ * payment's savepoint, so its receipt is refused with it and the engine parks the payment whole.
  */
 async function postFee(
   ctx: PostingContext,
@@ -156,6 +160,9 @@ async function postFee(
 ): Promise<number> {
   const refs = await loadReferences(ctx.db, ctx.entity.id, { banks: [bankCode] });
   const bank = refs.requireBank(bankCode, 'bankAccountCode');
+  await requireOpenAccounts(ctx.db, ctx.entity.id, [
+    roleUse(ctx.entity.roles, 'bankCharges', 'fee', "The payment provider's fee"),
+  ]);
   const journal = controlJournal(
     ctx.entity.roles.bankCharges,
     `Fee on ${reference}`,

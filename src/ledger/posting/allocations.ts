@@ -192,7 +192,10 @@ export async function allocate(
     (await getVatSettings(ctx.db, ctx.entity.id)).discountVatTreatment === 'adjustVat'
   ) {
     const left = await remainingVatShares(ctx.db, ctx.entity.id, debit.id);
-    parts = splitDiscount(discount, left.shares, left.gross);
+    // A discount larger than what is left of the invoice's supplies (a credit note raised from it
+    // left open to refund leaves it owing more than that) takes back at most the VAT left on each
+    // code; the rest is net. Divided by the gross left, it took more VAT than the code had left.
+    parts = splitDiscount(discount, left.shares, left.gross > 0n && discount > left.gross ? discount : left.gross);
   }
   // The accounts the ledger picks itself, checked before anything is written.
   const uses: AccountUse[] = [];

@@ -1,6 +1,13 @@
 import { DomainError } from '../../domain/errors.ts';
 import { laterDate, today } from '../../domain/dates.ts';
-import { type Item, type PostingWarning, computeItems, documentLabel, itemJournal } from '../../domain/documents.ts';
+import {
+  type Item,
+  type JournalLine,
+  type PostingWarning,
+  computeItems,
+  documentLabel,
+  itemJournal,
+} from '../../domain/documents.ts';
 import { formatAmount, minBig } from '../../domain/money.ts';
 import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import { exchangeRateFor, rateWanted } from './common.ts';
@@ -13,6 +20,7 @@ import { type AllocationResult, allocate } from './allocations.ts';
 import type { CreditNoteInput, PostingContext } from './types.ts';
 import { requirePeriodOpen } from '../periods.ts';
 import { cancelReleases, creditDeferrals, refuseDeferrals, reverseReleases } from './deferrals.ts';
+import { type AccountUse, requireOpenAccounts } from './role-accounts.ts';
 
 export interface PostedCreditNote {
   id: number;
@@ -154,6 +162,76 @@ export async function invoiceTaxAccounts(ctx: PostingContext, invoiceId: number)
   return new Map(rows.map((r) => [r.tax_code, r.gl_account_code]));
 }
 
+/** A use of the VAT account the credited invoice posted a tax code to (invoiceTaxAccounts). */
+export function invoiceVatUse(
+  invoice: SourceInvoice,
+  taxCode: string,
+  glAccountCode: string,
+  field: string,
+  otherwise: string,
+): AccountUse {
+  return {
+    glAccountCode,
+    field,
+    what: `The credit note's VAT on tax code ${taxCode}`,
+    why: `the VAT account ${invoice.label} posted tax code ${taxCode} to`,
+    otherwise,
+  };
+}
+
+/** A use of the account an invoice line was posted to, which a credit note copying it reverses. */
+export function invoiceLineUse(
+  invoice: SourceInvoice,
+  lineNo: number,
+  glAccountCode: string,
+  field: string,
+  otherwise: string,
+): AccountUse {
+  return {
+    glAccountCode,
+    field,
+    what: `The credit of invoice line ${lineNo} of ${invoice.label}`,
+    why: 'the account that invoice line was posted to',
+    otherwise,
+  };
+}
+
+/**
+ * Refuses a copy of invoice lines when an account its journal reverses is no longer an active
+ * posting account (closed with `isActive: false` since the invoice, or data from before the
+ * rules): a line's sales account, or the VAT account the invoice posted a tax code to. A copy
+ * goes where the invoice went, so those accounts are not checked as a line of the credit note's
+ * own is; without this it posted to a closed account. Only accounts the journal really posts to
+ * are checked: what is still deferred of a line goes to its schedule's deferred account instead
+ * (creditDeferrals checks that one).
+ */
+async function requireCopiedAccounts(
+  ctx: PostingContext,
+  invoice: SourceInvoice,
+  items: Item[],
+  invoiceLineNos: number[],
+  lines: JournalLine[],
+  field: string,
+): Promise<void> {
+  const posted = lines.filter((l) => l.amount !== 0n || l.baseAmount !== 0n);
+  const net = new Set(posted.flatMap((l) => (l.role === 'net' ? [l.glAccountCode] : [])));
+  const uses: AccountUse[] = [];
+  // A credit note of its own lines posts where its lines and their tax codes say now.
+  const ownLines = "(lines, without copying the invoice's)";
+  items.forEach((item, n) => {
+    if (item.net !== 0n && net.has(item.glAccountCode)) {
+      const otherwise = `or credit the line with a credit note of its own lines on an active posting account ${ownLines}`;
+      uses.push(invoiceLineUse(invoice, invoiceLineNos[n]!, item.glAccountCode, field, otherwise));
+    }
+  });
+  for (const l of posted) {
+    if (l.role !== 'tax' || l.taxCode === null) continue;
+    const otherwise = `or credit it with a credit note of its own lines ${ownLines}, whose VAT goes to the tax code's account of now`;
+    uses.push(invoiceVatUse(invoice, l.taxCode, l.glAccountCode, field, otherwise));
+  }
+  await requireOpenAccounts(ctx.db, ctx.entity.id, uses);
+}
+
 interface ItemRow {
   line_no: number;
   gl_account_code: string;
@@ -286,6 +364,15 @@ export async function postCreditNote(
     invoice && creditedLines
       ? await creditDeferrals(ctx.db, ctx.entity.id, invoice.id, creditedLines, date, items, journal.lines)
       : { lines: journal.lines, cancel: [], reverse: [] };
+  if (invoice && creditedLines)
+    await requireCopiedAccounts(
+      ctx,
+      invoice,
+      items,
+      creditedLines,
+      deferred.lines,
+      input.lineNumbers ? 'lineNumbers' : 'fromInvoiceTransactionId',
+    );
   const posted = await insertTransaction(ctx.db, {
     entityId: ctx.entity.id,
     type: 'SN',

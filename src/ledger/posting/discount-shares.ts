@@ -4,10 +4,14 @@ import type { VatShare } from '../../domain/discount-vat.ts';
 /**
  * What is left of an invoice per tax code, net and VAT, in its currency, for splitting a settlement
  * discount with `adjustVat` (docs/ledger.md "VAT on settlement discounts"): the invoice's own
- * journal (so a tax code changed since does not matter), less what the credit notes (SN) and
- * settlement discounts (DS) allocated to it, and not reversed, gave back per code. A document
- * allocated only in part counts for that part (allocated ÷ its gross, half-up). A receipt carries
- * no tax code: it pays every code in proportion, so it leaves the mix as it is.
+ * journal (so a tax code changed since does not matter), less what was given back per code by
+ * - the credit notes raised from it (`related_transaction_id`), in full, allocated to it or not:
+ *   they credited its supplies, wherever their money goes (left open to refund, unallocated,
+ *   allocated in part); counting only what was allocated took their VAT back a second time;
+ * - the credit notes raised from no invoice, and the settlement discounts (DS), allocated to it and
+ *   not reversed, for the part allocated (allocated ÷ their gross, half-up). A credit note raised
+ *   from another invoice counts there, not here.
+ * A receipt carries no tax code: it pays every code in proportion, so it leaves the mix as it is.
  *
  * Splitting by the original mix instead took VAT back twice: after a credit note for the 20 % line
  * of a mixed invoice, a discount on the zero-rated rest still took VAT off output VAT.
@@ -32,10 +36,15 @@ export async function remainingVatShares(
     doc_gross: string | null;
   }>(
     `WITH credits AS (
-       SELECT a.credit_transaction_id AS id, c.gross, sum(a.amount) AS allocated
+       SELECT c.id, c.gross, c.gross AS allocated
+         FROM transactions c
+        WHERE c.entity_id = $1 AND c.type = 'SN' AND c.related_transaction_id = $2
+       UNION ALL
+       SELECT a.credit_transaction_id, c.gross, sum(a.amount)
          FROM allocations a
          JOIN transactions c ON c.id = a.credit_transaction_id
-        WHERE a.entity_id = $1 AND a.debit_transaction_id = $2 AND c.type IN ('SN', 'DS')
+        WHERE a.entity_id = $1 AND a.debit_transaction_id = $2
+          AND (c.type = 'DS' OR (c.type = 'SN' AND c.related_transaction_id IS NULL))
           AND NOT EXISTS (SELECT 1 FROM allocation_reversals r WHERE r.allocation_id = a.id)
         GROUP BY a.credit_transaction_id, c.gross
      )

@@ -47,14 +47,22 @@ export function closedAccountError(use: AccountUse): DomainError {
   ]);
 }
 
-/** Of these GL accounts, those that are not active posting accounts (unknown, inactive or header). */
+/**
+ * Of these GL accounts, those that are not active posting accounts (unknown, inactive or header).
+ * The open ones are key-share-locked, in code order, as loadReferences locks the accounts it
+ * reads: saveGlAccount (FOR UPDATE) then waits for the posting and sees its lines, instead of
+ * closing the account between this check and the lines.
+ */
 export async function closedAccounts(db: Queryable, entityId: string, codes: Iterable<string>): Promise<Set<string>> {
   const list = [...new Set(codes)];
   if (list.length === 0) return new Set();
   const { rows } = await db.query<{ code: string }>(
-    `SELECT c.code FROM unnest($2::text[]) AS c(code)
-      WHERE NOT EXISTS (SELECT 1 FROM gl_accounts g
-                         WHERE g.entity_id = $1 AND g.code = c.code AND g.is_posting AND g.is_active)`,
+    `WITH open AS (
+       SELECT g.code FROM gl_accounts g
+        WHERE g.entity_id = $1 AND g.code = ANY($2::text[]) AND g.is_posting AND g.is_active
+        ORDER BY g.code FOR KEY SHARE
+     )
+     SELECT c.code FROM unnest($2::text[]) AS c(code) WHERE c.code NOT IN (SELECT code FROM open)`,
     [entityId, list],
   );
   return new Set(rows.map((r) => r.code));
