@@ -321,11 +321,14 @@ describe('GET /metrics', () => {
       authorization: `Bearer ${c.token}`,
     });
     await t.request('GET', '/no/such/path/secret-looking-123');
+    // A URL that does not parse is answered before routing, and counted all the same.
+    expect((await t.request('GET', '/v1/customers/%zz')).status).toBe(400);
     const { samples } = await scrape();
     const count = (labels: Record<string, string>) =>
       value(samples, 'ledgerlink_http_request_duration_seconds_count', labels);
     expect(count({ method: 'GET', route: '/v1/runs/:runId', status: '404' })).toBe(1);
     expect(count({ method: 'GET', route: 'unmatched', status: '404' })).toBe(1);
+    expect(count({ method: 'GET', route: 'unmatched', status: '400' })).toBe(1);
     expect(count({ method: 'GET', route: '/metrics', status: '200' })).toBeGreaterThanOrEqual(2);
     expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('secret-looking')))).toBe(false);
     expect(samples.some((s) => Object.values(s.labels).some((v) => v.includes('0000-0000')))).toBe(false);

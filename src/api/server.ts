@@ -260,6 +260,26 @@ export interface BuildOptions {
 /** Builds the HTTP application (not yet listening). */
 export async function buildServer(options: BuildOptions): Promise<FastifyInstance> {
   const services = new AppServices(options.db, options.config, options.sync ?? null);
+  // The access log: method, path, status and time at info; what was asked (headers redacted) at
+  // debug. And the request in the latency histogram, by route template.
+  const answered = (request: FastifyRequest, reply: FastifyReply): void => {
+    const path = request.url.split('?')[0];
+    const ms = Math.round(reply.elapsedTime);
+    services.metrics.observeRequest(
+      request.method,
+      request.routeOptions.url,
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
+    request.log.debug(
+      { req: { method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip } },
+      'request',
+    );
+    request.log.info(
+      { method: request.method, path, status: reply.statusCode, ms },
+      `${request.method} ${path} ${reply.statusCode} ${ms}ms`,
+    );
+  };
   const app: FastifyInstance = Fastify({
     ...(typeof options.logger === 'object' ? { loggerInstance: options.logger } : { logger: options.logger ?? false }),
     bodyLimit: options.config.bodyLimitBytes,
@@ -278,6 +298,8 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
         { field: 'url', message: problem },
       ]);
       void reply.status(400).type('application/json; charset=utf-8').send(JSON.stringify(body));
+      // Answered before routing, so without the onResponse hook: logged and counted here alike.
+      answered(request, reply);
     },
   }) as unknown as FastifyInstance;
 
@@ -343,25 +365,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
     reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `No endpoint ${request.method} ${request.url.split('?')[0]}`)),
   );
 
-  // The access log: method, path, status and time at info; what was asked (headers redacted) at debug.
-  app.addHook('onResponse', async (request, reply) => {
-    const path = request.url.split('?')[0];
-    const ms = Math.round(reply.elapsedTime);
-    services.metrics.observeRequest(
-      request.method,
-      request.routeOptions.url,
-      reply.statusCode,
-      reply.elapsedTime / 1000,
-    );
-    request.log.debug(
-      { req: { method: request.method, url: loggableUrl(request.url), host: request.host, remoteAddress: request.ip } },
-      'request',
-    );
-    request.log.info(
-      { method: request.method, path, status: reply.statusCode, ms },
-      `${request.method} ${path} ${reply.statusCode} ${ms}ms`,
-    );
-  });
+  app.addHook('onResponse', async (request, reply) => answered(request, reply));
 
   const authThrottle = new FailedAuthThrottle(services.config.authMaxFailures, services.config.loginWindowSeconds);
   const routes = [...allRoutes, ...(options.routes ?? [])];
