@@ -21,8 +21,7 @@ export function signInSubjects(address: string, email?: string | null): string[]
  * LEDGERLINK_LOGIN_MAX_FAILURES within LEDGERLINK_LOGIN_WINDOW_SECONDS).
  */
 export function signInRetryAfter(db: Queryable, services: AppServices, subjects: string[]): Promise<number> {
-  const { loginMaxFailures, loginWindowSeconds } = services.config;
-  return loginRetryAfter(db, subjects, { maxFailures: loginMaxFailures, windowSeconds: loginWindowSeconds });
+  return loginRetryAfter(db, subjects, signInThrottle(services));
 }
 
 /** The refusal of a throttled sign-in: 429 LOGIN_THROTTLED; the caller also sends `Retry-After: wait`. */
@@ -123,7 +122,7 @@ export async function beginLoginAttempt(
   };
 }
 
-/** The throttle of user sign-in from the configuration. */
+/** The login and sign-in throttle from the configuration (LEDGERLINK_LOGIN_MAX_FAILURES, LEDGERLINK_LOGIN_WINDOW_SECONDS). */
 export function signInThrottle(services: AppServices): LoginThrottle {
   const { loginMaxFailures, loginWindowSeconds } = services.config;
   return { maxFailures: loginMaxFailures, windowSeconds: loginWindowSeconds };

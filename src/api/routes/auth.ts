@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineRoute } from '../route.ts';
 import { endSession, login } from '../../ledger/sessions.ts';
-import { beginLoginAttempt } from '../sign-in-throttle.ts';
+import { beginLoginAttempt, signInThrottle } from '../sign-in-throttle.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 
@@ -35,15 +35,11 @@ export const loginRoute = defineRoute({
   },
   errors: ['INVALID_CREDENTIALS', 'LOGIN_THROTTLED', 'IDEMPOTENCY_KEY_NOT_SUPPORTED'],
   handler: async ({ db, body, services, request, reply, requestId, log }) => {
-    const { tokenTtlSeconds, loginMaxFailures, loginWindowSeconds } = services.config;
+    const { tokenTtlSeconds } = services.config;
     const address = request.ip;
     const subjects = [`entity:${body.entityId.toLowerCase()}`, `address:${address}`];
     // Counted before the keys are checked, so that a burst of parallel guesses is held to the limit too.
-    const begun = await beginLoginAttempt(
-      db,
-      { maxFailures: loginMaxFailures, windowSeconds: loginWindowSeconds },
-      subjects,
-    );
+    const begun = await beginLoginAttempt(db, signInThrottle(services), subjects);
     if ('wait' in begun) {
       const { wait } = begun;
       log.warn({ address, entityId: body.entityId }, 'login throttled');

@@ -1,7 +1,7 @@
 import { addDays } from '../../domain/dates.ts';
 import { documentLabel } from '../../domain/documents.ts';
 import { checkDateInRange, readLockDate } from '../periods.ts';
-import { type AccountUse, closedAccountError, closedAccounts } from './role-accounts.ts';
+import { type AccountUse, closedAccountMessage, closedAccounts } from './role-accounts.ts';
 import type { PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
 
@@ -100,7 +100,7 @@ async function refuseClosedAccounts(ctx: PostingContext, rows: DueRow[]): Promis
       dueDate: r.due_date,
       glAccountCode: use.glAccountCode,
       code: 'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
-      message: closedAccountError(use).message.replace(/^upTo: /, ''),
+      message: closedAccountMessage(use),
     });
   }
   return failed;

@@ -37,14 +37,23 @@ export function roleUse(roles: AccountRoles, role: keyof AccountRoles, field: st
 
 /** The refusal of a posting to an account that is unknown, inactive or a header account. */
 export function closedAccountError(use: AccountUse): DomainError {
+  return new DomainError('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `${use.field}: ${closedAccountMessage(use)}`, [
+    { field: use.field, message: closedAccountProblem(use) },
+  ]);
+}
+
+/** What is wrong: the account, what posts to it and why. */
+function closedAccountProblem(use: AccountUse): string {
+  return `${use.what} posts to GL account ${use.glAccountCode} (${use.why}), which is inactive or a header account`;
+}
+
+/** What is wrong and what to do, without the field (a release's reason, say). */
+export function closedAccountMessage(use: AccountUse): string {
   const code = use.glAccountCode;
-  const message = `${use.what} posts to GL account ${code} (${use.why}), which is inactive or a header account`;
   const fix =
     `make ${code} an active posting account again (PUT /v1/gl-accounts/${code} {"isActive": true, "isPosting": true})` +
     (use.otherwise ? `; ${use.otherwise}` : '');
-  return new DomainError('GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', `${use.field}: ${message}; ${fix}`, [
-    { field: use.field, message },
-  ]);
+  return `${closedAccountProblem(use)}; ${fix}`;
 }
 
 /**

@@ -156,7 +156,6 @@ const paymentDelivery: Delivery<TargetPayment> = {
       p.id,
       done.map(({ item }) => {
         const pay = item.doc.record;
-        const gross = parseAmount(pay.amount, pay.currency);
         return {
           kind: 'payment',
           sourceId: pay.sourceId,
@@ -165,7 +164,7 @@ const paymentDelivery: Delivery<TargetPayment> = {
           customerCode: item.doc.customerTargetId,
           date: pay.date,
           currency: pay.currency,
-          gross: gross.ok ? gross.value : 0n,
+          gross: screenedAmount(`payment ${pay.sourceId}`, pay.amount, pay.currency),
           location: pay.location,
           payload: {},
         };
@@ -217,9 +216,18 @@ const refundDelivery: Delivery<TargetRefund> = {
   },
 };
 
-/** A refund as `source_documents` holds it; its amount parsed when screened (`badAmount`). */
+/**
+ * An amount screened before delivery (`badAmount` parks one that does not parse), in minor units:
+ * one that does not parse here is a bug, never recorded as a stand-in figure.
+ */
+function screenedAmount(what: string, amount: string, currency: string): bigint {
+  const parsed = parseAmount(amount, currency);
+  if (!parsed.ok) throw new Error(`${what}: amount ${amount} was delivered without parsing`);
+  return parsed.value;
+}
+
+/** A refund as `source_documents` holds it. */
 function refundRow(r: CanonicalRefund, customerCode: string): SourceDocumentRow {
-  const gross = parseAmount(r.amount, r.currency);
   return {
     kind: 'refund',
     sourceId: r.sourceId,
@@ -228,7 +236,7 @@ function refundRow(r: CanonicalRefund, customerCode: string): SourceDocumentRow 
     customerCode,
     date: r.date,
     currency: r.currency,
-    gross: gross.ok ? gross.value : 0n,
+    gross: screenedAmount(`refund ${r.sourceId}`, r.amount, r.currency),
     payload: {},
   };
 }
