@@ -9,6 +9,7 @@ import { queuedSync } from './helpers/queue.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { getRun } from '../src/sync/runs.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
+import type { Database } from '../src/db/database.ts';
 import { type Cli, startCli, waitFor } from './helpers/process.ts';
 
 /*
@@ -20,6 +21,31 @@ import { type Cli, startCli, waitFor } from './helpers/process.ts';
  */
 
 const KEY = 'ixsim_workers_key';
+
+/** `n` real `ledgerlink worker` processes, resolved once each has said it started. */
+async function startWorkers(n: number, env: Record<string, string>, cwd: string): Promise<Cli[]> {
+  const workers: Cli[] = [];
+  for (let i = 0; i < n; i++) workers.push(startCli(['worker', '--tick', '3600', '--concurrency', '2'], env, cwd));
+  for (const w of workers)
+    await waitFor(
+      () => `a worker to start\n${w.output()}`,
+      120_000,
+      async () => {
+        if (w.child.exitCode !== null) throw new Error(`exited:\n${w.output()}`);
+        return w.output().includes('worker started') || undefined;
+      },
+      200,
+    );
+  return workers;
+}
+
+/** Pipeline id → the pid of the worker process whose lease on it has not lapsed. */
+async function leaseHolders(db: Database): Promise<Map<string, number>> {
+  const { rows } = await db.query<{ pipeline_id: string; holder: string }>(
+    `SELECT pipeline_id, holder FROM pipeline_leases WHERE expires_at > now()`,
+  );
+  return new Map(rows.map((r) => [r.pipeline_id, Number(r.holder.split(':')[1])]));
+}
 const PIPELINES = 4;
 const INSTALMENTS = 20;
 const LEASE_SECONDS = 6;
@@ -62,27 +88,11 @@ describe.skipIf(!onPostgres)(
           LEDGERLINK_LEASE_SECONDS: String(LEASE_SECONDS),
           LOG_LEVEL: 'info',
         };
-        for (let n = 0; n < 2; n++)
-          workers.push(startCli(['worker', '--tick', '3600', '--concurrency', '2'], env, cwd));
-        for (const w of workers)
-          await waitFor(
-            () => `a worker to start\n${w.output()}`,
-            120_000,
-            async () => {
-              if (w.child.exitCode !== null) throw new Error(`exited:\n${w.output()}`);
-              return w.output().includes('worker started') || undefined;
-            },
-            200,
-          );
+        workers.push(...(await startWorkers(2, env, cwd)));
 
         const runIds: string[] = [];
         for (const p of pipelines) runIds.push((await q.sync.trigger(p, 'manual', 'test'))!);
-        const holders = async () => {
-          const { rows } = await t.db.query<{ pipeline_id: string; holder: string }>(
-            `SELECT pipeline_id, holder FROM pipeline_leases WHERE expires_at > now()`,
-          );
-          return new Map(rows.map((r) => [r.pipeline_id, Number(r.holder.split(':')[1])]));
-        };
+        const holders = () => leaseHolders(t.db);
         // A worker holding runs that have fetched a page and are not finished: the victim.
         const victimPid = await waitFor('a worker to be in the middle of its runs', 60_000, async () => {
           const held = await holders();
@@ -157,5 +167,78 @@ describe.skipIf(!onPostgres)(
         rmSync(cwd, { recursive: true, force: true });
       }
     }, 240_000);
+
+    it('SIGTERM hands a run in hand to the other worker at its next page, without waiting out the lease', async () => {
+      const t = await createTestApp();
+      const q = await queuedSync(t.db);
+      const cwd = mkdtempSync(join(tmpdir(), 'll-handoff-'));
+      // 20 pages of 0.6 s: longer than the 10 s a stopping worker waits, so it cannot just finish the run.
+      const sim = await startIxpoleSimulator({ seed: 7, instalments: 80, customers: 5, apiKey: KEY });
+      sim.control.delay({ ms: 600, route: 'instalments' });
+      let workers: Cli[] = [];
+      try {
+        await t.entity('HANDOFF', 'EUR', { standardTaxRate: '0.21' });
+        const pipeline = await definePipeline(t.db, 'HANDOFF', {
+          name: 'ix-handoff',
+          source: { type: 'ixpole', baseUrl: sim.url, apiKey: KEY, backoffBaseMs: 50, backoffMaxMs: 200 },
+          options: { pageSize: 4 },
+        });
+        // A long lease: a takeover within seconds can only be the hand-off, not the lease lapsing.
+        const lease = 60;
+        workers = await startWorkers(
+          2,
+          {
+            DATABASE_URL: process.env.DATABASE_URL!,
+            LEDGERLINK_DB_SCHEMA: (t.db as { schema?: string }).schema!,
+            LEDGERLINK_QUEUE_SCHEMA: q.schema,
+            LEDGERLINK_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+            LEDGERLINK_LEASE_SECONDS: String(lease),
+            LOG_LEVEL: 'info',
+          },
+          cwd,
+        );
+        const runId = (await q.sync.trigger(pipeline, 'manual', 'test'))!;
+        const victimPid = await waitFor('a worker to be in the middle of the run', 60_000, async () => {
+          const run = await getRun(t.db, runId);
+          const pid = (await leaseHolders(t.db)).get(pipeline.id);
+          return pid && run!.counts.fetched >= 4 && !run!.finishedAt ? pid : undefined;
+        });
+        const victim = workers.find((w) => w.child.pid === victimPid)!;
+        const survivor = workers.find((w) => w !== victim)!;
+        const stopped = Date.now();
+        await victim.stop();
+        const exitedMs = Date.now() - stopped;
+        await waitFor(`the other worker to go on with the run\n${survivor.output()}`, 30_000, async () => {
+          return (await leaseHolders(t.db)).get(pipeline.id) === survivor.child.pid || undefined;
+        });
+        const tookOverMs = Date.now() - stopped;
+        const run = await waitFor('the run to finish', 60_000, async () => {
+          const r = await getRun(t.db, runId);
+          return r?.finishedAt ? r : undefined;
+        });
+        console.log(
+          `SIGTERM hand-off: worker exited in ${exitedMs} ms, run going on elsewhere after ${tookOverMs} ms (lease ${lease} s)`,
+        );
+        expect(exitedMs).toBeLessThan(10_000);
+        expect(victim.output()).toContain('run handed back to the queue');
+        expect(tookOverMs).toBeLessThan(15_000);
+        expect(run.status).toBe('succeeded');
+        // Resumed from the page after the last one committed: no page read twice, nothing posted twice.
+        expect(run.counts.fetched).toBe(sim.total);
+        expect(run.counts.createdInvoices).toBe(sim.total);
+        const { rows } = await t.db.query<{ n: string; refs: string }>(
+          `SELECT count(*) AS n, count(DISTINCT lower(external_reference)) AS refs FROM transactions
+            WHERE entity_id = $1 AND type = 'SI'`,
+          [pipeline.entityId],
+        );
+        expect(rows[0]).toEqual({ n: String(sim.total), refs: String(sim.total) });
+      } finally {
+        for (const w of workers) await w.stop();
+        await sim.close();
+        await q.close();
+        await t.close();
+        rmSync(cwd, { recursive: true, force: true });
+      }
+    }, 180_000);
   },
 );

@@ -27,9 +27,9 @@ With embedded PGlite only one process may open the data folder: \`ledgerlink ser
       await rt.sync.startWorker({ tickSeconds: tick, concurrency });
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {
-        // The queue waits up to 10 s for the runs in hand; one still going then stops where it is
-        // and another worker resumes it once its lease expires (docs/deploy.md, "Stopping a worker").
-        rt.log.info('worker stopping: runs not finished within 10 s are resumed by another worker after their lease');
+        // Runs in hand stop at their next page boundary and go back to the queue, where another
+        // worker takes them at once; the queue waits up to 10 s for that (docs/deploy.md, "Stopping a worker").
+        rt.log.info('worker stopping: runs in hand stop at their next page and go on in another worker');
         await rt.close();
         process.exit(0);
       };

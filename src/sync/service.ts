@@ -10,6 +10,8 @@ import {
   type EngineDeps,
   LeaseLostError,
   PipelineBusyError,
+  WorkerStoppingError,
+  handBackRun,
   afterPages,
   createTarget,
   executeRun,
@@ -139,6 +141,11 @@ export class SyncService {
         return;
       } catch (err) {
         if (err instanceof LeaseLostError) return; // another worker took the run over
+        if (err instanceof WorkerStoppingError) {
+          // This process is stopping: the run stays queued for the next start, or another worker.
+          await handBackRun(this.db, runId);
+          return;
+        }
         // A busy pipeline is worth waiting for (another run of it may take minutes); a failing
         // source is retried a few times with backoff.
         const busy = err instanceof PipelineBusyError;
@@ -323,6 +330,16 @@ export class SyncService {
         return;
       }
       if (err instanceof LeaseLostError) return; // the worker that took over owns the run now
+      if (err instanceof WorkerStoppingError) {
+        // Stopped at a page boundary, its lease released: a new job lets another worker go on
+        // from that page within its polling interval, instead of waiting out a lease.
+        await this.db.transaction(async (tx) => {
+          await handBackRun(tx, runId);
+          await this.queue!.enqueueRun(tx, runId);
+        });
+        this.log.info({ runId }, 'run handed back to the queue: another worker goes on from its last page');
+        return;
+      }
       if (isDatabaseUnavailable(err)) {
         // An outage is not the run's failure, however long it lasts: offered again shortly whatever
         // the job's retry count. If the queue cannot be written either, the job is retried or
@@ -342,7 +359,12 @@ export class SyncService {
     }
   }
 
+  /**
+   * Stops working: runs in hand stop at their next page boundary and are handed back to the queue
+   * (another worker goes on with them at once); the queue waits up to 10 s for that, then stops.
+   */
   async stop(): Promise<void> {
+    this.liveness.beginStopping();
     if (this.timer) clearInterval(this.timer);
     if (this.sweeper) clearInterval(this.sweeper);
     this.timer = null;

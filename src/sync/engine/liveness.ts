@@ -52,6 +52,7 @@ export class Liveness {
   private readonly prefix = `${hostname()}:${process.pid}:`;
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
+  #stopping = false;
 
   constructor(
     private readonly db: Database,
@@ -64,6 +65,19 @@ export class Liveness {
   /** How often heartbeats and lease renewals are written. */
   get heartbeatMs(): number {
     return Math.max(1000, Math.floor((this.leaseSeconds * 1000) / 3));
+  }
+
+  /**
+   * True once the process is stopping: a run stops at its next page boundary and is handed back to
+   * the queue, so that another worker goes on with it at once rather than after a lease.
+   */
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Tells the runs worked here to stop at their next page boundary (a worker's SIGTERM). */
+  beginStopping(): void {
+    this.#stopping = true;
   }
 
   /** The runs this process works now; never taken over by its own recovery sweep. */

@@ -50,6 +50,30 @@ export class LeaseLostError extends Error {
   }
 }
 
+/**
+ * Thrown at a page boundary when this process is stopping (Liveness.stopping): what the run did is
+ * committed with its cursor, and whoever worked it hands it back (`handBackRun`) so that another
+ * worker goes on from that page at once.
+ */
+export class WorkerStoppingError extends Error {
+  constructor(pipeline: string) {
+    super(`This worker is stopping; the run of pipeline ${pipeline} goes on from its last page in another worker`);
+    this.name = 'WorkerStoppingError';
+  }
+}
+
+/**
+ * A run this process stopped working (WorkerStoppingError) is queued again, its heartbeat cleared:
+ * with a queue, a new job is enqueued in the same transaction, so another worker takes it within
+ * its polling interval; without one, the next start of the process takes it over.
+ */
+export async function handBackRun(tx: Queryable, runId: string): Promise<void> {
+  await tx.query(
+    `UPDATE runs SET status = 'queued', heartbeat_at = NULL WHERE id = $1 AND status IN ('queued', 'running')`,
+    [runId],
+  );
+}
+
 /** The pipeline's target, created from its registered definition and settings. */
 export async function createTarget(
   deps: { db: Queryable; log: Logger; box: SecretBox },
@@ -195,6 +219,8 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
   const { db } = deps;
   const run = await getRun(db, runId);
   if (!run || run.status === 'succeeded' || run.status === 'partial' || run.status === 'failed') return;
+  // A job taken just as the process began to stop: left to another worker.
+  if (deps.liveness.stopping) throw new WorkerStoppingError(run.pipelineId);
   // A second job of a run this process already works (the sweep replaced a job thought dead): the first finishes it.
   const unhold = await deps.liveness.hold(runId);
   if (!unhold) return;
@@ -233,6 +259,8 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       // Another worker took the pipeline (this one looked dead): stop rather than run twice.
       if (!(await lease.renew())) throw new LeaseLostError(pipeline.name);
       deps.onPage?.(runId, out.counts);
+      // The page and its cursor are committed: a stopping worker hands the rest to another.
+      if (deps.liveness.stopping) throw new WorkerStoppingError(pipeline.name);
     }
     if (lease.lost) throw new LeaseLostError(pipeline.name);
     await finish(ctx, runId, await afterPages(ctx, runId));
@@ -245,6 +273,10 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
         : String(err);
     if (err instanceof LeaseLostError) {
       log.warn('another worker took over this run; stopping');
+      throw err;
+    }
+    if (err instanceof WorkerStoppingError) {
+      log.info('this worker is stopping: the run goes on from its last page in another worker');
       throw err;
     }
     if (isDatabaseUnavailable(err)) {
