@@ -1,11 +1,10 @@
 import { parseAmount } from '../../domain/money.ts';
-import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalAllocation } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetAllocation } from '../target.ts';
 import { type Booked, allocationAsBooked, changedFrom, keepBooked, keepChanged, parkChanged } from './changed.ts';
-import { type PageOutcome, type SyncContext, callContext, mappedIds, saveMapping } from './context.ts';
-import { type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { type PageOutcome, type SyncContext, callContext, mappedIds } from './context.ts';
+import { type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
 import { namedDocuments, parkedForCurrency } from './payments.ts';
 import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
@@ -33,32 +32,10 @@ const allocationDelivery: Delivery<TargetAllocation> = {
     return ctx.target.findAllocation(callContext(ctx), doc, await takenAllocations(ctx));
   },
   async commit(ctx, tx, done, out) {
-    for (const { item, result } of done)
-      out.record({
-        kind: 'allocation',
-        sourceId: item.sourceId,
-        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
-        targetId: result.targetId,
-        message: result.message ?? null,
-      });
-    await saveMapping(
-      tx,
-      ctx.pipeline.id,
-      'allocation',
-      done.map(({ item, result }) => ({
-        sourceId: item.sourceId,
-        targetId: result.targetId,
-        // What it was made as, to tell a changed copy sent later (changed.ts).
-        fingerprint: keepBooked(allocationAsBooked(item.doc.record)),
-      })),
-    );
-    await resolveSucceeded(
-      tx,
-      ctx.pipeline.id,
-      'allocation',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
+    await saveDelivered(ctx, tx, 'allocation', done, out, {
+      // What it was made as, to tell a changed copy sent later (changed.ts).
+      map: ({ item }) => ({ fingerprint: keepBooked(allocationAsBooked(item.doc.record)) }),
+    });
   },
 };
 

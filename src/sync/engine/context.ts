@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database, Queryable } from '../../db/database.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
+import { storableJson } from '../../domain/storable.ts';
 import type { CanonicalCustomer, CanonicalProduct } from '../canonical.ts';
 import type { Lookup, SourceConnector } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
@@ -186,6 +187,47 @@ export async function saveMapping(
       rows.map((r) => r.targetId),
       rows.map((r) => r.number ?? null),
       rows.map((r) => r.fingerprint ?? null),
+    ],
+  );
+}
+
+export interface SourceDocumentRow {
+  kind: string;
+  sourceId: string;
+  externalReference: string;
+  customerSourceId: string;
+  customerCode: string | null;
+  date: string;
+  currency: string;
+  gross: bigint;
+  location?: string | null | undefined;
+  payload: unknown;
+}
+
+/** Records what the source sent, for reconciliation (updated when the source sends it again). */
+export async function recordSourceDocuments(
+  db: Queryable,
+  pipelineId: string,
+  docs: SourceDocumentRow[],
+): Promise<void> {
+  if (docs.length === 0) return;
+  await db.query(
+    `INSERT INTO source_documents (pipeline_id, kind, source_id, external_reference, customer_source_id, customer_code, document_date, currency, gross, location, payload)
+     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::text[], $9::bigint[], $10::text[], $11::jsonb[])
+     ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE SET external_reference = EXCLUDED.external_reference, customer_code = EXCLUDED.customer_code,
+       document_date = EXCLUDED.document_date, currency = EXCLUDED.currency, gross = EXCLUDED.gross, payload = EXCLUDED.payload, last_seen_at = now()`,
+    [
+      pipelineId,
+      docs.map((d) => d.kind),
+      docs.map((d) => d.sourceId),
+      docs.map((d) => d.externalReference),
+      docs.map((d) => d.customerSourceId),
+      docs.map((d) => d.customerCode),
+      docs.map((d) => d.date),
+      docs.map((d) => d.currency),
+      docs.map((d) => d.gross),
+      docs.map((d) => d.location ?? null),
+      docs.map((d) => storableJson(d.payload ?? {})),
     ],
   );
 }

@@ -1,11 +1,10 @@
-import { resolveSucceeded } from '../exceptions.ts';
 import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
 import { changesSinceBooked, parkChanged } from './changed.ts';
-import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
-import { type Delivery, type Outgoing, deliver } from './deliver.ts';
-import { canonicalGross, recordSourceDocuments } from './invoices.ts';
+import { type PageOutcome, type SyncContext, mappedIds } from './context.ts';
+import { type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
+import { canonicalGross, deliveredGross } from './invoices.ts';
 import { namedDocuments } from './payments.ts';
 import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
@@ -17,33 +16,10 @@ const creditNoteDelivery: Delivery<TargetCreditNote> = {
   reference: (doc) => doc.record.externalReference,
   customerTargetId: (doc) => doc.customerTargetId,
   async commit(ctx, tx, done, out) {
-    const p = ctx.pipeline;
-    for (const { item, result } of done)
-      out.record({
-        kind: 'creditNote',
-        sourceId: item.sourceId,
-        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
-        targetId: result.targetId,
-        message: result.message ?? null,
-      });
-    await saveMapping(
-      tx,
-      p.id,
-      'creditNote',
-      done.map(({ item, result }) => ({ sourceId: item.sourceId, targetId: result.targetId, number: result.number })),
-    );
-    await resolveSucceeded(
-      tx,
-      p.id,
-      'creditNote',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
-    // Recorded like invoices and payments: what allocations find their credit note by.
-    await recordSourceDocuments(
-      tx,
-      p.id,
-      done.map(({ item }) => {
+    await saveDelivered(ctx, tx, 'creditNote', done, out, {
+      map: ({ result }) => ({ number: result.number }),
+      // Recorded like invoices and payments: what allocations find their credit note by.
+      sourceDocument: ({ item }) => {
         const note = item.doc.record;
         return {
           kind: 'creditNote',
@@ -53,11 +29,11 @@ const creditNoteDelivery: Delivery<TargetCreditNote> = {
           customerCode: item.doc.customerTargetId,
           date: note.date,
           currency: note.currency,
-          gross: canonicalGross(creditNoteAsInvoice(note)) ?? 0n,
+          gross: deliveredGross(creditNoteAsInvoice(note), `credit note ${note.sourceId}`),
           payload: {},
         };
-      }),
-    );
+      },
+    });
   },
 };
 

@@ -1,4 +1,3 @@
-import { resolveSucceeded } from '../exceptions.ts';
 import { findUnstorable } from '../../domain/storable.ts';
 import { showsText } from '../../domain/schemas.ts';
 import { CODE_PATTERN, type CanonicalCustomer, type CanonicalProduct, customerChanges } from '../canonical.ts';
@@ -6,8 +5,8 @@ import { authoritativeFields } from '../pipelines.ts';
 import type { Lookup } from '../connector.ts';
 import { codeFromSourceId } from '../mapping.ts';
 import type { TargetCustomer, TargetProduct } from '../target.ts';
-import { type PageOutcome, type SyncContext, fingerprint, mappedIds, queueWriteBack, saveMapping } from './context.ts';
-import { type Delivery, deliver } from './deliver.ts';
+import { type PageOutcome, type SyncContext, fingerprint, mappedIds, queueWriteBack } from './context.ts';
+import { type Delivery, deliver, saveDelivered } from './deliver.ts';
 import { type Unavailable, markPending } from './waiting.ts';
 
 export interface Resolution {
@@ -79,36 +78,17 @@ const customerDelivery: Delivery<CustomerDoc> = {
   customerTargetId: () => null,
   async commit(ctx, tx, done, out) {
     const writeBack = ctx.source.writeBackKinds?.includes('customer-code') ?? false;
-    for (const { item, result } of done)
-      out.record({
-        kind: 'customer',
-        sourceId: item.sourceId,
+    await saveDelivered(ctx, tx, 'customer', done, out, {
+      record: ({ item, result }) =>
         // The target already held what was sent (a field another pipeline or a user set the same way).
-        ...(result.outcome === 'unchanged'
-          ? { outcome: 'skipped' as const, message: 'unchanged in the target' }
+        result.outcome === 'unchanged'
+          ? { outcome: 'skipped', message: 'unchanged in the target', targetId: result.targetId }
           : {
-              outcome: item.doc.targetId || result.outcome === 'updated' ? ('updated' as const) : ('created' as const),
-            }),
-        targetId: result.targetId,
-      });
-    await saveMapping(
-      tx,
-      ctx.pipeline.id,
-      'customer',
-      done.map(({ item, result }) => ({
-        sourceId: item.sourceId,
-        targetId: result.targetId,
-        fingerprint: item.doc.fingerprint,
-      })),
-    );
-    // A customer parked earlier (the target kept failing) and delivered now is no longer an exception.
-    await resolveSucceeded(
-      tx,
-      ctx.pipeline.id,
-      'customer',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
+              outcome: item.doc.targetId || result.outcome === 'updated' ? 'updated' : 'created',
+              targetId: result.targetId,
+            },
+      map: ({ item }) => ({ fingerprint: item.doc.fingerprint }),
+    });
     if (writeBack)
       await queueWriteBack(
         tx,
@@ -241,30 +221,13 @@ const productDelivery: Delivery<ProductDoc> = {
   reference: (doc) => doc.code,
   customerTargetId: () => null,
   async commit(ctx, tx, done, out) {
-    for (const { item, result } of done)
-      out.record({
-        kind: 'product',
-        sourceId: item.sourceId,
+    await saveDelivered(ctx, tx, 'product', done, out, {
+      record: ({ item, result }) => ({
         outcome: result.outcome === 'updated' || item.doc.targetId ? 'updated' : 'created',
         targetId: result.targetId,
-      });
-    await saveMapping(
-      tx,
-      ctx.pipeline.id,
-      'product',
-      done.map(({ item, result }) => ({
-        sourceId: item.sourceId,
-        targetId: result.targetId,
-        fingerprint: item.doc.fingerprint,
-      })),
-    );
-    await resolveSucceeded(
-      tx,
-      ctx.pipeline.id,
-      'product',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
+      }),
+      map: ({ item }) => ({ fingerprint: item.doc.fingerprint }),
+    });
   },
 };
 

@@ -2,7 +2,16 @@ import type { Queryable } from '../../db/database.ts';
 import type { FoundDocument, ItemError, ItemResult, TargetCallContext, TargetConnector } from '../target.ts';
 import { CAPABILITY_OF, type TargetKind } from '../target.ts';
 import { deliverRemote } from '../outbound.ts';
-import { PageOutcome, type SyncContext, callContext } from './context.ts';
+import {
+  PageOutcome,
+  type SourceDocumentRow,
+  type SyncContext,
+  callContext,
+  recordSourceDocuments,
+  saveMapping,
+} from './context.ts';
+import { resolveSucceeded } from '../exceptions.ts';
+import type { RunRecord } from '../runs.ts';
 import { retryConflicts, sqlState } from '../../db/database.ts';
 import { isDomainError } from '../../domain/errors.ts';
 import { dateRuleViolation } from '../../ledger/periods.ts';
@@ -47,6 +56,58 @@ export interface Delivery<D> {
   /** How a document is looked up after an uncertain outcome, when not by its reference (allocations have none). */
   find?(ctx: SyncContext, doc: D): Promise<FoundDocument | null>;
   commit(ctx: SyncContext, tx: Queryable, done: Delivered<D>[], out: PageOutcome): Promise<void>;
+}
+
+/** How `saveDelivered` saves one kind's successes, where it differs from the plain document. */
+export interface SaveDelivered<D> {
+  /** The run's record of it, when not "created" (or "skipped" for one the target already had, linked). */
+  record?: (d: Delivered<D>) => Pick<RunRecord, 'outcome' | 'targetId' | 'message'>;
+  /** Its source-map row, beyond the target's id: under another kind (a draft), its number, its fingerprint. */
+  map?: (d: Delivered<D>) => { kind?: string; number?: string | null; fingerprint?: string | null };
+  /** Its row in source_documents, for the documents reconciliation compares one by one. */
+  sourceDocument?: (d: Delivered<D>) => SourceDocumentRow;
+}
+
+/**
+ * What every success saves, in the transaction that recorded it in the target: the run's record of
+ * it, its source-map row (what makes it exactly once), the closing of the exceptions it had, and,
+ * for documents, what the source sent for reconciliation.
+ */
+export async function saveDelivered<D>(
+  ctx: SyncContext,
+  tx: Queryable,
+  kind: string,
+  done: Delivered<D>[],
+  out: PageOutcome,
+  how: SaveDelivered<D> = {},
+): Promise<void> {
+  for (const d of done)
+    out.record({
+      kind,
+      sourceId: d.item.sourceId,
+      ...(how.record?.(d) ?? {
+        outcome: d.result.outcome === 'linked' ? 'skipped' : 'created',
+        targetId: d.result.targetId,
+        message: d.result.message ?? null,
+      }),
+    });
+  const maps = new Map<string, Parameters<typeof saveMapping>[3]>();
+  for (const d of done) {
+    const { kind: mapKind = kind, ...rest } = how.map?.(d) ?? {};
+    const rows = maps.get(mapKind) ?? [];
+    rows.push({ sourceId: d.item.sourceId, targetId: d.result.targetId, ...rest });
+    maps.set(mapKind, rows);
+  }
+  for (const [mapKind, rows] of maps) await saveMapping(tx, ctx.pipeline.id, mapKind, rows);
+  // A document parked earlier (the target kept failing) and delivered now is no longer an exception.
+  await resolveSucceeded(
+    tx,
+    ctx.pipeline.id,
+    kind,
+    done.map((d) => d.item.sourceId),
+    ctx.actor,
+  );
+  if (how.sourceDocument) await recordSourceDocuments(tx, ctx.pipeline.id, done.map(how.sourceDocument));
 }
 
 /** Parks a document the target refused (or could not take after all retries), with its data. */

@@ -1,14 +1,12 @@
 import type { Queryable } from '../../db/database.ts';
 import { computeItems } from '../../domain/documents.ts';
 import { parseAmount } from '../../domain/money.ts';
-import { storableJson } from '../../domain/storable.ts';
-import { resolveSucceeded } from '../exceptions.ts';
 import type { CanonicalInvoice } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
 import { changesSinceBooked, parkChanged } from './changed.ts';
-import { type PageOutcome, type SyncContext, mappedIds, queueWriteBack, saveMapping } from './context.ts';
-import { type Delivered, type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { type PageOutcome, type SourceDocumentRow, type SyncContext, mappedIds, queueWriteBack } from './context.ts';
+import { type Delivered, type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
 import { type Unavailable, lacking } from './waiting.ts';
 
 /** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
@@ -31,45 +29,15 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
   return computeItems(lines).totals.gross;
 }
 
-export interface SourceDocumentRow {
-  kind: string;
-  sourceId: string;
-  externalReference: string;
-  customerSourceId: string;
-  customerCode: string | null;
-  date: string;
-  currency: string;
-  gross: bigint;
-  location?: string | null | undefined;
-  payload: unknown;
-}
-
-/** Records what the source sent, for reconciliation (updated when the source sends it again). */
-export async function recordSourceDocuments(
-  db: Queryable,
-  pipelineId: string,
-  docs: SourceDocumentRow[],
-): Promise<void> {
-  if (docs.length === 0) return;
-  await db.query(
-    `INSERT INTO source_documents (pipeline_id, kind, source_id, external_reference, customer_source_id, customer_code, document_date, currency, gross, location, payload)
-     SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::date[], $8::text[], $9::bigint[], $10::text[], $11::jsonb[])
-     ON CONFLICT (pipeline_id, kind, source_id) DO UPDATE SET external_reference = EXCLUDED.external_reference, customer_code = EXCLUDED.customer_code,
-       document_date = EXCLUDED.document_date, currency = EXCLUDED.currency, gross = EXCLUDED.gross, payload = EXCLUDED.payload, last_seen_at = now()`,
-    [
-      pipelineId,
-      docs.map((d) => d.kind),
-      docs.map((d) => d.sourceId),
-      docs.map((d) => d.externalReference),
-      docs.map((d) => d.customerSourceId),
-      docs.map((d) => d.customerCode),
-      docs.map((d) => d.date),
-      docs.map((d) => d.currency),
-      docs.map((d) => d.gross),
-      docs.map((d) => d.location ?? null),
-      docs.map((d) => storableJson(d.payload ?? {})),
-    ],
-  );
+/**
+ * The gross of a document the target took, for source_documents: its amounts were screened before
+ * it was sent (parked, or refused by the target, when they do not parse), so one that does not
+ * parse here is a bug, never recorded as a stand-in 0.
+ */
+export function deliveredGross(inv: CanonicalInvoice, what: string): bigint {
+  const gross = canonicalGross(inv);
+  if (gross === null) throw new Error(`${what}: its amounts were delivered without parsing`);
+  return gross;
 }
 
 const invoiceRow = (doc: TargetInvoice): SourceDocumentRow => ({
@@ -80,7 +48,7 @@ const invoiceRow = (doc: TargetInvoice): SourceDocumentRow => ({
   customerCode: doc.customerTargetId,
   date: doc.record.invoiceDate,
   currency: doc.record.currency,
-  gross: canonicalGross(doc.record) ?? 0n,
+  gross: deliveredGross(doc.record, `invoice ${doc.sourceId}`),
   location: doc.record.location,
   payload: {},
 });
@@ -97,54 +65,30 @@ export async function commitInvoices(
   done: Delivered<TargetInvoice>[],
   out: PageOutcome,
 ): Promise<void> {
-  const p = ctx.pipeline;
-  const wantsWriteBack = ctx.source.writeBackKinds?.includes('invoice') ?? false;
-  for (const { item, result } of done) {
-    const draft = result.documentKind === 'draft';
-    out.record({
-      kind: 'invoice',
-      sourceId: item.sourceId,
-      outcome: result.outcome === 'linked' ? 'skipped' : 'created',
-      targetId: draft ? `draft:${result.targetId}` : result.targetId,
-      message: result.message ?? null,
-    });
-  }
-  const asDraft = done.filter((d) => d.result.documentKind === 'draft');
-  const asInvoice = done.filter((d) => d.result.documentKind !== 'draft');
-  const map = (list: typeof done) =>
-    list.map(({ item, result }) => ({
-      sourceId: item.sourceId,
-      targetId: result.targetId,
-      number: result.number ?? null,
-    }));
-  await saveMapping(tx, p.id, 'draft', map(asDraft));
-  await saveMapping(tx, p.id, 'invoice', map(asInvoice));
-  if (wantsWriteBack)
-    await queueWriteBack(tx, p.id, [
-      ...asDraft.map(({ item, result }) => ({
-        kind: 'invoice',
-        sourceId: item.sourceId,
-        payload: { draftId: result.targetId },
-      })),
-      ...asInvoice.map(({ item, result }) => ({
+  const draft = (d: Delivered<TargetInvoice>) => d.result.documentKind === 'draft';
+  await saveDelivered(ctx, tx, 'invoice', done, out, {
+    record: (d) => ({
+      outcome: d.result.outcome === 'linked' ? 'skipped' : 'created',
+      targetId: draft(d) ? `draft:${d.result.targetId}` : d.result.targetId,
+      message: d.result.message ?? null,
+    }),
+    map: (d) => ({ kind: draft(d) ? 'draft' : 'invoice', number: d.result.number ?? null }),
+    sourceDocument: (d) => invoiceRow(d.item.doc),
+  });
+  if (ctx.source.writeBackKinds?.includes('invoice'))
+    await queueWriteBack(
+      tx,
+      ctx.pipeline.id,
+      done.map(({ item, result }) => ({
         kind: 'invoice',
         sourceId: item.sourceId,
         // Number and due date as booked, for targets that cannot be asked later (documents()).
-        payload: { targetId: result.targetId, number: result.number ?? null, dueDate: item.doc.record.dueDate ?? null },
+        payload:
+          result.documentKind === 'draft'
+            ? { draftId: result.targetId }
+            : { targetId: result.targetId, number: result.number ?? null, dueDate: item.doc.record.dueDate ?? null },
       })),
-    ]);
-  await resolveSucceeded(
-    tx,
-    p.id,
-    'invoice',
-    done.map((d) => d.item.sourceId),
-    ctx.actor,
-  );
-  await recordSourceDocuments(
-    tx,
-    p.id,
-    done.map((d) => invoiceRow(d.item.doc)),
-  );
+    );
 }
 
 const invoiceDelivery: Delivery<TargetInvoice> = {

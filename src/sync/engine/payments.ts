@@ -1,5 +1,5 @@
 import { parseAmount } from '../../domain/money.ts';
-import { type WaitsFor, resolveSucceeded } from '../exceptions.ts';
+import type { WaitsFor } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
@@ -15,10 +15,9 @@ import {
   parkChanged,
   refundAsBooked,
 } from './changed.ts';
-import { type PageOutcome, type SyncContext, mappedIds, saveMapping } from './context.ts';
-import { type Delivery, type Outgoing, deliver } from './deliver.ts';
+import { type PageOutcome, type SourceDocumentRow, type SyncContext, mappedIds } from './context.ts';
+import { type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
 import { notePaymentsBeforeInvoice } from './early-payments.ts';
-import { type SourceDocumentRow, recordSourceDocuments } from './invoices.ts';
 import { type DocumentKey, type Unavailable, documentKey, lacking, onTheirWay, parkedHere } from './waiting.ts';
 
 type Input<T> = { record: T; raw: unknown };
@@ -125,36 +124,9 @@ const paymentDelivery: Delivery<TargetPayment> = {
   reference: (doc) => doc.record.externalReference,
   customerTargetId: (doc) => doc.customerTargetId,
   async commit(ctx, tx, done, out) {
-    const p = ctx.pipeline;
-    for (const { item, result } of done)
-      out.record({
-        kind: 'payment',
-        sourceId: item.sourceId,
-        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
-        targetId: result.targetId,
-        message: result.message ?? null,
-      });
-    await saveMapping(
-      tx,
-      p.id,
-      'payment',
-      done.map(({ item, result }) => ({
-        sourceId: item.sourceId,
-        targetId: result.targetId,
-        number: result.number ?? null,
-      })),
-    );
-    await resolveSucceeded(
-      tx,
-      p.id,
-      'payment',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
-    await recordSourceDocuments(
-      tx,
-      p.id,
-      done.map(({ item }) => {
+    await saveDelivered(ctx, tx, 'payment', done, out, {
+      map: ({ result }) => ({ number: result.number ?? null }),
+      sourceDocument: ({ item }) => {
         const pay = item.doc.record;
         return {
           kind: 'payment',
@@ -168,8 +140,8 @@ const paymentDelivery: Delivery<TargetPayment> = {
           location: pay.location,
           payload: {},
         };
-      }),
-    );
+      },
+    });
     await notePaymentsBeforeInvoice(ctx, tx, done);
   },
 };
@@ -181,38 +153,12 @@ const refundDelivery: Delivery<TargetRefund> = {
   reference: (doc) => doc.record.externalReference,
   customerTargetId: (doc) => doc.customerTargetId,
   async commit(ctx, tx, done, out) {
-    for (const { item, result } of done)
-      out.record({
-        kind: 'refund',
-        sourceId: item.sourceId,
-        outcome: result.outcome === 'linked' ? 'skipped' : 'created',
-        targetId: result.targetId,
-        message: result.message ?? null,
-      });
-    await saveMapping(
-      tx,
-      ctx.pipeline.id,
-      'refund',
-      done.map(({ item, result }) => ({
-        sourceId: item.sourceId,
-        targetId: result.targetId,
-        // What it was booked as, to tell a changed copy sent later (changed.ts).
-        fingerprint: keepBooked(refundAsBooked(item.doc.record)),
-      })),
-    );
-    await resolveSucceeded(
-      tx,
-      ctx.pipeline.id,
-      'refund',
-      done.map((d) => d.item.sourceId),
-      ctx.actor,
-    );
-    // The source side of reconciliation, to compare each booked refund with the target's (docs/reconciliation.md).
-    await recordSourceDocuments(
-      tx,
-      ctx.pipeline.id,
-      done.map(({ item }) => refundRow(item.doc.record, item.doc.customerTargetId)),
-    );
+    await saveDelivered(ctx, tx, 'refund', done, out, {
+      // What it was booked as, to tell a changed copy sent later (changed.ts).
+      map: ({ item }) => ({ fingerprint: keepBooked(refundAsBooked(item.doc.record)) }),
+      // The source side of reconciliation, to compare each booked refund with the target's (docs/reconciliation.md).
+      sourceDocument: ({ item }) => refundRow(item.doc.record, item.doc.customerTargetId),
+    });
   },
 };
 
