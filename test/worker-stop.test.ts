@@ -51,6 +51,11 @@ describe('a stopping worker hands its run back at a page boundary', () => {
         [runId],
       );
       expect(jobs.rows.map((r) => r.state)).toEqual(['completed', 'created']);
+      const audit = await t.db.query<{ actor: string; before: unknown }>(
+        `SELECT actor, before FROM audit_log WHERE action = 'run.handed-back' AND object_id = $1`,
+        [runId],
+      );
+      expect(audit.rows).toEqual([{ actor: 'worker', before: { status: 'running' } }]);
 
       // The next worker: no recovery sweep needed (the lease is 600 s), the job is simply there.
       first = await queuedSync(t.db, { leaseSeconds: 600 });

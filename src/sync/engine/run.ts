@@ -6,6 +6,7 @@ import type { SourceConnector } from '../connector.ts';
 import { ConnectorError } from '../connector.ts';
 import { assertPipelineTypes, assertSecretsReadable, findPipelineById, type Pipeline } from '../pipelines.ts';
 import { isDomainError } from '../../domain/errors.ts';
+import { recordAudit } from '../../ledger/audit.ts';
 import type { SecretBox } from '../secrets.ts';
 import { addCounts, getRun, type Run, setRunStatus, settleWaitingRuns, waitingMessage, waitingOf } from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
@@ -63,15 +64,28 @@ export class WorkerStoppingError extends Error {
 }
 
 /**
- * A run this process stopped working (WorkerStoppingError) is queued again, its heartbeat cleared:
- * with a queue, a new job is enqueued in the same transaction, so another worker takes it within
- * its polling interval; without one, the next start of the process takes it over.
+ * A run this process stopped working (WorkerStoppingError) is queued again, its heartbeat cleared,
+ * and the hand-off is in the audit trail (`run.handed-back`, actor `worker`). With a queue, the
+ * caller enqueues a new job in the same transaction, so another worker takes it within its polling
+ * interval; without one, the next start of the process takes it over.
  */
 export async function handBackRun(tx: Queryable, runId: string): Promise<void> {
-  await tx.query(
-    `UPDATE runs SET status = 'queued', heartbeat_at = NULL WHERE id = $1 AND status IN ('queued', 'running')`,
+  const { rows } = await tx.query<{ entity_id: string; status: string }>(
+    `SELECT entity_id, status FROM runs WHERE id = $1 AND status IN ('queued', 'running') FOR UPDATE`,
     [runId],
   );
+  const run = rows[0];
+  if (!run) return;
+  await tx.query(`UPDATE runs SET status = 'queued', heartbeat_at = NULL WHERE id = $1`, [runId]);
+  await recordAudit(tx, {
+    entityId: run.entity_id,
+    actor: 'worker',
+    action: 'run.handed-back',
+    objectType: 'run',
+    objectId: runId,
+    before: { status: run.status },
+    after: { status: 'queued', reason: 'its worker stopped; another goes on from its last page' },
+  });
 }
 
 /** The pipeline's target, created from its registered definition and settings. */
