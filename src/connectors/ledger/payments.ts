@@ -1,5 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
-import { type TransactionType, controlJournal, documentLabel } from '../../domain/documents.ts';
+import { type TransactionType, documentLabel } from '../../domain/documents.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
@@ -8,12 +8,12 @@ import { allocate } from '../../ledger/posting/allocations.ts';
 import { postLedgerJournal } from '../../ledger/posting/journals.ts';
 import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
 import { postReceipt } from '../../ledger/posting/receipts.ts';
-import { loadReferences, lockCustomers } from '../../ledger/posting/references.ts';
-import { requireOpenAccounts, roleUse } from '../../ledger/posting/role-accounts.ts';
+import { lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
-import { duplicateError, insertTransaction } from '../../ledger/posting/write.ts';
+import { duplicateError } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
+import { linkedFee, paymentFee, postFee } from './fees.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A document already in the ledger under a reference, with the figures it was posted with. */
@@ -142,67 +142,6 @@ function currencyMismatch(what: string, currency: string, customerCode: string, 
 }
 
 /**
- * A payment provider's fee: bank charges debited, the bank credited (a general journal), in the
- * payment's currency at the rate its receipt took out of the bank (`rate`), so that a fee on a
- * payment in a foreign currency is not booked in base as the same number. A bank-charges account
- * that is inactive or a header account (data from before setup refused to close a role account)
- * refuses the fee (GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST on `fee`); it is posted in the
- * payment's savepoint, so its receipt is refused with it and the engine parks the payment whole.
- */
-async function postFee(
-  ctx: PostingContext,
-  bankCode: string,
-  fee: bigint,
-  currency: string,
-  rate: string,
-  date: string,
-  reference: string,
-): Promise<number> {
-  const refs = await loadReferences(ctx.db, ctx.entity.id, { banks: [bankCode] });
-  const bank = refs.requireBank(bankCode, 'bankAccountCode');
-  await requireOpenAccounts(ctx.db, ctx.entity.id, [
-    roleUse(ctx.entity.roles, 'bankCharges', 'fee', "The payment provider's fee"),
-  ]);
-  const journal = controlJournal(
-    ctx.entity.roles.bankCharges,
-    `Fee on ${reference}`,
-    [
-      {
-        role: 'bank',
-        glAccountCode: bank.glAccountCode,
-        departmentId: null,
-        description: `Fee on ${reference}`,
-        amount: fee,
-      },
-    ],
-    { currency, baseCurrency: ctx.entity.baseCurrency, rate },
-    1n,
-  );
-  const posted = await insertTransaction(ctx.db, {
-    entityId: ctx.entity.id,
-    type: 'GJ',
-    customerCode: null,
-    currency,
-    exchangeRate: rate,
-    transactionDate: date,
-    dueDate: null,
-    externalReference: reference.slice(0, 50),
-    description: `Payment provider fee on ${reference}`,
-    net: fee,
-    tax: 0n,
-    gross: fee,
-    baseGross: journal.baseGross,
-    duplicateChecked: false,
-    relatedTransactionId: null,
-    details: { fee: true },
-    createdBy: ctx.actor,
-    items: [],
-    lines: journal.lines.map((l) => (l.role === 'control' ? { ...l, role: 'gl' as const } : l)),
-  });
-  return posted.id;
-}
-
-/**
  * Allocates what both documents still have open, dated the later of the two documents and the
  * given date (an allocation is never dated before either of its documents). Says how the two
  * documents are named in messages (by number and reference), and whether anything was allocated.
@@ -234,7 +173,8 @@ async function allocateOpen(
 /**
  * Payments become receipts, allocated to the invoice they pay when it is still open; a fee goes
  * to bank charges. Each payment is a savepoint of its own inside the engine's transaction, so a
- * refused one leaves nothing behind. A receipt reference the customer already has is linked.
+ * refused one leaves nothing behind. A receipt reference the customer already has is linked, and
+ * the payment's fee posted against that receipt when it has none yet (fees.ts, `linkedFee`).
  */
 export async function createPayments(
   db: Queryable,
@@ -266,10 +206,25 @@ export async function createPayments(
             ? differsFrom(existing, { currency: pay.currency, date: pay.date, gross: amount.ok ? amount.value : null })
             : null;
           if (existing && differs) return referenceTaken(existing, 'SR', 'payment', pay.externalReference, differs);
-          let receiptId = existing?.id ?? null;
+          let receiptId: number;
           let message: string | null = existing ? 'already in the ledger; linked' : null;
           let waitsForInvoice = false;
-          if (receiptId === null) {
+          let feePosted = false;
+          if (existing) {
+            receiptId = existing.id;
+            // The customer's row lock (postReceipt takes it for a new receipt) orders what follows
+            // after any posting for this customer at the same moment, which takes it too: another
+            // run linking this payment has posted its fee, or waits for this one's; the invoice (or
+            // a refund of this payment) is either found here, or the note left here is found by
+            // its posting.
+            await lockCustomers(tx, entity.id, [customerCode]);
+            const fee = paymentFee(pay);
+            if (fee > 0n) {
+              const f = await linkedFee(pctx, existing, fee, item.bankAccountCode, pay.externalReference);
+              if ('ok' in f) return f;
+              feePosted = f.posted;
+            }
+          } else {
             const r = await postReceipt(
               pctx,
               {
@@ -283,30 +238,18 @@ export async function createPayments(
               true,
             );
             receiptId = r.id;
-            // The engine parks a fee that does not parse for the currency; refused here all the same.
-            const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
-            if (fee && !fee.ok)
-              throw new DomainError(
-                fee.error.code === 'OUT_OF_RANGE' ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_HAS_TOO_MANY_DECIMALS',
-                fee.error.message,
-                [{ field: 'fee', message: fee.error.message }],
-              );
-            if (fee && fee.value > 0n)
-              await postFee(
-                pctx,
-                item.bankAccountCode,
-                fee.value,
-                r.currency,
-                r.bankRate,
-                pay.date,
-                pay.externalReference,
-              );
+            const fee = paymentFee(pay);
+            if (fee > 0n)
+              await postFee(pctx, {
+                receiptId: r.id,
+                bankCode: item.bankAccountCode,
+                fee,
+                currency: r.currency,
+                rate: r.bankRate,
+                date: pay.date,
+                reference: pay.externalReference,
+              });
           }
-          // The customer's row lock (postReceipt took it for a new receipt) orders the lookups below
-          // after any posting for this customer at the same moment, which takes it too: the invoice
-          // (or a refund of this payment) is either found here, or the note left here is found by
-          // its posting.
-          if (existing) await lockCustomers(tx, entity.id, [customerCode]);
           if (pay.invoiceExternalReference) {
             const invoiceId =
               item.invoiceTargetId !== null
@@ -329,6 +272,7 @@ export async function createPayments(
               message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
             }
           } else message ??= 'unallocated: the payment names no invoice';
+          if (feePosted) message = `${message}; fee posted`;
           // Refunds booked before this payment (a refund webhook that overtook it) are set against
           // what the payment has left once it paid its invoice: as if they had come after it. One
           // still waiting for its invoice keeps them waiting until that invoice is booked.

@@ -1,0 +1,184 @@
+import type { Queryable } from '../../db/database.ts';
+import { controlJournal, documentLabel } from '../../domain/documents.ts';
+import { DomainError } from '../../domain/errors.ts';
+import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
+import { requirePeriodOpen } from '../../ledger/periods.ts';
+import { loadReferences } from '../../ledger/posting/references.ts';
+import { requireOpenAccounts, roleUse } from '../../ledger/posting/role-accounts.ts';
+import type { PostingContext } from '../../ledger/posting/types.ts';
+import { insertTransaction } from '../../ledger/posting/write.ts';
+import type { CanonicalPayment } from '../../sync/canonical.ts';
+import { type ItemResult, failed } from '../../sync/target.ts';
+
+/*
+ * A payment provider's fee in the embedded ledger: a general journal, bank charges debited and the
+ * bank credited, kept against its receipt in `receipt_fees` (migration 0114). A receipt has at
+ * most one fee there (its primary key), so a payment linked to a receipt already in the ledger
+ * finds the receipt's fee. It posts the fee when there is none, and is refused when the fee there
+ * differs. Two runs linking the same payment at once take the customer's row lock first, so the
+ * second finds the first's fee; the key is the backstop.
+ */
+
+/** A payment's fee in minor units (0 when it has none); one that does not parse refuses the payment. */
+export function paymentFee(pay: Pick<CanonicalPayment, 'fee' | 'currency'>): bigint {
+  // The engine parks a fee that does not parse for the currency; refused here all the same.
+  const fee = pay.fee ? parseAmount(pay.fee, pay.currency) : null;
+  if (fee && !fee.ok)
+    throw new DomainError(
+      fee.error.code === 'OUT_OF_RANGE' ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_HAS_TOO_MANY_DECIMALS',
+      fee.error.message,
+      [{ field: 'fee', message: fee.error.message }],
+    );
+  return fee?.value ?? 0n;
+}
+
+/** What a fee journal is posted from: the receipt it belongs to and the bank the fee comes out of. */
+export interface FeePosting {
+  receiptId: number;
+  bankCode: string;
+  fee: bigint;
+  currency: string;
+  /** The rate the receipt's bank line was valued at, so a foreign-currency fee is not booked in base as the same number. */
+  rate: string;
+  date: string;
+  reference: string;
+}
+
+/**
+ * Posts a payment provider's fee: bank charges debited and the bank credited (a general journal),
+ * in the payment's currency at the rate its receipt took out of the bank (`rate`), on the
+ * receipt's date, and records it as that receipt's fee. A bank-charges account that is inactive
+ * or a header account (data from before setup refused to close a role account) refuses the fee
+ * (GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST on `fee`), and so does a locked period
+ * (PERIOD_LOCKED on `fee`). It is posted in the payment's savepoint, so its receipt is refused with
+ * it and the engine parks the payment whole.
+ */
+export async function postFee(ctx: PostingContext, p: FeePosting): Promise<number> {
+  await requirePeriodOpen(ctx.db, ctx.entity.id, p.date, 'fee', "post the payment provider's fee");
+  const refs = await loadReferences(ctx.db, ctx.entity.id, { banks: [p.bankCode] });
+  const bank = refs.requireBank(p.bankCode, 'bankAccountCode');
+  await requireOpenAccounts(ctx.db, ctx.entity.id, [
+    roleUse(ctx.entity.roles, 'bankCharges', 'fee', "The payment provider's fee"),
+  ]);
+  const journal = controlJournal(
+    ctx.entity.roles.bankCharges,
+    `Fee on ${p.reference}`,
+    [
+      {
+        role: 'bank',
+        glAccountCode: bank.glAccountCode,
+        departmentId: null,
+        description: `Fee on ${p.reference}`,
+        amount: p.fee,
+      },
+    ],
+    { currency: p.currency, baseCurrency: ctx.entity.baseCurrency, rate: p.rate },
+    1n,
+  );
+  const posted = await insertTransaction(ctx.db, {
+    entityId: ctx.entity.id,
+    type: 'GJ',
+    customerCode: null,
+    currency: p.currency,
+    exchangeRate: p.rate,
+    transactionDate: p.date,
+    dueDate: null,
+    externalReference: p.reference.slice(0, 50),
+    description: `Payment provider fee on ${p.reference}`,
+    net: p.fee,
+    tax: 0n,
+    gross: p.fee,
+    baseGross: journal.baseGross,
+    duplicateChecked: false,
+    relatedTransactionId: null,
+    details: { fee: true },
+    createdBy: ctx.actor,
+    items: [],
+    lines: journal.lines.map((l) => (l.role === 'control' ? { ...l, role: 'gl' as const } : l)),
+  });
+  await ctx.db.query(`INSERT INTO receipt_fees (receipt_id, fee_transaction_id, entity_id) VALUES ($1, $2, $3)`, [
+    p.receiptId,
+    posted.id,
+    ctx.entity.id,
+  ]);
+  return posted.id;
+}
+
+/** The fee journal posted for a receipt, or null when it has none. */
+export async function receiptFee(
+  db: Queryable,
+  entityId: string,
+  receiptId: number,
+): Promise<{ id: number; label: string; currency: string; gross: bigint } | null> {
+  const { rows } = await db.query<{
+    id: string;
+    number: string;
+    external_reference: string;
+    currency: string;
+    gross: string;
+  }>(
+    `SELECT t.id, t.number, t.external_reference, trim(t.currency) AS currency, t.gross::text AS gross
+       FROM receipt_fees f JOIN transactions t ON t.id = f.fee_transaction_id
+      WHERE f.receipt_id = $1 AND f.entity_id = $2`,
+    [receiptId, entityId],
+  );
+  const r = rows[0];
+  if (!r) return null;
+  return {
+    id: Number(r.id),
+    label: documentLabel({ type: 'GJ', number: r.number, externalReference: r.external_reference }),
+    currency: r.currency,
+    gross: BigInt(r.gross),
+  };
+}
+
+/**
+ * The fee of a payment linked to a receipt already in the ledger (keyed by hand, or booked by
+ * another pipeline), which the link alone left out of the books: the bank stayed too high by it.
+ * Posted when the receipt has no fee yet, out of the receipt's bank at the rate its bank line
+ * took (the bank it says, else the pipeline's); left as it is when the receipt has this fee
+ * already; and when it has another one, the payment is refused (PAYMENT_FEE_DIFFERS on `fee`) and
+ * nothing is posted. The caller holds the customer's row lock, which orders two runs linking the
+ * same payment. Says whether the fee was posted, or the refusal.
+ */
+export async function linkedFee(
+  ctx: PostingContext,
+  receipt: { id: number; label: string; customerCode: string; currency: string; date: string },
+  fee: bigint,
+  bankCode: string,
+  reference: string,
+): Promise<{ posted: boolean } | ItemResult> {
+  const booked = await receiptFee(ctx.db, ctx.entity.id, receipt.id);
+  if (booked) {
+    if (booked.currency === receipt.currency && booked.gross === fee) return { posted: false };
+    const said = (currency: string, amount: bigint) => `${currency} ${formatAmount(amount, currency)}`;
+    return failed({
+      code: 'PAYMENT_FEE_DIFFERS',
+      message:
+        `${receipt.label} of customer ${receipt.customerCode} already has a payment provider's fee of ` +
+        `${said(booked.currency, booked.gross)} (${booked.label}); this payment's fee is ${said(receipt.currency, fee)}. ` +
+        `Nothing was posted. If the ledger's fee is right, correct the fee in the source; if the source's is, ` +
+        `book the difference to bank charges by hand; then resolve this exception`,
+      retryable: false,
+      field: 'fee',
+    });
+  }
+  // The bank and rate of the receipt's bank line, as buildReceipt records them (its document rate
+  // when it names none: a receipt into a bank of its own currency).
+  const { rows } = await ctx.db.query<{ bank: string | null; rate: string }>(
+    `SELECT details->>'bankAccountCode' AS bank, coalesce(details->>'bankExchangeRate', exchange_rate::text) AS rate
+       FROM transactions WHERE id = $1`,
+    [receipt.id],
+  );
+  const bank = rows[0]!;
+  await postFee(ctx, {
+    receiptId: receipt.id,
+    bankCode: bank.bank ?? bankCode,
+    fee,
+    currency: receipt.currency,
+    rate: new Dec(bank.rate).toFixed(),
+    date: receipt.date,
+    reference,
+  });
+  return { posted: true };
+}
