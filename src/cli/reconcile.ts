@@ -1,11 +1,12 @@
 import type { Command } from 'commander';
-import { commandLogger, openRuntime } from './runtime.ts';
+import { type Runtime, commandLogger, openRuntime } from './runtime.ts';
+import { Progress } from './progress.ts';
 import { table } from './table.ts';
 import { reportError, requireExistingData } from './common.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { isDomainError } from '../domain/errors.ts';
-import { requirePipeline } from '../sync/pipelines.ts';
-import { type Reconciliation, reconcile, reconcileWindow } from '../sync/reconcile.ts';
+import { type Pipeline, requirePipeline } from '../sync/pipelines.ts';
+import { type ReconcileProgress, type Reconciliation, reconcile, reconcileWindow } from '../sync/reconcile.ts';
 
 export interface ReconcileOptions {
   from?: string | undefined;
@@ -76,6 +77,47 @@ export function formatReconciliation(r: Reconciliation): string {
   return out.join('\n');
 }
 
+const PHASE: Record<ReconcileProgress['phase'], string> = {
+  source: 'reading what the source sent',
+  target: 'reading the target',
+  unlinked: 'looking for documents no pipeline booked',
+  comparing: 'comparing',
+  balances: 'comparing open balances',
+};
+
+/**
+ * Runs the reconciliation with its progress on stderr when that is a terminal and there is no
+ * --json: the phase, the source's documents and the target's read so far.
+ */
+async function reconcileShowingProgress(
+  rt: Runtime,
+  pipeline: Pipeline,
+  window: { from: string; to: string },
+  opts: ReconcileOptions,
+): Promise<Reconciliation> {
+  const onTerminal = !opts.json && Boolean(process.stderr.isTTY);
+  const progress = new Progress(`reconcile ${pipeline.name}`, onTerminal);
+  let last: ReconcileProgress | null = null;
+  const show = (p: ReconcileProgress, force: boolean) => {
+    progress.setPhase(PHASE[p.phase]);
+    progress.update({ source: p.sourceDocuments, fetched: [p.fetched, p.toFetch] }, 'documents', force);
+  };
+  // One page of a remote target can take minutes: the line's clock keeps going meanwhile.
+  const tick = onTerminal ? setInterval(() => last && show(last, true), 1000) : null;
+  try {
+    return await reconcile(rt.db, pipeline, window.from, window.to, rt.log, rt.box, {
+      onProgress: (p) => {
+        // A new phase is always drawn; pages within one at most every 100 ms.
+        show(p, p.phase !== last?.phase);
+        last = p;
+      },
+    });
+  } finally {
+    if (tick) clearInterval(tick);
+    progress.done();
+  }
+}
+
 /** The `reconcile` command's work; returns the exit code (1 when anything does not match). */
 export async function runReconcile(name: string, opts: ReconcileOptions): Promise<number> {
   for (const [flag, v] of [
@@ -102,7 +144,7 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
     // Reconciling reads the ledger and what the source sent, never the source itself (so a source
     // whose address only the server may call, such as the demo's sample system, is not checked).
     const pipeline = await requirePipeline(rt.db, rt.box, name);
-    const result = await reconcile(rt.db, pipeline, window.from, window.to, rt.log, rt.box);
+    const result = await reconcileShowingProgress(rt, pipeline, window, opts);
     console.log(opts.json ? JSON.stringify(result) : formatReconciliation(result));
     return result.mismatches.length ? 1 : 0;
   } catch (err) {
@@ -129,6 +171,11 @@ export function registerReconcile(program: Command): void {
 Mismatches: missing-in-ledger (parked, with the exception to fix and retry; or never posted),
 not-from-source (in the ledger for the pipeline's customers but not posted by it), amount-difference
 (reason rounding when within one minor unit per line), date-difference, open-balance-difference.
+
+Prints the report, or with --json only the reconciliation as JSON, on stdout; errors and warnings
+on stderr. On a terminal, stderr also shows progress on one line: the phase, the source's documents
+in the window (read from this database: the source itself is not called) and the target's documents
+read so far (the long part with a remote target such as Xero); nothing with --json or on a pipe.
 Exit code 0 when everything matches, 1 otherwise.`,
     )
     .action(async (name: string, opts: ReconcileOptions) => {

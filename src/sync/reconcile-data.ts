@@ -18,6 +18,13 @@ export const DOC_KINDS: readonly DocKind[] = ['invoice', 'creditNote', 'payment'
  */
 export type SourceKind = DocKind | 'refund';
 
+/**
+ * Target ids asked for in one call of `documents()`, and so one step of the progress a caller
+ * shows. A remote target splits each call into requests of its own size (Xero asks for 50 invoices
+ * at a time): smaller pages would show progress more often but add a request for each remainder.
+ */
+export const TARGET_READ_PAGE = 5000;
+
 /** How messages name a kind. */
 export const KIND_WORD: Record<SourceKind, string> = {
   invoice: 'invoice',
@@ -276,6 +283,7 @@ export async function loadUnpostedDocs(
  * The target's documents by id (those the pipeline's documents were booked as, with the kind each
  * was booked as). A target that cannot list what it holds (reconciliation capability off) is
  * compared with what it acknowledged: the documents as they were sent, under the ids it answered.
+ * `onPage` is told how many ids have been read so far, after each page of `TARGET_READ_PAGE`.
  */
 export async function loadTransactions(
   db: Queryable,
@@ -283,6 +291,7 @@ export async function loadTransactions(
   target: TargetConnector,
   ctx: TargetCallContext,
   booked: Map<string, SourceKind>,
+  onPage?: (read: number) => void,
 ): Promise<Map<string, TargetDoc>> {
   const ids = [...booked.keys()];
   if (ids.length === 0) return new Map();
@@ -304,6 +313,7 @@ export async function loadTransactions(
         ORDER BY m.target_id, sd.first_seen_at`,
       [pipelineId, ids],
     );
+    onPage?.(ids.length);
     return new Map(
       rows.map((r) => [
         r.target_id,
@@ -322,11 +332,15 @@ export async function loadTransactions(
     );
   }
   const out = new Map<string, TargetDoc>();
-  for (const page of chunks(ids, 5000))
+  let read = 0;
+  for (const page of chunks(ids, TARGET_READ_PAGE)) {
     for (const [id, d] of await target.documents(ctx, page)) {
       const t = toTarget(d, booked.get(id));
       if (t) out.set(id, t);
     }
+    read += page.length;
+    onPage?.(read);
+  }
   return out;
 }
 
@@ -391,7 +405,7 @@ export async function loadSourceBalances(
     );
     for (const page of chunks(
       refunds.map((r) => r.target_id),
-      5000,
+      TARGET_READ_PAGE,
     ))
       for (const d of (await target.documents(ctx, page)).values()) {
         if (d.date > to) continue;

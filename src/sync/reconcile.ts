@@ -88,6 +88,28 @@ export interface Reconciliation {
   mismatches: Mismatch[];
 }
 
+/**
+ * Where a reconciliation has got to, for a caller that shows it (the command line's progress
+ * line), in phases: `source` (what the source sent, read from this database: the source itself
+ * is never called), `target` (the documents the pipeline booked, read from the target a page of
+ * `TARGET_READ_PAGE` ids at a time: the long part with a remote target), `unlinked` (the target's
+ * documents in the window that no pipeline booked), `comparing`, then `balances` (each customer's
+ * open balance on both sides, the target's read from it).
+ */
+export interface ReconcileProgress {
+  phase: 'source' | 'target' | 'unlinked' | 'comparing' | 'balances';
+  /** Documents the source sent in the window, parked ones included; 0 until `source` has read them. */
+  sourceDocuments: number;
+  /** Target documents the pipeline booked that have been read so far, of `toFetch`. */
+  fetched: number;
+  toFetch: number;
+}
+
+export interface ReconcileOptions {
+  /** Called as each phase begins and after each page read from the target. */
+  onProgress?: ((progress: ReconcileProgress) => void) | undefined;
+}
+
 type Acc = Record<DocKind, { count: number; total: bigint }>;
 const emptyAcc = (): Acc => ({
   invoice: { count: 0, total: 0n },
@@ -118,6 +140,7 @@ const fmt = (v: bigint | null, currency: string | null) =>
  * [from, to]: counts and totals of invoices, credit notes and payments per day, customer and
  * currency on each side; each customer's open balance as at `to`; and every document (refunds
  * too) that is missing, extra or different, with the exception or transaction to look at.
+ * `options.onProgress` is told where it has got to (`ReconcileProgress`).
  */
 export async function reconcile(
   db: Queryable,
@@ -126,21 +149,26 @@ export async function reconcile(
   to: string,
   log: Logger,
   box: SecretBox,
+  options: ReconcileOptions = {},
 ): Promise<Reconciliation> {
+  const progress: ReconcileProgress = { phase: 'source', sourceDocuments: 0, fetched: 0, toFetch: 0 };
+  const report = (change: Partial<ReconcileProgress>) => {
+    Object.assign(progress, change);
+    options.onProgress?.({ ...progress });
+  };
+  report({});
   const target = await createTarget({ db, log, box }, pipeline);
   const tctx: TargetCallContext = { db, log, actor: `reconcile:${pipeline.name}` };
   const posted = await loadSourceDocs(db, pipeline.id, from, to);
   const unposted = await loadUnpostedDocs(db, pipeline.id);
   const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);
   const sources: SourceDoc[] = [...posted, ...unpostedInWindow];
-  const linked = await loadTransactions(
-    db,
-    pipeline.id,
-    target,
-    tctx,
-    new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : []))),
-  );
+  const booked = new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : [])));
+  report({ phase: 'target', sourceDocuments: sources.length, toFetch: booked.size });
+  const linked = await loadTransactions(db, pipeline.id, target, tctx, booked, (fetched) => report({ fetched }));
+  report({ phase: 'unlinked' });
   const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
+  report({ phase: 'comparing' });
 
   const mismatches: Mismatch[] = [];
   const mismatch = (m: Partial<Mismatch> & Pick<Mismatch, 'kind' | 'reason' | 'message'>) =>
@@ -369,6 +397,7 @@ export async function reconcile(
     });
   }
 
+  report({ phase: 'balances' });
   const openBalances = await openBalanceRows(db, target, tctx, pipeline, to, unposted.docs);
   for (const b of openBalances) {
     if (b.matched) continue;
