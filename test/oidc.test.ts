@@ -400,6 +400,87 @@ describe('the sign-in throttle', () => {
     await app.db.query('DELETE FROM login_failures');
     expect((await signInVia('/', app)).res.status).toBe(200);
   });
+
+  /** Attempts still recorded as under way: every return must end its own, whatever its outcome. */
+  async function underWay(): Promise<number> {
+    const { rows } = await app.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM login_failures WHERE subject LIKE 'pending:%'`,
+    );
+    return rows[0]!.n;
+  }
+
+  it('holds a burst of parallel returns to the limit: at most 3 codes exchanged, the rest 429 before their state', async () => {
+    // Fifteen sign-ins started at the provider, each back with its own state and cookie but a code
+    // the provider never issued: each return that gets as far as the exchange is one check.
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    const returns = [];
+    for (let i = 0; i < 15; i++) {
+      const { callback, browser } = await toProviderAndBack('/', app);
+      returns.push({ callback: callback.replace(/([?&]code=)[^&]+/, `$1bad-burst-${i}`), browser, right: callback });
+    }
+    const results = await Promise.all(
+      returns.map(({ callback, browser }) => app.request('GET', callback, undefined, { cookie: browser })),
+    );
+    const codes = results.map((r) => `${r.status} ${/\((OIDC_[A-Z_]+|LOGIN_THROTTLED)\)/.exec(html(r))?.[1] ?? ''}`);
+    const tally: Record<string, number> = {};
+    for (const c of codes) tally[c] = (tally[c] ?? 0) + 1;
+    const exchanged = sim.tokenRequests.filter((f) => f.get('code')?.startsWith('bad-burst-')).length;
+    expect(exchanged, JSON.stringify(tally)).toBeLessThanOrEqual(3);
+    expect(tally['401 OIDC_TOKEN_INVALID'] ?? 0, JSON.stringify(tally)).toBe(exchanged);
+    expect(tally['429 LOGIN_THROTTLED'] ?? 0, JSON.stringify(tally)).toBe(15 - exchanged);
+    // Refused as a throttled sign-in always is: the sign-in page with the wait, no session.
+    for (const r of results.filter((x) => x.status === 429)) {
+      expect(Number(r.headers['retry-after'])).toBeGreaterThan(0);
+      expect(html(r)).toContain('Sign in with Test SSO');
+      expect(cookies(r).some((c) => c.startsWith('ll_session='))).toBe(false);
+    }
+    // Each check that failed is counted once, against the address; none is left under way.
+    expect(await failures(ADDRESS)).toBe(exchanged);
+    expect(await underWay()).toBe(0);
+    // A throttled return was refused before its state was taken: once the failures are gone, it
+    // comes back with the code the provider did issue and signs in.
+    await app.db.query('DELETE FROM login_failures');
+    const held = returns[results.findIndex((r) => r.status === 429)]!;
+    const later = await app.request('GET', held.right, undefined, { cookie: held.browser });
+    expect(later.status, html(later)).toBe(200);
+  });
+
+  it('lets a burst of right returns all sign in, one after another past the limit, and counts none of them', async () => {
+    sim.account = { sub: 'ola-sub', email: 'ola@example.com', emailVerified: true };
+    const returns = [];
+    for (let i = 0; i < 9; i++) returns.push(await toProviderAndBack('/', app));
+    const results = await Promise.all(
+      returns.map(({ callback, browser }) => app.request('GET', callback, undefined, { cookie: browser })),
+    );
+    expect(results.map((r) => r.status)).toEqual(Array(9).fill(200));
+    expect(results.every((r) => cookies(r).some((c) => c.startsWith('ll_session=')))).toBe(true);
+    expect(await failures(ADDRESS)).toBe(0);
+    expect(await failures('user:ola@example.com')).toBe(0);
+    expect(await underWay()).toBe(0);
+  });
+
+  it('ends the attempt of a return whose exchange the provider could not answer, and does not count it', async () => {
+    const gone = await startOidcProvider();
+    scope.allowHost('127.0.0.1', Number(new URL(gone.issuer).port));
+    const other = await createTestApp({
+      passwordScryptLogN: 12,
+      publicUrl: PUBLIC,
+      oidc: { ...oidcConfig(), issuer: gone.issuer, clientId: gone.clientId, clientSecret: gone.clientSecret },
+      loginMaxFailures: 3,
+    });
+    try {
+      const { callback, browser } = await toProviderAndBack('/', other);
+      // The provider goes away between the redirect and the exchange: not the person's doing.
+      await gone.close();
+      const res = await other.request('GET', callback, undefined, { cookie: browser });
+      expect(res.status).toBe(502);
+      expect(html(res)).toContain('(OIDC_PROVIDER_UNAVAILABLE)');
+      const { rows } = await other.db.query<{ subject: string }>('SELECT subject FROM login_failures');
+      expect(rows).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
 });
 
 describe('configuration', () => {

@@ -10,9 +10,14 @@ import type { AppServices } from './services.ts';
  * guesses spread over both ways still add up.
  */
 
+/** The subject of a user's account in the sign-in throttle: `user:<e-mail>`. */
+export function accountSubject(email: string): string {
+  return `user:${normalizeEmail(email)}`.slice(0, 200);
+}
+
 /** The subjects a user sign-in counts against: the account, when it is known, and the client address. */
 export function signInSubjects(address: string, email?: string | null): string[] {
-  const account = email ? [`user:${normalizeEmail(email)}`.slice(0, 200)] : [];
+  const account = email ? [accountSubject(email)] : [];
   return [...account, `address:${address}`];
 }
 

@@ -66,6 +66,29 @@ export async function takeOidcSignInRequest(
 }
 
 /**
+ * The e-mail of the user `userForOidcIdentity` would sign this identity in as, without linking or
+ * touching anything; null when there is none. The sign-in throttle counts the attempt against
+ * that account before the sign-in's own transaction, which may then link it.
+ */
+export async function oidcAccountEmail(
+  db: Queryable,
+  identity: { issuer: string; subject: string; email: string },
+): Promise<string | null> {
+  const { rows } = await db.query<{ email: string }>(
+    `SELECT email FROM (
+       SELECT u.email, 1 AS rank FROM user_oidc_links l JOIN users u ON u.id = l.user_id
+        WHERE l.issuer = $1 AND l.subject = $2
+       UNION ALL
+       SELECT u.email, 2 FROM users u
+        WHERE u.email = $3
+          AND EXISTS (SELECT 1 FROM user_memberships m WHERE m.user_id = u.id AND m.disabled_at IS NULL)
+     ) found ORDER BY rank LIMIT 1`,
+    [identity.issuer, identity.subject, normalizeEmail(identity.email)],
+  );
+  return rows[0]?.email ?? null;
+}
+
+/**
  * The user a provider's identity signs in: the one linked to (issuer, subject) by an earlier sign-in,
  * else the user with this verified e-mail (then linked, so a later change of e-mail at the provider
  * still finds them). Null when neither exists: there is no self sign-up.

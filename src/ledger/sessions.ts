@@ -82,11 +82,6 @@ export async function loginRetryAfter(db: Queryable, subjects: string[], throttl
   return rows.reduce((longest, r) => Math.max(longest, Math.max(1, Number(r.wait))), 0);
 }
 
-/** Counts a failed login against each subject. */
-export async function recordLoginFailure(db: Queryable, subjects: string[]): Promise<void> {
-  await db.query('INSERT INTO login_failures (subject) SELECT unnest($1::text[])', [subjects]);
-}
-
 /** Failed logins older than any window (at most a day) are of no more use. */
 export async function purgeLoginFailures(db: Queryable): Promise<void> {
   await db.query(`DELETE FROM login_failures WHERE failed_at < now() - interval '1 day'`);

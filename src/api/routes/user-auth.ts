@@ -286,13 +286,21 @@ export const setPasswordRoute = defineRoute({
       throw signInThrottled(begun.wait);
     }
     const { attempt } = begun;
-    // Looked at first, without using it: a refused password leaves the link usable.
-    const { rows } = await db.query<{ email: string; entity_id: string | null }>(
-      `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-      [hashSecret(body.token)],
-    );
-    const pending = rows[0];
+    // Looked at first, without using it: a refused password leaves the link usable. A lookup that
+    // fails (the database unavailable) says nothing of the token: the attempt is not left under way.
+    const pending = await db
+      .query<{ email: string; entity_id: string | null }>(
+        `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
+          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+        [hashSecret(body.token)],
+      )
+      .then(
+        ({ rows }) => rows[0],
+        async (err: unknown) => {
+          await attempt.succeeded().catch(() => undefined);
+          throw err;
+        },
+      );
     if (!pending) {
       await attempt.failed();
       throw new DomainError('SIGN_IN_LINK_INVALID');

@@ -3,7 +3,15 @@ import { h } from 'preact';
 import { isHttps, readCookie, sessionLifetime, setSessionCookie } from '../../api/cookie-auth.ts';
 import { OidcClient, randomToken } from '../../api/oidc.ts';
 import type { AppServices } from '../../api/services.ts';
-import { signInRetryAfter, signInSubjects, signInThrottled } from '../../api/sign-in-throttle.ts';
+import {
+  type LoginAttempt,
+  accountSubject,
+  beginLoginAttempt,
+  signInRetryAfter,
+  signInSubjects,
+  signInThrottle,
+  signInThrottled,
+} from '../../api/sign-in-throttle.ts';
 import { baseUrl } from '../../api/routes/users.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
@@ -11,11 +19,11 @@ import type { Queryable } from '../../db/database.ts';
 import { ENTITY_CODE } from '../../ledger/entities.ts';
 import {
   OIDC_REQUEST_MINUTES,
+  oidcAccountEmail,
   saveOidcSignInRequest,
   takeOidcSignInRequest,
   userForOidcIdentity,
 } from '../../ledger/oidc.ts';
-import { recordLoginFailure } from '../../ledger/sessions.ts';
 import { openUserSession } from '../../ledger/user-sessions.ts';
 import { activeMemberships } from '../../ledger/users.ts';
 import type { GuardOptions } from '../../sync/http.ts';
@@ -59,7 +67,9 @@ function browserCookie(request: FastifyRequest, services: AppServices, value: st
  * no one is created. The session opens where a password sign-in's would: the entity chosen at sign-in
  * (`?entity=CODE`, as `entityCode` of POST /v1/auth/sign-in), else the user's first by code. Failures
  * count in the password sign-in's throttle, per address, and per account once the provider has vouched
- * for it. Every refusal is the sign-in page with its code, never a 500.
+ * for it. As for a password, the return is counted as an attempt under way before its state and code
+ * are checked (`beginLoginAttempt`), so a burst of returns is held to the limit. Every refusal is
+ * the sign-in page with its code, never a 500.
  */
 export function registerOidcPages(app: FastifyInstance, services: AppServices, guard: GuardOptions = {}): void {
   const config = services.config.oidc;
@@ -67,7 +77,14 @@ export function registerOidcPages(app: FastifyInstance, services: AppServices, g
   const client = config ? new OidcClient(config, guard) : null;
   const redirectUri = () => `${baseUrl(services.config)}${config!.redirectPath}`;
 
-  /** Refuses LOGIN_THROTTLED, as the password sign-in does, while any subject has used up its failures. */
+  /** LOGIN_THROTTLED with its Retry-After, as the password sign-in answers; logged, neither counted nor audited. */
+  const throttled = (request: FastifyRequest, reply: FastifyReply, subjects: string[], wait: number) => {
+    request.log.warn({ subjects }, 'OIDC sign-in throttled');
+    reply.header('retry-after', String(wait));
+    return signInThrottled(wait);
+  };
+
+  /** Refuses LOGIN_THROTTLED while any subject has used up its failures. */
   const refuseWhileThrottled = async (
     q: Queryable,
     request: FastifyRequest,
@@ -75,10 +92,7 @@ export function registerOidcPages(app: FastifyInstance, services: AppServices, g
     subjects: string[],
   ) => {
     const wait = await signInRetryAfter(q, services, subjects);
-    if (wait <= 0) return;
-    request.log.warn({ subjects }, 'OIDC sign-in throttled');
-    reply.header('retry-after', String(wait));
-    throw signInThrottled(wait);
+    if (wait > 0) throw throttled(request, reply, subjects, wait);
   };
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, err: unknown, next = '/') => {
@@ -128,11 +142,26 @@ export function registerOidcPages(app: FastifyInstance, services: AppServices, g
     // The attempt's cookie has served once it comes back, whatever the outcome.
     reply.header('set-cookie', browserCookie(request, services, '', 0));
     const { browser, entityCode } = readBrowserCookie(request);
+    const throttle = signInThrottle(services);
     let email: string | null = null;
-    // The account tried, once the provider has vouched for an identity: its failures count against it too.
-    const tried: { account: string | null } = { account: null };
+    // The attempts under way: the address's, then the account's once the provider has vouched for one.
+    const attempts: LoginAttempt[] = [];
+    /** Ends the attempts before the page goes out: as failures when the refusal counts, else leaving nothing counted. */
+    const settle = async (failed: boolean) => {
+      for (const attempt of attempts)
+        if (failed) await attempt.failed();
+        else
+          await attempt
+            .succeeded()
+            .catch((err: unknown) => request.log.warn({ err }, 'could not uncount a sign-in attempt'));
+    };
     try {
-      await refuseWhileThrottled(db, request, reply, signInSubjects(address));
+      // Counted before the state is taken and the code exchanged, so that a burst of parallel returns
+      // gets no more checks than the limit; throttled, nothing of the return is looked at.
+      const byAddress = signInSubjects(address);
+      const begun = await beginLoginAttempt(db, throttle, byAddress);
+      if ('wait' in begun) throw throttled(request, reply, byAddress, begun.wait);
+      attempts.push(begun.attempt);
       if (typeof q.state !== 'string' || q.state === '' || q.state.length > 200)
         throw new DomainError(
           'OIDC_STATE_INVALID',
@@ -157,10 +186,14 @@ export function registerOidcPages(app: FastifyInstance, services: AppServices, g
         nonce: pending.nonce,
       });
       email = identity.email;
+      // The account it signs in (the linked user's, else the token's e-mail: an unknown or disabled
+      // user): its failures count against it too, and its throttle holds this sign-in back.
+      const byAccount = [accountSubject((await oidcAccountEmail(db, identity)) ?? identity.email)];
+      const forAccount = await beginLoginAttempt(db, throttle, byAccount);
+      if ('wait' in forAccount) throw throttled(request, reply, byAccount, forAccount.wait);
+      attempts.push(forAccount.attempt);
       const session = await db.transaction(async (tx) => {
         const user = await userForOidcIdentity(tx, identity);
-        tried.account = user?.email ?? identity.email;
-        await refuseWhileThrottled(tx, request, reply, signInSubjects(address, tried.account));
         const memberships = user ? await activeMemberships(tx, user.id) : [];
         if (!user || memberships.length === 0)
           throw new DomainError(
@@ -181,27 +214,31 @@ export function registerOidcPages(app: FastifyInstance, services: AppServices, g
         });
         return opened;
       });
+      await settle(false);
       setSessionCookie(reply, request, services, session.token);
       return sendPage(
         reply,
         h(SignedInPage, { lang: localeOf(request.headers['accept-language']), next: pending.nextPath }),
       );
     } catch (err) {
+      // Each attempt's record becomes the failure counted against its subject, or goes.
+      await settle(isDomainError(err) && !NOT_COUNTED.has(err.code));
       // Throttled attempts are logged, not audited nor counted, so a flood cannot fill the audit trail.
       if (isDomainError(err) && err.code !== 'LOGIN_THROTTLED') {
-        await db.transaction(async (tx) => {
-          if (!NOT_COUNTED.has(err.code)) await recordLoginFailure(tx, signInSubjects(address, tried.account));
-          await recordAudit(tx, {
-            entityId: null,
-            actor: 'anonymous',
-            action: 'auth.sign-in-failed',
-            objectType: 'user',
-            after: { method: 'oidc', reason: err.code, address, ...(email ? { email } : {}) },
-            requestId: request.id,
-          });
+        await recordAudit(db, {
+          entityId: null,
+          actor: 'anonymous',
+          action: 'auth.sign-in-failed',
+          objectType: 'user',
+          after: { method: 'oidc', reason: err.code, address, ...(email ? { email } : {}) },
+          requestId: request.id,
         });
       }
       return refuse(request, reply, err);
+    } finally {
+      // Whatever became of the sign-in (a page that could not be sent, a failure not recorded), no
+      // attempt stays under way; a no-op for those already ended.
+      await settle(false);
     }
   });
 }
