@@ -319,6 +319,35 @@ describe(`two runs linking the same payment at once (${onPostgres ? 'PostgreSQL'
   });
 });
 
+describe(`two runs posting the same new payment at once (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it('book one receipt and one fee: the second run waits for the first and links to its receipt', async () => {
+    const { code, c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    const entity = (await findEntityByCode(t.db, code))!;
+    const item = (key: string): TargetPayment => ({
+      sourceId: 'PAY-N',
+      record: payment('PAY-N', '100.00', { fee: '1.50' }),
+      customerTargetId: 'K1',
+      invoiceTargetId: null,
+      bankAccountCode: 'BANK',
+      idempotencyKey: key,
+    });
+    const post = (db: Queryable, key: string) => createPayments(db, entity, key, [item(key)]);
+    const [a, b] = await race(
+      (db) => post(db, 'a'),
+      () => t.db.transaction((tx) => post(tx, 'b')),
+    );
+    // Before, the second looked for the receipt before the first had committed it, then was
+    // refused RECEIPT_EXTERNAL_REFERENCE_ALREADY_EXISTS by the duplicate check once it had.
+    const said = (r: ItemResult[]) => (r[0]!.ok ? r[0]!.message : r[0]!.error.code);
+    expect([said(a), said(b)]).toEqual(['unallocated: the payment names no invoice', 'already in the ledger; linked']);
+    expect(a[0]!.ok && b[0]!.ok && a[0]!.targetId === b[0]!.targetId).toBe(true);
+    expect(await fees(c.entityId)).toEqual([['PAY-N', '150']]);
+    expect((await documents(c.entityId)).map((d) => d.type)).toEqual(['SR', 'GJ']);
+    await expectTrialBalance(c.entityId);
+  });
+});
+
 describe(`fees posted before migration 0114 (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   it('are tied to their receipts, so that a payment linked since posts no second fee', async () => {
     const db = onPostgres

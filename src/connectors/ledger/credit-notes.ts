@@ -4,6 +4,7 @@ import type { EntityContext } from '../../ledger/entities.ts';
 import { dateRuleViolation } from '../../ledger/periods.ts';
 import { allocate } from '../../ledger/posting/allocations.ts';
 import { postCreditNote } from '../../ledger/posting/credit-notes.ts';
+import { lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { creditNoteAsInvoice } from '../../sync/canonical.ts';
 import {
@@ -59,6 +60,9 @@ export async function createCreditNotes(
   );
   return each(db, items, async (tx, item) => {
     const note = item.record;
+    // The customer's row lock first (postCreditNote takes it anyway): the same credit note posted
+    // by another run at the same moment is committed by the time it is looked for, and linked.
+    await lockCustomers(tx, entity.id, [item.customerTargetId]);
     const existing = await findTransaction(tx, entity.id, item.customerTargetId, 'SN', note.externalReference);
     if (existing) {
       // Another credit note under the same reference is not this one: refused, never linked.

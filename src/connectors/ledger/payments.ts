@@ -200,6 +200,14 @@ export async function createPayments(
       results.push(
         await db.transaction(async (tx) => {
           const pctx: PostingContext = { db: tx, entity, actor };
+          // The customer's row lock first (postReceipt takes it anyway): another run posting this
+          // payment at the same moment has committed its receipt by the time it is looked for, so
+          // the payment is linked to it rather than refused as a duplicate reference. It also
+          // orders what follows after any posting for this customer at the same moment, which takes
+          // it too: another run linking this payment has posted its fee, or waits for this one's;
+          // the invoice (or a refund of this payment) is either found here, or the note left here
+          // is found by its posting.
+          await lockCustomers(tx, entity.id, [customerCode]);
           const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
           const amount = parseAmount(pay.amount, pay.currency);
           const differs = existing
@@ -212,12 +220,6 @@ export async function createPayments(
           let feePosted = false;
           if (existing) {
             receiptId = existing.id;
-            // The customer's row lock (postReceipt takes it for a new receipt) orders what follows
-            // after any posting for this customer at the same moment, which takes it too: another
-            // run linking this payment has posted its fee, or waits for this one's; the invoice (or
-            // a refund of this payment) is either found here, or the note left here is found by
-            // its posting.
-            await lockCustomers(tx, entity.id, [customerCode]);
             const fee = paymentFee(pay);
             if (fee > 0n) {
               const f = await linkedFee(pctx, existing, fee, item.bankAccountCode, pay.externalReference);
@@ -322,6 +324,8 @@ export async function createRefunds(
       results.push(
         await db.transaction(async (tx) => {
           const pctx: PostingContext = { db: tx, entity, actor };
+          // Locked first, as for payments: the same refund posted at the same moment is linked, not refused.
+          await lockCustomers(tx, entity.id, [customerCode]);
           const existing = await findTransaction(tx, entity.id, customerCode, 'SD', ref.externalReference);
           if (existing) {
             const amount = parseAmount(ref.amount, ref.currency);
