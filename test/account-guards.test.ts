@@ -15,7 +15,7 @@ import { saveBankAccount } from '../src/ledger/setup/bank-accounts.ts';
 import { saveGlAccount } from '../src/ledger/setup/gl-accounts.ts';
 import { saveTaxCode } from '../src/ledger/setup/tax-codes.ts';
 import { type Client, type TestApp, createTestApp, type TestResponse } from './helpers/app.ts';
-import { onPostgres } from './helpers/db.ts';
+import { holdTransaction, onPostgres, waitBlockedBehind } from './helpers/db.ts';
 import { checkInvariants, invoice, receipt, seedCustomer } from './helpers/ledger.ts';
 
 let t: TestApp;
@@ -312,30 +312,11 @@ describe.runIf(onPostgres)('under concurrency', () => {
     hold: (tx: Queryable) => Promise<void>,
     request: () => Promise<TestResponse>,
   ): Promise<{ res: TestResponse; waited: boolean }> {
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    let holding!: (pid: number) => void;
-    const held = new Promise<number>((resolve) => (holding = resolve));
-    const holder = side.transaction(async (tx) => {
-      await hold(tx);
-      holding((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-      await released;
-    });
-    const pid = await held;
+    const holder = await holdTransaction(side, hold);
     let answered = false;
     const pending = request().finally(() => (answered = true));
-    let waited = false;
-    const deadline = Date.now() + 10_000;
-    while (!answered && !waited && Date.now() < deadline) {
-      const { rows } = await t.db.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
-        [pid],
-      );
-      waited = rows[0]!.n > 0;
-      if (!waited) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    release();
-    await holder;
+    const waited = await waitBlockedBehind(t.db, holder.pid, { stop: () => answered });
+    await holder.release();
     return { res: await pending, waited };
   }
 

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { openPostgres } from '../src/db/postgres.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { onPostgres } from './helpers/db.ts';
+import { holdTransaction, onPostgres, waitBlockedBehind } from './helpers/db.ts';
 
 let t: TestApp;
 let c: Client;
@@ -46,32 +46,17 @@ afterAll(async () => {
 /** Runs `first` while the invoice numbering row is held, then `second` once `first` waits on it. */
 async function race<A, B>(first: () => Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
   if (!side) return Promise.all([first(), second()]);
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let holding!: (pid: number) => void;
-  const held = new Promise<number>((resolve) => (holding = resolve));
-  const holder = side.transaction(async (tx) => {
-    await tx.query(`SELECT last_number FROM document_sequences WHERE entity_id = $1 AND type = 'SI' FOR UPDATE`, [
+  const holder = await holdTransaction(side, (tx) =>
+    tx.query(`SELECT last_number FROM document_sequences WHERE entity_id = $1 AND type = 'SI' FOR UPDATE`, [
       c.entityId,
-    ]);
-    holding((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-    await released;
-  });
-  const pid = await held;
+    ]),
+  );
   const a = first();
-  const blocked = async () =>
-    (
-      await side!.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
-        [pid],
-      )
-    ).rows[0]!.n;
-  for (let i = 0; i < 500 && (await blocked()) < 1; i++) await new Promise((r) => setTimeout(r, 20));
+  await waitBlockedBehind(side, holder.pid);
   const b = second();
   // The setup change either commits at once (the defect) or waits for the posting (the fix).
   await Promise.race([b, new Promise((r) => setTimeout(r, 500))]);
-  release();
-  await holder;
+  await holder.release();
   return Promise.all([a, b]);
 }
 

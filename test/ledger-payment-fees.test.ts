@@ -23,7 +23,7 @@ import type { CanonicalPayment, CanonicalRecord } from '../src/sync/canonical.ts
 import { listRunRecords } from '../src/sync/runs.ts';
 import type { ItemResult, TargetPayment } from '../src/sync/target.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { onPostgres } from './helpers/db.ts';
+import { holdTransaction, onPostgres, waitBlockedBehind } from './helpers/db.ts';
 import { accountBalance, checkInvariants, seedCustomer } from './helpers/ledger.ts';
 import { customerRecord, definePipeline, openExceptions, syncService } from './helpers/sync.ts';
 
@@ -486,28 +486,8 @@ async function bankGlOf(db: Queryable, entity: EntityContext): Promise<string> {
  */
 async function race<A, B>(first: (db: Queryable) => Promise<A>, second: () => Promise<B>): Promise<[A, B]> {
   if (!side) return Promise.all([t.db.transaction((tx) => first(tx)), second()]);
-  let release!: () => void;
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let holding!: (pid: number) => void;
-  const held = new Promise<number>((resolve) => (holding = resolve));
-  const a = side.transaction(async (tx) => {
-    const result = await first(tx);
-    holding((await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-    await released;
-    return result;
-  });
-  const pid = await held;
+  const a = await holdTransaction(side, first);
   const b = second();
-  const blocked = async () =>
-    (
-      await side!.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
-        [pid],
-      )
-    ).rows[0]!.n;
-  let waited = false;
-  for (let i = 0; i < 500 && !(waited = (await blocked()) > 0); i++) await new Promise((r) => setTimeout(r, 20));
-  expect(waited, 'the second run waits for the first').toBe(true);
-  release();
-  return Promise.all([a, b]);
+  expect(await waitBlockedBehind(side, a.pid, { ms: 10_000 }), 'the second run waits for the first').toBe(true);
+  return Promise.all([a.release(), b]);
 }

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import type { Database } from '../../src/db/database.ts';
+import type { Database, Queryable } from '../../src/db/database.ts';
 import { migrate } from '../../src/db/migrate.ts';
 import { openDatabase } from '../../src/db/open.ts';
 import { openPglite } from '../../src/db/pglite.ts';
@@ -87,4 +87,69 @@ export async function ledgerSettled(db: Database, timeoutMs = 30_000): Promise<v
       throw new Error(`transactions open before xid ${next} still had not ended after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** A transaction held open on a connection of its own, and the backend that runs it. */
+export interface HeldTransaction<T> {
+  /** What `hold` returned, inside the transaction. */
+  result: T;
+  /** Its backend's pid, to see who waits behind it (`waitBlockedBehind`). */
+  pid: number;
+  /** Lets it commit; resolves with `result` once it has. */
+  release(): Promise<T>;
+}
+
+/**
+ * Runs `hold` in a transaction of `db` (a pool of the test's own, beside the code under test) and
+ * keeps the transaction, with the locks `hold` took, open until `release`: what a test starts
+ * meanwhile and needs those rows waits for it, truly at the same time, on PostgreSQL.
+ */
+export async function holdTransaction<T>(
+  db: Database,
+  hold: (tx: Queryable) => Promise<T>,
+): Promise<HeldTransaction<T>> {
+  let release!: () => void;
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let holding!: (held: { result: T; pid: number }) => void;
+  // The transaction's callback first runs once BEGIN has answered, after `holding` is set below.
+  const committed = db.transaction(async (tx) => {
+    const result = await hold(tx);
+    holding({ result, pid: (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid });
+    await released;
+    return result;
+  });
+  const held = new Promise<{ result: T; pid: number }>((resolve, reject) => {
+    holding = resolve;
+    committed.catch(reject);
+  });
+  const { result, pid } = await held;
+  return {
+    result,
+    pid,
+    release: () => {
+      release();
+      return committed;
+    },
+  };
+}
+
+/**
+ * Polls until some session is blocked behind backend `pid` (true), or until `stop` says there is
+ * no point (the work finished without waiting) or `ms` pass (false).
+ */
+export async function waitBlockedBehind(
+  db: Queryable,
+  pid: number,
+  o: { ms?: number; stop?: () => boolean } = {},
+): Promise<boolean> {
+  const deadline = Date.now() + (o.ms ?? 10_000);
+  while (Date.now() < deadline && !o.stop?.()) {
+    const { rows } = await db.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE $1::int = ANY (pg_blocking_pids(pid))',
+      [pid],
+    );
+    if (rows[0]!.n > 0) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return false;
 }

@@ -92,6 +92,19 @@ export async function checkInvariants(db: Database, entityId: string): Promise<v
   if (broken.length) throw new Error(broken.map((c) => `${c.name}: ${c.problems.join('; ')}`).join('\n'));
 }
 
+/**
+ * How many sales invoices the entity has, and under how many distinct references (compared as the
+ * duplicate check compares them): equal, and equal to what the source sent, when each was posted once.
+ */
+export async function invoiceCounts(db: Database, entityId: string): Promise<{ invoices: number; references: number }> {
+  const { rows } = await db.query<{ n: number; refs: number }>(
+    `SELECT count(*)::int AS n, count(DISTINCT lower(external_reference))::int AS refs FROM transactions
+      WHERE entity_id = $1 AND type = 'SI'`,
+    [entityId],
+  );
+  return { invoices: rows[0]!.n, references: rows[0]!.refs };
+}
+
 /** An account's balance in base currency over all dates (debits positive), in minor units. */
 export async function accountBalance(db: Database, entityId: string, code: string): Promise<bigint> {
   const { rows } = await db.query<{ b: string }>(
