@@ -319,6 +319,31 @@ describe(`two runs linking the same payment at once (${onPostgres ? 'PostgreSQL'
   });
 });
 
+describe(`a payment sent again with another fee (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it('is parked PAYMENT_ALREADY_POSTED_CHANGED on fee once, and nothing is posted', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    const first = await run(pipeline, [payment('PAY-F', '100.00', { fee: '1.50' })]);
+    expect(first('payment', 'PAY-F')[0]).toBe('created');
+    // Before, a changed fee went by as "already posted": the books kept 1.50 and nothing said so.
+    const changed = await run(pipeline, [payment('PAY-F', '100.00', { fee: '2' })]);
+    expect(changed('payment', 'PAY-F')).toEqual(['parked', expect.stringContaining('(fee EUR 1.50 → EUR 2.00)')]);
+    expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code, x.field])).toEqual([
+      ['PAY-F', 'PAYMENT_ALREADY_POSTED_CHANGED', 'fee'],
+    ]);
+    // The same change sent again is not parked again; a change of date and fee says both.
+    const again = await run(pipeline, [payment('PAY-F', '100.00', { fee: '2.00' })]);
+    expect(again('payment', 'PAY-F')).toEqual(['skipped', 'already posted']);
+    const both = await run(pipeline, [payment('PAY-F', '100.00', { fee: '2.50', date: '2026-11-04' })]);
+    expect(both('payment', 'PAY-F')).toEqual([
+      'parked',
+      expect.stringContaining('(date 2026-11-03 → 2026-11-04, fee EUR 2.00 → EUR 2.50)'),
+    ]);
+    expect(await fees(c.entityId)).toEqual([['PAY-F', '150']]);
+    expect((await documents(c.entityId)).map((d) => d.type)).toEqual(['SR', 'GJ']);
+  });
+});
+
 describe(`two runs posting the same new payment at once (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   it('book one receipt and one fee: the second run waits for the first and links to its receipt', async () => {
     const { code, c, pipeline } = await setUp();

@@ -1,6 +1,6 @@
 import type { Queryable } from '../../db/database.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
-import type { CanonicalAllocation, CanonicalRefund } from '../canonical.ts';
+import type { CanonicalAllocation, CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import type { ReasonCode } from '../reasons.ts';
 import type { PageOutcome } from './context.ts';
 
@@ -38,7 +38,8 @@ export interface Change {
 const REMEDY: Record<ChangedKind, string> = {
   invoice: 'a posted invoice never changes, so book the difference (a credit note or a further invoice)',
   creditNote: 'a posted credit note never changes, so book the difference (a further credit note, or an invoice)',
-  payment: 'a posted payment never changes, so book the difference (a further payment, or a refund)',
+  payment:
+    'a posted payment never changes, so book the difference (a further payment, or a refund; a fee’s difference as a journal to bank charges)',
   refund: 'a refund booked is not changed, so book the difference in the target (another refund, or its reversal)',
   allocation:
     'an allocation made is not changed here, so reverse it and allocate again in the target if the source’s is right',
@@ -106,6 +107,15 @@ export const refundAsBooked = (r: CanonicalRefund): Booked => ({
   payment: r.paymentExternalReference ?? '',
 });
 
+/**
+ * A payment's provider fee as booked, kept in its map entry (its date, currency and amount are
+ * compared through `source_documents`). Payments booked before 2026-12-06 kept none: their fee is
+ * not compared.
+ */
+export const paymentFeeAsBooked = (p: CanonicalPayment): Booked => ({
+  fee: money(p.fee ?? '0', p.currency),
+});
+
 /** What is kept in the map entry. */
 export const keepBooked = (booked: Booked): string => JSON.stringify(booked);
 
@@ -116,6 +126,7 @@ const FIELD_OF: Record<string, string> = {
   invoice: 'invoiceExternalReference',
   from: 'fromExternalReference',
   payment: 'paymentExternalReference',
+  fee: 'fee',
 };
 
 /** What changed since it was booked ("amount EUR 50.00 → EUR 60.00"), or null. */
@@ -136,13 +147,13 @@ export function changedFrom(kept: string | null | undefined, now: Booked): Chang
 }
 
 /**
- * Keeps what the source now says of allocations or refunds whose change was parked, so that the
+ * Keeps what the source now says of allocations, refunds or payments' fees whose change was parked, so that the
  * same change is not parked again each time the source sends them; with the page's outcome.
  */
 export function keepChanged(
   out: PageOutcome,
   pipelineId: string,
-  kind: 'allocation' | 'refund',
+  kind: 'allocation' | 'refund' | 'payment',
   now: { sourceId: string; booked: Booked }[],
 ): void {
   if (now.length === 0) return;

@@ -13,6 +13,7 @@ import {
   keepChanged,
   keepChangedFigures,
   parkChanged,
+  paymentFeeAsBooked,
   refundAsBooked,
 } from './changed.ts';
 import { type PageOutcome, type SourceDocumentRow, type SyncContext, mappedIds } from './context.ts';
@@ -125,7 +126,11 @@ const paymentDelivery: Delivery<TargetPayment> = {
   customerTargetId: (doc) => doc.customerTargetId,
   async commit(ctx, tx, done, out) {
     await saveDelivered(ctx, tx, 'payment', done, out, {
-      map: ({ result }) => ({ number: result.number ?? null }),
+      // Its fee as booked, to tell a changed fee sent later (changed.ts).
+      map: ({ item, result }) => ({
+        number: result.number ?? null,
+        fingerprint: keepBooked(paymentFeeAsBooked(item.doc.record)),
+      }),
       sourceDocument: ({ item }) => {
         const pay = item.doc.record;
         return {
@@ -161,6 +166,12 @@ const refundDelivery: Delivery<TargetRefund> = {
     });
   },
 };
+
+/** Both changes of a document in one ("date … → …, fee … → …"), the field at fault the first's. */
+function joinChanges(a: Change | null | undefined, b: Change | null | undefined): Change | null {
+  if (!a || !b) return a ?? b ?? null;
+  return { said: `${a.said}, ${b.said}`, field: a.field };
+}
 
 /**
  * An amount screened before delivery (`badAmount` parks one that does not parse), in minor units:
@@ -266,7 +277,8 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     const already = mapped.get(r.sourceId);
     if (already) {
       const asBooked = settles.asBooked?.(r);
-      const change = asBooked ? changedFrom(already.fingerprint, asBooked) : changes.get(r.sourceId);
+      // A payment's date, currency and amount are told by source_documents, its fee by the map entry.
+      const change = joinChanges(changes.get(r.sourceId), asBooked && changedFrom(already.fingerprint, asBooked));
       if (change) {
         parkChanged(out, kind, input, already.targetId, change);
         if (asBooked) changedNow.push({ sourceId: r.sourceId, booked: asBooked, record: r });
@@ -311,6 +323,7 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
     }
     ready.push({ input, customerTargetId });
   }
+  if (kind === 'payment') keepChanged(out, ctx.pipeline.id, kind, changedNow);
   if (kind === 'refund') {
     keepChanged(out, ctx.pipeline.id, kind, changedNow);
     keepChangedFigures(
@@ -425,6 +438,7 @@ export async function syncPayments(
     kind: 'invoice',
     reference: (r) => r.invoiceExternalReference,
     amounts: ['amount', 'fee'],
+    asBooked: paymentFeeAsBooked,
     resent: (r) => {
       const gross = parseAmount(r.amount, r.currency);
       return {
