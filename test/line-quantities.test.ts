@@ -3,7 +3,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
+import { customerRecord, definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
@@ -124,6 +125,49 @@ describe('quantities and unit prices into Xero', () => {
     expect(parked[0]!.message).toContain('3 × 12.3333 = 36.9999, 37.00 EUR');
     expect(parked[1]!.message).toContain('unit_price');
     expect(parked[1]!.message).toContain('at most 4');
+  }, 60_000);
+
+  it('records → Xero: a line amount that does not parse for the currency is parked before Xero sees it, naming the line', async () => {
+    await t.entity('QX9', 'EUR', { standardTaxRate: '0.21' });
+    const { sim, settings } = await xero();
+    const pipeline = await definePipeline(t.db, 'QX9', {
+      name: 'records-to-xero',
+      source: { type: 'records' },
+      target: settings,
+    });
+    const line = (netAmount: string, vatAmount?: string) => ({
+      description: 'Seats',
+      netAmount,
+      vatRate: '0.21',
+      ...(vatAmount ? { vatAmount } : {}),
+    });
+    const invoice = (id: string, lines: ReturnType<typeof line>[]): CanonicalRecord => ({
+      kind: 'invoice',
+      sourceId: id,
+      externalReference: id,
+      customerSourceId: 'K1',
+      invoiceDate: '2026-11-02',
+      currency: 'EUR',
+      description: '',
+      lines,
+    });
+    await sync.processRecords(pipeline, 'import', 'test', [
+      { record: customerRecord('K1') },
+      { record: invoice('BAD-NET', [line('10.00'), line('10.001')]) },
+      { record: invoice('BAD-VAT', [line('10.00', '2.1x')]) },
+      { record: invoice('GOOD', [line('10.00')]) },
+    ]);
+    await drainTarget(t.db, sync, pipeline, 'Xero');
+    // Before, such an invoice went to the target as it stood: what Xero made of "10.001" was booked.
+    expect(xeroInvoice(sim, 'BAD-NET')).toEqual([]);
+    expect(xeroInvoice(sim, 'BAD-VAT')).toEqual([]);
+    expect(xeroInvoice(sim, 'GOOD')).toHaveLength(1);
+    const parked = await openExceptions(t.db, pipeline);
+    expect(parked.map((p) => [p.source_id, p.reason_code, p.field])).toEqual([
+      ['BAD-NET', 'AMOUNT_INVALID', 'lines[1].netAmount'],
+      ['BAD-VAT', 'AMOUNT_INVALID', 'lines[0].vatAmount'],
+    ]);
+    expect(parked[0]!.message).toContain('Line 2: netAmount "10.001" is not an amount in EUR');
   }, 60_000);
 
   it('webhook → Xero: whole-cent unit prices go without unitdp; a net left out is computed', async () => {

@@ -4,7 +4,7 @@ import type { TargetCreditNote } from '../target.ts';
 import { changesSinceBooked, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds } from './context.ts';
 import { type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
-import { canonicalGross, deliveredGross } from './invoices.ts';
+import { canonicalGross, deliveredGross, unparsedLineAmount } from './invoices.ts';
 import { namedDocuments } from './payments.ts';
 import { type Unavailable, documentKey, lacking } from './waiting.ts';
 
@@ -105,8 +105,9 @@ export async function syncCreditNotes(
       park(why.reasonCode, why.message, 'productSourceId', why);
       continue;
     }
-    if (canonicalGross(creditNoteAsInvoice(note)) === null) {
-      park('AMOUNT_INVALID', `An amount of a line is not an amount in ${note.currency}`, 'lines');
+    const unparsed = unparsedLineAmount(creditNoteAsInvoice(note));
+    if (unparsed) {
+      park(unparsed.reasonCode, unparsed.message, unparsed.field);
       continue;
     }
     const productTargetIds: Record<string, string> = {};

@@ -30,6 +30,33 @@ export function canonicalGross(inv: CanonicalInvoice): bigint | null {
 }
 
 /**
+ * The first line amount of an invoice (or a credit note, `creditNoteAsInvoice`) that does not parse
+ * for its currency: the reason code, the field at fault and what is wrong; null when every one does.
+ * Such a document is parked before any target sees it, whatever the target.
+ */
+export function unparsedLineAmount(
+  inv: Pick<CanonicalInvoice, 'lines' | 'currency'>,
+): { reasonCode: 'AMOUNT_INVALID' | 'AMOUNT_OUT_OF_RANGE'; field: string; message: string } | null {
+  for (const [n, l] of inv.lines.entries()) {
+    for (const key of ['netAmount', 'vatAmount'] as const) {
+      const text = l[key];
+      if (text === null || text === undefined) continue;
+      const parsed = parseAmount(text, inv.currency);
+      if (parsed.ok) continue;
+      const outOfRange = parsed.error.code === 'OUT_OF_RANGE';
+      return {
+        reasonCode: outOfRange ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_INVALID',
+        field: `lines[${n}].${key}`,
+        message: outOfRange
+          ? `Line ${n + 1}: ${key} "${text}" is beyond the largest amount the ledger can store`
+          : `Line ${n + 1}: ${key} "${text}" is not an amount in ${inv.currency} (at most the currency's decimals)`,
+      };
+    }
+  }
+  return null;
+}
+
+/**
  * The gross of a document the target took, for source_documents: its amounts were screened before
  * it was sent (parked, or refused by the target, when they do not parse), so one that does not
  * parse here is a bug, never recorded as a stand-in 0.
@@ -194,6 +221,11 @@ export async function syncInvoices(
     if (!customerTargetId) {
       const why = lacking(ctx, unavailable, 'customer', inv.customerSourceId);
       park(why.reasonCode, why.message, 'customerSourceId', why);
+      continue;
+    }
+    const unparsed = unparsedLineAmount(inv);
+    if (unparsed) {
+      park(unparsed.reasonCode, unparsed.message, unparsed.field);
       continue;
     }
     const badProduct = inv.lines.find((l) => l.productSourceId && unavailable.has(`product:${l.productSourceId}`));
