@@ -19,13 +19,13 @@ import { type EntityContext, createEntity, findEntityByCode } from '../src/ledge
 import { postReceipt } from '../src/ledger/posting/receipts.ts';
 import type { PostingContext } from '../src/ledger/posting/types.ts';
 import { insertTransaction } from '../src/ledger/posting/write.ts';
-import type { CanonicalPayment, CanonicalRecord } from '../src/sync/canonical.ts';
+import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { listRunRecords } from '../src/sync/runs.ts';
 import type { ItemResult, TargetPayment } from '../src/sync/target.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { holdTransaction, onPostgres, waitBlockedBehind } from './helpers/db.ts';
 import { accountBalance, checkInvariants, seedCustomer } from './helpers/ledger.ts';
-import { customerRecord, definePipeline, openExceptions, syncService } from './helpers/sync.ts';
+import { customerRecord, definePipeline, openExceptions, paymentRecord, syncService } from './helpers/sync.ts';
 
 let t: TestApp;
 let side: Database | null = null;
@@ -52,17 +52,7 @@ async function setUp(): Promise<{ c: Client; code: string; pipeline: Pipeline }>
   return { c, code, pipeline };
 }
 
-const payment = (id: string, amount: string, extra: Partial<CanonicalPayment> = {}): CanonicalPayment => ({
-  kind: 'payment',
-  sourceId: id,
-  externalReference: id,
-  customerSourceId: 'K1',
-  date: '2026-11-03',
-  amount,
-  currency: 'EUR',
-  description: '',
-  ...extra,
-});
+const payment = paymentRecord;
 
 /** Runs the engine over these records; what each record came to, with its run record's message. */
 async function run(pipeline: Pipeline, records: CanonicalRecord[]) {

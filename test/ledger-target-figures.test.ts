@@ -1,7 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
-import { customerRecord, definePipeline, invoiceRecord, openExceptions, syncService } from './helpers/sync.ts';
+import {
+  customerRecord,
+  definePipeline,
+  invoiceRecord,
+  openExceptions,
+  paymentRecord,
+  syncService,
+} from './helpers/sync.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { listRunRecords } from '../src/sync/runs.ts';
 
@@ -31,18 +38,7 @@ async function setUp(): Promise<{ c: Client; pipeline: Awaited<ReturnType<typeof
   return { c, pipeline };
 }
 
-const payment = (id: string, amount: string, extra: Partial<CanonicalRecord> = {}): CanonicalRecord =>
-  ({
-    kind: 'payment',
-    sourceId: id,
-    externalReference: id,
-    customerSourceId: 'K1',
-    date: '2026-11-03',
-    amount,
-    currency: 'EUR',
-    description: '',
-    ...extra,
-  }) as CanonicalRecord;
+const payment = paymentRecord;
 
 const refund = (id: string, amount: string, extra: Partial<CanonicalRecord> = {}): CanonicalRecord =>
   ({

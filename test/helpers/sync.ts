@@ -2,7 +2,7 @@
 import '../../src/connectors/all.ts';
 import pino from 'pino';
 import type { Database } from '../../src/db/database.ts';
-import type { CanonicalRecord } from '../../src/sync/canonical.ts';
+import type { CanonicalPayment, CanonicalRecord } from '../../src/sync/canonical.ts';
 import { SecretBox } from '../../src/sync/secrets.ts';
 import { SyncService } from '../../src/sync/service.ts';
 import { findEntityByCode } from '../../src/ledger/entities.ts';
@@ -82,6 +82,19 @@ export const customerRecord = (id: string): CanonicalRecord => ({
   kind: 'customer',
   sourceId: id,
   name: `Customer ${id}`,
+});
+
+/** A payment record of customer K1 in EUR, dated 2026-11-03, its reference its source id. */
+export const paymentRecord = (id: string, amount: string, extra: Partial<CanonicalPayment> = {}): CanonicalPayment => ({
+  kind: 'payment',
+  sourceId: id,
+  externalReference: id,
+  customerSourceId: 'K1',
+  date: '2026-11-03',
+  amount,
+  currency: 'EUR',
+  description: '',
+  ...extra,
 });
 
 /** An invoice record of one line, 100.00 at 21 % VAT, dated 2026-11-02. */

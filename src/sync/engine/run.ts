@@ -234,7 +234,7 @@ export async function executeRun(deps: EngineDeps, runId: string): Promise<void>
   const run = await getRun(db, runId);
   if (!run || run.status === 'succeeded' || run.status === 'partial' || run.status === 'failed') return;
   // A job taken just as the process began to stop: left to another worker.
-  if (deps.liveness.stopping) throw new WorkerStoppingError(run.pipelineId);
+  if (deps.liveness.stopping) throw new WorkerStoppingError(run.pipeline);
   // A second job of a run this process already works (the sweep replaced a job thought dead): the first finishes it.
   const unhold = await deps.liveness.hold(runId);
   if (!unhold) return;
