@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type Database, type Queryable, isDatabaseUnavailable } from '../db/database.ts';
 import { recordAudit } from '../ledger/audit.ts';
@@ -261,13 +262,17 @@ export class SyncService {
         const target = await createTarget(this.engine, p);
         const source = runSource(this.engine, p, target, {}, null);
         if (!source.writeBack && target.transactional) continue;
-        // Not while a run holds the pipeline: the run sends its own.
-        const { rows } = await this.db.query(
-          `SELECT 1 FROM pipeline_leases WHERE pipeline_id = $1 AND expires_at > now()`,
-          [p.id],
-        );
-        if (rows.length) continue;
-        await afterPages(syncContext(this.engine, p, entity, source, target, null), null);
+        // Under the pipeline's lease, as a run: not while a run holds it (the run sends its own),
+        // and no run starts while this sends, so that one document is never sent by both at once
+        // (a target that keeps no idempotency keys would book it twice). The lease is held under
+        // an id of the flush's own.
+        const lease = await this.liveness.takeLease(p.id, randomUUID());
+        if (!lease) continue;
+        try {
+          await afterPages(syncContext(this.engine, p, entity, source, target, null), null);
+        } finally {
+          await lease.release();
+        }
       } catch (err) {
         // One misconfigured pipeline must not hold up the others' write-back.
         this.log.warn({ err, pipeline: p.name }, 'write-back flush failed');

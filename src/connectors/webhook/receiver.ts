@@ -44,6 +44,11 @@ export interface WebhookReceiverOptions {
   duplicateReferences?: 'create' | 'reject';
   /** Whether an item's own idempotencyKey is honoured, not only the request's Idempotency-Key (default true). */
   honourItemKeys?: boolean;
+  /**
+   * Whether the request's Idempotency-Key is honoured (default true). False: a receiver that keeps
+   * no keys at all, as many ERPs' APIs, where only the sender's own care keeps a document single.
+   */
+  honourRequestKeys?: boolean;
   host?: string;
   port?: number;
 }
@@ -194,6 +199,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
   const random = seeded(options.seed ?? 1);
   const duplicateMode = options.duplicateReferences ?? 'create';
   const honourItemKeys = options.honourItemKeys ?? true;
+  const honourRequestKeys = options.honourRequestKeys ?? true;
 
   const documents: StoredDocument[] = [];
   const byReference = new Map<string, StoredDocument[]>();
@@ -362,7 +368,7 @@ export async function startWebhookReceiver(options: WebhookReceiverOptions = {})
       return error(res, 400, 'IDEMPOTENCY_KEY_REQUIRED', 'Send an Idempotency-Key header');
     }
     const hash = createHash('sha256').update(raw).digest('hex');
-    const stored = byRequestKey.get(requestKey);
+    const stored = honourRequestKeys ? byRequestKey.get(requestKey) : undefined;
     let results: Result[];
     if (stored) {
       if (stored.hash !== hash) {
