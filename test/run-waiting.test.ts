@@ -190,6 +190,25 @@ describe('documents a run left waiting', () => {
     });
   });
 
+  it('held behind a customer that goes through before the run ends: booked by the same run, fetched counted once', async () => {
+    const { r, pipeline } = await pipelineTo('held-same-run');
+    // Retries due at once and more of them: the customer fails its page's three tries, and goes
+    // through when the run sends what waits at its end; the invoice held behind it runs again then.
+    const patient = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+    r.control.failNext({ status: 503, times: 3, route: 'post' });
+    const runId = await patient.processRecords(pipeline, 'import', 'test', [
+      { record: customerRecord('C7') },
+      { record: invoiceRecord('I7', 'C7') },
+    ]);
+    expect(r.find('invoice', 'I7')).toHaveLength(1);
+    // Run again, the held invoice is not fetched again.
+    expect(await run(runId)).toMatchObject({
+      status: 'succeeded',
+      waiting: 0,
+      counts: { fetched: 2, created: 2, createdCustomers: 1, createdInvoices: 1 },
+    });
+  });
+
   it('parked behind a customer that went through on the timer: run again as the run that sent the customer’s', async () => {
     const { r, pipeline } = await pipelineTo('released');
     // The target refuses the customer for good: the invoice is parked for it (not held).

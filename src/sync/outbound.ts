@@ -157,7 +157,9 @@ export async function flushTarget<D>(
   };
   let waiting = 0;
   let waitAtLeastMs = 0;
-  for (let round = 0; round < ROUNDS && pending.length > 0; round++) {
+  // The worker is stopping (`SyncContext.signal`): no call is started, what was not sent waits.
+  const stopping = () => ctx.signal?.aborted === true;
+  for (let round = 0; round < ROUNDS && pending.length > 0 && !stopping(); round++) {
     const retry: typeof pending = [];
     const toSend: typeof pending = [];
     let stop = false;
@@ -167,7 +169,7 @@ export async function flushTarget<D>(
         toSend.push(p);
         continue;
       }
-      if (stop) {
+      if (stop || stopping()) {
         retry.push(p);
         continue;
       }
@@ -231,7 +233,7 @@ export async function flushTarget<D>(
       } else toSend.push(p);
     }
     for (const batch of chunks(toSend, Math.max(1, ctx.target.limits.batchSize))) {
-      if (stop) {
+      if (stop || stopping()) {
         retry.push(...batch);
         continue;
       }
@@ -313,9 +315,21 @@ export async function flushTarget<D>(
     waitAtLeastMs = Math.max(waitAtLeastMs, retryAfterMs);
     if (stop) break;
   }
-  // Still pending: back off, or park for good after the policy's last attempt.
+  // Still pending: back off, or park for good after the policy's last attempt. Left by a stopping
+  // worker, it is due at once for the next one: that is not the target's failure.
   for (const p of pending) {
     const n = attempts.get(p.row.id) ?? 0;
+    if (stopping()) {
+      await ctx.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE id = $1`, [p.row.id]);
+      waiting++;
+      outOf(p.row.id).record({
+        kind: delivery.recordKind ?? delivery.kind,
+        sourceId: p.item.sourceId,
+        outcome: 'failed',
+        message: `waiting for the ${ctx.target.type} target: this worker stopped before it was taken; the next worker sends it`,
+      });
+      continue;
+    }
     if (n >= ctx.retry.maxAttempts) {
       await fail(ctx, delivery, outOf, [{ id: p.row.id, item: p.item }], {
         code: 'TARGET_UNAVAILABLE',

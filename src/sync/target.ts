@@ -259,6 +259,11 @@ export interface TargetCallContext {
   log: Logger;
   /** Who the write is made for, for the target's own audit trail (`pipeline:NAME`). */
   actor: string;
+  /**
+   * Aborted when the worker begins to stop: a wait (a rate-limit permit, a Retry-After, a backoff)
+   * ends at once with a retryable ConnectorError, and no further call is started. A call already
+   * sent is let run to its answer or its timeout, never cut off: its outcome stays known.
+   */
   signal?: AbortSignal | undefined;
 }
 

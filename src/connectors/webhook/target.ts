@@ -80,8 +80,9 @@ export function createWebhookTarget(
     extra: Record<string, string>,
   ): Promise<Answer> {
     const what = `${method} ${new URL(url).origin}${new URL(url).pathname}`;
+    // A stopping worker starts no call; one under way is let finish, so that its outcome is known.
+    if (ctx.signal?.aborted) throw fail(`${what}: not sent: this worker is stopping`, { retryable: true });
     const timeout = AbortSignal.timeout(settings.timeoutMs);
-    const signal = ctx.signal ? AbortSignal.any([ctx.signal, timeout]) : timeout;
     try {
       // A redirect is answered as the refusal it is, never followed (outboundRequest follows none):
       // the signed body goes only where configured. The answer is read under the same deadline: a
@@ -98,7 +99,7 @@ export function createWebhookTarget(
             ...extra,
           },
           ...(method === 'POST' ? { body } : {}),
-          signal,
+          signal: timeout,
         },
         opts.guard,
       );
@@ -111,9 +112,7 @@ export function createWebhookTarget(
       if (isOutboundRefused(err)) throw fail(`${what}: not sent: ${err.message}`, { retryable: false });
       const why = timeout.aborted
         ? `no answer within ${settings.timeoutMs} ms`
-        : ctx.signal?.aborted
-          ? 'cancelled'
-          : `connection failed (${err instanceof Error ? clip(String((err.cause as Error | undefined)?.message ?? err.message), 200) : 'unknown'})`;
+        : `connection failed (${err instanceof Error ? clip(String((err.cause as Error | undefined)?.message ?? err.message), 200) : 'unknown'})`;
       // Sent or not, committed or not: unknown. The engine looks the documents up before sending them again.
       throw fail(`${what}: ${why}; the outcome is unknown`, { retryable: true, cause: err });
     }

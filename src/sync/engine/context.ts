@@ -37,11 +37,16 @@ export interface SyncContext {
   /** Lookups already made in this run, so a customer on 500 instalments is fetched once. */
   customerLookups: Map<string, Lookup<CanonicalCustomer>>;
   productLookups: Map<string, Lookup<CanonicalProduct>>;
+  /**
+   * Aborted when this worker begins to stop (`Liveness.stopSignal`): the target's waits end at
+   * once, no further call is started, and the run is handed on at the end of its page.
+   */
+  signal?: AbortSignal | undefined;
 }
 
 /** The context of a call to the target: the given transaction for a transactional target. */
 export function callContext(ctx: SyncContext, db: Queryable = ctx.db): TargetCallContext {
-  return { db, log: ctx.log, actor: ctx.actor };
+  return { db, log: ctx.log, actor: ctx.actor, signal: ctx.signal };
 }
 
 /** What processing a page produced: counters, a result per record, and what was parked. */

@@ -52,7 +52,7 @@ export class Liveness {
   private readonly prefix = `${hostname()}:${process.pid}:`;
   private timer: NodeJS.Timeout | null = null;
   private beating: Promise<void> | null = null;
-  #stopping = false;
+  readonly #stopping = new AbortController();
 
   constructor(
     private readonly db: Database,
@@ -72,12 +72,21 @@ export class Liveness {
    * the queue, so that another worker goes on with it at once rather than after a lease.
    */
   get stopping(): boolean {
-    return this.#stopping;
+    return this.#stopping.signal.aborted;
+  }
+
+  /**
+   * Aborted when the process begins to stop: what a run waits for inside a page (a rate-limit
+   * permit, a Retry-After, a backoff) ends at once, so that the page ends and the run is handed on
+   * without waiting out the pause. A call already sent is let finish (src/sync/remote/client.ts).
+   */
+  get stopSignal(): AbortSignal {
+    return this.#stopping.signal;
   }
 
   /** Tells the runs worked here to stop at their next page boundary (a worker's SIGTERM). */
   beginStopping(): void {
-    this.#stopping = true;
+    if (!this.stopping) this.#stopping.abort(new Error('this worker is stopping'));
   }
 
   /** The runs this process works now; never taken over by its own recovery sweep. */

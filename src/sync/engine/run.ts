@@ -178,6 +178,7 @@ export function syncContext(
     retry: deps.retry ?? DEFAULT_RETRY,
     customerLookups: new Map(),
     productLookups: new Map(),
+    signal: deps.liveness.stopSignal,
   };
 }
 
@@ -265,7 +266,7 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
     const target = await createTarget(deps, pipeline);
     const source = runSource(deps, pipeline, target, current.params, runId, current.trigger);
     const ctx = syncContext(deps, pipeline, entity, source, target, runId);
-    for await (const page of source.pages({ log }, current.cursor)) {
+    for await (const page of source.pages({ log, signal: ctx.signal }, current.cursor)) {
       const out = await processPage(ctx, page.items);
       await addCounts(db, runId, out.counts, page.cursor ?? null);
       const written = await flushWriteBack(ctx);
@@ -289,9 +290,15 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       log.warn('another worker took over this run; stopping');
       throw err;
     }
-    if (err instanceof WorkerStoppingError) {
+    // A wait for the source cut short by the stop (`SyncContext.signal`) is the stop, not a failure:
+    // the page was not processed, and the run goes on from the last one that was.
+    const stopped =
+      err instanceof WorkerStoppingError || (deps.liveness.stopping && err instanceof ConnectorError && err.retryable)
+        ? new WorkerStoppingError(pipeline.name)
+        : null;
+    if (stopped) {
       log.info('this worker is stopping: the run goes on from its last page in another worker');
-      throw err;
+      throw stopped;
     }
     if (isDatabaseUnavailable(err)) {
       // Not the run's failure: PostgreSQL restarted or the connection dropped. The run stays queued

@@ -305,6 +305,51 @@ describe('RemoteClient: retries', () => {
   });
 });
 
+describe('RemoteClient: a stopping worker (the signal)', () => {
+  it('ends a Retry-After wait at once, retryable, and sends nothing more', async () => {
+    const stop = new AbortController();
+    // Real sleeps: the wait is a minute, ended by the signal.
+    const { c } = client({ sleep: undefined });
+    script = [status(429, { 'retry-after': '60' })];
+    const started = Date.now();
+    const pending = thrown(c.request(read, stop.signal));
+    await new Promise((r) => setTimeout(r, 100));
+    stop.abort(new Error('this worker is stopping'));
+    const err = await pending;
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(err).toMatchObject({ retryable: true });
+    expect(err.message).toContain('was cancelled');
+    expect(seen).toHaveLength(1);
+  });
+
+  it('lets an exchange already sent run to its answer, so that its outcome is known', async () => {
+    const stop = new AbortController();
+    const { c } = client();
+    // The server answers 300 ms after the request; the worker begins to stop meanwhile.
+    script = [(_req, res) => void setTimeout(() => ok(_req, res, ''), 300)];
+    const answer = c.request(write, stop.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    stop.abort(new Error('this worker is stopping'));
+    const res = await answer;
+    expect(res.status).toBe(200);
+    expect(seen).toHaveLength(1);
+  });
+
+  it('starts nothing once stopped: no token, no permit, no request', async () => {
+    const stop = new AbortController();
+    stop.abort(new Error('this worker is stopping'));
+    const planner = recordingPlanner();
+    const auth = tokens();
+    const { c } = client({ auth, rate: { planner, scopes: [{ key: 's', limits: {} }] } });
+    const err = await thrown(c.request(read, stop.signal));
+    expect(err).toMatchObject({ retryable: true });
+    expect(err.message).toContain('was cancelled');
+    expect(seen).toHaveLength(0);
+    expect(auth.issued).toBe(0);
+    expect(planner.acquired).toBe(0);
+  });
+});
+
 describe('RemoteClient: auth', () => {
   it('sends the bearer token; on 401 invalidates it and retries once with a fresh one', async () => {
     const auth = tokens();

@@ -149,6 +149,11 @@ export class RemoteClient {
    * `refusal5xx` recognises), retrying
    * what may be retried (see docs/connectors/remote-targets.md). Throws a ConnectorError for the
    * rest, never carrying a secret.
+   *
+   * `signal` ends the waits (a rate-limit permit, a Retry-After, a backoff, a token refresh
+   * others share) and stops any further attempt, with a retryable "was cancelled". An exchange
+   * already sent is let run to its answer or its timeout: cutting it off would turn an outcome
+   * that is about to be known into an unknown one.
    */
   async request(req: RemoteRequest, signal?: AbortSignal): Promise<RemoteResponse> {
     const url = this.url(req);
@@ -164,11 +169,8 @@ export class RemoteClient {
           // Refused by the policy: nothing was sent and asking again cannot change that.
           if (isOutboundRefused(cause)) throw this.fail(what, `was not sent: ${problem}`, token, { retryable: false });
         }
-        if (signal?.aborted) {
-          const unknown = outcome.sent && !req.retrySafe ? ' (its outcome is unknown)' : '';
-          throw this.fail(what, `was cancelled${unknown}`, token, { retryable: true, cause });
-        }
         if (outcome.sent && !req.retrySafe) throw this.unknownOutcome(what, problem, token, null, cause);
+        if (signal?.aborted) throw this.cancelled(what, token, cause);
         if (attempt >= this.maxAttempts)
           throw this.fail(what, `${problem} (gave up after ${attempt} attempts)`, token, { retryable: true, cause });
         await this.pauseFor(this.backoffMs(attempt), what, token, signal);
@@ -262,8 +264,12 @@ export class RemoteClient {
     try {
       await this.sleep(ms, signal);
     } catch (err) {
-      throw this.fail(what, 'was cancelled', token, { retryable: true, cause: err });
+      throw this.cancelled(what, token, err);
     }
+  }
+
+  private cancelled(what: string, token: string | null, cause: unknown): ConnectorError {
+    return this.fail(what, 'was cancelled', token, { retryable: true, cause });
   }
 
   /** One exchange: token, permit, the request under its own deadline, the permit released, the rate headers observed. */
@@ -275,20 +281,20 @@ export class RemoteClient {
     signal?: AbortSignal,
   ): Promise<Outcome> {
     let token: string | null = null;
-    if (this.opts.auth) token = await this.opts.auth.accessToken(signal);
-    const rate = this.opts.rate;
     let permit: RatePermit | null = null;
-    if (rate) {
-      try {
-        permit = await rate.planner.acquire(rate.scopes, req.kind, signal);
-      } catch (err) {
-        if (signal?.aborted) throw this.fail(what, 'was cancelled', token, { retryable: true, cause: err });
-        throw err;
-      }
+    const rate = this.opts.rate;
+    // Everything before the exchange is a wait the signal ends: nothing has been sent yet.
+    if (signal?.aborted) throw this.cancelled(what, token, signal.reason);
+    try {
+      if (this.opts.auth) token = await this.opts.auth.accessToken(signal);
+      if (rate) permit = await rate.planner.acquire(rate.scopes, req.kind, signal);
+    } catch (err) {
+      if (signal?.aborted) throw this.cancelled(what, token, err);
+      throw err;
     }
     const started = Date.now();
+    // The exchange itself runs under its own deadline only (see `request`).
     const timeout = AbortSignal.timeout(this.timeoutMs);
-    const attemptSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
     const payload = req.json !== undefined ? JSON.stringify(req.json) : req.body;
     const headers: Record<string, string> = {
       accept: req.accept ?? 'application/json',
@@ -298,11 +304,7 @@ export class RemoteClient {
       ...(this.opts.authorize ? { authorization: this.opts.authorize(req.method, url) } : {}),
     };
     try {
-      const a = await outboundRequest(
-        url,
-        { method: req.method, headers, body: payload, signal: attemptSignal },
-        this.guard,
-      );
+      const a = await outboundRequest(url, { method: req.method, headers, body: payload, signal: timeout }, this.guard);
       this.logExchange(what, a.status, attempt, started, token);
       await this.observe(a.headers, what);
       return { type: 'answer', res: { status: a.status, headers: a.headers, body: a.body, text: a.text }, token };
@@ -311,10 +313,9 @@ export class RemoteClient {
       if (isOutboundRefused(err)) return { type: 'failure', problem: err.message, cause: err, sent: false, token };
       const code = errnoCode(err);
       const sent = !(code !== undefined && NOT_SENT.has(code));
-      const problem =
-        timeout.aborted && !signal?.aborted
-          ? `timed out after ${this.timeoutMs} ms`
-          : `failed: ${err instanceof Error ? err.message : String(err)}`;
+      const problem = timeout.aborted
+        ? `timed out after ${this.timeoutMs} ms`
+        : `failed: ${err instanceof Error ? err.message : String(err)}`;
       return { type: 'failure', problem, cause: err, sent, token };
     } finally {
       if (permit) {
