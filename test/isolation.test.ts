@@ -54,6 +54,7 @@ interface World {
   pipeline: string;
   runId: number;
   exceptionId: number;
+  reconciliationId: string;
 }
 
 async function ok(res: Promise<TestResponse>, what: string): Promise<any> {
@@ -184,6 +185,10 @@ async function build(c: Client, p: 'A' | 'B'): Promise<World> {
   const bad = `invoice_reference,customer_id,invoice_date,currency,description,net_amount,vat_rate\r\n${p}-BAD,${customer},2026-13-45,EUR,${m} row,1.00,0.21\r\n`;
   const imported = await sendForm(c.token, '/v1/imports', { pipeline }, bad);
   if (imported.status !== 200) throw new Error(`import: ${JSON.stringify(imported.body)}`);
+  const reconciliation = await post(`/v1/pipelines/${pipeline}/reconciliations`, {
+    from: '2026-11-01',
+    to: '2026-11-30',
+  });
 
   if (p === 'A') {
     aUser = browser;
@@ -215,6 +220,7 @@ async function build(c: Client, p: 'A' | 'B'): Promise<World> {
     pipeline,
     runId: imported.body.runId,
     exceptionId: imported.body.rows[0].exceptionId,
+    reconciliationId: reconciliation.reconciliationId,
   };
 }
 
@@ -636,6 +642,13 @@ export const CASES: Record<string, Case> = {
   'GET /v1/audit': { expect: 'list', mine: true },
   'POST /v1/imports': { ...notFound, form: (b) => ({ pipeline: b.pipeline }) },
   'GET /v1/pipelines/{name}/reconciliation': { ...notFound, params: (b) => ({ name: b.pipeline }) },
+  'POST /v1/pipelines/{name}/reconciliations': {
+    ...notFound,
+    params: (b) => ({ name: b.pipeline }),
+    body: () => ({ from: '2026-11-01', to: '2026-11-30' }),
+  },
+  'GET /v1/pipelines/{name}/reconciliations': { ...notFound, params: (b) => ({ name: b.pipeline }) },
+  'GET /v1/reconciliations/{id}': { ...notFound, params: (b) => ({ id: b.reconciliationId }) },
   'POST /v1/pipelines/{name}/daily-summary': {
     ...notFound,
     params: (b) => ({ name: b.pipeline }),
@@ -791,6 +804,7 @@ describe('other ways across', () => {
     expect((await aUser.request('GET', '/v1/customers/BHIDDEN')).status).toBe(404);
     expect((await aUser.request('GET', `/v1/transactions/${B.invoiceId}`)).status).toBe(404);
     expect((await aUser.request('GET', `/v1/runs/${B.runId}`)).status).toBe(404);
+    expect((await aUser.request('GET', `/v1/reconciliations/${B.reconciliationId}`)).status).toBe(404);
     const list = await aUser.request('GET', '/v1/customers');
     expect(JSON.stringify(list.body)).toContain(A.marker);
     expect(JSON.stringify(list.body)).not.toContain(B.marker);

@@ -1,6 +1,7 @@
 import { describeIdempotency } from './idempotency.ts';
 import { ERROR_CODES } from '../domain/errors.ts';
 import { REASON_CODES } from '../sync/reasons.ts';
+import { RECONCILIATION_FAILURES } from '../sync/reconciliations.ts';
 import { type AnyRoute, minimumRole } from './route.ts';
 import { buildOpenApi } from './openapi.ts';
 
@@ -146,6 +147,20 @@ export function renderErrorReference(): string {
     '|---|---|',
   );
   for (const [code, meaning] of Object.entries(REASON_CODES))
+    out.push(`| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`);
+  out.push(
+    '',
+    '## Reconciliation failure codes',
+    '',
+    'Generated from `src/sync/reconciliations.ts`. A reconciliation worked by a worker',
+    '(`POST /v1/pipelines/{name}/reconciliations`, docs/reconciliation.md) that fails shows `status: failed` and',
+    '`error: {"code", "message"}` at `GET /v1/reconciliations/{id}`, with a code below, or the error code of the',
+    'table above that refused it (`NOT_FOUND` when its pipeline was deleted, `SECRET_UNREADABLE`, …).',
+    '',
+    '| code | what it means and what to do |',
+    '|---|---|',
+  );
+  for (const [code, meaning] of Object.entries(RECONCILIATION_FAILURES))
     out.push(`| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`);
   return out.join('\n') + '\n';
 }

@@ -5,6 +5,7 @@ import type { Database, Queryable, SqlParam } from '../db/database.ts';
 export const JOBS = {
   run: 'ledgerlink-pipeline-run',
   writeBack: 'ledgerlink-write-back',
+  reconcile: 'ledgerlink-reconciliation',
 } as const;
 
 function adapter(db: Queryable): PgBoss.Db {
@@ -23,6 +24,11 @@ function adapter(db: Queryable): PgBoss.Db {
 
 export interface RunJob {
   runId: string;
+}
+
+/** A stored reconciliation to work (src/sync/reconciliation-worker.ts). */
+export interface ReconciliationJob {
+  reconciliationId: string;
 }
 
 /** A job as a handler sees it: its data, and how many retries it has had and may have. */
@@ -85,6 +91,14 @@ export class JobQueue {
     });
   }
 
+  /** Enqueues a stored reconciliation inside the caller's transaction, like a run. */
+  async enqueueReconciliation(tx: Queryable, reconciliationId: string, startAfterSeconds = 0): Promise<void> {
+    await this.boss.send(JOBS.reconcile, { reconciliationId } satisfies ReconciliationJob, {
+      db: adapter(tx),
+      ...(startAfterSeconds ? { startAfter: startAfterSeconds } : {}),
+    });
+  }
+
   async enqueueWriteBack(tx: Queryable, pipelineId: string, startAfterSeconds = 0): Promise<void> {
     await this.boss.send(
       JOBS.writeBack,
@@ -119,28 +133,47 @@ export class JobQueue {
    * start of the only process of a PGlite folder, every taken job was left by a dead process.
    */
   async runsWithLiveJobs(tx: Queryable, runIds: string[], activeWithinSeconds: number | null): Promise<Set<string>> {
-    if (runIds.length === 0) return new Set();
-    // pg-boss 10's job table (one partition per queue); read only here and in abandonJobs.
-    const { rows } = await tx.query<{ run_id: string }>(
-      `SELECT DISTINCT data->>'runId' AS run_id FROM ${this.schema}.job
-        WHERE name = $1 AND data->>'runId' = ANY($2::text[])
-          AND (state IN ('created', 'retry')
-               OR (state = 'active' AND $3::int IS NOT NULL AND started_on > now() - make_interval(secs => $3::int)))`,
-      [JOBS.run, runIds, activeWithinSeconds],
-    );
-    return new Set(rows.map((r) => r.run_id));
+    return this.withLiveJobs(tx, JOBS.run, 'runId', runIds, activeWithinSeconds);
   }
 
   /** Cancels the jobs still marked active for these runs: their process is gone, new jobs replace them. */
   async abandonJobs(tx: Queryable, runIds: string[]): Promise<void> {
-    if (runIds.length === 0) return;
+    await this.abandonJobsOf(tx, JOBS.run, 'runId', runIds);
+  }
+
+  /**
+   * Of the given ids (the job data's `key`, in jobs of queue `name`), those a job will still start
+   * or is working, as `runsWithLiveJobs` tells it for runs.
+   */
+  async withLiveJobs(
+    tx: Queryable,
+    name: string,
+    key: string,
+    ids: string[],
+    activeWithinSeconds: number | null,
+  ): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    // pg-boss 10's job table (one partition per queue); read only here and in abandonJobsOf.
     const { rows } = await tx.query<{ id: string }>(
-      `SELECT id FROM ${this.schema}.job WHERE name = $1 AND state = 'active' AND data->>'runId' = ANY($2::text[])`,
-      [JOBS.run, runIds],
+      `SELECT DISTINCT data->>$4::text AS id FROM ${this.schema}.job
+        WHERE name = $1 AND data->>$4::text = ANY($2::text[])
+          AND (state IN ('created', 'retry')
+               OR (state = 'active' AND $3::int IS NOT NULL AND started_on > now() - make_interval(secs => $3::int)))`,
+      [name, ids, activeWithinSeconds, key],
+    );
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** Cancels the jobs of queue `name` still marked active for these ids: their process is gone. */
+  async abandonJobsOf(tx: Queryable, name: string, key: string, ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { rows } = await tx.query<{ id: string }>(
+      `SELECT id FROM ${this.schema}.job WHERE name = $1 AND state = 'active' AND data->>$3::text = ANY($2::text[])`,
+      [name, ids, key],
     );
     if (rows.length)
       await this.boss.cancel(
-        JOBS.run,
+        name,
         rows.map((r) => r.id),
         { db: adapter(tx) },
       );

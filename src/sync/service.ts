@@ -6,7 +6,7 @@ import { findEntityById } from '../ledger/entities.ts';
 import { createRun, joinWebhookRun, type RunTrigger } from './runs.ts';
 import { listPipelines, type Pipeline } from './pipelines.ts';
 import type { SecretBox } from './secrets.ts';
-import { JOBS, type JobQueue, type RunJob, type WorkedJob } from './queue.ts';
+import { JOBS, type JobQueue, type ReconciliationJob, type RunJob, type WorkedJob } from './queue.ts';
 import {
   type EngineDeps,
   LeaseLostError,
@@ -21,6 +21,7 @@ import {
 } from './engine/run.ts';
 import { Liveness, leaseSecondsFromEnv } from './engine/liveness.ts';
 import { recoverOrphanedRuns } from './recovery.ts';
+import { ReconciliationWorker } from './reconciliation-worker.ts';
 import { currentSlot } from './schedule.ts';
 import type { SourceItem } from './connector.ts';
 
@@ -49,6 +50,8 @@ export interface WorkerOptions {
 const BUSY_RETRY_SECONDS = 2;
 /** How soon a run interrupted by a database outage is offered again. */
 const OUTAGE_RETRY_SECONDS = 5;
+/** Reconciliations worked at once in a worker process, beside its runs: each may read a remote target for minutes. */
+const RECONCILIATION_CONCURRENCY = 2;
 
 /** `LEDGERLINK_WORKER_CONCURRENCY`: a whole number from 1 to 64; anything else is refused. */
 export function concurrencyFromEnv(env: NodeJS.ProcessEnv = process.env): number {
@@ -75,6 +78,8 @@ export class SyncService {
   private sweeper: NodeJS.Timeout | null = null;
   readonly engine: EngineDeps;
   readonly liveness: Liveness;
+  /** Stored reconciliations (POST /v1/pipelines/{name}/reconciliations), worked through the same queue. */
+  readonly reconciliations: ReconciliationWorker;
 
   constructor(o: SyncServiceOptions) {
     this.db = o.db;
@@ -83,6 +88,14 @@ export class SyncService {
     this.queue = o.queue ?? null;
     this.liveness = o.engine?.liveness ?? new Liveness(o.db, o.log, o.leaseSeconds ?? leaseSecondsFromEnv());
     this.engine = { db: o.db, box: o.box, log: o.log, pdfs: o.pdfs, ...o.engine, liveness: this.liveness };
+    this.reconciliations = new ReconciliationWorker({
+      db: o.db,
+      box: o.box,
+      log: o.log,
+      queue: this.queue,
+      leaseSeconds: this.liveness.leaseSeconds,
+      stopping: () => this.liveness.stopping,
+    });
   }
 
   get queued(): boolean {
@@ -292,6 +305,9 @@ export class SyncService {
     const { tickSeconds = 30, concurrency = 4 } = options;
     await this.recover(this.db.kind === 'pglite');
     await queue.work<RunJob>(JOBS.run, (job) => this.workJob(job), { concurrency });
+    await queue.work<ReconciliationJob>(JOBS.reconcile, (job) => this.reconciliations.work(job.data.reconciliationId), {
+      concurrency: Math.min(concurrency, RECONCILIATION_CONCURRENCY),
+    });
     const loop = async () => {
       try {
         await this.tick();
@@ -314,13 +330,18 @@ export class SyncService {
     this.sweeper.unref();
   }
 
-  /** One recovery sweep (src/sync/recovery.ts); `takeOverAll` only where no other process can be alive. */
+  /**
+   * One recovery sweep (src/sync/recovery.ts), and the same for stored reconciliations; `takeOverAll`
+   * only where no other process can be alive. Returns what became of the runs.
+   */
   async recover(takeOverAll: boolean) {
     if (!this.queue) throw new Error('recover needs a job queue');
-    return recoverOrphanedRuns(
+    const runs = await recoverOrphanedRuns(
       { db: this.db, queue: this.queue, log: this.log },
       { leaseSeconds: this.liveness.leaseSeconds, localRuns: this.liveness.localRuns(), takeOverAll },
     );
+    await this.reconciliations.recover(takeOverAll);
+    return runs;
   }
 
   /** One job of the run queue. */

@@ -10,7 +10,8 @@ import { scopeOf } from './sync-shared.ts';
 const Totals = z.object({ count: z.number(), total: z.string() });
 const Side = z.object({ invoices: Totals, creditNotes: Totals, payments: Totals });
 
-const ReconciliationView = z.object({
+/** The reconciliation report: what the synchronous route answers and a stored reconciliation keeps. */
+export const ReconciliationView = z.object({
   pipeline: z.string(),
   from: z.string(),
   to: z.string(),
@@ -78,7 +79,9 @@ const reconciliationRoute = defineRoute({
     "invoices, credit notes and payments per day, customer and currency on each side (`difference` is ledger less source), each customer's open balance as at " +
     '`to`, and a list of mismatches: `missing-in-ledger` (parked, with its exception id, or missing), `not-from-source` (in the ledger, not posted ' +
     'by this pipeline), `amount-difference` (reason `rounding` when within one minor unit per line), `date-difference`, `open-balance-difference`. ' +
-    'Defaults: `to` today, `from` 30 days before.',
+    'Defaults: `to` today, `from` 30 days before. The answer comes when the whole reconciliation is done: against a remote target (Xero, ' +
+    'QuickBooks, …) and a large window that can take minutes, longer than HTTP clients and proxies wait. For those, ' +
+    '`POST /v1/pipelines/{name}/reconciliations` has a worker do it and keeps the report, with its progress, for `GET /v1/reconciliations/{id}`.',
   tags: ['reconciliation'],
   auth: 'entityOrAdmin',
   params: PipelineName,

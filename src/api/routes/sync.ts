@@ -11,6 +11,7 @@ import { webhookRoutes } from './webhooks.ts';
 import { dailySummaryRoutes } from './daily-summary.ts';
 import { importRoutes } from './imports.ts';
 import { reconciliationRoutes } from './reconciliation.ts';
+import { reconciliationJobRoutes } from './reconciliations.ts';
 
 /** The sync engine's endpoints. Connector routes (webhooks, imports) come from the registries in src/sync/registry.ts. */
 export const syncRoutes: AnyRoute[] = [
@@ -21,6 +22,7 @@ export const syncRoutes: AnyRoute[] = [
   ...auditRoutes,
   ...importRoutes(),
   ...reconciliationRoutes,
+  ...reconciliationJobRoutes,
   ...webhookRoutes(),
   ...dailySummaryRoutes,
 ];
