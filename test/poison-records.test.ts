@@ -8,6 +8,7 @@ import { ledgerTarget } from '../src/connectors/ledger/index.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { PageOutcome } from '../src/sync/engine/context.ts';
 import { syncContext } from '../src/sync/engine/run.ts';
+import { Liveness } from '../src/sync/engine/liveness.ts';
 import { deliver } from '../src/sync/engine/deliver.ts';
 import { invoiceDeliveries } from '../src/sync/engine/invoices.ts';
 import { ok, type TargetConnector, type TargetInvoice } from '../src/sync/target.ts';
@@ -137,7 +138,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
         return items.map((i, n) => ok(`T-${i.sourceId}-${n}`, { outcome: 'created' }));
       },
     };
-    const deps = { db: t.db, box: undefined as never, log: silentLog, liveness: undefined as never };
+    const deps = { db: t.db, box: undefined as never, log: silentLog, liveness: new Liveness(t.db, silentLog) };
     const ctx = syncContext(deps, shop, entity, { type: 'webhook', pages: async function* () {} }, target, null);
     const doc = (sourceId: string) => ({
       sourceId,
@@ -179,7 +180,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
       },
     };
     const ctx = syncContext(
-      { db: t.db, box: undefined as never, log: silentLog, liveness: undefined as never },
+      { db: t.db, box: undefined as never, log: silentLog, liveness: new Liveness(t.db, silentLog) },
       shop,
       entity,
       { type: 'webhook', pages: async function* () {} },
