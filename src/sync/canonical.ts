@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { computeItems } from '../domain/documents.ts';
 import { Dec, formatAmount, lineAmount, parseAmount } from '../domain/money.ts';
 import { Amount, Currency, ExchangeRate, IsoDate, Quantity, Rate, UnitPrice } from '../domain/schemas.ts';
 
@@ -179,10 +180,57 @@ export function completeLine(l: LineInput, currency: string): CanonicalLine {
   return { ...rest, netAmount: lineNetAmount(l.quantity!, l.unitPrice!, currency) };
 }
 
+/** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
+export function canonicalGross(inv: CanonicalInvoice): bigint | null {
+  const lines = [];
+  for (const l of inv.lines) {
+    const net = parseAmount(l.netAmount, inv.currency);
+    const vat = l.vatAmount === null || l.vatAmount === undefined ? null : parseAmount(l.vatAmount, inv.currency);
+    if (!net.ok || (vat !== null && !vat.ok)) return null;
+    lines.push({
+      glAccountCode: '',
+      taxCode: '',
+      taxRate: l.vatRate,
+      description: '',
+      departmentId: null,
+      net: net.value,
+      tax: vat === null ? null : vat.value,
+    });
+  }
+  return computeItems(lines).totals.gross;
+}
+
+/**
+ * The first line amount of an invoice (or a credit note, `creditNoteAsInvoice`) that does not parse
+ * for its currency: the reason code, the field at fault and what is wrong; null when every one does.
+ * Such a document is parked before any target sees it, whatever the target.
+ */
+export function unparsedLineAmount(
+  inv: Pick<CanonicalInvoice, 'lines' | 'currency'>,
+): { reasonCode: 'AMOUNT_INVALID' | 'AMOUNT_OUT_OF_RANGE'; field: string; message: string } | null {
+  for (const [n, l] of inv.lines.entries()) {
+    for (const key of ['netAmount', 'vatAmount'] as const) {
+      const text = l[key];
+      if (text === null || text === undefined) continue;
+      const parsed = parseAmount(text, inv.currency);
+      if (parsed.ok) continue;
+      const outOfRange = parsed.error.code === 'OUT_OF_RANGE';
+      return {
+        reasonCode: outOfRange ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_INVALID',
+        field: `lines[${n}].${key}`,
+        message: outOfRange
+          ? `Line ${n + 1}: ${key} "${text}" is beyond the largest amount the ledger can store`
+          : `Line ${n + 1}: ${key} "${text}" is not an amount in ${inv.currency} (at most the currency's decimals)`,
+      };
+    }
+  }
+  return null;
+}
+
 /**
  * Why an invoice's lines cannot be booked as they stand: the first line whose netAmount is not its
  * quantity × unit price (rounded half up to the currency's decimals), with both numbers; or null.
- * A netAmount that does not parse is left to the target (AMOUNT_INVALID) as before.
+ * A netAmount that does not parse is `unparsedLineAmount`'s.
  */
 export function lineAmountProblem(
   inv: Pick<CanonicalInvoice, 'lines' | 'currency' | 'externalReference'>,

@@ -1,8 +1,7 @@
 import type { Queryable } from '../db/database.ts';
 import { isValidDate } from '../domain/dates.ts';
 import { parseAmount } from '../domain/money.ts';
-import { CanonicalRecord, creditNoteAsInvoice } from './canonical.ts';
-import { canonicalGross } from './engine/invoices.ts';
+import { CanonicalRecord, canonicalGross, creditNoteAsInvoice } from './canonical.ts';
 import { chunks } from './engine/context.ts';
 import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
 

@@ -21,7 +21,9 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * its payment has applied to an invoice is booked (not only of what the payment holds unapplied).
  * `overpaymentRefunds`: a refund of a payment that holds money unapplied (paid more than its
  * invoice owed) is booked. `paymentAllocations`: a payment taken on account (naming no invoice) is
- * set against an invoice by an allocation record.
+ * set against an invoice by an allocation record. `amountScreen`: called directly (as a plugin may
+ * call it; the engine screens amounts first), the target refuses by itself a document whose amount
+ * does not parse for its currency, naming the field, and sends the rest of its batch.
  */
 export type Feature =
   | 'creditNotes'
@@ -33,7 +35,8 @@ export type Feature =
   | 'refunds'
   | 'appliedRefunds'
   | 'overpaymentRefunds'
-  | 'paymentAllocations';
+  | 'paymentAllocations'
+  | 'amountScreen';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

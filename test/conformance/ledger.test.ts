@@ -31,6 +31,8 @@ const ledger: TargetHarness = {
     droppedAnswers:
       'transactional: the ledger books in the engine’s own database transaction, so there is no answer to lose',
     http: 'embedded: the ledger is reached in-process, with no HTTP between the engine and it to inject faults into',
+    amountScreen:
+      'transactional: the ledger refuses such an amount with its own posting errors (VALIDATION_ERROR, AMOUNT_HAS_TOO_MANY_DECIMALS) on its own fields',
   },
   async open({ t, entity }) {
     const db = t.db;

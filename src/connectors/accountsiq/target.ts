@@ -13,6 +13,7 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
+import { screenAmounts } from '../../sync/target-amounts.ts';
 import { AccountsIqApi, describe } from './api.ts';
 import * as docs from './documents.ts';
 import {
@@ -174,7 +175,7 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     }
   }
 
-  return {
+  return screenAmounts({
     type: 'accountsiq',
     transactional: false,
     capabilities: {
@@ -310,5 +311,5 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       const currencies = items(result, 'string').map(text);
       return `entity ${settings.entityId} (${currencies.join(', ') || 'no currencies'})`;
     },
-  };
+  });
 }

@@ -16,6 +16,7 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
+import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
@@ -203,7 +204,7 @@ export function createBusinessCentralTarget(
     return { targetId: `${memo.id}>${a.invoiceTargetId}` };
   }
 
-  return {
+  return screenAmounts({
     type: 'businesscentral',
     transactional: false,
     capabilities: {
@@ -415,5 +416,5 @@ export function createBusinessCentralTarget(
         throw new ConnectorError(SYSTEM, `company ${settings.companyId} was not found`, { retryable: false });
       return `company ${text(company.displayName || company.name)} (${settings.environment})`;
     },
-  };
+  });
 }

@@ -6,7 +6,7 @@ import { allocate } from '../../ledger/posting/allocations.ts';
 import { postCreditNote } from '../../ledger/posting/credit-notes.ts';
 import { lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
-import { creditNoteAsInvoice } from '../../sync/canonical.ts';
+import { canonicalGross, creditNoteAsInvoice } from '../../sync/canonical.ts';
 import {
   type ItemResult,
   type PipelineMapping,
@@ -18,7 +18,6 @@ import {
 import { refused } from './invoices.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { differsFrom, findTransaction, referenceTaken } from './payments.ts';
-import { canonicalGross } from '../../sync/engine/invoices.ts';
 
 /** Runs one item in a savepoint of the engine's transaction: a refusal leaves nothing behind. */
 async function each<T>(

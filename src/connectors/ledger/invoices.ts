@@ -6,6 +6,7 @@ import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-
 import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
 import { referenceKey } from '../../domain/documents.ts';
 import { type ItemResult, type PipelineMapping, type TargetInvoice, failed, ok } from '../../sync/target.ts';
+import { canonicalGross } from '../../sync/canonical.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 import {
@@ -16,7 +17,6 @@ import {
   referenceTaken,
   settleAwaitingPayments,
 } from './payments.ts';
-import { canonicalGross } from '../../sync/engine/invoices.ts';
 
 /** A ledger refusal as a per-item failure: business rules do not change on a retry. */
 export function refused(err: DomainError): ItemResult {

@@ -1,10 +1,10 @@
-import { type CanonicalCreditNote, creditNoteAsInvoice } from '../canonical.ts';
+import { type CanonicalCreditNote, canonicalGross, creditNoteAsInvoice, unparsedLineAmount } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetCreditNote } from '../target.ts';
 import { changesSinceBooked, parkChanged } from './changed.ts';
 import { type PageOutcome, type SyncContext, mappedIds } from './context.ts';
 import { type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
-import { canonicalGross, deliveredGross, unparsedLineAmount } from './invoices.ts';
+import { deliveredGross } from './invoices.ts';
 import { namedDocuments } from './payments.ts';
 import { type Unavailable, documentKey, lacking } from './waiting.ts';
 

@@ -1,60 +1,11 @@
 import type { Queryable } from '../../db/database.ts';
-import { computeItems } from '../../domain/documents.ts';
-import { parseAmount } from '../../domain/money.ts';
-import type { CanonicalInvoice } from '../canonical.ts';
+import { type CanonicalInvoice, canonicalGross, unparsedLineAmount } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetInvoice } from '../target.ts';
 import { changesSinceBooked, parkChanged } from './changed.ts';
 import { type PageOutcome, type SourceDocumentRow, type SyncContext, mappedIds, queueWriteBack } from './context.ts';
 import { type Delivered, type Delivery, type Outgoing, deliver, saveDelivered } from './deliver.ts';
 import { type Unavailable, lacking } from './waiting.ts';
-
-/** Gross of a canonical invoice in minor units, for reconciliation; null when its amounts do not parse. */
-export function canonicalGross(inv: CanonicalInvoice): bigint | null {
-  const lines = [];
-  for (const l of inv.lines) {
-    const net = parseAmount(l.netAmount, inv.currency);
-    const vat = l.vatAmount === null || l.vatAmount === undefined ? null : parseAmount(l.vatAmount, inv.currency);
-    if (!net.ok || (vat !== null && !vat.ok)) return null;
-    lines.push({
-      glAccountCode: '',
-      taxCode: '',
-      taxRate: l.vatRate,
-      description: '',
-      departmentId: null,
-      net: net.value,
-      tax: vat === null ? null : vat.value,
-    });
-  }
-  return computeItems(lines).totals.gross;
-}
-
-/**
- * The first line amount of an invoice (or a credit note, `creditNoteAsInvoice`) that does not parse
- * for its currency: the reason code, the field at fault and what is wrong; null when every one does.
- * Such a document is parked before any target sees it, whatever the target.
- */
-export function unparsedLineAmount(
-  inv: Pick<CanonicalInvoice, 'lines' | 'currency'>,
-): { reasonCode: 'AMOUNT_INVALID' | 'AMOUNT_OUT_OF_RANGE'; field: string; message: string } | null {
-  for (const [n, l] of inv.lines.entries()) {
-    for (const key of ['netAmount', 'vatAmount'] as const) {
-      const text = l[key];
-      if (text === null || text === undefined) continue;
-      const parsed = parseAmount(text, inv.currency);
-      if (parsed.ok) continue;
-      const outOfRange = parsed.error.code === 'OUT_OF_RANGE';
-      return {
-        reasonCode: outOfRange ? 'AMOUNT_OUT_OF_RANGE' : 'AMOUNT_INVALID',
-        field: `lines[${n}].${key}`,
-        message: outOfRange
-          ? `Line ${n + 1}: ${key} "${text}" is beyond the largest amount the ledger can store`
-          : `Line ${n + 1}: ${key} "${text}" is not an amount in ${inv.currency} (at most the currency's decimals)`,
-      };
-    }
-  }
-  return null;
-}
 
 /**
  * The gross of a document the target took, for source_documents: its amounts were screened before
