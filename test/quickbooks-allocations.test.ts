@@ -1,13 +1,11 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import { directQuickBooksTarget } from './helpers/quickbooks.ts';
 import type { Database } from '../src/db/database.ts';
 import { docNumberFor } from '../src/connectors/quickbooks/map.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type {
   ItemResult,
   TargetAllocation,
@@ -48,37 +46,14 @@ beforeAll(async () => {
       return false;
     },
   });
-  const auth: TokenSource = {
-    accessToken: () => Promise.resolve(sim.accessToken),
-    invalidate: () => {},
-    secrets: () => [sim.accessToken],
-  };
-  target = createQuickBooksTarget(
-    {
-      db,
-      log,
-      mapping: {},
-      settings: {
-        type: 'quickbooks',
-        clientId: 'app',
-        clientSecret: 'secret-0123456789',
-        realmId: REALM,
-        baseUrl: sim.url,
-      },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'qbo',
-      box: testBox,
-    },
-    {
-      auth,
+  target = directQuickBooksTarget(db, sim, REALM, {
+    options: {
       planner: createRatePlanner(db, {
         windowsMs: { second: 100, minute: 1000 },
         marginMs: (w) => (w === 100 ? 100 : 250),
       }),
-      client: { backoffBaseMs: 5, backoffMaxMs: 20 },
     },
-  );
+  });
   ctx = { db, log, actor: 'test' };
   const [c] = await target.upsertCustomers(ctx, [
     { sourceId: 'a', code: 'ANN', targetId: null, record: { kind: 'customer', sourceId: 'a', name: 'Ann' } },

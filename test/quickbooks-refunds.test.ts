@@ -1,14 +1,11 @@
 import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import { directQuickBooksTarget } from './helpers/quickbooks.ts';
 import type { Database } from '../src/db/database.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import type { Entity } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type {
   ItemResult,
   TargetCallContext,
@@ -53,31 +50,10 @@ beforeAll(async () => {
       return false;
     },
   });
-  const auth: TokenSource = {
-    accessToken: () => Promise.resolve(sim.accessToken),
-    invalidate: () => {},
-    secrets: () => [sim.accessToken],
-  };
-  target = createQuickBooksTarget(
-    {
-      db,
-      log,
-      mapping: {},
-      settings: {
-        type: 'quickbooks',
-        clientId: 'app',
-        clientSecret: 'secret-0123456789',
-        realmId: REALM,
-        baseUrl: sim.url,
-        limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 },
-      },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'qbo',
-      box: testBox,
-    },
-    { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20, maxAttempts: 1 } },
-  );
+  target = directQuickBooksTarget(db, sim, REALM, {
+    settings: { limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 } },
+    options: { client: { backoffBaseMs: 5, backoffMaxMs: 20, maxAttempts: 1 } },
+  });
   ctx = { db, log, actor: 'test' };
   customerId = books().write('Customer', 'create', { DisplayName: 'Ann Overpaid' }).Id;
 }, 60_000);

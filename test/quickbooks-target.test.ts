@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
+import { directQuickBooksTarget } from './helpers/quickbooks.ts';
 import { testBox } from './helpers/sync.ts';
 import type { Database } from '../src/db/database.ts';
 import { docNumberFor } from '../src/connectors/quickbooks/map.ts';
@@ -28,30 +29,7 @@ const REALM = '9130350000000001';
 beforeAll(async () => {
   db = await createTestDatabase();
   sim = await startQuickBooksSimulator({ seed: 3 });
-  const auth: TokenSource = {
-    accessToken: () => Promise.resolve(sim.accessToken),
-    invalidate: () => {},
-    secrets: () => [sim.accessToken],
-  };
-  target = createQuickBooksTarget(
-    {
-      db,
-      log,
-      mapping: {},
-      settings: {
-        type: 'quickbooks',
-        clientId: 'app',
-        clientSecret: 'secret-0123456789',
-        realmId: REALM,
-        baseUrl: sim.url,
-      },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'qbo',
-      box: testBox,
-    },
-    { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
-  );
+  target = directQuickBooksTarget(db, sim, REALM);
   ctx = { db, log, actor: 'test' };
 }, 60_000);
 afterAll(async () => {

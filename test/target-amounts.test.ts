@@ -2,11 +2,9 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createXeroTarget } from '../src/connectors/xero/target.ts';
 import type { CanonicalLine } from '../src/sync/canonical.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type {
   ItemResult,
@@ -16,7 +14,7 @@ import type {
   TargetPayment,
 } from '../src/sync/target.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import { directQuickBooksTarget } from './helpers/quickbooks.ts';
 
 /*
  * A remote target given a document whose amount does not parse for its currency refuses that
@@ -187,30 +185,7 @@ describe('QuickBooks target: a document whose amount does not parse', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     sim = await startQuickBooksSimulator({ seed: 5 });
-    const auth: TokenSource = {
-      accessToken: () => Promise.resolve(sim.accessToken),
-      invalidate: () => {},
-      secrets: () => [sim.accessToken],
-    };
-    target = createQuickBooksTarget(
-      {
-        db,
-        log,
-        mapping: {},
-        settings: {
-          type: 'quickbooks',
-          clientId: 'app',
-          clientSecret: 'secret-0123456789',
-          realmId: '9130350000000001',
-          baseUrl: sim.url,
-        },
-        entityId: '1',
-        pipelineId: '1',
-        pipelineName: 'qbo',
-        box: testBox,
-      },
-      { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
-    );
+    target = directQuickBooksTarget(db, sim, '9130350000000001');
     ctx = { db, log, actor: 'test' };
     const [c] = await target.upsertCustomers(ctx, [
       { sourceId: 'QA1', code: 'QA1', targetId: null, record: { kind: 'customer', sourceId: 'QA1', name: 'Amounts' } },

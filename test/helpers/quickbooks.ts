@@ -1,11 +1,13 @@
 import type { Database } from '../../src/db/database.ts';
 import { quickbooksTarget } from '../../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
+import { type QuickBooksTargetOptions, createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
 import { OAuthSimulator } from '../../src/sync/remote/oauth-simulator.ts';
 import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
 import type { TargetConnector } from '../../src/sync/target.ts';
+import type { TokenSource } from '../../src/sync/remote/contracts.ts';
 import type { processScope } from './scoped.ts';
+import { silentLog, testBox } from './sync.ts';
 
 /*
  * QuickBooks companies for engine tests: the simulator with an OAuth server mounted, its limits on
@@ -68,4 +70,42 @@ export async function scaledQuickBooks(
       limits: LIMITS,
     }),
   };
+}
+
+/**
+ * The QuickBooks target called directly, without a pipeline or the engine, against a simulator:
+ * the simulator's own access token, retries without waiting. `settings` adds to the target's
+ * settings (a realm, limits); `options` replaces the planner or the client's knobs.
+ */
+export function directQuickBooksTarget(
+  db: Database,
+  sim: QuickBooksSimulator,
+  realmId: string,
+  o: { settings?: Record<string, unknown>; options?: Partial<QuickBooksTargetOptions> } = {},
+): TargetConnector {
+  const auth: TokenSource = {
+    accessToken: () => Promise.resolve(sim.accessToken),
+    invalidate: () => {},
+    secrets: () => [sim.accessToken],
+  };
+  return createQuickBooksTarget(
+    {
+      db,
+      log: silentLog,
+      mapping: {},
+      settings: {
+        type: 'quickbooks',
+        clientId: 'app',
+        clientSecret: 'secret-0123456789',
+        realmId,
+        baseUrl: sim.url,
+        ...o.settings,
+      },
+      entityId: '1',
+      pipelineId: '1',
+      pipelineName: 'qbo',
+      box: testBox,
+    },
+    { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 }, ...o.options },
+  );
 }
