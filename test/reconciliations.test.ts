@@ -40,6 +40,16 @@ function holdSecondPage(): () => void {
   gate = new Promise<void>((resolve) => (release = resolve));
   return release;
 }
+/** The gate, or a retryable "was cancelled" as the remote client says it, once `signal` aborts. */
+function heldUnlessStopped(signal: AbortSignal | undefined): Promise<void> {
+  if (!signal) return gate;
+  const stopped = new Promise<never>((_, reject) => {
+    const cancel = () => reject(new ConnectorError('Slowbooks', 'GET /invoices was cancelled', { retryable: true }));
+    if (signal.aborted) cancel();
+    else signal.addEventListener('abort', cancel, { once: true });
+  });
+  return Promise.race([gate, stopped]);
+}
 scope.target({
   type: 'slow-ledger',
   description: 'The embedded ledger, its second page of reads held until the test lets it go',
@@ -49,7 +59,8 @@ scope.target({
     const slow: TargetConnector = {
       ...inner,
       documents: async (ctx, ids) => {
-        if (++reads === 2) await gate;
+        // Held as a platform's rate limit holds a read: a stopping worker's signal ends the wait.
+        if (++reads === 2) await heldUnlessStopped(ctx.signal);
         return inner.documents!(ctx, ids);
       },
       openBalances: async (ctx, customers, at) => {
@@ -412,4 +423,39 @@ describe('POST /v1/pipelines/{name}/reconciliations', () => {
     const stored = await a.get(`/v1/reconciliations/${r.body.reconciliationId}`);
     expect(stored.body.report).toEqual((await a.get(`/v1/pipelines/shop/reconciliation?from=${FROM}&to=${TO}`)).body);
   });
+});
+
+describe('a worker that stops while it works a reconciliation', () => {
+  // Last in the file: it stops the worker the other tests use.
+  it('ends its wait for the target at once and hands it back; the next worker does it', async () => {
+    const release = holdSecondPage();
+    const id = await start(a, 'slow');
+    await until(id, (r) => r.progress?.phase === 'target' && r.progress.fetched > 0);
+    const started = Date.now();
+    await q.sync.stop();
+    // The target's wait was ended by the stop, not waited out (the gate is still shut).
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const { rows } = await t.db.query<{ status: string; attempts: number; worker: string | null }>(
+      `SELECT status, attempts, worker FROM reconciliations WHERE id = $1`,
+      [id],
+    );
+    // Handed back: queued again, the interrupted execution not counted against its attempts.
+    expect(rows[0]).toEqual({ status: 'queued', attempts: 0, worker: null });
+    const jobs = await t.db.query<{ state: string }>(
+      `SELECT state FROM ${q.schema}.job WHERE data->>'reconciliationId' = $1 ORDER BY created_on`,
+      [id],
+    );
+    expect(jobs.rows.map((r) => r.state)).toEqual(['completed', 'created']);
+
+    release();
+    const next = await queuedSync(t.db, { leaseSeconds: 3 });
+    try {
+      await next.sync.startWorker({ tickSeconds: 3600, concurrency: 1 });
+      const done = await finished(id);
+      expect(done.status).toBe('succeeded');
+      expect(done.report.mismatches.filter((m: any) => m.reason === 'not-posted')).toHaveLength(BOOKED);
+    } finally {
+      await next.sync.stop();
+    }
+  }, 60_000);
 });

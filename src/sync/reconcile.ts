@@ -108,6 +108,8 @@ export interface ReconcileProgress {
 export interface ReconcileOptions {
   /** Called as each phase begins and after each page read from the target. */
   onProgress?: ((progress: ReconcileProgress) => void) | undefined;
+  /** Ends the target's waits (rate limits, backoff) at once: the worker is stopping (`TargetCallContext.signal`). */
+  signal?: AbortSignal | undefined;
 }
 
 type Acc = Record<DocKind, { count: number; total: bigint }>;
@@ -158,7 +160,7 @@ export async function reconcile(
   };
   report({});
   const target = await createTarget({ db, log, box }, pipeline);
-  const tctx: TargetCallContext = { db, log, actor: `reconcile:${pipeline.name}` };
+  const tctx: TargetCallContext = { db, log, actor: `reconcile:${pipeline.name}`, signal: options.signal };
   const posted = await loadSourceDocs(db, pipeline.id, from, to);
   const unposted = await loadUnpostedDocs(db, pipeline.id);
   const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);

@@ -25,6 +25,8 @@ export interface ReconciliationWorkerDeps {
   leaseSeconds: number;
   /** True once the process is stopping (SIGTERM): what it works is handed back to the queue. */
   stopping: () => boolean;
+  /** Aborted when the process begins to stop: a wait for the target ends at once (`Liveness.stopSignal`). */
+  stopSignal?: AbortSignal | undefined;
 }
 
 /** How often a running reconciliation's progress and heartbeat are written. */
@@ -128,6 +130,7 @@ export class ReconciliationWorker {
           if (takenOver) throw new TakenOverError('another execution took the reconciliation over');
           progress = p;
         },
+        signal: this.deps.stopSignal,
       });
       await quiet();
       const done = await db.query(

@@ -95,6 +95,7 @@ export class SyncService {
       queue: this.queue,
       leaseSeconds: this.liveness.leaseSeconds,
       stopping: () => this.liveness.stopping,
+      stopSignal: this.liveness.stopSignal,
     });
   }
 
