@@ -544,4 +544,36 @@ describe('the Reconciliation page', () => {
     );
     expect(backwards).toContain('The period ends before it starts');
   });
+  it("has a worker reconcile a platform target: the start form refuses a bad period or another entity's pipeline, and queues nothing", async () => {
+    const count = async () =>
+      Number((await t.db.query<{ n: string }>(`SELECT count(*) AS n FROM reconciliations`)).rows[0]!.n);
+    const before = await count();
+    const start = (body: string) => viewer.request('POST', '/reconciliation/start', body, form);
+    const bad = await start('pipeline=shop-xero&from=2026-13-01&to=2026-11-30');
+    expect(bad.status).toBe(400);
+    expect(html(bad)).toContain('VALIDATION_ERROR');
+    const backwards = await start('pipeline=shop-xero&from=2026-12-01&to=2026-11-30');
+    expect(backwards.status).toBe(400);
+    expect(html(backwards)).toContain('The period ends before it starts');
+    const elsewhere = await t.entity('CONY', 'EUR', { standardTaxRate: '0.21' });
+    await definePipeline(t.db, 'CONY', { name: 'theirs', source: { type: 'file' } });
+    expect(elsewhere.entityId).not.toBe(owner.entityId);
+    expect((await start('pipeline=theirs&from=2026-11-01&to=2026-11-30')).status).toBe(404);
+    // Without the page's CSRF token, nothing either.
+    const forged = await viewer.request(
+      'POST',
+      '/reconciliation/start',
+      'pipeline=shop-xero&from=2026-11-01&to=2026-11-30',
+      {
+        ...form,
+        'x-csrf-token': 'not-the-token',
+      },
+    );
+    expect(forged.status).toBe(403);
+    expect(await count()).toBe(before);
+    // A progress address of no reconciliation here is not found.
+    expect((await viewer.request('GET', '/reconciliation/progress/00000000-0000-4000-8000-000000000000')).status).toBe(
+      404,
+    );
+  });
 });

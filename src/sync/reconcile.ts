@@ -138,6 +138,27 @@ const fmt = (v: bigint | null, currency: string | null) =>
   v === null || currency === null ? null : formatAmount(v, currency);
 
 /**
+ * Whether reconciling the pipeline reads its target over the network (a platform, under its rate
+ * limits): then it can take minutes, and is better left to a worker (src/sync/reconciliation-worker.ts).
+ * The embedded ledger, and a target that keeps nothing to list (its acknowledgements are compared),
+ * are read from the database. A target that cannot even be set up (a secret unreadable) counts as
+ * remote: the worker reports why.
+ */
+export async function readsTargetRemotely(
+  db: Queryable,
+  pipeline: Pipeline,
+  log: Logger,
+  box: SecretBox,
+): Promise<boolean> {
+  try {
+    const target = await createTarget({ db, log, box }, pipeline);
+    return !target.transactional && target.capabilities.reconciliation;
+  } catch {
+    return true;
+  }
+}
+
+/**
  * Compares what a pipeline's source sent with what the ledger holds, for documents dated in
  * [from, to]: counts and totals of invoices, credit notes and payments per day, customer and
  * currency on each side; each customer's open balance as at `to`; and every document (refunds

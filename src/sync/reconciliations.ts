@@ -129,6 +129,21 @@ export async function getReconciliation(
   return rows[0] ? toStored(rows[0]) : null;
 }
 
+/** The newest reconciliation of a pipeline's window, with its report; null when there is none. */
+export async function latestReconciliation(
+  db: Queryable,
+  pipelineId: string,
+  window: { from: string; to: string },
+): Promise<StoredReconciliation | null> {
+  const { rows } = await db.query<Row>(
+    `SELECT ${COLUMNS}, r.report FROM reconciliations r JOIN pipelines p ON p.id = r.pipeline_id
+      WHERE r.pipeline_id = $1 AND r.date_from = $2 AND r.date_to = $3
+      ORDER BY r.created_at DESC, r.id LIMIT 1`,
+    [pipelineId, window.from, window.to],
+  );
+  return rows[0] ? toStored(rows[0]) : null;
+}
+
 /** A pipeline's reconciliations, newest first, without their reports. */
 export async function listReconciliations(
   db: Queryable,

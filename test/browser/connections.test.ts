@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
 import { importFile } from '../../src/sync/imports.ts';
+import { createRun, setRunStatus } from '../../src/sync/runs.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
 import { definePipeline } from '../helpers/sync.ts';
 import {
@@ -37,6 +38,7 @@ let ix: IxpoleSimulator;
 let xero: XeroSimulator;
 let owner: Record<string, string>;
 let files: Pipeline;
+let books: Pipeline;
 let handId: number;
 let refreshToken: string;
 
@@ -81,7 +83,7 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
       name: 'club-old-key',
       source: { type: 'ixpole', baseUrl: ix.url, apiKey: 'ixpole-revoked-key-0000', timeoutMs: 10_000 },
     });
-    await definePipeline(served.db, 'CONB', {
+    books = await definePipeline(served.db, 'CONB', {
       name: 'books',
       source: { type: 'ledger' },
       target: {
@@ -204,6 +206,58 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     await page.goto(`${served.url}/reconciliation?pipeline=files&from=2026-10-01&to=2026-10-31`);
     await page.getByText('No documents dated in this period').waitFor();
     await screenshot(page, test, '03-nothing-in-period');
+  });
+
+  it('has a worker reconcile a pipeline whose target is a platform, and shows its progress, then the result', async () => {
+    const test = 'reconciliation-worker';
+    // A run on record, so that there is something to compare (its documents do not matter here).
+    const runId = await served.db.transaction((tx) =>
+      createRun(tx, {
+        pipelineId: books.id,
+        entityId: books.entityId,
+        trigger: 'manual',
+        createdBy: 'test',
+        params: {},
+      }),
+    );
+    await setRunStatus(served.db, runId!, 'succeeded');
+    await page.goto(`${served.url}/reconciliation?pipeline=books&from=2026-11-01&to=2026-11-30`);
+    // Read over the network: the page does not reconcile it itself, a worker does.
+    await page.getByText('read over the network under its rate limits').waitFor();
+    expect(await page.locator('table.mismatches').count()).toBe(0);
+    await inspect(page, test, '01-not-yet');
+    await page.getByRole('button', { name: 'Reconcile now' }).click();
+    await page.getByText(/^Reconciled by a worker on/).waitFor({ timeout: 30_000 });
+    await page.getByText('No documents dated in this period').waitFor();
+    expect(await page.getByRole('button', { name: 'Reconcile again' }).count()).toBe(1);
+    await inspect(page, test, '02-reconciled');
+    const { rows } = await served.db.query<{ status: string; created_by: string }>(
+      `SELECT status, created_by FROM reconciliations WHERE pipeline_id = $1`,
+      [books.id],
+    );
+    expect(rows).toHaveLength(1);
+    expect(rows[0]!.status).toBe('succeeded');
+    expect(rows[0]!.created_by).toMatch(/^user:/);
+
+    // One a worker is at (as a worker leaves it between two heartbeats): its progress, asked for
+    // every second, and the page loaded again with the report once it is done.
+    const { rows: at } = await served.db.query<{ id: string }>(
+      `INSERT INTO reconciliations (entity_id, pipeline_id, date_from, date_to, status, worker, attempts, heartbeat_at, started_at, progress, created_by)
+       VALUES ($1, $2, '2026-10-01', '2026-10-31', 'running', 'elsewhere:1:x', 1, now(), now(), $3, 'test') RETURNING id`,
+      [books.entityId, books.id, JSON.stringify({ phase: 'target', sourceDocuments: 10, fetched: 5, toFetch: 10 })],
+    );
+    await page.goto(`${served.url}/reconciliation?pipeline=books&from=2026-10-01&to=2026-10-31`);
+    await page.getByText('Reading the target: 5 of 10 documents read').waitFor();
+    expect(await page.locator('progress').getAttribute('value')).toBe('5');
+    await inspect(page, test, '03-in-progress');
+    await served.db.query(
+      `UPDATE reconciliations SET status = 'succeeded', worker = NULL, finished_at = now(),
+              report = (SELECT report FROM reconciliations WHERE pipeline_id = $2 AND status = 'succeeded' LIMIT 1)
+        WHERE id = $1`,
+      [at[0]!.id, books.id],
+    );
+    await page.getByText(/^Reconciled by a worker on/).waitFor({ timeout: 10_000 });
+    expect(await page.locator('.recon-progress').count()).toBe(0);
   });
 
   it('shows a viewer the settings without the OAuth connection or any button', async () => {

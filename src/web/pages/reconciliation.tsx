@@ -4,14 +4,22 @@ import type { Queryable } from '../../db/database.ts';
 import { IsoDate } from '../../domain/schemas.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { type Pipeline, listPipelines } from '../../sync/pipelines.ts';
-import { type Mismatch, type Reconciliation, reconcile, reconcileWindow } from '../../sync/reconcile.ts';
+import {
+  type Mismatch,
+  type ReconcileProgress,
+  type Reconciliation,
+  readsTargetRemotely,
+  reconcile,
+  reconcileWindow,
+} from '../../sync/reconcile.ts';
+import { type StoredReconciliation, latestReconciliation } from '../../sync/reconciliations.ts';
 import { KIND_WORD } from '../../sync/reconcile-data.ts';
 import { listRuns } from '../../sync/runs.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
-import { Empty } from '../components/common.tsx';
+import { Empty, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
-import { formatCount, formatDate, formatMoney } from '../format.ts';
+import { formatCount, formatDate, formatDateTime, formatMoney } from '../format.ts';
 
 /** The page's query: a value that is not a pipeline name or a date is set aside, and said so. */
 export const ReconciliationQuery = z.object({
@@ -35,6 +43,12 @@ export interface ReconciliationData {
   /** False when the pipeline has no run at all: there is nothing to compare. */
   hasRun: boolean;
   result: Reconciliation | null;
+  /**
+   * True when the pipeline's target is read over the network (a platform): a worker reconciles it
+   * (`stored`, the newest of this window), not the page, which would wait minutes for it.
+   */
+  remote: boolean;
+  stored: StoredReconciliation | null;
 }
 
 function dateOf(value: string | undefined, label: string, problems: string[]): string | undefined {
@@ -62,7 +76,7 @@ export async function loadReconciliation(
     problems.push('The period ends before it starts; the 30 days up to “To” are shown instead.');
     window = reconcileWindow(undefined, dateOf(query.to, 'To', []))!;
   }
-  const base = { pipelines, from: window.from, to: window.to, problems };
+  const base = { pipelines, from: window.from, to: window.to, problems, remote: false, stored: null };
   const pipeline = query.pipeline ? pipelines.find((p) => p.name === query.pipeline) : pipelines[0];
   if (!pipeline) {
     if (query.pipeline) problems.push(`No pipeline named ${query.pipeline}; choose one of the list.`);
@@ -70,6 +84,12 @@ export async function loadReconciliation(
   }
   const runs = await listRuns(db, { entityId, pipeline: pipeline.name, limit: 1, offset: 0 });
   if (runs.total === 0) return { ...base, pipeline, hasRun: false, result: null };
+  if (await readsTargetRemotely(db, pipeline, log, box)) {
+    const stored = await latestReconciliation(db, pipeline.id, window);
+    if (stored?.status === 'failed' && stored.error)
+      problems.push(`The last reconciliation of this period failed (${stored.error.code}): ${stored.error.message}`);
+    return { ...base, pipeline, hasRun: true, remote: true, stored, result: stored?.report ?? null };
+  }
   try {
     const result = await reconcile(db, pipeline, window.from, window.to, log, box);
     return { ...base, pipeline, hasRun: true, result };
@@ -135,6 +155,78 @@ function Links(props: { m: Mismatch; ledger: boolean }) {
   );
 }
 
+const PHASE_TEXT: Record<ReconcileProgress['phase'], string> = {
+  source: 'Reading what the source sent',
+  target: 'Reading the target',
+  unlinked: 'Looking for documents the pipeline did not post',
+  comparing: 'Comparing the two sides',
+  balances: 'Reading the open balances',
+};
+
+/**
+ * A reconciliation a worker is doing: its phase and how much of the target it has read, asked for
+ * again every second; once it is done, the page reloads and shows the report.
+ */
+export function ReconciliationProgress(props: { ctx: PageContext; stored: StoredReconciliation }) {
+  const { stored, ctx } = props;
+  const p = stored.progress;
+  const n = (v: number) => formatCount(v, ctx.locale);
+  return (
+    <div
+      class="recon-progress"
+      data-status={stored.status}
+      hx-get={`/reconciliation/progress/${stored.reconciliationId}`}
+      hx-trigger="every 1s"
+      hx-swap="outerHTML"
+      aria-live="polite"
+    >
+      <p>
+        <StatusBadge status={stored.status} />{' '}
+        {stored.status === 'queued'
+          ? 'Waiting for a worker to reconcile it…'
+          : `${p ? PHASE_TEXT[p.phase] : 'Starting'}${p && p.toFetch > 0 ? `: ${n(p.fetched)} of ${n(p.toFetch)} documents read` : ''}…`}
+      </p>
+      {p && p.toFetch > 0 ? (
+        <progress value={p.fetched} max={p.toFetch} aria-label="Documents of the target read" />
+      ) : (
+        <progress aria-label="Reconciliation in progress" />
+      )}
+    </div>
+  );
+}
+
+/** The button that has a worker reconcile the period (POST /reconciliation/start). */
+function ReconcileButton(props: { data: ReconciliationData; again: boolean }) {
+  const { data } = props;
+  return (
+    <button
+      type="button"
+      hx-post="/reconciliation/start"
+      hx-vals={JSON.stringify({ pipeline: data.pipeline!.name, from: data.from, to: data.to })}
+    >
+      {props.again ? 'Reconcile again' : 'Reconcile now'}
+    </button>
+  );
+}
+
+/** For a target read over the network: the worker's reconciliation of the period, or the button to start one. */
+function StoredPanel(props: { ctx: PageContext; data: ReconciliationData }) {
+  const { ctx, data } = props;
+  const stored = data.stored;
+  if (stored && (stored.status === 'queued' || stored.status === 'running'))
+    return <ReconciliationProgress ctx={ctx} stored={stored} />;
+  return (
+    <div class="recon-stored">
+      <p class="muted">
+        {stored?.status === 'succeeded' && stored.finishedAt
+          ? `Reconciled by a worker on ${formatDateTime(stored.finishedAt, ctx.locale)}; what changed since shows when it is reconciled again. `
+          : `${data.pipeline!.name} books into ${data.pipeline!.targetType}, read over the network under its rate limits: a worker reconciles it, and the result shows here when it is done. `}
+      </p>
+      <ReconcileButton data={data} again={stored !== null} />
+    </div>
+  );
+}
+
 export function ReconciliationPage(props: { ctx: PageContext; data: ReconciliationData }) {
   const { ctx, data } = props;
   const { locale } = ctx;
@@ -185,6 +277,7 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
           </ul>
         </div>
       ) : null}
+      {data.pipeline && data.hasRun && data.remote ? <StoredPanel ctx={ctx} data={data} /> : null}
       {data.pipeline && !data.hasRun ? (
         <Empty>
           {data.pipeline.name} has never run: there is nothing to compare yet. Run it from{' '}
