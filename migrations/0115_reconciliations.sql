@@ -36,3 +36,7 @@ CREATE TABLE reconciliations (
 CREATE INDEX reconciliations_pipeline_created ON reconciliations (pipeline_id, created_at DESC, id);
 -- The recovery sweep looks for unfinished ones every few seconds.
 CREATE INDEX reconciliations_unfinished ON reconciliations (created_at) WHERE status IN ('queued', 'running');
+-- One unfinished reconciliation of a pipeline's period at a time: asked for again (a second click, a
+-- client's retry without an Idempotency-Key) while it is queued or running, that one is answered.
+CREATE UNIQUE INDEX reconciliations_one_unfinished ON reconciliations (pipeline_id, date_from, date_to)
+  WHERE status IN ('queued', 'running');

@@ -202,9 +202,10 @@ beforeAll(async () => {
   await app.ready();
 
   // What a worker killed while working them left, found by the worker started next.
-  left.running = await start(a, 'shop');
-  left.queued = await start(a, 'shop');
-  left.exhausted = await start(a, 'shop');
+  // Three periods: one unfinished reconciliation of a pipeline's period is kept at a time.
+  left.running = await start(a, 'shop', { from: FROM, to: TO });
+  left.queued = await start(a, 'shop', { from: FROM, to: '2026-11-29' });
+  left.exhausted = await start(a, 'shop', { from: FROM, to: '2026-11-28' });
   await leftByDeadWorker(left.running, 'running', 1);
   await leftByDeadWorker(left.queued, 'queued', 0);
   await leftByDeadWorker(left.exhausted, 'running', 3);
@@ -295,6 +296,25 @@ describe('POST /v1/pipelines/{name}/reconciliations', () => {
     expect(r.to).toBe(today);
     expect(Date.parse(r.to) - Date.parse(r.from)).toBe(30 * 86_400_000);
   });
+
+  it('answers the one of the same period still queued or running instead of queueing another', async () => {
+    const release = holdSecondPage();
+    const first = await start(a, 'slow');
+    await until(first, (r) => r.status === 'running');
+    const again = await call(a, 'POST', '/v1/pipelines/slow/reconciliations', { from: FROM, to: TO });
+    expect(again.status).toBe(202);
+    expect(again.body.reconciliationId).toBe(first);
+    // Another period is another reconciliation.
+    const other = await start(a, 'slow', { from: FROM, to: '2026-11-29' });
+    expect(other).not.toBe(first);
+    release();
+    expect((await finished(first)).status).toBe('succeeded');
+    expect((await finished(other)).status).toBe('succeeded');
+    // Once it is done, asking again queues a new one.
+    const later = await start(a, 'slow');
+    expect(later).not.toBe(first);
+    expect((await finished(later)).status).toBe('succeeded');
+  }, 60_000);
 
   it('shows its progress while it reads the target, page by page', async () => {
     const release = holdSecondPage();

@@ -56,17 +56,19 @@ export class ReconciliationWorker {
 
   /**
    * Stores a reconciliation of the pipeline's window and queues it in the same transaction; without
-   * a queue it is worked before this returns. Returns its id.
+   * a queue it is worked before this returns. Returns its id: that of the one of the same window
+   * already queued or running, when there is one (nothing more is queued).
    */
   async start(pipeline: Pipeline, window: { from: string; to: string }, actor: string): Promise<string> {
     const { db, queue } = this.deps;
-    const id = await db.transaction(async (tx) => {
-      const id = await createReconciliation(tx, {
+    const { id, created } = await db.transaction(async (tx) => {
+      const { id, created } = await createReconciliation(tx, {
         pipelineId: pipeline.id,
         entityId: pipeline.entityId,
         ...window,
         createdBy: actor,
       });
+      if (!created) return { id, created };
       await recordAudit(tx, {
         entityId: pipeline.entityId,
         actor,
@@ -76,9 +78,9 @@ export class ReconciliationWorker {
         after: { pipeline: pipeline.name, ...window },
       });
       if (queue) await queue.enqueueReconciliation(tx, id);
-      return id;
+      return { id, created };
     });
-    if (!queue) await this.work(id);
+    if (!queue && created) await this.work(id);
     return id;
   }
 

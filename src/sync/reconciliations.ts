@@ -102,16 +102,30 @@ function toStored(r: Row): StoredReconciliation {
   };
 }
 
-/** Stores a queued reconciliation of a pipeline's window; the caller enqueues its job in the same transaction. */
+/**
+ * Stores a queued reconciliation of a pipeline's window; the caller enqueues its job in the same
+ * transaction. One of the same window still queued or running is answered instead (`created`
+ * false): the database keeps one unfinished reconciliation per pipeline and window.
+ */
 export async function createReconciliation(
   tx: Queryable,
   r: { pipelineId: string; entityId: string; from: string; to: string; createdBy: string },
-): Promise<string> {
+): Promise<{ id: string; created: boolean }> {
   const { rows } = await tx.query<{ id: string }>(
-    `INSERT INTO reconciliations (pipeline_id, entity_id, date_from, date_to, created_by) VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+    `INSERT INTO reconciliations (pipeline_id, entity_id, date_from, date_to, created_by) VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (pipeline_id, date_from, date_to) WHERE status IN ('queued', 'running') DO NOTHING
+     RETURNING id`,
     [r.pipelineId, r.entityId, r.from, r.to, r.createdBy],
   );
-  return rows[0]!.id;
+  if (rows[0]) return { id: rows[0].id, created: true };
+  const unfinished = await tx.query<{ id: string }>(
+    `SELECT id FROM reconciliations
+      WHERE pipeline_id = $1 AND date_from = $2 AND date_to = $3 AND status IN ('queued', 'running')`,
+    [r.pipelineId, r.from, r.to],
+  );
+  // Finished between the two statements (rare): a new one is stored after all.
+  if (!unfinished.rows[0]) return createReconciliation(tx, r);
+  return { id: unfinished.rows[0].id, created: false };
 }
 
 /** A reconciliation with its report; null when there is none of that id in the entity (or at all). */
