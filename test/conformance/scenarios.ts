@@ -305,21 +305,31 @@ async function direct(r: Run, tag: string) {
       call: (items: T[]) => Promise<ItemResult[]>,
     ): Promise<(ItemResult | undefined)[]> {
       const results: (ItemResult | undefined)[] = items.map(() => undefined);
-      for (let attempt = 1; attempt <= 5 && results.some((x) => !x); attempt++) {
-        const todo = items.flatMap((_, n) => (results[n] ? [] : [n]));
+      // Sent without a result: looked up before it is ever sent again. A lookup that fails (the
+      // simulators drop those too) leaves it so until the next attempt.
+      const uncertain = new Set<number>();
+      const ATTEMPTS = 8;
+      for (let attempt = 1; attempt <= ATTEMPTS && results.some((x) => !x); attempt++) {
+        for (const n of [...uncertain]) {
+          try {
+            const found = await target.findByReference(ctx, kind, items[n]!.record.externalReference, customerTargetId);
+            if (found) results[n] = { ok: true, targetId: found.targetId };
+            uncertain.delete(n);
+          } catch (err) {
+            if (attempt === ATTEMPTS) throw err;
+          }
+        }
+        const todo = items.flatMap((_, n) => (results[n] || uncertain.has(n) ? [] : [n]));
+        if (todo.length === 0) continue;
         const keep = (got: readonly (ItemResult | undefined)[]) =>
           got.forEach((x, k) => (results[todo[k]!] = x?.ok === false && x.error.retryable ? undefined : x));
         try {
           keep(await call(todo.map((n) => items[n]!)));
         } catch (err) {
-          if (attempt === 5) throw err;
+          if (attempt === ATTEMPTS) throw err;
           if (err instanceof BatchInterrupted) keep(err.results);
         }
-        for (const n of todo) {
-          if (results[n]) continue;
-          const found = await target.findByReference(ctx, kind, items[n]!.record.externalReference, customerTargetId);
-          if (found) results[n] = { ok: true, targetId: found.targetId };
-        }
+        for (const n of todo) if (!results[n]) uncertain.add(n);
       }
       return results;
     },
