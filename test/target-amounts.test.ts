@@ -4,6 +4,7 @@ import type { Database } from '../src/db/database.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createXeroTarget } from '../src/connectors/xero/target.ts';
+import { screenAmounts } from '../src/sync/target-amounts.ts';
 import type { CanonicalLine } from '../src/sync/canonical.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type {
@@ -20,9 +21,10 @@ import { directQuickBooksTarget } from './helpers/quickbooks.ts';
  * A remote target given a document whose amount does not parse for its currency refuses that
  * document alone (AMOUNT_INVALID or AMOUNT_OUT_OF_RANGE, naming the field), sends nothing of it, and
  * books the rest of its batch. The engine screens such documents before any target sees them; these
- * call the targets directly, as a plugin may (the target interface is public). Every target is held
- * to the same in the conformance suite (test/conformance/scenarios.ts); here, Xero and QuickBooks in
- * detail: what each sends, and what the bad document is refused with.
+ * call the targets directly, as a plugin may (the target interface is public), each wrapped as
+ * `createTarget` wraps every target outside the database (`screenAmounts`). Every target, built by
+ * `createTarget`, is held to the same in the conformance suite (test/conformance/scenarios.ts); here,
+ * Xero and QuickBooks in detail: what each sends, and what the bad document is refused with.
  */
 
 const log = pino({ level: 'silent' });
@@ -105,16 +107,18 @@ describe('Xero target: a document whose amount does not parse', () => {
       invalidate: () => undefined,
       secrets: () => ['token'],
     };
-    target = createXeroTarget(
-      {
-        type: 'xero',
-        clientId: 'client',
-        clientSecret: 'client-secret-0123456789',
-        tenantId: sim.tenantId,
-        baseUrl: sim.url,
-        accounts: { bank: '090', sales: '200' },
-      },
-      { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
+    target = screenAmounts(
+      createXeroTarget(
+        {
+          type: 'xero',
+          clientId: 'client',
+          clientSecret: 'client-secret-0123456789',
+          tenantId: sim.tenantId,
+          baseUrl: sim.url,
+          accounts: { bank: '090', sales: '200' },
+        },
+        { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
+      ),
     );
     const [c] = await target.upsertCustomers(ctx, [
       { sourceId: 'AM1', code: 'AM1', targetId: null, record: { kind: 'customer', sourceId: 'AM1', name: 'Amounts' } },
@@ -185,7 +189,7 @@ describe('QuickBooks target: a document whose amount does not parse', () => {
   beforeAll(async () => {
     db = await createTestDatabase();
     sim = await startQuickBooksSimulator({ seed: 5 });
-    target = directQuickBooksTarget(db, sim, '9130350000000001');
+    target = screenAmounts(directQuickBooksTarget(db, sim, '9130350000000001'));
     ctx = { db, log, actor: 'test' };
     const [c] = await target.upsertCustomers(ctx, [
       { sourceId: 'QA1', code: 'QA1', targetId: null, record: { kind: 'customer', sourceId: 'QA1', name: 'Amounts' } },

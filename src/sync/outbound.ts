@@ -315,21 +315,24 @@ export async function flushTarget<D>(
     waitAtLeastMs = Math.max(waitAtLeastMs, retryAfterMs);
     if (stop) break;
   }
-  // Still pending: back off, or park for good after the policy's last attempt. Left by a stopping
-  // worker, it is due at once for the next one: that is not the target's failure.
-  for (const p of pending) {
-    const n = attempts.get(p.row.id) ?? 0;
-    if (stopping()) {
-      await ctx.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE id = $1`, [p.row.id]);
-      waiting++;
+  // Left by a stopping worker: due at once for the next one, neither backed off nor parked (the
+  // stop is not the target's failure).
+  if (stopping() && pending.length > 0) {
+    await ctx.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE id = ANY($1::bigint[])`, [
+      pending.map((p) => p.row.id),
+    ]);
+    for (const p of pending)
       outOf(p.row.id).record({
         kind: delivery.recordKind ?? delivery.kind,
         sourceId: p.item.sourceId,
         outcome: 'failed',
         message: `waiting for the ${ctx.target.type} target: this worker stopped before it was taken; the next worker sends it`,
       });
-      continue;
-    }
+    return pending.length;
+  }
+  // Still pending: back off, or park for good after the policy's last attempt.
+  for (const p of pending) {
+    const n = attempts.get(p.row.id) ?? 0;
     if (n >= ctx.retry.maxAttempts) {
       await fail(ctx, delivery, outOf, [{ id: p.row.id, item: p.item }], {
         code: 'TARGET_UNAVAILABLE',

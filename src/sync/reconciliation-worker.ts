@@ -23,10 +23,11 @@ export interface ReconciliationWorkerDeps {
   queue: JobQueue | null;
   /** A reconciliation whose heartbeat is older than this is its dead worker's: the sweep takes it over. */
   leaseSeconds: number;
-  /** True once the process is stopping (SIGTERM): what it works is handed back to the queue. */
-  stopping: () => boolean;
-  /** Aborted when the process begins to stop: a wait for the target ends at once (`Liveness.stopSignal`). */
-  stopSignal?: AbortSignal | undefined;
+  /**
+   * Aborted when the process begins to stop (SIGTERM, `Liveness.stopSignal`): a wait for the target
+   * ends at once, and what it works is handed back to the queue.
+   */
+  stopSignal: AbortSignal;
 }
 
 /** How often a running reconciliation's progress and heartbeat are written. */
@@ -128,7 +129,7 @@ export class ReconciliationWorker {
         throw new DomainError('NOT_FOUND', 'The pipeline was deleted before its reconciliation could be worked');
       const report = await reconcile(db, pipeline, claimed.date_from, claimed.date_to, log, box, {
         onProgress: (p) => {
-          if (this.deps.stopping()) throw new StoppingError('the worker is stopping');
+          if (this.deps.stopSignal.aborted) throw new StoppingError('the worker is stopping');
           if (takenOver) throw new TakenOverError('another execution took the reconciliation over');
           progress = p;
         },
@@ -150,7 +151,7 @@ export class ReconciliationWorker {
         return;
       }
       const queue = this.deps.queue;
-      if (queue && (err instanceof StoppingError || this.deps.stopping() || isDatabaseUnavailable(err))) {
+      if (queue && (err instanceof StoppingError || this.deps.stopSignal.aborted || isDatabaseUnavailable(err))) {
         // Not the reconciliation's failure: offered again (from the start: it only reads). When even
         // that cannot be written, its heartbeat goes quiet and the recovery sweep queues it.
         const later = isDatabaseUnavailable(err) ? OUTAGE_RETRY_SECONDS : 0;

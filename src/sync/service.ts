@@ -94,7 +94,6 @@ export class SyncService {
       log: o.log,
       queue: this.queue,
       leaseSeconds: this.liveness.leaseSeconds,
-      stopping: () => this.liveness.stopping,
       stopSignal: this.liveness.stopSignal,
     });
   }

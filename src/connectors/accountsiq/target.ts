@@ -13,7 +13,6 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { AccountsIqApi, describe } from './api.ts';
 import * as docs from './documents.ts';
 import {
@@ -175,7 +174,7 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     }
   }
 
-  return screenAmounts({
+  return {
     type: 'accountsiq',
     transactional: false,
     capabilities: {
@@ -311,5 +310,5 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       const currencies = items(result, 'string').map(text);
       return `entity ${settings.entityId} (${currencies.join(', ') || 'no currencies'})`;
     },
-  });
+  };
 }

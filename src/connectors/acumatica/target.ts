@@ -20,7 +20,6 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
 import {
   DOC_TYPES,
@@ -353,7 +352,7 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     );
   }
 
-  return screenAmounts({
+  return {
     type: 'acumatica',
     transactional: false,
     capabilities: {
@@ -557,5 +556,5 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
         await api.list('Customer', { $top: '1', $select: 'CustomerID' }, ctx.signal);
         return `${new URL(settings.instanceUrl).host}${settings.tenant ? `, tenant ${settings.tenant}` : ''}`;
       }),
-  });
+  };
 }

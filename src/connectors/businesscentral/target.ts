@@ -16,7 +16,6 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
@@ -204,7 +203,7 @@ export function createBusinessCentralTarget(
     return { targetId: `${memo.id}>${a.invoiceTargetId}` };
   }
 
-  return screenAmounts({
+  return {
     type: 'businesscentral',
     transactional: false,
     capabilities: {
@@ -416,5 +415,5 @@ export function createBusinessCentralTarget(
         throw new ConnectorError(SYSTEM, `company ${settings.companyId} was not found`, { retryable: false });
       return `company ${text(company.displayName || company.name)} (${settings.environment})`;
     },
-  });
+  };
 }

@@ -5,7 +5,6 @@ import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/r
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { FreshBooksApi, text } from './api.ts';
 import { upsertClients, upsertItems } from './contacts.ts';
 import * as docs from './documents.ts';
@@ -100,7 +99,7 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
     };
   }
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -160,7 +159,7 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
       const name = await businessName(a, ctx.signal);
       return `business ${name} (account ${a.accountId})`;
     },
-  });
+  };
 }
 
 /** The name of the account's business, from the identity endpoint (GET /auth/api/v1/users/me). */

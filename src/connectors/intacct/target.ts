@@ -6,7 +6,6 @@ import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contrac
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { IntacctApi, writeControlId } from './api.ts';
 import * as docs from './documents.ts';
 import { customerFields, itemFields } from './map.ts';
@@ -109,7 +108,7 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     return ok(code, { number: code, outcome: existing ? (c.targetId ? 'updated' : 'linked') : 'created' });
   }
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -178,5 +177,5 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
       });
       return `company ${settings.companyId}${settings.entityId ? `, entity ${settings.entityId}` : ''} (${r.status})`;
     },
-  });
+  };
 }

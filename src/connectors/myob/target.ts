@@ -8,7 +8,6 @@ import { myobOAuth } from './oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type MyobObject, MyobApi, describe, literal, text } from './api.ts';
 import * as docs from './documents.ts';
 import { type Company, customerCard, tooLong } from './map.ts';
@@ -88,7 +87,7 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
     };
   }
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -166,7 +165,7 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       const co = await loadCompany(api, settings, ctx.signal);
       return `company file ${settings.companyFileId} (${co.currency}, ${co.taxCodes.length} tax codes)`;
     },
-  });
+  };
 }
 
 /** The company file's tax codes and the accounts of the settings, by their display ids. */

@@ -8,7 +8,6 @@ import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import { serviceTokenSource } from '../../sync/remote/service-token.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type NsObject, NetSuiteApi, RECORD, describe, eid, externalIdProblem, text } from './api.ts';
 import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
@@ -183,7 +182,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     return ok(text(rec.id), { number: text(rec[numberField]) || item.code, outcome: 'created' });
   }
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -263,5 +262,5 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
         });
       return `account ${settings.accountId.toUpperCase()}`;
     },
-  });
+  };
 }

@@ -6,7 +6,6 @@ import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contrac
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import * as docs from './documents.ts';
 import { type Company, partnerValues } from './map.ts';
 import * as pay from './payments.ts';
@@ -88,7 +87,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
 
   const companyDomain = () => (settings.companyId ? { company_id: settings.companyId } : {});
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -177,7 +176,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       const c = await loadCompany(rpc, settings, ctx.signal);
       return `database ${settings.database}, company ${c.name} (${c.currency}), Odoo ${settings.version}`;
     },
-  });
+  };
 }
 
 /**

@@ -4,7 +4,6 @@ import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/r
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type QboEntity, QuickBooksApi, describeFault, faultCode, quote, requestIdFor } from './api.ts';
 import * as allocations from './allocations.ts';
 import { createCreditMemos } from './credit-memos.ts';
@@ -118,7 +117,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
     return session;
   }
 
-  return screenAmounts({
+  return {
     type: 'quickbooks',
     transactional: false,
     capabilities: {
@@ -299,7 +298,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       }
       return paid;
     },
-  });
+  };
 }
 
 /** The company's country, home currency, sales tax codes and accounts: one batch call. */

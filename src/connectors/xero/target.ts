@@ -19,7 +19,6 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type ElementResult, type Json, OVERPAYMENT, XeroApi, batchIdempotencyKey, lit, refused, str } from './api.ts';
 import { openBalances, unlinkedDocuments } from './reads.ts';
 import { createRefunds, refundBalanceEffect } from './refunds.ts';
@@ -545,7 +544,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
   }
 
   const parts: credits.XeroParts = { settings, api, org, writeAll, findBy };
-  return screenAmounts({
+  return {
     type: 'xero',
     transactional: false,
     capabilities: {
@@ -714,5 +713,5 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       }
       return out;
     },
-  });
+  };
 }

@@ -7,7 +7,6 @@ import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { screenAmounts } from '../../sync/target-amounts.ts';
 import { type ZohoObject, ZohoApi, describe, entity, text } from './api.ts';
 import * as docs from './documents.ts';
 import { createRefunds, lookUpRefund } from './refunds.ts';
@@ -92,7 +91,7 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
     };
   }
 
-  return screenAmounts({
+  return {
     type: TYPE,
     transactional: false,
     capabilities: {
@@ -159,7 +158,7 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       const org = await loadOrganisation(api, ctx.signal, false);
       return `organisation ${org.name} (${settings.organizationId})`;
     },
-  });
+  };
 }
 
 /** The organisation's name and currency, and its taxes (GET /organizations/{id}, GET /settings/taxes). */

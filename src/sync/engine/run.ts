@@ -16,6 +16,7 @@ import { flushWriteBack, queuePaidInvoices } from './writeback.ts';
 import { dailySummarySource } from '../daily-summary.ts';
 import { bookedByRun, flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
 import type { Liveness } from './liveness.ts';
+import { screenAmounts } from '../target-amounts.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -100,7 +101,7 @@ export async function createTarget(
   // Only the target's side: its source is checked where it is created (runSource).
   assertPipelineTypes(pipeline, 'target');
   const def = targetDefinition(pipeline.targetType);
-  return def.create({
+  const target = await def.create({
     db: deps.db,
     log: deps.log,
     mapping: pipeline.mapping,
@@ -110,6 +111,9 @@ export async function createTarget(
     pipelineName: pipeline.name,
     box: deps.box,
   });
+  // Every target outside the database refuses by itself a document whose amounts do not parse
+  // (src/sync/target-amounts.ts), whoever registered it; the embedded ledger refuses them in its posting rules.
+  return target.transactional ? target : screenAmounts(target);
 }
 
 /** What a source of this pipeline is given: its database, its run's parameters, lookups in the target. */
