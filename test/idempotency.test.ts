@@ -86,6 +86,13 @@ describe('answers that hold keys', () => {
          VALUES ('admin', 'forged', 'POST', '/x', 'h', 201, '{"partnerKey":"pk_x"}', true, now() + interval '1 hour')`,
       ),
     ).rejects.toThrow();
+    // Nor its Location, which may carry a token as well.
+    await expect(
+      t.db.query(
+        `INSERT INTO idempotency_keys (scope, key, method, path, request_hash, response_status, response_body, response_location, holds_secret, expires_at)
+         VALUES ('admin', 'forged', 'POST', '/x', 'h', 201, 'null', '/x?token=t', true, now() + interval '1 hour')`,
+      ),
+    ).rejects.toThrow(/idempotency_keys_secret_location_not_stored/);
   });
 });
 

@@ -432,6 +432,9 @@ describe('POST /v1/pipelines/{name}/reconciliations', () => {
     expect(again.status).toBe(202);
     expect(again.headers['idempotent-replayed']).toBe('true');
     expect(again.body).toEqual(first.body);
+    // A client that lost the first answer follows the same header as one that got it.
+    expect(first.headers.location).toBe(`/v1/reconciliations/${first.body.reconciliationId}`);
+    expect(again.headers.location).toBe(first.headers.location);
     expect(await count()).toBe(n);
     await finished(first.body.reconciliationId);
   });

@@ -43,6 +43,8 @@ export interface IdempotencyClaim {
 export interface StoredOutcome {
   status: number;
   body: unknown;
+  /** The `Location` header of the answer, replayed with it (where to follow a 202's work). */
+  location?: string | null | undefined;
 }
 
 /** The fingerprint of a request: a retry must send the same method, path and body (or upload). */
@@ -80,9 +82,11 @@ export async function claimKey(
     request_hash: string;
     response_status: number;
     response_body: unknown;
+    response_location: string | null;
     holds_secret: boolean;
   }>(
-    'SELECT request_hash, response_status, response_body, holds_secret FROM idempotency_keys WHERE scope = $1 AND key = $2',
+    `SELECT request_hash, response_status, response_body, response_location, holds_secret
+       FROM idempotency_keys WHERE scope = $1 AND key = $2`,
     [claim.scope, claim.key],
   );
   const prior = rows[0];
@@ -90,17 +94,25 @@ export async function claimKey(
   if (prior.request_hash !== claim.hash) throw new DomainError('IDEMPOTENCY_KEY_REUSED');
   if (prior.response_status === 0) throw new DomainError('IDEMPOTENCY_REQUEST_IN_PROGRESS');
   if (prior.holds_secret) throw new DomainError('IDEMPOTENCY_REPLAY_OF_SECRET');
-  return { status: prior.response_status, body: prior.response_body };
+  return { status: prior.response_status, body: prior.response_body, location: prior.response_location };
 }
 
-/** Stores the answer under the claimed key; an answer holding secrets is recorded without its body. */
+/**
+ * Stores the answer under the claimed key, with its `Location` header; an answer holding secrets is
+ * recorded without either.
+ */
 export async function recordOutcome(db: Queryable, claim: IdempotencyClaim, outcome: StoredOutcome): Promise<void> {
-  await db.query('UPDATE idempotency_keys SET response_status = $3, response_body = $4 WHERE scope = $1 AND key = $2', [
-    claim.scope,
-    claim.key,
-    outcome.status,
-    claim.secret ? 'null' : JSON.stringify(outcome.body ?? null),
-  ]);
+  await db.query(
+    `UPDATE idempotency_keys SET response_status = $3, response_body = $4, response_location = $5
+      WHERE scope = $1 AND key = $2`,
+    [
+      claim.scope,
+      claim.key,
+      outcome.status,
+      claim.secret ? 'null' : JSON.stringify(outcome.body ?? null),
+      claim.secret ? null : (outcome.location ?? null),
+    ],
+  );
 }
 
 /** Frees a claim whose request failed, so that a retry runs it (a failure is not replayed). */

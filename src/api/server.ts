@@ -79,6 +79,8 @@ function parseWith<T>(schema: z.ZodType<T> | undefined, value: unknown, location
 interface Outcome {
   status: number;
   body: unknown;
+  /** The `Location` header: set by the route, or stored with a replayed answer. */
+  location?: string | null | undefined;
   replayed: boolean;
 }
 
@@ -215,8 +217,10 @@ async function runRoute(
     if (write && !audited) {
       await ctx.audit({ action: `${route.method} ${route.path}`, objectType: route.tags[0] ?? null, after: result });
     }
-    if (claim && write) await recordOutcome(conn, claim, { status, body: result });
-    return { status, body: result, replayed: false };
+    const header = reply.getHeader('location');
+    const location = typeof header === 'string' ? header : null;
+    if (claim && write) await recordOutcome(conn, claim, { status, body: result, location });
+    return { status, body: result, location, replayed: false };
   };
 
   // A deadlock or serialization failure that lock ordering did not prevent is retried, never a 500.
@@ -409,7 +413,10 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
       handler: async (request, reply) => {
         const outcome = await runRoute(route, request, reply, services);
         if (reply.sent) return reply;
-        if (outcome.replayed) reply.header('Idempotent-Replayed', 'true');
+        if (outcome.replayed) {
+          reply.header('Idempotent-Replayed', 'true');
+          if (outcome.location) reply.header('location', outcome.location);
+        }
         if (route.success.contentType && Buffer.isBuffer(outcome.body)) {
           // A route serving stored files (attachments) sets each file's own type.
           const type = reply.getHeader('content-type');
