@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Queryable } from '../db/database.ts';
+import type { Liveness } from '../sync/engine/liveness.ts';
 import { commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
 import { bookedBesides, getRun } from '../sync/runs.ts';
@@ -18,12 +20,16 @@ export function registerSync(program: Command): void {
     .addHelpText(
       'after',
       '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.' +
-        '\nRuns the pipeline as the database holds it: a ledgerlink.yaml is not applied (use `ledgerlink config apply`).',
+        '\nRuns the pipeline as the database holds it: a ledgerlink.yaml is not applied (use `ledgerlink config apply`).' +
+        '\nCtrl-C stops the run after the page in hand, keeping what it posted (exit code 130); the same command then goes on' +
+        '\nwith that run from where it stopped. A second Ctrl-C quits at once: nothing is posted twice, and the same command' +
+        '\ngoes on with the run once its lease (LEDGERLINK_LEASE_SECONDS, default 15) has passed.',
     )
     .action((name: string, opts: { json?: boolean }) =>
       runCommand(opts.json, async () => {
         requireExistingData();
         const rt = await openRuntime({ queue: false, log: commandLogger({ failuresReported: true }) });
+        let stop: StopOnSignal | null = null;
         try {
           const pipeline = await requirePipeline(rt.db, rt.box, name);
           if (isDemoPipeline(pipeline))
@@ -40,28 +46,101 @@ export function registerSync(program: Command): void {
             totals.parked += c.parked;
             progress.update(totals);
           };
-          const runId = await rt.sync.trigger(pipeline, 'manual', 'cli', {}, { inline: true });
+          stop = stopOnSignal(rt.sync.liveness, () => {
+            progress.done();
+            process.stderr.write(
+              'stopping after the page in hand (what it posted is kept); Ctrl-C again to quit at once\n',
+            );
+          });
+          const stopped = await stoppedRun(rt.db, pipeline.id, rt.sync.liveness.leaseSeconds);
+          let runId: string;
+          if (stopped) {
+            if (!opts.json)
+              process.stderr.write(
+                `going on with run ${stopped}, which stopped before it finished, from where it stopped\n`,
+              );
+            runId = stopped;
+            await rt.sync.runNow(runId);
+          } else runId = (await rt.sync.trigger(pipeline, 'manual', 'cli', {}, { inline: true }))!;
           progress.done();
-          const run = (await getRun(rt.db, runId!))!;
+          const run = (await getRun(rt.db, runId))!;
+          const handedBack = stop.stopping && (run.status === 'queued' || run.status === 'running');
           if (opts.json) console.log(JSON.stringify(run));
           else {
             const c = run.counts;
-            console.log(`run ${run.runId}: ${run.status}`);
+            console.log(`run ${run.runId}: ${handedBack ? 'stopped (Ctrl-C)' : run.status}`);
             console.log(
               `  fetched ${c.fetched} · created ${c.created} (${c.createdInvoices} invoices, ${c.createdReceipts} receipts, ` +
                 `${c.createdCustomers} customers, ${c.createdProducts} products${c.createdOther ? `, ${c.createdOther} other` : ''})` +
                 ` · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
             );
+            if (handedBack)
+              console.log(
+                `  what it posted is kept; \`ledgerlink sync run ${name}\` goes on with it from where it stopped ` +
+                  '(so does `ledgerlink serve`, or a worker, when it starts)',
+              );
             // Documents still on their way are not an error: `ledgerlink runs list` shows them go.
-            if (run.error) console.log(run.waiting > 0 ? `  ${run.error}` : `  error: ${run.error}`);
+            else if (run.error) console.log(run.waiting > 0 ? `  ${run.error}` : `  error: ${run.error}`);
             if (c.parked) console.log(`  see the parked records: ledgerlink exceptions list --pipeline ${name}`);
           }
+          if (handedBack) return 130;
           return run.status === 'succeeded' ? 0 : run.status === 'partial' ? 2 : 1;
         } finally {
+          stop?.dispose();
           await rt.close();
         }
       }),
     );
+}
+
+interface StopOnSignal {
+  readonly stopping: boolean;
+  dispose(): void;
+}
+
+/**
+ * Ctrl-C (or SIGTERM) while a run works in this process: the first stops it as a stopping worker
+ * does, after the page in hand, which is committed with its cursor, and hands the run back; a
+ * second quits at once (exit code 130), as a crash would: nothing is posted twice.
+ */
+function stopOnSignal(liveness: Liveness, onFirst: () => void): StopOnSignal {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    onFirst();
+    liveness.beginStopping();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    get stopping() {
+      return stopping;
+    },
+    dispose() {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/**
+ * A run of the pipeline this command started that did not finish and that nobody works: stopped
+ * with Ctrl-C (handed back, queued with its cursor), or quit at once or killed (running, its
+ * heartbeat older than the lease). Going on with it, rather than starting another, reads the source
+ * from where it stopped. A worker that takes it meanwhile (the recovery sweep queues such runs
+ * again) is kept from working it twice by the pipeline's lease.
+ */
+async function stoppedRun(db: Queryable, pipelineId: string, leaseSeconds: number): Promise<string | null> {
+  const { rows } = await db.query<{ id: string }>(
+    `SELECT id FROM runs
+      WHERE pipeline_id = $1 AND trigger = 'manual' AND created_by = 'cli'
+        AND ((status = 'queued' AND heartbeat_at IS NULL)
+          OR (status = 'running' AND heartbeat_at < now() - make_interval(secs => $2)))
+      ORDER BY created_at LIMIT 1`,
+    [pipelineId, leaseSeconds],
+  );
+  return rows[0]?.id ?? null;
 }
 
 interface ListOptions {
