@@ -54,7 +54,11 @@ export type ItemResult =
       targetId: string;
       /** The number the target gave the document, when it numbers them. */
       number?: string | null | undefined;
-      /** `linked`: the target already had it (found by reference) and nothing was written. */
+      /**
+       * `linked`: the target already had it (found by reference) and nothing was written. For a
+       * payment, `updated`: the target had it and added what it lacked (the embedded ledger: the
+       * provider fee of a receipt it already had); the run records it `updated`, not skipped.
+       */
       outcome?: 'created' | 'updated' | 'linked' | 'unchanged' | undefined;
       message?: string | null | undefined;
       /** A draft request the target answered with a document it had already posted: `invoice`. */

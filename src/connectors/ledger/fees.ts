@@ -9,12 +9,14 @@ import type { PostingContext } from '../../ledger/posting/types.ts';
 import { insertTransaction } from '../../ledger/posting/write.ts';
 import type { CanonicalPayment } from '../../sync/canonical.ts';
 import { type ItemResult, failed } from '../../sync/target.ts';
+import { keyedFee } from './keyed-fees.ts';
 
 /*
  * A payment provider's fee in the embedded ledger: a general journal, bank charges debited and the
  * bank credited, kept against its receipt in `receipt_fees` (migration 0114). A receipt has at
  * most one fee there (its primary key), so a payment linked to a receipt already in the ledger
- * finds the receipt's fee. It posts the fee when there is none, and is refused when the fee there
+ * finds the receipt's fee. It posts the fee when there is none (unless the bookkeeper keyed it by
+ * hand as a journal under the payment's reference: keyed-fees.ts), and is refused when the fee there
  * differs. Two runs linking the same payment at once take the customer's row lock first, so the
  * second finds the first's fee; the key is the backstop.
  */
@@ -132,14 +134,19 @@ export async function receiptFee(
   };
 }
 
+/** What became of a linked payment's fee: its receipt had it, a journal keyed by hand was it, or it was posted. */
+export type LinkedFee = { fee: 'booked' } | { fee: 'recognised'; journal: string } | { fee: 'posted' };
+
 /**
  * The fee of a payment linked to a receipt already in the ledger (keyed by hand, or booked by
  * another pipeline), which the link alone left out of the books: the bank stayed too high by it.
- * Posted when the receipt has no fee yet, out of the receipt's bank at the rate its bank line
- * took (the bank it says, else the pipeline's); left as it is when the receipt has this fee
- * already; and when it has another one, the payment is refused (PAYMENT_FEE_DIFFERS on `fee`) and
- * nothing is posted. The caller holds the customer's row lock, which orders two runs linking the
- * same payment. Says whether the fee was posted, or the refusal.
+ * Left as it is when the receipt has this fee already (`booked`), and refused when it has another
+ * one (PAYMENT_FEE_DIFFERS on `fee`), nothing posted. When it has none, a fee journal keyed by hand
+ * under the payment's reference is looked for (keyed-fees.ts): one that is this fee is recorded as
+ * the receipt's (`recognised`, naming it), and one that may not be refuses the payment. Otherwise
+ * the fee is posted (`posted`), out of the receipt's bank at the rate its bank line took (the bank
+ * it says, else the pipeline's). The caller holds the customer's row lock, which orders two runs
+ * linking the same payment.
  */
 export async function linkedFee(
   ctx: PostingContext,
@@ -147,10 +154,10 @@ export async function linkedFee(
   fee: bigint,
   bankCode: string,
   reference: string,
-): Promise<{ posted: boolean } | ItemResult> {
+): Promise<LinkedFee | ItemResult> {
   const booked = await receiptFee(ctx.db, ctx.entity.id, receipt.id);
   if (booked) {
-    if (booked.currency === receipt.currency && booked.gross === fee) return { posted: false };
+    if (booked.currency === receipt.currency && booked.gross === fee) return { fee: 'booked' };
     const said = (currency: string, amount: bigint) => `${currency} ${formatAmount(amount, currency)}`;
     return failed({
       code: 'PAYMENT_FEE_DIFFERS',
@@ -164,13 +171,17 @@ export async function linkedFee(
     });
   }
   // The bank and rate of the receipt's bank line, as buildReceipt records them (its document rate
-  // when it names none: a receipt into a bank of its own currency).
-  const { rows } = await ctx.db.query<{ bank: string | null; rate: string }>(
-    `SELECT details->>'bankAccountCode' AS bank, coalesce(details->>'bankExchangeRate', exchange_rate::text) AS rate
-       FROM transactions WHERE id = $1`,
+  // when it names none: a receipt into a bank of its own currency), and the GL account it went into.
+  const { rows } = await ctx.db.query<{ bank: string | null; rate: string; gl: string | null }>(
+    `SELECT details->>'bankAccountCode' AS bank, coalesce(details->>'bankExchangeRate', exchange_rate::text) AS rate,
+            (SELECT l.gl_account_code FROM journal_lines l WHERE l.transaction_id = t.id AND l.role = 'bank'
+              ORDER BY l.line_no LIMIT 1) AS gl
+       FROM transactions t WHERE id = $1`,
     [receipt.id],
   );
   const bank = rows[0]!;
+  const keyed = bank.gl === null ? null : await keyedFee(ctx, receipt, fee, bank.gl, reference);
+  if (keyed) return 'recognised' in keyed ? { fee: 'recognised', journal: keyed.recognised } : keyed;
   await postFee(ctx, {
     receiptId: receipt.id,
     bankCode: bank.bank ?? bankCode,
@@ -180,5 +191,5 @@ export async function linkedFee(
     date: receipt.date,
     reference,
   });
-  return { posted: true };
+  return { fee: 'posted' };
 }

@@ -13,7 +13,7 @@ import type { PostingContext } from '../../ledger/posting/types.ts';
 import { duplicateError } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
-import { linkedFee, paymentFee, postFee } from './fees.ts';
+import { type LinkedFee, linkedFee, paymentFee, postFee } from './fees.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A document already in the ledger under a reference, with the figures it was posted with. */
@@ -174,7 +174,8 @@ async function allocateOpen(
  * Payments become receipts, allocated to the invoice they pay when it is still open; a fee goes
  * to bank charges. Each payment is a savepoint of its own inside the engine's transaction, so a
  * refused one leaves nothing behind. A receipt reference the customer already has is linked, and
- * the payment's fee posted against that receipt when it has none yet (fees.ts, `linkedFee`).
+ * the payment's fee posted against that receipt when it has none yet (outcome `updated`), unless a
+ * fee journal keyed by hand under its reference is that fee (fees.ts, `linkedFee`).
  */
 export async function createPayments(
   db: Queryable,
@@ -217,14 +218,17 @@ export async function createPayments(
           let receiptId: number;
           let message: string | null = existing ? 'already in the ledger; linked' : null;
           let waitsForInvoice = false;
-          let feePosted = false;
+          let linkedFeeWas: LinkedFee['fee'] | null = null;
+          let feeSaid = '';
           if (existing) {
             receiptId = existing.id;
             const fee = paymentFee(pay);
             if (fee > 0n) {
               const f = await linkedFee(pctx, existing, fee, item.bankAccountCode, pay.externalReference);
               if ('ok' in f) return f;
-              feePosted = f.posted;
+              linkedFeeWas = f.fee;
+              if (f.fee === 'posted') feeSaid = '; fee posted';
+              if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
             }
           } else {
             const r = await postReceipt(
@@ -274,7 +278,7 @@ export async function createPayments(
               message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
             }
           } else message ??= 'unallocated: the payment names no invoice';
-          if (feePosted) message = `${message}; fee posted`;
+          message = `${message}${feeSaid}`;
           // Refunds booked before this payment (a refund webhook that overtook it) are set against
           // what the payment has left once it paid its invoice: as if they had come after it. One
           // still waiting for its invoice keeps them waiting until that invoice is booked.
@@ -286,7 +290,10 @@ export async function createPayments(
                 ])
               ).get(receiptId);
           if (refunds) message = `${message}; ${refunds.join(', ')} set against it, booked before it`;
-          return ok(String(receiptId), { outcome: existing ? 'linked' : 'created', message });
+          // A receipt the ledger had, whose fee was posted now: something was written, so it is
+          // `updated` (the engine's run record says so), not `linked` (nothing written).
+          const outcome = !existing ? 'created' : linkedFeeWas === 'posted' ? 'updated' : 'linked';
+          return ok(String(receiptId), { outcome, message });
         }),
       );
     } catch (err) {

@@ -126,6 +126,14 @@ const paymentDelivery: Delivery<TargetPayment> = {
   customerTargetId: (doc) => doc.customerTargetId,
   async commit(ctx, tx, done, out) {
     await saveDelivered(ctx, tx, 'payment', done, out, {
+      // A payment the target had already and added to (the embedded ledger: the fee its receipt
+      // lacked) is `updated`: something was written, so the run does not say skipped. Other kinds
+      // keep the plain mapping (a QuickBooks allocation's `updated` means something else).
+      record: ({ result }) => ({
+        outcome: result.outcome === 'linked' ? 'skipped' : result.outcome === 'updated' ? 'updated' : 'created',
+        targetId: result.targetId,
+        message: result.message ?? null,
+      }),
       // Its fee as booked, to tell a changed fee sent later (changed.ts).
       map: ({ item, result }) => ({
         number: result.number ?? null,
