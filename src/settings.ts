@@ -59,6 +59,37 @@ export function choiceSetting<T extends string>(
   return value;
 }
 
+/** How long something is kept: a whole number of days, or `forever` (nothing is removed). */
+export type RetentionDays = number | 'forever';
+
+/** The longest retention given in days (a hundred years); beyond it, say `forever`. */
+export const MAX_RETENTION_DAYS = 36_500;
+
+/**
+ * A retention from `env[name]`: a whole number of days from 1 to 36500, or the word `forever`;
+ * `fallback` when unset or empty. 0 is refused rather than read as "keep everything" or "remove
+ * everything": either reading would surprise someone, so keeping everything is said in words.
+ *
+ * @example retentionSetting(process.env, 'LEDGERLINK_RUN_RECORDS_RETENTION_DAYS', 90) // 90, or 'forever'
+ */
+export function retentionSetting(env: NodeJS.ProcessEnv, name: string, fallback: RetentionDays): RetentionDays {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const text = raw.trim();
+  if (text === 'forever') return 'forever';
+  const expected = `expected a whole number of days from 1 to ${MAX_RETENTION_DAYS}, or "forever" to keep everything`;
+  if (!/^-?\d{1,15}$/.test(text))
+    throw new SettingsError(name, `"${printable(raw)}" is not a number of days (${expected})`);
+  const n = Number(text);
+  if (n === 0)
+    throw new SettingsError(
+      name,
+      `0 is not a retention: some read it as "keep nothing", others as "keep everything" (${expected})`,
+    );
+  if (n < 1 || n > MAX_RETENTION_DAYS) throw new SettingsError(name, `${n} is out of range (${expected})`);
+  return n;
+}
+
 /** Setting values are echoed in error messages; keep them short and on one line. */
 function printable(raw: string): string {
   const oneLine = raw.replace(/[^\x20-\x7e]/g, '?');

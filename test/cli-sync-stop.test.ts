@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { createRun } from '../src/sync/runs.ts';
 import { cliPlace, type CliPlace } from './helpers/cli.ts';
 import { startCli, waitFor } from './helpers/process.ts';
 
@@ -138,5 +139,43 @@ describe('Ctrl-C during sync run', () => {
     const done = await ledger();
     expect(done.runs).toHaveLength(before + 1);
     expect(done.invoices.every((i) => i.n === 1)).toBe(true);
+  }, 180_000);
+
+  it('runs cancel ends a run nobody works; sync run then starts another rather than going on with it', async () => {
+    const db = await place.open();
+    let runId: string;
+    let finished: string;
+    try {
+      const p = await db.query<{ id: string; entity_id: string }>(
+        `SELECT id, entity_id FROM pipelines WHERE name = 'ix'`,
+      );
+      // As Ctrl-C leaves one: queued, handed back, made by this command.
+      runId = (await createRun(db, {
+        pipelineId: p.rows[0]!.id,
+        entityId: p.rows[0]!.entity_id,
+        trigger: 'manual',
+        createdBy: 'cli',
+      }))!;
+      finished = (await db.query<{ id: string }>(`SELECT id FROM runs WHERE status = 'succeeded' LIMIT 1`)).rows[0]!.id;
+    } finally {
+      await db.close();
+    }
+    const cancelled = await place.run(['runs', 'cancel', runId], env());
+    expect(cancelled.code, cancelled.stderr).toBe(0);
+    expect(cancelled.stdout).toBe(`run ${runId} (ix): cancelled (Cancelled by cli before it started)\n`);
+    const json = await place.run(['runs', 'cancel', runId, '--json'], env());
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ runId, status: 'cancelled', cancelledBy: 'cli' });
+    const refused = await place.run(['runs', 'cancel', finished], env());
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`RUN_ALREADY_FINISHED: Run ${finished} has finished (succeeded)`);
+    const bad = await place.run(['runs', 'cancel', 'nope'], env());
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('RUNID: not a run id');
+
+    const again = await place.run(['sync', 'run', 'ix'], env());
+    expect(again.code, again.stderr + again.stdout).toBe(0);
+    expect(again.stderr).not.toContain('going on with run');
+    expect(again.stdout).not.toContain(runId);
   }, 180_000);
 });

@@ -124,6 +124,9 @@ describe('the response checker', () => {
       waiting: 0,
       error: null,
       createdBy: 'cli',
+      recordsRemovedAt: null,
+      cancelRequestedAt: null,
+      cancelledBy: null,
     };
     expect(problems('/v1/runs/{runId}', 'get', 200, run)).toEqual([]);
     expect(problems('/v1/runs/{runId}', 'get', 200, { ...run, extra: 1 })).toEqual(['$.extra: not in the schema']);

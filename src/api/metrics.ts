@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { Queryable } from '../db/database.ts';
 import { rateWaits } from '../sync/remote/rate-planner.ts';
 
-const RUN_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed'] as const;
+const RUN_STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
 const OUTBOX_DIRECTIONS = ['source', 'target'] as const;
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']);
 

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
-import { RunListQuery, runView } from '../api/routes/runs.ts';
-import { checkPipelineFilter } from '../sync/pipelines.ts';
+import { RunId, RunListQuery, runView } from '../api/routes/runs.ts';
+import { auditAs, checkPipelineFilter } from '../sync/pipelines.ts';
+import { cancelRun } from '../sync/run-cancel.ts';
 import { listRuns } from '../sync/runs.ts';
 import { parseWithSchema, requireExistingData, runCommand } from './common.ts';
 import { entityOption } from './pipeline.ts';
@@ -22,7 +23,7 @@ export function registerRuns(program: Command): void {
     .description('Runs, newest first: pipeline, trigger, status, when, counts')
     .option('--pipeline <name>', 'only this pipeline (a name that is not one is refused, naming the known ones)')
     .option('--entity <code>', 'only this entity')
-    .option('--status <status>', 'queued, running, succeeded, partial or failed')
+    .option('--status <status>', 'queued, running, succeeded, partial, failed or cancelled')
     .option('--limit <n>', 'at most this many (1 to 500)', '20')
     .option('--json', 'print JSON')
     .action((opts: RunsOptions) =>
@@ -86,6 +87,35 @@ export function registerRuns(program: Command): void {
             );
             if (r.total > items.length) console.log(`${items.length} of ${r.total} (see --limit)`);
           }
+        } finally {
+          await rt.close();
+        }
+      }),
+    );
+  runs
+    .command('cancel <runId>')
+    .description('Cancel a run: at once if nobody works it, else after the page in hand')
+    .option('--json', 'print the run as JSON')
+    .addHelpText(
+      'after',
+      '\nThe same as POST /v1/runs/{runId}/cancel. What the run posted is kept; the next run of the pipeline reads on.' +
+        '\nA run a worker works stops at its next page boundary: exit code 0 once it is cancelled, 3 while it is still asked to stop' +
+        '\n(follow it with `ledgerlink runs list`). A finished run, or an import or exception retry while it works, is refused.',
+    )
+    .action((runId: string, opts: { json?: boolean }) =>
+      runCommand(opts.json, async () => {
+        const id = parseWithSchema(RunId, { runId }, { runId: 'RUNID' }).runId;
+        requireExistingData();
+        const rt = await openRuntime({ queue: false, log: commandLogger() });
+        try {
+          const { run, requested } = await rt.db.transaction((tx) =>
+            cancelRun(tx, id, { actor: 'cli', leaseSeconds: rt.sync.liveness.leaseSeconds, audit: auditAs(tx, 'cli') }),
+          );
+          if (opts.json) console.log(JSON.stringify(runView(run)));
+          else if (requested)
+            console.log(`run ${run.runId} (${run.pipeline}): asked to stop; it ends cancelled after the page in hand`);
+          else console.log(`run ${run.runId} (${run.pipeline}): cancelled${run.error ? ` (${run.error})` : ''}`);
+          return requested ? 3 : 0;
         } finally {
           await rt.close();
         }

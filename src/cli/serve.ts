@@ -8,6 +8,7 @@ import { openRuntime } from './runtime.ts';
 import { demoStorage, demoWanted, pauseDemoPipeline, startDemo } from './demo.ts';
 import { listPipelines } from '../sync/pipelines.ts';
 import { concurrencyFromEnv } from '../sync/service.ts';
+import { retentionFromEnv } from '../sync/retention.ts';
 
 /**
  * The environment of `serve --help`: every variable the server reads, which test/cli-serve-help.test.ts
@@ -35,6 +36,10 @@ export const SERVE_ENVIRONMENT = `  PORT                         port (default 3
   LEDGERLINK_LEASE_SECONDS     heartbeat lease: a run silent this long is taken over (default 15)
   LEDGERLINK_TICK_SECONDS      how often schedules are looked at and waiting write-back is sent (default 30)
   LEDGERLINK_IDEMPOTENCY_TTL_SECONDS  how long idempotent responses are replayed (default 86400)
+  LEDGERLINK_RECONCILIATION_RETENTION_DAYS  days finished reconciliations are kept, each pipeline's newest
+                               always (default 90; "forever" keeps all); workers remove older ones
+  LEDGERLINK_RUN_RECORDS_RETENTION_DAYS  days the per-document records of finished runs are kept; runs and
+                               their counts stay (default 90; "forever" keeps all)
   LEDGERLINK_LOGIN_MAX_FAILURES       failed logins per entity and per address in the window (default 10)
   LEDGERLINK_LOGIN_WINDOW_SECONDS     the window of the login throttle (default 900)
   LEDGERLINK_AUTH_MAX_FAILURES        bad tokens or session cookies per address in the window (default 100)
@@ -58,6 +63,7 @@ export function registerServe(program: Command): void {
       const config = appConfigFromEnv();
       if (opts.port) config.port = parseInteger('--port', opts.port, { min: 0, max: 65535 });
       const tickSeconds = integerSetting(process.env, 'LEDGERLINK_TICK_SECONDS', { default: 30, min: 1, max: 86400 });
+      const retention = retentionFromEnv();
       const storage = demoStorage(databaseConfigFromEnv());
       const log = createLogger(config.logLevel);
       const concurrency = opts.worker ? concurrencyFromEnv() : 1;
@@ -80,7 +86,7 @@ export function registerServe(program: Command): void {
       }
       config.oidc = rt.oidc ?? null;
       const app = await buildServer({ db: rt.db, config, logger: log, sync: rt.sync });
-      if (opts.worker) await rt.sync.startWorker({ tickSeconds, concurrency });
+      if (opts.worker) await rt.sync.startWorker({ tickSeconds, concurrency, retention });
       const shutdown = async (signal: string) => {
         log.info({ signal }, 'shutting down');
         await app.close();

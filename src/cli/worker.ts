@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { openRuntime } from './runtime.ts';
 import { concurrencyFromEnv, parseConcurrency } from '../sync/service.ts';
 import { parseInteger } from '../settings.ts';
+import { retentionFromEnv } from '../sync/retention.ts';
 
 export function registerWorker(program: Command): void {
   program
@@ -18,13 +19,16 @@ export function registerWorker(program: Command): void {
       `
 Run several workers against one PostgreSQL server (DATABASE_URL) to share the work: runs are taken
 from a durable queue, one run per pipeline at a time, and a crashed worker's run is resumed by another.
-With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.`,
+With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.
+Every worker also removes finished reconciliations and run records older than their retention
+(LEDGERLINK_RECONCILIATION_RETENTION_DAYS, LEDGERLINK_RUN_RECORDS_RETENTION_DAYS, default 90 days each).`,
     )
     .action(async (opts: { config?: string; tick: string; concurrency?: string }) => {
       const tick = parseInteger('--tick', opts.tick, { min: 1, max: 86400 });
       const concurrency = opts.concurrency ? parseConcurrency(opts.concurrency, '--concurrency') : concurrencyFromEnv();
+      const retention = retentionFromEnv();
       const rt = await openRuntime({ queue: true, applyConfig: true, config: opts.config });
-      await rt.sync.startWorker({ tickSeconds: tick, concurrency });
+      await rt.sync.startWorker({ tickSeconds: tick, concurrency, retention });
       rt.log.info({ database: rt.db.description }, 'worker started');
       const shutdown = async () => {
         // Runs in hand stop at their next page boundary and go back to the queue, where another

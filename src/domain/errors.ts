@@ -321,7 +321,18 @@ export const ERROR_CODES = {
     404,
     'No pipeline of this name (a filter such as `?pipeline=`); the message lists the known ones.',
   ],
-  PIPELINE_RUN_IN_PROGRESS: [409, 'The pipeline has a run queued or running; try again once it has finished.'],
+  PIPELINE_RUN_IN_PROGRESS: [
+    409,
+    'The pipeline has a run queued or running; try again once it has finished, or cancel it (POST /v1/runs/{runId}/cancel, `ledgerlink runs cancel`).',
+  ],
+  RUN_ALREADY_FINISHED: [
+    409,
+    'The run has finished (succeeded, partial or failed): there is nothing to cancel. Its status is in the message.',
+  ],
+  RUN_NOT_CANCELLABLE: [
+    409,
+    'The run works the records of an import or an exception retry in hand, and ends with that request: it cannot be cancelled while it works.',
+  ],
   // Connections (OAuth 2.0)
   CONNECTION_NOT_OAUTH: [
     409,

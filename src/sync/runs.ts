@@ -2,7 +2,7 @@ import type { Queryable } from '../db/database.ts';
 import { DomainError } from '../domain/errors.ts';
 import { storable } from '../domain/storable.ts';
 
-export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed';
+export type RunStatus = 'queued' | 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
 export type RunTrigger = 'manual' | 'schedule' | 'webhook' | 'import' | 'daily-summary' | 'retry';
 
 export interface RunCounts {
@@ -86,6 +86,17 @@ export interface Run {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /**
+   * When the retention policy removed the run's per-document records (src/sync/retention.ts); null
+   * while they are kept. The run and its counts stay.
+   */
+  recordsRemovedAt: string | null;
+  /**
+   * When someone asked to cancel the run, and who (src/sync/run-cancel.ts): a run still working
+   * stops at its next page boundary and ends `cancelled`. Null when nobody did.
+   */
+  cancelRequestedAt: string | null;
+  cancelledBy: string | null;
 }
 
 interface Row {
@@ -105,10 +116,13 @@ interface Row {
   created_at: Date;
   started_at: Date | null;
   finished_at: Date | null;
+  records_removed_at: Date | null;
+  cancel_requested_at: Date | null;
+  cancelled_by: string | null;
 }
 
 const COLUMNS = `r.id, p.name AS pipeline, r.pipeline_id, r.entity_id, r.trigger, r.slot, r.status, r.params, r.cursor, r.counts, r.waiting, r.error,
-  r.created_by, r.created_at, r.started_at, r.finished_at`;
+  r.created_by, r.created_at, r.started_at, r.finished_at, r.records_removed_at, r.cancel_requested_at, r.cancelled_by`;
 
 function toRun(r: Row): Run {
   return {
@@ -128,6 +142,9 @@ function toRun(r: Row): Run {
     createdAt: r.created_at.toISOString(),
     startedAt: r.started_at?.toISOString() ?? null,
     finishedAt: r.finished_at?.toISOString() ?? null,
+    recordsRemovedAt: r.records_removed_at?.toISOString() ?? null,
+    cancelRequestedAt: r.cancel_requested_at?.toISOString() ?? null,
+    cancelledBy: r.cancelled_by,
   };
 }
 
@@ -256,7 +273,8 @@ export async function addRunRecords(db: Queryable, runId: string, records: RunRe
 /**
  * How many documents a run booked besides the one given (kind and source id): those that ran
  * again with it because it was what they needed (src/sync/engine/deliveries.ts, `releaseNeeded`).
- * Customers and products, booked on the way, are not counted.
+ * Customers and products, booked on the way, are not counted. Asked of the run a retry has just
+ * made, whose records no retention has removed (it keeps them for a day at the least).
  */
 export async function bookedBesides(db: Queryable, runId: string, kind: string, sourceId: string): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
@@ -268,6 +286,10 @@ export async function bookedBesides(db: Queryable, runId: string, kind: string, 
   return Number(rows[0]!.n);
 }
 
+/**
+ * A page of a run's records, in order. Empty for a run whose records the retention policy removed
+ * (`Run.recordsRemovedAt`); readers say so rather than show an empty list.
+ */
 export async function listRunRecords(db: Queryable, runId: string, limit: number, offset: number) {
   const { rows } = await db.query<{
     kind: string;
@@ -305,7 +327,10 @@ export async function addCounts(
   );
 }
 
-/** Sets a run's status; `waiting`, when given, is how many of its documents still wait for the target. */
+/**
+ * Sets a run's status; `waiting`, when given, is how many of its documents still wait for the
+ * target. A cancelled run keeps its status (src/sync/run-cancel.ts): `cancelled` is final.
+ */
 export async function setRunStatus(
   db: Queryable,
   runId: string,
@@ -318,7 +343,7 @@ export async function setRunStatus(
        started_at = CASE WHEN $2 = 'running' AND started_at IS NULL THEN now() ELSE started_at END,
        finished_at = CASE WHEN $2 IN ('succeeded', 'partial', 'failed') THEN now() ELSE NULL END,
        attempts = attempts + CASE WHEN $2 = 'running' THEN 1 ELSE 0 END
-     WHERE id = $1`,
+     WHERE id = $1 AND status <> 'cancelled'`,
     [runId, status, error, waiting ?? null],
   );
 }
@@ -365,9 +390,13 @@ export async function settleWaitingRuns(
   for (const r of rows) {
     const n = now.get(r.id) ?? 0;
     if (n === r.waiting) continue;
+    // A cancelled run keeps its status and its message; only what still waits is brought up to date.
     await db.query(
-      `UPDATE runs SET waiting = $2, error = $3,
-              status = CASE WHEN $2 = 0 AND coalesce((counts->>'parked')::int, 0) = 0 THEN 'succeeded' ELSE 'partial' END
+      `UPDATE runs SET waiting = $2,
+              error = CASE WHEN status = 'cancelled' THEN error ELSE $3 END,
+              status = CASE WHEN status = 'cancelled' THEN 'cancelled'
+                            WHEN $2 = 0 AND coalesce((counts->>'parked')::int, 0) = 0 THEN 'succeeded'
+                            ELSE 'partial' END
         WHERE id = $1 AND waiting > 0`,
       [r.id, n, n > 0 ? waitingMessage(n, target) : null],
     );

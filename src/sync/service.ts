@@ -22,6 +22,7 @@ import {
 import { Liveness, leaseSecondsFromEnv } from './engine/liveness.ts';
 import { recoverOrphanedRuns } from './recovery.ts';
 import { ReconciliationWorker } from './reconciliation-worker.ts';
+import { HistoryRetention, type RetentionPolicy, retentionFromEnv } from './retention.ts';
 import { currentSlot } from './schedule.ts';
 import type { SourceItem } from './connector.ts';
 
@@ -44,6 +45,8 @@ export interface WorkerOptions {
   tickSeconds?: number;
   /** Runs worked at once in this process, each of another pipeline (env LEDGERLINK_WORKER_CONCURRENCY, default 4). */
   concurrency?: number;
+  /** How long finished reconciliations and run records are kept (default: from the environment, src/sync/retention.ts). */
+  retention?: RetentionPolicy;
 }
 
 /** A busy pipeline's run is offered again after this long (not with the growing backoff of failures). */
@@ -76,6 +79,7 @@ export class SyncService {
   private queue: JobQueue | null;
   private timer: NodeJS.Timeout | null = null;
   private sweeper: NodeJS.Timeout | null = null;
+  private retention: HistoryRetention | null = null;
   readonly engine: EngineDeps;
   readonly liveness: Liveness;
   /** Stored reconciliations (POST /v1/pipelines/{name}/reconciliations), worked through the same queue. */
@@ -296,13 +300,16 @@ export class SyncService {
   /**
    * Worker side: takes over what a dead process left (at once on PGlite, whose folder only this
    * process may open; on PostgreSQL, runs whose heartbeat is older than a lease), then works
-   * queued runs with `concurrency` handlers, ticks the schedules every `tickSeconds` and sweeps
-   * for runs of dead workers every third of a lease.
+   * queued runs with `concurrency` handlers, ticks the schedules every `tickSeconds`, sweeps
+   * for runs of dead workers every third of a lease, and removes history older than its retention
+   * at start and every 10 minutes. Every worker process does that last part (there may be no API
+   * process, and a `serve` has a worker unless `--no-worker`); several at once are safe.
    */
   async startWorker(options: WorkerOptions = {}): Promise<void> {
     const queue = this.queue;
     if (!queue) throw new Error('startWorker needs a job queue');
     const { tickSeconds = 30, concurrency = 4 } = options;
+    const policy = options.retention ?? retentionFromEnv();
     await this.recover(this.db.kind === 'pglite');
     await queue.work<RunJob>(JOBS.run, (job) => this.workJob(job), { concurrency });
     await queue.work<ReconciliationJob>(JOBS.reconcile, (job) => this.reconciliations.work(job.data.reconciliationId), {
@@ -328,6 +335,8 @@ export class SyncService {
         .finally(() => (sweeping = false));
     }, this.liveness.heartbeatMs);
     this.sweeper.unref();
+    this.retention = new HistoryRetention({ db: this.db, log: this.log, policy, signal: this.liveness.stopSignal });
+    this.retention.start();
   }
 
   /**
@@ -395,6 +404,9 @@ export class SyncService {
     if (this.sweeper) clearInterval(this.sweeper);
     this.timer = null;
     this.sweeper = null;
+    // The stop signal ends a retention pass after its current statement.
+    await this.retention?.stop();
+    this.retention = null;
     await this.queue?.stop();
     this.liveness.stop();
   }

@@ -170,6 +170,39 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     await inspect(page, test, '05-overview');
   });
 
+  it('cancels a running run: it says so, stops after the page in hand and ends cancelled', async () => {
+    const test = 'cancel-run';
+    await page.goto(`${served.url}/runs`);
+    // The next listing pages come slowly: the run is still reading when it is cancelled.
+    sim.control.reset();
+    sim.control.missingCustomers.add(ghost);
+    sim.control.missingCustomers.add(ghost2);
+    sim.control.delay({ ms: 2500, route: 'instalments', times: 2 });
+    sim.control.delay({ ms: 300, route: 'instalments' });
+    await page.getByRole('button', { name: 'Run shop now' }).click();
+    const progress = page.locator('#progress-shop .run-progress');
+    await progress.waitFor();
+    for (let i = 0; i < 40 && (await progress.getAttribute('data-status')) !== 'running'; i++)
+      await page.waitForTimeout(250);
+    expect(await progress.getAttribute('data-status')).toBe('running');
+    const confirmed: string[] = [];
+    page.once('dialog', (d) => {
+      confirmed.push(d.message());
+      void d.accept();
+    });
+    await progress.getByRole('button', { name: 'Cancel run' }).click();
+    expect(confirmed).toEqual(['Cancel this run of shop? What it posted is kept; the next run reads on.']);
+    await page.getByText('Cancelling: it stops after the page in hand.').waitFor();
+    await screenshot(page, test, '01-cancelling');
+    for (let i = 0; i < 60 && (await progress.getAttribute('data-status')) !== 'cancelled'; i++)
+      await page.waitForTimeout(500);
+    expect(await progress.getAttribute('data-status')).toBe('cancelled');
+    expect(await progress.locator('.badge-cancelled').textContent()).toBe('Cancelled');
+    expect(await progress.getByRole('button', { name: 'Cancel run' }).count()).toBe(0);
+    expect(await progress.textContent()).toMatch(/Cancelled by user:.*: what it posted is kept/);
+    await inspect(page, test, '02-cancelled');
+  });
+
   it('retries an exception after its cause is fixed, in bulk and one by one, and resolves one with a note', async () => {
     const test = 'exceptions';
     await page.goto(`${served.url}/exceptions?reason=SOURCE_CUSTOMER_NOT_FOUND`);

@@ -5,12 +5,14 @@ import { DomainError } from '../../domain/errors.ts';
 import { getRun, listRunRecords, listRuns, publicCounts } from '../../sync/runs.ts';
 import { checkPipelineFilter } from '../../sync/pipelines.ts';
 import { startManualRun } from '../../sync/manual-run.ts';
+import { cancelRun } from '../../sync/run-cancel.ts';
 import { scopeOf } from './sync-shared.ts';
 import { Page, paged } from '../schemas.ts';
 
-export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']).meta({
+export const RunStatus = z.enum(['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled']).meta({
   description:
-    '`partial`: the run finished with records parked as exceptions, or with documents still waiting for the target (`waiting`); once none waits it settles as `succeeded`, or stays `partial` if something was parked.',
+    '`partial`: the run finished with records parked as exceptions, or with documents still waiting for the target (`waiting`); once none waits it settles as `succeeded`, or stays `partial` if something was parked. ' +
+    '`cancelled`: someone cancelled it (`POST /v1/runs/{runId}/cancel`); what it posted before is kept, and the next run of the pipeline reads on.',
 });
 
 /** A run's counts by outcome, with `created` split by kind (also in import results). */
@@ -37,6 +39,11 @@ export const RunCountsView = z
   })
   .meta({ description: 'Records of the run by outcome.' });
 
+const RecordsRemovedAt = z.string().nullable().meta({
+  description:
+    "When the retention policy removed the run's per-document records (ISO 8601 timestamp; `LEDGERLINK_RUN_RECORDS_RETENTION_DAYS`, default 90 days after it finished): `GET /v1/runs/{runId}/records` then has none. The run and its counts stay; what it created, updated or parked stays in the audit trail (`GET /v1/audit?objectType=run&objectId=…`). Null while they are kept.",
+});
+
 export const RunView = z
   .object({
     runId: z.string().meta({ description: 'The run id (a UUID).' }),
@@ -58,6 +65,12 @@ export const RunView = z
     createdBy: z
       .string()
       .meta({ description: 'Who started it: `credential:<id>`, `admin`, `scheduler`, `webhook:<pipeline>`, `cli`, …' }),
+    recordsRemovedAt: RecordsRemovedAt,
+    cancelRequestedAt: z.string().nullable().meta({
+      description:
+        'When someone asked to cancel the run (ISO 8601 timestamp): a run still `running` stops at its next page boundary and ends `cancelled`. Null when nobody did.',
+    }),
+    cancelledBy: z.string().nullable().meta({ description: 'Who cancelled it, or asked to (as `createdBy`).' }),
   })
   .meta({ id: 'Run', description: 'A run of a pipeline.' });
 type RunView = z.output<typeof RunView>;
@@ -75,6 +88,9 @@ export const RunRecordView = z
 type RunRecordView = z.output<typeof RunRecordView>;
 
 const RunPage = paged(RunView);
+
+/** A run's id in a path (also `ledgerlink runs cancel RUNID`). */
+export const RunId = z.object({ runId: z.string().uuid('not a run id') });
 
 /** The filters of GET /v1/runs, also those of `ledgerlink runs list`. */
 export const RunListQuery = Page.extend({
@@ -95,6 +111,9 @@ export function runView(r: NonNullable<Awaited<ReturnType<typeof getRun>>>): Run
     waiting: r.waiting,
     error: r.error,
     createdBy: r.createdBy,
+    recordsRemovedAt: r.recordsRemovedAt,
+    cancelRequestedAt: r.cancelRequestedAt,
+    cancelledBy: r.cancelledBy,
   };
 }
 
@@ -133,7 +152,7 @@ const getRoute = defineRoute({
   summary: 'A run: status, times and counts',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  params: z.object({ runId: z.string().uuid('not a run id') }),
+  params: RunId,
   success: { status: 200, description: 'The run.', schema: RunView },
   errors: ['NOT_FOUND'],
   handler: async (ctx): Promise<RunView> => {
@@ -150,19 +169,27 @@ const recordsRoute = defineRoute({
   summary: 'The result of every record of a run',
   tags: ['runs'],
   auth: 'entityOrAdmin',
-  params: z.object({ runId: z.string().uuid('not a run id') }),
+  params: RunId,
   query: Page,
   success: {
     status: 200,
-    description: 'Records in order.',
-    schema: z.object({ items: z.array(RunRecordView), page: z.number().int(), pageSize: z.number().int() }),
+    description: 'Records in order; none once the retention policy has removed them (`recordsRemovedAt` says when).',
+    schema: z.object({
+      items: z.array(RunRecordView),
+      page: z.number().int(),
+      pageSize: z.number().int(),
+      recordsRemovedAt: RecordsRemovedAt,
+    }),
   },
   errors: ['NOT_FOUND'],
-  handler: async (ctx): Promise<{ items: RunRecordView[]; page: number; pageSize: number }> => {
+  handler: async (
+    ctx,
+  ): Promise<{ items: RunRecordView[]; page: number; pageSize: number; recordsRemovedAt: string | null }> => {
     const run = await getRun(ctx.db, ctx.params.runId, scopeOf(ctx));
     if (!run) throw new DomainError('NOT_FOUND', `No run ${ctx.params.runId}`);
     const { page, pageSize } = ctx.query;
-    return { items: await listRunRecords(ctx.db, run.runId, pageSize, (page - 1) * pageSize), page, pageSize };
+    const items = await listRunRecords(ctx.db, run.runId, pageSize, (page - 1) * pageSize);
+    return { items, page, pageSize, recordsRemovedAt: run.recordsRemovedAt };
   },
 });
 
@@ -194,4 +221,36 @@ const listRoute = defineRoute({
   },
 });
 
-export const runRoutes: AnyRoute[] = [startRoute, getRoute, recordsRoute, listRoute];
+const cancelRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/runs/{runId}/cancel',
+  operationId: 'cancelRun',
+  summary: 'Cancel a run',
+  description:
+    'A run nobody works (queued, or left by a worker that stopped) ends `cancelled` at once (200). A run a worker works is asked to stop (202, ' +
+    '`cancelRequestedAt` set): it finishes the page in hand and ends `cancelled`, within a page of documents; follow it with `GET /v1/runs/{runId}`. ' +
+    'Nothing it posted is taken back (posted documents never change; correct them with new ones), documents already sent to a remote target still go ' +
+    'until the target takes or refuses them, and the next run of the pipeline reads on from the source. Cancelling a cancelled run answers it again (200). ' +
+    'A finished run is refused (409 RUN_ALREADY_FINISHED), and so is an import or exception retry while it works (409 RUN_NOT_CANCELLABLE): it ends with its request.',
+  tags: ['runs'],
+  auth: 'entityOrAdmin',
+  params: RunId,
+  success: {
+    status: 200,
+    description: 'The run, `cancelled`; or, answered 202, still `running` with `cancelRequestedAt` set.',
+    schema: RunView,
+  },
+  errors: ['NOT_FOUND', 'RUN_ALREADY_FINISHED', 'RUN_NOT_CANCELLABLE'],
+  handler: async (ctx): Promise<RunView> => {
+    const { run, requested } = await cancelRun(ctx.db, ctx.params.runId, {
+      entityId: scopeOf(ctx),
+      actor: ctx.principal.actor,
+      leaseSeconds: ctx.services.sync.liveness.leaseSeconds,
+      audit: ctx.audit,
+    });
+    if (requested) ctx.setStatus(202);
+    return runView(run);
+  },
+});
+
+export const runRoutes: AnyRoute[] = [startRoute, getRoute, recordsRoute, listRoute, cancelRoute];

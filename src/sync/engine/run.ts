@@ -17,6 +17,7 @@ import { dailySummarySource } from '../daily-summary.ts';
 import { bookedByRun, flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
 import type { Liveness } from './liveness.ts';
 import { screenAmounts } from '../target-amounts.ts';
+import { cancelRequested, claimRun, endCancelled } from '../run-cancel.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -237,7 +238,7 @@ export async function afterPages(ctx: SyncContext, runId: string | null): Promis
 export async function executeRun(deps: EngineDeps, runId: string): Promise<void> {
   const { db } = deps;
   const run = await getRun(db, runId);
-  if (!run || run.status === 'succeeded' || run.status === 'partial' || run.status === 'failed') return;
+  if (!run || !['queued', 'running'].includes(run.status)) return;
   // A job taken just as the process began to stop: left to another worker.
   if (deps.liveness.stopping) throw new WorkerStoppingError(run.pipeline);
   // A second job of a run this process already works (the sweep replaced a job thought dead): the first finishes it.
@@ -263,10 +264,10 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
   if (!lease) throw new PipelineBusyError(pipeline.name);
   const log = deps.log.child({ pipeline: pipeline.name, runId });
   try {
-    // Read again under the lease: the execution that held it before may have finished the run meanwhile.
+    // Read again under the lease: the execution that held it before may have finished the run
+    // meanwhile, or it was cancelled; claimed in the same statement (src/sync/run-cancel.ts).
     const current = await getRun(db, runId);
-    if (!current || !['queued', 'running'].includes(current.status)) return;
-    await setRunStatus(db, runId, 'running');
+    if (!current || !(await claimRun(db, runId))) return;
     const target = await createTarget(deps, pipeline);
     const source = runSource(deps, pipeline, target, current.params, runId, current.trigger);
     const ctx = syncContext(deps, pipeline, entity, source, target, runId);
@@ -278,7 +279,13 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       // Another worker took the pipeline (this one looked dead): stop rather than run twice.
       if (!(await lease.renew())) throw new LeaseLostError(pipeline.name);
       deps.onPage?.(runId, out.counts);
-      // The page and its cursor are committed: a stopping worker hands the rest to another.
+      // The page and its cursor are committed: a cancelled run ends here, keeping what it posted;
+      // a stopping worker hands the rest to another.
+      if (await cancelRequested(db, runId)) {
+        await endCancelled(db, runId);
+        log.info('run cancelled: stopped after the page in hand');
+        return;
+      }
       if (deps.liveness.stopping) throw new WorkerStoppingError(pipeline.name);
     }
     if (lease.lost) throw new LeaseLostError(pipeline.name);
@@ -310,14 +317,17 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       // job; if even that write fails, the recovery sweep finds the run).
       log.warn({ err: message }, 'run interrupted: the database is unavailable');
       await db
-        .query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message])
+        .query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'`, [runId, message])
         .catch(() => undefined);
       throw err;
     }
     if (err instanceof ConnectorError && err.retryable) {
       // Who runs it says whether and when it is tried again (the queue, or SyncService.runNow in the foreground).
       log.warn({ err: message }, 'run interrupted by a retryable source failure');
-      await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1`, [runId, message]);
+      await db.query(`UPDATE runs SET status = 'queued', error = $2 WHERE id = $1 AND status = 'running'`, [
+        runId,
+        message,
+      ]);
       throw err;
     }
     log.error({ err }, 'run failed');

@@ -45,6 +45,7 @@ const STATUS_TEXT: Record<string, string> = {
   succeeded: 'Succeeded',
   partial: 'Partly parked',
   failed: 'Failed',
+  cancelled: 'Cancelled',
   open: 'Open',
   resolved: 'Resolved',
   created: 'Created',

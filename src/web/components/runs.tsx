@@ -4,7 +4,7 @@ import { roleAtLeast } from '../../domain/roles.ts';
 import { formatCount, formatDateTime, formatDuration } from '../format.ts';
 import { StatusBadge } from './common.tsx';
 
-export const FINISHED = new Set(['succeeded', 'partial', 'failed']);
+export const FINISHED = new Set(['succeeded', 'partial', 'failed', 'cancelled']);
 
 /** Where a pipeline's live progress is shown, by name (names are `[a-z0-9_-]`). */
 export function progressId(pipeline: string): string {
@@ -26,6 +26,36 @@ export function RunNowButton(props: { ctx: PageContext; pipeline: string; enable
       aria-describedby={progressId(props.pipeline)}
     >
       Run {props.pipeline} now
+    </button>
+  );
+}
+
+/**
+ * Cancelling a live run, for those who may run it: it ends at once when nobody works it, else after
+ * the page in hand (src/sync/run-cancel.ts). Once asked, what is under way says so instead. An
+ * import or an exception retry ends with its request, and has no button.
+ */
+function CancelRun(props: { ctx: PageContext; run: Run }) {
+  const { run } = props;
+  if (run.cancelRequestedAt)
+    return (
+      <p class="muted" role="status">
+        Cancelling: it stops after the page in hand.
+      </p>
+    );
+  if (!roleAtLeast(props.ctx.viewer.role, 'accountant') || run.trigger === 'import' || run.trigger === 'retry')
+    return null;
+  return (
+    <button
+      type="button"
+      class="secondary cancel-run"
+      hx-post={`/runs/${run.runId}/cancel`}
+      hx-target="closest .run-progress"
+      hx-swap="outerHTML"
+      hx-disabled-elt="this"
+      hx-confirm={`Cancel this run of ${run.pipeline}? What it posted is kept; the next run reads on.`}
+    >
+      Cancel run
     </button>
   );
 }
@@ -62,6 +92,7 @@ export function RunProgress(props: { ctx: PageContext; run: Run }) {
         {run.startedAt && run.finishedAt ? ` · took ${formatDuration(run.startedAt, run.finishedAt)}` : null}
       </p>
       {live ? <progress aria-label={`Run of ${run.pipeline} in progress`}></progress> : null}
+      {live ? <CancelRun ctx={ctx} run={run} /> : null}
       <dl class="counts">
         <div>
           <dt>Fetched</dt>

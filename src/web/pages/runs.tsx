@@ -10,7 +10,7 @@ import { RunNowButton, RunProgress, progressId } from '../components/runs.tsx';
 import type { PageContext } from '../context.ts';
 import { formatCount, formatDateTime, formatDuration } from '../format.ts';
 
-const STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed'] as const;
+const STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
 const PAGE_SIZE = 50;
 
 /** The runs list's query: a value that is not one of the choices is ignored, never a failure. */
@@ -211,6 +211,23 @@ export async function loadRunDetail(db: Queryable, run: Run, page: number): Prom
   };
 }
 
+/**
+ * Said where the records would be once the retention policy has removed them (src/sync/retention.ts):
+ * an empty table would read as a run that did nothing.
+ */
+function RecordsRemoved(props: { run: Run; locale: string }) {
+  const { run } = props;
+  const audit = `/audit?${new URLSearchParams({ objectType: 'run', objectId: run.runId }).toString()}`;
+  return (
+    <p class="notice" role="note">
+      The outcome of each record of this run was removed on{' '}
+      <time dateTime={run.recordsRemovedAt!}>{formatDateTime(run.recordsRemovedAt!, props.locale)}</time>, as history
+      older than its retention is (<code>LEDGERLINK_RUN_RECORDS_RETENTION_DAYS</code>). Its counts above are kept, and
+      what it created, updated or parked is still in the <a href={audit}>audit log</a>.
+    </p>
+  );
+}
+
 export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) {
   const { ctx, data } = props;
   const { run } = data;
@@ -257,7 +274,8 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
       </section>
       <section aria-labelledby="records-title">
         <h2 id="records-title">Records</h2>
-        {data.records.length === 0 ? (
+        {run.recordsRemovedAt ? <RecordsRemoved run={run} locale={locale} /> : null}
+        {run.recordsRemovedAt && data.records.length === 0 ? null : data.records.length === 0 ? (
           <Empty>{data.page > 1 ? 'No more records.' : 'This run has no records (yet).'}</Empty>
         ) : (
           <div class="table-scroll">

@@ -2,6 +2,8 @@ import { h } from 'preact';
 import { z } from 'zod';
 import { DomainError } from '../../domain/errors.ts';
 import { startManualRun } from '../../sync/manual-run.ts';
+import { auditAs } from '../../sync/pipelines.ts';
+import { cancelRun } from '../../sync/run-cancel.ts';
 import { getRun } from '../../sync/runs.ts';
 import { RunProgress } from '../components/runs.tsx';
 import { RunDetailPage, RunRecordsQuery, RunsPage, RunsQuery, loadRunDetail, loadRuns } from '../pages/runs.tsx';
@@ -18,7 +20,10 @@ function parsed<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   return r.data;
 }
 
-/** GET /runs, /runs/{id}, the live progress fragment, and POST /pipelines/{name}/run ("Run now"). */
+/**
+ * GET /runs, /runs/{id}, the live progress fragment, POST /pipelines/{name}/run ("Run now") and
+ * POST /runs/{id}/cancel ("Cancel run").
+ */
 export function registerRunPages(d: Dashboard): void {
   const { services } = d;
   d.page('/runs', async (ctx, request, reply) => {
@@ -55,6 +60,20 @@ export function registerRunPages(d: Dashboard): void {
     );
     const run = await getRun(services.db, started.runId, ctx.viewer.entity.id);
     if (!run) throw new DomainError('NOT_FOUND', `No run ${started.runId}`);
+    return sendFragment(reply, h(RunProgress, { ctx, run }));
+  });
+
+  d.action('/runs/:runId/cancel', async (ctx, request, reply) => {
+    assertMayChange(request, services, ctx.viewer, 'accountant');
+    const { runId } = parsed(RunId, request.params, 'run');
+    const { run } = await services.db.transaction((tx) =>
+      cancelRun(tx, runId, {
+        entityId: ctx.viewer.entity.id,
+        actor: ctx.viewer.actor,
+        leaseSeconds: services.sync.liveness.leaseSeconds,
+        audit: auditAs(tx, ctx.viewer.actor),
+      }),
+    );
     return sendFragment(reply, h(RunProgress, { ctx, run }));
   });
 }
