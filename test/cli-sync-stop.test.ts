@@ -99,6 +99,7 @@ describe('Ctrl-C during sync run', () => {
     const runId = /run ([0-9a-f-]{36}): stopped \(Ctrl-C\)/.exec(out)?.[1];
     expect(runId, out).toBeDefined();
     expect(out).toContain('`ledgerlink sync run ix` goes on with it from where it stopped');
+    expect(out).toContain(`\`ledgerlink runs cancel ${runId}\` ends it`);
     const stopped = await ledger();
     expect(stopped.runs).toEqual([{ id: runId, status: 'queued', trigger: 'manual' }]);
     const posted = stopped.invoices.length;

@@ -77,7 +77,7 @@ export function registerSync(program: Command): void {
             if (handedBack)
               console.log(
                 `  what it posted is kept; \`ledgerlink sync run ${name}\` goes on with it from where it stopped ` +
-                  '(so does `ledgerlink serve`, or a worker, when it starts)',
+                  `(so does \`ledgerlink serve\`, or a worker, when it starts); \`ledgerlink runs cancel ${run.runId}\` ends it`,
               );
             // Documents still on their way are not an error: `ledgerlink runs list` shows them go.
             else if (run.error) console.log(run.waiting > 0 ? `  ${run.error}` : `  error: ${run.error}`);
