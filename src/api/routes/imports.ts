@@ -6,7 +6,7 @@ import { importFile } from '../../sync/imports.ts';
 import { requirePipeline } from '../../sync/pipelines.ts';
 import { importKinds } from '../../sync/registry.ts';
 import { scopeOf } from './sync-shared.ts';
-import { RunCountsView } from './runs.ts';
+import { RunCountsView, RunStatus } from './runs.ts';
 
 /**
  * The import route. Its kinds of file are those of the formats registered (src/sync/registry.ts,
@@ -34,7 +34,7 @@ function importRoute(): AnyRoute {
   const Result = z.object({
     importId: z.string(),
     runId: z.string(),
-    status: z.enum(['queued', 'running', 'succeeded', 'partial', 'failed']),
+    status: RunStatus,
     pipeline: z.string(),
     fileName: z.string(),
     sha256: z.string(),
