@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { e2eRecords, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
+import { describe, expect, it } from 'vitest';
+import { e2eRecords, expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
+import { platformEngine } from './helpers/platform-engine.ts';
+import { openExceptions } from './helpers/sync.ts';
 import { Dec } from '../src/domain/money.ts';
 import { accountsiqTarget } from '../src/connectors/accountsiq/index.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
 import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
-import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { processScope } from './helpers/scoped.ts';
-import { getRun } from '../src/sync/runs.ts';
-import type { SyncService } from '../src/sync/service.ts';
 
 /*
  * The AccountsIQ target end to end, through the engine, on PGlite (PostgreSQL with DATABASE_URL),
@@ -22,38 +18,32 @@ import type { SyncService } from '../src/sync/service.ts';
 
 const CLIENT = { clientId: 'ledgerlink-e2e', clientSecret: 'aiq-e2e-secret-0123456789abcdef' };
 
-let t: TestApp;
-let sync: SyncService;
 let sim: AccountsIqSimulator;
-const closers: { close(): Promise<void> }[] = [];
 
-const scope = processScope();
-
-beforeAll(async () => {
-  t = await createTestApp();
-  sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  sim = await startAccountsIqSimulator({
-    entityId: 'E2E',
-    ...CLIENT,
-    glAccounts: ['4000', '4100'],
-    taxCodes: [
-      ['S', '0.21'],
-      ['Z', '0'],
-    ],
-    seed: 11,
-    dropAfterCommitRate: 0.05,
-    // Tokens that live half a second: they expire mid-run and are refreshed.
-    accessTokenMs: 500,
-  });
-  scope.target({
+const e2e = platformEngine({
+  name: 'AccountsIQ',
+  pdfs: true,
+  start: async (e) => {
+    sim = e.closeLater(
+      await startAccountsIqSimulator({
+        entityId: 'E2E',
+        ...CLIENT,
+        glAccounts: ['4000', '4100'],
+        taxCodes: [
+          ['S', '0.21'],
+          ['Z', '0'],
+        ],
+        seed: 11,
+        dropAfterCommitRate: 0.05,
+        // Tokens that live half a second: they expire mid-run and are refreshed.
+        accessTokenMs: 500,
+      }),
+    );
+  },
+  target: () => ({
     ...accountsiqTarget,
     create: (deps) => Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
-  });
-}, 60_000);
-afterAll(async () => {
-  for (const c of closers) await c.close();
-  await sim.close();
-  await t.close();
+  }),
 });
 
 const target = (extra: Record<string, unknown> = {}) => ({
@@ -78,31 +68,15 @@ function expectEachOnce(type: string, references: string[]) {
 
 describe('the AccountsIQ target, end to end', () => {
   it('iXpole → AccountsIQ: every instalment once through lost answers and expired tokens, numbers and PDFs written back', async () => {
-    await t.entity('AQ1', 'EUR', { standardTaxRate: '0.21' });
-    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 5, instalments: 80, customers: 12, products: 4 });
-    closers.push(ix);
     // Beyond the 5% at random: the engine must look these up before sending them again.
     sim.dropNext(4, 'PostPayAndAllocateSalesInvoices');
-    const pipeline = await definePipeline(t.db, 'AQ1', {
+    const { ix, pipeline, codes } = await e2e.ixpoleRun({
+      entity: 'AQ1',
       name: 'ix-to-aiq',
-      source: {
-        type: 'ixpole',
-        baseUrl: ix.url,
-        apiKey: ix.apiKey,
-        backoffBaseMs: 5,
-        backoffMaxMs: 20,
-        maxAttempts: 4,
-      },
       target: target(),
-      options: { pageSize: 40 },
+      pageSize: 40,
+      ix: { seed: 5, instalments: 80, customers: 12, products: 4 },
     });
-    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(['succeeded', 'partial']).toContain(run.status);
-    await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
-    await sync.flushAll();
-
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
-    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce('SalesBatchInvoice', codes);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(4);
     expect(sim.stats.expired).toBeGreaterThan(0);
@@ -110,18 +84,12 @@ describe('the AccountsIQ target, end to end', () => {
     expect(sim.books.stockItems.size).toBeGreaterThan(0);
     // Written back: AccountsIQ's own number, and its PDF.
     const byRef = new Map(held('SalesBatchInvoice').map((x) => [x.reference, x]));
-    let numbers = 0;
-    let pdfs = 0;
-    for (const w of ix.writes)
-      if (w.method === 'PUT')
-        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string; Pdf?: string }[]) {
-          if (u.InvoiceNumber === undefined) continue;
-          numbers++;
-          expect(u.InvoiceNumber).toBe(byRef.get(u.InstalmentCode)!.number);
-          if (u.Pdf) pdfs++;
-        }
-    expect(numbers).toBeGreaterThanOrEqual(codes.length);
-    expect(pdfs).toBeGreaterThanOrEqual(codes.length);
+    expectNumbersWrittenBack(ix, {
+      atLeast: codes.length,
+      numberOf: (code) => byRef.get(code)?.number,
+      // The simulator's PDF is a bare document: a PDF, and no more to read in it.
+      pdf: () => undefined,
+    });
     // Amounts exactly as iXpole gave them.
     for (let i = 0; i < 10; i++) {
       const inst = ix.instalmentAt(i);
@@ -132,20 +100,15 @@ describe('the AccountsIQ target, end to end', () => {
 
     // A second run books nothing again.
     await expectSecondRunWritesNothing(
-      t.db,
-      sync,
+      e2e.db,
+      e2e.sync,
       pipeline,
       () => sim.stats.byOperation.PostPayAndAllocateSalesInvoices ?? 0,
     );
   }, 120_000);
 
   it('records → AccountsIQ: invoices, receipts allocated to the invoices they name, credit notes set against theirs, nothing lost or doubled', async () => {
-    await t.entity('AQ2', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'AQ2', {
-      name: 'records-to-aiq',
-      source: { type: 'records' },
-      target: target(),
-    });
+    const pipeline = await e2e.recordsPipeline('AQ2', 'records-to-aiq', target());
     const records: CanonicalRecord[] = [];
     for (let c = 0; c < 5; c++)
       records.push({
@@ -233,15 +196,9 @@ describe('the AccountsIQ target, end to end', () => {
     const dropped = sim.stats.dropped;
     sim.dropNext(2, 'AllocateTransactions');
     sim.dropNext(1, 'CreateBatchSalesCreditNoteGetBackTransactionID');
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      records.map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
+    await e2e.send(pipeline, records);
 
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(dropped + 3);
     expectEachOnce('SalesBatchInvoice', refs);
     expectEachOnce(
@@ -288,27 +245,22 @@ describe('the AccountsIQ target, end to end', () => {
   }, 120_000);
 
   it('records → AccountsIQ: a refund that came before its payment, or before that payment’s invoice, is set against what the receipt leaves once it pays its invoice', async () => {
-    await t.entity('AQ5', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'AQ5', {
-      name: 'early-refunds-to-aiq',
-      source: { type: 'records' },
-      target: target(),
-    });
+    const pipeline = await e2e.recordsPipeline('AQ5', 'early-refunds-to-aiq', target());
     const q5 = e2eRecords('Q5');
     const invoice = (n: number) => q5.invoice(n, 'C');
     const payment = (n: number, amount: string) => q5.payment(n, 'C', amount, `Q5-I${n}`);
     const refund = (n: number) => q5.refund(n, 'C', '10.00', `Q5-P${n}`);
-    const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'AccountsIQ');
+    const send = (records: CanonicalRecord[]) => e2e.send(pipeline, records);
     // P1 before its invoice, and a refund of it; a refund of P2 before P2 itself.
     await send([...q5.customers(['C']), payment(1, '50.00'), refund(1), refund(2)]);
     expect(held('SalesDebitJournal').filter((x) => x.reference.startsWith('Q5-'))).toEqual([]);
     await send([invoice(1), invoice(2), payment(2, '150.00')]);
     // The timer's flushes: P1 allocated to its invoice, then the refunds that waited run again.
     for (let i = 0; i < 10; i++) {
-      await sync.flushAll();
-      await drainTarget(t.db, sync, pipeline, 'AccountsIQ');
+      await e2e.sync.flushAll();
+      await e2e.drain(pipeline);
     }
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expectEachOnce('SalesDebitJournal', ['Q5-R1', 'Q5-R2']);
     const one = (type: string, ref: string) => held(type).find((x) => x.reference === ref)!;
     const against = (id: number) =>

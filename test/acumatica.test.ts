@@ -1,16 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { acumaticaTarget } from '../src/connectors/acumatica/index.ts';
 import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
 import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
-import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { processScope } from './helpers/scoped.ts';
-import { getRun } from '../src/sync/runs.ts';
-import type { SyncService } from '../src/sync/service.ts';
-import { e2eRecords, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import { e2eRecords, expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
+import { platformEngine } from './helpers/platform-engine.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { definePipeline, drainTarget, sendRecords, openExceptions, syncService } from './helpers/sync.ts';
+import { openExceptions } from './helpers/sync.ts';
 
 /*
  * The Acumatica target end to end, through the engine (PGlite; PostgreSQL with DATABASE_URL),
@@ -26,39 +22,32 @@ if (!specPath) console.warn(`test/acumatica.test.ts: contract checks ${SPEC_MISS
 const validate = specPath ? openApiRequestValidator(specPath) : undefined;
 const USER = { name: 'ledgerlink', password: 'acumatica-e2e-password-0123456789' };
 
-let t: TestApp;
-let sync: SyncService;
 let sim: AcumaticaSimulator;
-let ix: IxpoleSimulator;
 
-const scope = processScope();
-
-beforeAll(async () => {
-  t = await createTestApp();
-  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  sim = await startAcumaticaSimulator({
-    users: [USER],
-    tenant: 'Company',
-    currency: 'EUR',
-    taxCategories: { STANDARD: '0.21', EXEMPT: '0' },
-    cashAccounts: ['10200'],
-    maxApiUsers: 2,
-    seed: 11,
-    dropAfterCommitRate: 0.05,
-    validate,
-  });
-  scope.target({
+const e2e = platformEngine({
+  name: 'Acumatica',
+  start: async (e) => {
+    sim = e.closeLater(
+      await startAcumaticaSimulator({
+        users: [USER],
+        tenant: 'Company',
+        currency: 'EUR',
+        taxCategories: { STANDARD: '0.21', EXEMPT: '0' },
+        cashAccounts: ['10200'],
+        maxApiUsers: 2,
+        seed: 11,
+        dropAfterCommitRate: 0.05,
+        validate,
+      }),
+    );
+  },
+  target: () => ({
     ...acumaticaTarget,
     create: (deps) =>
       Promise.resolve(
         createAcumaticaTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 }, sleep: () => Promise.resolve() }),
       ),
-  });
-}, 60_000);
-afterAll(async () => {
-  await sim?.close();
-  await ix?.close();
-  await t.close();
+  }),
 });
 
 const target = (extra: Record<string, unknown> = {}) => ({
@@ -87,31 +76,16 @@ function expectEachOnce(type: 'Invoice' | 'Credit Memo', references: string[]) {
 
 describe('the Acumatica target, end to end', () => {
   it('iXpole → Acumatica: every instalment once through lost answers, Acumatica’s numbers written back', async () => {
-    await t.entity('AC1', 'EUR', { standardTaxRate: '0.21' });
-    ix = await startIxpoleSimulator({ seed: 5, instalments: 40, customers: 8, products: 3 });
     // Beyond the random 5%: the engine must look these up before sending them again.
     sim.dropNext(3, (method, path) => method === 'PUT' && path.endsWith('/Invoice'));
     sim.dropNext(1, (method, path) => method === 'POST' && path.endsWith('/ReleaseInvoice'));
-    const pipeline = await definePipeline(t.db, 'AC1', {
+    const { ix, pipeline, codes } = await e2e.ixpoleRun({
+      entity: 'AC1',
       name: 'ix-to-acumatica',
-      source: {
-        type: 'ixpole',
-        baseUrl: ix.url,
-        apiKey: ix.apiKey,
-        backoffBaseMs: 5,
-        backoffMaxMs: 20,
-        maxAttempts: 4,
-      },
       target: target(),
-      options: { pageSize: 20 },
+      pageSize: 20,
+      ix: { seed: 5 },
     });
-    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(['succeeded', 'partial']).toContain(run.status);
-    await drainTarget(t.db, sync, pipeline, 'Acumatica');
-    await sync.flushAll();
-
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
-    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce('Invoice', codes);
     expect(sim.duplicates()).toEqual([]);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(4);
@@ -123,30 +97,19 @@ describe('the Acumatica target, end to end', () => {
       expect(doc!.taxTotal).toBe(BigInt(inst.VatAmount.replace('.', '')));
     }
     // Written back: Acumatica's own reference number.
-    let written = 0;
-    for (const w of ix.writes)
-      if (w.method === 'PUT')
-        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string }[]) {
-          if (u.InvoiceNumber === undefined) continue;
-          written++;
-          expect(u.InvoiceNumber).toBe(held('Invoice', u.InstalmentCode)[0]!.nbr);
-        }
-    expect(written).toBeGreaterThanOrEqual(codes.length);
+    expectNumbersWrittenBack(ix, {
+      atLeast: codes.length,
+      numberOf: (code) => held('Invoice', code)[0]?.nbr,
+    });
     expect(sim.violations).toEqual([]);
     expect(sim.sessionsOpen()).toBe(0);
 
     // A second run books nothing again.
-    await expectSecondRunWritesNothing(t.db, sync, pipeline, () => sim.books.documents.size);
+    await expectSecondRunWritesNothing(e2e.db, e2e.sync, pipeline, () => sim.books.documents.size);
   }, 120_000);
 
   it('records → Acumatica: invoices, payments applied to the invoices they name, credit memos applied, nothing doubled or lost', async () => {
-    const c = await t.entity('AC2', 'EUR', { standardTaxRate: '0.21' });
-    void c;
-    const pipeline = await definePipeline(t.db, 'AC2', {
-      name: 'records-to-acumatica',
-      source: { type: 'records' },
-      target: target(),
-    });
+    const pipeline = await e2e.recordsPipeline('AC2', 'records-to-acumatica', target());
     const records: CanonicalRecord[] = [];
     for (let k = 0; k < 4; k++)
       records.push({ kind: 'customer', sourceId: `E2E-C${k}`, name: `E2E customer ${k}`, email: `c${k}@example.org` });
@@ -206,25 +169,13 @@ describe('the Acumatica target, end to end', () => {
       2,
       (method, path, body) => method === 'PUT' && path.endsWith('/Payment') && body.includes('"Credit Memo"'),
     );
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      records.map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Acumatica');
+    await e2e.send(pipeline, records);
     // The same records again: nothing new.
     const before = { docs: sim.books.documents.size, payments: sim.books.payments.size };
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e-again',
-      records.map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Acumatica');
+    await e2e.send(pipeline, records);
     expect({ docs: sim.books.documents.size, payments: sim.books.payments.size }).toEqual(before);
 
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(sim.stats.dropped - dropped).toBeGreaterThanOrEqual(2);
     expect(sim.duplicates()).toEqual([]);
     expectEachOnce('Invoice', invoices);
@@ -249,7 +200,7 @@ describe('the Acumatica target, end to end', () => {
       ]);
     }
     // The numbers the engine keeps (and writes back) are Acumatica's.
-    const { rows } = await t.db.query<{ source_id: string; target_number: string }>(
+    const { rows } = await e2e.db.query<{ source_id: string; target_number: string }>(
       `SELECT source_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice'`,
       [pipeline.id],
     );
@@ -260,24 +211,19 @@ describe('the Acumatica target, end to end', () => {
   }, 120_000);
 
   it('records → Acumatica: a refund that comes before its payment waits for it, then is applied to it once booked', async () => {
-    await t.entity('AC3', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'AC3', {
-      name: 'records-to-acumatica-refund-first',
-      source: { type: 'records' },
-      target: target(),
-    });
-    const send = (records: CanonicalRecord[]) => sendRecords(t.db, sync, pipeline, records, 'Acumatica');
+    const pipeline = await e2e.recordsPipeline('AC3', 'records-to-acumatica-refund-first', target());
+    const send = (records: CanonicalRecord[]) => e2e.send(pipeline, records);
     const rf = e2eRecords('RF');
     await send([...rf.customers(['C']), rf.invoice(1, 'C')]);
     // The provider's refund webhook overtook its payment's: 10.00 back of a payment of 150.00.
     await send([rf.refund(1, 'C', '10.00', 'RF-P1')]);
     // A Refund applied to nothing would be refused for good: it waits for the payment instead.
     expect([...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-R1')).toEqual([]);
-    expect((await openExceptions(t.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
+    expect((await openExceptions(e2e.db, pipeline)).map((x) => [x.source_id, x.reason_code])).toEqual([
       ['RF-R1', 'ALLOCATION_DOCUMENT_NOT_SYNCED'],
     ]);
     await send([rf.payment(1, 'C', '150.00', 'RF-I1')]);
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     // The payment pays the invoice's 121.00; the refund takes 10.00 of the 29.00 left on it, as in
     // the natural order.
     const [pay] = [...sim.books.payments.values()].filter((p) => p.paymentRef === 'RF-P1');

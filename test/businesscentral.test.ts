@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
+import { describe, expect, it } from 'vitest';
+import { expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
+import { platformEngine } from './helpers/platform-engine.ts';
+import { definePipeline, openExceptions } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { businessCentralTarget } from '../src/connectors/businesscentral/index.ts';
 import {
@@ -9,13 +9,10 @@ import {
   startBusinessCentralSimulator,
 } from '../src/connectors/businesscentral/simulator.ts';
 import { createBusinessCentralTarget } from '../src/connectors/businesscentral/target.ts';
-import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { processScope } from './helpers/scoped.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { getRun } from '../src/sync/runs.ts';
-import type { SyncService } from '../src/sync/service.ts';
 
 /*
  * The Business Central target end to end, through the engine, on PGlite (PostgreSQL with
@@ -28,18 +25,13 @@ import type { SyncService } from '../src/sync/service.ts';
 
 const CLIENT = { clientId: 'ledgerlink-e2e-app', clientSecret: 'bc-e2e-secret-0123456789abcdef' };
 
-let t: TestApp;
-let sync: SyncService;
 /** A "minute" of the planner scaled down, for the test of pacing (the simulator's window alike). */
 let scaledMinuteMs: number | null = null;
-const closers: { close(): Promise<void> }[] = [];
 
-const scope = processScope();
-
-beforeAll(async () => {
-  t = await createTestApp();
-  sync = syncService(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  scope.target({
+const e2e = platformEngine({
+  name: 'Business Central',
+  pdfs: true,
+  target: (t) => ({
     ...businessCentralTarget,
     create: (deps) =>
       Promise.resolve(
@@ -48,11 +40,7 @@ beforeAll(async () => {
           ...(scaledMinuteMs ? { planner: createRatePlanner(t.db, { windowsMs: { minute: scaledMinuteMs } }) } : {}),
         }),
       ),
-  });
-}, 60_000);
-afterAll(async () => {
-  for (const c of closers) await c.close();
-  await t.close();
+  }),
 });
 
 async function businessCentral(
@@ -60,8 +48,7 @@ async function businessCentral(
   limit?: { requests: number; windowMs: number },
   dropAfterCommitRate = 0.05,
 ): Promise<{ sim: BusinessCentralSimulator; target: Record<string, unknown> }> {
-  const sim = await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate, limit });
-  closers.push(sim);
+  const sim = e2e.closeLater(await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate, limit }));
   return {
     sim,
     target: {
@@ -93,6 +80,27 @@ function expectEachOnce(
   expect([...sim.company.docs.values()].filter((d) => d.status === 'Draft')).toEqual([]);
 }
 
+/**
+ * Imports the records, then drains. An import that fails for a reason worth retrying is sent again
+ * whole (up to five times more), as its caller would.
+ */
+async function importRetrying(pipeline: Pipeline, records: CanonicalRecord[]): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await e2e.sync.processRecords(
+        pipeline,
+        'import',
+        'test',
+        records.map((record) => ({ record })),
+      );
+      break;
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
+    }
+  }
+  await e2e.drain(pipeline);
+}
+
 /** An invoice of 10.00 net at 21% for customer C, under its reference. */
 const goodsInvoice = (ref: string): CanonicalRecord => ({
   kind: 'invoice',
@@ -107,65 +115,37 @@ const goodsInvoice = (ref: string): CanonicalRecord => ({
 
 describe('the Business Central target, end to end', () => {
   it('iXpole → Business Central: every instalment once through lost answers, the posted numbers and PDFs written back', async () => {
-    await t.entity('BC1', 'EUR', { standardTaxRate: '0.21' });
     const { sim, target } = await businessCentral(11);
-    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 60, customers: 8, products: 3 });
-    closers.push(ix);
     // Beyond the random 5%: answers to creates and to posts lost, for the engine to look up.
     sim.dropNext(3, (m, p) => m === 'POST' && p.endsWith('/salesInvoices'));
     sim.dropNext(2, (m, p) => p.endsWith('/Microsoft.NAV.post'));
-    const pipeline = await definePipeline(t.db, 'BC1', {
+    const { ix, pipeline, codes } = await e2e.ixpoleRun({
+      entity: 'BC1',
       name: 'ix-to-bc',
-      source: {
-        type: 'ixpole',
-        baseUrl: ix.url,
-        apiKey: ix.apiKey,
-        backoffBaseMs: 5,
-        backoffMaxMs: 20,
-        maxAttempts: 4,
-      },
       target,
-      options: { pageSize: 30 },
+      pageSize: 30,
+      ix: { instalments: 60 },
     });
-    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(['succeeded', 'partial']).toContain(run.status);
-    await drainTarget(t.db, sync, pipeline, 'Business Central');
-    await sync.flushAll();
-
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
-    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     expectEachOnce(sim, 'salesInvoices', codes);
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(5);
     expect(sim.violations).toEqual([]);
 
     // Written back: Business Central's posted number, and its PDF of that invoice.
     const byRef = new Map([...sim.company.docs.values()].map((d) => [d.externalDocumentNumber, d]));
-    let numbers = 0;
-    let pdfs = 0;
-    for (const w of ix.writes)
-      if (w.method === 'PUT')
-        for (const u of w.body as { InstalmentCode: string; InvoiceNumber?: string; Pdf?: string }[]) {
-          if (u.InvoiceNumber === undefined) continue;
-          numbers++;
-          const held = byRef.get(u.InstalmentCode.toUpperCase())!;
-          expect(u.InvoiceNumber).toBe(held.number);
-          expect(held.number).toMatch(/^103\d{3}$/);
-          if (u.Pdf) {
-            pdfs++;
-            expect(extractPdfText(Buffer.from(u.Pdf, 'base64')).text).toContain(`Invoice ${u.InvoiceNumber}`);
-          }
-        }
-    expect(numbers).toBeGreaterThanOrEqual(codes.length);
-    expect(pdfs).toBeGreaterThanOrEqual(codes.length);
+    expectNumbersWrittenBack(ix, {
+      atLeast: codes.length,
+      numberOf: (code) => byRef.get(code.toUpperCase())?.number,
+      format: /^103\d{3}$/,
+      pdf: (pdf, number) => expect(extractPdfText(pdf).text).toContain(`Invoice ${number}`),
+    });
 
     // A second run books nothing again.
-    await expectSecondRunWritesNothing(t.db, sync, pipeline, () => sim.stats.writes);
+    await expectSecondRunWritesNothing(e2e.db, e2e.sync, pipeline, () => sim.stats.writes);
   }, 120_000);
 
   it('a shop → Business Central: invoices, payments and credit notes once each, each applied to the invoice it names', async () => {
-    await t.entity('BC2', 'EUR', { standardTaxRate: '0.21' });
     const { sim, target } = await businessCentral(29);
-    const pipeline = await definePipeline(t.db, 'BC2', { name: 'shop-to-bc', source: { type: 'records' }, target });
+    const pipeline = await e2e.recordsPipeline('BC2', 'shop-to-bc', target);
     const records: CanonicalRecord[] = [];
     for (let c = 0; c < 4; c++)
       records.push({ kind: 'customer', sourceId: `C${c}`, name: `Shop customer ${c}`, email: `c${c}@example.org` });
@@ -230,23 +210,9 @@ describe('the Business Central target, end to end', () => {
     sim.dropNext(2, (m, p) => p.includes('/journals('));
     sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
     sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesCreditMemos'));
-    // An import that fails for a reason worth retrying is sent again whole, as its caller would.
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await sync.processRecords(
-          pipeline,
-          'import',
-          'shop',
-          records.map((record) => ({ record })),
-        );
-        break;
-      } catch (err) {
-        if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
-      }
-    }
-    await drainTarget(t.db, sync, pipeline, 'Business Central');
+    await importRetrying(pipeline, records);
 
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expectEachOnce(sim, 'salesInvoices', refs);
     expectEachOnce(
       sim,
@@ -277,7 +243,7 @@ describe('the Business Central target, end to end', () => {
     for (const d of [...sim.company.docs.values()].filter((x) => x.set === 'salesCreditMemos'))
       expect(d.invoiceId).toBe(byRef.get(refs[Number(d.externalDocumentNumber.slice(3))]!)!.id);
     // Mapped under Business Central's posted numbers.
-    const { rows } = await t.db.query<{ source_id: string; target_number: string }>(
+    const { rows } = await e2e.db.query<{ source_id: string; target_number: string }>(
       `SELECT source_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice'`,
       [pipeline.id],
     );
@@ -286,10 +252,9 @@ describe('the Business Central target, end to end', () => {
   }, 120_000);
 
   it('a payment naming an invoice another pipeline booked is applied to it; one naming an invoice not booked yet waits for it, then is applied', async () => {
-    await t.entity('BC5', 'EUR', { standardTaxRate: '0.21' });
     const { sim, target } = await businessCentral(31, undefined, 0);
-    const orders = await definePipeline(t.db, 'BC5', { name: 'orders', source: { type: 'records' }, target });
-    const provider = await definePipeline(t.db, 'BC5', { name: 'payments', source: { type: 'records' }, target });
+    const orders = await e2e.recordsPipeline('BC5', 'orders', target);
+    const provider = await definePipeline(e2e.db, 'BC5', { name: 'payments', source: { type: 'records' }, target });
     const customer: CanonicalRecord = {
       kind: 'customer',
       sourceId: 'C',
@@ -307,15 +272,7 @@ describe('the Business Central target, end to end', () => {
       invoiceExternalReference: invoiceRef,
       description: '',
     });
-    const send = async (pipeline: typeof orders, records: CanonicalRecord[]) => {
-      await sync.processRecords(
-        pipeline,
-        'import',
-        'test',
-        records.map((record) => ({ record })),
-      );
-      await drainTarget(t.db, sync, pipeline, 'Business Central');
-    };
+    const send = (pipeline: Pipeline, records: CanonicalRecord[]) => e2e.send(pipeline, records);
     await send(orders, [customer, goodsInvoice('SO-51')]);
     await send(provider, [customer, payment('PAY-51', 'SO-51'), payment('PAY-52', 'SO-52')]);
     const invoiceOf = (ref: string) =>
@@ -327,7 +284,7 @@ describe('the Business Central target, end to end', () => {
     ]);
     // Not in Business Central yet: not posted unapplied, but waiting for it, saying so.
     expect(paymentOf('PAY-52')).toEqual([]);
-    const parked = await openExceptions(t.db, provider);
+    const parked = await openExceptions(e2e.db, provider);
     expect(parked.map((x) => [x.source_id, x.reason_code])).toEqual([['PAY-52', 'ALLOCATION_DOCUMENT_NOT_SYNCED']]);
     expect(parked[0]!.message).toMatch(/SO-52, which is not in Business Central yet/);
     // This pipeline books that invoice: the payment runs again by itself and is applied as posted.
@@ -335,28 +292,22 @@ describe('the Business Central target, end to end', () => {
     expect(paymentOf('PAY-52').map((p) => p.appliedTo.map((a) => [a.invoiceId, a.amount.toFixed(2)]))).toEqual([
       [[invoiceOf('SO-52').id, '5.00']],
     ]);
-    expect(await openExceptions(t.db, provider)).toEqual([]);
+    expect(await openExceptions(e2e.db, provider)).toEqual([]);
     expect(sim.violations).toEqual([]);
   });
 
   it('a lost answer in the middle of a batch keeps what came before it: neither looked up nor sent again', async () => {
-    await t.entity('BC4', 'EUR', { standardTaxRate: '0.21' });
     const { sim, target } = await businessCentral(41, undefined, 0);
-    const pipeline = await definePipeline(t.db, 'BC4', {
-      name: 'mid-batch-to-bc',
-      source: { type: 'records' },
-      target,
-    });
+    const pipeline = await e2e.recordsPipeline('BC4', 'mid-batch-to-bc', target);
     const refs = [...Array(6).keys()].map((i) => `MID-${i}`);
     // The fourth invoice of the batch is committed and its answer lost.
     sim.dropNext(1, (m, p, body) => m === 'POST' && p.endsWith('/salesInvoices') && body.includes('"MID-3"'));
-    await sync.processRecords(pipeline, 'import', 'mid', [
-      { record: { kind: 'customer', sourceId: 'C', name: 'Mid-batch customer' } },
-      ...refs.map((ref) => ({ record: goodsInvoice(ref) })),
+    await e2e.send(pipeline, [
+      { kind: 'customer', sourceId: 'C', name: 'Mid-batch customer' },
+      ...refs.map(goodsInvoice),
     ]);
-    await drainTarget(t.db, sync, pipeline, 'Business Central');
     expect(sim.stats.dropped).toBe(1);
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expectEachOnce(sim, 'salesInvoices', refs);
     // Looked up by reference: only the invoice whose answer was lost and the two never sent after
     // it. MID-0 to MID-2 were booked, and known to be, before the failure.
@@ -366,12 +317,12 @@ describe('the Business Central target, end to end', () => {
   });
 
   it("paces its calls below Business Central's window: never a 429, nothing lost or doubled", async () => {
-    await t.entity('BC3', 'EUR', { standardTaxRate: '0.21' });
+    await e2e.entity('BC3');
     // Business Central's 6,000 in 5 minutes scaled to 40 in 2 s; the planner keeps 18 a "minute" of 1 s (36 in any 2 s).
     const { sim, target } = await businessCentral(31, { requests: 40, windowMs: 2000 });
     scaledMinuteMs = 1000;
     try {
-      const pipeline = await definePipeline(t.db, 'BC3', {
+      const pipeline = await definePipeline(e2e.db, 'BC3', {
         name: 'paced-to-bc',
         source: { type: 'records' },
         target: { ...target, limits: { callsPerMinute: 18, concurrent: 5 } },
@@ -382,21 +333,8 @@ describe('the Business Central target, end to end', () => {
         ...refs.map(goodsInvoice),
       ];
       const started = Date.now();
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await sync.processRecords(
-            pipeline,
-            'import',
-            'paced',
-            records.map((record) => ({ record })),
-          );
-          break;
-        } catch (err) {
-          if (attempt >= 5 || !(err instanceof ConnectorError) || !err.retryable) throw err;
-        }
-      }
-      await drainTarget(t.db, sync, pipeline, 'Business Central');
-      expect(await openExceptions(t.db, pipeline)).toEqual([]);
+      await importRetrying(pipeline, records);
+      expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
       expectEachOnce(sim, 'salesInvoices', refs);
       expect(sim.stats.throttled).toBe(0);
       // Some 50 calls at 18 a second cannot take less than two seconds.

@@ -1,20 +1,19 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import {
+  ONE_ATTEMPT,
+  type SimulatedGrant,
+  callContext,
+  directCustomer as customer,
+  directInvoice as invoice,
+  directTargetDeps,
+  simulatedGrant,
+  thrown,
+} from './helpers/direct-target.ts';
 import type { Database } from '../src/db/database.ts';
-import { ConnectorError } from '../src/sync/connector.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type {
-  TargetAllocation,
-  TargetCallContext,
-  TargetConnector,
-  TargetCustomer,
-  TargetInvoice,
-  TargetPayment,
-} from '../src/sync/target.ts';
+import type { TargetAllocation, TargetConnector, TargetPayment } from '../src/sync/target.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { CODE_PREFIX, REF_PREFIX, clientFields, lines, tagOf, withTag } from '../src/connectors/freshbooks/map.ts';
 import {
@@ -34,98 +33,47 @@ import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
  * retryable, secrets kept out of every message, and every request within the contract.
  */
 
-const log = pino({ level: 'silent' });
 const CLIENT = { clientId: 'fb-unit-client', clientSecret: 'fb-unit-secret-0123456789' };
 const ACC = 'Un1tAc';
 let db: Database;
 let sim: FreshBooksSimulator;
 let target: TargetConnector;
-let refreshToken: string;
-const tokensSeen: string[] = [];
-const ctx = (): TargetCallContext => ({ db, log, actor: 'test' });
-
-/** A token source over the simulator's token endpoint, keeping the rotated refresh token (the stored connection is the engine's, tested end to end). */
-function simAuth(): TokenSource {
-  let token: string | null = null;
-  return {
-    async accessToken() {
-      if (token === null) {
-        const a = await postTokenGrant(
-          { system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' },
-          { grant_type: 'refresh_token', refresh_token: refreshToken },
-        );
-        token = a.accessToken;
-        refreshToken = a.refreshToken ?? refreshToken;
-        tokensSeen.push(token, refreshToken);
-      }
-      return token;
-    },
-    invalidate(t) {
-      if (t === token) token = null;
-    },
-    secrets: () => [CLIENT.clientSecret, refreshToken, ...tokensSeen],
-  };
-}
+/** Single-use refresh tokens: the grant keeps the one each refresh rotates to (the stored connection is the engine's, tested end to end). */
+let grant: SimulatedGrant;
+const ctx = () => callContext(db);
 
 function make(extra: Record<string, unknown> = {}): TargetConnector {
   return createFreshBooksTarget(
-    {
+    directTargetDeps(
       db,
-      log,
-      mapping: {},
-      settings: {
+      {
         type: 'freshbooks',
         ...CLIENT,
-        refreshToken,
+        refreshToken: grant.refreshToken,
         tenantId: ACC,
         baseUrl: sim.baseUrl,
         tokenUrl: sim.tokenUrl,
         limits: { callsPerMinute: 10_000 },
         ...extra,
       },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'freshbooks',
-      box: testBox,
-    },
-    { auth: simAuth(), planner: createRatePlanner(db), client: { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 } },
+      'freshbooks',
+    ),
+    { auth: grant.auth(), planner: createRatePlanner(db), client: ONE_ATTEMPT },
   );
 }
 
 beforeAll(async () => {
   db = await createTestDatabase();
   sim = await startFreshBooksSimulator({ ...CLIENT, accounts: { [ACC]: { name: 'FB Unit Ltd' } }, seed: 5 });
-  refreshToken = sim.issueRefreshToken();
+  grant = simulatedGrant(
+    () => ({ system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' }),
+    sim.issueRefreshToken(),
+  );
   target = make();
 }, 60_000);
 afterAll(async () => {
   await sim.close();
   await db.close();
-});
-
-const customer = (code: string, name: string, targetId: string | null = null): TargetCustomer => ({
-  sourceId: code,
-  code,
-  targetId,
-  record: { kind: 'customer', sourceId: code, name, email: `${code.toLowerCase()}@example.org` },
-});
-
-const invoice = (ref: string, customerTargetId: string, net = '100.00', rate = '0.21'): TargetInvoice => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId,
-  productTargetIds: {},
-  record: {
-    kind: 'invoice',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    invoiceDate: '2026-11-02',
-    dueDate: '2026-12-02',
-    currency: 'EUR',
-    description: 'Unit',
-    lines: [{ description: 'Service', netAmount: net, vatRate: rate }],
-  },
 });
 
 const payment = (
@@ -151,16 +99,6 @@ const payment = (
     description: 'Paid',
   },
 });
-
-async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('did not throw');
-}
 
 const acc = () => sim.account(ACC);
 const invoiceOf = (ref: string) => [...acc().invoices.values()].find((d) => d.po_number === ref)!;
@@ -448,7 +386,7 @@ describe('FreshBooks documents', () => {
     sim.revokeAll();
     const err = await thrown(fresh.createInvoices(ctx(), [invoice('U-9', cust)]));
     expect(err).toMatchObject({ code: 'TARGET_AUTH_REVOKED', retryable: false });
-    for (const secret of [CLIENT.clientSecret, ...tokensSeen]) expect(err.message).not.toContain(secret);
+    for (const secret of [CLIENT.clientSecret, ...grant.seen]) expect(err.message).not.toContain(secret);
   });
 
   it('sent every request within the contract', () => {

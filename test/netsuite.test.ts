@@ -1,23 +1,21 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   e2eRecords,
+  expectInvoicesMapped,
   expectNumbersWrittenBack,
   expectSecondRunWritesNothing,
   expectAmountsAsGiven,
+  heldOnce,
 } from './helpers/platform-e2e.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import { platformEngine } from './helpers/platform-engine.ts';
 import { migrate } from '../src/db/migrate.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
-import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { openExceptions } from './helpers/sync.ts';
 import { netSuiteTarget } from '../src/connectors/netsuite/index.ts';
 import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
 import { createNetSuiteTarget } from '../src/connectors/netsuite/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
-import { processScope } from './helpers/scoped.ts';
-import { getRun } from '../src/sync/runs.ts';
 import { retryException } from '../src/sync/exceptions.ts';
-import type { SyncService } from '../src/sync/service.ts';
 
 /*
  * The NetSuite target end to end, through the engine, against the simulated account and its
@@ -40,43 +38,36 @@ const TBA = {
   tokenSecret: 'e2e-token-secret',
 };
 
-let t: TestApp;
-let sync: SyncService;
 let ns: NetSuiteSimulator;
-const closers: { close(): Promise<void> }[] = [];
 
-const scope = processScope();
-
-beforeAll(async () => {
-  t = await createTestApp();
-  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  ns = await startNetSuiteSimulator({
-    accountId: ACCOUNT,
-    clients: [
-      { ...CLIENT, publicKey: KEYS.publicKey },
-      { ...REVOKED, publicKey: KEYS.publicKey },
-    ],
-    tba: [TBA],
-    currency: 'EUR',
-    items: ['Sales'],
-    seed: 11,
-    dropAfterCommitRate: 0.05,
-    failRate: 0.03,
-    // Tokens that live 3 s, and at most 40 calls whatever the clock: new ones are asked for during the runs.
-    accessTokenSeconds: 3,
-    accessTokenUses: 40,
-    concurrency: 3,
-    latencyMs: 3,
-  });
-  scope.target({
+const e2e = platformEngine({
+  name: 'NetSuite',
+  start: async (e) => {
+    ns = e.closeLater(
+      await startNetSuiteSimulator({
+        accountId: ACCOUNT,
+        clients: [
+          { ...CLIENT, publicKey: KEYS.publicKey },
+          { ...REVOKED, publicKey: KEYS.publicKey },
+        ],
+        tba: [TBA],
+        currency: 'EUR',
+        items: ['Sales'],
+        seed: 11,
+        dropAfterCommitRate: 0.05,
+        failRate: 0.03,
+        // Tokens that live 3 s, and at most 40 calls whatever the clock: new ones are asked for during the runs.
+        accessTokenSeconds: 3,
+        accessTokenUses: 40,
+        concurrency: 3,
+        latencyMs: 3,
+      }),
+    );
+  },
+  target: () => ({
     ...netSuiteTarget,
     create: (deps) => Promise.resolve(createNetSuiteTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
-  });
-}, 60_000);
-afterAll(async () => {
-  for (const c of closers) await c.close();
-  await ns.close();
-  await t.close();
+  }),
 });
 
 const acct = () => ns.account;
@@ -96,13 +87,8 @@ function settings(client: Record<string, string> = { ...CLIENT, privateKey: KEYS
   };
 }
 
-const importAll = (pipeline: Pipeline, records: CanonicalRecord[]) =>
-  sync.processRecords(
-    pipeline,
-    'import',
-    'e2e',
-    records.map((record) => ({ record })),
-  );
+/** Imports the records and drains what waits for NetSuite. */
+const importAll = (pipeline: Pipeline, records: CanonicalRecord[]) => e2e.send(pipeline, records);
 /** An invoice of 121.00 (100.00 + 21% VAT) under its source id as reference, unless `o` says otherwise. */
 const invoice = (sourceId: string, customer: string, o: Partial<Extract<CanonicalRecord, { kind: 'invoice' }>> = {}) =>
   ({
@@ -124,32 +110,15 @@ const invoicesBy = (ref: string) =>
 
 describe('NetSuite end to end', () => {
   it('iXpole → NetSuite: every instalment once through lost answers, within the concurrency limit, NetSuite’s numbers written back', async () => {
-    await t.entity('NS1', 'EUR', { standardTaxRate: '0.21' });
-    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 40, customers: 8, products: 3 });
-    closers.push(ix);
     // Beyond the random 5%: upserts whose answers are lost are sent again, updating what the first made.
     ns.dropNext(4, (r) => r.method === 'PUT' && r.route.startsWith('/invoice/eid:'));
-    const pipeline = await definePipeline(t.db, 'NS1', {
-      name: 'ix-to-netsuite',
-      source: {
-        type: 'ixpole',
-        baseUrl: ix.url,
-        apiKey: ix.apiKey,
-        backoffBaseMs: 5,
-        backoffMaxMs: 20,
-        maxAttempts: 4,
-      },
-      target: settings(),
-      options: { pageSize: 20 },
-    });
     const tokens = ns.stats.tokens;
-    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(['succeeded', 'partial']).toContain(run.status);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    await sync.flushAll();
-
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
-    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
+    const { ix, pipeline, codes } = await e2e.ixpoleRun({
+      entity: 'NS1',
+      name: 'ix-to-netsuite',
+      target: settings(),
+      pageSize: 20,
+    });
     for (const code of codes) expect(invoicesBy(code), code).toHaveLength(1);
     expect(ns.duplicates()).toEqual([]);
     expect(ns.stats.dropped).toBeGreaterThanOrEqual(4);
@@ -167,74 +136,27 @@ describe('NetSuite end to end', () => {
     expectAmountsAsGiven(ix, 10, (code) => invoicesBy(code)[0]!.lines);
 
     // A second run books nothing again.
-    await expectSecondRunWritesNothing(t.db, sync, pipeline, () => ns.stats.writes);
+    await expectSecondRunWritesNothing(e2e.db, e2e.sync, pipeline, () => ns.stats.writes);
     expect(ns.violations).toEqual([]);
     // Tokens expired during the run and new ones were granted.
     expect(ns.stats.tokens - tokens).toBeGreaterThan(1);
   }, 120_000);
 
   it('records → NetSuite: payments applied to the invoices they name, credit memos and unapplied payments set against invoices, through lost answers and a 429 storm', async () => {
-    await t.entity('NS2', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS2', {
-      name: 'records-to-netsuite',
-      source: { type: 'records' },
-      target: settings(),
-    });
-    const customers = e2eRecords('N2').customers();
-    const inv = (n: number, c: string) => invoice(`N2-I${n}`, `N2-${c}`);
-    const pay = e2eRecords('N2').payment;
+    const pipeline = await e2e.recordsPipeline('NS2', 'records-to-netsuite', settings());
+    const { customers, invoices, payment: pay, refund, creditNote, allocation } = e2eRecords('N2');
     const records: CanonicalRecord[] = [
-      ...customers,
-      ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),
+      ...customers(),
+      ...invoices(12),
       pay(1, 'A', '121.00', 'N2-I1'),
       pay(2, 'B', '50.00', 'N2-I2'),
       pay(3, 'C', '30.00', null),
       // Paid on account, then 20.00 of it refunded.
       pay(4, 'B', '50.00', null),
-      {
-        kind: 'refund',
-        sourceId: 'N2-R1',
-        externalReference: 'N2-R1',
-        customerSourceId: 'N2-B',
-        date: '2026-11-07',
-        amount: '20.00',
-        currency: 'EUR',
-        paymentExternalReference: 'N2-P4',
-        description: 'Overpaid',
-      },
-      {
-        kind: 'allocation',
-        sourceId: 'N2-A1',
-        customerSourceId: 'N2-C',
-        date: '2026-11-06',
-        currency: 'EUR',
-        amount: '30.00',
-        invoiceExternalReference: 'N2-I3',
-        from: 'payment',
-        fromExternalReference: 'N2-P3',
-      },
-      {
-        kind: 'creditNote',
-        sourceId: 'N2-N1',
-        externalReference: 'N2-N1',
-        customerSourceId: 'N2-A',
-        date: '2026-11-04',
-        currency: 'EUR',
-        description: 'Returned',
-        invoiceExternalReference: 'N2-I4',
-        lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
-      },
-      {
-        kind: 'allocation',
-        sourceId: 'N2-A2',
-        customerSourceId: 'N2-A',
-        date: '2026-11-04',
-        currency: 'EUR',
-        amount: '24.20',
-        invoiceExternalReference: 'N2-I4',
-        from: 'creditNote',
-        fromExternalReference: 'N2-N1',
-      },
+      refund(1, 'B', '20.00', 'N2-P4', { date: '2026-11-07', description: 'Overpaid' }),
+      allocation(1, 'C', '30.00', 'N2-I3', 'payment', 'N2-P3'),
+      creditNote(1, 'A', 'N2-I4'),
+      allocation(2, 'A', '24.20', 'N2-I4', 'creditNote', 'N2-N1'),
     ];
     const dropped = ns.stats.dropped;
     const refused429 = ns.stats.rateRefused;
@@ -246,14 +168,9 @@ describe('NetSuite end to end', () => {
     ns.failNext(429, 429, 429, 429, 429, 429);
     ns.expireAccessTokens();
     await importAll(pipeline, records);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
 
-    const one = (ref: string) => {
-      const found = invoicesBy(ref);
-      expect(found, ref).toHaveLength(1);
-      return found[0]!;
-    };
+    const one = (ref: string) => heldOnce(invoicesBy(ref), ref);
     for (let n = 1; n <= 12; n++) expect(one(`N2-I${n}`).total).toBe(12100n);
     const due = (ref: string) => acct().remaining(one(ref));
     expect(['N2-I1', 'N2-I2', 'N2-I3', 'N2-I4', 'N2-I5'].map(due)).toEqual([0n, 7100n, 9100n, 9680n, 12100n]);
@@ -271,16 +188,7 @@ describe('NetSuite end to end', () => {
     expect(refunds.map((r) => [...r.apply])).toEqual([[[p4.id, 2000n]]]);
     expect(acct().unapplied(p4)).toBe(3000n);
     // What the engine mapped is what NetSuite holds, with NetSuite's numbers.
-    const { rows } = await t.db.query<{ source_id: string; target_id: string; target_number: string | null }>(
-      `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
-      [pipeline.id],
-    );
-    expect(rows).toHaveLength(12);
-    for (const r of rows)
-      expect({ id: r.target_id, number: r.target_number }).toEqual({
-        id: one(r.source_id).id,
-        number: one(r.source_id).tranId,
-      });
+    await expectInvoicesMapped(e2e.db, pipeline, 12, (ref) => ({ id: one(ref).id, number: one(ref).tranId }));
     expect(ns.duplicates()).toEqual([]);
     expect(ns.violations).toEqual([]);
     // The storm was answered, and the four answers were lost.
@@ -288,39 +196,20 @@ describe('NetSuite end to end', () => {
     expect(ns.stats.dropped - dropped).toBeGreaterThanOrEqual(5);
 
     // Sent again: nothing new.
-    const writes = ns.stats.writes;
-    await importAll(pipeline, records);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    expect(ns.stats.writes).toBe(writes);
+    await e2e.expectResendWritesNothing(pipeline, records, () => ns.stats.writes);
   }, 120_000);
 
   it('records → NetSuite: a payment and its refund before their invoice: the refund takes the unapplied money at once, the invoice the rest once booked', async () => {
-    await t.entity('NS6', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS6', {
-      name: 'early-to-netsuite',
-      source: { type: 'records' },
-      target: settings(),
-    });
-    const { customers, payment } = e2eRecords('N6');
+    const pipeline = await e2e.recordsPipeline('NS6', 'early-to-netsuite', settings());
+    const { customers, payment, refund } = e2eRecords('N6');
     await importAll(pipeline, [
       ...customers(),
       payment(1, 'A', '121.00', 'N6-I1'),
-      {
-        kind: 'refund',
-        sourceId: 'N6-R1',
-        externalReference: 'N6-R1',
-        customerSourceId: 'N6-A',
-        date: '2026-11-07',
-        amount: '20.00',
-        currency: 'EUR',
-        paymentExternalReference: 'N6-P1',
-        description: 'Refunded in part',
-      },
+      refund(1, 'A', '20.00', 'N6-P1', { date: '2026-11-07', description: 'Refunded in part' }),
     ]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     // NetSuite refunds what a payment holds unapplied: the refund does not wait for the invoice
     // (into QuickBooks it would: capabilities.refundsNeedAppliedPayment).
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     const p1 = [...acct().payments.values()].find((p) => p.externalId === 'N6-P1')!;
     expect([...acct().refunds.values()].filter((r) => r.externalId === 'N6-R1').map((r) => [...r.apply])).toEqual([
       [[p1.id, 2000n]],
@@ -328,27 +217,21 @@ describe('NetSuite end to end', () => {
     expect(acct().unapplied(p1)).toBe(10100n);
 
     await importAll(pipeline, [invoice('N6-I1', 'N6-A')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     // The run's sweep applies it; a call the simulator failed leaves the note for the timer's.
     const notes = async () =>
-      (await t.db.query(`SELECT 1 FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id])).rows.length;
-    for (let i = 0; i < 10 && (await notes()) > 0; i++) await sync.flushAll();
+      (await e2e.db.query(`SELECT 1 FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id])).rows.length;
+    for (let i = 0; i < 10 && (await notes()) > 0; i++) await e2e.sync.flushAll();
     expect(await notes()).toBe(0);
     const [inv] = invoicesBy('N6-I1');
     expect([...p1.apply]).toEqual([[inv!.id, 10100n]]);
     expect([acct().unapplied(p1), acct().remaining(inv!)]).toEqual([0n, 2000n]);
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(ns.duplicates()).toEqual([]);
     expect(ns.violations).toEqual([]);
   });
 
   it('records → NetSuite: a refund of a payment applied in full takes the refunded money off its invoice, as when the refund came first; never twice through a lost answer', async () => {
-    await t.entity('NS8', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS8', {
-      name: 'refund-applied-netsuite',
-      source: { type: 'records' },
-      target: settings(),
-    });
+    const pipeline = await e2e.recordsPipeline('NS8', 'refund-applied-netsuite', settings());
     const { customers, invoice: inv, payment, refund: refundOf } = e2eRecords('N8');
     const refund = (n: number, amount: string, paymentRef: string) => refundOf(n, 'A', amount, paymentRef);
     // I1 paid in full by P1, I2 paid 150.00 (29.00 of it unapplied) by P2: in the natural order.
@@ -359,12 +242,10 @@ describe('NetSuite end to end', () => {
       payment(1, 'A', '121.00', 'N8-I1'),
       payment(2, 'A', '150.00', 'N8-I2'),
     ]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     // The application taken off is not sent again after its answer is lost: what is left is read again.
     ns.dropNext(1, (r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/'));
     await importAll(pipeline, [refund(1, '20.00', 'N8-P1'), refund(2, '121.00', 'N8-P2')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     const paid = (ref: string) => [...acct().payments.values()].find((p) => p.externalId === ref)!;
     const refunded = (ref: string) =>
       [...acct().refunds.values()].filter((r) => r.externalId === ref).map((r) => [...r.apply]);
@@ -382,8 +263,7 @@ describe('NetSuite end to end', () => {
     // More than the payment holds, refunds counted: refused before anything is written.
     const writes = ns.stats.writes;
     await importAll(pipeline, [refund(3, '101.01', 'N8-P1')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    const parked = await openExceptions(t.db, pipeline);
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['N8-R3', 'TARGET_REFUSED']]);
     expect(parked[0]!.message).toMatch(
       /payment N8-P1 holds 101\.00 of its 121\.00 not refunded yet, less than the 101\.01 refunded/,
@@ -394,9 +274,8 @@ describe('NetSuite end to end', () => {
     // A refund NetSuite refuses (its period closed) leaves the payment applied as it was.
     acct().closedUntil = '2026-11-30';
     await importAll(pipeline, [refund(4, '5.00', 'N8-P1')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     acct().closedUntil = null;
-    const refusedToo = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R4');
+    const refusedToo = (await openExceptions(e2e.db, pipeline)).filter((p) => p.source_id === 'N8-R4');
     expect(refusedToo.map((p) => [p.reason_code, p.message])).toEqual([
       [
         'TARGET_REFUSED',
@@ -413,9 +292,8 @@ describe('NetSuite end to end', () => {
       r.method === 'PUT' && r.route.startsWith('/customerRefund/');
     const up = ns.failWhile(refundPut);
     await importAll(pipeline, [refund(5, '30.00', 'N8-P1')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     up();
-    const givenUp = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R5');
+    const givenUp = (await openExceptions(e2e.db, pipeline)).filter((p) => p.source_id === 'N8-R5');
     expect(givenUp.map((p) => [p.reason_code, p.message])).toEqual([
       [
         'TARGET_UNAVAILABLE',
@@ -431,9 +309,8 @@ describe('NetSuite end to end', () => {
     ns.dropNext(1, refundPut);
     const busy = ns.failWhile((r) => refundPut(r) && ++puts > 1);
     await importAll(pipeline, [refund(6, '30.00', 'N8-P1')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     busy();
-    expect((await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R6')).toEqual([]);
+    expect((await openExceptions(e2e.db, pipeline)).filter((p) => p.source_id === 'N8-R6')).toEqual([]);
     expect(puts).toBeGreaterThan(1);
     expect(refunded('N8-R6')).toEqual([[[paid('N8-P1').id, 3000n]]]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 7100n]]);
@@ -450,10 +327,9 @@ describe('NetSuite end to end', () => {
       ns.failWhile((r) => r.method === 'PATCH' && r.route.startsWith('/customerPayment/') && ++patches > 1),
     ];
     await importAll(pipeline, [refund(7, '5.00', 'N8-P1')]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
     for (const lift of down) lift();
     Object.assign(faults, rates);
-    const stuck = (await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R7');
+    const stuck = (await openExceptions(e2e.db, pipeline)).filter((p) => p.source_id === 'N8-R7');
     expect(stuck.map((p) => [p.reason_code, p.message])).toEqual([
       [
         'TARGET_UNAVAILABLE',
@@ -463,13 +339,13 @@ describe('NetSuite end to end', () => {
       ],
     ]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 6600n]]);
-    const { rows: parkedR7 } = await t.db.query<{ id: string }>(
+    const { rows: parkedR7 } = await e2e.db.query<{ id: string }>(
       `SELECT id FROM exceptions WHERE pipeline_id = $1 AND source_id = 'N8-R7' AND status = 'open'`,
       [pipeline.id],
     );
-    await retryException(t.db, sync, Number(parkedR7[0]!.id), 'test');
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    expect((await openExceptions(t.db, pipeline)).filter((p) => p.source_id === 'N8-R7')).toEqual([]);
+    await retryException(e2e.db, e2e.sync, Number(parkedR7[0]!.id), 'test');
+    await e2e.drain(pipeline);
+    expect((await openExceptions(e2e.db, pipeline)).filter((p) => p.source_id === 'N8-R7')).toEqual([]);
     expect(refunded('N8-R7')).toEqual([[[paid('N8-P1').id, 500n]]]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 6600n]]);
     expect(ns.duplicates()).toEqual([]);
@@ -477,25 +353,20 @@ describe('NetSuite end to end', () => {
   });
 
   it('migration 0108: a payment an older version booked before its invoice becomes a note, and is applied once the invoice is booked', async () => {
-    await t.entity('NS7', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS7', {
-      name: 'upgraded-to-netsuite',
-      source: { type: 'records' },
-      target: settings(),
-    });
+    const pipeline = await e2e.recordsPipeline('NS7', 'upgraded-to-netsuite', settings());
     const { customers, invoice: inv, payment } = e2eRecords('N7');
     const notes = async () =>
       (
-        await t.db.query<{ payment_source_id: string; invoice_reference: string }>(
+        await e2e.db.query<{ payment_source_id: string; invoice_reference: string }>(
           `SELECT payment_source_id, invoice_reference FROM payments_before_invoice WHERE pipeline_id = $1 ORDER BY 1`,
           [pipeline.id],
         )
       ).rows;
     /** Runs until no note is left but those of `waiting` (a call the simulator failed leaves its note for the timer's). */
     const sweep = async (waiting: string[] = []) => {
-      await drainTarget(t.db, sync, pipeline, 'NetSuite');
+      await e2e.drain(pipeline);
       for (let i = 0; i < 10 && (await notes()).some((n) => !waiting.includes(n.payment_source_id)); i++)
-        await sync.flushAll();
+        await e2e.sync.flushAll();
     };
     // P1 before I1 and P2 naming no invoice, as a version before 0107 left them: booked, no note.
     await importAll(pipeline, [
@@ -504,8 +375,8 @@ describe('NetSuite end to end', () => {
       payment(2, 'A', '30.00', null),
     ]);
     await sweep(['N7-P1']);
-    await t.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id]);
-    await t.db.query(
+    await e2e.db.query(`DELETE FROM payments_before_invoice WHERE pipeline_id = $1`, [pipeline.id]);
+    await e2e.db.query(
       `UPDATE sync_map SET created_at = (SELECT applied_at - interval '1 day' FROM ledgerlink_migrations WHERE id = 107)
         WHERE pipeline_id = $1`,
       [pipeline.id],
@@ -517,8 +388,8 @@ describe('NetSuite end to end', () => {
     await sweep();
     expect(await notes()).toEqual([]);
 
-    await t.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 108`);
-    expect(await migrate(t.db)).toEqual(['0108_early_payments_noted']);
+    await e2e.db.query(`DELETE FROM ledgerlink_migrations WHERE id = 108`);
+    expect(await migrate(e2e.db)).toEqual(['0108_early_payments_noted']);
     expect(await notes()).toEqual([{ payment_source_id: 'N7-P1', invoice_reference: 'N7-I1' }]);
 
     await importAll(pipeline, [inv(1, 'A')]);
@@ -529,38 +400,22 @@ describe('NetSuite end to end', () => {
     expect([...paid('N7-P1').apply]).toEqual([[i1!.id, 12100n]]);
     expect(acct().remaining(i1!)).toBe(0n);
     expect(acct().unapplied(paid('N7-P2'))).toBe(3000n);
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(ns.duplicates()).toEqual([]);
   });
 
   it('a refused invoice is parked with TARGET_REFUSED and NetSuite’s words, and not sent again', async () => {
-    await t.entity('NS3', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS3', {
-      name: 'refused-netsuite',
-      source: { type: 'records' },
-      target: settings(),
-    });
+    const pipeline = await e2e.recordsPipeline('NS3', 'refused-netsuite', settings());
     acct().closedUntil = '2001-12-31';
     const records: CanonicalRecord[] = [
       { kind: 'customer', sourceId: 'N3-C', name: 'Closed period customer' },
       invoice('N3-I1', 'N3-C', { invoiceDate: '2001-06-01', dueDate: '2001-07-01' }),
       invoice('N3-I2', 'N3-C', { currency: 'USD' }),
       invoice('N3-I3', 'N3-C', { externalReference: 'N3.I3' }),
-      {
-        kind: 'refund',
-        sourceId: 'N3-R1',
-        externalReference: 'N3-R1',
-        customerSourceId: 'N3-C',
-        date: '2026-06-02',
-        amount: '5.00',
-        currency: 'EUR',
-        paymentExternalReference: null,
-        description: '',
-      },
+      e2eRecords('N3').refund(1, 'C', '5.00', null, { date: '2026-06-02' }),
     ];
     await importAll(pipeline, records);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    const parked = await openExceptions(t.db, pipeline);
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
       ['N3-I1', 'TARGET_REFUSED'],
       ['N3-I2', 'CURRENCY_MISMATCH'],
@@ -577,66 +432,51 @@ describe('NetSuite end to end', () => {
     const tries = ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1').length;
     // Sent until NetSuite answered (a 500 before anything is done may precede the refusal), then never again.
     expect(tries).toBeGreaterThanOrEqual(1);
-    await sync.flushAll();
-    await sync.flushAll();
+    await e2e.sync.flushAll();
+    await e2e.sync.flushAll();
     expect(ns.requests.filter((r) => r.method === 'PUT' && r.route === '/invoice/eid:N3-I1')).toHaveLength(tries);
     acct().closedUntil = null;
   });
 
   it('a revoked certificate mapping parks the documents with TARGET_AUTH_REVOKED; nothing is written and no secret is told', async () => {
-    await t.entity('NS4', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS4', {
-      name: 'revoked-netsuite',
-      source: { type: 'records' },
-      target: settings({ ...REVOKED, privateKey: KEYS.privateKey }),
-    });
+    const pipeline = await e2e.recordsPipeline(
+      'NS4',
+      'revoked-netsuite',
+      settings({ ...REVOKED, privateKey: KEYS.privateKey }),
+    );
     ns.revoke(REVOKED.clientId);
-    const writes = ns.stats.writes;
-    await sync.processRecords(pipeline, 'import', 'e2e', [
-      { record: { kind: 'customer', sourceId: 'R-C', name: 'Revoked customer' } },
-    ]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(() => undefined);
-    const parked = await openExceptions(t.db, pipeline);
-    expect(parked.map((p) => p.reason_code)).toEqual(['TARGET_AUTH_REVOKED']);
-    expect(parked[0]!.message).toMatch(/invalid_grant/);
-    expect(parked[0]!.message).not.toContain('PRIVATE KEY');
-    expect(ns.stats.writes).toBe(writes);
+    await e2e.expectRevokedParked(pipeline, {
+      writes: () => ns.stats.writes,
+      message: /invalid_grant/,
+      secrets: ['PRIVATE KEY'],
+    });
   });
 
   it('token-based authentication: every request signed; documents booked; a revoked token parks with TARGET_AUTH_REVOKED', async () => {
-    await t.entity('NS5', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'NS5', {
-      name: 'tba-netsuite',
-      source: { type: 'records' },
-      target: settings(TBA),
-    });
+    const pipeline = await e2e.recordsPipeline('NS5', 'tba-netsuite', settings(TBA));
     const inv = (n: number) => invoice(`N5-I${n}`, 'N5-C');
-    await sync.processRecords(pipeline, 'import', 'e2e', [
-      { record: { kind: 'customer', sourceId: 'N5-C', name: 'Signed customer' } },
-      { record: inv(1) },
+    await importAll(pipeline, [
+      { kind: 'customer', sourceId: 'N5-C', name: 'Signed customer' },
+      inv(1),
       {
-        record: {
-          kind: 'payment',
-          sourceId: 'N5-P1',
-          externalReference: 'N5-P1',
-          customerSourceId: 'N5-C',
-          date: '2026-11-03',
-          amount: '121.00',
-          currency: 'EUR',
-          invoiceExternalReference: 'N5-I1',
-          description: '',
-        },
+        kind: 'payment',
+        sourceId: 'N5-P1',
+        externalReference: 'N5-P1',
+        customerSourceId: 'N5-C',
+        date: '2026-11-03',
+        amount: '121.00',
+        currency: 'EUR',
+        invoiceExternalReference: 'N5-I1',
+        description: '',
       },
     ]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite');
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(acct().remaining(invoicesBy('N5-I1')[0]!)).toBe(0n);
     expect(ns.violations).toEqual([]);
 
     ns.revokeToken(TBA.tokenId);
-    await sync.processRecords(pipeline, 'import', 'e2e', [{ record: inv(2) }]);
-    await drainTarget(t.db, sync, pipeline, 'NetSuite').catch(() => undefined);
-    const parked = await openExceptions(t.db, pipeline);
+    await e2e.send(pipeline, [inv(2)], { mayStillWait: true });
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['N5-I2', 'TARGET_AUTH_REVOKED']]);
     expect(parked[0]!.message).toMatch(/issue a new token/);
     expect(parked[0]!.message).not.toContain(TBA.tokenSecret);

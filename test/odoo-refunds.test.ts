@@ -1,11 +1,9 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import { ONE_ATTEMPT, callContext, directTargetDeps, targetIdOf as idOf, thrown } from './helpers/direct-target.ts';
 import type { Database } from '../src/db/database.ts';
-import { ConnectorError } from '../src/sync/connector.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { ItemResult, TargetCallContext, TargetConnector, TargetRefund } from '../src/sync/target.ts';
+import type { TargetConnector, TargetRefund } from '../src/sync/target.ts';
 import { type OdooSimulator, type SimulatedCall, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
 import { rowsOf } from '../src/connectors/odoo/simulator-views.ts';
 import { createOdooTarget } from '../src/connectors/odoo/target.ts';
@@ -26,10 +24,9 @@ import { createOdooTarget } from '../src/connectors/odoo/target.ts';
  * naming no payment is booked on its own.
  */
 
-const log = pino({ level: 'silent' });
 let db: Database;
 const sims: OdooSimulator[] = [];
-const ctx = (): TargetCallContext => ({ db, log, actor: 'test' });
+const ctx = () => callContext(db);
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -49,11 +46,9 @@ async function odoo(version: '16' | '17' | '18'): Promise<Odoo> {
   const sim = await startOdooSimulator({ version, company: { currency: 'EUR' } });
   sims.push(sim);
   const target = createOdooTarget(
-    {
+    directTargetDeps(
       db,
-      log,
-      mapping: {},
-      settings: {
+      {
         type: 'odoo',
         url: sim.url,
         database: sim.database,
@@ -62,12 +57,9 @@ async function odoo(version: '16' | '17' | '18'): Promise<Odoo> {
         version,
         limits: { callsPerMinute: 100_000 },
       },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'odoo-refunds',
-      box: testBox,
-    },
-    { planner: createRatePlanner(db), client: { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 } },
+      'odoo-refunds',
+    ),
+    { planner: createRatePlanner(db), client: ONE_ATTEMPT },
   );
   const customer = await customerOf({ sim, target, customer: '' }, 'RC');
   return { sim, target, customer };
@@ -77,12 +69,7 @@ async function customerOf(o: Odoo, code: string): Promise<string> {
   const [c] = await o.target.upsertCustomers(ctx(), [
     { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
   ]);
-  return idOf(c!);
-}
-
-function idOf(r: ItemResult): string {
-  if (!r.ok) throw new Error(`refused: ${r.error.code} ${r.error.message}`);
-  return r.targetId;
+  return idOf(c);
 }
 
 /** A payment of the customer, on account or paying the invoice given. */
@@ -113,7 +100,7 @@ async function paid(
       },
     },
   ]);
-  return idOf(p!);
+  return idOf(p);
 }
 
 async function invoiced(o: Odoo, ref: string, net = '100.00'): Promise<string> {
@@ -136,7 +123,7 @@ async function invoiced(o: Odoo, ref: string, net = '100.00'): Promise<string> {
       },
     },
   ]);
-  return idOf(i!);
+  return idOf(i);
 }
 
 /** An allocation: money a payment holds unapplied set against an invoice. */
@@ -167,7 +154,7 @@ async function allocated(
       },
     },
   ]);
-  return idOf(a!);
+  return idOf(a);
 }
 
 function refundOf(
@@ -239,16 +226,6 @@ const onInvoice = (invoice: string) => (c: SimulatedCall) =>
 const onRefund = (o: Odoo) => (c: SimulatedCall) =>
   c.modelMethod === 'js_assign_outstanding_line' &&
   o.sim.db.paymentOfEntry((c.args[0] as number[])[0]!)?.payment_type === 'outbound';
-
-async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('did not throw');
-}
 
 describe('Odoo refunds', () => {
   for (const version of ['16', '17', '18'] as const)

@@ -1,16 +1,19 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
-import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
-import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
+import { describe, expect, it } from 'vitest';
+import {
+  e2eRecords,
+  expectAmountsAsGiven,
+  expectInvoicesMapped,
+  expectNumbersWrittenBack,
+  expectSecondRunWritesNothing,
+  heldOnce,
+} from './helpers/platform-e2e.ts';
+import { onScaledMinute, platformEngine } from './helpers/platform-engine.ts';
+import { openExceptions } from './helpers/sync.ts';
 import { odooTarget } from '../src/connectors/odoo/index.ts';
 import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
 import { createOdooTarget } from '../src/connectors/odoo/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { processScope } from './helpers/scoped.ts';
-import { getRun, listRunRecords } from '../src/sync/runs.ts';
-import type { SyncService } from '../src/sync/service.ts';
+import { listRunRecords } from '../src/sync/runs.ts';
 
 /*
  * The Odoo target end to end, through the engine, against simulated Odoo servers (17 for iXpole;
@@ -26,32 +29,10 @@ import type { SyncService } from '../src/sync/service.ts';
 const MINUTE_MS = 1000;
 const PER_MINUTE = 40;
 
-let t: TestApp;
-let sync: SyncService;
-const sims: OdooSimulator[] = [];
-const closers: { close(): Promise<void> }[] = [];
-
-const scope = processScope();
-
-beforeAll(async () => {
-  t = await createTestApp();
-  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
+const e2e = platformEngine({
+  name: 'Odoo',
   // The planner on the simulators' scaled clock, with the margin production gives a minute.
-  scope.target({
-    ...odooTarget,
-    create: (deps) =>
-      Promise.resolve(
-        createOdooTarget(deps, {
-          planner: createRatePlanner(t.db, { windowsMs: { minute: MINUTE_MS }, marginMs: () => 250 }),
-          client: { backoffBaseMs: 5, backoffMaxMs: 40 },
-        }),
-      ),
-  });
-}, 60_000);
-afterAll(async () => {
-  for (const c of closers) await c.close();
-  for (const s of sims) await s.close();
-  await t.close();
+  target: onScaledMinute(odooTarget, createOdooTarget, MINUTE_MS),
 });
 
 async function odoo(version: '16' | '17' | '18', seed: number, dropAfterCommitRate = 0.05) {
@@ -67,8 +48,7 @@ async function odoo(version: '16' | '17' | '18', seed: number, dropAfterCommitRa
     dropAfterCommitRate,
     limits: { perMinute: PER_MINUTE, minuteMs: MINUTE_MS },
   });
-  sims.push(s);
-  return s;
+  return e2e.closeLater(s);
 }
 
 function settings(s: OdooSimulator, apiKey = s.issueApiKey(), version = s.options.version) {
@@ -91,31 +71,14 @@ const residual = (s: OdooSimulator, lineId: number) => s.db.lines.get(lineId)!.r
 describe('Odoo end to end', () => {
   it('iXpole → Odoo 17: every instalment once through lost answers, paced under the limit, Odoo’s numbers written back', async () => {
     const s = await odoo('17', 11);
-    await t.entity('OD1', 'EUR', { standardTaxRate: '0.21' });
-    const ix: IxpoleSimulator = await startIxpoleSimulator({ seed: 9, instalments: 40, customers: 8, products: 3 });
-    closers.push(ix);
     // Beyond the random 5%: the engine must look these invoices up before sending them again.
     s.dropNext(4, (c) => c.model === 'account.move' && c.modelMethod === 'create');
-    const pipeline = await definePipeline(t.db, 'OD1', {
+    const { ix, pipeline, codes } = await e2e.ixpoleRun({
+      entity: 'OD1',
       name: 'ix-to-odoo',
-      source: {
-        type: 'ixpole',
-        baseUrl: ix.url,
-        apiKey: ix.apiKey,
-        backoffBaseMs: 5,
-        backoffMaxMs: 20,
-        maxAttempts: 4,
-      },
       target: settings(s),
-      options: { pageSize: 20 },
+      pageSize: 20,
     });
-    const run = (await getRun(t.db, (await sync.trigger(pipeline, 'manual', 'test'))!))!;
-    expect(['succeeded', 'partial']).toContain(run.status);
-    await drainTarget(t.db, sync, pipeline, 'Odoo');
-    await sync.flushAll();
-
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
-    const codes = [...Array(ix.total).keys()].map((i) => ix.instalmentAt(i).InstalmentCode);
     for (const code of codes) expect(posted(s, 'out_invoice', code), code).toHaveLength(1);
     expect(s.duplicates()).toEqual([]);
     expect(s.stats.dropped).toBeGreaterThanOrEqual(4);
@@ -126,18 +89,9 @@ describe('Odoo end to end', () => {
       numberOf: (code) => posted(s, 'out_invoice', code)[0]?.name,
       format: /^INV\/\d{4}\/\d{5}$/,
     });
-    for (let i = 0; i < 10; i++) {
-      const inst = ix.instalmentAt(i);
-      const m = posted(s, 'out_invoice', inst.InstalmentCode)[0]!;
-      const net = m.lines.reduce((sum, l) => sum + l.net, 0n);
-      const vat = m.lines.reduce((sum, l) => sum + l.tax, 0n);
-      expect([(Number(net) / 100).toFixed(2), (Number(vat) / 100).toFixed(2)]).toEqual([
-        inst.NetAmount,
-        inst.VatAmount,
-      ]);
-    }
+    expectAmountsAsGiven(ix, 10, (code) => posted(s, 'out_invoice', code)[0]!.lines);
 
-    await expectSecondRunWritesNothing(t.db, sync, pipeline, () => s.stats.writes);
+    await expectSecondRunWritesNothing(e2e.db, e2e.sync, pipeline, () => s.stats.writes);
     expect(s.violations).toEqual([]);
   }, 120_000);
 
@@ -145,17 +99,12 @@ describe('Odoo end to end', () => {
     it(`records → Odoo ${version}: payments applied to the invoices they name, credit notes and unused payments set against invoices, a refund, nothing lost or doubled`, async () => {
       const s = await odoo(version, 20 + Number(version));
       const code = `OR${version}`;
-      await t.entity(code, 'EUR', { standardTaxRate: '0.21' });
-      const pipeline = await definePipeline(t.db, code, {
-        name: `records-to-odoo-${version}`,
-        source: { type: 'records' },
-        target: settings(s),
-      });
+      const pipeline = await e2e.recordsPipeline(code, `records-to-odoo-${version}`, settings(s));
       const records = recordsFor(code);
       s.dropNext(2, (c) => c.model === 'account.payment.register' && c.modelMethod === 'action_create_payments');
       s.dropNext(1, (c) => c.modelMethod === 'js_assign_outstanding_line');
       s.dropNext(1, (c) => c.model === 'account.payment' && c.modelMethod === 'create');
-      const runId = await sync.processRecords(
+      const runId = await e2e.sync.processRecords(
         pipeline,
         'import',
         'e2e',
@@ -164,21 +113,17 @@ describe('Odoo end to end', () => {
       // The unassigned payment's answer was lost, so its allocation came while the payment waited
       // to be found again: the allocation waited behind it, was never parked, and went once it was
       // (linked, when its own answer was among those lost).
-      const a1 = (await listRunRecords(t.db, runId, 500, 0)).filter((r) => r.sourceId === `${code}-A1`);
+      const a1 = (await listRunRecords(e2e.db, runId, 500, 0)).filter((r) => r.sourceId === `${code}-A1`);
       expect(a1.map((r) => r.outcome)).toEqual(['failed', expect.stringMatching(/^(created|skipped)$/)]);
       expect(a1[0]!.message).toMatch(/^waiting: The payment .* is on its way to the odoo target/);
-      const { rows: everParked } = await t.db.query(`SELECT source_id FROM exceptions WHERE pipeline_id = $1`, [
+      const { rows: everParked } = await e2e.db.query(`SELECT source_id FROM exceptions WHERE pipeline_id = $1`, [
         pipeline.id,
       ]);
       expect(everParked).toEqual([]);
-      await drainTarget(t.db, sync, pipeline, 'Odoo');
-      expect(await openExceptions(t.db, pipeline)).toEqual([]);
+      await e2e.drain(pipeline);
+      expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
 
-      const one = (ref: string) => {
-        const found = posted(s, 'out_invoice', ref);
-        expect(found, ref).toHaveLength(1);
-        return found[0]!;
-      };
+      const one = (ref: string) => heldOnce(posted(s, 'out_invoice', ref), ref);
       for (let n = 1; n <= 12; n++) expect(one(`${code}-I${n}`).total).toBe(12100n);
       const due = (n: number) => residual(s, one(`${code}-I${n}`).receivable);
       expect([due(1), due(2), due(3), due(4), due(5)]).toEqual([0n, 7100n, 9100n, 9680n, 12100n]);
@@ -196,16 +141,7 @@ describe('Odoo end to end', () => {
       ]);
       expect(appliedTo(notes[0]!.receivable)).toEqual([[one(`${code}-I4`).id, 2420n]]);
       // What the engine mapped is what Odoo holds, with Odoo's numbers.
-      const { rows } = await t.db.query<{ source_id: string; target_id: string; target_number: string | null }>(
-        `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
-        [pipeline.id],
-      );
-      expect(rows).toHaveLength(12);
-      for (const r of rows)
-        expect({ id: r.target_id, number: r.target_number }).toEqual({
-          id: String(one(r.source_id).id),
-          number: one(r.source_id).name,
-        });
+      await expectInvoicesMapped(e2e.db, pipeline, 12, (ref) => ({ id: String(one(ref).id), number: one(ref).name }));
       // The refund: money sent back to the customer, an outbound payment under our reference,
       // reconciled with the payment it returns (its receivable debit against the payment's credit).
       const refund = [...s.db.payments.values()].filter((p) => p.ref === `${code}-R1`);
@@ -215,7 +151,7 @@ describe('Odoo end to end', () => {
         { credit_move_id: returned.receivable, amount: 4000n },
       ]);
       expect([residual(s, refund[0]!.receivable), residual(s, returned.receivable)]).toEqual([0n, 0n]);
-      const refundMap = await t.db.query<{ target_id: string }>(
+      const refundMap = await e2e.db.query<{ target_id: string }>(
         `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
         [pipeline.id],
       );
@@ -224,67 +160,36 @@ describe('Odoo end to end', () => {
       expect(s.stats.rateRefused).toBe(0);
       expect(s.violations).toEqual([]);
 
-      const writes = s.stats.writes;
-      await sync.processRecords(
-        pipeline,
-        'import',
-        'e2e',
-        records.map((record) => ({ record })),
-      );
-      await drainTarget(t.db, sync, pipeline, 'Odoo');
-      expect(s.stats.writes).toBe(writes);
+      await e2e.expectResendWritesNothing(pipeline, records, () => s.stats.writes);
     }, 120_000);
 
   it('a refund is reconciled with the payment it returns exactly once through a lost answer to the reconciliation; one that comes before its payment waits for it', async () => {
     const s = await odoo('18', 31, 0);
-    await t.entity('OD3', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'OD3', {
-      name: 'refunds',
-      source: { type: 'records' },
-      target: settings(s),
-    });
+    const pipeline = await e2e.recordsPipeline('OD3', 'refunds', settings(s));
     const record = (sourceId: string) => recordsFor('OD3').find((r) => r.sourceId === sourceId)!;
-    const refundOf = (n: number, amount: string, payment: string, customer: string): CanonicalRecord => ({
-      kind: 'refund',
-      sourceId: `OD3-R${n}`,
-      externalReference: `OD3-R${n}`,
-      customerSourceId: customer,
-      date: '2026-11-07',
-      amount,
-      currency: 'EUR',
-      paymentExternalReference: payment,
-      description: 'Paid twice',
-    });
-    const send = async (records: CanonicalRecord[]) => {
-      const runId = await sync.processRecords(
-        pipeline,
-        'import',
-        'e2e',
-        records.map((record) => ({ record })),
-      );
-      await drainTarget(t.db, sync, pipeline, 'Odoo');
-      return runId;
-    };
+    const refundOf = (n: number, amount: string, payment: string, customer: string) =>
+      e2eRecords('OD3').refund(n, customer, amount, payment, PAID_TWICE);
+    const send = (records: CanonicalRecord[]) => e2e.send(pipeline, records);
     // P3 (30.00 on account) booked; its refund's reconciliation committed, the answer lost.
     await send([record('OD3-C'), record('OD3-P3')]);
     s.dropNext(1, (c) => c.modelMethod === 'js_assign_outstanding_line');
-    await send([refundOf(1, '30.00', 'OD3-P3', 'OD3-C')]);
+    await send([refundOf(1, '30.00', 'OD3-P3', 'C')]);
     // P4 (40.00 on account) comes after its refund: the refund waits for it, parked, and runs
     // again by itself once P4 is booked (its exception then resolved), reconciled with it.
-    const early = await send([record('OD3-B'), refundOf(2, '40.00', 'OD3-P4', 'OD3-B')]);
-    const waited = (await listRunRecords(t.db, early, 50, 0)).filter((r) => r.sourceId === 'OD3-R2');
+    const early = await send([record('OD3-B'), refundOf(2, '40.00', 'OD3-P4', 'B')]);
+    const waited = (await listRunRecords(e2e.db, early, 50, 0)).filter((r) => r.sourceId === 'OD3-R2');
     expect(waited.map((r) => [r.outcome, r.message])).toEqual([
       ['parked', expect.stringMatching(/^ALLOCATION_DOCUMENT_NOT_SYNCED: The payment OD3-P4 it refunds is not booked/)],
     ]);
     expect(s.db.payments.size).toBe(2);
     await send([record('OD3-P4')]);
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
 
-    const one = (ref: string) => {
-      const found = [...s.db.payments.values()].filter((p) => p.ref === ref);
-      expect(found, ref).toHaveLength(1);
-      return found[0]!;
-    };
+    const one = (ref: string) =>
+      heldOnce(
+        [...s.db.payments.values()].filter((p) => p.ref === ref),
+        ref,
+      );
     for (const [r, p, amount] of [
       ['OD3-R1', 'OD3-P3', 3000n],
       ['OD3-R2', 'OD3-P4', 4000n],
@@ -299,7 +204,7 @@ describe('Odoo end to end', () => {
     expect(s.stats.dropped).toBe(1);
     expect(s.duplicates()).toEqual([]);
     expect(s.violations).toEqual([]);
-    const { rows } = await t.db.query<{ source_id: string; target_id: string }>(
+    const { rows } = await e2e.db.query<{ source_id: string; target_id: string }>(
       `SELECT source_id, target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund' ORDER BY source_id`,
       [pipeline.id],
     );
@@ -311,12 +216,7 @@ describe('Odoo end to end', () => {
 
   it('rides out a 429 storm, and parks an invoice Odoo refuses to post once, with TARGET_REFUSED, leaving no draft behind', async () => {
     const s = await odoo('17', 41, 0);
-    await t.entity('OD4', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'OD4', {
-      name: 'storm',
-      source: { type: 'records' },
-      target: settings(s),
-    });
+    const pipeline = await e2e.recordsPipeline('OD4', 'storm', settings(s));
     s.db.lockDate = '2000-12-31';
     // Four refusals in a row: the client waits them out (backing off, and pausing the database's budget for every worker).
     s.failNext(429, 429, 429, 429);
@@ -326,60 +226,30 @@ describe('Odoo end to end', () => {
       invoiceDate: '2000-12-01',
       dueDate: '2000-12-31',
     };
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      [...records.slice(0, 5), old].map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Odoo');
+    await e2e.send(pipeline, [...records.slice(0, 5), old]);
     expect(s.stats.rateRefused).toBe(4);
-    const parked = await openExceptions(t.db, pipeline);
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([['OD4-I3', 'TARGET_REFUSED']]);
     expect(parked[0]!.message).toMatch(
       /UserError: You cannot add\/modify entries prior to and inclusive of the lock date/,
     );
     for (const n of [1, 2]) expect(posted(s, 'out_invoice', `OD4-I${n}`)).toHaveLength(1);
     expect([...s.db.moves.values()].filter((m) => m.ref === 'OD4-I3')).toEqual([]);
-    const writes = s.stats.writes;
-    await sync.flushAll();
-    expect(s.stats.writes).toBe(writes);
-    expect(await openExceptions(t.db, pipeline)).toEqual(parked);
+    await e2e.expectFlushesSendNothing(pipeline, { parked, sent: () => s.stats.writes });
     expect(s.violations).toEqual([]);
   }, 60_000);
 
   it('an API key revoked or expired parks the documents with TARGET_AUTH_REVOKED, never showing the key; nothing is written', async () => {
     const s = await odoo('17', 51, 0);
-    await t.entity('OD5', 'EUR', { standardTaxRate: '0.21' });
     const key = s.issueApiKey();
-    const pipeline = await definePipeline(t.db, 'OD5', {
-      name: 'revoked',
-      source: { type: 'records' },
-      target: settings(s, key),
-    });
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      recordsFor('OD5')
-        .slice(0, 3)
-        .map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Odoo');
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const pipeline = await e2e.recordsPipeline('OD5', 'revoked', settings(s, key));
+    await e2e.send(pipeline, recordsFor('OD5').slice(0, 3));
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     // The key reaches the end of its duration during the next run.
     s.revokeApiKey(key);
     const writes = s.stats.writes;
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      recordsFor('OD5')
-        .slice(3, 5)
-        .map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Odoo').catch(() => undefined);
-    const parked = await openExceptions(t.db, pipeline);
+    await e2e.send(pipeline, recordsFor('OD5').slice(3, 5), { mayStillWait: true });
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.length).toBeGreaterThan(0);
     for (const p of parked) {
       expect(p.reason_code).toBe('TARGET_AUTH_REVOKED');
@@ -392,22 +262,9 @@ describe('Odoo end to end', () => {
 
   it('a server of another version than the settings say is refused with TARGET_SETTING_MISSING, naming the version', async () => {
     const s = await odoo('18', 61, 0);
-    await t.entity('OD6', 'EUR', { standardTaxRate: '0.21' });
-    const pipeline = await definePipeline(t.db, 'OD6', {
-      name: 'wrong-version',
-      source: { type: 'records' },
-      target: settings(s, s.issueApiKey(), '17'),
-    });
-    await sync.processRecords(
-      pipeline,
-      'import',
-      'e2e',
-      recordsFor('OD6')
-        .slice(0, 2)
-        .map((record) => ({ record })),
-    );
-    await drainTarget(t.db, sync, pipeline, 'Odoo').catch(() => undefined);
-    const parked = await openExceptions(t.db, pipeline);
+    const pipeline = await e2e.recordsPipeline('OD6', 'wrong-version', settings(s, s.issueApiKey(), '17'));
+    await e2e.send(pipeline, recordsFor('OD6').slice(0, 2), { mayStillWait: true });
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => p.reason_code)).toContain('TARGET_SETTING_MISSING');
     expect(parked.find((p) => p.reason_code === 'TARGET_SETTING_MISSING')!.message).toMatch(
       /runs Odoo 18\.0.*version: 18/,
@@ -415,6 +272,9 @@ describe('Odoo end to end', () => {
     expect(s.stats.writes).toBe(0);
   }, 60_000);
 });
+
+/** The refunds of these scenarios: a day after the allocations, money paid twice sent back. */
+const PAID_TWICE = { date: '2026-11-07', description: 'Paid twice' };
 
 /** Three customers, twelve invoices, payments in full, in part and unassigned, a refund, a credit note and two allocations. */
 function recordsFor(code: string): CanonicalRecord[] {
@@ -425,78 +285,17 @@ function recordsFor(code: string): CanonicalRecord[] {
     email: `${c.toLowerCase()}@example.org`,
     country: 'BE',
   }));
-  const inv = (n: number, c: string): CanonicalRecord => ({
-    kind: 'invoice',
-    sourceId: `${code}-I${n}`,
-    externalReference: `${code}-I${n}`,
-    customerSourceId: `${code}-${c}`,
-    invoiceDate: '2026-11-02',
-    dueDate: '2026-12-02',
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21', vatAmount: '21.00' }],
-  });
-  const pay = (n: number, c: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
-    kind: 'payment',
-    sourceId: `${code}-P${n}`,
-    externalReference: `${code}-P${n}`,
-    customerSourceId: `${code}-${c}`,
-    date: '2026-11-05',
-    amount,
-    currency: 'EUR',
-    invoiceExternalReference: invoiceRef,
-    description: '',
-  });
+  const { invoices, payment: pay, refund, creditNote, allocation } = e2eRecords(code);
   return [
     ...customers,
-    ...[...Array(12).keys()].map((i) => inv(i + 1, ['A', 'B', 'C'][i % 3]!)),
+    ...invoices(12),
     pay(1, 'A', '121.00', `${code}-I1`),
     pay(2, 'B', '50.00', `${code}-I2`),
     pay(3, 'C', '30.00', null),
     pay(4, 'B', '40.00', null),
-    {
-      kind: 'refund',
-      sourceId: `${code}-R1`,
-      externalReference: `${code}-R1`,
-      customerSourceId: `${code}-B`,
-      date: '2026-11-07',
-      amount: '40.00',
-      currency: 'EUR',
-      paymentExternalReference: `${code}-P4`,
-      description: 'Paid twice',
-    },
-    {
-      kind: 'allocation',
-      sourceId: `${code}-A1`,
-      customerSourceId: `${code}-C`,
-      date: '2026-11-06',
-      currency: 'EUR',
-      amount: '30.00',
-      invoiceExternalReference: `${code}-I3`,
-      from: 'payment',
-      fromExternalReference: `${code}-P3`,
-    },
-    {
-      kind: 'creditNote',
-      sourceId: `${code}-N1`,
-      externalReference: `${code}-N1`,
-      customerSourceId: `${code}-A`,
-      date: '2026-11-04',
-      currency: 'EUR',
-      description: 'Returned',
-      invoiceExternalReference: `${code}-I4`,
-      lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
-    },
-    {
-      kind: 'allocation',
-      sourceId: `${code}-A2`,
-      customerSourceId: `${code}-A`,
-      date: '2026-11-04',
-      currency: 'EUR',
-      amount: '24.20',
-      invoiceExternalReference: `${code}-I4`,
-      from: 'creditNote',
-      fromExternalReference: `${code}-N1`,
-    },
+    refund(1, 'B', '40.00', `${code}-P4`, PAID_TWICE),
+    allocation(1, 'C', '30.00', `${code}-I3`, 'payment', `${code}-P3`),
+    creditNote(1, 'A', `${code}-I4`),
+    allocation(2, 'A', '24.20', `${code}-I4`, 'creditNote', `${code}-N1`),
   ];
 }

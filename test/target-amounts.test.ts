@@ -1,21 +1,14 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
-import { createXeroTarget } from '../src/connectors/xero/target.ts';
 import { screenAmounts } from '../src/sync/target-amounts.ts';
 import type { CanonicalLine } from '../src/sync/canonical.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
-import type {
-  ItemResult,
-  TargetCallContext,
-  TargetConnector,
-  TargetInvoice,
-  TargetPayment,
-} from '../src/sync/target.ts';
+import type { TargetCallContext, TargetConnector, TargetInvoice, TargetPayment } from '../src/sync/target.ts';
 import { createTestDatabase } from './helpers/db.ts';
+import { callContext, targetIdOf as okId } from './helpers/direct-target.ts';
 import { directQuickBooksTarget } from './helpers/quickbooks.ts';
+import { directXeroTarget } from './helpers/xero.ts';
 
 /*
  * A remote target given a document whose amount does not parse for its currency refuses that
@@ -26,13 +19,6 @@ import { directQuickBooksTarget } from './helpers/quickbooks.ts';
  * `createTarget`, is held to the same in the conformance suite (test/conformance/scenarios.ts); here,
  * Xero and QuickBooks in detail: what each sends, and what the bad document is refused with.
  */
-
-const log = pino({ level: 'silent' });
-
-const okId = (r: ItemResult | undefined) => {
-  if (!r?.ok) throw new Error(`expected ok, got ${r ? `${r.error.code}: ${r.error.message}` : 'nothing'}`);
-  return r.targetId;
-};
 
 /** What a refused item is refused with, for toEqual. */
 const refusal = (code: string, field: string) => ({
@@ -97,29 +83,12 @@ function payment(
 describe('Xero target: a document whose amount does not parse', () => {
   let sim: XeroSimulator;
   let target: TargetConnector;
-  const ctx = { db: null as never, log, actor: 'test' } as TargetCallContext;
+  const ctx = callContext(null as never);
   let customerId: string;
 
   beforeAll(async () => {
     sim = await startXeroSimulator({ seed: 5, limits: { perMinute: 100_000, perDay: 100_000 } });
-    const auth: TokenSource = {
-      accessToken: () => Promise.resolve('token'),
-      invalidate: () => undefined,
-      secrets: () => ['token'],
-    };
-    target = screenAmounts(
-      createXeroTarget(
-        {
-          type: 'xero',
-          clientId: 'client',
-          clientSecret: 'client-secret-0123456789',
-          tenantId: sim.tenantId,
-          baseUrl: sim.url,
-          accounts: { bank: '090', sales: '200' },
-        },
-        { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
-      ),
-    );
+    target = screenAmounts(directXeroTarget(sim));
     const [c] = await target.upsertCustomers(ctx, [
       { sourceId: 'AM1', code: 'AM1', targetId: null, record: { kind: 'customer', sourceId: 'AM1', name: 'Amounts' } },
     ]);
@@ -190,7 +159,7 @@ describe('QuickBooks target: a document whose amount does not parse', () => {
     db = await createTestDatabase();
     sim = await startQuickBooksSimulator({ seed: 5 });
     target = screenAmounts(directQuickBooksTarget(db, sim, '9130350000000001'));
-    ctx = { db, log, actor: 'test' };
+    ctx = callContext(db);
     const [c] = await target.upsertCustomers(ctx, [
       { sourceId: 'QA1', code: 'QA1', targetId: null, record: { kind: 'customer', sourceId: 'QA1', name: 'Amounts' } },
     ]);

@@ -1,21 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type { CanonicalPayment } from '../src/sync/canonical.ts';
-import type {
-  ItemResult,
-  TargetCallContext,
-  TargetConnector,
-  TargetInvoice,
-  TargetPayment,
-  TargetRefund,
-} from '../src/sync/target.ts';
+import type { TargetConnector, TargetInvoice, TargetPayment, TargetRefund } from '../src/sync/target.ts';
+import { callContext, targetIdOf as okId } from './helpers/direct-target.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createXeroTarget } from '../src/connectors/xero/target.ts';
+import { directXeroTarget } from './helpers/xero.ts';
 import { batchIdempotencyKey } from '../src/connectors/xero/api.ts';
 
 /*
@@ -36,7 +30,7 @@ const auth: TokenSource = {
   invalidate: () => undefined,
   secrets: () => [TOKEN, SECRET],
 };
-const ctx = { db: null as never, log: pino({ level: 'silent' }), actor: 'test' } as TargetCallContext;
+const ctx = callContext(null as never);
 
 let sim: XeroSimulator;
 beforeAll(async () => {
@@ -48,18 +42,7 @@ afterAll(async () => {
 });
 
 function target(extra: Record<string, unknown> = {}): TargetConnector {
-  return createXeroTarget(
-    {
-      type: 'xero',
-      clientId: 'client',
-      clientSecret: SECRET,
-      tenantId: sim.tenantId,
-      baseUrl: sim.url,
-      accounts: { bank: '090', sales: '200' },
-      ...extra,
-    },
-    { auth, client: { backoffBaseMs: 1, backoffMaxMs: 5 } },
-  );
+  return directXeroTarget(sim, { settings: { clientSecret: SECRET, ...extra }, options: { auth } });
 }
 
 /** A receipt of `amount` EUR from the customer, against the invoice (or none: an early receipt). */
@@ -118,11 +101,6 @@ function refundOf(
   };
 }
 
-const okId = (r: ItemResult) => {
-  if (!r.ok) throw new Error(`expected ok, got ${r.error.code}: ${r.error.message}`);
-  return r.targetId;
-};
-
 let n = 0;
 async function customer(t: TargetConnector, name = `Customer ${++n}`) {
   const code = `C${String(++n).padStart(4, '0')}`;
@@ -134,7 +112,7 @@ async function customer(t: TargetConnector, name = `Customer ${++n}`) {
       record: { kind: 'customer', sourceId: code, name, email: `${code}@example.com` },
     },
   ]);
-  return { code, id: okId(r!) };
+  return { code, id: okId(r) };
 }
 
 function invoice(
@@ -174,12 +152,12 @@ describe('Xero target: contacts', () => {
       street: 'Oudegracht 1',
     };
     const [first] = await t.upsertCustomers(ctx, [{ sourceId: 's1', code, targetId: null, record: rec }]);
-    const id = okId(first!);
+    const id = okId(first);
     // A second upsert without the mapping (a lost answer) finds the contact by its number.
     const [again] = await t.upsertCustomers(ctx, [
       { sourceId: 's1', code, targetId: null, record: { ...rec, name: 'Acme BV' } },
     ]);
-    expect(okId(again!)).toBe(id);
+    expect(okId(again)).toBe(id);
     // Partial: only the city changes; the street and email stay as Xero has them.
     await t.upsertCustomers(ctx, [
       {
@@ -205,7 +183,7 @@ describe('Xero target: contacts', () => {
     const [r] = await t.upsertCustomers(ctx, [
       { sourceId: 'j2', code: 'J2', targetId: null, record: { kind: 'customer', sourceId: 'j2', name: 'Jansen' } },
     ]);
-    expect(sim.tenant().contacts.get(okId(r!))!.Name).toBe('Jansen (J2)');
+    expect(sim.tenant().contacts.get(okId(r))!.Name).toBe('Jansen (J2)');
   });
 });
 
@@ -246,7 +224,7 @@ describe('Xero target: invoices', () => {
     const t = target({ mode: 'draft' });
     const c = await customer(t);
     const [r] = await t.createInvoices(ctx, [invoice(c.id, 'INV-D-1', [{ net: '10.00', vat: '2.10', rate: '0.21' }])]);
-    expect(sim.tenant().documents.get(okId(r!))!.Status).toBe('DRAFT');
+    expect(sim.tenant().documents.get(okId(r))!.Status).toBe('DRAFT');
   });
 
   it('a VAT rate with no Xero tax rate is refused naming the setting; its neighbours go through; the override fixes it', async () => {
@@ -286,7 +264,7 @@ describe('Xero target: invoices', () => {
     const t = target();
     const c = await customer(t);
     const [r] = await t.createInvoices(ctx, [invoice(c.id, 'INV-P-1', [{ net: '5.00', vat: '1.05', rate: '0.21' }])]);
-    const pdf = await t.pdf!(ctx, okId(r!));
+    const pdf = await t.pdf!(ctx, okId(r));
     expect(extractPdfText(pdf).text).toContain(`Invoice ${r!.ok ? r!.number : ''}`);
   });
 });
@@ -298,7 +276,7 @@ describe('Xero target: payments and refunds', () => {
     const [inv] = await t.createInvoices(ctx, [
       invoice(c.id, 'INV-PAY-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
-    const invoiceId = okId(inv!);
+    const invoiceId = okId(inv);
     const pay = (ref: string, amount: string, invoiceTargetId: string | null) =>
       receipt(c.id, ref, amount, invoiceTargetId);
     const before = sim.stats.batches['PUT /Payments']?.length ?? 0;
@@ -309,11 +287,11 @@ describe('Xero target: payments and refunds', () => {
     ]);
     expect(sim.stats.batches['PUT /Payments']!.slice(before)).toEqual([2]);
     results.forEach(okId);
-    expect(okId(results[2]!)).toMatch(/^OP:/);
+    expect(okId(results[2])).toMatch(/^OP:/);
     expect(sim.tenant().documents.get(invoiceId)!.Status).toBe('PAID');
     expect((await t.paidInvoices!(ctx, [invoiceId])).get(invoiceId)).toBe('PAY-2');
-    expect((await t.findByReference(ctx, 'payment', 'PAY-1'))?.targetId).toBe(okId(results[0]!));
-    expect((await t.findByReference(ctx, 'payment', 'PAY-3'))?.targetId).toBe(okId(results[2]!));
+    expect((await t.findByReference(ctx, 'payment', 'PAY-1'))?.targetId).toBe(okId(results[0]));
+    expect((await t.findByReference(ctx, 'payment', 'PAY-3'))?.targetId).toBe(okId(results[2]));
     // Read back for reconciliation: each payment and the early receipt, as Xero holds them.
     const ids = results.map(okId);
     const docs = await t.documents!(ctx, ids);
@@ -346,15 +324,15 @@ describe('Xero target: payments and refunds', () => {
         { net: '20.00', vat: '0.00', rate: '0' },
       ]),
     ]);
-    const [paid] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-REF-1', '195.50', okId(inv!))]);
+    const [paid] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-REF-1', '195.50', okId(inv))]);
     const refund = (ref: string, paymentTargetId: string | null, value = '50.00') =>
       refundOf(c.id, ref, paymentTargetId, 'PAY-REF-1', value);
     // The credit note commits, then every attempt at its cash refund fails.
     sim.control.failNext(500, 5, 'PUT /Payments');
-    await expect(t.createRefunds!(ctx, [refund('REF-1', okId(paid!))])).rejects.toBeInstanceOf(ConnectorError);
+    await expect(t.createRefunds!(ctx, [refund('REF-1', okId(paid))])).rejects.toBeInstanceOf(ConnectorError);
     expect(await t.findByReference(ctx, 'refund', 'REF-1')).toBeNull();
-    const [r] = await t.createRefunds!(ctx, [refund('REF-1', okId(paid!))]);
-    const id = okId(r!);
+    const [r] = await t.createRefunds!(ctx, [refund('REF-1', okId(paid))]);
+    const id = okId(r);
     const notes = [...sim.tenant().documents.values()].filter((d) => d.Reference === 'REF-1');
     expect(notes).toHaveLength(1);
     const note = notes[0]!;
@@ -377,10 +355,7 @@ describe('Xero target: payments and refunds', () => {
       externalReference: 'REF-1',
     });
     // Where the rates cannot be known it is refused, naming why: no payment, or more than the invoice.
-    const [none, tooMuch] = await t.createRefunds!(ctx, [
-      refund('REF-2', null),
-      refund('REF-3', okId(paid!), '195.51'),
-    ]);
+    const [none, tooMuch] = await t.createRefunds!(ctx, [refund('REF-2', null), refund('REF-3', okId(paid), '195.51')]);
     expect(none).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
     expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'amount' } });
     expect([...sim.tenant().documents.values()].filter((d) => /^REF-[23]$/.test(d.Reference))).toEqual([]);
@@ -389,8 +364,8 @@ describe('Xero target: payments and refunds', () => {
     // It is refunded in cash out of the overpayment, with no credit note; more than it holds needs an
     // invoice whose rates to reverse, which an overpayment applied to none has not: refused, nothing written.
     const [ofOverpayment, beyond] = await t.createRefunds!(ctx, [
-      refund('REF-4', okId(early!), '10.00'),
-      refund('REF-5', okId(early!), '25.00'),
+      refund('REF-4', okId(early), '10.00'),
+      refund('REF-5', okId(early), '25.00'),
     ]);
     const cashOut = (ref: string) =>
       [...sim.tenant().payments.values()]
@@ -401,7 +376,7 @@ describe('Xero target: payments and refunds', () => {
     expect(beyond).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', field: 'paymentExternalReference' } });
     expect(beyond!.ok ? '' : beyond!.error.message).toContain('paid no single invoice in Xero');
     expect(cashOut('REF-5')).toEqual([]);
-    expect((await t.documents!(ctx, [okId(ofOverpayment!)])).get(okId(ofOverpayment!))).toMatchObject({
+    expect((await t.documents!(ctx, [okId(ofOverpayment)])).get(okId(ofOverpayment))).toMatchObject({
       kind: 'refund',
       gross: 1000n,
       customerTargetId: c.id,
@@ -417,7 +392,7 @@ describe('Xero target: payments and refunds', () => {
     ]);
     // 150.00 for an invoice of 121.00: an overpayment, allocated to the invoice for what it owes.
     const [early] = await t.createPayments!(ctx, [receipt(c.id, 'PAY-OVR-1', '150.00', null)]);
-    const overpayment = okId(early!);
+    const overpayment = okId(early);
     okId(
       (
         await t.applyEarlyPayments!(ctx, [
@@ -426,12 +401,12 @@ describe('Xero target: payments and refunds', () => {
             paymentTargetId: overpayment,
             paymentReference: 'PAY-OVR-1',
             customerTargetId: c.id,
-            invoiceTargetId: okId(inv!),
+            invoiceTargetId: okId(inv),
             invoiceReference: 'INV-OVR-1',
             currency: 'EUR',
           },
         ])
-      )[0]!,
+      )[0],
     );
     const held = () => sim.tenant().overpayments.get(overpayment.slice('OP:'.length))!;
     expect(held().Total.sub(held().Allocated).toFixed(2)).toBe('29.00');
@@ -462,12 +437,12 @@ describe('Xero target: payments and refunds', () => {
       ['OUTPUT2', '25.62', '5.38'],
     ]);
     expect(sim.tenant().due(note).isZero()).toBe(true);
-    expect(okId(big!)).toBe(note.id);
+    expect(okId(big)).toBe(note.id);
     // And again: both parts found, nothing written.
     const writes = sim.tenant().payments.size;
     const again = await t.createRefunds!(ctx, [refund('REF-OVR-1', '10.00'), refund('REF-OVR-2', '50.00')]);
     expect(again.map((r) => [okId(r), (r as { outcome?: string }).outcome])).toEqual([
-      [okId(small!), 'linked'],
+      [okId(small), 'linked'],
       [note.id, 'linked'],
     ]);
     expect(sim.tenant().payments.size).toBe(writes);
@@ -475,8 +450,8 @@ describe('Xero target: payments and refunds', () => {
     // Reconciliation: each adds to the customer's balance what left the overpayment (the credit
     // note refunded in full adds nothing of its own); each is as much as the source refunded, the
     // second its credit note and the overpayment's rest together (31.00 + 19.00).
-    const docs = await t.documents!(ctx, [okId(small!), note.id]);
-    expect(docs.get(okId(small!))).toMatchObject({ kind: 'refund', gross: 1000n });
+    const docs = await t.documents!(ctx, [okId(small), note.id]);
+    expect(docs.get(okId(small))).toMatchObject({ kind: 'refund', gross: 1000n });
     expect(docs.get(note.id)).toMatchObject({ kind: 'refund', gross: 5000n, balanceEffect: 1900n });
   });
 });
@@ -507,14 +482,14 @@ describe("Xero target: a payment provider's fees", () => {
       invoice(c.id, 'INV-FEE-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     const calls = sim.stats.calls;
-    const [plain] = await t.createPayments!(ctx, [payment(c.id, 'FEE-0', '21.00', okId(inv!), null)]);
-    okId(plain!);
+    const [plain] = await t.createPayments!(ctx, [payment(c.id, 'FEE-0', '21.00', okId(inv), null)]);
+    okId(plain);
     // GET /TaxRates etc. were read by createInvoices already: the payment alone is one PUT.
     expect(sim.stats.calls - calls).toBe(1);
     expect(spends('FEE-0')).toEqual([]);
 
     const results = await t.createPayments!(ctx, [
-      payment(c.id, 'FEE-1', '50.00', okId(inv!), '1.45'),
+      payment(c.id, 'FEE-1', '50.00', okId(inv), '1.45'),
       payment(c.id, 'FEE-2', '30.00', null, '0.90'),
       payment(c.id, 'FEE-3', '10.00', null, '0.00'),
     ]);
@@ -530,7 +505,7 @@ describe("Xero target: a payment provider's fees", () => {
     expect(spends('FEE-2')).toEqual([['0.90', '090', '404/NONE', 'Payment provider fees']]);
     expect(spends('FEE-3')).toEqual([]);
     // The fees, not customer documents, are not what findByReference or documents() answer for a payment.
-    expect((await t.findByReference(ctx, 'payment', 'FEE-1'))?.targetId).toBe(okId(results[0]!));
+    expect((await t.findByReference(ctx, 'payment', 'FEE-1'))?.targetId).toBe(okId(results[0]));
     const docs = await t.documents!(ctx, results.map(okId));
     expect(results.map((r) => docs.get(okId(r))?.gross)).toEqual([5000n, 3000n, 1000n]);
     // One contact for the fees, created once.
@@ -545,17 +520,17 @@ describe("Xero target: a payment provider's fees", () => {
     ]);
     // The fee commits, then every attempt at the payment fails: the call throws (an uncertain outcome).
     sim.control.failNext(500, 5, 'PUT /Payments');
-    await expect(t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv!), '0.35')])).rejects.toBeInstanceOf(
+    await expect(t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv), '0.35')])).rejects.toBeInstanceOf(
       ConnectorError,
     );
     // The engine looks the payment up before sending it again: not there, so it is sent again.
     expect(await t.findByReference(ctx, 'payment', 'FEE-4')).toBeNull();
     expect(spends('FEE-4')).toHaveLength(1);
-    const [paid] = await t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv!), '0.35')]);
+    const [paid] = await t.createPayments!(ctx, [payment(c.id, 'FEE-4', '12.10', okId(inv), '0.35')]);
     expect(paid).toMatchObject({ ok: true, message: expect.stringMatching(/^fee EUR 0.35 already booked/) });
     expect(spends('FEE-4')).toHaveLength(1);
     // More than is due: Xero refuses the payment after its fee was booked; the refusal says so.
-    const [over] = await t.createPayments!(ctx, [payment(c.id, 'FEE-5', '5.00', okId(inv!), '0.20')]);
+    const [over] = await t.createPayments!(ctx, [payment(c.id, 'FEE-5', '5.00', okId(inv), '0.20')]);
     expect(over).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
     expect((over as { error: { message: string } }).error.message).toMatch(
       /its fee EUR 0.20 is booked as spend money .* not booked again/,
@@ -645,7 +620,7 @@ describe('Xero target: the organisation', () => {
       const [r] = await t1.upsertCustomers(ctx, [
         { sourceId: 'o', code: 'O1', targetId: null, record: { kind: 'customer', sourceId: 'o', name: 'Only' } },
       ]);
-      expect(one.tenant().contacts.has(okId(r!))).toBe(true);
+      expect(one.tenant().contacts.has(okId(r))).toBe(true);
       const t2 = createXeroTarget(settings(two), { auth });
       const err = await t2.findByReference(ctx, 'customer', 'X').catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'TARGET_SETTING_MISSING', retryable: false });
@@ -670,10 +645,10 @@ describe('Xero target: a receipt before its invoice', () => {
       awaitsInvoice: true,
       message: 'booked as an overpayment: invoice INV-LATE-1 is not in Xero yet; allocated to it once it is booked',
     });
-    const overpaymentId = okId(early!).slice('OP:'.length);
+    const overpaymentId = okId(early).slice('OP:'.length);
     const note = {
       paymentSourceId: 'EARLY-1',
-      paymentTargetId: okId(early!),
+      paymentTargetId: okId(early),
       paymentReference: 'EARLY-1',
       customerTargetId: c.id,
       invoiceReference: 'INV-LATE-1',
@@ -693,24 +668,24 @@ describe('Xero target: a receipt before its invoice', () => {
       invoice(c.id, 'INV-LATE-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
       invoice(c.id, 'INV-LATE-2', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
-    const d = sim.tenant().documents.get(okId(inv!))!;
+    const d = sim.tenant().documents.get(okId(inv))!;
     // Booking the invoice allocates nothing by itself: the engine's sweep does.
     expect(d.Allocated.isZero()).toBe(true);
     // Handed the other invoice's id (another pipeline's booking into another organisation would
     // be): the one named is found by its reference, the other left alone.
-    const [applied] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(other!) }]);
+    const [applied] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(other) }]);
     expect(applied).toMatchObject({
       ok: true,
-      targetId: okId(early!),
+      targetId: okId(early),
       outcome: 'updated',
       message: expect.stringMatching(/^allocated EUR 30\.00 to invoice INV-LATE-1 \(Xero INV-\d+\), booked after it$/),
     });
     expect(d.Allocated.toFixed(2)).toBe('30.00');
     expect(sim.tenant().due(d).toFixed(2)).toBe('91.00');
     expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
-    expect(sim.tenant().documents.get(okId(other!))!.Allocated.isZero()).toBe(true);
+    expect(sim.tenant().documents.get(okId(other))!.Allocated.isZero()).toBe(true);
     // Again (an answer lost after Xero allocated it): read first, nothing allocated twice.
-    const [again] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(inv!) }]);
+    const [again] = await t.applyEarlyPayments!(ctx, [{ ...note, invoiceTargetId: okId(inv) }]);
     expect(again).toMatchObject({ ok: true, outcome: 'unchanged' });
     expect(sim.tenant().overpayments.get(overpaymentId)!.Allocated.toFixed(2)).toBe('30.00');
   });
@@ -722,7 +697,7 @@ describe('Xero target: a receipt before its invoice', () => {
       invoice(c.id, 'INV-OVER-1', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
     ]);
     const [pay] = await t.createPayments!(ctx, [
-      receipt(c.id, 'OVER-1', '150.00', okId(inv!), { date: '2026-11-03', invoiceExternalReference: 'INV-OVER-1' }),
+      receipt(c.id, 'OVER-1', '150.00', okId(inv), { date: '2026-11-03', invoiceExternalReference: 'INV-OVER-1' }),
     ]);
     // Xero refuses a payment above the amount due: booked as an overpayment, noted by the engine.
     expect(pay).toMatchObject({
@@ -730,14 +705,14 @@ describe('Xero target: a receipt before its invoice', () => {
       awaitsInvoice: true,
       message: 'booked as an overpayment: more than invoice INV-OVER-1 still owes; allocated to it for what it owes',
     });
-    expect(okId(pay!)).toMatch(/^OP:/);
+    expect(okId(pay)).toMatch(/^OP:/);
     const [applied] = await t.applyEarlyPayments!(ctx, [
       {
         paymentSourceId: 'OVER-1',
-        paymentTargetId: okId(pay!),
+        paymentTargetId: okId(pay),
         paymentReference: 'OVER-1',
         customerTargetId: c.id,
-        invoiceTargetId: okId(inv!),
+        invoiceTargetId: okId(inv),
         invoiceReference: 'INV-OVER-1',
         currency: 'EUR',
       },
@@ -748,9 +723,9 @@ describe('Xero target: a receipt before its invoice', () => {
         /^allocated EUR 121\.00 to invoice INV-OVER-1 \(Xero INV-\d+\), booked after it; the rest stays an overpayment on the contact$/,
       ),
     });
-    const d = sim.tenant().documents.get(okId(inv!))!;
+    const d = sim.tenant().documents.get(okId(inv))!;
     expect(sim.tenant().due(d).toFixed(2)).toBe('0.00');
-    expect(sim.tenant().overpayments.get(okId(pay!).slice('OP:'.length))!.Allocated.toFixed(2)).toBe('121.00');
+    expect(sim.tenant().overpayments.get(okId(pay).slice('OP:'.length))!.Allocated.toFixed(2)).toBe('121.00');
   });
 });
 
@@ -765,11 +740,11 @@ describe('Xero target: items and keys', () => {
     });
     const [a] = await t.upsertProducts!(ctx, [product('Ticket')]);
     const [b] = await t.upsertProducts!(ctx, [product('Ticket, renamed')]);
-    expect(okId(b!)).toBe(okId(a!));
+    expect(okId(b)).toBe(okId(a));
     expect(b).toMatchObject({ outcome: 'updated', number: 'SKU-1' });
     const items = [...sim.tenant().items.values()].filter((i) => i.Code === 'SKU-1');
     expect(items.map((i) => i.Name)).toEqual(['Ticket, renamed']);
-    expect((await t.findByReference(ctx, 'product', 'SKU-1'))?.targetId).toBe(okId(a!));
+    expect((await t.findByReference(ctx, 'product', 'SKU-1'))?.targetId).toBe(okId(a));
   });
 
   it('an Idempotency-Key is the same for the same batch, another for another, and at most 128 characters', () => {

@@ -1,17 +1,12 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import { type SimulatedGrant, callContext, simulatedGrant, targetIdOf } from './helpers/direct-target.ts';
+import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
 import type { Database } from '../src/db/database.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
-import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { ItemResult, TargetCallContext, TargetConnector, TargetRefund } from '../src/sync/target.ts';
-import { GRANT_GONE_ERRORS, SYSTEM } from '../src/connectors/zohobooks/settings.ts';
+import type { TargetConnector, TargetRefund } from '../src/sync/target.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
 import { UNDEPOSITED_FUNDS } from '../src/connectors/zohobooks/simulator-values.ts';
-import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 
 /*
  * Refunds in the Zoho Books target against its simulator: a refund of a payment's unused amount
@@ -21,59 +16,15 @@ import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
  * in its words; a lost answer found again by reference, exactly.
  */
 
-const log = pino({ level: 'silent' });
 const CLIENT = { clientId: '1000.REFUNDTESTCLIENT', clientSecret: 'zoho-refund-secret-0123456789' };
 const ORG = '70000000002';
 let db: Database;
 let sim: ZohoBooksSimulator;
-let refreshToken: string;
-const ctx = (): TargetCallContext => ({ db, log, actor: 'test' });
-
-function simAuth(): TokenSource {
-  let token: string | null = null;
-  const endpoint = {
-    system: SYSTEM,
-    tokenUrl: sim.tokenUrl,
-    ...CLIENT,
-    clientAuthentication: 'body' as const,
-    grantGoneErrors: GRANT_GONE_ERRORS,
-  };
-  return {
-    async accessToken() {
-      token ??= (await postTokenGrant(endpoint, { grant_type: 'refresh_token', refresh_token: refreshToken }))
-        .accessToken;
-      return token;
-    },
-    invalidate(t) {
-      if (t === token) token = null;
-    },
-    secrets: () => [CLIENT.clientSecret, refreshToken],
-  };
-}
+let grant: SimulatedGrant;
+const ctx = () => callContext(db);
 
 function make(extra: Record<string, unknown> = {}): TargetConnector {
-  return createZohoBooksTarget(
-    {
-      db,
-      log,
-      mapping: {},
-      settings: {
-        type: 'zohobooks',
-        ...CLIENT,
-        refreshToken,
-        organizationId: ORG,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 10_000, callsPerDay: 100_000 },
-        ...extra,
-      },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'zoho',
-      box: testBox,
-    },
-    { auth: simAuth(), planner: createRatePlanner(db), client: { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 } },
-  );
+  return directZohoBooksTarget(db, sim, { app: CLIENT, organizationId: ORG, grant, settings: extra });
 }
 
 let target: TargetConnector;
@@ -89,7 +40,7 @@ beforeAll(async () => {
     seed: 7,
     limits: { perMinute: 10_000, perDay: 100_000 },
   });
-  refreshToken = sim.issueRefreshToken();
+  grant = simulatedGrant(() => zohoAccounts(sim, CLIENT), sim.issueRefreshToken());
   target = make();
   const [c] = await target.upsertCustomers(ctx(), [
     {
@@ -99,7 +50,7 @@ beforeAll(async () => {
       record: { kind: 'customer', sourceId: 'RC', name: 'Refund customer' },
     },
   ]);
-  customerId = targetIdOf(c!);
+  customerId = targetIdOf(c);
   const [inv] = await target.createInvoices(ctx(), [
     {
       sourceId: 'RI-1',
@@ -125,7 +76,7 @@ beforeAll(async () => {
       sourceId: 'RP-1',
       idempotencyKey: 'k-RP-1',
       customerTargetId: customerId,
-      invoiceTargetId: targetIdOf(inv!),
+      invoiceTargetId: targetIdOf(inv),
       bankAccountCode: 'BANK',
       record: {
         kind: 'payment',
@@ -140,18 +91,13 @@ beforeAll(async () => {
       },
     },
   ]);
-  paymentId = targetIdOf(pay!);
-  invoiceId = targetIdOf(inv!);
+  paymentId = targetIdOf(pay);
+  invoiceId = targetIdOf(inv);
 }, 60_000);
 afterAll(async () => {
   await sim.close();
   await db.close();
 });
-
-function targetIdOf(r: ItemResult): string {
-  if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-  return r.targetId;
-}
 
 const refund = (
   ref: string,

@@ -1,18 +1,21 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { testBox } from './helpers/sync.ts';
+import {
+  type SimulatedGrant,
+  callContext,
+  directCustomer as customer,
+  directInvoice as invoice,
+  simulatedGrant,
+  thrown,
+} from './helpers/direct-target.ts';
+import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
 import type { Database } from '../src/db/database.ts';
-import { ConnectorError } from '../src/sync/connector.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetCallContext, TargetConnector, TargetCustomer, TargetInvoice } from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 import { zohoBooksTarget } from '../src/connectors/zohobooks/index.ts';
 import { contactFields, lineItems } from '../src/connectors/zohobooks/map.ts';
-import { GRANT_GONE_ERRORS, SYSTEM, ZohoBooksTargetSettings } from '../src/connectors/zohobooks/settings.ts';
+import { ZohoBooksTargetSettings } from '../src/connectors/zohobooks/settings.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
-import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
 
 /*
  * The Zoho Books target against its simulator, operation by operation: settings refused by name,
@@ -22,66 +25,19 @@ import { createZohoBooksTarget } from '../src/connectors/zohobooks/target.ts';
  * of every message, and every request within the contract the simulator checks.
  */
 
-const log = pino({ level: 'silent' });
 const CLIENT = { clientId: '1000.UNITTESTCLIENT', clientSecret: 'zoho-unit-secret-0123456789' };
 const ORG = '70000000001';
 let db: Database;
 let sim: ZohoBooksSimulator;
 let target: TargetConnector;
-let refreshToken: string;
-const tokensSeen: string[] = [];
-const ctx = (): TargetCallContext => ({ db, log, actor: 'test' });
+/** A grant on the simulator's Zoho Accounts (the stored connection is the engine's, tested end to end). */
+let grant: SimulatedGrant;
+const ctx = () => callContext(db);
 
-const endpoint = () => ({
-  system: SYSTEM,
-  tokenUrl: sim.tokenUrl,
-  ...CLIENT,
-  clientAuthentication: 'body' as const,
-  grantGoneErrors: GRANT_GONE_ERRORS,
-});
-
-/** A token source over the simulator's Zoho Accounts (the stored connection is the engine's, tested end to end). */
-function simAuth(): TokenSource {
-  let token: string | null = null;
-  return {
-    async accessToken() {
-      if (token === null) {
-        token = (await postTokenGrant(endpoint(), { grant_type: 'refresh_token', refresh_token: refreshToken }))
-          .accessToken;
-        tokensSeen.push(token);
-      }
-      return token;
-    },
-    invalidate(t) {
-      if (t === token) token = null;
-    },
-    secrets: () => [CLIENT.clientSecret, refreshToken, ...tokensSeen],
-  };
-}
+const endpoint = () => zohoAccounts(sim, CLIENT);
 
 function make(extra: Record<string, unknown> = {}): TargetConnector {
-  return createZohoBooksTarget(
-    {
-      db,
-      log,
-      mapping: {},
-      settings: {
-        type: 'zohobooks',
-        ...CLIENT,
-        refreshToken,
-        organizationId: ORG,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 10_000, callsPerDay: 100_000 },
-        ...extra,
-      },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'zoho',
-      box: testBox,
-    },
-    { auth: simAuth(), planner: createRatePlanner(db), client: { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 } },
-  );
+  return directZohoBooksTarget(db, sim, { app: CLIENT, organizationId: ORG, grant, settings: extra });
 }
 
 beforeAll(async () => {
@@ -92,54 +48,13 @@ beforeAll(async () => {
     seed: 5,
     limits: { perMinute: 10_000, perDay: 100_000 },
   });
-  refreshToken = sim.issueRefreshToken();
+  grant = simulatedGrant(endpoint, sim.issueRefreshToken());
   target = make();
 }, 60_000);
 afterAll(async () => {
   await sim.close();
   await db.close();
 });
-
-const customer = (code: string, name: string, targetId: string | null = null): TargetCustomer => ({
-  sourceId: code,
-  code,
-  targetId,
-  record: { kind: 'customer', sourceId: code, name, email: `${code.toLowerCase()}@example.org` },
-});
-
-const invoice = (
-  ref: string,
-  customerTargetId: string,
-  net = '100.00',
-  rate = '0.21',
-  date = '2026-11-02',
-): TargetInvoice => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId,
-  productTargetIds: {},
-  record: {
-    kind: 'invoice',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    invoiceDate: date,
-    dueDate: '2026-12-02',
-    currency: 'EUR',
-    description: 'Unit',
-    lines: [{ description: 'Service', netAmount: net, vatRate: rate }],
-  },
-});
-
-async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(ConnectorError);
-    return err as ConnectorError;
-  }
-  throw new Error('did not throw');
-}
 
 describe('Zoho Books settings', () => {
   const base = { ...CLIENT, refreshToken: '1000.abc.def', organizationId: ORG };
@@ -177,7 +92,7 @@ describe('Zoho Books settings', () => {
 
 describe('Zoho Accounts token endpoint', () => {
   it('exchanges the refresh token with the client credentials in the form', async () => {
-    const a = await postTokenGrant(endpoint(), { grant_type: 'refresh_token', refresh_token: refreshToken });
+    const a = await postTokenGrant(endpoint(), { grant_type: 'refresh_token', refresh_token: grant.refreshToken });
     expect(a).toMatchObject({ expiresInSeconds: 3600, refreshToken: null });
   });
 
@@ -190,13 +105,13 @@ describe('Zoho Accounts token endpoint', () => {
     const wrong = await thrown(
       postTokenGrant(
         { ...endpoint(), clientSecret: 'not-the-secret-987' },
-        { grant_type: 'refresh_token', refresh_token: refreshToken },
+        { grant_type: 'refresh_token', refresh_token: grant.refreshToken },
       ),
     );
     expect(wrong).toMatchObject({ retryable: false, code: null });
     expect(wrong.message).toMatch(/invalid_client/);
     expect(wrong.message).not.toContain('not-the-secret-987');
-    expect(wrong.message).not.toContain(refreshToken);
+    expect(wrong.message).not.toContain(grant.refreshToken);
   });
 });
 
@@ -446,10 +361,11 @@ describe('Zoho Books target against the simulator', () => {
     sim.expireAccessTokens();
     expect(await target.checkConnection!(ctx())).toMatch(/Zoho Unit BV/);
     const fresh = make();
-    sim.revoke(refreshToken);
+    sim.revoke(grant.refreshToken);
     const err = await thrown(fresh.createInvoices(ctx(), [invoice('U-9', cust)]));
     expect(err).toMatchObject({ code: 'TARGET_AUTH_REVOKED', retryable: false });
-    for (const secret of [CLIENT.clientSecret, refreshToken, ...tokensSeen]) expect(err.message).not.toContain(secret);
+    for (const secret of [CLIENT.clientSecret, grant.refreshToken, ...grant.seen])
+      expect(err.message).not.toContain(secret);
   });
 
   it('sent every request within the contract', () => {

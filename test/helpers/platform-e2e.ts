@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
 import type { IxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import { formatAmount } from '../../src/domain/money.ts';
-import type { CanonicalRecord } from '../../src/sync/canonical.ts';
+import type { CanonicalRecord, CanonicalRefund } from '../../src/sync/canonical.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
 import { getRun } from '../../src/sync/runs.ts';
 import type { SyncService } from '../../src/sync/service.ts';
@@ -10,8 +10,9 @@ import type { SyncService } from '../../src/sync/service.ts';
 /*
  * What the platforms' end-to-end tests (test/<platform>.test.ts) check alike: iXpole got the
  * platform's own number (and its PDF) back for every instalment, the amounts arrived as iXpole gave
- * them, and a second run books nothing again; and the records they send through the `records`
- * source to check payments and credit notes.
+ * them, a second run books nothing again, what the engine mapped is what the platform holds; and
+ * the records they send through the `records` source to check payments and credit notes. The
+ * engine those tests run (the app, the target registered, the runs) is test/helpers/platform-engine.ts.
  */
 
 /** A write-back iXpole received that carries an invoice number. */
@@ -96,11 +97,47 @@ export async function expectSecondRunWritesNothing(
 }
 
 /**
+ * What the engine mapped for the pipeline's invoices (`count` of them) is what the platform holds:
+ * for each, `held(sourceId)` gives the platform's id and number of the invoice under that reference.
+ */
+export async function expectInvoicesMapped(
+  db: Database,
+  pipeline: Pick<Pipeline, 'id'>,
+  count: number,
+  held: (sourceId: string) => { id: string; number: string | null | undefined },
+): Promise<void> {
+  const { rows } = await db.query<{ source_id: string; target_id: string; target_number: string | null }>(
+    `SELECT source_id, target_id, target_number FROM sync_map WHERE pipeline_id = $1 AND kind = 'invoice' ORDER BY source_id`,
+    [pipeline.id],
+  );
+  expect(rows).toHaveLength(count);
+  for (const r of rows) expect({ id: r.target_id, number: r.target_number }).toEqual(held(r.source_id));
+}
+
+/** The one document of `found` (what the platform holds under `ref`); fails, naming `ref`, unless there is exactly one. */
+export function heldOnce<T>(found: T[], ref: string): T {
+  expect(found, ref).toHaveLength(1);
+  return found[0]!;
+}
+
+/**
  * The records of the `records`-source scenarios, their ids and references under `prefix`:
  * customers `E2-A`…, invoices `E2-I<n>` of one 21 % line dated 2 November 2026, payments
- * `E2-P<n>` of 5 November applied to the invoice they name.
+ * `E2-P<n>` of 5 November applied to the invoice they name, credit notes `E2-N<n>` of 4 November
+ * (20.00 and its VAT returned), refunds `E2-R<n>` of 6 November, and allocations `E2-A<n>`.
  */
 export function e2eRecords(prefix = 'E2') {
+  const invoice = (n: number, customer: string, net = '100.00', vat = '21.00'): CanonicalRecord => ({
+    kind: 'invoice',
+    sourceId: `${prefix}-I${n}`,
+    externalReference: `${prefix}-I${n}`,
+    customerSourceId: `${prefix}-${customer}`,
+    invoiceDate: '2026-11-02',
+    dueDate: '2026-12-02',
+    currency: 'EUR',
+    description: '',
+    lines: [{ description: 'Service', netAmount: net, vatRate: '0.21', vatAmount: vat }],
+  });
   return {
     customers: (letters: string[] = ['A', 'B', 'C']): CanonicalRecord[] =>
       letters.map((c) => ({
@@ -109,17 +146,10 @@ export function e2eRecords(prefix = 'E2') {
         name: `E2E customer ${c}`,
         email: `${c.toLowerCase()}@example.org`,
       })),
-    invoice: (n: number, customer: string, net = '100.00', vat = '21.00'): CanonicalRecord => ({
-      kind: 'invoice',
-      sourceId: `${prefix}-I${n}`,
-      externalReference: `${prefix}-I${n}`,
-      customerSourceId: `${prefix}-${customer}`,
-      invoiceDate: '2026-11-02',
-      dueDate: '2026-12-02',
-      currency: 'EUR',
-      description: '',
-      lines: [{ description: 'Service', netAmount: net, vatRate: '0.21', vatAmount: vat }],
-    }),
+    invoice,
+    /** Invoices 1 to `count` of 121.00, to customers A, B, C in turn. */
+    invoices: (count: number): CanonicalRecord[] =>
+      [...Array(count).keys()].map((i) => invoice(i + 1, ['A', 'B', 'C'][i % 3]!)),
     payment: (n: number, customer: string, amount: string, invoiceRef: string | null): CanonicalRecord => ({
       kind: 'payment',
       sourceId: `${prefix}-P${n}`,
@@ -131,7 +161,14 @@ export function e2eRecords(prefix = 'E2') {
       invoiceExternalReference: invoiceRef,
       description: '',
     }),
-    refund: (n: number, customer: string, amount: string, paymentRef: string | null): CanonicalRecord => ({
+    /** With `more`, another date or description. */
+    refund: (
+      n: number,
+      customer: string,
+      amount: string,
+      paymentRef: string | null,
+      more: Partial<Pick<CanonicalRefund, 'date' | 'description'>> = {},
+    ): CanonicalRecord => ({
       kind: 'refund',
       sourceId: `${prefix}-R${n}`,
       externalReference: `${prefix}-R${n}`,
@@ -141,6 +178,41 @@ export function e2eRecords(prefix = 'E2') {
       currency: 'EUR',
       paymentExternalReference: paymentRef,
       description: '',
+      ...more,
+    }),
+    /** A credit note of 20.00 net at 21 % (24.20), crediting the invoice named. */
+    creditNote: (n: number, customer: string, invoiceRef: string): CanonicalRecord => ({
+      kind: 'creditNote',
+      sourceId: `${prefix}-N${n}`,
+      externalReference: `${prefix}-N${n}`,
+      customerSourceId: `${prefix}-${customer}`,
+      date: '2026-11-04',
+      currency: 'EUR',
+      description: 'Returned',
+      invoiceExternalReference: invoiceRef,
+      lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21', vatAmount: '4.20' }],
+    }),
+    /**
+     * `amount` of a payment or credit note (`fromRef`) set against an invoice: a credit note's on
+     * its own day (4 November), a payment's the day after it was paid (6 November).
+     */
+    allocation: (
+      n: number,
+      customer: string,
+      amount: string,
+      invoiceRef: string,
+      from: 'payment' | 'creditNote',
+      fromRef: string,
+    ): CanonicalRecord => ({
+      kind: 'allocation',
+      sourceId: `${prefix}-A${n}`,
+      customerSourceId: `${prefix}-${customer}`,
+      date: from === 'creditNote' ? '2026-11-04' : '2026-11-06',
+      currency: 'EUR',
+      amount,
+      invoiceExternalReference: invoiceRef,
+      from,
+      fromExternalReference: fromRef,
     }),
   };
 }

@@ -7,18 +7,59 @@ import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
 import type { TargetConnector } from '../../src/sync/target.ts';
 import type { TokenSource } from '../../src/sync/remote/contracts.ts';
 import type { processScope } from './scoped.ts';
-import { silentLog, testBox } from './sync.ts';
+import { directTargetDeps } from './direct-target.ts';
 
 /*
- * QuickBooks companies for engine tests: the simulator with an OAuth server mounted, its limits on
- * a clock ten and sixty times faster (a "second" of 100 ms, a "minute" of 1 s, as in
- * test/quickbooks.test.ts), and the quickbooks target registered with a planner on the same clock.
+ * QuickBooks companies for engine tests: the simulator with an OAuth server mounted and a
+ * pipeline's `target:` into one of its companies; scaled, its limits on a clock ten and sixty times
+ * faster (a "second" of 100 ms, a "minute" of 1 s, as in test/quickbooks.test.ts), and the
+ * quickbooks target registered with a planner on the same clock.
  */
 
 const CLIENT = { clientId: 'ledgerlink-test-app', clientSecret: 'qbo-client-secret-0123456789' };
 const TOKEN_PATH = '/oauth2/v1/tokens/bearer';
 const LIMITS = { callsPerSecond: 10, callsPerMinute: 100 };
 const IRISH = { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] as [string, string][] };
+
+/** A Dutch company's books: EUR, VAT codes of 21 % (S), 9 % (R) and 0 % (Z). */
+export const DUTCH = {
+  country: 'NL',
+  currency: 'EUR',
+  vatRates: [
+    ['21% S', '21'],
+    ['9% R', '9'],
+    ['0% Z', '0'],
+  ] as [string, string][],
+};
+
+/** Intuit's OAuth server for the simulator to mount (`startQuickBooksSimulator({ oauth })`): the test app, these companies, tokens of an hour. */
+export function quickbooksOAuth(realms: string[]): OAuthSimulator {
+  return new OAuthSimulator({
+    ...CLIENT,
+    callbackTenantParam: 'realmId',
+    tenants: realms.map((tenantId) => ({ tenantId })),
+    accessTokenSeconds: 3600,
+    paths: { token: TOKEN_PATH },
+  });
+}
+
+/** A pipeline's `target:` into the company `realmId` of `qbo`, with a grant of its own from `oauth`; `extra` adds to it. */
+export function quickbooksTargetSettings(
+  qbo: QuickBooksSimulator,
+  oauth: OAuthSimulator,
+  realmId: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    type: 'quickbooks',
+    ...CLIENT,
+    refreshToken: oauth.issueGrant().refreshToken,
+    realmId,
+    baseUrl: qbo.url,
+    tokenUrl: `${qbo.url}${TOKEN_PATH}`,
+    ...extra,
+  };
+}
 
 export interface ScaledQuickBooks {
   qbo: QuickBooksSimulator;
@@ -31,13 +72,7 @@ export async function scaledQuickBooks(
   scope: ReturnType<typeof processScope>,
   opts: { realms: string[]; seed: number; wrap?: (target: TargetConnector) => TargetConnector },
 ): Promise<ScaledQuickBooks> {
-  const oauth = new OAuthSimulator({
-    ...CLIENT,
-    callbackTenantParam: 'realmId',
-    tenants: opts.realms.map((tenantId) => ({ tenantId })),
-    accessTokenSeconds: 3600,
-    paths: { token: TOKEN_PATH },
-  });
+  const oauth = quickbooksOAuth(opts.realms);
   const qbo = await startQuickBooksSimulator({
     realms: Object.fromEntries(opts.realms.map((r) => [r, IRISH])),
     oauth,
@@ -60,15 +95,7 @@ export async function scaledQuickBooks(
   });
   return {
     qbo,
-    target: (realmId) => ({
-      type: 'quickbooks',
-      ...CLIENT,
-      refreshToken: oauth.issueGrant().refreshToken,
-      realmId,
-      baseUrl: qbo.url,
-      tokenUrl: `${qbo.url}${TOKEN_PATH}`,
-      limits: LIMITS,
-    }),
+    target: (realmId) => quickbooksTargetSettings(qbo, oauth, realmId, { limits: LIMITS }),
   };
 }
 
@@ -89,11 +116,9 @@ export function directQuickBooksTarget(
     secrets: () => [sim.accessToken],
   };
   return createQuickBooksTarget(
-    {
+    directTargetDeps(
       db,
-      log: silentLog,
-      mapping: {},
-      settings: {
+      {
         type: 'quickbooks',
         clientId: 'app',
         clientSecret: 'secret-0123456789',
@@ -101,11 +126,8 @@ export function directQuickBooksTarget(
         baseUrl: sim.url,
         ...o.settings,
       },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'qbo',
-      box: testBox,
-    },
+      'qbo',
+    ),
     { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 }, ...o.options },
   );
 }

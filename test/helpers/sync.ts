@@ -51,21 +51,22 @@ export async function drainTarget(
   throw new Error(`documents still wait for ${target} after 20 flushes`);
 }
 
-/** Runs the engine over these records (as an import), then drains what waits for the target. */
+/** Runs the engine over these records (as an import), then drains what waits for the target; the import's run id. */
 export async function sendRecords(
   db: Database,
   sync: Pick<SyncService, 'processRecords' | 'flushAll'>,
   pipeline: Pipeline,
   records: CanonicalRecord[],
   target: string,
-): Promise<void> {
-  await sync.processRecords(
+): Promise<string> {
+  const runId = await sync.processRecords(
     pipeline,
     'import',
     'test',
     records.map((record) => ({ record })),
   );
   await drainTarget(db, sync, pipeline, target);
+  return runId;
 }
 
 /** The pipeline's open exceptions, by source id. */
