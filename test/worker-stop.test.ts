@@ -144,7 +144,10 @@ describe('a stopping worker hands its run back at a page boundary', () => {
       });
       const invoices = xero.tenant().documents;
       expect(done.status).toBe('succeeded');
-      expect(done.counts.fetched).toBe(ixpole.total);
+      // Instalments whose invoices were still waiting to be sent when the worker stopped are not
+      // written back yet, so iXpole may list them again to the next worker: read again (fetched
+      // counts them twice), found in the outbox, never sent twice. Exactly once is what Xero holds.
+      expect(done.counts.fetched).toBeGreaterThanOrEqual(ixpole.total);
       expect([...invoices.values()].filter((d) => d.Type === 'ACCREC').length).toBe(ixpole.total);
       expect(xero.duplicates()).toEqual([]);
     } finally {
