@@ -263,6 +263,235 @@ describe(`a payment linked to a receipt keyed by hand, its fee keyed by hand too
   });
 });
 
+describe(`a fee keyed by hand before its payment came (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it('takes the journal as the new receipt’s fee, and posts no second fee', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    // The payout's fee keyed from the provider's statement before the pipeline brought the payment.
+    const journal = await keyJournal(c, 'PAY-K', '1.50');
+    const posted = await run(pipeline, [payment('PAY-K', '100.00', { fee: '1.50' })]);
+    // Before, only a link looked for a keyed fee: the new receipt's fee was posted too, the bank short by 1.50 twice.
+    expect(posted.of('PAY-K')).toEqual([
+      'created',
+      expect.stringMatching(
+        /^unallocated: the payment names no invoice; fee already in the ledger as General journal \d+ \(PAY-K\), keyed by hand$/,
+      ),
+    ]);
+    expect(await documents(c.entityId)).toEqual([
+      ['GJ', 'PAY-K', '150'],
+      ['SR', 'PAY-K', '10000'],
+    ]);
+    const receipt = Number((await documents(c.entityId)).length && (await fees(c.entityId))[0]![0]);
+    expect(await fees(c.entityId)).toEqual([[receipt, journal]]);
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9850n);
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(150n);
+    const fee = await c.get(`/v1/transactions/${receipt}/fee`);
+    expect(fee.body).toEqual({
+      receiptId: receipt,
+      fee: {
+        transactionId: journal,
+        number: expect.any(Number),
+        reference: 'PAY-K',
+        date: '2026-11-06',
+        currency: 'EUR',
+        amount: '1.50',
+        keyedByHand: true,
+      },
+    });
+    await expectBalanced(c.entityId);
+  });
+
+  it('parks a payment whose keyed fee differs with no receipt posted; reversing the journal lets the fee be posted', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    const journal = await keyJournal(c, 'PAY-W', '1.20');
+    const before = await documents(c.entityId);
+    const first = await run(pipeline, [payment('PAY-W', '100.00', { fee: '1.50' })]);
+    expect(first.of('PAY-W')[0]).toBe('parked');
+    const [parked] = await openExceptions(t.db, pipeline);
+    expect([parked!.reason_code, parked!.field]).toEqual(['PAYMENT_FEE_DIFFERS', 'fee']);
+    // It names the payment, not the receipt that went with the refusal, and says how to settle it.
+    expect(parked!.message).toMatch(
+      /^Payment PAY-W of customer K1 has a payment provider's fee, and General journal \d+ \(PAY-W\), keyed under its reference, takes EUR 1\.20 out of GL account 1200, where the payment goes; this payment's fee is EUR 1\.50\. Nothing was posted\./,
+    );
+    expect(parked!.message).toContain(`reverse it (POST /v1/journals/${journal}/reverse)`);
+    expect(await documents(c.entityId)).toEqual(before);
+
+    // The journal was wrong: reversed on its own date, it takes nothing out of the bank any more.
+    const reversed = await c.post(`/v1/journals/${journal}/reverse`, {});
+    expect(reversed.status, JSON.stringify(reversed.body)).toBe(201);
+    expect(reversed.body).toMatchObject({
+      date: '2026-11-06',
+      reference: 'PAY-W',
+      reverses: { transactionId: journal },
+      feeOfReceipt: null,
+      lines: [
+        { glAccountCode: '7700', debit: null, credit: '1.20' },
+        { glAccountCode: '1200', debit: '1.20', credit: null },
+      ],
+    });
+    expect((await c.get(`/v1/journals/${journal}`)).body.reversedBy).toMatchObject({
+      transactionId: reversed.body.transactionId,
+    });
+    const again = await run(pipeline, [payment('PAY-W', '100.00', { fee: '1.50' })]);
+    expect(again.of('PAY-W')).toEqual(['created', 'unallocated: the payment names no invoice']);
+    expect(await parkedBy(pipeline)).toEqual([]);
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9850n);
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(150n);
+    await expectBalanced(c.entityId);
+  });
+
+  it('settles an ambiguous fee by recording the journal as the other receipt’s', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1'), customerRecord('K2')]);
+    // K2's receipt was keyed by hand with its fee; K1's payment under the same reference comes from the pipeline.
+    const other = await keyReceipt(c, { customerCode: 'K2', checkReference: 'PAY-A', paymentAmount: '30.00' });
+    const journal = await keyJournal(c, 'PAY-A', '0.40');
+    await run(pipeline, [payment('PAY-A', '20.00', { fee: '0.40' })]);
+    const [parked] = await openExceptions(t.db, pipeline);
+    expect([parked!.reason_code, parked!.message]).toEqual([
+      'PAYMENT_FEE_AMBIGUOUS',
+      expect.stringContaining(
+        "Record a journal that is a receipt's fee as that receipt's (PUT /v1/transactions/{receipt}/fee)",
+      ),
+    ]);
+
+    const recorded = await c.put(`/v1/transactions/${other}/fee`, { journalId: journal });
+    expect(recorded.status, JSON.stringify(recorded.body)).toBe(200);
+    expect(recorded.body).toMatchObject({
+      receiptId: other,
+      changed: true,
+      fee: { transactionId: journal, amount: '0.40' },
+    });
+    // The same again changes nothing.
+    expect((await c.put(`/v1/transactions/${other}/fee`, { journalId: journal })).body.changed).toBe(false);
+
+    const again = await run(pipeline, [payment('PAY-A', '20.00', { fee: '0.40' })]);
+    expect(again.of('PAY-A')).toEqual(['created', 'unallocated: the payment names no invoice']);
+    expect(await parkedBy(pipeline)).toEqual([]);
+    // Both fees out of the bank once each: 30.00 + 20.00 - 0.40 - 0.40.
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(4920n);
+    const audit = await t.db.query<{ action: string }>(
+      `SELECT action FROM audit_log WHERE entity_id = $1 AND action = 'receipt-fee.recorded'`,
+      [c.entityId],
+    );
+    expect(audit.rows.length).toBe(1);
+    await expectBalanced(c.entityId);
+  });
+});
+
+describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
+  it('refuses what cannot be a receipt’s fee, naming why, and changes nothing', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    const receipt = await keyReceipt(c, { checkReference: 'PAY-R', paymentAmount: '100.00' });
+    const notBank = await keyJournal(c, 'PAY-R', '1.00', { credit: '4000' });
+    const reversedOne = await keyJournal(c, 'PAY-R', '1.00', { reversal: '2026-11-07' });
+    const reversal = (await c.get(`/v1/journals/${reversedOne}`)).body.reversedBy.transactionId;
+    const good = await keyJournal(c, 'PAY-R', '1.50');
+    const second = await keyJournal(c, 'PAY-R', '1.50');
+    const refused = async (id: number, journalId: number) => {
+      const r = await c.put(`/v1/transactions/${id}/fee`, { journalId });
+      return [r.status, r.body.error?.code, r.body.error?.details?.[0]?.field, r.body.error?.message];
+    };
+    expect(await refused(receipt, notBank)).toEqual([
+      422,
+      'FEE_JOURNAL_NOT_ELIGIBLE',
+      'journalId',
+      expect.stringContaining('it takes no money out of GL account 1200, where the receipt went'),
+    ]);
+    expect((await refused(receipt, reversedOne))[3]).toContain('it has been reversed');
+    expect((await refused(receipt, reversal))[3]).toContain('it is a reversal');
+    // Not a receipt; no such journal.
+    expect((await refused(good, good)).slice(0, 3)).toEqual([404, 'NOT_FOUND', 'params.id']);
+    expect((await refused(receipt, 999_999_999)).slice(0, 3)).toEqual([404, 'NOT_FOUND', 'journalId']);
+    expect(await fees(c.entityId)).toEqual([]);
+    expect((await c.get(`/v1/transactions/${receipt}/fee`)).body).toEqual({ receiptId: receipt, fee: null });
+
+    expect((await c.put(`/v1/transactions/${receipt}/fee`, { journalId: good })).status).toBe(200);
+    expect((await refused(receipt, second)).slice(0, 3)).toEqual([409, 'RECEIPT_ALREADY_HAS_FEE', 'journalId']);
+    const other = await keyReceipt(c, { checkReference: 'PAY-R2', paymentAmount: '10.00' });
+    expect((await refused(other, good)).slice(0, 3)).toEqual([409, 'FEE_JOURNAL_ALREADY_USED', 'journalId']);
+    expect(await fees(c.entityId)).toEqual([[receipt, good]]);
+    // The database keeps the fee on its receipt until its journal is reversed.
+    await expect(t.db.query('DELETE FROM receipt_fees WHERE receipt_id = $1', [receipt])).rejects.toThrow(
+      /cannot be deleted until their fee journal is reversed/,
+    );
+    // The pipeline sending the payment now finds that fee and posts none.
+    const linked = await run(pipeline, [payment('PAY-R', '100.00', { fee: '1.50' })]);
+    expect(linked.of('PAY-R')).toEqual(['skipped', 'already in the ledger; linked']);
+  });
+
+  it('reverses a fee a pipeline posted: the receipt has no fee, and the payment sent again posts the right one', async () => {
+    const { c, pipeline } = await setUp();
+    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
+    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    // A USD payment into the EUR bank: its fee journal is in USD at the receipt's bank rate.
+    await run(pipeline, [payment('PAY-F', '125.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.50' })]);
+    const [[receipt, feeJournal]] = (await fees(c.entityId)) as [[number, number]];
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(200n);
+
+    const reversed = await c.post(`/v1/journals/${feeJournal}/reverse`, {
+      date: '2026-11-10',
+      description: 'Fee was 2.00',
+    });
+    expect(reversed.status, JSON.stringify(reversed.body)).toBe(201);
+    expect(reversed.body).toMatchObject({
+      currency: 'USD',
+      date: '2026-11-10',
+      feeOfReceipt: receipt,
+      description: 'Fee was 2.00',
+    });
+    // Back to no fee, in the base currency too.
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(0n);
+    expect((await c.get(`/v1/transactions/${receipt}/fee`)).body.fee).toBeNull();
+    const again = await c.post(`/v1/journals/${feeJournal}/reverse`, {});
+    expect([again.status, again.body.error?.code]).toEqual([409, 'JOURNAL_ALREADY_REVERSED']);
+    const ofReversal = await c.post(`/v1/journals/${reversed.body.transactionId}/reverse`, {});
+    expect([ofReversal.status, ofReversal.body.error?.code]).toEqual([422, 'JOURNAL_CANNOT_BE_REVERSED']);
+
+    // The source corrected: the payment's fee is posted again, once.
+    const corrected = await run(pipeline, [
+      payment('PAY-F2', '125.00', { externalReference: 'PAY-F', customerSourceId: 'K2', currency: 'USD', fee: '2.00' }),
+    ]);
+    expect(corrected.of('PAY-F2')).toEqual(['updated', 'already in the ledger; linked; fee posted']);
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(160n);
+    const audit = await t.db.query<{ after: { reversal: number; feeOfReceipt: number } }>(
+      `SELECT after FROM audit_log WHERE entity_id = $1 AND action = 'journal.reversed'`,
+      [c.entityId],
+    );
+    expect(audit.rows.map((r) => r.after)).toEqual([
+      { reversal: reversed.body.transactionId, date: '2026-11-10', feeOfReceipt: receipt },
+    ]);
+    await expectBalanced(c.entityId);
+  });
+
+  it('refuses a reversal before the journal, in a locked period, or twice at once', async () => {
+    const { c } = await setUp();
+    const journal = await keyJournal(c, 'ACCR', '5.00', { credit: '2300' });
+    const before = await c.post(`/v1/journals/${journal}/reverse`, { date: '2026-11-05' });
+    expect([before.status, before.body.error?.code]).toEqual([422, 'JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL']);
+    expect((await c.put('/v1/settings', { lockDate: '2026-11-06' })).status).toBe(200);
+    const locked = await c.post(`/v1/journals/${journal}/reverse`, {});
+    expect([locked.status, locked.body.error?.code]).toEqual([422, 'PERIOD_LOCKED']);
+    expect(locked.body.error?.message).toContain('give a date in an open period');
+    const missing = await c.post('/v1/journals/999999999/reverse', {});
+    expect([missing.status, missing.body.error?.code]).toEqual([404, 'NOT_FOUND']);
+    // Two at once: the journal's row lock (and the unique index behind it) lets one through.
+    const both = await Promise.all([
+      c.post(`/v1/journals/${journal}/reverse`, { date: '2026-11-07' }),
+      c.post(`/v1/journals/${journal}/reverse`, { date: '2026-11-08' }),
+    ]);
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    const { rows } = await t.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM transactions WHERE related_transaction_id = $1 AND type = 'GJ'`,
+      [journal],
+    );
+    expect(rows[0]!.n).toBe(1);
+    await expectBalanced(c.entityId);
+  });
+});
+
 describe(`another receipt taking the same journal as its fee at the same moment (${onPostgres ? 'PostgreSQL' : 'PGlite'})`, () => {
   it('refuses the second by the key on the fee journal, retryable, and posts nothing', async () => {
     const { c, code, pipeline } = await setUp();

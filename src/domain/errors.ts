@@ -220,6 +220,27 @@ export const ERROR_CODES = {
     422,
     "A reversing journal's reversal date must be after the journal's date.",
   ],
+  JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL: [
+    422,
+    'A journal reversed after it was posted (POST /v1/journals/{id}/reverse) cannot be reversed on a date before its own.',
+  ],
+  JOURNAL_ALREADY_REVERSED: [
+    409,
+    'The general journal was reversed already (`reversedBy` on GET /v1/journals/{id}); a journal is reversed once.',
+  ],
+  JOURNAL_CANNOT_BE_REVERSED: [
+    422,
+    'The general journal cannot be reversed on its own: it is a reversal itself (post a new journal instead), or another document posted it (a deferral release, a revaluation), and is corrected through that document.',
+  ],
+  RECEIPT_ALREADY_HAS_FEE: [
+    409,
+    "The receipt has a payment provider's fee recorded already (GET /v1/transactions/{id}/fee); if it is not the fee, reverse that journal first.",
+  ],
+  FEE_JOURNAL_ALREADY_USED: [409, "The general journal is another receipt's payment provider's fee already."],
+  FEE_JOURNAL_NOT_ELIGIBLE: [
+    422,
+    "The general journal cannot be the receipt's payment provider's fee: it is a reversal, or reversed, or takes no money out of the GL account the receipt went into, or is in another currency than the receipt; the message says which.",
+  ],
   // Item invoices (issue #11)
   ITEM_CODE_DOES_NOT_EXIST: [
     422,

@@ -17,6 +17,7 @@ import { revaluationRoutes } from './revaluations.ts';
 import { purchaseRoutes } from './purchases.ts';
 import { intercompanyRoutes } from './intercompany.ts';
 import { attachmentRoutes } from './attachments.ts';
+import { receiptFeeRoutes } from './receipt-fees.ts';
 
 /** Every ledger endpoint, in the order the API reference lists them. */
 export const allRoutes: AnyRoute[] = [
@@ -44,6 +45,7 @@ export const allRoutes: AnyRoute[] = [
   ...revaluationRoutes,
   ...attachmentRoutes,
   ...amendmentRoutes,
+  ...receiptFeeRoutes,
   ...eInvoiceRoutes,
   ...purchaseRoutes,
   ...intercompanyRoutes,

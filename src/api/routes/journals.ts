@@ -1,12 +1,13 @@
 import { z } from 'zod';
 import { postGeneralJournal } from '../../ledger/posting/general-journals.ts';
+import { reverseGeneralJournal } from '../../ledger/posting/journal-reversal.ts';
 import { findGeneralJournal } from '../../ledger/reports/journals.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { defineRoute } from '../route.ts';
 import { ACCOUNT_LINE_ERRORS } from './posting-errors.ts';
 import { Amount, Code, Description, IsoDate, Reference, TransactionId } from '../schemas.ts';
 import { LineAnalysis } from '../analysis-schemas.ts';
-import { DateText, Money } from './reports/schemas.ts';
+import { DateText, Money, SafeTransactionId } from './reports/schemas.ts';
 
 const GeneralJournalLine = z.strictObject({
   glAccountCode: Code.meta({ examples: ['6100'] }),
@@ -25,7 +26,10 @@ const GeneralJournal = z.object({
   date: DateText,
   reference: z.string(),
   description: z.string(),
-  currency: z.string().meta({ description: 'Always the base currency.' }),
+  currency: z.string().meta({
+    description:
+      "The base currency for journals posted here; a payment provider's fee a pipeline posted is in the payment's currency.",
+  }),
   totalDebit: Money,
   totalCredit: Money,
   lines: z.array(
@@ -135,4 +139,63 @@ export const getJournalRoute = defineRoute({
   },
 });
 
-export const journalRoutes = [postJournalRoute, getJournalRoute];
+export const reverseJournalRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/journals/{id}/reverse',
+  operationId: 'reverseGeneralJournal',
+  summary: 'Reverse a posted general journal',
+  description:
+    'Posts the reversing journal of a journal posted before (debits and credits swapped; same accounts, departments, ' +
+    'analysis codes, currency and rate), linked to it (`reverses`, `reversedBy`): how a journal keyed in error is ' +
+    'corrected, since posted documents never change. Dated the journal’s own date unless `date` says otherwise (on ' +
+    'or after it, in an open period). Journals posted here and payment provider’s fees a pipeline posted can be ' +
+    'reversed, each once. A fee journal reversed leaves its receipt without a fee (`feeOfReceipt`): the payment’s ' +
+    'fee is posted again, or a journal keyed by hand taken, when the payment is next sent. Send an Idempotency-Key ' +
+    'to post once however often a request is retried.',
+  tags: ['sales'],
+  auth: 'entity',
+  params: z.strictObject({ id: SafeTransactionId }),
+  body: z
+    .strictObject({
+      date: IsoDate.optional().meta({ description: 'The reversal’s date; the journal’s own when omitted.' }),
+      description: Description.optional().meta({ description: 'Defaults to “Reversal of” the journal’s description.' }),
+    })
+    .optional(),
+  example: { date: '2026-11-30', description: 'Fee keyed twice' },
+  success: {
+    status: 201,
+    description: 'The reversal posted, and the receipt the journal was the fee of.',
+    schema: GeneralJournal.extend({
+      feeOfReceipt: z.number().int().nullable().meta({
+        description:
+          'The receipt whose payment provider’s fee the reversed journal was: it has no fee recorded any more. Null otherwise.',
+      }),
+    }),
+  },
+  errors: [
+    'NOT_FOUND',
+    'JOURNAL_ALREADY_REVERSED',
+    'JOURNAL_CANNOT_BE_REVERSED',
+    'JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL',
+    'PERIOD_LOCKED',
+    'DATE_OUT_OF_RANGE',
+    'IDEMPOTENCY_KEY_REUSED',
+  ],
+  handler: async (ctx) => {
+    const posted = await reverseGeneralJournal(
+      { db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor },
+      ctx.params.id,
+      ctx.body ?? {},
+    );
+    const reversal = (await findGeneralJournal(ctx.db, ctx.entity.id, posted.id))!;
+    await ctx.audit({
+      action: 'journal.reversed',
+      objectType: 'transaction',
+      objectId: ctx.params.id,
+      after: { reversal: posted.id, date: reversal.date, feeOfReceipt: posted.feeOfReceipt },
+    });
+    return { ...reversal, feeOfReceipt: posted.feeOfReceipt };
+  },
+});
+
+export const journalRoutes = [postJournalRoute, getJournalRoute, reverseJournalRoute];

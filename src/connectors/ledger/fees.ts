@@ -1,5 +1,4 @@
-import type { Queryable } from '../../db/database.ts';
-import { controlJournal, documentLabel } from '../../domain/documents.ts';
+import { controlJournal } from '../../domain/documents.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
 import { requirePeriodOpen } from '../../ledger/periods.ts';
@@ -9,15 +8,16 @@ import type { PostingContext } from '../../ledger/posting/types.ts';
 import { insertTransaction } from '../../ledger/posting/write.ts';
 import type { CanonicalPayment } from '../../sync/canonical.ts';
 import { type ItemResult, failed } from '../../sync/target.ts';
+import { receiptFee } from '../../ledger/receipt-fees.ts';
 import { keyedFee } from './keyed-fees.ts';
 
 /*
  * A payment provider's fee in the embedded ledger: a general journal, bank charges debited and the
  * bank credited, kept against its receipt in `receipt_fees` (migration 0114). A receipt has at
  * most one fee there (its primary key), so a payment linked to a receipt already in the ledger
- * finds the receipt's fee. It posts the fee when there is none (unless the bookkeeper keyed it by
- * hand as a journal under the payment's reference: keyed-fees.ts), and is refused when the fee there
- * differs. Two runs linking the same payment at once take the customer's row lock first, so the
+ * finds the receipt's fee. A payment posts its fee when its receipt has none, unless the bookkeeper
+ * keyed it by hand as a journal under the payment's reference (keyed-fees.ts), and is refused when
+ * the fee there differs. A fee journal reversed leaves its receipt without a fee (reverseJournal). Two runs linking the same payment at once take the customer's row lock first, so the
  * second finds the first's fee; the key is the backstop.
  */
 
@@ -106,51 +106,69 @@ export async function postFee(ctx: PostingContext, p: FeePosting): Promise<numbe
   return posted.id;
 }
 
-/** The fee journal posted for a receipt, or null when it has none. */
-export async function receiptFee(
-  db: Queryable,
-  entityId: string,
-  receiptId: number,
-): Promise<{ id: number; label: string; currency: string; gross: bigint } | null> {
-  const { rows } = await db.query<{
-    id: string;
-    number: string;
-    external_reference: string;
-    currency: string;
-    gross: string;
-  }>(
-    `SELECT t.id, t.number, t.external_reference, trim(t.currency) AS currency, t.gross::text AS gross
-       FROM receipt_fees f JOIN transactions t ON t.id = f.fee_transaction_id
-      WHERE f.receipt_id = $1 AND f.entity_id = $2`,
-    [receiptId, entityId],
-  );
-  const r = rows[0];
-  if (!r) return null;
-  return {
-    id: Number(r.id),
-    label: documentLabel({ type: 'GJ', number: r.number, externalReference: r.external_reference }),
-    currency: r.currency,
-    gross: BigInt(r.gross),
-  };
+/** A receipt a payment's fee belongs to: one already in the ledger, or one posted in this payment's savepoint (`isNew`). */
+export interface FeeReceipt {
+  id: number;
+  label: string;
+  customerCode: string;
+  currency: string;
+  date: string;
+  /** Posted with this payment: refused, it goes with the fee, so a refusal names the payment rather than it. */
+  isNew?: boolean;
 }
 
-/** What became of a linked payment's fee: its receipt had it, a journal keyed by hand was it, or it was posted. */
-export type LinkedFee = { fee: 'booked' } | { fee: 'recognised'; journal: string } | { fee: 'posted' };
+/** Where a receipt's money went: its bank account, the GL account behind it, and the rate its bank line took. */
+export interface ReceiptBank {
+  code: string;
+  gl: string;
+  rate: string;
+}
+
+/** What became of a payment's fee: a journal keyed by hand was it (naming it), or it was posted. */
+export type NewFee = { fee: 'recognised'; journal: string } | { fee: 'posted' };
+
+/** What became of a linked payment's fee: its receipt had it, or as for any payment (`NewFee`). */
+export type LinkedFee = { fee: 'booked' } | NewFee;
+
+/**
+ * The fee of a payment whose receipt has none recorded, whether the receipt was posted with it or
+ * was in the ledger before: a fee journal keyed by hand under the payment's reference is looked
+ * for first (keyed-fees.ts), and one that is this fee is recorded as the receipt's (`recognised`);
+ * one that may not be refuses the payment, nothing posted. Otherwise the fee is posted out of the
+ * receipt's bank at the rate its bank line took, on the receipt's date (`posted`).
+ */
+export async function paymentFeeOf(
+  ctx: PostingContext,
+  receipt: FeeReceipt,
+  fee: bigint,
+  bank: ReceiptBank,
+  reference: string,
+): Promise<NewFee | ItemResult> {
+  const keyed = await keyedFee(ctx, receipt, fee, bank.gl, reference);
+  if (keyed) return 'recognised' in keyed ? { fee: 'recognised', journal: keyed.recognised } : keyed;
+  await postFee(ctx, {
+    receiptId: receipt.id,
+    bankCode: bank.code,
+    fee,
+    currency: receipt.currency,
+    rate: bank.rate,
+    date: receipt.date,
+    reference,
+  });
+  return { fee: 'posted' };
+}
 
 /**
  * The fee of a payment linked to a receipt already in the ledger (keyed by hand, or booked by
  * another pipeline), which the link alone left out of the books: the bank stayed too high by it.
  * Left as it is when the receipt has this fee already (`booked`), and refused when it has another
- * one (PAYMENT_FEE_DIFFERS on `fee`), nothing posted. When it has none, a fee journal keyed by hand
- * under the payment's reference is looked for (keyed-fees.ts): one that is this fee is recorded as
- * the receipt's (`recognised`, naming it), and one that may not be refuses the payment. Otherwise
- * the fee is posted (`posted`), out of the receipt's bank at the rate its bank line took (the bank
- * it says, else the pipeline's). The caller holds the customer's row lock, which orders two runs
- * linking the same payment.
+ * one (PAYMENT_FEE_DIFFERS on `fee`), nothing posted. When it has none, it is as for any payment
+ * (`paymentFeeOf`), out of the receipt's bank (the bank it says, else the pipeline's). The caller
+ * holds the customer's row lock, which orders two runs linking the same payment.
  */
 export async function linkedFee(
   ctx: PostingContext,
-  receipt: { id: number; label: string; customerCode: string; currency: string; date: string },
+  receipt: FeeReceipt,
   fee: bigint,
   bankCode: string,
   reference: string,
@@ -165,7 +183,8 @@ export async function linkedFee(
         `${receipt.label} of customer ${receipt.customerCode} already has a payment provider's fee of ` +
         `${said(booked.currency, booked.gross)} (${booked.label}); this payment's fee is ${said(receipt.currency, fee)}. ` +
         `Nothing was posted. If the ledger's fee is right, correct the fee in the source; if the source's is, ` +
-        `book the difference to bank charges by hand; then resolve this exception`,
+        `reverse ${booked.label} (POST /v1/journals/${booked.transactionId}/reverse), which leaves the receipt without a fee; ` +
+        `then retry this exception`,
       retryable: false,
       field: 'fee',
     });
@@ -180,14 +199,16 @@ export async function linkedFee(
     [receipt.id],
   );
   const bank = rows[0]!;
-  const keyed = bank.gl === null ? null : await keyedFee(ctx, receipt, fee, bank.gl, reference);
-  if (keyed) return 'recognised' in keyed ? { fee: 'recognised', journal: keyed.recognised } : keyed;
+  const rate = new Dec(bank.rate).toFixed();
+  const code = bank.bank ?? bankCode;
+  if (bank.gl !== null) return paymentFeeOf(ctx, receipt, fee, { code, gl: bank.gl, rate }, reference);
+  // A receipt with no bank line (none the ledger posts): nothing a journal keyed by hand could be checked against.
   await postFee(ctx, {
     receiptId: receipt.id,
-    bankCode: bank.bank ?? bankCode,
+    bankCode: code,
     fee,
     currency: receipt.currency,
-    rate: new Dec(bank.rate).toFixed(),
+    rate,
     date: receipt.date,
     reference,
   });

@@ -4,13 +4,15 @@ import { formatAmount } from '../../domain/money.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { type ItemResult, failed } from '../../sync/target.ts';
+import type { FeeReceipt } from './fees.ts';
 
 /*
  * A payment provider's fee keyed by hand. A bookkeeper who keys a receipt by hand often keys its
  * fee too, as a general journal under the payment's reference (POST /v1/journals: bank charges
- * debited, the bank credited). A pipeline linking the payment to that receipt later finds nothing
- * in `receipt_fees`, and posting its fee would take it out of the bank a second time. So before it
- * posts, it looks for such a journal, and takes one only when nothing else could be meant:
+ * debited, the bank credited), and some key the fee alone, before the payment comes. A pipeline
+ * linking the payment to that receipt, or posting its receipt, finds nothing in `receipt_fees`,
+ * and posting its fee would take it out of the bank a second time. So before it posts a fee, it
+ * looks for such a journal, and takes one only when nothing else could be meant:
  *
  * - a general journal of the entity under the payment's reference (trimmed, any case: as receipts
  *   are matched), whatever its date (a fee is often keyed on the provider's payout date);
@@ -25,7 +27,10 @@ import { type ItemResult, failed } from '../../sync/target.ts';
  * with another amount or currency (journals keyed by hand are in the base currency) is
  * PAYMENT_FEE_DIFFERS; several journals, or another receipt under the same reference into the same
  * account with no fee of its own (a journal has no customer: it could be that receipt's fee), are
- * PAYMENT_FEE_AMBIGUOUS. With no such journal the fee is posted as before.
+ * PAYMENT_FEE_AMBIGUOUS. With no such journal the fee is posted as before. The refusals say how to
+ * settle them: a journal that is another receipt's fee is recorded as that receipt's (PUT
+ * /v1/transactions/{id}/fee, receipt-fee.ts), and one keyed in error is reversed (POST
+ * /v1/journals/{id}/reverse); either takes it out of the candidates, so a retry decides again.
  */
 
 /** A general journal that could be a payment's fee keyed by hand. */
@@ -88,7 +93,7 @@ async function feelessReceipts(db: Queryable, entityId: string, reference: strin
  */
 export async function keyedFee(
   ctx: PostingContext,
-  receipt: { id: number; label: string; customerCode: string; currency: string },
+  receipt: FeeReceipt,
   fee: bigint,
   bankGl: string,
   reference: string,
@@ -96,8 +101,16 @@ export async function keyedFee(
   const journals = await keyedJournals(ctx.db, ctx.entity.id, reference, bankGl);
   if (journals.length === 0) return null;
   const others = await feelessReceipts(ctx.db, ctx.entity.id, reference, bankGl, receipt.id);
-  const what = `${receipt.label} of customer ${receipt.customerCode} has no payment provider's fee recorded`;
+  // A receipt posted with this payment goes if it is refused: the refusal names the payment.
+  const what = receipt.isNew
+    ? `Payment ${reference} of customer ${receipt.customerCode} has a payment provider's fee`
+    : `${receipt.label} of customer ${receipt.customerCode} has no payment provider's fee recorded`;
+  const went = receipt.isNew ? 'where the payment goes' : 'where the receipt went';
   const theFee = `this payment's fee is ${said(receipt.currency, fee)}`;
+  const reverse = (j: KeyedJournal) => `POST /v1/journals/${j.id}/reverse`;
+  const recordAs = receipt.isNew
+    ? `as that receipt's (PUT /v1/transactions/{receipt}/fee)`
+    : `as that receipt's (PUT /v1/transactions/{receipt}/fee; this receipt is ${receipt.id})`;
   if (journals.length > 1 || others.length > 0) {
     const listed = journals.map((j) => `${j.label} (${said(j.currency, j.taken)})`).join(', ');
     const takes = journals.length > 1 ? 'take' : 'takes';
@@ -105,12 +118,13 @@ export async function keyedFee(
       code: 'PAYMENT_FEE_AMBIGUOUS',
       message:
         `${what}, and which journal keyed by hand is its fee cannot be told: ${listed} under its reference ${takes} ` +
-        `money out of GL account ${bankGl}, where the receipt went` +
+        `money out of GL account ${bankGl}, ${went}` +
         (others.length > 0
           ? `, and ${others.join(', ')} went there under the same reference with no fee recorded`
           : '') +
-        `; ${theFee}. Nothing was posted. If this payment's fee is in the books, resolve this exception; if not, ` +
-        `book it by hand (bank charges debited, the bank credited) under a reference of its own, then resolve this exception`,
+        `; ${theFee}. Nothing was posted. Record a journal that is a receipt's fee ${recordAs}, and reverse one keyed ` +
+        `in error (${journals.map(reverse).join(', ')}); then retry this exception. With one journal left it is ` +
+        `taken as this fee if it is, and with none the fee is posted`,
       retryable: false,
       field: 'fee',
     });
@@ -121,9 +135,9 @@ export async function keyedFee(
       code: 'PAYMENT_FEE_DIFFERS',
       message:
         `${what}, and ${journal.label}, keyed under its reference, takes ${said(journal.currency, journal.taken)} ` +
-        `out of GL account ${bankGl}, where the receipt went; ${theFee}. Nothing was posted. If the journal is the fee ` +
-        `and right, correct the fee in the source; if the source's is, book the difference to bank charges by hand ` +
-        `under another reference; then resolve this exception`,
+        `out of GL account ${bankGl}, ${went}; ${theFee}. Nothing was posted. If the journal is this fee and ` +
+        `right, correct the fee in the source; if it is another receipt's fee, record it ${recordAs}; if it is ` +
+        `wrong, reverse it (${reverse(journal)}) and the source's fee is posted; then retry this exception`,
       retryable: false,
       field: 'fee',
     });
@@ -137,7 +151,7 @@ export async function keyedFee(
     return failed({
       code: 'PAYMENT_FEE_AMBIGUOUS',
       message:
-        `${journal.label}, keyed under the reference of ${receipt.label} of customer ${receipt.customerCode}, was ` +
+        `${journal.label}, keyed under reference ${reference} of customer ${receipt.customerCode}'s payment, was ` +
         `recorded as the fee of another receipt at the same moment. Nothing was posted. Retry this exception: the ` +
         `payment is looked at again`,
       retryable: true,

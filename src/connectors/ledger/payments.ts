@@ -13,7 +13,7 @@ import type { PostingContext } from '../../ledger/posting/types.ts';
 import { duplicateError } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
 import { refused } from './invoices.ts';
-import { type LinkedFee, linkedFee, paymentFee, postFee } from './fees.ts';
+import { type LinkedFee, linkedFee, paymentFee, paymentFeeOf } from './fees.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A document already in the ledger under a reference, with the figures it was posted with. */
@@ -170,12 +170,20 @@ async function allocateOpen(
   return result;
 }
 
+/** A payment refused once something of it was written: thrown out of its savepoint, which undoes the writes. */
+class Refused extends Error {
+  constructor(readonly result: ItemResult) {
+    super(result.ok ? 'refused' : result.error.message);
+  }
+}
+
 /**
  * Payments become receipts, allocated to the invoice they pay when it is still open; a fee goes
  * to bank charges. Each payment is a savepoint of its own inside the engine's transaction, so a
  * refused one leaves nothing behind. A receipt reference the customer already has is linked, and
- * the payment's fee posted against that receipt when it has none yet (outcome `updated`), unless a
- * fee journal keyed by hand under its reference is that fee (fees.ts, `linkedFee`).
+ * the payment's fee posted against that receipt when it has none yet (outcome `updated`). Either
+ * way a fee journal keyed by hand under the payment's reference that is this fee is taken as it,
+ * and one that may not be refuses the payment (fees.ts).
  */
 export async function createPayments(
   db: Queryable,
@@ -245,16 +253,15 @@ export async function createPayments(
             );
             receiptId = r.id;
             const fee = paymentFee(pay);
-            if (fee > 0n)
-              await postFee(pctx, {
-                receiptId: r.id,
-                bankCode: item.bankAccountCode,
-                fee,
-                currency: r.currency,
-                rate: r.bankRate,
-                date: pay.date,
-                reference: pay.externalReference,
-              });
+            if (fee > 0n) {
+              // A fee keyed by hand before the payment came is found as when linking (fees.ts).
+              const receipt = { id: r.id, label: '', customerCode, currency: r.currency, date: pay.date, isNew: true };
+              const bank = { code: item.bankAccountCode, gl: r.bankGl, rate: r.bankRate };
+              const f = await paymentFeeOf(pctx, receipt, fee, bank, pay.externalReference);
+              // Refused after the receipt was written: thrown, so the savepoint takes the receipt back too.
+              if ('ok' in f) throw new Refused(f);
+              if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
+            }
           }
           if (pay.invoiceExternalReference) {
             const invoiceId =
@@ -297,6 +304,10 @@ export async function createPayments(
         }),
       );
     } catch (err) {
+      if (err instanceof Refused) {
+        results.push(err.result);
+        continue;
+      }
       // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
       const known = isDomainError(err) ? err : dateRuleViolation(err);
       if (!known) throw err;

@@ -18,6 +18,8 @@ export interface PostedReceipt extends PostedTransaction {
   currency: string;
   /** The rate the bank line was valued at (`bankRateFor`). */
   bankRate: string;
+  /** The GL account the money went into (the bank account's). */
+  bankGl: string;
 }
 
 export const DEFAULT_BANK = 'BANK';
@@ -201,5 +203,6 @@ export async function postReceipt(
   await requirePeriodOpen(ctx.db, ctx.entity.id, input.paymentDate, 'paymentDate', 'post a receipt');
   await checkReceiptReference(ctx, t, 'checkReference');
   const posted = await insertTransaction(ctx.db, t);
-  return { ...posted, amount: t.gross, currency: t.currency, bankRate: String(t.details.bankExchangeRate) };
+  const bankGl = t.lines.find((l) => l.role === 'bank')!.glAccountCode;
+  return { ...posted, amount: t.gross, currency: t.currency, bankRate: String(t.details.bankExchangeRate), bankGl };
 }
