@@ -133,12 +133,3 @@ export async function claimRun(db: Queryable, runId: string): Promise<boolean> {
   }
   return true;
 }
-
-/** Whether someone asked the run to stop (checked at every page boundary). */
-export async function cancelRequested(db: Queryable, runId: string): Promise<boolean> {
-  const { rows } = await db.query<{ requested: boolean }>(
-    `SELECT cancel_requested_at IS NOT NULL AS requested FROM runs WHERE id = $1`,
-    [runId],
-  );
-  return rows[0]?.requested ?? false;
-}

@@ -312,19 +312,23 @@ export async function listRunRecords(db: Queryable, runId: string, limit: number
   }));
 }
 
-/** Adds to a run's counters atomically (several pages, several workers). */
+/** Adds to a run's counters atomically (several pages, several workers); says whether the run was asked to stop. */
 export async function addCounts(
   db: Queryable,
   runId: string,
   delta: Partial<RunCounts>,
   cursor?: string | null,
-): Promise<void> {
+): Promise<{ cancelRequested: boolean }> {
   const keys = Object.keys(ZERO_COUNTS) as (keyof RunCounts)[];
   const set = keys.map((k) => `'${k}', coalesce((counts->>'${k}')::int, 0) + ${Math.trunc(delta[k] ?? 0)}`).join(', ');
-  await db.query(
-    `UPDATE runs SET counts = jsonb_build_object(${set}), heartbeat_at = now()${cursor !== undefined ? ', cursor = $2' : ''} WHERE id = $1`,
+  // Whether the run was asked to stop comes back with the update: the engine asks once per page,
+  // and this saves it a round trip (src/sync/run-cancel.ts).
+  const { rows } = await db.query<{ requested: boolean }>(
+    `UPDATE runs SET counts = jsonb_build_object(${set}), heartbeat_at = now()${cursor !== undefined ? ', cursor = $2' : ''}
+      WHERE id = $1 RETURNING cancel_requested_at IS NOT NULL AS requested`,
     cursor !== undefined ? [runId, cursor] : [runId],
   );
+  return { cancelRequested: rows[0]?.requested ?? false };
 }
 
 /**

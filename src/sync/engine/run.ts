@@ -17,7 +17,7 @@ import { dailySummarySource } from '../daily-summary.ts';
 import { bookedByRun, flushTargetDeliveries, releaseWaiting } from './deliveries.ts';
 import type { Liveness } from './liveness.ts';
 import { screenAmounts } from '../target-amounts.ts';
-import { cancelRequested, claimRun, endCancelled } from '../run-cancel.ts';
+import { claimRun, endCancelled } from '../run-cancel.ts';
 
 export interface EngineDeps {
   db: Database;
@@ -273,15 +273,15 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
     const ctx = syncContext(deps, pipeline, entity, source, target, runId);
     for await (const page of source.pages({ log, signal: ctx.signal }, current.cursor)) {
       const out = await processPage(ctx, page.items);
-      await addCounts(db, runId, out.counts, page.cursor ?? null);
+      let counted = await addCounts(db, runId, out.counts, page.cursor ?? null);
       const written = await flushWriteBack(ctx);
-      if (written) await addCounts(db, runId, { writtenBack: written });
+      if (written) counted = await addCounts(db, runId, { writtenBack: written });
       // Another worker took the pipeline (this one looked dead): stop rather than run twice.
       if (!(await lease.renew())) throw new LeaseLostError(pipeline.name);
       deps.onPage?.(runId, out.counts);
       // The page and its cursor are committed: a cancelled run ends here, keeping what it posted;
       // a stopping worker hands the rest to another.
-      if (await cancelRequested(db, runId)) {
+      if (counted.cancelRequested) {
         await endCancelled(db, runId);
         log.info('run cancelled: stopped after the page in hand');
         return;
