@@ -717,3 +717,51 @@ describe('ledgerlink import (CLI)', () => {
     expect(run.out).toMatch(/^2\s+customer\s+C-1001\s+skipped\s+unchanged$/m);
   });
 });
+
+describe('cancelling an import while it works', () => {
+  it('stops after the page in hand, says which rows were not posted, and the same file again posts the rest once', async () => {
+    const cc = await t.entity('IMC', 'EUR', { standardTaxRate: '0.21' });
+    await definePipeline(t.db, 'IMC', { name: 'cancel-files', source: { type: 'file' } });
+    const customers = { name: 'customers.csv', content: await example('customers.csv') };
+    expect((await upload(app, cc.token, { pipeline: 'cancel-files' }, customers)).status).toBe(200);
+    // Six pages of 500 rows.
+    const total = 3000;
+    const lines = Array.from({ length: total }, (_, i) => `CI-${i + 1},C-1001,2026-11-02,EUR,10.00,0.21`);
+    const file = {
+      name: 'many.csv',
+      content: Buffer.from(
+        `invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate\n${lines.join('\n')}\n`,
+      ),
+    };
+    // Cancelled over the API once the first page is committed, as a user watching the run would.
+    let cancelled: Awaited<ReturnType<Client['post']>> | undefined;
+    t.sync.engine.onPage = async (runId) => {
+      cancelled ??= await cc.post(`/v1/runs/${runId}/cancel`, undefined);
+    };
+    const answer = await upload(app, cc.token, { pipeline: 'cancel-files' }, file).finally(() => {
+      t.sync.engine.onPage = undefined;
+    });
+    // Before, an import at work was refused (RUN_NOT_CANCELLABLE): it could only be waited out.
+    expect(cancelled!.status, JSON.stringify(cancelled!.body)).toBe(202);
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('cancelled');
+    const created = answer.body.rows.filter((r: { outcome: string }) => r.outcome === 'created').length;
+    const notPosted = answer.body.rows.filter((r: { outcome: string }) => r.outcome === 'failed');
+    // Asked once the first page was committed: seen when the next is counted, and no more read.
+    expect(created).toBe(1000);
+    expect(created + notPosted.length).toBe(total);
+    expect(notPosted[0].message).toMatch(
+      /^Not posted: the import was cancelled by .+ before this row was booked\. Rows marked created were posted; import the file again/,
+    );
+    expect((await ledger(cc.entityId)).filter((d: { type: string }) => d.type === 'SI').length).toBe(created);
+
+    // The same file again: the rest posted, nothing twice.
+    const again = await upload(app, cc.token, { pipeline: 'cancel-files' }, file);
+    expect(again.body).toMatchObject({ status: 'succeeded', alreadyImported: true });
+    expect(again.body.counts).toMatchObject({ created: total - created, skipped: created });
+    const invoices = (await ledger(cc.entityId)).filter((d: { type: string }) => d.type === 'SI');
+    expect(invoices.length).toBe(total);
+    expect(new Set(invoices.map((d: { external_reference: string }) => d.external_reference)).size).toBe(total);
+    await checkInvariants(t.db, cc.entityId);
+  }, 240_000);
+});

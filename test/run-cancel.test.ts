@@ -128,7 +128,7 @@ describe('cancelling a run', () => {
     expect(await invoiceCounts(t.db, pipeline.entityId)).toEqual({ invoices: sim.total, references: sim.total });
   }, 120_000);
 
-  it('refuses a finished run, a live import, a run of another entity and an id that is not one', async () => {
+  it('refuses a finished run, a live exception retry, a run of another entity and an id that is not one', async () => {
     const { rows } = await t.db.query<{ id: string }>(
       `SELECT id FROM runs WHERE pipeline_id = $1 AND status = 'succeeded' LIMIT 1`,
       [pipeline.id],
@@ -140,21 +140,21 @@ describe('cancelling a run', () => {
       details: [{ field: 'runId', message: 'succeeded' }],
     });
 
-    // An import works its rows in the request that brought them: refused while it is alive.
-    const importRun = (await createRun(t.db, {
+    // A retry works its one record in the request that asked for it: refused while it is alive.
+    const retryRun = (await createRun(t.db, {
       pipelineId: pipeline.id,
       entityId: pipeline.entityId,
-      trigger: 'import',
+      trigger: 'retry',
       createdBy: 'test',
     }))!;
-    await t.db.query(`UPDATE runs SET status = 'running', heartbeat_at = now() WHERE id = $1`, [importRun]);
-    const live = await cancel(shop, importRun);
+    await t.db.query(`UPDATE runs SET status = 'running', heartbeat_at = now() WHERE id = $1`, [retryRun]);
+    const live = await cancel(shop, retryRun);
     expect(live.status).toBe(409);
     expect(live.body.error.code).toBe('RUN_NOT_CANCELLABLE');
-    expect((await getRun(t.db, importRun))!.status).toBe('running');
+    expect((await getRun(t.db, retryRun))!.status).toBe('running');
     // Its process gone (the heartbeat old, no lease): cancelled, so that it holds nothing up.
-    await t.db.query(`UPDATE runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [importRun]);
-    const dead = await cancel(shop, importRun);
+    await t.db.query(`UPDATE runs SET heartbeat_at = now() - interval '1 hour' WHERE id = $1`, [retryRun]);
+    const dead = await cancel(shop, retryRun);
     expect(dead.status).toBe(200);
     expect(dead.body.status).toBe('cancelled');
 

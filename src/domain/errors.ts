@@ -352,7 +352,7 @@ export const ERROR_CODES = {
   ],
   RUN_NOT_CANCELLABLE: [
     409,
-    'The run works the records of an import or an exception retry in hand, and ends with that request: it cannot be cancelled while it works.',
+    'The run retries a parked record for its request (POST /v1/exceptions/{id}/retry), and ends with it: it cannot be cancelled while it works.',
   ],
   // Connections (OAuth 2.0)
   CONNECTION_NOT_OAUTH: [

@@ -174,7 +174,10 @@ export async function importFile(
         message: interrupted
           ? 'Not posted: the import stopped on an unexpected error (logged on the server) before this row was booked. ' +
             'Rows marked created were posted; import the file again once the cause is fixed (posted rows are not posted twice).'
-          : (run.error ?? 'the run gave no result for this row'),
+          : run.status === 'cancelled'
+            ? `Not posted: the import was cancelled by ${run.cancelledBy ?? 'someone'} before this row was booked. ` +
+              'Rows marked created were posted; import the file again to post the rest (posted rows are not posted twice).'
+            : (run.error ?? 'the run gave no result for this row'),
         targetId: null,
       };
     return { ...base, outcome: rec.outcome, message: rec.message, targetId: rec.targetId };

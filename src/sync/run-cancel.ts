@@ -15,9 +15,6 @@ import { type Run, getRun, waitingOf } from './runs.ts';
  * setRunStatus, the settling of waiting runs), so a worker that raced the cancel cannot write over it.
  */
 
-/** Runs of records in a process's hands (an import, a retried exception): they end with that request. */
-const IN_HAND = new Set(['import', 'retry']);
-
 export interface CancelOutcome {
   run: Run;
   /** True when the run was still working: it stops at its next page boundary. */
@@ -26,8 +23,10 @@ export interface CancelOutcome {
 
 /**
  * Cancels a run (see above). A finished run is refused (RUN_ALREADY_FINISHED), a cancelled one
- * answered as it is; a live import or exception retry is refused (RUN_NOT_CANCELLABLE): it works
- * records in hand for its request and ends with it. `entityId` scopes the lookup (NOT_FOUND otherwise).
+ * answered as it is; a live exception retry is refused (RUN_NOT_CANCELLABLE): it works one record
+ * for its request and ends with it. An import working is asked to stop like any run: its request
+ * ends after the page in hand, answering which rows were not posted. `entityId` scopes the lookup
+ * (NOT_FOUND otherwise).
  */
 export async function cancelRun(
   db: Queryable,
@@ -58,10 +57,11 @@ export async function cancelRun(
     throw new DomainError('RUN_ALREADY_FINISHED', `Run ${runId} has finished (${found.status}): nothing to cancel`, [
       { field: 'runId', message: found.status },
     ]);
-  if (IN_HAND.has(found.trigger) && found.working)
+  // A retry works one parked record for its request: there is no page boundary to stop at.
+  if (found.trigger === 'retry' && found.working)
     throw new DomainError(
       'RUN_NOT_CANCELLABLE',
-      `Run ${runId} works the records of ${found.trigger === 'import' ? 'an import' : 'an exception retry'} in hand, and ends with that request`,
+      `Run ${runId} retries one parked record for its request, and ends with it: there is nothing to stop between`,
       [{ field: 'runId', message: found.trigger }],
     );
   const audit = (action: string, after: Record<string, unknown>): Promise<void> =>

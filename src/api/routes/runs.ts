@@ -231,7 +231,9 @@ const cancelRoute = defineRoute({
     '`cancelRequestedAt` set): it finishes the page in hand and ends `cancelled`, within a page of documents; follow it with `GET /v1/runs/{runId}`. ' +
     'Nothing it posted is taken back (posted documents never change; correct them with new ones), documents already sent to a remote target still go ' +
     'until the target takes or refuses them, and the next run of the pipeline reads on from the source. Cancelling a cancelled run answers it again (200). ' +
-    'A finished run is refused (409 RUN_ALREADY_FINISHED), and so is an import or exception retry while it works (409 RUN_NOT_CANCELLABLE): it ends with its request.',
+    'An import working is asked to stop the same way: its request answers after the page in hand, its rows not posted marked so (import the file ' +
+    'again to post them; rows posted are not posted twice). A finished run is refused (409 RUN_ALREADY_FINISHED), and so is an exception retry while ' +
+    'it works (409 RUN_NOT_CANCELLABLE): it retries one record for its request and ends with it.',
   tags: ['runs'],
   auth: 'entityOrAdmin',
   params: RunId,

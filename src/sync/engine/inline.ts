@@ -2,6 +2,7 @@ import type { EntityContext } from '../../ledger/entities.ts';
 import type { SourceConnector, SourceItem } from '../connector.ts';
 import type { Pipeline } from '../pipelines.ts';
 import { addCounts, setRunStatus } from '../runs.ts';
+import { claimRun, endCancelled } from '../run-cancel.ts';
 import type { TargetConnector } from '../target.ts';
 import { PAGE_SIZE, chunks } from './context.ts';
 import { processPage } from './page.ts';
@@ -18,11 +19,18 @@ export async function executeInline(
   target: TargetConnector,
 ): Promise<void> {
   const ctx = syncContext(deps, pipeline, entity, source, target, runId);
-  await setRunStatus(deps.db, runId, 'running');
+  // Cancelled while it waited for the pipeline's lease: nothing to do (src/sync/run-cancel.ts).
+  if (!(await claimRun(deps.db, runId))) return;
   try {
     for (const page of chunks(items, PAGE_SIZE)) {
       const out = await processPage(ctx, page);
-      await addCounts(deps.db, runId, out.counts);
+      const counted = await addCounts(deps.db, runId, out.counts);
+      await deps.onPage?.(runId, out.counts);
+      // Asked to stop (an import cancelled while it works): the page in hand is kept, the rest not read.
+      if (counted.cancelRequested) {
+        await endCancelled(deps.db, runId);
+        return;
+      }
     }
     await finish(ctx, runId, await afterPages(ctx, runId));
   } catch (err) {

@@ -31,7 +31,9 @@ export interface EngineDeps {
   retry?: RetryPolicy | undefined;
   /** Replaces the source a pipeline's config names (tests, the CLI's progress wrapper). */
   sourceFor?: ((pipeline: Pipeline, params: Record<string, unknown>) => SourceConnector | undefined) | undefined;
-  onPage?: ((runId: string, counts: { fetched: number; created: number; parked: number }) => void) | undefined;
+  /** After each page is committed, awaited (the CLI's progress; tests acting at a page boundary). */
+  onPage?:
+    ((runId: string, counts: { fetched: number; created: number; parked: number }) => void | Promise<void>) | undefined;
 }
 
 /** Thrown when another run holds the pipeline; the queue retries the job later. */
@@ -278,7 +280,7 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
       if (written) counted = await addCounts(db, runId, { writtenBack: written });
       // Another worker took the pipeline (this one looked dead): stop rather than run twice.
       if (!(await lease.renew())) throw new LeaseLostError(pipeline.name);
-      deps.onPage?.(runId, out.counts);
+      await deps.onPage?.(runId, out.counts);
       // The page and its cursor are committed: a cancelled run ends here, keeping what it posted;
       // a stopping worker hands the rest to another.
       if (counted.cancelRequested) {

@@ -32,8 +32,8 @@ export function RunNowButton(props: { ctx: PageContext; pipeline: string; enable
 
 /**
  * Cancelling a live run, for those who may run it: it ends at once when nobody works it, else after
- * the page in hand (src/sync/run-cancel.ts). Once asked, what is under way says so instead. An
- * import or an exception retry ends with its request, and has no button.
+ * the page in hand (src/sync/run-cancel.ts), an import too. Once asked, what is under way says so
+ * instead. An exception retry works one record for its request, and has no button.
  */
 function CancelRun(props: { ctx: PageContext; run: Run }) {
   const { run } = props;
@@ -43,8 +43,11 @@ function CancelRun(props: { ctx: PageContext; run: Run }) {
         Cancelling: it stops after the page in hand.
       </p>
     );
-  if (!roleAtLeast(props.ctx.viewer.role, 'accountant') || run.trigger === 'import' || run.trigger === 'retry')
-    return null;
+  if (!roleAtLeast(props.ctx.viewer.role, 'accountant') || run.trigger === 'retry') return null;
+  const after =
+    run.trigger === 'import'
+      ? 'What it posted is kept; import the file again to post the rest.'
+      : 'What it posted is kept; the next run reads on.';
   return (
     <button
       type="button"
@@ -53,7 +56,7 @@ function CancelRun(props: { ctx: PageContext; run: Run }) {
       hx-target="closest .run-progress"
       hx-swap="outerHTML"
       hx-disabled-elt="this"
-      hx-confirm={`Cancel this run of ${run.pipeline}? What it posted is kept; the next run reads on.`}
+      hx-confirm={`Cancel this run of ${run.pipeline}? ${after}`}
     >
       Cancel run
     </button>
