@@ -40,6 +40,8 @@ export const SERVE_ENVIRONMENT = `  PORT                         port (default 3
                                always (default 90; "forever" keeps all); workers remove older ones
   LEDGERLINK_RUN_RECORDS_RETENTION_DAYS  days the per-document records of finished runs are kept; runs and
                                their counts stay (default 90; "forever" keeps all)
+  LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS  days received webhook events are kept once processed; unprocessed
+                               ones always (default 90; "forever" keeps all)
   LEDGERLINK_LOGIN_MAX_FAILURES       failed logins per entity and per address in the window (default 10)
   LEDGERLINK_LOGIN_WINDOW_SECONDS     the window of the login throttle (default 900)
   LEDGERLINK_AUTH_MAX_FAILURES        bad tokens or session cookies per address in the window (default 100)

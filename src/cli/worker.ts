@@ -20,8 +20,9 @@ export function registerWorker(program: Command): void {
 Run several workers against one PostgreSQL server (DATABASE_URL) to share the work: runs are taken
 from a durable queue, one run per pipeline at a time, and a crashed worker's run is resumed by another.
 With embedded PGlite only one process may open the data folder: \`ledgerlink serve\` already includes a worker.
-Every worker also removes finished reconciliations and run records older than their retention
-(LEDGERLINK_RECONCILIATION_RETENTION_DAYS, LEDGERLINK_RUN_RECORDS_RETENTION_DAYS, default 90 days each).`,
+Every worker also removes finished reconciliations, run records and processed webhook events older
+than their retention (LEDGERLINK_RECONCILIATION_RETENTION_DAYS, LEDGERLINK_RUN_RECORDS_RETENTION_DAYS,
+LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS, default 90 days each).`,
     )
     .action(async (opts: { config?: string; tick: string; concurrency?: string }) => {
       const tick = parseInteger('--tick', opts.tick, { min: 1, max: 86400 });

@@ -4,11 +4,11 @@ import { type RetentionDays, retentionSetting } from '../settings.ts';
 
 /*
  * How long operational history is kept (docs/sync.md, "How long history is kept"). Stored
- * reconciliation reports and the per-document records of runs grow with every reconciliation and
- * every document synced; both are removed once older than their retention, a batch at a time, by
- * every worker process at its start and every 10 minutes (several at once are safe). Nothing the
- * books stand on is touched: the ledger, the audit trail, the source map, the outbox, exceptions
- * and the runs themselves with their counts stay.
+ * reconciliation reports, the per-document records of runs and the stored webhook events grow with
+ * every reconciliation, every document synced and every delivery; each is removed once older than
+ * its retention, a batch at a time, by every worker process at its start and every 10 minutes
+ * (several at once are safe). Nothing the books stand on is touched: the ledger, the audit trail,
+ * the source map, the outbox, exceptions and the runs themselves with their counts stay.
  */
 
 /** What is kept, in days (`forever`: nothing is removed). */
@@ -17,6 +17,8 @@ export interface RetentionPolicy {
   reconciliationDays: RetentionDays;
   /** The per-document records of finished runs (LEDGERLINK_RUN_RECORDS_RETENTION_DAYS). */
   runRecordsDays: RetentionDays;
+  /** Processed webhook events, counted from when they were processed (LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS). */
+  webhookEventsDays: RetentionDays;
 }
 
 /** A quarter: longer than a month-end close and a VAT quarter's return (docs/sync.md says why). */
@@ -27,6 +29,7 @@ export function retentionFromEnv(env: NodeJS.ProcessEnv = process.env): Retentio
   return {
     reconciliationDays: retentionSetting(env, 'LEDGERLINK_RECONCILIATION_RETENTION_DAYS', DEFAULT_RETENTION_DAYS),
     runRecordsDays: retentionSetting(env, 'LEDGERLINK_RUN_RECORDS_RETENTION_DAYS', DEFAULT_RETENTION_DAYS),
+    webhookEventsDays: retentionSetting(env, 'LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS', DEFAULT_RETENTION_DAYS),
   };
 }
 
@@ -36,6 +39,8 @@ export const RETENTION_INTERVAL_MS = 10 * 60 * 1000;
 const RECONCILIATION_BATCH = 100;
 const RUN_RECORD_BATCH = 1000;
 const RUNS_PER_ROUND = 100;
+/** An event carries its whole payload (a few kilobytes, a megabyte at most). */
+const WEBHOOK_EVENT_BATCH = 500;
 
 export interface PurgeOptions {
   /** Rows removed per statement. */
@@ -45,8 +50,19 @@ export interface PurgeOptions {
 }
 
 /**
- * One batch of reconciliations to delete: finished more than `$1` days ago, and neither the newest
- * finished nor the newest succeeded of its pipeline (a newer one of each kind exists).
+ * One batch of reconciliations to delete: finished more than `$1` days ago, neither the newest
+ * finished nor the newest succeeded of its pipeline (a newer one of each kind exists), and not the
+ * answer of an Idempotency-Key that is still replayed.
+ *
+ * That last condition: POST /v1/pipelines/{name}/reconciliations answers with where the report is
+ * (`Location: /v1/reconciliations/{id}`, src/api/routes/reconciliations.ts), and a retry under the
+ * same key replays that answer until LEDGERLINK_IDEMPOTENCY_TTL_SECONDS (up to 30 days) has passed
+ * (src/api/idempotency.ts, the Location stored by migration 0116). A retention shorter than that
+ * would have the replay send the client to a 404. The report is kept until the key's record
+ * expires instead, and goes at the first pass after: both promises are kept, whatever the two
+ * settings are. Refusing such a pair of settings at start would not do: the API process replays and
+ * the worker removes, and each reads only its own environment; the records in the database are
+ * what both share.
  */
 const DELETE_RECONCILIATIONS = `DELETE FROM reconciliations WHERE id IN (
    SELECT r.id FROM reconciliations r
@@ -57,6 +73,8 @@ const DELETE_RECONCILIATIONS = `DELETE FROM reconciliations WHERE id IN (
       AND (r.status = 'failed' OR EXISTS (SELECT 1 FROM reconciliations n
                    WHERE n.pipeline_id = r.pipeline_id AND n.created_at > r.created_at
                      AND n.status = 'succeeded'))
+      AND NOT EXISTS (SELECT 1 FROM idempotency_keys k
+                       WHERE k.response_location = '/v1/reconciliations/' || r.id AND k.expires_at > now())
     ORDER BY r.finished_at
     LIMIT $2
     FOR UPDATE OF r SKIP LOCKED)`;
@@ -65,17 +83,28 @@ const DELETE_RECONCILIATIONS = `DELETE FROM reconciliations WHERE id IN (
  * Deletes finished reconciliations that finished more than `days` ago, a batch at a time, keeping
  * for each pipeline its newest finished one and its newest succeeded one (by when they were asked
  * for, as the dashboard and the list order them), whatever their age: the last word on a pipeline,
- * and the last report it has, are never lost. Queued and running ones are never touched. Returns
- * how many went.
+ * and the last report it has, are never lost. Queued and running ones are never touched, nor one
+ * that a replayed Idempotency-Key answer still points to, until that answer expires. Returns how
+ * many went.
  *
  * Safe on several processes at once: a row another purge holds is skipped, and the newest of a
  * pipeline is never a candidate, so no purge removes what another relies on to remove something.
  */
-export async function purgeReconciliations(db: Queryable, days: number, o: PurgeOptions = {}): Promise<number> {
-  const batch = o.batch ?? RECONCILIATION_BATCH;
+export function purgeReconciliations(db: Queryable, days: number, o: PurgeOptions = {}): Promise<number> {
+  return deleteInBatches(db, RETENTION_QUERIES.reconciliations, days, o.batch ?? RECONCILIATION_BATCH, o.signal);
+}
+
+/** Runs a one-batch DELETE (`$1` days, `$2` rows) until a batch comes back short; returns how many rows went. */
+async function deleteInBatches(
+  db: Queryable,
+  sql: string,
+  days: number,
+  batch: number,
+  signal: AbortSignal | undefined,
+): Promise<number> {
   let total = 0;
-  while (!o.signal?.aborted) {
-    const { rowCount } = await db.query(RETENTION_QUERIES.reconciliations, [days, batch]);
+  while (!signal?.aborted) {
+    const { rowCount } = await db.query(sql, [days, batch]);
     total += rowCount;
     if (rowCount < batch) break;
   }
@@ -100,8 +129,23 @@ const RUNS_TO_PURGE = `SELECT r.id, r.finished_at::text AS finished_at FROM runs
   ORDER BY r.finished_at, r.id
   LIMIT $4`;
 
-/** The purge's two searches, whose plans test/retention.test.ts checks use migration 0117's indexes. */
-export const RETENTION_QUERIES = { reconciliations: DELETE_RECONCILIATIONS, runs: RUNS_TO_PURGE };
+/**
+ * One batch of webhook events to delete: processed more than `$1` days ago. An event not processed
+ * yet (its run failed, its pipeline is disabled) is never a candidate, however old.
+ */
+const DELETE_WEBHOOK_EVENTS = `DELETE FROM webhook_events WHERE (pipeline_id, event_id) IN (
+   SELECT pipeline_id, event_id FROM webhook_events
+    WHERE processed_at < now() - make_interval(days => $1::int)
+    ORDER BY processed_at
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED)`;
+
+/** The purge's searches, whose plans test/retention.test.ts checks use the indexes of migrations 0117 and 0120. */
+export const RETENTION_QUERIES = {
+  reconciliations: DELETE_RECONCILIATIONS,
+  runs: RUNS_TO_PURGE,
+  webhookEvents: DELETE_WEBHOOK_EVENTS,
+};
 
 /**
  * Deletes the per-document records (`run_records`) of runs that finished more than `days` ago and
@@ -161,10 +205,27 @@ export async function purgeRunRecords(
   return { runs, records };
 }
 
+/**
+ * Deletes webhook events processed more than `days` ago, a batch at a time; unprocessed events
+ * stay whatever their age. Returns how many went.
+ *
+ * Why an event may go: its row's key (pipeline, event id) is what answers a sender's retry
+ * `duplicate: true`, and senders stop retrying long before (Stripe after 3 days; docs/sync.md says
+ * more). A delivery of a removed event id is stored and processed again, and posts nothing: every
+ * document it carries is found in the source map (`sync_map`) and skipped, as for any run that
+ * reads the same document twice (src/sync/webhook-events.ts).
+ *
+ * Safe on several processes at once: an event another purge holds is skipped.
+ */
+export function purgeWebhookEvents(db: Queryable, days: number, o: PurgeOptions = {}): Promise<number> {
+  return deleteInBatches(db, RETENTION_QUERIES.webhookEvents, days, o.batch ?? WEBHOOK_EVENT_BATCH, o.signal);
+}
+
 export interface HistoryRemoved {
   reconciliations: number;
   runs: number;
   runRecords: number;
+  webhookEvents: number;
 }
 
 /**
@@ -178,8 +239,8 @@ export async function purgeHistory(
   log: Logger,
   o: PurgeOptions = {},
 ): Promise<HistoryRemoved> {
-  const removed: HistoryRemoved = { reconciliations: 0, runs: 0, runRecords: 0 };
-  const { reconciliationDays: recDays, runRecordsDays: runDays } = policy;
+  const removed: HistoryRemoved = { reconciliations: 0, runs: 0, runRecords: 0, webhookEvents: 0 };
+  const { reconciliationDays: recDays, runRecordsDays: runDays, webhookEventsDays: eventDays } = policy;
   if (recDays !== 'forever') {
     removed.reconciliations = await purgeReconciliations(db, recDays, o);
     if (removed.reconciliations > 0)
@@ -198,10 +259,19 @@ export async function purgeHistory(
         `retention: removed ${r.records} run record(s) of ${r.runs} run(s) finished more than ${runDays} days ago`,
       );
   }
+  if (eventDays !== 'forever') {
+    removed.webhookEvents = await purgeWebhookEvents(db, eventDays, o);
+    if (removed.webhookEvents > 0)
+      log.info(
+        { webhookEvents: removed.webhookEvents, retentionDays: eventDays },
+        `retention: removed ${removed.webhookEvents} webhook event(s) processed more than ${eventDays} days ago`,
+      );
+  }
   if (db.kind === 'pglite') {
     const emptied = [
       ...(removed.reconciliations > 0 ? ['reconciliations'] : []),
       ...(removed.runRecords > 0 ? ['run_records'] : []),
+      ...(removed.webhookEvents > 0 ? ['webhook_events'] : []),
     ];
     // Plain VACUUM: the space is marked free for new rows; nothing is locked against them.
     if (emptied.length > 0 && !o.signal?.aborted) await db.exec(`VACUUM ${emptied.join(', ')}`);
@@ -222,7 +292,7 @@ export class HistoryRetention {
 
   start(): void {
     const { policy } = this.deps;
-    if (this.timer || (policy.reconciliationDays === 'forever' && policy.runRecordsDays === 'forever')) return;
+    if (this.timer || Object.values(policy).every((days) => days === 'forever')) return;
     void this.runOnce();
     this.timer = setInterval(() => void this.runOnce(), RETENTION_INTERVAL_MS);
     this.timer.unref();

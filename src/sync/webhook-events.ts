@@ -10,7 +10,9 @@ export interface StoredWebhookEvent {
 
 /**
  * Stores an event once per pipeline and event id, inside the caller's transaction. Returns false
- * when the event was already there: a sender's retry or a replay, which must change nothing.
+ * when the event was already there: a sender's retry or a replay, which must change nothing. (Once
+ * processed, an event is kept for LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS, far longer than senders
+ * retry; one sent again after it went is stored anew and posts nothing: src/sync/retention.ts.)
  */
 export async function storeWebhookEvent(
   db: Queryable,

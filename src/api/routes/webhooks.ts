@@ -15,7 +15,11 @@ import { assertStorableText } from '../text-guard.ts';
 const PipelineName = z.object({ pipeline: z.string().min(1).max(63) });
 const Accepted = z.object({
   eventId: z.string(),
-  duplicate: z.boolean().meta({ description: 'True when this event id was received before: nothing was changed.' }),
+  duplicate: z.boolean().meta({
+    description:
+      'True when this event id was received before and is still stored (processed events are kept ' +
+      'LEDGERLINK_WEBHOOK_EVENTS_RETENTION_DAYS): nothing was changed.',
+  }),
   ignored: z
     .boolean()
     .optional()
