@@ -1,13 +1,20 @@
-import pino from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Database } from '../src/db/database.ts';
 import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
 import { type AcumaticaTargetOptions, createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TargetCallContext, TargetConnector, TargetInvoice, TargetPayment } from '../src/sync/target.ts';
+import type { TargetCallContext, TargetConnector } from '../src/sync/target.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { testBox } from './helpers/sync.ts';
+import {
+  callContext,
+  directCustomer,
+  directInvoice as invoice,
+  directPayment as payment,
+  directRefund,
+  directTargetDeps,
+  targetIdOf,
+} from './helpers/direct-target.ts';
 
 /*
  * The Acumatica target's operations against the simulated instance, one by one: sessions (signed
@@ -22,7 +29,6 @@ const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/acumatica-target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 const validate = specPath ? openApiRequestValidator(specPath) : undefined;
 
-const log = pino({ level: 'silent' });
 const PASSWORD = 'acu-pass-SECRET-0123456789';
 const CLIENT = { clientId: '88358B02-A48D-A50E-F710-39C1636C30F6@Company', clientSecret: 'acu-client-SECRET-987654' };
 let db: Database;
@@ -36,11 +42,9 @@ const fast: AcumaticaTargetOptions = {
 
 function make(settings: Record<string, unknown> = {}, opts: AcumaticaTargetOptions = fast): TargetConnector {
   return createAcumaticaTarget(
-    {
+    directTargetDeps(
       db,
-      log,
-      mapping: {},
-      settings: {
+      {
         type: 'acumatica',
         instanceUrl: sim.url,
         username: 'api',
@@ -53,55 +57,14 @@ function make(settings: Record<string, unknown> = {}, opts: AcumaticaTargetOptio
         limits: { callsPerMinute: 100_000, concurrent: 4 },
         ...settings,
       },
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'acu',
-      box: testBox,
-    },
+      'acu',
+    ),
     opts,
   );
 }
 
-const invoice = (ref: string, customer: string, net = '100.00', date = '2026-11-02'): TargetInvoice => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId: customer,
-  productTargetIds: {},
-  record: {
-    kind: 'invoice',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    invoiceDate: date,
-    dueDate: null,
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Service', netAmount: net, vatRate: '0.21' }],
-  },
-});
-
-const payment = (ref: string, customer: string, invoiceTargetId: string | null, amount: string): TargetPayment => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId: customer,
-  invoiceTargetId,
-  bankAccountCode: 'BANK',
-  record: {
-    kind: 'payment',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    date: '2026-11-05',
-    amount,
-    currency: 'EUR',
-    description: '',
-  },
-});
-
 async function customer(target: TargetConnector, code: string) {
-  const [r] = await target.upsertCustomers(ctx, [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
-  ]);
+  const [r] = await target.upsertCustomers(ctx, [directCustomer(code, `Customer ${code}`)]);
   expect(r).toMatchObject({ ok: true, targetId: code });
   return code;
 }
@@ -119,7 +82,7 @@ beforeAll(async () => {
     maxApiUsers: 2,
     validate,
   });
-  ctx = { db, log, actor: 'test' };
+  ctx = callContext(db);
 }, 60_000);
 afterAll(async () => {
   expect(sim.violations).toEqual([]);
@@ -145,8 +108,8 @@ describe('sessions', () => {
   it('signs in again when the session expired while idle, and sends the call once more', async () => {
     const target = make();
     await customer(target, 'S2');
-    const ids = (await target.createInvoices(ctx, [invoice('S-2a', 'S2'), invoice('S-2b', 'S2')])).map(
-      (r) => (r as { targetId: string }).targetId,
+    const ids = (await target.createInvoices(ctx, [invoice('S-2a', 'S2'), invoice('S-2b', 'S2')])).map((r) =>
+      targetIdOf(r),
     );
     const before = { ...sim.stats };
     sim.expireSessionsAfterNext();
@@ -262,7 +225,7 @@ describe('documents', () => {
     const c = await customer(target, 'D1');
     const results = await target.createInvoices(ctx, [
       invoice('D-1', c),
-      invoice('D-2', c, '10.00', '2020-03-01'),
+      invoice('D-2', c, '10.00', '0.21', '2020-03-01'),
       invoice('D-3', c, '50.00'),
     ]);
     expect(results).toMatchObject([
@@ -277,7 +240,7 @@ describe('documents', () => {
       },
       { ok: true },
     ]);
-    const [id] = [(results[0] as { targetId: string }).targetId];
+    const id = targetIdOf(results[0]);
     const held = (await target.documents!(ctx, [id])).get(id);
     expect(held).toMatchObject({
       kind: 'invoice',
@@ -293,12 +256,12 @@ describe('documents', () => {
     const target = make();
     const c = await customer(target, 'D2');
     const [inv] = await target.createInvoices(ctx, [invoice('D2-1', c)]);
-    const invId = (inv as { targetId: string }).targetId;
+    const invId = targetIdOf(inv);
     const [pay] = await target.createPayments!(ctx, [payment('D2-P', c, invId, '21.00')]);
     expect(pay).toMatchObject({ ok: true, targetId: expect.stringMatching(/^Payment\/\d{6}$/) });
     expect(sim.books.documents.get(invId)?.balance).toBe(10000n);
     expect(await target.findByReference(ctx, 'payment', 'D2-P', c)).toMatchObject({
-      targetId: (pay as { targetId: string }).targetId,
+      targetId: targetIdOf(pay),
     });
   });
 
@@ -306,9 +269,9 @@ describe('documents', () => {
     const target = make();
     const c = await customer(target, 'V1');
     const [inv] = await target.createInvoices(ctx, [invoice('V1-1', c)]);
-    const invId = (inv as { targetId: string }).targetId;
+    const invId = targetIdOf(inv);
     const [pay] = await target.createPayments!(ctx, [payment('V1-P', c, invId, '130.00')]);
-    const payId = (pay as { targetId: string }).targetId;
+    const payId = targetIdOf(pay);
     expect(sim.books.documents.get(invId)).toMatchObject({ balance: 0n, status: 'Closed' });
     expect(sim.books.payments.get(payId)).toMatchObject({ amount: 13000n, available: 900n, status: 'Open' });
   });
@@ -316,9 +279,7 @@ describe('documents', () => {
   it('says which invoices are paid, naming the payment that settled each last', async () => {
     const target = make();
     const c = await customer(target, 'W1');
-    const ids = (await target.createInvoices(ctx, [invoice('W1-1', c), invoice('W1-2', c)])).map(
-      (r) => (r as { targetId: string }).targetId,
-    );
+    const ids = (await target.createInvoices(ctx, [invoice('W1-1', c), invoice('W1-2', c)])).map((r) => targetIdOf(r));
     await target.createPayments!(ctx, [payment('W1-P1', c, ids[0]!, '100.00'), payment('W1-P2', c, ids[0]!, '21.00')]);
     await target.createPayments!(ctx, [payment('W1-P3', c, ids[1]!, '21.00')]);
     expect(await target.paidInvoices!(ctx, ids)).toEqual(new Map([[ids[0]!, 'W1-P2']]));
@@ -330,28 +291,12 @@ describe('documents', () => {
     const [inv] = await target.createInvoices(ctx, [invoice('F1-1', c)]);
     const [open, applied] = await target.createPayments!(ctx, [
       payment('F1-P1', c, null, '30.00'),
-      payment('F1-P2', c, (inv as { targetId: string }).targetId, '121.00'),
+      payment('F1-P2', c, targetIdOf(inv), '121.00'),
     ]);
-    const refund = (ref: string, paymentTargetId: string) => ({
-      sourceId: ref,
-      idempotencyKey: `key-${ref}`,
-      customerTargetId: c,
-      paymentTargetId,
-      bankAccountCode: 'BANK',
-      record: {
-        kind: 'refund' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'c',
-        date: '2026-11-06',
-        amount: '30.00',
-        currency: 'EUR',
-        description: '',
-      },
-    });
+    const refund = (ref: string, paymentTargetId: string) => directRefund(ref, c, paymentTargetId, '30.00');
     const results = await target.createRefunds!(ctx, [
-      refund('F1-R1', (open as { targetId: string }).targetId),
-      refund('F1-R2', (applied as { targetId: string }).targetId),
+      refund('F1-R1', targetIdOf(open)),
+      refund('F1-R2', targetIdOf(applied)),
     ]);
     expect(results).toMatchObject([
       { ok: true, targetId: expect.stringMatching(/^Refund\//) },
@@ -360,8 +305,8 @@ describe('documents', () => {
         error: { code: 'TARGET_REFUSED', message: expect.stringMatching(/refund: answered 422: .*closed/) },
       },
     ]);
-    const id = (results[0] as { targetId: string }).targetId;
-    expect(sim.books.payments.get((open as { targetId: string }).targetId)).toMatchObject({
+    const id = targetIdOf(results[0]);
+    expect(sim.books.payments.get(targetIdOf(open))).toMatchObject({
       available: 0n,
       status: 'Closed',
     });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { platformEngine } from './helpers/platform-engine.ts';
+import { businessCentralSettings } from './helpers/businesscentral.ts';
 import { definePipeline, openExceptions } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
 import { businessCentralTarget } from '../src/connectors/businesscentral/index.ts';
@@ -49,21 +50,7 @@ async function businessCentral(
   dropAfterCommitRate = 0.05,
 ): Promise<{ sim: BusinessCentralSimulator; target: Record<string, unknown> }> {
   const sim = e2e.closeLater(await startBusinessCentralSimulator({ client: CLIENT, seed, dropAfterCommitRate, limit }));
-  return {
-    sim,
-    target: {
-      type: 'businesscentral',
-      ...CLIENT,
-      tenantId: sim.tenantId,
-      environment: sim.environment,
-      companyId: sim.companyId,
-      baseUrl: sim.baseUrl,
-      tokenUrl: sim.tokenUrl,
-      accounts: { sales: '40100' },
-      taxRates: { '0.21': 'VAT21', '0.09': 'VAT9', '0': 'VAT0' },
-      limits: { callsPerMinute: 100_000, concurrent: 20 },
-    },
-  };
+  return { sim, target: businessCentralSettings(sim) };
 }
 
 /** Each reference held exactly once among the company's documents of a set, and nothing held twice. */

@@ -1,11 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FastifyInstance } from 'fastify';
-import { buildServer } from '../src/api/server.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
-import { queuedSync } from './helpers/queue.ts';
+import { type ListeningApi, listeningApi } from './helpers/webhook-e2e.ts';
 import { senderSignature } from './helpers/webhooks.ts';
-import type { SyncService } from '../src/sync/service.ts';
 
 /*
  * Fairness between tenants: a burst of webhook events on one entity's pipeline must not queue
@@ -15,9 +12,7 @@ import type { SyncService } from '../src/sync/service.ts';
 
 const SECRET = 'fair-webhook-secret-0123456789';
 let t: TestApp;
-let hooks: FastifyInstance;
-let sync: SyncService;
-let closeQueue: () => Promise<void>;
+let api: ListeningApi;
 
 beforeAll(async () => {
   t = await createTestApp();
@@ -28,27 +23,12 @@ beforeAll(async () => {
     ['shop-b', 'FAIRB'],
   ] as const)
     await definePipeline(t.db, entity, { name, source: { type: 'webhook' }, webhookSecret: SECRET });
-  const q = await queuedSync(t.db);
-  sync = q.sync;
-  closeQueue = () => q.close();
-  hooks = await buildServer({
-    db: t.db,
-    sync,
-    config: {
-      port: 0,
-      host: '127.0.0.1',
-      adminToken: 'unused-admin-token-0123456789',
-      tokenTtlSeconds: 1200,
-      logLevel: 'silent',
-      bodyLimitBytes: 1024 * 1024,
-    },
-    logger: false,
-  });
-  await sync.startWorker({ tickSeconds: 3600, concurrency: 4 });
+  // The engine with its durable queue and the API on a port, as `ledgerlink serve` runs them.
+  api = await listeningApi(t);
+  await api.sync.startWorker({ tickSeconds: 3600, concurrency: 4 });
 }, 120_000);
 afterAll(async () => {
-  await hooks?.close();
-  await closeQueue?.();
+  await api?.close();
   await t?.close();
 });
 
@@ -71,13 +51,12 @@ function invoiceEvent(id: string, ref: string) {
 
 async function send(pipeline: string, event: { id: string }) {
   const body = JSON.stringify(event);
-  const res = await hooks.inject({
+  const res = await fetch(`${api.base}/v1/webhooks/${pipeline}`, {
     method: 'POST',
-    url: `/v1/webhooks/${pipeline}`,
     headers: { 'content-type': 'application/json', 'x-ledgerlink-signature': senderSignature(body, SECRET) },
-    payload: body,
+    body,
   });
-  expect(res.statusCode).toBe(202);
+  expect(res.status, await res.text()).toBe(202);
 }
 
 describe('fairness between entities', () => {

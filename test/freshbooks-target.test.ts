@@ -6,6 +6,7 @@ import {
   callContext,
   directCustomer as customer,
   directInvoice as invoice,
+  directPayment,
   directTargetDeps,
   simulatedGrant,
   thrown,
@@ -13,7 +14,7 @@ import {
 import type { Database } from '../src/db/database.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetAllocation, TargetConnector, TargetPayment } from '../src/sync/target.ts';
+import type { TargetAllocation, TargetConnector } from '../src/sync/target.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { CODE_PREFIX, REF_PREFIX, clientFields, lines, tagOf, withTag } from '../src/connectors/freshbooks/map.ts';
 import {
@@ -76,29 +77,11 @@ afterAll(async () => {
   await db.close();
 });
 
-const payment = (
-  ref: string,
-  customerTargetId: string,
-  invoiceTargetId: string | null,
-  amount: string,
-): TargetPayment => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId,
-  invoiceTargetId,
-  bankAccountCode: 'BANK',
-  record: {
-    kind: 'payment',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    date: '2026-11-05',
-    amount,
-    currency: 'EUR',
+const payment = (ref: string, customerTargetId: string, invoiceTargetId: string | null, amount: string) =>
+  directPayment(ref, customerTargetId, invoiceTargetId, amount, {
     invoiceExternalReference: null,
     description: 'Paid',
-  },
-});
+  });
 
 const acc = () => sim.account(ACC);
 const invoiceOf = (ref: string) => [...acc().invoices.values()].find((d) => d.po_number === ref)!;

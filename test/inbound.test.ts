@@ -1,11 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { buildServer } from '../src/api/server.ts';
 import { webhookRoutes } from '../src/api/routes/webhooks.ts';
 import { DomainError } from '../src/domain/errors.ts';
 import { headerValue } from '../src/sync/registry.ts';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import { createTestApp, serverBeside, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { processScope } from './helpers/scoped.ts';
 
@@ -60,20 +59,8 @@ beforeAll(async () => {
     enabled: false,
   });
   // The server's routes were listed before this file registered "echo"; serve its route beside them.
-  app = await buildServer({
-    db: t.db,
-    sync: t.sync,
-    config: {
-      port: 0,
-      host: '127.0.0.1',
-      adminToken: 'unused-admin-token-0123456789',
-      tokenTtlSeconds: 1200,
-      logLevel: 'silent',
-      bodyLimitBytes: 1024 * 1024,
-    },
-    logger: false,
-    routes: webhookRoutes().filter((r) => r.path.endsWith('/echo')),
-  });
+  const echo = webhookRoutes().filter((r) => r.path.endsWith('/echo'));
+  app = await serverBeside(t.db, t.sync, echo);
 });
 afterAll(async () => {
   await app?.close();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
-import { definePipeline, syncService } from './helpers/sync.ts';
+import { definePipeline, dueNow, syncService } from './helpers/sync.ts';
+import { instalmentCodes, ixpoleSource } from './helpers/platform-engine.ts';
 import {
   type IxpoleSimulator,
   type IxpoleSimulatorOptions,
@@ -13,9 +14,6 @@ import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { sourceDepsOf } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
-import { buildServer } from '../src/api/server.ts';
-import { allRoutes } from '../src/api/routes/index.ts';
-import { exceptionRoutes } from '../src/api/routes/exceptions.ts';
 
 /*
  * The iXpole source end to end: a local iXpole (the simulator) on one side, the real engine and
@@ -33,9 +31,9 @@ afterAll(async () => {
   await t.close();
 });
 
-/** Retry knobs small enough that storms cost milliseconds. */
+/** Beside ixpoleSource's short retries: a Retry-After waited out for 30 ms at most, so that storms cost milliseconds. */
 // The timeout is generous: PGlite runs in this process and can hold the event loop for a while.
-const FAST = { backoffBaseMs: 5, backoffMaxMs: 20, retryAfterMaxMs: 30, maxAttempts: 4, timeoutMs: 10_000 };
+const FAST = { retryAfterMaxMs: 30, timeoutMs: 10_000 };
 
 let entities = 0;
 async function setup(
@@ -49,14 +47,11 @@ async function setup(
   sims.push(sim);
   const pipeline = await definePipeline(t.db, code, {
     name,
-    source: { type: 'ixpole', baseUrl: sim.url, apiKey: sim.apiKey, ...FAST, ...extra.source },
+    source: { ...ixpoleSource(sim), ...FAST, ...extra.source },
     options: extra.options ?? {},
   });
   return { c, sim, pipeline, code };
 }
-
-const codesOf = (sim: IxpoleSimulator, indexes?: number[]) =>
-  (indexes ?? [...Array(sim.total).keys()]).map((i) => sim.instalmentAt(i).InstalmentCode);
 
 async function runOnce(pipeline: Pipeline, sync = t.sync) {
   const runId = (await sync.trigger(pipeline, 'manual', 'test'))!;
@@ -128,39 +123,6 @@ async function expectPostedOnce(
   return ledger;
 }
 
-/**
- * POST /v1/exceptions/{id}/retry. While the exception routes are missing from allRoutes (see the
- * report), they are served by a second server on the same database and sync service.
- */
-async function retryException(c: Client, id: string) {
-  if (allRoutes.some((r) => r.path === '/v1/exceptions/{id}/retry')) return c.post(`/v1/exceptions/${id}/retry`, {});
-  const app = await buildServer({
-    db: t.db,
-    sync: t.sync,
-    config: {
-      port: 0,
-      host: '127.0.0.1',
-      adminToken: 'unused-admin-token-0123456789',
-      tokenTtlSeconds: 1200,
-      logLevel: 'silent',
-      bodyLimitBytes: 1024 * 1024,
-    },
-    logger: false,
-    routes: exceptionRoutes,
-  });
-  try {
-    const res = await app.inject({
-      method: 'POST',
-      url: `/v1/exceptions/${id}/retry`,
-      headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json' },
-      payload: '{}',
-    });
-    return { status: res.statusCode, body: JSON.parse(res.body) };
-  } finally {
-    await app.close();
-  }
-}
-
 async function exceptionsOf(pipeline: Pipeline, status?: 'open' | 'resolved') {
   const { rows } = await t.db.query<{
     id: string;
@@ -192,7 +154,7 @@ describe('iXpole → ledger', () => {
     expect(run.counts.writtenBack).toBeGreaterThanOrEqual(60);
 
     const all = [...Array(sim.total).keys()].map((i) => sim.instalmentAt(i));
-    const ledger = await expectPostedOnce(c, sim, codesOf(sim));
+    const ledger = await expectPostedOnce(c, sim, instalmentCodes(sim));
     // Amounts and dates as iXpole gave them: gross = net + the given VAT, due date = DueDate.
     const { rows: lines } = await t.db.query<{
       external_reference: string;
@@ -275,7 +237,7 @@ describe('iXpole → ledger', () => {
     );
     const run = await runOnce(pipeline, syncService(t.db, { pdfs: true }));
     expect(run.status).toBe('succeeded');
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
     const sent = [...invoiceWrites(sim).values()].flat();
     expect(sent).toHaveLength(8);
     expect(sent.every((s) => s.Pdf === undefined && /^\d{4}-\d{2}-\d{2}$/.test(s.InvoiceDueDate ?? ''))).toBe(true);
@@ -342,7 +304,7 @@ describe('iXpole → ledger', () => {
     expect(ghostGood.length).toBeGreaterThan(1);
     sim.control.missingCustomers.clear();
     const first = find(ghostGood[0]!.InstalmentCode);
-    const retried = await retryException(c, first.id);
+    const retried = await c.post(`/v1/exceptions/${first.id}/retry`, {});
     expect(retried.status, JSON.stringify(retried.body)).toBe(200);
     expect(retried.body).toMatchObject({
       runStatus: ghostNoProduct.length > 0 ? 'partial' : 'succeeded',
@@ -369,7 +331,7 @@ describe('iXpole → ledger', () => {
     const rerun = await runOnce(pipeline);
     expect(rerun.status).toBe('succeeded');
     expect(rerun.counts).toMatchObject({ fetched: parkedCount - ghostGood.length, parked: 0 });
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
     expect(await exceptionsOf(pipeline, 'open')).toEqual([]);
     await checkInvariants(t.db, c.entityId);
   });
@@ -396,7 +358,7 @@ describe('iXpole → ledger', () => {
     expect(rows[0]!.attempts).toBe(1);
     expect(sim.control.stats.faults).toBe(11);
     expect(sim.control.stats.repeats).toBeGreaterThan(0);
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
 
     // Next run: the repeated item is recognised as posted, and nothing is sent again.
     const writes = sim.writes.length;
@@ -419,7 +381,7 @@ describe('iXpole → ledger', () => {
     expect(run.status).toBe('succeeded');
     const { rows } = await t.db.query<{ attempts: number }>(`SELECT attempts FROM runs WHERE id = $1`, [run.runId]);
     expect(rows[0]!.attempts).toBe(2);
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
     await checkInvariants(t.db, c.entityId);
   });
 
@@ -452,7 +414,7 @@ describe('iXpole → ledger', () => {
     const run = await runOnce(pipeline);
     expect(run.status).toBe('succeeded');
     expect(run.counts.created).toBeGreaterThanOrEqual(40);
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
     await checkInvariants(t.db, c.entityId);
   });
 
@@ -476,13 +438,11 @@ describe('iXpole → ledger', () => {
     expect((await invoicesOf(c)).size).toBe(30);
 
     // The outbox's backoff has run out; the next run sends what was waiting, and posts nothing again.
-    await t.db.query(`UPDATE outbox SET next_attempt_at = now() WHERE pipeline_id = $1 AND status = 'pending'`, [
-      pipeline.id,
-    ]);
+    await dueNow(t.db, pipeline.id);
     const again = await runOnce(pipeline);
     expect(again.status).toBe('succeeded');
     expect(again.counts.created).toBe(0);
-    await expectPostedOnce(c, sim, codesOf(sim), { atLeastOnce: true });
+    await expectPostedOnce(c, sim, instalmentCodes(sim), { atLeastOnce: true });
     expect(sim.listed()).toBe(0);
     await checkInvariants(t.db, c.entityId);
   });
@@ -506,7 +466,7 @@ describe('iXpole → ledger', () => {
     expect(b!.createdAt < a!.finishedAt!).toBe(true);
     expect(b!.startedAt! >= a!.finishedAt!).toBe(true);
     expect(runs.reduce((n, r) => n + r.counts.created, 0)).toBeGreaterThanOrEqual(60);
-    await expectPostedOnce(c, sim, codesOf(sim));
+    await expectPostedOnce(c, sim, instalmentCodes(sim));
     await checkInvariants(t.db, c.entityId);
   });
 
@@ -514,7 +474,7 @@ describe('iXpole → ledger', () => {
     const { c, sim, pipeline } = await setup('ix-paid', { instalments: 6, customers: 2, products: 2 });
     expect((await runOnce(pipeline)).status).toBe('succeeded');
     const ledger = await invoicesOf(c);
-    const [paidCode, partCode] = codesOf(sim, [0, 1]);
+    const [paidCode, partCode] = instalmentCodes(sim);
     const pay = async (code: string, amount: string, reference: string) => {
       const inv = ledger.get(code)!;
       const { rows } = await t.db.query<{ customer_code: string }>(
@@ -565,7 +525,7 @@ describe('iXpole → ledger', () => {
     );
     const sync = syncService(t.db, { pdfs: true });
     expect((await runOnce(pipeline, sync)).status).toBe('succeeded');
-    const codes = codesOf(sim);
+    const codes = instalmentCodes(sim);
     const { rows: drafts } = await t.db.query<{ source_id: string; id: string; number: string }>(
       `SELECT m.source_id, d.id, d.number FROM sync_map m JOIN draft_invoices d ON d.id = m.target_id::bigint
         WHERE m.pipeline_id = $1 AND m.kind = 'draft' ORDER BY m.source_id`,

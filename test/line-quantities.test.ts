@@ -1,21 +1,16 @@
 import type { LosslessNumber } from 'lossless-json';
-import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestApp, type TestApp } from './helpers/app.ts';
+import { describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { callContext, directCustomer, targetIdOf } from './helpers/direct-target.ts';
 import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { customerRecord, definePipeline, drainTarget, openExceptions, syncService, testBox } from './helpers/sync.ts';
+import { platformEngine } from './helpers/platform-engine.ts';
+import { directQuickBooksTarget, usInvoice } from './helpers/quickbooks.ts';
+import { customerRecord, definePipeline, openExceptions } from './helpers/sync.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
 import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
-import type { SyncService } from '../src/sync/service.ts';
-import type { TargetInvoice } from '../src/sync/target.ts';
-import type { FastifyInstance } from 'fastify';
-import { processScope } from './helpers/scoped.ts';
 import { XERO_APP, xeroTarget } from './helpers/xero.ts';
 
 /*
@@ -26,40 +21,32 @@ import { XERO_APP, xeroTarget } from './helpers/xero.ts';
  * XSD. Every Xero request, its query included, is checked against Xero's OpenAPI contract.
  */
 
-const scope = processScope();
 const SPEC = 'xero/xero_accounting.yaml';
 const specPath = sharedSpec(SPEC);
 if (!specPath) console.warn(`test/line-quantities.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
 
-const APP = XERO_APP;
 const HOOK_SECRET = 'webhook-secret-0123456789abcdef';
 
-let t: TestApp;
 let app: FastifyInstance;
-let sync: SyncService;
 let hooks: WebhookClient;
-const closers: { close(): Promise<void> }[] = [];
 
-beforeAll(async () => {
-  t = await createTestApp();
-  app = await syncServer(t);
-  sync = syncService(t.db, { engine: { retry: { baseSeconds: 0, maxAttempts: 5 } } });
-  hooks = await webhookClient(t);
-  scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40 } });
-}, 60_000);
-afterAll(async () => {
-  await hooks.close();
-  for (const c of closers) await c.close();
-  if (app !== t.app) await app.close();
-  await t.close();
+const e2e = platformEngine({
+  name: 'Xero',
+  start: async (e) => {
+    e.scope.xeroRuntime({ client: { backoffBaseMs: 5, backoffMaxMs: 40 } });
+    // The test app's server when it serves the sync routes (it does), else one beside it.
+    app = await syncServer(e.t);
+    if (app !== e.t.app) e.closeLater(app);
+    hooks = e.closeLater(await webhookClient(e.t));
+  },
 });
 
 async function xero() {
-  const sim = await startXeroSimulator({ oauth: APP, validate, limits: { perMinute: 100_000, perDay: 100_000 } });
-  closers.push(sim);
-  const settings = xeroTarget(sim);
-  return { sim, settings };
+  const sim = e2e.closeLater(
+    await startXeroSimulator({ oauth: XERO_APP, validate, limits: { perMinute: 100_000, perDay: 100_000 } }),
+  );
+  return { sim, settings: xeroTarget(sim) };
 }
 
 const xeroInvoice = (sim: XeroSimulator, reference: string) =>
@@ -69,9 +56,9 @@ const fixed = (d: { toFixed(n?: number): string }, n: number) => d.toFixed(n);
 
 describe('quantities and unit prices into Xero', () => {
   it('csv → Xero: a 4-decimal unit price is sent with unitdp=4 and booked at Xero’s Quantity × UnitAmount; a net that is not quantity × price is parked with both numbers', async () => {
-    const c = await t.entity('QX1', 'EUR', { standardTaxRate: '0.21' });
+    const c = await e2e.entity('QX1');
     const { sim, settings } = await xero();
-    const pipeline = await definePipeline(t.db, 'QX1', {
+    const pipeline = await definePipeline(e2e.db, 'QX1', {
       name: 'qty-csv-to-xero',
       source: { type: 'file' },
       target: settings,
@@ -90,7 +77,7 @@ describe('quantities and unit prices into Xero', () => {
     ].join('\n');
     const res = await upload(app, c.token, { pipeline: 'qty-csv-to-xero' }, { name: 'invoices.csv', content: csv });
     expect(res.status).toBeLessThan(300);
-    await drainTarget(t.db, sync, pipeline, 'the target');
+    await e2e.drain(pipeline);
 
     const [q1] = xeroInvoice(sim, 'Q-1');
     expect(q1).toBeDefined();
@@ -115,7 +102,7 @@ describe('quantities and unit prices into Xero', () => {
 
     expect(xeroInvoice(sim, 'Q-3')).toEqual([]);
     expect(xeroInvoice(sim, 'Q-4')).toEqual([]);
-    const parked = await openExceptions(t.db, pipeline);
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code])).toEqual([
       ['Q-3', 'LINE_AMOUNT_MISMATCH'],
       ['Q-4', 'IMPORT_ROW_INVALID'],
@@ -128,13 +115,8 @@ describe('quantities and unit prices into Xero', () => {
   }, 60_000);
 
   it('records → Xero: a line amount that does not parse for the currency is parked before Xero sees it, naming the line', async () => {
-    await t.entity('QX9', 'EUR', { standardTaxRate: '0.21' });
     const { sim, settings } = await xero();
-    const pipeline = await definePipeline(t.db, 'QX9', {
-      name: 'records-to-xero',
-      source: { type: 'records' },
-      target: settings,
-    });
+    const pipeline = await e2e.recordsPipeline('QX9', 'records-to-xero', settings);
     const line = (netAmount: string, vatAmount?: string) => ({
       description: 'Seats',
       netAmount,
@@ -151,18 +133,17 @@ describe('quantities and unit prices into Xero', () => {
       description: '',
       lines,
     });
-    await sync.processRecords(pipeline, 'import', 'test', [
-      { record: customerRecord('K1') },
-      { record: invoice('BAD-NET', [line('10.00'), line('10.001')]) },
-      { record: invoice('BAD-VAT', [line('10.00', '2.1x')]) },
-      { record: invoice('GOOD', [line('10.00')]) },
+    await e2e.send(pipeline, [
+      customerRecord('K1'),
+      invoice('BAD-NET', [line('10.00'), line('10.001')]),
+      invoice('BAD-VAT', [line('10.00', '2.1x')]),
+      invoice('GOOD', [line('10.00')]),
     ]);
-    await drainTarget(t.db, sync, pipeline, 'Xero');
     // Before, such an invoice went to the target as it stood: what Xero made of "10.001" was booked.
     expect(xeroInvoice(sim, 'BAD-NET')).toEqual([]);
     expect(xeroInvoice(sim, 'BAD-VAT')).toEqual([]);
     expect(xeroInvoice(sim, 'GOOD')).toHaveLength(1);
-    const parked = await openExceptions(t.db, pipeline);
+    const parked = await openExceptions(e2e.db, pipeline);
     expect(parked.map((p) => [p.source_id, p.reason_code, p.field])).toEqual([
       ['BAD-NET', 'AMOUNT_INVALID', 'lines[1].netAmount'],
       ['BAD-VAT', 'AMOUNT_INVALID', 'lines[0].vatAmount'],
@@ -171,9 +152,9 @@ describe('quantities and unit prices into Xero', () => {
   }, 60_000);
 
   it('webhook → Xero: whole-cent unit prices go without unitdp; a net left out is computed', async () => {
-    await t.entity('QX2', 'EUR', { standardTaxRate: '0.21' });
+    await e2e.entity('QX2');
     const { sim, settings } = await xero();
-    const pipeline = await definePipeline(t.db, 'QX2', {
+    const pipeline = await definePipeline(e2e.db, 'QX2', {
       name: 'qty-hook-to-xero',
       source: { type: 'webhook' },
       webhookSecret: HOOK_SECRET,
@@ -200,8 +181,8 @@ describe('quantities and unit prices into Xero', () => {
       'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
     });
     expect(answer.status).toBeLessThan(300);
-    await drainTarget(t.db, sync, pipeline, 'the target');
-    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    await e2e.drain(pipeline);
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     const [w1] = xeroInvoice(sim, 'W-1');
     expect(w1!.Lines.map((l) => [fixed(l.Quantity, 0), fixed(l.UnitAmount, 2), fixed(l.LineAmount, 2)])).toEqual([
       ['2', '9.95', '19.90'],
@@ -212,8 +193,7 @@ describe('quantities and unit prices into Xero', () => {
   }, 60_000);
 
   it('Xero (simulated) keeps 2 decimals of a unit amount without unitdp=4, and refuses the line total it no longer matches', async () => {
-    const sim = await startXeroSimulator({});
-    closers.push(sim);
+    const sim = e2e.closeLater(await startXeroSimulator({}));
     const contact = await fetch(`${sim.url}/Contacts`, {
       method: 'PUT',
       headers: { authorization: 'Bearer t', 'xero-tenant-id': sim.tenantId, 'content-type': 'application/json' },
@@ -251,66 +231,17 @@ describe('quantities and unit prices into Xero', () => {
 
 describe('quantities and unit prices into QuickBooks', () => {
   it('sends Qty and UnitPrice with Amount the net, within the XSD; a credit memo turns the unit price positive', async () => {
-    const sim = await startQuickBooksSimulator({ seed: 5 });
-    closers.push(sim);
-    const log = pino({ level: 'silent' });
-    const auth: TokenSource = {
-      accessToken: () => Promise.resolve(sim.accessToken),
-      invalidate: () => {},
-      secrets: () => [sim.accessToken],
-    };
-    const target = createQuickBooksTarget(
-      {
-        db: t.db,
-        log,
-        mapping: {},
-        settings: {
-          type: 'quickbooks',
-          clientId: 'app',
-          clientSecret: 'secret-0123456789',
-          realmId: '9130350000000001',
-          baseUrl: sim.url,
-        },
-        entityId: '1',
-        pipelineId: '1',
-        pipelineName: 'qbo',
-        box: testBox,
-      },
-      { auth, planner: createRatePlanner(t.db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
-    );
-    const ctx = { db: t.db, log, actor: 'test' };
-    const [customer] = await target.upsertCustomers(ctx, [
-      {
-        sourceId: 'q',
-        code: 'QTY',
-        targetId: null,
-        record: { kind: 'customer', sourceId: 'q', name: 'Quantity Buyer' },
-      },
-    ]);
-    const customerTargetId = (customer as { targetId: string }).targetId;
-    const invoice = (ref: string, lines: TargetInvoice['record']['lines']): TargetInvoice => ({
-      sourceId: ref,
-      idempotencyKey: `key-${ref}`,
-      customerTargetId,
-      productTargetIds: {},
-      record: {
-        kind: 'invoice',
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'q',
-        invoiceDate: '2026-11-02',
-        dueDate: '2026-12-02',
-        currency: 'USD',
-        description: '',
-        lines,
-      },
-    });
+    const sim = e2e.closeLater(await startQuickBooksSimulator({ seed: 5 }));
+    const target = directQuickBooksTarget(e2e.db, sim, '9130350000000001');
+    const ctx = callContext(e2e.db);
+    const [customer] = await target.upsertCustomers(ctx, [directCustomer('QTY', 'Quantity Buyer')]);
+    const customerTargetId = targetIdOf(customer);
     const [inv, credit] = await target.createInvoices(ctx, [
-      invoice('QB-1', [
+      usInvoice('QB-1', customerTargetId, [
         { description: 'Tickets', quantity: '3', unitPrice: '12.3333', netAmount: '37.00', vatRate: '0' },
         { description: 'Fee', netAmount: '1.50', vatRate: '0' },
       ]),
-      invoice('QB-2', [
+      usInvoice('QB-2', customerTargetId, [
         { description: 'Return', quantity: '2', unitPrice: '-4.9999', netAmount: '-10.00', vatRate: '0' },
       ]),
     ]);
@@ -330,13 +261,13 @@ describe('quantities and unit prices into QuickBooks', () => {
             ]
           : [],
       );
-    const booked = sim.books().get('Invoice', (inv as { targetId: string }).targetId)!;
+    const booked = sim.books().get('Invoice', targetIdOf(inv))!;
     expect(detail(booked)).toEqual([
       ['3', '12.3333', '37.00'],
       [null, null, '1.50'],
     ]);
     expect(String(booked.TotalAmt)).toBe('38.50');
-    const memo = sim.books().get('CreditMemo', (credit as { targetId: string }).targetId)!;
+    const memo = sim.books().get('CreditMemo', targetIdOf(credit))!;
     expect(detail(memo)).toEqual([['2', '4.9999', '10.00']]);
     if (sim.validating) expect(sim.violations).toEqual([]);
     else console.warn('QuickBooks XSD checks skipped: ../shared/specs/quickbooks is absent');

@@ -1,6 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { ONE_ATTEMPT, callContext, directTargetDeps, targetIdOf as idOf, thrown } from './helpers/direct-target.ts';
+import {
+  ONE_ATTEMPT,
+  callContext,
+  directCustomer,
+  directInvoice,
+  directPayment,
+  directRefund,
+  directTargetDeps,
+  targetIdOf as idOf,
+  thrown,
+} from './helpers/direct-target.ts';
 import type { Database } from '../src/db/database.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { TargetConnector, TargetRefund } from '../src/sync/target.ts';
@@ -66,9 +76,7 @@ async function odoo(version: '16' | '17' | '18'): Promise<Odoo> {
 }
 
 async function customerOf(o: Odoo, code: string): Promise<string> {
-  const [c] = await o.target.upsertCustomers(ctx(), [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
-  ]);
+  const [c] = await o.target.upsertCustomers(ctx(), [directCustomer(code, `Customer ${code}`)]);
   return idOf(c);
 }
 
@@ -81,48 +89,13 @@ async function paid(
   customer = o.customer,
 ) {
   const [p] = await o.target.createPayments!(ctx(), [
-    {
-      sourceId: ref,
-      idempotencyKey: `k-${ref}`,
-      customerTargetId: customer,
-      invoiceTargetId,
-      bankAccountCode: 'BANK',
-      record: {
-        kind: 'payment',
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'RC',
-        date: '2026-11-05',
-        amount,
-        currency: 'EUR',
-        invoiceExternalReference: null,
-        description: '',
-      },
-    },
+    directPayment(ref, customer, invoiceTargetId, amount, { invoiceExternalReference: null }),
   ]);
   return idOf(p);
 }
 
 async function invoiced(o: Odoo, ref: string, net = '100.00'): Promise<string> {
-  const [i] = await o.target.createInvoices(ctx(), [
-    {
-      sourceId: ref,
-      idempotencyKey: `k-${ref}`,
-      customerTargetId: o.customer,
-      productTargetIds: {},
-      record: {
-        kind: 'invoice',
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'RC',
-        invoiceDate: '2026-11-02',
-        dueDate: '2026-12-02',
-        currency: 'EUR',
-        description: '',
-        lines: [{ description: 'Service', netAmount: net, vatRate: '0', vatAmount: '0.00' }],
-      },
-    },
-  ]);
+  const [i] = await o.target.createInvoices(ctx(), [directInvoice(ref, o.customer, net, '0')]);
   return idOf(i);
 }
 
@@ -163,24 +136,11 @@ function refundOf(
   amount: string,
   payment: { ref: string; targetId: string | null } | null,
 ): TargetRefund {
-  return {
-    sourceId: ref,
-    idempotencyKey: `k-${ref}`,
-    customerTargetId: o.customer,
-    paymentTargetId: payment?.targetId ?? null,
-    bankAccountCode: 'BANK',
-    record: {
-      kind: 'refund',
-      sourceId: ref,
-      externalReference: ref,
-      customerSourceId: 'RC',
-      date: '2026-11-07',
-      amount,
-      currency: 'EUR',
-      paymentExternalReference: payment?.ref ?? null,
-      description: 'Paid twice',
-    },
-  };
+  return directRefund(ref, o.customer, payment?.targetId ?? null, amount, {
+    date: '2026-11-07',
+    paymentExternalReference: payment?.ref ?? null,
+    description: 'Paid twice',
+  });
 }
 
 const refund = async (o: Odoo, r: TargetRefund) => (await o.target.createRefunds!(ctx(), [r]))[0]!;

@@ -15,6 +15,7 @@ import {
   tradedEntity,
 } from './helpers/ledger-source.ts';
 import { ledgerBalances, ledgerDue } from './helpers/ledger-trade.ts';
+import { SPEC_MISSING, sharedSpec } from './helpers/openapi-requests.ts';
 import { platformEngine } from './helpers/platform-engine.ts';
 import { DUTCH, quickbooksOAuth, quickbooksTargetSettings } from './helpers/quickbooks.ts';
 import { definePipeline, openExceptions } from './helpers/sync.ts';
@@ -30,6 +31,9 @@ import { definePipeline, openExceptions } from './helpers/sync.ts';
  */
 
 const REALM = '9130350000000088';
+const XSD = 'quickbooks/IntuitRestServiceDef.xsd';
+const xsdPath = sharedSpec(XSD);
+if (!xsdPath) console.warn(`test/quickbooks-ledger-source.test.ts: XSD checks ${SPEC_MISSING(XSD)}`);
 
 let oauth: OAuthSimulator;
 
@@ -50,6 +54,7 @@ async function quickbooks(seed: number) {
   const sim = await startQuickBooksSimulator({
     realms: { [REALM]: DUTCH },
     oauth,
+    xsd: xsdPath,
     seed,
     dropAfterCommitRate: 0.03,
     limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, batchPerMinute: 100_000 },
@@ -151,7 +156,8 @@ describe('ledger → QuickBooks Online', () => {
     expect({ ...qboBalances(sim), C08: owed.C08 }).toEqual(owed);
     // The lost answers were found again, not written twice.
     expect(sim.stats.dropped).toBeGreaterThanOrEqual(2);
-    expect(sim.validating).toBe(true);
+    // Every entity checked against the official XSD, unless ../shared is absent.
+    expect(sim.validating).toBe(xsdPath !== null);
     expect(await linkedAfterLoss(pipeline, 'creditNote')).toBeGreaterThanOrEqual(1);
     expect(await linkedAfterLoss(pipeline, 'allocation')).toBeGreaterThanOrEqual(2);
     expect((await openExceptions(e2e.db, pipeline)).map((e) => e.reason_code)).toEqual(['SOURCE_DOCUMENT_UNSUPPORTED']);

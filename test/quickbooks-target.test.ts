@@ -1,15 +1,12 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
-import { directQuickBooksTarget } from './helpers/quickbooks.ts';
-import { testBox } from './helpers/sync.ts';
+import { callContext, directCustomer, directPayment, targetIdOf } from './helpers/direct-target.ts';
+import { directQuickBooksTarget, usInvoice } from './helpers/quickbooks.ts';
 import type { Database } from '../src/db/database.ts';
 import { docNumberFor } from '../src/connectors/quickbooks/map.ts';
 import { QuickBooksTargetSettings } from '../src/connectors/quickbooks/settings.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
-import { createQuickBooksTarget } from '../src/connectors/quickbooks/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { TokenSource } from '../src/sync/remote/contracts.ts';
 import type { TargetCallContext, TargetConnector, TargetInvoice } from '../src/sync/target.ts';
 
@@ -19,7 +16,6 @@ import type { TargetCallContext, TargetConnector, TargetInvoice } from '../src/s
  * lookup by a long reference, draft mode refused, and a token never leaking into an error.
  */
 
-const log = pino({ level: 'silent' });
 let db: Database;
 let sim: QuickBooksSimulator;
 let target: TargetConnector;
@@ -30,30 +26,18 @@ beforeAll(async () => {
   db = await createTestDatabase();
   sim = await startQuickBooksSimulator({ seed: 3 });
   target = directQuickBooksTarget(db, sim, REALM);
-  ctx = { db, log, actor: 'test' };
+  ctx = callContext(db);
 }, 60_000);
 afterAll(async () => {
   await sim.close();
   await db.close();
 });
 
-const invoice = (ref: string, customerTargetId: string, net: string, rate = '0.0725', vat?: string): TargetInvoice => ({
-  sourceId: ref,
-  idempotencyKey: `key-${ref}`,
-  customerTargetId,
-  productTargetIds: {},
-  record: {
-    kind: 'invoice',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    invoiceDate: '2026-11-02',
-    dueDate: '2026-12-02',
-    currency: 'USD',
-    description: '',
-    lines: [{ description: 'Widget', netAmount: net, vatRate: rate, ...(vat ? { vatAmount: vat } : {}) }],
-  },
-});
+/** An invoice of one line of `net` at `rate`, the source's tax `vat` when given. */
+const invoice = (ref: string, customerTargetId: string, net: string, rate = '0.0725', vat?: string): TargetInvoice =>
+  usInvoice(ref, customerTargetId, [
+    { description: 'Widget', netAmount: net, vatRate: rate, ...(vat ? { vatAmount: vat } : {}) },
+  ]);
 
 /** The fee purchases carrying a payment reference. */
 const feesIn = (s: QuickBooksSimulator, reference: string) =>
@@ -97,7 +81,7 @@ describe('QuickBooks target against the simulator', () => {
       },
     ]);
     expect(ours).toMatchObject({ ok: true, outcome: 'created', number: 'ANN' });
-    customerId = (ours as { targetId: string }).targetId;
+    customerId = targetIdOf(ours);
     const stored = sim.books().get('Customer', customerId)!;
     expect(stored).toMatchObject({ DisplayName: 'Ann Example (ANN)', AcctNum: 'ANN', BillAddr: { City: 'Austin' } });
     // Sent again (its answer lost): recognised by name and code, linked, nothing written.
@@ -115,18 +99,18 @@ describe('QuickBooks target against the simulator', () => {
       invoice('US-3', customerId, '-20.00', '0.0725', '-1.45'),
     ]);
     expect(taxed).toMatchObject({ ok: true, number: 'US-1' });
-    const inv = sim.books().get('Invoice', (taxed as { targetId: string }).targetId)!;
+    const inv = sim.books().get('Invoice', targetIdOf(taxed))!;
     expect(String(inv.TotalAmt)).toBe('107.25');
     expect(
       (inv.Line as { SalesItemLineDetail?: { TaxCodeRef: { value: string } } }[])[0]!.SalesItemLineDetail!.TaxCodeRef
         .value,
     ).toBe('TAX');
-    const ex = sim.books().get('Invoice', (exempt as { targetId: string }).targetId)!;
+    const ex = sim.books().get('Invoice', targetIdOf(exempt))!;
     expect(
       (ex.Line as { SalesItemLineDetail?: { TaxCodeRef: { value: string } } }[])[0]!.SalesItemLineDetail!.TaxCodeRef
         .value,
     ).toBe('NON');
-    const cm = sim.books().get('CreditMemo', (credit as { targetId: string }).targetId)!;
+    const cm = sim.books().get('CreditMemo', targetIdOf(credit))!;
     expect(String(cm.TotalAmt)).toBe('21.45');
     if (sim.validating) expect(sim.violations).toEqual([]);
   });
@@ -134,7 +118,7 @@ describe('QuickBooks target against the simulator', () => {
   it('finds a document by a reference longer than DocNumber holds, and reads it back for write-back', async () => {
     const ref = 'MARKETPLACE-ORDER-2026-11-000042';
     const [r] = await target.createInvoices(ctx, [invoice(ref, customerId, '10.00', '0.0725', '0.73')]);
-    const id = (r as { targetId: string }).targetId;
+    const id = targetIdOf(r);
     expect((r as { number: string }).number).toBe(docNumberFor(ref));
     expect(docNumberFor(ref)).toHaveLength(21);
     expect(await target.findByReference(ctx, 'invoice', ref, customerId)).toMatchObject({
@@ -157,32 +141,22 @@ describe('QuickBooks target against the simulator', () => {
 
   it('applies a payment to its invoice, leaves what the invoice did not owe unapplied, and reports it paid', async () => {
     const [inv] = await target.createInvoices(ctx, [invoice('PAY-INV-1', customerId, '40.00', '0')]);
-    const invoiceId = (inv as { targetId: string }).targetId;
+    const invoiceId = targetIdOf(inv);
     const [p] = await target.createPayments!(ctx, [
       {
-        sourceId: 'p1',
-        idempotencyKey: 'key-p1',
-        customerTargetId: customerId,
-        invoiceTargetId: invoiceId,
-        bankAccountCode: '',
-        record: {
-          kind: 'payment',
-          sourceId: 'p1',
+        ...directPayment('p1', customerId, invoiceId, '45.00', {
           externalReference: 'PAY-1',
-          customerSourceId: 'c',
-          date: '2026-11-05',
-          amount: '45.00',
           currency: 'USD',
           fee: '1.20',
-          description: '',
-        },
+        }),
+        bankAccountCode: '',
       },
     ]);
     expect(p).toMatchObject({ ok: true, number: 'PAY-1' });
     expect((p as { message: string }).message).toMatch(
       /^fee USD 1.20 booked as expense \(Purchase \d+\); 5.00 left unapplied/,
     );
-    const payment = sim.books().get('Payment', (p as { targetId: string }).targetId)!;
+    const payment = sim.books().get('Payment', targetIdOf(p))!;
     expect(String(payment.UnappliedAmt)).toBe('5.00');
     // The fee: a cash purchase out of the bank (the payment itself waits in Undeposited Funds) to Bank Charges.
     expect(feesOf('PAY-1').map((e) => feeShape(sim, e))).toEqual([
@@ -227,48 +201,17 @@ describe('QuickBooks target against the simulator', () => {
   });
 
   it('says which setting is missing when no company is named, and never shows the token', async () => {
-    const t2 = createQuickBooksTarget(
-      {
-        db,
-        log,
-        mapping: {},
-        settings: { type: 'quickbooks', clientId: 'app', clientSecret: 'secret-0123456789', baseUrl: sim.url },
-        entityId: '1',
-        pipelineId: '2',
-        pipelineName: 'x',
-        box: testBox,
-      },
-      {
-        auth: { accessToken: () => Promise.resolve('tok-SECRET'), invalidate: () => {}, secrets: () => ['tok-SECRET'] },
-        planner: createRatePlanner(db),
-      },
-    );
+    const leaky: TokenSource = {
+      accessToken: () => Promise.resolve('tok-SECRET'),
+      invalidate: () => {},
+      secrets: () => ['tok-SECRET'],
+    };
+    const t2 = directQuickBooksTarget(db, sim, REALM, { settings: { realmId: undefined }, options: { auth: leaky } });
     const err = await t2.upsertCustomers(ctx, []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConnectorError);
     expect((err as ConnectorError).code).toBe('TARGET_SETTING_MISSING');
     expect((err as Error).message).toContain('realmId');
-    const t3 = createQuickBooksTarget(
-      {
-        db,
-        log,
-        mapping: {},
-        settings: {
-          type: 'quickbooks',
-          clientId: 'app',
-          clientSecret: 'secret-0123456789',
-          baseUrl: sim.url,
-          realmId: REALM,
-        },
-        entityId: '1',
-        pipelineId: '3',
-        pipelineName: 'y',
-        box: testBox,
-      },
-      {
-        auth: { accessToken: () => Promise.resolve('tok-SECRET'), invalidate: () => {}, secrets: () => ['tok-SECRET'] },
-        planner: createRatePlanner(db),
-      },
-    );
+    const t3 = directQuickBooksTarget(db, sim, REALM, { options: { auth: leaky } });
     const denied = await t3.createInvoices(ctx, [invoice('Z-1', customerId, '1.00')]).catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(ConnectorError);
     expect((denied as ConnectorError).code).toBe('TARGET_AUTH_REVOKED');
@@ -285,44 +228,19 @@ describe("QuickBooks target: a payment provider's fees", () => {
   let fsim: QuickBooksSimulator;
   let ft: TargetConnector;
   let feeCustomer: string;
-  const fauth = (): TokenSource => ({
-    accessToken: () => Promise.resolve(fsim.accessToken),
-    invalidate: () => {},
-    secrets: () => [fsim.accessToken],
-  });
   const misconfigured = (accounts: Record<string, string>) =>
-    createQuickBooksTarget(
-      {
-        db,
-        log,
-        mapping: {},
-        settings: {
-          type: 'quickbooks',
-          clientId: 'app',
-          clientSecret: 'secret-0123456789',
-          realmId: FEE_REALM,
-          baseUrl: fsim.url,
-          ...(Object.keys(accounts).length > 0 ? { accounts } : {}),
-        },
-        entityId: '1',
-        pipelineId: '1',
-        pipelineName: 'qbo',
-        box: testBox,
-      },
-      { auth: fauth(), planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 } },
-    );
+    directQuickBooksTarget(db, fsim, FEE_REALM, {
+      settings: Object.keys(accounts).length > 0 ? { accounts } : {},
+    });
+  /** A payment of 10.00 USD on 6 November into `bank`, the provider's fee `fee` taken off it. */
+  const payment = (ref: string, invoiceTargetId: string | null, fee: string | null, bank = 'Checking') => ({
+    ...directPayment(ref, feeCustomer, invoiceTargetId, '10.00', { date: '2026-11-06', currency: 'USD', fee }),
+    bankAccountCode: bank,
+  });
   beforeAll(async () => {
     fsim = await startQuickBooksSimulator({ seed: 4, realms: { [FEE_REALM]: { country: 'US', currency: 'USD' } } });
     ft = misconfigured({});
-    const [c] = await ft.upsertCustomers(ctx, [
-      {
-        sourceId: 'fee-c',
-        code: 'FEE-C',
-        targetId: null,
-        record: { kind: 'customer', sourceId: 'fee-c', name: 'Fee Customer' },
-      },
-    ]);
-    feeCustomer = (c as { targetId: string }).targetId;
+    feeCustomer = targetIdOf((await ft.upsertCustomers(ctx, [directCustomer('FEE-C', 'Fee Customer')]))[0]);
   }, 60_000);
   afterAll(async () => {
     if (fsim.validating) expect(fsim.violations).toEqual([]);
@@ -330,24 +248,6 @@ describe("QuickBooks target: a payment provider's fees", () => {
   });
 
   it("books a provider's fee before its payment, once: a payment refused after its fee finds that fee when sent again", async () => {
-    const payment = (ref: string, invoiceTargetId: string | null, fee: string | null) => ({
-      sourceId: ref,
-      idempotencyKey: `key-${ref}`,
-      customerTargetId: feeCustomer,
-      invoiceTargetId,
-      bankAccountCode: 'Checking',
-      record: {
-        kind: 'payment' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'c',
-        date: '2026-11-06',
-        amount: '10.00',
-        currency: 'USD',
-        fee,
-        description: '',
-      },
-    });
     const writes = () => fsim.log.filter((l) => l.path.endsWith('/batch') && l.requestid !== null).length;
     // Without a fee: the payment alone, one write, no lookup.
     const calls = fsim.log.length;
@@ -357,20 +257,9 @@ describe("QuickBooks target: a payment provider's fees", () => {
     expect(feesIn(fsim, 'FEE-0')).toEqual([]);
 
     // An invoice of another customer: QuickBooks refuses the payment, after its fee was booked.
-    const other = await ft.upsertCustomers(ctx, [
-      {
-        sourceId: 'fee-other',
-        code: 'FEE-OTHER',
-        targetId: null,
-        record: { kind: 'customer', sourceId: 'fee-other', name: 'Fee Other' },
-      },
-    ]);
-    const [foreign] = await ft.createInvoices(ctx, [
-      invoice('FEE-INV-X', (other[0] as { targetId: string }).targetId, '10.00', '0'),
-    ]);
-    const [refused] = await ft.createPayments!(ctx, [
-      payment('FEE-1', (foreign as { targetId: string }).targetId, '0.59'),
-    ]);
+    const [other] = await ft.upsertCustomers(ctx, [directCustomer('FEE-OTHER', 'Fee Other')]);
+    const [foreign] = await ft.createInvoices(ctx, [invoice('FEE-INV-X', targetIdOf(other), '10.00', '0')]);
+    const [refused] = await ft.createPayments!(ctx, [payment('FEE-1', targetIdOf(foreign), '0.59')]);
     expect(refused).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
     expect((refused as { error: { message: string } }).error.message).toMatch(
       /its fee USD 0.59 is booked as Purchase \d+ and is not booked again/,
@@ -383,7 +272,7 @@ describe("QuickBooks target: a payment provider's fees", () => {
     const [inv] = await ft.createInvoices(ctx, [invoice('FEE-INV-1', feeCustomer, '10.00', '0')]);
     const before = writes();
     const [paid, next] = await ft.createPayments!(ctx, [
-      payment('FEE-1', (inv as { targetId: string }).targetId, '0.59'),
+      payment('FEE-1', targetIdOf(inv), '0.59'),
       payment('FEE-2', null, null),
     ]);
     expect(paid).toMatchObject({ ok: true, message: expect.stringMatching(/^fee USD 0.59 already booked/) });
@@ -394,27 +283,13 @@ describe("QuickBooks target: a payment provider's fees", () => {
   });
 
   it('parks a payment with a fee it cannot place as TARGET_SETTING_MISSING, naming the setting; nothing is written', async () => {
-    const payment = (ref: string) => ({
-      sourceId: ref,
-      idempotencyKey: `key-${ref}`,
-      customerTargetId: feeCustomer,
-      invoiceTargetId: null,
-      bankAccountCode: '',
-      record: {
-        kind: 'payment' as const,
-        sourceId: ref,
-        externalReference: ref,
-        customerSourceId: 'c',
-        date: '2026-11-06',
-        amount: '10.00',
-        currency: 'USD',
-        fee: '0.40',
-        description: '',
-      },
-    });
-    const [noAccount] = await misconfigured({ fees: 'Merchant Fees' }).createPayments!(ctx, [payment('FEE-M1')]);
+    const [noAccount] = await misconfigured({ fees: 'Merchant Fees' }).createPayments!(ctx, [
+      payment('FEE-M1', null, '0.40', ''),
+    ]);
     expect(noAccount).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.fees' } });
-    const [notBank] = await misconfigured({ feesBank: 'Undeposited Funds' }).createPayments!(ctx, [payment('FEE-M2')]);
+    const [notBank] = await misconfigured({ feesBank: 'Undeposited Funds' }).createPayments!(ctx, [
+      payment('FEE-M2', null, '0.40', ''),
+    ]);
     expect(notBank).toMatchObject({ ok: false, error: { code: 'TARGET_SETTING_MISSING', field: 'accounts.feesBank' } });
     const refs = ['FEE-M1', 'FEE-M2'];
     expect(

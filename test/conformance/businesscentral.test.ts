@@ -5,6 +5,7 @@ import {
   startBusinessCentralSimulator,
 } from '../../src/connectors/businesscentral/simulator.ts';
 import { createBusinessCentralTarget } from '../../src/connectors/businesscentral/target.ts';
+import { businessCentralSettings } from '../helpers/businesscentral.ts';
 import { processScope } from '../helpers/scoped.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
@@ -53,18 +54,7 @@ const businessCentral: TargetHarness = {
     });
     const docs = (set: SalesDoc['set']) => [...c.docs.values()].filter((d) => d.set === set);
     return {
-      target: {
-        type: 'businesscentral',
-        ...CLIENT,
-        tenantId: s.tenantId,
-        environment: s.environment,
-        companyId: s.companyId,
-        baseUrl: s.baseUrl,
-        tokenUrl: s.tokenUrl,
-        accounts: { sales: '40100' },
-        taxRates: { '0.21': 'VAT21', '0.09': 'VAT9', '0': 'VAT0' },
-        limits: { callsPerMinute: 100_000, concurrent: 20 },
-      },
+      target: businessCentralSettings(s),
       holdings: () =>
         Promise.resolve({
           customers: [...c.customers.values()].map((x) => ({ id: x.id, name: String(x.displayName) })),

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Database } from '../../src/db/database.ts';
 import { buildServer } from '../../src/api/server.ts';
 import type { AppConfig } from '../../src/api/services.ts';
+import type { AnyRoute } from '../../src/api/route.ts';
 import { createTestDatabase } from './db.ts';
 import { syncService } from './sync.ts';
 import type { SyncService } from '../../src/sync/service.ts';
@@ -38,6 +39,29 @@ export interface TestApp {
 }
 
 let entityCounter = 0;
+
+/**
+ * A second server on `db` and `sync`, not listening, for what a test app's server does not serve:
+ * a sync service of the test's own (one with the durable queue), or `routes` registered after the
+ * app's were listed, served beside all the others. Its admin token is one no test uses, its body
+ * limit 1 MiB. Close it before the database.
+ */
+export function serverBeside(db: Database, sync: SyncService, routes: AnyRoute[] = []): Promise<FastifyInstance> {
+  return buildServer({
+    db,
+    sync,
+    config: {
+      port: 0,
+      host: '127.0.0.1',
+      adminToken: 'unused-admin-token-0123456789',
+      tokenTtlSeconds: 1200,
+      logLevel: 'silent',
+      bodyLimitBytes: 1024 * 1024,
+    },
+    logger: false,
+    routes,
+  });
+}
 
 /** An API over a fresh test database, or over `options.db` (which `close` then closes too). */
 export async function createTestApp(

@@ -3,12 +3,15 @@ import type { Database } from '../../src/db/database.ts';
 import { ConnectorError } from '../../src/sync/connector.ts';
 import type { TokenSource } from '../../src/sync/remote/contracts.ts';
 import { type TokenEndpoint, postTokenGrant } from '../../src/sync/remote/oauth-endpoint.ts';
+import type { CanonicalPayment, CanonicalRefund } from '../../src/sync/canonical.ts';
 import type {
   ItemResult,
   TargetCallContext,
   TargetCustomer,
   TargetDeps,
   TargetInvoice,
+  TargetPayment,
+  TargetRefund,
 } from '../../src/sync/target.ts';
 import { silentLog, testBox } from './sync.ts';
 
@@ -105,6 +108,64 @@ export const directInvoice = (
     currency: 'EUR',
     description: 'Unit',
     lines: [{ description: 'Service', netAmount: net, vatRate: rate }],
+  },
+});
+
+/**
+ * A payment `ref` (its key `key-<ref>`) of `amount` EUR into the bank BANK, dated 5 November, of
+ * the invoice `invoiceTargetId` (or on account); `record` adds to (or replaces) what its record says.
+ */
+export const directPayment = (
+  ref: string,
+  customerTargetId: string,
+  invoiceTargetId: string | null,
+  amount: string,
+  record: Partial<CanonicalPayment> = {},
+): TargetPayment => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId,
+  invoiceTargetId,
+  bankAccountCode: 'BANK',
+  record: {
+    kind: 'payment',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    date: '2026-11-05',
+    amount,
+    currency: 'EUR',
+    description: '',
+    ...record,
+  },
+});
+
+/**
+ * A refund `ref` (its key `key-<ref>`) of `amount` EUR out of the bank BANK, dated 6 November, of
+ * the payment `paymentTargetId` (or of none); `record` adds to (or replaces) what its record says.
+ */
+export const directRefund = (
+  ref: string,
+  customerTargetId: string,
+  paymentTargetId: string | null,
+  amount: string,
+  record: Partial<CanonicalRefund> = {},
+): TargetRefund => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId,
+  paymentTargetId,
+  bankAccountCode: 'BANK',
+  record: {
+    kind: 'refund',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    date: '2026-11-06',
+    amount,
+    currency: 'EUR',
+    description: '',
+    ...record,
   },
 });
 

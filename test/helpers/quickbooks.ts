@@ -4,10 +4,10 @@ import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/co
 import { type QuickBooksTargetOptions, createQuickBooksTarget } from '../../src/connectors/quickbooks/target.ts';
 import { OAuthSimulator } from '../../src/sync/remote/oauth-simulator.ts';
 import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
-import type { TargetConnector } from '../../src/sync/target.ts';
+import type { TargetConnector, TargetInvoice } from '../../src/sync/target.ts';
 import type { TokenSource } from '../../src/sync/remote/contracts.ts';
 import type { processScope } from './scoped.ts';
-import { directTargetDeps } from './direct-target.ts';
+import { directInvoice, directTargetDeps } from './direct-target.ts';
 
 /*
  * QuickBooks companies for engine tests: the simulator with an OAuth server mounted and a
@@ -130,4 +130,17 @@ export function directQuickBooksTarget(
     ),
     { auth, planner: createRatePlanner(db), client: { backoffBaseMs: 5, backoffMaxMs: 20 }, ...o.options },
   );
+}
+
+/**
+ * An invoice `ref` in US dollars, the currency of the simulator's default company, of `lines`
+ * (otherwise as directInvoice makes it).
+ */
+export function usInvoice(
+  ref: string,
+  customerTargetId: string,
+  lines: TargetInvoice['record']['lines'],
+): TargetInvoice {
+  const invoice = directInvoice(ref, customerTargetId);
+  return { ...invoice, record: { ...invoice.record, currency: 'USD', lines } };
 }

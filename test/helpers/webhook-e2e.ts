@@ -1,11 +1,10 @@
 import type { AddressInfo } from 'node:net';
 import { expect } from 'vitest';
-import { buildServer } from '../../src/api/server.ts';
 import type { IxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
 import { getRun } from '../../src/sync/runs.ts';
 import type { SyncService } from '../../src/sync/service.ts';
-import type { TestApp } from './app.ts';
+import { type TestApp, serverBeside } from './app.ts';
 import { instalmentCodes } from './platform-engine.ts';
 import { queuedSync } from './queue.ts';
 
@@ -29,19 +28,7 @@ export interface ListeningApi {
 /** The sync service with its durable queue (PDFs, failed sends retried at once) and the API on a port of 127.0.0.1. */
 export async function listeningApi(t: TestApp): Promise<ListeningApi> {
   const q = await queuedSync(t.db, { pdfs: true, engine: { retry: { baseSeconds: 0, maxAttempts: 10 } } });
-  const server = await buildServer({
-    db: t.db,
-    sync: q.sync,
-    config: {
-      port: 0,
-      host: '127.0.0.1',
-      adminToken: 'unused-admin-token-0123456789',
-      tokenTtlSeconds: 1200,
-      logLevel: 'silent',
-      bodyLimitBytes: 1024 * 1024,
-    },
-    logger: false,
-  });
+  const server = await serverBeside(t.db, q.sync);
   await server.listen({ port: 0, host: '127.0.0.1' });
   return {
     sync: q.sync,

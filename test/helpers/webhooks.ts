@@ -1,9 +1,8 @@
 import { createHmac } from 'node:crypto';
-import { buildServer } from '../../src/api/server.ts';
 import { allRoutes } from '../../src/api/routes/index.ts';
 import { webhookRoutes } from '../../src/api/routes/webhooks.ts';
 import { dailySummaryRoutes } from '../../src/api/routes/daily-summary.ts';
-import type { TestApp, TestResponse } from './app.ts';
+import { type TestApp, type TestResponse, serverBeside } from './app.ts';
 
 /**
  * Signs a canonical webhook the way a sender following the docs would, written here from the
@@ -26,22 +25,7 @@ export interface WebhookClient {
  */
 export async function webhookClient(t: TestApp): Promise<WebhookClient> {
   const mounted = allRoutes.some((r) => r.path === '/v1/webhooks/{pipeline}');
-  const app = mounted
-    ? t.app
-    : await buildServer({
-        db: t.db,
-        sync: t.sync,
-        config: {
-          port: 0,
-          host: '127.0.0.1',
-          adminToken: 'unused-admin-token-0123456789',
-          tokenTtlSeconds: 1200,
-          logLevel: 'silent',
-          bodyLimitBytes: 1024 * 1024,
-        },
-        logger: false,
-        routes: [...webhookRoutes(), ...dailySummaryRoutes],
-      });
+  const app = mounted ? t.app : await serverBeside(t.db, t.sync, [...webhookRoutes(), ...dailySummaryRoutes]);
   return {
     post: async (path, body, headers) => {
       const res = await app.inject({
