@@ -430,3 +430,66 @@ describe('audit log', () => {
     }
   });
 });
+
+describe("a receipt's fee and a journal's reversal on the transaction pages", () => {
+  it('shows the fee and its journal both ways, and reverses the journal for accountants only', async () => {
+    const books = await t.entity('WTXF', 'EUR');
+    await seedCustomer(t.db, books.entityId, 'C1');
+    const receipt = (await postReceipt(books, 'C1', '100.00', { checkReference: 'PAY-9' })).transactionId;
+    const keyed = await books.post('/v1/journals', {
+      date: '2026-11-06',
+      reference: 'PAY-9',
+      description: 'Stripe fee',
+      lines: [
+        { glAccountCode: '7700', debit: '1.50' },
+        { glAccountCode: '1200', credit: '1.50' },
+      ],
+    });
+    const journal = Number(keyed.body.transactionId);
+    expect((await books.put(`/v1/transactions/${receipt}/fee`, { journalId: journal })).status).toBe(200);
+    const accountant = await signIn(t, ...(await credentials(addUser(t, books, 'anna@example.com', 'accountant'))));
+    const looker = await signIn(t, ...(await credentials(addUser(t, books, 'luke@example.com', 'viewer'))));
+
+    const receiptPage = html(await looker.request('GET', `/transactions/${receipt}`));
+    expect(receiptPage).toMatch(
+      new RegExp(
+        `<dt>Payment provider’s fee</dt><dd><a href="/transactions/${journal}">General journal \\d+</a> €1\\.50<small class="muted"> keyed by hand</small>`,
+      ),
+    );
+    const journalPage = html(await looker.request('GET', `/transactions/${journal}`));
+    expect(journalPage).toContain(`<dt>Fee of</dt><dd><a href="/transactions/${receipt}">`);
+    // A viewer gets no button, and is refused all the same.
+    expect(journalPage).not.toContain('Reverse journal');
+    const form = { 'content-type': 'application/x-www-form-urlencoded', 'hx-request': 'true' };
+    const refused = await looker.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-20', form);
+    expect([refused.status, html(refused)]).toEqual([403, expect.stringContaining('FORBIDDEN_ROLE')]);
+
+    const offered = html(await accountant.request('GET', `/transactions/${journal}`));
+    expect(offered).toContain(`hx-post="/transactions/${journal}/reverse"`);
+    expect(offered).toContain('Its receipt is left without a fee');
+    const early = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-01', form);
+    expect([early.status, html(early)]).toEqual([422, expect.stringContaining('JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL')]);
+    const done = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-20', form);
+    expect(done.status, html(done)).toBe(200);
+    const reversal = Number(String(done.headers['hx-redirect']).match(/^\/transactions\/(\d+)$/)?.[1]);
+    expect(reversal).toBeGreaterThan(journal);
+
+    const reversalPage = html(await looker.request('GET', `/transactions/${reversal}`));
+    expect(reversalPage).toContain(`<dt>Reverses</dt><dd><a href="/transactions/${journal}">`);
+    const reversedPage = html(await accountant.request('GET', `/transactions/${journal}`));
+    expect(reversedPage).toContain(`<dt>Reversed by</dt><dd><a href="/transactions/${reversal}">`);
+    expect(reversedPage).not.toContain('Reverse journal');
+    expect(html(await looker.request('GET', `/transactions/${receipt}`))).toContain(
+      '<dt>Payment provider’s fee</dt><dd>—</dd>',
+    );
+    const audit = await listAudit(t.db, { entityId: books.entityId, page: 1, pageSize: 50 });
+    expect(audit.items.filter((e) => e.action === 'journal.reversed').map((e) => [e.actor, e.after])).toEqual([
+      [expect.stringMatching(/^user:/), { reversal, date: '2026-11-20', feeOfReceipt: receipt }],
+    ]);
+  });
+});
+
+async function credentials(user: Promise<{ email: string; password: string }>): Promise<[string, string]> {
+  const u = await user;
+  return [u.email, u.password];
+}

@@ -62,6 +62,15 @@ export async function receiptFee(db: Queryable, entityId: string, receiptId: num
   return rows[0] ? toFee(rows[0]) : null;
 }
 
+/** The receipt whose fee general journal `journalId` is, or null when it is no receipt's fee. */
+export async function receiptOfFee(db: Queryable, entityId: string, journalId: number): Promise<number | null> {
+  const { rows } = await db.query<{ receipt_id: string }>(
+    `SELECT receipt_id FROM receipt_fees WHERE fee_transaction_id = $1 AND entity_id = $2`,
+    [journalId, entityId],
+  );
+  return rows[0] ? Number(rows[0].receipt_id) : null;
+}
+
 /** A receipt of the entity (NOT_FOUND on `field` otherwise), with the GL account its money went into. */
 async function findReceipt(db: Queryable, entityId: string, id: number, field: string) {
   const { rows } = await db.query<{

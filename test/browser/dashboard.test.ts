@@ -308,6 +308,44 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     await tab.close();
   });
 
+  it('reverses a journal keyed in error from its page, after asking, and lands on the reversal', async () => {
+    const test = 'reverse-journal';
+    const keyed = await served.api(
+      'POST',
+      '/v1/journals',
+      {
+        date: '2026-11-06',
+        reference: 'ACCR-ERR',
+        description: 'Accrual keyed twice',
+        lines: [
+          { glAccountCode: '5000', debit: '40.00' },
+          { glAccountCode: '2300', credit: '40.00' },
+        ],
+      },
+      owner,
+    );
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    const journal = Number(keyed.body.transactionId);
+    await page.goto(`${served.url}/transactions/${journal}`);
+    await page.getByLabel('Reversal date').fill('2026-11-20');
+    await inspect(page, test, '01-journal');
+    const confirmed: string[] = [];
+    page.once('dialog', (d) => {
+      confirmed.push(d.message());
+      void d.accept();
+    });
+    await page.getByRole('button', { name: 'Reverse journal' }).click();
+    await page.waitForURL(/\/transactions\/\d+$/);
+    expect(confirmed).toEqual(['Reverse this journal? A reversing journal is posted; this one stays as it is.']);
+    const reversal = Number(page.url().match(/(\d+)$/)![1]);
+    expect(reversal).not.toBe(journal);
+    await page.getByRole('link', { name: `General journal ${keyed.body.number}` }).waitFor();
+    expect(await page.locator('table.journal').textContent()).toContain('40.00');
+    await inspect(page, test, '02-reversal');
+    const read = await served.api('GET', `/v1/journals/${journal}`, undefined, owner);
+    expect(read.body.reversedBy).toMatchObject({ transactionId: reversal, date: '2026-11-20' });
+  });
+
   it("refuses a viewer's change, and says so", async () => {
     const test = 'viewer';
     const viewer = await newPage(browser);

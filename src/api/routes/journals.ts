@@ -192,7 +192,7 @@ export const reverseJournalRoute = defineRoute({
       action: 'journal.reversed',
       objectType: 'transaction',
       objectId: ctx.params.id,
-      after: { reversal: posted.id, date: reversal.date, feeOfReceipt: posted.feeOfReceipt },
+      after: { reversal: posted.id, date: posted.date, feeOfReceipt: posted.feeOfReceipt },
     });
     return { ...reversal, feeOfReceipt: posted.feeOfReceipt };
   },

@@ -27,8 +27,14 @@ export interface JournalReversalInput {
 
 export interface PostedJournalReversal {
   id: number;
+  date: string;
   /** The receipt whose payment provider's fee the reversed journal was: it has none now. */
   feeOfReceipt: number | null;
+}
+
+/** Whether a general journal with these details may be reversed here (see above), reversed or not. */
+export function reversibleKind(details: Record<string, unknown>): boolean {
+  return !('reverses' in details) && (details.journal === true || details.fee === true);
 }
 
 interface JournalRow {
@@ -161,5 +167,5 @@ export async function reverseGeneralJournal(
     `DELETE FROM receipt_fees WHERE fee_transaction_id = $1 AND entity_id = $2 RETURNING receipt_id`,
     [id, ctx.entity.id],
   );
-  return { id: posted.id, feeOfReceipt: fee.rows[0] ? Number(fee.rows[0].receipt_id) : null };
+  return { id: posted.id, date, feeOfReceipt: fee.rows[0] ? Number(fee.rows[0].receipt_id) : null };
 }

@@ -3,6 +3,11 @@ import { type AttachmentInfo, listAttachments } from '../../ledger/attachments.t
 import { loadCustomer } from '../../ledger/customers.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { PDF_TYPES } from '../../ledger/pdf.ts';
+import { type ReceiptFee, receiptFee, receiptOfFee } from '../../ledger/receipt-fees.ts';
+import { type JournalLink, findGeneralJournal } from '../../ledger/reports/journals.ts';
+import { reversibleKind } from '../../ledger/posting/journal-reversal.ts';
+import { roleAtLeast } from '../../domain/roles.ts';
+import { formatAmount } from '../../domain/money.ts';
 import {
   type TransactionTypeInfo,
   type TransactionView,
@@ -21,6 +26,16 @@ export interface TransactionDetailData {
   attachments: AttachmentInfo[];
   types: TransactionTypeInfo[];
   hasPdf: boolean;
+  /** A receipt's payment provider's fee (null: none; undefined: not a receipt). */
+  fee?: ReceiptFee | null;
+  /** A general journal's reversal links, and the receipt whose fee it is. */
+  journal?: {
+    reverses: JournalLink | null;
+    reversedBy: JournalLink | null;
+    feeOfReceipt: number | null;
+    /** Posted by hand or as a provider's fee, and not reversed: "Reverse journal" is offered. */
+    reversible: boolean;
+  };
 }
 
 /** One transaction of the entity with its journal, allocations and attachments; another entity's is NOT_FOUND. */
@@ -35,13 +50,28 @@ export async function loadTransactionDetail(
     listAttachments(db, entity.id, { transactionId }),
     listTransactionTypes(db),
   ]);
-  return {
+  const data: TransactionDetailData = {
     transaction,
     customerName: customer?.name ?? null,
     attachments,
     types,
     hasPdf: PDF_TYPES.includes(transaction.type),
   };
+  if (transaction.type === 'SR') data.fee = await receiptFee(db, entity.id, transactionId);
+  if (transaction.type === 'GJ') {
+    const [journal, feeOfReceipt] = await Promise.all([
+      findGeneralJournal(db, entity.id, transactionId),
+      receiptOfFee(db, entity.id, transactionId),
+    ]);
+    const details = (transaction.details ?? {}) as Record<string, unknown>;
+    data.journal = {
+      reverses: journal!.reverses,
+      reversedBy: journal!.reversedBy,
+      feeOfReceipt,
+      reversible: reversibleKind(details) && journal!.reversedBy === null,
+    };
+  }
+  return data;
 }
 
 const ROLE_WORDS: Record<string, string> = {
@@ -63,6 +93,26 @@ function fileSize(bytes: number, locale: string): string {
   const value = unit === 'megabyte' ? bytes / 1_000_000 : unit === 'kilobyte' ? bytes / 1000 : bytes;
   return new Intl.NumberFormat(locale, { style: 'unit', unit, unitDisplay: 'short', maximumFractionDigits: 1 }).format(
     value,
+  );
+}
+
+/**
+ * "Reverse journal": the reversal posted on the date chosen (the journal's own by default), then
+ * its page (POST /transactions/{id}/reverse, as POST /v1/journals/{id}/reverse).
+ */
+function ReverseJournal(props: { transactionId: number; date: string; feeOf: number | null }) {
+  const what = props.feeOf
+    ? 'Reverse this payment provider’s fee? Its receipt is left without a fee, and the payment’s fee is posted again when the payment is next sent.'
+    : 'Reverse this journal? A reversing journal is posted; this one stays as it is.';
+  return (
+    <form class="reverse-journal" hx-post={`/transactions/${props.transactionId}/reverse`} hx-confirm={what}>
+      <label>
+        Reversal date <input type="date" name="date" value={props.date} min={props.date} required />
+      </label>
+      <button type="submit" class="secondary">
+        Reverse journal
+      </button>
+    </form>
   );
 }
 
@@ -145,7 +195,53 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
             <dt>Status</dt>
             <dd>{allocationStatusText(t.status)}</dd>
           </div>
-          {t.relatedTransactionId !== null ? (
+          {data.fee !== undefined ? (
+            <div>
+              <dt>Payment provider’s fee</dt>
+              <dd>
+                {data.fee ? (
+                  <>
+                    <a href={`/transactions/${data.fee.transactionId}`}>General journal {data.fee.number}</a>{' '}
+                    {formatMoney(formatAmount(data.fee.gross, data.fee.currency), data.fee.currency, locale)}
+                    {data.fee.keyedByHand ? <small class="muted"> keyed by hand</small> : null}
+                  </>
+                ) : (
+                  '—'
+                )}
+              </dd>
+            </div>
+          ) : null}
+          {data.journal?.feeOfReceipt ? (
+            <div>
+              <dt>Fee of</dt>
+              <dd>
+                <a href={`/transactions/${data.journal.feeOfReceipt}`}>
+                  Receipt (transaction {data.journal.feeOfReceipt})
+                </a>
+              </dd>
+            </div>
+          ) : null}
+          {data.journal?.reversedBy ? (
+            <div>
+              <dt>Reversed by</dt>
+              <dd>
+                <a href={`/transactions/${data.journal.reversedBy.transactionId}`}>
+                  General journal {data.journal.reversedBy.number}
+                </a>{' '}
+                on {formatDate(data.journal.reversedBy.date, locale)}
+              </dd>
+            </div>
+          ) : null}
+          {data.journal?.reverses ? (
+            <div>
+              <dt>Reverses</dt>
+              <dd>
+                <a href={`/transactions/${data.journal.reverses.transactionId}`}>
+                  General journal {data.journal.reverses.number}
+                </a>
+              </dd>
+            </div>
+          ) : t.relatedTransactionId !== null ? (
             <div>
               <dt>Related document</dt>
               <dd>
@@ -160,6 +256,10 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
         </dl>
         {t.description ? <p>{t.description}</p> : null}
       </section>
+
+      {data.journal?.reversible && roleAtLeast(ctx.viewer.role, 'accountant') ? (
+        <ReverseJournal transactionId={t.transactionId} date={t.transactionDate} feeOf={data.journal.feeOfReceipt} />
+      ) : null}
 
       <section aria-labelledby="journal-title">
         <h2 id="journal-title">Journal</h2>

@@ -1,11 +1,35 @@
 import { h } from 'preact';
 import { DomainError } from '../../domain/errors.ts';
+import { recordAudit } from '../../ledger/audit.ts';
+import { reverseGeneralJournal } from '../../ledger/posting/journal-reversal.ts';
 import { TransactionPage, loadTransactionDetail } from '../pages/transaction-detail.tsx';
 import { TransactionsPage, TransactionsQuery, loadTransactions } from '../pages/transactions.tsx';
 import type { Dashboard } from '../plugin.ts';
 import { sendPage } from '../render.ts';
+import { assertMayChange } from '../session.ts';
 
-/** GET /transactions (search, newest first, keyset-paged) and /transactions/{id} (journal, allocations, PDF). */
+/** A transaction id from the address; anything else is as unknown as one that does not exist. */
+function transactionId(id: string): number {
+  const n = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : NaN;
+  if (!Number.isSafeInteger(n)) throw new DomainError('NOT_FOUND', `No transaction ${id.slice(0, 20)} in this entity.`);
+  return n;
+}
+
+/** The reversal date a form sent: a calendar date, or the journal's own when left empty. */
+function reversalDate(body: unknown): string | undefined {
+  const date = (body as Record<string, unknown> | null)?.date;
+  if (date === undefined || date === '') return undefined;
+  if (typeof date !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(date))
+    throw new DomainError('VALIDATION_ERROR', 'The reversal date is not a date (YYYY-MM-DD).', [
+      { field: 'date', message: 'not a date' },
+    ]);
+  return date;
+}
+
+/**
+ * GET /transactions (search, newest first, keyset-paged), /transactions/{id} (journal, allocations,
+ * PDF, a receipt's fee, a journal's reversal) and POST /transactions/{id}/reverse ("Reverse journal").
+ */
 export function registerTransactionPages(d: Dashboard): void {
   const { db } = d.services;
   d.page('/transactions', async (ctx, request, reply) => {
@@ -13,12 +37,32 @@ export function registerTransactionPages(d: Dashboard): void {
     return sendPage(reply, h(TransactionsPage, { ctx, data }));
   });
   d.page('/transactions/:id', async (ctx, request, reply) => {
-    const { id } = request.params as { id: string };
     // Another entity's transaction is as unknown as one that does not exist.
-    const n = /^[1-9][0-9]{0,15}$/.test(id) ? Number(id) : NaN;
-    if (!Number.isSafeInteger(n))
-      throw new DomainError('NOT_FOUND', `No transaction ${id.slice(0, 20)} in this entity.`);
+    const n = transactionId((request.params as { id: string }).id);
     const data = await loadTransactionDetail(db, ctx.viewer.entity, n);
     return sendPage(reply, h(TransactionPage, { ctx, data }));
+  });
+  // "Reverse journal" (POST /v1/journals/{id}/reverse): then the reversal's page.
+  d.action('/transactions/:id/reverse', async (ctx, request, reply) => {
+    assertMayChange(request, d.services, ctx.viewer, 'accountant');
+    const id = transactionId((request.params as { id: string }).id);
+    const date = reversalDate(request.body);
+    const reversed = await db.transaction(async (tx) => {
+      const posted = await reverseGeneralJournal({ db: tx, entity: ctx.viewer.entity, actor: ctx.viewer.actor }, id, {
+        date,
+      });
+      await recordAudit(tx, {
+        entityId: ctx.viewer.entity.id,
+        actor: ctx.viewer.actor,
+        action: 'journal.reversed',
+        objectType: 'transaction',
+        objectId: id,
+        after: { reversal: posted.id, date: posted.date, feeOfReceipt: posted.feeOfReceipt },
+      });
+      return posted;
+    });
+    const next = `/transactions/${reversed.id}`;
+    if (request.headers['hx-request']) return reply.status(200).header('hx-redirect', next).send('');
+    return reply.redirect(next, 303);
   });
 }
