@@ -422,7 +422,7 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
     expect(linked.of('PAY-R')).toEqual(['skipped', 'already in the ledger; linked']);
   });
 
-  it('reverses a fee a pipeline posted: the receipt has no fee, and the payment sent again posts the right one', async () => {
+  it('reverses a fee a pipeline posted: the receipt has no fee, and a payment linked to it posts the right one', async () => {
     const { c, pipeline } = await setUp();
     expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
     await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
@@ -450,7 +450,7 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
     const ofReversal = await c.post(`/v1/journals/${reversed.body.transactionId}/reverse`, {});
     expect([ofReversal.status, ofReversal.body.error?.code]).toEqual([422, 'JOURNAL_CANNOT_BE_REVERSED']);
 
-    // The source corrected: the payment's fee is posted again, once.
+    // A record of the payment not booked yet (another pipeline's, another id) links to the receipt and posts its fee, once.
     const corrected = await run(pipeline, [
       payment('PAY-F2', '125.00', { externalReference: 'PAY-F', customerSourceId: 'K2', currency: 'USD', fee: '2.00' }),
     ]);
@@ -463,6 +463,29 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
     expect(audit.rows.map((r) => r.after)).toEqual([
       { reversal: reversed.body.transactionId, date: '2026-11-10', feeOfReceipt: receipt },
     ]);
+    await expectBalanced(c.entityId);
+  });
+
+  it('takes the right fee keyed by hand once the wrong one a pipeline posted is reversed', async () => {
+    const { c, pipeline } = await setUp();
+    await run(pipeline, [customerRecord('K1')]);
+    await run(pipeline, [payment('PAY-E', '100.00', { fee: '1.50' })]);
+    const [[receipt, posted]] = (await fees(c.entityId)) as [[number, number]];
+    // The provider took 1.20, not 1.50: the fee reversed, the right one keyed and recorded.
+    expect((await c.post(`/v1/journals/${posted}/reverse`, {})).body.feeOfReceipt).toBe(receipt);
+    const right = await keyJournal(c, 'PAY-E', '1.20');
+    const recorded = await c.put(`/v1/transactions/${receipt}/fee`, { journalId: right });
+    expect(recorded.body).toMatchObject({
+      changed: true,
+      fee: { transactionId: right, amount: '1.20', keyedByHand: true },
+    });
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9880n);
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(120n);
+    // The payment sent again is the one booked: nothing is posted (nor is it sent to the ledger again).
+    const again = await run(pipeline, [payment('PAY-E', '100.00', { fee: '1.50' })]);
+    expect(again.of('PAY-E')[0]).toBe('skipped');
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9880n);
+    expect(await fees(c.entityId)).toEqual([[receipt, right]]);
     await expectBalanced(c.entityId);
   });
 

@@ -466,7 +466,7 @@ describe("a receipt's fee and a journal's reversal on the transaction pages", ()
 
     const offered = html(await accountant.request('GET', `/transactions/${journal}`));
     expect(offered).toContain(`hx-post="/transactions/${journal}/reverse"`);
-    expect(offered).toContain('Its receipt is left without a fee');
+    expect(offered).toContain('Its receipt is left without one: if the payment had a fee, key the right one');
     const early = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-01', form);
     expect([early.status, html(early)]).toEqual([422, expect.stringContaining('JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL')]);
     const done = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-20', form);

@@ -169,8 +169,9 @@ export async function recordReceiptFee(
     );
   if (j.currency !== receipt.currency)
     throw notEligible(
-      `it is in ${j.currency} and the receipt in ${receipt.currency}; reverse it and let the payment's fee be ` +
-        `posted in ${receipt.currency} when the payment is sent again`,
+      `it is in ${j.currency} and the receipt in ${receipt.currency}; journals keyed by hand are in the base ` +
+        `currency, so a ${receipt.currency} fee is one a pipeline posts (a payment parked for its fee posts it when ` +
+        `retried once this journal is reversed)`,
     );
   if (j.fee_of !== null)
     throw new DomainError(

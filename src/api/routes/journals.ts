@@ -149,8 +149,9 @@ export const reverseJournalRoute = defineRoute({
     'analysis codes, currency and rate), linked to it (`reverses`, `reversedBy`): how a journal keyed in error is ' +
     'corrected, since posted documents never change. Dated the journal’s own date unless `date` says otherwise (on ' +
     'or after it, in an open period). Journals posted here and payment provider’s fees a pipeline posted can be ' +
-    'reversed, each once. A fee journal reversed leaves its receipt without a fee (`feeOfReceipt`): the payment’s ' +
-    'fee is posted again, or a journal keyed by hand taken, when the payment is next sent. Send an Idempotency-Key ' +
+    'reversed, each once. A fee journal reversed leaves its receipt without a fee (`feeOfReceipt`): record the right ' +
+    'one keyed by hand (PUT /v1/transactions/{id}/fee), or a payment not booked yet that links to the receipt posts ' +
+    'its fee. Send an Idempotency-Key ' +
     'to post once however often a request is retried.',
   tags: ['sales'],
   auth: 'entity',

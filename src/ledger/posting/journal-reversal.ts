@@ -15,8 +15,9 @@ import { type NewTransaction, writeDocuments } from './write.ts';
  * Only the journals people post can be reversed here: those of POST /v1/journals and the payment
  * provider's fees a pipeline posted. The general journals other documents post (deferral
  * releases, revaluations) are corrected through their own documents, which know what they belong
- * to. A fee journal reversed leaves its receipt without a fee (`receipt_fees`), so the payment's
- * fee is posted again, or a journal keyed by hand taken, when the payment is sent again.
+ * to. A fee journal reversed leaves its receipt without a fee (`receipt_fees`): the right one keyed
+ * by hand can be recorded (receipt-fees.ts), and a payment not booked yet that links to the receipt
+ * posts its fee. A payment already booked is not sent to the ledger again, so nothing follows by itself.
  */
 
 export interface JournalReversalInput {

@@ -102,7 +102,7 @@ function fileSize(bytes: number, locale: string): string {
  */
 function ReverseJournal(props: { transactionId: number; date: string; feeOf: number | null }) {
   const what = props.feeOf
-    ? 'Reverse this payment provider’s fee? Its receipt is left without a fee, and the payment’s fee is posted again when the payment is next sent.'
+    ? 'Reverse this payment provider’s fee? Its receipt is left without one: if the payment had a fee, key the right one and record it as the receipt’s fee.'
     : 'Reverse this journal? A reversing journal is posted; this one stays as it is.';
   return (
     <form class="reverse-journal" hx-post={`/transactions/${props.transactionId}/reverse`} hx-confirm={what}>
