@@ -1,5 +1,4 @@
 import type { Queryable } from '../../db/database.ts';
-import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import { MAX_DATE } from '../../domain/dates.ts';
 import { type DeferralPlan, addMonths, deferralReleases } from '../../domain/deferrals.ts';
 import type { Item, JournalLine } from '../../domain/documents.ts';
@@ -10,6 +9,7 @@ import type { References } from './references.ts';
 import { type AccountUse, requireOpenAccounts } from './role-accounts.ts';
 import type { InvoiceLineInput, PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
+import { STORED_LINES, type StoredLine, turnedLines } from './journal-reversal.ts';
 
 /**
  * Deferred revenue on invoice lines (docs/ledger.md "Deferred revenue"): the part of invoice
@@ -297,9 +297,7 @@ export async function reverseReleases(
   const { rows } = await ctx.db.query<ReleaseJournalRow>(
     `SELECT t.id, t.currency, t.exchange_rate::text AS exchange_rate, t.transaction_date::text AS date,
             t.external_reference, t.description, t.gross, t.base_gross, t.details->'deferralRelease' AS release,
-            json_agg(json_build_object('role', j.role, 'gl', j.gl_account_code, 'dept', j.department_id,
-                                       'descr', j.description, 'amount', j.amount::text, 'base', j.base_amount::text,
-                                       'analysis', j.analysis) ORDER BY j.line_no) AS lines
+            ${STORED_LINES} AS lines
        FROM transactions t JOIN journal_lines j ON j.transaction_id = t.id
       WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])
       GROUP BY t.id ORDER BY t.id`,
@@ -329,16 +327,7 @@ export async function reverseReleases(
     },
     createdBy: ctx.actor,
     items: [],
-    lines: r.lines.map((l) => ({
-      role: l.role,
-      glAccountCode: l.gl,
-      departmentId: l.dept,
-      taxCode: null,
-      description: l.descr,
-      amount: -BigInt(l.amount),
-      baseAmount: -BigInt(l.base),
-      analysis: { ...NO_ANALYSIS, ...(l.analysis ?? {}) },
-    })),
+    lines: turnedLines(r.lines),
   }));
   const { documents } = await writeDocuments(ctx.db, ctx.entity.id, docs);
   const releaseOf = new Map(releases.map((r) => [r.transactionId, r.releaseId]));
@@ -359,15 +348,7 @@ interface ReleaseJournalRow {
   gross: string;
   base_gross: string;
   release: Record<string, unknown> | null;
-  lines: {
-    role: JournalLine['role'];
-    gl: string;
-    dept: string | null;
-    descr: string;
-    amount: string;
-    base: string;
-    analysis: Analysis | null;
-  }[];
+  lines: StoredLine[];
 }
 
 /** Marks releases as cancelled by the credit note that took their amount off the deferred account. */

@@ -38,6 +38,39 @@ export function reversibleKind(details: Record<string, unknown>): boolean {
   return !('reverses' in details) && (details.journal === true || details.fee === true);
 }
 
+/** A posted journal's lines as a reversal reads them (over `journal_lines j`, one document per group). */
+export const STORED_LINES = `json_agg(json_build_object('role', j.role, 'gl', j.gl_account_code, 'dept', j.department_id,
+                                  'descr', j.description, 'amount', j.amount::text, 'base', j.base_amount::text,
+                                  'analysis', j.analysis) ORDER BY j.line_no)`;
+
+export interface StoredLine {
+  role: JournalLine['role'];
+  gl: string;
+  dept: string | null;
+  descr: string;
+  amount: string;
+  base: string;
+  analysis: Analysis | null;
+}
+
+/**
+ * The lines of a journal's reversal: each stored line with its sign turned, in the document and the
+ * base currency, same account, department and description, and the analysis codes it was stored
+ * with (not its department's today), so the two cancel out per account and per code.
+ */
+export function turnedLines(lines: StoredLine[]): JournalLine[] {
+  return lines.map((l) => ({
+    role: l.role,
+    glAccountCode: l.gl,
+    departmentId: l.dept,
+    taxCode: null,
+    description: l.descr,
+    amount: -BigInt(l.amount),
+    baseAmount: -BigInt(l.base),
+    analysis: { ...NO_ANALYSIS, ...(l.analysis ?? {}) },
+  }));
+}
+
 interface JournalRow {
   id: string;
   number: string;
@@ -50,15 +83,7 @@ interface JournalRow {
   base_gross: string;
   details: Record<string, unknown>;
   reversed_by: string | null;
-  lines: {
-    role: JournalLine['role'];
-    gl: string;
-    dept: string | null;
-    descr: string;
-    amount: string;
-    base: string;
-    analysis: Analysis | null;
-  }[];
+  lines: StoredLine[];
 }
 
 /**
@@ -83,9 +108,7 @@ export async function reverseGeneralJournal(
             t.base_gross::text AS base_gross, t.details,
             (SELECT r.number::text FROM transactions r
               WHERE r.related_transaction_id = t.id AND r.type = 'GJ' AND r.details ? 'reverses') AS reversed_by,
-            (SELECT json_agg(json_build_object('role', j.role, 'gl', j.gl_account_code, 'dept', j.department_id,
-                                               'descr', j.description, 'amount', j.amount::text,
-                                               'base', j.base_amount::text, 'analysis', j.analysis) ORDER BY j.line_no)
+            (SELECT ${STORED_LINES}
                FROM journal_lines j WHERE j.transaction_id = t.id) AS lines
        FROM transactions t
       WHERE t.entity_id = $1 AND t.id = $2 AND t.type = 'GJ'`,
@@ -151,17 +174,7 @@ export async function reverseGeneralJournal(
     details: { ...(j.details.fee === true ? { fee: true } : { journal: true }), reverses: Number(j.id) },
     createdBy: ctx.actor,
     items: [],
-    lines: j.lines.map((l) => ({
-      role: l.role,
-      glAccountCode: l.gl,
-      departmentId: l.dept,
-      taxCode: null,
-      description: l.descr,
-      amount: -BigInt(l.amount),
-      baseAmount: -BigInt(l.base),
-      // The codes the line was stored with, not its department's today: the two cancel out per code.
-      analysis: { ...NO_ANALYSIS, ...(l.analysis ?? {}) },
-    })),
+    lines: turnedLines(j.lines),
   };
   const posted = (await writeDocuments(ctx.db, ctx.entity.id, [reversal])).documents[0]!;
   const fee = await ctx.db.query<{ receipt_id: string }>(
