@@ -7,7 +7,9 @@ import { reportError, requireExistingData } from './common.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/csv/index.ts';
 import { importFile, type ImportResult } from '../sync/imports.ts';
-import { requirePipeline } from '../sync/pipelines.ts';
+import { auditAs, requirePipeline } from '../sync/pipelines.ts';
+import { cancelRun } from '../sync/run-cancel.ts';
+import { Progress } from './progress.ts';
 
 export interface ImportOptions {
   pipeline: string;
@@ -64,15 +66,42 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     return reportError(err, opts.json);
   }
   const rt = await openRuntime({ queue: false, log: commandLogger() });
+  const progress = new Progress(`import ${basename(file)}`, !opts.json && process.stderr.isTTY);
+  const totals = { fetched: 0, created: 0, parked: 0 };
+  rt.sync.engine.onPage = (_runId, c) => {
+    totals.fetched += c.fetched;
+    totals.created += c.created;
+    totals.parked += c.parked;
+    progress.update(totals, 'rows');
+  };
+  let runId: string | null = null;
+  const stop = stopOnCtrlC(async () => {
+    progress.done();
+    // Before the run exists nothing is posted: stopping is quitting.
+    if (runId === null) process.exit(130);
+    process.stderr.write('stopping after the page in hand (what it posted is kept); Ctrl-C again to quit at once\n');
+    const asked = runId;
+    await rt.db.transaction((tx) =>
+      cancelRun(tx, asked, { actor: 'cli', leaseSeconds: rt.sync.liveness.leaseSeconds, audit: auditAs(tx, 'cli') }),
+    );
+  });
   try {
     const pipeline = await requirePipeline(rt.db, rt.box, opts.pipeline);
     const result = await importFile(
       rt.sync,
       pipeline,
-      { fileName: basename(file), bytes, kind: opts.kind, decimalComma: opts.decimalComma },
+      {
+        fileName: basename(file),
+        bytes,
+        kind: opts.kind,
+        decimalComma: opts.decimalComma,
+        onRun: (id) => (runId = id),
+      },
       'cli',
     );
+    progress.done();
     console.log(opts.json ? JSON.stringify(result) : formatImport(result));
+    if (result.status === 'cancelled') return 130;
     return result.failedRows > 0 || result.status === 'failed' ? 1 : 0;
   } catch (err) {
     if (!isDomainError(err)) throw err;
@@ -81,8 +110,31 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     else console.error(`error: ${err.code}: ${err.message}`);
     return 1;
   } finally {
+    stop();
     await rt.close();
   }
+}
+
+/**
+ * The first Ctrl-C (or SIGTERM) runs `first`: the import is cancelled and ends after the page in
+ * hand, reporting as usual; the second quits at once (what was posted stays posted: each page is a
+ * transaction of its own). Returns what takes the handlers off again.
+ */
+function stopOnCtrlC(first: () => Promise<void>): () => void {
+  let stopping = false;
+  const handler = () => {
+    if (stopping) process.exit(130);
+    stopping = true;
+    first().catch((err: unknown) => {
+      process.stderr.write(`could not cancel the import: ${err instanceof Error ? err.message : String(err)}\n`);
+    });
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
 }
 
 export function registerImport(program: Command): void {
@@ -101,7 +153,9 @@ export function registerImport(program: Command): void {
       'after',
       `
 Prints a line per row (created, updated, skipped, parked with the reason, or ignored) and a summary;
-exit code 1 when a row was not booked. Importing the same file again books nothing twice. Header
+exit code 1 when a row was not booked. Shows progress on a terminal. Ctrl-C stops the import after the
+rows in hand (what it posted is kept; the rest are reported not posted, exit code 130): import the
+file again for the rest. Ctrl-C twice quits at once. Importing the same file again books nothing twice. Header
 names are matched case-insensitively; spaces and dashes count as "_". Dates are YYYY-MM-DD (Excel
 date cells too); amounts are decimals with "." (see --decimal-comma). Full reference: docs/imports.md.
 

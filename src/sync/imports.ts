@@ -47,6 +47,8 @@ export interface ImportInput {
   bytes: Uint8Array;
   kind?: string | undefined;
   decimalComma?: boolean | undefined;
+  /** Told the import's run as soon as it exists (the CLI cancels it on Ctrl-C). */
+  onRun?: ((runId: string) => void) | undefined;
 }
 
 function rowMessage(row: ImportedRow): string | null {
@@ -120,7 +122,12 @@ export async function importFile(
   let started: string | null = null;
   let interrupted = false;
   try {
-    await sync.processRecords(pipeline, 'import', actor, parsed.items, params, { onRun: (id) => (started = id) });
+    await sync.processRecords(pipeline, 'import', actor, parsed.items, params, {
+      onRun: (id) => {
+        started = id;
+        input.onRun?.(id);
+      },
+    });
   } catch (err) {
     if (started === null || isDomainError(err) || err instanceof PipelineBusyError) throw err;
     sync.log.error({ err, pipeline: pipeline.name, runId: started }, 'import interrupted by an unexpected error');
