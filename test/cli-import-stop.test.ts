@@ -63,7 +63,7 @@ describe.skipIf(!onPostgres)('Ctrl-C during ledgerlink import', () => {
     const cli = startCli(['import', 'many.csv', '--pipeline', 'files'], place.env as Record<string, string>, place.dir);
     // The report has a line per row: what was said on stderr before it is kept whole.
     let stderr = '';
-    cli.child.stderr.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+    cli.child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
     await waitFor(
       () => `the import to post its first rows\n${cli.output()}`,
       60_000,

@@ -335,7 +335,10 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
       void d.accept();
     });
     await page.getByRole('button', { name: 'Reverse journal' }).click();
-    await page.waitForURL(/\/transactions\/\d+$/);
+    // The journal's own page matches too: wait for another transaction's.
+    await page.waitForURL(
+      (url) => /^\/transactions\/\d+$/.test(url.pathname) && url.pathname !== `/transactions/${journal}`,
+    );
     expect(confirmed).toEqual(['Reverse this journal? A reversing journal is posted; this one stays as it is.']);
     const reversal = Number(page.url().match(/(\d+)$/)![1]);
     expect(reversal).not.toBe(journal);
