@@ -62,13 +62,24 @@ export async function receiptFee(db: Queryable, entityId: string, receiptId: num
   return rows[0] ? toFee(rows[0]) : null;
 }
 
-/** The receipt whose fee general journal `journalId` is, or null when it is no receipt's fee. */
-export async function receiptOfFee(db: Queryable, entityId: string, journalId: number): Promise<number | null> {
-  const { rows } = await db.query<{ receipt_id: string }>(
-    `SELECT receipt_id FROM receipt_fees WHERE fee_transaction_id = $1 AND entity_id = $2`,
+/** The receipt whose fee general journal `journalId` is (its id and label), or null when it is no receipt's fee. */
+export async function receiptOfFee(
+  db: Queryable,
+  entityId: string,
+  journalId: number,
+): Promise<{ id: number; label: string } | null> {
+  const { rows } = await db.query<{ id: string; number: string; external_reference: string }>(
+    `SELECT r.id, r.number, r.external_reference FROM receipt_fees f JOIN transactions r ON r.id = f.receipt_id
+      WHERE f.fee_transaction_id = $1 AND f.entity_id = $2`,
     [journalId, entityId],
   );
-  return rows[0] ? Number(rows[0].receipt_id) : null;
+  const r = rows[0];
+  return r
+    ? {
+        id: Number(r.id),
+        label: documentLabel({ type: 'SR', number: r.number, externalReference: r.external_reference }),
+      }
+    : null;
 }
 
 /** A receipt of the entity (NOT_FOUND on `field` otherwise), with the GL account its money went into. */

@@ -17,8 +17,9 @@ import { keyedFee } from './keyed-fees.ts';
  * most one fee there (its primary key), so a payment linked to a receipt already in the ledger
  * finds the receipt's fee. A payment posts its fee when its receipt has none, unless the bookkeeper
  * keyed it by hand as a journal under the payment's reference (keyed-fees.ts), and is refused when
- * the fee there differs. A fee journal reversed leaves its receipt without a fee (reverseJournal). Two runs linking the same payment at once take the customer's row lock first, so the
- * second finds the first's fee; the key is the backstop.
+ * the fee there differs. A fee journal reversed leaves its receipt without a fee
+ * (ledger/posting/journal-reversal.ts). Two runs linking the same payment at once take the
+ * customer's row lock first, so the second finds the first's fee; the key is the backstop.
  */
 
 /** A payment's fee in minor units (0 when it has none); one that does not parse refuses the payment. */

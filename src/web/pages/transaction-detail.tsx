@@ -32,7 +32,7 @@ export interface TransactionDetailData {
   journal?: {
     reverses: JournalLink | null;
     reversedBy: JournalLink | null;
-    feeOfReceipt: number | null;
+    feeOfReceipt: { id: number; label: string } | null;
     /** Posted by hand or as a provider's fee, and not reversed: "Reverse journal" is offered. */
     reversible: boolean;
   };
@@ -215,9 +215,7 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
             <div>
               <dt>Fee of</dt>
               <dd>
-                <a href={`/transactions/${data.journal.feeOfReceipt}`}>
-                  Receipt (transaction {data.journal.feeOfReceipt})
-                </a>
+                <a href={`/transactions/${data.journal.feeOfReceipt.id}`}>{data.journal.feeOfReceipt.label}</a>
               </dd>
             </div>
           ) : null}
@@ -258,7 +256,11 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
       </section>
 
       {data.journal?.reversible && roleAtLeast(ctx.viewer.role, 'accountant') ? (
-        <ReverseJournal transactionId={t.transactionId} date={t.transactionDate} feeOf={data.journal.feeOfReceipt} />
+        <ReverseJournal
+          transactionId={t.transactionId}
+          date={t.transactionDate}
+          feeOf={data.journal.feeOfReceipt?.id ?? null}
+        />
       ) : null}
 
       <section aria-labelledby="journal-title">
