@@ -471,6 +471,9 @@ describe("a receipt's fee and a journal's reversal on the transaction pages", ()
     expect(offered).toContain('Its receipt is left without one: if the payment had a fee, key the right one');
     const early = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-01', form);
     expect([early.status, html(early)]).toEqual([422, expect.stringContaining('JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL')]);
+    // A day the calendar does not have is refused, saying why.
+    const noSuchDay = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-31', form);
+    expect([noSuchDay.status, html(noSuchDay)]).toEqual([400, expect.stringContaining('November 2026 has 30 days')]);
     const done = await accountant.request('POST', `/transactions/${journal}/reverse`, 'date=2026-11-20', form);
     expect(done.status, html(done)).toBe(200);
     const reversal = Number(String(done.headers['hx-redirect']).match(/^\/transactions\/(\d+)$/)?.[1]);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { postGeneralJournal } from '../../ledger/posting/general-journals.ts';
-import { reverseGeneralJournal } from '../../ledger/posting/journal-reversal.ts';
+import { reversalAudit, reverseGeneralJournal } from '../../ledger/posting/journal-reversal.ts';
 import { findGeneralJournal } from '../../ledger/reports/journals.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { defineRoute } from '../route.ts';
@@ -189,12 +189,7 @@ export const reverseJournalRoute = defineRoute({
       ctx.body ?? {},
     );
     const reversal = (await findGeneralJournal(ctx.db, ctx.entity.id, posted.id))!;
-    await ctx.audit({
-      action: 'journal.reversed',
-      objectType: 'transaction',
-      objectId: ctx.params.id,
-      after: { reversal: posted.id, date: posted.date, feeOfReceipt: posted.feeOfReceipt },
-    });
+    await ctx.audit(reversalAudit(ctx.params.id, posted));
     return { ...reversal, feeOfReceipt: posted.feeOfReceipt };
   },
 });

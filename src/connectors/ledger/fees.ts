@@ -118,10 +118,13 @@ export interface FeeReceipt {
   isNew?: boolean;
 }
 
-/** Where a receipt's money went: its bank account, the GL account behind it, and the rate its bank line took. */
+/**
+ * Where a receipt's money went: its bank account, the GL account behind it (null for a receipt with
+ * no bank line, which no journal keyed by hand can be checked against), and the rate its bank line took.
+ */
 export interface ReceiptBank {
   code: string;
-  gl: string;
+  gl: string | null;
   rate: string;
 }
 
@@ -145,7 +148,7 @@ export async function paymentFeeOf(
   bank: ReceiptBank,
   reference: string,
 ): Promise<NewFee | ItemResult> {
-  const keyed = await keyedFee(ctx, receipt, fee, bank.gl, reference);
+  const keyed = bank.gl === null ? null : await keyedFee(ctx, receipt, fee, bank.gl, reference);
   if (keyed) return 'recognised' in keyed ? { fee: 'recognised', journal: keyed.recognised } : keyed;
   await postFee(ctx, {
     receiptId: receipt.id,
@@ -200,18 +203,11 @@ export async function linkedFee(
     [receipt.id],
   );
   const bank = rows[0]!;
-  const rate = new Dec(bank.rate).toFixed();
-  const code = bank.bank ?? bankCode;
-  if (bank.gl !== null) return paymentFeeOf(ctx, receipt, fee, { code, gl: bank.gl, rate }, reference);
-  // A receipt with no bank line (none the ledger posts): nothing a journal keyed by hand could be checked against.
-  await postFee(ctx, {
-    receiptId: receipt.id,
-    bankCode: code,
+  return paymentFeeOf(
+    ctx,
+    receipt,
     fee,
-    currency: receipt.currency,
-    rate,
-    date: receipt.date,
+    { code: bank.bank ?? bankCode, gl: bank.gl, rate: new Dec(bank.rate).toFixed() },
     reference,
-  });
-  return { fee: 'posted' };
+  );
 }

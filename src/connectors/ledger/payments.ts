@@ -255,7 +255,8 @@ export async function createPayments(
             const fee = paymentFee(pay);
             if (fee > 0n) {
               // A fee keyed by hand before the payment came is found as when linking (fees.ts).
-              const receipt = { id: r.id, label: '', customerCode, currency: r.currency, date: pay.date, isNew: true };
+              const label = documentLabel({ type: 'SR', number: r.number, externalReference: pay.externalReference });
+              const receipt = { id: r.id, label, customerCode, currency: r.currency, date: pay.date, isNew: true };
               const bank = { code: item.bankAccountCode, gl: r.bankGl, rate: r.bankRate };
               const f = await paymentFeeOf(pctx, receipt, fee, bank, pay.externalReference);
               // Refused after the receipt was written: thrown, so the savepoint takes the receipt back too.

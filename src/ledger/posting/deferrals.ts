@@ -9,7 +9,7 @@ import type { References } from './references.ts';
 import { type AccountUse, requireOpenAccounts } from './role-accounts.ts';
 import type { InvoiceLineInput, PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
-import { STORED_LINES, type StoredLine, turnedLines } from './journal-reversal.ts';
+import { STORED_LINES, type StoredJournal, turnedLines } from './journal-reversal.ts';
 
 /**
  * Deferred revenue on invoice lines (docs/ledger.md "Deferred revenue"): the part of invoice
@@ -338,17 +338,8 @@ export async function reverseReleases(
   );
 }
 
-interface ReleaseJournalRow {
-  id: string;
-  currency: string;
-  exchange_rate: string;
-  date: string;
-  external_reference: string;
-  description: string;
-  gross: string;
-  base_gross: string;
+interface ReleaseJournalRow extends StoredJournal {
   release: Record<string, unknown> | null;
-  lines: StoredLine[];
 }
 
 /** Marks releases as cancelled by the credit note that took their amount off the deferred account. */

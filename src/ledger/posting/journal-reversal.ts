@@ -1,7 +1,7 @@
 import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import { type JournalLine, documentLabel } from '../../domain/documents.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { requirePeriodOpen } from '../periods.ts';
+import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 import type { PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
 
@@ -31,6 +31,16 @@ export interface PostedJournalReversal {
   date: string;
   /** The receipt whose payment provider's fee the reversed journal was: it has none now. */
   feeOfReceipt: number | null;
+}
+
+/** What the audit trail keeps of a reversal, on the journal reversed (`journal.reversed`), whoever asked for it. */
+export function reversalAudit(journalId: number, posted: PostedJournalReversal) {
+  return {
+    action: 'journal.reversed',
+    objectType: 'transaction',
+    objectId: journalId,
+    after: { reversal: posted.id, date: posted.date, feeOfReceipt: posted.feeOfReceipt },
+  };
 }
 
 /** Whether a general journal with these details may be reversed here (see above), reversed or not. */
@@ -71,9 +81,9 @@ export function turnedLines(lines: StoredLine[]): JournalLine[] {
   }));
 }
 
-interface JournalRow {
+/** A posted general journal as a reversal reads it (with `STORED_LINES AS lines`). */
+export interface StoredJournal {
   id: string;
-  number: string;
   currency: string;
   exchange_rate: string;
   date: string;
@@ -81,9 +91,13 @@ interface JournalRow {
   description: string;
   gross: string;
   base_gross: string;
+  lines: StoredLine[];
+}
+
+interface JournalRow extends StoredJournal {
+  number: string;
   details: Record<string, unknown>;
   reversed_by: string | null;
-  lines: StoredLine[];
 }
 
 /**
@@ -138,6 +152,8 @@ export async function reverseGeneralJournal(
       { field: 'params.id', message: 'reversed already' },
     ]);
   const date = input.date ?? j.date;
+  // A day the calendar does not have, before it is compared with the journal's.
+  checkDateInRange(date, 'date');
   if (date < j.date)
     throw new DomainError(
       'JOURNAL_REVERSAL_DATE_BEFORE_JOURNAL',
