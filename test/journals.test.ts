@@ -347,3 +347,149 @@ describe('POST /v1/journals', () => {
     await checkInvariants(t.db, c.entityId);
   });
 });
+
+describe('POST /v1/journals in a foreign currency', () => {
+  let f: Client;
+  const usdBank = (amount: string, o: Record<string, unknown> = {}) => ({
+    date: '2026-11-20',
+    reference: 'FX-1',
+    currency: 'USD',
+    lines: [
+      { glAccountCode: '7700', debit: amount },
+      { glAccountCode: '1210', credit: amount },
+    ],
+    ...o,
+  });
+  beforeAll(async () => {
+    f = await t.entity('JOURNALS-FX', 'EUR');
+    for (const [code, name] of [
+      ['1210', 'USD bank'],
+      ['1220', 'GBP bank'],
+    ])
+      expect((await f.put(`/v1/gl-accounts/${code}`, { name, type: 'asset' })).status).toBe(201);
+    for (const [code, gl, currency] of [
+      ['USDB', '1210', 'USD'],
+      ['GBPB', '1220', 'GBP'],
+    ])
+      expect((await f.put(`/v1/bank-accounts/${code}`, { name: code, glAccountCode: gl, currency })).status).toBe(201);
+  });
+
+  it('converts each line at the journal’s rate, the rounding on each side’s largest line, balanced in both currencies', async () => {
+    const r = await f.post('/v1/journals', {
+      date: '2026-11-20',
+      reference: 'FX-SPLIT',
+      currency: 'USD',
+      exchangeRate: '2',
+      lines: [
+        { glAccountCode: '7700', debit: '10.01' },
+        { glAccountCode: '7700', debit: '10.01' },
+        { glAccountCode: '7700', debit: '10.01' },
+        { glAccountCode: '1210', credit: '30.03' },
+      ],
+    });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    // Each debit is EUR 5.005, 5.01 rounded: 15.03 together, while USD 30.03 is EUR 15.02 (15.015 rounded).
+    expect(r.body).toMatchObject({
+      currency: 'USD',
+      exchangeRate: '2',
+      totalDebit: '30.03',
+      totalCredit: '30.03',
+      baseTotal: '15.02',
+    });
+    expect(r.body.lines.map((l: { baseAmount: string }) => l.baseAmount)).toEqual(['5.00', '5.01', '5.01', '-15.02']);
+    expect(await balances(f, '2026-11-30')).toEqual({ '1210': '-15.02', '7700': '15.02' });
+    const { rows } = await t.db.query<{ amount: string; base: string; gross: string; base_gross: string }>(
+      `SELECT sum(l.amount)::text AS amount, sum(l.base_amount)::text AS base, t.gross::text AS gross, t.base_gross::text AS base_gross
+         FROM transactions t JOIN journal_lines l ON l.transaction_id = t.id WHERE t.id = $1 GROUP BY t.id`,
+      [r.body.transactionId],
+    );
+    expect(rows[0]).toEqual({ amount: '0', base: '0', gross: '3003', base_gross: '1502' });
+
+    // Its reversal takes the same rate and base amounts: the accounts are back to nothing in the base currency.
+    const reversed = await f.post(`/v1/journals/${r.body.transactionId}/reverse`, {});
+    expect(reversed.status, JSON.stringify(reversed.body)).toBe(201);
+    expect(reversed.body).toMatchObject({ currency: 'USD', exchangeRate: '2', baseTotal: '15.02' });
+    expect(reversed.body.lines.map((l: { baseAmount: string }) => l.baseAmount)).toEqual([
+      '-5.00',
+      '-5.01',
+      '-5.01',
+      '15.02',
+    ]);
+    expect(await balances(f, '2026-11-30')).toEqual({});
+    await checkInvariants(t.db, f.entityId);
+  });
+
+  it('takes the rate in force on its date when none is sent, and refuses one it has not', async () => {
+    const before = await counts();
+    expectError(await f.post('/v1/journals', usdBank('8.00')), 422, 'EXCHANGE_RATE_MISSING', 'exchangeRate');
+    expect(await counts()).toEqual(before);
+    expect((await f.put('/v1/currencies/USD/rates/2026-11-01', { rate: '1.25' })).status).toBe(201);
+    const r = await f.post('/v1/journals', usdBank('8.00'));
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ exchangeRate: '1.25', baseTotal: '6.40' });
+    expect(r.body.lines.map((l: { baseAmount: string }) => l.baseAmount)).toEqual(['6.40', '-6.40']);
+    // A journal in the base currency shows its rate and base amounts too.
+    const eur = await f.post('/v1/journals', { ...usdBank('3.00'), currency: 'EUR', lines: usdBank('3.00').lines });
+    expect(eur.status, JSON.stringify(eur.body)).toBe(201);
+    expect(eur.body).toMatchObject({ currency: 'EUR', exchangeRate: '1', baseTotal: '3.00' });
+  });
+
+  it('refuses a rate, currency, amount or bank it cannot book, naming the field, and posts nothing', async () => {
+    expect((await f.put('/v1/currencies/USD/rates/2026-11-01', { rate: '1.25' })).status).toBe(200);
+    await seedCustomer(t.db, f.entityId, 'U1', { currency: 'USD' });
+    // The last known USD rate is that of the newest USD document: 1.10.
+    await postInvoice(f, 'U1', '10.00', { invoiceDate: '2026-11-02', exchangeRate: '1.10' });
+    const before = await counts();
+    const cases: [unknown, number, string, string][] = [
+      [usdBank('1.00', { currency: 'EUR', exchangeRate: '1.1' }), 422, 'EXCHANGE_RATE_MUST_BE_ONE', 'exchangeRate'],
+      [usdBank('1.00', { exchangeRate: '11' }), 422, 'EXCHANGE_RATE_IMPLAUSIBLE', 'exchangeRate'],
+      [usdBank('1.00', { exchangeRate: '0' }), 400, 'VALIDATION_ERROR', 'body.exchangeRate'],
+      [usdBank('1.00', { currency: 'XYZ' }), 400, 'VALIDATION_ERROR', 'body.currency'],
+      [usdBank('1.005'), 400, 'AMOUNT_HAS_TOO_MANY_DECIMALS', 'lines[0].debit'],
+      [
+        usdBank('10.5', {
+          currency: 'JPY',
+          exchangeRate: '160',
+          lines: [
+            { glAccountCode: '7700', debit: '10.5' },
+            { glAccountCode: '1200', credit: '10.5' },
+          ],
+        }),
+        400,
+        'AMOUNT_HAS_TOO_MANY_DECIMALS',
+        'lines[0].debit',
+      ],
+      // GBP bank's account in a USD journal; the EUR bank (1200, the base currency) would be taken.
+      [
+        usdBank('1.00', {
+          exchangeRate: '1.25',
+          lines: [
+            { glAccountCode: '7700', debit: '1.00' },
+            { glAccountCode: '1220', credit: '1.00' },
+          ],
+        }),
+        422,
+        'BANK_ACCOUNT_CURRENCY_MISMATCH',
+        'lines[1].glAccountCode',
+      ],
+    ];
+    for (const [body, status, code, field] of cases)
+      expectError(await f.post('/v1/journals', body), status, code, field);
+    expect(await counts()).toEqual(before);
+
+    // Confirmed, the rate is booked; the base-currency bank takes a foreign-currency journal.
+    const confirmed = await f.post('/v1/journals', usdBank('1.00', { exchangeRate: '11', confirmExchangeRate: true }));
+    expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(201);
+    expect(confirmed.body.baseTotal).toBe('0.09');
+    const intoBase = await f.post('/v1/journals', {
+      ...usdBank('2.50'),
+      lines: [
+        { glAccountCode: '7700', debit: '2.50' },
+        { glAccountCode: '1200', credit: '2.50' },
+      ],
+    });
+    expect(intoBase.status, JSON.stringify(intoBase.body)).toBe(201);
+    expect(intoBase.body.baseTotal).toBe('2.00');
+    await checkInvariants(t.db, f.entityId);
+  });
+});

@@ -180,7 +180,7 @@ describe(`a payment linked to a receipt keyed by hand, its fee keyed by hand too
     await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
     await keyReceipt(c, { checkReference: 'PAY-D', paymentAmount: '100.00' });
     await keyJournal(c, 'PAY-D', '1.20');
-    // A USD receipt into the EUR bank; a journal keyed by hand is in EUR, so it is never this fee as it stands.
+    // A USD receipt into the EUR bank, and its fee keyed by hand in EUR: not this fee as it stands.
     await keyReceipt(c, {
       customerCode: 'K2',
       checkReference: 'PAY-U',
@@ -486,6 +486,67 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
     expect(again.of('PAY-E')[0]).toBe('skipped');
     expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9880n);
     expect(await fees(c.entityId)).toEqual([[receipt, right]]);
+    await expectBalanced(c.entityId);
+  });
+
+  it('takes the right foreign-currency fee keyed by hand in its currency once the wrong one is reversed', async () => {
+    const { c, pipeline } = await setUp();
+    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
+    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    await run(pipeline, [payment('PAY-X', '125.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.50' })]);
+    const [[receipt, posted]] = (await fees(c.entityId)) as [[number, number]];
+    expect((await c.post(`/v1/journals/${posted}/reverse`, {})).body.feeOfReceipt).toBe(receipt);
+    // The provider took USD 2.00: keyed in EUR it is refused, naming the way; keyed in USD it is recorded.
+    const inEuro = await keyJournal(c, 'PAY-X', '1.60');
+    const refused = await c.put(`/v1/transactions/${receipt}/fee`, { journalId: inEuro });
+    expect([refused.status, refused.body.error?.code]).toEqual([422, 'FEE_JOURNAL_NOT_ELIGIBLE']);
+    expect(refused.body.error.message).toContain(
+      'it is in EUR and the receipt in USD; reverse it and key the fee in USD (POST /v1/journals with "currency": "USD")',
+    );
+    expect((await c.post(`/v1/journals/${inEuro}/reverse`, {})).status).toBe(201);
+    const keyed = await c.post('/v1/journals', {
+      date: '2026-11-06',
+      reference: 'PAY-X',
+      currency: 'USD',
+      lines: [
+        { glAccountCode: '7700', debit: '2.00' },
+        { glAccountCode: '1200', credit: '2.00' },
+      ],
+    });
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    expect(keyed.body).toMatchObject({ currency: 'USD', exchangeRate: '1.25', baseTotal: '1.60' });
+    const recorded = await c.put(`/v1/transactions/${receipt}/fee`, { journalId: keyed.body.transactionId });
+    expect(recorded.status, JSON.stringify(recorded.body)).toBe(200);
+    expect(recorded.body).toMatchObject({ changed: true, fee: { currency: 'USD', amount: '2.00', keyedByHand: true } });
+    // EUR 100.00 received, EUR 1.60 of fees: nothing counted twice.
+    expect(await accountBalance(t.db, c.entityId, '1200')).toBe(9840n);
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(160n);
+    await expectBalanced(c.entityId);
+  });
+
+  it('recognises a foreign-currency fee keyed by hand before its payment came', async () => {
+    const { c, pipeline } = await setUp();
+    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
+    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    const keyed = await c.post('/v1/journals', {
+      date: '2026-11-06',
+      reference: 'PAY-Y',
+      currency: 'USD',
+      lines: [
+        { glAccountCode: '7700', debit: '2.42' },
+        { glAccountCode: '1200', credit: '2.42' },
+      ],
+    });
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    const outcome = await run(pipeline, [
+      payment('PAY-Y', '121.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.42' }),
+    ]);
+    expect(outcome.of('PAY-Y')[0]).toBe('created');
+    const [[receipt, fee]] = (await fees(c.entityId)) as [[number, number]];
+    expect(fee).toBe(keyed.body.transactionId);
+    expect((await c.get(`/v1/transactions/${receipt}/fee`)).body.fee).toMatchObject({ keyedByHand: true });
+    // One fee: the journal keyed by hand, USD 2.42 at 1.25.
+    expect(await accountBalance(t.db, c.entityId, '7700')).toBe(194n);
     await expectBalanced(c.entityId);
   });
 

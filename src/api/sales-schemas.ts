@@ -5,7 +5,7 @@ import { LineAnalysis } from './analysis-schemas.ts';
 
 /** Request schemas of the sales documents; they validate requests and document them in OpenAPI. */
 
-const ConfirmExchangeRate = z
+export const ConfirmExchangeRate = z
   .boolean()
   .optional()
   .meta({

@@ -204,6 +204,29 @@ export function controlJournal(
 }
 
 /**
+ * Base amounts of a journal's signed lines (debits positive) converted at one rate. Each line is
+ * converted on its own, then each side's largest line takes what rounding left over, so the debits
+ * and the credits each come to the base value of their common total: the journal balances in both
+ * currencies, and its base total is the total converted once (lines of 0.01 USD at 1.1 would
+ * otherwise each round to 0.01 EUR and the sides drift apart by a cent per line).
+ */
+export function balancedBase(amounts: readonly bigint[], conv: Conversion): bigint[] {
+  const base = amounts.map(
+    (a) => (a < 0n ? -1n : 1n) * toBaseAmount(absBig(a), conv.currency, conv.baseCurrency, conv.rate),
+  );
+  for (const sign of [1n, -1n]) {
+    const side = amounts.map((a, n) => ({ a: a * sign, n })).filter((l) => l.a > 0n);
+    if (side.length === 0) continue;
+    const total = side.reduce((s, l) => s + l.a, 0n);
+    const want = toBaseAmount(total, conv.currency, conv.baseCurrency, conv.rate);
+    const have = side.reduce((s, l) => s + base[l.n]! * sign, 0n);
+    const largest = side.reduce((m, l) => (l.a > m.a ? l : m));
+    base[largest.n] = base[largest.n]! + (want - have) * sign;
+  }
+  return base;
+}
+
+/**
  * The realised exchange difference of an allocation: the debit side cleared `debitBase` of base
  * currency from the control account and the credit side `creditBase`; the control account is
  * brought back to the open items by the difference, against the FX gain/loss account.

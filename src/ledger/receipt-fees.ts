@@ -180,9 +180,8 @@ export async function recordReceiptFee(
     );
   if (j.currency !== receipt.currency)
     throw notEligible(
-      `it is in ${j.currency} and the receipt in ${receipt.currency}; journals keyed by hand are in the base ` +
-        `currency, so a ${receipt.currency} fee is one a pipeline posts (a payment parked for its fee posts it when ` +
-        `retried once this journal is reversed)`,
+      `it is in ${j.currency} and the receipt in ${receipt.currency}; reverse it and key the fee in ` +
+        `${receipt.currency} (POST /v1/journals with "currency": "${receipt.currency}")`,
     );
   if (j.fee_of !== null)
     throw new DomainError(

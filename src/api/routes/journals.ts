@@ -5,7 +5,8 @@ import { findGeneralJournal } from '../../ledger/reports/journals.ts';
 import { DomainError } from '../../domain/errors.ts';
 import { defineRoute } from '../route.ts';
 import { ACCOUNT_LINE_ERRORS } from './posting-errors.ts';
-import { Amount, Code, Description, IsoDate, Reference, TransactionId } from '../schemas.ts';
+import { Amount, Code, Currency, Description, ExchangeRate, IsoDate, Reference, TransactionId } from '../schemas.ts';
+import { ConfirmExchangeRate } from '../sales-schemas.ts';
 import { LineAnalysis } from '../analysis-schemas.ts';
 import { DateText, Money, SafeTransactionId } from './reports/schemas.ts';
 
@@ -27,17 +28,25 @@ const GeneralJournal = z.object({
   reference: z.string(),
   description: z.string(),
   currency: z.string().meta({
-    description:
-      "The base currency for journals posted here; a payment provider's fee a pipeline posted is in the payment's currency.",
+    description: "The journal's currency (a payment provider's fee a pipeline posted is in the payment's).",
   }),
+  exchangeRate: z
+    .string()
+    .meta({ description: 'Units of `currency` per unit of base currency; "1" in the base currency.' }),
   totalDebit: Money,
   totalCredit: Money,
+  baseTotal: Money.meta({ description: 'The debits (and so the credits) in the base currency.' }),
   lines: z.array(
     z.object({
       lineNo: z.number().int(),
       glAccountCode: z.string(),
       debit: Money.nullable(),
       credit: Money.nullable(),
+      baseAmount: Money.meta({
+        description:
+          "The line in the base currency, signed (debit positive). Each line is converted at the journal's rate; " +
+          'what rounding leaves over goes to the largest line of its side, so both sides come to baseTotal.',
+      }),
       departmentId: z.string().nullable(),
       analysis: z
         .record(z.string(), z.string())
@@ -57,8 +66,10 @@ export const postJournalRoute = defineRoute({
   operationId: 'postGeneralJournal',
   summary: 'Post a general journal (GJ), optionally reversing',
   description:
-    'A balanced journal between GL accounts in the base currency (no customer, never an open item), in the trial ' +
-    'balance from its date. Control accounts are refused. With `reversal: {date}` the reversing journal (debits and ' +
+    'A balanced journal between GL accounts (no customer, never an open item), in the trial balance from its date, ' +
+    'in the base currency or in `currency` at `exchangeRate` (the rate in force on its date when omitted). Control ' +
+    'accounts are refused, and a bank account’s GL account holding neither the journal’s currency nor the base one. ' +
+    'With `reversal: {date}` the reversing journal (debits and ' +
     'credits swapped, same departments and analysis codes) is posted in the same transaction, dated that day, and ' +
     'the two are linked (`reversedBy`, `reverses`). Send an Idempotency-Key to post once however often a request is retried.',
   tags: ['sales'],
@@ -67,6 +78,13 @@ export const postJournalRoute = defineRoute({
     date: IsoDate,
     reference: Reference.optional(),
     description: Description.optional(),
+    currency: Currency.optional().meta({ description: 'The base currency when omitted.' }),
+    exchangeRate: ExchangeRate.optional().meta({
+      description:
+        'Units of `currency` per unit of base currency; the entity’s rate in force on `date` when omitted ' +
+        '(EXCHANGE_RATE_MISSING when it has none). 1 in the base currency.',
+    }),
+    confirmExchangeRate: ConfirmExchangeRate,
     lines: z.array(GeneralJournalLine).min(2, 'at least two lines').max(500, 'at most 500 lines'),
     reversal: z
       .strictObject({
@@ -93,6 +111,10 @@ export const postJournalRoute = defineRoute({
     'JOURNAL_NOT_BALANCED',
     'JOURNAL_REVERSAL_DATE_NOT_AFTER_JOURNAL',
     ...ACCOUNT_LINE_ERRORS,
+    'BANK_ACCOUNT_CURRENCY_MISMATCH',
+    'EXCHANGE_RATE_MISSING',
+    'EXCHANGE_RATE_MUST_BE_ONE',
+    'EXCHANGE_RATE_IMPLAUSIBLE',
     'AMOUNT_HAS_TOO_MANY_DECIMALS',
     'AMOUNT_OUT_OF_RANGE',
     'PERIOD_LOCKED',

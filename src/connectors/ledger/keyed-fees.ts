@@ -24,8 +24,7 @@ import type { FeeReceipt } from './fees.ts';
  *
  * One such journal of the payment's currency taking exactly its fee is its fee: recorded as the
  * receipt's fee, nothing posted. Otherwise nothing is chosen and nothing is posted: one journal
- * with another amount or currency (journals keyed by hand are in the base currency) is
- * PAYMENT_FEE_DIFFERS; several journals, or another receipt under the same reference into the same
+ * with another amount or currency is PAYMENT_FEE_DIFFERS; several journals, or another receipt under the same reference into the same
  * account with no fee of its own (a journal has no customer: it could be that receipt's fee), are
  * PAYMENT_FEE_AMBIGUOUS. With no such journal the fee is posted as before. The refusals say how to
  * settle them: a journal that is another receipt's fee is recorded as that receipt's (PUT

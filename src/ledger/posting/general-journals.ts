@@ -2,14 +2,15 @@ import type { Queryable } from '../../db/database.ts';
 import { type Analysis, NO_ANALYSIS } from '../../domain/analysis.ts';
 import type { JournalLine } from '../../domain/documents.ts';
 import { DomainError } from '../../domain/errors.ts';
-import { formatAmount } from '../../domain/money.ts';
+import { balancedBase } from '../../domain/documents.ts';
+import { formatAmount, isStorable } from '../../domain/money.ts';
 import { checkPeriodOpen, readLockDate } from '../periods.ts';
-import { amountOf, join, positiveAmountOf } from './common.ts';
+import { amountOf, exchangeRateFor, join, outOfRange, positiveAmountOf, rateWanted } from './common.ts';
 import { loadReferences } from './references.ts';
 import type { PostingContext } from './types.ts';
 import { type NewTransaction, writeDocuments } from './write.ts';
 
-/** A line of a general journal as sent: exactly one of debit and credit, in the base currency. */
+/** A line of a general journal as sent: exactly one of debit and credit, in the journal's currency. */
 export interface GeneralJournalLineInput {
   glAccountCode: string;
   debit?: string | undefined;
@@ -24,6 +25,12 @@ export interface GeneralJournalInput {
   reference?: string | undefined;
   description?: string | undefined;
   lines: GeneralJournalLineInput[];
+  /** The journal's currency; the base currency when omitted. */
+  currency?: string | undefined;
+  /** Units of `currency` per unit of base currency; the entity's rate in force on `date` when omitted. */
+  exchangeRate?: string | undefined;
+  /** The rate sent is right although far from the last known one (rate-bounds.ts). */
+  confirmExchangeRate?: boolean | undefined;
   /** Posts the reversal (debits and credits swapped) in the same transaction, dated `date`. */
   reversal?: { date: string } | undefined;
 }
@@ -34,8 +41,11 @@ export interface PostedGeneralJournal {
 }
 
 /**
- * Posts a balanced general journal (GJ, no customer) in the entity's base currency, and with
- * `reversal` its reversing journal in the same database transaction: both or neither. The
+ * Posts a balanced general journal (GJ, no customer), in the base currency or another one at
+ * the rate given or in force on its date (each line converted, the sides' rounding taken by their
+ * largest lines: `balancedBase`), and with `reversal` its reversing journal in the same database
+ * transaction: both or neither. A line on a bank account's GL account holding neither the
+ * journal's currency nor the base currency is refused, as a receipt into it would be. The
  * reversal names the journal it reverses (`details.reverses`, `related_transaction_id`); the
  * journal finds its reversal through it (a posted row never changes, so the link is one row's).
  * Control accounts are refused: customer balances move only with customer documents.
@@ -44,7 +54,7 @@ export async function postGeneralJournal(
   ctx: PostingContext,
   input: GeneralJournalInput,
 ): Promise<PostedGeneralJournal> {
-  const currency = ctx.entity.baseCurrency;
+  const currency = input.currency ?? ctx.entity.baseCurrency;
   const lockDate = await readLockDate(ctx.db, ctx.entity.id);
   checkPeriodOpen(lockDate, input.date, 'date', 'post a journal');
   if (input.reversal) {
@@ -61,10 +71,16 @@ export async function postGeneralJournal(
     gl: input.lines.map((l) => l.glAccountCode),
     departments: input.lines.map((l) => l.departmentId ?? null),
     analysis: input.lines.map((l) => l.analysis),
+    rates: rateWanted(ctx, currency, input.exchangeRate, input.date),
   });
+  const rate = exchangeRateFor(ctx, currency, input.exchangeRate, 'exchangeRate', {
+    rates: refs.rates,
+    date: input.date,
+  });
+  await checkBankCurrencies(ctx, currency, input.lines);
   let debits = 0n;
   let credits = 0n;
-  const lines: JournalLine[] = input.lines.map((l, n) => {
+  const drafts = input.lines.map((l, n) => {
     const at = (f: string) => join('', `lines[${n}].${f}`);
     if ((l.debit === undefined) === (l.credit === undefined)) {
       throw new DomainError('VALIDATION_ERROR', `${at('debit')}: give exactly one of debit and credit`, [
@@ -81,16 +97,7 @@ export async function postGeneralJournal(
         : -positiveAmountOf(l.credit!, currency, at('credit'));
     if (amount > 0n) debits += amount;
     else credits -= amount;
-    return {
-      role: 'gl',
-      glAccountCode: l.glAccountCode,
-      departmentId,
-      taxCode: null,
-      description: l.description ?? input.description ?? '',
-      amount,
-      baseAmount: amount,
-      analysis: l.analysis ?? null,
-    };
+    return { line: l, departmentId, amount };
   });
   if (debits !== credits) {
     const f = (v: bigint) => formatAmount(v, currency);
@@ -100,8 +107,24 @@ export async function postGeneralJournal(
       { field: 'lines', debits: f(debits), credits: f(credits), difference: f(debits - credits) },
     );
   }
-  // Amounts were checked one by one; their total can still pass what a bigint holds.
+  // Amounts were checked one by one; their total can still pass what a bigint holds, in either currency.
   amountOf(formatAmount(debits, currency), currency, 'lines');
+  const base = balancedBase(
+    drafts.map((d) => d.amount),
+    { currency, baseCurrency: ctx.entity.baseCurrency, rate },
+  );
+  const baseDebits = base.reduce((sum, b) => (b > 0n ? sum + b : sum), 0n);
+  if (!isStorable(baseDebits)) throw outOfRange('lines');
+  const lines: JournalLine[] = drafts.map(({ line: l, departmentId, amount }, n) => ({
+    role: 'gl',
+    glAccountCode: l.glAccountCode,
+    departmentId,
+    taxCode: null,
+    description: l.description ?? input.description ?? '',
+    amount,
+    baseAmount: base[n]!,
+    analysis: l.analysis ?? null,
+  }));
   const reference = input.reference ?? '';
   const description = input.description ?? '';
   const journal: NewTransaction = {
@@ -109,7 +132,12 @@ export async function postGeneralJournal(
     type: 'GJ',
     customerCode: null,
     currency,
-    exchangeRate: '1',
+    exchangeRate: rate,
+    // A rate from the entity's dated rates was set deliberately; only a rate sent is checked.
+    rateCheck: {
+      field: 'exchangeRate',
+      confirmed: input.exchangeRate === undefined || input.confirmExchangeRate === true,
+    },
     transactionDate: input.date,
     dueDate: null,
     externalReference: reference,
@@ -117,7 +145,7 @@ export async function postGeneralJournal(
     net: debits,
     tax: 0n,
     gross: debits,
-    baseGross: debits,
+    baseGross: baseDebits,
     duplicateChecked: false,
     relatedTransactionId: null,
     details: input.reversal ? { journal: true, reversalDate: input.reversal.date } : { journal: true },
@@ -153,4 +181,31 @@ async function storedAnalysis(db: Queryable, transactionId: number): Promise<(An
     [transactionId],
   );
   return rows.map((r) => r.analysis);
+}
+
+/**
+ * Refuses a line on the GL account of a bank account that holds neither the journal's currency
+ * nor the base currency: its money would be counted in a currency the bank does not hold.
+ */
+async function checkBankCurrencies(
+  ctx: PostingContext,
+  currency: string,
+  lines: readonly GeneralJournalLineInput[],
+): Promise<void> {
+  if (currency === ctx.entity.baseCurrency) return;
+  const { rows } = await ctx.db.query<{ code: string; gl: string; currency: string }>(
+    `SELECT code, gl_account_code AS gl, trim(currency) AS currency FROM bank_accounts
+      WHERE entity_id = $1 AND gl_account_code = ANY($2::text[]) AND currency NOT IN ($3, $4)
+      ORDER BY code`,
+    [ctx.entity.id, [...new Set(lines.map((l) => l.glAccountCode))], currency, ctx.entity.baseCurrency],
+  );
+  const bank = rows[0];
+  if (!bank) return;
+  const n = lines.findIndex((l) => l.glAccountCode === bank.gl);
+  const field = `lines[${n}].glAccountCode`;
+  throw new DomainError(
+    'BANK_ACCOUNT_CURRENCY_MISMATCH',
+    `${field}: GL account ${bank.gl} is bank account ${bank.code}'s, which holds ${bank.currency}; the journal is in ${currency}`,
+    [{ field, message: `bank account ${bank.code} holds ${bank.currency}` }],
+  );
 }

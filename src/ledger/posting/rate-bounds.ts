@@ -147,10 +147,12 @@ export class RateBounds {
 /**
  * The rates of a document still to check against its currency's band: its own unless confirmed,
  * then the others it books with (`RateCheck.others`) unless confirmed. None for a type whose rate
- * no caller keys (a document in the base currency is let through by `RateBounds.check`).
+ * no caller keys, unless the document says how to check it (a general journal keyed by hand; a
+ * fee a pipeline posts takes its receipt's rate); a document in the base currency is let through
+ * by `RateBounds.check`.
  */
 function uncheckedRates(doc: NewTransaction): { field: string; rate: string }[] {
-  if (!RATE_CHECKED_TYPES.has(doc.type)) return [];
+  if (!RATE_CHECKED_TYPES.has(doc.type) && doc.rateCheck === undefined) return [];
   const check = doc.rateCheck ?? { field: 'exchangeRate', confirmed: false };
   const all = [{ field: check.field, rate: doc.exchangeRate, confirmed: check.confirmed }, ...(check.others ?? [])];
   return all.filter((r) => !r.confirmed);
