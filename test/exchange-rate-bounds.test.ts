@@ -66,6 +66,54 @@ describe('the reproduction', () => {
     await checkInvariants(t.db, c.entityId);
   });
 
+  it('refuses a rate no column holds, confirmed or not, on every document and journal (400, field), posting nothing', async () => {
+    const c = await usdEntity();
+    // numeric(20, 10) holds ten digits before the point: 12345678901 was a database error and a 500.
+    const cases: [string, Record<string, unknown>][] = [
+      ['/v1/sales/batch-invoices', invoice('12345678901', { confirmExchangeRate: true })],
+      [
+        '/v1/sales/receipts',
+        {
+          customerCode: 'US1',
+          paymentDate: '2026-03-10',
+          checkReference: 'R-BIG',
+          paymentAmount: '10.00',
+          exchangeRate: '99999999999.9999999999',
+          confirmExchangeRate: true,
+        },
+      ],
+      [
+        '/v1/journals',
+        {
+          date: '2026-03-10',
+          currency: 'USD',
+          exchangeRate: 10_000_000_000,
+          confirmExchangeRate: true,
+          lines: [
+            { glAccountCode: '7700', debit: '1.00' },
+            { glAccountCode: '1200', credit: '1.00' },
+          ],
+        },
+      ],
+    ];
+    for (const [path, body] of cases) {
+      const r = await c.post(path, body);
+      expect([r.status, r.body.error?.code, r.body.error?.details?.[0]?.field], path).toEqual([
+        400,
+        'VALIDATION_ERROR',
+        'body.exchangeRate',
+      ]);
+      expect(r.body.error.message).toContain('below 10000000000');
+    }
+    expect(await postedCount(c)).toBe(0);
+    // The largest the column holds is booked when confirmed.
+    const largest = await c.post(
+      '/v1/sales/batch-invoices',
+      invoice('9999999999.9999999999', { confirmExchangeRate: true }),
+    );
+    expect(largest.status, JSON.stringify(largest.body)).toBe(201);
+  });
+
   it('refuses a rate far from the last known one, naming that rate, and books one within the band', async () => {
     const c = await usdEntity();
     expect((await c.post('/v1/sales/batch-invoices', invoice('1.08'))).status).toBe(201);

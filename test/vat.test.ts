@@ -230,6 +230,29 @@ describe('supplied VAT', () => {
     expect(warned.body.warnings.map((w: { field: string }) => w.field)).toEqual(['lines[0].taxAmount']);
   });
 
+  it('refuses a line rate that is a percentage or has more decimals than a line keeps, and takes trailing zeros', async () => {
+    const line = (taxRate: string) =>
+      invoiceBody('2026-11-01', [{ glAccountCode: '4000', taxCode: 'STD', netAmount: '1000000.00', taxRate }]);
+    // 0.1234567 once computed VAT at that rate and stored the line's rate as 0.123457.
+    for (const rate of ['21', '0.1234567']) {
+      const r = await c.post('/v1/sales/batch-invoices', line(rate));
+      expect([r.status, r.body.error?.code, r.body.error?.details?.[0]?.field], rate).toEqual([
+        400,
+        'VALIDATION_ERROR',
+        'lines[0].taxRate',
+      ]);
+      expect(r.body.error.message).toContain('at most 6 decimals');
+    }
+    const kept = await c.post('/v1/sales/batch-invoices', line('0.12345600'));
+    expect(kept.status, JSON.stringify(kept.body)).toBe(201);
+    expect(kept.body.taxAmount).toBe('123456.00');
+    const { rows } = await t.db.query<{ rate: string }>(
+      'SELECT tax_rate::text AS rate FROM transaction_items WHERE transaction_id = $1',
+      [kept.body.transactionId],
+    );
+    expect(rows).toEqual([{ rate: '0.123456' }]);
+  });
+
   it('refuses VAT on a zero-rated line', async () => {
     const r = await c.post(
       '/v1/sales/batch-invoices',

@@ -123,7 +123,9 @@ function def(schema: z.ZodType): Record<string, any> {
 function plausible(key: string): string[] {
   const k = key.toLowerCase();
   if (k.includes('date') || k === 'upto' || k === 'at') return ['2026-11-21', '2026-12-21', '2026-01-31'];
-  if (k.includes('rate')) return ['0.21', '0', '1.0850'];
+  // Beside plausible rates, two past what a column keeps: ten digits before the point (an exchange
+  // rate, numeric(20, 10)) and seven decimals (a tax rate, numeric(9, 6)). Both once got through.
+  if (k.includes('rate')) return ['0.21', '0', '1.0850', '12345678901', '0.1234567'];
   if (k.includes('amount') || k.includes('price') || k === 'fee' || k.includes('total'))
     return ['10.00', '1234.56', '0.01'];
   if (k.includes('currency')) return ['EUR', 'USD'];

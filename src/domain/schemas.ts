@@ -58,11 +58,14 @@ export const Rate = z
   .refine((v) => /^\d+(\.\d{1,10})?$/.test(v), { message: 'must be a non-negative decimal such as "0.21"' })
   .meta({ description: 'A rate as a decimal fraction ("0.21" for 21%).', examples: ['0.21'] });
 
+/** Above what an exchange_rate column holds (numeric(20, 10)): ten digits before the point. */
+const RATE_LIMIT = new Dec('10000000000');
+
 export const ExchangeRate = z
   .union([z.string(), z.number().int()])
   .transform((v) => String(v).trim())
-  .refine((v) => /^\d+(\.\d{1,10})?$/.test(v) && /[1-9]/.test(v), {
-    message: 'must be a positive decimal such as "1.0825"',
+  .refine((v) => /^\d+(\.\d{1,10})?$/.test(v) && /[1-9]/.test(v) && new Dec(v).lt(RATE_LIMIT), {
+    message: 'must be a positive decimal below 10000000000 such as "1.0825"',
   })
   .meta({ description: 'Units of the document currency per one unit of base currency.', examples: ['1'] });
 

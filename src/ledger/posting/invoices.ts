@@ -10,6 +10,7 @@ import {
 import { Dec, formatAmount } from '../../domain/money.ts';
 import type { Analysis } from '../../domain/analysis.ts';
 import { amountOf, checkDueDate, exchangeRateFor, join, rateWanted } from './common.ts';
+import { TAX_RATE_DECIMALS } from '../setup/tax-codes.ts';
 import { type PostingCustomer, type References, customerBalance, loadReferences, lockCustomer } from './references.ts';
 import { checkDateInRange, requirePeriodOpen } from '../periods.ts';
 import {
@@ -81,11 +82,11 @@ export function parseLines(
     refs.requireAnalysis(l.analysis, at('analysis'));
     refs.requireTax(l.taxCode, at('taxCode'));
     const taxRate = l.taxRate ?? refs.requireRateOn(l.taxCode, date, at('taxCode'));
-    if (new Dec(taxRate).gt(1)) {
-      // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake.
-      throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: must be a fraction between 0 and 1`, [
-        { field: at('taxRate'), message: 'must be a fraction between 0 and 1' },
-      ]);
+    // A rate is a fraction (0.21), so above 1 is a percentage sent by mistake; the line keeps its
+    // rate to 6 decimals, so one with more would be stored as another rate than its VAT was computed at.
+    if (new Dec(taxRate).gt(1) || new Dec(taxRate).decimalPlaces() > TAX_RATE_DECIMALS) {
+      const message = `must be a fraction between 0 and 1, at most ${TAX_RATE_DECIMALS} decimals`;
+      throw new DomainError('VALIDATION_ERROR', `${at('taxRate')}: ${message}`, [{ field: at('taxRate'), message }]);
     }
     // A line may be negative (a discount line), as long as the document's total is positive; its
     // VAT then follows the sign of its net, never the other way.
