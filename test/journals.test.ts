@@ -350,13 +350,14 @@ describe('POST /v1/journals', () => {
 
 describe('POST /v1/journals in a foreign currency', () => {
   let f: Client;
-  const usdBank = (amount: string, o: Record<string, unknown> = {}) => ({
+  /** A fee in USD out of a bank's GL account (the USD bank's, 1210, by default); `o` overrides fields of the body. */
+  const usdBank = (amount: string, o: Record<string, unknown> = {}, bank = '1210') => ({
     date: '2026-11-20',
     reference: 'FX-1',
     currency: 'USD',
     lines: [
       { glAccountCode: '7700', debit: amount },
-      { glAccountCode: '1210', credit: amount },
+      { glAccountCode: bank, credit: amount },
     ],
     ...o,
   });
@@ -428,8 +429,9 @@ describe('POST /v1/journals in a foreign currency', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body).toMatchObject({ exchangeRate: '1.25', baseTotal: '6.40' });
     expect(r.body.lines.map((l: { baseAmount: string }) => l.baseAmount)).toEqual(['6.40', '-6.40']);
-    // A journal in the base currency shows its rate and base amounts too.
-    const eur = await f.post('/v1/journals', { ...usdBank('3.00'), currency: 'EUR', lines: usdBank('3.00').lines });
+    // A journal in the base currency shows its rate and base amounts too; it may touch the USD bank
+    // (a foreign-currency bank revalued by hand).
+    const eur = await f.post('/v1/journals', usdBank('3.00', { currency: 'EUR' }));
     expect(eur.status, JSON.stringify(eur.body)).toBe(201);
     expect(eur.body).toMatchObject({ currency: 'EUR', exchangeRate: '1', baseTotal: '3.00' });
   });
@@ -447,27 +449,14 @@ describe('POST /v1/journals in a foreign currency', () => {
       [usdBank('1.00', { currency: 'XYZ' }), 400, 'VALIDATION_ERROR', 'body.currency'],
       [usdBank('1.005'), 400, 'AMOUNT_HAS_TOO_MANY_DECIMALS', 'lines[0].debit'],
       [
-        usdBank('10.5', {
-          currency: 'JPY',
-          exchangeRate: '160',
-          lines: [
-            { glAccountCode: '7700', debit: '10.5' },
-            { glAccountCode: '1200', credit: '10.5' },
-          ],
-        }),
+        usdBank('10.5', { currency: 'JPY', exchangeRate: '160' }, '1200'),
         400,
         'AMOUNT_HAS_TOO_MANY_DECIMALS',
         'lines[0].debit',
       ],
       // GBP bank's account in a USD journal; the EUR bank (1200, the base currency) would be taken.
       [
-        usdBank('1.00', {
-          exchangeRate: '1.25',
-          lines: [
-            { glAccountCode: '7700', debit: '1.00' },
-            { glAccountCode: '1220', credit: '1.00' },
-          ],
-        }),
+        usdBank('1.00', { exchangeRate: '1.25' }, '1220'),
         422,
         'BANK_ACCOUNT_CURRENCY_MISMATCH',
         'lines[1].glAccountCode',
@@ -481,13 +470,7 @@ describe('POST /v1/journals in a foreign currency', () => {
     const confirmed = await f.post('/v1/journals', usdBank('1.00', { exchangeRate: '11', confirmExchangeRate: true }));
     expect(confirmed.status, JSON.stringify(confirmed.body)).toBe(201);
     expect(confirmed.body.baseTotal).toBe('0.09');
-    const intoBase = await f.post('/v1/journals', {
-      ...usdBank('2.50'),
-      lines: [
-        { glAccountCode: '7700', debit: '2.50' },
-        { glAccountCode: '1200', credit: '2.50' },
-      ],
-    });
+    const intoBase = await f.post('/v1/journals', usdBank('2.50', {}, '1200'));
     expect(intoBase.status, JSON.stringify(intoBase.body)).toBe(201);
     expect(intoBase.body.baseTotal).toBe('2.00');
     await checkInvariants(t.db, f.entityId);

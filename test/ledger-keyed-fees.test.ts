@@ -52,6 +52,17 @@ async function setUp(): Promise<{ c: Client; code: string; pipeline: Pipeline }>
   return { c, code, pipeline };
 }
 
+/** A fresh entity with a USD rate of 1.25 from 2026-01-01, and customers K1 (EUR) and K2 (USD) booked. */
+async function setUpUsd() {
+  const set = await setUp();
+  expect((await set.c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
+  await run(set.pipeline, [
+    customerRecord('K1'),
+    { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' },
+  ]);
+  return set;
+}
+
 /** Runs the engine over these records: what each came to, with its run record's message, and the run's counts. */
 async function run(pipeline: Pipeline, records: CanonicalRecord[]) {
   const runId = await syncService(t.db).processRecords(
@@ -81,12 +92,13 @@ async function keyJournal(
   c: Client,
   reference: string,
   amount: string,
-  o: { debit?: string; credit?: string; reversal?: string } = {},
+  o: { debit?: string; credit?: string; reversal?: string; currency?: string } = {},
 ) {
   const r = await c.post('/v1/journals', {
     date: '2026-11-06',
     reference,
     description: 'Stripe fee',
+    ...(o.currency ? { currency: o.currency } : {}),
     lines: [
       { glAccountCode: o.debit ?? '7700', debit: amount },
       { glAccountCode: o.credit ?? '1200', credit: amount },
@@ -175,9 +187,7 @@ describe(`a payment linked to a receipt keyed by hand, its fee keyed by hand too
   });
 
   it('parks PAYMENT_FEE_DIFFERS for a journal taking another amount, or in another currency, and posts nothing', async () => {
-    const { c, pipeline } = await setUp();
-    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
-    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    const { c, pipeline } = await setUpUsd();
     await keyReceipt(c, { checkReference: 'PAY-D', paymentAmount: '100.00' });
     await keyJournal(c, 'PAY-D', '1.20');
     // A USD receipt into the EUR bank, and its fee keyed by hand in EUR: not this fee as it stands.
@@ -423,9 +433,7 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
   });
 
   it('reverses a fee a pipeline posted: the receipt has no fee, and a payment linked to it posts the right one', async () => {
-    const { c, pipeline } = await setUp();
-    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
-    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    const { c, pipeline } = await setUpUsd();
     // A USD payment into the EUR bank: its fee journal is in USD at the receipt's bank rate.
     await run(pipeline, [payment('PAY-F', '125.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.50' })]);
     const [[receipt, feeJournal]] = (await fees(c.entityId)) as [[number, number]];
@@ -490,9 +498,7 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
   });
 
   it('takes the right foreign-currency fee keyed by hand in its currency once the wrong one is reversed', async () => {
-    const { c, pipeline } = await setUp();
-    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
-    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
+    const { c, pipeline } = await setUpUsd();
     await run(pipeline, [payment('PAY-X', '125.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.50' })]);
     const [[receipt, posted]] = (await fees(c.entityId)) as [[number, number]];
     expect((await c.post(`/v1/journals/${posted}/reverse`, {})).body.feeOfReceipt).toBe(receipt);
@@ -504,18 +510,13 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
       'it is in EUR and the receipt in USD; reverse it and key the fee in USD (POST /v1/journals with "currency": "USD")',
     );
     expect((await c.post(`/v1/journals/${inEuro}/reverse`, {})).status).toBe(201);
-    const keyed = await c.post('/v1/journals', {
-      date: '2026-11-06',
-      reference: 'PAY-X',
+    const keyed = await keyJournal(c, 'PAY-X', '2.00', { currency: 'USD' });
+    expect((await c.get(`/v1/journals/${keyed}`)).body).toMatchObject({
       currency: 'USD',
-      lines: [
-        { glAccountCode: '7700', debit: '2.00' },
-        { glAccountCode: '1200', credit: '2.00' },
-      ],
+      exchangeRate: '1.25',
+      baseTotal: '1.60',
     });
-    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
-    expect(keyed.body).toMatchObject({ currency: 'USD', exchangeRate: '1.25', baseTotal: '1.60' });
-    const recorded = await c.put(`/v1/transactions/${receipt}/fee`, { journalId: keyed.body.transactionId });
+    const recorded = await c.put(`/v1/transactions/${receipt}/fee`, { journalId: keyed });
     expect(recorded.status, JSON.stringify(recorded.body)).toBe(200);
     expect(recorded.body).toMatchObject({ changed: true, fee: { currency: 'USD', amount: '2.00', keyedByHand: true } });
     // EUR 100.00 received, EUR 1.60 of fees: nothing counted twice.
@@ -525,25 +526,14 @@ describe(`recording a receipt's fee by hand, and reversing a fee journal (${onPo
   });
 
   it('recognises a foreign-currency fee keyed by hand before its payment came', async () => {
-    const { c, pipeline } = await setUp();
-    expect((await c.put('/v1/currencies/USD/rates/2026-01-01', { rate: '1.25' })).status).toBe(201);
-    await run(pipeline, [customerRecord('K1'), { kind: 'customer', sourceId: 'K2', name: 'Yankee', currency: 'USD' }]);
-    const keyed = await c.post('/v1/journals', {
-      date: '2026-11-06',
-      reference: 'PAY-Y',
-      currency: 'USD',
-      lines: [
-        { glAccountCode: '7700', debit: '2.42' },
-        { glAccountCode: '1200', credit: '2.42' },
-      ],
-    });
-    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    const { c, pipeline } = await setUpUsd();
+    const keyed = await keyJournal(c, 'PAY-Y', '2.42', { currency: 'USD' });
     const outcome = await run(pipeline, [
       payment('PAY-Y', '121.00', { customerSourceId: 'K2', currency: 'USD', fee: '2.42' }),
     ]);
     expect(outcome.of('PAY-Y')[0]).toBe('created');
     const [[receipt, fee]] = (await fees(c.entityId)) as [[number, number]];
-    expect(fee).toBe(keyed.body.transactionId);
+    expect(fee).toBe(keyed);
     expect((await c.get(`/v1/transactions/${receipt}/fee`)).body.fee).toMatchObject({ keyedByHand: true });
     // One fee: the journal keyed by hand, USD 2.42 at 1.25.
     expect(await accountBalance(t.db, c.entityId, '7700')).toBe(194n);

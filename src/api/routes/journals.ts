@@ -68,7 +68,7 @@ export const postJournalRoute = defineRoute({
   description:
     'A balanced journal between GL accounts (no customer, never an open item), in the trial balance from its date, ' +
     'in the base currency or in `currency` at `exchangeRate` (the rate in force on its date when omitted). Control ' +
-    'accounts are refused, and a bank account’s GL account holding neither the journal’s currency nor the base one. ' +
+    'accounts are refused, and in a foreign currency a bank account’s GL account holding a third currency. ' +
     'With `reversal: {date}` the reversing journal (debits and ' +
     'credits swapped, same departments and analysis codes) is posted in the same transaction, dated that day, and ' +
     'the two are linked (`reversedBy`, `reverses`). Send an Idempotency-Key to post once however often a request is retried.',

@@ -44,8 +44,9 @@ export interface PostedGeneralJournal {
  * Posts a balanced general journal (GJ, no customer), in the base currency or another one at
  * the rate given or in force on its date (each line converted, the sides' rounding taken by their
  * largest lines: `balancedBase`), and with `reversal` its reversing journal in the same database
- * transaction: both or neither. A line on a bank account's GL account holding neither the
- * journal's currency nor the base currency is refused, as a receipt into it would be. The
+ * transaction: both or neither. In a foreign currency, a line on a bank account's GL account
+ * holding a third currency is refused, as a receipt into it would be (one in the base currency
+ * may touch any bank: a foreign-currency bank revalued by hand). The
  * reversal names the journal it reverses (`details.reverses`, `related_transaction_id`); the
  * journal finds its reversal through it (a posted row never changes, so the link is one row's).
  * Control accounts are refused: customer balances move only with customer documents.
@@ -184,8 +185,9 @@ async function storedAnalysis(db: Queryable, transactionId: number): Promise<(An
 }
 
 /**
- * Refuses a line on the GL account of a bank account that holds neither the journal's currency
- * nor the base currency: its money would be counted in a currency the bank does not hold.
+ * Refuses a line of a foreign-currency journal on the GL account of a bank account that holds
+ * neither the journal's currency nor the base currency: its money would be counted in a currency
+ * the bank does not hold.
  */
 async function checkBankCurrencies(
   ctx: PostingContext,
