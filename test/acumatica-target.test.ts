@@ -5,7 +5,7 @@ import { type AcumaticaTargetOptions, createAcumaticaTarget } from '../src/conne
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TargetCallContext, TargetConnector } from '../src/sync/target.ts';
 import { createTestDatabase } from './helpers/db.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { specValidator } from './helpers/openapi-requests.ts';
 import {
   callContext,
   directCustomer,
@@ -24,10 +24,7 @@ import {
  * checked against the official contract.
  */
 
-const SPEC = 'acumatica/Default_24.200.001.openapi.json';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/acumatica-target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath) : undefined;
+const validate = specValidator('test/acumatica-target.test.ts', 'acumatica/Default_24.200.001.openapi.json');
 
 const PASSWORD = 'acu-pass-SECRET-0123456789';
 const CLIENT = { clientId: '88358B02-A48D-A50E-F710-39C1636C30F6@Company', clientSecret: 'acu-client-SECRET-987654' };
@@ -370,7 +367,7 @@ describe('documents', () => {
   });
 });
 
-describe.skipIf(!specPath)('the contract', () => {
+describe.skipIf(!validate)('the contract', () => {
   it('catches a request that leaves it', () => {
     expect(validate!({ method: 'PUT', path: '/Customer', body: { CustomerID: 'C1' }, query: {} })).not.toEqual([]);
     expect(validate!({ method: 'PUT', path: '/Customer', body: { CustomerID: { value: 'C1' } }, query: {} })).toEqual(

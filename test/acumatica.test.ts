@@ -5,7 +5,7 @@ import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import type { CanonicalRecord } from '../src/sync/canonical.ts';
 import { e2eRecords, expectNumbersWrittenBack, expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { platformEngine } from './helpers/platform-engine.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
+import { specValidator } from './helpers/openapi-requests.ts';
 import { openExceptions } from './helpers/sync.ts';
 
 /*
@@ -16,10 +16,7 @@ import { openExceptions } from './helpers/sync.ts';
  * Acumatica's numbers written back to the source, nobody left signed in.
  */
 
-const SPEC = 'acumatica/Default_24.200.001.openapi.json';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/acumatica.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath) : undefined;
+const validate = specValidator('test/acumatica.test.ts', 'acumatica/Default_24.200.001.openapi.json');
 const USER = { name: 'ledgerlink', password: 'acumatica-e2e-password-0123456789' };
 
 let sim: AcumaticaSimulator;

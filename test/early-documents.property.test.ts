@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { type OrderGroup, groupEvents } from './helpers/any-order.ts';
 
 const SECRET = 'order-webhook-secret-0123456789';
@@ -48,10 +48,7 @@ const events = (prefix: string, g: Group) =>
   groupEvents(prefix, g, { customer, vatRate: '0.21', nextId: () => `evt-${++seq}` });
 
 async function send(event: object): Promise<void> {
-  const body = JSON.stringify(event);
-  const res = await hooks.post('/v1/webhooks/any-order', body, {
-    'x-ledgerlink-signature': senderSignature(body, SECRET),
-  });
+  const res = await hooks.deliver('any-order', event, SECRET);
   expect(res.status, JSON.stringify(res.body)).toBe(202);
 }
 

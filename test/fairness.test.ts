@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { type ListeningApi, listeningApi } from './helpers/webhook-e2e.ts';
-import { senderSignature } from './helpers/webhooks.ts';
+import { invoiceEvent, signedDelivery } from './helpers/webhooks.ts';
 
 /*
  * Fairness between tenants: a burst of webhook events on one entity's pipeline must not queue
@@ -32,43 +32,25 @@ afterAll(async () => {
   await t?.close();
 });
 
-function invoiceEvent(id: string, ref: string) {
-  return {
-    id,
-    type: 'invoice.created',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      sourceId: `order-${ref}`,
-      externalReference: ref,
-      customerSourceId: 'cust-1',
-      customer: { sourceId: 'cust-1', name: 'Customer 1', email: 'cust-1@example.org' },
-      invoiceDate: '2026-11-21',
-      currency: 'EUR',
-      lines: [{ description: 'Ticket', netAmount: '10.00', vatRate: '0.21' }],
-    },
-  };
-}
+const customer = { sourceId: 'cust-1', name: 'Customer 1', email: 'cust-1@example.org' };
+/** An event of one 10.00 ticket. */
+const ticketEvent = (id: string, ref: string) => invoiceEvent(id, ref, { customer, description: 'Ticket' });
 
 async function send(pipeline: string, event: { id: string }) {
-  const body = JSON.stringify(event);
-  const res = await fetch(`${api.base}/v1/webhooks/${pipeline}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-ledgerlink-signature': senderSignature(body, SECRET) },
-    body,
-  });
+  const res = await fetch(`${api.base}/v1/webhooks/${pipeline}`, { method: 'POST', ...signedDelivery(event, SECRET) });
   expect(res.status, await res.text()).toBe(202);
 }
 
 describe('fairness between entities', () => {
   it("posts B's single event while A's burst of 150 is still being worked, and A's burst makes a few runs, not 150", async () => {
-    const burst = Array.from({ length: 150 }, (_, n) => invoiceEvent(`a-${n}`, `A-${n}`));
+    const burst = Array.from({ length: 150 }, (_, n) => ticketEvent(`a-${n}`, `A-${n}`));
     let next = 0;
     const sender = async () => {
       while (next < burst.length) {
         const n = next++;
         await send('shop-a', burst[n]!);
         // B's one event arrives in the middle of A's burst.
-        if (n === 75) await send('shop-b', invoiceEvent('b-1', 'B-1'));
+        if (n === 75) await send('shop-b', ticketEvent('b-1', 'B-1'));
         // Paced like a real sender (the report: 150 events in 8.5 s), so A's burst lasts a while.
         await new Promise((r) => setTimeout(r, 150));
       }

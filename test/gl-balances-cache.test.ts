@@ -1,10 +1,10 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Queryable } from '../src/db/database.ts';
 import { glBalances, glBalancesFromLedger, refreshGlBalances } from '../src/ledger/reports/gl-balances.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { ledgerSettled, onPostgres } from './helpers/db.ts';
 import { checkGlBalancesCache, postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
+import { cacheCursor, cursorHeldBy, otherConnection, readsWhileWriting } from './helpers/cache-cursors.ts';
 
 /*
  * The GL balances cache (migration 0109, src/ledger/reports/gl-balances.ts) against the journal
@@ -23,12 +23,7 @@ afterAll(async () => {
   await t.close();
 });
 
-async function cursorOf(entityId: string): Promise<string | null> {
-  const { rows } = await t.db.query<{ xid: string }>(`SELECT xid::text FROM gl_balances_cursors WHERE entity_id = $1`, [
-    entityId,
-  ]);
-  return rows[0]?.xid ?? null;
-}
+const cursorOf = (entityId: string) => cacheCursor(t.db, 'gl_balances_cursors', entityId);
 
 /** The cached sums of one day, by account. */
 async function day(entityId: string, date: string): Promise<Record<string, string>> {
@@ -146,15 +141,7 @@ describe('the GL balances cache', () => {
 });
 
 describe.runIf(onPostgres)('the GL balances cache beside other transactions (PostgreSQL)', () => {
-  let other: pg.Client;
-  beforeAll(async () => {
-    const schema = (t.db as { schema?: string }).schema!;
-    other = new pg.Client({ connectionString: process.env.DATABASE_URL, options: `-c search_path=${schema}` });
-    await other.connect();
-  });
-  afterAll(async () => {
-    await other.end();
-  });
+  const other = otherConnection(() => t.db);
 
   it('reads from the ledger what an older open transaction keeps below the horizon, then takes it in', async () => {
     const c = await t.entity('GLC5', 'EUR');
@@ -162,20 +149,11 @@ describe.runIf(onPostgres)('the GL balances cache beside other transactions (Pos
     await post(c, 'A');
     await agreesWithLedger(c.entityId);
     const cursor = await cursorOf(c.entityId);
-    // A transaction with an id, open: nothing written after it can be taken into the cache.
-    await other.query('BEGIN');
-    const { rows: mine } = await other.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-    try {
+    await other.holdingHorizon(async (xid) => {
       await post(c, 'A');
       await agreesWithLedger(c.entityId);
-      const { rows } = await t.db.query<{ held: boolean }>(
-        `SELECT xid <= $2::xid8 AS held FROM gl_balances_cursors WHERE entity_id = $1`,
-        [c.entityId, mine[0]!.xid],
-      );
-      expect(rows[0]!.held).toBe(true);
-    } finally {
-      await other.query('COMMIT');
-    }
+      expect(await cursorHeldBy(t.db, 'gl_balances_cursors', c.entityId, xid)).toBe(true);
+    });
     await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
@@ -187,15 +165,11 @@ describe.runIf(onPostgres)('the GL balances cache beside other transactions (Pos
     await post(c, 'A');
     await agreesWithLedger(c.entityId);
     const cursor = await cursorOf(c.entityId);
-    await other.query('BEGIN');
-    await other.query('SELECT 1 FROM gl_balances_cursors WHERE entity_id = $1 FOR UPDATE', [c.entityId]);
-    try {
+    await other.holdingRefresh('gl_balances_cursors', c.entityId, async () => {
       await post(c, 'A');
       await agreesWithLedger(c.entityId);
       expect(await cursorOf(c.entityId)).toBe(cursor);
-    } finally {
-      await other.query('ROLLBACK');
-    }
+    });
     await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
@@ -205,19 +179,8 @@ describe.runIf(onPostgres)('the GL balances cache beside other transactions (Pos
     const c = await t.entity('GLC7', 'EUR');
     const customers = ['A', 'B', 'C', 'D', 'E', 'F'];
     for (const code of customers) await seedCustomer(t.db, c.entityId, code);
-    let reads = 0;
-    let writing = true;
-    const reader = async () => {
-      while (writing) {
-        await glBalances(t.db, c.entityId, '2026-12-31');
-        reads++;
-      }
-    };
     const writers = Promise.all(customers.map((code) => post(c, code)));
-    const readers = Promise.all([reader(), reader(), reader()]);
-    await writers;
-    writing = false;
-    await readers;
+    const reads = await readsWhileWriting(writers, () => glBalances(t.db, c.entityId, '2026-12-31'));
     expect(reads).toBeGreaterThan(0);
     await agreesWithLedger(c.entityId);
   });

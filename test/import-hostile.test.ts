@@ -1,21 +1,16 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline, syncService } from './helpers/sync.ts';
 import { syncServer, upload } from './helpers/uploads.ts';
-import { onPostgres } from './helpers/db.ts';
 import type { Database, Queryable } from '../src/db/database.ts';
-import { databaseConfigFromEnv, openDatabase } from '../src/db/open.ts';
-import { createEntity } from '../src/ledger/entities.ts';
-import { PipelineDefinition, savePipeline, type Pipeline } from '../src/sync/pipelines.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
+import type { Pipeline } from '../src/sync/pipelines.ts';
 import { importFile } from '../src/sync/imports.ts';
 import { runImport } from '../src/cli/import.ts';
+import { cliImportPlace } from './helpers/cli.ts';
 import { processScope } from './helpers/scoped.ts';
 
 /*
@@ -170,37 +165,10 @@ describe('an import interrupted by an unexpected error', () => {
 });
 
 describe('ledgerlink import with a hostile file', () => {
-  let dir: string;
-  const schema = `hostile_${randomBytes(4).toString('hex')}`;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ledgerlink-hostile-'));
-    scope.env('LEDGERLINK_DATA_DIR', dir);
-    // The key belongs to the database: required on PostgreSQL, as for any command.
-    scope.env('LEDGERLINK_ENCRYPTION_KEY', Buffer.alloc(32, 5).toString('base64'));
-    if (onPostgres) scope.env('LEDGERLINK_DB_SCHEMA', schema);
-    const db = await openDatabase(databaseConfigFromEnv());
-    try {
-      const { entity } = await db.transaction((tx) =>
-        createEntity(tx, { code: 'CLI', name: 'CLI', baseCurrency: 'EUR', standardTaxRate: '0.21' }),
-      );
-      const def = PipelineDefinition.parse({ name: 'cli-files', entity: 'CLI', source: { type: 'file' } });
-      await db.transaction((tx) => savePipeline(tx, SecretBox.fromEnv(), entity.id, def, 'api'));
-    } finally {
-      await db.close();
-    }
-  });
-  afterAll(async () => {
-    if (onPostgres) {
-      const db = await openDatabase(databaseConfigFromEnv());
-      await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await db.close();
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = cliImportPlace(scope, 'hostile');
 
   it('parks the NUL row with its column and posts the other, every time', async () => {
-    const file = join(dir, 'nul.csv');
+    const file = join(dir(), 'nul.csv');
     await writeFile(file, HEADER + row('CLI-1') + row('CLI-2', { due: 'a\u0000b' }));
     for (const attempt of [1, 2]) {
       const out: string[] = [];

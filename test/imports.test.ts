@@ -1,7 +1,5 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,14 +7,10 @@ import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
 import { type FormPart, multipartParts, syncServer, upload } from './helpers/uploads.ts';
-import { onPostgres } from './helpers/db.ts';
-import { databaseConfigFromEnv, openDatabase } from '../src/db/open.ts';
-import { createEntity } from '../src/ledger/entities.ts';
-import { PipelineDefinition, savePipeline } from '../src/sync/pipelines.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
 import { registerImport, runImport } from '../src/cli/import.ts';
 import { runReconcile } from '../src/cli/reconcile.ts';
 import { COLUMNS, IMPORT_KINDS } from '../src/connectors/csv/index.ts';
+import { cliImportPlace } from './helpers/cli.ts';
 import { processScope } from './helpers/scoped.ts';
 
 const scope = processScope();
@@ -611,34 +605,7 @@ describe('POST /v1/imports', () => {
 });
 
 describe('ledgerlink import (CLI)', () => {
-  let dir: string;
-  const schema = `cli_${randomBytes(4).toString('hex')}`;
-
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'ledgerlink-import-'));
-    scope.env('LEDGERLINK_DATA_DIR', dir);
-    // The key belongs to the database: required on PostgreSQL, as for any command.
-    scope.env('LEDGERLINK_ENCRYPTION_KEY', Buffer.alloc(32, 5).toString('base64'));
-    if (onPostgres) scope.env('LEDGERLINK_DB_SCHEMA', schema);
-    const db = await openDatabase(databaseConfigFromEnv());
-    try {
-      const { entity } = await db.transaction((tx) =>
-        createEntity(tx, { code: 'CLI', name: 'CLI', baseCurrency: 'EUR', standardTaxRate: '0.21' }),
-      );
-      const def = PipelineDefinition.parse({ name: 'cli-files', entity: 'CLI', source: { type: 'file' } });
-      await db.transaction((tx) => savePipeline(tx, SecretBox.fromEnv(), entity.id, def, 'api'));
-    } finally {
-      await db.close();
-    }
-  });
-  afterAll(async () => {
-    if (onPostgres) {
-      const db = await openDatabase(databaseConfigFromEnv());
-      await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await db.close();
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
+  const dir = cliImportPlace(scope, 'cli');
 
   async function capture(fn: () => Promise<number>) {
     const out: string[] = [];
@@ -663,7 +630,7 @@ describe('ledgerlink import (CLI)', () => {
       /customers\.csv \(customers, csv\) into pipeline cli-files: run [0-9a-f-]+ succeeded/,
     );
 
-    const bad = join(dir, 'bad.csv');
+    const bad = join(dir(), 'bad.csv');
     await writeFile(
       bad,
       'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate\nC-1,C-1001,2026-11-02,EUR,abc,0.21\nC-2,C-1001,2026-11-02,EUR,10.00,0.21\n',

@@ -17,7 +17,7 @@ import { openDatabase } from '../src/db/open.ts';
 import { onPostgres } from './helpers/db.ts';
 import { echoingReceiver, leaks } from './helpers/log-secrets.ts';
 import { freePort, waitFor } from './helpers/process.ts';
-import { senderSignature } from './helpers/webhooks.ts';
+import { invoiceEvent, signedDelivery } from './helpers/webhooks.ts';
 
 /*
  * Issue #14: no configured secret in the logs, at debug level. The real `ledgerlink serve` (a child
@@ -322,31 +322,13 @@ describe.skipIf(onPostgres)('no secret in the logs at debug level (issue #14)', 
     expect(runs['wrong-keys'].status).toBe('failed');
     expect(JSON.stringify(runs['wrong-keys'].error)).toMatch(/401/);
     // Two signed events and one signed with a wrong secret; the receiver refuses one invoice echoing its key.
-    const event = (ref: string) => ({
-      id: `evt-${ref}`,
-      type: 'invoice.created',
-      created: Math.floor(Date.now() / 1000),
-      data: {
-        sourceId: `order-${ref}`,
-        externalReference: ref,
-        customerSourceId: 'cust-1',
-        customer: { sourceId: 'cust-1', name: 'Customer 1' },
-        invoiceDate: '2026-11-21',
-        currency: 'EUR',
-        lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
-      },
-    });
-    const hook = (body: string, secret: string) =>
+    const hook = (ref: string, secret: string) =>
       fetch(`${base}/v1/webhooks/hook-to-webhook`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-ledgerlink-signature': senderSignature(body, secret) },
-        body,
+        ...signedDelivery(invoiceEvent(`evt-${ref}`, ref, { net: '100.00' }), secret),
       });
-    for (const ref of ['SO-1', 'REFUSE-ME']) {
-      const body = JSON.stringify(event(ref));
-      expect((await hook(body, HOOK_SECRET)).status).toBe(202);
-    }
-    expect((await hook(JSON.stringify(event('SO-2')), 'not-the-secret-0123456789')).status).toBe(401);
+    for (const ref of ['SO-1', 'REFUSE-ME']) expect((await hook(ref, HOOK_SECRET)).status).toBe(202);
+    expect((await hook('SO-2', 'not-the-secret-0123456789')).status).toBe(401);
     await waitFor('the webhook target to receive both invoices', 30_000, async () =>
       receiver.posts.filter((p) => p.kind === 'invoice').flatMap((p) => p.items).length >= 2 ? true : undefined,
     );

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { definePipeline, openExceptions, silentLog } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { invoiceEvent, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { createRatePlanner, rateWaits } from '../src/sync/remote/rate-planner.ts';
 import { appConfigFromEnv } from '../src/api/services.ts';
@@ -73,27 +73,8 @@ async function scrape() {
   return { text, ...parseExposition(text) };
 }
 
-function invoiceEvent(id: string, ref: string, net: string) {
-  return {
-    id,
-    type: 'invoice.created',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      sourceId: `order-${ref}`,
-      externalReference: ref,
-      customerSourceId: 'cust-1',
-      customer: { sourceId: 'cust-1', name: 'Customer 1' },
-      invoiceDate: '2026-11-21',
-      currency: 'EUR',
-      lines: [{ description: 'Service', netAmount: net, vatRate: '0.21' }],
-    },
-  };
-}
-
 async function send(event: unknown) {
-  const body = JSON.stringify(event);
-  const res = await hooks.post('/v1/webhooks/shop', body, { 'x-ledgerlink-signature': senderSignature(body, SECRET) });
-  expect(res.status).toBe(202);
+  expect((await hooks.deliver('shop', event, SECRET)).status).toBe(202);
 }
 
 describe('GET /metrics', () => {
@@ -120,9 +101,9 @@ describe('GET /metrics', () => {
   });
 
   it('answers the text format with process metrics, and its figures match the database after a sync with a parked exception', async () => {
-    await send(invoiceEvent('evt-1', 'GOOD-1', '10.00'));
-    await send(invoiceEvent('evt-2', 'HUGE', '100000000000000000000'));
-    await send(invoiceEvent('evt-3', 'GOOD-2', '20.00'));
+    await send(invoiceEvent('evt-1', 'GOOD-1', { net: '10.00' }));
+    await send(invoiceEvent('evt-2', 'HUGE', { net: '100000000000000000000' }));
+    await send(invoiceEvent('evt-3', 'GOOD-2', { net: '20.00' }));
     expect((await openExceptions(t.db, shop)).map((e) => e.reason_code)).toEqual(['AMOUNT_OUT_OF_RANGE']);
     rateWaits.set('testplatform', { count: 3, seconds: 1.5 });
 
@@ -203,7 +184,7 @@ describe('GET /metrics', () => {
       },
     });
     expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
-    await send(invoiceEvent('evt-late-inv', 'LATE-1', '10.00'));
+    await send(invoiceEvent('evt-late-inv', 'LATE-1', { net: '10.00' }));
     const { samples } = await scrape();
     expect(samples.some((s) => s.name === 'ledgerlink_payments_awaiting_invoice')).toBe(false);
 
@@ -222,7 +203,7 @@ describe('GET /metrics', () => {
         invoiceExternalReference: 'NEVER-1',
       },
     });
-    await send(invoiceEvent('evt-other-inv', 'OTHER-1', '5.00'));
+    await send(invoiceEvent('evt-other-inv', 'OTHER-1', { net: '5.00' }));
     expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
     const { rows } = await t.db.query<{ id: string; type: string }>(
       `SELECT id, type FROM transactions WHERE entity_id = $1 AND external_reference IN ('PAY-EARLY-2', 'OTHER-1')`,
@@ -234,7 +215,7 @@ describe('GET /metrics', () => {
     expect((await c.post('/v1/allocations', { ...part, amount: '5.00' })).status).toBe(201);
     expect(value((await scrape()).samples, 'ledgerlink_payments_awaiting_invoice', { entity: 'METRICS' })).toBe(1);
     // The rest against another invoice: nothing left to wait with.
-    await send(invoiceEvent('evt-other-inv-2', 'OTHER-2', '10.00'));
+    await send(invoiceEvent('evt-other-inv-2', 'OTHER-2', { net: '10.00' }));
     const { rows: other } = await t.db.query<{ id: string }>(
       `SELECT id FROM transactions WHERE entity_id = $1 AND external_reference = 'OTHER-2'`,
       [c.entityId],

@@ -1,10 +1,10 @@
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listOpenBalances, listOpenItems, refreshOpenItems } from '../src/ledger/reports/open-items.ts';
 import { receivablesAging } from '../src/ledger/reports/receivables.ts';
 import { type Client, createTestApp, type TestApp } from './helpers/app.ts';
 import { ledgerSettled, onPostgres } from './helpers/db.ts';
 import { checkOpenItemsCache, postInvoice, postReceipt, seedCustomer } from './helpers/ledger.ts';
+import { cacheCursor, cursorHeldBy, otherConnection, readsWhileWriting } from './helpers/cache-cursors.ts';
 
 /*
  * The open items cache (migration 0098, src/ledger/reports/open-items.ts) against the ledger: built
@@ -22,12 +22,7 @@ afterAll(async () => {
   await t.close();
 });
 
-async function cursorOf(entityId: string): Promise<string | null> {
-  const { rows } = await t.db.query<{ xid: string }>(`SELECT xid::text FROM open_items_cursors WHERE entity_id = $1`, [
-    entityId,
-  ]);
-  return rows[0]?.xid ?? null;
-}
+const cursorOf = (entityId: string) => cacheCursor(t.db, 'open_items_cursors', entityId);
 
 async function cacheRow(transactionId: number) {
   const { rows } = await t.db.query<{ outstanding: string; as_of: string; due_date: string | null }>(
@@ -154,15 +149,7 @@ describe('the open items cache', () => {
 });
 
 describe.runIf(onPostgres)('the open items cache beside other transactions (PostgreSQL)', () => {
-  let other: pg.Client;
-  beforeAll(async () => {
-    const schema = (t.db as { schema?: string }).schema!;
-    other = new pg.Client({ connectionString: process.env.DATABASE_URL, options: `-c search_path=${schema}` });
-    await other.connect();
-  });
-  afterAll(async () => {
-    await other.end();
-  });
+  const other = otherConnection(() => t.db);
 
   it('reads from the ledger what an older open transaction keeps below the horizon, then takes it in', async () => {
     const c = await t.entity('OIC5', 'EUR');
@@ -171,22 +158,13 @@ describe.runIf(onPostgres)('the open items cache beside other transactions (Post
     await settle(c, cached);
     await agreesWithLedger(c.entityId);
     const cursor = await cursorOf(c.entityId);
-    // A transaction with an id, open: nothing written after it can be taken into the cache.
-    await other.query('BEGIN');
-    const { rows: mine } = await other.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid');
-    try {
+    await other.holdingHorizon(async (xid) => {
       await amend(c, cached);
       await agreesWithLedger(c.entityId);
       await changes(c, 'A');
       await agreesWithLedger(c.entityId);
-      const { rows } = await t.db.query<{ held: boolean }>(
-        `SELECT xid <= $2::xid8 AS held FROM open_items_cursors WHERE entity_id = $1`,
-        [c.entityId, mine[0]!.xid],
-      );
-      expect(rows[0]!.held).toBe(true);
-    } finally {
-      await other.query('COMMIT');
-    }
+      expect(await cursorHeldBy(t.db, 'open_items_cursors', c.entityId, xid)).toBe(true);
+    });
     await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
@@ -199,17 +177,13 @@ describe.runIf(onPostgres)('the open items cache beside other transactions (Post
     await settle(c, cached);
     await agreesWithLedger(c.entityId);
     const cursor = await cursorOf(c.entityId);
-    await other.query('BEGIN');
-    await other.query('SELECT 1 FROM open_items_cursors WHERE entity_id = $1 FOR UPDATE', [c.entityId]);
-    try {
+    await other.holdingRefresh('open_items_cursors', c.entityId, async () => {
       await amend(c, cached);
       await agreesWithLedger(c.entityId);
       await changes(c, 'A');
       await agreesWithLedger(c.entityId);
       expect(await cursorOf(c.entityId)).toBe(cursor);
-    } finally {
-      await other.query('ROLLBACK');
-    }
+    });
     await ledgerSettled(t.db);
     await agreesWithLedger(c.entityId);
     expect(await cursorOf(c.entityId)).not.toBe(cursor);
@@ -219,20 +193,11 @@ describe.runIf(onPostgres)('the open items cache beside other transactions (Post
     const c = await t.entity('OIC7', 'EUR');
     const customers = ['A', 'B', 'C', 'D', 'E', 'F'];
     for (const code of customers) await seedCustomer(t.db, c.entityId, code);
-    let reads = 0;
-    let writing = true;
-    const reader = async () => {
-      while (writing) {
-        await listOpenItems(t.db, c.entityId, '2026-12-31');
-        await listOpenBalances(t.db, c.entityId, '2026-11-15');
-        reads++;
-      }
-    };
     const writers = Promise.all(customers.map((code) => changes(c, code)));
-    const readers = Promise.all([reader(), reader(), reader()]);
-    await writers;
-    writing = false;
-    await readers;
+    const reads = await readsWhileWriting(writers, async () => {
+      await listOpenItems(t.db, c.entityId, '2026-12-31');
+      await listOpenBalances(t.db, c.entityId, '2026-11-15');
+    });
     expect(reads).toBeGreaterThan(0);
     await agreesWithLedger(c.entityId);
   });

@@ -8,7 +8,7 @@ import { ConnectorError } from '../src/sync/connector.ts';
 import { PIPELINE_LIMITS, requirePipeline } from '../src/sync/pipelines.ts';
 import { type Client, type TestApp, createTestApp } from './helpers/app.ts';
 import { testBox } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { webhookClient, webhookEvent, type WebhookClient } from './helpers/webhooks.ts';
 import { processScope } from './helpers/scoped.ts';
 
 /*
@@ -314,15 +314,11 @@ describe('a pipeline sent back as GET shows it keeps its secrets', () => {
     expect(saved.webhookSecret).toBe('inbound-secret-0123456789');
 
     // The webhook endpoint still answers deliveries signed with the secret it had.
-    const body = JSON.stringify({
-      id: 'evt-rt',
-      type: 'unknown.kind',
-      created: Math.floor(Date.now() / 1000),
-      data: {},
-    });
-    const res = await hooks.post('/v1/webhooks/roundtrip', body, {
-      'x-ledgerlink-signature': senderSignature(body, 'inbound-secret-0123456789'),
-    });
+    const res = await hooks.deliver(
+      'roundtrip',
+      webhookEvent('evt-rt', 'unknown.kind', {}),
+      'inbound-secret-0123456789',
+    );
     expect(res.status).not.toBe(404);
     expect(res.status).not.toBe(401);
 

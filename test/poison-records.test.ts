@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline, openExceptions, silentLog } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { invoiceEvent, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { findEntityByCode } from '../src/ledger/entities.ts';
 import { ledgerTarget } from '../src/connectors/ledger/index.ts';
 import { getRun } from '../src/sync/runs.ts';
@@ -37,27 +37,8 @@ afterAll(async () => {
 });
 
 let seq = 0;
-function invoiceEvent(ref: string, net: string) {
-  return {
-    id: `evt-${++seq}`,
-    type: 'invoice.created',
-    created: Math.floor(Date.now() / 1000),
-    data: {
-      sourceId: `order-${ref}`,
-      externalReference: ref,
-      customerSourceId: 'cust-1',
-      customer: { sourceId: 'cust-1', name: 'Customer 1' },
-      invoiceDate: '2026-11-21',
-      currency: 'EUR',
-      lines: [{ description: 'Service', netAmount: net, vatRate: '0.21' }],
-    },
-  };
-}
-
-async function send(event: unknown) {
-  const body = JSON.stringify(event);
-  return hooks.post('/v1/webhooks/shop', body, { 'x-ledgerlink-signature': senderSignature(body, SECRET) });
-}
+const serviceEvent = (ref: string, net: string) => invoiceEvent(`evt-${++seq}`, ref, { net });
+const send = (event: unknown) => hooks.deliver('shop', event, SECRET);
 
 async function postedReferences() {
   const { rows } = await t.db.query<{ external_reference: string }>(
@@ -69,12 +50,12 @@ async function postedReferences() {
 
 describe('a poison record between good ones', () => {
   it('parks signed webhook events whose amounts the ledger cannot hold; the events around them post, later runs succeed', async () => {
-    expect((await send(invoiceEvent('GOOD-1', '10.00'))).status).toBe(202);
+    expect((await send(serviceEvent('GOOD-1', '10.00'))).status).toBe(202);
     // Each line fits, the total with VAT does not (the case that used to fail every later run).
-    expect((await send(invoiceEvent('HUGE-TOTAL', '92233720368547758.07'))).status).toBe(202);
+    expect((await send(serviceEvent('HUGE-TOTAL', '92233720368547758.07'))).status).toBe(202);
     // The amount itself is beyond what a bigint holds in minor units.
-    expect((await send(invoiceEvent('HUGE-LINE', '100000000000000000000'))).status).toBe(202);
-    expect((await send(invoiceEvent('GOOD-2', '20.00'))).status).toBe(202);
+    expect((await send(serviceEvent('HUGE-LINE', '100000000000000000000'))).status).toBe(202);
+    expect((await send(serviceEvent('GOOD-2', '20.00'))).status).toBe(202);
 
     expect(await postedReferences()).toEqual(['GOOD-1', 'GOOD-2']);
     const parked = await openExceptions(t.db, shop);
@@ -91,7 +72,7 @@ describe('a poison record between good ones', () => {
     expect(pending).toEqual([]);
     const runId = (await t.sync.trigger(shop, 'manual', 'test'))!;
     expect((await getRun(t.db, runId))!.status).toBe('succeeded');
-    expect((await send(invoiceEvent('GOOD-3', '30.00'))).status).toBe(202);
+    expect((await send(serviceEvent('GOOD-3', '30.00'))).status).toBe(202);
     expect(await postedReferences()).toEqual(['GOOD-1', 'GOOD-2', 'GOOD-3']);
     const { rows: failed } = await t.db.query(`SELECT id FROM runs WHERE pipeline_id = $1 AND status = 'failed'`, [
       shop.id,
@@ -145,7 +126,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
       raw: null,
       doc: {
         sourceId,
-        record: { ...invoiceEvent(sourceId, '1.00').data, kind: 'invoice' as const, description: '', sourceId },
+        record: { ...serviceEvent(sourceId, '1.00').data, kind: 'invoice' as const, description: '', sourceId },
         customerTargetId: 'CUST-1',
         productTargetIds: {},
         idempotencyKey: `k-${sourceId}`,
@@ -193,7 +174,7 @@ describe('the backstop: an unexpected error on one record of a batch', () => {
       raw: null,
       doc: {
         sourceId: 'x',
-        record: { ...invoiceEvent('x', '1.00').data, kind: 'invoice' as const, description: '', sourceId: 'x' },
+        record: { ...serviceEvent('x', '1.00').data, kind: 'invoice' as const, description: '', sourceId: 'x' },
         customerTargetId: 'CUST-1',
         productTargetIds: {},
         idempotencyKey: 'k-x',

@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, syncService } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { type OrderGroup, groupEvents } from './helpers/any-order.ts';
 import { processScope } from './helpers/scoped.ts';
 import { scaledQuickBooks } from './helpers/quickbooks.ts';
@@ -85,10 +85,7 @@ const events = (prefix: string, g: Group) =>
   groupEvents(prefix, g, { customer, vatRate: '0.23', nextId: () => `evt-${++seq}` });
 
 async function send(pipeline: Pipeline, event: object): Promise<void> {
-  const body = JSON.stringify(event);
-  const res = await hooks.post(`/v1/webhooks/${pipeline.name}`, body, {
-    'x-ledgerlink-signature': senderSignature(body, SECRET),
-  });
+  const res = await hooks.deliver(pipeline.name, event, SECRET);
   expect(res.status, JSON.stringify(res.body)).toBe(202);
 }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { invoiceEvent as baseInvoiceEvent, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 import { processScope } from './helpers/scoped.ts';
 import { type ScaledQuickBooks, scaledQuickBooks } from './helpers/quickbooks.ts';
 import { referenceOf } from '../src/connectors/quickbooks/reads.ts';
@@ -102,20 +102,8 @@ function webhookPipeline(name: string) {
 let seq = 0;
 const customer = { sourceId: 'cust-1', name: 'Customer One', email: 'one@example.org' };
 
-const invoiceEvent = (ref: string, net: string) => ({
-  id: `evt-${++seq}`,
-  type: 'invoice.created',
-  created: Math.floor(Date.now() / 1000),
-  data: {
-    sourceId: `order-${ref}`,
-    externalReference: ref,
-    customerSourceId: customer.sourceId,
-    customer,
-    invoiceDate: '2026-11-21',
-    currency: 'EUR',
-    lines: [{ description: 'Compressor service', netAmount: net, vatRate: '0.23' }],
-  },
-});
+const invoiceEvent = (ref: string, net: string) =>
+  baseInvoiceEvent(`evt-${++seq}`, ref, { customer, description: 'Compressor service', net, vatRate: '0.23' });
 
 const paymentEvent = (ref: string, amount: string, invoiceRef: string) => ({
   id: `evt-${++seq}`,
@@ -153,13 +141,7 @@ async function send(...events: unknown[]) {
   await sendTo(shop, ...events);
 }
 async function sendTo(pipeline: Pipeline, ...events: unknown[]) {
-  for (const event of events) {
-    const body = JSON.stringify(event);
-    const res = await hooks.post(`/v1/webhooks/${pipeline.name}`, body, {
-      'x-ledgerlink-signature': senderSignature(body, SECRET),
-    });
-    expect(res.status).toBe(202);
-  }
+  for (const event of events) expect((await hooks.deliver(pipeline.name, event, SECRET)).status).toBe(202);
   await drainTarget(t.db, sync, pipeline, 'QuickBooks');
 }
 

@@ -23,7 +23,7 @@ import { waitFor } from './helpers/process.ts';
 import { queuedSync } from './helpers/queue.ts';
 import { customerRecord, definePipeline, invoiceRecord, silentLog } from './helpers/sync.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { invoiceEvent, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 
 /*
  * The retention policy (src/sync/retention.ts): finished reconciliations, the per-document records
@@ -375,26 +375,14 @@ describe('webhook events', () => {
   });
   afterAll(async () => hooks?.close());
 
-  /** An invoice event, as the shop sends it every time it delivers it (the same body, signed anew). */
-  const invoiceEvent = (ref: string) => ({
-    id: `evt-${ref}`,
-    type: 'invoice.created',
-    created: 1_790_000_000,
-    data: {
-      sourceId: `order-${ref}`,
-      externalReference: ref,
-      customerSourceId: 'cust-ret',
-      customer: { sourceId: 'cust-ret', name: 'Retained Customer', email: 'ret@example.org' },
-      invoiceDate: '2026-11-21',
-      currency: 'EUR',
-      lines: [{ description: 'Service', netAmount: '100.00', vatRate: '0.21' }],
-    },
-  });
+  /** Delivers an invoice event as the shop does every time it delivers it: the same body, signed anew. */
   const deliver = async (ref: string) => {
-    const body = JSON.stringify(invoiceEvent(ref));
-    const r = await hooks.post(`/v1/webhooks/${shop.name}`, body, {
-      'x-ledgerlink-signature': senderSignature(body, SECRET),
+    const event = invoiceEvent(`evt-${ref}`, ref, {
+      created: 1_790_000_000,
+      customer: { sourceId: 'cust-ret', name: 'Retained Customer', email: 'ret@example.org' },
+      net: '100.00',
     });
+    const r = await hooks.deliver(shop.name, event, SECRET);
     expect(r.status, JSON.stringify(r.body)).toBe(202);
     return r.body as { eventId: string; duplicate: boolean };
   };

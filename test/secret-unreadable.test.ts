@@ -4,7 +4,7 @@ import { PipelineDefinition, savePipeline } from '../src/sync/pipelines.ts';
 import { SecretBox } from '../src/sync/secrets.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { webhookClient, senderSignature, type WebhookClient } from './helpers/webhooks.ts';
+import { webhookClient, type WebhookClient } from './helpers/webhooks.ts';
 
 /*
  * A pipeline whose secret was stored with another key (another working directory's key file,
@@ -95,11 +95,8 @@ describe('a secret stored with another key', () => {
   });
 
   it('refuses its webhooks without taking them unverified, and without a 500', async () => {
-    const body = JSON.stringify({ id: 'evt-1', type: 'invoice.created', data: {} });
-    const res = await hooks.post('/v1/webhooks/stray-hook', body, {
-      'content-type': 'application/json',
-      'x-ledgerlink-signature': senderSignature(body, 'stray-webhook-secret-0123'),
-    });
+    const event = { id: 'evt-1', type: 'invoice.created', data: {} };
+    const res = await hooks.deliver('stray-hook', event, 'stray-webhook-secret-0123');
     expect(res.status).toBe(409);
     expect(res.body.error.code).toBe('SECRET_UNREADABLE');
     const { rows } = await t.db.query(`SELECT count(*)::int AS n FROM webhook_events`);

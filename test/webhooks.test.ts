@@ -2,7 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import {
+  invoiceEvent as baseInvoiceEvent,
+  senderSignature,
+  webhookClient,
+  type WebhookClient,
+} from './helpers/webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 
 const SECRET = 'shop-webhook-secret-0123456789';
@@ -28,20 +33,12 @@ const now = () => Math.floor(Date.now() / 1000);
 
 function invoiceEvent(ref: string, net: string, opts: { type?: string; id?: string; customer?: string } = {}) {
   const customer = opts.customer ?? 'cust-1';
-  return {
-    id: opts.id ?? `evt-${++seq}`,
-    type: opts.type ?? 'invoice.created',
-    created: now(),
-    data: {
-      sourceId: `order-${ref}`,
-      externalReference: ref,
-      customerSourceId: customer,
-      customer: { sourceId: customer, name: `Customer ${customer}`, email: `${customer}@example.org` },
-      invoiceDate: '2026-11-21',
-      currency: 'EUR',
-      lines: [{ description: 'Compressor service', netAmount: net, vatRate: '0.21' }],
-    },
-  };
+  return baseInvoiceEvent(opts.id ?? `evt-${++seq}`, ref, {
+    type: opts.type,
+    customer: { sourceId: customer, name: `Customer ${customer}`, email: `${customer}@example.org` },
+    description: 'Compressor service',
+    net,
+  });
 }
 
 function paymentEvent(ref: string, amount: string, invoiceRef: string | null, fee: string | null = null) {

@@ -10,11 +10,10 @@ import {
   tradedEntity,
 } from './helpers/ledger-source.ts';
 import { ledgerBalances, ledgerDue } from './helpers/ledger-trade.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { platformEngine } from './helpers/platform-engine.ts';
 import { definePipeline, openExceptions } from './helpers/sync.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
-import { XERO_APP, xeroTarget } from './helpers/xero.ts';
+import { XERO_APP, xeroTarget, xeroContract } from './helpers/xero.ts';
 
 /*
  * ledger → Xero: the embedded ledger mirrored into the simulated Xero through the engine, with
@@ -23,10 +22,7 @@ import { XERO_APP, xeroTarget } from './helpers/xero.ts';
  * allocation, so that what each customer owes is the same on both sides, and nothing twice.
  */
 
-const SPEC = 'xero/xero_accounting.yaml';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/xero-ledger-source.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+const validate = xeroContract('test/xero-ledger-source.test.ts');
 
 const e2e = platformEngine({
   name: 'Xero',

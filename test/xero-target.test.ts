@@ -6,10 +6,9 @@ import type { CanonicalPayment } from '../src/sync/canonical.ts';
 import type { TargetConnector, TargetInvoice, TargetPayment, TargetRefund } from '../src/sync/target.ts';
 import { callContext, targetIdOf as okId } from './helpers/direct-target.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
 import { type XeroSimulator, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { createXeroTarget } from '../src/connectors/xero/target.ts';
-import { directXeroTarget } from './helpers/xero.ts';
+import { directXeroTarget, xeroContract } from './helpers/xero.ts';
 import { batchIdempotencyKey } from '../src/connectors/xero/api.ts';
 
 /*
@@ -18,10 +17,7 @@ import { batchIdempotencyKey } from '../src/connectors/xero/api.ts';
  * protocol through the engine is test/xero.test.ts; here each operation's mapping and answers.
  */
 
-const SPEC = 'xero/xero_accounting.yaml';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/xero-target.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+const validate = xeroContract('test/xero-target.test.ts');
 
 const TOKEN = 'access-token-that-must-never-show';
 const SECRET = 'client-secret-that-must-never-show';

@@ -3,8 +3,8 @@ import { expectSecondRunWritesNothing } from './helpers/platform-e2e.ts';
 import { createTestApp, type TestApp } from './helpers/app.ts';
 import { definePipeline, drainTarget, openExceptions, syncService } from './helpers/sync.ts';
 import { extractPdfText } from './helpers/pdf-text.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from './helpers/openapi-requests.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { xeroContract } from './helpers/xero.ts';
+import { invoiceEvent, webhookClient, webhookEvent, type WebhookClient } from './helpers/webhooks.ts';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../src/connectors/ixpole/simulator.ts';
 import { type XeroSimulator, type XeroSimulatorOptions, startXeroSimulator } from '../src/connectors/xero/simulator.ts';
 import { getRun } from '../src/sync/runs.ts';
@@ -19,10 +19,7 @@ import { processScope } from './helpers/scoped.ts';
  */
 
 const scope = processScope();
-const SPEC = 'xero/xero_accounting.yaml';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/xero.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+const validate = xeroContract('test/xero.test.ts');
 
 const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
 const HOOK_SECRET = 'webhook-secret-0123456789abcdef';
@@ -76,6 +73,12 @@ function expectEachOnce(sim: XeroSimulator, references: string[]) {
   const twice = references.filter((r) => refs.filter((x) => x === r).length > 1);
   expect({ missing, twice }).toEqual({ missing: [], twice: [] });
   expect(sim.duplicates()).toEqual([]);
+}
+
+/** An invoice event of one 10.00 item with its VAT, for the customer c1 named `customer`. */
+function itemEvent(id: string, ref: string, customer: string, vatAmount: string, vatRate: string) {
+  const c1 = { sourceId: 'c1', name: customer };
+  return invoiceEvent(id, ref, { customer: c1, description: 'Item', vatAmount, vatRate, data: { sourceId: ref } });
 }
 
 /** 21% of an amount in cents, rounded half up, as decimal text. */
@@ -172,40 +175,24 @@ describe('the Xero target, end to end', () => {
       });
       const refs = [...Array(30).keys()].map((i) => `SO-${1000 + i}`);
       let seq = 0;
-      const send = async (event: Record<string, unknown>) => {
-        const body = JSON.stringify({ id: `evt-${++seq}`, created: Math.floor(Date.now() / 1000), ...event });
-        const res = await hooks.post('/v1/webhooks/shop-to-xero', body, {
-          'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
-        });
-        expect(res.status).toBeLessThan(300);
+      const send = async (event: object) => {
+        expect((await hooks.deliver('shop-to-xero', event, HOOK_SECRET)).status).toBeLessThan(300);
       };
       for (const [i, ref] of refs.entries()) {
         const cust = `cust-${i % 6}`;
-        await send({
-          type: 'invoice.created',
-          data: {
-            sourceId: `order-${ref}`,
-            externalReference: ref,
-            customerSourceId: cust,
+        await send(
+          invoiceEvent(`evt-${++seq}`, ref, {
             customer: { sourceId: cust, name: `Shop customer ${i % 6}`, email: `${cust}@example.org` },
-            invoiceDate: '2026-11-21',
-            dueDate: '2026-12-21',
-            currency: 'EUR',
-            lines: [
-              {
-                description: 'Compressor',
-                netAmount: `${100 + i}.10`,
-                vatAmount: vatOf(10_010 + i * 100),
-                vatRate: '0.21',
-              },
-            ],
-          },
-        });
+            description: 'Compressor',
+            net: `${100 + i}.10`,
+            vatAmount: vatOf(10_010 + i * 100),
+            data: { dueDate: '2026-12-21' },
+          }),
+        );
       }
       for (const [i, ref] of refs.slice(0, 8).entries())
-        await send({
-          type: 'payment.received',
-          data: {
+        await send(
+          webhookEvent(`evt-${++seq}`, 'payment.received', {
             sourceId: `pay-${i}`,
             externalReference: `PAY-${i}`,
             customerSourceId: `cust-${i % 6}`,
@@ -215,8 +202,8 @@ describe('the Xero target, end to end', () => {
             invoiceExternalReference: ref,
             // The payment provider kept a fee on most of them (none on the last two).
             ...(i < 6 ? { fee: `1.${40 + i}` } : {}),
-          },
-        });
+          }),
+        );
       // Answers lost after committing: the first fee write's and the first payment write's, besides 5% at random.
       sim.control.dropNext(1, 'PUT /BankTransactions');
       sim.control.dropNext(1, 'PUT /Payments');
@@ -268,25 +255,8 @@ describe('the Xero target, end to end', () => {
       ['D-1', '0.21', '2.10'],
       ['D-2', '0.06', '0.60'],
       ['D-3', '0.09', '0.90'],
-    ] as const) {
-      const body = JSON.stringify({
-        id: `d-${++seq}`,
-        created: Math.floor(Date.now() / 1000),
-        type: 'invoice.created',
-        data: {
-          sourceId: ref,
-          externalReference: ref,
-          customerSourceId: 'c1',
-          customer: { sourceId: 'c1', name: 'Draft customer' },
-          invoiceDate: '2026-11-21',
-          currency: 'EUR',
-          lines: [{ description: 'Item', netAmount: '10.00', vatAmount: vat, vatRate: rate }],
-        },
-      });
-      await hooks.post('/v1/webhooks/drafts-to-xero', body, {
-        'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
-      });
-    }
+    ] as const)
+      await hooks.deliver('drafts-to-xero', itemEvent(`d-${++seq}`, ref, 'Draft customer', vat, rate), HOOK_SECRET);
     await drainTarget(t.db, sync, pipeline, 'Xero');
     const docs = [...sim.tenant().documents.values()];
     expect(docs.map((d) => [d.Reference, d.Status]).sort()).toEqual([
@@ -311,23 +281,7 @@ describe('the Xero target, end to end', () => {
     });
     // The user disconnects the app in Xero: the refresh token and every access token stop working.
     sim.oauth!.revoke(grant);
-    const body = JSON.stringify({
-      id: 'r-1',
-      created: Math.floor(Date.now() / 1000),
-      type: 'invoice.created',
-      data: {
-        sourceId: 'R-1',
-        externalReference: 'R-1',
-        customerSourceId: 'c1',
-        customer: { sourceId: 'c1', name: 'Revoked customer' },
-        invoiceDate: '2026-11-21',
-        currency: 'EUR',
-        lines: [{ description: 'Item', netAmount: '10.00', vatAmount: '2.10', vatRate: '0.21' }],
-      },
-    });
-    await hooks.post('/v1/webhooks/revoked-xero', body, {
-      'x-ledgerlink-signature': senderSignature(body, HOOK_SECRET),
-    });
+    await hooks.deliver('revoked-xero', itemEvent('r-1', 'R-1', 'Revoked customer', '2.10', '0.21'), HOOK_SECRET);
     await drainTarget(t.db, sync, pipeline, 'Xero');
     const parked = await openExceptions(t.db, pipeline);
     // The customer is refused for the revoked connection; its invoice then waits for its customer.

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
@@ -16,6 +16,8 @@ import {
   inspect,
   launchBrowser,
   screenshot,
+  newPage,
+  signIn,
 } from './helpers.ts';
 import { processScope } from '../helpers/scoped.ts';
 
@@ -41,21 +43,6 @@ let files: Pipeline;
 let books: Pipeline;
 let handId: number;
 let refreshToken: string;
-
-async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return { context, page };
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${served.url}/sign-in`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${served.url}/`);
-}
 
 function expectNoSecret(text: string) {
   for (const s of [APP.clientSecret, IX_KEY, refreshToken]) expect(text).not.toContain(s);
@@ -122,8 +109,8 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
     ].join('\n');
     await importFile(served.sync, files, { fileName: 'november.csv', bytes: Buffer.from(csv) }, 'test');
 
-    ({ page } = await newPage(browser));
-    await signIn(page, 'olga@example.com', PASSWORD);
+    ({ page } = await newPage(browser, { timeoutMs: 20_000 }));
+    await signIn(page, served.url, 'olga@example.com', PASSWORD);
   });
 
   afterAll(async () => {
@@ -261,9 +248,9 @@ describe.skipIf(!available)('connections and reconciliation in Chromium', { time
   });
 
   it('shows a viewer the settings without the OAuth connection or any button', async () => {
-    const viewer = await newPage(browser);
+    const viewer = await newPage(browser, { timeoutMs: 20_000 });
     try {
-      await signIn(viewer.page, 'victor@example.com', PASSWORD);
+      await signIn(viewer.page, served.url, 'victor@example.com', PASSWORD);
       await viewer.page.goto(`${served.url}/connections`);
       expect(await viewer.page.getByRole('button', { name: 'Test connection' }).count()).toBe(0);
       expect(await viewer.page.getByRole('button', { name: /Connect|Disconnect/ }).count()).toBe(0);

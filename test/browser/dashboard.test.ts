@@ -1,4 +1,4 @@
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type IxpoleSimulator, startIxpoleSimulator } from '../../src/connectors/ixpole/simulator.ts';
 import { definePipeline } from '../helpers/sync.ts';
@@ -11,6 +11,8 @@ import {
   inspect,
   launchBrowser,
   screenshot,
+  newPage,
+  signIn,
 } from './helpers.ts';
 
 /*
@@ -30,21 +32,6 @@ let owner: Record<string, string>;
 let accountantLink: string;
 let ghost: string;
 let ghost2: string;
-
-async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-}
-
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.goto(`${served.url}/sign-in`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL(`${served.url}/`);
-}
 
 // A browser on a busy two-core machine: each step is given time, the whole file still takes about two minutes.
 describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, () => {
@@ -353,7 +340,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     const test = 'viewer';
     const viewer = await newPage(browser);
     try {
-      await signIn(viewer.page, 'victor@example.com', PASSWORD);
+      await signIn(viewer.page, served.url, 'victor@example.com', PASSWORD);
       // No buttons that would change anything.
       expect(await viewer.page.getByRole('button', { name: /Run .* now/ }).count()).toBe(0);
       await inspect(viewer.page, test, '01-overview');

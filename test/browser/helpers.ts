@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
 import { buildServer } from '../../src/api/server.ts';
 import type { AppConfig } from '../../src/api/services.ts';
@@ -44,6 +44,29 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-sync',
     ],
   });
+}
+
+/**
+ * A page in a browser context of its own, 1280 × 900 in en-GB (`options` adds to the context's),
+ * each of its steps given `timeoutMs` (15 s unless said).
+ */
+export async function newPage(
+  b: Browser,
+  { timeoutMs = 15_000, ...options }: BrowserContextOptions & { timeoutMs?: number } = {},
+): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB', ...options });
+  const page = await context.newPage();
+  page.setDefaultTimeout(timeoutMs);
+  return { context, page };
+}
+
+/** Signs in with a password on the sign-in page of the dashboard at `base`, and waits for its home page. */
+export async function signIn(page: Page, base: string, email: string, password: string): Promise<void> {
+  await page.goto(`${base}/sign-in`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(`${base}/`);
 }
 
 export interface Served {

@@ -9,7 +9,16 @@ import {
   LONG_CUSTOMER,
   storeHostileText,
 } from '../helpers/hostile-text.ts';
-import { type Served, addUserWithPassword, browserAvailable, createClub, inspect, launchBrowser } from './helpers.ts';
+import {
+  type Served,
+  addUserWithPassword,
+  browserAvailable,
+  createClub,
+  inspect,
+  launchBrowser,
+  newPage,
+  signIn,
+} from './helpers.ts';
 
 /*
  * Hostile text in a real Chromium (issue #14): the values of test/helpers/hostile-text.ts, stored in
@@ -42,18 +51,12 @@ describe.skipIf(!available)('hostile text on the dashboard in Chromium', { timeo
       'HOSTILE',
     );
     await addUserWithPassword(served, owner, 'olga@example.com', 'owner', PASSWORD);
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    ({ page } = await newPage(browser));
     page.on('dialog', (d) => {
       dialogs.push(d.message());
       void d.dismiss();
     });
-    await page.goto(`${served.url}/sign-in`);
-    await page.getByLabel('Email').fill('olga@example.com');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${served.url}/`);
+    await signIn(page, served.url, 'olga@example.com', PASSWORD);
   }, 180_000);
 
   afterAll(async () => {

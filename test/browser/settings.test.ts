@@ -1,5 +1,4 @@
-import { createServer } from 'node:net';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type OidcProviderSim, startOidcProvider } from '../helpers/oidc-provider.ts';
 import {
@@ -10,7 +9,9 @@ import {
   inspect,
   launchBrowser,
   screenshot,
+  newPage,
 } from './helpers.ts';
+import { freePort } from '../helpers/process.ts';
 import { processScope } from '../helpers/scoped.ts';
 
 /*
@@ -28,21 +29,6 @@ let served: Served;
 let browser: Browser;
 let sim: OidcProviderSim;
 let owner: Record<string, string>;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-async function newPage(b: Browser): Promise<{ context: BrowserContext; page: Page }> {
-  const context = await b.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-  const page = await context.newPage();
-  page.setDefaultTimeout(15_000);
-  return { context, page };
-}
 
 describe.skipIf(!available)('settings and OIDC sign-in in Chromium', { timeout: 120_000 }, () => {
   beforeAll(async () => {

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, addUserWithPassword, browserAvailable, createClub, launchBrowser } from './helpers.ts';
+import { type Served, addUserWithPassword, browserAvailable, createClub, launchBrowser, newPage } from './helpers.ts';
 
 /*
  * Signing in to the dashboard in a Chromium with JavaScript off (as a submit before the deferred
@@ -23,13 +23,7 @@ describe.skipIf(!available)('signing in without JavaScript, in Chromium', { time
     browser = await launchBrowser();
     const owner = await createClub(served, 'NOJS');
     await addUserWithPassword(served, owner, 'nina@example.com', 'accountant', PASSWORD);
-    const context = await browser.newContext({
-      viewport: { width: 1280, height: 900 },
-      locale: 'en-GB',
-      javaScriptEnabled: false,
-    });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
+    ({ page } = await newPage(browser, { javaScriptEnabled: false }));
   }, 120_000);
 
   afterAll(async () => {

@@ -1,6 +1,15 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Served, addUserWithPassword, browserAvailable, createClub, inspect, launchBrowser } from './helpers.ts';
+import {
+  type Served,
+  addUserWithPassword,
+  browserAvailable,
+  createClub,
+  inspect,
+  launchBrowser,
+  newPage,
+  signIn,
+} from './helpers.ts';
 
 /*
  * The Transactions and Audit log pages in a real Chromium: searching, paging to older transactions,
@@ -76,14 +85,8 @@ describe.skipIf(!available)('transactions and audit log in Chromium', { timeout:
     expect(receipt.status, JSON.stringify(receipt.body)).toBe(201);
     await addUserWithPassword(served, owner, 'olga@example.com', 'owner', PASSWORD);
 
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, locale: 'en-GB' });
-    page = await context.newPage();
-    page.setDefaultTimeout(15_000);
-    await page.goto(`${served.url}/sign-in`);
-    await page.getByLabel('Email').fill('olga@example.com');
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.waitForURL(`${served.url}/`);
+    ({ page } = await newPage(browser));
+    await signIn(page, served.url, 'olga@example.com', PASSWORD);
   }, 120_000);
 
   afterAll(async () => {

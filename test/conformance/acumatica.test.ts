@@ -3,7 +3,7 @@ import { type AcumaticaSimulator, startAcumaticaSimulator } from '../../src/conn
 import { createAcumaticaTarget } from '../../src/connectors/acumatica/target.ts';
 import { formatAmount } from '../../src/domain/money.ts';
 import { processScope } from '../helpers/scoped.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from '../helpers/openapi-requests.ts';
+import { specValidator } from '../helpers/openapi-requests.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -16,11 +16,8 @@ import { conformance } from './scenarios.ts';
  * closed financial period, which is how it refuses one here.
  */
 
-const SPEC = 'acumatica/Default_24.200.001.openapi.json';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/conformance/acumatica.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
 // Not closed: the contract's records are allOf(Entity, fields), which a closed allOf part would refuse.
-const validate = specPath ? openApiRequestValidator(specPath) : undefined;
+const validate = specValidator('test/conformance/acumatica.test.ts', 'acumatica/Default_24.200.001.openapi.json');
 const USER = { name: 'ledgerlink', password: 'acumatica-password-0123456789' };
 
 const scope = processScope();

@@ -1,5 +1,5 @@
 import { type XeroSimulator, startXeroSimulator } from '../../src/connectors/xero/simulator.ts';
-import { SPEC_MISSING, openApiRequestValidator, sharedSpec } from '../helpers/openapi-requests.ts';
+import { xeroContract } from '../helpers/xero.ts';
 import type { TargetHarness } from './harness.ts';
 import { money } from './harness.ts';
 import { conformance } from './scenarios.ts';
@@ -12,10 +12,7 @@ import { processScope } from '../helpers/scoped.ts';
  * up rather than the client's to replay with the same Idempotency-Key.
  */
 
-const SPEC = 'xero/xero_accounting.yaml';
-const specPath = sharedSpec(SPEC);
-if (!specPath) console.warn(`test/conformance/xero.test.ts: contract checks ${SPEC_MISSING(SPEC)}`);
-const validate = specPath ? openApiRequestValidator(specPath, { closed: true }) : undefined;
+const validate = xeroContract('test/conformance/xero.test.ts');
 const APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
 
 const scope = processScope();

@@ -1,3 +1,5 @@
+import { invoiceEvent } from './webhooks.ts';
+
 /*
  * Groups of documents that may come in any order (webhooks come in no guaranteed order), for the
  * property tests that hold them to the natural order's books: an invoice, a payment naming it (or
@@ -25,18 +27,14 @@ export function groupEvents(
   if (g.invoice)
     out.push({
       kind: 'invoice',
-      event: {
-        id: opts.nextId(),
-        type: 'invoice.created',
+      event: invoiceEvent(opts.nextId(), `SO-${prefix}`, {
         created,
-        data: {
-          ...base,
-          sourceId: `order-${prefix}`,
-          externalReference: `SO-${prefix}`,
-          invoiceDate: '2026-11-21',
-          lines: [{ description: 'Goods', netAmount: money(g.invoice.net), vatRate: opts.vatRate }],
-        },
-      },
+        customer: opts.customer,
+        description: 'Goods',
+        net: money(g.invoice.net),
+        vatRate: opts.vatRate,
+        data: { sourceId: `order-${prefix}` },
+      }),
     });
   if (g.payment)
     out.push({

@@ -4,9 +4,14 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
-import { openDatabase } from '../../src/db/open.ts';
-import { seedPgliteFolder } from './db.ts';
+import { databaseConfigFromEnv, openDatabase } from '../../src/db/open.ts';
+import { createEntity } from '../../src/ledger/entities.ts';
+import { PipelineDefinition, savePipeline } from '../../src/sync/pipelines.ts';
+import { SecretBox } from '../../src/sync/secrets.ts';
+import { onPostgres, seedPgliteFolder } from './db.ts';
+import type { ProcessScope } from './scoped.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/ledgerlink.js', import.meta.url));
 
@@ -68,4 +73,41 @@ export async function cliPlace(options: { data?: 'migrated' | 'none' } = {}): Pr
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * For a describe block that runs `ledgerlink import` in this process: a fresh folder
+ * (`ledgerlink-<name>-…`) as LEDGERLINK_DATA_DIR, or on PostgreSQL a schema of its own
+ * (`<name>_…`), holding the entity CLI and its file pipeline `cli-files`; set through `scope` before
+ * the block's tests, removed after them. The returned function gives the folder.
+ */
+export function cliImportPlace(scope: ProcessScope, name: string): () => string {
+  let dir = '';
+  const schema = `${name}_${randomBytes(4).toString('hex')}`;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), `ledgerlink-${name}-`));
+    scope.env('LEDGERLINK_DATA_DIR', dir);
+    // The key belongs to the database: required on PostgreSQL, as for any command.
+    scope.env('LEDGERLINK_ENCRYPTION_KEY', Buffer.alloc(32, 5).toString('base64'));
+    if (onPostgres) scope.env('LEDGERLINK_DB_SCHEMA', schema);
+    const db = await openDatabase(databaseConfigFromEnv());
+    try {
+      const { entity } = await db.transaction((tx) =>
+        createEntity(tx, { code: 'CLI', name: 'CLI', baseCurrency: 'EUR', standardTaxRate: '0.21' }),
+      );
+      const def = PipelineDefinition.parse({ name: 'cli-files', entity: 'CLI', source: { type: 'file' } });
+      await db.transaction((tx) => savePipeline(tx, SecretBox.fromEnv(), entity.id, def, 'api'));
+    } finally {
+      await db.close();
+    }
+  });
+  afterAll(async () => {
+    if (onPostgres) {
+      const db = await openDatabase(databaseConfigFromEnv());
+      await db.exec(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await db.close();
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  return () => dir;
 }

@@ -32,6 +32,20 @@ export function sharedSpec(relative: string): string | null {
 export const SPEC_MISSING = (relative: string) =>
   `skipped: ../shared/specs/${relative} is absent (the official contracts live beside the repository, never in it)`;
 
+/**
+ * The validator of requests against ../shared/specs/`relative`, or undefined when ../shared is
+ * absent: `file` (the test file, named in the warning) then runs without its contract checks.
+ */
+export function specValidator(
+  file: string,
+  relative: string,
+  options: { closed?: boolean } = {},
+): RequestValidator | undefined {
+  const path = sharedSpec(relative);
+  if (!path) console.warn(`${file}: contract checks ${SPEC_MISSING(relative)}`);
+  return path ? openApiRequestValidator(path, options) : undefined;
+}
+
 type Schema = Record<string, unknown>;
 
 function closeObjects(node: unknown): void {

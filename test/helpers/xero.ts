@@ -2,6 +2,13 @@ import type { XeroSimulator } from '../../src/connectors/xero/simulator.ts';
 import { type XeroTargetOptions, createXeroTarget } from '../../src/connectors/xero/target.ts';
 import type { TokenSource } from '../../src/sync/remote/contracts.ts';
 import type { TargetConnector } from '../../src/sync/target.ts';
+import { specValidator } from './openapi-requests.ts';
+
+/**
+ * Requests to Xero checked against its official contract (../shared/specs), closed to undeclared
+ * fields: the simulator's `validate` option. Undefined, `file` warning of it, when ../shared is absent.
+ */
+export const xeroContract = (file: string) => specValidator(file, 'xero/xero_accounting.yaml', { closed: true });
 
 /** The app the simulated Xero is started with (`startXeroSimulator({ oauth: XERO_APP })`). */
 export const XERO_APP = { clientId: 'ledgerlink-test-app', clientSecret: 'xero-client-secret-0123456789' };
