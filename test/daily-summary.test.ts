@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { checkInvariants } from './helpers/ledger.ts';
 import { definePipeline } from './helpers/sync.ts';
-import { senderSignature, webhookClient, type WebhookClient } from './helpers/webhooks.ts';
+import { webhookClient, webhookEvent, type WebhookClient } from './helpers/webhooks.ts';
 import type { Pipeline } from '../src/sync/pipelines.ts';
 import { getRun } from '../src/sync/runs.ts';
 import { summaryReference } from '../src/sync/daily-summary.ts';
@@ -36,8 +36,7 @@ afterAll(async () => {
 
 let eventNo = 0;
 async function send(type: string, data: Record<string, unknown>) {
-  const body = JSON.stringify({ id: `till-${++eventNo}`, type, created: Math.floor(Date.now() / 1000), data });
-  const res = await hooks.post('/v1/webhooks/till', body, { 'x-ledgerlink-signature': senderSignature(body, SECRET) });
+  const res = await hooks.deliver('till', webhookEvent(`till-${++eventNo}`, type, data), SECRET);
   expect(res.status, JSON.stringify(res.body)).toBe(202);
 }
 
@@ -213,6 +212,51 @@ describe('end-of-day summaries', () => {
     );
     expect(next[0].n).toBe('12');
     await checkInvariants(t.db, c.entityId);
+  });
+
+  it('reconciles each day receipt’s fee, the sales’ fees summed, with its fee journal; one reversed is named', async () => {
+    const reconcile = async () => {
+      const r = await c.get('/v1/pipelines/till/reconciliation?from=2026-11-21&to=2026-11-21');
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body as { summary: Record<string, unknown>; mismatches: Record<string, unknown>[] };
+    };
+    const feeDifferences = async () => (await reconcile()).mismatches.filter((m) => m.kind === 'fee-difference');
+    // Four receipts (card and cash at each shop), each compared once: the cash ones have no fee on either side.
+    expect((await reconcile()).summary.fees).toEqual({ compared: 4, notCompared: 0 });
+    expect(await feeDifferences()).toEqual([]);
+
+    const card = (await ledger('SR')).find((r) => r.external_reference === 'DS-2026-11-21-SHOP1-CARD')!;
+    const { rows } = await t.db.query<{ fee: string }>(
+      'SELECT fee_transaction_id::text AS fee FROM receipt_fees WHERE receipt_id = $1',
+      [card.id],
+    );
+    const cardFees = eur(5n * BigInt(day1.filter((s) => s.location === 'SHOP1' && s.method === 'card').length));
+    expect((await c.post(`/v1/journals/${rows[0]!.fee}/reverse`, {})).status).toBe(201);
+    expect(await feeDifferences()).toEqual([
+      expect.objectContaining({
+        reason: 'missing',
+        documentKind: 'payment',
+        sourceId: 'DS-2026-11-21-SHOP1-CARD@CASH',
+        externalReference: 'DS-2026-11-21-SHOP1-CARD',
+        sourceAmount: cardFees,
+        targetAmount: null,
+        transactionId: Number(card.id),
+      }),
+    ]);
+    // Keyed again and recorded as the receipt's fee, as the message says: it agrees again.
+    const keyed = await c.post('/v1/journals', {
+      date: '2026-11-21',
+      reference: 'DS-2026-11-21-SHOP1-CARD',
+      description: 'Card fees',
+      lines: [
+        { glAccountCode: '7700', debit: cardFees },
+        { glAccountCode: '1200', credit: cardFees },
+      ],
+    });
+    expect(keyed.status, JSON.stringify(keyed.body)).toBe(201);
+    const recorded = await c.put(`/v1/transactions/${card.id}/fee`, { journalId: keyed.body.transactionId });
+    expect(recorded.status, JSON.stringify(recorded.body)).toBe(200);
+    expect(await feeDifferences()).toEqual([]);
   });
 
   it('posts nothing twice: the same slot again, and a manual re-run for the day', async () => {

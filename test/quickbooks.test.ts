@@ -321,8 +321,13 @@ describe('QuickBooks Online target, end to end', () => {
     });
     expect(rec.statusCode).toBe(200);
     const recBody = rec.json<{ summary: { matched: number; mismatched: number }; mismatches: unknown[] }>();
-    // And the refund, compared with the RefundReceipt it was booked as.
-    expect(recBody.summary).toMatchObject({ matched: payments.length + 1, mismatched: 0 });
+    // And the refund, compared with the RefundReceipt it was booked as; each payment's Stripe fee
+    // with the Purchase carrying its reference.
+    expect(recBody.summary).toMatchObject({
+      matched: payments.length + 1,
+      mismatched: 0,
+      fees: { compared: payments.length, notCompared: 0 },
+    });
     expect(recBody.mismatches).toEqual([]);
     // The planner paces by its own clock; a request that arrives a few ms late at the edge of a
     // scaled 100 ms window may still be refused, and is then retried by the client: never a failure.

@@ -55,8 +55,15 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     const r = await get(clean, '/v1/pipelines/clean/reconciliation?from=2026-11-01&to=2026-11-30');
     expect(r.status).toBe(200);
     expect(r.body.mismatches).toEqual([]);
-    // Six invoices and payments, and the payout's refund, each compared on its own.
-    expect(r.body.summary).toEqual({ matched: 7, mismatched: 0, sourceDocuments: 7, ledgerDocuments: 7 });
+    // Six invoices and payments, and the payout's refund, each compared on its own; the four
+    // payments' provider fees too (the card payment's and the payout's, and none for the transfer).
+    expect(r.body.summary).toEqual({
+      matched: 7,
+      mismatched: 0,
+      sourceDocuments: 7,
+      ledgerDocuments: 7,
+      fees: { compared: 4, notCompared: 0 },
+    });
     expect(r.body.days.every((d: any) => d.matched)).toBe(true);
     expect(r.body.days.find((d: any) => d.date === '2026-11-02')).toEqual({
       date: '2026-11-02',

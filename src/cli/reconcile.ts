@@ -19,6 +19,8 @@ export function formatReconciliation(r: Reconciliation): string {
   const out = [
     `${r.pipeline} from ${r.from} to ${r.to}: ${r.summary.matched} documents match, ${r.summary.mismatched} mismatches`,
   ];
+  // What could not be compared (provider fees a target cannot tell): said, never read as agreement.
+  for (const note of r.notes ?? []) out.push(`note: ${note}`);
   const days = r.days.filter((d) => !d.matched);
   out.push('', `days (${r.days.length}, ${days.length} differ; ledger less source):`);
   if (days.length) {
@@ -67,6 +69,7 @@ export function formatReconciliation(r: Reconciliation): string {
     const refs = [
       m.exceptionId ? `exception #${m.exceptionId}` : null,
       m.transactionId ? `transaction ${m.transactionId}` : null,
+      m.feeTargetId ? `fee ${m.feeTargetId}` : null,
     ]
       .filter(Boolean)
       .join(', ');
@@ -170,7 +173,9 @@ export function registerReconcile(program: Command): void {
       `
 Mismatches: missing-in-ledger (parked, with the exception to fix and retry; or never posted),
 not-from-source (in the ledger for the pipeline's customers but not posted by it), amount-difference
-(reason rounding when within one minor unit per line), date-difference, open-balance-difference.
+(reason rounding when within one minor unit per line), date-difference, fee-difference (a payment's
+provider fee missing from the target, of another amount, or extra there), open-balance-difference.
+A line "note:" says what could not be compared (fees a target cannot tell).
 
 Prints the report, or with --json only the reconciliation as JSON, on stdout; errors and warnings
 on stderr. On a terminal, stderr also shows progress on one line: the phase, the source's documents

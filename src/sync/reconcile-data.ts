@@ -3,7 +3,8 @@ import { isValidDate } from '../domain/dates.ts';
 import { parseAmount } from '../domain/money.ts';
 import { CanonicalRecord, canonicalGross, creditNoteAsInvoice } from './canonical.ts';
 import { chunks } from './engine/context.ts';
-import type { TargetCallContext, TargetConnector, TargetDocument } from './target.ts';
+import { keptFee } from './engine/changed.ts';
+import type { TargetCallContext, TargetConnector, TargetDocument, TargetFee } from './target.ts';
 
 /** The document kinds reconciliation counts per day: invoices, credit notes and payments. */
 export type DocKind = 'invoice' | 'creditNote' | 'payment';
@@ -58,6 +59,12 @@ export interface SourceDoc {
   exception: ExceptionRef | null;
   /** A point-of-sale sale, recorded to be posted in its day's summary. */
   daily: boolean;
+  /**
+   * A booked payment's provider fee as the source last sent it (0 for none), kept in its map
+   * entry (for a sale of a daily summary, its summary's: the day's fees summed); null when it is
+   * not known (not a payment, not booked, or booked before 2026-12-06): not compared.
+   */
+  fee: { currency: string; amount: bigint } | null;
 }
 
 /** A sales invoice, credit note, payment or refund in the target (a credit note's or refund's gross as a positive amount). */
@@ -74,7 +81,15 @@ export interface TargetDoc {
   items: number;
   /** How messages name it: its number and external reference, never an internal id. */
   label: string;
+  /** A payment's provider fee in the target (null: none); undefined when the target cannot tell. */
+  fee?: TargetFee | null | undefined;
 }
+
+/** A target id as a mismatch's `transactionId` (ledger ids are numbers) and `targetId`. */
+export const mismatchIds = (id: string) => ({
+  transactionId: /^\d{1,15}$/.test(id) ? Number(id) : null,
+  targetId: id,
+});
 
 /** `invoice 12 (INV-77)`: a document as people see it, by number and reference. */
 export function labelOf(kind: SourceKind, number: string, externalReference: string): string {
@@ -105,6 +120,7 @@ function toTarget(d: TargetDocument, booked?: SourceKind): TargetDoc | null {
     externalReference: d.externalReference,
     items: d.lines,
     label: labelOf(kind, d.number, d.externalReference),
+    ...(kind === 'payment' && d.fee !== undefined ? { fee: d.fee } : {}),
   };
 }
 
@@ -131,10 +147,11 @@ export async function loadSourceDocs(
     summarized_in: string | null;
     target_id: string | null;
     daily: boolean;
+    kept: string | null;
   }>(
     `SELECT sd.kind, sd.source_id, sd.external_reference, sd.customer_source_id, sd.customer_code, sd.document_date::text AS date,
             trim(sd.currency) AS currency, sd.gross::text AS gross, sd.summarized_in, coalesce(own.target_id, summ.target_id) AS target_id,
-            sd.payload ? 'daily' AS daily
+            sd.payload ? 'daily' AS daily, CASE WHEN sd.kind = 'payment' THEN coalesce(own.fingerprint, summ.fingerprint) END AS kept
        FROM source_documents sd
        LEFT JOIN sync_map own ON own.pipeline_id = sd.pipeline_id AND own.kind = sd.kind AND own.source_id = sd.source_id
        LEFT JOIN sync_map summ ON summ.pipeline_id = sd.pipeline_id AND summ.kind = sd.kind AND summ.source_id = sd.summarized_in
@@ -155,6 +172,7 @@ export async function loadSourceDocs(
     summarizedIn: r.summarized_in,
     exception: null,
     daily: r.daily,
+    fee: r.target_id === null ? null : keptFee(r.kept),
   }));
 }
 
@@ -262,6 +280,7 @@ export async function loadUnpostedDocs(
       summarizedIn: null,
       exception: ref,
       daily: false,
+      fee: null,
     };
     docs.push(doc);
     pending.push({ doc, customerSourceId: doc.customerSourceId });
@@ -280,8 +299,9 @@ export async function loadUnpostedDocs(
 
 /**
  * The target's documents by id (those the pipeline's documents were booked as, with the kind each
- * was booked as). A target that cannot list what it holds (reconciliation capability off) is
- * compared with what it acknowledged: the documents as they were sent, under the ids it answered.
+ * was booked as), payments with the provider fee the target holds for them where it can tell. A
+ * target that cannot list what it holds (reconciliation capability off) is compared with what it
+ * acknowledged: the documents as they were sent, under the ids it answered (their fees unknown).
  * `onPage` is told how many ids have been read so far, after each page of `TARGET_READ_PAGE`.
  */
 export async function loadTransactions(
@@ -333,7 +353,7 @@ export async function loadTransactions(
   const out = new Map<string, TargetDoc>();
   let read = 0;
   for (const page of chunks(ids, TARGET_READ_PAGE)) {
-    for (const [id, d] of await target.documents(ctx, page)) {
+    for (const [id, d] of await target.documents(ctx, page, { fees: true })) {
       const t = toTarget(d, booked.get(id));
       if (t) out.set(id, t);
     }

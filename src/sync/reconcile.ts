@@ -19,15 +19,24 @@ import {
   loadTransactions,
   loadUnlinkedTransactions,
   loadUnpostedDocs,
+  mismatchIds as ids,
 } from './reconcile-data.ts';
+import { type FeeSummary, feeComparison } from './reconcile-fees.ts';
+
+export type { FeeSummary };
 
 export type MismatchKind =
-  'missing-in-ledger' | 'not-from-source' | 'amount-difference' | 'date-difference' | 'open-balance-difference';
+  | 'missing-in-ledger'
+  | 'not-from-source'
+  | 'amount-difference'
+  | 'date-difference'
+  | 'fee-difference'
+  | 'open-balance-difference';
 
 /** One thing that does not agree between the source and the ledger, with what it takes to find it. */
 export interface Mismatch {
   kind: MismatchKind;
-  /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | customer | date | balance */
+  /** parked | resolved-without-posting | awaiting-summary | not-posted | posted-outside-pipeline | amount | rounding | currency | customer | date | missing | extra | balance */
   reason: string;
   documentKind: SourceKind | null;
   sourceId: string | null;
@@ -42,6 +51,12 @@ export interface Mismatch {
   transactionId: number | null;
   /** The target's id of the document, whatever the target. */
   targetId: string | null;
+  /**
+   * A `fee-difference`: the target's id of the fee's own document, when it holds one (a ledger
+   * general journal, a Xero spend money, a QuickBooks Purchase); else null. Absent from reports
+   * stored before 2026-12-07.
+   */
+  feeTargetId: string | null;
   message: string;
 }
 
@@ -82,10 +97,23 @@ export interface Reconciliation {
   pipeline: string;
   from: string;
   to: string;
-  summary: { matched: number; mismatched: number; sourceDocuments: number; ledgerDocuments: number };
+  summary: {
+    matched: number;
+    mismatched: number;
+    sourceDocuments: number;
+    ledgerDocuments: number;
+    /** Absent from reports stored before 2026-12-07. */
+    fees?: FeeSummary | undefined;
+  };
   days: DayRow[];
   openBalances: OpenBalanceRow[];
   mismatches: Mismatch[];
+  /**
+   * What the report could not compare, in sentences to show beside it (provider fees a target
+   * cannot tell), so that an empty list of mismatches is not read as agreement on those. Absent
+   * from reports stored before 2026-12-07.
+   */
+  notes?: string[] | undefined;
 }
 
 /**
@@ -131,9 +159,6 @@ export function reconcileWindow(from?: string, to?: string): { from: string; to:
   return start <= end ? { from: start, to: end } : null;
 }
 
-/** A target id as the mismatch's `transactionId` (ledger ids are numbers) and `targetId`. */
-const ids = (id: string) => ({ transactionId: /^\d{1,15}$/.test(id) ? Number(id) : null, targetId: id });
-
 const fmt = (v: bigint | null, currency: string | null) =>
   v === null || currency === null ? null : formatAmount(v, currency);
 
@@ -162,8 +187,9 @@ export async function readsTargetRemotely(
  * Compares what a pipeline's source sent with what the ledger holds, for documents dated in
  * [from, to]: counts and totals of invoices, credit notes and payments per day, customer and
  * currency on each side; each customer's open balance as at `to`; and every document (refunds
- * too) that is missing, extra or different, with the exception or transaction to look at.
- * `options.onProgress` is told where it has got to (`ReconcileProgress`).
+ * too) that is missing, extra or different, with the exception or transaction to look at, a
+ * booked payment's provider fee included (reconcile-fees.ts; `notes` says what the target could not
+ * tell). `options.onProgress` is told where it has got to (`ReconcileProgress`).
  */
 export async function reconcile(
   db: Queryable,
@@ -207,6 +233,7 @@ export async function reconcile(
       targetAmount: null,
       exceptionId: null,
       transactionId: null,
+      feeTargetId: null,
       ...m,
     });
 
@@ -271,6 +298,9 @@ export async function reconcile(
     acc.count++;
     acc.total += t.gross;
   }
+
+  // Provider fees (reconcile-fees.ts): a payment whose fee differs is not matched.
+  const fees = feeComparison(target, unposted.exceptions, mismatch);
 
   // Document by document.
   let matched = 0;
@@ -340,6 +370,8 @@ export async function reconcile(
         message: `${how} ${t.label} is dated ${t.date}; the source says ${s.date}`,
       });
     }
+    // Typed in by hand after it was parked (`s.targetId` null): the pipeline booked no fee with it.
+    if (s.kind === 'payment' && s.targetId !== null && !fees.compare(s, t)) ok = false;
     if (ok) matched++;
   };
   for (const s of sources) {
@@ -384,8 +416,16 @@ export async function reconcile(
   }
   for (const { sources: sales, target: t } of summaries.values()) {
     const total = sales.reduce((a, s) => a + (s.gross ?? 0n), 0n);
+    // A day's receipt: its fee is the day's fees summed, kept with the summary's map entry.
+    const first = sales[0]!;
+    const feeAgrees =
+      t.kind !== 'payment' ||
+      fees.compare(
+        { sourceId: first.summarizedIn!, externalReference: t.externalReference, date: t.date, fee: first.fee },
+        t,
+      );
     if (total === t.gross) {
-      matched += sales.length;
+      if (feeAgrees) matched += sales.length;
       continue;
     }
     const delta = total > t.gross ? total - t.gross : t.gross - total;
@@ -465,10 +505,17 @@ export async function reconcile(
     pipeline: pipeline.name,
     from,
     to,
-    summary: { matched, mismatched: mismatches.length, sourceDocuments: sources.length, ledgerDocuments: counted.size },
+    summary: {
+      matched,
+      mismatched: mismatches.length,
+      sourceDocuments: sources.length,
+      ledgerDocuments: counted.size,
+      fees: fees.summary(),
+    },
     days: dayRows,
     openBalances,
     mismatches,
+    notes: fees.notes(),
   };
 }
 

@@ -296,7 +296,28 @@ export interface TargetDocument {
    * counts it as not there; write-back may still read its number.
    */
   voided?: boolean | undefined;
+  /**
+   * For a payment, when `documents()` was asked for fees (`fees: true`): the payment provider's fee
+   * the target holds for it, or null when it holds none. Absent (undefined) when the target cannot
+   * tell: reconciliation then does not compare the payment's fee, and says so rather than claim
+   * that it agrees.
+   */
+  fee?: TargetFee | null | undefined;
 }
+
+/** A payment provider's fee as a target holds it for a payment (TargetDocument.fee). */
+export interface TargetFee {
+  /** The fee's own document in the target: a ledger general journal, a Xero spend money, a QuickBooks Purchase. */
+  targetId: string;
+  /** How messages name it ("General journal 12 (PAY-1)", "spend money <id>"). */
+  label: string;
+  currency: string;
+  /** What it takes out of the bank, in minor units of `currency`. */
+  amount: bigint;
+}
+
+/** Why a payment's fee in the target is not what the source says (reconciliation's `fee-difference`). */
+export type FeeDifference = 'missing' | 'amount' | 'extra';
 
 /** Where a lookup by reference found the document. */
 export interface FoundDocument {
@@ -380,13 +401,25 @@ export interface TargetConnector {
   ): Promise<(MappedLine[] | ItemError)[]>;
   /**
    * Documents by target id (write-back, reconciliation). `lines: false` when the caller does not
-   * need the line count (write-back), which a target may then skip (`lines` is 0).
+   * need the line count (write-back), which a target may then skip (`lines` is 0). `fees: true`
+   * when the caller compares payments' provider fees (reconciliation): a target that can tell sets
+   * each payment's `fee`; otherwise it may skip reading them.
    */
   documents?(
     ctx: TargetCallContext,
     targetIds: string[],
-    options?: { lines?: boolean },
+    options?: { lines?: boolean; fees?: boolean },
   ): Promise<Map<string, TargetDocument>>;
+  /**
+   * What a person does about a payment whose provider fee in the target is not what the source says
+   * (`missing`: the target holds none; `amount`: another amount or currency; `extra`: the source
+   * says none), in a few words for reconciliation's message. `fee` is the target's, when it holds one.
+   * A target that sets `TargetDocument.fee` implements it.
+   */
+  feeRemedy?(
+    difference: FeeDifference,
+    payment: { targetId: string; reference: string; currency: string; fee: TargetFee | null },
+  ): string;
   /** The invoice rendered as PDF. */
   pdf?(ctx: TargetCallContext, invoiceTargetId: string): Promise<Buffer>;
   /** Of these invoices, those now paid in full, with the reference of the payment that settled them last. */

@@ -20,6 +20,19 @@ export const ReconciliationView = z.object({
     mismatched: z.number(),
     sourceDocuments: z.number(),
     ledgerDocuments: z.number(),
+    fees: z
+      .object({
+        compared: z.number().meta({ description: 'Payments found in the target whose provider fee was compared.' }),
+        notCompared: z.number().meta({
+          description:
+            'Payments found in the target whose fee was not compared: the target cannot tell a payment’s fee, or the payment was booked before 2026-12-06 (`notes` says which).',
+        }),
+      })
+      .optional()
+      .meta({
+        description:
+          'Provider fees compared (a daily summary’s receipt counts once). Absent from reports stored before 2026-12-07.',
+      }),
   }),
   days: z.array(
     z.object({
@@ -50,6 +63,7 @@ export const ReconciliationView = z.object({
         'not-from-source',
         'amount-difference',
         'date-difference',
+        'fee-difference',
         'open-balance-difference',
       ]),
       reason: z.string(),
@@ -64,9 +78,17 @@ export const ReconciliationView = z.object({
       exceptionId: z.number().nullable(),
       transactionId: z.number().nullable(),
       targetId: z.string().nullable().meta({ description: "The target's id of the document, whatever the target." }),
+      feeTargetId: z.string().nullable().optional().meta({
+        description:
+          "A `fee-difference`: the target's id of the fee's own document when it holds one (a ledger general journal, a Xero spend money, a QuickBooks Purchase); otherwise null. Absent from reports stored before 2026-12-07.",
+      }),
       message: z.string(),
     }),
   ),
+  notes: z.array(z.string()).optional().meta({
+    description:
+      'What the report could not compare, to show beside it: payments whose provider fee the target cannot tell, or that were booked before their fee was kept. Absent from reports stored before 2026-12-07.',
+  }),
 });
 
 const reconciliationRoute = defineRoute({
@@ -78,7 +100,9 @@ const reconciliationRoute = defineRoute({
     "Compares what the pipeline's source sent (documents dated from `from` to `to`, parked ones included) with the ledger: counts and totals of " +
     "invoices, credit notes and payments per day, customer and currency on each side (`difference` is ledger less source), each customer's open balance as at " +
     '`to`, and a list of mismatches: `missing-in-ledger` (parked, with its exception id, or missing), `not-from-source` (in the ledger, not posted ' +
-    'by this pipeline), `amount-difference` (reason `rounding` when within one minor unit per line), `date-difference`, `open-balance-difference`. ' +
+    'by this pipeline), `amount-difference` (reason `rounding` when within one minor unit per line), `date-difference`, `fee-difference` (a ' +
+    "payment's provider fee: `missing` from the target, another `amount`, or `extra` in the target), `open-balance-difference`; `notes` says what " +
+    'could not be compared (fees a target cannot tell). ' +
     'Defaults: `to` today, `from` 30 days before. The answer comes when the whole reconciliation is done: against a remote target (Xero, ' +
     'QuickBooks, …) and a large window that can take minutes, longer than HTTP clients and proxies wait. For those, ' +
     '`POST /v1/pipelines/{name}/reconciliations` has a worker do it and keeps the report, with its progress, for `GET /v1/reconciliations/{id}`.',

@@ -7,7 +7,8 @@ import { requireOpenAccounts, roleUse } from '../../ledger/posting/role-accounts
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { insertTransaction } from '../../ledger/posting/write.ts';
 import type { CanonicalPayment } from '../../sync/canonical.ts';
-import { type ItemResult, failed } from '../../sync/target.ts';
+import { type FeeDifference, type ItemResult, type TargetFee, failed } from '../../sync/target.ts';
+import type { EntityContext } from '../../ledger/entities.ts';
 import { receiptFee } from '../../ledger/receipt-fees.ts';
 import { keyedFee } from './keyed-fees.ts';
 
@@ -210,4 +211,28 @@ export async function linkedFee(
     { code: bank.bank ?? bankCode, gl: bank.gl, rate: new Dec(bank.rate).toFixed() },
     reference,
   );
+}
+
+/**
+ * What a bookkeeper does about a receipt whose fee is not what the source says (reconciliation's
+ * `fee-difference`): a fee is a journal recorded against its receipt, so a missing one is keyed and
+ * recorded, and a wrong one reversed (which takes it off the receipt) before the right one is.
+ */
+export function feeRemedy(
+  entity: Pick<EntityContext, 'baseCurrency'>,
+  difference: FeeDifference,
+  payment: { targetId: string; currency: string; fee: TargetFee | null },
+): string {
+  const record = `record it as the receipt's fee (PUT /v1/transactions/${payment.targetId}/fee)`;
+  // A receipt's fee is in the receipt's currency: a journal keyed in another is not taken as it.
+  const currency =
+    payment.currency === entity.baseCurrency ? '' : ` in ${payment.currency} ("currency": "${payment.currency}")`;
+  const keyed = `key the fee as a general journal${currency}, bank charges debited and the receipt's bank credited (POST /v1/journals), and ${record}`;
+  const reverse = payment.fee
+    ? `reverse ${payment.fee.label} (POST /v1/journals/${payment.fee.targetId}/reverse), which takes it off the receipt`
+    : '';
+  if (difference === 'missing') return keyed;
+  if (difference === 'amount')
+    return `if the source is right, ${reverse}, then ${keyed}; if the ledger is, correct the fee in the source`;
+  return `if the source is right, ${reverse}; if the ledger is, correct the fee in the source`;
 }

@@ -9,6 +9,7 @@ import { upsertCustomers, upsertProducts } from './customers.ts';
 import { createDraftInvoices, createInvoices } from './invoices.ts';
 import { ledgerLines, loadLineData, loadProducts } from './lines.ts';
 import { createPayments, createRefunds } from './payments.ts';
+import { feeRemedy } from './fees.ts';
 import * as read from './reads.ts';
 import { LedgerSourceConfig, createLedgerSource } from './source.ts';
 
@@ -77,6 +78,7 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
       });
     },
     documents: (ctx, ids, options) => read.documents(db(ctx), e, ids, options),
+    feeRemedy: (difference, payment) => feeRemedy(entity, difference, payment),
     async pdf(ctx, invoiceId) {
       const { renderInvoicePdf } = await import('../../ledger/pdf.ts');
       return renderInvoicePdf(db(ctx), entity, Number(invoiceId));

@@ -1,9 +1,10 @@
 import type { Queryable } from '../../db/database.ts';
 import { ageOpenItems } from '../../domain/aging.ts';
+import { documentLabel } from '../../domain/documents.ts';
 import { listReportCustomers } from '../../ledger/reports/customer.ts';
 import { listOpenItems } from '../../ledger/reports/open-items.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
-import type { FoundDocument, TargetDocument } from '../../sync/target.ts';
+import type { FoundDocument, TargetDocument, TargetFee } from '../../sync/target.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A ledger customer as a canonical record under a source id of the caller's choosing. */
@@ -58,6 +59,12 @@ interface DocRow {
   gross: string;
   external_reference: string;
   lines: string;
+  /** With fees asked for: a receipt's fee journal (receipt_fees), null when it has none. */
+  fee_id?: string | null;
+  fee_number?: string | null;
+  fee_reference?: string | null;
+  fee_currency?: string | null;
+  fee_gross?: string | null;
 }
 
 const KIND_OF: Record<string, TargetDocument['kind']> = {
@@ -67,7 +74,18 @@ const KIND_OF: Record<string, TargetDocument['kind']> = {
   SD: 'refund',
 };
 
-function toDocument(r: DocRow): TargetDocument {
+/** A receipt's fee journal as a target's fee: null when it has none. */
+function feeOf(r: DocRow): TargetFee | null {
+  if (!r.fee_id) return null;
+  return {
+    targetId: r.fee_id,
+    label: documentLabel({ type: 'GJ', number: r.fee_number ?? '', externalReference: r.fee_reference ?? '' }),
+    currency: r.fee_currency ?? r.currency,
+    amount: BigInt(r.fee_gross ?? '0'),
+  };
+}
+
+function toDocument(r: DocRow, fees = false): TargetDocument {
   return {
     targetId: r.id,
     kind: KIND_OF[r.type] ?? 'invoice',
@@ -79,23 +97,34 @@ function toDocument(r: DocRow): TargetDocument {
     currency: r.currency,
     gross: BigInt(r.gross),
     lines: Number(r.lines),
+    // The ledger always knows a receipt's fee: the journal receipt_fees ties to it, or none.
+    ...(fees && r.type === 'SR' ? { fee: feeOf(r) } : {}),
   };
 }
 
+/** A receipt's fee journal (receipt_fees, migration 0114): reversing the journal takes the row off. */
+const FEE_COLUMNS = `f.fee_transaction_id::text AS fee_id, ft.number::text AS fee_number, ft.external_reference AS fee_reference,
+  trim(ft.currency) AS fee_currency, ft.gross::text AS fee_gross`;
+const FEE_JOIN = `LEFT JOIN receipt_fees f ON f.receipt_id = t.id AND f.entity_id = t.entity_id
+  LEFT JOIN transactions ft ON ft.id = f.fee_transaction_id`;
+
+/** Documents by id; with `fees`, each receipt's payment provider's fee (TargetDocument.fee). */
 export async function documents(
   db: Queryable,
   entityId: string,
   ids: string[],
-  options: { lines?: boolean } = {},
+  options: { lines?: boolean; fees?: boolean } = {},
 ): Promise<Map<string, TargetDocument>> {
   const numeric = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))];
   if (numeric.length === 0) return new Map();
   const columns = options.lines === false ? `${DOC_BASE}, '0' AS lines` : DOC_COLUMNS;
+  const fees = options.fees === true;
   const { rows } = await db.query<DocRow>(
-    `SELECT ${columns} FROM transactions t WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
+    `SELECT ${columns}${fees ? `, ${FEE_COLUMNS}` : ''} FROM transactions t ${fees ? FEE_JOIN : ''}
+      WHERE t.entity_id = $1 AND t.id = ANY($2::bigint[])`,
     [entityId, numeric],
   );
-  return new Map(rows.map((r) => [r.id, toDocument(r)]));
+  return new Map(rows.map((r) => [r.id, toDocument(r, fees)]));
 }
 
 /** Invoices, credit notes, receipts and refunds dated in [from, to] of these customers, or carrying these references. */
@@ -115,7 +144,7 @@ export async function documentsInWindow(
       ORDER BY t.transaction_date, t.id`,
     [entityId, from, to, scope.customerTargetIds, scope.references, scope.linkedTargetIds],
   );
-  return rows.map(toDocument);
+  return rows.map((r) => toDocument(r));
 }
 
 const TYPE_OF: Record<string, string> = { invoice: 'SI', creditNote: 'SN', payment: 'SR', refund: 'SD' };

@@ -1,6 +1,13 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import type { ItemError, TargetCallContext, TargetPayment } from '../../sync/target.ts';
+import type {
+  FeeDifference,
+  ItemError,
+  TargetCallContext,
+  TargetDocument,
+  TargetFee,
+  TargetPayment,
+} from '../../sync/target.ts';
 import {
   type BatchOperation,
   type QboEntity,
@@ -17,6 +24,7 @@ import {
   docNumberFor,
   findAccount,
   isUS,
+  minorUnits,
   money,
   referenceNote,
 } from './map.ts';
@@ -37,6 +45,9 @@ import { SYSTEM } from './settings.ts';
  * fee is there. So a payment QuickBooks holds always has its fee, the engine's lookup of the
  * payment (after a lost answer) stays what it was, and a payment refused after its fee was booked
  * finds that fee again when it is sent again.
+ *
+ * Reconciliation reads the fees back the same way (`readFees`): the cash Purchases carrying a
+ * payment's reference are its fee.
  */
 
 /** A fee QuickBooks now holds for a payment. */
@@ -187,7 +198,7 @@ export async function bookFees(
   );
   const toWrite: Wanted[] = [];
   for (const w of wanted) {
-    const found = earlier.get(w.payment.record.externalReference);
+    const found = earlier.get(w.payment.record.externalReference)?.[0];
     if (found) out.set(w.n, { id: found.Id, label: label(w), found: true });
     else toWrite.push(w);
   }
@@ -227,7 +238,7 @@ async function feesByReference(
   api: QuickBooksApi,
   ctx: TargetCallContext,
   references: string[],
-): Promise<Map<string, QboEntity>> {
+): Promise<Map<string, QboEntity[]>> {
   const refs = [...new Set(references)];
   const numbers = [...new Set(refs.map(docNumberFor))];
   const ops: BatchOperation[] = [];
@@ -245,10 +256,77 @@ async function feesByReference(
       rows.push(...((a.query?.Purchase as QboEntity[] | undefined) ?? []));
     }
   }
-  const out = new Map<string, QboEntity>();
+  const out = new Map<string, QboEntity[]>();
   for (const r of refs) {
-    const found = rows.find((e) => e.PaymentType === 'Cash' && carriesReference(e, r));
-    if (found) out.set(r, found);
+    const found = rows.filter((e) => e.PaymentType === 'Cash' && carriesReference(e, r));
+    if (found.length > 0) out.set(r, found);
   }
   return out;
+}
+
+/**
+ * Sets the fee QuickBooks holds for each of these payments (`TargetDocument.fee`, for
+ * reconciliation): the cash Purchases carrying the payment's reference, as the fee booking finds
+ * them, their `TotalAmt` in their currency (the company's when they name none); null when there is
+ * none. Several all left the bank: summed, and named together. A payment without a reference is
+ * left unknown. One batch call per 3,000 references.
+ */
+export async function readFees(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  company: Company,
+  payments: TargetDocument[],
+): Promise<void> {
+  const known = payments.filter((p) => p.externalReference !== '');
+  if (known.length === 0) return;
+  const found = await feesByReference(
+    api,
+    ctx,
+    known.map((p) => p.externalReference),
+  );
+  const currencyOf = (e: QboEntity) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
+  for (const p of known) {
+    const all = found.get(p.externalReference) ?? [];
+    if (all.length === 0) {
+      p.fee = null;
+      continue;
+    }
+    // The booking records a fee in its payment's currency; one in another is compared as it is.
+    const inPayments = all.filter((e) => currencyOf(e) === p.currency);
+    const purchases = inPayments.length > 0 ? inPayments : all.filter((e) => currencyOf(e) === currencyOf(all[0]!));
+    const currency = currencyOf(purchases[0]!);
+    let total = 0n;
+    for (const e of purchases) {
+      const v = minorUnits(e.TotalAmt, currency);
+      if (v === null)
+        throw new ConnectorError(
+          SYSTEM,
+          `Purchase ${e.Id} has a TotalAmt that is not an amount: ${String(e.TotalAmt)}`,
+          {
+            retryable: false,
+          },
+        );
+      total += v;
+    }
+    const ids = purchases.map((e) => e.Id);
+    const fee: TargetFee = {
+      targetId: ids[0]!,
+      label: `expense (Purchase ${ids.join(' and ')})`,
+      currency,
+      amount: total,
+    };
+    p.fee = fee;
+  }
+}
+
+/** What to do in QuickBooks about a payment whose fee is not what the source says (reconciliation). */
+export function quickbooksFeeRemedy(
+  difference: FeeDifference,
+  payment: { reference: string; fee: TargetFee | null },
+): string {
+  if (difference === 'missing' || !payment.fee)
+    return `record it in QuickBooks as an expense paid in cash out of the bank the payment went to, to Bank Charges, numbered ${docNumberFor(payment.reference)}, as ledgerlink books a fee`;
+  if (difference === 'amount')
+    return `if the source is right, correct ${payment.fee.label} in QuickBooks; if QuickBooks is, correct the fee in the source`;
+  return `if the source is right, delete ${payment.fee.label} in QuickBooks; if QuickBooks is, correct the fee in the source`;
 }

@@ -4,6 +4,7 @@ import { type BatchOperation, type QboEntity, type QuickBooksApi, describeFault,
 import { type Company, docNumberFor, minorUnits, scalar } from './map.ts';
 import { readByIds } from './names.ts';
 import { journalRefund, journalsByReference } from './refund-cash.ts';
+import { readFees } from './fees.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -55,6 +56,7 @@ export async function documentsById(
   ctx: TargetCallContext,
   company: Company,
   targetIds: string[],
+  options: { fees?: boolean } = {},
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const receipts: QboEntity[] = [];
@@ -71,6 +73,14 @@ export async function documentsById(
       if (entity === 'RefundReceipt') receipts.push(e);
     }
   }
+  // Reconciliation: each payment's fee, the Purchase carrying its reference (fees.ts).
+  if (options.fees)
+    await readFees(
+      api,
+      ctx,
+      company,
+      [...out.values()].filter((d) => d.kind === 'payment'),
+    );
   if (receipts.length === 0) return out;
   const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value ?? '';
   const journals = await journalsByReference(

@@ -8,6 +8,7 @@ import { type QboEntity, QuickBooksApi, describeFault, faultCode, quote, request
 import * as allocations from './allocations.ts';
 import { createCreditMemos } from './credit-memos.ts';
 import { type DocumentContext, createInvoices, createPayments, findDocument } from './documents.ts';
+import { quickbooksFeeRemedy } from './fees.ts';
 import { createRefunds } from './refunds.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
@@ -236,10 +237,11 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       };
     },
 
-    async documents(ctx, targetIds) {
+    async documents(ctx, targetIds, options) {
       const { api, company } = await sessionFor(ctx);
-      return documentsById(api, ctx, company, targetIds);
+      return documentsById(api, ctx, company, targetIds, { fees: options?.fees === true });
     },
+    feeRemedy: (difference, payment) => quickbooksFeeRemedy(difference, payment),
 
     // GET companyinfo/{realm}: one read, where opening a session would batch five.
     async checkConnection(ctx) {

@@ -1,14 +1,18 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { ConnectorError } from '../../sync/connector.ts';
 import {
+  type FeeDifference,
   type ItemError,
   type ItemResult,
   type TargetCallContext,
+  type TargetDocument,
+  type TargetFee,
   type TargetPayment,
   failed,
 } from '../../sync/target.ts';
 import { type Json, str } from './api.ts';
-import { type OrgSettings, amount } from './map.ts';
-import type { XeroTargetSettings } from './settings.ts';
+import { type OrgSettings, amount, minorUnits } from './map.ts';
+import { XERO, type XeroTargetSettings } from './settings.ts';
 import type { XeroParts } from './credit-notes.ts';
 
 /*
@@ -25,6 +29,9 @@ import type { XeroParts } from './credit-notes.ts';
  * writing any, so an attempt after a lost answer (or after the payment itself was refused) finds
  * the fee instead of spending it twice, and a payment that Xero holds always has its fee: the
  * engine's lookup of the payment stays the proof that both are done.
+ *
+ * Reconciliation reads the fees back the same way (`readFees`): the spend money under each
+ * payment's reference is its fee.
  */
 
 /** The contact fees are spent to when the settings name none. */
@@ -90,6 +97,9 @@ export interface BookedFee {
 export type FeeIO = Pick<XeroParts, 'findBy' | 'writeAll'>;
 
 const NAME_TAKEN = /already assigned to another contact/i;
+
+/** Spend money that is a payment's fee: authorised (a deleted one is out of the books), under the payment's reference. */
+const FEE_SPEND = 'Type=="SPEND" AND Status=="AUTHORISED"';
 
 /** The fee booking of one target instance (it keeps the fees contact once resolved). */
 export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
@@ -214,7 +224,7 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
       'Reference',
       wanted.map((w) => w.item.record.externalReference),
       // Not narrowed to the fees contact: a fee spent before `feesContact` changed is still found.
-      'Type=="SPEND" AND Status=="AUTHORISED"',
+      FEE_SPEND,
       ctx.signal,
     ))
       earlier.set(str(b.Reference), b);
@@ -271,4 +281,67 @@ export function withFeeNotes(results: ItemResult[], fees: Map<number, BookedFee 
     const said = `fee ${fee.label} ${fee.found ? 'already booked' : 'booked'} as spend money ${fee.id}`;
     return { ...r, message: r.message ? `${said}; ${r.message}` : said };
   });
+}
+
+/**
+ * Sets the fee Xero holds for each of these payments (`TargetDocument.fee`, for reconciliation):
+ * the spend money under the payment's reference, as the fee booking finds it, its `Total` in its
+ * currency; null when there is none. Several under one reference all left the bank: summed, and
+ * named together. A payment without a reference is left unknown. One GET /BankTransactions per 25
+ * references (the payments' own read is one per 25 ids).
+ */
+export async function readFees(io: Pick<FeeIO, 'findBy'>, ctx: TargetCallContext, payments: TargetDocument[]) {
+  const references = [...new Set(payments.map((p) => p.externalReference).filter((r) => r !== ''))];
+  if (references.length === 0) return;
+  const spent = new Map<string, Json[]>();
+  for (const b of await io.findBy(
+    '/BankTransactions',
+    'BankTransactions',
+    'Reference',
+    references,
+    FEE_SPEND,
+    ctx.signal,
+  ))
+    spent.set(str(b.Reference), [...(spent.get(str(b.Reference)) ?? []), b]);
+  for (const p of payments) {
+    if (p.externalReference === '') continue;
+    const found = spent.get(p.externalReference) ?? [];
+    if (found.length === 0) {
+      p.fee = null;
+      continue;
+    }
+    // The booking spends a fee in its payment's currency; one in another is compared as it is.
+    const currencyOf = (b: Json) => str(b.CurrencyCode) || p.currency;
+    const inPayments = found.filter((b) => currencyOf(b) === p.currency);
+    const spends = inPayments.length > 0 ? inPayments : found.filter((b) => currencyOf(b) === currencyOf(found[0]!));
+    const currency = currencyOf(spends[0]!);
+    let total = 0n;
+    for (const b of spends) {
+      const v = minorUnits(b.Total, currency);
+      if (v === null)
+        throw new ConnectorError(
+          XERO.system,
+          `GET /BankTransactions answered a Total that is not an amount: ${String(b.Total)}`,
+          {
+            retryable: false,
+          },
+        );
+      total += v;
+    }
+    const ids = spends.map((b) => str(b.BankTransactionID));
+    const fee: TargetFee = { targetId: ids[0]!, label: `spend money ${ids.join(' and ')}`, currency, amount: total };
+    p.fee = fee;
+  }
+}
+
+/** What to do in Xero about a payment whose fee is not what the source says (reconciliation). */
+export function xeroFeeRemedy(
+  difference: FeeDifference,
+  payment: { reference: string; fee: TargetFee | null },
+): string {
+  if (difference === 'missing' || !payment.fee)
+    return `spend it in Xero out of the payment's bank account to the bank fees account, with the reference ${payment.reference}, as ledgerlink books a fee`;
+  if (difference === 'amount')
+    return `if the source is right, correct ${payment.fee.label} in Xero; if Xero is, correct the fee in the source`;
+  return `if the source is right, delete ${payment.fee.label} in Xero; if Xero is, correct the fee in the source`;
 }

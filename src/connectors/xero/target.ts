@@ -33,7 +33,7 @@ import {
   unitAmountQuery,
   xeroDate,
 } from './map.ts';
-import { withFeeNotes, xeroFees } from './fees.ts';
+import { readFees, withFeeNotes, xeroFeeRemedy, xeroFees } from './fees.ts';
 import { XERO, XeroTargetSettings, connectionsUrl, xeroRemaining, xeroScopes } from './settings.ts';
 import * as credits from './credit-notes.ts';
 import { applyEarlyReceipts } from './early-receipts.ts';
@@ -580,7 +580,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     findAllocation: (ctx, item, taken) => credits.findAllocation(parts, ctx, item, taken),
     applyEarlyPayments: (ctx, items) => applyEarlyReceipts({ api, invoicesById, findByReference }, ctx, items),
     findByReference,
-    async documents(ctx, targetIds) {
+    async documents(ctx, targetIds, options) {
       const out = new Map<string, TargetDocument>();
       const put = (
         id: string,
@@ -680,8 +680,16 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
             currency: o.CurrencyCode,
           });
       }
+      // Reconciliation: each payment's fee, the spend money under its reference (fees.ts).
+      if (options?.fees)
+        await readFees(
+          { findBy },
+          ctx,
+          [...out.values()].filter((d) => d.kind === 'payment' && !d.voided),
+        );
       return out;
     },
+    feeRemedy: (difference, payment) => xeroFeeRemedy(difference, payment),
     // GET /Organisation: one small read that needs a live token and a connected tenant.
     async checkConnection(ctx) {
       const x = await api();

@@ -39,7 +39,7 @@ const REMEDY: Record<ChangedKind, string> = {
   invoice: 'a posted invoice never changes, so book the difference (a credit note or a further invoice)',
   creditNote: 'a posted credit note never changes, so book the difference (a further credit note, or an invoice)',
   payment:
-    'a posted payment never changes, so book the difference (a further payment, or a refund; a fee’s difference as a journal to bank charges)',
+    'a posted payment never changes, so book the difference (a further payment, or a refund; a fee, by correcting the fee the target holds for it: in the embedded ledger, reverse its fee journal and record the right one, PUT /v1/transactions/{id}/fee)',
   refund: 'a refund booked is not changed, so book the difference in the target (another refund, or its reversal)',
   allocation:
     'an allocation made is not changed here, so reverse it and allocate again in the target if the source’s is right',
@@ -118,6 +118,26 @@ export const paymentFeeAsBooked = (p: CanonicalPayment): Booked => ({
 
 /** What is kept in the map entry. */
 export const keepBooked = (booked: Booked): string => JSON.stringify(booked);
+
+/**
+ * A payment's provider fee as its map entry keeps it (`paymentFeeAsBooked`; once a change of the
+ * payment is parked, what the source sent then, so the newest): its currency and minor units, 0
+ * for none. Null when the entry kept none (payments booked before 2026-12-06) or holds a fee that
+ * does not read as an amount: reconciliation then does not compare the fee.
+ */
+export function keptFee(kept: string | null | undefined): { currency: string; amount: bigint } | null {
+  if (!kept?.startsWith('{')) return null;
+  let fee: unknown;
+  try {
+    fee = (JSON.parse(kept) as Record<string, unknown>).fee;
+  } catch {
+    return null;
+  }
+  const m = typeof fee === 'string' ? /^([A-Z]{3}) (\S+)$/.exec(fee) : null;
+  if (!m) return null;
+  const parsed = parseAmount(m[2]!, m[1]!);
+  return parsed.ok && parsed.value >= 0n ? { currency: m[1]!, amount: parsed.value } : null;
+}
 
 /** The record's field each kept field is read from. */
 const FIELD_OF: Record<string, string> = {

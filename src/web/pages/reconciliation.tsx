@@ -106,6 +106,7 @@ const KIND_TEXT: Record<Mismatch['kind'], string> = {
   'not-from-source': 'Not from the source',
   'amount-difference': 'Amounts differ',
   'date-difference': 'Dates differ',
+  'fee-difference': 'Provider fees differ',
   'open-balance-difference': 'Open balances differ',
 };
 
@@ -136,6 +137,21 @@ function Links(props: { m: Mismatch; ledger: boolean }) {
     links.push(
       <span>
         Target id <code>{m.targetId}</code>
+      </span>,
+    );
+  // A fee-difference's fee document (reports stored before 2026-12-07 have no such field).
+  const fee = m.feeTargetId ?? null;
+  if (fee !== null && props.ledger && /^\d{1,15}$/.test(fee))
+    links.push(
+      <a href={`/transactions/${fee}`}>
+        Fee journal {fee}
+        <span class="visually-hidden"> in the ledger</span>
+      </a>,
+    );
+  else if (fee !== null)
+    links.push(
+      <span>
+        Fee id <code>{fee}</code>
       </span>,
     );
   if (m.exceptionId !== null) links.push(<a href={`/exceptions/${m.exceptionId}`}>Exception {m.exceptionId}</a>);
@@ -292,12 +308,23 @@ export function ReconciliationPage(props: { ctx: PageContext; data: Reconciliati
             {formatCount(r.summary.matched, locale)} agree,{' '}
             <strong>{formatCount(r.summary.mismatched, locale)} differ</strong>.
           </p>
+          {r.notes?.length ? (
+            <div class="notice notice-warning recon-notes" role="note">
+              <ul>
+                {r.notes.map((n) => (
+                  <li>{n}</li>
+                ))}
+              </ul>
+            </div>
+          ) : null}
           {r.mismatches.length === 0 ? (
             <div class="notice notice-success" role="status">
               <span aria-hidden="true">✓ </span>
               {r.days.length === 0
                 ? 'No documents dated in this period on either side, and the open balances agree.'
-                : 'Everything agrees: every document of the source is in the target with the same amount and date.'}
+                : r.notes?.length
+                  ? 'Everything compared agrees: every document of the source is in the target with the same amount and date; the notes above say what was not compared.'
+                  : 'Everything agrees: every document of the source is in the target with the same amount and date.'}
             </div>
           ) : (
             <section aria-labelledby="mismatches-title">
