@@ -39,12 +39,12 @@ const invoice = (ref: string, customerTargetId: string, net: string, rate = '0.0
     { description: 'Widget', netAmount: net, vatRate: rate, ...(vat ? { vatAmount: vat } : {}) },
   ]);
 
-/** The fee purchases carrying a payment reference. */
+/** The fee purchases carrying a payment reference (the last line of their PrivateNote). */
 const feesIn = (s: QuickBooksSimulator, reference: string) =>
   s
     .books()
     .all('Purchase')
-    .filter((e) => e.PrivateNote === `ledgerlink reference: ${reference}`);
+    .filter((e) => String(e.PrivateNote).split('\n').at(-1) === `ledgerlink reference: ${reference}`);
 const feesOf = (reference: string) => feesIn(sim, reference);
 
 /** A fee purchase as: its total, the account it is paid out of, the account of its line. */
@@ -280,6 +280,58 @@ describe("QuickBooks target: a payment provider's fees", () => {
     expect(writes() - before).toBe(1);
     expect(feesIn(fsim, 'FEE-1')).toHaveLength(1);
     expect(fsim.duplicates('Purchase')).toEqual([]);
+  });
+
+  it('two customers’ payments under one reference each get their own fee, once under lost answers; an unmarked fee is found, or parks when it could be another’s', async () => {
+    const [second] = await ft.upsertCustomers(ctx, [directCustomer('FEE-C2', 'Fee Customer Two')]);
+    const a = feeCustomer;
+    const b = targetIdOf(second);
+    /**
+     * One customer's payment among several under one reference: its own source id and key; sent
+     * again after a refusal (no invoice named), under another key, as the engine does.
+     */
+    const of = (customer: string, ref: string, fee: string, invoiceTargetId: string | null = null) => ({
+      ...payment(ref, invoiceTargetId, fee),
+      customerTargetId: customer,
+      sourceId: `${ref}/${customer}`,
+      idempotencyKey: `key-${ref}/${customer}${invoiceTargetId ? '' : '/again'}`,
+    });
+    const marks = (ref: string) => feesIn(fsim, ref).map((e) => String(e.PrivateNote).split('\n')[0]);
+    // Each pays the other's invoice: QuickBooks refuses the payments after their fees were booked,
+    // the fees' answer lost once on the way (and answered again to the same request id).
+    const [ia, ib] = await ft.createInvoices(ctx, [
+      invoice('FEE-INV-A', a, '10.00', '0'),
+      invoice('FEE-INV-B', b, '10.00', '0'),
+    ]);
+    fsim.dropNext(1, (body) => body.includes('"Purchase"'));
+    const refused = await ft.createPayments!(ctx, [
+      of(a, 'ORDER-1001', '0.45', targetIdOf(ib)),
+      of(b, 'ORDER-1001', '0.25', targetIdOf(ia)),
+    ]);
+    for (const r of refused) expect(r).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED' } });
+    expect(marks('ORDER-1001')).toEqual([`ledgerlink customer: ${a}`, `ledgerlink customer: ${b}`]);
+    // Sent again: each finds its own fee, not the other's; nothing is booked twice.
+    const results = await ft.createPayments!(ctx, [of(a, 'ORDER-1001', '0.45'), of(b, 'ORDER-1001', '0.25')]);
+    expect(results.map((r) => (r as { message?: string }).message?.slice(0, 30))).toEqual([
+      'fee USD 0.45 already booked as',
+      'fee USD 0.25 already booked as',
+    ]);
+    expect(feesIn(fsim, 'ORDER-1001').map((e) => String(e.TotalAmt))).toEqual(['0.45', '0.25']);
+    const docs = await ft.documents!(ctx, results.map(targetIdOf), { fees: true });
+    expect(results.map((r) => docs.get(targetIdOf(r))?.fee?.amount)).toEqual([45n, 25n]);
+
+    // A fee booked before fees were marked (its note the reference alone), its payment never sent.
+    expect(await ft.createPayments!(ctx, [of(a, 'OLD-Q1', '0.35', targetIdOf(ib))])).toMatchObject([{ ok: false }]);
+    for (const e of feesIn(fsim, 'OLD-Q1')) e.PrivateNote = 'ledgerlink reference: OLD-Q1';
+    // Sent with another customer's payment under the same reference: which one's it is, is not guessed.
+    const parked = await ft.createPayments!(ctx, [of(a, 'OLD-Q1', '0.35'), of(b, 'OLD-Q1', '0.15')]);
+    for (const r of parked)
+      expect(r).toMatchObject({ ok: false, error: { code: 'PAYMENT_FEE_AMBIGUOUS', field: 'fee', retryable: false } });
+    expect(feesIn(fsim, 'OLD-Q1')).toHaveLength(1);
+    // Alone: it is its payment's fee as it would be booked, found and not booked again.
+    const [alone] = await ft.createPayments!(ctx, [of(a, 'OLD-Q1', '0.35')]);
+    expect(alone).toMatchObject({ ok: true, message: expect.stringMatching(/^fee USD 0.35 already booked/) });
+    expect(feesIn(fsim, 'OLD-Q1')).toHaveLength(1);
   });
 
   it('parks a payment with a fee it cannot place as TARGET_SETTING_MISSING, naming the setting; nothing is written', async () => {

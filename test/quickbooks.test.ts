@@ -118,7 +118,7 @@ function byReference(type: 'Invoice' | 'Payment' | 'RefundReceipt' | 'CreditMemo
   return qbo
     .books(REALM)
     .all(type)
-    .filter((e) => e.PrivateNote === `ledgerlink reference: ${reference}`);
+    .filter((e) => String(e.PrivateNote).split('\n').at(-1) === `ledgerlink reference: ${reference}`);
 }
 
 const HEADER =

@@ -357,6 +357,51 @@ describe('provider fees in Xero (spend money under the payment’s reference)', 
     expect(r.summary).toMatchObject({ matched: 2, mismatched: 2 });
     expect(sim.stats.specViolations).toEqual([]);
   }, 60_000);
+
+  it('two customers’ payments under one reference each get their own fee, once under lost answers, and a deleted one is named for its own payment', async () => {
+    const c = await t.entity('RFX2', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'RFX2', {
+      name: 'records-to-xero',
+      source: { type: 'records' },
+      target: xeroTarget(sim),
+    });
+    // The fees' answer and the payments' (overpayments: no invoice named) are lost after committing.
+    sim.control.dropNext(2, 'PUT /BankTransactions');
+    await run(
+      pipeline,
+      [
+        // Customers of their own: the organisation is shared with the test above (its K1).
+        customerRecord('KS1'),
+        customerRecord('KS2'),
+        payment('PAY-S1', '60.00', { fee: '1.10', externalReference: 'ORDER-1001', customerSourceId: 'KS1' }),
+        payment('PAY-S2', '40.00', { fee: '0.70', externalReference: 'ORDER-1001', customerSourceId: 'KS2' }),
+      ],
+      'Xero',
+    );
+    expect(await openExceptions(t.db, pipeline)).toEqual([]);
+    const spent = () =>
+      [...sim.tenant().spends.values()].filter((s) => s.Reference === 'ORDER-1001' && s.Status === 'AUTHORISED');
+    expect(spent().map((s) => s.Total.toFixed(2))).toEqual(['1.10', '0.70']);
+    expect([...sim.tenant().overpayments.values()].filter((o) => o.Reference === 'ORDER-1001')).toHaveLength(2);
+
+    const clean = await reconcile(c, pipeline);
+    expect(clean.mismatches).toEqual([]);
+    expect(clean.summary).toMatchObject({ mismatched: 0, fees: { compared: 2, notCompared: 0 } });
+
+    // In Xero: the second customer's fee deleted. The first's, under the same reference, is not taken for it.
+    spent()[1]!.Status = 'DELETED';
+    const r = await reconcile(c, pipeline);
+    const { rows } = await t.db.query<{ source_id: string; target_id: string }>(
+      `SELECT source_id, target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'payment' ORDER BY source_id`,
+      [pipeline.id],
+    );
+    const booked = Object.fromEntries(rows.map((x) => [x.source_id, x.target_id]));
+    expect(feeMismatches(r).map((m) => [m.reason, m.sourceId, m.sourceAmount, m.targetAmount, m.targetId])).toEqual([
+      ['missing', 'PAY-S2', '0.70', null, booked['PAY-S2']],
+    ]);
+    expect(r.summary).toMatchObject({ fees: { compared: 2, notCompared: 0 } });
+    expect(sim.stats.specViolations).toEqual([]);
+  }, 60_000);
 });
 
 describe('provider fees in QuickBooks (a Purchase carrying the payment’s reference)', () => {
@@ -390,7 +435,9 @@ describe('provider fees in QuickBooks (a Purchase carrying the payment’s refer
     const { qbo } = company;
     const books = qbo.books(REALM);
     const feeOf = (reference: string) =>
-      books.all('Purchase').filter((e) => e.PrivateNote === `ledgerlink reference: ${reference}`);
+      books
+        .all('Purchase')
+        .filter((e) => String(e.PrivateNote).split('\n').at(-1) === `ledgerlink reference: ${reference}`);
     expect(feeOf('PAY-Q1').map((e) => String(e.TotalAmt))).toEqual(['1.50']);
 
     const clean = await reconcile(c, pipeline);
@@ -458,7 +505,7 @@ describe('a target that cannot tell a payment’s fee', () => {
     expect(r.mismatches.filter((m) => m.kind !== 'open-balance-difference')).toEqual([]);
     expect(r.summary).toMatchObject({ matched: 1, fees: { compared: 0, notCompared: 1 } });
     expect(r.notes).toEqual([
-      'Provider fees were not compared for 1 payment: the webhook target does not tell what fee it holds for a payment, so this report does not say whether they agree.',
+      'Provider fees were not compared for 1 payment: the webhook target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.',
     ]);
   });
 });

@@ -535,6 +535,114 @@ describe("Xero target: a payment provider's fees", () => {
     expect(sim.duplicates()).toEqual([]);
   });
 
+  /** A payment of one customer among several under one reference: its own source id and key, as the engine gives them. */
+  const paymentOf = (
+    customerTargetId: string,
+    ref: string,
+    amount: string,
+    invoiceTargetId: string | null,
+    fee: string,
+  ): TargetPayment => ({
+    ...payment(customerTargetId, ref, amount, invoiceTargetId, fee),
+    sourceId: `${ref}/${customerTargetId}`,
+    idempotencyKey: `ll-${ref}/${customerTargetId}`,
+  });
+  /** The customer (ContactID) each authorised spend money under a reference is marked with, in order. */
+  const markedFor = (ref: string) =>
+    [...sim.tenant().spends.values()]
+      .filter((x) => x.Reference === ref && x.Status === 'AUTHORISED')
+      .map((x) => /\(ledgerlink customer ([^)]+)\)$/.exec(x.Lines[0]!.Description)?.[1] ?? null);
+
+  it('two customers’ payments under one reference each get their own fee, once, also when the call is sent again after a lost answer', async () => {
+    const t = target();
+    const a = await customer(t);
+    const b = await customer(t);
+    const [ia, ib] = await t.createInvoices(ctx, [
+      invoice(a.id, 'INV-SAME-A', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+      invoice(b.id, 'INV-SAME-B', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    const both = () => [
+      paymentOf(a.id, 'ORDER-1001', '40.00', okId(ia), '1.20'),
+      paymentOf(b.id, 'ORDER-1001', '25.00', okId(ib), '0.75'),
+    ];
+    // The fees commit and their answer is lost (sent again, under the same key); the payments never
+    // get through: the call throws, an uncertain outcome.
+    sim.control.dropNext(1, 'PUT /BankTransactions');
+    sim.control.failNext(500, 5, 'PUT /Payments');
+    await expect(t.createPayments!(ctx, both())).rejects.toBeInstanceOf(ConnectorError);
+    expect(spends('ORDER-1001').map((x) => x[0])).toEqual(['1.20', '0.75']);
+    expect(markedFor('ORDER-1001')).toEqual([a.id, b.id]);
+    // Sent again: each finds its own fee (not the other's) and is booked, nothing spent twice.
+    const results = await t.createPayments!(ctx, both());
+    expect(results.map((r) => (r as { message?: string }).message?.slice(0, 30))).toEqual([
+      'fee EUR 1.20 already booked as',
+      'fee EUR 0.75 already booked as',
+    ]);
+    expect(spends('ORDER-1001').map((x) => x[0])).toEqual(['1.20', '0.75']);
+    // Another call, one customer's payment alone under the same reference: the other's fee is not its.
+    const c = await customer(t);
+    const [third] = await t.createPayments!(ctx, [paymentOf(c.id, 'ORDER-1001', '10.00', null, '0.30')]);
+    expect((third as { message?: string }).message).toMatch(/^fee EUR 0.30 booked as spend money/);
+    expect(markedFor('ORDER-1001')).toEqual([a.id, b.id, c.id]);
+    // Each payment's fee, read back for reconciliation, is its own.
+    const docs = await t.documents!(ctx, [...results, third!].map(okId), { fees: true });
+    expect([...results, third!].map((r) => docs.get(okId(r))?.fee?.amount)).toEqual([120n, 75n, 30n]);
+    expect([...sim.tenant().payments.values()].filter((p) => p.Reference === 'ORDER-1001')).toHaveLength(2);
+  });
+
+  it('a fee booked before fees were marked is found for its payment, not spent again; when it could be another’s, the payment is parked', async () => {
+    const t = target();
+    const a = await customer(t);
+    const b = await customer(t);
+    const [ia, ib] = await t.createInvoices(ctx, [
+      invoice(a.id, 'INV-OLD-A', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+      invoice(b.id, 'INV-OLD-B', [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+    ]);
+    const ofA = (ref: string) => paymentOf(a.id, ref, '20.00', okId(ia), '0.60');
+    const ofB = (ref: string) => paymentOf(b.id, ref, '30.00', okId(ib), '0.90');
+    const unmark = (ref: string) => {
+      for (const x of sim.tenant().spends.values())
+        if (x.Reference === ref) x.Lines[0]!.Description = `Payment provider fee on ${ref}`;
+    };
+    // Booked the old way: the fee under the reference, its line naming no customer; the payment never went.
+    sim.control.failNext(500, 5, 'PUT /Payments');
+    await expect(t.createPayments!(ctx, [ofA('OLD-1')])).rejects.toBeInstanceOf(ConnectorError);
+    unmark('OLD-1');
+    expect(markedFor('OLD-1')).toEqual([null]);
+    const [paid] = await t.createPayments!(ctx, [ofA('OLD-1')]);
+    expect(paid).toMatchObject({ ok: true, message: expect.stringMatching(/^fee EUR 0.60 already booked/) });
+    expect(spends('OLD-1')).toHaveLength(1);
+    const docs = await t.documents!(ctx, [okId(paid)], { fees: true });
+    expect(docs.get(okId(paid))?.fee).toMatchObject({ amount: 60n, currency: 'EUR' });
+
+    // An unmarked fee under a reference two payments of the call share: which one's it is is not guessed.
+    sim.control.failNext(500, 5, 'PUT /Payments');
+    await expect(t.createPayments!(ctx, [ofA('OLD-2')])).rejects.toBeInstanceOf(ConnectorError);
+    unmark('OLD-2');
+    const spent = sim.tenant().spends.size;
+    const parked = await t.createPayments!(ctx, [ofA('OLD-2'), ofB('OLD-2')]);
+    for (const r of parked)
+      expect(r).toMatchObject({ ok: false, error: { code: 'PAYMENT_FEE_AMBIGUOUS', field: 'fee', retryable: false } });
+    expect((parked[0] as { error: { message: string } }).error.message).toContain(
+      `another payment sent with it has the same reference. Nothing was booked`,
+    );
+    expect((parked[0] as { error: { message: string } }).error.message).toContain(`(ledgerlink customer ${a.id})`);
+    // Alone, but not this payment's fee as it would be booked (another amount): parked too.
+    const [other] = await t.createPayments!(ctx, [ofB('OLD-2')]);
+    expect(other).toMatchObject({ ok: false, error: { code: 'PAYMENT_FEE_AMBIGUOUS', field: 'fee' } });
+    expect(sim.tenant().spends.size).toBe(spent);
+    expect([...sim.tenant().payments.values()].filter((o) => o.Reference === 'OLD-2')).toEqual([]);
+    // Once a person marks it as a's, both go: a's fee found, b's booked.
+    for (const x of sim.tenant().spends.values())
+      if (x.Reference === 'OLD-2') x.Lines[0]!.Description += ` (ledgerlink customer ${a.id})`;
+    const again = await t.createPayments!(ctx, [ofA('OLD-2'), ofB('OLD-2')]);
+    expect(again.map((r) => (r as { message?: string }).message?.slice(0, 19))).toEqual([
+      'fee EUR 0.60 alread',
+      'fee EUR 0.90 booked',
+    ]);
+    expect(markedFor('OLD-2')).toEqual([a.id, b.id]);
+  });
+
   it('a fee with nowhere to go parks its payment (TARGET_SETTING_MISSING, accounts.fees); the payment is not sent', async () => {
     const t = target({ accounts: { bank: '090', sales: '200', fees: '999' } });
     const c = await customer(t);

@@ -113,7 +113,7 @@ export function feeComparison(
       const notes: string[] = [];
       if (counts.targetUnknown > 0)
         notes.push(
-          `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target does not tell what fee it holds for a payment, so this report does not say whether they agree.`,
+          `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.`,
         );
       if (counts.sourceUnknown > 0)
         notes.push(

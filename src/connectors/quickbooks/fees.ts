@@ -41,13 +41,20 @@ import { SYSTEM } from './settings.ts';
  *
  * Exactly once, without a second kind in the engine: the fee is written before its payment and
  * carries the payment's reference (DocNumber, whole in PrivateNote). Each attempt looks the fees
- * up by that reference first and writes only those missing; the payment is written only once its
- * fee is there. So a payment QuickBooks holds always has its fee, the engine's lookup of the
- * payment (after a lost answer) stays what it was, and a payment refused after its fee was booked
- * finds that fee again when it is sent again.
+ * up first and writes only those missing; the payment is written only once its fee is there. So a
+ * payment QuickBooks holds always has its fee, the engine's lookup of the payment (after a lost
+ * answer) stays what it was, and a payment refused after its fee was booked finds that fee again
+ * when it is sent again.
  *
- * Reconciliation reads the fees back the same way (`readFees`): the cash Purchases carrying a
- * payment's reference are its fee.
+ * A reference is unique per customer, not per company (two customers' payments may both be
+ * "Order 1001"), so the reference alone does not tell whose fee a Purchase is. Its PrivateNote
+ * also names the payment's customer, "ledgerlink customer: <Customer Id>" on its first line
+ * (`identify`). A fee booked before that mark is taken as a payment's own only when nothing else
+ * can be meant; otherwise the payment is parked (PAYMENT_FEE_AMBIGUOUS) rather than its fee booked
+ * twice or lost.
+ *
+ * Reconciliation reads the fees back the same way (`readFees`), so two payments under one
+ * reference are each compared with their own fee.
  */
 
 /** A fee QuickBooks now holds for a payment. */
@@ -118,6 +125,67 @@ export function feesBankAccount(
   );
 }
 
+/** The line of a fee's PrivateNote naming the customer whose payment it is. */
+export const feeMark = (customerTargetId: string) => `ledgerlink customer: ${customerTargetId}`;
+const MARK = /^ledgerlink customer: (\S+)$/m;
+
+/** The customer a fee's note names, or null for a fee booked before fees were marked (or whose mark was edited away). */
+const markOf = (e: QboEntity): string | null =>
+  typeof e.PrivateNote === 'string' ? (MARK.exec(e.PrivateNote)?.[1] ?? null) : null;
+
+/** What the fee purchases carrying a payment's reference are to that payment. */
+type Identified =
+  /** Its own: the purchases whose note names its customer. */
+  | { kind: 'marked'; purchases: QboEntity[] }
+  /** The one unmarked fee under its reference, no other payment of the lookup sharing the reference. */
+  | { kind: 'unmarked'; purchase: QboEntity }
+  | { kind: 'none' }
+  /** Unmarked fees that could be its own or another payment's: it is not guessed. */
+  | { kind: 'ambiguous'; purchases: QboEntity[]; shared: boolean };
+
+/**
+ * Whose fee each purchase carrying these payments' references is (`payments[i]` → answer i): one
+ * marked with the payment's customer is its own, one marked with another's never is. An unmarked
+ * fee (booked before fees were marked) counts as the payment's only when it is the only unmarked
+ * one under the reference and no other payment of the same lookup has that reference.
+ */
+function identify(
+  payments: { reference: string; customer: string }[],
+  byReference: Map<string, QboEntity[]>,
+): Identified[] {
+  return payments.map((p, i): Identified => {
+    const under = byReference.get(p.reference) ?? [];
+    const own = under.filter((e) => markOf(e) === p.customer);
+    if (own.length > 0) return { kind: 'marked', purchases: own };
+    const unmarked = under.filter((e) => markOf(e) === null);
+    if (unmarked.length === 0) return { kind: 'none' };
+    const shared = payments.some((q, j) => j !== i && q.reference === p.reference);
+    if (unmarked.length === 1 && !shared) return { kind: 'unmarked', purchase: unmarked[0]! };
+    return { kind: 'ambiguous', purchases: unmarked, shared };
+  });
+}
+
+/** A payment parked because which unmarked fee is its own cannot be told. */
+function ambiguous(reference: string, customer: string, purchases: QboEntity[], why: string): ItemError {
+  const ids = purchases.map((e) => `Purchase ${e.Id}`).join(', ');
+  return {
+    code: 'PAYMENT_FEE_AMBIGUOUS',
+    message:
+      `QuickBooks holds expenses numbered ${docNumberFor(reference)} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, add the line "${feeMark(customer)}" at the start of its memo (private note); if one is another payment's, add "ledgerlink customer: <Id of that payment's customer>"; then retry.`.slice(
+        0,
+        1000,
+      ),
+    retryable: false,
+    field: 'fee',
+  };
+}
+
+/** Whether an unmarked fee is what the booking would record for this payment's fee. */
+function sameFee(e: QboEntity, company: Company, currency: string, fee: bigint, date: string): boolean {
+  const held = (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
+  return held === currency && minorUnits(e.TotalAmt, held) === fee && e.TxnDate === date;
+}
+
 interface Wanted {
   n: number;
   payment: TargetPayment;
@@ -133,7 +201,8 @@ function purchase(c: Company, w: Wanted): Record<string, unknown> {
     PaymentType: 'Cash',
     AccountRef: { value: w.bank.Id },
     DocNumber: docNumberFor(p.externalReference),
-    PrivateNote: referenceNote(p.externalReference),
+    // The mark first, the reference last (as on every document: EARLY_NOTE in documents.ts).
+    PrivateNote: `${feeMark(w.payment.customerTargetId)}\n${referenceNote(p.externalReference)}`,
     TxnDate: p.date,
     CurrencyRef: { value: p.currency },
     Line: [
@@ -191,16 +260,45 @@ export async function bookFees(
   }
   if (wanted.length === 0) return out;
   const label = (w: Wanted) => `${w.payment.record.currency} ${formatAmount(w.fee, w.payment.record.currency)}`;
-  const earlier = await feesByReference(
-    api,
-    ctx,
-    wanted.map((w) => w.payment.record.externalReference),
+  const earlier = identify(
+    wanted.map((w) => ({ reference: w.payment.record.externalReference, customer: w.payment.customerTargetId })),
+    await feesByReference(
+      api,
+      ctx,
+      wanted.map((w) => w.payment.record.externalReference),
+    ),
   );
   const toWrite: Wanted[] = [];
-  for (const w of wanted) {
-    const found = earlier.get(w.payment.record.externalReference)?.[0];
-    if (found) out.set(w.n, { id: found.Id, label: label(w), found: true });
-    else toWrite.push(w);
+  for (const [i, w] of wanted.entries()) {
+    const e = earlier[i]!;
+    const p = w.payment.record;
+    const found = (f: QboEntity) => out.set(w.n, { id: f.Id, label: label(w), found: true });
+    if (e.kind === 'none') toWrite.push(w);
+    else if (e.kind === 'marked') found(e.purchases[0]!);
+    // An unmarked fee is this payment's as it would book it (amount, currency, date), or not told.
+    else if (e.kind === 'unmarked' && sameFee(e.purchase, company, p.currency, w.fee, p.date)) found(e.purchase);
+    else if (e.kind === 'unmarked')
+      out.set(
+        w.n,
+        ambiguous(
+          p.externalReference,
+          w.payment.customerTargetId,
+          [e.purchase],
+          `it is ${String(e.purchase.TotalAmt)} on ${String(e.purchase.TxnDate)}, and this payment's fee ${label(w)} on ${p.date}`,
+        ),
+      );
+    else
+      out.set(
+        w.n,
+        ambiguous(
+          p.externalReference,
+          w.payment.customerTargetId,
+          e.purchases,
+          e.shared
+            ? 'another payment sent with it has the same reference'
+            : `there are ${e.purchases.length} under the reference`,
+        ),
+      );
   }
   for (let i = 0; i < toWrite.length; i += 30) {
     const part = toWrite.slice(i, i + 30);
@@ -266,10 +364,12 @@ async function feesByReference(
 
 /**
  * Sets the fee QuickBooks holds for each of these payments (`TargetDocument.fee`, for
- * reconciliation): the cash Purchases carrying the payment's reference, as the fee booking finds
- * them, their `TotalAmt` in their currency (the company's when they name none); null when there is
- * none. Several all left the bank: summed, and named together. A payment without a reference is
- * left unknown. One batch call per 3,000 references.
+ * reconciliation): its cash Purchases as the fee booking identifies them (`identify`: marked with
+ * the payment's customer, or the one unmarked fee under a reference no other payment read here
+ * has), their `TotalAmt` in their currency (the company's when they name none); null when there is
+ * none. Several marked for it all left the bank: summed, and named together. A payment without a
+ * reference, or whose unmarked fee cannot be told from another payment's, is left unknown (not
+ * compared, and the report says so). One batch call per 3,000 references.
  */
 export async function readFees(
   api: QuickBooksApi,
@@ -279,14 +379,19 @@ export async function readFees(
 ): Promise<void> {
   const known = payments.filter((p) => p.externalReference !== '');
   if (known.length === 0) return;
-  const found = await feesByReference(
-    api,
-    ctx,
-    known.map((p) => p.externalReference),
+  const identified = identify(
+    known.map((p) => ({ reference: p.externalReference, customer: p.customerTargetId })),
+    await feesByReference(
+      api,
+      ctx,
+      known.map((p) => p.externalReference),
+    ),
   );
   const currencyOf = (e: QboEntity) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
-  for (const p of known) {
-    const all = found.get(p.externalReference) ?? [];
+  for (const [i, p] of known.entries()) {
+    const e = identified[i]!;
+    if (e.kind === 'ambiguous') continue;
+    const all = e.kind === 'marked' ? e.purchases : e.kind === 'unmarked' ? [e.purchase] : [];
     if (all.length === 0) {
       p.fee = null;
       continue;

@@ -44,7 +44,10 @@ export interface XeroParts {
     rows: { el: Json; itemKey: string }[],
     operation: string,
   ): Promise<ElementResult[]>;
-  /** The documents of `path` whose `field` is one of `values` (25 a call), with `extra` ANDed to the filter. */
+  /**
+   * The documents of `path` whose `field` is one of `values` (25 a call), with `extra` ANDed to the
+   * filter; `paged` reads them in pages (Xero's lists carry line items only then).
+   */
   findBy(
     path: string,
     key: string,
@@ -52,6 +55,7 @@ export interface XeroParts {
     values: string[],
     extra?: string,
     signal?: AbortSignal,
+    paged?: boolean,
   ): Promise<Json[]>;
 }
 

@@ -11,7 +11,7 @@ import {
   failed,
 } from '../../sync/target.ts';
 import { type Json, str } from './api.ts';
-import { type OrgSettings, amount, minorUnits } from './map.ts';
+import { type OrgSettings, amount, minorUnits, xeroDate } from './map.ts';
 import { XERO, type XeroTargetSettings } from './settings.ts';
 import type { XeroParts } from './credit-notes.ts';
 
@@ -25,13 +25,20 @@ import type { XeroParts } from './credit-notes.ts';
  *
  * Exactly once, without a second kind in the engine: the fees of a call go first, in one PUT with
  * an Idempotency-Key from their payments' keys, each with its payment's reference; the payments
- * follow, and only those whose fee Xero holds. Every call looks the fees up by reference before
- * writing any, so an attempt after a lost answer (or after the payment itself was refused) finds
- * the fee instead of spending it twice, and a payment that Xero holds always has its fee: the
- * engine's lookup of the payment stays the proof that both are done.
+ * follow, and only those whose fee Xero holds. Every call looks the fees up before writing any, so
+ * an attempt after a lost answer (or after the payment itself was refused) finds the fee instead of
+ * spending it twice, and a payment that Xero holds always has its fee: the engine's lookup of the
+ * payment stays the proof that both are done.
  *
- * Reconciliation reads the fees back the same way (`readFees`): the spend money under each
- * payment's reference is its fee.
+ * A reference is unique per customer, not per organisation (two customers' payments may both be
+ * "Order 1001"), so the reference alone does not tell whose fee a spend money is. Its line's
+ * Description ends with a mark naming the customer's contact, "(ledgerlink customer <ContactID>)",
+ * which Xero keeps and lists with the line (`identify`). A fee booked before the mark existed is
+ * taken as a payment's own only when nothing else can be meant; otherwise the payment is parked
+ * (PAYMENT_FEE_AMBIGUOUS) rather than its fee spent twice or lost.
+ *
+ * Reconciliation reads the fees back the same way (`readFees`), so two payments under one
+ * reference are each compared with their own fee.
  */
 
 /** The contact fees are spent to when the settings name none. */
@@ -100,6 +107,71 @@ const NAME_TAKEN = /already assigned to another contact/i;
 
 /** Spend money that is a payment's fee: authorised (a deleted one is out of the books), under the payment's reference. */
 const FEE_SPEND = 'Type=="SPEND" AND Status=="AUTHORISED"';
+
+/** The mark at the end of a fee line's Description naming the customer (contact) whose payment it is. */
+export const feeMark = (customerTargetId: string) => `(ledgerlink customer ${customerTargetId})`;
+const MARK = /\(ledgerlink customer ([^\s()]+)\)/g;
+
+/** The customer a fee's lines name, or null for a fee booked before fees were marked (or whose mark was edited away). */
+function markOf(spend: Json): string | null {
+  const lines = Array.isArray(spend.LineItems) ? (spend.LineItems as Json[]) : [];
+  for (const l of lines) {
+    const marks = [...str(l.Description).matchAll(MARK)];
+    if (marks.length > 0) return marks[marks.length - 1]![1]!;
+  }
+  return null;
+}
+
+/** What the spend money under a payment's reference is to that payment. */
+type Identified =
+  /** Its own: the spend money whose line names its customer. */
+  | { kind: 'marked'; spends: Json[] }
+  /** The one unmarked fee under its reference, no other payment of the lookup sharing the reference. */
+  | { kind: 'unmarked'; spend: Json }
+  | { kind: 'none' }
+  /** Unmarked fees that could be its own or another payment's: it is not guessed. */
+  | { kind: 'ambiguous'; spends: Json[]; shared: boolean };
+
+/**
+ * Whose fee each spend money under these payments' references is (`payments[i]` → answer i): a fee
+ * marked with the payment's customer is its own, one marked with another's never is. An unmarked
+ * fee (booked before fees were marked) counts as the payment's only when it is the only unmarked
+ * one under the reference and no other payment of the same lookup has that reference.
+ */
+function identify(payments: { reference: string; customer: string }[], spends: Json[]): Identified[] {
+  const byReference = new Map<string, Json[]>();
+  for (const b of spends) byReference.set(str(b.Reference), [...(byReference.get(str(b.Reference)) ?? []), b]);
+  return payments.map((p, i): Identified => {
+    const under = byReference.get(p.reference) ?? [];
+    const own = under.filter((b) => markOf(b) === p.customer);
+    if (own.length > 0) return { kind: 'marked', spends: own };
+    const unmarked = under.filter((b) => markOf(b) === null);
+    if (unmarked.length === 0) return { kind: 'none' };
+    const shared = payments.some((q, j) => j !== i && q.reference === p.reference);
+    if (unmarked.length === 1 && !shared) return { kind: 'unmarked', spend: unmarked[0]! };
+    return { kind: 'ambiguous', spends: unmarked, shared };
+  });
+}
+
+/** The authorised spend money under these references, with their lines (Xero lists lines only in pages). */
+const spendsUnder = (io: Pick<FeeIO, 'findBy'>, references: string[], signal?: AbortSignal) =>
+  // Not narrowed to the fees contact: a fee spent before `feesContact` changed is still found.
+  io.findBy('/BankTransactions', 'BankTransactions', 'Reference', references, FEE_SPEND, signal, true);
+
+/** A payment parked because which unmarked fee is its own cannot be told. */
+function ambiguous(reference: string, customer: string, spends: Json[], why: string): ItemError {
+  const ids = spends.map((b) => str(b.BankTransactionID)).join(', ');
+  return {
+    code: 'PAYMENT_FEE_AMBIGUOUS',
+    message:
+      `Xero holds spend money under the reference ${reference} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether it is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is spent twice or lost. If one is this payment's fee, end its line's description with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <ContactID of that payment's customer>)"; then retry.`.slice(
+        0,
+        1000,
+      ),
+    retryable: false,
+    field: 'fee',
+  };
+}
 
 /** The fee booking of one target instance (it keeps the fees contact once resolved). */
 export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
@@ -204,7 +276,7 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
           CurrencyCode: p.currency,
           LineItems: [
             {
-              Description: `Payment provider fee on ${p.externalReference}`,
+              Description: `Payment provider fee on ${p.externalReference} ${feeMark(item.customerTargetId)}`,
               Quantity: amount('1'),
               UnitAmount: amount(formatAmount(fee.value, p.currency)),
               AccountCode: account.Code,
@@ -217,21 +289,44 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
     if (wanted.length === 0) return out;
     const label = (w: (typeof wanted)[number]) =>
       `${w.item.record.currency} ${formatAmount(w.fee, w.item.record.currency)}`;
-    const earlier = new Map<string, Json>();
-    for (const b of await io.findBy(
-      '/BankTransactions',
-      'BankTransactions',
-      'Reference',
-      wanted.map((w) => w.item.record.externalReference),
-      // Not narrowed to the fees contact: a fee spent before `feesContact` changed is still found.
-      FEE_SPEND,
-      ctx.signal,
-    ))
-      earlier.set(str(b.Reference), b);
-    const toWrite = wanted.filter((w) => {
-      const found = earlier.get(w.item.record.externalReference);
-      if (found) out.set(w.n, { id: str(found.BankTransactionID), label: label(w), found: true });
-      return !found;
+    const earlier = identify(
+      wanted.map((w) => ({ reference: w.item.record.externalReference, customer: w.item.customerTargetId })),
+      await spendsUnder(
+        io,
+        wanted.map((w) => w.item.record.externalReference),
+        ctx.signal,
+      ),
+    );
+    const toWrite = wanted.filter((w, i) => {
+      const e = earlier[i]!;
+      const p = w.item.record;
+      const found = (b: Json) => out.set(w.n, { id: str(b.BankTransactionID), label: label(w), found: true });
+      if (e.kind === 'marked') found(e.spends[0]!);
+      // An unmarked fee is this payment's as it would book it (amount, currency, date), or not told.
+      else if (e.kind === 'unmarked' && sameFee(e.spend, p.currency, w.fee, p.date)) found(e.spend);
+      else if (e.kind === 'unmarked')
+        out.set(
+          w.n,
+          ambiguous(
+            p.externalReference,
+            w.item.customerTargetId,
+            [e.spend],
+            `it is ${str(e.spend.CurrencyCode)} ${str(e.spend.Total)} on ${xeroDate(e.spend.DateString ?? e.spend.Date) ?? '?'}, and this payment's fee ${label(w)} on ${p.date}`,
+          ),
+        );
+      else if (e.kind === 'ambiguous')
+        out.set(
+          w.n,
+          ambiguous(
+            p.externalReference,
+            w.item.customerTargetId,
+            e.spends,
+            e.shared
+              ? 'another payment sent with it has the same reference'
+              : `there are ${e.spends.length} under the reference`,
+          ),
+        );
+      return e.kind === 'none';
     });
     const answers = await io.writeAll(
       ctx,
@@ -283,29 +378,38 @@ export function withFeeNotes(results: ItemResult[], fees: Map<number, BookedFee 
   });
 }
 
+/** Whether an unmarked fee is what the booking would spend for this payment's fee. */
+function sameFee(spend: Json, currency: string, fee: bigint, date: string): boolean {
+  const held = str(spend.CurrencyCode) || currency;
+  return (
+    held === currency && minorUnits(spend.Total, held) === fee && xeroDate(spend.DateString ?? spend.Date) === date
+  );
+}
+
 /**
  * Sets the fee Xero holds for each of these payments (`TargetDocument.fee`, for reconciliation):
- * the spend money under the payment's reference, as the fee booking finds it, its `Total` in its
- * currency; null when there is none. Several under one reference all left the bank: summed, and
- * named together. A payment without a reference is left unknown. One GET /BankTransactions per 25
- * references (the payments' own read is one per 25 ids).
+ * its spend money as the fee booking identifies it (`identify`: marked with the payment's customer,
+ * or the one unmarked fee under a reference no other payment read here has), its `Total` in its
+ * currency; null when there is none. Several marked for it all left the bank: summed, and named
+ * together. A payment without a reference, or whose unmarked fee cannot be told from another
+ * payment's, is left unknown (not compared, and the report says so). One GET /BankTransactions
+ * page per 25 references (the payments' own read is one per 25 ids).
  */
 export async function readFees(io: Pick<FeeIO, 'findBy'>, ctx: TargetCallContext, payments: TargetDocument[]) {
-  const references = [...new Set(payments.map((p) => p.externalReference).filter((r) => r !== ''))];
-  if (references.length === 0) return;
-  const spent = new Map<string, Json[]>();
-  for (const b of await io.findBy(
-    '/BankTransactions',
-    'BankTransactions',
-    'Reference',
-    references,
-    FEE_SPEND,
-    ctx.signal,
-  ))
-    spent.set(str(b.Reference), [...(spent.get(str(b.Reference)) ?? []), b]);
-  for (const p of payments) {
-    if (p.externalReference === '') continue;
-    const found = spent.get(p.externalReference) ?? [];
+  const known = payments.filter((p) => p.externalReference !== '');
+  if (known.length === 0) return;
+  const identified = identify(
+    known.map((p) => ({ reference: p.externalReference, customer: p.customerTargetId })),
+    await spendsUnder(
+      io,
+      known.map((p) => p.externalReference),
+      ctx.signal,
+    ),
+  );
+  for (const [i, p] of known.entries()) {
+    const e = identified[i]!;
+    if (e.kind === 'ambiguous') continue;
+    const found = e.kind === 'marked' ? e.spends : e.kind === 'unmarked' ? [e.spend] : [];
     if (found.length === 0) {
       p.fee = null;
       continue;

@@ -425,7 +425,11 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
               'BankTransactions',
               [
                 ...[...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
-                ...[...t.spends.values()].map((s) => spendView(t, s)),
+                // The spec's `page`: "with line items details"; a list read without it has none.
+                ...[...t.spends.values()].map((s) => {
+                  const { LineItems, ...head } = spendView(t, s);
+                  return q.get('page') === null ? head : { ...head, LineItems };
+                }),
               ],
               true,
             )

@@ -180,21 +180,33 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
     return orgPromise;
   }
 
-  /** Elements found by a key field (ContactNumber, Code, Reference), in chunks small enough for a URL. */
-  async function findBy(path: string, key: string, field: string, values: string[], extra = '', signal?: AbortSignal) {
+  /**
+   * Elements found by a key field (ContactNumber, Code, Reference), in chunks small enough for a URL.
+   * `paged` reads each chunk in pages, the form in which Xero's lists carry line items.
+   */
+  async function findBy(
+    path: string,
+    key: string,
+    field: string,
+    values: string[],
+    extra = '',
+    signal?: AbortSignal,
+    paged = false,
+  ) {
     const x = await api();
     const found: Json[] = [];
     for (const part of chunk([...new Set(values)], 25)) {
       const where = `(${anyOf(field, part)})${extra ? ` AND ${extra}` : ''}`;
-      const body = await x.get(
-        path,
-        {
-          where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where,
-          // An archived contact still holds its number: found, never created a second time.
-          ...(path === '/Contacts' ? { includeArchived: 'true' } : {}),
-        },
-        signal,
-      );
+      const query = {
+        where: part.length === 1 ? `${field}==${lit(part[0]!)}${extra ? ` AND ${extra}` : ''}` : where,
+        // An archived contact still holds its number: found, never created a second time.
+        ...(path === '/Contacts' ? { includeArchived: 'true' } : {}),
+      };
+      if (paged) {
+        found.push(...(await x.getAll(path, key, query, signal)));
+        continue;
+      }
+      const body = await x.get(path, query, signal);
       if (Array.isArray(body[key])) found.push(...(body[key] as Json[]));
     }
     return found;
@@ -490,16 +502,26 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         };
       }
       case 'payment': {
-        const [p] = await findBy('/Payments', 'Payments', 'Reference', [reference], 'Status!="DELETED"', ctx.signal);
+        // A reference is unique per customer only: a payment naming another customer is not this
+        // one. One whose contact Xero leaves out is kept as a candidate: never posted twice.
+        const theirs = (d: unknown) => {
+          const contact = str(((d as Json | undefined)?.Contact as Json | undefined)?.ContactID);
+          return !customerTargetId || !contact || contact === customerTargetId;
+        };
+        const p = (
+          await findBy('/Payments', 'Payments', 'Reference', [reference], 'Status!="DELETED"', ctx.signal)
+        ).find((x) => theirs(x.Invoice ?? x.CreditNote ?? x.Overpayment));
         if (p) return { targetId: str(p.PaymentID) };
-        const [b] = await findBy(
-          '/BankTransactions',
-          'BankTransactions',
-          'Reference',
-          [reference],
-          'Type=="RECEIVE-OVERPAYMENT"',
-          ctx.signal,
-        );
+        const b = (
+          await findBy(
+            '/BankTransactions',
+            'BankTransactions',
+            'Reference',
+            [reference],
+            'Type=="RECEIVE-OVERPAYMENT"',
+            ctx.signal,
+          )
+        ).find(theirs);
         // An overpayment waits to be allocated to the invoice it names (read first: nothing twice).
         return b && typeof b.OverpaymentID === 'string'
           ? { targetId: OVERPAYMENT + b.OverpaymentID, awaitsInvoice: true }
