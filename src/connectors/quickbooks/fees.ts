@@ -29,6 +29,7 @@ import {
   referenceNote,
 } from './map.ts';
 import { SYSTEM } from './settings.ts';
+import { feeDocs, heldFee, matchFees } from '../../sync/fee-match.ts';
 
 /*
  * A payment provider's fee (CanonicalPayment.fee) as QuickBooks records one: a Purchase paid in
@@ -133,37 +134,9 @@ const MARK = /^ledgerlink customer: (\S+)$/m;
 const markOf = (e: QboEntity): string | null =>
   typeof e.PrivateNote === 'string' ? (MARK.exec(e.PrivateNote)?.[1] ?? null) : null;
 
-/** What the fee purchases carrying a payment's reference are to that payment. */
-type Identified =
-  /** Its own: the purchases whose note names its customer. */
-  | { kind: 'marked'; purchases: QboEntity[] }
-  /** The one unmarked fee under its reference, no other payment of the lookup sharing the reference. */
-  | { kind: 'unmarked'; purchase: QboEntity }
-  | { kind: 'none' }
-  /** Unmarked fees that could be its own or another payment's: it is not guessed. */
-  | { kind: 'ambiguous'; purchases: QboEntity[]; shared: boolean };
-
-/**
- * Whose fee each purchase carrying these payments' references is (`payments[i]` → answer i): one
- * marked with the payment's customer is its own, one marked with another's never is. An unmarked
- * fee (booked before fees were marked) counts as the payment's only when it is the only unmarked
- * one under the reference and no other payment of the same lookup has that reference.
- */
-function identify(
-  payments: { reference: string; customer: string }[],
-  byReference: Map<string, QboEntity[]>,
-): Identified[] {
-  return payments.map((p, i): Identified => {
-    const under = byReference.get(p.reference) ?? [];
-    const own = under.filter((e) => markOf(e) === p.customer);
-    if (own.length > 0) return { kind: 'marked', purchases: own };
-    const unmarked = under.filter((e) => markOf(e) === null);
-    if (unmarked.length === 0) return { kind: 'none' };
-    const shared = payments.some((q, j) => j !== i && q.reference === p.reference);
-    if (unmarked.length === 1 && !shared) return { kind: 'unmarked', purchase: unmarked[0]! };
-    return { kind: 'ambiguous', purchases: unmarked, shared };
-  });
-}
+/** Whose fee each purchase carrying these payments' references is (`matchFees`). */
+const identify = (payments: { reference: string; customer: string }[], byReference: Map<string, QboEntity[]>) =>
+  matchFees(payments, byReference, markOf);
 
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, purchases: QboEntity[], why: string): ItemError {
@@ -274,17 +247,17 @@ export async function bookFees(
     const p = w.payment.record;
     const found = (f: QboEntity) => out.set(w.n, { id: f.Id, label: label(w), found: true });
     if (e.kind === 'none') toWrite.push(w);
-    else if (e.kind === 'marked') found(e.purchases[0]!);
+    else if (e.kind === 'marked') found(e.docs[0]!);
     // An unmarked fee is this payment's as it would book it (amount, currency, date), or not told.
-    else if (e.kind === 'unmarked' && sameFee(e.purchase, company, p.currency, w.fee, p.date)) found(e.purchase);
+    else if (e.kind === 'unmarked' && sameFee(e.doc, company, p.currency, w.fee, p.date)) found(e.doc);
     else if (e.kind === 'unmarked')
       out.set(
         w.n,
         ambiguous(
           p.externalReference,
           w.payment.customerTargetId,
-          [e.purchase],
-          `it is ${String(e.purchase.TotalAmt)} on ${String(e.purchase.TxnDate)}, and this payment's fee ${label(w)} on ${p.date}`,
+          [e.doc],
+          `it is ${String(e.doc.TotalAmt)} on ${String(e.doc.TxnDate)}, and this payment's fee ${label(w)} on ${p.date}`,
         ),
       );
     else
@@ -293,10 +266,10 @@ export async function bookFees(
         ambiguous(
           p.externalReference,
           w.payment.customerTargetId,
-          e.purchases,
+          e.docs,
           e.shared
             ? 'another payment sent with it has the same reference'
-            : `there are ${e.purchases.length} under the reference`,
+            : `there are ${e.docs.length} under the reference`,
         ),
       );
   }
@@ -389,38 +362,26 @@ export async function readFees(
   );
   const currencyOf = (e: QboEntity) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
   for (const [i, p] of known.entries()) {
-    const e = identified[i]!;
-    if (e.kind === 'ambiguous') continue;
-    const all = e.kind === 'marked' ? e.purchases : e.kind === 'unmarked' ? [e.purchase] : [];
-    if (all.length === 0) {
-      p.fee = null;
-      continue;
-    }
+    const found = feeDocs(identified[i]!);
+    if (found === null) continue;
     // The booking records a fee in its payment's currency; one in another is compared as it is.
-    const inPayments = all.filter((e) => currencyOf(e) === p.currency);
-    const purchases = inPayments.length > 0 ? inPayments : all.filter((e) => currencyOf(e) === currencyOf(all[0]!));
-    const currency = currencyOf(purchases[0]!);
-    let total = 0n;
-    for (const e of purchases) {
-      const v = minorUnits(e.TotalAmt, currency);
-      if (v === null)
-        throw new ConnectorError(
-          SYSTEM,
-          `Purchase ${e.Id} has a TotalAmt that is not an amount: ${String(e.TotalAmt)}`,
-          {
-            retryable: false,
-          },
-        );
-      total += v;
-    }
-    const ids = purchases.map((e) => e.Id);
-    const fee: TargetFee = {
-      targetId: ids[0]!,
-      label: `expense (Purchase ${ids.join(' and ')})`,
-      currency,
-      amount: total,
-    };
-    p.fee = fee;
+    p.fee =
+      found.length === 0
+        ? null
+        : heldFee(found, p.currency, {
+            currencyOf,
+            amountOf: (e, currency) => minorUnits(e.TotalAmt, currency),
+            idOf: (e) => e.Id,
+            label: (ids) => `expense (Purchase ${ids.join(' and ')})`,
+            notAnAmount: (e) =>
+              new ConnectorError(
+                SYSTEM,
+                `Purchase ${e.Id} has a TotalAmt that is not an amount: ${String(e.TotalAmt)}`,
+                {
+                  retryable: false,
+                },
+              ),
+          });
   }
 }
 

@@ -10,6 +10,7 @@ import {
   type TargetPayment,
   failed,
 } from '../../sync/target.ts';
+import { type FeeMatch, feeDocs, heldFee, matchFees } from '../../sync/fee-match.ts';
 import { type Json, str } from './api.ts';
 import { type OrgSettings, amount, minorUnits, xeroDate } from './map.ts';
 import { XERO, type XeroTargetSettings } from './settings.ts';
@@ -122,35 +123,11 @@ function markOf(spend: Json): string | null {
   return null;
 }
 
-/** What the spend money under a payment's reference is to that payment. */
-type Identified =
-  /** Its own: the spend money whose line names its customer. */
-  | { kind: 'marked'; spends: Json[] }
-  /** The one unmarked fee under its reference, no other payment of the lookup sharing the reference. */
-  | { kind: 'unmarked'; spend: Json }
-  | { kind: 'none' }
-  /** Unmarked fees that could be its own or another payment's: it is not guessed. */
-  | { kind: 'ambiguous'; spends: Json[]; shared: boolean };
-
-/**
- * Whose fee each spend money under these payments' references is (`payments[i]` → answer i): a fee
- * marked with the payment's customer is its own, one marked with another's never is. An unmarked
- * fee (booked before fees were marked) counts as the payment's only when it is the only unmarked
- * one under the reference and no other payment of the same lookup has that reference.
- */
-function identify(payments: { reference: string; customer: string }[], spends: Json[]): Identified[] {
+/** Whose fee each spend money under these payments' references is (`matchFees`). */
+function identify(payments: { reference: string; customer: string }[], spends: Json[]): FeeMatch<Json>[] {
   const byReference = new Map<string, Json[]>();
   for (const b of spends) byReference.set(str(b.Reference), [...(byReference.get(str(b.Reference)) ?? []), b]);
-  return payments.map((p, i): Identified => {
-    const under = byReference.get(p.reference) ?? [];
-    const own = under.filter((b) => markOf(b) === p.customer);
-    if (own.length > 0) return { kind: 'marked', spends: own };
-    const unmarked = under.filter((b) => markOf(b) === null);
-    if (unmarked.length === 0) return { kind: 'none' };
-    const shared = payments.some((q, j) => j !== i && q.reference === p.reference);
-    if (unmarked.length === 1 && !shared) return { kind: 'unmarked', spend: unmarked[0]! };
-    return { kind: 'ambiguous', spends: unmarked, shared };
-  });
+  return matchFees(payments, byReference, markOf);
 }
 
 /** The authorised spend money under these references, with their lines (Xero lists lines only in pages). */
@@ -301,17 +278,17 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
       const e = earlier[i]!;
       const p = w.item.record;
       const found = (b: Json) => out.set(w.n, { id: str(b.BankTransactionID), label: label(w), found: true });
-      if (e.kind === 'marked') found(e.spends[0]!);
+      if (e.kind === 'marked') found(e.docs[0]!);
       // An unmarked fee is this payment's as it would book it (amount, currency, date), or not told.
-      else if (e.kind === 'unmarked' && sameFee(e.spend, p.currency, w.fee, p.date)) found(e.spend);
+      else if (e.kind === 'unmarked' && sameFee(e.doc, p.currency, w.fee, p.date)) found(e.doc);
       else if (e.kind === 'unmarked')
         out.set(
           w.n,
           ambiguous(
             p.externalReference,
             w.item.customerTargetId,
-            [e.spend],
-            `it is ${str(e.spend.CurrencyCode)} ${str(e.spend.Total)} on ${xeroDate(e.spend.DateString ?? e.spend.Date) ?? '?'}, and this payment's fee ${label(w)} on ${p.date}`,
+            [e.doc],
+            `it is ${str(e.doc.CurrencyCode)} ${str(e.doc.Total)} on ${xeroDate(e.doc.DateString ?? e.doc.Date) ?? '?'}, and this payment's fee ${label(w)} on ${p.date}`,
           ),
         );
       else if (e.kind === 'ambiguous')
@@ -320,10 +297,10 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
           ambiguous(
             p.externalReference,
             w.item.customerTargetId,
-            e.spends,
+            e.docs,
             e.shared
               ? 'another payment sent with it has the same reference'
-              : `there are ${e.spends.length} under the reference`,
+              : `there are ${e.docs.length} under the reference`,
           ),
         );
       return e.kind === 'none';
@@ -407,34 +384,26 @@ export async function readFees(io: Pick<FeeIO, 'findBy'>, ctx: TargetCallContext
     ),
   );
   for (const [i, p] of known.entries()) {
-    const e = identified[i]!;
-    if (e.kind === 'ambiguous') continue;
-    const found = e.kind === 'marked' ? e.spends : e.kind === 'unmarked' ? [e.spend] : [];
-    if (found.length === 0) {
-      p.fee = null;
-      continue;
-    }
+    const found = feeDocs(identified[i]!);
+    if (found === null) continue;
     // The booking spends a fee in its payment's currency; one in another is compared as it is.
-    const currencyOf = (b: Json) => str(b.CurrencyCode) || p.currency;
-    const inPayments = found.filter((b) => currencyOf(b) === p.currency);
-    const spends = inPayments.length > 0 ? inPayments : found.filter((b) => currencyOf(b) === currencyOf(found[0]!));
-    const currency = currencyOf(spends[0]!);
-    let total = 0n;
-    for (const b of spends) {
-      const v = minorUnits(b.Total, currency);
-      if (v === null)
-        throw new ConnectorError(
-          XERO.system,
-          `GET /BankTransactions answered a Total that is not an amount: ${String(b.Total)}`,
-          {
-            retryable: false,
-          },
-        );
-      total += v;
-    }
-    const ids = spends.map((b) => str(b.BankTransactionID));
-    const fee: TargetFee = { targetId: ids[0]!, label: `spend money ${ids.join(' and ')}`, currency, amount: total };
-    p.fee = fee;
+    p.fee =
+      found.length === 0
+        ? null
+        : heldFee(found, p.currency, {
+            currencyOf: (b) => str(b.CurrencyCode) || p.currency,
+            amountOf: (b, currency) => minorUnits(b.Total, currency),
+            idOf: (b) => str(b.BankTransactionID),
+            label: (ids) => `spend money ${ids.join(' and ')}`,
+            notAnAmount: (b) =>
+              new ConnectorError(
+                XERO.system,
+                `GET /BankTransactions answered a Total that is not an amount: ${String(b.Total)}`,
+                {
+                  retryable: false,
+                },
+              ),
+          });
   }
 }
 

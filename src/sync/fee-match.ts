@@ -1,0 +1,80 @@
+import type { TargetFee } from './target.ts';
+
+/*
+ * Which fee document in a remote target is a payment's provider fee. A target books a fee as a
+ * document of its own under the payment's reference (Xero spend money, a QuickBooks Purchase),
+ * marked with the payment's customer: a reference is unique per customer only, so the reference
+ * alone could name another customer's fee. Booking (before writing a fee, to write none twice) and
+ * reconciliation (reading fees back) ask the same question the same way.
+ */
+
+/** What the fee documents under a payment's reference are to that payment. */
+export type FeeMatch<T> =
+  /** Its own: those marked with its customer. */
+  | { kind: 'marked'; docs: T[] }
+  /** The one unmarked fee under its reference, no other payment of the lookup sharing the reference. */
+  | { kind: 'unmarked'; doc: T }
+  | { kind: 'none' }
+  /** Unmarked fees that could be its own or another payment's: never guessed. */
+  | { kind: 'ambiguous'; docs: T[]; shared: boolean };
+
+/**
+ * Whose fee each document under these payments' references is (`payments[i]` → answer i): one
+ * marked with the payment's customer is its own, one marked with another's never is. An unmarked
+ * fee (booked before fees were marked, or its mark edited away) counts as the payment's only when
+ * it is the only unmarked one under the reference and no other payment of the lookup has that
+ * reference. `markOf` reads a document's mark (null: unmarked).
+ */
+export function matchFees<T>(
+  payments: readonly { reference: string; customer: string }[],
+  byReference: ReadonlyMap<string, T[]>,
+  markOf: (doc: T) => string | null,
+): FeeMatch<T>[] {
+  return payments.map((p, i): FeeMatch<T> => {
+    const under = byReference.get(p.reference) ?? [];
+    const own = under.filter((d) => markOf(d) === p.customer);
+    if (own.length > 0) return { kind: 'marked', docs: own };
+    const unmarked = under.filter((d) => markOf(d) === null);
+    if (unmarked.length === 0) return { kind: 'none' };
+    const shared = payments.some((q, j) => j !== i && q.reference === p.reference);
+    if (unmarked.length === 1 && !shared) return { kind: 'unmarked', doc: unmarked[0]! };
+    return { kind: 'ambiguous', docs: unmarked, shared };
+  });
+}
+
+/** The documents of a match that are the payment's fee: none when it has none, null when it cannot be told. */
+export function feeDocs<T>(match: FeeMatch<T>): T[] | null {
+  if (match.kind === 'ambiguous') return null;
+  return match.kind === 'marked' ? match.docs : match.kind === 'unmarked' ? [match.doc] : [];
+}
+
+/** How a target's fee documents are read: their currency, amount (null: not an amount), id and label. */
+export interface FeeDocReader<T> {
+  currencyOf(doc: T): string;
+  amountOf(doc: T, currency: string): bigint | null;
+  idOf(doc: T): string;
+  /** How messages name the fee, from its documents' ids ("spend money a and b"). */
+  label(ids: string[]): string;
+  /** The error for a document whose amount is not one. */
+  notAnAmount(doc: T): Error;
+}
+
+/**
+ * The fee a payment's documents come to: those in the payment's currency summed (the booking
+ * records a fee in its payment's currency); when none is, those in the first one's currency, so a
+ * fee in another currency is compared as it is. Several all left the bank: named together.
+ */
+export function heldFee<T>(docs: readonly T[], paymentCurrency: string, read: FeeDocReader<T>): TargetFee {
+  const inPayments = docs.filter((d) => read.currencyOf(d) === paymentCurrency);
+  const counted =
+    inPayments.length > 0 ? inPayments : docs.filter((d) => read.currencyOf(d) === read.currencyOf(docs[0]!));
+  const currency = read.currencyOf(counted[0]!);
+  let amount = 0n;
+  for (const d of counted) {
+    const v = read.amountOf(d, currency);
+    if (v === null) throw read.notAnAmount(d);
+    amount += v;
+  }
+  const ids = counted.map((d) => read.idOf(d));
+  return { targetId: ids[0]!, label: read.label(ids), currency, amount };
+}
