@@ -128,7 +128,8 @@ async function planRefunds(
   const invoiceIds = [...new Set([...paid.values()].flatMap((p) => (p.invoiceId ? [p.invoiceId] : [])))];
   const invoices = new Map<string, Json>();
   for (const g of groups(invoiceIds, 50)) {
-    const body = await x.get('/Invoices', { IDs: g.join(',') }, ctx.signal);
+    // Paged: Xero lists an invoice's lines only in a page (up to 100, so one page holds the 50).
+    const body = await x.get('/Invoices', { IDs: g.join(','), page: '1' }, ctx.signal);
     for (const d of (body.Invoices as Json[] | undefined) ?? []) invoices.set(str(d.InvoiceID), d);
   }
   // Refunds of one overpayment in the same batch share what it holds, in the order given; one

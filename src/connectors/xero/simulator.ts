@@ -282,6 +282,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
       const statuses = q.get('Statuses')?.split(',').filter(Boolean);
       if (statuses) out = out.filter((v) => statuses.includes(String(v.Status)));
       const page = q.get('page');
+      // The spec's `page` ("up to 100 invoices … with line items shown for each invoice"): a list
+      // read without it carries no line items, as Xero's does.
+      if (paged && page === null) out = out.map(({ LineItems: _lines, ...head }) => head);
       if (paged && page !== null) {
         const size = Math.min(1000, Number(q.get('pageSize') ?? LIST_PAGE) || LIST_PAGE);
         const p = Math.max(1, Number(page) || 1);
@@ -425,11 +428,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
               'BankTransactions',
               [
                 ...[...t.overpayments.values()].map((o) => bankTransactionView(t, o)),
-                // The spec's `page`: "with line items details"; a list read without it has none.
-                ...[...t.spends.values()].map((s) => {
-                  const { LineItems, ...head } = spendView(t, s);
-                  return q.get('page') === null ? head : { ...head, LineItems };
-                }),
+                ...[...t.spends.values()].map((s) => spendView(t, s)),
               ],
               true,
             )

@@ -559,7 +559,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       ids.filter((id) => !id.startsWith(OVERPAYMENT)),
       50,
     )) {
-      const body = await x.get('/Invoices', { IDs: part.join(',') }, ctx.signal);
+      // Paged: Xero lists an invoice's lines only in a page (up to 100, so one page holds the 50).
+      const body = await x.get('/Invoices', { IDs: part.join(','), page: '1' }, ctx.signal);
       out.push(...((body.Invoices as Json[] | undefined) ?? []));
     }
     return out;
@@ -657,7 +658,8 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         rest.filter((id) => !out.has(id)),
         25,
       )) {
-        const body = await x.get('/CreditNotes', { where: guids('CreditNoteID', part) }, ctx.signal);
+        // Paged, for their lines (reconciliation's rounding allowance), as invoices are.
+        const body = await x.get('/CreditNotes', { where: guids('CreditNoteID', part), page: '1' }, ctx.signal);
         for (const c of (body.CreditNotes as Json[] | undefined) ?? []) {
           put(str(c.CreditNoteID), 'refund', c, {
             number: str(c.CreditNoteNumber),
