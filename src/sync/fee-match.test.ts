@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { feeDocs, heldFee, matchFees } from './fee-match.ts';
+import { feeDocs, heldFee, matchFees, readPaymentFees, remoteFeeRemedy } from './fee-match.ts';
+import type { TargetDocument } from './target.ts';
 
 interface Doc {
   id: string;
@@ -93,5 +94,71 @@ describe('heldFee', () => {
 
   it('refuses a document whose amount is not one, rather than count it as nothing', () => {
     expect(() => heldFee([doc('a', 'C1', '1.50'), doc('b', 'C1', 'abc')], 'EUR', read)).toThrow('not an amount: abc');
+  });
+});
+
+describe('readPaymentFees', () => {
+  it('sets each payment’s fee, null for none, and leaves unknown what cannot be told or has no reference', async () => {
+    const payment = (targetId: string, externalReference: string, customerTargetId: string): TargetDocument => ({
+      targetId,
+      kind: 'payment',
+      number: targetId,
+      customerTargetId,
+      externalReference,
+      date: '2026-11-03',
+      dueDate: null,
+      currency: 'EUR',
+      gross: 10000n,
+      lines: 0,
+    });
+    const payments = [
+      payment('p1', 'R1', 'C1'),
+      payment('p2', 'R2', 'C1'),
+      payment('p3', 'R3', 'C1'),
+      payment('p4', 'R3', 'C2'),
+      payment('p5', '', 'C1'),
+    ];
+    const asked: string[][] = [];
+    await readPaymentFees(payments, {
+      byReference: async (references) => {
+        asked.push(references);
+        return byRef([
+          ['R1', [doc('a', 'C1', '1.50')]],
+          ['R3', [doc('old', null)]],
+        ]);
+      },
+      markOf: (d) => d.mark,
+      reader: () => ({
+        currencyOf: (d) => d.currency,
+        amountOf: (d) => BigInt(d.total.replace('.', '')),
+        idOf: (d) => d.id,
+        label: (ids) => ids.join(', '),
+        notAnAmount: () => new Error('not an amount'),
+      }),
+    });
+    // The payment without a reference is not asked about.
+    expect(asked).toEqual([['R1', 'R2', 'R3', 'R3']]);
+    expect(payments.map((p) => (p.fee === undefined ? 'unknown' : p.fee === null ? 'none' : p.fee.amount))).toEqual([
+      150n,
+      'none',
+      'unknown',
+      'unknown',
+      'unknown',
+    ]);
+  });
+});
+
+describe('remoteFeeRemedy', () => {
+  const remedy = remoteFeeRemedy('Xero', (reference) => `spend it under ${reference}`);
+  const fee = { targetId: 'b1', label: 'spend money b1', currency: 'EUR', amount: 150n };
+
+  it('says how to book a missing fee, and to correct or delete a wrong one on whichever side is wrong', () => {
+    expect(remedy('missing', { reference: 'R1', fee: null })).toBe('spend it under R1');
+    expect(remedy('amount', { reference: 'R1', fee })).toBe(
+      'if the source is right, correct spend money b1 in Xero; if Xero is, correct the fee in the source',
+    );
+    expect(remedy('extra', { reference: 'R1', fee })).toBe(
+      'if the source is right, delete spend money b1 in Xero; if Xero is, correct the fee in the source',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { TargetFee } from './target.ts';
+import type { FeeDifference, TargetDocument, TargetFee } from './target.ts';
 
 /*
  * Which fee document in a remote target is a payment's provider fee. A target books a fee as a
@@ -77,4 +77,50 @@ export function heldFee<T>(docs: readonly T[], paymentCurrency: string, read: Fe
   }
   const ids = counted.map((d) => read.idOf(d));
   return { targetId: ids[0]!, label: read.label(ids), currency, amount };
+}
+
+/**
+ * Sets the fee a remote target holds for each of these payments (`TargetDocument.fee`, for
+ * reconciliation), identified as the fee booking identifies it (`matchFees`) and summed
+ * (`heldFee`); null when it holds none. A payment without a reference, or whose unmarked fee
+ * cannot be told from another payment's, is left unknown: not compared, and the report says so.
+ */
+export async function readPaymentFees<T>(
+  payments: readonly TargetDocument[],
+  o: {
+    /** The target's fee documents under these references. */
+    byReference: (references: string[]) => Promise<ReadonlyMap<string, T[]>>;
+    markOf: (doc: T) => string | null;
+    reader: (payment: TargetDocument) => FeeDocReader<T>;
+  },
+): Promise<void> {
+  const known = payments.filter((p) => p.externalReference !== '');
+  if (known.length === 0) return;
+  const matches = matchFees(
+    known.map((p) => ({ reference: p.externalReference, customer: p.customerTargetId })),
+    await o.byReference(known.map((p) => p.externalReference)),
+    o.markOf,
+  );
+  known.forEach((p, i) => {
+    const docs = feeDocs(matches[i]!);
+    if (docs === null) return;
+    // The booking records a fee in its payment's currency; one in another is compared as it is.
+    p.fee = docs.length === 0 ? null : heldFee(docs, p.currency, o.reader(p));
+  });
+}
+
+/**
+ * What to do about a payment whose fee in a remote target is not what the source says
+ * (`TargetConnector.feeRemedy`): `missing` says how the platform books one by hand; a wrong or
+ * unexpected fee is corrected on whichever side is wrong.
+ */
+export function remoteFeeRemedy(
+  platform: string,
+  missing: (reference: string) => string,
+): (difference: FeeDifference, payment: { reference: string; fee: TargetFee | null }) => string {
+  return (difference, payment) => {
+    if (difference === 'missing' || !payment.fee) return missing(payment.reference);
+    const fix = difference === 'amount' ? 'correct' : 'delete';
+    return `if the source is right, ${fix} ${payment.fee.label} in ${platform}; if ${platform} is, correct the fee in the source`;
+  };
 }

@@ -1,13 +1,6 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import type {
-  FeeDifference,
-  ItemError,
-  TargetCallContext,
-  TargetDocument,
-  TargetFee,
-  TargetPayment,
-} from '../../sync/target.ts';
+import type { ItemError, TargetCallContext, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import {
   type BatchOperation,
   type QboEntity,
@@ -29,7 +22,7 @@ import {
   referenceNote,
 } from './map.ts';
 import { SYSTEM } from './settings.ts';
-import { feeDocs, heldFee, matchFees } from '../../sync/fee-match.ts';
+import { matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 
 /*
  * A payment provider's fee (CanonicalPayment.fee) as QuickBooks records one: a Purchase paid in
@@ -350,49 +343,25 @@ export async function readFees(
   company: Company,
   payments: TargetDocument[],
 ): Promise<void> {
-  const known = payments.filter((p) => p.externalReference !== '');
-  if (known.length === 0) return;
-  const identified = identify(
-    known.map((p) => ({ reference: p.externalReference, customer: p.customerTargetId })),
-    await feesByReference(
-      api,
-      ctx,
-      known.map((p) => p.externalReference),
-    ),
-  );
-  const currencyOf = (e: QboEntity) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency;
-  for (const [i, p] of known.entries()) {
-    const found = feeDocs(identified[i]!);
-    if (found === null) continue;
-    // The booking records a fee in its payment's currency; one in another is compared as it is.
-    p.fee =
-      found.length === 0
-        ? null
-        : heldFee(found, p.currency, {
-            currencyOf,
-            amountOf: (e, currency) => minorUnits(e.TotalAmt, currency),
-            idOf: (e) => e.Id,
-            label: (ids) => `expense (Purchase ${ids.join(' and ')})`,
-            notAnAmount: (e) =>
-              new ConnectorError(
-                SYSTEM,
-                `Purchase ${e.Id} has a TotalAmt that is not an amount: ${String(e.TotalAmt)}`,
-                {
-                  retryable: false,
-                },
-              ),
-          });
-  }
+  await readPaymentFees(payments, {
+    byReference: (references) => feesByReference(api, ctx, references),
+    markOf,
+    reader: () => ({
+      currencyOf: (e) => (e.CurrencyRef as { value?: string } | undefined)?.value ?? company.homeCurrency,
+      amountOf: (e, currency) => minorUnits(e.TotalAmt, currency),
+      idOf: (e) => e.Id,
+      label: (ids) => `expense (Purchase ${ids.join(' and ')})`,
+      notAnAmount: (e) =>
+        new ConnectorError(SYSTEM, `Purchase ${e.Id} has a TotalAmt that is not an amount: ${String(e.TotalAmt)}`, {
+          retryable: false,
+        }),
+    }),
+  });
 }
 
 /** What to do in QuickBooks about a payment whose fee is not what the source says (reconciliation). */
-export function quickbooksFeeRemedy(
-  difference: FeeDifference,
-  payment: { reference: string; fee: TargetFee | null },
-): string {
-  if (difference === 'missing' || !payment.fee)
-    return `record it in QuickBooks as an expense paid in cash out of the bank the payment went to, to Bank Charges, numbered ${docNumberFor(payment.reference)}, as ledgerlink books a fee`;
-  if (difference === 'amount')
-    return `if the source is right, correct ${payment.fee.label} in QuickBooks; if QuickBooks is, correct the fee in the source`;
-  return `if the source is right, delete ${payment.fee.label} in QuickBooks; if QuickBooks is, correct the fee in the source`;
-}
+export const quickbooksFeeRemedy = remoteFeeRemedy(
+  'QuickBooks',
+  (reference) =>
+    `record it in QuickBooks as an expense paid in cash out of the bank the payment went to, to Bank Charges, numbered ${docNumberFor(reference)}, as ledgerlink books a fee`,
+);

@@ -1,16 +1,14 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import {
-  type FeeDifference,
   type ItemError,
   type ItemResult,
   type TargetCallContext,
   type TargetDocument,
-  type TargetFee,
   type TargetPayment,
   failed,
 } from '../../sync/target.ts';
-import { type FeeMatch, feeDocs, heldFee, matchFees } from '../../sync/fee-match.ts';
+import { type FeeMatch, matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import { type Json, str } from './api.ts';
 import { type OrgSettings, amount, minorUnits, xeroDate } from './map.ts';
 import { XERO, type XeroTargetSettings } from './settings.ts';
@@ -125,9 +123,14 @@ function markOf(spend: Json): string | null {
 
 /** Whose fee each spend money under these payments' references is (`matchFees`). */
 function identify(payments: { reference: string; customer: string }[], spends: Json[]): FeeMatch<Json>[] {
-  const byReference = new Map<string, Json[]>();
-  for (const b of spends) byReference.set(str(b.Reference), [...(byReference.get(str(b.Reference)) ?? []), b]);
-  return matchFees(payments, byReference, markOf);
+  return matchFees(payments, byReference(spends), markOf);
+}
+
+/** Spend money by its reference. */
+function byReference(spends: Json[]): Map<string, Json[]> {
+  const out = new Map<string, Json[]>();
+  for (const b of spends) out.set(str(b.Reference), [...(out.get(str(b.Reference)) ?? []), b]);
+  return out;
 }
 
 /** The authorised spend money under these references, with their lines (Xero lists lines only in pages). */
@@ -373,48 +376,29 @@ function sameFee(spend: Json, currency: string, fee: bigint, date: string): bool
  * page per 25 references (the payments' own read is one per 25 ids).
  */
 export async function readFees(io: Pick<FeeIO, 'findBy'>, ctx: TargetCallContext, payments: TargetDocument[]) {
-  const known = payments.filter((p) => p.externalReference !== '');
-  if (known.length === 0) return;
-  const identified = identify(
-    known.map((p) => ({ reference: p.externalReference, customer: p.customerTargetId })),
-    await spendsUnder(
-      io,
-      known.map((p) => p.externalReference),
-      ctx.signal,
-    ),
-  );
-  for (const [i, p] of known.entries()) {
-    const found = feeDocs(identified[i]!);
-    if (found === null) continue;
-    // The booking spends a fee in its payment's currency; one in another is compared as it is.
-    p.fee =
-      found.length === 0
-        ? null
-        : heldFee(found, p.currency, {
-            currencyOf: (b) => str(b.CurrencyCode) || p.currency,
-            amountOf: (b, currency) => minorUnits(b.Total, currency),
-            idOf: (b) => str(b.BankTransactionID),
-            label: (ids) => `spend money ${ids.join(' and ')}`,
-            notAnAmount: (b) =>
-              new ConnectorError(
-                XERO.system,
-                `GET /BankTransactions answered a Total that is not an amount: ${String(b.Total)}`,
-                {
-                  retryable: false,
-                },
-              ),
-          });
-  }
+  await readPaymentFees(payments, {
+    byReference: async (references) => byReference(await spendsUnder(io, references, ctx.signal)),
+    markOf,
+    reader: (p) => ({
+      currencyOf: (b) => str(b.CurrencyCode) || p.currency,
+      amountOf: (b, currency) => minorUnits(b.Total, currency),
+      idOf: (b) => str(b.BankTransactionID),
+      label: (ids) => `spend money ${ids.join(' and ')}`,
+      notAnAmount: (b) =>
+        new ConnectorError(
+          XERO.system,
+          `GET /BankTransactions answered a Total that is not an amount: ${String(b.Total)}`,
+          {
+            retryable: false,
+          },
+        ),
+    }),
+  });
 }
 
 /** What to do in Xero about a payment whose fee is not what the source says (reconciliation). */
-export function xeroFeeRemedy(
-  difference: FeeDifference,
-  payment: { reference: string; fee: TargetFee | null },
-): string {
-  if (difference === 'missing' || !payment.fee)
-    return `spend it in Xero out of the payment's bank account to the bank fees account, with the reference ${payment.reference}, as ledgerlink books a fee`;
-  if (difference === 'amount')
-    return `if the source is right, correct ${payment.fee.label} in Xero; if Xero is, correct the fee in the source`;
-  return `if the source is right, delete ${payment.fee.label} in Xero; if Xero is, correct the fee in the source`;
-}
+export const xeroFeeRemedy = remoteFeeRemedy(
+  'Xero',
+  (reference) =>
+    `spend it in Xero out of the payment's bank account to the bank fees account, with the reference ${reference}, as ledgerlink books a fee`,
+);
