@@ -70,6 +70,16 @@ export const PipelineOptions = z
     pdf: z.boolean().optional(),
     pageSize: z.number().int().positive().max(1000).optional(),
     summaryCustomer: z.string().max(100).optional(),
+    fees: z
+      .enum(['book', 'leave'])
+      .optional()
+      .meta({
+        description:
+          'What happens to a payment provider’s fee (a payment’s `fee`): `book` (the default) books it with its payment, out of the ' +
+          'payment’s bank to bank charges, so the target’s bank takes what the provider paid out; a target that books no fee parks ' +
+          'such a payment (PAYMENT_FEE_NOT_SUPPORTED). `leave`: the payment is booked at its gross amount and its fee left to the ' +
+          'books (a bank rule in the platform, or keyed by hand); reconciliation then does not compare fees, and says so.',
+      }),
     customers: z
       .strictObject({
         authoritative: z
@@ -85,7 +95,8 @@ export const PipelineOptions = z
       .optional(),
   })
   .meta({
-    description: 'Options of the run: invoiceMode final|draft, pdf, pageSize (sources that page), summaryCustomer.',
+    description:
+      'Options of the run: invoiceMode final|draft, pdf, pageSize (sources that page), summaryCustomer, fees book|leave, customers.authoritative.',
   });
 
 /** The customer fields a pipeline clears when its source sends them empty (`options.customers.authoritative`). */

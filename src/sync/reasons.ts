@@ -77,6 +77,8 @@ export const REASON_CODES = {
     'The accounting platform no longer accepts this pipeline’s connection (the user revoked it, or its refresh token expired). Nothing was written. Connect again (open `GET /v1/connections/{pipeline}/oauth/start` signed in as the entity, or set a new `refreshToken` in the pipeline’s target), then retry the exceptions.',
   TARGET_SETTING_MISSING:
     'The accounting platform has nothing ledgerlink can match for a value of this document (a VAT rate with no tax rate of that percentage, no default sales or bank account). Nothing was written. Add the mapping the message names to the pipeline’s target (`taxRates`, `accounts`), or create it in the platform, then retry the exception.',
+  PAYMENT_FEE_NOT_SUPPORTED:
+    'The payment carries a payment provider’s fee, and the pipeline’s target books no fee (AccountsIQ): booked at its gross amount alone, it would leave the platform’s bank higher than what the provider paid out, by the fee. Nothing was sent. To book such payments at their gross amount and key each fee yourself (or let a bank rule in the platform book it), set the pipeline’s `options.fees` to "leave" and retry the exception; or send them through a pipeline whose target books fees (the embedded ledger, Xero, QuickBooks, and the platforms docs/connectors/platforms.md lists).',
   TARGET_CAPABILITY_MISSING:
     'The pipeline’s target cannot take this kind of document (for example refunds or drafts). Book it by hand and resolve the exception, or send such documents to a pipeline whose target takes them.',
   POSTING_FAILED:

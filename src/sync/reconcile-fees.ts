@@ -47,16 +47,20 @@ const payments = (n: number) => `${n} payment${n === 1 ? '' : 's'}`;
  * `fee-difference` (through `mismatch`) and answers false, or answers true when it agrees or cannot
  * be compared; `summary` and `notes` say how many were compared and why the others were not.
  * `exceptions` are the latest of each record (a change of the fee parked for a person is named).
+ * `left`: the pipeline leaves fees to the books (`options.fees: "leave"`): it booked none, so none
+ * is compared, and the notes say so.
  */
 export function feeComparison(
   target: Pick<TargetConnector, 'type' | 'feeRemedy'>,
   exceptions: Map<string, ExceptionRef>,
   mismatch: (m: Partial<Mismatch> & Pick<Mismatch, 'kind' | 'reason' | 'message'>) => void,
+  left = false,
 ) {
-  const counts = { compared: 0, sourceUnknown: 0, targetUnknown: 0 };
+  const counts = { compared: 0, sourceUnknown: 0, targetUnknown: 0, left: 0 };
   const where = target.type === 'ledger' ? 'the ledger' : 'the target';
 
   function compare(p: BookedPayment, t: TargetDoc): boolean {
+    if (left) return (counts.left++, true);
     if (t.fee === undefined) return (counts.targetUnknown++, true);
     if (p.fee === null) return (counts.sourceUnknown++, true);
     counts.compared++;
@@ -107,10 +111,14 @@ export function feeComparison(
     compare,
     summary: (): FeeSummary => ({
       compared: counts.compared,
-      notCompared: counts.sourceUnknown + counts.targetUnknown,
+      notCompared: counts.sourceUnknown + counts.targetUnknown + counts.left,
     }),
     notes(): string[] {
       const notes: string[] = [];
+      if (counts.left > 0)
+        notes.push(
+          `Provider fees were not compared for ${payments(counts.left)}: the pipeline leaves fees to the books (options.fees is "leave"), so ledgerlink booked none and this report does not say whether the books hold them.`,
+        );
       if (counts.targetUnknown > 0)
         notes.push(
           `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.`,

@@ -300,7 +300,7 @@ export async function reconcile(
   }
 
   // Provider fees (reconcile-fees.ts): a payment whose fee differs is not matched.
-  const fees = feeComparison(target, unposted.exceptions, mismatch);
+  const fees = feeComparison(target, unposted.exceptions, mismatch, pipeline.options.fees === 'leave');
 
   // Document by document.
   let matched = 0;

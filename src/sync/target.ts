@@ -122,6 +122,14 @@ export interface TargetCapabilities {
    * unapplied (NetSuite, Zoho Books, Acumatica) takes it at once.
    */
   refundsNeedAppliedPayment?: boolean | undefined;
+  /**
+   * Books a payment provider's fee (`CanonicalPayment.fee`) with its payment, exactly once, so
+   * that the bank in the target takes the net amount the provider paid out. A target without it
+   * is sent no payment with a fee: the engine parks such a payment (PAYMENT_FEE_NOT_SUPPORTED)
+   * unless the pipeline leaves fees to the books (`options.fees: "leave"`), never booking it gross
+   * without a word.
+   */
+  fees?: boolean | undefined;
   /** Reads back whether invoices have been paid (for write-back of payment status). */
   paymentStatus: boolean;
   pdf: boolean;

@@ -28,7 +28,9 @@ let sim: AccountsIqSimulator | undefined;
 
 const accountsiq: TargetHarness = {
   type: 'accountsiq',
-  unsupported: {},
+  unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
+  },
   async open() {
     sim ??= await startAccountsIqSimulator({
       entityId: ENTITY,

@@ -38,6 +38,7 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 const acumatica: TargetHarness = {
   type: 'acumatica',
   unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     appliedRefunds:
       'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
   },

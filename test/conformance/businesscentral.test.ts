@@ -35,6 +35,7 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:

@@ -29,6 +29,7 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:

@@ -23,7 +23,10 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * invoice owed) is booked. `paymentAllocations`: a payment taken on account (naming no invoice) is
  * set against an invoice by an allocation record. `amountScreen`: called directly (as a plugin may
  * call it; the engine screens amounts first), the target refuses by itself a document whose amount
- * does not parse for its currency, naming the field, and sends the rest of its batch.
+ * does not parse for its currency, naming the field, and sends the rest of its batch. `fees`: the
+ * target books a payment provider's fee with its payment (capability `fees`), once, each payment's
+ * own where two customers' payments share a reference (and the harness reads fees back,
+ * `Holdings.fees`).
  */
 export type Feature =
   | 'creditNotes'
@@ -36,7 +39,8 @@ export type Feature =
   | 'appliedRefunds'
   | 'overpaymentRefunds'
   | 'paymentAllocations'
-  | 'amountScreen';
+  | 'amountScreen'
+  | 'fees';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {
@@ -94,6 +98,17 @@ export interface HeldRefund {
   paymentId: string | null;
 }
 
+/** A payment provider's fee, as the platform books it (with `fees`). */
+export interface HeldFee {
+  /** The fee's own document (or, where the fee is part of the payment, the payment's id). */
+  id: string;
+  /** The reference of the payment it is the fee of, as the platform keeps it with the fee. */
+  reference: string;
+  /** The customer the platform ties the fee to (its payment's, or the mark it carries); null when it ties none. */
+  customerId: string | null;
+  amount: string;
+}
+
 /** What the platform holds, as it holds it. */
 export interface Holdings {
   customers: HeldCustomer[];
@@ -102,6 +117,8 @@ export interface Holdings {
   payments: HeldPayment[];
   /** Refunds, read where the target takes them (without `refunds` declared unsupported). */
   refunds?: HeldRefund[];
+  /** Payment providers' fees, read where the target books them (without `fees` declared unsupported). */
+  fees?: HeldFee[];
 }
 
 /** How the platform refuses an invoice, in its own words. */

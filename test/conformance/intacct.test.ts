@@ -29,6 +29,7 @@ let sim: IntacctSimulator | undefined;
 const intacct: TargetHarness = {
   type: 'intacct',
   unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
   },

@@ -72,6 +72,13 @@ const ledger: TargetHarness = {
           [entity.entityId],
         );
         const applied = await applications(db, entity.entityId);
+        // A receipt's fee is the general journal receipt_fees ties to it (bank charges debited, the bank credited).
+        const { rows: fees } = await db.query<{ id: string; reference: string; customer: string; gross: string }>(
+          `SELECT f.id::text AS id, r.external_reference AS reference, r.customer_code AS customer, f.gross::text AS gross
+             FROM receipt_fees x JOIN transactions r ON r.id = x.receipt_id JOIN transactions f ON f.id = x.fee_transaction_id
+            WHERE r.entity_id = $1 ORDER BY f.id`,
+          [entity.entityId],
+        );
         return {
           customers: customers.map((c) => ({ id: c.code, name: c.name })),
           invoices: await docs('SI'),
@@ -90,6 +97,12 @@ const ledger: TargetHarness = {
             customerId: d.customerId,
             amount: d.gross,
             paymentId: [...applied].find(([, list]) => list.some((a) => a.invoiceId === d.id))?.[0] ?? null,
+          })),
+          fees: fees.map((f) => ({
+            id: f.id,
+            reference: f.reference,
+            customerId: f.customer,
+            amount: amount(f.gross),
           })),
         };
       },

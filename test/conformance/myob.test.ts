@@ -32,6 +32,7 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
+    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:

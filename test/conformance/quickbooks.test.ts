@@ -151,6 +151,16 @@ const quickbooks: TargetHarness = {
               paymentId: null,
             })),
           ],
+          // A fee is a cash Purchase: its memo's first line names the payment's customer, its last the reference.
+          fees: b.all('Purchase').map((e) => {
+            const note = typeof e.PrivateNote === 'string' ? e.PrivateNote : '';
+            return {
+              id: e.Id,
+              reference: /^ledgerlink reference: (.*)$/m.exec(note)?.[1] ?? value(e.DocNumber),
+              customerId: /^ledgerlink customer: (\S+)$/m.exec(note)?.[1] ?? null,
+              amount: money(value(e.TotalAmt)),
+            };
+          }),
         });
       },
       violations: () => [

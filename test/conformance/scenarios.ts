@@ -448,6 +448,54 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // A card payment: the customer paid 121.00, the provider kept its fee and paid out the rest.
+    name: 'books a payment provider’s fee once with its payment, each customer’s own where two payments share a reference',
+    needs: ['fees'],
+    async run(r, tag) {
+      const other = {
+        ...customer(tag),
+        sourceId: `${tag}-D`,
+        name: `Conformance ${tag} D`,
+        email: `${tag.toLowerCase()}d@example.org`,
+      };
+      const theirs = { ...invoice(tag, 2), customerSourceId: `${tag}-D` };
+      // One reference for both payments (an order number two shops' customers share): each its own fee.
+      const reference = `${tag}-PAY`;
+      const ours = { ...payment(tag, 1, `${tag}-I1`, '121.00'), externalReference: reference, fee: '2.50' };
+      const their = {
+        ...payment(tag, 2, `${tag}-I2`, '121.00'),
+        customerSourceId: `${tag}-D`,
+        externalReference: reference,
+        fee: '1.20',
+      };
+      const batch = [customer(tag), other, invoice(tag, 1), theirs, ours, their];
+      await r.send(batch);
+      const held = await r.platform.holdings();
+      const [us, them] = [await r.mapped('customer', `${tag}-C`), await r.mapped('customer', `${tag}-D`)];
+      const feesUnder = (h: typeof held) =>
+        (h.fees ?? [])
+          .filter((f) => f.reference === reference)
+          .map((f) => ({ customerId: f.customerId, amount: f.amount }))
+          .sort((a, b) => a.amount.localeCompare(b.amount));
+      expect(feesUnder(held)).toEqual([
+        { customerId: them!.targetId, amount: '1.20' },
+        { customerId: us!.targetId, amount: '2.50' },
+      ]);
+      // The payments keep their gross amounts: the invoices are paid in full.
+      expect(held.payments.filter((p) => p.reference === reference).map((p) => p.amount)).toEqual(['121.00', '121.00']);
+      if (r.dues)
+        expect(held.invoices.filter((i) => i.reference.startsWith(`${tag}-I`)).map((i) => i.due)).toEqual([
+          '0.00',
+          '0.00',
+        ]);
+      expect(await r.openExceptions()).toEqual([]);
+      // Sent again: found, not booked twice.
+      await r.send(batch);
+      expect(feesUnder(await r.platform.holdings())).toEqual(feesUnder(held));
+      expect(await r.openExceptions()).toEqual([]);
+    },
+  },
+  {
     // A shop's payment webhook that overtook its order's, a payout file imported before the invoices.
     name: 'applies a payment that came before its invoice to that invoice once it is booked, once',
     needs: ['earlyPayments'],
@@ -1113,6 +1161,16 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   const target = await createTarget({ db: w.t.db, log: silentLog, box: testBox }, r.pipeline);
   if (feature === 'creditNotes') return !target.capabilities.creditNotes;
   if (feature === 'refunds') return !target.capabilities.refunds;
+  // A payment with a fee is parked as one the target cannot book, never booked gross without it.
+  if (feature === 'fees') {
+    if (target.capabilities.fees) return false;
+    await r.send([customer('GAPF'), invoice('GAPF', 1), { ...payment('GAPF', 1, 'GAPF-I1', '121.00'), fee: '2.50' }]);
+    const parked = await r.openExceptions();
+    return (
+      !(await r.platform.holdings()).payments.some((p) => p.reference === 'GAPF-P1') &&
+      parked.some((p) => p.source_id === 'GAPF-P1' && p.reason_code === 'PAYMENT_FEE_NOT_SUPPORTED')
+    );
+  }
   // A refund of a payment that paid more than its invoice owed is not booked.
   if (feature === 'overpaymentRefunds') {
     await r.send([customer('GAPV'), invoice('GAPV', 1), payment('GAPV', 1, 'GAPV-I1', '150.00')]);

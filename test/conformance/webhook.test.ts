@@ -66,6 +66,13 @@ const webhook: TargetHarness = {
               appliedTo: sent.invoiceTargetId ? [{ invoiceId: sent.invoiceTargetId, amount: money(sent.amount) }] : [],
             };
           }),
+          // The fee goes to the receiver with its payment: it books it, once, as the payment is.
+          fees: held('payment').flatMap((d) => {
+            const fee = (d.document as { fee?: string | null }).fee;
+            return fee && money(fee) !== '0.00'
+              ? [{ id: d.id, reference: d.reference, customerId: String(d.customerTargetId), amount: money(fee) }]
+              : [];
+          }),
         }),
       violations: () => r.duplicates(),
       // The next write is the invoice's: the scenario books its customer first.

@@ -103,6 +103,15 @@ const xero: TargetHarness = {
           creditNotes: held('ACCRECCREDIT'),
           payments: [...payments, ...overpayments],
           refunds,
+          // A fee is spend money under its payment's reference, its line marked with the payment's customer.
+          fees: [...tenant.spends.values()]
+            .filter((b) => b.Status === 'AUTHORISED')
+            .map((b) => ({
+              id: b.BankTransactionID,
+              reference: b.Reference,
+              customerId: /\(ledgerlink customer ([^\s()]+)\)/.exec(b.Lines[0]?.Description ?? '')?.[1] ?? null,
+              amount: money(b.Total.toFixed(2)),
+            })),
         });
       },
       violations: () => [...s.duplicates(), ...s.stats.specViolations],

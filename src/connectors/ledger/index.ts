@@ -32,6 +32,7 @@ export function ledgerTarget(entity: EntityContext, deps: Pick<TargetDeps, 'mapp
       payments: true,
       allocations: true,
       refunds: true,
+      fees: true,
       paymentStatus: true,
       pdf: true,
       drafts: true,

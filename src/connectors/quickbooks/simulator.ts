@@ -603,8 +603,18 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const books = realms.get(realmId ?? [...realms.keys()][0]!)!;
       const key = type === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
       const seen = new Map<string, number>();
+      // A reference is unique per customer: two customers' payments may share one, and so may their
+      // fees (a Purchase names its payment's customer in its memo).
+      const whose = (e: Entity) =>
+        type === 'Purchase'
+          ? (/^ledgerlink customer: (\S+)$/m.exec(typeof e.PrivateNote === 'string' ? e.PrivateNote : '')?.[1] ?? '')
+          : ((e.CustomerRef as { value?: string } | undefined)?.value ?? '');
       // A Payment of 0 that applies a credit memo carries no reference: not a duplicate of another.
-      for (const e of books.all(type)) if (typeof e[key] === 'string') seen.set(e[key], (seen.get(e[key]) ?? 0) + 1);
+      for (const e of books.all(type))
+        if (typeof e[key] === 'string') {
+          const k = whose(e) ? `${e[key]} (customer ${whose(e)})` : e[key];
+          seen.set(k, (seen.get(k) ?? 0) + 1);
+        }
       return [...seen].filter(([, n]) => n > 1).map(([k]) => k);
     },
     close: () => server.close(),

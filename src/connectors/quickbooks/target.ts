@@ -134,6 +134,7 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
       refundsNeedPayment: true,
       // A RefundReceipt is split at its invoice's rates: an early payment's refund waits for its invoice.
       refundsNeedAppliedPayment: true,
+      fees: true,
       paymentStatus: true,
       pdf: true,
       // QuickBooks Online has no draft invoices; `mode: draft` is refused when the pipeline is saved.

@@ -273,6 +273,7 @@ export function createWebhookTarget(
       // Payments carry the invoice's target id, so the receiver can apply them.
       allocations: true,
       refunds: true,
+      fees: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,

@@ -698,9 +698,14 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
           'creditnote',
           docs.filter((d) => d.Type === 'ACCRECCREDIT').map((d) => d.Reference),
         );
+        // A reference is unique per customer: two customers' payments (and their fees) may share one.
+        const contactOf = (p: { documentType: string; documentId: string }) =>
+          (p.documentType === 'OVERPAYMENT'
+            ? t.overpayments.get(p.documentId)?.ContactID
+            : t.documents.get(p.documentId)?.ContactID) ?? '';
         count(
           'payment',
-          [...t.payments.values()].map((p) => `${p.documentType}:${p.Reference}`),
+          [...t.payments.values()].map((p) => `${p.documentType}:${contactOf(p)}:${p.Reference}`),
         );
         count(
           'overpayment',
@@ -708,7 +713,9 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         );
         count(
           'spend',
-          [...t.spends.values()].filter((s) => s.Status === 'AUTHORISED').map((s) => s.Reference),
+          [...t.spends.values()]
+            .filter((s) => s.Status === 'AUTHORISED')
+            .map((s) => `${s.Reference} ${s.Lines.map((l) => l.Description).join(' ')}`),
         );
         count(
           'contact',

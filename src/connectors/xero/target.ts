@@ -581,6 +581,7 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
       refundsNeedPayment: true,
       // A refund's credit note takes its invoice's lines: an early receipt's refund waits for its allocation.
       refundsNeedAppliedPayment: true,
+      fees: true,
       paymentStatus: true,
       pdf: true,
       drafts: false,

@@ -432,6 +432,12 @@ async function screen<R extends CanonicalPayment | CanonicalRefund>(
  * external reference); while that invoice is on its way to a remote target, they wait for it
  * (src/sync/engine/waiting.ts); otherwise unallocated, and said so in the run's record. A fee goes
  * with them. An amount or fee that does not parse for the payment's currency is parked, never skipped.
+ *
+ * A fee goes only to a target that books it (`capabilities.fees`): to one that books none, a
+ * payment with a fee is parked (PAYMENT_FEE_NOT_SUPPORTED) rather than booked gross, leaving the
+ * platform's bank off by the fee without a word. A pipeline whose `options.fees` is "leave" books
+ * payments gross and leaves fees to the books: it sends no fee, to any target, and keeps none as
+ * booked (a fee the source changes later is not a change of what was booked).
  */
 export async function syncPayments(
   ctx: SyncContext,
@@ -442,11 +448,13 @@ export async function syncPayments(
 ): Promise<void> {
   if (payments.length === 0) return;
   const p = ctx.pipeline;
-  const ready = await screen(ctx, 'payment', payments, customers, unavailable, out, {
+  const leave = p.options.fees === 'leave';
+  const sent = (r: CanonicalPayment): CanonicalPayment => (leave && r.fee != null ? { ...r, fee: null } : r);
+  const screened = await screen(ctx, 'payment', payments, customers, unavailable, out, {
     kind: 'invoice',
     reference: (r) => r.invoiceExternalReference,
     amounts: ['amount', 'fee'],
-    asBooked: paymentFeeAsBooked,
+    asBooked: (r) => paymentFeeAsBooked(sent(r)),
     resent: (r) => {
       const gross = parseAmount(r.amount, r.currency);
       return {
@@ -458,12 +466,14 @@ export async function syncPayments(
       };
     },
   });
+  const ready =
+    leave || ctx.target.capabilities.fees ? screened : screened.filter((x) => !feeRefused(ctx, x.input, out));
   const outgoing: Outgoing<TargetPayment>[] = ready.map(({ input, customerTargetId, settlesTargetId }) => ({
     sourceId: input.record.sourceId,
     raw: input.raw,
     doc: {
       sourceId: input.record.sourceId,
-      record: input.record,
+      record: sent(input.record),
       customerTargetId,
       invoiceTargetId: settlesTargetId,
       bankAccountCode: input.record.bankAccountCode ?? p.mapping.bankAccountCode ?? 'BANK',
@@ -471,6 +481,19 @@ export async function syncPayments(
     },
   }));
   await deliver(ctx, paymentDelivery, outgoing, out);
+}
+
+/** Parks a payment with a fee for a target that books none (screened: the fee parses); true when parked. */
+function feeRefused(ctx: SyncContext, input: Input<CanonicalPayment>, out: PageOutcome): boolean {
+  const r = input.record;
+  const fee = r.fee == null ? null : parseAmount(r.fee, r.currency);
+  if (!fee?.ok || fee.value === 0n) return false;
+  out.parker('payment', input)(
+    'PAYMENT_FEE_NOT_SUPPORTED',
+    `Payment ${r.externalReference} has a provider fee of ${r.currency} ${r.fee}, and the ${ctx.target.type} target books no fee: booked at its gross amount alone, it would leave the bank there ${r.currency} ${r.fee} higher than what the provider paid out. Nothing was sent. To book it gross and leave the fee to the books (keyed by hand, or a bank rule), set the pipeline's options.fees to "leave", then retry this exception.`,
+    'fee',
+  );
+  return true;
 }
 
 /** Refunds go to the target with the payment they refund, when the source names one. */
