@@ -29,7 +29,6 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:
@@ -96,6 +95,13 @@ const freshbooks: TargetHarness = {
               amount: amount(p.amount),
               appliedTo: [{ invoiceId: p.invoiceid, amount: amount(p.amount) }],
             })),
+          // A provider's fee is an expense whose notes carry the payment's reference and client.
+          fees: [...a.expenses.values()].map((e) => ({
+            id: e.id,
+            reference: ref(e.notes),
+            customerId: /^ledgerlink-customer: (.*)$/m.exec(e.notes)?.[1] ?? null,
+            amount: amount(e.amount),
+          })),
         });
       },
       violations: () => [...s.duplicates(ACCOUNT), ...s.violations],

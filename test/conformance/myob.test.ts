@@ -12,7 +12,8 @@ import { conformance } from './scenarios.ts';
  * MYOB held to the conformance suite, against the simulated MYOB and its token endpoint, losing
  * 10% of write answers after committing, with company file credentials required. The client
  * makes one attempt per call, so that a lost answer is the engine's to look up. The company file
- * refuses a sale dated before the start of its financial year, in its own words.
+ * refuses a sale dated before the start of its financial year, in its own words. A provider's fee
+ * is spend money out of the payment's bank account (read from the company file's own store).
  */
 
 const CLIENT = { clientId: 'myob-conformance-key', clientSecret: 'myob-conformance-secret-0123' };
@@ -32,7 +33,6 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:
@@ -47,6 +47,12 @@ const myob: TargetHarness = {
         [FILE]: {
           currency: 'EUR',
           taxCodes: { V21: '21', V9: '9', V0: '0' },
+          // The company file's one bank-fees expense account: the target finds it (accounts.fees unset).
+          accounts: {
+            '4-1000': 'Sales',
+            '1-1110': 'Business Bank Account',
+            '6-1100': { name: 'Bank Fees', taxCode: 'V0' },
+          },
           credentials: { user: 'Administrator', password: '' },
         },
       },
@@ -100,6 +106,14 @@ const myob: TargetHarness = {
             customerId: p.customerUid,
             amount: amount(p.amount),
             appliedTo: p.invoices.map((i) => ({ invoiceId: i.uid, amount: amount(i.amount) })),
+          })),
+          // Spend money as the company file keeps it: the memo is the payment's reference, the line's
+          // memo names the customer card it is the fee of.
+          fees: [...f.spendMoney.values()].map((x) => ({
+            id: x.UID,
+            reference: x.memo,
+            customerId: /\(ledgerlink customer ([^\s()]+)\)/.exec(x.lines.map((l) => l.memo).join(' '))?.[1] ?? null,
+            amount: amount(x.total),
           })),
         });
       },

@@ -17,6 +17,7 @@ import { failed, ok } from '../../sync/target.ts';
 import { type FbAnswer, type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
 import { type Account, REF_PREFIX, lines, minor, money, tagOf, withTag } from './map.ts';
 import { SYSTEM } from './settings.ts';
+import { type FeesCategory, bookFee, feeOf } from './fees.ts';
 
 /*
  * Invoices, credit notes and payments in FreshBooks, one request each (no batch endpoint, no
@@ -36,6 +37,9 @@ export interface DocumentContext {
   account: Account;
   taxRates: Record<string, string> | undefined;
   paymentType: string;
+  /** The expense category payment providers' fees go to (fees.ts), resolved on first use. */
+  feesCategory: () => Promise<FeesCategory | ItemError>;
+  feesStaffId: number;
   signal?: AbortSignal | undefined;
 }
 
@@ -252,7 +256,8 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
  * Books payments one by one, each on the invoice it names (a FreshBooks payment belongs to one
  * invoice; what it pays above the invoice's outstanding amount becomes the client's overpayment
  * credit, as FreshBooks does it). A payment naming no invoice has no place in FreshBooks and is
- * parked with TARGET_CAPABILITY_MISSING.
+ * parked with TARGET_CAPABILITY_MISSING. A payment provider's fee is booked first, as an expense
+ * (fees.ts): a payment whose fee FreshBooks does not hold is not sent.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   return mapAtMost(items, 1, async (d) => {
@@ -285,6 +290,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         field: 'invoiceExternalReference',
       });
     }
+    const fee = feeOf(d);
+    if (fee !== null && typeof fee !== 'bigint') return failed(fee);
+    const booked = fee === null ? null : await bookFee(c, d, fee, items);
+    if (booked && 'code' in booked) return failed(booked);
     const a = await c.api.call(
       {
         method: 'POST',
@@ -301,9 +310,21 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       },
       c.signal,
     );
-    if (!a.ok) return failed(refused('payment', r.externalReference, a));
+    if (!a.ok) {
+      const why = refused('payment', r.externalReference, a);
+      // Said, so that nobody books the fee again by hand: it is found when the payment is sent again.
+      if (booked)
+        why.message += ` (its fee ${booked.label} is booked as expense ${booked.id} and is not booked again when the payment is sent again)`;
+      return failed(why);
+    }
     const pay = entity(a.result, 'payment', `POST ${KINDS.payment.path}`);
-    return ok(text(pay.id), { number: text(pay.id), outcome: 'created' });
+    return ok(text(pay.id), {
+      number: text(pay.id),
+      outcome: 'created',
+      ...(booked
+        ? { message: `fee ${booked.label} ${booked.found ? 'already booked' : 'booked'} as expense ${booked.id}` }
+        : {}),
+    });
   });
 }
 

@@ -13,13 +13,14 @@ import { createFreshBooksTarget } from './target.ts';
 
 /**
  * The FreshBooks target: clients, items, invoices (marked sent), credit notes set against
- * invoices, payments of the invoices they name, PDFs; connected through OAuth 2.0 (the shared
- * consent flow, or a refresh token in the settings). See docs/connectors/freshbooks.md.
+ * invoices, payments of the invoices they name (a provider's fee as an expense), PDFs; connected
+ * through OAuth 2.0 (the shared consent flow, or a refresh token in the settings). See
+ * docs/connectors/freshbooks.md.
  */
 export const freshBooksTarget: TargetDefinition = {
   type: TYPE,
   description:
-    'FreshBooks: clients, items, invoices (marked sent), credit notes set against invoices, payments of invoices, PDFs; OAuth 2.0',
+    'FreshBooks: clients, items, invoices (marked sent), credit notes set against invoices, payments of invoices (a provider fee as an expense), PDFs; OAuth 2.0',
   settings: FreshBooksTargetSettings,
   secrets: [...REMOTE_TARGET_SECRETS],
   oauth: FRESHBOOKS_OAUTH,

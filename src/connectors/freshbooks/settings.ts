@@ -20,7 +20,7 @@ export const AUTHORIZE_URL = 'https://auth.freshbooks.com/oauth/authorize';
 /** Who the token belongs to and the businesses it may act on (freshbooks.com/api/me_endpoint). */
 export const ME_PATH = '/auth/api/v1/users/me';
 
-/** The scopes this target needs (freshbooks.com/api/scopes): profile (the account), clients, items, taxes, invoices, payments, credit notes. */
+/** The scopes this target needs (freshbooks.com/api/scopes): profile (the account), clients, items, taxes, invoices, payments, credit notes, expenses (fees). */
 export const SCOPES = [
   'user:profile:read',
   'user:clients:read',
@@ -34,6 +34,9 @@ export const SCOPES = [
   'user:payments:write',
   'user:credit_notes:read',
   'user:credit_notes:write',
+  // A payment provider's fee is an expense in the bank-fees category (fees.ts).
+  'user:expenses:read',
+  'user:expenses:write',
 ] as const;
 
 /**
@@ -68,6 +71,16 @@ export const FreshBooksSettings = z
       .default('Bank Transfer')
       .meta({
         description: "The type of a payment booked from the source (FreshBooks' payment types). Default Bank Transfer.",
+      }),
+    feesStaffId: z
+      .number()
+      .int()
+      .positive()
+      .max(2 ** 31 - 1)
+      .default(1)
+      .meta({
+        description:
+          "The staff member a payment provider's fee (an expense) is recorded for, by FreshBooks staff id. Default 1, the business owner in FreshBooks' examples; set it when FreshBooks refuses the fee naming the staff member.",
       }),
   })
   .meta({ description: 'Settings of the FreshBooks target.' });

@@ -54,6 +54,16 @@ const CREDIT_NOTE: Shape = {
   lines: [LINE],
 };
 const PAYMENT: Shape = { invoiceid: 'number', amount: 'money', date: 'string', type: 'string', note: 'string' };
+// The SDK's Expense request (freshbooks-nodejs-sdk, models/Expense.ts): the fields a fee uses.
+const EXPENSE: Shape = {
+  categoryid: 'number',
+  staffid: 'number',
+  date: 'string',
+  amount: 'money',
+  vendor: 'string',
+  notes: 'string',
+  clientid: 'number',
+};
 
 /** The body of each write, by route pattern: its one wrapping key, its shape and its required fields. */
 export const CONTRACT: { route: RegExp; key: string; shape: Shape; required: string[] }[] = [
@@ -80,6 +90,12 @@ export const CONTRACT: { route: RegExp; key: string; shape: Shape; required: str
     required: ['clientid', 'create_date', 'lines'],
   },
   { route: /^POST \/payments\/payments$/, key: 'payment', shape: PAYMENT, required: ['invoiceid', 'amount', 'date'] },
+  {
+    route: /^POST \/expenses\/expenses$/,
+    key: 'expense',
+    shape: EXPENSE,
+    required: ['categoryid', 'staffid', 'date', 'amount'],
+  },
 ];
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);

@@ -6,7 +6,8 @@ import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../.
  * until marked sent), credit notes, and payments, each on one invoice, with the amounts kept as
  * FreshBooks keeps them: an invoice's outstanding amount goes down by what its payments pay; what
  * a payment pays above it becomes an overpayment credit of the client; a payment of type "Credit"
- * draws on the client's credit (its credit notes, oldest first). Amounts are minor units inside and
+ * draws on the client's credit (its credit notes, oldest first). Expenses are kept in categories
+ * (a few of FreshBooks' defaults, Bank Fees under Other Expenses). Amounts are minor units inside and
  * FreshBooks' money objects outside. Refusals are FbRefusal values, answered in FreshBooks' body.
  */
 
@@ -83,10 +84,35 @@ export interface Payment {
   overpaymentid: string | null;
 }
 
+/** An expense: money the business spent, in a category (FreshBooks' expenses/expenses). */
+export interface Expense {
+  id: string;
+  categoryid: string;
+  staffid: string;
+  date: string;
+  amount: bigint;
+  currency: string;
+  vendor: string;
+  notes: string;
+  clientid: string | null;
+}
+export interface Category {
+  categoryid: string;
+  category: string;
+  parentid: string | null;
+  is_cogs: boolean;
+  vis_state: number;
+}
+
 export interface AccountOptions {
   name?: string | undefined;
   /** Tax name → percentage ("21"). */
   taxes?: Record<string, string> | undefined;
+  /**
+   * Expense categories beside FreshBooks' defaults' few kept here (Other Expenses with Bank Fees
+   * under it, Advertising, Cost of Goods Sold): name → options; `null` removes a default.
+   */
+  categories?: Record<string, { parent?: string; cogs?: boolean; deleted?: boolean } | null> | undefined;
 }
 
 const str = (v: unknown): string =>
@@ -103,6 +129,10 @@ export class Account {
   readonly invoices = new Map<string, Invoice>();
   readonly creditNotes = new Map<string, CreditNote>();
   readonly payments = new Map<string, Payment>();
+  readonly expenses = new Map<string, Expense>();
+  readonly categories: Category[] = [];
+  /** The account's staff ids: its owner, 1, unless a test adds more. */
+  readonly staff = new Set<string>(['1']);
   #seq = { invoice: 0, credit: 0 };
 
   constructor(
@@ -116,6 +146,82 @@ export class Account {
       name,
       amount,
     }));
+    const wanted = {
+      'Other Expenses': {},
+      'Bank Fees': { parent: 'Other Expenses' },
+      Advertising: {},
+      'Cost of Goods Sold': { cogs: true },
+      ...o.categories,
+    };
+    for (const [category, c] of Object.entries(wanted)) {
+      if (c === null) continue;
+      const parent = 'parent' in c ? this.categories.find((x) => x.category === c.parent) : undefined;
+      this.categories.push({
+        categoryid: this.nextId(),
+        category,
+        parentid: parent?.categoryid ?? null,
+        is_cogs: 'cogs' in c && c.cogs === true,
+        vis_state: 'deleted' in c && c.deleted === true ? 1 : 0,
+      });
+    }
+  }
+
+  /** An expense: a category that is there (not deleted), a staff member, an amount more than zero. */
+  createExpense(body: Obj): Expense {
+    for (const f of ['categoryid', 'staffid', 'date', 'amount'])
+      if (body[f] === undefined || body[f] === null || body[f] === '')
+        throw new FbRefusal(400, 1001, f, `Field ${f} is required.`);
+    const category = this.categories.find((c) => c.categoryid === str(body.categoryid) && c.vis_state === 0);
+    if (!category) throw new FbRefusal(400, 2001, 'categoryid', 'Invalid value for categoryid.');
+    if (!this.staff.has(str(body.staffid))) throw new FbRefusal(400, 2001, 'staffid', 'Invalid value for staffid.');
+    const date = str(body.date);
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new FbRefusal(400, 2001, 'date', 'Invalid value for date.');
+    const currency = str((body.amount as Obj).code) || 'USD';
+    const amount = this.amount(body.amount, 'amount', currency);
+    if (amount <= 0n) throw new FbRefusal(400, 2001, 'amount', 'Invalid value for amount.');
+    const clientid =
+      body.clientid === undefined || body.clientid === null ? null : this.client(body.clientid, 'clientid');
+    const e: Expense = {
+      id: this.nextId(),
+      categoryid: category.categoryid,
+      staffid: str(body.staffid),
+      date,
+      amount,
+      currency,
+      vendor: str(body.vendor),
+      notes: str(body.notes),
+      clientid,
+    };
+    this.expenses.set(e.id, e);
+    return e;
+  }
+
+  expenseView(e: Expense): Obj {
+    return {
+      id: new LosslessNumber(e.id),
+      expenseid: new LosslessNumber(e.id),
+      categoryid: new LosslessNumber(e.categoryid),
+      staffid: new LosslessNumber(e.staffid),
+      clientid: new LosslessNumber(e.clientid ?? '0'),
+      date: e.date,
+      amount: money(e.amount, e.currency),
+      vendor: e.vendor,
+      notes: e.notes,
+      status: 0,
+      vis_state: 0,
+    };
+  }
+
+  categoryView(c: Category): Obj {
+    return {
+      id: new LosslessNumber(c.categoryid),
+      categoryid: new LosslessNumber(c.categoryid),
+      category: c.category,
+      parentid: c.parentid === null ? null : new LosslessNumber(c.parentid),
+      is_cogs: c.is_cogs,
+      is_editable: c.parentid !== null,
+      vis_state: c.vis_state,
+    };
   }
 
   private amount(v: unknown, field: string, currency: string): bigint {

@@ -128,4 +128,45 @@ describe('simulated FreshBooks', () => {
       },
     ]);
   });
+
+  it('keeps expenses in categories, refusing a deleted category and a missing staff member; a fee booked twice is a duplicate', async () => {
+    const { s, token } = await start();
+    const base = `${s.baseUrl}/accounting/account/${ACC}`;
+    const categories = (
+      (await call('GET', `${base}/expenses/categories`, { token })).body.response as {
+        result: { categories: { categoryid: number; category: string; parentid: number | null; is_cogs: boolean }[] };
+      }
+    ).result.categories;
+    const bankFees = categories.find((c) => c.category === 'Bank Fees')!;
+    const other = categories.find((c) => c.category === 'Other Expenses')!;
+    expect(bankFees.parentid).toBe(other.categoryid);
+    const expense = (fields: string) =>
+      call('POST', `${base}/expenses/expenses`, {
+        token,
+        body: `{"expense":{"date":"2026-11-05","amount":{"amount":"2.50","code":"EUR"},"notes":"fee\\nledgerlink-ref: P-1"${fields}}}`,
+      });
+    expect(await expense(`,"categoryid":${bankFees.categoryid}`)).toMatchObject({
+      status: 400,
+      body: { response: { errors: [{ errno: 1001, field: 'staffid' }] } },
+    });
+    expect(await expense(`,"categoryid":999999,"staffid":1`)).toMatchObject({
+      status: 400,
+      body: { response: { errors: [{ errno: 2001, field: 'categoryid' }] } },
+    });
+    const made = await expense(`,"categoryid":${bankFees.categoryid},"staffid":1`);
+    expect(made.body.response).toMatchObject({ result: { expense: { amount: { amount: '2.50', code: 'EUR' } } } });
+    const listed = (
+      (
+        await call('GET', `${base}/expenses/expenses?search[date_min]=2026-11-05&search[date_max]=2026-11-05`, {
+          token,
+        })
+      ).body.response as { result: { expenses: unknown[] } }
+    ).result.expenses;
+    expect(listed).toHaveLength(1);
+    expect(s.duplicates(ACC)).toEqual([]);
+    await expense(`,"categoryid":${bankFees.categoryid},"staffid":1`);
+    expect(s.duplicates(ACC)).toEqual([`${ACC} expense P-1 (fee | ledgerlink-ref: P-1)`]);
+    // The expense without its staff member broke the contract (the SDK's Expense requires staffId).
+    expect(s.violations).toEqual([{ route: 'POST /expenses/expenses', problems: ['expense.staffid: required'] }]);
+  });
 });

@@ -137,7 +137,10 @@ export class FreshBooksSimulator {
     this.#fails.push(...statuses);
   }
 
-  /** Documents held twice under one reference (invoices, credit notes, payments), and clients named twice. */
+  /**
+   * Documents held twice under one reference (invoices, credit notes; payments of one client;
+   * expenses with the same notes: a fee booked twice), and clients named twice.
+   */
   duplicates(accountId?: string): string[] {
     const out: string[] = [];
     for (const a of accountId ? [this.account(accountId)] : [...this.#accounts.values()]) {
@@ -160,7 +163,13 @@ export class FreshBooksSimulator {
       );
       twice(
         'payment',
-        [...a.payments.values()].map((p) => ref(p.note)),
+        [...a.payments.values()].map((p) => (ref(p.note) === '' ? '' : `${ref(p.note)} of client ${p.clientid}`)),
+      );
+      twice(
+        'expense',
+        [...a.expenses.values()].map((e) =>
+          ref(e.notes) === '' ? '' : `${ref(e.notes)} (${e.notes.replace(/\n/g, ' | ')})`,
+        ),
       );
       twice(
         'client',
@@ -406,6 +415,23 @@ export class FreshBooksSimulator {
       const p = a.payments.get(m[1]!);
       if (!p) throw new FbRefusal(404, 1012, 'paymentid', 'Payment not found.');
       return result({ payment: a.paymentView(p) });
+    }
+    if (key === 'GET /expenses/categories') return page(a.categories, 'categories', (c) => a.categoryView(c));
+    if (key === 'GET /expenses/expenses') {
+      const [from, to] = [s('date_min'), s('date_max')];
+      return page(
+        [...a.expenses.values()].filter(
+          (e) => eq(e.categoryid, 'categoryid') && (from === null || e.date >= from) && (to === null || e.date <= to),
+        ),
+        'expenses',
+        (e) => a.expenseView(e),
+      );
+    }
+    if (key === 'POST /expenses/expenses') return result({ expense: a.expenseView(a.createExpense(inner('expense'))) });
+    if ((m = /^GET \/expenses\/expenses\/(\d+)$/.exec(key))) {
+      const e = a.expenses.get(m[1]!);
+      if (!e) throw new FbRefusal(404, 1012, 'expenseid', 'Expense not found.');
+      return result({ expense: a.expenseView(e) });
     }
     throw new FbRefusal(404, 1012, '', 'Not found.');
   }

@@ -4,10 +4,11 @@ import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
-import type { TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
+import type { ItemError, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { FreshBooksApi, text } from './api.ts';
 import { upsertClients, upsertItems } from './contacts.ts';
 import * as docs from './documents.ts';
+import { type FeesCategory, loadFeesCategory } from './fees.ts';
 import { type Account, CODE_PREFIX, tagOf } from './map.ts';
 import {
   API_BASE_URL,
@@ -23,7 +24,8 @@ import {
 
 /*
  * The FreshBooks target (docs/connectors/freshbooks.md): clients, items, invoices (marked sent),
- * credit notes, payments on the invoices they name and credit set against invoices, one request
+ * credit notes, payments on the invoices they name (a provider's fee as an expense) and credit set
+ * against invoices, one request
  * each over the shared RemoteClient with the OAuth connection's Bearer token (12-hour access
  * tokens, single-use refresh tokens rotated by the shared token source), paced by the shared rate
  * planner on the account's budget.
@@ -89,12 +91,27 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
     return account;
   }
 
+  let feesCategory: Promise<FeesCategory | ItemError> | null = null;
+
+  /** The fees category, read once a payment with a fee comes (a failed read is tried again next time). */
+  function feesCategoryOf(ctx: TargetCallContext): Promise<FeesCategory | ItemError> {
+    feesCategory ??= apiOf()
+      .then((a) => loadFeesCategory(a, settings.accounts?.fees, ctx.signal))
+      .catch((err: unknown) => {
+        feesCategory = null;
+        throw err;
+      });
+    return feesCategory;
+  }
+
   async function context(ctx: TargetCallContext): Promise<docs.DocumentContext> {
     return {
       api: await apiOf(),
       account: await accountOf(ctx),
       taxRates: settings.taxRates,
       paymentType: settings.paymentType,
+      feesCategory: () => feesCategoryOf(ctx),
+      feesStaffId: settings.feesStaffId,
       signal: ctx.signal,
     };
   }
@@ -110,6 +127,8 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
       payments: true,
       allocations: true,
       refunds: false,
+      // A provider's fee is an expense in the bank-fees category, booked before its payment (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: true,
       drafts: false,

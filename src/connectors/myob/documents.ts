@@ -16,6 +16,7 @@ import { failed, ok } from '../../sync/target.ts';
 import { type MyobAnswer, type MyobApi, type MyobObject, describe, literal, text } from './api.ts';
 import { type Company, dateTime, minor, num, serviceLines, termsFor, tooLong } from './map.ts';
 import { MAX, SYSTEM } from './settings.ts';
+import { type FeesAccount, bookFee, feeOf, readFees } from './fees.ts';
 
 /*
  * Sales (invoices and credit notes), customer payments and credit settlements in MYOB, one request
@@ -32,6 +33,8 @@ export interface DocumentContext {
   company: Company;
   taxRates: Record<string, string> | undefined;
   paymentMethod: string | undefined;
+  /** The account payment providers' fees go to (fees.ts), resolved on first use. */
+  feesAccount: () => Promise<FeesAccount | ItemError>;
   signal?: AbortSignal | undefined;
 }
 
@@ -205,6 +208,7 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
  * payment as money applied to open sales (its `AmountReceived` is what the `Invoices` apply) and
  * takes no change of application afterwards: a payment naming no booked invoice, or more than
  * that invoice still owes, is refused with TARGET_CAPABILITY_MISSING rather than booked otherwise.
+ * A payment provider's fee is spent first (fees.ts): a payment whose fee MYOB does not hold is not sent.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   return mapAtMost(items, 1, async (d) => {
@@ -243,6 +247,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         retryable: false,
       });
     }
+    const fee = feeOf(d);
+    if (fee !== null && typeof fee !== 'bigint') return failed(fee);
+    const booked = fee === null ? null : await bookFee(c, d, fee, items);
+    if (booked && 'code' in booked) return failed(booked);
     const applied = num(formatAmount(amount.value, r.currency));
     const a = await c.api.call(
       {
@@ -261,10 +269,22 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       },
       c.signal,
     );
-    if (!a.ok) return failed(refused('payment', r.externalReference, a));
+    if (!a.ok) {
+      const why = refused('payment', r.externalReference, a);
+      // Said, so that nobody spends the fee again by hand: it is found when the payment is sent again.
+      if (booked)
+        why.message += ` (its fee ${booked.label} is booked as spend money ${booked.id} and is not booked again when the payment is sent again)`;
+      return failed(why);
+    }
     const uid = createdUid(a, `POST ${PAYMENT}`);
     const pay = await c.api.byUid(PAYMENT, uid, c.signal);
-    return ok(uid, { number: text(pay?.ReceiptNumber) || r.externalReference, outcome: 'created' });
+    return ok(uid, {
+      number: text(pay?.ReceiptNumber) || r.externalReference,
+      outcome: 'created',
+      ...(booked
+        ? { message: `fee ${booked.label} ${booked.found ? 'already booked' : 'booked'} as spend money ${booked.id}` }
+        : {}),
+    });
   });
 }
 
@@ -343,8 +363,15 @@ export async function findAllocation(
   return found ? { targetId: text(found.UID) } : null;
 }
 
-/** Documents by UID, as booked: a sale (an invoice, or a credit note when negative), else a payment. */
-export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+/**
+ * Documents by UID, as booked: a sale (an invoice, or a credit note when negative), else a payment;
+ * with `fees`, each payment's provider fee (its spend money, fees.ts).
+ */
+export async function readDocuments(
+  c: DocumentContext,
+  ids: string[],
+  options?: { fees?: boolean },
+): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const cur = c.company.currency;
   for (const id of ids) {
@@ -380,5 +407,11 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         lines: 0,
       });
   }
+  if (options?.fees)
+    await readFees(
+      c.api,
+      [...out.values()].filter((d) => d.kind === 'payment'),
+      c.signal,
+    );
   return out;
 }

@@ -5,14 +5,15 @@ import { createMyobTarget } from './target.ts';
 
 /**
  * The MYOB Business / AccountRight target: customer cards, items, Service-layout sales as invoices
- * and credit notes, customer payments applied to invoices, credit settlements, PDFs; connected
+ * and credit notes, customer payments applied to invoices (a provider's fee as spend money), credit
+ * settlements, PDFs; connected
  * with a MYOB OAuth 2.0 refresh token (or the consent flow) and, for AccountRight files, the
  * company file's credentials. See docs/connectors/myob.md.
  */
 export const myobTarget: TargetDefinition = {
   type: TYPE,
   description:
-    'MYOB Business / AccountRight: customer cards, items, service sales as invoices and credit notes, customer payments applied to invoices, credit settlements, PDFs; OAuth 2.0 and company file credentials',
+    'MYOB Business / AccountRight: customer cards, items, service sales as invoices and credit notes, customer payments applied to invoices (a provider fee as spend money), credit settlements, PDFs; OAuth 2.0 and company file credentials',
   settings: MyobSettings,
   secrets: [...MYOB_SECRETS],
   oauth: myobOAuth,

@@ -82,6 +82,17 @@ const SETTLEMENT: Shape = {
   Lines: [{ Type: 'string', Sale: REF, AmountApplied: 'number' }],
 };
 
+const SPEND_MONEY: Shape = {
+  PayFrom: 'string',
+  Account: REF,
+  Contact: REF,
+  PaymentNumber: 'string',
+  Date: 'date',
+  IsTaxInclusive: 'boolean',
+  Memo: 'string',
+  Lines: [{ Account: REF, TaxCode: REF, Amount: 'number', Memo: 'string' }],
+};
+
 /** The body shape and required fields of each write, by route pattern. */
 export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
   { route: /^POST Contact\/Customer$/, shape: CUSTOMER, required: ['CompanyName', 'IsIndividual', 'SellingDetails'] },
@@ -99,6 +110,7 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
     shape: SETTLEMENT,
     required: ['CreditFromInvoice', 'Customer', 'Date', 'CreditAmount', 'Lines'],
   },
+  { route: /^POST Banking\/SpendMoneyTxn$/, shape: SPEND_MONEY, required: ['PayFrom', 'Account', 'Date', 'Lines'] },
 ];
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

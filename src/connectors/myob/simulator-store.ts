@@ -3,12 +3,13 @@ import { LosslessNumber } from 'lossless-json';
 import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
 
 /*
- * The simulated MYOB company file: customer cards, items, tax codes, accounts, Service-layout
- * sales (numbered 00000001, a negative one being a customer credit), customer payments and
- * credit settlements, with balances kept as MYOB keeps them: a sale's BalanceDueAmount goes down
- * by what payments apply and up (towards zero) for a credit by what settlements take. Amounts are
- * minor units inside and exact JSON numbers outside. Refusals are MyobRefusal values in MYOB's
- * body, `{"Errors": [{Name, Message, AdditionalDetails, ErrorCode, Severity}]}`.
+ * The simulated MYOB company file: customer cards, items, tax codes, accounts (each with its
+ * classification, type and default tax code), Service-layout sales (numbered 00000001, a negative
+ * one being a customer credit), customer payments, credit settlements and spend money, with
+ * balances kept as MYOB keeps them: a sale's BalanceDueAmount goes down by what payments apply and
+ * up (towards zero) for a credit by what settlements take. Amounts are minor units inside and exact
+ * JSON numbers outside. Refusals are MyobRefusal values in MYOB's body, `{"Errors": [{Name,
+ * Message, AdditionalDetails, ErrorCode, Severity}]}`.
  */
 
 export class MyobRefusal extends Error {
@@ -60,6 +61,20 @@ export interface Payment {
   accountUid: string;
   invoices: { uid: string; amount: bigint }[];
 }
+/** A spend money transaction (Banking/SpendMoneyTxn): money paid out of a bank account to the lines' accounts. */
+export interface SpendMoney {
+  UID: string;
+  PaymentNumber: string;
+  Date: string;
+  /** The account it is paid from (PayFrom: Account). */
+  accountUid: string;
+  contactUid: string | null;
+  memo: string;
+  isTaxInclusive: boolean;
+  lines: { accountUid: string; taxUid: string; amount: bigint; tax: bigint; memo: string }[];
+  /** What left the bank (AmountPaid). */
+  total: bigint;
+}
 export interface Settlement {
   UID: string;
   creditUid: string;
@@ -68,12 +83,55 @@ export interface Settlement {
   lines: { saleUid: string; amount: bigint }[];
 }
 
+/** An account of the chart: its name, and where MYOB's defaults are not what is wanted, its type and default tax code. */
+export interface AccountOptions {
+  name: string;
+  /** MYOB's AccountType (Bank, Expense, CreditCard…); by default from the classification (and a name with "bank"). */
+  type?: string | undefined;
+  /** The Code of its default tax code; none by default. */
+  taxCode?: string | undefined;
+  isHeader?: boolean | undefined;
+  isActive?: boolean | undefined;
+}
+export interface Account {
+  UID: string;
+  DisplayID: string;
+  Name: string;
+  Classification: string;
+  Type: string;
+  IsHeader: boolean;
+  IsActive: boolean;
+  taxUid: string | null;
+}
+
+/** MYOB's classification of an account, from the first digit of its DisplayID (the SDK's `Classification`). */
+const CLASSIFICATION: Record<string, string> = {
+  '1': 'Asset',
+  '2': 'Liability',
+  '3': 'Equity',
+  '4': 'Income',
+  '5': 'CostOfSales',
+  '6': 'Expense',
+  '8': 'OtherIncome',
+  '9': 'OtherExpense',
+};
+const DEFAULT_TYPE: Record<string, string> = {
+  Asset: 'OtherCurrentAsset',
+  Liability: 'OtherCurrentLiability',
+  Equity: 'Equity',
+  Income: 'Income',
+  CostOfSales: 'CostOfSales',
+  Expense: 'Expense',
+  OtherIncome: 'OtherIncome',
+  OtherExpense: 'OtherExpense',
+};
+
 export interface CompanyOptions {
   currency?: string | undefined;
   /** Code → rate in percent ("10"). */
   taxCodes?: Record<string, string> | undefined;
-  /** DisplayID → name. */
-  accounts?: Record<string, string> | undefined;
+  /** DisplayID → name (or the account's options). Default: Sales, a bank account and Bank Fees (tax code FRE). */
+  accounts?: Record<string, string | AccountOptions> | undefined;
   /** Company file credentials (AccountRight): every call must carry them in x-myobapi-cftoken. */
   credentials?: { user: string; password: string } | undefined;
 }
@@ -85,16 +143,18 @@ const uidOf = (v: unknown): string => str((v as Obj | null | undefined)?.UID);
 export class CompanyFile {
   readonly currency: string;
   readonly taxCodes: { UID: string; Code: string; Rate: string }[];
-  readonly accounts: { UID: string; DisplayID: string; Name: string }[];
+  readonly accounts: Account[];
   readonly customers = new Map<string, Card>();
   readonly items = new Map<string, Card>();
   readonly sales = new Map<string, Sale>();
   readonly payments = new Map<string, Payment>();
   readonly settlements = new Map<string, Settlement>();
+  readonly spendMoney = new Map<string, SpendMoney>();
   /** Sales dated before it are refused (the start of the financial year). */
   financialYearStart = '2000-07-01';
   #saleSeq = 0;
   #receiptSeq = 0;
+  #spendSeq = 0;
   #row = 0;
 
   constructor(
@@ -107,9 +167,26 @@ export class CompanyFile {
       Code,
       Rate,
     }));
-    this.accounts = Object.entries(options.accounts ?? { '4-1000': 'Sales', '1-1110': 'Business Bank Account' }).map(
-      ([DisplayID, Name]) => ({ UID: randomUUID(), DisplayID, Name }),
-    );
+    const chart = options.accounts ?? {
+      '4-1000': 'Sales',
+      '1-1110': 'Business Bank Account',
+      '6-1100': { name: 'Bank Fees', taxCode: 'FRE' },
+    };
+    this.accounts = Object.entries(chart).map(([DisplayID, o]) => {
+      const a = typeof o === 'string' ? { name: o } : o;
+      const classification = CLASSIFICATION[DisplayID.charAt(0)] ?? 'Asset';
+      const bank = classification === 'Asset' && /\bbank\b/i.test(a.name);
+      return {
+        UID: randomUUID(),
+        DisplayID,
+        Name: a.name,
+        Classification: classification,
+        Type: a.type ?? (bank ? 'Bank' : DEFAULT_TYPE[classification]!),
+        IsHeader: a.isHeader ?? false,
+        IsActive: a.isActive ?? true,
+        taxUid: this.taxCodes.find((t) => t.Code === a.taxCode)?.UID ?? null,
+      };
+    });
   }
 
   private amount(v: unknown, field: string): bigint {
@@ -283,6 +360,60 @@ export class CompanyFile {
     return s;
   }
 
+  /**
+   * Spend money paid from a bank (or credit card) account: each line on an account that is not a
+   * header, with a tax code; amounts tax inclusive or not (the tax worked out from the code).
+   */
+  createSpendMoney(body: Obj): SpendMoney {
+    for (const f of ['PayFrom', 'Date', 'Lines']) this.required(body, f);
+    const date = this.date(body.Date);
+    if (str(body.PayFrom) !== 'Account')
+      throw new MyobRefusal(400, 'ValidationError', 'PayFrom must be Account for a bank account', 101);
+    const from = this.accounts.find((a) => a.UID === uidOf(body.Account));
+    if (!from) throw new MyobRefusal(400, 'NotFound', 'Account not found', 150);
+    if (from.Type !== 'Bank' && from.Type !== 'CreditCard')
+      throw new MyobRefusal(400, 'ValidationError', 'The pay from account must be a bank or credit card account', 101);
+    const contact =
+      body.Contact === undefined || body.Contact === null ? null : this.ref(this.customers, body.Contact, 'Contact');
+    const raw = Array.isArray(body.Lines) ? (body.Lines as Obj[]) : [];
+    if (raw.length === 0) throw new MyobRefusal(400, 'Required', 'Lines is required', 100);
+    const inclusive = body.IsTaxInclusive === true;
+    const lines = raw.map((l) => {
+      const account = this.accounts.find((a) => a.UID === uidOf(l.Account));
+      if (!account) throw new MyobRefusal(400, 'NotFound', 'Account not found', 150);
+      if (account.IsHeader)
+        throw new MyobRefusal(400, 'ValidationError', 'A header account cannot be used in a transaction', 101);
+      if (l.TaxCode === undefined || l.TaxCode === null)
+        throw new MyobRefusal(400, 'Required', 'TaxCode is required', 100);
+      const tax = this.taxCodes.find((t) => t.UID === uidOf(l.TaxCode));
+      if (!tax) throw new MyobRefusal(400, 'NotFound', 'TaxCode not found', 150);
+      const amount = this.amount(l.Amount, 'Amount');
+      const rate = new Dec(tax.Rate);
+      return {
+        accountUid: account.UID,
+        taxUid: tax.UID,
+        amount,
+        tax: multiplyAmount(amount, inclusive ? rate.div(rate.add(100)) : rate.div(100), 'halfUp'),
+        memo: str(l.Memo),
+      };
+    });
+    const total = lines.reduce((t, l) => t + l.amount + (inclusive ? 0n : l.tax), 0n);
+    if (total <= 0n) throw new MyobRefusal(400, 'ValidationError', 'The amount paid must be more than zero', 101);
+    const s: SpendMoney = {
+      UID: randomUUID(),
+      PaymentNumber: str(body.PaymentNumber) || String(++this.#spendSeq).padStart(8, '0'),
+      Date: date,
+      accountUid: from.UID,
+      contactUid: contact?.UID ?? null,
+      memo: str(body.Memo),
+      isTaxInclusive: inclusive,
+      lines,
+      total,
+    };
+    this.spendMoney.set(s.UID, s);
+    return s;
+  }
+
   private money(minor: bigint): LosslessNumber {
     return new LosslessNumber(formatAmount(minor, this.currency));
   }
@@ -338,6 +469,47 @@ export class CompanyFile {
         Number: this.sales.get(i.uid)?.Number ?? '',
         Type: 'Invoice',
         AmountApplied: this.money(i.amount),
+      })),
+    };
+  }
+
+  accountView(a: Account): Obj {
+    const tax = this.taxCodes.find((t) => t.UID === a.taxUid);
+    return {
+      UID: a.UID,
+      DisplayID: a.DisplayID,
+      Name: a.Name,
+      Classification: a.Classification,
+      Type: a.Type,
+      IsHeader: a.IsHeader,
+      IsActive: a.IsActive,
+      TaxCode: tax ? { UID: tax.UID, Code: tax.Code } : null,
+    };
+  }
+
+  private accountRef(uid: string): Obj {
+    const a = this.accounts.find((x) => x.UID === uid);
+    return { UID: uid, Name: a?.Name ?? '', DisplayID: a?.DisplayID ?? '' };
+  }
+
+  spendMoneyView(s: SpendMoney): Obj {
+    return {
+      UID: s.UID,
+      PayFrom: 'Account',
+      Account: this.accountRef(s.accountUid),
+      Contact: s.contactUid ? { ...this.customerRef(s.contactUid), Type: 'Customer' } : null,
+      PaymentNumber: s.PaymentNumber,
+      Date: `${s.Date}T00:00:00`,
+      AmountPaid: this.money(s.total),
+      IsTaxInclusive: s.isTaxInclusive,
+      TotalTax: this.money(s.lines.reduce((t, l) => t + l.tax, 0n)),
+      Memo: s.memo,
+      Lines: s.lines.map((l, i) => ({
+        RowID: i + 1,
+        Account: this.accountRef(l.accountUid),
+        TaxCode: { UID: l.taxUid, Code: this.taxCodes.find((t) => t.UID === l.taxUid)?.Code ?? '' },
+        Amount: this.money(l.amount),
+        Memo: l.memo,
       })),
     };
   }

@@ -167,4 +167,65 @@ describe('simulated MYOB', () => {
       body: { Errors: [{ Name: 'DatePriorToBeginningOfFinancialYear', ErrorCode: 25008 }] },
     });
   });
+
+  it('keeps spend money out of a bank account, refusing another pay-from account, a header line and a line without a tax code; a fee spent twice is a duplicate', async () => {
+    const { s, headers, at } = await start({ perSecond: 100, perDay: 1000 });
+    const json = { ...headers, 'content-type': 'application/json' };
+    const accounts = (await call('GET', at('GeneralLedger/Account'), headers)).body as {
+      Items: {
+        UID: string;
+        DisplayID: string;
+        Classification: string;
+        Type: string;
+        TaxCode: { Code: string } | null;
+      }[];
+    };
+    const account = (id: string) => accounts.Items.find((a) => a.DisplayID === id)!;
+    // The default chart's Bank Fees: an expense, its default tax code FRE.
+    expect(account('6-1100')).toMatchObject({ Classification: 'Expense', Type: 'Expense', TaxCode: { Code: 'FRE' } });
+    expect(account('1-1110')).toMatchObject({ Classification: 'Asset', Type: 'Bank', TaxCode: null });
+    const fre = (
+      (await call('GET', at("GeneralLedger/TaxCode?$filter=Code eq 'FRE'"), headers)).body as {
+        Items: { UID: string }[];
+      }
+    ).Items[0]!.UID;
+    const spend = (from: string, line: Record<string, unknown>) =>
+      call(
+        'POST',
+        at('Banking/SpendMoneyTxn'),
+        json,
+        `{"PayFrom":"Account","Account":{"UID":"${account(from).UID}"},"Date":"2026-11-20T00:00:00","IsTaxInclusive":true,"Memo":"P-1","Lines":[${JSON.stringify(line).replace('"AMOUNT"', '2.5')}]}`,
+      );
+    const line = { Account: { UID: account('6-1100').UID }, TaxCode: { UID: fre }, Amount: 'AMOUNT', Memo: 'fee' };
+    const made = await spend('1-1110', line);
+    expect(made.status).toBe(201);
+    expect((await call('GET', String(made.headers.location), headers)).body).toMatchObject({
+      PaymentNumber: '00000001',
+      PayFrom: 'Account',
+      Account: { DisplayID: '1-1110' },
+      AmountPaid: 2.5,
+      TotalTax: 0,
+      Memo: 'P-1',
+      Lines: [{ Account: { DisplayID: '6-1100' }, Amount: 2.5, Memo: 'fee' }],
+    });
+    expect(await spend('6-1100', line)).toMatchObject({
+      status: 400,
+      body: { Errors: [{ Name: 'ValidationError', Message: expect.stringMatching(/bank or credit card/) }] },
+    });
+    expect(await spend('1-1110', { ...line, TaxCode: undefined })).toMatchObject({
+      status: 400,
+      body: { Errors: [{ Name: 'Required', Message: 'TaxCode is required', ErrorCode: 100 }] },
+    });
+    const listed = (await call('GET', at("Banking/SpendMoneyTxn?$filter=Memo eq 'P-1'"), headers)).body as {
+      Items: unknown[];
+    };
+    expect(listed.Items).toHaveLength(1);
+    expect(s.duplicates(FILE)).toEqual([]);
+    // The same memo with another line memo (another customer's fee) is none; the same twice is one.
+    expect((await spend('1-1110', { ...line, Memo: 'other' })).status).toBe(201);
+    expect(s.duplicates(FILE)).toEqual([]);
+    expect((await spend('1-1110', line)).status).toBe(201);
+    expect(s.duplicates(FILE)).toEqual([`${FILE} spend money P-1 (fee)`]);
+    expect(s.violations).toEqual([]);
+  });
 });

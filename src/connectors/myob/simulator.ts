@@ -14,7 +14,8 @@ import { seeded } from '../../sync/seeded.ts';
  * file's `x-myobapi-cftoken` where it has credentials), the API key's limits per second and per
  * day answered 403 `RateLimitError` in MYOB's body, writes answered 201 with a Location, and
  * faults on demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`),
- * a status answered before anything is done (`failNext`). `duplicates()` lists records held twice
+ * a status answered before anything is done (`failNext`). Spend money (Banking/SpendMoneyTxn) is
+ * kept and listed like the rest. `duplicates()` lists records held twice
  * under one reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
@@ -166,7 +167,11 @@ export class MyobSimulator {
     this.#fails.push(...statuses);
   }
 
-  /** Sales and payments held twice under one reference, and customer cards twice under one DisplayID. */
+  /**
+   * Sales held twice under one reference, payments twice under one reference for one customer,
+   * spend money twice under one memo with the same line memos (a fee booked twice), and customer
+   * cards twice under one name.
+   */
   duplicates(fileId?: string): string[] {
     const out: string[] = [];
     for (const f of fileId ? [this.file(fileId)] : [...this.#files.values()]) {
@@ -183,7 +188,13 @@ export class MyobSimulator {
       );
       twice(
         'payment',
-        [...f.payments.values()].map((p) => p.memo),
+        [...f.payments.values()].map((p) => (p.memo === '' ? '' : `${p.memo} of customer ${p.customerUid}`)),
+      );
+      twice(
+        'spend money',
+        [...f.spendMoney.values()].map((x) =>
+          x.memo === '' ? '' : `${x.memo} (${x.lines.map((l) => l.memo).join(' | ')})`,
+        ),
       );
       twice(
         'customer',
@@ -396,7 +407,7 @@ export class MyobSimulator {
     const card = cards('customer', 'Contact/Customer') ?? cards('item', 'Inventory/Item');
     if (card) return card;
     if (route === 'GeneralLedger/TaxCode' && method === 'GET') return list(f.taxCodes.map((t) => ({ ...t })));
-    if (route === 'GeneralLedger/Account' && method === 'GET') return list(f.accounts.map((a) => ({ ...a })));
+    if (route === 'GeneralLedger/Account' && method === 'GET') return list(f.accounts.map((a) => f.accountView(a)));
     const SALE = 'Sale/Invoice/Service';
     if (route === SALE && method === 'GET') return list([...f.sales.values()].map((s) => f.saleView(s)));
     if (route === SALE && method === 'POST') return { status: 201, location: `${SALE}/${f.createSale(body).UID}` };
@@ -422,6 +433,15 @@ export class MyobSimulator {
       return list([...f.settlements.values()].map((s) => f.settlementView(s)));
     if (route === 'Sale/CreditSettlement' && method === 'POST')
       return { status: 201, location: `Sale/CreditSettlement/${f.createSettlement(body).UID}` };
+    const SPEND = 'Banking/SpendMoneyTxn';
+    if (route === SPEND && method === 'GET') return list([...f.spendMoney.values()].map((x) => f.spendMoneyView(x)));
+    if (route === SPEND && method === 'POST')
+      return { status: 201, location: `${SPEND}/${f.createSpendMoney(body).UID}` };
+    m = /^Banking\/SpendMoneyTxn\/([0-9a-f-]{36})$/.exec(route);
+    if (m && method === 'GET') {
+      const x = f.spendMoney.get(m[1]!);
+      return one(x && f.spendMoneyView(x));
+    }
     throw new MyobRefusal(404, 'NotFound', `No resource ${method} ${route}`);
   }
 }

@@ -6,17 +6,18 @@ import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/r
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { myobOAuth } from './oauth.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
-import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
+import type { ItemError, ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type MyobObject, MyobApi, describe, literal, text } from './api.ts';
 import * as docs from './documents.ts';
+import { type FeesAccount, loadFeesAccount, myobFeeRemedy } from './fees.ts';
 import { type Company, customerCard, tooLong } from './map.ts';
 import { API_BASE_URL, MAX, MyobSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, rateScope } from './settings.ts';
 
 /*
  * The MYOB target (docs/connectors/myob.md): customer cards, items, Service-layout sales as
- * invoices and (negative) as credit notes, customer payments applied to the invoices they pay and
- * credit settlements, one request each over the shared RemoteClient with the OAuth connection's
+ * invoices and (negative) as credit notes, customer payments applied to the invoices they pay (a
+ * provider's fee spent money out of the same bank) and credit settlements, one request each over the shared RemoteClient with the OAuth connection's
  * bearer token, paced by the shared rate planner on the API key's budget (8 a second, 1,000,000
  * a day), whatever company file it calls.
  */
@@ -77,12 +78,24 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
     return company;
   }
 
+  let feesAccount: Promise<FeesAccount | ItemError> | null = null;
+
+  /** The fees account, read once a payment with a fee comes (a failed read is tried again next time). */
+  function feesAccountOf(ctx: TargetCallContext): Promise<FeesAccount | ItemError> {
+    feesAccount ??= loadFeesAccount(api, settings.accounts?.fees, ctx.signal).catch((err: unknown) => {
+      feesAccount = null;
+      throw err;
+    });
+    return feesAccount;
+  }
+
   async function context(ctx: TargetCallContext): Promise<docs.DocumentContext> {
     return {
       api,
       company: await companyOf(ctx),
       taxRates: settings.taxRates,
       paymentMethod: settings.paymentMethod,
+      feesAccount: () => feesAccountOf(ctx),
       signal: ctx.signal,
     };
   }
@@ -98,6 +111,8 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       payments: true,
       allocations: true,
       refunds: false,
+      // A provider's fee is spent out of the payment's bank account before the payment (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: true,
       drafts: false,
@@ -157,7 +172,9 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
-    documents: async (ctx, targetIds) => docs.readDocuments(await context(ctx), targetIds),
+    documents: async (ctx, targetIds, options) =>
+      docs.readDocuments(await context(ctx), targetIds, { fees: options?.fees === true }),
+    feeRemedy: (difference, payment) => myobFeeRemedy(difference, payment),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(`${docs.SALE}/${encodeURIComponent(invoiceTargetId)}`, ctx.signal),
 
