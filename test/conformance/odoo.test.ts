@@ -25,9 +25,7 @@ let sim: OdooSimulator | undefined;
 
 const odoo: TargetHarness = {
   type: 'odoo',
-  unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startOdooSimulator({
       version: '17',
@@ -86,9 +84,22 @@ const odoo: TargetHarness = {
               id: `payment:${p.id}`,
               reference: p.ref,
               customerId: String(p.partner_id),
-              amount: amount(p.amount),
+              // What the customer paid: what its receivable line settles (a provider's fee is
+              // written off beside the amount that reached the bank).
+              amount: amount(-db.lines.get(p.receivable)!.balance),
               appliedTo: applied(p.receivable, 'credit'),
             })),
+          // A provider's fee is a write-off line of its payment's own entry: the payment's, under its reference.
+          fees: [...db.payments.values()]
+            .filter((p) => p.state !== 'draft' && p.payment_type === 'inbound')
+            .flatMap((p) =>
+              p.write_offs.map((w) => ({
+                id: `payment:${p.id}`,
+                reference: p.ref,
+                customerId: w.partner_id === null ? null : String(w.partner_id),
+                amount: amount(w.balance),
+              })),
+            ),
           // A refund is money sent back: an outbound customer payment, its receivable line a debit.
           // Set against the inbound payment its line is reconciled with (the target reconciles it
           // with the payment it returns, docs/connectors/odoo.md).

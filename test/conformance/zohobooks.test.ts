@@ -28,9 +28,7 @@ let sim: ZohoBooksSimulator | undefined;
 
 const zohobooks: TargetHarness = {
   type: 'zohobooks',
-  unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startZohoBooksSimulator({
       ...CLIENT,
@@ -93,6 +91,15 @@ const zohobooks: TargetHarness = {
                 .map((r) => ({ invoiceId: r.payment_refund_id, amount: amount(r.amount) })),
             ],
           })),
+          // A provider's fee is its payment's bank charges: the payment's own, under its reference and customer.
+          fees: [...o.payments.values()]
+            .filter((p) => p.bank_charges > 0n)
+            .map((p) => ({
+              id: p.payment_id,
+              reference: p.reference_number,
+              customerId: p.customer_id,
+              amount: amount(p.bank_charges),
+            })),
           // A refund is Zoho's refund of a customer payment's unused amount: always of one payment,
           // whose customer it is (the refund itself names none).
           refunds: o.refunds.map((r) => ({

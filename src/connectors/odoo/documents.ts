@@ -29,6 +29,8 @@ export interface DocumentContext {
   version: OdooVersion;
   taxRates: Record<string, number> | undefined;
   journals: { sales?: number | undefined; bank?: number | undefined } | undefined;
+  /** `accounts.fees`: the expense account of payment providers' fees (fees.ts); found by name when unset. */
+  feesAccountId?: number | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -211,7 +213,32 @@ async function lookUpPayment(
   }
   // Not found, to the engine, while it has anything open: createRefunds finds it by reference and finishes it.
   if (kind === 'refund' && (await unfinished(c, id))) return null;
-  return { targetId: `${PAYMENT_PREFIX}${id}`, number, customerTargetId: String(m2o(found.partner_id) ?? '') || null };
+  const doc = {
+    targetId: `${PAYMENT_PREFIX}${id}`,
+    number,
+    customerTargetId: String(m2o(found.partner_id) ?? '') || null,
+  };
+  return kind === 'payment' && (await feeUnapplied(c, id, found)) ? { ...doc, awaitsInvoice: true } : doc;
+}
+
+/**
+ * Whether a payment booked with a provider's fee (fees.ts: its receivable line settles more than
+ * its amount, the rest a write-off) still has all of it open: its answer lost before it was set
+ * against its invoice. The engine then applies it once (applyEarlyPayments), as it does a payment
+ * that came before its invoice; one applied, or without a fee, is left as it is.
+ */
+async function feeUnapplied(c: DocumentContext, paymentId: number, pay: OdooObject): Promise<boolean> {
+  const currency = c.company.currency;
+  const [line] = await c.rpc.searchRead(
+    'account.move.line',
+    [['payment_id', '=', paymentId], RECEIVABLE],
+    ['balance', 'amount_residual'],
+    c.signal,
+    1,
+  );
+  if (!line) return false;
+  const settles = -(minor(line.balance, currency) ?? 0n);
+  return settles > (minor(pay.amount, currency) ?? 0n) && minor(line.amount_residual, currency) === -settles;
 }
 
 /**
@@ -274,7 +301,10 @@ async function createMoves(
 export const createInvoices = (c: DocumentContext, items: TargetInvoice[]) => createMoves(c, 'invoice', items);
 export const createCreditNotes = (c: DocumentContext, items: TargetCreditNote[]) => createMoves(c, 'creditNote', items);
 
-/** Documents by id, as booked: moves (invoices, credit notes) and payments. */
+/**
+ * Documents by id, as booked: moves (invoices, credit notes) and payments. A payment's `gross` is
+ * what it settles on its customer: its amount, and the provider's fee written off beside it (fees.ts).
+ */
 export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const moveIds = ids.filter((i) => /^\d+$/.test(i)).map(Number);
@@ -328,6 +358,18 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
       { fields: ['name', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'] },
       c.signal,
     )) as OdooObject[];
+    // What each settles on its customer: its receivable line (the amount, and a fee written off beside it).
+    const settled = new Map<number, bigint>();
+    for (const l of await c.rpc.searchRead(
+      'account.move.line',
+      [['payment_id', 'in', paymentIds], RECEIVABLE],
+      ['payment_id', 'balance'],
+      c.signal,
+    )) {
+      const p = m2o(l.payment_id);
+      const b = minor(l.balance, c.company.currency);
+      if (p !== null && b !== null) settled.set(p, (settled.get(p) ?? 0n) + (b < 0n ? -b : b));
+    }
     for (const e of rows) {
       const currency = cur(e.currency_id);
       const id = `${PAYMENT_PREFIX}${int(e.id)}`;
@@ -340,7 +382,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         date: text(e.date),
         dueDate: null,
         currency,
-        gross: minor(e.amount, currency) ?? 0n,
+        gross: settled.get(int(e.id)!) ?? minor(e.amount, currency) ?? 0n,
         lines: 0,
       });
     }

@@ -25,6 +25,7 @@ import {
   posted,
   refused,
 } from './documents.ts';
+import { feeOf, payWithFee } from './fees.ts';
 import { amount as amountOf, minor } from './map.ts';
 import { type OdooObject, int, m2o, text } from './rpc.ts';
 import { SYSTEM, paymentReferenceField } from './settings.ts';
@@ -147,7 +148,8 @@ async function direct(
 
 /**
  * Books customer payments one by one: through the wizard on the invoice they name when it still
- * owes something, otherwise as a payment of their own (open on the customer).
+ * owes something, otherwise as a payment of their own (open on the customer); one with a
+ * provider's fee with the fee written off in its entry, then set against its invoice (fees.ts).
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   // One request a document: one that fails leaves those before it done (mapAtMost says which).
@@ -157,10 +159,13 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     if (r.currency !== c.company.currency)
       return failed(currencyMismatch(`Payment ${r.externalReference}`, r.currency, c.company));
     if (!parsed.ok || parsed.value <= 0n) return badAmount('Payment', r.externalReference, r.amount);
+    const fee = feeOf(r, parsed.value);
+    if (typeof fee !== 'bigint') return failed(fee);
     const invoiceId = d.invoiceTargetId ? Number(d.invoiceTargetId) : null;
-    return invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n
-      ? throughWizard(c, invoiceId, parsed.value, r)
-      : direct(c, d.customerTargetId, parsed.value, r);
+    const owes = invoiceId !== null && (await owed(c, invoiceId, r.currency)) > 0n;
+    // A provider's fee: the payment of what reached the bank, the fee written off in its entry (fees.ts).
+    if (fee > 0n) return payWithFee(c, d, parsed.value, fee, owes);
+    return owes ? throughWizard(c, invoiceId, parsed.value, r) : direct(c, d.customerTargetId, parsed.value, r);
   });
 }
 

@@ -54,6 +54,15 @@ export const OdooSettings = z
     companyId: recordId.optional().meta({ description: 'The company to book in, when the user has several.' }),
     /** Journal ids: `sales` for invoices and credit notes, `bank` for payments; Odoo's defaults otherwise. */
     journals: z.strictObject({ sales: recordId.optional(), bank: recordId.optional() }).optional(),
+    /** Account ids: `fees`, the expense account of payment providers' fees (else the one named Bank Fees). */
+    accounts: z
+      .strictObject({
+        fees: recordId.optional().meta({
+          description:
+            "The id of the expense account payment providers' fees are written off to; by default the company's one active expense account named Bank Fees (or Bank Charges).",
+        }),
+      })
+      .optional(),
     /** VAT rate ("0.21") → id of the sales `account.tax`, overriding the match by percentage. */
     taxRates: z.record(z.string().regex(/^\d+(\.\d+)?$/, 'a rate such as 0.21'), recordId).optional(),
     limits: LimitOverrides.optional(),

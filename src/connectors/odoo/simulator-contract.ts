@@ -14,7 +14,7 @@ import { LosslessNumber } from 'lossless-json';
  */
 
 export type Version = '16' | '17' | '18';
-type Kind = 'char' | 'int' | 'm2o' | 'float' | 'date' | 'selection' | 'bool' | 'commands' | 'html';
+type Kind = 'char' | 'int' | 'm2o' | 'float' | 'date' | 'selection' | 'bool' | 'commands' | 'html' | 'writeoffs';
 
 const common: Record<string, Record<string, Kind>> = {
   'res.partner': {
@@ -72,10 +72,17 @@ const common: Record<string, Record<string, Kind>> = {
     id: 'int',
     move_id: 'm2o',
     payment_id: 'm2o',
+    account_id: 'm2o',
     account_type: 'selection',
+    name: 'char',
+    partner_id: 'm2o',
+    balance: 'float',
     amount_residual: 'float',
     reconciled: 'bool',
   },
+  // The fees account (fees.ts). `account_type` is 16.0's (it replaced `user_type_id`); `deprecated`
+  // was not re-read in the 18.0 source (unverified there).
+  'account.account': { id: 'int', name: 'char', code: 'char', account_type: 'selection', deprecated: 'bool' },
   'account.partial.reconcile': { id: 'int', debit_move_id: 'm2o', credit_move_id: 'm2o', amount: 'float' },
   'account.payment': {
     id: 'int',
@@ -90,6 +97,8 @@ const common: Record<string, Record<string, Kind>> = {
     date: 'date',
     journal_id: 'm2o',
     currency_id: 'm2o',
+    // Not a field: the write-off lines create pops from its values and adds to the payment's entry.
+    write_off_line_vals: 'writeoffs',
   },
   'account.payment.register': {
     id: 'int',
@@ -107,6 +116,17 @@ const byVersion: Record<Version, Record<string, Record<string, Kind>>> = {
   '17': { 'account.payment': { ref: 'char' } },
   '18': { 'account.payment': { memo: 'char' } },
 };
+
+/** The keys of a write-off line (`write_off_line_vals`, 16–18): line values, amounts in both columns. */
+const WRITE_OFF: Record<string, Kind> = {
+  name: 'char',
+  account_id: 'm2o',
+  partner_id: 'm2o',
+  currency_id: 'm2o',
+  amount_currency: 'float',
+  balance: 'float',
+};
+const WRITE_OFF_REQUIRED = ['account_id', 'amount_currency', 'balance'];
 
 /** The fields of the invoice line a `(0, 0, {…})` command may carry. */
 const LINE: Record<string, Kind> = {
@@ -140,6 +160,7 @@ export const METHODS: Record<string, string[]> = {
     'js_remove_outstanding_partial',
   ],
   'account.move.line': ['search_read'],
+  'account.account': ['search_read'],
   'account.partial.reconcile': ['search_read'],
   'account.payment': ['search_read', 'read', 'create', 'action_post', 'unlink'],
   'account.payment.register': ['create', 'action_create_payments'],
@@ -163,6 +184,21 @@ function checkValue(kind: Kind, v: unknown, at: string, out: string[]): void {
     out.push(`${at}: not a date (YYYY-MM-DD)`);
   if (kind === 'bool' && typeof v !== 'boolean') out.push(`${at}: not a boolean`);
   if (kind === 'commands' && !Array.isArray(v)) out.push(`${at}: not a list of commands`);
+  if (kind === 'writeoffs') {
+    if (!Array.isArray(v)) {
+      out.push(`${at}: not a list of line values (16.0 and later)`);
+      return;
+    }
+    v.forEach((w, i) => {
+      const line = (w ?? {}) as Record<string, unknown>;
+      for (const [k, lv] of Object.entries(line)) {
+        const lk = WRITE_OFF[k];
+        if (!lk) out.push(`${at}[${i}].${k}: Invalid field`);
+        else checkValue(lk, lv, `${at}[${i}].${k}`, out);
+      }
+      for (const k of WRITE_OFF_REQUIRED) if (!(k in line)) out.push(`${at}[${i}].${k}: required`);
+    });
+  }
 }
 
 /** What is wrong with the values of a `create` or `write` on a model; empty when they are right. */

@@ -67,6 +67,26 @@ export interface Payment {
   ref: string;
   journal_id: number;
   receivable: number;
+  /**
+   * The write-off lines of its entry (`write_off_line_vals` at create: a provider's fee, fees.ts),
+   * each a debit on its account for an inbound payment; its receivable line settles the rest too.
+   */
+  write_offs: WriteOff[];
+}
+export interface WriteOff {
+  id: number;
+  account_id: number;
+  name: string;
+  partner_id: number | null;
+  balance: bigint;
+}
+/** An account of the chart (`account.account`), by its Odoo 16+ `account_type`. */
+export interface Account {
+  id: number;
+  code: string;
+  name: string;
+  account_type: string;
+  deprecated: boolean;
 }
 /** A receivable line: its balance signed (debit +, credit −) and what is left of it. */
 export interface ReceivableLine {
@@ -89,7 +109,24 @@ export interface DatabaseOptions {
   currency?: string | undefined;
   /** Tax name → percentage ("21"). */
   taxes?: Record<string, string> | undefined;
+  /** The chart of accounts, replacing the default one (a few accounts of Odoo's generic chart, and Bank Fees). */
+  accounts?: Omit<Account, 'id' | 'deprecated'>[] | undefined;
+  /**
+   * 18 only, false: the bank journal's payment method has no outstanding receipts account, so Odoo
+   * makes a payment no journal entry and its write-off lines go nowhere (`_generate_journal_entry`
+   * skips it). Only that effect is simulated: the payment keeps its receivable line here.
+   */
+  outstandingAccount?: boolean | undefined;
 }
+
+/** The default chart: the receivable, a bank, sales, expenses and a bank-fees expense account. */
+const CHART: Omit<Account, 'id' | 'deprecated'>[] = [
+  { code: '121000', name: 'Account Receivable', account_type: 'asset_receivable' },
+  { code: '101401', name: 'Bank', account_type: 'asset_cash' },
+  { code: '400000', name: 'Product Sales', account_type: 'income' },
+  { code: '600000', name: 'Expenses', account_type: 'expense' },
+  { code: '626000', name: 'Bank Fees', account_type: 'expense' },
+];
 
 const str = (v: unknown): string =>
   typeof v === 'string' ? v : v instanceof LosslessNumber ? v.value : typeof v === 'number' ? String(v) : '';
@@ -112,6 +149,8 @@ export class Database {
   readonly moves = new Map<number, Move>();
   readonly payments = new Map<number, Payment>();
   readonly lines = new Map<number, ReceivableLine>();
+  readonly accounts: Account[];
+  readonly outstandingAccount: boolean;
   readonly partials: Partial[] = [];
   readonly wizards = new Map<number, { values: Obj; invoiceIds: number[] }>();
   /** Entries dated on or before it cannot be posted (Odoo's lock date). */
@@ -129,6 +168,8 @@ export class Database {
       name,
       amount,
     }));
+    this.accounts = (o.accounts ?? CHART).map((a) => ({ ...a, id: this.nextId(), deprecated: false }));
+    this.outstandingAccount = version !== '18' || o.outstandingAccount !== false;
   }
 
   nextId(): number {
@@ -286,11 +327,40 @@ export class Database {
       ref: str(values[refField]),
       journal_id: id(values.journal_id) ?? BANK_JOURNAL,
       receivable: 0,
+      write_offs: this.writeOffs(values.write_off_line_vals),
     };
-    // Money received credits the customer's receivable; money sent back debits it.
-    p.receivable = this.newLine({ payment_id: p.id }, outbound ? amount : -amount);
+    if (!this.outstandingAccount) p.write_offs = [];
+    // Money received credits the customer's receivable; money sent back debits it. The write-off
+    // lines balance against it: the receivable settles the liquidity and the write-offs together.
+    const off = p.write_offs.reduce((sum, w) => sum + w.balance, 0n);
+    p.receivable = this.newLine({ payment_id: p.id }, (outbound ? amount : -amount) - off);
     this.payments.set(p.id, p);
     return p.id;
+  }
+
+  /**
+   * The write-off lines of a payment's create values: on 16–18 a list of line values, each with
+   * `amount_currency` and `balance` (account_payment.py `_prepare_move_line_default_vals`); the
+   * dict of 15 and before fails there as Python fails indexing a key of it.
+   */
+  private writeOffs(v: unknown): WriteOff[] {
+    if (v === undefined || v === null || v === false) return [];
+    if (!Array.isArray(v)) throw new OdooException('builtins.TypeError', 'string indices must be integers');
+    return (v as Obj[]).map((w) => {
+      const account = this.accounts.find((a) => a.id === id(w.account_id));
+      if (!account) throw missing('account.account', w.account_id);
+      if (account.deprecated) throw userError(`The account ${account.code} ${account.name} is deprecated.`);
+      if (w.balance === undefined || w.amount_currency === undefined)
+        throw new OdooException('builtins.KeyError', w.balance === undefined ? "'balance'" : "'amount_currency'");
+      const balance = this.money(w.balance, 'balance');
+      return {
+        id: this.nextId(),
+        account_id: account.id,
+        name: str(w.name),
+        partner_id: id(w.partner_id),
+        balance,
+      };
+    });
   }
 
   postPayment(paymentId: number): void {

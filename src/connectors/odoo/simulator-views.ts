@@ -77,15 +77,44 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
         }),
         ...[...db.payments.values()].map((p) => entryOf(db, p)),
       ];
-    case 'account.move.line':
-      return [...db.lines.values()].map((l) => ({
-        id: l.id,
-        move_id: m2o(db, 'account.move', l.move_id ?? db.payments.get(l.payment_id!)!.move_id),
-        payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
-        account_type: 'asset_receivable',
-        amount_residual: dec(db, l.residual),
-        reconciled: l.residual === 0n,
-      }));
+    case 'account.account':
+      return db.accounts.map((a) => ({ ...a }));
+    case 'account.move.line': {
+      const receivable = db.accounts.find((a) => a.account_type === 'asset_receivable');
+      const account = (i: number | undefined) => {
+        const a = db.accounts.find((x) => x.id === i);
+        return a ? [a.id, `${a.code} ${a.name}`] : false;
+      };
+      return [
+        ...[...db.lines.values()].map((l) => ({
+          id: l.id,
+          move_id: m2o(db, 'account.move', l.move_id ?? db.payments.get(l.payment_id!)!.move_id),
+          payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
+          account_id: account(receivable?.id),
+          account_type: 'asset_receivable',
+          name: '',
+          partner_id: false,
+          balance: dec(db, l.balance),
+          amount_residual: dec(db, l.residual),
+          reconciled: l.residual === 0n,
+        })),
+        // A payment's write-off lines (a provider's fee): not reconcilable, nothing residual.
+        ...[...db.payments.values()].flatMap((p) =>
+          p.write_offs.map((w) => ({
+            id: w.id,
+            move_id: m2o(db, 'account.move', p.move_id),
+            payment_id: [p.id, ''],
+            account_id: account(w.account_id),
+            account_type: db.accounts.find((a) => a.id === w.account_id)!.account_type,
+            name: w.name,
+            partner_id: m2o(db, 'res.partner', w.partner_id),
+            balance: dec(db, w.balance),
+            amount_residual: dec(db, 0n),
+            reconciled: false,
+          })),
+        ),
+      ];
+    }
     case 'account.partial.reconcile':
       return db.partials.map((p) => ({
         id: p.id,

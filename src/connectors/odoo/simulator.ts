@@ -150,9 +150,10 @@ export class OdooSimulator {
       moves.filter((m) => m.move_type === 'out_refund').map((m) => m.ref),
     );
     const payments = [...this.db.payments.values()];
+    // A reference is unique per customer: two customers' payments may share one (an order number).
     twice(
       'payment',
-      payments.filter((p) => p.payment_type === 'inbound').map((p) => p.ref),
+      payments.filter((p) => p.payment_type === 'inbound').map((p) => (p.ref ? `${p.ref} of ${p.partner_id}` : '')),
     );
     twice(
       'refund',

@@ -7,6 +7,7 @@ import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import * as docs from './documents.ts';
+import { odooFeeRemedy, readFees } from './fees.ts';
 import { type Company, partnerValues } from './map.ts';
 import * as pay from './payments.ts';
 import { createRefunds } from './refunds.ts';
@@ -70,6 +71,7 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       version: settings.version,
       taxRates: settings.taxRates,
       journals: settings.journals,
+      feesAccountId: settings.accounts?.fees,
       signal: ctx.signal,
     };
   }
@@ -103,6 +105,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       // books are the same whatever order the documents come in (refunds.ts).
       refundsNeedPayment: true,
       refundsNeedAppliedPayment: true,
+      // A provider's fee is written off in its payment's entry, to the bank fees account (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -170,7 +174,18 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
-    documents: async (ctx, targetIds) => docs.readDocuments(await context(ctx), targetIds),
+    async documents(ctx, targetIds, options) {
+      const c = await context(ctx);
+      const out = await docs.readDocuments(c, targetIds);
+      // Reconciliation: each payment's fee, its entry's line on the fees account (fees.ts).
+      if (options?.fees)
+        await readFees(
+          c,
+          [...out.values()].filter((d) => d.kind === 'payment'),
+        );
+      return out;
+    },
+    feeRemedy: (difference, payment) => odooFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
       const c = await loadCompany(rpc, settings, ctx.signal);

@@ -16,6 +16,7 @@ import type {
 } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoAnswer, type ZohoApi, type ZohoObject, describe, entity, list, text } from './api.ts';
+import { bankCharges, chargesAsRead, feeOf } from './fees.ts';
 import { type Organisation, lineItems, minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -236,6 +237,9 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         field: 'amount',
       });
     }
+    // A provider's fee is the payment's bank charges (fees.ts): written with it, found with it.
+    const charges = bankCharges(r, amount.value);
+    if (typeof charges !== 'bigint') return failed(charges);
     const invoices: ZohoObject[] = [];
     if (d.invoiceTargetId) {
       const inv = await c.api.byId(`/invoices/${encodeURIComponent(d.invoiceTargetId)}`, 'invoice', c.signal);
@@ -252,6 +256,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
           customer_id: d.customerTargetId,
           payment_mode: c.paymentMode,
           amount: num(formatAmount(amount.value, r.currency)),
+          ...(charges > 0n ? { bank_charges: num(formatAmount(charges, r.currency)) } : {}),
           date: r.date,
           reference_number: r.externalReference,
           ...(r.description ? { description: r.description } : {}),
@@ -263,7 +268,12 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
     );
     if (!a.ok) return failed(refused('payment', r.externalReference, a));
     const pay = entity(a.body, 'payment', 'POST /customerpayments');
-    return ok(text(pay.payment_id), { number: text(pay.payment_number) || r.externalReference, outcome: 'created' });
+    const fee = charges > 0n ? `with bank charges ${r.currency} ${formatAmount(charges, r.currency)}` : null;
+    return ok(text(pay.payment_id), {
+      number: text(pay.payment_number) || r.externalReference,
+      outcome: 'created',
+      ...(fee ? { message: fee } : {}),
+    });
   });
 }
 
@@ -346,8 +356,9 @@ export const applicationsOf = (pay: ZohoObject, currency: string): Application[]
 
 /**
  * Updates a payment, as read, so that it is applied to exactly these invoices for these amounts
- * (PUT /customerpayments/{id}); the rest of its fields are sent as read. Applications of zero are
- * left out: an application is removed by omitting it.
+ * (PUT /customerpayments/{id}); the rest of its fields are sent as read, its bank charges (a
+ * provider's fee, fees.ts) among them. Applications of zero are left out: an application is
+ * removed by omitting it.
  */
 export function putApplications(
   c: DocumentContext,
@@ -363,6 +374,7 @@ export function putApplications(
         customer_id: text(pay.customer_id),
         payment_mode: text(pay.payment_mode) || c.paymentMode,
         amount: num(text(pay.amount)),
+        ...chargesAsRead(pay, currency),
         date: text(pay.date),
         reference_number: text(pay.reference_number),
         invoices: applications
@@ -456,8 +468,15 @@ export async function findAllocation(
   return applied >= amount.value ? { targetId: id } : null;
 }
 
-/** Documents by id, as booked: an invoice, else a credit note, else a payment. */
-export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+/**
+ * Documents by id, as booked: an invoice, else a credit note, else a payment. With `fees`, a
+ * payment's provider fee is its bank charges (null when it has none).
+ */
+export async function readDocuments(
+  c: DocumentContext,
+  ids: string[],
+  options?: { fees?: boolean },
+): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   for (const id of ids) {
     for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
@@ -477,6 +496,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         currency,
         gross: minor(kind === 'payment' ? e.amount : e.total, currency) ?? 0n,
         lines,
+        ...(kind === 'payment' && options?.fees ? { fee: feeOf(e, currency) } : {}),
       });
       break;
     }

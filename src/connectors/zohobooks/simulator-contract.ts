@@ -56,6 +56,7 @@ const PAYMENT: Shape = {
   customer_id: 'string',
   payment_mode: 'string',
   amount: 'number',
+  bank_charges: 'number',
   date: 'string',
   reference_number: 'string',
   description: 'string',

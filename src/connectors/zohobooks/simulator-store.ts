@@ -7,7 +7,7 @@ import { UNDEPOSITED_FUNDS, ZohoRefusal, dec, str } from './simulator-values.ts'
  * The simulated Zoho Books organisation: contacts, items, taxes, invoices (numbered INV-000001,
  * drafts until marked sent), credit notes, customer payments and credits applied to invoices,
  * with balances kept as Zoho keeps them: an invoice's balance goes down by what payments and
- * credits apply, a credit note's by what it credits, a payment's unused amount by what it applies
+ * credits apply (a payment's bank charges, a provider's fee, do not change what it applies), a credit note's by what it credits, a payment's unused amount by what it applies
  * and what its refunds return (simulator-refunds.ts). Amounts are minor units inside and exact
  * JSON numbers (lossless) outside. Refusals are ZohoRefusal values in Zoho's own body,
  * `{"code": …, "message": …}`.
@@ -58,6 +58,8 @@ export interface Payment {
   customer_id: string;
   payment_mode: string;
   amount: bigint;
+  /** Its bank charges (a payment provider's fee): deposited is the amount less them. */
+  bank_charges: bigint;
   date: string;
   description: string;
   account_id: string | null;
@@ -304,6 +306,10 @@ export class Organisation {
   private paymentFields(p: Payment, body: Obj, previous: Payment['invoices']): void {
     const amount = this.amount(body.amount, 'amount');
     if (amount <= 0n) throw new ZohoRefusal(400, 2, 'Invalid value passed for amount');
+    // Bank charges come out of what is deposited, never more than it. An update that leaves them
+    // out is taken to clear them (the cautious reading: the connector sends them back as read).
+    const charges = body.bank_charges === undefined ? 0n : this.amount(body.bank_charges, 'bank_charges');
+    if (charges < 0n || charges > amount) throw new ZohoRefusal(400, 2, 'Invalid value passed for bank_charges');
     const rows = Array.isArray(body.invoices) ? (body.invoices as Obj[]) : [];
     const wanted = rows.map((r) => ({
       id: str(r.invoice_id),
@@ -332,6 +338,7 @@ export class Organisation {
     }
     for (const w of wanted) this.settle(this.invoices.get(w.id)!, w.amount);
     p.amount = amount;
+    p.bank_charges = charges;
     p.invoices = wanted.map((w) => ({ invoice_id: w.id, amount_applied: w.amount }));
     p.payment_mode = str(body.payment_mode) || p.payment_mode;
     p.date = str(body.date) || p.date;
@@ -349,6 +356,7 @@ export class Organisation {
       customer_id: customer,
       payment_mode: 'cash',
       amount: 0n,
+      bank_charges: 0n,
       date,
       description: str(body.description),
       account_id: body.account_id === undefined ? null : str(body.account_id),
@@ -425,6 +433,7 @@ export class Organisation {
       customer_id: p.customer_id,
       payment_mode: p.payment_mode,
       amount: dec(p.amount, cur),
+      bank_charges: dec(p.bank_charges, cur),
       unused_amount: dec(p.amount - applied - p.refunded, cur),
       account_id: p.account_id ?? UNDEPOSITED_FUNDS,
       date: p.date,

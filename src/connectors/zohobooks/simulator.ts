@@ -165,9 +165,10 @@ export class ZohoBooksSimulator {
         'creditnote',
         [...o.creditNotes.values()].map((d) => d.reference_number),
       );
+      // A reference is unique per customer: two customers' payments may share one (an order number).
       twice(
         'payment',
-        [...o.payments.values()].map((p) => p.reference_number),
+        [...o.payments.values()].map((p) => (p.reference_number ? `${p.reference_number} of ${p.customer_id}` : '')),
       );
       twice(
         'refund',

@@ -9,6 +9,7 @@ import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from 
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoObject, ZohoApi, describe, entity, text } from './api.ts';
 import * as docs from './documents.ts';
+import { zohoFeeRemedy } from './fees.ts';
 import { createRefunds, lookUpRefund } from './refunds.ts';
 import { type Organisation, contactFields } from './map.ts';
 import {
@@ -24,10 +25,11 @@ import {
 
 /*
  * The Zoho Books target (docs/connectors/zohobooks.md): contacts, items, invoices (marked sent),
- * credit notes, customer payments applied to invoices, credits and payments set against invoices,
- * and refunds of a payment's unused amount (refunds.ts), one request each over the shared
- * RemoteClient with the OAuth connection's token (`Authorization: Zoho-oauthtoken …`), paced by
- * the shared rate planner on the organisation's budget (100 a minute, a daily limit by plan).
+ * credit notes, customer payments applied to invoices (a provider's fee as their bank charges,
+ * fees.ts), credits and payments set against invoices, and refunds of a payment's unused amount
+ * (refunds.ts), one request each over the shared RemoteClient with the OAuth connection's token
+ * (`Authorization: Zoho-oauthtoken …`), paced by the shared rate planner on the organisation's
+ * budget (100 a minute, a daily limit by plan).
  */
 
 /** What tests replace: the token source, the planner, the client's transport and timing. */
@@ -103,6 +105,8 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       allocations: true,
       refunds: true,
       refundsNeedPayment: true,
+      // A provider's fee is the payment's bank charges (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: true,
       drafts: false,
@@ -150,7 +154,8 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
-    documents: async (ctx, targetIds) => docs.readDocuments(await context(ctx), targetIds),
+    documents: async (ctx, targetIds, options) => docs.readDocuments(await context(ctx), targetIds, options),
+    feeRemedy: (difference, payment) => zohoFeeRemedy(difference, payment),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(invoiceTargetId, ctx.signal),
 
