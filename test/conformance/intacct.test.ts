@@ -29,7 +29,6 @@ let sim: IntacctSimulator | undefined;
 const intacct: TargetHarness = {
   type: 'intacct',
   unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
   },
@@ -37,7 +36,23 @@ const intacct: TargetHarness = {
     sim ??= await startIntacctSimulator({
       ...SENDER,
       users: [USER],
-      companies: { [USER.companyId]: { currency: 'EUR', glAccounts: ['4000', '2200'], bankAccounts: ['BANK1'] } },
+      companies: {
+        [USER.companyId]: {
+          currency: 'EUR',
+          glAccounts: ['4000', '2200'],
+          // The bank-charges expense account payment providers' fees are found on.
+          chart: [
+            {
+              ACCOUNTNO: '6100',
+              TITLE: 'Bank Charges',
+              ACCOUNTTYPE: 'incomestatement',
+              NORMALBALANCE: 'debit',
+              STATUS: 'active',
+            },
+          ],
+          bankAccounts: ['BANK1'],
+        },
+      },
       seed: 29,
       dropAfterCommitRate: 0.1,
       limits: { concurrent: 2 },
@@ -98,6 +113,13 @@ const intacct: TargetHarness = {
               amount: amount(r.total),
               appliedTo: appliedFrom(r.RECORDNO),
             })),
+          // A fee is a bank service charge: its reference number the payment's, its line's customer the payment's.
+          fees: [...c.bankFees.values()].map((f) => ({
+            id: f.RECORDNO,
+            reference: f.RECORDID,
+            customerId: f.lines[0]?.CUSTOMERID || null,
+            amount: amount(f.lines.reduce((x, l) => x + l.amount, 0n)),
+          })),
         });
       },
       violations: () => [...s.duplicates(USER.companyId), ...s.violations],

@@ -34,9 +34,7 @@ let sim: NetSuiteSimulator | undefined;
 
 const netsuite: TargetHarness = {
   type: 'netsuite',
-  unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startNetSuiteSimulator({
       accountId: ACCOUNT,
@@ -85,9 +83,13 @@ const netsuite: TargetHarness = {
           }),
           // A customer refund takes money out of the payment it applies to: the payment is set
           // against it as against an invoice (as the ledger sets a receipt against its refund).
+          // A payment whose reference another customer's payment held first has it with its
+          // customer's id after it (`REF__c1234`): its reference is the part before.
           payments: [...a.payments.values()].map((p) => ({
             id: p.id,
-            reference: p.externalId,
+            reference: p.externalId.endsWith(`__c${p.customer}`)
+              ? p.externalId.slice(0, -`__c${p.customer}`.length)
+              : p.externalId,
             customerId: p.customer,
             amount: amount(p.payment),
             appliedTo: [
@@ -107,6 +109,17 @@ const netsuite: TargetHarness = {
               customerId: r.customer,
               amount: amount([...r.apply.values()].reduce((x, y) => x + y, 0n)),
               paymentId: paymentId ?? null,
+            };
+          }),
+          // A fee is a journal entry: its debit to the fees account, the payment's reference in the
+          // line's memo, the payment's customer the line's name.
+          fees: [...a.journals.values()].map((j) => {
+            const debits = j.lines.filter((l) => l.debit > 0n);
+            return {
+              id: j.id,
+              reference: debits[0]?.memo ?? '',
+              customerId: debits[0]?.entity ?? null,
+              amount: amount(debits.reduce((x, l) => x + l.debit, 0n)),
             };
           }),
         });

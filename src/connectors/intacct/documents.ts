@@ -17,6 +17,7 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import { BatchInterrupted, failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
+import { type BookedFee, bookFee, feesAccount, readFees } from './fees.ts';
 import { lineItems } from './map.ts';
 import { type IntacctSettings, SYSTEM } from './settings.ts';
 import { type Xml, describe, isoDate, legacyDate, quote, text, usDate } from './xml.ts';
@@ -249,12 +250,31 @@ async function legacyPayment(
   return settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => x.result.key);
 }
 
+/** A payment's result with what became of its fee said (the fee is booked first: fees.ts). */
+function withFee(r: ItemResult, fee: BookedFee | null): ItemResult {
+  if (!fee) return r;
+  if (r.ok)
+    return {
+      ...r,
+      message: `fee ${fee.label} ${fee.found ? 'already booked' : 'booked'} as bank charge ${fee.id}${r.message ? `; ${r.message}` : ''}`,
+    };
+  // Said, so that nobody books the fee again by hand: it is found, not booked again, when the payment is sent again.
+  return {
+    ok: false,
+    error: { ...r.error, message: `${r.error.message} (its fee ${fee.label} is booked as bank charge ${fee.id})` },
+  };
+}
+
 /**
  * Books received payments as ARPYMT applied to the invoice they pay, up to what it owes; the
- * rest (or a payment naming no invoice) as the legacy create_arpayment's overpayment.
+ * rest (or a payment naming no invoice) as the legacy create_arpayment's overpayment. A payment
+ * with a provider's fee has its fee booked first (fees.ts), and is not sent without it.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
+  // The fees account, read once a call and only when a payment has a fee.
+  let account: Promise<string | ItemError> | null = null;
+  const accountOnce = () => (account ??= feesAccount(c));
   for (const d of items) {
     const r = d.record;
     const wrong = currencyOk(c, `Payment ${r.externalReference}`, r.currency);
@@ -274,9 +294,14 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       );
       continue;
     }
+    const fee = await bookFee(c, d, accountOnce);
+    if (fee && 'code' in fee) {
+      out.push(failed(fee));
+      continue;
+    }
     const owed = d.invoiceTargetId ? await due(c, d.invoiceTargetId, r.currency) : 0n;
     if (!d.invoiceTargetId || owed < amount.value) {
-      out.push(await legacyPayment(c, d, amount.value, minBig(owed, amount.value)));
+      out.push(withFee(await legacyPayment(c, d, amount.value, minBig(owed, amount.value)), fee));
       continue;
     }
     const a = await c.api.call(
@@ -302,10 +327,13 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       { write: true, controlId: writeControlId(d.idempotencyKey, 'payment'), signal: c.signal },
     );
     out.push(
-      await settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => {
-        const rows = x.result.data?.arpymt;
-        return text(Array.isArray(rows) ? (rows[0] as Row | undefined)?.RECORDNO : undefined);
-      }),
+      withFee(
+        await settleWrite(c, 'payment', 'payment', r.externalReference, d.customerTargetId, a, (x) => {
+          const rows = x.result.data?.arpymt;
+          return text(Array.isArray(rows) ? (rows[0] as Row | undefined)?.RECORDNO : undefined);
+        }),
+        fee,
+      ),
     );
   }
   return out;
@@ -473,7 +501,11 @@ export async function findAllocation(
 }
 
 /** Documents by RECORDNO, as booked: an invoice, else a credit adjustment, else a payment. */
-export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
+export async function readDocuments(
+  c: DocumentContext,
+  ids: string[],
+  fees = false,
+): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   for (const id of ids) {
     for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
@@ -497,5 +529,11 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
       break;
     }
   }
+  // Reconciliation: each payment's fee, the bank charge under its reference (fees.ts).
+  if (fees)
+    await readFees(
+      c,
+      [...out.values()].filter((d) => d.kind === 'payment'),
+    );
   return out;
 }

@@ -67,6 +67,10 @@ export const IntacctSettings = z
       .string()
       .regex(/^[A-Z]{3}$/, 'an ISO 4217 code such as EUR')
       .meta({ description: "The company's base currency: documents in another are refused (CURRENCY_MISMATCH)." }),
+    feesGlAccount: Account.optional().meta({
+      description:
+        "The expense GL account payment providers' fees are booked to (a service charge on bankAccountId); else the company's one active expense account titled for bank or merchant fees.",
+    }),
     bankAccountId: Id.meta({
       description: 'The checking account (FINANCIALENTITY) received payments are deposited to.',
     }),

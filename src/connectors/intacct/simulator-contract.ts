@@ -141,6 +141,25 @@ const SHAPES: Record<string, Shape> = {
     required: ['RECORDKEY', 'TRX_PAYMENTAMOUNT'],
     ordered: false,
   },
+  // developer.intacct.com "Bank Interest Income/Charges" (BANKFEE); its lines' element names *(unverified)*.
+  BANKFEE: {
+    children: [
+      'FINANCIALENTITY',
+      'WHENCREATED',
+      'TRANSACTIONTYPE',
+      'RECORDID',
+      'DESCRIPTION',
+      'CURRENCY',
+      'BANKFEEENTRIES',
+    ],
+    required: ['FINANCIALENTITY', 'WHENCREATED', 'TRANSACTIONTYPE', 'BANKFEEENTRIES'],
+    ordered: false,
+  },
+  BANKFEEENTRY: {
+    children: ['GLACCOUNTNO', 'TRX_AMOUNT', 'DESCRIPTION', 'CUSTOMERID', 'DEPARTMENTID', 'LOCATIONID'],
+    required: ['GLACCOUNTNO', 'TRX_AMOUNT'],
+    ordered: false,
+  },
   CUSTOMER: {
     children: ['CUSTOMERID', 'NAME', 'DISPLAYCONTACT', 'STATUS'],
     required: ['CUSTOMERID', 'NAME'],
@@ -255,6 +274,15 @@ export function functionViolations(name: string, body: unknown): string[] {
           for (const d of many(el(f.ARPYMTDETAILS).ARPYMTDETAIL)) {
             shape('ARPYMTDETAIL', d, problems);
             amount('ARPYMTDETAIL', el(d).TRX_PAYMENTAMOUNT, problems);
+          }
+        } else if (object === 'BANKFEE' && name === 'create') {
+          const f = el(fields);
+          shape('BANKFEE', f, problems);
+          if (f.WHENCREATED !== undefined && !US_DATE.test(str(f.WHENCREATED)))
+            problems.push('BANKFEE: WHENCREATED is mm/dd/yyyy');
+          for (const l of many(el(f.BANKFEEENTRIES).BANKFEEENTRY)) {
+            shape('BANKFEEENTRY', l, problems);
+            amount('BANKFEEENTRY', el(l).TRX_AMOUNT, problems);
           }
         } else problems.push(`${name}: object ${object} is not one this simulator takes`);
       }

@@ -1,8 +1,8 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 
 /*
- * The books of one simulated Intacct company: customers, AR records (invoices, credit
- * adjustments, received payments) numbered from one RECORDNO sequence as Intacct's PRRECORD is,
+ * The books of one simulated Intacct company: customers, its GL accounts, bank service charges
+ * (BANKFEE, payment providers' fees), AR records (invoices, credit adjustments, received payments) numbered from one RECORDNO sequence as Intacct's PRRECORD is,
  * and the payment details that apply payments and credits to invoices. Each function the
  * simulator takes is carried out here against these books, refusing what Intacct refuses in its
  * own error format (errorno, description, description2).
@@ -31,10 +31,23 @@ export class IntacctRefusal extends Error {
   }
 }
 
+/** A GL account as GLACCOUNT holds it (those of `glAccounts` without one are active income-statement accounts titled by their number). */
+export interface GlAccount {
+  ACCOUNTNO: string;
+  TITLE: string;
+  /** `incomestatement` or `balancesheet`. */
+  ACCOUNTTYPE: string;
+  /** `debit` (assets, expenses) or `credit`. */
+  NORMALBALANCE: string;
+  STATUS: 'active' | 'inactive';
+}
+
 export interface CompanyOptions {
   currency: string;
   /** GL accounts that exist (lines naming another are refused). */
   glAccounts: string[];
+  /** GL accounts with their title, type and normal balance, beside `glAccounts`. */
+  chart?: GlAccount[] | undefined;
   /** Checking accounts (FINANCIALENTITY) payments may be deposited to. */
   bankAccounts: string[];
 }
@@ -56,6 +69,17 @@ export interface ArRecord {
   description: string;
 }
 
+/** A bank interest or service charge (Cash Management, BANKFEE) and its lines. */
+export interface BankFee {
+  RECORDNO: string;
+  RECORDID: string;
+  FINANCIALENTITY: string;
+  TRANSACTIONTYPE: string;
+  date: string;
+  DESCRIPTION: string;
+  lines: { RECORDNO: string; GLACCOUNTNO: string; amount: bigint; CUSTOMERID: string; DESCRIPTION: string }[];
+}
+
 export interface Detail {
   RECORDNO: string;
   PAYMENTKEY: string;
@@ -74,6 +98,7 @@ export class Company {
   readonly items = new Map<string, Row>();
   readonly records = new Map<string, ArRecord>();
   readonly details: Detail[] = [];
+  readonly bankFees = new Map<string, BankFee>();
   /** Control ids of writes committed with uniqueid true. */
   readonly usedControlIds = new Set<string>();
   /** Transactions dated on or before this ISO date are in a closed period. */
@@ -123,8 +148,66 @@ export class Company {
   }
 
   private account(no: string): void {
-    if (!this.options.glAccounts.includes(no))
+    if (!this.options.glAccounts.includes(no) && !this.options.chart?.some((a) => a.ACCOUNTNO === no))
       throw new IntacctRefusal('BL01001973', `Invalid GL Account ${no} specified.`);
+  }
+
+  /** The chart as GLACCOUNT answers it. */
+  glAccounts(): GlAccount[] {
+    const chart = this.options.chart ?? [];
+    return [
+      ...this.options.glAccounts
+        .filter((no) => !chart.some((a) => a.ACCOUNTNO === no))
+        .map((no): GlAccount => ({
+          ACCOUNTNO: no,
+          TITLE: no,
+          ACCOUNTTYPE: 'incomestatement',
+          NORMALBALANCE: 'credit',
+          STATUS: 'active',
+        })),
+      ...chart,
+    ];
+  }
+
+  /**
+   * create BANKFEE: a service charge (or interest earned) on a checking account, its lines on
+   * active GL accounts, each with a positive amount and, optionally, a customer (a dimension).
+   * The TRANSACTIONTYPE values and the messages are *(unverified)*.
+   */
+  createBankFee(f: El): BankFee {
+    const bank = str(f.FINANCIALENTITY);
+    if (!this.options.bankAccounts.includes(bank))
+      throw new IntacctRefusal('BL01001973', `Invalid Bank Account ${bank} specified.`);
+    const type = str(f.TRANSACTIONTYPE);
+    if (type !== 'Service Charge' && type !== 'Interest Earned')
+      throw new IntacctRefusal('BL01001973', `Invalid Transaction Type ${type} specified.`);
+    const date = this.usDate(f.WHENCREATED, 'WHENCREATED');
+    this.open(date);
+    const raw = list(el(f.BANKFEEENTRIES).BANKFEEENTRY);
+    if (raw.length === 0) throw new IntacctRefusal('BL01001973', 'At least one line item is required.');
+    const lines = raw.map((x, n) => {
+      const l = el(x);
+      const no = str(l.GLACCOUNTNO);
+      this.account(no);
+      if (this.glAccounts().find((a) => a.ACCOUNTNO === no)?.STATUS === 'inactive')
+        throw new IntacctRefusal('BL01001973', `GL Account ${no} is inactive.`);
+      const amount = this.money(str(l.TRX_AMOUNT), `line ${n + 1} amount`);
+      if (amount <= 0n) throw new IntacctRefusal('BL01001973', `line ${n + 1}: the amount must be greater than zero.`);
+      const customer = str(l.CUSTOMERID);
+      if (customer) this.customer(customer);
+      return { RECORDNO: '', GLACCOUNTNO: no, amount, CUSTOMERID: customer, DESCRIPTION: str(l.DESCRIPTION) };
+    });
+    const fee: BankFee = {
+      RECORDNO: this.nextKey(),
+      RECORDID: str(f.RECORDID),
+      FINANCIALENTITY: bank,
+      TRANSACTIONTYPE: type,
+      date,
+      DESCRIPTION: str(f.DESCRIPTION),
+      lines: lines.map((l) => ({ ...l, RECORDNO: this.nextKey() })),
+    };
+    this.bankFees.set(fee.RECORDNO, fee);
+    return fee;
   }
 
   private lineTotal(items: unknown[]): bigint {
@@ -365,6 +448,30 @@ export class Company {
         return ar('adjustment').map((r) => ({ ...base(r), WHENCREATED: this.us(r.date) }));
       case 'ARPYMT':
         return ar('payment').map((r) => ({ ...base(r), PAYMENTDATE: this.us(r.date), RECEIPTDATE: this.us(r.date) }));
+      case 'GLACCOUNT':
+        return this.glAccounts().map((a) => ({ ...a }));
+      case 'BANKFEE':
+        return [...this.bankFees.values()].map((f) => ({
+          RECORDNO: f.RECORDNO,
+          RECORDID: f.RECORDID,
+          FINANCIALENTITY: f.FINANCIALENTITY,
+          TRANSACTIONTYPE: f.TRANSACTIONTYPE,
+          WHENCREATED: this.us(f.date),
+          DESCRIPTION: f.DESCRIPTION,
+          CURRENCY: this.options.currency,
+          TRX_TOTALENTERED: this.fmt(f.lines.reduce((x, l) => x + l.amount, 0n)),
+        }));
+      case 'BANKFEEENTRY':
+        return [...this.bankFees.values()].flatMap((f) =>
+          f.lines.map((l) => ({
+            RECORDNO: l.RECORDNO,
+            RECORDKEY: f.RECORDNO,
+            GLACCOUNTNO: l.GLACCOUNTNO,
+            TRX_AMOUNT: this.fmt(l.amount),
+            CUSTOMERID: l.CUSTOMERID,
+            DESCRIPTION: l.DESCRIPTION,
+          })),
+        );
       case 'ARPYMTDETAIL':
         return this.details.map((d) => ({
           RECORDNO: d.RECORDNO,

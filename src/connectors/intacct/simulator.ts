@@ -164,9 +164,15 @@ export class IntacctSimulator {
       'adjustment',
       of('adjustment').map((r) => r.RECORDID),
     );
+    // A reference is unique per customer: two customers' payments may share one.
     twice(
       'payment',
-      of('payment').map((r) => r.DOCNUMBER),
+      of('payment').map((r) => `${r.CUSTOMERID}/${r.DOCNUMBER}`),
+    );
+    // A payment provider's fee: one per payment (its reference, its customer on the lines).
+    twice(
+      'bank fee',
+      [...c.bankFees.values()].map((f) => `${f.lines[0]?.CUSTOMERID ?? ''}/${f.RECORDID}`),
     );
     twice(
       'customer',
@@ -363,6 +369,10 @@ export class IntacctSimulator {
           if (body.ITEM !== undefined) {
             const row = company.upsertItem(el(body.ITEM), name === 'create');
             return { status: 'success', out: data('item', [{ RECORDNO: row.RECORDNO!, ITEMID: row.ITEMID! }]) };
+          }
+          if (body.BANKFEE !== undefined && name === 'create') {
+            const f = company.createBankFee(el(body.BANKFEE));
+            return { status: 'success', out: data('bankfee', [{ RECORDNO: f.RECORDNO }]) };
           }
           if (body.ARPYMT !== undefined && name === 'create') {
             const p = company.createPayment(el(body.ARPYMT));

@@ -8,6 +8,7 @@ import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from 
 import { failed, ok } from '../../sync/target.ts';
 import { IntacctApi, writeControlId } from './api.ts';
 import * as docs from './documents.ts';
+import { intacctFeeRemedy } from './fees.ts';
 import { customerFields, itemFields } from './map.ts';
 import { IntacctSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, endpointOf, rateScope } from './settings.ts';
 import { type Xml, describe, quote, text } from './xml.ts';
@@ -121,6 +122,8 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
       allocations: true,
       // No AR refund through this target: docs/connectors/intacct.md ("Gaps").
       refunds: false,
+      // A fee is a bank service charge of its own, booked before its payment (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -169,7 +172,8 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
     findByReference: (ctx, kind, reference, customerTargetId) =>
       docs.lookUp(context(ctx), kind, reference, customerTargetId),
-    documents: (ctx, targetIds) => docs.readDocuments(context(ctx), targetIds),
+    documents: (ctx, targetIds, options) => docs.readDocuments(context(ctx), targetIds, options?.fees === true),
+    feeRemedy: (difference, payment) => intacctFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
       const r = await xml.read('getAPISession', '', ctx.signal).catch((err: unknown) => {

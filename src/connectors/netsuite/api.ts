@@ -27,22 +27,25 @@ export interface Call {
   json?: unknown;
   /** An upsert by external id can be sent again after a lost answer: it updates what the first one made. */
   retrySafe?: boolean | undefined;
+  headers?: Record<string, string> | undefined;
 }
 
 export const RECORD = '/record/v1';
+/** SuiteQL over REST, beside the record service under /services/rest. */
+export const SUITEQL = '/query/v1/suiteql';
 
 export class NetSuiteApi {
   constructor(readonly client: RemoteClient) {}
 
   async call(c: Call, signal?: AbortSignal): Promise<NsAnswer> {
-    const read = c.method === 'GET';
+    const read = c.method === 'GET' || c.path === SUITEQL;
     const res = await this.client.request(
       {
         method: c.method,
         path: c.path,
         query: c.query,
         ...(c.json !== undefined
-          ? { body: stringifyLossless(c.json), headers: { 'content-type': 'application/json' } }
+          ? { body: stringifyLossless(c.json), headers: { 'content-type': 'application/json', ...c.headers } }
           : {}),
         kind: read ? 'read' : 'write',
         retrySafe: read || c.retrySafe === true,
@@ -87,6 +90,36 @@ export class NetSuiteApi {
       throw refusedRead(path, a);
     }
     return a.body;
+  }
+
+  /**
+   * The rows of a SuiteQL query (`POST /query/v1/suiteql`, `Prefer: transient`), page by page of
+   * 1,000 ("Executing SuiteQL Queries Through REST Web Services"). A read: sent again freely.
+   */
+  async query(q: string, signal?: AbortSignal): Promise<NsObject[]> {
+    const out: NsObject[] = [];
+    for (let offset = 0; ; offset += 1000) {
+      const a = await this.call(
+        {
+          method: 'POST',
+          path: SUITEQL,
+          query: { limit: '1000', offset: String(offset) },
+          json: { q },
+          headers: { prefer: 'transient' },
+          retrySafe: true,
+        },
+        signal,
+      );
+      if (!a.ok)
+        throw new ConnectorError(SYSTEM, `SuiteQL query was refused (${describe(a)})`, {
+          status: a.status,
+          retryable: false,
+          code: a.status === 401 ? 'TARGET_AUTH_REVOKED' : null,
+        });
+      const items = Array.isArray(a.body?.items) ? (a.body.items as NsObject[]) : [];
+      out.push(...items);
+      if (a.body?.hasMore !== true || items.length === 0) return out;
+    }
   }
 
   /** PUT `/{type}/eid:{externalId}`: creates the record or updates the one under that external id. */

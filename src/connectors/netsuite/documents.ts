@@ -27,6 +27,7 @@ import {
   rows,
   text,
 } from './api.ts';
+import { type BookedFee, type GlAccount, bookFee, readChart, readFees } from './fees.ts';
 import { amount, itemLines, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -50,6 +51,11 @@ export interface DocumentContext {
   bankAccountId: string | undefined;
   /** The account refunds are paid from (accounts.bank); NetSuite's default when absent. */
   refundAccountId: string | undefined;
+  /** Payment providers' fees: the expense account (accounts.fees) and, while payments go to Undeposited Funds, the bank (accounts.feesBank). */
+  feesAccountId?: string | undefined;
+  feesBankAccountId?: string | undefined;
+  /** The subsidiary of the fees' journal entries (OneWorld accounts). */
+  subsidiaryId?: string | undefined;
   /** Requests the account allows at once (the planner holds every call to them as well). */
   concurrency: number;
   signal?: AbortSignal | undefined;
@@ -89,8 +95,40 @@ export async function written(c: DocumentContext, type: string, reference: strin
   return r;
 }
 
+/**
+ * The external id of a customer's payment: its reference, unless another customer's payment holds
+ * that already (references are unique per customer, external ids per record type); then the
+ * reference and `__c{customer internal id}`, so that neither overwrites the other.
+ */
+const qualified = (reference: string, customerTargetId: string) => `${reference}__c${customerTargetId}`;
+
+/** The payment under a reference for this customer (null when none), and the external id it has or gets. */
+async function paymentOf(
+  c: DocumentContext,
+  reference: string,
+  customerTargetId: string | null | undefined,
+): Promise<{ externalId: string; held: NsObject | null }> {
+  const plain = await c.api.get(`/${RECORD_OF.payment}/${eid(reference)}`, c.signal);
+  if (!plain || !customerTargetId || customerOf(plain) === customerTargetId)
+    return { externalId: reference, held: plain };
+  const externalId = qualified(reference, customerTargetId);
+  return { externalId, held: await c.api.get(`/${RECORD_OF.payment}/${eid(externalId)}`, c.signal) };
+}
+
+/** A payment's reference from its external id (without the customer a shared reference took). */
+const paymentReference = (r: NsObject): string => {
+  const x = text(r.externalId);
+  const suffix = `__c${customerOf(r)}`;
+  return x.endsWith(suffix) && x.length > suffix.length ? x.slice(0, -suffix.length) : x;
+};
+
 /** The lookup of the engine: the record under our reference (its external id). */
-export async function lookUp(c: DocumentContext, kind: TargetKind, reference: string): Promise<FoundDocument | null> {
+export async function lookUp(
+  c: DocumentContext,
+  kind: TargetKind,
+  reference: string,
+  customerTargetId?: string | null,
+): Promise<FoundDocument | null> {
   const type =
     kind === 'customer'
       ? 'customer'
@@ -101,7 +139,10 @@ export async function lookUp(c: DocumentContext, kind: TargetKind, reference: st
           : null;
   // A reference NetSuite cannot hold as an external id was never written.
   if (!type || !EXTERNAL_ID.test(reference)) return null;
-  const r = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
+  const r =
+    kind === 'payment'
+      ? (await paymentOf(c, reference, customerTargetId)).held
+      : await c.api.get(`/${type}/${eid(reference)}`, c.signal);
   if (!r) return null;
   const number = text(r.tranId) || text(r.entityId) || text(r.itemId);
   return { targetId: text(r.id), number: number || null, customerTargetId: customerOf(r) || null };
@@ -166,10 +207,13 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
 
 /**
  * Books customer payments one by one, applied to the invoice they name up to what it still owes
- * (NetSuite refuses more than its amount remaining); the rest stays unapplied on the payment.
+ * (NetSuite refuses more than its amount remaining); the rest stays unapplied on the payment. A
+ * payment with a provider's fee has its fee booked first (fees.ts), and is not sent without it.
  */
 export async function createPayments(c: DocumentContext, items: TargetPayment[]): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
+  let chart: Promise<GlAccount[]> | null = null;
+  const chartOnce = () => (chart ??= readChart(c));
   for (const d of items) {
     const r = d.record;
     if (r.currency !== c.currency) {
@@ -193,6 +237,11 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       );
       continue;
     }
+    const fee = await bookFee(c, d, chartOnce);
+    if (fee && 'code' in fee) {
+      out.push(failed(fee));
+      continue;
+    }
     const apply: NsObject[] = [];
     if (d.invoiceTargetId) {
       const inv = await c.api.get(`/invoice/${encodeURIComponent(d.invoiceTargetId)}`, c.signal);
@@ -200,9 +249,10 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       const applied = minBig(paid.value, due);
       if (applied > 0n) apply.push({ doc: ref(d.invoiceTargetId), apply: true, amount: amount(applied, r.currency) });
     }
+    const { externalId } = await paymentOf(c, r.externalReference, d.customerTargetId);
     const a = await c.api.upsert(
       RECORD_OF.payment,
-      r.externalReference,
+      externalId,
       {
         customer: ref(d.customerTargetId),
         payment: amount(paid.value, r.currency),
@@ -214,14 +264,26 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       c.signal,
     );
     if (!a.ok) {
-      out.push(failed(refused('payment', r.externalReference, a)));
+      const refusal = refused('payment', r.externalReference, a);
+      // Said, so that nobody books the fee again by hand: it is found, not booked again, when the payment is sent again.
+      if (fee) refusal.message += ` (its fee ${fee.label} is booked as journal entry ${fee.number || fee.id})`;
+      out.push(failed(refusal));
       continue;
     }
-    const rec = await written(c, RECORD_OF.payment, r.externalReference);
-    out.push(ok(text(rec.id), { number: text(rec.tranId) || r.externalReference, outcome: 'created' }));
+    const rec = await written(c, RECORD_OF.payment, externalId);
+    out.push(
+      ok(text(rec.id), {
+        number: text(rec.tranId) || r.externalReference,
+        outcome: 'created',
+        message: fee ? feeNote(fee) : null,
+      }),
+    );
   }
   return out;
 }
+
+const feeNote = (fee: BookedFee) =>
+  `fee ${fee.label} ${fee.found ? 'already booked' : 'booked'} as journal entry ${fee.number || fee.id}`;
 
 /**
  * Payments booked before the invoice they name (the engine's note, src/sync/engine/early-payments.ts),
@@ -374,6 +436,7 @@ export async function readDocuments(
   c: DocumentContext,
   ids: string[],
   lines: boolean,
+  fees = false,
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   for (const id of ids) {
@@ -386,7 +449,7 @@ export async function readDocuments(
         kind,
         number: text(e.tranId) || text(e.externalId),
         customerTargetId: customerOf(e),
-        externalReference: text(e.externalId),
+        externalReference: kind === 'payment' ? paymentReference(e) : text(e.externalId),
         date: text(e.tranDate),
         dueDate: text(e.dueDate) || null,
         currency: c.currency,
@@ -396,5 +459,11 @@ export async function readDocuments(
       break;
     }
   }
+  // Reconciliation: each payment's fee, the journal entry under its fee's external id (fees.ts).
+  if (fees)
+    await readFees(
+      c,
+      [...out.values()].filter((d) => d.kind === 'payment'),
+    );
   return out;
 }

@@ -115,7 +115,17 @@ export const NetSuiteSettings = z
       description:
         'Customer payments go to Undeposited Funds (default); false books them to the account in accounts.bank.',
     }),
-    accounts: z.strictObject({ bank: internalId('the bank account payments are deposited to').optional() }).optional(),
+    accounts: z
+      .strictObject({
+        bank: internalId('the bank account payments are deposited to').optional(),
+        fees: internalId(
+          'the expense account payment providers’ fees are booked to (else the one active expense account named for bank or merchant fees)',
+        ).optional(),
+        feesBank: internalId(
+          'the bank account fees are paid out of while payments go to Undeposited Funds (else the one active bank account)',
+        ).optional(),
+      })
+      .optional(),
     taxRates: z
       .record(z.string().regex(/^\d+(\.\d+)?$/, 'a rate such as 0.21'), internalId('a tax code'))
       .optional()

@@ -45,6 +45,9 @@ const PAYMENT: Shape = {
 
 const REFUND: Shape = { customer: 'ref', tranDate: 'date', memo: 'string', account: 'ref', apply: { sublist: APPLY } };
 
+const JOURNAL_LINE: Shape = { account: 'ref', debit: 'number', credit: 'number', memo: 'string', entity: 'ref' };
+const JOURNAL: Shape = { tranDate: 'date', memo: 'string', subsidiary: 'ref', line: { sublist: JOURNAL_LINE } };
+
 const EID = 'eid:[^/]+';
 /** The body shape, required fields and `replace` each write takes, by route. */
 export const CONTRACT: { route: RegExp; shape: Shape; required: string[]; replace?: string }[] = [
@@ -68,6 +71,13 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[]; replac
   { route: new RegExp(`^PUT /customerPayment/${EID}$`), shape: PAYMENT, required: ['customer', 'payment', 'tranDate'] },
   { route: /^PATCH \/customerPayment\/\d+$/, shape: { apply: { sublist: APPLY } }, required: ['apply'] },
   { route: new RegExp(`^PUT /customerRefund/${EID}$`), shape: REFUND, required: ['customer', 'tranDate', 'apply'] },
+  {
+    route: new RegExp(`^PUT /journalEntry/${EID}$`),
+    shape: JOURNAL,
+    required: ['tranDate', 'line'],
+    replace: 'line',
+  },
+  { route: /^POST \/query\/v1\/suiteql$/, shape: { q: 'string' }, required: ['q'] },
 ];
 
 function check(value: unknown, shape: Shape, path: string, out: string[]): void {

@@ -1,5 +1,14 @@
 import { type Account, NsRefusal } from './simulator-store.ts';
-import { customerView, itemView, paymentView, refundView, txnView } from './simulator-views.ts';
+import {
+  accountRow,
+  accountView,
+  customerView,
+  itemView,
+  journalView,
+  paymentView,
+  refundView,
+  txnView,
+} from './simulator-views.ts';
 
 /*
  * The record service of the simulated NetSuite: GET, PUT (upsert by `eid:`) and PATCH of
@@ -10,7 +19,38 @@ import { customerView, itemView, paymentView, refundView, txnView } from './simu
 
 type Obj = Record<string, unknown>;
 const ITEM_TYPES = new Set(['nonInventorySaleItem', 'serviceSaleItem']);
-const TYPES = new Set(['customer', 'invoice', 'creditMemo', 'customerPayment', 'customerRefund', ...ITEM_TYPES]);
+const TYPES = new Set([
+  'customer',
+  'invoice',
+  'creditMemo',
+  'customerPayment',
+  'customerRefund',
+  'journalEntry',
+  'account',
+  ...ITEM_TYPES,
+]);
+
+/**
+ * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), a page
+ * of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot run.
+ */
+export function suiteql(a: Account, q: URLSearchParams, body: Obj): Obj {
+  const text = typeof body.q === 'string' ? body.q : '';
+  if (!/^SELECT id, acctnumber, fullname, accttype, isinactive FROM account ORDER BY id$/.test(text))
+    throw new NsRefusal(400, 'INVALID_PARAMETER', 'Invalid search query. Detailed unprocessed description follows.');
+  const limit = Math.max(1, Math.min(1000, Number(q.get('limit') ?? 1000) || 1000));
+  const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
+  const all = [...a.chart.values()].sort((x, y) => Number(x.id) - Number(y.id));
+  const page = all.slice(offset, offset + limit);
+  return {
+    links: [],
+    count: page.length,
+    hasMore: offset + page.length < all.length,
+    items: page.map(accountRow),
+    offset,
+    totalResults: all.length,
+  };
+}
 
 const notFound = () =>
   new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist. Provide a valid record instance ID.');
@@ -90,6 +130,23 @@ export function route(
       return done(own.id);
     }
     return done(a.upsertTxn(type, own, externalId, body).id);
+  }
+  if (type === 'account') {
+    if (method !== 'GET' || byEid)
+      throw new NsRefusal(400, 'USER_ERROR', 'This simulator reads accounts by internal id only.');
+    const g = a.chart.get(key);
+    if (!g) throw notFound();
+    return { status: 200, body: accountView(g) };
+  }
+  if (type === 'journalEntry') {
+    const j = find(a.journals.values());
+    if (method === 'GET') {
+      if (!j) throw notFound();
+      return { status: 200, body: journalView(a, j, expand, link) };
+    }
+    if (!j && !byEid) throw notFound();
+    if (method === 'PATCH') throw new NsRefusal(400, 'USER_ERROR', 'This simulator upserts journal entries only.');
+    return done(a.upsertJournal(j, externalId, body).id);
   }
   if (type === 'customerRefund') {
     const r = find(a.refunds.values());

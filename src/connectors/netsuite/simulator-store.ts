@@ -2,8 +2,8 @@ import { LosslessNumber } from 'lossless-json';
 import { Dec, lineAmount, multiplyAmount, parseAmount } from '../../domain/money.ts';
 
 /*
- * The simulated NetSuite account: customers, items, tax codes, invoices, credit memos and
- * customer payments, each with an internal id and, when written by upsert, an external id that
+ * The simulated NetSuite account: customers, items, tax codes, a chart of accounts, invoices,
+ * credit memos, customer payments, refunds and journal entries (payment providers' fees), each with an internal id and, when written by upsert, an external id that
  * is unique per record type. An invoice's amount remaining goes down by what payments and credit
  * memos apply to it (their `apply` sublist); a credit memo's and a payment's applications never
  * exceed their own amount. Amounts are minor units inside and exact JSON numbers outside.
@@ -83,8 +83,49 @@ export interface Refund {
   apply: Map<string, bigint>;
 }
 
+/** An account of the chart (NetSuite's `account` record). */
+export interface GlAccount {
+  id: string;
+  acctNumber: string;
+  acctName: string;
+  /** NetSuite's account type: Bank, AcctRec, OthCurrAsset, Income, Expense, OthExpense, … */
+  acctType: string;
+  isInactive: boolean;
+}
+
+/** A journal entry line: one side, an amount, optionally a name (the customer). */
+export interface JournalLine {
+  account: string;
+  debit: bigint;
+  credit: bigint;
+  memo: string;
+  entity: string | null;
+}
+
+export interface Journal {
+  id: string;
+  externalId: string;
+  tranId: string;
+  tranDate: string;
+  memo: string;
+  subsidiary: string | null;
+  lines: JournalLine[];
+}
+
+/** The chart a simulated account starts with, unless the test gives its own. */
+export const DEFAULT_CHART: Omit<GlAccount, 'id'>[] = [
+  { acctNumber: '1000', acctName: 'Checking', acctType: 'Bank', isInactive: false },
+  { acctNumber: '1200', acctName: 'Undeposited Funds', acctType: 'OthCurrAsset', isInactive: false },
+  { acctNumber: '1100', acctName: 'Accounts Receivable', acctType: 'AcctRec', isInactive: false },
+  { acctNumber: '4000', acctName: 'Sales', acctType: 'Income', isInactive: false },
+  { acctNumber: '6100', acctName: 'Office Supplies', acctType: 'Expense', isInactive: false },
+  { acctNumber: '6150', acctName: 'Bank Service Charges', acctType: 'Expense', isInactive: false },
+];
+
 export interface AccountOptions {
   currency?: string | undefined;
+  /** The chart of accounts (DEFAULT_CHART when absent); internal ids are assigned. */
+  chart?: Omit<GlAccount, 'id'>[] | undefined;
   /** Tax code name → percentage ("21"). */
   taxCodes?: Record<string, string> | undefined;
   /** Items there before the integration (name → internal id is assigned). */
@@ -107,9 +148,11 @@ export class Account {
   readonly txns = new Map<string, Txn>();
   readonly payments = new Map<string, Payment>();
   readonly refunds = new Map<string, Refund>();
+  readonly chart = new Map<string, GlAccount>();
+  readonly journals = new Map<string, Journal>();
   /** Transactions dated on or before it are refused: the accounting period is closed. */
   closedUntil: string | null = null;
-  #seq = { customer: 0, invoice: 0, creditMemo: 0, payment: 0, refund: 0 };
+  #seq = { customer: 0, invoice: 0, creditMemo: 0, payment: 0, refund: 0, journal: 0 };
 
   constructor(
     readonly id: string,
@@ -120,6 +163,10 @@ export class Account {
     this.taxCodes = Object.entries(o.taxCodes ?? { 'VAT 21%': '21', 'VAT 9%': '9', 'VAT 0%': '0' }).map(
       ([name, rate]) => ({ id: this.nextId(), name, rate }),
     );
+    for (const a of o.chart ?? DEFAULT_CHART) {
+      const id = this.nextId();
+      this.chart.set(id, { ...a, id });
+    }
     for (const name of o.items ?? [])
       this.addItem({ id: this.nextId(), type: 'serviceSaleItem', externalId: '', itemId: name, displayName: name });
   }
@@ -362,5 +409,70 @@ export class Account {
     if (body.account !== undefined) r.account = idOf(body.account);
     this.refunds.set(r.id, r);
     return r;
+  }
+
+  /**
+   * A journal entry, created or (same external id) updated with its lines replaced: at least two
+   * lines, each on an active account with a debit or a credit (not both), debits equal to credits,
+   * a line's name a customer; its date in an open period. Messages *(unverified)* in NetSuite's words.
+   */
+  upsertJournal(existing: Journal | null, externalId: string, body: Obj): Journal {
+    const tranDate = body.tranDate !== undefined ? str(body.tranDate) : (existing?.tranDate ?? '');
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(tranDate))
+      throw new NsRefusal(400, 'USER_ERROR', 'Please enter value(s) for: Date');
+    if (this.closedUntil && tranDate <= this.closedUntil)
+      throw new NsRefusal(
+        400,
+        'USER_ERROR',
+        'The accounting period of this transaction is closed. Choose a date in an open period.',
+      );
+    const raw = body.line !== undefined ? itemsOf(body.line) : null;
+    const lines: JournalLine[] =
+      raw === null
+        ? (existing?.lines ?? [])
+        : raw.map((l) => {
+            const account = this.chart.get(idOf(l.account));
+            if (!account || account.isInactive)
+              throw new NsRefusal(
+                400,
+                'INVALID_KEY_OR_REF',
+                `Invalid account reference key ${idOf(l.account) || '(empty)'}.`,
+              );
+            const side = (v: unknown, field: string) => {
+              if (v === undefined) return 0n;
+              const parsed = parseAmount(str(v), this.currency);
+              if (!parsed.ok || parsed.value < 0n)
+                throw new NsRefusal(400, 'USER_ERROR', `Invalid value for field ${field}.`);
+              return parsed.value;
+            };
+            const debit = side(l.debit, 'debit');
+            const credit = side(l.credit, 'credit');
+            if ((debit === 0n) === (credit === 0n))
+              throw new NsRefusal(400, 'USER_ERROR', 'Please enter a debit or a credit amount on each line.');
+            const entity = l.entity === undefined ? null : idOf(l.entity);
+            if (entity !== null && !this.customers.has(entity))
+              throw new NsRefusal(400, 'INVALID_KEY_OR_REF', `Invalid entity reference key ${entity || '(empty)'}.`);
+            return { account: account.id, debit, credit, memo: str(l.memo), entity };
+          });
+    if (lines.length < 2)
+      throw new NsRefusal(400, 'USER_ERROR', 'You must enter at least two lines for this transaction.');
+    const debits = lines.reduce((x, l) => x + l.debit, 0n);
+    const credits = lines.reduce((x, l) => x + l.credit, 0n);
+    if (debits !== credits)
+      throw new NsRefusal(400, 'USER_ERROR', 'The debits and credits of this transaction are not equal.');
+    const j: Journal = existing ?? {
+      id: this.nextId(),
+      externalId,
+      tranId: `JE${++this.#seq.journal}`,
+      tranDate,
+      memo: '',
+      subsidiary: null,
+      lines,
+    };
+    Object.assign(j, { tranDate, lines });
+    if (body.memo !== undefined) j.memo = str(body.memo);
+    if (body.subsidiary !== undefined) j.subsidiary = idOf(body.subsidiary);
+    this.journals.set(j.id, j);
+    return j;
   }
 }

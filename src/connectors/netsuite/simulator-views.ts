@@ -1,6 +1,6 @@
 import { LosslessNumber } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
-import type { Account, Customer, Item, Payment, Refund, Txn } from './simulator-store.ts';
+import type { Account, Customer, GlAccount, Item, Journal, Payment, Refund, Txn } from './simulator-store.ts';
 
 /*
  * What the simulated NetSuite answers for each record: body fields, references as
@@ -117,5 +117,52 @@ export function paymentView(a: Account, p: Payment, expand: boolean, link: strin
     ...(p.account ? { account: ref(p.account) } : {}),
     currency: ref('1', a.currency),
     apply: expand ? { items: applyView(a, p.apply, p.customer) } : { links: [{ rel: 'self', href: link }] },
+  };
+}
+
+export function accountView(g: GlAccount): Obj {
+  return {
+    id: g.id,
+    acctNumber: g.acctNumber,
+    acctName: g.acctName,
+    acctType: ref(g.acctType, g.acctType),
+    isInactive: g.isInactive,
+  };
+}
+
+/** A journal entry: its `line` sublist with each line's account, debit or credit, memo and name. */
+export function journalView(a: Account, j: Journal, expand: boolean, link: string): Obj {
+  return {
+    id: j.id,
+    externalId: j.externalId,
+    tranId: j.tranId,
+    tranDate: j.tranDate,
+    memo: j.memo,
+    currency: ref('1', a.currency),
+    ...(j.subsidiary ? { subsidiary: ref(j.subsidiary) } : {}),
+    line: expand
+      ? {
+          items: j.lines.map((l, n) => ({
+            line: n,
+            account: ref(l.account, a.chart.get(l.account)?.acctName),
+            ...(l.debit > 0n ? { debit: amt(a, l.debit) } : {}),
+            ...(l.credit > 0n ? { credit: amt(a, l.credit) } : {}),
+            memo: l.memo,
+            ...(l.entity ? { entity: ref(l.entity, a.customers.get(l.entity)?.companyName) } : {}),
+          })),
+        }
+      : { links: [{ rel: 'self', href: link }] },
+  };
+}
+
+/** A SuiteQL row of `account` as the query reads it: lower-case column names, every value text. */
+export function accountRow(g: GlAccount): Obj {
+  return {
+    links: [],
+    id: g.id,
+    acctnumber: g.acctNumber,
+    fullname: g.acctName,
+    accttype: g.acctType,
+    isinactive: g.isInactive ? 'T' : 'F',
   };
 }

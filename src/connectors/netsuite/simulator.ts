@@ -14,14 +14,15 @@ import { verifyOptions } from './assertion.ts';
 import { ALGORITHMS, type Algorithm } from './settings.ts';
 import { type AccountOptions, Account, NsRefusal } from './simulator-store.ts';
 import { tokenViolations, violationsOf } from './simulator-contract.ts';
-import { route } from './simulator-routes.ts';
+import { route, suiteql } from './simulator-routes.ts';
 import { seeded } from '../../sync/seeded.ts';
 
 /*
  * A local NetSuite for tests: the OAuth 2.0 token endpoint of the client credentials flow (a JWT
  * client assertion verified against the certificate mapped for the integration, access tokens of
  * `accessTokenSeconds`, `invalid_grant` once the mapping is revoked), the REST record service
- * under /services/rest/record/v1 for one account (Bearer tokens, or requests signed with
+ * under /services/rest/record/v1 for one account and the one SuiteQL query the target asks
+ * (/services/rest/query/v1/suiteql: the chart of accounts) (Bearer tokens, or requests signed with
  * token-based authentication when `tba` pairs are given; 401 INVALID_LOGIN otherwise),
  * the account's concurrency limit answered with 429 in NetSuite's error body, and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
@@ -52,7 +53,7 @@ type Obj = Record<string, unknown>;
 
 export interface SimulatedRequest {
   method: string;
-  /** Under /services/rest/record/v1, without the query. */
+  /** Under /services/rest/record/v1 (or /query/v1/suiteql for SuiteQL), without the query. */
   route: string;
   query: URLSearchParams;
   body: string;
@@ -197,6 +198,7 @@ export class NetSuiteSimulator {
       ['creditMemo', a.creditMemos().map((t) => t.externalId)],
       ['customerPayment', [...a.payments.values()].map((p) => p.externalId)],
       ['customerRefund', [...a.refunds.values()].map((r) => r.externalId)],
+      ['journalEntry', [...a.journals.values()].map((j) => j.externalId)],
     ];
     for (const [what, ids] of groups) {
       const seen = new Set<string>();
@@ -291,11 +293,12 @@ export class NetSuiteSimulator {
     const method = req.method ?? 'GET';
     if (url.pathname === '/services/rest/auth/oauth2/v1/token' && method === 'POST') return this.token(req, res, raw);
     const prefix = '/services/rest/record/v1';
-    if (!url.pathname.startsWith(`${prefix}/`))
+    const query = url.pathname === `/services/rest${SUITEQL}`;
+    if (!url.pathname.startsWith(`${prefix}/`) && !query)
       return this.send(res, 404, errorBody(404, 'INVALID_URL', 'The requested URL is not valid.'));
     const r: SimulatedRequest = {
       method,
-      route: url.pathname.slice(prefix.length),
+      route: query ? SUITEQL : url.pathname.slice(prefix.length),
       query: url.searchParams,
       body: raw,
     };
@@ -355,10 +358,15 @@ export class NetSuiteSimulator {
     method: string,
     raw: string,
   ): void {
-    const write = method !== 'GET';
+    const query = r.route === SUITEQL;
+    const write = method !== 'GET' && !query;
     let body: Obj = {};
-    if (write) {
-      this.stats.writes++;
+    if (query && method !== 'POST')
+      return this.send(res, 405, errorBody(400, 'INVALID_METHOD', 'SuiteQL takes POST only.'));
+    if (query && !/\btransient\b/i.test(String(req.headers.prefer ?? '')))
+      this.violations.push({ route: `POST ${r.route}`, problems: ['Prefer: transient missing'] });
+    if (write || query) {
+      if (write) this.stats.writes++;
       if (!/^application\/json/.test(req.headers['content-type'] ?? ''))
         this.violations.push({ route: `${method} ${r.route}`, problems: ['content-type: not application/json'] });
       try {
@@ -372,7 +380,9 @@ export class NetSuiteSimulator {
     }
     let answer: { status: number; body: Obj | null; location?: string };
     try {
-      answer = route(this.account, method, r.route, r.query, body, `${this.baseUrl}/record/v1`);
+      answer = query
+        ? { status: 200, body: suiteql(this.account, r.query, body) }
+        : route(this.account, method, r.route, r.query, body, `${this.baseUrl}/record/v1`);
     } catch (err) {
       if (err instanceof NsRefusal) return this.send(res, err.status, errorBody(err.status, err.code, err.message));
       throw err;
@@ -389,6 +399,8 @@ export class NetSuiteSimulator {
     this.send(res, answer.status, answer.body, answer.location ? { location: answer.location } : {});
   }
 }
+
+const SUITEQL = '/query/v1/suiteql';
 
 /** Starts a simulated NetSuite account (and its token endpoint) on 127.0.0.1. */
 export function startNetSuiteSimulator(options: NetSuiteSimulatorOptions): Promise<NetSuiteSimulator> {

@@ -12,6 +12,7 @@ import { type NsObject, NetSuiteApi, RECORD, describe, eid, externalIdProblem, t
 import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
+import { netsuiteFeeRemedy } from './fees.ts';
 import { createRefunds } from './refunds.ts';
 import {
   type NetSuiteSettings,
@@ -122,6 +123,9 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     itemType: settings.itemType,
     bankAccountId: settings.undepositedFunds ? undefined : settings.accounts?.bank,
     refundAccountId: settings.accounts?.bank,
+    feesAccountId: settings.accounts?.fees,
+    feesBankAccountId: settings.accounts?.feesBank,
+    subsidiaryId: settings.subsidiaryId,
     concurrency,
     signal: ctx.signal,
   });
@@ -194,6 +198,8 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       allocations: true,
       refunds: true,
       refundsNeedPayment: true,
+      // A fee is a journal entry of its own, booked before its payment (fees.ts).
+      fees: true,
       paymentStatus: false,
       pdf: false,
       drafts: false,
@@ -249,8 +255,11 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     createAllocations: (ctx, items) => docs.createAllocations(context(ctx), items),
     applyEarlyPayments: (ctx, items) => docs.applyEarlyPayments(context(ctx), items),
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
-    findByReference: (ctx, kind, reference) => docs.lookUp(context(ctx), kind, reference),
-    documents: (ctx, targetIds, options) => docs.readDocuments(context(ctx), targetIds, options?.lines !== false),
+    findByReference: (ctx, kind, reference, customerTargetId) =>
+      docs.lookUp(context(ctx), kind, reference, customerTargetId),
+    documents: (ctx, targetIds, options) =>
+      docs.readDocuments(context(ctx), targetIds, options?.lines !== false, options?.fees === true),
+    feeRemedy: (difference, payment) => netsuiteFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
       const a = await api.call({ method: 'GET', path: `${RECORD}/customer`, query: { limit: '1' } }, ctx.signal);
