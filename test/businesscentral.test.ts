@@ -21,7 +21,7 @@ import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
  * answers lost after committing, every request body checked against the v2.0 AL pages: iXpole's
  * instalments booked once each with Business Central's posted numbers and PDFs written back; and
  * a shop's invoices, payments and credit notes (records source) booked once each, every payment
- * and credit memo applied to the invoice it names.
+ * and credit memo applied to the invoice it names; card payments' provider fees posted once each.
  */
 
 const CLIENT = { clientId: 'ledgerlink-e2e-app', clientSecret: 'bc-e2e-secret-0123456789abcdef' };
@@ -236,6 +236,53 @@ describe('the Business Central target, end to end', () => {
     );
     expect(rows).toHaveLength(refs.length);
     for (const r of rows) expect(r.target_number).toBe(byRef.get(r.source_id)!.number);
+  }, 120_000);
+
+  it('a shop’s card payments → Business Central: each provider fee posted once with its payment through lost answers, the bank net of it', async () => {
+    const { sim, target } = await businessCentral(31, undefined, 0.15);
+    const pipeline = await e2e.recordsPipeline('BC-FEES', 'shop-fees-to-bc', target);
+    const records: CanonicalRecord[] = [{ kind: 'customer', sourceId: 'C', name: 'Card customer' }];
+    const n = 10;
+    for (let i = 0; i < n; i++) {
+      records.push(goodsInvoice(`FO-${i}`));
+      records.push({
+        kind: 'payment',
+        sourceId: `FP-${i}`,
+        externalReference: `FP-${i}`,
+        customerSourceId: 'C',
+        date: '2026-11-05',
+        amount: '12.10',
+        currency: 'EUR',
+        invoiceExternalReference: `FO-${i}`,
+        description: '',
+        fee: `0.${String(10 + i)}`,
+      });
+    }
+    // Lost answers where a fee could be booked twice: its line's, the payment line's, the post's.
+    sim.dropNext(2, (m, p) => m === 'POST' && p.endsWith('/journalLines'));
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
+    sim.dropNext(1, (m, p) => p.includes('/journals(') && p.endsWith('/Microsoft.NAV.post'));
+    await importRetrying(pipeline, records);
+
+    expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
+    expect(sim.duplicates()).toEqual([]);
+    expect(sim.violations).toEqual([]);
+    expect(sim.company.glJournalLines.size).toBe(0);
+    expect(sim.company.journalLines.size).toBe(0);
+    for (let i = 0; i < n; i++) {
+      const ref = `FP-${i}`;
+      const fees = sim.company.postedGlLines.filter((l) => l.externalDocumentNumber === ref);
+      expect({ ref, fees: fees.map((l) => [l.accountNumber, l.amount.toFixed(2)]) }).toEqual({
+        ref,
+        fees: [['67100', `0.${String(10 + i)}`]],
+      });
+      expect(sim.company.payments.filter((p) => p.externalDocumentNumber === ref)).toHaveLength(1);
+      // What reached the bank under the payment's document: 12.10 less its fee.
+      const bank = sim.company.glEntries
+        .filter((e) => e.documentNumber === ref && e.accountNumber === '10100')
+        .reduce((sum, e) => sum + Number(e.debitAmount) - Number(e.creditAmount), 0);
+      expect(bank.toFixed(2)).toBe((12.1 - (10 + i) / 100).toFixed(2));
+    }
   }, 120_000);
 
   it('a payment naming an invoice another pipeline booked is applied to it; one naming an invoice not booked yet waits for it, then is applied', async () => {

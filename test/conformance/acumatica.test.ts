@@ -38,7 +38,6 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 const acumatica: TargetHarness = {
   type: 'acumatica',
   unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     appliedRefunds:
       'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
   },
@@ -66,6 +65,8 @@ const acumatica: TargetHarness = {
         currency: 'EUR',
         taxCategories: { '0.21': 'STANDARD', '0.09': 'REDUCED', '0': 'EXEMPT' },
         cashAccount: '10200',
+        // The simulated tenant's bank-fee entry type (offset account 61200 Bank Fees).
+        feeEntryType: 'BANKFEE',
         actionPollMs: 10,
         limits: { callsPerMinute: 100_000, concurrent: 4 },
       },
@@ -113,6 +114,15 @@ const acumatica: TargetHarness = {
               amount: eur(p.amount),
               appliedTo: [...applied(`${p.type}/${p.nbr}`), ...refundsOf(`${p.type}/${p.nbr}`)],
             })),
+          // A provider's fee is a charge of its payment: the payment's reference and customer.
+          fees: [...b.payments.values()].flatMap((p) =>
+            p.charges.map((c) => ({
+              id: `${p.type}/${p.nbr}`,
+              reference: p.paymentRef,
+              customerId: p.customer,
+              amount: eur(c.amount),
+            })),
+          ),
           // Set against the payment its released application names (none before it is released).
           refunds: refunds.map((r) => {
             const to = (b.applications.get(`${r.type}/${r.nbr}`) ?? []).filter((a) => a.released);

@@ -1,6 +1,7 @@
 import { businessCentralTarget } from '../../src/connectors/businesscentral/index.ts';
 import {
   type BusinessCentralSimulator,
+  type GlJournalLine,
   type SalesDoc,
   startBusinessCentralSimulator,
 } from '../../src/connectors/businesscentral/simulator.ts';
@@ -35,7 +36,6 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:
@@ -54,6 +54,14 @@ const businessCentral: TargetHarness = {
       due: money((d.status === 'Draft' ? c.total(d) : d.remaining).toFixed(2)),
     });
     const docs = (set: SalesDoc['set']) => [...c.docs.values()].filter((d) => d.set === set);
+    // A fee is a general journal line in the payment journal, posted with its payment; its
+    // description names the customer ("(ledgerlink customer <id>)"), read here from the store.
+    const fee = (l: GlJournalLine) => ({
+      id: l.id,
+      reference: l.externalDocumentNumber,
+      customerId: /\(ledgerlink customer ([0-9a-fA-F-]{36})\)/.exec(l.description)?.[1] ?? null,
+      amount: money(l.amount.toFixed(2)),
+    });
     return {
       target: businessCentralSettings(s),
       holdings: () =>
@@ -84,6 +92,8 @@ const businessCentral: TargetHarness = {
               appliedTo: [],
             })),
           ],
+          // Posted, and (like a payment) still waiting in the journal.
+          fees: [...c.postedGlLines, ...c.glJournalLines.values()].map(fee),
         }),
       violations: () => [...s.duplicates(), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesInvoices')),

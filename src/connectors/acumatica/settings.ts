@@ -75,6 +75,15 @@ export const AcumaticaSettings = z
     salesAccount: text(30).optional(),
     paymentMethod: text(30).default('CHECK'),
     cashAccount: text(30).optional(),
+    /** A payment provider's fee: a charge of the payment on this cash management entry type (Disbursement). */
+    feeEntryType: text(10).optional().meta({
+      description:
+        "The cash management entry type (a Disbursement set up for the cash account) a payment provider's fee is charged on, as a line of the payment's Charges. Required to book fees.",
+    }),
+    /** The expense account of that charge; else the entry type's own offset account. */
+    feeAccount: text(30)
+      .optional()
+      .meta({ description: "The expense account (AccountCD) of a fee's charge; default: the entry type's own." }),
     /** Release documents after saving them (Balanced → Open); off leaves them Balanced for a person to release. */
     release: z.boolean().default(true),
     actionTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),

@@ -48,6 +48,24 @@ export interface PaymentDoc {
   description: string;
   status: 'On Hold' | 'Balanced' | 'Open' | 'Closed';
   available: bigint;
+  /** Charges (the Finance Charges tab): bank fees taken from what the cash account receives. */
+  charges: Charge[];
+}
+
+/** A payment's charge (PaymentCharge): posted on release to its account against the payment's cash account. */
+export interface Charge {
+  lineNbr: number;
+  entryType: string;
+  account: string;
+  amount: bigint;
+  description: string;
+}
+
+/** A G/L account of the chart (the Account entity). */
+export interface GlAccount {
+  type: 'Asset' | 'Liability' | 'Income' | 'Expense';
+  description: string;
+  active: boolean;
 }
 
 export interface StoreOptions {
@@ -57,7 +75,21 @@ export interface StoreOptions {
   cashAccounts?: string[] | undefined;
   /** Financial periods before this date (YYYY-MM-DD) are closed. */
   closedBefore?: string | undefined;
+  /** Cash management entry types (Disbursement) a payment's charges may use → their offset account. */
+  entryTypes?: Record<string, string> | undefined;
+  /** The chart of accounts, by AccountCD. */
+  accounts?: Record<string, GlAccount> | undefined;
 }
+
+/** The simulated tenant's chart and its one bank-fee entry type, when the test gives none. */
+export const DEFAULT_ACCOUNTS: Record<string, GlAccount> = {
+  '10200': { type: 'Asset', description: 'Company Checking Account', active: true },
+  '40000': { type: 'Income', description: 'Sales', active: true },
+  '61200': { type: 'Expense', description: 'Bank Fees', active: true },
+  '61300': { type: 'Expense', description: 'Merchant Fees', active: true },
+  '61900': { type: 'Expense', description: 'Old Bank Charges', active: false },
+};
+export const DEFAULT_ENTRY_TYPES: Record<string, string> = { BANKFEE: '61200' };
 
 /** What a write answers: the record, or a 422 with the record and its per-field errors. */
 export type WriteAnswer = { status: 200; body: Json } | { status: 422 | 400; body: Json };
@@ -256,6 +288,18 @@ export class Books {
           AvailableBalance: w(this.money(cm!.balance)),
           CurrencyID: w(this.o.currency),
         };
+    if (expand.includes('Charges') && p)
+      out.Charges = p.charges.map((c) => ({
+        id: randomUUID(),
+        AccountID: w(c.account),
+        Amount: w(this.money(c.amount)),
+        Description: w(c.description),
+        DocType: w(p.type === 'Payment' ? 'PMT' : p.type),
+        EntryTypeID: w(c.entryType),
+        LineNbr: w(c.lineNbr),
+        RefNbr: w(p.nbr),
+        SubID: w('000000'),
+      }));
     if (expand.includes('DocumentsToApply'))
       out.DocumentsToApply = apps
         .filter((a) => !a.released)
@@ -361,6 +405,7 @@ export class Books {
         description: text(body, 'Description'),
         status: text(body, 'Hold') === 'true' ? 'On Hold' : 'Balanced',
         available: amount,
+        charges: [],
       };
       key = `${type}/${fresh.nbr}`;
       available = amount;
@@ -393,11 +438,69 @@ export class Books {
       const doc = { type: docType, nbr: refNbr };
       apps.push({ docType: doc.type, refNbr: doc.nbr, amount: amt, released: false, date: '' });
     }
+    const charges = this.charges(body, fresh ?? this.payments.get(key) ?? null);
+    if (!Array.isArray(charges)) return charges;
     if (fresh?.type === 'Refund' && apps.length === 0)
       return { status: 422, body: { ...body, error: 'A refund must be applied to a payment or credit memo.' } };
     if (fresh) this.payments.set(key, fresh);
+    this.payments.get(key)?.charges.push(...charges);
     this.applications.set(key, [...(this.applications.get(key) ?? []), ...apps]);
     return { status: 200, body: this.paymentView(key, ['DocumentsToApply', 'ApplicationHistory'])! };
+  }
+
+  /**
+   * A payment's Charges lines as Acumatica takes them: an entry type set up for charges, its offset
+   * account unless the line names another (an active account of the chart), an amount above zero,
+   * the charges together below the payment's amount; only while the payment is not released.
+   */
+  private charges(body: Json, payment: PaymentDoc | null): Charge[] | WriteAnswer {
+    const lines = (body.Charges as Json[] | undefined) ?? [];
+    if (lines.length === 0) return [];
+    const entryTypes = this.o.entryTypes ?? DEFAULT_ENTRY_TYPES;
+    const accounts = this.o.accounts ?? DEFAULT_ACCOUNTS;
+    const out: Charge[] = [];
+    for (const [n, l] of lines.entries()) {
+      const fail = (field: string, message: string): WriteAnswer => {
+        const copy = lines.map((x) => ({ ...x }));
+        copy[n] = { ...l, [field]: err(text(l, field), message) };
+        return { status: 422, body: { ...body, Charges: copy } };
+      };
+      if (!payment || payment.type !== 'Payment') return fail('EntryTypeID', 'Charges are entered on payments only.');
+      if (payment.status !== 'Balanced' && payment.status !== 'On Hold')
+        return fail('Amount', 'The document is released: its charges cannot be changed.');
+      const entryType = text(l, 'EntryTypeID');
+      const offset = entryTypes[entryType];
+      if (!entryType) return fail('EntryTypeID', `'Entry Type ID' cannot be empty.`);
+      if (offset === undefined) return fail('EntryTypeID', `'Entry Type ID' cannot be found in the system.`);
+      const account = text(l, 'AccountID') || offset;
+      if (!accounts[account]?.active) return fail('AccountID', `'Account' cannot be found in the system.`);
+      const amount = this.parse(text(l, 'Amount'));
+      if (amount === null || amount <= 0n) return fail('Amount', `'Amount' must be greater than 0.`);
+      out.push({
+        lineNbr: payment.charges.length + out.length + 1,
+        entryType,
+        account,
+        amount,
+        description: text(l, 'Description'),
+      });
+    }
+    const total = [...payment!.charges, ...out].reduce((s, c) => s + c.amount, 0n);
+    if (total >= payment!.amount)
+      return {
+        status: 422,
+        body: { ...body, error: 'The total of the charges must be less than the payment amount.' },
+      };
+    return out;
+  }
+
+  /** The chart of accounts (the Account entity). */
+  get chart(): Record<string, GlAccount> {
+    return this.o.accounts ?? DEFAULT_ACCOUNTS;
+  }
+
+  /** What a payment's cash account receives when it is released: its amount less its charges. */
+  deposited(p: PaymentDoc): bigint {
+    return p.amount - p.charges.reduce((s, c) => s + c.amount, 0n);
   }
 
   /** ReleaseInvoice: Balanced → Open. */
@@ -445,8 +548,9 @@ export class Books {
       const k = `${d.type} CustomerOrder ${d.customerOrder}`;
       seen.set(k, (seen.get(k) ?? 0) + 1);
     }
+    // A reference is unique per customer: two customers' payments may share one.
     for (const p of this.payments.values()) {
-      const k = `${p.type} PaymentRef ${p.paymentRef}`;
+      const k = `${p.type} PaymentRef ${p.paymentRef} of ${p.customer}`;
       seen.set(k, (seen.get(k) ?? 0) + 1);
     }
     return [...seen].filter(([, n]) => n > 1).map(([k, n]) => `${k} held ${n} times`);

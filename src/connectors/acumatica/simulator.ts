@@ -11,7 +11,8 @@ import { seeded as mulberry32 } from '../../sync/seeded.ts';
  * expire after an idle time and count against the licence's API users until signed out; OAuth 2.0
  * tokens from /identity/connect/token (password and client-credentials grants, client ids with an
  * @Tenant suffix); the Default endpoint's Customer, NonStockItem, StockItem, Invoice and Payment
- * with PUT, GET (by key fields, or a list with $filter/$expand/$top) and the ReleaseInvoice and
+ * (its Charges too: bank fees on an entry type) with PUT, GET (by key fields, or a list with
+ * $filter/$expand/$top), Account (the chart) with GET, and the ReleaseInvoice and
  * ReleasePayment actions (202 with a Location polled until 204). Refusals come in the platform's
  * formats: HttpError on 400/401/404/412/429/500, the record with per-field `error`s on 422. The
  * licence's per-minute and concurrent request limits answer 429. Misbehaviour on demand: commit then
@@ -109,6 +110,8 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
     taxCategories: o.taxCategories ?? {},
     cashAccounts: o.cashAccounts,
     closedBefore: o.closedBefore,
+    entryTypes: o.entryTypes,
+    accounts: o.accounts,
   });
   const users = o.users ?? [{ name: 'admin', password: 'setup' }];
   const tenant = o.tenant ?? 'Company';
@@ -246,6 +249,14 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
         return [...books.items].filter(([k]) => k.startsWith(`${entity}/`)).map(([, x]) => x);
       if (entity === 'Invoice') return [...books.documents.values()].map((d) => books.documentView(d, expand));
       if (entity === 'Payment') return [...books.payments.keys()].map((k) => books.paymentView(k, expand)!);
+      if (entity === 'Account')
+        return Object.entries(books.chart).map(([cd, a]) => ({
+          id: randomUUID(),
+          AccountCD: { value: cd },
+          Description: { value: a.description },
+          Type: { value: a.type },
+          Active: { value: a.active },
+        }));
       return [];
     };
     if (keys.length === 0) {

@@ -21,6 +21,7 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
+import { acumaticaFeeRemedy, acumaticaFees, chargesOf } from './fees.ts';
 import {
   DOC_TYPES,
   type DocumentInput,
@@ -110,6 +111,7 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       : undefined;
   const client = new RemoteClient({ ...common, baseUrl: endpointUrl(settings), auth });
   const api = new AcumaticaApi({ settings, client, instance, log: deps.log, sleep: opts.sleep });
+  const fees = acumaticaFees(api, settings);
 
   /** Releases a saved document: true when released, a refusal when Acumatica would not. */
   async function release(
@@ -214,7 +216,14 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
   async function cash(
     ctx: TargetCallContext,
     type: 'Payment' | 'Refund',
-    r: { externalReference: string; currency: string; date: string; amount: string; description: string },
+    r: {
+      externalReference: string;
+      currency: string;
+      date: string;
+      amount: string;
+      description: string;
+      fee?: string | null | undefined;
+    },
     customer: string,
     appliedTo: string | null,
     bankAccountCode: string,
@@ -246,6 +255,10 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       Description: v((r.description || r.externalReference).slice(0, 255)),
       Hold: v(false),
     };
+    // A provider's fee is a charge of the payment itself (fees.ts): saved, found and released with it.
+    const charged = type === 'Payment' ? await fees.charges(ctx, r) : null;
+    if (charged && 'code' in charged) return failed(charged);
+    if (charged) body.Charges = charged.lines;
     if (to) {
       // Acumatica refuses an application above what the invoice still owes: apply that much, and
       // leave the rest of an overpayment unapplied on the payment (as a person would).
@@ -259,7 +272,9 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       if (apply !== formatAmount(0n, r.currency))
         body.DocumentsToApply = [{ DocType: v(to.type), ReferenceNbr: v(to.nbr), AmountPaid: dec(apply) }];
     }
-    return book(ctx, 'Payment', body);
+    const booked = await book(ctx, 'Payment', body);
+    if (!charged || !booked.ok) return booked;
+    return { ...booked, message: booked.message ? `${charged.note}; ${booked.message}` : charged.note };
   }
 
   /** Applies `amount` of a payment or credit memo to an invoice and releases it; the application's id. */
@@ -368,6 +383,8 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       // refused for good, so it waits for that payment. What a payment booked before its invoice
       // holds unapplied is refunded at once (docs/sync.md, step 5).
       refundsNeedPayment: true,
+      // A charge of the payment itself, on the fees entry type (fees.ts).
+      fees: true,
       paymentStatus: true,
       // The Default endpoint has no report or PDF operation.
       pdf: false,
@@ -500,12 +517,16 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
           const key = parseDocId(id);
           if (!key) continue;
           const spec = DOC_TYPES[key.type];
-          const row = await api.get(
-            spec.entity,
-            [key.type, key.nbr],
-            options?.lines === false || spec.entity === 'Payment' ? {} : { $expand: 'Details' },
-            ctx.signal,
-          );
+          // A payment's fee is its Charges (fees.ts), read when reconciliation compares fees.
+          const expand: Record<string, string> =
+            spec.entity === 'Payment'
+              ? options?.fees && spec.kind === 'payment'
+                ? { $expand: 'Charges' }
+                : {}
+              : options?.lines === false
+                ? {}
+                : { $expand: 'Details' };
+          const row = await api.get(spec.entity, [key.type, key.nbr], expand, ctx.signal);
           if (!row) continue;
           const isPayment = spec.entity === 'Payment';
           const currency = val(row, 'CurrencyID') || settings.currency || 'USD';
@@ -525,10 +546,13 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
             currency,
             gross,
             lines: Array.isArray(row.Details) ? row.Details.length : 0,
+            ...(options?.fees && spec.kind === 'payment' ? { fee: chargesOf(row, id, currency) } : {}),
           });
         }
         return out;
       }),
+
+    feeRemedy: (difference, payment) => acumaticaFeeRemedy(difference, payment),
 
     // An invoice is paid when its Balance is 0; the payment named is the last one applied to it
     // (a credit memo settling it names none).

@@ -9,6 +9,7 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
+import type { BusinessCentralFees } from './fees.ts';
 import { externalOf, num, paymentDocumentNumber, text } from './map.ts';
 
 /*
@@ -16,25 +17,32 @@ import { externalOf, num, paymentDocumentNumber, text } from './map.ts';
  * customerPayments) naming the invoice it pays (appliesToInvoiceId), then the journal posted
  * (journals({id})/Microsoft.NAV.post), one payment at a time so that a refused post names one
  * payment. A payment's target id is its Document No., which it keeps whether it waits in the
- * journal or is posted; posted, it is found among the G/L entries by it.
+ * journal or is posted; posted, it is found among the G/L entries by it. A payment provider's fee
+ * is a journal line entered before the payment's and posted with it (fees.ts).
  */
 
 export const refusal = (r: Refused, what: string): ItemResult =>
   failed({ code: 'TARGET_REFUSED', message: `Business Central refused ${what}: ${r.detail}`, retryable: false });
 
-/** Enters and posts each payment; one result per payment, in order. */
+/** Enters and posts each payment (its fee line first); one result per payment, in order. */
 export async function createPayments(
   api: BusinessCentralApi,
   ctx: TargetCallContext,
-  jid: string,
+  journal: BcEntity,
   items: TargetPayment[],
+  fees: BusinessCentralFees,
 ): Promise<ItemResult[]> {
+  const jid = journal.id;
   const lines = `/customerPaymentJournals${key(jid)}/customerPayments`;
   // One request a payment: one that fails leaves those before it done (mapAtMost says which).
   return mapAtMost(items, 1, async (p) => {
     const ext = externalOf(p.record.externalReference);
     if (typeof ext !== 'string') return failed(ext);
     const documentNumber = paymentDocumentNumber(p.record.externalReference);
+    const fee = await fees.prepare(ctx, journal, p, items);
+    if (fee && 'code' in fee) return failed(fee);
+    const booked = () =>
+      ok(documentNumber, { number: documentNumber, outcome: 'created', ...(fee ? { message: fee.note } : {}) });
     let line: BcEntity;
     try {
       line = await api.create(
@@ -53,6 +61,8 @@ export async function createPayments(
       );
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
+      // Its fee line (entered now, or found waiting) is not left to be posted alone by the next post.
+      if (fee?.lineId) await fees.withdraw(ctx, jid, fee.lineId);
       return refusal(err, `payment ${p.record.externalReference}`);
     }
     try {
@@ -61,16 +71,17 @@ export async function createPayments(
       if (err instanceof ConnectorError && err.retryable) {
         // The answer is unknown: a line still in the journal was not posted.
         if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) throw err;
-        return ok(documentNumber, { number: documentNumber, outcome: 'created' });
+        return booked();
       }
       if (!(err instanceof Refused)) throw err;
-      // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out.
+      // Posted by another worker's post meanwhile (the line is gone): booked. Else take it out, its fee line too.
       if (await api.get(`${lines}${key(line.id)}`, ctx.signal)) {
         await api.delete(`${lines}${key(line.id)}`, ctx.signal);
+        if (fee?.lineId) await fees.withdraw(ctx, jid, fee.lineId);
         return refusal(err, `to post payment ${p.record.externalReference}`);
       }
     }
-    return ok(documentNumber, { number: documentNumber, outcome: 'created' });
+    return booked();
   });
 }
 
@@ -80,6 +91,7 @@ export async function findPayment(
   ctx: TargetCallContext,
   jid: string,
   reference: string,
+  fees: BusinessCentralFees,
 ): Promise<FoundDocument | null> {
   const ext = externalOf(reference);
   if (typeof ext !== 'string') return null;
@@ -114,6 +126,8 @@ export async function findPayment(
       // engine sends it again and the refusal is then the payment's own, parked with its words.
       for (const w of waiting)
         await api.delete(`/customerPaymentJournals${key(jid)}/customerPayments${key(w.id)}`, ctx.signal);
+      // Their fee lines too: entered again with the payment, never posted alone.
+      await fees.withdrawWaiting(ctx, jid, ext, new Set(waiting.map((w) => text(w.customerId))));
       return null;
     }
     return { targetId: documentNumber, number: documentNumber, customerTargetId: text(waiting[0].customerId) };

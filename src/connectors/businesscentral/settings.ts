@@ -63,11 +63,11 @@ export const BusinessCentralSettings = z
           'The customer payment journal (batch code) payments are entered in and posted from: ours alone, with a balancing bank account and no number series.',
       }),
     accounts: z
-      .strictObject({ sales: z.string().min(1).max(20).optional() })
+      .strictObject({ sales: z.string().min(1).max(20).optional(), fees: z.string().min(1).max(20).optional() })
       .optional()
       .meta({
         description:
-          'accounts.sales: the G/L account number a line without a product or account of its own is sold to.',
+          "accounts.sales: the G/L account number a line without a product or account of its own is sold to. accounts.fees: the expense G/L account number a payment provider's fee is posted to (default: the company's one posting expense account named for bank fees or charges).",
       }),
     taxRates: z
       .record(z.string().regex(/^\d+(\.\d+)?$/, 'a rate such as 0.21'), z.string().min(1).max(20))

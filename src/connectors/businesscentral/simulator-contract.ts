@@ -53,6 +53,43 @@ export function parsePage(source: string): PageContract | null {
   return { entitySet: set, fields, parts };
 }
 
+/**
+ * Pages the connector uses that ../shared does not hold yet, as their AL source declares them:
+ * `journalLines` is page 30049 "APIV2 - JournalLines" (microsoft/BCApps,
+ * src/Apps/W1/APIV2/app/src/pages/APIV2JournalLines.Page.al, read at c3414ed): its fields, `id`
+ * and `lastModifiedDateTime` declared `Editable = false`, and its two parts. A copy of that page
+ * in the directory takes precedence.
+ */
+const KNOWN_PAGES: PageContract[] = [
+  {
+    entitySet: 'journalLines',
+    fields: new Map([
+      ['id', false],
+      ['journalId', true],
+      ['journalDisplayName', true],
+      ['lineNumber', true],
+      ['accountType', true],
+      ['accountId', true],
+      ['accountNumber', true],
+      ['postingDate', true],
+      ['documentNumber', true],
+      ['externalDocumentNumber', true],
+      ['amount', true],
+      ['description', true],
+      ['comment', true],
+      ['taxCode', true],
+      ['balanceAccountType', true],
+      ['balancingAccountId', true],
+      ['balancingAccountNumber', true],
+      ['lastModifiedDateTime', false],
+    ]),
+    parts: new Map([
+      ['attachments', 'attachments'],
+      ['dimensionSetLines', 'dimensionSetLines'],
+    ]),
+  },
+];
+
 /** Every page of a directory by entity set; null when the directory is absent (../shared not checked out). */
 export function loadContract(dir: string = DEFAULT_AL_DIR): Contract | null {
   if (!existsSync(dir)) return null;
@@ -61,6 +98,7 @@ export function loadContract(dir: string = DEFAULT_AL_DIR): Contract | null {
     const page = parsePage(readFileSync(join(dir, f), 'utf8'));
     if (page) out.set(page.entitySet, page);
   }
+  for (const page of KNOWN_PAGES) if (!out.has(page.entitySet)) out.set(page.entitySet, page);
   return out;
 }
 

@@ -80,6 +80,48 @@ export interface PostedPayment extends JournalLine {
   appliedTo: { invoiceId: string; amount: Decimal }[];
 }
 
+/**
+ * A general journal line (`journalLines`, APIV2 - JournalLines): an account of type G/L Account or
+ * Bank Account against a balancing account; in a customer payment journal, a payment provider's fee
+ * beside the payments.
+ */
+export interface GlJournalLine {
+  id: string;
+  journalId: string;
+  lineNumber: number;
+  accountType: 'G/L Account' | 'Bank Account';
+  accountNumber: string;
+  balanceAccountType: 'G/L Account' | 'Bank Account';
+  balancingAccountNumber: string;
+  postingDate: string;
+  documentNumber: string;
+  externalDocumentNumber: string;
+  amount: Decimal;
+  description: string;
+}
+
+/** A G/L account of the chart (`accounts`, APIV2 - Accounts). */
+export interface GlAccount {
+  id: string;
+  number: string;
+  displayName: string;
+  /** "G/L Account Category": Assets, Liabilities, Equity, Income, Cost_of_Goods_Sold, Expense. */
+  category: string;
+  /** "API Account Type": Posting, Heading, Total, Begin_Total, End_Total. */
+  accountType: string;
+  blocked: boolean;
+  directPosting: boolean;
+}
+
+/** A bank account (`bankAccounts`): what it posts to in the G/L (its posting group's account). */
+export interface BankAccount {
+  id: string;
+  number: string;
+  displayName: string;
+  currencyCode: string;
+  glAccount: string;
+}
+
 export interface CompanySetup {
   name?: string;
   /** The local currency (LCY). */
@@ -90,9 +132,26 @@ export interface CompanySetup {
   taxCodes: Record<string, string>;
   /** G/L account numbers sales may be posted to. */
   accounts: string[];
-  /** Customer payment journals (batch codes). */
+  /** Customer payment journals (batch codes), each balanced by the first bank account. */
   journals: string[];
+  /** The chart beyond the sales accounts: number, name, category and, optionally, type and flags. */
+  chart?: (Partial<GlAccount> & { number: string; displayName: string; category: string })[];
+  /** Bank accounts: number, name and the G/L account they post to. */
+  banks?: { number: string; displayName: string; glAccount: string; currencyCode?: string }[];
 }
+
+/** The demo chart: a bank, the sales accounts, and one bank-fees expense account ("Banking fees", as Contoso's US and GB charts name it). */
+export const DEFAULT_CHART: NonNullable<CompanySetup['chart']> = [
+  { number: '10100', displayName: 'Bank, LCY', category: 'Assets' },
+  { number: '40100', displayName: 'Sales, Services', category: 'Income' },
+  { number: '40200', displayName: 'Sales, Retail', category: 'Income' },
+  { number: '60000', displayName: 'Operating expenses', category: 'Expense', accountType: 'Heading' },
+  { number: '67100', displayName: 'Banking fees', category: 'Expense' },
+  { number: '67200', displayName: 'Office supplies', category: 'Expense' },
+];
+export const DEFAULT_BANKS: NonNullable<CompanySetup['banks']> = [
+  { number: 'WWB-EUR', displayName: 'World Wide Bank EUR', glAccount: '10100' },
+];
 
 /** A scalar of a request body as text; anything else is the fallback. */
 export function str(v: unknown, fallback = ''): string {
@@ -110,17 +169,35 @@ export class Company {
   readonly docs = new Map<string, SalesDoc>();
   readonly journals = new Map<string, Row>();
   readonly journalLines = new Map<string, JournalLine>();
+  /** General journal lines (G/L or bank account) waiting in a journal: providers' fees. */
+  readonly glJournalLines = new Map<string, GlJournalLine>();
   readonly payments: PostedPayment[] = [];
+  /** General journal lines as posted (a provider's fee): kept as entered, for tests. */
+  readonly postedGlLines: GlJournalLine[] = [];
+  readonly accounts = new Map<string, GlAccount>();
+  readonly banks = new Map<string, BankAccount>();
   readonly glEntries: Row[] = [];
   private seq = { draft: 1000, invoice: 103000, memo: 104000, gl: 0, customer: 0 };
 
   constructor(readonly setup: CompanySetup) {
+    for (const a of setup.chart ?? DEFAULT_CHART)
+      this.accounts.set(a.number, {
+        id: randomUUID(),
+        accountType: 'Posting',
+        blocked: false,
+        directPosting: true,
+        ...a,
+      });
+    for (const b of setup.banks ?? DEFAULT_BANKS)
+      this.banks.set(b.number, { id: randomUUID(), currencyCode: '', ...b });
+    const bank = [...this.banks.values()][0];
     for (const code of setup.journals)
       this.journals.set(randomUUID(), {
         id: '',
         code,
         displayName: `${code} payments`,
-        balancingAccountNumber: '10100',
+        balancingAccountId: bank?.id ?? '00000000-0000-0000-0000-000000000000',
+        balancingAccountNumber: bank?.number ?? '',
       });
     for (const [id, j] of this.journals) j.id = id;
   }
@@ -279,10 +356,103 @@ export class Company {
     return line;
   }
 
+  /** The G/L account a journal line may post to, refused as Business Central's checks refuse it. */
+  private postingAccount(number: string, field: string): GlAccount {
+    const a = this.accounts.get(number);
+    if (!a)
+      throw dialog(
+        `The field ${field} of table Gen. Journal Line contains a value (${number}) that cannot be found in the related table (G/L Account).`,
+      );
+    if (a.accountType !== 'Posting')
+      throw dialog(
+        `Account Type must be equal to 'Posting'  in G/L Account: No.=${number}. Current value is '${a.accountType}'.`,
+      );
+    if (a.blocked)
+      throw dialog(`Blocked must be equal to 'No'  in G/L Account: No.=${number}. Current value is 'Yes'.`);
+    if (!a.directPosting)
+      throw dialog(`Direct Posting must be equal to 'Yes'  in G/L Account: No.=${number}. Current value is 'No'.`);
+    return a;
+  }
+
+  /** The G/L account a line's account (or balancing account) posts to: its own, or its bank's. */
+  private glOf(type: string, number: string, field: string): string {
+    if (type === 'G/L Account') return this.postingAccount(number, field).number;
+    if (type === 'Bank Account') {
+      const b = this.banks.get(number);
+      if (!b)
+        throw dialog(
+          `The field ${field} of table Gen. Journal Line contains a value (${number}) that cannot be found in the related table (Bank Account).`,
+        );
+      return b.glAccount;
+    }
+    throw dialog(
+      `${type} is not a valid option for ${field === 'Account No.' ? 'Account Type' : 'Bal. Account Type'}.`,
+    );
+  }
+
+  /**
+   * A general journal line (journals({id})/journalLines): account type G/L Account or Bank Account,
+   * its balancing account the journal's when the body names none (as a new line takes its batch's).
+   */
+  addGlJournalLine(journalId: string, body: Record<string, unknown>): GlJournalLine {
+    const journal = this.journals.get(journalId)!;
+    const accountType = str(body.accountType, 'G/L Account');
+    const accountNumber = str(body.accountNumber, '');
+    const named = body.balanceAccountType !== undefined || body.balancingAccountNumber !== undefined;
+    const balanceAccountType = named ? str(body.balanceAccountType, 'G/L Account') : 'Bank Account';
+    const balancingAccountNumber = named
+      ? str(body.balancingAccountNumber, '')
+      : str(journal.balancingAccountNumber, '');
+    if (accountType !== 'G/L Account' && accountType !== 'Bank Account')
+      throw dialog(`${accountType} is not a valid option for Account Type on a journal line.`);
+    if (balanceAccountType !== 'G/L Account' && balanceAccountType !== 'Bank Account')
+      throw dialog(`${balanceAccountType} is not a valid option for Bal. Account Type on a journal line.`);
+    if (accountNumber) this.glOf(accountType, accountNumber, 'Account No.');
+    if (balancingAccountNumber) this.glOf(balanceAccountType, balancingAccountNumber, 'Bal. Account No.');
+    const line: GlJournalLine = {
+      id: randomUUID(),
+      journalId,
+      lineNumber:
+        10000 *
+        ([...this.journalLines.values(), ...this.glJournalLines.values()].filter((l) => l.journalId === journalId)
+          .length +
+          1),
+      accountType,
+      accountNumber,
+      balanceAccountType,
+      balancingAccountNumber,
+      postingDate: str(body.postingDate, ''),
+      documentNumber: str(body.documentNumber, '').toUpperCase(),
+      externalDocumentNumber: str(body.externalDocumentNumber, '').toUpperCase(),
+      amount: new Decimal(str(body.amount, '0')),
+      description: str(body.description, ''),
+    };
+    this.glJournalLines.set(line.id, line);
+    return line;
+  }
+
   /** Posts every line of a journal in one transaction: all of them, or none and an error. */
   postJournal(journalId: string): void {
     const lines = [...this.journalLines.values()].filter((l) => l.journalId === journalId);
-    if (lines.length === 0) throw dialog('There is nothing to post.');
+    const glLines = [...this.glJournalLines.values()].filter((l) => l.journalId === journalId);
+    if (lines.length === 0 && glLines.length === 0) throw dialog('There is nothing to post.');
+    const postings = glLines.map((l) => {
+      if (!l.documentNumber)
+        throw dialog(`Document No. must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
+      if (!l.accountNumber)
+        throw dialog(`Account No. must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
+      if (!l.balancingAccountNumber)
+        throw dialog(
+          `Gen. Journal Line ${l.lineNumber} is out of balance by ${l.amount.toFixed(2)}: Bal. Account No. must have a value.`,
+        );
+      if (l.amount.isZero()) throw dialog(`Amount must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
+      // Checked again as posting checks them: an account blocked since the line was entered is refused.
+      return {
+        l,
+        account: this.glOf(l.accountType, l.accountNumber, 'Account No.'),
+        balancing: this.glOf(l.balanceAccountType, l.balancingAccountNumber, 'Bal. Account No.'),
+      };
+    });
     for (const l of lines) {
       if (!l.documentNumber)
         throw dialog(`Document No. must have a value in Gen. Journal Line: Line No.=${l.lineNumber}`);
@@ -322,6 +492,27 @@ export class Company {
           creditAmount: credit,
         });
       this.journalLines.delete(l.id);
+    }
+    for (const { l, account, balancing } of postings) {
+      const [debitAccount, creditAccount] = l.amount.isPositive() ? [account, balancing] : [balancing, account];
+      const amount = l.amount.abs();
+      for (const [accountNumber, debit, credit] of [
+        [debitAccount, amount, new Decimal(0)],
+        [creditAccount, new Decimal(0), amount],
+      ] as const)
+        this.glEntries.push({
+          id: randomUUID(),
+          entryNumber: ++this.seq.gl,
+          postingDate: l.postingDate,
+          documentNumber: l.documentNumber,
+          documentType: ' ',
+          accountNumber,
+          description: l.description,
+          debitAmount: debit,
+          creditAmount: credit,
+        });
+      this.postedGlLines.push(l);
+      this.glJournalLines.delete(l.id);
     }
   }
 }

@@ -1,6 +1,13 @@
 import { Decimal } from 'decimal.js';
 import { LosslessNumber } from 'lossless-json';
-import { type Company, type JournalLine, ODataError, type Row, type SalesDoc } from './simulator-store.ts';
+import {
+  type Company,
+  type GlJournalLine,
+  type JournalLine,
+  ODataError,
+  type Row,
+  type SalesDoc,
+} from './simulator-store.ts';
 
 /*
  * How the simulated Business Central answers: entities as the API v2.0 pages show them (amounts
@@ -108,6 +115,30 @@ export const journalLineView = (company: Company, l: JournalLine): Row => ({
   appliesToInvoiceNumber: l.appliesToInvoiceId ? (company.docs.get(l.appliesToInvoiceId)?.number ?? '') : '',
   description: l.description,
 });
+/** A general journal line as APIV2 - JournalLines shows it. */
+export const glJournalLineView = (company: Company, l: GlJournalLine): Row => {
+  const idOf = (type: string, number: string) =>
+    (type === 'Bank Account' ? company.banks.get(number)?.id : company.accounts.get(number)?.id) ?? EMPTY_GUID;
+  return {
+    id: l.id,
+    journalId: l.journalId,
+    journalDisplayName: company.journals.get(l.journalId)?.code,
+    lineNumber: l.lineNumber,
+    accountType: l.accountType,
+    accountId: idOf(l.accountType, l.accountNumber),
+    accountNumber: l.accountNumber,
+    postingDate: l.postingDate,
+    documentNumber: l.documentNumber,
+    externalDocumentNumber: l.externalDocumentNumber,
+    amount: new LosslessNumber(l.amount.toString()),
+    description: l.description,
+    comment: '',
+    taxCode: '',
+    balanceAccountType: l.balanceAccountType,
+    balancingAccountId: idOf(l.balanceAccountType, l.balancingAccountNumber),
+    balancingAccountNumber: l.balancingAccountNumber,
+  };
+};
 export const glView = (r: Row): Row => ({
   ...r,
   debitAmount: n2(r.debitAmount as Decimal),

@@ -3,11 +3,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { type Contract, checkBody, loadContract } from './simulator-contract.ts';
-import { GUID, docView, glView, invoicePdf, journalLineView, lineView, parseFilter } from './simulator-views.ts';
+import {
+  GUID,
+  docView,
+  glJournalLineView,
+  glView,
+  invoicePdf,
+  journalLineView,
+  lineView,
+  parseFilter,
+} from './simulator-views.ts';
 import { Company, type CompanySetup, ODataError, type Row, notFound, str } from './simulator-store.ts';
 
 export { Company, ODataError } from './simulator-store.ts';
-export type { CompanySetup, JournalLine, PostedPayment, SalesDoc } from './simulator-store.ts';
+export type { CompanySetup, GlJournalLine, JournalLine, PostedPayment, SalesDoc } from './simulator-store.ts';
 
 /*
  * A local, stateful Business Central API v2.0 (node:http) for tests: Microsoft Entra ID's token
@@ -72,9 +81,27 @@ export interface BusinessCentralSimulator {
   malformNext(n?: number): void;
   /** Every access token issued so far expires now. */
   expireTokens(): void;
-  /** References held twice: invoices, credit memos, payments (posted or waiting). Empty when nothing was written twice. */
+  /**
+   * References held twice: invoices, credit memos, payments (posted or waiting) and providers' fees
+   * (general journal lines, posted or waiting, by the customer their description names), per
+   * customer for payments and fees. Empty when nothing was written twice.
+   */
   duplicates(): string[];
   close(): Promise<void>;
+}
+
+/** A bank account as APIV2 - Bank Accounts shows it (its G/L posting account is not on the page). */
+const bankView = (b: { id: string; number: string; displayName: string; currencyCode: string }): Row => ({
+  id: b.id,
+  number: b.number,
+  displayName: b.displayName,
+  currencyCode: b.currencyCode,
+  blocked: false,
+});
+
+/** The customer a fee line's description names, "(ledgerlink customer <id>)", or null. */
+export function feeCustomer(description: string): string | null {
+  return /\(ledgerlink customer ([0-9a-fA-F-]{36})\)/.exec(description)?.[1] ?? null;
 }
 
 function seeded(seed: number) {
@@ -276,12 +303,54 @@ export async function startBusinessCentralSimulator(
         }
         break;
       }
-      case 'journals':
-        if (a.key && b?.name === 'Microsoft.NAV.post' && method === 'POST') {
-          if (!company.journals.has(a.key)) throw notFound('journal');
+      case 'journals': {
+        // journals({id}) finds any journal batch by its id, a customer payment journal's too.
+        if (!a.key) break;
+        if (!company.journals.has(a.key)) throw notFound('journal');
+        if (b?.name === 'Microsoft.NAV.post' && method === 'POST') {
           company.postJournal(a.key);
           return [204, undefined];
         }
+        if (b?.name !== 'journalLines') break;
+        const jid = a.key;
+        if (!b.key) {
+          if (method === 'GET')
+            return [
+              200,
+              collection(
+                [...company.glJournalLines.values()]
+                  .filter((l) => l.journalId === jid)
+                  .map((l) => glJournalLineView(company, l)),
+                url,
+              ),
+            ];
+          if (method === 'POST') {
+            validate('journalLines', url.pathname, body);
+            return [201, glJournalLineView(company, company.addGlJournalLine(jid, body))];
+          }
+          break;
+        }
+        const line = company.glJournalLines.get(b.key);
+        if (!line || line.journalId !== jid) throw notFound('journalLine');
+        if (method === 'GET') return [200, glJournalLineView(company, line)];
+        if (method === 'DELETE') {
+          company.glJournalLines.delete(line.id);
+          return [204, undefined];
+        }
+        break;
+      }
+      case 'accounts':
+        if (!a.key && method === 'GET')
+          return [
+            200,
+            collection(
+              [...company.accounts.values()].map((x) => ({ ...x })),
+              url,
+            ),
+          ];
+        break;
+      case 'bankAccounts':
+        if (!a.key && method === 'GET') return [200, collection([...company.banks.values()].map(bankView), url)];
         break;
       case 'generalLedgerEntries':
         if (!a.key && method === 'GET') return [200, collection(company.glEntries.map(glView), url)];
@@ -475,10 +544,21 @@ export async function startBusinessCentralSimulator(
           set,
           [...company.docs.values()].filter((d) => d.set === set).map((d) => d.externalDocumentNumber),
         );
+      // A reference is unique per customer: two customers' payments may share one, each with its own fee.
+      const ofCustomer = (ref: string, customerId: string | null) =>
+        ref
+          ? `${ref} (customer ${customerId === null ? '?' : str(company.customers.get(customerId)?.number, customerId)})`
+          : '';
       seen('customerPayments', [
-        ...company.payments.map((p) => p.externalDocumentNumber),
-        ...[...company.journalLines.values()].map((l) => l.externalDocumentNumber),
+        ...company.payments.map((p) => ofCustomer(p.externalDocumentNumber, p.customerId)),
+        ...[...company.journalLines.values()].map((l) => ofCustomer(l.externalDocumentNumber, l.customerId)),
       ]);
+      seen(
+        'fees',
+        [...company.postedGlLines, ...company.glJournalLines.values()].map((l) =>
+          ofCustomer(l.externalDocumentNumber, feeCustomer(l.description)),
+        ),
+      );
       return out;
     },
     close: () => server.close(),

@@ -18,6 +18,7 @@ import {
 } from '../../sync/target.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
+import { businessCentralFees } from './fees.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
 import { documents, invoicePdf, paidInvoices } from './reads.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
@@ -75,10 +76,11 @@ export function createBusinessCentralTarget(
   });
   const api = new BusinessCentralApi(client, `/companies(${settings.companyId})`);
   const setup = { salesAccount: settings.accounts?.sales, taxRates: settings.taxRates };
-  let journal: Promise<string> | null = null;
+  let journal: Promise<BcEntity> | null = null;
+  const fees = businessCentralFees(api, settings);
 
-  /** The payment journal's id, read once. */
-  function journalId(ctx: TargetCallContext): Promise<string> {
+  /** The payment journal (its id, its balancing account), read once. */
+  function paymentJournal(ctx: TargetCallContext): Promise<BcEntity> {
     journal ??= (async () => {
       const found = await api.list(
         'customerPaymentJournals',
@@ -91,7 +93,7 @@ export function createBusinessCentralTarget(
           `there is no customer payment journal "${settings.paymentJournal}" in this company: create it (with its balancing bank account) or set target.paymentJournal`,
           { retryable: false, code: 'TARGET_SETTING_MISSING' },
         );
-      return found[0].id;
+      return found[0];
     })().catch((err: unknown) => {
       journal = null;
       throw err;
@@ -217,6 +219,8 @@ export function createBusinessCentralTarget(
       allocations: true,
       // No customer refund entity in API v2.0.
       refunds: false,
+      // A fee line on the fees account beside the payment's, posted with it (fees.ts).
+      fees: true,
       paymentStatus: true,
       pdf: true,
       drafts: false,
@@ -350,13 +354,14 @@ export function createBusinessCentralTarget(
       };
       if (ready.length === 0) return results as ItemResult[];
       try {
-        const jid = await journalId(ctx);
+        const j = await paymentJournal(ctx);
         return merge(
           await createPayments(
             api,
             ctx,
-            jid,
+            j,
             ready.map((r) => r.item),
+            fees,
           ),
         ) as ItemResult[];
       } catch (err) {
@@ -399,7 +404,7 @@ export function createBusinessCentralTarget(
         case 'creditNote':
           return findDocument(ctx, 'salesCreditMemos', reference, customerTargetId);
         case 'payment':
-          return findPayment(api, ctx, await journalId(ctx), reference);
+          return findPayment(api, ctx, (await paymentJournal(ctx)).id, reference, fees);
         default:
           return null;
       }
