@@ -505,7 +505,7 @@ describe('a target that cannot tell a payment’s fee', () => {
     expect(r.mismatches.filter((m) => m.kind !== 'open-balance-difference')).toEqual([]);
     expect(r.summary).toMatchObject({ matched: 1, fees: { compared: 0, notCompared: 1 } });
     expect(r.notes).toEqual([
-      'Provider fees were not compared for 1 payment: the webhook target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.',
+      'Provider fees were not compared for 1 payment: the webhook target is compared with what it acknowledged, not read back (it lists nothing for reconciliation), so the fee it holds for each is not known and this report does not say whether they agree.',
     ]);
   });
 });

@@ -51,7 +51,9 @@ const payments = (n: number) => `${n} payment${n === 1 ? '' : 's'}`;
  * is compared, and the notes say so.
  */
 export function feeComparison(
-  target: Pick<TargetConnector, 'type' | 'feeRemedy'>,
+  target: Pick<TargetConnector, 'type' | 'feeRemedy'> & {
+    capabilities?: Pick<TargetConnector['capabilities'], 'reconciliation'>;
+  },
   exceptions: Map<string, ExceptionRef>,
   mismatch: (m: Partial<Mismatch> & Pick<Mismatch, 'kind' | 'reason' | 'message'>) => void,
   left = false,
@@ -121,7 +123,9 @@ export function feeComparison(
         );
       if (counts.targetUnknown > 0)
         notes.push(
-          `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.`,
+          target.capabilities?.reconciliation === false
+            ? `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target is compared with what it acknowledged, not read back (it lists nothing for reconciliation), so the fee it holds for each is not known and this report does not say whether they agree.`
+            : `Provider fees were not compared for ${payments(counts.targetUnknown)}: the ${target.type} target cannot tell the fee it holds for each (it ties no fee to a payment, or the reference of an old fee is shared), so this report does not say whether they agree.`,
         );
       if (counts.sourceUnknown > 0)
         notes.push(
