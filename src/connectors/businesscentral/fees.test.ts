@@ -352,3 +352,38 @@ describe('provider fees in Business Central', () => {
     sim.company.glJournalLines.delete(line.id);
   });
 });
+
+describe('payments of two customers under one reference in Business Central', () => {
+  it('a payment posted for one customer is no proof of another’s after a lost answer: each is found by its own mark', async () => {
+    const [first] = await target.createPayments!(ctx, [pay('SHARED-1', { fee: null })]);
+    expect(first).toMatchObject({ ok: true, targetId: 'SHARED-1' });
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', alice)).toMatchObject({ targetId: 'SHARED-1' });
+    // Bob's payment under the same reference is not in: found, it would never be sent.
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toBeNull();
+    // Bob's answer lost once his line was entered: found waiting, posted now, his.
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
+    await expect(target.createPayments!(ctx, [pay('SHARED-1', { fee: null, customer: bob })])).rejects.toMatchObject({
+      retryable: true,
+    });
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toMatchObject({
+      targetId: 'SHARED-1',
+      customerTargetId: bob,
+    });
+    const posted = sim.company.payments.filter((p) => p.externalDocumentNumber === 'SHARED-1');
+    expect(posted.map((p) => p.customerId).sort()).toEqual([alice, bob].sort());
+    // Posted, each line's description ends with its customer's mark, which its G/L entries keep.
+    expect(posted.map((p) => p.description.endsWith(feeMark(p.customerId)))).toEqual([true, true]);
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toMatchObject({ targetId: 'SHARED-1' });
+  });
+
+  it('entries posted without a mark (before payments were marked) prove no customer’s payment', async () => {
+    const jid = [...sim.company.journals.keys()][0]!;
+    expect(jid).toBeDefined();
+    const [r] = await target.createPayments!(ctx, [pay('OLD-1', { fee: null })]);
+    expect(r!.ok).toBe(true);
+    for (const e of sim.company.glEntries.filter((x) => x.documentNumber === 'OLD-1')) e.description = 'Payment OLD-1';
+    expect(await target.findByReference(ctx, 'payment', 'OLD-1', alice)).toBeNull();
+    // Without a customer (a caller that has none), the Document No. alone is asked, as before.
+    expect(await target.findByReference(ctx, 'payment', 'OLD-1')).toMatchObject({ targetId: 'OLD-1' });
+  });
+});

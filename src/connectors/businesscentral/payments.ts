@@ -9,7 +9,7 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
-import type { BusinessCentralFees } from './fees.ts';
+import { type BusinessCentralFees, feeMark, markOf } from './fees.ts';
 import { externalOf, num, paymentDocumentNumber, text } from './map.ts';
 
 /*
@@ -55,7 +55,10 @@ export async function createPayments(
           // A payment credits the customer's account: a negative amount in a cash receipt journal.
           amount: num(p.record.amount.startsWith('-') ? p.record.amount.slice(1) : `-${p.record.amount}`),
           ...(p.invoiceTargetId ? { appliesToInvoiceId: p.invoiceTargetId } : {}),
-          description: (p.record.description || `Payment ${p.record.externalReference}`).slice(0, 100),
+          description: paymentDescription(
+            p.record.description || `Payment ${p.record.externalReference}`,
+            p.customerTargetId,
+          ),
         },
         ctx.signal,
       );
@@ -85,21 +88,42 @@ export async function createPayments(
   });
 }
 
-/** A payment by our reference: waiting in the journal (then posted now, as the lost call meant to), or posted. */
+/**
+ * A payment line's description, ending with the mark of its customer (as a fee's does): a
+ * reference is unique per customer only, and the G/L entries a posted payment leaves carry no
+ * customer but its description, so the mark is how a lookup tells whose payment it is.
+ */
+export function paymentDescription(description: string, customerId: string): string {
+  const mark = feeMark(customerId);
+  return `${description.slice(0, 100 - mark.length - 1)} ${mark}`;
+}
+
+/**
+ * A payment by our reference: waiting in the journal (then posted now, as the lost call meant to), or posted.
+ * With the customer (the engine's lookup after a lost answer gives it), only that customer's: two
+ * customers' payments may share a reference, and so a Document No.; a posted payment is told by
+ * the customer mark its G/L entries' description carries (`paymentDescription`). Entries without
+ * a mark (posted before payments were marked) are no proof that this customer's payment is in.
+ */
 export async function findPayment(
   api: BusinessCentralApi,
   ctx: TargetCallContext,
   jid: string,
   reference: string,
+  customerTargetId: string | null | undefined,
   fees: BusinessCentralFees,
 ): Promise<FoundDocument | null> {
   const ext = externalOf(reference);
   if (typeof ext !== 'string') return null;
   const documentNumber = paymentDocumentNumber(reference);
-  const waiting = await api.list(
-    `customerPaymentJournals${key(jid)}/customerPayments`,
-    `externalDocumentNumber eq ${literal(ext)}`,
-    ctx.signal,
+  const whose = (rows: BcEntity[]) =>
+    customerTargetId ? rows.filter((w) => text(w.customerId) === customerTargetId) : rows;
+  const waiting = whose(
+    await api.list(
+      `customerPaymentJournals${key(jid)}/customerPayments`,
+      `externalDocumentNumber eq ${literal(ext)}`,
+      ctx.signal,
+    ),
   );
   if (waiting[0]) {
     // Entered, and its answer (or the post's) lost: post it now, as the call meant to.
@@ -107,12 +131,12 @@ export async function findPayment(
       await api.action(`/journals${key(jid)}/Microsoft.NAV.post`, ctx.signal);
     } catch (err) {
       const still = async () =>
-        (
+        whose(
           await api.list(
             `customerPaymentJournals${key(jid)}/customerPayments`,
             `externalDocumentNumber eq ${literal(ext)}`,
             ctx.signal,
-          )
+          ),
         ).length > 0;
       // The answer is unknown: posted when the line has left the journal.
       if (err instanceof ConnectorError && err.retryable && !(await still()))
@@ -137,5 +161,10 @@ export async function findPayment(
     `documentNumber eq ${literal(documentNumber)} and documentType eq 'Payment'`,
     ctx.signal,
   );
-  return posted[0] ? { targetId: documentNumber, number: documentNumber } : null;
+  const ours = customerTargetId
+    ? posted.filter((e) => markOf({ description: text(e.description) }) === customerTargetId)
+    : posted;
+  return ours[0]
+    ? { targetId: documentNumber, number: documentNumber, ...(customerTargetId ? { customerTargetId } : {}) }
+    : null;
 }

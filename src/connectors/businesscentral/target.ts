@@ -404,7 +404,7 @@ export function createBusinessCentralTarget(
         case 'creditNote':
           return findDocument(ctx, 'salesCreditMemos', reference, customerTargetId);
         case 'payment':
-          return findPayment(api, ctx, (await paymentJournal(ctx)).id, reference, fees);
+          return findPayment(api, ctx, (await paymentJournal(ctx)).id, reference, customerTargetId, fees);
         default:
           return null;
       }
