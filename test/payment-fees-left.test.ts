@@ -1,13 +1,15 @@
 /**
- * A payment provider's fee never vanishes without a word. A target that books no fee (AccountsIQ)
- * used to take a payment with one at its gross amount and drop the fee: the platform's bank then
+ * A payment provider's fee never vanishes without a word. A target that books no fee (AccountsIQ,
+ * before it booked them) used to take a payment with one at its gross amount and drop the fee: the platform's bank then
  * stood higher than what the provider paid out, by every fee, and nothing said so. Now such a
  * payment is parked PAYMENT_FEE_NOT_SUPPORTED on `fee`, alone, nothing sent; a payment without a
  * fee (or a fee of 0.00) goes on. A pipeline that leaves fees to the books (`options.fees:
  * "leave"`) books payments gross, for any target, keeps no fee as booked (a fee the source changes
  * later is no change of what was booked), and its reconciliation compares no fee and says so.
  *
- * AccountsIQ through its simulator, and the embedded ledger; PGlite (PostgreSQL with DATABASE_URL).
+ * A target that books no fee: the AccountsIQ connector, through its simulator, with `fees` taken out
+ * of its capabilities (it books them as sundry bank payments since; test/accountsiq-fees.test.ts),
+ * and the embedded ledger; PGlite (PostgreSQL with DATABASE_URL).
  */
 import { describe, expect, it } from 'vitest';
 import { accountsiqTarget } from '../src/connectors/accountsiq/index.ts';
@@ -37,9 +39,13 @@ const e2e = platformEngine({
       }),
     );
   },
+  // AccountsIQ as a target that books no fee: its capabilities without `fees`.
   target: () => ({
     ...accountsiqTarget,
-    create: (deps) => Promise.resolve(createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } })),
+    create: (deps) => {
+      const t = createAccountsIqTarget(deps, { client: { backoffBaseMs: 5, backoffMaxMs: 40 } });
+      return Promise.resolve({ ...t, capabilities: { ...t.capabilities, fees: false } });
+    },
   }),
 });
 
@@ -50,6 +56,10 @@ const aiq = {
   glAccountCode: '4000',
   limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 2, batchSize: 10 },
 };
+
+/** AccountsIQ's bank payments (where its connector would book a fee) under these references. */
+const bankPayments = (prefix: string) =>
+  [...sim.books.transactions.values()].filter((x) => x.type === 'BankPayment' && x.reference.startsWith(prefix));
 
 /** AccountsIQ's receipts under these references: [reference, amount]. */
 const receipts = (prefix: string) =>
@@ -91,11 +101,12 @@ describe(`a payment's provider fee, for a target that books none (${onPostgres ?
       ['F1-PAY-1', 'PAYMENT_FEE_NOT_SUPPORTED', 'fee'],
     ]);
     expect(parked[0]!.message).toMatch(/fee of EUR 2\.50.*accountsiq target books no fee.*options\.fees to "leave"/);
-    // Nothing of it in AccountsIQ; the others booked.
+    // Nothing of it in AccountsIQ, no fee either; the others booked.
     expect(receipts('F1-')).toEqual([
       ['F1-PAY-2', '50'],
       ['F1-PAY-3', '30'],
     ]);
+    expect(bankPayments('F1-')).toEqual([]);
 
     // The bookkeeper keys fees by hand: the pipeline leaves them to the books, and the retry books the payment gross.
     const leaving = await definePipeline(e2e.db, 'FEE1', {
@@ -122,6 +133,7 @@ describe(`a payment's provider fee, for a target that books none (${onPostgres ?
     await e2e.send(leaving, [payment('F1-PAY-1', '121.00', { fee: '2.70' })]);
     expect(await openExceptions(e2e.db, pipeline)).toEqual([]);
     expect(receipts('F1-')).toHaveLength(3);
+    expect(bankPayments('F1-')).toEqual([]);
   });
 
   it('refuses an options.fees it does not know, naming the field', async () => {

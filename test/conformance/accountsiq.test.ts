@@ -28,9 +28,7 @@ let sim: AccountsIqSimulator | undefined;
 
 const accountsiq: TargetHarness = {
   type: 'accountsiq',
-  unsupported: {
-    fees: 'it books no payment provider’s fee yet: a payment with one is parked (PAYMENT_FEE_NOT_SUPPORTED) unless the pipeline leaves fees to the books',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startAccountsIqSimulator({
       entityId: ENTITY,
@@ -40,7 +38,8 @@ const accountsiq: TargetHarness = {
         ['R', '0.09'],
         ['Z', '0'],
       ],
-      glAccounts: ['4000'],
+      // 6100: bank charges, where a payment provider's fee goes (a sundry bank payment).
+      glAccounts: ['4000', '6100'],
       closedBefore: '2025-01-01',
       seed: 23,
       dropAfterCommitRate: 0.1,
@@ -53,6 +52,7 @@ const accountsiq: TargetHarness = {
         entityId: ENTITY,
         ...CLIENT,
         glAccountCode: '4000',
+        feesGlAccountCode: '6100',
         limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 4 },
       },
       holdings() {
@@ -103,6 +103,16 @@ const accountsiq: TargetHarness = {
               customerId: t.customer,
               amount: money(t.gross.toFixed(2)),
               paymentId: receiptOf(t.id),
+            })),
+          // A fee is a sundry bank payment under its payment's reference, tied to the customer its
+          // description's mark names (a sundry payment has no account of its own).
+          fees: txns
+            .filter((t) => t.type === 'BankPayment')
+            .map((t) => ({
+              id: String(t.id),
+              reference: t.reference,
+              customerId: /\(ledgerlink customer ([^\s()]+)\)\s*$/.exec(t.description ?? '')?.[1] ?? null,
+              amount: money(t.gross.toFixed(2)),
             })),
         });
       },

@@ -2,7 +2,17 @@ import { ConnectorError } from '../../sync/connector.ts';
 import type { RemoteClient } from '../../sync/remote/client.ts';
 import type { CallKind } from '../../sync/remote/contracts.ts';
 import { type AccountsIqSettings, SYSTEM } from './settings.ts';
-import { NS, type Operation, type Value, type Xml, isNil, parseEnvelope, requestEnvelope, text } from './wsdl.ts';
+import {
+  NS,
+  type Operation,
+  type Value,
+  type Xml,
+  isNil,
+  items,
+  parseEnvelope,
+  requestEnvelope,
+  text,
+} from './wsdl.ts';
 
 /*
  * The calls of the AccountsIQ connector: SOAP 1.1 envelopes over the shared RemoteClient (pacing,
@@ -34,6 +44,24 @@ export function wsResult(x: Xml | undefined): Omit<WsAnswer, 'outs'> {
     errorMessage: text(r.ErrorMessage),
     hasExpired: text(r.HasExpired) === 'true',
     result: isNil(r.Result) ? undefined : r.Result,
+  };
+}
+
+/**
+ * A bulk answer (ArrayOfWSResultStatus, one status an element, as SaveSundryReceiptPayments…
+ * answers) read as one: Success when every element succeeded, else the first refusal; the list
+ * is its result. Null when it is no such list.
+ */
+function bulkResult(x: Xml | undefined): Omit<WsAnswer, 'outs'> | null {
+  const each = items(x, 'WSResultStatus').map(wsResult);
+  if (each.length === 0) return null;
+  const refusal = each.find((e) => e.status !== 'Success');
+  return {
+    status: refusal ? 'Failure' : 'Success',
+    errorCode: refusal?.errorCode ?? '',
+    errorMessage: refusal?.errorMessage ?? '',
+    hasExpired: each.some((e) => e.hasExpired),
+    result: x,
   };
 }
 
@@ -206,7 +234,8 @@ export class AccountsIqApi {
         o,
       );
       const { [`${op}Result`]: result, ...outs } = response;
-      const answer = { ...wsResult(result), outs };
+      const one = wsResult(result);
+      const answer = { ...(one.status === '' ? (bulkResult(result) ?? one) : one), outs };
       if (!answer.hasExpired) {
         if (!answer.status)
           throw new ConnectorError(SYSTEM, `${op} answered 200 without a Status`, { status: 200, retryable: false });

@@ -9,6 +9,7 @@ import {
   BatchInterrupted,
   type EarlyPayment,
   type FoundDocument,
+  type ItemError,
   type ItemResult,
   type TargetAllocation,
   type TargetCallContext,
@@ -21,6 +22,7 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type AccountsIqApi, type WsAnswer, describe, wsResult } from './api.ts';
+import { type BookedFee, type FeeAccount, bookFee, feeOf, withFeeNote } from './fees.ts';
 import { type Summary, type TaxCode, batchLines, dateTime, kindOf, minor, smaller, summariesOf } from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { type Value, type Xml, items, text } from './wsdl.ts';
@@ -43,6 +45,8 @@ export interface DocumentContext {
   products: (ids: Record<string, string>, signal?: AbortSignal) => Promise<Map<string, LedgerProduct>>;
   defaultGl: string | null;
   defaultBank: string | null;
+  /** Where payment providers' fees go (fees.ts), read once a payment with a fee comes. */
+  feeAccount: () => Promise<FeeAccount | ItemError>;
 }
 
 const refused = (a: Pick<WsAnswer, 'errorCode' | 'errorMessage' | 'status'>, what: string): ItemResult =>
@@ -286,9 +290,30 @@ export async function createPayments(
 ): Promise<ItemResult[]> {
   const results: (ItemResult | null)[] = payments.map(() => null);
   const receipts = new Map<number, { id: string; outcome: 'created' | 'linked' }>();
-  const queries = payments.map((item, n) => {
+  const bankOf = (item: TargetPayment) =>
+    (item.bankAccountCode === 'BANK' && ctx.defaultBank ? ctx.defaultBank : item.bankAccountCode).toUpperCase();
+  // A provider's fee first (fees.ts), out of the receipt's bank: a payment whose fee AccountsIQ does
+  // not hold is not sent. One at a time, so that a lost answer leaves those before it found next time.
+  const fees = new Map<number, BookedFee>();
+  for (const [n, item] of payments.entries()) {
+    const fee = feeOf(item);
+    if (fee === null) continue;
+    const booked =
+      typeof fee === 'bigint'
+        ? await bookFee(
+            { api: ctx.api, feeAccount: ctx.feeAccount, signal: tc.signal },
+            item,
+            fee,
+            bankOf(item),
+            payments,
+          )
+        : fee;
+    if ('code' in booked) results[n] = failed(booked);
+    else fees.set(n, booked);
+  }
+  const queries = payments.flatMap((item, n) => {
+    if (results[n]) return [];
     const p = item.record;
-    const bank = item.bankAccountCode === 'BANK' && ctx.defaultBank ? ctx.defaultBank : item.bankAccountCode;
     return {
       n,
       query: {
@@ -298,7 +323,7 @@ export async function createPayments(
           CustomerCode: item.customerTargetId,
           CheckReference: p.externalReference,
           PaymentAmount: p.amount,
-          BankAccountCode: bank.toUpperCase(),
+          BankAccountCode: bankOf(item),
           PaymentDate: dateTime(p.date),
           ExchangeRate: '1',
           BankExchangeRate: '1',
@@ -327,12 +352,21 @@ export async function createPayments(
         item.customerTargetId,
         tc.signal,
       );
-      if (!found)
-        return failed({
-          code: 'TARGET_REFUSED',
-          message: `AccountsIQ holds a receipt ${item.record.externalReference} of another customer`,
-          retryable: false,
-        });
+      if (!found) {
+        // The check is the entity's, a reference unique per customer only: another customer's
+        // receipt has it and this customer's has not (just looked up), so it is booked with the check off.
+        const once: (ItemResult | null)[] = [null];
+        const query = queries.find((q) => q.n === n)!.query;
+        await postQueries(
+          ctx,
+          tc,
+          [{ n: 0, query: { ...query, PerformExternalReferenceDuplicateCheckOnReceipt: false } }],
+          once,
+          'ReceiptTransactionID',
+          (q) => `payment ${q.ClientUniqueReference as string}`,
+        );
+        return once[0]!;
+      }
       receipts.set(n, { id: found.id, outcome: 'linked' });
       return ok(found.id, { number: found.number, outcome: 'linked' });
     },
@@ -342,7 +376,8 @@ export async function createPayments(
   const toAllocate = payments
     .map((item, n) => ({ item, n, receipt: receipts.get(n) }))
     .filter((x) => x.receipt && x.item.invoiceTargetId);
-  if (toAllocate.length === 0) return results.map((r) => r!);
+  const said = () => results.map((r, n) => withFeeNote(r!, fees.get(n)));
+  if (toAllocate.length === 0) return said();
   const held = await summariesById(
     ctx,
     toAllocate.flatMap((x) => [x.receipt!.id, x.item.invoiceTargetId!]),
@@ -373,7 +408,7 @@ export async function createPayments(
         retryable: false,
       });
   }
-  return results.map((r) => r!);
+  return said();
 }
 
 /**

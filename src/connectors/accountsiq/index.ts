@@ -4,7 +4,8 @@ import { createAccountsIqTarget } from './target.ts';
 
 /**
  * The AccountsIQ target: customers, stock items, batch invoices and receipts through
- * PostPayAndAllocateSalesInvoices (duplicate checks on), batch credit notes, refunds as sales debit
+ * PostPayAndAllocateSalesInvoices (duplicate checks on), a receipt's provider fee as a sundry bank
+ * payment, batch credit notes, refunds as sales debit
  * journals, allocations, invoice PDFs, over the SOAP Integration web service (API 2.0 tokens, or the legacy 1.1 Login). See
  * docs/connectors/accountsiq.md.
  */

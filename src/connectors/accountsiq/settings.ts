@@ -61,6 +61,14 @@ export const AccountsIqSettings = z
       description:
         'The bank GL account receipts go to when neither the payment nor the mapping names one (GetBankList).',
     }),
+    feesGlAccountCode: Code.optional().meta({
+      description:
+        "The bank-charges posting GL account a payment provider's fee goes to, as a sundry bank payment out of the receipt's bank. Required once a payment carries a fee (ledgerlink reads no chart of accounts from AccountsIQ).",
+    }),
+    feesTaxCode: Code.optional().meta({
+      description:
+        "The tax code of a fee's sundry payment, of rate 0 (a fee carries no VAT here): needed only when GetTaxCodeList has several codes of rate 0.",
+    }),
     limits: LimitOverrides.optional(),
     timeoutMs: z.number().int().min(1000).max(120_000).optional(),
   })

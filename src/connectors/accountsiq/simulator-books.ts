@@ -3,7 +3,8 @@ import { type Xml, items, text } from './wsdl.ts';
 
 /*
  * The simulated AccountsIQ entity's books: customers (accounts), sales transactions (batch
- * invoices SI, batch credit notes SN, receipts SR) with what each still has outstanding, and the
+ * invoices SI, batch credit notes SN, receipts SR) with what each still has outstanding, sundry
+ * bank receipts and payments (BR, BP: a bank against a GL account, no customer), and the
  * allocations between them, with AccountsIQ's rules: codes upper case, the period open, the
  * duplicate checks of PostPayAndAllocateSalesInvoice(s) (each query all or nothing), allocations
  * only between a debit and a credit of the same customer, never above either's outstanding.
@@ -11,7 +12,14 @@ import { type Xml, items, text } from './wsdl.ts';
  * duplicate-reference codes are ours (the wiki names the check, not its code).
  */
 
-export type TxnType = 'SalesBatchInvoice' | 'SalesBatchCreditNote' | 'SalesReceipt' | 'SalesDebitJournal';
+export type TxnType =
+  | 'SalesBatchInvoice'
+  | 'SalesBatchCreditNote'
+  | 'SalesReceipt'
+  | 'SalesDebitJournal'
+  // Sundry bank transactions (SaveSundryReceiptPayments…): no customer, the bank against a GL account.
+  | 'BankReceipt'
+  | 'BankPayment';
 
 /** Debit-side transactions (what a customer owes): invoices and debit journals. */
 export const DEBITS: readonly TxnType[] = ['SalesBatchInvoice', 'SalesDebitJournal'];
@@ -30,6 +38,10 @@ export interface Txn {
   currency: string;
   netLines: number;
   bank?: string;
+  /** A sundry bank transaction's GL account, tax code and description. */
+  gl?: string;
+  taxCode?: string;
+  description?: string;
 }
 
 export interface Allocation {
@@ -81,6 +93,8 @@ export class Books {
     SalesBatchCreditNote: 0,
     SalesReceipt: 0,
     SalesDebitJournal: 0,
+    BankReceipt: 0,
+    BankPayment: 0,
   };
 
   constructor(private readonly o: BooksOptions = {}) {
@@ -338,6 +352,57 @@ export class Books {
     }).id;
   }
 
+  /**
+   * One WSSundryReceiptPayment, all or nothing: a bank receipt for a positive Value, a bank payment
+   * for a negative one (the API wiki: the sign decides). The bank must be a bank account, the GL
+   * account a posting one; a tax code needs its rate and amount, the rate the code's own. Nothing
+   * stops the same entry twice: it is booked twice (what `duplicates()` counts).
+   */
+  sundry(e: Record<string, Xml>): number {
+    const ref = text(e.ExternalReference);
+    if (ref.length > 50) throw new Refused('EXTERNAL_REFERENCE_IS_TOO_LONG', 'ExternalReference is at most 50');
+    const description = text(e.Description);
+    if (description.length > 500) throw new Refused('DESCRIPTION_IS_TOO_LONG', 'Description is at most 500');
+    this.open(text(e.TransactionDate), 'transaction');
+    const bank = text(e.BankAccountCode);
+    if (!this.banks.has(bank))
+      throw new Refused('BANK_ACCOUNT_CODE_DOES_NOT_EXIST', `Bank account ${bank || '(none)'} does not exist`);
+    const gl = text(e.GLAccountCode);
+    if (!this.glAccounts.has(gl))
+      throw new Refused(
+        'GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST',
+        `GL account ${gl || '(none)'} is not a posting account`,
+      );
+    const value = new Dec(text(e.Value) || '0');
+    if (value.isZero()) throw new Refused('VALUE_CANNOT_BE_ZERO', 'Value cannot be 0');
+    const rate = text(e.ExchangeRate);
+    if (!rate || new Dec(rate).lte(0)) throw new Refused('EXCHANGE_RATE_IS_INVALID', 'ExchangeRate must be above 0');
+    const tax = text(e.TaxID);
+    if (tax) {
+      if (!this.taxCodes.has(tax)) throw new Refused('TAX_CODE_DOES_NOT_EXIST', `Tax code ${tax} does not exist`);
+      const taxRate = text(e.TaxRate);
+      if (!taxRate || !text(e.TaxAmount))
+        throw new Refused('TAX_CODE_IS_NULL', 'With a TaxID, TaxRate and TaxAmount are required');
+      if (!new Dec(taxRate).eq(this.taxCodes.get(tax)!))
+        throw new Refused('TAX_RATE_IS_INVALID', `TaxRate ${taxRate} is not the rate of tax code ${tax}`);
+    }
+    return this.book({
+      type: value.isNegative() ? 'BankPayment' : 'BankReceipt',
+      reference: ref,
+      customer: '',
+      gross: value.abs(),
+      outstanding: new Dec(0),
+      date: text(e.TransactionDate).slice(0, 10),
+      dueDate: null,
+      currency: this.currency,
+      netLines: 1,
+      bank,
+      gl,
+      taxCode: tax,
+      description,
+    }).id;
+  }
+
   allocate(id1: number, id2: number, amountText: string, date: string, reference: string): void {
     if (!reference)
       throw new Refused('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation reference is required');
@@ -381,6 +446,7 @@ export class Books {
 
   /** A transaction as WSTransactionSummary: credits signed negative, as AccountsIQ signs its control lines. */
   summary(t: Txn): Record<string, unknown> {
+    if (t.type === 'BankPayment' || t.type === 'BankReceipt') return this.bankSummary(t);
     const sign = DEBITS.includes(t.type) ? 1 : -1;
     return {
       AccountCode: t.customer,
@@ -401,6 +467,44 @@ export class Books {
       },
       CurrencyCode: t.currency,
       ...(t.dueDate ? { DueDate: `${t.dueDate}T00:00:00` } : {}),
+    };
+  }
+
+  /**
+   * A sundry bank transaction as WSTransactionSummary: no account, its lines (WSTransactionDetail,
+   * as the WSDL names LineDetails' items) the bank's and the GL account's, each with the
+   * transaction's description; a bank payment credits the bank (negative), a receipt debits it.
+   */
+  private bankSummary(t: Txn): Record<string, unknown> {
+    const bank = t.type === 'BankPayment' ? t.gross.neg() : t.gross;
+    const line = (gl: string, amount: Dec, taxId?: string) => ({
+      GLAccountCode: gl,
+      IsControlLine: 'false',
+      IsTaxLine: 'false',
+      IsStockLine: 'false',
+      Amount: amount.toFixed(2),
+      BCAmount: amount.toFixed(2),
+      ...(taxId ? { TaxID: taxId } : {}),
+      CurrencyCode: t.currency,
+      IsReconciled: 'false',
+      Description: t.description ?? '',
+      ExchangeRate: '1',
+    });
+    return {
+      AccountID: '0',
+      TransactionType: t.type,
+      TransactionID: String(t.id),
+      IsBatchInvoiceOrNote: 'false',
+      InvoiceID: '0',
+      InternalNumber: t.number,
+      ExternalReference: t.reference,
+      ControlAmount: '0.00',
+      OutstandingAmount: '0.00',
+      ControlBCAmount: '0.00',
+      TransactionDate: `${t.date}T00:00:00`,
+      LineDetails: { WSTransactionDetail: [line(t.bank!, bank), line(t.gl!, bank.neg(), t.taxCode)] },
+      CurrencyCode: t.currency,
+      TransactionBankGLAccountNumber: t.bank,
     };
   }
 

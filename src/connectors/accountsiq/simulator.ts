@@ -20,7 +20,8 @@ import { seeded } from '../../sync/seeded.ts';
  * parsed with fast-xml-parser and checked against the operations' declared elements and types
  * (wsdl.ts; an unknown element is a violation, answered with a soap:Client fault as ASMX does).
  * API 2.0 tokens (TokenGet, TokenRefresh rotating both tokens) and 1.1 Login sessions, which expire
- * and are then answered `HasExpired`. Answers are WSResult2 envelopes in AccountsIQ's format.
+ * and are then answered `HasExpired`. Answers are WSResult2 envelopes in AccountsIQ's format;
+ * SaveSundryReceiptPaymentsGetBackTransactionIDs answers one WSResultStatus an entry and their IDs.
  * Faults on demand, seeded: commit and drop the connection (`dropNext`, `dropAfterCommitRate`),
  * 503 before committing (`failNext`, `failRate`); `duplicates()` must stay empty.
  */
@@ -66,6 +67,7 @@ const WRITES = new Set([
   'CreateBatchSalesCreditNoteGetBackTransactionID',
   'AllocateTransactions',
   'PostSalesDebitJournalGetBackTransactionID',
+  'SaveSundryReceiptPaymentsGetBackTransactionIDs',
 ]);
 
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
@@ -286,6 +288,25 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
         } catch (err) {
           return { result: refusal(err), outs: { transactionID: '0' }, committed: false };
         }
+      case 'SaveSundryReceiptPaymentsGetBackTransactionIDs': {
+        // Each entry on its own (a refused one books nothing, its neighbours are booked): one
+        // WSResultStatus an entry, and its transaction ID (0 when refused) in transactionIDs.
+        const entries = items(args.entries, 'WSSundryReceiptPayment');
+        if (entries.length === 0) return read(failure('UNKNOWN', 'No entries'));
+        let committed = false;
+        const ids: string[] = [];
+        const each = entries.map((e) => {
+          try {
+            ids.push(String(books.sundry(e)));
+            committed = true;
+            return success();
+          } catch (err) {
+            ids.push('0');
+            return refusal(err);
+          }
+        });
+        return { result: { WSResultStatus: each }, outs: { transactionIDs: { int: ids } }, committed };
+      }
       case 'AllocateTransactions':
         try {
           books.allocate(
@@ -435,11 +456,18 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
       for (const k of tokens.keys()) tokens.set(k, 0);
       for (const k of sessions.keys()) sessions.set(k, 0);
     },
-    /** Documents held twice: invoices and credit notes by reference per customer, receipts by reference. */
+    /**
+     * Documents held twice: invoices, credit notes and receipts by reference per customer (a
+     * reference is unique per customer only), sundry bank transactions by reference and
+     * description (a fee's names its payment's customer).
+     */
     duplicates() {
       const seen = new Map<string, number>();
       for (const t of books.transactions.values()) {
-        const key = t.type === 'SalesReceipt' ? `${t.type}:${t.reference}` : `${t.type}:${t.customer}:${t.reference}`;
+        const key =
+          t.type === 'BankPayment' || t.type === 'BankReceipt'
+            ? `${t.type}:${t.reference}:${t.description ?? ''}`
+            : `${t.type}:${t.customer}:${t.reference}`;
         seen.set(key, (seen.get(key) ?? 0) + 1);
       }
       return [...seen].filter(([, n]) => n > 1).map(([key, count]) => ({ key, count }));

@@ -4,6 +4,7 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import {
+  type ItemError,
   type ItemResult,
   type TargetCallContext,
   type TargetConnector,
@@ -15,6 +16,7 @@ import {
 } from '../../sync/target.ts';
 import { AccountsIqApi, describe } from './api.ts';
 import * as docs from './documents.ts';
+import { type FeeAccount, feeAccount } from './fees.ts';
 import {
   type TaxCode,
   canonicalCustomer,
@@ -31,7 +33,7 @@ import type { LedgerProduct } from '../../sync/mapping.ts';
 /*
  * The AccountsIQ target (docs/connectors/accountsiq.md): customers by their code, products as
  * stock items, invoices and receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's
- * duplicate checks, batch credit notes, refunds as sales debit journals, allocations, write-back
+ * duplicate checks, a receipt's provider fee as a sundry bank payment, batch credit notes, refunds as sales debit journals, allocations, write-back
  * of the transaction's number, payment status and the invoice PDF. Every call goes over the shared
  * RemoteClient, paced by the rate planner on one budget per entity. After an unknown outcome the
  * engine looks documents up by their external reference (GetTransactionsByExternalReference) and
@@ -101,11 +103,23 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     return a.result === undefined ? null : recordOf(a.result, 'StockItem');
   }
 
+  // Where payment providers' fees go (fees.ts): checked once a payment with a fee comes.
+  let fees: Promise<FeeAccount | ItemError> | null = null;
   const ctxDocs: docs.DocumentContext = {
     api: soap,
     mapping: deps.mapping,
     defaultGl: settings.glAccountCode ?? null,
     defaultBank: settings.bankAccountCode ?? null,
+    feeAccount: () => {
+      fees ??= ctxDocs.taxCodes().then(
+        (codes) => feeAccount(settings, codes),
+        (err: unknown) => {
+          fees = null;
+          throw err;
+        },
+      );
+      return fees;
+    },
     taxCodes: () => {
       taxCodes ??= soap.readOk('GetTaxCodeList', {}).then(taxCodesOf, (err: unknown) => {
         taxCodes = null;
@@ -185,6 +199,8 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       invoices: true,
       creditNotes: true,
       payments: true,
+      // A provider's fee as a sundry bank payment out of the receipt's bank, before it (fees.ts).
+      fees: true,
       allocations: true,
       // As sales debit journals allocated to the receipt they refund.
       refunds: true,

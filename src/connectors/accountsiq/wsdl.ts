@@ -136,6 +136,22 @@ export const TYPES: Record<string, Fields> = {
     ['IsActive', 'boolean'],
     ['RowVersionNumber', 'int'],
   ],
+  // A sundry bank receipt or payment (a payment provider's fee): the WSDL's WSSundryReceiptPayment,
+  // every element in its declared order. The sign of Value decides receipt or payment (API wiki).
+  WSSundryReceiptPayment: [
+    ['ExternalReference', 'string'],
+    ['TransactionDate', 'dateTime'],
+    ['Description', 'string'],
+    ['DepartmentID', 'string'],
+    ['Value', 'decimal'],
+    ['GLAccountCode', 'string'],
+    ['BankAccountCode', 'string'],
+    ['TaxID', 'string'],
+    ['TaxRate', 'decimal'],
+    ['ExchangeRate', 'decimal'],
+    ['LodgmentNumber', 'string'],
+    ['TaxAmount', 'decimal'],
+  ],
   // Query shapes: field names from accountsiq-api.md's summary of the WSDL.
   TransactionsByExternalReferenceQuery: [
     ['ExternalReference', 'string'],
@@ -189,6 +205,7 @@ export const OPERATIONS: Record<string, Fields> = {
   GetTransactionsByExternalReference: [token, ['query', { type: 'TransactionsByExternalReferenceQuery' }]],
   GetTransactionsBy: [token, ['query', { type: 'TransactionsByQuery' }]],
   GetInvoicePDFByTransactionID: [token, ['transactionID', 'int']],
+  SaveSundryReceiptPaymentsGetBackTransactionIDs: [token, ['entries', arr('WSSundryReceiptPayment')]],
 };
 
 export type Operation = keyof typeof OPERATIONS;
