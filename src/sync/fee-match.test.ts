@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { feeDocs, heldFee, matchFees, readPaymentFees, remoteFeeRemedy } from './fee-match.ts';
+import { feeDocs, heldFee, matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from './fee-match.ts';
 import type { TargetDocument } from './target.ts';
 
 interface Doc {
@@ -160,5 +160,23 @@ describe('remoteFeeRemedy', () => {
     expect(remedy('extra', { reference: 'R1', fee })).toBe(
       'if the source is right, delete spend money b1 in Xero; if Xero is, correct the fee in the source',
     );
+  });
+});
+
+describe('paymentFee: a payment’s fee as a target books it', () => {
+  it('is the fee in minor units; none when absent or zero', () => {
+    expect(paymentFee({ fee: '2.50', currency: 'EUR' })).toBe(250n);
+    expect(paymentFee({ fee: '1', currency: 'JPY' })).toBe(1n);
+    expect([paymentFee({ currency: 'EUR' }), paymentFee({ fee: null, currency: 'EUR' })]).toEqual([null, null]);
+    expect(paymentFee({ fee: '0.00', currency: 'EUR' })).toBeNull();
+  });
+
+  it('refuses a fee that is not an amount of the currency, or below zero, on `fee`', () => {
+    expect(paymentFee({ fee: '0.001', currency: 'EUR' })).toMatchObject({ code: 'AMOUNT_INVALID', field: 'fee' });
+    expect(paymentFee({ fee: '-1.00', currency: 'EUR' })).toMatchObject({
+      code: 'AMOUNT_INVALID',
+      field: 'fee',
+      message: 'fee: a fee is never negative',
+    });
   });
 });

@@ -1,4 +1,5 @@
-import type { FeeDifference, TargetDocument, TargetFee } from './target.ts';
+import { parseAmount } from '../domain/money.ts';
+import type { FeeDifference, ItemError, TargetDocument, TargetFee } from './target.ts';
 
 /*
  * Which fee document in a remote target is a payment's provider fee. A target books a fee as a
@@ -123,4 +124,19 @@ export function remoteFeeRemedy(
     const fix = difference === 'amount' ? 'correct' : 'delete';
     return `if the source is right, ${fix} ${payment.fee.label} in ${platform}; if ${platform} is, correct the fee in the source`;
   };
+}
+
+/**
+ * A payment's provider fee in minor units of its currency, as a target books it: null when it has
+ * none (absent, or zero), AMOUNT_INVALID on `fee` when it is not an amount of the currency or is
+ * below zero (a fee is what the provider kept; the engine parks those first, a target called
+ * directly refuses them by itself).
+ */
+export function paymentFee(p: { fee?: string | null | undefined; currency: string }): bigint | null | ItemError {
+  if (p.fee === null || p.fee === undefined) return null;
+  const fee = parseAmount(p.fee, p.currency);
+  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
+  if (fee.value < 0n)
+    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
+  return fee.value === 0n ? null : fee.value;
 }

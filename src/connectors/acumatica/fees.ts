@@ -1,5 +1,5 @@
-import { formatAmount, parseAmount } from '../../domain/money.ts';
-import { remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { paymentFee, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetCallContext, TargetFee } from '../../sync/target.ts';
 import { type AcumaticaApi, type Entity, dec, literal, v, val } from './api.ts';
 import { minorOf } from './map.ts';
@@ -25,16 +25,6 @@ const missing = (message: string, field: string): ItemError => ({
   retryable: false,
   field,
 });
-
-/** The fee of a payment in minor units; null when it has none (absent or zero). */
-export function feeOf(p: { fee?: string | null | undefined; currency: string }): bigint | null | ItemError {
-  if (p.fee === null || p.fee === undefined) return null;
-  const fee = parseAmount(p.fee, p.currency);
-  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
-  if (fee.value < 0n)
-    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
-  return fee.value === 0n ? null : fee.value;
-}
 
 /** The fee booking of one target instance (it keeps `feeAccount` once checked). */
 export function acumaticaFees(api: AcumaticaApi, settings: AcumaticaSettings) {
@@ -68,7 +58,7 @@ export function acumaticaFees(api: AcumaticaApi, settings: AcumaticaSettings) {
     ctx: TargetCallContext,
     p: { fee?: string | null | undefined; currency: string },
   ): Promise<{ lines: Entity[]; note: string } | ItemError | null> {
-    const amount = feeOf(p);
+    const amount = paymentFee(p);
     if (typeof amount !== 'bigint') return amount;
     if (!settings.feeEntryType)
       return missing(

@@ -1,5 +1,5 @@
-import { formatAmount, parseAmount } from '../../domain/money.ts';
-import { type FeeMatch, feeDocs, matchFees } from '../../sync/fee-match.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { type FeeMatch, feeDocs, matchFees, paymentFee } from '../../sync/fee-match.ts';
 import type { ItemError, TargetCallContext, TargetPayment } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { externalOf, minor, num, paymentDocumentNumber, text } from './map.ts';
@@ -84,16 +84,6 @@ export function markOf(doc: Pick<FeeDoc, 'description'>): string | null {
 export function feeDescription(reference: string, customerId: string): string {
   const mark = feeMark(customerId);
   return `${`Provider fee ${reference}`.slice(0, 100 - mark.length - 1)} ${mark}`;
-}
-
-/** The fee of a payment in minor units; null when it has none (absent or zero). */
-export function feeOf(p: TargetPayment['record']): bigint | null | ItemError {
-  if (p.fee === null || p.fee === undefined) return null;
-  const fee = parseAmount(p.fee, p.currency);
-  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
-  if (fee.value < 0n)
-    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
-  return fee.value === 0n ? null : fee.value;
 }
 
 /** Why an account cannot take a fee, or null when it can. */
@@ -206,7 +196,7 @@ export function businessCentralFees(api: BusinessCentralApi, settings: BusinessC
     batch: readonly TargetPayment[],
   ): Promise<HeldFee | ItemError | null> {
     const p = item.record;
-    const fee = feeOf(p);
+    const fee = paymentFee(p);
     if (fee === null || isError(fee)) return fee;
     const ext = externalOf(p.externalReference);
     if (typeof ext !== 'string') return ext;

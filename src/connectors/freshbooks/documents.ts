@@ -17,7 +17,8 @@ import { failed, ok } from '../../sync/target.ts';
 import { type FbAnswer, type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
 import { type Account, REF_PREFIX, lines, minor, money, tagOf, withTag } from './map.ts';
 import { SYSTEM } from './settings.ts';
-import { type FeesCategory, bookFee, feeOf } from './fees.ts';
+import { paymentFee } from '../../sync/fee-match.ts';
+import { type FeesCategory, bookFee } from './fees.ts';
 
 /*
  * Invoices, credit notes and payments in FreshBooks, one request each (no batch endpoint, no
@@ -290,7 +291,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         field: 'invoiceExternalReference',
       });
     }
-    const fee = feeOf(d);
+    const fee = paymentFee(d.record);
     if (fee !== null && typeof fee !== 'bigint') return failed(fee);
     const booked = fee === null ? null : await bookFee(c, d, fee, items);
     if (booked && 'code' in booked) return failed(booked);

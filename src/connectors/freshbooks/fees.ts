@@ -1,6 +1,6 @@
 import { LosslessNumber } from 'lossless-json';
-import { formatAmount, parseAmount } from '../../domain/money.ts';
-import { matchFees } from '../../sync/fee-match.ts';
+import { formatAmount } from '../../domain/money.ts';
+import { matchFees, paymentFee } from '../../sync/fee-match.ts';
 import type { ItemError, TargetPayment } from '../../sync/target.ts';
 import { type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
 import { REF_PREFIX, minor, money, tagOf, withTag } from './map.ts';
@@ -104,17 +104,6 @@ async function feesUnder(api: FreshBooksApi, date: string, references: string[],
   return out;
 }
 
-/** The fee of a payment in minor units: null when it has none (absent or zero), or why it is not one. */
-export function feeOf(d: TargetPayment): bigint | null | ItemError {
-  const p = d.record;
-  if (p.fee === null || p.fee === undefined) return null;
-  const fee = parseAmount(p.fee, p.currency);
-  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
-  if (fee.value < 0n)
-    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
-  return fee.value === 0n ? null : fee.value;
-}
-
 function ambiguous(reference: string, customer: string, expenses: FbObject[], why: string): ItemError {
   const ids = expenses.map((e) => text(e.id)).join(', ');
   return {
@@ -157,7 +146,7 @@ export async function bookFee(
   if ('code' in category) return category;
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
   const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof feeOf(o) === 'bigint',
+    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
   );
   const [e] = matchFees(
     [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),

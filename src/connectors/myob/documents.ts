@@ -16,7 +16,8 @@ import { failed, ok } from '../../sync/target.ts';
 import { type MyobAnswer, type MyobApi, type MyobObject, describe, literal, text } from './api.ts';
 import { type Company, dateTime, minor, num, serviceLines, termsFor, tooLong } from './map.ts';
 import { MAX, SYSTEM } from './settings.ts';
-import { type FeesAccount, bookFee, feeOf, readFees } from './fees.ts';
+import { paymentFee } from '../../sync/fee-match.ts';
+import { type FeesAccount, bookFee, readFees } from './fees.ts';
 
 /*
  * Sales (invoices and credit notes), customer payments and credit settlements in MYOB, one request
@@ -247,7 +248,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
         retryable: false,
       });
     }
-    const fee = feeOf(d);
+    const fee = paymentFee(d.record);
     if (fee !== null && typeof fee !== 'bigint') return failed(fee);
     const booked = fee === null ? null : await bookFee(c, d, fee, items);
     if (booked && 'code' in booked) return failed(booked);

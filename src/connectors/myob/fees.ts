@@ -1,6 +1,6 @@
-import { formatAmount, parseAmount } from '../../domain/money.ts';
+import { formatAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { type MyobApi, type MyobObject, describe, literal, text } from './api.ts';
 import { type Company, dateTime, minor, num } from './map.ts';
@@ -151,17 +151,6 @@ function ambiguous(reference: string, customer: string, spends: MyobObject[], wh
   };
 }
 
-/** The fee of a payment in minor units: null when it has none (absent or zero), or why it is not one. */
-export function feeOf(d: TargetPayment): bigint | null | ItemError {
-  const p = d.record;
-  if (p.fee === null || p.fee === undefined) return null;
-  const fee = parseAmount(p.fee, p.currency);
-  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
-  if (fee.value < 0n)
-    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
-  return fee.value === 0n ? null : fee.value;
-}
-
 /** What the fee booking needs of the target. */
 export interface FeeContext {
   api: MyobApi;
@@ -172,7 +161,7 @@ export interface FeeContext {
 
 /**
  * Books the fee of payment `d` before the payment is sent: the fee MYOB now holds (found or
- * written), or why it could not be booked. `fee` is the payment's fee (feeOf); `batch` the
+ * written), or why it could not be booked. `fee` is the payment's fee (paymentFee); `batch` the
  * payments sent with it, so that an unmarked fee under a reference two of them share is never
  * taken as either's.
  */
@@ -188,7 +177,7 @@ export async function bookFee(
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
   // The others with a fee under the same reference: whose an unmarked fee is cannot be told between them.
   const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof feeOf(o) === 'bigint',
+    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
   );
   const [e] = matchFees(
     [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),
