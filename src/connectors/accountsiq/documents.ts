@@ -22,8 +22,20 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { type AccountsIqApi, type WsAnswer, describe, wsResult } from './api.ts';
-import { type BookedFee, type FeeAccount, bookFee, feeOf, withFeeNote } from './fees.ts';
-import { type Summary, type TaxCode, batchLines, dateTime, kindOf, minor, smaller, summariesOf } from './map.ts';
+import { paymentFee } from '../../sync/fee-match.ts';
+import { type BookedFee, type FeeAccount, bookFee, withFeeNote } from './fees.ts';
+import {
+  type Summary,
+  type TaxCode,
+  batchLines,
+  dateTime,
+  idsQuery,
+  kindOf,
+  minor,
+  referenceQuery,
+  smaller,
+  summariesOf,
+} from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { type Value, type Xml, items, text } from './wsdl.ts';
 
@@ -61,11 +73,7 @@ export async function summariesById(
   const out = new Map<string, Summary>();
   const wanted = [...new Set(ids)].filter((id) => /^\d+$/.test(id));
   for (let i = 0; i < wanted.length; i += 500) {
-    const result = await ctx.api.readOk(
-      'GetTransactionsBy',
-      { query: { TransactionIDs: wanted.slice(i, i + 500) } },
-      signal,
-    );
+    const result = await ctx.api.readOk('GetTransactionsBy', { query: idsQuery(wanted.slice(i, i + 500)) }, signal);
     for (const s of summariesOf(result)) out.set(s.id, s);
   }
   return out;
@@ -81,7 +89,7 @@ export async function byReference(
 ): Promise<Summary[]> {
   const result = await ctx.api.readOk(
     'GetTransactionsByExternalReference',
-    { query: { ExternalReference: reference } },
+    { query: referenceQuery(reference) },
     signal,
   );
   return summariesOf(result).filter(
@@ -296,7 +304,7 @@ export async function createPayments(
   // not hold is not sent. One at a time, so that a lost answer leaves those before it found next time.
   const fees = new Map<number, BookedFee>();
   for (const [n, item] of payments.entries()) {
-    const fee = feeOf(item);
+    const fee = paymentFee(item.record);
     if (fee === null) continue;
     const booked =
       typeof fee === 'bigint'

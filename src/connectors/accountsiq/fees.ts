@@ -1,10 +1,10 @@
-import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
+import { Dec, formatAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees } from '../../sync/fee-match.ts';
+import { matchFees, paymentFee } from '../../sync/fee-match.ts';
 import type { ItemError, ItemResult, TargetPayment } from '../../sync/target.ts';
 import { failed } from '../../sync/target.ts';
 import { type AccountsIqApi, describe, wsResult } from './api.ts';
-import { type TaxCode, dateTime, dayOf, minor } from './map.ts';
+import { type TaxCode, dateTime, dayOf, minor, referenceQuery } from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { type Xml, items, text } from './wsdl.ts';
 
@@ -136,11 +136,7 @@ export function markOf(fee: { descriptions: string[] }): string | null {
 
 /** The bank payments under exactly this reference. */
 async function feesUnder(api: AccountsIqApi, reference: string, signal?: AbortSignal): Promise<HeldFee[]> {
-  const result = await api.readOk(
-    'GetTransactionsByExternalReference',
-    { query: { ExternalReference: reference } },
-    signal,
-  );
+  const result = await api.readOk('GetTransactionsByExternalReference', { query: referenceQuery(reference) }, signal);
   return items(result, 'WSTransactionSummary')
     .filter((s) => text(s.ExternalReference) === reference && BANK_PAYMENT.has(text(s.TransactionType)))
     .map(heldFee);
@@ -159,17 +155,6 @@ function ambiguous(reference: string, customer: string, fees: HeldFee[], why: st
     retryable: false,
     field: 'fee',
   };
-}
-
-/** The fee of a payment in minor units: null when it has none (absent or zero), or why it is not one. */
-export function feeOf(d: TargetPayment): bigint | null | ItemError {
-  const p = d.record;
-  if (p.fee === null || p.fee === undefined) return null;
-  const fee = parseAmount(p.fee, p.currency);
-  if (!fee.ok) return { code: 'AMOUNT_INVALID', message: `fee: ${fee.error.message}`, retryable: false, field: 'fee' };
-  if (fee.value < 0n)
-    return { code: 'AMOUNT_INVALID', message: 'fee: a fee is never negative', retryable: false, field: 'fee' };
-  return fee.value === 0n ? null : fee.value;
 }
 
 /** What the fee booking needs of the target. */
@@ -197,7 +182,7 @@ export async function bookFee(
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
   // The others with a fee under the same reference: whose an unmarked fee is cannot be told between them.
   const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof feeOf(o) === 'bigint',
+    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
   );
   const held = await feesUnder(c.api, p.externalReference, c.signal);
   const [e] = matchFees(

@@ -130,6 +130,34 @@ export interface Summary {
   lines: number;
 }
 
+/**
+ * The dates a lookup asks between. The WSDL makes FromDate and ToDate (and GetTransactionsBy's
+ * creation dates) required and not nillable, and a lookup after a lost answer must find a document
+ * whatever its date: so the widest window, kept inside SQL Server's datetime range.
+ */
+export const ANY_DATE = { from: '1900-01-01T00:00:00', to: '2099-12-31T23:59:59' } as const;
+
+/** GetTransactionsByExternalReference's query (WSGetTransactionsByExternalReferenceQuery) for one reference. */
+export function referenceQuery(reference: string): Record<string, Value> {
+  return { ExternalReference: reference, FromDate: ANY_DATE.from, ToDate: ANY_DATE.to };
+}
+
+/**
+ * GetTransactionsBy's query (WSGetTransactionsByQuery) for these transaction IDs, any date: its
+ * required nillable FromPeriodDate/ToPeriodDate are left out here and so sent nil.
+ */
+export function idsQuery(ids: string[]): Record<string, Value> {
+  return {
+    FromDate: ANY_DATE.from,
+    ToDate: ANY_DATE.to,
+    FromCreationDate: ANY_DATE.from,
+    ToCreationDate: ANY_DATE.to,
+    Skip: 0,
+    TransactionIDsFilter: ids,
+    ExcludeReconciliationInformation: false,
+  };
+}
+
 export function summariesOf(result: Xml | undefined): Summary[] {
   return items(result, 'WSTransactionSummary').map((s) => ({
     id: text(s.TransactionID),
@@ -142,7 +170,7 @@ export function summariesOf(result: Xml | undefined): Summary[] {
     date: dayOf(text(s.TransactionDate)),
     dueDate: text(s.DueDate) ? dayOf(text(s.DueDate)) : null,
     currency: text(s.CurrencyCode),
-    lines: items(s.LineDetails, 'WSTransactionLineSummary').filter(
+    lines: items(s.LineDetails, 'WSTransactionDetail').filter(
       (l) => text(l.IsControlLine) !== 'true' && text(l.IsTaxLine) !== 'true',
     ).length,
   }));

@@ -444,68 +444,106 @@ export class Books {
     });
   }
 
-  /** A transaction as WSTransactionSummary: credits signed negative, as AccountsIQ signs its control lines. */
+  /**
+   * A transaction as WSTransactionSummary, every element the WSDL requires in its declared order
+   * (wsdl.ts checks these answers in the tests): credits signed negative, as AccountsIQ signs its
+   * control lines; its lines WSTransactionDetail, as the WSDL names LineDetails' items. The period
+   * is the calendar month of the date and the creation date the transaction date (not modelled).
+   */
   summary(t: Txn): Record<string, unknown> {
     if (t.type === 'BankPayment' || t.type === 'BankReceipt') return this.bankSummary(t);
     const sign = DEBITS.includes(t.type) ? 1 : -1;
-    return {
+    const control = t.gross.mul(sign).toFixed(2);
+    return this.summaryOf(t, {
       AccountCode: t.customer,
       Ledger: 'Sales',
-      TransactionType: t.type,
-      TransactionID: String(t.id),
       IsBatchInvoiceOrNote: String(t.type !== 'SalesReceipt'),
-      InternalNumber: t.number,
-      ExternalReference: t.reference,
-      ControlAmount: t.gross.mul(sign).toFixed(2),
+      ControlAmount: control,
       OutstandingAmount: t.outstanding.mul(sign).toFixed(2),
-      TransactionDate: `${t.date}T00:00:00`,
       LineDetails: {
-        WSTransactionLineSummary: [
-          { IsControlLine: 'true', IsTaxLine: 'false', Amount: t.gross.mul(sign).toFixed(2) },
-          ...Array.from({ length: t.netLines }, () => ({ IsControlLine: 'false', IsTaxLine: 'false' })),
+        WSTransactionDetail: [
+          this.line(t, { IsControlLine: 'true', Amount: control }),
+          ...Array.from({ length: t.netLines }, () => this.line(t, { Amount: '0.00' })),
         ],
       },
-      CurrencyCode: t.currency,
-      ...(t.dueDate ? { DueDate: `${t.dueDate}T00:00:00` } : {}),
-    };
+    });
   }
 
-  /**
-   * A sundry bank transaction as WSTransactionSummary: no account, its lines (WSTransactionDetail,
-   * as the WSDL names LineDetails' items) the bank's and the GL account's, each with the
-   * transaction's description; a bank payment credits the bank (negative), a receipt debits it.
-   */
-  private bankSummary(t: Txn): Record<string, unknown> {
-    const bank = t.type === 'BankPayment' ? t.gross.neg() : t.gross;
-    const line = (gl: string, amount: Dec, taxId?: string) => ({
-      GLAccountCode: gl,
-      IsControlLine: 'false',
+  /** One WSTransactionDetail of a transaction: what is not given is a plain, unreconciled line. */
+  private line(t: Txn, l: Record<string, string>): Record<string, unknown> {
+    return {
+      ...(l.GLAccountCode ? { GLAccountCode: l.GLAccountCode } : {}),
+      IsControlLine: l.IsControlLine ?? 'false',
       IsTaxLine: 'false',
       IsStockLine: 'false',
-      Amount: amount.toFixed(2),
-      BCAmount: amount.toFixed(2),
-      ...(taxId ? { TaxID: taxId } : {}),
+      Amount: l.Amount,
+      BCAmount: l.Amount,
+      ...(l.TaxID ? { TaxID: l.TaxID } : {}),
       CurrencyCode: t.currency,
       IsReconciled: 'false',
       Description: t.description ?? '',
+      TransactionDate: `${t.date}T00:00:00`,
+      PeriodDate: `${t.date.slice(0, 7)}-01T00:00:00`,
       ExchangeRate: '1',
-    });
-    return {
+    };
+  }
+
+  /** The WSTransactionSummary elements every transaction has, in the WSDL's order, around `own`. */
+  private summaryOf(t: Txn, own: Record<string, unknown>): Record<string, unknown> {
+    const s: Record<string, unknown> = {
       AccountID: '0',
+      AccountCode: own.AccountCode,
+      Ledger: own.Ledger,
       TransactionType: t.type,
       TransactionID: String(t.id),
-      IsBatchInvoiceOrNote: 'false',
+      IsBatchInvoiceOrNote: own.IsBatchInvoiceOrNote,
       InvoiceID: '0',
       InternalNumber: t.number,
       ExternalReference: t.reference,
+      ControlAmount: own.ControlAmount,
+      OutstandingAmount: own.OutstandingAmount,
+      ControlBCAmount: own.ControlAmount,
+      TransactionDate: `${t.date}T00:00:00`,
+      FinancialYear: t.date.slice(0, 4),
+      PeriodNumber: String(Number(t.date.slice(5, 7))),
+      CreationDate: `${t.date}T00:00:00`,
+      LineDetails: own.LineDetails,
+      CurrencyCode: t.currency,
+      PeriodDate: `${t.date.slice(0, 7)}-01T00:00:00`,
+      TransactionBankGLAccountNumber: own.TransactionBankGLAccountNumber,
+      IsReversed: 'false',
+      IsInDispute: 'false',
+      NumberOfAttachments: '0',
+      ...(t.dueDate ? { DueDate: `${t.dueDate}T00:00:00` } : {}),
+    };
+    for (const k of Object.keys(s)) if (s[k] === undefined) delete s[k];
+    return s;
+  }
+
+  /**
+   * A sundry bank transaction as WSTransactionSummary: no account, its lines the bank's and the GL
+   * account's, each with the transaction's description; a bank payment credits the bank
+   * (negative), a receipt debits it.
+   */
+  private bankSummary(t: Txn): Record<string, unknown> {
+    const bank = t.type === 'BankPayment' ? t.gross.neg() : t.gross;
+    return this.summaryOf(t, {
+      Ledger: 'Bank',
+      IsBatchInvoiceOrNote: 'false',
       ControlAmount: '0.00',
       OutstandingAmount: '0.00',
-      ControlBCAmount: '0.00',
-      TransactionDate: `${t.date}T00:00:00`,
-      LineDetails: { WSTransactionDetail: [line(t.bank!, bank), line(t.gl!, bank.neg(), t.taxCode)] },
-      CurrencyCode: t.currency,
+      LineDetails: {
+        WSTransactionDetail: [
+          this.line(t, { GLAccountCode: t.bank!, Amount: bank.toFixed(2) }),
+          this.line(t, {
+            GLAccountCode: t.gl!,
+            Amount: bank.neg().toFixed(2),
+            ...(t.taxCode ? { TaxID: t.taxCode } : {}),
+          }),
+        ],
+      },
       TransactionBankGLAccountNumber: t.bank,
-    };
+    });
   }
 
   /** GetAllocationsByTransactionId: the transaction's allocations, each naming the other side. */
@@ -524,17 +562,21 @@ export class Books {
           AllocationAmount: a.amount.toFixed(2),
           AllocationDate: `${a.date}T00:00:00`,
           AllocationId: String(a.id),
+          AllocationCreationDate: `${a.date}T00:00:00`,
+          AllocatedToTransactionDate: `${other.date}T00:00:00`,
           AllocationNumber: String(a.id),
         };
       });
+    // WSAllocationTransactionDTO and WSAllocationEntryDTO: what the WSDL requires, in its order.
     return [
       {
         TransactionID: String(t.id),
         TransactionType: t.type,
         InternalNumber: t.number,
         ExternalReference: t.reference,
-        AccountCode: t.customer,
         AllocationEntries: { WSAllocationEntryDTO: entries },
+        AccountID: '0',
+        AccountCode: t.customer,
       },
     ];
   }

@@ -70,6 +70,10 @@ const WRITES = new Set([
   'SaveSundryReceiptPaymentsGetBackTransactionIDs',
 ]);
 
+/** Whether a day (YYYY-MM-DD) is within a query's dates (dateTime texts, both required by the contract). */
+const within = (day: string, from: Xml | undefined, to: Xml | undefined) =>
+  day >= text(from).slice(0, 10) && day <= text(to).slice(0, 10);
+
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n');
 
 interface Answer {
@@ -323,14 +327,23 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
       case 'GetAllocationsByTransactionId':
         return read(success({ WSAllocationTransactionDTO: books.allocationsOf(Number(text(args.transactionId))) }));
       case 'GetTransactionsByExternalReference': {
-        const ref = text((args.query as Record<string, Xml>).ExternalReference).toLowerCase();
+        const q = args.query as Record<string, Xml>;
+        const ref = text(q.ExternalReference).toLowerCase();
         // Matched without regard to case, as a database collation would: the connector compares exactly.
-        const found = [...books.transactions.values()].filter((t) => t.reference.toLowerCase() === ref);
+        const found = [...books.transactions.values()].filter(
+          (t) => t.reference.toLowerCase() === ref && within(t.date, q.FromDate, q.ToDate),
+        );
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
       case 'GetTransactionsBy': {
-        const ids = items((args.query as Record<string, Xml>).TransactionIDs, 'int').map((x) => Number(text(x)));
-        const found = ids.map((id) => books.transactions.get(id)).filter((t) => t !== undefined);
+        // Every filter given narrows (WSGetTransactionsByQuery): the dates, then the IDs.
+        const q = args.query as Record<string, Xml>;
+        const ids = items(q.TransactionIDsFilter, 'int').map((x) => Number(text(x)));
+        const found = ids
+          .map((id) => books.transactions.get(id))
+          .filter((t) => t !== undefined)
+          .filter((t) => within(t.date, q.FromDate, q.ToDate) && within(t.date, q.FromCreationDate, q.ToCreationDate))
+          .slice(Number(text(q.Skip)) || 0);
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
       case 'GetInvoicePDFByTransactionID': {

@@ -4,8 +4,9 @@ import { XMLBuilder, XMLParser } from 'fast-xml-parser';
  * The part of AccountsIQ's "Integration" SOAP contract this connector uses, as data: each
  * operation's parameters and each complex type's elements, by name and XML Schema type. No WSDL is
  * in ../shared/specs (AccountsIQ serves it live per region and its GitHub copies carry no licence),
- * so the names come from ../shared/reference/accountsiq-api.md (read from the WSDL and the vendor's
- * wiki); docs/connectors/accountsiq.md marks what is from the WSDL only. The same table builds the
+ * so most names come from ../shared/reference/accountsiq-api.md (read from the WSDL and the vendor's
+ * wiki); the lookups, their answers and WSSundryReceiptPayment were since checked against a copy of
+ * the WSDL (docs/connectors/accountsiq.md, "Checked against the WSDL"). The same table builds the
  * requests (element order = declaration order, as .NET's XmlSerializer expects) and lets the
  * simulator refuse any element it does not declare.
  */
@@ -18,7 +19,21 @@ export type Simple = 'string' | 'int' | 'decimal' | 'boolean' | 'dateTime' | 'do
 /** An element's type: a simple type, a complex type by name, or an array of either (with its item element's name). */
 export type ElementType = Simple | { type: string } | { array: Simple | { type: string }; item: string };
 
-export type Fields = readonly (readonly [string, ElementType])[];
+/**
+ * How an element occurs, where the WSDL says more than minOccurs="0": `required` (minOccurs="1")
+ * and `nillable` (nillable="true"). A required element that is not nillable must carry a value; a
+ * required nillable one with no value is sent `xsi:nil="true"`, as .NET's XmlSerializer does.
+ */
+export interface Occurs {
+  required?: true;
+  nillable?: true;
+}
+
+export type Fields = readonly (readonly [string, ElementType, Occurs?])[];
+
+const REQ: Occurs = { required: true };
+const REQ_NIL: Occurs = { required: true, nillable: true };
+const NIL: Occurs = { nillable: true };
 
 const arr = (type: string): ElementType => ({ array: { type }, item: type });
 
@@ -152,15 +167,103 @@ export const TYPES: Record<string, Fields> = {
     ['LodgmentNumber', 'string'],
     ['TaxAmount', 'decimal'],
   ],
-  // Query shapes: field names from accountsiq-api.md's summary of the WSDL.
-  TransactionsByExternalReferenceQuery: [
+  // The lookups and reads, every element in the WSDL's declared order with its minOccurs and
+  // nillable (docs/connectors/accountsiq.md, "Checked against the WSDL").
+  WSGetTransactionsByExternalReferenceQuery: [
     ['ExternalReference', 'string'],
-    ['FromDate', 'dateTime'],
-    ['ToDate', 'dateTime'],
+    ['FromDate', 'dateTime', REQ],
+    ['ToDate', 'dateTime', REQ],
+    ['TypesFilter', { array: 'string', item: 'string' }],
+    ['AccountIDsFilter', { array: 'int', item: 'int' }],
+    ['TransactionIDsFilter', { array: 'int', item: 'int' }],
+    ['DepartmentIDsFilter', { array: 'string', item: 'string' }],
   ],
-  TransactionsByQuery: [
-    ['TransactionIDs', { array: 'int', item: 'int' }],
-    ['Skip', 'int'],
+  WSGetTransactionsByQuery: [
+    ['FromDate', 'dateTime', REQ],
+    ['ToDate', 'dateTime', REQ],
+    ['FromCreationDate', 'dateTime', REQ],
+    ['ToCreationDate', 'dateTime', REQ],
+    ['Skip', 'int', REQ],
+    ['TypesFilter', { array: 'string', item: 'string' }],
+    ['AccountIDsFilter', { array: 'int', item: 'int' }],
+    ['TransactionIDsFilter', { array: 'int', item: 'int' }],
+    ['DepartmentIDsFilter', { array: 'string', item: 'string' }],
+    ['FromPeriodDate', 'dateTime', REQ_NIL],
+    ['ToPeriodDate', 'dateTime', REQ_NIL],
+    ['FromDueDate', 'dateTime', NIL],
+    ['ToDueDate', 'dateTime', NIL],
+    ['ExcludeReconciliationInformation', 'boolean', REQ],
+  ],
+  // What both lookups answer (the items of ArrayOfWSTransactionSummary): the simulator's answers are
+  // checked against these. Ledger is the WSDL's LedgerType, an enumeration of strings.
+  WSTransactionSummary: [
+    ['AccountID', 'int', REQ],
+    ['AccountCode', 'string'],
+    ['Ledger', 'string', REQ],
+    ['TransactionType', 'string'],
+    ['TransactionID', 'int', REQ],
+    ['IsBatchInvoiceOrNote', 'boolean', REQ],
+    ['InvoiceID', 'int', REQ],
+    ['InternalNumber', 'string'],
+    ['ExternalReference', 'string'],
+    ['ControlAmount', 'decimal', REQ],
+    ['OutstandingAmount', 'decimal', REQ],
+    ['ControlBCAmount', 'decimal', REQ],
+    ['TransactionDate', 'dateTime', REQ],
+    ['FinancialYear', 'int', REQ],
+    ['PeriodNumber', 'int', REQ],
+    ['PeriodName', 'string'],
+    ['CreationDate', 'dateTime', REQ],
+    ['LineDetails', arr('WSTransactionDetail')],
+    ['CurrencyCode', 'string'],
+    ['PeriodDate', 'dateTime', REQ],
+    ['CreatedBy', 'string'],
+    ['AccountName', 'string'],
+    ['TransactionBankGLAccountNumber', 'string'],
+    ['IsReversed', 'boolean', REQ],
+    ['IsInDispute', 'boolean', REQ],
+    ['NumberOfAttachments', 'int', REQ],
+    ['DueDate', 'dateTime', NIL],
+  ],
+  WSTransactionDetail: [
+    ['GLAccountCode', 'string'],
+    ['IsControlLine', 'boolean', REQ],
+    ['IsTaxLine', 'boolean', REQ],
+    ['IsStockLine', 'boolean', REQ],
+    ['Amount', 'decimal', REQ],
+    ['BCAmount', 'decimal', REQ],
+    ['TaxID', 'string'],
+    ['DepartmentID', 'string'],
+    ['CurrencyCode', 'string'],
+    ['IsReconciled', 'boolean', REQ],
+    ['Description', 'string'],
+    ['TransactionDate', 'dateTime', REQ_NIL],
+    ['PeriodDate', 'dateTime', REQ_NIL],
+    ['DueDate', 'dateTime', NIL],
+    ['ExchangeRate', 'decimal', REQ],
+  ],
+  // What GetAllocationsByTransactionId answers (items of ArrayOfWSAllocationTransactionDTO).
+  WSAllocationTransactionDTO: [
+    ['TransactionID', 'int', REQ],
+    ['TransactionType', 'string'],
+    ['InternalNumber', 'string'],
+    ['ExternalReference', 'string'],
+    ['AllocationEntries', arr('WSAllocationEntryDTO')],
+    ['AccountID', 'int', REQ_NIL],
+    ['AccountCode', 'string'],
+  ],
+  WSAllocationEntryDTO: [
+    ['AllocatedToTransactionID', 'int', REQ],
+    ['AllocatedToTransactionType', 'string'],
+    ['AllocatedToInternalNumber', 'string'],
+    ['AllocatedToExternalReference', 'string'],
+    ['AllocationAmount', 'decimal', REQ],
+    ['AllocationDate', 'dateTime', REQ],
+    ['AllocationId', 'int', REQ],
+    ['AllocationUserId', 'string'],
+    ['AllocationCreationDate', 'dateTime', REQ],
+    ['AllocatedToTransactionDate', 'dateTime', REQ],
+    ['AllocationNumber', 'int', REQ],
   ],
 };
 
@@ -202,8 +305,8 @@ export const OPERATIONS: Record<string, Fields> = {
     ['allocationDate', 'dateTime'],
   ],
   GetAllocationsByTransactionId: [token, ['transactionId', 'string']],
-  GetTransactionsByExternalReference: [token, ['query', { type: 'TransactionsByExternalReferenceQuery' }]],
-  GetTransactionsBy: [token, ['query', { type: 'TransactionsByQuery' }]],
+  GetTransactionsByExternalReference: [token, ['query', { type: 'WSGetTransactionsByExternalReferenceQuery' }]],
+  GetTransactionsBy: [token, ['query', { type: 'WSGetTransactionsByQuery' }]],
   GetInvoicePDFByTransactionID: [token, ['transactionID', 'int']],
   SaveSundryReceiptPaymentsGetBackTransactionIDs: [token, ['entries', arr('WSSundryReceiptPayment')]],
 };
@@ -213,7 +316,13 @@ export type Operation = keyof typeof OPERATIONS;
 /** A value to send: text (amounts as decimal text), a boolean, a nested object, a list; absent or null is left out. */
 export type Value = string | number | boolean | null | undefined | Value[] | { [k: string]: Value };
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', suppressEmptyNode: false });
+// suppressBooleanAttributes off: xsi:nil="true" must keep its value (XML has no bare attributes).
+const builder = new XMLBuilder({
+  ignoreAttributes: false,
+  attributeNamePrefix: '@_',
+  suppressEmptyNode: false,
+  suppressBooleanAttributes: false,
+});
 
 const parser = new XMLParser({
   ignoreAttributes: false,
@@ -236,9 +345,13 @@ function elements(fields: Fields, values: Record<string, Value>, where: string):
   const known = new Set(fields.map(([n]) => n));
   for (const k of Object.keys(values)) if (!known.has(k)) throw new Error(`${where}: no element ${k} in the contract`);
   const out: Record<string, unknown> = {};
-  for (const [name, type] of fields) {
+  for (const [name, type, occurs] of fields) {
     const v = values[name];
-    if (v === undefined || v === null) continue;
+    if (v === undefined || v === null) {
+      if (occurs?.nillable && (occurs.required || v === null)) out[name] = { '@_xsi:nil': 'true' };
+      else if (occurs?.required) throw new Error(`${where}.${name}: required by the contract and not nillable`);
+      continue;
+    }
     out[name] = element(type, v, `${where}.${name}`);
   }
   return out;
@@ -358,23 +471,38 @@ const PATTERNS: Record<Exclude<Simple, 'string'>, RegExp> = {
 
 /**
  * Every way an element breaks the contract: an element the operation or type does not declare,
- * a simple value of the wrong form, an item of a list under the wrong name.
+ * one out of the declared order, a required one missing, nil where it is not nillable, a simple
+ * value of the wrong form, an item of a list under the wrong name.
  */
 export function violations(fields: Fields, value: Xml, where: string): string[] {
-  if (typeof value === 'string') return value === '' ? [] : [`${where}: text where elements were expected`];
+  if (typeof value === 'string' && value !== '') return [`${where}: text where elements were expected`];
   if (Array.isArray(value)) return [`${where}: repeated`];
+  const present = typeof value === 'string' ? {} : value;
   const out: string[] = [];
-  const declared = new Map(fields.map(([n, t]) => [n, t]));
-  for (const [name, v] of Object.entries(value)) {
+  const declared = new Map(fields.map(([n, t, o], i) => [n, { type: t, occurs: o, at: i }]));
+  let last = -1;
+  for (const [name, v] of Object.entries(present)) {
     if (name.startsWith('@_')) continue;
-    const type = declared.get(name);
-    if (!type) {
+    const d = declared.get(name);
+    if (!d) {
       out.push(`${where}: unknown element ${name}`);
       continue;
     }
-    out.push(...violationsOf(type, v, `${where}.${name}`));
+    if (d.at < last) out.push(`${where}: ${name} out of the declared order`);
+    last = Math.max(last, d.at);
+    if (isNilMarked(v)) {
+      if (!d.occurs?.nillable) out.push(`${where}.${name}: nil but not nillable`);
+      continue;
+    }
+    out.push(...violationsOf(d.type, v, `${where}.${name}`));
   }
+  for (const [name, , occurs] of fields)
+    if (occurs?.required && !(name in present)) out.push(`${where}: required element ${name} missing`);
   return out;
+}
+
+function isNilMarked(v: Xml): boolean {
+  return typeof v === 'object' && !Array.isArray(v) && v['@_nil'] === 'true';
 }
 
 function violationsOf(type: ElementType, v: Xml, where: string): string[] {
