@@ -41,7 +41,7 @@ const webhook: TargetHarness = {
   async open() {
     receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false, dropAfterCommitRate: 0.1 });
     const r = receiver;
-    const held = (kind: 'customer' | 'invoice' | 'payment') => r.documents.filter((d) => d.kind === kind);
+    const held = (kind: 'customer' | 'invoice' | 'payment' | 'refund') => r.documents.filter((d) => d.kind === kind);
     return {
       target: r.settings(),
       holdings: () =>
@@ -64,6 +64,17 @@ const webhook: TargetHarness = {
               customerId: String(d.customerTargetId),
               amount: money(sent.amount),
               appliedTo: sent.invoiceTargetId ? [{ invoiceId: sent.invoiceTargetId, amount: money(sent.amount) }] : [],
+            };
+          }),
+          // A refund names the payment it returns; the receiver books it against that payment.
+          refunds: held('refund').map((d) => {
+            const sent = d.document as { amount: string; paymentTargetId?: string | null };
+            return {
+              id: d.id,
+              reference: d.reference,
+              customerId: String(d.customerTargetId),
+              amount: money(sent.amount),
+              paymentId: sent.paymentTargetId ?? null,
             };
           }),
           // The fee goes to the receiver with its payment: it books it, once, as the payment is.

@@ -3,6 +3,7 @@ import type { WaitsFor } from '../exceptions.ts';
 import type { CanonicalPayment, CanonicalRefund } from '../canonical.ts';
 import { idempotencyKey } from '../outbound.ts';
 import type { TargetPayment, TargetRefund } from '../target.ts';
+import { paymentFee } from '../fee-match.ts';
 import {
   type Booked,
   type Change,
@@ -486,8 +487,7 @@ export async function syncPayments(
 /** Parks a payment with a fee for a target that books none (screened: the fee parses); true when parked. */
 function feeRefused(ctx: SyncContext, input: Input<CanonicalPayment>, out: PageOutcome): boolean {
   const r = input.record;
-  const fee = r.fee == null ? null : parseAmount(r.fee, r.currency);
-  if (!fee?.ok || fee.value === 0n) return false;
+  if (typeof paymentFee(r) !== 'bigint') return false;
   out.parker('payment', input)(
     'PAYMENT_FEE_NOT_SUPPORTED',
     `Payment ${r.externalReference} has a provider fee of ${r.currency} ${r.fee}, and the ${ctx.target.type} target books no fee: booked at its gross amount alone, it would leave the bank there ${r.currency} ${r.fee} higher than what the provider paid out. Nothing was sent. To book it gross and leave the fee to the books (keyed by hand, or a bank rule), set the pipeline's options.fees to "leave", then retry this exception.`,
