@@ -286,6 +286,12 @@ describe('NetSuite end to end', () => {
     expect(refunded('N8-R4')).toEqual([]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 10100n]]);
 
+    // From here on, no random faults: each case below is one fault at one step, and what it is
+    // parked with names that step (a random fault elsewhere would be the last error instead).
+    const faults = ns.options as { failRate?: number; dropAfterCommitRate?: number };
+    const rates = { ...faults };
+    Object.assign(faults, { failRate: 0, dropAfterCommitRate: 0 });
+
     // NetSuite down for refunds through every attempt, then given up: each attempt put back what it
     // took off the invoice, so the invoice owes nothing that nobody was refunded.
     const refundPut = (r: { method: string; route: string }) =>
@@ -315,12 +321,9 @@ describe('NetSuite end to end', () => {
     expect(refunded('N8-R6')).toEqual([[[paid('N8-P1').id, 3000n]]]);
     expect([...paid('N8-P1').apply]).toEqual([[i1.id, 7100n]]);
 
-    // Not booked, and the payment could not be applied again either (no random faults meanwhile):
-    // parked at once, naming the invoice that owes the money again; its retry books the refund
-    // from what is now unapplied, taking nothing more off.
-    const faults = ns.options as { failRate?: number; dropAfterCommitRate?: number };
-    const rates = { ...faults };
-    Object.assign(faults, { failRate: 0, dropAfterCommitRate: 0 });
+    // Not booked, and the payment could not be applied again either: parked at once, naming the
+    // invoice that owes the money again; its retry books the refund from what is now unapplied,
+    // taking nothing more off.
     let patches = 0;
     const down = [
       ns.failWhile(refundPut),

@@ -50,6 +50,10 @@ const netsuite: TargetHarness = {
     const a = s.account;
     const amount = (minor: bigint) => money(formatAmount(minor, 'EUR'));
     const tax = (name: string) => a.taxCodes.find((t) => t.name === name)!.id;
+    // A document whose reference another customer's document of its type held first has it with
+    // its customer's id after it (`REF__c1234`): its reference is the part before.
+    const reference = (externalId: string, customer: string) =>
+      externalId.endsWith(`__c${customer}`) ? externalId.slice(0, -`__c${customer}`.length) : externalId;
     return {
       target: {
         type: 'netsuite',
@@ -65,7 +69,7 @@ const netsuite: TargetHarness = {
       holdings() {
         const doc = (t: { id: string; externalId: string; tranId: string; entity: string; total: bigint }) => ({
           id: t.id,
-          reference: t.externalId,
+          reference: reference(t.externalId, t.entity),
           number: t.tranId,
           customerId: t.entity,
           gross: amount(t.total),
@@ -83,13 +87,9 @@ const netsuite: TargetHarness = {
           }),
           // A customer refund takes money out of the payment it applies to: the payment is set
           // against it as against an invoice (as the ledger sets a receipt against its refund).
-          // A payment whose reference another customer's payment held first has it with its
-          // customer's id after it (`REF__c1234`): its reference is the part before.
           payments: [...a.payments.values()].map((p) => ({
             id: p.id,
-            reference: p.externalId.endsWith(`__c${p.customer}`)
-              ? p.externalId.slice(0, -`__c${p.customer}`.length)
-              : p.externalId,
+            reference: reference(p.externalId, p.customer),
             customerId: p.customer,
             amount: amount(p.payment),
             appliedTo: [
@@ -105,7 +105,7 @@ const netsuite: TargetHarness = {
             const [paymentId] = [...r.apply.keys()];
             return {
               id: r.id,
-              reference: r.externalId,
+              reference: reference(r.externalId, r.customer),
               customerId: r.customer,
               amount: amount([...r.apply.values()].reduce((x, y) => x + y, 0n)),
               paymentId: paymentId ?? null,

@@ -35,7 +35,9 @@ import { SYSTEM } from './settings.ts';
  * Invoices, credit memos and customer payments in NetSuite, one record a request. Our reference
  * is each record's external id: every document is written with PUT /{type}/eid:{reference} (the
  * upsert), so that sending it again after a lost answer updates what the first request made
- * instead of making it twice, and it is found again with GET /{type}/eid:{reference}. Credit
+ * instead of making it twice, and it is found again with GET /{type}/eid:{reference}. Where
+ * another customer's document of the type holds the reference, the external id is the reference
+ * and the customer (`ownOf`), read first, so that the upsert never updates that customer's. Credit
  * memos and payments are set against invoices through their `apply` sublist. Refusals are item
  * failures carrying NetSuite's error code and detail; an unknown outcome is the RemoteClient's
  * retryable ConnectorError, thrown for the engine to look the call's documents up.
@@ -96,31 +98,47 @@ export async function written(c: DocumentContext, type: string, reference: strin
 }
 
 /**
- * The external id of a customer's payment: its reference, unless another customer's payment holds
- * that already (references are unique per customer, external ids per record type); then the
- * reference and `__c{customer internal id}`, so that neither overwrites the other.
+ * The external id of a customer's document: its reference, unless another customer's document of
+ * the same record type holds that already (references are unique per customer, external ids per
+ * record type); then the reference and `__c{customer internal id}`, so that neither overwrites the
+ * other.
  */
 const qualified = (reference: string, customerTargetId: string) => `${reference}__c${customerTargetId}`;
 
-/** The payment under a reference for this customer (null when none), and the external id it has or gets. */
-async function paymentOf(
+/**
+ * The customer's document of a record type under a reference (null when none), and the external id
+ * it has or gets: the reference when that is free or the customer's own, else the customer's
+ * qualified one. Without a customer, whatever the reference holds.
+ */
+export async function ownOf(
   c: DocumentContext,
+  type: string,
   reference: string,
   customerTargetId: string | null | undefined,
 ): Promise<{ externalId: string; held: NsObject | null }> {
-  const plain = await c.api.get(`/${RECORD_OF.payment}/${eid(reference)}`, c.signal);
+  const plain = await c.api.get(`/${type}/${eid(reference)}`, c.signal);
   if (!plain || !customerTargetId || customerOf(plain) === customerTargetId)
     return { externalId: reference, held: plain };
   const externalId = qualified(reference, customerTargetId);
-  return { externalId, held: await c.api.get(`/${RECORD_OF.payment}/${eid(externalId)}`, c.signal) };
+  return { externalId, held: await c.api.get(`/${type}/${eid(externalId)}`, c.signal) };
 }
 
-/** A payment's reference from its external id (without the customer a shared reference took). */
-const paymentReference = (r: NsObject): string => {
+/** A document's reference from its external id (without the customer a shared reference took). */
+export const referenceOf = (r: NsObject): string => {
   const x = text(r.externalId);
   const suffix = `__c${customerOf(r)}`;
   return x.endsWith(suffix) && x.length > suffix.length ? x.slice(0, -suffix.length) : x;
 };
+
+/**
+ * `fn` once every call before it under the same key has ended: two customers' documents under one
+ * reference in a batch go one after the other, so that the second reads what the first wrote.
+ */
+function inTurn<T>(turns: Map<string, Promise<unknown>>, key: string, fn: () => Promise<T>): Promise<T> {
+  const mine = (turns.get(key) ?? Promise.resolve()).catch(() => undefined).then(fn);
+  turns.set(key, mine);
+  return mine;
+}
 
 /** The lookup of the engine: the record under our reference (its external id). */
 export async function lookUp(
@@ -139,10 +157,11 @@ export async function lookUp(
           : null;
   // A reference NetSuite cannot hold as an external id was never written.
   if (!type || !EXTERNAL_ID.test(reference)) return null;
+  // Documents are the customer's own under the reference; customers and items are unique by code.
   const r =
-    kind === 'payment'
-      ? (await paymentOf(c, reference, customerTargetId)).held
-      : await c.api.get(`/${type}/${eid(reference)}`, c.signal);
+    kind === 'customer' || kind === 'product'
+      ? await c.api.get(`/${type}/${eid(reference)}`, c.signal)
+      : (await ownOf(c, type, reference, customerTargetId)).held;
   if (!r) return null;
   const number = text(r.tranId) || text(r.entityId) || text(r.itemId);
   return { targetId: text(r.id), number: number || null, customerTargetId: customerOf(r) || null };
@@ -169,9 +188,10 @@ async function upsertSales(
   const lines = itemLines(r.lines, d.productTargetIds, c.defaultItemId, c.taxRates);
   if (!Array.isArray(lines)) return failed(lines);
   const type = RECORD_OF[kind];
+  const { externalId } = await ownOf(c, type, r.externalReference, d.customerTargetId);
   const a = await c.api.upsert(
     type,
-    r.externalReference,
+    externalId,
     {
       entity: ref(d.customerTargetId),
       otherRefNum: r.externalReference.slice(0, 45),
@@ -183,18 +203,21 @@ async function upsertSales(
     'item',
   );
   if (!a.ok) return failed(refused(kind === 'invoice' ? 'invoice' : 'credit memo', r.externalReference, a));
-  const rec = await written(c, type, r.externalReference);
+  const rec = await written(c, type, externalId);
   return ok(text(rec.id), { number: text(rec.tranId) || r.externalReference, outcome: 'created' });
 }
 
 /** Books invoices one by one. */
 export function createInvoices(c: DocumentContext, items: TargetInvoice[]): Promise<ItemResult[]> {
   // Up to the account's requests at once, its only limit: one at a time would leave the others idle.
+  const turns = new Map<string, Promise<unknown>>();
   return mapAtMost(items, c.concurrency, (d) =>
-    upsertSales(c, 'invoice', d, {
-      tranDate: d.record.invoiceDate,
-      ...(d.record.dueDate ? { dueDate: d.record.dueDate } : {}),
-    }),
+    inTurn(turns, d.record.externalReference, () =>
+      upsertSales(c, 'invoice', d, {
+        tranDate: d.record.invoiceDate,
+        ...(d.record.dueDate ? { dueDate: d.record.dueDate } : {}),
+      }),
+    ),
   );
 }
 
@@ -249,7 +272,7 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       const applied = minBig(paid.value, due);
       if (applied > 0n) apply.push({ doc: ref(d.invoiceTargetId), apply: true, amount: amount(applied, r.currency) });
     }
-    const { externalId } = await paymentOf(c, r.externalReference, d.customerTargetId);
+    const { externalId } = await ownOf(c, RECORD_OF.payment, r.externalReference, d.customerTargetId);
     const a = await c.api.upsert(
       RECORD_OF.payment,
       externalId,
@@ -302,10 +325,10 @@ export async function applyEarlyPayments(c: DocumentContext, items: EarlyPayment
     }
     const customer = customerOf(pay);
     const named = (inv: NsObject | null) =>
-      inv && text(inv.externalId) === e.invoiceReference && customerOf(inv) === customer ? inv : null;
+      inv && referenceOf(inv) === e.invoiceReference && customerOf(inv) === customer ? inv : null;
     const inv =
       named(await c.api.get(`/invoice/${encodeURIComponent(e.invoiceTargetId)}`, c.signal)) ??
-      named(await c.api.get(`/invoice/${eid(e.invoiceReference)}`, c.signal));
+      named((await ownOf(c, RECORD_OF.invoice, e.invoiceReference, customer)).held);
     if (!inv) {
       out.push(invoiceMissing(e, SYSTEM, customer));
       continue;
@@ -449,7 +472,7 @@ export async function readDocuments(
         kind,
         number: text(e.tranId) || text(e.externalId),
         customerTargetId: customerOf(e),
-        externalReference: kind === 'payment' ? paymentReference(e) : text(e.externalId),
+        externalReference: referenceOf(e),
         date: text(e.tranDate),
         dueDate: text(e.dueDate) || null,
         currency: c.currency,

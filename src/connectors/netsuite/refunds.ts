@@ -3,13 +3,14 @@ import { ConnectorError } from '../../sync/connector.ts';
 import type { ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type NsObject, describe, eid, refId, rows, text } from './api.ts';
-import { type DocumentContext, RECORD_OF, badReference, written } from './documents.ts';
+import { type DocumentContext, RECORD_OF, badReference, ownOf, written } from './documents.ts';
 import { amount, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
  * Refunds as NetSuite customer refunds (`customerRefund`), upserted by our reference as external
- * id like every other document, their `apply` sublist naming the customer payment they return:
+ * id like every other document (with the customer's after it where another customer's refund holds
+ * the reference), their `apply` sublist naming the customer payment they return:
  * a refund takes what the payment holds unapplied. Where that is less than the refund (the
  * payment was applied to its invoice before the refund came), the rest is first taken off the
  * payment's applications, so that the invoice owes it again: the books a refund that came before
@@ -125,6 +126,8 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       ...(c.refundAccountId ? { account: ref(c.refundAccountId) } : {}),
       apply: { items: [{ doc: ref(d.paymentTargetId), apply: true, amount: amount(wanted.value, r.currency) }] },
     };
+    // Another customer's refund under the reference keeps it: this one takes its customer's external id.
+    const { externalId } = await ownOf(c, REFUND_RECORD, r.externalReference, d.customerTargetId);
     const undo = { paymentId: d.paymentTargetId, paymentName, currency: r.currency, taken, applyAs };
     try {
       if (taken.length > 0) {
@@ -145,7 +148,7 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
           continue;
         }
       }
-      const a = await c.api.upsert(REFUND_RECORD, r.externalReference, body, c.signal);
+      const a = await c.api.upsert(REFUND_RECORD, externalId, body, c.signal);
       if (!a.ok) {
         // Not refunded: the applications go back to what they were, so the invoices do not owe it.
         const back = taken.length > 0 ? await putBack(c, undo) : null;
@@ -164,14 +167,14 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       }
     } catch (err) {
       if (taken.length === 0 || !(err instanceof ConnectorError)) throw err;
-      const settled = await unanswered(c, r.externalReference, undo, err);
+      const settled = await unanswered(c, r.externalReference, externalId, undo, err);
       if (settled === null) throw err;
       if (settled !== 'booked') {
         out.push(settled);
         continue;
       }
     }
-    const rec = await written(c, REFUND_RECORD, r.externalReference);
+    const rec = await written(c, REFUND_RECORD, externalId);
     out.push(
       ok(text(rec.id), {
         number: text(rec.tranId) || r.externalReference,
@@ -207,8 +210,8 @@ interface Undo {
  * cannot be, because a later attempt, finding the money unapplied, would not know it was taken
  * off an invoice, and its own failure would be all the exception said.
  */
-async function unanswered(c: DocumentContext, reference: string, u: Undo, err: ConnectorError) {
-  const held = await c.api.get(`/${REFUND_RECORD}/${eid(reference)}`, c.signal).catch(() => undefined);
+async function unanswered(c: DocumentContext, reference: string, externalId: string, u: Undo, err: ConnectorError) {
+  const held = await c.api.get(`/${REFUND_RECORD}/${eid(externalId)}`, c.signal).catch(() => undefined);
   if (held) return 'booked' as const;
   const problem = held === null ? await putBack(c, u) : 'whether the refund was booked could not be read';
   if (problem === null) return null;

@@ -8,7 +8,8 @@ import { createNetSuiteTarget } from './target.ts';
 /*
  * The connector against the simulated account, without the engine: the connection check, the
  * lookup by external id, an upsert whose answer is lost sent again without a duplicate, a refusal
- * carrying NetSuite's error code, and a token asked for again after the account refuses one.
+ * carrying NetSuite's error code, a token asked for again after the account refuses one, and two
+ * customers' documents under one reference each booked and found as that customer's own.
  */
 
 const KEYS = testKeyPair();
@@ -25,7 +26,10 @@ afterEach(async () => {
   sim = undefined;
 });
 
-async function setup(more: { latencyMs?: number; concurrency?: number } = {}) {
+async function setup({
+  maxAttempts,
+  ...more
+}: { latencyMs?: number; concurrency?: number; maxAttempts?: number } = {}) {
   const s = await startNetSuiteSimulator({
     accountId: '1234567',
     clients: [{ ...CLIENT, publicKey: KEYS.publicKey }],
@@ -53,7 +57,10 @@ async function setup(more: { latencyMs?: number; concurrency?: number } = {}) {
     pipelineName: 'unit',
     box: {} as never,
   } satisfies TargetDeps;
-  const target = createNetSuiteTarget(deps, { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5 } });
+  const target = createNetSuiteTarget(deps, {
+    planner,
+    client: { backoffBaseMs: 1, backoffMaxMs: 5, ...(maxAttempts ? { maxAttempts } : {}) },
+  });
   return { s, target, ctx: { db: {} as never, log, actor: 'pipeline:unit' } };
 }
 
@@ -162,5 +169,90 @@ describe('the NetSuite target', () => {
     expect(results.map((r) => (r.ok ? r.targetId : r.error.code))).toEqual(
       refs.map((ref) => held.find((d) => d.externalId === ref)!.id),
     );
+  });
+
+  it('books two customers’ invoices and credit memos under one reference each as its own, and finds each customer’s own after a lost answer', async () => {
+    // One attempt a call: a lost answer is the engine's to look up, as in the conformance suite.
+    const { target, ctx } = await setup({ latencyMs: 50, concurrency: 5, maxAttempts: 1 });
+    const s = sim!;
+    const [a, b] = await target.upsertCustomers(ctx, [
+      customer,
+      { ...customer, sourceId: 'C2', code: 'CUST-2', record: { ...customer.record, sourceId: 'C2', name: 'Bolt' } },
+    ]);
+    const [ca, cb] = [a!.ok ? a!.targetId : '', b!.ok ? b!.targetId : ''];
+    const line = (net: string, vat: string) => [{ description: 'x', netAmount: net, vatRate: '0.21', vatAmount: vat }];
+    const sale = (sourceId: string, customerTargetId: string, net: string, vat: string) => ({
+      sourceId,
+      customerTargetId,
+      productTargetIds: {},
+      idempotencyKey: sourceId,
+      record: {
+        kind: 'invoice' as const,
+        sourceId,
+        externalReference: 'SI',
+        customerSourceId: sourceId,
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: '',
+        lines: line(net, vat),
+      },
+    });
+    // In one batch, sent at once: the second reads what the first wrote, not what was there before.
+    const invoices = await target.createInvoices(ctx, [
+      sale('I1', ca, '100.00', '21.00'),
+      sale('I2', cb, '50.00', '10.50'),
+    ]);
+    const held = () => s.account.invoices().map((t) => [t.externalId, t.entity, t.total]);
+    expect(held()).toEqual([
+      ['SI', ca, 12100n],
+      [`SI__c${cb}`, cb, 6050n],
+    ]);
+    const ids = s.account.invoices().map((t) => t.id);
+    expect(invoices.map((r) => (r.ok ? r.targetId : r.error.code))).toEqual(ids);
+    for (const [k, c] of [ca, cb].entries())
+      expect(await target.findByReference(ctx, 'invoice', 'SI', c)).toMatchObject({
+        targetId: ids[k],
+        customerTargetId: c,
+      });
+    const read = await target.documents!(ctx, ids);
+    expect(ids.map((id) => [read.get(id)?.externalReference, read.get(id)?.customerTargetId])).toEqual([
+      ['SI', ca],
+      ['SI', cb],
+    ]);
+
+    const note = (sourceId: string, customerTargetId: string, net: string, vat: string) => ({
+      sourceId,
+      customerTargetId,
+      productTargetIds: {},
+      invoiceTargetId: null,
+      idempotencyKey: sourceId,
+      record: {
+        kind: 'creditNote' as const,
+        sourceId,
+        externalReference: 'SN',
+        customerSourceId: sourceId,
+        date: '2026-11-03',
+        currency: 'EUR',
+        description: '',
+        lines: line(net, vat),
+      },
+    });
+    await target.createCreditNotes!(ctx, [note('N1', ca, '20.00', '4.20')]);
+    // The second customer's is committed and its answer lost: the lookup that follows takes its own.
+    s.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/creditMemo/'));
+    await expect(target.createCreditNotes!(ctx, [note('N2', cb, '10.00', '2.10')])).rejects.toThrow();
+    const memos = s.account.creditMemos();
+    expect(memos.map((t) => [t.externalId, t.entity, t.total])).toEqual([
+      ['SN', ca, 2420n],
+      [`SN__c${cb}`, cb, 1210n],
+    ]);
+    expect(await target.findByReference(ctx, 'creditNote', 'SN', cb)).toMatchObject({
+      targetId: memos[1]!.id,
+      customerTargetId: cb,
+    });
+    expect(await target.findByReference(ctx, 'creditNote', 'SN', ca)).toMatchObject({ targetId: memos[0]!.id });
+    expect(s.duplicates()).toEqual([]);
+    expect(s.violations).toEqual([]);
   });
 });
