@@ -97,7 +97,8 @@ const intacct: TargetHarness = {
             .filter((r) => r.kind === 'adjustment')
             .map((r) => ({
               id: r.RECORDNO,
-              reference: r.RECORDID,
+              // The reference number (invoiceno); its number is the same unless another customer's held it.
+              reference: r.DOCNUMBER || r.RECORDID,
               number: r.RECORDID,
               customerId: r.CUSTOMERID,
               gross: amount(-r.total),

@@ -26,9 +26,11 @@ import { type Xml, describe, isoDate, legacyDate, quote, text, usDate } from './
  * Invoices (create_invoice), credit adjustments (create_aradjustment), received payments (ARPYMT
  * applied to the invoice they pay) and credit adjustments applied to invoices (apply_arpayment),
  * one request each, its control id derived from the document with uniqueid true. Our reference
- * is the invoice's and the payment's reference number (DOCNUMBER) and the adjustment's number
- * (RECORDID); a lost answer is found again with readByQuery on it. A write the gateway refuses as
- * a repeated control id is looked up at once: it was committed by an earlier attempt.
+ * is each document's reference number (DOCNUMBER: the invoice's ponumber, the adjustment's
+ * invoiceno, the payment's DOCNUMBER or refid), a field Intacct does not hold unique, so that two
+ * customers' documents under one reference are each booked, and a lost answer is found again with
+ * readByQuery on it and the customer. A write the gateway refuses as a repeated control id is
+ * looked up at once: it was committed by an earlier attempt.
  */
 
 export interface DocumentContext {
@@ -41,10 +43,15 @@ export interface DocumentContext {
 }
 
 type Row = Record<string, Xml>;
+/**
+ * Where our reference is, and where an earlier version kept it: a credit adjustment's number
+ * (RECORDID, `adjustmentno`), which is one number per company, so a second customer's adjustment
+ * under the same reference could not be booked.
+ */
 const OBJECTS = {
-  invoice: { object: 'ARINVOICE', ref: 'DOCNUMBER' },
-  creditNote: { object: 'ARADJUSTMENT', ref: 'RECORDID' },
-  payment: { object: 'ARPYMT', ref: 'DOCNUMBER' },
+  invoice: { object: 'ARINVOICE', ref: 'DOCNUMBER', before: null },
+  creditNote: { object: 'ARADJUSTMENT', ref: 'DOCNUMBER', before: 'RECORDID' },
+  payment: { object: 'ARPYMT', ref: 'DOCNUMBER', before: null },
 } as const;
 type DocKind = keyof typeof OBJECTS;
 
@@ -72,12 +79,21 @@ export async function findDocument(
   customerId: string | null | undefined,
 ): Promise<Row | null> {
   const o = OBJECTS[kind];
-  const where = `${o.ref} = ${quote(reference)}${customerId ? ` AND CUSTOMERID = ${quote(customerId)}` : ''}`;
-  const rows = (await c.api.query(o.object, where, c.signal))
-    .filter((r) => text(r[o.ref]) === reference)
-    .sort((a, b) => Number(text(a.RECORDNO)) - Number(text(b.RECORDNO)));
-  return rows[0] ?? null;
+  const under = async (field: string) => {
+    const where = `${field} = ${quote(reference)}${customerId ? ` AND CUSTOMERID = ${quote(customerId)}` : ''}`;
+    const rows = (await c.api.query(o.object, where, c.signal))
+      .filter((r) => text(r[field]) === reference)
+      .sort((a, b) => Number(text(a.RECORDNO)) - Number(text(b.RECORDNO)));
+    return rows[0] ?? null;
+  };
+  return (await under(o.ref)) ?? (o.before ? under(o.before) : null);
 }
+
+/** Our reference on a document read back: where it is now, else where an earlier version kept it. */
+const referenceOf = (kind: DocKind, r: Row): string => {
+  const o = OBJECTS[kind];
+  return text(r[o.ref]) || (o.before ? text(r[o.before]) : '');
+};
 
 const numberOf = (kind: DocKind, r: Row) => (kind === 'payment' ? text(r.DOCNUMBER) : text(r.RECORDID));
 
@@ -172,7 +188,12 @@ export function createInvoices(c: DocumentContext, items: TargetInvoice[]): Prom
   });
 }
 
-/** Books credit notes as credit adjustments (negative lines); our reference is the adjustment number. */
+/**
+ * Books credit notes as credit adjustments (negative lines). Our reference is the adjustment's
+ * reference number (`invoiceno`, DOCNUMBER), which another customer's adjustment may share; it is
+ * its number (`adjustmentno`, RECORDID) too, as people look for it, unless an adjustment holds
+ * that number already (another customer's under the same reference): then Intacct numbers it.
+ */
 export async function createCreditNotes(c: DocumentContext, items: TargetCreditNote[]): Promise<ItemResult[]> {
   const out: ItemResult[] = [];
   for (const d of items) {
@@ -183,13 +204,17 @@ export async function createCreditNotes(c: DocumentContext, items: TargetCreditN
       out.push(failed(lines));
       continue;
     }
+    const numbered = (await c.api.query('ARADJUSTMENT', `RECORDID = ${quote(r.externalReference)}`, c.signal)).some(
+      (x) => text(x.RECORDID) === r.externalReference,
+    );
     const a = await c.api.call(
       {
         name: 'create_aradjustment',
         body: {
           customerid: d.customerTargetId,
           datecreated: legacyDate(r.date),
-          adjustmentno: r.externalReference,
+          ...(numbered ? {} : { adjustmentno: r.externalReference }),
+          invoiceno: r.externalReference,
           ...(r.description ? { description: r.description.slice(0, 1000) } : {}),
           aradjustmentitems: { lineitem: lines.items },
         },
@@ -519,7 +544,7 @@ export async function readDocuments(
         kind,
         number: numberOf(kind, row),
         customerTargetId: text(row.CUSTOMERID),
-        externalReference: text(row[OBJECTS[kind].ref]),
+        externalReference: referenceOf(kind, row),
         date: isoDate(text(kind === 'payment' ? row.PAYMENTDATE : row.WHENCREATED)),
         dueDate: kind === 'invoice' ? isoDate(text(row.WHENDUE)) || null : null,
         currency,

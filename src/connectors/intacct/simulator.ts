@@ -22,7 +22,7 @@ import { seeded } from '../../sync/seeded.ts';
  * minute or the requests in flight the company is entitled to; and faults on demand: a write
  * committed and its answer lost (`dropNext`, seeded `dropAfterCommitRate`), a status answered
  * before anything is done (`failNext`). `duplicates()` lists documents held twice under one
- * reference; `violations` the requests that broke the contract (simulator-contract.ts).
+ * customer's reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
 export interface IntacctSimulatorOptions {
@@ -156,15 +156,17 @@ export class IntacctSimulator {
       }
     };
     const of = (kind: ArRecord['kind']) => [...c.records.values()].filter((r) => r.kind === kind);
+    // A reference is unique per customer: two customers' invoices, adjustments and payments may
+    // share one. The reference number (DOCNUMBER) is not unique in Intacct, and an adjustment made
+    // before the reference went there has it as its number (RECORDID).
     twice(
       'invoice',
-      of('invoice').map((r) => r.DOCNUMBER),
+      of('invoice').map((r) => (r.DOCNUMBER ? `${r.CUSTOMERID}/${r.DOCNUMBER}` : '')),
     );
     twice(
       'adjustment',
-      of('adjustment').map((r) => r.RECORDID),
+      of('adjustment').map((r) => (r.DOCNUMBER || r.RECORDID ? `${r.CUSTOMERID}/${r.DOCNUMBER || r.RECORDID}` : '')),
     );
-    // A reference is unique per customer: two customers' payments may share one.
     twice(
       'payment',
       of('payment').map((r) => `${r.CUSTOMERID}/${r.DOCNUMBER}`),

@@ -4,7 +4,7 @@ import type { Queryable } from '../../db/database.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { RatePlanner } from '../../sync/remote/contracts.ts';
 import { SecretBox } from '../../sync/secrets.ts';
-import type { TargetCallContext, TargetConnector, TargetInvoice } from '../../sync/target.ts';
+import type { TargetCallContext, TargetConnector, TargetCreditNote, TargetInvoice } from '../../sync/target.ts';
 import { writeControlId } from './api.ts';
 import { lineItems } from './map.ts';
 import { IntacctSettings } from './settings.ts';
@@ -16,7 +16,8 @@ import { parseResponse, requestXml } from './xml.ts';
  * The Intacct connector against its simulated gateway, call by call: settings refused as they
  * should be, lines mapped to accounts, a session that times out renewed once, a repeated control
  * id found again rather than booked twice, a 429 waited out, a wrong sender refused without
- * leaking a password.
+ * leaking a password, two customers' credit notes under one reference each booked and found as
+ * that customer's own.
  */
 
 const noDb = new Proxy({} as Queryable, {
@@ -309,5 +310,76 @@ describe('Intacct target against the simulated gateway', () => {
       ok: false,
       error: { code: 'TARGET_REFUSED', message: expect.stringMatching(/Invalid GL Account 9999/) },
     });
+  });
+
+  it('books two customers’ credit notes under one reference each as its own, and finds each customer’s own after a lost answer', async () => {
+    const t = target();
+    const customers = ['C-SN1', 'C-SN2'];
+    await t.upsertCustomers(
+      ctx,
+      customers.map((code) => ({
+        sourceId: code,
+        code,
+        targetId: null,
+        record: { kind: 'customer' as const, sourceId: code, name: `Unit ${code}` },
+      })),
+    );
+    const note = (sourceId: string, customerTargetId: string, net: string): TargetCreditNote => ({
+      sourceId,
+      customerTargetId,
+      productTargetIds: {},
+      invoiceTargetId: null,
+      idempotencyKey: sourceId,
+      record: {
+        kind: 'creditNote',
+        sourceId,
+        externalReference: 'U-SN',
+        customerSourceId: sourceId,
+        date: '2026-11-03',
+        currency: 'EUR',
+        description: '',
+        lines: [{ description: 'Returned', netAmount: net, vatRate: '0', vatAmount: '0.00' }],
+      },
+    });
+    const [first] = await t.createCreditNotes!(ctx, [note('N1', 'C-SN1', '20.00')]);
+    expect(first).toMatchObject({ ok: true, outcome: 'created', number: 'U-SN' });
+    // The second customer's is committed and its answer lost: the lookup takes that customer's own.
+    sim.dropNext(1, (r) => r.function === 'create_aradjustment');
+    await expect(t.createCreditNotes!(ctx, [note('N2', 'C-SN2', '10.00')])).rejects.toMatchObject({ retryable: true });
+    const held = [...sim.company('UNIT').records.values()].filter(
+      (r) => r.kind === 'adjustment' && r.DOCNUMBER === 'U-SN',
+    );
+    // Our reference in each one's reference number; the adjustment number only the first's (one a company).
+    expect(held.map((r) => [r.CUSTOMERID, r.DOCNUMBER, r.RECORDID, r.total])).toEqual([
+      ['C-SN1', 'U-SN', 'U-SN', -2000n],
+      ['C-SN2', 'U-SN', '', -1000n],
+    ]);
+    for (const [k, c] of customers.entries())
+      expect(await t.findByReference(ctx, 'creditNote', 'U-SN', c)).toMatchObject({
+        targetId: held[k]!.RECORDNO,
+        customerTargetId: c,
+      });
+    // Sent again as it was: the gateway refuses the control id, and the customer's own is linked.
+    const [again] = await t.createCreditNotes!(ctx, [note('N2', 'C-SN2', '10.00')]);
+    expect(again).toMatchObject({ ok: true, outcome: 'linked', targetId: held[1]!.RECORDNO });
+    const read = await t.documents!(
+      ctx,
+      held.map((r) => r.RECORDNO),
+    );
+    expect([...read.values()].map((d) => [d.externalReference, d.customerTargetId])).toEqual([
+      ['U-SN', 'C-SN1'],
+      ['U-SN', 'C-SN2'],
+    ]);
+    // An adjustment an earlier version booked (our reference its number only) is still found as its customer's.
+    sim.company('UNIT').createAdjustment({
+      customerid: 'C-SN1',
+      datecreated: { year: '2026', month: '11', day: '04' },
+      adjustmentno: 'U-OLD',
+      aradjustmentitems: { lineitem: [{ glaccountno: '4000', amount: '-5.00' }] },
+    });
+    expect(await t.findByReference(ctx, 'creditNote', 'U-OLD', 'C-SN1')).toMatchObject({ number: 'U-OLD' });
+    expect(await t.findByReference(ctx, 'creditNote', 'U-OLD', 'C-SN2')).toBeNull();
+    expect(sim.duplicates('UNIT')).toEqual([]);
+    expect(sim.violations).toEqual([]);
   });
 });
