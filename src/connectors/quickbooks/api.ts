@@ -169,6 +169,36 @@ export class QuickBooksApi {
     });
   }
 
+  /**
+   * One entity created on its own endpoint (`POST /invoice`), for what a batch item cannot say:
+   * `include` options such as `allowduplicatedocnum`, which Intuit documents as a query parameter
+   * of the entity's URI. A refusal (400 with a Fault) is an answer, as a batch item's is.
+   */
+  async create(
+    entity: string,
+    body: Record<string, unknown>,
+    requestid: string,
+    include: string[],
+    signal?: AbortSignal,
+  ): Promise<BatchAnswer> {
+    const what = `POST ${entity.toLowerCase()}`;
+    const res = await this.call('POST', entity.toLowerCase(), {
+      body,
+      query: { requestid, ...(include.length > 0 ? { include: include.join(',') } : {}) },
+      kind: 'write',
+      retrySafe: true,
+      signal,
+    });
+    const parsed = this.parse(res.text, what, res.status);
+    const fault = (parsed.Fault ?? parsed.fault) as QboFault | undefined;
+    if (res.status === 400 && fault?.type === 'ValidationFault') return { ok: false, fault };
+    if (res.status !== 200) throw this.refused(what, res.status, parsed);
+    const saved = parsed[entity] as QboEntity | undefined;
+    if (!saved)
+      throw new ConnectorError(SYSTEM, `${what} answered without ${entity}`, { status: 200, retryable: false });
+    return { ok: true, entity: saved, query: null };
+  }
+
   /** One query page: the entities of the type named. */
   async query(entity: string, sql: string, signal?: AbortSignal): Promise<QboEntity[]> {
     const res = await this.call('GET', 'query', { query: { query: sql }, kind: 'read', retrySafe: true, signal });

@@ -33,6 +33,7 @@ import {
   scalar,
   taxCodeFor,
 } from './map.ts';
+import { type Refused, type Retried, againUnderSharedNumber, refusedForNumber } from './doc-numbers.ts';
 import { type BookedFee, bookFees } from './fees.ts';
 import { readByIds } from './names.ts';
 import { SYSTEM } from './settings.ts';
@@ -188,23 +189,37 @@ export async function send(
     ),
     ctx.signal,
   );
-  answers.forEach((a, k) => {
+  // A number another customer's document of ours holds: sent again as Intuit allows (doc-numbers.ts).
+  const again = new Map<number, Retried>();
+  const shared = answers.flatMap((a, k): Refused[] => {
     const { n, b } = todo[k]!;
+    const customer = (b.body.CustomerRef as { value?: string } | undefined)?.value;
+    return refusedForNumber(a) && customer
+      ? [{ n: k, entity: b.entity, body: b.body, customerTargetId: customer, key: keys[n]! }]
+      : [];
+  });
+  if (shared.length > 0)
+    for (const r of await againUnderSharedNumber(c.api, ctx, shared, customerOf)) again.set(r.n, r);
+  answers.forEach((first, k) => {
+    const { n, b } = todo[k]!;
+    const retried = again.get(k);
+    const a = retried && 'answer' in retried ? retried.answer : first;
     if (a.ok) {
       results[n] = ok(a.entity!.Id, {
         number: number(a.entity!, n),
-        outcome: 'created',
+        outcome: retried && 'held' in retried && retried.held ? 'linked' : 'created',
         message: b.message ?? null,
         ...(b.awaitsInvoice !== undefined ? { awaitsInvoice: b.awaitsInvoice } : {}),
       });
       return;
     }
+    const why = retried && 'refusedBecause' in retried ? ` (${retried.refusedBecause})` : '';
     const code = faultCode(a.fault);
     // A system fault inside a 200: QuickBooks did not write it; the engine looks it up and sends it again.
     const retryable = code === '10000' || /SystemFault/i.test(a.fault.type ?? '');
     results[n] = failed({
       code: 'TARGET_REFUSED',
-      message: `QuickBooks refused the ${b.entity === 'CreditMemo' ? 'credit memo' : kind}: ${describeFault(a.fault)}`,
+      message: `QuickBooks refused the ${b.entity === 'CreditMemo' ? 'credit memo' : kind}: ${describeFault(a.fault)}${why}`,
       retryable,
       field: a.fault.Error?.[0]?.element || undefined,
     });
@@ -403,12 +418,15 @@ export async function byReference(
   return out;
 }
 
+/** The customer a sales document is for. */
+const customerOf = (e: QboEntity) => (e.CustomerRef as { value?: string } | undefined)?.value;
+
 /** Invoices by the reference they carry and their customer. */
 export const invoicesByReference = (
   api: QuickBooksApi,
   ctx: TargetCallContext,
   wanted: { reference: string; customerTargetId: string }[],
-) => byReference(api, ctx, 'Invoice', wanted, (e) => (e.CustomerRef as { value?: string } | undefined)?.value);
+) => byReference(api, ctx, 'Invoice', wanted, customerOf);
 
 /** The QuickBooks entity types a kind of ours is written as, and the field its reference is in. */
 export const LOOKUP: Record<string, { entity: string; field: string }[]> = {

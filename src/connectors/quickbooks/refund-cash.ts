@@ -19,6 +19,7 @@ import {
   referenceNote,
 } from './map.ts';
 import { readByIds } from './names.ts';
+import { type Refused, type Retried, againUnderSharedNumber, refusedForNumber } from './doc-numbers.ts';
 
 /*
  * The cash part of a refund (src/connectors/quickbooks/refunds.ts): what the refunded payment holds
@@ -212,10 +213,39 @@ export async function writeJournals(
       ),
       ctx.signal,
     );
-    answers.forEach((a, k) => {
+    // A journal number another customer's refund of ours holds: sent again as Intuit allows (doc-numbers.ts).
+    const again = new Map<number, Retried>();
+    const shared = answers.flatMap((a, k): Refused[] =>
+      refusedForNumber(a)
+        ? [
+            {
+              n: k,
+              entity: 'JournalEntry',
+              body: part[k]!.cash!.body!,
+              customerTargetId: part[k]!.item.customerTargetId,
+              key: `${part[k]!.item.idempotencyKey}:cash`,
+            },
+          ]
+        : [],
+    );
+    if (shared.length > 0)
+      for (const r of await againUnderSharedNumber(
+        c.api,
+        ctx,
+        shared,
+        (e) => journalRefund(e, currencyOf(e, c.company))?.customerId,
+      ))
+        again.set(r.n, r);
+    answers.forEach((first, k) => {
       const p = part[k]!;
+      const retried = again.get(k);
+      const a = retried && 'answer' in retried ? retried.answer : first;
       if (a.ok) p.cash!.journal = a.entity!;
-      else results[p.n] = failed(faulted(a, "journal entry refunding the customer's credit (nothing was refunded)"));
+      else {
+        const error = faulted(a, "journal entry refunding the customer's credit (nothing was refunded)");
+        const why = retried && 'refusedBecause' in retried ? ` (${retried.refusedBecause})` : '';
+        results[p.n] = failed({ ...error, message: `${error.message}${why}` });
+      }
     });
   }
 }

@@ -71,8 +71,17 @@ export interface CompanySetup {
   currency: string;
   /** VAT companies: the rates (percent as decimal text) a code exists for, as [name, rate]. */
   vatRates?: [string, string][];
-  /** Duplicate DocNumbers refused (QuickBooks' "warn on duplicate numbers" preference). Default false. */
+  /**
+   * Duplicate DocNumbers refused (6140; QuickBooks' "warn on duplicate numbers" preference) unless
+   * the request carries `include=allowduplicatedocnum`, as Intuit documents for DocNumber. Default false.
+   */
   uniqueDocNumbers?: boolean;
+}
+
+/** What a request says beside its entity. */
+export interface WriteOptions {
+  /** `include=allowduplicatedocnum`: the company's duplicate number check is not made for this write. */
+  allowDuplicateDocNumber?: boolean;
 }
 
 const money = (d: Dec) => new LosslessNumber(d.toFixed(2));
@@ -219,14 +228,14 @@ export class Books {
   }
 
   /** Creates, updates (full or sparse) or deletes an entity, applying QuickBooks' rules. */
-  write(type: EntityType, operation: string, body: Record<string, unknown>): Entity {
-    if (operation === 'create') return this.create(type, body);
-    if (operation === 'update') return this.update(type, body);
+  write(type: EntityType, operation: string, body: Record<string, unknown>, options: WriteOptions = {}): Entity {
+    if (operation === 'create') return this.create(type, body, options);
+    if (operation === 'update') return this.update(type, body, options);
     if (operation === 'delete') return this.remove(type, body);
     throw validation('2010', 'Request has invalid or unsupported property', `Operation ${operation} is not supported`);
   }
 
-  private create(type: EntityType, body: Record<string, unknown>): Entity {
+  private create(type: EntityType, body: Record<string, unknown>, options: WriteOptions): Entity {
     if (body.Id !== undefined) {
       throw validation(
         '2010',
@@ -235,13 +244,13 @@ export class Books {
         'Id',
       );
     }
-    const fields = this.checked(type, body, null);
+    const fields = this.checked(type, body, null, options);
     const e = this.put(type, fields);
     if (type === 'Payment') this.relink(e.Id, new Map(), applications(e));
     return e;
   }
 
-  private update(type: EntityType, body: Record<string, unknown>): Entity {
+  private update(type: EntityType, body: Record<string, unknown>, options: WriteOptions): Entity {
     const id = str(body.Id);
     const current = this.get(type, id);
     if (!current)
@@ -267,7 +276,7 @@ export class Books {
     }
     const { Id: _id, SyncToken: _token, sparse, MetaData: _meta, ...rest } = body;
     const merged = sparse === true ? { ...current, ...rest } : { ...rest };
-    const fields = this.checked(type, merged, current);
+    const fields = this.checked(type, merged, current, options);
     if (type === 'Payment') this.relink(id, applications(current), applications(fields));
     const next = {
       ...fields,
@@ -292,7 +301,13 @@ export class Books {
   }
 
   /** What a write stores, after the service's own rules and derived fields (totals, balances). */
-  private checked(type: EntityType, body: Record<string, unknown>, current: Entity | null): Record<string, unknown> {
+  private checked(
+    type: EntityType,
+    body: Record<string, unknown>,
+    current: Entity | null,
+    options: WriteOptions = {},
+  ): Record<string, unknown> {
+    const uniqueDocNumbers = this.setup.uniqueDocNumbers === true && options.allowDuplicateDocNumber !== true;
     const { MetaData: _m, Id: _i, SyncToken: _s, domain: _d, sparse: _sp, status: _st, ...out } = body;
     switch (type) {
       case 'Customer':
@@ -341,7 +356,7 @@ export class Books {
       case 'Invoice':
       case 'CreditMemo':
       case 'RefundReceipt':
-        return this.salesDocument(type, out, current);
+        return this.salesDocument(type, out, current, uniqueDocNumbers);
       case 'Payment':
         return this.payment(out, current);
       case 'Purchase':
@@ -354,7 +369,7 @@ export class Books {
             throw validation(code, message, detail, element);
           },
           us: this.setup.country === 'US',
-          uniqueDocNumbers: this.setup.uniqueDocNumbers === true,
+          uniqueDocNumbers,
           docNumberTaken: (doc) => this.all('JournalEntry').some((e) => e.DocNumber === doc),
           today: () => this.clock().toISOString().slice(0, 10),
           currency: (body) => this.currencyOf(body),
@@ -388,6 +403,7 @@ export class Books {
     type: EntityType,
     out: Record<string, unknown>,
     current: Entity | null,
+    uniqueDocNumbers: boolean,
   ): Record<string, unknown> {
     if (current)
       throw validation(
@@ -406,7 +422,7 @@ export class Books {
         'DocNumber',
       );
     }
-    if (this.setup.uniqueDocNumbers && this.all(type).some((e) => e.DocNumber === docNumber)) {
+    if (uniqueDocNumbers && this.all(type).some((e) => e.DocNumber === docNumber)) {
       throw validation(
         '6140',
         'Duplicate Document Number Error',

@@ -12,6 +12,7 @@ import {
   type EntityType,
   Fault,
   WRITABLE,
+  type WriteOptions,
 } from './simulator-books.ts';
 import { RealmLimiter, authBody, invoicePdf, readBody, seeded, throttleBody, validatorsFor } from './simulator-wire.ts';
 import { QueryError, matches, parseQuery, fieldValue } from './simulator-query.ts';
@@ -118,7 +119,7 @@ export interface QuickBooksSimulator {
   failNext(status: number, n?: number): void;
   /** Every token is refused from now on (a revoked connection). */
   revoke(): void;
-  /** Documents of one kind sharing a DocNumber / PaymentRefNum: empty when nothing was written twice. */
+  /** Documents of one kind sharing a DocNumber / PaymentRefNum for one customer: empty when nothing was written twice. */
   duplicates(
     type: 'Invoice' | 'Payment' | 'CreditMemo' | 'RefundReceipt' | 'Purchase' | 'JournalEntry',
     realmId?: string,
@@ -133,6 +134,16 @@ export const DEFAULT_XSD = `${REPO_ROOT}../shared/specs/quickbooks/IntuitRestSer
 
 /** Path segment → entity type (`/invoice`, `/creditmemo`). */
 const BY_PATH = new Map<string, EntityType>(ENTITY_TYPES.map((t) => [t.toLowerCase(), t]));
+
+/** The customer a journal entry's lines name (a refund out of a customer's credit names one), or ''. */
+function journalCustomer(e: Entity): string {
+  const lines = (e.Line as { JournalEntryLineDetail?: { Entity?: { EntityRef?: { value?: string } } } }[]) ?? [];
+  for (const l of lines) {
+    const id = l.JournalEntryLineDetail?.Entity?.EntityRef?.value;
+    if (id) return id;
+  }
+  return '';
+}
 
 /** Starts a simulator on a free port. */
 export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptions = {}): Promise<QuickBooksSimulator> {
@@ -231,6 +242,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     operation: string,
     plain: unknown,
     exact: unknown,
+    options: WriteOptions = {},
   ): Entity {
     if (!WRITABLE.has(type)) {
       throw new Fault('ValidationFault', [
@@ -239,7 +251,7 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
     }
     validate(path, type, plain);
     stats.writes++;
-    return books.write(type, operation, exact as Record<string, unknown>);
+    return books.write(type, operation, exact as Record<string, unknown>, options);
   }
 
   function query(books: Books, text: string): Record<string, unknown> {
@@ -556,7 +568,10 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const { plain, exact } = parse();
       const operation =
         url.searchParams.get('operation') ?? ((exact as { Id?: unknown }).Id !== undefined ? 'update' : 'create');
-      return { [type]: write(books, url.pathname, type, operation, plain, exact), time: now() };
+      // Intuit's documented way to supply a DocNumber the company's duplicate check would refuse.
+      const include = (url.searchParams.get('include') ?? '').split(',').map((x) => x.trim().toLowerCase());
+      const options = { allowDuplicateDocNumber: include.includes('allowduplicatedocnum') };
+      return { [type]: write(books, url.pathname, type, operation, plain, exact, options), time: now() };
     }
     throw new Fault('ValidationFault', [
       { Message: 'Unsupported Operation', Detail: `${method} ${rest}`, code: '500' },
@@ -603,12 +618,15 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       const books = realms.get(realmId ?? [...realms.keys()][0]!)!;
       const key = type === 'Payment' ? 'PaymentRefNum' : 'DocNumber';
       const seen = new Map<string, number>();
-      // A reference is unique per customer: two customers' payments may share one, and so may their
-      // fees (a Purchase names its payment's customer in its memo).
+      // A reference is unique per customer: two customers' documents may share one, and so may their
+      // fees (a Purchase names its payment's customer in its memo) and refunds out of their credit (a
+      // JournalEntry names the customer on its receivable line).
       const whose = (e: Entity) =>
         type === 'Purchase'
           ? (/^ledgerlink customer: (\S+)$/m.exec(typeof e.PrivateNote === 'string' ? e.PrivateNote : '')?.[1] ?? '')
-          : ((e.CustomerRef as { value?: string } | undefined)?.value ?? '');
+          : type === 'JournalEntry'
+            ? journalCustomer(e)
+            : ((e.CustomerRef as { value?: string } | undefined)?.value ?? '');
       // A Payment of 0 that applies a credit memo carries no reference: not a duplicate of another.
       for (const e of books.all(type))
         if (typeof e[key] === 'string') {
