@@ -380,6 +380,52 @@ describe('Xero target: payments and refunds', () => {
     });
   });
 
+  it('two customers’ refunds under one reference are each its own credit note, looked up for its customer only', async () => {
+    const t = target();
+    const [c, d] = [await customer(t), await customer(t)];
+    const paidBy = async (who: { id: string }, tag: string) => {
+      const [inv] = await t.createInvoices(ctx, [
+        invoice(who.id, `INV-SR-${tag}`, [{ net: '100.00', vat: '21.00', rate: '0.21' }]),
+      ]);
+      const [paid] = await t.createPayments!(ctx, [receipt(who.id, `PAY-SR-${tag}`, '121.00', okId(inv))]);
+      return okId(paid);
+    };
+    const [payC, payD] = [await paidBy(c, 'C'), await paidBy(d, 'D')];
+    // Two source documents: keys of their own, one reference.
+    const refundC = { ...refundOf(c.id, 'REF-SR', payC, 'PAY-SR-C', '10.00'), idempotencyKey: 'll-REF-SR-C' };
+    const refundD = { ...refundOf(d.id, 'REF-SR', payD, 'PAY-SR-D', '5.00'), idempotencyKey: 'll-REF-SR-D' };
+    const [rc] = await t.createRefunds!(ctx, [refundC]);
+    // D's answer lost before it was sent: the engine's lookup must not take C's refund for D's.
+    expect(await t.findByReference(ctx, 'refund', 'REF-SR', d.id)).toBeNull();
+    const [rd] = await t.createRefunds!(ctx, [refundD]);
+    expect(rd).toMatchObject({ ok: true, outcome: 'created' });
+    expect(okId(rd)).not.toBe(okId(rc));
+    const notes = [...sim.tenant().documents.values()].filter((x) => x.Reference === 'REF-SR');
+    expect(notes.map((x) => [x.ContactID, x.Total.toFixed(2)]).sort()).toEqual(
+      [
+        [c.id, '10.00'],
+        [d.id, '5.00'],
+      ].sort(),
+    );
+    expect((await t.findByReference(ctx, 'refund', 'REF-SR', d.id))?.targetId).toBe(okId(rd));
+    expect((await t.findByReference(ctx, 'refund', 'REF-SR', c.id))?.targetId).toBe(okId(rc));
+    // Sent again, each is found as its own: nothing new.
+    const again = await t.createRefunds!(ctx, [
+      { ...refundC, idempotencyKey: 'll-REF-SR-C-again' },
+      { ...refundD, idempotencyKey: 'll-REF-SR-D-again' },
+    ]);
+    expect(again.map(okId)).toEqual([okId(rc), okId(rd)]);
+    // Xero's Reference is free text: two contacts under one is no duplicate; one contact twice is.
+    expect(sim.duplicates().filter((x) => x.key.includes('REF-SR'))).toEqual([]);
+    const twice = invoice(c.id, 'INV-SR-C', [{ net: '1.00', vat: '0.21', rate: '0.21' }]);
+    const [second] = await t.createInvoices(ctx, [{ ...twice, idempotencyKey: 'll-INV-SR-C-twice' }]);
+    expect(sim.duplicates().filter((x) => x.key.includes('INV-SR'))).toEqual([
+      { kind: 'invoice', key: `${c.id}:INV-SR-C`, count: 2 },
+    ]);
+    // Deleted again, so that the file's later checks of the whole organisation hold.
+    sim.tenant().documents.get(okId(second))!.Status = 'DELETED';
+  });
+
   it('a refund of a receipt that paid more than its invoice comes out of the overpayment first, the rest by a credit note; cut between, it is completed once', async () => {
     const t = target();
     const c = await customer(t);

@@ -285,16 +285,19 @@ export async function createRefunds(
   const o2 = await x.org(ctx.signal);
   const results: ItemResult[] = new Array<ItemResult>(items.length);
   const references = items.map((i) => i.record.externalReference);
+  // By contact and reference: another customer's refund may hold the same reference.
+  const whose = (contact: string, reference: string) => `${contact}\u0000${reference}`;
   const earlier = new Map<string, Json>();
   for (const c of await x.findBy(
     '/CreditNotes',
     'CreditNotes',
     'Reference',
     references,
-    'Status!="DELETED" AND Status!="VOIDED"',
+    'Type=="ACCRECCREDIT" AND Status!="DELETED" AND Status!="VOIDED"',
     ctx.signal,
   ))
-    earlier.set(str(c.Reference), c);
+    earlier.set(whose(str((c.Contact as Json | undefined)?.ContactID), str(c.Reference)), c);
+  const earlierOf = (item: TargetRefund) => earlier.get(whose(item.customerTargetId, item.record.externalReference));
   // What earlier attempts refunded out of each refund's overpayment (a receipt against an invoice holds none).
   const cashed = new Map<string, { ids: string[]; amount: bigint }>();
   for (const p of await x.findBy(
@@ -316,7 +319,7 @@ export async function createRefunds(
   const cashedFor = (item: TargetRefund) => cashed.get(`${item.record.externalReference}\u0000${item.paymentTargetId}`);
   const notes: { el: Json; itemKey: string; n: number }[] = [];
   const credit = new Map<number, Json>();
-  const fresh = items.flatMap((item, n) => (earlier.has(item.record.externalReference) ? [] : [n]));
+  const fresh = items.flatMap((item, n) => (earlierOf(item) ? [] : [n]));
   const plans = await planRefunds(
     await x.api(),
     ctx,
@@ -326,7 +329,7 @@ export async function createRefunds(
   const planOf = new Map(fresh.map((n, k) => [n, plans[k]!]));
   const toCash: { el: Json; itemKey: string; n: number }[] = [];
   items.forEach((item, n) => {
-    const found = earlier.get(item.record.externalReference);
+    const found = earlierOf(item);
     if (found) return void credit.set(n, found);
     const plan = planOf.get(n)!;
     if ('code' in plan) return void (results[n] = failed(plan));

@@ -689,16 +689,19 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
           for (const k of keys) if (k !== '') seen.set(k, (seen.get(k) ?? 0) + 1);
           for (const [key, n] of seen) if (n > 1) out.push({ kind, key, count: n });
         };
+        // Xero holds Reference as free text ("additional reference number"; its own example lists
+        // two invoices under one) and a reference is unique per customer: two customers' documents,
+        // payments and fees may share one. Held twice for one contact is ours written twice.
+        const of = (contact: string, reference: string) => (reference === '' ? '' : `${contact}:${reference}`);
         const docs = [...t.documents.values()].filter((d) => d.Status !== 'DELETED' && d.Status !== 'VOIDED');
         count(
           'invoice',
-          docs.filter((d) => d.Type === 'ACCREC').map((d) => d.Reference),
+          docs.filter((d) => d.Type === 'ACCREC').map((d) => of(d.ContactID, d.Reference)),
         );
         count(
           'creditnote',
-          docs.filter((d) => d.Type === 'ACCRECCREDIT').map((d) => d.Reference),
+          docs.filter((d) => d.Type === 'ACCRECCREDIT').map((d) => of(d.ContactID, d.Reference)),
         );
-        // A reference is unique per customer: two customers' payments (and their fees) may share one.
         const contactOf = (p: { documentType: string; documentId: string }) =>
           (p.documentType === 'OVERPAYMENT'
             ? t.overpayments.get(p.documentId)?.ContactID
@@ -709,7 +712,7 @@ export async function startXeroSimulator(options: XeroSimulatorOptions = {}): Pr
         );
         count(
           'overpayment',
-          [...t.overpayments.values()].map((o) => o.Reference),
+          [...t.overpayments.values()].map((o) => of(o.ContactID, o.Reference)),
         );
         count(
           'spend',

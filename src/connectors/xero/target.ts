@@ -542,7 +542,15 @@ export function createXeroTarget(input: Record<string, unknown>, o: XeroTargetOp
         // Done only once refunded in full: a credit note still holding credit is completed by the next
         // attempt. A refund out of an overpayment alone is not found here: the next attempt reads what
         // it refunded from the overpayment and finishes it, or links it when that was all.
-        const [c] = await findBy('/CreditNotes', 'CreditNotes', 'Reference', [reference], live, ctx.signal);
+        // This customer's only: another customer's refund may hold the same reference.
+        const [c] = await findBy(
+          '/CreditNotes',
+          'CreditNotes',
+          'Reference',
+          [reference],
+          `Type=="ACCRECCREDIT" AND ${live}${ofCustomer}`,
+          ctx.signal,
+        );
         if (!c) return null;
         const left =
           typeof c.RemainingCredit === 'string' || typeof c.RemainingCredit === 'number' ? str(c.RemainingCredit) : '0';
