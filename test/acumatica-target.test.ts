@@ -3,7 +3,7 @@ import type { Database } from '../src/db/database.ts';
 import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
 import { type AcumaticaTargetOptions, createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TargetCallContext, TargetConnector } from '../src/sync/target.ts';
+import type { TargetCallContext, TargetConnector, TargetCreditNote } from '../src/sync/target.ts';
 import { createTestDatabase } from './helpers/db.ts';
 import { specValidator } from './helpers/openapi-requests.ts';
 import {
@@ -323,6 +323,46 @@ describe('documents', () => {
     expect(sim.books.documents.get(found!.targetId)?.status).toBe('Open');
     expect(await target.findByReference(ctx, 'invoice', 'd3-1', c)).toBeNull();
     expect(await target.findByReference(ctx, 'creditNote', 'D3-1', c)).toBeNull();
+  });
+
+  it('finds, after a lost answer, the given customer’s document under a reference another customer holds too', async () => {
+    const target = make();
+    const c = await customer(target, 'S1');
+    const d = await customer(target, 'S2');
+    const note = (customerTargetId: string, net: string): TargetCreditNote => ({
+      sourceId: `SN-${customerTargetId}`,
+      idempotencyKey: `key-SN-${customerTargetId}`,
+      customerTargetId,
+      productTargetIds: {},
+      invoiceTargetId: null,
+      record: {
+        kind: 'creditNote',
+        sourceId: `SN-${customerTargetId}`,
+        externalReference: 'S-N',
+        customerSourceId: customerTargetId,
+        date: '2026-11-04',
+        currency: 'EUR',
+        description: 'Returned',
+        lines: [{ description: 'Returned', netAmount: net, vatRate: '0.21' }],
+      },
+    });
+    const mine = targetIdOf((await target.createInvoices(ctx, [invoice('S-I', c)]))[0]);
+    const myNote = targetIdOf((await target.createCreditNotes!(ctx, [note(c, '20.00')]))[0]);
+    // The other customer's, under the same references, committed with their answers lost.
+    sim.dropNext(1, (method, path) => method === 'PUT' && path.endsWith('/Invoice'));
+    await expect(target.createInvoices(ctx, [invoice('S-I', d, '50.00')])).rejects.toMatchObject({ retryable: true });
+    sim.dropNext(1, (method, path) => method === 'PUT' && path.endsWith('/Invoice'));
+    await expect(target.createCreditNotes!(ctx, [note(d, '10.00')])).rejects.toMatchObject({ retryable: true });
+    const theirs = await target.findByReference(ctx, 'invoice', 'S-I', d);
+    expect(theirs).toMatchObject({ customerTargetId: d });
+    expect(theirs?.targetId).not.toBe(mine);
+    expect(sim.books.documents.get(theirs!.targetId)).toMatchObject({ customer: d, amount: 6050n });
+    const theirNote = await target.findByReference(ctx, 'creditNote', 'S-N', d);
+    expect(theirNote).toMatchObject({ customerTargetId: d });
+    expect(sim.books.documents.get(theirNote!.targetId)).toMatchObject({ customer: d, amount: 1210n });
+    expect(await target.findByReference(ctx, 'invoice', 'S-I', c)).toMatchObject({ targetId: mine });
+    expect(await target.findByReference(ctx, 'creditNote', 'S-N', c)).toMatchObject({ targetId: myNote });
+    expect(sim.books.duplicates()).toEqual([]);
   });
 
   it('treats a lost release answer the same way: found released, not released twice', async () => {

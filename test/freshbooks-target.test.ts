@@ -9,12 +9,13 @@ import {
   directPayment,
   directTargetDeps,
   simulatedGrant,
+  targetIdOf as idOf,
   thrown,
 } from './helpers/direct-target.ts';
 import type { Database } from '../src/db/database.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetAllocation, TargetConnector } from '../src/sync/target.ts';
+import type { TargetAllocation, TargetConnector, TargetCreditNote } from '../src/sync/target.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { CODE_PREFIX, REF_PREFIX, clientFields, lines, tagOf, withTag } from '../src/connectors/freshbooks/map.ts';
 import {
@@ -341,6 +342,92 @@ describe('FreshBooks documents', () => {
       { ...alloc, record: { ...alloc.record, from: 'payment' } },
     ]);
     expect(fromPayment).toMatchObject({ ok: false, error: { code: 'TARGET_CAPABILITY_MISSING' } });
+  });
+
+  it('takes only the given client’s invoice, credit note or payment, never another’s under the same reference, also after a lost answer; sets each credit on its own client’s invoice', async () => {
+    const [made] = await target.upsertCustomers(ctx(), [customer('C5', 'Dee Ltd')]);
+    const dee = idOf(made);
+    const noteOf = (ref: string, customerTargetId: string, net: string): TargetCreditNote => ({
+      sourceId: `${ref}-${customerTargetId}`,
+      idempotencyKey: `key-${ref}-${customerTargetId}`,
+      customerTargetId,
+      invoiceTargetId: null,
+      productTargetIds: {},
+      record: {
+        kind: 'creditNote',
+        sourceId: `${ref}-${customerTargetId}`,
+        externalReference: ref,
+        customerSourceId: 'c',
+        date: '2026-11-04',
+        currency: 'EUR',
+        description: 'Returned',
+        lines: [{ description: 'Returned', netAmount: net, vatRate: '0.21' }],
+      },
+    });
+    const [inv] = await target.createInvoices(ctx(), [invoice('S-1', cust)]);
+    const [note] = await target.createCreditNotes!(ctx(), [noteOf('S-2', cust, '10.00')]);
+    const [paid] = await target.createPayments!(ctx(), [payment('S-3', cust, idOf(inv), '10.00')]);
+    const ours = { invoice: idOf(inv), creditNote: idOf(note), payment: idOf(paid) };
+    for (const [kind, ref] of [
+      ['invoice', 'S-1'],
+      ['creditNote', 'S-2'],
+      ['payment', 'S-3'],
+    ] as const) {
+      expect(await target.findByReference(ctx(), kind, ref, cust), `${kind} of its client`).toMatchObject({
+        targetId: ours[kind],
+        customerTargetId: cust,
+      });
+      expect(await target.findByReference(ctx(), kind, ref, dee), `${kind} of another client`).toBeNull();
+    }
+    // The other client's invoice committed and its answer lost: its lookup finds it, not the first one's.
+    sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices/invoices');
+    expect((await thrown(target.createInvoices(ctx(), [invoice('S-1', dee, '50.00')]))).retryable).toBe(true);
+    const theirs = [...acc().invoices.values()].find((d) => d.po_number === 'S-1' && d.customerid === dee)!;
+    expect(await target.findByReference(ctx(), 'invoice', 'S-1', dee)).toEqual({
+      targetId: theirs.id,
+      number: theirs.invoice_number,
+      customerTargetId: dee,
+    });
+    // Each client's credit note under the shared reference, set against its own client's invoice.
+    const [theirNote] = await target.createCreditNotes!(ctx(), [noteOf('S-2', dee, '5.00')]);
+    const credit = (
+      sourceId: string,
+      customerTargetId: string,
+      invoiceTargetId: string,
+      fromTargetId: string,
+      amount: string,
+    ) => ({
+      sourceId,
+      idempotencyKey: `key-${sourceId}`,
+      customerTargetId,
+      invoiceTargetId,
+      fromTargetId,
+      record: {
+        kind: 'allocation' as const,
+        sourceId,
+        customerSourceId: 'c',
+        date: '2026-11-04',
+        currency: 'EUR',
+        amount,
+        invoiceExternalReference: 'S-1',
+        from: 'creditNote' as const,
+        fromExternalReference: 'S-2',
+      },
+    });
+    const applied = await target.createAllocations!(ctx(), [
+      credit('A-S1', cust, idOf(inv), idOf(note), '12.10'),
+      credit('A-S2', dee, theirs.id, idOf(theirNote), '6.05'),
+    ]);
+    expect(applied.map((r) => r.ok)).toEqual([true, true]);
+    const credits = [...acc().payments.values()].filter(
+      (p) => p.type === 'Credit' && p.note.startsWith('Credit note S-2'),
+    );
+    expect(credits.map((p) => [tagOf(p.note, REF_PREFIX), p.invoiceid, p.clientid, p.amount])).toEqual([
+      ['A-S1', idOf(inv), cust, 1210n],
+      ['A-S2', theirs.id, dee, 605n],
+    ]);
+    expect([idOf(note), idOf(theirNote)].map((id) => acc().creditNotes.get(id)!.remaining)).toEqual([0n, 0n]);
+    expect(sim.duplicates(ACC)).toEqual([]);
   });
 
   it('reads invoices for write-back, and the invoice PDF', async () => {

@@ -13,7 +13,7 @@ import {
 } from './helpers/direct-target.ts';
 import type { Database } from '../src/db/database.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetConnector, TargetRefund } from '../src/sync/target.ts';
+import type { TargetConnector, TargetCreditNote, TargetRefund } from '../src/sync/target.ts';
 import { type OdooSimulator, type SimulatedCall, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
 import { rowsOf } from '../src/connectors/odoo/simulator-views.ts';
 import { createOdooTarget } from '../src/connectors/odoo/target.ts';
@@ -347,6 +347,61 @@ describe('Odoo refunds', () => {
       message: 'not reconciled: Odoo holds no posted payment P-UNKNOWN of this customer; it stays open on the customer',
     });
     expect(o.sim.violations).toEqual([]);
+  });
+});
+
+describe('Odoo lookups under a reference two customers share', () => {
+  /** A credit note `ref` of one line, open on the customer. */
+  const creditNoteOf = (ref: string, customerTargetId: string): TargetCreditNote => ({
+    sourceId: ref,
+    idempotencyKey: `key-${ref}-${customerTargetId}`,
+    customerTargetId,
+    productTargetIds: {},
+    invoiceTargetId: null,
+    record: {
+      kind: 'creditNote',
+      sourceId: ref,
+      externalReference: ref,
+      customerSourceId: 'c',
+      date: '2026-11-03',
+      currency: 'EUR',
+      description: 'Returned',
+      lines: [{ description: 'Service', netAmount: '20.00', vatRate: '0' }],
+    },
+  });
+
+  it('takes only the given customer’s invoice, credit note, payment or refund, never another’s under the same reference, also after a lost answer', async () => {
+    const o = await odoo('17');
+    const them = await customerOf(o, 'THEM');
+    const find = (kind: 'invoice' | 'creditNote' | 'payment' | 'refund', ref: string, customer: string) =>
+      o.target.findByReference(ctx(), kind, ref, customer);
+    // The first customer's documents under the shared references: none of them is the other's.
+    const invoice = await invoiced(o, 'S-I');
+    const [note] = await o.target.createCreditNotes!(ctx(), [creditNoteOf('S-N', o.customer)]);
+    const pay = await paid(o, 'S-P', '50.00', invoice);
+    const back = await refund(o, refundOf(o, 'S-R', '10.00', { ref: 'S-P', targetId: pay }));
+    const ours = { invoice, creditNote: idOf(note), payment: pay, refund: idOf(back) };
+    for (const [kind, ref] of [
+      ['invoice', 'S-I'],
+      ['creditNote', 'S-N'],
+      ['payment', 'S-P'],
+      ['refund', 'S-R'],
+    ] as const) {
+      expect(await find(kind, ref, o.customer), `${kind} of its customer`).toMatchObject({
+        targetId: ours[kind],
+        customerTargetId: o.customer,
+      });
+      expect(await find(kind, ref, them), `${kind} of another customer`).toBeNull();
+    }
+    // The other customer's invoice committed and its answer lost: its lookup finds it, not the first one's.
+    o.sim.dropNext(1, (c) => c.model === 'account.move' && c.modelMethod === 'create');
+    expect((await thrown(o.target.createInvoices(ctx(), [directInvoice('S-I', them, '50.00', '0')]))).retryable).toBe(
+      true,
+    );
+    const theirs = [...o.sim.db.moves.values()].find((m) => m.ref === 'S-I' && m.partner_id === Number(them))!;
+    expect(await find('invoice', 'S-I', them)).toMatchObject({ targetId: String(theirs.id), customerTargetId: them });
+    expect(await find('invoice', 'S-I', o.customer)).toMatchObject({ targetId: invoice });
+    expect(o.sim.duplicates()).toEqual([]);
   });
 });
 

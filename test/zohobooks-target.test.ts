@@ -5,7 +5,9 @@ import {
   callContext,
   directCustomer as customer,
   directInvoice as invoice,
+  directPayment as payment,
   simulatedGrant,
+  targetIdOf as idOf,
   thrown,
 } from './helpers/direct-target.ts';
 import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
@@ -333,6 +335,57 @@ describe('Zoho Books target against the simulator', () => {
     expect(await target.findAllocation!(ctx(), allocation, new Set([found!.targetId]))).toBeNull();
     expect(inv.balance).toBe(12100n - 2420n);
     expect(sim.org(ORG).creditNotes.get(noteId)!.balance).toBe(0n);
+  });
+
+  it('takes only the given customer’s invoice, credit note or payment, never another’s under the same reference, also after a lost answer', async () => {
+    const [made] = await target.upsertCustomers(ctx(), [customer('C5', 'Dee Example')]);
+    const dee = (made as { targetId: string }).targetId;
+    const [inv] = await target.createInvoices(ctx(), [invoice('S-1', cust)]);
+    const [note] = await target.createCreditNotes!(ctx(), [
+      {
+        sourceId: 'S-2',
+        idempotencyKey: 'k-S-2',
+        customerTargetId: cust,
+        productTargetIds: {},
+        invoiceTargetId: null,
+        record: {
+          kind: 'creditNote',
+          sourceId: 'S-2',
+          externalReference: 'S-2',
+          customerSourceId: 'c',
+          date: '2026-11-04',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'Back', netAmount: '10.00', vatRate: '0.21' }],
+        },
+      },
+    ]);
+    const [paid] = await target.createPayments!(ctx(), [payment('S-3', cust, idOf(inv), '10.00')]);
+    const ours = { invoice: idOf(inv), creditNote: idOf(note), payment: idOf(paid) };
+    for (const [kind, ref] of [
+      ['invoice', 'S-1'],
+      ['creditNote', 'S-2'],
+      ['payment', 'S-3'],
+    ] as const) {
+      expect(await target.findByReference(ctx(), kind, ref, cust), `${kind} of its customer`).toMatchObject({
+        targetId: ours[kind],
+        customerTargetId: cust,
+      });
+      expect(await target.findByReference(ctx(), kind, ref, dee), `${kind} of another customer`).toBeNull();
+    }
+    // The other customer's invoice committed and its answer lost: its lookup finds it, not the first one's.
+    sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices');
+    expect((await thrown(target.createInvoices(ctx(), [invoice('S-1', dee, '50.00')]))).retryable).toBe(true);
+    const theirs = [...sim.org(ORG).invoices.values()].find(
+      (d) => d.reference_number === 'S-1' && d.customer_id === dee,
+    )!;
+    expect(await target.findByReference(ctx(), 'invoice', 'S-1', dee)).toEqual({
+      targetId: theirs.id,
+      number: theirs.number,
+      customerTargetId: dee,
+    });
+    expect(theirs.status).toBe('sent');
+    expect(sim.duplicates(ORG)).toEqual([]);
   });
 
   it('reads documents for write-back, and the invoice PDF', async () => {

@@ -81,8 +81,15 @@ const freshbooks: TargetHarness = {
             // sets a note against an invoice is the Credit payment ledgerlink made for it, naming the
             // note (the simulator's per-note bookkeeping is FIFO and mismatches once a client's
             // second note is applied before its first, as a fault that parks the first one makes).
+            // A reference is unique per client only: the note's are the Credit payments of its own
+            // client (an invoice's payment is of the invoice's client) under its reference.
             appliedTo: [...a.payments.values()]
-              .filter((p) => p.type === 'Credit' && p.note.split('\n')[0] === `Credit note ${ref(n.notes)}`)
+              .filter(
+                (p) =>
+                  p.type === 'Credit' &&
+                  p.clientid === n.clientid &&
+                  p.note.split('\n')[0] === `Credit note ${ref(n.notes)}`,
+              )
               .map((p) => ({ invoiceId: p.invoiceid, amount: amount(p.amount) })),
           })),
           // Payments of type Credit are how a credit note is set against an invoice: shown on the credit note.

@@ -496,6 +496,160 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // References are unique per customer, not per pipeline (the ledger's duplicate check, as
+    // AccountsIQ's): two shops' customers, two contracts numbered alike. Before this scenario a
+    // second customer's invoice under a reference could overwrite the first's (NetSuite's upsert by
+    // external id), or be taken for booked after a lost answer (a lookup by reference alone).
+    name: 'books two customers’ invoices, credit notes, payments and refunds under shared references each for its own customer, once, through a lost answer',
+    needs: [],
+    async run(r, tag) {
+      const other = {
+        ...customer(tag),
+        sourceId: `${tag}-D`,
+        name: `Conformance ${tag} D`,
+        email: `${tag.toLowerCase()}d@example.org`,
+      };
+      const ref = { invoice: `${tag}-SI`, note: `${tag}-SN`, payment: `${tag}-SP`, refund: `${tag}-SR` };
+      const theirs = <T extends { customerSourceId: string }>(d: T): T => ({ ...d, customerSourceId: `${tag}-D` });
+      const invoices = [
+        { ...invoice(tag, 1), externalReference: ref.invoice },
+        theirs({ ...invoice(tag, 2, '50.00', '10.50'), externalReference: ref.invoice }),
+      ];
+      const notes = r.creditNotes
+        ? [
+            { ...creditNote(tag, ref.invoice), externalReference: ref.note },
+            theirs({
+              ...creditNote(tag, ref.invoice),
+              sourceId: `${tag}-N2`,
+              externalReference: ref.note,
+              lines: [{ description: 'Returned', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+            }),
+          ]
+        : [];
+      const allocations = r.creditNotes
+        ? [
+            creditAllocation(tag, ref.invoice, ref.note, '24.20'),
+            theirs({ ...creditAllocation(tag, ref.invoice, ref.note, '12.10'), sourceId: `${tag}-A2` }),
+          ]
+        : [];
+      const payments = [
+        { ...payment(tag, 1, ref.invoice, '50.00'), externalReference: ref.payment },
+        theirs({ ...payment(tag, 2, ref.invoice, '30.00'), externalReference: ref.payment }),
+      ];
+      const refunds = r.appliedRefunds
+        ? [
+            { ...refund(tag, 1, ref.payment, '10.00'), externalReference: ref.refund },
+            theirs({ ...refund(tag, 2, ref.payment, '5.00'), externalReference: ref.refund }),
+          ]
+        : [];
+      await r.send([customer(tag), other, invoices[0]!]);
+      // The second customer's invoice is committed and its answer lost: the lookup that follows must
+      // find that customer's own, not take the first customer's under the same reference for it.
+      const dropped = r.platform.dropped?.() ?? 0;
+      r.platform.dropNextInvoiceAnswer?.();
+      await r.send([invoices[1]!]);
+      if (r.platform.dropped) expect(r.platform.dropped()).toBeGreaterThan(dropped);
+      await r.send([...notes, ...allocations, ...payments]);
+      await r.settle(10);
+      if (refunds.length > 0) {
+        await r.send(refunds);
+        await r.settle(10);
+      }
+      const held = await r.platform.holdings();
+      const customers = [await r.mapped('customer', `${tag}-C`), await r.mapped('customer', `${tag}-D`)];
+      /** The documents held under a reference: one per customer, of its amount, each mapped to its own. */
+      const check = async <T extends { id: string; reference: string; customerId: string }>(
+        kind: string,
+        docs: T[],
+        reference: string,
+        sent: { sourceId: string; amount: string }[],
+        amount: (d: T) => string,
+      ): Promise<T[]> => {
+        const under = docs.filter((d) => d.reference === reference);
+        expect(
+          under.map((d) => [d.customerId, amount(d)]).sort(),
+          `${kind}s held under ${reference}, each customer’s own`,
+        ).toEqual(sent.map((s, k) => [customers[k]!.targetId, s.amount]).sort());
+        const mine = sent.map((_, k) => under.find((d) => d.customerId === customers[k]!.targetId)!);
+        for (const [k, s] of sent.entries())
+          expect((await r.mapped(kind, s.sourceId))?.targetId, `${kind} ${s.sourceId} mapped to its own`).toBe(
+            mine[k]!.id,
+          );
+        return mine;
+      };
+      const amounts = (sent: { sourceId: string }[], of: string[]) =>
+        sent.map((s, k) => ({ sourceId: s.sourceId, amount: of[k]! }));
+      const inv = await check(
+        'invoice',
+        held.invoices,
+        ref.invoice,
+        amounts(invoices, ['121.00', '60.50']),
+        (d) => d.gross,
+      );
+      if (r.creditNotes) {
+        const booked = await check(
+          'creditNote',
+          held.creditNotes,
+          ref.note,
+          amounts(notes, ['24.20', '12.10']),
+          (d) => d.gross,
+        );
+        expect(booked.map((n) => n.appliedTo)).toEqual([
+          [{ invoiceId: inv[0]!.id, amount: '24.20' }],
+          [{ invoiceId: inv[1]!.id, amount: '12.10' }],
+        ]);
+      }
+      const pays = await check(
+        'payment',
+        held.payments,
+        ref.payment,
+        amounts(payments, ['50.00', '30.00']),
+        (d) => d.amount,
+      );
+      if (refunds.length === 0)
+        expect(pays.map((p) => p.appliedTo)).toEqual([
+          [{ invoiceId: inv[0]!.id, amount: '50.00' }],
+          [{ invoiceId: inv[1]!.id, amount: '30.00' }],
+        ]);
+      else {
+        // A refund may stand on the customer's account rather than against its payment, and Xero
+        // holds one as cash out of an overpayment and a credit note for the rest: each customer's
+        // own add up to its amount, none set against another's payment, and the engine mapped one.
+        const under = (held.refunds ?? []).filter((f) => f.reference === ref.refund);
+        const cents = (amount: string) => Number(amount.replace('.', ''));
+        for (const [k, sent] of refunds.entries()) {
+          const own = under.filter((f) => f.customerId === customers[k]!.targetId);
+          expect(
+            own.reduce((sum, f) => sum + cents(f.amount), 0),
+            `refunds under ${ref.refund} of ${sent.customerSourceId}`,
+          ).toBe(cents(sent.amount));
+          for (const f of own)
+            expect([null, pays[k]!.id], `${f.id} set against its own payment`).toContain(f.paymentId);
+          expect(own.map((f) => f.id)).toContain((await r.mapped('refund', sent.sourceId))?.targetId);
+        }
+        expect(under.filter((f) => !customers.some((c) => c!.targetId === f.customerId))).toEqual([]);
+      }
+      if (r.dues && refunds.length === 0)
+        expect(inv.map((i) => i.due)).toEqual(r.creditNotes ? ['46.80', '18.40'] : ['71.00', '30.50']);
+      expect(await r.openExceptions()).toEqual([]);
+      // Everything sent again: each found as its customer's own, nothing booked twice.
+      const again = await r.send([
+        customer(tag),
+        other,
+        ...invoices,
+        ...notes,
+        ...allocations,
+        ...payments,
+        ...refunds,
+      ]);
+      await r.settle(10);
+      expect(await r.platform.holdings()).toEqual(held);
+      const records = await listRunRecords(r.env.t.db, again, 100, 0);
+      expect(records.filter((x) => x.outcome === 'created')).toEqual([]);
+      expect(await r.openExceptions()).toEqual([]);
+    },
+  },
+  {
     // A shop's payment webhook that overtook its order's, a payout file imported before the invoices.
     name: 'applies a payment that came before its invoice to that invoice once it is booked, once',
     needs: ['earlyPayments'],

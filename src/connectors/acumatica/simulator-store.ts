@@ -541,14 +541,16 @@ export class Books {
     return null;
   }
 
-  /** References held more than once, per document type: what must stay empty. */
+  /** References held more than once by one customer, per document type: what must stay empty. */
   duplicates(): string[] {
     const seen = new Map<string, number>();
+    // A reference is unique per customer: two customers' documents may share one. Acumatica refuses
+    // no second document with the same Customer Order Nbr. (ARInvoice.InvoiceNbr), unlike a bill's
+    // Vendor Ref. (docs/connectors/acumatica.md, "Two customers under one reference").
     for (const d of this.documents.values()) {
-      const k = `${d.type} CustomerOrder ${d.customerOrder}`;
+      const k = `${d.type} CustomerOrder ${d.customerOrder} of ${d.customer}`;
       seen.set(k, (seen.get(k) ?? 0) + 1);
     }
-    // A reference is unique per customer: two customers' payments may share one.
     for (const p of this.payments.values()) {
       const k = `${p.type} PaymentRef ${p.paymentRef} of ${p.customer}`;
       seen.set(k, (seen.get(k) ?? 0) + 1);

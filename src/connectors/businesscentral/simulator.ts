@@ -539,16 +539,20 @@ export async function startBusinessCentralSimulator(
         for (const r of refs) if (r) count.set(r, (count.get(r) ?? 0) + 1);
         for (const [r, n] of count) if (n > 1) out.push(`${kind} ${r} ×${n}`);
       };
-      for (const set of ['salesInvoices', 'salesCreditMemos'] as const)
-        seen(
-          set,
-          [...company.docs.values()].filter((d) => d.set === set).map((d) => d.externalDocumentNumber),
-        );
-      // A reference is unique per customer: two customers' payments may share one, each with its own fee.
+      // A reference is unique per customer: two customers' invoices, credit memos and payments may
+      // share one (a payment each with its own fee). Business Central refuses no second sales
+      // document under an External Document No.: it checks duplicates only of a vendor's, on purchases.
       const ofCustomer = (ref: string, customerId: string | null) =>
         ref
           ? `${ref} (customer ${customerId === null ? '?' : str(company.customers.get(customerId)?.number, customerId)})`
           : '';
+      for (const set of ['salesInvoices', 'salesCreditMemos'] as const)
+        seen(
+          set,
+          [...company.docs.values()]
+            .filter((d) => d.set === set)
+            .map((d) => ofCustomer(d.externalDocumentNumber, d.customerId)),
+        );
       seen('customerPayments', [
         ...company.payments.map((p) => ofCustomer(p.externalDocumentNumber, p.customerId)),
         ...[...company.journalLines.values()].map((l) => ofCustomer(l.externalDocumentNumber, l.customerId)),

@@ -4,7 +4,7 @@ import type { Queryable } from '../../db/database.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { RatePlanner } from '../../sync/remote/contracts.ts';
 import { SecretBox } from '../../sync/secrets.ts';
-import type { TargetCallContext, TargetConnector, TargetInvoice } from '../../sync/target.ts';
+import type { TargetCallContext, TargetConnector, TargetCreditNote, TargetInvoice } from '../../sync/target.ts';
 import { BusinessCentralSettings } from './settings.ts';
 import { type BusinessCentralSimulator, startBusinessCentralSimulator } from './simulator.ts';
 import { checkBody, loadContract, parsePage } from './simulator-contract.ts';
@@ -357,6 +357,55 @@ describe('the Business Central target', () => {
     expect(await target.checkConnection!(ctx)).toMatch(/company/);
     expect([...(await target.paidInvoices!(ctx, [inv.id])).keys()]).toEqual([]);
   });
+
+  it('finds, after a lost answer, the given customer’s document under a reference another customer holds posted', async () => {
+    const c = await customer('shared-c');
+    const d = await customer('shared-d');
+    // Business Central works the VAT out from the tax code: the amounts sent are the net.
+    const bill = (customerTargetId: string, net: string): TargetInvoice => ({
+      ...invoice('SH-I', { net }),
+      sourceId: `SH-I-${net}`,
+      customerTargetId,
+    });
+    const note = (customerTargetId: string, net: string): TargetCreditNote => ({
+      sourceId: `SH-N-${net}`,
+      idempotencyKey: `SH-N-${net}`,
+      customerTargetId,
+      productTargetIds: {},
+      invoiceTargetId: null,
+      record: {
+        kind: 'creditNote',
+        sourceId: `SH-N-${net}`,
+        externalReference: 'SH-N',
+        customerSourceId: 'c',
+        date: '2026-11-04',
+        currency: 'EUR',
+        description: '',
+        lines: [{ description: 'Back', netAmount: net, vatRate: '0.21' }],
+      },
+    });
+    const [mine] = await target.createInvoices(ctx, [bill(c, '100.00')]);
+    const [myNote] = await target.createCreditNotes!(ctx, [note(c, '20.00')]);
+    // The other customer's, under the same references, created as drafts with their answers lost.
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesInvoices'));
+    await expect(target.createInvoices(ctx, [bill(d, '50.00')])).rejects.toMatchObject({ retryable: true });
+    sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesCreditMemos'));
+    await expect(target.createCreditNotes!(ctx, [note(d, '10.00')])).rejects.toMatchObject({ retryable: true });
+    const found = await target.findByReference(ctx, 'invoice', 'SH-I', d);
+    expect(found).toMatchObject({ customerTargetId: d });
+    expect(found?.targetId).not.toBe((mine as { targetId: string }).targetId);
+    expect(sim.company.docs.get(found!.targetId)).toMatchObject({ customerId: d, status: 'Open' });
+    const foundNote = await target.findByReference(ctx, 'creditNote', 'SH-N', d);
+    expect(foundNote).toMatchObject({ customerTargetId: d });
+    expect(sim.company.docs.get(foundNote!.targetId)).toMatchObject({ customerId: d, status: 'Open' });
+    expect(await target.findByReference(ctx, 'invoice', 'SH-I', c)).toMatchObject({
+      targetId: (mine as { targetId: string }).targetId,
+    });
+    expect(await target.findByReference(ctx, 'creditNote', 'SH-N', c)).toMatchObject({
+      targetId: (myNote as { targetId: string }).targetId,
+    });
+    expect(sim.duplicates()).toEqual([]);
+  });
 });
 
 describe('the simulator', () => {
@@ -438,8 +487,12 @@ describe('the simulator', () => {
       };
       own.company.createDoc('salesInvoices', body);
       expect(own.duplicates()).toEqual([]);
+      // Another customer's under the same reference is its own: references are unique per customer.
+      const d = own.company.upsertNumbered('customers', { number: 'Z', displayName: 'Z' });
+      own.company.createDoc('salesInvoices', { ...body, customerId: d.id });
+      expect(own.duplicates()).toEqual([]);
       own.company.createDoc('salesInvoices', body);
-      expect(own.duplicates()).toEqual(['salesInvoices DUP ×2']);
+      expect(own.duplicates()).toEqual(['salesInvoices DUP (customer Y) ×2']);
     } finally {
       await own.close();
     }

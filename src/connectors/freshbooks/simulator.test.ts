@@ -92,7 +92,7 @@ describe('simulated FreshBooks', () => {
     expect(s.stats.rateRefused).toBe(1);
   });
 
-  it('numbers invoices as drafts, takes payments only once sent, records duplicates by reference and requests outside the contract', async () => {
+  it('numbers invoices as drafts, takes payments only once sent, records a client’s duplicates by reference and requests outside the contract', async () => {
     const { s, token } = await start();
     const base = `${s.baseUrl}/accounting/account/${ACC}`;
     const client = await call('POST', `${base}/users/clients`, {
@@ -115,7 +115,15 @@ describe('simulated FreshBooks', () => {
     expect((await call('POST', `${base}/payments/payments`, { token, body: pay })).status).toBe(200);
     expect(s.account(ACC).invoices.get(String(inv.id))!.outstanding).toBe(500n);
     await call('POST', `${base}/invoices/invoices`, { token, body });
-    expect(s.duplicates(ACC)).toEqual([`${ACC} invoice R-1`]);
+    // Another client's invoice under the same reference is its own, not a duplicate.
+    const other = await call('POST', `${base}/users/clients`, { token, body: '{"client":{"organization":"Bob"}}' });
+    const bob = (other.body.response as { result: { client: { id: number } } }).result.client.id;
+    const theirs = await call('POST', `${base}/invoices/invoices`, {
+      token,
+      body: `{"invoice":{"customerid":${bob},"create_date":"2026-11-02","po_number":"R-1","currency_code":"EUR","lines":[{"name":"x","qty":1,"unit_cost":{"amount":"10.00","code":"EUR"}}]}}`,
+    });
+    expect(theirs.status).toBe(200);
+    expect(s.duplicates(ACC)).toEqual([`${ACC} invoice R-1 of client ${id}`]);
     expect(s.violations).toEqual([
       { route: 'POST /users/clients', problems: ['client.colour: not a field of this endpoint'] },
       {

@@ -16,8 +16,8 @@ import { seeded } from '../../sync/seeded.ts';
  * /accounting/account/{accountId} for one or more accounts, a limit of calls a minute per account
  * answered 429 in FreshBooks' error body, and faults on demand: a write committed and its answer
  * lost (`dropNext`, `dropAfterCommitRate`), a status answered before anything is done
- * (`failNext`, `failRate`). `duplicates()` lists documents held twice under one reference;
- * `violations` the requests that broke the contract (simulator-contract.ts).
+ * (`failNext`, `failRate`). `duplicates()` lists documents a client holds twice under one
+ * reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
 export { invoicePdf };
@@ -138,8 +138,10 @@ export class FreshBooksSimulator {
   }
 
   /**
-   * Documents held twice under one reference (invoices, credit notes; payments of one client;
-   * expenses with the same notes: a fee booked twice), and clients named twice.
+   * Documents one client holds twice under one reference (invoices, credit notes, payments;
+   * expenses with the same notes: a fee booked twice), and clients named twice. FreshBooks keeps
+   * neither `po_number` nor a note unique, so two clients' documents may share one reference
+   * (two shops' order numbers).
    */
   duplicates(accountId?: string): string[] {
     const out: string[] = [];
@@ -155,11 +157,11 @@ export class FreshBooksSimulator {
       const ref = (note: string) => /^ledgerlink-ref: (.*)$/m.exec(note)?.[1] ?? '';
       twice(
         'invoice',
-        [...a.invoices.values()].map((d) => d.po_number),
+        [...a.invoices.values()].map((d) => (d.po_number === '' ? '' : `${d.po_number} of client ${d.customerid}`)),
       );
       twice(
         'credit note',
-        [...a.creditNotes.values()].map((d) => ref(d.notes)),
+        [...a.creditNotes.values()].map((d) => (ref(d.notes) === '' ? '' : `${ref(d.notes)} of client ${d.clientid}`)),
       );
       twice(
         'payment',

@@ -142,7 +142,7 @@ describe('simulated MYOB', () => {
     const found = (await call('GET', at("Sale/Invoice/Service?$filter=CustomerPurchaseOrderNumber eq 'r-1'"), headers))
       .body as { Items: unknown[] };
     expect(found.Items).toHaveLength(2);
-    expect(s.duplicates(FILE)).toEqual([`${FILE} sale R-1`]);
+    expect(s.duplicates(FILE)).toEqual([`${FILE} sale R-1 of customer ${customer}`]);
     expect(s.violations).toEqual([
       { route: 'POST Contact/Customer', problems: ['Colour: not a field of this endpoint'] },
       { route: 'POST Sale/Invoice/Service', problems: ['Lines[0].Total: not a JSON number'] },

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { type LocalServer, readBody, startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { headerViolations, violationsOf } from './simulator-contract.ts';
-import { type CompanyOptions, CompanyFile, MyobRefusal } from './simulator-store.ts';
+import { type CompanyOptions, CompanyFile, MyobRefusal, type Sale } from './simulator-store.ts';
 import { seeded } from '../../sync/seeded.ts';
 
 /*
@@ -168,7 +168,7 @@ export class MyobSimulator {
   }
 
   /**
-   * Sales held twice under one reference, payments twice under one reference for one customer,
+   * Sales (invoices, credits) held twice under one reference for one customer, payments likewise,
    * spend money twice under one memo with the same line memos (a fee booked twice), and customer
    * cards twice under one name.
    */
@@ -182,10 +182,12 @@ export class MyobSimulator {
           seen.add(r);
         }
       };
-      twice(
-        'sale',
-        [...f.sales.values()].map((s) => s.reference),
-      );
+      // A reference is unique per customer, and an invoice's apart from a credit's (the sign of its
+      // total): two customers' sales may share one, as MYOB's Customer PO # is a free text field.
+      const sales = [...f.sales.values()];
+      const ofCustomer = (x: Sale) => (x.reference === '' ? '' : `${x.reference} of customer ${x.customerUid}`);
+      twice('sale', sales.filter((x) => x.total >= 0n).map(ofCustomer));
+      twice('sales credit', sales.filter((x) => x.total < 0n).map(ofCustomer));
       twice(
         'payment',
         [...f.payments.values()].map((p) => (p.memo === '' ? '' : `${p.memo} of customer ${p.customerUid}`)),

@@ -2,14 +2,15 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { RatePlanner, TokenSource } from '../../sync/remote/contracts.ts';
-import type { TargetDeps } from '../../sync/target.ts';
+import type { ItemResult, TargetCreditNote, TargetDeps, TargetInvoice } from '../../sync/target.ts';
 import { type MyobSimulator, startMyobSimulator } from './simulator.ts';
 import { createMyobTarget } from './target.ts';
 
 /*
  * The connector against the simulated MYOB without the engine: the connection check, the key's
  * daily limit (retryable, the budget paused an hour), a per-second refusal sent again after a
- * pause, and company file credentials MYOB refuses (401: read as a revoked connection, no secret told).
+ * pause, company file credentials MYOB refuses (401: read as a revoked connection, no secret told),
+ * and the lookup after a lost answer taking only the given customer's sale under a shared reference.
  */
 
 const CLIENT = { clientId: 'unit-api-key', clientSecret: 'unit-secret-0123456789' };
@@ -101,6 +102,85 @@ describe('the MYOB connector', () => {
       message: expect.stringMatching(/daily rate limit/),
     });
     expect(pauses.at(-1)).toEqual({ keys: ['myob:key:unit-api-key'], ms: 3_600_000 });
+  });
+
+  it('finds, after a lost answer, the given customer’s sale under a reference another customer holds too', async () => {
+    const { s, target, ctx } = await setup({ perSecond: 10_000 });
+    const idOf = (r: ItemResult | undefined) => {
+      if (!r?.ok) throw new Error(`not booked: ${JSON.stringify(r)}`);
+      return r.targetId;
+    };
+    const [c, d] = (
+      await target.upsertCustomers(
+        ctx,
+        ['C', 'D'].map((x) => ({
+          sourceId: x,
+          code: `S-${x}`,
+          targetId: null,
+          record: { kind: 'customer' as const, sourceId: x, name: `Customer ${x}` },
+        })),
+      )
+    ).map(idOf) as [string, string];
+    const sale = (customerTargetId: string, net: string) => ({
+      sourceId: `${customerTargetId}-${net}`,
+      customerTargetId,
+      productTargetIds: {},
+      idempotencyKey: `${customerTargetId}-${net}`,
+      currency: 'AUD',
+      lines: [{ description: 'Service', netAmount: net, vatRate: '0.10' }],
+    });
+    const invoice = (customerTargetId: string, net: string): TargetInvoice => {
+      const x = sale(customerTargetId, net);
+      return {
+        ...x,
+        record: {
+          kind: 'invoice',
+          sourceId: x.sourceId,
+          externalReference: 'SH-I',
+          customerSourceId: customerTargetId,
+          invoiceDate: '2026-11-02',
+          dueDate: '2026-12-02',
+          currency: x.currency,
+          description: '',
+          lines: x.lines,
+        },
+      };
+    };
+    const note = (customerTargetId: string, net: string): TargetCreditNote => {
+      const x = sale(customerTargetId, net);
+      return {
+        ...x,
+        invoiceTargetId: null,
+        record: {
+          kind: 'creditNote',
+          sourceId: x.sourceId,
+          externalReference: 'SH-N',
+          customerSourceId: customerTargetId,
+          date: '2026-11-04',
+          currency: x.currency,
+          description: '',
+          lines: x.lines,
+        },
+      };
+    };
+    const mine = idOf((await target.createInvoices(ctx, [invoice(c, '110.00')]))[0]);
+    const myNote = idOf((await target.createCreditNotes!(ctx, [note(c, '20.00')]))[0]);
+    // The other customer's, under the same references, committed with their answers lost.
+    const lost = () => s.dropNext(1, (q) => q.method === 'POST' && q.route === 'Sale/Invoice/Service');
+    lost();
+    await expect(target.createInvoices(ctx, [invoice(d, '50.00')])).rejects.toMatchObject({ retryable: true });
+    lost();
+    await expect(target.createCreditNotes!(ctx, [note(d, '10.00')])).rejects.toMatchObject({ retryable: true });
+    const sales = s.file(FILE).sales;
+    const theirs = await target.findByReference(ctx, 'invoice', 'SH-I', d);
+    expect(theirs).toMatchObject({ customerTargetId: d });
+    expect(sales.get(theirs!.targetId)).toMatchObject({ customerUid: d, total: 5500n });
+    const theirNote = await target.findByReference(ctx, 'creditNote', 'SH-N', d);
+    expect(theirNote).toMatchObject({ customerTargetId: d });
+    expect(sales.get(theirNote!.targetId)).toMatchObject({ customerUid: d, total: -1100n });
+    expect(await target.findByReference(ctx, 'invoice', 'SH-I', c)).toMatchObject({ targetId: mine });
+    expect(await target.findByReference(ctx, 'creditNote', 'SH-N', c)).toMatchObject({ targetId: myNote });
+    expect(s.duplicates(FILE)).toEqual([]);
   });
 
   it('company file credentials MYOB refuses end as a revoked connection, telling no secret', async () => {

@@ -16,8 +16,8 @@ import { seeded } from '../../sync/seeded.ts';
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
  * answered before anything is done (`failNext`), an outage of the calls a test names
  * (`failWhile`). Every call is checked against the contract of simulator-contract.ts for the
- * server's version: `violations` lists those that broke it; `duplicates()` documents held twice
- * under one reference.
+ * server's version: `violations` lists those that broke it; `duplicates()` documents a customer
+ * holds twice under one reference.
  */
 
 export interface OdooSimulatorOptions {
@@ -129,7 +129,12 @@ export class OdooSimulator {
     };
   }
 
-  /** References held twice: moves (by type), payments, partners and products by their keys. */
+  /**
+   * References held twice by one customer: moves (by type), payments and refunds; partners and
+   * products by their keys. Odoo keeps `ref` unique neither on customer moves nor on payments (its
+   * one check, `_check_duplicate_supplier_reference`, is for vendor bills, per partner), so two
+   * customers' documents may share one (two shops' order numbers).
+   */
   duplicates(): string[] {
     const out: string[] = [];
     const twice = (what: string, keys: string[]) => {
@@ -140,25 +145,13 @@ export class OdooSimulator {
         seen.add(k);
       }
     };
+    const own = (d: { ref: string; partner_id: number }) => (d.ref ? `${d.ref} of ${d.partner_id}` : '');
     const moves = [...this.db.moves.values()].filter((m) => m.state !== 'cancel');
-    twice(
-      'invoice',
-      moves.filter((m) => m.move_type === 'out_invoice').map((m) => m.ref),
-    );
-    twice(
-      'credit note',
-      moves.filter((m) => m.move_type === 'out_refund').map((m) => m.ref),
-    );
+    twice('invoice', moves.filter((m) => m.move_type === 'out_invoice').map(own));
+    twice('credit note', moves.filter((m) => m.move_type === 'out_refund').map(own));
     const payments = [...this.db.payments.values()];
-    // A reference is unique per customer: two customers' payments may share one (an order number).
-    twice(
-      'payment',
-      payments.filter((p) => p.payment_type === 'inbound').map((p) => (p.ref ? `${p.ref} of ${p.partner_id}` : '')),
-    );
-    twice(
-      'refund',
-      payments.filter((p) => p.payment_type === 'outbound').map((p) => p.ref),
-    );
+    twice('payment', payments.filter((p) => p.payment_type === 'inbound').map(own));
+    twice('refund', payments.filter((p) => p.payment_type === 'outbound').map(own));
     twice(
       'partner',
       [...this.db.partners.values()].map((p) => p.ref),

@@ -108,7 +108,7 @@ describe('simulated Zoho Books', () => {
     expect(s.stats.rateRefused).toBe(2);
   });
 
-  it('numbers invoices INV-000001 as drafts, records duplicates by reference and requests outside the contract', async () => {
+  it('numbers invoices INV-000001 as drafts, records a customer’s duplicates by reference and requests outside the contract', async () => {
     const { s, token } = await start({ perMinute: 100, perDay: 100, minuteMs: 60_000 });
     const contact = await call('POST', `${s.baseUrl}/contacts?organization_id=${ORG}`, {
       token,
@@ -123,7 +123,18 @@ describe('simulated Zoho Books', () => {
       invoice: { invoice_number: 'INV-000001', status: 'draft', total: 10 },
     });
     await call('POST', `${s.baseUrl}/invoices?organization_id=${ORG}`, { token, body });
-    expect(s.duplicates(ORG)).toEqual([`${ORG} invoice R-1`]);
+    // Another customer's invoice under the same reference is its own, not a duplicate.
+    const other = await call('POST', `${s.baseUrl}/contacts?organization_id=${ORG}`, {
+      token,
+      body: '{"contact_name":"Bob"}',
+    });
+    const bob = (other.body.contact as { contact_id: string }).contact_id;
+    const theirs = await call('POST', `${s.baseUrl}/invoices?organization_id=${ORG}`, {
+      token,
+      body: `{"customer_id":"${bob}","reference_number":"R-1","date":"2026-11-02","line_items":[{"name":"x","rate":10.00,"quantity":1}]}`,
+    });
+    expect(theirs.status).toBe(201);
+    expect(s.duplicates(ORG)).toEqual([`${ORG} invoice R-1 of ${id}`]);
     expect(s.violations).toEqual([
       { route: 'POST /contacts', problems: ['colour: not a field of this endpoint'] },
       { route: 'POST /invoices', problems: ['line_items[0].rate: not a JSON number'] },
@@ -172,7 +183,7 @@ describe('simulated Zoho Books', () => {
     ]);
     // Sent twice under one reference: the simulator tells.
     await refund('RF-3', '1.00');
-    expect(s.duplicates(ORG)).toEqual([`${ORG} refund RF-3`]);
+    expect(s.duplicates(ORG)).toEqual([`${ORG} refund RF-3 of ${customer}`]);
     // No field outside the contract; a refund without the account it is paid from is refused.
     const bare = await call('POST', at(`/customerpayments/${payment}/refunds`), {
       token,

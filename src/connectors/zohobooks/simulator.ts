@@ -17,8 +17,8 @@ import { seeded } from '../../sync/seeded.ts';
  * organisation's limits per minute and per day answered with 429 in Zoho's body, and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status
  * answered before anything is done (`failNext`). Refunds of a payment's unused amount are
- * simulator-refunds.ts. `duplicates()` lists documents held twice under one reference;
- * `violations` the requests that broke the contract (simulator-contract.ts).
+ * simulator-refunds.ts. `duplicates()` lists documents a customer holds twice under one
+ * reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
 export interface ZohoSimulatorOptions {
@@ -145,7 +145,12 @@ export class ZohoBooksSimulator {
       );
   }
 
-  /** Documents held twice under one reference (invoices, credit notes, payments, refunds) and contacts named twice. */
+  /**
+   * Documents one customer holds twice under one reference (invoices, credit notes, payments,
+   * refunds) and contacts named twice. Zoho keeps `reference_number` free (its docs hold only
+   * `invoice_number`, which the target leaves to Zoho's numbering, unique in the organisation), so
+   * two customers' documents may share one (two shops' order numbers).
+   */
   duplicates(orgId?: string): string[] {
     const out: string[] = [];
     for (const o of orgId ? [this.org(orgId)] : [...this.#orgs.values()]) {
@@ -157,22 +162,24 @@ export class ZohoBooksSimulator {
           seen.add(r);
         }
       };
+      const own = (reference: string, customer: string | undefined) =>
+        reference ? `${reference} of ${customer ?? '?'}` : '';
       twice(
         'invoice',
-        [...o.invoices.values()].map((d) => d.reference_number),
+        [...o.invoices.values()].map((d) => own(d.reference_number, d.customer_id)),
       );
       twice(
         'creditnote',
-        [...o.creditNotes.values()].map((d) => d.reference_number),
+        [...o.creditNotes.values()].map((d) => own(d.reference_number, d.customer_id)),
       );
-      // A reference is unique per customer: two customers' payments may share one (an order number).
       twice(
         'payment',
-        [...o.payments.values()].map((p) => (p.reference_number ? `${p.reference_number} of ${p.customer_id}` : '')),
+        [...o.payments.values()].map((p) => own(p.reference_number, p.customer_id)),
       );
+      // A refund is of one payment: its customer is the payment's.
       twice(
         'refund',
-        o.refunds.map((r) => r.reference_number),
+        o.refunds.map((r) => own(r.reference_number, o.payments.get(r.payment_id)?.customer_id)),
       );
       twice(
         'contact',
