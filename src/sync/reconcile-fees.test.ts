@@ -30,14 +30,11 @@ describe('feeComparison: why a payment’s fee was not compared, said in the not
   });
 
   it('names a target compared with what it acknowledged, which reads nothing back', () => {
-    const fees = feeComparison(
-      { type: 'netsuite', capabilities: { reconciliation: false } },
-      new Map(),
-      () => undefined,
-    );
+    // A target plugin that lists nothing (the built-in webhook target books no fee to compare).
+    const fees = feeComparison({ type: 'erp', capabilities: { reconciliation: false } }, new Map(), () => undefined);
     fees.compare(sent, untold);
     expect(fees.notes()).toEqual([
-      expect.stringMatching(/the netsuite target is compared with what it acknowledged, not read back/),
+      expect.stringMatching(/the erp target is compared with what it acknowledged, not read back/),
     ]);
   });
 

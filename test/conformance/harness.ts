@@ -26,7 +26,10 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * does not parse for its currency, naming the field, and sends the rest of its batch. `fees`: the
  * target books a payment provider's fee with its payment (capability `fees`), once, each payment's
  * own where two customers' payments share a reference (and the harness reads fees back,
- * `Holdings.fees`).
+ * `Holdings.fees`). `reconciliation`: reconciliation reads the documents back from the platform
+ * (capability `reconciliation`), not what it acknowledged: a pipeline's books agree once booked,
+ * fees compared, and an invoice a person voids or deletes in the platform is named missing (the
+ * platform's `voidInvoice`).
  */
 export type Feature =
   | 'creditNotes'
@@ -40,7 +43,8 @@ export type Feature =
   | 'overpaymentRefunds'
   | 'paymentAllocations'
   | 'amountScreen'
-  | 'fees';
+  | 'fees'
+  | 'reconciliation';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {
@@ -150,6 +154,12 @@ export interface Platform {
   dropNextInvoiceAnswer?(): void;
   /** Answers lost so far (with `droppedAnswers`). */
   dropped?(): number;
+  /**
+   * Voids (or deletes, where the platform keeps no voided documents) the invoice of this id, as a
+   * person would in the platform itself, never through the connector (with `reconciliation` on a
+   * target reached over the network).
+   */
+  voidInvoice?(targetId: string): Promise<void>;
   /** Arranges for the platform to refuse this invoice, as it would refuse it for real. */
   refuse(invoice: CanonicalInvoice): Promise<Refusal>;
 }

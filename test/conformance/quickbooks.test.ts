@@ -94,6 +94,13 @@ const quickbooks: TargetHarness = {
         tokenUrl: `${s.url}${TOKEN_PATH}`,
         limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 },
       },
+      // A person deletes the invoice in QuickBooks (it keeps no voided document's amounts).
+      voidInvoice(id) {
+        const b = books();
+        const inv = b.get('Invoice', id)!;
+        b.write('Invoice', 'delete', { Id: id, SyncToken: inv.SyncToken });
+        return Promise.resolve();
+      },
       holdings() {
         const b = books();
         const doc = (e: Entity) => ({

@@ -13,7 +13,9 @@ import type {
   CanonicalRecord,
   CanonicalRefund,
 } from '../../src/sync/canonical.ts';
+import { ConnectorError } from '../../src/sync/connector.ts';
 import { createTarget } from '../../src/sync/engine/run.ts';
+import { reconcile } from '../../src/sync/reconcile.ts';
 import { retryException } from '../../src/sync/exceptions.ts';
 import { idempotencyKey } from '../../src/sync/outbound.ts';
 import type { Pipeline } from '../../src/sync/pipelines.ts';
@@ -78,6 +80,8 @@ interface Run {
   overpaymentRefunds: boolean;
   /** Whether it sets a payment taken on account (naming no invoice) against an invoice by an allocation. */
   paymentAllocations: boolean;
+  /** Whether the target books payment providers' fees (and the harness reads them back). */
+  fees: boolean;
   /** The fault proxy between the engine and the platform (a scenario with `faults`), else null. */
   proxy: FaultProxy | null;
   /**
@@ -647,6 +651,68 @@ export const SCENARIOS: Scenario[] = [
       const records = await listRunRecords(r.env.t.db, again, 100, 0);
       expect(records.filter((x) => x.outcome === 'created')).toEqual([]);
       expect(await r.openExceptions()).toEqual([]);
+    },
+  },
+  {
+    // Reconciliation that compares a platform with what it acknowledged agrees whatever a person
+    // then does there: the documents must be read back from the platform itself.
+    name: 'reconciles with what the platform holds: agrees once booked, fees compared, and names an invoice voided in the platform',
+    needs: ['reconciliation'],
+    async run(r, tag) {
+      const paid = { ...payment(tag, 1, `${tag}-I1`, '121.00'), ...(r.fees ? { fee: '2.50' } : {}) };
+      const batch: CanonicalRecord[] = [
+        customer(tag),
+        invoice(tag, 1),
+        invoice(tag, 2, '50.00', '10.50'),
+        invoice(tag, 3, '10.00', '2.10'),
+        paid,
+        ...(r.creditNotes
+          ? [creditNote(tag, `${tag}-I2`), creditAllocation(tag, `${tag}-I2`, `${tag}-N1`, '24.20')]
+          : []),
+      ];
+      await r.send(batch);
+      await r.settle(10);
+      expect(await r.openExceptions()).toEqual([]);
+      // The simulators lose answers at random, reads' too, and the harnesses' clients make one
+      // attempt a call (in production they retry a read): a reconciliation a lost read failed
+      // retryably is run again.
+      const reconciled = async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await reconcile(r.env.t.db, r.pipeline, '2026-11-01', '2026-11-30', silentLog, testBox);
+          } catch (err) {
+            if (!(err instanceof ConnectorError && err.retryable) || attempt === 8) throw err;
+          }
+        }
+      };
+      const agreed = await reconciled();
+      expect(agreed.mismatches, 'nothing differs once booked').toEqual([]);
+      expect(agreed.notes ?? [], 'nothing left uncompared').toEqual([]);
+      const documents = batch.filter((d) => d.kind !== 'customer' && d.kind !== 'allocation').length;
+      expect(agreed.summary).toMatchObject({ matched: documents, mismatched: 0, sourceDocuments: documents });
+      if (r.fees) expect(agreed.summary.fees).toEqual({ compared: 1, notCompared: 0 });
+      // What the platform holds now, not what it answered then: an invoice a person voids there.
+      const voided = (await r.mapped('invoice', `${tag}-I3`))!;
+      if (!r.platform.voidInvoice) {
+        // Only a target that writes in ledgerlink's own transaction has no platform to change behind it.
+        const target = await createTarget({ db: r.env.t.db, log: silentLog, box: testBox }, r.pipeline);
+        expect(target.transactional, 'a platform reached over the network can void an invoice').toBe(true);
+        return;
+      }
+      await r.platform.voidInvoice(voided.targetId);
+      const after = await reconciled();
+      const named = after.mismatches.filter((m) => m.kind !== 'open-balance-difference');
+      expect(named.map((m) => [m.kind, m.reason, m.documentKind, m.externalReference])).toEqual([
+        ['missing-in-ledger', 'not-posted', 'invoice', `${tag}-I3`],
+      ]);
+      // A platform that tells balances owes 12.10 less there than the source says.
+      for (const b of after.mismatches.filter((m) => m.kind === 'open-balance-difference'))
+        expect([b.customerCode, b.sourceAmount !== null, b.targetAmount !== null]).toEqual([
+          (await r.mapped('customer', `${tag}-C`))!.targetId,
+          true,
+          true,
+        ]);
+      expect(after.summary.matched).toBe(documents - 1);
     },
   },
   {
@@ -1224,6 +1290,7 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
     overpaymentRefunds:
       harness.unsupported.refunds === undefined && harness.unsupported.overpaymentRefunds === undefined,
     paymentAllocations: harness.unsupported.paymentAllocations === undefined,
+    fees: harness.unsupported.fees === undefined,
     process: (records) =>
       w.sync.processRecords(
         pipeline,
@@ -1315,6 +1382,8 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   const target = await createTarget({ db: w.t.db, log: silentLog, box: testBox }, r.pipeline);
   if (feature === 'creditNotes') return !target.capabilities.creditNotes;
   if (feature === 'refunds') return !target.capabilities.refunds;
+  // Reconciliation compares the target with what it acknowledged rather than reading it back.
+  if (feature === 'reconciliation') return !target.capabilities.reconciliation;
   // A payment with a fee is parked as one the target cannot book, never booked gross without it.
   if (feature === 'fees') {
     if (target.capabilities.fees) return false;

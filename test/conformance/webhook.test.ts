@@ -37,6 +37,8 @@ const webhook: TargetHarness = {
     amountsDue: 'the receiver keeps the documents it is sent, not what each invoice still owes',
     earlyPayments:
       'the receiver is sent each payment as it comes, naming its invoice by reference; applying one that came first is the receiver’s',
+    reconciliation:
+      'the outbound webhook keeps nothing to read back: its reconciliation compares what the receiver acknowledged',
   },
   async open() {
     receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false, dropAfterCommitRate: 0.1 });

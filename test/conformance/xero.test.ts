@@ -43,6 +43,11 @@ const xero: TargetHarness = {
         accounts: { sales: '200', bank: '090' },
         limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
       },
+      // A person voids the invoice in Xero: it stays there, VOIDED, out of the books.
+      voidInvoice(id) {
+        s.tenant().documents.get(id)!.Status = 'VOIDED';
+        return Promise.resolve();
+      },
       holdings() {
         const tenant = s.tenant();
         const docs = [...tenant.documents.values()].filter((d) => d.Status === 'AUTHORISED' || d.Status === 'PAID');
