@@ -55,9 +55,16 @@ const accountsiq: TargetHarness = {
         feesGlAccountCode: '6100',
         limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 4 },
       },
+      // A person reverses the invoice in AccountsIQ (a posted transaction is never deleted there):
+      // it stays, flagged IsReversed, beside its reversing transaction.
+      voidInvoice(id) {
+        s.books.reverse(Number(id));
+        return Promise.resolve();
+      },
       holdings() {
         const b = s.books;
-        const txns = [...b.transactions.values()];
+        // Reversed transactions, and their reversals, are out of the books.
+        const txns = [...b.transactions.values()].filter((t) => !t.reversed);
         const applied = (id: number, side: 'debit' | 'credit') =>
           b.allocations
             .filter((a) => a[side] === id)

@@ -64,7 +64,11 @@ export interface DocumentContext {
 const refused = (a: Pick<WsAnswer, 'errorCode' | 'errorMessage' | 'status'>, what: string): ItemResult =>
   failed({ code: 'TARGET_REFUSED', message: `AccountsIQ refused ${what}: ${describe(a)}`, retryable: false });
 
-/** Transactions by id (GetTransactionsBy), one call. */
+/**
+ * Transactions by id (GetTransactionsBy), one call per 500 ids. AccountsIQ publishes no page size:
+ * while some ids of a call are not in its answer, the next page (`Skip`) is asked for, until one
+ * holds none, so that an id missing from the answer is one AccountsIQ does not hold.
+ */
 export async function summariesById(
   ctx: DocumentContext,
   ids: string[],
@@ -73,8 +77,14 @@ export async function summariesById(
   const out = new Map<string, Summary>();
   const wanted = [...new Set(ids)].filter((id) => /^\d+$/.test(id));
   for (let i = 0; i < wanted.length; i += 500) {
-    const result = await ctx.api.readOk('GetTransactionsBy', { query: idsQuery(wanted.slice(i, i + 500)) }, signal);
-    for (const s of summariesOf(result)) out.set(s.id, s);
+    const chunk = wanted.slice(i, i + 500);
+    for (let skip = 0; ;) {
+      const result = await ctx.api.readOk('GetTransactionsBy', { query: idsQuery(chunk, skip) }, signal);
+      const page = summariesOf(result);
+      for (const s of page) out.set(s.id, s);
+      skip += page.length;
+      if (page.length === 0 || chunk.every((id) => out.has(id))) break;
+    }
   }
   return out;
 }
@@ -92,8 +102,10 @@ export async function byReference(
     { query: referenceQuery(reference) },
     signal,
   );
+  // A reversed transaction (and its reversal) is out of the books: not the document looked for.
   return summariesOf(result).filter(
-    (s) => s.reference === reference && kindOf(s.type) === kind && (!customer || s.customer === customer),
+    (s) =>
+      s.reference === reference && kindOf(s.type) === kind && !s.reversed && (!customer || s.customer === customer),
   );
 }
 
@@ -643,7 +655,8 @@ export async function paidInvoices(
 ): Promise<Map<string, string>> {
   const paid = new Map<string, string>();
   for (const [id, s] of await summariesById(ctx, ids, tc.signal)) {
-    if (kindOf(s.type) !== 'invoice' || minor(s.outstanding, s.currency || 'EUR') !== 0n) continue;
+    // A reversed invoice owes nothing either, and is not paid.
+    if (kindOf(s.type) !== 'invoice' || s.reversed || minor(s.outstanding, s.currency || 'EUR') !== 0n) continue;
     const receipts = (await allocationsOf(ctx, id, tc.signal)).filter((e) => kindOf(e.toType) === 'payment');
     const last = receipts.sort((a, b) => Number(a.id) - Number(b.id)).at(-1);
     paid.set(id, last?.toReference ?? '');

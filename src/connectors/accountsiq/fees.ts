@@ -1,10 +1,10 @@
-import { Dec, formatAmount } from '../../domain/money.ts';
+import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees, paymentFee } from '../../sync/fee-match.ts';
-import type { ItemError, ItemResult, TargetPayment } from '../../sync/target.ts';
+import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import type { ItemError, ItemResult, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { failed } from '../../sync/target.ts';
 import { type AccountsIqApi, describe, wsResult } from './api.ts';
-import { type TaxCode, dateTime, dayOf, minor, referenceQuery } from './map.ts';
+import { ANY_DATE, type TaxCode, dateTime, dayOf, minor, referenceQuery } from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { type Xml, items, text } from './wsdl.ts';
 
@@ -29,6 +29,9 @@ import { type Xml, items, text } from './wsdl.ts';
  * from the transaction's line descriptions). A fee keyed by hand under the reference without the
  * mark is taken as the payment's own only when nothing else can be meant (`matchFees`); otherwise
  * the payment is parked (PAYMENT_FEE_AMBIGUOUS) rather than its fee paid twice or lost.
+ *
+ * A fee a person reversed in AccountsIQ (`IsReversed`, it and its reversing transaction) is no fee
+ * held. Reconciliation reads the fees back the same way (`readFees`).
  */
 
 export const SUNDRY = 'SaveSundryReceiptPaymentsGetBackTransactionIDs';
@@ -134,13 +137,95 @@ export function markOf(fee: { descriptions: string[] }): string | null {
   return null;
 }
 
+/** Whether a transaction summary is a bank payment AccountsIQ holds (not reversed). */
+const isFee = (s: Record<string, Xml>) => BANK_PAYMENT.has(text(s.TransactionType)) && text(s.IsReversed) !== 'true';
+
 /** The bank payments under exactly this reference. */
 async function feesUnder(api: AccountsIqApi, reference: string, signal?: AbortSignal): Promise<HeldFee[]> {
   const result = await api.readOk('GetTransactionsByExternalReference', { query: referenceQuery(reference) }, signal);
   return items(result, 'WSTransactionSummary')
-    .filter((s) => text(s.ExternalReference) === reference && BANK_PAYMENT.has(text(s.TransactionType)))
+    .filter((s) => text(s.ExternalReference) === reference && isFee(s))
     .map(heldFee);
 }
+
+/**
+ * The bank payments dated between `from` and `to` under these references, by reference:
+ * GetTransactionsBy over the dates, page after page (`Skip`) until one holds none. A fee is booked
+ * on its payment's date, so the payments' dates bound where theirs are; one reference a call
+ * (GetTransactionsByExternalReference) would be a call a payment.
+ */
+async function feesDated(
+  api: AccountsIqApi,
+  references: ReadonlySet<string>,
+  from: string,
+  to: string,
+  signal?: AbortSignal,
+): Promise<Map<string, HeldFee[]>> {
+  const out = new Map<string, HeldFee[]>();
+  for (let skip = 0; ;) {
+    const query = {
+      FromDate: dateTime(from),
+      ToDate: `${to}T23:59:59`,
+      FromCreationDate: ANY_DATE.from,
+      ToCreationDate: ANY_DATE.to,
+      Skip: skip,
+      ExcludeReconciliationInformation: false,
+    };
+    const page = items(await api.readOk('GetTransactionsBy', { query }, signal), 'WSTransactionSummary');
+    if (page.length === 0) return out;
+    skip += page.length;
+    for (const s of page) {
+      const reference = text(s.ExternalReference);
+      if (!references.has(reference) || !isFee(s)) continue;
+      out.set(reference, [...(out.get(reference) ?? []), heldFee(s)]);
+    }
+  }
+}
+
+/**
+ * Sets the fee AccountsIQ holds for each of these payments (`TargetDocument.fee`, for
+ * reconciliation): its bank payments as the fee booking identifies them (marked with the payment's
+ * customer, or the one unmarked under a reference no other payment read here has), each the sum
+ * of its lines halved as the booking reads it; null when there is none. A payment without a
+ * reference, or whose unmarked fee cannot be told from another payment's, is left unknown (not
+ * compared, and the report says so). A fee keyed by hand on a day outside these payments' dates
+ * (earliest to latest) is not seen.
+ */
+export async function readFees(api: AccountsIqApi, payments: TargetDocument[], signal?: AbortSignal): Promise<void> {
+  const dated = payments.filter((p) => p.externalReference !== '');
+  if (dated.length === 0) return;
+  const days = dated.map((p) => p.date).sort();
+  const numbers = new Map<string, string>();
+  await readPaymentFees(dated, {
+    byReference: async (references) => {
+      const found = await feesDated(api, new Set(references), days[0]!, days.at(-1)!, signal);
+      for (const f of [...found.values()].flat()) numbers.set(f.id, f.number);
+      return found;
+    },
+    markOf,
+    reader: (p) => ({
+      currencyOf: (f) => f.currency || p.currency,
+      amountOf: (f, currency) => {
+        const v = parseAmount(f.amount.toFixed(), currency);
+        return v.ok ? v.value : null;
+      },
+      idOf: (f) => f.id,
+      label: (ids) => `bank payment ${ids.map((id) => numbers.get(id) || id).join(' and ')}`,
+      notAnAmount: (f) =>
+        new ConnectorError(SYSTEM, `GetTransactionsBy answered bank payment ${f.id} with lines that are no amount`, {
+          status: 200,
+          retryable: false,
+        }),
+    }),
+  });
+}
+
+/** What to do in AccountsIQ about a payment whose fee is not what the source says (reconciliation). */
+export const accountsIqFeeRemedy = remoteFeeRemedy(
+  SYSTEM,
+  (reference) =>
+    `record it in AccountsIQ as a bank payment out of the payment's bank to the bank-charges account, with the reference ${reference}, as ledgerlink books a fee`,
+);
 
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, fees: HeldFee[], why: string): ItemError {

@@ -128,6 +128,11 @@ export interface Summary {
   dueDate: string | null;
   currency: string;
   lines: number;
+  /**
+   * Reversed in AccountsIQ (`IsReversed`): a posted transaction is never deleted or edited there; a
+   * person reverses it, and it stays, flagged, beside its reversing transaction (flagged too).
+   */
+  reversed: boolean;
 }
 
 /**
@@ -143,16 +148,17 @@ export function referenceQuery(reference: string): Record<string, Value> {
 }
 
 /**
- * GetTransactionsBy's query (WSGetTransactionsByQuery) for these transaction IDs, any date: its
- * required nillable FromPeriodDate/ToPeriodDate are left out here and so sent nil.
+ * GetTransactionsBy's query (WSGetTransactionsByQuery) for these transaction IDs, any date, `skip`
+ * of them left out (the next page): its required nillable FromPeriodDate/ToPeriodDate are left
+ * out here and so sent nil.
  */
-export function idsQuery(ids: string[]): Record<string, Value> {
+export function idsQuery(ids: string[], skip = 0): Record<string, Value> {
   return {
     FromDate: ANY_DATE.from,
     ToDate: ANY_DATE.to,
     FromCreationDate: ANY_DATE.from,
     ToCreationDate: ANY_DATE.to,
-    Skip: 0,
+    Skip: skip,
     TransactionIDsFilter: ids,
     ExcludeReconciliationInformation: false,
   };
@@ -173,6 +179,7 @@ export function summariesOf(result: Xml | undefined): Summary[] {
     lines: items(s.LineDetails, 'WSTransactionDetail').filter(
       (l) => text(l.IsControlLine) !== 'true' && text(l.IsTaxLine) !== 'true',
     ).length,
+    reversed: text(s.IsReversed) === 'true',
   }));
 }
 
@@ -203,6 +210,8 @@ export function toDocument(s: Summary, kind: 'invoice' | 'creditNote' | 'payment
     currency: s.currency,
     gross: minor(s.control, s.currency),
     lines: s.lines,
+    // Reversed there: out of the books, so reconciliation counts it missing.
+    ...(s.reversed ? { voided: true } : {}),
   };
 }
 

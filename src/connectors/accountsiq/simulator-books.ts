@@ -42,6 +42,13 @@ export interface Txn {
   gl?: string;
   taxCode?: string;
   description?: string;
+  /**
+   * Reversed by a person in AccountsIQ (the original and the reversing transaction both): kept, out
+   * of the books, read back with `IsReversed` true.
+   */
+  reversed?: boolean;
+  /** The transaction this one reverses: the same type and reference, its amounts of the other sign. */
+  reversalOf?: number;
 }
 
 export interface Allocation {
@@ -403,6 +410,25 @@ export class Books {
     }).id;
   }
 
+  /**
+   * A posted transaction reversed, as a person does in AccountsIQ (a posted transaction is never
+   * deleted or edited): a reversing transaction of the same type, reference and customer, dated
+   * `date`, its amounts of the other sign, and both flagged reversed (WSTransactionSummary's
+   * `IsReversed`), nothing left outstanding on either. Only a transaction nothing is allocated to
+   * is reversed here: a person unallocates it first (UnallocateTransactions, not modelled).
+   */
+  reverse(id: number, date?: string): number {
+    const t = this.transactions.get(id);
+    if (!t) throw new Refused('NOT_FOUND', 'Transaction not found');
+    if (t.reversed) throw new Refused('TRANSACTION_IS_REVERSED', `Transaction ${id} is already reversed`);
+    if (this.allocations.some((a) => a.debit === id || a.credit === id))
+      throw new Refused('TRANSACTION_IS_ALLOCATED', `Transaction ${id} is allocated: unallocate it first`);
+    t.reversed = true;
+    t.outstanding = new Dec(0);
+    // `book` gives it an id and number of its own.
+    return this.book({ ...t, date: date ?? t.date, reversalOf: id }).id;
+  }
+
   allocate(id1: number, id2: number, amountText: string, date: string, reference: string): void {
     if (!reference)
       throw new Refused('TRANSACTION_ALLOCATION_REFERENCE_IS_NULL', 'An allocation reference is required');
@@ -414,6 +440,7 @@ export class Books {
     if (!a || !b) throw new Refused('NOT_FOUND', 'Transaction not found');
     if (a.id === b.id)
       throw new Refused('TRANSACTION_IS_NOT_ALLOCATABLE', 'A transaction cannot be allocated to itself');
+    if (a.reversed || b.reversed) throw new Refused('TRANSACTION_IS_NOT_ALLOCATABLE', 'A reversed transaction');
     if (a.customer !== b.customer)
       throw new Refused('TRANSACTION_CANNOT_BE_ALLOCATED_INCOMPATIBLE_TYPES', 'Transactions of different customers');
     const debit = [a, b].find((t) => DEBITS.includes(t.type));
@@ -452,7 +479,7 @@ export class Books {
    */
   summary(t: Txn): Record<string, unknown> {
     if (t.type === 'BankPayment' || t.type === 'BankReceipt') return this.bankSummary(t);
-    const sign = DEBITS.includes(t.type) ? 1 : -1;
+    const sign = (DEBITS.includes(t.type) ? 1 : -1) * (t.reversalOf === undefined ? 1 : -1);
     const control = t.gross.mul(sign).toFixed(2);
     return this.summaryOf(t, {
       AccountCode: t.customer,
@@ -511,7 +538,7 @@ export class Books {
       CurrencyCode: t.currency,
       PeriodDate: `${t.date.slice(0, 7)}-01T00:00:00`,
       TransactionBankGLAccountNumber: own.TransactionBankGLAccountNumber,
-      IsReversed: 'false',
+      IsReversed: String(t.reversed === true),
       IsInDispute: 'false',
       NumberOfAttachments: '0',
       ...(t.dueDate ? { DueDate: `${t.dueDate}T00:00:00` } : {}),
@@ -526,7 +553,8 @@ export class Books {
    * (negative), a receipt debits it.
    */
   private bankSummary(t: Txn): Record<string, unknown> {
-    const bank = t.type === 'BankPayment' ? t.gross.neg() : t.gross;
+    const signed = t.reversalOf === undefined ? t.gross : t.gross.neg();
+    const bank = t.type === 'BankPayment' ? signed.neg() : signed;
     return this.summaryOf(t, {
       Ledger: 'Bank',
       IsBatchInvoiceOrNote: 'false',

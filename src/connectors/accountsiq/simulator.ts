@@ -336,13 +336,16 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
       case 'GetTransactionsBy': {
-        // Every filter given narrows (WSGetTransactionsByQuery): the dates, then the IDs.
+        // Every filter given narrows (WSGetTransactionsByQuery): the IDs, the types, then the dates;
+        // in the order of their IDs, `Skip` of them left out. Reversed ones are listed, flagged.
         const q = args.query as Record<string, Xml>;
-        const ids = items(q.TransactionIDsFilter, 'int').map((x) => Number(text(x)));
-        const found = ids
-          .map((id) => books.transactions.get(id))
-          .filter((t) => t !== undefined)
+        const ids = new Set(items(q.TransactionIDsFilter, 'int').map((x) => Number(text(x))));
+        const types = new Set(items(q.TypesFilter, 'string').map(text));
+        const found = [...books.transactions.values()]
+          .filter((t) => ids.size === 0 || ids.has(t.id))
+          .filter((t) => types.size === 0 || types.has(t.type))
           .filter((t) => within(t.date, q.FromDate, q.ToDate) && within(t.date, q.FromCreationDate, q.ToCreationDate))
+          .sort((a, b) => a.id - b.id)
           .slice(Number(text(q.Skip)) || 0);
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
@@ -476,7 +479,9 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
      */
     duplicates() {
       const seen = new Map<string, number>();
+      // A reversed transaction and its reversal are out of the books: not a second booking.
       for (const t of books.transactions.values()) {
+        if (t.reversed) continue;
         const key =
           t.type === 'BankPayment' || t.type === 'BankReceipt'
             ? `${t.type}:${t.reference}:${t.description ?? ''}`

@@ -16,7 +16,7 @@ import {
 } from '../../sync/target.ts';
 import { AccountsIqApi, describe } from './api.ts';
 import * as docs from './documents.ts';
-import { type FeeAccount, feeAccount } from './fees.ts';
+import { type FeeAccount, accountsIqFeeRemedy, feeAccount, readFees } from './fees.ts';
 import {
   type TaxCode,
   canonicalCustomer,
@@ -34,7 +34,8 @@ import type { LedgerProduct } from '../../sync/mapping.ts';
  * The AccountsIQ target (docs/connectors/accountsiq.md): customers by their code, products as
  * stock items, invoices and receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's
  * duplicate checks, a receipt's provider fee as a sundry bank payment, batch credit notes, refunds as sales debit journals, allocations, write-back
- * of the transaction's number, payment status and the invoice PDF. Every call goes over the shared
+ * of the transaction's number, payment status and the invoice PDF, and what reconciliation reads
+ * back (a transaction reversed there voided, a receipt's fee). Every call goes over the shared
  * RemoteClient, paced by the rate planner on one budget per entity. After an unknown outcome the
  * engine looks documents up by their external reference (GetTransactionsByExternalReference) and
  * allocations by what they are.
@@ -216,7 +217,9 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       pdf: true,
       // Batch invoices are posted when created.
       drafts: false,
-      reconciliation: false,
+      // documents() reads transactions back by ID: one reversed there is voided (IsReversed), and
+      // a payment's fee is its bank payment under the payment's reference.
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond ?? DEFAULT_LIMITS.callsPerSecond,
@@ -300,14 +303,26 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
       return docs.findDocument(ctxDocs, ctx, kind, reference, customerTargetId);
     },
 
-    async documents(ctx, targetIds) {
+    /*
+     * By transaction ID, 500 a GetTransactionsBy call (a page of 5,000: 10 calls). A transaction a
+     * person reversed is `voided`; one AccountsIQ does not list is left out. With `fees`, each
+     * payment's provider fee (fees.ts, `readFees`): the bank payments dated within the payments'
+     * dates, read page by page.
+     */
+    async documents(ctx, targetIds, options) {
       const out = new Map<string, TargetDocument>();
       for (const [id, s] of await docs.summariesById(ctxDocs, targetIds, ctx.signal)) {
         const kind = kindOf(s.type);
         if (kind) out.set(id, toDocument(s, kind));
       }
+      if (options?.fees) {
+        const payments = [...out.values()].filter((d) => d.kind === 'payment' && !d.voided);
+        if (payments.length > 0) await readFees(soap, payments, ctx.signal);
+      }
       return out;
     },
+
+    feeRemedy: (difference, payment) => accountsIqFeeRemedy(difference, payment),
 
     async pdf(ctx, invoiceTargetId) {
       const result = await soap.readOk('GetInvoicePDFByTransactionID', { transactionID: invoiceTargetId }, ctx.signal);
