@@ -95,6 +95,12 @@ const businessCentral: TargetHarness = {
           // Posted, and (like a payment) still waiting in the journal.
           fees: [...c.postedGlLines, ...c.glJournalLines.values()].map(fee),
         }),
+      // A person cancels the posted invoice in Business Central (it deletes no posted document): a
+      // corrective credit memo is posted against it, and it stays there with status Canceled.
+      voidInvoice(id) {
+        c.cancelInvoice(id);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/salesInvoices')),
       dropped: () => s.stats.dropped,

@@ -126,10 +126,21 @@ export class BusinessCentralApi {
     );
   }
 
-  /** The rows of an entity set that match a filter (the first page: lookups match a handful). */
-  async list(set: string, filter: string | null, signal?: AbortSignal): Promise<BcEntity[]> {
+  /**
+   * The rows of an entity set that match a filter (the first page, up to 20,000 rows: lookups
+   * match a handful, reads by id a batch). `more`: other query options (`$expand`).
+   */
+  async list(
+    set: string,
+    filter: string | null,
+    signal?: AbortSignal,
+    more: Record<string, string> = {},
+  ): Promise<BcEntity[]> {
     const what = `GET ${set.replace(/\(.*?\)/g, '(…)')}`;
-    const res = await this.call('GET', `/${set}`, { query: filter ? { $filter: filter } : {}, signal });
+    const res = await this.call('GET', `/${set}`, {
+      query: { ...(filter ? { $filter: filter } : {}), ...more },
+      signal,
+    });
     if (res.status !== 200) this.failure(what, res.status, res.text);
     const body = this.parse(res.text, what, res.status);
     if (!Array.isArray(body.value))

@@ -1,5 +1,5 @@
 import { formatAmount } from '../../domain/money.ts';
-import { type FeeMatch, feeDocs, matchFees, paymentFee } from '../../sync/fee-match.ts';
+import { type FeeMatch, feeDocs, matchFees, paymentFee, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetCallContext, TargetPayment } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { externalOf, minor, num, paymentDocumentNumber, text } from './map.ts';
@@ -280,8 +280,18 @@ export function businessCentralFees(api: BusinessCentralApi, settings: BusinessC
     }
   }
 
-  return { prepare, withdraw, withdrawWaiting };
+  /** The fees account once known (set, or found by a booking): reading fees back counts only marked entries elsewhere. */
+  const knownFeesAccount = (): string | null => resolved?.account ?? settings.accounts?.fees ?? null;
+
+  return { prepare, withdraw, withdrawWaiting, feesAccount: knownFeesAccount };
 }
+
+/** What to do in Business Central about a payment whose fee is not what the source says (reconciliation). */
+export const businessCentralFeeRemedy = remoteFeeRemedy(
+  'Business Central',
+  (reference) =>
+    `enter it in the payment journal as a G/L account line on the bank-fees account under the payment's Document No. (${reference}), balanced by the bank, ending its description with the customer's mark, and post it`,
+);
 
 export type BusinessCentralFees = ReturnType<typeof businessCentralFees>;
 

@@ -1,61 +1,252 @@
 import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
-import { type BusinessCentralApi, key } from './api.ts';
+import { feeDocs, matchFees } from '../../sync/fee-match.ts';
+import { type BcEntity, type BusinessCentralApi, key, literal } from './api.ts';
+import { markOf } from './fees.ts';
 import { minor, text } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
- * What the target reads back: documents as booked (write-back, the number and due date), the
- * invoice's PDF, and which invoices are paid.
+ * What the target reads back: documents as booked (write-back: the number and due date;
+ * reconciliation: what Business Central holds now, payments' fees included), the invoice's PDF,
+ * and which invoices are paid.
+ *
+ * Documents are read by id in batches (`$filter=id eq … or id eq …`): an OData filter may hold
+ * 100 nodes in Business Central (each `field eq value` is three, each `or` one), so
+ * {@link IDS_PER_REQUEST} ids a request. A posted invoice or credit memo is never deleted: a
+ * person cancels it (Posted Sales Invoice → Cancel, or the API's `Microsoft.NAV.cancel`), which
+ * posts a corrective document against it and leaves it with status `Canceled`; that is read as
+ * voided. A payment's target id is its Document No.: it is read from its G/L entries, and a
+ * payment whose entries a reversal has netted to nothing is voided.
  */
 
-export async function toDocument(
-  api: BusinessCentralApi,
-  ctx: TargetCallContext,
-  id: string,
-  lines: boolean,
-): Promise<TargetDocument | null> {
-  for (const [set, kind, linesSet, dateField] of [
-    ['salesInvoices', 'invoice', 'salesInvoiceLines', 'invoiceDate'],
-    ['salesCreditMemos', 'creditNote', 'salesCreditMemoLines', 'creditMemoDate'],
-  ] as const) {
-    const e = await api.get(`/${set}${key(id)}`, ctx.signal);
-    if (!e) continue;
-    const currency = text(e.currencyCode);
-    const gross = minor(e.totalAmountIncludingTax, currency);
-    if (gross === null)
-      throw new ConnectorError(SYSTEM, `${set} ${id} answered without a usable totalAmountIncludingTax`, {
-        retryable: false,
-      });
-    const count = lines ? (await api.list(`${set}${key(id)}/${linesSet}`, null, ctx.signal)).length : 0;
-    return {
-      targetId: e.id,
-      kind,
-      number: text(e.number),
-      customerTargetId: text(e.customerId),
-      externalReference: text(e.externalDocumentNumber),
-      date: text(e[dateField]),
-      dueDate: e.dueDate ? text(e.dueDate) : null,
-      currency,
-      gross,
-      lines: count,
-    };
-  }
-  return null;
+/** Ids in one `$filter` of `or`s: 4 nodes each, under Business Central's limit of 100 nodes a filter. */
+export const IDS_PER_REQUEST = 20;
+
+const SETS = [
+  ['salesInvoices', 'invoice', 'salesInvoiceLines', 'invoiceDate'],
+  ['salesCreditMemos', 'creditNote', 'salesCreditMemoLines', 'creditMemoDate'],
+] as const;
+
+const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
+function* batches<T>(items: readonly T[]): Generator<T[]> {
+  for (let at = 0; at < items.length; at += IDS_PER_REQUEST) yield items.slice(at, at + IDS_PER_REQUEST);
 }
 
-/** Documents by id: sales invoices, else credit memos. */
-export async function documents(
+/** What reading documents needs besides the API. */
+export interface DocumentReads {
+  lines: boolean;
+  fees: boolean;
+  /** The company's local currency (LCY), in which G/L entries, and so payments and fees, are kept. */
+  localCurrency: () => Promise<string>;
+  /** The G/L account fees are posted to, when known: an unmarked entry elsewhere is no fee. */
+  feesAccount: () => string | null;
+}
+
+function salesDocument(
+  e: BcEntity,
+  set: (typeof SETS)[number][0],
+  kind: 'invoice' | 'creditNote',
+  linesSet: string,
+  dateField: string,
+  lines: boolean,
+): TargetDocument {
+  const currency = text(e.currencyCode);
+  const gross = minor(e.totalAmountIncludingTax, currency);
+  if (gross === null)
+    throw new ConnectorError(SYSTEM, `${set} ${e.id} answered without a usable totalAmountIncludingTax`, {
+      retryable: false,
+    });
+  const expanded = e[linesSet];
+  if (lines && !Array.isArray(expanded))
+    throw new ConnectorError(SYSTEM, `${set} answered without the ${linesSet} it was asked to expand`, {
+      retryable: false,
+    });
+  return {
+    targetId: e.id,
+    kind,
+    number: text(e.number),
+    customerTargetId: text(e.customerId),
+    externalReference: text(e.externalDocumentNumber),
+    date: text(e[dateField]),
+    dueDate: e.dueDate ? text(e.dueDate) : null,
+    currency,
+    gross,
+    lines: Array.isArray(expanded) ? expanded.length : 0,
+    // Cancelled in Business Central: a corrective document reverses it, out of the books.
+    ...(e.status === 'Canceled' ? { voided: true } : {}),
+  };
+}
+
+/** Invoices, else credit memos, by id: one request per {@link IDS_PER_REQUEST} ids of each set asked. */
+async function salesDocuments(
   api: BusinessCentralApi,
   ctx: TargetCallContext,
   ids: string[],
   lines: boolean,
+  out: Map<string, TargetDocument>,
+): Promise<void> {
+  // Business Central answers ids lower-cased; the caller's spelling is the key.
+  const asked = new Map(ids.map((id) => [id.toLowerCase(), id]));
+  let left = [...asked.keys()];
+  for (const [set, kind, linesSet, dateField] of SETS) {
+    if (left.length === 0) return;
+    for (const batch of batches(left)) {
+      const rows = await api.list(
+        set,
+        batch.map((id) => `id eq ${id}`).join(' or '),
+        ctx.signal,
+        lines ? { $expand: linesSet } : {},
+      );
+      for (const e of rows) {
+        const id = asked.get(e.id.toLowerCase());
+        if (id !== undefined) out.set(id, salesDocument(e, set, kind, linesSet, dateField, lines));
+      }
+    }
+    left = left.filter((id) => !out.has(asked.get(id)!));
+  }
+}
+
+interface Net {
+  mark: string | null;
+  account: string;
+  /** Debits less credits, in minor units of the local currency. */
+  net: bigint;
+  entry: string;
+  date: string;
+}
+
+/** Entries summed per customer mark and account: a reversal nets its original to nothing. */
+function nets(entries: BcEntity[], currency: string): Net[] {
+  const by = new Map<string, Net>();
+  for (const e of entries) {
+    const debit = minor(e.debitAmount, currency);
+    const credit = minor(e.creditAmount, currency);
+    if (debit === null || credit === null)
+      throw new ConnectorError(SYSTEM, `G/L entry ${text(e.entryNumber)} answered without usable amounts`, {
+        retryable: false,
+      });
+    const mark = markOf({ description: text(e.description) });
+    const account = text(e.accountNumber);
+    const key = `${mark ?? ''}\u0000${account}`;
+    const n = by.get(key) ?? { mark, account, net: 0n, entry: text(e.entryNumber), date: text(e.postingDate) };
+    n.net += debit - credit;
+    by.set(key, n);
+  }
+  return [...by.values()];
+}
+
+/** A posted payment from the G/L entries under its Document No.; null when none is posted. */
+function payment(
+  documentNumber: string,
+  entries: BcEntity[],
+  currency: string,
+  o: Pick<DocumentReads, 'fees' | 'feesAccount'>,
+): TargetDocument | null {
+  const own = nets(
+    entries.filter((e) => text(e.documentType) === 'Payment'),
+    currency,
+  );
+  if (own.length === 0) return null;
+  // The customer its description's mark names (entries posted before payments were marked name none).
+  const customer = own.find((n) => n.mark !== null)?.mark ?? '';
+  const mine = own.filter((n) => n.mark === (customer || null));
+  // What reached the bank (the debit side), after any reversal.
+  const gross = mine.reduce((s, n) => (n.net > 0n ? s + n.net : s), 0n);
+  const doc: TargetDocument = {
+    targetId: documentNumber,
+    kind: 'payment',
+    number: documentNumber,
+    customerTargetId: customer,
+    // G/L entries carry no External Document No.: the Document No. is our reference upper-cased (or its hash).
+    externalReference: documentNumber,
+    date: mine[0]!.date,
+    dueDate: null,
+    currency,
+    gross,
+    lines: 1,
+    ...(gross === 0n ? { voided: true } : {}),
+  };
+  if (!o.fees) return doc;
+  // The fee: a debit not of type Payment, marked with the customer (or unmarked on the fees account).
+  const account = o.feesAccount();
+  const fees = nets(
+    entries.filter((e) => text(e.documentType) !== 'Payment'),
+    currency,
+  ).filter((n) => n.net > 0n && (n.mark !== null || account === null || n.account === account));
+  const [match] = matchFees(
+    [{ reference: documentNumber, customer }],
+    new Map([[documentNumber, fees]]),
+    (n) => n.mark,
+  );
+  const held = feeDocs(match!);
+  if (held === null) return doc;
+  doc.fee =
+    held.length === 0
+      ? null
+      : {
+          targetId: `G/L entry ${held[0]!.entry}`,
+          label: `G/L entry ${held.map((n) => n.entry).join(', ')} (the fee under document ${documentNumber})`,
+          currency,
+          amount: held.reduce((s, n) => s + n.net, 0n),
+        };
+  return doc;
+}
+
+/** Payments by Document No., from their G/L entries: one request per {@link IDS_PER_REQUEST}. */
+async function payments(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  numbers: string[],
+  o: DocumentReads,
+  out: Map<string, TargetDocument>,
+): Promise<void> {
+  if (numbers.length === 0) return;
+  const currency = await o.localCurrency();
+  for (const batch of batches(numbers)) {
+    const entries = await api.list(
+      'generalLedgerEntries',
+      batch.map((n) => `documentNumber eq ${literal(n)}`).join(' or '),
+      ctx.signal,
+    );
+    for (const n of batch) {
+      const d = payment(
+        n,
+        entries.filter((e) => text(e.documentNumber).toUpperCase() === n.toUpperCase()),
+        currency,
+        o,
+      );
+      if (d) out.set(n, d);
+    }
+  }
+}
+
+/**
+ * Documents by target id: invoices and credit memos (GUIDs), and payments (Document Nos., never
+ * 36 characters). One left out is not in Business Central (a payment never posted).
+ */
+export async function documents(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  ids: string[],
+  o: DocumentReads,
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
-  for (const id of ids) {
-    const d = await toDocument(api, ctx, id, lines);
-    if (d) out.set(id, d);
-  }
+  await salesDocuments(
+    api,
+    ctx,
+    ids.filter((id) => GUID.test(id)),
+    o.lines,
+    out,
+  );
+  await payments(
+    api,
+    ctx,
+    ids.filter((id) => !GUID.test(id)),
+    o,
+    out,
+  );
   return out;
 }
 

@@ -54,7 +54,11 @@ export interface SalesDoc {
   dueDate: string | null;
   customerId: string;
   currencyCode: string;
-  status: 'Draft' | 'Open' | 'Paid';
+  /**
+   * As the API's `status`: `Canceled` an invoice cancelled by its corrective credit memo (which is
+   * `Corrective`); Business Central deletes no posted document.
+   */
+  status: 'Draft' | 'Open' | 'Paid' | 'Canceled' | 'Corrective';
   lines: DocLine[];
   /** Credit memos: the invoice it was posted against. */
   invoiceId: string | null;
@@ -329,6 +333,38 @@ export class Company {
     } else d.remaining = total;
     d.number = String(set === 'salesInvoices' ? ++this.seq.invoice : ++this.seq.memo);
     d.status = d.remaining.isZero() ? 'Paid' : 'Open';
+  }
+
+  /**
+   * Cancels a posted invoice as Business Central's Cancel does (Posted Sales Invoice → Cancel, or
+   * `Microsoft.NAV.cancel`): a corrective credit memo for its whole amount is posted against it,
+   * the invoice keeps its number and amounts with status `Canceled` and nothing left to pay. One
+   * paid in part or in full is refused, as there.
+   */
+  cancelInvoice(id: string): SalesDoc {
+    const inv = this.docs.get(id);
+    if (!inv || inv.set !== 'salesInvoices') throw notFound('salesInvoice');
+    if (inv.status === 'Canceled') throw dialog('The invoice cannot be canceled because it has already been canceled.');
+    if (inv.status === 'Draft') throw dialog('Only a posted invoice can be canceled.');
+    const total = this.total(inv);
+    if (!inv.remaining.equals(total))
+      throw dialog(`You cannot cancel the posted sales invoice ${inv.number} because it is fully or partially paid.`);
+    const memo: SalesDoc = {
+      ...inv,
+      id: randomUUID(),
+      set: 'salesCreditMemos',
+      number: String(++this.seq.memo),
+      externalDocumentNumber: '',
+      status: 'Corrective',
+      lines: inv.lines.map((l) => ({ ...l, id: randomUUID() })),
+      invoiceId: inv.id,
+      remaining: new Decimal(0),
+      applied: total,
+    };
+    this.docs.set(memo.id, memo);
+    inv.status = 'Canceled';
+    inv.remaining = new Decimal(0);
+    return memo;
   }
 
   addJournalLine(journalId: string, body: Record<string, unknown>): JournalLine {

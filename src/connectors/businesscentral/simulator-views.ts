@@ -45,20 +45,44 @@ export function invoicePdf(d: SalesDoc, total: Decimal): Buffer {
   return Buffer.from(out, 'latin1');
 }
 
-/** `a eq 'x' and b eq <guid>`: the conditions of an OData `$filter` this simulator understands. */
-export function parseFilter(filter: string): [string, string][] {
-  const out: [string, string][] = [];
-  const re = /\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+(?:'((?:[^']|'')*)'|([0-9a-fA-F-]{36}|[0-9.]+))\s*(and\s+|$)/y;
+/** The nodes Business Central's OData layer lets a `$filter` hold (MaxNodeCount). */
+export const FILTER_NODES = 100;
+
+/**
+ * `a eq 'x' and b eq <guid>`, or `a eq 'x' or a eq 'y'`: the conditions of an OData `$filter` this
+ * simulator understands, each a field and the values it may take. As Business Central: `or` only
+ * between values of one field, and a filter of more than {@link FILTER_NODES} nodes (three a
+ * comparison, one a joining `and`/`or`) refused.
+ */
+export function parseFilter(filter: string): [string, string[]][] {
+  const terms: { field: string; value: string; joiner: string }[] = [];
+  const re = /\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+(?:'((?:[^']|'')*)'|([0-9a-fA-F-]{36}|[0-9.]+))\s*(?:(and|or)\s+|$)/y;
   let at = 0;
   while (at < filter.length) {
     re.lastIndex = at;
     const m = re.exec(filter);
     if (!m)
       throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(at, at + 40)}`);
-    out.push([m[1]!, m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3]!]);
+    terms.push({ field: m[1]!, value: m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3]!, joiner: m[4] ?? '' });
     at = re.lastIndex;
   }
-  return out;
+  if (terms.length * 4 - 1 > FILTER_NODES)
+    throw new ODataError(
+      400,
+      'BadRequest',
+      `The node count limit of '${FILTER_NODES}' has been exceeded. To increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings.`,
+    );
+  const joiners = new Set(terms.slice(0, -1).map((t) => t.joiner));
+  if (joiners.has('or')) {
+    if (joiners.size > 1 || new Set(terms.map((t) => t.field)).size > 1)
+      throw new ODataError(
+        400,
+        'BadRequest_InvalidFilter',
+        'OR operators apply filters on one field only; they cannot join filters on different fields.',
+      );
+    return [[terms[0]!.field, terms.map((t) => t.value)]];
+  }
+  return terms.map((t) => [t.field, [t.value]]);
 }
 
 export const docView = (company: Company, d: SalesDoc): Row => {

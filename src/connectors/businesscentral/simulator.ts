@@ -166,7 +166,7 @@ export async function startBusinessCentralSimulator(
     const filter = url.searchParams.get('$filter');
     const conditions = filter ? parseFilter(filter) : [];
     return {
-      value: rows.filter((r) => conditions.every(([field, value]) => str(r[field]) === value)),
+      value: rows.filter((r) => conditions.every(([field, values]) => values.includes(str(r[field])))),
     };
   }
 
@@ -224,14 +224,22 @@ export async function startBusinessCentralSimulator(
       case 'salesCreditMemos': {
         const set = a.name;
         if (!a.key) {
-          if (method === 'GET')
+          if (method === 'GET') {
+            // `$expand=salesInvoiceLines` (or salesCreditMemoLines): each document with its lines.
+            const linesSet = set === 'salesInvoices' ? 'salesInvoiceLines' : 'salesCreditMemoLines';
+            const expand = (url.searchParams.get('$expand') ?? '').split(',').filter(Boolean);
+            if (expand.some((x) => x !== linesSet))
+              throw new ODataError(400, 'BadRequest_NotFound', `Could not find a property named '${expand[0]}'.`);
             return [
               200,
               collection(
-                [...company.docs.values()].filter((x) => x.set === set).map((d) => docView(company, d)),
+                [...company.docs.values()]
+                  .filter((x) => x.set === set)
+                  .map((d) => ({ ...docView(company, d), ...(expand.length ? { [linesSet]: lineView(d) } : {}) })),
                 url,
               ),
             ];
+          }
           if (method === 'POST') {
             validate(set, url.pathname, body);
             return [201, docView(company, company.createDoc(set, body))];
@@ -250,6 +258,9 @@ export async function startBusinessCentralSimulator(
           }
         } else if (b.name === 'Microsoft.NAV.post' && method === 'POST') {
           company.postDoc(doc.id, set);
+          return [204, undefined];
+        } else if (b.name === 'Microsoft.NAV.cancel' && method === 'POST' && set === 'salesInvoices') {
+          company.cancelInvoice(doc.id);
           return [204, undefined];
         } else if ((b.name === 'salesInvoiceLines' || b.name === 'salesCreditMemoLines') && method === 'GET') {
           return [200, collection(lineView(doc), url)];
@@ -351,6 +362,23 @@ export async function startBusinessCentralSimulator(
         break;
       case 'bankAccounts':
         if (!a.key && method === 'GET') return [200, collection([...company.banks.values()].map(bankView), url)];
+        break;
+      case 'companyInformation':
+        // One row: the company, its local currency (General Ledger Setup's LCY Code).
+        if (!a.key && method === 'GET')
+          return [
+            200,
+            collection(
+              [
+                {
+                  id: company.id,
+                  displayName: company.setup.name ?? 'CRONUS',
+                  currencyCode: company.setup.currency,
+                },
+              ],
+              url,
+            ),
+          ];
         break;
       case 'generalLedgerEntries':
         if (!a.key && method === 'GET') return [200, collection(company.glEntries.map(glView), url)];

@@ -358,6 +358,60 @@ describe('the Business Central target', () => {
     expect([...(await target.paidInvoices!(ctx, [inv.id])).keys()]).toEqual([]);
   });
 
+  it('reads documents back for reconciliation in batches: a cancelled invoice voided, a payment with its fee or none', async () => {
+    const c = await customer('recon-c');
+    const refs = Array.from({ length: 21 }, (_, n) => `REC-${n + 1}`);
+    const ids = (
+      await target.createInvoices(
+        ctx,
+        refs.map((r) => ({ ...invoice(r), customerTargetId: c })),
+      )
+    ).map((r) => (r.ok ? r.targetId : ''));
+    const pay = (ref: string, amount: string, fee?: string) => ({
+      sourceId: ref,
+      idempotencyKey: ref,
+      customerTargetId: c,
+      invoiceTargetId: ids[0]!,
+      bankAccountCode: '',
+      record: {
+        kind: 'payment' as const,
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: 'recon-c',
+        date: '2026-11-05',
+        amount,
+        currency: 'EUR',
+        description: '',
+        ...(fee ? { fee } : {}),
+      },
+    });
+    expect(await target.createPayments!(ctx, [pay('REC-P1', '10.00', '2.50'), pay('REC-P2', '5.00')])).toMatchObject([
+      { ok: true },
+      { ok: true },
+    ]);
+    // A person cancels an unpaid posted invoice: a corrective credit memo, and the invoice Canceled.
+    sim.company.cancelInvoice(ids[20]!);
+    const before = sim.stats.calls;
+    const docs = await target.documents!(ctx, [...ids, 'REC-P1', 'REC-P2', 'REC-P9'], { fees: true });
+    // Two batches of invoices (20, then 1), the company's currency once, one batch of G/L entries.
+    expect(sim.stats.calls - before).toBe(4);
+    expect(docs.get(ids[20]!)).toMatchObject({ kind: 'invoice', externalReference: 'REC-21', voided: true });
+    expect(docs.get(ids[1]!)).toMatchObject({ kind: 'invoice', gross: 12100n, lines: 1, customerTargetId: c });
+    expect(docs.get(ids[1]!)?.voided).toBeUndefined();
+    expect(docs.get('REC-P1')).toMatchObject({
+      kind: 'payment',
+      customerTargetId: c,
+      date: '2026-11-05',
+      currency: 'EUR',
+      gross: 1000n,
+      fee: { targetId: expect.stringMatching(/^G\/L entry \d+$/), currency: 'EUR', amount: 250n },
+    });
+    expect(docs.get('REC-P2')?.fee).toBeNull();
+    expect(docs.has('REC-P9')).toBe(false);
+    // Without fees asked for, none is read.
+    expect((await target.documents!(ctx, ['REC-P1'])).get('REC-P1')?.fee).toBeUndefined();
+  });
+
   it('finds, after a lost answer, the given customer’s document under a reference another customer holds posted', async () => {
     const c = await customer('shared-c');
     const d = await customer('shared-d');

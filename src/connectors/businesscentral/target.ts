@@ -18,7 +18,7 @@ import {
 } from '../../sync/target.ts';
 import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
-import { businessCentralFees } from './fees.ts';
+import { businessCentralFeeRemedy, businessCentralFees } from './fees.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
 import { documents, invoicePdf, paidInvoices } from './reads.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
@@ -78,6 +78,24 @@ export function createBusinessCentralTarget(
   const setup = { salesAccount: settings.accounts?.sales, taxRates: settings.taxRates };
   let journal: Promise<BcEntity> | null = null;
   const fees = businessCentralFees(api, settings);
+  let lcy: Promise<string> | null = null;
+
+  /** The company's local currency (companyInformation.currencyCode), read once: payments are kept in it. */
+  function localCurrency(ctx: TargetCallContext): Promise<string> {
+    lcy ??= (async () => {
+      const [company] = await api.list('companyInformation', null, ctx.signal);
+      const code = text(company?.currencyCode);
+      if (!code)
+        throw new ConnectorError(SYSTEM, 'companyInformation answered without the currencyCode of the company', {
+          retryable: false,
+        });
+      return code;
+    })().catch((err: unknown) => {
+      lcy = null;
+      throw err;
+    });
+    return lcy;
+  }
 
   /** The payment journal (its id, its balancing account), read once. */
   function paymentJournal(ctx: TargetCallContext): Promise<BcEntity> {
@@ -224,7 +242,8 @@ export function createBusinessCentralTarget(
       paymentStatus: true,
       pdf: true,
       drafts: false,
-      reconciliation: false,
+      // Invoices, credit memos and payments read back by id, cancelled ones as voided, fees too (reads.ts).
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -410,7 +429,14 @@ export function createBusinessCentralTarget(
       }
     },
 
-    documents: (ctx, ids, options) => documents(api, ctx, ids, options?.lines !== false),
+    documents: (ctx, ids, options) =>
+      documents(api, ctx, ids, {
+        lines: options?.lines !== false,
+        fees: options?.fees === true,
+        localCurrency: () => localCurrency(ctx),
+        feesAccount: fees.feesAccount,
+      }),
+    feeRemedy: (difference, payment) => businessCentralFeeRemedy(difference, payment),
     pdf: (ctx, invoiceId) => invoicePdf(api, ctx, invoiceId),
     paidInvoices: (ctx, ids) => paidInvoices(api, ctx, ids),
 
