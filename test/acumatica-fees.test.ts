@@ -104,6 +104,35 @@ describe('provider fees in Acumatica', () => {
     expect((await target.documents!(ctx, [targetIdOf(r)])).get(targetIdOf(r))?.fee).toBeUndefined();
   });
 
+  it('reads documents back for reconciliation in batches: a voided invoice as voided, a payment’s charges as its fee or none', async () => {
+    const invs: string[] = [];
+    for (let n = 1; n <= 41; n++) invs.push(await invoiceFor('F2', `FR-${n}`));
+    const [withFee, without] = await target.createPayments!(ctx, [
+      payment('FR-P1', 'F2', invs[0]!, '121.00', { fee: '2.50' }),
+      payment('FR-P2', 'F2', invs[1]!, '21.00'),
+    ]);
+    // A person voids an invoice nothing was applied to (Invoices and Memos): it stays there, Voided.
+    sim.books.voidInvoice(invs[40]!);
+    const before = sim.stats.requests;
+    const docs = await target.documents!(ctx, [...invs, targetIdOf(withFee), targetIdOf(without), 'Invoice/AR999999'], {
+      fees: true,
+    });
+    // Sign-in and sign-out, two batches of invoices (40, then 1), one of payments.
+    expect(sim.stats.requests - before).toBe(5);
+    expect(docs.get(invs[40]!)).toMatchObject({ kind: 'invoice', externalReference: 'FR-41', voided: true });
+    expect(docs.get(invs[2]!)).toMatchObject({ kind: 'invoice', externalReference: 'FR-3', gross: 12100n, lines: 1 });
+    expect(docs.get(invs[2]!)?.voided).toBeUndefined();
+    expect(docs.get(targetIdOf(withFee))).toMatchObject({
+      kind: 'payment',
+      customerTargetId: 'F2',
+      externalReference: 'FR-P1',
+      gross: 12100n,
+      fee: { targetId: targetIdOf(withFee), currency: 'EUR', amount: 250n },
+    });
+    expect(docs.get(targetIdOf(without))?.fee).toBeNull();
+    expect(docs.has('Invoice/AR999999')).toBe(false);
+  });
+
   it('a lost answer books no second fee: the payment is found with its charge, released, once', async () => {
     sim.dropNext(1, (method, path) => method === 'PUT' && path.endsWith('/Payment'));
     await expect(

@@ -108,9 +108,11 @@ describe('sessions', () => {
     const ids = (await target.createInvoices(ctx, [invoice('S-2a', 'S2'), invoice('S-2b', 'S2')])).map((r) =>
       targetIdOf(r),
     );
+    const [pay] = await target.createPayments!(ctx, [payment('S-2P', 'S2', ids[0]!, '21.00')]);
     const before = { ...sim.stats };
     sim.expireSessionsAfterNext();
-    expect((await target.documents!(ctx, ids)).size).toBe(2);
+    // Two reads (the invoices, then the payment, each entity's in one request): the second finds the session expired.
+    expect((await target.documents!(ctx, [...ids, targetIdOf(pay)])).size).toBe(3);
     expect(sim.stats.expired - before.expired).toBe(1);
     expect(sim.stats.logins - before.logins).toBe(2);
     expect(sim.sessionsOpen()).toBe(0);

@@ -136,6 +136,11 @@ const acumatica: TargetHarness = {
           }),
         });
       },
+      // A person voids the released invoice in Acumatica (Invoices and Memos): it stays there, Voided.
+      voidInvoice(id) {
+        s.books.voidInvoice(id);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(), ...s.violations],
       dropNextInvoiceAnswer: () =>
         s.dropNext(

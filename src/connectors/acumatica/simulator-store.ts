@@ -28,7 +28,8 @@ export interface ArDocument {
   dueDate: string;
   customerOrder: string;
   description: string;
-  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed';
+  /** `Voided`: voided on Invoices and Memos (AR301000), kept with its amounts, out of the books. */
+  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed' | 'Voided';
   details: Json[];
   amount: bigint;
   taxTotal: bigint;
@@ -222,6 +223,21 @@ export class Books {
     };
     this.documents.set(`${type}/${nbr}`, doc);
     return { status: 200, body: this.documentView(doc, ['Details']) };
+  }
+
+  /**
+   * Voids a released invoice as a person does on Invoices and Memos (AR301000): one with nothing
+   * applied to it only; it stays, with its number and amounts, status Voided and nothing to pay.
+   */
+  voidInvoice(key: string): void {
+    const d = this.documents.get(key);
+    if (!d || d.type !== 'Invoice') throw new Error(`no invoice ${key}`);
+    if (d.status !== 'Open' || d.balance !== d.amount)
+      throw new Error(
+        `invoice ${key} is ${d.status} with ${d.balance} of ${d.amount} owed: only an open invoice with nothing applied is voided`,
+      );
+    d.status = 'Voided';
+    d.balance = 0n;
   }
 
   documentView(d: ArDocument, expand: string[]): Json {

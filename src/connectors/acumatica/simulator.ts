@@ -93,13 +93,27 @@ const httpError = (message: string, exceptionMessage?: string, modelState?: Reco
   ...(modelState ? { modelState } : {}),
 });
 
-/** The simple $filter this simulator answers: `Field eq 'literal'` joined by `and`. */
-function parseFilter(filter: string): { field: string; value: string }[] | null {
-  const out: { field: string; value: string }[] = [];
-  for (const part of filter.split(/ and /)) {
+/**
+ * The simple $filter this simulator answers: `Field eq 'literal'` joined by `and`, or by `or`
+ * (one field's values, as a read by reference asks); each condition a field and the values it may take.
+ */
+function parseFilter(filter: string): { field: string; values: string[] }[] | null {
+  const term = (part: string) => {
     const m = /^\s*([A-Za-z]+) eq '((?:[^']|'')*)'\s*$/.exec(part);
-    if (!m) return null;
-    out.push({ field: m[1]!, value: m[2]!.replace(/''/g, "'") });
+    return m ? { field: m[1]!, value: m[2]!.replace(/''/g, "'") } : null;
+  };
+  if (/ or /.test(filter) && !/ and /.test(filter)) {
+    const terms = filter.split(/ or /).map(term);
+    if (terms.some((t) => t === null)) return null;
+    return [{ field: terms[0]!.field, values: terms.map((t) => t!.value) }].filter((c) =>
+      terms.every((t) => t!.field === c.field),
+    );
+  }
+  const out: { field: string; values: string[] }[] = [];
+  for (const part of filter.split(/ and /)) {
+    const t = term(part);
+    if (!t) return null;
+    out.push({ field: t.field, values: [t.value] });
   }
   return out;
 }
@@ -264,9 +278,11 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       const filter = query.get('$filter');
       if (filter) {
         const terms = parseFilter(filter);
-        if (!terms) return json(res, 400, httpError('The $filter is not valid.', `Cannot parse ${filter}`));
+        if (!terms?.length) return json(res, 400, httpError('The $filter is not valid.', `Cannot parse ${filter}`));
         // The database compares text case-insensitively.
-        rows = rows.filter((r) => terms.every((t) => text(r, t.field).toLowerCase() === t.value.toLowerCase()));
+        rows = rows.filter((r) =>
+          terms.every((t) => t.values.some((x) => text(r, t.field).toLowerCase() === x.toLowerCase())),
+        );
       }
       const top = Number(query.get('$top') ?? 'NaN');
       return json(res, 200, Number.isInteger(top) ? rows.slice(0, top) : rows);

@@ -15,13 +15,13 @@ import {
   type TargetCallContext,
   type TargetConnector,
   type TargetDeps,
-  type TargetDocument,
   type TargetKind,
   failed,
   ok,
 } from '../../sync/target.ts';
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
-import { acumaticaFeeRemedy, acumaticaFees, chargesOf } from './fees.ts';
+import { acumaticaFeeRemedy, acumaticaFees } from './fees.ts';
+import { readDocuments } from './reads.ts';
 import {
   DOC_TYPES,
   type DocumentInput,
@@ -389,7 +389,8 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       // The Default endpoint has no report or PDF operation.
       pdf: false,
       drafts: false,
-      reconciliation: false,
+      // Documents read back by reference in batches, voided ones as such, payments' charges too (reads.ts).
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -511,46 +512,13 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
       }),
 
     documents: (ctx, targetIds, options) =>
-      api.within(async () => {
-        const out = new Map<string, TargetDocument>();
-        for (const id of targetIds) {
-          const key = parseDocId(id);
-          if (!key) continue;
-          const spec = DOC_TYPES[key.type];
-          // A payment's fee is its Charges (fees.ts), read when reconciliation compares fees.
-          const expand: Record<string, string> =
-            spec.entity === 'Payment'
-              ? options?.fees && spec.kind === 'payment'
-                ? { $expand: 'Charges' }
-                : {}
-              : options?.lines === false
-                ? {}
-                : { $expand: 'Details' };
-          const row = await api.get(spec.entity, [key.type, key.nbr], expand, ctx.signal);
-          if (!row) continue;
-          const isPayment = spec.entity === 'Payment';
-          const currency = val(row, 'CurrencyID') || settings.currency || 'USD';
-          const gross = minorOf(row, isPayment ? 'PaymentAmount' : 'Amount', currency);
-          if (gross === null)
-            throw new ConnectorError(SYSTEM, `${id} has an amount that is not one of ${currency}`, {
-              retryable: false,
-            });
-          out.set(id, {
-            targetId: id,
-            kind: spec.kind === 'refund' ? 'refund' : spec.kind,
-            number: val(row, 'ReferenceNbr'),
-            customerTargetId: val(row, isPayment ? 'CustomerID' : 'Customer'),
-            externalReference: val(row, isPayment ? 'PaymentRef' : 'CustomerOrder'),
-            date: dateOf(row, isPayment ? 'ApplicationDate' : 'Date'),
-            dueDate: isPayment ? null : dateOf(row, 'DueDate') || null,
-            currency,
-            gross,
-            lines: Array.isArray(row.Details) ? row.Details.length : 0,
-            ...(options?.fees && spec.kind === 'payment' ? { fee: chargesOf(row, id, currency) } : {}),
-          });
-        }
-        return out;
-      }),
+      api.within(() =>
+        readDocuments(api, ctx, targetIds, {
+          lines: options?.lines !== false,
+          fees: options?.fees === true,
+          currency: settings.currency || 'USD',
+        }),
+      ),
 
     feeRemedy: (difference, payment) => acumaticaFeeRemedy(difference, payment),
 
