@@ -124,6 +124,12 @@ const netsuite: TargetHarness = {
           }),
         });
       },
+      // A person voids the invoice in NetSuite (Void Transactions Using Reversing Journals off, the
+      // default): it stays there, its total and lines zero, voided.
+      voidInvoice(id) {
+        a.void(id);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/invoice/eid:')),
       dropped: () => s.stats.dropped,

@@ -7,7 +7,6 @@ import type {
   ItemResult,
   TargetAllocation,
   TargetCreditNote,
-  TargetDocument,
   TargetInvoice,
   TargetKind,
   TargetPayment,
@@ -27,7 +26,7 @@ import {
   rows,
   text,
 } from './api.ts';
-import { type BookedFee, type GlAccount, bookFee, readChart, readFees } from './fees.ts';
+import { type BookedFee, type GlAccount, bookFee, readChart } from './fees.ts';
 import { amount, itemLines, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -123,12 +122,16 @@ export async function ownOf(
   return { externalId, held: await c.api.get(`/${type}/${eid(externalId)}`, c.signal) };
 }
 
-/** A document's reference from its external id (without the customer a shared reference took). */
-export const referenceOf = (r: NsObject): string => {
-  const x = text(r.externalId);
-  const suffix = `__c${customerOf(r)}`;
-  return x.endsWith(suffix) && x.length > suffix.length ? x.slice(0, -suffix.length) : x;
+/** The reference in a customer's document's external id (without the customer a shared reference took). */
+export const referenceIn = (externalId: string, customer: string): string => {
+  const suffix = `__c${customer}`;
+  return externalId.endsWith(suffix) && externalId.length > suffix.length
+    ? externalId.slice(0, -suffix.length)
+    : externalId;
 };
+
+/** A document's reference from its external id (without the customer a shared reference took). */
+export const referenceOf = (r: NsObject): string => referenceIn(text(r.externalId), customerOf(r));
 
 /**
  * `fn` once every call before it under the same key has ended: two customers' documents under one
@@ -452,41 +455,4 @@ export async function findAllocation(
   const type = r.from === 'creditNote' ? RECORD_OF.creditNote : RECORD_OF.payment;
   const applied = await appliedTo(c, type, d.fromTargetId, d.invoiceTargetId, r.currency);
   return applied !== null && applied >= wanted.value ? { targetId: id } : null;
-}
-
-/** Documents by internal id, as booked: an invoice, else a credit memo, a payment, a refund. */
-export async function readDocuments(
-  c: DocumentContext,
-  ids: string[],
-  lines: boolean,
-  fees = false,
-): Promise<Map<string, TargetDocument>> {
-  const out = new Map<string, TargetDocument>();
-  for (const id of ids) {
-    for (const kind of ['invoice', 'creditNote', 'payment', 'refund'] as const) {
-      const sales = kind === 'invoice' || kind === 'creditNote';
-      const e = await c.api.get(`/${RECORD_OF[kind]}/${encodeURIComponent(id)}`, c.signal, lines && sales);
-      if (!e) continue;
-      out.set(id, {
-        targetId: id,
-        kind,
-        number: text(e.tranId) || text(e.externalId),
-        customerTargetId: customerOf(e),
-        externalReference: referenceOf(e),
-        date: text(e.tranDate),
-        dueDate: text(e.dueDate) || null,
-        currency: c.currency,
-        gross: minor(kind === 'payment' ? e.payment : e.total, c.currency) ?? 0n,
-        lines: lines && sales ? rows(e.item).length : 0,
-      });
-      break;
-    }
-  }
-  // Reconciliation: each payment's fee, the journal entry under its fee's external id (fees.ts).
-  if (fees)
-    await readFees(
-      c,
-      [...out.values()].filter((d) => d.kind === 'payment'),
-    );
-  return out;
 }

@@ -327,3 +327,41 @@ describe('payment providers’ fees in NetSuite', () => {
     expect([t.s.account.journals.size, t.s.account.payments.size]).toEqual([0, 0]);
   });
 });
+
+describe('documents as NetSuite holds them now (reconciliation)', () => {
+  it('reads them with SuiteQL in two requests: a voided invoice as voided, a deleted one left out, each payment’s fee or none', async () => {
+    const t = await setup();
+    // Payments that pay no invoice, so that both invoices can be voided or deleted.
+    const paid = await t.target.createPayments!(t.ctx, [
+      { ...payment(t, 1, '2.50'), invoiceTargetId: null },
+      { ...payment(t, 2, null), invoiceTargetId: null },
+    ]);
+    const payments = paid.map((r) => (r.ok ? r.targetId : ''));
+    // A person voids the first invoice (kept, zero) and deletes the second, in NetSuite.
+    t.s.account.void(t.invoices[0]!);
+    t.s.account.txns.delete(t.invoices[1]!);
+    const before = t.s.requests.length;
+    const docs = await t.target.documents!(t.ctx, [...t.invoices, ...payments], { fees: true });
+    // One query for the documents, one for the payments' fees; no record read one by one.
+    expect(t.s.requests.slice(before).map((r) => `${r.method} ${r.route}`)).toEqual([
+      'POST /query/v1/suiteql',
+      'POST /query/v1/suiteql',
+    ]);
+    const voided = docs.get(t.invoices[0]!)!;
+    expect([voided.kind, voided.externalReference, voided.gross, voided.voided]).toEqual([
+      'invoice',
+      'INV-1',
+      0n,
+      true,
+    ]);
+    expect(docs.has(t.invoices[1]!)).toBe(false);
+    expect(
+      payments.map((id) => [docs.get(id)?.externalReference, docs.get(id)?.voided, docs.get(id)?.fee?.amount ?? null]),
+    ).toEqual([
+      ['PAY-1', undefined, 250n],
+      ['PAY-2', undefined, null],
+    ]);
+    expect(docs.get(payments[0]!)!.fee?.label).toMatch(/^journal entry \d+$/);
+    expect(t.s.violations).toEqual([]);
+  });
+});

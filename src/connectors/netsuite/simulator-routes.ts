@@ -1,6 +1,10 @@
 import { type Account, NsRefusal } from './simulator-store.ts';
 import {
   accountRow,
+  journalRow,
+  paymentRow,
+  refundRow,
+  txnRow,
   accountView,
   customerView,
   itemView,
@@ -31,25 +35,87 @@ const TYPES = new Set([
 ]);
 
 /**
- * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), a page
- * of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot run.
+ * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), its
+ * documents by internal id (reads.ts) and its fees' journal entries by external id (fees.ts), a
+ * page of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot
+ * run, and so is an IN list of more than 1,000 (Oracle's ORA-01795).
  */
 export function suiteql(a: Account, q: URLSearchParams, body: Obj): Obj {
   const text = typeof body.q === 'string' ? body.q : '';
-  if (!/^SELECT id, acctnumber, fullname, accttype, isinactive FROM account ORDER BY id$/.test(text))
-    throw new NsRefusal(400, 'INVALID_PARAMETER', 'Invalid search query. Detailed unprocessed description follows.');
+  const all = rowsOf(a, text);
   const limit = Math.max(1, Math.min(1000, Number(q.get('limit') ?? 1000) || 1000));
   const offset = Math.max(0, Number(q.get('offset') ?? 0) || 0);
-  const all = [...a.chart.values()].sort((x, y) => Number(x.id) - Number(y.id));
   const page = all.slice(offset, offset + limit);
   return {
     links: [],
     count: page.length,
     hasMore: offset + page.length < all.length,
-    items: page.map(accountRow),
+    items: page,
     offset,
     totalResults: all.length,
   };
+}
+
+const ACCOUNTS = /^SELECT id, acctnumber, fullname, accttype, isinactive FROM account ORDER BY id$/;
+const TRANSACTIONS = new RegExp(
+  '^' +
+    literal(
+      "SELECT t.id, t.recordtype, t.tranid, t.externalid, t.entity, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, " +
+        "TO_CHAR(t.duedate, 'YYYY-MM-DD') AS duedate, t.foreigntotal, t.voided, COUNT(l.id) AS lines " +
+        "FROM transaction t LEFT JOIN transactionline l ON l.transaction = t.id AND l.mainline = 'F' AND l.taxline = 'F' AND (l.iscogs = 'F' OR l.iscogs IS NULL) " +
+        'WHERE t.id IN (',
+    ) +
+    '(\\d+(?:, \\d+)*)' +
+    literal(
+      ') GROUP BY t.id, t.recordtype, t.tranid, t.externalid, t.entity, t.trandate, t.duedate, t.foreigntotal, t.voided',
+    ) +
+    '$',
+);
+const JOURNALS = new RegExp(
+  '^' +
+    literal(
+      'SELECT t.id, t.tranid, t.externalid, t.voided, SUM(l.debitforeignamount) AS debit ' +
+        'FROM transaction t JOIN transactionline l ON l.transaction = t.id ' +
+        "WHERE t.recordtype = 'journalentry' AND t.externalid IN (",
+    ) +
+    "('[A-Za-z0-9_-]+'(?:, '[A-Za-z0-9_-]+')*)" +
+    literal(') GROUP BY t.id, t.tranid, t.externalid, t.voided') +
+    '$',
+);
+
+function literal(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+function inList(list: string): string[] {
+  const values = list.split(', ').map((v) => v.replace(/^'|'$/g, ''));
+  if (values.length > 1000)
+    throw new NsRefusal(
+      400,
+      'INVALID_PARAMETER',
+      'Invalid search query: maximum number of expressions in a list is 1000.',
+    );
+  return values;
+}
+
+function rowsOf(a: Account, text: string): Obj[] {
+  if (ACCOUNTS.test(text)) return [...a.chart.values()].sort((x, y) => Number(x.id) - Number(y.id)).map(accountRow);
+  const t = TRANSACTIONS.exec(text);
+  if (t) {
+    const ids = new Set(inList(t[1]!));
+    return [
+      ...[...a.txns.values()].filter((x) => ids.has(x.id)).map((x) => txnRow(a, x)),
+      ...[...a.payments.values()].filter((x) => ids.has(x.id)).map((x) => paymentRow(a, x)),
+      ...[...a.refunds.values()].filter((x) => ids.has(x.id)).map((x) => refundRow(a, x)),
+      ...[...a.journals.values()].filter((x) => ids.has(x.id)).map((x) => journalRow(a, x)),
+    ];
+  }
+  const j = JOURNALS.exec(text);
+  if (j) {
+    const ids = new Set(inList(j[1]!));
+    return [...a.journals.values()].filter((x) => ids.has(x.externalId)).map((x) => journalRow(a, x));
+  }
+  throw new NsRefusal(400, 'INVALID_PARAMETER', 'Invalid search query. Detailed unprocessed description follows.');
 }
 
 const notFound = () =>
@@ -124,6 +190,7 @@ export function route(
     }
     if (!own && !byEid) throw notFound();
     if (method === 'PATCH' && own) {
+      if (own.voided) throw new NsRefusal(400, 'USER_ERROR', 'You cannot change a voided transaction.');
       if (type !== 'creditMemo')
         throw new NsRefusal(400, 'USER_ERROR', 'This simulator patches only the apply sublist.');
       a.applyLines(own.apply, own.entity, own.total, body.apply);

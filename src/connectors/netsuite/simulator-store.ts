@@ -59,6 +59,8 @@ export interface Txn {
   total: bigint;
   /** Credit memos: invoice id → amount applied. */
   apply: Map<string, bigint>;
+  /** Voided in NetSuite (a direct void): kept, its total and lines zero (`void`). */
+  voided: boolean;
 }
 export interface Payment {
   id: string;
@@ -289,6 +291,7 @@ export class Account {
 
   /** An invoice or credit memo, created or (same external id) updated with its lines replaced. */
   upsertTxn(type: 'invoice' | 'creditMemo', existing: Txn | null, externalId: string, body: Obj): Txn {
+    if (existing?.voided) throw new NsRefusal(400, 'USER_ERROR', 'You cannot change a voided transaction.');
     const entity = this.customerRef(body.entity ?? (existing ? { id: existing.entity } : undefined), 'entity');
     const tranDate = body.tranDate !== undefined ? str(body.tranDate) : (existing?.tranDate ?? '');
     this.open(tranDate);
@@ -308,12 +311,33 @@ export class Account {
       lines,
       total,
       apply: new Map(),
+      voided: false,
     };
     Object.assign(t, { entity, tranDate, lines, total });
     if (body.dueDate !== undefined) t.dueDate = str(body.dueDate);
     if (body.memo !== undefined) t.memo = str(body.memo);
     if (type === 'creditMemo' && body.apply !== undefined) this.applyLines(t.apply, t.entity, t.total, body.apply);
     this.txns.set(t.id, t);
+    return t;
+  }
+
+  /**
+   * An invoice or credit memo voided as a person voids it in NetSuite with "Void Transactions
+   * Using Reversing Journals" off (a direct void): kept under its id and external id, its total
+   * and every line set to zero, its memo "VOID", what it had applied taken off; an invoice that
+   * payments or credit memos are applied to is refused until they are taken off it *(unverified
+   * wording)*.
+   */
+  void(id: string): Txn {
+    const t = this.txns.get(id);
+    if (!t) throw new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist.');
+    if (t.type === 'invoice' && this.remaining(t) !== t.total)
+      throw new NsRefusal(400, 'USER_ERROR', 'You cannot void a transaction with applied payments or credits.');
+    t.voided = true;
+    t.memo = 'VOID';
+    t.lines = t.lines.map((l) => ({ ...l, rate: '0', net: 0n, tax: 0n }));
+    t.total = 0n;
+    t.apply.clear();
     return t;
   }
 

@@ -84,6 +84,8 @@ export function txnView(a: Account, t: Txn, expand: boolean, link: string): Obj 
       t.lines.reduce((s, l) => s + l.tax, 0n),
     ),
     total: amt(a, t.total),
+    // The status NetSuite shows: a voided invoice keeps its record, "Voided", its amounts zero.
+    ...(t.type === 'invoice' ? { status: invoiceStatus(a, t) } : {}),
     ...(t.type === 'invoice'
       ? { amountRemaining: amt(a, a.remaining(t)) }
       : { applied: amt(a, applied), unapplied: amt(a, t.total - applied) }),
@@ -100,6 +102,12 @@ export function txnView(a: Account, t: Txn, expand: boolean, link: string): Obj 
     ),
     ...(t.type === 'creditMemo' ? { apply: sub(applyView(a, t.apply, t.entity)) } : {}),
   };
+}
+
+/** An invoice's status (`CustInvc:A` Open, `B` Paid In Full, `V` Voided) as the record service answers it *(unverified: the id's form)*. */
+function invoiceStatus(a: Account, t: Txn): Obj {
+  if (t.voided) return ref('V', 'Voided');
+  return a.remaining(t) > 0n ? ref('A', 'Open') : ref('B', 'Paid In Full');
 }
 
 export function paymentView(a: Account, p: Payment, expand: boolean, link: string): Obj {
@@ -164,5 +172,67 @@ export function accountRow(g: GlAccount): Obj {
     fullname: g.acctName,
     accttype: g.acctType,
     isinactive: g.isInactive ? 'T' : 'F',
+  };
+}
+
+/*
+ * SuiteQL rows of `transaction`, as the documents' and fees' queries read them: lower-case column
+ * names, every value text, a column that is null left out. `foreigntotal` is in the transaction's
+ * currency, a credit memo's negative; `voided` 'T' for a voided transaction, whose total is zero.
+ */
+const text = (a: Account, m: bigint) => formatAmount(m, a.currency);
+const txnBase = (id: string, recordtype: string, tranId: string, externalId: string, entity: string | null) => ({
+  links: [],
+  id,
+  recordtype,
+  tranid: tranId,
+  ...(externalId ? { externalid: externalId } : {}),
+  ...(entity ? { entity } : {}),
+});
+
+export function txnRow(a: Account, t: Txn): Obj {
+  return {
+    ...txnBase(t.id, t.type.toLowerCase(), t.tranId, t.externalId, t.entity),
+    trandate: t.tranDate,
+    ...(t.dueDate ? { duedate: t.dueDate } : {}),
+    foreigntotal: text(a, t.type === 'creditMemo' ? -t.total : t.total),
+    voided: t.voided ? 'T' : 'F',
+    lines: String(t.lines.length),
+  };
+}
+
+export function paymentRow(a: Account, p: Payment): Obj {
+  return {
+    ...txnBase(p.id, 'customerpayment', p.tranId, p.externalId, p.customer),
+    trandate: p.tranDate,
+    foreigntotal: text(a, p.payment),
+    voided: 'F',
+    lines: '0',
+  };
+}
+
+export function refundRow(a: Account, r: Refund): Obj {
+  return {
+    ...txnBase(r.id, 'customerrefund', r.tranId, r.externalId, r.customer),
+    trandate: r.tranDate,
+    foreigntotal: text(
+      a,
+      [...r.apply.values()].reduce((s, x) => s + x, 0n),
+    ),
+    voided: 'F',
+    lines: '0',
+  };
+}
+
+/** A journal entry: as a transaction row (its total the debits), and with `debit` for the fees' query. */
+export function journalRow(a: Account, j: Journal): Obj {
+  const debits = j.lines.reduce((s, l) => s + l.debit, 0n);
+  return {
+    ...txnBase(j.id, 'journalentry', j.tranId, j.externalId, null),
+    trandate: j.tranDate,
+    foreigntotal: text(a, debits),
+    voided: 'F',
+    lines: String(j.lines.length),
+    debit: text(a, debits),
   };
 }

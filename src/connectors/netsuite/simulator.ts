@@ -21,8 +21,9 @@ import { seeded } from '../../sync/seeded.ts';
  * A local NetSuite for tests: the OAuth 2.0 token endpoint of the client credentials flow (a JWT
  * client assertion verified against the certificate mapped for the integration, access tokens of
  * `accessTokenSeconds`, `invalid_grant` once the mapping is revoked), the REST record service
- * under /services/rest/record/v1 for one account and the one SuiteQL query the target asks
- * (/services/rest/query/v1/suiteql: the chart of accounts) (Bearer tokens, or requests signed with
+ * under /services/rest/record/v1 for one account and the SuiteQL queries the target asks
+ * (/services/rest/query/v1/suiteql: the chart of accounts, documents by internal id, fees by
+ * external id) (Bearer tokens, or requests signed with
  * token-based authentication when `tba` pairs are given; 401 INVALID_LOGIN otherwise),
  * the account's concurrency limit answered with 429 in NetSuite's error body, and faults on
  * demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`), a status

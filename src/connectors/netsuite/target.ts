@@ -13,6 +13,7 @@ import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
 import { netsuiteFeeRemedy } from './fees.ts';
+import { readDocuments } from './reads.ts';
 import { createRefunds } from './refunds.ts';
 import {
   type NetSuiteSettings,
@@ -203,7 +204,8 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       paymentStatus: false,
       pdf: false,
       drafts: false,
-      reconciliation: false,
+      // Read back with SuiteQL (reads.ts): what NetSuite holds now, voided documents as such.
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -258,7 +260,7 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
     findByReference: (ctx, kind, reference, customerTargetId) =>
       docs.lookUp(context(ctx), kind, reference, customerTargetId),
     documents: (ctx, targetIds, options) =>
-      docs.readDocuments(context(ctx), targetIds, options?.lines !== false, options?.fees === true),
+      readDocuments(context(ctx), targetIds, options?.lines !== false, options?.fees === true),
     feeRemedy: (difference, payment) => netsuiteFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
