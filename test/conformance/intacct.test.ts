@@ -123,6 +123,13 @@ const intacct: TargetHarness = {
           })),
         });
       },
+      // A person reverses the invoice in Intacct (AR configured to reverse unpaid invoices rather
+      // than delete them): it stays there, Reversed, a Reversal transaction zeroing it out.
+      voidInvoice(id) {
+        const c = company();
+        c.reverse(id, c.records.get(id)!.date);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(USER.companyId), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.function === 'create_invoice'),
       dropped: () => s.stats.dropped,

@@ -8,7 +8,6 @@ import type {
   ItemResult,
   TargetAllocation,
   TargetCreditNote,
-  TargetDocument,
   TargetInvoice,
   TargetKind,
   TargetPayment,
@@ -17,7 +16,7 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../../sync/remote/early.ts';
 import { BatchInterrupted, failed, ok } from '../../sync/target.ts';
 import { type Answer, type IntacctApi, writeControlId } from './api.ts';
-import { type BookedFee, bookFee, feesAccount, readFees } from './fees.ts';
+import { type BookedFee, bookFee, feesAccount } from './fees.ts';
 import { lineItems } from './map.ts';
 import { type IntacctSettings, SYSTEM } from './settings.ts';
 import { type Xml, describe, isoDate, legacyDate, quote, text, usDate } from './xml.ts';
@@ -48,12 +47,12 @@ type Row = Record<string, Xml>;
  * (RECORDID, `adjustmentno`), which is one number per company, so a second customer's adjustment
  * under the same reference could not be booked.
  */
-const OBJECTS = {
+export const OBJECTS = {
   invoice: { object: 'ARINVOICE', ref: 'DOCNUMBER', before: null },
   creditNote: { object: 'ARADJUSTMENT', ref: 'DOCNUMBER', before: 'RECORDID' },
   payment: { object: 'ARPYMT', ref: 'DOCNUMBER', before: null },
 } as const;
-type DocKind = keyof typeof OBJECTS;
+export type DocKind = keyof typeof OBJECTS;
 
 const refused = (what: string, reference: string, a: Extract<Answer, { duplicate: false }>): ItemError => ({
   code: 'TARGET_REFUSED',
@@ -90,12 +89,12 @@ export async function findDocument(
 }
 
 /** Our reference on a document read back: where it is now, else where an earlier version kept it. */
-const referenceOf = (kind: DocKind, r: Row): string => {
+export const referenceOf = (kind: DocKind, r: Row): string => {
   const o = OBJECTS[kind];
   return text(r[o.ref]) || (o.before ? text(r[o.before]) : '');
 };
 
-const numberOf = (kind: DocKind, r: Row) => (kind === 'payment' ? text(r.DOCNUMBER) : text(r.RECORDID));
+export const numberOf = (kind: DocKind, r: Row) => (kind === 'payment' ? text(r.DOCNUMBER) : text(r.RECORDID));
 
 /** The engine's lookup before anything is sent again. */
 export async function lookUp(
@@ -523,42 +522,4 @@ export async function findAllocation(
   const id = applicationId(d.fromTargetId, d.invoiceTargetId, r.amount, r.date);
   if (!amount.ok || taken.has(id)) return null;
   return (await applied(c, d.fromTargetId, d.invoiceTargetId, r.currency)) >= amount.value ? { targetId: id } : null;
-}
-
-/** Documents by RECORDNO, as booked: an invoice, else a credit adjustment, else a payment. */
-export async function readDocuments(
-  c: DocumentContext,
-  ids: string[],
-  fees = false,
-): Promise<Map<string, TargetDocument>> {
-  const out = new Map<string, TargetDocument>();
-  for (const id of ids) {
-    for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
-      const row = (await c.api.query(OBJECTS[kind].object, `RECORDNO = ${quote(id)}`, c.signal))[0];
-      if (!row) continue;
-      const currency = text(row.CURRENCY) || c.settings.currency;
-      const total = parseAmount(text(row.TOTALENTERED) || '0', currency);
-      const gross = total.ok ? (total.value < 0n ? -total.value : total.value) : 0n;
-      out.set(id, {
-        targetId: id,
-        kind,
-        number: numberOf(kind, row),
-        customerTargetId: text(row.CUSTOMERID),
-        externalReference: referenceOf(kind, row),
-        date: isoDate(text(kind === 'payment' ? row.PAYMENTDATE : row.WHENCREATED)),
-        dueDate: kind === 'invoice' ? isoDate(text(row.WHENDUE)) || null : null,
-        currency,
-        gross,
-        lines: 0,
-      });
-      break;
-    }
-  }
-  // Reconciliation: each payment's fee, the bank charge under its reference (fees.ts).
-  if (fees)
-    await readFees(
-      c,
-      [...out.values()].filter((d) => d.kind === 'payment'),
-    );
-  return out;
 }

@@ -279,3 +279,40 @@ describe('payment providers’ fees in Sage Intacct', () => {
     expect(fees(t.s).map((f) => f.lines)).toEqual([[['6150', 250n, 'C-1']]]);
   });
 });
+
+describe('documents as Intacct holds them now (reconciliation)', () => {
+  it('reads them by RECORDNO in a few requests: a reversed invoice as voided, a deleted one left out, each payment’s fee or none', async () => {
+    const t = await setup();
+    // Payments that pay no invoice, so that both invoices can be reversed or deleted unpaid.
+    const paid = await t.target.createPayments!(ctx, [
+      { ...payment(t.invoices, 1, '2.50'), invoiceTargetId: null },
+      { ...payment(t.invoices, 2, null), invoiceTargetId: null },
+    ]);
+    const payments = paid.map((r) => (r.ok ? r.targetId : ''));
+    // A person reverses the first invoice and deletes the second, in Intacct.
+    const c = t.company();
+    c.reverse(t.invoices[0]!, '2026-11-20');
+    c.records.delete(t.invoices[1]!);
+    const before = t.s.requests.length;
+    const docs = await t.target.documents!(ctx, [...t.invoices, ...payments], { fees: true });
+    const reads = t.s.requests.slice(before).map((r) => `${r.function} ${String(r.body.object)}`);
+    // Invoices, then what is left among adjustments and payments; the fees and their lines.
+    expect(reads).toEqual([
+      'readByQuery ARINVOICE',
+      'readByQuery ARADJUSTMENT',
+      'readByQuery ARPYMT',
+      'readByQuery BANKFEE',
+      'readByQuery BANKFEEENTRY',
+    ]);
+    const reversed = docs.get(t.invoices[0]!)!;
+    expect([reversed.kind, reversed.externalReference, reversed.voided]).toEqual(['invoice', 'INV-1', true]);
+    expect(docs.has(t.invoices[1]!)).toBe(false);
+    expect(
+      payments.map((id) => [docs.get(id)?.externalReference, docs.get(id)?.voided, docs.get(id)?.fee?.amount ?? null]),
+    ).toEqual([
+      ['PAY-1', undefined, 250n],
+      ['PAY-2', undefined, null],
+    ]);
+    expect(t.s.violations).toEqual([]);
+  });
+});

@@ -95,20 +95,28 @@ export interface BookedFee {
   found: boolean;
 }
 
-/** The fees under these reference numbers, with their lines (one query a reference, one a fee). */
+/**
+ * The fees under these reference numbers on the bank account payments go to, with their lines:
+ * one readByQuery per 1,000 references and one per 1,000 fees for their lines (api.ts `queryIn`).
+ */
 async function feesByReference(c: DocumentContext, references: string[]): Promise<Map<string, HeldFee[]>> {
+  const wanted = new Set(references);
+  const rows = (await c.api.queryIn('BANKFEE', 'RECORDID', references, c.signal)).filter(
+    (r) => wanted.has(text(r.RECORDID)) && text(r.FINANCIALENTITY) === c.settings.bankAccountId,
+  );
+  const lines = new Map<string, Row[]>();
+  if (rows.length > 0)
+    for (const l of await c.api.queryIn(
+      'BANKFEEENTRY',
+      'RECORDKEY',
+      rows.map((r) => text(r.RECORDNO)),
+      c.signal,
+    ))
+      lines.set(text(l.RECORDKEY), [...(lines.get(text(l.RECORDKEY)) ?? []), l]);
   const out = new Map<string, HeldFee[]>();
-  for (const reference of new Set(references)) {
-    const rows = (await c.api.query('BANKFEE', `RECORDID = ${quote(reference)}`, c.signal)).filter(
-      (r) => text(r.RECORDID) === reference && text(r.FINANCIALENTITY) === c.settings.bankAccountId,
-    );
-    const held: HeldFee[] = [];
-    for (const row of rows)
-      held.push({
-        row,
-        lines: await c.api.query('BANKFEEENTRY', `RECORDKEY = ${quote(text(row.RECORDNO))}`, c.signal),
-      });
-    if (held.length > 0) out.set(reference, held);
+  for (const row of rows.sort((a, b) => Number(text(a.RECORDNO)) - Number(text(b.RECORDNO)))) {
+    const reference = text(row.RECORDID);
+    out.set(reference, [...(out.get(reference) ?? []), { row, lines: lines.get(text(row.RECORDNO)) ?? [] }]);
   }
   return out;
 }

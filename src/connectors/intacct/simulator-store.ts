@@ -67,6 +67,11 @@ export interface ArRecord {
   open: bigint;
   lines: number;
   description: string;
+  /**
+   * Set once a person reverses it: `Reversed` on the original (kept, out of the books), `Reversal`
+   * on the transaction that zeroes it out.
+   */
+  state?: 'Reversed' | 'Reversal' | undefined;
 }
 
 /** A bank interest or service charge (Cash Management, BANKFEE) and its lines. */
@@ -262,6 +267,33 @@ export class Company {
     return rec;
   }
 
+  /**
+   * An invoice or credit adjustment reversed as a person reverses it in Intacct (Accounts
+   * Receivable > Invoices > Reverse, with AR configured to reverse unpaid invoices rather than
+   * delete them): the original kept in STATE Reversed with nothing left open, and a second
+   * transaction in STATE Reversal, dated `date`, its total the original's negated. Only an unpaid
+   * one here (a paid one has its payments reversed first) *(unverified wording)*.
+   */
+  reverse(recordNo: string, date: string): ArRecord {
+    const r = this.records.get(recordNo);
+    if (!r || r.kind === 'payment' || r.state)
+      throw new IntacctRefusal('BL01001973', `Record ${recordNo} cannot be reversed.`);
+    if (r.open !== r.total)
+      throw new IntacctRefusal('BL01001973', `Reverse the payments applied to record ${r.RECORDID} first.`);
+    this.open(date);
+    r.state = 'Reversed';
+    r.open = 0n;
+    return this.add({
+      ...r,
+      date,
+      due: date,
+      total: -r.total,
+      open: 0n,
+      description: `Reversal of ${r.RECORDID}`,
+      state: 'Reversal',
+    });
+  }
+
   /** create_invoice: numbered by the company's document sequence (RECORDID). */
   createInvoice(f: El): ArRecord {
     this.customer(str(f.customerid));
@@ -435,7 +467,7 @@ export class Company {
       TOTALDUE: this.fmt(r.open),
       TOTALPAID: this.fmt(r.total - r.open),
       DESCRIPTION: r.description,
-      STATE: r.open === 0n ? 'Paid' : 'Posted',
+      STATE: r.state ?? (r.open === 0n ? 'Paid' : 'Posted'),
     });
     switch (object) {
       case 'CUSTOMER':

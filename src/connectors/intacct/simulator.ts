@@ -155,7 +155,9 @@ export class IntacctSimulator {
         seen.add(r);
       }
     };
-    const of = (kind: ArRecord['kind']) => [...c.records.values()].filter((r) => r.kind === kind);
+    // A reversal carries the reference of the document it reverses: not a second booking of it.
+    const of = (kind: ArRecord['kind']) =>
+      [...c.records.values()].filter((r) => r.kind === kind && r.state !== 'Reversal');
     // A reference is unique per customer: two customers' invoices, adjustments and payments may
     // share one. The reference number (DOCNUMBER) is not unique in Intacct, and an adjustment made
     // before the reference went there has it as its number (RECORDID).
@@ -339,8 +341,13 @@ export class IntacctSimulator {
     body: El,
     who: { companyId: string; userId: string },
   ): { status: string; out: El } {
-    const data = (listtype: string, rows: Row[]) => ({
-      data: { '@_listtype': listtype, '@_count': String(rows.length), '@_numremaining': '0', [listtype]: rows },
+    const data = (listtype: string, rows: Row[], remaining = 0) => ({
+      data: {
+        '@_listtype': listtype,
+        '@_count': String(rows.length),
+        '@_numremaining': String(remaining),
+        [listtype]: rows,
+      },
     });
     try {
       switch (name) {
@@ -357,7 +364,10 @@ export class IntacctSimulator {
           const object = str(body.object);
           const rows = company.rows(object);
           if (!rows) throw new IntacctRefusal('BL01001973', `Object ${object} is not supported.`);
-          return { status: 'success', out: data(object, rows.filter(matcher(str(body.query)))) };
+          // A page of `pagesize` rows (100 unless told, at most 1,000); the rest would take readMore.
+          const size = Math.min(1000, Math.max(1, Number(str(body.pagesize) || '100') || 100));
+          const found = rows.filter(matcher(str(body.query)));
+          return { status: 'success', out: data(object, found.slice(0, size), Math.max(0, found.length - size)) };
         }
         case 'create':
         case 'update': {
@@ -401,14 +411,19 @@ export class IntacctSimulator {
   }
 }
 
-/** A readByQuery filter of `FIELD = 'value'` terms joined by AND (what the connector sends). */
+/**
+ * A readByQuery filter of `FIELD = 'value'` and `FIELD IN ('a', 'b', …)` terms joined by AND (what
+ * the connector sends).
+ */
 function matcher(query: string): (row: Row) => boolean {
+  const value = /'((?:[^']|'')*)'/g;
   const terms = query.split(/\s+AND\s+/i).map((t) => {
-    const m = /^\s*([A-Z_.0-9]+)\s*=\s*'((?:[^']|'')*)'\s*$/i.exec(t);
+    const m = /^\s*([A-Z_.0-9]+)\s*(?:=\s*('(?:[^']|'')*')|IN\s*\(((?:\s*'(?:[^']|'')*'\s*,?)+)\))\s*$/i.exec(t);
     if (!m) throw new IntacctRefusal('BL01001973', `Invalid query: ${query}`);
-    return [m[1]!, m[2]!.replace(/''/g, "'")] as const;
+    const values = [...(m[2] ?? m[3]!).matchAll(value)].map((v) => v[1]!.replace(/''/g, "'"));
+    return [m[1]!, new Set(values)] as const;
   });
-  return (row) => terms.every(([f, v]) => (row[f] ?? '') === v);
+  return (row) => terms.every(([f, v]) => v.has(row[f] ?? ''));
 }
 
 /** Starts a simulator on a free loopback port. */

@@ -10,6 +10,7 @@ import { IntacctApi, writeControlId } from './api.ts';
 import * as docs from './documents.ts';
 import { intacctFeeRemedy } from './fees.ts';
 import { customerFields, itemFields } from './map.ts';
+import { readDocuments } from './reads.ts';
 import { IntacctSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, endpointOf, rateScope } from './settings.ts';
 import { type Xml, describe, quote, text } from './xml.ts';
 
@@ -127,7 +128,8 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
       paymentStatus: false,
       pdf: false,
       drafts: false,
-      reconciliation: false,
+      // Read back by RECORDNO (reads.ts): what Intacct holds now, reversed documents as such.
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -172,7 +174,7 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     findAllocation: (ctx, item, taken) => docs.findAllocation(context(ctx), item, taken),
     findByReference: (ctx, kind, reference, customerTargetId) =>
       docs.lookUp(context(ctx), kind, reference, customerTargetId),
-    documents: (ctx, targetIds, options) => docs.readDocuments(context(ctx), targetIds, options?.fees === true),
+    documents: (ctx, targetIds, options) => readDocuments(context(ctx), targetIds, options?.fees === true),
     feeRemedy: (difference, payment) => intacctFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
