@@ -6,6 +6,7 @@ import {
   directCustomer as customer,
   directInvoice as invoice,
   directPayment as payment,
+  directRefund as refund,
   simulatedGrant,
   targetIdOf,
   thrown,
@@ -189,6 +190,37 @@ describe('Zoho Books: a payment provider’s fee', () => {
     // All of it kept by the provider is still a fee: nothing reaches the bank.
     expect(results[3]).toMatchObject({ ok: true });
     for (const ref of ['FP-8', 'FP-9', 'FP-10']) expect(paymentsUnder(ref)).toEqual([]);
+  });
+
+  it('reconciliation reads what Zoho holds now: a voided invoice voided, a deleted one left out, fees, a refund by its payment', async () => {
+    expect(target.capabilities.reconciliation).toBe(true);
+    const [kept, voided, deleted] = [
+      await bookedInvoice('RI-1', ann),
+      await bookedInvoice('RI-2', ann),
+      await bookedInvoice('RI-3', ann),
+    ];
+    const paid = targetIdOf(
+      (await target.createPayments!(ctx(), [payment('RP-1', ann, kept, '121.00', { fee: '2.50' })]))[0],
+    );
+    const plain = targetIdOf((await target.createPayments!(ctx(), [payment('RP-2', ann, null, '30.00')]))[0]);
+    const back = targetIdOf((await target.createRefunds!(ctx(), [refund('RR-1', ann, plain, '10.00')]))[0]);
+    // A person voids RI-2 and deletes RI-3 in Zoho Books.
+    org().voidInvoice(voided);
+    org().invoices.delete(deleted);
+    const docs = await target.documents!(ctx(), [kept, voided, deleted, paid, plain, back], { fees: true });
+    expect(docs.get(kept)).toMatchObject({ kind: 'invoice', externalReference: 'RI-1', gross: 12100n, lines: 1 });
+    expect(docs.get(kept)).not.toHaveProperty('voided');
+    expect(docs.get(voided)).toMatchObject({ kind: 'invoice', externalReference: 'RI-2', voided: true });
+    expect(docs.has(deleted)).toBe(false);
+    expect(docs.get(paid)).toMatchObject({ kind: 'payment', gross: 12100n, fee: { amount: 250n } });
+    expect(docs.get(plain)).toMatchObject({ kind: 'payment', gross: 3000n, fee: null });
+    expect(docs.get(back)).toMatchObject({
+      kind: 'refund',
+      externalReference: 'RR-1',
+      customerTargetId: ann,
+      date: '2026-11-06',
+      gross: 1000n,
+    });
   });
 
   it('says what to do about a fee reconciliation finds wrong', () => {

@@ -111,6 +111,11 @@ const zohobooks: TargetHarness = {
           })),
         });
       },
+      // A person voids the invoice in Zoho Books: it stays, status void, out of the books.
+      voidInvoice(id) {
+        org().voidInvoice(id);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(ORG), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices'),
       dropped: () => s.stats.dropped,

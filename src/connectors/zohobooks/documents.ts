@@ -468,23 +468,33 @@ export async function findAllocation(
   return applied >= amount.value ? { targetId: id } : null;
 }
 
+/** Invoice and credit note statuses out of the books: voided, or (marked) a draft again. */
+const OUT_OF_BOOKS = new Set(['void', 'draft']);
+
 /**
- * Documents by id, as booked: an invoice, else a credit note, else a payment. With `fees`, a
- * payment's provider fee is its bank charges (null when it has none).
+ * Documents by id, as Zoho holds them now, for write-back and reconciliation. Zoho's lists filter
+ * by reference, customer, date, status and the like but by no id, so each document is one GET by
+ * id, a few at once (the rate planner paces them): tried as an invoice, else a credit note, else a
+ * customer payment. An invoice or credit note voided (or marked draft again) is `voided`; one
+ * deleted answers 404 and is left out. A refund is read by the payment it refunds (Zoho reads a
+ * refund only under its payment): the refunds of the payments of the same ids that have refunded
+ * something (`amount_refunded`), listed once each, and only when some id is still unread. With
+ * `fees`, a payment's provider fee is its bank charges (null when it has none).
  */
 export async function readDocuments(
   c: DocumentContext,
   ids: string[],
-  options?: { fees?: boolean },
+  options?: { fees?: boolean; concurrency?: number },
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
-  for (const id of ids) {
+  const payments: ZohoObject[] = [];
+  const read = async (id: string) => {
     for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
       const p = PATHS[kind];
       const e = await c.api.byId(`${p.path}/${encodeURIComponent(id)}`, p.one, c.signal);
       if (!e) continue;
       const currency = text(e.currency_code) || c.org.currency;
-      const lines = Array.isArray(e.line_items) ? e.line_items.length : 0;
+      if (kind === 'payment') payments.push(e);
       out.set(id, {
         targetId: id,
         kind,
@@ -495,10 +505,46 @@ export async function readDocuments(
         dueDate: text(e.due_date) || null,
         currency,
         gross: minor(kind === 'payment' ? e.amount : e.total, currency) ?? 0n,
-        lines,
+        lines: Array.isArray(e.line_items) ? e.line_items.length : 0,
+        ...(kind !== 'payment' && OUT_OF_BOOKS.has(text(e.status)) ? { voided: true } : {}),
         ...(kind === 'payment' && options?.fees ? { fee: feeOf(e, currency) } : {}),
       });
-      break;
+      return;
+    }
+  };
+  // A few at once; after one fails no new one starts, and the first error is thrown.
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (next < ids.length && !failed)
+      await read(ids[next++]!).catch((err: unknown) => {
+        failed = true;
+        throw err;
+      });
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(options?.concurrency ?? 1, ids.length)) }, worker));
+  const unread = new Set(ids.filter((id) => !out.has(id)));
+  for (const pay of payments) {
+    if (unread.size === 0) break;
+    if ((minor(pay.amount_refunded, c.org.currency) ?? 0n) <= 0n) continue;
+    const paymentId = text(pay.payment_id);
+    const path = `/customerpayments/${encodeURIComponent(paymentId)}/refunds`;
+    for (const r of await listAll(c.api, path, 'payment_refunds', {}, c.signal)) {
+      const id = text(r.payment_refund_id);
+      if (!unread.delete(id)) continue;
+      const currency = text(r.currency_code) || text(pay.currency_code) || c.org.currency;
+      out.set(id, {
+        targetId: id,
+        kind: 'refund',
+        number: text(r.reference_number) || id,
+        customerTargetId: text(pay.customer_id),
+        externalReference: text(r.reference_number),
+        date: text(r.date),
+        dueDate: null,
+        currency,
+        gross: minor(r.amount, currency) ?? 0n,
+        lines: 0,
+      });
     }
   }
   return out;

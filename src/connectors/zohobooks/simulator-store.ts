@@ -252,6 +252,28 @@ export class Organisation {
     return d;
   }
 
+  /**
+   * Voids an invoice, as "Void" in Zoho Books does (POST /invoices/{id}/status/void): it stays,
+   * status `void`, out of the books, nothing owed; the payments and credits applied to it are
+   * unassociated and go back to the customer's credits (unused on the payment, open on the credit note).
+   */
+  voidInvoice(id: string): Doc {
+    const d = this.invoices.get(id);
+    if (!d) throw new ZohoRefusal(404, 1002, 'Invoice does not exist.');
+    for (const p of this.payments.values()) p.invoices = p.invoices.filter((i) => i.invoice_id !== id);
+    for (let i = this.credits.length - 1; i >= 0; i--) {
+      const c = this.credits[i]!;
+      if (c.invoice_id !== id) continue;
+      const note = this.creditNotes.get(c.creditnote_id)!;
+      note.balance += c.amount_applied;
+      note.status = 'open';
+      this.credits.splice(i, 1);
+    }
+    d.status = 'void';
+    d.balance = 0n;
+    return d;
+  }
+
   private applicable(invoiceId: string, customer: string): Doc {
     const inv = this.invoices.get(invoiceId);
     if (!inv) throw new ZohoRefusal(400, 1002, 'Invoice does not exist.');
@@ -435,6 +457,7 @@ export class Organisation {
       amount: dec(p.amount, cur),
       bank_charges: dec(p.bank_charges, cur),
       unused_amount: dec(p.amount - applied - p.refunded, cur),
+      amount_refunded: dec(p.refunded, cur),
       account_id: p.account_id ?? UNDEPOSITED_FUNDS,
       date: p.date,
       description: p.description,

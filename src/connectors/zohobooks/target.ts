@@ -110,7 +110,8 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       paymentStatus: false,
       pdf: true,
       drafts: false,
-      reconciliation: false,
+      // documents() reads what Zoho holds now: a voided invoice as voided, a deleted one not at all (documents.ts).
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -154,7 +155,11 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
-    documents: async (ctx, targetIds, options) => docs.readDocuments(await context(ctx), targetIds, options),
+    documents: async (ctx, targetIds, options) =>
+      docs.readDocuments(await context(ctx), targetIds, {
+        ...options,
+        concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
+      }),
     feeRemedy: (difference, payment) => zohoFeeRemedy(difference, payment),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(invoiceTargetId, ctx.signal),
