@@ -286,6 +286,43 @@ describe('Odoo: a payment provider’s fee', () => {
     expect(o.sim.violations).toEqual([]);
   });
 
+  it('reconciliation reads what Odoo holds now: a cancelled invoice voided, a deleted id left out, every payment’s fee, a few requests a page', async () => {
+    const o = await odoo('17');
+    expect(o.target.capabilities.reconciliation).toBe(true);
+    const [kept, cancelled] = [await invoiceOf(o, 'RI-1'), await invoiceOf(o, 'RI-2')];
+    const paid = idOf((await pay(o, directPayment('RP-1', o.customer, kept, '121.00', { fee: '2.50' })))[0]);
+    const none = idOf((await pay(o, directPayment('RP-2', o.customer, null, '5.00')))[0]);
+    // More payments than a search_read answers without a limit (80): each one's fee is still read.
+    const many = (
+      await o.target.createPayments!(
+        ctx(),
+        Array.from({ length: 81 }, (_, i) => directPayment(`RP-M${i}`, o.customer, null, '5.00', { fee: '0.10' })),
+      )
+    ).map(idOf);
+    // A person resets RI-2 to draft and cancels it in Odoo; an id Odoo no longer has (a draft deleted).
+    o.sim.db.cancelMove(Number(cancelled));
+    const gone = '987654321';
+    const before = o.sim.calls.length;
+    const docs = await o.target.documents!(ctx(), [kept, cancelled, gone, paid, none, ...many], { fees: true });
+    expect(docs.get(kept)).toMatchObject({ kind: 'invoice', externalReference: 'RI-1', gross: 12100n, lines: 1 });
+    expect(docs.get(kept)).not.toHaveProperty('voided');
+    expect(docs.get(cancelled)).toMatchObject({ kind: 'invoice', externalReference: 'RI-2', voided: true });
+    expect(docs.has(gone)).toBe(false);
+    expect(docs.get(paid)).toMatchObject({ kind: 'payment', gross: 12100n, fee: { amount: 250n } });
+    expect(docs.get(paid)).not.toHaveProperty('voided');
+    expect(docs.get(none)!.fee).toBeNull();
+    expect(many.map((id) => docs.get(id)?.fee?.amount)).toEqual(many.map(() => 10n));
+    // Moves, payments, their receivable lines, the fees account, its lines: one request each.
+    expect(o.sim.calls.slice(before).map((c) => `${c.model}.${c.modelMethod}`)).toEqual([
+      'account.move.search_read',
+      'account.payment.search_read',
+      'account.move.line.search_read',
+      'account.account.search_read',
+      'account.move.line.search_read',
+    ]);
+    expect(o.sim.violations).toEqual([]);
+  });
+
   it('says what to do about a fee reconciliation finds wrong', async () => {
     const o = await odoo('17');
     const fee = {

@@ -117,6 +117,11 @@ const odoo: TargetHarness = {
             }),
         });
       },
+      // A person cancels the invoice in Odoo (Reset to Draft, then Cancel): kept, state cancel, out of the books.
+      voidInvoice(id) {
+        db.cancelMove(Number(id));
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (c) => c.model === 'account.move' && c.modelMethod === 'create'),
       dropped: () => s.stats.dropped,

@@ -301,9 +301,17 @@ async function createMoves(
 export const createInvoices = (c: DocumentContext, items: TargetInvoice[]) => createMoves(c, 'invoice', items);
 export const createCreditNotes = (c: DocumentContext, items: TargetCreditNote[]) => createMoves(c, 'creditNote', items);
 
+/** States of an `account.payment` that are out of the books: a draft, cancelled (17: `cancel`, 18: `canceled`), rejected (18). */
+const PAYMENT_OUT_OF_BOOKS = new Set(['draft', 'cancel', 'canceled', 'rejected']);
+
 /**
- * Documents by id, as booked: moves (invoices, credit notes) and payments. A payment's `gross` is
- * what it settles on its customer: its amount, and the provider's fee written off beside it (fees.ts).
+ * Documents by id, as Odoo holds them now: moves (invoices, credit notes) and payments (refunds
+ * are outbound ones), each model in one `search_read` on `[('id', 'in', ids)]`, so that a page of
+ * ids is a few requests whatever its size, and an id Odoo no longer has (a draft deleted) is left
+ * out rather than failing the read as `read` would (MissingError). A move that is not posted
+ * (cancelled, or reset to draft) and a payment cancelled or back in draft are `voided`: out of the
+ * books. A payment's `gross` is what it settles on its customer: its amount, and the provider's
+ * fee written off beside it (fees.ts).
  */
 export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
@@ -311,25 +319,24 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
   const paymentIds = ids.filter((i) => i.startsWith(PAYMENT_PREFIX)).map((i) => Number(i.slice(PAYMENT_PREFIX.length)));
   const cur = (v: unknown) => (Array.isArray(v) ? text(v[1]) : '') || c.company.currency;
   if (moveIds.length > 0) {
-    const rows = (await c.rpc.read(
+    const rows = await c.rpc.searchRead(
       'account.move',
-      'read',
-      [moveIds],
-      {
-        fields: [
-          'move_type',
-          'name',
-          'ref',
-          'partner_id',
-          'invoice_date',
-          'invoice_date_due',
-          'currency_id',
-          'amount_total',
-          'invoice_line_ids',
-        ],
-      },
+      [['id', 'in', moveIds]],
+      [
+        'move_type',
+        'state',
+        'name',
+        'ref',
+        'partner_id',
+        'invoice_date',
+        'invoice_date_due',
+        'currency_id',
+        'amount_total',
+        'invoice_line_ids',
+      ],
       c.signal,
-    )) as OdooObject[];
+      null,
+    );
     for (const e of rows) {
       const type = text(e.move_type);
       if (type !== 'out_invoice' && type !== 'out_refund') continue;
@@ -346,18 +353,19 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         currency,
         gross: minor(e.amount_total, currency) ?? 0n,
         lines: Array.isArray(e.invoice_line_ids) ? e.invoice_line_ids.length : 0,
+        ...(text(e.state) !== 'posted' ? { voided: true } : {}),
       });
     }
   }
   if (paymentIds.length > 0) {
     const field = paymentReferenceField(c.version);
-    const rows = (await c.rpc.read(
+    const rows = await c.rpc.searchRead(
       'account.payment',
-      'read',
-      [paymentIds],
-      { fields: ['name', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'] },
+      [['id', 'in', paymentIds]],
+      ['name', 'state', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'],
       c.signal,
-    )) as OdooObject[];
+      null,
+    );
     // What each settles on its customer: its receivable line (the amount, and a fee written off beside it).
     const settled = new Map<number, bigint>();
     for (const l of await c.rpc.searchRead(
@@ -365,6 +373,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
       [['payment_id', 'in', paymentIds], RECEIVABLE],
       ['payment_id', 'balance'],
       c.signal,
+      null,
     )) {
       const p = m2o(l.payment_id);
       const b = minor(l.balance, c.company.currency);
@@ -384,6 +393,7 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
         currency,
         gross: settled.get(int(e.id)!) ?? minor(e.amount, currency) ?? 0n,
         lines: 0,
+        ...(PAYMENT_OUT_OF_BOOKS.has(text(e.state)) ? { voided: true } : {}),
       });
     }
   }

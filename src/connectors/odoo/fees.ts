@@ -82,6 +82,7 @@ export async function feesAccount(c: DocumentContext): Promise<number | ItemErro
     ],
     fields,
     c.signal,
+    null,
   );
   const matches = rows.filter((a) => BANK_FEES.test(text(a.name)));
   if (matches.length === 1) return int(matches[0]!.id)!;
@@ -102,6 +103,7 @@ async function feeLines(c: DocumentContext, paymentIds: number[], account: numbe
     ],
     ['payment_id', 'balance'],
     c.signal,
+    null,
   );
   const out = new Map<number, OdooObject[]>();
   for (const l of rows) {

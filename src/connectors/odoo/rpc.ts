@@ -187,15 +187,24 @@ export class OdooRpc {
     return a.result;
   }
 
-  /** `search_read` with a domain: the rows, each with the fields asked for. */
+  /**
+   * `search_read` with a domain: the rows, each with the fields asked for. `limit` null reads every
+   * match in one request (Odoo's `limit=None`), for a domain bounded by the ids it names.
+   */
   async searchRead(
     model: string,
     domain: unknown[],
     fields: string[],
     signal?: AbortSignal,
-    limit = 80,
+    limit: number | null = 80,
   ): Promise<OdooObject[]> {
-    const rows = await this.read(model, 'search_read', [domain], { fields, limit, order: 'id asc' }, signal);
+    const rows = await this.read(
+      model,
+      'search_read',
+      [domain],
+      { fields, ...(limit === null ? {} : { limit }), order: 'id asc' },
+      signal,
+    );
     if (!Array.isArray(rows))
       throw new ConnectorError(SYSTEM, `${model}.search_read answered without a list`, { retryable: false });
     return rows as OdooObject[];

@@ -295,6 +295,19 @@ export class Database {
     m.state = 'posted';
   }
 
+  /**
+   * A person cancels a posted invoice or credit note, as Odoo 16–18 have it done: "Reset to Draft"
+   * (`button_draft`, which removes the reconciliations of its lines: what paid it is open again),
+   * then "Cancel" (`button_cancel`): it keeps its number, out of the books, state `cancel`.
+   */
+  cancelMove(moveId: number): void {
+    const m = this.moves.get(moveId);
+    if (!m) throw missing('account.move', moveId);
+    for (const p of this.partials.filter((x) => x.debit_move_id === m.receivable || x.credit_move_id === m.receivable))
+      this.removePartial([moveId], p.id);
+    m.state = 'cancel';
+  }
+
   unlink(model: 'account.move' | 'account.payment', ids: number[]): void {
     for (const i of ids) {
       const row = model === 'account.move' ? this.moves.get(i) : this.payments.get(i);

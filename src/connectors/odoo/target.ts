@@ -110,7 +110,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
       paymentStatus: false,
       pdf: false,
       drafts: false,
-      reconciliation: false,
+      // documents() reads what Odoo holds now, a cancelled move or payment as voided (documents.ts).
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
