@@ -117,6 +117,11 @@ const myob: TargetHarness = {
           })),
         });
       },
+      // A person deletes the sale in AccountRight: MYOB keeps no voided sale, and answers 404 for it.
+      voidInvoice(id) {
+        file().deleteSale(id);
+        return Promise.resolve();
+      },
       violations: () => [...s.duplicates(FILE), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'POST' && r.route === 'Sale/Invoice/Service'),
       dropped: () => s.stats.dropped,

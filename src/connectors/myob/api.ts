@@ -207,3 +207,27 @@ export function text(v: unknown): string {
 
 /** A value for an OData `$filter`: a string literal, its quotes doubled. */
 export const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
+/**
+ * Characters a `$filter` may take in the query string as sent (URL-encoded). MYOB publishes no
+ * limit on a URL; 2,048 characters of query string is IIS's default, and about what Xero's API
+ * takes in practice *(unverified for MYOB)*: 1,800 leaves room for the rest of the URL. That is
+ * 31 `UID eq guid'…'` clauses a request.
+ */
+export const FILTER_MAX = 1800;
+
+/** `$filter` strings of these clauses joined by `or`, each at most FILTER_MAX characters once encoded. */
+export function orFilters(clauses: readonly string[]): string[] {
+  const out: string[] = [];
+  let current: string[] = [];
+  const encoded = (parts: string[]) => new URLSearchParams({ f: parts.join(' or ') }).toString().length - 2;
+  for (const c of clauses) {
+    if (current.length > 0 && encoded([...current, c]) > FILTER_MAX) {
+      out.push(current.join(' or '));
+      current = [];
+    }
+    current.push(c);
+  }
+  if (current.length > 0) out.push(current.join(' or '));
+  return out;
+}

@@ -7,7 +7,6 @@ import type {
   ItemResult,
   TargetAllocation,
   TargetCreditNote,
-  TargetDocument,
   TargetInvoice,
   TargetKind,
   TargetPayment,
@@ -17,7 +16,7 @@ import { type MyobAnswer, type MyobApi, type MyobObject, describe, literal, text
 import { type Company, dateTime, minor, num, serviceLines, termsFor, tooLong } from './map.ts';
 import { MAX, SYSTEM } from './settings.ts';
 import { paymentFee } from '../../sync/fee-match.ts';
-import { type FeesAccount, bookFee, readFees } from './fees.ts';
+import { type FeesAccount, bookFee } from './fees.ts';
 
 /*
  * Sales (invoices and credit notes), customer payments and credit settlements in MYOB, one request
@@ -362,57 +361,4 @@ export async function findAllocation(
     .filter((s) => settles(s, d.invoiceTargetId, amount.value, r.currency) && !taken.has(text(s.UID)))
     .sort((x, y) => text(x.UID).localeCompare(text(y.UID)))[0];
   return found ? { targetId: text(found.UID) } : null;
-}
-
-/**
- * Documents by UID, as booked: a sale (an invoice, or a credit note when negative), else a payment;
- * with `fees`, each payment's provider fee (its spend money, fees.ts).
- */
-export async function readDocuments(
-  c: DocumentContext,
-  ids: string[],
-  options?: { fees?: boolean },
-): Promise<Map<string, TargetDocument>> {
-  const out = new Map<string, TargetDocument>();
-  const cur = c.company.currency;
-  for (const id of ids) {
-    const sale = await c.api.byUid(SALE, id, c.signal);
-    if (sale) {
-      const total = minor(sale.TotalAmount, cur) ?? 0n;
-      out.set(id, {
-        targetId: id,
-        kind: total < 0n ? 'creditNote' : 'invoice',
-        number: text(sale.Number),
-        customerTargetId: uidOf(sale.Customer),
-        externalReference: text(sale.CustomerPurchaseOrderNumber),
-        date: text(sale.Date).slice(0, 10),
-        dueDate: text((sale.Terms as MyobObject | undefined)?.DueDate).slice(0, 10) || null,
-        currency: cur,
-        gross: total < 0n ? -total : total,
-        lines: Array.isArray(sale.Lines) ? sale.Lines.length : 0,
-      });
-      continue;
-    }
-    const pay = await c.api.byUid(PAYMENT, id, c.signal);
-    if (pay)
-      out.set(id, {
-        targetId: id,
-        kind: 'payment',
-        number: text(pay.ReceiptNumber),
-        customerTargetId: uidOf(pay.Customer),
-        externalReference: text(pay.Memo),
-        date: text(pay.Date).slice(0, 10),
-        dueDate: null,
-        currency: cur,
-        gross: minor(pay.AmountReceived, cur) ?? 0n,
-        lines: 0,
-      });
-  }
-  if (options?.fees)
-    await readFees(
-      c.api,
-      [...out.values()].filter((d) => d.kind === 'payment'),
-      c.signal,
-    );
-  return out;
 }

@@ -368,4 +368,34 @@ describe('a payment provider’s fee in MYOB', () => {
       env.target.feeRemedy!('missing', { targetId: ids[0]!, reference: 'ORDER-1', currency: 'AUD', fee: null }),
     ).toMatch(/Spend Money .* with the memo ORDER-1/);
   });
+
+  it('documents() reads what the company file holds now, many UIDs a list: a deleted sale is missing, a fee read or none', async () => {
+    const env = await setup();
+    const [paid] = (await env.target.createPayments!(env.ctx, [payment(env, 1, '2.50')])).map(idOf);
+    const ids = [...env.invoices, paid!];
+    const reads = () => env.s.requests.filter((r) => r.method === 'GET').length;
+    const before = reads();
+    const docs = await env.target.documents!(env.ctx, ids, { fees: true });
+    expect(ids.map((id) => [docs.get(id)?.kind, docs.get(id)?.externalReference, docs.get(id)?.gross])).toEqual([
+      ['invoice', 'I1', 12100n],
+      ['invoice', 'I2', 12100n],
+      ['payment', 'P1', 12100n],
+    ]);
+    expect(docs.get(paid!)!.fee).toMatchObject({ amount: 250n, currency: 'AUD' });
+    // One list of sales, one of payments, one of spend money: not one GET a document.
+    expect(reads() - before).toBe(3);
+    // A person deletes invoice I2 in MYOB (MYOB voids nothing): it is not in the map, so reconciliation counts it missing.
+    env.file.deleteSale(env.invoices[1]!);
+    const after = await env.target.documents!(env.ctx, ids, { fees: true });
+    expect([after.has(env.invoices[0]!), after.has(env.invoices[1]!), after.has(paid!)]).toEqual([true, false, true]);
+    // The fee deleted there too: the payment holds none.
+    env.file.spendMoney.clear();
+    expect((await env.target.documents!(env.ctx, [paid!], { fees: true })).get(paid!)!.fee).toBeNull();
+    // 40 UIDs fit two lists of sales (and of payments, for those that are not sales), within the query string's limit.
+    const many = Array.from({ length: 40 }, (_, i) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`);
+    const start = reads();
+    expect((await env.target.documents!(env.ctx, many)).size).toBe(0);
+    expect(reads() - start).toBe(4);
+    expect(env.s.violations).toEqual([]);
+  });
 });

@@ -2,7 +2,7 @@ import { formatAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetDocument, TargetPayment } from '../../sync/target.ts';
-import { type MyobApi, type MyobObject, describe, literal, text } from './api.ts';
+import { type MyobApi, type MyobObject, describe, literal, orFilters, text } from './api.ts';
 import { type Company, dateTime, minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -124,15 +124,19 @@ export function markOf(spend: MyobObject): string | null {
   return null;
 }
 
-/** The spend money under these references (their Memo, matched exactly), by reference: one list a reference. */
+/**
+ * The spend money under these references (their Memo, matched exactly), by reference: as many
+ * references a list as fit one `$filter` (`Memo eq '…' or …`, orFilters), one for a single payment.
+ */
 async function spendsUnder(api: MyobApi, references: string[], signal?: AbortSignal) {
+  const wanted = new Set(references);
   const out = new Map<string, MyobObject[]>();
-  for (const reference of new Set(references)) {
-    const rows = (await api.list(SPEND, `Memo eq ${literal(reference)}`, signal)).filter(
-      (r) => text(r.Memo) === reference,
-    );
-    if (rows.length > 0) out.set(reference, rows);
-  }
+  for (const filter of orFilters([...wanted].map((r) => `Memo eq ${literal(r)}`)))
+    for (const r of await api.list(SPEND, filter, signal)) {
+      // MYOB compares text without regard to case: the memo must be the reference exactly.
+      const memo = text(r.Memo);
+      if (wanted.has(memo)) out.set(memo, [...(out.get(memo) ?? []), r]);
+    }
   return out;
 }
 
@@ -251,7 +255,7 @@ export async function bookFee(
  * its spend money as the fee booking identifies it (marked with the payment's customer, or the one
  * unmarked fee under a reference no other payment read here has), its AmountPaid; null when there
  * is none. A payment without a reference, or whose unmarked fee cannot be told from another
- * payment's, is left unknown. One list of spend money per reference.
+ * payment's, is left unknown. Many references a list of spend money (spendsUnder).
  */
 export async function readFees(api: MyobApi, payments: TargetDocument[], signal?: AbortSignal): Promise<void> {
   const numbers = new Map<string, string>();

@@ -291,6 +291,28 @@ export class CompanyFile {
     return sale;
   }
 
+  /**
+   * Deletes a sale, as DELETE Sale/Invoice/Service/{UID} or Delete in AccountRight does: it is gone
+   * (404 for its UID, out of every list). MYOB keeps no voided sale. One that payments or credit
+   * settlements are applied to is refused until they are deleted *(the simulator's wording)*.
+   */
+  deleteSale(uid: string): void {
+    const sale = this.sales.get(uid);
+    if (!sale) throw new MyobRefusal(404, 'NotFound', 'The record was not found', 150);
+    const paid = [...this.payments.values()].some((p) => p.invoices.some((i) => i.uid === uid));
+    const settled = [...this.settlements.values()].some(
+      (x) => x.creditUid === uid || x.lines.some((l) => l.saleUid === uid),
+    );
+    if (paid || settled)
+      throw new MyobRefusal(
+        400,
+        'ValidationError',
+        'The sale cannot be deleted while payments or credits are applied to it',
+        101,
+      );
+    this.sales.delete(uid);
+  }
+
   createPayment(body: Obj): Payment {
     for (const f of ['DepositTo', 'Customer', 'AmountReceived', 'Invoices']) this.required(body, f);
     const customer = this.ref(this.customers, body.Customer, 'Customer');

@@ -15,7 +15,7 @@ import { seeded } from '../../sync/seeded.ts';
  * day answered 403 `RateLimitError` in MYOB's body, writes answered 201 with a Location, and
  * faults on demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`),
  * a status answered before anything is done (`failNext`). Spend money (Banking/SpendMoneyTxn) is
- * kept and listed like the rest. `duplicates()` lists records held twice
+ * kept and listed like the rest; a sale deleted (DELETE, `deleteSale`) is gone, as MYOB keeps no void. `duplicates()` lists records held twice
  * under one reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
@@ -74,20 +74,46 @@ const errors = (name: string, message: string, code: number | null = null, detai
   Errors: [{ Name: name, Message: message, AdditionalDetails: details, ErrorCode: code, Severity: 'Error' }],
 });
 
-/** Whether a record's field at `path` (`Customer/UID`) equals `value` (case-insensitive, as OData on MYOB's server). */
+/** `s` split at each `sep` that is not inside a quoted literal (a doubled quote stays inside). */
+function splitOutsideQuotes(s: string, sep: string): string[] {
+  const out: string[] = [];
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "'") quoted = !quoted;
+    else if (!quoted && s.startsWith(sep, i)) {
+      out.push(s.slice(start, i));
+      start = i + sep.length;
+      i = start - 1;
+    }
+  }
+  out.push(s.slice(start));
+  return out;
+}
+
+/**
+ * Whether a record matches an OData `$filter` of `eq` clauses (`Customer/UID eq guid'…'`) joined by
+ * `and` and `or`, `and` binding first as in OData; text compared without regard to case, as MYOB's
+ * server does.
+ */
 function matches(record: Obj, filter: string | null): boolean {
   if (!filter) return true;
-  return filter.split(' and ').every((clause) => {
-    const m = /^([A-Za-z/]+) eq (?:guid)?'((?:[^']|'')*)'$/.exec(clause.trim());
-    if (!m) throw new MyobRefusal(400, 'InvalidFilter', `The $filter clause "${clause}" is not supported`, null);
-    let v: unknown = record;
-    for (const key of m[1]!.split('/')) v = (v as Obj | null | undefined)?.[key];
-    return (
-      (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).toLowerCase() ===
-      m[2]!.replace(/''/g, "'").toLowerCase()
-    );
-  });
+  return splitOutsideQuotes(filter, ' or ').some((alternative) =>
+    splitOutsideQuotes(alternative, ' and ').every((clause) => {
+      const m = /^([A-Za-z/]+) eq (?:guid)?'((?:[^']|'')*)'$/.exec(clause.trim());
+      if (!m) throw new MyobRefusal(400, 'InvalidFilter', `The $filter clause "${clause}" is not supported`, null);
+      let v: unknown = record;
+      for (const key of m[1]!.split('/')) v = (v as Obj | null | undefined)?.[key];
+      return (
+        (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).toLowerCase() ===
+        m[2]!.replace(/''/g, "'").toLowerCase()
+      );
+    }),
+  );
 }
+
+/** IIS's default limit on a query string, which the simulator takes MYOB to keep *(unverified)*. */
+const QUERY_MAX = 2048;
 
 export class MyobSimulator {
   url = '';
@@ -306,6 +332,8 @@ export class MyobSimulator {
     this.requests.push(r);
     this.stats.calls++;
     const headerProblems = headerViolations(req.headers, raw !== '');
+    if (url.search.length - 1 > QUERY_MAX)
+      headerProblems.push(`query string of ${url.search.length - 1} characters, more than ${QUERY_MAX}`);
     if (headerProblems.length > 0) this.violations.push({ route: `${method} ${route}`, problems: headerProblems });
     const creds = file.options.credentials;
     if (creds && req.headers['x-myobapi-cftoken'] !== Buffer.from(`${creds.user}:${creds.password}`).toString('base64'))
@@ -421,6 +449,10 @@ export class MyobSimulator {
         return { status: 200, pdf: salePdf(s.Number, String(f.saleView(s).TotalAmount)) };
       }
       return one(s && f.saleView(s));
+    }
+    if (m && method === 'DELETE') {
+      f.deleteSale(m[1]!);
+      return { status: 200 };
     }
     if (route === 'Sale/CustomerPayment' && method === 'GET')
       return list([...f.payments.values()].map((p) => f.paymentView(p)));

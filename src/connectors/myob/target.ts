@@ -10,6 +10,7 @@ import type { ItemError, ItemResult, TargetCallContext, TargetConnector, TargetD
 import { failed, ok } from '../../sync/target.ts';
 import { type MyobObject, MyobApi, describe, literal, text } from './api.ts';
 import * as docs from './documents.ts';
+import { readDocuments } from './reads.ts';
 import { type FeesAccount, loadFeesAccount, myobFeeRemedy } from './fees.ts';
 import { type Company, customerCard, tooLong } from './map.ts';
 import { API_BASE_URL, MAX, MyobSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, rateScope } from './settings.ts';
@@ -116,7 +117,8 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       paymentStatus: false,
       pdf: true,
       drafts: false,
-      reconciliation: false,
+      // Sales and payments are read back by UID (reads.ts), a deleted one missing, fees with them.
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond ?? PUBLISHED_LIMITS.callsPerSecond,
@@ -173,7 +175,7 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
     },
 
     documents: async (ctx, targetIds, options) =>
-      docs.readDocuments(await context(ctx), targetIds, { fees: options?.fees === true }),
+      readDocuments(await context(ctx), targetIds, { fees: options?.fees === true }),
     feeRemedy: (difference, payment) => myobFeeRemedy(difference, payment),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(`${docs.SALE}/${encodeURIComponent(invoiceTargetId)}`, ctx.signal),
