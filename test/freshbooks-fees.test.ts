@@ -36,6 +36,7 @@ const CHARTS: Record<string, AccountOptions['categories']> = {
   Fees5: {},
   Fees6: {},
   Staff: {},
+  Reads: {},
   NoFees: { 'Bank Fees': null },
   TwoFees: { 'Merchant Fees': { parent: 'Other Expenses' } },
   Custom: { 'Stripe charges': { parent: 'Other Expenses' }, 'Old fees': { deleted: true } },
@@ -262,4 +263,57 @@ describe('a payment provider’s fee in FreshBooks', () => {
       expect([env.a.payments.size - payments, env.expenses().length - expenses]).toEqual([0, 0]);
     },
   );
+
+  it('documents() reads back what FreshBooks holds now in a few lists: a deleted invoice voided, a payment’s fee or none', async () => {
+    const env = await setup('Reads');
+    const [paid] = (await env.target.createPayments!(ctx(), [env.pay(1, '2.50')])).map(targetIdOf);
+    const ids = [...env.invoices, paid!];
+    const reads = () => sim.requests.filter((r) => r.method === 'GET').length;
+    let before = reads();
+    const docs = await env.target.documents!(ctx(), ids, { fees: true });
+    expect(
+      ids.map((id) => docs.get(id) && [docs.get(id)!.kind, docs.get(id)!.externalReference, docs.get(id)!.gross]),
+    ).toEqual([
+      ['invoice', 'I1', 12100n],
+      ['invoice', 'I2', 12100n],
+      ['payment', 'P1', 12100n],
+    ]);
+    expect([docs.get(env.invoices[0]!)!.voided, docs.get(env.invoices[0]!)!.lines]).toEqual([undefined, 1]);
+    const [fee] = env.expenses();
+    expect(docs.get(paid!)!.fee).toEqual({
+      targetId: fee!.id,
+      label: `expense ${fee!.id}`,
+      currency: 'EUR',
+      amount: 250n,
+    });
+    // A list of invoices, one of payments for the id that is no invoice, one of the day's expenses.
+    expect(reads() - before).toBe(3);
+    // A person deletes invoice I2 in FreshBooks (it has no void): kept with vis_state 1, read as voided.
+    env.a.deleteInvoice(env.invoices[1]!);
+    before = reads();
+    const after = await env.target.documents!(ctx(), ids, { fees: true });
+    expect(ids.map((id) => after.get(id)?.voided ?? false)).toEqual([false, true, false]);
+    // Deleted invoices are a list of their own (search[vis_state]=1); credit notes are read one by one.
+    expect(
+      sim.requests
+        .slice(-(reads() - before))
+        .filter((r) => r.method === 'GET')
+        .map((r) => r.route),
+    ).toEqual([
+      '/invoices/invoices',
+      '/payments/payments',
+      '/invoices/invoices',
+      `/credit_notes/credit_notes/${env.invoices[1]}`,
+      '/expenses/expenses',
+    ]);
+    // The fee deleted there: the payment holds none.
+    fee!.vis_state = 1;
+    expect((await env.target.documents!(ctx(), [paid!], { fees: true })).get(paid!)!.fee).toBeNull();
+    // Not asked for fees: not read.
+    expect((await env.target.documents!(ctx(), [paid!])).get(paid!)!.fee).toBeUndefined();
+    expect(env.target.feeRemedy!('missing', { targetId: paid!, reference: 'P1', currency: 'EUR', fee: null })).toMatch(
+      /expense in the Bank Fees category .*ledgerlink-ref: P1/,
+    );
+    expect(sim.violations).toEqual([]);
+  });
 });

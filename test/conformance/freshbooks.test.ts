@@ -61,14 +61,17 @@ const freshbooks: TargetHarness = {
         const a = acc();
         return Promise.resolve({
           customers: [...a.clients.values()].map((c) => ({ id: c.id, name: c.organization })),
-          invoices: [...a.invoices.values()].map((d) => ({
-            id: d.id,
-            reference: d.po_number,
-            number: d.invoice_number,
-            customerId: d.customerid,
-            gross: amount(d.total),
-            due: amount(d.outstanding),
-          })),
+          // A deleted invoice is kept with vis_state 1, out of the books.
+          invoices: [...a.invoices.values()]
+            .filter((d) => d.vis_state !== 1)
+            .map((d) => ({
+              id: d.id,
+              reference: d.po_number,
+              number: d.invoice_number,
+              customerId: d.customerid,
+              gross: amount(d.total),
+              due: amount(d.outstanding),
+            })),
           creditNotes: [...a.creditNotes.values()].map((n) => ({
             id: n.creditid,
             reference: ref(n.notes),
@@ -110,6 +113,11 @@ const freshbooks: TargetHarness = {
             amount: amount(e.amount),
           })),
         });
+      },
+      // A person deletes the invoice in FreshBooks (it has no void): kept with vis_state 1, out of lists and books.
+      voidInvoice(id) {
+        acc().deleteInvoice(id);
+        return Promise.resolve();
       },
       violations: () => [...s.duplicates(ACCOUNT), ...s.violations],
       dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices/invoices'),

@@ -108,18 +108,31 @@ export class FreshBooksApi {
     return entity(a.result, key, path);
   }
 
-  /** Every entity a list answers, page after page (100 a page, FreshBooks' cap); the search keeps it to a few. */
+  /**
+   * Every entity a list answers, page after page (100 a page, FreshBooks' cap); the search keeps it
+   * to a few. A list value is an In search, one query argument an item (`search[logids][]=1&…`);
+   * `include` names sub-resources to include (`include[]=lines`).
+   */
   async listAll(
     path: string,
     key: string,
-    search: Record<string, string | undefined>,
+    search: Record<string, string | readonly string[] | undefined>,
     signal?: AbortSignal,
+    include: readonly string[] = [],
   ): Promise<FbObject[]> {
     const query: Record<string, string> = {};
-    for (const [k, v] of Object.entries(search)) if (v !== undefined) query[`search[${k}]`] = v;
+    // The shared client takes one value a query key: repeated keys ride in the path's own query.
+    const repeated = new URLSearchParams();
+    for (const [k, v] of Object.entries(search)) {
+      if (typeof v === 'string') query[`search[${k}]`] = v;
+      else if (v !== undefined) for (const item of v) repeated.append(`search[${k}][]`, item);
+    }
+    for (const i of include) repeated.append('include[]', i);
+    const extra = repeated.toString();
+    const at = extra === '' ? path : `${path}?${extra}`;
     const out: FbObject[] = [];
     for (let page = 1; page <= 100; page++) {
-      const result = await this.read(path, { ...query, page: String(page), per_page: String(PAGE_SIZE) }, signal);
+      const result = await this.read(at, { ...query, page: String(page), per_page: String(PAGE_SIZE) }, signal);
       out.push(...list(result, key, `GET ${path}`));
       const pages = numberOf(result.pages) ?? 1;
       if (page >= pages) break;

@@ -8,14 +8,13 @@ import type {
   ItemResult,
   TargetAllocation,
   TargetCreditNote,
-  TargetDocument,
   TargetInvoice,
   TargetKind,
   TargetPayment,
 } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type FbAnswer, type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
-import { type Account, REF_PREFIX, lines, minor, money, tagOf, withTag } from './map.ts';
+import { type Account, REF_PREFIX, lines, money, tagOf, withTag } from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { paymentFee } from '../../sync/fee-match.ts';
 import { type FeesCategory, bookFee } from './fees.ts';
@@ -382,34 +381,4 @@ export async function findAllocation(
     .filter((p) => tagOf(p.note, REF_PREFIX) === d.record.sourceId && !taken.has(text(p.id)))
     .sort((x, y) => Number(text(x.id)) - Number(text(y.id)))[0];
   return found ? { targetId: text(found.id) } : null;
-}
-
-/**
- * Invoices by id, as booked (what write-back reads). FreshBooks numbers invoices, credit notes and
- * payments each in a sequence of their own, so an id alone does not say its kind: only invoices
- * are read here (reconciliation is not offered).
- */
-export async function readDocuments(c: DocumentContext, ids: string[]): Promise<Map<string, TargetDocument>> {
-  const out = new Map<string, TargetDocument>();
-  const k = KINDS.invoice;
-  for (const id of ids) {
-    const e = await c.api.byId(`${k.path}/${encodeURIComponent(id)}`, k.one, c.signal);
-    if (!e) continue;
-    const currency = text(e.currency_code) || text((e.amount as FbObject | undefined)?.code);
-    if (!/^[A-Z]{3}$/.test(currency))
-      throw new ConnectorError(SYSTEM, `invoice ${id} answered without its currency`, { retryable: false });
-    out.set(id, {
-      targetId: id,
-      kind: 'invoice',
-      number: text(e.invoice_number),
-      customerTargetId: text(e.customerid),
-      externalReference: text(e.po_number),
-      date: text(e.create_date),
-      dueDate: text(e.due_date) || null,
-      currency,
-      gross: minor(e.amount, currency) ?? 0n,
-      lines: Array.isArray(e.lines) ? e.lines.length : 0,
-    });
-  }
-  return out;
 }

@@ -91,14 +91,23 @@ export async function loadFeesCategory(
 }
 
 /** The client an expense's notes name, or null for a fee keyed without the mark. */
-const markOf = (e: FbObject): string | null => tagOf(e.notes, CUSTOMER_PREFIX) || null;
+export const markOf = (e: FbObject): string | null => tagOf(e.notes, CUSTOMER_PREFIX) || null;
 
-/** The expenses of a date carrying these references, by reference (matched exactly). */
-async function feesUnder(api: FreshBooksApi, date: string, references: string[], signal?: AbortSignal) {
-  const rows = await api.listAll(EXPENSES, 'expenses', { date_min: date, date_max: date }, signal);
+/** The day after an ISO date. */
+const dayAfter = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
+
+/**
+ * The expenses of a date carrying these references, by reference (matched exactly), deleted ones
+ * left out. FreshBooks' `_max` searches match what is below the value (freshbooks.com/api/parameters,
+ * "Between"), so the day is asked as [date, the day after).
+ */
+export async function feesUnder(api: FreshBooksApi, date: string, references: string[], signal?: AbortSignal) {
+  const rows = await api.listAll(EXPENSES, 'expenses', { date_min: date, date_max: dayAfter(date) }, signal);
   const out = new Map<string, FbObject[]>();
   for (const r of references) {
-    const found = rows.filter((e) => tagOf(e.notes, REF_PREFIX) === r && text(e.vis_state) !== '1');
+    const found = rows.filter(
+      (e) => tagOf(e.notes, REF_PREFIX) === r && text(e.date) === date && text(e.vis_state) !== '1',
+    );
     if (found.length > 0) out.set(r, found);
   }
   return out;

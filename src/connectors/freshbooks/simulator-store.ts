@@ -7,8 +7,10 @@ import { Dec, formatAmount, lineAmount, multiplyAmount, parseAmount } from '../.
  * FreshBooks keeps them: an invoice's outstanding amount goes down by what its payments pay; what
  * a payment pays above it becomes an overpayment credit of the client; a payment of type "Credit"
  * draws on the client's credit (its credit notes, oldest first). Expenses are kept in categories
- * (a few of FreshBooks' defaults, Bank Fees under Other Expenses). Amounts are minor units inside and
- * FreshBooks' money objects outside. Refusals are FbRefusal values, answered in FreshBooks' body.
+ * (a few of FreshBooks' defaults, Bank Fees under Other Expenses). A deleted document keeps
+ * `vis_state` 1 (FreshBooks has no void): out of lists unless asked for, still answered by id.
+ * Amounts are minor units inside and FreshBooks' money objects outside. Refusals are FbRefusal
+ * values, answered in FreshBooks' body.
  */
 
 export class FbRefusal extends Error {
@@ -57,6 +59,8 @@ export interface Invoice {
   total: bigint;
   outstanding: bigint;
   notes: string;
+  /** 0 active, 1 deleted, 2 archived (freshbooks.com/api/active_deleted). */
+  vis_state: number;
 }
 export interface CreditNote {
   creditid: string;
@@ -71,6 +75,7 @@ export interface CreditNote {
   remaining: bigint;
   /** What its credit paid, invoice by invoice. */
   applied: { invoiceid: string; amount: bigint; paymentid: string }[];
+  vis_state: number;
 }
 export interface Payment {
   id: string;
@@ -82,6 +87,7 @@ export interface Payment {
   type: string;
   note: string;
   overpaymentid: string | null;
+  vis_state: number;
 }
 
 /** An expense: money the business spent, in a category (FreshBooks' expenses/expenses). */
@@ -95,6 +101,7 @@ export interface Expense {
   vendor: string;
   notes: string;
   clientid: string | null;
+  vis_state: number;
 }
 export interface Category {
   categoryid: string;
@@ -191,6 +198,7 @@ export class Account {
       vendor: str(body.vendor),
       notes: str(body.notes),
       clientid,
+      vis_state: 0,
     };
     this.expenses.set(e.id, e);
     return e;
@@ -208,7 +216,7 @@ export class Account {
       vendor: e.vendor,
       notes: e.notes,
       status: 0,
-      vis_state: 0,
+      vis_state: e.vis_state,
     };
   }
 
@@ -310,16 +318,35 @@ export class Account {
       total,
       outstanding: total,
       notes: str(body.notes),
+      vis_state: 0,
     };
     this.invoices.set(inv.id, inv);
     return inv;
   }
 
-  /** PUT …/invoices/{id}: `action_mark_as_sent` (marking a sent invoice again changes nothing). */
+  /** PUT …/invoices/{id}: `vis_state`, else `action_mark_as_sent` (marking a sent invoice again changes nothing). */
   updateInvoice(id: string, body: Obj): Invoice {
     const inv = this.invoices.get(id);
     if (!inv) throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
+    // vis_state is a phase of its own: when present, the rest of the body is ignored (freshbooks.com/api/active_deleted).
+    if (body.vis_state !== undefined) {
+      if (str(body.vis_state) === '1') return this.deleteInvoice(id);
+      inv.vis_state = Number(str(body.vis_state)) || 0;
+      return inv;
+    }
     if (body.action_mark_as_sent === true && inv.status === 'draft') inv.status = 'sent';
+    return inv;
+  }
+
+  /**
+   * Deletes an invoice, as Delete in FreshBooks or PUT `{"invoice": {"vis_state": 1}}` does: it is
+   * kept with vis_state 1, left out of lists unless `search[vis_state]=1` asks for it, still
+   * answered by id, and no longer counted. FreshBooks has no void.
+   */
+  deleteInvoice(id: string): Invoice {
+    const inv = this.invoices.get(id);
+    if (!inv) throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
+    inv.vis_state = 1;
     return inv;
   }
 
@@ -346,6 +373,7 @@ export class Account {
       total,
       remaining: total,
       applied: [],
+      vis_state: 0,
     };
     this.creditNotes.set(note.creditid, note);
     return note;
@@ -360,7 +388,7 @@ export class Account {
 
   createPayment(body: Obj): Payment {
     const inv = this.invoices.get(str(body.invoiceid));
-    if (!inv) throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
+    if (!inv || inv.vis_state === 1) throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
     if (inv.status === 'draft')
       throw new FbRefusal(400, 2001, 'invoiceid', 'Payments cannot be added to a draft invoice.');
     const amount = this.amount(body.amount, 'amount', inv.currency);
@@ -376,6 +404,7 @@ export class Account {
       type,
       note: str(body.note),
       overpaymentid: null,
+      vis_state: 0,
     };
     if (type === 'Credit') {
       if (amount > inv.outstanding)
@@ -445,6 +474,7 @@ export class Account {
       outstanding: money(inv.outstanding, inv.currency),
       paid: money(inv.total - inv.outstanding, inv.currency),
       notes: inv.notes,
+      vis_state: inv.vis_state,
     };
   }
 
@@ -461,6 +491,7 @@ export class Account {
       lines: this.linesView(n.lines, n.currency),
       amount: money(n.total, n.currency),
       paid: money(n.total - n.remaining, n.currency),
+      vis_state: n.vis_state,
     };
   }
 
@@ -476,6 +507,7 @@ export class Account {
       note: p.note,
       from_credit: p.type === 'Credit',
       overpaymentid: p.overpaymentid === null ? null : new LosslessNumber(p.overpaymentid),
+      vis_state: p.vis_state,
     };
   }
 }

@@ -165,7 +165,7 @@ describe('simulated FreshBooks', () => {
     expect(made.body.response).toMatchObject({ result: { expense: { amount: { amount: '2.50', code: 'EUR' } } } });
     const listed = (
       (
-        await call('GET', `${base}/expenses/expenses?search[date_min]=2026-11-05&search[date_max]=2026-11-05`, {
+        await call('GET', `${base}/expenses/expenses?search[date_min]=2026-11-05&search[date_max]=2026-11-06`, {
           token,
         })
       ).body.response as { result: { expenses: unknown[] } }

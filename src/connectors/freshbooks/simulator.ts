@@ -344,6 +344,13 @@ export class FreshBooksSimulator {
       });
     };
     const eq = (v: string, k: string) => s(k) === null || s(k) === v;
+    // An In search: one query argument an item (`search[logids][]=1&search[logids][]=2`).
+    const within = (v: string, k: string) => {
+      const all = q.getAll(`search[${k}][]`);
+      return all.length === 0 || all.includes(v);
+    };
+    // Lists leave deleted objects out unless search[vis_state] asks for a state (freshbooks.com/api/active_deleted).
+    const visible = (v: number) => (s('vis_state') === null ? v !== 1 : String(v) === s('vis_state'));
     const inner = (key: string) => (body[key] ?? {}) as Obj;
     let m: RegExpExecArray | null;
     const key = `${method} ${route}`;
@@ -378,7 +385,9 @@ export class FreshBooksSimulator {
 
     if (key === 'GET /invoices/invoices')
       return page(
-        [...a.invoices.values()].filter((d) => eq(d.customerid, 'customerid')),
+        [...a.invoices.values()].filter(
+          (d) => eq(d.customerid, 'customerid') && within(d.id, 'invoiceids') && visible(d.vis_state),
+        ),
         'invoices',
         (d) => a.invoiceView(d),
       );
@@ -394,7 +403,7 @@ export class FreshBooksSimulator {
 
     if (key === 'GET /credit_notes/credit_notes')
       return page(
-        [...a.creditNotes.values()].filter((n) => eq(n.clientid, 'clientid')),
+        [...a.creditNotes.values()].filter((n) => eq(n.clientid, 'clientid') && visible(n.vis_state)),
         'credit_notes',
         (n) => a.creditView(n),
       );
@@ -408,7 +417,13 @@ export class FreshBooksSimulator {
 
     if (key === 'GET /payments/payments')
       return page(
-        [...a.payments.values()].filter((p) => eq(p.clientid, 'clientid') && eq(p.invoiceid, 'invoiceid')),
+        [...a.payments.values()].filter(
+          (p) =>
+            eq(p.clientid, 'clientid') &&
+            eq(p.invoiceid, 'invoiceid') &&
+            within(p.id, 'logids') &&
+            visible(p.vis_state),
+        ),
         'payments',
         (p) => a.paymentView(p),
       );
@@ -423,7 +438,12 @@ export class FreshBooksSimulator {
       const [from, to] = [s('date_min'), s('date_max')];
       return page(
         [...a.expenses.values()].filter(
-          (e) => eq(e.categoryid, 'categoryid') && (from === null || e.date >= from) && (to === null || e.date <= to),
+          (e) =>
+            eq(e.categoryid, 'categoryid') &&
+            (from === null || e.date >= from) &&
+            // A maximum matches what is below it (freshbooks.com/api/parameters).
+            (to === null || e.date < to) &&
+            visible(e.vis_state),
         ),
         'expenses',
         (e) => a.expenseView(e),

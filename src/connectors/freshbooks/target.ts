@@ -8,6 +8,7 @@ import type { ItemError, TargetCallContext, TargetConnector, TargetDeps } from '
 import { FreshBooksApi, text } from './api.ts';
 import { upsertClients, upsertItems } from './contacts.ts';
 import * as docs from './documents.ts';
+import { freshBooksFeeRemedy, readDocuments } from './reads.ts';
 import { type FeesCategory, loadFeesCategory } from './fees.ts';
 import { type Account, CODE_PREFIX, tagOf } from './map.ts';
 import {
@@ -132,7 +133,8 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
       paymentStatus: false,
       pdf: true,
       drafts: false,
-      reconciliation: false,
+      // Invoices, credit notes and payments are read back by id (reads.ts), a deleted one missing, fees with them.
+      reconciliation: true,
     },
     limits: {
       callsPerSecond: settings.limits?.callsPerSecond,
@@ -169,7 +171,8 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
       return docs.lookUp(await context(ctx), kind, reference, customerTargetId);
     },
 
-    documents: async (ctx, targetIds) => docs.readDocuments(await context(ctx), targetIds),
+    documents: async (ctx, targetIds, options) => readDocuments(await context(ctx), targetIds, options),
+    feeRemedy: (difference, payment) => freshBooksFeeRemedy(difference, payment),
 
     pdf: async (ctx, invoiceTargetId) => (await apiOf()).pdf(invoiceTargetId, ctx.signal),
 
