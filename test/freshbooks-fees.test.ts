@@ -311,6 +311,14 @@ describe('a payment provider’s fee in FreshBooks', () => {
     expect((await env.target.documents!(ctx(), [paid!], { fees: true })).get(paid!)!.fee).toBeNull();
     // Not asked for fees: not read.
     expect((await env.target.documents!(ctx(), [paid!])).get(paid!)!.fee).toBeUndefined();
+    // Asked for a kind (FreshBooks numbers invoices and payments apart: invoice 7 is not payment 7),
+    // only that kind is read: an invoice's id asked for as a payment is none, and the other way round.
+    before = reads();
+    expect([...(await env.target.documents!(ctx(), ids, { kind: 'payment' })).keys()]).toEqual([paid]);
+    expect(reads() - before).toBe(1);
+    expect([...(await env.target.documents!(ctx(), [env.invoices[0]!, paid!], { kind: 'invoice' })).keys()]).toEqual([
+      env.invoices[0],
+    ]);
     expect(env.target.feeRemedy!('missing', { targetId: paid!, reference: 'P1', currency: 'EUR', fee: null })).toMatch(
       /expense in the Bank Fees category .*ledgerlink-ref: P1/,
     );

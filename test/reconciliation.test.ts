@@ -440,19 +440,54 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
         Promise.resolve(new Map(held.filter((d) => ids.includes(d.targetId)).map((d) => [d.targetId, d]))),
     } as unknown as TargetConnector;
     const ctx = { db: t.db, log: pino({ level: 'silent' }), actor: 'test' };
-    const booked = new Map<string, DocKind>([
-      ['X1', 'creditNote'],
-      ['X2', 'creditNote'],
-      ['X3', 'invoice'],
-    ]);
+    const booked: { id: string; kind: DocKind }[] = [
+      { id: 'X1', kind: 'creditNote' },
+      { id: 'X2', kind: 'creditNote' },
+      { id: 'X3', kind: 'invoice' },
+    ];
     const got = await loadTransactions(t.db, '0', target, ctx, booked);
-    expect([...got.values()].map((d) => [d.id, d.kind, d.gross, d.label])).toEqual([
+    expect([...got.values()].map((d) => [d.id, d.kind, d.gross, d.label]).sort()).toEqual([
       ['X1', 'creditNote', 1210n, 'credit note N-X1 (REF-X1)'],
       ['X2', 'creditNote', 1210n, 'credit note N-X2 (REF-X2)'],
       ['X3', 'invoice', 12100n, 'invoice N-X3 (REF-X3)'],
     ]);
     // A refund the pipeline did not book as a credit note is not compared document by document.
-    expect((await loadTransactions(t.db, '0', target, ctx, new Map([['X1', 'payment']]))).size).toBe(0);
+    expect((await loadTransactions(t.db, '0', target, ctx, [{ id: 'X1', kind: 'payment' }])).size).toBe(0);
+  });
+
+  it('reads each id as the kind it was booked as, where the platform numbers kinds apart', async () => {
+    // FreshBooks' invoices and payments, Odoo's moves and payments: invoice 7 and payment 7.
+    const doc = (kind: TargetDocument['kind'], gross: bigint): TargetDocument => ({
+      targetId: '7',
+      kind,
+      number: `${kind}-7`,
+      customerTargetId: 'C1',
+      externalReference: `REF-${kind}`,
+      date: '2026-11-03',
+      dueDate: null,
+      currency: 'EUR',
+      gross,
+      lines: 1,
+    });
+    const asked: (string | undefined)[] = [];
+    const target = {
+      capabilities: { reconciliation: true },
+      documents: (_ctx: unknown, ids: string[], o?: { kind?: TargetDocument['kind'] }) => {
+        asked.push(o?.kind);
+        const d = o?.kind === 'payment' ? doc('payment', 5000n) : doc('invoice', 12100n);
+        return Promise.resolve(new Map(ids.includes('7') ? [['7', d]] : []));
+      },
+    } as unknown as TargetConnector;
+    const ctx = { db: t.db, log: pino({ level: 'silent' }), actor: 'test' };
+    const got = await loadTransactions(t.db, '0', target, ctx, [
+      { id: '7', kind: 'invoice' },
+      { id: '7', kind: 'payment' },
+    ]);
+    expect(asked.sort()).toEqual(['invoice', 'payment']);
+    expect([...got.entries()].map(([key, d]) => [key.split('\u0000'), d.kind, d.gross]).sort()).toEqual([
+      [['invoice', '7'], 'invoice', 12100n],
+      [['payment', '7'], 'payment', 5000n],
+    ]);
   });
 
   it('parks a document the source changes after it was booked, once, and reconciliation shows the difference', async () => {

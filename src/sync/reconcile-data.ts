@@ -298,21 +298,30 @@ export async function loadUnpostedDocs(
 }
 
 /**
- * The target's documents by id (those the pipeline's documents were booked as, with the kind each
- * was booked as), payments with the provider fee the target holds for them where it can tell. A
- * target that cannot list what it holds (reconciliation capability off) is compared with what it
- * acknowledged: the documents as they were sent, under the ids it answered (their fees unknown).
- * `onPage` is told how many ids have been read so far, after each page of `TARGET_READ_PAGE`.
+ * The key of a target document the pipeline booked: its kind and id. A platform may number kinds
+ * apart (FreshBooks' invoices and payments, Odoo's moves and payments), so that an invoice and a
+ * payment of one pipeline can have the same id.
+ */
+export const bookedKey = (kind: SourceKind, id: string): string => `${kind}\u0000${id}`;
+
+/**
+ * The target's documents the pipeline's documents were booked as (each id with the kind it was
+ * booked as), by `bookedKey`, payments with the provider fee the target holds for them where it
+ * can tell. They are asked for a kind at a time (`documents(…, { kind })`), so that a target
+ * numbering kinds apart reads each id as the kind it was booked as. A target that cannot list what
+ * it holds (reconciliation capability off) is compared with what it acknowledged: the documents
+ * as they were sent, under the ids it answered (their fees unknown). `onPage` is told how many ids
+ * have been read so far, after each page of `TARGET_READ_PAGE`.
  */
 export async function loadTransactions(
   db: Queryable,
   pipelineId: string,
   target: TargetConnector,
   ctx: TargetCallContext,
-  booked: Map<string, SourceKind>,
+  booked: { id: string; kind: SourceKind }[],
   onPage?: (read: number) => void,
 ): Promise<Map<string, TargetDoc>> {
-  const ids = [...booked.keys()];
+  const ids = [...new Set(booked.map((b) => b.id))];
   if (ids.length === 0) return new Map();
   if (!target.documents || !target.capabilities.reconciliation) {
     const { rows } = await db.query<{
@@ -325,17 +334,17 @@ export async function loadTransactions(
       external_reference: string;
       number: string | null;
     }>(
-      `SELECT DISTINCT ON (m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
+      `SELECT DISTINCT ON (m.kind, m.target_id) m.target_id, sd.kind, sd.customer_code, trim(sd.currency) AS currency,
               sd.document_date::text AS date, sd.gross::text AS gross, sd.external_reference, m.target_number AS number
          FROM sync_map m JOIN source_documents sd ON sd.pipeline_id = m.pipeline_id AND sd.kind = m.kind AND sd.source_id = m.source_id
         WHERE m.pipeline_id = $1 AND m.kind IN ('invoice', 'creditNote', 'payment', 'refund') AND m.target_id = ANY($2::text[])
-        ORDER BY m.target_id, sd.first_seen_at`,
+        ORDER BY m.kind, m.target_id, sd.first_seen_at`,
       [pipelineId, ids],
     );
     onPage?.(ids.length);
     return new Map(
       rows.map((r) => [
-        r.target_id,
+        bookedKey(r.kind, r.target_id),
         {
           id: r.target_id,
           kind: r.kind,
@@ -352,15 +361,46 @@ export async function loadTransactions(
   }
   const out = new Map<string, TargetDoc>();
   let read = 0;
-  for (const page of chunks(ids, TARGET_READ_PAGE)) {
-    for (const [id, d] of await target.documents(ctx, page, { fees: true })) {
-      const t = toTarget(d, booked.get(id));
-      if (t) out.set(id, t);
+  const kindsOf = new Map<string, Set<SourceKind>>();
+  for (const b of booked) kindsOf.set(b.id, (kindsOf.get(b.id) ?? new Set()).add(b.kind));
+  for (const { kind, of } of readGroups(booked, kindsOf))
+    for (const page of chunks(of, TARGET_READ_PAGE)) {
+      for (const [id, d] of await target.documents(ctx, page, { fees: true, ...(kind ? { kind } : {}) })) {
+        // Read without a kind (payments and refunds together): the one of them it was booked as.
+        const as = kind ?? (kindsOf.get(id)?.has('refund') ? 'refund' : 'payment');
+        const t = toTarget(d, as);
+        if (t) out.set(bookedKey(as, id), t);
+      }
+      read += page.length;
+      onPage?.(read);
     }
-    read += page.length;
-    onPage?.(read);
-  }
   return out;
+}
+
+const isMoney = (kind: SourceKind) => kind === 'payment' || kind === 'refund';
+
+/**
+ * The calls that read what the pipeline booked: invoices, credit notes, and payments with refunds
+ * together, each call naming its kind where it holds one (`documents(…, { kind })`). Payments and
+ * refunds go together because a platform may find a refund only beside its payment (Zoho Books
+ * lists a payment's refunds under it); an id booked as both (a platform numbering them apart) is
+ * read a kind at a time.
+ */
+function readGroups(
+  booked: { id: string; kind: SourceKind }[],
+  kindsOf: ReadonlyMap<string, ReadonlySet<SourceKind>>,
+): { kind: SourceKind | undefined; of: string[] }[] {
+  const of = (kind: SourceKind) => [...new Set(booked.filter((b) => b.kind === kind).map((b) => b.id))];
+  const both = new Set([...kindsOf].filter(([, k]) => k.has('payment') && k.has('refund')).map(([id]) => id));
+  const money = [...new Set([...of('payment'), ...of('refund')])].filter((id) => !both.has(id));
+  const moneyKinds = new Set(money.flatMap((id) => [...kindsOf.get(id)!].filter(isMoney)));
+  return [
+    { kind: 'invoice' as const, of: of('invoice') },
+    { kind: 'creditNote' as const, of: of('creditNote') },
+    { kind: moneyKinds.size === 1 ? [...moneyKinds][0] : undefined, of: money },
+    { kind: 'payment' as const, of: of('payment').filter((id) => both.has(id)) },
+    { kind: 'refund' as const, of: of('refund').filter((id) => both.has(id)) },
+  ].filter((g) => g.of.length > 0);
 }
 
 /**
@@ -426,7 +466,7 @@ export async function loadSourceBalances(
       refunds.map((r) => r.target_id),
       TARGET_READ_PAGE,
     ))
-      for (const d of (await target.documents(ctx, page)).values()) {
+      for (const d of (await target.documents(ctx, page, { kind: 'refund' })).values()) {
         if (d.date > to) continue;
         const key = `${d.customerTargetId}\u0000${d.currency}`;
         sums.set(key, (sums.get(key) ?? 0n) + (d.balanceEffect ?? d.gross));

@@ -9,6 +9,7 @@ import type { Pipeline } from './pipelines.ts';
 import {
   DOC_KINDS,
   type DocKind,
+  bookedKey,
   KIND_WORD,
   type SourceDoc,
   type SourceKind,
@@ -212,8 +213,14 @@ export async function reconcile(
   const unposted = await loadUnpostedDocs(db, pipeline.id);
   const unpostedInWindow = unposted.docs.filter((d) => d.date !== null && d.date >= from && d.date <= to);
   const sources: SourceDoc[] = [...posted, ...unpostedInWindow];
-  const booked = new Map(posted.flatMap((d) => (d.targetId !== null ? [[d.targetId, d.kind] as const] : [])));
-  report({ phase: 'target', sourceDocuments: sources.length, toFetch: booked.size });
+  const booked = [
+    ...new Map(
+      posted.flatMap((d) =>
+        d.targetId !== null ? [[bookedKey(d.kind, d.targetId), { id: d.targetId, kind: d.kind }] as const] : [],
+      ),
+    ).values(),
+  ];
+  report({ phase: 'target', sourceDocuments: sources.length, toFetch: booked.length });
   const linked = await loadTransactions(db, pipeline.id, target, tctx, booked, (fetched) => report({ fetched }));
   report({ phase: 'unlinked' });
   const unlinked = await loadUnlinkedTransactions(db, target, tctx, pipeline, from, to);
@@ -290,8 +297,8 @@ export async function reconcile(
   }
   const counted = new Set<string>();
   for (const t of [...linked.values(), ...unlinked]) {
-    if (counted.has(t.id) || t.date < from || t.date > to) continue;
-    counted.add(t.id);
+    if (counted.has(bookedKey(t.kind, t.id)) || t.date < from || t.date > to) continue;
+    counted.add(bookedKey(t.kind, t.id));
     // A refund is a ledger document of its own, compared one by one, but not counted per day.
     if (t.kind === 'refund') continue;
     const acc = day(t.date, t.customerCode, null, t.currency).target[t.kind];
@@ -380,7 +387,7 @@ export async function reconcile(
       compare(s, hand, 'Posted by hand as');
       continue;
     }
-    const t = s.targetId !== null ? linked.get(s.targetId) : undefined;
+    const t = s.targetId !== null ? linked.get(bookedKey(s.kind, s.targetId)) : undefined;
     if (t && s.summarizedIn) {
       const g = summaries.get(t.id) ?? { sources: [], target: t };
       g.sources.push(s);

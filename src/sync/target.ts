@@ -411,12 +411,15 @@ export interface TargetConnector {
    * Documents by target id (write-back, reconciliation). `lines: false` when the caller does not
    * need the line count (write-back), which a target may then skip (`lines` is 0). `fees: true`
    * when the caller compares payments' provider fees (reconciliation): a target that can tell sets
-   * each payment's `fee`; otherwise it may skip reading them.
+   * each payment's `fee`; otherwise it may skip reading them. `kind`: every id is of a document
+   * ledgerlink booked as that kind (reconciliation and write-back ask a kind at a time), so that a
+   * target whose platform numbers kinds apart (an invoice and a payment may share an id) reads each
+   * as that kind only; a target whose ids are unique across kinds may ignore it.
    */
   documents?(
     ctx: TargetCallContext,
     targetIds: string[],
-    options?: { lines?: boolean; fees?: boolean },
+    options?: { lines?: boolean; fees?: boolean; kind?: TargetDocument['kind'] },
   ): Promise<Map<string, TargetDocument>>;
   /**
    * What a person does about a payment whose provider fee in the target is not what the source says

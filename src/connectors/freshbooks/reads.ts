@@ -124,9 +124,12 @@ function groups(ids: readonly string[]): string[][] {
 export async function readDocuments(
   c: DocumentContext,
   ids: string[],
-  options: { lines?: boolean; fees?: boolean } = {},
+  options: { lines?: boolean; fees?: boolean; kind?: TargetDocument['kind'] } = {},
 ): Promise<Map<string, TargetDocument>> {
   const include = options.lines === false ? [] : ['lines'];
+  // FreshBooks numbers invoices, credit notes and payments apart: asked for a kind, only that kind
+  // is read, so that invoice 7 is never taken for payment 7.
+  const asks = (kind: TargetDocument['kind']) => options.kind === undefined || options.kind === kind;
   const found = new Map<string, Candidate[]>();
   const wanted = new Set(ids.filter(numeric));
   const add = (x: Candidate) => {
@@ -136,17 +139,20 @@ export async function readDocuments(
   const open = () => [...wanted].filter((id) => !(found.get(id) ?? []).some((x) => rank(x) === 0));
   const inv = KINDS.invoice;
   const pay = KINDS.payment;
-  for (const g of groups(open()))
-    for (const e of await c.api.listAll(inv.path, inv.list, { invoiceids: g }, c.signal, include)) add(invoiceOf(e));
-  for (const g of groups(open()))
-    for (const e of await c.api.listAll(pay.path, pay.list, { logids: g }, c.signal))
-      // A payment of type Credit is how a credit note is set against an invoice: an allocation, not a payment.
-      if (text(e.type) !== 'Credit') add(paymentOf(e));
-  for (const g of groups(open()))
-    for (const e of await c.api.listAll(inv.path, inv.list, { invoiceids: g, vis_state: '1' }, c.signal, include))
-      add(invoiceOf(e));
+  if (asks('invoice'))
+    for (const g of groups(open()))
+      for (const e of await c.api.listAll(inv.path, inv.list, { invoiceids: g }, c.signal, include)) add(invoiceOf(e));
+  if (asks('payment'))
+    for (const g of groups(open()))
+      for (const e of await c.api.listAll(pay.path, pay.list, { logids: g }, c.signal))
+        // A payment of type Credit is how a credit note is set against an invoice: an allocation, not a payment.
+        if (text(e.type) !== 'Credit') add(paymentOf(e));
+  if (asks('invoice'))
+    for (const g of groups(open()))
+      for (const e of await c.api.listAll(inv.path, inv.list, { invoiceids: g, vis_state: '1' }, c.signal, include))
+        add(invoiceOf(e));
   const cn = KINDS.creditNote;
-  for (const id of open()) {
+  for (const id of asks('creditNote') ? open() : []) {
     const query = include.length > 0 ? '?include[]=lines' : '';
     const e = await c.api.byId(`${cn.path}/${encodeURIComponent(id)}${query}`, cn.one, c.signal);
     if (e) add(creditNoteOf(e));

@@ -484,12 +484,17 @@ const OUT_OF_BOOKS = new Set(['void', 'draft']);
 export async function readDocuments(
   c: DocumentContext,
   ids: string[],
-  options?: { fees?: boolean; concurrency?: number },
+  options?: { fees?: boolean; concurrency?: number; kind?: TargetDocument['kind'] },
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const payments: ZohoObject[] = [];
+  // Asked for a kind, only its endpoint is tried (Zoho's ids are unique, but each miss is a request);
+  // a refund is found under its payment, never by its own id.
+  const kinds = (['invoice', 'creditNote', 'payment'] as const).filter(
+    (k) => options?.kind === undefined || options.kind === k,
+  );
   const read = async (id: string) => {
-    for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
+    for (const kind of kinds) {
       const p = PATHS[kind];
       const e = await c.api.byId(`${p.path}/${encodeURIComponent(id)}`, p.one, c.signal);
       if (!e) continue;

@@ -83,7 +83,7 @@ async function describe(ctx: SyncContext, group: OutboxRow[]): Promise<WriteBack
     ? await target.documents(
         tctx,
         invoiceIds.filter((x): x is string => x !== null),
-        { lines: false },
+        { lines: false, kind: 'invoice' },
       )
     : new Map<string, TargetDocument>();
   const draftIds = group.filter(isDraftItem).map((r) => String(r.payload.draftId));
