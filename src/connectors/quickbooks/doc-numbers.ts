@@ -1,17 +1,7 @@
 import type { TargetCallContext } from '../../sync/target.ts';
-import { ConnectorError } from '../../sync/connector.ts';
-import {
-  type BatchAnswer,
-  type BatchOperation,
-  type QboEntity,
-  type QuickBooksApi,
-  describeFault,
-  faultCode,
-  quote,
-  requestIdFor,
-} from './api.ts';
+import { type BatchAnswer, type QboEntity, type QuickBooksApi, describeFault, faultCode, requestIdFor } from './api.ts';
 import { scalar } from './map.ts';
-import { SYSTEM } from './settings.ts';
+import { queryIn } from './names.ts';
 
 /*
  * Two customers, one reference. A reference is unique per customer (the ledger's duplicate check),
@@ -112,37 +102,15 @@ async function holdersOf(
 ): Promise<Map<string, QboEntity[]>> {
   const wanted = new Map<string, Set<string>>();
   for (const r of refused) wanted.set(r.entity, (wanted.get(r.entity) ?? new Set()).add(scalar(r.body.DocNumber)));
-  const ops: { entity: string; op: BatchOperation }[] = [];
-  for (const [entity, numbers] of wanted) {
-    const list = [...numbers];
-    for (let i = 0; i < list.length; i += 100)
-      ops.push({
-        entity,
-        op: {
-          query: `SELECT * FROM ${entity} WHERE DocNumber IN (${list
-            .slice(i, i + 100)
-            .map(quote)
-            .join(', ')}) MAXRESULTS 1000`,
-        },
-      });
-  }
   const out = new Map<string, QboEntity[]>();
-  for (let i = 0; i < ops.length; i += 30) {
-    const part = ops.slice(i, i + 30);
-    const answers = await api.batch(
-      part.map((o) => o.op),
-      null,
-      ctx.signal,
-    );
-    answers.forEach((a, k) => {
-      const entity = part[k]!.entity;
-      // Nothing of the refused documents was written: the batch is safe to look up and send again.
-      if (!a.ok) throw new ConnectorError(SYSTEM, `${entity} lookup: ${describeFault(a.fault)}`, { retryable: true });
-      for (const e of (a.query?.[entity] as QboEntity[] | undefined) ?? []) {
-        const key = `${entity}\u0000${scalar(e.DocNumber)}`;
-        out.set(key, [...(out.get(key) ?? []), e]);
-      }
-    });
-  }
+  for (const [entity, numbers] of wanted)
+    // Nothing of the refused documents was written: the batch is safe to look up and send again.
+    for (const e of await queryIn(api, ctx, entity, 'DocNumber', [...numbers], {
+      what: `${entity} lookup`,
+      retryable: true,
+    })) {
+      const key = `${entity}\u0000${scalar(e.DocNumber)}`;
+      out.set(key, [...(out.get(key) ?? []), e]);
+    }
   return out;
 }

@@ -7,7 +7,6 @@ import {
   type QuickBooksApi,
   describeFault,
   faultCode,
-  quote,
   requestIdFor,
 } from './api.ts';
 import {
@@ -21,6 +20,7 @@ import {
   money,
   referenceNote,
 } from './map.ts';
+import { queryIn } from './names.ts';
 import { SYSTEM } from './settings.ts';
 import { matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 
@@ -304,22 +304,10 @@ async function feesByReference(
   references: string[],
 ): Promise<Map<string, QboEntity[]>> {
   const refs = [...new Set(references)];
-  const numbers = [...new Set(refs.map(docNumberFor))];
-  const ops: BatchOperation[] = [];
-  for (let i = 0; i < numbers.length; i += 100)
-    ops.push({
-      query: `SELECT * FROM Purchase WHERE DocNumber IN (${numbers
-        .slice(i, i + 100)
-        .map(quote)
-        .join(', ')}) MAXRESULTS 1000`,
-    });
-  const rows: QboEntity[] = [];
-  for (let i = 0; i < ops.length; i += 30) {
-    for (const a of await api.batch(ops.slice(i, i + 30), null, ctx.signal)) {
-      if (!a.ok) throw new ConnectorError(SYSTEM, `fee lookup: ${describeFault(a.fault)}`, { retryable: false });
-      rows.push(...((a.query?.Purchase as QboEntity[] | undefined) ?? []));
-    }
-  }
+  const rows = await queryIn(api, ctx, 'Purchase', 'DocNumber', refs.map(docNumberFor), {
+    what: 'fee lookup',
+    retryable: false,
+  });
   const out = new Map<string, QboEntity[]>();
   for (const r of refs) {
     const found = rows.filter((e) => e.PaymentType === 'Cash' && carriesReference(e, r));

@@ -175,6 +175,40 @@ function refused(entity: string, why: string): ItemResult {
   });
 }
 
+/**
+ * The entities whose `field` is one of `values`: a query of 100 values, 30 queries a batch call
+ * (one call per 3,000 values). A refused query throws `${what}: …`, retryable as `retryable` says.
+ */
+export async function queryIn(
+  api: QuickBooksApi,
+  ctx: TargetCallContext,
+  entity: string,
+  field: string,
+  values: readonly string[],
+  refusal: { what: string; retryable: boolean },
+): Promise<QboEntity[]> {
+  const unique = [...new Set(values)];
+  const rows: QboEntity[] = [];
+  for (let i = 0; i < unique.length; i += 3000) {
+    const ops: BatchOperation[] = [];
+    for (let j = i; j < Math.min(unique.length, i + 3000); j += 100)
+      ops.push({
+        query: `SELECT * FROM ${entity} WHERE ${field} IN (${unique
+          .slice(j, j + 100)
+          .map(quote)
+          .join(', ')}) MAXRESULTS 1000`,
+      });
+    for (const a of await api.batch(ops, null, ctx.signal)) {
+      if (!a.ok)
+        throw new ConnectorError(SYSTEM, `${refusal.what}: ${describeFault(a.fault)}`, {
+          retryable: refusal.retryable,
+        });
+      rows.push(...((a.query?.[entity] as QboEntity[] | undefined) ?? []));
+    }
+  }
+  return rows;
+}
+
 /** Entities by id, 30 queries of 100 ids in one batch call at most. */
 export async function readByIds(
   api: QuickBooksApi,
@@ -182,27 +216,8 @@ export async function readByIds(
   entity: string,
   ids: string[],
 ): Promise<Map<string, QboEntity>> {
-  const out = new Map<string, QboEntity>();
-  const unique = [...new Set(ids)];
-  for (let i = 0; i < unique.length; i += 3000) {
-    const ops: BatchOperation[] = [];
-    for (let j = i; j < Math.min(unique.length, i + 3000); j += 100) {
-      ops.push({
-        query: `SELECT * FROM ${entity} WHERE Id IN (${unique
-          .slice(j, j + 100)
-          .map(quote)
-          .join(', ')}) MAXRESULTS 1000`,
-      });
-    }
-    for (const a of await api.batch(ops, null, ctx.signal)) {
-      if (!a.ok)
-        throw new ConnectorError(SYSTEM, `refused a read of ${entity}: ${describeFault(a.fault)}`, {
-          retryable: false,
-        });
-      for (const e of (a.query?.[entity] as QboEntity[] | undefined) ?? []) out.set(e.Id, e);
-    }
-  }
-  return out;
+  const rows = await queryIn(api, ctx, entity, 'Id', ids, { what: `refused a read of ${entity}`, retryable: false });
+  return new Map(rows.map((e) => [e.Id, e]));
 }
 
 async function readByNames(
