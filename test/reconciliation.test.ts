@@ -456,7 +456,7 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
   });
 
   it('reads each id as the kind it was booked as, where the platform numbers kinds apart', async () => {
-    // FreshBooks' invoices and payments, Odoo's moves and payments: invoice 7 and payment 7.
+    // FreshBooks numbers invoices and payments apart: invoice 7 and payment 7.
     const doc = (kind: TargetDocument['kind'], gross: bigint): TargetDocument => ({
       targetId: '7',
       kind,

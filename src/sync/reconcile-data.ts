@@ -299,7 +299,7 @@ export async function loadUnpostedDocs(
 
 /**
  * The key of a target document the pipeline booked: its kind and id. A platform may number kinds
- * apart (FreshBooks' invoices and payments, Odoo's moves and payments), so that an invoice and a
+ * apart (FreshBooks' invoices and payments), so that an invoice and a
  * payment of one pipeline can have the same id.
  */
 export const bookedKey = (kind: SourceKind, id: string): string => `${kind}\u0000${id}`;

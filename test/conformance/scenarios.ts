@@ -120,6 +120,14 @@ const customer = (tag: string): CanonicalCustomer => ({
   email: `${tag.toLowerCase()}@example.org`,
 });
 
+/** A second customer of the scenario, `${tag}-D`: for documents two customers hold under one reference. */
+const secondCustomer = (tag: string): CanonicalCustomer => ({
+  ...customer(tag),
+  sourceId: `${tag}-D`,
+  name: `Conformance ${tag} D`,
+  email: `${tag.toLowerCase()}d@example.org`,
+});
+
 function invoice(tag: string, n: number, net = '100.00', vat = '21.00'): CanonicalInvoice {
   return {
     kind: 'invoice',
@@ -456,12 +464,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'books a payment provider’s fee once with its payment, each customer’s own where two payments share a reference',
     needs: ['fees'],
     async run(r, tag) {
-      const other = {
-        ...customer(tag),
-        sourceId: `${tag}-D`,
-        name: `Conformance ${tag} D`,
-        email: `${tag.toLowerCase()}d@example.org`,
-      };
+      const other = secondCustomer(tag);
       const theirs = { ...invoice(tag, 2), customerSourceId: `${tag}-D` };
       // One reference for both payments (an order number two shops' customers share): each its own fee.
       const reference = `${tag}-PAY`;
@@ -507,12 +510,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'books two customers’ invoices, credit notes, payments and refunds under shared references each for its own customer, once, through a lost answer',
     needs: [],
     async run(r, tag) {
-      const other = {
-        ...customer(tag),
-        sourceId: `${tag}-D`,
-        name: `Conformance ${tag} D`,
-        email: `${tag.toLowerCase()}d@example.org`,
-      };
+      const other = secondCustomer(tag);
       const ref = { invoice: `${tag}-SI`, note: `${tag}-SN`, payment: `${tag}-SP`, refund: `${tag}-SR` };
       const theirs = <T extends { customerSourceId: string }>(d: T): T => ({ ...d, customerSourceId: `${tag}-D` });
       const invoices = [
