@@ -36,6 +36,7 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
+    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:

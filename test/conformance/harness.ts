@@ -29,7 +29,10 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * `Holdings.fees`). `reconciliation`: reconciliation reads the documents back from the platform
  * (capability `reconciliation`), not what it acknowledged: a pipeline's books agree once booked,
  * fees compared, and an invoice a person voids or deletes in the platform is named missing (the
- * platform's `voidInvoice`).
+ * platform's `voidInvoice`). `openBalances`: reconciliation reads each customer's open balance from
+ * the platform as at the day asked (the target's `openBalances`), not the source's: they agree once
+ * booked, each customer's own where two share a reference, and an invoice a person voids there is
+ * named as a difference.
  */
 export type Feature =
   | 'creditNotes'
@@ -44,7 +47,8 @@ export type Feature =
   | 'paymentAllocations'
   | 'amountScreen'
   | 'fees'
-  | 'reconciliation';
+  | 'reconciliation'
+  | 'openBalances';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {

@@ -25,7 +25,9 @@ let sim: OdooSimulator | undefined;
 
 const odoo: TargetHarness = {
   type: 'odoo',
-  unsupported: {},
+  unsupported: {
+    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
+  },
   async open() {
     sim ??= await startOdooSimulator({
       version: '17',

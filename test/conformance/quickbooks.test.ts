@@ -62,7 +62,9 @@ function receivable(e: Entity) {
 
 const quickbooks: TargetHarness = {
   type: 'quickbooks',
-  unsupported: {},
+  unsupported: {
+    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
+  },
   async open() {
     sim ??= await startQuickBooksSimulator({
       realms: {

@@ -671,18 +671,7 @@ export const SCENARIOS: Scenario[] = [
       await r.send(batch);
       await r.settle(10);
       expect(await r.openExceptions()).toEqual([]);
-      // The simulators lose answers at random, reads' too, and the harnesses' clients make one
-      // attempt a call (in production they retry a read): a reconciliation a lost read failed
-      // retryably is run again.
-      const reconciled = async () => {
-        for (let attempt = 1; ; attempt++) {
-          try {
-            return await reconcile(r.env.t.db, r.pipeline, '2026-11-01', '2026-11-30', silentLog, testBox);
-          } catch (err) {
-            if (!(err instanceof ConnectorError && err.retryable) || attempt === 8) throw err;
-          }
-        }
-      };
+      const reconciled = () => reconcileRetrying(r, '2026-11-01', '2026-11-30');
       const agreed = await reconciled();
       expect(agreed.mismatches, 'nothing differs once booked').toEqual([]);
       expect(agreed.notes ?? [], 'nothing left uncompared').toEqual([]);
@@ -711,6 +700,80 @@ export const SCENARIOS: Scenario[] = [
           true,
         ]);
       expect(after.summary.matched).toBe(documents - 1);
+    },
+  },
+  {
+    // The accountant's check: what each customer owes in the platform, as at the day asked, against
+    // what the source says. A payment keyed there by hand, an invoice voided there: named.
+    name: 'tells each customer’s open balance as the platform holds it, as at the day asked, and names the difference when it changes there',
+    needs: ['openBalances'],
+    async run(r, tag) {
+      const theirs = { ...invoice(tag, 1, '50.00', '10.50'), sourceId: `${tag}-DI1`, customerSourceId: `${tag}-D` };
+      // After the end of November: owed as at the end of December, not before.
+      const later = { ...invoice(tag, 4), invoiceDate: '2026-12-03', dueDate: '2027-01-02' };
+      const batch: CanonicalRecord[] = [
+        customer(tag),
+        secondCustomer(tag),
+        invoice(tag, 1),
+        invoice(tag, 2, '50.00', '10.50'),
+        invoice(tag, 3, '10.00', '2.10'),
+        later,
+        theirs,
+        { ...payment(tag, 1, `${tag}-I1`, '121.00'), ...(r.fees ? { fee: '2.50' } : {}) },
+        payment(tag, 2, `${tag}-I2`, '20.00'),
+        { ...payment(tag, 3, `${tag}-I4`, '21.00'), date: '2026-12-04' },
+        ...(r.creditNotes
+          ? [creditNote(tag, `${tag}-I2`), creditAllocation(tag, `${tag}-I2`, `${tag}-N1`, '24.20')]
+          : []),
+      ];
+      // Money paid back of what P1 paid (where the target refunds applied money).
+      const refunded = r.refunds && r.appliedRefunds;
+      await r.send(batch);
+      await r.settle(10);
+      if (refunded) {
+        await r.send([refund(tag, 1, `${tag}-P1`, '10.00')]);
+        await r.settle(10);
+      }
+      expect(await r.openExceptions()).toEqual([]);
+      const [us, them] = [(await r.mapped('customer', `${tag}-C`))!, (await r.mapped('customer', `${tag}-D`))!];
+      const balances = async (from: string, to: string) =>
+        (await reconcileRetrying(r, from, to)).openBalances
+          .filter((b) => b.customerCode === us.targetId || b.customerCode === them.targetId)
+          .map((b) => [b.customerCode === us.targetId ? 'C' : 'D', b.currency, b.source, b.target, b.matched])
+          .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+      // C owes I2 less its credit note and part payment, and I3; I4 and its payment come later. D owes
+      // its I1. A refund of money P1 applied to I1 is owed again where the platform sets it against
+      // the payment (the ledger), and owes nothing where it books a credit note of its own to refund
+      // (Xero): the source side counts it as the platform booked it.
+      const base = 6050 - (r.creditNotes ? 2420 : 0) - 2000 + 1210;
+      const [c] = await balances('2026-11-01', '2026-11-30');
+      const owed = refunded && c?.[2] === money(base + 1000) ? base + 1000 : base;
+      const november = money(owed);
+      expect(await balances('2026-11-01', '2026-11-30')).toEqual([
+        ['C', 'EUR', november, november, true],
+        ['D', 'EUR', '60.50', '60.50', true],
+      ]);
+      const december = money(owed + 12100 - 2100);
+      expect(await balances('2026-12-01', '2026-12-31')).toEqual([
+        ['C', 'EUR', december, december, true],
+        ['D', 'EUR', '60.50', '60.50', true],
+      ]);
+      // A platform reached over the network: an invoice a person voids there is owed no more there.
+      if (!r.platform.voidInvoice) {
+        const target = await createTarget({ db: r.env.t.db, log: silentLog, box: testBox }, r.pipeline);
+        expect(target.transactional, 'a platform reached over the network can void an invoice').toBe(true);
+        return;
+      }
+      await r.platform.voidInvoice((await r.mapped('invoice', `${tag}-I3`))!.targetId);
+      const after = money(owed - 1210);
+      expect(await balances('2026-11-01', '2026-11-30')).toEqual([
+        ['C', 'EUR', november, after, false],
+        ['D', 'EUR', '60.50', '60.50', true],
+      ]);
+      const named = (await reconcileRetrying(r, '2026-11-01', '2026-11-30')).mismatches.filter(
+        (m) => m.kind === 'open-balance-difference' && m.customerCode === us.targetId,
+      );
+      expect(named.map((m) => [m.sourceAmount, m.targetAmount])).toEqual([[november, after]]);
     },
   },
   {
@@ -1374,6 +1437,21 @@ async function start(w: World, harness: TargetHarness, faults?: FaultPlan): Prom
   };
 }
 
+/**
+ * A reconciliation of the run's pipeline. The simulators lose answers at random, reads' too, and
+ * the harnesses' clients make one attempt a call (in production they retry a read): a
+ * reconciliation a lost read failed retryably is run again.
+ */
+async function reconcileRetrying(r: Run, from: string, to: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await reconcile(r.env.t.db, r.pipeline, from, to, silentLog, testBox);
+    } catch (err) {
+      if (!(err instanceof ConnectorError && err.retryable) || attempt === 8) throw err;
+    }
+  }
+}
+
 /** Whether the target itself lacks what the harness says it cannot be held to. */
 async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Promise<boolean> {
   const r = await start(w, harness);
@@ -1382,6 +1460,8 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   if (feature === 'refunds') return !target.capabilities.refunds;
   // Reconciliation compares the target with what it acknowledged rather than reading it back.
   if (feature === 'reconciliation') return !target.capabilities.reconciliation;
+  // Each customer's open balance on the target side is taken to be the source's.
+  if (feature === 'openBalances') return target.openBalances === undefined;
   // A payment with a fee is parked as one the target cannot book, never booked gross without it.
   if (feature === 'fees') {
     if (target.capabilities.fees) return false;

@@ -39,6 +39,7 @@ const webhook: TargetHarness = {
       'the receiver is sent each payment as it comes, naming its invoice by reference; applying one that came first is the receiver’s',
     reconciliation:
       'the outbound webhook keeps nothing to read back: its reconciliation compares what the receiver acknowledged',
+    openBalances: 'the outbound webhook keeps nothing to read back: each customer’s open balance is the source’s',
   },
   async open() {
     receiver ??= await startWebhookReceiver({ seed: 13, honourItemKeys: false, dropAfterCommitRate: 0.1 });
