@@ -33,7 +33,6 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     refunds:
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:

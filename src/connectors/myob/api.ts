@@ -48,6 +48,8 @@ export interface MyobApiOptions {
 
 /** How long the key's budget pauses after MYOB says the day's calls are spent. */
 const DAILY_PAUSE_MS = 60 * 60_000;
+/** Pages of 1,000 a list reads before it refuses (50,000 records under one filter). */
+const MAX_PAGES = 50;
 
 export class MyobApi {
   constructor(
@@ -126,7 +128,7 @@ export class MyobApi {
   /** Every record of a list matching an OData `$filter`, page after page (1,000 a page, MYOB's most). */
   async list(path: string, filter: string | undefined, signal?: AbortSignal): Promise<MyobObject[]> {
     const out: MyobObject[] = [];
-    for (let page = 0; page < 50; page++) {
+    for (let page = 0; page < MAX_PAGES; page++) {
       const body = await this.read(
         path,
         { $filter: filter, $top: '1000', ...(page > 0 ? { $skip: String(page * 1000) } : {}) },
@@ -136,9 +138,14 @@ export class MyobApi {
       if (!Array.isArray(items))
         throw new ConnectorError(SYSTEM, `GET ${path} answered without its Items`, { retryable: false });
       out.push(...(items as MyobObject[]));
-      if (typeof body.NextPageLink !== 'string' || body.NextPageLink === '') break;
+      if (typeof body.NextPageLink !== 'string' || body.NextPageLink === '') return out;
     }
-    return out;
+    // A short list would be a wrong sum, or a lookup that finds nothing and books again: refused.
+    throw new ConnectorError(
+      SYSTEM,
+      `GET ${path} has more than ${MAX_PAGES * 1000} records under one filter; ledgerlink reads at most ${MAX_PAGES} pages of 1,000 and will not work from part of the list`,
+      { retryable: false },
+    );
   }
 
   /** A record by UID, or null when MYOB says it does not exist. */
@@ -216,18 +223,23 @@ export const literal = (s: string): string => `'${s.replace(/'/g, "''")}'`;
  */
 export const FILTER_MAX = 1800;
 
-/** `$filter` strings of these clauses joined by `or`, each at most FILTER_MAX characters once encoded. */
-export function orFilters(clauses: readonly string[]): string[] {
+/**
+ * `$filter` strings of these clauses joined by `or`, each at most FILTER_MAX characters once
+ * encoded; with `and`, each group in parentheses and that condition after it
+ * (`(Customer/UID eq guid'…' or …) and Date lt datetime'…'`).
+ */
+export function orFilters(clauses: readonly string[], and?: string): string[] {
   const out: string[] = [];
   let current: string[] = [];
-  const encoded = (parts: string[]) => new URLSearchParams({ f: parts.join(' or ') }).toString().length - 2;
+  const join = (parts: string[]) => (and === undefined ? parts.join(' or ') : `(${parts.join(' or ')}) and ${and}`);
+  const encoded = (parts: string[]) => new URLSearchParams({ f: join(parts) }).toString().length - 2;
   for (const c of clauses) {
     if (current.length > 0 && encoded([...current, c]) > FILTER_MAX) {
-      out.push(current.join(' or '));
+      out.push(join(current));
       current = [];
     }
     current.push(c);
   }
-  if (current.length > 0) out.push(current.join(' or '));
+  if (current.length > 0) out.push(join(current));
   return out;
 }

@@ -1,9 +1,11 @@
+import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetDocument } from '../../sync/target.ts';
 import { type MyobObject, literal, orFilters, text } from './api.ts';
 import type { DocumentContext } from './documents.ts';
 import { PAYMENT, SALE } from './documents.ts';
 import { readFees } from './fees.ts';
-import { minor } from './map.ts';
+import { dateTime, minor } from './map.ts';
+import { SYSTEM } from './settings.ts';
 
 /*
  * Documents read back by UID, for write-back and reconciliation: the sales (invoices, and credit
@@ -14,7 +16,9 @@ import { minor } from './map.ts';
  *
  * MYOB's lists take an OData `$filter`, so UIDs are read many a request (`UID eq guid'…' or …`),
  * as many as fit in a query string of `FILTER_MAX` characters (api.ts): sales first, then the
- * payments among what was not a sale.
+ * payments among what was not a sale. Refunds (Sale/CreditRefund: a customer credit paid out) are
+ * read only when asked for alone (`kind: 'refund'`): this target books none, so a refund id is one
+ * a caller knows to be one.
  */
 
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -41,10 +45,27 @@ const uidOf = (v: unknown): string => text((v as MyobObject | undefined)?.UID);
 export async function readDocuments(
   c: DocumentContext,
   ids: string[],
-  options?: { fees?: boolean },
+  options?: { fees?: boolean; kind?: TargetDocument['kind'] | undefined },
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const cur = c.company.currency;
+  if (options?.kind === 'refund') {
+    // Its Amount raises the customer's balance as openBalances counts it: balanceEffect is the gross.
+    for (const [id, r] of await byUids(c, REFUND, ids))
+      out.set(id, {
+        targetId: id,
+        kind: 'refund',
+        number: text(r.Number),
+        customerTargetId: uidOf(r.Customer),
+        externalReference: text(r.Memo),
+        date: text(r.Date).slice(0, 10),
+        dueDate: null,
+        currency: cur,
+        gross: amountOf(r, 'Amount', cur, REFUND),
+        lines: 0,
+      });
+    return out;
+  }
   for (const [id, sale] of await byUids(c, SALE, ids)) {
     const total = minor(sale.TotalAmount, cur) ?? 0n;
     out.set(id, {
@@ -81,4 +102,74 @@ export async function readDocuments(
       c.signal,
     );
   return out;
+}
+
+/** Every layout of sale, invoices and (negative) credits alike; `InvoiceType` says which layout. */
+export const SALES = 'Sale/Invoice';
+/** A customer credit paid out to the customer (cheque or bank), from the credit it settles. */
+export const REFUND = 'Sale/CreditRefund';
+
+/** A money field of a record, exactly; one that does not parse is an error, never a zero. */
+function amountOf(r: MyobObject, field: string, currency: string, path: string): bigint {
+  const v = minor(r[field], currency);
+  if (v === null)
+    throw new ConnectorError(SYSTEM, `GET ${path} answered ${field} "${text(r[field])}" for ${text(r.UID)}`, {
+      retryable: false,
+    });
+  return v;
+}
+
+/** The day after a business date, `YYYY-MM-DD`. */
+function nextDay(date: string): string {
+  const t = Date.parse(`${date}T00:00:00Z`);
+  if (Number.isNaN(t)) throw new ConnectorError(SYSTEM, `${date} is not a date`, { retryable: false });
+  return new Date(t + 86_400_000).toISOString().slice(0, 10);
+}
+
+/**
+ * Each customer's open balance in the company file as at `asAt` (inclusive), in minor units,
+ * positive when the customer owes: the sales of every layout dated up to then (`Sale/Invoice`:
+ * invoices plus, as negative sales, credits), less the customer payments dated up to then (their
+ * `AmountReceived`, whatever they were applied to), plus the credit refunds dated up to then (a
+ * credit paid out, which no longer lowers what is owed). Credit settlements move a credit onto an
+ * invoice and change no balance. MYOB offers no report of customer balances as at a date (its
+ * API's reports are the balance sheet, profit and loss, tax code and payroll summaries) and
+ * `Contact/Customer`'s `CurrentBalance` is today's, so the documents are listed and summed. A
+ * deleted document is gone from the lists: it counts nothing.
+ *
+ * Each list is asked for many customers at once, `(Customer/UID eq guid'…' or …) and Date lt
+ * datetime'{day after asAt}T00:00:00'` (a sale's `Date` may carry a time of day), as many
+ * customers as keep the query string within `FILTER_MAX` (25 a request), 1,000 records a page. For N
+ * customers: 3 × ⌈N / 25⌉ requests, and one more for each further 1,000 records of a list. Ids that
+ * are no GUID cannot be MYOB's and are left out. The currency is the company file's, as in
+ * `readDocuments`.
+ */
+export async function openBalances(
+  c: DocumentContext,
+  customerIds: string[],
+  asAt: string,
+): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
+  const asked = new Map(customerIds.filter((u) => GUID.test(u)).map((u) => [u.toLowerCase(), u]));
+  if (asked.size === 0) return [];
+  const cur = c.company.currency;
+  const filters = orFilters(
+    [...asked.keys()].map((u) => `Customer/UID eq guid${literal(u)}`),
+    `Date lt datetime${literal(dateTime(nextDay(asAt)))}`,
+  );
+  const sums = new Map<string, bigint>();
+  for (const [path, field, sign] of [
+    [SALES, 'TotalAmount', 1n],
+    [PAYMENT, 'AmountReceived', -1n],
+    [REFUND, 'Amount', 1n],
+  ] as const)
+    for (const filter of filters)
+      for (const r of await c.api.list(path, filter, c.signal)) {
+        // Checked again on the answer: only the customers asked for, only up to the day asked.
+        const id = asked.get(uidOf(r.Customer).toLowerCase());
+        if (id === undefined || text(r.Date).slice(0, 10) > asAt) continue;
+        sums.set(id, (sums.get(id) ?? 0n) + sign * amountOf(r, field, cur, path));
+      }
+  return [...sums]
+    .map(([customerTargetId, balance]) => ({ customerTargetId, currency: cur, balance }))
+    .sort((a, b) => a.customerTargetId.localeCompare(b.customerTargetId));
 }

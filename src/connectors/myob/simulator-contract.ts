@@ -81,6 +81,18 @@ const SETTLEMENT: Shape = {
   Memo: 'string',
   Lines: [{ Type: 'string', Sale: REF, AmountApplied: 'number' }],
 };
+const CREDIT_REFUND: Shape = {
+  Account: REF,
+  Invoice: REF,
+  Customer: REF,
+  Payee: 'string',
+  Number: 'string',
+  Date: 'date',
+  Amount: 'number',
+  Memo: 'string',
+  ChequePrinted: 'boolean',
+  DeliveryStatus: 'string',
+};
 
 const SPEND_MONEY: Shape = {
   PayFrom: 'string',
@@ -109,6 +121,11 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[] }[] = [
     route: /^POST Sale\/CreditSettlement$/,
     shape: SETTLEMENT,
     required: ['CreditFromInvoice', 'Customer', 'Date', 'CreditAmount', 'Lines'],
+  },
+  {
+    route: /^POST Sale\/CreditRefund$/,
+    shape: CREDIT_REFUND,
+    required: ['Account', 'Invoice', 'Customer', 'Date', 'Amount'],
   },
   { route: /^POST Banking\/SpendMoneyTxn$/, shape: SPEND_MONEY, required: ['PayFrom', 'Account', 'Date', 'Lines'] },
 ];

@@ -83,6 +83,18 @@ export interface Settlement {
   lines: { saleUid: string; amount: bigint }[];
 }
 
+/** A customer credit paid out to the customer (Sale/CreditRefund): the credit's balance goes towards zero. */
+export interface CreditRefund {
+  UID: string;
+  Number: string;
+  creditUid: string;
+  customerUid: string;
+  accountUid: string;
+  Date: string;
+  amount: bigint;
+  memo: string;
+}
+
 /** An account of the chart: its name, and where MYOB's defaults are not what is wanted, its type and default tax code. */
 export interface AccountOptions {
   name: string;
@@ -149,12 +161,14 @@ export class CompanyFile {
   readonly sales = new Map<string, Sale>();
   readonly payments = new Map<string, Payment>();
   readonly settlements = new Map<string, Settlement>();
+  readonly refunds = new Map<string, CreditRefund>();
   readonly spendMoney = new Map<string, SpendMoney>();
   /** Sales dated before it are refused (the start of the financial year). */
   financialYearStart = '2000-07-01';
   #saleSeq = 0;
   #receiptSeq = 0;
   #spendSeq = 0;
+  #refundSeq = 0;
   #row = 0;
 
   constructor(
@@ -300,14 +314,14 @@ export class CompanyFile {
     const sale = this.sales.get(uid);
     if (!sale) throw new MyobRefusal(404, 'NotFound', 'The record was not found', 150);
     const paid = [...this.payments.values()].some((p) => p.invoices.some((i) => i.uid === uid));
-    const settled = [...this.settlements.values()].some(
-      (x) => x.creditUid === uid || x.lines.some((l) => l.saleUid === uid),
-    );
+    const settled =
+      [...this.settlements.values()].some((x) => x.creditUid === uid || x.lines.some((l) => l.saleUid === uid)) ||
+      [...this.refunds.values()].some((r) => r.creditUid === uid);
     if (paid || settled)
       throw new MyobRefusal(
         400,
         'ValidationError',
-        'The sale cannot be deleted while payments or credits are applied to it',
+        'The sale cannot be deleted while payments, credits or refunds are applied to it',
         101,
       );
     this.sales.delete(uid);
@@ -350,6 +364,63 @@ export class CompanyFile {
     };
     this.payments.set(p.UID, p);
     return p;
+  }
+
+  /**
+   * Deletes a customer payment, as DELETE Sale/CustomerPayment/{UID} or Delete in AccountRight
+   * does: it is gone, and what it applied is owed again on its sales.
+   */
+  deletePayment(uid: string): void {
+    const p = this.payments.get(uid);
+    if (!p) throw new MyobRefusal(404, 'NotFound', 'The record was not found', 150);
+    for (const i of p.invoices) {
+      const sale = this.sales.get(i.uid);
+      if (sale) sale.balance += i.amount;
+    }
+    this.payments.delete(uid);
+  }
+
+  /**
+   * Pays out a customer credit (POST Sale/CreditRefund): from a bank account, at most what the
+   * credit still holds, the credit's balance going towards zero by the amount.
+   */
+  createRefund(body: Obj): CreditRefund {
+    for (const f of ['Account', 'Invoice', 'Customer', 'Date', 'Amount']) this.required(body, f);
+    const credit = this.ref(this.sales, body.Invoice, 'Invoice');
+    const customer = this.ref(this.customers, body.Customer, 'Customer');
+    const date = this.date(body.Date);
+    const account = this.accounts.find((a) => a.UID === uidOf(body.Account));
+    if (!account) throw new MyobRefusal(400, 'NotFound', 'Account not found', 150);
+    if (account.Type !== 'Bank' && account.Type !== 'CreditCard')
+      throw new MyobRefusal(400, 'ValidationError', 'The pay from account must be a bank or credit card account', 101);
+    if (credit.total >= 0n) throw new MyobRefusal(400, 'ValidationError', 'Invoice is not a credit', 101);
+    if (credit.customerUid !== customer.UID)
+      throw new MyobRefusal(400, 'ValidationError', 'The credit does not belong to this customer', 101);
+    const amount = this.amount(body.Amount, 'Amount');
+    if (amount <= 0n || amount > -credit.balance)
+      throw new MyobRefusal(400, 'ValidationError', 'Amount exceeds the balance of the credit', 101);
+    credit.balance += amount;
+    const r: CreditRefund = {
+      UID: randomUUID(),
+      Number: str(body.Number) || String(++this.#refundSeq).padStart(8, '0'),
+      creditUid: credit.UID,
+      customerUid: customer.UID,
+      accountUid: account.UID,
+      Date: date,
+      amount,
+      memo: str(body.Memo),
+    };
+    this.refunds.set(r.UID, r);
+    return r;
+  }
+
+  /** Deletes a credit refund: the credit holds the amount again. */
+  deleteRefund(uid: string): void {
+    const r = this.refunds.get(uid);
+    if (!r) throw new MyobRefusal(404, 'NotFound', 'The record was not found', 150);
+    const credit = this.sales.get(r.creditUid);
+    if (credit) credit.balance -= r.amount;
+    this.refunds.delete(uid);
   }
 
   createSettlement(body: Obj): Settlement {
@@ -533,6 +604,21 @@ export class CompanyFile {
         Amount: this.money(l.amount),
         Memo: l.memo,
       })),
+    };
+  }
+
+  refundView(r: CreditRefund): Obj {
+    return {
+      UID: r.UID,
+      Account: this.accountRef(r.accountUid),
+      Invoice: { UID: r.creditUid, Number: this.sales.get(r.creditUid)?.Number ?? '' },
+      Customer: this.customerRef(r.customerUid),
+      Number: r.Number,
+      Date: `${r.Date}T00:00:00`,
+      Amount: this.money(r.amount),
+      Memo: r.memo,
+      ChequePrinted: false,
+      DeliveryStatus: 'Print',
     };
   }
 

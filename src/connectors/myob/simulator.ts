@@ -3,6 +3,7 @@ import type http from 'node:http';
 import { type LocalServer, readBody, startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { headerViolations, violationsOf } from './simulator-contract.ts';
+import { matcher } from './simulator-odata.ts';
 import { type CompanyOptions, CompanyFile, MyobRefusal, type Sale } from './simulator-store.ts';
 import { seeded } from '../../sync/seeded.ts';
 
@@ -15,7 +16,9 @@ import { seeded } from '../../sync/seeded.ts';
  * day answered 403 `RateLimitError` in MYOB's body, writes answered 201 with a Location, and
  * faults on demand: a write committed and its answer lost (`dropNext`, `dropAfterCommitRate`),
  * a status answered before anything is done (`failNext`). Spend money (Banking/SpendMoneyTxn) is
- * kept and listed like the rest; a sale deleted (DELETE, `deleteSale`) is gone, as MYOB keeps no void. `duplicates()` lists records held twice
+ * kept and listed like the rest, credit refunds (Sale/CreditRefund) likewise; a sale, payment or
+ * refund deleted (DELETE, `deleteSale`, `deletePayment`) is gone, as MYOB keeps no void. Lists take
+ * OData `$filter`s (simulator-odata.ts), `$top` (at most 1,000) and `$skip`. `duplicates()` lists records held twice
  * under one reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
@@ -73,44 +76,6 @@ export interface SimulatedRequest {
 const errors = (name: string, message: string, code: number | null = null, details: string | null = null) => ({
   Errors: [{ Name: name, Message: message, AdditionalDetails: details, ErrorCode: code, Severity: 'Error' }],
 });
-
-/** `s` split at each `sep` that is not inside a quoted literal (a doubled quote stays inside). */
-function splitOutsideQuotes(s: string, sep: string): string[] {
-  const out: string[] = [];
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (s[i] === "'") quoted = !quoted;
-    else if (!quoted && s.startsWith(sep, i)) {
-      out.push(s.slice(start, i));
-      start = i + sep.length;
-      i = start - 1;
-    }
-  }
-  out.push(s.slice(start));
-  return out;
-}
-
-/**
- * Whether a record matches an OData `$filter` of `eq` clauses (`Customer/UID eq guid'…'`) joined by
- * `and` and `or`, `and` binding first as in OData; text compared without regard to case, as MYOB's
- * server does.
- */
-function matches(record: Obj, filter: string | null): boolean {
-  if (!filter) return true;
-  return splitOutsideQuotes(filter, ' or ').some((alternative) =>
-    splitOutsideQuotes(alternative, ' and ').every((clause) => {
-      const m = /^([A-Za-z/]+) eq (?:guid)?'((?:[^']|'')*)'$/.exec(clause.trim());
-      if (!m) throw new MyobRefusal(400, 'InvalidFilter', `The $filter clause "${clause}" is not supported`, null);
-      let v: unknown = record;
-      for (const key of m[1]!.split('/')) v = (v as Obj | null | undefined)?.[key];
-      return (
-        (typeof v === 'string' ? v : v === undefined || v === null ? '' : JSON.stringify(v)).toLowerCase() ===
-        m[2]!.replace(/''/g, "'").toLowerCase()
-      );
-    }),
-  );
-}
 
 /** IIS's default limit on a query string, which the simulator takes MYOB to keep *(unverified)*. */
 const QUERY_MAX = 2048;
@@ -401,7 +366,7 @@ export class MyobSimulator {
     accept: string,
   ): { status: number; body?: unknown; location?: string; pdf?: Buffer } {
     const list = (rows: Obj[]) => {
-      const filtered = rows.filter((x) => matches(x, q.get('$filter')));
+      const filtered = rows.filter(matcher(q.get('$filter')));
       const top = Math.min(1000, Number(q.get('$top') ?? 400) || 400);
       const skip = Number(q.get('$skip') ?? 0) || 0;
       const more = filtered.length > skip + top;
@@ -440,6 +405,9 @@ export class MyobSimulator {
     if (route === 'GeneralLedger/Account' && method === 'GET') return list(f.accounts.map((a) => f.accountView(a)));
     const SALE = 'Sale/Invoice/Service';
     if (route === SALE && method === 'GET') return list([...f.sales.values()].map((s) => f.saleView(s)));
+    // Every layout's sales, each naming its layout (the simulator keeps only Service sales).
+    if (route === 'Sale/Invoice' && method === 'GET')
+      return list([...f.sales.values()].map((s) => ({ ...f.saleView(s), InvoiceType: 'Service' })));
     if (route === SALE && method === 'POST') return { status: 201, location: `${SALE}/${f.createSale(body).UID}` };
     let m = /^Sale\/Invoice\/Service\/([0-9a-f-]{36})$/.exec(route);
     if (m && method === 'GET') {
@@ -462,6 +430,23 @@ export class MyobSimulator {
     if (m && method === 'GET') {
       const p = f.payments.get(m[1]!);
       return one(p && f.paymentView(p));
+    }
+    if (m && method === 'DELETE') {
+      f.deletePayment(m[1]!);
+      return { status: 200 };
+    }
+    const REFUND = 'Sale/CreditRefund';
+    if (route === REFUND && method === 'GET') return list([...f.refunds.values()].map((x) => f.refundView(x)));
+    if (route === REFUND && method === 'POST')
+      return { status: 201, location: `${REFUND}/${f.createRefund(body).UID}` };
+    m = /^Sale\/CreditRefund\/([0-9a-f-]{36})$/.exec(route);
+    if (m && method === 'GET') {
+      const x = f.refunds.get(m[1]!);
+      return one(x && f.refundView(x));
+    }
+    if (m && method === 'DELETE') {
+      f.deleteRefund(m[1]!);
+      return { status: 200 };
     }
     if (route === 'Sale/CreditSettlement' && method === 'GET')
       return list([...f.settlements.values()].map((s) => f.settlementView(s)));
