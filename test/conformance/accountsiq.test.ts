@@ -28,9 +28,7 @@ let sim: AccountsIqSimulator | undefined;
 
 const accountsiq: TargetHarness = {
   type: 'accountsiq',
-  unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startAccountsIqSimulator({
       entityId: ENTITY,

@@ -574,6 +574,38 @@ export class Books {
     });
   }
 
+  /**
+   * GetCustomerBalanceInformation: a customer's AccountBalanceInformation at `edt`, elements in the
+   * WSDL's order. Balance is the sum of its transactions dated up to then, each signed as its
+   * control line is (invoices and debit journals owed, credit notes and receipts owed back,
+   * allocated or not); a reversed transaction and its reversal both count, so that they cancel
+   * from the reversal's date. In the account's currency; CreditLeft and OverCreditLimitBalance
+   * against its CreditLimit (0: none).
+   */
+  balanceInformation(code: string, edt: string): Record<string, string> | null {
+    const c = this.customers.get(code);
+    if (!c) return null;
+    const day = edt.slice(0, 10);
+    let balance = new Dec(0);
+    for (const t of this.transactions.values()) {
+      if (t.customer !== code || t.type === 'BankPayment' || t.type === 'BankReceipt' || t.date > day) continue;
+      const sign = (DEBITS.includes(t.type) ? 1 : -1) * (t.reversalOf === undefined ? 1 : -1);
+      balance = balance.add(t.gross.mul(sign));
+    }
+    const limit = new Dec(c.CreditLimit || '0');
+    const zero = new Dec(0);
+    return {
+      AccountID: c.AccountID ?? '0',
+      AccountCode: code,
+      AccountType: 'Customer',
+      Balance: balance.toFixed(2),
+      CreditLimit: limit.toFixed(2),
+      CreditLeft: (limit.gt(0) ? Dec.max(zero, limit.sub(balance)) : zero).toFixed(2),
+      OverCreditLimitBalance: (limit.gt(0) ? Dec.max(zero, balance.sub(limit)) : zero).toFixed(2),
+      CurrencyCode: c.CurrencyCode ?? this.currency,
+    };
+  }
+
   /** GetAllocationsByTransactionId: the transaction's allocations, each naming the other side. */
   allocationsOf(id: number): Record<string, unknown>[] {
     const t = this.transactions.get(id);

@@ -349,6 +349,18 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
           .slice(Number(text(q.Skip)) || 0);
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
+      case 'GetCustomerBalanceInformation': {
+        // Each customer asked for that the entity holds (an unknown code is left out), all of them
+        // for an empty list. SQL Server's datetime starts in 1753: an earlier date is refused.
+        const edt = text(args.edt);
+        if (edt.slice(0, 10) < '1753-01-01')
+          return read(failure('DATE_IS_OUT_OF_RANGE', `The date ${edt} is out of range`));
+        const codes = items(args.customerCodes, 'string').map(text);
+        const found = (codes.length > 0 ? codes : [...books.customers.keys()])
+          .map((c) => books.balanceInformation(c, edt))
+          .filter((b) => b !== null);
+        return read(success({ AccountBalanceInformation: found }));
+      }
       case 'GetInvoicePDFByTransactionID': {
         const t = books.transactions.get(Number(text(args.transactionID)));
         return read(

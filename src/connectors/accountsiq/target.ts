@@ -15,6 +15,7 @@ import {
   ok,
 } from '../../sync/target.ts';
 import { AccountsIqApi, describe } from './api.ts';
+import { openBalances } from './balances.ts';
 import * as docs from './documents.ts';
 import { type FeeAccount, accountsIqFeeRemedy, feeAccount, readFees } from './fees.ts';
 import {
@@ -35,9 +36,9 @@ import type { LedgerProduct } from '../../sync/mapping.ts';
  * stock items, invoices and receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's
  * duplicate checks, a receipt's provider fee as a sundry bank payment, batch credit notes, refunds as sales debit journals, allocations, write-back
  * of the transaction's number, payment status and the invoice PDF, and what reconciliation reads
- * back (a transaction reversed there voided, a receipt's fee). Every call goes over the shared
- * RemoteClient, paced by the rate planner on one budget per entity. After an unknown outcome the
- * engine looks documents up by their external reference (GetTransactionsByExternalReference) and
+ * back (a transaction reversed there voided, a receipt's fee, each customer's balance at a date).
+ * Every call goes over the shared RemoteClient, paced by the rate planner on one budget per entity.
+ * After an unknown outcome the engine looks documents up by their external reference (GetTransactionsByExternalReference) and
  * allocations by what they are.
  */
 
@@ -323,6 +324,10 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     },
 
     feeRemedy: (difference, payment) => accountsIqFeeRemedy(difference, payment),
+
+    // GetCustomerBalanceInformation: AccountsIQ's own balance of each customer at the date, 500
+    // customers a call (balances.ts).
+    openBalances: (ctx, customerTargetIds, asAt) => openBalances(soap, ctx, customerTargetIds, asAt),
 
     async pdf(ctx, invoiceTargetId) {
       const result = await soap.readOk('GetInvoicePDFByTransactionID', { transactionID: invoiceTargetId }, ctx.signal);

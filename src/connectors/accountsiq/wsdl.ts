@@ -242,6 +242,18 @@ export const TYPES: Record<string, Fields> = {
     ['DueDate', 'dateTime', NIL],
     ['ExchangeRate', 'decimal', REQ],
   ],
+  // What GetCustomerBalanceInformation answers (items of ArrayOfAccountBalanceInformation), in the
+  // WSDL's declared order: the simulator's answers are checked against it.
+  AccountBalanceInformation: [
+    ['AccountID', 'int', REQ],
+    ['AccountCode', 'string'],
+    ['AccountType', 'string'],
+    ['Balance', 'decimal', REQ],
+    ['CreditLimit', 'decimal', REQ],
+    ['CreditLeft', 'decimal', REQ],
+    ['OverCreditLimitBalance', 'decimal', REQ],
+    ['CurrencyCode', 'string'],
+  ],
   // What GetAllocationsByTransactionId answers (items of ArrayOfWSAllocationTransactionDTO).
   WSAllocationTransactionDTO: [
     ['TransactionID', 'int', REQ],
@@ -308,6 +320,13 @@ export const OPERATIONS: Record<string, Fields> = {
   GetTransactionsByExternalReference: [token, ['query', { type: 'WSGetTransactionsByExternalReferenceQuery' }]],
   GetTransactionsBy: [token, ['query', { type: 'WSGetTransactionsByQuery' }]],
   GetInvoicePDFByTransactionID: [token, ['transactionID', 'int']],
+  // As GetSupplierBalanceInformation is declared in the WSDL (edt required); the vendor's Postman
+  // collection sends the customer one so: edt, then customerCodes.
+  GetCustomerBalanceInformation: [
+    token,
+    ['edt', 'dateTime', REQ],
+    ['customerCodes', { array: 'string', item: 'string' }],
+  ],
   SaveSundryReceiptPaymentsGetBackTransactionIDs: [token, ['entries', arr('WSSundryReceiptPayment')]],
 };
 
