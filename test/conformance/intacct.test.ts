@@ -29,7 +29,6 @@ let sim: IntacctSimulator | undefined;
 const intacct: TargetHarness = {
   type: 'intacct',
   unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     refunds:
       'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
   },

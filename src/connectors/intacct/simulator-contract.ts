@@ -178,6 +178,8 @@ const SHAPES: Record<string, Shape> = {
     required: ['object', 'query'],
     ordered: false,
   },
+  // The next page of a readByQuery (the vendor's SDKs: ReadMore writes one <resultId>).
+  readMore: { children: ['resultId'], required: ['resultId'], ordered: false },
 };
 
 function shape(name: string, v: unknown, problems: string[]): void {
@@ -288,6 +290,7 @@ export function functionViolations(name: string, body: unknown): string[] {
       }
       break;
     case 'readByQuery':
+    case 'readMore':
       shape(name, b, problems);
       break;
     case 'getAPISession':

@@ -88,6 +88,8 @@ export class IntacctSimulator {
   readonly #sessions = new Map<string, { companyId: string; userId: string; expires: number }>();
   readonly #calls = new Map<string, number[]>();
   readonly #inFlight = new Map<string, number>();
+  /** Rows a readByQuery left for readMore, by resultId (the company's, the object's, what is left). */
+  readonly #results = new Map<string, { companyId: string; object: string; rows: Row[]; size: number }>();
   #drops: { n: number; when: (r: SimulatedRequest) => boolean }[] = [];
   #fails: number[] = [];
   #expireAt = 0;
@@ -341,14 +343,25 @@ export class IntacctSimulator {
     body: El,
     who: { companyId: string; userId: string },
   ): { status: string; out: El } {
-    const data = (listtype: string, rows: Row[], remaining = 0) => ({
+    const data = (listtype: string, rows: Row[], remaining = 0, extra: El = {}) => ({
       data: {
         '@_listtype': listtype,
         '@_count': String(rows.length),
+        ...extra,
         '@_numremaining': String(remaining),
         [listtype]: rows,
       },
     });
+    // A page of `size` rows; the rest kept under a resultId for readMore (Intacct's data attributes).
+    const page = (object: string, rows: Row[], size: number, total: number) => {
+      const rest = rows.slice(size);
+      const resultId = rest.length > 0 ? randomBytes(12).toString('hex') : '';
+      if (resultId) this.#results.set(resultId, { companyId: company.id, object, rows: rest, size });
+      return data(object, rows.slice(0, size), rest.length, {
+        '@_totalcount': String(total),
+        ...(resultId ? { '@_resultId': resultId } : {}),
+      });
+    };
     try {
       switch (name) {
         case 'getAPISession': {
@@ -364,10 +377,23 @@ export class IntacctSimulator {
           const object = str(body.object);
           const rows = company.rows(object);
           if (!rows) throw new IntacctRefusal('BL01001973', `Object ${object} is not supported.`);
-          // A page of `pagesize` rows (100 unless told, at most 1,000); the rest would take readMore.
+          // A page of `pagesize` rows (100 unless told, at most 1,000); the rest takes readMore.
           const size = Math.min(1000, Math.max(1, Number(str(body.pagesize) || '100') || 100));
           const found = rows.filter(matcher(str(body.query)));
-          return { status: 'success', out: data(object, found.slice(0, size), Math.max(0, found.length - size)) };
+          return { status: 'success', out: page(object, found, size, found.length) };
+        }
+        case 'readMore': {
+          // The next page of a readByQuery, once: a resultId read to its end (or another company's) is gone.
+          const id = str(body.resultId);
+          const held = this.#results.get(id);
+          this.#results.delete(id);
+          if (!held || held.companyId !== company.id)
+            // Intacct's errorno for it *(unverified)*.
+            throw new IntacctRefusal(
+              'DL02000001',
+              `There was an error processing the request. Invalid resultId ${id}.`,
+            );
+          return { status: 'success', out: page(held.object, held.rows, held.size, held.rows.length) };
         }
         case 'create':
         case 'update': {
@@ -412,18 +438,41 @@ export class IntacctSimulator {
 }
 
 /**
- * A readByQuery filter of `FIELD = 'value'` and `FIELD IN ('a', 'b', …)` terms joined by AND (what
- * the connector sends).
+ * A readByQuery filter of terms joined by AND (what the connector sends): `FIELD = 'value'`, `FIELD
+ * [NOT] IN ('a', 'b', …)`, and `FIELD <= 'value'` (also `<`, `>=`, `>`, `!=`). A value in
+ * Intacct's mm/dd/yyyy compares as a date, as Intacct compares a date field with it.
  */
 function matcher(query: string): (row: Row) => boolean {
   const value = /'((?:[^']|'')*)'/g;
-  const terms = query.split(/\s+AND\s+/i).map((t) => {
-    const m = /^\s*([A-Z_.0-9]+)\s*(?:=\s*('(?:[^']|'')*')|IN\s*\(((?:\s*'(?:[^']|'')*'\s*,?)+)\))\s*$/i.exec(t);
+  const day = (v: string) => {
+    const m = /^(\d{2})\/(\d{2})\/(\d{4})$/.exec(v);
+    return m ? `${m[3]}-${m[1]}-${m[2]}` : null;
+  };
+  const compare = (a: string, b: string) => {
+    const [x, y] = [day(a), day(b)];
+    const [p, q] = x !== null && y !== null ? [x, y] : [a, b];
+    return p < q ? -1 : p > q ? 1 : 0;
+  };
+  const terms = query.split(/\s+AND\s+/i).map((t): ((row: Row) => boolean) => {
+    const list = /^\s*([A-Z_.0-9]+)\s+(NOT\s+)?IN\s*\(((?:\s*'(?:[^']|'')*'\s*,?)+)\)\s*$/i.exec(t);
+    if (list) {
+      const values = new Set([...list[3]!.matchAll(value)].map((v) => v[1]!.replace(/''/g, "'")));
+      const [field, not] = [list[1]!, list[2] !== undefined];
+      return (row) => values.has(row[field] ?? '') !== not;
+    }
+    const m = /^\s*([A-Z_.0-9]+)\s*(=|!=|<>|<=|>=|<|>)\s*'((?:[^']|'')*)'\s*$/i.exec(t);
     if (!m) throw new IntacctRefusal('BL01001973', `Invalid query: ${query}`);
-    const values = [...(m[2] ?? m[3]!).matchAll(value)].map((v) => v[1]!.replace(/''/g, "'"));
-    return [m[1]!, new Set(values)] as const;
+    const [field, op, v] = [m[1]!, m[2]!, m[3]!.replace(/''/g, "'")];
+    return (row) => {
+      const c = compare(row[field] ?? '', v);
+      if (op === '=') return c === 0;
+      if (op === '!=' || op === '<>') return c !== 0;
+      if (op === '<=') return c <= 0;
+      if (op === '>=') return c >= 0;
+      return op === '<' ? c < 0 : c > 0;
+    };
   });
-  return (row) => terms.every(([f, v]) => v.has(row[f] ?? ''));
+  return (row) => terms.every((term) => term(row));
 }
 
 /** Starts a simulator on a free loopback port. */

@@ -64,7 +64,10 @@ const parser = new XMLParser({
   parseTagValue: false,
   parseAttributeValue: false,
   trimValues: true,
-  isArray: (name, path) => ['result', 'error'].includes(name) || /\.data\.[A-Za-z_]+$/.test(String(path)),
+  // Rows under <data> are always a list; its attributes (numremaining, resultId) never: the parser
+  // asks for attributes too, by a path without their prefix.
+  isArray: (name, path, _leaf, attribute) =>
+    !attribute && (['result', 'error'].includes(name) || /\.data\.[A-Za-z_]+$/.test(String(path))),
 });
 
 /** The request as Intacct's gateway takes it. */
