@@ -36,7 +36,6 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:
@@ -77,8 +76,9 @@ const businessCentral: TargetHarness = {
                 : [],
           })),
           payments: [
+            // A payment's target id: its Document No. and its customer (two customers' may share one).
             ...c.payments.map((p) => ({
-              id: p.documentNumber,
+              id: `${p.documentNumber}@${p.customerId}`,
               reference: p.externalDocumentNumber,
               customerId: p.customerId,
               amount: money(p.amount.negated().toFixed(2)),
@@ -86,7 +86,7 @@ const businessCentral: TargetHarness = {
             })),
             // A payment still waiting in the journal is held too, applied to nothing yet.
             ...[...c.journalLines.values()].map((l) => ({
-              id: l.documentNumber,
+              id: `${l.documentNumber}@${l.customerId}`,
               reference: l.externalDocumentNumber,
               customerId: l.customerId,
               amount: money(l.amount.negated().toFixed(2)),

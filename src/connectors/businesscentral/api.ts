@@ -148,6 +148,37 @@ export class BusinessCentralApi {
     return body.value as BcEntity[];
   }
 
+  /**
+   * Every row of an entity set that matches a filter, page after page: Business Central answers
+   * at most 20,000 rows a request and links the rest (`@odata.nextLink`), each page one request.
+   */
+  async listAll(set: string, filter: string, signal?: AbortSignal): Promise<BcEntity[]> {
+    const what = `GET ${set.replace(/\(.*?\)/g, '(…)')}`;
+    const out: BcEntity[] = [];
+    let res = await this.call('GET', `/${set}`, { query: { $filter: filter }, signal });
+    for (;;) {
+      if (res.status !== 200) this.readFailure(what, res.status, res.text);
+      const body = this.parse(res.text, what, res.status);
+      if (!Array.isArray(body.value))
+        throw new ConnectorError(SYSTEM, `${what} answered without a value array`, { status: 200, retryable: false });
+      out.push(...(body.value as BcEntity[]));
+      const next = body['@odata.nextLink'];
+      if (typeof next !== 'string') return out;
+      // The link is absolute; the client refuses one outside the configured origin (the token stays home).
+      res = await this.call('GET', next, { signal });
+    }
+  }
+
+  /** A read's failure: a refusal (a filter Business Central will not take) is the connector's error too, not retried. */
+  private readFailure(what: string, status: number, text: string): never {
+    try {
+      this.failure(what, status, text);
+    } catch (err) {
+      if (!(err instanceof Refused)) throw err;
+      throw new ConnectorError(SYSTEM, `${what} was refused: ${err.detail}`, { status, retryable: false });
+    }
+  }
+
   /** One entity by its path (`/salesInvoices(<id>)`), or null when there is none. */
   async get(path: string, signal?: AbortSignal): Promise<BcEntity | null> {
     const what = `GET ${path.replace(/\(.*?\)/g, '(…)')}`;

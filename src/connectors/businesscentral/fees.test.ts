@@ -143,7 +143,11 @@ describe('provider fees in Business Central', () => {
   it('posts the fee with its payment: the fees account against the journal’s bank, the payment gross on its invoice', async () => {
     const inv = await invoiceFor(alice, 'FINV-1');
     const [r] = await target.createPayments!(ctx, [pay('FPAY-1', { invoice: inv })]);
-    expect(r).toMatchObject({ ok: true, targetId: 'FPAY-1', message: expect.stringMatching(/fee EUR 2\.50 posted/) });
+    expect(r).toMatchObject({
+      ok: true,
+      targetId: `FPAY-1@${alice}`,
+      message: expect.stringMatching(/fee EUR 2\.50 posted/),
+    });
     expect(feesUnder('FPAY-1')).toMatchObject([
       {
         accountType: 'G/L Account',
@@ -181,7 +185,7 @@ describe('provider fees in Business Central', () => {
   it('a lost answer to the payment line: the lookup posts it with its fee; a fee already posted is not entered again', async () => {
     sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
     await expect(target.createPayments!(ctx, [pay('FPAY-3')])).rejects.toMatchObject({ retryable: true });
-    expect(await target.findByReference(ctx, 'payment', 'FPAY-3')).toMatchObject({ targetId: 'FPAY-3' });
+    expect(await target.findByReference(ctx, 'payment', 'FPAY-3')).toMatchObject({ targetId: `FPAY-3@${alice}` });
     expect(sim.company.postedGlLines.filter((l) => l.externalDocumentNumber === 'FPAY-3')).toHaveLength(1);
     expect(sim.company.glJournalLines.size).toBe(0);
     // A fee posted before its payment (a post of another payment took its line along): found, not entered twice.
@@ -356,8 +360,11 @@ describe('provider fees in Business Central', () => {
 describe('payments of two customers under one reference in Business Central', () => {
   it('a payment posted for one customer is no proof of another’s after a lost answer: each is found by its own mark', async () => {
     const [first] = await target.createPayments!(ctx, [pay('SHARED-1', { fee: null })]);
-    expect(first).toMatchObject({ ok: true, targetId: 'SHARED-1' });
-    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', alice)).toMatchObject({ targetId: 'SHARED-1' });
+    // Its target id names the customer: two customers' payments under one Document No. are two.
+    expect(first).toMatchObject({ ok: true, targetId: `SHARED-1@${alice}` });
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', alice)).toMatchObject({
+      targetId: `SHARED-1@${alice}`,
+    });
     // Bob's payment under the same reference is not in: found, it would never be sent.
     expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toBeNull();
     // Bob's answer lost once his line was entered: found waiting, posted now, his.
@@ -366,14 +373,16 @@ describe('payments of two customers under one reference in Business Central', ()
       retryable: true,
     });
     expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toMatchObject({
-      targetId: 'SHARED-1',
+      targetId: `SHARED-1@${bob}`,
       customerTargetId: bob,
     });
     const posted = sim.company.payments.filter((p) => p.externalDocumentNumber === 'SHARED-1');
     expect(posted.map((p) => p.customerId).sort()).toEqual([alice, bob].sort());
     // Posted, each line's description ends with its customer's mark, which its G/L entries keep.
     expect(posted.map((p) => p.description.endsWith(feeMark(p.customerId)))).toEqual([true, true]);
-    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toMatchObject({ targetId: 'SHARED-1' });
+    expect(await target.findByReference(ctx, 'payment', 'SHARED-1', bob)).toMatchObject({
+      targetId: `SHARED-1@${bob}`,
+    });
   });
 
   it('entries posted without a mark (before payments were marked) prove no customer’s payment', async () => {

@@ -52,6 +52,20 @@ export function paymentDocumentNumber(reference: string): string {
   return `LL${createHash('sha256').update(reference).digest('hex').slice(0, 18).toUpperCase()}`;
 }
 
+/**
+ * A payment's target id: its Document No. and its customer, `<Document No.>@<customer id>`. Two
+ * customers' payments may share a reference, and so a Document No.; the customer tells them
+ * apart. Payments mapped before were kept under the bare Document No. (20 characters at most, so
+ * never of this form), which is still read: see {@link paymentOf}.
+ */
+export const paymentTargetId = (documentNumber: string, customerId: string) => `${documentNumber}@${customerId}`;
+
+/** A payment's target id read back: its Document No., and its customer unless mapped in the old, bare form. */
+export function paymentOf(targetId: string): { documentNumber: string; customerId: string | null } {
+  const m = /^(.+)@([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$/.exec(targetId);
+  return m ? { documentNumber: m[1]!, customerId: m[2]! } : { documentNumber: targetId, customerId: null };
+}
+
 const cut = (s: string, n: number) => (s.length > n ? s.slice(0, n) : s);
 
 /** The customer's fields present in the record (a null clears one), as the customers page names them. */

@@ -10,14 +10,15 @@ import {
 } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { type BusinessCentralFees, feeMark, markOf } from './fees.ts';
-import { externalOf, num, paymentDocumentNumber, text } from './map.ts';
+import { externalOf, num, paymentDocumentNumber, paymentTargetId, text } from './map.ts';
 
 /*
  * Customer payments: a line of ledgerlink's cash receipt journal (customerPaymentJournals →
  * customerPayments) naming the invoice it pays (appliesToInvoiceId), then the journal posted
  * (journals({id})/Microsoft.NAV.post), one payment at a time so that a refused post names one
- * payment. A payment's target id is its Document No., which it keeps whether it waits in the
- * journal or is posted; posted, it is found among the G/L entries by it. A payment provider's fee
+ * payment. A payment's target id is its Document No. and its customer (`paymentTargetId`), which
+ * it keeps whether it waits in the journal or is posted; posted, it is found among the G/L entries
+ * by the Document No. and the customer's mark in their description. A payment provider's fee
  * is a journal line entered before the payment's and posted with it (fees.ts).
  */
 
@@ -42,7 +43,11 @@ export async function createPayments(
     const fee = await fees.prepare(ctx, journal, p, items);
     if (fee && 'code' in fee) return failed(fee);
     const booked = () =>
-      ok(documentNumber, { number: documentNumber, outcome: 'created', ...(fee ? { message: fee.note } : {}) });
+      ok(paymentTargetId(documentNumber, p.customerTargetId), {
+        number: documentNumber,
+        outcome: 'created',
+        ...(fee ? { message: fee.note } : {}),
+      });
     let line: BcEntity;
     try {
       line = await api.create(
@@ -141,7 +146,7 @@ export async function findPayment(
       // The answer is unknown: posted when the line has left the journal.
       if (err instanceof ConnectorError && err.retryable && !(await still()))
         return {
-          targetId: documentNumber,
+          targetId: paymentTargetId(documentNumber, text(waiting[0].customerId)),
           number: documentNumber,
           customerTargetId: text(waiting[0].customerId),
         };
@@ -154,7 +159,8 @@ export async function findPayment(
       await fees.withdrawWaiting(ctx, jid, ext, new Set(waiting.map((w) => text(w.customerId))));
       return null;
     }
-    return { targetId: documentNumber, number: documentNumber, customerTargetId: text(waiting[0].customerId) };
+    const customer = text(waiting[0].customerId);
+    return { targetId: paymentTargetId(documentNumber, customer), number: documentNumber, customerTargetId: customer };
   }
   const posted = await api.list(
     'generalLedgerEntries',
@@ -164,7 +170,11 @@ export async function findPayment(
   const ours = customerTargetId
     ? posted.filter((e) => markOf({ description: text(e.description) }) === customerTargetId)
     : posted;
-  return ours[0]
-    ? { targetId: documentNumber, number: documentNumber, ...(customerTargetId ? { customerTargetId } : {}) }
-    : null;
+  if (!ours[0]) return null;
+  // Whose it is: the customer asked for, else the mark of the first found (an unmarked one, posted
+  // before payments were marked, keeps the old, bare id).
+  const customer = customerTargetId || markOf({ description: text(ours[0].description) });
+  return customer
+    ? { targetId: paymentTargetId(documentNumber, customer), number: documentNumber, customerTargetId: customer }
+    : { targetId: documentNumber, number: documentNumber };
 }

@@ -3,7 +3,7 @@ import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
 import { feeDocs, matchFees } from '../../sync/fee-match.ts';
 import { type BcEntity, type BusinessCentralApi, key, literal } from './api.ts';
 import { markOf } from './fees.ts';
-import { minor, text } from './map.ts';
+import { minor, paymentOf, text } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -16,8 +16,9 @@ import { SYSTEM } from './settings.ts';
  * {@link IDS_PER_REQUEST} ids a request. A posted invoice or credit memo is never deleted: a
  * person cancels it (Posted Sales Invoice → Cancel, or the API's `Microsoft.NAV.cancel`), which
  * posts a corrective document against it and leaves it with status `Canceled`; that is read as
- * voided. A payment's target id is its Document No.: it is read from its G/L entries, and a
- * payment whose entries a reversal has netted to nothing is voided.
+ * voided. A payment's target id is its Document No. and its customer (the bare Document No. for
+ * payments mapped before): it is read from its G/L entries marked with the customer, and a payment
+ * whose entries a reversal has netted to nothing is voided.
  */
 
 /** Ids in one `$filter` of `or`s: 4 nodes each, under Business Central's limit of 100 nodes a filter. */
@@ -137,25 +138,34 @@ function nets(entries: BcEntity[], currency: string): Net[] {
   return [...by.values()];
 }
 
-/** A posted payment from the G/L entries under its Document No.; null when none is posted. */
+/**
+ * A posted payment from the G/L entries under its Document No.: the customer's of the target id
+ * (`<Document No.>@<customer>`), or for an id of the old, bare form the first customer a mark
+ * names; null when none is posted.
+ */
 function payment(
-  documentNumber: string,
+  targetId: string,
   entries: BcEntity[],
   currency: string,
   o: Pick<DocumentReads, 'fees' | 'feesAccount'>,
 ): TargetDocument | null {
+  const { documentNumber, customerId } = paymentOf(targetId);
   const own = nets(
     entries.filter((e) => text(e.documentType) === 'Payment'),
     currency,
   );
-  if (own.length === 0) return null;
   // The customer its description's mark names (entries posted before payments were marked name none).
-  const customer = own.find((n) => n.mark !== null)?.mark ?? '';
+  const customer: string | undefined =
+    customerId === null
+      ? (own.find((n) => n.mark !== null)?.mark ?? '')
+      : (own.find((n) => n.mark?.toLowerCase() === customerId.toLowerCase())?.mark ?? undefined);
+  if (customer === undefined) return null;
   const mine = own.filter((n) => n.mark === (customer || null));
+  if (mine.length === 0) return null;
   // What reached the bank (the debit side), after any reversal.
   const gross = mine.reduce((s, n) => (n.net > 0n ? s + n.net : s), 0n);
   const doc: TargetDocument = {
-    targetId: documentNumber,
+    targetId,
     kind: 'payment',
     number: documentNumber,
     customerTargetId: customer,
@@ -194,37 +204,42 @@ function payment(
   return doc;
 }
 
-/** Payments by Document No., from their G/L entries: one request per {@link IDS_PER_REQUEST}. */
+/** Payments by target id, from their G/L entries: one request per {@link IDS_PER_REQUEST} Document Nos. */
 async function payments(
   api: BusinessCentralApi,
   ctx: TargetCallContext,
-  numbers: string[],
+  ids: string[],
   o: DocumentReads,
   out: Map<string, TargetDocument>,
 ): Promise<void> {
-  if (numbers.length === 0) return;
+  if (ids.length === 0) return;
   const currency = await o.localCurrency();
-  for (const batch of batches(numbers)) {
+  // Two customers' payments under one Document No. are read by one request.
+  const byNumber = new Map<string, string[]>();
+  for (const id of ids) {
+    const n = paymentOf(id).documentNumber.toUpperCase();
+    byNumber.set(n, [...(byNumber.get(n) ?? []), id]);
+  }
+  for (const batch of batches([...byNumber.keys()])) {
     const entries = await api.list(
       'generalLedgerEntries',
       batch.map((n) => `documentNumber eq ${literal(n)}`).join(' or '),
       ctx.signal,
     );
     for (const n of batch) {
-      const d = payment(
-        n,
-        entries.filter((e) => text(e.documentNumber).toUpperCase() === n.toUpperCase()),
-        currency,
-        o,
-      );
-      if (d) out.set(n, d);
+      const under = entries.filter((e) => text(e.documentNumber).toUpperCase() === n);
+      for (const id of byNumber.get(n)!) {
+        const d = payment(id, under, currency, o);
+        if (d) out.set(id, d);
+      }
     }
   }
 }
 
 /**
- * Documents by target id: invoices and credit memos (GUIDs), and payments (Document Nos., never
- * 36 characters). One left out is not in Business Central (a payment never posted).
+ * Documents by target id: invoices and credit memos (GUIDs), and payments (`<Document No.>@<customer>`,
+ * or a bare Document No.: never a GUID). One left out is not in Business Central (a payment never
+ * posted). Refunds are never booked here (API v2.0 has none): asked for alone, none is found.
  */
 export async function documents(
   api: BusinessCentralApi,

@@ -48,41 +48,91 @@ export function invoicePdf(d: SalesDoc, total: Decimal): Buffer {
 /** The nodes Business Central's OData layer lets a `$filter` hold (MaxNodeCount). */
 export const FILTER_NODES = 100;
 
+/** One comparison of a `$filter`: `field op value`, or `contains(field,'value')`. */
+export interface FilterTerm {
+  op: 'eq' | 'ne' | 'lt' | 'le' | 'gt' | 'ge' | 'contains';
+  value: string;
+}
+
+/** Whether a row's value (as text) passes a term; dates (YYYY-MM-DD) and numbers compare in order. */
+export function passes(actual: string, t: FilterTerm): boolean {
+  // Text compares as it is kept (AL filters are case-sensitive); GUIDs in any case.
+  const same = GUID.test(t.value) ? actual.toLowerCase() === t.value.toLowerCase() : actual === t.value;
+  if (t.op === 'contains') return actual.includes(t.value);
+  if (t.op === 'eq') return same;
+  if (t.op === 'ne') return !same;
+  const numeric = /^-?[0-9]+(\.[0-9]+)?$/.test(actual) && /^-?[0-9]+(\.[0-9]+)?$/.test(t.value);
+  const c = numeric ? new Decimal(actual).comparedTo(t.value) : actual < t.value ? -1 : actual > t.value ? 1 : 0;
+  return t.op === 'lt' ? c < 0 : t.op === 'le' ? c <= 0 : t.op === 'gt' ? c > 0 : c >= 0;
+}
+
 /**
- * `a eq 'x' and b eq <guid>`, or `a eq 'x' or a eq 'y'`: the conditions of an OData `$filter` this
- * simulator understands, each a field and the values it may take. As Business Central: `or` only
- * between values of one field, and a filter of more than {@link FILTER_NODES} nodes (three a
- * comparison, one a joining `and`/`or`) refused.
+ * The conditions of an OData `$filter` as Business Central takes them: comparisons (`eq`, `ne`,
+ * `lt`, `le`, `gt`, `ge`; strings quoted, GUIDs, numbers and dates bare) and `contains(field,'x')`,
+ * joined by `and`, or by `or` in a parenthesised group (or the whole filter) on one field. Each
+ * condition is a field and the terms of which a row must pass one. As Business Central: an `or`
+ * joining two fields refused, and a filter of more than {@link FILTER_NODES} nodes (three a
+ * comparison or `contains`, one a joining `and`/`or`) refused.
  */
-export function parseFilter(filter: string): [string, string[]][] {
-  const terms: { field: string; value: string; joiner: string }[] = [];
-  const re = /\s*([A-Za-z][A-Za-z0-9]*)\s+eq\s+(?:'((?:[^']|'')*)'|([0-9a-fA-F-]{36}|[0-9.]+))\s*(?:(and|or)\s+|$)/y;
+export function parseFilter(filter: string): [string, FilterTerm[]][] {
+  const tokens: { field: string; term: FilterTerm; open: boolean; close: boolean; joiner: string }[] = [];
+  const value = String.raw`(?:'((?:[^']|'')*)'|([0-9a-fA-F]{8}-[0-9a-fA-F-]{27}|[0-9]{4}-[0-9]{2}-[0-9]{2}|-?[0-9.]+))`;
+  const re = new RegExp(
+    String.raw`\s*(\()?\s*(?:contains\(\s*([A-Za-z][A-Za-z0-9]*)\s*,\s*'((?:[^']|'')*)'\s*\)|([A-Za-z][A-Za-z0-9]*)\s+(eq|ne|lt|le|gt|ge)\s+${value})\s*(\))?\s*(?:(and|or)\s+|$)`,
+    'y',
+  );
   let at = 0;
   while (at < filter.length) {
     re.lastIndex = at;
     const m = re.exec(filter);
     if (!m)
       throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(at, at + 40)}`);
-    terms.push({ field: m[1]!, value: m[2] !== undefined ? m[2].replace(/''/g, "'") : m[3]!, joiner: m[4] ?? '' });
+    const unquote = (v: string) => v.replace(/''/g, "'");
+    tokens.push({
+      field: m[2] ?? m[4]!,
+      term: m[2]
+        ? { op: 'contains', value: unquote(m[3]!) }
+        : { op: m[5] as FilterTerm['op'], value: m[6] !== undefined ? unquote(m[6]) : m[7]! },
+      open: m[1] !== undefined,
+      close: m[8] !== undefined,
+      joiner: m[9] ?? '',
+    });
     at = re.lastIndex;
   }
-  if (terms.length * 4 - 1 > FILTER_NODES)
+  if (tokens.length * 4 - 1 > FILTER_NODES)
     throw new ODataError(
       400,
       'BadRequest',
       `The node count limit of '${FILTER_NODES}' has been exceeded. To increase the limit, set the 'MaxNodeCount' property on EnableQueryAttribute or ODataValidationSettings.`,
     );
-  const joiners = new Set(terms.slice(0, -1).map((t) => t.joiner));
-  if (joiners.has('or')) {
-    if (joiners.size > 1 || new Set(terms.map((t) => t.field)).size > 1)
+  // Groups: a parenthesised run, else a run joined by `or` (the whole filter when it has no `and`).
+  const groups: (typeof tokens)[] = [];
+  let current: typeof tokens = [];
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.open) depth++;
+    current.push(t);
+    if (t.close) depth--;
+    if (depth < 0 || depth > 1)
+      throw new ODataError(400, 'BadRequest_InvalidFilter', 'Unbalanced parentheses in the filter.');
+    if (depth === 0 && t.joiner !== 'or') {
+      groups.push(current);
+      current = [];
+    }
+  }
+  if (depth !== 0 || current.length > 0)
+    throw new ODataError(400, 'BadRequest_InvalidFilter', 'Unbalanced parentheses in the filter.');
+  return groups.map((g) => {
+    if (g.slice(0, -1).some((t) => t.joiner !== 'or'))
+      throw new ODataError(400, 'BadRequest_InvalidFilter', `Could not parse the filter: ${filter.slice(0, 40)}`);
+    if (new Set(g.map((t) => t.field)).size > 1)
       throw new ODataError(
         400,
         'BadRequest_InvalidFilter',
-        'OR operators apply filters on one field only; they cannot join filters on different fields.',
+        "The 'OR' operator is not supported on distinct fields on an OData filter.",
       );
-    return [[terms[0]!.field, terms.map((t) => t.value)]];
-  }
-  return terms.map((t) => [t.field, [t.value]]);
+    return [g[0]!.field, g.map((t) => t.term)];
+  });
 }
 
 export const docView = (company: Company, d: SalesDoc): Row => {

@@ -12,6 +12,7 @@ import {
   journalLineView,
   lineView,
   parseFilter,
+  passes,
 } from './simulator-views.ts';
 import { Company, type CompanySetup, ODataError, type Row, notFound, str } from './simulator-store.ts';
 
@@ -24,7 +25,8 @@ export type { CompanySetup, GlJournalLine, JournalLine, PostedPayment, SalesDoc 
  * `/v2.0/{tenant}/{environment}/api/v2.0/companies({id})/`: customers, items, salesInvoices and
  * salesCreditMemos (deep insert of lines, `Microsoft.NAV.post`, pdfDocument), customer payment
  * journals and their customerPayments, `journals({id})/Microsoft.NAV.post`, generalLedgerEntries;
- * `$filter` with `eq` and `and`. Errors in Business Central's OData format; its limit (6,000
+ * `$filter` as Business Central takes it (comparisons, `contains`, `and`, `or` on one field), and
+ * server-driven paging (`@odata.nextLink`, 20,000 rows a page unless told). Errors in Business Central's OData format; its limit (6,000
  * requests in 5 minutes per service principal, on a clock tests may scale) answered with 429 and
  * no Retry-After. Every request body is checked against the API v2.0 AL pages
  * (../shared/specs/business-central/apiv2): a property the page lacks or keeps read-only is refused
@@ -47,6 +49,8 @@ export interface BusinessCentralSimulatorOptions {
   /** AL pages directory; null skips contract checks. */
   contractDir?: string | null;
   clock?: () => number;
+  /** Rows a collection answers at most before `@odata.nextLink` (Business Central's API pages: 20,000). */
+  pageSize?: number;
 }
 
 export interface SimulatorStats {
@@ -133,6 +137,7 @@ export async function startBusinessCentralSimulator(
   const contract: Contract | null = options.contractDir === null ? null : loadContract(options.contractDir);
   const random = seeded(options.seed ?? 1);
   const limit = options.limit ?? { requests: 6000, windowMs: 300_000 };
+  const pageSize = options.pageSize ?? 20_000;
   const tokens = new Map<string, number>();
   const calls: number[] = [];
   const stats: SimulatorStats = {
@@ -161,13 +166,22 @@ export async function startBusinessCentralSimulator(
     res.end(stringifyLossless(body));
   }
 
-  /** The collection answer: rows a `$filter` keeps. */
+  /**
+   * The collection answer: rows a `$filter` keeps, a page of them at most (server-driven paging:
+   * the rest behind `@odata.nextLink`, the same query with a `$skiptoken`).
+   */
   function collection(rows: Row[], url: URL) {
     const filter = url.searchParams.get('$filter');
     const conditions = filter ? parseFilter(filter) : [];
-    return {
-      value: rows.filter((r) => conditions.every(([field, values]) => values.includes(str(r[field])))),
-    };
+    const kept = rows.filter((r) => conditions.every(([field, terms]) => terms.some((t) => passes(str(r[field]), t))));
+    const token = url.searchParams.get('$skiptoken');
+    const from = token === null ? 0 : Number(/^p(\d+)$/.exec(token)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(from)) throw new ODataError(400, 'BadRequest', `The skip token '${token}' is not valid.`);
+    const value = kept.slice(from, from + pageSize);
+    if (from + pageSize >= kept.length) return { value };
+    const next = new URL(url.href);
+    next.searchParams.set('$skiptoken', `p${from + pageSize}`);
+    return { value, '@odata.nextLink': next.href };
   }
 
   function validate(set: string, path: string, body: Record<string, unknown>) {

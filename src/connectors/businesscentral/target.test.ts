@@ -261,17 +261,21 @@ describe('the Business Central target', () => {
         description: '',
       },
     });
-    expect(await target.createPayments!(ctx, [pay('PAY-1', '10.00')])).toMatchObject([{ ok: true, targetId: 'PAY-1' }]);
+    expect(await target.createPayments!(ctx, [pay('PAY-1', '10.00')])).toMatchObject([
+      { ok: true, targetId: `PAY-1@${customerId}` },
+    ]);
     expect(inv.remaining.toFixed(2)).toBe('50.50');
     // The journal's post answer lost: the line has left the journal, so it was posted; found among the G/L entries.
     sim.dropNext(1, (m, p) => p.includes('/journals('));
-    expect(await target.createPayments!(ctx, [pay('PAY-2', '20.00')])).toMatchObject([{ ok: true, targetId: 'PAY-2' }]);
-    expect(await target.findByReference(ctx, 'payment', 'PAY-2')).toMatchObject({ targetId: 'PAY-2' });
+    expect(await target.createPayments!(ctx, [pay('PAY-2', '20.00')])).toMatchObject([
+      { ok: true, targetId: `PAY-2@${customerId}` },
+    ]);
+    expect(await target.findByReference(ctx, 'payment', 'PAY-2')).toMatchObject({ targetId: `PAY-2@${customerId}` });
     // The line's answer lost: it waits in the journal, and the lookup posts it.
     sim.dropNext(1, (m, p) => m === 'POST' && p.endsWith('/customerPayments'));
     await expect(target.createPayments!(ctx, [pay('PAY-3', '5.00')])).rejects.toMatchObject({ retryable: true });
     expect(sim.company.journalLines.size).toBe(1);
-    expect(await target.findByReference(ctx, 'payment', 'PAY-3')).toMatchObject({ targetId: 'PAY-3' });
+    expect(await target.findByReference(ctx, 'payment', 'PAY-3')).toMatchObject({ targetId: `PAY-3@${customerId}` });
     expect(sim.company.journalLines.size).toBe(0);
     expect(inv.remaining.toFixed(2)).toBe('25.50');
     expect(await target.findByReference(ctx, 'payment', 'PAY-9')).toBeNull();

@@ -20,6 +20,7 @@ import { type BcEntity, BusinessCentralApi, Refused, key, literal } from './api.
 import { customerFields, externalOf, linesOf, minor, numberOf, text } from './map.ts';
 import { businessCentralFeeRemedy, businessCentralFees } from './fees.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
+import { openBalances } from './balances.ts';
 import { documents, invoicePdf, paidInvoices } from './reads.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
 
@@ -242,7 +243,8 @@ export function createBusinessCentralTarget(
       paymentStatus: true,
       pdf: true,
       drafts: false,
-      // Invoices, credit memos and payments read back by id, cancelled ones as voided, fees too (reads.ts).
+      // Invoices, credit memos and payments read back by id, cancelled ones as voided, fees too (reads.ts);
+      // each customer's open balance as at a day, from its documents (balances.ts).
       reconciliation: true,
     },
     limits: {
@@ -436,6 +438,8 @@ export function createBusinessCentralTarget(
         localCurrency: () => localCurrency(ctx),
         feesAccount: fees.feesAccount,
       }),
+    openBalances: (ctx, customerTargetIds, asAt) =>
+      openBalances(api, ctx, customerTargetIds, asAt, () => localCurrency(ctx)),
     feeRemedy: (difference, payment) => businessCentralFeeRemedy(difference, payment),
     pdf: (ctx, invoiceId) => invoicePdf(api, ctx, invoiceId),
     paidInvoices: (ctx, ids) => paidInvoices(api, ctx, ids),
