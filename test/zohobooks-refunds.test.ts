@@ -147,7 +147,12 @@ describe('Zoho Books refunds', () => {
     expect(held.map((r) => [r.payment_id, r.amount, r.date, r.from_account_id, r.refund_mode])).toEqual([
       [paymentId, 2000n, '2026-11-09', UNDEPOSITED_FUNDS, 'banktransfer'],
     ]);
-    expect(booked).toEqual({ ok: true, targetId: held[0]!.payment_refund_id, number: 'RF-1', outcome: 'created' });
+    expect(booked).toEqual({
+      ok: true,
+      targetId: `${held[0]!.payment_id}:${held[0]!.payment_refund_id}`,
+      number: 'RF-1',
+      outcome: 'created',
+    });
     expect(unused()).toBe(900n);
     expect(tooMuch).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', retryable: false, field: 'amount' } });
     expect(!tooMuch!.ok && tooMuch!.error.message).toMatch(
@@ -182,7 +187,7 @@ describe('Zoho Books refunds', () => {
     expect(unused()).toBe(500n);
     const held = org().refunds.find((r) => r.reference_number === 'RF-6')!;
     expect(await target.findByReference(ctx(), 'refund', 'RF-6', customerId)).toEqual({
-      targetId: held.payment_refund_id,
+      targetId: `${held.payment_id}:${held.payment_refund_id}`,
       number: 'RF-6',
       customerTargetId: customerId,
     });
@@ -207,7 +212,11 @@ describe('Zoho Books refunds', () => {
     const [booked] = await target.createRefunds!(ctx(), [refund('RF-7', '15.00')]);
     const held = org().refunds.filter((r) => r.reference_number === 'RF-7');
     expect(held.map((r) => [r.payment_id, r.amount])).toEqual([[paymentId, 1500n]]);
-    expect(booked).toMatchObject({ ok: true, targetId: held[0]!.payment_refund_id, outcome: 'created' });
+    expect(booked).toMatchObject({
+      ok: true,
+      targetId: `${held[0]!.payment_id}:${held[0]!.payment_refund_id}`,
+      outcome: 'created',
+    });
     expect(applied()).toEqual([[invoiceId, 11100n]]);
     expect([unused(), balance()]).toEqual([0n, 1000n]);
 
@@ -248,7 +257,11 @@ describe('Zoho Books refunds', () => {
     const [found] = await target.createRefunds!(ctx(), [refund('RF-10', '5.00')]);
     const held = org().refunds.filter((r) => r.reference_number === 'RF-10');
     expect(held.map((r) => r.amount)).toEqual([500n]);
-    expect(found).toMatchObject({ ok: true, targetId: held[0]!.payment_refund_id, outcome: 'created' });
+    expect(found).toMatchObject({
+      ok: true,
+      targetId: `${held[0]!.payment_id}:${held[0]!.payment_refund_id}`,
+      outcome: 'created',
+    });
     expect(found!.ok && found!.message).toMatch(/5\.00 EUR of payment RP-1 unapplied first from invoice /);
     expect([unused(), balance(), applied()]).toEqual([0n, 1500n, [[invoiceId, 10600n]]]);
 

@@ -227,7 +227,7 @@ describe('Zoho Books end to end', () => {
       `SELECT target_id FROM sync_map WHERE pipeline_id = $1 AND kind = 'refund'`,
       [pipeline.id],
     );
-    expect(rows.map((r) => r.target_id)).toEqual([refunds()[0]!.payment_refund_id]);
+    expect(rows.map((r) => r.target_id)).toEqual([`${refunds()[0]!.payment_id}:${refunds()[0]!.payment_refund_id}`]);
 
     // 150.01 is more than the payment still holds (29.00 unused, 121.00 applied to its invoice); a
     // refund naming no payment has nothing to return.

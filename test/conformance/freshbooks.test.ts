@@ -29,7 +29,6 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     refunds:
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:

@@ -28,9 +28,7 @@ let sim: ZohoBooksSimulator | undefined;
 
 const zohobooks: TargetHarness = {
   type: 'zohobooks',
-  unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startZohoBooksSimulator({
       ...CLIENT,
@@ -90,7 +88,7 @@ const zohobooks: TargetHarness = {
               ...p.invoices.map((i) => ({ invoiceId: i.invoice_id, amount: amount(i.amount_applied) })),
               ...o.refunds
                 .filter((r) => r.payment_id === p.payment_id)
-                .map((r) => ({ invoiceId: r.payment_refund_id, amount: amount(r.amount) })),
+                .map((r) => ({ invoiceId: `${r.payment_id}:${r.payment_refund_id}`, amount: amount(r.amount) })),
             ],
           })),
           // A provider's fee is its payment's bank charges: the payment's own, under its reference and customer.
@@ -103,9 +101,9 @@ const zohobooks: TargetHarness = {
               amount: amount(p.bank_charges),
             })),
           // A refund is Zoho's refund of a customer payment's unused amount: always of one payment,
-          // whose customer it is (the refund itself names none).
+          // whose customer it is (the refund itself names none). Its id carries its payment's.
           refunds: o.refunds.map((r) => ({
-            id: r.payment_refund_id,
+            id: `${r.payment_id}:${r.payment_refund_id}`,
             reference: r.reference_number,
             customerId: o.payments.get(r.payment_id)!.customer_id,
             amount: amount(r.amount),

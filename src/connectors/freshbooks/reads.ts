@@ -33,7 +33,7 @@ interface Candidate {
 
 const numeric = (id: string) => /^\d{1,18}$/.test(id);
 
-function currencyOf(e: FbObject, what: string): string {
+export function currencyOf(e: FbObject, what: string): string {
   const currency = text(e.currency_code) || text((e.amount as FbObject | undefined)?.code);
   if (!/^[A-Z]{3}$/.test(currency))
     throw new ConnectorError(SYSTEM, `${what} answered without its currency`, { retryable: false });

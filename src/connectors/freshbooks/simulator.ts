@@ -352,6 +352,12 @@ export class FreshBooksSimulator {
     // Lists leave deleted objects out unless search[vis_state] asks for a state (freshbooks.com/api/active_deleted).
     const visible = (v: number) => (s('vis_state') === null ? v !== 1 : String(v) === s('vis_state'));
     const inner = (key: string) => (body[key] ?? {}) as Obj;
+    // A Between search of dates: `_min` matches from the value, `_max` what is below it
+    // (freshbooks.com/api/parameters), as the expenses list answers it.
+    const between = (date: string) => {
+      const [from, to] = [s('date_min'), s('date_max')];
+      return (from === null || date >= from) && (to === null || date < to);
+    };
     let m: RegExpExecArray | null;
     const key = `${method} ${route}`;
 
@@ -386,7 +392,12 @@ export class FreshBooksSimulator {
     if (key === 'GET /invoices/invoices')
       return page(
         [...a.invoices.values()].filter(
-          (d) => eq(d.customerid, 'customerid') && within(d.id, 'invoiceids') && visible(d.vis_state),
+          (d) =>
+            eq(d.customerid, 'customerid') &&
+            within(d.customerid, 'customerids') &&
+            within(d.id, 'invoiceids') &&
+            between(d.create_date) &&
+            visible(d.vis_state),
         ),
         'invoices',
         (d) => a.invoiceView(d),
@@ -403,7 +414,9 @@ export class FreshBooksSimulator {
 
     if (key === 'GET /credit_notes/credit_notes')
       return page(
-        [...a.creditNotes.values()].filter((n) => eq(n.clientid, 'clientid') && visible(n.vis_state)),
+        [...a.creditNotes.values()].filter(
+          (n) => eq(n.clientid, 'clientid') && between(n.create_date) && visible(n.vis_state),
+        ),
         'credit_notes',
         (n) => a.creditView(n),
       );
@@ -422,6 +435,7 @@ export class FreshBooksSimulator {
             eq(p.clientid, 'clientid') &&
             eq(p.invoiceid, 'invoiceid') &&
             within(p.id, 'logids') &&
+            between(p.date) &&
             visible(p.vis_state),
         ),
         'payments',
@@ -435,15 +449,9 @@ export class FreshBooksSimulator {
     }
     if (key === 'GET /expenses/categories') return page(a.categories, 'categories', (c) => a.categoryView(c));
     if (key === 'GET /expenses/expenses') {
-      const [from, to] = [s('date_min'), s('date_max')];
       return page(
         [...a.expenses.values()].filter(
-          (e) =>
-            eq(e.categoryid, 'categoryid') &&
-            (from === null || e.date >= from) &&
-            // A maximum matches what is below it (freshbooks.com/api/parameters).
-            (to === null || e.date < to) &&
-            visible(e.vis_state),
+          (e) => eq(e.categoryid, 'categoryid') && between(e.date) && visible(e.vis_state),
         ),
         'expenses',
         (e) => a.expenseView(e),

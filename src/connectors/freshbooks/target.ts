@@ -7,6 +7,7 @@ import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemError, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { FreshBooksApi, text } from './api.ts';
 import { upsertClients, upsertItems } from './contacts.ts';
+import { openBalances } from './balances.ts';
 import * as docs from './documents.ts';
 import { freshBooksFeeRemedy, readDocuments } from './reads.ts';
 import { type FeesCategory, loadFeesCategory } from './fees.ts';
@@ -173,6 +174,9 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
 
     documents: async (ctx, targetIds, options) => readDocuments(await context(ctx), targetIds, options),
     feeRemedy: (difference, payment) => freshBooksFeeRemedy(difference, payment),
+    // Listed by client and date and summed (balances.ts): ⌈N/100⌉ + 2N requests for N clients, and more for pages.
+    openBalances: async (ctx, customerTargetIds, asAt) =>
+      openBalances(await context(ctx), ctx, customerTargetIds, asAt),
 
     pdf: async (ctx, invoiceTargetId) => (await apiOf()).pdf(invoiceTargetId, ctx.signal),
 

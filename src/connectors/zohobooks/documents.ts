@@ -468,8 +468,25 @@ export async function findAllocation(
   return applied >= amount.value ? { targetId: id } : null;
 }
 
+/** The refund endpoints of one payment. */
+export const refundsPath = (paymentId: string) => `/customerpayments/${encodeURIComponent(paymentId)}/refunds`;
+
+/**
+ * A refund's target id: its payment's id and its own, `<payment_id>:<payment_refund_id>`. Zoho
+ * reads a refund only under its payment, so the id carries it, and a refund is found by its id
+ * alone (reconciliation asks for refunds apart from payments). Refunds booked before this form
+ * carry Zoho's `payment_refund_id` alone, and are found only beside their payment.
+ */
+export const refundTargetId = (paymentId: string, refundId: string) => `${paymentId}:${refundId}`;
+
+/** The payment and the refund a refund's target id names; null for an id of another form. */
+export function refundOf(targetId: string): { paymentId: string; refundId: string } | null {
+  const m = /^(\d+):(\d+)$/.exec(targetId);
+  return m ? { paymentId: m[1]!, refundId: m[2]! } : null;
+}
+
 /** Invoice and credit note statuses out of the books: voided, or (marked) a draft again. */
-const OUT_OF_BOOKS = new Set(['void', 'draft']);
+export const OUT_OF_BOOKS = new Set(['void', 'draft']);
 
 /**
  * Documents by id, as Zoho holds them now, for write-back and reconciliation. Zoho's lists filter
@@ -477,8 +494,10 @@ const OUT_OF_BOOKS = new Set(['void', 'draft']);
  * id, a few at once (the rate planner paces them): tried as an invoice, else a credit note, else a
  * customer payment. An invoice or credit note voided (or marked draft again) is `voided`; one
  * deleted answers 404 and is left out. A refund is read by the payment it refunds (Zoho reads a
- * refund only under its payment): the refunds of the payments of the same ids that have refunded
- * something (`amount_refunded`), listed once each, and only when some id is still unread. With
+ * refund only under its payment): its id names the payment (refundTargetId), which is read with its
+ * refunds, two requests a payment, whatever else is asked. A refund id of the older form, Zoho's
+ * refund id alone, is found only among the refunds of the payments of the same ids that have
+ * refunded something (`amount_refunded`), listed once each when some id is still unread. With
  * `fees`, a payment's provider fee is its bank charges (null when it has none).
  */
 export async function readDocuments(
@@ -493,7 +512,9 @@ export async function readDocuments(
   const kinds = (['invoice', 'creditNote', 'payment'] as const).filter(
     (k) => options?.kind === undefined || options.kind === k,
   );
+  const refundIds = options?.kind === undefined || options.kind === 'refund' ? ids.filter((id) => refundOf(id)) : [];
   const read = async (id: string) => {
+    if (refundOf(id)) return;
     for (const kind of kinds) {
       const p = PATHS[kind];
       const e = await c.api.byId(`${p.path}/${encodeURIComponent(id)}`, p.one, c.signal);
@@ -528,7 +549,16 @@ export async function readDocuments(
       });
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(options?.concurrency ?? 1, ids.length)) }, worker));
-  const unread = new Set(ids.filter((id) => !out.has(id)));
+  for (const [paymentId, wanted] of groupBy(refundIds, (id) => refundOf(id)!.paymentId)) {
+    const pay = await c.api.byId(`/customerpayments/${encodeURIComponent(paymentId)}`, 'payment', c.signal);
+    // A payment deleted in Zoho takes its refunds with it: they are left out.
+    if (!pay) continue;
+    for (const r of await listAll(c.api, refundsPath(paymentId), 'payment_refunds', {}, c.signal)) {
+      const id = refundTargetId(paymentId, text(r.payment_refund_id));
+      if (wanted.includes(id)) out.set(id, refundDocument(id, r, pay, c.org.currency));
+    }
+  }
+  const unread = new Set(ids.filter((id) => !out.has(id) && !refundOf(id)));
   for (const pay of payments) {
     if (unread.size === 0) break;
     if ((minor(pay.amount_refunded, c.org.currency) ?? 0n) <= 0n) continue;
@@ -536,21 +566,31 @@ export async function readDocuments(
     const path = `/customerpayments/${encodeURIComponent(paymentId)}/refunds`;
     for (const r of await listAll(c.api, path, 'payment_refunds', {}, c.signal)) {
       const id = text(r.payment_refund_id);
-      if (!unread.delete(id)) continue;
-      const currency = text(r.currency_code) || text(pay.currency_code) || c.org.currency;
-      out.set(id, {
-        targetId: id,
-        kind: 'refund',
-        number: text(r.reference_number) || id,
-        customerTargetId: text(pay.customer_id),
-        externalReference: text(r.reference_number),
-        date: text(r.date),
-        dueDate: null,
-        currency,
-        gross: minor(r.amount, currency) ?? 0n,
-        lines: 0,
-      });
+      if (unread.delete(id)) out.set(id, refundDocument(id, r, pay, c.org.currency));
     }
   }
+  return out;
+}
+
+/** A refund as reconciliation counts it: money paid back to the payment's customer, owed again. */
+function refundDocument(id: string, r: ZohoObject, pay: ZohoObject, orgCurrency: string): TargetDocument {
+  const currency = text(r.currency_code) || text(pay.currency_code) || orgCurrency;
+  return {
+    targetId: id,
+    kind: 'refund',
+    number: text(r.reference_number) || id,
+    customerTargetId: text(pay.customer_id),
+    externalReference: text(r.reference_number),
+    date: text(r.date),
+    dueDate: null,
+    currency,
+    gross: minor(r.amount, currency) ?? 0n,
+    lines: 0,
+  };
+}
+
+function groupBy<T>(items: T[], key: (x: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of items) out.set(key(x), [...(out.get(key(x)) ?? []), x]);
   return out;
 }

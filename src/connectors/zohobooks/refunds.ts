@@ -4,7 +4,15 @@ import { mapAtMost } from '../../sync/remote/at-most.ts';
 import type { FoundDocument, ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoAnswer, type ZohoObject, describe, entity, text } from './api.ts';
-import { type Application, type DocumentContext, applicationsOf, listAll, putApplications } from './documents.ts';
+import {
+  type Application,
+  type DocumentContext,
+  applicationsOf,
+  listAll,
+  putApplications,
+  refundTargetId,
+  refundsPath,
+} from './documents.ts';
 import { minor, num } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -26,9 +34,6 @@ import { SYSTEM } from './settings.ts';
  * (POST /creditnotes/{id}/refunds) are not sent: the canonical refund names a payment, never a
  * credit note.
  */
-
-/** The refund endpoints of one payment. */
-const refundsPath = (paymentId: string) => `/customerpayments/${encodeURIComponent(paymentId)}/refunds`;
 
 export async function createRefunds(c: DocumentContext, items: TargetRefund[]): Promise<ItemResult[]> {
   // One request a refund: one that fails leaves those before it done (mapAtMost says which).
@@ -131,7 +136,7 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
         .then((list) => list.find((x) => text(x.reference_number) === r.externalReference) ?? null)
         .catch(() => undefined);
       if (held) {
-        return ok(text(held.payment_refund_id), {
+        return ok(refundTargetId(d.paymentTargetId, text(held.payment_refund_id)), {
           number: r.externalReference,
           outcome: 'created',
           message: `${unappliedFrom(freed)}: Zoho Books refunds only a payment's unused amount`,
@@ -161,7 +166,7 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       });
     }
     const refund = entity(a.body, 'payment_refund', `POST ${refundsPath(':id')}`);
-    return ok(text(refund.payment_refund_id), {
+    return ok(refundTargetId(d.paymentTargetId, text(refund.payment_refund_id)), {
       number: r.externalReference,
       outcome: 'created',
       ...(freed ? { message: `${unappliedFrom(freed)}: Zoho Books refunds only a payment's unused amount` } : {}),
@@ -241,7 +246,12 @@ export async function lookUpRefund(
     const found = (await refundsOf(c, text(p.payment_id)))
       .filter((x) => text(x.reference_number) === reference)
       .sort((x, y) => text(x.payment_refund_id).localeCompare(text(y.payment_refund_id)))[0];
-    if (found) return { targetId: text(found.payment_refund_id), number: reference, customerTargetId };
+    if (found)
+      return {
+        targetId: refundTargetId(text(p.payment_id), text(found.payment_refund_id)),
+        number: reference,
+        customerTargetId,
+      };
   }
   return null;
 }

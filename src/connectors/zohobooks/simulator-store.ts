@@ -75,6 +75,15 @@ export interface Credit {
   date: string;
 }
 
+/** Money paid back to the customer out of a credit note's balance (Zoho's credit note refund). */
+export interface CreditNoteRefund {
+  creditnote_refund_id: string;
+  creditnote_id: string;
+  date: string;
+  amount: bigint;
+  reference_number: string;
+}
+
 export interface OrgOptions {
   name?: string | undefined;
   currency?: string | undefined;
@@ -93,6 +102,7 @@ export class Organisation {
   readonly payments = new Map<string, Payment>();
   readonly credits: Credit[] = [];
   readonly refunds: PaymentRefund[] = [];
+  readonly creditNoteRefunds: CreditNoteRefund[] = [];
   /** Transactions dated on or before it are refused (Zoho's transaction locking). */
   lockedUntil: string | null = null;
   #invoiceSeq = 0;
@@ -272,6 +282,30 @@ export class Organisation {
     d.status = 'void';
     d.balance = 0n;
     return d;
+  }
+
+  /**
+   * Refunds part of a credit note's balance to its customer, as a person does in Zoho Books
+   * (POST /creditnotes/{id}/refunds; the target sends none): the credit note has that much less
+   * to credit, and the customer is paid it.
+   */
+  refundCreditNote(noteId: string, amount: bigint, date: string, reference = ''): CreditNoteRefund {
+    const note = this.creditNotes.get(noteId);
+    if (!note) throw new ZohoRefusal(404, 12004, 'Credit note does not exist.');
+    this.locked(date);
+    if (note.status !== 'open' || amount <= 0n || amount > note.balance)
+      throw new ZohoRefusal(400, 12006, 'The amount to credit exceeds the credits remaining.');
+    note.balance -= amount;
+    if (note.balance === 0n) note.status = 'closed';
+    const r: CreditNoteRefund = {
+      creditnote_refund_id: this.nextId(),
+      creditnote_id: noteId,
+      date,
+      amount,
+      reference_number: reference,
+    };
+    this.creditNoteRefunds.push(r);
+    return r;
   }
 
   private applicable(invoiceId: string, customer: string): Doc {
@@ -467,6 +501,23 @@ export class Organisation {
         invoice_number: this.invoices.get(i.invoice_id)?.number ?? '',
         amount_applied: dec(i.amount_applied, cur),
       })),
+    };
+  }
+
+  /** A row of GET /creditnotes/refunds: amounts in the organisation's currency and the note's (one here). */
+  creditNoteRefundView(r: CreditNoteRefund): Obj {
+    const note = this.creditNotes.get(r.creditnote_id)!;
+    return {
+      creditnote_refund_id: r.creditnote_refund_id,
+      creditnote_id: r.creditnote_id,
+      date: r.date,
+      refund_mode: 'cash',
+      reference_number: r.reference_number,
+      creditnote_number: note.number,
+      customer_name: this.contacts.get(note.customer_id)?.contact_name ?? '',
+      description: '',
+      amount_bcy: dec(r.amount, this.currency),
+      amount_fcy: dec(r.amount, this.currency),
     };
   }
 

@@ -316,6 +316,21 @@ export class ZohoBooksSimulator {
     const like = (value: string, wanted: string | null) =>
       wanted === null || value.toLowerCase().includes(wanted.toLowerCase());
     const customer = (id: string) => q.get('customer_id') === null || q.get('customer_id') === id;
+    // Zoho's date filter and its variants: date (the day), date_start and date_end (from, up to,
+    // inclusive), date_after and date_before (strictly after, strictly before).
+    const dated = (date: string) => {
+      const at = (k: string) => q.get(k);
+      return (
+        (at('date') === null || date === at('date')) &&
+        (at('date_start') === null || date >= at('date_start')!) &&
+        (at('date_end') === null || date <= at('date_end')!) &&
+        (at('date_after') === null || date > at('date_after')!) &&
+        (at('date_before') === null || date < at('date_before')!)
+      );
+    };
+    for (const k of ['date', 'date_start', 'date_end', 'date_after', 'date_before'])
+      if (q.get(k) !== null && !/^\d{4}-\d{2}-\d{2}$/.test(q.get(k)!))
+        throw new ZohoRefusal(400, 2, `Invalid value passed for ${k}`);
     let m: RegExpExecArray | null;
     const key = `${method} ${route}`;
 
@@ -366,7 +381,7 @@ export class ZohoBooksSimulator {
     if (key === 'GET /invoices')
       return page(
         [...org.invoices.values()].filter(
-          (d) => like(d.reference_number, q.get('reference_number')) && customer(d.customer_id),
+          (d) => like(d.reference_number, q.get('reference_number')) && customer(d.customer_id) && dated(d.date),
         ),
         'invoices',
         (d) => org.docView(d, 'invoice'),
@@ -389,7 +404,7 @@ export class ZohoBooksSimulator {
     if (key === 'GET /creditnotes')
       return page(
         [...org.creditNotes.values()].filter(
-          (d) => like(d.reference_number, q.get('reference_number')) && customer(d.customer_id),
+          (d) => like(d.reference_number, q.get('reference_number')) && customer(d.customer_id) && dated(d.date),
         ),
         'creditnotes',
         (d) => org.docView(d, 'creditnote'),
@@ -399,6 +414,13 @@ export class ZohoBooksSimulator {
         'Credit Note has been created.',
         { creditnote: org.docView(org.createCreditNote(body), 'creditnote') },
         201,
+      );
+    // Refunds of credit notes, the organisation's, or one customer's (`customer_id`); rows name no customer.
+    if (key === 'GET /creditnotes/refunds')
+      return page(
+        org.creditNoteRefunds.filter((r) => customer(org.creditNotes.get(r.creditnote_id)!.customer_id)),
+        'creditnote_refunds',
+        (r) => org.creditNoteRefundView(r),
       );
     if ((m = /^GET \/creditnotes\/(\d+)$/.exec(key))) {
       const d = org.creditNotes.get(m[1]!);
@@ -426,7 +448,7 @@ export class ZohoBooksSimulator {
     if (key === 'GET /customerpayments')
       return page(
         [...org.payments.values()].filter(
-          (p) => like(p.reference_number, q.get('reference_number')) && customer(p.customer_id),
+          (p) => like(p.reference_number, q.get('reference_number')) && customer(p.customer_id) && dated(p.date),
         ),
         'customerpayments',
         (p) => org.paymentView(p),

@@ -9,6 +9,7 @@ import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from 
 import { failed, ok } from '../../sync/target.ts';
 import { type ZohoObject, ZohoApi, describe, entity, text } from './api.ts';
 import * as docs from './documents.ts';
+import { openBalances } from './balances.ts';
 import { zohoFeeRemedy } from './fees.ts';
 import { createRefunds, lookUpRefund } from './refunds.ts';
 import { type Organisation, contactFields } from './map.ts';
@@ -161,6 +162,9 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
         concurrency: settings.limits?.concurrent ?? PUBLISHED_LIMITS.concurrent,
       }),
     feeRemedy: (difference, payment) => zohoFeeRemedy(difference, payment),
+    // Listed by customer and date and summed (balances.ts): 4 requests a customer, and more for pages and refunds.
+    openBalances: async (ctx, customerTargetIds, asAt) =>
+      openBalances(await context(ctx), ctx, customerTargetIds, asAt),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(invoiceTargetId, ctx.signal),
 

@@ -1,0 +1,202 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/db.ts';
+import {
+  type SimulatedGrant,
+  callContext,
+  directCustomer as customer,
+  directPayment as payment,
+  directRefund as refund,
+  simulatedGrant,
+  targetIdOf,
+  thrown,
+} from './helpers/direct-target.ts';
+import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
+import type { Database } from '../src/db/database.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
+import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
+
+/*
+ * Each customer's open balance in Zoho Books as at a day (src/connectors/zohobooks/balances.ts),
+ * read from the simulated organisation's lists by customer and date: what a person does in Zoho
+ * (an invoice voided or left a draft, a payment keyed on account, a credit note refunded) counts as
+ * Zoho counts it, a document dated after the day does not, and another customer's never does. A
+ * refund is found by its own id, asked alone, as reconciliation's source side asks.
+ */
+
+const CLIENT = { clientId: '1000.BALANCESCLIENT', clientSecret: 'zoho-balances-secret-0123456789' };
+const ORG = '70000000003';
+let db: Database;
+let sim: ZohoBooksSimulator;
+let target: TargetConnector;
+let grant: SimulatedGrant;
+let ann: string;
+let bob: string;
+let carl: string;
+const ctx = () => callContext(db);
+const org = () => sim.org(ORG);
+const balances = (ids: string[], asAt: string) => target.openBalances!(ctx(), ids, asAt);
+
+/** An invoice of one line at `rate` (no tax) keyed in Zoho by a person, marked sent unless a draft. */
+function invoice(customerId: string, ref: string, rate: string, date: string, sent = true): string {
+  const d = org().createInvoice({
+    customer_id: customerId,
+    reference_number: ref,
+    date,
+    line_items: [{ name: 'Service', rate, quantity: '1' }],
+  });
+  if (sent) org().markSent(d.id);
+  return d.id;
+}
+function creditNote(customerId: string, ref: string, rate: string, date: string): string {
+  return org().createCreditNote({
+    customer_id: customerId,
+    reference_number: ref,
+    date,
+    line_items: [{ name: 'Credit', rate, quantity: '1' }],
+  }).id;
+}
+function paid(customerId: string, ref: string, amount: string, date: string, invoiceId?: string): string {
+  return org().createPayment({
+    customer_id: customerId,
+    reference_number: ref,
+    amount,
+    date,
+    invoices: invoiceId ? [{ invoice_id: invoiceId, amount_applied: amount }] : [],
+  }).payment_id;
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startZohoBooksSimulator({
+    ...CLIENT,
+    organisations: { [ORG]: { name: 'Zoho Balances BV', currency: 'EUR' } },
+    seed: 11,
+    limits: { perMinute: 10_000, perDay: 100_000 },
+  });
+  grant = simulatedGrant(() => zohoAccounts(sim, CLIENT), sim.issueRefreshToken());
+  target = directZohoBooksTarget(db, sim, { app: CLIENT, organizationId: ORG, grant, settings: {} });
+  [ann, bob, carl] = (
+    await target.upsertCustomers(ctx(), [
+      customer('B1', 'Ann Balance'),
+      customer('B2', 'Bob Balance'),
+      customer('B3', 'Carl Balance'),
+    ])
+  ).map(targetIdOf) as [string, string, string];
+}, 60_000);
+afterAll(async () => {
+  await sim.close();
+  await db.close();
+});
+
+describe('Zoho Books: each customer’s open balance as at a day', () => {
+  it('counts invoices, credit notes and payments (unapplied too) dated up to the day, the day itself included; drafts and voided ones count nothing', async () => {
+    const i1 = invoice(ann, 'OB-I1', '100.00', '2026-11-02');
+    invoice(ann, 'OB-I2', '20.00', '2026-11-30');
+    invoice(ann, 'OB-I3', '50.00', '2026-12-03');
+    invoice(ann, 'OB-I4', '70.00', '2026-11-10', false);
+    const voided = invoice(ann, 'OB-I5', '30.00', '2026-11-05');
+    org().voidInvoice(voided);
+    paid(ann, 'OB-P1', '40.00', '2026-11-05', i1);
+    // Money on account: a payment a person keyed in Zoho, applied to nothing.
+    paid(ann, 'OB-P2', '15.00', '2026-11-20');
+    paid(ann, 'OB-P3', '25.00', '2026-12-02');
+    creditNote(ann, 'OB-N1', '10.00', '2026-11-15');
+    creditNote(ann, 'OB-N2', '5.00', '2026-12-01');
+    // Bob's invoice under Ann's reference is Bob's only.
+    invoice(bob, 'OB-I1', '999.00', '2026-11-02');
+
+    // 100 + 20 − 40 − 15 − 10; after the day: + 50 − 25 − 5.
+    expect(await balances([ann, bob], '2026-11-30')).toEqual([
+      { customerTargetId: ann, currency: 'EUR', balance: 5500n },
+      { customerTargetId: bob, currency: 'EUR', balance: 99900n },
+    ]);
+    expect(await balances([ann], '2026-12-31')).toEqual([{ customerTargetId: ann, currency: 'EUR', balance: 7500n }]);
+    // The day before OB-I2 is dated.
+    expect(await balances([ann], '2026-11-29')).toEqual([{ customerTargetId: ann, currency: 'EUR', balance: 3500n }]);
+    // Before anything: nothing held, no row.
+    expect(await balances([ann], '2026-10-31')).toEqual([]);
+  });
+
+  it('asks only for the customers given, one customer a list, and ignores ids that cannot be Zoho’s', async () => {
+    const from = sim.requests.length;
+    expect(await balances(['C-17', '', 'abc', bob], '2026-11-30')).toEqual([
+      { customerTargetId: bob, currency: 'EUR', balance: 99900n },
+    ]);
+    const lists = sim.requests.slice(from);
+    expect(lists.map((r) => [r.route, r.query.get('customer_id')])).toEqual([
+      ['/invoices', bob],
+      ['/creditnotes', bob],
+      ['/customerpayments', bob],
+      ['/creditnotes/refunds', bob],
+    ]);
+    for (const r of lists.slice(0, 3)) expect(r.query.get('date_before')).toBe('2026-12-01');
+  });
+
+  it('counts a refund of a payment and of a credit note as Zoho books them, dated up to the day; the refund found by its id alone', async () => {
+    const p = targetIdOf((await target.createPayments!(ctx(), [payment('OB-P4', carl, null, '30.00')]))[0]);
+    const back = targetIdOf((await target.createRefunds!(ctx(), [refund('OB-R1', carl, p, '10.00')]))[0]);
+    const note = creditNote(carl, 'OB-N3', '12.00', '2026-11-03');
+    // A person refunds part of the credit note in Zoho.
+    org().refundCreditNote(note, 500n, '2026-11-08', 'OB-NR1');
+    expect(await balances([carl], '2026-11-30')).toEqual([
+      { customerTargetId: carl, currency: 'EUR', balance: -2700n },
+    ]);
+    expect(await balances([carl], '2026-11-07')).toEqual([
+      { customerTargetId: carl, currency: 'EUR', balance: -3200n },
+    ]);
+    expect(await balances([carl], '2026-11-05')).toEqual([
+      { customerTargetId: carl, currency: 'EUR', balance: -4200n },
+    ]);
+
+    // Reconciliation's source side asks for refunds alone, and counts each as read: the same 10.00.
+    const alone = await target.documents!(ctx(), [back], { kind: 'refund' });
+    expect(alone.get(back)).toMatchObject({
+      kind: 'refund',
+      customerTargetId: carl,
+      externalReference: 'OB-R1',
+      date: '2026-11-06',
+      currency: 'EUR',
+      gross: 1000n,
+    });
+    expect(alone.get(back)?.balanceEffect ?? alone.get(back)?.gross).toBe(1000n);
+    // Asked for payments, a refund id is not one.
+    expect((await target.documents!(ctx(), [back], { kind: 'payment' })).size).toBe(0);
+    // A refund whose payment is gone (deleted in Zoho) is not found.
+    const held = org().refunds.find((r) => r.reference_number === 'OB-R1')!;
+    expect((await target.documents!(ctx(), [`${held.payment_id}9:${held.payment_refund_id}`])).size).toBe(0);
+  });
+
+  it('reads every page of 200, and a payment’s refunds only where it has refunded something', async () => {
+    const [dan, eve] = (
+      await target.upsertCustomers(ctx(), [customer('B4', 'Dan Balance'), customer('B5', 'Eve Balance')])
+    ).map(targetIdOf) as [string, string];
+    for (let k = 0; k < 201; k++) invoice(dan, `OB-D${k}`, '1.00', '2026-11-02');
+    paid(dan, 'OB-DP', '1.50', '2026-11-03');
+    invoice(eve, 'OB-E1', '7.00', '2026-11-02');
+    const from = sim.requests.length;
+    expect(await balances([eve, dan], '2026-11-30')).toEqual([
+      { customerTargetId: dan, currency: 'EUR', balance: 19950n },
+      { customerTargetId: eve, currency: 'EUR', balance: 700n },
+    ]);
+    const asked = sim.requests.slice(from);
+    // Two customers: four lists each, and Dan's invoices a second page.
+    expect(asked).toHaveLength(9);
+    expect(
+      asked
+        .filter((r) => r.route === '/invoices' && r.query.get('customer_id') === dan)
+        .map((r) => r.query.get('page')),
+    ).toEqual(['1', '2']);
+    for (const r of asked) expect(r.query.get('per_page')).toBe('200');
+  });
+
+  it('a Zoho error is a ConnectorError: a 500 retryable, nothing answered', async () => {
+    const end = sim.failWhile((r) => r.route === '/creditnotes');
+    try {
+      const err = await thrown(balances([ann], '2026-11-30'));
+      expect(err.retryable).toBe(true);
+    } finally {
+      end();
+    }
+    expect(sim.violations).toEqual([]);
+  });
+});
