@@ -62,9 +62,7 @@ function receivable(e: Entity) {
 
 const quickbooks: TargetHarness = {
   type: 'quickbooks',
-  unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startQuickBooksSimulator({
       realms: {

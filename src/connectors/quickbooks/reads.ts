@@ -56,11 +56,16 @@ export async function documentsById(
   ctx: TargetCallContext,
   company: Company,
   targetIds: string[],
-  options: { fees?: boolean } = {},
+  options: { fees?: boolean; kind?: TargetDocument['kind'] } = {},
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
   const receipts: QboEntity[] = [];
-  for (const [entity, kind] of [...KINDS, ['JournalEntry', 'refund'] as const]) {
+  // Asked a kind, only the entity types it is booked as are read (a refund asked alone: its receipt or journal entry).
+  const read = [...KINDS, ['JournalEntry', 'refund'] as const].filter(
+    ([entity, kind]) =>
+      !options.kind || kind === options.kind || (options.kind === 'invoice' && entity === 'CreditMemo'),
+  );
+  for (const [entity, kind] of read) {
     const missing = targetIds.filter((id) => !out.has(id));
     if (missing.length === 0) break;
     for (const [id, e] of await readByIds(api, ctx, entity, missing)) {

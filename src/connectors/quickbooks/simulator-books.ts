@@ -232,6 +232,7 @@ export class Books {
     if (operation === 'create') return this.create(type, body, options);
     if (operation === 'update') return this.update(type, body, options);
     if (operation === 'delete') return this.remove(type, body);
+    if (operation === 'void') return this.void(type, body);
     throw validation('2010', 'Request has invalid or unsupported property', `Operation ${operation} is not supported`);
   }
 
@@ -298,6 +299,61 @@ export class Books {
     this.release(type, current);
     this.entities.get(type)!.delete(id);
     return { Id: id, SyncToken: current.SyncToken, status: 'Deleted', domain: 'QBO' };
+  }
+
+  /**
+   * An invoice voided (`POST /invoice?operation=void`, or a batch item's `operation: void`), as
+   * Intuit's blog describes it ("Voiding Invoice Objects", 2016-04-06): kept, its amounts and
+   * quantities zeroed, "Voided" put before its PrivateNote. A payment applied to it keeps its
+   * money as the customer's credit (unapplied), as QuickBooks does when a person voids a paid invoice.
+   */
+  private void(type: EntityType, body: Record<string, unknown>): Entity {
+    if (type !== 'Invoice')
+      throw validation(
+        '2010',
+        'Request has invalid or unsupported property',
+        `Operation void is not supported on ${type}`,
+      );
+    const id = str(body.Id);
+    const current = this.get(type, id);
+    if (!current) throw validation('610', 'Object Not Found', `Object Not Found : Invoice ${id}`);
+    if (str(body.SyncToken) !== current.SyncToken) throw validation('5010', 'Stale Object Error', 'Stale Object Error');
+    const zero = money(new Dec(0));
+    for (const p of this.all('Payment')) {
+      const lines = (p.Line as PaymentLine[] | undefined) ?? [];
+      const kept = lines.filter((l) => !(l.LinkedTxn ?? []).some((t) => t.TxnType === 'Invoice' && t.TxnId === id));
+      if (kept.length === lines.length) continue;
+      p.Line = kept;
+      // What the payment still applies to invoices and journal entries, less the credit memos it sets against them.
+      let applied = new Dec(0);
+      for (const [key, amount] of applications(p))
+        applied = key.startsWith('CreditMemo:') ? applied.sub(amount) : applied.add(amount);
+      p.UnappliedAmt = money(dec(p.TotalAmt).sub(applied));
+      p.SyncToken = String(Number(p.SyncToken) + 1);
+      p.MetaData = this.meta(p.MetaData);
+    }
+    const note = str(current.PrivateNote);
+    const next = {
+      ...current,
+      Line: ((current.Line as Record<string, unknown>[] | undefined) ?? []).map((l) => {
+        const d = l.SalesItemLineDetail as Record<string, unknown> | undefined;
+        return {
+          ...l,
+          Amount: zero,
+          ...(d && d.Qty !== undefined ? { SalesItemLineDetail: { ...d, Qty: zero, UnitPrice: zero } } : {}),
+        };
+      }),
+      TxnTaxDetail: { ...(current.TxnTaxDetail as object | undefined), TotalTax: zero },
+      TotalAmt: zero,
+      Balance: zero,
+      ...(current.Deposit !== undefined ? { Deposit: zero } : {}),
+      PrivateNote: note ? `Voided - ${note}` : 'Voided',
+      LinkedTxn: [],
+      SyncToken: String(Number(current.SyncToken) + 1),
+      MetaData: this.meta(current.MetaData),
+    } as Entity;
+    this.entities.get(type)!.set(id, next);
+    return next;
   }
 
   /** What a write stores, after the service's own rules and derived fields (totals, balances). */

@@ -26,7 +26,8 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
  * invoices and credit memos, created or updated, never applying more than a transaction has open),
  * CreditMemo (Balance and RemainingCredit as payments apply it), RefundReceipt, Purchase (a
  * provider's fee), JournalEntry (a refund of a customer's credit: its A/R charge linked by a
- * Payment line), TaxCode/TaxRate, Account, CompanyInfo and Preferences; `query`,
+ * Payment line), TaxCode/TaxRate, Account, CompanyInfo and Preferences; an invoice voided
+ * (`operation=void`: kept, its amounts zeroed, "Voided" in its PrivateNote); `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
@@ -143,6 +144,20 @@ function journalCustomer(e: Entity): string {
     if (id) return id;
   }
   return '';
+}
+
+/** Whether a batch body holds queries only (no entity written). */
+function readsOnly(body: string): boolean {
+  try {
+    const items = (JSON.parse(body) as { BatchItemRequest?: unknown }).BatchItemRequest;
+    return (
+      Array.isArray(items) &&
+      items.length > 0 &&
+      items.every((i) => typeof i === 'object' && i !== null && typeof (i as { Query?: unknown }).Query === 'string')
+    );
+  } catch {
+    return false;
+  }
 }
 
 /** Starts a simulator on a free port. */
@@ -426,7 +441,8 @@ export async function startQuickBooksSimulator(options: QuickBooksSimulatorOptio
       );
     }
     const requestid = url.searchParams.get('requestid');
-    const isWrite = req.method === 'POST' && rest !== 'query';
+    // A batch of queries only reads: it commits nothing, so it is neither replayed nor dropped after a commit.
+    const isWrite = req.method === 'POST' && rest !== 'query' && !(isBatch && readsOnly(body));
     if (isWrite && requestid) {
       if (requestid.length > (isBatch ? 36 : 50)) {
         return answer(

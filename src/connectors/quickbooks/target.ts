@@ -13,6 +13,7 @@ import { createRefunds } from './refunds.ts';
 import { type Company, customerFields, minorUnits, salesAccount, scalar } from './map.ts';
 import { type NamedSpec, codeOf, readByIds, upsertNamed } from './names.ts';
 import { documentsById, referenceOf, unlinkedDocuments } from './reads.ts';
+import { openBalances } from './balances.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import {
   DEFAULT_BASE_URL,
@@ -240,7 +241,10 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
 
     async documents(ctx, targetIds, options) {
       const { api, company } = await sessionFor(ctx);
-      return documentsById(api, ctx, company, targetIds, { fees: options?.fees === true });
+      return documentsById(api, ctx, company, targetIds, {
+        fees: options?.fees === true,
+        ...(options?.kind ? { kind: options.kind } : {}),
+      });
     },
     feeRemedy: (difference, payment) => quickbooksFeeRemedy(difference, payment),
 
@@ -254,6 +258,12 @@ export function createQuickBooksTarget(deps: TargetDeps, opts: QuickBooksTargetO
     async unlinkedDocuments(ctx, scope, from, to) {
       const { api, company } = await sessionFor(ctx);
       return unlinkedDocuments(api, ctx, company, scope, from, to);
+    },
+
+    // Summed from the documents that post to Accounts Receivable (balances.ts): one batch call per 1,000 customers.
+    async openBalances(ctx, customerTargetIds, asAt) {
+      const { api, company } = await sessionFor(ctx);
+      return openBalances(api, ctx, company, customerTargetIds, asAt);
     },
 
     async pdf(ctx, invoiceTargetId) {

@@ -1,0 +1,254 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase } from './helpers/db.ts';
+import { directQuickBooksTarget } from './helpers/quickbooks.ts';
+import type { Database } from '../src/db/database.ts';
+import { type QuickBooksSimulator, startQuickBooksSimulator } from '../src/connectors/quickbooks/simulator.ts';
+import type { Entity } from '../src/connectors/quickbooks/simulator.ts';
+import { ConnectorError } from '../src/sync/connector.ts';
+import type { TargetCallContext, TargetConnector, TargetRefund } from '../src/sync/target.ts';
+
+/*
+ * Each customer's open balance as the QuickBooks target reads it (src/connectors/quickbooks/
+ * balances.ts), against the simulator: invoices, credit memos and payments of the customers asked
+ * dated up to the day, and the journal entries their payments link (a refund out of a customer's
+ * credit); a refund receipt adds nothing, as documents() says of it. A document dated after the
+ * day, another customer's (under the same number too), a voided or deleted one: not counted.
+ * Queries of 100 customers, 30 a batch call, pages of 1,000 read on.
+ */
+
+const log = pino({ level: 'silent' });
+const REALM = '9130350000000733';
+let db: Database;
+let sim: QuickBooksSimulator;
+let target: TargetConnector;
+let ctx: TargetCallContext;
+let ann: string;
+let bob: string;
+let item: string;
+let taxCode: string;
+/** Answers the next batch call with a Fault per item, in QuickBooks' form, when set. */
+let faultNextBatch = false;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  sim = await startQuickBooksSimulator({
+    realms: { [REALM]: { country: 'IE', currency: 'EUR', vatRates: [['23% S', '23']] } },
+    seed: 11,
+    limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, batchPerMinute: 100_000 },
+    mount: (req, res, url) => (faultNextBatch && url.pathname.endsWith('/batch') ? refuseQueries(req, res) : false),
+  });
+  target = directQuickBooksTarget(db, sim, REALM, {
+    settings: { limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 } },
+    options: { client: { backoffBaseMs: 5, backoffMaxMs: 20, maxAttempts: 1 } },
+  });
+  ctx = { db, log, actor: 'test' };
+  const b = books();
+  ann = b.write('Customer', 'create', { DisplayName: 'Ann' }).Id;
+  bob = b.write('Customer', 'create', { DisplayName: 'Bob' }).Id;
+  const income = b.all('Account').find((a) => a.Name === 'Services')!;
+  item = b.write('Item', 'create', { Name: 'Service', Type: 'Service', IncomeAccountRef: { value: income.Id } }).Id;
+  taxCode = b.all('TaxCode').find((c) => c.Name === '23% S')!.Id;
+}, 60_000);
+afterAll(async () => {
+  await sim.close();
+  await db.close();
+});
+
+const books = () => sim.books(REALM);
+
+/** A QueryParserError for every query of the batch, as QuickBooks answers one inside a 200. */
+async function refuseQueries(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  faultNextBatch = false;
+  let body = '';
+  for await (const chunk of req) body += String(chunk);
+  const items = (JSON.parse(body) as { BatchItemRequest: { bId: string }[] }).BatchItemRequest;
+  res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8' });
+  res.end(
+    JSON.stringify({
+      BatchItemResponse: items.map((i) => ({
+        bId: i.bId,
+        Fault: {
+          Error: [{ Message: 'Error parsing query', Detail: 'QueryParserError: Encountered " <EOF>', code: '4000' }],
+          type: 'ValidationFault',
+        },
+      })),
+      time: new Date().toISOString(),
+    }),
+  );
+  return true;
+}
+
+/** A sales document typed into QuickBooks: one line of `net` at 23 % VAT. */
+const sale = (type: 'Invoice' | 'CreditMemo', customer: string, date: string, net: string, docNumber: string) =>
+  books().write(type, 'create', {
+    DocNumber: docNumber,
+    CustomerRef: { value: customer },
+    TxnDate: date,
+    Line: [
+      {
+        Amount: net,
+        DetailType: 'SalesItemLineDetail',
+        SalesItemLineDetail: { ItemRef: { value: item }, TaxCodeRef: { value: taxCode } },
+      },
+    ],
+  });
+
+/** A payment received through the target: applied to the invoice named, as much as it owes, the rest unapplied. */
+async function pay(ref: string, customer: string, invoice: Entity | null, date: string, amount: string) {
+  const [r] = await target.createPayments!(ctx, [
+    {
+      sourceId: ref,
+      idempotencyKey: `key-${ref}`,
+      customerTargetId: customer,
+      invoiceTargetId: invoice?.Id ?? null,
+      bankAccountCode: '',
+      record: {
+        kind: 'payment',
+        sourceId: ref,
+        externalReference: ref,
+        customerSourceId: customer,
+        date,
+        amount,
+        currency: 'EUR',
+        invoiceExternalReference: null,
+        description: '',
+      },
+    },
+  ]);
+  expect(r, JSON.stringify(r)).toMatchObject({ ok: true });
+  return books().get('Payment', (r as { targetId: string }).targetId)!;
+}
+
+const refund = (ref: string, customer: string, payment: Entity, date: string, amount: string): TargetRefund => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId: customer,
+  paymentTargetId: payment.Id,
+  bankAccountCode: '',
+  record: {
+    kind: 'refund',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: customer,
+    date,
+    amount,
+    currency: 'EUR',
+    paymentExternalReference: String(payment.PaymentRefNum),
+    description: '',
+  },
+});
+
+/** The balances of these customers as at the day, as "id currency amount" in cents. */
+const balances = async (ids: string[], asAt: string) =>
+  (await target.openBalances!(ctx, ids, asAt)).map((b) => `${b.customerTargetId} ${b.currency} ${b.balance}`);
+
+describe('QuickBooks target: open balances', () => {
+  it('sums what the customers asked owe as at the day: invoices, less credit memos and payments (unapplied too), plus refunds out of their credit', async () => {
+    // Ann: 123.00 on 2 November, a credit memo of 12.30 on 15 November, 150.00 paid on 10 November
+    // (27.00 of it unapplied), 61.50 more on 3 December and 20.00 paid on 5 December.
+    const i1 = sale('Invoice', ann, '2026-11-02', '100.00', 'OB-1');
+    sale('CreditMemo', ann, '2026-11-15', '10.00', 'OB-CM1');
+    sale('Invoice', ann, '2026-12-03', '50.00', 'OB-2');
+    // Bob's invoice under Ann's number, and a payment of his on account.
+    sale('Invoice', bob, '2026-11-05', '200.00', 'OB-1');
+    await pay('OB-PB', bob, null, '2026-11-06', '46.00');
+    const p1 = await pay('OB-P1', ann, i1, '2026-11-10', '150.00');
+    expect(String(p1.UnappliedAmt)).toBe('27.00');
+    await pay('OB-P2', ann, null, '2026-12-05', '20.00');
+
+    expect(await balances([ann, bob], '2026-11-30')).toEqual([`${ann} EUR -3930`, `${bob} EUR 20000`]);
+    // Before anything was dated: nothing; before the payment: the invoice alone.
+    expect(await balances([ann, bob], '2026-11-01')).toEqual([]);
+    expect(await balances([ann], '2026-11-09')).toEqual([`${ann} EUR 12300`]);
+    // The day itself counts: the December invoice on 3 December, its payment only from the 5th.
+    expect(await balances([ann], '2026-12-03')).toEqual([`${ann} EUR 2220`]);
+    expect(await balances([ann], '2026-12-31')).toEqual([`${ann} EUR 220`]);
+
+    // A refund of 10.00 on 25 November, out of the 27.00 unapplied: cash on Ann's receivable (a
+    // journal entry the payment links), owed again; 30.00 more on 28 November: the 17.00 left of
+    // the credit in cash, 13.00 as a refund receipt reversing the sale (A/R untouched).
+    const [r1] = await target.createRefunds!(ctx, [refund('OB-R1', ann, p1, '2026-11-25', '10.00')]);
+    const [r2] = await target.createRefunds!(ctx, [
+      refund('OB-R2', ann, books().get('Payment', p1.Id)!, '2026-11-28', '30.00'),
+    ]);
+    expect([r1, r2].map((r) => r?.ok)).toEqual([true, true]);
+    expect(await balances([ann], '2026-11-24')).toEqual([`${ann} EUR -3930`]);
+    expect(await balances([ann], '2026-11-25')).toEqual([`${ann} EUR -2930`]);
+    expect(await balances([ann], '2026-11-30')).toEqual([`${ann} EUR -1230`]);
+    // What reconciliation adds to the source's side for these refunds, asked alone: the same 27.00.
+    const refunds = await target.documents!(
+      ctx,
+      [r1, r2].map((r) => (r as { targetId: string }).targetId),
+      { kind: 'refund' },
+    );
+    expect([...refunds.values()].map((d) => [d.kind, d.customerTargetId, d.gross, d.balanceEffect])).toEqual([
+      ['refund', ann, 3000n, 1700n],
+      ['refund', ann, 1000n, 1000n],
+    ]);
+  });
+
+  it('counts no voided or deleted document', async () => {
+    const cara = books().write('Customer', 'create', { DisplayName: 'Cara' }).Id;
+    const kept = sale('Invoice', cara, '2026-11-02', '10.00', 'OB-V1');
+    const voided = sale('Invoice', cara, '2026-11-03', '20.00', 'OB-V2');
+    const deleted = sale('Invoice', cara, '2026-11-04', '40.00', 'OB-V3');
+    await pay('OB-VP', cara, voided, '2026-11-05', '24.60');
+    expect(await balances([cara], '2026-11-30')).toEqual([`${cara} EUR 6150`]);
+    // Voided through the API as a person would: kept with its amounts zeroed; its payment now the customer's credit.
+    const res = await fetch(`${sim.url}/v3/company/${REALM}/invoice?operation=void&minorversion=75`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${sim.accessToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ Id: voided.Id, SyncToken: books().get('Invoice', voided.Id)!.SyncToken }),
+    });
+    expect(res.status).toBe(200);
+    const after = books().get('Invoice', voided.Id)!;
+    expect([String(after.TotalAmt), String(after.Balance), after.PrivateNote]).toEqual(['0.00', '0.00', 'Voided']);
+    books().write('Invoice', 'delete', { Id: deleted.Id, SyncToken: deleted.SyncToken });
+    // 12.30 owed, 24.60 paid and now on account.
+    expect(await balances([cara], '2026-11-30')).toEqual([`${cara} EUR -1230`]);
+    expect(String(kept.TotalAmt)).toBe('12.30');
+  });
+
+  it('asks 100 customers a query and 30 queries a batch call, and reads a full page on', async () => {
+    const dora = books().write('Customer', 'create', { DisplayName: 'Dora' }).Id;
+    for (let n = 0; n < 1001; n++) sale('Invoice', dora, '2026-10-01', '1.00', `OB-M${n}`);
+    await target.openBalances!(ctx, [dora], '2026-01-01'); // the session (company, accounts) opened
+    // 1,001 QuickBooks ids besides Dora's, and ids that cannot be QuickBooks': ignored.
+    const others = Array.from({ length: 1001 }, (_, n) => String(900_000 + n));
+    const [calls, queries] = [sim.stats.batchCalls, sim.stats.batchItems];
+    expect(await balances(['ANN-01', '', 'c-1', ...others, dora], '2026-10-31')).toEqual([`${dora} EUR 123123`]);
+    // 1,002 customers: 11 queries of each of three entity types, 33 queries in two batch calls; Dora's
+    // invoices fill their page of 1,000, read on from STARTPOSITION 1001 in a third.
+    expect([sim.stats.batchCalls - calls, sim.stats.batchItems - queries]).toEqual([3, 34]);
+    // Nothing to ask: no call.
+    const idle = sim.stats.batchCalls;
+    expect(await balances(['ANN-01', 'x'], '2026-10-31')).toEqual([]);
+    expect(sim.stats.batchCalls).toBe(idle);
+  });
+
+  it('answers QuickBooks refusing a query, or failing, as a ConnectorError', async () => {
+    faultNextBatch = true;
+    const refused = await target.openBalances!(ctx, [ann], '2026-11-30').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(ConnectorError);
+    expect((refused as ConnectorError).message).toMatch(/reading Invoice for open balances: 4000 Error parsing query/);
+    expect((refused as ConnectorError).retryable).toBe(false);
+    sim.failNext(503);
+    const failed = await target.openBalances!(ctx, [ann], '2026-11-30').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(failed).toBeInstanceOf(ConnectorError);
+    expect((failed as ConnectorError).retryable).toBe(true);
+    sim.failNext(403);
+    const lost = await target.openBalances!(ctx, [ann], '2026-11-30').then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((lost as ConnectorError).code).toBe('TARGET_AUTH_REVOKED');
+  });
+});
