@@ -205,6 +205,9 @@ describe('QuickBooks target: open balances', () => {
     expect(res.status).toBe(200);
     const after = books().get('Invoice', voided.Id)!;
     expect([String(after.TotalAmt), String(after.Balance), after.PrivateNote]).toEqual(['0.00', '0.00', 'Voided']);
+    // Read back for reconciliation, it is voided (counted missing), not an invoice of 0.00.
+    const read = await target.documents!(ctx, [kept.Id, voided.Id], { kind: 'invoice' });
+    expect([read.get(kept.Id)?.voided, read.get(voided.Id)?.voided]).toEqual([undefined, true]);
     books().write('Invoice', 'delete', { Id: deleted.Id, SyncToken: deleted.SyncToken });
     // 12.30 owed, 24.60 paid and now on account.
     expect(await balances([cara], '2026-11-30')).toEqual([`${cara} EUR -1230`]);

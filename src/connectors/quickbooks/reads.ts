@@ -42,8 +42,16 @@ export function toDocument(
     lines: ((e.Line as { DetailType?: string }[] | undefined) ?? []).filter(
       (l) => l.DetailType === 'SalesItemLineDetail',
     ).length,
+    ...(voidedIn(e, total) ? { voided: true } : {}),
   };
 }
+
+/**
+ * Voided in QuickBooks: kept, its amounts zeroed and "Voided" put before its private note (Intuit,
+ * "Voiding Invoice Objects"); counted missing by reconciliation rather than as a zero amount.
+ */
+const voidedIn = (e: QboEntity, total: bigint) =>
+  total === 0n && typeof e.PrivateNote === 'string' && e.PrivateNote.startsWith('Voided');
 
 /**
  * The pipeline's documents by target id: invoices and credit memos, payments, and refunds. A refund
