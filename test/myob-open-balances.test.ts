@@ -29,7 +29,7 @@ afterEach(async () => {
 
 const LISTS = ['Sale/Invoice', 'Sale/CustomerPayment', 'Sale/CreditRefund'];
 
-async function setup(maxAttempts?: number) {
+async function setup(maxAttempts?: number, maxPages?: number) {
   sim = await startMyobSimulator({ ...CLIENT, companyFiles: { [FILE]: {} }, limits: { perSecond: 100_000 } });
   const s = sim;
   let refresh = s.issueRefreshToken();
@@ -68,6 +68,7 @@ async function setup(maxAttempts?: number) {
       observe: () => Promise.resolve(),
     },
     rateWaitMs: 1,
+    maxPages,
     client: { backoffBaseMs: 1, backoffMaxMs: 5, ...(maxAttempts ? { maxAttempts } : {}) },
   });
   const ctx = { db: null as never, log, actor: 'test' };
@@ -230,6 +231,22 @@ describe('MYOB open balances', () => {
     expect(asked.every((r) => r.query.get('$top') === '1000')).toBe(true);
     expect(asked.filter((r) => r.query.get('$skip') === '1000')).toHaveLength(1);
     expect(s.violations).toEqual([]);
+  });
+
+  it('refuses a list longer than it reads (50 pages of 1,000; 2 here) rather than sum part of it', async () => {
+    const { s, target, ctx, books: b } = await setup(undefined, 2);
+    const c = b.customer('Busy Pty Ltd');
+    for (let i = 0; i < 2000; i++) b.sale(c, '2026-11-03', 100n);
+    // Two pages whole: read.
+    expect(await target.openBalances!(ctx, [c], '2026-11-30')).toEqual([
+      { customerTargetId: c, currency: 'AUD', balance: 110n * 2000n },
+    ]);
+    b.sale(c, '2026-11-03', 100n);
+    s.requests.length = 0;
+    const failed = await target.openBalances!(ctx, [c], '2026-11-30').catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(ConnectorError);
+    expect(failed).toMatchObject({ retryable: false, message: expect.stringMatching(/more than 2000 records/) });
+    expect(listRequests(s)).toHaveLength(2);
   });
 
   it("MYOB's refusals are ConnectorErrors: a server error, the key's rate refused five times over", async () => {

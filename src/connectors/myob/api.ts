@@ -44,12 +44,12 @@ export interface MyobApiOptions {
   /** How often a request refused for the per-second limit is sent again, and the first wait. */
   rateAttempts?: number | undefined;
   rateWaitMs?: number | undefined;
+  /** Pages of 1,000 a list reads before it refuses (default 50: 50,000 records under one filter). */
+  maxPages?: number | undefined;
 }
 
 /** How long the key's budget pauses after MYOB says the day's calls are spent. */
 const DAILY_PAUSE_MS = 60 * 60_000;
-/** Pages of 1,000 a list reads before it refuses (50,000 records under one filter). */
-const MAX_PAGES = 50;
 
 export class MyobApi {
   constructor(
@@ -128,7 +128,8 @@ export class MyobApi {
   /** Every record of a list matching an OData `$filter`, page after page (1,000 a page, MYOB's most). */
   async list(path: string, filter: string | undefined, signal?: AbortSignal): Promise<MyobObject[]> {
     const out: MyobObject[] = [];
-    for (let page = 0; page < MAX_PAGES; page++) {
+    const pages = this.o.maxPages ?? 50;
+    for (let page = 0; page < pages; page++) {
       const body = await this.read(
         path,
         { $filter: filter, $top: '1000', ...(page > 0 ? { $skip: String(page * 1000) } : {}) },
@@ -143,7 +144,7 @@ export class MyobApi {
     // A short list would be a wrong sum, or a lookup that finds nothing and books again: refused.
     throw new ConnectorError(
       SYSTEM,
-      `GET ${path} has more than ${MAX_PAGES * 1000} records under one filter; ledgerlink reads at most ${MAX_PAGES} pages of 1,000 and will not work from part of the list`,
+      `GET ${path} has more than ${pages * 1000} records under one filter; ledgerlink reads at most ${pages} pages of 1,000 and will not work from part of the list`,
       { retryable: false },
     );
   }

@@ -28,6 +28,8 @@ export interface MyobTargetOptions {
   auth?: TokenSource | undefined;
   planner?: RatePlanner | undefined;
   rateWaitMs?: number | undefined;
+  /** Pages of 1,000 a list reads before it refuses (MyobApiOptions.maxPages). */
+  maxPages?: number | undefined;
   client?:
     | Pick<
         RemoteClientOptions,
@@ -67,6 +69,7 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       cfToken,
       rate: { planner, scope },
       rateWaitMs: opts.rateWaitMs,
+      maxPages: opts.maxPages,
     },
   );
   let company: Promise<Company> | null = null;
