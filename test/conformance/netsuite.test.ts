@@ -34,9 +34,7 @@ let sim: NetSuiteSimulator | undefined;
 
 const netsuite: TargetHarness = {
   type: 'netsuite',
-  unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startNetSuiteSimulator({
       accountId: ACCOUNT,

@@ -5,6 +5,7 @@ import {
   paymentRow,
   refundRow,
   txnRow,
+  balanceRows,
   accountView,
   customerView,
   itemView,
@@ -36,7 +37,8 @@ const TYPES = new Set([
 
 /**
  * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), its
- * documents by internal id (reads.ts) and its fees' journal entries by external id (fees.ts), a
+ * documents by internal id (reads.ts), its fees' journal entries by external id (fees.ts) and its
+ * customers' A/R balances as at a day (balances.ts, from the store's transactions), a
  * page of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot
  * run, and so is an IN list of more than 1,000 (Oracle's ORA-01795).
  */
@@ -83,6 +85,29 @@ const JOURNALS = new RegExp(
     '$',
 );
 
+const BALANCES = new RegExp(
+  '^' +
+    literal(
+      'SELECT t.entity, cu.symbol AS currency, ' +
+        'SUM(NVL(tl.debitforeignamount, 0) - NVL(tl.creditforeignamount, 0)) AS balance ' +
+        'FROM transaction t ' +
+        'JOIN transactionaccountingline tal ON tal.transaction = t.id ' +
+        "JOIN accountingbook b ON b.id = tal.accountingbook AND b.isprimary = 'T' " +
+        "JOIN account a ON a.id = tal.account AND a.accttype = 'AcctRec' " +
+        'JOIN transactionline tl ON tl.transaction = tal.transaction AND tl.id = tal.transactionline ' +
+        'JOIN currency cu ON cu.id = t.currency ' +
+        'WHERE t.entity IN (',
+    ) +
+    '(\\d+(?:, \\d+)*)' +
+    literal(") AND t.trandate <= TO_DATE('") +
+    '(\\d{4}-\\d{2}-\\d{2})' +
+    literal(
+      "', 'YYYY-MM-DD') AND t.voided = 'F' AND tal.posting = 'T' " +
+        'GROUP BY t.entity, cu.symbol ORDER BY t.entity, cu.symbol',
+    ) +
+    '$',
+);
+
 function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -110,6 +135,8 @@ function rowsOf(a: Account, text: string): Obj[] {
       ...[...a.journals.values()].filter((x) => ids.has(x.id)).map((x) => journalRow(a, x)),
     ];
   }
+  const b = BALANCES.exec(text);
+  if (b) return balanceRows(a, new Set(inList(b[1]!)), b[2]!);
   const j = JOURNALS.exec(text);
   if (j) {
     const ids = new Set(inList(j[1]!));

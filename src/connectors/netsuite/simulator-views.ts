@@ -236,3 +236,62 @@ export function journalRow(a: Account, j: Journal): Obj {
     debit: text(a, debits),
   };
 }
+
+/** A number as SuiteQL writes one: no trailing zeros, no leading zero before the point ("60.5", ".5", "-12"). */
+const suiteNumber = (decimal: string): string =>
+  decimal.includes('.')
+    ? decimal
+        .replace(/0+$/, '')
+        .replace(/\.$/, '')
+        .replace(/^(-?)0\./, '$1.')
+    : decimal;
+
+/**
+ * The A/R posting lines of the account's customer transactions, as `transactionaccountingline`
+ * joined to its `transactionline` holds them (primary book): an invoice debits A/R its total, a
+ * credit memo credits it its total, a customer payment credits it its payment (applied or not), a
+ * customer refund debits it what it refunds. A voided transaction's total is zero. Journal entries
+ * (the fees') post to the fees and bank accounts, never to A/R, and name no customer on their header.
+ */
+function arLines(a: Account): { entity: string; tranDate: string; voided: boolean; amount: bigint }[] {
+  return [
+    ...[...a.txns.values()].map((t) => ({
+      entity: t.entity,
+      tranDate: t.tranDate,
+      voided: t.voided,
+      amount: t.type === 'invoice' ? t.total : -t.total,
+    })),
+    ...[...a.payments.values()].map((p) => ({
+      entity: p.customer,
+      tranDate: p.tranDate,
+      voided: false,
+      amount: -p.payment,
+    })),
+    ...[...a.refunds.values()].map((r) => ({
+      entity: r.customer,
+      tranDate: r.tranDate,
+      voided: false,
+      amount: [...r.apply.values()].reduce((s, x) => s + x, 0n),
+    })),
+  ];
+}
+
+/**
+ * The rows of the open balances' query (balances.ts): per customer of `entities` and currency
+ * (the account's one), the A/R debits less credits of its transactions dated up to `asAt`, not
+ * voided; ordered by customer. A customer with no such transaction has no row.
+ */
+export function balanceRows(a: Account, entities: Set<string>, asAt: string): Obj[] {
+  const sums = new Map<string, bigint>();
+  for (const l of arLines(a))
+    if (entities.has(l.entity) && l.tranDate <= asAt && !l.voided)
+      sums.set(l.entity, (sums.get(l.entity) ?? 0n) + l.amount);
+  return [...sums]
+    .sort(([x], [y]) => Number(x) - Number(y))
+    .map(([entity, sum]) => ({
+      links: [],
+      entity,
+      currency: a.currency,
+      balance: suiteNumber(text(a, sum)),
+    }));
+}

@@ -13,6 +13,7 @@ import { clientAssertion } from './assertion.ts';
 import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
 import { netsuiteFeeRemedy } from './fees.ts';
+import { openBalances } from './balances.ts';
 import { readDocuments } from './reads.ts';
 import { createRefunds } from './refunds.ts';
 import {
@@ -261,6 +262,8 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       docs.lookUp(context(ctx), kind, reference, customerTargetId),
     documents: (ctx, targetIds, options) =>
       readDocuments(context(ctx), targetIds, options?.lines !== false, options?.fees === true),
+    // The A/R posting lines of the customers' transactions, summed by SuiteQL (balances.ts).
+    openBalances: (ctx, customerTargetIds, asAt) => openBalances(context(ctx), customerTargetIds, asAt),
     feeRemedy: (difference, payment) => netsuiteFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {

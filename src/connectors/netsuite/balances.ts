@@ -1,0 +1,75 @@
+import { ConnectorError } from '../../sync/connector.ts';
+import { text } from './api.ts';
+import type { DocumentContext } from './documents.ts';
+import { minor } from './map.ts';
+import { IDS_PER_QUERY } from './reads.ts';
+import { SYSTEM } from './settings.ts';
+
+/*
+ * Each customer's open balance as at a day, as NetSuite's general ledger holds it: what its
+ * transactions posted to accounts receivable, summed in the query (SuiteQL, `POST
+ * /query/v1/suiteql`). NetSuite has no "customer balance as at" over REST (the customer record's
+ * `balance` is today's, and the A/R Aging report is not served by REST), so the query reads the
+ * A/R lines of the transactions' GL impact (`transactionaccountingline`, posting lines of the
+ * primary accounting book, on accounts of type AcctRec) of the customers' transactions
+ * (`transaction.entity`) dated up to that day, not voided: invoices debit A/R, credit memos and
+ * customer payments (applied or not) credit it, customer refunds debit it, each in the
+ * transaction's currency (`transactionline.debitforeignamount`/`creditforeignamount` of the line
+ * the accounting line posts). A voided transaction counts nothing: with reversing journals off its
+ * lines are zero, with them on its reversing journal names no customer on its header and is not
+ * read either. A deleted one is not there.
+ *
+ * Requests: one query per 1,000 customers (Oracle's IN list limit), each one page of 1,000 rows
+ * unless its customers hold more than 1,000 customer-currency balances between them.
+ */
+
+/** The A/R balance of these customers as at `asAt`, per currency; `asAt` is YYYY-MM-DD. */
+export const balancesQuery = (customers: readonly string[], asAt: string): string =>
+  `SELECT t.entity, cu.symbol AS currency, ` +
+  `SUM(NVL(tl.debitforeignamount, 0) - NVL(tl.creditforeignamount, 0)) AS balance ` +
+  `FROM transaction t ` +
+  `JOIN transactionaccountingline tal ON tal.transaction = t.id ` +
+  `JOIN accountingbook b ON b.id = tal.accountingbook AND b.isprimary = 'T' ` +
+  `JOIN account a ON a.id = tal.account AND a.accttype = 'AcctRec' ` +
+  `JOIN transactionline tl ON tl.transaction = tal.transaction AND tl.id = tal.transactionline ` +
+  `JOIN currency cu ON cu.id = t.currency ` +
+  `WHERE t.entity IN (${customers.join(', ')}) AND t.trandate <= TO_DATE('${asAt}', 'YYYY-MM-DD') ` +
+  `AND t.voided = 'F' AND tal.posting = 'T' ` +
+  `GROUP BY t.entity, cu.symbol ORDER BY t.entity, cu.symbol`;
+
+/** SuiteQL writes a decimal below one without its leading zero (".5", "-.5"). */
+const decimal = (v: unknown): string => text(v).replace(/^(-?)\./, '$10.');
+
+/**
+ * Each customer's balance in NetSuite as at `asAt`, per currency, in minor units (positive: the
+ * customer owes). Ids that are no internal id are none of the account's and are left out; a
+ * customer with nothing posted has no row.
+ */
+export async function openBalances(
+  c: DocumentContext,
+  customerTargetIds: string[],
+  asAt: string,
+): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(asAt))
+    throw new ConnectorError(SYSTEM, `open balances asked as at "${asAt}", not a date (YYYY-MM-DD)`, {
+      retryable: false,
+    });
+  const ids = [...new Set(customerTargetIds.filter((id) => /^\d{1,18}$/.test(id)))];
+  const out: { customerTargetId: string; currency: string; balance: bigint }[] = [];
+  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
+    for (const r of await c.api.query(balancesQuery(ids.slice(i, i + IDS_PER_QUERY), asAt), c.signal)) {
+      const currency = text(r.currency).toUpperCase();
+      const value = decimal(r.balance);
+      // An amount that does not parse stops the read: never counted as zero.
+      const balance = /^[A-Z]{3}$/.test(currency) ? minor(value === '' ? '0' : value, currency) : null;
+      if (balance === null)
+        throw new ConnectorError(
+          SYSTEM,
+          `SuiteQL answered a balance that is not one for customer ${text(r.entity)}: ${value} ${currency}`,
+          { retryable: false },
+        );
+      out.push({ customerTargetId: text(r.entity), currency, balance });
+    }
+  }
+  return out;
+}
