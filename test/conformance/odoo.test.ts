@@ -25,9 +25,7 @@ let sim: OdooSimulator | undefined;
 
 const odoo: TargetHarness = {
   type: 'odoo',
-  unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startOdooSimulator({
       version: '17',

@@ -79,6 +79,12 @@ const common: Record<string, Record<string, Kind>> = {
     balance: 'float',
     amount_residual: 'float',
     reconciled: 'bool',
+    // Open balances (balances.ts): the entry's accounting date and state (related, stored), the
+    // item's currency and its amount in it.
+    date: 'date',
+    parent_state: 'selection',
+    currency_id: 'm2o',
+    amount_currency: 'float',
   },
   // The fees account (fees.ts). `account_type` is 16.0's (it replaced `user_type_id`); `deprecated`
   // was not re-read in the 18.0 source (unverified there).
@@ -159,7 +165,7 @@ export const METHODS: Record<string, string[]> = {
     'js_assign_outstanding_line',
     'js_remove_outstanding_partial',
   ],
-  'account.move.line': ['search_read'],
+  'account.move.line': ['search_read', 'read_group'],
   'account.account': ['search_read'],
   'account.partial.reconcile': ['search_read'],
   'account.payment': ['search_read', 'read', 'create', 'action_post', 'unlink'],

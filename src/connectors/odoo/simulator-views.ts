@@ -1,6 +1,6 @@
 import { LosslessNumber } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
-import type { Database, Obj, Payment } from './simulator-store.ts';
+import type { Database, Obj, Payment, ReceivableLine } from './simulator-store.ts';
 
 /*
  * The simulated Odoo's records as Odoo reads them (`search_read`, `read`): many2one fields as
@@ -85,19 +85,36 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
         const a = db.accounts.find((x) => x.id === i);
         return a ? [a.id, `${a.code} ${a.name}`] : false;
       };
+      // A receivable item names its entry's partner, date and state: an invoice's or credit note's
+      // (its invoice date), or a payment's entry (posted with the payment, cancelled with it).
+      const entryOfLine = (l: ReceivableLine) => {
+        const m = l.move_id !== null ? db.moves.get(l.move_id) : undefined;
+        if (m) return { partner: m.partner_id, date: m.invoice_date, state: m.state as string };
+        const p = db.payments.get(l.payment_id!)!;
+        const state =
+          p.state === 'draft' ? 'draft' : p.state === 'cancel' || p.state === 'canceled' ? 'cancel' : 'posted';
+        return { partner: p.partner_id, date: p.date, state };
+      };
       return [
-        ...[...db.lines.values()].map((l) => ({
-          id: l.id,
-          move_id: m2o(db, 'account.move', l.move_id ?? db.payments.get(l.payment_id!)!.move_id),
-          payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
-          account_id: account(receivable?.id),
-          account_type: 'asset_receivable',
-          name: '',
-          partner_id: false,
-          balance: dec(db, l.balance),
-          amount_residual: dec(db, l.residual),
-          reconciled: l.residual === 0n,
-        })),
+        ...[...db.lines.values()].map((l) => {
+          const e = entryOfLine(l);
+          return {
+            id: l.id,
+            move_id: m2o(db, 'account.move', l.move_id ?? db.payments.get(l.payment_id!)!.move_id),
+            payment_id: l.payment_id !== null ? [l.payment_id, ''] : false,
+            account_id: account(receivable?.id),
+            account_type: 'asset_receivable',
+            name: '',
+            partner_id: m2o(db, 'res.partner', e.partner),
+            balance: dec(db, l.balance),
+            amount_residual: dec(db, l.residual),
+            reconciled: l.residual === 0n,
+            date: e.date || false,
+            parent_state: e.state,
+            currency_id: cur,
+            amount_currency: dec(db, l.balance),
+          };
+        }),
         // A payment's write-off lines (a provider's fee): not reconcilable, nothing residual.
         ...[...db.payments.values()].flatMap((p) =>
           p.write_offs.map((w) => ({
@@ -111,6 +128,11 @@ export function rowsOf(db: Database, model: string, refField: string): Obj[] {
             balance: dec(db, w.balance),
             amount_residual: dec(db, 0n),
             reconciled: false,
+            date: p.date,
+            parent_state:
+              p.state === 'draft' ? 'draft' : p.state === 'cancel' || p.state === 'canceled' ? 'cancel' : 'posted',
+            currency_id: cur,
+            amount_currency: dec(db, w.balance),
           })),
         ),
       ];

@@ -6,6 +6,7 @@ import { METHODS, type Version, unknownFields, valueViolations } from './simulat
 import { Database, type DatabaseOptions, type Obj, OdooException } from './simulator-store.ts';
 import { rowsOf } from './simulator-views.ts';
 import { seeded } from '../../sync/seeded.ts';
+import { formatAmount, parseAmount } from '../../domain/money.ts';
 
 /*
  * A local Odoo for tests, over JSON-RPC as Odoo serves it (`POST /jsonrpc`): `common.version`,
@@ -309,6 +310,54 @@ export class OdooSimulator {
         const limit = typeof kwargs.limit === 'number' ? kwargs.limit : rows.length;
         return rows.slice(0, limit).map((r) => pick(r, fields));
       }
+      case 'read_group': {
+        // read_group(domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True): the
+        // rows matching the domain grouped by the groupby fields (only the first when lazy), each
+        // group with its many2one values as [id, name], the `field:sum` aggregates under the
+        // field's name, `__count` and `__domain`. Groups come ordered by the groupby values.
+        const domain = (args[0] ?? kwargs.domain ?? []) as unknown[][];
+        const specs = (args[1] ?? kwargs.fields ?? []) as string[];
+        const by = [(args[2] ?? kwargs.groupby ?? []) as string[] | string].flat();
+        const lazy = (args[6] ?? kwargs.lazy ?? true) !== false;
+        const sums = specs
+          .map((f) => /^(\w+)(?::(\w+))?$/.exec(f))
+          .map((m) => ({ field: m?.[1] ?? '', agg: m?.[2] ?? 'sum' }));
+        this.check(
+          model,
+          method,
+          unknownFields(model, v, [...domain.map((l) => String(l[0])), ...sums.map((x) => x.field), ...by]),
+        );
+        const bad = sums.find((x) => x.agg !== 'sum');
+        if (bad) throw new OdooException('builtins.ValueError', `Invalid aggregation function '${bad.agg}'.`);
+        const keys = lazy ? by.slice(0, 1) : by;
+        const groups = new Map<string, { values: unknown[]; rows: Obj[] }>();
+        for (const r of rowsOf(this.db, model, refField).filter((x) => domain.every((leaf) => matches(x, leaf)))) {
+          const values = keys.map((k) => r[k] ?? false);
+          const key = JSON.stringify(values.map(idOf));
+          const g = groups.get(key) ?? { values, rows: [] };
+          g.rows.push(r);
+          groups.set(key, g);
+        }
+        return [...groups.values()]
+          .sort((x, y) => compareValues(x.values.map(idOf), y.values.map(idOf)))
+          .map((g) => {
+            const out: Obj = {};
+            keys.forEach((k, i) => (out[k] = g.values[i]));
+            for (const { field } of sums)
+              out[field] = new LosslessNumber(
+                formatAmount(
+                  g.rows.reduce((t, r) => {
+                    const parsed = parseAmount(amountText(r[field]), this.db.currency);
+                    return t + (parsed.ok ? parsed.value : 0n);
+                  }, 0n),
+                  this.db.currency,
+                ),
+              );
+            out.__count = g.rows.length;
+            out.__domain = [...keys.map((k, i) => [k, '=', idOf(g.values[i])]), ...domain];
+            return out;
+          });
+      }
       case 'read': {
         const ids = (args[0] ?? []) as number[];
         const fields = (kwargs.fields ?? args[1] ?? []) as string[];
@@ -375,7 +424,27 @@ function matches(row: Obj, leaf: unknown[]): boolean {
   if (op === '=') return same(value);
   if (op === '!=') return !same(value);
   if (op === 'in') return Array.isArray(value) && value.some(same);
+  // Dates as YYYY-MM-DD and numbers compare as Odoo's SQL does; `false` (no value) matches none.
+  if (op === '<=' || op === '<' || op === '>=' || op === '>') {
+    if (have === false || have === undefined || have === null) return false;
+    const c = compareValues([have], [value]);
+    return op === '<=' ? c <= 0 : op === '<' ? c < 0 : op === '>=' ? c >= 0 : c > 0;
+  }
   throw new OdooException('builtins.ValueError', `Invalid leaf ${JSON.stringify(leaf)}`);
+}
+
+/** An amount of a row as text (`false`, Odoo's empty, as zero). */
+const amountText = (v: unknown): string =>
+  v instanceof LosslessNumber ? v.value : typeof v === 'number' || typeof v === 'string' ? String(v) : '0';
+
+function compareValues(a: unknown[], b: unknown[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i], b[i]].map((v) => (v instanceof LosslessNumber ? Number(v.value) : v));
+    if (x === y) continue;
+    if (typeof x === 'number' && typeof y === 'number') return x - y;
+    return String(x) < String(y) ? -1 : 1;
+  }
+  return 0;
 }
 
 function pick(row: Obj, fields: string[]): Obj {

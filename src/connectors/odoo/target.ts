@@ -6,6 +6,7 @@ import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contrac
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
+import { openBalances } from './balances.ts';
 import * as docs from './documents.ts';
 import { odooFeeRemedy, readFees } from './fees.ts';
 import { type Company, partnerValues } from './map.ts';
@@ -186,6 +187,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
         );
       return out;
     },
+    // The customers' posted receivable items, summed by Odoo's read_group (balances.ts).
+    openBalances: async (ctx, customerTargetIds, asAt) => openBalances(await context(ctx), customerTargetIds, asAt),
     feeRemedy: (difference, payment) => odooFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
