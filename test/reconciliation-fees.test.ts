@@ -506,6 +506,8 @@ describe('a target that cannot tell a payment’s fee', () => {
     expect(r.summary).toMatchObject({ matched: 1, fees: { compared: 0, notCompared: 1 } });
     expect(r.notes).toEqual([
       'Provider fees were not compared for 1 payment: the webhook target is compared with what it acknowledged, not read back (it lists nothing for reconciliation), so the fee it holds for each is not known and this report does not say whether they agree.',
+      // Nor can it tell balances: its column is the source's, and the report says so.
+      "Open balances were not compared: the webhook target cannot tell what each customer owes it, so its column repeats the source's and this report does not say whether they agree.",
     ]);
   });
 });

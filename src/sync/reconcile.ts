@@ -522,7 +522,15 @@ export async function reconcile(
     days: dayRows,
     openBalances,
     mismatches,
-    notes: fees.notes(),
+    notes: [
+      ...fees.notes(),
+      // Never a silent substitute: a target column that only repeats the source's says so.
+      ...(target.openBalances || openBalances.length === 0
+        ? []
+        : [
+            `Open balances were not compared: the ${target.type} target cannot tell what each customer owes it, so its column repeats the source's and this report does not say whether they agree.`,
+          ]),
+    ],
   };
 }
 
