@@ -1,3 +1,4 @@
+import { addDays } from '../../domain/dates.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetCallContext } from '../../sync/target.ts';
 import { type FbObject, text } from './api.ts';
@@ -16,7 +17,6 @@ import { PAGE_SIZE, SYSTEM } from './settings.ts';
  */
 
 /** The day after a YYYY-MM-DD day. */
-const dayAfter = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
 
 /**
  * Each client's balance in FreshBooks as at `asAt` (inclusive), in minor units: its invoices
@@ -39,7 +39,7 @@ export async function openBalances(
   const ids = [...new Set(clientIds.filter((id) => /^\d{1,18}$/.test(id)))].sort();
   const scope = new Set(ids);
   const signal = ctx.signal ?? c.signal;
-  const before = dayAfter(asAt);
+  const before = addDays(asAt, 1);
   const sums = new Map<string, bigint>();
   const add = (client: string, currency: string, v: bigint) => {
     const k = `${client}\u0000${currency}`;

@@ -1,4 +1,5 @@
 import { LosslessNumber } from 'lossless-json';
+import { addDays } from '../../domain/dates.ts';
 import { formatAmount } from '../../domain/money.ts';
 import { matchFees, paymentFee } from '../../sync/fee-match.ts';
 import type { ItemError, TargetPayment } from '../../sync/target.ts';
@@ -93,16 +94,13 @@ export async function loadFeesCategory(
 /** The client an expense's notes name, or null for a fee keyed without the mark. */
 export const markOf = (e: FbObject): string | null => tagOf(e.notes, CUSTOMER_PREFIX) || null;
 
-/** The day after an ISO date. */
-const dayAfter = (date: string) => new Date(Date.parse(`${date}T00:00:00Z`) + 86_400_000).toISOString().slice(0, 10);
-
 /**
  * The expenses of a date carrying these references, by reference (matched exactly), deleted ones
  * left out. FreshBooks' `_max` searches match what is below the value (freshbooks.com/api/parameters,
  * "Between"), so the day is asked as [date, the day after).
  */
 export async function feesUnder(api: FreshBooksApi, date: string, references: string[], signal?: AbortSignal) {
-  const rows = await api.listAll(EXPENSES, 'expenses', { date_min: date, date_max: dayAfter(date) }, signal);
+  const rows = await api.listAll(EXPENSES, 'expenses', { date_min: date, date_max: addDays(date, 1) }, signal);
   const out = new Map<string, FbObject[]>();
   for (const r of references) {
     const found = rows.filter(

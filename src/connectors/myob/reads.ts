@@ -1,3 +1,4 @@
+import { addDays } from '../../domain/dates.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetDocument } from '../../sync/target.ts';
 import { type MyobObject, literal, orFilters, text } from './api.ts';
@@ -119,13 +120,6 @@ function amountOf(r: MyobObject, field: string, currency: string, path: string):
   return v;
 }
 
-/** The day after a business date, `YYYY-MM-DD`. */
-function nextDay(date: string): string {
-  const t = Date.parse(`${date}T00:00:00Z`);
-  if (Number.isNaN(t)) throw new ConnectorError(SYSTEM, `${date} is not a date`, { retryable: false });
-  return new Date(t + 86_400_000).toISOString().slice(0, 10);
-}
-
 /**
  * Each customer's open balance in the company file as at `asAt` (inclusive), in minor units,
  * positive when the customer owes: the sales of every layout dated up to then (`Sale/Invoice`:
@@ -154,7 +148,7 @@ export async function openBalances(
   const cur = c.company.currency;
   const filters = orFilters(
     [...asked.keys()].map((u) => `Customer/UID eq guid${literal(u)}`),
-    `Date lt datetime${literal(dateTime(nextDay(asAt)))}`,
+    `Date lt datetime${literal(dateTime(addDays(asAt, 1)))}`,
   );
   const sums = new Map<string, bigint>();
   for (const [path, field, sign] of [
