@@ -38,7 +38,6 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 const acumatica: TargetHarness = {
   type: 'acumatica',
   unsupported: {
-    openBalances: 'not read from the platform yet: each customer’s open balance there is taken to be the source’s',
     appliedRefunds:
       'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
   },

@@ -47,7 +47,8 @@ export interface PaymentDoc {
   method: string;
   cashAccount: string;
   description: string;
-  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed';
+  /** `Voided`: a payment or refund voided (its `Voided Payment` / `Voided Refund` beside it, same number). */
+  status: 'On Hold' | 'Balanced' | 'Open' | 'Closed' | 'Voided';
   available: bigint;
   /** Charges (the Finance Charges tab): bank fees taken from what the cash account receives. */
   charges: Charge[];
@@ -240,6 +241,43 @@ export class Books {
     d.balance = 0n;
   }
 
+  /**
+   * Voids a released payment or refund as a person does on Payments and Applications (AR302000):
+   * its applications are reversed in full, its status becomes Voided, and a document of type
+   * Voided Payment (Voided Refund) with the same number, dated `date` and with the negative amount,
+   * is released beside it.
+   */
+  voidPayment(key: string, date: string): void {
+    const p = this.payments.get(key);
+    if (!p || !['Payment', 'Prepayment', 'Refund'].includes(p.type) || (p.status !== 'Open' && p.status !== 'Closed'))
+      throw new Error(`no released payment or refund ${key}`);
+    for (const a of (this.applications.get(key) ?? []).filter((x) => x.released)) {
+      const doc = this.documents.get(`${a.docType}/${a.refNbr}`);
+      const paid = doc ? null : this.payments.get(`${a.docType}/${a.refNbr}`);
+      if (doc) {
+        doc.balance += a.amount;
+        if (doc.status === 'Closed') doc.status = 'Open';
+      } else if (paid) {
+        paid.available += a.amount;
+        if (paid.status === 'Closed') paid.status = 'Open';
+      }
+    }
+    this.applications.set(key, []);
+    p.status = 'Voided';
+    p.available = 0n;
+    const type = p.type === 'Refund' ? 'Voided Refund' : 'Voided Payment';
+    this.payments.set(`${type}/${p.nbr}`, {
+      ...p,
+      id: randomUUID(),
+      type,
+      date,
+      amount: -p.amount,
+      status: 'Closed',
+      available: 0n,
+      charges: [],
+    });
+  }
+
   documentView(d: ArDocument, expand: string[]): Json {
     const out: Json = {
       id: d.id,
@@ -299,6 +337,7 @@ export class Books {
           Type: w('Credit Memo'),
           ReferenceNbr: w(cm!.nbr),
           CustomerID: w(cm!.customer),
+          ApplicationDate: w(`${cm!.date}T00:00:00+00:00`),
           PaymentAmount: w(this.money(cm!.amount)),
           Status: w(cm!.status),
           AvailableBalance: w(this.money(cm!.balance)),

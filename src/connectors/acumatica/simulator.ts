@@ -4,6 +4,7 @@ import { startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { Books, type Json, type StoreOptions, type WriteAnswer, text } from './simulator-store.ts';
 import { seeded as mulberry32 } from '../../sync/seeded.ts';
+import { parseFilter } from './simulator-filter.ts';
 
 /*
  * A local Acumatica instance for tests, following the contract-based REST API as documented
@@ -12,12 +13,14 @@ import { seeded as mulberry32 } from '../../sync/seeded.ts';
  * tokens from /identity/connect/token (password and client-credentials grants, client ids with an
  * @Tenant suffix); the Default endpoint's Customer, NonStockItem, StockItem, Invoice and Payment
  * (its Charges too: bank fees on an entry type) with PUT, GET (by key fields, or a list with
- * $filter/$expand/$top), Account (the chart) with GET, and the ReleaseInvoice and
- * ReleasePayment actions (202 with a Location polled until 204). Refusals come in the platform's
- * formats: HttpError on 400/401/404/412/429/500, the record with per-field `error`s on 422. The
- * licence's per-minute and concurrent request limits answer 429. Misbehaviour on demand: commit then
- * drop the connection (`dropNext`, seeded `dropAfterCommitRate`), fail before committing
- * (`failNext`). Every request is checked against the official contract when `validate` is given.
+ * $filter, as simulator-filter.ts parses it, $expand, $select, $skip and $top), Account (the
+ * chart) with GET, and the ReleaseInvoice and ReleasePayment actions (202 with a Location polled
+ * until 204). A payment or refund voided on AR302000 is `Books.voidPayment`. Refusals come in the
+ * platform's formats: HttpError on 400/401/404/412/429/500, the record with per-field `error`s on
+ * 422. The licence's per-minute and concurrent request limits answer 429. Misbehaviour on demand:
+ * commit then drop the connection (`dropNext`, seeded `dropAfterCommitRate`), fail before
+ * committing (`failNext`). Every request is checked against the official contract when `validate`
+ * is given.
  */
 
 export const BASE = '/entity/Default/24.200.001';
@@ -94,28 +97,13 @@ const httpError = (message: string, exceptionMessage?: string, modelState?: Reco
 });
 
 /**
- * The simple $filter this simulator answers: `Field eq 'literal'` joined by `and`, or by `or`
- * (one field's values, as a read by reference asks); each condition a field and the values it may take.
+ * A record with only the fields `$select` names (top-level ones; the record's `id` always), and
+ * the detail and linked entities `$expand` asked for; the whole record without `$select`.
  */
-function parseFilter(filter: string): { field: string; values: string[] }[] | null {
-  const term = (part: string) => {
-    const m = /^\s*([A-Za-z]+) eq '((?:[^']|'')*)'\s*$/.exec(part);
-    return m ? { field: m[1]!, value: m[2]!.replace(/''/g, "'") } : null;
-  };
-  if (/ or /.test(filter) && !/ and /.test(filter)) {
-    const terms = filter.split(/ or /).map(term);
-    if (terms.some((t) => t === null)) return null;
-    return [{ field: terms[0]!.field, values: terms.map((t) => t!.value) }].filter((c) =>
-      terms.every((t) => t!.field === c.field),
-    );
-  }
-  const out: { field: string; values: string[] }[] = [];
-  for (const part of filter.split(/ and /)) {
-    const t = term(part);
-    if (!t) return null;
-    out.push({ field: t.field, values: [t.value] });
-  }
-  return out;
+function selected(row: Json, select: string | null, expand: string[]): Json {
+  if (!select) return row;
+  const keep = new Set([...select.split(',').map((f) => f.trim()), ...expand, 'id']);
+  return Object.fromEntries(Object.entries(row).filter(([k]) => keep.has(k)));
 }
 
 export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {}): Promise<AcumaticaSimulator> {
@@ -262,7 +250,12 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       if (entity === 'NonStockItem' || entity === 'StockItem')
         return [...books.items].filter(([k]) => k.startsWith(`${entity}/`)).map(([, x]) => x);
       if (entity === 'Invoice') return [...books.documents.values()].map((d) => books.documentView(d, expand));
-      if (entity === 'Payment') return [...books.payments.keys()].map((k) => books.paymentView(k, expand)!);
+      // Payments and Applications (AR302000) holds credit memos too, beside payments, refunds and voids.
+      if (entity === 'Payment')
+        return [
+          ...books.payments.keys(),
+          ...[...books.documents.values()].filter((d) => d.type === 'Credit Memo').map((d) => `${d.type}/${d.nbr}`),
+        ].map((k) => books.paymentView(k, expand)!);
       if (entity === 'Account')
         return Object.entries(books.chart).map(([cd, a]) => ({
           id: randomUUID(),
@@ -277,15 +270,24 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       let rows = all();
       const filter = query.get('$filter');
       if (filter) {
-        const terms = parseFilter(filter);
-        if (!terms?.length) return json(res, 400, httpError('The $filter is not valid.', `Cannot parse ${filter}`));
-        // The database compares text case-insensitively.
-        rows = rows.filter((r) =>
-          terms.every((t) => t.values.some((x) => text(r, t.field).toLowerCase() === x.toLowerCase())),
-        );
+        const keep = parseFilter(filter);
+        if (!keep) return json(res, 400, httpError('The $filter is not valid.', `Cannot parse ${filter}`));
+        rows = rows.filter(keep);
       }
-      const top = Number(query.get('$top') ?? 'NaN');
-      return json(res, 200, Number.isInteger(top) ? rows.slice(0, top) : rows);
+      // $skip, then $top, over the rows in key order (as they were numbered).
+      const count = (name: string) => {
+        const x = query.get(name);
+        return x === null ? null : /^\d+$/.test(x) ? Number(x) : Number.NaN;
+      };
+      const [skip, top] = [count('$skip'), count('$top')];
+      if (Number.isNaN(skip) || Number.isNaN(top))
+        return json(res, 400, httpError('The request is invalid.', '$skip and $top take a whole number.'));
+      rows = rows.slice(skip ?? 0, top === null ? undefined : (skip ?? 0) + top);
+      return json(
+        res,
+        200,
+        rows.map((r) => selected(r, query.get('$select'), expand)),
+      );
     }
     const key = keys.map(decodeURIComponent).join('/');
     let found: Json | null | undefined;
@@ -295,7 +297,7 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
       found = d ? books.documentView(d, expand) : null;
     } else if (entity === 'Payment') found = books.paymentView(key, expand);
     if (!found) return json(res, 404, httpError(`No entity satisfies the condition.`));
-    json(res, 200, found);
+    json(res, 200, selected(found, query.get('$select'), expand));
   }
 
   function dropping(method: string, path: string, raw: string): boolean {

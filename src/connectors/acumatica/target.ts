@@ -21,6 +21,7 @@ import {
 } from '../../sync/target.ts';
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
 import { acumaticaFeeRemedy, acumaticaFees } from './fees.ts';
+import { readOpenBalances } from './balances.ts';
 import { readDocuments } from './reads.ts';
 import {
   DOC_TYPES,
@@ -519,6 +520,10 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
           currency: settings.currency || 'USD',
         }),
       ),
+
+    // Each customer's released documents dated up to the day, summed by type (balances.ts).
+    openBalances: (ctx, customerTargetIds, asAt) =>
+      api.within(() => readOpenBalances(api, ctx, customerTargetIds, asAt, settings.currency || 'USD')),
 
     feeRemedy: (difference, payment) => acumaticaFeeRemedy(difference, payment),
 
