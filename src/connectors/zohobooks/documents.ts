@@ -71,22 +71,31 @@ const currencyMismatch = (what: string, currency: string, org: Organisation): It
   field: 'currency',
 });
 
-/** Every entity a list answers, page after page (200 a page); the filter keeps it to a few. */
+/**
+ * Every entity a list answers, page after page (200 a page); the filter keeps it to a few. A list
+ * longer than `maxPages` is refused, not read in part: a lookup that missed the rest would book
+ * again, a sum would be short.
+ */
 export async function listAll(
   api: ZohoApi,
   path: string,
   key: string,
   query: Record<string, string | undefined>,
   signal?: AbortSignal,
+  maxPages = 50,
 ): Promise<ZohoObject[]> {
   const out: ZohoObject[] = [];
-  for (let page = 1; page <= 50; page++) {
+  for (let page = 1; page <= maxPages; page++) {
     const body = await api.read(path, { ...query, page: String(page), per_page: '200' }, signal);
     out.push(...list(body, key, `GET ${path}`));
     const more = (body.page_context as { has_more_page?: unknown } | undefined)?.has_more_page;
-    if (more !== true) break;
+    if (more !== true) return out;
   }
-  return out;
+  throw new ConnectorError(
+    SYSTEM,
+    `GET ${path} has more than ${maxPages * 200} rows under one filter; ledgerlink reads at most ${maxPages} pages of 200 and will not work from part of the list`,
+    { retryable: false },
+  );
 }
 
 /**
