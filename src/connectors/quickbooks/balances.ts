@@ -4,6 +4,7 @@ import { type BatchOperation, type QboEntity, type QuickBooksApi, describeFault,
 import { currencyOf } from './documents.ts';
 import { type Company, findAccount, minorUnits, scalar } from './map.ts';
 import { readByIds } from './names.ts';
+import type { JournalLine } from './refund-cash.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -43,15 +44,6 @@ interface Query {
   entity: Entity;
   where: string;
   start: number;
-}
-
-interface JournalLine {
-  Amount?: unknown;
-  JournalEntryLineDetail?: {
-    PostingType?: string;
-    AccountRef?: { value?: string };
-    Entity?: { EntityRef?: { value?: string } };
-  };
 }
 
 /** Each customer's open balance by currency, minor units, positive when the customer owes. */

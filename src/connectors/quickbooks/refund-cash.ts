@@ -45,7 +45,8 @@ interface PaymentLine {
   Amount?: unknown;
   LinkedTxn?: Link[];
 }
-interface JournalLine {
+/** A line of a JournalEntry as QuickBooks answers it. */
+export interface JournalLine {
   Amount?: unknown;
   JournalEntryLineDetail?: {
     PostingType?: string;
