@@ -1,8 +1,8 @@
 import { addDays } from '../../domain/dates.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetCallContext } from '../../sync/target.ts';
-import { type ZohoApi, type ZohoObject, list, text } from './api.ts';
-import { type DocumentContext, OUT_OF_BOOKS, listAll, refundsPath } from './documents.ts';
+import { type ZohoObject, text } from './api.ts';
+import { type DocumentContext, OUT_OF_BOOKS, listAll, pages, refundsPath } from './documents.ts';
 import { minor } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -20,32 +20,6 @@ import { SYSTEM } from './settings.ts';
  * as the customer-by-customer way would need requests at the least (one a customer), else
  * customer by customer.
  */
-
-const PER_PAGE = 200;
-
-/**
- * A list's rows, page after page, at most `budget` pages; null when Zoho still has more after
- * them. Unlike listAll there is no cap of its own: a balance read short would be a wrong balance.
- */
-async function pages(
-  api: ZohoApi,
-  path: string,
-  key: string,
-  query: Record<string, string>,
-  budget: number,
-  signal: AbortSignal | undefined,
-): Promise<ZohoObject[] | null> {
-  const out: ZohoObject[] = [];
-  for (let page = 1; ; page++) {
-    if (page > budget) return null;
-    const body = await api.read(path, { ...query, page: String(page), per_page: String(PER_PAGE) }, signal);
-    const rows = list(body, key, `GET ${path}`);
-    out.push(...rows);
-    const more = (body.page_context as { has_more_page?: unknown } | undefined)?.has_more_page;
-    // An empty page that claims more has nothing more to give: stopping keeps the read finite.
-    if (more !== true || rows.length === 0) return out;
-  }
-}
 
 /** A row of one of the asked customers' lists, and the customer it was asked for (null: the whole list's). */
 interface Row {

@@ -72,9 +72,33 @@ const currencyMismatch = (what: string, currency: string, org: Organisation): It
 });
 
 /**
- * Every entity a list answers, page after page (200 a page); the filter keeps it to a few. A list
- * longer than `maxPages` is refused, not read in part: a lookup that missed the rest would book
- * again, a sum would be short.
+ * A list's rows, page after page (200 a page), at most `budget` pages; null when Zoho still has
+ * more after them.
+ */
+export async function pages(
+  api: ZohoApi,
+  path: string,
+  key: string,
+  query: Record<string, string | undefined>,
+  budget: number,
+  signal?: AbortSignal,
+): Promise<ZohoObject[] | null> {
+  const out: ZohoObject[] = [];
+  for (let page = 1; ; page++) {
+    if (page > budget) return null;
+    const body = await api.read(path, { ...query, page: String(page), per_page: '200' }, signal);
+    const rows = list(body, key, `GET ${path}`);
+    out.push(...rows);
+    const more = (body.page_context as { has_more_page?: unknown } | undefined)?.has_more_page;
+    // An empty page that claims more has nothing more to give: stopping keeps the read finite.
+    if (more !== true || rows.length === 0) return out;
+  }
+}
+
+/**
+ * Every entity a list answers, page after page; the filter keeps it to a few. A list longer than
+ * `maxPages` is refused, not read in part: a lookup that missed the rest would book again, a sum
+ * would be short.
  */
 export async function listAll(
   api: ZohoApi,
@@ -84,13 +108,8 @@ export async function listAll(
   signal?: AbortSignal,
   maxPages = 50,
 ): Promise<ZohoObject[]> {
-  const out: ZohoObject[] = [];
-  for (let page = 1; page <= maxPages; page++) {
-    const body = await api.read(path, { ...query, page: String(page), per_page: '200' }, signal);
-    out.push(...list(body, key, `GET ${path}`));
-    const more = (body.page_context as { has_more_page?: unknown } | undefined)?.has_more_page;
-    if (more !== true) return out;
-  }
+  const rows = await pages(api, path, key, query, maxPages, signal);
+  if (rows) return rows;
   throw new ConnectorError(
     SYSTEM,
     `GET ${path} has more than ${maxPages * 200} rows under one filter; ledgerlink reads at most ${maxPages} pages of 200 and will not work from part of the list`,
