@@ -262,6 +262,29 @@ describe('Business Central open balances', () => {
     }
   });
 
+  it('reads documents back to the last page: a list is never read in part', async () => {
+    // Pages of 2 rows: three invoices read back by id take two pages of one request.
+    const small = await startBusinessCentralSimulator({ client: CLIENT, seed: 9, pageSize: 2 });
+    try {
+      const t = make(small);
+      const id = String(small.company.upsertNumbered('customers', { displayName: 'Paged' }).id);
+      const invoices = ['2026-11-03', '2026-11-04', '2026-11-05'].map((date) => {
+        const doc = small.company.createDoc('salesInvoices', {
+          customerId: id,
+          currencyCode: 'EUR',
+          invoiceDate: date,
+          salesInvoiceLines: [{ lineType: 'Account', lineObjectNumber: '40100', taxCode: 'VAT0', unitPrice: '10' }],
+        });
+        small.company.postDoc(doc.id, 'salesInvoices');
+        return String(doc.id);
+      });
+      const read = await t.documents!(ctx, invoices, { kind: 'invoice' });
+      expect(invoices.map((i) => read.get(i)?.gross)).toEqual([1000n, 1000n, 1000n]);
+    } finally {
+      await small.close();
+    }
+  });
+
   it("answers Business Central's errors as ConnectorErrors: retryable a 5xx, not a malformed answer", async () => {
     sim.failNext(503);
     const busy = await target.openBalances!(ctx, [c], '2026-11-30').catch((e: unknown) => e);

@@ -127,8 +127,8 @@ export class BusinessCentralApi {
   }
 
   /**
-   * The rows of an entity set that match a filter (the first page, up to 20,000 rows: lookups
-   * match a handful, reads by id a batch). `more`: other query options (`$expand`).
+   * Every row of an entity set that matches a filter, page after page (lookups match a handful,
+   * reads by id a batch). `more`: other query options (`$expand`).
    */
   async list(
     set: string,
@@ -137,27 +137,15 @@ export class BusinessCentralApi {
     more: Record<string, string> = {},
   ): Promise<BcEntity[]> {
     const what = `GET ${set.replace(/\(.*?\)/g, '(…)')}`;
-    const res = await this.call('GET', `/${set}`, {
+    const out: BcEntity[] = [];
+    let res = await this.call('GET', `/${set}`, {
       query: { ...(filter ? { $filter: filter } : {}), ...more },
       signal,
     });
-    if (res.status !== 200) this.failure(what, res.status, res.text);
-    const body = this.parse(res.text, what, res.status);
-    if (!Array.isArray(body.value))
-      throw new ConnectorError(SYSTEM, `${what} answered without a value array`, { status: 200, retryable: false });
-    return body.value as BcEntity[];
-  }
-
-  /**
-   * Every row of an entity set that matches a filter, page after page: Business Central answers
-   * at most 20,000 rows a request and links the rest (`@odata.nextLink`), each page one request.
-   */
-  async listAll(set: string, filter: string, signal?: AbortSignal): Promise<BcEntity[]> {
-    const what = `GET ${set.replace(/\(.*?\)/g, '(…)')}`;
-    const out: BcEntity[] = [];
-    let res = await this.call('GET', `/${set}`, { query: { $filter: filter }, signal });
+    // Business Central answers at most 20,000 rows a request and links the rest (`@odata.nextLink`):
+    // followed to the end, never read in part.
     for (;;) {
-      if (res.status !== 200) this.readFailure(what, res.status, res.text);
+      if (res.status !== 200) this.failure(what, res.status, res.text);
       const body = this.parse(res.text, what, res.status);
       if (!Array.isArray(body.value))
         throw new ConnectorError(SYSTEM, `${what} answered without a value array`, { status: 200, retryable: false });
@@ -169,13 +157,16 @@ export class BusinessCentralApi {
     }
   }
 
-  /** A read's failure: a refusal (a filter Business Central will not take) is the connector's error too, not retried. */
-  private readFailure(what: string, status: number, text: string): never {
+  /** Every row of an entity set that matches a filter (`list`); a refusal (a filter Business Central will not take) is not retried. */
+  async listAll(set: string, filter: string, signal?: AbortSignal): Promise<BcEntity[]> {
     try {
-      this.failure(what, status, text);
+      return await this.list(set, filter, signal);
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
-      throw new ConnectorError(SYSTEM, `${what} was refused: ${err.detail}`, { status, retryable: false });
+      throw new ConnectorError(SYSTEM, `GET ${set.replace(/\(.*?\)/g, '(…)')} was refused: ${err.detail}`, {
+        status: err.status,
+        retryable: false,
+      });
     }
   }
 
