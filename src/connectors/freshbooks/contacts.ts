@@ -1,5 +1,4 @@
-import { ConnectorError } from '../../sync/connector.ts';
-import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { mapAtMost, retryUnknownOutcome } from '../../sync/remote/at-most.ts';
 import type { ItemResult, TargetCallContext, TargetCustomer, TargetProduct } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
@@ -72,18 +71,16 @@ async function upsertNamed<T extends { targetId: string | null; code: string; re
   items: T[],
 ): Promise<ItemResult[]> {
   // One request a record: one that fails leaves those before it done (mapAtMost says which).
-  return mapAtMost(items, 1, async (item) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await upsertOne(api, ctx, spec, item);
-      } catch (err) {
-        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= NAMED_ATTEMPTS || ctx.signal?.aborted)
-          throw err;
-        ctx.log.debug({ system: SYSTEM, what: spec.what, attempt }, 'unknown outcome; looking the name up again');
-        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
-      }
-    }
-  });
+  return mapAtMost(items, 1, (item) =>
+    retryUnknownOutcome(() => upsertOne(api, ctx, spec, item), {
+      attempts: NAMED_ATTEMPTS,
+      signal: ctx.signal,
+      log: ctx.log,
+      system: SYSTEM,
+      what: spec.what,
+      by: 'name',
+    }),
+  );
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

@@ -1,6 +1,6 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { mapAtMost, retryUnknownOutcome } from '../../sync/remote/at-most.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
@@ -41,17 +41,15 @@ const NAMED_ATTEMPTS = 3;
  * 5xx), a few times, rather than leaving every document of that customer waiting for it: each
  * attempt reads the code first and the create's control id is the code's, so nothing is made twice.
  */
-async function again(ctx: TargetCallContext, write: () => Promise<ItemResult>): Promise<ItemResult> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await write();
-    } catch (err) {
-      if (!(err instanceof ConnectorError) || !err.retryable || attempt >= NAMED_ATTEMPTS || ctx.signal?.aborted)
-        throw err;
-      ctx.log.debug({ system: SYSTEM, attempt }, 'unknown outcome; reading the code again');
-      await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
-    }
-  }
+function again(ctx: TargetCallContext, what: string, write: () => Promise<ItemResult>): Promise<ItemResult> {
+  return retryUnknownOutcome(write, {
+    attempts: NAMED_ATTEMPTS,
+    signal: ctx.signal,
+    log: ctx.log,
+    system: SYSTEM,
+    what,
+    by: 'code',
+  });
 }
 
 /** Creates the connector for one pipeline from settings already checked against {@link IntacctSettings}. */
@@ -143,13 +141,15 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     // Up to the company's requests at once, as invoices: each customer is its own record.
     upsertCustomers: (ctx, items) =>
       mapAtMost(items, concurrency, (item) =>
-        again(ctx, () => upsert(ctx, 'CUSTOMER', item, (code) => customerFields(item.record, code))),
+        again(ctx, 'customer', () => upsert(ctx, 'CUSTOMER', item, (code) => customerFields(item.record, code))),
       ),
 
     async upsertProducts(ctx, items) {
       const out: ItemResult[] = [];
       for (const item of items)
-        out.push(await again(ctx, () => upsert(ctx, 'ITEM', item, (code) => itemFields(item.record.name, code))));
+        out.push(
+          await again(ctx, 'item', () => upsert(ctx, 'ITEM', item, (code) => itemFields(item.record.name, code))),
+        );
       return out;
     },
 

@@ -1,7 +1,7 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
-import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { mapAtMost, retryUnknownOutcome } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { oauthTokenSourceFor } from '../../sync/remote/oauth.ts';
 import { myobOAuth } from './oauth.ts';
@@ -270,17 +270,16 @@ async function upsertByCode<T extends { targetId: string | null; code: string; r
   body: (item: T, current: MyobObject | null) => MyobObject,
 ): Promise<ItemResult[]> {
   // One request a record: one that fails leaves those before it done (mapAtMost says which).
-  return mapAtMost(items, 1, async (item) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await upsertOne(api, ctx, spec, item, body);
-      } catch (err) {
-        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= ATTEMPTS || ctx.signal?.aborted) throw err;
-        ctx.log.debug({ system: SYSTEM, what: spec.what, attempt }, 'unknown outcome; looking the code up again');
-        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
-      }
-    }
-  });
+  return mapAtMost(items, 1, (item) =>
+    retryUnknownOutcome(() => upsertOne(api, ctx, spec, item, body), {
+      attempts: ATTEMPTS,
+      signal: ctx.signal,
+      log: ctx.log,
+      system: SYSTEM,
+      what: spec.what,
+      by: 'code',
+    }),
+  );
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { mapAtMost, retryUnknownOutcome } from '../../sync/remote/at-most.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
 import type { RatePlanner, RemoteClientOptions, TokenSource } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
@@ -147,16 +147,15 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
   ): Promise<ItemResult> {
     const problem = item.targetId ? null : externalIdProblem(`${what} code`, item.code);
     if (problem) return failed({ code: 'TARGET_REFUSED', message: problem, retryable: false, field: 'code' });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await upsertEntityOnce(ctx, type, what, item, body, numberField);
-      } catch (err) {
-        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= ENTITY_ATTEMPTS || ctx.signal?.aborted)
-          throw err;
-        ctx.log.debug({ system: SYSTEM, what, attempt }, 'unknown outcome; upserting again');
-        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
-      }
-    }
+    // An upsert under the code (or an update by internal id) sent again is the same write.
+    return retryUnknownOutcome(() => upsertEntityOnce(ctx, type, what, item, body, numberField), {
+      attempts: ENTITY_ATTEMPTS,
+      signal: ctx.signal,
+      log: ctx.log,
+      system: SYSTEM,
+      what,
+      by: 'code',
+    });
   }
 
   /** Upserted by our code as external id when new (PUT), updated by internal id after (PATCH, an update sent twice is the same update). */

@@ -1,7 +1,7 @@
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { RemoteClient } from '../../sync/remote/client.ts';
-import { mapAtMost } from '../../sync/remote/at-most.ts';
+import { mapAtMost, retryUnknownOutcome } from '../../sync/remote/at-most.ts';
 import type { RatePlanner, RemoteClientOptions } from '../../sync/remote/contracts.ts';
 import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
@@ -273,18 +273,16 @@ async function upsertKeyed<T extends { targetId: string | null; code: string; re
   values: (item: T) => Promise<OdooObject | ItemResult>,
 ): Promise<ItemResult[]> {
   // One request a record: one that fails leaves those before it done (mapAtMost says which).
-  return mapAtMost(items, 1, async (item) => {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await upsertOne(rpc, ctx, spec, item, values);
-      } catch (err) {
-        if (!(err instanceof ConnectorError) || !err.retryable || attempt >= KEYED_ATTEMPTS || ctx.signal?.aborted)
-          throw err;
-        ctx.log.debug({ system: SYSTEM, what: spec.what, attempt }, 'unknown outcome; looking the key up again');
-        await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
-      }
-    }
-  });
+  return mapAtMost(items, 1, (item) =>
+    retryUnknownOutcome(() => upsertOne(rpc, ctx, spec, item, values), {
+      attempts: KEYED_ATTEMPTS,
+      signal: ctx.signal,
+      log: ctx.log,
+      system: SYSTEM,
+      what: spec.what,
+      by: 'key',
+    }),
+  );
 }
 
 async function upsertOne<T extends { targetId: string | null; code: string; record: { name: string } }>(

@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+import { ConnectorError } from '../connector.ts';
 import { BatchInterrupted, type ItemResult } from '../target.ts';
 
 /**
@@ -34,4 +36,36 @@ export async function mapAtMost<T>(
     throw out.some((r) => r !== undefined) ? new BatchInterrupted(out, error) : error;
   }
   return out as ItemResult[];
+}
+
+/**
+ * `write` tried again, up to `attempts` times in all, while it fails with a retryable
+ * ConnectorError (a lost answer, a 5xx: its outcome unknown) and the worker is not stopping; then
+ * the last error is thrown. Safe only for a write that looks its record up first (by our key, name
+ * or code) and links what it finds: the write that was lost is found rather than made again, so
+ * nothing is written twice. Waits the Retry-After, or 100 ms times the attempt if longer.
+ *
+ * @example mapAtMost(items, 1, (c) => retryUnknownOutcome(() => upsertOne(c), { ...o, by: 'code' }));
+ */
+export async function retryUnknownOutcome<R>(
+  write: () => Promise<R>,
+  o: {
+    attempts: number;
+    signal?: AbortSignal | undefined;
+    log: Logger;
+    system: string;
+    what: string;
+    /** What the record is looked up by again, for the log: key, name, code. */
+    by: string;
+  },
+): Promise<R> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (!(err instanceof ConnectorError) || !err.retryable || attempt >= o.attempts || o.signal?.aborted) throw err;
+      o.log.debug({ system: o.system, what: o.what, attempt }, `unknown outcome; looking the ${o.by} up again`);
+      await new Promise((resolve) => setTimeout(resolve, Math.max(err.retryAfterMs ?? 0, 100 * attempt)));
+    }
+  }
 }
