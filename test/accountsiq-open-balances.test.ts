@@ -7,36 +7,28 @@
  * debit journal) counted as its documents() read says, the calls for many customers, and AccountsIQ's
  * refusals as ConnectorErrors. The connector alone, no database.
  */
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../src/db/database.ts';
+import {
+  ONE_ATTEMPT,
+  UNLIMITED_PLANNER,
+  bookBalanceDocuments,
+  callContext,
+  customerRefund,
+  directTargetDeps,
+  makeCustomers,
+  noDatabase,
+  openBalancesOf,
+  targetIdOf,
+} from './helpers/direct-target.ts';
 import { CODES_PER_CALL } from '../src/connectors/accountsiq/balances.ts';
 import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
 import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
 import { TYPES, violations } from '../src/connectors/accountsiq/wsdl.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
-import type {
-  ItemResult,
-  TargetCallContext,
-  TargetConnector,
-  TargetInvoice,
-  TargetPayment,
-  TargetRefund,
-} from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 
-const noDb = new Proxy({} as Queryable, {
-  get() {
-    throw new Error('the AccountsIQ target must not use the database in these tests');
-  },
-});
-const ctx: TargetCallContext = { db: noDb, log: pino({ level: 'silent' }), actor: 'test' };
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
+const noDb = noDatabase('AccountsIQ');
+const ctx = callContext(noDb);
 const CLIENT = { clientId: 'aiq-balances-app', clientSecret: 'aiq-balances-secret-0123456789abcd' };
 
 let sim: AccountsIqSimulator;
@@ -44,107 +36,16 @@ let t: TargetConnector;
 beforeAll(async () => {
   sim = await startAccountsIqSimulator({ entityId: 'BAL', ...CLIENT, glAccounts: ['4000'], seed: 11 });
   t = createAccountsIqTarget(
-    {
-      db: noDb,
-      log: ctx.log,
-      mapping: { defaultGlAccountCode: '4000' },
-      settings: { type: 'accountsiq', url: sim.url, entityId: 'BAL', ...CLIENT },
-      entityId: 'e1',
-      pipelineId: 'p1',
-      pipelineName: 'balances',
-      box: new SecretBox(Buffer.alloc(32, 1)),
-    },
-    { planner, client: { maxAttempts: 1, backoffBaseMs: 1, backoffMaxMs: 2 } },
+    directTargetDeps(noDb, { type: 'accountsiq', url: sim.url, entityId: 'BAL', ...CLIENT }, 'balances', {
+      defaultGlAccountCode: '4000',
+    }),
+    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
   );
-  const made = await t.upsertCustomers(
-    ctx,
-    ['B-1', 'B-2', 'B-3'].map((code) => ({
-      sourceId: code,
-      code,
-      targetId: null,
-      record: { kind: 'customer' as const, sourceId: code, name: `Customer ${code}` },
-    })),
-  );
-  expect(made.every((r) => r.ok)).toBe(true);
+  await makeCustomers(t, ctx, ['B-1', 'B-2', 'B-3']);
 });
 afterAll(() => sim.close());
 
-const invoice = (customer: string, ref: string, date: string, net: string, vat: string): TargetInvoice => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  productTargetIds: {},
-  idempotencyKey: `p1:invoice:${customer}:${ref}`,
-  record: {
-    kind: 'invoice',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    invoiceDate: date,
-    dueDate: date,
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Ticket', netAmount: net, vatRate: '0.21', vatAmount: vat }],
-  },
-});
-
-const payment = (
-  customer: string,
-  ref: string,
-  date: string,
-  amount: string,
-  invoiceTargetId: string | null,
-): TargetPayment => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  invoiceTargetId,
-  bankAccountCode: 'BANK',
-  idempotencyKey: `p1:payment:${customer}:${ref}`,
-  record: {
-    kind: 'payment',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    date,
-    amount,
-    currency: 'EUR',
-    description: '',
-  },
-});
-
-const refund = (
-  customer: string,
-  ref: string,
-  date: string,
-  amount: string,
-  paymentTargetId: string,
-): TargetRefund => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  paymentTargetId,
-  bankAccountCode: 'BANK',
-  idempotencyKey: `p1:refund:${customer}:${ref}`,
-  record: {
-    kind: 'refund',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    date,
-    amount,
-    currency: 'EUR',
-    description: '',
-  },
-});
-
-const booked = (results: ItemResult[]) =>
-  results.map((r) => {
-    expect(r.ok).toBe(true);
-    return r.ok ? r.targetId : '';
-  });
-
-const balances = async (codes: string[], asAt: string) =>
-  Object.fromEntries(
-    (await t.openBalances!(ctx, codes, asAt)).map((b) => [b.customerTargetId, [b.currency, b.balance]]),
-  );
+const balances = (codes: string[], asAt: string) => openBalancesOf(t, ctx, codes, asAt);
 
 const calls = () => sim.stats.byOperation.GetCustomerBalanceInformation ?? 0;
 
@@ -152,24 +53,9 @@ describe('AccountsIQ open balances (GetCustomerBalanceInformation)', () => {
   // B-1: I1 121.00 on 11-02, paid 50.00 on 11-05; I2 60.50 on 12-03; a receipt of 20.00 on account
   // on 11-20, and 30.00 more on 12-04. B-2: an invoice under B-1's reference I1, 242.00.
   let i3: string;
-  let receipt: string | undefined;
+  let receipt: string;
   beforeAll(async () => {
-    const [i1, , third] = booked(
-      await t.createInvoices(ctx, [
-        invoice('B-1', 'I1', '2026-11-02', '100.00', '21.00'),
-        invoice('B-1', 'I2', '2026-12-03', '50.00', '10.50'),
-        invoice('B-1', 'I3', '2026-11-10', '10.00', '2.10'),
-        invoice('B-2', 'I1', '2026-11-02', '200.00', '42.00'),
-      ]),
-    );
-    i3 = third!;
-    [receipt] = booked(
-      await t.createPayments!(ctx, [
-        payment('B-1', 'P1', '2026-11-05', '50.00', i1!),
-        payment('B-1', 'P2', '2026-11-20', '20.00', null),
-        payment('B-1', 'P3', '2026-12-04', '30.00', null),
-      ]),
-    );
+    ({ i3, p1: receipt } = await bookBalanceDocuments(t, ctx, 'B-1', 'B-2'));
   });
 
   it('counts what is dated up to the day asked, the day itself included, each customer its own', async () => {
@@ -189,8 +75,9 @@ describe('AccountsIQ open balances (GetCustomerBalanceInformation)', () => {
   });
 
   it('adds a refund as the sales debit journal AccountsIQ books, as documents() reports it', async () => {
-    const [journal] = booked(await t.createRefunds!(ctx, [refund('B-1', 'R1', '2026-11-25', '10.00', receipt!)]));
-    const read = (await t.documents!(ctx, [journal!], { kind: 'refund' })).get(journal!)!;
+    const [booked] = await t.createRefunds!(ctx, [customerRefund('B-1', 'R1', '2026-11-25', '10.00', receipt)]);
+    const journal = targetIdOf(booked);
+    const read = (await t.documents!(ctx, [journal], { kind: 'refund' })).get(journal)!;
     expect([read.kind, read.balanceEffect ?? read.gross]).toEqual(['refund', 1000n]);
     expect(await balances(['B-1'], '2026-11-30')).toEqual({ 'B-1': ['EUR', 6100n] });
     expect(await balances(['B-1'], '2026-11-24')).toEqual({ 'B-1': ['EUR', 5100n] });

@@ -4,10 +4,13 @@ import {
   ONE_ATTEMPT,
   type SimulatedGrant,
   callContext,
+  directAllocation,
+  directCreditNote,
   directCustomer as customer,
   directInvoice as invoice,
   directPayment,
   directTargetDeps,
+  expectFoundForItsCustomerOnly,
   simulatedGrant,
   targetIdOf as idOf,
   thrown,
@@ -15,7 +18,7 @@ import {
 import type { Database } from '../src/db/database.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetAllocation, TargetConnector, TargetCreditNote } from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { CODE_PREFIX, REF_PREFIX, clientFields, lines, tagOf, withTag } from '../src/connectors/freshbooks/map.ts';
 import {
@@ -292,46 +295,16 @@ describe('FreshBooks documents', () => {
 
   it('books a credit note and sets it against an invoice with a credit payment; a lost credit is found by findAllocation', async () => {
     const [note] = await target.createCreditNotes!(ctx(), [
-      {
-        sourceId: 'N-1',
-        idempotencyKey: 'key-N-1',
-        customerTargetId: cust,
-        invoiceTargetId: invoiceOf('U-4').id,
-        productTargetIds: {},
-        record: {
-          kind: 'creditNote',
-          sourceId: 'N-1',
-          externalReference: 'N-1',
-          customerSourceId: 'c',
-          date: '2026-11-04',
-          currency: 'EUR',
-          description: 'Returned',
-          invoiceExternalReference: 'U-4',
-          lines: [{ description: 'Returned', netAmount: '20.00', vatRate: '0.21' }],
-        },
-      },
+      directCreditNote('N-1', cust, invoiceOf('U-4').id, '20.00', { invoiceExternalReference: 'U-4' }),
     ]);
     expect(note).toMatchObject({ ok: true, number: '0000001' });
     const noteId = (note as { targetId: string }).targetId;
     expect(await target.findByReference(ctx(), 'creditNote', 'N-1', cust)).toMatchObject({ targetId: noteId });
     const inv = invoiceOf('U-4');
-    const alloc: TargetAllocation = {
-      sourceId: 'A-1',
-      idempotencyKey: 'key-A-1',
-      fromTargetId: noteId,
-      invoiceTargetId: inv.id,
-      record: {
-        kind: 'allocation',
-        sourceId: 'A-1',
-        customerSourceId: 'c',
-        date: '2026-11-04',
-        currency: 'EUR',
-        amount: '24.20',
-        invoiceExternalReference: 'U-4',
-        from: 'creditNote',
-        fromExternalReference: 'N-1',
-      },
-    } as TargetAllocation;
+    const alloc = directAllocation('A-1', cust, inv.id, noteId, '24.20', {
+      invoiceExternalReference: 'U-4',
+      fromExternalReference: 'N-1',
+    });
     sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/payments/payments');
     expect((await thrown(target.createAllocations!(ctx(), [alloc]))).retryable).toBe(true);
     const found = await target.findAllocation!(ctx(), alloc, new Set());
@@ -347,38 +320,17 @@ describe('FreshBooks documents', () => {
   it('takes only the given client’s invoice, credit note or payment, never another’s under the same reference, also after a lost answer; sets each credit on its own client’s invoice', async () => {
     const [made] = await target.upsertCustomers(ctx(), [customer('C5', 'Dee Ltd')]);
     const dee = idOf(made);
-    const noteOf = (ref: string, customerTargetId: string, net: string): TargetCreditNote => ({
-      sourceId: `${ref}-${customerTargetId}`,
-      idempotencyKey: `key-${ref}-${customerTargetId}`,
-      customerTargetId,
-      invoiceTargetId: null,
-      productTargetIds: {},
-      record: {
-        kind: 'creditNote',
-        sourceId: `${ref}-${customerTargetId}`,
-        externalReference: ref,
-        customerSourceId: 'c',
-        date: '2026-11-04',
-        currency: 'EUR',
-        description: 'Returned',
-        lines: [{ description: 'Returned', netAmount: net, vatRate: '0.21' }],
-      },
-    });
     const [inv] = await target.createInvoices(ctx(), [invoice('S-1', cust)]);
-    const [note] = await target.createCreditNotes!(ctx(), [noteOf('S-2', cust, '10.00')]);
+    const [note] = await target.createCreditNotes!(ctx(), [directCreditNote('S-2', cust, null, '10.00')]);
     const [paid] = await target.createPayments!(ctx(), [payment('S-3', cust, idOf(inv), '10.00')]);
-    const ours = { invoice: idOf(inv), creditNote: idOf(note), payment: idOf(paid) };
-    for (const [kind, ref] of [
-      ['invoice', 'S-1'],
-      ['creditNote', 'S-2'],
-      ['payment', 'S-3'],
-    ] as const) {
-      expect(await target.findByReference(ctx(), kind, ref, cust), `${kind} of its client`).toMatchObject({
-        targetId: ours[kind],
-        customerTargetId: cust,
-      });
-      expect(await target.findByReference(ctx(), kind, ref, dee), `${kind} of another client`).toBeNull();
-    }
+    await expectFoundForItsCustomerOnly(
+      target,
+      ctx(),
+      { invoice: ['S-1', idOf(inv)], creditNote: ['S-2', idOf(note)], payment: ['S-3', idOf(paid)] },
+      cust,
+      dee,
+      'client',
+    );
     // The other client's invoice committed and its answer lost: its lookup finds it, not the first one's.
     sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices/invoices');
     expect((await thrown(target.createInvoices(ctx(), [invoice('S-1', dee, '50.00')]))).retryable).toBe(true);
@@ -389,34 +341,11 @@ describe('FreshBooks documents', () => {
       customerTargetId: dee,
     });
     // Each client's credit note under the shared reference, set against its own client's invoice.
-    const [theirNote] = await target.createCreditNotes!(ctx(), [noteOf('S-2', dee, '5.00')]);
-    const credit = (
-      sourceId: string,
-      customerTargetId: string,
-      invoiceTargetId: string,
-      fromTargetId: string,
-      amount: string,
-    ) => ({
-      sourceId,
-      idempotencyKey: `key-${sourceId}`,
-      customerTargetId,
-      invoiceTargetId,
-      fromTargetId,
-      record: {
-        kind: 'allocation' as const,
-        sourceId,
-        customerSourceId: 'c',
-        date: '2026-11-04',
-        currency: 'EUR',
-        amount,
-        invoiceExternalReference: 'S-1',
-        from: 'creditNote' as const,
-        fromExternalReference: 'S-2',
-      },
-    });
+    const [theirNote] = await target.createCreditNotes!(ctx(), [directCreditNote('S-2', dee, null, '5.00')]);
+    const refs = { invoiceExternalReference: 'S-1', fromExternalReference: 'S-2' };
     const applied = await target.createAllocations!(ctx(), [
-      credit('A-S1', cust, idOf(inv), idOf(note), '12.10'),
-      credit('A-S2', dee, theirs.id, idOf(theirNote), '6.05'),
+      directAllocation('A-S1', cust, idOf(inv), idOf(note), '12.10', refs),
+      directAllocation('A-S2', dee, theirs.id, idOf(theirNote), '6.05', refs),
     ]);
     expect(applied.map((r) => r.ok)).toEqual([true, true]);
     const credits = [...acc().payments.values()].filter(

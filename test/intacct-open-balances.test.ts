@@ -9,34 +9,25 @@
  * takes no refunds through this target (capabilities.refunds is false): none to count. The
  * connector alone, no database.
  */
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../src/db/database.ts';
+import {
+  ONE_ATTEMPT,
+  UNLIMITED_PLANNER,
+  bookBalanceDocuments,
+  callContext,
+  customerCreditNote,
+  directTargetDeps,
+  makeCustomers,
+  noDatabase,
+  openBalancesOf,
+} from './helpers/direct-target.ts';
 import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { createIntacctTarget } from '../src/connectors/intacct/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
-import type {
-  ItemResult,
-  TargetCallContext,
-  TargetConnector,
-  TargetCreditNote,
-  TargetInvoice,
-  TargetPayment,
-} from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 
-const noDb = new Proxy({} as Queryable, {
-  get() {
-    throw new Error('the Intacct target must not use the database in these tests');
-  },
-});
-const ctx: TargetCallContext = { db: noDb, log: pino({ level: 'silent' }), actor: 'test' };
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
+const noDb = noDatabase('Intacct');
+const ctx = callContext(noDb);
 const SENDER = { senderId: 'bal_sender', senderPassword: 'bal-sender-secret-0123' };
 const USER = { companyId: 'BAL', userId: 'xml_user', password: 'bal-user-secret-4567' };
 
@@ -50,11 +41,9 @@ beforeAll(async () => {
     seed: 13,
   });
   t = createIntacctTarget(
-    {
-      db: noDb,
-      log: ctx.log,
-      mapping: {},
-      settings: {
+    directTargetDeps(
+      noDb,
+      {
         type: 'intacct',
         endpoint: sim.endpoint,
         ...SENDER,
@@ -66,96 +55,15 @@ beforeAll(async () => {
         taxGlAccounts: { '0.21': '2200' },
         bankAccountId: 'BANK1',
       },
-      entityId: 'e1',
-      pipelineId: 'p1',
-      pipelineName: 'balances',
-      box: new SecretBox(Buffer.alloc(32, 1)),
-    },
-    { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } },
+      'balances',
+    ),
+    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
   );
-  const made = await t.upsertCustomers(
-    ctx,
-    ['C-1', 'C-2', 'C-3'].map((code) => ({
-      sourceId: code,
-      code,
-      targetId: null,
-      record: { kind: 'customer' as const, sourceId: code, name: `Customer ${code}` },
-    })),
-  );
-  expect(made.every((r) => r.ok)).toBe(true);
+  await makeCustomers(t, ctx, ['C-1', 'C-2', 'C-3']);
 });
 afterAll(() => sim.close());
 
-const invoice = (customer: string, ref: string, date: string, net: string, vat: string): TargetInvoice => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  productTargetIds: {},
-  idempotencyKey: `p1:invoice:${customer}:${ref}`,
-  record: {
-    kind: 'invoice',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    invoiceDate: date,
-    dueDate: date,
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Ticket', netAmount: net, vatRate: '0.21', vatAmount: vat }],
-  },
-});
-
-const creditNote = (customer: string, ref: string, date: string, net: string, vat: string): TargetCreditNote => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  productTargetIds: {},
-  invoiceTargetId: null,
-  idempotencyKey: `p1:creditNote:${customer}:${ref}`,
-  record: {
-    kind: 'creditNote',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    date,
-    currency: 'EUR',
-    description: '',
-    lines: [{ description: 'Ticket', netAmount: net, vatRate: '0.21', vatAmount: vat }],
-  },
-});
-
-const payment = (
-  customer: string,
-  ref: string,
-  date: string,
-  amount: string,
-  invoiceTargetId: string | null,
-): TargetPayment => ({
-  sourceId: `${customer}:${ref}`,
-  customerTargetId: customer,
-  invoiceTargetId,
-  bankAccountCode: 'BANK1',
-  idempotencyKey: `p1:payment:${customer}:${ref}`,
-  record: {
-    kind: 'payment',
-    sourceId: `${customer}:${ref}`,
-    externalReference: ref,
-    customerSourceId: customer,
-    date,
-    amount,
-    currency: 'EUR',
-    description: '',
-  },
-});
-
-const booked = (results: ItemResult[]) =>
-  results.map((r) => {
-    expect(r.ok).toBe(true);
-    return r.ok ? r.targetId : '';
-  });
-
-const balances = async (codes: string[], asAt: string) =>
-  Object.fromEntries(
-    (await t.openBalances!(ctx, codes, asAt)).map((b) => [b.customerTargetId, [b.currency, b.balance]]),
-  );
+const balances = (codes: string[], asAt: string) => openBalancesOf(t, ctx, codes, asAt);
 
 const reads = () => ({
   readByQuery: sim.requests.filter((r) => r.function === 'readByQuery').length,
@@ -168,23 +76,9 @@ describe('Intacct open balances (AR records summed by readByQuery)', () => {
   // C-2: an invoice under C-1's reference I1, 242.00.
   let i3: string;
   beforeAll(async () => {
-    const [i1, , third] = booked(
-      await t.createInvoices(ctx, [
-        invoice('C-1', 'I1', '2026-11-02', '100.00', '21.00'),
-        invoice('C-1', 'I2', '2026-12-03', '50.00', '10.50'),
-        invoice('C-1', 'I3', '2026-11-10', '10.00', '2.10'),
-        invoice('C-2', 'I1', '2026-11-02', '200.00', '42.00'),
-      ]),
-    );
-    i3 = third!;
-    booked(await t.createCreditNotes!(ctx, [creditNote('C-1', 'N1', '2026-11-15', '20.00', '4.20')]));
-    booked(
-      await t.createPayments!(ctx, [
-        payment('C-1', 'P1', '2026-11-05', '50.00', i1!),
-        payment('C-1', 'P2', '2026-11-20', '20.00', null),
-        payment('C-1', 'P3', '2026-12-04', '30.00', null),
-      ]),
-    );
+    ({ i3 } = await bookBalanceDocuments(t, ctx, 'C-1', 'C-2'));
+    const [note] = await t.createCreditNotes!(ctx, [customerCreditNote('C-1', 'N1', '2026-11-15', '20.00', '4.20')]);
+    expect(note?.ok).toBe(true);
   });
 
   it('counts what is dated up to the day asked, the day itself included, each customer its own', async () => {

@@ -3,9 +3,12 @@ import { createTestDatabase } from './helpers/db.ts';
 import {
   type SimulatedGrant,
   callContext,
+  directAllocation,
+  directCreditNote,
   directCustomer as customer,
   directInvoice as invoice,
   directPayment as payment,
+  expectFoundForItsCustomerOnly,
   simulatedGrant,
   targetIdOf as idOf,
   thrown,
@@ -289,45 +292,13 @@ describe('Zoho Books target against the simulator', () => {
 
   it('books a credit note open and credits an invoice; a lost credit is found by findAllocation', async () => {
     const inv = [...sim.org(ORG).invoices.values()].find((d) => d.reference_number === 'U-1')!;
-    const [note] = await target.createCreditNotes!(ctx(), [
-      {
-        sourceId: 'N-1',
-        idempotencyKey: 'k',
-        customerTargetId: cust,
-        productTargetIds: {},
-        invoiceTargetId: inv.id,
-        record: {
-          kind: 'creditNote',
-          sourceId: 'N-1',
-          externalReference: 'N-1',
-          customerSourceId: 'c',
-          date: '2026-11-04',
-          currency: 'EUR',
-          description: '',
-          lines: [{ description: 'Back', netAmount: '20.00', vatRate: '0.21' }],
-        },
-      },
-    ]);
+    const [note] = await target.createCreditNotes!(ctx(), [directCreditNote('N-1', cust, inv.id, '20.00')]);
     expect(note).toMatchObject({ ok: true, number: 'CN-00001' });
     const noteId = (note as { targetId: string }).targetId;
-    const allocation = {
-      sourceId: 'A-1',
-      idempotencyKey: 'k',
-      customerTargetId: cust,
-      invoiceTargetId: inv.id,
-      fromTargetId: noteId,
-      record: {
-        kind: 'allocation' as const,
-        sourceId: 'A-1',
-        customerSourceId: 'c',
-        date: '2026-11-04',
-        currency: 'EUR',
-        amount: '24.20',
-        invoiceExternalReference: 'U-1',
-        from: 'creditNote' as const,
-        fromExternalReference: 'N-1',
-      },
-    };
+    const allocation = directAllocation('A-1', cust, inv.id, noteId, '24.20', {
+      invoiceExternalReference: 'U-1',
+      fromExternalReference: 'N-1',
+    });
     sim.dropNext(1, (r) => r.route.endsWith('/invoices') && r.route.startsWith('/creditnotes/'));
     expect((await thrown(target.createAllocations!(ctx(), [allocation]))).retryable).toBe(true);
     const found = await target.findAllocation!(ctx(), allocation, new Set());
@@ -341,38 +312,15 @@ describe('Zoho Books target against the simulator', () => {
     const [made] = await target.upsertCustomers(ctx(), [customer('C5', 'Dee Example')]);
     const dee = (made as { targetId: string }).targetId;
     const [inv] = await target.createInvoices(ctx(), [invoice('S-1', cust)]);
-    const [note] = await target.createCreditNotes!(ctx(), [
-      {
-        sourceId: 'S-2',
-        idempotencyKey: 'k-S-2',
-        customerTargetId: cust,
-        productTargetIds: {},
-        invoiceTargetId: null,
-        record: {
-          kind: 'creditNote',
-          sourceId: 'S-2',
-          externalReference: 'S-2',
-          customerSourceId: 'c',
-          date: '2026-11-04',
-          currency: 'EUR',
-          description: '',
-          lines: [{ description: 'Back', netAmount: '10.00', vatRate: '0.21' }],
-        },
-      },
-    ]);
+    const [note] = await target.createCreditNotes!(ctx(), [directCreditNote('S-2', cust, null, '10.00')]);
     const [paid] = await target.createPayments!(ctx(), [payment('S-3', cust, idOf(inv), '10.00')]);
-    const ours = { invoice: idOf(inv), creditNote: idOf(note), payment: idOf(paid) };
-    for (const [kind, ref] of [
-      ['invoice', 'S-1'],
-      ['creditNote', 'S-2'],
-      ['payment', 'S-3'],
-    ] as const) {
-      expect(await target.findByReference(ctx(), kind, ref, cust), `${kind} of its customer`).toMatchObject({
-        targetId: ours[kind],
-        customerTargetId: cust,
-      });
-      expect(await target.findByReference(ctx(), kind, ref, dee), `${kind} of another customer`).toBeNull();
-    }
+    await expectFoundForItsCustomerOnly(
+      target,
+      ctx(),
+      { invoice: ['S-1', idOf(inv)], creditNote: ['S-2', idOf(note)], payment: ['S-3', idOf(paid)] },
+      cust,
+      dee,
+    );
     // The other customer's invoice committed and its answer lost: its lookup finds it, not the first one's.
     sim.dropNext(1, (r) => r.method === 'POST' && r.route === '/invoices');
     expect((await thrown(target.createInvoices(ctx(), [invoice('S-1', dee, '50.00')]))).retryable).toBe(true);

@@ -1,15 +1,26 @@
 import { expect } from 'vitest';
-import type { Database } from '../../src/db/database.ts';
+import type { Queryable } from '../../src/db/database.ts';
 import { ConnectorError } from '../../src/sync/connector.ts';
-import type { TokenSource } from '../../src/sync/remote/contracts.ts';
+import type { PipelineMapping } from '../../src/sync/pipelines.ts';
+import type { RatePlanner, TokenSource } from '../../src/sync/remote/contracts.ts';
 import { type TokenEndpoint, postTokenGrant } from '../../src/sync/remote/oauth-endpoint.ts';
-import type { CanonicalPayment, CanonicalRefund } from '../../src/sync/canonical.ts';
+import type {
+  CanonicalAllocation,
+  CanonicalCreditNote,
+  CanonicalInvoice,
+  CanonicalPayment,
+  CanonicalRefund,
+} from '../../src/sync/canonical.ts';
 import type {
   ItemResult,
+  TargetAllocation,
   TargetCallContext,
+  TargetConnector,
+  TargetCreditNote,
   TargetCustomer,
   TargetDeps,
   TargetInvoice,
+  TargetKind,
   TargetPayment,
   TargetRefund,
 } from '../../src/sync/target.ts';
@@ -17,22 +28,46 @@ import { silentLog, testBox } from './sync.ts';
 
 /*
  * A target called directly, operation by operation, against its simulator, without a pipeline or
- * the engine (test/<platform>-target.test.ts, test/<platform>-refunds.test.ts): what it is built
- * with, a token source over the simulator's token endpoint, the documents handed to it, and what
- * its answers are read with. test/helpers/quickbooks.ts and test/helpers/xero.ts build those two
- * targets so.
+ * the engine (test/<platform>-target.test.ts, test/<platform>-refunds.test.ts,
+ * test/<platform>-open-balances.test.ts): what it is built with (a database it must not use, for a
+ * target that keeps nothing there), a token source over the simulator's token endpoint, the
+ * documents handed to it, and what its answers are read with. test/helpers/quickbooks.ts and
+ * test/helpers/xero.ts build those two targets so.
  */
 
 /** The client knobs of a target called directly: one attempt each call (a test's faults are its own to see), short waits. */
 export const ONE_ATTEMPT = { maxAttempts: 1, backoffBaseMs: 5, backoffMaxMs: 20 };
 
-/** What the engine would give a target (`TargetDeps`) for a pipeline of entity 1 named `pipelineName`, no mapping. */
-export function directTargetDeps(db: Database, settings: Record<string, unknown>, pipelineName: string): TargetDeps {
-  return { db, log: silentLog, mapping: {}, settings, entityId: '1', pipelineId: '1', pipelineName, box: testBox };
+/** What the engine would give a target (`TargetDeps`) for a pipeline of entity 1 named `pipelineName`, with `mapping` (none by default). */
+export function directTargetDeps(
+  db: Queryable,
+  settings: Record<string, unknown>,
+  pipelineName: string,
+  mapping: PipelineMapping = {},
+): TargetDeps {
+  return { db, log: silentLog, mapping, settings, entityId: '1', pipelineId: '1', pipelineName, box: testBox };
 }
 
 /** What each call to a target called directly is made with: the database, no log, the actor `test`. */
-export const callContext = (db: Database): TargetCallContext => ({ db, log: silentLog, actor: 'test' });
+export const callContext = (db: Queryable): TargetCallContext => ({ db, log: silentLog, actor: 'test' });
+
+/**
+ * The database of a target that keeps nothing in it (AccountsIQ, Sage Intacct), for tests of the
+ * connector alone: any use of it throws, naming `system`.
+ */
+export const noDatabase = (system: string): Queryable =>
+  new Proxy({} as Queryable, {
+    get() {
+      throw new Error(`the ${system} target must not use the database in these tests`);
+    },
+  });
+
+/** A rate planner that lets every call go at once and never pauses: the planner of a target with no database. */
+export const UNLIMITED_PLANNER: RatePlanner = {
+  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
+  pause: () => Promise.resolve(),
+  observe: () => Promise.resolve(),
+};
 
 /** A refresh-token grant on a simulated token endpoint, kept as the engine's stored connection keeps it. */
 export interface SimulatedGrant {
@@ -86,13 +121,17 @@ export const directCustomer = (code: string, name: string, targetId: string | nu
   record: { kind: 'customer', sourceId: code, name, email: `${code.toLowerCase()}@example.org` },
 });
 
-/** An invoice `ref` (its key `key-<ref>`) of one line of `net` at `rate`, VAT left to the target, dated `date`, due 2 December. */
+/**
+ * An invoice `ref` (its key `key-<ref>`) of one line of `net` at `rate`, VAT left to the target,
+ * dated `date`, due 2 December; `record` adds to (or replaces) what its record says.
+ */
 export const directInvoice = (
   ref: string,
   customerTargetId: string,
   net = '100.00',
   rate = '0.21',
   date = '2026-11-02',
+  record: Partial<CanonicalInvoice> = {},
 ): TargetInvoice => ({
   sourceId: ref,
   idempotencyKey: `key-${ref}`,
@@ -108,6 +147,7 @@ export const directInvoice = (
     currency: 'EUR',
     description: 'Unit',
     lines: [{ description: 'Service', netAmount: net, vatRate: rate }],
+    ...record,
   },
 });
 
@@ -169,6 +209,68 @@ export const directRefund = (
   },
 });
 
+/**
+ * A credit note `ref` (its key `key-<ref>`) of one line "Returned" of `net` at `rate`, VAT left to
+ * the target, dated 4 November, of the invoice `invoiceTargetId` (or of none); `record` adds to (or
+ * replaces) what its record says.
+ */
+export const directCreditNote = (
+  ref: string,
+  customerTargetId: string,
+  invoiceTargetId: string | null,
+  net: string,
+  record: Partial<CanonicalCreditNote> = {},
+  rate = '0.21',
+): TargetCreditNote => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId,
+  invoiceTargetId,
+  productTargetIds: {},
+  record: {
+    kind: 'creditNote',
+    sourceId: ref,
+    externalReference: ref,
+    customerSourceId: 'c',
+    date: '2026-11-04',
+    currency: 'EUR',
+    description: 'Returned',
+    lines: [{ description: 'Returned', netAmount: net, vatRate: rate }],
+    ...record,
+  },
+});
+
+/**
+ * An allocation `ref` (its key `key-<ref>`) of `amount` EUR, dated 4 November, setting the credit
+ * note `fromTargetId` against the invoice `invoiceTargetId`; `record` names both by our references
+ * and adds to (or replaces) the rest of what its record says (`from: 'payment'` for a payment's).
+ */
+export const directAllocation = (
+  ref: string,
+  customerTargetId: string,
+  invoiceTargetId: string,
+  fromTargetId: string,
+  amount: string,
+  record: Pick<CanonicalAllocation, 'invoiceExternalReference' | 'fromExternalReference'> &
+    Partial<CanonicalAllocation>,
+): TargetAllocation => ({
+  sourceId: ref,
+  idempotencyKey: `key-${ref}`,
+  customerTargetId,
+  invoiceTargetId,
+  fromTargetId,
+  record: {
+    kind: 'allocation',
+    sourceId: ref,
+    customerSourceId: 'c',
+    date: '2026-11-04',
+    currency: 'EUR',
+    amount,
+    from: 'creditNote',
+    ...record,
+  },
+});
+
 /** The target's id of an item it booked; throws with the target's code and words when it refused it. */
 export function targetIdOf(r: ItemResult | undefined): string {
   if (!r?.ok) throw new Error(`expected ok, got ${r ? `${r.error.code}: ${r.error.message}` : 'nothing'}`);
@@ -185,3 +287,133 @@ export async function thrown(p: Promise<unknown>): Promise<ConnectorError> {
   }
   throw new Error('did not throw');
 }
+
+/**
+ * Expects `target` to find each document of `ours` (its kind: our reference and the target's id)
+ * by its reference for `customer`, as that customer's, and none of them for `other`, who may hold
+ * documents of its own under the same references; `noun` is what the platform calls a customer,
+ * for the messages.
+ */
+export async function expectFoundForItsCustomerOnly(
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  ours: Partial<Record<TargetKind, [reference: string, targetId: string]>>,
+  customer: string,
+  other: string,
+  noun = 'customer',
+): Promise<void> {
+  for (const [kind, [ref, targetId]] of Object.entries(ours) as [TargetKind, [string, string]][]) {
+    expect(await target.findByReference(ctx, kind, ref, customer), `${kind} of its ${noun}`).toMatchObject({
+      targetId,
+      customerTargetId: customer,
+    });
+    expect(await target.findByReference(ctx, kind, ref, other), `${kind} of another ${noun}`).toBeNull();
+  }
+}
+
+/*
+ * The open balances of a target that takes a customer's code as its id (AccountsIQ, Sage Intacct),
+ * called directly (test/accountsiq-open-balances.test.ts, test/intacct-open-balances.test.ts): its
+ * customers, documents keyed by customer and reference (two customers may hold one reference, each
+ * its own idempotency key `p1:<kind>:<customer>:<ref>`, VAT given as the source gives it), the
+ * documents both tests book, and the balances read as customer → [currency, minor units].
+ */
+
+/** Makes the customers `codes` in `target`, each named `Customer <code>`; their target ids (throws when one is refused). */
+export async function makeCustomers(
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  codes: string[],
+): Promise<string[]> {
+  const made = await target.upsertCustomers(
+    ctx,
+    codes.map((code) => directCustomer(code, `Customer ${code}`)),
+  );
+  return made.map((r) => targetIdOf(r));
+}
+
+/**
+ * `d` as customer `customer`'s document under our reference `ref`, which another customer may hold
+ * too: its source ids `<customer>:<ref>`, its key `p1:<kind>:<customer>:<ref>`.
+ */
+const ofCustomer = <D extends { sourceId: string; idempotencyKey: string; record: { kind: string; sourceId: string } }>(
+  customer: string,
+  ref: string,
+  d: D,
+): D => ({
+  ...d,
+  sourceId: `${customer}:${ref}`,
+  idempotencyKey: `p1:${d.record.kind}:${customer}:${ref}`,
+  record: { ...d.record, sourceId: `${customer}:${ref}`, customerSourceId: customer },
+});
+
+/** One line "Ticket" of `net` and `vat` at 21 %, the VAT as the source gives it. */
+const ticket = (net: string, vat: string) => [
+  { description: 'Ticket', netAmount: net, vatRate: '0.21', vatAmount: vat },
+];
+
+/** Customer `customer`'s invoice `ref` of one line "Ticket" of `net` and `vat`, dated and due `date`. */
+export const customerInvoice = (customer: string, ref: string, date: string, net: string, vat: string) =>
+  ofCustomer(
+    customer,
+    ref,
+    directInvoice(ref, customer, net, '0.21', date, { dueDate: date, description: '', lines: ticket(net, vat) }),
+  );
+
+/** Customer `customer`'s credit note `ref` of one line "Ticket" of `net` and `vat`, of no invoice, dated `date`. */
+export const customerCreditNote = (customer: string, ref: string, date: string, net: string, vat: string) =>
+  ofCustomer(
+    customer,
+    ref,
+    directCreditNote(ref, customer, null, net, { date, description: '', lines: ticket(net, vat) }),
+  );
+
+/** Customer `customer`'s payment `ref` of `amount` EUR into the bank BANK, dated `date`, of the invoice `invoiceTargetId` (or on account). */
+export const customerPayment = (
+  customer: string,
+  ref: string,
+  date: string,
+  amount: string,
+  invoiceTargetId: string | null,
+) => ofCustomer(customer, ref, directPayment(ref, customer, invoiceTargetId, amount, { date }));
+
+/** Customer `customer`'s refund `ref` of `amount` EUR out of the bank BANK, dated `date`, of the payment `paymentTargetId`. */
+export const customerRefund = (customer: string, ref: string, date: string, amount: string, paymentTargetId: string) =>
+  ofCustomer(customer, ref, directRefund(ref, customer, paymentTargetId, amount, { date }));
+
+/**
+ * Books the documents whose open balances both tests read, for customer `a` and another, `b`: a's
+ * invoice I1 121.00 on 2 November, paid 50.00 (P1) on 5 November; I2 60.50 on 3 December; I3 12.10
+ * on 10 November; 20.00 on account (P2) on 20 November and 30.00 more (P3) on 4 December; b's
+ * invoice under a's reference I1, 242.00 on 2 November. The target's ids of I3 and of P1 (throws
+ * when a document is refused).
+ */
+export async function bookBalanceDocuments(
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  a: string,
+  b: string,
+): Promise<{ i3: string; p1: string }> {
+  const [i1, , i3] = (
+    await target.createInvoices(ctx, [
+      customerInvoice(a, 'I1', '2026-11-02', '100.00', '21.00'),
+      customerInvoice(a, 'I2', '2026-12-03', '50.00', '10.50'),
+      customerInvoice(a, 'I3', '2026-11-10', '10.00', '2.10'),
+      customerInvoice(b, 'I1', '2026-11-02', '200.00', '42.00'),
+    ])
+  ).map((r) => targetIdOf(r));
+  const [p1] = (
+    await target.createPayments!(ctx, [
+      customerPayment(a, 'P1', '2026-11-05', '50.00', i1!),
+      customerPayment(a, 'P2', '2026-11-20', '20.00', null),
+      customerPayment(a, 'P3', '2026-12-04', '30.00', null),
+    ])
+  ).map((r) => targetIdOf(r));
+  return { i3: i3!, p1: p1! };
+}
+
+/** The open balances `target` holds at `asAt` of the customers `ids`, as customer → [currency, minor units]. */
+export const openBalancesOf = async (target: TargetConnector, ctx: TargetCallContext, ids: string[], asAt: string) =>
+  Object.fromEntries(
+    (await target.openBalances!(ctx, ids, asAt)).map((b) => [b.customerTargetId, [b.currency, b.balance]]),
+  );
