@@ -4,6 +4,7 @@ import {
   type NetSuiteSimulator,
   startNetSuiteSimulator,
   testKeyPair,
+  writes,
 } from '../../src/connectors/netsuite/simulator.ts';
 import { createNetSuiteTarget } from '../../src/connectors/netsuite/target.ts';
 import { processScope } from '../helpers/scoped.ts';
@@ -131,7 +132,7 @@ const netsuite: TargetHarness = {
         return Promise.resolve();
       },
       violations: () => [...s.duplicates(), ...s.violations],
-      dropNextInvoiceAnswer: () => s.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/invoice/eid:')),
+      dropNextInvoiceAnswer: () => s.dropNext(1, (r) => writes(r, 'invoice')),
       dropped: () => s.stats.dropped,
       refuse(invoice) {
         // The account has closed its accounting periods up to the end of 2000.

@@ -137,6 +137,16 @@ export class NetSuiteApi {
   }
 
   /**
+   * POST `/{type}` with `externalId` in the body: creates the record, and NetSuite refuses it when a
+   * record of the type holds that external id already ("Using External IDs": a record is identified
+   * by its type and external id). Never sent again by the client: a lost answer is an unknown
+   * outcome, looked up by the external id.
+   */
+  create(type: string, externalId: string, json: NsObject, signal?: AbortSignal): Promise<NsAnswer> {
+    return this.call({ method: 'POST', path: `${RECORD}/${type}`, json: { ...json, externalId } }, signal);
+  }
+
+  /**
    * PATCH `/{type}/{id}`. Sent again by the client only when `retrySafe` (fields set to values);
    * an application computed from what the record held is not.
    */

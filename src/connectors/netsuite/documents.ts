@@ -16,6 +16,7 @@ import { appliedEarly, invoiceMissing, nothingToApply, paymentGone } from '../..
 import { failed, ok } from '../../sync/target.ts';
 import {
   type NetSuiteApi,
+  type NsAnswer,
   type NsObject,
   type NsRefusal,
   EXTERNAL_ID,
@@ -32,14 +33,16 @@ import { SYSTEM } from './settings.ts';
 
 /*
  * Invoices, credit memos and customer payments in NetSuite, one record a request. Our reference
- * is each record's external id: every document is written with PUT /{type}/eid:{reference} (the
- * upsert), so that sending it again after a lost answer updates what the first request made
- * instead of making it twice, and it is found again with GET /{type}/eid:{reference}. Where
- * another customer's document of the type holds the reference, the external id is the reference
- * and the customer (`ownOf`), read first, so that the upsert never updates that customer's. Credit
- * memos and payments are set against invoices through their `apply` sublist. Refusals are item
- * failures carrying NetSuite's error code and detail; an unknown outcome is the RemoteClient's
- * retryable ConnectorError, thrown for the engine to look the call's documents up.
+ * is each record's external id, and a document is found again with GET /{type}/eid:{reference}.
+ * Where another customer's document of the type holds the reference, the external id is the
+ * reference and the customer (`ownOf`), so that neither touches the other's. A new document under
+ * a free reference is created (POST, the external id in the body), so that NetSuite itself refuses
+ * it when another customer's took the reference since it was read; one that exists, or under the
+ * customer's own external id, is upserted (PUT /{type}/eid:…), which a resend after a lost answer
+ * only updates (`writeOwn`). Credit memos and payments are set against invoices through their
+ * `apply` sublist. Refusals are item failures carrying NetSuite's error code and detail; an
+ * unknown outcome is the RemoteClient's retryable ConnectorError, thrown for the engine to look the
+ * call's documents up.
  */
 
 export interface DocumentContext {
@@ -122,6 +125,37 @@ export async function ownOf(
   return { externalId, held: await c.api.get(`/${type}/${eid(externalId)}`, c.signal) };
 }
 
+/**
+ * Writes a customer's document of a record type under its reference, never over another
+ * customer's. Its own (under the reference or its qualified external id) is upserted: only this
+ * customer's document can hold that external id. A free reference is read just before, and another
+ * worker or pipeline may book another customer's document under it in between; so it is created,
+ * not upserted, and NetSuite refuses a second record of the type with the external id. Refused,
+ * the reference is read again: when another customer's holds it now, this one is upserted under
+ * the customer's qualified external id; when it is still free, the refusal was of the document
+ * itself and is answered (whatever words NetSuite used for it).
+ */
+export async function writeOwn(
+  c: DocumentContext,
+  type: string,
+  reference: string,
+  customerTargetId: string | null | undefined,
+  json: NsObject,
+  replace?: string,
+): Promise<{ externalId: string; answer: NsAnswer }> {
+  const own = await ownOf(c, type, reference, customerTargetId);
+  const upsert = async (externalId: string) => ({
+    externalId,
+    answer: await c.api.upsert(type, externalId, json, c.signal, replace),
+  });
+  if (own.held || own.externalId !== reference || !customerTargetId) return upsert(own.externalId);
+  const created = await c.api.create(type, reference, json, c.signal);
+  if (created.ok) return { externalId: reference, answer: created };
+  const again = await ownOf(c, type, reference, customerTargetId);
+  if (!again.held && again.externalId === reference) return { externalId: reference, answer: created };
+  return upsert(again.externalId);
+}
+
 /** The reference in a customer's document's external id (without the customer a shared reference took). */
 export const referenceIn = (externalId: string, customer: string): string => {
   const suffix = `__c${customer}`;
@@ -191,10 +225,11 @@ async function upsertSales(
   const lines = itemLines(r.lines, d.productTargetIds, c.defaultItemId, c.taxRates);
   if (!Array.isArray(lines)) return failed(lines);
   const type = RECORD_OF[kind];
-  const { externalId } = await ownOf(c, type, r.externalReference, d.customerTargetId);
-  const a = await c.api.upsert(
+  const { externalId, answer: a } = await writeOwn(
+    c,
     type,
-    externalId,
+    r.externalReference,
+    d.customerTargetId,
     {
       entity: ref(d.customerTargetId),
       otherRefNum: r.externalReference.slice(0, 45),
@@ -202,7 +237,6 @@ async function upsertSales(
       ...fields,
       item: { items: lines },
     },
-    c.signal,
     'item',
   );
   if (!a.ok) return failed(refused(kind === 'invoice' ? 'invoice' : 'credit memo', r.externalReference, a));
@@ -275,20 +309,14 @@ export async function createPayments(c: DocumentContext, items: TargetPayment[])
       const applied = minBig(paid.value, due);
       if (applied > 0n) apply.push({ doc: ref(d.invoiceTargetId), apply: true, amount: amount(applied, r.currency) });
     }
-    const { externalId } = await ownOf(c, RECORD_OF.payment, r.externalReference, d.customerTargetId);
-    const a = await c.api.upsert(
-      RECORD_OF.payment,
-      externalId,
-      {
-        customer: ref(d.customerTargetId),
-        payment: amount(paid.value, r.currency),
-        tranDate: r.date,
-        ...(r.description ? { memo: r.description.slice(0, 999) } : {}),
-        ...(c.bankAccountId ? { undepFunds: false, account: ref(c.bankAccountId) } : { undepFunds: true }),
-        ...(apply.length > 0 ? { apply: { items: apply } } : {}),
-      },
-      c.signal,
-    );
+    const { externalId, answer: a } = await writeOwn(c, RECORD_OF.payment, r.externalReference, d.customerTargetId, {
+      customer: ref(d.customerTargetId),
+      payment: amount(paid.value, r.currency),
+      tranDate: r.date,
+      ...(r.description ? { memo: r.description.slice(0, 999) } : {}),
+      ...(c.bankAccountId ? { undepFunds: false, account: ref(c.bankAccountId) } : { undepFunds: true }),
+      ...(apply.length > 0 ? { apply: { items: apply } } : {}),
+    });
     if (!a.ok) {
       const refusal = refused('payment', r.externalReference, a);
       // Said, so that nobody books the fee again by hand: it is found, not booked again, when the payment is sent again.

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { CanonicalPayment } from '../../sync/canonical.ts';
 import type { RatePlanner } from '../../sync/remote/contracts.ts';
 import type { TargetCallContext, TargetConnector, TargetDeps, TargetPayment } from '../../sync/target.ts';
-import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from './simulator.ts';
+import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair, writes } from './simulator.ts';
 import { DEFAULT_CHART, type GlAccount } from './simulator-store.ts';
 import { createNetSuiteTarget } from './target.ts';
 
@@ -144,8 +144,7 @@ const journals = (s: NetSuiteSimulator) =>
       entity: l.entity,
     })),
   }));
-const writesOf = (s: NetSuiteSimulator, type: string) =>
-  s.requests.filter((r) => r.method === 'PUT' && r.route.startsWith(`/${type}/`)).length;
+const writesOf = (s: NetSuiteSimulator, type: string) => s.requests.filter((r) => writes(r, type)).length;
 
 describe('payment providers’ fees in NetSuite', () => {
   it('books the fee as a journal entry from the bank-fees expense account to the bank, before the gross payment', async () => {
@@ -176,7 +175,9 @@ describe('payment providers’ fees in NetSuite', () => {
     expect(p).toMatchObject({ payment: 12100n, undepFunds: true });
     expect(t.s.account.remaining(t.s.account.txns.get(t.invoices[0]!)!)).toBe(0n);
     // Written before the payment.
-    const order = t.s.requests.filter((x) => x.method === 'PUT').map((x) => x.route.split('/')[1]);
+    const order = t.s.requests
+      .filter((x) => writes(x, 'journalEntry') || writes(x, 'customerPayment'))
+      .map((x) => x.route.split('/')[1]);
     expect(order.slice(-2)).toEqual(['journalEntry', 'customerPayment']);
     expect(t.s.violations).toEqual([]);
   });

@@ -2,8 +2,8 @@ import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { ItemResult, TargetRefund } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
-import { type NsObject, describe, eid, refId, rows, text } from './api.ts';
-import { type DocumentContext, RECORD_OF, badReference, ownOf, written } from './documents.ts';
+import { type NsObject, describe, refId, rows, text } from './api.ts';
+import { type DocumentContext, RECORD_OF, badReference, ownOf, writeOwn, written } from './documents.ts';
 import { amount, minor, ref } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
@@ -126,8 +126,8 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       ...(c.refundAccountId ? { account: ref(c.refundAccountId) } : {}),
       apply: { items: [{ doc: ref(d.paymentTargetId), apply: true, amount: amount(wanted.value, r.currency) }] },
     };
-    // Another customer's refund under the reference keeps it: this one takes its customer's external id.
-    const { externalId } = await ownOf(c, REFUND_RECORD, r.externalReference, d.customerTargetId);
+    // Another customer's refund under the reference keeps it: this one takes its customer's external id (writeOwn).
+    let externalId: string | null = null;
     const undo = { paymentId: d.paymentTargetId, paymentName, currency: r.currency, taken, applyAs };
     try {
       if (taken.length > 0) {
@@ -148,7 +148,14 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
           continue;
         }
       }
-      const a = await c.api.upsert(REFUND_RECORD, externalId, body, c.signal);
+      const { externalId: wrote, answer: a } = await writeOwn(
+        c,
+        REFUND_RECORD,
+        r.externalReference,
+        d.customerTargetId,
+        body,
+      );
+      externalId = wrote;
       if (!a.ok) {
         // Not refunded: the applications go back to what they were, so the invoices do not owe it.
         const back = taken.length > 0 ? await putBack(c, undo) : null;
@@ -167,13 +174,15 @@ export async function createRefunds(c: DocumentContext, items: TargetRefund[]): 
       }
     } catch (err) {
       if (taken.length === 0 || !(err instanceof ConnectorError)) throw err;
-      const settled = await unanswered(c, r.externalReference, externalId, undo, err);
+      const settled = await unanswered(c, r.externalReference, d.customerTargetId, undo, err);
       if (settled === null) throw err;
       if (settled !== 'booked') {
         out.push(settled);
         continue;
       }
     }
+    // Booked after a lost answer: under whichever external id the customer's own refund holds.
+    externalId ??= (await ownOf(c, REFUND_RECORD, r.externalReference, d.customerTargetId)).externalId;
     const rec = await written(c, REFUND_RECORD, externalId);
     out.push(
       ok(text(rec.id), {
@@ -210,8 +219,18 @@ interface Undo {
  * cannot be, because a later attempt, finding the money unapplied, would not know it was taken
  * off an invoice, and its own failure would be all the exception said.
  */
-async function unanswered(c: DocumentContext, reference: string, externalId: string, u: Undo, err: ConnectorError) {
-  const held = await c.api.get(`/${REFUND_RECORD}/${eid(externalId)}`, c.signal).catch(() => undefined);
+async function unanswered(
+  c: DocumentContext,
+  reference: string,
+  customerTargetId: string | null | undefined,
+  u: Undo,
+  err: ConnectorError,
+) {
+  // The customer's own refund under the reference: the one this attempt wrote, whichever external id it took.
+  const held = await ownOf(c, REFUND_RECORD, reference, customerTargetId).then(
+    (own) => own.held,
+    () => undefined,
+  );
   if (held) return 'booked' as const;
   const problem = held === null ? await putBack(c, u) : 'whether the refund was booked could not be read';
   if (problem === null) return null;

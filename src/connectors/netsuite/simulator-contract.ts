@@ -77,6 +77,27 @@ export const CONTRACT: { route: RegExp; shape: Shape; required: string[]; replac
     required: ['tranDate', 'line'],
     replace: 'line',
   },
+  // Created by POST (a free reference, writeOwn): the same fields and the external id in the body.
+  {
+    route: /^POST \/invoice$/,
+    shape: { ...INVOICE, externalId: 'string' },
+    required: ['externalId', 'entity', 'tranDate', 'item'],
+  },
+  {
+    route: /^POST \/creditMemo$/,
+    shape: { ...CREDIT_MEMO, externalId: 'string' },
+    required: ['externalId', 'entity', 'tranDate', 'item'],
+  },
+  {
+    route: /^POST \/customerPayment$/,
+    shape: { ...PAYMENT, externalId: 'string' },
+    required: ['externalId', 'customer', 'payment', 'tranDate'],
+  },
+  {
+    route: /^POST \/customerRefund$/,
+    shape: { ...REFUND, externalId: 'string' },
+    required: ['externalId', 'customer', 'tranDate', 'apply'],
+  },
   { route: /^POST \/query\/v1\/suiteql$/, shape: { q: 'string' }, required: ['q'] },
 ];
 

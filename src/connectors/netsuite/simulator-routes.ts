@@ -17,7 +17,9 @@ import {
 
 /*
  * The record service of the simulated NetSuite: GET, PUT (upsert by `eid:`) and PATCH of
- * `/{type}/{id}` for the records this target writes, GET of a customer list page. Writes answer
+ * `/{type}/{id}` for the records this target writes, POST `/{type}` of its transactions (the
+ * external id in the body, refused when a record of the type holds it), GET of a customer list
+ * page. Writes answer
  * 204 with the record's URL in `Location` and no body ("Creating a Record Instance"); reads
  * answer the record, its sublists as links unless `expandSubResources=true`.
  */
@@ -171,6 +173,7 @@ export function route(
       },
     };
   }
+  if (method === 'POST') return create(a, path, body, base);
   const m = /^\/([A-Za-z]+)\/(eid:[^/]+|\d+)$/.exec(path);
   if (!m || !TYPES.has(m[1]!)) throw new NsRefusal(404, 'INVALID_URL', 'The requested URL is not valid.');
   const type = m[1]!;
@@ -263,4 +266,35 @@ export function route(
     return done(p.id);
   }
   return done(a.upsertPayment(p, externalId, body).id);
+}
+
+/** Transactions created by POST, the external id in the body ("Using External IDs"). */
+const CREATED = new Set(['invoice', 'creditMemo', 'customerPayment', 'customerRefund']);
+
+/**
+ * POST `/{type}`: a new record, its external id taken from the body. A record of the type is
+ * identified by its external id, so a second one with the same is refused and nothing is written
+ * (the words are the simulator's: NetSuite's own for this refusal are not documented).
+ */
+function create(a: Account, path: string, body: Obj, base: string): { status: number; body: null; location: string } {
+  const type = path.slice(1);
+  if (!CREATED.has(type)) throw new NsRefusal(404, 'INVALID_URL', 'The requested URL is not valid.');
+  const { externalId, ...fields } = body;
+  if (typeof externalId !== 'string' || !/^[A-Za-z0-9_-]+$/.test(externalId))
+    throw new NsRefusal(400, 'INVALID_ID', `Invalid external ID ${String(externalId)}.`);
+  const held =
+    type === 'customerPayment'
+      ? [...a.payments.values()]
+      : type === 'customerRefund'
+        ? [...a.refunds.values()]
+        : [...a.txns.values()].filter((t) => t.type === type);
+  if (held.some((x) => x.externalId === externalId))
+    throw new NsRefusal(400, 'USER_ERROR', `A ${type} record with external ID ${externalId} already exists.`);
+  const id =
+    type === 'customerPayment'
+      ? a.upsertPayment(null, externalId, fields).id
+      : type === 'customerRefund'
+        ? a.upsertRefund(null, externalId, fields).id
+        : a.upsertTxn(type as 'invoice' | 'creditMemo', null, externalId, fields).id;
+  return { status: 204, body: null, location: `${base}/${type}/${id}` };
 }

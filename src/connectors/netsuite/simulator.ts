@@ -60,6 +60,23 @@ export interface SimulatedRequest {
   body: string;
 }
 
+/**
+ * Whether a request writes a record of the type by its external id: an upsert (PUT
+ * `/{type}/eid:…`) or a creation (POST `/{type}`, the external id in the body); with `externalId`,
+ * that record's only. For faults and counts that must not care which of the two the target sends.
+ */
+export function writes(r: SimulatedRequest, type: string, externalId?: string): boolean {
+  if (r.method === 'PUT' && r.route.startsWith(`/${type}/eid:`))
+    return externalId === undefined || decodeURIComponent(r.route.slice(type.length + 6)) === externalId;
+  if (r.method !== 'POST' || r.route !== `/${type}`) return false;
+  if (externalId === undefined) return true;
+  try {
+    return (JSON.parse(r.body) as { externalId?: unknown }).externalId === externalId;
+  } catch {
+    return false;
+  }
+}
+
 /** A key pair as a certificate mapped in NetSuite would hold (RSA 2048 for PS*, P-256 for ES256). */
 export function testKeyPair(kind: 'rsa' | 'ec' = 'rsa'): { privateKey: string; publicKey: string } {
   const pair =

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RatePlanner } from '../../sync/remote/contracts.ts';
 import type { TargetDeps } from '../../sync/target.ts';
-import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from './simulator.ts';
+import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair, writes } from './simulator.ts';
 import { createNetSuiteTarget } from './target.ts';
 
 /*
@@ -240,7 +240,7 @@ describe('the NetSuite target', () => {
     });
     await target.createCreditNotes!(ctx, [note('N1', ca, '20.00', '4.20')]);
     // The second customer's is committed and its answer lost: the lookup that follows takes its own.
-    s.dropNext(1, (r) => r.method === 'PUT' && r.route.startsWith('/creditMemo/'));
+    s.dropNext(1, (r) => writes(r, 'creditMemo'));
     await expect(target.createCreditNotes!(ctx, [note('N2', cb, '10.00', '2.10')])).rejects.toThrow();
     const memos = s.account.creditMemos();
     expect(memos.map((t) => [t.externalId, t.entity, t.total])).toEqual([
@@ -254,5 +254,126 @@ describe('the NetSuite target', () => {
     expect(await target.findByReference(ctx, 'creditNote', 'SN', ca)).toMatchObject({ targetId: memos[0]!.id });
     expect(s.duplicates()).toEqual([]);
     expect(s.violations).toEqual([]);
+  });
+  it('books two customers’ documents under one free reference at the same moment, from two workers, each as its own', async () => {
+    // Both read the reference free, then both write: two batches, as two workers or pipelines send them.
+    const { target, ctx } = await setup({ latencyMs: 60, concurrency: 5, maxAttempts: 1 });
+    const s = sim!;
+    const [a, b] = await target.upsertCustomers(ctx, [
+      customer,
+      { ...customer, sourceId: 'C2', code: 'CUST-2', record: { ...customer.record, sourceId: 'C2', name: 'Bolt' } },
+    ]);
+    const [ca, cb] = [a!.ok ? a!.targetId : '', b!.ok ? b!.targetId : ''];
+    const sale = (sourceId: string, customerTargetId: string, net: string, vat: string) => ({
+      sourceId,
+      customerTargetId,
+      productTargetIds: {},
+      idempotencyKey: sourceId,
+      record: {
+        kind: 'invoice' as const,
+        sourceId,
+        externalReference: 'RACE',
+        customerSourceId: sourceId,
+        invoiceDate: '2026-11-02',
+        dueDate: '2026-12-02',
+        currency: 'EUR',
+        description: '',
+        lines: [{ description: 'x', netAmount: net, vatRate: '0.21', vatAmount: vat }],
+      },
+    });
+    const [ia, ib] = await Promise.all([
+      target.createInvoices(ctx, [sale('I1', ca, '100.00', '21.00')]),
+      target.createInvoices(ctx, [sale('I2', cb, '50.00', '10.50')]),
+    ]);
+    // Both creations were sent after both reads: NetSuite took one and refused the other, which
+    // read the reference again and took its customer's external id.
+    const creations = s.requests.filter((r) => r.method === 'POST' && r.route === '/invoice');
+    expect(creations).toHaveLength(2);
+    const invoices = s.account.invoices();
+    expect(invoices.map((t) => [t.entity, t.total]).sort()).toEqual(
+      [
+        [ca, 12100n],
+        [cb, 6050n],
+      ].sort(),
+    );
+    const winner = invoices.find((t) => t.externalId === 'RACE')!;
+    const loser = invoices.find((t) => t !== winner)!;
+    expect(loser.externalId).toBe(`RACE__c${loser.entity}`);
+    expect([ia[0], ib[0]].map((r) => (r!.ok ? r!.targetId : r!.error.code)).sort()).toEqual(
+      invoices.map((t) => t.id).sort(),
+    );
+    for (const c of [ca, cb])
+      expect(await target.findByReference(ctx, 'invoice', 'RACE', c)).toMatchObject({
+        targetId: invoices.find((t) => t.entity === c)!.id,
+        customerTargetId: c,
+      });
+
+    // Payments the same way, each applied to its own customer's invoice.
+    const pay = (n: 1 | 2, customerTargetId: string, invoiceTargetId: string) => ({
+      sourceId: `P${n}`,
+      customerTargetId,
+      invoiceTargetId,
+      bankAccountCode: '',
+      idempotencyKey: `P${n}`,
+      record: {
+        kind: 'payment' as const,
+        sourceId: `P${n}`,
+        customerSourceId: `C${n}`,
+        externalReference: 'RACE-P',
+        invoiceExternalReference: 'RACE',
+        date: '2026-11-05',
+        currency: 'EUR',
+        amount: n === 1 ? '121.00' : '60.50',
+        description: '',
+      },
+    });
+    const idOf = (c: string) => invoices.find((t) => t.entity === c)!.id;
+    const paid = await Promise.all([
+      target.createPayments!(ctx, [pay(1, ca, idOf(ca))]),
+      target.createPayments!(ctx, [pay(2, cb, idOf(cb))]),
+    ]);
+    expect(paid.flat().map((r) => r.ok)).toEqual([true, true]);
+    const payments = [...s.account.payments.values()];
+    expect(payments.map((p) => [p.customer, p.payment]).sort()).toEqual(
+      [
+        [ca, 12100n],
+        [cb, 6050n],
+      ].sort(),
+    );
+    for (const t of s.account.invoices()) expect(s.account.remaining(t)).toBe(0n);
+    expect(s.duplicates()).toEqual([]);
+    expect(s.violations).toEqual([]);
+  });
+
+  it('answers NetSuite’s refusal of a new document when the reference is still free, and writes nothing else', async () => {
+    const { s, target, ctx } = await setup();
+    const [c] = await target.upsertCustomers(ctx, [customer]);
+    s.account.closedUntil = '2001-12-31';
+    const [r] = await target.createInvoices(ctx, [
+      {
+        sourceId: 'I1',
+        customerTargetId: c!.ok ? c!.targetId : '',
+        productTargetIds: {},
+        idempotencyKey: 'k',
+        record: {
+          kind: 'invoice',
+          sourceId: 'I1',
+          externalReference: 'FREE',
+          customerSourceId: 'C1',
+          invoiceDate: '2001-05-01',
+          dueDate: '2001-06-01',
+          currency: 'EUR',
+          description: '',
+          lines: [{ description: 'x', netAmount: '10.00', vatRate: '0.21', vatAmount: '2.10' }],
+        },
+      },
+    ]);
+    expect(r).toMatchObject({ ok: false, error: { code: 'TARGET_REFUSED', message: /accounting period/ } });
+    // One creation, refused; the reference read again and found free; no upsert under any external id.
+    expect(s.requests.filter((x) => x.method !== 'GET').map((x) => `${x.method} ${x.route}`)).toEqual([
+      'PUT /customer/eid:CUST-1',
+      'POST /invoice',
+    ]);
+    expect(s.account.invoices()).toEqual([]);
   });
 });
