@@ -38,6 +38,8 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 const acumatica: TargetHarness = {
   type: 'acumatica',
   unsupported: {
+    unlinkedDocuments:
+      'reconciliation does not yet read Acumatica for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     appliedRefunds:
       'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
   },

@@ -36,6 +36,8 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
+    unlinkedDocuments:
+      'reconciliation does not yet read Business Central for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:

@@ -29,6 +29,8 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
+    unlinkedDocuments:
+      'reconciliation does not yet read FreshBooks for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:

@@ -32,7 +32,9 @@ import type { Client, TestApp } from '../helpers/app.ts';
  * platform's `voidInvoice`). `openBalances`: reconciliation reads each customer's open balance from
  * the platform as at the day asked (the target's `openBalances`), not the source's: they agree once
  * booked, each customer's own where two share a reference, and an invoice a person voids there is
- * named as a difference.
+ * named as a difference. `unlinkedDocuments`: reconciliation reads the platform for documents of the
+ * pipeline's customers dated in the window that no pipeline booked (the target's
+ * `unlinkedDocuments`), and names each invoice a person keyed there (the platform's `keyInvoice`).
  */
 export type Feature =
   | 'creditNotes'
@@ -48,7 +50,8 @@ export type Feature =
   | 'amountScreen'
   | 'fees'
   | 'reconciliation'
-  | 'openBalances';
+  | 'openBalances'
+  | 'unlinkedDocuments';
 
 /** An amount as decimal text with the currency's decimals ("121.00"), so that holdings compare exactly. */
 export function money(text: string, currency = 'EUR'): string {
@@ -164,6 +167,18 @@ export interface Platform {
    * target reached over the network).
    */
   voidInvoice?(targetId: string): Promise<void>;
+  /**
+   * An invoice keyed in the platform by a person, never through the connector (with
+   * `unlinkedDocuments` on a target reached over the network): for this customer, under this
+   * reference, dated so, one line of `net` with `vat` at 21%, open.
+   */
+  keyInvoice?(p: {
+    customerTargetId: string;
+    reference: string;
+    date: string;
+    net: string;
+    vat: string;
+  }): Promise<void>;
   /** Arranges for the platform to refuse this invoice, as it would refuse it for real. */
   refuse(invoice: CanonicalInvoice): Promise<Refusal>;
 }

@@ -29,6 +29,8 @@ let sim: IntacctSimulator | undefined;
 const intacct: TargetHarness = {
   type: 'intacct',
   unsupported: {
+    unlinkedDocuments:
+      'reconciliation does not yet read Sage Intacct for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
   },

@@ -107,6 +107,16 @@ const ledger: TargetHarness = {
         };
       },
       violations: () => [],
+      // A person posts an invoice in the ledger (the API, not the pipeline): one line at 21%.
+      async keyInvoice({ customerTargetId, reference, date, net, vat }) {
+        const res = await entity.post('/v1/sales/batch-invoices', {
+          customerCode: customerTargetId,
+          invoiceDate: date,
+          externalReference: reference,
+          lines: [{ glAccountCode: '4000', taxCode: 'STD', netAmount: net, taxRate: '0.21', taxAmount: vat }],
+        });
+        if (res.status !== 201) throw new Error(`invoice keyed by hand refused: ${JSON.stringify(res.body)}`);
+      },
       async refuse(invoice) {
         // October is closed in the books: an invoice dated in it is refused by the ledger itself.
         const locked = await entity.put('/v1/settings', { lockDate: '2026-10-31' });

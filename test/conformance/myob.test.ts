@@ -33,6 +33,8 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
+    unlinkedDocuments:
+      'reconciliation does not yet read MYOB for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:

@@ -1,3 +1,4 @@
+import { LosslessNumber } from 'lossless-json';
 import { quickbooksTarget } from '../../src/connectors/quickbooks/index.ts';
 import { type QuickBooksSimulator, startQuickBooksSimulator } from '../../src/connectors/quickbooks/simulator.ts';
 import type { Entity } from '../../src/connectors/quickbooks/simulator.ts';
@@ -93,6 +94,26 @@ const quickbooks: TargetHarness = {
         baseUrl: s.url,
         tokenUrl: `${s.url}${TOKEN_PATH}`,
         limits: { callsPerMinute: 100_000, callsPerSecond: 10_000 },
+      },
+      // A person keys an invoice into QuickBooks: one line of the first item, taxed at 21%.
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const b = books();
+        const item = b.all('Item')[0];
+        const code = b.all('TaxCode').find((c) => value(c.Name) === '21% S');
+        if (!item || !code) throw new Error('QuickBooks holds no item or no 21% tax code to key an invoice with');
+        b.write('Invoice', 'create', {
+          DocNumber: reference,
+          TxnDate: date,
+          CustomerRef: { value: customerTargetId },
+          Line: [
+            {
+              Amount: new LosslessNumber(net),
+              DetailType: 'SalesItemLineDetail',
+              SalesItemLineDetail: { ItemRef: { value: item.Id }, TaxCodeRef: { value: code.Id } },
+            },
+          ],
+        });
+        return Promise.resolve();
       },
       // A person deletes the invoice in QuickBooks (it keeps no voided document's amounts).
       voidInvoice(id) {

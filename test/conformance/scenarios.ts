@@ -777,6 +777,64 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    // What a person keys into the platform for the pipeline's customers, beside what it books: named,
+    // each as not from the pipeline, and nothing the pipeline booked is.
+    name: 'names invoices keyed in the platform by hand for the pipeline’s customers within the window, and nothing the pipeline booked',
+    needs: ['unlinkedDocuments'],
+    async run(r, tag) {
+      await r.send([
+        customer(tag),
+        secondCustomer(tag),
+        invoice(tag, 1),
+        { ...invoice(tag, 2, '50.00', '10.50'), customerSourceId: `${tag}-D` },
+        payment(tag, 1, `${tag}-I1`, '121.00'),
+        ...(r.creditNotes ? [creditNote(tag, `${tag}-I2`)] : []),
+      ]);
+      await r.settle(10);
+      expect(await r.openExceptions()).toEqual([]);
+      const [us, them] = [(await r.mapped('customer', `${tag}-C`))!, (await r.mapped('customer', `${tag}-D`))!];
+      if (!r.platform.keyInvoice) {
+        const target = await createTarget({ db: r.env.t.db, log: silentLog, box: testBox }, r.pipeline);
+        expect(target.transactional, 'a platform reached over the network can have an invoice keyed by hand').toBe(
+          true,
+        );
+        return;
+      }
+      const hand = (customerTargetId: string, n: number, date: string, net: string, vat: string) =>
+        r.platform.keyInvoice!({ customerTargetId, reference: `${tag}-H${n}`, date, net, vat });
+      await hand(us.targetId, 1, '2026-11-20', '40.00', '8.40');
+      await hand(them.targetId, 2, '2026-11-30', '10.00', '2.10');
+      // Outside the window asked: not named.
+      await hand(us.targetId, 3, '2026-10-31', '5.00', '1.05');
+      await hand(us.targetId, 4, '2026-12-01', '5.00', '1.05');
+      const report = await reconcileRetrying(r, '2026-11-01', '2026-11-30');
+      const outside = report.mismatches.filter((m) => m.reason === 'posted-outside-pipeline');
+      expect(
+        outside
+          .map((m) => [m.kind, m.documentKind, m.externalReference, m.customerCode, m.date, m.targetAmount])
+          .sort((a, b) => String(a[2]).localeCompare(String(b[2]))),
+      ).toEqual([
+        ['not-from-source', 'invoice', `${tag}-H1`, us.targetId, '2026-11-20', '48.40'],
+        ['not-from-source', 'invoice', `${tag}-H2`, them.targetId, '2026-11-30', '12.10'],
+      ]);
+      expect(outside.every((m) => m.targetId !== null && m.sourceId === null)).toBe(true);
+      // The pipeline's own documents agree; only the balances the hand-keyed invoices moved differ.
+      expect(
+        report.mismatches
+          .filter((m) => m.reason !== 'posted-outside-pipeline')
+          .map((m) => [m.kind, m.customerCode])
+          .sort((a, b) => String(a[1]).localeCompare(String(b[1]))),
+      ).toEqual(
+        report.openBalances.some((b) => b.target !== b.source)
+          ? [
+              ['open-balance-difference', us.targetId],
+              ['open-balance-difference', them.targetId],
+            ].sort((a, b) => String(a[1]).localeCompare(String(b[1])))
+          : [],
+      );
+    },
+  },
+  {
     // A shop's payment webhook that overtook its order's, a payout file imported before the invoices.
     name: 'applies a payment that came before its invoice to that invoice once it is booked, once',
     needs: ['earlyPayments'],
@@ -1462,6 +1520,7 @@ async function gapIsReal(w: World, harness: TargetHarness, feature: Feature): Pr
   if (feature === 'reconciliation') return !target.capabilities.reconciliation;
   // Each customer's open balance on the target side is taken to be the source's.
   if (feature === 'openBalances') return target.openBalances === undefined;
+  if (feature === 'unlinkedDocuments') return target.unlinkedDocuments === undefined;
   // A payment with a fee is parked as one the target cannot book, never booked gross without it.
   if (feature === 'fees') {
     if (target.capabilities.fees) return false;

@@ -33,6 +33,8 @@ function gross(doc: StoredDocument): string {
 const webhook: TargetHarness = {
   type: 'webhook',
   unsupported: {
+    unlinkedDocuments:
+      'the outbound webhook keeps nothing to read back: there is nothing in it but what the pipeline sent',
     creditNotes: 'the webhook target takes no credit notes (capabilities.creditNotes is false)',
     amountsDue: 'the receiver keeps the documents it is sent, not what each invoice still owes',
     earlyPayments:

@@ -43,6 +43,27 @@ const xero: TargetHarness = {
         accounts: { sales: '200', bank: '090' },
         limits: { callsPerMinute: 100_000, callsPerDay: 100_000 },
       },
+      // A person keys an invoice into Xero: approved, one line at 21% (OUTPUT2).
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const made = s.tenant().createDocument(
+          {
+            Type: 'ACCREC',
+            Contact: { ContactID: customerTargetId },
+            Date: date,
+            DueDate: date,
+            Reference: reference,
+            Status: 'AUTHORISED',
+            LineItems: [
+              { Description: 'Keyed by hand', Quantity: '1', UnitAmount: net, AccountCode: '200', TaxType: 'OUTPUT2' },
+            ],
+          },
+          'ACCREC',
+          2,
+        );
+        if (made.problems.length > 0)
+          throw new Error(`Xero refused the invoice keyed by hand: ${made.problems.join('; ')}`);
+        return Promise.resolve();
+      },
       // A person voids the invoice in Xero: it stays there, VOIDED, out of the books.
       voidInvoice(id) {
         s.tenant().documents.get(id)!.Status = 'VOIDED';
