@@ -33,8 +33,6 @@ let sim: MyobSimulator | undefined;
 const myob: TargetHarness = {
   type: 'myob',
   unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read MYOB for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       'MYOB refunds a customer credit, not a payment, and this target leaves no payment unapplied: it parks refunds (capabilities.refunds is false)',
     overpayments:
@@ -118,6 +116,25 @@ const myob: TargetHarness = {
             amount: amount(x.total),
           })),
         });
+      },
+      // A person keys a sale in AccountRight: the Service layout, our reference where the connector
+      // writes it (Customer PO #), one line on the sales account at the 21% code, open.
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const f = file();
+        f.createSale({
+          Date: `${date}T00:00:00`,
+          Customer: { UID: customerTargetId },
+          CustomerPurchaseOrderNumber: reference,
+          Lines: [
+            {
+              Description: 'Keyed by hand',
+              Total: net,
+              Account: { UID: f.accounts.find((a) => a.DisplayID === '4-1000')!.UID },
+              TaxCode: { UID: f.taxCodes.find((t) => t.Code === 'V21')!.UID },
+            },
+          ],
+        });
+        return Promise.resolve();
       },
       // A person deletes the sale in AccountRight: MYOB keeps no voided sale, and answers 404 for it.
       voidInvoice(id) {

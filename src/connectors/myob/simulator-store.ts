@@ -5,7 +5,8 @@ import { Dec, formatAmount, multiplyAmount, parseAmount } from '../../domain/mon
 /*
  * The simulated MYOB company file: customer cards, items, tax codes, accounts (each with its
  * classification, type and default tax code), Service-layout sales (numbered 00000001, a negative
- * one being a customer credit), customer payments, credit settlements and spend money, with
+ * one being a customer credit; its `Date` keeps a time of day sent with it, as one keyed in
+ * AccountRight may carry), customer payments, credit settlements and spend money, with
  * balances kept as MYOB keeps them: a sale's BalanceDueAmount goes down by what payments apply and
  * up (towards zero) for a credit by what settlements take. Amounts are minor units inside and exact
  * JSON numbers outside. Refusals are MyobRefusal values in MYOB's body, `{"Errors": [{Name,
@@ -42,6 +43,8 @@ export interface Sale {
   UID: string;
   Number: string;
   Date: string;
+  /** The time of day its `Date` carries ("13:33:02"), as a sale keyed in AccountRight may: midnight unless sent. */
+  time: string;
   customerUid: string;
   reference: string;
   memo: string;
@@ -266,6 +269,7 @@ export class CompanyFile {
     this.required(body, 'Lines');
     const customer = this.ref(this.customers, body.Customer, 'Customer');
     const date = this.date(body.Date);
+    const time = /^\d{4}-\d{2}-\d{2}[T ](\d{2}:\d{2}:\d{2})$/.exec(str(body.Date))?.[1] ?? '00:00:00';
     const reference = str(body.CustomerPurchaseOrderNumber);
     if (reference.length > 20)
       throw new MyobRefusal(400, 'ValidationError', 'CustomerPurchaseOrderNumber is too long', 101);
@@ -293,6 +297,7 @@ export class CompanyFile {
       UID: randomUUID(),
       Number: String(++this.#saleSeq).padStart(8, '0'),
       Date: date,
+      time,
       customerUid: customer.UID,
       reference,
       memo: str(body.JournalMemo),
@@ -521,7 +526,7 @@ export class CompanyFile {
     return {
       UID: s.UID,
       Number: s.Number,
-      Date: `${s.Date}T00:00:00`,
+      Date: `${s.Date}T${s.time}`,
       CustomerPurchaseOrderNumber: s.reference,
       Customer: this.customerRef(s.customerUid),
       IsTaxInclusive: false,

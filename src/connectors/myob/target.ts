@@ -10,7 +10,7 @@ import type { ItemError, ItemResult, TargetCallContext, TargetConnector, TargetD
 import { failed, ok } from '../../sync/target.ts';
 import { type MyobObject, MyobApi, describe, literal, text } from './api.ts';
 import * as docs from './documents.ts';
-import { openBalances, readDocuments } from './reads.ts';
+import { openBalances, readDocuments, unlinkedDocuments } from './reads.ts';
 import { type FeesAccount, loadFeesAccount, myobFeeRemedy } from './fees.ts';
 import { type Company, customerCard, tooLong } from './map.ts';
 import { API_BASE_URL, MAX, MyobSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, rateScope } from './settings.ts';
@@ -181,6 +181,8 @@ export function createMyobTarget(deps: TargetDeps, opts: MyobTargetOptions = {})
       readDocuments(await context(ctx), targetIds, { fees: options?.fees === true, kind: options?.kind }),
     // Sales, payments and credit refunds listed for many customers a request, dated up to the day (reads.ts).
     openBalances: async (ctx, customerTargetIds, asAt) => openBalances(await context(ctx), customerTargetIds, asAt),
+    // The same lists by customer and the window, less what a pipeline booked (reads.ts).
+    unlinkedDocuments: async (ctx, scope, from, to) => unlinkedDocuments(await context(ctx), scope, from, to),
     feeRemedy: (difference, payment) => myobFeeRemedy(difference, payment),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(`${docs.SALE}/${encodeURIComponent(invoiceTargetId)}`, ctx.signal),
