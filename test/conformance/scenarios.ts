@@ -788,7 +788,8 @@ export const SCENARIOS: Scenario[] = [
         invoice(tag, 1),
         { ...invoice(tag, 2, '50.00', '10.50'), customerSourceId: `${tag}-D` },
         payment(tag, 1, `${tag}-I1`, '121.00'),
-        ...(r.creditNotes ? [creditNote(tag, `${tag}-I2`)] : []),
+        // D's, against D's invoice: a platform applies a credit memo only to its own customer's invoice.
+        ...(r.creditNotes ? [{ ...creditNote(tag, `${tag}-I2`), customerSourceId: `${tag}-D` }] : []),
       ]);
       await r.settle(10);
       expect(await r.openExceptions()).toEqual([]);
