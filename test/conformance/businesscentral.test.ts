@@ -36,8 +36,6 @@ let sim: BusinessCentralSimulator | undefined;
 const businessCentral: TargetHarness = {
   type: 'businesscentral',
   unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read Business Central for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       "Business Central's API v2.0 has no customer refund entity: the target parks refunds (capabilities.refunds is false)",
     paymentAllocations:
@@ -98,6 +96,28 @@ const businessCentral: TargetHarness = {
           // Posted, and (like a payment) still waiting in the journal.
           fees: [...c.postedGlLines, ...c.glJournalLines.values()].map(fee),
         }),
+      // A person keys a sales invoice in Business Central and posts it: one G/L account line at
+      // VAT21, the reference in External Document No. (where the connector writes it).
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const draft = c.createDoc('salesInvoices', {
+          customerId: customerTargetId,
+          invoiceDate: date,
+          postingDate: date,
+          dueDate: date,
+          externalDocumentNumber: reference,
+          salesInvoiceLines: [
+            {
+              lineType: 'Account',
+              lineObjectNumber: '40100',
+              description: 'Keyed by hand',
+              taxCode: 'VAT21',
+              unitPrice: net,
+            },
+          ],
+        });
+        c.postDoc(draft.id, 'salesInvoices');
+        return Promise.resolve();
+      },
       // A person cancels the posted invoice in Business Central (it deletes no posted document): a
       // corrective credit memo is posted against it, and it stays there with status Canceled.
       voidInvoice(id) {

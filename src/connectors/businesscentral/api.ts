@@ -158,9 +158,14 @@ export class BusinessCentralApi {
   }
 
   /** Every row of an entity set that matches a filter (`list`); a refusal (a filter Business Central will not take) is not retried. */
-  async listAll(set: string, filter: string, signal?: AbortSignal): Promise<BcEntity[]> {
+  async listAll(
+    set: string,
+    filter: string,
+    signal?: AbortSignal,
+    more: Record<string, string> = {},
+  ): Promise<BcEntity[]> {
     try {
-      return await this.list(set, filter, signal);
+      return await this.list(set, filter, signal, more);
     } catch (err) {
       if (!(err instanceof Refused)) throw err;
       throw new ConnectorError(SYSTEM, `GET ${set.replace(/\(.*?\)/g, '(…)')} was refused: ${err.detail}`, {

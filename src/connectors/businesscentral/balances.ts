@@ -33,6 +33,63 @@ export const CUSTOMERS_PER_REQUEST = 20;
 
 const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
+/** A posted document's statuses that are in the books: `Canceled` and `Corrective` net each other out, a draft is not posted. */
+const POSTED_STATUSES = ['Open', 'Paid'];
+const POSTED = "(status eq 'Open' or status eq 'Paid')";
+
+/** Whether a sales invoice or credit memo is posted and in the books (Open or Paid). */
+export const inBooks = (d: BcEntity): boolean => POSTED_STATUSES.includes(text(d.status));
+
+/**
+ * These customer ids, lower-cased (as Business Central answers them) to the caller's spelling:
+ * ids that are not Business Central's (GUIDs) left out.
+ */
+export function customerIds(ids: string[]): Map<string, string> {
+  const asked = new Map<string, string>();
+  for (const id of ids) if (GUID.test(id)) asked.set(id.toLowerCase(), id);
+  return asked;
+}
+
+/** The customers in groups of {@link CUSTOMERS_PER_REQUEST}, one a request. */
+export function* customerGroups(ids: string[]): Generator<string[]> {
+  for (let at = 0; at < ids.length; at += CUSTOMERS_PER_REQUEST) yield ids.slice(at, at + CUSTOMERS_PER_REQUEST);
+}
+
+/**
+ * The posted (Open or Paid) invoices or credit memos of these customers (one group) that `dated`
+ * keeps, every page; `more`: other query options (`$expand`).
+ */
+export function postedDocuments(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  set: 'salesInvoices' | 'salesCreditMemos',
+  group: string[],
+  dated: string,
+  more: Record<string, string> = {},
+): Promise<BcEntity[]> {
+  const customers = `(${group.map((id) => `customerId eq ${id}`).join(' or ')})`;
+  return api.listAll(set, `${customers} and ${dated} and ${POSTED}`, ctx.signal, more);
+}
+
+/**
+ * The G/L entries of type Payment that `dated` keeps whose description names one of these
+ * customers (one group), every page. Marks name the customer as ledgerlink mapped it; `contains`
+ * on the GUID alone keeps the filter free of the characters AL filters treat as operators (the
+ * mark's parentheses). The caller checks the mark itself.
+ */
+export function paymentEntries(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  group: string[],
+  dated: string,
+): Promise<BcEntity[]> {
+  return api.listAll(
+    'generalLedgerEntries',
+    `documentType eq 'Payment' and ${dated} and (${group.map((id) => `contains(description,'${id}')`).join(' or ')})`,
+    ctx.signal,
+  );
+}
+
 /** An amount Business Central answered, in minor units; one that is not an amount stops the read. */
 function amount(value: unknown, currency: string, what: string): bigint {
   if (!/^[A-Z]{3}$/.test(currency))
@@ -52,14 +109,13 @@ function amount(value: unknown, currency: string, what: string): bigint {
 export async function openBalances(
   api: BusinessCentralApi,
   ctx: TargetCallContext,
-  customerIds: string[],
+  customers: string[],
   asAt: string,
   localCurrency: () => Promise<string>,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
   if (!/^\d{4}-\d{2}-\d{2}$/.test(asAt)) throw new Error(`${SYSTEM}: "${asAt}" is not a date`);
   // Business Central answers ids lower-cased; the caller's spelling is the answer's.
-  const asked = new Map<string, string>();
-  for (const id of customerIds) if (GUID.test(id)) asked.set(id.toLowerCase(), id);
+  const asked = customerIds(customers);
   if (asked.size === 0) return [];
   const sums = new Map<string, bigint>();
   const add = (customer: string, currency: string, v: bigint) => {
@@ -67,31 +123,20 @@ export async function openBalances(
     sums.set(k, (sums.get(k) ?? 0n) + v);
   };
   const upTo = `postingDate le ${asAt}`;
-  const posted = "(status eq 'Open' or status eq 'Paid')";
-  const ids = [...asked.keys()];
-  for (let at = 0; at < ids.length; at += CUSTOMERS_PER_REQUEST) {
-    const group = ids.slice(at, at + CUSTOMERS_PER_REQUEST);
-    const customers = `(${group.map((id) => `customerId eq ${id}`).join(' or ')})`;
+  for (const group of customerGroups([...asked.keys()])) {
     for (const [set, sign] of [
       ['salesInvoices', 1n],
       ['salesCreditMemos', -1n],
     ] as const) {
-      const rows = await api.listAll(set, `${customers} and ${upTo} and ${posted}`, ctx.signal);
-      for (const d of rows) {
+      for (const d of await postedDocuments(api, ctx, set, group, upTo)) {
         const customer = text(d.customerId).toLowerCase();
         // What the filter asked, checked again: a row outside it is never counted.
-        if (!asked.has(customer) || text(d.postingDate) > asAt || !['Open', 'Paid'].includes(text(d.status))) continue;
+        if (!asked.has(customer) || text(d.postingDate) > asAt || !inBooks(d)) continue;
         const currency = text(d.currencyCode);
         add(customer, currency, sign * amount(d.totalAmountIncludingTax, currency, `GET ${set} (${text(d.number)})`));
       }
     }
-    // Marks name the customer as ledgerlink mapped it; `contains` on the GUID alone keeps the
-    // filter free of the characters AL filters treat as operators (the mark's parentheses).
-    const entries = await api.listAll(
-      'generalLedgerEntries',
-      `documentType eq 'Payment' and ${upTo} and (${group.map((id) => `contains(description,'${id}')`).join(' or ')})`,
-      ctx.signal,
-    );
+    const entries = await paymentEntries(api, ctx, group, upTo);
     if (entries.length === 0) continue;
     const lcy = await localCurrency();
     for (const [customer, paid] of paymentsOf(entries, asAt, lcy)) if (asked.has(customer)) add(customer, lcy, -paid);

@@ -2,8 +2,9 @@ import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
 import { feeDocs, matchFees } from '../../sync/fee-match.ts';
 import { type BcEntity, type BusinessCentralApi, key, literal } from './api.ts';
+import { customerGroups, customerIds, inBooks, paymentEntries, postedDocuments } from './balances.ts';
 import { markOf } from './fees.ts';
-import { minor, paymentOf, text } from './map.ts';
+import { minor, paymentOf, paymentTargetId, text } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -263,6 +264,71 @@ export async function documents(
     out,
   );
   return out;
+}
+
+/**
+ * Invoices, credit memos and payments dated in [from, to] of these customers that no pipeline
+ * booked (keyed into Business Central by hand), each as {@link documents} reads it. Per 20
+ * customers (balances.ts's groups and queries): the posted (`Open` or `Paid`) salesInvoices and
+ * salesCreditMemos by document date, and the G/L entries of type Payment by posting date marked
+ * with one of them; the payments found, not linked, are then read by id as `documents()` reads
+ * them (all their entries: a reversal after the window nets one to nothing, voided, left out).
+ * Not read by reference: 20 references a request (the 100-node filter) for three lists is three
+ * requests per 20 of the pipeline's references, whatever their date. Refunds: API v2.0 has none.
+ */
+export async function unlinkedDocuments(
+  api: BusinessCentralApi,
+  ctx: TargetCallContext,
+  scope: { customerTargetIds: string[]; linkedTargetIds: string[] },
+  from: string,
+  to: string,
+  o: DocumentReads,
+): Promise<TargetDocument[]> {
+  for (const day of [from, to])
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`${SYSTEM}: "${day}" is not a date`);
+  const asked = customerIds(scope.customerTargetIds);
+  if (asked.size === 0 || from > to) return [];
+  // Ids as the connector booked them: GUIDs and `<Document No.>@<customer>` in any case, and
+  // payments mapped in the old, bare form (their Document No.), which stand for every customer's under it.
+  const linked = new Set(scope.linkedTargetIds.map((id) => id.toLowerCase()));
+  const bare = new Set(
+    scope.linkedTargetIds
+      .filter((id) => !GUID.test(id) && paymentOf(id).customerId === null)
+      .map((id) => id.toUpperCase()),
+  );
+  const within = (day: string) => day >= from && day <= to;
+  const out: TargetDocument[] = [];
+  const candidates = new Map<string, string>();
+  for (const group of customerGroups([...asked.keys()])) {
+    for (const [set, kind, linesSet, dateField] of SETS) {
+      const rows = await postedDocuments(
+        api,
+        ctx,
+        set,
+        group,
+        `${dateField} ge ${from} and ${dateField} le ${to}`,
+        o.lines ? { $expand: linesSet } : {},
+      );
+      for (const e of rows) {
+        // What the filter asked, checked again.
+        if (!asked.has(text(e.customerId).toLowerCase()) || !within(text(e[dateField])) || !inBooks(e)) continue;
+        if (linked.has(e.id.toLowerCase())) continue;
+        out.push(salesDocument(e, set, kind, linesSet, dateField, o.lines));
+      }
+    }
+    for (const e of await paymentEntries(api, ctx, group, `postingDate ge ${from} and postingDate le ${to}`)) {
+      const mark = markOf({ description: text(e.description) });
+      const number = text(e.documentNumber).toUpperCase();
+      if (text(e.documentType) !== 'Payment' || !within(text(e.postingDate))) continue;
+      if (mark === null || !asked.has(mark.toLowerCase()) || bare.has(number)) continue;
+      const id = paymentTargetId(text(e.documentNumber), mark);
+      if (!linked.has(id.toLowerCase())) candidates.set(id.toLowerCase(), id);
+    }
+  }
+  const paid = new Map<string, TargetDocument>();
+  await payments(api, ctx, [...candidates.values()], o, paid);
+  for (const d of paid.values()) if (!d.voided && within(d.date)) out.push(d);
+  return out.sort((a, b) => a.date.localeCompare(b.date) || a.targetId.localeCompare(b.targetId));
 }
 
 /** The posted invoice as Business Central renders it (pdfDocument → pdfDocumentContent). */

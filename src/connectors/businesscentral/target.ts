@@ -21,7 +21,7 @@ import { customerFields, externalOf, linesOf, minor, numberOf, text } from './ma
 import { businessCentralFeeRemedy, businessCentralFees } from './fees.ts';
 import { createPayments, findPayment, refusal } from './payments.ts';
 import { openBalances } from './balances.ts';
-import { documents, invoicePdf, paidInvoices } from './reads.ts';
+import { documents, invoicePdf, paidInvoices, unlinkedDocuments } from './reads.ts';
 import { BusinessCentralSettings, PUBLISHED_LIMITS, SYSTEM, apiRoot, rateScope, tokenUrlOf } from './settings.ts';
 
 /*
@@ -440,6 +440,14 @@ export function createBusinessCentralTarget(
       }),
     openBalances: (ctx, customerTargetIds, asAt) =>
       openBalances(api, ctx, customerTargetIds, asAt, () => localCurrency(ctx)),
+    // Documents no pipeline booked, read as reconciliation's `documents(ids, {fees: true})` reads them (reads.ts).
+    unlinkedDocuments: (ctx, scope, from, to) =>
+      unlinkedDocuments(api, ctx, scope, from, to, {
+        lines: true,
+        fees: true,
+        localCurrency: () => localCurrency(ctx),
+        feesAccount: fees.feesAccount,
+      }),
     feeRemedy: (difference, payment) => businessCentralFeeRemedy(difference, payment),
     pdf: (ctx, invoiceId) => invoicePdf(api, ctx, invoiceId),
     paidInvoices: (ctx, ids) => paidInvoices(api, ctx, ids),
