@@ -38,8 +38,6 @@ const eur = (minor: bigint) => money(formatAmount(minor, 'EUR'));
 const acumatica: TargetHarness = {
   type: 'acumatica',
   unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read Acumatica for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     appliedRefunds:
       'Acumatica refunds only what a payment holds unapplied, and the Default endpoint has no action to take an application back: a refund of money applied to an invoice is parked TARGET_REFUSED',
   },
@@ -137,6 +135,29 @@ const acumatica: TargetHarness = {
             };
           }),
         });
+      },
+      // A person keys an invoice in Acumatica (Invoices and Memos) and releases it: the reference
+      // in Customer Order (where the connector writes it), one line at the STANDARD tax category.
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const w = (value: string) => ({ value });
+        const made = s.books.putInvoice({
+          Type: w('Invoice'),
+          Customer: w(customerTargetId),
+          Date: w(`${date}T00:00:00+00:00`),
+          DueDate: w(`${date}T00:00:00+00:00`),
+          CustomerOrder: w(reference),
+          Description: w('Keyed by hand'),
+          Details: [
+            { TransactionDescription: w('Keyed by hand'), Qty: w('1'), UnitPrice: w(net), TaxCategory: w('STANDARD') },
+          ],
+        });
+        if (made.status !== 200)
+          throw new Error(`Acumatica refused the invoice keyed by hand: ${JSON.stringify(made.body)}`);
+        const problem = s.books.releaseDocument(
+          `Invoice/${String((made.body.ReferenceNbr as { value: string }).value)}`,
+        );
+        if (problem) throw new Error(`Acumatica did not release the invoice keyed by hand: ${problem}`);
+        return Promise.resolve();
       },
       // A person voids the released invoice in Acumatica (Invoices and Memos): it stays there, Voided.
       voidInvoice(id) {

@@ -27,7 +27,7 @@ export const CUSTOMERS_PER_REQUEST = 25;
 export const BALANCE_PAGE = 500;
 
 /** Statuses of a released document (ARDocStatus Open, Closed). */
-const POSTED = new Set(['Open', 'Closed']);
+export const POSTED = new Set(['Open', 'Closed']);
 
 /** The sign of each document type on the customer's balance, by the entity it is counted from; null: never counted there. */
 const SIGNS: Record<'Invoice' | 'Payment', Record<string, bigint | null>> = {
@@ -55,13 +55,45 @@ const SIGNS: Record<'Invoice' | 'Payment', Record<string, bigint | null>> = {
   },
 };
 
-const FIELDS = {
+export const FIELDS = {
   Invoice: { customer: 'Customer', date: 'Date', amount: 'Amount', currency: null },
   Payment: { customer: 'CustomerID', date: 'ApplicationDate', amount: 'PaymentAmount', currency: 'CurrencyID' },
 } as const;
 
 /** A CustomerID Acumatica can hold: 1 to 30 characters (BAccount.AcctCD), no control characters, no edge spaces. */
-const isCustomerId = (id: string) => id.length >= 1 && id.length <= 30 && id === id.trim() && !/\p{Cc}/u.test(id);
+export const isCustomerId = (id: string) =>
+  id.length >= 1 && id.length <= 30 && id === id.trim() && !/\p{Cc}/u.test(id);
+
+/**
+ * The documents of these customers an entity lists that `dated` (a condition on its date field)
+ * keeps, with the fields `select` names: {@link CUSTOMERS_PER_REQUEST} customers a request, each
+ * paged by {@link BALANCE_PAGE} (`$top`, `$skip` while a page comes back full) to the end.
+ */
+export async function customerDocuments(
+  api: AcumaticaApi,
+  ctx: TargetCallContext,
+  entity: 'Invoice' | 'Payment',
+  ids: string[],
+  dated: string,
+  select: string[],
+  each: (row: Entity) => void,
+): Promise<void> {
+  const f = FIELDS[entity];
+  for (let at = 0; at < ids.length; at += CUSTOMERS_PER_REQUEST) {
+    const batch = ids.slice(at, at + CUSTOMERS_PER_REQUEST);
+    const who = batch.map((id) => `${f.customer} eq ${literal(id)}`).join(' or ');
+    const filter = `(${who}) and ${dated}`;
+    for (let skip = 0; ; skip += BALANCE_PAGE) {
+      const rows = await api.list(
+        entity,
+        { $filter: filter, $select: select.join(','), $top: String(BALANCE_PAGE), $skip: String(skip) },
+        ctx.signal,
+      );
+      for (const row of rows) each(row);
+      if (rows.length < BALANCE_PAGE) break;
+    }
+  }
+}
 
 /**
  * Each customer's balance as at `asAt`, per currency, minor units. Requests: for N customers,
@@ -92,20 +124,7 @@ export async function readOpenBalances(
       f.amount,
       ...(f.currency ? [f.currency] : []),
     ];
-    for (let at = 0; at < ids.length; at += CUSTOMERS_PER_REQUEST) {
-      const batch = ids.slice(at, at + CUSTOMERS_PER_REQUEST);
-      const who = batch.map((id) => `${f.customer} eq ${literal(id)}`).join(' or ');
-      const filter = `(${who}) and ${f.date} lt ${before}`;
-      for (let skip = 0; ; skip += BALANCE_PAGE) {
-        const rows = await api.list(
-          entity,
-          { $filter: filter, $select: select.join(','), $top: String(BALANCE_PAGE), $skip: String(skip) },
-          ctx.signal,
-        );
-        for (const row of rows) add(entity, row);
-        if (rows.length < BALANCE_PAGE) break;
-      }
-    }
+    await customerDocuments(api, ctx, entity, ids, `${f.date} lt ${before}`, select, (row) => add(entity, row));
   }
 
   function add(entity: 'Invoice' | 'Payment', row: Entity) {

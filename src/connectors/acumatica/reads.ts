@@ -1,8 +1,10 @@
+import { addDays } from '../../domain/dates.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
 import { type AcumaticaApi, type Entity, literal, val } from './api.ts';
+import { FIELDS, POSTED, customerDocuments, isCustomerId } from './balances.ts';
 import { chargesOf } from './fees.ts';
-import { DOC_TYPES, dateOf, docId, minorOf, parseDocId } from './map.ts';
+import { DOC_TYPES, dateOf, dateTime, docId, minorOf, parseDocId } from './map.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -81,4 +83,59 @@ export async function readDocuments(
     }
   }
   return out;
+}
+
+/**
+ * Invoices, credit memos, payments and refunds dated in [from, to] of these customers that no
+ * pipeline booked (keyed into Acumatica by hand), each as {@link readDocuments} reads it. Listed as
+ * the open balances list them (balances.ts: 25 customers a request, pages of 500, the type, number,
+ * status, customer and date selected), Invoice by `Date` and Payment by `ApplicationDate`, from
+ * the day before `from` to the day after `to` (the instance compares dates in its own time zone;
+ * the day read decides); released (Open, Closed) documents of the four types the connector books,
+ * not linked, are then read by id as `documents()` reads them. Left out: unreleased and voided
+ * documents, other types (debit memos, prepayments, a voided payment's `Voided Payment`), and a
+ * credit memo's row under Payment (it is read from Invoice). Not read by reference: 40 references a
+ * request for two entities is two requests per 40 of the pipeline's references, whatever their dates.
+ */
+export async function unlinkedDocuments(
+  api: AcumaticaApi,
+  ctx: TargetCallContext,
+  scope: { customerTargetIds: string[]; linkedTargetIds: string[] },
+  from: string,
+  to: string,
+  o: { lines: boolean; fees: boolean; currency: string },
+): Promise<TargetDocument[]> {
+  for (const day of [from, to])
+    if (!/^\d{4}-\d{2}-\d{2}$/.test(day)) throw new Error(`${SYSTEM}: "${day}" is not a date`);
+  const ids = [...new Set(scope.customerTargetIds.filter(isCustomerId))];
+  if (ids.length === 0 || from > to) return [];
+  // Keys compare as the database does, ignoring case.
+  const customers = new Set(ids.map((id) => id.toUpperCase()));
+  const linked = new Set(scope.linkedTargetIds.map((id) => id.toUpperCase()));
+  const within = (day: string) => day >= from && day <= to;
+  const found: string[] = [];
+  for (const entity of ['Invoice', 'Payment'] as const) {
+    const f = FIELDS[entity];
+    const dated = `${f.date} ge datetimeoffset'${dateTime(addDays(from, -1))}' and ${f.date} lt datetimeoffset'${dateTime(addDays(to, 1))}'`;
+    await customerDocuments(
+      api,
+      ctx,
+      entity,
+      ids,
+      dated,
+      ['Type', 'ReferenceNbr', 'Status', f.customer, f.date],
+      (row) => {
+        const type = val(row, 'Type');
+        if (!Object.hasOwn(DOC_TYPES, type) || DOC_TYPES[type as keyof typeof DOC_TYPES].entity !== entity) return;
+        if (!customers.has(val(row, f.customer).toUpperCase()) || !within(dateOf(row, f.date))) return;
+        if (!POSTED.has(val(row, 'Status'))) return;
+        const id = docId(type, val(row, 'ReferenceNbr'));
+        if (!linked.has(id.toUpperCase())) found.push(id);
+      },
+    );
+  }
+  const read = await readDocuments(api, ctx, found, o);
+  return [...read.values()]
+    .filter((d) => !d.voided && within(d.date))
+    .sort((a, b) => a.date.localeCompare(b.date) || a.targetId.localeCompare(b.targetId));
 }

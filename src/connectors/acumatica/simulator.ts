@@ -106,6 +106,9 @@ function selected(row: Json, select: string | null, expand: string[]): Json {
   return Object.fromEntries(Object.entries(row).filter(([k]) => keep.has(k)));
 }
 
+/** IIS's default `maxQueryString` (request filtering): the longest query string an instance takes. */
+export const MAX_QUERY_STRING = 2048;
+
 export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {}): Promise<AcumaticaSimulator> {
   const books = new Books({
     currency: o.currency ?? 'USD',
@@ -314,6 +317,15 @@ export async function startAcumaticaSimulator(o: AcumaticaSimulatorOptions = {})
     const method = req.method ?? 'GET';
     const path = url.pathname;
     stats.requests++;
+    // IIS's request filtering (maxQueryString, 2,048 by default) refuses a longer query string
+    // before Acumatica sees it: 404.15, an IIS page, not JSON.
+    if (url.search.length - 1 > MAX_QUERY_STRING) {
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end(
+        '<html><head><title>HTTP Error 404.15 - Not Found</title></head><body><h3>HTTP Error 404.15 - Not Found</h3><h4>The request filtering module is configured to deny a request where the query string is too long.</h4></body></html>',
+      );
+      return;
+    }
     let body: Json = {};
     if (raw && !(req.headers['content-type'] ?? '').includes('x-www-form-urlencoded')) {
       try {

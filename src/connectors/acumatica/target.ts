@@ -22,7 +22,7 @@ import {
 import { AcumaticaApi, type Entity, type Refusal, dec, literal, signInRefused, v, val } from './api.ts';
 import { acumaticaFeeRemedy, acumaticaFees } from './fees.ts';
 import { readOpenBalances } from './balances.ts';
-import { readDocuments } from './reads.ts';
+import { readDocuments, unlinkedDocuments } from './reads.ts';
 import {
   DOC_TYPES,
   type DocumentInput,
@@ -524,6 +524,12 @@ export function createAcumaticaTarget(deps: TargetDeps, opts: AcumaticaTargetOpt
     // Each customer's released documents dated up to the day, summed by type (balances.ts).
     openBalances: (ctx, customerTargetIds, asAt) =>
       api.within(() => readOpenBalances(api, ctx, customerTargetIds, asAt, settings.currency || 'USD')),
+
+    // Documents no pipeline booked, read as reconciliation's `documents(ids, {fees: true})` reads them (reads.ts).
+    unlinkedDocuments: (ctx, scope, from, to) =>
+      api.within(() =>
+        unlinkedDocuments(api, ctx, scope, from, to, { lines: true, fees: true, currency: settings.currency || 'USD' }),
+      ),
 
     feeRemedy: (difference, payment) => acumaticaFeeRemedy(difference, payment),
 
