@@ -28,10 +28,7 @@ let sim: AccountsIqSimulator | undefined;
 
 const accountsiq: TargetHarness = {
   type: 'accountsiq',
-  unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read AccountsIQ for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startAccountsIqSimulator({
       entityId: ENTITY,
@@ -57,6 +54,33 @@ const accountsiq: TargetHarness = {
         glAccountCode: '4000',
         feesGlAccountCode: '6100',
         limits: { callsPerSecond: 10_000, callsPerMinute: 100_000, concurrent: 4 },
+      },
+      // A person keys a batch invoice in AccountsIQ: one line to 4000 at S (21%), our reference in
+      // ExternalReference (where the connector writes and reads it), dated and due `date`.
+      keyInvoice({ customerTargetId, reference, date, net, vat }) {
+        s.books.postPayAndAllocate({
+          BatchInvoice: {
+            CustomerCode: customerTargetId,
+            InvoiceDate: `${date}T00:00:00`,
+            ExternalReference: reference,
+            Description: 'Keyed by hand',
+            Lines: {
+              BatchSalesInvoiceLine: [
+                {
+                  GLAccountCode: '4000',
+                  TaxCode: 'S',
+                  Description: 'Keyed by hand',
+                  NetAmount: net,
+                  TaxRate: '0.21',
+                  TaxAmount: vat,
+                },
+              ],
+            },
+            ExchangeRate: '1',
+            DueDate: `${date}T00:00:00`,
+          },
+        });
+        return Promise.resolve();
       },
       // A person reverses the invoice in AccountsIQ (a posted transaction is never deleted there):
       // it stays, flagged IsReversed, beside its reversing transaction.

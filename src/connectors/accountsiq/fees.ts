@@ -4,7 +4,7 @@ import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../s
 import type { ItemError, ItemResult, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { failed } from '../../sync/target.ts';
 import { type AccountsIqApi, describe, wsResult } from './api.ts';
-import { ANY_DATE, type TaxCode, dateTime, dayOf, minor, referenceQuery } from './map.ts';
+import { type TaxCode, dateTime, datedQuery, dayOf, minor, referenceQuery } from './map.ts';
 import { SYSTEM } from './settings.ts';
 import { type Xml, items, text } from './wsdl.ts';
 
@@ -163,14 +163,7 @@ async function feesDated(
 ): Promise<Map<string, HeldFee[]>> {
   const out = new Map<string, HeldFee[]>();
   for (let skip = 0; ;) {
-    const query = {
-      FromDate: dateTime(from),
-      ToDate: `${to}T23:59:59`,
-      FromCreationDate: ANY_DATE.from,
-      ToCreationDate: ANY_DATE.to,
-      Skip: skip,
-      ExcludeReconciliationInformation: false,
-    };
+    const query = datedQuery(from, to, skip);
     const page = items(await api.readOk('GetTransactionsBy', { query }, signal), 'WSTransactionSummary');
     if (page.length === 0) return out;
     skip += page.length;

@@ -164,6 +164,23 @@ export function idsQuery(ids: string[], skip = 0): Record<string, Value> {
   };
 }
 
+/**
+ * GetTransactionsBy's query for the transactions dated from `from` to `to` (days, both included:
+ * from its midnight to the last second of `to`, as transactions are dated at midnight), any
+ * creation date, `skip` of them left out; of these customer accounts (AccountIDs, ints) when given.
+ */
+export function datedQuery(from: string, to: string, skip: number, accountIds: string[] = []): Record<string, Value> {
+  return {
+    FromDate: dateTime(from),
+    ToDate: `${to}T23:59:59`,
+    FromCreationDate: ANY_DATE.from,
+    ToCreationDate: ANY_DATE.to,
+    Skip: skip,
+    ...(accountIds.length > 0 ? { AccountIDsFilter: accountIds } : {}),
+    ExcludeReconciliationInformation: false,
+  };
+}
+
 export function summariesOf(result: Xml | undefined): Summary[] {
   return items(result, 'WSTransactionSummary').map((s) => ({
     id: text(s.TransactionID),

@@ -518,7 +518,8 @@ export class Books {
   /** The WSTransactionSummary elements every transaction has, in the WSDL's order, around `own`. */
   private summaryOf(t: Txn, own: Record<string, unknown>): Record<string, unknown> {
     const s: Record<string, unknown> = {
-      AccountID: '0',
+      // The customer's account (a sundry bank transaction has none: 0).
+      AccountID: this.customers.get(t.customer)?.AccountID ?? '0',
       AccountCode: own.AccountCode,
       Ledger: own.Ledger,
       TransactionType: t.type,

@@ -37,6 +37,11 @@ export interface AccountsIqSimulatorOptions extends BooksOptions {
   /** Lifetime of a 1.1 session: 20 minutes. */
   sessionMs?: number | undefined;
   seed?: number | undefined;
+  /**
+   * At most this many transactions a GetTransactionsBy page (the caller asks for the next with
+   * `Skip`). AccountsIQ publishes no page size: unlimited unless given.
+   */
+  transactionsPageSize?: number | undefined;
   dropAfterCommitRate?: number | undefined;
   failRate?: number | undefined;
   /**
@@ -336,17 +341,26 @@ export async function startAccountsIqSimulator(options: AccountsIqSimulatorOptio
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
       case 'GetTransactionsBy': {
-        // Every filter given narrows (WSGetTransactionsByQuery): the IDs, the types, then the dates;
-        // in the order of their IDs, `Skip` of them left out. Reversed ones are listed, flagged.
+        // Every filter given narrows (WSGetTransactionsByQuery): the IDs, the types, the customer
+        // accounts (AccountIDs), then the dates; in the order of their IDs, `Skip` of them left out,
+        // at most `transactionsPageSize` a page. Reversed ones are listed, flagged. SQL Server's
+        // datetime starts in 1753: an earlier date is refused.
         const q = args.query as Record<string, Xml>;
+        if (
+          [q.FromDate, q.ToDate, q.FromCreationDate, q.ToCreationDate].some((d) => text(d).slice(0, 10) < '1753-01-01')
+        )
+          return read(failure('DATE_IS_OUT_OF_RANGE', 'A date of the query is out of range'));
         const ids = new Set(items(q.TransactionIDsFilter, 'int').map((x) => Number(text(x))));
         const types = new Set(items(q.TypesFilter, 'string').map(text));
+        const accounts = new Set(items(q.AccountIDsFilter, 'int').map(text));
+        const skip = Number(text(q.Skip)) || 0;
         const found = [...books.transactions.values()]
           .filter((t) => ids.size === 0 || ids.has(t.id))
           .filter((t) => types.size === 0 || types.has(t.type))
+          .filter((t) => accounts.size === 0 || accounts.has(books.customers.get(t.customer)?.AccountID ?? ''))
           .filter((t) => within(t.date, q.FromDate, q.ToDate) && within(t.date, q.FromCreationDate, q.ToCreationDate))
           .sort((a, b) => a.id - b.id)
-          .slice(Number(text(q.Skip)) || 0);
+          .slice(skip, skip + (options.transactionsPageSize ?? Infinity));
         return read(success({ WSTransactionSummary: found.map((t) => books.summary(t)) }));
       }
       case 'GetCustomerBalanceInformation': {

@@ -27,6 +27,7 @@ import {
   taxCodesOf,
   toDocument,
 } from './map.ts';
+import { unlinkedDocuments } from './unlinked.ts';
 import { AccountsIqSettings, DEFAULT_LIMITS, SYSTEM, endpointFor, rateScope } from './settings.ts';
 import { TYPES, type Value, type Xml, isClientFault, items, text } from './wsdl.ts';
 import type { LedgerProduct } from '../../sync/mapping.ts';
@@ -36,7 +37,8 @@ import type { LedgerProduct } from '../../sync/mapping.ts';
  * stock items, invoices and receipts through PostPayAndAllocateSalesInvoices with AccountsIQ's
  * duplicate checks, a receipt's provider fee as a sundry bank payment, batch credit notes, refunds as sales debit journals, allocations, write-back
  * of the transaction's number, payment status and the invoice PDF, and what reconciliation reads
- * back (a transaction reversed there voided, a receipt's fee, each customer's balance at a date).
+ * back (a transaction reversed there voided, a receipt's fee, each customer's balance at a date,
+ * the customers' transactions in a window that no pipeline booked).
  * Every call goes over the shared RemoteClient, paced by the rate planner on one budget per entity.
  * After an unknown outcome the engine looks documents up by their external reference (GetTransactionsByExternalReference) and
  * allocations by what they are.
@@ -328,6 +330,11 @@ export function createAccountsIqTarget(deps: TargetDeps, opts: AccountsIqTargetO
     // GetCustomerBalanceInformation: AccountsIQ's own balance of each customer at the date, 500
     // customers a call (balances.ts).
     openBalances: (ctx, customerTargetIds, asAt) => openBalances(soap, ctx, customerTargetIds, asAt),
+
+    // The customers' AccountIDs (GetCustomerBalanceInformation, 500 a call), then their sales
+    // transactions dated in the window (GetTransactionsBy, 500 AccountIDs a call, paged), less the
+    // linked and the reversed ones (unlinked.ts).
+    unlinkedDocuments: (ctx, scope, from, to) => unlinkedDocuments(soap, ctx, scope, from, to),
 
     async pdf(ctx, invoiceTargetId) {
       const result = await soap.readOk('GetInvoicePDFByTransactionID', { transactionID: invoiceTargetId }, ctx.signal);
