@@ -29,8 +29,6 @@ let sim: IntacctSimulator | undefined;
 const intacct: TargetHarness = {
   type: 'intacct',
   unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read Sage Intacct for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       'no Intacct XML API function books a customer refund: the target parks refunds (capabilities.refunds is false)',
   },
@@ -124,6 +122,26 @@ const intacct: TargetHarness = {
             amount: amount(f.lines.reduce((x, l) => x + l.amount, 0n)),
           })),
         });
+      },
+      // A person keys an invoice in Intacct: our reference in its reference number (ponumber, read
+      // back as DOCNUMBER, where the connector writes it), dated and due `date`, the net to 4000
+      // and the VAT to 2200, as the connector's lines go.
+      keyInvoice({ customerTargetId, reference, date, net, vat }) {
+        const day = { year: date.slice(0, 4), month: date.slice(5, 7), day: date.slice(8, 10) };
+        company().createInvoice({
+          customerid: customerTargetId,
+          datecreated: day,
+          datedue: day,
+          ponumber: reference,
+          description: 'Keyed by hand',
+          invoiceitems: {
+            lineitem: [
+              { glaccountno: '4000', amount: net, memo: 'Keyed by hand' },
+              { glaccountno: '2200', amount: vat, memo: 'VAT 21%' },
+            ],
+          },
+        });
+        return Promise.resolve();
       },
       // A person reverses the invoice in Intacct (AR configured to reverse unpaid invoices rather
       // than delete them): it stays there, Reversed, a Reversal transaction zeroing it out.

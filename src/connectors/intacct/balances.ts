@@ -25,10 +25,29 @@ const SOURCES = [
 ] as const;
 
 /** States of a record that is out of the books, or not yet in them. */
-const NOT_COUNTED = ['Reversed', 'Reversal', 'Draft'];
+export const NOT_COUNTED = ['Reversed', 'Reversal', 'Draft'];
+
+/** The query term that leaves out what is not in the books (NOT_COUNTED). */
+export const IN_THE_BOOKS = `STATE NOT IN (${NOT_COUNTED.map(quote).join(', ')})`;
 
 /** A CUSTOMERID as it can go into a query: not empty, no surrounding spaces, at most 100 characters. */
 const CUSTOMER_ID = /^\S(?:.{0,98}\S)?$/;
+
+/** The CUSTOMERIDs of these that can go into a query, each once. */
+export const customerIds = (ids: string[]): string[] => [...new Set(ids.filter((id) => CUSTOMER_ID.test(id)))];
+
+/** `FIELD IN ('a', 'b', …)` for each thousand of these values (IN_PAGE a query). */
+export function inGroups(field: string, values: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < values.length; i += IN_PAGE)
+    out.push(
+      `${field} IN (${values
+        .slice(i, i + IN_PAGE)
+        .map(quote)
+        .join(', ')})`,
+    );
+  return out;
+}
 
 /**
  * Each customer's balance in Intacct as at `asAt` (positive: the customer owes), by currency, in
@@ -37,20 +56,15 @@ const CUSTOMER_ID = /^\S(?:.{0,98}\S)?$/;
  */
 export async function openBalances(
   c: DocumentContext,
-  customerIds: string[],
+  wanted: string[],
   asAt: string,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
-  const ids = [...new Set(customerIds.filter((id) => CUSTOMER_ID.test(id)))];
+  const ids = customerIds(wanted);
   const scope = new Set(ids);
   const sums = new Map<string, bigint>();
-  for (let i = 0; i < ids.length; i += IN_PAGE) {
-    const group = ids.slice(i, i + IN_PAGE);
+  for (const group of inGroups('CUSTOMERID', ids)) {
     for (const s of SOURCES) {
-      const query = [
-        `CUSTOMERID IN (${group.map(quote).join(', ')})`,
-        `${s.date} <= ${quote(usDate(asAt))}`,
-        `STATE NOT IN (${NOT_COUNTED.map(quote).join(', ')})`,
-      ].join(' AND ');
+      const query = [group, `${s.date} <= ${quote(usDate(asAt))}`, IN_THE_BOOKS].join(' AND ');
       for (const row of await allRows(
         c,
         s.object,
@@ -84,7 +98,7 @@ export async function openBalances(
 }
 
 /** Every row of a readByQuery: its first page of 1,000, then readMore with its resultId until none remain. */
-async function allRows(
+export async function allRows(
   c: DocumentContext,
   object: string,
   query: string,

@@ -1,8 +1,9 @@
 import { parseAmount } from '../../domain/money.ts';
 import type { TargetDocument } from '../../sync/target.ts';
 import { type DocKind, type DocumentContext, OBJECTS, numberOf, referenceOf } from './documents.ts';
+import { IN_THE_BOOKS, NOT_COUNTED, allRows, customerIds, inGroups } from './balances.ts';
 import { readFees } from './fees.ts';
-import { type Xml, isoDate, text } from './xml.ts';
+import { type Xml, isoDate, quote, text, usDate } from './xml.ts';
 
 /*
  * Documents as Intacct holds them now, for write-back and reconciliation: read with readByQuery
@@ -69,4 +70,43 @@ function documentOf(c: DocumentContext, kind: DocKind, row: Record<string, Xml>)
   };
   if (REVERSED.has(text(row.STATE))) d.voided = true;
   return d;
+}
+
+/**
+ * Invoices, credit adjustments and received payments dated in [from, to] of these customers, or
+ * under one of these references (DOCNUMBER) whatever their customer, that no pipeline booked
+ * (keyed in Intacct by hand), each as `readDocuments` reads it. readByQuery on each object by
+ * `CUSTOMERID IN (…)`, a thousand customers a query, and by `DOCNUMBER IN (…)`, a thousand
+ * references a query, each with its date (WHENCREATED, a payment's PAYMENTDATE) from `from` to
+ * `to` and STATE not Reversed, Reversal or Draft (out of the books, or not yet in them; a deleted
+ * one is not there); pages of a thousand rows followed with readMore. For N customers and R
+ * references: 3 × (ceil(N / 1000) + ceil(R / 1000)) readByQuery requests, and one readMore per
+ * further thousand rows of a query.
+ */
+export async function unlinkedDocuments(
+  c: DocumentContext,
+  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  from: string,
+  to: string,
+): Promise<TargetDocument[]> {
+  const linked = new Set(scope.linkedTargetIds);
+  const customers = customerIds(scope.customerTargetIds);
+  const references = [...new Set(scope.references.filter((r) => r !== ''))];
+  const [ofCustomer, ofReference] = [new Set(customers), new Set(references)];
+  const out = new Map<string, TargetDocument>();
+  if (from > to) return [];
+  for (const kind of ['invoice', 'creditNote', 'payment'] as const) {
+    const { object, ref } = OBJECTS[kind];
+    const date = kind === 'payment' ? 'PAYMENTDATE' : 'WHENCREATED';
+    const window = [`${date} >= ${quote(usDate(from))}`, `${date} <= ${quote(usDate(to))}`, IN_THE_BOOKS];
+    for (const filter of [...inGroups('CUSTOMERID', customers), ...inGroups(ref, references)])
+      for (const row of await allRows(c, object, [filter, ...window].join(' AND '), '*')) {
+        const d = documentOf(c, kind, row);
+        if (linked.has(d.targetId) || out.has(d.targetId) || NOT_COUNTED.includes(text(row.STATE))) continue;
+        // The filter is Intacct's: a row outside it is not taken.
+        if (!ofCustomer.has(d.customerTargetId) && !ofReference.has(text(row[ref]))) continue;
+        out.set(d.targetId, d);
+      }
+  }
+  return [...out.values()];
 }

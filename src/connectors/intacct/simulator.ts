@@ -437,6 +437,17 @@ export class IntacctSimulator {
   }
 }
 
+/** Whether an ISO date is a day of the calendar (not 02/30). */
+function calendarDay(iso: string | null): boolean {
+  if (iso === null) return false;
+  const [y, m, d] = iso.split('-').map(Number) as [number, number, number];
+  const at = new Date(Date.UTC(y, m - 1, d));
+  return at.getUTCFullYear() === y && at.getUTCMonth() === m - 1 && at.getUTCDate() === d;
+}
+
+/** The date fields of the AR records the simulator answers (mm/dd/yyyy). */
+const DATE_FIELDS = new Set(['WHENCREATED', 'WHENDUE', 'PAYMENTDATE', 'RECEIPTDATE']);
+
 /**
  * A readByQuery filter of terms joined by AND (what the connector sends): `FIELD = 'value'`, `FIELD
  * [NOT] IN ('a', 'b', …)`, and `FIELD <= 'value'` (also `<`, `>=`, `>`, `!=`). A value in
@@ -463,6 +474,9 @@ function matcher(query: string): (row: Row) => boolean {
     const m = /^\s*([A-Z_.0-9]+)\s*(=|!=|<>|<=|>=|<|>)\s*'((?:[^']|'')*)'\s*$/i.exec(t);
     if (!m) throw new IntacctRefusal('BL01001973', `Invalid query: ${query}`);
     const [field, op, v] = [m[1]!, m[2]!, m[3]!.replace(/''/g, "'")];
+    // A date field compared with what is no date of the calendar is refused *(unverified wording)*.
+    if (DATE_FIELDS.has(field.toUpperCase()) && !calendarDay(day(v)))
+      throw new IntacctRefusal('BL01001973', `Invalid date ${v} for ${field} in query: ${query}`);
     return (row) => {
       const c = compare(row[field] ?? '', v);
       if (op === '=') return c === 0;

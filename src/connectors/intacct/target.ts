@@ -11,7 +11,7 @@ import { openBalances } from './balances.ts';
 import * as docs from './documents.ts';
 import { intacctFeeRemedy } from './fees.ts';
 import { customerFields, itemFields } from './map.ts';
-import { readDocuments } from './reads.ts';
+import { readDocuments, unlinkedDocuments } from './reads.ts';
 import { IntacctSettings, PUBLISHED_LIMITS, SYSTEM, TYPE, endpointOf, rateScope } from './settings.ts';
 import { type Xml, describe, quote, text } from './xml.ts';
 
@@ -19,7 +19,8 @@ import { type Xml, describe, quote, text } from './xml.ts';
  * The Sage Intacct target (docs/connectors/intacct.md): customers by their CUSTOMERID (our
  * customer code), invoices, credit adjustments, received payments applied to invoices and credit
  * adjustments applied to invoices, over the XML gateway with a company user's API session, paced
- * by the shared rate planner on one budget per company (2 requests in flight on tier 1).
+ * by the shared rate planner on one budget per company (2 requests in flight on tier 1). Reconciliation
+ * reads documents back by RECORDNO, each customer's balance, and the documents no pipeline booked.
  */
 
 /** What tests replace: the planner and the client's transport and timing. */
@@ -179,6 +180,9 @@ export function createIntacctTarget(deps: TargetDeps, opts: IntacctTargetOptions
     feeRemedy: (difference, payment) => intacctFeeRemedy(difference, payment),
     // Summed from the AR records dated up to the day (balances.ts): 3 queries per 1,000 customers.
     openBalances: (ctx, customerTargetIds, asAt) => openBalances(context(ctx), customerTargetIds, asAt),
+    // Invoices, credit adjustments and payments of the customers (or under the references) dated
+    // in the window that no pipeline booked: readByQuery by CUSTOMERID IN and DOCNUMBER IN (reads.ts).
+    unlinkedDocuments: (ctx, scope, from, to) => unlinkedDocuments(context(ctx), scope, from, to),
 
     async checkConnection(ctx) {
       const r = await xml.read('getAPISession', '', ctx.signal).catch((err: unknown) => {
