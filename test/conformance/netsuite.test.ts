@@ -35,10 +35,7 @@ let sim: NetSuiteSimulator | undefined;
 
 const netsuite: TargetHarness = {
   type: 'netsuite',
-  unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read NetSuite for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startNetSuiteSimulator({
       accountId: ACCOUNT,
@@ -132,6 +129,25 @@ const netsuite: TargetHarness = {
       // default): it stays there, its total and lines zero, voided.
       voidInvoice(id) {
         a.void(id);
+        return Promise.resolve();
+      },
+      // A person keys an invoice in NetSuite: for the customer, our reference as its external id
+      // (where the connector reads the reference from), one line of the item at the 21% tax code.
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        a.upsertTxn('invoice', null, reference, {
+          entity: { id: customerTargetId },
+          tranDate: date,
+          item: {
+            items: [
+              {
+                item: { id: [...a.items.values()].find((i) => i.itemId === 'Sales')!.id },
+                rate: net,
+                quantity: '1',
+                taxCode: { id: tax('BTW 21%') },
+              },
+            ],
+          },
+        });
         return Promise.resolve();
       },
       violations: () => [...s.duplicates(), ...s.violations],

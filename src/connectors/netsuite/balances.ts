@@ -2,7 +2,7 @@ import { ConnectorError } from '../../sync/connector.ts';
 import { text } from './api.ts';
 import type { DocumentContext } from './documents.ts';
 import { minor } from './map.ts';
-import { IDS_PER_QUERY } from './reads.ts';
+import { IDS_PER_QUERY, checkedDay, decimal, internalIds, sqlDay, slices } from './reads.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -33,12 +33,9 @@ export const balancesQuery = (customers: readonly string[], asAt: string): strin
   `JOIN account a ON a.id = tal.account AND a.accttype = 'AcctRec' ` +
   `JOIN transactionline tl ON tl.transaction = tal.transaction AND tl.id = tal.transactionline ` +
   `JOIN currency cu ON cu.id = t.currency ` +
-  `WHERE t.entity IN (${customers.join(', ')}) AND t.trandate <= TO_DATE('${asAt}', 'YYYY-MM-DD') ` +
+  `WHERE t.entity IN (${customers.join(', ')}) AND t.trandate <= ${sqlDay(asAt)} ` +
   `AND t.voided = 'F' AND tal.posting = 'T' ` +
   `GROUP BY t.entity, cu.symbol ORDER BY t.entity, cu.symbol`;
-
-/** SuiteQL writes a decimal below one without its leading zero (".5", "-.5"). */
-const decimal = (v: unknown): string => text(v).replace(/^(-?)\./, '$10.');
 
 /**
  * Each customer's balance in NetSuite as at `asAt`, per currency, in minor units (positive: the
@@ -50,14 +47,10 @@ export async function openBalances(
   customerTargetIds: string[],
   asAt: string,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(asAt))
-    throw new ConnectorError(SYSTEM, `open balances asked as at "${asAt}", not a date (YYYY-MM-DD)`, {
-      retryable: false,
-    });
-  const ids = [...new Set(customerTargetIds.filter((id) => /^\d{1,18}$/.test(id)))];
+  checkedDay('open balances asked as at', asAt);
   const out: { customerTargetId: string; currency: string; balance: bigint }[] = [];
-  for (let i = 0; i < ids.length; i += IDS_PER_QUERY) {
-    for (const r of await c.api.query(balancesQuery(ids.slice(i, i + IDS_PER_QUERY), asAt), c.signal)) {
+  for (const slice of slices(internalIds(customerTargetIds), IDS_PER_QUERY)) {
+    for (const r of await c.api.query(balancesQuery(slice, asAt), c.signal)) {
       const currency = text(r.currency).toUpperCase();
       const value = decimal(r.balance);
       // An amount that does not parse stops the read: never counted as zero.

@@ -1,9 +1,11 @@
+import { ConnectorError } from '../../sync/connector.ts';
 import type { TargetDocument } from '../../sync/target.ts';
 import { type NsObject, text } from './api.ts';
 import type { DocumentContext } from './documents.ts';
 import { referenceIn } from './documents.ts';
 import { readFees } from './fees.ts';
 import { minor } from './map.ts';
+import { SYSTEM } from './settings.ts';
 
 /*
  * Documents as NetSuite holds them now, for write-back and reconciliation: read with SuiteQL
@@ -28,27 +30,56 @@ const KIND_OF: Record<string, TargetDocument['kind']> = {
   customerrefund: 'refund',
 };
 
+/** The columns `documentOf` reads, with item lines counted, of transactions `WHERE` this. */
+const transactionsWhere = (where: string): string =>
+  `SELECT t.id, t.recordtype, t.tranid, t.externalid, t.entity, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, ` +
+  `TO_CHAR(t.duedate, 'YYYY-MM-DD') AS duedate, t.foreigntotal, t.voided, COUNT(l.id) AS lines ` +
+  `FROM transaction t LEFT JOIN transactionline l ON l.transaction = t.id AND l.mainline = 'F' AND l.taxline = 'F' AND (l.iscogs = 'F' OR l.iscogs IS NULL) ` +
+  `WHERE ${where} ` +
+  `GROUP BY t.id, t.recordtype, t.tranid, t.externalid, t.entity, t.trandate, t.duedate, t.foreigntotal, t.voided`;
+
 /**
  * The transactions of these internal ids with their item lines counted (neither the summary line,
  * tax lines nor cost-of-goods lines), dates as YYYY-MM-DD whatever the user's date preference.
  * `foreigntotal` is in the transaction's currency; credit memos carry it negative.
  */
-export const transactionsQuery = (ids: readonly string[]): string =>
-  `SELECT t.id, t.recordtype, t.tranid, t.externalid, t.entity, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, ` +
-  `TO_CHAR(t.duedate, 'YYYY-MM-DD') AS duedate, t.foreigntotal, t.voided, COUNT(l.id) AS lines ` +
-  `FROM transaction t LEFT JOIN transactionline l ON l.transaction = t.id AND l.mainline = 'F' AND l.taxline = 'F' AND (l.iscogs = 'F' OR l.iscogs IS NULL) ` +
-  `WHERE t.id IN (${ids.join(', ')}) ` +
-  `GROUP BY t.id, t.recordtype, t.tranid, t.externalid, t.entity, t.trandate, t.duedate, t.foreigntotal, t.voided`;
+export const transactionsQuery = (ids: readonly string[]): string => transactionsWhere(`t.id IN (${ids.join(', ')})`);
+
+/** A day (YYYY-MM-DD) as SuiteQL compares it with `trandate`. */
+export const sqlDay = (day: string): string => `TO_DATE('${day}', 'YYYY-MM-DD')`;
+
+/** The day, checked: anything but YYYY-MM-DD never goes into a query. */
+export function checkedDay(what: string, day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day))
+    throw new ConnectorError(SYSTEM, `${what} "${day}", not a date (YYYY-MM-DD)`, { retryable: false });
+  return day;
+}
+
+/** Of these ids, the distinct ones that can be internal ids: anything else is none of the account's, and never goes into a query. */
+export const internalIds = (ids: readonly string[]): string[] => [
+  ...new Set(ids.filter((id) => /^\d{1,18}$/.test(id))),
+];
+
+/**
+ * Transactions of the kinds ledgerlink books (invoices, credit memos, customer payments, customer
+ * refunds), not voided, dated from..to inclusive, whose `field` is one of these values (customers'
+ * internal ids, or external ids quoted), in internal id order so that pages follow one another.
+ */
+export const windowQuery = (field: 'entity' | 'externalid', values: readonly string[], from: string, to: string) =>
+  transactionsWhere(
+    `t.${field} IN (${values.join(', ')}) AND t.trandate >= ${sqlDay(from)} AND t.trandate <= ${sqlDay(to)} ` +
+      `AND t.voided = 'F' AND t.recordtype IN ('invoice', 'creditmemo', 'customerpayment', 'customerrefund')`,
+  ) + ' ORDER BY t.id';
 
 /** In slices of `size`. */
-function slices<T>(all: readonly T[], size: number): T[][] {
+export function slices<T>(all: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < all.length; i += size) out.push(all.slice(i, i + size));
   return out;
 }
 
 /** SuiteQL writes a decimal below one without its leading zero (".5"). */
-const decimal = (v: unknown): string => text(v).replace(/^(-?)\./, '$10.');
+export const decimal = (v: unknown): string => text(v).replace(/^(-?)\./, '$10.');
 
 /**
  * Documents by internal id, as NetSuite holds them now (`TargetDocument`): one SuiteQL request per
@@ -62,9 +93,7 @@ export async function readDocuments(
   fees = false,
 ): Promise<Map<string, TargetDocument>> {
   const out = new Map<string, TargetDocument>();
-  // Internal ids are numbers: anything else is none of the account's, and never goes into the query.
-  const wanted = [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))];
-  for (const slice of slices(wanted, IDS_PER_QUERY)) {
+  for (const slice of slices(internalIds(ids), IDS_PER_QUERY)) {
     for (const r of await c.api.query(transactionsQuery(slice), c.signal)) {
       const d = documentOf(c, r, lines);
       if (d) out.set(d.targetId, d);
@@ -103,4 +132,35 @@ function documentOf(c: DocumentContext, r: NsObject, lines: boolean): TargetDocu
   };
   if (text(r.voided) === 'T') d.voided = true;
   return d;
+}
+
+/**
+ * Invoices, credit memos, customer payments and customer refunds dated from..to inclusive of these
+ * customers, or under one of these references as external id (any customer's), not voided, that no
+ * pipeline booked (`linkedTargetIds`): typed into NetSuite by hand, or brought in some other way.
+ * One SuiteQL query per 1,000 customers and one per 1,000 references (Oracle's IN list), each
+ * paged to the end; each document as `readDocuments` reads it.
+ */
+export async function unlinkedDocuments(
+  c: DocumentContext,
+  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  from: string,
+  to: string,
+): Promise<TargetDocument[]> {
+  checkedDay('documents no pipeline booked asked from', from);
+  checkedDay('documents no pipeline booked asked to', to);
+  const linked = new Set(scope.linkedTargetIds);
+  // A reference that cannot be an external id (letters, digits, `_`, `-`) is on no document.
+  const references = [...new Set(scope.references.filter((r) => /^[A-Za-z0-9_-]+$/.test(r)))].map((r) => `'${r}'`);
+  const queries = [
+    ...slices(internalIds(scope.customerTargetIds), IDS_PER_QUERY).map((s) => windowQuery('entity', s, from, to)),
+    ...slices(references, IDS_PER_QUERY).map((s) => windowQuery('externalid', s, from, to)),
+  ];
+  const out = new Map<string, TargetDocument>();
+  for (const q of queries)
+    for (const r of await c.api.query(q, c.signal)) {
+      const d = documentOf(c, r, true);
+      if (d && !d.voided && !linked.has(d.targetId) && !out.has(d.targetId)) out.set(d.targetId, d);
+    }
+  return [...out.values()];
 }

@@ -39,7 +39,8 @@ const TYPES = new Set([
 
 /**
  * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), its
- * documents by internal id (reads.ts), its fees' journal entries by external id (fees.ts) and its
+ * documents by internal id (reads.ts), its customers' or references' documents dated in a window,
+ * not voided, in id order (reads.ts), its fees' journal entries by external id (fees.ts) and its
  * customers' A/R balances as at a day (balances.ts, from the store's transactions), a
  * page of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot
  * run, and so is an IN list of more than 1,000 (Oracle's ORA-01795).
@@ -110,6 +111,33 @@ const BALANCES = new RegExp(
     '$',
 );
 
+/**
+ * Reconciliation's transactions of customers (`t.entity IN`) or references (`t.externalid IN`)
+ * dated in a window (reads.ts `windowQuery`): the same columns as TRANSACTIONS.
+ */
+const windowPattern = (field: string, value: string) =>
+  new RegExp(
+    '^' +
+      literal(
+        "SELECT t.id, t.recordtype, t.tranid, t.externalid, t.entity, TO_CHAR(t.trandate, 'YYYY-MM-DD') AS trandate, " +
+          "TO_CHAR(t.duedate, 'YYYY-MM-DD') AS duedate, t.foreigntotal, t.voided, COUNT(l.id) AS lines " +
+          "FROM transaction t LEFT JOIN transactionline l ON l.transaction = t.id AND l.mainline = 'F' AND l.taxline = 'F' AND (l.iscogs = 'F' OR l.iscogs IS NULL) " +
+          `WHERE t.${field} IN (`,
+      ) +
+      `(${value}(?:, ${value})*)` +
+      literal(") AND t.trandate >= TO_DATE('") +
+      '(\\d{4}-\\d{2}-\\d{2})' +
+      literal("', 'YYYY-MM-DD') AND t.trandate <= TO_DATE('") +
+      '(\\d{4}-\\d{2}-\\d{2})' +
+      literal(
+        "', 'YYYY-MM-DD') AND t.voided = 'F' AND t.recordtype IN ('invoice', 'creditmemo', 'customerpayment', 'customerrefund') " +
+          'GROUP BY t.id, t.recordtype, t.tranid, t.externalid, t.entity, t.trandate, t.duedate, t.foreigntotal, t.voided ORDER BY t.id',
+      ) +
+      '$',
+  );
+const WINDOW_BY_ENTITY = windowPattern('entity', '\\d+');
+const WINDOW_BY_EXTERNAL_ID = windowPattern('externalid', "'[A-Za-z0-9_-]+'");
+
 function literal(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -136,6 +164,21 @@ function rowsOf(a: Account, text: string): Obj[] {
       ...[...a.refunds.values()].filter((x) => ids.has(x.id)).map((x) => refundRow(a, x)),
       ...[...a.journals.values()].filter((x) => ids.has(x.id)).map((x) => journalRow(a, x)),
     ];
+  }
+  const byEntity = WINDOW_BY_ENTITY.exec(text);
+  const w = byEntity ?? WINDOW_BY_EXTERNAL_ID.exec(text);
+  if (w) {
+    const values = new Set(inList(w[1]!));
+    const [from, to] = [w[2]!, w[3]!];
+    const rows = [
+      ...[...a.txns.values()].map((x) => txnRow(a, x)),
+      ...[...a.payments.values()].map((x) => paymentRow(a, x)),
+      ...[...a.refunds.values()].map((x) => refundRow(a, x)),
+    ];
+    return rows
+      .filter((r) => values.has(String(byEntity ? r.entity : r.externalid)))
+      .filter((r) => String(r.trandate) >= from && String(r.trandate) <= to && r.voided === 'F')
+      .sort((x, y) => Number(x.id) - Number(y.id));
   }
   const b = BALANCES.exec(text);
   if (b) return balanceRows(a, new Set(inList(b[1]!)), b[2]!);

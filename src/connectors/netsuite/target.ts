@@ -14,7 +14,7 @@ import * as docs from './documents.ts';
 import { customerFields, ref } from './map.ts';
 import { netsuiteFeeRemedy } from './fees.ts';
 import { openBalances } from './balances.ts';
-import { readDocuments } from './reads.ts';
+import { readDocuments, unlinkedDocuments } from './reads.ts';
 import { createRefunds } from './refunds.ts';
 import {
   type NetSuiteSettings,
@@ -263,6 +263,8 @@ export function createNetSuiteTarget(deps: TargetDeps, opts: NetSuiteTargetOptio
       readDocuments(context(ctx), targetIds, options?.lines !== false, options?.fees === true),
     // The A/R posting lines of the customers' transactions, summed by SuiteQL (balances.ts).
     openBalances: (ctx, customerTargetIds, asAt) => openBalances(context(ctx), customerTargetIds, asAt),
+    // The customers' (and references') transactions dated in the window, by SuiteQL (reads.ts).
+    unlinkedDocuments: (ctx, scope, from, to) => unlinkedDocuments(context(ctx), scope, from, to),
     feeRemedy: (difference, payment) => netsuiteFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
