@@ -25,10 +25,7 @@ let sim: OdooSimulator | undefined;
 
 const odoo: TargetHarness = {
   type: 'odoo',
-  unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read Odoo for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startOdooSimulator({
       version: '17',
@@ -123,6 +120,22 @@ const odoo: TargetHarness = {
       // A person cancels the invoice in Odoo (Reset to Draft, then Cancel): kept, state cancel, out of the books.
       voidInvoice(id) {
         db.cancelMove(Number(id));
+        return Promise.resolve();
+      },
+      // A person keys an invoice in Odoo and confirms it: for the customer, our reference in `ref`
+      // (where the connector writes and reads it), one line at the 21% sales tax.
+      keyInvoice({ customerTargetId, reference, date, net }) {
+        const tax = db.taxes.find((t) => t.name === '21% S')!.id;
+        const id = db.createMove({
+          move_type: 'out_invoice',
+          partner_id: Number(customerTargetId),
+          ref: reference,
+          invoice_date: date,
+          invoice_line_ids: [
+            [0, 0, { name: 'Keyed by hand', quantity: '1', price_unit: net, tax_ids: [[6, 0, [tax]]] }],
+          ],
+        });
+        db.postMove(id);
         return Promise.resolve();
       },
       violations: () => [...s.duplicates(), ...s.violations],

@@ -31,6 +31,18 @@ export const balanceDomain = (customers: number[], asAt: string): unknown[] => [
   ['date', '<=', asAt],
 ];
 
+/** The day, checked: anything but YYYY-MM-DD never goes into a domain. */
+export function checkedDay(what: string, day: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(day))
+    throw new ConnectorError(SYSTEM, `${what} "${day}", not a date (YYYY-MM-DD)`, { retryable: false });
+  return day;
+}
+
+/** Of these ids, the distinct ones that can be partner ids, as numbers: anything else is none of the database's. */
+export const partnerIds = (ids: readonly string[]): number[] => [
+  ...new Set(ids.filter((id) => /^\d{1,15}$/.test(id)).map(Number)),
+];
+
 /**
  * Each customer's balance in Odoo as at `asAt`, per currency, in minor units (positive: the
  * customer owes). Ids that are no partner id are left out; a customer with nothing has no row.
@@ -40,11 +52,8 @@ export async function openBalances(
   customerTargetIds: string[],
   asAt: string,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(asAt))
-    throw new ConnectorError(SYSTEM, `open balances asked as at "${asAt}", not a date (YYYY-MM-DD)`, {
-      retryable: false,
-    });
-  const ids = [...new Set(customerTargetIds.filter((id) => /^\d{1,15}$/.test(id)).map(Number))];
+  checkedDay('open balances asked as at', asAt);
+  const ids = partnerIds(customerTargetIds);
   const out: { customerTargetId: string; currency: string; balance: bigint }[] = [];
   for (let i = 0; i < ids.length; i += CUSTOMERS_PER_CALL) {
     const groups = await c.rpc.read(

@@ -302,7 +302,95 @@ export const createInvoices = (c: DocumentContext, items: TargetInvoice[]) => cr
 export const createCreditNotes = (c: DocumentContext, items: TargetCreditNote[]) => createMoves(c, 'creditNote', items);
 
 /** States of an `account.payment` that are out of the books: a draft, cancelled (17: `cancel`, 18: `canceled`), rejected (18). */
-const PAYMENT_OUT_OF_BOOKS = new Set(['draft', 'cancel', 'canceled', 'rejected']);
+export const PAYMENT_OUT_OF_BOOKS = new Set(['draft', 'cancel', 'canceled', 'rejected']);
+
+/** The fields of an `account.move` that `moveDocument` reads. */
+export const MOVE_DOCUMENT_FIELDS = [
+  'move_type',
+  'state',
+  'name',
+  'ref',
+  'partner_id',
+  'invoice_date',
+  'invoice_date_due',
+  'currency_id',
+  'amount_total',
+  'invoice_line_ids',
+];
+
+/** The fields of an `account.payment` that `paymentDocuments` reads (the reference's field is the version's). */
+export const paymentDocumentFields = (c: DocumentContext): string[] => [
+  'name',
+  'state',
+  paymentReferenceField(c.version),
+  'partner_id',
+  'date',
+  'amount',
+  'currency_id',
+  'payment_type',
+];
+
+const currencyOf = (c: DocumentContext, v: unknown) => (Array.isArray(v) ? text(v[1]) : '') || c.company.currency;
+
+/** A customer invoice or credit note (`account.move` read with MOVE_DOCUMENT_FIELDS) as a document; null for another kind of move. */
+export function moveDocument(c: DocumentContext, e: OdooObject): TargetDocument | null {
+  const type = text(e.move_type);
+  if (type !== 'out_invoice' && type !== 'out_refund') return null;
+  const currency = currencyOf(c, e.currency_id);
+  const id = String(int(e.id));
+  return {
+    targetId: id,
+    kind: type === 'out_invoice' ? 'invoice' : 'creditNote',
+    number: text(e.name),
+    customerTargetId: String(m2o(e.partner_id) ?? ''),
+    externalReference: text(e.ref),
+    date: text(e.invoice_date),
+    dueDate: text(e.invoice_date_due) || null,
+    currency,
+    gross: minor(e.amount_total, currency) ?? 0n,
+    lines: Array.isArray(e.invoice_line_ids) ? e.invoice_line_ids.length : 0,
+    ...(text(e.state) !== 'posted' ? { voided: true } : {}),
+  };
+}
+
+/**
+ * Payments (`account.payment` rows read with `paymentDocumentFields`) as documents, an outbound one
+ * a refund: one more `search_read` for what each settles on its customer (its receivable line: the
+ * amount, and a fee written off beside it).
+ */
+export async function paymentDocuments(c: DocumentContext, rows: OdooObject[]): Promise<TargetDocument[]> {
+  if (rows.length === 0) return [];
+  const field = paymentReferenceField(c.version);
+  const ids = rows.map((e) => int(e.id)).filter((id): id is number => id !== null);
+  const settled = new Map<number, bigint>();
+  for (const l of await c.rpc.searchRead(
+    'account.move.line',
+    [['payment_id', 'in', ids], RECEIVABLE],
+    ['payment_id', 'balance'],
+    c.signal,
+    null,
+  )) {
+    const p = m2o(l.payment_id);
+    const b = minor(l.balance, c.company.currency);
+    if (p !== null && b !== null) settled.set(p, (settled.get(p) ?? 0n) + (b < 0n ? -b : b));
+  }
+  return rows.map((e) => {
+    const currency = currencyOf(c, e.currency_id);
+    return {
+      targetId: `${PAYMENT_PREFIX}${int(e.id)}`,
+      kind: text(e.payment_type) === 'outbound' ? 'refund' : 'payment',
+      number: text(e.name),
+      customerTargetId: String(m2o(e.partner_id) ?? ''),
+      externalReference: text(e[field]),
+      date: text(e.date),
+      dueDate: null,
+      currency,
+      gross: settled.get(int(e.id)!) ?? minor(e.amount, currency) ?? 0n,
+      lines: 0,
+      ...(PAYMENT_OUT_OF_BOOKS.has(text(e.state)) ? { voided: true } : {}),
+    };
+  });
+}
 
 /**
  * Documents by id, as Odoo holds them now: moves (invoices, credit notes) and payments (refunds
@@ -317,85 +405,26 @@ export async function readDocuments(c: DocumentContext, ids: string[]): Promise<
   const out = new Map<string, TargetDocument>();
   const moveIds = ids.filter((i) => /^\d+$/.test(i)).map(Number);
   const paymentIds = ids.filter((i) => i.startsWith(PAYMENT_PREFIX)).map((i) => Number(i.slice(PAYMENT_PREFIX.length)));
-  const cur = (v: unknown) => (Array.isArray(v) ? text(v[1]) : '') || c.company.currency;
-  if (moveIds.length > 0) {
-    const rows = await c.rpc.searchRead(
+  if (moveIds.length > 0)
+    for (const e of await c.rpc.searchRead(
       'account.move',
       [['id', 'in', moveIds]],
-      [
-        'move_type',
-        'state',
-        'name',
-        'ref',
-        'partner_id',
-        'invoice_date',
-        'invoice_date_due',
-        'currency_id',
-        'amount_total',
-        'invoice_line_ids',
-      ],
-      c.signal,
-      null,
-    );
-    for (const e of rows) {
-      const type = text(e.move_type);
-      if (type !== 'out_invoice' && type !== 'out_refund') continue;
-      const currency = cur(e.currency_id);
-      const id = String(int(e.id));
-      out.set(id, {
-        targetId: id,
-        kind: type === 'out_invoice' ? 'invoice' : 'creditNote',
-        number: text(e.name),
-        customerTargetId: String(m2o(e.partner_id) ?? ''),
-        externalReference: text(e.ref),
-        date: text(e.invoice_date),
-        dueDate: text(e.invoice_date_due) || null,
-        currency,
-        gross: minor(e.amount_total, currency) ?? 0n,
-        lines: Array.isArray(e.invoice_line_ids) ? e.invoice_line_ids.length : 0,
-        ...(text(e.state) !== 'posted' ? { voided: true } : {}),
-      });
-    }
-  }
-  if (paymentIds.length > 0) {
-    const field = paymentReferenceField(c.version);
-    const rows = await c.rpc.searchRead(
-      'account.payment',
-      [['id', 'in', paymentIds]],
-      ['name', 'state', field, 'partner_id', 'date', 'amount', 'currency_id', 'payment_type'],
-      c.signal,
-      null,
-    );
-    // What each settles on its customer: its receivable line (the amount, and a fee written off beside it).
-    const settled = new Map<number, bigint>();
-    for (const l of await c.rpc.searchRead(
-      'account.move.line',
-      [['payment_id', 'in', paymentIds], RECEIVABLE],
-      ['payment_id', 'balance'],
+      MOVE_DOCUMENT_FIELDS,
       c.signal,
       null,
     )) {
-      const p = m2o(l.payment_id);
-      const b = minor(l.balance, c.company.currency);
-      if (p !== null && b !== null) settled.set(p, (settled.get(p) ?? 0n) + (b < 0n ? -b : b));
+      const d = moveDocument(c, e);
+      if (d) out.set(d.targetId, d);
     }
-    for (const e of rows) {
-      const currency = cur(e.currency_id);
-      const id = `${PAYMENT_PREFIX}${int(e.id)}`;
-      out.set(id, {
-        targetId: id,
-        kind: text(e.payment_type) === 'outbound' ? 'refund' : 'payment',
-        number: text(e.name),
-        customerTargetId: String(m2o(e.partner_id) ?? ''),
-        externalReference: text(e[field]),
-        date: text(e.date),
-        dueDate: null,
-        currency,
-        gross: settled.get(int(e.id)!) ?? minor(e.amount, currency) ?? 0n,
-        lines: 0,
-        ...(PAYMENT_OUT_OF_BOOKS.has(text(e.state)) ? { voided: true } : {}),
-      });
-    }
+  if (paymentIds.length > 0) {
+    const rows = await c.rpc.searchRead(
+      'account.payment',
+      [['id', 'in', paymentIds]],
+      paymentDocumentFields(c),
+      c.signal,
+      null,
+    );
+    for (const d of await paymentDocuments(c, rows)) out.set(d.targetId, d);
   }
   return out;
 }

@@ -209,6 +209,33 @@ export class OdooRpc {
       throw new ConnectorError(SYSTEM, `${model}.search_read answered without a list`, { retryable: false });
     return rows as OdooObject[];
   }
+
+  /**
+   * `search_read` of every match of a domain not bounded by ids, page by page: `limit` rows from
+   * `offset`, in id order, until a page comes back short.
+   */
+  async searchReadAll(
+    model: string,
+    domain: unknown[],
+    fields: string[],
+    signal?: AbortSignal,
+    page = 1000,
+  ): Promise<OdooObject[]> {
+    const out: OdooObject[] = [];
+    for (let offset = 0; ; offset += page) {
+      const rows = await this.read(
+        model,
+        'search_read',
+        [domain],
+        { fields, limit: page, offset, order: 'id asc' },
+        signal,
+      );
+      if (!Array.isArray(rows))
+        throw new ConnectorError(SYSTEM, `${model}.search_read answered without a list`, { retryable: false });
+      out.push(...(rows as OdooObject[]));
+      if (rows.length < page) return out;
+    }
+  }
 }
 
 /** An Odoo integer (an id) from a JSON value; null for `false` and anything else. */

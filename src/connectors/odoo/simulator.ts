@@ -306,9 +306,13 @@ export class OdooSimulator {
         const domain = (args[0] ?? kwargs.domain ?? []) as unknown[][];
         const fields = (kwargs.fields ?? []) as string[];
         this.check(model, method, unknownFields(model, v, [...domain.map((l) => String(l[0])), ...fields]));
-        const rows = rowsOf(this.db, model, refField).filter((r) => domain.every((leaf) => matches(r, leaf)));
+        const rows = rowsOf(this.db, model, refField)
+          .filter((r) => domain.every((leaf) => matches(r, leaf)))
+          .sort((x, y) => compareValues([x.id], [y.id]));
+        // search_read(domain, fields, offset=0, limit=None, order=None): rows in id order (`id asc`).
+        const offset = typeof kwargs.offset === 'number' ? kwargs.offset : 0;
         const limit = typeof kwargs.limit === 'number' ? kwargs.limit : rows.length;
-        return rows.slice(0, limit).map((r) => pick(r, fields));
+        return rows.slice(offset, offset + limit).map((r) => pick(r, fields));
       }
       case 'read_group': {
         // read_group(domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True): the
@@ -424,6 +428,7 @@ function matches(row: Obj, leaf: unknown[]): boolean {
   if (op === '=') return same(value);
   if (op === '!=') return !same(value);
   if (op === 'in') return Array.isArray(value) && value.some(same);
+  if (op === 'not in') return Array.isArray(value) && !value.some(same);
   // Dates as YYYY-MM-DD and numbers compare as Odoo's SQL does; `false` (no value) matches none.
   if (op === '<=' || op === '<' || op === '>=' || op === '>') {
     if (have === false || have === undefined || have === null) return false;

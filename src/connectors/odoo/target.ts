@@ -7,6 +7,7 @@ import { createRatePlanner } from '../../sync/remote/rate-planner.ts';
 import type { ItemResult, TargetCallContext, TargetConnector, TargetDeps } from '../../sync/target.ts';
 import { failed, ok } from '../../sync/target.ts';
 import { openBalances } from './balances.ts';
+import { unlinkedDocuments } from './unlinked.ts';
 import * as docs from './documents.ts';
 import { odooFeeRemedy, readFees } from './fees.ts';
 import { type Company, partnerValues } from './map.ts';
@@ -189,6 +190,8 @@ export function createOdooTarget(deps: TargetDeps, opts: OdooTargetOptions = {})
     },
     // The customers' posted receivable items, summed by Odoo's read_group (balances.ts).
     openBalances: async (ctx, customerTargetIds, asAt) => openBalances(await context(ctx), customerTargetIds, asAt),
+    // The customers' (and references') posted moves and payments dated in the window (unlinked.ts).
+    unlinkedDocuments: async (ctx, scope, from, to) => unlinkedDocuments(await context(ctx), scope, from, to),
     feeRemedy: (difference, payment) => odooFeeRemedy(difference, payment),
 
     async checkConnection(ctx) {
