@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { MAX_DIMENSIONS } from '../../domain/analysis.ts';
 import {
   findAnalysisDimension,
@@ -10,7 +9,7 @@ import { analysisReport } from '../../ledger/reports/analysis.ts';
 import { defineRoute } from '../route.ts';
 import { BooleanFlag, Code, IsoDate } from '../schemas.ts';
 import { Money } from './reports/schemas.ts';
-import { Name, inBody, notFound } from './setup-shared.ts';
+import { Name, notFound, savedByKey } from './setup-shared.ts';
 
 const Dimension = z.object({
   dimension: z.number().int().meta({ description: '1..6' }),
@@ -95,15 +94,9 @@ export const putAnalysisDimensionRoute = defineRoute({
   success: { status: 200, description: 'The dimension as saved (201 when it was created).', schema: Dimension },
   errors: ['ANALYSIS_CODE_IN_USE', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
-    const saved = await inBody(() => saveAnalysisDimension(db, entity.id, params.n, body));
-    await audit({
-      action: saved.created ? 'analysis-dimension.created' : 'analysis-dimension.updated',
-      objectType: 'analysis-dimension',
-      objectId: String(params.n),
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'analysis-dimension', objectId: String(params.n) }, () =>
+      saveAnalysisDimension(db, entity.id, params.n, body),
+    );
   },
 });
 

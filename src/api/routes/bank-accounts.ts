@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code, Currency } from '../schemas.ts';
 import { findBankAccount, listBankAccounts, saveBankAccount } from '../../ledger/setup/bank-accounts.ts';
-import { CodeParams, Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { CodeParams, Name, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 
 const BankAccount = z.object({
   code: z.string(),
@@ -70,15 +69,9 @@ export const putBankAccountRoute = defineRoute({
   ],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
-    const saved = await inBody(() => saveBankAccount(db, entity.id, params.code, body));
-    await audit({
-      action: saved.created ? 'bankAccount.created' : 'bankAccount.updated',
-      objectType: 'bankAccount',
-      objectId: params.code,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'bankAccount', objectId: params.code }, () =>
+      saveBankAccount(db, entity.id, params.code, body),
+    );
   },
 });
 

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code } from '../schemas.ts';
 import { MAX_ANALYSIS_CODES, findDepartment, listDepartments, saveDepartment } from '../../ledger/setup/departments.ts';
-import { Name, Text, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { Name, Text, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 
 const Department = z.object({
   id: z.string(),
@@ -69,15 +68,9 @@ export const putDepartmentRoute = defineRoute({
   errors: ['ANALYSIS_CODE_DOES_NOT_EXIST', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.id, params.id, 'id');
-    const saved = await inBody(() => saveDepartment(db, entity.id, params.id, body));
-    await audit({
-      action: saved.created ? 'department.created' : 'department.updated',
-      objectType: 'department',
-      objectId: params.id,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'department', objectId: params.id }, () =>
+      saveDepartment(db, entity.id, params.id, body),
+    );
   },
 });
 

@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code } from '../schemas.ts';
 import { GL_ACCOUNT_TYPES, findGlAccount, listGlAccounts, saveGlAccount } from '../../ledger/setup/gl-accounts.ts';
-import { CodeParams, Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { CodeParams, Name, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 
 const GlAccount = z.object({
   code: z.string(),
@@ -80,15 +79,9 @@ export const putGlAccountRoute = defineRoute({
   ],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
-    const saved = await inBody(() => saveGlAccount(db, entity.id, params.code, body));
-    await audit({
-      action: saved.created ? 'glAccount.created' : 'glAccount.updated',
-      objectType: 'glAccount',
-      objectId: params.code,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'glAccount', objectId: params.code }, () =>
+      saveGlAccount(db, entity.id, params.code, body),
+    );
   },
 });
 

@@ -4,7 +4,6 @@ import { DOCUMENT_POSTING_ERRORS, LINE_POSTING_ERRORS } from './posting-errors.t
 import { Code, Description, ExchangeRate, IsoDate, Reference } from '../schemas.ts';
 import { InvoiceLine } from '../sales-schemas.ts';
 import { fieldError } from '../../domain/errors.ts';
-import { auditChange } from '../../ledger/audit.ts';
 import {
   deleteConnection,
   listConnections,
@@ -13,7 +12,7 @@ import {
 } from '../../ledger/purchases/intercompany.ts';
 import { linkOf } from '../../ledger/purchases/reads.ts';
 import { SafeTransactionId } from './reports/schemas.ts';
-import { inBody } from './setup-shared.ts';
+import { savedByKey } from './setup-shared.ts';
 import { postedBody, posting } from './purchases.ts';
 
 const ConnectionView = z.object({
@@ -72,15 +71,15 @@ const putConnectionRoute = defineRoute({
   ],
   handler: async ({ db, entity, params, body, audit, setStatus, principal }) => {
     if (params.entityCode === entity.code) throw fieldError('params.entityCode', 'an entity cannot connect to itself');
-    const saved = await inBody(() => saveConnection(db, entity, params.entityCode, body, principal.actor));
-    await audit({
-      action: saved.created ? 'intercompany-connection.created' : 'intercompany-connection.updated',
-      objectType: 'intercompanyConnection',
-      objectId: params.entityCode,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey(
+      { audit, setStatus },
+      {
+        action: 'intercompany-connection',
+        objectType: 'intercompanyConnection',
+        objectId: params.entityCode,
+      },
+      () => saveConnection(db, entity, params.entityCode, body, principal.actor),
+    );
   },
 });
 

@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { getItem, listItems, saveItem } from '../../ledger/items.ts';
 import { defineRoute } from '../route.ts';
 import { BooleanFlag, Code, Page, paged } from '../schemas.ts';
 import { UnitPrice } from '../../domain/schemas.ts';
-import { Name, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { Name, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 
 const Item = z.object({
   code: z.string(),
@@ -86,15 +85,9 @@ export const putItemRoute = defineRoute({
   ],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
-    const saved = await inBody(() => saveItem(db, entity.id, params.code, body));
-    await audit({
-      action: saved.created ? 'item.created' : 'item.updated',
-      objectType: 'item',
-      objectId: params.code,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'item', objectId: params.code }, () =>
+      saveItem(db, entity.id, params.code, body),
+    );
   },
 });
 

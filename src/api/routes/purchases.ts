@@ -5,14 +5,13 @@ import { Code, Currency, Description, ExchangeRate, IsoDate, Page, Rate, Referen
 import { Warnings, withWarnings } from '../schemas.ts';
 import { InvoiceLine } from '../sales-schemas.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { auditChange } from '../../ledger/audit.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { listSuppliers, loadSupplier, saveSupplier } from '../../ledger/purchases/suppliers.ts';
 import { postPurchaseInvoice, type PostedPurchase } from '../../ledger/purchases/invoices.ts';
 import { getPurchaseInvoice, listPurchaseInvoices } from '../../ledger/purchases/reads.ts';
 import { type PostedSales, postBackToBack } from '../../ledger/purchases/back-to-back.ts';
 import { SafeTransactionId } from './reports/schemas.ts';
-import { CodeParams, Name, Text, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { CodeParams, Name, Text, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 
 export function posting(ctx: RouteContext<unknown, unknown, unknown>): PostingContext {
   return { db: ctx.db, entity: ctx.entity, actor: ctx.principal.actor };
@@ -101,15 +100,9 @@ const putSupplierRoute = defineRoute({
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
     const { code: _code, ...input } = body;
-    const saved = await inBody(() => saveSupplier(db, entity, params.code, input));
-    await audit({
-      action: saved.created ? 'supplier.created' : 'supplier.updated',
-      objectType: 'supplier',
-      objectId: params.code,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'supplier', objectId: params.code }, () =>
+      saveSupplier(db, entity, params.code, input),
+    );
   },
 });
 

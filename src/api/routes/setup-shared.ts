@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { DomainError, fieldError, isDomainError } from '../../domain/errors.ts';
 import { Code } from '../schemas.ts';
 import { showsText } from '../../domain/schemas.ts';
+import { auditChange } from '../../ledger/audit.ts';
+import type { RouteContext } from '../route.ts';
 
 /**
  * Free text: bounded, and without control characters other than tab and line breaks; PostgreSQL
@@ -49,6 +51,30 @@ export function checkBodyKey(given: string | null | undefined, path: string, fie
   if (given !== undefined && given !== null && given !== path) {
     throw fieldError(`body.${field}`, `is ${given}, but the path names ${path}`);
   }
+}
+
+/**
+ * The end of a PUT by key (`/v1/items/{code}`): the save either creates the object or updates it,
+ * and the answer and the audit trail must both say which. Runs `save` (its errors named as body
+ * fields, see inBody), records `<action>.created` or `<action>.updated` with only what changed
+ * (the whole object when created), answers 201 only when it created, and returns the object as saved.
+ * `action` defaults to `objectType`; the audit strings are user-visible, so pass them as they are.
+ */
+export async function savedByKey<T extends object>(
+  ctx: Pick<RouteContext<unknown, unknown, unknown>, 'audit' | 'setStatus'>,
+  what: { objectType: string; objectId: string; action?: string },
+  save: () => Promise<{ created: boolean; before: T | null; after: T }>,
+): Promise<T> {
+  const saved = await inBody(save);
+  const action = what.action ?? what.objectType;
+  await ctx.audit({
+    action: saved.created ? `${action}.created` : `${action}.updated`,
+    objectType: what.objectType,
+    objectId: what.objectId,
+    ...auditChange(saved.before, saved.after),
+  });
+  if (saved.created) ctx.setStatus(201);
+  return saved.after;
 }
 
 export function notFound(what: string): DomainError {

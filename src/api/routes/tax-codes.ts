@@ -1,9 +1,8 @@
 import { z } from 'zod';
-import { auditChange } from '../../ledger/audit.ts';
 import { defineRoute } from '../route.ts';
 import { Code, IsoDate, Rate } from '../schemas.ts';
 import { findTaxCode, listTaxCodes, saveTaxCode, taxRateProblem } from '../../ledger/setup/tax-codes.ts';
-import { CodeParams, Name, Text, checkBodyKey, inBody, notFound } from './setup-shared.ts';
+import { CodeParams, Name, Text, checkBodyKey, notFound, savedByKey } from './setup-shared.ts';
 import { VAT_CATEGORIES } from '../../domain/e-invoice-totals.ts';
 
 const VatCategory = z.enum(VAT_CATEGORIES).meta({
@@ -121,15 +120,9 @@ export const putTaxCodeRoute = defineRoute({
   errors: ['GLACCOUNT_IS_NOT_POSTING_OR_DOES_NOT_EXIST', 'GLACCOUNT_IS_CONTROL_ACCOUNT', 'OUTDATED_RECORD'],
   handler: async ({ db, entity, params, body, audit, setStatus }) => {
     checkBodyKey(body.code, params.code, 'code');
-    const saved = await inBody(() => saveTaxCode(db, entity.id, params.code, body));
-    await audit({
-      action: saved.created ? 'taxCode.created' : 'taxCode.updated',
-      objectType: 'taxCode',
-      objectId: params.code,
-      ...auditChange(saved.before, saved.after),
-    });
-    if (saved.created) setStatus(201);
-    return saved.after;
+    return savedByKey({ audit, setStatus }, { objectType: 'taxCode', objectId: params.code }, () =>
+      saveTaxCode(db, entity.id, params.code, body),
+    );
   },
 });
 
