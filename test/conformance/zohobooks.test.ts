@@ -28,10 +28,7 @@ let sim: ZohoBooksSimulator | undefined;
 
 const zohobooks: TargetHarness = {
   type: 'zohobooks',
-  unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read Zoho Books for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
-  },
+  unsupported: {},
   async open() {
     sim ??= await startZohoBooksSimulator({
       ...CLIENT,
@@ -113,6 +110,22 @@ const zohobooks: TargetHarness = {
             paymentId: r.payment_id,
           })),
         });
+      },
+      // A person keys an invoice in Zoho Books: our reference where the target writes it
+      // (`reference_number`), one line at the organisation's 21% tax, marked sent (open).
+      keyInvoice({ customerTargetId, reference, date, net, vat }) {
+        const o = org();
+        const tax = o.taxes.find((t) => t.tax_percentage === '21')!;
+        const made = o.createInvoice({
+          customer_id: customerTargetId,
+          reference_number: reference,
+          date,
+          line_items: [{ name: 'Keyed by hand', rate: net, quantity: '1', tax_id: tax.tax_id }],
+        });
+        o.markSent(made.id);
+        const taxed = amount(made.total - made.lines[0]!.net);
+        if (taxed !== money(vat)) throw new Error(`the invoice keyed by hand has VAT ${taxed}, not ${vat}`);
+        return Promise.resolve();
       },
       // A person voids the invoice in Zoho Books: it stays, status void, out of the books.
       voidInvoice(id) {

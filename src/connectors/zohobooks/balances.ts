@@ -22,9 +22,43 @@ import { SYSTEM } from './settings.ts';
  */
 
 /** A row of one of the asked customers' lists, and the customer it was asked for (null: the whole list's). */
-interface Row {
+export interface Row {
   e: ZohoObject;
   asked: string | null;
+}
+
+/** Zoho's ids are digits: anything else cannot be one of its contacts. The asked ids, once each, sorted. */
+export const contactIds = (customerIds: string[]): string[] =>
+  [...new Set(customerIds.filter((id) => /^\d+$/.test(id)))].sort();
+
+/**
+ * The rows of one list (`query` its filters but the customer) of these customers (`ids`, from
+ * contactIds): for more than one, the organisation's whole list when it ends within as many pages
+ * as there are customers, else customer by customer (`customer_id`), each to its last page. Rows
+ * of the whole list are every customer's: ownerOfRow keeps the asked ones'.
+ */
+export async function customerRows(
+  c: DocumentContext,
+  ids: string[],
+  path: string,
+  key: string,
+  query: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<Row[]> {
+  const budget = ids.length > 1 ? ids.length : 0;
+  const whole = budget > 0 ? await pages(c.api, path, key, query, budget, signal) : null;
+  if (whole) return whole.map((e) => ({ e, asked: null }));
+  const out: Row[] = [];
+  for (const id of ids)
+    for (const e of (await pages(c.api, path, key, { ...query, customer_id: id }, Infinity, signal))!)
+      out.push({ e, asked: id });
+  return out;
+}
+
+/** A row's customer, re-checked: one asked for, and the one its request asked for when it asked for one; else null. */
+export function ownerOfRow(asked: ReadonlySet<string>, { e, asked: one }: Row): string | null {
+  const id = text(e.customer_id);
+  return asked.has(id) && (one === null || id === one) ? id : null;
 }
 
 /**
@@ -52,29 +86,15 @@ export async function openBalances(
   customerIds: string[],
   asAt: string,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
-  // Zoho's ids are digits: anything else cannot be one of its contacts.
-  const ids = [...new Set(customerIds.filter((id) => /^\d+$/.test(id)))].sort();
+  const ids = contactIds(customerIds);
   if (ids.length === 0) return [];
   const asked = new Set(ids);
   const signal = ctx.signal ?? c.signal;
-  const budget = ids.length > 1 ? ids.length : 0;
   const upTo = { date_before: addDays(asAt, 1) };
 
-  /** The asked customers' rows of one list: the whole list when it ends within the budget, else customer by customer. */
-  const read = async (path: string, key: string, query: Record<string, string>): Promise<Row[]> => {
-    const whole = budget > 0 ? await pages(c.api, path, key, query, budget, signal) : null;
-    if (whole) return whole.map((e) => ({ e, asked: null }));
-    const out: Row[] = [];
-    for (const id of ids)
-      for (const e of (await pages(c.api, path, key, { ...query, customer_id: id }, Infinity, signal))!)
-        out.push({ e, asked: id });
-    return out;
-  };
-  // A document's customer, re-checked: one asked for, and the one its request asked for when it asked for one.
-  const ownerOf = ({ e, asked: one }: Row): string | null => {
-    const id = text(e.customer_id);
-    return asked.has(id) && (one === null || id === one) ? id : null;
-  };
+  const read = (path: string, key: string, query: Record<string, string>) =>
+    customerRows(c, ids, path, key, query, signal);
+  const ownerOf = (r: Row) => ownerOfRow(asked, r);
   const dated = (e: ZohoObject) => text(e.date) !== '' && text(e.date) <= asAt;
   const currencyOf = (e: ZohoObject) => text(e.currency_code) || c.org.currency;
   const amount = (e: ZohoObject, field: string, currency: string, path: string) => {

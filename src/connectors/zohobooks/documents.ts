@@ -56,7 +56,7 @@ const PATHS = {
     number: 'payment_number',
   },
 } as const;
-type DocKind = keyof typeof PATHS;
+export type DocKind = keyof typeof PATHS;
 
 const refused = (what: string, reference: string, a: Extract<ZohoAnswer, { ok: false }>): ItemError => ({
   code: 'TARGET_REFUSED',
@@ -547,22 +547,8 @@ export async function readDocuments(
       const p = PATHS[kind];
       const e = await c.api.byId(`${p.path}/${encodeURIComponent(id)}`, p.one, c.signal);
       if (!e) continue;
-      const currency = text(e.currency_code) || c.org.currency;
       if (kind === 'payment') payments.push(e);
-      out.set(id, {
-        targetId: id,
-        kind,
-        number: text(e[p.number]) || text(e.reference_number),
-        customerTargetId: text(e.customer_id),
-        externalReference: text(e.reference_number),
-        date: text(e.date),
-        dueDate: text(e.due_date) || null,
-        currency,
-        gross: minor(kind === 'payment' ? e.amount : e.total, currency) ?? 0n,
-        lines: Array.isArray(e.line_items) ? e.line_items.length : 0,
-        ...(kind !== 'payment' && OUT_OF_BOOKS.has(text(e.status)) ? { voided: true } : {}),
-        ...(kind === 'payment' && options?.fees ? { fee: feeOf(e, currency) } : {}),
-      });
+      out.set(id, { ...documentOf(kind, e, c.org.currency, options?.fees ?? false), targetId: id });
       return;
     }
   };
@@ -600,8 +586,32 @@ export async function readDocuments(
   return out;
 }
 
+/**
+ * An invoice, credit note or customer payment as Zoho answers it (by id or in a list) as
+ * reconciliation counts it: an invoice or credit note voided or a draft is `voided`; with `fees`, a
+ * payment's provider fee is its bank charges.
+ */
+export function documentOf(kind: DocKind, e: ZohoObject, orgCurrency: string, fees = false): TargetDocument {
+  const p = PATHS[kind];
+  const currency = text(e.currency_code) || orgCurrency;
+  return {
+    targetId: text(e[p.id]),
+    kind,
+    number: text(e[p.number]) || text(e.reference_number),
+    customerTargetId: text(e.customer_id),
+    externalReference: text(e.reference_number),
+    date: text(e.date),
+    dueDate: text(e.due_date) || null,
+    currency,
+    gross: minor(kind === 'payment' ? e.amount : e.total, currency) ?? 0n,
+    lines: Array.isArray(e.line_items) ? e.line_items.length : 0,
+    ...(kind !== 'payment' && OUT_OF_BOOKS.has(text(e.status)) ? { voided: true } : {}),
+    ...(kind === 'payment' && fees ? { fee: feeOf(e, currency) } : {}),
+  };
+}
+
 /** A refund as reconciliation counts it: money paid back to the payment's customer, owed again. */
-function refundDocument(id: string, r: ZohoObject, pay: ZohoObject, orgCurrency: string): TargetDocument {
+export function refundDocument(id: string, r: ZohoObject, pay: ZohoObject, orgCurrency: string): TargetDocument {
   const currency = text(r.currency_code) || text(pay.currency_code) || orgCurrency;
   return {
     targetId: id,

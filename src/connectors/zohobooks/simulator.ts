@@ -331,6 +331,9 @@ export class ZohoBooksSimulator {
     for (const k of ['date', 'date_start', 'date_end', 'date_after', 'date_before'])
       if (q.get(k) !== null && !/^\d{4}-\d{2}-\d{2}$/.test(q.get(k)!))
         throw new ZohoRefusal(400, 2, `Invalid value passed for ${k}`);
+    // `customer_id` names one contact: a list of them (or anything but an id) is refused, not read as none.
+    if (q.get('customer_id') !== null && !/^\d+$/.test(q.get('customer_id')!))
+      throw new ZohoRefusal(400, 2, 'Invalid value passed for customer_id');
     let m: RegExpExecArray | null;
     const key = `${method} ${route}`;
 

@@ -12,6 +12,7 @@ import * as docs from './documents.ts';
 import { openBalances } from './balances.ts';
 import { zohoFeeRemedy } from './fees.ts';
 import { createRefunds, lookUpRefund } from './refunds.ts';
+import { unlinkedDocuments } from './unlinked.ts';
 import { type Organisation, contactFields } from './map.ts';
 import {
   GRANT_GONE_ERRORS,
@@ -165,6 +166,8 @@ export function createZohoBooksTarget(deps: TargetDeps, opts: ZohoBooksTargetOpt
     // Listed by customer and date and summed (balances.ts): 4 requests a customer, and more for pages and refunds.
     openBalances: async (ctx, customerTargetIds, asAt) =>
       openBalances(await context(ctx), ctx, customerTargetIds, asAt),
+    // Three of the same lists, whole or customer by customer, with the window's dates (unlinked.ts), and a payment's refunds.
+    unlinkedDocuments: async (ctx, scope, from, to) => unlinkedDocuments(await context(ctx), ctx, scope, from, to),
 
     pdf: (ctx, invoiceTargetId) => api.pdf(invoiceTargetId, ctx.signal),
 
