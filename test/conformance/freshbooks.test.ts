@@ -1,4 +1,4 @@
-import { formatAmount } from '../../src/domain/money.ts';
+import { formatAmount, parseAmount } from '../../src/domain/money.ts';
 import { freshBooksTarget } from '../../src/connectors/freshbooks/index.ts';
 import { type FreshBooksSimulator, startFreshBooksSimulator } from '../../src/connectors/freshbooks/simulator.ts';
 import { createFreshBooksTarget } from '../../src/connectors/freshbooks/target.ts';
@@ -29,8 +29,6 @@ let sim: FreshBooksSimulator | undefined;
 const freshbooks: TargetHarness = {
   type: 'freshbooks',
   unsupported: {
-    unlinkedDocuments:
-      'reconciliation does not yet read FreshBooks for documents no pipeline booked (an invoice keyed there by hand shows only in its customer’s open balance)',
     refunds:
       "no customer refund document confirmed in FreshBooks' API: the target parks refunds (capabilities.refunds is false)",
     overpayments:
@@ -115,6 +113,36 @@ const freshbooks: TargetHarness = {
             amount: amount(e.amount),
           })),
         });
+      },
+      // A person keys an invoice in FreshBooks: our reference where the target writes it (`po_number`),
+      // one line taxed at the account's 21%, marked sent (open).
+      keyInvoice({ customerTargetId, reference, date, net, vat }) {
+        const a = acc();
+        const made = a.createInvoice({
+          customerid: customerTargetId,
+          currency_code: 'EUR',
+          create_date: date,
+          po_number: reference,
+          lines: [
+            {
+              name: 'Keyed by hand',
+              qty: '1',
+              unit_cost: { amount: net, code: 'EUR' },
+              taxName1: 'BTW 21%',
+              taxAmount1: '21',
+            },
+          ],
+        });
+        a.updateInvoice(made.id, { action_mark_as_sent: true });
+        const minor = (v: string) => {
+          const p = parseAmount(v, 'EUR');
+          if (!p.ok) throw new Error(`not an amount: ${v}`);
+          return p.value;
+        };
+        const gross = a.invoices.get(made.id)!.total;
+        if (gross !== minor(net) + minor(vat))
+          throw new Error(`the invoice keyed by hand totals ${amount(gross)}, not ${net} + ${vat}`);
+        return Promise.resolve();
       },
       // A person deletes the invoice in FreshBooks (it has no void): kept with vis_state 1, out of lists and books.
       voidInvoice(id) {

@@ -4,6 +4,9 @@ import type { RemoteClient } from '../../sync/remote/client.ts';
 import type { CallKind } from '../../sync/remote/contracts.ts';
 import { PAGE_SIZE, SYSTEM } from './settings.ts';
 
+/** The most pages of one list read (10,000 rows): a longer one is refused rather than read in part. */
+const MAX_PAGES = 100;
+
 /*
  * The FreshBooks accounting API over the shared RemoteClient: every path is under
  * `/accounting/account/{accountId}`, bodies are JSON written and read with lossless-json (ids and
@@ -111,7 +114,8 @@ export class FreshBooksApi {
   /**
    * Every entity a list answers, page after page (100 a page, FreshBooks' cap); the search keeps it
    * to a few. A list value is an In search, one query argument an item (`search[logids][]=1&…`);
-   * `include` names sub-resources to include (`include[]=lines`).
+   * `include` names sub-resources to include (`include[]=lines`). A list of more than 100 pages is
+   * refused (a ConnectorError, not retryable) rather than read in part.
    */
   async listAll(
     path: string,
@@ -131,13 +135,18 @@ export class FreshBooksApi {
     const extra = repeated.toString();
     const at = extra === '' ? path : `${path}?${extra}`;
     const out: FbObject[] = [];
-    for (let page = 1; page <= 100; page++) {
+    for (let page = 1; page <= MAX_PAGES; page++) {
       const result = await this.read(at, { ...query, page: String(page), per_page: String(PAGE_SIZE) }, signal);
       out.push(...list(result, key, `GET ${path}`));
       const pages = numberOf(result.pages) ?? 1;
-      if (page >= pages) break;
+      if (page >= pages) return out;
     }
-    return out;
+    // Refused, not read in part: a lookup that missed the rest would book again, a sum would be short.
+    throw new ConnectorError(
+      SYSTEM,
+      `GET ${path} has more than ${MAX_PAGES} pages of ${PAGE_SIZE} under one search; ledgerlink will not work from part of the list`,
+      { retryable: false },
+    );
   }
 
   /** The invoice as PDF (GET …/invoices/invoices/{id}/pdf, freshbooks.com/api/invoices "Get Invoice PDF"). */

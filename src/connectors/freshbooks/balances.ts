@@ -4,7 +4,7 @@ import type { TargetCallContext } from '../../sync/target.ts';
 import { type FbObject, text } from './api.ts';
 import { type DocumentContext, KINDS } from './documents.ts';
 import { minor } from './map.ts';
-import { currencyOf } from './reads.ts';
+import { currencyOf, deleted, isCredit, isDraft, isOverpayment } from './reads.ts';
 import { PAGE_SIZE, SYSTEM } from './settings.ts';
 
 /*
@@ -16,7 +16,59 @@ import { PAGE_SIZE, SYSTEM } from './settings.ts';
  * `date_max` the day after, and every row's date is checked again here.
  */
 
-/** The day after a YYYY-MM-DD day. */
+/** FreshBooks' ids are numbers: anything else cannot be one of its clients. The asked ids, once each, sorted. */
+export const clientIds = (ids: string[]): string[] => [...new Set(ids.filter((id) => /^\d{1,18}$/.test(id)))].sort();
+
+/** A row of a client's list, and the client its request asked for. */
+export interface ClientRow {
+  e: FbObject;
+  asked: string;
+}
+
+/** The lists of these clients' documents: rows of every asked client's invoices, and each client's credit notes and payments. */
+export interface ClientLists {
+  invoices: FbObject[];
+  creditNotes: ClientRow[];
+  payments: ClientRow[];
+}
+
+/**
+ * The invoices, credit notes and payments of these clients (`ids`, from clientIds) under `search`
+ * (the dates), each list to its last page of 100. Invoices take an In search of clients
+ * (`search[customerids][]`), 100 a request; payments and credit notes are searched by one client
+ * (`search[clientid]`), as the connector's lookups search them: ⌈N/100⌉ + 2N requests for N
+ * clients, and one more for each further page. `include` (`lines`) is asked of invoices and credit
+ * notes. The rows are as FreshBooks answers them: the caller checks each one's client and date.
+ */
+export async function clientLists(
+  c: DocumentContext,
+  ids: string[],
+  search: Record<string, string>,
+  signal: AbortSignal | undefined,
+  include: readonly string[] = [],
+): Promise<ClientLists> {
+  const out: ClientLists = { invoices: [], creditNotes: [], payments: [] };
+  const inv = KINDS.invoice;
+  for (let i = 0; i < ids.length; i += PAGE_SIZE)
+    out.invoices.push(
+      ...(await c.api.listAll(
+        inv.path,
+        inv.list,
+        { customerids: ids.slice(i, i + PAGE_SIZE), ...search },
+        signal,
+        include,
+      )),
+    );
+  const cn = KINDS.creditNote;
+  const pay = KINDS.payment;
+  for (const id of ids) {
+    for (const e of await c.api.listAll(cn.path, cn.list, { clientid: id, ...search }, signal, include))
+      out.creditNotes.push({ e, asked: id });
+    for (const e of await c.api.listAll(pay.path, pay.list, { clientid: id, ...search }, signal))
+      out.payments.push({ e, asked: id });
+  }
+  return out;
+}
 
 /**
  * Each client's balance in FreshBooks as at `asAt` (inclusive), in minor units: its invoices
@@ -32,14 +84,12 @@ import { PAGE_SIZE, SYSTEM } from './settings.ts';
 export async function openBalances(
   c: DocumentContext,
   ctx: TargetCallContext,
-  clientIds: string[],
+  customerIds: string[],
   asAt: string,
 ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]> {
-  // FreshBooks' ids are numbers: anything else cannot be one of its clients.
-  const ids = [...new Set(clientIds.filter((id) => /^\d{1,18}$/.test(id)))].sort();
+  const ids = clientIds(customerIds);
   const scope = new Set(ids);
   const signal = ctx.signal ?? c.signal;
-  const before = addDays(asAt, 1);
   const sums = new Map<string, bigint>();
   const add = (client: string, currency: string, v: bigint) => {
     const k = `${client}\u0000${currency}`;
@@ -53,32 +103,24 @@ export async function openBalances(
     return { currency, v };
   };
 
-  const inv = KINDS.invoice;
-  for (let i = 0; i < ids.length; i += PAGE_SIZE) {
-    const group = ids.slice(i, i + PAGE_SIZE);
-    for (const e of await c.api.listAll(inv.path, inv.list, { customerids: group, date_max: before }, signal)) {
-      const client = text(e.customerid);
-      const status = text(e.v3_status) || text(e.status);
-      if (!scope.has(client) || text(e.create_date) > asAt || status === 'draft' || text(e.vis_state) === '1') continue;
-      const { currency, v } = amount(e, `invoice ${text(e.id)}`);
-      add(client, currency, v);
-    }
+  const lists = await clientLists(c, ids, { date_max: addDays(asAt, 1) }, signal);
+  for (const e of lists.invoices) {
+    const client = text(e.customerid);
+    if (!scope.has(client) || text(e.create_date) > asAt || isDraft(e) || deleted(e)) continue;
+    const { currency, v } = amount(e, `invoice ${text(e.id)}`);
+    add(client, currency, v);
   }
-  const cn = KINDS.creditNote;
-  const pay = KINDS.payment;
-  for (const id of ids) {
-    for (const e of await c.api.listAll(cn.path, cn.list, { clientid: id, date_max: before }, signal)) {
-      if (text(e.clientid) !== id || text(e.create_date) > asAt || text(e.vis_state) === '1') continue;
-      if (text(e.credit_type) === 'overpayment') continue;
-      const { currency, v } = amount(e, `credit note ${text(e.creditid) || text(e.id)}`);
-      add(id, currency, -v);
-    }
-    for (const e of await c.api.listAll(pay.path, pay.list, { clientid: id, date_max: before }, signal)) {
-      if (text(e.clientid) !== id || text(e.date) > asAt || text(e.vis_state) === '1') continue;
-      if (text(e.type) === 'Credit' || e.from_credit === true) continue;
-      const { currency, v } = amount(e, `payment ${text(e.id)}`);
-      add(id, currency, -v);
-    }
+  for (const { e, asked: id } of lists.creditNotes) {
+    if (text(e.clientid) !== id || text(e.create_date) > asAt || deleted(e)) continue;
+    if (isOverpayment(e)) continue;
+    const { currency, v } = amount(e, `credit note ${text(e.creditid) || text(e.id)}`);
+    add(id, currency, -v);
+  }
+  for (const { e, asked: id } of lists.payments) {
+    if (text(e.clientid) !== id || text(e.date) > asAt || deleted(e)) continue;
+    if (isCredit(e)) continue;
+    const { currency, v } = amount(e, `payment ${text(e.id)}`);
+    add(id, currency, -v);
   }
   return [...sums]
     .map(([k, balance]) => {

@@ -25,8 +25,8 @@ import { PAGE_SIZE, SYSTEM } from './settings.ts';
  * A page of 5,000 invoices is 50 requests; payments add 50 more; each credit note one.
  */
 
-/** The id FreshBooks gives each kind, and whether the document is one ledgerlink booked. */
-interface Candidate {
+/** A document as reconciliation counts it, and whether it carries our reference (one ledgerlink may have booked). */
+export interface Candidate {
   doc: TargetDocument;
   ours: boolean;
 }
@@ -40,10 +40,17 @@ export function currencyOf(e: FbObject, what: string): string {
   return currency;
 }
 
-const deleted = (e: FbObject) => text(e.vis_state) === '1';
+/** Deleted in FreshBooks (`vis_state` 1): kept, out of the books. */
+export const deleted = (e: FbObject) => text(e.vis_state) === '1';
+/** An invoice not sent yet: out of the books. */
+export const isDraft = (e: FbObject) => (text(e.v3_status) || text(e.status)) === 'draft';
+/** An overpayment credit note: the part of a payment above its invoice, counted with the payment. */
+export const isOverpayment = (e: FbObject) => text(e.credit_type) === 'overpayment';
+/** A payment of type Credit: a client's credit set against an invoice (an allocation), not money paid. */
+export const isCredit = (e: FbObject) => text(e.type) === 'Credit' || e.from_credit === true;
 const lineCount = (e: FbObject) => (Array.isArray(e.lines) ? e.lines.length : 0);
 
-function invoiceOf(e: FbObject): Candidate {
+export function invoiceOf(e: FbObject): Candidate {
   const id = text(e.id) || text(e.invoiceid);
   const currency = currencyOf(e, `invoice ${id}`);
   return {
@@ -64,7 +71,7 @@ function invoiceOf(e: FbObject): Candidate {
   };
 }
 
-function creditNoteOf(e: FbObject): Candidate {
+export function creditNoteOf(e: FbObject): Candidate {
   const id = text(e.creditid) || text(e.id);
   const currency = currencyOf(e, `credit note ${id}`);
   const reference = tagOf(e.notes, REF_PREFIX);
@@ -86,7 +93,7 @@ function creditNoteOf(e: FbObject): Candidate {
   };
 }
 
-function paymentOf(e: FbObject): Candidate {
+export function paymentOf(e: FbObject): Candidate {
   const id = text(e.id) || text(e.logid);
   const currency = currencyOf(e, `payment ${id}`);
   const reference = tagOf(e.note, REF_PREFIX);

@@ -358,6 +358,16 @@ export class FreshBooksSimulator {
       const [from, to] = [s('date_min'), s('date_max')];
       return (from === null || date >= from) && (to === null || date < to);
     };
+    // A read answers a document's lines only when `include[]=lines` asks for them (freshbooks.com/api/parameters, "Includes").
+    const lined = q.getAll('include[]').includes('lines');
+    const shown = (view: Obj): Obj => {
+      if (!lined) delete view.lines;
+      return view;
+    };
+    // A date search takes a day (YYYY-MM-DD): anything else is refused, not read as no search.
+    for (const k of ['date_min', 'date_max'])
+      if (s(k) !== null && !/^\d{4}-\d{2}-\d{2}$/.test(s(k)!))
+        throw new FbRefusal(400, 2001, k, `Invalid value for ${k}.`);
     let m: RegExpExecArray | null;
     const key = `${method} ${route}`;
 
@@ -400,7 +410,7 @@ export class FreshBooksSimulator {
             visible(d.vis_state),
         ),
         'invoices',
-        (d) => a.invoiceView(d),
+        (d) => shown(a.invoiceView(d)),
       );
     if (key === 'POST /invoices/invoices') return result({ invoice: a.invoiceView(a.createInvoice(inner('invoice'))) });
     if ((m = /^(GET|PUT) \/invoices\/invoices\/(\d+)(\/pdf)?$/.exec(key))) {
@@ -409,7 +419,7 @@ export class FreshBooksSimulator {
       if (!d || m[1] === 'PUT') throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
       if (m[3])
         return { status: 200, body: invoicePdf(d.invoice_number, formatAmount(d.total, d.currency), d.currency) };
-      return result({ invoice: a.invoiceView(d) });
+      return result({ invoice: shown(a.invoiceView(d)) });
     }
 
     if (key === 'GET /credit_notes/credit_notes')
@@ -418,14 +428,14 @@ export class FreshBooksSimulator {
           (n) => eq(n.clientid, 'clientid') && between(n.create_date) && visible(n.vis_state),
         ),
         'credit_notes',
-        (n) => a.creditView(n),
+        (n) => shown(a.creditView(n)),
       );
     if (key === 'POST /credit_notes/credit_notes')
       return result({ credit_notes: a.creditView(a.createCreditNote(inner('credit_note'))) });
     if ((m = /^GET \/credit_notes\/credit_notes\/(\d+)$/.exec(key))) {
       const n = a.creditNotes.get(m[1]!);
       if (!n) throw new FbRefusal(404, 1012, 'creditid', 'Credit note not found.');
-      return result({ credit_notes: a.creditView(n) });
+      return result({ credit_notes: shown(a.creditView(n)) });
     }
 
     if (key === 'GET /payments/payments')

@@ -10,6 +10,7 @@ import { upsertClients, upsertItems } from './contacts.ts';
 import { openBalances } from './balances.ts';
 import * as docs from './documents.ts';
 import { freshBooksFeeRemedy, readDocuments } from './reads.ts';
+import { unlinkedDocuments } from './unlinked.ts';
 import { type FeesCategory, loadFeesCategory } from './fees.ts';
 import { type Account, CODE_PREFIX, tagOf } from './map.ts';
 import {
@@ -177,6 +178,8 @@ export function createFreshBooksTarget(deps: TargetDeps, opts: FreshBooksTargetO
     // Listed by client and date and summed (balances.ts): ⌈N/100⌉ + 2N requests for N clients, and more for pages.
     openBalances: async (ctx, customerTargetIds, asAt) =>
       openBalances(await context(ctx), ctx, customerTargetIds, asAt),
+    // The same lists, by client and the window's dates (unlinked.ts): ⌈N/100⌉ + 2N requests, more for pages.
+    unlinkedDocuments: async (ctx, scope, from, to) => unlinkedDocuments(await context(ctx), ctx, scope, from, to),
 
     pdf: async (ctx, invoiceTargetId) => (await apiOf()).pdf(invoiceTargetId, ctx.signal),
 
