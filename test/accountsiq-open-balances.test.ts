@@ -8,21 +8,17 @@
  * refusals as ConnectorErrors. The connector alone, no database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDirectAccountsIq } from './helpers/accountsiq.ts';
 import {
-  ONE_ATTEMPT,
-  UNLIMITED_PLANNER,
   bookBalanceDocuments,
   callContext,
   customerRefund,
-  directTargetDeps,
-  makeCustomers,
   noDatabase,
   openBalancesOf,
   targetIdOf,
 } from './helpers/direct-target.ts';
 import { CODES_PER_CALL } from '../src/connectors/accountsiq/balances.ts';
-import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
-import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
+import type { AccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
 import { TYPES, violations } from '../src/connectors/accountsiq/wsdl.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
@@ -34,14 +30,14 @@ const CLIENT = { clientId: 'aiq-balances-app', clientSecret: 'aiq-balances-secre
 let sim: AccountsIqSimulator;
 let t: TargetConnector;
 beforeAll(async () => {
-  sim = await startAccountsIqSimulator({ entityId: 'BAL', ...CLIENT, glAccounts: ['4000'], seed: 11 });
-  t = createAccountsIqTarget(
-    directTargetDeps(noDb, { type: 'accountsiq', url: sim.url, entityId: 'BAL', ...CLIENT }, 'balances', {
-      defaultGlAccountCode: '4000',
-    }),
-    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
-  );
-  await makeCustomers(t, ctx, ['B-1', 'B-2', 'B-3']);
+  ({ sim, target: t } = await startDirectAccountsIq({
+    db: noDb,
+    entityId: 'BAL',
+    client: CLIENT,
+    seed: 11,
+    pipelineName: 'balances',
+    customers: ['B-1', 'B-2', 'B-3'],
+  }));
 });
 afterAll(() => sim.close());
 

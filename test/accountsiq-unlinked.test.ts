@@ -9,31 +9,26 @@
  * refusals as ConnectorErrors. The connector alone, no database.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDirectAccountsIq } from './helpers/accountsiq.ts';
 import {
-  ONE_ATTEMPT,
-  UNLIMITED_PLANNER,
+  UNLINKED_FROM,
+  UNLINKED_TO,
+  bookUnlinkedDocuments,
   callContext,
-  customerCreditNote,
-  customerInvoice,
-  customerPayment,
-  customerRefund,
-  directTargetDeps,
-  makeCustomers,
+  documentSummary,
   noDatabase,
-  targetIdOf,
 } from './helpers/direct-target.ts';
 import { CODES_PER_CALL } from '../src/connectors/accountsiq/balances.ts';
-import { type AccountsIqSimulator, startAccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
-import { createAccountsIqTarget } from '../src/connectors/accountsiq/target.ts';
+import type { AccountsIqSimulator } from '../src/connectors/accountsiq/simulator.ts';
 import { ACCOUNTS_PER_CALL } from '../src/connectors/accountsiq/unlinked.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 
 const noDb = noDatabase('AccountsIQ');
 const ctx = callContext(noDb);
 const CLIENT = { clientId: 'aiq-unlinked-app', clientSecret: 'aiq-unlinked-secret-0123456789abcd' };
-const FROM = '2026-11-01';
-const TO = '2026-11-30';
+const FROM = UNLINKED_FROM;
+const TO = UNLINKED_TO;
 
 let sim: AccountsIqSimulator;
 let t: TargetConnector;
@@ -41,41 +36,17 @@ let t: TargetConnector;
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  sim = await startAccountsIqSimulator({
+  ({ sim, target: t } = await startDirectAccountsIq({
+    db: noDb,
     entityId: 'UNL',
-    ...CLIENT,
-    glAccounts: ['4000'],
+    client: CLIENT,
     seed: 13,
+    pipelineName: 'unlinked',
+    customers: ['U-1', 'U-2', 'U-3'],
     transactionsPageSize: 5,
-  });
-  t = createAccountsIqTarget(
-    directTargetDeps(noDb, { type: 'accountsiq', url: sim.url, entityId: 'UNL', ...CLIENT }, 'unlinked', {
-      defaultGlAccountCode: '4000',
-    }),
-    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
-  );
-  await makeCustomers(t, ctx, ['U-1', 'U-2', 'U-3']);
-  const invoices = [
-    customerInvoice('U-1', 'ON-FROM', FROM, '100.00', '21.00'),
-    customerInvoice('U-1', 'ON-TO', TO, '10.00', '2.10'),
-    customerInvoice('U-1', 'BEFORE', '2026-10-31', '5.00', '1.05'),
-    customerInvoice('U-1', 'AFTER', '2026-12-01', '5.00', '1.05'),
-    customerInvoice('U-1', 'REVERSED', '2026-11-18', '20.00', '4.20'),
-    customerInvoice('U-2', 'OTHER', '2026-11-20', '40.00', '8.40'),
-    // U-3 is not asked for.
-    customerInvoice('U-3', 'NOT-ASKED', '2026-11-20', '30.00', '6.30'),
-  ];
-  for (const [k, r] of (await t.createInvoices(ctx, invoices)).entries())
-    ids[invoices[k]!.record.externalReference] = targetIdOf(r);
-  ids.CN = targetIdOf(
-    (await t.createCreditNotes!(ctx, [customerCreditNote('U-1', 'CN', '2026-11-10', '10.00', '2.10')]))[0],
-  );
-  ids.PAY = targetIdOf(
-    (await t.createPayments!(ctx, [customerPayment('U-1', 'PAY', '2026-11-12', '50.00', ids['ON-FROM']!)]))[0],
-  );
-  ids.REF = targetIdOf(
-    (await t.createRefunds!(ctx, [customerRefund('U-1', 'REF', '2026-11-15', '10.00', ids.PAY)]))[0],
-  );
+  }));
+  // U-3 is not asked for.
+  Object.assign(ids, await bookUnlinkedDocuments(t, ctx, 'U-1', 'U-2', 'U-3', { refund: true }));
   // A person reverses it in AccountsIQ: it stays, flagged, beside its reversal (flagged too).
   sim.books.reverse(Number(ids.REVERSED));
 });
@@ -84,10 +55,7 @@ afterAll(() => sim.close());
 const calls = (op: string) => sim.stats.byOperation[op] ?? 0;
 const unlinked = (customerTargetIds: string[], linkedTargetIds: string[] = [], from = FROM, to = TO) =>
   t.unlinkedDocuments!(ctx, { customerTargetIds, references: [], linkedTargetIds }, from, to);
-const summary = (docs: TargetDocument[]) =>
-  docs
-    .map((d) => [d.externalReference, d.kind, d.customerTargetId, d.date, d.gross])
-    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+const summary = documentSummary;
 
 describe('AccountsIQ unlinkedDocuments (GetCustomerBalanceInformation, then GetTransactionsBy)', () => {
   it('reads each kind of the customers asked for, dated from the first day to the last, reversed ones left out', async () => {

@@ -1,21 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../src/db/database.ts';
+import { describe, expect, it } from 'vitest';
+import type { AcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
 import { CUSTOMERS_PER_REQUEST, BALANCE_PAGE } from '../src/connectors/acumatica/balances.ts';
-import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
-import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TargetCallContext, TargetConnector, TargetCreditNote } from '../src/sync/target.ts';
-import { createTestDatabase } from './helpers/db.ts';
 import { specValidator } from './helpers/openapi-requests.ts';
 import {
-  callContext,
   directCustomer,
   directInvoice as invoice,
   directPayment as payment,
   directRefund as refund,
-  directTargetDeps,
   targetIdOf,
 } from './helpers/direct-target.ts';
+import { useAcumaticaTarget } from './helpers/acumatica-target.ts';
 
 /*
  * Each customer's open balance as the simulated Acumatica instance holds it (balances.ts): released
@@ -26,51 +22,10 @@ import {
 
 const validate = specValidator('test/acumatica-open-balances.test.ts', 'acumatica/Default_24.200.001.openapi.json');
 const PASSWORD = 'acu-balance-SECRET-0123456789';
-let db: Database;
 let sim: AcumaticaSimulator;
 let ctx: TargetCallContext;
 let target: TargetConnector;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startAcumaticaSimulator({
-    users: [{ name: 'api', password: PASSWORD }],
-    tenant: 'Company',
-    currency: 'EUR',
-    taxCategories: { STANDARD: '0.21' },
-    cashAccounts: ['10200'],
-    maxApiUsers: 2,
-    validate,
-  });
-  ctx = callContext(db);
-  target = createAcumaticaTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'acumatica',
-        instanceUrl: sim.url,
-        username: 'api',
-        password: PASSWORD,
-        tenant: 'Company',
-        currency: 'EUR',
-        taxCategories: { '0.21': 'STANDARD' },
-        cashAccount: '10200',
-        actionPollMs: 10,
-        limits: { callsPerMinute: 100_000, concurrent: 4 },
-      },
-      'acu-balances',
-    ),
-    { client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 }, sleep: () => Promise.resolve() },
-  );
-}, 60_000);
-afterAll(async () => {
-  expect(sim.violations).toEqual([]);
-  await sim.close();
-  await db.close();
-});
-beforeEach(() => {
-  sim.expireSessions();
-});
+useAcumaticaTarget({ validate, password: PASSWORD, pipelineName: 'acu-balances' }, (t) => ({ sim, ctx, target } = t));
 
 const creditNote = (ref: string, customerTargetId: string, net: string, date: string): TargetCreditNote => ({
   sourceId: ref,

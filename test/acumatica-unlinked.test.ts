@@ -1,21 +1,17 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { Database } from '../src/db/database.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { AcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
 import { BALANCE_PAGE, CUSTOMERS_PER_REQUEST } from '../src/connectors/acumatica/balances.ts';
 import { REFERENCES_PER_REQUEST } from '../src/connectors/acumatica/reads.ts';
-import { type AcumaticaSimulator, startAcumaticaSimulator } from '../src/connectors/acumatica/simulator.ts';
-import { createAcumaticaTarget } from '../src/connectors/acumatica/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TargetCallContext, TargetConnector, TargetDocument } from '../src/sync/target.ts';
-import { createTestDatabase } from './helpers/db.ts';
 import { specValidator } from './helpers/openapi-requests.ts';
 import {
-  callContext,
   directCustomer,
   directInvoice as invoice,
   directPayment as payment,
-  directTargetDeps,
   targetIdOf,
 } from './helpers/direct-target.ts';
+import { useAcumaticaTarget } from './helpers/acumatica-target.ts';
 
 /*
  * Documents in Acumatica that no pipeline booked (the target's `unlinkedDocuments`), against the
@@ -31,51 +27,10 @@ const FROM = '2026-11-01';
 const TO = '2026-11-30';
 const w = (value: unknown) => ({ value });
 const at = (date: string) => w(`${date}T00:00:00+00:00`);
-let db: Database;
 let sim: AcumaticaSimulator;
 let ctx: TargetCallContext;
 let target: TargetConnector;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startAcumaticaSimulator({
-    users: [{ name: 'api', password: PASSWORD }],
-    tenant: 'Company',
-    currency: 'EUR',
-    taxCategories: { STANDARD: '0.21' },
-    cashAccounts: ['10200'],
-    maxApiUsers: 2,
-    validate,
-  });
-  ctx = callContext(db);
-  target = createAcumaticaTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'acumatica',
-        instanceUrl: sim.url,
-        username: 'api',
-        password: PASSWORD,
-        tenant: 'Company',
-        currency: 'EUR',
-        taxCategories: { '0.21': 'STANDARD' },
-        cashAccount: '10200',
-        actionPollMs: 10,
-        limits: { callsPerMinute: 100_000, concurrent: 4 },
-      },
-      'acu-unlinked',
-    ),
-    { client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 }, sleep: () => Promise.resolve() },
-  );
-}, 60_000);
-afterAll(async () => {
-  expect(sim.violations).toEqual([]);
-  await sim.close();
-  await db.close();
-});
-beforeEach(() => {
-  sim.expireSessions();
-});
+useAcumaticaTarget({ validate, password: PASSWORD, pipelineName: 'acu-unlinked' }, (t) => ({ sim, ctx, target } = t));
 
 /** An invoice or credit memo a person keys in Acumatica (Invoices and Memos): one line at 21%, released unless told; its id. */
 function keyDoc(

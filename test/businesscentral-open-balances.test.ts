@@ -1,17 +1,17 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../src/db/database.ts';
 import { CUSTOMERS_PER_REQUEST } from '../src/connectors/businesscentral/balances.ts';
 import {
   type BusinessCentralSimulator,
   startBusinessCentralSimulator,
 } from '../src/connectors/businesscentral/simulator.ts';
-import { createBusinessCentralTarget } from '../src/connectors/businesscentral/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
-import type { TargetCallContext, TargetConnector, TargetPayment } from '../src/sync/target.ts';
-import { businessCentralSettings } from './helpers/businesscentral.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
+import {
+  businessCentralCallContext,
+  businessCentralCustomer,
+  businessCentralPayment,
+  directBusinessCentral,
+} from './helpers/businesscentral.ts';
 
 /*
  * Each customer's open balance in Business Central as at a day (the target's `openBalances`),
@@ -21,43 +21,17 @@ import { businessCentralSettings } from './helpers/businesscentral.ts';
  * are theirs; 20 customers a request, every page read; Business Central's errors as ConnectorErrors.
  */
 
-const log = pino({ level: 'silent' });
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
-const ctx: TargetCallContext = { db: null as unknown as Queryable, log, actor: 'test' };
+const ctx = businessCentralCallContext;
 const CLIENT = { clientId: 'ledgerlink-balances', clientSecret: 'bc-balances-secret-0123456789' };
 
-function make(sim: BusinessCentralSimulator): TargetConnector {
-  return createBusinessCentralTarget(
-    {
-      db: ctx.db,
-      log,
-      mapping: {},
-      settings: businessCentralSettings(sim),
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'bc',
-      box: new SecretBox(Buffer.alloc(32, 1)),
-    },
-    { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } },
-  );
-}
+const make = directBusinessCentral;
 
 let sim: BusinessCentralSimulator;
 let target: TargetConnector;
 let c = '';
 let d = '';
 
-async function customer(code: string): Promise<string> {
-  const [r] = await target.upsertCustomers(ctx, [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
-  ]);
-  if (!r?.ok) throw new Error(JSON.stringify(r));
-  return r.targetId;
-}
+const customer = (code: string): Promise<string> => businessCentralCustomer(target, code);
 
 /** An invoice of `net` plus 21% VAT, dated (and posted) on `date`; its id. */
 async function invoice(customerTargetId: string, ref: string, net: string, date: string): Promise<string> {
@@ -109,24 +83,9 @@ async function creditNote(customerTargetId: string, ref: string, invoiceTargetId
 }
 
 async function payment(customerTargetId: string, ref: string, amount: string, date: string, invoiceTargetId?: string) {
-  const p: TargetPayment = {
-    sourceId: `${customerTargetId}-${ref}`,
-    idempotencyKey: `${customerTargetId}-${ref}`,
-    customerTargetId,
-    invoiceTargetId: invoiceTargetId ?? null,
-    bankAccountCode: '',
-    record: {
-      kind: 'payment',
-      sourceId: ref,
-      externalReference: ref,
-      customerSourceId: 'c',
-      date,
-      amount,
-      currency: 'EUR',
-      description: '',
-    },
-  };
-  const [r] = await target.createPayments!(ctx, [p]);
+  const [r] = await target.createPayments!(ctx, [
+    businessCentralPayment(customerTargetId, ref, amount, date, invoiceTargetId),
+  ]);
   if (!r?.ok) throw new Error(JSON.stringify(r));
   return r.targetId;
 }

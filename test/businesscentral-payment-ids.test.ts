@@ -1,15 +1,15 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../src/db/database.ts';
 import {
   type BusinessCentralSimulator,
   startBusinessCentralSimulator,
 } from '../src/connectors/businesscentral/simulator.ts';
-import { createBusinessCentralTarget } from '../src/connectors/businesscentral/target.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
-import type { TargetCallContext, TargetConnector, TargetPayment } from '../src/sync/target.ts';
-import { businessCentralSettings } from './helpers/businesscentral.ts';
+import type { TargetConnector, TargetPayment } from '../src/sync/target.ts';
+import {
+  businessCentralCallContext,
+  businessCentralCustomer,
+  businessCentralPayment,
+  directBusinessCentral,
+} from './helpers/businesscentral.ts';
 
 /*
  * Two customers' payments booked under one reference (and so one Document No.) in Business
@@ -18,58 +18,19 @@ import { businessCentralSettings } from './helpers/businesscentral.ts';
  * Document No. (a sync_map row kept as it was) is still read.
  */
 
-const log = pino({ level: 'silent' });
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
-const ctx: TargetCallContext = { db: null as unknown as Queryable, log, actor: 'test' };
+const ctx = businessCentralCallContext;
 
 let sim: BusinessCentralSimulator;
 let target: TargetConnector;
 
-async function customer(code: string): Promise<string> {
-  const [r] = await target.upsertCustomers(ctx, [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
-  ]);
-  if (!r?.ok) throw new Error(JSON.stringify(r));
-  return r.targetId;
-}
+const customer = (code: string): Promise<string> => businessCentralCustomer(target, code);
 
-const pay = (customerTargetId: string, ref: string, amount: string): TargetPayment => ({
-  sourceId: `${customerTargetId}-${ref}`,
-  idempotencyKey: `${customerTargetId}-${ref}`,
-  customerTargetId,
-  invoiceTargetId: null,
-  bankAccountCode: '',
-  record: {
-    kind: 'payment',
-    sourceId: ref,
-    externalReference: ref,
-    customerSourceId: 'c',
-    date: '2026-11-20',
-    amount,
-    currency: 'EUR',
-    description: '',
-  },
-});
+const pay = (customerTargetId: string, ref: string, amount: string): TargetPayment =>
+  businessCentralPayment(customerTargetId, ref, amount, '2026-11-20');
 
 beforeAll(async () => {
   sim = await startBusinessCentralSimulator({ client: { clientId: 'ids', clientSecret: 'bc-ids-secret-0123456789' } });
-  target = createBusinessCentralTarget(
-    {
-      db: ctx.db,
-      log,
-      mapping: {},
-      settings: businessCentralSettings(sim),
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'bc',
-      box: new SecretBox(Buffer.alloc(32, 1)),
-    },
-    { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } },
-  );
+  target = directBusinessCentral(sim);
 });
 afterAll(async () => {
   await sim.close();

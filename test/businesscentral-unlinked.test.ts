@@ -1,18 +1,17 @@
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Queryable } from '../src/db/database.ts';
 import { CUSTOMERS_PER_REQUEST } from '../src/connectors/businesscentral/balances.ts';
 import {
   type BusinessCentralSimulator,
   type Company,
   startBusinessCentralSimulator,
 } from '../src/connectors/businesscentral/simulator.ts';
-import { createBusinessCentralTarget } from '../src/connectors/businesscentral/target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import { SecretBox } from '../src/sync/secrets.ts';
-import type { TargetCallContext, TargetConnector, TargetDocument } from '../src/sync/target.ts';
-import { businessCentralSettings } from './helpers/businesscentral.ts';
+import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
+import {
+  businessCentralCallContext,
+  businessCentralCustomer,
+  directBusinessCentral,
+} from './helpers/businesscentral.ts';
 
 /*
  * Documents in Business Central that no pipeline booked (the target's `unlinkedDocuments`), against
@@ -23,32 +22,12 @@ import { businessCentralSettings } from './helpers/businesscentral.ts';
  * and unmarked payments left out; 20 customers a request, every page read; refusals as ConnectorErrors.
  */
 
-const log = pino({ level: 'silent' });
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
-const ctx: TargetCallContext = { db: null as unknown as Queryable, log, actor: 'test' };
+const ctx = businessCentralCallContext;
 const CLIENT = { clientId: 'ledgerlink-unlinked', clientSecret: 'bc-unlinked-secret-0123456789' };
 const FROM = '2026-11-01';
 const TO = '2026-11-30';
 
-function make(sim: BusinessCentralSimulator): TargetConnector {
-  return createBusinessCentralTarget(
-    {
-      db: ctx.db,
-      log,
-      mapping: {},
-      settings: businessCentralSettings(sim),
-      entityId: '1',
-      pipelineId: '1',
-      pipelineName: 'bc',
-      box: new SecretBox(Buffer.alloc(32, 1)),
-    },
-    { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } },
-  );
-}
+const make = directBusinessCentral;
 
 /** A sales invoice or credit memo a person keys in Business Central: one G/L account line, posted unless a draft; its id. */
 function keyDoc(
@@ -101,13 +80,7 @@ let d = '';
 let e = '';
 const booked: Record<string, string> = {};
 
-async function customer(code: string): Promise<string> {
-  const [r] = await target.upsertCustomers(ctx, [
-    { sourceId: code, code, targetId: null, record: { kind: 'customer', sourceId: code, name: `Customer ${code}` } },
-  ]);
-  if (!r?.ok) throw new Error(JSON.stringify(r));
-  return r.targetId;
-}
+const customer = (code: string): Promise<string> => businessCentralCustomer(target, code);
 
 const unlinked = (
   customerTargetIds: string[],

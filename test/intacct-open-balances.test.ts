@@ -11,18 +11,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ONE_ATTEMPT,
-  UNLIMITED_PLANNER,
   bookBalanceDocuments,
   callContext,
   customerCreditNote,
-  directTargetDeps,
-  makeCustomers,
   noDatabase,
   openBalancesOf,
 } from './helpers/direct-target.ts';
-import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
-import { createIntacctTarget } from '../src/connectors/intacct/target.ts';
+import { startDirectIntacct } from './helpers/intacct.ts';
+import type { IntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
 
@@ -34,32 +30,14 @@ const USER = { companyId: 'BAL', userId: 'xml_user', password: 'bal-user-secret-
 let sim: IntacctSimulator;
 let t: TargetConnector;
 beforeAll(async () => {
-  sim = await startIntacctSimulator({
-    ...SENDER,
-    users: [USER],
-    companies: { BAL: { currency: 'EUR', glAccounts: ['4000', '2200'], bankAccounts: ['BANK1'] } },
+  ({ sim, target: t } = await startDirectIntacct({
+    db: noDb,
+    sender: SENDER,
+    user: USER,
     seed: 13,
-  });
-  t = createIntacctTarget(
-    directTargetDeps(
-      noDb,
-      {
-        type: 'intacct',
-        endpoint: sim.endpoint,
-        ...SENDER,
-        companyId: USER.companyId,
-        userId: USER.userId,
-        userPassword: USER.password,
-        currency: 'EUR',
-        salesGlAccount: '4000',
-        taxGlAccounts: { '0.21': '2200' },
-        bankAccountId: 'BANK1',
-      },
-      'balances',
-    ),
-    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
-  );
-  await makeCustomers(t, ctx, ['C-1', 'C-2', 'C-3']);
+    pipelineName: 'balances',
+    customers: ['C-1', 'C-2', 'C-3'],
+  }));
 });
 afterAll(() => sim.close());
 

@@ -11,28 +11,25 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  ONE_ATTEMPT,
-  UNLIMITED_PLANNER,
+  UNLINKED_FROM,
+  UNLINKED_TO,
+  bookUnlinkedDocuments,
   callContext,
-  customerCreditNote,
   customerInvoice,
-  customerPayment,
-  directTargetDeps,
-  makeCustomers,
+  documentSummary,
   noDatabase,
-  targetIdOf,
 } from './helpers/direct-target.ts';
-import { type IntacctSimulator, startIntacctSimulator } from '../src/connectors/intacct/simulator.ts';
-import { createIntacctTarget } from '../src/connectors/intacct/target.ts';
+import { startDirectIntacct } from './helpers/intacct.ts';
+import type { IntacctSimulator } from '../src/connectors/intacct/simulator.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
+import type { TargetConnector } from '../src/sync/target.ts';
 
 const noDb = noDatabase('Intacct');
 const ctx = callContext(noDb);
 const SENDER = { senderId: 'unl_sender', senderPassword: 'unl-sender-secret-0123' };
 const USER = { companyId: 'UNL', userId: 'xml_user', password: 'unl-user-secret-4567' };
-const FROM = '2026-11-01';
-const TO = '2026-11-30';
+const FROM = UNLINKED_FROM;
+const TO = UNLINKED_TO;
 
 let sim: IntacctSimulator;
 let t: TargetConnector;
@@ -40,50 +37,20 @@ let t: TargetConnector;
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  sim = await startIntacctSimulator({
-    ...SENDER,
-    users: [USER],
-    companies: { UNL: { currency: 'EUR', glAccounts: ['4000', '2200'], bankAccounts: ['BANK1'] } },
+  ({ sim, target: t } = await startDirectIntacct({
+    db: noDb,
+    sender: SENDER,
+    user: USER,
     seed: 17,
-  });
-  t = createIntacctTarget(
-    directTargetDeps(
-      noDb,
-      {
-        type: 'intacct',
-        endpoint: sim.endpoint,
-        ...SENDER,
-        companyId: USER.companyId,
-        userId: USER.userId,
-        userPassword: USER.password,
-        currency: 'EUR',
-        salesGlAccount: '4000',
-        taxGlAccounts: { '0.21': '2200' },
-        bankAccountId: 'BANK1',
-      },
-      'unlinked',
-    ),
-    { planner: UNLIMITED_PLANNER, client: ONE_ATTEMPT },
-  );
-  await makeCustomers(t, ctx, ['C-1', 'C-2', 'C-3', 'C-4']);
-  const invoices = [
-    customerInvoice('C-1', 'ON-FROM', FROM, '100.00', '21.00'),
-    customerInvoice('C-1', 'ON-TO', TO, '10.00', '2.10'),
-    customerInvoice('C-1', 'BEFORE', '2026-10-31', '5.00', '1.05'),
-    customerInvoice('C-1', 'AFTER', '2026-12-01', '5.00', '1.05'),
-    customerInvoice('C-1', 'REVERSED', '2026-11-18', '20.00', '4.20'),
-    customerInvoice('C-2', 'OTHER', '2026-11-20', '40.00', '8.40'),
-    // C-3 is not asked for: only under a reference asked for.
-    customerInvoice('C-3', 'NOT-ASKED', '2026-11-20', '30.00', '6.30'),
-    customerInvoice('C-3', 'BY-REF', '2026-11-21', '1.00', '0.21'),
-  ];
-  for (const [k, r] of (await t.createInvoices(ctx, invoices)).entries())
-    ids[invoices[k]!.record.externalReference] = targetIdOf(r);
-  ids.CN = targetIdOf(
-    (await t.createCreditNotes!(ctx, [customerCreditNote('C-1', 'CN', '2026-11-10', '10.00', '2.10')]))[0],
-  );
-  ids.PAY = targetIdOf(
-    (await t.createPayments!(ctx, [customerPayment('C-1', 'PAY', '2026-11-12', '50.00', ids['ON-FROM']!)]))[0],
+    pipelineName: 'unlinked',
+    customers: ['C-1', 'C-2', 'C-3', 'C-4'],
+  }));
+  // C-3 is not asked for: only under a reference asked for.
+  Object.assign(
+    ids,
+    await bookUnlinkedDocuments(t, ctx, 'C-1', 'C-2', 'C-3', {
+      moreInvoices: [customerInvoice('C-3', 'BY-REF', '2026-11-21', '1.00', '0.21')],
+    }),
   );
   // A person reverses it in Intacct: kept, Reversed, beside its Reversal (dated in the window too).
   sim.company('UNL').reverse(ids.REVERSED!, '2026-11-19');
@@ -104,10 +71,7 @@ const unlinked = (
     o.from ?? FROM,
     o.to ?? TO,
   );
-const summary = (docs: TargetDocument[]) =>
-  docs
-    .map((d) => [d.externalReference, d.kind, d.customerTargetId, d.date, d.gross])
-    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+const summary = documentSummary;
 
 describe('Intacct unlinkedDocuments (readByQuery by customer and by reference)', () => {
   it('reads each kind of the customers asked for, dated from the first day to the last, reversed ones left out', async () => {

@@ -1,12 +1,8 @@
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { formatAmount } from '../src/domain/money.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { TokenSource } from '../src/sync/remote/contracts.ts';
-import type { TargetDeps } from '../src/sync/target.ts';
-import { type MyobSimulator, startMyobSimulator } from '../src/connectors/myob/simulator.ts';
 import type { CompanyFile } from '../src/connectors/myob/simulator-store.ts';
-import { createMyobTarget } from '../src/connectors/myob/target.ts';
+import { MYOB_LISTS as LISTS, myobListRequests as listRequests, useMyobTarget } from './helpers/myob-target.ts';
 
 /*
  * MYOB's documents no pipeline booked (unlinkedDocuments, reads.ts) against the simulated company
@@ -21,59 +17,10 @@ import { createMyobTarget } from '../src/connectors/myob/target.ts';
 
 const CLIENT = { clientId: 'unlinked-api-key', clientSecret: 'unlinked-secret-0123456789' };
 const FILE = '55555555-6666-4777-8888-999999999999';
-const log = pino({ level: 'silent' });
-let sim: MyobSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
-
-const LISTS = ['Sale/Invoice', 'Sale/CustomerPayment', 'Sale/CreditRefund'];
+const start = useMyobTarget(CLIENT, FILE);
 
 async function setup(maxAttempts?: number, maxPages?: number) {
-  sim = await startMyobSimulator({ ...CLIENT, companyFiles: { [FILE]: {} }, limits: { perSecond: 100_000 } });
-  const s = sim;
-  let refresh = s.issueRefreshToken();
-  let access: string | null = null;
-  const auth: TokenSource = {
-    async accessToken() {
-      if (access) return access;
-      const form = new URLSearchParams({
-        ...{ client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret },
-        grant_type: 'refresh_token',
-        refresh_token: refresh,
-      });
-      const body = (await (await fetch(s.tokenUrl, { method: 'POST', body: form })).json()) as Record<string, string>;
-      refresh = body.refresh_token!;
-      access = body.access_token!;
-      return access;
-    },
-    invalidate: () => {
-      access = null;
-    },
-    secrets: () => [CLIENT.clientSecret],
-  };
-  const settings = {
-    ...CLIENT,
-    companyFileId: FILE,
-    accounts: { sales: '4-1000', bank: '1-1110' },
-    baseUrl: s.baseUrl,
-    tokenUrl: s.tokenUrl,
-  };
-  const deps = { db: null, log, settings, pipelineId: 'p', pipelineName: 'p', entityId: 'e' } as unknown as TargetDeps;
-  const target = createMyobTarget(deps, {
-    auth,
-    planner: {
-      acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-      pause: () => Promise.resolve(),
-      observe: () => Promise.resolve(),
-    },
-    rateWaitMs: 1,
-    maxPages,
-    client: { backoffBaseMs: 1, backoffMaxMs: 5, ...(maxAttempts ? { maxAttempts } : {}) },
-  });
-  const ctx = { db: null as never, log, actor: 'test' };
-  const f = s.file(FILE);
+  const { s, f, target, ctx } = await start(maxAttempts, maxPages);
   const unlinked = (customerTargetIds: string[], from: string, to: string, linkedTargetIds: string[] = []) =>
     target.unlinkedDocuments!(ctx, { customerTargetIds, references: [], linkedTargetIds }, from, to);
   return { s, f, target, ctx, unlinked, books: books(f) };
@@ -118,7 +65,6 @@ function books(f: CompanyFile) {
   };
 }
 
-const listRequests = (s: MyobSimulator) => s.requests.filter((r) => r.method === 'GET' && LISTS.includes(r.route));
 const ids = (docs: { targetId: string }[]) => docs.map((d) => d.targetId).sort();
 
 describe('MYOB documents no pipeline booked', () => {

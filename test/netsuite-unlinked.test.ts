@@ -1,10 +1,6 @@
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type NetSuiteSimulator, startNetSuiteSimulator, testKeyPair } from '../src/connectors/netsuite/simulator.ts';
-import { createNetSuiteTarget } from '../src/connectors/netsuite/target.ts';
+import { describe, expect, it } from 'vitest';
 import { ConnectorError } from '../src/sync/connector.ts';
-import type { RatePlanner } from '../src/sync/remote/contracts.ts';
-import type { TargetDeps } from '../src/sync/target.ts';
+import { useNetSuiteTarget } from './helpers/netsuite-target.ts';
 
 /*
  * The NetSuite target's documents no pipeline booked (reads.ts `unlinkedDocuments`) against the
@@ -15,50 +11,10 @@ import type { TargetDeps } from '../src/sync/target.ts';
  * ConnectorError.
  */
 
-const KEYS = testKeyPair();
-const CLIENT = { clientId: 'unlinked-client', certificateId: 'unlinked-cert' };
-const log = pino({ level: 'silent' });
-const planner: RatePlanner = {
-  acquire: () => Promise.resolve({ release: () => Promise.resolve() }),
-  pause: () => Promise.resolve(),
-  observe: () => Promise.resolve(),
-};
-let sim: NetSuiteSimulator | undefined;
-afterEach(async () => {
-  await sim?.close();
-  sim = undefined;
-});
+const start = useNetSuiteTarget({ clientId: 'unlinked-client', certificateId: 'unlinked-cert' });
 
 async function setup() {
-  const s = await startNetSuiteSimulator({
-    accountId: '1234567',
-    clients: [{ ...CLIENT, publicKey: KEYS.publicKey }],
-    items: ['Sales'],
-    currency: 'EUR',
-  });
-  sim = s;
-  const deps = {
-    db: {} as never,
-    log,
-    mapping: {} as never,
-    settings: {
-      type: 'netsuite',
-      accountId: '1234567',
-      ...CLIENT,
-      privateKey: KEYS.privateKey,
-      currency: 'EUR',
-      defaultItemId: [...s.account.items.values()][0]!.id,
-      taxRates: { '0.21': s.account.taxCodes.find((t) => t.rate === '21')!.id },
-      baseUrl: s.baseUrl,
-      tokenUrl: s.tokenUrl,
-    },
-    entityId: 'e',
-    pipelineId: 'p',
-    pipelineName: 'unit',
-    box: {} as never,
-  } satisfies TargetDeps;
-  const target = createNetSuiteTarget(deps, { planner, client: { backoffBaseMs: 1, backoffMaxMs: 5, maxAttempts: 1 } });
-  const ctx = { db: {} as never, log, actor: 'pipeline:unit' };
+  const { s, target, ctx } = await start();
   const a = s.account;
   const item = [...a.items.values()][0]!.id;
   const vat = a.taxCodes.find((t) => t.rate === '21')!.id;

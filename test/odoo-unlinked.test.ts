@@ -1,11 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './helpers/db.ts';
-import { ONE_ATTEMPT, callContext, directTargetDeps, thrown } from './helpers/direct-target.ts';
-import type { Database } from '../src/db/database.ts';
+import { describe, expect, it } from 'vitest';
+import { thrown } from './helpers/direct-target.ts';
 import { ConnectorError } from '../src/sync/connector.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import { type OdooSimulator, startOdooSimulator } from '../src/connectors/odoo/simulator.ts';
-import { createOdooTarget } from '../src/connectors/odoo/target.ts';
+import { useOdooTarget } from './helpers/odoo-target.ts';
 
 /*
  * The Odoo target's documents no pipeline booked (unlinked.ts) against the simulated Odoo, its
@@ -16,38 +12,10 @@ import { createOdooTarget } from '../src/connectors/odoo/target.ts';
  * read page by page to the end, and Odoo's refusal thrown as a ConnectorError, on 16, 17 and 18.
  */
 
-let db: Database;
-const sims: OdooSimulator[] = [];
-const ctx = () => callContext(db);
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-});
-afterAll(async () => {
-  for (const s of sims) await s.close();
-  await db.close();
-});
+const { ctx, setup: start } = useOdooTarget('odoo-unlinked');
 
 async function setup(version: '16' | '17' | '18' = '17') {
-  const sim = await startOdooSimulator({ version, company: { currency: 'EUR', taxes: { '21% S': '21' } } });
-  sims.push(sim);
-  const apiKey = sim.issueApiKey();
-  const target = createOdooTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'odoo',
-        url: sim.url,
-        database: sim.database,
-        login: sim.login,
-        apiKey,
-        version,
-        limits: { callsPerMinute: 100_000 },
-      },
-      'odoo-unlinked',
-    ),
-    { planner: createRatePlanner(db), client: ONE_ATTEMPT },
-  );
+  const { sim, apiKey, target } = await start(version);
   const d = sim.db;
   const tax = d.taxes[0]!.id;
   const refField = version === '18' ? 'memo' : 'ref';

@@ -19,6 +19,7 @@ import type {
   TargetCreditNote,
   TargetCustomer,
   TargetDeps,
+  TargetDocument,
   TargetInvoice,
   TargetKind,
   TargetPayment,
@@ -417,3 +418,64 @@ export const openBalancesOf = async (target: TargetConnector, ctx: TargetCallCon
   Object.fromEntries(
     (await target.openBalances!(ctx, ids, asAt)).map((b) => [b.customerTargetId, [b.currency, b.balance]]),
   );
+
+/*
+ * What reconciliation names as posted outside the pipeline (`unlinkedDocuments`) in a target that
+ * takes a customer's code as its id (test/accountsiq-unlinked.test.ts, test/intacct-unlinked.test.ts):
+ * the window both tests ask for, the documents both book in and around it, and what was found, read
+ * as [reference, kind, customer, date, gross] by reference.
+ */
+
+/** The first day of the window the unlinked tests ask for. */
+export const UNLINKED_FROM = '2026-11-01';
+/** The last day of the window the unlinked tests ask for. */
+export const UNLINKED_TO = '2026-11-30';
+
+/**
+ * Books the documents both unlinked tests read, for customer `a`, another `b` and one not asked
+ * for, `notAsked`: a's invoices ON-FROM 121.00 on the first day of the window, ON-TO 12.10 on its
+ * last, BEFORE and AFTER 6.05 the days either side, REVERSED 24.20 on 18 November; b's OTHER 48.40
+ * on 20 November; notAsked's NOT-ASKED 36.30 on 20 November; then `moreInvoices` in the same call;
+ * a's credit note CN 12.10 on 10 November, payment PAY 50.00 of ON-FROM on 12 November and, when
+ * `refund`, its refund REF 10.00 on 15 November. The target's ids by our reference (throws when a
+ * document is refused).
+ */
+export async function bookUnlinkedDocuments(
+  target: TargetConnector,
+  ctx: TargetCallContext,
+  a: string,
+  b: string,
+  notAsked: string,
+  o: { moreInvoices?: TargetInvoice[]; refund?: boolean } = {},
+): Promise<Record<string, string>> {
+  const ids: Record<string, string> = {};
+  const invoices = [
+    customerInvoice(a, 'ON-FROM', UNLINKED_FROM, '100.00', '21.00'),
+    customerInvoice(a, 'ON-TO', UNLINKED_TO, '10.00', '2.10'),
+    customerInvoice(a, 'BEFORE', '2026-10-31', '5.00', '1.05'),
+    customerInvoice(a, 'AFTER', '2026-12-01', '5.00', '1.05'),
+    customerInvoice(a, 'REVERSED', '2026-11-18', '20.00', '4.20'),
+    customerInvoice(b, 'OTHER', '2026-11-20', '40.00', '8.40'),
+    customerInvoice(notAsked, 'NOT-ASKED', '2026-11-20', '30.00', '6.30'),
+    ...(o.moreInvoices ?? []),
+  ];
+  for (const [k, r] of (await target.createInvoices(ctx, invoices)).entries())
+    ids[invoices[k]!.record.externalReference] = targetIdOf(r);
+  ids.CN = targetIdOf(
+    (await target.createCreditNotes!(ctx, [customerCreditNote(a, 'CN', '2026-11-10', '10.00', '2.10')]))[0],
+  );
+  ids.PAY = targetIdOf(
+    (await target.createPayments!(ctx, [customerPayment(a, 'PAY', '2026-11-12', '50.00', ids['ON-FROM']!)]))[0],
+  );
+  if (o.refund)
+    ids.REF = targetIdOf(
+      (await target.createRefunds!(ctx, [customerRefund(a, 'REF', '2026-11-15', '10.00', ids.PAY)]))[0],
+    );
+  return ids;
+}
+
+/** What was found, as [reference, kind, customer, date, gross], by reference. */
+export const documentSummary = (docs: TargetDocument[]) =>
+  docs
+    .map((d) => [d.externalReference, d.kind, d.customerTargetId, d.date, d.gross])
+    .sort((a, b) => String(a[0]).localeCompare(String(b[0])));
