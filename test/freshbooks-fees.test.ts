@@ -1,23 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
 import {
-  ONE_ATTEMPT,
   type SimulatedGrant,
   callContext,
   directCustomer as customer,
   directInvoice as invoice,
   directPayment,
-  directTargetDeps,
   simulatedGrant,
   targetIdOf,
 } from './helpers/direct-target.ts';
+import { directFreshBooksTarget, freshBooksTokens } from './helpers/freshbooks.ts';
 import type { Database } from '../src/db/database.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
-import type { TargetConnector } from '../src/sync/target.ts';
-import { SYSTEM } from '../src/connectors/freshbooks/settings.ts';
 import { type FreshBooksSimulator, startFreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
 import type { AccountOptions } from '../src/connectors/freshbooks/simulator-store.ts';
-import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
 
 /*
  * A payment provider's fee in FreshBooks, the target against its simulator: an expense in the Bank
@@ -53,10 +48,7 @@ beforeAll(async () => {
     accounts: Object.fromEntries(Object.entries(CHARTS).map(([id, categories]) => [id, { categories }])),
     seed: 7,
   });
-  grant = simulatedGrant(
-    () => ({ system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' }),
-    sim.issueRefreshToken(),
-  );
+  grant = simulatedGrant(() => freshBooksTokens(sim, CLIENT), sim.issueRefreshToken());
 }, 60_000);
 afterAll(async () => {
   await sim.close();
@@ -65,23 +57,7 @@ afterAll(async () => {
 
 /** A target on account `acc` with two clients (A, B), each with an invoice of 121.00 (I1, I2). */
 async function setup(acc: string, extra: Record<string, unknown> = {}) {
-  const target: TargetConnector = createFreshBooksTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'freshbooks',
-        ...CLIENT,
-        refreshToken: grant.refreshToken,
-        tenantId: acc,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 10_000 },
-        ...extra,
-      },
-      'freshbooks',
-    ),
-    { auth: grant.auth(), planner: createRatePlanner(db), client: ONE_ATTEMPT },
-  );
+  const target = directFreshBooksTarget(db, sim, { app: CLIENT, accountId: acc, grant, settings: extra });
   const clients = (
     await target.upsertCustomers(ctx(), [customer('A', `Client A ${acc}`), customer('B', `Client B ${acc}`)])
   ).map(targetIdOf);

@@ -1,21 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './helpers/db.ts';
-import {
-  ONE_ATTEMPT,
-  type SimulatedGrant,
-  callContext,
-  directCustomer as customer,
-  directTargetDeps,
-  simulatedGrant,
-  targetIdOf,
-  thrown,
-} from './helpers/direct-target.ts';
-import type { Database } from '../src/db/database.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { directCustomer as customer, targetIdOf, thrown } from './helpers/direct-target.ts';
+import { useFreshBooksAccount } from './helpers/freshbooks.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
-import { SYSTEM } from '../src/connectors/freshbooks/settings.ts';
-import { type FreshBooksSimulator, startFreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
-import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
+import type { FreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
 
 /*
  * Each client's open balance in FreshBooks as at a day (src/connectors/freshbooks/balances.ts),
@@ -24,72 +11,26 @@ import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
  * FreshBooks counts it, a document dated after the day does not, and another client's never does.
  */
 
-const CLIENT = { clientId: 'fb-balances-client', clientSecret: 'fb-balances-secret-0123456789' };
-const ACC = 'Bal1';
-let db: Database;
+const z = useFreshBooksAccount({
+  accountId: 'Bal1',
+  seed: 5,
+  app: { clientId: 'fb-balances-client', clientSecret: 'fb-balances-secret-0123456789' },
+  customers: [
+    ['A', 'Ann Balance'],
+    ['B', 'Bob Balance'],
+  ],
+});
+const { ctx, acc, keyed } = z;
+const { invoice, paid, credit } = keyed;
 let sim: FreshBooksSimulator;
-let grant: SimulatedGrant;
 let target: TargetConnector;
 let ann: string;
 let bob: string;
-const ctx = () => callContext(db);
-const acc = () => sim.account(ACC);
-const balances = (ids: string[], asAt: string) => target.openBalances!(ctx(), ids, asAt);
-const eur = (amount: string) => ({ amount, code: 'EUR' });
-
-/** An invoice of one line at `cost` (no tax) keyed in FreshBooks by a person, marked sent unless a draft. */
-function invoice(client: string, ref: string, cost: string, date: string, sent = true): string {
-  const inv = acc().createInvoice({
-    customerid: client,
-    currency_code: 'EUR',
-    create_date: date,
-    po_number: ref,
-    lines: [{ name: 'Service', qty: '1', unit_cost: eur(cost) }],
-  });
-  if (sent) acc().updateInvoice(inv.id, { action_mark_as_sent: true });
-  return inv.id;
-}
-const paid = (invoiceId: string, amount: string, date: string, type = 'Check') =>
-  acc().createPayment({ invoiceid: invoiceId, amount: eur(amount), date, type }).id;
-const credit = (client: string, cost: string, date: string) =>
-  acc().createCreditNote({
-    clientid: client,
-    currency_code: 'EUR',
-    create_date: date,
-    lines: [{ name: 'Credit', qty: '1', unit_cost: eur(cost) }],
-  }).creditid;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startFreshBooksSimulator({ ...CLIENT, accounts: { [ACC]: {} }, seed: 5 });
-  grant = simulatedGrant(
-    () => ({ system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' }),
-    sim.issueRefreshToken(),
-  );
-  target = createFreshBooksTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'freshbooks',
-        ...CLIENT,
-        refreshToken: grant.refreshToken,
-        tenantId: ACC,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 100_000 },
-      },
-      'freshbooks',
-    ),
-    { auth: grant.auth(), planner: createRatePlanner(db), client: ONE_ATTEMPT },
-  );
-  [ann, bob] = (await target.upsertCustomers(ctx(), [customer('A', 'Ann Balance'), customer('B', 'Bob Balance')])).map(
-    targetIdOf,
-  ) as [string, string];
-}, 60_000);
-afterAll(async () => {
-  await sim.close();
-  await db.close();
+beforeAll(() => {
+  ({ sim, target } = z);
+  [ann, bob] = z.customers as [string, string];
 });
+const balances = (ids: string[], asAt: string) => target.openBalances!(ctx(), ids, asAt);
 
 describe('FreshBooks: each client’s open balance as at a day', () => {
   it('counts invoices, credit notes and payments dated up to the day, the day itself included; drafts and deleted invoices count nothing', async () => {

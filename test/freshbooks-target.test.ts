@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase } from './helpers/db.ts';
 import {
-  ONE_ATTEMPT,
   type SimulatedGrant,
   callContext,
   directAllocation,
@@ -9,15 +8,14 @@ import {
   directCustomer as customer,
   directInvoice as invoice,
   directPayment,
-  directTargetDeps,
   expectFoundForItsCustomerOnly,
   simulatedGrant,
   targetIdOf as idOf,
   thrown,
 } from './helpers/direct-target.ts';
+import { directFreshBooksTarget, freshBooksTokens } from './helpers/freshbooks.ts';
 import type { Database } from '../src/db/database.ts';
 import { postTokenGrant } from '../src/sync/remote/oauth-endpoint.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
 import { freshBooksTarget } from '../src/connectors/freshbooks/index.ts';
 import { CODE_PREFIX, REF_PREFIX, clientFields, lines, tagOf, withTag } from '../src/connectors/freshbooks/map.ts';
@@ -28,7 +26,6 @@ import {
   tenantsOfMe,
 } from '../src/connectors/freshbooks/settings.ts';
 import { type FreshBooksSimulator, startFreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
-import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
 
 /*
  * The FreshBooks target against its simulator, operation by operation: settings refused by name,
@@ -48,32 +45,13 @@ let grant: SimulatedGrant;
 const ctx = () => callContext(db);
 
 function make(extra: Record<string, unknown> = {}): TargetConnector {
-  return createFreshBooksTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'freshbooks',
-        ...CLIENT,
-        refreshToken: grant.refreshToken,
-        tenantId: ACC,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 10_000 },
-        ...extra,
-      },
-      'freshbooks',
-    ),
-    { auth: grant.auth(), planner: createRatePlanner(db), client: ONE_ATTEMPT },
-  );
+  return directFreshBooksTarget(db, sim, { app: CLIENT, accountId: ACC, grant, settings: extra });
 }
 
 beforeAll(async () => {
   db = await createTestDatabase();
   sim = await startFreshBooksSimulator({ ...CLIENT, accounts: { [ACC]: { name: 'FB Unit Ltd' } }, seed: 5 });
-  grant = simulatedGrant(
-    () => ({ system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' }),
-    sim.issueRefreshToken(),
-  );
+  grant = simulatedGrant(() => freshBooksTokens(sim, CLIENT), sim.issueRefreshToken());
   target = make();
 }, 60_000);
 afterAll(async () => {

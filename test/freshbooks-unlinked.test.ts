@@ -1,23 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './helpers/db.ts';
-import {
-  ONE_ATTEMPT,
-  type SimulatedGrant,
-  callContext,
-  directCustomer as customer,
-  directInvoice,
-  directPayment,
-  directTargetDeps,
-  simulatedGrant,
-  targetIdOf,
-  thrown,
-} from './helpers/direct-target.ts';
-import type { Database } from '../src/db/database.ts';
-import { createRatePlanner } from '../src/sync/remote/rate-planner.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { directInvoice, directPayment, targetIdOf, thrown } from './helpers/direct-target.ts';
+import { useFreshBooksAccount } from './helpers/freshbooks.ts';
 import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
-import { SYSTEM } from '../src/connectors/freshbooks/settings.ts';
-import { type FreshBooksSimulator, startFreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
-import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
+import type { FreshBooksSimulator } from '../src/connectors/freshbooks/simulator.ts';
 
 /*
  * Documents of the pipeline's clients that no pipeline booked, read from FreshBooks for
@@ -27,82 +12,33 @@ import { createFreshBooksTarget } from '../src/connectors/freshbooks/target.ts';
  * their kinds: a payment keyed by hand is named though an invoice the pipeline booked has its id.
  */
 
-const CLIENT = { clientId: 'fb-unlinked-client', clientSecret: 'fb-unlinked-secret-0123456789' };
-const ACC = 'Unl1';
-let db: Database;
+const z = useFreshBooksAccount({
+  accountId: 'Unl1',
+  seed: 7,
+  app: { clientId: 'fb-unlinked-client', clientSecret: 'fb-unlinked-secret-0123456789' },
+  customers: [
+    ['UA', 'Ann Unlinked'],
+    ['UB', 'Bob Unlinked'],
+    ['UC', 'Carl Unlinked'],
+  ],
+});
+const { ctx, acc, keyed } = z;
+const { invoice, paid, credit } = keyed;
 let sim: FreshBooksSimulator;
-let grant: SimulatedGrant;
 let target: TargetConnector;
 let ann: string;
 let bob: string;
 let carl: string;
-const ctx = () => callContext(db);
-const acc = () => sim.account(ACC);
-const eur = (amount: string) => ({ amount, code: 'EUR' });
+beforeAll(() => {
+  ({ sim, target } = z);
+  [ann, bob, carl] = z.customers as [string, string, string];
+});
 const unlinked = (customerTargetIds: string[], from: string, to: string, linkedTargetIds: string[] = []) =>
   target.unlinkedDocuments!(ctx(), { customerTargetIds, references: [], linkedTargetIds }, from, to);
 const rows = (docs: TargetDocument[]) =>
   docs
     .map((d) => [d.kind, d.customerTargetId, d.date, d.gross, d.externalReference])
     .sort((a, b) => `${String(a[2])}${String(a[0])}`.localeCompare(`${String(b[2])}${String(b[0])}`));
-
-/** An invoice of one line at `cost` (no tax) keyed in FreshBooks by a person, marked sent unless a draft. */
-function invoice(client: string, ref: string, cost: string, date: string, sent = true): string {
-  const inv = acc().createInvoice({
-    customerid: client,
-    currency_code: 'EUR',
-    create_date: date,
-    po_number: ref,
-    lines: [{ name: 'Service', qty: '1', unit_cost: eur(cost) }],
-  });
-  if (sent) acc().updateInvoice(inv.id, { action_mark_as_sent: true });
-  return inv.id;
-}
-const paid = (invoiceId: string, amount: string, date: string, type = 'Check') =>
-  acc().createPayment({ invoiceid: invoiceId, amount: eur(amount), date, type }).id;
-const credit = (client: string, cost: string, date: string) =>
-  acc().createCreditNote({
-    clientid: client,
-    currency_code: 'EUR',
-    create_date: date,
-    lines: [{ name: 'Credit', qty: '1', unit_cost: eur(cost) }],
-  }).creditid;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startFreshBooksSimulator({ ...CLIENT, accounts: { [ACC]: {} }, seed: 7 });
-  grant = simulatedGrant(
-    () => ({ system: SYSTEM, tokenUrl: sim.tokenUrl, ...CLIENT, clientAuthentication: 'body' }),
-    sim.issueRefreshToken(),
-  );
-  target = createFreshBooksTarget(
-    directTargetDeps(
-      db,
-      {
-        type: 'freshbooks',
-        ...CLIENT,
-        refreshToken: grant.refreshToken,
-        tenantId: ACC,
-        baseUrl: sim.baseUrl,
-        tokenUrl: sim.tokenUrl,
-        limits: { callsPerMinute: 100_000 },
-      },
-      'freshbooks',
-    ),
-    { auth: grant.auth(), planner: createRatePlanner(db), client: ONE_ATTEMPT },
-  );
-  [ann, bob, carl] = (
-    await target.upsertCustomers(ctx(), [
-      customer('UA', 'Ann Unlinked'),
-      customer('UB', 'Bob Unlinked'),
-      customer('UC', 'Carl Unlinked'),
-    ])
-  ).map(targetIdOf) as [string, string, string];
-}, 60_000);
-afterAll(async () => {
-  await sim.close();
-  await db.close();
-});
 
 describe('FreshBooks: documents of the pipeline’s clients no pipeline booked', () => {
   it('reads invoices, credit notes and payments dated in the window, both ends included, of the asked clients only, as documents() reads them; drafts, deleted ones, credit moved by a Credit payment, overpayment credit and the linked ones left out', async () => {

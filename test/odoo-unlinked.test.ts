@@ -15,42 +15,8 @@ import { useOdooTarget } from './helpers/odoo-target.ts';
 const { ctx, setup: start } = useOdooTarget('odoo-unlinked');
 
 async function setup(version: '16' | '17' | '18' = '17') {
-  const { sim, apiKey, target } = await start(version);
+  const { sim, apiKey, target, book } = await start(version);
   const d = sim.db;
-  const tax = d.taxes[0]!.id;
-  const refField = version === '18' ? 'memo' : 'ref';
-  // What a person keys into Odoo: customers, invoices and credit notes (net plus 21% VAT), payments.
-  const book = {
-    customer: (name: string) => String(d.upsert('res.partner', null, { name })),
-    move: (
-      type: 'out_invoice' | 'out_refund',
-      ref: string,
-      customer: string,
-      net: string,
-      date: string,
-      post = true,
-    ) => {
-      const id = d.createMove({
-        move_type: type,
-        partner_id: Number(customer),
-        ref,
-        invoice_date: date,
-        invoice_line_ids: [[0, 0, { name: 'Sales', quantity: '1', price_unit: net, tax_ids: [[6, 0, [tax]]] }]],
-      });
-      if (post) d.postMove(id);
-      return String(id);
-    },
-    invoice: (ref: string, customer: string, net: string, date: string, post = true) =>
-      book.move('out_invoice', ref, customer, net, date, post),
-    payment: (type: 'inbound' | 'outbound', ref: string, customer: string, amount: string, date: string) => {
-      const id = d.createPayment(
-        { payment_type: type, partner_type: 'customer', partner_id: Number(customer), amount, date, [refField]: ref },
-        refField,
-      );
-      d.postPayment(id);
-      return `payment:${id}`;
-    },
-  };
   const unlinked = async (
     customerTargetIds: string[],
     from: string,

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './helpers/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type SimulatedGrant,
-  callContext,
   directCustomer as customer,
   directPayment as payment,
   directRefund as refund,
-  simulatedGrant,
   targetIdOf,
   thrown,
 } from './helpers/direct-target.ts';
-import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
-import type { Database } from '../src/db/database.ts';
+import { useZohoOrganisation } from './helpers/zohobooks.ts';
 import type { TargetConnector } from '../src/sync/target.ts';
-import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
+import type { ZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
 
 /*
  * Each customer's open balance in Zoho Books as at a day (src/connectors/zohobooks/balances.ts),
@@ -24,70 +19,29 @@ import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connect
  * as reconciliation's source side asks.
  */
 
-const CLIENT = { clientId: '1000.BALANCESCLIENT', clientSecret: 'zoho-balances-secret-0123456789' };
-const ORG = '70000000003';
-let db: Database;
+const z = useZohoOrganisation({
+  orgId: '70000000003',
+  name: 'Zoho Balances BV',
+  seed: 11,
+  app: { clientId: '1000.BALANCESCLIENT', clientSecret: 'zoho-balances-secret-0123456789' },
+  customers: [
+    ['B1', 'Ann Balance'],
+    ['B2', 'Bob Balance'],
+    ['B3', 'Carl Balance'],
+  ],
+});
+const { ctx, org, keyed } = z;
+const { invoice, creditNote, paid } = keyed;
 let sim: ZohoBooksSimulator;
 let target: TargetConnector;
-let grant: SimulatedGrant;
 let ann: string;
 let bob: string;
 let carl: string;
-const ctx = () => callContext(db);
-const org = () => sim.org(ORG);
-const balances = (ids: string[], asAt: string) => target.openBalances!(ctx(), ids, asAt);
-
-/** An invoice of one line at `rate` (no tax) keyed in Zoho by a person, marked sent unless a draft. */
-function invoice(customerId: string, ref: string, rate: string, date: string, sent = true): string {
-  const d = org().createInvoice({
-    customer_id: customerId,
-    reference_number: ref,
-    date,
-    line_items: [{ name: 'Service', rate, quantity: '1' }],
-  });
-  if (sent) org().markSent(d.id);
-  return d.id;
-}
-function creditNote(customerId: string, ref: string, rate: string, date: string): string {
-  return org().createCreditNote({
-    customer_id: customerId,
-    reference_number: ref,
-    date,
-    line_items: [{ name: 'Credit', rate, quantity: '1' }],
-  }).id;
-}
-function paid(customerId: string, ref: string, amount: string, date: string, invoiceId?: string): string {
-  return org().createPayment({
-    customer_id: customerId,
-    reference_number: ref,
-    amount,
-    date,
-    invoices: invoiceId ? [{ invoice_id: invoiceId, amount_applied: amount }] : [],
-  }).payment_id;
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startZohoBooksSimulator({
-    ...CLIENT,
-    organisations: { [ORG]: { name: 'Zoho Balances BV', currency: 'EUR' } },
-    seed: 11,
-    limits: { perMinute: 10_000, perDay: 100_000 },
-  });
-  grant = simulatedGrant(() => zohoAccounts(sim, CLIENT), sim.issueRefreshToken());
-  target = directZohoBooksTarget(db, sim, { app: CLIENT, organizationId: ORG, grant, settings: {} });
-  [ann, bob, carl] = (
-    await target.upsertCustomers(ctx(), [
-      customer('B1', 'Ann Balance'),
-      customer('B2', 'Bob Balance'),
-      customer('B3', 'Carl Balance'),
-    ])
-  ).map(targetIdOf) as [string, string, string];
-}, 60_000);
-afterAll(async () => {
-  await sim.close();
-  await db.close();
+beforeAll(() => {
+  ({ sim, target } = z);
+  [ann, bob, carl] = z.customers as [string, string, string];
 });
+const balances = (ids: string[], asAt: string) => target.openBalances!(ctx(), ids, asAt);
 
 describe('Zoho Books: each customer’s open balance as at a day', () => {
   it('counts invoices, credit notes and payments (unapplied too) dated up to the day, the day itself included; drafts and voided ones count nothing', async () => {

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase } from './helpers/db.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type SimulatedGrant,
-  callContext,
   directCustomer as customer,
   directPayment as payment,
   directRefund as refund,
-  simulatedGrant,
   targetIdOf,
   thrown,
 } from './helpers/direct-target.ts';
-import { directZohoBooksTarget, zohoAccounts } from './helpers/zohobooks.ts';
-import type { Database } from '../src/db/database.ts';
+import { useZohoOrganisation } from './helpers/zohobooks.ts';
 import type { TargetConnector, TargetDocument } from '../src/sync/target.ts';
-import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
+import type { ZohoBooksSimulator } from '../src/connectors/zohobooks/simulator.ts';
 
 /*
  * Documents of the pipeline's customers that no pipeline booked, read from Zoho Books for
@@ -23,17 +18,28 @@ import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../src/connect
  * the lists read whole or customer by customer, page after page.
  */
 
-const CLIENT = { clientId: '1000.UNLINKEDCLIENT', clientSecret: 'zoho-unlinked-secret-0123456789' };
-const ORG = '70000000005';
-let db: Database;
+const z = useZohoOrganisation({
+  orgId: '70000000005',
+  name: 'Zoho Unlinked BV',
+  seed: 13,
+  app: { clientId: '1000.UNLINKEDCLIENT', clientSecret: 'zoho-unlinked-secret-0123456789' },
+  customers: [
+    ['U1', 'Ann Unlinked'],
+    ['U2', 'Bob Unlinked'],
+    ['U3', 'Carl Unlinked'],
+  ],
+});
+const { ctx, org, keyed } = z;
+const { invoice, creditNote, paid } = keyed;
 let sim: ZohoBooksSimulator;
 let target: TargetConnector;
-let grant: SimulatedGrant;
 let ann: string;
 let bob: string;
 let carl: string;
-const ctx = () => callContext(db);
-const org = () => sim.org(ORG);
+beforeAll(() => {
+  ({ sim, target } = z);
+  [ann, bob, carl] = z.customers as [string, string, string];
+});
 const unlinked = (customerTargetIds: string[], from: string, to: string, linkedTargetIds: string[] = []) =>
   target.unlinkedDocuments!(ctx(), { customerTargetIds, references: [], linkedTargetIds }, from, to);
 const rows = (docs: TargetDocument[]) =>
@@ -43,52 +49,6 @@ const rows = (docs: TargetDocument[]) =>
 /** The list requests made since `from`: route, page and customer asked. */
 const listed = (from: number) =>
   sim.requests.slice(from).map((r) => [r.route, r.query.get('page'), r.query.get('customer_id')]);
-
-/** An invoice of one line at `rate` (no tax) keyed in Zoho by a person, marked sent unless a draft. */
-function invoice(customerId: string, ref: string, rate: string, date: string, sent = true): string {
-  const d = org().createInvoice({
-    customer_id: customerId,
-    reference_number: ref,
-    date,
-    line_items: [{ name: 'Service', rate, quantity: '1' }],
-  });
-  if (sent) org().markSent(d.id);
-  return d.id;
-}
-function creditNote(customerId: string, ref: string, rate: string, date: string): string {
-  return org().createCreditNote({
-    customer_id: customerId,
-    reference_number: ref,
-    date,
-    line_items: [{ name: 'Credit', rate, quantity: '1' }],
-  }).id;
-}
-function paid(customerId: string, ref: string, amount: string, date: string): string {
-  return org().createPayment({ customer_id: customerId, reference_number: ref, amount, date, invoices: [] }).payment_id;
-}
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  sim = await startZohoBooksSimulator({
-    ...CLIENT,
-    organisations: { [ORG]: { name: 'Zoho Unlinked BV', currency: 'EUR' } },
-    seed: 13,
-    limits: { perMinute: 10_000, perDay: 100_000 },
-  });
-  grant = simulatedGrant(() => zohoAccounts(sim, CLIENT), sim.issueRefreshToken());
-  target = directZohoBooksTarget(db, sim, { app: CLIENT, organizationId: ORG, grant, settings: {} });
-  [ann, bob, carl] = (
-    await target.upsertCustomers(ctx(), [
-      customer('U1', 'Ann Unlinked'),
-      customer('U2', 'Bob Unlinked'),
-      customer('U3', 'Carl Unlinked'),
-    ])
-  ).map(targetIdOf) as [string, string, string];
-}, 60_000);
-afterAll(async () => {
-  await sim.close();
-  await db.close();
-});
 
 describe('Zoho Books: documents of the pipeline’s customers no pipeline booked', () => {
   it('reads each kind dated in the window, both ends included, of the asked customers only, as documents() reads it; voided, draft and deleted ones and the linked ones are left out', async () => {

@@ -50,8 +50,51 @@ export function useOdooTarget(pipelineName: string) {
       ),
       { planner: createRatePlanner(db), client: ONE_ATTEMPT },
     );
-    return { sim, apiKey, target };
+    return { sim, apiKey, target, book: keyedByHand(sim, version) };
   }
 
   return { ctx, setup };
+}
+
+/**
+ * What a person keys into the simulated Odoo: customers, invoices and credit notes (one line, net
+ * plus the company's 21 % VAT; posted unless `post` is false) and posted payments (`payment:{id}`,
+ * the target id the target gives a payment).
+ */
+function keyedByHand(sim: OdooSimulator, version: '16' | '17' | '18') {
+  const d = sim.db;
+  const tax = d.taxes[0]!.id;
+  const refField = version === '18' ? 'memo' : 'ref';
+  const book = {
+    customer: (name: string) => String(d.upsert('res.partner', null, { name })),
+    move: (
+      type: 'out_invoice' | 'out_refund',
+      ref: string,
+      customer: string,
+      net: string,
+      date: string,
+      post = true,
+    ) => {
+      const id = d.createMove({
+        move_type: type,
+        partner_id: Number(customer),
+        ref,
+        invoice_date: date,
+        invoice_line_ids: [[0, 0, { name: 'Sales', quantity: '1', price_unit: net, tax_ids: [[6, 0, [tax]]] }]],
+      });
+      if (post) d.postMove(id);
+      return String(id);
+    },
+    invoice: (ref: string, customer: string, net: string, date: string, post = true) =>
+      book.move('out_invoice', ref, customer, net, date, post),
+    payment: (type: 'inbound' | 'outbound', ref: string, customer: string, amount: string, date: string) => {
+      const id = d.createPayment(
+        { payment_type: type, partner_type: 'customer', partner_id: Number(customer), amount, date, [refField]: ref },
+        refField,
+      );
+      d.postPayment(id);
+      return `payment:${id}`;
+    },
+  };
+  return book;
 }
