@@ -442,13 +442,12 @@ export interface TargetConnector {
     ctx: TargetCallContext,
     draftTargetIds: string[],
   ): Promise<Map<string, { number: string; dueDate: string; externalReference: string }>>;
-  /** Invoices and payments dated in [from, to] of these customers or references that no pipeline booked. */
-  unlinkedDocuments?(
-    ctx: TargetCallContext,
-    scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
-    from: string,
-    to: string,
-  ): Promise<TargetDocument[]>;
+  /**
+   * The invoices, credit notes, payments and refunds dated in [from, to] (both days included) of
+   * the scope's customers (or, where the platform can ask, under one of its references) that no
+   * pipeline booked: none of `linkedTargetIds`. Each described as `documents()` describes it.
+   */
+  unlinkedDocuments?(ctx: TargetCallContext, scope: UnlinkedScope, from: string, to: string): Promise<TargetDocument[]>;
   /**
    * The cheapest authenticated read the platform offers (Xero's organisation, QuickBooks'
    * CompanyInfo; for the ledger, that the entity exists), for "Test connection": resolves with
@@ -462,6 +461,16 @@ export interface TargetConnector {
     customerTargetIds: string[],
     asAt: string,
   ): Promise<{ customerTargetId: string; currency: string; balance: bigint }[]>;
+}
+
+/** Whose documents `unlinkedDocuments` reads, and what the pipelines booked. */
+export interface UnlinkedScope {
+  /** The target ids of the pipeline's customers. */
+  customerTargetIds: string[];
+  /** The pipeline's references; a target that can ask by reference reads these whatever their customer. */
+  references: string[];
+  /** The target ids of what the pipelines booked, left out of the answer. */
+  linkedTargetIds: string[];
 }
 
 /** What a target factory is given. */

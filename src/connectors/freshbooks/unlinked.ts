@@ -1,5 +1,5 @@
 import { addDays } from '../../domain/dates.ts';
-import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
+import type { TargetCallContext, TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { text } from './api.ts';
 import { clientIds, clientLists } from './balances.ts';
 import type { DocumentContext } from './documents.ts';
@@ -45,7 +45,7 @@ import {
 export async function unlinkedDocuments(
   c: DocumentContext,
   ctx: TargetCallContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {

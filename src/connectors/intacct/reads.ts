@@ -1,5 +1,5 @@
 import { parseAmount } from '../../domain/money.ts';
-import type { TargetDocument } from '../../sync/target.ts';
+import type { TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { type DocKind, type DocumentContext, OBJECTS, numberOf, referenceOf } from './documents.ts';
 import { IN_THE_BOOKS, NOT_COUNTED, allRows, customerIds, inGroups } from './balances.ts';
 import { readFees } from './fees.ts';
@@ -85,7 +85,7 @@ function documentOf(c: DocumentContext, kind: DocKind, row: Record<string, Xml>)
  */
 export async function unlinkedDocuments(
   c: DocumentContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {

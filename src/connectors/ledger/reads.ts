@@ -4,7 +4,7 @@ import { documentLabel } from '../../domain/documents.ts';
 import { listReportCustomers } from '../../ledger/reports/customer.ts';
 import { listOpenItems } from '../../ledger/reports/open-items.ts';
 import type { CanonicalCustomer } from '../../sync/canonical.ts';
-import type { FoundDocument, TargetDocument, TargetFee } from '../../sync/target.ts';
+import type { FoundDocument, TargetDocument, TargetFee, UnlinkedScope } from '../../sync/target.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
 /** A ledger customer as a canonical record under a source id of the caller's choosing. */
@@ -131,7 +131,7 @@ export async function documents(
 export async function documentsInWindow(
   db: Queryable,
   entityId: string,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {

@@ -1,6 +1,6 @@
 import { addDays } from '../../domain/dates.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import type { TargetDocument } from '../../sync/target.ts';
+import type { TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { type MyobObject, literal, orFilters, text } from './api.ts';
 import type { DocumentContext } from './documents.ts';
 import { PAYMENT, SALE } from './documents.ts';
@@ -221,7 +221,7 @@ export async function openBalances(
  */
 export async function unlinkedDocuments(
   c: DocumentContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {

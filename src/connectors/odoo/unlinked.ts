@@ -1,4 +1,4 @@
-import type { TargetDocument } from '../../sync/target.ts';
+import type { TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { CUSTOMERS_PER_CALL, checkedDay, partnerIds } from './balances.ts';
 import {
   type DocumentContext,
@@ -33,7 +33,7 @@ export const ROWS_PER_PAGE = 1000;
  */
 export async function unlinkedDocuments(
   c: DocumentContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {

@@ -1,5 +1,5 @@
 import { ConnectorError } from '../../sync/connector.ts';
-import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
+import type { TargetCallContext, TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { type Json, type XeroApi, lit, str } from './api.ts';
 import { minorUnits, xeroDate } from './map.ts';
 import { XERO } from './settings.ts';
@@ -233,7 +233,7 @@ function toDocument(
 export async function unlinkedDocuments(
   x: XeroApi,
   ctx: TargetCallContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
   overpaymentPrefix: string,

@@ -1,5 +1,5 @@
 import { addDays } from '../../domain/dates.ts';
-import type { TargetCallContext, TargetDocument } from '../../sync/target.ts';
+import type { TargetCallContext, TargetDocument, UnlinkedScope } from '../../sync/target.ts';
 import { text } from './api.ts';
 import { contactIds, customerRows, ownerOfRow } from './balances.ts';
 import {
@@ -38,7 +38,7 @@ import { minor } from './map.ts';
 export async function unlinkedDocuments(
   c: DocumentContext,
   ctx: TargetCallContext,
-  scope: { customerTargetIds: string[]; references: string[]; linkedTargetIds: string[] },
+  scope: UnlinkedScope,
   from: string,
   to: string,
 ): Promise<TargetDocument[]> {
