@@ -1,5 +1,5 @@
 import { parseAmount } from '../domain/money.ts';
-import type { FeeDifference, ItemError, TargetDocument, TargetFee } from './target.ts';
+import type { FeeDifference, ItemError, TargetDocument, TargetFee, TargetPayment } from './target.ts';
 
 /*
  * Which fee document in a remote target is a payment's provider fee. A target books a fee as a
@@ -42,6 +42,45 @@ export function matchFees<T>(
     return { kind: 'ambiguous', docs: unmarked, shared };
   });
 }
+
+/**
+ * What the fees held under payment `d`'s reference are to it, when it is booked with the payments
+ * of `batch`: asked with the others of the batch that carry a fee under the same reference, since
+ * whose an unmarked fee is cannot be told between them.
+ */
+export function matchBatchFee<T>(
+  d: TargetPayment,
+  batch: readonly TargetPayment[],
+  byReference: ReadonlyMap<string, T[]>,
+  markOf: (doc: T) => string | null,
+): FeeMatch<T> {
+  const reference = d.record.externalReference;
+  const sharing = batch.filter(
+    (o) => o !== d && o.record.externalReference === reference && typeof paymentFee(o.record) === 'bigint',
+  );
+  return matchFees(
+    [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),
+    byReference,
+    markOf,
+  )[0]!;
+}
+
+/** Why an ambiguous match cannot be told, in a few words; `several` says it of several unmarked fees. */
+export const ambiguity = (
+  match: { docs: unknown[]; shared: boolean },
+  several = `there are ${match.docs.length} of them`,
+) => (match.shared ? 'another payment sent with it has the same reference' : several);
+
+/**
+ * A payment parked because which unmarked fee is its own cannot be told: nothing is booked, so
+ * that no fee is booked twice or lost. `message` names the documents and how to mark them.
+ */
+export const feeAmbiguous = (message: string): ItemError => ({
+  code: 'PAYMENT_FEE_AMBIGUOUS',
+  message: message.slice(0, 1000),
+  retryable: false,
+  field: 'fee',
+});
 
 /** The documents of a match that are the payment's fee: none when it has none, null when it cannot be told. */
 export function feeDocs<T>(match: FeeMatch<T>): T[] | null {

@@ -1,6 +1,6 @@
 import { Dec, formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { ambiguity, feeAmbiguous, matchBatchFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, ItemResult, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { failed } from '../../sync/target.ts';
 import { type AccountsIqApi, describe, wsResult } from './api.ts';
@@ -223,16 +223,9 @@ export const accountsIqFeeRemedy = remoteFeeRemedy(
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, fees: HeldFee[], why: string): ItemError {
   const ids = fees.map((f) => `${f.number || '?'} (transaction ${f.id})`).join(', ');
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `AccountsIQ holds bank payments under the reference ${reference} keyed without ledgerlink's mark of its payment's customer (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is paid twice or lost. If one is this payment's fee, end its description with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <code of that payment's customer>)"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `AccountsIQ holds bank payments under the reference ${reference} keyed without ledgerlink's mark of its payment's customer (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is paid twice or lost. If one is this payment's fee, end its description with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <code of that payment's customer>)"; then retry.`,
+  );
 }
 
 /** What the fee booking needs of the target. */
@@ -258,20 +251,12 @@ export async function bookFee(
   const account = await c.feeAccount();
   if ('code' in account) return account;
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
-  // The others with a fee under the same reference: whose an unmarked fee is cannot be told between them.
-  const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
-  );
   const held = await feesUnder(c.api, p.externalReference, c.signal);
-  const [e] = matchFees(
-    [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),
-    new Map(held.length > 0 ? [[p.externalReference, held]] : []),
-    markOf,
-  );
+  const e = matchBatchFee(d, batch, new Map(held.length > 0 ? [[p.externalReference, held]] : []), markOf);
   const found = (f: HeldFee): BookedFee => ({ id: f.id, label, found: true });
-  if (e!.kind === 'marked') return found(e!.docs[0]!);
-  if (e!.kind === 'unmarked') {
-    const f = e!.doc;
+  if (e.kind === 'marked') return found(e.docs[0]!);
+  if (e.kind === 'unmarked') {
+    const f = e.doc;
     // An unmarked fee is this payment's as it would book it (amount and date), or not told.
     if (minor(f.amount.toFixed(), p.currency) === fee && f.date === p.date) return found(f);
     return ambiguous(
@@ -281,13 +266,7 @@ export async function bookFee(
       `it is ${f.amount.toFixed(2)} on ${f.date}, and this payment's fee ${label} on ${p.date}`,
     );
   }
-  if (e!.kind === 'ambiguous')
-    return ambiguous(
-      p.externalReference,
-      d.customerTargetId,
-      e!.docs,
-      e!.shared ? 'another payment sent with it has the same reference' : `there are ${e!.docs.length} of them`,
-    );
+  if (e.kind === 'ambiguous') return ambiguous(p.externalReference, d.customerTargetId, e.docs, ambiguity(e));
   const a = await c.api.write(
     SUNDRY,
     {

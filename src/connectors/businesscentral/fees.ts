@@ -1,5 +1,5 @@
 import { formatAmount } from '../../domain/money.ts';
-import { type FeeMatch, feeDocs, matchFees, paymentFee, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { feeAmbiguous, feeDocs, type FeeMatch, matchFees, paymentFee, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetCallContext, TargetPayment } from '../../sync/target.ts';
 import { type BcEntity, type BusinessCentralApi, Refused, key, literal } from './api.ts';
 import { externalOf, minor, num, paymentDocumentNumber, text } from './map.ts';
@@ -311,14 +311,7 @@ function ambiguous(
       : match.kind === 'ambiguous' && match.shared
         ? 'another payment sent with it has the same reference'
         : `there are ${docs.length} under the reference`;
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `Business Central holds fee lines under the reference ${reference} without ledgerlink's mark naming the payment's customer (${docs.map((d) => d.id).join(', ')}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, end its description with "${feeMark(customer)}"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `Business Central holds fee lines under the reference ${reference} without ledgerlink's mark naming the payment's customer (${docs.map((d) => d.id).join(', ')}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, end its description with "${feeMark(customer)}"; then retry.`,
+  );
 }

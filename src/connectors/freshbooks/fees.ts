@@ -1,7 +1,7 @@
 import { LosslessNumber } from 'lossless-json';
 import { addDays } from '../../domain/dates.ts';
 import { formatAmount } from '../../domain/money.ts';
-import { matchFees, paymentFee } from '../../sync/fee-match.ts';
+import { ambiguity, feeAmbiguous, matchBatchFee } from '../../sync/fee-match.ts';
 import type { ItemError, TargetPayment } from '../../sync/target.ts';
 import { type FbObject, type FreshBooksApi, describe, entity, text } from './api.ts';
 import { REF_PREFIX, minor, money, tagOf, withTag } from './map.ts';
@@ -113,16 +113,9 @@ export async function feesUnder(api: FreshBooksApi, date: string, references: st
 
 function ambiguous(reference: string, customer: string, expenses: FbObject[], why: string): ItemError {
   const ids = expenses.map((e) => text(e.id)).join(', ');
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `FreshBooks holds expenses carrying the reference ${reference} without ledgerlink's mark of their payment's client (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, add the line "${CUSTOMER_PREFIX}${customer}" to its notes; if one is another payment's, add "${CUSTOMER_PREFIX}<id of that payment's client>"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `FreshBooks holds expenses carrying the reference ${reference} without ledgerlink's mark of their payment's client (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, add the line "${CUSTOMER_PREFIX}${customer}" to its notes; if one is another payment's, add "${CUSTOMER_PREFIX}<id of that payment's client>"; then retry.`,
+  );
 }
 
 /** What the fee booking needs of the target. */
@@ -152,18 +145,11 @@ export async function bookFee(
   const category = await c.feesCategory();
   if ('code' in category) return category;
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
-  const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
-  );
-  const [e] = matchFees(
-    [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),
-    await feesUnder(c.api, p.date, [p.externalReference], c.signal),
-    markOf,
-  );
+  const e = matchBatchFee(d, batch, await feesUnder(c.api, p.date, [p.externalReference], c.signal), markOf);
   const found = (x: FbObject): BookedFee => ({ id: text(x.id), label, found: true });
-  if (e!.kind === 'marked') return found(e!.docs[0]!);
-  if (e!.kind === 'unmarked') {
-    const x = e!.doc;
+  if (e.kind === 'marked') return found(e.docs[0]!);
+  if (e.kind === 'unmarked') {
+    const x = e.doc;
     const held = text((x.amount as FbObject | undefined)?.code) || p.currency;
     if (held === p.currency && minor(x.amount, held) === fee) return found(x);
     return ambiguous(
@@ -173,13 +159,7 @@ export async function bookFee(
       `it is ${held} ${text((x.amount as FbObject | undefined)?.amount)}, and this payment's fee ${label}`,
     );
   }
-  if (e!.kind === 'ambiguous')
-    return ambiguous(
-      p.externalReference,
-      d.customerTargetId,
-      e!.docs,
-      e!.shared ? 'another payment sent with it has the same reference' : `there are ${e!.docs.length} of them`,
-    );
+  if (e.kind === 'ambiguous') return ambiguous(p.externalReference, d.customerTargetId, e.docs, ambiguity(e));
   const a = await c.api.call(
     {
       method: 'POST',

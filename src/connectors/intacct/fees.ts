@@ -1,6 +1,6 @@
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { feeAmbiguous, matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { writeControlId } from './api.ts';
 import type { DocumentContext } from './documents.ts';
@@ -123,12 +123,9 @@ async function feesByReference(c: DocumentContext, references: string[]): Promis
 
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, fees: HeldFee[]): ItemError {
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message: `${SYSTEM} holds bank charges under reference ${reference} (${fees.map((f) => text(f.row.RECORDNO)).join(', ')}) whose lines name no customer, and whether one is this payment's fee cannot be told: nothing was booked, so that no fee is booked twice or lost. Set the customer on the line of the one that is this payment's fee (or of the one that is another payment's), then retry.`,
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `${SYSTEM} holds bank charges under reference ${reference} (${fees.map((f) => text(f.row.RECORDNO)).join(', ')}) whose lines name no customer, and whether one is this payment's fee cannot be told: nothing was booked, so that no fee is booked twice or lost. Set the customer on the line of the one that is this payment's fee (or of the one that is another payment's), then retry.`,
+  );
 }
 
 /**

@@ -1,6 +1,6 @@
 import { formatAmount } from '../../domain/money.ts';
 import { ConnectorError } from '../../sync/connector.ts';
-import { matchFees, paymentFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { ambiguity, feeAmbiguous, matchBatchFee, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 import type { ItemError, TargetDocument, TargetPayment } from '../../sync/target.ts';
 import { type MyobApi, type MyobObject, describe, literal, orFilters, text } from './api.ts';
 import { type Company, dateTime, minor, num } from './map.ts';
@@ -143,16 +143,9 @@ async function spendsUnder(api: MyobApi, references: string[], signal?: AbortSig
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, spends: MyobObject[], why: string): ItemError {
   const ids = spends.map((s) => `${text(s.PaymentNumber)} (${text(s.UID)})`).join(', ');
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `MYOB holds spend money with the memo ${reference} keyed without ledgerlink's mark of its payment's customer (${ids}), and whether it is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is spent twice or lost. If one is this payment's fee, end its line's memo with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <UID of that payment's customer card>)"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `MYOB holds spend money with the memo ${reference} keyed without ledgerlink's mark of its payment's customer (${ids}), and whether it is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is spent twice or lost. If one is this payment's fee, end its line's memo with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <UID of that payment's customer card>)"; then retry.`,
+  );
 }
 
 /** What the fee booking needs of the target. */
@@ -179,19 +172,11 @@ export async function bookFee(
   const account = await c.feesAccount();
   if ('code' in account) return account;
   const label = `${p.currency} ${formatAmount(fee, p.currency)}`;
-  // The others with a fee under the same reference: whose an unmarked fee is cannot be told between them.
-  const sharing = batch.filter(
-    (o) => o !== d && o.record.externalReference === p.externalReference && typeof paymentFee(o.record) === 'bigint',
-  );
-  const [e] = matchFees(
-    [d, ...sharing].map((x) => ({ reference: x.record.externalReference, customer: x.customerTargetId })),
-    await spendsUnder(c.api, [p.externalReference], c.signal),
-    markOf,
-  );
+  const e = matchBatchFee(d, batch, await spendsUnder(c.api, [p.externalReference], c.signal), markOf);
   const found = (s: MyobObject): BookedFee => ({ id: text(s.UID), label, found: true });
-  if (e!.kind === 'marked') return found(e!.docs[0]!);
-  if (e!.kind === 'unmarked') {
-    const s = e!.doc;
+  if (e.kind === 'marked') return found(e.docs[0]!);
+  if (e.kind === 'unmarked') {
+    const s = e.doc;
     // An unmarked fee is this payment's as it would book it (amount and date), or not told.
     if (minor(s.AmountPaid, p.currency) === fee && text(s.Date).slice(0, 10) === p.date) return found(s);
     return ambiguous(
@@ -201,12 +186,12 @@ export async function bookFee(
       `it is ${text(s.AmountPaid)} on ${text(s.Date).slice(0, 10)}, and this payment's fee ${label} on ${p.date}`,
     );
   }
-  if (e!.kind === 'ambiguous')
+  if (e.kind === 'ambiguous')
     return ambiguous(
       p.externalReference,
       d.customerTargetId,
-      e!.docs,
-      e!.shared ? 'another payment sent with it has the same reference' : `there are ${e!.docs.length} with that memo`,
+      e.docs,
+      ambiguity(e, `there are ${e.docs.length} with that memo`),
     );
   const a = await c.api.call(
     {

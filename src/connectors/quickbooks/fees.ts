@@ -22,7 +22,7 @@ import {
 } from './map.ts';
 import { queryIn } from './names.ts';
 import { SYSTEM } from './settings.ts';
-import { matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import { ambiguity, feeAmbiguous, matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
 
 /*
  * A payment provider's fee (CanonicalPayment.fee) as QuickBooks records one: a Purchase paid in
@@ -134,16 +134,9 @@ const identify = (payments: { reference: string; customer: string }[], byReferen
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, purchases: QboEntity[], why: string): ItemError {
   const ids = purchases.map((e) => `Purchase ${e.Id}`).join(', ');
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `QuickBooks holds expenses numbered ${docNumberFor(reference)} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, add the line "${feeMark(customer)}" at the start of its memo (private note); if one is another payment's, add "ledgerlink customer: <Id of that payment's customer>"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `QuickBooks holds expenses numbered ${docNumberFor(reference)} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether one is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is booked twice or lost. If one is this payment's fee, add the line "${feeMark(customer)}" at the start of its memo (private note); if one is another payment's, add "ledgerlink customer: <Id of that payment's customer>"; then retry.`,
+  );
 }
 
 /** Whether an unmarked fee is what the booking would record for this payment's fee. */
@@ -260,9 +253,7 @@ export async function bookFees(
           p.externalReference,
           w.payment.customerTargetId,
           e.docs,
-          e.shared
-            ? 'another payment sent with it has the same reference'
-            : `there are ${e.docs.length} under the reference`,
+          ambiguity(e, `there are ${e.docs.length} under the reference`),
         ),
       );
   }

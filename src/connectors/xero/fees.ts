@@ -8,7 +8,14 @@ import {
   type TargetPayment,
   failed,
 } from '../../sync/target.ts';
-import { type FeeMatch, matchFees, readPaymentFees, remoteFeeRemedy } from '../../sync/fee-match.ts';
+import {
+  ambiguity,
+  feeAmbiguous,
+  type FeeMatch,
+  matchFees,
+  readPaymentFees,
+  remoteFeeRemedy,
+} from '../../sync/fee-match.ts';
 import { type Json, str } from './api.ts';
 import { type OrgSettings, amount, minorUnits, xeroDate } from './map.ts';
 import { XERO, type XeroTargetSettings } from './settings.ts';
@@ -141,16 +148,9 @@ const spendsUnder = (io: Pick<FeeIO, 'findBy'>, references: string[], signal?: A
 /** A payment parked because which unmarked fee is its own cannot be told. */
 function ambiguous(reference: string, customer: string, spends: Json[], why: string): ItemError {
   const ids = spends.map((b) => str(b.BankTransactionID)).join(', ');
-  return {
-    code: 'PAYMENT_FEE_AMBIGUOUS',
-    message:
-      `Xero holds spend money under the reference ${reference} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether it is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is spent twice or lost. If one is this payment's fee, end its line's description with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <ContactID of that payment's customer>)"; then retry.`.slice(
-        0,
-        1000,
-      ),
-    retryable: false,
-    field: 'fee',
-  };
+  return feeAmbiguous(
+    `Xero holds spend money under the reference ${reference} booked before ledgerlink marked each fee with its payment's customer (${ids}), and whether it is this payment's fee cannot be told: ${why}. Nothing was booked, so that no fee is spent twice or lost. If one is this payment's fee, end its line's description with "${feeMark(customer)}"; if one is another payment's, end it with "(ledgerlink customer <ContactID of that payment's customer>)"; then retry.`,
+  );
 }
 
 /** The fee booking of one target instance (it keeps the fees contact once resolved). */
@@ -301,9 +301,7 @@ export function xeroFees(settings: XeroTargetSettings, io: FeeIO) {
             p.externalReference,
             w.item.customerTargetId,
             e.docs,
-            e.shared
-              ? 'another payment sent with it has the same reference'
-              : `there are ${e.docs.length} under the reference`,
+            ambiguity(e, `there are ${e.docs.length} under the reference`),
           ),
         );
       return e.kind === 'none';
