@@ -15,8 +15,10 @@ import { SYSTEM } from './settings.ts';
  * account's default, keeps its record with its total and lines set to zero and `voided` 'T'
  * (N/transaction Module, "When you void a transaction, the total and all the line items for the
  * transaction are set to zero. The transaction is not removed from the system."): it is read as
- * `voided`, which reconciliation counts as not there. With that preference on, the voided invoice
- * is still marked voided and its reversing journal is another transaction, not read here.
+ * `voided`, which reconciliation counts as not there. That preference does not reach invoices,
+ * credit memos or payments (NetSuite then offers no void for the first two, and voids payments
+ * directly); a customer refund voided by a reversing journal keeps its amounts and is marked voided
+ * too, and the journal is another transaction, not read here (open balances count it, balances.ts).
  */
 
 /** Ids a SuiteQL query names at once: NetSuite runs it on Oracle, which takes at most 1,000 in an IN list. */

@@ -41,7 +41,8 @@ const TYPES = new Set([
  * SuiteQL, as far as this target asks it: the chart of accounts (`SELECT … FROM account`), its
  * documents by internal id (reads.ts), its customers' or references' documents dated in a window,
  * not voided, in id order (reads.ts), its fees' journal entries by external id (fees.ts) and its
- * customers' A/R balances as at a day (balances.ts, from the store's transactions), a
+ * customers' A/R balances as at a day (balances.ts, from the A/R lines of the store's
+ * transactions and journal entries, each counted for the customer its line names), a
  * page of `limit` rows from `offset`; any other query is refused as NetSuite refuses one it cannot
  * run, and so is an IN list of more than 1,000 (Oracle's ORA-01795).
  */
@@ -91,7 +92,7 @@ const JOURNALS = new RegExp(
 const BALANCES = new RegExp(
   '^' +
     literal(
-      'SELECT t.entity, cu.symbol AS currency, ' +
+      'SELECT NVL(tl.entity, t.entity) AS entity, cu.symbol AS currency, ' +
         'SUM(NVL(tl.debitforeignamount, 0) - NVL(tl.creditforeignamount, 0)) AS balance ' +
         'FROM transaction t ' +
         'JOIN transactionaccountingline tal ON tal.transaction = t.id ' +
@@ -99,14 +100,14 @@ const BALANCES = new RegExp(
         "JOIN account a ON a.id = tal.account AND a.accttype = 'AcctRec' " +
         'JOIN transactionline tl ON tl.transaction = tal.transaction AND tl.id = tal.transactionline ' +
         'JOIN currency cu ON cu.id = t.currency ' +
-        'WHERE t.entity IN (',
+        'WHERE NVL(tl.entity, t.entity) IN (',
     ) +
     '(\\d+(?:, \\d+)*)' +
     literal(") AND t.trandate <= TO_DATE('") +
     '(\\d{4}-\\d{2}-\\d{2})' +
     literal(
-      "', 'YYYY-MM-DD') AND t.voided = 'F' AND tal.posting = 'T' " +
-        'GROUP BY t.entity, cu.symbol ORDER BY t.entity, cu.symbol',
+      "', 'YYYY-MM-DD') AND tal.posting = 'T' " +
+        'GROUP BY NVL(tl.entity, t.entity), cu.symbol ORDER BY NVL(tl.entity, t.entity), cu.symbol',
     ) +
     '$',
 );

@@ -83,6 +83,11 @@ export interface Refund {
   account: string | null;
   /** Payment id → amount refunded of it. */
   apply: Map<string, bigint>;
+  /**
+   * Voided in NetSuite: directly (its amounts zero) or by a reversing journal (its amounts kept,
+   * reversed by the journal); either way its money is the payments' again.
+   */
+  voided: boolean;
 }
 
 /** An account of the chart (NetSuite's `account` record). */
@@ -112,6 +117,8 @@ export interface Journal {
   memo: string;
   subsidiary: string | null;
   lines: JournalLine[];
+  /** A voiding journal: the transaction it reverses ("Void Of"). */
+  voidOf: string | null;
 }
 
 /** The chart a simulated account starts with, unless the test gives its own. */
@@ -154,6 +161,12 @@ export class Account {
   readonly journals = new Map<string, Journal>();
   /** Transactions dated on or before it are refused: the accounting period is closed. */
   closedUntil: string | null = null;
+  /**
+   * The accounting preference "Void Transactions Using Reversing Journals" (off unless set): on,
+   * a customer refund is voided by a journal dated the day of the void, and invoices and credit
+   * memos cannot be voided at all.
+   */
+  reversingJournals = false;
   #seq = { customer: 0, invoice: 0, creditMemo: 0, payment: 0, refund: 0, journal: 0 };
 
   constructor(
@@ -192,10 +205,10 @@ export class Account {
     return inv.total - applied;
   }
 
-  /** What refunds have taken of a payment. */
+  /** What refunds have taken of a payment (a voided refund nothing). */
   refunded(paymentId: string, except?: Refund): bigint {
     let out = 0n;
-    for (const r of this.refunds.values()) if (r !== except) out += r.apply.get(paymentId) ?? 0n;
+    for (const r of this.refunds.values()) if (r !== except && !r.voided) out += r.apply.get(paymentId) ?? 0n;
     return out;
   }
 
@@ -325,12 +338,15 @@ export class Account {
    * An invoice or credit memo voided as a person voids it in NetSuite with "Void Transactions
    * Using Reversing Journals" off (a direct void): kept under its id and external id, its total
    * and every line set to zero, its memo "VOID", what it had applied taken off; an invoice that
-   * payments or credit memos are applied to is refused until they are taken off it *(unverified
-   * wording)*.
+   * payments or credit memos are applied to is refused until they are taken off it. With the
+   * preference on, NetSuite voids neither, and refuses *(unverified wording of both refusals)*.
    */
   void(id: string): Txn {
     const t = this.txns.get(id);
     if (!t) throw new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist.');
+    // With reversing journals on, invoices and credit memos have no Void (their void is direct only).
+    if (this.reversingJournals)
+      throw new NsRefusal(400, 'USER_ERROR', 'You cannot void this transaction using a reversing journal.');
     if (t.type === 'invoice' && this.remaining(t) !== t.total)
       throw new NsRefusal(400, 'USER_ERROR', 'You cannot void a transaction with applied payments or credits.');
     t.voided = true;
@@ -339,6 +355,47 @@ export class Account {
     t.total = 0n;
     t.apply.clear();
     return t;
+  }
+
+  /**
+   * A customer refund voided as a person voids it in NetSuite. Directly (reversing journals off):
+   * kept, its amounts zero, voided. By reversing journal (on): kept as it posted, voided, and a
+   * voiding journal dated `voidDate` (an open period's day) reverses it: debits the account the
+   * money left and credits accounts receivable, naming the customer on both lines *(unverified:
+   * that the voiding journal's lines keep the customer's name)*. Either way the payments it
+   * refunded hold their money again. Answers the voiding journal, null for a direct void.
+   */
+  voidRefund(id: string, voidDate: string): Journal | null {
+    const r = this.refunds.get(id);
+    if (!r) throw new NsRefusal(404, 'NONEXISTENT_ID', 'The record instance does not exist.');
+    if (r.voided) throw new NsRefusal(400, 'USER_ERROR', 'You cannot change a voided transaction.');
+    if (!this.reversingJournals) {
+      r.voided = true;
+      r.apply = new Map([...r.apply.keys()].map((k) => [k, 0n]));
+      return null;
+    }
+    this.open(voidDate);
+    const amount = [...r.apply.values()].reduce((s, x) => s + x, 0n);
+    const of = (type: string) => [...this.chart.values()].find((g) => g.acctType === type)?.id;
+    const receivable = of('AcctRec');
+    const paidFrom = r.account ?? of('Bank');
+    if (!receivable || !paidFrom) throw new Error('the simulated chart has no A/R or no bank account');
+    const j: Journal = {
+      id: this.nextId(),
+      externalId: '',
+      tranId: `JE${++this.#seq.journal}`,
+      tranDate: voidDate,
+      memo: '',
+      subsidiary: null,
+      lines: [
+        { account: paidFrom, debit: amount, credit: 0n, memo: '', entity: r.customer },
+        { account: receivable, debit: 0n, credit: amount, memo: '', entity: r.customer },
+      ],
+      voidOf: r.id,
+    };
+    this.journals.set(j.id, j);
+    r.voided = true;
+    return j;
   }
 
   /**
@@ -400,6 +457,7 @@ export class Account {
 
   /** A customer refund of payments' unapplied amounts, created or (same external id) updated. */
   upsertRefund(existing: Refund | null, externalId: string, body: Obj): Refund {
+    if (existing?.voided) throw new NsRefusal(400, 'USER_ERROR', 'You cannot change a voided transaction.');
     const customer = this.customerRef(body.customer ?? (existing ? { id: existing.customer } : undefined), 'customer');
     const tranDate = body.tranDate !== undefined ? str(body.tranDate) : (existing?.tranDate ?? '');
     this.open(tranDate);
@@ -428,6 +486,7 @@ export class Account {
       tranDate,
       account: null,
       apply,
+      voided: false,
     };
     Object.assign(r, { customer, tranDate, apply });
     if (body.account !== undefined) r.account = idOf(body.account);
@@ -441,6 +500,7 @@ export class Account {
    * a line's name a customer; its date in an open period. Messages *(unverified)* in NetSuite's words.
    */
   upsertJournal(existing: Journal | null, externalId: string, body: Obj): Journal {
+    if (existing?.voidOf) throw new NsRefusal(400, 'USER_ERROR', 'You cannot change a voiding journal.');
     const tranDate = body.tranDate !== undefined ? str(body.tranDate) : (existing?.tranDate ?? '');
     if (!/^\d{4}-\d{2}-\d{2}$/.test(tranDate))
       throw new NsRefusal(400, 'USER_ERROR', 'Please enter value(s) for: Date');
@@ -492,6 +552,7 @@ export class Account {
       memo: '',
       subsidiary: null,
       lines,
+      voidOf: null,
     };
     Object.assign(j, { tranDate, lines });
     if (body.memo !== undefined) j.memo = str(body.memo);

@@ -219,7 +219,7 @@ export function refundRow(a: Account, r: Refund): Obj {
       a,
       [...r.apply.values()].reduce((s, x) => s + x, 0n),
     ),
-    voided: 'F',
+    voided: r.voided ? 'T' : 'F',
     lines: '0',
   };
 }
@@ -247,44 +247,46 @@ const suiteNumber = (decimal: string): string =>
     : decimal;
 
 /**
- * The A/R posting lines of the account's customer transactions, as `transactionaccountingline`
- * joined to its `transactionline` holds them (primary book): an invoice debits A/R its total, a
- * credit memo credits it its total, a customer payment credits it its payment (applied or not), a
- * customer refund debits it what it refunds. A voided transaction's total is zero. Journal entries
- * (the fees') post to the fees and bank accounts, never to A/R, and name no customer on their header.
+ * The A/R posting lines of the account, as `transactionaccountingline` joined to its
+ * `transactionline` holds them (primary book), each with the customer the query counts it for
+ * (`NVL(tl.entity, t.entity)`): an invoice debits A/R its total, a credit memo credits it its
+ * total, a customer payment credits it its payment (applied or not), a customer refund debits it
+ * what it refunds, a journal entry's line on an A/R account debits or credits it for the customer
+ * the line names (none: no customer's). A direct void left the transaction's amounts zero; one by
+ * reversing journal left them, and its journal's lines reverse them on the day of the void. The
+ * fees' journal entries post to the fees and bank accounts, never to A/R.
  */
-function arLines(a: Account): { entity: string; tranDate: string; voided: boolean; amount: bigint }[] {
+function arLines(a: Account): { entity: string | null; tranDate: string; amount: bigint }[] {
+  const receivable = new Set([...a.chart.values()].filter((g) => g.acctType === 'AcctRec').map((g) => g.id));
   return [
     ...[...a.txns.values()].map((t) => ({
       entity: t.entity,
       tranDate: t.tranDate,
-      voided: t.voided,
       amount: t.type === 'invoice' ? t.total : -t.total,
     })),
-    ...[...a.payments.values()].map((p) => ({
-      entity: p.customer,
-      tranDate: p.tranDate,
-      voided: false,
-      amount: -p.payment,
-    })),
+    ...[...a.payments.values()].map((p) => ({ entity: p.customer, tranDate: p.tranDate, amount: -p.payment })),
     ...[...a.refunds.values()].map((r) => ({
       entity: r.customer,
       tranDate: r.tranDate,
-      voided: false,
       amount: [...r.apply.values()].reduce((s, x) => s + x, 0n),
     })),
+    ...[...a.journals.values()].flatMap((j) =>
+      j.lines
+        .filter((l) => receivable.has(l.account))
+        .map((l) => ({ entity: l.entity, tranDate: j.tranDate, amount: l.debit - l.credit })),
+    ),
   ];
 }
 
 /**
  * The rows of the open balances' query (balances.ts): per customer of `entities` and currency
- * (the account's one), the A/R debits less credits of its transactions dated up to `asAt`, not
- * voided; ordered by customer. A customer with no such transaction has no row.
+ * (the account's one), the A/R debits less credits of the lines counted for it dated up to `asAt`,
+ * voided transactions' as they stand; ordered by customer. A customer with no such line has no row.
  */
 export function balanceRows(a: Account, entities: Set<string>, asAt: string): Obj[] {
   const sums = new Map<string, bigint>();
   for (const l of arLines(a))
-    if (entities.has(l.entity) && l.tranDate <= asAt && !l.voided)
+    if (l.entity !== null && entities.has(l.entity) && l.tranDate <= asAt)
       sums.set(l.entity, (sums.get(l.entity) ?? 0n) + l.amount);
   return [...sums]
     .sort(([x], [y]) => Number(x) - Number(y))
