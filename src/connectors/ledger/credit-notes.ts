@@ -1,7 +1,5 @@
 import type { Queryable } from '../../db/database.ts';
-import { isDomainError } from '../../domain/errors.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
-import { dateRuleViolation } from '../../ledger/periods.ts';
 import { allocate } from '../../ledger/posting/allocations.ts';
 import { postCreditNote } from '../../ledger/posting/credit-notes.ts';
 import { lockCustomers } from '../../ledger/posting/references.ts';
@@ -15,29 +13,9 @@ import {
   failed,
   ok,
 } from '../../sync/target.ts';
-import { refused } from './invoices.ts';
+import { eachInSavepoint } from './invoices.ts';
 import { ledgerLines, loadLineData } from './lines.ts';
 import { differsFrom, findTransaction, referenceTaken } from './payments.ts';
-
-/** Runs one item in a savepoint of the engine's transaction: a refusal leaves nothing behind. */
-async function each<T>(
-  db: Queryable,
-  items: T[],
-  book: (tx: Queryable, item: T) => Promise<ItemResult>,
-): Promise<ItemResult[]> {
-  const results: ItemResult[] = [];
-  for (const item of items) {
-    try {
-      results.push(await db.transaction((tx) => book(tx, item)));
-    } catch (err) {
-      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
-      const known = isDomainError(err) ? err : dateRuleViolation(err);
-      if (!known) throw err;
-      results.push(refused(known));
-    }
-  }
-  return results;
-}
 
 /**
  * Credit notes from their own lines, mapped to accounts and tax codes as invoice lines are. A
@@ -57,7 +35,7 @@ export async function createCreditNotes(
     items.flatMap((i) => Object.values(i.productTargetIds)),
     items.map((i) => i.customerTargetId),
   );
-  return each(db, items, async (tx, item) => {
+  return eachInSavepoint(db, items, async (tx, item) => {
     const note = item.record;
     // The customer's row lock first (postCreditNote takes it anyway): the same credit note posted
     // by another run at the same moment is committed by the time it is looked for, and linked.
@@ -111,7 +89,7 @@ export async function createAllocations(
   actor: string,
   items: TargetAllocation[],
 ): Promise<ItemResult[]> {
-  return each(db, items, async (tx, item) => {
+  return eachInSavepoint(db, items, async (tx, item) => {
     const pctx: PostingContext = { db: tx, entity, actor };
     const a = await allocate(pctx, {
       transactionId1: Number(item.invoiceTargetId),

@@ -1,6 +1,7 @@
 import type { Queryable } from '../../db/database.ts';
 import { type DomainError, isDomainError } from '../../domain/errors.ts';
 import { createDraft } from '../../ledger/drafts.ts';
+import { dateRuleViolation } from '../../ledger/periods.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
 import { Batch, type PostPayAllocateInput } from '../../ledger/posting/post-pay-allocate.ts';
 import type { BatchInvoiceInput } from '../../ledger/posting/types.ts';
@@ -26,6 +27,41 @@ export function refused(err: DomainError): ItemResult {
       ? err.details.field
       : undefined;
   return failed({ code: err.code, message: err.message, retryable: false, field });
+}
+
+/** An item refused once something of it was written: thrown out of its savepoint, which undoes the writes. */
+export class Refused extends Error {
+  constructor(readonly result: ItemResult) {
+    super(result.ok ? 'refused' : result.error.message);
+  }
+}
+
+/**
+ * Books each item in a savepoint of its own inside the engine's transaction, so that a refused one
+ * leaves nothing behind: a ledger rule refuses it (and a date rule the database enforces, a lock
+ * date set meanwhile, refuses like the ledger's own checks), or `book` throws `Refused`. Anything
+ * else is thrown.
+ */
+export async function eachInSavepoint<T>(
+  db: Queryable,
+  items: readonly T[],
+  book: (tx: Queryable, item: T) => Promise<ItemResult>,
+): Promise<ItemResult[]> {
+  const results: ItemResult[] = [];
+  for (const item of items) {
+    try {
+      results.push(await db.transaction((tx) => book(tx, item)));
+    } catch (err) {
+      if (err instanceof Refused) {
+        results.push(err.result);
+        continue;
+      }
+      const known = isDomainError(err) ? err : dateRuleViolation(err);
+      if (!known) throw err;
+      results.push(refused(known));
+    }
+  }
+  return results;
 }
 
 /** Each invoice as a ledger batch invoice on accounts and tax codes, or the reason it cannot be one. */

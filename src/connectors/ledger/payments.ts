@@ -1,9 +1,8 @@
 import type { Queryable } from '../../db/database.ts';
 import { type TransactionType, documentLabel } from '../../domain/documents.ts';
-import { DomainError, isDomainError } from '../../domain/errors.ts';
+import { DomainError } from '../../domain/errors.ts';
 import { formatAmount, minBig, parseAmount } from '../../domain/money.ts';
 import type { EntityContext } from '../../ledger/entities.ts';
-import { dateRuleViolation } from '../../ledger/periods.ts';
 import { allocate } from '../../ledger/posting/allocations.ts';
 import { postLedgerJournal } from '../../ledger/posting/journals.ts';
 import { loadOpenTransactions } from '../../ledger/posting/open-items.ts';
@@ -12,7 +11,7 @@ import { lockCustomers } from '../../ledger/posting/references.ts';
 import type { PostingContext } from '../../ledger/posting/types.ts';
 import { duplicateError } from '../../ledger/posting/write.ts';
 import { type ItemResult, type TargetPayment, type TargetRefund, failed, ok } from '../../sync/target.ts';
-import { refused } from './invoices.ts';
+import { Refused, eachInSavepoint, refused } from './invoices.ts';
 import { type LinkedFee, linkedFee, paymentFee, paymentFeeOf } from './fees.ts';
 import { withReference } from '../../ledger/reference-lookup.ts';
 
@@ -170,13 +169,6 @@ async function allocateOpen(
   return result;
 }
 
-/** A payment refused once something of it was written: thrown out of its savepoint, which undoes the writes. */
-class Refused extends Error {
-  constructor(readonly result: ItemResult) {
-    super(result.ok ? 'refused' : result.error.message);
-  }
-}
-
 /**
  * Payments become receipts, allocated to the invoice they pay when it is still open; a fee goes
  * to bank charges. Each payment is a savepoint of its own inside the engine's transaction, so a
@@ -191,131 +183,111 @@ export async function createPayments(
   actor: string,
   items: TargetPayment[],
 ): Promise<ItemResult[]> {
-  const results: ItemResult[] = [];
   const currencies = await customerCurrencies(
     db,
     entity.id,
     items.map((i) => i.customerTargetId),
   );
-  for (const item of items) {
+  return eachInSavepoint(db, items, async (tx, item) => {
     const pay = item.record;
     const customerCode = item.customerTargetId;
     const customerCurrency = currencies.get(customerCode);
-    if (customerCurrency !== undefined && customerCurrency !== pay.currency) {
-      results.push(currencyMismatch('payment', pay.currency, customerCode, customerCurrency));
-      continue;
-    }
-    try {
-      results.push(
-        await db.transaction(async (tx) => {
-          const pctx: PostingContext = { db: tx, entity, actor };
-          // The customer's row lock first (postReceipt takes it anyway): another run posting this
-          // payment at the same moment has committed its receipt by the time it is looked for, so
-          // the payment is linked to it rather than refused as a duplicate reference. It also
-          // orders what follows after any posting for this customer at the same moment, which takes
-          // it too: another run linking this payment has posted its fee, or waits for this one's;
-          // the invoice (or a refund of this payment) is either found here, or the note left here
-          // is found by its posting.
-          await lockCustomers(tx, entity.id, [customerCode]);
-          const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
-          const amount = parseAmount(pay.amount, pay.currency);
-          const differs = existing
-            ? differsFrom(existing, { currency: pay.currency, date: pay.date, gross: amount.ok ? amount.value : null })
-            : null;
-          if (existing && differs) return referenceTaken(existing, 'SR', 'payment', pay.externalReference, differs);
-          let receiptId: number;
-          let message: string | null = existing ? 'already in the ledger; linked' : null;
-          let waitsForInvoice = false;
-          let linkedFeeWas: LinkedFee['fee'] | null = null;
-          let feeSaid = '';
-          if (existing) {
-            receiptId = existing.id;
-            const fee = paymentFee(pay);
-            if (fee > 0n) {
-              const f = await linkedFee(pctx, existing, fee, item.bankAccountCode, pay.externalReference);
-              if ('ok' in f) return f;
-              linkedFeeWas = f.fee;
-              if (f.fee === 'posted') feeSaid = '; fee posted';
-              if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
-            }
-          } else {
-            const r = await postReceipt(
-              pctx,
-              {
-                customerCode,
-                checkReference: pay.externalReference,
-                paymentAmount: pay.amount,
-                paymentDate: pay.date,
-                bankAccountCode: item.bankAccountCode,
-                description: pay.description,
-              },
-              true,
-            );
-            receiptId = r.id;
-            const fee = paymentFee(pay);
-            if (fee > 0n) {
-              // A fee keyed by hand before the payment came is found as when linking (fees.ts).
-              const label = documentLabel({ type: 'SR', number: r.number, externalReference: pay.externalReference });
-              const receipt = { id: r.id, label, customerCode, currency: r.currency, date: pay.date, isNew: true };
-              const bank = { code: item.bankAccountCode, gl: r.bankGl, rate: r.bankRate };
-              const f = await paymentFeeOf(pctx, receipt, fee, bank, pay.externalReference);
-              // Refused after the receipt was written: thrown, so the savepoint takes the receipt back too.
-              if ('ok' in f) throw new Refused(f);
-              if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
-            }
-          }
-          if (pay.invoiceExternalReference) {
-            const invoiceId =
-              item.invoiceTargetId !== null
-                ? Number(item.invoiceTargetId)
-                : ((await findTransaction(tx, entity.id, customerCode, 'SI', pay.invoiceExternalReference))?.id ??
-                  null);
-            if (invoiceId === null) {
-              // Allocated by itself once a pipeline books that invoice (settleAwaitingPayments).
-              await tx.query(
-                `INSERT INTO payments_awaiting_invoice (receipt_id, entity_id, customer_code, invoice_reference)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (receipt_id) DO NOTHING`,
-                [receiptId, entity.id, customerCode, pay.invoiceExternalReference],
-              );
-              waitsForInvoice = true;
-              message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode} yet; allocated to it once it is booked`;
-            } else {
-              // Sent again once its invoice is in the ledger: it waits no more.
-              await tx.query(`DELETE FROM payments_awaiting_invoice WHERE receipt_id = $1`, [receiptId]);
-              const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
-              message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
-            }
-          } else message ??= 'unallocated: the payment names no invoice';
-          message = `${message}${feeSaid}`;
-          // Refunds booked before this payment (a refund webhook that overtook it) are set against
-          // what the payment has left once it paid its invoice: as if they had come after it. One
-          // still waiting for its invoice keeps them waiting until that invoice is booked.
-          const refunds = waitsForInvoice
-            ? undefined
-            : (
-                await settleAwaitingRefunds(tx, entity, actor, [
-                  { id: receiptId, customerCode, reference: pay.externalReference },
-                ])
-              ).get(receiptId);
-          if (refunds) message = `${message}; ${refunds.join(', ')} set against it, booked before it`;
-          // A receipt the ledger had, whose fee was posted now: something was written, so it is
-          // `updated` (the engine's run record says so), not `linked` (nothing written).
-          const outcome = !existing ? 'created' : linkedFeeWas === 'posted' ? 'updated' : 'linked';
-          return ok(String(receiptId), { outcome, message });
-        }),
-      );
-    } catch (err) {
-      if (err instanceof Refused) {
-        results.push(err.result);
-        continue;
+    if (customerCurrency !== undefined && customerCurrency !== pay.currency)
+      return currencyMismatch('payment', pay.currency, customerCode, customerCurrency);
+    const pctx: PostingContext = { db: tx, entity, actor };
+    // The customer's row lock first (postReceipt takes it anyway): another run posting this
+    // payment at the same moment has committed its receipt by the time it is looked for, so
+    // the payment is linked to it rather than refused as a duplicate reference. It also
+    // orders what follows after any posting for this customer at the same moment, which takes
+    // it too: another run linking this payment has posted its fee, or waits for this one's;
+    // the invoice (or a refund of this payment) is either found here, or the note left here
+    // is found by its posting.
+    await lockCustomers(tx, entity.id, [customerCode]);
+    const existing = await findTransaction(tx, entity.id, customerCode, 'SR', pay.externalReference);
+    const amount = parseAmount(pay.amount, pay.currency);
+    const differs = existing
+      ? differsFrom(existing, { currency: pay.currency, date: pay.date, gross: amount.ok ? amount.value : null })
+      : null;
+    if (existing && differs) return referenceTaken(existing, 'SR', 'payment', pay.externalReference, differs);
+    let receiptId: number;
+    let message: string | null = existing ? 'already in the ledger; linked' : null;
+    let waitsForInvoice = false;
+    let linkedFeeWas: LinkedFee['fee'] | null = null;
+    let feeSaid = '';
+    if (existing) {
+      receiptId = existing.id;
+      const fee = paymentFee(pay);
+      if (fee > 0n) {
+        const f = await linkedFee(pctx, existing, fee, item.bankAccountCode, pay.externalReference);
+        if ('ok' in f) return f;
+        linkedFeeWas = f.fee;
+        if (f.fee === 'posted') feeSaid = '; fee posted';
+        if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
       }
-      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
-      const known = isDomainError(err) ? err : dateRuleViolation(err);
-      if (!known) throw err;
-      results.push(refused(known));
+    } else {
+      const r = await postReceipt(
+        pctx,
+        {
+          customerCode,
+          checkReference: pay.externalReference,
+          paymentAmount: pay.amount,
+          paymentDate: pay.date,
+          bankAccountCode: item.bankAccountCode,
+          description: pay.description,
+        },
+        true,
+      );
+      receiptId = r.id;
+      const fee = paymentFee(pay);
+      if (fee > 0n) {
+        // A fee keyed by hand before the payment came is found as when linking (fees.ts).
+        const label = documentLabel({ type: 'SR', number: r.number, externalReference: pay.externalReference });
+        const receipt = { id: r.id, label, customerCode, currency: r.currency, date: pay.date, isNew: true };
+        const bank = { code: item.bankAccountCode, gl: r.bankGl, rate: r.bankRate };
+        const f = await paymentFeeOf(pctx, receipt, fee, bank, pay.externalReference);
+        // Refused after the receipt was written: thrown, so the savepoint takes the receipt back too.
+        if ('ok' in f) throw new Refused(f);
+        if (f.fee === 'recognised') feeSaid = `; fee already in the ledger as ${f.journal}, keyed by hand`;
+      }
     }
-  }
-  return results;
+    if (pay.invoiceExternalReference) {
+      const invoiceId =
+        item.invoiceTargetId !== null
+          ? Number(item.invoiceTargetId)
+          : ((await findTransaction(tx, entity.id, customerCode, 'SI', pay.invoiceExternalReference))?.id ?? null);
+      if (invoiceId === null) {
+        // Allocated by itself once a pipeline books that invoice (settleAwaitingPayments).
+        await tx.query(
+          `INSERT INTO payments_awaiting_invoice (receipt_id, entity_id, customer_code, invoice_reference)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (receipt_id) DO NOTHING`,
+          [receiptId, entity.id, customerCode, pay.invoiceExternalReference],
+        );
+        waitsForInvoice = true;
+        message = `unallocated: no invoice ${pay.invoiceExternalReference} for ${customerCode} yet; allocated to it once it is booked`;
+      } else {
+        // Sent again once its invoice is in the ledger: it waits no more.
+        await tx.query(`DELETE FROM payments_awaiting_invoice WHERE receipt_id = $1`, [receiptId]);
+        const a = await allocateOpen(pctx, invoiceId, receiptId, pay.date, pay.externalReference);
+        message = a.allocated ? `allocated to ${a.debit}` : `unallocated: ${a.debit} has nothing outstanding`;
+      }
+    } else message ??= 'unallocated: the payment names no invoice';
+    message = `${message}${feeSaid}`;
+    // Refunds booked before this payment (a refund webhook that overtook it) are set against
+    // what the payment has left once it paid its invoice: as if they had come after it. One
+    // still waiting for its invoice keeps them waiting until that invoice is booked.
+    const refunds = waitsForInvoice
+      ? undefined
+      : (
+          await settleAwaitingRefunds(tx, entity, actor, [
+            { id: receiptId, customerCode, reference: pay.externalReference },
+          ])
+        ).get(receiptId);
+    if (refunds) message = `${message}; ${refunds.join(', ')} set against it, booked before it`;
+    // A receipt the ledger had, whose fee was posted now: something was written, so it is
+    // `updated` (the engine's run record says so), not `linked` (nothing written).
+    const outcome = !existing ? 'created' : linkedFeeWas === 'posted' ? 'updated' : 'linked';
+    return ok(String(receiptId), { outcome, message });
+  });
 }
 
 /** Refunds become sales debit journals paid out of the bank, allocated against the refunded receipt. */
@@ -325,99 +297,83 @@ export async function createRefunds(
   actor: string,
   items: TargetRefund[],
 ): Promise<ItemResult[]> {
-  const results: ItemResult[] = [];
   const currencies = await customerCurrencies(
     db,
     entity.id,
     items.map((i) => i.customerTargetId),
   );
-  for (const item of items) {
+  return eachInSavepoint(db, items, async (tx, item) => {
     const ref = item.record;
     const customerCode = item.customerTargetId;
     const customerCurrency = currencies.get(customerCode);
-    if (customerCurrency !== undefined && customerCurrency !== ref.currency) {
-      results.push(currencyMismatch('refund', ref.currency, customerCode, customerCurrency));
-      continue;
+    if (customerCurrency !== undefined && customerCurrency !== ref.currency)
+      return currencyMismatch('refund', ref.currency, customerCode, customerCurrency);
+    const pctx: PostingContext = { db: tx, entity, actor };
+    // Locked first, as for payments: the same refund posted at the same moment is linked, not refused.
+    await lockCustomers(tx, entity.id, [customerCode]);
+    const existing = await findTransaction(tx, entity.id, customerCode, 'SD', ref.externalReference);
+    if (existing) {
+      const amount = parseAmount(ref.amount, ref.currency);
+      const differs = differsFrom(existing, {
+        currency: ref.currency,
+        date: ref.date,
+        gross: amount.ok ? amount.value : null,
+      });
+      if (differs) return referenceTaken(existing, 'SD', 'refund', ref.externalReference, differs);
+      return ok(String(existing.id), { outcome: 'linked', message: 'already in the ledger; linked' });
     }
-    try {
-      results.push(
-        await db.transaction(async (tx) => {
-          const pctx: PostingContext = { db: tx, entity, actor };
-          // Locked first, as for payments: the same refund posted at the same moment is linked, not refused.
-          await lockCustomers(tx, entity.id, [customerCode]);
-          const existing = await findTransaction(tx, entity.id, customerCode, 'SD', ref.externalReference);
-          if (existing) {
-            const amount = parseAmount(ref.amount, ref.currency);
-            const differs = differsFrom(existing, {
-              currency: ref.currency,
-              date: ref.date,
-              gross: amount.ok ? amount.value : null,
-            });
-            if (differs) return referenceTaken(existing, 'SD', 'refund', ref.externalReference, differs);
-            return ok(String(existing.id), { outcome: 'linked', message: 'already in the ledger; linked' });
-          }
-          const j = await postLedgerJournal(
-            pctx,
-            'SD',
-            {
-              customerCode,
-              transactionDate: ref.date,
-              externalReference: ref.externalReference,
-              description: ref.description || 'Refund',
-              lines: [{ bankAccountCode: item.bankAccountCode, amount: ref.amount }],
-            },
-            true,
-          );
-          let message: string | null = null;
-          if (ref.paymentExternalReference) {
-            const receiptId =
-              item.paymentTargetId !== null
-                ? Number(item.paymentTargetId)
-                : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ??
-                  null);
-            // A receipt still waiting for the invoice it pays has not paid it yet: the refund takes
-            // what the invoice leaves, so it waits for that invoice too, unless the invoice is in
-            // the ledger by now (entered by hand, which settles nothing: a person allocates).
-            const noted =
-              receiptId === null
-                ? undefined
-                : (
-                    await tx.query<{ invoice_reference: string }>(
-                      `SELECT invoice_reference FROM payments_awaiting_invoice WHERE receipt_id = $1`,
-                      [receiptId],
-                    )
-                  ).rows[0]?.invoice_reference;
-            const invoiceAwaited =
-              noted !== undefined && !(await findTransaction(tx, entity.id, customerCode, 'SI', noted)) ? noted : null;
-            if (receiptId === null || invoiceAwaited !== null) {
-              // Set against that payment by itself once a pipeline books it, or its invoice
-              // (settleAwaitingRefunds). postLedgerJournal holds the customer's row lock, as the
-              // payment's and the invoice's postings do.
-              await tx.query(
-                `INSERT INTO refunds_awaiting_payment (refund_id, entity_id, customer_code, payment_reference)
-                 VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING`,
-                [j.id, entity.id, customerCode, ref.paymentExternalReference],
-              );
-              message =
-                invoiceAwaited === null
-                  ? `unallocated: no receipt ${ref.paymentExternalReference} for ${customerCode} yet; set against it once it is booked`
-                  : `unallocated: receipt ${ref.paymentExternalReference} waits for its invoice ${invoiceAwaited}; set against what it leaves once that is booked`;
-            } else {
-              const a = await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference);
-              message = a.allocated ? `allocated against ${a.credit}` : `unallocated: ${a.credit} has nothing open`;
-            }
-          }
-          return ok(String(j.id), { outcome: 'created', message });
-        }),
-      );
-    } catch (err) {
-      // A date rule the database enforces (a lock date set meanwhile) refuses like the ledger's own checks.
-      const known = isDomainError(err) ? err : dateRuleViolation(err);
-      if (!known) throw err;
-      results.push(refused(known));
+    const j = await postLedgerJournal(
+      pctx,
+      'SD',
+      {
+        customerCode,
+        transactionDate: ref.date,
+        externalReference: ref.externalReference,
+        description: ref.description || 'Refund',
+        lines: [{ bankAccountCode: item.bankAccountCode, amount: ref.amount }],
+      },
+      true,
+    );
+    let message: string | null = null;
+    if (ref.paymentExternalReference) {
+      const receiptId =
+        item.paymentTargetId !== null
+          ? Number(item.paymentTargetId)
+          : ((await findTransaction(tx, entity.id, customerCode, 'SR', ref.paymentExternalReference))?.id ?? null);
+      // A receipt still waiting for the invoice it pays has not paid it yet: the refund takes
+      // what the invoice leaves, so it waits for that invoice too, unless the invoice is in
+      // the ledger by now (entered by hand, which settles nothing: a person allocates).
+      const noted =
+        receiptId === null
+          ? undefined
+          : (
+              await tx.query<{ invoice_reference: string }>(
+                `SELECT invoice_reference FROM payments_awaiting_invoice WHERE receipt_id = $1`,
+                [receiptId],
+              )
+            ).rows[0]?.invoice_reference;
+      const invoiceAwaited =
+        noted !== undefined && !(await findTransaction(tx, entity.id, customerCode, 'SI', noted)) ? noted : null;
+      if (receiptId === null || invoiceAwaited !== null) {
+        // Set against that payment by itself once a pipeline books it, or its invoice
+        // (settleAwaitingRefunds). postLedgerJournal holds the customer's row lock, as the
+        // payment's and the invoice's postings do.
+        await tx.query(
+          `INSERT INTO refunds_awaiting_payment (refund_id, entity_id, customer_code, payment_reference)
+           VALUES ($1, $2, $3, $4) ON CONFLICT (refund_id) DO NOTHING`,
+          [j.id, entity.id, customerCode, ref.paymentExternalReference],
+        );
+        message =
+          invoiceAwaited === null
+            ? `unallocated: no receipt ${ref.paymentExternalReference} for ${customerCode} yet; set against it once it is booked`
+            : `unallocated: receipt ${ref.paymentExternalReference} waits for its invoice ${invoiceAwaited}; set against what it leaves once that is booked`;
+      } else {
+        const a = await allocateOpen(pctx, j.id, receiptId, ref.date, ref.externalReference);
+        message = a.allocated ? `allocated against ${a.credit}` : `unallocated: ${a.credit} has nothing open`;
+      }
     }
-  }
-  return results;
+    return ok(String(j.id), { outcome: 'created', message });
+  });
 }
 
 /**
