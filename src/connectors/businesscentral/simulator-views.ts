@@ -8,6 +8,7 @@ import {
   type Row,
   type SalesDoc,
 } from './simulator-store.ts';
+import { onePagePdf } from '../../sync/remote/simulated-pdf.ts';
 
 /*
  * How the simulated Business Central answers: entities as the API v2.0 pages show them (amounts
@@ -20,29 +21,12 @@ const n2 = (d: Decimal) => new LosslessNumber(d.toFixed(2));
 
 /** A minimal one-page PDF whose text says which invoice it is. */
 export function invoicePdf(d: SalesDoc, total: Decimal): Buffer {
-  const text = `Invoice ${d.number} ${d.externalDocumentNumber} ${total.toFixed(2)} ${d.currencyCode}`.replace(
-    /[()\\]/g,
-    '',
+  return onePagePdf(
+    `Invoice ${d.number} ${d.externalDocumentNumber} ${total.toFixed(2)} ${d.currencyCode}`.replace(/[()\\]/g, ''),
+    {
+      hex: true,
+    },
   );
-  // Text as a hex string in a TJ array, as pdfkit writes it.
-  const stream = `BT /F1 12 Tf 72 720 Td [<${Buffer.from(text, 'latin1').toString('hex')}>] TJ ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${stream.length} >>\nstream\n${stream}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  for (const [i, o] of objects.entries()) {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  }
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n${offsets.map((o) => `${String(o).padStart(10, '0')} 00000 n \n`).join('')}`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
 }
 
 /** The nodes Business Central's OData layer lets a `$filter` hold (MaxNodeCount). */

@@ -3,7 +3,7 @@ import type http from 'node:http';
 import { type LocalServer, readBody, startLocalServer } from '../../sync/local-server.ts';
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
 import { formatAmount } from '../../domain/money.ts';
-import { invoicePdf } from './simulator-pdf.ts';
+import { onePagePdf } from '../../sync/remote/simulated-pdf.ts';
 import { violationsOf } from './simulator-contract.ts';
 import { Account, type AccountOptions, FbRefusal } from './simulator-store.ts';
 import { seeded } from '../../sync/seeded.ts';
@@ -418,7 +418,10 @@ export class FreshBooksSimulator {
       const d = a.invoices.get(m[2]!);
       if (!d || m[1] === 'PUT') throw new FbRefusal(404, 1012, 'invoiceid', 'Invoice not found.');
       if (m[3])
-        return { status: 200, body: invoicePdf(d.invoice_number, formatAmount(d.total, d.currency), d.currency) };
+        return {
+          status: 200,
+          body: onePagePdf(`Invoice ${d.invoice_number} total ${formatAmount(d.total, d.currency)} ${d.currency}`),
+        };
       return result({ invoice: shown(a.invoiceView(d)) });
     }
 

@@ -6,6 +6,7 @@ import { headerViolations, violationsOf } from './simulator-contract.ts';
 import { matcher } from './simulator-odata.ts';
 import { type CompanyOptions, CompanyFile, MyobRefusal, type Sale } from './simulator-store.ts';
 import { seeded } from '../../sync/seeded.ts';
+import { onePagePdf } from '../../sync/remote/simulated-pdf.ts';
 
 /*
  * A local MYOB for tests: its token endpoint (secure.myob.com/oauth2/v1/authorize: a refresh
@@ -44,25 +45,7 @@ type Obj = Record<string, unknown>;
 
 /** A one-page PDF whose text holds the sale's number and total. */
 export function salePdf(number: string, total: string): Buffer {
-  const content = `BT /F1 12 Tf 72 720 Td (Tax invoice ${number} total ${total}) Tj ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
+  return onePagePdf(`Tax invoice ${number} total ${total}`);
 }
 
 export interface SimulatedRequest {

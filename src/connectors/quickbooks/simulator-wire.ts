@@ -3,6 +3,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import { XsdSchemas } from '../../sync/remote/xsd-json-schema.ts';
 import { type Entity, WRITABLE } from './simulator-books.ts';
 import type { SimulatorLimits, SimulatorStats } from './simulator.ts';
+import { onePagePdf } from '../../sync/remote/simulated-pdf.ts';
 export { seeded } from '../../sync/seeded.ts';
 
 /*
@@ -58,26 +59,9 @@ export function authBody(time: string) {
 
 /** A PDF with the invoice's number and total in its text (what write-back attaches). */
 export function invoicePdf(e: Entity): Buffer {
-  const text = `Invoice ${String(e.DocNumber)} total ${String(e.TotalAmt)} ${String((e.CurrencyRef as { value: string }).value)}`;
-  const content = `BT /F1 12 Tf 72 720 Td (${text.replace(/[()\\]/g, '')}) Tj ET`;
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R /Resources << /Font << /F1 5 0 R >> >> >>',
-    `<< /Length ${content.length} >>\nstream\n${content}\nendstream`,
-    '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>',
-  ];
-  let out = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  objects.forEach((o, i) => {
-    offsets.push(out.length);
-    out += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = out.length;
-  out += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const o of offsets) out += `${String(o).padStart(10, '0')} 00000 n \n`;
-  out += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(out, 'latin1');
+  return onePagePdf(
+    `Invoice ${String(e.DocNumber)} total ${String(e.TotalAmt)} ${String((e.CurrencyRef as { value: string }).value)}`,
+  );
 }
 
 export async function readBody(req: IncomingMessage): Promise<string> {

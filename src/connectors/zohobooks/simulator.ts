@@ -5,7 +5,7 @@ import { parse as parseLossless, stringify as stringifyLossless } from 'lossless
 import { type OrgOptions, Organisation } from './simulator-store.ts';
 import { ZohoRefusal } from './simulator-values.ts';
 import { violationsOf } from './simulator-contract.ts';
-import { invoicePdf } from './simulator-pdf.ts';
+import { onePagePdf } from '../../sync/remote/simulated-pdf.ts';
 import { refundRoute } from './simulator-refunds.ts';
 import { seeded } from '../../sync/seeded.ts';
 
@@ -400,7 +400,7 @@ export class ZohoBooksSimulator {
       if (!d) throw new ZohoRefusal(404, 1002, 'Invoice does not exist.');
       const view = org.docView(d, 'invoice');
       if (q.get('accept') === 'pdf')
-        return { status: 200, body: invoicePdf(d.number, String(view.total), org.currency) };
+        return { status: 200, body: onePagePdf(`Invoice ${d.number} total ${String(view.total)} ${org.currency}`) };
       return done('success', { invoice: view });
     }
 
