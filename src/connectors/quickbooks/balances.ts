@@ -2,9 +2,8 @@ import type { TargetCallContext } from '../../sync/target.ts';
 import { ConnectorError } from '../../sync/connector.ts';
 import { type BatchOperation, type QboEntity, type QuickBooksApi, describeFault, faultCode, quote } from './api.ts';
 import { currencyOf } from './documents.ts';
-import { type Company, findAccount, minorUnits, scalar } from './map.ts';
-import { readByIds } from './names.ts';
-import type { JournalLine } from './refund-cash.ts';
+import { type Company, minorUnits, scalar } from './map.ts';
+import { receivableLines } from './receivable-journals.ts';
 import { SYSTEM } from './settings.ts';
 
 /*
@@ -13,26 +12,31 @@ import { SYSTEM } from './settings.ts';
  *   invoices (TotalAmt less a Deposit taken on the invoice), less credit memos (TotalAmt), less
  *   payments (TotalAmt: applied or not, for QuickBooks credits A/R with the whole payment and keeps
  *   what is unapplied as the customer's credit), plus what journal entries charge the customer's
- *   receivable (its A/R debits less credits: a refund out of the customer's credit, refund-cash.ts).
+ *   receivable: their A/R lines naming the customer, debits less credits (receivable-journals.ts),
+ *   whether a payment links the entry (a refund out of the customer's credit, refund-cash.ts; a
+ *   charge keyed by hand and paid) or not (a write-off, a balance moved between customers).
  * A RefundReceipt reverses a sale in cash and never touches A/R: it counts nothing, as documents()
  * says of it (balanceEffect: only its journal entry's part). A voided document has its amounts
  * zeroed and a deleted one is no longer answered, so neither counts. Journal entries cannot be
- * queried by customer (their customer is on a line): those counted are the ones the customers'
- * payments link (Line.LinkedTxn TxnType JournalEntry), which is how every refund of a credit is
- * booked, by ledgerlink or by a person following Intuit's help.
+ * queried by customer (their customer is on a line): the company's own, dated up to the day, are
+ * read whole, each counted once however many of its lines name the customers.
  *
  * Why not the Reports API (CustomerBalance with report_date and customer=): its amounts are the
  * company's home currency, where a foreign customer's documents are in theirs, and a report's
  * cells are formatted text rather than the documents' amounts.
  *
- * Requests for N customers: a query per entity type (Invoice, CreditMemo, Payment) per 100
- * customers, 30 queries a batch call: ⌈3·⌈N/100⌉/30⌉ batch calls (one per 1,000 customers); a
- * query that fills its page of 1,000 is read on from STARTPOSITION 1001, 30 such pages a batch
- * call; then the journal entries the payments link, 3,000 ids a batch call.
+ * Requests for N customers, the company holding J journal entries dated up to the day: a query per
+ * entity type (Invoice, CreditMemo, Payment) per 100 customers, and the journal entries' COUNT(*)
+ * and first page, 30 queries a batch call: ⌈(3·⌈N/100⌉ + 2)/30⌉ batch calls; then the journal
+ * entries' other ⌈J/1000⌉ − 1 pages, all at once as the count says, with any customer query's page
+ * beyond its first 1,000 rows, 30 pages a batch call (a last page that comes back full is read on
+ * from the next STARTPOSITION). The journal entries cost ⌈J/1000⌉ page queries and one count
+ * whatever N is, and ⌈(⌈J/1000⌉ − 1)/30⌉ batch calls beyond the first (30,000 entries: one). An
+ * account a journal line names that the session does not know is read by id (receivable-journals.ts).
  */
 
 const ENTITIES = ['Invoice', 'CreditMemo', 'Payment'] as const;
-type Entity = (typeof ENTITIES)[number];
+type Entity = (typeof ENTITIES)[number] | 'JournalEntry';
 
 /** QuickBooks' ids are digits: anything else cannot be one of its customers. */
 const QBO_ID = /^\d+$/;
@@ -44,6 +48,8 @@ interface Query {
   entity: Entity;
   where: string;
   start: number;
+  /** `SELECT COUNT(*)`: the pages after the one at `start` are then asked at once, as many as it answers. */
+  count?: true;
 }
 
 /** Each customer's open balance by currency, minor units, positive when the customer owes. */
@@ -65,7 +71,12 @@ export async function openBalances(
     sums.set(k, (sums.get(k) ?? 0n) + v);
   };
 
-  const queries: Query[] = [];
+  // The company's journal entries: their count, which asks their further pages at once, and their first page.
+  const journals = `TxnDate <= ${quote(asAt)}`;
+  const queries: Query[] = [
+    { entity: 'JournalEntry', where: journals, start: 1, count: true },
+    { entity: 'JournalEntry', where: journals, start: 1 },
+  ];
   for (const entity of ENTITIES)
     for (let i = 0; i < ids.length; i += IN_LIST)
       queries.push({
@@ -76,34 +87,26 @@ export async function openBalances(
           .join(', ')}) AND TxnDate <= ${quote(asAt)}`,
         start: 1,
       });
-  const journalIds = new Set<string>();
   // Pages are read by position: a document a person saves meanwhile may push another onto the next page.
   const seen = new Set<string>();
+  const entries = new Map<string, QboEntity>();
   for (const [entity, e] of await readPaged(api, ctx, queries)) {
     if (seen.has(`${entity}:${e.Id}`)) continue;
     seen.add(`${entity}:${e.Id}`);
+    if (entity === 'JournalEntry') {
+      entries.set(e.Id, e);
+      continue;
+    }
     const customer = (e.CustomerRef as { value?: string } | undefined)?.value ?? '';
     const currency = currencyOf(e, company);
     const total = amountOf(e, 'TotalAmt', currency, entity);
     if (entity === 'Invoice') add(customer, currency, total - amountOf(e, 'Deposit', currency, entity, 0n));
     else add(customer, currency, -total);
-    if (entity === 'Payment')
-      for (const l of (e.Line as { LinkedTxn?: { TxnId?: string; TxnType?: string }[] }[] | undefined) ?? [])
-        for (const t of l.LinkedTxn ?? []) if (t.TxnType === 'JournalEntry' && t.TxnId) journalIds.add(t.TxnId);
   }
 
-  const journals = await readByIds(api, ctx, 'JournalEntry', [...journalIds]);
-  for (const je of journals.values()) {
-    // Found through the payments, not by a query of the date: a refund after the day counts nothing yet.
-    if (scalar(je.TxnDate) > asAt) continue;
-    const currency = currencyOf(je, company);
-    for (const l of (je.Line as JournalLine[] | undefined) ?? []) {
-      const d = l.JournalEntryLineDetail;
-      const customer = d?.Entity?.EntityRef?.value ?? '';
-      if (!scope.has(customer) || !onReceivable(company, d?.AccountRef?.value)) continue;
-      const v = amountOf({ Amount: l.Amount }, 'Amount', currency, `JournalEntry ${je.Id} line`);
-      add(customer, currency, d?.PostingType === 'Credit' ? -v : v);
-    }
+  for (const l of await receivableLines(api, ctx, company, entries.values(), scope)) {
+    const v = amountOf({ Amount: l.amount }, 'Amount', l.currency, `JournalEntry ${l.journalId} line`);
+    add(l.customer, l.currency, l.posting === 'Credit' ? -v : v);
   }
 
   return [...sums]
@@ -117,17 +120,6 @@ export async function openBalances(
         a.customerTargetId.localeCompare(b.customerTargetId) ||
         a.currency.localeCompare(b.currency),
     );
-}
-
-/**
- * Whether a journal line is on Accounts Receivable: its account's type, as the company's accounts
- * (read when the session opened) say. An account not among them (a company of more than 1,000
- * accounts) is taken to be A/R when the line names a customer, as QuickBooks requires of an A/R
- * line and as documents() reads a refund's journal entry.
- */
-function onReceivable(company: Company, accountId: string | undefined): boolean {
-  const account = findAccount(company, accountId ?? '');
-  return account ? account.AccountType === 'Accounts Receivable' : true;
 }
 
 /** An amount of a document, exactly: one that does not parse is refused, never summed as 0. */
@@ -144,18 +136,26 @@ function amountOf(e: Record<string, unknown>, field: string, currency: string, w
 }
 
 /**
- * Every row the queries match: 30 queries a batch call, each a page of 1,000; a full page is read
- * on from the next STARTPOSITION in a later batch call, until a page comes back short.
+ * Every row the queries match: 30 queries a batch call, each a page of 1,000. A count's answer asks
+ * the pages it covers at once, in the next round; a full page is read on from the next
+ * STARTPOSITION unless that page is asked already, until a page comes back short: each page is
+ * asked once, whether its count or the full page before it asked for it first.
  */
 async function readPaged(api: QuickBooksApi, ctx: TargetCallContext, queries: Query[]): Promise<[Entity, QboEntity][]> {
   const out: [Entity, QboEntity][] = [];
+  const asked = new Set(queries.filter((q) => !q.count).map(pageKey));
+  const ask = (q: Query, next: Query[]) => {
+    if (asked.has(pageKey(q))) return;
+    asked.add(pageKey(q));
+    next.push(q);
+  };
   let pending = queries;
   while (pending.length > 0) {
     const next: Query[] = [];
     for (let i = 0; i < pending.length; i += BATCH) {
       const chunk = pending.slice(i, i + BATCH);
       const ops: BatchOperation[] = chunk.map((q) => ({
-        query: `SELECT * FROM ${q.entity} WHERE ${q.where} STARTPOSITION ${q.start} MAXRESULTS ${PAGE}`,
+        query: `SELECT ${q.count ? 'COUNT(*)' : '*'} FROM ${q.entity} WHERE ${q.where}${q.count ? '' : ` STARTPOSITION ${q.start} MAXRESULTS ${PAGE}`}`,
       }));
       const answers = await api.batch(ops, null, ctx.signal);
       for (const [k, a] of answers.entries()) {
@@ -165,12 +165,26 @@ async function readPaged(api: QuickBooksApi, ctx: TargetCallContext, queries: Qu
             // A system fault inside a 200 is QuickBooks' own: the read may be made again.
             retryable: faultCode(a.fault) === '10000' || /SystemFault/i.test(a.fault.type ?? ''),
           });
+        if (q.count) {
+          const total = scalar(a.query?.totalCount);
+          if (!/^\d+$/.test(total))
+            throw new ConnectorError(
+              SYSTEM,
+              `reading ${q.entity} for open balances: QuickBooks answered the count with ${JSON.stringify(total)}, not a number`,
+              { retryable: false },
+            );
+          for (let start = q.start + PAGE; start <= Number(total); start += PAGE)
+            ask({ entity: q.entity, where: q.where, start }, next);
+          continue;
+        }
         const rows = (a.query?.[q.entity] as QboEntity[] | undefined) ?? [];
         for (const e of rows) out.push([q.entity, e]);
-        if (rows.length === PAGE) next.push({ ...q, start: q.start + PAGE });
+        if (rows.length === PAGE) ask({ ...q, start: q.start + PAGE }, next);
       }
     }
     pending = next;
   }
   return out;
 }
+
+const pageKey = (q: Query) => `${q.entity}\u0000${q.where}\u0000${q.start}`;

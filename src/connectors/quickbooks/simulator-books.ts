@@ -1,6 +1,6 @@
 import { LosslessNumber } from 'lossless-json';
 import { Dec } from '../../domain/money.ts';
-import { checkJournalEntry, receivableCharge } from './simulator-journal.ts';
+import { checkJournalEntry, receivableCharge, voidedJournalEntry } from './simulator-journal.ts';
 
 /*
  * The books of one simulated QuickBooks Online company (a realm): its entities, their numbering,
@@ -143,32 +143,32 @@ export class Books {
       CurrencyPrefs: { MultiCurrencyEnabled: true, HomeCurrency: { value: setup.currency } },
       SalesFormsPrefs: { CustomTxnNumbers: true },
     });
-    this.put('Account', {
+    this.addAccount({
       Name: 'Sales of Product Income',
       AccountType: 'Income',
       AccountSubType: 'SalesOfProductIncome',
       AcctNum: '4000',
     });
-    this.put('Account', {
+    this.addAccount({
       Name: 'Services',
       AccountType: 'Income',
       AccountSubType: 'ServiceFeeIncome',
       AcctNum: '4100',
     });
-    this.put('Account', {
+    this.addAccount({
       Name: 'Undeposited Funds',
       AccountType: 'Other Current Asset',
       AccountSubType: 'UndepositedFunds',
       AcctNum: '1200',
     });
-    this.put('Account', { Name: 'Checking', AccountType: 'Bank', AccountSubType: 'Checking', AcctNum: '1000' });
-    this.put('Account', {
+    this.addAccount({ Name: 'Checking', AccountType: 'Bank', AccountSubType: 'Checking', AcctNum: '1000' });
+    this.addAccount({
       Name: 'Bank Charges',
       AccountType: 'Expense',
       AccountSubType: 'BankCharges',
       AcctNum: '6100',
     });
-    this.put('Account', {
+    this.addAccount({
       Name: 'Accounts Receivable (A/R)',
       AccountType: 'Accounts Receivable',
       AccountSubType: 'AccountsReceivable',
@@ -225,6 +225,35 @@ export class Books {
     if (!e) throw new Error(`no ${type} ${id}`);
     e.SyncToken = String(Number(e.SyncToken) + 1);
     e.MetaData = this.meta(e.MetaData);
+  }
+
+  /**
+   * An account a person adds to the chart of accounts (the simulator takes no Account writes through
+   * the API): active unless `Active` says otherwise; an Accounts Receivable account of a
+   * multicurrency company is in one currency (`CurrencyRef`, the home currency when absent).
+   */
+  addAccount(body: Record<string, unknown>): Entity {
+    return this.put('Account', { Active: true, ...body });
+  }
+
+  /**
+   * A journal entry a person voids in QuickBooks (More → Void: Intuit's JournalEntry reference
+   * offers no void operation, so it is not reachable through the API here): kept under the same
+   * date with its lines' amounts zeroed and "Voided" put before its PrivateNote, as a voided
+   * invoice is; a payment line applied to it is removed, its money left unapplied.
+   */
+  voidByHand(type: 'JournalEntry', id: string): Entity {
+    const current = this.get(type, id);
+    if (!current) throw new Error(`no ${type} ${id}`);
+    this.unapply(type, id);
+    const next = {
+      ...voidedJournalEntry(current),
+      Id: id,
+      SyncToken: String(Number(current.SyncToken) + 1),
+      MetaData: this.meta(current.MetaData),
+    } as Entity;
+    this.entities.get(type)!.set(id, next);
+    return next;
   }
 
   /** Creates, updates (full or sparse) or deletes an entity, applying QuickBooks' rules. */
@@ -319,19 +348,7 @@ export class Books {
     if (!current) throw validation('610', 'Object Not Found', `Object Not Found : Invoice ${id}`);
     if (str(body.SyncToken) !== current.SyncToken) throw validation('5010', 'Stale Object Error', 'Stale Object Error');
     const zero = money(new Dec(0));
-    for (const p of this.all('Payment')) {
-      const lines = (p.Line as PaymentLine[] | undefined) ?? [];
-      const kept = lines.filter((l) => !(l.LinkedTxn ?? []).some((t) => t.TxnType === 'Invoice' && t.TxnId === id));
-      if (kept.length === lines.length) continue;
-      p.Line = kept;
-      // What the payment still applies to invoices and journal entries, less the credit memos it sets against them.
-      let applied = new Dec(0);
-      for (const [key, amount] of applications(p))
-        applied = key.startsWith('CreditMemo:') ? applied.sub(amount) : applied.add(amount);
-      p.UnappliedAmt = money(dec(p.TotalAmt).sub(applied));
-      p.SyncToken = String(Number(p.SyncToken) + 1);
-      p.MetaData = this.meta(p.MetaData);
-    }
+    this.unapply('Invoice', id);
     const note = str(current.PrivateNote);
     const next = {
       ...current,
@@ -354,6 +371,23 @@ export class Books {
     } as Entity;
     this.entities.get(type)!.set(id, next);
     return next;
+  }
+
+  /** Payment lines applied to a voided transaction removed: their money is the customer's credit again. */
+  private unapply(type: 'Invoice' | 'JournalEntry', id: string): void {
+    for (const p of this.all('Payment')) {
+      const lines = (p.Line as PaymentLine[] | undefined) ?? [];
+      const kept = lines.filter((l) => !(l.LinkedTxn ?? []).some((t) => t.TxnType === type && t.TxnId === id));
+      if (kept.length === lines.length) continue;
+      p.Line = kept;
+      // What the payment still applies to invoices and journal entries, less the credit memos it sets against them.
+      let applied = new Dec(0);
+      for (const [key, amount] of applications(p))
+        applied = key.startsWith('CreditMemo:') ? applied.sub(amount) : applied.add(amount);
+      p.UnappliedAmt = money(dec(p.TotalAmt).sub(applied));
+      p.SyncToken = String(Number(p.SyncToken) + 1);
+      p.MetaData = this.meta(p.MetaData);
+    }
   }
 
   /** What a write stores, after the service's own rules and derived fields (totals, balances). */

@@ -8,7 +8,12 @@ import { Dec } from '../../domain/money.ts';
  * debits equal to the credits; a line on Accounts Receivable names a customer ("When you use
  * Accounts Receivable, you must choose a customer in the Name field"); DocNumber at most 21
  * characters, unique among journal entries only when the company warns on duplicate numbers;
- * TotalAmt "will always be set to zero". What a journal entry charges a customer's receivable (its
+ * TotalAmt "will always be set to zero". An A/R line's account is in the entry's currency (a
+ * multicurrency company keeps one A/R account per currency; the fault's wording is the one
+ * integrators quote, its code unverified). A person's void (the API has none for JournalEntry)
+ * zeroes every line's amount, as QuickBooks does to a voided transaction ("the same date but zero
+ * amount": Intuit's help, "Void or delete an invoice or other transactions"); what the API then
+ * answers of the lines is unverified. What a journal entry charges a customer's receivable (its
  * A/R debits less credits for that customer) is what a Payment line may link (the Payment
  * reference lists `JournalEntry` among Line.LinkedTxn.TxnType). Wording of the faults is the
  * simulator's; their form (code, element, ValidationFault) is QuickBooks'.
@@ -101,6 +106,14 @@ export function checkJournalEntry(out: Body, current: Body | null, b: JournalBoo
         'AccountRef',
       );
     const entity = d.Entity;
+    // A multicurrency company keeps an A/R account per currency: a transaction uses the one in its own.
+    if (isReceivable(account) && b.currency(account) !== b.currency(out))
+      b.refuse(
+        '6000',
+        BUSINESS,
+        'Business Validation Error: The transaction needs to be in the same currency as the A/R and A/P accounts you use.',
+        'AccountRef',
+      );
     if (isReceivable(account)) {
       const id = entity?.EntityRef?.value;
       if (!id || (entity.Type !== undefined && entity.Type !== 'Customer') || !b.customer(id))
@@ -164,4 +177,14 @@ export function receivableCharge(je: Body, customerId: string, account: (id: str
     charge = d.PostingType === 'Debit' ? charge.add(dec(l.Amount)) : charge.sub(dec(l.Amount));
   }
   return charge;
+}
+
+/** A journal entry as a person's void leaves it: same date and lines, every amount zeroed, "Voided" noted. */
+export function voidedJournalEntry(je: Body): Body {
+  const note = typeof je.PrivateNote === 'string' ? je.PrivateNote : '';
+  return {
+    ...je,
+    Line: ((je.Line as Body[] | undefined) ?? []).map((l) => ({ ...l, Amount: money(new Dec(0)) })),
+    PrivateNote: note ? `Voided - ${note}` : 'Voided',
+  };
 }

@@ -26,8 +26,9 @@ export type { CompanySetup, Entity, EntityType } from './simulator-books.ts';
  * invoices and credit memos, created or updated, never applying more than a transaction has open),
  * CreditMemo (Balance and RemainingCredit as payments apply it), RefundReceipt, Purchase (a
  * provider's fee), JournalEntry (a refund of a customer's credit: its A/R charge linked by a
- * Payment line), TaxCode/TaxRate, Account, CompanyInfo and Preferences; an invoice voided
- * (`operation=void`: kept, its amounts zeroed, "Voided" in its PrivateNote); `query`,
+ * Payment line; or keyed by hand, and voided by hand with `books().voidByHand`), TaxCode/TaxRate,
+ * Account (`books().addAccount` adds one, a foreign A/R say), CompanyInfo and Preferences; an
+ * invoice voided (`operation=void`: kept, its amounts zeroed, "Voided" in its PrivateNote); `query`,
  * `batch` (at most 30 items, each with its own Fault), `cdc`, the invoice PDF; `requestid` replay
  * (the same id answers the first answer again, per realm); SyncToken checks (5010 Stale Object
  * Error); `minorversion` 75 or later required; QuickBooks' error bodies. Its limits (500 calls a
