@@ -1,4 +1,3 @@
-import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
 import { SYSTEM } from '../../src/connectors/freshbooks/settings.ts';
 import { type FreshBooksSimulator, startFreshBooksSimulator } from '../../src/connectors/freshbooks/simulator.ts';
@@ -6,16 +5,8 @@ import { createFreshBooksTarget } from '../../src/connectors/freshbooks/target.t
 import type { TokenEndpoint } from '../../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
 import type { TargetConnector } from '../../src/sync/target.ts';
-import { createTestDatabase } from './db.ts';
-import {
-  ONE_ATTEMPT,
-  type SimulatedGrant,
-  callContext,
-  directCustomer,
-  directTargetDeps,
-  simulatedGrant,
-  targetIdOf,
-} from './direct-target.ts';
+import { ONE_ATTEMPT, type SimulatedGrant, directTargetDeps, simulatedGrant } from './direct-target.ts';
+import { useDirectTarget } from './use-direct-target.ts';
 
 /*
  * The FreshBooks target called directly against the simulated FreshBooks: the simulator's token
@@ -78,55 +69,43 @@ export function useFreshBooksAccount(o: {
   customers: readonly [code: string, name: string][];
 }) {
   const eur = (amount: string) => ({ amount, code: 'EUR' });
-  const z = {
-    db: undefined as unknown as Database,
-    sim: undefined as unknown as FreshBooksSimulator,
-    target: undefined as unknown as TargetConnector,
-    /** The clients' FreshBooks ids, in the order given. */
-    customers: [] as string[],
-    ctx: () => callContext(z.db),
-    acc: () => z.sim.account(o.accountId),
+  const base = useDirectTarget({
+    start: () => startFreshBooksSimulator({ ...o.app, accounts: { [o.accountId]: {} }, seed: o.seed }),
+    target: (db, sim) =>
+      directFreshBooksTarget(db, sim, {
+        app: o.app,
+        accountId: o.accountId,
+        grant: simulatedGrant(() => freshBooksTokens(sim, o.app), sim.issueRefreshToken()),
+      }),
+    customers: o.customers,
+  });
+  const acc = () => base.sim.account(o.accountId);
+  return Object.assign(base, {
+    acc,
     keyed: {
       /** An invoice of one line at `cost` (no tax) under `ref` (its PO number), marked sent unless a draft. */
       invoice: (client: string, ref: string, cost: string, date: string, sent = true): string => {
-        const inv = z.acc().createInvoice({
+        const inv = acc().createInvoice({
           customerid: client,
           currency_code: 'EUR',
           create_date: date,
           po_number: ref,
           lines: [{ name: 'Service', qty: '1', unit_cost: eur(cost) }],
         });
-        if (sent) z.acc().updateInvoice(inv.id, { action_mark_as_sent: true });
+        if (sent) acc().updateInvoice(inv.id, { action_mark_as_sent: true });
         return inv.id;
       },
       /** A payment of `amount` on an invoice, by cheque unless `type` says otherwise. */
       paid: (invoiceId: string, amount: string, date: string, type = 'Check'): string =>
-        z.acc().createPayment({ invoiceid: invoiceId, amount: eur(amount), date, type }).id,
+        acc().createPayment({ invoiceid: invoiceId, amount: eur(amount), date, type }).id,
       /** A credit note of one line at `cost` (no tax). */
       credit: (client: string, cost: string, date: string): string =>
-        z.acc().createCreditNote({
+        acc().createCreditNote({
           clientid: client,
           currency_code: 'EUR',
           create_date: date,
           lines: [{ name: 'Credit', qty: '1', unit_cost: eur(cost) }],
         }).creditid,
     },
-  };
-  beforeAll(async () => {
-    z.db = await createTestDatabase();
-    z.sim = await startFreshBooksSimulator({ ...o.app, accounts: { [o.accountId]: {} }, seed: o.seed });
-    const grant = simulatedGrant(() => freshBooksTokens(z.sim, o.app), z.sim.issueRefreshToken());
-    z.target = directFreshBooksTarget(z.db, z.sim, { app: o.app, accountId: o.accountId, grant });
-    z.customers = (
-      await z.target.upsertCustomers(
-        z.ctx(),
-        o.customers.map(([code, name]) => directCustomer(code, name)),
-      )
-    ).map(targetIdOf);
-  }, 60_000);
-  afterAll(async () => {
-    await z.sim.close();
-    await z.db.close();
   });
-  return z;
 }

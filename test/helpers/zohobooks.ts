@@ -1,4 +1,3 @@
-import { afterAll, beforeAll } from 'vitest';
 import type { Database } from '../../src/db/database.ts';
 import { GRANT_GONE_ERRORS, SYSTEM } from '../../src/connectors/zohobooks/settings.ts';
 import { type ZohoBooksSimulator, startZohoBooksSimulator } from '../../src/connectors/zohobooks/simulator.ts';
@@ -6,16 +5,8 @@ import { createZohoBooksTarget } from '../../src/connectors/zohobooks/target.ts'
 import type { TokenEndpoint } from '../../src/sync/remote/oauth-endpoint.ts';
 import { createRatePlanner } from '../../src/sync/remote/rate-planner.ts';
 import type { TargetConnector } from '../../src/sync/target.ts';
-import { createTestDatabase } from './db.ts';
-import {
-  ONE_ATTEMPT,
-  type SimulatedGrant,
-  callContext,
-  directCustomer,
-  directTargetDeps,
-  simulatedGrant,
-  targetIdOf,
-} from './direct-target.ts';
+import { ONE_ATTEMPT, type SimulatedGrant, directTargetDeps, simulatedGrant } from './direct-target.ts';
+import { useDirectTarget } from './use-direct-target.ts';
 
 /*
  * The Zoho Books target called directly against the simulated Zoho Books (test/zohobooks-target,
@@ -79,29 +70,41 @@ export function useZohoOrganisation(o: {
   app: ZohoApp;
   customers: readonly [code: string, name: string][];
 }) {
-  const z = {
-    db: undefined as unknown as Database,
-    sim: undefined as unknown as ZohoBooksSimulator,
-    target: undefined as unknown as TargetConnector,
-    /** The customers' Zoho ids, in the order given. */
-    customers: [] as string[],
-    ctx: () => callContext(z.db),
-    org: () => z.sim.org(o.orgId),
+  const base = useDirectTarget({
+    start: () =>
+      startZohoBooksSimulator({
+        ...o.app,
+        organisations: { [o.orgId]: { name: o.name, currency: 'EUR' } },
+        seed: o.seed,
+        limits: { perMinute: 10_000, perDay: 100_000 },
+      }),
+    target: (db, sim) =>
+      directZohoBooksTarget(db, sim, {
+        app: o.app,
+        organizationId: o.orgId,
+        grant: simulatedGrant(() => zohoAccounts(sim, o.app), sim.issueRefreshToken()),
+        settings: {},
+      }),
+    customers: o.customers,
+  });
+  const org = () => base.sim.org(o.orgId);
+  return Object.assign(base, {
+    org,
     keyed: {
       /** An invoice of one line at `rate` (no tax), marked sent unless a draft. */
       invoice: (customerId: string, ref: string, rate: string, date: string, sent = true): string => {
-        const d = z.org().createInvoice({
+        const d = org().createInvoice({
           customer_id: customerId,
           reference_number: ref,
           date,
           line_items: [{ name: 'Service', rate, quantity: '1' }],
         });
-        if (sent) z.org().markSent(d.id);
+        if (sent) org().markSent(d.id);
         return d.id;
       },
       /** A credit note of one line at `rate` (no tax). */
       creditNote: (customerId: string, ref: string, rate: string, date: string): string =>
-        z.org().createCreditNote({
+        org().createCreditNote({
           customer_id: customerId,
           reference_number: ref,
           date,
@@ -109,7 +112,7 @@ export function useZohoOrganisation(o: {
         }).id,
       /** A payment, applied in full to `invoiceId` or kept on account. */
       paid: (customerId: string, ref: string, amount: string, date: string, invoiceId?: string): string =>
-        z.org().createPayment({
+        org().createPayment({
           customer_id: customerId,
           reference_number: ref,
           amount,
@@ -117,27 +120,5 @@ export function useZohoOrganisation(o: {
           invoices: invoiceId ? [{ invoice_id: invoiceId, amount_applied: amount }] : [],
         }).payment_id,
     },
-  };
-  beforeAll(async () => {
-    z.db = await createTestDatabase();
-    z.sim = await startZohoBooksSimulator({
-      ...o.app,
-      organisations: { [o.orgId]: { name: o.name, currency: 'EUR' } },
-      seed: o.seed,
-      limits: { perMinute: 10_000, perDay: 100_000 },
-    });
-    const grant: SimulatedGrant = simulatedGrant(() => zohoAccounts(z.sim, o.app), z.sim.issueRefreshToken());
-    z.target = directZohoBooksTarget(z.db, z.sim, { app: o.app, organizationId: o.orgId, grant, settings: {} });
-    z.customers = (
-      await z.target.upsertCustomers(
-        z.ctx(),
-        o.customers.map(([code, name]) => directCustomer(code, name)),
-      )
-    ).map(targetIdOf);
-  }, 60_000);
-  afterAll(async () => {
-    await z.sim.close();
-    await z.db.close();
   });
-  return z;
 }
