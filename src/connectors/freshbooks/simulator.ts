@@ -20,8 +20,6 @@ import { seeded } from '../../sync/seeded.ts';
  * reference; `violations` the requests that broke the contract (simulator-contract.ts).
  */
 
-export { invoicePdf };
-
 export interface FreshBooksSimulatorOptions {
   clientId: string;
   clientSecret: string;
