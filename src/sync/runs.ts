@@ -321,10 +321,12 @@ export async function addCounts(
 ): Promise<{ cancelRequested: boolean }> {
   const keys = Object.keys(ZERO_COUNTS) as (keyof RunCounts)[];
   const set = keys.map((k) => `'${k}', coalesce((counts->>'${k}')::int, 0) + ${Math.trunc(delta[k] ?? 0)}`).join(', ');
-  // Whether the run was asked to stop comes back with the update: the engine asks once per page,
+  // A page committed (its cursor given) is progress: the run's failures in a row start again from
+  // nothing (src/sync/service.ts retryLater). Whether the run was asked to stop comes back with the
+  // update: the engine asks once per page,
   // and this saves it a round trip (src/sync/run-cancel.ts).
   const { rows } = await db.query<{ requested: boolean }>(
-    `UPDATE runs SET counts = jsonb_build_object(${set}), heartbeat_at = now()${cursor !== undefined ? ', cursor = $2' : ''}
+    `UPDATE runs SET counts = jsonb_build_object(${set}), heartbeat_at = now()${cursor !== undefined ? ', cursor = $2, failures = 0' : ''}
       WHERE id = $1 RETURNING cancel_requested_at IS NOT NULL AS requested`,
     cursor !== undefined ? [runId, cursor] : [runId],
   );

@@ -37,7 +37,23 @@ export interface SyncServiceOptions {
   engine?: Partial<EngineDeps>;
   /** Seconds a lease and a heartbeat stay good (env LEDGERLINK_LEASE_SECONDS, default 15). */
   leaseSeconds?: number;
+  /** How a queued run whose source or target keeps failing is tried again (tests shorten it). */
+  runRetries?: RunRetries;
 }
+
+/**
+ * A queued run interrupted by a retryable failure (its source or target unreachable, timing out,
+ * answering 5xx) is offered again after `baseSeconds`, doubling with each failure in a row, up to
+ * `maxSeconds`; after `limit` retries without a page committed in between it fails, saying so.
+ */
+export interface RunRetries {
+  limit: number;
+  baseSeconds: number;
+  maxSeconds: number;
+}
+
+/** 8 retries 2, 4, … 256 s apart: a run whose source stays unreachable fails after about 8.5 minutes. */
+export const RUN_RETRIES: RunRetries = { limit: 8, baseSeconds: 2, maxSeconds: 600 };
 
 /** How a worker works the queue. */
 export interface WorkerOptions {
@@ -84,12 +100,14 @@ export class SyncService {
   readonly liveness: Liveness;
   /** Stored reconciliations (POST /v1/pipelines/{name}/reconciliations), worked through the same queue. */
   readonly reconciliations: ReconciliationWorker;
+  private readonly retries: RunRetries;
 
   constructor(o: SyncServiceOptions) {
     this.db = o.db;
     this.box = o.box;
     this.log = o.log;
     this.queue = o.queue ?? null;
+    this.retries = o.runRetries ?? RUN_RETRIES;
     this.liveness = o.engine?.liveness ?? new Liveness(o.db, o.log, o.leaseSeconds ?? leaseSecondsFromEnv());
     this.engine = { db: o.db, box: o.box, log: o.log, pdfs: o.pdfs, ...o.engine, liveness: this.liveness };
     this.reconciliations = new ReconciliationWorker({
@@ -382,16 +400,43 @@ export class SyncService {
         await this.db.transaction((tx) => this.queue!.enqueueRun(tx, runId, OUTAGE_RETRY_SECONDS));
         return;
       }
-      if (job.retryCount >= job.retryLimit) {
-        // The last retry: no job will start the run again, so it must not stay queued.
-        await this.db.query(
-          `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
-          [runId, `Gave up after ${job.retryCount + 1} attempts: ${err instanceof Error ? err.message : String(err)}`],
-        );
-        return;
-      }
-      throw err;
+      await this.retryLater(runId, err);
     }
+  }
+
+  /**
+   * A retryable failure of a queued run: counted on the run (its failures in a row), and the run
+   * offered again by a new job after the backoff, or failed once it has had its retries. Counted on
+   * the run, not by the job's own retries: a run that waits behind another run of its pipeline is
+   * offered again by a new job, whose count starts afresh, so a job's count never reached its limit
+   * and a run whose source stayed unreachable was tried forever (until 2026-12-07).
+   */
+  private async retryLater(runId: string, err: unknown): Promise<void> {
+    const message = err instanceof Error ? err.message : String(err);
+    const { limit, baseSeconds, maxSeconds } = this.retries;
+    const failures = await this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ failures: number }>(
+        `UPDATE runs SET failures = failures + 1 WHERE id = $1 AND status IN ('queued', 'running') RETURNING failures`,
+        [runId],
+      );
+      const n = rows[0]?.failures;
+      if (n === undefined) return null; // finished or cancelled meanwhile
+      if (n > limit)
+        await tx.query(
+          `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
+          [runId, `Gave up after ${n} attempts in a row: ${message}`],
+        );
+      else await this.queue!.enqueueRun(tx, runId, Math.min(baseSeconds * 2 ** (n - 1), maxSeconds));
+      return n;
+    });
+    if (failures === null) return;
+    if (failures > limit)
+      this.log.warn({ runId, attempts: failures }, `run failed: gave up after ${failures} attempts`);
+    else
+      this.log.warn(
+        { runId, err: message },
+        `run interrupted; trying again in ${Math.min(baseSeconds * 2 ** (failures - 1), maxSeconds)} s (retry ${failures} of ${limit})`,
+      );
   }
 
   /**
