@@ -957,6 +957,33 @@ describe('GET /v1/pipelines/{name}/reconciliation', () => {
     ]);
   });
 
+  it('lists a row whose date could not be read on the day it was parked, and says so', async () => {
+    const rd = await t.entity('RCBADDAY', 'EUR', { standardTaxRate: '0.21' });
+    const pipeline = await definePipeline(t.db, 'RCBADDAY', { name: 'rd', source: { type: 'file' } });
+    await importText(pipeline, 'customers.csv', await example('customers.csv'));
+    const r1 = await importText(
+      pipeline,
+      'invoices.csv',
+      [
+        'invoice_reference,customer_id,invoice_date,currency,net_amount,vat_rate',
+        'INV-BAD-DATE,C-1001,2026-13-01,EUR,100.00,0.21',
+      ].join('\n'),
+    );
+    expect(r1.rows.map((x) => x.outcome)).toEqual(['parked']);
+    const { rows } = await t.db.query<{ day: string }>(
+      `SELECT to_char(created_at, 'YYYY-MM-DD') AS day FROM exceptions WHERE pipeline_id = $1`,
+      [pipeline.id],
+    );
+    const parkedOn = rows[0]!.day;
+    const r = await get(rd, `/v1/pipelines/rd/reconciliation?from=${parkedOn}&to=${parkedOn}`);
+    expect(r.body.mismatches).toEqual([
+      expect.objectContaining({ kind: 'missing-in-ledger', reason: 'parked', date: parkedOn }),
+    ]);
+    expect(r.body.mismatches[0].message).toMatch(
+      new RegExp(`; its own date could not be read, so it is listed on ${parkedOn}, the day it was parked$`),
+    );
+  });
+
   it('keeps each entity to its own pipelines and checks the window', async () => {
     expect((await get(clean, '/v1/pipelines/messy/reconciliation')).status).toBe(404);
     expect(

@@ -49,6 +49,11 @@ export interface SourceDoc {
   customerSourceId: string | null;
   /** Null only for a record that could not even be read (a bad import row). */
   date: string | null;
+  /**
+   * Set when `date` is not the document's but the day it was parked, its own date being unreadable
+   * (a bad import row): so that reconciliation lists it, and says so.
+   */
+  dateIsParkedDay?: true;
   currency: string | null;
   gross: bigint | null;
   /** The target document it was booked as (itself, or through its daily summary). */
@@ -274,6 +279,7 @@ export async function loadUnpostedDocs(
       customerCode: null,
       customerSourceId: rec?.customerSourceId ?? row?.customer ?? null,
       date: rec ? (rec.kind === 'invoice' ? rec.invoiceDate : rec.date) : (row?.date ?? r.created),
+      ...(!rec && !row?.date ? { dateIsParkedDay: true as const } : {}),
       currency: rec?.currency ?? null,
       gross,
       targetId: null,

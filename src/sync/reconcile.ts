@@ -418,7 +418,11 @@ export async function reconcile(
       date: s.date,
       sourceAmount: fmt(s.gross, s.currency),
       exceptionId: x?.id ?? null,
-      message: `${KIND_WORD[s.kind]} ${s.externalReference ?? s.sourceId} is not in the ${target.type === 'ledger' ? 'ledger' : 'target'}: ${why}`,
+      message:
+        `${KIND_WORD[s.kind]} ${s.externalReference ?? s.sourceId} is not in the ${target.type === 'ledger' ? 'ledger' : 'target'}: ${why}` +
+        (s.dateIsParkedDay
+          ? `; its own date could not be read, so it is listed on ${s.date}, the day it was parked`
+          : ''),
     });
   }
   for (const { sources: sales, target: t } of summaries.values()) {
