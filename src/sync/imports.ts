@@ -123,6 +123,7 @@ export async function importFile(
   let interrupted = false;
   try {
     await sync.processRecords(pipeline, 'import', actor, parsed.items, params, {
+      ...(parsed.sourceParams ? { sourceParams: parsed.sourceParams } : {}),
       onRun: (id) => {
         started = id;
         input.onRun?.(id);

@@ -329,6 +329,12 @@ export interface ImportedFile {
   rows: ImportedRow[];
   /** Columns the kind does not read (a typo shows up here instead of vanishing). */
   ignoredColumns: string[];
+  /**
+   * What the import's run gives its source beside the run's stored parameters, for this import only
+   * and never stored: e.g. the customers a file may create but never update (a SmartDebit report's
+   * account holders), which the file source's customer lookup answers.
+   */
+  sourceParams?: Record<string, unknown>;
 }
 
 export interface ImportOptions {

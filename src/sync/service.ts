@@ -217,7 +217,8 @@ export class SyncService {
     actor: string,
     items: SourceItem[],
     params: Record<string, unknown> = {},
-    options: { onRun?: (runId: string) => void } = {},
+    /** `sourceParams`: given to the run's source beside `params`, never stored (ImportedFile.sourceParams). */
+    options: { onRun?: (runId: string) => void; sourceParams?: Record<string, unknown> } = {},
   ): Promise<string> {
     const runId = (await this.db.transaction((tx) =>
       createRun(tx, { pipelineId: pipeline.id, entityId: pipeline.entityId, trigger, createdBy: actor, params }),
@@ -252,7 +253,7 @@ export class SyncService {
           entity,
           runId,
           items,
-          runSource(this.engine, pipeline, target, params, runId),
+          runSource(this.engine, pipeline, target, { ...params, ...options.sourceParams }, runId),
           target,
         );
       } finally {

@@ -53,7 +53,7 @@ describe('invoice files with quantities and unit prices', () => {
   it('refuses a file with neither net_amount nor quantity and unit_price', async () => {
     await expect(
       parse(['invoice_reference,customer_id,invoice_date,currency,quantity,vat_rate', 'C-1,K1,2026-11-02,EUR,3,0.21']),
-    ).rejects.toThrow('A invoices file needs the column net_amount (or quantity and unit_price)');
+    ).rejects.toThrow('An invoices file needs the column net_amount (or quantity and unit_price)');
   });
 
   it('makes rows whose references differ only in case one invoice, refused because its rows disagree', async () => {

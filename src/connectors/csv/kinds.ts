@@ -152,7 +152,12 @@ export const COLUMNS: Record<ImportKind, ColumnSpec[]> = {
   smartdebit: [
     { name: 'payer_reference|reference_number|reference', required: true, description: 'the payer (Bacs) reference' },
     { name: 'customer_id', required: false, description: 'your customer id; default: the payer reference' },
-    { name: 'account_name', required: false, description: 'creates the customer with this name' },
+    {
+      name: 'account_name',
+      required: false,
+      description:
+        "the name on the payer's bank account: names a customer the import creates (one neither the pipeline nor the ledger has), never renames one",
+    },
     { name: 'amount', required: true, description: 'decimal with "."' },
     {
       name: 'date_of_payment|debit_date|collection_date|date',

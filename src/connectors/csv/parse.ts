@@ -4,6 +4,7 @@ import { ImportFileError } from './csv.ts';
 import { mapInvoices } from './invoices.ts';
 import { COLUMNS, type ImportKind, columnNames, detectKind, missingColumns } from './kinds.ts';
 import { mapGoCardless, mapSmartDebit } from './payouts.ts';
+import { type NewCustomers, SOURCE_NEW_CUSTOMERS } from './new-customers.ts';
 import { mapCustomers, mapReceipts } from './receipts.ts';
 import type { Mapper, ParsedRow } from './rows.ts';
 import { readTable } from './table.ts';
@@ -23,6 +24,11 @@ export interface ParsedImport {
   rows: ParsedRow[];
   /** Columns the kind does not read (a typo shows up here instead of vanishing). */
   ignoredColumns: string[];
+  /**
+   * For the import's run only, never stored (ImportedFile.sourceParams): the customers the file may
+   * create but never update (a SmartDebit report's account holders, new-customers.ts).
+   */
+  sourceParams?: { [SOURCE_NEW_CUSTOMERS]: NewCustomers };
 }
 
 const MAPPERS: Record<ImportKind, Mapper> = {
@@ -61,7 +67,7 @@ export async function parseImport(
   const missing = missingColumns(kind, headers);
   if (missing.length)
     throw new ImportFileError(
-      `A ${kind} file needs the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+      `${/^[aeiou]/i.test(kind) ? 'An' : 'A'} ${kind} file needs the column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
       1,
     );
   const known = new Set(COLUMNS[kind].flatMap(columnNames));
@@ -77,5 +83,6 @@ export async function parseImport(
     items: mapped.items,
     rows: mapped.rows,
     ignoredColumns: table.headers.filter((h) => !known.has(h)),
+    ...(mapped.newCustomers?.size ? { sourceParams: { [SOURCE_NEW_CUSTOMERS]: mapped.newCustomers } } : {}),
   };
 }

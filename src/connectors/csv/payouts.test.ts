@@ -145,3 +145,34 @@ describe('SmartDebit: one receipt per payer and collection date', () => {
     ]);
   });
 });
+
+describe('SmartDebit: the account name is the bank account holder, not a customer record', () => {
+  const header = 'Payer Reference,Account Name,Amount,Date of Payment,Customer ID,Success';
+
+  it('sends no customer record, and offers as new customers only the holders of valid collections, the first naming each', async () => {
+    const p = await parse('smartdebit', [
+      header,
+      'SD1,J SMITH,25.00,03/11/2026,C-1002,1',
+      'SD2,X BAD,abc,03/11/2026,,1',
+      'SD2,A BROWN,10.00,04/11/2026,,1',
+      'SD3,J SMITH & K SMITH,25.00,03/12/2026,C-1002,1',
+      'SD4,,10.00,03/11/2026,,1',
+      'SD5,R ROE,10.00,03/11/2026,,Rejected',
+    ]);
+    // A customer record would update (rename) a customer the pipeline or the ledger already has.
+    expect(p.items.filter((i) => 'record' in i && i.record.kind === 'customer')).toEqual([]);
+    expect([...(p.sourceParams?.newCustomers ?? new Map()).values()]).toEqual([
+      { kind: 'customer', sourceId: 'C-1002', name: 'J SMITH', currency: 'GBP' },
+      { kind: 'customer', sourceId: 'SD2', name: 'A BROWN', currency: 'GBP' },
+    ]);
+    const descriptions = p.items.flatMap((i) =>
+      'record' in i && i.record.kind === 'payment' ? [[i.record.customerSourceId, i.record.description]] : [],
+    );
+    expect(descriptions).toEqual([
+      ['C-1002', 'SmartDebit collection SD1, account J SMITH'],
+      ['SD2', 'SmartDebit collection SD2, account A BROWN'],
+      ['C-1002', 'SmartDebit collection SD3, account J SMITH & K SMITH'],
+      ['SD4', 'SmartDebit collection SD4'],
+    ]);
+  });
+});

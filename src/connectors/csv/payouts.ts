@@ -1,4 +1,4 @@
-import { CanonicalPayment, CanonicalRefund } from '../../sync/canonical.ts';
+import { type CanonicalCustomer, CanonicalPayment, CanonicalRefund } from '../../sync/canonical.ts';
 import type { SourceItem } from '../../sync/connector.ts';
 import { formatAmount, parseAmount } from '../../domain/money.ts';
 import { CustomerCollector } from './invoices.ts';
@@ -216,11 +216,16 @@ const SD_UNSUCCESSFUL = /^(0|false|no|n|rejected|failed|unsuccessful|unpaid|retu
  * Payment, Customer ID, success) and the API's collection report fields (reference_number,
  * account_name, amount, debit_date, customer_id, success, error_message). A payer is collected at
  * most once per date, so payer and date make the receipt's stable reference.
+ *
+ * The account name is the name on the payer's bank account, not the customer's name in the books:
+ * it is no customer record (which would rename the customer), only the name of a customer the
+ * import creates when neither this pipeline nor the target has it (new-customers.ts), taken from
+ * the first valid collection that names it. It is kept in the receipt's description either way.
  */
 export function mapSmartDebit(table: Table, ctx: MapperContext): Mapped {
   const items: SourceItem[] = [];
   const rows: ParsedRow[] = [];
-  const customers = new CustomerCollector();
+  const newCustomers = new Map<string, CanonicalCustomer>();
   // Payer and date are the collection's key: a payer collected again on another date is another
   // receipt, a second successful row for the same payer and date is refused on its own row.
   // Unsuccessful rows book nothing and claim no key.
@@ -253,7 +258,7 @@ export function mapSmartDebit(table: Table, ctx: MapperContext): Mapped {
     );
     const currency = r.currency('currency', { fallback: 'GBP' });
     const customerSourceId = text(r, ['customer_id'], 100) ?? payer;
-    customers.add(r, customerSourceId, { name: text(r, ['account_name'], 200), currency });
+    const accountName = text(r, ['account_name'], 200);
     push(
       items,
       rows,
@@ -269,10 +274,13 @@ export function mapSmartDebit(table: Table, ctx: MapperContext): Mapped {
         amount: r.amount('amount', currency, { required: true, sign: 'positive' }),
         currency,
         method: 'smartdebit',
-        description: `SmartDebit collection ${payer ?? ''}`,
+        description: `SmartDebit collection ${payer ?? ''}${accountName ? `, account ${accountName}` : ''}`,
       },
       read,
     );
+    // Only a collection that is a document names a customer: a refused row creates nothing.
+    if (r.problems.length === 0 && customerSourceId && accountName && currency && !newCustomers.has(customerSourceId))
+      newCustomers.set(customerSourceId, { kind: 'customer', sourceId: customerSourceId, name: accountName, currency });
   }
-  return { items: [...customers.items(), ...items], rows };
+  return { items, rows, newCustomers };
 }

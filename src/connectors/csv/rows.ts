@@ -1,6 +1,7 @@
 import { referenceKey } from '../../domain/documents.ts';
 import type { RecordKind } from '../../sync/canonical.ts';
 import type { InvalidItem, SourceItem } from '../../sync/connector.ts';
+import type { NewCustomers } from './new-customers.ts';
 import type { Table, TableRow } from './table.ts';
 import type { ReadOptions, RowProblem, RowReader } from './values.ts';
 
@@ -28,6 +29,8 @@ export interface MapperContext {
 export interface Mapped {
   items: SourceItem[];
   rows: ParsedRow[];
+  /** Customers the file may create but never update (new-customers.ts). */
+  newCustomers?: NewCustomers;
 }
 
 export type Mapper = (table: Table, ctx: MapperContext) => Mapped;
