@@ -183,7 +183,7 @@ describe('config apply', () => {
         ],
       },
     ]);
-    await expect(requirePipeline(t.db, testBox, 'tickets')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(requirePipeline(t.db, testBox, 'tickets')).rejects.toMatchObject({ code: 'PIPELINE_NOT_FOUND' });
 
     await applyConfig(t.db, testBox, first);
     const again = await applyConfig(t.db, testBox, first, { dryRun: true });

@@ -290,6 +290,19 @@ describe('bad rows', () => {
     expect((await ledger(c.entityId)).find((x: any) => x.external_reference === 'DC-1')).toMatchObject({
       gross: '1250',
     });
+    // Another word for yes is refused, saying which values are taken, and nothing is imported.
+    const yes = await upload(
+      app,
+      c.token,
+      { pipeline: 'files', decimalComma: 'yes' },
+      { name: 'dc2.csv', content: csv },
+    );
+    expect(yes.status).toBe(400);
+    expect(yes.body.error).toEqual({
+      code: 'VALIDATION_ERROR',
+      message: 'decimalComma: must be true or false',
+      details: [{ field: 'decimalComma', message: 'must be true or false' }],
+    });
   });
 });
 
@@ -427,10 +440,14 @@ describe('payout reports', () => {
       [3, 'SD-SD0000102-2026-11-03', 'ignored'],
     ]);
     expect(await ledger(uk.entityId)).toEqual([
-      { type: 'SR', customer_code: 'C-1002', external_reference: 'SD-SD0000101-2026-11-03', gross: '2500' },
+      { type: 'SR', customer_code: 'SD0000101', external_reference: 'SD-SD0000101-2026-11-03', gross: '2500' },
     ]);
-    const { rows } = await t.db.query<any>(`SELECT name, currency FROM customers WHERE entity_id = $1`, [uk.entityId]);
-    expect(rows).toEqual([{ name: 'J SMITH', currency: 'GBP' }]);
+    // A payer no one has yet is created under its payer reference, named by its account name
+    // (test/imports-smartdebit.test.ts: an existing customer is never renamed).
+    const { rows } = await t.db.query<any>(`SELECT code, name, currency FROM customers WHERE entity_id = $1`, [
+      uk.entityId,
+    ]);
+    expect(rows).toEqual([{ code: 'SD0000101', name: 'J SMITH', currency: 'GBP' }]);
   });
 });
 
@@ -440,7 +457,9 @@ describe('POST /v1/imports', () => {
   it("answers 404 for another entity's pipeline and accepts the admin token", async () => {
     const r = await upload(app, other.token, { pipeline: 'files' }, file);
     expect(r.status).toBe(404);
-    expect(r.body.error.code).toBe('NOT_FOUND');
+    expect(r.body.error.code).toBe('PIPELINE_NOT_FOUND');
+    // The known pipelines named are the caller's own.
+    expect(r.body.error.message).toBe('No pipeline named files; known pipelines: other-files');
     const own = await upload(app, other.token, { pipeline: 'other-files' }, file);
     expect(own.status).toBe(200);
     const { rows } = await t.db.query<any>(`SELECT entity_id FROM customers WHERE code = 'ISO-1'`);

@@ -151,7 +151,7 @@ describe('GET /v1/connections/{pipeline}/oauth/start', () => {
   it("another entity's token cannot start a connection on this pipeline (404)", async () => {
     const r = await b.get(startPath('books'));
     expect(r.status).toBe(404);
-    expect(r.body.error.code).toBe('NOT_FOUND');
+    expect(r.body.error.code).toBe('PIPELINE_NOT_FOUND');
   });
 
   it("the target's authorizeUrl overrides the provider's (a sandbox, a proxy)", async () => {

@@ -399,14 +399,14 @@ describe('POST /v1/pipelines/{name}/reconciliations', () => {
     const id = await start(a, 'shop');
     await finished(id);
     const mine = await start(b, 'other');
-    for (const [url, method] of [
-      [`/v1/reconciliations/${id}`, 'GET'],
-      ['/v1/pipelines/shop/reconciliations', 'GET'],
-      ['/v1/pipelines/shop/reconciliations', 'POST'],
+    for (const [url, method, code] of [
+      [`/v1/reconciliations/${id}`, 'GET', 'NOT_FOUND'],
+      ['/v1/pipelines/shop/reconciliations', 'GET', 'PIPELINE_NOT_FOUND'],
+      ['/v1/pipelines/shop/reconciliations', 'POST', 'PIPELINE_NOT_FOUND'],
     ] as const) {
       const r = await call(b, method, url, method === 'POST' ? {} : undefined);
       expect(r.status, url).toBe(404);
-      expect(r.body.error.code).toBe('NOT_FOUND');
+      expect(r.body.error.code).toBe(code);
     }
     const list = await call(b, 'GET', '/v1/pipelines/other/reconciliations');
     expect(list.body.items.map((r: any) => r.reconciliationId)).toEqual([mine]);

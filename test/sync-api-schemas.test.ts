@@ -228,9 +228,19 @@ describe('typed responses of runs, exceptions, pipelines and audit', () => {
     expect(problems('/v1/exceptions/{id}/resolve', 'post', 200, resolved.body)).toEqual([]);
     expect(resolved.body).toMatchObject({ status: 'resolved', pipelineId: pipeline.id, entityId: pipeline.entityId });
 
+    // Resolved already: a conflict with its state (409, a code of its own), for a retry and a second resolve alike.
     const again = await c.post(`/v1/exceptions/${exceptionIds[1]}/retry`, {});
-    expect(again.status).toBe(400);
-    expect(again.body.error.message).toContain('already resolved');
+    const twice = await c.post(`/v1/exceptions/${exceptionIds[1]}/resolve`, { note: 'again' });
+    for (const r of [again, twice]) {
+      expect(r.status).toBe(409);
+      expect(r.body.error).toMatchObject({
+        code: 'EXCEPTION_ALREADY_RESOLVED',
+        details: [{ field: 'params.id', message: 'already resolved' }],
+      });
+      expect(r.body.error.message).toMatch(
+        new RegExp(`^Exception ${exceptionIds[1]} is already resolved \\(since \\d{4}-`),
+      );
+    }
   });
 
   it('audit: the page answers the AuditEntry schema', async () => {

@@ -35,8 +35,9 @@ export const ModifiedSince = z.iso
     examples: ['2026-11-21T09:30:00Z'],
   });
 
+/** A yes/no field that may come as text (a query string, a form field): `true` or `false`, nothing else. */
 export const BooleanFlag = z
-  .union([z.boolean(), z.enum(['true', 'false'])])
+  .union([z.boolean(), z.enum(['true', 'false'])], { error: 'must be true or false' })
   .transform((v) => v === true || v === 'true');
 
 export const ErrorBody = z

@@ -198,6 +198,7 @@ function registerKeys(entity: Command): void {
     .description('Revoke a key pair: it can no longer log in and its sessions end at once')
     .argument('<code>', 'entity code')
     .argument('<keyId>', 'the key pair id (from `entity keys CODE --list`)')
+    .addHelpText('after', '\nRevoking a key pair that is revoked already changes nothing and says so (exit code 0).')
     .action(async (code: string, keyId: string) =>
       withDatabase(async (db) => {
         const entityId = await entityIdOf(db, code);
@@ -214,7 +215,12 @@ function registerKeys(entity: Command): void {
           });
           return r;
         });
-        console.log(`Revoked key pair ${keyId} of ${code}; ${revoked.sessionsEnded} session(s) ended.`);
+        // Revoking is idempotent (exit code 0 either way), but says what it did.
+        console.log(
+          revoked.alreadyRevoked
+            ? `Key pair ${keyId} of ${code} was already revoked (${revoked.credential.revokedAt}); nothing changed.`
+            : `Revoked key pair ${keyId} of ${code}; ${revoked.sessionsEnded} session(s) ended.`,
+        );
       }),
     );
 }

@@ -86,7 +86,7 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     );
   });
   try {
-    const pipeline = await requirePipeline(rt.db, rt.box, opts.pipeline);
+    const pipeline = await requirePipeline(rt.db, rt.box, opts.pipeline, undefined, '--pipeline');
     const result = await importFile(
       rt.sync,
       pipeline,

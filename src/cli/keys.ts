@@ -2,23 +2,41 @@ import type { Command } from 'commander';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
 import { EncryptionKeyError, KEY_ENV, openSecretBox, rotateKey, rotateKeyFile } from '../sync/keys.ts';
 import { SecretBox } from '../sync/secrets.ts';
+import { CliError, reportError } from './common.ts';
+
+/** `--new-key`: 32 bytes as base64, refused as any other option is (`VALIDATION_ERROR` naming it). */
+function newKeyOption(text: string): SecretBox {
+  try {
+    return SecretBox.fromBase64(text, '--new-key');
+  } catch {
+    const message =
+      'not an encryption key: it must be 32 random bytes written as base64 (make one with: openssl rand -base64 32)';
+    throw new CliError('VALIDATION_ERROR', `--new-key: ${message}`, [{ field: '--new-key', message }]);
+  }
+}
 
 /** `ledgerlink keys rotate`; returns the exit code. */
 export async function runRotate(opts: { newKey?: string; json?: boolean }): Promise<number> {
+  let given: SecretBox | null = null;
+  try {
+    // Checked before the database is opened: a bad option changes nothing.
+    if (opts.newKey !== undefined) given = newKeyOption(opts.newKey);
+  } catch (err) {
+    return reportError(err, opts.json);
+  }
   const dbConfig = databaseConfigFromEnv();
   const db = await openDatabase(dbConfig);
   try {
     const { box, origin } = await openSecretBox(db, dbConfig);
-    if (origin.kind === 'memory') {
-      console.error(
-        'error: an in-memory database (LEDGERLINK_DATA_DIR=memory) keeps nothing: there is no key to rotate',
+    if (origin.kind === 'memory')
+      throw new CliError(
+        'VALIDATION_ERROR',
+        'an in-memory database (LEDGERLINK_DATA_DIR=memory) keeps nothing: there is no key to rotate',
       );
-      return 1;
-    }
-    const next = opts.newKey ? SecretBox.fromBase64(opts.newKey, '--new-key') : SecretBox.generate();
+    const next = given ?? SecretBox.generate();
     const done =
       origin.kind === 'file' ? await rotateKeyFile(db, origin.path, box, next) : await rotateKey(db, box, next);
-    const printKey = origin.kind === 'env' && !opts.newKey;
+    const printKey = origin.kind === 'env' && !given;
     if (opts.json)
       console.log(
         JSON.stringify({
@@ -43,10 +61,8 @@ export async function runRotate(opts: { newKey?: string; json?: boolean }): Prom
     }
     return 0;
   } catch (err) {
-    if (!(err instanceof EncryptionKeyError) && !(err instanceof Error && /not an encryption key/.test(err.message)))
-      throw err;
-    console.error(`error: ${err.message}`);
-    return 1;
+    // The key's own refusals (not the database's key, a secret it cannot open, the same key) keep their code.
+    return reportError(err instanceof EncryptionKeyError ? new CliError(err.code, err.message) : err, opts.json);
   } finally {
     await db.close();
   }

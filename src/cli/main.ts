@@ -88,6 +88,12 @@ function checkRequiredOptions(command: Command): void {
 
 program.hook('preAction', (_program, command) => checkRequiredOptions(command));
 
+/** Whether the command run was given `--json`: a failure no command printed itself is then JSON too. */
+let jsonOutput = false;
+program.hook('preAction', (_program, command) => {
+  jsonOutput = command.opts<{ json?: unknown }>().json === true;
+});
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const name = commandName(args);
@@ -105,14 +111,22 @@ async function main(): Promise<void> {
  */
 function failureText(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
+  const code = codeOf(err, message);
+  return code ? `error: ${code}: ${message}` : `error: ${message}`;
+}
+
+/** The error's code when it is one of ours (the data folder in use, a key refused), else null. */
+function codeOf(err: unknown, message: string): string | null {
   const code = (err as { code?: unknown } | null)?.code;
   // Codes of ours are UPPER_SNAKE; Node's (ENOENT) already begin the message, PostgreSQL's are SQLSTATEs.
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) && !message.startsWith(code)
-    ? `error: ${code}: ${message}`
-    : `error: ${message}`;
+  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) && !message.startsWith(code) ? code : null;
 }
 
 main().catch((err: unknown) => {
-  console.error(failureText(err));
+  const message = err instanceof Error ? err.message : String(err);
+  const code = codeOf(err, message);
+  // With --json a refusal with a code is the same error body the commands print (on stdout).
+  if (jsonOutput && code) console.log(JSON.stringify({ error: { code, message } }));
+  else console.error(failureText(err));
   process.exit(1);
 });

@@ -44,7 +44,7 @@ export async function namedPipeline(
         `pipeline ${name} exists in entities ${owners.join(', ')}: say which with --entity CODE`,
       );
   }
-  return { pipeline: await requirePipeline(db, box, name, entityId), entityId };
+  return { pipeline: await requirePipeline(db, box, name, entityId, 'NAME'), entityId };
 }
 
 async function lastRun(db: Queryable, p: Pipeline): Promise<Run | null> {
@@ -229,7 +229,7 @@ export function registerPipeline(program: Command): void {
       runCommand(opts.json, () =>
         withRuntime(async ({ db, box }) => {
           const { entityId } = await namedPipeline(db, box, name, opts.entity);
-          const p = await db.transaction((tx) => deletePipeline(tx, box, name, entityId, auditAs(tx, 'cli')));
+          const p = await db.transaction((tx) => deletePipeline(tx, box, name, entityId, auditAs(tx, 'cli'), 'NAME'));
           console.log(
             opts.json
               ? JSON.stringify(publicPipeline(p))

@@ -2,9 +2,8 @@ import type { Command } from 'commander';
 import { type Runtime, commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
 import { table } from './table.ts';
-import { reportError, requireExistingData } from './common.ts';
-import { isValidDate } from '../domain/dates.ts';
-import { isDomainError } from '../domain/errors.ts';
+import { CliError, parseWithSchema, reportError, requireExistingData } from './common.ts';
+import { ReconcileQuery } from '../api/routes/reconciliation.ts';
 import { type Pipeline, requirePipeline } from '../sync/pipelines.ts';
 import { type ReconcileProgress, type Reconciliation, reconcile, reconcileWindow } from '../sync/reconcile.ts';
 
@@ -123,21 +122,16 @@ async function reconcileShowingProgress(
 
 /** The `reconcile` command's work; returns the exit code (1 when anything does not match). */
 export async function runReconcile(name: string, opts: ReconcileOptions): Promise<number> {
-  for (const [flag, v] of [
-    ['--from', opts.from],
-    ['--to', opts.to],
-  ] as const) {
-    if (v !== undefined && !isValidDate(v)) {
-      console.error(`error: ${flag} must be a date as YYYY-MM-DD`);
-      return 1;
-    }
-  }
-  const window = reconcileWindow(opts.from, opts.to);
-  if (!window) {
-    console.error('error: --from must not be after --to');
-    return 1;
-  }
+  let window: { from: string; to: string };
   try {
+    // The dates are checked as GET /v1/pipelines/{name}/reconciliation checks them.
+    const q = parseWithSchema(ReconcileQuery, { from: opts.from, to: opts.to }, { from: '--from', to: '--to' });
+    const checked = reconcileWindow(q.from, q.to);
+    if (!checked)
+      throw new CliError('VALIDATION_ERROR', '--from: must not be after --to', [
+        { field: '--from', message: 'after --to' },
+      ]);
+    window = checked;
     requireExistingData();
   } catch (err) {
     return reportError(err, opts.json);
@@ -146,14 +140,12 @@ export async function runReconcile(name: string, opts: ReconcileOptions): Promis
   try {
     // Reconciling reads the ledger and what the source sent, never the source itself (so a source
     // whose address only the server may call, such as the demo's sample system, is not checked).
-    const pipeline = await requirePipeline(rt.db, rt.box, name);
+    const pipeline = await requirePipeline(rt.db, rt.box, name, undefined, 'PIPELINE');
     const result = await reconcileShowingProgress(rt, pipeline, window, opts);
     console.log(opts.json ? JSON.stringify(result) : formatReconciliation(result));
     return result.mismatches.length ? 1 : 0;
   } catch (err) {
-    if (!isDomainError(err)) throw err;
-    console.error(`error: ${err.code}: ${err.message}`);
-    return 1;
+    return reportError(err, opts.json);
   } finally {
     await rt.close();
   }

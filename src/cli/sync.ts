@@ -7,6 +7,7 @@ import { bookedBesides, getRun } from '../sync/runs.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
 import { listExceptions, resolveOpenException, retryException } from '../sync/exceptions.ts';
 import { ExceptionId, ExceptionListQuery, ResolveBody } from '../api/routes/exceptions.ts';
+import { runView } from '../api/routes/runs.ts';
 import { auditAs, checkPipelineFilter } from '../sync/pipelines.ts';
 import { CliError, parseWithSchema, requireExistingData, runCommand } from './common.ts';
 import { DEMO_ELSEWHERE, isDemoPipeline } from './demo.ts';
@@ -16,7 +17,7 @@ export function registerSync(program: Command): void {
   sync
     .command('run <name>')
     .description('Run a pipeline now, in this process, and wait for it to finish')
-    .option('--json', 'print the run as JSON')
+    .option('--json', 'print the run as JSON, as GET /v1/runs/{runId} answers it')
     .addHelpText(
       'after',
       '\nShows progress (records, rate) on a terminal. Exit code 0 when the run succeeded, 2 when records were parked, 1 when it failed.' +
@@ -31,7 +32,7 @@ export function registerSync(program: Command): void {
         const rt = await openRuntime({ queue: false, log: commandLogger({ failuresReported: true }) });
         let stop: StopOnSignal | null = null;
         try {
-          const pipeline = await requirePipeline(rt.db, rt.box, name);
+          const pipeline = await requirePipeline(rt.db, rt.box, name, undefined, 'NAME');
           if (isDemoPipeline(pipeline))
             throw new CliError(
               'DEMO_RUNS_IN_SERVER',
@@ -63,15 +64,17 @@ export function registerSync(program: Command): void {
             await rt.sync.runNow(runId);
           } else runId = (await rt.sync.trigger(pipeline, 'manual', 'cli', {}, { inline: true }))!;
           progress.done();
-          const run = (await getRun(rt.db, runId))!;
+          // The run as GET /v1/runs/{runId} and `ledgerlink runs list` show it, not the stored row.
+          const run = runView((await getRun(rt.db, runId))!);
           const handedBack = stop.stopping && (run.status === 'queued' || run.status === 'running');
           if (opts.json) console.log(JSON.stringify(run));
           else {
             const c = run.counts;
+            const k = c.createdByKind;
             console.log(`run ${run.runId}: ${handedBack ? 'stopped (Ctrl-C)' : run.status}`);
             console.log(
-              `  fetched ${c.fetched} · created ${c.created} (${c.createdInvoices} invoices, ${c.createdReceipts} receipts, ` +
-                `${c.createdCustomers} customers, ${c.createdProducts} products${c.createdOther ? `, ${c.createdOther} other` : ''})` +
+              `  fetched ${c.fetched} · created ${c.created} (${k.invoices} invoices, ${k.receipts} receipts, ` +
+                `${k.customers} customers, ${k.products} products${k.other ? `, ${k.other} other` : ''})` +
                 ` · updated ${c.updated} · skipped ${c.skipped} · parked ${c.parked} · written back ${c.writtenBack}`,
             );
             if (handedBack)
@@ -198,6 +201,12 @@ export function registerExceptions(program: Command): void {
   ex.command('retry <id>')
     .description('Process a parked record again, after its cause is fixed')
     .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nThe same as POST /v1/exceptions/{id}/retry. Exit code 0 when the record went through and the exception is resolved,' +
+        '\n2 when it stays open (parked again; its new reason is printed), 1 when the retry is refused' +
+        '\n(an exception already resolved: EXCEPTION_ALREADY_RESOLVED; one that holds nothing to send again).',
+    )
     .action((id: string, opts: { json?: boolean }) =>
       runCommand(opts.json, async () => {
         const n = parseWithSchema(ExceptionId, { id }, { id: 'ID' }).id;

@@ -223,8 +223,12 @@ class PgliteDatabase extends PgliteScope implements Database, ReplanTarget {
   }
 }
 
-/** Raised when another live process already has the PGlite folder open. */
+/**
+ * Raised when another live process already has the PGlite folder open. Its `code` is how the command
+ * line shows it (`error: DATA_FOLDER_IN_USE: …`, or in the `--json` error body).
+ */
 export class DataDirInUseError extends Error {
+  readonly code = 'DATA_FOLDER_IN_USE';
   constructor(dir: string, pid: number) {
     super(
       `Another ledgerlink process (pid ${pid}) is using ${dir}. Embedded PostgreSQL allows one process per folder: ` +

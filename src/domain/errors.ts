@@ -340,7 +340,7 @@ export const ERROR_CODES = {
   ],
   PIPELINE_NOT_FOUND: [
     404,
-    'No pipeline of this name (a filter such as `?pipeline=`); the message lists the known ones.',
+    'No pipeline of this name in the entity, wherever the name was given (in the path, in the form field `pipeline` of an import, or in a filter such as `?pipeline=`); `details` names that field, and the message lists the known ones.',
   ],
   PIPELINE_RUN_IN_PROGRESS: [
     409,
@@ -349,6 +349,10 @@ export const ERROR_CODES = {
   RUN_ALREADY_FINISHED: [
     409,
     'The run has finished (succeeded, partial or failed): there is nothing to cancel. Its status is in the message.',
+  ],
+  EXCEPTION_ALREADY_RESOLVED: [
+    409,
+    'The exception is resolved already (its record went through, or someone resolved it): there is nothing to retry or resolve. Nothing was changed.',
   ],
   RUN_NOT_CANCELLABLE: [
     409,

@@ -216,13 +216,14 @@ export async function listKeys(db: Queryable, entityId: string): Promise<Credent
 
 /**
  * Revokes a key pair: it can no longer log in, and every session opened with it ends at once.
- * Revoking a revoked pair changes nothing. Returns null when the entity has no such pair.
+ * Revoking a revoked pair changes nothing (`alreadyRevoked`). Returns null when the entity has no
+ * such pair.
  */
 export async function revokeKey(
   db: Queryable,
   entityId: string,
   keyId: string,
-): Promise<{ credential: CredentialView; sessionsEnded: number } | null> {
+): Promise<{ credential: CredentialView; sessionsEnded: number; alreadyRevoked: boolean } | null> {
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(keyId)) return null;
   const { rowCount } = await db.query(
     'UPDATE api_credentials SET revoked_at = now() WHERE id = $1 AND entity_id = $2 AND revoked_at IS NULL',
@@ -231,5 +232,5 @@ export async function revokeKey(
   const credential = (await listKeys(db, entityId)).find((k) => k.keyId === keyId);
   if (!credential) return null;
   const ended = await db.query('DELETE FROM sessions WHERE credential_id = $1', [keyId]);
-  return { credential, sessionsEnded: rowCount > 0 ? ended.rowCount : 0 };
+  return { credential, sessionsEnded: rowCount > 0 ? ended.rowCount : 0, alreadyRevoked: rowCount === 0 };
 }

@@ -293,6 +293,14 @@ export async function resolveException(db: Queryable, id: number, note: string, 
   );
 }
 
+/** Retrying or resolving an exception that is resolved: a conflict with its state (409), not bad input. */
+function alreadyResolved(x: ExceptionView, field: string): DomainError {
+  const when = x.resolvedAt ? ` (since ${x.resolvedAt})` : '';
+  return new DomainError('EXCEPTION_ALREADY_RESOLVED', `Exception ${x.id} is already resolved${when}`, [
+    { field, message: 'already resolved' },
+  ]);
+}
+
 /**
  * Closes an open exception by hand with a note, audited: the one implementation behind
  * `POST /v1/exceptions/{id}/resolve` and `ledgerlink exceptions resolve`. An exception already
@@ -305,10 +313,7 @@ export async function resolveOpenException(
   by: { actor: string; entityId?: string | undefined; field: string; audit: Audit },
 ) {
   const x = await requireException(db, id, by.entityId);
-  if (x.status !== 'open')
-    throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
-      { field: by.field, message: 'already resolved' },
-    ]);
+  if (x.status !== 'open') throw alreadyResolved(x, by.field);
   await resolveException(db, x.id, note, by.actor);
   const after = await requireException(db, x.id);
   await by.audit({
@@ -347,10 +352,7 @@ export async function retryException(
 ): Promise<RetryOutcome> {
   const field = opts.field ?? 'id';
   const x = await requireException(db, id, opts.entityId);
-  if (x.status !== 'open')
-    throw new DomainError('VALIDATION_ERROR', `Exception ${x.id} is already resolved`, [
-      { field, message: 'already resolved' },
-    ]);
+  if (x.status !== 'open') throw alreadyResolved(x, field);
   const stored = (x.payload ?? {}) as { record?: unknown; raw?: unknown; early?: EarlyNote };
   const pipelineOf = async () => {
     const pipeline = await findPipelineById(db, sync.box, x.pipelineId);

@@ -18,7 +18,7 @@ export async function startManualRun(
   actor: string,
   field: string,
 ): Promise<{ runId: string; status: RunStatus }> {
-  const pipeline = await requirePipeline(db, sync.box, name, entityId);
+  const pipeline = await requirePipeline(db, sync.box, name, entityId, field);
   if (!pipeline.enabled)
     throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [
       { field, message: 'disabled' },

@@ -328,27 +328,51 @@ export async function findPipelineById(db: Queryable, box: SecretBox, id: string
   return rows[0] ? toPipeline(box, rows[0]) : null;
 }
 
+/**
+ * The pipeline of this name, or `404 PIPELINE_NOT_FOUND` naming the known ones. `field` is where the
+ * caller took the name from, so the refusal points at what was sent: `params.name` (a path),
+ * `pipeline` (a form field), `--pipeline` or `NAME` (the command line).
+ */
 export async function requirePipeline(
   db: Queryable,
   box: SecretBox,
   name: string,
   entityId?: string,
+  field = 'name',
 ): Promise<Pipeline> {
   const p = await findPipeline(db, box, name, entityId);
-  if (!p)
-    throw new DomainError('NOT_FOUND', `No pipeline named ${name}${await knownPipelines(db, entityId)}`, [
-      { field: 'name', message: 'unknown pipeline' },
-    ]);
+  if (!p) throw await pipelineNotFound(db, name, entityId, field);
   return p;
 }
 
-/** "; known pipelines: a, b" (or "; there are no pipelines"), for messages about a name that is not one. */
+/** How many known pipelines a refusal lists; more are counted, not listed. */
+const KNOWN_LISTED = 20;
+
+/**
+ * "; known pipelines: a, b" (or "; there are no pipelines"), for messages about a name that is not
+ * one: the entity's pipelines (every entity's without one), the first few when there are many.
+ */
 async function knownPipelines(db: Queryable, entityId?: string): Promise<string> {
   const { rows } = await db.query<{ name: string }>(
-    `SELECT name FROM pipelines WHERE ($1::uuid IS NULL OR entity_id = $1) AND deleted_at IS NULL ORDER BY name`,
+    `SELECT DISTINCT name FROM pipelines WHERE ($1::uuid IS NULL OR entity_id = $1) AND deleted_at IS NULL ORDER BY name`,
     [entityId ?? null],
   );
-  return rows.length ? `; known pipelines: ${rows.map((r) => r.name).join(', ')}` : '; there are no pipelines';
+  if (rows.length === 0) return '; there are no pipelines';
+  const names = rows.slice(0, KNOWN_LISTED).map((r) => r.name);
+  return `; known pipelines: ${names.join(', ')}${rows.length > KNOWN_LISTED ? `, … (${rows.length} in all)` : ''}`;
+}
+
+/** The one refusal of a pipeline name that names none, wherever it was given (`field`). */
+async function pipelineNotFound(
+  db: Queryable,
+  name: string,
+  entityId: string | undefined,
+  field: string,
+): Promise<DomainError> {
+  const known = await knownPipelines(db, entityId);
+  return new DomainError('PIPELINE_NOT_FOUND', `No pipeline named ${name}${known}`, [
+    { field, message: `unknown pipeline${known}` },
+  ]);
 }
 
 /**
@@ -367,10 +391,7 @@ export async function checkPipelineFilter(
     [name, entityId ?? null],
   );
   if (rows.length) return;
-  const known = await knownPipelines(db, entityId);
-  throw new DomainError('PIPELINE_NOT_FOUND', `No pipeline named ${name}${known}`, [
-    { field, message: `unknown pipeline${known}` },
-  ]);
+  throw await pipelineNotFound(db, name, entityId, field);
 }
 
 /** Records an audit entry for a change; the caller knows who acts (the API's request, the CLI). */
@@ -392,20 +413,28 @@ export async function deletePipeline(
   name: string,
   entityId: string | undefined,
   audit: Audit,
+  /** Where the name was given, for its refusal (`params.name`, `NAME`). */
+  field: string,
 ): Promise<Pipeline> {
-  const pipeline = await requirePipeline(db, box, name, entityId);
+  const pipeline = await requirePipeline(db, box, name, entityId, field);
   await db.query(`SELECT id FROM pipelines WHERE id = $1 FOR UPDATE`, [pipeline.id]);
   const { rows } = await db.query<{ id: string; status: string }>(
-    `SELECT id, status FROM runs WHERE pipeline_id = $1 AND status IN ('queued', 'running') ORDER BY created_at LIMIT 1`,
+    `SELECT id, status FROM runs WHERE pipeline_id = $1 AND status IN ('queued', 'running') ORDER BY created_at`,
     [pipeline.id],
   );
-  const active = rows[0];
-  if (active)
+  if (rows.length > 0) {
+    const listed = rows
+      .slice(0, 5)
+      .map((r) => `${r.id} (${r.status})`)
+      .join(', ');
+    const runs =
+      rows.length === 1 ? `a run ${rows[0]!.status}: ${listed}` : `${rows.length} runs not finished: ${listed}`;
     throw new DomainError(
       'PIPELINE_RUN_IN_PROGRESS',
-      `Pipeline ${name} has a run ${active.status} (${active.id}); delete it once the run has finished`,
-      [{ field: 'name', message: `run ${active.id} is ${active.status}` }],
+      `Pipeline ${name} has ${runs}${rows.length > 5 ? ', …' : ''}; delete it once ${rows.length === 1 ? 'it has' : 'they have'} finished, or cancel ${rows.length === 1 ? 'it' : 'them'} first (ledgerlink runs cancel RUNID, or POST /v1/runs/{runId}/cancel)`,
+      [{ field, message: `${rows.length} run(s) queued or running` }],
     );
+  }
   await db.query(`UPDATE pipelines SET deleted_at = now(), enabled = false, updated_at = now() WHERE id = $1`, [
     pipeline.id,
   ]);

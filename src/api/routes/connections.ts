@@ -61,7 +61,7 @@ function publicUrl(ctx: RouteContext<unknown, unknown, unknown>): string {
 }
 
 async function view(ctx: RouteContext<unknown, unknown, unknown>, name: string): Promise<ConnectionView> {
-  const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, name, scopeOf(ctx));
+  const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, name, scopeOf(ctx), 'params.pipeline');
   oauthProviderOf(pipeline);
   const row = await readConnection(ctx.db, pipeline.id);
   return {
@@ -105,9 +105,15 @@ const startRoute = defineRoute({
     status: 302,
     description: 'The consent page (`Location`); with `?format=json`, 200 and `{url, redirectUri, expiresAt}`.',
   },
-  errors: ['NOT_FOUND', 'CONNECTION_NOT_OAUTH', 'PIPELINE_TARGET_SETTINGS_INVALID', 'SECRET_UNREADABLE'],
+  errors: ['PIPELINE_NOT_FOUND', 'CONNECTION_NOT_OAUTH', 'PIPELINE_TARGET_SETTINGS_INVALID', 'SECRET_UNREADABLE'],
   handler: async (ctx) => {
-    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline, ctx.entity.id);
+    const pipeline = await requirePipeline(
+      ctx.db,
+      ctx.services.sync.box,
+      ctx.params.pipeline,
+      ctx.entity.id,
+      'params.pipeline',
+    );
     const started = await startConsent(ctx.db, ctx.services.sync.box, {
       pipeline,
       publicUrl: publicUrl(ctx),
@@ -195,7 +201,7 @@ const getRoute = defineRoute({
   role: 'owner',
   params: PipelineParam,
   success: { status: 200, description: 'The connection.', schema: ConnectionView },
-  errors: ['NOT_FOUND', 'CONNECTION_NOT_OAUTH'],
+  errors: ['PIPELINE_NOT_FOUND', 'CONNECTION_NOT_OAUTH'],
   handler: async (ctx): Promise<ConnectionView> => view(ctx, ctx.params.pipeline),
 });
 
@@ -222,9 +228,15 @@ const deleteRoute = defineRoute({
       }),
     }),
   },
-  errors: ['NOT_FOUND', 'CONNECTION_NOT_OAUTH'],
+  errors: ['PIPELINE_NOT_FOUND', 'CONNECTION_NOT_OAUTH'],
   handler: async (ctx) => {
-    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline, scopeOf(ctx));
+    const pipeline = await requirePipeline(
+      ctx.db,
+      ctx.services.sync.box,
+      ctx.params.pipeline,
+      scopeOf(ctx),
+      'params.pipeline',
+    );
     const revokedAtPlatform = await disconnect(ctx.db, ctx.services.sync.box, {
       pipeline,
       actor: ctx.principal.actor,
@@ -293,9 +305,15 @@ const testRoute = defineRoute({
       .object({ pipeline: z.string(), ok: z.boolean(), source: SideTestView, target: SideTestView })
       .meta({ id: 'ConnectionTest' }),
   },
-  errors: ['NOT_FOUND'],
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx) => {
-    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.pipeline, scopeOf(ctx));
+    const pipeline = await requirePipeline(
+      ctx.db,
+      ctx.services.sync.box,
+      ctx.params.pipeline,
+      scopeOf(ctx),
+      'params.pipeline',
+    );
     const result = await testConnection(
       { db: ctx.db, box: ctx.services.sync.box, log: ctx.log },
       pipeline,

@@ -27,10 +27,10 @@ const summaryRoute = defineRoute({
     description: 'The run was queued (or, without a queue, worked).',
     schema: z.object({ runId: z.string(), status: z.string() }),
   },
-  errors: ['NOT_FOUND'],
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx) => {
     const sync = ctx.services.sync;
-    const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx));
+    const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx), 'params.name');
     if (pipeline.mode !== 'daily-summary') {
       throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is not in daily-summary mode`, [
         { field: 'params.name', message: 'not a daily-summary pipeline' },

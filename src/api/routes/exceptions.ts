@@ -75,11 +75,18 @@ export const ExceptionId = z.object({
 /** The filters of GET /v1/exceptions, also those of `ledgerlink exceptions list`. */
 export const ExceptionListQuery = Page.extend({
   pipeline: z.string().optional().meta({ description: 'Only this pipeline; a name that is not one is refused.' }),
-  status: z.enum(['open', 'resolved']).optional(),
+  status: z
+    .enum(['open', 'resolved'])
+    .optional()
+    .meta({
+      description:
+        'Only exceptions of this status; without it, both (resolved ones stay listed for their history). ' +
+        '`ledgerlink exceptions list` and the dashboard ask for `open` unless told otherwise.',
+    }),
   runsByItself: BooleanFlag.optional().meta({
     description:
       'true: only the exceptions that go by themselves once what they need is booked (`runsByItself`); ' +
-      'false: only those a person must act on.',
+      'false: only those a person must act on (with `status=open`: those waiting for a person now).',
   }),
 });
 
@@ -129,7 +136,7 @@ const retryRoute = defineRoute({
     description: 'The exception after the retry, and the run that made it.',
     schema: RetryOutcomeView,
   },
-  errors: ['NOT_FOUND'],
+  errors: ['NOT_FOUND', 'EXCEPTION_ALREADY_RESOLVED'],
   handler: async (ctx): Promise<z.output<typeof RetryOutcomeView>> =>
     retryException(ctx.db, ctx.services.sync, ctx.params.id, ctx.principal.actor, {
       entityId: scopeOf(ctx),
@@ -151,7 +158,7 @@ const resolveRoute = defineRoute({
   body: ResolveBody,
   example: { note: 'Cancelled in the ticketing system; nothing to book.' },
   success: { status: 200, description: 'The resolved exception.', schema: ExceptionDetail },
-  errors: ['NOT_FOUND'],
+  errors: ['NOT_FOUND', 'EXCEPTION_ALREADY_RESOLVED'],
   handler: async (ctx): Promise<z.output<typeof ExceptionDetail>> =>
     resolveOpenException(ctx.db, ctx.params.id, ctx.body.note, {
       actor: ctx.principal.actor,

@@ -73,9 +73,9 @@ const getRoute = defineRoute({
   auth: 'entityOrAdmin',
   params: PipelineName,
   success: { status: 200, description: 'The pipeline, secrets redacted.', schema: PipelineView },
-  errors: ['NOT_FOUND'],
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<PipelineView> =>
-    publicPipeline(await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx))),
+    publicPipeline(await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), 'params.name')),
 });
 
 const putRoute = defineRoute({
@@ -202,9 +202,11 @@ const deleteRoute = defineRoute({
   role: 'owner',
   params: PipelineName,
   success: { status: 200, description: 'The pipeline as it was, secrets redacted.', schema: PipelineView },
-  errors: ['NOT_FOUND', 'PIPELINE_RUN_IN_PROGRESS'],
+  errors: ['PIPELINE_NOT_FOUND', 'PIPELINE_RUN_IN_PROGRESS'],
   handler: async (ctx): Promise<PipelineView> =>
-    publicPipeline(await deletePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), ctx.audit)),
+    publicPipeline(
+      await deletePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), ctx.audit, 'params.name'),
+    ),
 });
 
 export const pipelineRoutes: AnyRoute[] = [listRoute, getRoute, putRoute, deleteRoute];

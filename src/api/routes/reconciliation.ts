@@ -91,6 +91,9 @@ export const ReconciliationView = z.object({
   }),
 });
 
+/** The window of a reconciliation, also `ledgerlink reconcile --from --to`. */
+export const ReconcileQuery = z.object({ from: IsoDate.optional(), to: IsoDate.optional() });
+
 const reconciliationRoute = defineRoute({
   method: 'GET',
   path: '/v1/pipelines/{name}/reconciliation',
@@ -109,20 +112,20 @@ const reconciliationRoute = defineRoute({
   tags: ['reconciliation'],
   auth: 'entityOrAdmin',
   params: PipelineName,
-  query: z.object({ from: IsoDate.optional(), to: IsoDate.optional() }),
+  query: ReconcileQuery,
   success: {
     status: 200,
     description: "The reconciliation; amounts are decimal strings in each row's currency.",
     schema: ReconciliationView,
   },
-  errors: ['NOT_FOUND'],
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx) => {
     const window = reconcileWindow(ctx.query.from, ctx.query.to);
     if (!window)
       throw new DomainError('VALIDATION_ERROR', 'query.from: must not be after to', [
         { field: 'query.from', message: 'after to' },
       ]);
-    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx));
+    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), 'params.name');
     return reconcile(ctx.db, pipeline, window.from, window.to, ctx.services.sync.log, ctx.services.sync.box);
   },
 });

@@ -157,11 +157,16 @@ const startRoute = defineRoute({
       })
       .meta({ id: 'ReconciliationStarted' }),
   },
-  errors: ['NOT_FOUND', 'PIPELINE_UNKNOWN_TARGET_TYPE', 'PIPELINE_TARGET_SETTINGS_INVALID', 'SECRET_UNREADABLE'],
+  errors: [
+    'PIPELINE_NOT_FOUND',
+    'PIPELINE_UNKNOWN_TARGET_TYPE',
+    'PIPELINE_TARGET_SETTINGS_INVALID',
+    'SECRET_UNREADABLE',
+  ],
   handler: async (ctx) => {
     const window = windowOf(ctx.body, ctx.query);
     const sync = ctx.services.sync;
-    const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx));
+    const pipeline = await requirePipeline(ctx.db, sync.box, ctx.params.name, scopeOf(ctx), 'params.name');
     // What would only make it fail in the worker is refused now, as the synchronous GET would refuse it.
     assertSecretsReadable(pipeline);
     assertPipelineTypes(pipeline, 'target');
@@ -206,9 +211,9 @@ const listRoute = defineRoute({
     description: 'A page of reconciliations, without their reports.',
     schema: ReconciliationPage,
   },
-  errors: ['NOT_FOUND'],
+  errors: ['PIPELINE_NOT_FOUND'],
   handler: async (ctx): Promise<z.output<typeof ReconciliationPage>> => {
-    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx));
+    const pipeline = await requirePipeline(ctx.db, ctx.services.sync.box, ctx.params.name, scopeOf(ctx), 'params.name');
     const { page, pageSize } = ctx.query;
     const r = await listReconciliations(ctx.db, pipeline.id, pageSize, (page - 1) * pageSize);
     const items: ListedView[] = r.items.map((x) => ({ ...common(x), summary: x.summary }));

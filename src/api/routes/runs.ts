@@ -132,7 +132,7 @@ const startRoute = defineRoute({
     schema: z.object({ runId: z.string(), status: RunStatus }).meta({ id: 'RunStarted' }),
   },
   errors: [
-    'NOT_FOUND',
+    'PIPELINE_NOT_FOUND',
     'PIPELINE_UNKNOWN_SOURCE_TYPE',
     'PIPELINE_UNKNOWN_TARGET_TYPE',
     'PIPELINE_TARGET_SETTINGS_INVALID',

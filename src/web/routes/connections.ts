@@ -45,7 +45,7 @@ export function registerConnectionPages(d: Dashboard): void {
 
   d.action('/connections/:name/test', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id, 'name');
     const result = await testConnection(
       { db, box: box(), log: services.sync.log },
       pipeline,
@@ -56,7 +56,7 @@ export function registerConnectionPages(d: Dashboard): void {
 
   d.action('/connections/:name/connect', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id, 'name');
     const config = services.config;
     const started = await startConsent(db, box(), {
       pipeline,
@@ -70,7 +70,7 @@ export function registerConnectionPages(d: Dashboard): void {
 
   d.action('/connections/:name/disconnect', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'owner');
-    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id);
+    const pipeline = await requirePipeline(db, box(), nameOf(request.params), ctx.viewer.entity.id, 'name');
     const revokedAtPlatform = await disconnect(db, box(), {
       pipeline,
       actor: ctx.viewer.actor,

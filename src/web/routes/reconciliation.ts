@@ -61,7 +61,13 @@ export function registerReconciliationPages(d: Dashboard): void {
       throw new DomainError('VALIDATION_ERROR', 'The period ends before it starts.', [
         { field: 'from', message: 'after to' },
       ]);
-    const pipeline = await requirePipeline(services.db, services.sync.box, form.pipeline, ctx.viewer.entity.id);
+    const pipeline = await requirePipeline(
+      services.db,
+      services.sync.box,
+      form.pipeline,
+      ctx.viewer.entity.id,
+      'pipeline',
+    );
     await services.sync.reconciliations.start(pipeline, window, ctx.viewer.actor);
     const next = `/reconciliation?${new URLSearchParams({ pipeline: pipeline.name, ...window }).toString()}`;
     if (request.headers['hx-request']) return reply.status(200).header('hx-redirect', next).send('');
