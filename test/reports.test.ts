@@ -156,7 +156,8 @@ describe('customer statement', () => {
     });
     const items = r.body.openItems;
     expect(items.map((i: any) => i.transactionId)).toEqual([id.A1, id.A2, id.A3, id.R1, id.A4, id.C1]);
-    expect(items.map((i: any) => i.daysOverdue)).toEqual([181, 102, 46, 41, 0, 5]);
+    // A receipt (R1) and a credit note (C1) are never due: no days overdue, though aged from their date.
+    expect(items.map((i: any) => i.daysOverdue)).toEqual([181, 102, 46, 0, 0, 0]);
     expect(items.map((i: any) => i.bucket)).toEqual([
       'over120',
       'days91to120',
@@ -192,7 +193,7 @@ describe('customer statement', () => {
       over120: '30.00', // A1, 211 days
     });
     expect(r.body.currentBalance).toBe('623.00');
-    expect(r.body.openItems.map((i: any) => i.daysOverdue)).toEqual([211, 102, 76, 41, 29, 5]);
+    expect(r.body.openItems.map((i: any) => i.daysOverdue)).toEqual([211, 102, 76, 0, 29, 0]);
   });
 
   it('shows credits negative and partial allocations as what is left', async () => {

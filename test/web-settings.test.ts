@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
 import { addUser, signIn, type Browser } from './helpers/users.ts';
 import { settingsPatch } from '../src/web/routes/settings.ts';
+import { updateAllSettings } from '../src/ledger/settings.ts';
 
 /*
  * Settings and users in the dashboard: owners only (refused on the server, not just hidden), every
@@ -29,6 +30,30 @@ afterAll(async () => t.close());
 
 const html = (r: { body: unknown }) => String(r.body);
 const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+const decode = (text: string) =>
+  text
+    .replace(/<[^>]+>/g, '')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+/** The text of the element whose id is `id`, as a person reads it; null when there is none. */
+function textOf(page: string, id: string): string | null {
+  const m = new RegExp(`<(\\w+)[^>]*\\bid="${id}"[^>]*>([\\s\\S]*?)</\\1>`).exec(page);
+  return m ? decode(m[2]!).trim() : null;
+}
+/** The opening tag of the form control whose id is `id`. */
+function control(page: string, id: string): string {
+  return new RegExp(`<(?:input|select|textarea)[^>]*\\bid="${id}"[^>]*>`).exec(page)?.[0] ?? '';
+}
+/** The control is marked invalid and described by its message (and its help, when it has one). */
+function expectMarked(page: string, id: string, errorId: string): void {
+  const tag = control(page, id);
+  expect(tag, id).toContain('aria-invalid="true"');
+  expect(/aria-describedby="([^"]*)"/.exec(tag)?.[1]?.split(' '), id).toContain(errorId);
+}
 
 describe('who may', () => {
   it('shows Settings to owners only, and refuses the page and its changes to others on the server', async () => {
@@ -126,7 +151,7 @@ describe('users', () => {
     expect(html(again)).toContain('USER_ALREADY_MEMBER');
     const bad = await olga.request('POST', '/settings/users', form({ email: 'not-an-address', role: 'viewer' }), FORM);
     expect(bad.status).toBe(400);
-    expect(html(bad)).toMatch(/id="new-email-error"[^>]*>an e-mail address <span class="code">\(VALIDATION_ERROR\)/);
+    expect(html(bad)).toMatch(/id="new-email-error"[^>]*>Enter an e-mail address such as ann@example.com<\/small>/);
     expect(html(bad)).toContain('value="not-an-address"');
     // Audited as the owner, as the API would.
     const { rows } = await t.db.query<{ actor: string }>(
@@ -198,7 +223,7 @@ describe('entity settings', () => {
     expect(rows[0]).toEqual({ before: { vatTolerance: '1' }, after: { vatTolerance: '0.05' } });
   });
 
-  it('shows a validation error beside its field with the stable code, and saves nothing', async () => {
+  it('shows a validation error beside its field in words, and saves nothing', async () => {
     const r = await olga.request(
       'POST',
       '/settings/entity',
@@ -206,7 +231,9 @@ describe('entity settings', () => {
       FORM,
     );
     expect(r.status).toBe(400);
-    expect(html(r)).toMatch(/id="setting-branding-iban-error"[^>]*>[^<]+<span class="code">\(VALIDATION_ERROR\)/);
+    expect(html(r)).toMatch(
+      /id="setting-branding-iban-error"[^>]*>Must be an IBAN: two letters, two check digits and 11 to 30 letters or digits<\/small>/,
+    );
     expect(html(r)).toContain('aria-invalid="true"');
     expect(html(r)).toContain('value="BE00 1234"');
     const now = (await entity.get('/v1/settings')).body;
@@ -264,5 +291,140 @@ describe('API keys', () => {
     const revoked = await vic.request('POST', `/settings/api-keys/${id}/revoke`, '', FORM);
     expect(html(revoked)).toContain('Revoked');
     expect((await t.request('GET', '/v1/customers', undefined, { authorization: `Bearer ${key}` })).status).toBe(401);
+  });
+});
+
+describe('refusals in words, beside their fields', () => {
+  it('adding a user: an empty or too long e-mail is said beside the field, which is marked; what was typed stays', async () => {
+    const empty = html(await olga.request('POST', '/settings/users', form({ email: '', role: 'viewer' }), FORM));
+    expect(textOf(empty, 'new-email-error')).toBe('Enter the e-mail address of the person to add');
+    expectMarked(empty, 'new-email', 'new-email-error');
+    expect(empty).not.toMatch(/Too small|expected string|VALIDATION_ERROR/);
+    const long = `${'a'.repeat(290)}@example.com`;
+    const tooLong = await olga.request('POST', '/settings/users', form({ email: long, role: 'accountant' }), FORM);
+    expect(tooLong.status).toBe(400);
+    expect(textOf(html(tooLong), 'new-email-error')).toBe('At most 254 characters (this has 302)');
+    expect(control(html(tooLong), 'new-email')).toContain(`value="${long}"`);
+    expect(html(tooLong)).toMatch(/<option value="accountant" selected/);
+  });
+
+  it('API keys: a blank or too long name is said beside the name, not as a banner, and what was typed stays', async () => {
+    const blank = await vic.request('POST', '/settings/api-keys', form({ name: '   ' }), FORM);
+    expect(blank.status).toBe(400);
+    expect(textOf(html(blank), 'key-name-error')).toBe('Give the key a name');
+    expectMarked(html(blank), 'key-name', 'key-name-error');
+    expect(html(blank)).not.toContain('notice-error');
+    expect(html(blank)).not.toMatch(/Too small|name:/);
+    const name = 'n'.repeat(300);
+    const long = html(await vic.request('POST', '/settings/api-keys', form({ name }), FORM));
+    expect(textOf(long, 'key-name-error')).toBe('At most 100 characters (this has 300)');
+    expect(control(long, 'key-name')).toContain(`value="${name}"`);
+    // A refusal that is not about what was typed stays a notice, with its code.
+    const tooHigh = html(await vic.request('POST', '/settings/api-keys', form({ name: 'x', role: 'owner' }), FORM));
+    expect(textOf(tooHigh, 'key-role-error')).toBe('At most viewer (API_KEY_ROLE_TOO_HIGH)');
+    expect(control(tooHigh, 'key-name')).toContain('value="x"');
+    expect((await entity.get('/v1/users')).status).toBe(200);
+  });
+
+  it('API keys: revoking asks first, naming the key', async () => {
+    await vic.request('POST', '/settings/api-keys', form({ name: 'to be revoked' }), FORM);
+    const page = html(await vic.request('GET', '/settings/api-keys'));
+    expect(page).toMatch(
+      /<form[^>]*hx-post="\/settings\/api-keys\/[0-9a-f-]{36}\/revoke"[^>]*hx-confirm="Revoke the key “to be revoked”\?/,
+    );
+  });
+
+  it('entity settings: every wrong value is refused at once, each beside its field, in the dashboard and the API', async () => {
+    const before = (await entity.get('/v1/settings')).body;
+    const r = await olga.request(
+      'POST',
+      '/settings/entity',
+      form({
+        vatTolerance: '-1',
+        'was.vatTolerance': before.vatTolerance,
+        exchangeRateTolerance: 'abc',
+        'was.exchangeRateTolerance': before.exchangeRateTolerance,
+        'branding.iban': 'BE71 0961 2345 6768',
+        'was.branding.iban': '',
+        'branding.bic': 'XYZ',
+        'was.branding.bic': '',
+        'branding.footer': 'Saved with the rest or not at all',
+        'was.branding.footer': '',
+      }),
+      FORM,
+    );
+    expect(r.status).toBe(400);
+    const page = html(r);
+    expect(textOf(page, 'setting-vatTolerance-error')).toBe('Must be a non-negative decimal such as "1"');
+    expect(textOf(page, 'setting-exchangeRateTolerance-error')).toBe('Must be a non-negative decimal such as "0.5"');
+    expect(textOf(page, 'setting-branding-iban-error')).toBe('IBAN has wrong check digits');
+    expect(textOf(page, 'setting-branding-bic-error')).toBe('Must be a BIC of 8 or 11 letters and digits');
+    for (const f of ['vatTolerance', 'exchangeRateTolerance', 'branding-iban', 'branding-bic'])
+      expectMarked(page, `setting-${f}`, `setting-${f}-error`);
+    expect(page).toContain('Correct the 4 fields marked below.');
+    expect(control(page, 'setting-branding-bic')).toContain('value="XYZ"');
+    expect((await entity.get('/v1/settings')).body).toEqual(before);
+
+    // The API refuses the same change once, naming all four (the same code, a detail per field).
+    const api = await entity.put('/v1/settings', {
+      vatTolerance: '-1',
+      exchangeRateTolerance: 'abc',
+      branding: { iban: 'BE71 0961 2345 6768', bic: 'XYZ' },
+    });
+    expect(api.status).toBe(400);
+    expect(api.body.error.code).toBe('VALIDATION_ERROR');
+    expect(api.body.error.details.map((d: { field: string }) => d.field).sort()).toEqual([
+      'body.branding.bic',
+      'body.branding.iban',
+      'body.exchangeRateTolerance',
+      'body.vatTolerance',
+    ]);
+    expect((await entity.get('/v1/settings')).body).toEqual(before);
+  });
+
+  it('a tolerance too big for the column is said to be too big, not to be no decimal', async () => {
+    const big = '99999999999999999999';
+    const page = html(
+      await olga.request('POST', '/settings/entity', form({ vatTolerance: big, 'was.vatTolerance': '1' }), FORM),
+    );
+    expect(textOf(page, 'setting-vatTolerance-error')).toBe(
+      'VAT tolerance per line is too big: at most 14 digits before the decimal point',
+    );
+    const api = await entity.put('/v1/settings', { exchangeRateTolerance: big });
+    expect(api.status).toBe(400);
+    expect(api.body.error.details).toEqual([
+      { field: 'body.exchangeRateTolerance', message: 'is too big: at most 14 digits before the decimal point' },
+    ]);
+    // Fourteen digits is what the column holds: taken.
+    const most = await entity.put('/v1/settings', { vatTolerance: '99999999999999.5' });
+    expect(most.status, JSON.stringify(most.body)).toBe(200);
+    expect(most.body.vatTolerance).toBe('99999999999999.5');
+    expect((await entity.put('/v1/settings', { vatTolerance: '1' })).status).toBe(200);
+  });
+
+  it('the ledger refuses a change naming every wrong value, and saves none of it', async () => {
+    const before = (await entity.get('/v1/settings')).body;
+    const change = updateAllSettings(t.db, entity.entityId, {
+      lockDate: '2026-02-30',
+      vatTolerance: '-1',
+      exchangeRateTolerance: '1.12345678',
+      branding: { iban: 'BE71 0961 2345 6768', bic: 'XYZ', companyName: 'Not saved Ltd' },
+    });
+    await expect(change).rejects.toMatchObject({
+      code: 'VALIDATION_ERROR',
+      details: [
+        { field: 'lockDate', message: '2026-02-30 does not exist: February 2026 has 28 days' },
+        { field: 'vatTolerance', message: 'must be a non-negative decimal such as "1"' },
+        { field: 'exchangeRateTolerance', message: 'must have at most 6 decimals' },
+        { field: 'branding.iban', message: 'has wrong check digits' },
+        { field: 'branding.bic', message: 'must be a BIC of 8 or 11 letters and digits' },
+      ],
+    });
+    expect((await entity.get('/v1/settings')).body).toEqual(before);
+    // A lock date out of the ledger's range, alone, keeps its own code.
+    await expect(updateAllSettings(t.db, entity.entityId, { lockDate: '1899-12-31' })).rejects.toMatchObject({
+      code: 'DATE_OUT_OF_RANGE',
+      details: [{ field: 'lockDate' }],
+    });
   });
 });

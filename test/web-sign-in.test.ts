@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type Client, type TestApp } from './helpers/app.ts';
-import { addUser, sessionCookieOf } from './helpers/users.ts';
+import { addUser, sessionCookieOf, signIn } from './helpers/users.ts';
 
 /*
  * The sign-in form without JavaScript (or submitted before /assets/app.js has loaded): the browser
@@ -23,6 +23,23 @@ const form = (fields: Record<string, string>) => new URLSearchParams(fields).toS
 const post = (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) =>
   t.request('POST', path, form(fields), { ...FORM, ...headers });
 const html = (r: { body: unknown }) => String(r.body);
+/** The text of the element whose id is `id` (tags dropped); null when there is none. */
+function textOf(page: string, id: string): string | null {
+  const m = new RegExp(`<(\\w+)[^>]*\\bid="${id}"[^>]*>([\\s\\S]*?)</\\1>`).exec(page);
+  return m ? m[2]!.replace(/<[^>]+>/g, '').trim() : null;
+}
+/** The opening tag of the form control whose id is `id`. */
+const control = (page: string, id: string) => new RegExp(`<input[^>]*\\bid="${id}"[^>]*>`).exec(page)?.[0] ?? '';
+
+describe('signing out', () => {
+  it('lands on the sign-in page, which says so', async () => {
+    const b = await signIn(t, ann.email, ann.password);
+    const page = html(await b.request('GET', '/'));
+    expect(page).toContain('data-api="/v1/auth/sign-out" data-next="/sign-in?signed-out=1"');
+    expect(html(await t.request('GET', '/sign-in?signed-out=1'))).toContain('You are signed out.');
+    expect(html(await t.request('GET', '/sign-in'))).not.toContain('You are signed out.');
+  });
+});
 
 describe('POST /sign-in, the form without JavaScript', () => {
   it('the form posts to it, and carries the page to go back to', async () => {
@@ -68,10 +85,28 @@ describe('POST /sign-in, the form without JavaScript', () => {
     expect(page).not.toContain('wrong');
   });
 
-  it('an empty form is asked for again, not answered with JSON', async () => {
+  it('an empty form is asked for again, each field said beside it in words, not answered with JSON', async () => {
     const r = await post('/sign-in', { email: '', password: '' });
     expect(r.status).toBe(400);
-    expect(html(r)).toContain('Enter your email address and your password.');
+    const page = html(r);
+    expect(textOf(page, 'email-error')).toBe('Enter your e-mail address');
+    expect(textOf(page, 'password-error')).toBe('Enter your password');
+    for (const id of ['email', 'password']) {
+      expect(control(page, id)).toContain('aria-invalid="true"');
+      expect(control(page, id)).toContain(`aria-describedby="${id}-error"`);
+    }
+    expect(page).not.toMatch(/Too small|expected string|VALIDATION_ERROR/);
+  });
+
+  it('a too long or wrong e-mail address is said beside it, kept as typed, the password not', async () => {
+    const long = `${'a'.repeat(288)}@example.com`;
+    const page = html(await post('/sign-in', { email: long, password: 'secret words' }));
+    expect(textOf(page, 'email-error')).toBe('At most 254 characters (this has 300)');
+    expect(control(page, 'email')).toContain(`value="${long}"`);
+    expect(control(page, 'password')).not.toContain('aria-invalid');
+    expect(page).not.toContain('secret words');
+    const wrong = html(await post('/sign-in', { email: 'ann.example.com', password: 'x' }));
+    expect(textOf(wrong, 'email-error')).toBe('Enter an e-mail address such as ann@example.com');
   });
 
   it('refuses a form posted from another site (login CSRF), signing no one in', async () => {
@@ -139,7 +174,7 @@ describe('POST /sign-in/set-password, the one-time link without JavaScript', () 
     const again = await post('/sign-in/set-password', { token, password: 'another long passphrase' });
     expect(again.status).toBe(400);
     const page = html(again);
-    expect(page).toContain('This link has expired or was already used.');
+    expect(page).toContain('This link has been used or has expired');
     expect(page).toContain('SIGN_IN_LINK_INVALID');
     // A used token is not offered again, and the password set stays.
     expect(page).not.toContain(token);
@@ -154,12 +189,14 @@ describe('POST /sign-in/set-password, the one-time link without JavaScript', () 
     expect(weak.status).toBe(422);
     expect(String(weak.headers['content-type'])).toMatch(/^text\/html/);
     const page = html(weak);
-    expect(page).toContain('PASSWORD_TOO_WEAK');
+    expect(textOf(page, 'password-error')).toBe('At least 12 characters (PASSWORD_TOO_WEAK)');
+    expect(control(page, 'password')).toContain('aria-invalid="true"');
+    expect(control(page, 'password')).toContain('aria-describedby="password-help password-error"');
     expect(page).toContain(`name="token" value="${token}"`);
     expect(page).not.toContain('value="short"');
     const empty = await post('/sign-in/set-password', { token, password: '' });
     expect(empty.status).toBe(400);
-    expect(html(empty)).toContain('Enter the new password you want.');
+    expect(textOf(html(empty), 'password-error')).toBe('Enter the new password you want');
     const ok = await post('/sign-in/set-password', { token, password: 'now a long enough one' });
     expect(ok.status).toBe(303);
   });
@@ -177,5 +214,45 @@ describe('POST /sign-in/set-password, the one-time link without JavaScript', () 
     // The link is untouched: its owner sets a password with it.
     expect((await post('/sign-in/set-password', { token, password: 'chosen by its owner' })).status).toBe(303);
     expect((await post('/sign-in', { email, password: 'chosen by another site' })).status).toBe(401);
+  });
+});
+
+describe('GET /sign-in/set-password: a link that cannot set a password says so at once', () => {
+  it('shows no form for a used or unknown link, and counts an unknown one in the sign-in throttle', async () => {
+    const own = await createTestApp({ passwordScryptLogN: 10, loginMaxFailures: 3, loginWindowSeconds: 600 });
+    try {
+      const club = await own.entity('LINK', 'EUR');
+      const invite = async (email: string) => {
+        const added = await club.post('/v1/users', { email, role: 'viewer' });
+        return new URL(added.body.signInLink as string).searchParams.get('token')!;
+      };
+      const used = await invite('used-link@example.com');
+      const fresh = await invite('fresh-link@example.com');
+      const open = (token: string) => own.request('GET', `/sign-in/set-password?token=${encodeURIComponent(token)}`);
+
+      // Unused: the form, and looking at it does not use it.
+      for (let i = 0; i < 2; i++) expect(html(await open(used))).toContain('action="/sign-in/set-password"');
+      const set = await own.request('POST', '/v1/auth/set-password', { token: used, password: 'a long passphrase' });
+      expect(set.status).toBe(200);
+
+      const page = await open(used);
+      expect(page.status).toBe(200);
+      expect(html(page)).toContain('<meta name="referrer" content="no-referrer"/>');
+      expect(html(page)).toContain('This link has been used or has expired');
+      expect(html(page)).toContain('Ask an owner of your entity for a new one.');
+      expect(html(page)).not.toContain('<form');
+      expect(html(page)).not.toContain(used);
+      expect(html(await open('llp_not-a-token-anyone-was-given'))).not.toContain('<form');
+
+      // Two failures so far from this address; the third is the limit: then no link is looked at.
+      expect(html(await open('llp_another-guess'))).not.toContain('<form');
+      const throttled = await open(fresh);
+      expect(throttled.status).toBe(429);
+      expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+      expect(html(throttled)).toContain('Too many failed attempts from this address.');
+      expect(html(throttled)).not.toContain('<form');
+    } finally {
+      await own.close();
+    }
   });
 });

@@ -198,11 +198,20 @@ describe('transactions search', () => {
     expect(text).toContain('<option value="SR" selected>Sales receipt (SR)</option>');
     expect(text).toMatch(/href="\/transactions\/\d+">Sales receipt \d+<\/a>/);
     expect(text).toContain('href="/customers/C2"');
-    expect(text).toMatch(/<td data-label="Gross" class="num">€5\.00<\/td>/);
+    // A receipt takes off what the customer owes: negative, as on the customer's page.
+    expect(text).toMatch(/<td data-label="Amount" class="num">-€5\.00<\/td>/);
     const none = html(await page('/transactions?reference=NOTHING-LIKE-THIS'));
     expect(none).toContain('No transaction matches this search');
-    // A value that cannot be one of the choices is ignored, a reversed range said so; never a 500.
-    expect((await page('/transactions?number=abc&type=ZZ&from=2026-13-01&after=2026-02-31_5')).status).toBe(200);
+    // A value that cannot be one of the choices is set aside and said so, a reversed range too; never a 500.
+    const bad = await page('/transactions?number=abc&type=ZZ&from=2026-13-01&after=2026-02-31_5');
+    expect(bad.status).toBe(200);
+    for (const said of [
+      '“abc” is not a document number',
+      '“ZZ” is not one of the ledger’s',
+      '“2026-13-01” is not a date',
+    ])
+      expect(html(bad)).toContain(said);
+    expect(html(bad)).toContain('the newest page is shown');
     expect((await page('/transactions?after=x_1%27%3B')).status).toBe(200);
     expect(html(await page('/transactions?from=2026-10-01&to=2026-09-01'))).toContain('is after the');
   });
@@ -338,7 +347,7 @@ describe('audit log', () => {
     const text = html(r);
     expect(text).toContain('<details>');
     expect(text).toMatch(
-      /<tr class="changed"><th scope="row">name<span class="change-mark"> changed<\/span><\/th><td><del>Old Name Ltd<\/del><\/td><td><ins>New &lt;b>Name&lt;\/b> Ltd<\/ins><\/td><\/tr>/,
+      /<tr class="changed"><th scope="row"><span class="field-name">name<\/span><span class="change-mark"> changed<\/span><\/th><td data-label="Before"><del>Old Name Ltd<\/del><\/td><td data-label="After"><ins>New &lt;b>Name&lt;\/b> Ltd<\/ins><\/td><\/tr>/,
     );
     expect(text).not.toContain('customer.created');
 
@@ -346,10 +355,10 @@ describe('audit log', () => {
     expect(secret).toContain('[secret]');
     expect(secret).not.toContain('hunter2');
     expect(secret).not.toContain('k-123456');
-    expect(secret).toMatch(/label<span class="change-mark"> changed/);
+    expect(secret).toMatch(/label<\/span><span class="change-mark"> changed/);
     expect(auditDiff({ a: 1, b: { c: 2 } }, { a: 1, b: { c: 3 } })).toEqual([
-      { field: 'a', before: '1', after: '1', changed: false },
-      { field: 'b.c', before: '2', after: '3', changed: true },
+      { field: 'a', before: 1, after: 1, changed: false },
+      { field: 'b.c', before: 2, after: 3, changed: true },
     ]);
   });
 

@@ -138,7 +138,8 @@ export function renderStatement(d: StatementDocument, createdAt: Date): Promise<
     w.at(item.dueDate ?? '-', COLS.due, w.y, REGULAR, 8);
     w.right(item.amount, COLS.amount, w.y, REGULAR, 8, 70);
     w.right(item.outstanding, COLS.outstanding, w.y, REGULAR, 8, 58);
-    w.right(String(item.daysOverdue), COLS.days, w.y, REGULAR, 8, 36);
+    // Nothing overdue (not yet due, or a credit, which is never due) reads '-', as on the dashboard.
+    w.right(item.daysOverdue > 0 ? String(item.daysOverdue) : '-', COLS.days, w.y, REGULAR, 8, 36);
     w.y += 13;
   }
   w.rule(w.y);

@@ -1,5 +1,7 @@
 import type { Queryable } from '../db/database.ts';
-import { DomainError, fieldError } from '../domain/errors.ts';
+import { dateProblem } from '../domain/dates.ts';
+import { DomainError, type FieldProblem, fieldError } from '../domain/errors.ts';
+import { bicProblem, ibanProblem, normalizeIban } from '../domain/iban.ts';
 import { Dec } from '../domain/money.ts';
 import { checkDateInRange } from './periods.ts';
 import { type Branding, type BrandingInput, getBranding, saveBranding } from './branding.ts';
@@ -66,17 +68,26 @@ export interface VatSettingsInput {
   vatTolerance?: string | undefined;
 }
 
-/** The column is numeric(20, 6). */
+/** The columns are numeric(20, 6): 14 digits before the point, 6 after. */
+const TOLERANCE_DIGITS = 14;
 const TOLERANCE_DECIMALS = 6;
 
-/** Why `text` is not a VAT tolerance (a non-negative decimal, at most six decimals), or null. */
-export function vatToleranceProblem(text: string): string | null {
-  const m = /^(\d{1,14})(?:\.(\d+))?$/.exec(text);
-  if (!m) return 'must be a non-negative decimal such as "1"';
+/** Why `text` is not a tolerance (a non-negative decimal the column holds), or null; `example` is a good one. */
+function toleranceProblem(text: string, example: string): string | null {
+  const m = /^(\d+)(?:\.(\d+))?$/.exec(text);
+  if (!m) return `must be a non-negative decimal such as "${example}"`;
+  if (m[1]!.replace(/^0+/, '').length > TOLERANCE_DIGITS) {
+    return `is too big: at most ${TOLERANCE_DIGITS} digits before the decimal point`;
+  }
   if ((m[2] ?? '').replace(/0+$/, '').length > TOLERANCE_DECIMALS) {
     return `must have at most ${TOLERANCE_DECIMALS} decimals`;
   }
   return null;
+}
+
+/** Why `text` is not a VAT tolerance (a non-negative decimal, at most 14 digits and six decimals), or null. */
+export function vatToleranceProblem(text: string): string | null {
+  return toleranceProblem(text, '1');
 }
 
 interface SettingsRow {
@@ -125,7 +136,9 @@ export interface RateSettings {
 }
 
 /** Why `text` is not an exchange-rate tolerance (a non-negative fraction, at most six decimals), or null. */
-export const exchangeRateToleranceProblem = vatToleranceProblem;
+export function exchangeRateToleranceProblem(text: string): string | null {
+  return toleranceProblem(text, '0.5');
+}
 
 export async function getRateSettings(db: Queryable, entityId: string): Promise<RateSettings> {
   const { rows } = await db.query<{ tolerance: string }>(
@@ -166,17 +179,63 @@ export async function getAllSettings(db: Queryable, entityId: string): Promise<A
   };
 }
 
-/** Changes the settings sent, in one transaction with the entity row locked; absent ones keep their value. */
+/** A change of the settings: absent fields keep their value. */
+export type SettingsPatch = {
+  lockDate?: string | null | undefined;
+  exchangeRateTolerance?: string | undefined;
+  branding?: BrandingInput | undefined;
+} & VatSettingsInput &
+  ItemTaxSettingsInput;
+
+/**
+ * Every problem of the values of a change, one per field (named as the change names it:
+ * `vatTolerance`, `branding.iban`), so that a refusal lists them all at once rather than the first.
+ */
+export function settingsProblems(patch: SettingsPatch): (FieldProblem & { outOfRange?: true })[] {
+  const problems: (FieldProblem & { outOfRange?: true })[] = [];
+  if (patch.lockDate != null) {
+    const problem = dateProblem(patch.lockDate);
+    if (problem)
+      problems.push({
+        field: 'lockDate',
+        message: problem.message,
+        ...(problem.kind === 'OUT_OF_RANGE' ? { outOfRange: true as const } : {}),
+      });
+  }
+  const vat = patch.vatTolerance === undefined ? null : vatToleranceProblem(patch.vatTolerance);
+  if (vat) problems.push({ field: 'vatTolerance', message: vat });
+  const rate =
+    patch.exchangeRateTolerance === undefined ? null : exchangeRateToleranceProblem(patch.exchangeRateTolerance);
+  if (rate) problems.push({ field: 'exchangeRateTolerance', message: rate });
+  // As saveBranding reads them: spaces alone clear the field.
+  const iban = patch.branding?.iban == null ? '' : normalizeIban(patch.branding.iban);
+  const ibanWrong = iban ? ibanProblem(iban) : null;
+  if (ibanWrong) problems.push({ field: 'branding.iban', message: ibanWrong });
+  const bic = patch.branding?.bic == null ? '' : patch.branding.bic.trim().toUpperCase();
+  const bicWrong = bic ? bicProblem(bic) : null;
+  if (bicWrong) problems.push({ field: 'branding.bic', message: bicWrong });
+  return problems;
+}
+
+/**
+ * Changes the settings sent, in one transaction with the entity row locked; absent ones keep their
+ * value. A change with wrong values is refused whole, naming every one (VALIDATION_ERROR, one
+ * detail per field; DATE_OUT_OF_RANGE when a lock date outside the ledger's range is all there is).
+ */
 export async function updateAllSettings(
   db: Queryable,
   entityId: string,
-  patch: {
-    lockDate?: string | null | undefined;
-    exchangeRateTolerance?: string | undefined;
-    branding?: BrandingInput | undefined;
-  } & VatSettingsInput &
-    ItemTaxSettingsInput,
+  patch: SettingsPatch,
 ): Promise<{ before: AllSettings; after: AllSettings }> {
+  const problems = settingsProblems(patch);
+  if (problems.length) {
+    const details = problems.map(({ field, message }) => ({ field, message }));
+    throw new DomainError(
+      problems.every((p) => p.outOfRange) ? 'DATE_OUT_OF_RANGE' : 'VALIDATION_ERROR',
+      details.map((p) => `${p.field}: ${p.message}`).join('; '),
+      details,
+    );
+  }
   return db.transaction(async (tx) => {
     const dates = await updateSettings(tx, entityId, { lockDate: patch.lockDate });
     const vat = await saveVatSettings(tx, entityId, {

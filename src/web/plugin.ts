@@ -40,7 +40,11 @@ export interface Dashboard {
     path: string,
     handler: (ctx: PageContext, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
   ): void;
-  /** A change (POST) by a signed-in viewer; it answers a fragment, or a refusal shown in the page's flash area. */
+  /**
+   * A change (POST) by a signed-in viewer; it answers a fragment. A refusal it throws is shown in the
+   * page's flash area (emptied by /assets/app.js when the next change is sent); one about a field of
+   * its form, or one that replaces its region's notice, the handler answers in its region itself.
+   */
   action(
     path: string,
     handler: (ctx: PageContext, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
@@ -83,7 +87,8 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
         'Something went wrong on the server. Try again; if it persists, see the server log.';
       const code = domain?.code;
       if (request.headers['hx-request']) {
-        // Shown in the page's flash area, whatever the element that asked.
+        // Shown in the page's flash area, whatever the element that asked (app.js empties it when the
+        // next change is sent, so it never stands above a newer result).
         return sendFragment(
           reply.header('hx-retarget', '#flash').header('hx-reswap', 'innerHTML'),
           h(ErrorNotice, { code, message }),

@@ -256,8 +256,8 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     await page.waitForURL(`${served.url}/customers`);
     expect(await page.locator('table.customers tbody tr').count()).toBe(6);
     await inspect(page, test, '01-list');
-    // The aged debtors report, one click from the list: the totals, then every customer owing.
-    await page.getByRole('link', { name: 'Aged debtors' }).click();
+    // The aged debtors report, one click from the list (and in the navigation): the totals, then every customer owing.
+    await page.getByRole('main').getByRole('link', { name: 'Aged debtors' }).click();
     await page.waitForURL(`${served.url}/aged-debtors`);
     expect(await page.locator('section[aria-labelledby="totals-title"] tbody tr').count()).toBeGreaterThan(0);
     const owing = await page.locator('section[aria-labelledby="customers-title"] tbody tr').count();
@@ -277,7 +277,8 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     // The aging chart, with its numbers for those who cannot see it.
     expect(await page.locator('#customer-aging-title').count()).toBe(1);
     await page.getByText('Show the numbers').click();
-    expect(await page.locator('.chart-data tbody tr').count()).toBe(5);
+    // The six buckets of the ledger and the statement: current, 1–30, 31–60, 61–90, 91–120, over 120.
+    expect(await page.locator('.chart-data tbody tr').count()).toBe(6);
     await inspect(page, test, '02-customer');
 
     const invoice = page.locator('table.open-items a[href$="/pdf"]').first();
@@ -406,7 +407,7 @@ describe.skipIf(!available)('the dashboard in Chromium', { timeout: 120_000 }, (
     // Signing out ends the session: pages go back to the sign-in form.
     await page.reload();
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await page.waitForURL(/\/sign-in$/);
+    await page.waitForURL(/\/sign-in\?signed-out=1$/);
     await page.goto(`${served.url}/exceptions`);
     await page.waitForURL(/\/sign-in\?next=%2Fexceptions$/);
     await expectAccessible(page, 'sign-in after sign-out');

@@ -107,7 +107,10 @@ describe.skipIf(!available)('settings and OIDC sign-in in Chromium', { timeout: 
     await page.getByLabel('IBAN').fill('BE00 1234');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.locator('#setting-branding-iban-error').waitFor();
-    expect(await page.locator('#setting-branding-iban-error').textContent()).toContain('VALIDATION_ERROR');
+    expect(await page.locator('#setting-branding-iban-error').textContent()).toBe(
+      'Must be an IBAN: two letters, two check digits and 11 to 30 letters or digits',
+    );
+    expect(await page.getByLabel('IBAN').getAttribute('aria-invalid')).toBe('true');
     expect((await served.api('GET', '/v1/settings', undefined, owner)).body.vatTolerance).toBe('1');
     await inspect(page, test, '04-setting-refused');
     await page.getByLabel('IBAN').fill('BE71 0961 2345 6769');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bicProblem, ibanProblem, normalizeIban } from '../../domain/iban.ts';
 import { Text } from './setup-shared.ts';
 
 const Address = z.strictObject({
@@ -10,6 +11,17 @@ const Address = z.strictObject({
 
 const nullable = <T extends z.ZodType>(schema: T, description: string) =>
   schema.nullable().optional().meta({ description });
+
+/**
+ * A bank identifier checked here as the ledger checks it (src/ledger/branding.ts), so that a body
+ * with several wrong values is refused naming all of them at once; blank clears the field.
+ */
+const BankCode = (max: number, normalize: (v: string) => string, problemOf: (v: string) => string | null) =>
+  Text(max).superRefine((v, ctx) => {
+    const value = normalize(v);
+    const problem = value ? problemOf(value) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 /** A change of the branding: absent fields stay as they are, null (or "") clears one. */
 export const BrandingBody = z
@@ -24,8 +36,14 @@ export const BrandingBody = z
     ),
     bankName: nullable(Text(100), 'The bank, printed with the payment details.'),
     bankAccountName: nullable(Text(100), 'The name the account is held in.'),
-    iban: nullable(Text(50), 'The IBAN; spaces are allowed and removed, the check digits are checked.'),
-    bic: nullable(Text(20), 'The BIC (8 or 11 characters).'),
+    iban: nullable(
+      BankCode(50, normalizeIban, ibanProblem),
+      'The IBAN; spaces are allowed and removed, the check digits are checked.',
+    ),
+    bic: nullable(
+      BankCode(20, (v) => v.trim().toUpperCase(), bicProblem),
+      'The BIC (8 or 11 characters).',
+    ),
     footer: nullable(Text(500), 'A line printed at the foot of every page (registration, terms).'),
   })
   .meta({ description: 'What the PDFs print about the entity; only the fields sent change (docs/ledger.md).' });

@@ -3,6 +3,8 @@ import { defineRoute } from '../route.ts';
 import { Code, IsoDate, TransactionId } from '../schemas.ts';
 import { today } from '../../domain/dates.ts';
 import { renderTransactionPdf } from '../../ledger/pdf.ts';
+import { DOCUMENT_NAMES } from '../../ledger/pdf-receipt.ts';
+import { transactionHeads } from '../../ledger/reports/transaction-list.ts';
 import { loadStatementDocument, renderStatement } from '../../ledger/pdf-statement.ts';
 import { Basis } from './reports/schemas.ts';
 
@@ -26,7 +28,10 @@ export const transactionPdfRoute = defineRoute({
   errors: ['NOT_FOUND', 'DOCUMENT_TYPE_HAS_NO_PDF'],
   handler: async ({ db, params, entity, reply }) => {
     const pdf = await renderTransactionPdf(db, entity, params.id);
-    void reply.header('Content-Disposition', `inline; filename="transaction-${params.id}.pdf"`);
+    // Named as the ledger labels the document (`Invoice-12.pdf`), not by its internal id.
+    const head = (await transactionHeads(db, entity.id, [params.id])).get(params.id);
+    const label = head ? `${DOCUMENT_NAMES[head.type] ?? head.type} ${head.number}` : `Transaction ${params.id}`;
+    void reply.header('Content-Disposition', `inline; filename="${label.replace(/[^\w.-]+/g, '-')}.pdf"`);
     return pdf;
   },
 });

@@ -35,6 +35,11 @@ export interface StatementLine {
   amount: string;
   /** What is left of it as at the statement date, signed the same way. */
   outstanding: string;
+  /**
+   * Days past its due date (or its document date, on that basis) as at the statement date; 0 when
+   * not yet due, and always 0 for a credit (a credit note, a receipt not allocated): it has no due
+   * date and is never overdue, though it is still aged from its own date into a bucket.
+   */
   daysOverdue: number;
   bucket: AgingBucket;
 }
@@ -77,6 +82,11 @@ export function formatAging(aging: Record<AgingBucket, bigint>, currency: string
   >;
 }
 
+/** An item's days overdue: a debit's age past its aging date; a credit is never due, so never overdue. */
+function overdueDays(side: Side, age: number): number {
+  return side === 'debit' ? Math.max(0, age) : 0;
+}
+
 function buildStatement(customer: ReportCustomer, items: OpenItem[], upTo: string, basis: AgingBasis): Statement {
   const fmt = (v: bigint) => formatAmount(v, customer.currency);
   const aged = ageOpenItems(items, basis, upTo);
@@ -92,7 +102,7 @@ function buildStatement(customer: ReportCustomer, items: OpenItem[], upTo: strin
       dueDate: item.dueDate,
       amount: fmt(item.side === 'credit' ? -item.gross : item.gross),
       outstanding: fmt(signed),
-      daysOverdue,
+      daysOverdue: overdueDays(item.side, daysOverdue),
       bucket,
     })),
   };
@@ -156,7 +166,7 @@ export async function customerStatementJson(
         `"dueDate":${dueDate === null ? 'null' : `"${dueDate}"`},` +
         `"amount":"${formatMinorDigits(f[i + F.gross]!, exponent, credit)}",` +
         `"outstanding":"${formatMinorDigits(outstanding, exponent, credit)}",` +
-        `"daysOverdue":${Math.max(0, age)},"bucket":"${bucket}"}`,
+        `"daysOverdue":${overdueDays(side, age)},"bucket":"${bucket}"}`,
     );
   }
   const head = statementHead(customer, upTo, basis, balance, aging);

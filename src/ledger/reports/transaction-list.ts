@@ -275,3 +275,28 @@ export async function listTransactions(
   });
   return { items, page: filter.page, pageSize: filter.pageSize, total, nextCursor };
 }
+
+export interface TransactionHead {
+  type: string;
+  number: number;
+  side: Side;
+}
+
+/**
+ * The type, number and side (debit, credit or none) of each of the entity's transactions named, by
+ * id; another entity's ids are left out. How the dashboard labels a document it knows by id ("Sales
+ * invoice 12", a run's records) and signs a list's amounts as the customer's account reads them
+ * (the API's summaries stay unsigned, as AccountsIQ's are).
+ */
+export async function transactionHeads(
+  db: Queryable,
+  entityId: string,
+  ids: readonly number[],
+): Promise<Map<number, TransactionHead>> {
+  if (ids.length === 0) return new Map();
+  const { rows } = await db.query<{ id: string; type: string; number: string; side: Side }>(
+    'SELECT id, type, number, side FROM transactions WHERE entity_id = $1 AND id = ANY($2::bigint[])',
+    [entityId, [...ids]],
+  );
+  return new Map(rows.map((r) => [Number(r.id), { type: r.type, number: Number(r.number), side: r.side }]));
+}

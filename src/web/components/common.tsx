@@ -94,12 +94,21 @@ export function Empty(props: { children: ComponentChildren }) {
   return <p class="empty">{props.children}</p>;
 }
 
+/**
+ * Text of ours that marks commands, paths and settings with backticks (docs' Markdown habit), with
+ * those shown as code rather than as literal backticks. An unpaired backtick stays as it is.
+ */
+export function WithCode(props: { text: string }) {
+  const parts = props.text.split(/`([^`\n]+)`/);
+  return <>{parts.map((part, i) => (i % 2 === 1 ? <code>{part}</code> : part))}</>;
+}
+
 /** A refusal or failure, announced to screen readers. */
-export function ErrorNotice(props: { code?: string; message: string }) {
+export function ErrorNotice(props: { code?: string | undefined; message: string }) {
   return (
     <div class="notice notice-error" role="alert">
       <strong>{props.code === 'FORBIDDEN_ROLE' ? 'Not allowed. ' : 'Could not do that. '}</strong>
-      {props.message}
+      <WithCode text={props.message} />
       {props.code ? <small class="code"> ({props.code})</small> : null}
     </div>
   );

@@ -8,6 +8,7 @@ export const SECTIONS = [
   { key: 'runs', href: '/runs', label: 'Runs' },
   { key: 'exceptions', href: '/exceptions', label: 'Exceptions' },
   { key: 'customers', href: '/customers', label: 'Customers' },
+  { key: 'aged-debtors', href: '/aged-debtors', label: 'Aged debtors' },
   { key: 'transactions', href: '/transactions', label: 'Transactions' },
   { key: 'connections', href: '/connections', label: 'Connections' },
   { key: 'reconciliation', href: '/reconciliation', label: 'Reconciliation' },
@@ -38,12 +39,15 @@ export function Document(props: {
   csrfToken?: string | null;
   /** `<meta http-equiv="refresh">`: seconds;url=path of this site. */
   refresh?: string | undefined;
+  /** `<meta name="referrer">`, for a page whose URL holds a secret. */
+  referrer?: 'no-referrer' | undefined;
   children: ComponentChildren;
 }) {
   return (
     <html lang={props.lang}>
       <head>
         <meta charset="utf-8" />
+        {props.referrer ? <meta name="referrer" content={props.referrer} /> : null}
         {props.refresh ? <meta http-equiv="refresh" content={props.refresh} /> : null}
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <meta name="color-scheme" content="light" />
@@ -69,6 +73,8 @@ export function Layout(props: {
 }) {
   const { viewer } = props.ctx;
   const others = viewer.entities.filter((e) => e.code !== viewer.entity.code);
+  const sections = SECTIONS.filter((s) => !('ownerOnly' in s) || viewer.role === 'owner');
+  const current = sections.find((s) => s.key === props.section);
   return (
     <Document lang={props.ctx.locale} title={props.title} csrfToken={viewer.csrfToken}>
       <body hx-headers={viewer.csrfToken ? JSON.stringify({ 'X-CSRF-Token': viewer.csrfToken }) : undefined}>
@@ -98,7 +104,7 @@ export function Layout(props: {
                 <button type="submit" class="secondary outline">
                   Switch
                 </button>
-                <p class="form-error" role="alert" data-error></p>
+                <p class="form-error" role="alert" data-error="form"></p>
               </form>
             ) : null}
             <span class="who">
@@ -110,24 +116,31 @@ export function Layout(props: {
               </a>
             ) : null}
             {viewer.user ? (
-              <form data-api="/v1/auth/sign-out" data-next="/sign-in" class="sign-out">
+              <form data-api="/v1/auth/sign-out" data-next="/sign-in?signed-out=1" class="sign-out">
                 <button type="submit" class="secondary outline">
                   Sign out
                 </button>
-                <p class="form-error" role="alert" data-error></p>
+                <p class="form-error" role="alert" data-error="form"></p>
               </form>
             ) : null}
           </div>
           <nav aria-label="Sections" class="sections">
-            <ul>
-              {SECTIONS.filter((s) => !('ownerOnly' in s) || viewer.role === 'owner').map((s) => (
-                <li>
-                  <a href={s.href} aria-current={s.key === props.section ? 'page' : undefined}>
-                    {s.label}
-                  </a>
-                </li>
-              ))}
-            </ul>
+            {/* A menu that folds on a phone, saying where you are; always open on a wider screen (app.css). */}
+            <details class="nav-menu">
+              <summary>
+                Menu
+                {current ? <span class="nav-current">: {current.label}</span> : null}
+              </summary>
+              <ul>
+                {sections.map((s) => (
+                  <li>
+                    <a href={s.href} aria-current={s.key === props.section ? 'page' : undefined}>
+                      {s.label}
+                    </a>
+                  </li>
+                ))}
+              </ul>
+            </details>
           </nav>
         </header>
         <main id="main" class="container" tabindex={-1}>

@@ -2,20 +2,32 @@ import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { AGING_BASES, AGING_BUCKETS, type AgingBucket } from '../../domain/aging.ts';
 import { today } from '../../domain/dates.ts';
-import { IsoDate } from '../../domain/schemas.ts';
 import { type AgedDebtor, type ReceivablesAging, agedDebtors } from '../../ledger/reports/receivables.ts';
+import { AGING_HEADERS } from '../components/aging.tsx';
 import { Empty, Pager } from '../components/common.tsx';
+import { FilterField, FilterProblems, type FilterProblem, QueryReader, invalidAttrs } from '../components/filters.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatCount, formatDate, formatMinor } from '../format.ts';
 
 const PAGE_SIZE = 100;
 
-/** The report's query: a date or basis that is not one is ignored (today, due dates), never a failure. */
-export const AgedDebtorsQuery = z.object({
-  at: IsoDate.optional().catch(undefined),
-  basis: z.enum(AGING_BASES).catch('dueDate').default('dueDate'),
-  page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
+/**
+ * The report's query. A date or basis that is not one is set aside and said so (`problems`): the
+ * report is then as at today, or on due dates, and the page says that is what it shows instead.
+ */
+export const AgedDebtorsQuery = z.unknown().transform((raw) => {
+  const r = new QueryReader(raw);
+  const at = r.date('at', 'As at', 'the report is as at today instead');
+  const basis =
+    r.choice(
+      'basis',
+      'Age from',
+      AGING_BASES,
+      'a basis (dueDate or transactionDate)',
+      'it is aged on due dates instead',
+    ) ?? 'dueDate';
+  return { at, basis, page: r.page(), problems: r.problems };
 });
 type AgedDebtorsQuery = z.output<typeof AgedDebtorsQuery>;
 
@@ -26,6 +38,8 @@ export interface AgedDebtorsData {
   items: AgedDebtor[];
   total: number;
   totals: ReceivablesAging[];
+  /** Values of the query set aside, said at their field and above the report. */
+  problems: FilterProblem[];
 }
 
 /** The aged debtors summary as at the date asked (today by default): one page of customers, all the totals. */
@@ -44,17 +58,9 @@ export async function loadAgedDebtors(
     items: report.customers.slice(from, from + PAGE_SIZE),
     total: report.customers.length,
     totals: report.totals,
+    problems: query.problems,
   };
 }
-
-const BUCKET_HEADERS: Record<AgingBucket, string> = {
-  current: 'Current',
-  days1to30: '1–30',
-  days31to60: '31–60',
-  days61to90: '61–90',
-  days91to120: '91–120',
-  over120: 'Over 120',
-};
 
 function AmountCells(props: { balance: bigint; aging: Record<AgingBucket, bigint>; currency: string; locale: string }) {
   const money = (v: bigint) => formatMinor(v, props.currency, props.locale);
@@ -64,7 +70,7 @@ function AmountCells(props: { balance: bigint; aging: Record<AgingBucket, bigint
         <strong>{money(props.balance)}</strong>
       </td>
       {AGING_BUCKETS.map((b) => (
-        <td data-label={BUCKET_HEADERS[b]} class="num">
+        <td data-label={AGING_HEADERS[b]} class="num">
           {money(props.aging[b])}
         </td>
       ))}
@@ -80,7 +86,7 @@ function AmountHeaders() {
       </th>
       {AGING_BUCKETS.map((b) => (
         <th scope="col" class="num">
-          {BUCKET_HEADERS[b]}
+          {AGING_HEADERS[b]}
         </th>
       ))}
     </>
@@ -93,20 +99,20 @@ export function AgedDebtorsPage(props: { ctx: PageContext; data: AgedDebtorsData
   const q = data.query;
   const on = q.basis === 'dueDate' ? 'due dates' : 'document dates';
   return (
-    <Layout ctx={ctx} title="Aged debtors" section="customers">
+    <Layout ctx={ctx} title="Aged debtors" section="aged-debtors">
       <h1>Aged debtors</h1>
       <p class="lead">
         What each customer owes as at {formatDate(data.at, locale)}, by days past its {on}, in its own currency. Credits
         (receipts and credit notes not yet allocated) count against the balance from their own date.
       </p>
       <form method="get" action="/aged-debtors" class="filters" aria-label="Report date and basis">
-        <label>
+        <FilterField problems={data.problems} field="at">
           As at
-          <input type="date" name="at" value={data.at} />
-        </label>
-        <label>
+          <input type="date" name="at" value={data.at} {...invalidAttrs(data.problems, 'at')} />
+        </FilterField>
+        <FilterField problems={data.problems} field="basis">
           Age from
-          <select name="basis">
+          <select name="basis" {...invalidAttrs(data.problems, 'basis')}>
             <option value="dueDate" selected={q.basis === 'dueDate'}>
               Due date
             </option>
@@ -114,9 +120,10 @@ export function AgedDebtorsPage(props: { ctx: PageContext; data: AgedDebtorsData
               Document date
             </option>
           </select>
-        </label>
+        </FilterField>
         <button type="submit">Show</button>
       </form>
+      <FilterProblems problems={data.problems} />
       {data.total === 0 ? (
         <Empty>No customer has anything open as at {formatDate(data.at, locale)}.</Empty>
       ) : (

@@ -2,13 +2,31 @@ import type { ComponentChildren } from 'preact';
 import type { ApiKeyInfo } from '../../ledger/user-sessions.ts';
 import { ROLES, roleAtLeast } from '../../domain/roles.ts';
 import { Empty } from '../components/common.tsx';
+import { FieldError, type FieldProblem, type FieldWords, invalidAttributes } from '../components/field-errors.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDateTime } from '../format.ts';
 
+/** How the form that creates a key speaks of its fields. */
+export const API_KEY_WORDS: Record<string, FieldWords> = {
+  name: { label: 'Name', missing: 'Give the key a name' },
+  role: { label: 'Role' },
+};
+
 /** The viewer's keys and the form that creates one: what htmx swaps after a create or a revoke. */
-export function ApiKeysRegion(props: { ctx: PageContext; keys: ApiKeyInfo[]; notice?: ComponentChildren }) {
+export function ApiKeysRegion(props: {
+  ctx: PageContext;
+  keys: ApiKeyInfo[];
+  notice?: ComponentChildren;
+  /** Why the key asked for was not created, beside the fields, with what was typed in them. */
+  problems?: FieldProblem[] | undefined;
+  values?: { name: string; role: string } | undefined;
+}) {
   const { ctx, keys } = props;
+  const nameProblem = props.problems?.find((p) => p.field === 'name');
+  const roleProblem = props.problems?.find((p) => p.field === 'role');
+  const formProblems = props.problems?.filter((p) => p.field === '') ?? [];
+  const chosenRole = props.values?.role ?? ctx.viewer.role;
   const when = (iso: string | null, none: string) =>
     iso ? <time dateTime={iso}>{formatDateTime(iso, ctx.locale)}</time> : none;
   const target = { 'hx-target': '#api-keys-region', 'hx-swap': 'outerHTML' };
@@ -45,7 +63,12 @@ export function ApiKeysRegion(props: { ctx: PageContext; keys: ApiKeyInfo[]; not
                     <td data-label="Status">{k.revokedAt ? <>Revoked {when(k.revokedAt, '')}</> : 'Active'}</td>
                     <td data-label="Actions">
                       {k.revokedAt ? null : (
-                        <form class="inline-form" hx-post={`/settings/api-keys/${k.id}/revoke`} {...target}>
+                        <form
+                          class="inline-form"
+                          hx-post={`/settings/api-keys/${k.id}/revoke`}
+                          hx-confirm={`Revoke the key “${k.name}”? Scripts that use it are refused from then on; this cannot be undone.`}
+                          {...target}
+                        >
                           <button type="submit" class="secondary outline">
                             Revoke<span class="visually-hidden"> {k.name}</span>
                           </button>
@@ -61,22 +84,36 @@ export function ApiKeysRegion(props: { ctx: PageContext; keys: ApiKeyInfo[]; not
       </section>
       <form class="card" hx-post="/settings/api-keys" {...target}>
         <h2>Create a key</h2>
+        {formProblems.length ? (
+          <div class="notice notice-error" role="alert">
+            <strong>No key was created. </strong>
+            {formProblems.map((p) => p.message).join('; ')}
+          </div>
+        ) : null}
         <div class="grid">
           <div>
             <label for="key-name">Name</label>
-            <input id="key-name" name="name" required maxLength={100} aria-describedby="key-name-help" />
+            <input
+              id="key-name"
+              name="name"
+              required
+              value={props.values?.name}
+              {...invalidAttributes('key-name-error', nameProblem, 'key-name-help')}
+            />
             <small id="key-name-help">What the key is for, e.g. “nightly export”.</small>
+            <FieldError id="key-name-error" problem={nameProblem} />
           </div>
           <div>
             <label for="key-role">Role</label>
-            <select id="key-role" name="role" aria-describedby="key-role-help">
+            <select id="key-role" name="role" {...invalidAttributes('key-role-error', roleProblem, 'key-role-help')}>
               {roles.map((r) => (
-                <option value={r} selected={r === ctx.viewer.role}>
+                <option value={r} selected={r === chosenRole}>
                   {r}
                 </option>
               ))}
             </select>
             <small id="key-role-help">At most your own role; the key never acts above your current role.</small>
+            <FieldError id="key-role-error" problem={roleProblem} />
           </div>
         </div>
         <button type="submit">Create key</button>

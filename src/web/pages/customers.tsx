@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
-import { AGING_BUCKETS } from '../../domain/aging.ts';
+import { AGING_BUCKETS, type AgingBucket } from '../../domain/aging.ts';
 import { creditPosition } from '../../domain/credit-limit.ts';
 import { today } from '../../domain/dates.ts';
 import { DomainError } from '../../domain/errors.ts';
@@ -9,23 +9,40 @@ import { type Customer, listCustomers, loadCustomer } from '../../ledger/custome
 import { PDF_TYPES } from '../../ledger/pdf.ts';
 import { DOCUMENT_NAMES } from '../../ledger/pdf-receipt.ts';
 import { type Statement, customerStatement, customerStatementsOf } from '../../ledger/reports/statement.ts';
-import { BarChart } from '../components/chart.tsx';
+import { AgingChart, agingBars } from '../components/aging.tsx';
 import { Empty, Pager } from '../components/common.tsx';
+import {
+  FilterField,
+  FilterProblems,
+  type FilterProblem,
+  QueryReader,
+  invalidAttrs,
+  quoted,
+} from '../components/filters.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
-import { AGING_LABELS, formatCount, formatDate, formatMoney } from '../format.ts';
+import { formatCount, formatDate, formatMoney } from '../format.ts';
 
 const PAGE_SIZE = 50;
 
-/** The customers list's query: a bad page number is page 1, never a failure. */
-export const CustomersQuery = z.object({
-  page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
-  search: z
-    .string()
-    .max(100)
-    .optional()
-    .catch(undefined)
-    .transform((s) => (s?.trim() ? s.trim() : undefined)),
+/** The longest customer name the ledger keeps (migrations/0001); codes are shorter. */
+const SEARCH_MAX = 200;
+
+/**
+ * The customers list's query. A page that is not a page number shows the first page, and a search
+ * longer than any code or name can find nothing; either is said (`problems`), never passed over.
+ */
+export const CustomersQuery = z.unknown().transform((raw) => {
+  const r = new QueryReader(raw);
+  const page = r.page();
+  const search = r.text('search', 'Code or name', 'every customer is shown');
+  const tooLong = search !== undefined && [...search].length > SEARCH_MAX;
+  if (tooLong)
+    r.problem(
+      'search',
+      `Code or name: the search is ${[...search].length} characters, longer than any customer’s code or name (at most ${SEARCH_MAX}); no customer can match.`,
+    );
+  return { page, search, matchesNothing: tooLong || r.matchesNothing, problems: r.problems };
 });
 type CustomersQuery = z.output<typeof CustomersQuery>;
 
@@ -33,6 +50,8 @@ export interface CustomersData {
   query: CustomersQuery;
   items: { customer: Customer; balance: string }[];
   total: number;
+  /** Values of the query set aside, said at their field and above the list. */
+  problems: FilterProblem[];
 }
 
 /** A page of customers by code, searched by code or name, each with its balance today. */
@@ -42,6 +61,7 @@ export async function loadCustomers(
   query: CustomersQuery,
   now: Date,
 ): Promise<CustomersData> {
+  if (query.matchesNothing) return { query, items: [], total: 0, problems: query.problems };
   const list = await listCustomers(db, entityId, { search: query.search }, { page: query.page, pageSize: PAGE_SIZE });
   const codes = list.items.map((c) => c.code);
   const statements = codes.length ? await customerStatementsOf(db, entityId, codes, today(now), 'dueDate') : [];
@@ -50,6 +70,7 @@ export async function loadCustomers(
     query,
     items: list.items.map((customer) => ({ customer, balance: balance.get(customer.code) ?? '0' })),
     total: list.total,
+    problems: query.problems,
   };
 }
 
@@ -64,21 +85,29 @@ export function CustomersPage(props: { ctx: PageContext; data: CustomersData }) 
         <a href="/aged-debtors">Aged debtors</a>: what every customer owes, by age.
       </p>
       <form method="get" action="/customers" class="filters" role="search" aria-label="Search customers">
-        <label>
+        <FilterField problems={data.problems} field="search">
           Code or name
-          <input type="search" name="search" value={q.search ?? ''} placeholder="For example: ACME" />
-        </label>
+          <input
+            type="search"
+            name="search"
+            maxLength={SEARCH_MAX}
+            value={q.search && !q.matchesNothing ? q.search : ''}
+            placeholder="For example: ACME"
+            {...invalidAttrs(data.problems, 'search')}
+          />
+        </FilterField>
         <button type="submit">Search</button>
       </form>
+      <FilterProblems problems={data.problems} />
       <p class="muted" role="status">
         {formatCount(data.total, locale)} {data.total === 1 ? 'customer' : 'customers'}
-        {q.search ? ` matching “${q.search}”` : ''}, by code.
+        {q.search ? ` matching ${quoted(q.search)}` : ''}, by code.
       </p>
       {data.items.length === 0 ? (
         <Empty>
           {q.search ? (
             <>
-              No customer’s code or name contains “{q.search}”. <a href="/customers">Show all customers</a>.
+              No customer’s code or name contains {quoted(q.search)}. <a href="/customers">Show all customers</a>.
             </>
           ) : (
             'No customers yet: pipelines and imports create them, or PUT /v1/customers/{code}.'
@@ -169,13 +198,13 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
   const { locale } = ctx;
   const { customer: c, statement: s } = data;
   const money = (amount: string) => formatMoney(amount, c.currency, locale);
-  const aging = AGING_BUCKETS.map((b) => s.aging[b]);
-  // The last two buckets (91–120, over 120) are one here; added as exact decimals in minor units.
-  const over90 = [aging[4], aging[5]].reduce((sum, v) => {
-    const p = parseAmount(v ?? '0', c.currency);
-    return sum + (p.ok ? p.value : 0n);
-  }, 0n);
-  const buckets = [...aging.slice(0, 4), formatAmount(over90, c.currency)];
+  // The statement's buckets as exact minor units, signed: credits below the chart's zero line.
+  const aging = Object.fromEntries(
+    AGING_BUCKETS.map((b) => {
+      const p = parseAmount(s.aging[b], c.currency);
+      return [b, p.ok ? p.value : 0n];
+    }),
+  ) as Record<AgingBucket, bigint>;
   const code = encodeURIComponent(c.code);
   return (
     <Layout ctx={ctx} title={c.name} section="customers">
@@ -226,15 +255,11 @@ export function CustomerPage(props: { ctx: PageContext; data: CustomerData }) {
         </section>
         <section class="card" aria-labelledby="aging-title">
           <h2 id="aging-title">Aging</h2>
-          <BarChart
+          <AgingChart
             id="customer-aging"
             title={`What ${c.name} owes by age, on due dates, in ${c.currency}`}
-            labelHeader="Age"
             valueLabel={`Amount (${c.currency})`}
-            bars={buckets.map((amount, i) => {
-              const p = parseAmount(amount ?? '0', c.currency);
-              return { label: AGING_LABELS[i]!, value: p.ok ? p.value : 0n, display: money(amount ?? '0') };
-            })}
+            bars={agingBars(aging, (v) => money(formatAmount(v, c.currency)))}
           />
         </section>
       </div>

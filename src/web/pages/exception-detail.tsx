@@ -1,12 +1,17 @@
 import type { ComponentChildren } from 'preact';
 import type { ExceptionView } from '../../sync/exceptions.ts';
-import { RESOLVED_BY_HAND } from '../../sync/reasons.ts';
-import { StatusBadge } from '../components/common.tsx';
+import { StatusBadge, WithCode } from '../components/common.tsx';
+import { FieldError, type FieldProblem, type FieldWords, invalidAttributes } from '../components/field-errors.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
 import { formatAgo, formatCount, formatDateTime } from '../format.ts';
-import { reasonHelp } from './exceptions.tsx';
+import { noRetry, reasonHelp } from './exceptions.tsx';
+
+/** How the resolve form speaks of its note. */
+export const RESOLVE_WORDS: Record<string, FieldWords> = {
+  note: { label: 'Note', missing: 'Write a note saying why it is resolved (for example, how it was booked)' },
+};
 
 /** An exception with who resolved it as a person reads it. */
 export type Exception = ExceptionView & { pipelineId: string; entityId: string; resolvedByLabel?: string };
@@ -15,11 +20,22 @@ function json(value: unknown): string {
   return value === undefined ? '(none)' : JSON.stringify(value, null, 2);
 }
 
-/** The exception's status, reason and actions: what htmx swaps after a retry or a resolve. */
-export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?: ComponentChildren }) {
+/**
+ * The exception's status, reason and actions: what htmx swaps after a retry or a resolve, with the
+ * outcome in `notice` (replacing an earlier one) or, for a note refused, the problem beside the note.
+ */
+export function ExceptionPanel(props: {
+  ctx: PageContext;
+  x: Exception;
+  notice?: ComponentChildren;
+  noteProblem?: FieldProblem | undefined;
+  /** The note as typed, kept when it was refused. */
+  note?: string | undefined;
+}) {
   const { ctx, x } = props;
   const { locale, now } = ctx;
   const canChange = roleAtLeast(ctx.viewer.role, 'accountant') && x.status === 'open';
+  const blocked = x.status === 'open' ? noRetry(x) : null;
   return (
     <div id="exception-panel">
       {props.notice}
@@ -34,7 +50,9 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
           </p>
         ) : null}
         <h3>What to do</h3>
-        <p>{reasonHelp(x.reasonCode)}</p>
+        <p>
+          <WithCode text={reasonHelp(x.reasonCode)} />
+        </p>
         <dl class="facts">
           <div>
             <dt>First parked</dt>
@@ -70,9 +88,9 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
       {canChange ? (
         <section aria-labelledby="actions-title" class="card actions-card">
           <h2 id="actions-title">Fix it</h2>
-          {RESOLVED_BY_HAND.has(x.reasonCode) ? (
-            <p class="muted">
-              Nothing to retry: the document is booked and never changes. Book the correction, then resolve this.
+          {blocked ? (
+            <p class="no-retry">
+              <WithCode text={blocked.text} />
             </p>
           ) : (
             <div class="action-row">
@@ -97,7 +115,7 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
             hx-disabled-elt="find button"
           >
             <input type="hidden" name="_csrf" value={ctx.viewer.csrfToken ?? ''} />
-            <label for="resolve-note">Or resolve it with a note</label>
+            <label for="resolve-note">{blocked ? 'Resolve it with a note' : 'Or resolve it with a note'}</label>
             <textarea
               id="resolve-note"
               name="note"
@@ -105,7 +123,11 @@ export function ExceptionPanel(props: { ctx: PageContext; x: Exception; notice?:
               maxLength={1000}
               rows={2}
               placeholder="For example: booked by hand as invoice 1042"
-            ></textarea>
+              {...invalidAttributes('resolve-note-error', props.noteProblem)}
+            >
+              {props.note ?? ''}
+            </textarea>
+            <FieldError id="resolve-note-error" problem={props.noteProblem} />
             <button type="submit" class="secondary">
               Resolve
             </button>

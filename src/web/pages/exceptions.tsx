@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { ERROR_CODES } from '../../domain/errors.ts';
+import { CanonicalRecord } from '../../sync/canonical.ts';
 import { type ExceptionView, exceptionReasonCodes, listExceptions } from '../../sync/exceptions.ts';
 import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pipelines.ts';
-import { REASON_CODES } from '../../sync/reasons.ts';
+import { REASON_CODES, RESOLVED_BY_HAND } from '../../sync/reasons.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
-import { Empty, Pager, StatusBadge } from '../components/common.tsx';
+import { Empty, ErrorNotice, Pager, StatusBadge, WithCode } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
@@ -63,6 +64,52 @@ export function reasonHelp(code: string): string {
   return 'No description of this reason is known. Read the message, fix its cause, then retry the exception.';
 }
 
+/** Why an exception cannot be retried, for a person: a short line for the list, and what to do. */
+export interface NoRetry {
+  short: string;
+  /** What to do instead; commands and paths in backticks (shown as code). */
+  text: string;
+}
+
+/**
+ * Why a retry of this exception could only be refused, or null when it can be retried: the checks
+ * of retryException (src/sync/exceptions.ts) made before it runs anything, so that the dashboard
+ * offers no "Retry" that cannot work and says instead what does.
+ */
+export function noRetry(x: Pick<ExceptionView, 'reasonCode' | 'payload' | 'pipeline'>): NoRetry | null {
+  const stored = (x.payload ?? {}) as { record?: unknown; early?: unknown; file?: unknown; rows?: unknown };
+  if (x.reasonCode === 'EARLY_PAYMENT_NOT_APPLIED' && stored.early) return null;
+  if (RESOLVED_BY_HAND.has(x.reasonCode)) {
+    return {
+      short: 'book the correction, then resolve it',
+      text: 'Nothing to retry: the document is booked and never changes. Book the correction, then resolve this.',
+    };
+  }
+  if (CanonicalRecord.safeParse(stored.record).success) return null;
+  if (x.reasonCode === 'IMPORT_ROW_INVALID') {
+    const rows = Array.isArray(stored.rows) ? (stored.rows as { line?: unknown }[]) : [];
+    const lines = rows.map((r) => r.line).filter((l): l is number => typeof l === 'number');
+    const where =
+      (lines.length ? `line${lines.length > 1 ? 's' : ''} ${lines.join(', ')} of ` : '') +
+      (typeof stored.file === 'string' ? `the file \`${stored.file}\`` : 'the imported file');
+    return {
+      short: 'correct the file and import it again',
+      text:
+        `Nothing to retry: this is ${where}, which could not be read, so there is no record to send again. ` +
+        `Correct it in the file and import the whole file again into pipeline \`${x.pipeline}\`: what was booked ` +
+        'from it is not booked twice, the corrected row is booked and this exception is resolved by itself. Files are ' +
+        `imported on the server (\`ledgerlink import FILE --pipeline ${x.pipeline}\`) or through the API ` +
+        '(`POST /v1/imports`), not from the dashboard.',
+    };
+  }
+  return {
+    short: 'fix it at the source',
+    text:
+      'Nothing to retry: this exception holds no record that can be sent again. Fix it at the source; the next run ' +
+      `of pipeline \`${x.pipeline}\` that brings the record books it and resolves this. Or resolve it with a note.`,
+  };
+}
+
 export async function loadExceptions(
   db: Queryable,
   box: SecretBox,
@@ -112,7 +159,7 @@ export function RetryResults(props: { results: RetryResult[] }) {
       <ul>
         {props.results.map((r) => (
           <li>
-            <a href={`/exceptions/${r.id}`}>Exception {r.id}</a>: {r.message}
+            <a href={`/exceptions/${r.id}`}>Exception {r.id}</a>: <WithCode text={r.message} />
           </li>
         ))}
       </ul>
@@ -121,15 +168,24 @@ export function RetryResults(props: { results: RetryResult[] }) {
 }
 
 /** The list with its bulk-retry form: what htmx swaps after a bulk retry. */
-export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData; results?: RetryResult[] }) {
+export function ExceptionsRegion(props: {
+  ctx: PageContext;
+  data: ExceptionsData;
+  results?: RetryResult[];
+  /** A bulk retry refused as a whole (nothing selected, too many): in place of the results. */
+  refusal?: { code: string; message: string } | undefined;
+}) {
   const { ctx, data } = props;
   const { locale, now } = ctx;
   const q = data.query;
   const canChange = roleAtLeast(ctx.viewer.role, 'accountant');
-  const selectable = canChange && q.status !== 'resolved';
+  const blocked = new Map(data.items.map((x) => [x.id, x.status === 'open' ? noRetry(x) : null]));
+  const retryable = (x: ExceptionView) => x.status === 'open' && blocked.get(x.id) === null;
+  const selectable = canChange && q.status !== 'resolved' && data.items.some(retryable);
   const filtered = q.pipeline || q.reason || q.age || q.needs || q.status !== 'open';
   return (
     <div id="exceptions-region">
+      {props.refusal ? <ErrorNotice code={props.refusal.code} message={props.refusal.message} /> : null}
       {props.results ? <RetryResults results={props.results} /> : null}
       <p class="muted" role="status">
         {formatCount(data.total, locale)} {data.total === 1 ? 'exception' : 'exceptions'}
@@ -181,7 +237,7 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
                   <tr>
                     {selectable ? (
                       <td data-label="Select">
-                        {x.status === 'open' ? (
+                        {retryable(x) ? (
                           <input
                             type="checkbox"
                             name="id"
@@ -209,6 +265,14 @@ export function ExceptionsRegion(props: { ctx: PageContext; data: ExceptionsData
                       ) : null}
                       <br />
                       <small>{x.message}</small>
+                      {blocked.get(x.id) ? (
+                        <>
+                          <br />
+                          <small class="no-retry">
+                            <strong>Cannot be retried:</strong> {blocked.get(x.id)!.short}.
+                          </small>
+                        </>
+                      ) : null}
                     </td>
                     <td data-label="First parked">
                       <time dateTime={x.createdAt} title={formatDateTime(x.createdAt, locale)}>

@@ -1,5 +1,4 @@
 import type { Queryable } from '../../db/database.ts';
-import { AGING_BUCKETS } from '../../domain/aging.ts';
 import { today } from '../../domain/dates.ts';
 import { type ReceivablesAging, receivablesAging } from '../../ledger/reports/receivables.ts';
 import { type HourlyCount, documentsPerHour } from '../../sync/activity.ts';
@@ -8,12 +7,13 @@ import { listPipelines } from '../../sync/pipelines.ts';
 import { type Run, listRuns } from '../../sync/runs.ts';
 import { nextFire } from '../../sync/schedule.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
+import { AgingChart, agingBars } from '../components/aging.tsx';
 import { BarChart } from '../components/chart.tsx';
 import { Empty, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import { RunNowButton, progressId } from '../components/runs.tsx';
 import type { PageContext } from '../context.ts';
-import { AGING_LABELS, formatAgo, formatCount, formatDateTime, formatHour, formatMinor } from '../format.ts';
+import { formatAgo, formatCount, formatDateTime, formatHour, formatMinor } from '../format.ts';
 
 interface PipelineRow {
   name: string;
@@ -58,17 +58,6 @@ export async function loadOverview(db: Queryable, box: SecretBox, entityId: stri
     receivablesAging(db, entityId, today(now)),
   ]);
   return { pipelines: rows, perHour, openExceptions: open.total, needPerson: needPerson.total, receivables };
-}
-
-/** The dashboard's buckets: the domain's last two (91–120, over 120) shown together as "over 90". */
-function agingBars(r: ReceivablesAging, locale: string) {
-  const values = AGING_BUCKETS.map((b) => r.aging[b]);
-  const merged = [...values.slice(0, 4), (values[4] ?? 0n) + (values[5] ?? 0n)];
-  return merged.map((v, i) => ({
-    label: AGING_LABELS[i]!,
-    value: v,
-    display: formatMinor(v, r.currency, locale),
-  }));
 }
 
 /** How many exceptions go by themselves, said in a sentence's second half. */
@@ -210,12 +199,11 @@ export function OverviewPage(props: { ctx: PageContext; data: OverviewData }) {
                   Owed by {formatCount(r.customers, locale)} {r.customers === 1 ? 'customer' : 'customers'} in{' '}
                   {r.currency}, aged on due dates. <a href="/aged-debtors">By customer</a>
                 </p>
-                <BarChart
+                <AgingChart
                   id={`aging-${r.currency}`}
                   title={`Aging of receivables in ${r.currency}`}
-                  labelHeader="Age"
                   valueLabel={`Amount (${r.currency})`}
-                  bars={agingBars(r, locale)}
+                  bars={agingBars(r.aging, (v) => formatMinor(v, r.currency, locale))}
                 />
               </div>
             ))}

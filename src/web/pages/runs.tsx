@@ -1,10 +1,15 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pipelines.ts';
+import { exceptionsOfParked, runTargetType } from '../../sync/run-links.ts';
 import { type Run, type RunRecord, listRunRecords, listRuns } from '../../sync/runs.ts';
+import { transactionHeads } from '../../ledger/reports/transaction-list.ts';
+import { listTransactionTypes } from '../../ledger/reports/transactions.ts';
+import { typeName } from './transactions.tsx';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { actorLabel } from '../actors.ts';
 import { Empty, Pager, StatusBadge } from '../components/common.tsx';
+import { FilterField, FilterProblems, type FilterProblem, QueryReader, invalidAttrs } from '../components/filters.tsx';
 import { Layout } from '../components/layout.tsx';
 import { RunNowButton, RunProgress, progressId } from '../components/runs.tsx';
 import type { PageContext } from '../context.ts';
@@ -13,15 +18,16 @@ import { formatCount, formatDateTime, formatDuration } from '../format.ts';
 const STATUSES = ['queued', 'running', 'succeeded', 'partial', 'failed', 'cancelled'] as const;
 const PAGE_SIZE = 50;
 
-/** The runs list's query: a value that is not one of the choices is ignored, never a failure. */
-export const RunsQuery = z.object({
-  page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
-  pipeline: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .optional()
-    .catch(undefined),
-  status: z.enum(STATUSES).optional().catch(undefined),
+/**
+ * The runs list's query. A status that is not one, or a page that is not a page number, is set
+ * aside and said so (`problems`); a pipeline the entity does not have is refused by loadRuns.
+ */
+export const RunsQuery = z.unknown().transform((raw) => {
+  const r = new QueryReader(raw);
+  const page = r.page();
+  const pipeline = r.text('pipeline', 'Pipeline', 'runs of every pipeline are shown');
+  const status = r.choice('status', 'Status', STATUSES, 'a run status', 'runs of every status are shown');
+  return { page, pipeline, status, matchesNothing: r.matchesNothing, problems: r.problems };
 });
 type RunsQuery = z.output<typeof RunsQuery>;
 
@@ -30,9 +36,13 @@ export interface RunsData {
   pipelines: Pipeline[];
   runs: Run[];
   total: number;
+  /** Values of the query set aside, said at their field and above the list. */
+  problems: FilterProblem[];
 }
 
 export async function loadRuns(db: Queryable, box: SecretBox, entityId: string, query: RunsQuery): Promise<RunsData> {
+  if (query.matchesNothing)
+    return { query, pipelines: await listPipelines(db, box, entityId), runs: [], total: 0, problems: query.problems };
   await checkPipelineFilter(db, query.pipeline, entityId, 'pipeline');
   const [pipelines, runs] = await Promise.all([
     listPipelines(db, box, entityId),
@@ -44,7 +54,7 @@ export async function loadRuns(db: Queryable, box: SecretBox, entityId: string, 
       offset: (query.page - 1) * PAGE_SIZE,
     }),
   ]);
-  return { query, pipelines, runs: runs.items, total: runs.total };
+  return { query, pipelines, runs: runs.items, total: runs.total, problems: query.problems };
 }
 
 const TRIGGERS: Record<string, string> = {
@@ -78,9 +88,9 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
         </section>
       ) : null}
       <form method="get" action="/runs" class="filters" role="search" aria-label="Filter runs">
-        <label>
+        <FilterField problems={data.problems} field="pipeline">
           Pipeline
-          <select name="pipeline">
+          <select name="pipeline" {...invalidAttrs(data.problems, 'pipeline')}>
             <option value="">All pipelines</option>
             {data.pipelines.map((p) => (
               <option value={p.name} selected={p.name === q.pipeline}>
@@ -88,10 +98,10 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
               </option>
             ))}
           </select>
-        </label>
-        <label>
+        </FilterField>
+        <FilterField problems={data.problems} field="status">
           Status
-          <select name="status">
+          <select name="status" {...invalidAttrs(data.problems, 'status')}>
             <option value="">Any status</option>
             {STATUSES.map((s) => (
               <option value={s} selected={s === q.status}>
@@ -99,9 +109,10 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
               </option>
             ))}
           </select>
-        </label>
+        </FilterField>
         <button type="submit">Filter</button>
       </form>
+      <FilterProblems problems={data.problems} />
       <p class="muted" role="status">
         {formatCount(data.total, locale)} {data.total === 1 ? 'run' : 'runs'}
         {q.pipeline ? ` of ${q.pipeline}` : ''}
@@ -186,29 +197,104 @@ export function RunsPage(props: { ctx: PageContext; data: RunsData }) {
   );
 }
 
-export const RunRecordsQuery = z.object({
-  page: z.coerce.number().int().min(1).max(1_000_000).catch(1).default(1),
+/** A run's page of records: a page that is not a page number shows the first, said so. */
+export const RunRecordsQuery = z.unknown().transform((raw) => {
+  const r = new QueryReader(raw);
+  return { page: r.page(1_000_000), problems: r.problems };
 });
 const RECORDS_PAGE_SIZE = 100;
+
+/** What a record was booked as, as the page shows it: a document's label, linked where it has a page. */
+export interface BookedAs {
+  /** "Sales invoice 12", a customer's code, or the target's own id. */
+  label: string;
+  /** The dashboard page of what was booked, when the target is the ledger; else `label` is the target's id. */
+  href: string | null;
+}
+
+export interface RunRecordRow extends RunRecord {
+  at: string;
+  booked: BookedAs | null;
+  /** The exception a parked record is in. */
+  exceptionId: number | null;
+}
 
 export interface RunDetailData {
   run: Run;
   /** Who started it, as a person reads it. */
   startedBy: string;
+  /** The target type of the run's pipeline (`ledger`, `xero`, …); null if unknown. */
+  targetType: string | null;
   page: number;
-  records: (RunRecord & { at: string })[];
+  records: RunRecordRow[];
   hasNext: boolean;
+  problems: FilterProblem[];
 }
 
-export async function loadRunDetail(db: Queryable, run: Run, page: number): Promise<RunDetailData> {
-  const records = await listRunRecords(db, run.runId, RECORDS_PAGE_SIZE + 1, (page - 1) * RECORDS_PAGE_SIZE);
+/** Record kinds the ledger target books as a transaction, whose target id is the transaction's id. */
+const DOCUMENT_KINDS = new Set(['invoice', 'creditNote', 'payment', 'refund']);
+
+/**
+ * A page of a run's records, each with what it was booked as (a ledger document by its label and
+ * linked, a customer linked, a remote target's id as it is) and, when parked, its exception.
+ */
+export async function loadRunDetail(
+  db: Queryable,
+  run: Run,
+  page: number,
+  problems: FilterProblem[] = [],
+): Promise<RunDetailData> {
+  const fetched = await listRunRecords(db, run.runId, RECORDS_PAGE_SIZE + 1, (page - 1) * RECORDS_PAGE_SIZE);
+  const records = fetched.slice(0, RECORDS_PAGE_SIZE);
+  const targetType = await runTargetType(db, run.pipelineId);
+  const ledger = targetType === 'ledger';
+  const documentId = (r: RunRecord) =>
+    ledger && DOCUMENT_KINDS.has(r.kind) && r.targetId && /^[1-9][0-9]{0,15}$/.test(r.targetId)
+      ? Number(r.targetId)
+      : null;
+  const ids = records.map(documentId).filter((id): id is number => id !== null);
+  const parked = records.filter((r) => r.outcome === 'parked');
+  const [heads, types, exceptions, startedBy] = await Promise.all([
+    transactionHeads(db, run.entityId, ids),
+    ids.length > 0 ? listTransactionTypes(db) : [],
+    exceptionsOfParked(db, run, parked),
+    actorLabel(db, run.entityId, run.createdBy),
+  ]);
+  const exceptionOf = new Map(parked.map((r, i) => [r, exceptions[i] ?? null]));
+  const bookedAs = (r: RunRecord): BookedAs | null => {
+    if (!r.targetId) return null;
+    const id = documentId(r);
+    const head = id === null ? undefined : heads.get(id);
+    if (head) return { label: `${typeName(types, head.type)} ${head.number}`, href: `/transactions/${id}` };
+    if (ledger && r.kind === 'customer')
+      return { label: r.targetId, href: `/customers/${encodeURIComponent(r.targetId)}` };
+    return { label: r.targetId, href: null };
+  };
   return {
     run,
-    startedBy: await actorLabel(db, run.entityId, run.createdBy),
+    startedBy,
+    targetType,
     page,
-    records: records.slice(0, RECORDS_PAGE_SIZE),
-    hasNext: records.length > RECORDS_PAGE_SIZE,
+    records: records.map((r) => ({ ...r, booked: bookedAs(r), exceptionId: exceptionOf.get(r) ?? null })),
+    hasNext: fetched.length > RECORDS_PAGE_SIZE,
+    problems,
   };
+}
+
+/** What a record was booked as: the document's label linked to its page, or the target's id named as one. */
+function BookedCell(props: { booked: BookedAs | null; targetType: string | null }) {
+  const { booked } = props;
+  if (!booked) return <>—</>;
+  if (booked.href) return <a href={booked.href}>{booked.label}</a>;
+  return (
+    <>
+      <code>{booked.label}</code>
+      <small class="muted">
+        {' '}
+        {props.targetType === 'ledger' ? 'id in the ledger' : `id in ${props.targetType ?? 'the target'}`}
+      </small>
+    </>
+  );
 }
 
 /**
@@ -253,6 +339,12 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
           <dt>Started by</dt>
           <dd>{data.startedBy}</dd>
         </div>
+        {typeof run.params.fileName === 'string' ? (
+          <div>
+            <dt>File</dt>
+            <dd>{run.params.fileName}</dd>
+          </div>
+        ) : null}
         <div>
           <dt>Queued</dt>
           <dd>
@@ -274,6 +366,7 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
       </section>
       <section aria-labelledby="records-title">
         <h2 id="records-title">Records</h2>
+        <FilterProblems problems={data.problems} />
         {run.recordsRemovedAt ? <RecordsRemoved run={run} locale={locale} /> : null}
         {run.recordsRemovedAt && data.records.length === 0 ? null : data.records.length === 0 ? (
           <Empty>{data.page > 1 ? 'No more records.' : 'This run has no records (yet).'}</Empty>
@@ -298,8 +391,16 @@ export function RunDetailPage(props: { ctx: PageContext; data: RunDetailData }) 
                     </td>
                     <td data-label="Outcome">
                       <StatusBadge status={r.outcome} />
+                      {r.exceptionId !== null ? (
+                        <>
+                          {' '}
+                          <a href={`/exceptions/${r.exceptionId}`}>Exception {r.exceptionId}</a>
+                        </>
+                      ) : null}
                     </td>
-                    <td data-label="Booked as">{r.targetId ?? '—'}</td>
+                    <td data-label="Booked as">
+                      <BookedCell booked={r.booked} targetType={data.targetType} />
+                    </td>
                     <td data-label="Message" class="message">
                       {r.message ?? ''}
                     </td>

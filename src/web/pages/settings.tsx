@@ -2,17 +2,21 @@ import type { ComponentChildren } from 'preact';
 import type { AllSettings } from '../../ledger/settings.ts';
 import type { Member } from '../../ledger/users.ts';
 import { ROLES } from '../../domain/roles.ts';
-import { Empty } from '../components/common.tsx';
+import { Empty, WithCode } from '../components/common.tsx';
+import { FieldError, type FieldProblem, type FieldWords, invalidAttributes } from '../components/field-errors.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDateTime } from '../format.ts';
 
-/** A problem with one field of a form: shown beside it, with the stable code. */
-export interface FieldProblem {
-  field: string;
-  message: string;
-  code: string;
-}
+/** How the form that adds a user speaks of its fields. */
+export const ADD_USER_WORDS: Record<string, FieldWords> = {
+  email: {
+    label: 'E-mail',
+    missing: 'Enter the e-mail address of the person to add',
+    invalid: 'Enter an e-mail address such as ann@example.com',
+  },
+  role: { label: 'Role' },
+};
 
 /** A secret shown this once (a sign-in link, an API key), with a button that copies it. */
 export function ShownOnce(props: { id: string; label: string; value: string; children?: ComponentChildren }) {
@@ -49,8 +53,9 @@ export function UsersRegion(props: {
   const { ctx, members } = props;
   const me = ctx.viewer.user?.id;
   const target = { 'hx-target': '#users-region', 'hx-swap': 'outerHTML' };
-  const emailProblem = props.addProblems?.find((p) => p.field === 'email' || p.field === '');
+  const emailProblem = props.addProblems?.find((p) => p.field === 'email');
   const roleProblem = props.addProblems?.find((p) => p.field === 'role');
+  const formProblems = props.addProblems?.filter((p) => p.field === '') ?? [];
   return (
     <section id="users-region" aria-labelledby="users-title" class="card">
       <h2 id="users-title">Users</h2>
@@ -127,6 +132,12 @@ export function UsersRegion(props: {
       )}
       <form class="add-user" hx-post="/settings/users" {...target}>
         <h3>Add a user</h3>
+        {formProblems.length ? (
+          <div class="notice notice-error" role="alert">
+            <strong>The user was not added. </strong>
+            {formProblems.map((p) => p.message).join('; ')}
+          </div>
+        ) : null}
         <div class="grid">
           <div>
             <label for="new-email">E-mail</label>
@@ -137,19 +148,13 @@ export function UsersRegion(props: {
               required
               autocomplete="off"
               value={props.addValues?.email ?? ''}
-              aria-invalid={emailProblem ? 'true' : undefined}
-              aria-describedby={emailProblem ? 'new-email-error' : undefined}
+              {...invalidAttributes('new-email-error', emailProblem)}
             />
             <FieldError id="new-email-error" problem={emailProblem} />
           </div>
           <div>
             <label for="new-role">Role</label>
-            <select
-              id="new-role"
-              name="role"
-              aria-describedby="new-role-help"
-              aria-invalid={roleProblem ? 'true' : undefined}
-            >
+            <select id="new-role" name="role" {...invalidAttributes('new-role-error', roleProblem, 'new-role-help')}>
               {[...ROLES].reverse().map((r) => (
                 <option value={r} selected={r === (props.addValues?.role ?? 'viewer')}>
                   {r}
@@ -173,13 +178,9 @@ export function UsersRegion(props: {
   );
 }
 
-function FieldError(props: { id: string; problem: FieldProblem | undefined }) {
-  if (!props.problem) return null;
-  return (
-    <small id={props.id} class="field-error">
-      {props.problem.message} <span class="code">({props.problem.code})</span>
-    </small>
-  );
+/** How the settings form speaks of its fields: by their labels. */
+export function settingsWords(): Record<string, FieldWords> {
+  return Object.fromEntries(SETTINGS_FIELDS.flatMap((g) => g.fields.map((f) => [f.name, { label: f.label }])));
 }
 
 /** The form's fields: name (as the API's body path), label, help, and kind. */
@@ -342,6 +343,7 @@ export function SettingsForm(props: {
     );
   const placed = new Set(SETTINGS_FIELDS.flatMap((g) => g.fields.map((f) => problemOf(f.name))));
   const unplaced = props.problems?.filter((p) => !placed.has(p));
+  const marked = (props.problems?.length ?? 0) - (unplaced?.length ?? 0);
   return (
     <form id="settings-form" class="card settings-form" hx-post="/settings/entity" hx-target="this" hx-swap="outerHTML">
       <h2>Entity settings</h2>
@@ -349,13 +351,18 @@ export function SettingsForm(props: {
         {props.notice}
         {props.problems?.length ? (
           <div class="notice notice-error" role="alert">
-            <strong>Nothing was saved.</strong> Correct the fields marked below.
+            <strong>Nothing was saved.</strong>
+            {marked > 0
+              ? marked === 1
+                ? ' Correct the field marked below.'
+                : ` Correct the ${marked} fields marked below.`
+              : null}
             {unplaced?.length ? (
               <ul>
                 {unplaced.map((p) => (
                   <li>
-                    {p.field ? `${p.field}: ` : ''}
-                    {p.message} <span class="code">({p.code})</span>
+                    <WithCode text={p.message} />
+                    {p.code ? <span class="code"> ({p.code})</span> : null}
                   </li>
                 ))}
               </ul>
@@ -369,12 +376,10 @@ export function SettingsForm(props: {
           {group.fields.map((f) => {
             const id = fieldId(f.name);
             const problem = problemOf(f.name);
-            const describedBy = [f.help ? `${id}-help` : '', problem ? `${id}-error` : ''].filter(Boolean).join(' ');
             const common = {
               id,
               name: f.name,
-              'aria-describedby': describedBy || undefined,
-              'aria-invalid': problem ? ('true' as const) : undefined,
+              ...invalidAttributes(`${id}-error`, problem, f.help ? `${id}-help` : undefined),
             };
             const value = props.values[f.name] ?? '';
             return (

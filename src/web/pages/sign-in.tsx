@@ -1,9 +1,50 @@
+import {
+  type FieldProblem,
+  type FieldWords,
+  fieldWordAttributes,
+  invalidAttributes,
+} from '../components/field-errors.tsx';
 import { Document } from '../components/layout.tsx';
 
-/** A page of its own for signing in: no navigation, one form. */
-function Plain(props: { lang: string; title: string; refresh?: string; children: preact.ComponentChildren }) {
+/** How the sign-in form speaks of its fields, on the server and in /assets/app.js. */
+export const SIGN_IN_WORDS: Record<string, FieldWords> = {
+  email: {
+    label: 'Email',
+    missing: 'Enter your e-mail address',
+    invalid: 'Enter an e-mail address such as ann@example.com',
+  },
+  password: { label: 'Password', missing: 'Enter your password' },
+};
+
+/** How the set-password form speaks of its field. */
+export const SET_PASSWORD_WORDS: Record<string, FieldWords> = {
+  password: { label: 'New password', missing: 'Enter the new password you want' },
+};
+
+/**
+ * A field of the forms /assets/app.js sends: its problem beside it (empty and hidden until there
+ * is one; app.js fills it from the API's refusal), named by `data-error` after the field; the
+ * form's own message box is `data-error="form"`.
+ */
+function FieldErrorSlot(props: { id: string; field: string; problem: FieldProblem | undefined }) {
   return (
-    <Document lang={props.lang} title={props.title} refresh={props.refresh}>
+    <small id={props.id} class="field-error" data-error={props.field} hidden={!props.problem}>
+      {props.problem?.message}
+      {props.problem?.code ? ` (${props.problem.code})` : null}
+    </small>
+  );
+}
+
+/** A page of its own for signing in: no navigation, one form. */
+function Plain(props: {
+  lang: string;
+  title: string;
+  refresh?: string;
+  referrer?: 'no-referrer';
+  children: preact.ComponentChildren;
+}) {
+  return (
+    <Document lang={props.lang} title={props.title} refresh={props.refresh} referrer={props.referrer}>
       <body>
         <main id="main" class="container narrow">
           <p class="brand-name">ledgerlink</p>
@@ -38,7 +79,15 @@ export function SignInPage(props: {
   oidcLabel?: string | null | undefined;
   /** Why a sign-in through the provider was refused. */
   error?: { code: string; message: string } | undefined;
+  /** The fields refused, in words, beside them (a form posted without JavaScript). */
+  problems?: FieldProblem[] | undefined;
+  /** Just signed out: said so above the form. */
+  signedOut?: boolean | undefined;
 }) {
+  const problem = (field: string) => props.problems?.find((p) => p.field === field);
+  const email = problem('email');
+  const password = problem('password');
+  const general = props.problems?.filter((p) => p.field === '') ?? [];
   return (
     <Plain lang={props.lang} title="Sign in">
       <article class="sign-in">
@@ -46,6 +95,11 @@ export function SignInPage(props: {
         {props.entity ? (
           <p class="muted">
             To entity <code>{props.entity}</code>.
+          </p>
+        ) : null}
+        {props.signedOut ? (
+          <p class="notice notice-success" role="status">
+            You are signed out. Sign in again to go on.
           </p>
         ) : null}
         {props.notice ? (
@@ -59,6 +113,12 @@ export function SignInPage(props: {
             {props.error.message} <small class="code">({props.error.code})</small>
           </div>
         ) : null}
+        {general.length ? (
+          <div class="notice notice-error" role="alert">
+            <strong>Could not sign you in. </strong>
+            {general.map((p) => p.message).join('; ')}
+          </div>
+        ) : null}
         <form
           data-api="/v1/auth/sign-in"
           data-next={props.next}
@@ -67,11 +127,32 @@ export function SignInPage(props: {
           novalidate
         >
           <label for="email">Email</label>
-          <input id="email" name="email" type="email" autocomplete="username" value={props.email} required autofocus />
+          <input
+            id="email"
+            name="email"
+            type="email"
+            autocomplete="username"
+            value={props.email}
+            required
+            autofocus={!password || !!email}
+            {...fieldWordAttributes(SIGN_IN_WORDS.email!)}
+            {...invalidAttributes('email-error', email)}
+          />
+          <FieldErrorSlot id="email-error" field="email" problem={email} />
           <label for="password">Password</label>
-          <input id="password" name="password" type="password" autocomplete="current-password" required />
+          <input
+            id="password"
+            name="password"
+            type="password"
+            autocomplete="current-password"
+            required
+            autofocus={!!password && !email}
+            {...fieldWordAttributes(SIGN_IN_WORDS.password!)}
+            {...invalidAttributes('password-error', password)}
+          />
+          <FieldErrorSlot id="password-error" field="password" problem={password} />
           {props.entity ? <input type="hidden" name="entityCode" value={props.entity} /> : null}
-          <p class="form-error" role="alert" data-error></p>
+          <p class="form-error" role="alert" data-error="form"></p>
           <button type="submit">Sign in</button>
         </form>
         {props.oidcLabel ? (
@@ -103,12 +184,27 @@ export function SetPasswordPage(props: {
   token: string | null;
   /** Why the password posted without JavaScript was refused (POST /sign-in/set-password). */
   error?: { code: string; message: string } | undefined;
+  /** The password refused, in words, beside its field. */
+  problem?: FieldProblem | undefined;
+  /** The link cannot set a password (used, expired, unknown): said instead of the form. */
+  unusable?: string | undefined;
 }) {
+  const problem = props.problem;
   return (
-    <Plain lang={props.lang} title="Set your password">
+    // The page's URL holds the link's token: no request it makes may carry it as a referrer.
+    <Plain lang={props.lang} title="Set your password" referrer="no-referrer">
       <article class="sign-in">
         <h1>Set your password</h1>
-        {props.error ? (
+        {props.unusable ? (
+          <>
+            <p class="notice notice-error" role="alert">
+              {props.unusable} <small class="code">(SIGN_IN_LINK_INVALID)</small>
+            </p>
+            <p>
+              Already set your password with it? <a href="/sign-in">Sign in</a>.
+            </p>
+          </>
+        ) : props.error ? (
           <div class="notice notice-error" role="alert">
             <strong>Your password was not set. </strong>
             {props.error.message} <small class="code">({props.error.code})</small>
@@ -131,14 +227,16 @@ export function SetPasswordPage(props: {
               autocomplete="new-password"
               minLength={12}
               required
-              aria-describedby="password-help"
               autofocus
+              {...fieldWordAttributes(SET_PASSWORD_WORDS.password!)}
+              {...invalidAttributes('password-error', problem, 'password-help')}
             />
             <small id="password-help">At least 12 characters; not your email address and not a common password.</small>
-            <p class="form-error" role="alert" data-error></p>
+            <FieldErrorSlot id="password-error" field="password" problem={problem} />
+            <p class="form-error" role="alert" data-error="form"></p>
             <button type="submit">Set password</button>
           </form>
-        ) : props.error ? null : (
+        ) : props.error || props.unusable ? null : (
           <p class="notice notice-error" role="alert">
             This link has no token. Open the whole link you were given, or ask an owner for a new one.
           </p>

@@ -18,7 +18,7 @@ import { Empty } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { formatDate, formatDateTime, formatMoney } from '../format.ts';
-import { allocationStatusText, typeName } from './transactions.tsx';
+import { allocationStatusText, signedForCustomer, typeName } from './transactions.tsx';
 
 export interface TransactionDetailData {
   transaction: TransactionView;
@@ -189,7 +189,18 @@ export function TransactionPage(props: { ctx: PageContext; data: TransactionDeta
           </div>
           <div>
             <dt>Outstanding</dt>
-            <dd>{money(t.outstanding)}</dd>
+            <dd>
+              {t.side === 'none' ? (
+                '—'
+              ) : (
+                <>
+                  {money(signedForCustomer(t.side, t.outstanding))}
+                  {t.side === 'credit' && !isZero(t.outstanding) ? (
+                    <small class="muted"> in the customer’s credit</small>
+                  ) : null}
+                </>
+              )}
+            </dd>
           </div>
           <div>
             <dt>Status</dt>

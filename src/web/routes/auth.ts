@@ -4,12 +4,16 @@ import { h } from 'preact';
 import type { RouteContext } from '../../api/route.ts';
 import { setPasswordRoute, signInRoute } from '../../api/routes/user-auth.ts';
 import type { AppServices } from '../../api/services.ts';
+import { beginLoginAttempt, signInSubjects, signInThrottle, signInThrottled } from '../../api/sign-in-throttle.ts';
 import { assertStorableText } from '../../api/text-guard.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
+import { hashSecret } from '../../ledger/secrets.ts';
+import { type FieldProblem, problemsInWords, refusalInWords, zodProblems } from '../components/field-errors.tsx';
 import { localeOf } from '../format.ts';
-import { SetPasswordPage, SignInPage, safeNext } from '../pages/sign-in.tsx';
+import { SET_PASSWORD_WORDS, SIGN_IN_WORDS, SetPasswordPage, SignInPage, safeNext } from '../pages/sign-in.tsx';
 import { sendPage } from '../render.ts';
+import { registerFavicon } from './favicon.ts';
 import { viewerOf } from '../session.ts';
 
 /** What the API takes from an anonymous caller (ANONYMOUS_BODY_LIMIT_BYTES): a sign-in form is far smaller. */
@@ -107,20 +111,27 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
   const next = safeNext((request.query as { next?: unknown }).next);
   const email = text('email');
   const entityCode = text('entityCode') || undefined;
-  const again = (err: DomainError) => {
-    if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
-    return sendPage(
+  const page = (status: number, said: { error: { code: string; message: string } } | { problems: FieldProblem[] }) =>
+    sendPage(
       reply,
       h(SignInPage, {
         lang: localeOf(request.headers['accept-language']),
         next,
         entity: entityCode?.slice(0, 50),
-        email: email?.slice(0, 254),
+        // Kept as typed, whole: a value cut short would be another address than the one refused.
+        email,
         oidcLabel: services.config.oidc?.label,
-        error: signInError(err),
+        ...said,
       }),
-      err.status,
+      status,
     );
+  const again = (err: DomainError) => {
+    if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
+    const problems =
+      err.code === 'VALIDATION_ERROR'
+        ? refusalInWords(err, SIGN_IN_WORDS, { email, password: text('password') })
+        : null;
+    return page(err.status, problems ? { problems } : { error: signInError(err) });
   };
   try {
     if (!postedFromOwnPage(request, services))
@@ -131,7 +142,14 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
     const body = { email, password: text('password'), ...(entityCode ? { entityCode } : {}) };
     assertStorableText(body, 'body');
     const parsed = signInRoute.body!.safeParse(body);
-    if (!parsed.success) throw new DomainError('VALIDATION_ERROR', 'email and password are required');
+    // A form that does not parse is said beside its fields, in words.
+    if (!parsed.success)
+      return page(400, {
+        problems: problemsInWords(zodProblems(parsed.error), 'VALIDATION_ERROR', SIGN_IN_WORDS, {
+          email,
+          password: body.password,
+        }),
+      });
     // The JSON route's handler itself, given what the API's router would give it (sign-in is not a
     // write: it commits its own transactions; it answers with the cookie set on `reply`).
     await signInRoute.handler(anonymousContext(request, reply, services, parsed.data));
@@ -142,16 +160,16 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
   return reply.redirect(next, 303);
 }
 
+/** What the set-password page says of a link that cannot set a password (used, expired, unknown). */
+const LINK_UNUSABLE =
+  'This link has been used or has expired, so it cannot set a password. Ask an owner of your entity for a new one.';
+
 /** A refusal of a new password as the page shows it: in words for a person, with its code. */
 function setPasswordError(err: DomainError): { code: string; message: string } {
   const message =
-    err.code === 'SIGN_IN_LINK_INVALID'
-      ? 'This link has expired or was already used. Ask an owner of your entity for a new one.'
-      : err.code === 'LOGIN_THROTTLED'
-        ? `Too many failed attempts from this address. For your security, this is paused: try again in ${throttleWait(err)}.`
-        : err.code === 'VALIDATION_ERROR'
-          ? 'Enter the new password you want.'
-          : err.message;
+    err.code === 'LOGIN_THROTTLED'
+      ? `Too many failed attempts from this address. For your security, this is paused: try again in ${throttleWait(err)}.`
+      : err.message;
   return { code: err.code, message };
 }
 
@@ -164,37 +182,82 @@ function setPasswordError(err: DomainError): { code: string; message: string } {
 async function setPasswordWithForm(request: FastifyRequest, reply: FastifyReply, services: AppServices) {
   const text = formFields(request);
   const token = text('token') || null;
+  const password = text('password');
   try {
     if (!postedFromOwnPage(request, services))
       throw new DomainError(
         'CSRF_TOKEN_INVALID',
         'This form was sent from another site, so it was refused. Open your link yourself and set your password there.',
       );
-    const body = { token: token ?? undefined, password: text('password') };
+    const body = { token: token ?? undefined, password };
     assertStorableText(body, 'body');
     const parsed = setPasswordRoute.body!.safeParse(body);
-    if (!parsed.success)
-      throw token
-        ? new DomainError('VALIDATION_ERROR', 'a new password is required', [
-            { field: 'password', message: 'required' },
-          ])
-        : new DomainError('SIGN_IN_LINK_INVALID');
+    if (!parsed.success) {
+      if (!token || parsed.error.issues.some((i) => i.path[0] === 'token'))
+        throw new DomainError('SIGN_IN_LINK_INVALID');
+      const [problem] = problemsInWords(zodProblems(parsed.error), 'VALIDATION_ERROR', SET_PASSWORD_WORDS, {
+        password,
+      });
+      return setPasswordPage(request, reply, 400, { token: token.slice(0, 200), problem });
+    }
     await setPasswordRoute.handler(anonymousContext(request, reply, services, parsed.data));
   } catch (err) {
     if (!isDomainError(err)) throw err;
     if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
-    return sendPage(
-      reply,
-      h(SetPasswordPage, {
-        lang: localeOf(request.headers['accept-language']),
-        // A token that cannot be used again is not offered again.
-        token: err.code === 'SIGN_IN_LINK_INVALID' ? null : (token?.slice(0, 200) ?? null),
-        error: setPasswordError(err),
-      }),
-      err.status,
-    );
+    // A token that cannot be used again is not offered again.
+    if (err.code === 'SIGN_IN_LINK_INVALID')
+      return setPasswordPage(request, reply, err.status, { token: null, unusable: LINK_UNUSABLE });
+    // A password refused (too weak, a character that cannot be stored) is said beside its field.
+    const [problem] = refusalInWords(err, SET_PASSWORD_WORDS, { password }) ?? [];
+    return setPasswordPage(request, reply, err.status, {
+      token: token?.slice(0, 200) ?? null,
+      ...(problem?.field === 'password' ? { problem } : { error: setPasswordError(err) }),
+    });
   }
   return reply.redirect('/sign-in?password=set', 303);
+}
+
+function setPasswordPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  status: number,
+  props: Omit<Parameters<typeof SetPasswordPage>[0], 'lang'>,
+) {
+  // The token is in the page's URL (and may be in the form): no other site may see it as a referrer.
+  reply.header('referrer-policy', 'no-referrer');
+  return sendPage(reply, h(SetPasswordPage, { lang: localeOf(request.headers['accept-language']), ...props }), status);
+}
+
+/**
+ * Whether a one-time link can still set a password, looked at without using it, so that its page
+ * offers the form only then. A token that cannot counts as a failed attempt from the address, in the
+ * throttle POST /v1/auth/set-password counts it in: the page is no way around guessing links.
+ */
+async function signInLinkState(
+  request: FastifyRequest,
+  services: AppServices,
+  token: string,
+): Promise<'usable' | 'unusable' | { wait: number }> {
+  const begun = await beginLoginAttempt(services.db, signInThrottle(services), signInSubjects(request.ip));
+  if ('wait' in begun) return begun;
+  const { attempt } = begun;
+  try {
+    // The lookup of POST /v1/auth/set-password (src/api/routes/user-auth.ts), which takes the link.
+    const { rows } = await services.db.query(
+      `SELECT 1 FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
+        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+      [hashSecret(token)],
+    );
+    if (rows.length === 0) {
+      await attempt.failed();
+      return 'unusable';
+    }
+    await attempt.succeeded();
+    return 'usable';
+  } catch (err) {
+    await attempt.succeeded().catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
@@ -205,7 +268,9 @@ async function setPasswordWithForm(request: FastifyRequest, reply: FastifyReply,
  * `/sign-in?entity=CODE` signs in to that entity, by password or through the OIDC provider.
  */
 export function registerAuthPages(app: FastifyInstance, services: AppServices): void {
-  app.get<{ Querystring: { next?: string; password?: string; entity?: string } }>(
+  // Served without a session, like these pages: the icon a browser asks for on its first page.
+  registerFavicon(app);
+  app.get<{ Querystring: { next?: string; password?: string; entity?: string; 'signed-out'?: string } }>(
     '/sign-in',
     async (request, reply) => {
       const next = safeNext(request.query.next);
@@ -223,6 +288,7 @@ export function registerAuthPages(app: FastifyInstance, services: AppServices): 
           next,
           entity,
           notice,
+          signedOut: request.query['signed-out'] !== undefined,
           oidcLabel: services.config.oidc?.label,
         }),
       );
@@ -233,9 +299,14 @@ export function registerAuthPages(app: FastifyInstance, services: AppServices): 
   );
   app.get<{ Querystring: { token?: string } }>('/sign-in/set-password', async (request, reply) => {
     const token = typeof request.query.token === 'string' && request.query.token !== '' ? request.query.token : null;
-    // The token is in this page's URL: no other site may see it as a referrer.
-    reply.header('referrer-policy', 'no-referrer');
-    return sendPage(reply, h(SetPasswordPage, { lang: localeOf(request.headers['accept-language']), token }));
+    if (token === null) return setPasswordPage(request, reply, 200, { token });
+    // A link already used (or expired) is said so at once, rather than after a password is typed.
+    const state = token.length > 200 ? 'unusable' : await signInLinkState(request, services, token);
+    if (state === 'usable') return setPasswordPage(request, reply, 200, { token });
+    if (state === 'unusable') return setPasswordPage(request, reply, 200, { token: null, unusable: LINK_UNUSABLE });
+    const throttled = signInThrottled(state.wait);
+    throttleWait(throttled, reply);
+    return setPasswordPage(request, reply, 429, { token: null, error: setPasswordError(throttled) });
   });
   app.post('/sign-in/set-password', { bodyLimit: SIGN_IN_BODY_LIMIT_BYTES }, (request, reply) =>
     setPasswordWithForm(request, reply, services),

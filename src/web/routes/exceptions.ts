@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { h } from 'preact';
 import { z } from 'zod';
 import { ResolveBody } from '../../api/routes/exceptions.ts';
@@ -5,16 +6,18 @@ import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { getException, requireException, resolveOpenException, retryException } from '../../sync/exceptions.ts';
 import { bookedBesides } from '../../sync/runs.ts';
 import { auditAs } from '../../sync/pipelines.ts';
-import { SuccessNotice } from '../components/common.tsx';
+import { ErrorNotice, SuccessNotice } from '../components/common.tsx';
+import { problemsInWords, zodProblems } from '../components/field-errors.tsx';
 import type { PageContext } from '../context.ts';
 import { actorLabel } from '../actors.ts';
-import { type Exception, ExceptionDetailPage, ExceptionPanel } from '../pages/exception-detail.tsx';
+import { type Exception, ExceptionDetailPage, ExceptionPanel, RESOLVE_WORDS } from '../pages/exception-detail.tsx';
 import {
   ExceptionsPage,
   ExceptionsQuery,
   ExceptionsRegion,
   type RetryResult,
   loadExceptions,
+  noRetry,
 } from '../pages/exceptions.tsx';
 import type { Dashboard } from '../plugin.ts';
 import { sendFragment, sendPage } from '../render.ts';
@@ -78,9 +81,34 @@ export function registerExceptionPages(d: Dashboard): void {
   const retry = async (ctx: PageContext, id: number) =>
     retryException(db, services.sync, id, ctx.viewer.actor, { entityId: ctx.viewer.entity.id, field: 'id' });
 
+  /**
+   * A refusal of a change to an exception, said in its panel in place of the notice before it (which
+   * it may contradict); one of an exception not shown here goes to the page's flash area.
+   */
+  const refusedInPanel = async (ctx: PageContext, reply: FastifyReply, id: number, err: unknown) => {
+    if (!isDomainError(err) || err.code === 'NOT_FOUND') throw err;
+    const x = await getException(db, id, ctx.viewer.entity.id);
+    if (!x) throw err;
+    const notice = h(ErrorNotice, { code: err.code, message: err.message });
+    return sendFragment(reply, h(ExceptionPanel, { ctx, x: await labelled(x), notice }), err.status);
+  };
+
   d.action('/exceptions/:id/retry', async (ctx, request, reply) => {
     assertMayChange(request, services, ctx.viewer, 'accountant');
-    const outcome = await retry(ctx, idOf(request.params));
+    const id = idOf(request.params);
+    const current = await requireException(db, id, ctx.viewer.entity.id);
+    // One that cannot be retried is not offered a retry; asked anyway (an old page), it says what to do instead.
+    const blocked = current.status === 'open' ? noRetry(current) : null;
+    if (blocked) {
+      const notice = h(ErrorNotice, { code: 'VALIDATION_ERROR', message: blocked.text });
+      return sendFragment(reply, h(ExceptionPanel, { ctx, x: await labelled(current), notice }), 400);
+    }
+    let outcome: Awaited<ReturnType<typeof retry>>;
+    try {
+      outcome = await retry(ctx, id);
+    } catch (err) {
+      return refusedInPanel(ctx, reply, id, err);
+    }
     const x = await labelled(outcome.exception);
     const besides = x.status === 'resolved' ? await bookedBesides(db, outcome.runId, x.kind, x.sourceId) : 0;
     const notice =
@@ -107,20 +135,27 @@ export function registerExceptionPages(d: Dashboard): void {
     assertMayChange(request, services, ctx.viewer, 'accountant');
     const id = idOf(request.params);
     const form = formOf(request.body);
-    const body = ResolveBody.safeParse({ note: typeof form.note === 'string' ? form.note.trim() : form.note });
+    const note = typeof form.note === 'string' ? form.note : undefined;
+    const body = ResolveBody.safeParse({ note: note?.trim() });
     if (!body.success) {
-      throw new DomainError('VALIDATION_ERROR', 'Write a note saying why (at most 1000 characters).', [
-        { field: 'note', message: 'say why' },
-      ]);
+      // Said at the note, in words, with what was typed kept; the panel's earlier notice goes.
+      const x = await labelled(await requireException(db, id, ctx.viewer.entity.id));
+      const [noteProblem] = problemsInWords(zodProblems(body.error), 'VALIDATION_ERROR', RESOLVE_WORDS, { note });
+      return sendFragment(reply, h(ExceptionPanel, { ctx, x, noteProblem, note }), 400);
     }
-    const resolved = await db.transaction((tx) =>
-      resolveOpenException(tx, id, body.data.note, {
-        actor: ctx.viewer.actor,
-        entityId: ctx.viewer.entity.id,
-        field: 'id',
-        audit: auditAs(tx, ctx.viewer.actor),
-      }),
-    );
+    let resolved: Awaited<ReturnType<typeof resolveOpenException>>;
+    try {
+      resolved = await db.transaction((tx) =>
+        resolveOpenException(tx, id, body.data.note, {
+          actor: ctx.viewer.actor,
+          entityId: ctx.viewer.entity.id,
+          field: 'id',
+          audit: auditAs(tx, ctx.viewer.actor),
+        }),
+      );
+    } catch (err) {
+      return refusedInPanel(ctx, reply, id, err);
+    }
     const x = await labelled(resolved);
     return sendFragment(reply, h(ExceptionPanel, { ctx, x, notice: h(SuccessNotice, null, 'Resolved.') }));
   });
@@ -129,16 +164,14 @@ export function registerExceptionPages(d: Dashboard): void {
     assertMayChange(request, services, ctx.viewer, 'accountant');
     const form = formOf(request.body);
     const given = form.id === undefined ? [] : Array.isArray(form.id) ? form.id : [form.id];
-    if (given.length === 0) {
-      throw new DomainError('VALIDATION_ERROR', 'Select at least one exception to retry.', [
-        { field: 'id', message: 'none selected' },
-      ]);
-    }
-    if (given.length > BULK_LIMIT) {
-      throw new DomainError('VALIDATION_ERROR', `Retry at most ${BULK_LIMIT} exceptions at once.`, [
-        { field: 'id', message: `at most ${BULK_LIMIT}` },
-      ]);
-    }
+    // Refused as a whole: said in the list's place for results, replacing those of the retry before.
+    const refuse = async (message: string) => {
+      const data = await loadExceptions(db, services.sync.box, ctx.viewer.entity.id, filtersOf(form), ctx.now);
+      const refusal = { code: 'VALIDATION_ERROR', message };
+      return sendFragment(reply, h(ExceptionsRegion, { ctx, data, refusal }), 400);
+    };
+    if (given.length === 0) return refuse('Select at least one exception to retry.');
+    if (given.length > BULK_LIMIT) return refuse(`Retry at most ${BULK_LIMIT} exceptions at once.`);
     const results: RetryResult[] = [];
     const { rows: clock } = await db.query<{ at: Date }>('SELECT now() AS at');
     const started = clock[0]!.at;
@@ -154,6 +187,12 @@ export function registerExceptionPages(d: Dashboard): void {
       const before = await getException(db, id, ctx.viewer.entity.id);
       if (before?.status === 'resolved' && before.resolvedAt && new Date(before.resolvedAt) >= started) {
         results.push({ id, outcome: 'resolved', message: 'went through with one retried before it' });
+        continue;
+      }
+      // Not retried, and said what to do instead (the list offers no checkbox for it; an old page may).
+      const blocked = before?.status === 'open' ? noRetry(before) : null;
+      if (blocked) {
+        results.push({ id, outcome: 'refused', message: blocked.text });
         continue;
       }
       try {

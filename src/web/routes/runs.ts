@@ -36,8 +36,8 @@ export function registerRunPages(d: Dashboard): void {
     const { runId } = parsed(RunId, request.params, 'run');
     const run = await getRun(services.db, runId, ctx.viewer.entity.id);
     if (!run) throw new DomainError('NOT_FOUND', `No run ${runId} in ${ctx.viewer.entity.name}.`);
-    const { page } = RunRecordsQuery.parse(request.query ?? {});
-    return sendPage(reply, h(RunDetailPage, { ctx, data: await loadRunDetail(services.db, run, page) }));
+    const { page, problems } = RunRecordsQuery.parse(request.query ?? {});
+    return sendPage(reply, h(RunDetailPage, { ctx, data: await loadRunDetail(services.db, run, page, problems) }));
   });
 
   d.page('/runs/:runId/progress', async (ctx, request, reply) => {

@@ -20,16 +20,25 @@ import { recordAudit } from '../../ledger/audit.ts';
 import { getAllSettings } from '../../ledger/settings.ts';
 import { listMembers } from '../../ledger/users.ts';
 import { ErrorNotice, SuccessNotice } from '../components/common.tsx';
-import type { PageContext } from '../context.ts';
-import { ApiKeysPage, ApiKeysRegion } from '../pages/api-keys.tsx';
 import {
   type FieldProblem,
+  type FieldWords,
+  errorProblems,
+  problemsInWords,
+  refusalInWords,
+  zodProblems,
+} from '../components/field-errors.tsx';
+import type { PageContext } from '../context.ts';
+import { API_KEY_WORDS, ApiKeysPage, ApiKeysRegion } from '../pages/api-keys.tsx';
+import {
+  ADD_USER_WORDS,
   SETTINGS_FIELDS,
   SettingsForm,
   SettingsPage,
   ShownOnce,
   UsersRegion,
   settingsValues,
+  settingsWords,
 } from '../pages/settings.tsx';
 import type { Dashboard } from '../plugin.ts';
 import { sendFragment, sendPage } from '../render.ts';
@@ -64,24 +73,8 @@ function auditIn(tx: Queryable, ctx: PageContext): RouteContext<unknown, unknown
     recordAudit(tx, { ...entry, entityId: entry.entityId ?? ctx.viewer.entity.id, actor: ctx.viewer.actor });
 }
 
-function problemsOf(error: z.ZodError): FieldProblem[] {
-  return error.issues.map((i) => ({
-    field: i.path.map(String).join('.'),
-    message: i.message,
-    code: 'VALIDATION_ERROR',
-  }));
-}
-
-/** A domain error's field details as problems beside the fields (the ledger names them as the API's body). */
-function domainProblems(err: DomainError): FieldProblem[] {
-  const details = Array.isArray(err.details) ? (err.details as { field?: unknown; message?: unknown }[]) : [];
-  const listed = details
-    .filter((d) => typeof d.field === 'string')
-    .map((d) => ({ field: String(d.field).replace(/^body\./, ''), message: String(d.message), code: err.code }));
-  return listed.length ? listed : [{ field: '', message: err.message, code: err.code }];
-}
-
 const LABELS = new Map(SETTINGS_FIELDS.flatMap((g) => g.fields.map((f) => [f.name, f.label] as const)));
+const SETTINGS_WORDS: Record<string, FieldWords> = settingsWords();
 
 /**
  * The change a settings form asks for: only the fields whose value differs from the one the form was
@@ -147,7 +140,9 @@ export function registerSettingsPages(d: Dashboard): void {
       const members = await listMembers(db, ctx.viewer.entity.id);
       const form = formOf(request.body);
       const isAdd = request.url.split('?')[0] === '/settings/users';
-      const problems = isAdd && err.code === 'VALIDATION_ERROR' ? domainProblems(err) : undefined;
+      const values = { email: one(form, 'email') ?? '', role: one(form, 'role') ?? 'viewer' };
+      // A refusal of what was typed is said beside its field, in words, and what was typed is kept.
+      const problems = isAdd ? refusalInWords(err, ADD_USER_WORDS, values) : null;
       return sendFragment(
         reply,
         h(UsersRegion, {
@@ -155,22 +150,19 @@ export function registerSettingsPages(d: Dashboard): void {
           members,
           notice: problems ? undefined : h(ErrorNotice, { code: err.code, message: err.message }),
           ...(problems ? { addProblems: problems } : {}),
-          ...(isAdd ? { addValues: { email: one(form, 'email') ?? '', role: one(form, 'role') ?? 'viewer' } } : {}),
+          ...(isAdd ? { addValues: values } : {}),
         }),
         err.status,
       );
     }
   };
 
+  /** The body a form asks for, or its refusal: each problem with zod's issue code and limits, to be put in words. */
   const parse = <T extends z.ZodType>(schema: T, value: unknown): z.output<T> => {
     const r = schema.safeParse(value);
     if (!r.success) {
-      const problems = problemsOf(r.error);
-      throw new DomainError(
-        'VALIDATION_ERROR',
-        problems.map((p) => `${p.field}: ${p.message}`).join('; '),
-        problems.map(({ field, message }) => ({ field, message })),
-      );
+      const problems = zodProblems(r.error);
+      throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
     }
     return r.data;
   };
@@ -228,6 +220,8 @@ export function registerSettingsPages(d: Dashboard): void {
     const was = Object.fromEntries([...LABELS.keys()].map((n) => [n, one(form, `was.${n}`) ?? '']));
     const refuse = (problems: FieldProblem[], status: number) =>
       sendFragment(reply, h(SettingsForm, { values: submitted, was, problems }), status);
+    const inWords = (code: string, raw: Parameters<typeof problemsInWords>[0]) =>
+      problemsInWords(raw, code, SETTINGS_WORDS, submitted);
     if (changed.length === 0) {
       const values = settingsValues(await getAllSettings(db, ctx.viewer.entity.id));
       return sendFragment(
@@ -239,8 +233,9 @@ export function registerSettingsPages(d: Dashboard): void {
         }),
       );
     }
+    // Every wrong value at once (the schema checks each field): one problem beside each field.
     const body = SettingsBody.safeParse(patch);
-    if (!body.success) return refuse(problemsOf(body.error), 400);
+    if (!body.success) return refuse(inWords('VALIDATION_ERROR', zodProblems(body.error)), 400);
     try {
       const saved = await db.transaction((tx) => saveSettings(tx, ctx.viewer.entity.id, body.data, auditIn(tx, ctx)));
       const values = settingsValues(saved.after);
@@ -251,7 +246,7 @@ export function registerSettingsPages(d: Dashboard): void {
       );
     } catch (err) {
       if (!isDomainError(err)) throw err;
-      return refuse(domainProblems(err), err.status);
+      return refuse(inWords(err.code, errorProblems(err)), err.status);
     }
   });
 
@@ -266,33 +261,48 @@ export function registerSettingsPages(d: Dashboard): void {
     request: FastifyRequest,
     reply: FastifyReply,
     work: (tx: Queryable) => Promise<ComponentChildren>,
+    /** What the create form was sent with: a refusal of it is said beside its fields, and what was typed kept. */
+    typed?: { name: string; role: string },
   ) => {
     assertMayChange(request, services, ctx.viewer, 'viewer');
     let notice: ComponentChildren;
+    let problems: FieldProblem[] | null = null;
     let status = 200;
     try {
       notice = await db.transaction(work);
     } catch (err) {
       if (!isDomainError(err)) throw err;
-      notice = h(ErrorNotice, { code: err.code, message: err.message });
+      problems = typed ? refusalInWords(err, API_KEY_WORDS, typed) : null;
+      notice = problems ? null : h(ErrorNotice, { code: err.code, message: err.message });
       status = err.status;
     }
     const keys = await listUserApiKeys(db, ctx.viewer.principal);
-    return sendFragment(reply, h(ApiKeysRegion, { ctx, keys, notice }), status);
+    return sendFragment(
+      reply,
+      h(ApiKeysRegion, { ctx, keys, notice, ...(problems ? { problems, values: typed } : {}) }),
+      status,
+    );
   };
 
-  d.action('/settings/api-keys', async (ctx, request, reply) =>
-    keysAction(ctx, request, reply, async (tx) => {
-      const form = formOf(request.body);
-      const body = parse(CreateApiKeyBody, { name: one(form, 'name'), role: one(form, 'role') });
-      const created = await createUserApiKey(tx, ctx.viewer.principal, body, auditIn(tx, ctx));
-      return h(
-        ShownOnce,
-        { id: 'new-api-key', label: `The key “${created.name}” (${created.role})`, value: created.key },
-        h('p', null, 'Created.'),
-      );
-    }),
-  );
+  d.action('/settings/api-keys', async (ctx, request, reply) => {
+    const form = formOf(request.body);
+    const typed = { name: one(form, 'name') ?? '', role: one(form, 'role') ?? ctx.viewer.role };
+    return keysAction(
+      ctx,
+      request,
+      reply,
+      async (tx) => {
+        const body = parse(CreateApiKeyBody, { name: one(form, 'name'), role: one(form, 'role') });
+        const created = await createUserApiKey(tx, ctx.viewer.principal, body, auditIn(tx, ctx));
+        return h(
+          ShownOnce,
+          { id: 'new-api-key', label: `The key “${created.name}” (${created.role})`, value: created.key },
+          h('p', null, 'Created.'),
+        );
+      },
+      typed,
+    );
+  });
 
   d.action('/settings/api-keys/:id/revoke', async (ctx, request, reply) =>
     keysAction(ctx, request, reply, async (tx) => {

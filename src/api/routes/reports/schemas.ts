@@ -58,7 +58,14 @@ export const StatementSchema = z.object({
       dueDate: DateText.nullable(),
       amount: Money.meta({ description: 'The document total; negative for credits.' }),
       outstanding: Money.meta({ description: 'What is left as at upTo; negative for credits.' }),
-      daysOverdue: z.number().int().meta({ description: 'Days from the aging date to upTo; 0 when not yet due.' }),
+      daysOverdue: z
+        .number()
+        .int()
+        .meta({
+          description:
+            'Days from the aging date to upTo; 0 when not yet due, and 0 for a credit (a credit note, a receipt not ' +
+            'allocated), which has no due date and is never overdue.',
+        }),
       bucket: Bucket,
     }),
   ),
