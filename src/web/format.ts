@@ -105,9 +105,3 @@ export function formatDuration(fromIso: string, toIso: string): string {
   if (m < 60) return `${m} min ${String(s % 60).padStart(2, '0')} s`;
   return `${Math.floor(m / 60)} h ${String(m % 60).padStart(2, '0')} min`;
 }
-
-/**
- * The dashboard's five aging buckets: those of src/domain/aging.ts, its last two (91–120, over 120)
- * shown together as "over 90".
- */
-export const AGING_LABELS = ['Current', '1–30 days', '31–60 days', '61–90 days', 'Over 90 days'];
