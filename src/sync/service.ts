@@ -415,6 +415,7 @@ export class SyncService {
   private async retryLater(runId: string, err: unknown): Promise<void> {
     const message = err instanceof Error ? err.message : String(err);
     const { limit, baseSeconds, maxSeconds } = this.retries;
+    const delay = (n: number) => Math.min(baseSeconds * 2 ** (n - 1), maxSeconds);
     const failures = await this.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ failures: number }>(
         `UPDATE runs SET failures = failures + 1 WHERE id = $1 AND status IN ('queued', 'running') RETURNING failures`,
@@ -427,7 +428,7 @@ export class SyncService {
           `UPDATE runs SET status = 'failed', finished_at = now(), error = $2 WHERE id = $1 AND status IN ('queued', 'running')`,
           [runId, `Gave up after ${n} attempts in a row: ${message}`],
         );
-      else await this.queue!.enqueueRun(tx, runId, Math.min(baseSeconds * 2 ** (n - 1), maxSeconds));
+      else await this.queue!.enqueueRun(tx, runId, delay(n));
       return n;
     });
     if (failures === null) return;
@@ -436,7 +437,7 @@ export class SyncService {
     else
       this.log.warn(
         { runId, err: message },
-        `run interrupted; trying again in ${Math.min(baseSeconds * 2 ** (failures - 1), maxSeconds)} s (retry ${failures} of ${limit})`,
+        `run interrupted; trying again in ${delay(failures)} s (retry ${failures} of ${limit})`,
       );
   }
 

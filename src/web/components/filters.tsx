@@ -1,5 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import { MAX_DATE, MIN_DATE, dateProblem } from '../../domain/dates.ts';
+import { unstorableProblem } from '../../domain/storable.ts';
 
 /*
  * Filters that cannot be used are never dropped in silence. A value that is not one of the choices
@@ -19,10 +20,6 @@ export interface FilterProblem {
 
 /** The query of a page as Fastify parses it: a parameter given twice is an array. */
 export type RawQuery = Record<string, unknown>;
-
-/** A NUL, or half of a surrogate pair alone: characters PostgreSQL text cannot hold. */
-// eslint-disable-next-line no-control-regex -- the NUL is what this looks for
-const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 /** At most this much of a value is quoted back: a 3,000-character value is not repeated whole. */
 const QUOTE_MAX = 40;
@@ -62,7 +59,7 @@ export class QueryReader {
       return undefined;
     }
     const trimmed = value.trim();
-    if (UNSTORABLE.test(trimmed)) {
+    if (unstorableProblem(trimmed)) {
       // PostgreSQL keeps no NUL and no lone surrogate in text: no stored value can be it, or contain it.
       this.problem(
         field,
