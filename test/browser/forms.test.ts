@@ -35,6 +35,12 @@ const focused = (page: Page) =>
     const e = document.activeElement;
     return e ? e.id || e.tagName.toLowerCase() : null;
   });
+/** The text of the element that has keyboard focus; when focus is on <body> (lost), says so instead. */
+const focusedText = (page: Page) =>
+  page.evaluate(() => {
+    const e = document.activeElement;
+    return e && e !== document.body ? e.textContent : 'focus on <body>';
+  });
 /** The accessible description of a field: the texts of the elements its aria-describedby names. */
 const description = (page: Page, selector: string) =>
   page.locator(selector).evaluate((e) =>
@@ -84,7 +90,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       expect(await page.getByLabel('Email').getAttribute('aria-invalid')).toBe('true');
       expect(await description(page, '#email')).toBe('Enter your e-mail address');
       expect(await description(page, '#password')).toBe('Enter your password');
-      expect(await focused(page)).toBe('email');
+      await expect.poll(() => focused(page)).toBe('email');
       expect(await page.locator('form').textContent()).not.toMatch(/Too small|expected string|body\./);
       await inspect(page, test, '01-empty');
 
@@ -139,7 +145,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       expect(await description(page, '#password')).toBe(
         'At least 12 characters; not your email address and not a common password. | At least 12 characters (PASSWORD_TOO_WEAK)',
       );
-      expect(await focused(page)).toBe('password');
+      await expect.poll(() => focused(page)).toBe('password');
       await page.getByLabel('New password').fill(PASSWORD);
       await page.getByRole('button', { name: 'Set password' }).click();
       await page.waitForURL(/\/sign-in\?password=set$/);
@@ -168,7 +174,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       expect(await page.locator('#key-name-error').textContent()).toBe('Give the key a name');
       expect(await description(page, '#key-name')).toContain('Give the key a name');
       expect(await page.getByLabel('Name').getAttribute('aria-invalid')).toBe('true');
-      expect(await focused(page)).toBe('key-name');
+      await expect.poll(() => focused(page)).toBe('key-name');
       expect(await page.locator('#api-keys-region .notice-error').count()).toBe(0);
       await inspect(page, test, '01-blank-name');
 
@@ -196,7 +202,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       await page.getByRole('button', { name: 'Revoke nightly export' }).click();
       await page.getByText('Revoked: the key is refused from now on.').waitFor();
       // The button pressed went with the old HTML: focus is on what happened, not on <body>.
-      expect(await page.evaluate(() => document.activeElement?.textContent)).toContain('Revoked');
+      await expect.poll(() => focusedText(page)).toContain('Revoked');
     } finally {
       await context.close();
     }
@@ -225,7 +231,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
         expect(await description(page, `#${id}`), id).toContain(message);
       }
       expect(await page.getByText('Correct the 4 fields marked below.').count()).toBe(1);
-      expect(await focused(page)).toBe('setting-vatTolerance');
+      await expect.poll(() => focused(page)).toBe('setting-vatTolerance');
       expect(await page.getByLabel('BIC').inputValue()).toBe('XYZ');
       expect((await served.api('GET', '/v1/settings', undefined, owner)).body.vatTolerance).toBe('1');
       await inspect(page, test, '01-four-refused');
@@ -292,7 +298,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       await page.getByText('the record was parked again').waitFor();
       await page.getByRole('button', { name: 'Retry now' }).focus();
       await page.keyboard.press('Tab');
-      expect(await focused(page)).toBe('resolve-note');
+      await expect.poll(() => focused(page)).toBe('resolve-note');
       await page.keyboard.type('   ');
       await page.keyboard.press('Tab');
       await page.keyboard.press('Enter');
@@ -302,7 +308,7 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       expect(await description(page, '#resolve-note')).toBe(
         'Write a note saying why it is resolved (for example, how it was booked)',
       );
-      expect(await focused(page)).toBe('resolve-note');
+      await expect.poll(() => focused(page)).toBe('resolve-note');
       await inspect(page, test, '02-note-refused');
 
       await page.keyboard.press('Control+A');
@@ -310,13 +316,9 @@ describe.skipIf(!available)('forms and messages in Chromium', { timeout: 180_000
       await page.keyboard.press('Tab');
       await page.keyboard.press('Enter');
       await panel.getByText('Resolved.').waitFor();
-      // Focus is on the result, not on <body>.
-      const active = await page.evaluate(() => ({
-        tag: document.activeElement?.tagName,
-        text: document.activeElement?.textContent,
-      }));
-      expect(active.tag).not.toBe('BODY');
-      expect(active.text).toContain('Resolved.');
+      // Focus is on the result, not on <body>. It moves when htmx settles the swap, a moment after the
+      // text is in the page, so the check waits for it.
+      await expect.poll(() => focusedText(page)).toContain('Resolved.');
     } finally {
       await context.close();
     }
