@@ -338,6 +338,59 @@ export interface RetryOutcome {
 }
 
 /**
+ * Why a retry of an open exception could only be refused, found before anything runs; null when it
+ * can be retried. The one check behind `retryException` and the dashboard, which offers no "Retry"
+ * that cannot work and says instead what does.
+ */
+export type RetryBlock =
+  /** A change the source made to a document already booked: the correction is booked by hand. */
+  | { kind: 'resolved-by-hand' }
+  /** A row of an imported file that could not be read: the corrected file is its retry (docs/imports.md). */
+  | { kind: 'import-row'; file: string | null; lines: number[] }
+  /** Nothing parked that could be sent again: the source's next run brings it. */
+  | { kind: 'no-record' };
+
+export function retryBlock(x: Pick<ExceptionView, 'reasonCode' | 'payload'>): RetryBlock | null {
+  const stored = (x.payload ?? {}) as { record?: unknown; early?: unknown; file?: unknown; rows?: unknown };
+  if (x.reasonCode === 'EARLY_PAYMENT_NOT_APPLIED' && stored.early) return null;
+  if (RESOLVED_BY_HAND.has(x.reasonCode)) return { kind: 'resolved-by-hand' };
+  if (CanonicalRecord.safeParse(stored.record).success) return null;
+  if (x.reasonCode !== 'IMPORT_ROW_INVALID') return { kind: 'no-record' };
+  const rows = Array.isArray(stored.rows) ? (stored.rows as { line?: unknown }[]) : [];
+  return {
+    kind: 'import-row',
+    file: typeof stored.file === 'string' ? stored.file : null,
+    lines: rows.map((r) => r.line).filter((l): l is number => typeof l === 'number'),
+  };
+}
+
+function retryRefused(x: ExceptionView, blocked: RetryBlock, field: string): DomainError {
+  switch (blocked.kind) {
+    case 'resolved-by-hand':
+      return new DomainError(
+        'VALIDATION_ERROR',
+        `Exception ${x.id} is a change the source made to a document already booked (${x.reasonCode}): nothing is sent again, since a posted document never changes; book the correction as its message says, then resolve the exception`,
+        [{ field, message: 'nothing to retry: resolve it once the correction is booked' }],
+      );
+    case 'import-row':
+      return new DomainError(
+        'VALIDATION_ERROR',
+        `Exception ${x.id} is a row of an imported file that could not be read (${x.reasonCode}): it holds no record to send again. ` +
+          `Correct the row in the file and import the file again into pipeline ${x.pipeline} ` +
+          `(\`ledgerlink import FILE --pipeline ${x.pipeline}\`, or POST /v1/imports): what was booked is skipped, ` +
+          `the corrected row is posted and this exception is resolved`,
+        [{ field, message: 'nothing to retry: import the corrected file' }],
+      );
+    case 'no-record':
+      return new DomainError(
+        'VALIDATION_ERROR',
+        `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
+        [{ field, message: 'nothing to retry' }],
+      );
+  }
+}
+
+/**
  * Runs a parked record through its pipeline again (a run of trigger "retry"), with the same
  * external reference, so it is posted at most once. The one implementation behind
  * `POST /v1/exceptions/{id}/retry` and `ledgerlink exceptions retry`.
@@ -367,33 +420,11 @@ export async function retryException(
     const runId = await sync.processRecords(pipeline, 'retry', actor, [], { exceptionId: x.id });
     return { exception: await requireException(db, x.id), runId, runStatus: (await getRun(db, runId))?.status };
   }
-  if (RESOLVED_BY_HAND.has(x.reasonCode))
-    throw new DomainError(
-      'VALIDATION_ERROR',
-      `Exception ${x.id} is a change the source made to a document already booked (${x.reasonCode}): nothing is sent again, since a posted document never changes; book the correction as its message says, then resolve the exception`,
-      [{ field, message: 'nothing to retry: resolve it once the correction is booked' }],
-    );
-  const parsed = CanonicalRecord.safeParse(stored.record);
-  if (!parsed.success)
-    throw new DomainError(
-      'VALIDATION_ERROR',
-      // A row of an imported file that could not be read holds no record: the corrected file is its retry (docs/imports.md).
-      x.reasonCode === 'IMPORT_ROW_INVALID'
-        ? `Exception ${x.id} is a row of an imported file that could not be read (${x.reasonCode}): it holds no record to send again. ` +
-            `Correct the row in the file and import the file again into pipeline ${x.pipeline} ` +
-            `(\`ledgerlink import FILE --pipeline ${x.pipeline}\`, or POST /v1/imports): what was booked is skipped, ` +
-            `the corrected row is posted and this exception is resolved`
-        : `Exception ${x.id} holds no record that can be retried (${x.reasonCode}); fix it at the source and run the pipeline again`,
-      [
-        {
-          field,
-          message:
-            x.reasonCode === 'IMPORT_ROW_INVALID' ? 'nothing to retry: import the corrected file' : 'nothing to retry',
-        },
-      ],
-    );
+  const blocked = retryBlock(x);
+  if (blocked) throw retryRefused(x, blocked, field);
+  const record = CanonicalRecord.parse(stored.record);
   const pipeline = await pipelineOf();
-  const runId = await sync.processRecords(pipeline, 'retry', actor, [{ record: parsed.data, raw: stored.raw }], {
+  const runId = await sync.processRecords(pipeline, 'retry', actor, [{ record, raw: stored.raw }], {
     exceptionId: x.id,
   });
   return {

@@ -1,10 +1,9 @@
 import { z } from 'zod';
 import type { Queryable } from '../../db/database.ts';
 import { ERROR_CODES } from '../../domain/errors.ts';
-import { CanonicalRecord } from '../../sync/canonical.ts';
-import { type ExceptionView, exceptionReasonCodes, listExceptions } from '../../sync/exceptions.ts';
+import { type ExceptionView, exceptionReasonCodes, listExceptions, retryBlock } from '../../sync/exceptions.ts';
 import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pipelines.ts';
-import { REASON_CODES, RESOLVED_BY_HAND } from '../../sync/reasons.ts';
+import { REASON_CODES } from '../../sync/reasons.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { Empty, ErrorNotice, Pager, StatusBadge, WithCode } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
@@ -72,42 +71,43 @@ export interface NoRetry {
 }
 
 /**
- * Why a retry of this exception could only be refused, or null when it can be retried: the checks
- * of retryException (src/sync/exceptions.ts) made before it runs anything, so that the dashboard
- * offers no "Retry" that cannot work and says instead what does.
+ * Why a retry of this exception could only be refused, in words, or null when it can be retried
+ * (`retryBlock`, the check retryException makes before it runs anything): the dashboard offers no
+ * "Retry" that cannot work and says instead what does.
  */
 export function noRetry(x: Pick<ExceptionView, 'reasonCode' | 'payload' | 'pipeline'>): NoRetry | null {
-  const stored = (x.payload ?? {}) as { record?: unknown; early?: unknown; file?: unknown; rows?: unknown };
-  if (x.reasonCode === 'EARLY_PAYMENT_NOT_APPLIED' && stored.early) return null;
-  if (RESOLVED_BY_HAND.has(x.reasonCode)) {
-    return {
-      short: 'book the correction, then resolve it',
-      text: 'Nothing to retry: the document is booked and never changes. Book the correction, then resolve this.',
-    };
+  const blocked = retryBlock(x);
+  switch (blocked?.kind) {
+    case undefined:
+      return null;
+    case 'resolved-by-hand':
+      return {
+        short: 'book the correction, then resolve it',
+        text: 'Nothing to retry: the document is booked and never changes. Book the correction, then resolve this.',
+      };
+    case 'import-row': {
+      const { lines, file } = blocked;
+      const where =
+        (lines.length ? `line${lines.length > 1 ? 's' : ''} ${lines.join(', ')} of ` : '') +
+        (file === null ? 'the imported file' : `the file \`${file}\``);
+      return {
+        short: 'correct the file and import it again',
+        text:
+          `Nothing to retry: this is ${where}, which could not be read, so there is no record to send again. ` +
+          `Correct it in the file and import the whole file again into pipeline \`${x.pipeline}\`: what was booked ` +
+          'from it is not booked twice, the corrected row is booked and this exception is resolved by itself. Files are ' +
+          `imported on the server (\`ledgerlink import FILE --pipeline ${x.pipeline}\`) or through the API ` +
+          '(`POST /v1/imports`), not from the dashboard.',
+      };
+    }
+    case 'no-record':
+      return {
+        short: 'fix it at the source',
+        text:
+          'Nothing to retry: this exception holds no record that can be sent again. Fix it at the source; the next run ' +
+          `of pipeline \`${x.pipeline}\` that brings the record books it and resolves this. Or resolve it with a note.`,
+      };
   }
-  if (CanonicalRecord.safeParse(stored.record).success) return null;
-  if (x.reasonCode === 'IMPORT_ROW_INVALID') {
-    const rows = Array.isArray(stored.rows) ? (stored.rows as { line?: unknown }[]) : [];
-    const lines = rows.map((r) => r.line).filter((l): l is number => typeof l === 'number');
-    const where =
-      (lines.length ? `line${lines.length > 1 ? 's' : ''} ${lines.join(', ')} of ` : '') +
-      (typeof stored.file === 'string' ? `the file \`${stored.file}\`` : 'the imported file');
-    return {
-      short: 'correct the file and import it again',
-      text:
-        `Nothing to retry: this is ${where}, which could not be read, so there is no record to send again. ` +
-        `Correct it in the file and import the whole file again into pipeline \`${x.pipeline}\`: what was booked ` +
-        'from it is not booked twice, the corrected row is booked and this exception is resolved by itself. Files are ' +
-        `imported on the server (\`ledgerlink import FILE --pipeline ${x.pipeline}\`) or through the API ` +
-        '(`POST /v1/imports`), not from the dashboard.',
-    };
-  }
-  return {
-    short: 'fix it at the source',
-    text:
-      'Nothing to retry: this exception holds no record that can be sent again. Fix it at the source; the next run ' +
-      `of pipeline \`${x.pipeline}\` that brings the record books it and resolves this. Or resolve it with a note.`,
-  };
 }
 
 export async function loadExceptions(
