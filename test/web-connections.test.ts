@@ -474,6 +474,19 @@ describe('the Reconciliation page', () => {
     expect(html(r)).toMatch(/<label>From \(document date\)<input type="date" name="from" value="2026-11-01"/);
   });
 
+  it('says a pipeline name that names none, whatever it holds, rather than showing another pipeline', async () => {
+    for (const [name, said] of [
+      ['nope', '“nope”'],
+      ['Files', '“Files”'],
+      ['files%20x', '“files x”'],
+      ['a%00b', '“a\u0000b”'],
+    ]) {
+      const page = html(await ownerBrowser.request('GET', `/reconciliation?pipeline=${name}`));
+      expect(page, name).toContain(`No pipeline named ${said}; choose one of the list.`);
+      expect(page, name).not.toContain('files has never run');
+    }
+  });
+
   it('shows a mismatch highlighted in words and linked to the transaction and the exception', async () => {
     const example = (name: string) => readFile(join('docs/examples', name));
     const imp = (fileName: string, bytes: Buffer) => importFile(t.sync, messy, { fileName, bytes }, 'test');

@@ -136,3 +136,56 @@ describe('a refusal replaces the notice before it, where it is about', () => {
     expect(again).not.toContain('Select at least one');
   });
 });
+
+describe('a filter of the exceptions list that cannot be used', () => {
+  const notice = (page: string) =>
+    /<div class="notice notice-warning filter-problems"[\s\S]*?<\/div>/.exec(page)?.[0] ?? '';
+  const listed = (page: string) => [...page.matchAll(/href="\/exceptions\/(\d+)">#/g)].map((m) => Number(m[1]));
+  const open = async () => listed(html(await anna.request('GET', '/exceptions')));
+
+  it('is said at its field and above the list, which is the list without it, never a silent other one', async () => {
+    const all = await open();
+    expect(all.sort()).toEqual([unreadable, ...parked].sort());
+    for (const [query, field, said] of [
+      [
+        'status=closed',
+        'status',
+        'Status: “closed” is not a status (open, resolved or all); open exceptions are shown.',
+      ],
+      ['age=year', 'age', 'Age: “year” is not an age (day, week, older or month); exceptions of any age are shown.'],
+      ['needs=bob', 'needs', 'Who acts: “bob” is not person or itself; exceptions are shown whoever acts.'],
+      [
+        'reason=customer_not_found',
+        'reason',
+        'Reason: “customer_not_found” is not a reason code (such as CUSTOMER_NOT_FOUND); exceptions of every reason are shown.',
+      ],
+      ['page=0', 'page', 'Page: “0” is not a page number; the first page is shown.'],
+    ] as const) {
+      const r = await anna.request('GET', `/exceptions?${query}`);
+      expect(r.status, query).toBe(200);
+      const page = html(r);
+      expect(notice(page), query).toContain(said);
+      if (field !== 'page') {
+        expect(page, query).toMatch(
+          new RegExp(`name="${field}"[^>]*aria-invalid="true" aria-describedby="${field}-problem"`),
+        );
+      }
+      expect(listed(page).sort(), query).toEqual(all.sort());
+    }
+    // A good filter beside a bad one still narrows by the good one.
+    const mixed = html(await anna.request('GET', '/exceptions?reason=IMPORT_ROW_INVALID&age=year'));
+    expect(notice(mixed)).toContain('“year” is not an age');
+    expect(listed(mixed)).toEqual([unreadable]);
+    // A pipeline name holding a NUL matches nothing, and says so; one the entity does not have is refused.
+    const nul = html(await anna.request('GET', '/exceptions?pipeline=fi%00les'));
+    expect(notice(nul)).toContain(
+      'holds a character no stored text has (a NUL or a broken one); nothing can match it.',
+    );
+    expect(listed(nul)).toEqual([]);
+    const missing = await anna.request('GET', '/exceptions?pipeline=nope');
+    expect(missing.status).toBe(404);
+    expect(html(missing)).toContain('PIPELINE_NOT_FOUND');
+    // Good filters: no notice.
+    expect(notice(html(await anna.request('GET', '/exceptions?pipeline=files&status=all&needs=person')))).toBe('');
+  });
+});

@@ -6,6 +6,14 @@ import { type Pipeline, checkPipelineFilter, listPipelines } from '../../sync/pi
 import { REASON_CODES } from '../../sync/reasons.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { Empty, ErrorNotice, Pager, StatusBadge, WithCode } from '../components/common.tsx';
+import {
+  FilterField,
+  FilterProblems,
+  type FilterProblem,
+  QueryReader,
+  invalidAttrs,
+  quoted,
+} from '../components/filters.tsx';
 import { Layout } from '../components/layout.tsx';
 import type { PageContext } from '../context.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
@@ -23,26 +31,36 @@ export const AGES = {
 } as const;
 type Age = keyof typeof AGES;
 
-/** The exceptions list's query: a value that is not one of the choices is ignored, never a failure. */
-export const ExceptionsQuery = z.object({
-  page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
-  pipeline: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
-    .optional()
-    .catch(undefined),
-  reason: z
-    .string()
-    .regex(/^[A-Z][A-Z0-9_]{0,80}$/)
-    .optional()
-    .catch(undefined),
-  age: z
-    .enum(Object.keys(AGES) as [Age, ...Age[]])
-    .optional()
-    .catch(undefined),
-  status: z.enum(['open', 'resolved', 'all']).catch('open').default('open'),
+const STATUSES = ['open', 'resolved', 'all'] as const;
+const NEEDS = ['person', 'itself'] as const;
+
+/**
+ * The exceptions list's query. A value that is not one of the choices (a status, an age, a reason
+ * code that cannot be one, a page that is not a page number) is set aside and said so (`problems`);
+ * a pipeline the entity does not have is refused by loadExceptions.
+ */
+export const ExceptionsQuery = z.unknown().transform((raw) => {
+  const r = new QueryReader(raw);
+  const page = r.page();
+  const pipeline = r.text('pipeline', 'Pipeline', 'exceptions of every pipeline are shown');
+  const anyReason = 'exceptions of every reason are shown';
+  let reason = r.text('reason', 'Reason', anyReason);
+  if (reason !== undefined && !/^[A-Z][A-Z0-9_]{0,80}$/.test(reason)) {
+    r.problem('reason', `Reason: ${quoted(reason)} is not a reason code (such as CUSTOMER_NOT_FOUND); ${anyReason}.`);
+    reason = undefined;
+  }
+  const age = r.choice(
+    'age',
+    'Age',
+    Object.keys(AGES) as Age[],
+    'an age (day, week, older or month)',
+    'exceptions of any age are shown',
+  );
   /** person: only those a person must act on; itself: only those that go by themselves (`runsByItself`). */
-  needs: z.enum(['person', 'itself']).optional().catch(undefined),
+  const needs = r.choice('needs', 'Who acts', NEEDS, 'person or itself', 'exceptions are shown whoever acts');
+  const status =
+    r.choice('status', 'Status', STATUSES, 'a status (open, resolved or all)', 'open exceptions are shown') ?? 'open';
+  return { page, pipeline, reason, age, needs, status, matchesNothing: r.matchesNothing, problems: r.problems };
 });
 export type ExceptionsQuery = z.output<typeof ExceptionsQuery>;
 
@@ -52,6 +70,8 @@ export interface ExceptionsData {
   reasons: string[];
   items: ExceptionView[];
   total: number;
+  /** Values of the query set aside, said at their field and above the list. */
+  problems: FilterProblem[];
 }
 
 /** What a reason code means and what to do about it: the sync reasons, then the ledger's error codes. */
@@ -117,6 +137,13 @@ export async function loadExceptions(
   query: ExceptionsQuery,
   now: Date,
 ): Promise<ExceptionsData> {
+  if (query.matchesNothing) {
+    const [pipelines, reasons] = await Promise.all([
+      listPipelines(db, box, entityId),
+      exceptionReasonCodes(db, entityId),
+    ]);
+    return { query, pipelines, reasons, items: [], total: 0, problems: query.problems };
+  }
   await checkPipelineFilter(db, query.pipeline, entityId, 'pipeline');
   const age = query.age ? AGES[query.age] : null;
   const at = (days: number) => new Date(now.getTime() - days * DAY_MS).toISOString();
@@ -137,7 +164,7 @@ export async function loadExceptions(
       offset: (query.page - 1) * PAGE_SIZE,
     }),
   ]);
-  return { query, pipelines, reasons, items: list.items, total: list.total };
+  return { query, pipelines, reasons, items: list.items, total: list.total, problems: query.problems };
 }
 
 /** What the bulk retry did to each exception it was given. */
@@ -318,9 +345,9 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
         by hand or not to be booked.
       </p>
       <form method="get" action="/exceptions" class="filters" role="search" aria-label="Filter exceptions">
-        <label>
+        <FilterField problems={data.problems} field="pipeline">
           Pipeline
-          <select name="pipeline">
+          <select name="pipeline" {...invalidAttrs(data.problems, 'pipeline')}>
             <option value="">All pipelines</option>
             {data.pipelines.map((p) => (
               <option value={p.name} selected={p.name === q.pipeline}>
@@ -328,10 +355,10 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
               </option>
             ))}
           </select>
-        </label>
-        <label>
+        </FilterField>
+        <FilterField problems={data.problems} field="reason">
           Reason
-          <select name="reason">
+          <select name="reason" {...invalidAttrs(data.problems, 'reason')}>
             <option value="">Any reason</option>
             {reasons.map((r) => (
               <option value={r} selected={r === q.reason}>
@@ -339,10 +366,10 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
               </option>
             ))}
           </select>
-        </label>
-        <label>
+        </FilterField>
+        <FilterField problems={data.problems} field="age">
           Age
-          <select name="age">
+          <select name="age" {...invalidAttrs(data.problems, 'age')}>
             <option value="">Any age</option>
             {(Object.keys(AGES) as Age[]).map((a) => (
               <option value={a} selected={a === q.age}>
@@ -350,10 +377,10 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
               </option>
             ))}
           </select>
-        </label>
-        <label>
+        </FilterField>
+        <FilterField problems={data.problems} field="needs">
           Who acts
-          <select name="needs">
+          <select name="needs" {...invalidAttrs(data.problems, 'needs')}>
             <option value="">Anyone</option>
             <option value="person" selected={q.needs === 'person'}>
               A person must act
@@ -362,10 +389,10 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
               Goes by itself
             </option>
           </select>
-        </label>
-        <label>
+        </FilterField>
+        <FilterField problems={data.problems} field="status">
           Status
-          <select name="status">
+          <select name="status" {...invalidAttrs(data.problems, 'status')}>
             <option value="open" selected={q.status === 'open'}>
               Open
             </option>
@@ -376,9 +403,10 @@ export function ExceptionsPage(props: { ctx: PageContext; data: ExceptionsData }
               All
             </option>
           </select>
-        </label>
+        </FilterField>
         <button type="submit">Filter</button>
       </form>
+      <FilterProblems problems={data.problems} />
       <ExceptionsRegion ctx={ctx} data={data} />
     </Layout>
   );

@@ -18,14 +18,15 @@ import { listRuns } from '../../sync/runs.ts';
 import type { SecretBox } from '../../sync/secrets.ts';
 import { Empty, StatusBadge } from '../components/common.tsx';
 import { Layout } from '../components/layout.tsx';
+import { quoted } from '../components/filters.tsx';
 import type { PageContext } from '../context.ts';
 import { formatCount, formatDate, formatDateTime, formatMoney } from '../format.ts';
 
 /** The page's query: a value that is not a pipeline name or a date is set aside, and said so. */
 export const ReconciliationQuery = z.object({
+  // Any text: one that names no pipeline of the entity is said (loadReconciliation), never passed over.
   pipeline: z
-    .string()
-    .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)
+    .union([z.string(), z.array(z.string()).transform((all) => all.join(', '))])
     .optional()
     .catch(undefined),
   from: z.string().max(20).optional().catch(undefined),
@@ -79,7 +80,7 @@ export async function loadReconciliation(
   const base = { pipelines, from: window.from, to: window.to, problems, remote: false, stored: null };
   const pipeline = query.pipeline ? pipelines.find((p) => p.name === query.pipeline) : pipelines[0];
   if (!pipeline) {
-    if (query.pipeline) problems.push(`No pipeline named ${query.pipeline}; choose one of the list.`);
+    if (query.pipeline) problems.push(`No pipeline named ${quoted(query.pipeline)}; choose one of the list.`);
     return { ...base, pipeline: null, hasRun: false, result: null };
   }
   const runs = await listRuns(db, { entityId, pipeline: pipeline.name, limit: 1, offset: 0 });
