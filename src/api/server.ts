@@ -500,7 +500,7 @@ export async function buildServer(options: BuildOptions): Promise<FastifyInstanc
   app.get(DOCS_STYLESHEET_PATH, async (_req, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(DOCS_CSS),
   );
-  // The web dashboard at / (docs/dashboard.md).
-  await registerDashboard(app, services);
+  // The web dashboard at / (docs/dashboard.md), counting refused session cookies in the same throttle.
+  await registerDashboard(app, services, authThrottle);
   return app;
 }

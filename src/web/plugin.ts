@@ -1,7 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { h } from 'preact';
+import type { FailedAuthThrottle } from '../api/auth-throttle.ts';
 import type { AppServices } from '../api/services.ts';
-import { isDomainError } from '../domain/errors.ts';
+import { DomainError, isDomainError } from '../domain/errors.ts';
+import { findUnstorable } from '../domain/storable.ts';
 import { registerAssets } from './assets.ts';
 import { ErrorNotice } from './components/common.tsx';
 import type { PageContext, Viewer } from './context.ts';
@@ -20,7 +22,7 @@ import { registerReconciliationPages } from './routes/reconciliation.ts';
 import { registerRunPages } from './routes/runs.ts';
 import { registerTransactionPages } from './routes/transactions.ts';
 import { registerSettingsPages } from './routes/settings.ts';
-import { redirectToSignIn, viewerOf } from './session.ts';
+import { redirectToSignIn, refuseThrottledSession, throttleSessionCookies, viewerOf } from './session.ts';
 
 /** A urlencoded form as an object; a name given more than once becomes an array. */
 function parseForm(text: string): Record<string, string | string[]> {
@@ -30,6 +32,23 @@ function parseForm(text: string): Record<string, string | string[]> {
     form[key] = prior === undefined ? value : Array.isArray(prior) ? [...prior, value] : [prior, value];
   }
   return form;
+}
+
+/**
+ * Refuses 400 VALIDATION_ERROR a path parameter or a posted field (urlencoded or JSON, names
+ * included) holding what no stored text can (a NUL, half a surrogate pair: src/domain/storable.ts),
+ * before the handler runs, so that it never reaches the database: the guard the /v1 routes get from
+ * src/api/text-guard.ts. The query is left to each page's reader (src/web/components/filters.tsx),
+ * which shows a filter holding one as matching nothing, and says so.
+ */
+function refuseUnstorable(request: FastifyRequest): void {
+  const inPath = findUnstorable(request.params, ['params']);
+  const found = inPath ?? findUnstorable(request.body, ['form']);
+  if (!found) return;
+  const message = inPath
+    ? `The address holds a character no stored text has (${found.field}: ${found.message}), so there is nothing under it.`
+    : `The form holds a character no stored text has (${found.field}: ${found.message}), so nothing was changed. Remove it and try again.`;
+  throw new DomainError('VALIDATION_ERROR', message, [found]);
 }
 
 /** How the dashboard's routes are declared: the viewer is settled before the handler runs. */
@@ -55,7 +74,7 @@ function pageContext(request: FastifyRequest, viewer: Viewer): PageContext {
   return { viewer, locale: localeOf(request.headers['accept-language']), now: new Date(), url: request.url };
 }
 
-const TITLES: Record<number, string> = { 403: 'Not allowed', 404: 'Not found' };
+const TITLES: Record<number, string> = { 403: 'Not allowed', 404: 'Not found', 429: 'Please wait' };
 
 /** What a person is told instead of the API's wording, where that speaks of headers. */
 const FRIENDLY: Partial<Record<string, string>> = {
@@ -68,7 +87,12 @@ const FRIENDLY: Partial<Record<string, string>> = {
  * plugin scope of its own (its own form parser and error pages; the /v1 API is untouched). Pages
  * read through the same src/ledger and src/sync functions as the API's routes.
  */
-export async function registerDashboard(app: FastifyInstance, services: AppServices): Promise<void> {
+export async function registerDashboard(
+  app: FastifyInstance,
+  services: AppServices,
+  authThrottle: FailedAuthThrottle,
+): Promise<void> {
+  throttleSessionCookies(services, authThrottle);
   await app.register(async (scope) => {
     scope.addContentTypeParser(
       'application/x-www-form-urlencoded',
@@ -86,6 +110,9 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
         domain?.message ??
         'Something went wrong on the server. Try again; if it persists, see the server log.';
       const code = domain?.code;
+      // A throttle says when to come back, as /v1's answers do.
+      const wait = (domain?.details as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+      if (status === 429 && typeof wait === 'number') reply.header('retry-after', String(wait));
       if (request.headers['hx-request']) {
         // Shown in the page's flash area, whatever the element that asked (app.js empties it when the
         // next change is sent, so it never stands above a newer result).
@@ -118,8 +145,11 @@ export async function registerDashboard(app: FastifyInstance, services: AppServi
           handler: async (request, reply) => {
             let viewer: Viewer | null = null;
             try {
+              // Who is asking comes first, as on /v1: a throttled address, then the sign-in, then the input.
+              refuseThrottledSession(request, services);
               viewer = await viewerOf(request, services);
               if (!viewer) return redirectToSignIn(request, reply);
+              refuseUnstorable(request);
               return await handler(pageContext(request, viewer), request, reply);
             } catch (err) {
               return fail(request, reply, viewer, err);
