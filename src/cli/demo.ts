@@ -194,9 +194,13 @@ export async function startDemo(
   const { startIxpoleSimulator } = (await import('../connectors/ixpole/simulator.ts')) as SimulatorModule;
   const sim = await startIxpoleSimulator({ customers: 25, products: 6, instalments: 120, seed: 42 });
   // The simulator is plain http on loopback, which the outbound policy refuses to users' pipelines:
-  // this process allows exactly its address, and nothing else changes (docs/security.md).
+  // this process allows exactly its address to the demo pipeline alone (entity DEMO, pipeline
+  // demo), and every other pipeline is still refused it (docs/security.md).
   const simUrl = new URL(sim.url);
-  allowOutboundHost(simUrl.hostname, Number(simUrl.port));
+  const disallow = allowOutboundHost(simUrl.hostname, Number(simUrl.port), {
+    entity: DEMO_ENTITY,
+    pipeline: DEMO_PIPELINE,
+  });
   const { db, box, log } = rt;
   const { entity, keys, created, revoked } = await db.transaction(async (tx) => {
     const found = await findEntityByCode(tx, DEMO_ENTITY);
@@ -304,5 +308,6 @@ export async function startDemo(
   return async () => {
     clearInterval(timer);
     await sim.close();
+    disallow();
   };
 }

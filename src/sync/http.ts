@@ -54,26 +54,63 @@ export function outboundPolicyFromEnv(env: NodeJS.ProcessEnv = process.env): Out
   return { allowPrivateNetworks: flag === 'true', allow };
 }
 
-// Processes that start a simulator of their own (the demo) allow exactly its address, in-process.
+/** A pipeline as the outbound policy tells pipelines apart: its entity's code and its name. */
+export interface PipelineRef {
+  entity: string;
+  pipeline: string;
+}
+
+// Hosts this process allows itself, never from user input: for every request (tests' simulators),
+// or for one pipeline's settings only (the demo's sample system, for the demo pipeline).
 const extraAllow: OutboundPolicy['allow'] = [];
+const pipelineAllow: { only: PipelineRef; entry: OutboundPolicy['allow'][number] }[] = [];
 
 /**
- * Allows one host:port for this process only (the demo's built-in simulator); never from user input.
- * Returns a function that takes the permission back.
+ * Allows one host:port for this process only; never from user input. With `only`, the address is
+ * allowed to that one pipeline's settings (checked when it is saved and when a run starts): every
+ * other pipeline is refused it as it would be without this call. Returns a function that takes the
+ * permission back.
  */
-export function allowOutboundHost(host: string, port: number): () => void {
+export function allowOutboundHost(host: string, port: number, only?: PipelineRef): () => void {
   const entry = { host: hostKey(host), port };
-  extraAllow.push(entry);
+  return only ? addUntilTaken(pipelineAllow, { only: { ...only }, entry }) : addUntilTaken(extraAllow, entry);
+}
+
+function addUntilTaken<T>(list: T[], item: T): () => void {
+  list.push(item);
   return () => {
-    const at = extraAllow.indexOf(entry);
-    if (at >= 0) extraAllow.splice(at, 1);
+    const at = list.indexOf(item);
+    if (at >= 0) list.splice(at, 1);
   };
 }
 
-/** The policy in force: the environment's, plus hosts this process allowed itself. */
+/** The policy in force for what is not a pipeline's settings: the environment's, plus hosts this process allowed itself. */
 export function currentOutboundPolicy(env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
   const p = outboundPolicyFromEnv(env);
   return { ...p, allow: [...p.allow, ...extraAllow] };
+}
+
+/**
+ * The policy for one pipeline's settings (when it is saved, when a run starts): the current
+ * policy, plus the hosts this process allowed to that pipeline alone. Without a pipeline (a
+ * configuration file being checked), none of those.
+ */
+export function pipelineOutboundPolicy(ref: PipelineRef | null, env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
+  const p = currentOutboundPolicy(env);
+  const own = pipelineAllow.filter((a) => ref && a.only.entity === ref.entity && a.only.pipeline === ref.pipeline);
+  return { ...p, allow: [...p.allow, ...own.map((a) => a.entry)] };
+}
+
+/*
+ * At connect time a request does not say which pipeline it is for, so a host allowed to one
+ * pipeline is let through there too. What keeps the other pipelines away from it is that their
+ * addresses come from their settings, which are checked with their own policy when saved and again
+ * when a run starts (src/sync/pipelines.ts), and the remote client keeps every request at the
+ * origin of its configured address (src/sync/remote/client.ts).
+ */
+function connectPolicy(env: NodeJS.ProcessEnv = process.env): OutboundPolicy {
+  const p = currentOutboundPolicy(env);
+  return { ...p, allow: [...p.allow, ...pipelineAllow.map((a) => a.entry)] };
 }
 
 function isAllowedHost(policy: OutboundPolicy, host: string, port: number): boolean {
@@ -181,7 +218,7 @@ const DEFAULT_PORT = { 'http:': 80, 'https:': 443 } as const;
 /**
  * Why a URL may not be called (when a pipeline is saved), or null. Names are resolved only at
  * connect time; here the scheme, credentials in the URL, IP literals and names that are loopback
- * by definition (localhost) are checked.
+ * without DNS (localhost, `localhost.`, `app.localhost`, localhost.localdomain) are checked.
  */
 export function checkOutboundUrl(raw: string, policy: OutboundPolicy = currentOutboundPolicy()): string | null {
   let url: URL;
@@ -198,10 +235,31 @@ export function checkOutboundUrl(raw: string, policy: OutboundPolicy = currentOu
     return `must be an https URL (http only to hosts the operator lists in LEDGERLINK_OUTBOUND_ALLOW)`;
   const host = hostKey(url.hostname);
   if (isIP(host)) return hostProblem(addressProblem(host, policy));
-  if (host === 'localhost' || host.endsWith('.localhost')) {
+  if (isLoopbackName(host)) {
     return policy.allowPrivateNetworks ? null : hostProblem(`${host} is a loopback address`);
   }
   return null;
+}
+
+/*
+ * Names that are loopback without asking DNS: localhost and its subdomains (RFC 6761), and the
+ * loopback names hosts files carry (Debian's, Red Hat's). The resolver ignores a final dot
+ * (`localhost.` is localhost), and the URL parser has already lower-cased and decoded the name.
+ */
+const LOOPBACK_NAMES = new Set([
+  'localhost',
+  'localhost.localdomain',
+  'localhost4',
+  'localhost4.localdomain4',
+  'localhost6',
+  'localhost6.localdomain6',
+  'ip6-localhost',
+  'ip6-loopback',
+]);
+
+function isLoopbackName(host: string): boolean {
+  const name = host.replace(/\.+$/, '');
+  return LOOPBACK_NAMES.has(name) || name.endsWith('.localhost');
 }
 
 function hostProblem(problem: string | null): string | null {
@@ -253,7 +311,7 @@ function guardConnection(
   o: GuardOptions,
   options: ConnectOptions,
 ): { lookup: SocketLookup | null; problem: string | null } {
-  const policy = o.policy ?? currentOutboundPolicy();
+  const policy = o.policy ?? connectPolicy();
   const host = options.host ?? 'localhost';
   const port = Number(options.port);
   if (isAllowedHost(policy, host, port)) return { lookup: null, problem: null };
@@ -373,7 +431,7 @@ export function outboundRequest(
   guard: GuardOptions = {},
 ): Promise<OutboundAnswer> {
   const target = typeof url === 'string' ? new URL(url) : url;
-  const policy = guard.policy ?? currentOutboundPolicy();
+  const policy = guard.policy ?? connectPolicy();
   const problem = checkOutboundUrl(target.href, policy);
   if (problem) return Promise.reject(new OutboundRefusedError(`${target.origin}: ${problem}`));
   const protocol = target.protocol === 'http:' ? 'http' : 'https';

@@ -4,8 +4,9 @@ import { isUniqueViolation } from '../db/database.ts';
 import { DomainError, type FieldProblem } from '../domain/errors.ts';
 import { type AuditChange, type AuditEntry, auditChange, recordAudit } from '../ledger/audit.ts';
 import { CLEARABLE_CUSTOMER_FIELDS, type ClearableCustomerField } from './canonical.ts';
-import { checkOutboundUrl } from './http.ts';
+import { type PipelineRef, checkOutboundUrl, pipelineOutboundPolicy } from './http.ts';
 import { mappingError, mappingProblems } from './pipeline-checks.ts';
+import { revokeConnection } from './remote/oauth-store.ts';
 import {
   type ConnectorSettings,
   isSourceType,
@@ -487,12 +488,17 @@ function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value ?? null), 'utf8');
 }
 
-/** What is wrong with one side's settings against what its connector declared: size, schema, then outbound URLs. */
+/**
+ * What is wrong with one side's settings against what its connector declared: size, schema, then
+ * outbound URLs, under the policy of this pipeline (`pipeline`; null: none of the hosts this
+ * process allows to one pipeline alone).
+ */
 function settingsProblems(
   side: 'source' | 'target',
   declared: ConnectorSettings,
   def: Settings,
   field: (...path: PropertyKey[]) => string,
+  pipeline: PipelineRef | null,
 ): DomainError[] {
   const { type, ...settings } = def;
   if (jsonBytes(settings) > PIPELINE_LIMITS.settingsBytes) {
@@ -521,8 +527,9 @@ function settingsProblems(
     ];
   }
   const refused: DomainError[] = [];
+  const policy = pipelineOutboundPolicy(pipeline);
   for (const { field: at, url } of declared.outbound?.(r.data) ?? []) {
-    const problem = checkOutboundUrl(url);
+    const problem = checkOutboundUrl(url, policy);
     if (problem)
       refused.push(
         new DomainError('PIPELINE_URL_REFUSED', `${field(side, ...at.split('.'))}: ${problem}`, [
@@ -544,7 +551,7 @@ function settingsProblems(
 export function checkPipelineTypes(
   def: { source: Settings; target: Settings; mapping?: unknown },
   at = '',
-  opts: { internalSources?: boolean } = {},
+  opts: { internalSources?: boolean; pipeline?: PipelineRef } = {},
 ): void {
   const first = pipelineTypeProblems(def, at, opts)[0];
   if (first) throw first;
@@ -552,24 +559,26 @@ export function checkPipelineTypes(
 
 /**
  * Every problem `checkPipelineTypes` would refuse, one DomainError each, so that `ledgerlink config
- * validate` can list them all.
+ * validate` can list them all. `pipeline` names the pipeline whose addresses these are: a host this
+ * process allows to one pipeline alone (the demo's sample system) is allowed to that one only.
  */
 export function pipelineTypeProblems(
   def: { source: Settings; target: Settings; mapping?: unknown },
   at = '',
-  opts: { internalSources?: boolean; only?: 'source' | 'target' } = {},
+  opts: { internalSources?: boolean; only?: 'source' | 'target'; pipeline?: PipelineRef } = {},
 ): DomainError[] {
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
+  const pipeline = opts.pipeline ?? null;
   const problems: DomainError[] = [];
   if (opts.only !== 'target') {
     if (!isSourceType(def.source.type, { internal: opts.internalSources === true }))
       problems.push(unknownSourceType(def.source.type, field('source', 'type')));
-    else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field));
+    else problems.push(...settingsProblems('source', sourceSettings(def.source.type)!, def.source, field, pipeline));
   }
   if (opts.only !== 'source') {
     if (!targetTypes().includes(def.target.type))
       problems.push(unknownTargetType(def.target.type, field('target', 'type')));
-    else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field));
+    else problems.push(...settingsProblems('target', targetDefinition(def.target.type), def.target, field, pipeline));
   }
   const refusal = sourceSettings(def.source.type)?.refuseTarget?.(def.target.type) ?? null;
   if (refusal)
@@ -618,7 +627,7 @@ export function assertPipelineTypes(pipeline: Pipeline, only?: 'source' | 'targe
       target: { ...pipeline.targetConfig, type: pipeline.targetType },
     },
     '',
-    { internalSources: true, only },
+    { internalSources: true, only, pipeline: { entity: pipeline.entityCode, pipeline: pipeline.name } },
   )[0];
   if (first) throw first;
 }
@@ -626,14 +635,14 @@ export function assertPipelineTypes(pipeline: Pipeline, only?: 'source' | 'targe
 /**
  * One side's settings as sent, with every secret that reads "[secret]" (as a GET shows it) taken
  * from the pipeline as stored: sending a pipeline back unchanged keeps its secrets. "[secret]" with
- * nothing stored to keep is refused.
+ * nothing stored to keep is refused. `kept` lists the paths of the secrets taken from storage.
  */
 function withKeptSecrets(
   side: 'source' | 'target',
   sent: Settings,
   stored: { type: string; config: Record<string, unknown> } | null,
   field: (...path: PropertyKey[]) => string,
-): Settings {
+): { settings: Settings; kept: string[] } {
   const { type, ...settings } = sent;
   const declared = side === 'source' ? sourceSettings(type) : targetSettings(type);
   const kept = keepRedacted(settings, stored && stored.type === type ? stored.config : null, secretsOf(declared));
@@ -651,7 +660,108 @@ function withKeptSecrets(
       problems,
     );
   }
-  return { ...kept.config, type };
+  return { settings: { ...kept.config, type }, kept: kept.kept };
+}
+
+/** Where one side's settings make the server send requests: each settings field's origins (scheme, host, port). */
+function originsOf(
+  type: string,
+  side: 'source' | 'target',
+  settings: Record<string, unknown>,
+): Map<string, Set<string>> {
+  const declared = side === 'source' ? sourceSettings(type) : targetSettings(type);
+  const out = new Map<string, Set<string>>();
+  let urls: { field: string; url: string }[];
+  try {
+    urls = declared?.outbound?.(settings) ?? [];
+  } catch {
+    // Stored settings a connector can no longer read: no known address, so every address is new.
+    urls = [];
+  }
+  for (const { field, url } of urls) {
+    let origin: string;
+    try {
+      origin = new URL(url).origin;
+    } catch {
+      origin = url;
+    }
+    const set = out.get(field) ?? new Set<string>();
+    set.add(origin);
+    out.set(field, set);
+  }
+  return out;
+}
+
+/** A settings field that now sends requests to an origin it did not (`from` null: it sent none). */
+interface MovedAddress {
+  field: string;
+  from: string | null;
+  to: string;
+}
+
+/** "source.baseUrl changed address (https://a.example → https://b.example)": origins only, never a path or query. */
+function describeMove(side: 'source' | 'target', m: MovedAddress): string {
+  return m.from === null
+    ? `${side}.${m.field} is a new address (${m.to})`
+    : `${side}.${m.field} changed address (${m.from} → ${m.to})`;
+}
+
+/**
+ * The settings fields of one side whose address changed origin between the stored settings and
+ * the new ones: a field that sends requests to an origin it did not, or a field new to the settings
+ * (a type changed counts as every address new). Paths and queries are not compared.
+ */
+function movedAddresses(
+  side: 'source' | 'target',
+  stored: { type: string; config: Record<string, unknown> },
+  next: Settings,
+): MovedAddress[] {
+  const { type, ...settings } = next;
+  const before = stored.type === type ? originsOf(stored.type, side, stored.config) : new Map<string, Set<string>>();
+  const moved: MovedAddress[] = [];
+  for (const [field, origins] of originsOf(type, side, settings)) {
+    const was = before.get(field);
+    for (const origin of origins)
+      if (!was?.has(origin)) moved.push({ field, from: was ? [...was].join(', ') : null, to: origin });
+  }
+  return moved;
+}
+
+/**
+ * A secret sent back as "[secret]" is kept only while every address of its side (source or target:
+ * baseUrl, tokenUrl, url, the addresses a region or account setting makes) keeps its origin. When
+ * one moves, the stored secret would go to the new address unasked: refused, naming each secret,
+ * so that it is given again for the new address. Nothing is saved.
+ */
+function refuseKeptSecretsAtNewAddresses(
+  side: 'source' | 'target',
+  kept: string[],
+  moved: MovedAddress[],
+  field: (...path: PropertyKey[]) => string,
+): void {
+  if (kept.length === 0 || moved.length === 0) return;
+  const change = describeMove(side, moved[0]!);
+  const problems = kept.map((path) => ({
+    field: field(side, ...path.split('.')),
+    message:
+      `reads "${REDACTED}" but ${change}: give the secret again. A stored secret is never sent to a new ` +
+      'address without being given for it',
+  }));
+  throw new DomainError('VALIDATION_ERROR', problems.map((p) => `${p.field}: ${p.message}`).join('; '), problems);
+}
+
+/**
+ * Forgets a pipeline's OAuth connection whose target moved (another type, or an address of
+ * another origin): its tokens were granted for the old address and are never sent to the new one.
+ * The connection reads as revoked, with `reason`, until it is connected again; consents started
+ * for the old address are void; a refresh token given in the settings seeds it again (the digest
+ * of the one it was seeded from is forgotten too). Returns whether a connection was active.
+ */
+async function forgetMovedConnection(db: Queryable, pipelineId: string, reason: string): Promise<boolean> {
+  const forgotten = await revokeConnection(db, pipelineId, reason);
+  await db.query(`UPDATE oauth_connections SET settings_token_digest = NULL WHERE pipeline_id = $1`, [pipelineId]);
+  await db.query(`DELETE FROM oauth_states WHERE pipeline_id = $1 AND used_at IS NULL`, [pipelineId]);
+  return forgotten;
 }
 
 /**
@@ -667,23 +777,23 @@ export async function savePipeline(
   def: PipelineDefinition,
   managedBy: 'api' | 'config',
   opts: { at?: string; internalSources?: boolean; checkMapping?: boolean } = {},
-): Promise<{ pipeline: Pipeline; created: boolean; before: Pipeline | null }> {
+): Promise<{ pipeline: Pipeline; created: boolean; before: Pipeline | null; connectionForgotten: boolean }> {
   const at = opts.at ?? '';
   const field = (...path: PropertyKey[]) => [at, ...path.map(String)].filter(Boolean).join('.');
   const before = await findPipeline(db, box, def.name, entityId);
-  const source = withKeptSecrets(
-    'source',
-    def.source,
-    before && { type: before.sourceType, config: before.sourceConfig },
-    field,
-  );
-  const target = withKeptSecrets(
-    'target',
-    def.target,
-    before && { type: before.targetType, config: before.targetConfig },
-    field,
-  );
-  checkPipelineTypes({ source, target, mapping: def.mapping }, at, { internalSources: opts.internalSources ?? true });
+  const storedSource = before && { type: before.sourceType, config: before.sourceConfig };
+  const storedTarget = before && { type: before.targetType, config: before.targetConfig };
+  const { settings: source, kept: keptSource } = withKeptSecrets('source', def.source, storedSource, field);
+  const { settings: target, kept: keptTarget } = withKeptSecrets('target', def.target, storedTarget, field);
+  checkPipelineTypes({ source, target, mapping: def.mapping }, at, {
+    internalSources: opts.internalSources ?? true,
+    pipeline: { entity: def.entity, pipeline: def.name },
+  });
+  // Compared once the settings are valid, so that each connector can say where they send requests.
+  if (storedSource)
+    refuseKeptSecretsAtNewAddresses('source', keptSource, movedAddresses('source', storedSource, source), field);
+  const targetMoved = storedTarget ? movedAddresses('target', storedTarget, target) : [];
+  refuseKeptSecretsAtNewAddresses('target', keptTarget, targetMoved, field);
   if (opts.checkMapping) {
     const unknown = await mappingProblems(db, { id: entityId, code: def.entity }, { target, mapping: def.mapping }, at);
     if (unknown.length) throw mappingError(unknown);
@@ -728,7 +838,12 @@ export async function savePipeline(
         keepWebhookSecret,
       ],
     );
-    return { pipeline: (await findPipelineById(db, box, rows[0]!.id))!, created: rows[0]!.created, before };
+    const id = rows[0]!.id;
+    const connectionForgotten =
+      before !== null && targetMoved.length > 0
+        ? await forgetMovedConnection(db, id, movedConnectionReason(targetMoved[0]!))
+        : false;
+    return { pipeline: (await findPipelineById(db, box, id))!, created: rows[0]!.created, before, connectionForgotten };
   } catch (err) {
     if (isUniqueViolation(err))
       throw new DomainError('VALIDATION_ERROR', `Pipeline ${def.name} exists`, [
@@ -736,6 +851,11 @@ export async function savePipeline(
       ]);
     throw err;
   }
+}
+
+/** Why a connection was forgotten, as its status and a run parked for it say. */
+function movedConnectionReason(m: MovedAddress): string {
+  return `${describeMove('target', m)}, so the tokens granted for the old address were forgotten, never sent there: connect the pipeline again`;
 }
 
 export interface EntitySummary {

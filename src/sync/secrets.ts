@@ -205,14 +205,18 @@ export function withValueAt(config: Record<string, unknown>, path: string, value
 
 /**
  * A config sent back as it was shown: each secret that reads {@link REDACTED} takes the stored
- * (open) value at the same path. `missing` lists the paths that read REDACTED with nothing stored,
- * or {@link UNREADABLE} (a secret stored with another key cannot be kept: it must be entered again).
+ * (open) value at the same path. `kept` lists the paths that took a stored value, so that the
+ * caller can refuse to keep them where the settings now send them somewhere else (a secret is
+ * never sent to a new address without being given: src/sync/pipelines.ts). `missing` lists the
+ * paths that read REDACTED with nothing stored, or {@link UNREADABLE} (a secret stored with
+ * another key cannot be kept: it must be entered again).
  */
 export function keepRedacted(
   incoming: Record<string, unknown>,
   stored: Record<string, unknown> | null,
   secrets: readonly string[],
-): { config: Record<string, unknown>; missing: string[] } {
+): { config: Record<string, unknown>; kept: string[]; missing: string[] } {
+  const kept: string[] = [];
   const missing: string[] = [];
   const config = mapSecrets(incoming, secrets, (v, path) => {
     if (v === UNREADABLE) {
@@ -221,9 +225,12 @@ export function keepRedacted(
     }
     if (v !== REDACTED) return v;
     const was = valueAt(stored, path);
-    if (typeof was === 'string' && was !== REDACTED) return was;
+    if (typeof was === 'string' && was !== REDACTED) {
+      kept.push(path);
+      return was;
+    }
     missing.push(path);
     return v;
   });
-  return { config, missing };
+  return { config, kept: [...new Set(kept)], missing };
 }

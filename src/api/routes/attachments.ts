@@ -46,7 +46,8 @@ const UPLOAD_DESCRIPTION =
   "with the file name's extension: anything else is refused (ATTACHMENT_TYPE_NOT_ALLOWED, ATTACHMENT_TYPE_MISMATCH, " +
   'ATTACHMENT_TOO_LARGE; a body beyond the server limit is PAYLOAD_TOO_LARGE) and nothing is stored. Attachments are ' +
   'never changed or deleted; each one is in the audit trail. With an `Idempotency-Key`, a retry of the same file answers ' +
-  'the first attachment.';
+  'the first attachment. A file name holding a control character (a line feed, a tab) or a bidirectional control ' +
+  '(U+202E and the like, which make a name display other than it reads) is refused (VALIDATION_ERROR naming the character).';
 
 const UploadFields = z.strictObject({});
 

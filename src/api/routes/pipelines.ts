@@ -85,7 +85,10 @@ const putRoute = defineRoute({
   summary: 'Create or replace a pipeline',
   description:
     'The same shape as a pipeline in ledgerlink.yaml. Secrets (apiKey, webhookSecret, …) are encrypted at rest and never returned. ' +
-    'A pipeline read by GET can be sent back as it is: a secret that reads `[secret]` keeps its stored value, an absent ' +
+    'A pipeline read by GET can be sent back as it is: a secret that reads `[secret]` keeps its stored value while every address ' +
+    'of its side (source or target: baseUrl, tokenUrl, url, …) keeps its origin (scheme, host, port); when one moves, such a ' +
+    'secret is refused (VALIDATION_ERROR naming it) and must be given again, and the target moving forgets its OAuth ' +
+    'connection (connect again). An absent ' +
     '`webhookSecret` keeps the stored one (null removes it), and the read-only fields (id, hasWebhookSecret, managedBy, unreadableSecrets) are ignored. A secret that reads `[unreadable]` (stored with another encryption key) must be sent again. ' +
     'Settings a connector does not declare are refused; URLs must be https and may not point at loopback, private, link-local or ' +
     'metadata addresses unless the operator allows them (docs/security.md). Names are unique per entity. ' +
@@ -168,7 +171,7 @@ const putRoute = defineRoute({
           { field: 'body.id', message: 'not the id of this pipeline (or absent)' },
         ]);
     }
-    const { pipeline, created, before } = await savePipeline(
+    const { pipeline, created, before, connectionForgotten } = await savePipeline(
       ctx.db,
       box,
       entityId,
@@ -183,6 +186,16 @@ const putRoute = defineRoute({
       objectId: pipeline.name,
       ...pipelineAuditChange(before ?? null, pipeline),
     });
+    // The target moved to another address: its OAuth tokens were forgotten with this save.
+    if (connectionForgotten)
+      await ctx.audit({
+        entityId,
+        action: 'connection.disconnected',
+        objectType: 'pipeline',
+        objectId: pipeline.name,
+        before: { status: 'active' },
+        after: { status: 'revoked', reason: 'the target changed address' },
+      });
     ctx.setStatus(created ? 201 : 200);
     return publicPipeline(pipeline);
   },
