@@ -116,8 +116,12 @@ describe('sessions', () => {
     const u = await addUser(t, owner, 'two@example.com', 'viewer');
     const again = await other.post('/v1/users', { email: 'TWO@example.com', role: 'owner' });
     expect(again.status).toBe(201);
-    // the user already has a password: no link that would let another entity's owner reset it
-    expect(again.body.signInLink).toBeNull();
+    // The account exists: it is invited, not added, and no link could set its password.
+    expect(again.body.user).toBeNull();
+    expect(again.body.invitation).toMatchObject({ userId: u.id, email: 'two@example.com', role: 'owner' });
+    expect(again.body.signInLink).toMatch(/\/sign-in\/accept\?token=lli_/);
+    const token = new URL(again.body.signInLink).searchParams.get('token');
+    expect((await t.request('POST', '/v1/auth/accept-invitation', { token, password: u.password })).status).toBe(200);
     const b = await signIn(t, u.email, u.password);
     expect(b.signIn.body.entity.code).toBe('CK1'); // the first by code
     expect(b.signIn.body.entities.map((e: { code: string }) => e.code)).toEqual(['CK1', 'CK2']);

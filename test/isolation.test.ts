@@ -699,6 +699,8 @@ export const EXEMPT: Record<string, string> = {
   'POST /v1/auth/login': "anonymous; proves an entity's key pair (test/auth.test.ts)",
   'POST /v1/auth/sign-in': "anonymous; proves a user's password (test/users.test.ts)",
   'POST /v1/auth/set-password': 'anonymous; proves a one-time link token (test/users.test.ts)',
+  'POST /v1/auth/accept-invitation':
+    'anonymous; proves an invitation token and the account’s password (test/user-invitations.test.ts)',
   'GET /v1/connections/{pipeline}/oauth/callback':
     'anonymous; the state names the pipeline (test/oauth-connections.test.ts)',
   'POST /v1/webhooks/{pipeline}': "anonymous; the pipeline's secret signs the body (test/pipeline-security.test.ts)",

@@ -134,13 +134,34 @@ describe('adding users and setting passwords', () => {
     expect((await accountant.request('POST', `/v1/users/${ids.viewer}/sign-in-link`)).body.error.code).toBe(
       'FORBIDDEN_ROLE',
     );
-    // invited here and in another entity: neither owner may set their password
+    // Added here, then by another entity: only invited there (no link that sets a password), so the
+    // account is still this entity's alone, and its owner may still give it a new link.
     const second = await t.entity('US2');
     const shared = await keyPair.post('/v1/users', { email: 'shared@example.com', role: 'viewer' });
     const inSecond = await second.post('/v1/users', { email: 'shared@example.com', role: 'viewer' });
-    expect(inSecond.body.signInLink).toBeNull();
-    const refused = await keyPair.post(`/v1/users/${shared.body.user.id}/sign-in-link`, undefined);
-    expect(refused.body.error.code).toBe('SIGN_IN_LINK_NOT_ALLOWED');
+    expect(inSecond.body.user).toBeNull();
+    expect(inSecond.body.signInLink).toMatch(/\/sign-in\/accept\?token=lli_/);
+    expect((await keyPair.post(`/v1/users/${shared.body.user.id}/sign-in-link`, undefined)).status).toBe(201);
+    // Once it belongs to the other entity too, neither owner may hand out a link that sets its password.
+    const invitation = new URL(inSecond.body.signInLink).searchParams.get('token');
+    const set = new URL(
+      (await keyPair.post(`/v1/users/${shared.body.user.id}/sign-in-link`, undefined)).body.signInLink,
+    ).searchParams.get('token');
+    expect(
+      (await t.request('POST', '/v1/auth/set-password', { token: set, password: 'a good long passphrase' })).status,
+    ).toBe(200);
+    expect(
+      (
+        await t.request('POST', '/v1/auth/accept-invitation', {
+          token: invitation,
+          password: 'a good long passphrase',
+        })
+      ).status,
+    ).toBe(200);
+    for (const owner of [keyPair, second]) {
+      const refused = await owner.post(`/v1/users/${shared.body.user.id}/sign-in-link`, undefined);
+      expect(refused.body.error.code).toBe('SIGN_IN_LINK_NOT_ALLOWED');
+    }
   });
 
   it('refuses an expired link', async () => {

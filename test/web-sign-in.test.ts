@@ -72,6 +72,22 @@ describe('POST /sign-in, the form without JavaScript', () => {
     expect(r.headers.location).toBe('/');
   });
 
+  it('goes to the overview, never a server error, for a next that no Location header can hold', async () => {
+    for (const next of ['/%00', '/%01', '/%E2%82%AC', '/a%0Db']) {
+      const r = await post(`/sign-in?next=${encodeURIComponent(decodeURIComponent(next))}`, {
+        email: ann.email,
+        password: ann.password,
+      });
+      expect(r.status, next).toBe(303);
+      expect(r.headers.location, next).toBe('/');
+      // Signed in already: the page goes on at once, to the same place.
+      const again = await t.request('GET', `/sign-in?next=${next}`, undefined, {
+        cookie: String(r.headers['set-cookie']).split(';')[0]!,
+      });
+      expect([again.status, again.headers.location], next).toEqual([303, '/']);
+    }
+  });
+
   it('a wrong password shows the form again with the error, the address kept, and no cookie', async () => {
     const r = await post('/sign-in?next=%2Fruns', { email: 'nobody@example.com', password: 'wrong' });
     expect(r.status).toBe(401);

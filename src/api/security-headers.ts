@@ -26,7 +26,8 @@ const PERMISSIONS_POLICY = 'camera=(), microphone=(), geolocation=(), payment=()
 export function setSecurityHeaders(request: FastifyRequest, reply: FastifyReply, services: AppServices): void {
   reply.header('x-content-type-options', 'nosniff');
   reply.header('x-frame-options', 'SAMEORIGIN');
-  reply.header('referrer-policy', 'same-origin');
+  // A page whose address holds a one-time token says no-referrer itself: kept, never loosened.
+  if (!reply.hasHeader('referrer-policy')) reply.header('referrer-policy', 'same-origin');
   reply.header('cross-origin-opener-policy', 'same-origin');
   reply.header('permissions-policy', PERMISSIONS_POLICY);
   if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', CONTENT_SECURITY_POLICY);

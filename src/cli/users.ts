@@ -76,7 +76,7 @@ async function createUser(opts: CreateOptions): Promise<void> {
       const credentials = member.hasPassword ? 'existing' : password ? 'password' : 'link';
       let link: { token: string; expiresAt: string } | null = null;
       if (credentials === 'password') await setPasswordHash(tx, member.id, hash!);
-      if (credentials === 'link') link = await issueSignInToken(tx, member.id, entity.id);
+      if (credentials === 'link') link = await issueSignInToken(tx, member.id, entity.id, 'operator');
       await recordAudit(tx, {
         entityId: entity.id,
         actor: 'cli',
@@ -185,7 +185,7 @@ async function issueLink(opts: { entity: string; email: string; url?: string; js
     return db.transaction(async (tx) => {
       const member = await findMemberByEmail(tx, entity.id, email);
       if (!member) throw new CliError('NOT_FOUND', `${email} does not belong to ${entity.code}`);
-      const link = await issueSignInToken(tx, member.id, entity.id);
+      const link = await issueSignInToken(tx, member.id, entity.id, 'operator');
       await recordAudit(tx, {
         entityId: entity.id,
         actor: 'cli',

@@ -47,6 +47,7 @@ export async function openUserSession(
     max,
   ]);
   await db.query('UPDATE users SET last_sign_in_at = now() WHERE id = $1', [userId]);
+  await markSignedIn(db, userId, entityId);
   // Sessions past their end are kept a day for diagnosis, then swept here.
   await db.query(`DELETE FROM user_sessions WHERE expires_at < now() - interval '1 day'`);
   const idle = new Date(Date.now() + lifetime.idleSeconds * 1000);
@@ -103,8 +104,17 @@ export async function endUserSession(db: Queryable, token: string): Promise<void
 
 /** Moves a session to another entity of its user (the membership is checked by the caller). */
 export async function switchSessionEntity(db: Queryable, token: string, entityId: string): Promise<void> {
-  await db.query('UPDATE user_sessions SET entity_id = $2, last_seen_at = now() WHERE token_hash = $1', [
-    hashSecret(token),
+  const { rows } = await db.query<{ user_id: string }>(
+    'UPDATE user_sessions SET entity_id = $2, last_seen_at = now() WHERE token_hash = $1 RETURNING user_id',
+    [hashSecret(token), entityId],
+  );
+  if (rows[0]) await markSignedIn(db, rows[0].user_id, entityId);
+}
+
+/** Notes the user's sign-in to one entity: what that entity's owner sees, never their sign-ins elsewhere. */
+async function markSignedIn(db: Queryable, userId: string, entityId: string): Promise<void> {
+  await db.query('UPDATE user_memberships SET last_sign_in_at = now() WHERE user_id = $1 AND entity_id = $2', [
+    userId,
     entityId,
   ]);
 }

@@ -20,7 +20,10 @@ export function sessionCookieOf(res: TestResponse): string {
   return line.split(';')[0]!;
 }
 
-/** Adds a user to the client's entity and sets their password through the one-time link. */
+/**
+ * Adds a user to the client's entity and sets their password through the one-time link; an
+ * existing account is invited instead, and accepts the invitation with its password.
+ */
 export async function addUser(
   t: TestApp,
   owner: Client,
@@ -30,8 +33,13 @@ export async function addUser(
 ): Promise<{ id: string; email: string; password: string }> {
   const added = await owner.post('/v1/users', { email, role });
   if (added.status !== 201) throw new Error(`add user failed: ${JSON.stringify(added.body)}`);
-  if (added.body.signInLink) {
-    const token = new URL(added.body.signInLink).searchParams.get('token')!;
+  const token = added.body.signInLink ? new URL(added.body.signInLink).searchParams.get('token')! : null;
+  if (added.body.invitation) {
+    const accepted = await t.request('POST', '/v1/auth/accept-invitation', { token, password });
+    if (accepted.status !== 200) throw new Error(`accepting the invitation failed: ${JSON.stringify(accepted.body)}`);
+    return { id: added.body.invitation.userId, email, password };
+  }
+  if (token) {
     const set = await t.request('POST', '/v1/auth/set-password', { token, password });
     if (set.status !== 200) throw new Error(`set password failed: ${JSON.stringify(set.body)}`);
   }

@@ -2,7 +2,14 @@ import type { AnyRoute } from '../route.ts';
 import { getHealth, getMetrics, getReady } from './health.ts';
 import { createEntityRoute, issueKeysRoute, listKeysRoute, revokeKeyRoute } from './admin-entities.ts';
 import { loginRoute, logoutRoute } from './auth.ts';
-import { meRoute, setPasswordRoute, signInRoute, signOutRoute, switchEntityRoute } from './user-auth.ts';
+import {
+  acceptInvitationRoute,
+  meRoute,
+  setPasswordRoute,
+  signInRoute,
+  signOutRoute,
+  switchEntityRoute,
+} from './user-auth.ts';
 import { userRoutes } from './users.ts';
 import { setupRoutes } from './setup.ts';
 import { salesRoutes } from './sales.ts';
@@ -35,6 +42,7 @@ export const allRoutes: AnyRoute[] = [
   meRoute,
   switchEntityRoute,
   setPasswordRoute,
+  acceptInvitationRoute,
   ...userRoutes,
   ...setupRoutes,
   ...currencyRoutes,

@@ -4,8 +4,10 @@ import { DomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import { checkPasswordPolicy, DEFAULT_PASSWORD_PARAMS, hashPassword, verifyPassword } from '../../ledger/passwords.ts';
 import {
+  acceptInvitation,
   activeMemberships,
   consumeSignInToken,
+  findInvitation,
   findUserByEmail,
   normalizeEmail,
   rehashPassword,
@@ -21,6 +23,7 @@ import {
   sessionTokenOf,
   setSessionCookie,
   principalFromCookie,
+  checkCsrf,
 } from '../cookie-auth.ts';
 
 const RoleSchema = z.enum(['owner', 'accountant', 'viewer']);
@@ -324,5 +327,118 @@ export const setPasswordRoute = defineRoute({
       return taken;
     });
     return { user: { id: user.userId, email: user.email } };
+  },
+});
+
+export const acceptInvitationRoute = defineRoute({
+  method: 'POST',
+  path: '/v1/auth/accept-invitation',
+  operationId: 'acceptInvitation',
+  summary: 'Accept an invitation to join an entity with your own account; signs you in there',
+  description:
+    'The token comes from the invitation link an owner was given when they added the e-mail of an account that ' +
+    'already exists (POST /v1/users: `/sign-in/accept?token=lli_…`, valid 7 days, used once). The invitation is ' +
+    "accepted by the account's person: with the account's `password`, or, without one, from a browser session of that " +
+    'same account (the cookie and its CSRF token: an account that signs in only through the OIDC provider). The ' +
+    "account then belongs to the entity with the invited role, and the answer is a session there, as sign-in's. " +
+    'An unknown, used or expired link answers SIGN_IN_LINK_INVALID; a wrong password INVALID_CREDENTIALS; both count ' +
+    'in the sign-in throttle (429 LOGIN_THROTTLED).',
+  tags: ['auth'],
+  auth: 'none',
+  idempotency: { refuse: 'the link works once; retry without the header.' },
+  write: false,
+  body: z.strictObject({ token: z.string().min(1).max(200), password: z.string().min(1).max(1024).optional() }),
+  example: { token: 'lli_…', password: 'correct horse battery staple' },
+  success: { status: 200, description: 'Joined; signed in there, the cookie set.', schema: SignedInSchema },
+  errors: [
+    'SIGN_IN_LINK_INVALID',
+    'INVALID_CREDENTIALS',
+    'LOGIN_THROTTLED',
+    'CSRF_TOKEN_INVALID',
+    'IDEMPOTENCY_KEY_NOT_SUPPORTED',
+  ],
+  handler: async ({ db, body, services, request, reply, requestId, log }) => {
+    const address = request.ip;
+    const invitation = await findInvitation(db, body.token);
+    // A link that is not one counts as a failed attempt from the address; a password tried, for the account too.
+    const subjects = signInSubjects(address, invitation?.email);
+    const begun = await beginLoginAttempt(db, signInThrottle(services), subjects);
+    if ('wait' in begun) {
+      log.warn({ address }, 'invitation acceptance throttled');
+      reply.header('retry-after', String(begun.wait));
+      throw signInThrottled(begun.wait);
+    }
+    const { attempt } = begun;
+    try {
+      if (!invitation) {
+        await attempt.failed();
+        throw new DomainError(
+          'SIGN_IN_LINK_INVALID',
+          'The invitation link is unknown, was used or replaced, or has expired; ask the owner who invited you for a new one.',
+        );
+      }
+      if (!(await isInvitedPerson(invitation.userId))) {
+        await attempt.failed();
+        await recordAudit(db, {
+          entityId: invitation.entityId,
+          actor: 'anonymous',
+          action: 'auth.sign-in-failed',
+          objectType: 'user',
+          objectId: invitation.userId,
+          after: { email: invitation.email, address, invitation: true },
+          requestId,
+        });
+        throw new DomainError('INVALID_CREDENTIALS');
+      }
+      const session = await db.transaction(async (tx) => {
+        const joined = await acceptInvitation(tx, body.token, invitation.userId);
+        const actor = `user:${invitation.userId}`;
+        await recordAudit(tx, {
+          entityId: joined.entityId,
+          actor,
+          action: 'user.invitation-accepted',
+          objectType: 'user',
+          objectId: invitation.userId,
+          after: { email: invitation.email, role: joined.role },
+          requestId,
+        });
+        const opened = await openUserSession(tx, invitation.userId, joined.entityId, sessionLifetime(services));
+        await recordAudit(tx, {
+          entityId: joined.entityId,
+          actor,
+          action: 'auth.sign-in',
+          objectType: 'user',
+          objectId: invitation.userId,
+          after: { address },
+          requestId,
+        });
+        return { opened, joined };
+      });
+      setSessionCookie(reply, request, services, session.opened.token);
+      const memberships = await activeMemberships(db, invitation.userId);
+      return {
+        user: { id: invitation.userId, email: invitation.email },
+        entity: { code: session.joined.code, name: session.joined.name },
+        role: session.joined.role,
+        entities: memberships.map((m) => ({ code: m.code, name: m.name, role: m.role })),
+        csrfToken: session.opened.csrfToken,
+        expiresAt: session.opened.expiresAt,
+      } satisfies SignedIn;
+    } finally {
+      await attempt.succeeded().catch((err: unknown) => log.warn({ err }, 'could not uncount a sign-in attempt'));
+    }
+
+    /** Whether the caller is the invited account's person: its password, or a session of it with its CSRF token. */
+    async function isInvitedPerson(userId: string): Promise<boolean> {
+      if (body.password !== undefined) {
+        const user = await findUserByEmail(db, invitation!.email);
+        const check = await verifyPassword(body.password, user?.passwordHash ?? null, passwordParams(services));
+        return user?.id === userId && check.ok;
+      }
+      const principal = await principalFromCookie(request, services, db);
+      if (principal?.kind !== 'entity' || principal.user?.id !== userId) return false;
+      checkCsrf(request, principal, services);
+      return true;
+    }
   },
 });

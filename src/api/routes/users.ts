@@ -4,10 +4,14 @@ import { DomainError } from '../../domain/errors.ts';
 import { roleAtLeast } from '../../domain/roles.ts';
 import type { Queryable } from '../../db/database.ts';
 import {
-  addMember,
+  addOrInvite,
   findMember,
+  type Invitation,
+  invitationLinkPath,
+  inviteUser,
   issueSignInToken,
   type Member,
+  listInvitations,
   listMembers,
   signInLinkPath,
   updateMember,
@@ -24,7 +28,18 @@ const MemberSchema = z.object({
   disabled: z.boolean(),
   hasPassword: z.boolean().describe('false until the user has set a password with their sign-in link'),
   createdAt: z.string(),
-  lastSignInAt: z.string().nullable().describe('when the user last signed in (password or OIDC); null: never'),
+  lastSignInAt: z
+    .string()
+    .nullable()
+    .describe('when the user last signed in to this entity (password or OIDC); null: never'),
+});
+
+const InvitationSchema = z.object({
+  userId: z.string(),
+  email: z.string(),
+  role: RoleSchema,
+  createdAt: z.string(),
+  expiresAt: z.string().describe('the link works until then, once'),
 });
 
 const ApiKeySchema = z.object({
@@ -85,15 +100,44 @@ export const CreateApiKeyBody = z.strictObject({
 type AuditFn = RouteContext<unknown, unknown, unknown>['audit'];
 type LinkConfig = { publicUrl: string | null; port: number };
 
-/** Adds a user with a role; a new user (or one with no password and no other entity) gets a one-time link. */
+/** What adding a user answers: the member, or the invitation of an existing account, and the link to hand over. */
+export interface UserAdded {
+  user: Member | null;
+  invitation: Invitation | null;
+  /** A new account's set-password link, or an invitation's link; shown once. */
+  signInLink: string | null;
+  signInLinkExpiresAt: string | null;
+}
+
+/**
+ * Adds a user with a role. A new account (or one nobody uses yet) joins at once and gets a
+ * one-time set-password link. An account that already exists is invited instead: it joins when
+ * its person opens the invitation's link and accepts with their own password (addOrInvite).
+ */
 export async function addUser(
   db: Queryable,
   entityId: string,
   body: z.output<typeof AddUserBody>,
   config: LinkConfig,
   audit: AuditFn,
-): Promise<{ user: Member; signInLink: string | null; signInLinkExpiresAt: string | null }> {
-  const { member, userCreated } = await addMember(db, entityId, body);
+): Promise<UserAdded> {
+  const added = await addOrInvite(db, entityId, body);
+  if (added.kind === 'invited') {
+    const { invitation, token } = added;
+    await audit({
+      action: 'user.invited',
+      objectType: 'user',
+      objectId: invitation.userId,
+      after: { email: invitation.email, role: invitation.role, expiresAt: invitation.expiresAt },
+    });
+    return {
+      user: null,
+      invitation,
+      signInLink: `${baseUrl(config)}${invitationLinkPath(token)}`,
+      signInLinkExpiresAt: invitation.expiresAt,
+    };
+  }
+  const { member, userCreated } = added;
   const mayIssue = userCreated || (await ownerMayIssueLink(db, entityId, member));
   const link = mayIssue ? await issueSignInToken(db, member.id, entityId) : null;
   await audit({
@@ -104,6 +148,7 @@ export async function addUser(
   });
   return {
     user: member,
+    invitation: null,
     signInLink: link ? `${baseUrl(config)}${signInLinkPath(link.token)}` : null,
     signInLinkExpiresAt: link?.expiresAt ?? null,
   };
@@ -138,7 +183,14 @@ export async function reissueUserLink(
   audit: AuditFn,
 ): Promise<{ signInLink: string; signInLinkExpiresAt: string }> {
   const member = await findMember(db, entityId, userId);
-  if (!member) throw new DomainError('NOT_FOUND', `No user ${userId} in this entity`);
+  if (!member) {
+    // An invitation not yet accepted: a new link replaces the one before (lost, or not received).
+    const [invited] = /^[0-9a-f-]{36}$/i.test(userId) ? await listInvitations(db, entityId, userId) : [];
+    if (!invited) throw new DomainError('NOT_FOUND', `No user ${userId} in this entity`);
+    const link = await inviteUser(db, entityId, userId, invited.role);
+    await audit({ action: 'user.invited', objectType: 'user', objectId: userId, after: { expiresAt: link.expiresAt } });
+    return { signInLink: `${baseUrl(config)}${invitationLinkPath(link.token)}`, signInLinkExpiresAt: link.expiresAt };
+  }
   if (!(await ownerMayIssueLink(db, entityId, member))) throw new DomainError('SIGN_IN_LINK_NOT_ALLOWED');
   const link = await issueSignInToken(db, member.id, entityId);
   await audit({ action: 'user.sign-in-link-issued', objectType: 'user', objectId: member.id });
@@ -226,21 +278,31 @@ export const listUsersRoute = defineRoute({
   tags: ['users'],
   auth: 'entity',
   role: 'owner',
-  success: { status: 200, description: 'The members, by e-mail.', schema: z.object({ items: z.array(MemberSchema) }) },
+  success: {
+    status: 200,
+    description: 'The members, by e-mail, and the invitations of existing accounts not yet accepted.',
+    schema: z.object({ items: z.array(MemberSchema), invitations: z.array(InvitationSchema) }),
+  },
   errors: ['FORBIDDEN_ROLE'],
-  handler: async ({ db, entity }) => ({ items: await listMembers(db, entity.id) }),
+  handler: async ({ db, entity }) => ({
+    items: await listMembers(db, entity.id),
+    invitations: await listInvitations(db, entity.id),
+  }),
 });
 
 export const addUserRoute = defineRoute({
   method: 'POST',
   path: '/v1/users',
   operationId: 'addUser',
-  summary: 'Add a user to the entity with a role; a new user gets a one-time sign-in link',
+  summary: 'Add a user to the entity with a role; an e-mail that already has an account is invited',
   description:
-    'Users are global (one e-mail, case-insensitive, across entities). For a user who has no password yet and belongs ' +
-    'to no other entity, the answer holds a link (`/sign-in/set-password?token=…`, valid 24 hours, shown once) to set ' +
-    'one; a user who already signs in elsewhere keeps their password and `signInLink` is null (an owner of one entity ' +
-    'cannot reset the password of a user of another). With an Idempotency-Key, a replay is refused: the link is never stored.',
+    'Users are global (one e-mail, case-insensitive, across entities). A new e-mail joins at once (`user`), and ' +
+    '`signInLink` sets its password (`/sign-in/set-password?token=…`, valid 24 hours, shown once). An e-mail that ' +
+    'already has an account (a password, a sign-in through the OIDC provider, or another entity) is not added: it is ' +
+    'invited (`invitation`, `user` null), and `signInLink` is the invitation (`/sign-in/accept?token=…`, valid 7 days, ' +
+    'shown once), which its person opens and accepts with their own password (POST /v1/auth/accept-invitation). Until ' +
+    'then it has no access, and an owner of one entity never sets or learns the password of an account of another. ' +
+    'Adding an invited e-mail again makes a new link. With an Idempotency-Key, a replay is refused: the link is never stored.',
   tags: ['users'],
   auth: 'entity',
   role: 'owner',
@@ -249,9 +311,10 @@ export const addUserRoute = defineRoute({
   example: { email: 'ann@example.com', role: 'accountant' },
   success: {
     status: 201,
-    description: 'The user belongs to the entity.',
+    description: 'The user belongs to the entity, or the existing account is invited.',
     schema: z.object({
-      user: MemberSchema,
+      user: MemberSchema.nullable(),
+      invitation: InvitationSchema.nullable(),
       signInLink: z.string().nullable(),
       signInLinkExpiresAt: z.string().nullable(),
     }),
@@ -283,11 +346,12 @@ export const reissueLinkRoute = defineRoute({
   method: 'POST',
   path: '/v1/users/{id}/sign-in-link',
   operationId: 'reissueSignInLink',
-  summary: 'A new one-time sign-in link for a user who has not set a password yet',
+  summary: 'A new one-time link for a user who has not set a password yet, or an invitation not yet accepted',
   description:
-    'For an invited user whose link was lost or expired: a new link (valid 24 hours, shown once); earlier unused ' +
-    'links keep working until they expire. Refused (409 SIGN_IN_LINK_NOT_ALLOWED) for a user who already has a ' +
-    'password or belongs to another entity: the operator resets those (`ledgerlink user link`).',
+    'For a new user whose link was lost or expired: a new set-password link (valid 24 hours, shown once); earlier ' +
+    'unused links keep working until they expire. Refused (409 SIGN_IN_LINK_NOT_ALLOWED) for a user who already has ' +
+    'a password or belongs to another entity: the operator resets those (`ledgerlink user link`). For an invited ' +
+    'account (`invitations` of GET /v1/users): a new invitation link, valid 7 days; the earlier one stops working.',
   tags: ['users'],
   auth: 'entity',
   role: 'owner',

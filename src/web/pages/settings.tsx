@@ -1,6 +1,6 @@
 import type { ComponentChildren } from 'preact';
 import type { AllSettings } from '../../ledger/settings.ts';
-import type { Member } from '../../ledger/users.ts';
+import type { Invitation, Member } from '../../ledger/users.ts';
 import { ROLES } from '../../domain/roles.ts';
 import { Empty, WithCode } from '../components/common.tsx';
 import { FieldError, type FieldProblem, type FieldWords, invalidAttributes } from '../components/field-errors.tsx';
@@ -46,6 +46,8 @@ function statusOf(m: Member): string {
 export function UsersRegion(props: {
   ctx: PageContext;
   members: Member[];
+  /** Existing accounts invited, not yet accepted: they have no access until they accept. */
+  invitations: Invitation[];
   notice?: ComponentChildren;
   addProblems?: FieldProblem[];
   addValues?: { email?: string; role?: string };
@@ -60,7 +62,7 @@ export function UsersRegion(props: {
     <section id="users-region" aria-labelledby="users-title" class="card">
       <h2 id="users-title">Users</h2>
       <div aria-live="polite">{props.notice}</div>
-      {members.length === 0 ? (
+      {members.length + props.invitations.length === 0 ? (
         <Empty>No users yet: add one below.</Empty>
       ) : (
         <div class="table-scroll">
@@ -126,6 +128,24 @@ export function UsersRegion(props: {
                   </td>
                 </tr>
               ))}
+              {props.invitations.map((i) => (
+                <tr>
+                  <td data-label="E-mail">{i.email}</td>
+                  <td data-label="Role">{i.role}</td>
+                  <td data-label="Status">
+                    Invited, not yet accepted (until{' '}
+                    <time dateTime={i.expiresAt}>{formatDateTime(i.expiresAt, ctx.locale)}</time>)
+                  </td>
+                  <td data-label="Last sign-in">Never</td>
+                  <td data-label="Actions">
+                    <form class="inline-form" hx-post={`/settings/users/${i.userId}/sign-in-link`} {...target}>
+                      <button type="submit" class="secondary outline">
+                        New invitation link<span class="visually-hidden"> for {i.email}</span>
+                      </button>
+                    </form>
+                  </td>
+                </tr>
+              ))}
             </tbody>
           </table>
         </div>
@@ -170,8 +190,10 @@ export function UsersRegion(props: {
         </div>
         <button type="submit">Add user</button>
         <p class="help">
-          A new user gets a one-time link (valid 24 hours) to choose a password; it is shown here once. Where an OIDC
-          provider is configured, a user whose e-mail it verifies can sign in there instead.
+          A new user gets a one-time link (valid 24 hours) to choose a password; it is shown here once. An e-mail that
+          already has an account (in another entity, say) is invited instead: its link (valid 7 days) lets its person
+          join by accepting with their own password, and gives no access until then. Where an OIDC provider is
+          configured, a user whose e-mail it verifies can sign in there instead.
         </p>
       </form>
     </section>
@@ -413,7 +435,12 @@ export function SettingsForm(props: {
 }
 
 /** GET /settings: users and the entity's settings (owners only). */
-export function SettingsPage(props: { ctx: PageContext; members: Member[]; settings: AllSettings }) {
+export function SettingsPage(props: {
+  ctx: PageContext;
+  members: Member[];
+  invitations: Invitation[];
+  settings: AllSettings;
+}) {
   const values = settingsValues(props.settings);
   return (
     <Layout ctx={props.ctx} title="Settings" section="settings">
@@ -422,7 +449,7 @@ export function SettingsPage(props: { ctx: PageContext; members: Member[]; setti
         Users of {props.ctx.viewer.entity.name} and the entity’s settings. Your own API keys are under{' '}
         <a href="/settings/api-keys">Your API keys</a>.
       </p>
-      <UsersRegion ctx={props.ctx} members={props.members} />
+      <UsersRegion ctx={props.ctx} members={props.members} invitations={props.invitations} />
       <SettingsForm values={values} was={values} />
     </Layout>
   );

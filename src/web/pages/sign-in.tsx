@@ -57,7 +57,11 @@ function Plain(props: {
 
 /** A next URL kept only when it is a path of this site (never another origin). */
 export function safeNext(next: unknown): string {
-  return typeof next === 'string' && /^\/(?![/\\])[^\s]*$/.test(next) && !next.startsWith('/sign-in') ? next : '/';
+  // A path of this server, written as a URL is (printable ASCII, anything else %-escaped): a control
+  // or other character could not go into the Location header at all.
+  return typeof next === 'string' && /^\/(?![/\\])[\x21-\x7e]*$/.test(next) && !next.startsWith('/sign-in')
+    ? next
+    : '/';
 }
 
 /**
@@ -239,6 +243,104 @@ export function SetPasswordPage(props: {
         ) : props.error || props.unusable ? null : (
           <p class="notice notice-error" role="alert">
             This link has no token. Open the whole link you were given, or ask an owner for a new one.
+          </p>
+        )}
+      </article>
+    </Plain>
+  );
+}
+
+export const ACCEPT_WORDS: Record<string, FieldWords> = {
+  password: { label: 'Password', missing: 'Enter the password of your account' },
+};
+
+/** What an invitation link shows: who is asked to join which entity, with which role. */
+export interface InvitationView {
+  token: string;
+  email: string;
+  entityCode: string;
+  entityName: string;
+  role: string;
+  hasPassword: boolean;
+  /** The CSRF token of a browser session of the invited account itself: it accepts without the password. */
+  sessionCsrf: string | null;
+}
+
+/**
+ * GET /sign-in/accept: an invitation of an existing account to join an entity. Its person accepts
+ * with the account's own password (or from a session of that account), never by the link alone:
+ * whoever holds the link (the owner who invited) cannot join the account in by themselves.
+ */
+export function AcceptInvitationPage(props: {
+  lang: string;
+  invitation: InvitationView | null;
+  /** The link cannot be accepted (used, replaced, expired, unknown): said instead of the form. */
+  unusable?: string | undefined;
+  error?: { code: string; message: string } | undefined;
+  problem?: FieldProblem | undefined;
+}) {
+  const i = props.invitation;
+  const problem = props.problem;
+  return (
+    <Plain lang={props.lang} title="Accept an invitation" referrer="no-referrer">
+      <article class="sign-in">
+        <h1>Accept an invitation</h1>
+        {props.unusable ? (
+          <p class="notice notice-error" role="alert">
+            {props.unusable} <small class="code">(SIGN_IN_LINK_INVALID)</small>
+          </p>
+        ) : props.error ? (
+          <div class="notice notice-error" role="alert">
+            <strong>You have not joined. </strong>
+            {props.error.message} <small class="code">({props.error.code})</small>
+          </div>
+        ) : null}
+        {i ? (
+          <>
+            <p>
+              <strong>{i.email}</strong> is invited to join <strong>{i.entityName}</strong> ({i.entityCode}) as{' '}
+              <strong>{i.role}</strong>.
+            </p>
+            {i.sessionCsrf ? (
+              <form method="post" action="/sign-in/accept">
+                <input type="hidden" name="token" value={i.token} />
+                <input type="hidden" name="_csrf" value={i.sessionCsrf} />
+                <p>You are signed in as {i.email}.</p>
+                <button type="submit">Join {i.entityName}</button>
+              </form>
+            ) : i.hasPassword ? (
+              <form method="post" action="/sign-in/accept" novalidate>
+                <input type="hidden" name="token" value={i.token} />
+                <label for="password">Password of {i.email}</label>
+                <input
+                  id="password"
+                  name="password"
+                  type="password"
+                  autocomplete="current-password"
+                  required
+                  autofocus
+                  {...fieldWordAttributes(ACCEPT_WORDS.password!)}
+                  {...invalidAttributes('password-error', problem, 'password-help')}
+                />
+                <small id="password-help">
+                  The password you sign in with. Not yours, or not invited? Do not accept: tell whoever sent you the
+                  link.
+                </small>
+                <FieldErrorSlot id="password-error" field="password" problem={problem} />
+                <button type="submit">Join {i.entityName}</button>
+              </form>
+            ) : (
+              <p class="notice notice-warning" role="status">
+                Your account has no password. If you sign in through your organisation&rsquo;s provider,{' '}
+                <a href="/sign-in">sign in</a> first, then open this link again. Otherwise set a password with the link
+                you were given for it, or ask the operator for one (<code>ledgerlink user link</code>), then open this
+                link again.
+              </p>
+            )}
+          </>
+        ) : props.unusable || props.error ? null : (
+          <p class="notice notice-error" role="alert">
+            This link has no token. Open the whole link you were given, or ask the owner who invited you for a new one.
           </p>
         )}
       </article>

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { h } from 'preact';
 import type { RouteContext } from '../../api/route.ts';
-import { setPasswordRoute, signInRoute } from '../../api/routes/user-auth.ts';
+import { acceptInvitationRoute, setPasswordRoute, signInRoute } from '../../api/routes/user-auth.ts';
 import type { AppServices } from '../../api/services.ts';
 import { beginLoginAttempt, signInSubjects, signInThrottle, signInThrottled } from '../../api/sign-in-throttle.ts';
 import { assertStorableText } from '../../api/text-guard.ts';
@@ -11,7 +11,16 @@ import { recordAudit } from '../../ledger/audit.ts';
 import { hashSecret } from '../../ledger/secrets.ts';
 import { type FieldProblem, problemsInWords, refusalInWords, zodProblems } from '../components/field-errors.tsx';
 import { localeOf } from '../format.ts';
-import { SET_PASSWORD_WORDS, SIGN_IN_WORDS, SetPasswordPage, SignInPage, safeNext } from '../pages/sign-in.tsx';
+import {
+  ACCEPT_WORDS,
+  AcceptInvitationPage,
+  SET_PASSWORD_WORDS,
+  SIGN_IN_WORDS,
+  SetPasswordPage,
+  SignInPage,
+  safeNext,
+} from '../pages/sign-in.tsx';
+import { findInvitation } from '../../ledger/users.ts';
 import { sendPage } from '../render.ts';
 import { registerFavicon } from './favicon.ts';
 import { viewerOf } from '../session.ts';
@@ -260,6 +269,110 @@ async function signInLinkState(
   }
 }
 
+/** What the invitation page says of a link that cannot be accepted (used, replaced, expired, unknown). */
+const INVITATION_UNUSABLE =
+  'This invitation has been accepted, replaced by a newer link, or has expired. Ask the owner who invited you for a new one.';
+
+/**
+ * The invitation page of a token, looked up without using it: the form to accept it, or why it
+ * cannot be. A token that is no invitation counts as a failed attempt from the address, as on the
+ * set-password page, so the page is no way around guessing links.
+ */
+async function invitationPage(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  services: AppServices,
+  token: string | null,
+  status = 200,
+  extra: { error?: { code: string; message: string }; problem?: FieldProblem } = {},
+) {
+  const lang = localeOf(request.headers['accept-language']);
+  reply.header('referrer-policy', 'no-referrer');
+  const page = (props: Omit<Parameters<typeof AcceptInvitationPage>[0], 'lang'>, code = status) =>
+    sendPage(reply, h(AcceptInvitationPage, { lang, ...props }), code);
+  if (token === null) return page({ invitation: null });
+  const begun = await beginLoginAttempt(services.db, signInThrottle(services), signInSubjects(request.ip));
+  if ('wait' in begun) {
+    const throttled = signInThrottled(begun.wait);
+    return page({ invitation: null, error: setPasswordError(throttled) }, 429);
+  }
+  const found =
+    token.length > 200
+      ? null
+      : await findInvitation(services.db, token).catch(async (err: unknown) => {
+          await begun.attempt.succeeded().catch(() => undefined);
+          throw err;
+        });
+  if (!found) {
+    await begun.attempt.failed();
+    return page({ invitation: null, unusable: INVITATION_UNUSABLE });
+  }
+  await begun.attempt.succeeded();
+  const viewer = await viewerOf(request, services);
+  const sessionCsrf = viewer?.user?.id === found.userId ? (viewer.csrfToken ?? null) : null;
+  return page({
+    invitation: {
+      token,
+      email: found.email,
+      entityCode: found.entityCode,
+      entityName: found.entityName,
+      role: found.role,
+      hasPassword: found.hasPassword,
+      sessionCsrf,
+    },
+    ...extra,
+  });
+}
+
+/**
+ * POST /sign-in/accept: accepting an invitation as the form posts it (urlencoded), through POST
+ * /v1/auth/accept-invitation's own handler (its throttle, its check of the person, its audit);
+ * then the overview of the entity joined (303), or the page again with the refusal.
+ */
+async function acceptWithForm(request: FastifyRequest, reply: FastifyReply, services: AppServices) {
+  const text = formFields(request);
+  const token = text('token') || null;
+  const password = text('password');
+  try {
+    if (!postedFromOwnPage(request, services))
+      throw new DomainError(
+        'CSRF_TOKEN_INVALID',
+        'This form was sent from another site, so it was refused. Open your invitation link yourself and accept it there.',
+      );
+    const body = { token: token ?? undefined, ...(password !== undefined ? { password } : {}) };
+    assertStorableText(body, 'body');
+    const parsed = acceptInvitationRoute.body!.safeParse(body);
+    if (!parsed.success) {
+      if (!token || parsed.error.issues.some((i) => i.path[0] === 'token'))
+        throw new DomainError('SIGN_IN_LINK_INVALID');
+      const [problem] = problemsInWords(zodProblems(parsed.error), 'VALIDATION_ERROR', ACCEPT_WORDS, { password });
+      return invitationPage(request, reply, services, token, 400, problem ? { problem } : {});
+    }
+    await acceptInvitationRoute.handler(anonymousContext(request, reply, services, parsed.data));
+  } catch (err) {
+    if (!isDomainError(err)) throw err;
+    if (err.code === 'SIGN_IN_LINK_INVALID') {
+      reply.header('referrer-policy', 'no-referrer');
+      return sendPage(
+        reply,
+        h(AcceptInvitationPage, {
+          lang: localeOf(request.headers['accept-language']),
+          invitation: null,
+          unusable: INVITATION_UNUSABLE,
+        }),
+        err.status,
+      );
+    }
+    if (err.code === 'LOGIN_THROTTLED') throttleWait(err, reply);
+    const error =
+      err.code === 'INVALID_CREDENTIALS'
+        ? { code: err.code, message: 'The password is not right. Check it and try again.' }
+        : setPasswordError(err);
+    return invitationPage(request, reply, services, token?.slice(0, 200) ?? null, err.status, { error });
+  }
+  return reply.redirect('/', 303);
+}
+
 /**
  * GET /sign-in and /sign-in/set-password: the forms; /assets/app.js posts them to POST
  * /v1/auth/sign-in and /v1/auth/set-password, which set the session cookie and the password.
@@ -310,5 +423,12 @@ export function registerAuthPages(app: FastifyInstance, services: AppServices): 
   });
   app.post('/sign-in/set-password', { bodyLimit: SIGN_IN_BODY_LIMIT_BYTES }, (request, reply) =>
     setPasswordWithForm(request, reply, services),
+  );
+  app.get<{ Querystring: { token?: string } }>('/sign-in/accept', async (request, reply) => {
+    const token = typeof request.query.token === 'string' && request.query.token !== '' ? request.query.token : null;
+    return invitationPage(request, reply, services, token);
+  });
+  app.post('/sign-in/accept', { bodyLimit: SIGN_IN_BODY_LIMIT_BYTES }, (request, reply) =>
+    acceptWithForm(request, reply, services),
   );
 }

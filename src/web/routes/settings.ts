@@ -18,7 +18,7 @@ import type { Queryable } from '../../db/database.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import { getAllSettings } from '../../ledger/settings.ts';
-import { listMembers } from '../../ledger/users.ts';
+import { INVITATION_DAYS, listInvitations, listMembers } from '../../ledger/users.ts';
 import { ErrorNotice, SuccessNotice } from '../components/common.tsx';
 import {
   type FieldProblem,
@@ -114,13 +114,16 @@ export function registerSettingsPages(d: Dashboard): void {
   const { services } = d;
   const db = services.db;
 
+  /** The entity's members and the invitations of existing accounts not yet accepted. */
+  const people = async (entityId: string) => ({
+    members: await listMembers(db, entityId),
+    invitations: await listInvitations(db, entityId),
+  });
+
   d.page('/settings', async (ctx, _request, reply) => {
     requireOwner(ctx);
-    const [members, settings] = [
-      await listMembers(db, ctx.viewer.entity.id),
-      await getAllSettings(db, ctx.viewer.entity.id),
-    ];
-    return sendPage(reply, h(SettingsPage, { ctx, members, settings }));
+    const [users, settings] = [await people(ctx.viewer.entity.id), await getAllSettings(db, ctx.viewer.entity.id)];
+    return sendPage(reply, h(SettingsPage, { ctx, ...users, settings }));
   });
 
   /** Runs an owner's change to the users and answers the users region, with its outcome. */
@@ -133,11 +136,10 @@ export function registerSettingsPages(d: Dashboard): void {
     assertMayChange(request, services, ctx.viewer, 'owner');
     try {
       const done = await db.transaction(work);
-      const members = await listMembers(db, ctx.viewer.entity.id);
-      return sendFragment(reply, h(UsersRegion, { ctx, members, notice: done.notice }));
+      return sendFragment(reply, h(UsersRegion, { ctx, ...(await people(ctx.viewer.entity.id)), notice: done.notice }));
     } catch (err) {
       if (!isDomainError(err)) throw err;
-      const members = await listMembers(db, ctx.viewer.entity.id);
+      const users = await people(ctx.viewer.entity.id);
       const form = formOf(request.body);
       const isAdd = request.url.split('?')[0] === '/settings/users';
       const values = { email: one(form, 'email') ?? '', role: one(form, 'role') ?? 'viewer' };
@@ -147,7 +149,7 @@ export function registerSettingsPages(d: Dashboard): void {
         reply,
         h(UsersRegion, {
           ctx,
-          members,
+          ...users,
           notice: problems ? undefined : h(ErrorNotice, { code: err.code, message: err.message }),
           ...(problems ? { addProblems: problems } : {}),
           ...(isAdd ? { addValues: values } : {}),
@@ -172,17 +174,32 @@ export function registerSettingsPages(d: Dashboard): void {
       const form = formOf(request.body);
       const body = parse(AddUserBody, { email: one(form, 'email'), role: one(form, 'role') });
       const added = await addUser(tx, ctx.viewer.entity.id, body, services.config, auditIn(tx, ctx));
-      const notice = added.signInLink
+      const notice = added.invitation
         ? h(
             ShownOnce,
-            { id: 'new-sign-in-link', label: `Sign-in link for ${added.user.email}`, value: added.signInLink },
-            h('p', null, `${added.user.email} was added as ${added.user.role}. Send them this link (valid 24 hours).`),
+            { id: 'new-sign-in-link', label: `Invitation for ${added.invitation.email}`, value: added.signInLink! },
+            h(
+              'p',
+              null,
+              `${added.invitation.email} already has an account, so they are invited as ${added.invitation.role}: ` +
+                `send them this link (valid ${INVITATION_DAYS} days). They join once they open it and accept with their own password.`,
+            ),
           )
-        : h(
-            SuccessNotice,
-            null,
-            `${added.user.email} was added as ${added.user.role}. They already sign in elsewhere: their password stays.`,
-          );
+        : added.signInLink
+          ? h(
+              ShownOnce,
+              { id: 'new-sign-in-link', label: `Sign-in link for ${added.user!.email}`, value: added.signInLink },
+              h(
+                'p',
+                null,
+                `${added.user!.email} was added as ${added.user!.role}. Send them this link (valid 24 hours).`,
+              ),
+            )
+          : h(
+              SuccessNotice,
+              null,
+              `${added.user!.email} was added as ${added.user!.role}. They already sign in elsewhere: their password stays.`,
+            );
       return { notice };
     }),
   );
