@@ -48,6 +48,12 @@ export function postedFromOwnPage(request: FastifyRequest, services: AppServices
   return own.includes(origin);
 }
 
+/** Refuses (CSRF_TOKEN_INVALID) a form of the sign-in pages posted from another site, saying what to do instead. */
+function refuseFromOtherSite(request: FastifyRequest, services: AppServices, what: string, instead: string): void {
+  if (!postedFromOwnPage(request, services))
+    throw new DomainError('CSRF_TOKEN_INVALID', `${what} was sent from another site, so it was refused. ${instead}`);
+}
+
 /**
  * What the API's router gives an anonymous route's handler, for a form that runs that handler
  * itself (the sign-in and set-password routes are not writes: they commit their own transactions).
@@ -143,11 +149,7 @@ async function signInWithForm(request: FastifyRequest, reply: FastifyReply, serv
     return page(err.status, problems ? { problems } : { error: signInError(err) });
   };
   try {
-    if (!postedFromOwnPage(request, services))
-      throw new DomainError(
-        'CSRF_TOKEN_INVALID',
-        'This sign-in was sent from another site, so it was refused. Open this page yourself and sign in here.',
-      );
+    refuseFromOtherSite(request, services, 'This sign-in', 'Open this page yourself and sign in here.');
     const body = { email, password: text('password'), ...(entityCode ? { entityCode } : {}) };
     assertStorableText(body, 'body');
     const parsed = signInRoute.body!.safeParse(body);
@@ -193,11 +195,7 @@ async function setPasswordWithForm(request: FastifyRequest, reply: FastifyReply,
   const token = text('token') || null;
   const password = text('password');
   try {
-    if (!postedFromOwnPage(request, services))
-      throw new DomainError(
-        'CSRF_TOKEN_INVALID',
-        'This form was sent from another site, so it was refused. Open your link yourself and set your password there.',
-      );
+    refuseFromOtherSite(request, services, 'This form', 'Open your link yourself and set your password there.');
     const body = { token: token ?? undefined, password };
     assertStorableText(body, 'body');
     const parsed = setPasswordRoute.body!.safeParse(body);
@@ -334,11 +332,7 @@ async function acceptWithForm(request: FastifyRequest, reply: FastifyReply, serv
   const token = text('token') || null;
   const password = text('password');
   try {
-    if (!postedFromOwnPage(request, services))
-      throw new DomainError(
-        'CSRF_TOKEN_INVALID',
-        'This form was sent from another site, so it was refused. Open your invitation link yourself and accept it there.',
-      );
+    refuseFromOtherSite(request, services, 'This form', 'Open your invitation link yourself and accept it there.');
     const body = { token: token ?? undefined, ...(password !== undefined ? { password } : {}) };
     assertStorableText(body, 'body');
     const parsed = acceptInvitationRoute.body!.safeParse(body);
