@@ -210,8 +210,17 @@ describe('receipts and allocations', () => {
       [c.entityId, a.body.discountTransactionId],
     );
     expect(rows[0].s).toBe('0');
+    const reversals = async () =>
+      (
+        await t.db.query(`SELECT after FROM audit_log WHERE entity_id = $1 AND action = 'allocation.reversed'`, [
+          c.entityId,
+        ])
+      ).rows.length;
+    expect(await reversals()).toBe(1);
     const again = await c.post('/v1/allocations/unallocate', { transactionIds: [inv.transactionId] });
     expect(again.body.results[0].errorCode).toBe('TRANSACTION_HAS_NO_ACTIVE_ALLOCATIONS');
+    // Nothing reversed, nothing in the trail.
+    expect(await reversals()).toBe(1);
     await checkInvariants(t.db, c.entityId);
   });
 

@@ -365,7 +365,9 @@ const unallocateRoute = defineRoute({
   handler: async (ctx) => {
     const results = await unallocate(posting(ctx), ctx.body.transactionIds, ctx.body.date);
     const body = { status: results.every((r) => r.status === 'Success') ? 'Success' : 'Failure', results };
-    await ctx.audit({ action: 'allocation.reversed', objectType: 'allocation', after: body });
+    // The trail records what was reversed: a call that reversed nothing changed nothing.
+    if (results.some((r) => r.reversedAllocationIds.length > 0))
+      await ctx.audit({ action: 'allocation.reversed', objectType: 'allocation', after: body });
     return body;
   },
 });
