@@ -282,6 +282,20 @@ export function signInLinkPath(token: string): string {
   return `/sign-in/set-password?token=${encodeURIComponent(token)}`;
 }
 
+/** A set-password link that can still be used, looked at without using it: whose, and made in which entity. */
+export async function findSignInToken(
+  db: Queryable,
+  token: string,
+): Promise<{ email: string; entityId: string | null } | null> {
+  const { rows } = await db.query<{ email: string; entity_id: string | null }>(
+    `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
+      WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
+    [hashSecret(token)],
+  );
+  const r = rows[0];
+  return r ? { email: r.email, entityId: r.entity_id } : null;
+}
+
 /**
  * Takes a sign-in token once: returns its user and marks it used, or throws SIGN_IN_LINK_INVALID.
  * The row is locked, so two concurrent uses cannot both succeed.

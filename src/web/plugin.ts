@@ -13,6 +13,7 @@ import { PlainErrorPage } from './pages/sign-in.tsx';
 import { sendFragment, sendPage } from './render.ts';
 import { registerAuditPage } from './routes/audit.ts';
 import { registerAuthPages } from './routes/auth.ts';
+import { registerFavicon } from './routes/favicon.ts';
 import { registerConnectionPages } from './routes/connections.ts';
 import { registerCustomerPages } from './routes/customers.ts';
 import { registerExceptionPages } from './routes/exceptions.ts';
@@ -159,6 +160,8 @@ export async function registerDashboard(
       };
     const dashboard: Dashboard = { services, page: route(false), action: route(true) };
 
+    // Served without a session, like the sign-in pages: the icon a browser asks for on its first page.
+    registerFavicon(scope);
     registerAuthPages(scope, services);
     registerOidcPages(scope, services);
     registerOverview(dashboard);

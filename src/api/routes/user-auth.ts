@@ -8,6 +8,7 @@ import {
   activeMemberships,
   consumeSignInToken,
   findInvitation,
+  findSignInToken,
   findUserByEmail,
   normalizeEmail,
   rehashPassword,
@@ -291,19 +292,13 @@ export const setPasswordRoute = defineRoute({
     const { attempt } = begun;
     // Looked at first, without using it: a refused password leaves the link usable. A lookup that
     // fails (the database unavailable) says nothing of the token: the attempt is not left under way.
-    const pending = await db
-      .query<{ email: string; entity_id: string | null }>(
-        `SELECT u.email, t.entity_id FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
-          WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-        [hashSecret(body.token)],
-      )
-      .then(
-        ({ rows }) => rows[0],
-        async (err: unknown) => {
-          await attempt.succeeded().catch(() => undefined);
-          throw err;
-        },
-      );
+    const pending = await findSignInToken(db, body.token).then(
+      (found) => found,
+      async (err: unknown) => {
+        await attempt.succeeded().catch(() => undefined);
+        throw err;
+      },
+    );
     if (!pending) {
       await attempt.failed();
       throw new DomainError('SIGN_IN_LINK_INVALID');
@@ -317,7 +312,7 @@ export const setPasswordRoute = defineRoute({
       const taken = await consumeSignInToken(tx, body.token);
       await setPasswordHash(tx, taken.userId, hash);
       await recordAudit(tx, {
-        entityId: pending.entity_id,
+        entityId: pending.entityId,
         actor: `user:${taken.userId}`,
         action: 'user.password-set',
         objectType: 'user',

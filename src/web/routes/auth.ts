@@ -8,7 +8,6 @@ import { beginLoginAttempt, signInSubjects, signInThrottle, signInThrottled } fr
 import { assertStorableText } from '../../api/text-guard.ts';
 import { DomainError, isDomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
-import { hashSecret } from '../../ledger/secrets.ts';
 import { type FieldProblem, problemsInWords, refusalInWords, zodProblems } from '../components/field-errors.tsx';
 import { localeOf } from '../format.ts';
 import {
@@ -20,9 +19,8 @@ import {
   SignInPage,
   safeNext,
 } from '../pages/sign-in.tsx';
-import { findInvitation } from '../../ledger/users.ts';
+import { findInvitation, findSignInToken } from '../../ledger/users.ts';
 import { sendPage } from '../render.ts';
-import { registerFavicon } from './favicon.ts';
 import { viewerOf } from '../session.ts';
 
 /** What the API takes from an anonymous caller (ANONYMOUS_BODY_LIMIT_BYTES): a sign-in form is far smaller. */
@@ -250,12 +248,7 @@ async function signInLinkState(
   const { attempt } = begun;
   try {
     // The lookup of POST /v1/auth/set-password (src/api/routes/user-auth.ts), which takes the link.
-    const { rows } = await services.db.query(
-      `SELECT 1 FROM user_sign_in_tokens t JOIN users u ON u.id = t.user_id
-        WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.expires_at > now()`,
-      [hashSecret(token)],
-    );
-    if (rows.length === 0) {
+    if (!(await findSignInToken(services.db, token))) {
       await attempt.failed();
       return 'unusable';
     }
@@ -375,8 +368,6 @@ async function acceptWithForm(request: FastifyRequest, reply: FastifyReply, serv
  * `/sign-in?entity=CODE` signs in to that entity, by password or through the OIDC provider.
  */
 export function registerAuthPages(app: FastifyInstance, services: AppServices): void {
-  // Served without a session, like these pages: the icon a browser asks for on its first page.
-  registerFavicon(app);
   app.get<{ Querystring: { next?: string; password?: string; entity?: string; 'signed-out'?: string } }>(
     '/sign-in',
     async (request, reply) => {
