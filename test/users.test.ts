@@ -219,6 +219,14 @@ describe('API keys', () => {
     expect(del.status).toBe(200);
     const after = await t.request('GET', '/v1/gl-accounts', undefined, auth);
     expect(after.status).toBe(401);
+    // Revoked again (a retry): the same answer, and nothing more in the trail.
+    const again = await accountant.request('DELETE', `/v1/users/me/api-keys/${created.body.id}`);
+    expect(again.body).toEqual(del.body);
+    const revocations = await t.db.query(
+      `SELECT 1 FROM audit_log WHERE action = 'user.api-key-revoked' AND object_id = $1`,
+      [created.body.id],
+    );
+    expect(revocations.rows).toHaveLength(1);
   });
 
   it('cannot be given a role above the user’s, nor be created by the key pair or another key', async () => {

@@ -185,14 +185,17 @@ export async function revokeApiKey(
   userId: string,
   entityId: string,
   keyId: string,
-): Promise<{ revokedAt: string } | null> {
+): Promise<{ revokedAt: string; already: boolean } | null> {
   if (!/^[0-9a-f-]{36}$/i.test(keyId)) return null;
-  const { rows } = await db.query<{ revoked_at: Date }>(
-    `UPDATE user_api_keys SET revoked_at = coalesce(revoked_at, now())
-      WHERE id = $1 AND user_id = $2 AND entity_id = $3 RETURNING revoked_at`,
+  const { rows } = await db.query<{ revoked_at: Date; already: boolean }>(
+    `UPDATE user_api_keys k SET revoked_at = coalesce(k.revoked_at, now())
+       FROM (SELECT id, revoked_at IS NOT NULL AS already FROM user_api_keys WHERE id = $1 FOR UPDATE) was
+      WHERE k.id = was.id AND k.user_id = $2 AND k.entity_id = $3 RETURNING k.revoked_at, was.already`,
     [keyId, userId, entityId],
   );
-  return rows[0] ? { revokedAt: iso(rows[0].revoked_at)! } : null;
+  const r = rows[0];
+  // Revoked before: the same answer (a retry is harmless), and `already` says nothing changed now.
+  return r ? { revokedAt: iso(r.revoked_at)!, already: r.already } : null;
 }
 
 /**

@@ -266,8 +266,15 @@ export async function revokeUserApiKey(
   const p = userOf(principal);
   const r = await revokeApiKey(db, p.user.id, p.entity.id, keyId);
   if (!r) throw new DomainError('NOT_FOUND', `You have no API key ${keyId} in this entity`);
-  await audit({ action: 'user.api-key-revoked', objectType: 'api-key', objectId: keyId, after: r });
-  return { id: keyId, ...r };
+  // Revoking it again changes nothing, so the trail gets nothing.
+  if (!r.already)
+    await audit({
+      action: 'user.api-key-revoked',
+      objectType: 'api-key',
+      objectId: keyId,
+      after: { revokedAt: r.revokedAt },
+    });
+  return { id: keyId, revokedAt: r.revokedAt };
 }
 
 export const listUsersRoute = defineRoute({
