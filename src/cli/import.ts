@@ -9,6 +9,7 @@ import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/cs
 import { importFile, type ImportResult } from '../sync/imports.ts';
 import { auditAs, requirePipeline } from '../sync/pipelines.ts';
 import { cancelRun } from '../sync/run-cancel.ts';
+import { assertPipelineEnabled } from '../sync/manual-run.ts';
 import { Progress } from './progress.ts';
 
 export interface ImportOptions {
@@ -79,14 +80,26 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     progress.done();
     // Before the run exists nothing is posted: stopping is quitting.
     if (runId === null) process.exit(130);
-    process.stderr.write('stopping after the page in hand (what it posted is kept); Ctrl-C again to quit at once\n');
     const asked = runId;
-    await rt.db.transaction((tx) =>
-      cancelRun(tx, asked, { actor: 'cli', leaseSeconds: rt.sync.liveness.leaseSeconds, audit: auditAs(tx, 'cli') }),
-    );
+    try {
+      await rt.db.transaction((tx) =>
+        cancelRun(tx, asked, { actor: 'cli', leaseSeconds: rt.sync.liveness.leaseSeconds, audit: auditAs(tx, 'cli') }),
+      );
+    } catch (err) {
+      // Ctrl-C as the import ended (its report may be out already): there is nothing left to stop.
+      if (isDomainError(err) && err.code === 'RUN_ALREADY_FINISHED') {
+        process.stderr.write('the import had finished: there was nothing left to stop\n');
+        return;
+      }
+      throw err;
+    }
+    process.stderr.write('stopping after the page in hand (what it posted is kept); Ctrl-C again to quit at once\n');
   });
   try {
     const pipeline = await requirePipeline(rt.db, rt.box, opts.pipeline, undefined, '--pipeline');
+    // Refused as a run of it is (PIPELINE_DISABLED, saying how to enable it). One that does not read
+    // files is left to importFile, whose refusal says so whether it is enabled or not.
+    if (pipeline.sourceType === 'file') assertPipelineEnabled(pipeline, '--pipeline');
     const result = await importFile(
       rt.sync,
       pipeline,
@@ -110,7 +123,7 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
     else console.error(`error: ${err.code}: ${err.message}`);
     return 1;
   } finally {
-    stop();
+    await stop();
     await rt.close();
   }
 }
@@ -118,20 +131,25 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
 /**
  * The first Ctrl-C (or SIGTERM) runs `first`: the import is cancelled and ends after the page in
  * hand, reporting as usual; the second quits at once (what was posted stays posted: each page is a
- * transaction of its own). Returns what takes the handlers off again.
+ * transaction of its own). Returns what takes the handlers off again: it lets the event loop run
+ * first, so that a signal already received is handled rather than lost (on PGlite the work may not
+ * have let it run since), and waits for `first` to end before the database is closed.
  */
-function stopOnCtrlC(first: () => Promise<void>): () => void {
+function stopOnCtrlC(first: () => Promise<void>): () => Promise<void> {
   let stopping = false;
+  let handling: Promise<void> = Promise.resolve();
   const handler = () => {
     if (stopping) process.exit(130);
     stopping = true;
-    first().catch((err: unknown) => {
+    handling = first().catch((err: unknown) => {
       process.stderr.write(`could not cancel the import: ${err instanceof Error ? err.message : String(err)}\n`);
     });
   };
   process.on('SIGINT', handler);
   process.on('SIGTERM', handler);
-  return () => {
+  return async () => {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    await handling;
     process.off('SIGINT', handler);
     process.off('SIGTERM', handler);
   };

@@ -5,6 +5,7 @@ import { commandLogger, openRuntime } from './runtime.ts';
 import { Progress } from './progress.ts';
 import { bookedBesides, getRun } from '../sync/runs.ts';
 import { requirePipeline } from '../sync/pipelines.ts';
+import { assertManualRunAllowed } from '../sync/manual-run.ts';
 import { listExceptions, resolveOpenException, retryException } from '../sync/exceptions.ts';
 import { ExceptionId, ExceptionListQuery, ResolveBody } from '../api/routes/exceptions.ts';
 import { runView } from '../api/routes/runs.ts';
@@ -39,6 +40,9 @@ export function registerSync(program: Command): void {
               `the demo pipeline ${DEMO_ELSEWHERE}, so it cannot run from this command${pipeline.enabled ? '' : ' (and it is paused: the last start had no demo)'}. ` +
                 'Start the server: it runs "demo" every minute, and at once with the dashboard\'s "Run now" or POST /v1/pipelines/demo/runs',
             );
+          // Refused as POST /v1/pipelines/{name}/runs refuses it (disabled, unreadable secrets, unknown
+          // type), going on with a stopped run included: this command works the run itself.
+          assertManualRunAllowed(pipeline, 'NAME');
           const progress = new Progress(`sync ${name}`, !opts.json && process.stderr.isTTY);
           const totals = { fetched: 0, created: 0, parked: 0 };
           rt.sync.engine.onPage = (_runId, c) => {
@@ -89,7 +93,7 @@ export function registerSync(program: Command): void {
           if (handedBack) return 130;
           return run.status === 'succeeded' ? 0 : run.status === 'partial' ? 2 : 1;
         } finally {
-          stop?.dispose();
+          await stop?.dispose();
           await rt.close();
         }
       }),
@@ -98,7 +102,8 @@ export function registerSync(program: Command): void {
 
 interface StopOnSignal {
   readonly stopping: boolean;
-  dispose(): void;
+  /** Takes the handlers off, after the event loop has run once, so that a signal already received is handled, not lost. */
+  dispose(): Promise<void>;
 }
 
 /**
@@ -120,7 +125,9 @@ function stopOnSignal(liveness: Liveness, onFirst: () => void): StopOnSignal {
     get stopping() {
       return stopping;
     },
-    dispose() {
+    async dispose() {
+      // On PGlite the work may not have let the event loop run since the signal came.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       process.off('SIGINT', handler);
       process.off('SIGTERM', handler);
     },

@@ -6,7 +6,7 @@ import { claimRun, endCancelled } from '../run-cancel.ts';
 import type { TargetConnector } from '../target.ts';
 import { PAGE_SIZE, chunks } from './context.ts';
 import { processPage } from './page.ts';
-import { type EngineDeps, afterPages, finish, syncContext } from './run.ts';
+import { type EngineDeps, afterPages, finish, pageProcessed, syncContext } from './run.ts';
 
 /** Runs records already in hand through the engine as one run, in this process. */
 export async function executeInline(
@@ -24,6 +24,7 @@ export async function executeInline(
   try {
     for (const page of chunks(items, PAGE_SIZE)) {
       const out = await processPage(ctx, page);
+      await pageProcessed(ctx, out.counts);
       const counted = await addCounts(deps.db, runId, out.counts);
       await deps.onPage?.(runId, out.counts);
       // Asked to stop (an import cancelled while it works): the page in hand is kept, the rest not read.

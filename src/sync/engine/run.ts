@@ -8,7 +8,16 @@ import { assertPipelineTypes, assertSecretsReadable, findPipelineById, type Pipe
 import { isDomainError } from '../../domain/errors.ts';
 import { recordAudit } from '../../ledger/audit.ts';
 import type { SecretBox } from '../secrets.ts';
-import { addCounts, getRun, type Run, setRunStatus, settleWaitingRuns, waitingMessage, waitingOf } from '../runs.ts';
+import {
+  addCounts,
+  getRun,
+  type Run,
+  type RunCounts,
+  setRunStatus,
+  settleWaitingRuns,
+  waitingMessage,
+  waitingOf,
+} from '../runs.ts';
 import type { TargetConnector } from '../target.ts';
 import { DEFAULT_RETRY, PageOutcome, type RetryPolicy, type SyncContext, mappedIds } from './context.ts';
 import { processPage, saveOutcome } from './page.ts';
@@ -189,6 +198,19 @@ export function syncContext(
   };
 }
 
+/**
+ * A page is processed; what follows commits its counts, which answers whether the run was asked to
+ * stop. First the event loop runs once. On PGlite every query resolves as a microtask, so a run
+ * would otherwise never hand control back until it ended: a Ctrl-C handler (which asks the run to
+ * stop, or begins stopping the process), heartbeats and timers would all wait for the whole run. A
+ * cancellation asked for meanwhile in this process queues its transaction ahead of that commit, so
+ * it is seen at this page. Every loop over pages calls this, in one place per page.
+ */
+export async function pageProcessed(ctx: SyncContext, counts: RunCounts): Promise<void> {
+  ctx.log.debug({ counts }, 'page processed');
+  await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** The final status of a run: partial when something was parked or still waits for the target. */
 export async function finish(ctx: SyncContext, runId: string, waiting: number): Promise<void> {
   const after = await getRun(ctx.db, runId);
@@ -275,6 +297,7 @@ async function workRun(deps: EngineDeps, run: Run): Promise<void> {
     const ctx = syncContext(deps, pipeline, entity, source, target, runId);
     for await (const page of source.pages({ log, signal: ctx.signal }, current.cursor)) {
       const out = await processPage(ctx, page.items);
+      await pageProcessed(ctx, out.counts);
       let counted = await addCounts(db, runId, out.counts, page.cursor ?? null);
       const written = await flushWriteBack(ctx);
       if (written) counted = await addCounts(db, runId, { writtenBack: written });
