@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliPlace, type CliPlace } from './helpers/cli.ts';
 import { createTestApp } from './helpers/app.ts';
+import { syncServer, upload } from './helpers/uploads.ts';
 
 /*
  * A disabled pipeline runs nothing, however a run is asked for: `ledgerlink sync run` makes the
@@ -91,6 +92,21 @@ describe('a disabled pipeline in the API', () => {
       });
       const runs = await c.get('/v1/runs?pipeline=files');
       expect(runs.body.total).toBe(0);
+      // An import through the API: the same refusal, and nothing read or booked.
+      const app = await syncServer(t);
+      try {
+        const csv = 'customer_id,name,currency\nC-1,Ann,EUR\n';
+        const imported = await upload(app, c.token, { pipeline: 'files' }, { name: 'customers.csv', content: csv });
+        expect(imported.status).toBe(409);
+        expect(imported.body.error).toEqual({
+          code: 'PIPELINE_DISABLED',
+          message: MESSAGE,
+          details: [{ field: 'pipeline', message: 'disabled' }],
+        });
+        expect((await c.get('/v1/runs?pipeline=files')).body.total).toBe(0);
+      } finally {
+        if (app !== t.app) await app.close();
+      }
     } finally {
       await t.close();
     }

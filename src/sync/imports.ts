@@ -6,6 +6,7 @@ import type { Pipeline } from './pipelines.ts';
 import { ImportFileError, type ImportedRow, parseImportFile } from './registry.ts';
 import { type PublicCounts, type RunRecord, type RunStatus, getRun, listRunRecords, publicCounts } from './runs.ts';
 import type { SyncService } from './service.ts';
+import { assertPipelineEnabled } from './manual-run.ts';
 
 export type ImportRowOutcome = RunRecord['outcome'] | 'ignored';
 
@@ -89,10 +90,7 @@ export async function importFile(
       [{ field: 'pipeline', message: 'not a file pipeline' }],
     );
   }
-  if (!pipeline.enabled)
-    throw new DomainError('VALIDATION_ERROR', `Pipeline ${pipeline.name} is disabled`, [
-      { field: 'pipeline', message: 'disabled' },
-    ]);
+  assertPipelineEnabled(pipeline, 'pipeline');
   const sha256 = createHash('sha256').update(input.bytes).digest('hex');
   let parsed;
   try {

@@ -67,7 +67,7 @@ function importRoute(): AnyRoute {
     // Like a manual run: the run commits its own transactions, so the request must not hold one open.
     write: false,
     success: { status: 200, description: 'The run and a result per row.', schema: Result },
-    errors: ['PIPELINE_NOT_FOUND', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
+    errors: ['PIPELINE_NOT_FOUND', 'PIPELINE_DISABLED', 'PAYLOAD_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'],
     handler: async (ctx) => {
       // The form was read in full before the route ran (src/api/uploads.ts).
       const { fields, file } = ctx.upload ?? { fields: {}, file: null };
