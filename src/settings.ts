@@ -4,11 +4,15 @@
  * default, never a NaN that surfaces hours later as a timer firing at once.
  */
 export class SettingsError extends Error {
+  readonly code = 'SETTING_INVALID';
   readonly variable: string;
+  /** The variable or option at fault, as every refusal names its field. */
+  readonly details: { field: string; message: string }[];
   constructor(variable: string, message: string) {
     super(`${variable}: ${message}`);
     this.name = 'SettingsError';
     this.variable = variable;
+    this.details = [{ field: variable, message }];
   }
 }
 

@@ -58,7 +58,9 @@ describe('arguments are checked like the API checks them', () => {
     expect(typo.stderr).not.toContain('required option');
     const missing = await place.run(['import', 'x.csv']);
     expect(missing.code).toBe(1);
-    expect(missing.stderr).toContain("error: required option '--pipeline <name>' not specified");
+    expect(missing.stderr).toContain(
+      "error: USAGE_ERROR: required option '--pipeline <name>' not specified; see ledgerlink import --help",
+    );
   }, 120_000);
 
   it('--standard-tax-rate 21 says to write 0.21 or 21%; 21% is accepted as 0.21', async () => {

@@ -1,5 +1,5 @@
 import { describeIdempotency } from './idempotency.ts';
-import { ERROR_CODES } from '../domain/errors.ts';
+import { CLI_ERROR_CODES, ERROR_CODES } from '../domain/errors.ts';
 import { REASON_CODES } from '../sync/reasons.ts';
 import { RECONCILIATION_FAILURES } from '../sync/reconciliations.ts';
 import { type AnyRoute, minimumRole } from './route.ts';
@@ -132,6 +132,20 @@ export function renderErrorReference(): string {
   ];
   for (const [code, [status, meaning]] of Object.entries(ERROR_CODES))
     out.push(`| \`${code}\` | ${status} | ${meaning} |`);
+  out.push(
+    '',
+    '## Command-line codes',
+    '',
+    'Generated from `CLI_ERROR_CODES` in `src/domain/errors.ts`. The command line (`ledgerlink …`) answers with the',
+    'codes of the table above and with these, which no HTTP request meets (they have no HTTP status): each refusal',
+    'reads `error: CODE: message` on stderr with exit code 1, or with `--json` the error body above on stdout,',
+    '`details` naming the option, argument or environment variable at fault.',
+    '',
+    '| code | what it means and what to do |',
+    '|---|---|',
+  );
+  for (const [code, meaning] of Object.entries(CLI_ERROR_CODES))
+    out.push(`| \`${code}\` | ${meaning.replace(/\|/g, '\\|')} |`);
   out.push(
     '',
     '## Exception reason codes',

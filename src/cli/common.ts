@@ -2,8 +2,15 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
 import type { Queryable } from '../db/database.ts';
-import { DomainError, isDomainError, type FieldProblem } from '../domain/errors.ts';
+import {
+  CLI_ERROR_CODES,
+  type CliErrorCode,
+  DomainError,
+  type ErrorCode,
+  type FieldProblem,
+} from '../domain/errors.ts';
 import { type EntityContext, findEntityByCode, listEntities } from '../ledger/entities.ts';
+import { type ExceptionCode, isExceptionCode } from '../sync/reasons.ts';
 
 /**
  * A refusal of the command line itself (no HTTP status): the same `code: message` shape as the
@@ -11,7 +18,7 @@ import { type EntityContext, findEntityByCode, listEntities } from '../ledger/en
  */
 export class CliError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: ErrorCode | CliErrorCode,
     message: string,
     readonly details?: FieldProblem[],
   ) {
@@ -21,20 +28,66 @@ export class CliError extends Error {
 }
 
 /**
- * Prints an expected failure (a DomainError or CliError) as `error: CODE: message` on stderr, or
- * as the API's error body on stdout with --json, and returns exit code 1. Anything else is a bug
- * and is thrown on.
+ * A code of ours: the API's and the command line's (src/domain/errors.ts), or an exception reason
+ * a connector's error carries (src/sync/reasons.ts). Never a driver's SQLSTATE, nor Node's ENOENT or
+ * ERR_INVALID_URL.
+ */
+export function isOurCode(code: unknown): code is ErrorCode | CliErrorCode | ExceptionCode {
+  return typeof code === 'string' && (Object.hasOwn(CLI_ERROR_CODES, code) || isExceptionCode(code));
+}
+
+export interface Refusal {
+  code: ErrorCode | CliErrorCode | ExceptionCode;
+  message: string;
+  details?: unknown;
+}
+
+/**
+ * The refusal `err` stands for when it is an expected failure: any error carrying a code of ours
+ * (a DomainError, a CliError, the data folder in use, a key refused, a setting that does not parse,
+ * a database that cannot be opened); null for anything else, which is a bug.
+ */
+export function refusalOf(err: unknown): Refusal | null {
+  if (!(err instanceof Error)) return null;
+  const { code, details } = err as { code?: unknown; details?: unknown };
+  if (!isOurCode(code)) return null;
+  return { code, message: err.message, ...(details !== undefined ? { details } : {}) };
+}
+
+/** Prints a refusal as `error: CODE: message` on stderr, or as the API's error body on stdout with --json. */
+export function printRefusal(refusal: Refusal, json: boolean): void {
+  if (json) console.log(JSON.stringify({ error: refusal }));
+  else console.error(`error: ${refusal.code}: ${refusal.message}`);
+}
+
+/**
+ * Prints an expected failure (`refusalOf`) as `error: CODE: message` on stderr, or as the API's
+ * error body on stdout with --json, and returns exit code 1. Anything else is a bug and is thrown on.
  */
 export function reportError(err: unknown, json = false): number {
-  if (!isDomainError(err) && !(err instanceof CliError)) throw err;
-  if (json)
-    console.log(
-      JSON.stringify({
-        error: { code: err.code, message: err.message, ...(err.details ? { details: err.details } : {}) },
-      }),
-    );
-  else console.error(`error: ${err.code}: ${err.message}`);
+  const refusal = refusalOf(err);
+  if (!refusal) throw err;
+  printRefusal(refusal, json);
   return 1;
+}
+
+/**
+ * A file named on the command line that cannot be read, said in words with a code of ours rather
+ * than Node's `ENOENT: no such file or directory, open …`. `field` names the argument (`FILE`).
+ */
+export function fileNotReadable(path: string, err: unknown, field = 'FILE'): CliError {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const reason =
+    code === 'ENOENT'
+      ? 'there is no such file'
+      : code === 'EISDIR'
+        ? 'it is a folder, not a file'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'this user may not read it'
+          : err instanceof Error
+            ? err.message
+            : String(err);
+  return new CliError('FILE_NOT_READABLE', `cannot read ${path}: ${reason}`, [{ field, message: reason }]);
 }
 
 /**
@@ -75,19 +128,44 @@ export function parseWithSchema<S extends z.ZodType>(
 }
 
 /**
- * Commands that read or change what is stored refuse to create an empty new PGlite data folder
- * where there is none: "no open exceptions" from a database made a moment ago would be a lie.
- * `serve`, `worker`, `entity create` and commands given a configuration file create it as usual.
+ * One-shot commands refuse LEDGERLINK_DATA_DIR=memory: it is a database that lives as long as its
+ * process, so what they store is thrown away when they end, and what they read was made a moment
+ * ago. Only a long-running process (`serve`) has any use for it.
  */
-export function requireExistingData(env: NodeJS.ProcessEnv = process.env): void {
+export function refuseMemoryDatabase(env: NodeJS.ProcessEnv = process.env, hint = ''): void {
+  if (env.DATABASE_URL || env.LEDGERLINK_DATA_DIR !== 'memory') return;
+  throw new CliError(
+    'VALIDATION_ERROR',
+    'LEDGERLINK_DATA_DIR=memory (--data-dir memory) keeps nothing: it is a database that lives only as long as its ' +
+      'process, so this command would work on a new, empty database thrown away when it ends. Only `ledgerlink serve` ' +
+      `(npm start) makes sense with it; give this command the data folder (--data-dir DIR) or DATABASE_URL=postgres://…${hint ? `; ${hint}` : ''}`,
+    [
+      {
+        field: 'LEDGERLINK_DATA_DIR',
+        message: 'memory keeps nothing: only `ledgerlink serve` (npm start) makes sense with it',
+      },
+    ],
+  );
+}
+
+/**
+ * Commands that read or change what is stored refuse to create an empty new PGlite data folder
+ * where there is none: "no open exceptions" from a database made a moment ago would be a lie; so
+ * would "key rotated" for a folder whose name was mistyped. They refuse `memory` for the same
+ * reason (`refuseMemoryDatabase`). `serve`, `worker`, `entity create` and `config apply` create the
+ * folder as usual. `hint` adds another way out (`config validate --offline`).
+ */
+export function requireExistingData(env: NodeJS.ProcessEnv = process.env, hint = ''): void {
   if (env.DATABASE_URL) return;
+  refuseMemoryDatabase(env, hint);
   const dir = env.LEDGERLINK_DATA_DIR || './data';
-  if (dir === 'memory' || existsSync(dir)) return;
+  if (existsSync(dir)) return;
   throw new CliError(
     'DATA_FOLDER_NOT_FOUND',
     `no data folder at ${resolve(dir)}: nothing has been stored here, and this command would only look at a new, empty database. ` +
       'Run it in the folder where `ledgerlink serve` (npm start) keeps ./data, or say where the data is: ' +
-      '--data-dir DIR (env LEDGERLINK_DATA_DIR) or DATABASE_URL=postgres://…',
+      `--data-dir DIR (env LEDGERLINK_DATA_DIR) or DATABASE_URL=postgres://…${hint ? `; ${hint}` : ''}`,
+    [{ field: 'LEDGERLINK_DATA_DIR', message: `no data folder at ${resolve(dir)}` }],
   );
 }
 

@@ -11,16 +11,32 @@ import {
 } from '../sync/config.ts';
 import { formatPlan } from '../sync/config-plan.ts';
 import { openSecretBox } from '../sync/keys.ts';
-import { isDomainError } from '../domain/errors.ts';
 import '../connectors/all.ts';
+import {
+  CliError,
+  fileNotReadable,
+  printRefusal,
+  refuseMemoryDatabase,
+  requireExistingData,
+  runCommand,
+} from './common.ts';
 
-async function readConfigText(file: string | undefined): Promise<{ path: string; text: string } | string> {
+/** The configuration file named (or found), read; refused with a code when there is none or it cannot be read. */
+async function readConfigText(
+  file: string | undefined,
+  command: 'validate' | 'apply',
+): Promise<{ path: string; text: string }> {
   const path = configFileName(file);
-  if (!path) return 'no configuration file: name one, set LEDGERLINK_CONFIG, or run where ledgerlink.yaml is';
+  if (!path)
+    throw new CliError(
+      'CONFIG_FILE_NOT_FOUND',
+      `no configuration file: name one (ledgerlink config ${command} FILE), set LEDGERLINK_CONFIG, or run where ledgerlink.yaml is`,
+      [{ field: 'FILE', message: 'no configuration file named, and no ./ledgerlink.yaml' }],
+    );
   try {
     return { path, text: await readFile(path, 'utf8') };
   } catch (err) {
-    return `cannot read ${path}: ${err instanceof Error ? err.message : String(err)}`;
+    throw fileNotReadable(path, err);
   }
 }
 
@@ -29,19 +45,40 @@ function printProblems(path: string, problems: ConfigProblem[]): void {
   for (const p of problems) console.error(`  ${p.field}: ${p.message}`);
 }
 
+/**
+ * A file `config apply` refuses, as every refusal reads: `error: CODE: FILE: N problems` with the
+ * problems below it, or with --json the API's error body, each problem in `details` by its path.
+ */
+function refuseProblems(path: string, problems: ConfigProblem[], json: boolean | undefined): number {
+  const code = problems[0]?.code ?? 'VALIDATION_ERROR';
+  const summary = `${path}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`;
+  if (json)
+    printRefusal(
+      {
+        code,
+        message: `${summary}: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+        details: problems.map(({ field, message }) => ({ field, message })),
+      },
+      true,
+    );
+  else {
+    console.error(`error: ${code}: ${summary}; nothing was written`);
+    for (const p of problems) console.error(`  ${p.field}: ${p.message}`);
+  }
+  return 1;
+}
+
 /** `ledgerlink config validate`: every problem with its path; returns the exit code (0 valid, 1 not). */
 export async function runValidate(
   file: string | undefined,
   opts: { offline?: boolean; json?: boolean },
 ): Promise<number> {
-  const read = await readConfigText(file);
-  if (typeof read === 'string') {
-    console.error(`error: ${read}`);
-    return 1;
-  }
+  const read = await readConfigText(file, 'validate');
   const checked = checkConfigText(read.text);
   let problems = checked.problems;
   if (checked.config && !opts.offline) {
+    // Nothing is written: a folder that is not there is said so, not made (with an empty database to check against).
+    requireExistingData(process.env, `or check the file alone: ledgerlink config validate --offline ${read.path}`);
     const db = await openDatabase(databaseConfigFromEnv());
     try {
       problems = await checkConfigInDatabase(db, checked.config);
@@ -64,16 +101,11 @@ export async function runValidate(
 
 /** `ledgerlink config apply`: prints the plan, then applies it (not with --dry-run); returns the exit code. */
 export async function runApply(file: string | undefined, opts: { dryRun?: boolean; json?: boolean }): Promise<number> {
-  const read = await readConfigText(file);
-  if (typeof read === 'string') {
-    console.error(`error: ${read}`);
-    return 1;
-  }
+  const read = await readConfigText(file, 'apply');
   const checked = checkConfigText(read.text);
-  if (!checked.config) {
-    printProblems(read.path, checked.problems);
-    return 1;
-  }
+  if (!checked.config) return refuseProblems(read.path, checked.problems, opts.json);
+  // What it applies would be thrown away when it ends.
+  refuseMemoryDatabase();
   const dbConfig = databaseConfigFromEnv();
   const db = await openDatabase(dbConfig);
   try {
@@ -86,13 +118,8 @@ export async function runApply(file: string | undefined, opts: { dryRun?: boolea
     }
     return 0;
   } catch (err) {
-    if (err instanceof ConfigError) {
-      printProblems(read.path, err.problems);
-      return 1;
-    }
-    if (!isDomainError(err)) throw err;
-    console.error(`error: ${err.code}: ${err.message}`);
-    return 1;
+    if (err instanceof ConfigError) return refuseProblems(read.path, err.problems, opts.json);
+    throw err;
   } finally {
     await db.close();
   }
@@ -125,9 +152,9 @@ Exit code 0 when valid, 1 otherwise. Example:
   ledgerlink.yaml: 1 problem
     pipelines[1].schedule: not a cron expression: five fields (minute hour day month weekday, UTC), e.g. "*/15 * * * *"`,
     )
-    .action(async (file: string | undefined, opts: { offline?: boolean; json?: boolean }) => {
-      process.exitCode = await runValidate(file, opts);
-    });
+    .action((file: string | undefined, opts: { offline?: boolean; json?: boolean }) =>
+      runCommand(opts.json, () => runValidate(file, opts)),
+    );
   config
     .command('apply [file]')
     .description('Show what a configuration file changes, then apply it: entities created, pipelines saved')
@@ -142,7 +169,7 @@ unreadable", never in clear. The file is checked first (as \`config validate\`);
 the whole file and nothing is written. Secrets are encrypted with the database's key
 (LEDGERLINK_ENCRYPTION_KEY, or the PGlite data folder's key file). Exit code 0 when applied.`,
     )
-    .action(async (file: string | undefined, opts: { dryRun?: boolean; json?: boolean }) => {
-      process.exitCode = await runApply(file, opts);
-    });
+    .action((file: string | undefined, opts: { dryRun?: boolean; json?: boolean }) =>
+      runCommand(opts.json, () => runApply(file, opts)),
+    );
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { CopyRefused, type CopiedTable, copyDatabase } from '../db/copy.ts';
 import type { Database } from '../db/database.ts';
-import { openDatabase } from '../db/open.ts';
+import { type DatabaseOpenError, databaseOpenError, openDatabase } from '../db/open.ts';
 import { type LedgerVerification, verifyLedger } from '../ledger/verify.ts';
 import { KEY_ENV, keyFilePath } from '../sync/keys.ts';
 import { CliError, requireExistingData, runCommand } from './common.ts';
@@ -33,8 +33,7 @@ export async function runCopy(
         'into the database given with --to; unset DATABASE_URL for it',
     );
   const dataDir = env.LEDGERLINK_DATA_DIR || './data';
-  if (dataDir === 'memory')
-    throw new CliError('VALIDATION_ERROR', 'an in-memory database (LEDGERLINK_DATA_DIR=memory) keeps nothing to copy');
+  // No folder there, or `memory`: nothing to copy.
   requireExistingData(env);
   const say = (line: string) => {
     if (!opts.json) process.stderr.write(`${line}\n`);
@@ -43,8 +42,12 @@ export async function runCopy(
   const from = await openDatabase({ dataDir });
   let to: Database | undefined;
   try {
-    to = await openDatabase({ databaseUrl: opts.to, schema: opts.schema }).catch((err: unknown) => {
-      throw targetUnreachable(opts.to!, err) ?? err;
+    // A target that is not there or does not answer is refused as every command's database is, naming --to.
+    to = await openDatabase({
+      databaseUrl: opts.to,
+      schema: opts.schema,
+      urlSetting: '--to',
+      schemaSetting: '--schema',
     });
     say(`copying ${resolve(dataDir)} into ${to.description}${opts.schema ? `, schema ${opts.schema}` : ''}…`);
     const copied = await copyDatabase(from, to, (table, done, total) => {
@@ -90,43 +93,13 @@ export async function runCopy(
   }
 }
 
-/** The PostgreSQL error code (SQLSTATE) or system error code of `err` or of what caused it. */
-function errorCode(err: unknown): string | undefined {
-  for (let e = err, i = 0; e && typeof e === 'object' && i < 5; e = (e as { cause?: unknown }).cause, i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-  }
-  return undefined;
-}
-
 /**
- * A target database that is not there, or a server that does not answer, said as what to do
- * (create it first, check the address), never as the driver's bare words; null for anything else.
+ * A target database that is not there, or a server that does not answer, said as what to do (create
+ * it first, check the address) naming --to: the refusal every command makes of its database
+ * (src/db/open.ts); null for anything else.
  */
-export function targetUnreachable(url: string, err: unknown): CliError | null {
-  let where: URL;
-  try {
-    where = new URL(url);
-  } catch {
-    return null;
-  }
-  const host = where.hostname || 'localhost';
-  const port = where.port || '5432';
-  const user = decodeURIComponent(where.username) || 'postgres';
-  const name = decodeURIComponent(where.pathname.replace(/^\//, '')) || user;
-  const code = errorCode(err);
-  if (code === '3D000')
-    return new CliError(
-      'DATABASE_NOT_FOUND',
-      `database "${name}" does not exist on ${host}:${port}: create it first, empty ` +
-        `(createdb -h ${host} -p ${port} -U ${user} ${name}, or CREATE DATABASE "${name}" as a user allowed to), then run this command again`,
-    );
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'ETIMEDOUT')
-    return new CliError(
-      'DATABASE_UNREACHABLE',
-      `no PostgreSQL server answers at ${host}:${port} (${code}): check the host and port in --to and that the server runs`,
-    );
-  return null;
+export function targetUnreachable(url: string, err: unknown): DatabaseOpenError | null {
+  return databaseOpenError(err, url, '--to');
 }
 
 function summary(copied: CopiedTable[]): string {

@@ -3,11 +3,11 @@ import { Decimal } from 'decimal.js';
 import { openDatabase, databaseConfigFromEnv } from '../db/open.ts';
 import { createEntity, issueKeys, listKeys, revokeKey } from '../ledger/entities.ts';
 import type { Database } from '../db/database.ts';
-import { DomainError, isDomainError } from '../domain/errors.ts';
+import { DomainError } from '../domain/errors.ts';
 import { recordAudit } from '../ledger/audit.ts';
 import { NewEntityBody } from '../api/routes/admin-entities.ts';
 import { listEntitySummaries } from '../sync/pipelines.ts';
-import { parseWithSchema, requireEntity, requireExistingData, runCommand } from './common.ts';
+import { parseWithSchema, refuseMemoryDatabase, requireEntity, requireExistingData, runCommand } from './common.ts';
 import { table } from './table.ts';
 
 /** `21%` is 0.21; anything else is passed on as written, for the API's schema to judge. */
@@ -54,6 +54,8 @@ export function registerEntity(program: Command): void {
             '--standard-tax-rate': 'or as a percentage: 21%',
           },
         );
+        // Its keys would be printed for a database thrown away when the command ends.
+        refuseMemoryDatabase();
         const db = await openDatabase(databaseConfigFromEnv());
         try {
           const { entity: e, keys } = await db.transaction(async (tx) => {
@@ -119,19 +121,21 @@ export function registerEntity(program: Command): void {
   registerKeys(entity);
 }
 
-/** Runs `fn` on the database, printing a DomainError as `error: CODE: message` with exit code 1. */
-async function withDatabase(fn: (db: Database) => Promise<void>): Promise<void> {
-  const db = await openDatabase(databaseConfigFromEnv());
-  try {
-    await fn(db);
-  } catch (err) {
-    if (isDomainError(err)) {
-      console.error(`error: ${err.code}: ${err.message}`);
-      process.exitCode = 1;
-    } else throw err;
-  } finally {
-    await db.close();
-  }
+/**
+ * Runs `fn` on the stored database (refused as every command that reads or changes it is: no data
+ * folder, `memory`), and prints a refusal as every command does: `error: CODE: message`, or the
+ * API's error body with --json.
+ */
+function withDatabase(json: boolean | undefined, fn: (db: Database) => Promise<void>): Promise<void> {
+  return runCommand(json, async () => {
+    requireExistingData();
+    const db = await openDatabase(databaseConfigFromEnv());
+    try {
+      await fn(db);
+    } finally {
+      await db.close();
+    }
+  });
 }
 
 async function entityIdOf(db: Database, code: string): Promise<string> {
@@ -148,7 +152,7 @@ function registerKeys(entity: Command): void {
     .option('--label <label>', 'a label for the new key pair')
     .option('--json', 'print machine-readable JSON')
     .action(async (code: string, opts: { list?: boolean; label?: string; json?: boolean }) =>
-      withDatabase(async (db) => {
+      withDatabase(opts.json, async (db) => {
         const entityId = await entityIdOf(db, code);
         if (opts.list) {
           const items = await listKeys(db, entityId);
@@ -198,13 +202,18 @@ function registerKeys(entity: Command): void {
     .description('Revoke a key pair: it can no longer log in and its sessions end at once')
     .argument('<code>', 'entity code')
     .argument('<keyId>', 'the key pair id (from `entity keys CODE --list`)')
+    .option('--json', 'print machine-readable JSON')
     .addHelpText('after', '\nRevoking a key pair that is revoked already changes nothing and says so (exit code 0).')
-    .action(async (code: string, keyId: string) =>
-      withDatabase(async (db) => {
+    // `entity keys` has a --json of its own, which takes the flag wherever it is written: read both.
+    .action(async (code: string, keyId: string, _opts: unknown, command: Command) =>
+      withDatabase(command.optsWithGlobals<{ json?: boolean }>().json, async (db) => {
         const entityId = await entityIdOf(db, code);
         const revoked = await db.transaction(async (tx) => {
           const r = await revokeKey(tx, entityId, keyId);
-          if (!r) throw new DomainError('NOT_FOUND', `Entity ${code} has no key pair ${keyId}`);
+          if (!r)
+            throw new DomainError('NOT_FOUND', `Entity ${code} has no key pair ${keyId}`, [
+              { field: 'KEYID', message: 'unknown key pair' },
+            ]);
           await recordAudit(tx, {
             entityId,
             actor: 'cli',
@@ -216,11 +225,21 @@ function registerKeys(entity: Command): void {
           return r;
         });
         // Revoking is idempotent (exit code 0 either way), but says what it did.
-        console.log(
-          revoked.alreadyRevoked
-            ? `Key pair ${keyId} of ${code} was already revoked (${revoked.credential.revokedAt}); nothing changed.`
-            : `Revoked key pair ${keyId} of ${code}; ${revoked.sessionsEnded} session(s) ended.`,
-        );
+        if (command.optsWithGlobals<{ json?: boolean }>().json)
+          console.log(
+            // The key pair as DELETE /v1/admin/entities/{code}/keys/{keyId} answers it, and what the revoking did.
+            JSON.stringify({
+              ...revoked.credential,
+              alreadyRevoked: revoked.alreadyRevoked,
+              sessionsEnded: revoked.sessionsEnded,
+            }),
+          );
+        else
+          console.log(
+            revoked.alreadyRevoked
+              ? `Key pair ${keyId} of ${code} was already revoked (${revoked.credential.revokedAt}); nothing changed.`
+              : `Revoked key pair ${keyId} of ${code}; ${revoked.sessionsEnded} session(s) ended.`,
+          );
       }),
     );
 }

@@ -3,7 +3,7 @@ import { basename } from 'node:path';
 import { type Command, Option } from 'commander';
 import { commandLogger, openRuntime } from './runtime.ts';
 import { table } from './table.ts';
-import { reportError, requireExistingData } from './common.ts';
+import { fileNotReadable, reportError, requireExistingData } from './common.ts';
 import { isDomainError } from '../domain/errors.ts';
 import { IMPORT_KINDS, type ImportKind, describeColumns } from '../connectors/csv/index.ts';
 import { importFile, type ImportResult } from '../sync/imports.ts';
@@ -58,8 +58,7 @@ export async function runImport(file: string, opts: ImportOptions): Promise<numb
   try {
     bytes = await readFile(file);
   } catch (err) {
-    console.error(`error: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
-    return 1;
+    return reportError(fileNotReadable(file, err), opts.json);
   }
   try {
     requireExistingData();

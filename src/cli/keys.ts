@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { databaseConfigFromEnv, openDatabase } from '../db/open.ts';
-import { EncryptionKeyError, KEY_ENV, openSecretBox, rotateKey, rotateKeyFile } from '../sync/keys.ts';
+import { KEY_ENV, openSecretBox, rotateKey, rotateKeyFile } from '../sync/keys.ts';
 import { SecretBox } from '../sync/secrets.ts';
-import { CliError, reportError } from './common.ts';
+import { CliError, requireExistingData, runCommand } from './common.ts';
 
 /** `--new-key`: 32 bytes as base64, refused as any other option is (`VALIDATION_ERROR` naming it). */
 function newKeyOption(text: string): SecretBox {
@@ -15,24 +15,19 @@ function newKeyOption(text: string): SecretBox {
   }
 }
 
-/** `ledgerlink keys rotate`; returns the exit code. */
+/**
+ * `ledgerlink keys rotate`; returns the exit code, and throws what refused it (a bad option, no data
+ * folder, `memory`, the database or the key refused) for `runCommand` to print.
+ */
 export async function runRotate(opts: { newKey?: string; json?: boolean }): Promise<number> {
-  let given: SecretBox | null = null;
-  try {
-    // Checked before the database is opened: a bad option changes nothing.
-    if (opts.newKey !== undefined) given = newKeyOption(opts.newKey);
-  } catch (err) {
-    return reportError(err, opts.json);
-  }
+  // Checked before the database is opened: a bad option changes nothing.
+  const given = opts.newKey !== undefined ? newKeyOption(opts.newKey) : null;
+  // A mistyped folder would get a new database and key, and "rotated" would be a lie; `memory` keeps nothing.
+  requireExistingData();
   const dbConfig = databaseConfigFromEnv();
   const db = await openDatabase(dbConfig);
   try {
     const { box, origin } = await openSecretBox(db, dbConfig);
-    if (origin.kind === 'memory')
-      throw new CliError(
-        'VALIDATION_ERROR',
-        'an in-memory database (LEDGERLINK_DATA_DIR=memory) keeps nothing: there is no key to rotate',
-      );
     const next = given ?? SecretBox.generate();
     const done =
       origin.kind === 'file' ? await rotateKeyFile(db, origin.path, box, next) : await rotateKey(db, box, next);
@@ -60,9 +55,6 @@ export async function runRotate(opts: { newKey?: string; json?: boolean }): Prom
       }
     }
     return 0;
-  } catch (err) {
-    // The key's own refusals (not the database's key, a secret it cannot open, the same key) keep their code.
-    return reportError(err instanceof EncryptionKeyError ? new CliError(err.code, err.message) : err, opts.json);
   } finally {
     await db.close();
   }
@@ -90,7 +82,5 @@ ${KEY_ENV} (required with PostgreSQL): stop the other ledgerlink processes of th
 set ${KEY_ENV} to the new key everywhere, and start them again. A process still on the old key is
 refused at start.`,
     )
-    .action(async (opts: { newKey?: string; json?: boolean }) => {
-      process.exitCode = await runRotate(opts);
-    });
+    .action((opts: { newKey?: string; json?: boolean }) => runCommand(opts.json, () => runRotate(opts)));
 }

@@ -1,4 +1,4 @@
-import { Command, type Option } from 'commander';
+import { Command, type CommanderError, type Option } from 'commander';
 
 type Register = (program: Command) => void;
 
@@ -88,11 +88,94 @@ function checkRequiredOptions(command: Command): void {
 
 program.hook('preAction', (_program, command) => checkRequiredOptions(command));
 
-/** Whether the command run was given `--json`: a failure no command printed itself is then JSON too. */
+/**
+ * Whether the command run was given `--json`: a failure no command printed itself is then JSON too.
+ * With the parent's options (`entity keys revoke … --json` is read by `entity keys`).
+ */
 let jsonOutput = false;
 program.hook('preAction', (_program, command) => {
-  jsonOutput = command.opts<{ json?: unknown }>().json === true;
+  jsonOutput = command.optsWithGlobals<{ json?: unknown }>().json === true;
 });
+
+/** `--json` among the arguments (before a `--`): commander refuses a command line before any hook runs. */
+function jsonAsked(args: string[]): boolean {
+  const end = args.indexOf('--');
+  return (end < 0 ? args : args.slice(0, end)).includes('--json');
+}
+
+/** `ledgerlink entity keys` for the command `command`: what to ask `--help` of. */
+function commandPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * The option or argument a commander refusal is about, named as the other refusals name fields
+ * (`--pipeline`, `NAME`): commander quotes it in its message (`unknown option '--bogus'`,
+ * `option '-p, --port <port>' argument missing`, `… is invalid for argument 'name'`).
+ */
+function usageField(err: CommanderError): string | undefined {
+  const argument = /for argument '([^']+)'/.exec(err.message)?.[1];
+  if (argument) return argument.toUpperCase();
+  const quoted = /'([^']+)'/.exec(err.message)?.[1];
+  if (!quoted) return undefined;
+  const flag = (text: string) => {
+    const parts = text.split(/[\s,]+/);
+    return parts.find((part) => part.startsWith('--')) ?? parts[0];
+  };
+  switch (err.code) {
+    case 'commander.unknownOption':
+    case 'commander.optionMissingArgument':
+    case 'commander.missingMandatoryOptionValue':
+    case 'commander.conflictingOption':
+    case 'commander.invalidArgument':
+      return flag(quoted);
+    case 'commander.missingArgument':
+      return quoted.toUpperCase();
+    default:
+      return undefined;
+  }
+}
+
+/** A refusal of commander's, as the command line's other refusals read: code, message, the field at fault. */
+class UsageError extends Error {
+  readonly code = 'USAGE_ERROR';
+  constructor(
+    message: string,
+    readonly details?: { field: string; message: string }[],
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+/**
+ * Commander's own refusals (an unknown command or option, a missing argument or value, a value not
+ * among the choices, too many arguments) read as every refusal does: `error: USAGE_ERROR: …; see
+ * ledgerlink CMD --help`, or the API's error body on stdout with --json (printed where every other
+ * failure is, at the end of this file). Help, `--version` and the help shown for a command given
+ * without its subcommand go on as commander has them.
+ */
+function configureUsageErrors(command: Command): void {
+  command.configureOutput({
+    outputError: (text, write) => {
+      // A refusal is printed with its code at the end; anything else as commander prints it.
+      if (!text.startsWith('error: ')) write(text);
+    },
+  });
+  command.exitOverride((err) => {
+    if (err.exitCode === 0 || !err.message.startsWith('error: ')) process.exit(err.exitCode);
+    const said = err.message
+      .replace(/^error: /, '')
+      .replace(/\s*\n\s*/g, ' ')
+      .trim()
+      .replace(/\.$/, '');
+    const field = usageField(err);
+    throw new UsageError(`${said}; see ${commandPath(command)} --help`, field ? [{ field, message: said }] : undefined);
+  });
+  for (const sub of command.commands) configureUsageErrors(sub);
+}
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -101,32 +184,24 @@ async function main(): Promise<void> {
   const load = versionOnly(args) ? [] : named ? [named] : COMMANDS;
   for (const [, loadCommand] of load) for (const register of await loadCommand()) register(program);
   markRequiredOptions(program);
+  configureUsageErrors(program);
   await program.parseAsync(process.argv);
 }
 
 /**
- * What a failure that no command turned into its own message prints (a start refused by its
- * settings, its key or its configuration): `error: CODE: message` when it has a code of ours,
- * else `error: message`, as every refusal of the command line reads.
+ * A failure that no command turned into its own message (a command line commander refused, a start
+ * refused by its settings, its key, its database or its configuration): `error: CODE: message` when
+ * it carries a code of ours (`refusalOf`), or with --json the API's error body on stdout; anything
+ * else (a bug) is `error: message` on stderr. Node's and the driver's codes (ERR_INVALID_URL,
+ * ECONNREFUSED, SQLSTATEs) are never passed off as ours. common.ts is loaded only here: `--version`
+ * and `--help` need none of what it brings.
  */
-function failureText(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = codeOf(err, message);
-  return code ? `error: ${code}: ${message}` : `error: ${message}`;
-}
-
-/** The error's code when it is one of ours (the data folder in use, a key refused), else null. */
-function codeOf(err: unknown, message: string): string | null {
-  const code = (err as { code?: unknown } | null)?.code;
-  // Codes of ours are UPPER_SNAKE; Node's (ENOENT) already begin the message, PostgreSQL's are SQLSTATEs.
-  return typeof code === 'string' && /^[A-Z][A-Z0-9_]+$/.test(code) && !message.startsWith(code) ? code : null;
-}
-
-main().catch((err: unknown) => {
-  const message = err instanceof Error ? err.message : String(err);
-  const code = codeOf(err, message);
-  // With --json a refusal with a code is the same error body the commands print (on stdout).
-  if (jsonOutput && code) console.log(JSON.stringify({ error: { code, message } }));
-  else console.error(failureText(err));
+main().catch(async (err: unknown) => {
+  const { printRefusal, refusalOf } = await import('./common.ts');
+  const refusal = refusalOf(err);
+  // Commander refuses a command line before the hook that reads --json has run.
+  const json = err instanceof UsageError ? jsonAsked(process.argv.slice(2)) : jsonOutput;
+  if (refusal) printRefusal(refusal, json);
+  else console.error(`error: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

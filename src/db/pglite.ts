@@ -249,6 +249,9 @@ function alive(pid: number): boolean {
 
 /** Raised when the PGlite folder cannot be written: read-only, not ours, or its disk is full. */
 export class DataDirUnwritableError extends Error {
+  readonly code = 'DATA_FOLDER_UNWRITABLE';
+  /** The setting to change, as every refusal names its field. */
+  readonly details: { field: string; message: string }[];
   constructor(dir: string, reason: string) {
     super(
       `Cannot write to the data folder ${dir}: ${reason}. Embedded PostgreSQL keeps its files there and writes ` +
@@ -256,6 +259,7 @@ export class DataDirUnwritableError extends Error {
         'or run on a PostgreSQL server (DATABASE_URL). Nothing was changed.',
     );
     this.name = 'DataDirUnwritableError';
+    this.details = [{ field: 'LEDGERLINK_DATA_DIR', message: reason }];
   }
 }
 
@@ -272,6 +276,8 @@ const UNWRITABLE: Record<string, string> = {
   ENOSPC: 'its disk is full',
   EDQUOT: "the user's disk quota is used up",
   ENOTDIR: 'a file stands where the folder should be',
+  // mkdir of a path that is a file (the folder itself, not one above it).
+  EEXIST: 'a file stands where the folder should be',
 };
 
 /** The error to show for a file system error on the data folder, in words; null when it is not about writing there. */

@@ -103,15 +103,21 @@ export async function openPostgres(url: string, options: { schema?: string; max?
   });
   const u = new URL(url);
   const db = new PostgresDatabase(pool, `PostgreSQL ${u.hostname}:${u.port || 5432}${u.pathname}`);
-  if (options.schema) {
-    try {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
-    } catch (err) {
-      // IF NOT EXISTS does not cover two sessions creating the schema at the same moment: the
-      // loser fails on pg_namespace's unique index although the schema now exists, which is fine.
-      if (!isUniqueViolation(err) && sqlState(err) !== '42P06') throw err;
+  try {
+    if (options.schema) {
+      try {
+        await pool.query(`CREATE SCHEMA IF NOT EXISTS "${options.schema}"`);
+      } catch (err) {
+        // IF NOT EXISTS does not cover two sessions creating the schema at the same moment: the
+        // loser fails on pg_namespace's unique index although the schema now exists, which is fine.
+        if (!isUniqueViolation(err) && sqlState(err) !== '42P06') throw err;
+      }
     }
+    await db.query('SELECT 1');
+  } catch (err) {
+    // A database that is not there, or a server that refused: nothing is left open behind the error.
+    await pool.end().catch(() => undefined);
+    throw err;
   }
-  await db.query('SELECT 1');
   return db;
 }

@@ -342,6 +342,10 @@ export const ERROR_CODES = {
     404,
     'No pipeline of this name in the entity, wherever the name was given (in the path, in the form field `pipeline` of an import, or in a filter such as `?pipeline=`); `details` names that field, and the message lists the known ones.',
   ],
+  PIPELINE_DISABLED: [
+    409,
+    'The pipeline is disabled: it runs nothing, by hand or by import, until it is enabled again (`ledgerlink pipeline enable NAME`, or PUT /v1/pipelines/{name} with `"enabled": true`). Nothing was started.',
+  ],
   PIPELINE_RUN_IN_PROGRESS: [
     409,
     'The pipeline has a run queued or running; try again once it has finished, or cancel it (POST /v1/runs/{runId}/cancel, `ledgerlink runs cancel`).',
@@ -421,6 +425,58 @@ export const ERROR_CODES = {
 } as const satisfies Record<string, readonly [number, string]>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * Codes only the command line answers with (`error: CODE: message`, or the API's error body with
+ * --json): refusals of the process itself, at start or before any work, that no HTTP request can
+ * meet. They have no HTTP status. With ERROR_CODES they are every code the command line prints;
+ * anything else (a driver's or Node's own code) is never passed off as one of ours.
+ */
+export const CLI_ERROR_CODES = {
+  USAGE_ERROR:
+    'The command line is not one the command takes: an unknown command or option, a missing argument, an option without its value, a value not among its choices, too many arguments. The message says which and names the `--help` to read.',
+  SETTING_INVALID:
+    'An environment variable or a command-line option does not parse or is out of its range (a port that is no number, a URL that is none); `details` names it.',
+  FILE_NOT_READABLE:
+    'The file named cannot be read: there is none of that name, it is a folder, or this user may not read it; `details` names the argument.',
+  CONFIG_FILE_NOT_FOUND:
+    'No configuration file was named, LEDGERLINK_CONFIG is not set and there is no ./ledgerlink.yaml: name the file.',
+  DATA_FOLDER_NOT_FOUND:
+    'There is no PGlite data folder where the command looks (./data, --data-dir, LEDGERLINK_DATA_DIR): run it where the data is, or say where it is. Commands that read or change what is stored never create an empty one.',
+  DATA_FOLDER_IN_USE:
+    'Another ledgerlink process uses the PGlite data folder (one process per folder): stop it, use its HTTP API, or run on a PostgreSQL server.',
+  DATA_FOLDER_UNWRITABLE:
+    'The PGlite data folder cannot be written: a read-only file system, a folder of another user, a full disk, or a file where the folder should be. Nothing was changed.',
+  DATABASE_URL_INVALID:
+    'DATABASE_URL (or `copy-to-postgres --to`) is not a PostgreSQL URL: expected postgres://user:password@host:5432/database.',
+  DATABASE_NOT_FOUND:
+    'The PostgreSQL server answers, but the database named in DATABASE_URL (or `--to`) does not exist on it: create it (createdb), or correct the name.',
+  DATABASE_UNREACHABLE:
+    'No PostgreSQL server answers at the host and port of DATABASE_URL (or `--to`), or it takes no connections now: check them and that the server runs.',
+  DATABASE_AUTH_FAILED:
+    'The PostgreSQL server refused the user of DATABASE_URL (or `--to`): no such role, a wrong or missing password, or no pg_hba.conf entry for it.',
+  ENCRYPTION_KEY_MISSING:
+    "No encryption key was given: with PostgreSQL every process needs LEDGERLINK_ENCRYPTION_KEY (the database's key).",
+  ENCRYPTION_KEY_INVALID: 'The encryption key given is not 32 bytes written as base64.',
+  ENCRYPTION_KEY_MISMATCH:
+    "The encryption key given is not the database's (its fingerprint differs from the one the database recorded); nothing was written.",
+  ENCRYPTION_KEY_FILE_MISSING:
+    "The database has a key but the data folder's key file (.encryption-key) is gone: put it back, or give the key in LEDGERLINK_ENCRYPTION_KEY.",
+  ENCRYPTION_KEY_UNCHANGED: '`keys rotate --new-key` was given the current key: nothing to rotate.',
+  SECRETS_UNREADABLE:
+    '`keys rotate` found stored secrets the current key cannot open: enter them again first. Nothing was changed.',
+  PIPELINE_NAME_AMBIGUOUS: 'Pipelines of that name exist in several entities: say which with --entity CODE.',
+  DEMO_RUNS_IN_SERVER:
+    'The demo pipeline runs only inside `ledgerlink serve` (its sample system runs there): start the server instead.',
+  OUTBOUND_REFUSED:
+    'A request to an outside system was refused by the outbound policy before anything was sent: https only, and no loopback, private or metadata address unless the operator allows it (docs/security.md).',
+  TARGET_NOT_EMPTY:
+    '`copy-to-postgres`: the target database already holds ledgerlink data; copy into an empty database or a schema of its own (--schema).',
+  SCHEMAS_DIFFER:
+    '`copy-to-postgres`: the two databases are at different migrations or tables; run the same version of ledgerlink on both.',
+} as const satisfies Record<string, string>;
+
+export type CliErrorCode = keyof typeof CLI_ERROR_CODES;
 
 export interface FieldProblem {
   field: string;
